@@ -1,0 +1,638 @@
+"""PostgreSQL (Supabase or any server, 14+) over psycopg 3.
+
+DDL is transactional in PostgreSQL, so a migration, its tracking row and its audit row commit
+together or not at all. One operator at a time: a session-level advisory lock whose key is derived
+from the tool schema's name; the holder's identity is written to a lock-info row and, failing
+that, read from ``pg_stat_activity`` (``application_name`` is ``malnu-tui <user@host> pid N``).
+
+Connection parameters are libpq's: ``PGPASSWORD``, ``~/.pgpass``, ``PGSSLMODE``/``sslmode=``,
+service files … all work as they do for psql, because the URL is handed to libpq unchanged apart
+from the tool's own query parameters (``schema``, ``statement_timeout``, ``lock_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.backends.base import (
+    AUDIT_TABLE,
+    LOCK_TABLE,
+    TRACKING_TABLE,
+    AuditEntry,
+    Kind,
+    RecordApplied,
+    TrackingChange,
+    TrackingRecord,
+    actor,
+)
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    StatementFailed,
+)
+from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_STATEMENT_TIMEOUT",
+    "PostgresBackend",
+    "PostgresOptions",
+    "lock_key",
+    "mask_postgres_url",
+    "open_target",
+    "open_url",
+    "split_tool_options",
+]
+
+DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
+DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
+TOOL_TABLES = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
+_TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
+_TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
+_APP_NAME = re.compile(r"^malnu-tui (?P<owner>\S+?)@(?P<host>\S+) pid (?P<pid>\d+)$")
+_FMT_TS = "YYYY-MM-DD HH24:MI:SS"
+
+
+def mask_postgres_url(url: str) -> str:
+    """``url`` with any password (userinfo or ``password=`` parameter) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if k.lower() in ("password", "sslpassword") else v) for k, v in pairs],
+            safe="*/:",
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class PostgresOptions:
+    """The tool's own settings for a PostgreSQL target."""
+
+    schema: str = "public"
+    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+
+
+def split_tool_options(url: str) -> tuple[str, PostgresOptions]:
+    """Remove ``schema``/``statement_timeout``/``lock_timeout`` from the URL's query (libpq
+    would reject them) and return the libpq URL and the options."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"not a PostgreSQL URL: {mask_postgres_url(url)}")
+    found: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        if k in _TOOL_PARAMS:
+            found[k] = v
+        else:
+            rest.append((k, v))
+    libpq_url = urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)
+    )
+    return libpq_url, PostgresOptions(**found)
+
+
+def lock_key(schema: str) -> int:
+    """The advisory lock key for a tool schema: a fixed signed 64-bit hash of its name."""
+    digest = hashlib.sha256(f"malnu-tui migration lock:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _check_timeout(name: str, value: str) -> str:
+    if not _TIMEOUT.match(value):
+        raise ConfigError(f"{name} must look like 0, 500ms, 10s, 5min (got {value!r})")
+    return value.strip()
+
+
+def _error_text(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    text = diag.message_primary or str(exc).strip()
+    if diag.sqlstate:
+        text = f"{text} [SQLSTATE {diag.sqlstate}]"
+    if diag.message_detail:
+        text += f"; {diag.message_detail}"
+    return text
+
+
+class PostgresBackend:
+    """One connection to a PostgreSQL database; tool tables live in ``schema``."""
+
+    kind: Kind = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "public",
+        statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+        connect_timeout: int = 10,
+    ) -> None:
+        self.display_url = mask_postgres_url(url)
+        if not schema or len(schema) > 63:
+            raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
+        self.schema = schema
+        self.statement_timeout = _check_timeout("statement_timeout", statement_timeout)
+        self.lock_timeout = _check_timeout("lock_timeout", lock_timeout)
+        who = actor()
+        self.application_name = f"malnu-tui {who} pid {os.getpid()}"[:63]
+        kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
+        if "connect_timeout" not in url and not os.environ.get("PGCONNECT_TIMEOUT"):
+            kwargs["connect_timeout"] = connect_timeout
+        try:
+            self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
+        except psycopg.Error as exc:
+            raise BackendError(f"cannot connect to {self.display_url}: {exc}".strip()) from None
+        self.name = self.conn.info.dbname
+        self._key = lock_key(schema)
+        self._locked = False
+        self._schema_ready = False
+        try:
+            # UTC everywhere, like the SQLite backend's timestamps; timeouts per configuration.
+            self.conn.execute(
+                "SELECT set_config('TimeZone', 'UTC', false), "
+                "set_config('statement_timeout', %s, false), "
+                "set_config('lock_timeout', %s, false)",
+                (self.statement_timeout, self.lock_timeout),
+            )
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise ConfigError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _t(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def close(self) -> None:
+        """Release the lock if held and close the connection."""
+        with contextlib.suppress(psycopg.Error, BackendError):
+            if self._locked:
+                self.release_lock()
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        try:
+            with self.conn.transaction():
+                yield self.conn
+        except psycopg.OperationalError as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self.conn.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    def ensure_schema(self) -> None:
+        """Create (or adopt) the tracking, audit and lock-info tables in the tool schema."""
+        if self._schema_ready:
+            return
+        s = sql.Identifier(self.schema)
+        statements = [
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                "filename TEXT NOT NULL UNIQUE, checksum TEXT NOT NULL, "
+                "executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, execution_time_ms INTEGER, "
+                "success BOOLEAN DEFAULT TRUE, error_message TEXT)"
+            ).format(self._t(TRACKING_TABLE)),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                "at TIMESTAMP NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+                "object TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')"
+            ).format(self._t(AUDIT_TABLE)),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, "
+                "host TEXT NOT NULL, pid INTEGER NOT NULL, acquired_at TEXT NOT NULL, "
+                "backend_pid INTEGER NOT NULL)"
+            ).format(self._t(LOCK_TABLE)),
+        ]
+        # Adopt a tracking table made by other tools (e.g. by the seed's scripts on PostgreSQL):
+        # add only the seed's columns it lacks, all nullable or defaulted.
+        adopt = [
+            "executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP",
+            "execution_time_ms INTEGER",
+            "success BOOLEAN DEFAULT TRUE",
+            "error_message TEXT",
+        ]
+        try:
+            with self._txn() as c:
+                # Two first runs at once must not race on CREATE … IF NOT EXISTS.
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (self._key ^ 1,))
+                for st in statements:
+                    c.execute(st)
+                for col in adopt:
+                    c.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS " + col).format(
+                            self._t(TRACKING_TABLE)
+                        )
+                    )
+        except psycopg.Error as exc:
+            raise BackendError(
+                f"{self.display_url}: cannot create the tool tables in schema "
+                f"{self.schema!r}: {_error_text(exc)}"
+            ) from None
+        self._schema_ready = True
+
+    # -- tracking ---------------------------------------------------------------------------
+    def fetch_records(self) -> list[TrackingRecord]:
+        """Every row of the tracking table, by filename."""
+        self.ensure_schema()
+        rows = self._query(
+            sql.SQL(
+                "SELECT filename, checksum, to_char(executed_at, {fmt}), execution_time_ms, "
+                "success, error_message FROM {t} ORDER BY filename"
+            ).format(fmt=sql.Literal(_FMT_TS), t=self._t(TRACKING_TABLE))
+        )
+        return [
+            TrackingRecord(
+                filename=r[0],
+                checksum=r[1],
+                executed_at=r[2],
+                execution_time_ms=None if r[3] is None else int(r[3]),
+                success=bool(r[4]) if r[4] is not None else True,
+                error_message=r[5],
+            )
+            for r in rows
+        ]
+
+    def _upsert(
+        self,
+        c: psycopg.Connection[tuple[Any, ...]],
+        filename: str,
+        checksum: str,
+        elapsed_ms: int,
+        error: str | None,
+    ) -> None:
+        # UPDATE then INSERT rather than ON CONFLICT: an adopted table may lack the UNIQUE.
+        t = self._t(TRACKING_TABLE)
+        success = error is None
+        cur = c.execute(
+            sql.SQL(
+                "UPDATE {} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
+                "execution_time_ms = %s, success = %s, error_message = %s WHERE filename = %s"
+            ).format(t),
+            (checksum, elapsed_ms, success, error, filename),
+        )
+        if cur.rowcount == 0:
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (filename, checksum, executed_at, execution_time_ms, "
+                    "success, error_message) VALUES (%s, %s, CURRENT_TIMESTAMP, %s, %s, %s)"
+                ).format(t),
+                (filename, checksum, elapsed_ms, success, error),
+            )
+
+    def _audit(self, c: psycopg.Connection[tuple[Any, ...]], e: AuditEntry) -> None:
+        c.execute(
+            sql.SQL(
+                "INSERT INTO {} (at, actor, action, object, outcome, detail) "
+                "VALUES (%s::timestamp, %s, %s, %s, %s, %s)"
+            ).format(self._t(AUDIT_TABLE)),
+            (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
+        )
+
+    def run_unit(
+        self,
+        filename: str,
+        statements: Sequence[Statement],
+        change: TrackingChange,
+        audit: AuditEntry,
+    ) -> int:
+        """Run the statements, the tracking change and the audit row in one transaction."""
+        self.ensure_schema()
+        failure: StatementFailed | None = None
+        elapsed = 0
+        try:
+            with self.conn.transaction():
+                started = time.perf_counter()
+                for st in statements:
+                    try:
+                        # No parameters: psycopg sends the text as is (a literal % is fine).
+                        self.conn.execute(st.text)
+                    except psycopg.Error as exc:
+                        failure = self._statement_failed(filename, st, exc)
+                        raise
+                elapsed = int((time.perf_counter() - started) * 1000)
+                if isinstance(change, RecordApplied):
+                    self._upsert(self.conn, change.filename, change.checksum, elapsed, None)
+                else:
+                    self.conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE filename = %s").format(
+                            self._t(TRACKING_TABLE)
+                        ),
+                        (change.filename,),
+                    )
+                self._audit(self.conn, audit)
+        except psycopg.Error as exc:
+            if failure is not None:
+                raise failure from None
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+        return elapsed
+
+    @staticmethod
+    def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:
+        line = st.line
+        pos = exc.diag.statement_position
+        if pos and pos.isdigit():
+            # The server's 1-based character position inside the statement → its file line.
+            line += st.text[: int(pos) - 1].count("\n")
+        return StatementFailed(filename, line, st.text, _error_text(exc))
+
+    def record_failure(
+        self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
+    ) -> None:
+        """Upsert a ``success = FALSE`` row with the error, and the audit row."""
+        self.ensure_schema()
+        try:
+            with self._txn() as c:
+                self._upsert(c, filename, checksum, elapsed_ms, error)
+                self._audit(c, audit)
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    def _change(self, query: sql.Composed, params: Sequence[Any], audit: AuditEntry) -> None:
+        self.ensure_schema()
+        try:
+            with self._txn() as c:
+                c.execute(query, params)
+                self._audit(c, audit)
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
+        """Accept an edited file (``repair``), audited."""
+        self._change(
+            sql.SQL("UPDATE {} SET checksum = %s WHERE filename = %s").format(
+                self._t(TRACKING_TABLE)
+            ),
+            (checksum, filename),
+            audit,
+        )
+
+    def delete_record(self, filename: str, audit: AuditEntry) -> None:
+        """Remove a tracking row (``clear-failed``), audited."""
+        self._change(
+            sql.SQL("DELETE FROM {} WHERE filename = %s").format(self._t(TRACKING_TABLE)),
+            (filename,),
+            audit,
+        )
+
+    # -- audit ------------------------------------------------------------------------------
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one audit row on its own."""
+        self.ensure_schema()
+        try:
+            with self._txn() as c:
+                self._audit(c, entry)
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+
+    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        """The newest ``limit`` audit rows (optionally of one action), newest first."""
+        self.ensure_schema()
+        where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
+        params: tuple[Any, ...] = (action, limit) if action else (limit,)
+        rows = self._query(
+            sql.SQL(
+                "SELECT id, to_char(at, {fmt}), actor, action, object, outcome, detail "
+                "FROM {t} {where} ORDER BY id DESC LIMIT %s"
+            ).format(fmt=sql.Literal(_FMT_TS), t=self._t(AUDIT_TABLE), where=where),
+            params,
+        )
+        return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], id=int(r[0])) for r in rows]
+
+    # -- locking ----------------------------------------------------------------------------
+    def _holder_backend_pid(self) -> int | None:
+        hi, lo = (self._key >> 32) & 0xFFFFFFFF, self._key & 0xFFFFFFFF
+        rows = self._query(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+            (hi, lo),
+        )
+        return int(rows[0][0]) if rows else None
+
+    def read_lock(self) -> LockHolder | None:
+        """Who holds the migration lock now (None when nobody does)."""
+        backend_pid = self._holder_backend_pid()
+        if backend_pid is None:
+            return None
+        with contextlib.suppress(BackendError):
+            rows = self._query(
+                sql.SQL(
+                    "SELECT owner, host, pid, acquired_at FROM {} WHERE id = 1 AND backend_pid = %s"
+                ).format(self._t(LOCK_TABLE)),
+                (backend_pid,),
+            )
+            if rows:
+                r = rows[0]
+                return LockHolder(
+                    owner=r[0],
+                    host=r[1],
+                    pid=int(r[2]),
+                    acquired_at=r[3],
+                    note=f"PostgreSQL backend pid {backend_pid}",
+                )
+        # No lock-info row (e.g. another tool, or a crash between lock and row): ask the server.
+        rows = self._query(
+            "SELECT coalesce(application_name, ''), coalesce(usename::text, '?'), "
+            "coalesce(host(client_addr), 'local socket'), "
+            "to_char(coalesce(xact_start, backend_start) AT TIME ZONE 'UTC', %s) "
+            "FROM pg_stat_activity WHERE pid = %s",
+            (_FMT_TS, backend_pid),
+        )
+        if not rows:
+            return LockHolder("?", "?", backend_pid, "?", note="session vanished")
+        app, user, client, since = rows[0]
+        m = _APP_NAME.match(app)
+        if m:
+            return LockHolder(
+                m["owner"],
+                m["host"],
+                int(m["pid"]),
+                since or "?",
+                note=f"PostgreSQL backend pid {backend_pid}",
+            )
+        return LockHolder(
+            user,
+            client,
+            backend_pid,
+            since or "?",
+            note=f"application_name {app!r}, PostgreSQL backend pid {backend_pid}",
+        )
+
+    def acquire_lock(self, holder: LockHolder) -> None:
+        """Take the session advisory lock or raise :class:`LockHeld` naming who has it."""
+        self.ensure_schema()
+        if self._locked:
+            return
+        rows = self._query("SELECT pg_try_advisory_lock(%s)", (self._key,))
+        if not rows[0][0]:
+            raise LockHeld(self.read_lock())
+        self._locked = True
+        try:
+            with self._txn() as c:
+                c.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (id, owner, host, pid, acquired_at, backend_pid) "
+                        "VALUES (1, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (id) DO UPDATE "
+                        "SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                        "acquired_at = excluded.acquired_at, backend_pid = excluded.backend_pid"
+                    ).format(self._t(LOCK_TABLE)),
+                    (holder.owner, holder.host, holder.pid, holder.acquired_at),
+                )
+        except psycopg.Error:
+            pass  # the info row is a courtesy; pg_stat_activity still names the holder
+
+    def renew_lock(self) -> None:
+        """Session locks need no lease; check the session is still alive."""
+        if self._locked:
+            self._query("SELECT 1")
+
+    def release_lock(self) -> None:
+        """Release the lock (and its info row) if this session holds it."""
+        if not self._locked:
+            return
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = 1 AND backend_pid = pg_backend_pid()").format(
+                    self._t(LOCK_TABLE)
+                )
+            )
+        self._locked = False
+        self._query("SELECT pg_advisory_unlock(%s)", (self._key,))
+
+    def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
+        """End the session holding the lock (``pg_terminate_backend``: its open transaction is
+        rolled back by the server) and clear the info row; audited. Returns who held it."""
+        self.ensure_schema()
+        holder = self.read_lock()
+        backend_pid = self._holder_backend_pid()
+        if backend_pid is not None and backend_pid == self.conn.info.backend_pid:
+            self.release_lock()
+        elif backend_pid is not None:
+            try:
+                rows = self._query("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,))
+            except BackendError as exc:
+                raise BackendError(
+                    f"cannot end the session holding the lock (backend pid {backend_pid}): {exc}",
+                    hint="connect as its role or a superuser, or run on the server: "
+                    f"SELECT pg_terminate_backend({backend_pid});",
+                ) from None
+            if not rows[0][0]:
+                raise BackendError(
+                    f"the session holding the lock (backend pid {backend_pid}) did not end",
+                    hint="a superuser can run SELECT pg_terminate_backend"
+                    f"({backend_pid}); on the server",
+                )
+        try:
+            with self._txn() as c:
+                c.execute(sql.SQL("DELETE FROM {} WHERE id = 1").format(self._t(LOCK_TABLE)))
+                self._audit(c, audit)
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+        return holder
+
+    # -- introspection ----------------------------------------------------------------------
+    def _data_schema(self) -> str:
+        rows = self._query("SELECT current_schema()")
+        return str(rows[0][0] or self.schema)
+
+    def table_names(self) -> list[str]:
+        """Base tables of the current schema (tool tables excluded), sorted."""
+        data_schema = self._data_schema()
+        rows = self._query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            (data_schema,),
+        )
+        names = [str(r[0]) for r in rows]
+        if data_schema == self.schema:
+            names = [n for n in names if n not in TOOL_TABLES]
+        return names
+
+    def row_count(self, table: str) -> int:
+        """``count(*)`` of a table checked against the live schema first."""
+        if table not in self.table_names() and table not in TOOL_TABLES:
+            raise BackendError(f"no table {table!r} in {self.display_url}")
+        schema = self.schema if table in TOOL_TABLES else self._data_schema()
+        rows = self._query(
+            sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+        )
+        return int(rows[0][0])
+
+    def schema_fingerprint(self) -> str:
+        """sha256 over columns, constraints and indexes of the user tables."""
+        data_schema = self._data_schema()
+        tables = self.table_names()
+        cols = self._query(
+            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '') "
+            "FROM information_schema.columns WHERE table_schema = %s AND table_name = ANY(%s) "
+            "ORDER BY table_name, column_name",
+            (data_schema, tables),
+        )
+        cons = self._query(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = %s AND t.relname = ANY(%s) ORDER BY 1, 2",
+            (data_schema, tables),
+        )
+        idx = self._query(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = %s AND tablename = ANY(%s) ORDER BY 1, 2",
+            (data_schema, tables),
+        )
+        text = "\n".join("|".join(str(v) for v in row) for row in [*cols, *cons, *idx])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def open_url(url: str) -> PostgresBackend:
+    """Open a ``postgresql://`` URL; the tool's own query parameters (``schema``,
+    ``statement_timeout``, ``lock_timeout``) are taken off before libpq sees it."""
+    libpq_url, opts = split_tool_options(url)
+    return PostgresBackend(
+        libpq_url,
+        schema=opts.schema,
+        statement_timeout=opts.statement_timeout,
+        lock_timeout=opts.lock_timeout,
+    )
+
+
+def open_target(target: Target) -> PostgresBackend:
+    """Open the database a ``postgresql:`` target names."""
+    return open_url(target.url)

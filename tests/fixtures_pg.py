@@ -1,0 +1,220 @@
+"""A real throwaway PostgreSQL cluster for the test session (one per xdist worker).
+
+The cluster lives in a temp directory, listens on 127.0.0.1 at a free port with trust auth and
+its unix socket inside that directory, runs with fsync off, and is stopped and removed at the end
+of the session, also when a test (or the start itself) fails. As root it runs as the ``postgres``
+system user, since PostgreSQL refuses to run as root. Missing binaries are an error, not a skip:
+``scripts/test`` installs them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+SUPERUSER = "postgres"
+
+
+@dataclass(frozen=True)
+class PgCluster:
+    """A running throwaway cluster."""
+
+    host: str
+    port: int
+    user: str
+    bin_dir: Path
+    data_dir: Path
+
+    def url(self, dbname: str = "postgres") -> str:
+        """A ``postgresql://`` URL for ``dbname`` as the superuser (trust auth, no password)."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    @property
+    def superuser_url(self) -> str:
+        return self.url("postgres")
+
+    def bin(self, name: str) -> str:
+        """Path of a server binary of the same version (pg_dump, psql, …)."""
+        return str(self.bin_dir / name)
+
+
+def find_bin_dir() -> Path:
+    """The newest ``/usr/lib/postgresql/<version>/bin`` that has ``initdb``; fails loudly."""
+    root = Path("/usr/lib/postgresql")
+    candidates: list[tuple[int, Path]] = []
+    if root.is_dir():
+        for child in root.iterdir():
+            if re.fullmatch(r"\d+", child.name) and (child / "bin" / "initdb").exists():
+                candidates.append((int(child.name), child / "bin"))
+    if not candidates:
+        pytest.fail(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
+            "run scripts/test (it installs Debian's `postgresql` package)",
+            pytrace=False,
+        )
+    return max(candidates)[1]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SUPERUSER, "--", *argv]
+    return argv
+
+
+def _run(argv: list[str], what: str) -> None:
+    proc = subprocess.run(
+        _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def _wait_ready(host: str, port: int, deadline: float) -> None:
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(
+                host=host, port=port, user=SUPERUSER, dbname="postgres", connect_timeout=2
+            ):
+                return
+        except psycopg.OperationalError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise RuntimeError(f"PostgreSQL did not become ready on {host}:{port}: {last}")
+
+
+def start_cluster(base: Path) -> PgCluster:
+    """initdb + start a cluster inside ``base`` (which must be empty). Caller stops it."""
+    bin_dir = find_bin_dir()
+    data_dir = base / "data"
+    sock_dir = base / "sock"
+    sock_dir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, SUPERUSER, SUPERUSER)
+        shutil.chown(sock_dir, SUPERUSER, SUPERUSER)
+    _run(
+        [
+            str(bin_dir / "initdb"),
+            "-D", str(data_dir),
+            "-U", SUPERUSER,
+            "-A", "trust",
+            "-E", "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        "initdb",
+    )  # fmt: skip
+    last_error: Exception | None = None
+    for _attempt in range(5):  # a free port can be taken by another worker between probe and use
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock_dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=60 -c shared_buffers=32MB -c log_min_messages=fatal"
+        )
+        try:
+            _run(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D", str(data_dir),
+                    "-o", options,
+                    "-l", str(base / "server.log"),
+                    "-w", "-t", "60",
+                    "start",
+                ],
+                "pg_ctl start",
+            )  # fmt: skip
+            _wait_ready("127.0.0.1", port, time.monotonic() + 30)
+            return PgCluster("127.0.0.1", port, SUPERUSER, bin_dir, data_dir)
+        except RuntimeError as exc:
+            last_error = exc
+            stop_cluster(bin_dir, data_dir)
+    log = (
+        (base / "server.log").read_text(errors="replace") if (base / "server.log").exists() else ""
+    )
+    raise RuntimeError(f"could not start PostgreSQL: {last_error}\n{log[-2000:]}")
+
+
+def stop_cluster(bin_dir: Path, data_dir: Path) -> None:
+    """Stop a cluster immediately (its data is thrown away anyway)."""
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop"]),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A running throwaway PostgreSQL cluster (per xdist worker), removed at session end."""
+    base = Path(tempfile.mkdtemp(prefix="malnu-pg-"))
+    bin_dir = find_bin_dir()
+
+    def cleanup() -> None:
+        stop_cluster(bin_dir, base / "data")
+        shutil.rmtree(base, ignore_errors=True)
+
+    atexit.register(cleanup)  # also when the session dies between setup and teardown
+    try:
+        cluster = start_cluster(base)
+    except Exception as exc:
+        cleanup()
+        pytest.fail(f"throwaway PostgreSQL cluster: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cleanup()
+        atexit.unregister(cleanup)
+
+
+def create_database(cluster: PgCluster, prefix: str = "t") -> str:
+    """CREATE DATABASE with a unique name; returns the name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_database(cluster: PgCluster, name: str) -> None:
+    """DROP DATABASE … WITH (FORCE): sessions left open by a test are ended."""
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(cluster.superuser_url, autocommit=True) as conn,
+    ):
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """URL of a fresh empty database, dropped after the test."""
+    name = create_database(pg_cluster)
+    try:
+        yield pg_cluster.url(name)
+    finally:
+        drop_database(pg_cluster, name)

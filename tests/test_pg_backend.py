@@ -1,0 +1,231 @@
+"""The PostgreSQL backend against a real throwaway server (no mocks)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.backends.base import AuditEntry, RecordApplied, RemoveRecord
+from malnu_tui.engine.backends.postgresql import (
+    PostgresBackend,
+    lock_key,
+    mask_postgres_url,
+    open_url,
+    split_tool_options,
+)
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    StatementFailed,
+)
+from malnu_tui.engine.sqlsplit import Statement, split_statements
+
+
+def _audit(action: str = "apply", obj: str = "x.sql") -> AuditEntry:
+    return AuditEntry.now(action, obj, "ok")
+
+
+def _holder(pid: int = 4242) -> LockHolder:
+    return LockHolder("alice", "box1", pid, "2026-01-01 00:00:00")
+
+
+def test_mask_url_hides_passwords() -> None:
+    url = "postgresql://app:s3cr%40t@db.example:5432/school?sslmode=require&password=zz"
+    masked = mask_postgres_url(url)
+    assert "s3cr" not in masked and "zz" not in masked
+    assert masked.startswith("postgresql://app:***@db.example:5432/school")
+    assert "sslmode=require" in masked
+    assert mask_postgres_url("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_tool_options_are_taken_off_the_url() -> None:
+    url, opts = split_tool_options(
+        "postgresql://u@h/d?sslmode=require&schema=analytics&lock_timeout=3s"
+    )
+    assert url == "postgresql://u@h/d?sslmode=require"
+    assert opts.schema == "analytics" and opts.lock_timeout == "3s"
+    with pytest.raises(ConfigError):
+        split_tool_options("mysql://u@h/d")
+    assert lock_key("public") != lock_key("analytics")
+
+
+def test_bad_password_is_not_printed(pg_cluster: object) -> None:
+    with pytest.raises(BackendError) as info:
+        PostgresBackend("postgresql://nobody:hunter2@127.0.0.1:1/x", connect_timeout=2)
+    assert "hunter2" not in str(info.value)
+
+
+def test_apply_record_and_audit(pg_url: str) -> None:
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        be.ensure_schema()  # idempotent
+        sts = split_statements(
+            "CREATE TABLE t (id int PRIMARY KEY, pct text);\nINSERT INTO t VALUES (1, '50%');"
+        )
+        ms = be.run_unit("a.sql", sts, RecordApplied("a.sql", "c1"), _audit())
+        assert ms >= 0
+        [rec] = be.fetch_records()
+        assert rec.filename == "a.sql" and rec.success and rec.checksum == "c1"
+        assert rec.executed_at and len(rec.executed_at) == 19
+        assert be.table_names() == ["t"]
+        assert be.row_count("t") == 1
+        with pytest.raises(BackendError):
+            be.row_count('t"; DROP TABLE t; --')
+        fp = be.schema_fingerprint()
+        be.run_unit(
+            "b.sql", split_statements("CREATE INDEX ix ON t (pct)"), RecordApplied("b.sql", "c2"),
+            _audit(),
+        )  # fmt: skip
+        assert be.schema_fingerprint() != fp
+        be.set_checksum("a.sql", "c9", _audit("repair"))
+        assert {r.filename: r.checksum for r in be.fetch_records()}["a.sql"] == "c9"
+        be.run_unit("b.sql", split_statements("DROP INDEX ix"), RemoveRecord("b.sql"), _audit())
+        assert [r.filename for r in be.fetch_records()] == ["a.sql"]
+        log = be.read_audit()
+        assert [e.action for e in log] == ["apply", "repair", "apply", "apply"]
+        assert be.read_audit(action="repair")[0].object == "x.sql"
+    finally:
+        be.close()
+
+
+def test_failure_leaves_nothing_and_names_the_line(pg_url: str) -> None:
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        text = "CREATE TABLE a (id int);\n\nINSERT INTO a\n  VALUES (1, 2, nosuchcol);\n"
+        with pytest.raises(StatementFailed) as info:
+            be.run_unit("f.sql", split_statements(text), RecordApplied("f.sql", "c"), _audit())
+        assert info.value.line == 4  # the server's error position, mapped to the file line
+        assert info.value.filename == "f.sql"
+        assert be.table_names() == []
+        assert be.fetch_records() == []
+        be.record_failure("f.sql", "c", str(info.value), 3, _audit(obj="f.sql"))
+        [rec] = be.fetch_records()
+        assert rec.success is False and rec.error_message and "f.sql:4" in rec.error_message
+        ok = split_statements("CREATE TABLE a (id int)")
+        be.run_unit("f.sql", ok, RecordApplied("f.sql", "c2"), _audit())
+        [rec] = be.fetch_records()
+        assert rec.success and rec.error_message is None and rec.checksum == "c2"
+    finally:
+        be.close()
+
+
+def test_statement_timeout(pg_url: str) -> None:
+    be = PostgresBackend(pg_url, statement_timeout="200ms")
+    try:
+        with pytest.raises(StatementFailed, match="statement timeout"):
+            be.run_unit(
+                "slow.sql", [Statement("SELECT pg_sleep(2)", 7)], RecordApplied("slow.sql", "c"),
+                _audit(),
+            )  # fmt: skip
+    finally:
+        be.close()
+    with pytest.raises(ConfigError):
+        PostgresBackend(pg_url, lock_timeout="ten seconds")
+
+
+def test_lock_timeout_stops_waiting_behind_a_long_transaction(pg_url: str) -> None:
+    blocker = psycopg.connect(pg_url)
+    be = PostgresBackend(pg_url, lock_timeout="300ms")
+    try:
+        be.ensure_schema()
+        be.run_unit("a.sql", split_statements("CREATE TABLE t (id int)"), RecordApplied("a.sql", "c"), _audit())  # fmt: skip
+        blocker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StatementFailed, match="lock timeout"):
+            be.run_unit(
+                "b.sql", split_statements("ALTER TABLE t ADD COLUMN x int"),
+                RecordApplied("b.sql", "c"), _audit(),
+            )  # fmt: skip
+    finally:
+        blocker.close()
+        be.close()
+
+
+def test_lock_is_exclusive_and_names_the_holder(pg_url: str) -> None:
+    one = open_url(pg_url)
+    two = open_url(pg_url)
+    try:
+        assert one.read_lock() is None
+        one.acquire_lock(_holder(4242))
+        one.acquire_lock(_holder(4242))  # re-entrant for the same backend
+        with pytest.raises(LockHeld) as info:
+            two.acquire_lock(_holder(5555))
+        assert info.value.exit_code == 3
+        held = info.value.holder
+        assert held is not None and (held.owner, held.host, held.pid) == ("alice", "box1", 4242)
+        one.release_lock()
+        assert two.read_lock() is None
+        two.acquire_lock(_holder(5555))
+        two.release_lock()
+    finally:
+        one.close()
+        two.close()
+
+
+def test_holder_from_pg_stat_activity_without_info_row(pg_url: str) -> None:
+    be = open_url(pg_url)
+    be.ensure_schema()
+    other = psycopg.connect(pg_url, autocommit=True, application_name="malnu-tui bob@box9 pid 77")
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", (lock_key("public"),))
+        held = be.read_lock()
+        assert held is not None and (held.owner, held.host, held.pid) == ("bob", "box9", 77)
+    finally:
+        other.close()
+        be.close()
+
+
+def test_force_unlock_terminates_the_holder(pg_url: str) -> None:
+    one = open_url(pg_url)
+    two = open_url(pg_url)
+    try:
+        one.acquire_lock(_holder(4242))
+        held = two.force_unlock(_audit("unlock", "migration lock"))
+        assert held is not None and held.pid == 4242
+        assert two.read_lock() is None
+        two.acquire_lock(_holder(5555))
+        assert two.read_audit(action="unlock")
+        with pytest.raises(BackendError):
+            one.fetch_records()  # its session was ended
+    finally:
+        one.close()
+        two.close()
+
+
+def test_schema_option_keeps_tool_tables_apart(pg_url: str) -> None:
+    be = open_url(pg_url + "?schema=malnu_ops")
+    try:
+        be.ensure_schema()
+        be.run_unit("a.sql", split_statements("CREATE TABLE t (id int)"), RecordApplied("a.sql", "c"), _audit())  # fmt: skip
+        assert be.table_names() == ["t"]
+        with psycopg.connect(pg_url) as conn:
+            rows = conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_name IN ('migrations', 'malnu_audit', 'malnu_lock', 't') ORDER BY 2"
+            ).fetchall()
+        assert rows == [
+            ("malnu_ops", "malnu_audit"),
+            ("malnu_ops", "malnu_lock"),
+            ("malnu_ops", "migrations"),
+            ("public", "t"),
+        ]
+    finally:
+        be.close()
+
+
+def test_adopts_an_existing_tracking_table(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE migrations (id SERIAL PRIMARY KEY, filename TEXT NOT NULL UNIQUE, "
+            "checksum TEXT NOT NULL, executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"
+        )
+        conn.execute("INSERT INTO migrations (filename, checksum) VALUES ('old.sql', 'abc')")
+    be = open_url(pg_url)
+    try:
+        [rec] = be.fetch_records()
+        assert rec.filename == "old.sql" and rec.success
+    finally:
+        be.close()
