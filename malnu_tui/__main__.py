@@ -1,0 +1,3 @@
+from malnu_tui.cli import main
+
+raise SystemExit(main())

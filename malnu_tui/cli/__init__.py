@@ -1,0 +1,102 @@
+"""The scriptable CLI: argument parsing and output over the engine. With no command it opens
+the Textual console (imported lazily: other commands never pay for Textual)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from malnu_tui import __version__
+from malnu_tui.cli.context import Context
+from malnu_tui.engine.errors import MalnuError
+
+# Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
+# and called as handler(ctx) -> exit code.
+COMMAND_MODULES = (
+    "malnu_tui.cli.migrate",
+    "malnu_tui.cli.parity",
+    "malnu_tui.cli.backup",
+    "malnu_tui.cli.d1",
+)
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    d = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("target options")
+    g.add_argument(
+        "--database",
+        metavar="URL",
+        default=d,
+        help="sqlite:///path.db, postgresql://user@host/db or d1://ACCOUNT/DATABASE",
+    )
+    g.add_argument("--target", metavar="NAME", default=d, help="a named target from the config")
+    g.add_argument("--config", metavar="PATH", default=d, help="config file (default ./malnu.toml)")
+    g.add_argument("--migrations-dir", metavar="DIR", default=d)
+    g.add_argument("--rollback-dir", metavar="DIR", default=d)
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=d if suppress else False,
+        help="machine-readable output on stdout",
+    )
+    g.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        default=d if suppress else False,
+        help="confirm destructive operations (required without a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="malnu-tui",
+        description="Migrations, backups and emergency rollbacks for MA Malnu Kananga's "
+        "databases. With no command, opens the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"malnu-tui {__version__}")
+    _common_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``malnu-tui`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args)
+    try:
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            from malnu_tui.tui import run_console
+
+            return run_console(ctx)
+        code: int = handler(ctx)
+        return code
+    except MalnuError as exc:
+        ctx.error(exc)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        ctx.message("interrupted")
+        return 130
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""What every command handler gets: the resolved target, the backend, output helpers and the
+confirmation rule for destructive work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from malnu_tui.engine.errors import MalnuError, NotConfirmed
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Settings, Target
+    from malnu_tui.engine.files import MigrationSet
+
+
+class Context:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        stdin: TextIO | None = None,
+    ) -> None:
+        self.args = args
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.stdin = stdin or sys.stdin
+        self._settings: Settings | None = None
+        self._target: Target | None = None
+        self._backend: Backend | None = None
+        self._mset: MigrationSet | None = None
+
+    # -- options ----------------------------------------------------------------------------
+    def opt(self, name: str, default: Any = None) -> Any:
+        return getattr(self.args, name, default)
+
+    @property
+    def json(self) -> bool:
+        return bool(self.opt("json", False))
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from malnu_tui.engine.config import load_settings
+
+            self._settings = load_settings(config=self.opt("config"))
+        return self._settings
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            from malnu_tui.engine.config import resolve_target
+
+            self._target = resolve_target(
+                self.settings,
+                name=self.opt("target"),
+                database=self.opt("database"),
+                migrations_dir=self.opt("migrations_dir"),
+                rollback_dir=self.opt("rollback_dir"),
+            )
+        return self._target
+
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from malnu_tui.engine.config import open_backend
+
+            self._backend = open_backend(self.target)
+            self._backend.ensure_schema()
+        return self._backend
+
+    def migration_set(self) -> MigrationSet:
+        if self._mset is None:
+            from malnu_tui.engine.files import discover
+
+            self._mset = discover(self.target.migrations_dir, self.target.rollback_dir)
+        return self._mset
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    # -- output: data on stdout, messages on stderr ----------------------------------------
+    def out(self, text: str = "") -> None:
+        print(text, file=self.stdout)
+
+    def out_json(self, data: object) -> None:
+        json.dump(data, self.stdout, indent=2, default=str)
+        self.stdout.write("\n")
+
+    def message(self, text: str) -> None:
+        print(text, file=self.stderr)
+
+    def error(self, exc: MalnuError) -> None:
+        self.message(f"error: {exc}")
+        if exc.hint:
+            self.message(f"hint: {exc.hint}")
+
+    # -- confirmation -----------------------------------------------------------------------
+    def confirm(self, what: str, expected: str) -> None:
+        """Go on only with ``--yes``, or when the operator types ``expected`` at a terminal.
+
+        Without a terminal and without ``--yes`` this refuses (scripts must say so).
+        """
+        if self.opt("yes", False):
+            return
+        if not _isatty(self.stdin):
+            raise NotConfirmed(
+                f"refusing to {what} without confirmation: no terminal to ask on",
+                hint="re-run with --yes once you have read the plan above",
+            )
+        self.message(f"About to {what}.")
+        self.stderr.write(f"Type the database name ({expected}) to go on, anything else stops: ")
+        self.stderr.flush()
+        answer = self.stdin.readline().strip()
+        if answer != expected:
+            raise NotConfirmed(f"not confirmed (typed {answer!r}); nothing was changed")
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty() and os.environ.get("MALNU_ASSUME_NO_TTY") != "1"
+    except (AttributeError, ValueError):
+        return False

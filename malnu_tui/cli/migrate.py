@@ -1,0 +1,293 @@
+"""Migration commands: status, create, up, rollback, verify, repair, clear-failed, unlock, log."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.migrate import Plan, Progress
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser("status", parents=[common], help="every migration with its state")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("create", parents=[common], help="new migration + rollback skeleton")
+    p.add_argument("name", help="what the migration does, e.g. add_user_profiles")
+    p.set_defaults(handler=cmd_create)
+
+    p = sub.add_parser("up", parents=[common], help="apply pending migrations in order")
+    p.add_argument("--to", metavar="VERSION", help="stop after this version")
+    p.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
+    p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
+    p.set_defaults(handler=cmd_up)
+
+    p = sub.add_parser("rollback", parents=[common], help="run rollback files, newest first")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, metavar="N", help="how many migrations (default 1)")
+    g.add_argument("--to", metavar="VERSION", help="undo everything after VERSION")
+    p.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
+    p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
+    p.set_defaults(handler=cmd_rollback)
+
+    p = sub.add_parser("verify", parents=[common], help="checksums of applied files; 1 on drift")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("repair", parents=[common], help="accept edited applied files (audited)")
+    p.add_argument("files", nargs="*", help="only these files (default: every drifted one)")
+    p.set_defaults(handler=cmd_repair)
+
+    p = sub.add_parser("clear-failed", parents=[common], help="delete a failed tracking row")
+    p.add_argument("file", help="the migration's filename")
+    p.set_defaults(handler=cmd_clear_failed)
+
+    p = sub.add_parser("unlock", parents=[common], help="release a stale migration lock")
+    p.set_defaults(handler=cmd_unlock)
+
+    p = sub.add_parser("log", parents=[common], help="the audit trail, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--action", help="only this action (apply, rollback, backup…)")
+    p.set_defaults(handler=cmd_log)
+
+
+def cmd_status(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import STATE_SYMBOLS, status
+
+    report = status(ctx.backend(), ctx.migration_set(), ctx.target.name)
+    if ctx.json:
+        ctx.out_json(report.as_json())
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    rows = [
+        (
+            m.version,
+            m.name,
+            f"{STATE_SYMBOLS[m.state]} {m.state.value}",
+            m.executed_at or "",
+            "" if m.execution_time_ms is None else f"{m.execution_time_ms} ms",
+            "yes" if m.rollback_file else "NO",
+        )
+        for m in report.migrations
+    ]
+    print_table(
+        ctx.stdout,
+        ["version", "name", "state", "applied at", "took", "rollback"],
+        rows,
+        title=f"{ctx.target.name}: {report.display_url}",
+    )
+    ctx.message(report.summary())
+    for w in report.warnings:
+        ctx.message(f"warning: {w}")
+    for m in report.migrations:
+        if m.error_message:
+            ctx.message(f"failed: {m.filename}: {m.error_message}")
+    return 0
+
+
+def cmd_create(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import create_migration
+
+    t = ctx.target
+    mig, rb = create_migration((t.migrations_dir, t.rollback_dir), ctx.args.name)
+    if ctx.json:
+        ctx.out_json({"migration": str(mig), "rollback": str(rb)})
+    else:
+        ctx.out(str(mig))
+        ctx.out(str(rb))
+    return 0
+
+
+def _progress(ctx: Context) -> Callable[[Progress], None]:
+    def show(p: Progress) -> None:
+        if p.event == "start":
+            ctx.message(f"[{p.index}/{p.total}] {p.filename} …")
+        elif p.event == "done":
+            ctx.message(f"[{p.index}/{p.total}] {p.filename} ok ({p.elapsed_ms} ms)")
+        elif p.event == "failed":
+            ctx.message(f"[{p.index}/{p.total}] {p.filename} FAILED: {p.message}")
+        elif p.message:
+            ctx.message(p.message)
+
+    return show
+
+
+def _show_plan(ctx: Context, plan: Plan) -> None:
+    for w in plan.warnings:
+        ctx.message(f"warning: {w}")
+    for s in plan.steps:
+        for n in s.notes:
+            ctx.message(f"note: {n}")
+
+
+def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
+    """The pre-up / pre-rollback backup, unless --no-backup (which is audited)."""
+    from malnu_tui.engine import safety
+
+    if ctx.opt("no_backup", False):
+        safety.record_skipped_backup(ctx.backend(), ctx.args.command)
+        ctx.message("warning: --no-backup: no safety backup is taken (recorded in the audit log)")
+        return None
+    return safety.backup_taker(ctx.backend(), ctx.target)
+
+
+def cmd_up(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import apply_plan, plan_up
+
+    backend, mset = ctx.backend(), ctx.migration_set()
+    plan = plan_up(backend, mset, ctx.args.to, target_name=ctx.target.name)
+    if ctx.args.dry_run:
+        if ctx.json:
+            ctx.out_json(plan.as_json())
+        else:
+            _show_plan(ctx, plan)
+            ctx.out(plan.sql_text())
+        ctx.message(f"dry run: {len(plan.steps)} migration(s) would run; nothing was changed")
+        return 0
+    if not plan.steps:
+        ctx.message("nothing to apply: the database is up to date")
+        if ctx.json:
+            ctx.out_json({"applied": [], "skipped": []})
+        return 0
+    _show_plan(ctx, plan)
+    result = apply_plan(
+        backend, mset, plan, progress=_progress(ctx), safety_backup=_safety_backup(ctx)
+    )
+    if result.backup_id:
+        ctx.message(f"safety backup: {result.backup_id}")
+    for f in result.skipped:
+        ctx.message(f"skipped {f}: another operator applied it meanwhile")
+    if ctx.json:
+        ctx.out_json(
+            {
+                "applied": [{"filename": f, "execution_time_ms": ms} for f, ms in result.done],
+                "skipped": list(result.skipped),
+                "backup_id": result.backup_id,
+            }
+        )
+    ctx.message(f"applied {len(result.done)} migration(s)")
+    return 0
+
+
+def cmd_rollback(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import apply_plan, plan_rollback
+
+    backend, mset = ctx.backend(), ctx.migration_set()
+    plan = plan_rollback(
+        backend, mset, steps=ctx.args.steps, to=ctx.args.to, target_name=ctx.target.name
+    )
+    if not plan.steps:
+        ctx.message("nothing to roll back: no migration is applied")
+        return 0
+    _show_plan(ctx, plan)
+    if ctx.args.dry_run:
+        if ctx.json:
+            ctx.out_json(plan.as_json())
+        else:
+            ctx.out(plan.sql_text())
+        ctx.message(f"dry run: {len(plan.steps)} rollback file(s) would run; nothing changed")
+        return 0
+    ctx.message(f"Rollback plan for {ctx.target.name} ({backend.display_url}), newest first:")
+    for s in plan.steps:
+        ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
+    ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", backend.name)
+    result = apply_plan(
+        backend, mset, plan, progress=_progress(ctx), safety_backup=_safety_backup(ctx)
+    )
+    if result.backup_id:
+        ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
+    if ctx.json:
+        ctx.out_json(
+            {
+                "rolled_back": [{"filename": f, "execution_time_ms": ms} for f, ms in result.done],
+                "skipped": list(result.skipped),
+                "backup_id": result.backup_id,
+            }
+        )
+    ctx.message(f"rolled back {len(result.done)} migration(s)")
+    return 0
+
+
+def cmd_verify(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import verify
+
+    result = verify(ctx.backend(), ctx.migration_set())
+    if ctx.json:
+        ctx.out_json(result.as_json())
+    else:
+        for m in result.drifted:
+            ctx.out(f"drifted  {m.filename}  recorded {m.recorded_checksum}  file {m.checksum}")
+        for m in result.missing:
+            ctx.out(f"missing  {m.filename}  (applied, but the file is gone)")
+        for m in result.failed:
+            ctx.message(f"failed   {m.filename}: {m.error_message}")
+    if result.ok:
+        ctx.message(f"ok: {result.checked} applied file(s) match their checksums")
+        return 0
+    ctx.message(f"{len(result.drifted)} drifted, {len(result.missing)} missing")
+    return 1
+
+
+def cmd_repair(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import MigrationState, repair, status
+
+    backend, mset = ctx.backend(), ctx.migration_set()
+    report = status(backend, mset)
+    drifted = [m for m in report.migrations if m.state is MigrationState.DRIFTED]
+    if not drifted:
+        ctx.message("nothing to repair: no applied file has changed")
+        return 0
+    for m in drifted:
+        ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
+    ctx.confirm("record the current checksums of the files above", backend.name)
+    done = repair(backend, mset, ctx.args.files or None)
+    for f in done:
+        ctx.out(f)
+    ctx.message(f"repaired {len(done)} checksum(s) (audited)")
+    return 0
+
+
+def cmd_clear_failed(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import clear_failed
+
+    backend = ctx.backend()
+    ctx.confirm(f"delete the failed tracking row of {ctx.args.file}", backend.name)
+    rec = clear_failed(backend, ctx.args.file)
+    ctx.message(f"cleared {rec.filename} (was: {rec.error_message})")
+    return 0
+
+
+def cmd_unlock(ctx: Context) -> int:
+    from malnu_tui.engine.migrate import unlock
+
+    backend = ctx.backend()
+    holder = backend.read_lock()
+    if holder is None:
+        ctx.message("no lock is held")
+        return 0
+    ctx.message(f"lock held by {holder.describe()}")
+    ctx.confirm("release this lock (only if that session is dead)", backend.name)
+    unlock(backend)
+    ctx.message("lock released (audited)")
+    return 0
+
+
+def cmd_log(ctx: Context) -> int:
+    entries = ctx.backend().read_audit(limit=ctx.args.limit, action=ctx.args.action)
+    if ctx.json:
+        ctx.out_json([e.__dict__ for e in entries])
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    print_table(
+        ctx.stdout,
+        ["at (UTC)", "actor", "action", "object", "outcome", "detail"],
+        [(e.at, e.actor, e.action, e.object, e.outcome, e.detail) for e in entries],
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""One module per database kind, all implementing :class:`~.base.Backend`."""

@@ -1,0 +1,143 @@
+"""The one small protocol every database kind implements (dbmate's shape): the migration
+logic is written once above it in :mod:`malnu_tui.engine.migrate`."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from malnu_tui.engine.errors import LockHolder
+from malnu_tui.engine.sqlsplit import Statement
+
+TRACKING_TABLE = "migrations"
+AUDIT_TABLE = "malnu_audit"
+LOCK_TABLE = "malnu_lock"
+LEASE_SECONDS = 600
+
+
+def utc_now() -> str:
+    """UTC time as ``YYYY-MM-DD HH:MM:SS`` (SQLite's CURRENT_TIMESTAMP form)."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def actor() -> str:
+    """``user@host`` of the operator running this process."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class TrackingRecord:
+    """One row of the seed's ``migrations`` table."""
+
+    filename: str
+    checksum: str
+    executed_at: str | None
+    execution_time_ms: int | None
+    success: bool
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit trail."""
+
+    at: str
+    actor: str
+    action: str  # apply, rollback, repair, clear-failed, unlock, backup, restore, recover…
+    object: str
+    outcome: str  # ok, failed, refused
+    detail: str = ""
+    id: int | None = None
+
+    @staticmethod
+    def now(action: str, obj: str, outcome: str, detail: str = "") -> AuditEntry:
+        return AuditEntry(utc_now(), actor(), action, obj, outcome, detail)
+
+
+@dataclass(frozen=True)
+class RecordApplied:
+    """Tracking change: the migration succeeded (insert, or update a failed row)."""
+
+    filename: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class RemoveRecord:
+    """Tracking change: the migration was rolled back (its row is deleted, as in the seed)."""
+
+    filename: str
+
+
+TrackingChange = RecordApplied | RemoveRecord
+Kind = Literal["sqlite", "postgresql", "d1"]
+
+
+class Backend(Protocol):
+    """A connection to one target database."""
+
+    kind: Kind
+    display_url: str  # secrets masked
+    name: str  # short database name for confirmations (file stem, db name, database id)
+
+    def close(self) -> None: ...
+
+    def ensure_schema(self) -> None:
+        """Create (or adopt) the tracking, audit and lock tables."""
+
+    def fetch_records(self) -> list[TrackingRecord]: ...
+
+    def run_unit(
+        self,
+        filename: str,
+        statements: Sequence[Statement],
+        change: TrackingChange,
+        audit: AuditEntry,
+    ) -> int:
+        """Run ``statements``, the tracking ``change`` and the ``audit`` row in ONE transaction.
+
+        Returns the statements' execution time in ms (also stored in the tracking row). On a
+        failing statement everything is rolled back and :class:`StatementFailed` raised.
+        """
+
+    def record_failure(
+        self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
+    ) -> None:
+        """Upsert a success = FALSE row with the error, and the audit row."""
+
+    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None: ...
+
+    def delete_record(self, filename: str, audit: AuditEntry) -> None: ...
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]: ...
+
+    def acquire_lock(self, holder: LockHolder) -> None:
+        """Take the migration lock or raise :class:`LockHeld` naming who has it."""
+
+    def renew_lock(self) -> None: ...
+
+    def release_lock(self) -> None: ...
+
+    def read_lock(self) -> LockHolder | None: ...
+
+    def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
+        """Release a lock left by another (dead) session; returns who held it."""
+
+    def table_names(self) -> list[str]:
+        """User tables (tool tables excluded), sorted."""
+
+    def row_count(self, table: str) -> int: ...
+
+    def schema_fingerprint(self) -> str:
+        """sha256 of the normalised schema, for backup manifests."""

@@ -1,0 +1,286 @@
+"""Local SQLite files: the embedded default, and D1's dialect for development."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.base import (
+    LEASE_SECONDS,
+    AuditEntry,
+    Kind,
+    RecordApplied,
+    TrackingChange,
+    TrackingRecord,
+    utc_now,
+)
+from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+
+BUSY_TIMEOUT_S = 5.0
+
+
+def truthy(value: object) -> bool:
+    """SQLite booleans as stored by the seed (1/0, or text in hand-made rows)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "t", "yes")
+    return bool(value)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lease_until(seconds: int = LEASE_SECONDS) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
+    """Why ``holder``'s lock may be taken over, or None while it is live.
+
+    On this host a lock is live exactly while its process is; from another host, while its
+    lease runs (it is renewed after every migration).
+    """
+    if holder.host == this_host:
+        return None if pid_alive(holder.pid) else f"process {holder.pid} is gone"
+    if holder.expires_at and holder.expires_at < utc_now():
+        return f"lease expired at {holder.expires_at}"
+    return None
+
+
+class SQLiteBackend:
+    """A SQLite database file, opened in WAL mode with a busy timeout and foreign keys on."""
+
+    kind: Kind = "sqlite"
+
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self.display_url = (
+            f"sqlite://{self.path}" if self.path.is_absolute() else f"sqlite:{self.path}"
+        )
+        self.name = self.path.stem
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(
+                str(self.path),
+                isolation_level=None,
+                timeout=busy_timeout,
+                check_same_thread=False,
+            )
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open {self.path}: {exc}") from None
+        self._my_lock: LockHolder | None = None
+        self._schema_ready = False
+
+    # -- plumbing -------------------------------------------------------------------------
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._my_lock is not None:
+                self.release_lock()
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LockHeld(self.read_lock(), "the database is busy") from None
+            raise BackendError(f"{self.path}: {exc}") from None
+        try:
+            yield self.conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        if not {"migrations", "malnu_audit", "malnu_lock"} <= have:
+            with self._txn() as c:
+                c.execute(q.CREATE_TRACKING)
+                c.execute(q.CREATE_AUDIT)
+                c.execute(q.CREATE_LOCK)
+        self._schema_ready = True
+
+    # -- tracking ---------------------------------------------------------------------------
+    def fetch_records(self) -> list[TrackingRecord]:
+        self.ensure_schema()
+        rows = self.conn.execute(q.SELECT_RECORDS).fetchall()
+        return [
+            TrackingRecord(
+                filename=r[0],
+                checksum=r[1],
+                executed_at=r[2],
+                execution_time_ms=None if r[3] is None else int(r[3]),
+                success=truthy(r[4]),
+                error_message=r[5],
+            )
+            for r in rows
+        ]
+
+    def run_unit(
+        self,
+        filename: str,
+        statements: Sequence[Statement],
+        change: TrackingChange,
+        audit: AuditEntry,
+    ) -> int:
+        with self._txn() as c:
+            started = time.perf_counter()
+            for st in statements:
+                try:
+                    c.execute(st.text)
+                except sqlite3.Error as exc:
+                    raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+            elapsed = int((time.perf_counter() - started) * 1000)
+            if isinstance(change, RecordApplied):
+                c.execute(q.UPSERT_SUCCESS, (change.filename, change.checksum, utc_now(), elapsed))
+            else:
+                c.execute(q.DELETE_RECORD, (change.filename,))
+            self._audit(c, audit)
+        return elapsed
+
+    def record_failure(
+        self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
+    ) -> None:
+        with self._txn() as c:
+            c.execute(q.UPSERT_FAILURE, (filename, checksum, utc_now(), elapsed_ms, error))
+            self._audit(c, audit)
+
+    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
+        with self._txn() as c:
+            c.execute(q.UPDATE_CHECKSUM, (checksum, filename))
+            self._audit(c, audit)
+
+    def delete_record(self, filename: str, audit: AuditEntry) -> None:
+        with self._txn() as c:
+            c.execute(q.DELETE_RECORD, (filename,))
+            self._audit(c, audit)
+
+    # -- audit ------------------------------------------------------------------------------
+    @staticmethod
+    def _audit(c: sqlite3.Connection, e: AuditEntry) -> None:
+        c.execute(q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail))
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self.ensure_schema()
+        with self._txn() as c:
+            self._audit(c, entry)
+
+    def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        self.ensure_schema()
+        sql = q.SELECT_AUDIT
+        params: tuple[object, ...] = ()
+        if action:
+            sql += " WHERE action = ?"
+            params = (action,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self.conn.execute(sql, (*params, limit)).fetchall()
+        return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], id=r[0]) for r in rows]
+
+    # -- locking ----------------------------------------------------------------------------
+    def read_lock(self) -> LockHolder | None:
+        try:
+            row = self.conn.execute(q.SELECT_LOCK).fetchone()
+        except sqlite3.OperationalError:
+            return None  # no lock table yet
+        if row is None:
+            return None
+        return LockHolder(
+            owner=row[0], host=row[1], pid=int(row[2]), acquired_at=row[3], expires_at=row[4]
+        )
+
+    def acquire_lock(self, holder: LockHolder) -> None:
+        self.ensure_schema()
+        current = self.read_lock()
+        if current is not None and lock_is_stale(current, holder.host) is None:
+            raise LockHeld(current)
+        with self._txn() as c:
+            current = self.read_lock()
+            stale = lock_is_stale(current, holder.host) if current else None
+            if current is not None and stale is None:
+                raise LockHeld(current)
+            c.execute(
+                q.INSERT_LOCK,
+                (holder.owner, holder.host, holder.pid, holder.acquired_at, lease_until()),
+            )
+            if current is not None:
+                self._audit(
+                    c,
+                    AuditEntry.now(
+                        "unlock",
+                        "migration lock",
+                        "ok",
+                        f"took over a stale lock of {current.describe()}: {stale}",
+                    ),
+                )
+        self._my_lock = holder
+
+    def renew_lock(self) -> None:
+        if self._my_lock is None:
+            return
+        with self._txn() as c:
+            c.execute(q.RENEW_LOCK, (lease_until(), self._my_lock.host, self._my_lock.pid))
+
+    def release_lock(self) -> None:
+        if self._my_lock is None:
+            return
+        with self._txn() as c:
+            c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
+        self._my_lock = None
+
+    def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
+        self.ensure_schema()
+        with self._txn() as c:
+            current = self.read_lock()
+            c.execute(q.FORCE_RELEASE_LOCK)
+            self._audit(c, audit)
+        return current
+
+    # -- introspection ----------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        rows = self.conn.execute(q.SELECT_TABLES).fetchall()
+        return [r[0] for r in rows if r[0] not in q.TOOL_TABLES]
+
+    def row_count(self, table: str) -> int:
+        if table not in self.table_names() and table not in q.TOOL_TABLES:
+            raise BackendError(f"no table {table!r} in {self.display_url}")
+        row = self.conn.execute(f"SELECT count(*) FROM {q.quote_ident(table)}").fetchone()
+        return int(row[0])
+
+    def schema_fingerprint(self) -> str:
+        rows = self.conn.execute(q.SELECT_SCHEMA).fetchall()
+        text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def open_target(target: Target) -> SQLiteBackend:
+    """Open the SQLite file a ``sqlite:`` target names."""
+    from malnu_tui.engine.config import sqlite_path
+
+    return SQLiteBackend(sqlite_path(target.url))

@@ -1,0 +1,88 @@
+"""SQL text shared by the SQLite-dialect backends (local SQLite files and Cloudflare D1)."""
+
+from __future__ import annotations
+
+# The seed's tracking table, same name and columns; an existing one is adopted as it is.
+CREATE_TRACKING = """CREATE TABLE IF NOT EXISTS migrations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    filename TEXT NOT NULL UNIQUE,
+    checksum TEXT NOT NULL,
+    executed_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    execution_time_ms INTEGER,
+    success BOOLEAN DEFAULT TRUE,
+    error_message TEXT
+)"""
+
+CREATE_AUDIT = """CREATE TABLE IF NOT EXISTS malnu_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+)"""
+
+CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+)"""
+
+SELECT_RECORDS = (
+    "SELECT filename, checksum, executed_at, execution_time_ms, success, error_message "
+    "FROM migrations ORDER BY filename"
+)
+
+# Insert, or turn an earlier failed row into a success (a retry after the fix).
+UPSERT_SUCCESS = (
+    "INSERT INTO migrations (filename, checksum, executed_at, execution_time_ms, success, "
+    "error_message) VALUES (?, ?, ?, ?, 1, NULL) "
+    "ON CONFLICT(filename) DO UPDATE SET checksum = excluded.checksum, "
+    "executed_at = excluded.executed_at, execution_time_ms = excluded.execution_time_ms, "
+    "success = 1, error_message = NULL"
+)
+
+UPSERT_FAILURE = (
+    "INSERT INTO migrations (filename, checksum, executed_at, execution_time_ms, success, "
+    "error_message) VALUES (?, ?, ?, ?, 0, ?) "
+    "ON CONFLICT(filename) DO UPDATE SET checksum = excluded.checksum, "
+    "executed_at = excluded.executed_at, execution_time_ms = excluded.execution_time_ms, "
+    "success = 0, error_message = excluded.error_message"
+)
+
+DELETE_RECORD = "DELETE FROM migrations WHERE filename = ?"
+UPDATE_CHECKSUM = "UPDATE migrations SET checksum = ? WHERE filename = ?"
+
+INSERT_AUDIT = (
+    "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)"
+)
+SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
+
+SELECT_LOCK = "SELECT owner, host, pid, acquired_at, expires_at FROM malnu_lock WHERE id = 1"
+INSERT_LOCK = (
+    "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
+    "VALUES (1, ?, ?, ?, ?, ?)"
+)
+RENEW_LOCK = "UPDATE malnu_lock SET expires_at = ? WHERE id = 1 AND host = ? AND pid = ?"
+RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"
+FORCE_RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1"
+
+TOOL_TABLES = ("migrations", "malnu_audit", "malnu_lock", "sqlite_sequence", "d1_migrations")
+SELECT_TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+    "AND name NOT LIKE '_cf_%' ORDER BY name"
+)
+SELECT_SCHEMA = (
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+    "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' "
+    "AND tbl_name NOT IN ('migrations', 'malnu_audit', 'malnu_lock') ORDER BY type, name"
+)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for SQLite/PostgreSQL (double quotes, doubled inside)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,275 @@
+"""Targets and settings: TOML config (``./malnu.toml``, else the user config dir), environment
+overrides, command-line overrides, and the embedded default when nothing is configured."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend, Kind
+
+APP_NAME = "malnu-tui"
+CONFIG_NAME = "malnu.toml"
+DEFAULT_TARGET = "local"
+
+# Environment variables, each overriding the matching config value.
+ENV_CONFIG = "MALNU_CONFIG"
+ENV_TARGET = "MALNU_TARGET"
+ENV_DATABASE_URL = "MALNU_DATABASE_URL"
+ENV_MIGRATIONS_DIR = "MALNU_MIGRATIONS_DIR"
+ENV_ROLLBACK_DIR = "MALNU_ROLLBACK_DIR"
+ENV_BACKUP_DIR = "MALNU_BACKUP_DIR"
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+BUNDLED_PRIMARY = PACKAGE_DIR / "bundled" / "primary"
+
+# kind → module with ``open_target(target) -> Backend``; imported only when used, so a
+# SQLite command never pays for psycopg or httpx.
+BACKEND_MODULES: dict[str, str] = {
+    "sqlite": "malnu_tui.engine.backends.sqlite",
+    "postgresql": "malnu_tui.engine.backends.postgresql",
+    "d1": "malnu_tui.engine.backends.d1",
+}
+
+
+def user_config_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def user_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+_SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password, and secret query parameters, replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = _SECRET_PARAMS.sub(r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_kind(url: str) -> Kind:
+    """``sqlite``, ``postgresql`` or ``d1`` from a target URL; ConfigError otherwise."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in ("sqlite", "sqlite3", "file"):
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    if scheme == "d1":
+        return "d1"
+    if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
+        return "sqlite"
+    raise ConfigError(
+        f"unsupported database URL {mask_url(url)!r}",
+        hint="use sqlite:///path/to.db, postgresql://user@host/db or d1://ACCOUNT_ID/DATABASE_ID",
+    )
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a SQLite URL: ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a bare path."""
+    if url_kind(url) != "sqlite":
+        raise ConfigError(f"not a SQLite URL: {mask_url(url)}")
+    if ":" not in url:
+        return Path(url)
+    rest = url.split(":", 1)[1]
+    if rest.startswith("//"):
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if parts.netloc and parts.netloc not in ("", "localhost"):
+            path = parts.netloc + path  # sqlite://relative/path.db
+        if not path:
+            raise ConfigError(f"SQLite URL has no file path: {url}")
+        return Path(path)
+    return Path(unquote(rest))
+
+
+@dataclass(frozen=True)
+class Target:
+    """One database and the migration files that belong to it."""
+
+    name: str
+    url: str
+    migrations_dir: Path
+    rollback_dir: Path
+    backup_dir: Path
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Kind:
+        return url_kind(self.url)
+
+    @property
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the config file, environment and flags say, resolved."""
+
+    config_path: Path | None
+    targets: Mapping[str, Target]
+    default_target: str
+    backup_root: Path
+
+    def target(self, name: str | None = None) -> Target:
+        key = name or self.default_target
+        if key not in self.targets:
+            known = ", ".join(sorted(self.targets)) or "none"
+            raise ConfigError(f"no target named {key!r} (configured: {known})")
+        return self.targets[key]
+
+
+def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """``--config``, else ``$MALNU_CONFIG``, else ``./malnu.toml``, else the user config dir."""
+    chosen = explicit or env.get(ENV_CONFIG)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    for candidate in (Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _default_dirs() -> tuple[Path, Path]:
+    cwd = Path.cwd()
+    if (cwd / "migrations").is_dir():
+        return cwd / "migrations", cwd / "rollback"
+    return BUNDLED_PRIMARY / "migrations", BUNDLED_PRIMARY / "rollback"
+
+
+def _path(value: object, base: Path, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a path string, got {value!r}")
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def load_settings(
+    *,
+    config: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the config file (if any) into :class:`Settings`; environment applies later."""
+    env = os.environ if env is None else env
+    path = find_config(config, env)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    base = path.parent if path else Path.cwd()
+    backup_root = user_data_dir() / "backups"
+    backup_cfg = data.get("backup", {})
+    if isinstance(backup_cfg, dict) and "dir" in backup_cfg:
+        backup_root = _path(backup_cfg["dir"], base, f"{path}: [backup] dir")
+    if env.get(ENV_BACKUP_DIR):
+        backup_root = Path(env[ENV_BACKUP_DIR]).expanduser()
+
+    default_mig, default_rb = _default_dirs()
+    targets: dict[str, Target] = {}
+    raw_targets = data.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        raise ConfigError(f"{path}: [targets] must be a table of named targets")
+    for name, raw in raw_targets.items():
+        where = f"{path}: [targets.{name}]"
+        if not isinstance(raw, dict) or "url" not in raw:
+            raise ConfigError(f'{where}: needs url = "…"')
+        url = str(raw["url"])
+        if url_kind(url) == "sqlite" and ":" in url:
+            sp = sqlite_path(url)
+            if not sp.is_absolute():
+                url = f"sqlite:///{base / sp}"
+        elif url_kind(url) == "sqlite":
+            url = f"sqlite:///{_path(url, base, where)}"
+        mig = _path(raw["migrations_dir"], base, where) if "migrations_dir" in raw else default_mig
+        rb = _path(raw["rollback_dir"], base, where) if "rollback_dir" in raw else default_rb
+        options = {
+            k: v
+            for k, v in raw.items()
+            if k not in ("url", "migrations_dir", "rollback_dir", "backup_dir")
+        }
+        bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
+        targets[name] = Target(name, url, mig, rb, bdir, options)
+    if not targets:
+        url = f"sqlite:///{user_data_dir() / 'malnu.db'}"
+        targets[DEFAULT_TARGET] = Target(
+            DEFAULT_TARGET, url, default_mig, default_rb, backup_root / DEFAULT_TARGET
+        )
+    default = str(data.get("default_target", next(iter(targets))))
+    if default not in targets:
+        raise ConfigError(f"{path}: default_target {default!r} is not one of the targets")
+    return Settings(path, targets, default, backup_root)
+
+
+def resolve_target(
+    settings: Settings,
+    *,
+    name: str | None = None,
+    database: str | None = None,
+    migrations_dir: str | None = None,
+    rollback_dir: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Target:
+    """The target to work on: flags override the environment, which overrides the config."""
+    env = os.environ if env is None else env
+    target = settings.target(name or env.get(ENV_TARGET) or None)
+    url = database or env.get(ENV_DATABASE_URL) or target.url
+    url_kind(url)  # validate early, with a clear message
+    mig = migrations_dir or env.get(ENV_MIGRATIONS_DIR)
+    rb = rollback_dir or env.get(ENV_ROLLBACK_DIR)
+    bdir = target.backup_dir
+    if url != target.url:
+        # Another database: its backups live apart from the configured target's.
+        bdir = settings.backup_root / _slug(mask_url(url))
+    return Target(
+        name=target.name if url == target.url else _slug(mask_url(url)),
+        url=url,
+        migrations_dir=Path(mig) if mig else target.migrations_dir,
+        rollback_dir=Path(rb) if rb else target.rollback_dir,
+        backup_dir=bdir,
+        options=target.options,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "target"
+
+
+def open_backend(target: Target) -> Backend:
+    """Connect to ``target`` with the backend module of its kind (imported lazily)."""
+    kind = target.kind
+    module = importlib.import_module(BACKEND_MODULES[kind])
+    backend: Backend = module.open_target(target)
+    return backend

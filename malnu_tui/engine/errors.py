@@ -1,0 +1,117 @@
+"""Error types carrying what an operator needs to act. The CLI maps ``exit_code`` to its exit
+status; the TUI shows ``str(error)`` (and ``hint`` when set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MalnuError(Exception):
+    """Base of every expected failure. ``exit_code`` follows the CLI contract."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(MalnuError):
+    """Bad configuration, URL, option or usage (exit 2)."""
+
+    exit_code = 2
+
+
+class MigrationFileError(MalnuError):
+    """A migration or rollback file is unusable; names the file (and line when known)."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, message: str, *, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+class MissingRollback(MalnuError):
+    """A rollback file needed for the requested range is absent."""
+
+    def __init__(self, filenames: list[str]) -> None:
+        super().__init__(
+            "no rollback file for: " + ", ".join(filenames),
+            hint="write rollback/<version>_<name>.sql for each, or roll back fewer steps",
+        )
+        self.filenames = filenames
+
+
+class ChecksumDrift(MalnuError):
+    """Applied files were edited after they ran."""
+
+    def __init__(self, filenames: list[str]) -> None:
+        super().__init__(
+            "applied migration files changed since they ran: " + ", ".join(filenames),
+            hint="restore the original file, or accept the edit with `malnu-tui repair` (audited)",
+        )
+        self.filenames = filenames
+
+
+class FailedMigrationPending(MalnuError):
+    """Nothing to do but a recorded failure blocks or needs attention."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    owner: str
+    host: str
+    pid: int
+    acquired_at: str
+    expires_at: str | None = None
+    note: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.owner} on {self.host} (pid {self.pid}) since {self.acquired_at}"
+        if self.expires_at:
+            text += f", lease until {self.expires_at}"
+        if self.note:
+            text += f" [{self.note}]"
+        return text
+
+
+class LockHeld(MalnuError):
+    """Another operator holds the migration lock (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, holder: LockHolder | None, detail: str = "") -> None:
+        who = holder.describe() if holder else "another session"
+        msg = f"another operator holds the migration lock: {who}"
+        if detail:
+            msg += f" ({detail})"
+        super().__init__(
+            msg, hint="wait for them to finish; if that process is dead, run `malnu-tui unlock`"
+        )
+        self.holder = holder
+
+
+class StatementFailed(MalnuError):
+    """A statement of a migration failed; the whole migration was rolled back."""
+
+    def __init__(self, filename: str, line: int, statement: str, error: str) -> None:
+        super().__init__(f"{filename}:{line}: {error}")
+        self.filename = filename
+        self.line = line
+        self.statement = statement
+        self.error = error
+
+
+class NotConfirmed(MalnuError):
+    """A destructive operation was not confirmed (no TTY and no --yes, or the answer was no)."""
+
+    exit_code = 2
+
+
+class BackendError(MalnuError):
+    """The database could not be reached or answered with an error."""

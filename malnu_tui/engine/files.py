@@ -1,0 +1,314 @@
+"""Migration files on disk: discovery, naming, headers, pairing with rollbacks, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from malnu_tui.engine.errors import MigrationFileError
+from malnu_tui.engine.sqlsplit import (
+    SplitError,
+    Statement,
+    TemplateParts,
+    split_statements,
+    strip_template,
+)
+
+__all__ = [
+    "Migration",
+    "MigrationSet",
+    "RollbackFile",
+    "checksum_bytes",
+    "discover",
+    "normalise_version",
+    "parse_sql_file",
+]
+
+# 20251124_120500_name.sql (the seed's style) or 20251124120500_name.sql (Supabase's).
+_NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
+_VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
+_HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
+_SQL_VERBS = {
+    "ALTER",
+    "ANALYZE",
+    "ATTACH",
+    "BEGIN",
+    "COMMENT",
+    "COMMIT",
+    "CREATE",
+    "DELETE",
+    "DETACH",
+    "DO",
+    "DROP",
+    "END",
+    "EXPLAIN",
+    "GRANT",
+    "INSERT",
+    "PRAGMA",
+    "REINDEX",
+    "RELEASE",
+    "REPLACE",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SELECT",
+    "SET",
+    "TRUNCATE",
+    "UPDATE",
+    "UPSERT",
+    "VACUUM",
+    "VALUES",
+    "WITH",
+    "CALL",
+    "COPY",
+    "LOCK",
+    "NOTIFY",
+    "REFRESH",
+    "RESET",
+    "SECURITY",
+}
+
+
+def checksum_bytes(data: bytes) -> str:
+    """sha256 hex of ``data`` with a UTF-8 BOM stripped and CRLF folded to LF.
+
+    A Windows checkout of the same file therefore has the same checksum; any other edit differs.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def normalise_version(text: str) -> str:
+    """``20251124120500`` or ``20251124_120500`` (or a full filename) → ``20251124_120500``."""
+    text = text.strip()
+    m = _NAME.match(text if text.endswith(".sql") else text + "_x.sql")
+    if m:
+        return f"{m['date']}_{m['time']}"
+    m = _VERSION.match(text)
+    if m:
+        return f"{m[1]}_{m[2]}"
+    raise ValueError(f"not a migration version: {text!r} (expected YYYYMMDD_HHMMSS)")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MigrationFileError(
+            str(path), f"not UTF-8 (byte 0x{data[exc.start]:02x})", line=line
+        ) from None
+    return text.replace("\r\n", "\n")
+
+
+def parse_sql_file(path: Path, text: str) -> TemplateParts:
+    """Split a file's text into statements and strip the seed template's own transaction and
+    tracking insert. Raises :class:`MigrationFileError` naming the file and line."""
+    try:
+        statements = split_statements(text)
+    except SplitError as exc:
+        raise MigrationFileError(str(path), str(exc), line=exc.line) from None
+    for st in statements:
+        verb = st.first_words.split(" ", 1)[0]
+        if verb not in _SQL_VERBS:
+            raise MigrationFileError(
+                str(path),
+                f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
+                line=st.line,
+            )
+    parts = strip_template(statements)
+    if not parts.statements:
+        raise MigrationFileError(str(path), "no SQL statements (the file is empty)")
+    return parts
+
+
+@dataclass(frozen=True)
+class RollbackFile:
+    path: Path
+    checksum: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    def read_text(self) -> str:
+        return _decode(self.path, self.path.read_bytes())
+
+    def parts(self) -> TemplateParts:
+        return parse_sql_file(self.path, self.read_text())
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file with its parsed header and its paired rollback file (if any)."""
+
+    version: str  # normalised: YYYYMMDD_HHMMSS
+    name: str
+    path: Path
+    checksum: str
+    description: str = ""
+    author: str = ""
+    dependencies: tuple[str, ...] = ()
+    rollback: RollbackFile | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    def read_text(self) -> str:
+        return _decode(self.path, self.path.read_bytes())
+
+    @cached_property
+    def _parts(self) -> TemplateParts:
+        return parse_sql_file(self.path, self.read_text())
+
+    def parts(self) -> TemplateParts:
+        """Statements to run (template transaction/tracking statements stripped)."""
+        return self._parts
+
+    def statements(self) -> list[Statement]:
+        return self._parts.statements
+
+
+@dataclass(frozen=True)
+class MigrationSet:
+    """Every migration in version order, with the warnings found while reading them."""
+
+    migrations: tuple[Migration, ...]
+    migrations_dir: Path
+    rollback_dir: Path
+    warnings: tuple[str, ...] = field(default=())
+
+    def by_filename(self) -> dict[str, Migration]:
+        return {m.filename: m for m in self.migrations}
+
+    def find(self, version_or_name: str) -> Migration:
+        """The migration named by version (either style) or by filename."""
+        key = version_or_name.strip()
+        for m in self.migrations:
+            if key in (m.filename, m.filename.removesuffix(".sql")):
+                return m
+        try:
+            v = normalise_version(key)
+        except ValueError:
+            raise MigrationFileError(key, "no such migration") from None
+        for m in self.migrations:
+            if m.version == v:
+                return m
+        raise MigrationFileError(key, f"no migration with version {v}")
+
+
+def _header(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("--"):
+            break  # headers are the leading comment block
+        m = _HEADER.match(line)
+        if m:
+            found[m[1].lower()] = m[2]
+    return found
+
+
+def _split_deps(value: str) -> list[str]:
+    return [t for t in re.split(r"[,\s]+", value.strip()) if t.lower() not in _NONE_WORDS]
+
+
+def _sql_files(directory: Path) -> Iterable[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix == ".sql" and p.is_file())
+
+
+def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
+    """Read every migration and rollback file. Raises :class:`MigrationFileError` for a bad
+    name, a duplicate version, non-UTF-8 content, or an unknown or later dependency."""
+    migrations_dir = Path(migrations_dir)
+    rollback_dir = Path(rollback_dir)
+    if not migrations_dir.is_dir():
+        raise MigrationFileError(str(migrations_dir), "migrations directory does not exist")
+    warnings: list[str] = []
+
+    rollbacks: dict[str, RollbackFile] = {}
+    for path in _sql_files(rollback_dir):
+        m = _NAME.match(path.name)
+        if not m:
+            raise MigrationFileError(
+                str(path), "bad rollback file name (expected YYYYMMDD_HHMMSS_name.sql)"
+            )
+        version = f"{m['date']}_{m['time']}"
+        if version in rollbacks:
+            raise MigrationFileError(
+                str(path),
+                f"duplicate rollback for version {version} (also {rollbacks[version].filename})",
+            )
+        data = path.read_bytes()
+        _decode(path, data)
+        rollbacks[version] = RollbackFile(path=path, checksum=checksum_bytes(data))
+
+    found: list[Migration] = []
+    seen: dict[str, Path] = {}
+    for path in _sql_files(migrations_dir):
+        m = _NAME.match(path.name)
+        if not m:
+            raise MigrationFileError(
+                str(path), "bad migration file name (expected YYYYMMDD_HHMMSS_name.sql)"
+            )
+        version = f"{m['date']}_{m['time']}"
+        if version in seen:
+            raise MigrationFileError(
+                str(path), f"duplicate version {version} (also {seen[version].name})"
+            )
+        seen[version] = path
+        data = path.read_bytes()
+        text = _decode(path, data)
+        if not text.strip():
+            raise MigrationFileError(str(path), "the file is empty")
+        head = _header(text)
+        found.append(
+            Migration(
+                version=version,
+                name=m["name"],
+                path=path,
+                checksum=checksum_bytes(data),
+                description=head.get("description", ""),
+                author=head.get("author", ""),
+                dependencies=tuple(_split_deps(head.get("dependencies", ""))),
+                rollback=rollbacks.pop(version, None),
+            )
+        )
+    for version, rb in sorted(rollbacks.items()):
+        warnings.append(f"{rb.path}: rollback file has no migration with version {version}")
+
+    _check_dependencies(found)
+    return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings))
+
+
+def _check_dependencies(found: list[Migration]) -> None:
+    index: dict[str, int] = {}
+    for i, mig in enumerate(found):
+        index[mig.filename] = i
+        index[mig.filename.removesuffix(".sql")] = i
+        index[mig.version] = i
+        index[mig.version.replace("_", "")] = i
+    for i, mig in enumerate(found):
+        for dep in mig.dependencies:
+            j = index.get(dep)
+            if j is None:
+                try:
+                    j = index.get(normalise_version(dep))
+                except ValueError:
+                    j = None
+            if j is None:
+                raise MigrationFileError(str(mig.path), f"unknown dependency {dep!r}", line=1)
+            if j >= i:
+                raise MigrationFileError(
+                    str(mig.path), f"dependency {dep!r} does not come before this migration"
+                )

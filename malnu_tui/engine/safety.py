@@ -1,0 +1,30 @@
+"""Safety backups taken before destructive work (``pre-up``, ``pre-rollback``…)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends.base import AuditEntry, Backend
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+
+
+def record_skipped_backup(backend: Backend, command: str) -> None:
+    """Audit that the operator chose ``--no-backup`` for ``command``."""
+    backend.append_audit(
+        AuditEntry.now("backup", f"pre-{command}", "skipped", "operator passed --no-backup")
+    )
+
+
+def backup_taker(backend: Backend, target: Target) -> Callable[[str], str | None]:
+    """A callable taking a safety backup with the given reason and returning its id."""
+
+    def take(reason: str) -> str | None:
+        from malnu_tui.engine.backup import create_backup
+
+        manifest = create_backup(backend, target, reason=reason)
+        return manifest.id
+
+    return take

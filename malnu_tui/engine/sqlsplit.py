@@ -1,0 +1,230 @@
+"""Split SQLite-dialect SQL scripts into statements, the way SQLite itself reads them.
+
+Handles quoted strings and identifiers holding ``;``, ``--`` and ``/* */`` comments, CRLF line
+endings, and ``CREATE TRIGGER … BEGIN … END;`` bodies (whose inner ``;`` do not end the
+statement). Also recognises the seed template's own transaction control and tracking insert,
+which the engine owns and therefore strips.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "Statement",
+    "TemplateParts",
+    "split_statements",
+    "strip_template",
+]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement of a file: its text (no trailing ``;``) and 1-based first line."""
+
+    text: str
+    line: int
+
+    @property
+    def first_words(self) -> str:
+        """The statement's leading keywords, upper-cased, comments removed (for classifying)."""
+        return " ".join(_WORD.findall(_strip_comments(self.text))[:4]).upper()
+
+
+_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def _strip_comments(sql: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+        elif ch == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif ch in "'\"`[":
+            end = _quote_end(sql, i)
+            out.append(sql[i:end])
+            i = end
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _quote_end(sql: str, i: int) -> int:
+    """Index just past the quoted token starting at ``i`` (doubled quotes escape)."""
+    q = sql[i]
+    close = "]" if q == "[" else q
+    j = i + 1
+    n = len(sql)
+    while j < n:
+        if sql[j] == close:
+            if close != "]" and j + 1 < n and sql[j + 1] == close:
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return n  # unterminated: the rest of the file belongs to it
+
+
+class SplitError(ValueError):
+    """The script cannot be split: an unterminated string, comment or trigger body."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def split_statements(sql: str) -> list[Statement]:
+    """Split ``sql`` into statements; empty and comment-only pieces are dropped.
+
+    Raises :class:`SplitError` (with the line) for an unterminated quote or block comment,
+    or a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``.
+    """
+    sql = sql.replace("\r\n", "\n").replace("\r", "\n")
+    statements: list[Statement] = []
+    n = len(sql)
+    i = 0
+    start = 0
+    line = 1
+    start_line = 1
+    # Trigger tracking: tokens seen so far in the current statement (upper-cased words).
+    words: list[str] = []
+    depth = 0  # BEGIN … END nesting inside CREATE TRIGGER
+    case_depth = 0
+    has_content = False
+
+    def flush(end: int) -> None:
+        nonlocal has_content
+        text = sql[start:end].strip()
+        if has_content and text:
+            statements.append(Statement(text=text, line=start_line))
+        has_content = False
+
+    while i < n:
+        ch = sql[i]
+        if ch == "\n":
+            line += 1
+            i += 1
+            continue
+        if ch == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            if j < 0:
+                raise SplitError("unterminated /* comment", line)
+            line += sql.count("\n", i, j)
+            i = j + 2
+            continue
+        if not has_content and not ch.isspace():
+            has_content = True
+            start = i
+            start_line = line
+        if ch in "'\"`[":
+            end = _quote_end(sql, i)
+            if end >= n and (n == i + 1 or sql[n - 1] != ("]" if ch == "[" else ch)):
+                raise SplitError(f"unterminated quoted text starting with {ch}", line)
+            line += sql.count("\n", i, end)
+            i = end
+            continue
+        if ch.isalpha() or ch == "_":
+            j = i
+            while j < n and (sql[j].isalnum() or sql[j] in "_$"):
+                j += 1
+            word = sql[i:j].upper()
+            if len(words) < 12:
+                words.append(word)
+            if _is_trigger(words):
+                if word == "BEGIN":
+                    depth += 1
+                elif word == "CASE":
+                    case_depth += 1
+                elif word == "END":
+                    if case_depth:
+                        case_depth -= 1
+                    elif depth:
+                        depth -= 1
+            i = j
+            continue
+        if ch == ";" and depth == 0:
+            flush(i)
+            words = []
+            case_depth = 0
+            start = i + 1
+            i += 1
+            continue
+        i += 1
+    if depth:
+        raise SplitError("CREATE TRIGGER body has BEGIN without END", start_line)
+    flush(n)
+    return statements
+
+
+def _is_trigger(words: list[str]) -> bool:
+    if not words or words[0] != "CREATE":
+        return False
+    head = words[1:4]
+    return "TRIGGER" in head
+
+
+_TXN_WORDS = {
+    "BEGIN",
+    "BEGIN TRANSACTION",
+    "BEGIN DEFERRED",
+    "BEGIN IMMEDIATE",
+    "BEGIN EXCLUSIVE",
+    "BEGIN DEFERRED TRANSACTION",
+    "BEGIN IMMEDIATE TRANSACTION",
+    "BEGIN EXCLUSIVE TRANSACTION",
+    "COMMIT",
+    "COMMIT TRANSACTION",
+    "END",
+    "END TRANSACTION",
+    "ROLLBACK",
+    "ROLLBACK TRANSACTION",
+}
+
+_TRACKING_INSERT = re.compile(
+    r"^\s*INSERT\s+(OR\s+\w+\s+)?INTO\s+[\"`\[]?migrations[\"`\]]?\s*[\s(]",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TemplateParts:
+    """What :func:`strip_template` removed: transaction control and tracking inserts."""
+
+    statements: list[Statement]
+    transaction_lines: list[int]
+    tracking_insert_lines: list[int]
+
+    @property
+    def is_template(self) -> bool:
+        return bool(self.transaction_lines or self.tracking_insert_lines)
+
+
+def strip_template(statements: list[Statement]) -> TemplateParts:
+    """Remove the seed template's ``BEGIN TRANSACTION``/``COMMIT`` and ``INSERT INTO migrations``.
+
+    The engine owns the transaction and the tracking row, so these must never run as written
+    (they would commit half a migration or record it twice).
+    """
+    kept: list[Statement] = []
+    txn: list[int] = []
+    tracking: list[int] = []
+    for st in statements:
+        words = " ".join(_WORD.findall(_strip_comments(st.text))).upper()
+        if words in _TXN_WORDS:
+            txn.append(st.line)
+        elif _TRACKING_INSERT.match(_strip_comments(st.text)):
+            tracking.append(st.line)
+        else:
+            kept.append(st)
+    return TemplateParts(kept, txn, tracking)

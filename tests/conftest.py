@@ -1,0 +1,5 @@
+"""Shared fixtures. PostgreSQL and D1 fixtures live in their own plugin modules."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures_core", "tests.fixtures_pg", "tests.fixtures_d1"]
