@@ -287,6 +287,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     for version, rb in sorted(rollbacks.items()):
         warnings.append(f"{rb.path}: rollback file has no migration with version {version}")
 
+    found.sort(key=lambda m: m.version)  # the two naming styles sort differently by name
     _check_dependencies(found)
     return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings))
 

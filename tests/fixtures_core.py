@@ -1,0 +1,132 @@
+"""Core fixtures: an isolated environment, migration sets written on the fly, the CLI run as a
+real process, and ``engine_url``: the same engine tests against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "malnu_tui"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own user data/config dirs and no MALNU_* variables."""
+    home = tmp_path / "home"
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        d = home / name.lower()
+        d.mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(name, str(d))
+    for key in list(os.environ):
+        if key.startswith("MALNU_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return home
+
+
+@dataclass
+class MigrationDirs:
+    """A migrations/ + rollback/ pair in a temp dir, written by tests."""
+
+    root: Path
+
+    @property
+    def migrations(self) -> Path:
+        return self.root / "migrations"
+
+    @property
+    def rollback(self) -> Path:
+        return self.root / "rollback"
+
+    def add(
+        self, version: str, name: str, sql: str, rollback: str | None = None, **header: str
+    ) -> Path:
+        self.migrations.mkdir(parents=True, exist_ok=True)
+        self.rollback.mkdir(parents=True, exist_ok=True)
+        head = "".join(f"-- {k.capitalize()}: {v}\n" for k, v in header.items())
+        path = self.migrations / f"{version}_{name}.sql"
+        path.write_text(head + textwrap.dedent(sql).strip() + "\n", encoding="utf-8")
+        if rollback is not None:
+            rb = self.rollback / f"{version}_undo_{name}.sql"
+            rb.write_text(textwrap.dedent(rollback).strip() + "\n", encoding="utf-8")
+        return path
+
+    def args(self) -> list[str]:
+        return ["--migrations-dir", str(self.migrations), "--rollback-dir", str(self.rollback)]
+
+
+@pytest.fixture
+def mdirs(tmp_path: Path) -> MigrationDirs:
+    d = MigrationDirs(tmp_path / "project")
+    d.migrations.mkdir(parents=True)
+    d.rollback.mkdir(parents=True)
+    return d
+
+
+def school_set(d: MigrationDirs) -> MigrationDirs:
+    """Three small migrations with rollbacks: users, posts, an index."""
+    d.add(
+        "20250101_000100", "create_users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);",
+        "DROP TABLE users;",
+    )
+    d.add(
+        "20250101_000200", "create_posts",
+        """
+        CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
+                            body TEXT NOT NULL DEFAULT 'a;b -- not a comment');
+        INSERT INTO users (id, email) VALUES (1, 'admin@malnu.sch.id');
+        """,
+        "DROP TABLE posts;\nDELETE FROM users WHERE id = 1;",
+    )
+    d.add(
+        "20250101_000300", "index_posts",
+        "CREATE INDEX idx_posts_user ON posts(user_id);",
+        "DROP INDEX idx_posts_user;",
+    )
+    return d
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database of each kind the engine supports locally."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'primary.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'primary.db'}"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
+) -> CliResult:
+    """Run ``malnu-tui ARGS`` as a real process with no terminal."""
+    proc = subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input if input is not None else "",
+        timeout=timeout,
+        cwd=REPO,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,120 @@
+"""Discovery, naming, headers, checksums and statement splitting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import MigrationFileError
+from malnu_tui.engine.files import checksum_bytes, discover, normalise_version
+from malnu_tui.engine.sqlsplit import SplitError, split_statements, strip_template
+from tests.fixtures_core import MigrationDirs
+
+
+def test_split_handles_quotes_comments_triggers_and_crlf() -> None:
+    sql = (
+        "-- header; with semicolon\r\n"
+        "CREATE TABLE a (x TEXT DEFAULT 'a;b', \"c;d\" INT, [e;f] INT, `g;h` INT);\r\n"
+        "/* block;\r\n comment */ INSERT INTO a (x) VALUES ('it''s; -- not a comment');\r\n"
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN\r\n"
+        "  UPDATE a SET x = CASE WHEN 1 THEN 'e;' ELSE 'f' END;\r\n"
+        "  INSERT INTO a (x) VALUES ('z');\r\n"
+        "END;\r\n"
+        "SELECT 1"
+    )
+    got = split_statements(sql)
+    assert [s.line for s in got] == [2, 4, 5, 9]
+    assert got[0].text.endswith("`g;h` INT)")
+    assert got[1].text.startswith("INSERT") and "'it''s; -- not a comment'" in got[1].text
+    assert got[2].text.startswith("CREATE TRIGGER") and got[2].text.endswith("END")
+    assert got[3].text == "SELECT 1"
+
+
+def test_split_errors_name_the_line() -> None:
+    with pytest.raises(SplitError) as err:
+        split_statements("SELECT 1;\n\nSELECT 'open;\n")
+    assert err.value.line == 3
+    with pytest.raises(SplitError):
+        split_statements("SELECT 1; /* never closed")
+    with pytest.raises(SplitError):
+        split_statements("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1;")
+
+
+def test_strip_template() -> None:
+    parts = strip_template(
+        split_statements(
+            "BEGIN TRANSACTION;\nCREATE TABLE x (a INT);\nCOMMIT;\n"
+            "INSERT INTO migrations (filename, checksum) VALUES ('x.sql', 'y');"
+        )
+    )
+    assert [s.text for s in parts.statements] == ["CREATE TABLE x (a INT)"]
+    assert parts.transaction_lines == [1, 3] and parts.tracking_insert_lines == [4]
+
+
+def test_checksum_ignores_bom_and_crlf_only() -> None:
+    base = checksum_bytes(b"CREATE TABLE a (x INT);\n")
+    assert checksum_bytes(b"\xef\xbb\xbfCREATE TABLE a (x INT);\r\n") == base
+    assert checksum_bytes(b"CREATE TABLE a (x  INT);\n") != base
+
+
+def test_versions_in_both_styles(mdirs: MigrationDirs) -> None:
+    mdirs.add("20251124_120500", "seed_style", "SELECT 1;", "SELECT 1;")
+    (mdirs.migrations / "20251124121000_supabase_style.sql").write_text("SELECT 2;\n")
+    (mdirs.rollback / "20251124_121000_undo.sql").write_text("SELECT 3;\n")
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    assert [m.version for m in mset.migrations] == ["20251124_120500", "20251124_121000"]
+    assert all(m.rollback is not None for m in mset.migrations)
+    assert normalise_version("20251124121000") == "20251124_121000"
+    assert mset.find("20251124121000").name == "supabase_style"
+
+
+def test_headers_are_parsed(mdirs: MigrationDirs) -> None:
+    mdirs.add("20251124_120500", "a", "SELECT 1;")
+    mdirs.add(
+        "20251124_121000", "b", "SELECT 1;",
+        description="Adds b", author="Siti", dependencies="20251124_120500_a.sql",
+    )
+    m = discover(mdirs.migrations, mdirs.rollback).migrations[1]
+    assert (m.description, m.author, m.dependencies) == ("Adds b", "Siti", ("20251124_120500_a.sql",))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("2025_bad_name.sql", b"SELECT 1;", "bad migration file name"),
+        ("20251124_120500_empty.sql", b"  \n", "empty"),
+        ("20251124_120500_latin1.sql", b"SELECT 1;\nSELECT 'caf\xe9';\n", "not UTF-8"),
+    ],
+)
+def test_bad_files_are_named(mdirs: MigrationDirs, name: str, content: bytes, message: str) -> None:
+    (mdirs.migrations / name).write_bytes(content)
+    with pytest.raises(MigrationFileError, match=message) as err:
+        discover(mdirs.migrations, mdirs.rollback)
+    assert name in str(err.value)
+    if "UTF-8" in message:
+        assert f"{name}:2" in str(err.value)
+
+
+def test_duplicate_versions_refused(mdirs: MigrationDirs) -> None:
+    mdirs.add("20251124_120500", "one", "SELECT 1;")
+    (mdirs.migrations / "20251124120500_two.sql").write_text("SELECT 2;\n")
+    with pytest.raises(MigrationFileError, match="duplicate version 20251124_120500"):
+        discover(mdirs.migrations, mdirs.rollback)
+
+
+def test_unparsable_sql_named_with_line(mdirs: MigrationDirs, tmp_path: Path) -> None:
+    path = mdirs.add("20251124_120500", "typo", "CREATE TABLE a (x INT);\nCRATE TABLE b (y INT);")
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(MigrationFileError, match=f"{path.name}:2: unparsable SQL"):
+        mset.migrations[0].statements()
+
+
+def test_the_school_set_is_valid() -> None:
+    from malnu_tui.engine.config import BUNDLED_PRIMARY
+
+    mset = discover(BUNDLED_PRIMARY / "migrations", BUNDLED_PRIMARY / "rollback")
+    assert len(mset.migrations) >= 7
+    assert all(m.rollback is not None and m.description and m.author for m in mset.migrations)
+    for m in mset.migrations:
+        assert m.statements()
