@@ -1,0 +1,153 @@
+"""The CLI contract, run as real processes: exit codes, stdout/stderr, JSON, confirmation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+
+
+def test_status_json_contract(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    assert run_cli("--database", sqlite_url, *d.args(), "up", "--to", "20250101_000100",
+                   "--no-backup").code == 0
+    res = run_cli("--database", sqlite_url, *d.args(), "status", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    first, second = data["migrations"][:2]
+    for key in ("version", "filename", "state", "checksum", "executed_at", "execution_time_ms",
+                "rollback_file"):
+        assert key in first
+    assert (first["state"], second["state"]) == ("applied", "pending")
+    assert first["rollback_file"] == "20250101_000100_undo_create_users.sql"
+    assert data["counts"] == {"applied": 1, "pending": 2, "failed": 0, "drifted": 0, "missing": 0}
+
+
+def test_human_status_goes_to_stdout_summary_to_stderr(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    d = school_set(mdirs)
+    res = run_cli("--database", sqlite_url, *d.args(), "status")
+    assert res.code == 0
+    assert "○ pending" in res.out and "create_posts" in res.out
+    assert "0 applied, 3 pending" in res.err and "pending" not in res.err.split(";")[1]
+
+
+def test_global_options_after_the_command(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    res = run_cli("status", "--database", sqlite_url, *d.args(), "--json")
+    assert res.code == 0 and json.loads(res.out)["counts"]["pending"] == 3
+
+
+def test_failed_migration_exit_1_and_message(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    d.add("20250101_000400", "bad", "CREATE TABLE ok (id INTEGER);\nINSERT INTO nope VALUES (1);")
+    res = run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
+    assert res.code == 1
+    assert "20250101_000400_bad.sql failed at line 2" in res.err and "no such table" in res.err
+    assert "Traceback" not in res.err
+    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
+    bad = data["migrations"][-1]
+    assert bad["state"] == "failed" and "line 2" in bad["error_message"]
+
+
+def test_dry_run_prints_sql_and_changes_nothing(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    res = run_cli("--database", sqlite_url, *d.args(), "up", "--dry-run")
+    assert res.code == 0
+    assert "CREATE TABLE users" in res.out and "CREATE INDEX idx_posts_user" in res.out
+    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
+    assert data["counts"]["pending"] == 3
+    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
+    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--steps", "2", "--dry-run")
+    assert res.code == 0 and res.out.index("DROP INDEX") < res.out.index("DROP TABLE posts")
+    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
+    assert data["counts"]["applied"] == 3
+
+
+def test_rollback_refuses_without_tty_or_yes(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
+    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--no-backup")
+    assert res.code == 2 and "no terminal" in res.err
+    assert json.loads(
+        run_cli("--database", sqlite_url, *d.args(), "status", "--json").out
+    )["counts"]["applied"] == 3
+    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+
+
+def test_verify_exit_codes(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
+    assert run_cli("--database", sqlite_url, *d.args(), "verify").code == 0
+    f = d.migrations / "20250101_000300_index_posts.sql"
+    f.write_text(f.read_text().replace("idx_posts_user", "idx_posts_by_user"))
+    res = run_cli("--database", sqlite_url, *d.args(), "verify", "--json")
+    assert res.code == 1 and json.loads(res.out)["drifted"][0]["filename"] == f.name
+    assert run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 1
+    assert run_cli("--database", sqlite_url, *d.args(), "repair", "--yes").code == 0
+    assert run_cli("--database", sqlite_url, *d.args(), "verify").code == 0
+
+
+def test_usage_and_config_errors_exit_2(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    assert run_cli("--database", "mysql://x/y", "status").code == 2
+    assert run_cli("rollback", "--steps", "x").code == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[targets.primary]\nurl = \n")
+    res = run_cli("--config", str(bad), "status")
+    assert res.code == 2 and "bad.toml" in res.err
+    (mdirs.migrations / "20250101_000100_x.sql").write_bytes(b"SELECT '\xff';")
+    res = run_cli("--database", f"sqlite:///{tmp_path / 'x.db'}", *mdirs.args(), "status")
+    assert res.code == 2 and "20250101_000100_x.sql:1: not UTF-8" in res.err
+
+
+def test_config_targets_env_override_and_masking(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        'default_target = "primary"\n'
+        "[targets.primary]\n"
+        f'url = "sqlite:///{tmp_path / "primary.db"}"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+        "[targets.analytics]\n"
+        'url = "postgresql://malnu:s3cret-pw@127.0.0.1:1/analytics"\n'
+    )
+    res = run_cli("--config", str(cfg), "status", "--json")
+    assert res.code == 0 and json.loads(res.out)["target"] == "primary"
+    other = tmp_path / "other.db"
+    res = run_cli("--config", str(cfg), "status", "--json",
+                  env={"MALNU_DATABASE_URL": f"sqlite:///{other}"})
+    assert res.code == 0 and str(other) in json.loads(res.out)["url"]
+    res = run_cli("--config", str(cfg), "--target", "analytics", "status")
+    assert res.code == 1  # nothing listens on port 1
+    assert "s3cret-pw" not in res.err + res.out and "***" in res.err
+
+
+def test_embedded_default_without_any_config(tmp_path: Path) -> None:
+    res = run_cli("status", "--json")  # cwd is the repo: ./migrations is the school's set
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["target"] == "local" and "malnu-tui/malnu.db" in data["url"]
+    assert len(data["migrations"]) >= 7
+
+
+def test_create_writes_a_pair(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    res = run_cli(*mdirs.args(), "create", "Add user profiles")
+    assert res.code == 0, res.err
+    mig, rb = (Path(p) for p in res.out.split())
+    assert mig.parent == mdirs.migrations and mig.name.endswith("_add_user_profiles.sql")
+    assert rb.parent == mdirs.rollback and rb.name[:15] == mig.name[:15]
+    assert "-- Description: Add user profiles" in mig.read_text()
+
+
+def test_clear_failed_and_log(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    mdirs.add("20250101_000100", "bad", "INSERT INTO nope VALUES (1);")
+    assert run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup").code == 1
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "clear-failed",
+                  "20250101_000100_bad.sql", "--yes")
+    assert res.code == 0, res.err
+    log = json.loads(run_cli("--database", sqlite_url, "log", "--json").out)
+    assert [e["action"] for e in log][:2] == ["clear-failed", "apply"]
+    assert log[1]["outcome"] == "failed" and "@" in log[1]["actor"]
