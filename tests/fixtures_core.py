@@ -74,12 +74,14 @@ def mdirs(tmp_path: Path) -> MigrationDirs:
 def school_set(d: MigrationDirs) -> MigrationDirs:
     """Three small migrations with rollbacks: users, posts, an index."""
     d.add(
-        "20250101_000100", "create_users",
+        "20250101_000100",
+        "create_users",
         "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);",
         "DROP TABLE users;",
     )
     d.add(
-        "20250101_000200", "create_posts",
+        "20250101_000200",
+        "create_posts",
         """
         CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
                             body TEXT NOT NULL DEFAULT 'a;b -- not a comment');
@@ -88,7 +90,8 @@ def school_set(d: MigrationDirs) -> MigrationDirs:
         "DROP TABLE posts;\nDELETE FROM users WHERE id = 1;",
     )
     d.add(
-        "20250101_000300", "index_posts",
+        "20250101_000300",
+        "index_posts",
         "CREATE INDEX idx_posts_user ON posts(user_id);",
         "DROP INDEX idx_posts_user;",
     )

@@ -10,14 +10,25 @@ from tests.fixtures_core import MigrationDirs, run_cli, school_set
 
 def test_status_json_contract(sqlite_url: str, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    assert run_cli("--database", sqlite_url, *d.args(), "up", "--to", "20250101_000100",
-                   "--no-backup").code == 0
+    assert (
+        run_cli(
+            "--database", sqlite_url, *d.args(), "up", "--to", "20250101_000100", "--no-backup"
+        ).code
+        == 0
+    )
     res = run_cli("--database", sqlite_url, *d.args(), "status", "--json")
     assert res.code == 0, res.err
     data = json.loads(res.out)
     first, second = data["migrations"][:2]
-    for key in ("version", "filename", "state", "checksum", "executed_at", "execution_time_ms",
-                "rollback_file"):
+    for key in (
+        "version",
+        "filename",
+        "state",
+        "checksum",
+        "executed_at",
+        "execution_time_ms",
+        "rollback_file",
+    ):
         assert key in first
     assert (first["state"], second["state"]) == ("applied", "pending")
     assert first["rollback_file"] == "20250101_000100_undo_create_users.sql"
@@ -71,9 +82,12 @@ def test_rollback_refuses_without_tty_or_yes(sqlite_url: str, mdirs: MigrationDi
     run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
     res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--no-backup")
     assert res.code == 2 and "no terminal" in res.err
-    assert json.loads(
-        run_cli("--database", sqlite_url, *d.args(), "status", "--json").out
-    )["counts"]["applied"] == 3
+    assert (
+        json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)["counts"][
+            "applied"
+        ]
+        == 3
+    )
     res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--yes", "--no-backup")
     assert res.code == 0, res.err
 
@@ -117,8 +131,9 @@ def test_config_targets_env_override_and_masking(tmp_path: Path, mdirs: Migratio
     res = run_cli("--config", str(cfg), "status", "--json")
     assert res.code == 0 and json.loads(res.out)["target"] == "primary"
     other = tmp_path / "other.db"
-    res = run_cli("--config", str(cfg), "status", "--json",
-                  env={"MALNU_DATABASE_URL": f"sqlite:///{other}"})
+    res = run_cli(
+        "--config", str(cfg), "status", "--json", env={"MALNU_DATABASE_URL": f"sqlite:///{other}"}
+    )
     assert res.code == 0 and str(other) in json.loads(res.out)["url"]
     res = run_cli("--config", str(cfg), "--target", "analytics", "status")
     assert res.code == 1  # nothing listens on port 1
@@ -145,8 +160,9 @@ def test_create_writes_a_pair(tmp_path: Path, mdirs: MigrationDirs) -> None:
 def test_clear_failed_and_log(sqlite_url: str, mdirs: MigrationDirs) -> None:
     mdirs.add("20250101_000100", "bad", "INSERT INTO nope VALUES (1);")
     assert run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup").code == 1
-    res = run_cli("--database", sqlite_url, *mdirs.args(), "clear-failed",
-                  "20250101_000100_bad.sql", "--yes")
+    res = run_cli(
+        "--database", sqlite_url, *mdirs.args(), "clear-failed", "20250101_000100_bad.sql", "--yes"
+    )
     assert res.code == 0, res.err
     log = json.loads(run_cli("--database", sqlite_url, "log", "--json").out)
     assert [e["action"] for e in log][:2] == ["clear-failed", "apply"]

@@ -72,11 +72,19 @@ def test_versions_in_both_styles(mdirs: MigrationDirs) -> None:
 def test_headers_are_parsed(mdirs: MigrationDirs) -> None:
     mdirs.add("20251124_120500", "a", "SELECT 1;")
     mdirs.add(
-        "20251124_121000", "b", "SELECT 1;",
-        description="Adds b", author="Siti", dependencies="20251124_120500_a.sql",
+        "20251124_121000",
+        "b",
+        "SELECT 1;",
+        description="Adds b",
+        author="Siti",
+        dependencies="20251124_120500_a.sql",
     )
     m = discover(mdirs.migrations, mdirs.rollback).migrations[1]
-    assert (m.description, m.author, m.dependencies) == ("Adds b", "Siti", ("20251124_120500_a.sql",))
+    assert (m.description, m.author, m.dependencies) == (
+        "Adds b",
+        "Siti",
+        ("20251124_120500_a.sql",),
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,10 @@ from tests.fixtures_core import REPO, MigrationDirs, run_cli
 
 def slow_sql(url: str, seconds: int) -> str:
     if url.startswith("postgresql"):
-        return f"CREATE TABLE big (x INTEGER);\nINSERT INTO big VALUES (1);\nSELECT pg_sleep({seconds});"
+        return (
+            "CREATE TABLE big (x INTEGER);\nINSERT INTO big VALUES (1);\n"
+            f"SELECT pg_sleep({seconds});"
+        )
     rows = 4_000_000 * seconds
     return (
         "CREATE TABLE big (x INTEGER);\n"
@@ -63,8 +66,12 @@ def test_sigkill_mid_migration_leaves_database_as_before(
     d = mdirs
     d.add("20250101_000100", "first", "CREATE TABLE first (n INTEGER);", "DROP TABLE first;")
     slow = d.add("20250101_000200", "slow", slow_sql(engine_url, 6), "DROP TABLE big;")
-    assert run_cli("--database", engine_url, *d.args(), "up", "--to", "20250101_000100",
-                   "--no-backup").code == 0
+    assert (
+        run_cli(
+            "--database", engine_url, *d.args(), "up", "--to", "20250101_000100", "--no-backup"
+        ).code
+        == 0
+    )
     target = Target("t", engine_url, d.migrations, d.rollback, d.root)
     watcher = open_backend(target)
     proc = popen_up(engine_url, d)

@@ -90,8 +90,9 @@ class Context:
         print(text, file=self.stdout)
 
     def out_json(self, data: object) -> None:
-        json.dump(data, self.stdout, indent=2, default=str)
-        self.stdout.write("\n")
+        # Indented for a person at a terminal; compact (and C-encoded, so fast) for programs.
+        indent = 2 if _isatty(self.stdout) else None
+        self.stdout.write(json.dumps(data, indent=indent, default=str) + "\n")
 
     def message(self, text: str) -> None:
         print(text, file=self.stderr)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -132,12 +132,17 @@ def parse_sql_file(path: Path, text: str) -> TemplateParts:
 
 @dataclass(frozen=True)
 class RollbackFile:
+    """A rollback file; read only when a rollback is planned (status never needs it)."""
+
     path: Path
-    checksum: str
 
     @property
     def filename(self) -> str:
         return self.path.name
+
+    @cached_property
+    def checksum(self) -> str:
+        return checksum_bytes(self.path.read_bytes())
 
     def read_text(self) -> str:
         return _decode(self.path, self.path.read_bytes())
@@ -221,10 +226,19 @@ def _split_deps(value: str) -> list[str]:
     return [t for t in re.split(r"[,\s]+", value.strip()) if t.lower() not in _NONE_WORDS]
 
 
-def _sql_files(directory: Path) -> Iterable[Path]:
+def _sql_files(directory: Path) -> list[tuple[str, str]]:
+    """(name, path) of the ``.sql`` files in ``directory``, sorted by name (scandir: no stat)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix == ".sql" and p.is_file())
+    with os.scandir(directory) as it:
+        found = [(e.name, e.path) for e in it if e.name.endswith(".sql") and e.is_file()]
+    found.sort()
+    return found
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
@@ -237,8 +251,9 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     warnings: list[str] = []
 
     rollbacks: dict[str, RollbackFile] = {}
-    for path in _sql_files(rollback_dir):
-        m = _NAME.match(path.name)
+    for fname, _fpath in _sql_files(rollback_dir):
+        path = rollback_dir / fname
+        m = _NAME.match(fname)
         if not m:
             raise MigrationFileError(
                 str(path), "bad rollback file name (expected YYYYMMDD_HHMMSS_name.sql)"
@@ -249,14 +264,13 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 str(path),
                 f"duplicate rollback for version {version} (also {rollbacks[version].filename})",
             )
-        data = path.read_bytes()
-        _decode(path, data)
-        rollbacks[version] = RollbackFile(path=path, checksum=checksum_bytes(data))
+        rollbacks[version] = RollbackFile(path=path)
 
     found: list[Migration] = []
     seen: dict[str, Path] = {}
-    for path in _sql_files(migrations_dir):
-        m = _NAME.match(path.name)
+    for fname, fpath in _sql_files(migrations_dir):
+        path = migrations_dir / fname
+        m = _NAME.match(fname)
         if not m:
             raise MigrationFileError(
                 str(path), "bad migration file name (expected YYYYMMDD_HHMMSS_name.sql)"
@@ -267,7 +281,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 str(path), f"duplicate version {version} (also {seen[version].name})"
             )
         seen[version] = path
-        data = path.read_bytes()
+        data = _read(fpath)
         text = _decode(path, data)
         if not text.strip():
             raise MigrationFileError(str(path), "the file is empty")

@@ -239,9 +239,7 @@ def _rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | No
     if mset.rollback_dir.is_dir():
         for p in sorted(mset.rollback_dir.glob("*.sql")):
             if _version_of(p.name) == version:
-                from malnu_tui.engine.files import checksum_bytes
-
-                return RollbackFile(p, checksum_bytes(p.read_bytes()))
+                return RollbackFile(p)
     return None
 
 

@@ -90,6 +90,7 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}") from None
         self._my_lock: LockHolder | None = None
+        self._renewed = 0.0
         self._schema_ready = False
 
     # -- plumbing -------------------------------------------------------------------------
@@ -240,10 +241,13 @@ class SQLiteBackend:
                     ),
                 )
         self._my_lock = holder
+        self._renewed = time.monotonic()
 
     def renew_lock(self) -> None:
-        if self._my_lock is None:
+        # Renewing costs a commit: do it once a minute, not after every migration.
+        if self._my_lock is None or time.monotonic() - self._renewed < 60:
             return
+        self._renewed = time.monotonic()
         with self._txn() as c:
             c.execute(q.RENEW_LOCK, (lease_until(), self._my_lock.host, self._my_lock.pid))
 

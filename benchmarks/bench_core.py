@@ -1,0 +1,163 @@
+"""Core engine benchmarks (issue 2): status with 10,000 files, `up` of 1,000 migrations against
+the sqlite3 shell with one transaction per migration (the floor), and CLI start-up time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._table import best_of, print_table
+from malnu_tui.engine.backends.base import AuditEntry, RecordApplied
+from malnu_tui.engine.backends.sqlite import SQLiteBackend
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.migrate import apply_plan, plan_up, status
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_set(root: Path, n: int) -> tuple[Path, Path]:
+    mig, rb = root / "migrations", root / "rollback"
+    mig.mkdir(parents=True)
+    rb.mkdir(parents=True)
+    for i in range(n):
+        v = f"20250101_{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}"
+        v = f"{20250101 + i // 86400}_{(i % 86400) // 3600:02d}{(i % 3600) // 60:02d}{i % 60:02d}"
+        (mig / f"{v}_m{i}.sql").write_text(
+            f"-- Description: table {i}\nCREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT);\n"
+            f"INSERT INTO t{i} (v) VALUES ('row {i}');\n"
+        )
+        (rb / f"{v}_undo_m{i}.sql").write_text(f"DROP TABLE t{i};\n")
+    return mig, rb
+
+
+def bench_status(tmp: Path) -> list[tuple[str, str, str, str]]:
+    mig, rb = write_set(tmp / "s", 10_000)
+    db = SQLiteBackend(tmp / "status.db")
+    db.ensure_schema()
+    mset = discover(mig, rb)
+    for m in mset.migrations[:5000]:  # half applied, tracking rows only
+        db.run_unit(
+            m.filename,
+            [],
+            RecordApplied(m.filename, m.checksum),
+            AuditEntry.now("apply", m.filename, "ok"),
+        )
+    t = best_of(lambda: status(db, discover(mig, rb)), repeat=5)
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp / "xdg")}
+    cli = best_of(
+        lambda: subprocess.run(
+            [
+                str(ROOT / ".venv/bin/malnu-tui"),
+                "--database",
+                f"sqlite:///{tmp / 'status.db'}",
+                "--migrations-dir",
+                str(mig),
+                "--rollback-dir",
+                str(rb),
+                "status",
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        ),
+        repeat=3,
+    )
+    db.close()
+    return [
+        ("status, 10,000 files (engine)", f"{t:.3f} s", "< 0.5 s", "ok" if t < 0.5 else "MISS"),
+        ("status --json, 10,000 files (CLI process)", f"{cli:.3f} s", "—", ""),
+    ]
+
+
+def bench_up(tmp: Path) -> list[tuple[str, str, str, str]]:
+    mig, rb = write_set(tmp / "u", 1000)
+    mset = discover(mig, rb)
+    script = ["PRAGMA journal_mode=WAL;"]
+    for m in mset.migrations:
+        script.append("BEGIN;\n" + m.path.read_text() + "COMMIT;\n")
+    (tmp / "floor.sql").write_text("".join(script))
+
+    def floor() -> None:
+        (tmp / "floor.db").unlink(missing_ok=True)
+        with open(tmp / "floor.sql") as f:
+            subprocess.run(
+                ["sqlite3", str(tmp / "floor.db")], stdin=f, check=True, stdout=subprocess.DEVNULL
+            )
+
+    def ours() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp / 'ours.db'}{suffix}").unlink(missing_ok=True)
+        db = SQLiteBackend(tmp / "ours.db")
+        db.ensure_schema()
+        fresh = discover(mig, rb)
+        apply_plan(db, fresh, plan_up(db, fresh))
+        db.close()
+
+    t_floor = best_of(floor, repeat=3)
+    t_ours = best_of(ours, repeat=3)
+    ratio = t_ours / t_floor
+    return [
+        ("up, 1,000 migrations: sqlite3 shell (floor)", f"{t_floor:.3f} s", "", ""),
+        ("up, 1,000 migrations: malnu-tui engine", f"{t_ours:.3f} s", "", ""),
+        ("  ratio to the floor", f"{ratio:.2f}×", "< 2×", "ok" if ratio < 2 else "MISS"),
+    ]
+
+
+def bench_startup(tmp: Path) -> list[tuple[str, str, str, str]]:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp / "xdg2")}
+    bare = best_of(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 7)
+    cmd = [
+        str(ROOT / ".venv/bin/malnu-tui"),
+        "--database",
+        f"sqlite:///{tmp / 'start.db'}",
+        "status",
+        "--json",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
+    t = best_of(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT), 7)
+    imports = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, malnu_tui.cli; import malnu_tui.cli.migrate;"
+            "print('textual' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return [
+        ("python -c pass (baseline)", f"{bare * 1000:.0f} ms", "", ""),
+        (
+            "malnu-tui status --json (7 migrations)",
+            f"{t * 1000:.0f} ms",
+            "< 150 ms",
+            "ok" if t < 0.15 else "MISS",
+        ),
+        (
+            "  Textual imported by the CLI?",
+            imports,
+            "False",
+            "ok" if imports == "False" else "MISS",
+        ),
+    ]
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="malnu-bench-"))
+    try:
+        rows = bench_status(tmp) + bench_up(tmp) + bench_startup(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table("core engine (SQLite)", ["measure", "value", "target", ""], rows)
+
+
+if __name__ == "__main__":
+    main()
