@@ -1,0 +1,40 @@
+"""SQLite → PostgreSQL translation of migrations (sqlglot plus the project's rewrites).
+
+No UI here: callers get frozen values (:class:`FileTranslation`, :class:`Finding`) and format
+them themselves.
+"""
+
+from malnu_tui.engine.translate.core import (
+    translate_expression,
+    translate_migrations,
+    translate_script,
+    translate_statement,
+    translate_statements,
+)
+from malnu_tui.engine.translate.functions import Untranslatable
+from malnu_tui.engine.translate.model import (
+    FileTranslation,
+    Finding,
+    Severity,
+    TranslatedStatement,
+)
+from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
+from malnu_tui.engine.translate.types import TypeMapping, format_type, map_type
+
+__all__ = [
+    "ColumnInfo",
+    "FileTranslation",
+    "Finding",
+    "SchemaState",
+    "Severity",
+    "TranslatedStatement",
+    "TypeMapping",
+    "Untranslatable",
+    "format_type",
+    "map_type",
+    "translate_expression",
+    "translate_migrations",
+    "translate_script",
+    "translate_statement",
+    "translate_statements",
+]

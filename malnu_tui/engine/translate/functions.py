@@ -1,0 +1,130 @@
+"""SQLite date/time functions → PostgreSQL expressions.
+
+``datetime('now', '-1 hour')`` becomes ``now() - INTERVAL '1 hour'``; ``date('now')`` becomes
+``CURRENT_DATE``; ``strftime('%s', 'now')`` becomes an epoch; modifiers PostgreSQL cannot express
+with the same meaning (``localtime``, ``utc``, ``weekday N``…) raise :class:`Untranslatable`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["Untranslatable", "date_function_sql", "strftime_sql"]
+
+
+class Untranslatable(Exception):
+    """A construct with no faithful PostgreSQL form; becomes an error finding."""
+
+    def __init__(self, construct: str, why: str, suggestion: str = "") -> None:
+        super().__init__(why)
+        self.construct = construct
+        self.why = why
+        self.suggestion = suggestion
+
+
+_MOD = re.compile(
+    r"^\s*(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s+(?P<unit>year|month|day|hour|minute|second)s?"
+    r"\s*$",
+    re.IGNORECASE,
+)
+_START = re.compile(r"^\s*start\s+of\s+(?P<unit>day|month|year)\s*$", re.IGNORECASE)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
+    out = base
+    for mod in mods:
+        if mod is None:
+            raise Untranslatable(
+                f"{func}() modifier",
+                "a modifier that is not a string literal cannot be checked",
+                "compute the interval in the application, or write the PostgreSQL by hand",
+            )
+        m = _MOD.match(mod)
+        if m:
+            sign = "-" if m["sign"] == "-" else "+"
+            unit = m["unit"].lower()
+            out = f"{out} {sign} INTERVAL {_literal(m['n'] + ' ' + unit + 's')}"
+            continue
+        s = _START.match(mod)
+        if s:
+            out = f"DATE_TRUNC({_literal(s['unit'].lower())}, {out})"
+            continue
+        raise Untranslatable(
+            f"{func}() modifier {mod!r}",
+            f"the modifier {mod!r} depends on SQLite's own calendar or the server's time zone",
+            "use explicit AT TIME ZONE / date_trunc in a PostgreSQL-specific migration",
+        )
+    return out
+
+
+def date_function_sql(func: str, args: list[str | None], first: str) -> str:
+    """PostgreSQL text for ``datetime``/``date``/``time`` with ``args`` (string literal
+    values, None for non-literals) whose first argument renders as ``first`` in PostgreSQL."""
+    func = func.lower()
+    time_value = args[0] if args else "now"
+    mods = list(args[1:])
+    if time_value is not None and time_value.lower() == "now":
+        base = "now()"
+    elif mods and mods[0] is not None and mods[0].lower() == "unixepoch":
+        base = f"TO_TIMESTAMP({first}) AT TIME ZONE 'UTC'"
+        mods = mods[1:]
+    else:
+        base = f"CAST({first} AS TIMESTAMP)"
+    if func == "date" and not mods and base == "now()":
+        return "CURRENT_DATE"
+    expr = _apply_modifiers(base, mods, func)
+    if func == "date":
+        return f"CAST({expr} AS DATE)"
+    if func == "time":
+        return f"CAST({expr} AS TIME(0))"
+    if base == "now()" and not mods:
+        return "now()"
+    return f"({expr})" if mods else expr
+
+
+# strftime specifiers with the same meaning in to_char.
+_STRF = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "j": "DDD"}
+
+
+def strftime_sql(fmt: str | None, args: list[str | None], first: str) -> str:
+    """PostgreSQL text for ``strftime(fmt, args…)`` (``first`` renders the time value)."""
+    if fmt is None:
+        raise Untranslatable(
+            "strftime() format", "the format is not a string literal", "use to_char() by hand"
+        )
+    value = date_function_sql("datetime", args, first) if args else "now()"
+    if fmt == "%s":
+        return f"CAST(EXTRACT(EPOCH FROM {value}) AS BIGINT)"
+    out: list[str] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            spec = fmt[i + 1]
+            if spec == "%":
+                literal.append("%")
+            elif spec in _STRF:
+                if literal:
+                    out.append('"' + "".join(literal) + '"')
+                    literal = []
+                out.append(_STRF[spec])
+            else:
+                raise Untranslatable(
+                    f"strftime() %{spec}",
+                    f"%{spec} has no to_char() equivalent with the same meaning",
+                    "use EXTRACT()/to_char() by hand",
+                )
+            i += 2
+            continue
+        if ch == '"':
+            raise Untranslatable("strftime() format", "a double quote in the format", "")
+        literal.append(ch)
+        i += 1
+    if literal:
+        out.append('"' + "".join(literal) + '"')
+    return f"TO_CHAR({value}, {_literal(''.join(out))})"

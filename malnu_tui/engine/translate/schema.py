@@ -1,0 +1,127 @@
+"""What the translation knows about the schema so far: a scratch in-memory SQLite database into
+which every translated statement is also run, so that SQLite itself answers questions such as
+"what are this table's keys?" after any sequence of CREATE/ALTER/DROP."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+__all__ = ["ColumnInfo", "SchemaState"]
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column as SQLite reports it (``PRAGMA table_xinfo``)."""
+
+    name: str
+    declared: str
+    notnull: bool
+    default: str | None
+    pk: int  # position in the primary key, 0 when not part of it
+    hidden: int = 0  # 2/3: generated column
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SchemaState:
+    """A scratch SQLite schema that follows the migrations being translated."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.trigger_functions: dict[str, str] = {}  # trigger name → PostgreSQL function name
+
+    def close(self) -> None:
+        """Free the scratch database."""
+        self.conn.close()
+
+    def run(self, sql: str) -> str | None:
+        """Run one SQLite statement; returns SQLite's error text, or None."""
+        try:
+            self.conn.execute(sql)
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
+
+    def has_table(self, table: str) -> bool:
+        """True when ``table`` (any case) exists."""
+        return self.real_name(table) is not None
+
+    def real_name(self, table: str) -> str | None:
+        """The table's name as created (SQLite names are case-insensitive)."""
+        row = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND lower(name) = lower(?)",
+            (table,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def columns(self, table: str) -> list[ColumnInfo]:
+        """Columns of ``table`` in order (empty when unknown)."""
+        name = self.real_name(table)
+        if name is None:
+            return []
+        rows = self.conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
+        return [
+            ColumnInfo(str(r[1]), str(r[2] or ""), bool(r[3]), r[4], int(r[5]), int(r[6]))
+            for r in rows
+        ]
+
+    def primary_key(self, table: str) -> list[str]:
+        """Primary key columns in key order."""
+        cols = [c for c in self.columns(table) if c.pk]
+        return [c.name for c in sorted(cols, key=lambda c: c.pk)]
+
+    def unique_keys(self, table: str) -> list[list[str]]:
+        """Primary key first, then every full (non-partial, column-only) unique index."""
+        keys: list[list[str]] = []
+        pk = self.primary_key(table)
+        if pk:
+            keys.append(pk)
+        name = self.real_name(table)
+        if name is None:
+            return keys
+        for row in self.conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
+            index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
+            if not unique or partial or origin == "pk":
+                continue
+            info = self.conn.execute(f"PRAGMA index_info({_q(index)})").fetchall()
+            cols = [str(r[2]) for r in info]
+            if cols and all(r[2] is not None for r in info) and cols not in keys:
+                keys.append(cols)
+        return keys
+
+    def is_rowid_alias(self, table: str, column: str) -> bool:
+        """True for SQLite's ``INTEGER PRIMARY KEY`` column (auto-assigned rowid)."""
+        pk = [c for c in self.columns(table) if c.pk]
+        return (
+            len(pk) == 1
+            and pk[0].name.lower() == column.lower()
+            and pk[0].declared.strip().upper() == "INTEGER"
+            and not self._without_rowid(table)
+        )
+
+    def _without_rowid(self, table: str) -> bool:
+        row = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)",
+            (table,),
+        ).fetchone()
+        return bool(row and row[0] and "WITHOUT ROWID" in " ".join(str(row[0]).upper().split()))
+
+    def boolean_columns(self, table: str) -> set[str]:
+        """Lower-cased names of the columns declared BOOLEAN/BOOL."""
+        return {
+            c.name.lower()
+            for c in self.columns(table)
+            if c.declared.strip().upper() in ("BOOLEAN", "BOOL")
+        }
+
+    def trigger_table(self, trigger: str) -> str | None:
+        """The table a trigger is on, or None."""
+        row = self.conn.execute(
+            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND lower(name) = lower(?)",
+            (trigger,),
+        ).fetchone()
+        return None if row is None else str(row[0])

@@ -1,0 +1,226 @@
+"""SQLite ``CREATE TRIGGER … BEGIN … END`` → a PL/pgSQL function plus ``CREATE TRIGGER``.
+
+The common "touch ``updated_at``" trigger (``AFTER UPDATE ON t … UPDATE t SET col = … WHERE id =
+NEW.id``) becomes a ``BEFORE`` trigger assigning ``NEW.col``: run as written, PostgreSQL would
+fire the trigger again from its own UPDATE (SQLite does not, recursive triggers being off), so the
+literal translation would recurse. Any other body that writes to the trigger's own table is a
+finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from malnu_tui.engine.sqlsplit import split_statements
+from malnu_tui.engine.translate.functions import Untranslatable
+
+__all__ = ["TriggerParts", "parse_trigger", "trigger_function_name", "trigger_sql"]
+
+_IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_$]*)'
+_HEAD = re.compile(
+    r"^\s*CREATE\s+(?:(?P<temp>TEMP|TEMPORARY)\s+)?TRIGGER\s+(?P<ine>IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})\s+"
+    r"(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?\s*"
+    r"(?P<event>DELETE|INSERT|UPDATE)(?:\s+OF\s+(?P<cols>.+?))?\s+"
+    rf"ON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*"
+    r"(?:FOR\s+EACH\s+ROW\s*)?(?:WHEN\s+(?P<when>.+?)\s*)?\bBEGIN\b(?P<body>.*)\bEND\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_RAISE = re.compile(
+    r"^\s*SELECT\s+RAISE\s*\(\s*(?P<kind>ABORT|FAIL|ROLLBACK|IGNORE)\s*"
+    r"(?:,\s*'(?P<msg>(?:[^']|'')*)'\s*)?\)\s*(?P<rest>(?:FROM\b|WHERE\b).*)?$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def unquote(ident: str) -> str:
+    """An identifier as written, without SQLite's quotes."""
+    if ident[:1] in '"`[':
+        inner = ident[1:-1]
+        return inner.replace('""', '"') if ident[0] == '"' else inner
+    return ident
+
+
+def pg_ident(name: str) -> str:
+    """A lower-cased, double-quoted PostgreSQL identifier."""
+    return '"' + name.lower().replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class TriggerParts:
+    """A SQLite trigger's header and body."""
+
+    name: str
+    table: str
+    timing: str  # BEFORE, AFTER, INSTEAD OF
+    event: str  # INSERT, UPDATE, DELETE
+    columns: tuple[str, ...]
+    when: str | None
+    body: str
+    if_not_exists: bool
+    temporary: bool
+
+
+def parse_trigger(text: str) -> TriggerParts | None:
+    """Read a ``CREATE TRIGGER`` statement, or None when it is not one we can read."""
+    m = _HEAD.match(text)
+    if not m:
+        return None
+    cols = tuple(unquote(c.strip()) for c in m["cols"].split(",")) if m["cols"] else ()
+    return TriggerParts(
+        name=unquote(m["name"]),
+        table=unquote(m["table"]),
+        timing=" ".join((m["timing"] or "BEFORE").upper().split()),
+        event=m["event"].upper(),
+        columns=cols,
+        when=m["when"],
+        body=m["body"],
+        if_not_exists=bool(m["ine"]),
+        temporary=bool(m["temp"]),
+    )
+
+
+def trigger_function_name(trigger: str) -> str:
+    """The PL/pgSQL function created for a trigger."""
+    return (trigger.lower() + "_fn")[:63]
+
+
+TranslateOne = Callable[[str], str]  # SQLite statement → one PostgreSQL statement (or raises)
+TranslateExpr = Callable[[str], str]  # SQLite expression → PostgreSQL expression (or raises)
+
+
+def _touch_assignments(
+    parts: TriggerParts, body: list[str], translate_expr: TranslateExpr
+) -> list[str] | None:
+    """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None."""
+    if len(body) != 1 or parts.event not in ("UPDATE", "INSERT"):
+        return None
+    try:
+        tree = sqlglot.parse_one(body[0], read="sqlite")
+    except sqlglot.errors.ParseError:
+        return None
+    if not isinstance(tree, exp.Update) or not isinstance(tree.this, exp.Table):
+        return None
+    if tree.this.name.lower() != parts.table.lower() or tree.args.get("from_"):
+        return None
+    where = tree.args.get("where")
+    cond = where.this if where is not None else None
+    if not isinstance(cond, exp.EQ):
+        return None
+    sides = [cond.this, cond.expression]
+    if not all(isinstance(s, exp.Column) for s in sides):
+        return None
+    new_side = [s for s in sides if s.table.lower() == "new"]
+    plain = [s for s in sides if not s.table or s.table.lower() == parts.table.lower()]
+    if len(new_side) != 1 or len(plain) != 1 or new_side[0].name.lower() != plain[0].name.lower():
+        return None
+    lines: list[str] = []
+    for assignment in tree.expressions:
+        if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
+            return None
+        value = translate_expr(assignment.expression.sql(dialect="sqlite"))
+        lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
+    return lines
+
+
+def _writes_table(statement: str, table: str) -> bool:
+    try:
+        tree = sqlglot.parse_one(statement, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return True  # cannot tell: assume the worst
+    if isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        return isinstance(target, exp.Table) and target.name.lower() == table.lower()
+    return False
+
+
+def trigger_sql(
+    parts: TriggerParts, translate_one: TranslateOne, translate_expr: TranslateExpr
+) -> tuple[list[str], list[str]]:
+    """The PostgreSQL statements (function, trigger) for a trigger, and notes.
+
+    Raises :class:`Untranslatable` when the body cannot be carried over faithfully.
+    """
+    notes: list[str] = []
+    if parts.temporary:
+        raise Untranslatable(
+            "CREATE TEMP TRIGGER", "PostgreSQL has no temporary triggers", "drop the trigger"
+        )
+    body = [s.text for s in split_statements(parts.body)]
+    if not body:
+        raise Untranslatable("CREATE TRIGGER", "the trigger body is empty", "")
+    timing = parts.timing
+    assignments = None
+    if timing == "AFTER":
+        assignments = _touch_assignments(parts, body, translate_expr)
+    lines: list[str] = []
+    if assignments is not None:
+        timing = "BEFORE"
+        lines = assignments
+        notes.append(
+            "AFTER trigger updating its own row became a BEFORE trigger assigning NEW "
+            "(PostgreSQL would otherwise fire it again from its own UPDATE)"
+        )
+    else:
+        for stmt in body:
+            raise_match = _RAISE.match(stmt)
+            if raise_match:
+                lines.append(_raise_sql(raise_match, translate_one))
+                continue
+            if _writes_table(stmt, parts.table):
+                raise Untranslatable(
+                    "trigger writing its own table",
+                    "PostgreSQL fires triggers recursively where SQLite (recursive_triggers off) "
+                    "does not, so the body would not mean the same",
+                    "rewrite as a BEFORE trigger that assigns NEW.column",
+                )
+            if re.match(r"^\s*SELECT\b", stmt, re.IGNORECASE):
+                raise Untranslatable(
+                    "SELECT in a trigger body",
+                    "a bare SELECT in PL/pgSQL must be PERFORM and its result is discarded",
+                    "rewrite the body by hand",
+                )
+            lines.append(translate_one(stmt) + ";")
+    if timing == "AFTER":
+        ret = "RETURN NULL;"
+    elif parts.event == "DELETE":
+        ret = "RETURN OLD;"
+    else:
+        ret = "RETURN NEW;"
+    fn = trigger_function_name(parts.name)
+    body_sql = "\n".join("  " + line for line in [*lines, ret])
+    function = (
+        f"CREATE OR REPLACE FUNCTION {pg_ident(fn)}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+        f"BEGIN\n{body_sql}\nEND\n$fn$"
+    )
+    event = parts.event
+    if parts.columns:
+        event += " OF " + ", ".join(pg_ident(c) for c in parts.columns)
+    create = "CREATE OR REPLACE TRIGGER" if parts.if_not_exists else "CREATE TRIGGER"
+    trigger = (
+        f"{create} {pg_ident(parts.name)} {timing} {event} ON {pg_ident(parts.table)} FOR EACH ROW"
+    )
+    if parts.when:
+        trigger += f" WHEN ({translate_expr(parts.when)})"
+    trigger += f" EXECUTE FUNCTION {pg_ident(fn)}()"
+    if parts.if_not_exists:
+        notes.append("IF NOT EXISTS became CREATE OR REPLACE TRIGGER (PostgreSQL 14+)")
+    return [function, trigger], notes
+
+
+def _raise_sql(m: re.Match[str], translate_one: TranslateOne) -> str:
+    if m["kind"].upper() == "IGNORE":
+        raise Untranslatable(
+            "RAISE(IGNORE)", "PostgreSQL cannot skip the current row from an AFTER trigger", ""
+        )
+    msg = (m["msg"] or "").replace("''", "'")
+    raise_stmt = "RAISE EXCEPTION '%', " + "'" + msg.replace("'", "''") + "';"
+    if not m["rest"]:
+        return raise_stmt
+    probe = translate_one("SELECT 1 " + m["rest"])
+    return f"IF EXISTS ({probe}) THEN\n    {raise_stmt}\n  END IF;"
