@@ -62,6 +62,8 @@ __all__ = [
 
 DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
 DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
+CLIENT_CHECK_INTERVAL = "500ms"
+LOCK_GRACE_SECONDS = 2.0  # a killed holder's session needs a moment to be reaped by the server
 TOOL_TABLES = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
@@ -182,9 +184,20 @@ class PostgresBackend:
                 "set_config('lock_timeout', %s, false)",
                 (self.statement_timeout, self.lock_timeout),
             )
+            if self.conn.info.server_version >= 140000:
+                # A killed client's migration is aborted (and its lock freed) within a second,
+                # instead of running on until its statement ends.
+                self.conn.execute("SET client_connection_check_interval = '1s'")
         except psycopg.Error as exc:
             self.conn.close()
             raise ConfigError(f"{self.display_url}: {_error_text(exc)}") from None
+        with contextlib.suppress(psycopg.Error):
+            # PostgreSQL 14+: notice a vanished client (killed operator) while a statement runs,
+            # so its transaction is rolled back and its lock freed within a second.
+            self.conn.execute(
+                "SELECT set_config('client_connection_check_interval', %s, false)",
+                (CLIENT_CHECK_INTERVAL,),
+            )
 
     # -- plumbing -------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:
@@ -498,9 +511,11 @@ class PostgresBackend:
         self.ensure_schema()
         if self._locked:
             return
-        rows = self._query("SELECT pg_try_advisory_lock(%s)", (self._key,))
-        if not rows[0][0]:
-            raise LockHeld(self.read_lock())
+        deadline = time.monotonic() + LOCK_GRACE_SECONDS
+        while not self._query("SELECT pg_try_advisory_lock(%s)", (self._key,))[0][0]:
+            if time.monotonic() >= deadline:
+                raise LockHeld(self.read_lock())
+            time.sleep(0.1)
         self._locked = True
         try:
             with self._txn() as c:
@@ -634,5 +649,13 @@ def open_url(url: str) -> PostgresBackend:
 
 
 def open_target(target: Target) -> PostgresBackend:
-    """Open the database a ``postgresql:`` target names."""
-    return open_url(target.url)
+    """Open the database a ``postgresql:`` target names. The target's config options
+    ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
+    libpq_url, opts = split_tool_options(target.url)
+    options = getattr(target, "options", None) or {}
+    return PostgresBackend(
+        libpq_url,
+        schema=str(options.get("schema", opts.schema)),
+        statement_timeout=str(options.get("statement_timeout", opts.statement_timeout)),
+        lock_timeout=str(options.get("lock_timeout", opts.lock_timeout)),
+    )
