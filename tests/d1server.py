@@ -75,7 +75,7 @@ class Fault:
     kind: str
     count: int = 1
     status: int = 503
-    path: str = "/query"  # suffix of the request path
+    path: str = ""  # suffix of the request path ("" = any API request)
     match: str = ""  # substring of the request body
     delay: float = 0.0
     retry_after: int | None = None
@@ -345,9 +345,12 @@ class D1Server:
         return results
 
     def _run(
-        self, db: Database, conn: sqlite3.Connection, statements: list[tuple[str, list[Any]]],
+        self,
+        db: Database,
+        conn: sqlite3.Connection,
+        statements: list[tuple[str, list[Any]]],
         raw: bool,
-    ) -> list[dict[str, Any]]:  # fmt: skip
+    ) -> list[dict[str, Any]]:
         before_schema = conn.execute("PRAGMA schema_version").fetchone()[0]
         conn.execute("BEGIN IMMEDIATE")
         before_changes = conn.total_changes
@@ -485,10 +488,14 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._send(
             status,
-            {"result": None, "success": False, "errors": [{"code": code, "message": message}],
-             "messages": []},
+            {
+                "result": None,
+                "success": False,
+                "errors": [{"code": code, "message": message}],
+                "messages": [],
+            },
             headers,
-        )  # fmt: skip
+        )
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -609,16 +616,27 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, 7400, f"Invalid bookmark {bm or ts!r}")
             new, previous = self.d1.restore(db, snap)
             msg = f"Database restored to bookmark {snap.bookmark}"
-            return 200, {"bookmark": snap.bookmark, "previous_bookmark": previous,
-                         "message": msg, "current_bookmark": new}, []  # fmt: skip
+            return (
+                200,
+                {
+                    "bookmark": snap.bookmark,
+                    "previous_bookmark": previous,
+                    "message": msg,
+                    "current_bookmark": new,
+                },
+                [],
+            )
         raise ApiError(405, 7001, f"Method {method} not allowed for {path}")
 
     def _info(self, db: Database) -> dict[str, Any]:
         return {
-            "uuid": db.id, "name": db.id, "version": "production",
-            "file_size": db.path.stat().st_size, "num_tables": 0,
+            "uuid": db.id,
+            "name": db.id,
+            "version": "production",
+            "file_size": db.path.stat().st_size,
+            "num_tables": 0,
             "created_at": db.snapshots[0].at.isoformat(),
-        }  # fmt: skip
+        }
 
     def _export(self, db: Database, payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("output_format") != "polling":
@@ -639,10 +657,11 @@ class _Handler(BaseHTTPRequestHandler):
         del self.d1._export_jobs[snap.bookmark]
         url = f"{self.d1.origin}/__signed/export/{name}?X-Amz-Expires=3600&X-Amz-Signature=fake"
         return {
-            **base, "status": "complete",
+            **base,
+            "status": "complete",
             "messages": ["Uploaded part 1", f"Finished uploading {name}"],
             "result": {"filename": name, "signed_url": url},
-        }  # fmt: skip
+        }
 
     def _import(self, db: Database, payload: dict[str, Any]) -> dict[str, Any]:
         action = payload.get("action")
@@ -662,8 +681,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, 7400, f"No import in progress at bookmark {bm!r}")
             job["polls"] += 1
             if job["polls"] < self.d1.import_polls:
-                return {"success": True, "type": "import", "status": "active",
-                        "at_bookmark": bm, "messages": ["Processing"]}  # fmt: skip
+                return {
+                    "success": True,
+                    "type": "import",
+                    "status": "active",
+                    "at_bookmark": bm,
+                    "messages": ["Processing"],
+                }
             return dict(job["final"])
         raise ApiError(400, 7400, f"Unknown import action {action!r}")
 
@@ -675,22 +699,40 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             results = self.d1.execute(db, [(data.decode("utf-8"), [])], raw=True)
         except ApiError as exc:
-            return {"success": True, "type": "import", "status": "error",
-                    "at_bookmark": db.snapshots[-1].bookmark, "messages": [],
-                    "errors": [exc.message], "error": exc.message}  # fmt: skip
+            return {
+                "success": True,
+                "type": "import",
+                "status": "error",
+                "at_bookmark": db.snapshots[-1].bookmark,
+                "messages": [],
+                "errors": [exc.message],
+                "error": exc.message,
+            }
         final = db.snapshots[-1].bookmark
         meta = {
             "duration": (time.perf_counter() - started) * 1000,
             "rows_read": sum(r["meta"]["rows_read"] for r in results),
             "rows_written": sum(r["meta"]["rows_written"] for r in results),
-            "size_after": db.path.stat().st_size, "changed_db": True,
-        }  # fmt: skip
-        done = {"success": True, "type": "import", "status": "complete", "at_bookmark": final,
-                "messages": [f"Executed {len(results)} queries"], "errors": [],
-                "result": {"num_queries": len(results), "final_bookmark": final, "meta": meta}}  # fmt: skip
+            "size_after": db.path.stat().st_size,
+            "changed_db": True,
+        }
+        done = {
+            "success": True,
+            "type": "import",
+            "status": "complete",
+            "at_bookmark": final,
+            "messages": [f"Executed {len(results)} queries"],
+            "errors": [],
+            "result": {"num_queries": len(results), "final_bookmark": final, "meta": meta},
+        }
         self.d1._imports[final] = {"polls": 0, "final": done}
-        return {"success": True, "type": "import", "status": "active", "at_bookmark": final,
-                "messages": ["Import started"]}  # fmt: skip
+        return {
+            "success": True,
+            "type": "import",
+            "status": "active",
+            "at_bookmark": final,
+            "messages": ["Import started"],
+        }
 
 
 @contextlib.contextmanager

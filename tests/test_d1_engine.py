@@ -16,7 +16,9 @@ def engine_url(d1: D1Target) -> str:
 
 
 test_every_state_in_status = engine_suite.test_every_state_in_status
-test_apply_and_rollback_by_steps_and_target = engine_suite.test_apply_and_rollback_by_steps_and_target
+test_apply_and_rollback_by_steps_and_target = (
+    engine_suite.test_apply_and_rollback_by_steps_and_target
+)
 test_failure_in_the_middle_leaves_nothing = engine_suite.test_failure_in_the_middle_leaves_nothing
 test_drift_blocks_up_and_crlf_is_not_drift = engine_suite.test_drift_blocks_up_and_crlf_is_not_drift
 test_seed_template_files_are_recorded_once = engine_suite.test_seed_template_files_are_recorded_once

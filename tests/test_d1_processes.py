@@ -65,8 +65,10 @@ def test_client_killed_mid_batch_is_not_applied_twice(d1: D1Target, mdirs: Migra
     assert res.code == 0, res.err
     watcher = open_backend(target)
     assert [r.filename for r in watcher.fetch_records()] == [
-        "20250101_000100_first.sql", "20250101_000200_slow.sql", "20250101_000300_bump.sql",
-    ]  # fmt: skip
+        "20250101_000100_first.sql",
+        "20250101_000200_slow.sql",
+        "20250101_000300_bump.sql",
+    ]
     assert watcher.row_count("first") == 1
     assert watcher.read_audit(action="unlock"), "taking over the dead lock is audited"
     watcher.close()

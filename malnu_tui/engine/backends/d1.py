@@ -371,34 +371,38 @@ class D1Api:
                     f"the Cloudflare API token may not use D1 on account {loc.account_id} "
                     f"(HTTP 403: {message})",
                     hint="give the token the 'D1 Edit' permission on this account",
-                    status=status, code=code,
-                )  # fmt: skip
+                    status=status,
+                    code=code,
+                )
             raise D1AuthError(
                 f"Cloudflare rejected the API token (HTTP {status}: {message})",
                 hint=f"set {ENV_TOKEN} to a valid API token with 'D1 Edit' permission",
-                status=status, code=code,
-            )  # fmt: skip
+                status=status,
+                code=code,
+            )
         if status == 403 or code == 7403:
             raise D1NotFound(
                 f"account {loc.account_id} is not valid or not authorized for D1 ({message})",
                 hint="check the account id in d1://ACCOUNT_ID/DATABASE_ID (Cloudflare dashboard "
                 "→ Workers & Pages → Account ID)",
-                status=status, code=code,
-            )  # fmt: skip
+                status=status,
+                code=code,
+            )
         if status == 404 or code == 7404:
             raise D1NotFound(
-                f"D1 database {loc.database_id} not found in account {loc.account_id} "
-                f"({message})",
+                f"D1 database {loc.database_id} not found in account {loc.account_id} ({message})",
                 hint="check the database id (`wrangler d1 list` shows it)",
-                status=status, code=code,
-            )  # fmt: skip
+                status=status,
+                code=code,
+            )
         if _is_limit(message):
             raise D1LimitExceeded(
                 f"D1 limit reached: {message}",
                 hint="D1 allows 100 KB per SQL statement, 100 bound parameters per query and "
                 "a bounded database size: split large data migrations into smaller files",
-                status=status, code=code,
-            )  # fmt: skip
+                status=status,
+                code=code,
+            )
         raise D1QueryError(message or f"HTTP {status}", status=status, code=code)
 
     # -- convenience ----------------------------------------------------------------------
@@ -453,7 +457,7 @@ class D1Api:
                 continue
             if resp.status_code != 200:
                 raise D1Error(f"upload of the dump failed: HTTP {resp.status_code}")
-            return resp.headers.get("etag", "").strip('"')
+            return str(resp.headers.get("etag", "")).strip('"')
 
 
 def _retry_after(resp: httpx.Response, cap: float) -> float:
@@ -475,9 +479,14 @@ def _first_error(resp: httpx.Response) -> tuple[int, str]:
 
 
 _LIMIT_WORDS = (
-    "SQLITE_TOOBIG", "too long", "too many SQL variables", "Exceeded maximum DB size",
-    "SQLITE_FULL", "exceeded timeout", "too many requests queued",
-)  # fmt: skip
+    "SQLITE_TOOBIG",
+    "too long",
+    "too many SQL variables",
+    "Exceeded maximum DB size",
+    "SQLITE_FULL",
+    "exceeded timeout",
+    "too many requests queued",
+)
 
 
 def _is_limit(message: str) -> bool:
@@ -526,7 +535,9 @@ class D1Backend:
         return self.api.raw(sql, params).dicts()
 
     def _audit_sql(self, e: AuditEntry) -> str:
-        return bind_literals(q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail))
+        return bind_literals(
+            q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+        )
 
     def _audit_written(self, e: AuditEntry) -> bool:
         rows = self.api.raw(
@@ -565,11 +576,15 @@ class D1Backend:
         self.ensure_schema()
         return [
             TrackingRecord(
-                filename=r["filename"], checksum=r["checksum"], executed_at=r["executed_at"],
-                execution_time_ms=None if r["execution_time_ms"] is None
+                filename=r["filename"],
+                checksum=r["checksum"],
+                executed_at=r["executed_at"],
+                execution_time_ms=None
+                if r["execution_time_ms"] is None
                 else int(r["execution_time_ms"]),
-                success=truthy(r["success"]), error_message=r["error_message"],
-            )  # fmt: skip
+                success=truthy(r["success"]),
+                error_message=r["error_message"],
+            )
             for r in self.query(q.SELECT_RECORDS)
         ]
 
@@ -582,8 +597,14 @@ class D1Backend:
         if not rows:
             return None
         r = rows[0]
-        return TrackingRecord(r["filename"], r["checksum"], r["executed_at"],
-                              r["execution_time_ms"], truthy(r["success"]), r["error_message"])  # fmt: skip
+        return TrackingRecord(
+            r["filename"],
+            r["checksum"],
+            r["executed_at"],
+            r["execution_time_ms"],
+            truthy(r["success"]),
+            r["error_message"],
+        )
 
     def run_unit(
         self,
@@ -597,19 +618,25 @@ class D1Backend:
             verb = _verb(st.text)
             if verb in _TXN_VERBS:
                 raise StatementFailed(
-                    filename, st.line, st.text,
+                    filename,
+                    st.line,
+                    st.text,
                     f"D1 rejects {verb} in SQL sent over its API: remove the transaction "
                     "control (the tool runs each migration as one batch)",
-                )  # fmt: skip
+                )
             if len(st.text.encode()) > MAX_STATEMENT_BYTES:
                 raise StatementFailed(
-                    filename, st.line, st.text[:200],
+                    filename,
+                    st.line,
+                    st.text[:200],
                     f"statement is {len(st.text.encode())} bytes; D1 allows "
                     f"{MAX_STATEMENT_BYTES} per statement: split it",
-                )  # fmt: skip
+                )
         now = utc_now()
         if isinstance(change, RecordApplied):
-            tracking = bind_literals(q.UPSERT_SUCCESS, (change.filename, change.checksum, now, None))
+            tracking = bind_literals(
+                q.UPSERT_SUCCESS, (change.filename, change.checksum, now, None)
+            )
         else:
             tracking = bind_literals(q.DELETE_RECORD, (change.filename,))
 
@@ -639,12 +666,14 @@ class D1Backend:
             # The time is known only once D1 has answered; an idempotent follow-up records it.
             with contextlib.suppress(D1Error):
                 self.api.batch(
-                    [bind_literals(
-                        "UPDATE migrations SET execution_time_ms = ? WHERE filename = ?",
-                        (elapsed, change.filename),
-                    )],
+                    [
+                        bind_literals(
+                            "UPDATE migrations SET execution_time_ms = ? WHERE filename = ?",
+                            (elapsed, change.filename),
+                        )
+                    ],
                     lambda: False,
-                )  # fmt: skip
+                )
         return elapsed
 
     def _locate_failure(self, statements: Sequence[Statement], error: str) -> tuple[int, str]:
@@ -662,9 +691,10 @@ class D1Backend:
                 mid = (lo + hi) // 2
                 try:
                     self.api.call(
-                        "POST", "raw",
+                        "POST",
+                        "raw",
                         body={"sql": _join([s.text for s in statements[: mid + 1]] + [probe])},
-                    )  # fmt: skip
+                    )
                     break  # cannot happen: the probe always fails
                 except D1QueryError as exc:
                     if probe_table in str(exc):
@@ -706,8 +736,15 @@ class D1Backend:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(int(limit))
         return [
-            AuditEntry(r["at"], r["actor"], r["action"], r["object"], r["outcome"], r["detail"],
-                       id=int(r["id"]))  # fmt: skip
+            AuditEntry(
+                r["at"],
+                r["actor"],
+                r["action"],
+                r["object"],
+                r["outcome"],
+                r["detail"],
+                id=int(r["id"]),
+            )
             for r in self.query(sql, params)
         ]
 
@@ -720,8 +757,13 @@ class D1Backend:
         if not rows:
             return None
         r = rows[0]
-        return LockHolder(owner=r["owner"], host=r["host"], pid=int(r["pid"]),
-                          acquired_at=r["acquired_at"], expires_at=r["expires_at"])  # fmt: skip
+        return LockHolder(
+            owner=r["owner"],
+            host=r["host"],
+            pid=int(r["pid"]),
+            acquired_at=r["acquired_at"],
+            expires_at=r["expires_at"],
+        )
 
     def acquire_lock(self, holder: LockHolder) -> None:
         """Insert the lock row; a plain INSERT fails on the primary key if anyone holds it,
@@ -733,31 +775,40 @@ class D1Backend:
         if current is not None and stale is None:
             raise LockHeld(current)
         expires = lease_until()
-        mine = LockHolder(holder.owner, holder.host, holder.pid, holder.acquired_at, expires,
-                          holder.note)  # fmt: skip
+        mine = LockHolder(
+            holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note
+        )
         sqls: list[str] = []
         audit: AuditEntry | None = None
         if current is not None:
-            sqls.append(bind_literals(
-                "DELETE FROM malnu_lock WHERE id = 1 AND owner = ? AND host = ? AND pid = ? "
-                "AND acquired_at = ?",
-                (current.owner, current.host, current.pid, current.acquired_at),
-            ))  # fmt: skip
+            sqls.append(
+                bind_literals(
+                    "DELETE FROM malnu_lock WHERE id = 1 AND owner = ? AND host = ? AND pid = ? "
+                    "AND acquired_at = ?",
+                    (current.owner, current.host, current.pid, current.acquired_at),
+                )
+            )
             audit = AuditEntry.now(
-                "unlock", "migration lock", "ok",
+                "unlock",
+                "migration lock",
+                "ok",
                 f"took over a stale lock of {current.describe()}: {stale}",
-            )  # fmt: skip
-        sqls.append(bind_literals(
-            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-            "VALUES (1, ?, ?, ?, ?, ?)",
-            (holder.owner, holder.host, holder.pid, holder.acquired_at, expires),
-        ))  # fmt: skip
+            )
+        sqls.append(
+            bind_literals(
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
+                "VALUES (1, ?, ?, ?, ?, ?)",
+                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires),
+            )
+        )
 
         def took_effect() -> bool:
             now = self.read_lock()
             return now is not None and (now.host, now.pid, now.acquired_at) == (
-                holder.host, holder.pid, holder.acquired_at,
-            )  # fmt: skip
+                holder.host,
+                holder.pid,
+                holder.acquired_at,
+            )
 
         if audit is not None:
             sqls.append(self._audit_sql(audit))
@@ -773,9 +824,7 @@ class D1Backend:
         if self._my_lock is None:
             return
         h = self._my_lock
-        self.api.batch(
-            [bind_literals(q.RENEW_LOCK, (lease_until(), h.host, h.pid))], lambda: False
-        )
+        self.api.batch([bind_literals(q.RENEW_LOCK, (lease_until(), h.host, h.pid))], lambda: False)
 
     def release_lock(self) -> None:
         if self._my_lock is None:
@@ -792,11 +841,7 @@ class D1Backend:
 
     # -- introspection ----------------------------------------------------------------------
     def table_names(self) -> list[str]:
-        return [
-            r["name"]
-            for r in self.query(q.SELECT_TABLES)
-            if r["name"] not in q.TOOL_TABLES
-        ]
+        return [r["name"] for r in self.query(q.SELECT_TABLES) if r["name"] not in q.TOOL_TABLES]
 
     def row_count(self, table: str) -> int:
         if table not in self.table_names() and table not in q.TOOL_TABLES:

@@ -1,0 +1,249 @@
+"""The D1 backend against the local D1 server: retries after injected 5xx, 429 and dropped
+connections without ever applying a migration twice; clear errors for a bad token, a wrong
+account or database id, and D1's limits; the token never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from malnu_tui.engine.backends.d1 import (
+    D1AuthError,
+    D1Backend,
+    D1NotFound,
+    D1Unavailable,
+    bind_literals,
+    parse_d1_url,
+    sql_literal,
+)
+from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.errors import ConfigError, LockHeld, LockHolder
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+from tests.d1server import Fault
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import D1Target
+
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "retry_attempts": 4}
+
+
+def connect(url: str, d: MigrationDirs, **options: object) -> D1Backend:
+    backend = open_backend(Target("t", url, d.migrations, d.rollback, d.root, {**FAST, **options}))
+    assert isinstance(backend, D1Backend)
+    backend.ensure_schema()
+    return backend
+
+
+def up(backend: D1Backend, d: MigrationDirs) -> list[str]:
+    mset = discover(d.migrations, d.rollback)
+    return [f for f, _ in apply_plan(backend, mset, plan_up(backend, mset)).done]
+
+
+def bumps(d: MigrationDirs) -> MigrationDirs:
+    """Migrations that are NOT idempotent: running one twice shows as a second row."""
+    d.add("20250101_000100", "counter", "CREATE TABLE counter (n INTEGER);", "DROP TABLE counter;")
+    d.add("20250101_000200", "bump_a", "INSERT INTO counter (n) VALUES (1);", "SELECT 1;")
+    d.add("20250101_000300", "bump_b", "INSERT INTO counter (n) VALUES (2);", "SELECT 1;")
+    return d
+
+
+def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
+    return [r.fault for r in d1.server.requests[since:] if text in r.body and "/raw" in r.path]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", count=2, status=503, match="VALUES (1)"),
+        Fault("status", count=2, status=500, match="VALUES (1)"),
+        Fault("status", count=2, status=429, retry_after=0, match="VALUES (1)"),
+        Fault("drop-before", count=2, match="VALUES (1)"),
+        Fault("drop-after", count=1, match="VALUES (1)"),
+    ],
+    ids=["503", "500", "429", "drop-before", "drop-after"],
+)
+def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fault) -> None:
+    d = bumps(mdirs)
+    b = connect(d1.url, d)
+    since = len(d1.server.requests)
+    d1.server.inject(fault)
+    assert up(b, d) == [
+        "20250101_000100_counter.sql",
+        "20250101_000200_bump_a.sql",
+        "20250101_000300_bump_b.sql",
+    ]
+    assert d1.sql("SELECT n FROM counter ORDER BY n") == [(1,), (2,)]
+    assert len(b.read_audit(action="apply")) == 3
+    sent = batches_with(d1, "INSERT INTO counter (n) VALUES (1)", since)
+    if fault.kind == "drop-after":
+        # It ran, the answer was lost; the tracking table said so and it was not sent again.
+        assert sent == ["drop-after"]
+    else:
+        assert sent == [fault.kind, fault.kind, ""]
+    assert b.read_lock() is None
+    b.close()
+
+
+def test_persistent_outage_gives_up_clearly(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = bumps(mdirs)
+    b = connect(d1.url, d)
+    d1.server.inject(Fault("status", count=100, status=503, match="VALUES (1)"))
+    with pytest.raises(D1Unavailable, match="no answer after 4 attempts") as err:
+        up(b, d)
+    assert "nothing was applied twice" in (err.value.hint or "")
+    d1.server.faults.clear()
+    b.release_lock()  # the failed run could not release it through the outage: it did
+    states = {r.filename: r.success for r in b.fetch_records()}
+    assert states == {"20250101_000100_counter.sql": True}
+    assert up(b, d) == ["20250101_000200_bump_a.sql", "20250101_000300_bump_b.sql"]
+    assert d1.sql("SELECT count(*) FROM counter") == [(2,)]
+    b.close()
+
+
+def test_failed_statement_is_located_and_nothing_is_left(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    d = school_set(mdirs)
+    d.add(
+        "20250101_000400",
+        "half",
+        "CREATE TABLE half_a (id INTEGER);\nINSERT INTO half_a VALUES (1);\n"
+        "INSERT INTO half_a VALUES (2);\nINSERT INTO nowhere VALUES (3);\n"
+        "CREATE TABLE half_b (id INTEGER);\n",
+    )
+    b = connect(d1.url, d)
+    with pytest.raises(MigrationFailed) as err:
+        up(b, d)
+    assert err.value.failure.line == 4 and "no such table: nowhere" in err.value.failure.error
+    assert "half_a" not in b.table_names() and "half_b" not in b.table_names()
+    rec = {r.filename: r for r in b.fetch_records()}["20250101_000400_half.sql"]
+    assert not rec.success and rec.error_message and "line 4" in rec.error_message
+    b.close()
+
+
+def test_d1_rejects_explicit_transactions_before_sending(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    d = mdirs
+    d.add("20250101_000100", "sp", "CREATE TABLE t (id INTEGER);\nSAVEPOINT s1;\nRELEASE s1;\n")
+    b = connect(d1.url, d)
+    since = len(d1.server.requests)
+    with pytest.raises(MigrationFailed, match="D1 rejects SAVEPOINT"):
+        up(b, d)
+    assert not batches_with(d1, "CREATE TABLE t", since)
+    b.close()
+
+
+def test_server_refuses_transactions_as_d1_does(d1: D1Target, mdirs: MigrationDirs) -> None:
+    b = connect(d1.url, mdirs)
+    with pytest.raises(Exception, match="SQLITE_AUTH"):
+        b.api.batch(["BEGIN TRANSACTION", "CREATE TABLE t (id INTEGER)", "COMMIT"], lambda: False)
+    assert "t" not in b.table_names()
+    b.close()
+
+
+def test_seed_template_begin_commit_is_stripped_for_d1(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "seed_style",
+        "BEGIN TRANSACTION;\nCREATE TABLE example (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO example (name) VALUES ('Sample Data');\nCOMMIT;\n"
+        "INSERT INTO migrations (filename, checksum) VALUES "
+        "('20250101_000100_seed_style.sql', 'checksum_hash');\n",
+    )
+    b = connect(d1.url, d)
+    since = len(d1.server.requests)
+    assert up(b, d) == ["20250101_000100_seed_style.sql"]
+    sent = [r.body for r in d1.server.requests[since:] if "CREATE TABLE example" in r.body]
+    assert len(sent) == 1 and "BEGIN" not in sent[0] and "checksum_hash" not in sent[0]
+    assert d1.sql("SELECT count(*) FROM migrations") == [(1,)]
+    b.close()
+
+
+def test_limits_are_explained(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = mdirs
+    big = "INSERT INTO t (x) VALUES ('" + "x" * 120_000 + "');"
+    d.add("20250101_000100", "big", f"CREATE TABLE t (x TEXT);\n{big}\n")
+    b = connect(d1.url, d)
+    with pytest.raises(MigrationFailed, match="D1 allows 100000 per statement"):
+        up(b, d)
+    assert "t" not in b.table_names()
+    # The database size limit comes back from D1 as an error of the whole batch.
+    pages = d1.sql("PRAGMA page_count")[0][0]
+    d1.server.max_db_bytes = int(pages) * 4096  # full: a new table needs a new page
+    try:
+        (d.migrations / "20250101_000100_big.sql").write_text("CREATE TABLE t (x TEXT);\n")
+        with pytest.raises(MigrationFailed, match=r"D1 limit reached: .*maximum DB size"):
+            up(b, d)
+    finally:
+        d1.server.max_db_bytes = None
+    b.close()
+
+
+def test_auth_and_wrong_ids(
+    d1: D1Target, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "very-secret-token-value-123"
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", secret)
+    with pytest.raises(D1AuthError) as err:
+        connect(d1.url, mdirs)
+    assert err.value.exit_code == 2 and "CLOUDFLARE_API_TOKEN" in (err.value.hint or "")
+    assert secret not in str(err.value)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", d1.token)
+    with pytest.raises(D1NotFound, match="account ffff0000 is not valid"):
+        connect(f"d1://ffff0000/{d1.db.id}", mdirs)
+    with pytest.raises(D1NotFound, match="database 11111111-2222 not found") as nf:
+        connect(f"d1://{d1.db.account}/11111111-2222", mdirs)
+    assert "wrangler d1 list" in (nf.value.hint or "")
+    d1.server.tokens["limited"] = {"some-other-account"}
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "limited")
+    with pytest.raises(D1AuthError, match="may not use D1 on account"):
+        connect(d1.url, mdirs)
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    with pytest.raises(ConfigError, match="no Cloudflare API token"):
+        connect(d1.url, mdirs)
+
+
+def test_cli_on_d1_masks_the_token(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    res = run_cli("--database", d1.url, *d.args(), "up", "--no-backup")
+    assert res.code == 0, res.err
+    res = run_cli("--database", d1.url, *d.args(), "status", "--json")
+    assert res.code == 0 and '"state": "applied"' in res.out
+    bad = "sekrit-" + "9" * 20
+    res = run_cli("--database", d1.url, *d.args(), "status", env={"CLOUDFLARE_API_TOKEN": bad})
+    assert res.code == 2 and "rejected the API token" in res.err
+    assert bad not in res.err + res.out and d1.token not in res.err + res.out
+
+
+def test_lock_row_lease(d1: D1Target, mdirs: MigrationDirs) -> None:
+    a = connect(d1.url, mdirs)
+    b = connect(d1.url, mdirs)
+    a.acquire_lock(LockHolder("ops@box-a", "box-a", 4242, "2026-01-01 00:00:00"))
+    with pytest.raises(LockHeld, match=r"ops@box-a on box-a \(pid 4242\)"):
+        b.acquire_lock(LockHolder("ops@box-b", "box-b", 1, "2026-01-01 00:00:01"))
+    # The lease runs out (box-a died without releasing): the next operator takes over, audited.
+    d1.sql("SELECT 1")
+    a.api.batch(["UPDATE malnu_lock SET expires_at = '2000-01-01 00:00:00'"], lambda: False)
+    b.acquire_lock(LockHolder("ops@box-b", "box-b", 1, "2026-01-01 00:00:01"))
+    holder = b.read_lock()
+    assert holder is not None and holder.owner == "ops@box-b"
+    assert "lease expired" in b.read_audit(action="unlock")[0].detail
+    b.release_lock()
+    assert a.read_lock() is None
+    a.close()
+    b.close()
+
+
+def test_url_and_literals() -> None:
+    loc = parse_d1_url("d1://0123456789abcdef0123456789abcdef/5b6c1f0e-aaaa-bbbb-cccc-0123456789ab")
+    assert loc.account_id == "0123456789abcdef0123456789abcdef"
+    assert loc.database_id == "5b6c1f0e-aaaa-bbbb-cccc-0123456789ab"
+    for bad in ("d1://acc", "d1://user:pw@acc/db", "d1://acc/db?token=x", "d1://a b/db"):
+        with pytest.raises(ConfigError):
+            parse_d1_url(bad)
+    assert sql_literal("it's") == "'it''s'" and sql_literal(None) == "NULL"
+    assert sql_literal(True) == "1" and sql_literal("a\x00b") == "'a\ufffdb'"
+    assert bind_literals("SELECT '?', ? , ?", ["x'; DROP TABLE t; --", 3]) == (
+        "SELECT '?', 'x''; DROP TABLE t; --' , 3"
+    )
