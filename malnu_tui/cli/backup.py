@@ -1,0 +1,276 @@
+"""Backup commands: ``backup create | list | verify | restore | prune | delete`` and
+``recover --to TIME``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    from malnu_tui.engine.backup.store import REASONS
+
+    bp = sub.add_parser("backup", parents=[common], help="create, list, verify, restore backups")
+    bsub = bp.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+
+    p = bsub.add_parser("create", parents=[common], help="back the database up now")
+    p.add_argument("--reason", default="manual", choices=REASONS, help="recorded in the manifest")
+    p.set_defaults(handler=cmd_create)
+
+    p = bsub.add_parser("list", parents=[common], help="backups of the target, newest first")
+    p.set_defaults(handler=cmd_list)
+
+    p = bsub.add_parser("verify", parents=[common], help="re-hash and re-check a backup")
+    p.add_argument("id", help="backup id (a unique prefix is enough)")
+    p.add_argument("--deep", action="store_true", help="also restore into a scratch database")
+    p.set_defaults(handler=cmd_verify)
+
+    p = bsub.add_parser("restore", parents=[common], help="replace the database with a backup")
+    p.add_argument("id", help="backup id (a unique prefix is enough)")
+    p.set_defaults(handler=cmd_restore)
+
+    p = bsub.add_parser("prune", parents=[common], help="delete old backups (retention)")
+    p.add_argument("--keep", type=int, metavar="N", help="keep the N newest")
+    p.add_argument(
+        "--older-than", type=float, metavar="DAYS", help="delete backups older than DAYS"
+    )
+    p.set_defaults(handler=cmd_prune)
+
+    p = bsub.add_parser("delete", parents=[common], help="delete one backup")
+    p.add_argument("id", help="backup id")
+    p.set_defaults(handler=cmd_delete)
+
+    p = sub.add_parser("recover", parents=[common], help="point-in-time recovery to --to TIME")
+    p.add_argument(
+        "--to", required=True, metavar="TIME", help="ISO 8601 (UTC if no zone) or -2h, -30m, -1d"
+    )
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    # `--to -2h` is a value, not an option: argparse's negative-number rule, widened to units.
+    p._negative_number_matcher = re.compile(r"^-\d")
+    p.set_defaults(handler=cmd_recover)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _progress(ctx: Context) -> BackupProgressCallback:
+    """Phase messages on stderr; a live percentage when stderr is a terminal."""
+    tty = ctx.stderr.isatty()
+    last: list[str] = [""]
+
+    def show(p: BackupProgress) -> None:
+        if p.message and p.phase != "done":
+            if tty and last[0]:
+                ctx.stderr.write("\n")
+            ctx.message(p.message)
+            last[0] = ""
+        elif tty and p.fraction is not None:
+            text = f"\r  {p.phase} {p.fraction * 100:5.1f}%"
+            ctx.stderr.write(text)
+            ctx.stderr.flush()
+            last[0] = text
+
+    return show
+
+
+def _manifest_row(m: BackupManifest) -> tuple[str, ...]:
+    return (
+        m.id,
+        m.created_at[:19].replace("T", " "),
+        m.reason,
+        _size(m.size),
+        m.head or "—",
+        "✔ yes" if m.verified else "✘ no",
+        m.sha256[:12],
+    )
+
+
+def _show_manifest(ctx: Context, m: BackupManifest) -> None:
+    ctx.message(
+        f"  {m.id}  taken {m.created_at} ({m.reason}), {_size(m.size)}, head {m.head or '—'}, "
+        f"{len(m.migrations)} migration(s), {sum(m.row_counts.values())} row(s)"
+    )
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_create(ctx: Context) -> int:
+    from malnu_tui.engine.backup import create_backup
+
+    backend = ctx.backend()
+    manifest = create_backup(backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx))
+    if ctx.json:
+        ctx.out_json(manifest.as_json())
+    else:
+        ctx.out(manifest.id)
+    ctx.message(
+        f"backup {manifest.id}: {_size(manifest.size)}, sha256 {manifest.sha256[:16]}…, "
+        f"checked; stored in {ctx.target.backup_dir}"
+    )
+    return 0
+
+
+def cmd_list(ctx: Context) -> int:
+    from malnu_tui.engine.backup import list_backups
+
+    backups = list_backups(ctx.target.backup_dir)
+    if ctx.json:
+        ctx.out_json([m.as_json() for m in backups])
+        return 0
+    if not backups:
+        ctx.message(f"no backups in {ctx.target.backup_dir}")
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    print_table(
+        ctx.stdout,
+        ["id", "created (UTC)", "reason", "size", "head", "verified", "sha256"],
+        [_manifest_row(m) for m in backups],
+        title=f"{ctx.target.name}: {len(backups)} backup(s) in {ctx.target.backup_dir}",
+    )
+    return 0
+
+
+def cmd_verify(ctx: Context) -> int:
+    from malnu_tui.engine.backup import verify_backup
+
+    report = verify_backup(ctx.target, ctx.args.id, deep=ctx.args.deep, progress=_progress(ctx))
+    if ctx.json:
+        ctx.out_json(report.as_json())
+    else:
+        for c in report.checks:
+            ctx.out(f"{'✔ ok  ' if c.ok else '✘ FAIL'}  {c.name}: {c.detail}")
+    if report.ok:
+        ctx.message(f"backup {report.backup_id} is good")
+        return 0
+    ctx.message(f"backup {report.backup_id} FAILED verification: it will not be restored")
+    return 1
+
+
+def _show_status(ctx: Context, extra: dict[str, object]) -> None:
+    """The migration status of the database after a restore or recovery."""
+    from malnu_tui.engine.migrate import status
+
+    if ctx.json:
+        report = status(ctx.backend(), ctx.migration_set(), ctx.target.name)
+        ctx.out_json({**extra, "status": report.as_json()})
+        return
+    from malnu_tui.cli.migrate import cmd_status
+
+    ctx.message("Migration status of the restored database:")
+    cmd_status(ctx)
+
+
+def cmd_restore(ctx: Context) -> int:
+    from malnu_tui.engine.backup import load_manifest, restore_backup
+
+    backend = ctx.backend()
+    manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    ctx.message(f"Restore plan for {ctx.target.name} ({backend.display_url}):")
+    ctx.message("  1. verify the backup (hash and engine check); a bad backup stops here")
+    ctx.message("  2. back up the current database (pre-restore), so this can be undone")
+    ctx.message("  3. replace the whole database with:")
+    _show_manifest(ctx, manifest)
+    ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
+    ctx.confirm(f"restore backup {manifest.id} over {backend.name}", backend.name)
+    result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
+    ctx.message(
+        f"restored {result.backup_id} in {result.seconds:.1f} s; "
+        f"to undo: malnu-tui backup restore {result.pre_restore_id}"
+    )
+    if not result.schema_matches:
+        ctx.message("warning: the restored schema hash differs from the manifest")
+    _show_status(ctx, result.as_json())
+    return 0
+
+
+def cmd_prune(ctx: Context) -> int:
+    from malnu_tui.engine.backup import plan_prune, prune_backups
+
+    plan = plan_prune(
+        ctx.target.backup_dir, keep=ctx.args.keep, older_than_days=ctx.args.older_than
+    )
+    if not plan.delete:
+        ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
+        if ctx.json:
+            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep]})
+        return 0
+    ctx.message(f"Prune plan: delete {len(plan.delete)} backup(s), {_size(plan.bytes_freed)}:")
+    for m in plan.delete:
+        _show_manifest(ctx, m)
+    if plan.protected:
+        ctx.message(f"  kept always: {plan.protected} (the newest verified backup)")
+    ctx.confirm(f"delete {len(plan.delete)} backup(s)", ctx.backend().name)
+    done = prune_backups(ctx.target.backup_dir, plan)
+    _audit(ctx, "prune", f"{len(done)} backup(s)", ", ".join(m.id for m in done))
+    if ctx.json:
+        ctx.out_json({"deleted": [m.id for m in done], "kept": [m.id for m in plan.keep]})
+    else:
+        for m in done:
+            ctx.out(m.id)
+    ctx.message(f"deleted {len(done)} backup(s)")
+    return 0
+
+
+def cmd_delete(ctx: Context) -> int:
+    from malnu_tui.engine.backup import delete_backup, load_manifest
+
+    manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    ctx.message("Delete backup:")
+    _show_manifest(ctx, manifest)
+    ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
+    delete_backup(ctx.target.backup_dir, manifest.id)
+    _audit(ctx, "delete", manifest.id, f"{manifest.reason} backup of {manifest.created_at}")
+    ctx.message(f"deleted {manifest.id}")
+    return 0
+
+
+def _audit(ctx: Context, what: str, obj: str, detail: str) -> None:
+    from malnu_tui.engine.backends.base import AuditEntry
+
+    ctx.backend().append_audit(AuditEntry.now(f"backup-{what}", obj, "ok", detail))
+
+
+def cmd_recover(ctx: Context) -> int:
+    from malnu_tui.engine.backup import parse_when, plan_recover, run_recover
+
+    backend, mset = ctx.backend(), ctx.migration_set()
+    when = parse_when(ctx.args.to)
+    plan = plan_recover(backend, ctx.target, mset, when, progress=_progress(ctx))
+    if ctx.args.dry_run:
+        if ctx.json:
+            ctx.out_json(plan.as_json())
+        else:
+            for line in plan.describe():
+                ctx.out(line)
+        ctx.message("dry run: nothing was changed")
+        return 0
+    for line in plan.describe():
+        ctx.message(line)
+    ctx.confirm(f"recover {backend.name} to {plan.to}", backend.name)
+    result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
+    ctx.message(
+        f"recovered to {plan.to}: restored {result.restore.backup_id}, "
+        f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
+        f"to undo: malnu-tui backup restore {result.restore.pre_restore_id}"
+    )
+    ctx.message(f"NOT recovered: {plan.not_recovered}")
+    _show_status(ctx, result.as_json())
+    return 0

@@ -1,0 +1,75 @@
+"""Backups, verified restore and point-in-time recovery.
+
+The public API the CLI and the TUI call (all in the engine, none of it prints):
+
+- :func:`list_backups`, :func:`load_manifest`, :func:`delete_backup`, :func:`plan_prune`,
+  :func:`prune_backups`: the store of one target (``target.backup_dir``);
+- :func:`create_backup`, :func:`verify_backup`, :func:`restore_backup`;
+- :func:`plan_recover`, :func:`run_recover`: ``recover --to TIME``.
+
+Long operations take ``progress: Callable[[BackupProgress], None]``.
+"""
+
+from __future__ import annotations
+
+from malnu_tui.engine.backup.core import (
+    RestoreResult,
+    VerifyReport,
+    create_backup,
+    restore_backup,
+    verify_backup,
+)
+from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
+from malnu_tui.engine.backup.recover import (
+    RecoverPlan,
+    RecoverResult,
+    parse_when,
+    plan_recover,
+    run_recover,
+)
+from malnu_tui.engine.backup.store import (
+    REASONS,
+    AppliedMigration,
+    BackupCorrupt,
+    BackupError,
+    BackupManifest,
+    BackupNotFound,
+    BackupProgress,
+    BackupProgressCallback,
+    PrunePlan,
+    delete_backup,
+    list_backups,
+    load_manifest,
+    plan_prune,
+    prune_backups,
+)
+
+__all__ = [
+    "METHOD_MODULES",
+    "REASONS",
+    "AppliedMigration",
+    "BackupCorrupt",
+    "BackupError",
+    "BackupManifest",
+    "BackupNotFound",
+    "BackupProgress",
+    "BackupProgressCallback",
+    "PrunePlan",
+    "RecoverPlan",
+    "RecoverResult",
+    "RestoreResult",
+    "Snapshot",
+    "VerifyCheck",
+    "VerifyReport",
+    "create_backup",
+    "delete_backup",
+    "list_backups",
+    "load_manifest",
+    "parse_when",
+    "plan_prune",
+    "plan_recover",
+    "prune_backups",
+    "restore_backup",
+    "run_recover",
+    "verify_backup",
+]

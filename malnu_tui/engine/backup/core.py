@@ -1,0 +1,293 @@
+"""Create, verify and restore backups of any kind; the kind's method moves the bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from malnu_tui import __version__
+from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backup.method import VerifyCheck, method_for
+from malnu_tui.engine.backup.store import (
+    REASONS,
+    BackupCorrupt,
+    BackupError,
+    BackupManifest,
+    BackupProgress,
+    BackupProgressCallback,
+    emitter,
+    ensure_store,
+    fsync_dir,
+    load_manifest,
+    mark_verified,
+    new_backup_id,
+    remove_quietly,
+    save_manifest,
+    sha256_file,
+    temp_path,
+    utc_iso,
+)
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.errors import ConfigError, MalnuError
+
+__all__ = [
+    "RestoreResult",
+    "VerifyReport",
+    "create_backup",
+    "restore_backup",
+    "verify_backup",
+]
+
+
+def _head(filenames: list[str]) -> str | None:
+    from malnu_tui.engine.files import normalise_version
+
+    versions: list[str] = []
+    for f in filenames:
+        try:
+            versions.append(normalise_version(f))
+        except ValueError:
+            continue
+    return max(versions) if versions else None
+
+
+def _audit(backend: Backend, entry: AuditEntry) -> None:
+    # The audit row must not turn a finished backup into a failure (or hide the real error).
+    with contextlib.suppress(Exception):
+        backend.append_audit(entry)
+
+
+def create_backup(
+    backend: Backend,
+    target: Target,
+    *,
+    reason: str = "manual",
+    progress: BackupProgressCallback | None = None,
+) -> BackupManifest:
+    """Back ``backend`` up into ``target.backup_dir`` and return the manifest (audited).
+
+    Data is written to a temp name, checked, hashed, fsynced and renamed; the manifest is
+    written last and the directory fsynced. On any failure nothing is listed and no file is
+    left behind.
+    """
+    if reason not in REASONS:
+        raise ConfigError(f"unknown backup reason {reason!r} (one of: {', '.join(REASONS)})")
+    emit = emitter(progress)
+    method = method_for(backend.kind)
+    directory = ensure_store(target.backup_dir)
+    now = datetime.now(UTC)
+    backup_id = new_backup_id(now)
+    tmp = temp_path(directory, method.SUFFIX)
+    final = directory / f"{backup_id}{method.SUFFIX}"
+    started = time.perf_counter()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        snap = method.create(backend, target, tmp, emit)
+        os.replace(tmp, final)
+        manifest = BackupManifest(
+            id=backup_id,
+            created_at=utc_iso(now),
+            target=target.display_url,
+            target_name=target.name,
+            target_kind=backend.kind,
+            method=method.METHOD,
+            reason=reason,
+            size=snap.size,
+            sha256=snap.sha256,
+            file=final.name,
+            migrations=snap.migrations,
+            head=_head([m.filename for m in snap.migrations]),
+            schema_hash=snap.schema_hash,
+            row_counts=dict(snap.row_counts),
+            tool_version=__version__,
+            native_restore_point=snap.native_restore_point,
+            verified_at=utc_iso(),
+            details={
+                **dict(snap.details),
+                "seconds": f"{time.perf_counter() - started:.3f}",
+            },
+        )
+        emit(BackupProgress("manifest", 0, 0, f"writing manifest {backup_id}.json"))
+        save_manifest(directory, manifest)  # last: from here on the backup is listed
+    except BaseException as exc:
+        remove_quietly(tmp, final)
+        with contextlib.suppress(OSError):
+            fsync_dir(directory)
+        if isinstance(exc, Exception):
+            _audit(backend, AuditEntry.now("backup", reason, "failed", str(exc)[:500]))
+        if isinstance(exc, OSError):
+            raise BackupError(f"cannot write the backup to {directory}: {exc}") from None
+        raise
+    _audit(
+        backend,
+        AuditEntry.now(
+            "backup",
+            backup_id,
+            "ok",
+            f"{reason}: {snap.size} bytes, sha256 {snap.sha256[:12]}, head {manifest.head or '—'}",
+        ),
+    )
+    emit(BackupProgress("done", snap.size, snap.size, f"backup {backup_id} written"))
+    return manifest
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of verifying one backup, check by check."""
+
+    backup_id: str
+    ok: bool
+    deep: bool
+    checks: tuple[VerifyCheck, ...]
+    manifest: BackupManifest
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.backup_id,
+            "ok": self.ok,
+            "deep": self.deep,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+        }
+
+
+def data_path(target: Target, manifest: BackupManifest) -> Path:
+    """The data file of a backup (manifest file names are never trusted as paths)."""
+    return target.backup_dir / Path(manifest.file).name
+
+
+def verify_backup(
+    target: Target,
+    backup_id: str,
+    *,
+    deep: bool = False,
+    progress: BackupProgressCallback | None = None,
+) -> VerifyReport:
+    """Re-hash a backup and run its engine check; with ``deep``, restore it into a scratch
+    database and compare row counts with the manifest. Records the outcome in the manifest."""
+    emit = emitter(progress)
+    directory = target.backup_dir
+    manifest = load_manifest(directory, backup_id)
+    path = data_path(target, manifest)
+    checks: list[VerifyCheck] = []
+    if not path.is_file():
+        checks.append(VerifyCheck("file", False, f"{path.name} is missing"))
+    else:
+        size = path.stat().st_size
+        if size != manifest.size:
+            what = "truncated" if size < manifest.size else "longer than recorded"
+            checks.append(
+                VerifyCheck("size", False, f"{what}: {size} bytes, manifest says {manifest.size}")
+            )
+        else:
+            checks.append(VerifyCheck("size", True, f"{size} bytes"))
+            digest, _ = sha256_file(path, emit, phase="verify")
+            if digest != manifest.sha256:
+                checks.append(
+                    VerifyCheck(
+                        "sha256",
+                        False,
+                        f"content changed: {digest[:16]}…, manifest says {manifest.sha256[:16]}…",
+                    )
+                )
+            else:
+                checks.append(VerifyCheck("sha256", True, digest))
+                method = method_for(manifest.target_kind)
+                checks.extend(method.check(target, path, manifest, deep, emit))
+    ok = all(c.ok for c in checks)
+    with contextlib.suppress(OSError):
+        if ok:
+            manifest = mark_verified(directory, manifest)
+        elif manifest.verified_at is not None:
+            manifest = replace(
+                manifest,
+                verified_at=None,
+                details={**dict(manifest.details), "verify_failed_at": utc_iso()},
+            )
+            save_manifest(directory, manifest)
+    emit(BackupProgress("done", 0, 0, "verified" if ok else "verification failed"))
+    return VerifyReport(manifest.id, ok, deep, tuple(checks), manifest)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did: which backup, the pre-restore backup that undoes it, and whether the
+    restored schema matches the manifest."""
+
+    backup_id: str
+    pre_restore_id: str
+    manifest: BackupManifest
+    schema_matches: bool
+    seconds: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "restored": self.backup_id,
+            "pre_restore_backup": self.pre_restore_id,
+            "head": self.manifest.head,
+            "schema_matches": self.schema_matches,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def restore_backup(
+    backend: Backend,
+    target: Target,
+    backup_id: str,
+    *,
+    progress: BackupProgressCallback | None = None,
+    pre_reason: str = "pre-restore",
+) -> RestoreResult:
+    """Verify a backup, take a ``pre-restore`` backup, then replace the database with it
+    atomically, under the migration lock; audited. A backup that fails verification is
+    refused with :class:`BackupCorrupt` and nothing is changed."""
+    from malnu_tui.engine.migrate import migration_lock
+
+    emit = emitter(progress)
+    manifest = load_manifest(target.backup_dir, backup_id)
+    if manifest.target_kind != backend.kind:
+        raise BackupError(
+            f"backup {manifest.id} is of a {manifest.target_kind} database; "
+            f"{backend.display_url} is {backend.kind}"
+        )
+    method = method_for(manifest.target_kind)
+    emit(BackupProgress("verify", 0, 0, f"verifying {manifest.id}"))
+    report = verify_backup(target, manifest.id, progress=emit)
+    if not report.ok:
+        _audit(
+            backend,
+            AuditEntry.now("restore", manifest.id, "refused", "; ".join(report.problems)[:500]),
+        )
+        raise BackupCorrupt(manifest.id, report.problems)
+    started = time.perf_counter()
+    with migration_lock(backend, "restore"):
+        emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
+        pre = create_backup(backend, target, reason=pre_reason, progress=emit)
+        try:
+            method.restore(backend, target, data_path(target, manifest), manifest, emit)
+        except MalnuError as exc:
+            _audit(
+                backend,
+                AuditEntry.now(
+                    "restore", manifest.id, "failed", f"{exc}; pre-restore backup {pre.id}"[:500]
+                ),
+            )
+            raise
+        matches = backend.schema_fingerprint() == manifest.schema_hash
+        detail = (
+            f"restored backup of {manifest.created_at} (head {manifest.head or '—'}); "
+            f"pre-restore backup {pre.id}"
+        )
+        if not matches:
+            detail += "; schema hash differs from the manifest"
+        _audit(backend, AuditEntry.now("restore", manifest.id, "ok", detail))
+    emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
+    return RestoreResult(manifest.id, pre.id, manifest, matches, time.perf_counter() - started)

@@ -1,0 +1,123 @@
+"""The contract between the backup store and a database kind's backup method.
+
+Each kind has a module with ``METHOD``, ``SUFFIX`` and three functions, ``create``, ``check`` and
+``restore``, registered in :data:`METHOD_MODULES`. The store, manifests, audit, locking and the
+verify-before-restore rule are written once in :mod:`malnu_tui.engine.backup.core`; a method only
+moves bytes and checks them. A method may also offer native point-in-time recovery
+(``native_recover``), as D1's Time Travel does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, cast
+
+from malnu_tui.engine.backup.store import (
+    AppliedMigration,
+    BackupError,
+    BackupManifest,
+    BackupProgressCallback,
+)
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+
+# kind → module implementing :class:`BackupMethod`. D1's entry belongs to the D1 backend
+# (export + bookmark, Time Travel restore); until that module exists D1 backups are refused
+# with a clear message.
+METHOD_MODULES: dict[str, str] = {
+    "sqlite": "malnu_tui.engine.backup.sqlite",
+    "postgresql": "malnu_tui.engine.backup.postgresql",
+    "d1": "malnu_tui.engine.backends.d1_backup",
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a method reports after writing (and fsyncing and checking) a data file."""
+
+    sha256: str
+    size: int
+    migrations: tuple[AppliedMigration, ...]
+    schema_hash: str
+    row_counts: Mapping[str, int]
+    native_restore_point: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VerifyCheck:
+    """One check of a verification: what was checked, whether it passed, and what was seen."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class BackupMethod(Protocol):
+    """A kind's backup module (see :data:`METHOD_MODULES`)."""
+
+    METHOD: str
+    SUFFIX: str
+
+    def create(
+        self, backend: Backend, target: Target, dest: Path, progress: BackupProgressCallback
+    ) -> Snapshot:
+        """Write a consistent copy of the database to ``dest`` (an existing empty 0600 file),
+        fsync it, hash it and check it; raise :class:`BackupError` on any failure."""
+        ...
+
+    def check(
+        self,
+        target: Target,
+        path: Path,
+        manifest: BackupManifest,
+        deep: bool,
+        progress: BackupProgressCallback,
+    ) -> list[VerifyCheck]:
+        """The engine check of a data file whose hash already matched (and with ``deep``, a
+        restore into a scratch database compared with the manifest)."""
+        ...
+
+    def restore(
+        self,
+        backend: Backend,
+        target: Target,
+        path: Path,
+        manifest: BackupManifest,
+        progress: BackupProgressCallback,
+    ) -> None:
+        """Replace the live database with the verified data file, atomically. The caller holds
+        the migration lock and has taken a pre-restore backup."""
+        ...
+
+
+class NativeRecovery(Protocol):
+    """Optional: a method with native point-in-time recovery (D1 Time Travel)."""
+
+    def native_recover(
+        self, backend: Backend, target: Target, when: datetime, progress: BackupProgressCallback
+    ) -> str:
+        """Bring the data back to ``when``; returns the restore point that undoes it."""
+        ...
+
+
+def method_for(kind: str) -> BackupMethod:
+    """The backup method module of a database kind."""
+    name = METHOD_MODULES.get(kind)
+    if name is None:
+        raise BackupError(f"no backup method for {kind} targets")
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise BackupError(
+                f"backups of {kind} targets are not available in this version of malnu-tui"
+            ) from None
+        raise
+    return cast(BackupMethod, module)

@@ -1,0 +1,346 @@
+"""``recover --to TIME``: point-in-time recovery as far as backups and the audit trail allow.
+
+Without native PITR the tool restores the newest verified backup taken at or before TIME, then
+re-applies (or rolls back) the migrations the audit trail shows changed by TIME, in order. Data
+written by the application between that backup and TIME is not in any backup: the plan says so,
+with the length of that window. A kind whose backup method offers ``native_recover`` (D1 Time
+Travel) brings the data itself back instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backup.core import RestoreResult, restore_backup, verify_backup
+from malnu_tui.engine.backup.method import method_for
+from malnu_tui.engine.backup.store import (
+    BackupError,
+    BackupManifest,
+    BackupNotFound,
+    BackupProgress,
+    BackupProgressCallback,
+    emitter,
+    list_backups,
+    load_manifest,
+    parse_iso,
+    utc_iso,
+)
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.files import MigrationSet, normalise_version
+
+__all__ = ["RecoverPlan", "RecoverResult", "parse_when", "plan_recover", "run_recover"]
+
+_RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", re.I)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AUDIT_TS = "%Y-%m-%d %H:%M:%S"
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """A recovery time: ISO 8601 (naive means UTC), ``now``, or relative like ``-2h``,
+    ``-90m``, ``-1d``, ``-1h30m`` or ``2h ago``. Returns an aware UTC datetime."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    m = _RELATIVE.match(value)
+    if m and (m.group(1) or m.group(3)):
+        seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
+        return now - timedelta(seconds=seconds)
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise ConfigError(
+            f"cannot read the time {text!r}",
+            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC) "
+            "or a relative time like -2h, -30m, -1d",
+        ) from None
+
+
+def _fmt_duration(seconds: float) -> str:
+    total = max(0, round(seconds))
+    d, rest = divmod(total, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{d}d"] if d else []
+    if h or d:
+        parts.append(f"{h}h")
+    if m or h or d:
+        parts.append(f"{m}m")
+    parts.append(f"{s}s")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class RecoverPlan:
+    """What ``recover --to TIME`` will do (a dry run is this plan and nothing else)."""
+
+    to: str  # ISO 8601 UTC
+    backup: BackupManifest
+    reapply: tuple[str, ...]  # migration filenames, in version order
+    rollback: tuple[str, ...]  # migrations applied in the backup but not at TIME, newest first
+    skipped_backups: tuple[tuple[str, str], ...]  # (id, why) newer candidates refused
+    lost_seconds: float
+    not_recovered: str
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> list[str]:
+        """The plan as plain sentences, for the CLI and the TUI."""
+        b = self.backup
+        lines = [
+            f"Recover {b.target_name or b.target} to {self.to}.",
+            "1. Back up the current database (reason pre-recover), so this can be undone.",
+            f"2. Restore backup {b.id} taken {b.created_at} ({b.reason}; head {b.head or '—'}).",
+        ]
+        step = 3
+        if self.rollback:
+            lines.append(
+                f"{step}. Roll back {len(self.rollback)} migration(s) undone by then: "
+                + ", ".join(self.rollback)
+            )
+            step += 1
+        if self.reapply:
+            lines.append(
+                f"{step}. Re-apply {len(self.reapply)} migration(s) applied by then, in order: "
+                + ", ".join(self.reapply)
+            )
+        elif not self.rollback:
+            lines.append(f"{step}. No migration to re-apply: the backup has the schema of then.")
+        lines.append(f"NOT recovered: {self.not_recovered}")
+        for bid, why in self.skipped_backups:
+            lines.append(f"skipped newer backup {bid}: {why}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return lines
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "to": self.to,
+            "backup": self.backup.as_json(),
+            "reapply": list(self.reapply),
+            "rollback": list(self.rollback),
+            "skipped_backups": [{"id": i, "why": w} for i, w in self.skipped_backups],
+            "lost_seconds": round(self.lost_seconds, 3),
+            "not_recovered": self.not_recovered,
+            "notes": list(self.notes),
+        }
+
+
+def _version(filename: str) -> str:
+    try:
+        return normalise_version(filename)
+    except ValueError:
+        return filename
+
+
+def _applied_at(
+    backend: Backend, target: Target, start: BackupManifest, when: datetime
+) -> tuple[set[str], list[str]]:
+    """Replay the audit trail from the backup to ``when`` over the backup's applied set.
+
+    Audit times have one-second resolution: events in the backup's own second are replayed
+    too (replaying is idempotent: apply adds, rollback removes, restore resets).
+    """
+    state = set(start.applied_filenames)
+    notes: list[str] = []
+    lo = start.created.strftime(_AUDIT_TS)
+    hi = when.strftime(_AUDIT_TS)
+    entries = sorted(
+        (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
+        key=lambda e: (e.at, e.id or 0),
+    )
+    for e in entries:
+        if e.outcome != "ok":
+            continue
+        if e.action == "apply":
+            state.add(e.object)
+        elif e.action == "rollback":
+            state.discard(e.object)
+        elif e.action == "restore" and e.at > lo:
+            try:
+                state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
+            except (BackupNotFound, BackupError):
+                notes.append(
+                    f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
+                    "is gone; the migrations it brought back are assumed unchanged"
+                )
+    return state, notes
+
+
+def plan_recover(
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    when: datetime,
+    *,
+    now: datetime | None = None,
+    progress: BackupProgressCallback | None = None,
+) -> RecoverPlan:
+    """Choose the newest verified backup at or before ``when`` and the migrations to replay.
+
+    Candidates are re-verified (hash and engine check) newest first; a failing one is skipped
+    and named in the plan. Nothing is changed.
+    """
+    now = now or datetime.now(UTC)
+    when = when.astimezone(UTC)
+    if when > now + timedelta(seconds=1):
+        raise ConfigError(f"--to {utc_iso(when)} is in the future")
+    candidates = [
+        m
+        for m in list_backups(target.backup_dir)
+        if m.target_kind == backend.kind and m.created <= when
+    ]
+    skipped: list[tuple[str, str]] = []
+    chosen: BackupManifest | None = None
+    for m in candidates:
+        report = verify_backup(target, m.id, progress=progress)
+        if report.ok:
+            chosen = report.manifest
+            break
+        skipped.append((m.id, "; ".join(report.problems)))
+    if chosen is None:
+        raise BackupError(
+            f"no verified backup of {target.display_url} was taken at or before {utc_iso(when)}",
+            hint="`malnu-tui backup list` shows what exists; pick a later time",
+        )
+    state, notes = _applied_at(backend, target, chosen, when)
+    in_backup = set(chosen.applied_filenames)
+    reapply = tuple(sorted(state - in_backup, key=lambda f: (_version(f), f)))
+    rollback = tuple(sorted(in_backup - state, key=lambda f: (_version(f), f), reverse=True))
+    files = mset.by_filename()
+    missing = [f for f in reapply if f not in files]
+    no_rb = [f for f in rollback if f not in files or files[f].rollback is None]
+    if missing:
+        raise BackupError(
+            "cannot recover: migrations applied by then are not in "
+            f"{mset.migrations_dir}: " + ", ".join(missing)
+        )
+    if no_rb:
+        raise BackupError("cannot recover: no rollback file for: " + ", ".join(no_rb))
+    lost = (when - chosen.created).total_seconds()
+    not_recovered = (
+        f"data written by the application between the backup ({chosen.created_at}) and "
+        f"{utc_iso(when)}, {_fmt_duration(lost)} of changes: rows inserted, updated or deleted "
+        "in that window are lost. Everything after that time is replaced too; it stays in the "
+        "pre-recover backup."
+    )
+    notes.append(
+        "audit times have one-second resolution: choose a time at least a second away from "
+        "the change you want on either side"
+    )
+    return RecoverPlan(
+        to=utc_iso(when),
+        backup=chosen,
+        reapply=reapply,
+        rollback=rollback,
+        skipped_backups=tuple(skipped),
+        lost_seconds=lost,
+        not_recovered=not_recovered,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class RecoverResult:
+    """What a recovery did."""
+
+    plan: RecoverPlan
+    restore: RestoreResult
+    reapplied: tuple[str, ...]
+    rolled_back: tuple[str, ...]
+    seconds: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "to": self.plan.to,
+            "restored": self.restore.backup_id,
+            "pre_recover_backup": self.restore.pre_restore_id,
+            "reapplied": list(self.reapplied),
+            "rolled_back": list(self.rolled_back),
+            "not_recovered": self.plan.not_recovered,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_recover(
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    plan: RecoverPlan,
+    *,
+    progress: BackupProgressCallback | None = None,
+) -> RecoverResult:
+    """Carry out a :class:`RecoverPlan`: pre-recover backup, restore, then the migrations."""
+    from malnu_tui.engine.migrate import Plan, PlanStep, Progress, apply_plan
+
+    emit = emitter(progress)
+    started = time.perf_counter()
+    method_for(backend.kind)  # a kind without backups fails before anything changes
+    restored = restore_backup(
+        backend, target, plan.backup.id, progress=emit, pre_reason="pre-recover"
+    )
+
+    def relay(p: Progress) -> None:
+        if p.event in ("start", "done", "failed"):
+            emit(BackupProgress("migrate", p.index, p.total, f"{p.event}: {p.filename}"))
+
+    files = mset.by_filename()
+    rolled: tuple[str, ...] = ()
+    reapplied: tuple[str, ...] = ()
+    try:
+        if plan.rollback:
+            steps = []
+            for f in plan.rollback:
+                m = files[f]
+                assert m.rollback is not None  # checked by plan_recover
+                steps.append(
+                    PlanStep(
+                        f,
+                        m.version,
+                        m.rollback.path,
+                        m.checksum,
+                        tuple(m.rollback.parts().statements),
+                    )
+                )
+            done = apply_plan(backend, mset, Plan("down", tuple(steps)), progress=relay)
+            rolled = tuple(f for f, _ in done.done)
+        if plan.reapply:
+            steps = [
+                PlanStep(
+                    f,
+                    files[f].version,
+                    files[f].path,
+                    files[f].checksum,
+                    tuple(files[f].parts().statements),
+                )
+                for f in plan.reapply
+            ]
+            done = apply_plan(backend, mset, Plan("up", tuple(steps)), progress=relay)
+            reapplied = tuple(f for f, _ in done.done)
+    except Exception as exc:
+        backend.append_audit(
+            AuditEntry.now(
+                "recover",
+                plan.to,
+                "failed",
+                f"restored {plan.backup.id}, then: {exc}; pre-recover backup "
+                f"{restored.pre_restore_id}"[:500],
+            )
+        )
+        raise
+    backend.append_audit(
+        AuditEntry.now(
+            "recover",
+            plan.to,
+            "ok",
+            f"restored {plan.backup.id}; re-applied {len(reapplied)}, rolled back {len(rolled)}; "
+            f"not recovered: {_fmt_duration(plan.lost_seconds)} of data; "
+            f"pre-recover backup {restored.pre_restore_id}",
+        )
+    )
+    emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
+    return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)

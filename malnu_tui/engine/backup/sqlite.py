@@ -1,0 +1,331 @@
+"""SQLite backups: the online backup API in ONE step into a temp file, then ``quick_check``.
+
+One step (``pages=-1``) because a stepped backup restarts whenever another connection writes,
+and never finishes under a steady writer; in WAL mode a one-step copy reads one consistent
+snapshot while writers carry on. Restore runs the backup API the other way, from the verified
+file INTO the live database, so other connections see either the old or the new database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck
+from malnu_tui.engine.backup.store import (
+    AppliedMigration,
+    BackupError,
+    BackupManifest,
+    BackupProgress,
+    BackupProgressCallback,
+    fsync_file,
+    remove_quietly,
+    sha256_file,
+    temp_path,
+)
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+
+METHOD = "sqlite-backup-api"
+SUFFIX = ".sqlite"
+BUSY_TIMEOUT_S = 30.0
+_T = TypeVar("_T")
+
+
+def _live_path(backend: Backend) -> Path:
+    path = getattr(backend, "path", None)
+    if not isinstance(path, Path):
+        raise BackupError(f"{backend.display_url} is not a local SQLite file")
+    return path
+
+
+def _live_conn(backend: Backend) -> sqlite3.Connection:
+    conn = getattr(backend, "conn", None)
+    if not isinstance(conn, sqlite3.Connection):
+        raise BackupError(f"{backend.display_url} is not a local SQLite file")
+    return conn
+
+
+def file_uri(path: Path, params: str) -> str:
+    """A ``file:`` URI for SQLite (the path absolute and percent-quoted)."""
+    return f"file:{quote(str(path.resolve()))}?{params}"
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    # immutable=1: a backup file never changes and must not grow -journal/-wal files.
+    return sqlite3.connect(file_uri(path, "mode=ro&immutable=1"), uri=True, isolation_level=None)
+
+
+def fingerprint(conn: sqlite3.Connection) -> str:
+    """The schema hash, computed exactly as :meth:`SQLiteBackend.schema_fingerprint` does."""
+    rows = conn.execute(q.SELECT_SCHEMA).fetchall()
+    text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def user_tables(conn: sqlite3.Connection) -> list[str]:
+    """User tables (tool tables excluded), as the backend lists them."""
+    return [r[0] for r in conn.execute(q.SELECT_TABLES) if r[0] not in q.TOOL_TABLES]
+
+
+def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """``count(*)`` of every user table."""
+    return {
+        t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
+        for t in user_tables(conn)
+    }
+
+
+def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
+    """Successful tracking rows of the database on ``conn``."""
+    if "migrations" not in _tables(conn):
+        return ()
+    from malnu_tui.engine.backends.sqlite import truthy
+
+    return tuple(
+        AppliedMigration(r[0], r[1], r[2])
+        for r in conn.execute(q.SELECT_RECORDS).fetchall()
+        if truthy(r[4])
+    )
+
+
+def _check(conn: sqlite3.Connection, pragma: str) -> str:
+    rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}").fetchmany(20)]
+    return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+def _in_thread(fn: Callable[[], _T]) -> tuple[threading.Thread, list[_T], list[BaseException]]:
+    out: list[_T] = []
+    err: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # re-raised by the caller after join
+            err.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out, err
+
+
+def create(
+    backend: Backend, target: Target, dest: Path, progress: BackupProgressCallback
+) -> Snapshot:
+    """One-step online backup of the live file into ``dest``, then check, hash and fsync."""
+    live = _live_path(backend)
+    try:
+        src = sqlite3.connect(str(live), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {live}: {exc}") from None
+    try:
+        pages = int(src.execute("PRAGMA page_count").fetchone()[0])
+        progress(BackupProgress("copy", 0, pages, f"copying {live.name}"))
+        dst = sqlite3.connect(str(dest), isolation_level=None)
+        try:
+
+            def step(_status: int, remaining: int, total: int) -> None:
+                progress(BackupProgress("copy", total - remaining, total))
+
+            src.backup(dst, pages=-1, progress=step)
+            # The copy is ours: no lock row of a live session, and one self-contained file.
+            if "malnu_lock" in _tables(dst):
+                dst.execute("DELETE FROM malnu_lock")
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"SQLite backup of {live} failed: {exc}") from None
+    finally:
+        src.close()
+
+    # Hash, check and fsync the finished copy side by side: each reads the whole file.
+    progress(BackupProgress("check", 0, 0, "PRAGMA quick_check, sha256 and fsync"))
+    hasher, hashed, hash_err = _in_thread(lambda: sha256_file(dest, progress))
+    syncer, _, sync_err = _in_thread(lambda: fsync_file(dest))
+    try:
+        conn = _open_readonly(dest)
+        try:
+            verdict = _check(conn, "quick_check")
+            records = applied(conn)
+            schema_hash = fingerprint(conn)
+            counts = row_counts(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"the copy of {live} cannot be read back: {exc}") from None
+    finally:
+        hasher.join()
+        syncer.join()
+    for err in (*hash_err, *sync_err):
+        if isinstance(err, OSError):
+            raise BackupError(f"cannot write the backup to {dest.parent}: {err}") from None
+        raise err
+    if verdict != "ok":
+        raise BackupError(f"the copy of {live} failed PRAGMA quick_check: {verdict}")
+    digest, size = hashed[0]
+    return Snapshot(
+        sha256=digest,
+        size=size,
+        migrations=records,
+        schema_hash=schema_hash,
+        row_counts=counts,
+        details={"sqlite_version": sqlite3.sqlite_version, "source": str(live)},
+    )
+
+
+def check(
+    target: Target,
+    path: Path,
+    manifest: BackupManifest,
+    deep: bool,
+    progress: BackupProgressCallback,
+) -> list[VerifyCheck]:
+    """``PRAGMA quick_check`` on the file; with ``deep``, a restore into a scratch file,
+    ``PRAGMA integrity_check``, and row counts and schema hash compared with the manifest."""
+    checks: list[VerifyCheck] = []
+    progress(BackupProgress("verify", 0, 0, "PRAGMA quick_check"))
+    try:
+        conn = _open_readonly(path)
+        try:
+            verdict = _check(conn, "quick_check")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        verdict = f"not a readable SQLite database: {exc}"
+    checks.append(VerifyCheck("quick_check", verdict == "ok", verdict))
+    if not deep or verdict != "ok":
+        return checks
+    scratch = temp_path(path.parent, ".scratch.sqlite")
+    try:
+        progress(BackupProgress("restore", 0, 0, "restoring into a scratch database"))
+        src = _open_readonly(path)
+        dst = sqlite3.connect(str(scratch), isolation_level=None)
+        try:
+            src.backup(dst, pages=-1)
+            progress(BackupProgress("verify", 0, 0, "PRAGMA integrity_check"))
+            integrity = _check(dst, "integrity_check")
+            checks.append(VerifyCheck("integrity_check", integrity == "ok", integrity))
+            counts = row_counts(dst)
+            schema_hash = fingerprint(dst)
+        finally:
+            src.close()
+            dst.close()
+    except sqlite3.Error as exc:
+        checks.append(VerifyCheck("scratch restore", False, str(exc)))
+        return checks
+    finally:
+        remove_quietly(scratch)
+    want = dict(manifest.row_counts)
+    names = sorted(set(want) | set(counts))
+    diff = [
+        f"{t}: {counts.get(t)} in the copy, {want.get(t)} in the manifest"
+        for t in names
+        if counts.get(t) != want.get(t)
+    ]
+    checks.append(
+        VerifyCheck(
+            "row counts",
+            not diff,
+            "; ".join(diff) if diff else f"{len(counts)} tables, {sum(counts.values())} rows",
+        )
+    )
+    checks.append(
+        VerifyCheck(
+            "schema hash",
+            schema_hash == manifest.schema_hash,
+            schema_hash[:12] if schema_hash == manifest.schema_hash else "differs from manifest",
+        )
+    )
+    return checks
+
+
+def restore(
+    backend: Backend,
+    target: Target,
+    path: Path,
+    manifest: BackupManifest,
+    progress: BackupProgressCallback,
+) -> None:
+    """Replace the live database with ``path`` in one backup-API step into the live file.
+
+    The audit trail and the lock row are the live database's, not the backup's: they are
+    carried into a staging copy first, so the history (including this restore) survives and
+    the caller still holds its lock afterwards.
+    """
+    live = _live_path(backend)
+    conn = _live_conn(backend)
+    staging = temp_path(path.parent, ".restore.sqlite")
+    try:
+        progress(BackupProgress("restore", 0, 0, "preparing the restore"))
+        shutil.copyfile(path, staging)
+        os.chmod(staging, 0o600)
+        st = sqlite3.connect(str(staging), isolation_level=None)
+        try:
+            st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
+            st.execute("BEGIN IMMEDIATE")
+            have = _tables(st)
+            if "malnu_audit" not in have:
+                st.execute(q.CREATE_AUDIT)
+            if "malnu_lock" not in have:
+                st.execute(q.CREATE_LOCK)
+            live_tables = {
+                r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
+            }
+            cols_audit = "id, at, actor, action, object, outcome, detail"
+            cols_lock = "id, owner, host, pid, acquired_at, expires_at"
+            st.execute("DELETE FROM main.malnu_audit")
+            if "malnu_audit" in live_tables:
+                st.execute(
+                    f"INSERT INTO main.malnu_audit ({cols_audit}) "
+                    f"SELECT {cols_audit} FROM live.malnu_audit"
+                )
+            st.execute("DELETE FROM main.malnu_lock")
+            if "malnu_lock" in live_tables:
+                st.execute(
+                    f"INSERT INTO main.malnu_lock ({cols_lock}) "
+                    f"SELECT {cols_lock} FROM live.malnu_lock"
+                )
+            st.execute("COMMIT")
+            st.execute("DETACH DATABASE live")
+            live_ps = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            st_ps = int(st.execute("PRAGMA page_size").fetchone()[0])
+            if live_ps != st_ps:
+                # A WAL database cannot change its page size through the backup API.
+                st.execute(f"PRAGMA page_size = {live_ps}")
+                st.execute("VACUUM")
+            pages = int(st.execute("PRAGMA page_count").fetchone()[0])
+
+            def step(_status: int, remaining: int, total: int) -> None:
+                progress(BackupProgress("restore", total - remaining, total))
+
+            progress(BackupProgress("restore", 0, pages, f"replacing {live.name}"))
+            st.backup(conn, pages=-1, progress=step)
+        finally:
+            st.close()
+    except sqlite3.Error as exc:
+        raise BackupError(
+            f"restore into {live} failed, the database is unchanged: {exc}",
+            hint="another process may hold a write lock; retry when it is idle",
+        ) from None
+    except OSError as exc:
+        raise BackupError(f"restore into {live} failed, the database is unchanged: {exc}") from None
+    finally:
+        remove_quietly(staging)
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -1,0 +1,452 @@
+"""The backup store: manifests, durable files, listing, deleting and pruning.
+
+Discipline (Litestream / pgBackRest): data goes to a temporary name in the store directory, is
+fsynced, hashed and checked, then renamed into place; the manifest is written last (temp, fsync,
+rename) and the directory fsynced. Only a backup with a manifest is listed, so a backup that
+failed half way is never offered. Files are 0600, the directory 0700.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.errors import ConfigError, MalnuError
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "REASONS",
+    "AppliedMigration",
+    "BackupCorrupt",
+    "BackupError",
+    "BackupManifest",
+    "BackupNotFound",
+    "BackupProgress",
+    "BackupProgressCallback",
+    "PrunePlan",
+    "delete_backup",
+    "list_backups",
+    "load_manifest",
+    "plan_prune",
+    "prune_backups",
+]
+
+MANIFEST_VERSION = 1
+REASONS = ("manual", "pre-up", "pre-rollback", "pre-restore", "pre-recover", "scheduled")
+TMP_PREFIX = ".tmp-"
+_ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
+_CHUNK = 4 * 1024 * 1024
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class BackupError(MalnuError):
+    """A backup could not be made, read, checked or restored."""
+
+
+class BackupNotFound(BackupError):
+    """No backup with that id in the target's store (exit 2: a usage error)."""
+
+    exit_code = 2
+
+    def __init__(self, backup_id: str, store: Path) -> None:
+        super().__init__(
+            f"no backup {backup_id!r} in {store}",
+            hint="`malnu-tui backup list` shows the ids of this target's backups",
+        )
+        self.backup_id = backup_id
+
+
+class BackupCorrupt(BackupError):
+    """A backup failed verification: it is never restored."""
+
+    def __init__(self, backup_id: str, problems: Sequence[str]) -> None:
+        super().__init__(
+            f"backup {backup_id} failed verification: " + "; ".join(problems),
+            hint="nothing was changed; choose an older backup (`malnu-tui backup list`)",
+        )
+        self.backup_id = backup_id
+        self.problems = tuple(problems)
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupProgress:
+    """A progress event of a backup, verify or restore.
+
+    ``phase`` is one of ``copy``, ``dump``, ``check``, ``hash``, ``fsync``, ``manifest``,
+    ``verify``, ``pre-restore``, ``restore``, ``migrate``, ``done``. ``done``/``total`` are
+    bytes (or pages) when ``total`` > 0; ``total`` is 0 when the amount is unknown.
+    """
+
+    phase: str
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        """0.0…1.0 when the total is known, else None."""
+        if self.total <= 0:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+BackupProgressCallback = Callable[[BackupProgress], None]
+
+
+def _no_progress(_p: BackupProgress) -> None:
+    return None
+
+
+def emitter(progress: BackupProgressCallback | None) -> BackupProgressCallback:
+    """``progress`` or a callback that does nothing."""
+    return progress or _no_progress
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """A migration applied at backup time, as its tracking row said."""
+
+    filename: str
+    checksum: str
+    executed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupManifest:
+    """Everything known about one backup; stored as ``<id>.json`` beside its data file."""
+
+    id: str
+    created_at: str  # ISO 8601, UTC, microseconds
+    target: str  # the URL, secrets masked
+    target_name: str
+    target_kind: str  # sqlite, postgresql, d1
+    method: str  # sqlite-backup-api, pg_dump-Fc, d1-export…
+    reason: str
+    size: int
+    sha256: str
+    file: str  # data file name inside the store directory
+    migrations: tuple[AppliedMigration, ...]
+    head: str | None
+    schema_hash: str
+    row_counts: Mapping[str, int]
+    tool_version: str
+    native_restore_point: str | None = None
+    verified_at: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+    manifest_version: int = MANIFEST_VERSION
+
+    @property
+    def created(self) -> datetime:
+        """``created_at`` as an aware UTC datetime."""
+        return parse_iso(self.created_at)
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def applied_filenames(self) -> tuple[str, ...]:
+        return tuple(m.filename for m in self.migrations)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["migrations"] = [asdict(m) for m in self.migrations]
+        data["row_counts"] = dict(self.row_counts)
+        data["details"] = dict(self.details)
+        return data
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> BackupManifest:
+        try:
+            return BackupManifest(
+                id=str(data["id"]),
+                created_at=str(data["created_at"]),
+                target=str(data["target"]),
+                target_name=str(data.get("target_name", "")),
+                target_kind=str(data["target_kind"]),
+                method=str(data["method"]),
+                reason=str(data["reason"]),
+                size=int(data["size"]),
+                sha256=str(data["sha256"]),
+                file=str(data["file"]),
+                migrations=tuple(
+                    AppliedMigration(str(m["filename"]), str(m["checksum"]), m.get("executed_at"))
+                    for m in data.get("migrations", [])
+                ),
+                head=data.get("head"),
+                schema_hash=str(data.get("schema_hash", "")),
+                row_counts={str(k): int(v) for k, v in dict(data.get("row_counts", {})).items()},
+                tool_version=str(data.get("tool_version", "")),
+                native_restore_point=data.get("native_restore_point"),
+                verified_at=data.get("verified_at"),
+                details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
+                manifest_version=int(data.get("manifest_version", MANIFEST_VERSION)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackupError(f"unreadable backup manifest: {exc!r}") from None
+
+
+# -- time -------------------------------------------------------------------------------------
+
+
+def utc_iso(when: datetime | None = None) -> str:
+    """UTC ISO 8601 with microseconds, e.g. ``2026-11-24T13:15:02.123456+00:00``."""
+    return (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time; a naive one is taken as UTC."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def new_backup_id(now: datetime) -> str:
+    """Sortable, unique id: ``YYYYMMDDTHHMMSSffffffZ-xxxxxx`` (UTC)."""
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+# -- durable files ----------------------------------------------------------------------------
+
+
+def ensure_store(directory: Path) -> Path:
+    """Create the store directory (0700) and sweep temp files left by dead processes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(directory, 0o700)
+    sweep_stale_temp(directory)
+    return directory
+
+
+def temp_path(directory: Path, suffix: str) -> Path:
+    """A fresh temp name in ``directory`` that names this process (for the stale sweep)."""
+    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temp(directory: Path) -> list[Path]:
+    """Remove temp files (and SQLite side files) of processes that died half way."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for p in directory.iterdir():
+        if not p.name.startswith(TMP_PREFIX):
+            continue
+        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    if removed:
+        fsync_dir(directory)
+    return removed
+
+
+def remove_quietly(*paths: Path) -> None:
+    """Unlink files (and their SQLite ``-journal``/``-wal``/``-shm`` companions) if present."""
+    for p in paths:
+        for q in (p, *(p.with_name(p.name + s) for s in ("-journal", "-wal", "-shm"))):
+            with contextlib.suppress(OSError):
+                q.unlink()
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(
+    path: Path, progress: BackupProgressCallback | None = None, *, phase: str = "hash"
+) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, reading it in 4 MiB chunks."""
+    emit = emitter(progress)
+    total = path.stat().st_size
+    h = hashlib.sha256()
+    done = 0
+    with path.open("rb", buffering=0) as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            done += len(chunk)
+            if done % (64 * _CHUNK) < _CHUNK:
+                emit(BackupProgress(phase, done, total))
+    emit(BackupProgress(phase, done, total))
+    return h.hexdigest(), done
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON to a temp name, fsync, rename over ``path``, fsync the directory."""
+    tmp = temp_path(path.parent, ".json")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def manifest_path(directory: Path, backup_id: str) -> Path:
+    return directory / f"{backup_id}.json"
+
+
+def list_backups(directory: Path) -> list[BackupManifest]:
+    """Every backup with a readable manifest, newest first."""
+    if not directory.is_dir():
+        return []
+    out: list[BackupManifest] = []
+    for p in directory.glob("*.json"):
+        if p.name.startswith(TMP_PREFIX) or not _ID.match(p.stem):
+            continue
+        try:
+            out.append(BackupManifest.from_json(json.loads(p.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, BackupError):
+            continue  # half-written by hand or damaged: never offered for restore
+    out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    return out
+
+
+def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
+    """The manifest of ``backup_id``; :class:`BackupNotFound` when there is none.
+
+    A unique prefix of an id is accepted (ids are long).
+    """
+    if not _ID.match(backup_id):
+        matches = [m for m in list_backups(directory) if m.id.startswith(backup_id)]
+        if len(matches) == 1 and backup_id:
+            return matches[0]
+        if len(matches) > 1:
+            raise ConfigError(
+                f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in matches[:5])
+            )
+        raise BackupNotFound(backup_id, directory)
+    path = manifest_path(directory, backup_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupNotFound(backup_id, directory) from None
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"cannot read manifest {path}: {exc}") from None
+    return BackupManifest.from_json(data)
+
+
+def save_manifest(directory: Path, manifest: BackupManifest) -> None:
+    """Write (or rewrite) a manifest atomically."""
+    write_json_atomic(manifest_path(directory, manifest.id), manifest.as_json())
+
+
+def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
+    """Record a successful verification time in the manifest."""
+    updated = replace(manifest, verified_at=utc_iso())
+    save_manifest(directory, updated)
+    return updated
+
+
+def delete_backup(directory: Path, backup_id: str) -> BackupManifest:
+    """Remove a backup: manifest first (it is no longer listed), then its data file."""
+    manifest = load_manifest(directory, backup_id)
+    manifest_path(directory, manifest.id).unlink()
+    fsync_dir(directory)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / Path(manifest.file).name).unlink()
+    fsync_dir(directory)
+    return manifest
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What ``prune`` would delete and what it keeps (and why)."""
+
+    delete: tuple[BackupManifest, ...]
+    keep: tuple[BackupManifest, ...]
+    protected: str | None  # id of the newest verified backup, never deleted
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(m.size for m in self.delete)
+
+
+def plan_prune(
+    directory: Path,
+    *,
+    keep: int | None = None,
+    older_than_days: float | None = None,
+    now: datetime | None = None,
+) -> PrunePlan:
+    """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
+
+    With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
+    verified backup is never deleted.
+    """
+    if keep is None and older_than_days is None:
+        raise ConfigError("prune needs --keep N and/or --older-than DAYS")
+    if keep is not None and keep < 1:
+        raise ConfigError(f"--keep must be 1 or more, got {keep}")
+    if older_than_days is not None and older_than_days < 0:
+        raise ConfigError(f"--older-than must not be negative, got {older_than_days}")
+    backups = list_backups(directory)
+    protected = next((m.id for m in backups if m.verified), None)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
+    delete: list[BackupManifest] = []
+    kept: list[BackupManifest] = []
+    for i, m in enumerate(backups):
+        beyond = keep is None or i >= keep
+        old = older_than_days is None or m.created < cutoff
+        if beyond and old and m.id != protected:
+            delete.append(m)
+        else:
+            kept.append(m)
+    return PrunePlan(tuple(delete), tuple(kept), protected)
+
+
+def prune_backups(directory: Path, plan: PrunePlan) -> list[BackupManifest]:
+    """Delete the backups a :class:`PrunePlan` chose; returns those deleted."""
+    done: list[BackupManifest] = []
+    for m in plan.delete:
+        if m.id == plan.protected:
+            continue
+        with contextlib.suppress(BackupNotFound):
+            done.append(delete_backup(directory, m.id))
+    return done
