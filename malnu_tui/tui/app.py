@@ -1,0 +1,154 @@
+"""The console: a status home screen, SQL view, wizards, backups, audit log and help.
+
+The app holds the targets and the one operation that may run at a time; screens live in
+:mod:`malnu_tui.tui.screens`, styles in ``*.tcss`` beside this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from malnu_tui.tui.commands import MalnuCommands
+from malnu_tui.tui.screens.status import StatusScreen
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Settings, Target
+
+
+class MalnuApp(App[int]):
+    """``malnu-tui`` with no command."""
+
+    TITLE = "malnu-tui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {MalnuCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit_app", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True, id="app.quit_now"),
+        Binding("f1,question_mark", "open_help", "Help", id="app.help"),
+    ]
+
+    def __init__(self, *, settings: Settings, target: Target) -> None:
+        super().__init__()
+        self.settings = settings
+        # The resolved target (flags and environment applied) replaces its configured entry;
+        # a --database override that matches no configured target is added as its own tab.
+        targets = dict(settings.targets)
+        targets[target.name] = target
+        self.targets: list[Target] = list(targets.values())
+        self.initial_target = target.name
+        self.operation: str | None = None
+        self.sub_title = target.display_url
+
+    def get_default_screen(self) -> Screen[None]:
+        return StatusScreen(self.targets, self.initial_target)
+
+    # -- the one operation at a time ----------------------------------------------------------
+    def begin_operation(self, name: str) -> bool:
+        """Claim the app for ``name``; False (and a notice) when another one is running."""
+        if self.operation is not None:
+            self.notify(
+                f"{self.operation} is still running; wait for it to finish",
+                severity="warning",
+                timeout=4,
+            )
+            return False
+        self.operation = name
+        return True
+
+    def end_operation(self) -> None:
+        self.operation = None
+
+    # -- navigation ---------------------------------------------------------------------------
+    @property
+    def status_screen(self) -> StatusScreen:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        for s in self.screen_stack:
+            if isinstance(s, StatusScreen):
+                return s
+        assert isinstance(screen, StatusScreen)
+        return screen
+
+    def current_target(self) -> Target:
+        return self.status_screen.current_target()
+
+    def _back_home(self) -> bool:
+        """Return to the status screen (from anywhere but a running operation)."""
+        if self.operation is not None:
+            self.begin_operation("")  # shows the notice
+            return False
+        while not isinstance(self.screen, StatusScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return True
+
+    def _refresh_after(self, _result: object = None) -> None:
+        self.status_screen.reload(all_targets=True)
+        self.status_screen.focus_table()
+
+    def action_quit_app(self) -> None:
+        if self.operation is not None:
+            self.notify(
+                f"{self.operation} is running: quitting now could leave it half done; "
+                "wait for it to finish",
+                severity="error",
+                timeout=5,
+            )
+            return
+        self.exit(0)
+
+    def action_refresh_status(self) -> None:
+        if self._back_home():
+            self.status_screen.reload(all_targets=True)
+
+    def action_open_help(self) -> None:
+        from malnu_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_open_audit(self) -> None:
+        from malnu_tui.tui.screens.audit import AuditScreen
+
+        if self._back_home():
+            self.push_screen(AuditScreen(self.current_target()))
+
+    def action_open_apply(self) -> None:
+        from malnu_tui.tui.screens.apply import ApplyWizard
+
+        if self._back_home():
+            self.push_screen(ApplyWizard(self.current_target()), self._refresh_after)
+
+    def action_open_rollback(self) -> None:
+        from malnu_tui.tui.screens.rollback import RollbackWizard
+
+        if self._back_home():
+            self.push_screen(RollbackWizard(self.current_target()), self._refresh_after)
+
+    def action_view_sql(self) -> None:
+        if self._back_home():
+            self.status_screen.action_view_sql()
+
+    def action_next_target(self) -> None:
+        if self._back_home():
+            self.status_screen.action_next_target()
+
+    def action_cycle_filter(self) -> None:
+        if self._back_home():
+            self.status_screen.action_cycle_filter()
+
+    def action_switch_target(self, name: str) -> None:
+        from malnu_tui.tui.screens.status import pane_id
+
+        if self._back_home():
+            from textual.widgets import TabbedContent
+
+            self.status_screen.query_one(TabbedContent).active = pane_id(name)
+
+    def action_unlock(self) -> None:
+        from malnu_tui.tui.screens.unlock import UnlockScreen
+
+        if self._back_home():
+            self.push_screen(UnlockScreen(self.current_target()), self._refresh_after)

@@ -1,0 +1,61 @@
+"""Messages that workers post back to the UI thread. Frozen values from the engine travel in
+them; the UI never touches a database connection itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.migrate import Progress, StatusReport
+
+
+@dataclass
+class StatusLoaded(Message):
+    """A target's status was read."""
+
+    target: str
+    report: StatusReport
+    mset: MigrationSet
+
+
+@dataclass
+class OperationFailed(Message):
+    """An engine call failed; ``message`` and ``hint`` are for the operator (no traceback)."""
+
+    what: str  # which step failed ("status", "plan", "backup", "run"…)
+    message: str
+    hint: str = ""
+
+
+@dataclass
+class OperationProgress(Message):
+    """A progress event of a running apply or rollback."""
+
+    progress: Progress
+
+
+@dataclass
+class AuditLoaded(Message):
+    entries: tuple[AuditEntry, ...]
+
+
+@dataclass
+class StepDone(Message):
+    """A wizard step's worker finished; ``value`` is what it produced."""
+
+    step: str
+    value: object
+
+
+@dataclass
+class BackupProgress(Message):
+    """Progress of a backup, verify or restore: done/total in arbitrary units (None: unknown)."""
+
+    done: float
+    total: float | None
+    message: str = ""

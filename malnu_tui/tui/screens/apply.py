@@ -1,0 +1,293 @@
+"""The apply wizard: what will run (list and SQL) → safety backup → confirmation → run with
+progress and a live log → result (new status, time per migration, or the failing statement)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Label, Static, TextArea
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.migrate import ApplyResult, MigrationFailed, Plan, Progress, StatusReport
+from malnu_tui.tui.messages import OperationProgress as ProgressMessage
+from malnu_tui.tui.messages import StepDone
+from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
+from malnu_tui.tui.session import connected, explain, load_status, migration_set, reporting
+from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.progress import OperationProgress
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.errors import LockHolder, StatementFailed
+    from malnu_tui.engine.files import MigrationSet
+
+
+@dataclass(frozen=True)
+class ApplyPreview:
+    plan: Plan | None
+    mset: MigrationSet
+    problems: tuple[str, ...]
+    database_name: str
+    lock: LockHolder | None
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """How the run ended: the result, or the failure with what had been applied before it."""
+
+    result: ApplyResult | None
+    failure: StatementFailed | None
+    done: tuple[tuple[str, int], ...]
+    error: str
+    report: StatusReport | None
+
+
+def preview_apply(target: Target) -> ApplyPreview:
+    from malnu_tui.engine.migrate import plan_up
+
+    mset = migration_set(target)
+    problems: list[str] = []
+    plan: Plan | None = None
+    with connected(target) as backend:
+        try:
+            plan = plan_up(backend, mset, target_name=target.name)
+        except MalnuError as exc:
+            problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
+        lock = backend.read_lock()
+        if lock is not None:
+            problems.append(
+                f"the migration lock is held by {lock.describe()}: wait for them, or if that "
+                "session is dead release it from the status screen (U, audited)"
+            )
+        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock)
+
+
+class ApplyWizard(SafetyBackupStep):
+    """Apply every pending migration, after reading exactly what will run."""
+
+    WIZARD_TITLE: ClassVar[str] = "Apply pending migrations"
+    STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("plan", "What will run"),
+        ("backup", "Safety backup"),
+        ("confirm", "Confirm"),
+        ("run", "Run"),
+        ("result", "Result"),
+    )
+    NO_RETURN_FROM: ClassVar[str] = "run"
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        self.preview: ApplyPreview | None = None
+        self.outcome: ApplyOutcome | None = None
+
+    def compose_steps(self) -> Iterable[Widget]:
+        with StepPane(id="plan"):
+            yield Static("", id="plan-intro", classes="intro")
+            yield DataTable(id="plan-table", cursor_type="row")
+            yield Static("", id="plan-checks", classes="preconditions")
+            yield TextArea("", language="sql", read_only=True, id="plan-sql")
+        with StepPane(id="backup"):
+            yield Static(
+                "Before anything changes, a backup of the whole database is taken.",
+                classes="intro",
+            )
+            yield OperationProgress(log=False, id="backup-progress")
+        with StepPane(id="confirm"):
+            yield Static("", id="confirm-text", classes="intro")
+        with StepPane(id="run"):
+            yield OperationProgress(id="run-progress")
+        with StepPane(id="result"):
+            yield Static("", id="result-text", classes="intro")
+            yield DataTable(id="result-times", cursor_type="row")
+            yield Label("failing statement:", id="failing-label", classes="pane-label")
+            yield TextArea("", language="sql", read_only=True, id="failing-sql")
+            yield MigrationTable(id="result-table")
+
+    def enter_step(self, step: str) -> None:
+        self.query_one("#next", Button).label = "Next ▶ (n)"
+        if step == "plan":
+            self.query_one("#plan-intro", Static).update(
+                Text(f"Planning {self.target.display_url}…", style="italic")
+            )
+            self.set_working(True)
+            self._plan()
+        elif step == "backup":
+            assert self.preview is not None
+            self.start_backup("pre-up", self.preview.plan)
+        elif step == "confirm":
+            p = self.preview
+            assert p is not None and p.plan is not None
+            text = Text()
+            text.append(f"Apply {len(p.plan.steps)} migration(s) ", style="bold")
+            text.append(f"to {p.database_name} ({self.target.display_url}), in this order:\n")
+            for s in p.plan.steps:
+                text.append(f"  ↑ {s.filename}\n")
+            text.append(f"Safety backup: {self.backup_id}\n")
+            text.append("Each migration runs in its own transaction with its tracking row.")
+            self.query_one("#confirm-text", Static).update(text)
+            self.allow_next(label="Apply ▶ (n)")
+            self.query_one("#next", Button).focus()
+        elif step == "run":
+            self._start_run()
+        elif step == "result":
+            self._show_result()
+            self.finish()
+
+    # -- plan ---------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="apply-plan")
+    def _plan(self) -> None:
+        with reporting(self, "plan"):
+            self.post_message(StepDone("plan", preview_apply(self.target)))
+
+    def _show_plan(self, p: ApplyPreview) -> None:
+        self.preview = p
+        steps = p.plan.steps if p.plan else ()
+        self.query_one("#plan-intro", Static).update(
+            Text.assemble(
+                ("Will apply ", ""),
+                (f"{len(steps)} migration(s)", "bold"),
+                (f" to {p.database_name}, oldest first:", ""),
+            )
+        )
+        table = self.query_one("#plan-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "version", "file", "statements", "notes")
+        for i, s in enumerate(steps, 1):
+            table.add_row(str(i), s.version, s.filename, str(len(s.statements)), str(len(s.notes)))
+        problems = list(p.problems)
+        if p.plan is not None and not steps:
+            problems.append("nothing to apply: the database is up to date")
+        checks = self.query_one("#plan-checks", Static)
+        if problems:
+            text = Text("✘ cannot proceed:\n", style="bold red")
+            for problem in problems:
+                text.append(f"  ✘ {problem}\n", style="")
+            checks.update(text)
+            checks.set_class(True, "problems")
+            self.allow_next("nothing can run")
+        else:
+            notes = [n for s in steps for n in s.notes] + list(p.plan.warnings if p.plan else ())
+            text = Text("✔ files read and split, dependencies met, no drift, lock free", "green")
+            for n in notes:
+                text.append(f"\n  ℹ {n}", style="")
+            checks.update(text)
+            checks.set_class(False, "problems")
+            self.allow_next(label="Back up ▶ (n)")
+        self.query_one("#plan-sql", TextArea).load_text(p.plan.sql_text() if p.plan else "")
+
+    # -- run ----------------------------------------------------------------------------------
+    def _start_run(self) -> None:
+        p = self.preview
+        assert p is not None and p.plan is not None
+        if not self.app_begin("apply"):
+            self.go(self.step_index("confirm"))
+            return
+        self.query_one("#run-progress", OperationProgress).reset(
+            f"applying {len(p.plan.steps)} migration(s)…", len(p.plan.steps)
+        )
+        self.set_working(True)
+        self._run(p.mset, p.plan)
+
+    @work(thread=True, exclusive=True, group="apply-run")
+    def _run(self, mset: MigrationSet, plan: Plan) -> None:
+        from malnu_tui.engine.migrate import apply_plan
+
+        def progress(p: Progress) -> None:
+            self.post_message(ProgressMessage(p))
+
+        with reporting(self, "run"):
+            result: ApplyResult | None = None
+            failure: StatementFailed | None = None
+            done: tuple[tuple[str, int], ...] = ()
+            error = ""
+            try:
+                with connected(self.target) as backend:
+                    result = apply_plan(backend, mset, plan, progress=progress)
+            except MigrationFailed as exc:
+                failure, done = exc.failure, exc.done
+                error = str(exc)
+            except MalnuError as exc:
+                error = explain(exc)[0]
+            report: StatusReport | None = None
+            try:
+                report = load_status(self.target)[0]
+            except MalnuError as exc:
+                error += f"; status afterwards could not be read: {exc}"
+            self.post_message(StepDone("run", ApplyOutcome(result, failure, done, error, report)))
+
+    @on(ProgressMessage)
+    def _progress(self, event: ProgressMessage) -> None:
+        self.query_one("#run-progress", OperationProgress).show_event(event.progress, "applying")
+
+    def _show_result(self) -> None:
+        o = self.outcome
+        text = Text()
+        times = self.query_one("#result-times", DataTable)
+        times.clear(columns=True)
+        times.add_columns("migration", "took", "outcome")
+        failing = self.query_one("#failing-sql", TextArea)
+        failing_label = self.query_one("#failing-label", Label)
+        if o is None:
+            text.append("✘ the run did not complete", style="bold red")
+            failing.display = failing_label.display = False
+        else:
+            done = o.result.done if o.result else o.done
+            for filename, ms in done:
+                times.add_row(filename, f"{ms} ms", Text("✔ applied", style="green"))
+            if o.result is not None:
+                text.append(f"✔ applied {len(o.result.done)} migration(s)\n", style="bold green")
+                for f in o.result.skipped:
+                    text.append(f"  – {f}: already applied by someone else\n")
+            else:
+                text.append("✘ the run stopped: ", style="bold red")
+                text.append(o.error + "\n")
+            if o.failure is not None:
+                times.add_row(o.failure.filename, "", Text("✘ FAILED", style="bold red"))
+                failing_label.update(
+                    f"failing statement: {o.failure.filename} line {o.failure.line}: "
+                    f"{o.failure.error}"
+                )
+                failing.load_text(o.failure.statement)
+                failing.display = failing_label.display = True
+            else:
+                failing.display = failing_label.display = False
+            text.append(f"Safety backup: {self.backup_id}\n")
+            if o.report is not None:
+                text.append(f"Now: {o.report.summary()}")
+                self.query_one("#result-table", MigrationTable).show(o.report, None)
+        self.query_one("#result-text", Static).update(text)
+
+    # -- worker results -----------------------------------------------------------------------
+    @on(StepDone)
+    def _step_done(self, event: StepDone) -> None:
+        if event.step == "backup":
+            return
+        event.stop()
+        self.set_working(False)
+        if event.step == "plan":
+            assert isinstance(event.value, ApplyPreview)
+            self._show_plan(event.value)
+        elif event.step == "run":
+            assert isinstance(event.value, ApplyOutcome)
+            self.app_end()
+            self.outcome = event.value
+            progress = self.query_one("#run-progress", OperationProgress)
+            if event.value.result is not None:
+                progress.finish(f"✔ applied {len(event.value.result.done)} migration(s)")
+            else:
+                progress.caption(f"✘ {event.value.error}")
+            self.go(self.step_index("result"))
+
+    def step_failed(self, what: str) -> None:
+        if what == "run":
+            self.app_end()
+            self.outcome = None
+            self.set_working(False)
+            self.allow_next(label="Result ▶ (n)")
+            return
+        super().step_failed(what)

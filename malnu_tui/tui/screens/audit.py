@@ -1,0 +1,121 @@
+"""The audit trail of a target, newest first, filterable by any word."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from malnu_tui.tui.messages import AuditLoaded, OperationFailed
+from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.config import Target
+
+AUDIT_LIMIT = 1000
+OUTCOME_LOOK: dict[str, tuple[str, str]] = {
+    "ok": ("✔ ok", "green"),
+    "failed": ("✘ failed", "bold red"),
+    "refused": ("⊘ refused", "yellow"),
+    "skipped": ("– skipped", "yellow"),
+}
+
+
+def outcome_text(outcome: str) -> Text:
+    label, style = OUTCOME_LOOK.get(outcome, (outcome, ""))
+    return Text(label, style=style)
+
+
+def read_audit(target: Target) -> tuple[AuditEntry, ...]:
+    with connected(target) as backend:
+        return tuple(backend.read_audit(limit=AUDIT_LIMIT))
+
+
+class AuditScreen(Screen[None]):
+    """Every change the tool made: time, actor, action, object, outcome, detail."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="audit.back"),
+        Binding("slash", "focus_filter", "Filter", id="audit.filter"),
+        Binding("ctrl+r,f5", "reload", "Refresh", id="audit.refresh"),
+    ]
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.entries: tuple[AuditEntry, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            Text(f"Audit log of {self.target.name} ({self.target.display_url})", style="bold"),
+            classes="screen-title",
+        )
+        yield Input(placeholder="filter: any word (action, object, actor, outcome…)", id="filter")
+        yield ErrorBox()
+        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="audit-count", classes="dim")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("at (UTC)", "actor", "action", "object", "outcome", "detail")
+        table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.query_one("#audit-count", Static).update("reading the audit trail…")
+        self._load()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    @work(thread=True, exclusive=True, group="audit")
+    def _load(self) -> None:
+        with reporting(self, "audit"):
+            self.post_message(AuditLoaded(read_audit(self.target)))
+
+    @on(AuditLoaded)
+    def _loaded(self, event: AuditLoaded) -> None:
+        event.stop()
+        self.entries = event.entries
+        self.query_one(ErrorBox).clear()
+        self._show()
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self.query_one("#audit-count", Static).update("")
+
+    @on(Input.Changed, "#filter")
+    def _filter(self) -> None:
+        self._show()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def _show(self) -> None:
+        words = self.query_one("#filter", Input).value.lower().split()
+        table = self.query_one(DataTable)
+        table.clear()
+        shown = 0
+        for e in self.entries:
+            haystack = f"{e.at} {e.actor} {e.action} {e.object} {e.outcome} {e.detail}".lower()
+            if all(w in haystack for w in words):
+                table.add_row(e.at, e.actor, e.action, e.object, outcome_text(e.outcome), e.detail)
+                shown += 1
+        total = len(self.entries)
+        more = f" (the newest {AUDIT_LIMIT})" if total >= AUDIT_LIMIT else ""
+        self.query_one("#audit-count", Static).update(
+            f"{shown} of {total} entries{more}"
+            + (f" matching {' '.join(words)!r}" if words else "")
+        )

@@ -1,0 +1,72 @@
+"""A typed confirmation in a dialog: the operator types the expected word to go on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Dismisses with True only when ``expected`` was typed (or, with no ``expected``, when
+    the operator pressed the confirm button)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+    ]
+
+    def __init__(self, title: str, body: Text | str, expected: str | None, verb: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.expected = expected
+        self.verb = verb
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
+            if self.expected is not None:
+                yield Static(Text.assemble("Type ", (self.expected, "bold reverse"), " to go on:"))
+                yield Input(placeholder=self.expected, id="confirm-typed")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel (esc)", id="no", compact=True)
+                yield Button(
+                    self.verb,
+                    id="yes",
+                    variant="error",
+                    compact=True,
+                    disabled=self.expected is not None,
+                )
+
+    def on_mount(self) -> None:
+        if self.expected is not None:
+            self.query_one(Input).focus()
+        else:
+            self.query_one("#no", Button).focus()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#yes", Button).disabled = event.value != self.expected
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.expected:
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

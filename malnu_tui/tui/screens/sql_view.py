@@ -1,0 +1,264 @@
+"""The selected migration's SQL (or its rollback's) beside its PostgreSQL translation, with
+translation findings marked on their lines; a unified diff on narrow terminals."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, Static, TextArea
+
+from malnu_tui.tui.messages import OperationFailed, StepDone
+from malnu_tui.tui.session import reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.state import state_text
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.migrate import MigrationStatus
+    from malnu_tui.engine.translate import FileTranslation
+
+# Below this width the two panes are too narrow to read: show a unified diff instead.
+SPLIT_MIN_WIDTH = 110
+Which = Literal["migration", "rollback"]
+
+
+@dataclass(frozen=True)
+class SqlDocument:
+    """One file's SQL and its translation (``None`` when the file does not exist)."""
+
+    filename: str | None
+    sql: str | None
+    translation: FileTranslation | None
+
+
+@dataclass(frozen=True)
+class SqlBundle:
+    migration: SqlDocument
+    rollback: SqlDocument
+
+
+def load_sql(mset: MigrationSet, filename: str) -> SqlBundle:
+    """Read the migration and its rollback and translate both to PostgreSQL, with the schema
+    knowledge of every earlier migration (runs in a worker)."""
+    from malnu_tui.engine.translate import SchemaState, translate_script
+
+    state = SchemaState()
+    chosen = None
+    for m in mset.migrations:
+        if m.filename == filename:
+            chosen = m
+            break
+        translate_script(m.read_text(), m.filename, state)
+    if chosen is None:
+        return SqlBundle(SqlDocument(None, None, None), SqlDocument(None, None, None))
+    text = chosen.read_text()
+    mig = SqlDocument(chosen.filename, text, translate_script(text, chosen.filename, state))
+    if chosen.rollback is None:
+        return SqlBundle(mig, SqlDocument(None, None, None))
+    rb_text = chosen.rollback.read_text()
+    rb = SqlDocument(
+        chosen.rollback.filename,
+        rb_text,
+        translate_script(rb_text, chosen.rollback.filename, state),
+    )
+    return SqlBundle(mig, rb)
+
+
+def unified_diff(doc: SqlDocument) -> Text:
+    """SQLite → PostgreSQL as a unified diff: ``-`` lines only in SQLite, ``+`` only in PG."""
+    if doc.sql is None or doc.translation is None:
+        return Text("no file")
+    before = doc.sql.splitlines()
+    after = doc.translation.postgres_sql().splitlines()
+    text = Text()
+    lines = difflib.unified_diff(
+        before, after, "SQLite: " + (doc.filename or ""), "PostgreSQL", lineterm="", n=2
+    )
+    for line in lines:
+        if line.startswith(("---", "+++")):
+            text.append(line + "\n", style="bold")
+        elif line.startswith("@@"):
+            text.append(line + "\n", style="cyan")
+        elif line.startswith("+"):
+            text.append(line + "\n", style="green")
+        elif line.startswith("-"):
+            text.append(line + "\n", style="red")
+        else:
+            text.append(line + "\n")
+    return text
+
+
+def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
+    if doc.translation is None:
+        return []
+    rows = []
+    for f in doc.translation.findings:
+        sev = (
+            Text("✘ error", style="bold red")
+            if f.severity == "error"
+            else Text("ℹ note", style="yellow")
+        )
+        why = f.why + (f" — {f.suggestion}" if f.suggestion else "")
+        rows.append((str(f.line), sev, f.construct, why))
+    return rows
+
+
+class SqlViewScreen(Screen[None]):
+    """SQL, rollback SQL and PostgreSQL translation of one migration."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="sql.back"),
+        Binding("m", "show('migration')", "Migration", id="sql.migration"),
+        Binding("r", "show('rollback')", "Rollback", id="sql.rollback"),
+        Binding("d", "toggle_layout", "Split/diff", id="sql.layout"),
+        Binding("g", "goto_finding", "Go to finding", id="sql.goto"),
+    ]
+
+    def __init__(self, target: Target, status: MigrationStatus, mset: MigrationSet) -> None:
+        super().__init__()
+        self.target = target
+        self.status = status
+        self.mset = mset
+        self.bundle: SqlBundle | None = None
+        self.which: Which = "migration"
+        self.forced_layout: Literal["split", "diff"] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="sql-title", classes="screen-title")
+        yield ErrorBox()
+        with ContentSwitcher(initial="split", id="sql-layout"):
+            with Horizontal(id="split"):
+                with Vertical(classes="sql-pane"):
+                    yield Label("SQLite", id="source-label", classes="pane-label")
+                    yield TextArea(
+                        "", language="sql", read_only=True, id="source", show_line_numbers=True
+                    )
+                with Vertical(classes="sql-pane"):
+                    yield Label("PostgreSQL translation", classes="pane-label")
+                    yield TextArea(
+                        "",
+                        language="sql",
+                        read_only=True,
+                        id="translation",
+                        show_line_numbers=True,
+                        soft_wrap=True,
+                    )
+            with VerticalScroll(id="diff"):
+                yield Static("", id="diff-text")
+        yield Label("translation findings", classes="pane-label")
+        yield DataTable(id="findings", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        m = self.status
+        title = Text()
+        title.append(m.filename, style="bold")
+        title.append("  ")
+        title.append_text(state_text(m.state))
+        if m.description:
+            title.append(f"  · {m.description}")
+        if m.author:
+            title.append(f"  · by {m.author}", style="dim")
+        self.query_one("#sql-title", Static).update(title)
+        table = self.query_one("#findings", DataTable)
+        table.add_columns("line", "severity", "construct", "why")
+        self._apply_layout(self.size.width)
+        self._load()
+
+    @work(thread=True, exclusive=True, group="sql-view")
+    def _load(self) -> None:
+        with reporting(self, "sql"):
+            self.post_message(StepDone("sql", load_sql(self.mset, self.status.filename)))
+
+    @on(StepDone)
+    def _loaded(self, event: StepDone) -> None:
+        event.stop()
+        assert isinstance(event.value, SqlBundle)
+        self.bundle = event.value
+        self._show()
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width)
+
+    def _apply_layout(self, width: int) -> None:
+        layout = self.forced_layout or ("split" if width >= SPLIT_MIN_WIDTH else "diff")
+        self.query_one("#sql-layout", ContentSwitcher).current = layout
+
+    def action_toggle_layout(self) -> None:
+        current = self.query_one("#sql-layout", ContentSwitcher).current
+        self.forced_layout = "diff" if current == "split" else "split"
+        self._apply_layout(self.size.width)
+
+    def action_show(self, which: Which) -> None:
+        self.which = which
+        self._show()
+
+    def _document(self) -> SqlDocument | None:
+        if self.bundle is None:
+            return None
+        return self.bundle.migration if self.which == "migration" else self.bundle.rollback
+
+    def _show(self) -> None:
+        doc = self._document()
+        if doc is None:
+            return
+        label = "migration" if self.which == "migration" else "rollback"
+        source = self.query_one("#source", TextArea)
+        translation = self.query_one("#translation", TextArea)
+        findings = self.query_one("#findings", DataTable)
+        findings.clear()
+        if doc.sql is None:
+            missing = (
+                "✘ no rollback file: this migration cannot be rolled back"
+                if self.which == "rollback"
+                else "✘ the migration file is gone (state: missing)"
+            )
+            self.query_one("#source-label", Label).update(f"SQLite {label}: {missing}")
+            source.load_text(f"-- {missing}\n")
+            translation.load_text("")
+            self.query_one("#diff-text", Static).update(Text(missing, style="bold"))
+            return
+        self.query_one("#source-label", Label).update(f"SQLite {label}: {doc.filename}")
+        source.load_text(doc.sql)
+        translation.load_text(doc.translation.postgres_sql() if doc.translation else "")
+        self.query_one("#diff-text", Static).update(unified_diff(doc))
+        rows = finding_cells(doc)
+        for row in rows:
+            findings.add_row(*row)
+        if not rows:
+            findings.add_row("", Text("✔ none", style="green"), "", "translated as written")
+
+    def action_goto_finding(self) -> None:
+        """Put the source cursor on the line of the highlighted finding."""
+        findings = self.query_one("#findings", DataTable)
+        if findings.row_count == 0:
+            return
+        line_cell = findings.get_row_at(max(findings.cursor_row, 0))[0]
+        if not str(line_cell).isdigit():
+            return
+        line = int(str(line_cell)) - 1
+        self.forced_layout = "split"
+        self._apply_layout(self.size.width)
+        source = self.query_one("#source", TextArea)
+        source.select_line(line)
+        source.scroll_cursor_visible(center=True)
+        source.focus()
+
+    @on(DataTable.RowSelected, "#findings")
+    def _finding_selected(self) -> None:
+        self.action_goto_finding()

@@ -1,0 +1,119 @@
+"""The home screen: one migration table per configured target, with a summary line each."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+
+from malnu_tui.engine.migrate import MigrationState, MigrationStatus
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+
+# f cycles through: everything, then one state at a time.
+FILTERS: tuple[MigrationState | None, ...] = (None, *MigrationState)
+
+
+def pane_id(target_name: str) -> str:
+    return "target-" + "".join(c if c.isalnum() else "-" for c in target_name)
+
+
+class StatusScreen(Screen[None]):
+    """What is applied, pending, failed, drifted or missing on every target."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,v", "view_sql", "SQL", id="status.view_sql"),
+        Binding("a", "app.open_apply", "Apply", id="status.apply"),
+        Binding("r", "app.open_rollback", "Rollback", id="status.rollback"),
+        Binding("l", "app.open_audit", "Log", id="status.audit"),
+        Binding("f", "cycle_filter", "Filter", id="status.filter"),
+        Binding("t", "next_target", "Target", id="status.next_target"),
+        Binding("ctrl+r,f5", "app.refresh_status", "Refresh", id="status.refresh"),
+        Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
+    ]
+
+    def __init__(self, targets: list[Target], initial: str) -> None:
+        super().__init__()
+        self.targets = targets
+        self.initial = initial
+        self.filter_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=pane_id(self.initial), id="targets"):
+            for t in self.targets:
+                with TabPane(t.name, id=pane_id(t.name)):
+                    yield TargetPanel(t)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.focus_table()
+
+    def focus_table(self) -> None:
+        panel = self.current_panel()
+        if panel is not None:
+            panel.table.focus()
+
+    def current_panel(self) -> TargetPanel | None:
+        tabs = self.query_one(TabbedContent)
+        active = tabs.active
+        for panel in self.query(TargetPanel):
+            if pane_id(panel.target.name) == active:
+                return panel
+        return None
+
+    def current_target(self) -> Target:
+        panel = self.current_panel()
+        return panel.target if panel is not None else self.targets[0]
+
+    def current_selection(self) -> tuple[MigrationStatus, MigrationSet] | None:
+        panel = self.current_panel()
+        if panel is None or panel.mset is None:
+            return None
+        m = panel.selected()
+        return (m, panel.mset) if m is not None else None
+
+    def reload(self, *, all_targets: bool = False) -> None:
+        for panel in self.query(TargetPanel):
+            if all_targets or panel is self.current_panel():
+                panel.reload()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.focus_table()
+
+    def action_next_target(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [pane_id(t.name) for t in self.targets]
+        if len(ids) > 1:
+            tabs.active = ids[(ids.index(tabs.active) + 1) % len(ids)]
+        else:
+            self.notify("only one target is configured", timeout=3)
+
+    def action_cycle_filter(self) -> None:
+        self.filter_index = (self.filter_index + 1) % len(FILTERS)
+        for panel in self.query(TargetPanel):
+            panel.set_filter(FILTERS[self.filter_index])
+        state = FILTERS[self.filter_index]
+        self.notify(f"showing {state.value if state else 'every'} migration(s)", timeout=2)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_view_sql()
+
+    def action_view_sql(self) -> None:
+        from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+        chosen = self.current_selection()
+        if chosen is None:
+            self.notify("no migration selected", severity="warning", timeout=3)
+            return
+        status, mset = chosen
+        self.app.push_screen(SqlViewScreen(self.current_target(), status, mset))

@@ -1,0 +1,270 @@
+"""What every wizard shares: one step at a time, Back and Cancel on every step before the
+point of no return, Next only when the step allows it, and nothing starts twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, ContentSwitcher, Footer, Header
+
+from malnu_tui.tui.messages import OperationFailed, StepDone
+from malnu_tui.tui.session import reporting, take_safety_backup
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.progress import OperationProgress
+from malnu_tui.tui.widgets.step_header import StepHeader
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+
+
+class WizardScreen(Screen[str | None]):
+    """Subclasses set ``WIZARD_TITLE`` and ``STEPS`` ((id, title) pairs) and implement
+    :meth:`compose_steps` (one container per step id) and :meth:`enter_step`."""
+
+    WIZARD_TITLE: ClassVar[str] = "wizard"
+    STEPS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Steps from which there is no way back (the run and what follows).
+    NO_RETURN_FROM: ClassVar[str] = ""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
+        Binding("b", "back", "Back", id="wizard.back"),
+        Binding("n", "next", "Next", id="wizard.next"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = 0
+        self.working = False  # a step's worker is running
+        self.blocked: str | None = "loading…"  # why Next is not possible, None when it is
+        self.finished = False
+        self.last_error: str | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StepHeader(self.WIZARD_TITLE, tuple(t for _, t in self.STEPS))
+        yield ErrorBox(id="wizard-error")
+        with ContentSwitcher(initial=self.STEPS[0][0], id="steps"):
+            yield from self.compose_steps()
+        with Horizontal(id="wizard-nav"):
+            yield Button("◀ Back (b)", id="back", compact=True)
+            yield Button("Cancel (esc)", id="cancel", variant="error", compact=True)
+            yield Button("Next ▶ (n)", id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def compose_steps(self) -> Iterable[Widget]:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.go(0)
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def step(self) -> str:
+        return self.STEPS[self.index][0]
+
+    def step_index(self, step: str) -> int:
+        return [s for s, _ in self.STEPS].index(step)
+
+    @property
+    def past_no_return(self) -> bool:
+        return bool(self.NO_RETURN_FROM) and self.index >= self.step_index(self.NO_RETURN_FROM)
+
+    def go(self, index: int) -> None:
+        self.index = index
+        self.query_one("#wizard-error", ErrorBox).clear()
+        self.query_one(ContentSwitcher).current = self.step
+        self.query_one(StepHeader).show_step(index)
+        self.blocked = "loading…"
+        self.set_focus(None)  # a widget of the previous step must not keep the keys
+        self.enter_step(self.step)
+        self.update_nav()
+        self._focus_nav()
+
+    def _focus_nav(self) -> None:
+        """With nothing of the step focused, the keys go to Next (or Cancel)."""
+        focused = self.focused
+        if focused is not None and not isinstance(focused, Button):
+            return
+        for button_id in ("#next", "#cancel"):
+            button = self.query_one(button_id, Button)
+            if button.display and not button.disabled:
+                button.focus()
+                return
+
+    def enter_step(self, step: str) -> None:
+        """Start the step: load what it shows (in a worker) and call :meth:`allow_next`."""
+
+    def allow_next(self, blocked: str | None = None, *, label: str | None = None) -> None:
+        """Enable Next (``blocked`` None) or disable it saying why."""
+        self.blocked = blocked
+        if label is not None:
+            self.query_one("#next", Button).label = label
+        self.update_nav()
+        self._focus_nav()
+
+    def set_working(self, working: bool) -> None:
+        self.working = working
+        self.update_nav()
+        self._focus_nav()
+
+    def update_nav(self) -> None:
+        back = self.query_one("#back", Button)
+        cancel = self.query_one("#cancel", Button)
+        nxt = self.query_one("#next", Button)
+        back.disabled = not self.check_back()
+        cancel.disabled = not self.check_cancel()
+        nxt.disabled = not self.check_next()
+        cancel.label = "Close (esc)" if self.finished else "Cancel (esc)"
+        nxt.display = not self.finished
+        back.display = not self.past_no_return
+        self.refresh_bindings()
+
+    def check_back(self) -> bool:
+        return self.index > 0 and not self.working and not self.past_no_return
+
+    def check_cancel(self) -> bool:
+        return self.finished or (not self.working and not self.past_no_return)
+
+    def check_next(self) -> bool:
+        return not self.working and self.blocked is None and not self.finished
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.check_back() or None
+        if action == "cancel":
+            return self.check_cancel() or None
+        if action == "next":
+            return self.check_next() or None
+        return True
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if self.check_back():
+            self.go(self.index - 1)
+
+    def action_cancel(self) -> None:
+        if self.check_cancel():
+            self.dismiss(None)
+
+    def action_next(self) -> None:
+        if self.check_next() and self.leave_step(self.step):
+            self.go(self.index + 1)
+
+    def leave_step(self, step: str) -> bool:
+        """Validate before moving on; False stays on the step."""
+        return True
+
+    def finish(self) -> None:
+        """The wizard is done: only Close remains."""
+        self.finished = True
+        self.update_nav()
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
+
+    @on(Button.Pressed, "#next")
+    def _next(self) -> None:
+        self.action_next()
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.last_error = event.message
+        self.show_error(event.message, event.hint)
+        self.step_failed(event.what)
+
+    def show_error(self, message: str, hint: str = "") -> None:
+        self.query_one("#wizard-error", ErrorBox).show_error(message, hint)
+
+    def step_failed(self, what: str) -> None:
+        """A worker failed; by default the step stays, with Next blocked."""
+        self.set_working(False)
+        self.allow_next(f"{what} failed")
+
+
+class SafetyBackupStep(WizardScreen):
+    """A wizard with a safety-backup step: taken once per plan, with progress."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.backup_id: str | None = None
+        self.backup_for: object = None  # the plan the backup was taken for
+
+    def start_backup(self, reason: str, plan_key: object) -> None:
+        """Take the safety backup (unless one was already taken for this same plan)."""
+        progress = self.query_one("#backup-progress", OperationProgress)
+        if self.backup_id is not None and self.backup_for == plan_key:
+            progress.finish(f"✔ safety backup {self.backup_id} already taken for this plan")
+            self.allow_next()
+            return
+        if not self.app_begin("safety backup"):
+            self.allow_next("another operation is running")
+            return
+        self.backup_for = plan_key
+        progress.reset(f"taking a safety backup of {self.target.display_url} ({reason})…")
+        self.set_working(True)
+        self._backup_worker(reason)
+
+    def app_begin(self, name: str) -> bool:
+        from malnu_tui.tui.app import MalnuApp
+
+        app = self.app
+        return app.begin_operation(name) if isinstance(app, MalnuApp) else True
+
+    def app_end(self) -> None:
+        from malnu_tui.tui.app import MalnuApp
+
+        app = self.app
+        if isinstance(app, MalnuApp):
+            app.end_operation()
+
+    @work(thread=True, exclusive=True, group="safety-backup")
+    def _backup_worker(self, reason: str) -> None:
+        with reporting(self, "backup"):
+            self.post_message(StepDone("backup", take_safety_backup(self.target, reason)))
+
+    @on(StepDone)
+    def _backup_done(self, event: StepDone) -> None:
+        if event.step != "backup":
+            return
+        event.stop()
+        self.app_end()
+        self.set_working(False)
+        self.backup_id = str(event.value) if event.value else None
+        progress = self.query_one("#backup-progress", OperationProgress)
+        progress.finish(f"✔ safety backup taken: {self.backup_id}")
+        progress.log_line(f"backup id: {self.backup_id}")
+        self.allow_next()
+        self.query_one("#next", Button).focus()
+
+    def step_failed(self, what: str) -> None:
+        if what == "backup":
+            self.app_end()
+            self.backup_id = None
+            self.backup_for = None
+            self.query_one("#backup-progress", OperationProgress).caption(
+                "✘ the safety backup failed: nothing was changed. Back, or Cancel."
+            )
+        super().step_failed(what)
+
+
+class StepPane(Container):
+    """One step's content."""
+
+    DEFAULT_CLASSES = "step"

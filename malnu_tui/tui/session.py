@@ -1,0 +1,78 @@
+"""Glue between workers and the engine: open a target, read its status, report errors.
+
+Everything here runs in worker threads. Each call opens its own connection and closes it, so a
+connection is never shared between threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.tui.messages import OperationFailed
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.migrate import StatusReport
+
+
+@contextlib.contextmanager
+def connected(target: Target) -> Iterator[Backend]:
+    """An open backend for ``target`` with the tool's tables in place; closed afterwards."""
+    from malnu_tui.engine.config import open_backend
+
+    backend = open_backend(target)
+    try:
+        backend.ensure_schema()
+        yield backend
+    finally:
+        backend.close()
+
+
+def migration_set(target: Target) -> MigrationSet:
+    from malnu_tui.engine.files import discover
+
+    return discover(target.migrations_dir, target.rollback_dir)
+
+
+def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
+    """Discover the target's files and read its tracking table."""
+    from malnu_tui.engine.migrate import status
+
+    mset = migration_set(target)
+    with connected(target) as backend:
+        return status(backend, mset, target.name), mset
+
+
+def take_safety_backup(target: Target, reason: str) -> str | None:
+    """A backup of ``target`` before destructive work; returns its id."""
+    from malnu_tui.engine.safety import backup_taker
+
+    with connected(target) as backend:
+        return backup_taker(backend, target)(reason)
+
+
+def explain(exc: BaseException) -> tuple[str, str]:
+    """(message, hint) for the operator: engine errors as they are, anything else named."""
+    if isinstance(exc, MalnuError):
+        return str(exc), exc.hint or ""
+    return (
+        f"unexpected {type(exc).__name__}: {exc}",
+        "nothing was committed by the step that failed; check the audit log (l) and retry",
+    )
+
+
+@contextlib.contextmanager
+def reporting(pump: MessagePump, what: str) -> Iterator[None]:
+    """Run a worker body; any error becomes an :class:`OperationFailed` posted to ``pump``."""
+    try:
+        yield
+    except Exception as exc:  # every failure is shown in the UI, never as a traceback
+        message, hint = explain(exc)
+        pump.post_message(OperationFailed(what, message, hint))

@@ -1,0 +1,115 @@
+"""One target on the status screen: its summary line, any error, and its migration table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from malnu_tui.engine.migrate import STATE_SYMBOLS, MigrationState, MigrationStatus, StatusReport
+from malnu_tui.tui.messages import OperationFailed, StatusLoaded
+from malnu_tui.tui.session import load_status, reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.state import STATE_STYLES
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+
+
+def summary_text(report: StatusReport, state_filter: MigrationState | None) -> Text:
+    """``✔ 5 applied  ○ 2 pending …  head …  lock …  url``: words and symbols, colour as a cue."""
+    text = Text()
+    for state in MigrationState:
+        n = report.count(state)
+        style = STATE_STYLES[state] if n and state is not MigrationState.APPLIED else ""
+        if state is MigrationState.APPLIED and n:
+            style = STATE_STYLES[state]
+        text.append(f"{STATE_SYMBOLS[state]} {n} {state.value}", style=style)
+        text.append("  ")
+    text.append(f"head {report.head or '—'}", style="bold")
+    text.append("\n")
+    if report.lock is not None:
+        text.append("⚠ LOCKED by ", style="bold red")
+        text.append(report.lock.describe())
+    else:
+        text.append("lock: free")
+    text.append("  ·  ")
+    text.append(report.display_url, style="dim")
+    if state_filter is not None:
+        text.append(f"  ·  showing only {state_filter.value} (f: next filter)", style="italic")
+    return text
+
+
+class TargetPanel(Vertical):
+    """Loads and shows the status of one target; reload with :meth:`reload`."""
+
+    DEFAULT_CLASSES = "target-panel"
+
+    def __init__(self, target: Target, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.target = target
+        self.report: StatusReport | None = None
+        self.mset: MigrationSet | None = None
+        self.state_filter: MigrationState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("reading status…", classes="summary")
+        yield ErrorBox()
+        yield MigrationTable()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    @property
+    def table(self) -> MigrationTable:
+        return self.query_one(MigrationTable)
+
+    def reload(self) -> None:
+        self.query_one(".summary", Static).update(
+            Text(f"reading status of {self.target.display_url}…", style="italic")
+        )
+        self._load()
+
+    @work(thread=True, exclusive=True, group="status")
+    def _load(self) -> None:
+        with reporting(self, "status"):
+            report, mset = load_status(self.target)
+            self.post_message(StatusLoaded(self.target.name, report, mset))
+
+    @on(StatusLoaded)
+    def _loaded(self, event: StatusLoaded) -> None:
+        if event.target != self.target.name:
+            return
+        event.stop()
+        self.report, self.mset = event.report, event.mset
+        self.query_one(ErrorBox).clear()
+        self._render_report()
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        if event.what != "status":
+            return
+        event.stop()
+        self.query_one(".summary", Static).update(
+            Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
+        )
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+    def set_filter(self, state: MigrationState | None) -> None:
+        self.state_filter = state
+        self._render_report()
+
+    def _render_report(self) -> None:
+        if self.report is None:
+            return
+        self.query_one(".summary", Static).update(summary_text(self.report, self.state_filter))
+        self.table.show(self.report, self.state_filter)
+
+    def selected(self) -> MigrationStatus | None:
+        return self.table.selected()
