@@ -76,9 +76,11 @@ def test_apply_record_and_audit(pg_url: str) -> None:
             be.row_count('t"; DROP TABLE t; --')
         fp = be.schema_fingerprint()
         be.run_unit(
-            "b.sql", split_statements("CREATE INDEX ix ON t (pct)"), RecordApplied("b.sql", "c2"),
+            "b.sql",
+            split_statements("CREATE INDEX ix ON t (pct)"),
+            RecordApplied("b.sql", "c2"),
             _audit(),
-        )  # fmt: skip
+        )
         assert be.schema_fingerprint() != fp
         be.set_checksum("a.sql", "c9", _audit("repair"))
         assert {r.filename: r.checksum for r in be.fetch_records()}["a.sql"] == "c9"
@@ -118,9 +120,11 @@ def test_statement_timeout(pg_url: str) -> None:
     try:
         with pytest.raises(StatementFailed, match="statement timeout"):
             be.run_unit(
-                "slow.sql", [Statement("SELECT pg_sleep(2)", 7)], RecordApplied("slow.sql", "c"),
+                "slow.sql",
+                [Statement("SELECT pg_sleep(2)", 7)],
+                RecordApplied("slow.sql", "c"),
                 _audit(),
-            )  # fmt: skip
+            )
     finally:
         be.close()
     with pytest.raises(ConfigError):
@@ -132,13 +136,20 @@ def test_lock_timeout_stops_waiting_behind_a_long_transaction(pg_url: str) -> No
     be = PostgresBackend(pg_url, lock_timeout="300ms")
     try:
         be.ensure_schema()
-        be.run_unit("a.sql", split_statements("CREATE TABLE t (id int)"), RecordApplied("a.sql", "c"), _audit())  # fmt: skip
+        be.run_unit(
+            "a.sql",
+            split_statements("CREATE TABLE t (id int)"),
+            RecordApplied("a.sql", "c"),
+            _audit(),
+        )
         blocker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
         with pytest.raises(StatementFailed, match="lock timeout"):
             be.run_unit(
-                "b.sql", split_statements("ALTER TABLE t ADD COLUMN x int"),
-                RecordApplied("b.sql", "c"), _audit(),
-            )  # fmt: skip
+                "b.sql",
+                split_statements("ALTER TABLE t ADD COLUMN x int"),
+                RecordApplied("b.sql", "c"),
+                _audit(),
+            )
     finally:
         blocker.close()
         be.close()
@@ -199,7 +210,12 @@ def test_schema_option_keeps_tool_tables_apart(pg_url: str) -> None:
     be = open_url(pg_url + "?schema=malnu_ops")
     try:
         be.ensure_schema()
-        be.run_unit("a.sql", split_statements("CREATE TABLE t (id int)"), RecordApplied("a.sql", "c"), _audit())  # fmt: skip
+        be.run_unit(
+            "a.sql",
+            split_statements("CREATE TABLE t (id int)"),
+            RecordApplied("a.sql", "c"),
+            _audit(),
+        )
         assert be.table_names() == ["t"]
         with psycopg.connect(pg_url) as conn:
             rows = conn.execute(

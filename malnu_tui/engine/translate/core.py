@@ -257,6 +257,14 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
                     "a function the translator does not know in both dialects",
                     "write the PostgreSQL equivalent by hand",
                 )
+        if isinstance(node, exp.Date):
+            args = [node.this, *node.expressions]
+            first = args[0].sql(dialect="postgres")
+            return _pg_expr(date_function_sql("date", [_lit(a) for a in args], first))
+        if isinstance(node, exp.Typeof):
+            raise Untranslatable(
+                "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
+            )
         if isinstance(node, exp.TimeToStr):
             fmt = _lit(node.args.get("format"))
             value = node.this
@@ -462,6 +470,20 @@ def _rewrite_insert(tree: exp.Insert, ctx: _Context) -> None:
     cols = listed or [c.name for c in table_cols]
     colset = {c.lower() for c in cols}
 
+    native = tree.args.get("conflict")
+    if native is not None and not alternative:
+        # SQLite resolves a bare column in DO UPDATE to the existing row; PostgreSQL calls it
+        # ambiguous (it could be EXCLUDED's), so qualify it with the table.
+        for assignment in native.expressions:
+            value = assignment.expression if isinstance(assignment, exp.EQ) else assignment
+            for column in list(value.find_all(exp.Column)):
+                if not column.table:
+                    column.set("table", exp.to_identifier(table))
+        where = native.args.get("where")
+        if where is not None:
+            for column in list(where.find_all(exp.Column)):
+                if not column.table:
+                    column.set("table", exp.to_identifier(table))
     if alternative:
         tree.set("alternative", None)
         if tree.args.get("conflict") is not None:
@@ -610,7 +632,9 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
     if expression_only and isinstance(tree, exp.Select):
         out: str = tree.expressions[0].sql(dialect="postgres")
     else:
-        out = tree.sql(dialect="postgres")
+        # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
+        pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
+        out = tree.sql(dialect="postgres", pretty=pretty)
     for pattern, construct in _LEFTOVERS:
         if pattern.search(out):
             raise Untranslatable(
