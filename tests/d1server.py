@@ -401,23 +401,48 @@ class D1Server:
         return results
 
     def dump(self, snap: Snapshot, options: dict[str, Any]) -> bytes:
-        """D1-style SQL dump of a snapshot (no transaction control, ``_cf_`` tables left out)."""
+        """D1-style SQL dump of a snapshot: tables in creation order, each followed by its
+        rows, then indexes, triggers and views; no transaction control; ``_cf_`` tables left
+        out."""
         conn = sqlite3.connect(str(snap.path))
         try:
-            lines = ["PRAGMA defer_foreign_keys=TRUE;"]
-            tables = set(options.get("tables") or [])
+            only = set(options.get("tables") or [])
             no_data = bool(options.get("no_data"))
             no_schema = bool(options.get("no_schema"))
-            for line in conn.iterdump():
-                if line in ("BEGIN TRANSACTION;", "COMMIT;") or "_cf_" in line:
+            lines = ["PRAGMA defer_foreign_keys=TRUE;"]
+            later: list[str] = []
+            objects = conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY rowid"
+            ).fetchall()
+            for kind, name, table, sql in objects:
+                if only and table not in only:
                     continue
-                is_data = line.startswith(("INSERT INTO", "DELETE FROM"))
-                if (no_data and is_data) or (no_schema and not is_data):
+                if kind != "table":
+                    if not no_schema:
+                        later.append(f"{sql};")
                     continue
-                if tables and not any(f'"{t}"' in line or f" {t} " in line for t in tables):
+                if not no_schema:
+                    lines.append(f"{sql};")
+                if no_data:
                     continue
-                lines.append(line)
-            return ("\n".join(lines) + "\n").encode()
+                ident = '"' + name.replace('"', '""') + '"'
+                cols = [r[1] for r in conn.execute(f"PRAGMA table_info({ident})")]
+                values = " || ',' || ".join(
+                    "quote(" + '"' + c.replace('"', '""') + '"' + ")" for c in cols
+                )
+                for (row,) in conn.execute(f"SELECT {values} FROM {ident} ORDER BY rowid"):
+                    lines.append(f"INSERT INTO {ident} VALUES({row});")
+            has_seq = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).fetchone()
+            if has_seq and not no_data:
+                lines.append('DELETE FROM "sqlite_sequence";')
+                for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence"):
+                    if not only or name in only:
+                        quoted = "'" + str(name).replace("'", "''") + "'"
+                        lines.append(f'INSERT INTO "sqlite_sequence" VALUES({quoted},{seq});')
+            return ("\n".join(lines + later) + "\n").encode()
         finally:
             conn.close()
 

@@ -523,6 +523,15 @@ class D1Backend:
     def __repr__(self) -> str:
         return f"D1Backend({self.display_url})"
 
+    @property
+    def held_lock(self) -> LockHolder | None:
+        """The lock this session holds (None when it holds none)."""
+        return self._my_lock
+
+    def forget_schema(self) -> None:
+        """After the database was replaced (Time Travel, import): check the tool tables again."""
+        self._schema_ready = False
+
     def close(self) -> None:
         with contextlib.suppress(D1Error):
             if self._my_lock is not None:

@@ -1,0 +1,152 @@
+"""D1's backup method (registered in :data:`malnu_tui.engine.backup.method.METHOD_MODULES`):
+an export to a SQL dump with the bookmark it was taken at; verify by loading the dump into a
+scratch SQLite database; restore by Time Travel to that bookmark (native, preferred) or by
+importing the dump; and native point-in-time recovery with Time Travel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends.d1 import D1Backend, D1Error
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck
+from malnu_tui.engine.backup.store import (
+    AppliedMigration,
+    BackupError,
+    BackupManifest,
+    BackupProgress,
+    BackupProgressCallback,
+)
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+
+METHOD = "d1-export"
+SUFFIX = ".sql"
+
+
+def _d1(backend: Backend) -> D1Backend:
+    if not isinstance(backend, D1Backend):
+        raise BackupError(f"{backend.display_url} is not a D1 database")
+    return backend
+
+
+def create(
+    backend: Backend, target: Target, dest: Path, progress: BackupProgressCallback
+) -> Snapshot:
+    """Export the database into ``dest`` (fsynced), then load it into a scratch SQLite
+    database to check it. The manifest's native restore point is the export's bookmark."""
+    from malnu_tui.engine.d1_timetravel import check_dump, export_dump
+
+    d1 = _d1(backend)
+    try:
+        exported = export_dump(d1, dest, progress)
+    except D1Error as exc:
+        raise BackupError(f"D1 export of {d1.display_url} failed: {exc}") from None
+    progress(BackupProgress("check", 0, 0, "loading the dump into a scratch SQLite database"))
+    checked = check_dump(dest)
+    if not checked.ok:
+        raise BackupError(
+            f"the export of {d1.display_url} is unusable: {checked.error or checked.integrity}"
+        )
+    return Snapshot(
+        sha256=exported.sha256,
+        size=exported.size,
+        migrations=tuple(AppliedMigration(f, c, at) for f, c, at in checked.applied),
+        schema_hash=checked.schema_hash,
+        row_counts=checked.row_counts,
+        native_restore_point=exported.bookmark,
+        details={"bookmark": exported.bookmark, "database_id": d1.location.database_id},
+    )
+
+
+def check(
+    target: Target,
+    path: Path,
+    manifest: BackupManifest,
+    deep: bool,
+    progress: BackupProgressCallback,
+) -> list[VerifyCheck]:
+    """The dump loads into a scratch SQLite database and passes ``integrity_check``; with
+    ``deep``, its row counts and schema hash match the manifest."""
+    from malnu_tui.engine.d1_timetravel import check_dump
+
+    progress(BackupProgress("verify", 0, 0, "loading the dump into a scratch SQLite database"))
+    checked = check_dump(path)
+    checks = [VerifyCheck("loads into SQLite", not checked.error, checked.error or "ok")]
+    if checked.error:
+        return checks
+    checks.append(VerifyCheck("integrity_check", checked.integrity == "ok", checked.integrity))
+    if not deep:
+        return checks
+    want = dict(manifest.row_counts)
+    names = sorted(set(want) | set(checked.row_counts))
+    diff = [
+        f"{t}: {checked.row_counts.get(t)} in the dump, {want.get(t)} in the manifest"
+        for t in names
+        if checked.row_counts.get(t) != want.get(t)
+    ]
+    total = sum(checked.row_counts.values())
+    checks.append(
+        VerifyCheck(
+            "row counts",
+            not diff,
+            "; ".join(diff) if diff else f"{len(names)} tables, {total} rows",
+        )
+    )
+    same = checked.schema_hash == manifest.schema_hash
+    checks.append(VerifyCheck("schema hash", same, checked.schema_hash[:12] if same else "differs"))
+    return checks
+
+
+def restore(
+    backend: Backend,
+    target: Target,
+    path: Path,
+    manifest: BackupManifest,
+    progress: BackupProgressCallback,
+) -> None:
+    """Time Travel to the backup's bookmark when it belongs to this database and D1 still has
+    it; otherwise import the dump (one batch: all or nothing). Either way the bookmark that
+    undoes the restore is audited and reported through ``progress``."""
+    from malnu_tui.engine.d1_timetravel import import_dump, restore_bookmark
+
+    d1 = _d1(backend)
+    bookmark = manifest.native_restore_point
+    if bookmark and manifest.target == d1.display_url:
+        try:
+            restore_bookmark(d1, bookmark, reason=f"backup {manifest.id}", progress=progress)
+            return
+        except D1Error as exc:
+            progress(
+                BackupProgress(
+                    "restore", 0, 0, f"bookmark unusable ({exc}); importing the dump instead"
+                )
+            )
+    try:
+        result = import_dump(d1, path, reason=f"backup {manifest.id}", progress=progress)
+    except D1Error as exc:
+        raise BackupError(f"import into {d1.display_url} failed, nothing changed: {exc}") from None
+    progress(BackupProgress("restore", 1, 1, f"undo with bookmark {result.previous_bookmark}"))
+
+
+def native_recover(
+    backend: Backend, target: Target, when: datetime, progress: BackupProgressCallback
+) -> str:
+    """Bring the database back to ``when`` with Time Travel; returns the bookmark that undoes
+    it (also audited, with action ``recover``)."""
+    from malnu_tui.engine.d1_timetravel import bookmark_at, restore_bookmark
+
+    d1 = _d1(backend)
+    bookmark = bookmark_at(d1, when)
+    progress(BackupProgress("restore", 0, 0, f"{when.isoformat()} is bookmark {bookmark}"))
+    done = restore_bookmark(
+        d1,
+        bookmark,
+        action="recover",
+        reason=f"recover --to {when.isoformat()}",
+        progress=progress,
+    )
+    return done.previous_bookmark

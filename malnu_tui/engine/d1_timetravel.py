@@ -1,0 +1,390 @@
+"""D1's native restore points: Time Travel bookmarks, export to a SQL dump, import of a dump.
+
+Plain functions over :class:`~malnu_tui.engine.backends.d1.D1Backend`; the backup method of D1
+(:mod:`malnu_tui.engine.backends.d1_backup`) and the CLI build on them.
+
+Both ways of putting data back (a bookmark restore, an import) replace the whole database, the
+tool's own tables included. The audit trail is append-only, so rows written after the restore
+point are carried over into the restored database, and the lock row of the session doing the
+restore is put back; then the restore itself is audited with the bookmark that undoes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backends.d1 import D1Backend, D1Error, D1QueryError, bind_literals
+from malnu_tui.engine.backends.sqlite import truthy
+from malnu_tui.engine.backup.store import BackupProgress, BackupProgressCallback, emitter
+from malnu_tui.engine.errors import BackendError, ConfigError
+
+__all__ = [
+    "TIME_TRAVEL_DAYS",
+    "DumpCheck",
+    "ExportResult",
+    "ImportResult",
+    "TimeTravelPlan",
+    "TimeTravelRestore",
+    "bookmark_at",
+    "check_dump",
+    "current_bookmark",
+    "export_dump",
+    "import_dump",
+    "plan_time_travel",
+    "restore_bookmark",
+]
+
+TIME_TRAVEL_DAYS = 30  # 7 on the Workers Free plan
+POLL_INTERVAL_S = 0.5
+POLL_LIMIT = 1200  # polls before giving up on an export or import (10 minutes at 0.5 s)
+_CARRY_CHUNK = 50  # audit rows per carry-over batch (well under D1's statement size limit)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A SQL dump written by :func:`export_dump` and the bookmark it was taken at."""
+
+    path: Path
+    bookmark: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TimeTravelRestore:
+    """A bookmark restore: where the database is now, and the bookmark that undoes it."""
+
+    bookmark: str
+    previous_bookmark: str
+    message: str
+    carried_audit_rows: int = 0
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """An import of a dump: the bookmark after it, and the bookmark that undoes it."""
+
+    final_bookmark: str
+    previous_bookmark: str
+    num_queries: int
+    carried_audit_rows: int = 0
+
+
+@dataclass(frozen=True)
+class TimeTravelPlan:
+    """What ``recover --to TIME`` does on D1: restore this bookmark in place."""
+
+    to: str
+    bookmark: str
+    current_bookmark: str
+    database: str
+
+    def describe(self) -> list[str]:
+        """The plan as plain sentences, for the CLI and the TUI."""
+        return [
+            f"Recover D1 database {self.database} to {self.to} with Time Travel.",
+            f"1. Restore bookmark {self.bookmark} in place (data and schema as of then).",
+            f"2. The current state stays reachable: bookmark {self.current_bookmark} "
+            "(the restore prints and audits the exact bookmark that undoes it).",
+            "The audit trail written since then is carried over; nothing else is kept.",
+        ]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "to": self.to,
+            "bookmark": self.bookmark,
+            "current_bookmark": self.current_bookmark,
+            "database": self.database,
+        }
+
+
+@dataclass(frozen=True)
+class DumpCheck:
+    """A dump loaded into a scratch SQLite database: what it holds and whether it is sound."""
+
+    integrity: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    schema_hash: str = ""
+    applied: tuple[tuple[str, str, str | None], ...] = ()  # (filename, checksum, executed_at)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.integrity == "ok"
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# -- bookmarks ------------------------------------------------------------------------------
+
+
+def current_bookmark(backend: D1Backend) -> str:
+    """The bookmark of the database as it is now."""
+    result = backend.api.call("GET", "time_travel/bookmark")
+    return str(result["bookmark"])
+
+
+def bookmark_at(backend: D1Backend, when: datetime, *, now: datetime | None = None) -> str:
+    """The bookmark of the database as it was at ``when`` (within the Time Travel window)."""
+    now = now or datetime.now(UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when > now + timedelta(seconds=1):
+        raise ConfigError(f"{_iso(when)} is in the future")
+    if when < now - timedelta(days=TIME_TRAVEL_DAYS):
+        raise ConfigError(
+            f"{_iso(when)} is older than D1 Time Travel reaches ({TIME_TRAVEL_DAYS} days; "
+            "7 on the Workers Free plan)",
+            hint="restore a backup (`malnu-tui backup restore ID`) instead",
+        )
+    result = backend.api.call("GET", "time_travel/bookmark", params={"timestamp": _iso(when)})
+    return str(result["bookmark"])
+
+
+def plan_time_travel(backend: D1Backend, when: datetime) -> TimeTravelPlan:
+    """Resolve ``when`` to a bookmark, and note the current one; changes nothing."""
+    return TimeTravelPlan(
+        _iso(when), bookmark_at(backend, when), current_bookmark(backend), backend.name
+    )
+
+
+# -- carrying the audit trail (and our lock) across a whole-database replacement -------------
+
+
+def _audit_rows(backend: D1Backend) -> list[dict[str, Any]]:
+    try:
+        return backend.query(
+            "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit ORDER BY id"
+        )
+    except D1QueryError:
+        return []  # no audit table yet
+
+
+def _carry_over(backend: D1Backend, before: Sequence[dict[str, Any]]) -> int:
+    """Re-insert audit rows the restored database lacks; put this session's lock row back."""
+    backend.forget_schema()
+    backend.ensure_schema()
+    rows = backend.query("SELECT coalesce(max(id), 0) AS m FROM malnu_audit")
+    top = int(rows[0]["m"]) if rows else 0
+    missing = [r for r in before if int(r["id"]) > top]
+    cols = "id, at, actor, action, object, outcome, detail"
+    for i in range(0, len(missing), _CARRY_CHUNK):
+        chunk = missing[i : i + _CARRY_CHUNK]
+        sqls = [
+            bind_literals(
+                f"INSERT OR IGNORE INTO malnu_audit ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r["id"], r["at"], r["actor"], r["action"], r["object"], r["outcome"], r["detail"]),
+            )
+            for r in chunk
+        ]
+        backend.api.batch(sqls, lambda: False)  # INSERT OR IGNORE by id: safe to re-send
+    lock = backend.held_lock
+    sqls = ["DELETE FROM malnu_lock"]
+    if lock is not None:
+        sqls.append(
+            bind_literals(
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
+                "VALUES (1, ?, ?, ?, ?, ?)",
+                (lock.owner, lock.host, lock.pid, lock.acquired_at, lock.expires_at or ""),
+            )
+        )
+    backend.api.batch(sqls, lambda: False)
+    return len(missing)
+
+
+# -- restore by bookmark ----------------------------------------------------------------------
+
+
+def restore_bookmark(
+    backend: D1Backend,
+    bookmark: str,
+    *,
+    action: str = "restore",
+    reason: str = "",
+    progress: BackupProgressCallback | None = None,
+) -> TimeTravelRestore:
+    """Restore the database in place to ``bookmark`` (D1 Time Travel), audited with the
+    bookmark that undoes it. The caller holds the migration lock and has confirmed."""
+    emit = emitter(progress)
+    before = _audit_rows(backend)
+    emit(BackupProgress("restore", 0, 0, f"Time Travel restore to bookmark {bookmark}"))
+    try:
+        result = backend.api.call("POST", "time_travel/restore", params={"bookmark": bookmark})
+    except D1Error as exc:
+        with contextlib.suppress(D1Error):
+            backend.append_audit(
+                AuditEntry.now(action, f"bookmark {bookmark}", "failed", str(exc)[:500])
+            )
+        raise
+    restored = TimeTravelRestore(
+        bookmark=str(result.get("bookmark") or bookmark),
+        previous_bookmark=str(result.get("previous_bookmark") or ""),
+        message=str(result.get("message") or ""),
+    )
+    carried = _carry_over(backend, before)
+    detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
+        restored.previous_bookmark or "(not returned by D1)"
+    )
+    if reason:
+        detail = f"{reason}: {detail}"
+    backend.append_audit(AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail))
+    emit(BackupProgress("restore", 1, 1, f"undo with bookmark {restored.previous_bookmark}"))
+    return TimeTravelRestore(
+        restored.bookmark, restored.previous_bookmark, restored.message, carried
+    )
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def _until_complete(
+    backend: D1Backend, action: str, first: dict[str, Any], follow_up: dict[str, Any]
+) -> dict[str, Any]:
+    """Poll an export or import (``follow_up`` + ``current_bookmark``) until it completes."""
+    result = first
+    for _ in range(POLL_LIMIT):
+        if result.get("status") == "complete":
+            return result
+        if result.get("status") == "error" or result.get("success") is False:
+            why = result.get("error") or result.get("errors") or "no reason given"
+            raise BackendError(f"D1 {action} failed: {why}")
+        time.sleep(min(POLL_INTERVAL_S, backend.api.policy.base_delay))
+        body = {**follow_up, "current_bookmark": result.get("at_bookmark")}
+        result = backend.api.call("POST", action, body=body)
+    raise BackendError(f"D1 {action} did not complete after {POLL_LIMIT} polls")
+
+
+def export_dump(
+    backend: D1Backend, dest: Path, progress: BackupProgressCallback | None = None
+) -> ExportResult:
+    """Export the whole database (schema and data) as a SQL dump into ``dest`` (overwritten,
+    fsynced); returns the bookmark the dump was taken at, its size and sha256."""
+    emit = emitter(progress)
+    emit(BackupProgress("dump", 0, 0, f"asking D1 to export {backend.name}"))
+    body: dict[str, Any] = {"output_format": "polling", "dump_options": {}}
+    done = _until_complete(backend, "export", backend.api.call("POST", "export", body=body), body)
+    bookmark = str(done["at_bookmark"])
+    url = str((done.get("result") or {}).get("signed_url") or "")
+    if not url:
+        raise BackendError("D1 export completed without a download URL")
+    emit(BackupProgress("dump", 0, 0, f"downloading the dump at bookmark {bookmark}"))
+    size = backend.api.download(url, dest, lambda n: emit(BackupProgress("dump", n, 0)))
+    h = hashlib.sha256()
+    with dest.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return ExportResult(dest, bookmark, size, h.hexdigest())
+
+
+def check_dump(path: Path) -> DumpCheck:
+    """Load a dump into a scratch in-memory SQLite database: integrity check, row counts,
+    schema hash (as the backends compute it) and the applied migrations it holds."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return DumpCheck("not checked", error=f"cannot read the dump: {exc}")
+    # Foreign keys on and one transaction, as D1 imports it: a dump that D1 would refuse
+    # fails here too.
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript("BEGIN;\n" + text + "\n;COMMIT;")
+        problems = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if problems:
+            return DumpCheck("not checked", error=f"foreign key violations: {problems}")
+        rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchmany(20)]
+        integrity = "ok" if rows == ["ok"] else "; ".join(rows)
+        tables = [r[0] for r in conn.execute(q.SELECT_TABLES) if r[0] not in q.TOOL_TABLES]
+        counts = {
+            t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
+            for t in tables
+        }
+        schema = conn.execute(q.SELECT_SCHEMA).fetchall()
+        text_schema = "\n".join(
+            f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in schema
+        )
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        applied: tuple[tuple[str, str, str | None], ...] = ()
+        if "migrations" in have:
+            applied = tuple(
+                (r[0], r[1], r[2]) for r in conn.execute(q.SELECT_RECORDS) if truthy(r[4])
+            )
+    except sqlite3.Error as exc:
+        return DumpCheck("not checked", error=f"the dump does not load into SQLite: {exc}")
+    finally:
+        conn.close()
+    return DumpCheck(integrity, counts, hashlib.sha256(text_schema.encode()).hexdigest(), applied)
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def _drop_everything(backend: D1Backend) -> list[str]:
+    objs = backend.query(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type DESC, name"
+    )
+    return [
+        f"DROP {'VIEW' if o['type'] == 'view' else 'TABLE'} IF EXISTS {q.quote_ident(o['name'])}"
+        for o in objs
+    ]
+
+
+def import_dump(
+    backend: D1Backend,
+    path: Path,
+    *,
+    replace: bool = True,
+    action: str = "import",
+    reason: str = "",
+    progress: BackupProgressCallback | None = None,
+) -> ImportResult:
+    """Replace the database with the dump at ``path`` through D1's import API, in ONE batch
+    (D1 rolls an import back whole on failure). With ``replace`` every table and view is
+    dropped first, in the same batch. Audited with the bookmark that undoes it."""
+    emit = emitter(progress)
+    before = _audit_rows(backend)
+    previous = current_bookmark(backend)
+    sql = path.read_bytes()
+    if replace:
+        head = ["PRAGMA defer_foreign_keys = on", *_drop_everything(backend)]
+        sql = "".join(f"{s};\n" for s in head).encode() + sql
+    etag = hashlib.md5(sql, usedforsecurity=False).hexdigest()
+    emit(BackupProgress("restore", 0, len(sql), f"uploading {len(sql)} bytes to D1"))
+    init: dict[str, Any] = backend.api.call("POST", "import", body={"action": "init", "etag": etag})
+    try:
+        if "upload_url" in init:
+            got = backend.api.upload(str(init["upload_url"]), sql)
+            if got != etag:
+                raise BackendError(
+                    "the dump did not upload intact (etag mismatch); nothing changed"
+                )
+            emit(BackupProgress("restore", len(sql), len(sql), "D1 is importing"))
+            ingest = {"action": "ingest", "filename": init["filename"], "etag": etag}
+            first = backend.api.call("POST", "import", body=ingest)
+        else:
+            first = init  # D1 already had this file: init answers like ingest
+        done = _until_complete(backend, "import", first, {"action": "poll"})
+    except BackendError as exc:
+        with contextlib.suppress(D1Error):
+            backend.append_audit(AuditEntry.now(action, path.name, "failed", str(exc)[:500]))
+        raise
+    final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
+    num = int((done.get("result") or {}).get("num_queries") or 0)
+    carried = _carry_over(backend, before)
+    detail = f"imported {path.name} ({num} queries); undo with bookmark {previous}"
+    if reason:
+        detail = f"{reason}: {detail}"
+    backend.append_audit(AuditEntry.now(action, path.name, "ok", detail))
+    return ImportResult(final, previous, num, carried)

@@ -1,0 +1,208 @@
+"""D1 backups and Time Travel against the local D1 server: backup by export (with the bookmark
+in the manifest), verify by loading the dump into SQLite, restore to a bookmark (undoable,
+audited, audit trail carried over), restore by import, and recover --to TIME natively."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.backends import d1_backup
+from malnu_tui.engine.backends.d1 import D1Backend
+from malnu_tui.engine.backup import create_backup, restore_backup, verify_backup
+from malnu_tui.engine.backup.store import BackupProgress
+from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.d1_timetravel import (
+    bookmark_at,
+    check_dump,
+    current_bookmark,
+    export_dump,
+    import_dump,
+    plan_time_travel,
+    restore_bookmark,
+)
+from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.migrate import apply_plan, migration_lock, plan_up
+from tests.fixtures_core import MigrationDirs, school_set
+from tests.fixtures_d1 import D1Target
+
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def target_of(d1: D1Target, d: MigrationDirs) -> Target:
+    return Target("prod", d1.url, d.migrations, d.rollback, d.root / "backups", FAST)
+
+
+def connect(target: Target) -> D1Backend:
+    b = open_backend(target)
+    assert isinstance(b, D1Backend)
+    b.ensure_schema()
+    return b
+
+
+def up(b: D1Backend, d: MigrationDirs, to: str | None = None) -> list[str]:
+    mset = discover(d.migrations, d.rollback)
+    return [f for f, _ in apply_plan(b, mset, plan_up(b, mset, to)).done]
+
+
+def applied(b: D1Backend) -> list[str]:
+    return [r.filename for r in b.fetch_records() if r.success]
+
+
+def test_backup_by_export_and_verify(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d)
+    events: list[BackupProgress] = []
+    m = create_backup(b, target, progress=events.append)
+    assert m.method == "d1-export" and m.target_kind == "d1"
+    assert m.native_restore_point == current_bookmark(b) or m.native_restore_point
+    assert m.row_counts == {"posts": 0, "users": 1}
+    assert m.head == "20250101_000300" and m.schema_hash == b.schema_fingerprint()
+    data = target.backup_dir / m.file
+    assert data.read_text().startswith("PRAGMA defer_foreign_keys")
+    assert (data.stat().st_mode & 0o777) == 0o600
+    report = verify_backup(target, m.id, deep=True)
+    assert report.ok, report.problems
+    # The signed URL got no token (the server refuses one, as R2 does).
+    signed = [r for r in d1.server.requests if r.path.startswith("/__signed/")]
+    assert signed and not any(r.authorization for r in signed)
+    # A tampered dump fails verification.
+    data.write_text(data.read_text().replace("admin@malnu", "hacker@malnu"))
+    assert not verify_backup(target, m.id).ok
+    assert "backup" in {e.action for e in b.read_audit()}
+    b.close()
+
+
+def test_time_travel_restore_to_a_bookmark_and_undo(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d, to="20250101_000100")
+    time.sleep(0.01)
+    then = datetime.now(UTC)
+    time.sleep(0.01)
+    up(b, d)
+    b.api.batch(["INSERT INTO posts (user_id, body) VALUES (1, 'hello')"], lambda: False)
+    plan = plan_time_travel(b, then)
+    assert plan.bookmark == bookmark_at(b, then) and plan.current_bookmark == current_bookmark(b)
+    with migration_lock(b, "restore"):
+        done = restore_bookmark(b, plan.bookmark)
+        assert b.read_lock() is not None, "the restoring session keeps its lock"
+    # Taking the lock was itself a write: the undo point is the state just before restoring.
+    assert done.previous_bookmark not in ("", plan.bookmark, plan.current_bookmark)
+    assert applied(b) == ["20250101_000100_create_users.sql"]
+    assert "posts" not in b.table_names()
+    audit = b.read_audit()
+    assert audit[0].action == "restore" and done.previous_bookmark in audit[0].detail
+    # The trail written after the bookmark (the later applies) was carried over.
+    assert {"20250101_000200_create_posts.sql", "20250101_000300_index_posts.sql"} <= {
+        e.object for e in audit if e.action == "apply"
+    }
+    assert done.carried_audit_rows >= 2
+    # Undo: the previous bookmark brings everything back.
+    with migration_lock(b, "restore"):
+        restore_bookmark(b, done.previous_bookmark, reason="undo")
+    assert len(applied(b)) == 3 and b.row_count("posts") == 1
+    assert b.read_lock() is None
+    b.close()
+
+
+def test_restore_backup_uses_time_travel(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d, to="20250101_000200")
+    m = create_backup(b, target)
+    up(b, d)
+    messages: list[str] = []
+    result = restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    assert result.schema_matches
+    assert len(applied(b)) == 2
+    assert any("undo with bookmark" in msg for msg in messages)
+    restores = [e for e in b.read_audit(action="restore") if "Time Travel" in e.detail]
+    assert restores and "undo with bookmark" in restores[0].detail
+    b.close()
+
+
+def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d, to="20250101_000200")
+    b.api.batch(["INSERT INTO posts (user_id, body) VALUES (1, 'kept')"], lambda: False)
+    m = create_backup(b, target)
+    up(b, d)
+    b.api.batch(["DELETE FROM posts", "DELETE FROM users"], lambda: False)
+    # Time Travel no longer has the bookmark (older than the retention window).
+    manifest_file = target.backup_dir / f"{m.id}.json"
+    raw = json.loads(manifest_file.read_text())
+    raw["native_restore_point"] = "00000000-00000000-00000000-expired"
+    manifest_file.write_text(json.dumps(raw))
+    messages: list[str] = []
+    restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    assert any("importing the dump instead" in msg for msg in messages)
+    assert len(applied(b)) == 2 and b.row_count("posts") == 1 and b.row_count("users") == 1
+    assert "idx_posts_user" not in str(d1.sql("SELECT name FROM sqlite_master"))
+    imports = b.read_audit(action="import")
+    assert imports and "undo with bookmark" in imports[0].detail
+    assert any(e.action == "backup" for e in b.read_audit()), "older audit rows survive"
+    b.close()
+
+
+def test_import_failure_changes_nothing(d1: D1Target, mdirs: MigrationDirs, tmp_path: Path) -> None:
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d)
+    bad = tmp_path / "bad.sql"
+    bad.write_text("CREATE TABLE x (id INTEGER);\nINSERT INTO nowhere VALUES (1);\n")
+    with pytest.raises(Exception, match="no such table: nowhere"):
+        import_dump(b, bad)
+    assert len(applied(b)) == 3 and "x" not in b.table_names()
+    assert b.read_audit(action="import")[0].outcome == "failed"
+    b.close()
+
+
+def test_native_recover_with_time_travel(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d, to="20250101_000200")
+    b.api.batch(["INSERT INTO posts (user_id, body) VALUES (1, 'before the bad deploy')"],
+                lambda: False)  # fmt: skip
+    time.sleep(0.01)
+    when = datetime.now(UTC)
+    time.sleep(0.01)
+    b.api.batch(["DELETE FROM posts"], lambda: False)  # the bad deploy
+    with migration_lock(b, "recover"):
+        undo = d1_backup.native_recover(b, target, when, lambda _p: None)
+    assert b.row_count("posts") == 1
+    rec = b.read_audit(action="recover")
+    assert rec and undo in rec[0].detail
+    with pytest.raises(ConfigError, match="older than D1 Time Travel reaches"):
+        bookmark_at(b, datetime.now(UTC) - timedelta(days=31))
+    with pytest.raises(ConfigError, match="in the future"):
+        bookmark_at(b, datetime.now(UTC) + timedelta(hours=1))
+    b.close()
+
+
+def test_export_dump_standalone(d1: D1Target, mdirs: MigrationDirs, tmp_path: Path) -> None:
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d)
+    d1.server.export_polls = 3
+    try:
+        res = export_dump(b, tmp_path / "dump.sql")
+    finally:
+        d1.server.export_polls = 1
+    assert res.size == (tmp_path / "dump.sql").stat().st_size and len(res.sha256) == 64
+    checked = check_dump(res.path)
+    assert checked.ok and checked.row_counts == {"posts": 0, "users": 1}
+    assert len(checked.applied) == 3
+    b.close()
