@@ -8,6 +8,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
 
@@ -249,10 +251,12 @@ def _audit(ctx: Context, what: str, obj: str, detail: str) -> None:
 
 
 def cmd_recover(ctx: Context) -> int:
-    from malnu_tui.engine.backup import parse_when, plan_recover, run_recover
+    from malnu_tui.engine.backup import native_recovery, parse_when, plan_recover, run_recover
 
     backend, mset = ctx.backend(), ctx.migration_set()
     when = parse_when(ctx.args.to)
+    if native_recovery(backend.kind) is not None:
+        return _recover_native(ctx, when)
     plan = plan_recover(backend, ctx.target, mset, when, progress=_progress(ctx))
     if ctx.args.dry_run:
         if ctx.json:
@@ -273,4 +277,33 @@ def cmd_recover(ctx: Context) -> int:
     )
     ctx.message(f"NOT recovered: {plan.not_recovered}")
     _show_status(ctx, result.as_json())
+    return 0
+
+
+def _recover_native(ctx: Context, when: datetime) -> int:
+    """Native point-in-time recovery (D1 Time Travel): the data itself comes back."""
+    from malnu_tui.engine.backup import run_native_recover
+    from malnu_tui.engine.backup.store import utc_iso
+
+    backend = ctx.backend()
+    lines = [
+        f"Recover {ctx.target.name} ({backend.display_url}) to {utc_iso(when)} with "
+        f"{backend.kind}'s native point-in-time restore:",
+        "  data and schema come back as they were at that time; everything written since is",
+        "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
+    ]
+    if ctx.args.dry_run:
+        if ctx.json:
+            ctx.out_json({"to": utc_iso(when), "native": True, "plan": lines})
+        else:
+            for line in lines:
+                ctx.out(line)
+        ctx.message("dry run: nothing was changed")
+        return 0
+    for line in lines:
+        ctx.message(line)
+    ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", backend.name)
+    undo = run_native_recover(backend, ctx.target, when, progress=_progress(ctx))
+    ctx.message(f"recovered to {utc_iso(when)}; to undo, restore point {undo}")
+    _show_status(ctx, {"to": utc_iso(when), "native": True, "undo_restore_point": undo})
     return 0

@@ -5,7 +5,8 @@ The public API the CLI and the TUI call (all in the engine, none of it prints):
 - :func:`list_backups`, :func:`load_manifest`, :func:`delete_backup`, :func:`plan_prune`,
   :func:`prune_backups`: the store of one target (``target.backup_dir``);
 - :func:`create_backup`, :func:`verify_backup`, :func:`restore_backup`;
-- :func:`plan_recover`, :func:`run_recover`: ``recover --to TIME``.
+- :func:`plan_recover`, :func:`run_recover`: ``recover --to TIME``; :func:`native_recovery` /
+  :func:`run_native_recover` where the kind has native PITR (D1 Time Travel).
 
 Long operations take ``progress: Callable[[BackupProgress], None]``.
 """
@@ -23,8 +24,10 @@ from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
 from malnu_tui.engine.backup.recover import (
     RecoverPlan,
     RecoverResult,
+    native_recovery,
     parse_when,
     plan_recover,
+    run_native_recover,
     run_recover,
 )
 from malnu_tui.engine.backup.store import (
@@ -65,11 +68,13 @@ __all__ = [
     "delete_backup",
     "list_backups",
     "load_manifest",
+    "native_recovery",
     "parse_when",
     "plan_prune",
     "plan_recover",
     "prune_backups",
     "restore_backup",
+    "run_native_recover",
     "run_recover",
     "verify_backup",
 ]

@@ -13,10 +13,11 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 from malnu_tui.engine.backup.core import RestoreResult, restore_backup, verify_backup
-from malnu_tui.engine.backup.method import method_for
+from malnu_tui.engine.backup.method import NativeRecovery, method_for
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
@@ -33,7 +34,15 @@ from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import MigrationSet, normalise_version
 
-__all__ = ["RecoverPlan", "RecoverResult", "parse_when", "plan_recover", "run_recover"]
+__all__ = [
+    "RecoverPlan",
+    "RecoverResult",
+    "native_recovery",
+    "parse_when",
+    "plan_recover",
+    "run_native_recover",
+    "run_recover",
+]
 
 _RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", re.I)
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
@@ -344,3 +353,24 @@ def run_recover(
     )
     emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
     return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)
+
+
+def native_recovery(kind: str) -> NativeRecovery | None:
+    """The kind's native point-in-time recovery (D1 Time Travel), or None without one."""
+    module = method_for(kind)
+    return cast(NativeRecovery, module) if hasattr(module, "native_recover") else None
+
+
+def run_native_recover(
+    backend: Backend,
+    target: Target,
+    when: datetime,
+    *,
+    progress: BackupProgressCallback | None = None,
+) -> str:
+    """Native point-in-time recovery to ``when`` (data included); returns the restore point
+    (bookmark) that undoes it. The method audits it."""
+    native = native_recovery(backend.kind)
+    if native is None:
+        raise BackupError(f"{backend.kind} targets have no native point-in-time recovery")
+    return native.native_recover(backend, target, when.astimezone(UTC), emitter(progress))
