@@ -127,6 +127,18 @@ class MalnuApp(App[int]):
         if self._back_home():
             self.push_screen(RollbackWizard(self.current_target()), self._refresh_after)
 
+    def action_open_backups(self) -> None:
+        from malnu_tui.tui.screens.backups import BackupBrowser
+
+        if self._back_home():
+            self.push_screen(BackupBrowser(self.current_target()), self._refresh_after)
+
+    def action_open_recover(self) -> None:
+        from malnu_tui.tui.screens.recover import RecoverWizard
+
+        if self._back_home():
+            self.push_screen(RecoverWizard(self.current_target()), self._refresh_after)
+
     def action_view_sql(self) -> None:
         if self._back_home():
             self.status_screen.action_view_sql()

@@ -28,6 +28,12 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
         "Wizard: how far, preview, safety backup, typed confirmation, run, verify",
         "open_rollback",
     ),
+    PaletteCommand("Backups", "Browse, create, verify, restore or delete backups", "open_backups"),
+    PaletteCommand(
+        "Point-in-time recovery",
+        "Wizard: pick a time, see what is and is not recovered, confirm, run",
+        "open_recover",
+    ),
     PaletteCommand("Audit log", "Every change the tool made to this target", "open_audit"),
     PaletteCommand("Filter by state", "Show all, or one state at a time", "cycle_filter"),
     PaletteCommand("Next target", "Switch to the next configured database", "next_target"),
@@ -36,12 +42,9 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand("Quit", "Leave the console (not while an operation runs)", "quit_app"),
 )
 
-# Screens registered later (backups, recover) add their commands here.
-EXTRA_COMMANDS: list[PaletteCommand] = []
-
 
 def palette_commands(app: MalnuApp) -> list[PaletteCommand]:
-    commands = [*BASE_COMMANDS, *EXTRA_COMMANDS]
+    commands = list(BASE_COMMANDS)
     for t in app.targets:
         commands.append(
             PaletteCommand(

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.messages import BackupProgress, OperationFailed
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
 
     from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backup import BackupProgress as EngineBackupProgress
+    from malnu_tui.engine.backup import BackupProgressCallback
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import StatusReport
@@ -50,12 +52,24 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
         return status(backend, mset, target.name), mset
 
 
-def take_safety_backup(target: Target, reason: str) -> str | None:
+def take_safety_backup(
+    target: Target, reason: str, progress: BackupProgressCallback | None = None
+) -> str:
     """A backup of ``target`` before destructive work; returns its id."""
-    from malnu_tui.engine.safety import backup_taker
+    from malnu_tui.engine.backup import create_backup
 
     with connected(target) as backend:
-        return backup_taker(backend, target)(reason)
+        return create_backup(backend, target, reason=reason, progress=progress).id
+
+
+def backup_progress_poster(pump: MessagePump) -> BackupProgressCallback:
+    """A progress callback that posts :class:`BackupProgress` messages to ``pump``."""
+
+    def post(p: EngineBackupProgress) -> None:
+        total = float(p.total) if p.total > 0 else None
+        pump.post_message(BackupProgress(float(p.done), total, p.message or p.phase))
+
+    return post
 
 
 def explain(exc: BaseException) -> tuple[str, str]:

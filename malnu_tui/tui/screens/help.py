@@ -21,6 +21,7 @@ def screen_bindings() -> list[tuple[str, list[BindingType]]]:
     """(screen name, bindings) for every screen of the console."""
     from malnu_tui.tui.app import MalnuApp
     from malnu_tui.tui.screens.audit import AuditScreen
+    from malnu_tui.tui.screens.backups import BackupBrowser
     from malnu_tui.tui.screens.confirm import ConfirmScreen
     from malnu_tui.tui.screens.sql_view import SqlViewScreen
     from malnu_tui.tui.screens.status import StatusScreen
@@ -31,16 +32,12 @@ def screen_bindings() -> list[tuple[str, list[BindingType]]]:
         ("Status", StatusScreen.BINDINGS),
         ("SQL view", SqlViewScreen.BINDINGS),
         ("Wizards (apply, rollback, restore, recover)", WizardScreen.BINDINGS),
+        ("Backups", BackupBrowser.BINDINGS),
         ("Audit log", AuditScreen.BINDINGS),
         ("Dialogs", ConfirmScreen.BINDINGS),
         ("Help", HelpScreen.BINDINGS),
     ]
-    groups.extend(EXTRA_GROUPS)
     return groups
-
-
-# Screens that land later (backups) register their bindings here.
-EXTRA_GROUPS: list[tuple[str, list[BindingType]]] = []
 
 
 def key_label(keys: str) -> str:
@@ -57,7 +54,7 @@ class HelpScreen(Screen[None]):
         yield Header()
         yield Static(INTRO, classes="intro screen-title")
         yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -157,7 +157,7 @@ class SqlViewScreen(Screen[None]):
                 yield Static("", id="diff-text")
         yield Label("translation findings", classes="pane-label")
         yield DataTable(id="findings", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         m = self.status

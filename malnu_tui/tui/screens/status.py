@@ -32,10 +32,12 @@ class StatusScreen(Screen[None]):
         Binding("enter,v", "view_sql", "SQL", id="status.view_sql"),
         Binding("a", "app.open_apply", "Apply", id="status.apply"),
         Binding("r", "app.open_rollback", "Rollback", id="status.rollback"),
+        Binding("b", "app.open_backups", "Backups", id="status.backups"),
+        Binding("p", "app.open_recover", "Recover", show=False, id="status.recover"),
         Binding("l", "app.open_audit", "Log", id="status.audit"),
         Binding("f", "cycle_filter", "Filter", id="status.filter"),
-        Binding("t", "next_target", "Target", id="status.next_target"),
-        Binding("ctrl+r,f5", "app.refresh_status", "Refresh", id="status.refresh"),
+        Binding("t", "next_target", "Target", show=False, id="status.next_target"),
+        Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
         Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
     ]
 
@@ -51,7 +53,7 @@ class StatusScreen(Screen[None]):
             for t in self.targets:
                 with TabPane(t.name, id=pane_id(t.name)):
                     yield TargetPanel(t)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.focus_table()

@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header
 
-from malnu_tui.tui.messages import OperationFailed, StepDone
-from malnu_tui.tui.session import reporting, take_safety_backup
+from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
+from malnu_tui.tui.session import backup_progress_poster, reporting, take_safety_backup
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
@@ -58,7 +58,7 @@ class WizardScreen(Screen[str | None]):
             yield Button("◀ Back (b)", id="back", compact=True)
             yield Button("Cancel (esc)", id="cancel", variant="error", compact=True)
             yield Button("Next ▶ (n)", id="next", variant="primary", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_steps(self) -> Iterable[Widget]:
         raise NotImplementedError
@@ -188,6 +188,19 @@ class WizardScreen(Screen[str | None]):
         self.show_error(event.message, event.hint)
         self.step_failed(event.what)
 
+    def app_begin(self, name: str) -> bool:
+        from malnu_tui.tui.app import MalnuApp
+
+        app = self.app
+        return app.begin_operation(name) if isinstance(app, MalnuApp) else True
+
+    def app_end(self) -> None:
+        from malnu_tui.tui.app import MalnuApp
+
+        app = self.app
+        if isinstance(app, MalnuApp):
+            app.end_operation()
+
     def show_error(self, message: str, hint: str = "") -> None:
         self.query_one("#wizard-error", ErrorBox).show_error(message, hint)
 
@@ -221,23 +234,18 @@ class SafetyBackupStep(WizardScreen):
         self.set_working(True)
         self._backup_worker(reason)
 
-    def app_begin(self, name: str) -> bool:
-        from malnu_tui.tui.app import MalnuApp
-
-        app = self.app
-        return app.begin_operation(name) if isinstance(app, MalnuApp) else True
-
-    def app_end(self) -> None:
-        from malnu_tui.tui.app import MalnuApp
-
-        app = self.app
-        if isinstance(app, MalnuApp):
-            app.end_operation()
-
     @work(thread=True, exclusive=True, group="safety-backup")
     def _backup_worker(self, reason: str) -> None:
         with reporting(self, "backup"):
-            self.post_message(StepDone("backup", take_safety_backup(self.target, reason)))
+            backup_id = take_safety_backup(self.target, reason, backup_progress_poster(self))
+            self.post_message(StepDone("backup", backup_id))
+
+    @on(BackupProgress)
+    def _backup_progress(self, event: BackupProgress) -> None:
+        if self.step == "backup":
+            self.query_one("#backup-progress", OperationProgress).show_backup(
+                event.done, event.total, event.message
+            )
 
     @on(StepDone)
     def _backup_done(self, event: StepDone) -> None:

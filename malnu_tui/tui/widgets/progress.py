@@ -59,6 +59,13 @@ class OperationProgress(Vertical):
         else:
             self.log_line(f"{p.event} {p.filename} {p.message}".strip())
 
+    def show_backup(self, done: float, total: float | None, message: str) -> None:
+        """A backup/verify/restore progress event (total None: amount unknown)."""
+        self.caption(message)
+        if total is not None:
+            self.advance_to(done, total)
+        self.log_line(message)
+
     def finish(self, caption: str) -> None:
         bar = self.query_one(ProgressBar)
         if bar.total is None:

@@ -23,26 +23,29 @@ if TYPE_CHECKING:
 
 
 def summary_text(report: StatusReport, state_filter: MigrationState | None) -> Text:
-    """``✔ 5 applied  ○ 2 pending …  head …  lock …  url``: words and symbols, colour as a cue."""
+    """Counts by state (symbol and word), then head, lock holder and the masked URL."""
     text = Text()
     for state in MigrationState:
         n = report.count(state)
-        style = STATE_STYLES[state] if n and state is not MigrationState.APPLIED else ""
-        if state is MigrationState.APPLIED and n:
-            style = STATE_STYLES[state]
-        text.append(f"{STATE_SYMBOLS[state]} {n} {state.value}", style=style)
+        text.append(
+            f"{STATE_SYMBOLS[state]} {n} {state.value}", style=STATE_STYLES[state] if n else ""
+        )
         text.append("  ")
-    text.append(f"head {report.head or '—'}", style="bold")
     text.append("\n")
+    text.append("head ", style="bold")
+    text.append(report.head or "—")
+    text.append("  ·  ")
     if report.lock is not None:
         text.append("⚠ LOCKED by ", style="bold red")
         text.append(report.lock.describe())
     else:
-        text.append("lock: free")
+        text.append("lock free")
     text.append("  ·  ")
     text.append(report.display_url, style="dim")
+    if report.warnings:
+        text.append(f"\n⚠ {len(report.warnings)} warning(s): {report.warnings[0]}", style="yellow")
     if state_filter is not None:
-        text.append(f"  ·  showing only {state_filter.value} (f: next filter)", style="italic")
+        text.append(f"\nshowing only {state_filter.value} (f: next filter)", style="italic")
     return text
 
 

@@ -1,0 +1,315 @@
+"""The backup browser: every backup of the target, newest first, its manifest, and create,
+verify, restore and delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
+from malnu_tui.tui.session import backup_progress_poster, connected, reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.progress import OperationProgress
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backup import BackupManifest, VerifyReport
+    from malnu_tui.engine.config import Target
+
+
+# Below this width the manifest goes under the list instead of beside it.
+NARROW_WIDTH = 110
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def short_time(iso: str | None) -> str:
+    """``2026-11-24T13:15:02.123456+00:00`` → ``2026-11-24 13:15:02``."""
+    if not iso:
+        return ""
+    return iso.replace("T", " ")[:19]
+
+
+def manifest_text(m: BackupManifest) -> Text:
+    text = Text()
+
+    def field(name: str, value: str, style: str = "") -> None:
+        text.append(f"{name:>13} ", style="bold")
+        text.append(value + "\n", style=style)
+
+    field("id", m.id)
+    field("created", short_time(m.created_at) + " UTC")
+    field("reason", m.reason)
+    field("target", m.target)
+    field("method", m.method)
+    field("size", f"{human_size(m.size)} ({m.size} bytes)")
+    field("sha256", m.sha256)
+    field("head", m.head or "—")
+    field("migrations", f"{len(m.migrations)} applied at backup time")
+    if m.verified_at:
+        field("verified", f"✔ {short_time(m.verified_at)} UTC", "green")
+    else:
+        field("verified", "✘ not verified (v to verify)", "bold yellow")
+    field("schema hash", m.schema_hash[:16] + "…")
+    if m.row_counts:
+        counts = ", ".join(f"{t} {n}" for t, n in sorted(m.row_counts.items()))
+        field("rows", counts)
+    if m.native_restore_point:
+        field("restore point", m.native_restore_point)
+    field("tool", m.tool_version)
+    return text
+
+
+def list_target_backups(target: Target) -> tuple[BackupManifest, ...]:
+    from malnu_tui.engine.backup import list_backups
+
+    return tuple(list_backups(target.backup_dir))
+
+
+class BackupBrowser(Screen[None]):
+    """Backups of one target: list, manifest, and actions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back", id="backups.back"),
+        Binding("c", "create", "Create", id="backups.create"),
+        Binding("v", "verify", "Verify", id="backups.verify"),
+        Binding("r", "restore", "Restore", id="backups.restore"),
+        Binding("d", "delete", "Delete", id="backups.delete"),
+        Binding("ctrl+r,f5", "reload", "Refresh", id="backups.refresh"),
+    ]
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.manifests: tuple[BackupManifest, ...] = ()
+        self.busy: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            Text(
+                f"Backups of {self.target.name} ({self.target.display_url}), newest first",
+                style="bold",
+            ),
+            classes="screen-title",
+        )
+        yield ErrorBox()
+        with Horizontal(id="backup-body"):
+            yield DataTable(id="backup-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="manifest-pane"):
+                yield Static("", id="manifest")
+        yield OperationProgress(log=False, id="backup-op")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("created (UTC)", "reason", "size", "head", "verified")
+        self.query_one("#backup-op", OperationProgress).display = False
+        table.focus()
+        self.action_reload()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "narrow")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def selected(self) -> BackupManifest | None:
+        table = self.query_one(DataTable)
+        if not self.manifests or table.cursor_row < 0:
+            return None
+        return self.manifests[min(table.cursor_row, len(self.manifests) - 1)]
+
+    def _begin(self, name: str) -> bool:
+        from malnu_tui.tui.app import MalnuApp
+
+        if self.busy is not None:
+            self.notify(f"{self.busy} is still running", severity="warning", timeout=3)
+            return False
+        app = self.app
+        if isinstance(app, MalnuApp) and not app.begin_operation(name):
+            return False
+        self.busy = name
+        progress = self.query_one("#backup-op", OperationProgress)
+        progress.display = True
+        progress.reset(f"{name}…")
+        return True
+
+    def _end(self) -> None:
+        from malnu_tui.tui.app import MalnuApp
+
+        self.busy = None
+        app = self.app
+        if isinstance(app, MalnuApp):
+            app.end_operation()
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_close(self) -> None:
+        if self.busy is None:
+            self.dismiss(None)
+        else:
+            self.notify(f"{self.busy} is running; wait for it", severity="warning", timeout=3)
+
+    def action_reload(self) -> None:
+        self._load()
+
+    def action_create(self) -> None:
+        if self._begin("creating a backup"):
+            self._create()
+
+    def action_verify(self) -> None:
+        m = self.selected()
+        if m is None:
+            self.notify("no backup selected", severity="warning", timeout=3)
+        elif self._begin(f"verifying {m.id}"):
+            self._verify(m.id)
+
+    def action_restore(self) -> None:
+        from malnu_tui.tui.screens.restore import RestoreWizard
+
+        m = self.selected()
+        if m is None:
+            self.notify("no backup selected", severity="warning", timeout=3)
+            return
+        if self.busy is not None:
+            self.notify(f"{self.busy} is still running", severity="warning", timeout=3)
+            return
+        self.app.push_screen(RestoreWizard(self.target, m), lambda _r: self.action_reload())
+
+    def action_delete(self) -> None:
+        from malnu_tui.tui.screens.confirm import ConfirmScreen
+
+        m = self.selected()
+        if m is None or self.busy is not None:
+            return
+        body = Text.assemble(
+            "Delete backup ",
+            (m.id, "bold"),
+            f"\ntaken {short_time(m.created_at)} UTC ({m.reason}, head {m.head or '—'}).\n"
+            "Its data file and manifest are removed; this cannot be undone.",
+        )
+
+        def done(yes: bool | None) -> None:
+            if yes and self._begin(f"deleting {m.id}"):
+                self._delete(m.id)
+
+        self.app.push_screen(ConfirmScreen("Delete a backup", body, "delete", "Delete"), done)
+
+    # -- workers ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="backups-list")
+    def _load(self) -> None:
+        with reporting(self, "list"):
+            self.post_message(StepDone("list", list_target_backups(self.target)))
+
+    @work(thread=True, exclusive=True, group="backups-op")
+    def _create(self) -> None:
+        from malnu_tui.engine.backup import create_backup
+
+        with reporting(self, "create"), connected(self.target) as backend:
+            m = create_backup(
+                backend, self.target, reason="manual", progress=backup_progress_poster(self)
+            )
+            self.post_message(StepDone("created", m))
+
+    @work(thread=True, exclusive=True, group="backups-op")
+    def _verify(self, backup_id: str) -> None:
+        from malnu_tui.engine.backup import verify_backup
+
+        with reporting(self, "verify"):
+            report = verify_backup(self.target, backup_id, progress=backup_progress_poster(self))
+            self.post_message(StepDone("verified", report))
+
+    @work(thread=True, exclusive=True, group="backups-op")
+    def _delete(self, backup_id: str) -> None:
+        from malnu_tui.engine.backup import delete_backup
+
+        with reporting(self, "delete"):
+            self.post_message(StepDone("deleted", delete_backup(self.target.backup_dir, backup_id)))
+
+    # -- results ------------------------------------------------------------------------------
+    @on(BackupProgress)
+    def _progress(self, event: BackupProgress) -> None:
+        self.query_one("#backup-op", OperationProgress).show_backup(
+            event.done, event.total, event.message
+        )
+
+    @on(StepDone)
+    def _done(self, event: StepDone) -> None:
+        event.stop()
+        progress = self.query_one("#backup-op", OperationProgress)
+        if event.step == "list":
+            self.manifests = cast("tuple[BackupManifest, ...]", event.value)
+            self._show_list()
+            return
+        self._end()
+        if event.step == "created":
+            progress.finish(f"✔ backup {cast('BackupManifest', event.value).id} created")
+        elif event.step == "verified":
+            report = cast("VerifyReport", event.value)
+            if report.ok:
+                progress.finish(f"✔ {report.backup_id} verified: every check passed")
+            else:
+                progress.caption(f"✘ {report.backup_id} FAILED verification")
+                self.query_one(ErrorBox).show_error(
+                    f"backup {report.backup_id} failed verification: " + "; ".join(report.problems),
+                    "never restore it; choose an older backup",
+                )
+        elif event.step == "deleted":
+            progress.finish(f"✔ deleted {cast('BackupManifest', event.value).id}")
+        self.action_reload()
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        if event.what != "list":
+            self._end()
+            self.query_one("#backup-op", OperationProgress).caption(f"✘ {event.what} failed")
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+    def _show_list(self) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for m in self.manifests:
+            table.add_row(
+                short_time(m.created_at),
+                m.reason,
+                human_size(m.size),
+                m.head or "—",
+                Text("✔ yes", style="green") if m.verified else Text("✘ no", style="yellow"),
+            )
+        if self.manifests:
+            table.move_cursor(row=min(max(keep, 0), len(self.manifests) - 1), animate=False)
+        self._show_manifest()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_manifest()
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.query_one("#manifest-pane").focus()
+
+    def _show_manifest(self) -> None:
+        m = self.selected()
+        pane = self.query_one("#manifest", Static)
+        if m is None:
+            pane.update(
+                Text(
+                    f"No backups yet in {self.target.backup_dir}.\nc creates one now.",
+                    style="italic",
+                )
+            )
+        else:
+            pane.update(manifest_text(m))

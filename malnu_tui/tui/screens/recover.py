@@ -1,0 +1,276 @@
+"""The recover wizard (point in time): pick a time → the plan (which backup, which migrations
+are re-applied, what data is NOT recovered) → typed confirmation → run → result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from malnu_tui.tui.messages import BackupProgress, StepDone
+from malnu_tui.tui.screens.backups import list_target_backups, short_time
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
+from malnu_tui.tui.session import (
+    backup_progress_poster,
+    connected,
+    load_status,
+    migration_set,
+    reporting,
+)
+from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.progress import OperationProgress
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backup import BackupManifest, RecoverPlan, RecoverResult
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.migrate import StatusReport
+
+
+def plan_recovery(
+    target: Target, when_text: str, progress: object
+) -> tuple[RecoverPlan, MigrationSet, str]:
+    from malnu_tui.engine.backup import BackupProgressCallback, parse_when, plan_recover
+
+    when = parse_when(when_text)
+    mset = migration_set(target)
+    with connected(target) as backend:
+        plan = plan_recover(
+            backend, target, mset, when, progress=cast(BackupProgressCallback, progress)
+        )
+        return plan, mset, backend.name
+
+
+class RecoverWizard(WizardScreen):
+    """Bring the database back to a moment in time, honestly."""
+
+    WIZARD_TITLE: ClassVar[str] = "Point-in-time recovery"
+    STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("when", "Pick a time"),
+        ("plan", "Plan"),
+        ("confirm", "Confirm"),
+        ("run", "Run"),
+        ("result", "Result"),
+    )
+    NO_RETURN_FROM: ClassVar[str] = "run"
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.when_text = ""
+        self.plan: RecoverPlan | None = None
+        self.mset: MigrationSet | None = None
+        self.database_name = ""
+        self.result: RecoverResult | None = None
+        self.report: StatusReport | None = None
+
+    def compose_steps(self) -> Iterable[Widget]:
+        with StepPane(id="when"):
+            yield Static(
+                f"Recover {self.target.name} ({self.target.display_url}) to which time (UTC)? "
+                "ISO 8601 like 2026-11-24T09:30:00Z, or relative: -2h, -30m, -1d.",
+                classes="intro",
+            )
+            yield Input(placeholder="-1h", id="when-input")
+            yield Label("backups of this target (a recovery starts from one):", classes="dim")
+            yield DataTable(id="when-backups", cursor_type="row", zebra_stripes=True)
+        with StepPane(id="plan"):
+            yield OperationProgress(log=False, id="plan-progress")
+            yield Static("", id="recover-plan")
+        with StepPane(id="confirm"):
+            yield Static("", id="recover-confirm-text", classes="intro")
+            yield Input(placeholder="database name", id="recover-confirm-input")
+        with StepPane(id="run"):
+            yield OperationProgress(id="recover-progress")
+        with StepPane(id="result"):
+            yield Static("", id="recover-summary", classes="intro")
+            yield MigrationTable(id="recover-table")
+
+    def enter_step(self, step: str) -> None:
+        self.query_one("#next", Button).label = "Next ▶ (n)"
+        if step == "when":
+            self.query_one("#when-input", Input).focus()
+            self.set_working(True)
+            self._load_backups()
+        elif step == "plan":
+            self.query_one("#recover-plan", Static).update("")
+            self.query_one("#plan-progress", OperationProgress).reset(
+                f"planning recovery to {self.when_text}: re-verifying candidate backups…"
+            )
+            self.set_working(True)
+            self._plan(self.when_text)
+        elif step == "confirm":
+            p = self.plan
+            assert p is not None
+            text = Text()
+            text.append(f"Recover {self.target.display_url} to {p.to}\n", style="bold")
+            text.append(f"from backup {p.backup.id}.\n")
+            text.append("NOT recovered: ", style="bold red")
+            text.append(p.not_recovered + "\n")
+            text.append("Type the database name ")
+            text.append(self.database_name, style="bold reverse")
+            text.append(" to go on:")
+            self.query_one("#recover-confirm-text", Static).update(text)
+            field = self.query_one("#recover-confirm-input", Input)
+            field.value = ""
+            field.placeholder = self.database_name
+            field.focus()
+            self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")
+        elif step == "run":
+            if not self.app_begin("recovery"):
+                self.go(self.step_index("confirm"))
+                return
+            self.query_one("#recover-progress", OperationProgress).reset("recovering…")
+            self.set_working(True)
+            assert self.plan is not None and self.mset is not None
+            self._run(self.plan, self.mset)
+        elif step == "result":
+            self._show_result()
+            self.finish()
+
+    def leave_step(self, step: str) -> bool:
+        if step == "when":
+            text = self.query_one("#when-input", Input).value.strip()
+            if not text:
+                self.show_error("type a time first, e.g. -1h or 2026-11-24T09:30:00Z")
+                return False
+            self.when_text = text
+        return True
+
+    @on(Input.Submitted, "#when-input")
+    def _when_submitted(self) -> None:
+        self.action_next()
+
+    @on(Input.Changed, "#recover-confirm-input")
+    def _typed(self, event: Input.Changed) -> None:
+        if self.step != "confirm":
+            return
+        if event.value == self.database_name:
+            self.allow_next(label="Recover ▶")
+        else:
+            self.allow_next(f"type {self.database_name} to confirm")
+
+    @on(Input.Submitted, "#recover-confirm-input")
+    def _confirm_submitted(self) -> None:
+        self.action_next()
+
+    # -- workers ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="recover-backups")
+    def _load_backups(self) -> None:
+        with reporting(self, "list"):
+            self.post_message(StepDone("backups", list_target_backups(self.target)))
+
+    @work(thread=True, exclusive=True, group="recover-plan")
+    def _plan(self, when_text: str) -> None:
+        with reporting(self, "plan"):
+            result = plan_recovery(self.target, when_text, backup_progress_poster(self))
+            self.post_message(StepDone("plan", result))
+
+    @work(thread=True, exclusive=True, group="recover-run")
+    def _run(self, plan: RecoverPlan, mset: MigrationSet) -> None:
+        from malnu_tui.engine.backup import run_recover
+
+        with reporting(self, "run"):
+            with connected(self.target) as backend:
+                result = run_recover(
+                    backend, self.target, mset, plan, progress=backup_progress_poster(self)
+                )
+            report, _ = load_status(self.target)
+            self.post_message(StepDone("run", (result, report)))
+
+    @on(BackupProgress)
+    def _progress(self, event: BackupProgress) -> None:
+        widget_id = "#plan-progress" if self.step == "plan" else "#recover-progress"
+        self.query_one(widget_id, OperationProgress).show_backup(
+            event.done, event.total, event.message
+        )
+
+    @on(StepDone)
+    def _done(self, event: StepDone) -> None:
+        event.stop()
+        self.set_working(False)
+        if event.step == "backups":
+            self._show_backups(cast("tuple[BackupManifest, ...]", event.value))
+            self.query_one("#when-input", Input).focus()
+        elif event.step == "plan":
+            self.plan, self.mset, self.database_name = cast(
+                "tuple[RecoverPlan, MigrationSet, str]", event.value
+            )
+            self._show_plan()
+        elif event.step == "run":
+            self.app_end()
+            self.result, self.report = cast("tuple[RecoverResult, StatusReport]", event.value)
+            self.query_one("#recover-progress", OperationProgress).finish("✔ recovered")
+            self.go(self.step_index("result"))
+
+    def _show_backups(self, manifests: tuple[BackupManifest, ...]) -> None:
+        table = self.query_one("#when-backups", DataTable)
+        table.clear(columns=True)
+        table.add_columns("created (UTC)", "reason", "head", "verified")
+        for m in manifests:
+            table.add_row(
+                short_time(m.created_at),
+                m.reason,
+                m.head or "—",
+                Text("✔ yes", "green") if m.verified else Text("✘ no", "yellow"),
+            )
+        if manifests:
+            self.allow_next()
+        else:
+            self.allow_next("no backups: nothing to recover from")
+            self.show_error(
+                "this target has no backups: point-in-time recovery needs one taken before "
+                "the time you want",
+                "create one in the backup browser (b) for the future",
+            )
+
+    def _show_plan(self) -> None:
+        p = self.plan
+        assert p is not None
+        text = Text()
+        for line in p.describe():
+            if line.startswith("NOT recovered"):
+                text.append("✘ " + line + "\n", style="bold red")
+            elif line.startswith(("skipped", "note")):
+                text.append("ℹ " + line + "\n", style="yellow")
+            else:
+                text.append(line + "\n")
+        self.query_one("#recover-plan", Static).update(text)
+        self.query_one("#plan-progress", OperationProgress).finish(
+            f"✔ plan ready: start from backup {p.backup.id}"
+        )
+        self.allow_next(label="Confirm ▶ (n)")
+
+    def _show_result(self) -> None:
+        text = Text()
+        r = self.result
+        if r is not None:
+            text.append(f"✔ recovered to {r.plan.to}\n", style="bold green")
+            text.append(
+                f"restored {r.plan.backup.id}; re-applied {len(r.reapplied)}, "
+                f"rolled back {len(r.rolled_back)}\n"
+            )
+            text.append("Pre-recover backup (restore it to undo this): ", style="bold")
+            text.append(f"{r.restore.pre_restore_id}\n", style="bold reverse")
+        else:
+            text.append("✘ the recovery did not complete\n", style="bold red")
+            if self.last_error:
+                text.append(self.last_error + "\n")
+        if self.report is not None:
+            text.append(f"Now: {self.report.summary()}")
+            self.query_one("#recover-table", MigrationTable).show(self.report, None)
+        self.query_one("#recover-summary", Static).update(text)
+
+    def step_failed(self, what: str) -> None:
+        if what == "run":
+            self.app_end()
+            self.set_working(False)
+            self.allow_next(label="Result ▶ (n)")
+            return
+        if what == "plan":
+            self.query_one("#plan-progress", OperationProgress).caption("✘ no plan")
+        super().step_failed(what)

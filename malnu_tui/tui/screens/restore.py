@@ -1,0 +1,212 @@
+"""The restore wizard: verify the backup → typed confirmation → pre-restore backup and
+restore, with progress → the database's status afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.widget import Widget
+from textual.widgets import Button, Input, Static
+
+from malnu_tui.tui.messages import BackupProgress, StepDone
+from malnu_tui.tui.screens.backups import manifest_text, short_time
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
+from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
+from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.progress import OperationProgress
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backup import BackupManifest, RestoreResult, VerifyReport
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.migrate import StatusReport
+
+
+def database_name(target: Target) -> str:
+    with connected(target) as backend:
+        return backend.name
+
+
+class RestoreWizard(WizardScreen):
+    """Replace the database with a backup, safely."""
+
+    WIZARD_TITLE: ClassVar[str] = "Restore a backup"
+    STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("verify", "Verify backup"),
+        ("confirm", "Confirm"),
+        ("restore", "Pre-restore backup + restore"),
+        ("status", "Status"),
+    )
+    NO_RETURN_FROM: ClassVar[str] = "restore"
+
+    def __init__(self, target: Target, manifest: BackupManifest) -> None:
+        super().__init__()
+        self.target = target
+        self.manifest = manifest
+        self.database_name = ""
+        self.result: RestoreResult | None = None
+        self.report: StatusReport | None = None
+
+    def compose_steps(self) -> Iterable[Widget]:
+        with StepPane(id="verify"):
+            yield Static(manifest_text(self.manifest), id="restore-manifest", classes="intro")
+            yield OperationProgress(log=False, id="verify-progress")
+            yield Static("", id="verify-checks")
+        with StepPane(id="confirm"):
+            yield Static("", id="restore-confirm-text", classes="intro")
+            yield Input(placeholder="database name", id="restore-confirm-input")
+        with StepPane(id="restore"):
+            yield OperationProgress(id="restore-progress")
+        with StepPane(id="status"):
+            yield Static("", id="restore-summary", classes="intro")
+            yield MigrationTable(id="restore-table")
+
+    def enter_step(self, step: str) -> None:
+        self.query_one("#next", Button).label = "Next ▶ (n)"
+        if step == "verify":
+            if not self.app_begin("verifying a backup"):
+                self.allow_next("another operation is running")
+                return
+            self.query_one("#verify-progress", OperationProgress).reset(
+                f"verifying {self.manifest.id}…"
+            )
+            self.set_working(True)
+            self._verify()
+        elif step == "confirm":
+            m = self.manifest
+            text = Text()
+            text.append("Replace ", style="bold")
+            text.append(f"{self.target.display_url} with backup {m.id}\n", style="bold")
+            text.append(
+                f"taken {short_time(m.created_at)} UTC ({m.reason}; head {m.head or '—'}).\n"
+                "Everything written since then is replaced. A pre-restore backup is taken "
+                "first, so this restore can itself be undone.\n"
+            )
+            text.append("Type the database name ")
+            text.append(self.database_name, style="bold reverse")
+            text.append(" to go on:")
+            self.query_one("#restore-confirm-text", Static).update(text)
+            field = self.query_one("#restore-confirm-input", Input)
+            field.value = ""
+            field.placeholder = self.database_name
+            field.focus()
+            self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
+        elif step == "restore":
+            if not self.app_begin("restore"):
+                self.go(self.step_index("confirm"))
+                return
+            self.query_one("#restore-progress", OperationProgress).reset(
+                f"restoring {self.manifest.id}…"
+            )
+            self.set_working(True)
+            self._restore()
+        elif step == "status":
+            self._show_status()
+            self.finish()
+
+    @on(Input.Changed, "#restore-confirm-input")
+    def _typed(self, event: Input.Changed) -> None:
+        if self.step != "confirm":
+            return
+        if event.value == self.database_name:
+            self.allow_next(label="Restore ▶")
+        else:
+            self.allow_next(f"type {self.database_name} to confirm")
+
+    @on(Input.Submitted, "#restore-confirm-input")
+    def _submitted(self) -> None:
+        self.action_next()
+
+    @work(thread=True, exclusive=True, group="restore-verify")
+    def _verify(self) -> None:
+        from malnu_tui.engine.backup import verify_backup
+
+        with reporting(self, "verify"):
+            name = database_name(self.target)
+            report = verify_backup(
+                self.target, self.manifest.id, progress=backup_progress_poster(self)
+            )
+            self.post_message(StepDone("verify", (report, name)))
+
+    @work(thread=True, exclusive=True, group="restore-run")
+    def _restore(self) -> None:
+        from malnu_tui.engine.backup import restore_backup
+
+        with reporting(self, "restore"):
+            with connected(self.target) as backend:
+                result = restore_backup(
+                    backend, self.target, self.manifest.id, progress=backup_progress_poster(self)
+                )
+            report, _ = load_status(self.target)
+            self.post_message(StepDone("restore", (result, report)))
+
+    @on(BackupProgress)
+    def _progress(self, event: BackupProgress) -> None:
+        widget_id = "#verify-progress" if self.step == "verify" else "#restore-progress"
+        self.query_one(widget_id, OperationProgress).show_backup(
+            event.done, event.total, event.message
+        )
+
+    @on(StepDone)
+    def _done(self, event: StepDone) -> None:
+        event.stop()
+        self.app_end()
+        self.set_working(False)
+        if event.step == "verify":
+            report, name = cast("tuple[VerifyReport, str]", event.value)
+            self._show_checks(report)
+            self.database_name = str(name)
+        elif event.step == "restore":
+            self.result, self.report = cast("tuple[RestoreResult, StatusReport]", event.value)
+            self.query_one("#restore-progress", OperationProgress).finish(
+                f"✔ restored {self.manifest.id}"
+            )
+            self.go(self.step_index("status"))
+
+    def _show_checks(self, report: VerifyReport) -> None:
+        text = Text()
+        for c in report.checks:
+            mark, style = ("✔", "green") if c.ok else ("✘", "bold red")
+            text.append(f"{mark} {c.name}: ", style=style)
+            text.append(f"{c.detail[:70]}\n")
+        self.query_one("#verify-checks", Static).update(text)
+        progress = self.query_one("#verify-progress", OperationProgress)
+        if report.ok:
+            progress.finish("✔ the backup is intact")
+            self.allow_next()
+        else:
+            progress.caption("✘ the backup FAILED verification: it will not be restored")
+            self.show_error(
+                "backup failed verification: " + "; ".join(report.problems),
+                "nothing was changed; choose an older backup",
+            )
+            self.allow_next("the backup failed verification")
+
+    def _show_status(self) -> None:
+        text = Text()
+        r = self.result
+        if r is not None:
+            text.append(f"✔ restored {r.backup_id}\n", style="bold green")
+            if not r.schema_matches:
+                text.append("⚠ the schema hash differs from the manifest\n", style="bold yellow")
+            text.append("Pre-restore backup (restore it to undo this): ", style="bold")
+            text.append(f"{r.pre_restore_id}\n", style="bold reverse")
+        else:
+            text.append("✘ the restore did not complete\n", style="bold red")
+            if self.last_error:
+                text.append(self.last_error + "\n")
+            text.append("A failed restore leaves the database as it was.\n")
+        if self.report is not None:
+            text.append(f"Now: {self.report.summary()}")
+            self.query_one("#restore-table", MigrationTable).show(self.report, None)
+        self.query_one("#restore-summary", Static).update(text)
+
+    def step_failed(self, what: str) -> None:
+        self.app_end()
+        if what == "restore":
+            self.set_working(False)
+            self.allow_next(label="Status ▶ (n)")
+            return
+        super().step_failed(what)
