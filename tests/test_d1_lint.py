@@ -1,0 +1,96 @@
+"""D1 lint: what D1 rejects or runs differently, with file, line, why and what to do."""
+
+from __future__ import annotations
+
+from malnu_tui.engine.d1_lint import lint_migrations
+from malnu_tui.engine.files import discover
+from tests.fixtures_core import MigrationDirs
+
+
+def codes(d: MigrationDirs, only: list[str] | None = None) -> list[tuple[str, int, str]]:
+    mset = discover(d.migrations, d.rollback)
+    return [(f.file, f.line, f.code) for f in lint_migrations(mset, only)]
+
+
+def test_transactions_savepoints_and_pragmas(mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "template",
+        "BEGIN TRANSACTION;\nCREATE TABLE a (id INTEGER PRIMARY KEY);\nCOMMIT;\n",
+    )
+    d.add(
+        "20250101_000200",
+        "bad",
+        "PRAGMA foreign_keys = OFF;\nSAVEPOINT s;\nCREATE TABLE b (id INTEGER);\nRELEASE s;\n"
+        "PRAGMA defer_foreign_keys = on;\nVACUUM;\nATTACH DATABASE 'x.db' AS x;\n",
+    )
+    got = codes(d)
+    assert got == [
+        ("20250101_000100_template.sql", 1, "D1-TRANSACTION"),
+        ("20250101_000100_template.sql", 3, "D1-TRANSACTION"),
+        ("20250101_000200_bad.sql", 1, "D1-PRAGMA-FK"),
+        ("20250101_000200_bad.sql", 2, "D1-SAVEPOINT"),
+        ("20250101_000200_bad.sql", 4, "D1-SAVEPOINT"),
+        ("20250101_000200_bad.sql", 6, "D1-VACUUM"),
+        ("20250101_000200_bad.sql", 7, "D1-ATTACH"),
+    ]
+    mset = discover(d.migrations, d.rollback)
+    first = lint_migrations(mset)[2]
+    assert "defer_foreign_keys" in first.suggestion and first.severity == "warning"
+    assert "20250101_000200_bad.sql:1: warning [D1-PRAGMA-FK]" in first.describe()
+
+
+def test_table_rebuild_with_cascading_children(mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "schema",
+        """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+        CREATE TABLE submissions (id INTEGER PRIMARY KEY,
+            student_id INTEGER REFERENCES users(id) ON DELETE CASCADE);
+        CREATE TABLE chat_conversations (id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL);
+        CREATE TABLE notes (id INTEGER PRIMARY KEY);
+        """,
+    )
+    d.add(
+        "20250101_000200",
+        "rebuild_users",
+        """
+        PRAGMA defer_foreign_keys = on;
+        CREATE TABLE users_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+        INSERT INTO users_new SELECT id, coalesce(email, '') FROM users;
+        DROP TABLE users;
+        ALTER TABLE users_new RENAME TO users;
+        DROP TABLE IF EXISTS "notes";
+        """,
+    )
+    mset = discover(d.migrations, d.rollback)
+    found = lint_migrations(mset)
+    assert [(f.line, f.code, f.severity) for f in found] == [
+        (4, "D1-CASCADE-REBUILD", "error"),
+        (4, "D1-FK-ACTION-REBUILD", "warning"),
+    ]
+    assert "submissions(student_id)" in found[0].message
+    assert "chat_conversations(user_id) SET NULL" in found[1].message
+    # Only the pending file, on top of a live schema that has the children.
+    live = [
+        "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE grades (id INTEGER, user_id INTEGER REFERENCES users ON DELETE CASCADE)",
+    ]
+    found = lint_migrations(mset, ["20250101_000200_rebuild_users.sql"], base_schema=live)
+    assert [f.code for f in found] == ["D1-CASCADE-REBUILD"] and "grades" in found[0].message
+    # No children, no finding.
+    assert lint_migrations(mset, ["20250101_000100_schema.sql"]) == []
+
+
+def test_statement_size(mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "big",
+        "CREATE TABLE t (x TEXT);\nINSERT INTO t VALUES ('" + "x" * 100_001 + "');\n",
+    )
+    assert codes(d) == [("20250101_000100_big.sql", 2, "D1-STATEMENT-SIZE")]
