@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -161,6 +162,17 @@ def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
     return clean, env, password
 
 
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = " (file size limit: the disk or quota is full)" if name == "SIGXFSZ" else ""
+        return f"killed by {name}{extra}"
+    return f"exit {code}"
+
+
 def _scrub(text: str, password: str | None) -> str:
     text = text.strip()
     if password:
@@ -245,7 +257,7 @@ def create(
         meta.close()
     if proc.returncode != 0:
         raise BackupError(
-            f"pg_dump failed (exit {proc.returncode}): {_scrub(err, password)}",
+            f"pg_dump failed ({_exit_text(proc.returncode)}): {_scrub(err, password)}",
             hint="check the disk space of the backup directory and the role's privileges",
         )
     progress(BackupProgress("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
