@@ -1,0 +1,156 @@
+"""Point-in-time recovery (pgBackRest's pattern: mark a row before each target time, recover,
+assert the marks and the schema of that time), on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.backup import (
+    BackupError,
+    create_backup,
+    parse_when,
+    plan_recover,
+    run_recover,
+)
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
+from malnu_tui.engine.safety import backup_taker, record_skipped_backup
+from tests.test_backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'school.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    target = make_target(tmp_path, url)
+    backend = open_fresh(target)
+    try:
+        yield target, backend
+    finally:
+        backend.close()
+
+
+def _marks(backend: Backend) -> set[str]:
+    conn = getattr(backend, "conn")  # noqa: B009
+    return {r[0] for r in conn.execute("SELECT email FROM users").fetchall()}
+
+
+def _mark(backend: Backend, n: int, name: str) -> None:
+    execute(backend, "INSERT INTO users (id, email) VALUES (?, ?)", (n, name))
+
+
+def _tick() -> datetime:
+    """A time strictly between what came before and what comes after (audit: 1 s resolution)."""
+    time.sleep(1.1)
+    when = datetime.now(UTC)
+    time.sleep(1.1)
+    return when
+
+
+def test_recover_to_a_time_between_migrations(db: tuple[Target, Backend]) -> None:
+    target, backend = db
+    mset = mset_of(target)
+    up(backend, target, to=V1)
+    _mark(backend, 1, "m1")
+    b0 = create_backup(backend, target, reason="scheduled")
+    time.sleep(1.1)
+    # V2 without a safety backup (recorded in the audit): recovery must replay it from the trail.
+    record_skipped_backup(backend, "up")
+    apply_plan(backend, mset, plan_up(backend, mset, V2))
+    _mark(backend, 2, "m2")  # written after b0 and before t1: not recoverable to t1
+    t1 = _tick()
+    schema_t1 = backend.schema_fingerprint()
+    # V3 with the default safety backup (pre-up, taken after t1, holding m1 and m2).
+    apply_plan(backend, mset, plan_up(backend, mset), safety_backup=backup_taker(backend, target))
+    _mark(backend, 3, "m3")
+    t2 = _tick()
+    schema_t2 = backend.schema_fingerprint()
+    _mark(backend, 4, "m4")
+
+    plan = plan_recover(backend, target, mset, t1)
+    assert plan.backup.id == b0.id
+    assert plan.reapply == (mset.find(V2).filename,) and plan.rollback == ()
+    assert plan.lost_seconds > 1 and "NOT recovered" in "\n".join(plan.describe())
+    assert _marks(backend) == {"m1", "m2", "m3", "m4"}, "planning changes nothing"
+
+    result = run_recover(backend, target, mset, plan)
+    assert backend.schema_fingerprint() == schema_t1
+    assert _marks(backend) == {"m1"}
+    states = [s.state for s in status(backend, mset).migrations]
+    assert states == [MigrationState.APPLIED, MigrationState.APPLIED, MigrationState.PENDING]
+    assert result.reapplied == (mset.find(V2).filename,)
+
+    plan2 = plan_recover(backend, target, mset, t2)
+    assert plan2.backup.reason == "pre-up" and plan2.reapply == (mset.find(V3).filename,)
+    run_recover(backend, target, mset, plan2)
+    assert backend.schema_fingerprint() == schema_t2
+    assert _marks(backend) == {"m1", "m2"}
+    assert status(backend, mset).head == V3
+    audit = backend.read_audit(limit=100, action="recover")
+    assert [e.outcome for e in audit] == ["ok", "ok"]
+    assert any(b.reason == "pre-recover" for b in _backups(target))
+
+
+def _backups(target: Target) -> list[object]:
+    from malnu_tui.engine.backup import list_backups
+
+    return list(list_backups(target.backup_dir))
+
+
+def test_recover_rolls_back_what_was_undone_without_a_backup(tmp_path: Path) -> None:
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'r.db'}")
+    backend = open_fresh(target)
+    try:
+        mset = mset_of(target)
+        up(backend, target)
+        b = create_backup(backend, target)
+        time.sleep(1.1)
+        from malnu_tui.engine.migrate import plan_rollback
+
+        record_skipped_backup(backend, "rollback")
+        apply_plan(backend, mset, plan_rollback(backend, mset))
+        t = _tick()
+        up(backend, target)
+        plan = plan_recover(backend, target, mset, t)
+        assert plan.backup.id == b.id and plan.rollback == (mset.find(V3).filename,)
+        run_recover(backend, target, mset, plan)
+        assert status(backend, mset).head == V2
+    finally:
+        backend.close()
+
+
+def test_recover_needs_a_backup_before_the_time(tmp_path: Path) -> None:
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'n.db'}")
+    backend = open_fresh(target)
+    try:
+        before = datetime.now(UTC) - timedelta(hours=1)
+        create_backup(backend, target)
+        with pytest.raises(BackupError, match="no verified backup"):
+            plan_recover(backend, target, mset_of(target), before)
+        with pytest.raises(ConfigError, match="future"):
+            plan_recover(backend, target, mset_of(target), datetime.now(UTC) + timedelta(hours=1))
+    finally:
+        backend.close()
+
+
+def test_parse_when() -> None:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert parse_when("-2h", now=now) == now - timedelta(hours=2)
+    assert parse_when("-1h30m", now=now) == now - timedelta(minutes=90)
+    assert parse_when("90s ago", now=now) == now - timedelta(seconds=90)
+    assert parse_when("-1d", now=now) == now - timedelta(days=1)
+    assert parse_when("2026-11-24T09:30:00Z") == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    assert parse_when("2026-11-24T16:30:00+07:00") == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    assert parse_when("2026-11-24 09:30") == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    for bad in ("2h", "yesterday", "-2x"):
+        with pytest.raises(ConfigError):
+            parse_when(bad, now=now)
