@@ -347,6 +347,14 @@ def _plain_index_order(tree: exp.Expr) -> None:
             ordered.set("nulls_first", bool(ordered.args.get("desc")))
 
 
+_LIST = re.compile(r"\(\n((?:[ \t]*[\w\"]+,?\n)+)[ \t]*\)")
+
+
+def _compact_lists(sql: str) -> str:
+    # sqlglot's pretty mode puts each name of "(a, b)" on its own line; keep such lists inline.
+    return _LIST.sub(lambda m: "(" + " ".join(m[1].split()) + ")", sql)
+
+
 def _referenced_tables(tree: exp.Expr) -> list[str]:
     return [str(t.name) for t in tree.find_all(exp.Table) if t.name]
 
@@ -635,6 +643,8 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
         # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
         pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
         out = tree.sql(dialect="postgres", pretty=pretty)
+        if pretty:
+            out = _compact_lists(out)
     for pattern, construct in _LEFTOVERS:
         if pattern.search(out):
             raise Untranslatable(
@@ -665,9 +675,10 @@ def translate_statement(
     drop = _DROP_TRIGGER.match(text) if verb == "DROP" else None
     if drop:
         trigger_table = state.trigger_table(unquote(drop["name"]))
-    if track and verb != "PRAGMA":
+    # Never run statements that reach outside the scratch database (ATTACH creates files).
+    if track and verb not in ("PRAGMA", "VACUUM", "ATTACH", "DETACH"):
         error = state.run(text)
-        if error and verb not in ("PRAGMA", "VACUUM", "ATTACH", "DETACH"):
+        if error:
             ctx.note(
                 "schema tracking",
                 f"SQLite rejected the statement in the scratch schema "
@@ -801,7 +812,19 @@ def translate_script(
         for line in [*parts.transaction_lines, *parts.tracking_insert_lines]
     ]  # fmt: skip
     translated = tuple(translate_statement(st, file, state) for st in parts.statements)
-    return FileTranslation(file, translated, tuple(outside))
+    return FileTranslation(file, translated, tuple(outside), _header_comments(sql))
+
+
+def _header_comments(sql: str) -> str:
+    """The file's leading ``--`` comment block (Description/Author/Dependencies…)."""
+    lines: list[str] = []
+    for line in sql.replace("\r\n", "\n").split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("--"):
+            lines.append(stripped)
+        elif stripped or lines:
+            break
+    return "\n".join(lines)
 
 
 def translate_migrations(

@@ -53,6 +53,7 @@ class FileTranslation:
     file: str
     statements: tuple[TranslatedStatement, ...]
     findings_outside: tuple[Finding, ...] = ()  # about the file as a whole
+    header: str = ""  # the file's leading comment block, carried over to the translation
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -79,7 +80,7 @@ class FileTranslation:
 
     def postgres_sql(self) -> str:
         """The PostgreSQL script for display: withheld statements appear as comments."""
-        parts: list[str] = []
+        parts: list[str] = [self.header, ""] if self.header else []
         for st in self.statements:
             for f in st.findings:
                 if f.severity == "error":

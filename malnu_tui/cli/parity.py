@@ -1,0 +1,200 @@
+"""PostgreSQL translation commands: ``plan`` and ``diff`` (each migration's SQLite source and its
+PostgreSQL translation, findings marked) and ``parity`` (the translation applied to a scratch
+PostgreSQL schema and compared with the SQLite schema; optionally a live schema too)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.files import Migration
+    from malnu_tui.engine.parity import ParityReport
+    from malnu_tui.engine.translate import Finding
+
+ENV_PARITY_DATABASE = "MALNU_PARITY_DATABASE"
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    for name, help_text, handler in (
+        ("plan", "pending SQL beside its PostgreSQL translation", cmd_plan),
+        (
+            "diff",
+            "unified diff from each pending migration to its PostgreSQL translation",
+            cmd_diff,
+        ),
+    ):
+        p = sub.add_parser(name, parents=[common], help=help_text)
+        p.add_argument("migrations", nargs="*", metavar="MIGRATION", help="version or filename")
+        p.add_argument("--all", action="store_true", help="every migration, not only pending")
+        p.set_defaults(handler=handler)
+
+    p = sub.add_parser(
+        "parity",
+        parents=[common],
+        help="apply the PostgreSQL translation to a scratch schema and compare with SQLite's",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL|TARGET",
+        help="PostgreSQL server for the scratch schema (default: the target when it is "
+        f"PostgreSQL, else ${ENV_PARITY_DATABASE})",
+    )
+    p.add_argument(
+        "--live", action="store_true", help="also compare that server's live tables (read only)"
+    )
+    p.add_argument("--schema", default="public", help="the live schema (with --live)")
+    p.set_defaults(handler=cmd_parity)
+
+
+# -- plan / diff ---------------------------------------------------------------------------------
+def _selected(ctx: Context) -> tuple[list[Migration], list[str] | None]:
+    mset = ctx.migration_set()
+    names: list[str] = list(ctx.opt("migrations") or [])
+    if names:
+        return list(mset.migrations), [mset.find(n).filename for n in names]
+    if ctx.opt("all", False):
+        return list(mset.migrations), None
+    from malnu_tui.engine.migrate import MigrationState, status
+
+    report = status(ctx.backend(), mset, ctx.target.name)
+    waiting = (MigrationState.PENDING, MigrationState.FAILED)
+    return list(mset.migrations), [m.filename for m in report.migrations if m.state in waiting]
+
+
+def _marker(f: Finding) -> str:
+    return "✘ NOT TRANSLATED" if f.severity == "error" else "• note"
+
+
+def cmd_plan(ctx: Context) -> int:
+    """Each selected migration: statement by statement, SQLite beside PostgreSQL."""
+    from malnu_tui.engine.plan_diff import translate_plan
+
+    migrations, only = _selected(ctx)
+    plan = translate_plan(migrations, only)
+    if ctx.json:
+        ctx.out_json({"migrations": [m.as_json() for m in plan]})
+        return 0
+    if not plan:
+        ctx.message("nothing pending (use --all to see every migration)")
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    for m in plan:
+        rows = [
+            (
+                p.line,
+                p.sqlite,
+                p.postgres or ("(withheld)" if p.withheld else "(dropped)"),
+                "\n".join(f"{_marker(f)}: {f.construct}: {f.why}" for f in p.findings),
+            )
+            for p in m.statements
+        ]
+        state = "ok" if m.ok else "has untranslatable statements"
+        print_table(
+            ctx.stdout, ["line", "SQLite", "PostgreSQL", "findings"], rows,
+            title=f"{m.filename} ({state})",
+        )  # fmt: skip
+        ctx.out()
+    _summarise_findings(ctx, [f for m in plan for f in m.findings])
+    return 0
+
+
+def cmd_diff(ctx: Context) -> int:
+    """Each selected migration as a unified diff from SQLite to PostgreSQL."""
+    from malnu_tui.engine.plan_diff import translate_plan
+
+    migrations, only = _selected(ctx)
+    plan = translate_plan(migrations, only)
+    if ctx.json:
+        ctx.out_json(
+            {"migrations": [{"filename": m.filename, "ok": m.ok, "diff": m.diff} for m in plan]}
+        )
+        return 0
+    for m in plan:
+        ctx.stdout.write(m.diff)
+        for f in m.findings:
+            ctx.out(f"# {f.file}:{f.line}: {_marker(f)}: {f.construct}: {f.why}")
+    if not plan:
+        ctx.message("nothing pending (use --all to see every migration)")
+    _summarise_findings(ctx, [f for m in plan for f in m.findings])
+    return 0
+
+
+def _summarise_findings(ctx: Context, findings: list[Finding]) -> None:
+    errors = [f for f in findings if f.severity == "error"]
+    ctx.message(
+        f"{len(errors)} untranslatable statements, {len(findings) - len(errors)} notes"
+        + (" — these are withheld, never run on PostgreSQL" if errors else "")
+    )
+
+
+# -- parity --------------------------------------------------------------------------------------
+def _postgres_url(ctx: Context) -> str:
+    from malnu_tui.engine.config import url_kind
+
+    chosen = ctx.opt("postgres") or os.environ.get(ENV_PARITY_DATABASE)
+    if chosen:
+        if chosen in ctx.settings.targets:
+            chosen = ctx.settings.targets[chosen].url
+        if url_kind(chosen) != "postgresql":
+            raise ConfigError("--postgres must be a postgresql:// URL or a PostgreSQL target")
+        return str(chosen)
+    if ctx.target.kind == "postgresql":
+        return ctx.target.url
+    raise ConfigError(
+        "parity needs a PostgreSQL server for its scratch schema",
+        hint=f"pass --postgres postgresql://user@host/db (or a target name), or set "
+        f"${ENV_PARITY_DATABASE}",
+    )
+
+
+def cmd_parity(ctx: Context) -> int:
+    """Exit 1 when any difference or untranslatable statement is found."""
+    from malnu_tui.engine.parity import check_parity, compare_live
+
+    url = _postgres_url(ctx)
+    migrations = list(ctx.migration_set().migrations)
+    reports = [check_parity(migrations, url)]
+    if ctx.opt("live", False):
+        reports.append(compare_live(migrations, url, schema=ctx.opt("schema") or "public"))
+    ok = all(r.ok for r in reports)
+    if ctx.json:
+        ctx.out_json({"ok": ok, "reports": [r.as_json() for r in reports]})
+    else:
+        for r in reports:
+            _print_report(ctx, r)
+    for r in reports:
+        ctx.message(r.summary())
+    return 0 if ok else 1
+
+
+def _print_report(ctx: Context, report: ParityReport) -> None:
+    from malnu_tui.cli.output import print_table
+
+    label = "scratch schema" if report.mode == "scratch" else "live schema"
+    if report.differences:
+        print_table(
+            ctx.stdout,
+            ["table", "aspect", "item", "expected (from SQLite)", "PostgreSQL"],
+            [(d.table, d.aspect, d.item, d.expected, d.actual) for d in report.differences],
+            title=f"differences ({label})",
+        )
+    else:
+        ctx.out(f"no differences ({label}, {len(report.expected.tables)} tables)")
+    if report.findings:
+        print_table(
+            ctx.stdout,
+            ["where", "", "construct", "why", "suggestion"],
+            [
+                (f"{f.file}:{f.line}", _marker(f), f.construct, f.why, f.suggestion)
+                for f in report.findings
+            ],
+            title="translation findings",
+        )
