@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backup import BackupProgressCallback
     from malnu_tui.engine.config import Target
 
 
@@ -18,13 +19,16 @@ def record_skipped_backup(backend: Backend, command: str) -> None:
     )
 
 
-def backup_taker(backend: Backend, target: Target) -> Callable[[str], str | None]:
-    """A callable taking a safety backup with the given reason and returning its id."""
+def backup_taker(
+    backend: Backend, target: Target, progress: BackupProgressCallback | None = None
+) -> Callable[[str], str | None]:
+    """A callable taking a safety backup with the given reason and returning its id
+    (``apply_plan``'s ``safety_backup``); ``progress`` receives the backup's progress."""
 
     def take(reason: str) -> str | None:
         from malnu_tui.engine.backup import create_backup
 
-        manifest = create_backup(backend, target, reason=reason)
+        manifest = create_backup(backend, target, reason=reason, progress=progress)
         return manifest.id
 
     return take

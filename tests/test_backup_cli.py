@@ -1,0 +1,151 @@
+"""The backup commands as operators and scripts run them: real ``malnu-tui`` processes, no
+terminal, isolated data/config dirs, ``--database sqlite:///…``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.test_backup_support import cli, write_migrations
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[Path, list[str]]:
+    """(home, global args) for a fresh SQLite database with the portable migration set."""
+    mig, rb = write_migrations(tmp_path / "project")
+    db = tmp_path / "school.db"
+    args = [
+        "--database",
+        f"sqlite:///{db}",
+        "--migrations-dir",
+        str(mig),
+        "--rollback-dir",
+        str(rb),
+    ]
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    return home, args
+
+
+def _list(home: Path, args: list[str]) -> list[dict[str, object]]:
+    p = cli(*args, "backup", "list", "--json", home=home)
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert isinstance(data, list)
+    return data
+
+
+def test_up_and_rollback_take_safety_backups_and_no_backup_is_audited(
+    env: tuple[Path, list[str]],
+) -> None:
+    home, args = env
+    p = cli(*args, "up", "--to", "20250101_000100", home=home)
+    assert p.returncode == 0, p.stderr
+    assert "safety backup:" in p.stderr
+    p = cli(*args, "up", "--no-backup", home=home)
+    assert p.returncode == 0, p.stderr
+    assert "--no-backup" in p.stderr
+    p = cli(*args, "rollback", home=home)
+    assert p.returncode == 2 and "without confirmation" in p.stderr, "no TTY, no --yes: refused"
+    p = cli(*args, "rollback", "--yes", home=home)
+    assert p.returncode == 0, p.stderr
+    reasons = [b["reason"] for b in _list(home, args)]
+    assert reasons == ["pre-rollback", "pre-up"]
+    p = cli(*args, "log", "--json", "--action", "backup", home=home)
+    log = json.loads(p.stdout)
+    assert any(e["outcome"] == "skipped" and e["object"] == "pre-up" for e in log)
+    assert sum(1 for e in log if e["outcome"] == "ok") == 2
+
+
+def test_create_list_verify_restore_delete_prune(env: tuple[Path, list[str]]) -> None:
+    home, args = env
+    assert cli(*args, "up", "--no-backup", home=home).returncode == 0
+    db = Path(args[1].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as c:
+        c.execute("INSERT INTO users (id, email) VALUES (1, 'guru@malnu.sch.id')")
+
+    p = cli(*args, "backup", "create", home=home)
+    assert p.returncode == 0, p.stderr
+    bid = p.stdout.strip()
+    p = cli(*args, "backup", "create", "--reason", "scheduled", "--json", home=home)
+    assert p.returncode == 0, p.stderr
+    second = json.loads(p.stdout)
+    assert second["reason"] == "scheduled" and second["row_counts"]["users"] == 1
+
+    listed = _list(home, args)
+    assert [b["id"] for b in listed] == [second["id"], bid], "newest first"
+    for b in listed:
+        assert {"id", "created_at", "size", "sha256", "reason"} <= set(b)
+    p = cli(*args, "backup", "list", home=home)
+    assert bid in p.stdout and "scheduled" in p.stdout
+
+    p = cli(*args, "backup", "verify", bid[:18], "--deep", "--json", home=home)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["ok"] is True
+
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM users")
+    p = cli(*args, "backup", "restore", bid, home=home)
+    assert p.returncode == 2 and "without confirmation" in p.stderr
+    p = cli(*args, "backup", "restore", bid, "--yes", home=home)
+    assert p.returncode == 0, p.stderr
+    assert "Restore plan" in p.stderr and "applied" in p.stdout, "status shown after restore"
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT email FROM users").fetchall() == [("guru@malnu.sch.id",)]
+    assert len(_list(home, args)) == 3  # + pre-restore
+
+    p = cli(*args, "backup", "delete", bid, home=home)
+    assert p.returncode == 2
+    p = cli(*args, "backup", "delete", bid, "--yes", home=home)
+    assert p.returncode == 0, p.stderr
+    assert bid not in [b["id"] for b in _list(home, args)]
+    p = cli(*args, "backup", "verify", bid, home=home)
+    assert p.returncode == 2 and "no backup" in p.stderr
+
+    p = cli(*args, "backup", "prune", "--keep", "1", "--yes", "--json", home=home)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out["deleted"]) == 1 and len(out["kept"]) == 1
+    assert len(_list(home, args)) == 1
+
+
+def test_corrupt_backup_is_refused_by_the_cli(env: tuple[Path, list[str]]) -> None:
+    home, args = env
+    assert cli(*args, "up", "--no-backup", home=home).returncode == 0
+    p = cli(*args, "backup", "create", "--json", home=home)
+    m = json.loads(p.stdout)
+    store = next((home / "data" / "malnu-tui" / "backups").iterdir())
+    data = store / m["file"]
+    raw = bytearray(data.read_bytes())
+    raw[100] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    p = cli(*args, "backup", "verify", m["id"], home=home)
+    assert p.returncode == 1 and "FAIL" in p.stdout
+    p = cli(*args, "backup", "restore", m["id"], "--yes", home=home)
+    assert p.returncode == 1
+    assert "failed verification" in p.stderr and "nothing was changed" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_recover_dry_run_and_run(env: tuple[Path, list[str]]) -> None:
+    home, args = env
+    assert cli(*args, "up", "--no-backup", "--to", "20250101_000100", home=home).returncode == 0
+    assert cli(*args, "backup", "create", home=home).returncode == 0
+    p = cli(*args, "recover", "--to", "-1h", "--dry-run", home=home)
+    assert p.returncode == 1 and "no verified backup" in p.stderr
+    p = cli(*args, "recover", "--to", "now", "--dry-run", "--json", home=home)
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["reapply"] == [] and "not_recovered" in plan
+    p = cli(*args, "recover", "--to", "now", "--dry-run", home=home)
+    assert "NOT recovered" in p.stdout
+    p = cli(*args, "recover", "--to=-0s", home=home)
+    assert p.returncode == 2, "destructive: refused without --yes"
+    p = cli(*args, "recover", "--to", "now", "--yes", home=home)
+    assert p.returncode == 0, p.stderr
+    assert "recovered to" in p.stderr
+    p = cli(*args, "backup", "prune", home=home)
+    assert p.returncode == 2 and "--keep" in p.stderr
