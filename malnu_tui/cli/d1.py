@@ -1,0 +1,290 @@
+"""D1 and wrangler commands: ``adopt`` (wrangler's history into our tracking table), and under
+``d1``: ``lint``, ``bookmark``, ``time-travel``, ``export``, ``import``, ``wrangler-status``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.wrangler import WranglerMigration
+
+
+def _wrangler_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wrangler-state",
+        metavar="PATH",
+        help="wrangler's local state: a project dir, .wrangler/state/v3/d1, or the .sqlite "
+        "file (default: read d1_migrations from the target database itself)",
+    )
+    p.add_argument(
+        "--table", default="d1_migrations", help="wrangler's migrations_table (d1_migrations)"
+    )
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "adopt", parents=[common], help="record migrations wrangler applied, without running them"
+    )
+    _wrangler_options(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would be recorded")
+    p.set_defaults(handler=cmd_adopt)
+
+    d1 = sub.add_parser("d1", help="Cloudflare D1 specifics: lint, Time Travel, export, import")
+    d1sub = d1.add_subparsers(dest="d1_command", metavar="D1_COMMAND", required=True)
+
+    p = d1sub.add_parser("lint", parents=[common], help="what D1 rejects in pending migrations")
+    p.add_argument("--all", action="store_true", help="every migration, not only pending ones")
+    p.set_defaults(handler=cmd_lint)
+
+    p = d1sub.add_parser("bookmark", parents=[common], help="the Time Travel bookmark of a time")
+    p.add_argument("--at", metavar="TIME", help="ISO 8601 or -2h/-30m (default: now)")
+    p.set_defaults(handler=cmd_bookmark)
+
+    p = d1sub.add_parser(
+        "time-travel", parents=[common], help="restore the database in place to a time/bookmark"
+    )
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--to", metavar="TIME", help="ISO 8601 or -2h/-30m")
+    g.add_argument("--bookmark", metavar="BOOKMARK", help="a bookmark (e.g. to undo a restore)")
+    p.add_argument("--dry-run", action="store_true", help="resolve and show, change nothing")
+    p.set_defaults(handler=cmd_time_travel)
+
+    p = d1sub.add_parser("export", parents=[common], help="export the database to a SQL dump")
+    p.add_argument("file", help="where to write the dump (mode 0600)")
+    p.set_defaults(handler=cmd_export)
+
+    p = d1sub.add_parser("import", parents=[common], help="replace the database with a dump")
+    p.add_argument("file", help="a SQL dump (e.g. from `d1 export`)")
+    p.set_defaults(handler=cmd_import)
+
+    p = d1sub.add_parser(
+        "wrangler-status", parents=[common], help="wrangler's applied migrations beside ours"
+    )
+    _wrangler_options(p)
+    p.set_defaults(handler=cmd_wrangler_status)
+
+    p = d1sub.add_parser(
+        "adopt", parents=[common], help="record migrations wrangler applied (same as `adopt`)"
+    )
+    _wrangler_options(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would be recorded")
+    p.set_defaults(handler=cmd_adopt)
+
+
+def _d1(ctx: Context) -> D1Backend:
+    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.errors import ConfigError
+
+    backend = ctx.backend()
+    if not isinstance(backend, D1Backend):
+        raise ConfigError(
+            f"{backend.display_url} is not a D1 database",
+            hint="use --database d1://ACCOUNT_ID/DATABASE_ID or a d1 target",
+        )
+    return backend
+
+
+def _progress(ctx: Context) -> Callable[[BackupProgress], None]:
+    def show(p: BackupProgress) -> None:
+        if p.message:
+            ctx.message(p.message)
+
+    return show
+
+
+def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
+    from malnu_tui.engine.wrangler import find_local_state, read_from_backend, read_local_state
+
+    state = ctx.opt("wrangler_state")
+    table = ctx.opt("table", "d1_migrations")
+    if state:
+        path = find_local_state(Path(state))
+        return read_local_state(path, table), f"wrangler local state {path}"
+    backend = ctx.backend()
+    return read_from_backend(backend, table), f"{table} in {backend.display_url}"
+
+
+def cmd_adopt(ctx: Context) -> int:
+    from malnu_tui.engine.wrangler import adopt, plan_adopt
+
+    backend, mset = ctx.backend(), ctx.migration_set()
+    applied, source = _wrangler_applied(ctx)
+    plan = plan_adopt(mset, applied, backend.fetch_records(), source)
+    for line in plan.describe():
+        ctx.message(line)
+    if ctx.opt("dry_run", False) or not plan.to_adopt:
+        if ctx.json:
+            ctx.out_json({**plan.as_json(), "adopted": []})
+        return 0
+    result = adopt(backend, plan)
+    if ctx.json:
+        ctx.out_json({**plan.as_json(), "adopted": list(result.adopted)})
+    ctx.message(f"adopted {len(result.adopted)} migration(s) (recorded, not run; audited)")
+    return 0
+
+
+def cmd_wrangler_status(ctx: Context) -> int:
+    from malnu_tui.engine.wrangler import wrangler_status
+
+    applied, source = _wrangler_applied(ctx)
+    rows = wrangler_status(ctx.migration_set(), applied, ctx.backend().fetch_records())
+    if ctx.json:
+        ctx.out_json({"source": source, "wrangler": [r.as_json() for r in rows]})
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    print_table(
+        ctx.stdout,
+        ["wrangler migration", "applied at", "file here", "tracked by malnu-tui"],
+        [
+            (r.name, r.applied_at, "yes" if r.in_files else "NO", "yes" if r.tracked else "no")
+            for r in rows
+        ],
+        title=f"wrangler history ({source})",
+    )
+    return 0
+
+
+def cmd_lint(ctx: Context) -> int:
+    from malnu_tui.engine.d1_lint import lint_migrations, live_schema
+    from malnu_tui.engine.migrate import MigrationState, status
+
+    mset = ctx.migration_set()
+    if ctx.opt("all", False):
+        findings = lint_migrations(mset)
+    else:
+        backend = ctx.backend()
+        report = status(backend, mset, ctx.target.name)
+        pending = [
+            m.filename
+            for m in report.migrations
+            if m.state in (MigrationState.PENDING, MigrationState.FAILED)
+        ]
+        findings = lint_migrations(mset, pending, base_schema=live_schema(backend))
+    if ctx.json:
+        ctx.out_json({"findings": [f.as_json() for f in findings]})
+    else:
+        for f in findings:
+            ctx.out(f.describe())
+    errors = sum(1 for f in findings if f.severity == "error")
+    ctx.message(f"{len(findings)} finding(s), {errors} error(s) for D1")
+    return 1 if errors else 0
+
+
+def cmd_bookmark(ctx: Context) -> int:
+    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.d1_timetravel import bookmark_at, current_bookmark
+
+    backend = _d1(ctx)
+    at = ctx.opt("at")
+    bookmark = bookmark_at(backend, parse_when(at)) if at else current_bookmark(backend)
+    if ctx.json:
+        ctx.out_json({"at": at or "now", "bookmark": bookmark})
+    else:
+        ctx.out(bookmark)
+    return 0
+
+
+def cmd_time_travel(ctx: Context) -> int:
+    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.d1_timetravel import current_bookmark, plan_time_travel, restore_bookmark
+    from malnu_tui.engine.migrate import migration_lock
+
+    backend = _d1(ctx)
+    if ctx.opt("to"):
+        plan = plan_time_travel(backend, parse_when(ctx.args.to))
+        for line in plan.describe():
+            ctx.message(line)
+        bookmark = plan.bookmark
+    else:
+        bookmark = ctx.args.bookmark
+        ctx.message(f"Restore D1 database {backend.name} in place to bookmark {bookmark}.")
+        ctx.message(f"The current state stays reachable: bookmark {current_bookmark(backend)}.")
+    if ctx.opt("dry_run", False):
+        if ctx.json:
+            ctx.out_json({"bookmark": bookmark, "dry_run": True})
+        ctx.message("dry run: nothing was changed")
+        return 0
+    ctx.confirm(f"restore D1 database {backend.name} to bookmark {bookmark}", backend.name)
+    with migration_lock(backend, "time-travel"):
+        done = restore_bookmark(backend, bookmark, action="recover", progress=_progress(ctx))
+    if ctx.json:
+        ctx.out_json(
+            {
+                "bookmark": done.bookmark,
+                "previous_bookmark": done.previous_bookmark,
+                "message": done.message,
+            }
+        )
+    ctx.message(f"restored to bookmark {done.bookmark}")
+    ctx.message(
+        f"to undo: malnu-tui d1 time-travel --bookmark {done.previous_bookmark} "
+        f"--database {backend.display_url}"
+    )
+    return 0
+
+
+def cmd_export(ctx: Context) -> int:
+    import os
+
+    from malnu_tui.engine.d1_timetravel import export_dump
+
+    backend = _d1(ctx)
+    dest = Path(ctx.args.file)
+    tmp = dest.with_name(f".{dest.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    try:
+        res = export_dump(backend, tmp, _progress(ctx))
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if ctx.json:
+        ctx.out_json(
+            {"file": str(dest), "bookmark": res.bookmark, "size": res.size, "sha256": res.sha256}
+        )
+    else:
+        ctx.out(f"{dest}  {res.size} bytes  sha256 {res.sha256}  bookmark {res.bookmark}")
+    return 0
+
+
+def cmd_import(ctx: Context) -> int:
+    from malnu_tui.engine.d1_timetravel import check_dump, import_dump
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.migrate import migration_lock
+
+    backend = _d1(ctx)
+    path = Path(ctx.args.file)
+    checked = check_dump(path)
+    if not checked.ok:
+        raise ConfigError(f"{path}: not a usable dump: {checked.error or checked.integrity}")
+    ctx.message(
+        f"Replace every table of D1 database {backend.name} with {path.name} "
+        f"({len(checked.row_counts)} tables, {sum(checked.row_counts.values())} rows)."
+    )
+    ctx.confirm(f"replace D1 database {backend.name} with {path.name}", backend.name)
+    with migration_lock(backend, "import"):
+        res = import_dump(backend, path, progress=_progress(ctx))
+    if ctx.json:
+        ctx.out_json(
+            {
+                "final_bookmark": res.final_bookmark,
+                "previous_bookmark": res.previous_bookmark,
+                "num_queries": res.num_queries,
+            }
+        )
+    ctx.message(
+        f"imported {res.num_queries} queries; to undo: malnu-tui d1 time-travel "
+        f"--bookmark {res.previous_bookmark}"
+    )
+    return 0

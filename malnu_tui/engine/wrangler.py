@@ -1,0 +1,252 @@
+"""Interop with wrangler's own migration history, so a team can switch tools without re-running
+what wrangler already applied.
+
+wrangler records applied migrations in ``d1_migrations (id, name UNIQUE, applied_at)`` (the
+name is configurable with ``migrations_table`` in wrangler.toml) — in the remote D1 database,
+and for ``--local`` in a plain SQLite file under ``.wrangler/state/v3/d1/``. :func:`adopt`
+records those migrations in our tracking table without running them (one audited batch each).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied, TrackingRecord
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.files import Migration, MigrationSet
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "AdoptPlan",
+    "AdoptResult",
+    "WranglerMigration",
+    "WranglerRow",
+    "adopt",
+    "find_local_state",
+    "plan_adopt",
+    "read_from_backend",
+    "read_local_state",
+    "wrangler_status",
+]
+
+DEFAULT_TABLE = "d1_migrations"
+STATE_SUBDIR = Path(".wrangler") / "state" / "v3" / "d1"
+
+
+@dataclass(frozen=True)
+class WranglerMigration:
+    """One row of wrangler's ``d1_migrations`` table."""
+
+    id: int
+    name: str
+    applied_at: str
+
+
+@dataclass(frozen=True)
+class WranglerRow:
+    """A wrangler-applied migration as ``status`` shows it: is the file here, do we track it."""
+
+    name: str
+    applied_at: str
+    in_files: bool
+    tracked: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "applied_at": self.applied_at,
+            "in_files": self.in_files,
+            "tracked": self.tracked,
+        }
+
+
+@dataclass(frozen=True)
+class AdoptPlan:
+    """What :func:`adopt` will record: migrations wrangler applied that we do not track yet."""
+
+    source: str
+    to_adopt: tuple[tuple[Migration, WranglerMigration], ...]
+    already_tracked: tuple[str, ...]
+    unmatched: tuple[str, ...]  # applied by wrangler, but no such file in our migration set
+
+    def describe(self) -> list[str]:
+        lines = [f"wrangler history from {self.source}:"]
+        for m, w in self.to_adopt:
+            lines.append(f"  adopt {m.filename} (applied by wrangler at {w.applied_at})")
+        if self.already_tracked:
+            lines.append(f"  already tracked: {', '.join(self.already_tracked)}")
+        if self.unmatched:
+            lines.append("  no matching file here (not adopted): " + ", ".join(self.unmatched))
+        if not self.to_adopt:
+            lines.append("  nothing to adopt")
+        return lines
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "to_adopt": [
+                {"filename": m.filename, "applied_at": w.applied_at} for m, w in self.to_adopt
+            ],
+            "already_tracked": list(self.already_tracked),
+            "unmatched": list(self.unmatched),
+        }
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    """What :func:`adopt` recorded."""
+
+    adopted: tuple[str, ...]
+    plan: AdoptPlan
+
+
+def _rows_to_migrations(rows: Sequence[Sequence[object]]) -> list[WranglerMigration]:
+    return [WranglerMigration(int(str(r[0])), str(r[1]), str(r[2] or "")) for r in rows]
+
+
+def find_local_state(path: Path) -> Path:
+    """The SQLite file of wrangler's local D1 state under ``path``: the file itself, a project
+    directory (``.wrangler/state/v3/d1`` below it) or the state directory. Exactly one
+    database there must hold wrangler's migrations table."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    roots = [path / STATE_SUBDIR, path]
+    candidates: list[Path] = []
+    for root in roots:
+        if root.is_dir():
+            candidates = sorted(p for p in root.rglob("*.sqlite") if p.name != "metadata.sqlite")
+            if candidates:
+                break
+    with_table = [p for p in candidates if _has_table(p, DEFAULT_TABLE)]
+    chosen = with_table or candidates
+    if not chosen:
+        raise ConfigError(
+            f"no wrangler local D1 state under {path}",
+            hint="run `wrangler d1 migrations apply DB --local` there first, or give the "
+            ".sqlite file itself",
+        )
+    if len(chosen) > 1:
+        raise ConfigError(
+            f"several wrangler local databases under {path}: " + ", ".join(str(p) for p in chosen),
+            hint="give the .sqlite file of the database you mean",
+        )
+    return chosen[0]
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5)
+
+
+def _has_table(path: Path, table: str) -> bool:
+    try:
+        conn = _connect_ro(path)
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None
+
+
+def read_local_state(path: Path, table: str = DEFAULT_TABLE) -> list[WranglerMigration]:
+    """wrangler's applied migrations from its local state (see :func:`find_local_state`)."""
+    db = find_local_state(path)
+    try:
+        conn = _connect_ro(db)
+        try:
+            if not _has_table(db, table):
+                return []
+            rows = conn.execute(
+                f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise BackendError(f"cannot read wrangler's state {db}: {exc}") from None
+    return _rows_to_migrations(rows)
+
+
+def read_from_backend(backend: Backend, table: str = DEFAULT_TABLE) -> list[WranglerMigration]:
+    """wrangler's applied migrations from the target database itself (a remote D1 database,
+    or a SQLite file such as wrangler's local state opened as a target)."""
+    from malnu_tui.engine.backends.d1 import D1Backend
+
+    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    select = f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
+    if isinstance(backend, D1Backend):
+        if not int(backend.query(exists, (table,))[0]["n"]):
+            return []
+        return _rows_to_migrations(backend.api.raw(select).rows)
+    conn = getattr(backend, "conn", None)
+    if isinstance(conn, sqlite3.Connection):
+        if not conn.execute(exists, (table,)).fetchone()[0]:
+            return []
+        return _rows_to_migrations(conn.execute(select).fetchall())
+    raise ConfigError(
+        f"{backend.display_url} is a {backend.kind} database: wrangler keeps its history in "
+        "D1 or in its local SQLite state",
+        hint="use --wrangler-state PATH to read wrangler's local state",
+    )
+
+
+def wrangler_status(
+    mset: MigrationSet, applied: Sequence[WranglerMigration], records: Sequence[TrackingRecord]
+) -> list[WranglerRow]:
+    """wrangler's history beside ours: for each wrangler-applied name, whether the file is in
+    the migration set and whether our tracking table has it."""
+    files = mset.by_filename()
+    tracked = {r.filename for r in records if r.success}
+    return [WranglerRow(w.name, w.applied_at, w.name in files, w.name in tracked) for w in applied]
+
+
+def plan_adopt(
+    mset: MigrationSet,
+    applied: Sequence[WranglerMigration],
+    records: Sequence[TrackingRecord],
+    source: str,
+) -> AdoptPlan:
+    """Match wrangler's applied names to our files (by filename); changes nothing."""
+    files = mset.by_filename()
+    tracked = {r.filename for r in records if r.success}
+    to_adopt: list[tuple[Migration, WranglerMigration]] = []
+    already: list[str] = []
+    unmatched: list[str] = []
+    for w in applied:
+        if w.name in tracked:
+            already.append(w.name)
+        elif w.name in files:
+            to_adopt.append((files[w.name], w))
+        else:
+            unmatched.append(w.name)
+    to_adopt.sort(key=lambda pair: (pair[0].version, pair[0].filename))
+    return AdoptPlan(source, tuple(to_adopt), tuple(already), tuple(unmatched))
+
+
+def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
+    """Record every migration of ``plan`` as applied, without running it: for each, the
+    tracking row and an ``adopt`` audit row in one transaction, under the migration lock."""
+    from malnu_tui.engine.migrate import migration_lock
+
+    done: list[str] = []
+    with migration_lock(backend, "adopt"):
+        tracked = {r.filename for r in backend.fetch_records() if r.success}
+        for m, w in plan.to_adopt:
+            if m.filename in tracked:
+                continue  # another operator adopted or applied it meanwhile
+            audit = AuditEntry.now(
+                "adopt",
+                m.filename,
+                "ok",
+                f"applied by wrangler at {w.applied_at} ({plan.source}); recorded, not run",
+            )
+            backend.run_unit(m.filename, [], RecordApplied(m.filename, m.checksum), audit)
+            done.append(m.filename)
+    return AdoptResult(tuple(done), plan)

@@ -1,0 +1,190 @@
+"""wrangler interop: the real ``wrangler d1 migrations apply --local`` (npm package, installed
+once into a cache dir), then our ``status``/``wrangler-status``/``adopt`` on the local state it
+leaves; and adopt from a remote (D1) ``d1_migrations`` table on the local D1 server."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.wrangler import adopt, find_local_state, plan_adopt, read_from_backend
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
+
+WRANGLER_VERSION = "4.86.0"
+CACHE = Path(
+    os.environ.get("MALNU_WRANGLER_CACHE", Path.home() / ".cache" / "malnu-tui-tests" / "wrangler")
+)
+DB_ID = "5b6c1f0e-0000-4000-8000-0123456789ab"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # xdist workers: one installs, the others wait
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def wrangler() -> Path:
+    """The wrangler CLI, installed with npm into a cache dir on first use."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("npm/node are not installed: the real-wrangler interop test needs them")
+    exe = CACHE / "node_modules" / ".bin" / "wrangler"
+    with _locked(CACHE / ".install.lock"):
+        version = CACHE / "node_modules" / "wrangler" / "package.json"
+        if not exe.exists() or json.loads(version.read_text())["version"] != WRANGLER_VERSION:
+            if not (CACHE / "package.json").exists():
+                (CACHE / "package.json").write_text('{"private": true}\n')
+            proc = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(CACHE),
+                    f"wrangler@{WRANGLER_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert proc.returncode == 0, f"npm install wrangler failed:\n{proc.stderr[-3000:]}"
+    return exe
+
+
+def run_wrangler(exe: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CI": "1",  # non-interactive: no confirmation prompt
+        "WRANGLER_SEND_METRICS": "false",
+        "NO_COLOR": "1",
+        "WRANGLER_LOG_PATH": str(project / ".wrangler-logs"),
+    }
+    return subprocess.run(
+        [str(exe), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: MigrationDirs) -> None:
+    d = mdirs
+    project = d.root
+    (project / "wrangler.toml").write_text(
+        'name = "malnu-site"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\n'
+        f'binding = "DB"\ndatabase_name = "malnu-db"\ndatabase_id = "{DB_ID}"\n'
+        'migrations_dir = "migrations"\n'
+    )
+    d.add(
+        "20250101_000100",
+        "create_users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);",
+        "DROP TABLE users;",
+    )
+    d.add(
+        "20250101_000200",
+        "seed_admin",
+        "INSERT INTO users (id, email) VALUES (1, 'admin@malnu.sch.id');",
+        "DELETE FROM users WHERE id = 1;",
+    )
+    res = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--local")
+    assert res.returncode == 0, res.stdout + res.stderr
+    state = find_local_state(project)
+    assert state.suffix == ".sqlite" and ".wrangler" in state.parts
+    # A migration written after the switch: ours only.
+    d.add(
+        "20250101_000300",
+        "index_users",
+        "CREATE INDEX idx_users_email ON users(email);",
+        "DROP INDEX idx_users_email;",
+    )
+
+    url = f"sqlite:///{state}"
+    base = ["--database", url, *d.args()]
+    res = run_cli(*base, "d1", "wrangler-status", "--wrangler-state", str(project), "--json")
+    assert res.code == 0, res.err
+    rows = json.loads(res.out)["wrangler"]
+    assert [(r["name"], r["in_files"], r["tracked"]) for r in rows] == [
+        ("20250101_000100_create_users.sql", True, False),
+        ("20250101_000200_seed_admin.sql", True, False),
+    ]
+    res = run_cli(*base, "status", "--json")
+    assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["pending"] * 3
+
+    res = run_cli(*base, "adopt", "--wrangler-state", str(project), "--json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["adopted"] == [
+        "20250101_000100_create_users.sql",
+        "20250101_000200_seed_admin.sql",
+    ]
+    res = run_cli(*base, "status", "--json")
+    assert [m["state"] for m in json.loads(res.out)["migrations"]] == [
+        "applied",
+        "applied",
+        "pending",
+    ]
+    assert run_cli(*base, "adopt", "--wrangler-state", str(project)).code == 0  # idempotent
+    res = run_cli(*base, "up", "--no-backup", "--json")
+    assert res.code == 0, res.err
+    assert [a["filename"] for a in json.loads(res.out)["applied"]] == [
+        "20250101_000300_index_users.sql"
+    ]
+    res = run_cli(*base, "log", "--action", "adopt", "--json")
+    assert res.code == 0 and "applied by wrangler" in res.out
+    # wrangler still reads the state we wrote to (users seeded once, our tables beside its own).
+    res = run_wrangler(
+        wrangler,
+        project,
+        "d1",
+        "execute",
+        "malnu-db",
+        "--local",
+        "--json",
+        "--command",
+        "SELECT count(*) AS n FROM users",
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)[0]["results"] == [{"n": 1}]
+
+
+def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
+    d.add("20250101_000200", "create_posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY);")
+    b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
+    # What `wrangler d1 migrations apply --remote` leaves behind (its own SQL, one batch each).
+    b.api.batch(  # type: ignore[attr-defined]
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+            "INSERT INTO d1_migrations (name) values ('20250101_000100_create_users.sql')",
+            "INSERT INTO d1_migrations (name) values ('0001_legacy_name.sql')",
+        ],
+        lambda: False,
+    )
+    applied = read_from_backend(b)
+    assert [w.name for w in applied] == ["20250101_000100_create_users.sql", "0001_legacy_name.sql"]
+    mset = discover(d.migrations, d.rollback)
+    plan = plan_adopt(mset, applied, b.fetch_records(), "remote")
+    assert plan.unmatched == ("0001_legacy_name.sql",)
+    assert adopt(b, plan).adopted == ("20250101_000100_create_users.sql",)
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert recs == {"20250101_000100_create_users.sql": True}
+    assert "d1_migrations" not in b.table_names()
+    b.close()
