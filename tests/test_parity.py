@@ -1,0 +1,226 @@
+"""Parity between the SQLite schema the migrations build and their PostgreSQL translation, on a
+real throwaway PostgreSQL server; and drift between a live PostgreSQL schema and the migrations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.parity import check_parity, compare_live
+from malnu_tui.engine.plan_diff import translate_plan
+from malnu_tui.engine.translate import translate_migrations
+from tests.fixtures_core import REPO, MigrationDirs, run_cli
+
+PRIMARY = discover(REPO / "migrations", REPO / "rollback")
+
+
+def _scratch_schemas(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'malnu_parity_%'"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_school_migrations_have_parity(pg_url: str) -> None:
+    # A real table of the same name must never be touched by the scratch run.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (keep_me TEXT)")
+        conn.execute("INSERT INTO users VALUES ('still here')")
+    report = check_parity(PRIMARY.migrations, pg_url)
+    assert report.differences == (), [d.describe() for d in report.differences]
+    assert report.errors == ()
+    assert report.ok
+    names = {t.name for t in report.expected.tables}
+    assert names == {
+        "users",
+        "academic_records",
+        "assignments",
+        "submissions",
+        "chat_conversations",
+    }
+    users = report.expected.table("users")
+    assert users is not None and users.primary_key == ("id",)
+    assert {c.name: c.type for c in users.columns}["created_at"] == "timestamp without time zone"
+    assert _scratch_schemas(pg_url) == []
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT keep_me FROM public.users").fetchall() == [("still here",)]
+    json.dumps(report.as_json())
+
+
+def test_divergent_set_names_every_finding_and_missing_table(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "base",
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT COLLATE NOCASE UNIQUE);\n"
+        "CREATE TABLE ok (id INTEGER PRIMARY KEY, at DATETIME DEFAULT CURRENT_TIMESTAMP);",
+    )
+    d.add(
+        "20250101_000200",
+        "views",
+        "CREATE VIEW old AS SELECT id FROM ok\n  WHERE julianday('now') - julianday(at) > 30;\n"
+        "CREATE VIRTUAL TABLE docs USING fts5(body);",
+    )
+    mset = discover(d.migrations, d.rollback)
+    report = check_parity(mset.migrations, pg_url)
+    assert not report.ok
+    got = {(f.file, f.line, f.construct) for f in report.errors}
+    assert got == {
+        ("20250101_000100_base.sql", 1, "COLLATE NOCASE"),
+        ("20250101_000200_views.sql", 1, "julianday()"),
+        ("20250101_000200_views.sql", 3, "CREATE VIRTUAL TABLE"),
+    }
+    diffs = {(x.table, x.aspect, x.item) for x in report.differences}
+    # docs (virtual) exists in SQLite as a table with shadow tables; people was withheld.
+    assert ("people", "table", "") in diffs
+    assert ("docs", "table", "") in diffs
+    assert not any(t == "ok" for t, _a, _i in diffs)
+    assert _scratch_schemas(pg_url) == []
+
+
+def _apply_translation(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for ft in translate_migrations(PRIMARY.migrations):
+            for stmt in ft.postgres_statements:
+                conn.execute(stmt)
+
+
+def test_live_schema_without_drift(pg_url: str) -> None:
+    _apply_translation(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE analytics_only (id int)")  # not mirrored: ignored
+    report = compare_live(PRIMARY.migrations, pg_url)
+    assert report.ok, [d.describe() for d in report.differences]
+    assert report.mode == "live"
+
+
+def test_live_drift_names_every_difference(pg_url: str) -> None:
+    _apply_translation(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for stmt in (
+            "ALTER TABLE users ALTER COLUMN name TYPE varchar(50)",
+            "ALTER TABLE assignments ALTER COLUMN title DROP NOT NULL",
+            "ALTER TABLE users ALTER COLUMN role SET DEFAULT 'teacher'",
+            "DROP INDEX idx_users_name",
+            "CREATE INDEX idx_extra ON submissions (content)",
+            "ALTER TABLE submissions DROP CONSTRAINT submissions_assignment_id_student_id_key",
+            "ALTER TABLE assignments DROP CONSTRAINT assignments_teacher_id_fkey",
+            "ALTER TABLE academic_records DROP CONSTRAINT academic_records_grade_check",
+            "ALTER TABLE academic_records DROP CONSTRAINT academic_records_pkey",
+            "ALTER TABLE assignments ADD COLUMN extra integer",
+            "ALTER TABLE users DROP COLUMN class_id",
+            "ALTER TABLE chat_conversations RENAME TO chats",
+        ):
+            conn.execute(stmt)
+    report = compare_live(PRIMARY.migrations, pg_url)
+    got = {(x.table, x.aspect, x.item) for x in report.differences}
+    assert got == {
+        ("users", "type", "name"),
+        ("assignments", "nullability", "title"),
+        ("users", "default", "role"),
+        ("users", "index", "idx_users_name"),
+        ("submissions", "index", "idx_extra"),
+        ("submissions", "unique", "assignment_id, student_id"),
+        ("assignments", "foreign key", "teacher_id"),
+        ("academic_records", "check", ""),
+        ("academic_records", "primary key", ""),
+        ("assignments", "column", "extra"),
+        ("users", "column", "class_id"),
+        ("users", "index", "idx_users_class"),  # dropped with its column
+        ("chat_conversations", "table", ""),
+    }, sorted(got)
+    texts = [x.describe() for x in report.differences]
+    assert any("character varying(50)" in t and "text" in t for t in texts)
+    assert not report.ok
+
+
+def test_translate_plan_marks_findings_and_diffs() -> None:
+    plan = translate_plan(PRIMARY.migrations)
+    assert [m.filename for m in plan] == [m.filename for m in PRIMARY.migrations]
+    assert all(m.ok for m in plan)
+    first = plan[0]
+    assert "+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY," in first.diff
+    assert "-BEGIN TRANSACTION;" in first.diff
+    assert any(f.construct == "template statement" for f in first.findings)
+    only = translate_plan(PRIMARY.migrations, [PRIMARY.migrations[3].filename])
+    assert len(only) == 1 and "ADD COLUMN role TEXT" in only[0].postgres_sql
+    json.dumps([m.as_json() for m in plan])
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+def test_cli_parity_ok_and_json(pg_url: str, sqlite_url: str) -> None:
+    res = run_cli("--database", sqlite_url, "parity", "--postgres", pg_url, "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["ok"] is True and data["reports"][0]["differences"] == []
+    assert "0 differences" in res.err
+
+
+def test_cli_parity_divergent_exits_1(pg_url: str, sqlite_url: str, mdirs: MigrationDirs) -> None:
+    mdirs.add("20250101_000100", "nocase", "CREATE TABLE p (email TEXT COLLATE NOCASE);")
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "parity", "--postgres", pg_url)
+    assert res.code == 1
+    assert "COLLATE NOCASE" in res.out and "20250101_000100_nocase.sql:1" in res.out
+    assert "no such table" in res.out
+
+
+def test_cli_parity_live_against_postgres_target(pg_url: str) -> None:
+    _apply_translation(pg_url)
+    res = run_cli(
+        "--database",
+        pg_url,
+        "--migrations-dir",
+        str(REPO / "migrations"),
+        "--rollback-dir",
+        str(REPO / "rollback"),
+        "parity",
+        "--live",
+        "--json",
+    )
+    assert res.code == 0, res.err
+    modes = [r["mode"] for r in json.loads(res.out)["reports"]]
+    assert modes == ["scratch", "live"]
+
+
+def test_cli_parity_needs_a_postgres_server(sqlite_url: str) -> None:
+    res = run_cli("--database", sqlite_url, "parity")
+    assert res.code == 2 and "PostgreSQL server" in res.err
+
+
+def test_cli_plan_and_diff(sqlite_url: str, tmp_path: Path) -> None:
+    res = run_cli("--database", sqlite_url, "plan", "--json")
+    assert res.code == 0, res.err
+    pending = [m["filename"] for m in json.loads(res.out)["migrations"]]
+    assert pending == [m.filename for m in PRIMARY.migrations]
+    assert (
+        run_cli("--database", sqlite_url, "up", "--to", "20251124_122000", "--no-backup").code == 0
+    )
+    res = run_cli("--database", sqlite_url, "plan", "--json")
+    pending = [m["filename"] for m in json.loads(res.out)["migrations"]]
+    assert pending == [m.filename for m in PRIMARY.migrations[4:]]
+    res = run_cli("--database", sqlite_url, "diff")
+    assert res.code == 0
+    assert "+++ 20251124_122500_create_assignments_table.sql (PostgreSQL)" in res.out
+    assert "+++ 20251124_120500" not in res.out
+    res = run_cli("--database", sqlite_url, "plan", "20251124_120500")
+    assert res.code == 0 and "BIGINT GENERATED BY DEFAULT AS IDENTITY" in res.out
+
+
+@pytest.mark.parametrize("command", ["plan", "diff"])
+def test_cli_plan_marks_untranslatable(command: str, sqlite_url: str, mdirs: MigrationDirs) -> None:
+    mdirs.add(
+        "20250101_000100",
+        "x",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\nPRAGMA foo = 1;\nSELECT julianday('now');",
+    )
+    res = run_cli("--database", sqlite_url, *mdirs.args(), command, "--all")
+    assert res.code == 0, res.err
+    assert "julianday" in res.out and "NOT TRANSLATED" in res.out
+    assert "1 untranslatable statements, 1 notes" in res.err
