@@ -1,0 +1,72 @@
+"""The D1 commands as an operator runs them (real processes against the local D1 server)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import D1Target
+
+
+def test_lint_bookmark_time_travel_export_import(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    d = school_set(mdirs)
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000200", "--no-backup").code == 0
+    time.sleep(0.01)
+    then = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    # lint: only pending files, against the live schema.
+    d.add("20250101_000400", "fk_off", "PRAGMA foreign_keys = OFF;\nDROP TABLE users;\n")
+    res = run_cli(*base, "d1", "lint", "--json")
+    assert res.code == 0, res.err  # warnings only: exit 1 is for error findings
+    found = [(f["file"], f["code"]) for f in json.loads(res.out)["findings"]]
+    assert found == [
+        ("20250101_000400_fk_off.sql", "D1-PRAGMA-FK"),
+    ], "posts references users without ON DELETE: only the pragma is flagged"
+    (d.migrations / "20250101_000400_fk_off.sql").unlink()
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+    res = run_cli(*base, "d1", "bookmark", "--at", then)
+    assert res.code == 0 and res.out.strip()
+    bookmark = res.out.strip()
+
+    dump = tmp_path / "prod.sql"
+    res = run_cli(*base, "d1", "export", str(dump), "--json")
+    assert res.code == 0, res.err
+    exported = json.loads(res.out)
+    assert dump.stat().st_mode & 0o777 == 0o600 and exported["size"] == dump.stat().st_size
+
+    # time travel: refused without --yes and no terminal; dry run changes nothing.
+    res = run_cli(*base, "d1", "time-travel", "--to", then)
+    assert res.code == 2 and "without confirmation" in res.err
+    res = run_cli(*base, "d1", "time-travel", "--to", then, "--dry-run")
+    assert res.code == 0 and bookmark in res.err
+    res = run_cli(*base, "d1", "time-travel", "--to", then, "--yes", "--json")
+    assert res.code == 0, res.err
+    undo = json.loads(res.out)["previous_bookmark"]
+    assert f"--bookmark {undo}" in res.err
+    res = run_cli(*base, "status", "--json")
+    assert [m["state"] for m in json.loads(res.out)["migrations"]] == [
+        "applied",
+        "applied",
+        "pending",
+    ]
+    # import the export: everything is back.
+    res = run_cli(*base, "d1", "import", str(dump), "--yes")
+    assert res.code == 0, res.err
+    res = run_cli(*base, "status", "--json")
+    assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["applied"] * 3
+    res = run_cli(*base, "log", "--json")
+    actions = [e["action"] for e in json.loads(res.out)]
+    assert "import" in actions and "recover" in actions
+    assert d1.token not in res.out
+
+
+def test_d1_commands_refuse_other_kinds(mdirs: MigrationDirs, tmp_path: Path) -> None:
+    res = run_cli("--database", f"sqlite:///{tmp_path / 'x.db'}", *mdirs.args(), "d1", "bookmark")
+    assert res.code == 2 and "is not a D1 database" in res.err
