@@ -188,3 +188,52 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
     assert recs == {"20250101_000100_create_users.sql": True}
     assert "d1_migrations" not in b.table_names()
     b.close()
+
+
+def test_real_wrangler_remote_against_the_local_d1_server(
+    wrangler: Path, d1: D1Target, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wrangler's own client speaks to the stand-in server (which checks the server's JSON
+    against the real client), and the two tools share one remote history."""
+    d = mdirs
+    project = d.root
+    (project / "wrangler.toml").write_text(
+        'name = "malnu-site"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\n'
+        f'binding = "DB"\ndatabase_name = "malnu-db"\ndatabase_id = "{d1.db.id}"\n'
+        'migrations_dir = "migrations"\n'
+    )
+    d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
+    monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", d1.server.api_base)
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", d1.db.account)
+    res = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--remote")
+    assert res.returncode == 0, res.stdout + res.stderr
+    base = ["--database", d1.url, *d.args()]
+    res = run_cli(*base, "adopt", "--json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["adopted"] == ["20250101_000100_create_users.sql"]
+    res = run_cli(*base, "d1", "bookmark")
+    before_import = res.out.strip()
+    # wrangler's import path (init → upload → ingest → poll) against the stand-in.
+    data = project / "seed.sql"
+    data.write_text("INSERT INTO users (id) VALUES (1), (2);\n")
+    res = run_wrangler(
+        wrangler, project, "d1", "execute", "malnu-db", "--remote", "--file", str(data)
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert d1.sql("SELECT count(*) FROM users") == [(2,)]
+    res = run_wrangler(
+        wrangler,
+        project,
+        "d1",
+        "time-travel",
+        "restore",
+        "malnu-db",
+        "--bookmark",
+        before_import,
+        "--json",
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["bookmark"] == before_import
+    assert d1.sql("SELECT count(*) FROM users") == [(0,)]
+    res = run_cli(*base, "status", "--json")
+    assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["applied"]
