@@ -170,7 +170,7 @@ def test_limits_are_explained(d1: D1Target, mdirs: MigrationDirs) -> None:
     assert "t" not in b.table_names()
     # The database size limit comes back from D1 as an error of the whole batch.
     pages = d1.sql("PRAGMA page_count")[0][0]
-    d1.server.max_db_bytes = int(pages) * 4096  # full: a new table needs a new page
+    d1.server.max_db_bytes = int(str(pages)) * 4096  # full: a new table needs a new page
     try:
         (d.migrations / "20250101_000100_big.sql").write_text("CREATE TABLE t (x TEXT);\n")
         with pytest.raises(MigrationFailed, match=r"D1 limit reached: .*maximum DB size"):

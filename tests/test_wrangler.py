@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.backends.d1 import D1Backend
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.wrangler import adopt, find_local_state, plan_adopt, read_from_backend
@@ -102,8 +103,8 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
         "INSERT INTO users (id, email) VALUES (1, 'admin@malnu.sch.id');",
         "DELETE FROM users WHERE id = 1;",
     )
-    res = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--local")
-    assert res.returncode == 0, res.stdout + res.stderr
+    wr = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--local")
+    assert wr.returncode == 0, wr.stdout + wr.stderr
     state = find_local_state(project)
     assert state.suffix == ".sqlite" and ".wrangler" in state.parts
     # A migration written after the switch: ours only.
@@ -147,7 +148,7 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
     res = run_cli(*base, "log", "--action", "adopt", "--json")
     assert res.code == 0 and "applied by wrangler" in res.out
     # wrangler still reads the state we wrote to (users seeded once, our tables beside its own).
-    res = run_wrangler(
+    wr = run_wrangler(
         wrangler,
         project,
         "d1",
@@ -158,8 +159,8 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
         "--command",
         "SELECT count(*) AS n FROM users",
     )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert json.loads(res.stdout)[0]["results"] == [{"n": 1}]
+    assert wr.returncode == 0, wr.stdout + wr.stderr
+    assert json.loads(wr.stdout)[0]["results"] == [{"n": 1}]
 
 
 def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> None:
@@ -167,8 +168,9 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
     d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
     d.add("20250101_000200", "create_posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY);")
     b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
+    assert isinstance(b, D1Backend)
     # What `wrangler d1 migrations apply --remote` leaves behind (its own SQL, one batch each).
-    b.api.batch(  # type: ignore[attr-defined]
+    b.api.batch(
         [
             "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
             "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
@@ -205,8 +207,8 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
     monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", d1.server.api_base)
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", d1.db.account)
-    res = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--remote")
-    assert res.returncode == 0, res.stdout + res.stderr
+    wr = run_wrangler(wrangler, project, "d1", "migrations", "apply", "malnu-db", "--remote")
+    assert wr.returncode == 0, wr.stdout + wr.stderr
     base = ["--database", d1.url, *d.args()]
     res = run_cli(*base, "adopt", "--json")
     assert res.code == 0, res.err
@@ -216,12 +218,12 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     # wrangler's import path (init → upload → ingest → poll) against the stand-in.
     data = project / "seed.sql"
     data.write_text("INSERT INTO users (id) VALUES (1), (2);\n")
-    res = run_wrangler(
+    wr = run_wrangler(
         wrangler, project, "d1", "execute", "malnu-db", "--remote", "--file", str(data)
     )
-    assert res.returncode == 0, res.stdout + res.stderr
+    assert wr.returncode == 0, wr.stdout + wr.stderr
     assert d1.sql("SELECT count(*) FROM users") == [(2,)]
-    res = run_wrangler(
+    wr = run_wrangler(
         wrangler,
         project,
         "d1",
@@ -232,8 +234,8 @@ def test_real_wrangler_remote_against_the_local_d1_server(
         before_import,
         "--json",
     )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert json.loads(res.stdout)["bookmark"] == before_import
+    assert wr.returncode == 0, wr.stdout + wr.stderr
+    assert json.loads(wr.stdout)["bookmark"] == before_import
     assert d1.sql("SELECT count(*) FROM users") == [(0,)]
     res = run_cli(*base, "status", "--json")
     assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["applied"]
