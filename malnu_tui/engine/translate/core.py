@@ -638,11 +638,11 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
     _normalise_identifiers(tree)
     _plain_index_order(tree)
     if expression_only and isinstance(tree, exp.Select):
-        out: str = tree.expressions[0].sql(dialect="postgres")
+        out: str = tree.expressions[0].sql(dialect="postgres", copy=False)
     else:
         # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
         pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
-        out = tree.sql(dialect="postgres", pretty=pretty)
+        out = tree.sql(dialect="postgres", pretty=pretty, copy=False)
         if pretty:
             out = _compact_lists(out)
     for pattern, construct in _LEFTOVERS:

@@ -4,8 +4,10 @@ which every translated statement is also run, so that SQLite itself answers ques
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["ColumnInfo", "SchemaState"]
 
@@ -22,6 +24,9 @@ class ColumnInfo:
     hidden: int = 0  # 2/3: generated column
 
 
+_DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -32,6 +37,7 @@ class SchemaState:
     def __init__(self) -> None:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self.trigger_functions: dict[str, str] = {}  # trigger name → PostgreSQL function name
+        self._cache: dict[tuple[str, str], Any] = {}  # answers until the next schema change
 
     def close(self) -> None:
         """Free the scratch database."""
@@ -39,11 +45,19 @@ class SchemaState:
 
     def run(self, sql: str) -> str | None:
         """Run one SQLite statement; returns SQLite's error text, or None."""
+        if not _DATA_ONLY.match(sql):
+            self._cache.clear()
         try:
             self.conn.execute(sql)
         except sqlite3.Error as exc:
             return str(exc)
         return None
+
+    def _cached(self, kind: str, key: str, compute: Any) -> Any:
+        k = (kind, key.lower())
+        if k not in self._cache:
+            self._cache[k] = compute()
+        return self._cache[k]
 
     def has_table(self, table: str) -> bool:
         """True when ``table`` (any case) exists."""
@@ -51,6 +65,10 @@ class SchemaState:
 
     def real_name(self, table: str) -> str | None:
         """The table's name as created (SQLite names are case-insensitive)."""
+        name: str | None = self._cached("name", table, lambda: self._real_name(table))
+        return name
+
+    def _real_name(self, table: str) -> str | None:
         row = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
             "AND lower(name) = lower(?)",
@@ -60,6 +78,10 @@ class SchemaState:
 
     def columns(self, table: str) -> list[ColumnInfo]:
         """Columns of ``table`` in order (empty when unknown)."""
+        cols: list[ColumnInfo] = self._cached("columns", table, lambda: self._columns(table))
+        return cols
+
+    def _columns(self, table: str) -> list[ColumnInfo]:
         name = self.real_name(table)
         if name is None:
             return []
@@ -76,6 +98,10 @@ class SchemaState:
 
     def unique_keys(self, table: str) -> list[list[str]]:
         """Primary key first, then every full (non-partial, column-only) unique index."""
+        keys: list[list[str]] = self._cached("keys", table, lambda: self._unique_keys(table))
+        return keys
+
+    def _unique_keys(self, table: str) -> list[list[str]]:
         keys: list[list[str]] = []
         pk = self.primary_key(table)
         if pk:
@@ -104,6 +130,10 @@ class SchemaState:
         )
 
     def _without_rowid(self, table: str) -> bool:
+        found: bool = self._cached("without_rowid", table, lambda: self._read_without_rowid(table))
+        return found
+
+    def _read_without_rowid(self, table: str) -> bool:
         row = self.conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)",
             (table,),
