@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from malnu_tui.engine.config import BUNDLED_PRIMARY, Settings, Target, load_settings
 from malnu_tui.engine.files import discover
@@ -180,3 +183,34 @@ def build_many(root: Path, count: int) -> Demo:
             f"DROP TABLE t{i};\n", encoding="utf-8"
         )
     return demo
+
+
+# -- driving the app in tests -----------------------------------------------------------------
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run (workers are threads) until ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+def take_lock_elsewhere(db: Path) -> None:
+    """Hold the migration lock as another operator on another host (a second connection)."""
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.errors import LockHolder
+
+    backend = SQLiteBackend(db)
+    backend.ensure_schema()
+    backend.acquire_lock(
+        LockHolder(
+            owner="night-shift@admin-laptop",
+            host="admin-laptop",
+            pid=4242,
+            acquired_at="2026-11-20 08:30:00",
+            note="up",
+        )
+    )
+    backend.conn.close()  # the lock row stays: its owner "is still working"

@@ -157,6 +157,7 @@ class RollbackWizard(SafetyBackupStep):
         self.report: StatusReport | None = None
         self.applied: list[MigrationStatus] = []
         self.choice = RollbackChoice("last")
+        self.mode = "mode-last"  # the pressed radio button
         self.preview: RollbackPreview | None = None
         self.result: ApplyResult | None = None
         self.run_error: str | None = None
@@ -170,7 +171,7 @@ class RollbackWizard(SafetyBackupStep):
                 yield ChoiceButton("the last migration only", value=True, id="mode-last")
                 yield ChoiceButton("the last N migrations:", id="mode-steps")
                 yield ChoiceButton("back to the version selected below (kept)", id="mode-to")
-            yield Input("2", placeholder="N", type="integer", id="steps-input", compact=True)
+            yield Input(placeholder="N", type="integer", id="steps-input", compact=True)
             yield Label("applied migrations, newest first:", classes="dim")
             yield DataTable(id="applied-table", cursor_type="row", zebra_stripes=True)
         with StepPane(id="preview"):
@@ -273,8 +274,7 @@ class RollbackWizard(SafetyBackupStep):
             self.allow_next()
 
     def _read_choice(self) -> RollbackChoice | None:
-        pressed = self.query_one(RadioSet).pressed_button
-        mode = pressed.id if pressed is not None else "mode-last"
+        mode = self.mode
         if mode == "mode-steps":
             text = self.query_one("#steps-input", Input).value.strip()
             if not text.isdigit() or int(text) < 1:
@@ -301,17 +301,25 @@ class RollbackWizard(SafetyBackupStep):
     @on(Input.Changed, "#steps-input")
     def _steps_typed(self, event: Input.Changed) -> None:
         if event.value and event.input.has_focus:
-            self.query_one("#mode-steps", RadioButton).value = True
+            self._choose("mode-steps")
 
     @on(DataTable.RowHighlighted, "#applied-table")
     def _version_highlighted(self) -> None:
         if self.query_one("#applied-table", DataTable).has_focus:
-            self.query_one("#mode-to", RadioButton).value = True
+            self._choose("mode-to")
 
     @on(DataTable.RowSelected, "#applied-table")
     def _version_selected(self) -> None:
-        self.query_one("#mode-to", RadioButton).value = True
+        self._choose("mode-to")
         self.action_next()
+
+    @on(RadioSet.Changed)
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        self.mode = event.pressed.id or "mode-last"
+
+    def _choose(self, mode: str) -> None:
+        self.mode = mode
+        self.query_one(f"#{mode}", RadioButton).value = True
 
     # -- preview ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rollback-preview")

@@ -32,10 +32,12 @@ class WizardScreen(Screen[str | None]):
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Steps from which there is no way back (the run and what follows).
     NO_RETURN_FROM: ClassVar[str] = ""
+    # Each step focuses what it needs; a hidden step's field must never get the keys.
+    AUTO_FOCUS: ClassVar[str | None] = ""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
-        Binding("b", "back", "Back", id="wizard.back"),
+        Binding("b,ctrl+b", "back", "Back", id="wizard.back"),
         Binding("n", "next", "Next", id="wizard.next"),
     ]
 
@@ -90,6 +92,10 @@ class WizardScreen(Screen[str | None]):
         self._focus_nav()
 
     def _focus_nav(self) -> None:
+        # After pending focus changes of the step have happened.
+        self.call_after_refresh(self._focus_nav_now)
+
+    def _focus_nav_now(self) -> None:
         """With nothing of the step focused, the keys go to Next (or Cancel)."""
         focused = self.focused
         if focused is not None and not isinstance(focused, Button):
