@@ -72,25 +72,11 @@ _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
 
 
 def mask_postgres_url(url: str) -> str:
-    """``url`` with any password (userinfo or ``password=`` parameter) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if k.lower() in ("password", "sslpassword") else v) for k, v in pairs],
-            safe="*/:",
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` with any password (userinfo or ``password=`` parameter) replaced by ``***``
+    (the engine's one masking rule, :func:`malnu_tui.engine.config.mask_url`)."""
+    from malnu_tui.engine.config import mask_url
+
+    return mask_url(url)
 
 
 @dataclass(frozen=True)
