@@ -99,24 +99,33 @@ def test_persistent_outage_gives_up_clearly(d1: D1Target, mdirs: MigrationDirs) 
     b.close()
 
 
+@pytest.mark.parametrize(
+    ("bad", "error", "probes"),
+    [
+        ("INSERT INTO nowhere VALUES (3);", "no such table: nowhere", 0),  # named in the error
+        ("INSERT INTO child VALUES (1, 99);", "FOREIGN KEY constraint failed", 3),  # bisected
+    ],
+)
 def test_failed_statement_is_located_and_nothing_is_left(
-    d1: D1Target, mdirs: MigrationDirs
+    d1: D1Target, mdirs: MigrationDirs, bad: str, error: str, probes: int
 ) -> None:
     d = school_set(mdirs)
     d.add(
         "20250101_000400",
         "half",
-        "CREATE TABLE half_a (id INTEGER);\nINSERT INTO half_a VALUES (1);\n"
-        "INSERT INTO half_a VALUES (2);\nINSERT INTO nowhere VALUES (3);\n"
-        "CREATE TABLE half_b (id INTEGER);\n",
+        "CREATE TABLE half_a (id INTEGER PRIMARY KEY);\nINSERT INTO half_a VALUES (1);\n"
+        "CREATE TABLE child (id INTEGER, parent INTEGER REFERENCES half_a(id));\n"
+        f"INSERT INTO half_a VALUES (2);\n{bad}\nCREATE TABLE half_b (id INTEGER);\n",
     )
     b = connect(d1.url, d)
+    since = len(d1.server.requests)
     with pytest.raises(MigrationFailed) as err:
         up(b, d)
-    assert err.value.failure.line == 4 and "no such table: nowhere" in err.value.failure.error
+    assert err.value.failure.line == 5 and error in err.value.failure.error
+    assert len([r for r in d1.server.requests[since:] if "malnu_probe_" in r.body]) == probes
     assert "half_a" not in b.table_names() and "half_b" not in b.table_names()
     rec = {r.filename: r for r in b.fetch_records()}["20250101_000400_half.sql"]
-    assert not rec.success and rec.error_message and "line 4" in rec.error_message
+    assert not rec.success and rec.error_message and "line 5" in rec.error_message
     b.close()
 
 

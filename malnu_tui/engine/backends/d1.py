@@ -243,6 +243,31 @@ def _join(statements: Sequence[str]) -> str:
     return "".join(f"{s}\n;\n" for s in statements)
 
 
+BISECT_MAX_SECONDS = 2.0
+_ERROR_OBJECT = re.compile(
+    r"no such (?:table|column|index|view|trigger): (?:\w+\.)?(?P<a>\S+?)(?::|$)"
+    r"|(?:table|index|view|trigger) (?P<b>\S+) already exists"
+    r"|near \"(?P<c>[^\"]+)\": syntax error"
+    r"|(?:UNIQUE|NOT NULL|PRIMARY KEY) constraint failed: (?P<d>[\w]+)\.",
+)
+
+
+def _guess_failing(statements: Sequence[Statement], error: str) -> Statement | None:
+    """The one statement that names the object of a SQLite error message, if exactly one."""
+    m = _ERROR_OBJECT.search(error)
+    if not m:
+        return None
+    name = next(g for g in m.groups() if g).strip("\"'`[]")
+    word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])", re.IGNORECASE)
+    hits = [st for st in statements if word.search(st.text)]
+    if m["b"]:  # "already exists": the statement that creates it
+        hits = [st for st in hits if st.first_words.startswith(("CREATE", "ALTER"))]
+    if m["d"]:  # a constraint: the statement that writes into that table
+        writes = re.compile(rf"\b(?:INSERT|UPDATE|REPLACE)\b[^;]*?{word.pattern}", re.I | re.S)
+        hits = [st for st in statements if writes.search(st.text)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _verb(text: str) -> str:
     return Statement(text, 1).first_words.split(" ", 1)[0]
 
@@ -665,7 +690,7 @@ class D1Backend:
         except D1QueryError as exc:
             if isinstance(exc, D1LimitExceeded) and not texts:
                 raise
-            line, text = self._locate_failure(statements, str(exc))
+            line, text = self._locate_failure(statements, str(exc), time.perf_counter() - started)
             raise StatementFailed(filename, line, text, str(exc)) from None
         if results:
             elapsed = int(sum(float(r.meta.get("duration") or 0) for r in results[: len(texts)]))
@@ -685,12 +710,22 @@ class D1Backend:
                 )
         return elapsed
 
-    def _locate_failure(self, statements: Sequence[Statement], error: str) -> tuple[int, str]:
-        """Which statement failed: D1 does not say, so bisect with probe batches that end in a
-        statement certain to fail (each probe is rolled back whole and changes nothing)."""
+    def _locate_failure(
+        self, statements: Sequence[Statement], error: str, batch_seconds: float = 0.0
+    ) -> tuple[int, str]:
+        """Which statement failed: D1 does not say. First the error's object name (``no such
+        table: x``, ``near "x"``…) when exactly one statement mentions it; else, when the
+        failed batch was quick, bisect with probe batches ending in a statement certain to
+        fail (each probe is rolled back whole and changes nothing). A slow batch is not
+        re-run: on D1 that would block the database again for every probe."""
         if not statements:
             return 0, ""
         if len(statements) == 1:
+            return statements[0].line, statements[0].text
+        guess = _guess_failing(statements, error)
+        if guess is not None:
+            return guess.line, guess.text
+        if batch_seconds > BISECT_MAX_SECONDS:
             return statements[0].line, statements[0].text
         probe_table = f"malnu_probe_{secrets.token_hex(6)}"
         probe = f'SELECT * FROM "{probe_table}"'
