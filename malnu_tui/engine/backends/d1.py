@@ -146,7 +146,7 @@ def parse_d1_url(url: str) -> D1Location:
     parts = urlsplit(url)
     if parts.scheme.lower() != "d1":
         raise ConfigError(f"not a D1 URL: {url!r}")
-    if parts.username or parts.password or parts.query:
+    if parts.username or parts.password or parts.query or ":" in parts.netloc:
         raise ConfigError(
             "a d1:// URL carries no credentials or options",
             hint=f"use d1://ACCOUNT_ID/DATABASE_ID and put the token in {ENV_TOKEN}",
