@@ -107,11 +107,17 @@ def bench_sqlite(work: Path, megabytes: int, runs: int) -> None:
 
     store = work / "store"
     target = Target("bench", f"sqlite:///{db}", work / "m", work / "r", store)
-    backend = SQLiteBackend(db)
-    backend.ensure_schema()
+    SQLiteBackend(db).close()  # the tool tables exist before timing
 
+    # The backend is opened per run, never while this process reads the file with plain file
+    # APIs: closing any descriptor of a file drops the process's POSIX locks on it, SQLite's
+    # included (a documented SQLite pitfall), and another process may then delete the -shm.
     def ours() -> None:
-        create_backup(backend, target, reason="manual")
+        backend = SQLiteBackend(db)
+        try:
+            create_backup(backend, target, reason="manual")
+        finally:
+            backend.close()
 
     def rm_store() -> None:
         shutil.rmtree(store, ignore_errors=True)
@@ -120,7 +126,6 @@ def bench_sqlite(work: Path, megabytes: int, runs: int) -> None:
     t_copy_sync = best(copy_fsync, runs, rm)
     t_cli = best(sqlite_cli, runs, rm) if have_cli else None
     t_ours = best(ours, runs, rm_store)
-    backend.close()
     print(f"  {'method':<38} {'time':>10} {'throughput':>14} {'vs cp+fsync':>8}")
     print(row("file copy (shutil.copyfile, no fsync)", t_copy, size, t_copy_sync))
     print(row("file copy + fsync", t_copy_sync, size, t_copy_sync))

@@ -450,14 +450,24 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S":
 def _prelude(backend: PostgresBackend, toc: Sequence[str]) -> list[str]:
     """SQL run first, in the restore's transaction: drop what the backup does not have."""
     in_dump: set[tuple[str, str]] = set()
+    schemas: set[str] = set()  # only schemas the dump covers are cleaned of newer relations
     for line in toc:
+        m = _TOC_LINE.match(line)
+        if not m:
+            continue
+        words = m.group("rest").split(" ")
+        if words[0] == "SCHEMA" and len(words) > 2:
+            schemas.add(words[2])
         e = _entry(line)
-        if e and e[0] in _RELATION_TYPES:
-            in_dump.add((e[1], e[2]))
+        if e:
+            schemas.add(e[1])
+            if e[0] in _RELATION_TYPES:
+                in_dump.add((e[1], e[2]))
+    schemas.add(str(backend.conn.execute("SELECT current_schema()").fetchone()[0]))  # type: ignore[index]
     statements = ["SET lock_timeout = '60s'"]
     rows = backend.conn.execute(_LIVE_RELATIONS).fetchall()
     for schema, rel, kind in sorted(rows, key=lambda r: (r[2] not in ("v", "m"), r[0], r[1])):
-        if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump:
+        if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump or schema not in schemas:
             continue
         statements.append(f"DROP {_DROP[kind]} IF EXISTS {_q(schema, rel)} CASCADE")
     # Foreign keys added after the backup to tables the backup has: pg_restore --clean drops
