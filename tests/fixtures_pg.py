@@ -218,3 +218,45 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
         yield pg_cluster.url(name)
     finally:
         drop_database(pg_cluster, name)
+
+
+PASSWORD_ROLE = "malnu_pw"
+PASSWORD = "s3cret-Pw!42"
+
+
+@pytest.fixture(scope="session")
+def pg_password_role(pg_cluster: PgCluster) -> tuple[str, str]:
+    """A login role that must give a password (scram-sha-256), for libpq password tests:
+    (role, password). The rest of the cluster keeps trust auth."""
+    hba = pg_cluster.data_dir / "pg_hba.conf"
+    rule = f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+    text = hba.read_text()
+    if rule not in text:
+        hba.write_text(rule + text)  # first match wins: before the trust lines
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,))
+        if exists.fetchone() is None:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(PASSWORD_ROLE), sql.Literal(PASSWORD)
+                )
+            )
+        conn.execute("SELECT pg_reload_conf()")
+    return PASSWORD_ROLE, PASSWORD
+
+
+@pytest.fixture
+def pg_password_db(pg_cluster: PgCluster, pg_password_role: tuple[str, str]) -> Iterator[str]:
+    """A fresh database owned by the password role; yields its name."""
+    name = f"pw_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(pg_password_role[0])
+            )
+        )
+    try:
+        yield name
+    finally:
+        drop_database(pg_cluster, name)
