@@ -4,6 +4,8 @@ account or database id, and D1's limits; the token never shown."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from malnu_tui.engine.backends.d1 import (
@@ -58,12 +60,13 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         Fault("status", count=2, status=429, retry_after=0, match="VALUES (1)"),
         Fault("drop-before", count=2, match="VALUES (1)"),
         Fault("drop-after", count=1, match="VALUES (1)"),
+        Fault("slow", count=1, delay=1.5, match="VALUES (1)"),
     ],
-    ids=["503", "500", "429", "drop-before", "drop-after"],
+    ids=["503", "500", "429", "drop-before", "drop-after", "timeout-then-late-delivery"],
 )
 def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fault) -> None:
     d = bumps(mdirs)
-    b = connect(d1.url, d)
+    b = connect(d1.url, d, timeout=0.5)
     since = len(d1.server.requests)
     d1.server.inject(fault)
     assert up(b, d) == [
@@ -77,6 +80,14 @@ def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fa
     if fault.kind == "drop-after":
         # It ran, the answer was lost; the tracking table said so and it was not sent again.
         assert sent == ["drop-after"]
+    elif fault.kind == "slow":
+        # The first delivery arrived after the client gave up and re-sent (the tracking table
+        # said "not applied" then); when it finally ran, the guard refused it whole.
+        assert sent == ["slow", ""]
+        time.sleep(1.2)
+        assert d1.sql("SELECT n FROM counter ORDER BY n") == [(1,), (2,)]
+        late = [r for r in d1.server.requests[since:] if r.fault == "slow"]
+        assert late[0].status == 400
     else:
         assert sent == [fault.kind, fault.kind, ""]
     assert b.read_lock() is None

@@ -268,6 +268,22 @@ def _guess_failing(statements: Sequence[Statement], error: str) -> Statement | N
     return hits[0] if len(hits) == 1 else None
 
 
+_GUARD_ERROR = "malformed JSON"
+_SUCCESS = "(success = 1 OR lower(CAST(success AS TEXT)) IN ('1', 'true', 't', 'yes'))"
+
+
+def _guard_sql(change: TrackingChange) -> str:
+    """First statement of a migration batch: fails (a runtime error, so the whole batch is
+    rolled back) when the tracking row already shows the change. A delayed duplicate of a
+    batch, or a second session, can therefore never apply a migration twice."""
+    negate = "" if isinstance(change, RecordApplied) else "NOT "
+    return bind_literals(
+        f"SELECT CASE WHEN {negate}EXISTS (SELECT 1 FROM migrations WHERE filename = ? "
+        f"AND {_SUCCESS}) THEN json('malnu guard: tracking row already changed') END",
+        (change.filename,),
+    )
+
+
 def _verb(text: str) -> str:
     return Statement(text, 1).first_words.split(" ", 1)[0]
 
@@ -684,16 +700,28 @@ class D1Backend:
             return done and self._audit_written(audit)
 
         texts = [st.text for st in statements]
+        guard = _guard_sql(change)
         started = time.perf_counter()
         try:
-            results = self.api.batch([*texts, tracking, self._audit_sql(audit)], took_effect)
+            results = self.api.batch([guard, *texts, tracking, self._audit_sql(audit)], took_effect)
         except D1QueryError as exc:
+            if _GUARD_ERROR in str(exc) and self._guard_fired(change):
+                # An earlier delivery of this very batch (delayed past its timeout) or another
+                # session applied it first: this one was refused whole by the guard.
+                if took_effect():
+                    return int((time.perf_counter() - started) * 1000)
+                raise D1Error(
+                    f"{change.filename}: another session changed its tracking row meanwhile; "
+                    "nothing was run",
+                    hint="run `malnu-tui status`; check who else works on this database",
+                ) from None
             if isinstance(exc, D1LimitExceeded) and not texts:
                 raise
             line, text = self._locate_failure(statements, str(exc), time.perf_counter() - started)
             raise StatementFailed(filename, line, text, str(exc)) from None
         if results:
-            elapsed = int(sum(float(r.meta.get("duration") or 0) for r in results[: len(texts)]))
+            timed = results[1 : 1 + len(texts)]
+            elapsed = int(sum(float(r.meta.get("duration") or 0) for r in timed))
         else:
             elapsed = int((time.perf_counter() - started) * 1000)
         if isinstance(change, RecordApplied):
@@ -709,6 +737,11 @@ class D1Backend:
                     lambda: False,
                 )
         return elapsed
+
+    def _guard_fired(self, change: TrackingChange) -> bool:
+        rec = self._record(change.filename)
+        applied = rec is not None and rec.success
+        return applied if isinstance(change, RecordApplied) else not applied
 
     def _locate_failure(
         self, statements: Sequence[Statement], error: str, batch_seconds: float = 0.0
