@@ -222,6 +222,8 @@ def test_auth_and_wrong_ids(
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
     with pytest.raises(ConfigError, match="no Cloudflare API token"):
         connect(d1.url, mdirs)
+    monkeypatch.setenv("CF_TOKEN_PROD", d1.token)  # one token per target, named in the config
+    connect(d1.url, mdirs, api_token_env="CF_TOKEN_PROD").close()
 
 
 def test_cli_on_d1_masks_the_token(d1: D1Target, mdirs: MigrationDirs) -> None:

@@ -948,16 +948,19 @@ def _policy_from(options: Mapping[str, Any]) -> RetryPolicy:
 def open_target(target: Target) -> D1Backend:
     """Connect to the D1 database a ``d1://ACCOUNT_ID/DATABASE_ID`` target names.
 
-    Token: the target's ``api_token`` option, else ``$CLOUDFLARE_API_TOKEN``. API base: the
-    ``api_base`` option, else ``$MALNU_D1_API_BASE``, else Cloudflare's.
+    Token: the target's ``api_token`` option, else the variable named by ``api_token_env``
+    (default ``CLOUDFLARE_API_TOKEN``). API base: the ``api_base`` option, else
+    ``$MALNU_D1_API_BASE``, else Cloudflare's. Retries: ``retry_attempts``,
+    ``retry_base_delay``, ``retry_max_delay`` and ``timeout`` (seconds).
     """
     location = parse_d1_url(target.url)
     options = dict(target.options)
-    token = str(options.get("api_token") or os.environ.get(ENV_TOKEN) or "").strip()
+    env_name = str(options.get("api_token_env") or ENV_TOKEN)
+    token = str(options.get("api_token") or os.environ.get(env_name) or "").strip()
     if not token:
         raise ConfigError(
             f"no Cloudflare API token for {location.url}",
-            hint=f"export {ENV_TOKEN}=… (a token with 'D1 Edit' permission on the account)",
+            hint=f"export {env_name}=… (a token with 'D1 Edit' permission on the account)",
         )
     api_base = str(options.get("api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE)
     if not api_base.startswith(("https://", "http://127.0.0.1", "http://localhost")):
