@@ -20,18 +20,22 @@ from malnu_tui.engine.translate.model import (
 )
 from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
 from malnu_tui.engine.translate.types import TypeMapping, format_type, map_type
+from malnu_tui.engine.translate.units import PostgresUnits, Untranslated, postgres_units
 
 __all__ = [
     "ColumnInfo",
     "FileTranslation",
     "Finding",
+    "PostgresUnits",
     "SchemaState",
     "Severity",
     "TranslatedStatement",
     "TypeMapping",
     "Untranslatable",
+    "Untranslated",
     "format_type",
     "map_type",
+    "postgres_units",
     "translate_expression",
     "translate_migrations",
     "translate_script",

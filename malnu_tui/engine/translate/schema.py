@@ -43,6 +43,13 @@ class SchemaState:
         """Free the scratch database."""
         self.conn.close()
 
+    def clone(self) -> SchemaState:
+        """An independent copy (to try statements without changing this state)."""
+        other = SchemaState()
+        self.conn.backup(other.conn)
+        other.trigger_functions = dict(self.trigger_functions)
+        return other
+
     def run(self, sql: str) -> str | None:
         """Run one SQLite statement; returns SQLite's error text, or None."""
         if not _DATA_ONLY.match(sql):

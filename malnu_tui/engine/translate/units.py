@@ -1,0 +1,78 @@
+"""A SQLite-dialect migration set as PostgreSQL units the engine can run on a PostgreSQL target
+(the secondary keeping copies of the primary's tables): every migration and rollback file
+translated, each PostgreSQL statement keeping the line of the SQLite statement it came from, so
+a failure still names the SQLite file's line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.translate.core import translate_script
+from malnu_tui.engine.translate.model import FileTranslation, Finding
+from malnu_tui.engine.translate.schema import SchemaState
+
+__all__ = ["PostgresUnits", "Untranslated", "postgres_units"]
+
+
+class Untranslated(MalnuError):
+    """Some statements have no faithful PostgreSQL translation: nothing is run."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        self.findings = tuple(findings)
+        lines = "; ".join(f"{f.file}:{f.line}: {f.construct}: {f.why}" for f in self.findings)
+        super().__init__(
+            f"cannot run on PostgreSQL as translated: {lines}",
+            hint="see `malnu-tui plan`; write a PostgreSQL-specific migration for these",
+        )
+
+
+def _statements(ft: FileTranslation) -> tuple[Statement, ...]:
+    return tuple(Statement(text, st.line) for st in ft.statements for text in st.output)
+
+
+@dataclass(frozen=True)
+class PostgresUnits:
+    """PostgreSQL statements per migration filename (and per migration for its rollback)."""
+
+    migrations: Mapping[str, tuple[Statement, ...]]
+    rollbacks: Mapping[str, tuple[Statement, ...]]
+    findings: Mapping[str, tuple[Finding, ...]]  # by migration filename, rollback's included
+
+    def require(self, filenames: Iterable[str]) -> None:
+        """Raise :class:`Untranslated` when any of ``filenames`` (or its rollback) has an
+        untranslatable statement."""
+        bad = [
+            f for name in filenames for f in self.findings.get(name, ()) if f.severity == "error"
+        ]
+        if bad:
+            raise Untranslated(bad)
+
+
+def postgres_units(mset: MigrationSet) -> PostgresUnits:
+    """Translate every migration in order, and each rollback against the schema as it stands
+    right after its migration (so e.g. ``DROP TRIGGER`` knows the trigger's table)."""
+    state = SchemaState()
+    migrations: dict[str, tuple[Statement, ...]] = {}
+    rollbacks: dict[str, tuple[Statement, ...]] = {}
+    findings: dict[str, tuple[Finding, ...]] = {}
+    try:
+        for m in mset.migrations:
+            ft = translate_script(m.read_text(), m.filename, state)
+            migrations[m.filename] = _statements(ft)
+            found = list(ft.findings)
+            if m.rollback is not None:
+                scratch = state.clone()
+                try:
+                    rb = translate_script(m.rollback.read_text(), m.rollback.filename, scratch)
+                finally:
+                    scratch.close()
+                rollbacks[m.filename] = _statements(rb)
+                found.extend(rb.findings)
+            findings[m.filename] = tuple(found)
+    finally:
+        state.close()
+    return PostgresUnits(migrations, rollbacks, findings)

@@ -1,0 +1,108 @@
+"""The primary's SQLite-dialect migrations run on a real PostgreSQL through the backend, as
+translated units (migrations and their rollbacks), failures naming the SQLite file's line."""
+
+from __future__ import annotations
+
+import pytest
+
+from malnu_tui.engine.backends.base import AuditEntry, RecordApplied, RemoveRecord
+from malnu_tui.engine.backends.postgresql import open_url
+from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.translate import Untranslated, postgres_units
+from tests.fixtures_core import REPO, MigrationDirs
+
+
+def test_primary_set_up_and_down_on_postgresql(pg_url: str) -> None:
+    mset = discover(REPO / "migrations", REPO / "rollback")
+    units = postgres_units(mset)
+    units.require(m.filename for m in mset.migrations)
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        for m in mset.migrations:
+            be.run_unit(
+                m.filename,
+                units.migrations[m.filename],
+                RecordApplied(m.filename, m.checksum),
+                AuditEntry.now("apply", m.filename, "ok"),
+            )
+        assert be.table_names() == sorted(
+            ["academic_records", "assignments", "chat_conversations", "submissions", "users"]
+        )
+        for m in reversed(mset.migrations):
+            be.run_unit(
+                m.filename,
+                units.rollbacks[m.filename],
+                RemoveRecord(m.filename),
+                AuditEntry.now("rollback", m.filename, "ok"),
+            )
+        assert be.table_names() == []
+        assert be.fetch_records() == []
+    finally:
+        be.close()
+
+
+def test_trigger_rollback_knows_its_table_and_errors_keep_sqlite_lines(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add(
+        "20250101_000100",
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME);\n"
+        "CREATE TRIGGER users_touch AFTER UPDATE ON users\nBEGIN\n"
+        "  UPDATE users SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;\nEND;",
+        "DROP TRIGGER users_touch;\nDROP TABLE users;",
+    )
+    mdirs.add(
+        "20250101_000200",
+        "broken",
+        "INSERT INTO users (id, name) VALUES (1, 'a');\n\n"
+        "INSERT INTO users (id, nope) VALUES (2, 'b');",
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    units = postgres_units(mset)
+    first, second = mset.migrations
+    assert [s.text.split("\n")[0] for s in units.rollbacks[first.filename]] == [
+        'DROP TRIGGER IF EXISTS "users_touch" ON "users"',
+        'DROP FUNCTION IF EXISTS "users_touch_fn"()',
+        "DROP TABLE users",
+    ]
+    be = open_url(pg_url)
+    try:
+        be.ensure_schema()
+        be.run_unit(
+            first.filename,
+            units.migrations[first.filename],
+            RecordApplied(first.filename, first.checksum),
+            AuditEntry.now("apply", "x", "ok"),
+        )
+        with pytest.raises(StatementFailed) as info:
+            be.run_unit(
+                second.filename,
+                units.migrations[second.filename],
+                RecordApplied(second.filename, second.checksum),
+                AuditEntry.now("apply", "x", "ok"),
+            )
+        assert info.value.line == 3  # the SQLite file's line
+        be.run_unit(
+            first.filename,
+            units.rollbacks[first.filename],
+            RemoveRecord(first.filename),
+            AuditEntry.now("rollback", "x", "ok"),
+        )
+        assert be.table_names() == []
+    finally:
+        be.close()
+
+
+def test_untranslatable_units_are_refused_before_running(mdirs: MigrationDirs) -> None:
+    mdirs.add(
+        "20250101_000100", "x", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nSELECT julianday('now');"
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    units = postgres_units(mset)
+    with pytest.raises(Untranslated) as info:
+        units.require([mset.migrations[0].filename])
+    assert "20250101_000100_x.sql:2: julianday()" in str(info.value)
+    assert info.value.exit_code == 1
