@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.backends import d1_backup
 from malnu_tui.engine.backends.d1 import D1Backend
-from malnu_tui.engine.backup import create_backup, restore_backup, verify_backup
+from malnu_tui.engine.backup import (
+    create_backup,
+    restore_backup,
+    run_native_recover,
+    verify_backup,
+)
 from malnu_tui.engine.backup.store import BackupProgress
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.d1_timetravel import (
@@ -180,9 +184,9 @@ def test_native_recover_with_time_travel(d1: D1Target, mdirs: MigrationDirs) -> 
     when = datetime.now(UTC)
     time.sleep(0.01)
     b.api.batch(["DELETE FROM posts"], lambda: False)  # the bad deploy
-    with migration_lock(b, "recover"):
-        undo = d1_backup.native_recover(b, target, when, lambda _p: None)
-    assert b.row_count("posts") == 1
+    # As `recover --to TIME` runs it: the method takes the lock itself.
+    undo = run_native_recover(b, target, when)
+    assert b.row_count("posts") == 1 and b.read_lock() is None
     rec = b.read_audit(action="recover")
     assert rec and undo in rec[0].detail
     with pytest.raises(ConfigError, match="older than D1 Time Travel reaches"):

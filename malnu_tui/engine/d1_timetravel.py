@@ -26,7 +26,7 @@ from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1 import D1Backend, D1Error, D1QueryError, bind_literals
 from malnu_tui.engine.backends.sqlite import truthy
 from malnu_tui.engine.backup.store import BackupProgress, BackupProgressCallback, emitter
-from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 
 __all__ = [
     "TIME_TRAVEL_DAYS",
@@ -171,8 +171,11 @@ def _audit_rows(backend: D1Backend) -> list[dict[str, Any]]:
         return []  # no audit table yet
 
 
-def _carry_over(backend: D1Backend, before: Sequence[dict[str, Any]]) -> int:
-    """Re-insert audit rows the restored database lacks; put this session's lock row back."""
+def _carry_over(
+    backend: D1Backend, before: Sequence[dict[str, Any]], lock: LockHolder | None
+) -> int:
+    """Re-insert the audit rows the restored database lacks, and put back the lock row the
+    live database had (the restoring session's, normally): both are live state, not data."""
     backend.forget_schema()
     backend.ensure_schema()
     rows = backend.query("SELECT coalesce(max(id), 0) AS m FROM malnu_audit")
@@ -189,7 +192,6 @@ def _carry_over(backend: D1Backend, before: Sequence[dict[str, Any]]) -> int:
             for r in chunk
         ]
         backend.api.batch(sqls, lambda: False)  # INSERT OR IGNORE by id: safe to re-send
-    lock = backend.held_lock
     sqls = ["DELETE FROM malnu_lock"]
     if lock is not None:
         sqls.append(
@@ -218,6 +220,7 @@ def restore_bookmark(
     bookmark that undoes it. The caller holds the migration lock and has confirmed."""
     emit = emitter(progress)
     before = _audit_rows(backend)
+    lock = backend.read_lock()
     emit(BackupProgress("restore", 0, 0, f"Time Travel restore to bookmark {bookmark}"))
     try:
         result = backend.api.call("POST", "time_travel/restore", params={"bookmark": bookmark})
@@ -232,7 +235,7 @@ def restore_bookmark(
         previous_bookmark=str(result.get("previous_bookmark") or ""),
         message=str(result.get("message") or ""),
     )
-    carried = _carry_over(backend, before)
+    carried = _carry_over(backend, before, lock)
     detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
         restored.previous_bookmark or "(not returned by D1)"
     )
@@ -355,6 +358,7 @@ def import_dump(
     dropped first, in the same batch. Audited with the bookmark that undoes it."""
     emit = emitter(progress)
     before = _audit_rows(backend)
+    lock = backend.read_lock()
     previous = current_bookmark(backend)
     sql = path.read_bytes()
     if replace:
@@ -382,7 +386,7 @@ def import_dump(
         raise
     final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
     num = int((done.get("result") or {}).get("num_queries") or 0)
-    carried = _carry_over(backend, before)
+    carried = _carry_over(backend, before, lock)
     detail = f"imported {path.name} ({num} queries); undo with bookmark {previous}"
     if reason:
         detail = f"{reason}: {detail}"

@@ -5,6 +5,7 @@ importing the dump; and native point-in-time recovery with Time Travel."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,15 +139,19 @@ def native_recover(
     """Bring the database back to ``when`` with Time Travel; returns the bookmark that undoes
     it (also audited, with action ``recover``)."""
     from malnu_tui.engine.d1_timetravel import bookmark_at, restore_bookmark
+    from malnu_tui.engine.migrate import migration_lock
 
     d1 = _d1(backend)
     bookmark = bookmark_at(d1, when)
     progress(BackupProgress("restore", 0, 0, f"{when.isoformat()} is bookmark {bookmark}"))
-    done = restore_bookmark(
-        d1,
-        bookmark,
-        action="recover",
-        reason=f"recover --to {when.isoformat()}",
-        progress=progress,
-    )
+    with contextlib.ExitStack() as stack:
+        if d1.held_lock is None:  # one operator at a time, as for every other change
+            stack.enter_context(migration_lock(d1, "recover"))
+        done = restore_bookmark(
+            d1,
+            bookmark,
+            action="recover",
+            reason=f"recover --to {when.isoformat()}",
+            progress=progress,
+        )
     return done.previous_bookmark
