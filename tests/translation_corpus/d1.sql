@@ -189,3 +189,36 @@ ATTACH DATABASE 'other.db' AS other;
 VACUUM;
 -- postgres:
 -- note: VACUUM
+
+-- case: d1_text_timestamps_compare_as_text
+-- setup:
+CREATE TABLE sessions (id INTEGER PRIMARY KEY, expires_at TEXT NOT NULL);
+INSERT INTO sessions VALUES (1, '2000-01-01 00:00:00'), (2, '2999-01-01 00:00:00');
+-- sqlite:
+DELETE FROM sessions WHERE expires_at < datetime('now', '-1 day');
+-- postgres:
+DELETE FROM sessions WHERE expires_at < TO_CHAR(((CURRENT_TIMESTAMP - INTERVAL '1 DAYS')) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS');
+-- check:
+SELECT id, expires_at FROM sessions ORDER BY id
+
+-- case: d1_text_timestamps_written_like_sqlite
+-- setup:
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, created_at TEXT, day TEXT);
+INSERT INTO notes (id, body) VALUES (1, 'a');
+-- sqlite:
+UPDATE notes SET created_at = datetime('now'), day = date('now', '-1 day') WHERE id = 1;
+INSERT INTO notes (id, body, created_at) VALUES (2, 'b', CURRENT_TIMESTAMP);
+-- postgres:
+UPDATE notes SET created_at = TO_CHAR((CURRENT_TIMESTAMP) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), day = TO_CHAR(((CURRENT_TIMESTAMP - INTERVAL '1 DAYS')) AT TIME ZONE 'UTC', 'YYYY-MM-DD') WHERE id = 1;
+INSERT INTO notes (id, body, created_at) VALUES (2, 'b', TO_CHAR((CURRENT_TIMESTAMP) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'));
+SELECT setval(pg_get_serial_sequence('"notes"', 'id'), coalesce((SELECT max("id") FROM "notes"), 0) + 1, false);
+-- check:
+SELECT id, length(created_at), length(day), substr(created_at, 11, 1) FROM notes ORDER BY id
+
+-- case: d1_timestamp_column_stays_timestamp
+-- setup:
+CREATE TABLE visits (id INTEGER PRIMARY KEY, at DATETIME NOT NULL);
+-- sqlite:
+CREATE VIEW recent_visits AS SELECT id FROM visits WHERE at > datetime('now', '-1 hour');
+-- postgres:
+CREATE VIEW recent_visits AS SELECT id FROM visits WHERE at > (CURRENT_TIMESTAMP - INTERVAL '1 HOURS');

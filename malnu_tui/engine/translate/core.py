@@ -21,6 +21,7 @@ from malnu_tui.engine.translate.functions import (
     Untranslatable,
     date_function_sql,
     strftime_sql,
+    timestamp_sql,
 )
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.schema import SchemaState
@@ -242,7 +243,9 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
             args = list(node.expressions)
             if name in _DATE_FUNCS:
                 first = args[0].sql(dialect="postgres") if args else "now()"
-                return _pg_expr(date_function_sql(name, [_lit(a) for a in args], first))
+                lits = [_lit(a) for a in args]
+                out = _pg_expr(date_function_sql(name, lits, first))
+                return _tag(out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
                 first = args[1].sql(dialect="postgres") if len(args) > 1 else "now()"
                 return _pg_expr(strftime_sql(_lit(args[0]), [_lit(a) for a in args[1:]], first))
@@ -260,7 +263,14 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
             first = args[0].sql(dialect="postgres")
-            return _pg_expr(date_function_sql("date", [_lit(a) for a in args], first))
+            lits = [_lit(a) for a in args]
+            out = _pg_expr(date_function_sql("date", lits, first))
+            return _tag(out, "DATE", *timestamp_sql("date", lits, first))
+        if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
+            kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
+                type(node), "TIME"
+            )
+            return _tag(node, kind, "now()", True)
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -305,6 +315,82 @@ def _bool_literal(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, exp.Literal) and not node.is_string and str(node.this) in ("0", "1"):
         return exp.Boolean(this=str(node.this) == "1")
     return None
+
+
+_DT_TAG = "malnu_datetime"
+_TEXT_FORMATS = {"DATETIME": "YYYY-MM-DD HH24:MI:SS", "DATE": "YYYY-MM-DD", "TIME": "HH24:MI:SS"}
+
+
+def _tag(node: exp.Expr, kind: str, timestamp: str, now: bool) -> exp.Expr:
+    """Mark a translated date/time value: SQLite returns it as TEXT, so where it meets a TEXT
+    column it must be formatted the way SQLite writes it (from ``timestamp``, in UTC)."""
+    node.meta[_DT_TAG] = (kind, timestamp, now)
+    return node
+
+
+def _as_sqlite_text(node: exp.Expr) -> exp.Expr:
+    kind, timestamp, now = node.meta[_DT_TAG]
+    if now:  # SQLite's 'now' is UTC
+        timestamp = f"({timestamp}) AT TIME ZONE 'UTC'"
+    return _pg_expr(f"TO_CHAR({timestamp}, '{_TEXT_FORMATS[kind]}')")
+
+
+def _rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
+    if not text_cols:
+        return
+
+    def is_text(node: exp.Expr) -> bool:
+        return isinstance(node, exp.Column) and node.name.lower() in text_cols
+
+    def tagged(node: exp.Expr | None) -> bool:
+        return node is not None and _DT_TAG in (node.meta or {})
+
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+    for node in list(tree.find_all(*comparisons, exp.Between)):
+        if isinstance(node, exp.Between):
+            if is_text(node.this):
+                for key in ("low", "high"):
+                    side = node.args.get(key)
+                    if side is not None and tagged(side):
+                        side.replace(_as_sqlite_text(side))
+            continue
+        left, right = node.this, node.expression
+        if is_text(left) and tagged(right):
+            right.replace(_as_sqlite_text(right))
+        elif is_text(right) and tagged(left):
+            left.replace(_as_sqlite_text(left))
+
+
+def _text_columns(tables: list[str], state: SchemaState) -> set[str]:
+    """Lower-cased names of TEXT-mapped columns of ``tables`` (ambiguous names left out)."""
+    text: set[str] = set()
+    other: set[str] = set()
+    for t in tables:
+        for c in state.columns(t):
+            pg = map_type(c.declared).postgres or ""
+            (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
+    return text - other
+
+
+def _insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> None:
+    table = _table_name(tree.this)
+    values = tree.expression
+    if table is None or not isinstance(values, exp.Values):
+        return
+    target = tree.this
+    listed = (
+        [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
+        if isinstance(target, exp.Schema)
+        else []
+    )
+    cols = listed or [c.name for c in state.columns(table) if c.hidden == 0]
+    text = _text_columns([table], state)
+    for row in values.expressions:
+        if not isinstance(row, exp.Tuple):
+            continue
+        for i, item in enumerate(list(row.expressions)):
+            if i < len(cols) and cols[i].lower() in text and _DT_TAG in (item.meta or {}):
+                item.replace(_as_sqlite_text(item))
 
 
 def _rewrite_booleans(tree: exp.Expr, bool_cols: set[str]) -> None:
@@ -631,10 +717,15 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
     elif isinstance(tree, exp.Insert):
         _rewrite_insert(tree, ctx)
     bools: set[str] = set()
-    for t in _referenced_tables(tree):
+    tables = _referenced_tables(tree)
+    for t in tables:
         bools |= ctx.state.boolean_columns(t)
     tree = _rewrite_functions(tree, ctx)
     _rewrite_booleans(tree, bools)
+    if not isinstance(tree, exp.Create | exp.Alter):
+        _rewrite_text_datetimes(tree, _text_columns(tables, ctx.state))
+        if isinstance(tree, exp.Insert):
+            _insert_text_datetimes(tree, ctx.state)
     _normalise_identifiers(tree)
     _plain_index_order(tree)
     if expression_only and isinstance(tree, exp.Select):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Untranslatable", "date_function_sql", "strftime_sql"]
+__all__ = ["Untranslatable", "date_function_sql", "strftime_sql", "timestamp_sql"]
 
 
 class Untranslatable(Exception):
@@ -61,29 +61,32 @@ def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
     return out
 
 
+def timestamp_sql(func: str, args: list[str | None], first: str) -> tuple[str, bool]:
+    """The PostgreSQL timestamp expression (modifiers applied) behind ``datetime``/``date``/
+    ``time`` of ``args``, and whether it is based on 'now' (SQLite's 'now' is UTC)."""
+    time_value = args[0] if args else "now"
+    mods = list(args[1:])
+    if time_value is not None and time_value.lower() == "now":
+        base, now = "now()", True
+    elif mods and mods[0] is not None and mods[0].lower() == "unixepoch":
+        base, now = f"TO_TIMESTAMP({first}) AT TIME ZONE 'UTC'", False
+        mods = mods[1:]
+    else:
+        base, now = f"CAST({first} AS TIMESTAMP)", False
+    expr = _apply_modifiers(base, mods, func.lower())
+    return (f"({expr})" if mods else expr), now
+
+
 def date_function_sql(func: str, args: list[str | None], first: str) -> str:
     """PostgreSQL text for ``datetime``/``date``/``time`` with ``args`` (string literal
     values, None for non-literals) whose first argument renders as ``first`` in PostgreSQL."""
     func = func.lower()
-    time_value = args[0] if args else "now"
-    mods = list(args[1:])
-    if time_value is not None and time_value.lower() == "now":
-        base = "now()"
-    elif mods and mods[0] is not None and mods[0].lower() == "unixepoch":
-        base = f"TO_TIMESTAMP({first}) AT TIME ZONE 'UTC'"
-        mods = mods[1:]
-    else:
-        base = f"CAST({first} AS TIMESTAMP)"
-    if func == "date" and not mods and base == "now()":
-        return "CURRENT_DATE"
-    expr = _apply_modifiers(base, mods, func)
+    expr, _now = timestamp_sql(func, args, first)
     if func == "date":
-        return f"CAST({expr} AS DATE)"
+        return "CURRENT_DATE" if expr == "now()" else f"CAST({expr} AS DATE)"
     if func == "time":
         return f"CAST({expr} AS TIME(0))"
-    if base == "now()" and not mods:
-        return "now()"
-    return f"({expr})" if mods else expr
+    return expr
 
 
 # strftime specifiers with the same meaning in to_char.
