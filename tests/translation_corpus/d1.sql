@@ -222,3 +222,30 @@ CREATE TABLE visits (id INTEGER PRIMARY KEY, at DATETIME NOT NULL);
 CREATE VIEW recent_visits AS SELECT id FROM visits WHERE at > datetime('now', '-1 hour');
 -- postgres:
 CREATE VIEW recent_visits AS SELECT id FROM visits WHERE at > (CURRENT_TIMESTAMP - INTERVAL '1 HOURS');
+
+-- case: d1_double_quoted_string_literal
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY, role TEXT, name TEXT);
+INSERT INTO users VALUES (1, 'admin', 'a'), (2, 'student', 'b');
+-- sqlite:
+UPDATE users SET name = "boss" WHERE role = "admin" AND "name" = 'a';
+-- postgres:
+UPDATE users SET name = 'boss' WHERE role = 'admin' AND name = 'a';
+-- note: double-quoted word
+-- check:
+SELECT id, name FROM users ORDER BY id
+
+-- case: d1_null_into_rowid_alias
+-- setup:
+CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+-- sqlite:
+INSERT INTO tags VALUES (NULL, 'math');
+INSERT INTO tags VALUES (10, 'physics');
+INSERT INTO tags (name) VALUES ('biology');
+-- postgres:
+INSERT INTO tags VALUES (DEFAULT, 'math');
+INSERT INTO tags VALUES (10, 'physics');
+SELECT setval(pg_get_serial_sequence('"tags"', 'id'), coalesce((SELECT max("id") FROM "tags"), 0) + 1, false);
+INSERT INTO tags (name) VALUES ('biology');
+-- check:
+SELECT id, name FROM tags ORDER BY id

@@ -211,6 +211,7 @@ class _Context:
         self.state = state
         self.findings: list[Finding] = []
         self.extra: list[str] = []  # statements to run after this one
+        self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
@@ -370,6 +371,32 @@ def _text_columns(tables: list[str], state: SchemaState) -> set[str]:
             pg = map_type(c.declared).postgres or ""
             (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
     return text - other
+
+
+def _double_quoted_strings(tree: exp.Expr, ctx: _Context) -> None:
+    """SQLite reads ``"word"`` as a string when no column has that name (a legacy quirk D1
+    inherits); PostgreSQL would look for a column. Only applied when SQLite accepted the
+    statement, so the quoted word cannot have been a missing column."""
+    tables = _referenced_tables(tree)
+    if not tables or not all(ctx.state.has_table(t) for t in tables):
+        return
+    known = {c.name.lower() for t in tables for c in ctx.state.columns(t)}
+    known |= {str(a.alias).lower() for a in tree.find_all(exp.Alias)}
+    for col in list(tree.find_all(exp.Column)):
+        ident = col.this
+        if (
+            isinstance(ident, exp.Identifier)
+            and ident.quoted
+            and not col.table
+            and str(ident.this).lower() not in known
+        ):
+            col.replace(exp.Literal.string(str(ident.this)))
+            ctx.note(
+                f'"{ident.this}"',
+                "a double-quoted word SQLite reads as a string (no such column) became a "
+                "single-quoted string",
+                "use single quotes for strings",
+            )
 
 
 def _insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> None:
@@ -643,22 +670,32 @@ def _rewrite_insert(tree: exp.Insert, ctx: _Context) -> None:
     elif alternative:
         raise Untranslatable(f"INSERT OR {alternative}", "unknown conflict resolution", "")
 
-    # 0/1 into BOOLEAN columns
+    # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
     bools = state.boolean_columns(table)
+    identity = {c.name.lower() for c in table_cols if state.is_rowid_alias(table, c.name)}
     values = tree.expression
-    if bools and isinstance(values, exp.Values):
+    explicit_ids = False
+    if isinstance(values, exp.Values):
         for row in values.expressions:
             if not isinstance(row, exp.Tuple):
                 continue
             for i, item in enumerate(list(row.expressions)):
-                if i < len(cols) and cols[i].lower() in bools:
-                    b = _bool_literal(item)
-                    if b is not None:
-                        item.replace(b)
+                if i >= len(cols):
+                    break
+                name = cols[i].lower()
+                if name in bools and (b := _bool_literal(item)) is not None:
+                    item.replace(b)
+                elif name in identity:
+                    if isinstance(item, exp.Null):
+                        item.replace(exp.var("DEFAULT"))
+                    else:
+                        explicit_ids = True
+    elif identity & colset:
+        explicit_ids = True  # INSERT … SELECT into the identity column
 
     # Explicit values for an identity column do not move its sequence in PostgreSQL.
     for c in table_cols:
-        if c.name.lower() in colset and listed and state.is_rowid_alias(table, c.name):
+        if c.name.lower() in identity and c.name.lower() in colset and explicit_ids:
             t, col = pg_ident(table), pg_ident(c.name)
             ctx.extra.append(
                 f"SELECT setval(pg_get_serial_sequence('{t.replace(chr(39), chr(39) * 2)}', "
@@ -716,6 +753,8 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
                 _rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
         _rewrite_insert(tree, ctx)
+    if ctx.sqlite_accepted:
+        _double_quoted_strings(tree, ctx)
     bools: set[str] = set()
     tables = _referenced_tables(tree)
     for t in tables:
@@ -769,6 +808,7 @@ def translate_statement(
     # Never run statements that reach outside the scratch database (ATTACH creates files).
     if track and verb not in ("PRAGMA", "VACUUM", "ATTACH", "DETACH"):
         error = state.run(text)
+        ctx.sqlite_accepted = error is None
         if error:
             ctx.note(
                 "schema tracking",
