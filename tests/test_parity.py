@@ -224,3 +224,31 @@ def test_cli_plan_marks_untranslatable(command: str, sqlite_url: str, mdirs: Mig
     assert res.code == 0, res.err
     assert "julianday" in res.out and "NOT TRANSLATED" in res.out
     assert "1 untranslatable statements, 1 notes" in res.err
+
+
+def test_rollbacks_are_run_and_compared_too(pg_url: str, mdirs: MigrationDirs) -> None:
+    report = check_parity(PRIMARY.migrations, pg_url)
+    assert report.rollbacks_checked and report.ok
+    d = mdirs
+    d.add(
+        "20250101_000100", "base", "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        "SELECT 1;",  # leaves t in place on purpose
+    )  # fmt: skip
+    d.add(
+        "20250101_000200", "role",
+        "ALTER TABLE t ADD COLUMN role TEXT;\nCREATE INDEX ix_t_role ON t (role);",
+        # SQLite refuses to drop an indexed column; PostgreSQL drops it with its index.
+        "ALTER TABLE t DROP COLUMN role;",
+    )  # fmt: skip
+    mset = discover(d.migrations, d.rollback)
+    report = check_parity(mset.migrations, pg_url)
+    assert report.rollbacks_checked and not report.ok
+    got = {(x.table, x.aspect, x.item) for x in report.differences}
+    assert got == {
+        ("t", "after rollback: column", "role"),
+        ("t", "after rollback: index", "ix_t_role"),
+    }
+    assert any(
+        f.file == "20250101_000200_undo_role.sql" and f.construct == "SQLite rejected"
+        for f in report.errors
+    )

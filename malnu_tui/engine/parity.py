@@ -38,6 +38,7 @@ from malnu_tui.engine.translate import (
     SchemaState,
     format_type,
     map_type,
+    postgres_units,
     translate_migrations,
 )
 
@@ -157,6 +158,7 @@ class ParityReport:
     expected: SchemaShape
     actual: SchemaShape
     mode: str = "scratch"  # scratch: translation applied to a scratch schema; live: a real one
+    rollbacks_checked: bool = False  # the rollback files ran too, and were compared
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -171,8 +173,9 @@ class ParityReport:
     def summary(self) -> str:
         """One line: how many tables, differences and findings."""
         notes = len(self.findings) - len(self.errors)
+        mode = self.mode + (", rollbacks too" if self.rollbacks_checked else "")
         return (
-            f"{len(self.expected.tables)} tables compared ({self.mode}): "
+            f"{len(self.expected.tables)} tables compared ({mode}): "
             f"{len(self.differences)} differences, {len(self.errors)} findings, {notes} notes"
         )
 
@@ -181,6 +184,7 @@ class ParityReport:
         return {
             "ok": self.ok,
             "mode": self.mode,
+            "rollbacks_checked": self.rollbacks_checked,
             "files": list(self.files),
             "differences": [dataclasses.asdict(d) for d in self.differences],
             "findings": [dataclasses.asdict(f) for f in self.findings],
@@ -556,15 +560,55 @@ def _compare_table(want: TableShape, have: TableShape) -> list[Difference]:
 
 
 # -- the two entry points ----------------------------------------------------------------------
-def _expected_shape(migrations: Sequence[Migration]) -> tuple[SchemaShape, list[Finding]]:
+def _expected_shape(
+    migrations: Sequence[Migration], *, with_rollbacks: bool = False
+) -> tuple[SchemaShape, SchemaShape | None, list[Finding]]:
+    """SQLite's schema after the migrations and, with ``with_rollbacks``, after every rollback
+    file has then run newest first."""
     with tempfile.TemporaryDirectory(prefix="malnu-parity-") as tmp:
         path = Path(tmp) / "expected.db"
         findings = sqlite_schema(migrations, path)
-        conn = sqlite3.connect(str(path))
+        conn = sqlite3.connect(str(path), isolation_level=None)
         try:
-            return sqlite_shape(conn), findings
+            shape = sqlite_shape(conn)
+            if not with_rollbacks:
+                return shape, None, findings
+            for m in reversed(migrations):
+                if m.rollback is None:
+                    continue
+                for st in m.rollback.parts().statements:
+                    try:
+                        conn.execute(st.text)
+                    except sqlite3.Error as exc:
+                        findings.append(
+                            Finding(
+                                m.rollback.filename, st.line, "SQLite rejected", str(exc),
+                                "fix the rollback file: it fails on the primary too",
+                            )
+                        )  # fmt: skip
+            return shape, sqlite_shape(conn), findings
         finally:
             conn.close()
+
+
+def _run_each(
+    conn: psycopg.Connection[Any], file: str, statements: Iterable[Any], findings: list[Finding]
+) -> None:
+    """Run PostgreSQL statements (objects with ``text``/``line`` or (line, text) pairs), each
+    under a savepoint so one rejection does not hide the next."""
+    for line, text in statements:
+        try:
+            with conn.transaction():
+                conn.execute(text)
+        except psycopg.Error as exc:
+            findings.append(
+                Finding(
+                    file, line, "PostgreSQL rejected",
+                    (exc.diag.message_primary or str(exc)).strip(),
+                    "the translation is wrong here: report it, or write a "
+                    "PostgreSQL-specific migration",
+                )
+            )  # fmt: skip
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:
@@ -582,15 +626,27 @@ def check_parity(
     postgres_url: str,
     *,
     translations: Sequence[FileTranslation] | None = None,
+    check_rollbacks: bool = True,
 ) -> ParityReport:
     """Translate ``migrations``, apply them to a scratch schema of the PostgreSQL server at
-    ``postgres_url`` (in a transaction that is rolled back), and compare with SQLite's schema."""
-    expected, findings = _expected_shape(migrations)
+    ``postgres_url`` (in a transaction that is rolled back), and compare with SQLite's schema.
+
+    With ``check_rollbacks`` (and a rollback file for every migration) the translated rollback
+    files then run newest first on both sides and the schemas are compared again: differences
+    found there have an aspect starting with ``after rollback:``.
+    """
+    rollbacks = check_rollbacks and bool(migrations) and all(m.rollback for m in migrations)
+    expected, expected_after, findings = _expected_shape(migrations, with_rollbacks=rollbacks)
     if translations is None:
         translations = translate_migrations(migrations, SchemaState())
     for ft in translations:
         findings.extend(ft.findings)
+    units = postgres_units(migrations) if rollbacks else None
+    if units is not None:
+        for m in migrations:
+            findings.extend(f for f in units.findings[m.filename] if f.file != m.filename)
     scratch = f"malnu_parity_{uuid.uuid4().hex[:12]}"
+    actual_after: SchemaShape | None = None
     conn = _connect(postgres_url)
     try:
         with conn.transaction(force_rollback=True):
@@ -600,26 +656,25 @@ def check_parity(
             # Only the scratch schema is visible: unqualified names can never reach real tables.
             conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(scratch)))
             for ft in translations:
-                for st in ft.statements:
-                    for stmt in st.output:
-                        try:
-                            with conn.transaction():
-                                conn.execute(stmt)
-                        except psycopg.Error as exc:
-                            findings.append(
-                                Finding(
-                                    ft.file, st.line, "PostgreSQL rejected",
-                                    (exc.diag.message_primary or str(exc)).strip(),
-                                    "the translation is wrong here: report it, or write a "
-                                    "PostgreSQL-specific migration",
-                                )
-                            )  # fmt: skip
+                pairs = [(st.line, text) for st in ft.statements for text in st.output]
+                _run_each(conn, ft.file, pairs, findings)
             actual = postgres_shape(conn, scratch)
+            if units is not None:
+                for m in reversed(migrations):
+                    assert m.rollback is not None
+                    pairs = [(st.line, st.text) for st in units.rollbacks[m.filename]]
+                    _run_each(conn, m.rollback.filename, pairs, findings)
+                actual_after = postgres_shape(conn, scratch)
     except psycopg.Error as exc:
         raise BackendError(f"parity: PostgreSQL error: {exc}") from None
     finally:
         conn.close()
     diffs = compare(expected, actual)
+    if expected_after is not None and actual_after is not None:
+        diffs.extend(
+            dataclasses.replace(d, aspect=f"after rollback: {d.aspect}")
+            for d in compare(expected_after, actual_after)
+        )
     return ParityReport(
         tuple(m.filename for m in migrations),
         tuple(diffs),
@@ -627,6 +682,7 @@ def check_parity(
         expected,
         actual,
         "scratch",
+        rollbacks_checked=actual_after is not None,
     )
 
 
@@ -635,7 +691,7 @@ def compare_live(
 ) -> ParityReport:
     """Compare the tables the migrations create with the same tables in a live PostgreSQL
     schema (read only). Tables that only exist in PostgreSQL are not reported."""
-    expected, findings = _expected_shape(migrations)
+    expected, _after, findings = _expected_shape(migrations)
     conn = _connect(postgres_url)
     try:
         with conn.transaction(force_rollback=True):

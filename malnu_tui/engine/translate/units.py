@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate.core import translate_script
 from malnu_tui.engine.translate.model import FileTranslation, Finding
@@ -52,17 +52,18 @@ class PostgresUnits:
             raise Untranslated(bad)
 
 
-def postgres_units(mset: MigrationSet) -> PostgresUnits:
+def postgres_units(migrations: MigrationSet | Iterable[Migration]) -> PostgresUnits:
     """Translate every migration in order, and each rollback against the schema as it stands
     right after its migration (so e.g. ``DROP TRIGGER`` knows the trigger's table)."""
+    items = migrations.migrations if isinstance(migrations, MigrationSet) else tuple(migrations)
     state = SchemaState()
-    migrations: dict[str, tuple[Statement, ...]] = {}
+    units: dict[str, tuple[Statement, ...]] = {}
     rollbacks: dict[str, tuple[Statement, ...]] = {}
     findings: dict[str, tuple[Finding, ...]] = {}
     try:
-        for m in mset.migrations:
+        for m in items:
             ft = translate_script(m.read_text(), m.filename, state)
-            migrations[m.filename] = _statements(ft)
+            units[m.filename] = _statements(ft)
             found = list(ft.findings)
             if m.rollback is not None:
                 scratch = state.clone()
@@ -75,4 +76,4 @@ def postgres_units(mset: MigrationSet) -> PostgresUnits:
             findings[m.filename] = tuple(found)
     finally:
         state.close()
-    return PostgresUnits(migrations, rollbacks, findings)
+    return PostgresUnits(units, rollbacks, findings)
