@@ -110,6 +110,9 @@ def test_create_list_verify_restore_delete_prune(env: tuple[Path, list[str]]) ->
     out = json.loads(p.stdout)
     assert len(out["deleted"]) == 1 and len(out["kept"]) == 1
     assert len(_list(home, args)) == 1
+    log = json.loads(cli(*args, "log", "--json", home=home).stdout)
+    actions = {(e["action"], e["outcome"]) for e in log}
+    assert {("backup-delete", "ok"), ("backup-prune", "ok"), ("restore", "ok")} <= actions
 
 
 def test_corrupt_backup_is_refused_by_the_cli(env: tuple[Path, list[str]]) -> None:

@@ -226,3 +226,34 @@ def test_full_disk_during_backup_lists_nothing(db: tuple[Target, Backend], tmp_p
     # The database itself is fine and a backup without the limit works.
     m = create_backup(backend, target)
     assert verify_backup(target, m.id).ok
+
+
+def test_sqlite_restore_is_atomic_for_other_connections(tmp_path: Path) -> None:
+    """A reader in a transaction keeps seeing the old database through the restore, and sees
+    the whole new one once it starts a new transaction: never a mix."""
+    import sqlite3
+
+    from tests.test_backup_support import execute
+
+    db = tmp_path / "a.db"
+    target = make_target(tmp_path, f"sqlite:///{db}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=30)
+        m = create_backup(backend, target)
+        execute(backend, "DELETE FROM posts")
+        execute(backend, "DELETE FROM users WHERE id > 10")
+        reader = sqlite3.connect(str(db), isolation_level=None)
+        reader.execute("BEGIN")
+        old = reader.execute("SELECT count(*) FROM users").fetchone()[0]
+        restore_backup(backend, target, m.id)
+        assert reader.execute("SELECT count(*) FROM users").fetchone()[0] == old == 10
+        assert reader.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM users").fetchone()[0] == 30
+        assert reader.execute("SELECT count(*) FROM posts").fetchone()[0] == 90
+        reader.close()
+        assert len(rows(backend)["users"]) == 30
+    finally:
+        backend.close()

@@ -220,8 +220,7 @@ def cmd_prune(ctx: Context) -> int:
     if plan.protected:
         ctx.message(f"  kept always: {plan.protected} (the newest verified backup)")
     ctx.confirm(f"delete {len(plan.delete)} backup(s)", ctx.backend().name)
-    done = prune_backups(ctx.target.backup_dir, plan)
-    _audit(ctx, "prune", f"{len(done)} backup(s)", ", ".join(m.id for m in done))
+    done = prune_backups(ctx.target.backup_dir, plan, backend=ctx.backend())
     if ctx.json:
         ctx.out_json({"deleted": [m.id for m in done], "kept": [m.id for m in plan.keep]})
     else:
@@ -238,16 +237,9 @@ def cmd_delete(ctx: Context) -> int:
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
-    delete_backup(ctx.target.backup_dir, manifest.id)
-    _audit(ctx, "delete", manifest.id, f"{manifest.reason} backup of {manifest.created_at}")
+    delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend())
     ctx.message(f"deleted {manifest.id}")
     return 0
-
-
-def _audit(ctx: Context, what: str, obj: str, detail: str) -> None:
-    from malnu_tui.engine.backends.base import AuditEntry
-
-    ctx.backend().append_audit(AuditEntry.now(f"backup-{what}", obj, "ok", detail))
 
 
 def cmd_recover(ctx: Context) -> int:

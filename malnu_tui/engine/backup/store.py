@@ -18,9 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.errors import ConfigError, MalnuError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -156,13 +160,16 @@ class BackupManifest:
 
     @property
     def verified(self) -> bool:
+        """Whether the last check of this backup (at creation or ``verify``) passed."""
         return self.verified_at is not None
 
     @property
     def applied_filenames(self) -> tuple[str, ...]:
+        """Filenames of the migrations applied at backup time."""
         return tuple(m.filename for m in self.migrations)
 
     def as_json(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data (the ``<id>.json`` file, ``backup list --json``)."""
         data = asdict(self)
         data["migrations"] = [asdict(m) for m in self.migrations]
         data["row_counts"] = dict(self.row_counts)
@@ -171,6 +178,7 @@ class BackupManifest:
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> BackupManifest:
+        """Read a manifest; :class:`BackupError` when a field is missing or malformed."""
         try:
             return BackupManifest(
                 id=str(data["id"]),
@@ -275,6 +283,7 @@ def remove_quietly(*paths: Path) -> None:
 
 
 def fsync_file(path: Path) -> None:
+    """Flush a file's data to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -283,6 +292,7 @@ def fsync_file(path: Path) -> None:
 
 
 def fsync_dir(directory: Path) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -329,6 +339,7 @@ def write_json_atomic(path: Path, data: object) -> None:
 
 
 def manifest_path(directory: Path, backup_id: str) -> Path:
+    """Where the manifest of ``backup_id`` lives."""
     return directory / f"{backup_id}.json"
 
 
@@ -384,14 +395,28 @@ def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
     return updated
 
 
-def delete_backup(directory: Path, backup_id: str) -> BackupManifest:
-    """Remove a backup: manifest first (it is no longer listed), then its data file."""
+def delete_backup(
+    directory: Path, backup_id: str, *, backend: Backend | None = None
+) -> BackupManifest:
+    """Remove a backup: manifest first (it is no longer listed), then its data file.
+
+    With ``backend``, the deletion is recorded in that database's audit trail.
+    """
     manifest = load_manifest(directory, backup_id)
     manifest_path(directory, manifest.id).unlink()
     fsync_dir(directory)
     with contextlib.suppress(FileNotFoundError):
         (directory / Path(manifest.file).name).unlink()
     fsync_dir(directory)
+    if backend is not None:
+        backend.append_audit(
+            AuditEntry.now(
+                "backup-delete",
+                manifest.id,
+                "ok",
+                f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
+            )
+        )
     return manifest
 
 
@@ -405,6 +430,7 @@ class PrunePlan:
 
     @property
     def bytes_freed(self) -> int:
+        """Total size of the backups the plan deletes."""
         return sum(m.size for m in self.delete)
 
 
@@ -441,12 +467,24 @@ def plan_prune(
     return PrunePlan(tuple(delete), tuple(kept), protected)
 
 
-def prune_backups(directory: Path, plan: PrunePlan) -> list[BackupManifest]:
-    """Delete the backups a :class:`PrunePlan` chose; returns those deleted."""
+def prune_backups(
+    directory: Path, plan: PrunePlan, *, backend: Backend | None = None
+) -> list[BackupManifest]:
+    """Delete the backups a :class:`PrunePlan` chose; returns those deleted. With
+    ``backend``, one audit row records the prune."""
     done: list[BackupManifest] = []
     for m in plan.delete:
         if m.id == plan.protected:
             continue
         with contextlib.suppress(BackupNotFound):
             done.append(delete_backup(directory, m.id))
+    if backend is not None and done:
+        backend.append_audit(
+            AuditEntry.now(
+                "backup-prune",
+                f"{len(done)} backup(s)",
+                "ok",
+                ", ".join(m.id for m in done)[:1000],
+            )
+        )
     return done
