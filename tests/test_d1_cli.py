@@ -70,3 +70,37 @@ def test_lint_bookmark_time_travel_export_import(
 def test_d1_commands_refuse_other_kinds(mdirs: MigrationDirs, tmp_path: Path) -> None:
     res = run_cli("--database", f"sqlite:///{tmp_path / 'x.db'}", *mdirs.args(), "d1", "bookmark")
     assert res.code == 2 and "is not a D1 database" in res.err
+
+
+def test_every_command_works_against_d1(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """The operator's whole CLI on a d1:// target, safety backups (D1 exports) included."""
+    d = school_set(mdirs)
+    base = ["--database", d1.url, *d.args()]
+
+    def ok(*args: str) -> str:
+        res = run_cli(*base, *args)
+        assert res.code == 0, (args, res.err)
+        return res.out
+
+    ok("up")  # with its pre-up safety backup: a D1 export
+    ok("plan", "--all")
+    backup_id = json.loads(ok("backup", "create", "--json"))["id"]
+    listed = json.loads(ok("backup", "list", "--json"))
+    assert {b["id"] for b in listed} >= {backup_id}
+    assert all(b["native_restore_point"] for b in listed)
+    ok("backup", "verify", backup_id)
+    ok("rollback", "--steps", "2", "--yes")
+    ok("backup", "restore", backup_id, "--yes")  # Time Travel to the backup's bookmark
+    states = [m["state"] for m in json.loads(ok("status", "--json"))["migrations"]]
+    assert states == ["applied"] * 3
+    first = d.migrations / "20250101_000100_create_users.sql"
+    first.write_text(first.read_text() + "-- a comment added later\n")
+    assert run_cli(*base, "verify").code == 1
+    ok("repair", "--yes")
+    ok("verify")
+    ok("recover", "--to", "-1s", "--yes")
+    ok("unlock", "--yes")
+    log = json.loads(ok("log", "--json"))
+    assert {"apply", "backup", "rollback", "restore", "repair", "recover"} <= {
+        e["action"] for e in log
+    }
