@@ -104,6 +104,12 @@ def test_stale_temp_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
     mine.write_bytes(b"in progress")
     assert sweep_stale_temp(d) == [dead]
     assert not dead.exists() and mine.exists()
+    # A data file whose manifest never got written (crash between the renames) goes too,
+    # once it is clearly not a backup in progress.
+    orphan = d / "20260101T000000000000Z-abcdef.sqlite"
+    orphan.write_bytes(b"never listed")
+    assert sweep_stale_temp(d) == []
+    assert sweep_stale_temp(d, orphan_age_s=-1) == [orphan]
 
 
 def test_manifest_schema_hash_matches_the_backend(tmp_path: Path) -> None:

@@ -238,6 +238,8 @@ def cmd_delete(ctx: Context) -> int:
     _show_manifest(ctx, manifest)
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
     delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend())
+    if ctx.json:
+        ctx.out_json({"deleted": manifest.id})
     ctx.message(f"deleted {manifest.id}")
     return 0
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ __all__ = [
 MANIFEST_VERSION = 1
 REASONS = ("manual", "pre-up", "pre-rollback", "pre-restore", "pre-recover", "scheduled")
 TMP_PREFIX = ".tmp-"
+ORPHAN_AGE_S = 3600.0
 _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
 _CHUNK = 4 * 1024 * 1024
 
@@ -256,12 +258,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temp(directory: Path) -> list[Path]:
-    """Remove temp files (and SQLite side files) of processes that died half way."""
+def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
+    """Remove temp files (and SQLite side files) of processes that died half way, and data
+    files whose manifest was never written (a crash between the two renames), once they are
+    older than ``orphan_age_s``: such a backup was never listed and cannot be restored."""
     removed: list[Path] = []
     if not directory.is_dir():
         return removed
+    now = time.time()
     for p in directory.iterdir():
+        if _ID.match(p.stem) and p.suffix != ".json":
+            orphan = not manifest_path(directory, p.stem).exists()
+            with contextlib.suppress(OSError):
+                if orphan and now - p.stat().st_mtime > orphan_age_s:
+                    p.unlink()
+                    removed.append(p)
+            continue
         if not p.name.startswith(TMP_PREFIX):
             continue
         m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
