@@ -152,3 +152,32 @@ def test_recover_dry_run_and_run(env: tuple[Path, list[str]]) -> None:
     assert "recovered to" in p.stderr
     p = cli(*args, "backup", "prune", home=home)
     assert p.returncode == 2 and "--keep" in p.stderr
+
+
+def test_postgres_backup_and_restore_never_print_the_password(pg_url: str, tmp_path: Path) -> None:
+    mig, rb = write_migrations(tmp_path / "pgproject")
+    # Trust auth ignores the password, so it can stand in for a real secret here.
+    url = pg_url.replace("postgres@", "postgres:hunter2-secret@", 1)
+    args = ["--database", url, "--migrations-dir", str(mig), "--rollback-dir", str(rb)]
+    home = tmp_path / "pg-home"
+    home.mkdir()
+    outputs = []
+    p = cli(*args, "up", home=home)
+    outputs.append(p)
+    assert p.returncode == 0, p.stderr
+    p = cli(*args, "backup", "create", "--json", home=home)
+    outputs.append(p)
+    assert p.returncode == 0, p.stderr
+    bid = json.loads(p.stdout)["id"]
+    for cmd in (["backup", "list"], ["backup", "verify", bid, "--deep"]):
+        p = cli(*args, *cmd, home=home)
+        outputs.append(p)
+        assert p.returncode == 0, p.stderr
+    p = cli(*args, "backup", "restore", bid, "--yes", home=home)
+    outputs.append(p)
+    assert p.returncode == 0, p.stderr
+    for p in outputs:
+        assert "hunter2" not in p.stdout + p.stderr
+    for f in (home / "data").rglob("*"):
+        if f.is_file():
+            assert b"hunter2" not in f.read_bytes(), f
