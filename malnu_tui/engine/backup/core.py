@@ -148,6 +148,7 @@ class VerifyReport:
 
     @property
     def problems(self) -> list[str]:
+        """One line per failed check, for messages."""
         return [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
 
     def as_json(self) -> dict[str, object]:

@@ -163,7 +163,8 @@ def create(
     # Hash, check and fsync the finished copy side by side: each reads the whole file.
     progress(BackupProgress("check", 0, 0, "PRAGMA quick_check, sha256 and fsync"))
     syncer, _, sync_err = _in_thread(lambda: fsync_file(dest))
-    hasher, hashed, hash_err = _in_thread(lambda: sha256_file(dest, progress))
+    # (No progress from the helper threads: callers may not expect calls from other threads.)
+    hasher, hashed, hash_err = _in_thread(lambda: sha256_file(dest))
     try:
         conn = _open_readonly(dest)
         try:
