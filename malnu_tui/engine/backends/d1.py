@@ -901,7 +901,15 @@ class D1Backend:
         if self._my_lock is None:
             return
         h = self._my_lock
-        self.api.batch([bind_literals(q.RENEW_LOCK, (lease_until(), h.host, h.pid))], lambda: False)
+        expires = lease_until()
+        results = self.api.batch(
+            [bind_literals(q.RENEW_LOCK, (expires, h.host, h.pid))], lambda: False
+        )
+        if results and not results[0].meta.get("changes", 1):
+            # Our lease ran out and another operator took the lock: stop before doing more.
+            self._my_lock = None
+            raise LockHeld(self.read_lock(), "this session's lease expired and was taken over")
+        self._my_lock = LockHolder(h.owner, h.host, h.pid, h.acquired_at, expires, h.note)
 
     def release_lock(self) -> None:
         if self._my_lock is None:
