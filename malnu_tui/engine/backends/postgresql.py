@@ -344,21 +344,53 @@ class PostgresBackend:
                         failure = self._statement_failed(filename, st, exc)
                         raise
                 elapsed = int((time.perf_counter() - started) * 1000)
-                if isinstance(change, RecordApplied):
-                    self._upsert(self.conn, change.filename, change.checksum, elapsed, None)
-                else:
-                    self.conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE filename = %s").format(
-                            self._t(TRACKING_TABLE)
-                        ),
-                        (change.filename,),
-                    )
-                self._audit(self.conn, audit)
+                self._record(change, elapsed, audit)
         except psycopg.Error as exc:
             if failure is not None:
                 raise failure from None
             raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
         return elapsed
+
+    def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
+        """The tracking change and the audit row in one round trip (data-modifying CTEs);
+        UPDATE-then-INSERT because an adopted table may lack the UNIQUE on filename."""
+        t, a = self._t(TRACKING_TABLE), self._t(AUDIT_TABLE)
+        audit_params = (
+            audit.at,
+            audit.actor,
+            audit.action,
+            audit.object,
+            audit.outcome,
+            audit.detail,
+        )
+        audit_sql = sql.SQL(
+            "audit AS (INSERT INTO {} (at, actor, action, object, outcome, detail) "
+            "VALUES (%s::timestamp, %s, %s, %s, %s, %s))"
+        ).format(a)
+        if isinstance(change, RecordApplied):
+            query = sql.SQL(
+                "WITH upd AS (UPDATE {t} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
+                "execution_time_ms = %s, success = TRUE, error_message = NULL "
+                "WHERE filename = %s RETURNING 1), "
+                "ins AS (INSERT INTO {t} (filename, checksum, executed_at, execution_time_ms, "
+                "success, error_message) SELECT %s, %s, CURRENT_TIMESTAMP, %s, TRUE, NULL "
+                "WHERE NOT EXISTS (SELECT 1 FROM upd)), {audit} SELECT 1"
+            ).format(t=t, audit=audit_sql)
+            params: tuple[Any, ...] = (
+                change.checksum,
+                elapsed_ms,
+                change.filename,
+                change.filename,
+                change.checksum,
+                elapsed_ms,
+                *audit_params,
+            )
+        else:
+            query = sql.SQL(
+                "WITH del AS (DELETE FROM {t} WHERE filename = %s), {audit} SELECT 1"
+            ).format(t=t, audit=audit_sql)
+            params = (change.filename, *audit_params)
+        self.conn.execute(query, params)
 
     @staticmethod
     def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:
@@ -518,9 +550,8 @@ class PostgresBackend:
             pass  # the info row is a courtesy; pg_stat_activity still names the holder
 
     def renew_lock(self) -> None:
-        """Session locks need no lease; check the session is still alive."""
-        if self._locked:
-            self._query("SELECT 1")
+        """Nothing to renew: a session advisory lock lasts exactly as long as the session
+        (the server frees it when the holder dies), so there is no lease."""
 
     def release_lock(self) -> None:
         """Release the lock (and its info row) if this session holds it."""
