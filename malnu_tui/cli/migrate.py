@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from malnu_tui.cli.context import Context
-    from malnu_tui.engine.migrate import Plan, Progress
+    from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
 
 
 def register(
@@ -163,16 +163,22 @@ def cmd_up(ctx: Context) -> int:
         ctx.message(f"safety backup: {result.backup_id}")
     for f in result.skipped:
         ctx.message(f"skipped {f}: another operator applied it meanwhile")
+    _report_result(ctx, "applied", result)
+    return 0
+
+
+def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
     if ctx.json:
         ctx.out_json(
             {
-                "applied": [{"filename": f, "execution_time_ms": ms} for f, ms in result.done],
+                verb.replace(" ", "_"): [
+                    {"filename": f, "execution_time_ms": ms} for f, ms in result.done
+                ],
                 "skipped": list(result.skipped),
                 "backup_id": result.backup_id,
             }
         )
-    ctx.message(f"applied {len(result.done)} migration(s)")
-    return 0
+    ctx.message(f"{verb} {len(result.done)} migration(s)")
 
 
 def cmd_rollback(ctx: Context) -> int:
@@ -202,15 +208,7 @@ def cmd_rollback(ctx: Context) -> int:
     )
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
-    if ctx.json:
-        ctx.out_json(
-            {
-                "rolled_back": [{"filename": f, "execution_time_ms": ms} for f, ms in result.done],
-                "skipped": list(result.skipped),
-                "backup_id": result.backup_id,
-            }
-        )
-    ctx.message(f"rolled back {len(result.done)} migration(s)")
+    _report_result(ctx, "rolled back", result)
     return 0
 
 

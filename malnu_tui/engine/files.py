@@ -241,6 +241,16 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
+def _parse_name(path: Path, kind: str) -> tuple[str, str]:
+    """(version, name) of a migration or rollback file name, or a MigrationFileError."""
+    m = _NAME.match(path.name)
+    if not m:
+        raise MigrationFileError(
+            str(path), f"bad {kind} file name (expected YYYYMMDD_HHMMSS_name.sql)"
+        )
+    return f"{m['date']}_{m['time']}", m["name"]
+
+
 def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     """Read every migration and rollback file. Raises :class:`MigrationFileError` for a bad
     name, a duplicate version, non-UTF-8 content, or an unknown or later dependency."""
@@ -253,12 +263,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     rollbacks: dict[str, RollbackFile] = {}
     for fname, _fpath in _sql_files(rollback_dir):
         path = rollback_dir / fname
-        m = _NAME.match(fname)
-        if not m:
-            raise MigrationFileError(
-                str(path), "bad rollback file name (expected YYYYMMDD_HHMMSS_name.sql)"
-            )
-        version = f"{m['date']}_{m['time']}"
+        version, _name = _parse_name(path, "rollback")
         if version in rollbacks:
             raise MigrationFileError(
                 str(path),
@@ -270,12 +275,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     seen: dict[str, Path] = {}
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
-        m = _NAME.match(fname)
-        if not m:
-            raise MigrationFileError(
-                str(path), "bad migration file name (expected YYYYMMDD_HHMMSS_name.sql)"
-            )
-        version = f"{m['date']}_{m['time']}"
+        version, name = _parse_name(path, "migration")
         if version in seen:
             raise MigrationFileError(
                 str(path), f"duplicate version {version} (also {seen[version].name})"
@@ -289,7 +289,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
         found.append(
             Migration(
                 version=version,
-                name=m["name"],
+                name=name,
                 path=path,
                 checksum=checksum_bytes(data),
                 description=head.get("description", ""),
