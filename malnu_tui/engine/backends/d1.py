@@ -560,9 +560,22 @@ class D1Backend:
         self.name = api.location.database_id
         self._my_lock: LockHolder | None = None
         self._schema_ready = False
+        self._pending: list[str] = []  # idempotent bookkeeping not yet sent
 
     def __repr__(self) -> str:
         return f"D1Backend({self.display_url})"
+
+    def _flush(self, *then: str) -> list[D1Result]:
+        """Send pending bookkeeping (plus ``then``, also idempotent) as one batch."""
+        sqls, self._pending = [*self._pending, *then], []
+        if not sqls:
+            return []
+        try:
+            return self.api.batch(sqls, lambda: False)[len(sqls) - len(then) :]
+        except D1Error:
+            if then:
+                raise
+            return []  # only the timings were lost: the migrations themselves are recorded
 
     @property
     def held_lock(self) -> LockHolder | None:
@@ -577,6 +590,7 @@ class D1Backend:
         with contextlib.suppress(D1Error):
             if self._my_lock is not None:
                 self.release_lock()
+            self._flush()
         self.api.close()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -624,6 +638,7 @@ class D1Backend:
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
         self.ensure_schema()
+        self._flush()
         return [
             TrackingRecord(
                 filename=r["filename"],
@@ -725,17 +740,14 @@ class D1Backend:
         else:
             elapsed = int((time.perf_counter() - started) * 1000)
         if isinstance(change, RecordApplied):
-            # The time is known only once D1 has answered; an idempotent follow-up records it.
-            with contextlib.suppress(D1Error):
-                self.api.batch(
-                    [
-                        bind_literals(
-                            "UPDATE migrations SET execution_time_ms = ? WHERE filename = ?",
-                            (elapsed, change.filename),
-                        )
-                    ],
-                    lambda: False,
+            # The time is known only once D1 has answered. Recording it is idempotent and
+            # rides along with the next lock renewal (one round trip fewer per migration).
+            self._pending.append(
+                bind_literals(
+                    "UPDATE migrations SET execution_time_ms = ? WHERE filename = ?",
+                    (elapsed, change.filename),
                 )
+            )
         return elapsed
 
     def _guard_fired(self, change: TrackingChange) -> bool:
@@ -902,9 +914,7 @@ class D1Backend:
             return
         h = self._my_lock
         expires = lease_until()
-        results = self.api.batch(
-            [bind_literals(q.RENEW_LOCK, (expires, h.host, h.pid))], lambda: False
-        )
+        results = self._flush(bind_literals(q.RENEW_LOCK, (expires, h.host, h.pid)))
         if results and not results[0].meta.get("changes", 1):
             # Our lease ran out and another operator took the lock: stop before doing more.
             self._my_lock = None
@@ -915,7 +925,7 @@ class D1Backend:
         if self._my_lock is None:
             return
         h = self._my_lock
-        self.api.batch([bind_literals(q.RELEASE_LOCK, (h.host, h.pid))], lambda: False)
+        self._flush(bind_literals(q.RELEASE_LOCK, (h.host, h.pid)))
         self._my_lock = None
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
