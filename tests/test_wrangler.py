@@ -89,7 +89,7 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
     (project / "wrangler.toml").write_text(
         'name = "malnu-site"\ncompatibility_date = "2025-01-01"\n\n[[d1_databases]]\n'
         f'binding = "DB"\ndatabase_name = "malnu-db"\ndatabase_id = "{DB_ID}"\n'
-        'migrations_dir = "migrations"\n'
+        'migrations_dir = "migrations"\nmigrations_table = "wrangler_history"\n'
     )
     d.add(
         "20250101_000100",
@@ -167,6 +167,8 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
     d = mdirs
     d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
     d.add("20250101_000200", "create_posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY);")
+    # wrangler's own numbering, renamed to a timestamp when the team switched tools.
+    d.add("20250101_000300", "add_roles", "ALTER TABLE users ADD COLUMN role TEXT;")
     b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
     assert isinstance(b, D1Backend)
     # What `wrangler d1 migrations apply --remote` leaves behind (its own SQL, one batch each).
@@ -176,18 +178,30 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
             "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
             "CREATE TABLE users (id INTEGER PRIMARY KEY)",
             "INSERT INTO d1_migrations (name) values ('20250101_000100_create_users.sql')",
-            "INSERT INTO d1_migrations (name) values ('0001_legacy_name.sql')",
+            "INSERT INTO d1_migrations (name) values ('0002_add_roles.sql')",
+            "INSERT INTO d1_migrations (name) values ('0003_legacy_name.sql')",
         ],
         lambda: False,
     )
     applied = read_from_backend(b)
-    assert [w.name for w in applied] == ["20250101_000100_create_users.sql", "0001_legacy_name.sql"]
+    assert [w.name for w in applied] == [
+        "20250101_000100_create_users.sql",
+        "0002_add_roles.sql",
+        "0003_legacy_name.sql",
+    ]
     mset = discover(d.migrations, d.rollback)
     plan = plan_adopt(mset, applied, b.fetch_records(), "remote")
-    assert plan.unmatched == ("0001_legacy_name.sql",)
-    assert adopt(b, plan).adopted == ("20250101_000100_create_users.sql",)
+    assert plan.unmatched == ("0003_legacy_name.sql",)
+    assert adopt(b, plan).adopted == (
+        "20250101_000100_create_users.sql",
+        "20250101_000300_add_roles.sql",
+    )
     recs = {r.filename: r.success for r in b.fetch_records()}
-    assert recs == {"20250101_000100_create_users.sql": True}
+    assert recs == {
+        "20250101_000100_create_users.sql": True,
+        "20250101_000300_add_roles.sql": True,
+    }
+    assert "as 0002_add_roles.sql" in b.read_audit(action="adopt")[0].detail
     assert "d1_migrations" not in b.table_names()
     b.close()
 

@@ -24,7 +24,9 @@ def _wrangler_options(p: argparse.ArgumentParser) -> None:
         "file (default: read d1_migrations from the target database itself)",
     )
     p.add_argument(
-        "--table", default="d1_migrations", help="wrangler's migrations_table (d1_migrations)"
+        "--table",
+        help="wrangler's migrations_table (default: from the project's wrangler.toml, "
+        "else d1_migrations)",
     )
 
 
@@ -102,10 +104,17 @@ def _progress(ctx: Context) -> Callable[[BackupProgress], None]:
 
 
 def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
-    from malnu_tui.engine.wrangler import find_local_state, read_from_backend, read_local_state
+    from malnu_tui.engine.wrangler import (
+        DEFAULT_TABLE,
+        find_local_state,
+        read_from_backend,
+        read_local_state,
+        table_from_config,
+    )
 
     state = ctx.opt("wrangler_state")
-    table = ctx.opt("table", "d1_migrations")
+    table = ctx.opt("table") or (table_from_config(Path(state)) if state else None)
+    table = table or table_from_config(Path.cwd()) or DEFAULT_TABLE
     if state:
         path = find_local_state(Path(state))
         return read_local_state(path, table), f"wrangler local state {path}"

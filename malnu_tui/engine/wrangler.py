@@ -9,6 +9,7 @@ records those migrations in our tracking table without running them (one audited
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,10 +31,12 @@ __all__ = [
     "plan_adopt",
     "read_from_backend",
     "read_local_state",
+    "table_from_config",
     "wrangler_status",
 ]
 
 DEFAULT_TABLE = "d1_migrations"
+_NUMBER_PREFIX = re.compile(r"^\d+_")
 STATE_SUBDIR = Path(".wrangler") / "state" / "v3" / "d1"
 
 
@@ -76,7 +79,8 @@ class AdoptPlan:
     def describe(self) -> list[str]:
         lines = [f"wrangler history from {self.source}:"]
         for m, w in self.to_adopt:
-            lines.append(f"  adopt {m.filename} (applied by wrangler at {w.applied_at})")
+            as_ = "" if w.name == m.filename else f" as wrangler's {w.name}"
+            lines.append(f"  adopt {m.filename}{as_} (applied by wrangler at {w.applied_at})")
         if self.already_tracked:
             lines.append(f"  already tracked: {', '.join(self.already_tracked)}")
         if self.unmatched:
@@ -89,7 +93,8 @@ class AdoptPlan:
         return {
             "source": self.source,
             "to_adopt": [
-                {"filename": m.filename, "applied_at": w.applied_at} for m, w in self.to_adopt
+                {"filename": m.filename, "wrangler_name": w.name, "applied_at": w.applied_at}
+                for m, w in self.to_adopt
             ],
             "already_tracked": list(self.already_tracked),
             "unmatched": list(self.unmatched),
@@ -106,6 +111,25 @@ class AdoptResult:
 
 def _rows_to_migrations(rows: Sequence[Sequence[object]]) -> list[WranglerMigration]:
     return [WranglerMigration(int(str(r[0])), str(r[1]), str(r[2] or "")) for r in rows]
+
+
+def table_from_config(project: Path) -> str | None:
+    """The ``migrations_table`` the project's wrangler.toml sets for its D1 database(s), when
+    exactly one is set (wrangler's default is ``d1_migrations``)."""
+    import tomllib
+
+    config = Path(project) / "wrangler.toml"
+    if not config.is_file():
+        return None
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    dbs = data.get("d1_databases") or []
+    tables = {
+        str(d["migrations_table"]) for d in dbs if isinstance(d, dict) and d.get("migrations_table")
+    }
+    return tables.pop() if len(tables) == 1 else None
 
 
 def find_local_state(path: Path) -> Path:
@@ -207,25 +231,45 @@ def wrangler_status(
     return [WranglerRow(w.name, w.applied_at, w.name in files, w.name in tracked) for w in applied]
 
 
+def _by_name_part(mset: MigrationSet) -> dict[str, list[Migration]]:
+    found: dict[str, list[Migration]] = {}
+    for m in mset.migrations:
+        found.setdefault(f"{m.name}.sql".lower(), []).append(m)
+    return found
+
+
 def plan_adopt(
     mset: MigrationSet,
     applied: Sequence[WranglerMigration],
     records: Sequence[TrackingRecord],
     source: str,
 ) -> AdoptPlan:
-    """Match wrangler's applied names to our files (by filename); changes nothing."""
+    """Match wrangler's applied names to our files; changes nothing.
+
+    A name matches the file of the same name; failing that, wrangler's own numbering
+    (``0001_create_users.sql``) matches the one file with the same descriptive part
+    (``20251124_120500_create_users.sql``), so a team renames its files to timestamps once
+    and adopts its history.
+    """
     files = mset.by_filename()
+    by_part = _by_name_part(mset)
     tracked = {r.filename for r in records if r.success}
     to_adopt: list[tuple[Migration, WranglerMigration]] = []
     already: list[str] = []
     unmatched: list[str] = []
+    chosen: set[str] = set()
     for w in applied:
-        if w.name in tracked:
-            already.append(w.name)
-        elif w.name in files:
-            to_adopt.append((files[w.name], w))
-        else:
+        m = files.get(w.name)
+        if m is None:
+            same = by_part.get(_NUMBER_PREFIX.sub("", w.name).lower(), [])
+            m = same[0] if len(same) == 1 else None
+        if m is None or m.filename in chosen:
             unmatched.append(w.name)
+        elif m.filename in tracked:
+            already.append(m.filename)
+        else:
+            to_adopt.append((m, w))
+            chosen.add(m.filename)
     to_adopt.sort(key=lambda pair: (pair[0].version, pair[0].filename))
     return AdoptPlan(source, tuple(to_adopt), tuple(already), tuple(unmatched))
 
@@ -245,7 +289,8 @@ def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
                 "adopt",
                 m.filename,
                 "ok",
-                f"applied by wrangler at {w.applied_at} ({plan.source}); recorded, not run",
+                f"applied by wrangler as {w.name} at {w.applied_at} ({plan.source}); "
+                "recorded, not run",
             )
             backend.run_unit(m.filename, [], RecordApplied(m.filename, m.checksum), audit)
             done.append(m.filename)
