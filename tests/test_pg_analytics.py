@@ -4,6 +4,7 @@ PostgreSQL server through the CLI, as an operator would."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 
@@ -63,3 +64,21 @@ def test_analytics_set_up_use_and_roll_back(pg_url: str) -> None:
     res = run_cli("--database", pg_url, *DIRS, "up", "--no-backup")
     assert res.code == 0, res.err
     assert _tables(pg_url) == TABLES
+
+
+def test_postgresql_dialect_target_plans_as_written(pg_url: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        "[targets.analytics]\n"
+        f'url = "{pg_url}"\n'
+        f'migrations_dir = "{REPO / "migrations-analytics"}"\n'
+        f'rollback_dir = "{REPO / "rollback-analytics"}"\n'
+        'dialect = "postgresql"\n'
+    )
+    res = run_cli("--config", str(cfg), "plan", "--json")
+    assert res.code == 0, res.err
+    plan = json.loads(res.out)["migrations"]
+    assert len(plan) == 4
+    assert all(m["postgres_sql"] == m["sqlite_source"] and m["findings"] == [] for m in plan)
+    res = run_cli("--config", str(cfg), "parity")
+    assert res.code == 2 and "written for PostgreSQL" in res.err

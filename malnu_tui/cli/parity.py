@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.files import Migration
     from malnu_tui.engine.parity import ParityReport
+    from malnu_tui.engine.plan_diff import MigrationTranslation
     from malnu_tui.engine.translate import Finding
 
 ENV_PARITY_DATABASE = "MALNU_PARITY_DATABASE"
@@ -68,16 +69,23 @@ def _selected(ctx: Context) -> tuple[list[Migration], list[str] | None]:
     return list(mset.migrations), [m.filename for m in report.migrations if m.state in waiting]
 
 
+def _plan(ctx: Context) -> list[MigrationTranslation]:
+    from malnu_tui.engine.plan_diff import as_written, translate_plan
+
+    migrations, only = _selected(ctx)
+    if str(ctx.target.options.get("dialect", "sqlite")).lower() in ("postgresql", "postgres"):
+        ctx.message(f"target {ctx.target.name}: migrations are written for PostgreSQL (as is)")
+        return as_written(migrations, only)
+    return translate_plan(migrations, only)
+
+
 def _marker(f: Finding) -> str:
     return "✘ NOT TRANSLATED" if f.severity == "error" else "• note"
 
 
 def cmd_plan(ctx: Context) -> int:
     """Each selected migration: statement by statement, SQLite beside PostgreSQL."""
-    from malnu_tui.engine.plan_diff import translate_plan
-
-    migrations, only = _selected(ctx)
-    plan = translate_plan(migrations, only)
+    plan = _plan(ctx)
     if ctx.json:
         ctx.out_json({"migrations": [m.as_json() for m in plan]})
         return 0
@@ -108,10 +116,7 @@ def cmd_plan(ctx: Context) -> int:
 
 def cmd_diff(ctx: Context) -> int:
     """Each selected migration as a unified diff from SQLite to PostgreSQL."""
-    from malnu_tui.engine.plan_diff import translate_plan
-
-    migrations, only = _selected(ctx)
-    plan = translate_plan(migrations, only)
+    plan = _plan(ctx)
     if ctx.json:
         ctx.out_json(
             {"migrations": [{"filename": m.filename, "ok": m.ok, "diff": m.diff} for m in plan]}
@@ -159,6 +164,12 @@ def cmd_parity(ctx: Context) -> int:
     """Exit 1 when any difference or untranslatable statement is found."""
     from malnu_tui.engine.parity import check_parity, compare_live
 
+    if str(ctx.target.options.get("dialect", "sqlite")).lower() in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"target {ctx.target.name}: its migrations are written for PostgreSQL already",
+            hint="parity compares a SQLite-dialect set (the primary's) with its translation: "
+            "use --target primary --postgres URL",
+        )
     url = _postgres_url(ctx)
     migrations = list(ctx.migration_set().migrations)
     reports = [check_parity(migrations, url)]

@@ -12,7 +12,7 @@ from typing import Any
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.translate import FileTranslation, Finding, SchemaState, translate_script
 
-__all__ = ["LinePair", "MigrationTranslation", "translate_plan", "unified_diff"]
+__all__ = ["LinePair", "MigrationTranslation", "as_written", "translate_plan", "unified_diff"]
 
 
 @dataclass(frozen=True)
@@ -107,4 +107,20 @@ def translate_plan(
             )
     finally:
         state.close()
+    return result
+
+
+def as_written(
+    migrations: Sequence[Migration], only: Iterable[str] | None = None
+) -> list[MigrationTranslation]:
+    """For a set already written in PostgreSQL's dialect (e.g. the analytics set): each file's
+    SQL as it will run, with nothing translated."""
+    wanted = None if only is None else set(only)
+    result: list[MigrationTranslation] = []
+    for m in migrations:
+        if wanted is not None and m.filename not in wanted:
+            continue
+        source = m.read_text()
+        pairs = tuple(LinePair(st.line, st.text, st.text + ";", ()) for st in m.statements())
+        result.append(MigrationTranslation(m.filename, m.version, source, source, "", pairs, ()))
     return result
