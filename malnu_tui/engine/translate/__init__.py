@@ -20,7 +20,12 @@ from malnu_tui.engine.translate.model import (
 )
 from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
 from malnu_tui.engine.translate.types import TypeMapping, format_type, map_type
-from malnu_tui.engine.translate.units import PostgresUnits, Untranslated, postgres_units
+from malnu_tui.engine.translate.units import (
+    PostgresUnits,
+    Untranslated,
+    postgres_plan,
+    postgres_units,
+)
 
 __all__ = [
     "ColumnInfo",
@@ -35,6 +40,7 @@ __all__ = [
     "Untranslated",
     "format_type",
     "map_type",
+    "postgres_plan",
     "postgres_units",
     "translate_expression",
     "translate_migrations",

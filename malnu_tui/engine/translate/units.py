@@ -5,8 +5,10 @@ a failure still names the SQLite file's line."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
@@ -15,7 +17,10 @@ from malnu_tui.engine.translate.core import translate_script
 from malnu_tui.engine.translate.model import FileTranslation, Finding
 from malnu_tui.engine.translate.schema import SchemaState
 
-__all__ = ["PostgresUnits", "Untranslated", "postgres_units"]
+if TYPE_CHECKING:
+    from malnu_tui.engine.migrate import Plan
+
+__all__ = ["PostgresUnits", "Untranslated", "postgres_plan", "postgres_units"]
 
 
 class Untranslated(MalnuError):
@@ -42,11 +47,15 @@ class PostgresUnits:
     rollbacks: Mapping[str, tuple[Statement, ...]]
     findings: Mapping[str, tuple[Finding, ...]]  # by migration filename, rollback's included
 
-    def require(self, filenames: Iterable[str]) -> None:
-        """Raise :class:`Untranslated` when any of ``filenames`` (or its rollback) has an
-        untranslatable statement."""
+    def require(self, filenames: Iterable[str], *, rollback: bool | None = None) -> None:
+        """Raise :class:`Untranslated` when any of ``filenames`` has an untranslatable
+        statement: in the migration (``rollback=False``), its rollback (``True``) or either
+        (``None``)."""
         bad = [
-            f for name in filenames for f in self.findings.get(name, ()) if f.severity == "error"
+            f
+            for name in filenames
+            for f in self.findings.get(name, ())
+            if f.severity == "error" and (rollback is None or (f.file != name) == rollback)
         ]
         if bad:
             raise Untranslated(bad)
@@ -77,3 +86,21 @@ def postgres_units(migrations: MigrationSet | Iterable[Migration]) -> PostgresUn
     finally:
         state.close()
     return PostgresUnits(units, rollbacks, findings)
+
+
+def postgres_plan(plan: Plan, mset: MigrationSet) -> Plan:
+    """The same plan with each step's SQLite statements replaced by their PostgreSQL
+    translation, for a PostgreSQL target that keeps copies of the primary's tables.
+
+    Raises :class:`Untranslated` (before anything runs) when a step cannot be translated.
+    """
+    units = postgres_units(mset)
+    down = plan.direction == "down"
+    units.require((s.filename for s in plan.steps), rollback=down)
+    source = units.rollbacks if down else units.migrations
+    note = "translated from SQLite to PostgreSQL (see `malnu-tui plan`)"
+    steps = tuple(
+        dataclasses.replace(s, statements=source[s.filename], notes=(*s.notes, note))
+        for s in plan.steps
+    )
+    return dataclasses.replace(plan, steps=steps)
