@@ -167,3 +167,25 @@ def test_clear_failed_and_log(sqlite_url: str, mdirs: MigrationDirs) -> None:
     log = json.loads(run_cli("--database", sqlite_url, "log", "--json").out)
     assert [e["action"] for e in log][:2] == ["clear-failed", "apply"]
     assert log[1]["outcome"] == "failed" and "@" in log[1]["actor"]
+
+
+def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    import sqlite3
+
+    d = school_set(mdirs)
+    db = tmp_path / "wrangled.db"
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    conn.execute("INSERT INTO d1_migrations (name) VALUES ('20250101_000100_create_users.sql')")
+    conn.commit()
+    conn.close()
+    res = run_cli("--database", f"sqlite:///{db}", *d.args(), "status", "--json")
+    assert res.code == 0, res.err
+    rows = json.loads(res.out)["wrangler"]
+    assert rows[0]["name"] == "20250101_000100_create_users.sql"
+    assert rows[0]["in_files"] and not rows[0]["tracked"]
+    res = run_cli("--database", f"sqlite:///{db}", *d.args(), "status")
+    assert "malnu-tui adopt" in res.err

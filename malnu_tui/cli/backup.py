@@ -286,6 +286,12 @@ def _recover_native(ctx: Context, when: datetime) -> int:
         "  data and schema come back as they were at that time; everything written since is",
         "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
     ]
+    if backend.kind == "d1":
+        from malnu_tui.engine.backends.d1 import D1Backend
+        from malnu_tui.engine.d1_timetravel import plan_time_travel
+
+        assert isinstance(backend, D1Backend)
+        lines += plan_time_travel(backend, when).describe()
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json({"to": utc_iso(when), "native": True, "plan": lines})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
+    from malnu_tui.engine.wrangler import WranglerRow
 
 
 def register(
@@ -59,9 +61,14 @@ def register(
 def cmd_status(ctx: Context) -> int:
     from malnu_tui.engine.migrate import STATE_SYMBOLS, status
 
-    report = status(ctx.backend(), ctx.migration_set(), ctx.target.name)
+    backend, mset = ctx.backend(), ctx.migration_set()
+    report = status(backend, mset, ctx.target.name)
+    wrangler = _wrangler_rows(ctx)
     if ctx.json:
-        ctx.out_json(report.as_json())
+        data = report.as_json()
+        if wrangler:
+            data["wrangler"] = [r.as_json() for r in wrangler]
+        ctx.out_json(data)
         return 0
     from malnu_tui.cli.output import print_table
 
@@ -88,7 +95,29 @@ def cmd_status(ctx: Context) -> int:
     for m in report.migrations:
         if m.error_message:
             ctx.message(f"failed: {m.filename}: {m.error_message}")
+    untracked = [r.name for r in wrangler if not r.tracked]
+    if untracked:
+        ctx.message(
+            f"wrangler applied {len(untracked)} migration(s) this tool does not track "
+            f"({', '.join(untracked[:3])}{'…' if len(untracked) > 3 else ''}): "
+            "run `malnu-tui adopt` to record them without running them"
+        )
     return 0
+
+
+def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
+    """wrangler's own history (its d1_migrations table), where the database has one."""
+    if ctx.target.kind not in ("d1", "sqlite"):
+        return []
+    from malnu_tui.engine.errors import MalnuError
+    from malnu_tui.engine.wrangler import read_from_backend, wrangler_status
+
+    backend = ctx.backend()
+    with contextlib.suppress(MalnuError):
+        applied = read_from_backend(backend)
+        if applied:
+            return wrangler_status(ctx.migration_set(), applied, backend.fetch_records())
+    return []
 
 
 def cmd_create(ctx: Context) -> int:
