@@ -540,8 +540,6 @@ def _rewrite_column(
             ):
                 kind_key = {"DATETIME": "ts", "DATE": "date", "TIME": "time"}
                 k.set("this", _text_default(kind_key[str(value.this).upper()]))
-        if isinstance(k, exp.CurrentTime):
-            pass
         constraints.append(c)
     col.set("constraints", constraints)
 
