@@ -239,6 +239,10 @@ def _table_name(node: exp.Expr | None) -> str | None:
 # -- expression rewrites ----------------------------------------------------------------------
 def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.LowerHex | exp.Hex):
+            random_hex = _random_hex(node, ctx)
+            if random_hex is not None:
+                return random_hex
         if isinstance(node, exp.Anonymous):
             name = str(node.this).upper()
             args = list(node.expressions)
@@ -310,6 +314,31 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
         return node
 
     return tree.transform(fix, copy=False)
+
+
+def _random_hex(node: exp.LowerHex | exp.Hex, ctx: _Context) -> exp.Expr | None:
+    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
+    ``gen_random_uuid()`` (PostgreSQL 13+)."""
+    blob = node.this
+    if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
+        return None
+    args = list(blob.expressions)
+    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
+        return None
+    size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
+    if not 1 <= size <= 16:
+        return None
+    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
+    if size < 16:
+        digits = f"LEFT({digits}, {size * 2})"
+    if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
+        digits = f"UPPER({digits})"
+    ctx.note(
+        "randomblob() id",
+        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
+        "so 122 of the 128 bits are random",
+    )
+    return _pg_expr(digits)
 
 
 def _bool_literal(node: exp.Expr) -> exp.Expr | None:
@@ -560,6 +589,7 @@ def _rewrite_create_table(tree: exp.Create, ctx: _Context) -> None:
     table = _table_name(schema)
     if table is None:
         return
+    _check_references(schema, table, ctx)
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             _rewrite_column(item, table, ctx)
@@ -568,6 +598,19 @@ def _rewrite_create_table(tree: exp.Create, ctx: _Context) -> None:
                 f"column {item.this}",
                 "the column has no declared type",
                 "declare a type (SQLite accepts untyped columns, PostgreSQL does not)",
+            )
+
+
+def _check_references(node: exp.Expr, table: str, ctx: _Context) -> None:
+    """PostgreSQL needs a foreign key's table to exist already; SQLite does not."""
+    for ref in node.find_all(exp.Reference):
+        target = _table_name(ref.this)
+        if target and target.lower() != table.lower() and not ctx.state.has_table(target):
+            raise Untranslatable(
+                f"REFERENCES {target}",
+                f"{target!r} does not exist yet: SQLite accepts that, PostgreSQL does not",
+                f"create {target} first, or add the foreign key later "
+                "(ALTER TABLE … ADD FOREIGN KEY)",
             )
 
 
@@ -748,6 +791,7 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
         table = _table_name(tree.this) or ""
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.ColumnDef):
+                _check_references(action, table, ctx)
                 _rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
         _rewrite_insert(tree, ctx)
