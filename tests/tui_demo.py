@@ -134,12 +134,27 @@ def apply_first(target: Target, count: int | None) -> None:
         backend.close()
 
 
-def build_demo(root: Path, *, applied: int | None = 6, fresh: bool = True) -> Demo:
-    """Write the demo project into ``root`` (emptied first when ``fresh``)."""
-    if fresh and root.exists():
+_TEMPLATES: dict[int | None, Path] = {}
+
+
+def build_demo(root: Path, *, applied: int | None = 6) -> Demo:
+    """The demo project in ``root`` (emptied first). Built once per process and copied: applying
+    the migrations costs more than copying the files."""
+    template = _TEMPLATES.get(applied)
+    if template is None or not template.is_dir():
+        import tempfile
+
+        template = Path(tempfile.mkdtemp(prefix="malnu-demo-template-")) / "demo"
+        _build(template, applied)
+        _TEMPLATES[applied] = template
+    if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    write_project(root)
+    shutil.copytree(template, root)
+    write_config(root)
+    return Demo(root, root / "malnu.toml", root / "school.db", root / "staging.db")
+
+
+def write_config(root: Path) -> Path:
     config = root / "malnu.toml"
     config.write_text(
         'default_target = "primary"\n\n'
@@ -155,32 +170,49 @@ def build_demo(root: Path, *, applied: int | None = 6, fresh: bool = True) -> De
         'rollback_dir = "rollback"\n',
         encoding="utf-8",
     )
+    return config
+
+
+def _build(root: Path, applied: int | None) -> None:
+    root.mkdir(parents=True)
+    write_project(root)
+    config = write_config(root)
     demo = Demo(root, config, root / "school.db", root / "staging.db")
     settings = demo.settings()
     apply_first(settings.target("primary"), applied)
     apply_first(settings.target("staging"), None)
     pin(demo.primary_db)
     pin(demo.staging_db)
-    return demo
 
 
-def build_many(root: Path, count: int) -> Demo:
-    """A demo whose primary has ``count`` tiny migrations, all applied (for the benchmark)."""
+def build_many(root: Path, count: int, applied: int) -> Demo:
+    """A demo whose primary has ``count`` tiny migrations, the first ``applied`` of them
+    recorded as applied (for the benchmark; rows written in one transaction)."""
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import checksum_bytes
+
     demo = build_demo(root, applied=0)
     mig = root / "migrations"
     rb = root / "rollback"
     for p in list(mig.glob("*.sql")) + list(rb.glob("*.sql")):
         p.unlink()
+    rows = []
     for i in range(count):
-        hh = (i // 3600) % 24
-        mm = (i // 60) % 60
-        ss = i % 60
-        version = f"20260101_{hh:02d}{mm:02d}{ss:02d}"
-        (mig / f"{version}_step_{i:05d}.sql").write_text(
-            f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY);\n", encoding="utf-8"
-        )
-        (rb / f"{version}_undo_step_{i:05d}.sql").write_text(
-            f"DROP TABLE t{i};\n", encoding="utf-8"
+        version = f"20260101_{(i // 3600) % 24:02d}{(i // 60) % 60:02d}{i % 60:02d}"
+        body = f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY);\n".encode()
+        (mig / f"{version}_step_{i:05d}.sql").write_bytes(body)
+        (rb / f"{version}_undo_step_{i:05d}.sql").write_text(f"DROP TABLE t{i};\n")
+        if i < applied:
+            rows.append((f"{version}_step_{i:05d}.sql", checksum_bytes(body), PINNED_AT.format(0)))
+    backend = open_backend(demo.target())
+    backend.ensure_schema()
+    backend.close()
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute("DELETE FROM migrations")
+        conn.executemany(
+            "INSERT INTO migrations (filename, checksum, executed_at, execution_time_ms, success)"
+            " VALUES (?, ?, ?, 1, 1)",
+            rows,
         )
     return demo
 
@@ -199,6 +231,7 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
 
 def take_lock_elsewhere(db: Path) -> None:
     """Hold the migration lock as another operator on another host (a second connection)."""
+    from malnu_tui.engine.backends.base import LOCK_TABLE
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
     from malnu_tui.engine.errors import LockHolder
 
@@ -213,4 +246,44 @@ def take_lock_elsewhere(db: Path) -> None:
             note="up",
         )
     )
+    # A fixed lease, far ahead: the lock is live and the pictures do not depend on the clock.
+    backend.conn.execute(f"UPDATE {LOCK_TABLE} SET expires_at = '2099-01-01 00:00:00'")
     backend.conn.close()  # the lock row stays: its owner "is still working"
+
+
+def add_backups(demo: Demo) -> list[str]:
+    """Two backups of the primary with pinned ids and times (one verified, one not). Each is
+    pinned before the next is taken: the second one contains the first one's audit row."""
+    import json
+
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import open_backend
+
+    target = demo.target()
+    store = target.backup_dir
+    ids: list[str] = []
+    for i, reason in enumerate(("pre-up", "manual")):
+        backend = open_backend(target)
+        try:
+            m = create_backup(backend, target, reason=reason)
+        finally:
+            backend.close()
+        new_id = f"20261120T09{i + 1:02d}00000000Z-5afe{i:02d}"
+        stamp = f"2026-11-20T09:{i + 1:02d}:00.000000+00:00"
+        data = json.loads((store / f"{m.id}.json").read_text(encoding="utf-8"))
+        suffix = Path(m.file).name.removeprefix(m.id)
+        (store / m.file).rename(store / f"{new_id}{suffix}")
+        (store / f"{m.id}.json").unlink()
+        data.update(
+            id=new_id,
+            created_at=stamp,
+            file=f"{new_id}{suffix}",
+            verified_at=stamp if i == 0 else None,
+            details={},
+        )
+        (store / f"{new_id}.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        ids.append(new_id)
+        with sqlite3.connect(demo.primary_db) as conn:
+            conn.execute("UPDATE malnu_audit SET object = ? WHERE object = ?", (new_id, m.id))
+        pin(demo.primary_db)
+    return ids

@@ -18,6 +18,7 @@ from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
 from malnu_tui.tui.session import connected, explain, load_status, migration_set, reporting
+from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 
@@ -90,7 +91,7 @@ class ApplyWizard(SafetyBackupStep):
             yield Static("", id="plan-intro", classes="intro")
             yield DataTable(id="plan-table", cursor_type="row")
             yield Static("", id="plan-checks", classes="preconditions")
-            yield TextArea("", language="sql", read_only=True, id="plan-sql")
+            yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="backup"):
             yield Static(
                 "Before anything changes, a backup of the whole database is taken.",
@@ -105,7 +106,7 @@ class ApplyWizard(SafetyBackupStep):
             yield Static("", id="result-text", classes="intro")
             yield DataTable(id="result-times", cursor_type="row")
             yield Label("failing statement:", id="failing-label", classes="pane-label")
-            yield TextArea("", language="sql", read_only=True, id="failing-sql")
+            yield SqlText("", language="sql", read_only=True, id="failing-sql")
             yield MigrationTable(id="result-table")
 
     def enter_step(self, step: str) -> None:

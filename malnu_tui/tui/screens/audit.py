@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from malnu_tui.tui.messages import AuditLoaded, OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.fields import Field
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -58,7 +59,7 @@ class AuditScreen(Screen[None]):
             Text(f"Audit log of {self.target.name} ({self.target.display_url})", style="bold"),
             classes="screen-title",
         )
-        yield Input(placeholder="filter: any word (action, object, actor, outcome…)", id="filter")
+        yield Field(placeholder="filter: any word (action, object, actor, outcome…)", id="filter")
         yield ErrorBox()
         yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-count", classes="dim")

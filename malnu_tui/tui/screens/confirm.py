@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from malnu_tui.tui.widgets.fields import Field
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True only when ``expected`` was typed (or, with no ``expected``, when
@@ -34,7 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.body, classes="dialog-body")
             if self.expected is not None:
                 yield Static(Text.assemble("Type ", (self.expected, "bold reverse"), " to go on:"))
-                yield Input(placeholder=self.expected, id="confirm-typed")
+                yield Field(placeholder=self.expected, id="confirm-typed")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
                 yield Button(

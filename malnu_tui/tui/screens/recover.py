@@ -21,6 +21,7 @@ from malnu_tui.tui.session import (
     migration_set,
     reporting,
 )
+from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 
@@ -75,7 +76,7 @@ class RecoverWizard(WizardScreen):
                 "ISO 8601 like 2026-11-24T09:30:00Z, or relative: -2h, -30m, -1d.",
                 classes="intro",
             )
-            yield Input(placeholder="-1h", id="when-input")
+            yield Field(placeholder="-1h", id="when-input")
             yield Label("backups of this target (a recovery starts from one):", classes="dim")
             yield DataTable(id="when-backups", cursor_type="row", zebra_stripes=True)
         with StepPane(id="plan"):
@@ -83,7 +84,7 @@ class RecoverWizard(WizardScreen):
             yield Static("", id="recover-plan")
         with StepPane(id="confirm"):
             yield Static("", id="recover-confirm-text", classes="intro")
-            yield Input(placeholder="database name", id="recover-confirm-input")
+            yield Field(placeholder="database name", id="recover-confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="recover-progress")
         with StepPane(id="result"):

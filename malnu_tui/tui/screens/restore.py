@@ -15,6 +15,7 @@ from malnu_tui.tui.messages import BackupProgress, StepDone
 from malnu_tui.tui.screens.backups import manifest_text, short_time
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
+from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 
@@ -56,7 +57,7 @@ class RestoreWizard(WizardScreen):
             yield Static("", id="verify-checks")
         with StepPane(id="confirm"):
             yield Static("", id="restore-confirm-text", classes="intro")
-            yield Input(placeholder="database name", id="restore-confirm-input")
+            yield Field(placeholder="database name", id="restore-confirm-input")
         with StepPane(id="restore"):
             yield OperationProgress(id="restore-progress")
         with StepPane(id="status"):

@@ -36,6 +36,7 @@ from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
 from malnu_tui.tui.session import connected, load_status, migration_set, reporting
 from malnu_tui.tui.widgets.choice import ChoiceButton
+from malnu_tui.tui.widgets.fields import Field, SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.state import state_text
@@ -171,14 +172,14 @@ class RollbackWizard(SafetyBackupStep):
                 yield ChoiceButton("the last migration only", value=True, id="mode-last")
                 yield ChoiceButton("the last N migrations:", id="mode-steps")
                 yield ChoiceButton("back to the version selected below (kept)", id="mode-to")
-            yield Input(placeholder="N", type="integer", id="steps-input", compact=True)
+            yield Field(placeholder="N", type="integer", id="steps-input", compact=True)
             yield Label("applied migrations, newest first:", classes="dim")
             yield DataTable(id="applied-table", cursor_type="row", zebra_stripes=True)
         with StepPane(id="preview"):
             yield Static("", id="preview-intro", classes="intro")
             yield DataTable(id="preview-table", cursor_type="row")
             yield Static("", id="preconditions", classes="preconditions")
-            yield TextArea(
+            yield SqlText(
                 "", language="sql", read_only=True, id="preview-sql", show_line_numbers=True
             )
         with StepPane(id="backup"):
@@ -190,7 +191,7 @@ class RollbackWizard(SafetyBackupStep):
             yield OperationProgress(log=False, id="backup-progress")
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
-            yield Input(placeholder="database name", id="confirm-input")
+            yield Field(placeholder="database name", id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")
         with StepPane(id="verify"):

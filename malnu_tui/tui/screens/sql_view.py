@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, S
 from malnu_tui.tui.messages import OperationFailed, StepDone
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.state import state_text
 
 if TYPE_CHECKING:
@@ -140,12 +141,12 @@ class SqlViewScreen(Screen[None]):
             with Horizontal(id="split"):
                 with Vertical(classes="sql-pane"):
                     yield Label("SQLite", id="source-label", classes="pane-label")
-                    yield TextArea(
+                    yield SqlText(
                         "", language="sql", read_only=True, id="source", show_line_numbers=True
                     )
                 with Vertical(classes="sql-pane"):
                     yield Label("PostgreSQL translation", classes="pane-label")
-                    yield TextArea(
+                    yield SqlText(
                         "",
                         language="sql",
                         read_only=True,

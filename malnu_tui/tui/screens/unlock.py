@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Static
 from malnu_tui.tui.messages import OperationFailed, StepDone
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.fields import Field
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -50,7 +51,7 @@ class UnlockScreen(ModalScreen[bool]):
             yield Static(Text("Release the migration lock", style="bold"), classes="dialog-title")
             yield Static("reading the lock…", id="unlock-body", classes="dialog-body")
             yield ErrorBox()
-            yield Input(placeholder="database name", id="unlock-typed", disabled=True)
+            yield Field(placeholder="database name", id="unlock-typed", disabled=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
                 yield Button("Release lock", id="yes", variant="error", compact=True, disabled=True)

@@ -1,0 +1,116 @@
+"""The apply and rollback wizards on a real PostgreSQL database (throwaway cluster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.backup import list_backups
+from malnu_tui.engine.config import load_settings
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.rollback import RollbackWizard
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.test_tui_wizards import ready
+from tests.tui_demo import wait_until
+
+pytestmark = pytest.mark.anyio
+
+MIGRATIONS = {
+    "20260101_000100_create_users": (
+        "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE);",
+        "DROP TABLE users;",
+    ),
+    "20260101_000200_create_sessions": (
+        "CREATE TABLE user_sessions (id BIGSERIAL PRIMARY KEY,"
+        " user_id BIGINT NOT NULL REFERENCES users (id));",
+        "DROP TABLE user_sessions;",
+    ),
+    "20260101_000300_index_sessions": (
+        "CREATE INDEX idx_sessions_user ON user_sessions (user_id);",
+        "DROP INDEX idx_sessions_user;",
+    ),
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, pg_url: str) -> MalnuApp:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "rollback").mkdir()
+    for name, (up, down) in MIGRATIONS.items():
+        (tmp_path / "migrations" / f"{name}.sql").write_text(up + "\n", encoding="utf-8")
+        (tmp_path / "rollback" / f"{name}.sql").write_text(down + "\n", encoding="utf-8")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        '[backup]\ndir = "backups"\n\n[targets.secondary]\n'
+        f'url = "{pg_url}"\nmigrations_dir = "migrations"\nrollback_dir = "rollback"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config=str(config), env={})
+    return MalnuApp(settings=settings, target=settings.target("secondary"))
+
+
+def applied(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT filename FROM migrations WHERE success ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def loaded(app: MalnuApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, StatusScreen) and all(
+        p.report is not None for p in screen.query(TargetPanel)
+    )
+
+
+async def test_apply_then_rollback_on_postgresql(pg_app: MalnuApp, pg_url: str) -> None:
+    app = pg_app
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        # apply everything
+        await pilot.press("a")
+        await wait_until(pilot, lambda: ready(app, "plan"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: ready(app, "backup"), timeout=30)
+        await pilot.press("n", "n")
+        await wait_until(pilot, lambda: ready(app, "result") or app.screen.finished, timeout=30)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))
+        assert applied(pg_url) == [f"{n}.sql" for n in MIGRATIONS]
+        # roll the last two back
+        await pilot.press("r")
+        await wait_until(pilot, lambda: ready(app, "how-far"))
+        screen = app.screen
+        assert isinstance(screen, RollbackWizard)
+        screen.query_one("#steps-input").focus()
+        await pilot.pause()
+        await pilot.press("2", "enter")
+        await wait_until(pilot, lambda: ready(app, "preview"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: ready(app, "backup"), timeout=30)
+        backup_id = screen.backup_id
+        name = pg_url.rsplit("/", 1)[1]
+        await pilot.press("n", *name, "enter")
+        await wait_until(pilot, lambda: ready(app, "verify"), timeout=30)
+        await pilot.press("n", "escape")
+    assert applied(pg_url) == ["20260101_000100_create_users.sql"]
+    assert "user_sessions" not in tables(pg_url) and "users" in tables(pg_url)
+    target = pg_app.settings.target("secondary")
+    reasons = {m.id: m.reason for m in list_backups(target.backup_dir)}
+    assert reasons[backup_id or ""] == "pre-rollback"
+    assert sorted(reasons.values()) == ["pre-rollback", "pre-up"]

@@ -1,0 +1,298 @@
+"""SVG snapshots of every screen at 80×24 and 120×40 (pytest-textual-snapshot, Textual pinned).
+
+The demo lives at a fixed path with pinned timestamps, durations, actors and backup ids, so the
+pictures do not change between runs. Update with ``pytest --snapshot-update`` after a deliberate
+change, and look at the pictures before committing them.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.tui_demo import FIXED_ROOT, Demo, add_backups, build_demo, take_lock_elsewhere
+from tests.tui_demo import wait_until as _wait_until
+
+pytestmark = pytest.mark.xdist_group("tui")  # one worker: the demo lives at a fixed path
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SnapCompare = Callable[..., bool]
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+    monkeypatch.delenv("NO_COLOR", raising=False)  # colour pictures; one test sets it
+    ids = iter(f"20261120T0930{i:02d}000000Z-5afe{i:02d}" for i in range(10, 99))
+    monkeypatch.setattr("malnu_tui.engine.backup.core.new_backup_id", lambda _now: next(ids))
+    yield build_demo(FIXED_ROOT)
+    settle_threads()
+
+
+def settle_threads() -> None:
+    """Let worker threads of the app that just exited finish, and close what they left: the
+    next test rebuilds the demo at the same path, and SQLite must not see a stale connection
+    to a deleted file whose inode number is reused."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=10)
+    gc.collect()
+
+
+def app_for(demo: Demo) -> MalnuApp:
+    settings = demo.settings()
+    return MalnuApp(settings=settings, target=settings.target("primary"))
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
+    await _wait_until(pilot, condition)
+
+
+def status_loaded(app: MalnuApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, StatusScreen) and all(
+        p.report is not None or p.query_one(".error-box").display for p in screen.query(TargetPanel)
+    )
+
+
+def at_step(app: MalnuApp, step: str) -> bool:
+    screen = app.screen
+    return (
+        isinstance(screen, WizardScreen)
+        and screen.step == step
+        and not screen.working
+        and screen.blocked != "loading…"
+    )
+
+
+def steps(*actions: str | tuple[str, ...], home: bool = True) -> RunBefore:
+    """A run_before: wait for the status (``home``), then each action is keys to press (a
+    tuple) or a wizard step to wait for (a string)."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        if home:
+            await wait_until(pilot, lambda: status_loaded(app))
+        for action in actions:
+            if isinstance(action, tuple):
+                await pilot.press(*action)
+            else:
+                await wait_until(pilot, lambda action=action: at_step(app, action))  # type: ignore[misc]
+        await pilot.pause(0.1)
+
+    return run
+
+
+# -- status --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_status(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_status_locked(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    take_lock_elsewhere(demo.primary_db)
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_status_error_state(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    demo.staging_db.unlink()
+    demo.staging_db.mkdir()  # unreadable: the error is shown in place, never a traceback
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps(("t",)))
+
+
+def test_status_no_color(
+    snap_compare: SnapCompare, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=steps(("f",)))
+
+
+# -- SQL view (split at 120 columns, unified diff at 80) ----------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sql_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("end", *["down"] * 8, "enter"))(pilot)
+        app = pilot.app
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+# -- rollback wizard ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_how_far(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps(("r",), "how-far"))
+
+
+def _two_steps() -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("r",), "how-far")(pilot)
+        pilot.app.screen.query_one("#steps-input", Input).focus()
+        await pilot.pause()
+        await pilot.press("2", "enter")
+        await steps("preview", home=False)(pilot)
+
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_preview(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=_two_steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_preview_blocked(
+    snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
+) -> None:
+    (demo.root / "rollback" / "20251124_123000_drop_submissions_table.sql").unlink()
+    take_lock_elsewhere(demo.primary_db)
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=_two_steps())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    run = steps(("r",), "how-far", ("n",), "preview", ("n",), "backup", ("n",), ("s", "c", "h"))
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rollback_verification(
+    snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
+) -> None:
+    run = steps(
+        ("r",), "how-far", ("n",), "preview", ("n",), "backup",
+        ("n", *"school", "enter"), "verify",
+    )  # fmt: skip
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+# -- apply wizard -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_apply_plan(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps(("a",), "plan"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_apply_backup_done(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    run = steps(("a",), "plan", ("n",), "backup")
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+# -- backups, restore, recover ------------------------------------------------------------------
+
+
+def _browser() -> RunBefore:
+    from malnu_tui.tui.screens.backups import BackupBrowser
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("b",))(pilot)
+        app = pilot.app
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, BackupBrowser)
+                and app.screen.query_one(DataTable).row_count == 2
+            ),
+        )
+        await pilot.pause(0.1)
+
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_backup_browser(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    add_backups(demo)
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=_browser())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_backup_delete_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    add_backups(demo)
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await _browser()(pilot)
+        await pilot.press("d", "d", "e")
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_restore_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    add_backups(demo)
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await _browser()(pilot)
+        await pilot.press("down", "r")  # the older, verified backup
+        await steps("verify", ("n",), "confirm", home=False)(pilot)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_recover_pick_time(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    add_backups(demo)
+    run = steps(("p",), "when", ("-", "1", "h"))
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+# -- audit, help, palette, unlock ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    from malnu_tui.tui.screens.audit import AuditScreen
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("l",))(pilot)
+        app = pilot.app
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
+        )
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=steps(("f1",)))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_unlock_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    take_lock_elsewhere(demo.primary_db)
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("U",))(pilot)
+        app = pilot.app
+        await wait_until(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.pause(0.2)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
