@@ -212,6 +212,7 @@ class _Context:
         self.findings: list[Finding] = []
         self.extra: list[str] = []  # statements to run after this one
         self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
+        self.tagged = False  # a date/time value was translated (may need SQLite's text form)
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
@@ -250,7 +251,7 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
                 first = args[0].sql(dialect="postgres") if args else "now()"
                 lits = [_lit(a) for a in args]
                 out = _pg_expr(date_function_sql(name, lits, first))
-                return _tag(out, name, *timestamp_sql(name, lits, first))
+                return _tag(ctx, out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
                 first = args[1].sql(dialect="postgres") if len(args) > 1 else "now()"
                 return _pg_expr(strftime_sql(_lit(args[0]), [_lit(a) for a in args[1:]], first))
@@ -270,12 +271,12 @@ def _rewrite_functions(tree: exp.Expr, ctx: _Context) -> exp.Expr:
             first = args[0].sql(dialect="postgres")
             lits = [_lit(a) for a in args]
             out = _pg_expr(date_function_sql("date", lits, first))
-            return _tag(out, "DATE", *timestamp_sql("date", lits, first))
+            return _tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
         if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
             kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
                 type(node), "TIME"
             )
-            return _tag(node, kind, "now()", True)
+            return _tag(ctx, node, kind, "now()", True)
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -351,10 +352,11 @@ _DT_TAG = "malnu_datetime"
 _TEXT_FORMATS = {"DATETIME": "YYYY-MM-DD HH24:MI:SS", "DATE": "YYYY-MM-DD", "TIME": "HH24:MI:SS"}
 
 
-def _tag(node: exp.Expr, kind: str, timestamp: str, now: bool) -> exp.Expr:
+def _tag(ctx: _Context, node: exp.Expr, kind: str, timestamp: str, now: bool) -> exp.Expr:
     """Mark a translated date/time value: SQLite returns it as TEXT, so where it meets a TEXT
     column it must be formatted the way SQLite writes it (from ``timestamp``, in UTC)."""
     node.meta[_DT_TAG] = (kind, timestamp, now)
+    ctx.tagged = True
     return node
 
 
@@ -795,7 +797,8 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
                 _rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
         _rewrite_insert(tree, ctx)
-    if ctx.sqlite_accepted:
+    # Each pass walks the tree: skip those that cannot apply (cheap checks first).
+    if ctx.sqlite_accepted and '"' in text:
         _double_quoted_strings(tree, ctx)
     bools: set[str] = set()
     tables = _referenced_tables(tree)
@@ -803,12 +806,13 @@ def _generate(text: str, ctx: _Context, *, expression_only: bool = False) -> str
         bools |= ctx.state.boolean_columns(t)
     tree = _rewrite_functions(tree, ctx)
     _rewrite_booleans(tree, bools)
-    if not isinstance(tree, exp.Create | exp.Alter):
+    if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         _rewrite_text_datetimes(tree, _text_columns(tables, ctx.state))
         if isinstance(tree, exp.Insert):
             _insert_text_datetimes(tree, ctx.state)
     _normalise_identifiers(tree)
-    _plain_index_order(tree)
+    if isinstance(tree, exp.Create | exp.Insert):
+        _plain_index_order(tree)
     if expression_only and isinstance(tree, exp.Select):
         out: str = tree.expressions[0].sql(dialect="postgres", copy=False)
     else:
