@@ -245,3 +245,24 @@ def test_adopts_an_existing_tracking_table(pg_url: str) -> None:
         assert rec.filename == "old.sql" and rec.success
     finally:
         be.close()
+
+
+def test_sessions_are_named_for_operators(pg_url: str) -> None:
+    import os
+
+    from malnu_tui.engine.backends.base import actor
+
+    be = open_url(pg_url)
+    try:
+        with psycopg.connect(pg_url) as conn:
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT application_name FROM pg_stat_activity "
+                    "WHERE datname = current_database()"
+                )
+            ]
+        assert f"malnu-tui {actor()} pid {os.getpid()}"[:63] in names
+        assert be.name == pg_url.rsplit("/", 1)[1]
+    finally:
+        be.close()
