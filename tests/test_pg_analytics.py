@@ -82,3 +82,10 @@ def test_postgresql_dialect_target_plans_as_written(pg_url: str, tmp_path: Path)
     assert all(m["postgres_sql"] == m["sqlite_source"] and m["findings"] == [] for m in plan)
     res = run_cli("--config", str(cfg), "parity")
     assert res.code == 2 and "written for PostgreSQL" in res.err
+
+
+def test_postgresql_target_defaults_to_postgresql_dialect(pg_url: str) -> None:
+    res = run_cli("--database", pg_url, *DIRS, "plan", "--json")
+    assert res.code == 0, res.err
+    plan = json.loads(res.out)["migrations"]
+    assert len(plan) == 4 and all(m["postgres_sql"] == m["sqlite_source"] for m in plan)

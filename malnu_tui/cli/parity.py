@@ -69,11 +69,23 @@ def _selected(ctx: Context) -> tuple[list[Migration], list[str] | None]:
     return list(mset.migrations), [m.filename for m in report.migrations if m.state in waiting]
 
 
+def _dialect(ctx: Context, *, explicit_only: bool = False) -> str:
+    """The dialect a target's migration files are written in: its ``dialect`` option, else
+    PostgreSQL's for a PostgreSQL target and SQLite's otherwise."""
+    value = ctx.target.options.get("dialect")
+    if value is None:
+        if explicit_only:
+            return ""
+        return "postgresql" if ctx.target.kind == "postgresql" else "sqlite"
+    value = str(value).lower()
+    return "postgresql" if value in ("postgresql", "postgres") else value
+
+
 def _plan(ctx: Context) -> list[MigrationTranslation]:
     from malnu_tui.engine.plan_diff import as_written, translate_plan
 
     migrations, only = _selected(ctx)
-    if str(ctx.target.options.get("dialect", "sqlite")).lower() in ("postgresql", "postgres"):
+    if _dialect(ctx) == "postgresql":
         ctx.message(f"target {ctx.target.name}: migrations are written for PostgreSQL (as is)")
         return as_written(migrations, only)
     return translate_plan(migrations, only)
@@ -164,7 +176,7 @@ def cmd_parity(ctx: Context) -> int:
     """Exit 1 when any difference or untranslatable statement is found."""
     from malnu_tui.engine.parity import check_parity, compare_live
 
-    if str(ctx.target.options.get("dialect", "sqlite")).lower() in ("postgresql", "postgres"):
+    if _dialect(ctx, explicit_only=True) == "postgresql":
         raise ConfigError(
             f"target {ctx.target.name}: its migrations are written for PostgreSQL already",
             hint="parity compares a SQLite-dialect set (the primary's) with its translation: "
