@@ -275,3 +275,29 @@ def test_status_state_enum_is_complete() -> None:
         "drifted",
         "missing",
     }
+
+
+def test_postgresql_function_bodies_apply(pg_url: str, mdirs: MigrationDirs) -> None:
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "touch_trigger",
+        """
+        CREATE TABLE notes (id integer PRIMARY KEY, body text, at timestamptz);
+        CREATE FUNCTION notes_touch() RETURNS trigger AS $$
+        BEGIN
+            NEW.at := now();
+            RETURN NEW;
+        END;
+        $$ LANGUAGE plpgsql;
+        CREATE TRIGGER notes_touch BEFORE INSERT ON notes
+            FOR EACH ROW EXECUTE FUNCTION notes_touch();
+        INSERT INTO notes (id, body) VALUES (1, 'x');
+        """,
+        "DROP TABLE notes;\nDROP FUNCTION notes_touch();",
+    )
+    b = connect(pg_url, d)
+    assert up(b, d) == ["20250101_000100_touch_trigger.sql"]
+    assert b.row_count("notes") == 1
+    assert down(b, d) == ["20250101_000100_touch_trigger.sql"]
+    b.close()

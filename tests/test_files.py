@@ -126,3 +126,16 @@ def test_the_school_set_is_valid() -> None:
     assert all(m.rollback is not None and m.description and m.author for m in mset.migrations)
     for m in mset.migrations:
         assert m.statements()
+
+
+def test_split_postgresql_dollar_quoted_bodies() -> None:
+    got = split_statements(
+        "CREATE FUNCTION touch() RETURNS trigger AS $$\nBEGIN\n  NEW.at := now(); RETURN NEW;\n"
+        "END;\n$$ LANGUAGE plpgsql;\n"
+        "CREATE FUNCTION one() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\n"
+        "SELECT one()"
+    )
+    assert [s.line for s in got] == [1, 6, 7]
+    assert got[0].text.endswith("LANGUAGE plpgsql")
+    with pytest.raises(SplitError):
+        split_statements("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1;")

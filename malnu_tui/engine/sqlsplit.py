@@ -33,6 +33,7 @@ class Statement:
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def _strip_comments(sql: str) -> str:
@@ -127,6 +128,16 @@ def split_statements(sql: str) -> list[Statement]:
             has_content = True
             start = i
             start_line = line
+        if ch == "$":
+            m = _DOLLAR_TAG.match(sql, i)
+            if m:  # PostgreSQL dollar quoting: $$ … $$ or $tag$ … $tag$ (function bodies)
+                close = sql.find(m.group(0), m.end())
+                if close < 0:
+                    raise SplitError(f"unterminated {m.group(0)} quoted body", line)
+                end = close + len(m.group(0))
+                line += sql.count("\n", i, end)
+                i = end
+                continue
         if ch in "'\"`[":
             end = _quote_end(sql, i)
             if end >= n and (n == i + 1 or sql[n - 1] != ("]" if ch == "[" else ch)):
