@@ -104,3 +104,15 @@ def test_every_command_works_against_d1(d1: D1Target, mdirs: MigrationDirs) -> N
     assert {"apply", "backup", "rollback", "restore", "repair", "recover"} <= {
         e["action"] for e in log
     }
+
+
+def test_plan_and_up_show_d1_lint(d1: D1Target, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    d.add("20250101_000400", "fk_off", "PRAGMA foreign_keys = OFF;\nCREATE TABLE x (id INTEGER);")
+    base = ["--database", d1.url, *d.args()]
+    res = run_cli(*base, "plan", "--json")
+    assert res.code == 0, res.err
+    codes = [f["code"] for f in json.loads(res.out)["d1_findings"]]
+    assert codes == ["D1-PRAGMA-FK"]
+    res = run_cli(*base, "up", "--dry-run")
+    assert res.code == 0 and "D1: 20250101_000400_fk_off.sql:1" in res.err

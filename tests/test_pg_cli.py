@@ -123,3 +123,23 @@ def test_config_options_schema_and_timeouts(
         ).fetchall()
         assert where == [("malnu_ops",)]
         assert conn.execute("SELECT to_regclass('public.posts')").fetchone() == ("posts",)
+
+
+def test_postgresql_mirror_runs_the_translated_primary_set(pg_url: str, tmp_path: Path) -> None:
+    """A target with dialect = "sqlite" applies the school's SQLite files, translated."""
+    from malnu_tui.engine.config import BUNDLED_PRIMARY
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        "[targets.reporting]\n"
+        f'url = "{pg_url}"\n'
+        f'migrations_dir = "{BUNDLED_PRIMARY / "migrations"}"\n'
+        f'rollback_dir = "{BUNDLED_PRIMARY / "rollback"}"\n'
+        'dialect = "sqlite"\n'
+    )
+    res = run_cli("--config", str(cfg), "up", "--no-backup")
+    assert res.code == 0, res.err
+    res = run_cli("--config", str(cfg), "status", "--json")
+    assert {m["state"] for m in json.loads(res.out)["migrations"]} == {"applied"}
+    res = run_cli("--config", str(cfg), "rollback", "--steps", "2", "--yes", "--no-backup")
+    assert res.code == 0, res.err

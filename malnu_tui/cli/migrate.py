@@ -147,6 +147,16 @@ def _progress(ctx: Context) -> Callable[[Progress], None]:
     return show
 
 
+def _for_target(ctx: Context, plan: Plan) -> Plan:
+    """A PostgreSQL mirror of the primary (``dialect = "sqlite"``) runs the PostgreSQL
+    translation of the SQLite-dialect files; an untranslatable statement refuses the plan."""
+    if ctx.target.kind == "postgresql" and ctx.target.options.get("dialect") == "sqlite":
+        from malnu_tui.engine.translate import postgres_plan
+
+        return postgres_plan(plan, ctx.migration_set())
+    return plan
+
+
 def _show_plan(ctx: Context, plan: Plan) -> None:
     for w in plan.warnings:
         ctx.message(f"warning: {w}")
@@ -170,7 +180,12 @@ def cmd_up(ctx: Context) -> int:
     from malnu_tui.engine.migrate import apply_plan, plan_up
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    plan = plan_up(backend, mset, ctx.args.to, target_name=ctx.target.name)
+    plan = _for_target(ctx, plan_up(backend, mset, ctx.args.to, target_name=ctx.target.name))
+    if ctx.target.kind == "d1":
+        from malnu_tui.cli.parity import d1_findings
+
+        for finding in d1_findings(ctx, [s.filename for s in plan.steps]):
+            ctx.message(f"D1: {finding.describe()}")
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json(plan.as_json())
@@ -214,8 +229,11 @@ def cmd_rollback(ctx: Context) -> int:
     from malnu_tui.engine.migrate import apply_plan, plan_rollback
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    plan = plan_rollback(
-        backend, mset, steps=ctx.args.steps, to=ctx.args.to, target_name=ctx.target.name
+    plan = _for_target(
+        ctx,
+        plan_rollback(
+            backend, mset, steps=ctx.args.steps, to=ctx.args.to, target_name=ctx.target.name
+        ),
     )
     if not plan.steps:
         ctx.message("nothing to roll back: no migration is applied")

@@ -12,6 +12,7 @@ from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
+    from malnu_tui.engine.d1_lint import D1Finding
     from malnu_tui.engine.files import Migration
     from malnu_tui.engine.parity import ParityReport
     from malnu_tui.engine.plan_diff import MigrationTranslation
@@ -91,6 +92,16 @@ def _plan(ctx: Context) -> list[MigrationTranslation]:
     return translate_plan(migrations, only)
 
 
+def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
+    """What D1 rejects or misbehaves on in ``filenames``, for a D1 target (else nothing)."""
+    if ctx.target.kind != "d1" or not filenames:
+        return []
+    from malnu_tui.engine.d1_lint import lint_migrations, live_schema
+
+    base = live_schema(ctx.backend())
+    return lint_migrations(ctx.migration_set(), filenames, base_schema=base)
+
+
 def _marker(f: Finding) -> str:
     return "✘ NOT TRANSLATED" if f.severity == "error" else "• note"
 
@@ -98,9 +109,15 @@ def _marker(f: Finding) -> str:
 def cmd_plan(ctx: Context) -> int:
     """Each selected migration: statement by statement, SQLite beside PostgreSQL."""
     plan = _plan(ctx)
+    d1 = d1_findings(ctx, [m.filename for m in plan])
     if ctx.json:
-        ctx.out_json({"migrations": [m.as_json() for m in plan]})
+        data: dict[str, object] = {"migrations": [m.as_json() for m in plan]}
+        if ctx.target.kind == "d1":
+            data["d1_findings"] = [f.as_json() for f in d1]
+        ctx.out_json(data)
         return 0
+    for f in d1:
+        ctx.message(f"D1: {f.describe()}")
     if not plan:
         ctx.message("nothing pending (use --all to see every migration)")
         return 0
