@@ -41,6 +41,8 @@ class MalnuApp(App[int]):
         self.targets: list[Target] = list(targets.values())
         self.initial_target = target.name
         self.operation: str | None = None
+        # No animations: over SSH every animation frame is a repaint sent down the line.
+        self.animation_level = "none"
         self.sub_title = target.display_url
 
     def get_default_screen(self) -> Screen[None]:

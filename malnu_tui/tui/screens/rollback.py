@@ -367,7 +367,8 @@ class RollbackWizard(SafetyBackupStep):
             )
             checks.set_class(False, "problems")
             self.allow_next(label="Back up ▶ (n)")
-        self.query_one("#preview-sql", TextArea).load_text(p.plan.sql_text() if p.plan else "")
+        nothing = "-- nothing can run until the problems above are fixed\n"
+        self.query_one("#preview-sql", TextArea).load_text(p.plan.sql_text() if p.plan else nothing)
 
     # -- confirm ------------------------------------------------------------------------------
     def _show_confirm(self) -> None:

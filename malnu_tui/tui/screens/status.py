@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from malnu_tui.engine.migrate import MigrationState, MigrationStatus
+from malnu_tui.tui.messages import OperationFailed, StatusLoaded
+from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 
 if TYPE_CHECKING:
@@ -57,6 +60,26 @@ class StatusScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.focus_table()
+        # The target on screen first; the others one at a time after it, so that loading
+        # them does not slow down the first paint.
+        panel = self.current_panel()
+        if panel is not None:
+            panel.reload()
+        else:
+            self._load_next()
+
+    def _load_next(self) -> None:
+        for panel in self.query(TargetPanel):
+            if panel.report is None and not panel.loading_started:
+                panel.reload()
+                return
+
+    @on(StatusLoaded)
+    @on(OperationFailed)
+    def _panel_done(self, event: Message) -> None:
+        if isinstance(event, OperationFailed) and event.what != "status":
+            return
+        self._load_next()
 
     def focus_table(self) -> None:
         panel = self.current_panel()
@@ -106,7 +129,7 @@ class StatusScreen(Screen[None]):
         state = FILTERS[self.filter_index]
         self.notify(f"showing {state.value if state else 'every'} migration(s)", timeout=2)
 
-    @on(DataTable.RowSelected)
+    @on(MigrationTable.Selected)
     def _row_selected(self) -> None:
         self.action_view_sql()
 

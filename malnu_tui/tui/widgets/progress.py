@@ -15,7 +15,7 @@ class OperationProgress(Vertical):
     DEFAULT_CLASSES = "operation-progress"
 
     def __init__(self, *, log: bool = True, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="" if log else "no-log")
         self._with_log = log
 
     def compose(self) -> ComposeResult:

@@ -60,20 +60,19 @@ class TargetPanel(Vertical):
         self.report: StatusReport | None = None
         self.mset: MigrationSet | None = None
         self.state_filter: MigrationState | None = None
+        self.loading_started = False
 
     def compose(self) -> ComposeResult:
         yield Static("reading status…", classes="summary")
         yield ErrorBox()
         yield MigrationTable()
 
-    def on_mount(self) -> None:
-        self.reload()
-
     @property
     def table(self) -> MigrationTable:
         return self.query_one(MigrationTable)
 
     def reload(self) -> None:
+        self.loading_started = True
         self.query_one(".summary", Static).update(
             Text(f"reading status of {self.target.display_url}…", style="italic")
         )
@@ -89,7 +88,6 @@ class TargetPanel(Vertical):
     def _loaded(self, event: StatusLoaded) -> None:
         if event.target != self.target.name:
             return
-        event.stop()
         self.report, self.mset = event.report, event.mset
         self.query_one(ErrorBox).clear()
         self._render_report()
@@ -98,7 +96,6 @@ class TargetPanel(Vertical):
     def _failed(self, event: OperationFailed) -> None:
         if event.what != "status":
             return
-        event.stop()
         self.query_one(".summary", Static).update(
             Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
         )

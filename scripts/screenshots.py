@@ -1,0 +1,233 @@
+"""Drive the real console on a demo database and write an SVG of each main screen into
+screenshots/ (and a PNG beside it when CairoSVG is importable).
+
+    .venv/bin/python scripts/screenshots.py [--size 100x32] [--out screenshots]
+
+The demo (two SQLite targets, pinned times) is the one the snapshot tests use:
+tests/tui_demo.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from textual.pilot import Pilot  # noqa: E402
+
+from malnu_tui.tui.app import MalnuApp  # noqa: E402
+from malnu_tui.tui.screens.wizard import WizardScreen  # noqa: E402
+from malnu_tui.tui.widgets.target_panel import TargetPanel  # noqa: E402
+from tests.tui_demo import (  # noqa: E402
+    FIXED_ROOT,
+    Demo,
+    add_backups,
+    build_demo,
+    take_lock_elsewhere,
+    wait_until,
+)
+
+Script = Callable[[Pilot[Any], MalnuApp], Awaitable[None]]
+
+
+async def home(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await wait_until(pilot, lambda: all(p.report is not None for p in app.query(TargetPanel)))
+
+
+async def step(pilot: Pilot[Any], app: MalnuApp, name: str) -> None:
+    def there() -> bool:
+        s = app.screen
+        return (
+            isinstance(s, WizardScreen)
+            and s.step == name
+            and not s.working
+            and (s.blocked != "loading…" or s.finished)
+        )
+
+    try:
+        await wait_until(pilot, there, timeout=30)
+    except AssertionError:
+        s = app.screen
+        error = s.last_error if isinstance(s, WizardScreen) else None
+        raise AssertionError(f"never reached step {name}: {error}") from None
+
+
+async def status(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+
+
+async def sql_view(pilot: Pilot[Any], app: MalnuApp) -> None:
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    await home(pilot, app)
+    await pilot.press(*["down"] * 8, "enter")
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None
+    )
+
+
+async def rollback_preview(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("r")
+    await step(pilot, app, "how-far")
+    app.screen.query_one("#steps-input").focus()
+    await pilot.pause()
+    await pilot.press("2", "enter")
+    await step(pilot, app, "preview")
+
+
+async def rollback_blocked(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await rollback_preview(pilot, app)
+
+
+async def rollback_confirm(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await rollback_preview(pilot, app)
+    await pilot.press("n")
+    await step(pilot, app, "backup")
+    await pilot.press("n", *"scho")
+
+
+async def rollback_verification(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await rollback_confirm(pilot, app)
+    await pilot.press(*"ol", "enter")
+    await step(pilot, app, "verify")
+
+
+async def rollback_summary(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await rollback_verification(pilot, app)
+    await pilot.press("n")
+
+
+async def apply_plan(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("a")
+    await step(pilot, app, "plan")
+
+
+async def apply_result(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await apply_plan(pilot, app)
+    await pilot.press("n")
+    await step(pilot, app, "backup")
+    await pilot.press("n", "n")
+    await step(pilot, app, "result")
+
+
+async def backups(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("b")
+    await pilot.pause(0.5)
+
+
+async def restore_confirm(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await backups(pilot, app)
+    await pilot.press("down", "r")
+    await step(pilot, app, "verify")
+    await pilot.press("n")
+    await step(pilot, app, "confirm")
+
+
+async def recover_plan(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("p")
+    await step(pilot, app, "when")
+    await pilot.press(*"now", "enter")
+    await step(pilot, app, "plan")
+
+
+async def audit(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("l")
+    await pilot.pause(0.5)
+
+
+async def help_screen(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("f1")
+
+
+async def palette(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await home(pilot, app)
+    await pilot.press("ctrl+p", *"back")
+    await pilot.pause(0.5)
+
+
+# name → (script, terminal size or None for the default, demo preparation)
+SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] | None]] = {
+    "status": (status, None, None),
+    "status-80x24": (status, (80, 24), None),
+    "sql-view": (sql_view, (120, 36), None),
+    "sql-diff-80x24": (sql_view, (80, 24), None),
+    "rollback-preview": (rollback_preview, None, None),
+    "rollback-confirm": (rollback_confirm, None, None),
+    "rollback-verification": (rollback_verification, None, None),
+    "rollback-summary": (rollback_summary, None, None),
+    "apply-plan": (apply_plan, None, None),
+    "apply-result": (apply_result, None, None),
+    "backups": (backups, None, add_backups),
+    "restore-confirm": (restore_confirm, None, add_backups),
+    "recover-plan": (recover_plan, None, add_backups),
+    "audit-log": (audit, None, add_backups),
+    "help": (help_screen, None, None),
+    "command-palette": (palette, None, None),
+}
+
+
+def lock_primary(demo: Demo) -> None:
+    take_lock_elsewhere(demo.primary_db)
+
+
+SHOTS["rollback-blocked"] = (rollback_blocked, None, lock_primary)
+
+
+async def shoot(name: str, size: tuple[int, int], out: Path) -> Path:
+    script, own_size, prepare = SHOTS[name]
+    demo = build_demo(FIXED_ROOT)
+    if prepare is not None:
+        prepare(demo)
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=own_size or size) as pilot:
+        await script(pilot, app)
+        await pilot.pause(0.3)
+        svg = app.export_screenshot(title=f"malnu-tui · {name}")
+    path = out / f"{name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    return path
+
+
+def to_png(svg: Path) -> Path | None:
+    try:
+        import cairosvg  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    png = svg.with_suffix(".png")
+    cairosvg.svg2png(url=str(svg), write_to=str(png))
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--size", default="100x32", help="terminal size, WIDTHxHEIGHT")
+    parser.add_argument("--out", default=str(REPO / "screenshots"))
+    parser.add_argument("names", nargs="*", help=f"only these: {', '.join(SHOTS)}")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.pop("NO_COLOR", None)
+    for name in args.names or list(SHOTS):
+        svg = asyncio.run(shoot(name, (width, height), out))
+        png = to_png(svg)
+        print(svg.relative_to(REPO) if svg.is_relative_to(REPO) else svg, "+ png" if png else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
