@@ -112,6 +112,7 @@ class StatusScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
+        self.app.sub_title = self.current_target().display_url
         self.focus_table()
 
     def action_next_target(self) -> None:
