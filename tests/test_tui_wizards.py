@@ -533,3 +533,52 @@ async def test_help_lists_the_keys_of_every_screen(demo: Demo) -> None:
         assert ("Status", "r", "Rollback") in rows
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
+
+
+async def test_keys_can_be_remapped_by_binding_id(demo: Demo) -> None:
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[keys]\n"status.rollback" = "z"\n')
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("r")
+        assert isinstance(app.screen, StatusScreen)  # r no longer opens the wizard
+        await pilot.press("z")
+        await wait_until(pilot, lambda: isinstance(app.screen, RollbackWizard))
+
+
+@pytest.mark.parametrize("step", ["when", "plan", "confirm"])
+async def test_recover_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await _backup_now(pilot, app)
+        await pilot.press("escape")
+        with sqlite3.connect(demo.primary_db) as conn:
+            conn.execute("CREATE TABLE written_after_backup (id INTEGER)")
+        await pilot.press("p")
+        await wait_until(pilot, lambda: ready(app, "when"))
+        if step != "when":
+            await pilot.press(*"now", "enter")
+            await wait_until(pilot, lambda: ready(app, "plan"), timeout=20)
+        if step == "confirm":
+            await pilot.press("n")
+            await wait_until(pilot, lambda: settled(app, "confirm"))
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+    assert "written_after_backup" in demo.tables()
+    assert demo.applied() == SCHOOL_APPLIED
+
+
+async def test_held_lock_blocks_the_apply_wizard_too(demo: Demo) -> None:
+    take_lock_elsewhere(demo.primary_db)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        assert "night-shift@admin-laptop" in text_of(app, "#plan-checks")
+        assert wizard(app).blocked is not None
+        await pilot.press("n")
+        assert wizard(app).step == "plan"
+    assert demo.applied() == SCHOOL_APPLIED

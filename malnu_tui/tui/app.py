@@ -6,6 +6,8 @@ The app holds the targets and the one operation that may run at a time; screens 
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
@@ -17,6 +19,24 @@ from malnu_tui.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
+
+
+def load_keymap(config: Path | None) -> dict[str, str]:
+    """``[keys]`` of the config file: binding id → keys, e.g. ``"status.rollback" = "R"``.
+
+    Every binding has an id (see the help screen); a bad table is ignored, not fatal: the
+    console must open at 2 a.m. even with a typo in a key name.
+    """
+    if config is None:
+        return {}
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict):
+        return {}
+    return {str(k): str(v) for k, v in keys.items() if isinstance(v, str)}
 
 
 class MalnuApp(App[int]):
@@ -44,6 +64,9 @@ class MalnuApp(App[int]):
         # No animations: over SSH every animation frame is a repaint sent down the line.
         self.animation_level = "none"
         self.sub_title = target.display_url
+
+    def on_mount(self) -> None:
+        self.set_keymap(load_keymap(self.settings.config_path))
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)
