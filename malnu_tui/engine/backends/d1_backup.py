@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.d1 import D1Backend, D1Error
-from malnu_tui.engine.backup.method import Snapshot, VerifyCheck
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupError,
@@ -82,23 +82,7 @@ def check(
     checks.append(VerifyCheck("integrity_check", checked.integrity == "ok", checked.integrity))
     if not deep:
         return checks
-    want = dict(manifest.row_counts)
-    names = sorted(set(want) | set(checked.row_counts))
-    diff = [
-        f"{t}: {checked.row_counts.get(t)} in the dump, {want.get(t)} in the manifest"
-        for t in names
-        if checked.row_counts.get(t) != want.get(t)
-    ]
-    total = sum(checked.row_counts.values())
-    checks.append(
-        VerifyCheck(
-            "row counts",
-            not diff,
-            "; ".join(diff) if diff else f"{len(names)} tables, {total} rows",
-        )
-    )
-    same = checked.schema_hash == manifest.schema_hash
-    checks.append(VerifyCheck("schema hash", same, checked.schema_hash[:12] if same else "differs"))
+    checks += compare_with_manifest(manifest, checked.row_counts, checked.schema_hash, "dump")
     return checks
 
 

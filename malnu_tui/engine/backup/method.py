@@ -59,6 +59,26 @@ class VerifyCheck:
     detail: str = ""
 
 
+def compare_with_manifest(
+    manifest: BackupManifest, counts: Mapping[str, int], schema_hash: str, copy: str = "copy"
+) -> list[VerifyCheck]:
+    """A deep verification's last two checks: row counts per table and the schema hash of a
+    scratch restore (``copy`` names it in messages) against what the manifest recorded."""
+    want = dict(manifest.row_counts)
+    names = sorted(set(want) | set(counts))
+    diff = [
+        f"{t}: {counts.get(t)} in the {copy}, {want.get(t)} in the manifest"
+        for t in names
+        if counts.get(t) != want.get(t)
+    ]
+    summary = f"{len(names)} tables, {sum(counts.values())} rows"
+    same = schema_hash == manifest.schema_hash
+    return [
+        VerifyCheck("row counts", not diff, "; ".join(diff) if diff else summary),
+        VerifyCheck("schema hash", same, schema_hash[:12] if same else "differs from manifest"),
+    ]
+
+
 class BackupMethod(Protocol):
     """A kind's backup module (see :data:`METHOD_MODULES`)."""
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from malnu_tui.engine.backup.method import Snapshot, VerifyCheck
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupError,
@@ -388,27 +388,7 @@ def _deep_check(
             schema_hash = scratch.schema_fingerprint()
         finally:
             scratch.close()
-        want = dict(manifest.row_counts)
-        names = sorted(set(want) | set(counts))
-        diff = [
-            f"{t}: {counts.get(t)} in the copy, {want.get(t)} in the manifest"
-            for t in names
-            if counts.get(t) != want.get(t)
-        ]
-        checks.append(
-            VerifyCheck(
-                "row counts",
-                not diff,
-                "; ".join(diff) if diff else f"{len(counts)} tables, {sum(counts.values())} rows",
-            )
-        )
-        checks.append(
-            VerifyCheck(
-                "schema hash",
-                schema_hash == manifest.schema_hash,
-                schema_hash[:12] if schema_hash == manifest.schema_hash else "differs",
-            )
-        )
+        checks += compare_with_manifest(manifest, counts, schema_hash)
         return checks
     finally:
         with contextlib.suppress(Exception):

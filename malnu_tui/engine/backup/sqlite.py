@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backup.method import Snapshot, VerifyCheck
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupError,
@@ -239,27 +239,7 @@ def check(
         return checks
     finally:
         remove_quietly(scratch)
-    want = dict(manifest.row_counts)
-    names = sorted(set(want) | set(counts))
-    diff = [
-        f"{t}: {counts.get(t)} in the copy, {want.get(t)} in the manifest"
-        for t in names
-        if counts.get(t) != want.get(t)
-    ]
-    checks.append(
-        VerifyCheck(
-            "row counts",
-            not diff,
-            "; ".join(diff) if diff else f"{len(counts)} tables, {sum(counts.values())} rows",
-        )
-    )
-    checks.append(
-        VerifyCheck(
-            "schema hash",
-            schema_hash == manifest.schema_hash,
-            schema_hash[:12] if schema_hash == manifest.schema_hash else "differs from manifest",
-        )
-    )
+    checks += compare_with_manifest(manifest, counts, schema_hash)
     return checks
 
 

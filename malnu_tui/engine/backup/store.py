@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backends.sqlite import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
 
 if TYPE_CHECKING:
@@ -248,16 +249,6 @@ def temp_path(directory: Path, suffix: str) -> Path:
     return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
     """Remove temp files (and SQLite side files) of processes that died half way, and data
     files whose manifest was never written (a crash between the two renames), once they are
@@ -277,7 +268,7 @@ def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> 
         if not p.name.startswith(TMP_PREFIX):
             continue
         m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             with contextlib.suppress(OSError):
                 p.unlink()
                 removed.append(p)
