@@ -114,3 +114,20 @@ async def test_apply_then_rollback_on_postgresql(pg_app: MalnuApp, pg_url: str) 
     reasons = {m.id: m.reason for m in list_backups(target.backup_dir)}
     assert reasons[backup_id or ""] == "pre-rollback"
     assert sorted(reasons.values()) == ["pre-rollback", "pre-up"]
+
+
+async def test_sql_view_of_a_postgresql_target_shows_the_files_as_written(
+    pg_app: MalnuApp,
+) -> None:
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    app = pg_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        assert "BIGSERIAL" in app.screen.query_one("#source").text  # type: ignore[attr-defined]
+        assert "as written" in app.screen.query_one("#translation").text  # type: ignore[attr-defined]

@@ -47,9 +47,10 @@ class SqlBundle:
     rollback: SqlDocument
 
 
-def load_sql(mset: MigrationSet, filename: str) -> SqlBundle:
+def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
     """Read the migration and its rollback and translate both to PostgreSQL, with the schema
-    knowledge of every earlier migration (runs in a worker)."""
+    knowledge of every earlier migration (runs in a worker). A PostgreSQL target's files are
+    PostgreSQL already: ``translate=False`` shows them as written."""
     from malnu_tui.engine.translate import SchemaState, translate_script
 
     state = SchemaState()
@@ -58,7 +59,16 @@ def load_sql(mset: MigrationSet, filename: str) -> SqlBundle:
         if m.filename == filename:
             chosen = m
             break
-        translate_script(m.read_text(), m.filename, state)
+        if translate:
+            translate_script(m.read_text(), m.filename, state)
+    if chosen is not None and not translate:
+        plain = chosen.rollback
+        return SqlBundle(
+            SqlDocument(chosen.filename, chosen.read_text(), None),
+            SqlDocument(plain.filename, plain.read_text(), None)
+            if plain
+            else SqlDocument(None, None, None),
+        )
     if chosen is None:
         return SqlBundle(SqlDocument(None, None, None), SqlDocument(None, None, None))
     text = chosen.read_text()
@@ -76,8 +86,10 @@ def load_sql(mset: MigrationSet, filename: str) -> SqlBundle:
 
 def unified_diff(doc: SqlDocument) -> Text:
     """SQLite → PostgreSQL as a unified diff: ``-`` lines only in SQLite, ``+`` only in PG."""
-    if doc.sql is None or doc.translation is None:
+    if doc.sql is None:
         return Text("no file")
+    if doc.translation is None:  # a PostgreSQL target: nothing to translate
+        return Text(doc.sql)
     before = doc.sql.splitlines()
     after = doc.translation.postgres_sql().splitlines()
     text = Text()
@@ -132,6 +144,8 @@ class SqlViewScreen(Screen[None]):
         self.bundle: SqlBundle | None = None
         self.which: Which = "migration"
         self.forced_layout: Literal["split", "diff"] | None = None
+        # The primary's files are SQLite (and D1); a PostgreSQL target runs its files as written.
+        self.translates = target.kind != "postgresql"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,7 +193,8 @@ class SqlViewScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="sql-view")
     def _load(self) -> None:
         with reporting(self, "sql"):
-            self.post_message(StepDone("sql", load_sql(self.mset, self.status.filename)))
+            bundle = load_sql(self.mset, self.status.filename, translate=self.translates)
+            self.post_message(StepDone("sql", bundle))
 
     @on(StepDone)
     def _loaded(self, event: StepDone) -> None:
@@ -234,14 +249,19 @@ class SqlViewScreen(Screen[None]):
             translation.load_text("")
             self.query_one("#diff-text", Static).update(Text(missing, style="bold"))
             return
-        self.query_one("#source-label", Label).update(f"SQLite {label}: {doc.filename}")
+        dialect = "SQLite" if self.translates else "PostgreSQL"
+        self.query_one("#source-label", Label).update(f"{dialect} {label}: {doc.filename}")
         source.load_text(doc.sql)
-        translation.load_text(doc.translation.postgres_sql() if doc.translation else "")
+        translation.load_text(
+            doc.translation.postgres_sql()
+            if doc.translation
+            else "-- a PostgreSQL target: its files run as written, no translation\n"
+        )
         self.query_one("#diff-text", Static).update(unified_diff(doc))
         rows = finding_cells(doc)
         for row in rows:
             findings.add_row(*row)
-        if not rows:
+        if not rows and doc.translation is not None:
             findings.add_row("", Text("✔ none", style="green"), "", "translated as written")
 
     def action_goto_finding(self) -> None:
