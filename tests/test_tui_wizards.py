@@ -18,6 +18,7 @@ from malnu_tui.tui.screens.restore import RestoreWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
 
@@ -215,7 +216,7 @@ async def test_rollback_to_a_picked_version(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("r")
         await wait_until(pilot, lambda: ready(app, "how-far"))
-        table = app.screen.query_one("#applied-table", DataTable)
+        table = app.screen.query_one("#applied-table", MigrationTable)
         table.focus()
         await pilot.pause()
         await pilot.press("down", "down", "enter")  # keep 20251124_122000

@@ -174,7 +174,7 @@ class RollbackWizard(SafetyBackupStep):
                 yield ChoiceButton("back to the version selected below (kept)", id="mode-to")
             yield Field(placeholder="N", type="integer", id="steps-input", compact=True)
             yield Label("applied migrations, newest first:", classes="dim")
-            yield DataTable(id="applied-table", cursor_type="row", zebra_stripes=True)
+            yield MigrationTable(id="applied-table")
         with StepPane(id="preview"):
             yield Static("", id="preview-intro", classes="intro")
             yield DataTable(id="preview-table", cursor_type="row")
@@ -255,16 +255,7 @@ class RollbackWizard(SafetyBackupStep):
     def _show_applied(self) -> None:
         assert self.report is not None
         self.applied = RollbackChoice("to", to="").chosen(self.report)
-        table = self.query_one("#applied-table", DataTable)
-        table.clear(columns=True)
-        table.add_columns("version", "name", "state", "rollback file")
-        for m in self.applied:
-            table.add_row(
-                m.version,
-                m.name,
-                state_text(m.state),
-                m.rollback_file or Text("✘ MISSING", style="bold red"),
-            )
+        self.query_one("#applied-table", MigrationTable).show_rows(self.applied)
         if not self.applied:
             self.allow_next("nothing is applied: nothing to roll back")
             self.show_error(
@@ -288,7 +279,7 @@ class RollbackWizard(SafetyBackupStep):
                 return None
             return RollbackChoice("steps", steps=int(text))
         if mode == "mode-to":
-            table = self.query_one("#applied-table", DataTable)
+            table = self.query_one("#applied-table", MigrationTable)
             if not self.applied:
                 return None
             row = min(max(table.cursor_row, 0), len(self.applied) - 1)
@@ -304,12 +295,12 @@ class RollbackWizard(SafetyBackupStep):
         if event.value and event.input.has_focus:
             self._choose("mode-steps")
 
-    @on(DataTable.RowHighlighted, "#applied-table")
+    @on(MigrationTable.Highlighted, "#applied-table")
     def _version_highlighted(self) -> None:
-        if self.query_one("#applied-table", DataTable).has_focus:
+        if self.query_one("#applied-table", MigrationTable).has_focus:
             self._choose("mode-to")
 
-    @on(DataTable.RowSelected, "#applied-table")
+    @on(MigrationTable.Selected, "#applied-table")
     def _version_selected(self) -> None:
         self._choose("mode-to")
         self.action_next()

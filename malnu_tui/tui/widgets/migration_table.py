@@ -6,6 +6,7 @@ scroll as fast as ten (Textual's DataTable measures every cell of every row when
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -60,6 +61,18 @@ class MigrationTable(ScrollView, can_focus=True):
         def control(self) -> MigrationTable:
             return self.table
 
+    class Highlighted(Message):
+        """The cursor moved to another row."""
+
+        def __init__(self, table: MigrationTable, row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> MigrationTable:
+            return self.table
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows_shown: tuple[MigrationStatus, ...] = ()
@@ -86,10 +99,14 @@ class MigrationTable(ScrollView, can_focus=True):
     def show(self, report: StatusReport, state: MigrationState | None) -> None:
         """Show ``report``'s migrations (only those in ``state`` when given), keeping the
         cursor on the same migration when it is still listed."""
+        self.show_rows(m for m in report.migrations if state is None or m.state is state)
+
+    def show_rows(self, rows: Iterable[MigrationStatus]) -> None:
+        """Show these migrations, in this order."""
         keep = self.selected_filename()
         self.narrow = self.app.size.width < NARROW_WIDTH
         self._columns = NARROW_COLUMNS if self.narrow else WIDE_COLUMNS
-        self.rows_shown = tuple(m for m in report.migrations if state is None or m.state is state)
+        self.rows_shown = tuple(rows)
         self._cells = [self._row(m) for m in self.rows_shown]
         widths = [len(c) for c in self._columns]
         for cells in self._cells:
@@ -129,6 +146,7 @@ class MigrationTable(ScrollView, can_focus=True):
         elif new >= top + visible:
             self.scroll_to(y=new - visible + 1, animate=False)
         self.refresh()
+        self.post_message(self.Highlighted(self, new))
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(row=self.cursor_row + delta)
