@@ -89,6 +89,7 @@ def steps(*actions: str | tuple[str, ...], home: bool = True) -> RunBefore:
                 await pilot.press(*action)
             else:
                 await wait_until(pilot, lambda action=action: at_step(app, action))  # type: ignore[misc]
+                await pilot.pause(0.05)  # the step's focus lands before any typing
         await pilot.pause(0.1)
 
     return run
@@ -185,7 +186,9 @@ def test_rollback_preview_blocked(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rollback_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(("r",), "how-far", ("n",), "preview", ("n",), "backup", ("n",), ("s", "c", "h"))
+    run = steps(
+        ("r",), "how-far", ("n",), "preview", ("n",), "backup", ("n",), "confirm", ("s", "c", "h")
+    )
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 
@@ -247,7 +250,11 @@ def test_backup_delete_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple
 
     async def run(pilot: Pilot[Any]) -> None:
         await _browser()(pilot)
-        await pilot.press("d", "d", "e")
+        await pilot.press("d")
+        app = pilot.app
+        await wait_until(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press("d", "e")
+        await pilot.pause(0.1)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
