@@ -108,6 +108,11 @@ def sqlite_path(url: str) -> Path:
     return Path(unquote(rest))
 
 
+def sqlite_url(path: Path) -> str:
+    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``)."""
+    return f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
+
+
 @dataclass(frozen=True)
 class Target:
     """One database and the migration files that belong to it."""
@@ -209,10 +214,9 @@ def load_settings(
         url = str(raw["url"])
         if url_kind(url) == "sqlite" and ":" in url:
             sp = sqlite_path(url)
-            if not sp.is_absolute():
-                url = f"sqlite:///{base / sp}"
+            url = sqlite_url(sp if sp.is_absolute() else base / sp)
         elif url_kind(url) == "sqlite":
-            url = f"sqlite:///{_path(url, base, where)}"
+            url = sqlite_url(_path(url, base, where))
         mig = _path(raw["migrations_dir"], base, where) if "migrations_dir" in raw else default_mig
         rb = _path(raw["rollback_dir"], base, where) if "rollback_dir" in raw else default_rb
         options = {
@@ -223,7 +227,7 @@ def load_settings(
         bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
         targets[name] = Target(name, url, mig, rb, bdir, options)
     if not targets:
-        url = f"sqlite:///{user_data_dir() / 'malnu.db'}"
+        url = sqlite_url(user_data_dir() / "malnu.db")
         targets[DEFAULT_TARGET] = Target(
             DEFAULT_TARGET, url, default_mig, default_rb, backup_root / DEFAULT_TARGET
         )

@@ -22,6 +22,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
+from malnu_tui.engine.config import sqlite_url
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder, StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -72,9 +73,7 @@ class SQLiteBackend:
 
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
-        self.display_url = (
-            f"sqlite://{self.path}" if self.path.is_absolute() else f"sqlite:{self.path}"
-        )
+        self.display_url = sqlite_url(self.path)
         self.name = self.path.stem
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
