@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,7 @@ async def step(pilot: Pilot[Any], app: MalnuApp, name: str) -> None:
             and s.step == name
             and not s.working
             and (s.blocked != "loading…" or s.finished)
+            and s.focused is not None
         )
 
     try:
@@ -188,15 +190,17 @@ SHOTS["rollback-blocked"] = (rollback_blocked, None, lock_primary)
 
 async def shoot(name: str, size: tuple[int, int], out: Path) -> Path:
     script, own_size, prepare = SHOTS[name]
-    demo = build_demo(FIXED_ROOT)
-    if prepare is not None:
-        prepare(demo)
-    settings = demo.settings()
-    app = MalnuApp(settings=settings, target=settings.target("primary"))
-    async with app.run_test(size=own_size or size) as pilot:
-        await script(pilot, app)
-        await pilot.pause(0.3)
-        svg = app.export_screenshot(title=f"malnu-tui · {name}")
+    with FIXED_ROOT.with_name(FIXED_ROOT.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the snapshot tests use the same demo path
+        demo = build_demo(FIXED_ROOT)
+        if prepare is not None:
+            prepare(demo)
+        settings = demo.settings()
+        app = MalnuApp(settings=settings, target=settings.target("primary"))
+        async with app.run_test(size=own_size or size) as pilot:
+            await script(pilot, app)
+            await pilot.pause(0.3)
+            svg = app.export_screenshot(title=f"malnu-tui · {name}")
     path = out / f"{name}.svg"
     path.write_text(svg, encoding="utf-8")
     return path

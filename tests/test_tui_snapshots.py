@@ -7,6 +7,7 @@ change, and look at the pictures before committing them.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,6 +25,9 @@ from tests.tui_demo import FIXED_ROOT, Demo, add_backups, build_demo, take_lock_
 from tests.tui_demo import wait_until as _wait_until
 
 pytestmark = pytest.mark.xdist_group("tui")  # one worker: the demo lives at a fixed path
+FIXED_LOCK = FIXED_ROOT.with_name(FIXED_ROOT.name + ".lock")
+# DataTables size their columns when idle: give a loaded machine time to get there.
+SETTLE = 0.3
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 SnapCompare = Callable[..., bool]
@@ -35,8 +39,15 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
     monkeypatch.delenv("NO_COLOR", raising=False)  # colour pictures; one test sets it
     ids = iter(f"20261120T0930{i:02d}000000Z-5afe{i:02d}" for i in range(10, 99))
     monkeypatch.setattr("malnu_tui.engine.backup.core.new_backup_id", lambda _now: next(ids))
-    yield build_demo(FIXED_ROOT)
-    settle_threads()
+    # The demo path is fixed (it shows in the pictures): another run of these tests on the
+    # same machine (a second checkout, the screenshots script) waits for this one.
+    with FIXED_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield build_demo(FIXED_ROOT)
+            settle_threads()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def settle_threads() -> None:
@@ -72,6 +83,7 @@ def at_step(app: MalnuApp, step: str) -> bool:
         and screen.step == step
         and not screen.working
         and screen.blocked != "loading…"
+        and screen.focused is not None  # the step's focus has landed
     )
 
 
@@ -90,7 +102,7 @@ def steps(*actions: str | tuple[str, ...], home: bool = True) -> RunBefore:
             else:
                 await wait_until(pilot, lambda action=action: at_step(app, action))  # type: ignore[misc]
                 await pilot.pause(0.05)  # the step's focus lands before any typing
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     return run
 
@@ -120,7 +132,7 @@ def test_status_error_state(snap_compare: SnapCompare, demo: Demo, size: tuple[i
         assert isinstance(app, MalnuApp)
         app.action_next_target()  # the key t is covered by the Pilot tests
         await wait_until(pilot, lambda: app.status_screen.current_target().name == "staging")
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -146,7 +158,7 @@ def test_sql_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) 
             pilot,
             lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
         )
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -233,7 +245,7 @@ def _browser() -> RunBefore:
                 and app.screen.query_one(DataTable).row_count == 2
             ),
         )
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     return run
 
@@ -254,7 +266,7 @@ def test_backup_delete_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple
         app = pilot.app
         await wait_until(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press("d", "e")
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -291,7 +303,7 @@ def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int])
         await wait_until(
             pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
         )
-        await pilot.pause(0.1)
+        await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 

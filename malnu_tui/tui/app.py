@@ -75,14 +75,17 @@ class MalnuApp(App[int]):
     def begin_operation(self, name: str) -> bool:
         """Claim the app for ``name``; False (and a notice) when another one is running."""
         if self.operation is not None:
-            self.notify(
-                f"{self.operation} is still running; wait for it to finish",
-                severity="warning",
-                timeout=4,
-            )
+            self._notify_busy()
             return False
         self.operation = name
         return True
+
+    def _notify_busy(self) -> None:
+        self.notify(
+            f"{self.operation} is still running; wait for it to finish",
+            severity="warning",
+            timeout=4,
+        )
 
     def end_operation(self) -> None:
         self.operation = None
@@ -90,12 +93,11 @@ class MalnuApp(App[int]):
     # -- navigation ---------------------------------------------------------------------------
     @property
     def status_screen(self) -> StatusScreen:
-        screen = self.screen_stack[0] if self.screen_stack else None
-        for s in self.screen_stack:
-            if isinstance(s, StatusScreen):
-                return s
-        assert isinstance(screen, StatusScreen)
-        return screen
+        """The home screen (always at the bottom of the stack)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, StatusScreen):
+                return screen
+        raise RuntimeError("the status screen is not mounted")
 
     def current_target(self) -> Target:
         return self.status_screen.current_target()
@@ -103,7 +105,7 @@ class MalnuApp(App[int]):
     def _back_home(self) -> bool:
         """Return to the status screen (from anywhere but a running operation)."""
         if self.operation is not None:
-            self.begin_operation("")  # shows the notice
+            self._notify_busy()
             return False
         while not isinstance(self.screen, StatusScreen) and len(self.screen_stack) > 1:
             self.pop_screen()
