@@ -55,7 +55,7 @@ class PaintClock:
                 clock.last = time.perf_counter()
             return strip
 
-        MigrationTable.render_line = render_line  # type: ignore[method-assign]
+        MigrationTable.render_line = render_line  # type: ignore[method-assign,assignment]
 
 
 CLOCK = PaintClock()

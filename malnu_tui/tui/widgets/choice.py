@@ -6,7 +6,7 @@ from textual.widgets import RadioButton
 
 
 class ChoiceButton(RadioButton):
-    @property  # type: ignore[override]
+    @property
     def BUTTON_INNER(self) -> str:
         return "●" if self.value else " "
 
