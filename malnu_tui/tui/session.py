@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup import BackupProgressCallback
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
-    from malnu_tui.engine.migrate import StatusReport
+    from malnu_tui.engine.migrate import Plan, StatusReport
 
 
 @contextlib.contextmanager
@@ -50,6 +50,26 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
     mset = migration_set(target)
     with connected(target) as backend:
         return status(backend, mset, target.name), mset
+
+
+def files_dialect(target: Target) -> str:
+    """The dialect the target's migration files are written in: its ``dialect`` option, else
+    PostgreSQL's for a PostgreSQL target and SQLite's otherwise (as the CLI decides)."""
+    value = target.options.get("dialect")
+    if value is None:
+        return "postgresql" if target.kind == "postgresql" else "sqlite"
+    value = str(value).lower()
+    return "postgresql" if value in ("postgresql", "postgres") else value
+
+
+def plan_for_target(target: Target, plan: Plan, mset: MigrationSet) -> Plan:
+    """A PostgreSQL mirror of the primary (``dialect = "sqlite"``) runs the PostgreSQL
+    translation of the SQLite files; an untranslatable statement refuses the plan."""
+    if target.kind == "postgresql" and files_dialect(target) == "sqlite":
+        from malnu_tui.engine.translate import postgres_plan
+
+        return postgres_plan(plan, mset)
+    return plan
 
 
 def take_safety_backup(

@@ -17,7 +17,14 @@ from malnu_tui.engine.migrate import ApplyResult, MigrationFailed, Plan, Progres
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
-from malnu_tui.tui.session import connected, explain, load_status, migration_set, reporting
+from malnu_tui.tui.session import (
+    connected,
+    explain,
+    load_status,
+    migration_set,
+    plan_for_target,
+    reporting,
+)
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -56,7 +63,7 @@ def preview_apply(target: Target) -> ApplyPreview:
     plan: Plan | None = None
     with connected(target) as backend:
         try:
-            plan = plan_up(backend, mset, target_name=target.name)
+            plan = plan_for_target(target, plan_up(backend, mset, target_name=target.name), mset)
         except MalnuError as exc:
             problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
         lock = backend.read_lock()

@@ -34,7 +34,13 @@ from malnu_tui.engine.migrate import (
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
-from malnu_tui.tui.session import connected, load_status, migration_set, reporting
+from malnu_tui.tui.session import (
+    connected,
+    load_status,
+    migration_set,
+    plan_for_target,
+    reporting,
+)
 from malnu_tui.tui.widgets.choice import ChoiceButton
 from malnu_tui.tui.widgets.fields import Field, SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable
@@ -107,6 +113,7 @@ def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
                 to=choice.to if choice.mode == "to" else None,
                 target_name=target.name,
             )
+            plan = plan_for_target(target, plan, mset)
         except MalnuError as exc:
             problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
         if plan is not None and not plan.steps:

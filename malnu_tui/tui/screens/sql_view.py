@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, Static, TextArea
 
 from malnu_tui.tui.messages import OperationFailed, StepDone
-from malnu_tui.tui.session import reporting
+from malnu_tui.tui.session import files_dialect, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.state import state_text
@@ -145,7 +145,7 @@ class SqlViewScreen(Screen[None]):
         self.which: Which = "migration"
         self.forced_layout: Literal["split", "diff"] | None = None
         # The primary's files are SQLite (and D1); a PostgreSQL target runs its files as written.
-        self.translates = target.kind != "postgresql"
+        self.translates = files_dialect(target) == "sqlite"
 
     def compose(self) -> ComposeResult:
         yield Header()
