@@ -59,6 +59,8 @@ _SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=
 
 def mask_url(url: str) -> str:
     """The URL with any password, and secret query parameters, replaced by ``***``."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return sqlite_url(sqlite_path(url))  # no secrets; one spelling of the path
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -104,6 +106,8 @@ def sqlite_path(url: str) -> Path:
             path = parts.netloc + path  # sqlite://relative/path.db
         if not path:
             raise ConfigError(f"SQLite URL has no file path: {url}")
+        if path.startswith("//"):  # SQLAlchemy's sqlite:////abs/path spelling
+            path = "/" + path.lstrip("/")
         return Path(path)
     return Path(unquote(rest))
 
