@@ -399,6 +399,11 @@ async def test_backup_browser_create_verify_delete(demo: Demo) -> None:
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
     assert list_backups(demo.target().backup_dir) == []
+    from malnu_tui.engine.config import open_backend
+
+    backend = open_backend(demo.target())
+    assert [e.object for e in backend.read_audit(action="backup-delete")] == [created.id]
+    backend.close()
 
 
 async def _backup_now(pilot: object, app: MalnuApp) -> str:

@@ -234,8 +234,10 @@ class BackupBrowser(Screen[None]):
     def _delete(self, backup_id: str) -> None:
         from malnu_tui.engine.backup import delete_backup
 
-        with reporting(self, "delete"):
-            self.post_message(StepDone("deleted", delete_backup(self.target.backup_dir, backup_id)))
+        with reporting(self, "delete"), connected(self.target) as backend:
+            # With the backend, the engine records the deletion in the audit trail.
+            deleted = delete_backup(self.target.backup_dir, backup_id, backend=backend)
+            self.post_message(StepDone("deleted", deleted))
 
     # -- results ------------------------------------------------------------------------------
     @on(BackupProgress)
