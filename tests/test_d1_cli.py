@@ -116,3 +116,16 @@ def test_plan_and_up_show_d1_lint(d1: D1Target, mdirs: MigrationDirs) -> None:
     assert codes == ["D1-PRAGMA-FK"]
     res = run_cli(*base, "up", "--dry-run")
     assert res.code == 0 and "D1: 20250101_000400_fk_off.sql:1" in res.err
+
+
+def test_console_apply_preview_shows_d1_lint(d1: D1Target, mdirs: MigrationDirs) -> None:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.tui.screens.apply import preview_apply
+
+    d = school_set(mdirs)
+    d.add("20250101_000400", "fk_off", "PRAGMA foreign_keys = OFF;\nCREATE TABLE x (id INTEGER);")
+    preview = preview_apply(Target("prod", d1.url, d.migrations, d.rollback, d.root / "b"))
+    assert not preview.problems
+    assert (
+        len(preview.d1_findings) == 1 and "20250101_000400_fk_off.sql:1" in preview.d1_findings[0]
+    )

@@ -96,10 +96,9 @@ def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
     """What D1 rejects or misbehaves on in ``filenames``, for a D1 target (else nothing)."""
     if ctx.target.kind != "d1" or not filenames:
         return []
-    from malnu_tui.engine.d1_lint import lint_migrations, live_schema
+    from malnu_tui.engine.d1_lint import lint_plan
 
-    base = live_schema(ctx.backend())
-    return lint_migrations(ctx.migration_set(), filenames, base_schema=base)
+    return lint_plan(ctx.backend(), ctx.migration_set(), filenames)
 
 
 def _marker(f: Finding) -> str:

@@ -24,11 +24,14 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
 
 __all__ = ["D1Finding", "lint_migration", "lint_migrations", "live_schema"]
 
@@ -282,3 +285,11 @@ def live_schema(backend: object) -> list[str]:
     if isinstance(conn, sqlite3.Connection):
         return [str(r[0]) for r in conn.execute(sql)]
     return []
+
+
+def lint_plan(backend: Backend, mset: MigrationSet, filenames: Sequence[str]) -> list[D1Finding]:
+    """Findings for ``filenames`` about to run on a D1 ``backend``, against its live schema
+    (nothing for other kinds: the lint is about what D1 itself rejects or misbehaves on)."""
+    if backend.kind != "d1" or not filenames:
+        return []
+    return lint_migrations(mset, list(filenames), base_schema=live_schema(backend))

@@ -42,6 +42,7 @@ class ApplyPreview:
     problems: tuple[str, ...]
     database_name: str
     lock: LockHolder | None
+    d1_findings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,16 @@ def preview_apply(target: Target) -> ApplyPreview:
                 f"the migration lock is held by {lock.describe()}: wait for them, or if that "
                 "session is dead release it from the status screen (U, audited)"
             )
-        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock)
+        d1: list[str] = []
+        if plan is not None and backend.kind == "d1":
+            from malnu_tui.engine.d1_lint import lint_plan
+
+            try:
+                found = lint_plan(backend, mset, [s.filename for s in plan.steps])
+                d1 = [f.describe() for f in found]
+            except MalnuError as exc:
+                d1 = [f"D1 lint could not run: {exc}"]
+        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock, tuple(d1))
 
 
 class ApplyWizard(SafetyBackupStep):
@@ -183,6 +193,8 @@ class ApplyWizard(SafetyBackupStep):
             text = Text("✔ files read and split, dependencies met, no drift, lock free", "green")
             for n in notes:
                 text.append(f"\n  ℹ {n}", style="")
+            for f in p.d1_findings:
+                text.append(f"\n  ⚠ D1: {f}", style="yellow")
             checks.update(text)
             checks.set_class(False, "problems")
             self.allow_next(label="Back up ▶ (n)")
