@@ -535,19 +535,17 @@ class PostgresBackend:
                 raise LockHeld(self.read_lock())
             time.sleep(0.1)
         self._locked = True
-        try:
-            with self._txn() as c:
-                c.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (id, owner, host, pid, acquired_at, backend_pid) "
-                        "VALUES (1, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (id) DO UPDATE "
-                        "SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
-                        "acquired_at = excluded.acquired_at, backend_pid = excluded.backend_pid"
-                    ).format(self._t(LOCK_TABLE)),
-                    (holder.owner, holder.host, holder.pid, holder.acquired_at),
-                )
-        except psycopg.Error:
-            pass  # the info row is a courtesy; pg_stat_activity still names the holder
+        # The info row is a courtesy; pg_stat_activity still names the holder without it.
+        with contextlib.suppress(psycopg.Error), self._txn() as c:
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (id, owner, host, pid, acquired_at, backend_pid) "
+                    "VALUES (1, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (id) DO UPDATE "
+                    "SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                    "acquired_at = excluded.acquired_at, backend_pid = excluded.backend_pid"
+                ).format(self._t(LOCK_TABLE)),
+                (holder.owner, holder.host, holder.pid, holder.acquired_at),
+            )
 
     def renew_lock(self) -> None:
         """Nothing to renew: a session advisory lock lasts exactly as long as the session

@@ -63,7 +63,8 @@ class WizardScreen(Screen[str | None]):
         yield Footer(compact=True)
 
     def compose_steps(self) -> Iterable[Widget]:
-        raise NotImplementedError
+        """One container per step, ids as in STEPS; every wizard defines its own."""
+        raise TypeError(f"{type(self).__name__} must define compose_steps()")
 
     def on_mount(self) -> None:
         self.go(0)
