@@ -189,3 +189,37 @@ def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> 
     assert rows[0]["in_files"] and not rows[0]["tracked"]
     res = run_cli("--database", f"sqlite:///{db}", *d.args(), "status")
     assert "malnu-tui adopt" in res.err
+
+
+def test_sqlite_commands_stay_light(tmp_path: Path) -> None:
+    """Start-up time: a SQLite status never imports Textual, httpx, psycopg or sqlglot."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from malnu_tui.cli import main\n"
+        "out, err = io.StringIO(), io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+        f"    main(['--database', 'sqlite:///{tmp_path / 'light.db'}', 'status', '--json'])\n"
+        "print(sorted(m for m in ('textual', 'httpx', 'psycopg', 'sqlglot', 'rich')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_command_table_matches_what_modules_register() -> None:
+    """COMMANDS (used to register only the module a run needs) lists every command exactly."""
+    import argparse
+
+    from malnu_tui.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {c for cmds in COMMANDS.values() for c in cmds}
+    for module, cmds in COMMANDS.items():
+        for cmd in cmds:
+            one = build_parser([cmd])
+            one_sub = next(a for a in one._actions if isinstance(a, argparse._SubParsersAction))
+            assert cmd in one_sub.choices, (module, cmd)

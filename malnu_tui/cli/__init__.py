@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -14,13 +13,41 @@ from malnu_tui.cli.context import Context
 from malnu_tui.engine.errors import MalnuError
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
-# and called as handler(ctx) -> exit code.
-COMMAND_MODULES = (
-    "malnu_tui.cli.migrate",
-    "malnu_tui.cli.parity",
-    "malnu_tui.cli.backup",
-    "malnu_tui.cli.d1",
-)
+# and called as handler(ctx) -> exit code. COMMANDS says which module defines each command, so
+# a run registers only the module it needs (start-up time); help and errors register them all.
+COMMANDS = {
+    "malnu_tui.cli.migrate": (
+        "status",
+        "create",
+        "up",
+        "rollback",
+        "verify",
+        "repair",
+        "clear-failed",
+        "unlock",
+        "log",
+    ),
+    "malnu_tui.cli.parity": ("plan", "diff", "parity"),
+    "malnu_tui.cli.backup": ("backup", "recover"),
+    "malnu_tui.cli.d1": ("adopt", "d1"),
+}
+COMMAND_MODULES = tuple(COMMANDS)
+_VALUE_OPTIONS = {"--database", "--target", "--config", "--migrations-dir", "--rollback-dir"}
+
+
+def _module_for(argv: Sequence[str]) -> str | None:
+    """The module defining the command in ``argv`` (None: no command, or help wanted)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in ("-h", "--help", "--version"):
+            return None
+        elif token in _VALUE_OPTIONS:
+            skip = True
+        elif not token.startswith("-"):
+            return next((m for m, cmds in COMMANDS.items() if token in cmds), None)
+    return None
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -51,7 +78,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="malnu-tui",
         description="Migrations, backups and emergency rollbacks for MA Malnu Kananga's "
@@ -62,16 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
+    only = _module_for(argv) if argv is not None else None
+    for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``malnu-tui`` console script; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     ctx = Context(args)
     try:

@@ -201,11 +201,12 @@ def read_local_state(path: Path, table: str = DEFAULT_TABLE) -> list[WranglerMig
 def read_from_backend(backend: Backend, table: str = DEFAULT_TABLE) -> list[WranglerMigration]:
     """wrangler's applied migrations from the target database itself (a remote D1 database,
     or a SQLite file such as wrangler's local state opened as a target)."""
-    from malnu_tui.engine.backends.d1 import D1Backend
-
     exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
     select = f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
-    if isinstance(backend, D1Backend):
+    if backend.kind == "d1":  # checked by kind first: importing the D1 module costs httpx
+        from malnu_tui.engine.backends.d1 import D1Backend
+
+        assert isinstance(backend, D1Backend)
         if not int(backend.query(exists, (table,))[0]["n"]):
             return []
         return _rows_to_migrations(backend.api.raw(select).rows)
