@@ -258,8 +258,14 @@ def test_clear_failed(sqlite_url: str, mdirs: MigrationDirs) -> None:
 
 def test_dependencies_are_checked(sqlite_url: str, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    d.add("20250101_000400", "needs", "SELECT 1;", dependencies="20250101_009999_nothing.sql")
-    with pytest.raises(MigrationFileError, match="unknown dependency"):
+    d.add(
+        "20250101_000400",
+        "needs",
+        "SELECT 1;",
+        description="x",
+        dependencies="20250101_009999_nothing.sql",
+    )
+    with pytest.raises(MigrationFileError, match=r"000400_needs\.sql:2: unknown dependency"):
         discover(d.migrations, d.rollback)
     (d.migrations / "20250101_000400_needs.sql").unlink()
     d.add("20250101_000400", "needs", "SELECT 1;", dependencies="20250101_000200")

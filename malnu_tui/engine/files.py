@@ -322,8 +322,21 @@ def _check_dependencies(found: list[Migration]) -> None:
                 except ValueError:
                     j = None
             if j is None:
-                raise MigrationFileError(str(mig.path), f"unknown dependency {dep!r}", line=1)
+                raise MigrationFileError(
+                    str(mig.path), f"unknown dependency {dep!r}", line=_dependencies_line(mig)
+                )
             if j >= i:
                 raise MigrationFileError(
-                    str(mig.path), f"dependency {dep!r} does not come before this migration"
+                    str(mig.path),
+                    f"dependency {dep!r} does not come before this migration",
+                    line=_dependencies_line(mig),
                 )
+
+
+def _dependencies_line(mig: Migration) -> int | None:
+    """The line of the ``-- Dependencies:`` header, for error messages."""
+    for number, line in enumerate(mig.read_text().splitlines(), 1):
+        m = _HEADER.match(line)
+        if m and m[1].lower() == "dependencies":
+            return number
+    return None
