@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures_core", "tests.fixtures_pg", "tests.fixtures_d1"]
+pytest_plugins = [
+    "tests.fixtures_core",
+    "tests.fixtures_pg",
+    "tests.fixtures_d1",
+    "tests.backup_support",
+]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_backup_support import cli, write_migrations
+from tests.backup_support import cli, write_migrations
 
 
 @pytest.fixture

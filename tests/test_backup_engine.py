@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from malnu_tui.engine.backup import (
 )
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.migrate import MigrationState, status
-from tests.test_backup_support import (
+from tests.backup_support import (
     FULL_DISK,
     V1,
     V3,
@@ -35,21 +34,6 @@ from tests.test_backup_support import (
     rows,
     up,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
-    """A target with its own backup store and an open backend, on each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'school.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    target = make_target(tmp_path, url)
-    backend = open_fresh(target)
-    try:
-        yield target, backend
-    finally:
-        backend.close()
 
 
 def _files(target: Target) -> list[str]:
@@ -78,7 +62,7 @@ def test_round_trip_restores_every_row(db: tuple[Target, Backend]) -> None:
     assert verify_backup(target, m.id, deep=True).ok
 
     # Damage the live data, then restore: every row comes back exactly.
-    from tests.test_backup_support import execute
+    from tests.backup_support import execute
 
     execute(backend, "DELETE FROM posts WHERE user_id > 10")
     execute(backend, "UPDATE users SET email = 'changed' || email WHERE id < 5")
@@ -107,7 +91,7 @@ def test_damaged_backup_is_refused_and_database_untouched(
     up(backend, target)
     fill(backend, users=20)
     m = create_backup(backend, target)
-    from tests.test_backup_support import execute
+    from tests.backup_support import execute
 
     execute(backend, "DELETE FROM posts")
     live_before = rows(backend)
@@ -135,7 +119,7 @@ def test_damaged_backup_is_refused_and_database_untouched(
 def test_older_schema_restore_then_up(db: tuple[Target, Backend]) -> None:
     target, backend = db
     up(backend, target, to=V1)
-    from tests.test_backup_support import execute
+    from tests.backup_support import execute
 
     execute(backend, "INSERT INTO users (id, email) VALUES (1, 'first@malnu.sch.id')")
     old = create_backup(backend, target)
@@ -192,7 +176,7 @@ def test_backup_while_another_process_writes(db: tuple[Target, Backend], tmp_pat
 def test_full_disk_during_backup_lists_nothing(db: tuple[Target, Backend], tmp_path: Path) -> None:
     target, backend = db
     up(backend, target)
-    from tests.test_backup_support import execute
+    from tests.backup_support import execute
 
     execute(backend, "BEGIN")
     for i in range(1, 4001):
@@ -233,7 +217,7 @@ def test_sqlite_restore_is_atomic_for_other_connections(tmp_path: Path) -> None:
     the whole new one once it starts a new transaction: never a mix."""
     import sqlite3
 
-    from tests.test_backup_support import execute
+    from tests.backup_support import execute
 
     db = tmp_path / "a.db"
     target = make_target(tmp_path, f"sqlite:///{db}")

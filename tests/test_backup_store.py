@@ -24,7 +24,7 @@ from malnu_tui.engine.backup import (
 )
 from malnu_tui.engine.backup.store import save_manifest, sweep_stale_temp, utc_iso
 from malnu_tui.engine.errors import ConfigError
-from tests.test_backup_support import make_target, open_fresh, up
+from tests.backup_support import make_target, open_fresh, up
 
 
 def _aged(directory: Path, m: BackupManifest, days: float, verified: bool = True) -> None:

@@ -4,7 +4,6 @@ assert the marks and the schema of that time), on real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,21 +21,7 @@ from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
 from malnu_tui.engine.safety import backup_taker, record_skipped_backup
-from tests.test_backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'school.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    target = make_target(tmp_path, url)
-    backend = open_fresh(target)
-    try:
-        yield target, backend
-    finally:
-        backend.close()
+from tests.backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
 
 
 def _marks(backend: Backend) -> set[str]:

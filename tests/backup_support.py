@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.config import Target, open_backend
@@ -156,3 +159,18 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 from malnu_tui.cli import main
 sys.exit(main(sys.argv[2:]))
 """
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
+    """A target with its own backup store and an open backend, on each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'school.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    target = make_target(tmp_path, url)
+    backend = open_fresh(target)
+    try:
+        yield target, backend
+    finally:
+        backend.close()
