@@ -430,17 +430,20 @@ def _double_quoted_strings(tree: exp.Expr, ctx: _Context) -> None:
             )
 
 
+def _listed_columns(tree: exp.Insert) -> list[str]:
+    """The column list an INSERT names (``INSERT INTO t (a, b)``), or [] when it names none."""
+    target = tree.this
+    if not isinstance(target, exp.Schema):
+        return []
+    return [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
+
+
 def _insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> None:
     table = _table_name(tree.this)
     values = tree.expression
     if table is None or not isinstance(values, exp.Values):
         return
-    target = tree.this
-    listed = (
-        [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
-        if isinstance(target, exp.Schema)
-        else []
-    )
+    listed = _listed_columns(tree)
     cols = listed or [c.name for c in state.columns(table) if c.hidden == 0]
     text = _text_columns([table], state)
     for row in values.expressions:
@@ -624,12 +627,7 @@ def _rewrite_insert(tree: exp.Insert, ctx: _Context) -> None:
         if alternative:
             raise Untranslatable(f"INSERT OR {alternative}", "cannot find the target table", "")
         return
-    target = tree.this
-    listed = (
-        [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
-        if isinstance(target, exp.Schema)
-        else []
-    )
+    listed = _listed_columns(tree)
     table_cols = [c for c in state.columns(table) if c.hidden == 0]
     cols = listed or [c.name for c in table_cols]
     colset = {c.lower() for c in cols}
