@@ -280,4 +280,7 @@ def open_backend(target: Target) -> Backend:
     kind = target.kind
     module = importlib.import_module(BACKEND_MODULES[kind])
     backend: Backend = module.open_target(target)
+    from malnu_tui.engine.monitor.debuglog import name_target
+
+    name_target(backend.display_url, target.name)  # debug lines say target=<name>
     return backend

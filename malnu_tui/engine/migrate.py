@@ -31,6 +31,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
+from malnu_tui.engine.monitor.runlog import record_run
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
@@ -503,7 +504,10 @@ def apply_plan(
     done: list[tuple[str, int]] = []
     skipped: list[str] = []
     backup_id: str | None = None
-    with migration_lock(backend, plan.direction):
+    op = "apply" if plan.direction == "up" else "rollback"
+    span = [s.version for s in plan.steps]
+    obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
+    with record_run(backend, op, obj) as run, migration_lock(backend, plan.direction):
         records = {r.filename: r for r in backend.fetch_records()}
         todo: list[PlanStep] = []
         for step in plan.steps:
@@ -543,10 +547,14 @@ def apply_plan(
                 else:
                     backend.append_audit(fail_audit)
                 emit(Progress("failed", i, total, step.filename, message=detail))
+                run.count("done", len(done))
+                run.count("failed", 1)
                 raise MigrationFailed(failure, plan.direction, done) from None
             done.append((step.filename, ms))
+            run.count("done", len(done))
             emit(Progress("done", i, total, step.filename, elapsed_ms=ms))
             backend.renew_lock()
+        run.count("skipped", len(skipped))
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(done), tuple(skipped), backup_id, notes)
 
@@ -576,7 +584,20 @@ class VerifyResult:
 
 
 def verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
-    """Compare the checksum of every applied file with its tracking row."""
+    """Compare the checksum of every applied file with its tracking row (a run in the log)."""
+    with record_run(backend, "verify", "checksums") as run:
+        result = _verify(backend, mset)
+        run.count("checked", result.checked)
+        run.count("drifted", len(result.drifted))
+        run.count("missing", len(result.missing))
+        if not result.ok:
+            run.set_outcome(
+                "failed", f"{len(result.drifted)} drifted, {len(result.missing)} missing"
+            )
+    return result
+
+
+def _verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
     report = status(backend, mset)
 
     def pick(state: MigrationState) -> tuple[MigrationStatus, ...]:
@@ -601,7 +622,11 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
     for f in chosen:
         if f not in drifted:
             raise ConfigError(f"{f} has not drifted; nothing to repair")
-    with migration_lock(backend, "repair"):
+    with (
+        record_run(backend, "repair", ", ".join(chosen)[:200]) as run,
+        migration_lock(backend, "repair"),
+    ):
+        run.count("files", len(chosen))
         for f in chosen:
             m = drifted[f]
             assert m.checksum is not None

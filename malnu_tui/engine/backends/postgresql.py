@@ -43,6 +43,7 @@ from malnu_tui.engine.errors import (
     LockHolder,
     StatementFailed,
 )
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -334,15 +335,20 @@ class PostgresBackend:
         failure: StatementFailed | None = None
         elapsed = 0
         try:
+            debug = debuglog.enabled()
             with self.conn.transaction():
                 started = time.perf_counter()
                 for st in statements:
+                    t0 = time.perf_counter()
                     try:
                         # No parameters: psycopg sends the text as is (a literal % is fine).
-                        self.conn.execute(st.text)
+                        cur = self.conn.execute(st.text)
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         raise
+                    if debug:
+                        ms = (time.perf_counter() - t0) * 1000
+                        debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
                 self._record(change, elapsed, audit)
         except psycopg.Error as exc:
