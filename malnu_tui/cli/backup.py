@@ -284,8 +284,8 @@ def _recover_native(ctx: Context, when: datetime) -> int:
         "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
     ]
     if backend.kind == "d1":
-        from malnu_tui.engine.backends.d1 import D1Backend
-        from malnu_tui.engine.d1_timetravel import plan_time_travel
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
 
         assert isinstance(backend, D1Backend)
         lines += plan_time_travel(backend, when).describe()
