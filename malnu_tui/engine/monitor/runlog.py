@@ -47,6 +47,7 @@ __all__ = [
     "format_time",
     "history_since",
     "parse_time",
+    "read_changes",
     "record_run",
 ]
 
@@ -242,6 +243,15 @@ def write_run(backend: Backend | None, record: RunRecord) -> None:
         return
     with contextlib.suppress(Exception):
         backend.append_audit(record.as_audit())
+
+
+def read_changes(backend: Backend, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    """The audit trail without the run rows (``log`` and the audit screen show changes; the
+    runs are ``history`` and the alerts view). ``action="run"`` gives the run rows."""
+    if action:
+        return backend.read_audit(limit=limit, action=action)
+    rows = backend.read_audit(limit=limit * 4 + 20)  # at most one run row per operation
+    return [e for e in rows if e.action != RUN_ACTION][:limit]
 
 
 @dataclass(frozen=True)
