@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backends.sqlite import pid_alive
+from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.safety import REASONS as SAFETY_REASONS
 
