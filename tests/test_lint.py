@@ -246,3 +246,41 @@ def test_d1_restrict_children_with_rows_need_the_live_database(
     report = lint_migrations(discover(mdirs.migrations, mdirs.rollback), d1=True)
     assert [f.rule for f in report.findings] == ["DROP-TABLE"]
     assert len(report.notes) == 1 and "needs the live database" in report.notes[0]
+
+
+def test_up_shows_lint_and_an_enforcing_target_refuses_unless_accepted(
+    mdirs: MigrationDirs, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    mdirs.add("20250101_000200", "drop_name", "ALTER TABLE users DROP COLUMN name;", "SELECT 1;")
+    config = root / "malnu.toml"
+    config.write_text(
+        "[targets.staging]\n"
+        f'url = "sqlite:///{root}/staging.db"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        "[targets.prod]\n"
+        f'url = "sqlite:///{root}/prod.db"\nlint = "enforce"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(config)]
+    # Default: up shows the findings and goes on.
+    res = run_cli(*base, "--target", "staging", "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert "lint: 20250101_000200_drop_name.sql:1: error [DROP-COLUMN]" in res.err
+    # lint = "enforce": refused, nothing applied.
+    res = run_cli(*base, "--target", "prod", "up", "--no-backup")
+    assert res.code == 1 and 'lint = "enforce"' in res.err and "--accept-lint" in res.err
+    status = json.loads(run_cli(*base, "--target", "prod", "status", "--json").out)
+    assert status["counts"]["applied"] == 0
+    res = run_cli(*base, "--target", "prod", "up", "--no-backup", "--accept-lint")
+    assert res.code == 0, res.err
+    log = json.loads(run_cli(*base, "--target", "prod", "log", "--json").out)
+    accepted = [e for e in log if e["action"] == "accept-lint"]
+    assert (
+        len(accepted) == 1
+        and "DROP-COLUMN at 20250101_000200_drop_name.sql:1" in (accepted[0]["detail"])
+    )

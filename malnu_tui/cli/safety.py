@@ -47,22 +47,40 @@ def show_findings(ctx: Context, report: LintReport, *, prefix: str = "lint: ") -
         ctx.message(f"{prefix}note: {n}")
 
 
-def cmd_lint(ctx: Context) -> int:
+def selected_for_lint(ctx: Context) -> tuple[list[str] | None, bool]:
+    """(filenames to lint or None for all, whether they are the pending ones of the live
+    database): named migrations, ``--all``, or by default the pending ones."""
     mset = ctx.migration_set()
     names: list[str] = list(ctx.opt("migrations") or [])
-    live = False
-    only: list[str] | None
     if names:
-        only = [mset.find(n).filename for n in names]
-    elif ctx.opt("all", False):
-        only = None
-    else:
-        from malnu_tui.engine.migrate import MigrationState, status
+        return [mset.find(n).filename for n in names], False
+    if ctx.opt("all", False):
+        return None, False
+    from malnu_tui.engine.migrate import MigrationState, status
 
-        states = status(ctx.backend(), mset, ctx.target.name)
-        waiting = (MigrationState.PENDING, MigrationState.FAILED)
-        only = [m.filename for m in states.migrations if m.state in waiting]
-        live = True
+    states = status(ctx.backend(), mset, ctx.target.name)
+    waiting = (MigrationState.PENDING, MigrationState.FAILED)
+    return [m.filename for m in states.migrations if m.state in waiting], True
+
+
+def gate_up(ctx: Context, backend: Backend, filenames: list[str], *, dry_run: bool) -> None:
+    """``up``: show the lint of the migrations about to run; a target with ``lint =
+    "enforce"`` refuses while an error remains unless ``--accept-lint`` (audited)."""
+    from malnu_tui.engine.lint.target import lint_gate
+
+    if not filenames:
+        return
+    report = lint_report(ctx, filenames, live=True)
+    show_findings(ctx, report)
+    entry = lint_gate(ctx.target, report, accept=bool(ctx.opt("accept_lint", False)))
+    if entry is not None and not dry_run:
+        backend.append_audit(entry)
+        n = len(report.errors)
+        ctx.message(f"warning: --accept-lint: {n} lint error(s) accepted (audited)")
+
+
+def cmd_lint(ctx: Context) -> int:
+    only, live = selected_for_lint(ctx)
     report = lint_report(ctx, only, live=live)
     if ctx.json:
         ctx.out_json(report.as_json())

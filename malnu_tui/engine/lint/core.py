@@ -263,7 +263,7 @@ def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
 def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]) -> None:
     rb = s.rollback
     if not rb.exists:
-        why = f"{m.filename} has no rollback file in {m.path.parent.parent.name or '.'}/rollback"
+        why = f"{m.filename} has no rollback file (one named {m.version}_….sql)"
         out.append(_f("NO-ROLLBACK", s.file, first_line, why))
         return
     rb_name = m.rollback.filename if m.rollback else ""

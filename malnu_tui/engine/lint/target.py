@@ -13,12 +13,12 @@ from malnu_tui.engine.lint.core import Dialect, lint_migrations
 from malnu_tui.engine.lint.model import LintReport
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.lint.d1 import RowProbe
 
-__all__ = ["dialect_of", "lint_mode", "lint_target", "live_schema"]
+__all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
 
 _LIVE_SCHEMA = (
     "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
@@ -122,3 +122,20 @@ def lint_target(
         session_lock_timeout=_session_lock_timeout(target),
         notes=notes,
     )
+
+
+def lint_gate(target: Target, report: LintReport, *, accept: bool) -> AuditEntry | None:
+    """``up``'s rule: on a target with ``lint = "enforce"`` an error refuses the run
+    (:class:`LintRefused`) unless ``accept``; then the audit row to record is returned."""
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.errors import LintRefused
+
+    errors = report.errors
+    if not errors or lint_mode(target) != "enforce":
+        return None
+    where = [f"{f.rule} at {f.file}:{f.line}" for f in errors]
+    if not accept:
+        raise LintRefused(target.name, where)
+    files = ", ".join(sorted({f.file for f in errors}))
+    detail = "--accept-lint: " + "; ".join(where)
+    return AuditEntry.now("accept-lint", files[:200], "ok", detail[:500])
