@@ -22,13 +22,34 @@ from malnu_tui.engine.backends.base import (
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.config import sqlite_url
-from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    StatementFailed,
+)
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
 
 BUSY_TIMEOUT_S = 5.0
+
+
+def _check_path(path: Path) -> None:
+    """A usable database path, or a :class:`ConfigError` naming it (a bad ``--database`` is a
+    usage error, exit 2). Creates the missing parent directories."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
+        raise ConfigError(
+            f"cannot use {path} as a SQLite database: cannot create {path.parent} "
+            f"({why or exc.strerror or exc})"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
 
 
 class SQLiteBackend:
@@ -40,7 +61,7 @@ class SQLiteBackend:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
         self.name = self.path.stem
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_path(self.path)
         try:
             self.conn = sqlite3.connect(
                 str(self.path),
