@@ -27,7 +27,7 @@ from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
-    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backends.d1.backend import D1Backend
 
 STAGE_PREFIX = "malnu_stage_"
 MAX_STATEMENT_BYTES = 90_000  # D1 allows 100 KB per statement; keep a margin
@@ -122,7 +122,7 @@ class D1Writer:
     def _probe(self, where: str) -> str | None:
         """Try the promote of the staged rows matching ``where``, certainly rolled back.
         Returns None when it would succeed, else the database's error."""
-        from malnu_tui.engine.backends.d1 import D1QueryError
+        from malnu_tui.engine.backends.d1.client import D1QueryError
 
         probe = f"malnu_probe_{secrets.token_hex(6)}"
         statements = [self._promote_sql(where), f'SELECT * FROM "{probe}"']
