@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.d1.wrangler import WranglerRow
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
-    from malnu_tui.engine.wrangler import WranglerRow
 
 
 def register(
@@ -109,8 +109,8 @@ def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
     """wrangler's own history (its d1_migrations table), where the database has one."""
     if ctx.target.kind not in ("d1", "sqlite"):
         return []
+    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.wrangler import read_from_backend, wrangler_status
 
     backend = ctx.backend()
     with contextlib.suppress(MalnuError):

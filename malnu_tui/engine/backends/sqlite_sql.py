@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # The seed's tracking table, same name and columns; an existing one is adopted as it is.
 CREATE_TRACKING = """CREATE TABLE IF NOT EXISTS migrations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,3 +95,55 @@ SELECT_SCHEMA = (
 def quote_ident(name: str) -> str:
     """Quote an identifier for SQLite/PostgreSQL (double quotes, doubled inside)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def truthy(value: object) -> bool:
+    """SQLite booleans as stored by the seed (1/0, or text in hand-made rows)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "t", "yes")
+    return bool(value)
+
+
+def sql_literal(value: object) -> str:
+    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value).replace("\x00", "\ufffd")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bind_literals(sql: str, params: Sequence[object]) -> str:
+    """Replace each ``?`` outside quotes in ``sql`` by the matching literal of ``params``."""
+    out: list[str] = []
+    it = iter(params)
+    i, n = 0, len(sql)
+    quote_char = ""
+    while i < n:
+        ch = sql[i]
+        if quote_char:
+            out.append(ch)
+            if ch == quote_char:
+                quote_char = ""
+        elif ch in "'\"":
+            quote_char = ch
+            out.append(ch)
+        elif ch == "?":
+            try:
+                out.append(sql_literal(next(it)))
+            except StopIteration:
+                raise ValueError("more placeholders than parameters") from None
+        else:
+            out.append(ch)
+        i += 1
+    if next(it, _END) is not _END:
+        raise ValueError("more parameters than placeholders")
+    return "".join(out)
+
+
+_END = object()

@@ -1,0 +1,75 @@
+"""The config file: every key is known (one table in engine/config.py), a typo is exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.config import KNOWN_KEYS, load_settings
+from malnu_tui.engine.errors import ConfigError
+from tests.fixtures_core import REPO, run_cli
+
+
+def _load(tmp_path: Path, text: str) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(text, encoding="utf-8")
+    load_settings(config=str(cfg), env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[targets.primary]\nurl = "sqlite:p.db"\ndialekt = "sqlite"\n',
+            "[targets.primary] dialekt (did you mean 'dialect'?)",
+        ),
+        (
+            'default_targt = "primary"\n',
+            "unknown key default_targt (did you mean 'default_target'?)",
+        ),
+        ('[backup]\ndirr = "b"\n', "[backup] dirr (did you mean 'dir'?)"),
+        ("[monitor]\nslow_migration_secs = 3\n", "did you mean 'slow_migration_seconds'?"),
+        (
+            '[[alerts.webhooks]]\nkind = "json"\nurll = "x"\n',
+            "[alerts.webhooks] urll (did you mean 'url'?)",
+        ),
+        ('[sync.reporting]\nfrom = "a"\ntoo = "b"\n', "[sync.reporting] too (did you mean 'to'?)"),
+        ("[zzz]\n", "unknown key zzz (known: "),
+        ('[targets]\nprimary = "x"\n', "[targets.primary] must be a table"),
+    ],
+)
+def test_unknown_key_names_it_and_the_nearest(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    assert message in str(info.value) and "malnu.toml" in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_every_documented_key_is_known(tmp_path: Path) -> None:
+    _load(
+        tmp_path,
+        'default_target = "primary"\n[backup]\ndir = "b"\n[keys]\n"status.rollback" = "R"\n'
+        '[targets.primary]\nurl = "sqlite:p.db"\ndialect = "SQLite"\nlint = "enforce"\n'
+        "production = true\n"
+        '[targets.analytics]\nurl = "postgresql://u@h/db"\nschema = "s"\nlock_timeout = "1s"\n'
+        'statement_timeout = "1min"\n'
+        '[targets.d1]\nurl = "d1://a/b"\napi_token_env = "T"\nretry_attempts = 2\ntimeout = 3\n'
+        "[monitor]\nslow_migration_seconds = 30\nbackup_max_age_hours = 26\n"
+        "pending_max_age_days = 7\n"
+        '[[alerts.webhooks]]\nkind = "slack"\nurl = "https://x"\ntimeout = 5\nretries = 2\n'
+        '[log]\nfile = "malnu.log"\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["users"]\n',
+    )
+    example = (REPO / "malnu.example.toml").read_text(encoding="utf-8")
+    _load(tmp_path, example)
+    assert "dialect" in KNOWN_KEYS["targets.NAME"]
+
+
+def test_cli_unknown_key_is_exit_2_with_its_name(tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.primary]\nurl = "sqlite:///{tmp_path}/p.db"\ndialekt = "sqlite"\n')
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    assert res.err.startswith("error: ") and "dialekt" in res.err and "'dialect'" in res.err
+    assert "Traceback" not in res.err
