@@ -19,7 +19,7 @@ from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
 from malnu_tui.engine.sync.values import to_sqlite
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backends.d1.backend import D1Backend
 
 __all__ = ["D1Side", "literal"]
 
