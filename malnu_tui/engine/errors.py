@@ -132,3 +132,17 @@ class SyncRefused(MalnuError):
             "(or drop it to have it created), then sync again",
         )
         self.problems = problems
+
+
+class LintRefused(MalnuError):
+    """A target with ``lint = "enforce"`` refuses ``up`` while a lint error remains."""
+
+    def __init__(self, target: str, findings: list[str]) -> None:
+        super().__init__(
+            f'target {target} has lint = "enforce" and {len(findings)} lint error(s) remain: '
+            + "; ".join(findings[:5])
+            + ("; …" if len(findings) > 5 else ""),
+            hint="fix them, accept one with `-- lint:ignore RULE reason` in the file, or run "
+            "`up --accept-lint` (audited)",
+        )
+        self.findings = findings
