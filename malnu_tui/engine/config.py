@@ -94,7 +94,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
     "log": frozenset({"file", "max_bytes", "backups"}),
     "sync": frozenset({NAMED}),
-    "sync.NAME": frozenset({"from", "to", "tables", "overlap"}),
+    "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
 }
 
 
