@@ -245,13 +245,14 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
     if facts.files_error:
         add("missing_files", Severity.CRITICAL, facts.files_error, None, "migration files")
 
-    # failed: a failed tracking row, or a failed apply/rollback in the last hour not redone.
+    # failed: a failed tracking row, or a failed apply/rollback in the last hour that was not
+    # redone or cleared (clear-failed) since.
     failed: dict[str, str | None] = {
         m.filename: m.executed_at for m in migs if m.state is MigrationState.FAILED
     }
     latest: dict[str, AuditEntry] = {}
     for e in facts.audit:  # newest first
-        if e.action in ("apply", "rollback") and e.object not in latest:
+        if e.action in ("apply", "rollback", "clear-failed") and e.object not in latest:
             latest[e.object] = e
     for obj, e in latest.items():
         when = parse_time(e.at)
