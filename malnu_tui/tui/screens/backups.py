@@ -82,11 +82,13 @@ def list_target_backups(target: Target) -> tuple[BackupManifest, ...]:
 class BackupBrowser(Screen[None]):
     """Backups of one target: list, manifest, and actions."""
 
+    HELP_TITLE = "Backups"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="backups.back"),
         Binding("c", "create", "Create", id="backups.create"),
         Binding("v", "verify", "Verify", id="backups.verify"),
-        Binding("r", "restore", "Restore", id="backups.restore"),
+        # Not r: r is rollback on the status screen, one key one meaning.
+        Binding("s", "restore", "Restore", id="backups.restore"),
         Binding("d", "delete", "Delete", id="backups.delete"),
         Binding("ctrl+r,f5", "reload", "Refresh", id="backups.refresh"),
     ]
