@@ -186,7 +186,7 @@ async def test_database_url_means_that_database_only(tmp_path: Path) -> None:
 def test_every_binding_has_an_id_and_ids_are_unique() -> None:
     from malnu_tui.tui.keys import key_entries
 
-    entries = key_entries()
+    entries = key_entries(MalnuApp)
     assert len(entries) > 20
     missing = [f"{e.where}: {e.keys}" for e in entries if not e.id]
     assert missing == []
@@ -197,8 +197,8 @@ def test_every_binding_has_an_id_and_ids_are_unique() -> None:
 def test_one_key_one_meaning_between_status_and_backups() -> None:
     from malnu_tui.tui.keys import key_entries
 
-    status = {e.keys: e.action for e in key_entries() if e.where == "Status"}
-    backups = {e.keys: e.action for e in key_entries() if e.where == "Backups"}
+    status = {e.keys: e.action for e in key_entries(MalnuApp) if e.where == "Status"}
+    backups = {e.keys: e.action for e in key_entries(MalnuApp) if e.where == "Backups"}
     assert "rollback" in status["r"]
     assert backups.get("r") is None  # restore is not r in the backup browser
 
@@ -218,7 +218,7 @@ async def test_help_shows_every_binding_with_its_id_within_80_columns(demo: Demo
         await pilot.pause(0.2)
         rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         shown_ids = {r[2] for r in rows}
-        assert {e.id for e in key_entries()} <= shown_ids
+        assert {e.id for e in key_entries(MalnuApp)} <= shown_ids
         assert ("z (remapped)", "Rollback", "status.rollback") in rows
         assert sum(col.get_render_width(table) for col in table.columns.values()) <= 80
         await pilot.press("escape")
@@ -241,7 +241,7 @@ async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_he
     # Every app-level action bound to a key anywhere is in the palette.
     bound = {
         e.action.removeprefix("app.").split("(")[0]
-        for e in key_entries()
+        for e in key_entries(MalnuApp)
         if e.action.startswith("app.") and e.action != "app.pop_screen"
     }
     assert bound <= palette_actions, bound - palette_actions

@@ -3,16 +3,20 @@ title and its help, each with the key that runs it beside it (from the binding r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from malnu_tui.tui.host import TargetsHost
 from malnu_tui.tui.keys import keys_for_action
 
 if TYPE_CHECKING:
-    from malnu_tui.tui.app import MalnuApp
+    from textual.app import App
+
+    from malnu_tui.engine.config import Target
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,9 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
 )
 
 
-def palette_commands(app: MalnuApp) -> list[PaletteCommand]:
+def palette_commands(targets: Sequence[Target]) -> list[PaletteCommand]:
     commands = list(BASE_COMMANDS)
-    for t in app.targets:
+    for t in targets:
         commands.append(
             PaletteCommand(
                 f"Switch to target {t.name}", t.display_url, f"switch_target({t.name!r})"
@@ -68,8 +72,10 @@ def palette_commands(app: MalnuApp) -> list[PaletteCommand]:
     return commands
 
 
-def help_with_key(app: MalnuApp, command: PaletteCommand) -> str:
-    key = keys_for_action(command.action, app.key_overrides)
+def help_with_key(app: App[object], command: PaletteCommand) -> str:
+    """The command's help with the key that runs it (as remapped in ``[keys]``)."""
+    keymap: dict[str, str] = getattr(app, "key_overrides", {})
+    key = keys_for_action(command.action, type(app), keymap)
     return f"{command.help}   [key: {key}]" if key else command.help
 
 
@@ -77,12 +83,10 @@ class MalnuCommands(Provider):
     """Lists every console action in the command palette."""
 
     def _commands(self) -> list[tuple[PaletteCommand, str]]:
-        from malnu_tui.tui.app import MalnuApp
-
         app = self.app
-        if not isinstance(app, MalnuApp):
+        if not isinstance(app, TargetsHost):
             return []
-        return [(c, help_with_key(app, c)) for c in palette_commands(app)]
+        return [(c, help_with_key(self.app, c)) for c in palette_commands(app.targets)]
 
     async def discover(self) -> Hits:
         for c, help_text in self._commands():

@@ -50,19 +50,19 @@ def key_label(keys: str) -> str:
 
 
 def _console_modules() -> Iterator[str]:
-    import malnu_tui.tui as tui
-
-    yield "malnu_tui.tui.app"
-    for package in ("screens", "widgets"):
-        pkg = importlib.import_module(f"malnu_tui.tui.{package}")
+    for package in ("malnu_tui.tui.screens", "malnu_tui.tui.widgets"):
+        pkg = importlib.import_module(package)
         for info in pkgutil.iter_modules(pkg.__path__):
-            yield f"{tui.__name__}.{package}.{info.name}"
+            yield f"{package}.{info.name}"
 
 
-def binding_owners() -> list[type[DOMNode]]:
-    """Every app, screen and widget class of the console that declares bindings of its own,
-    the app first, then the status screen, then the others by name."""
+def binding_owners(app: type[DOMNode] | None = None) -> list[type[DOMNode]]:
+    """Every screen and widget class of the console that declares bindings of its own, and the
+    ``app`` class (passed in: the app imports the screens, never the other way round); the app
+    first, then the status screen, then the others by name."""
     seen: dict[str, type[DOMNode]] = {}
+    if app is not None:
+        seen["app"] = app
     for name in _console_modules():
         module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
@@ -86,10 +86,10 @@ def help_title(cls: type[DOMNode]) -> str:
     return str(title) if title else cls.__name__
 
 
-def key_entries() -> list[KeyEntry]:
-    """Every binding of every screen and widget, in help order."""
+def key_entries(app: type[DOMNode] | None = None) -> list[KeyEntry]:
+    """Every binding of ``app`` and of every screen and widget, in help order."""
     entries: list[KeyEntry] = []
-    for cls in binding_owners():
+    for cls in binding_owners(app):
         for b in cls.__dict__["BINDINGS"]:
             if isinstance(b, Binding):
                 entries.append(
@@ -98,10 +98,12 @@ def key_entries() -> list[KeyEntry]:
     return entries
 
 
-def keys_for_action(action: str, keymap: Mapping[str, str] | None = None) -> str:
+def keys_for_action(
+    action: str, app: type[DOMNode] | None = None, keymap: Mapping[str, str] | None = None
+) -> str:
     """The key (as shown to the operator) that runs ``action`` on the status screen or
     anywhere; '' when no key does (the palette then shows none)."""
-    for entry in key_entries():
+    for entry in key_entries(app):
         bare = entry.action.removeprefix("app.")
         if bare == action and entry.where in ("Everywhere", "Status"):
             return entry.label(keymap)

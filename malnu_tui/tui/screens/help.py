@@ -38,7 +38,7 @@ class HelpScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.add_columns("key", "does", "id")
         section = ""
-        for entry in key_entries():
+        for entry in key_entries(type(self.app)):
             if entry.where != section:
                 section = entry.where
                 table.add_row("", Text(section, style="bold underline"), "")
