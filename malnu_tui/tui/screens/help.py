@@ -29,7 +29,7 @@ class HelpScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(INTRO, classes="intro screen-title")
+        yield Static(Text(INTRO), classes="intro screen-title")  # Text: "[keys]" is no markup
         yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
 
