@@ -343,8 +343,12 @@ class PostgresBackend:
                 started = time.perf_counter()
                 for st in statements:
                     try:
-                        # No parameters: psycopg sends the text as is (a literal % is fine).
-                        self.conn.execute(st.text)
+                        if st.copy_data is not None:  # COPY … FROM stdin with its rows
+                            with self.conn.cursor().copy(st.text) as copy:
+                                copy.write(st.copy_data)
+                        else:
+                            # No parameters: psycopg sends the text as is (a literal % is fine).
+                            self.conn.execute(st.text)
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         raise
