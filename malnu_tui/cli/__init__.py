@@ -33,6 +33,9 @@ COMMANDS = {
     "malnu_tui.cli.parity": ("plan", "diff", "parity"),
     "malnu_tui.cli.backup": ("backup", "recover"),
     "malnu_tui.cli.d1": ("adopt", "d1"),
+    "malnu_tui.cli.safety": ("lint", "test"),
+    "malnu_tui.cli.data": ("import",),
+    "malnu_tui.cli.sync": ("sync",),
 }
 COMMAND_MODULES = tuple(COMMANDS)
 _VALUE_OPTIONS = {"--database", "--target", "--config", "--migrations-dir", "--rollback-dir"}

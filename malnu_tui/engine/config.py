@@ -89,7 +89,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
     "log": frozenset({"file"}),
     "sync": frozenset({NAMED}),
-    "sync.NAME": frozenset({"from", "to", "tables", "overlap"}),
+    "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
 }
 
 

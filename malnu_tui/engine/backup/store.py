@@ -49,7 +49,15 @@ __all__ = [
 
 MANIFEST_VERSION = 1
 # Why a backup was taken (recorded in its manifest).
-REASONS = ("manual", "pre-up", "pre-rollback", "pre-restore", "pre-recover", "scheduled")
+REASONS = (
+    "manual",
+    "pre-up",
+    "pre-rollback",
+    "pre-restore",
+    "pre-recover",
+    "pre-import",
+    "scheduled",
+)
 TMP_PREFIX = ".tmp-"
 ORPHAN_AGE_S = 3600.0
 _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")

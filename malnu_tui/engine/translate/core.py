@@ -419,6 +419,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
 
     def one(sql: str) -> str:
         inner = Context(ctx.file, ctx.line, ctx.state)
+        inner.sqlite_accepted = ctx.sqlite_accepted
         out = _generate(sql, inner)
         ctx.findings.extend(inner.findings)
         if inner.extra:
@@ -456,6 +457,10 @@ def translate_script(
                 "not translated: the tool owns the transaction and the tracking row", "", "note")
         for line in [*parts.transaction_lines, *parts.tracking_insert_lines]
     ]  # fmt: skip
+    if not parts.statements:
+        outside.append(
+            Finding(file, 1, "file", "holds only comments: a no-op on both databases", "", "note")
+        )
     translated = tuple(translate_statement(st, file, state) for st in parts.statements)
     return FileTranslation(file, translated, tuple(outside), _header_comments(sql))
 

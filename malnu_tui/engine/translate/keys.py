@@ -146,7 +146,7 @@ def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
             ctx.note(
                 f"REFERENCES {target}",
                 f"{target} does not exist yet: the foreign key is added by ALTER TABLE once "
-                f"{target} is created",
+                f"{target} is created (left out while it is not)",
             )
             continue
         problem = key_problem(state, table, columns, target, refs)
