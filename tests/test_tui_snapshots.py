@@ -283,7 +283,7 @@ def test_restore_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int,
 
     async def run(pilot: Pilot[Any]) -> None:
         await _browser()(pilot)
-        await pilot.press("down", "s")  # restore the older, verified backup
+        await pilot.press("down", "o")  # restore the older, verified backup
         await steps("verify", ("n",), "confirm", home=False)(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)

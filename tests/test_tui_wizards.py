@@ -431,7 +431,7 @@ async def test_restore_wizard_brings_the_backup_back(demo: Demo) -> None:
         apply_plan(backend, mset, plan_rollback(backend, mset))
         backend.close()
         assert len(demo.applied()) == 5
-        await pilot.press("s")  # restore (r is rollback on the status screen)
+        await pilot.press("o")  # restore (r is rollback on the status screen)
         await wait_until(pilot, lambda: ready(app, "verify"))
         screen = wizard(app)
         assert isinstance(screen, RestoreWizard)
@@ -456,7 +456,7 @@ async def test_restore_cancel_changes_nothing(demo: Demo, step: str) -> None:
         await _backup_now(pilot, app)
         with sqlite3.connect(demo.primary_db) as conn:
             conn.execute("CREATE TABLE written_after_backup (id INTEGER)")
-        await pilot.press("s")
+        await pilot.press("o")
         await wait_until(pilot, lambda: ready(app, "verify"))
         if step == "confirm":
             await pilot.press("n")
