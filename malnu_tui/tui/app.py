@@ -142,6 +142,12 @@ class MalnuApp(App[int]):
         if self._back_home():
             self.push_screen(AuditScreen(self.current_target()))
 
+    def action_open_sync(self) -> None:
+        from malnu_tui.tui.screens.sync import SyncScreen
+
+        if self._back_home():
+            self.push_screen(SyncScreen(self.settings))
+
     def action_open_apply(self) -> None:
         from malnu_tui.tui.screens.apply import ApplyWizard
 

@@ -38,6 +38,11 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
         "open_recover",
     ),
     PaletteCommand("Audit log", "Every change the tool made to this target", "open_audit"),
+    PaletteCommand(
+        "Sync between the databases",
+        "Pairs, last sync and lag, sync with progress, verify report with differing keys",
+        "open_sync",
+    ),
     PaletteCommand("Filter by state", "Show all, or one state at a time", "cycle_filter"),
     PaletteCommand("Next target", "Switch to the next configured database", "next_target"),
     PaletteCommand("Release a stale lock", "Unlock after a dead session (audited)", "unlock"),

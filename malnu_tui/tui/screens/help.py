@@ -25,6 +25,7 @@ def screen_bindings(app_bindings: list[BindingType]) -> list[tuple[str, list[Bin
     from malnu_tui.tui.screens.confirm import ConfirmScreen
     from malnu_tui.tui.screens.sql_view import SqlViewScreen
     from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.screens.sync import SyncScreen
     from malnu_tui.tui.screens.wizard import WizardScreen
 
     groups: list[tuple[str, list[BindingType]]] = [
@@ -34,6 +35,7 @@ def screen_bindings(app_bindings: list[BindingType]) -> list[tuple[str, list[Bin
         ("Wizards (apply, rollback, restore, recover)", WizardScreen.BINDINGS),
         ("Backups", BackupBrowser.BINDINGS),
         ("Audit log", AuditScreen.BINDINGS),
+        ("Sync", SyncScreen.BINDINGS),
         ("Dialogs", ConfirmScreen.BINDINGS),
         ("Help", HelpScreen.BINDINGS),
     ]
