@@ -346,14 +346,19 @@ class PostgresBackend:
                 for st in statements:
                     t0 = time.perf_counter()
                     try:
-                        # No parameters: psycopg sends the text as is (a literal % is fine).
-                        cur = self.conn.execute(st.text)
+                        if st.copy_data is not None:  # COPY … FROM stdin with its rows
+                            with self.conn.cursor().copy(st.text) as copy:
+                                copy.write(st.copy_data)
+                            rowcount = -1
+                        else:
+                            # No parameters: psycopg sends the text as is (a literal % is fine).
+                            rowcount = self.conn.execute(st.text).rowcount
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         raise
                     if debug:
                         ms = (time.perf_counter() - t0) * 1000
-                        debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
+                        debuglog.statement(self.display_url, filename, st.line, ms, rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
                 self._record(change, elapsed, audit)
         except psycopg.Error as exc:
