@@ -76,6 +76,7 @@ class Problem:
     message: str
     since: str | None = None  # UTC YYYY-MM-DD HH:MM:SS when known
     obj: str = ""
+    recent: bool = True  # failed_migrations: failed in the last hour (else a stuck old row)
 
     @property
     def key(self) -> str:
@@ -111,13 +112,15 @@ class TargetHealth:
         return max((p.severity for p in self.problems if p.check == check), default=Severity.OK)
 
     def health_line(self) -> str:
-        """``primary: OK`` or ``primary: CRITICAL - 1 failed migration in the last hour; …``."""
+        """``primary: OK`` or ``primary: CRITICAL - 1 failed migration in the last hour; …``
+        (no clock-dependent figures: the console shows it and pictures of it are compared)."""
         if not self.problems:
             return f"{self.target}: OK"
-        return f"{self.target}: {self.status.name} - " + "; ".join(_summaries(self.problems))
+        brief = _summaries(self.problems, brief=True)
+        return f"{self.target}: {self.status.name} - " + "; ".join(brief)
 
 
-def _summaries(problems: Sequence[Problem]) -> list[str]:
+def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]:
     """One phrase per check, most severe first (counts where a check found several)."""
     by_check: dict[str, list[Problem]] = {}
     for p in sorted(problems, key=lambda p: (-p.severity, CHECKS.index(p.check))):
@@ -125,8 +128,17 @@ def _summaries(problems: Sequence[Problem]) -> list[str]:
     out: list[str] = []
     for check, group in by_check.items():
         n = len(group)
-        phrase = _PHRASES.get(check)
-        out.append(phrase(n) if phrase else group[0].message)
+        if check == "failed_migrations":
+            when = " in the last hour" if all(p.recent for p in group) else ""
+            out.append(f"{_plural(n, 'failed migration')}{when}")
+        elif check == "backup_age" and brief:
+            worst = group[0].severity
+            out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
+        elif check == "reach" and brief:
+            out.append("cannot be reached")
+        else:
+            phrase = _PHRASES.get(check)
+            out.append(phrase(n) if phrase else group[0].message)
     return out
 
 
@@ -135,7 +147,6 @@ def _plural(n: int, word: str) -> str:
 
 
 _PHRASES: dict[str, Callable[[int], str]] = {
-    "failed_migrations": lambda n: f"{_plural(n, 'failed migration')} in the last hour",
     "slow_migrations": lambda n: f"{_plural(n, 'slow migration')} in the last 24 h",
     "drift": lambda n: f"{_plural(n, 'applied file')} changed since it ran",
     "missing_files": lambda n: f"{_plural(n, 'applied migration')} without its file",
@@ -238,8 +249,15 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
     metrics: dict[str, float] = {}
     hour_ago, day_ago = format_time(now - timedelta(hours=1)), format_time(now - timedelta(days=1))
 
-    def add(check: str, sev: Severity, msg: str, since: str | None = None, obj: str = "") -> None:
-        problems.append(Problem(t, check, sev, msg, since, obj))
+    def add(
+        check: str,
+        sev: Severity,
+        msg: str,
+        since: str | None = None,
+        obj: str = "",
+        recent: bool = True,
+    ) -> None:
+        problems.append(Problem(t, check, sev, msg, since, obj, recent))
 
     migs = facts.report.migrations if facts.report else ()
     if facts.files_error:
@@ -259,6 +277,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
         if e.outcome == "failed" and when is not None and format_time(when) >= hour_ago:
             failed.setdefault(obj, format_time(when))
     for obj, since in sorted(failed.items()):
+        recent = since is not None and _fmt(since) >= hour_ago
         err = next((m.error_message for m in migs if m.filename == obj and m.error_message), "")
         err = err or next((e.detail for e in facts.audit if e.object == obj), "")
         add(
@@ -267,6 +286,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             f"{obj} failed" + (f": {mask_secrets(err)}" if err else ""),
             since,
             obj,
+            recent,
         )
     metrics["failed"] = len(failed)
 
@@ -405,8 +425,19 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
 
 class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)
     def __call__(
-        self, check: str, sev: Severity, msg: str, since: str | None = None, obj: str = ""
+        self,
+        check: str,
+        sev: Severity,
+        msg: str,
+        since: str | None = None,
+        obj: str = "",
+        recent: bool = True,
     ) -> None: ...
+
+
+def _fmt(when: str) -> str:
+    parsed = parse_time(when)
+    return format_time(parsed) if parsed else when
 
 
 # -- reading the facts ------------------------------------------------------------------------

@@ -48,6 +48,7 @@ __all__ = [
     "history_since",
     "parse_time",
     "read_changes",
+    "recent_runs",
     "record_run",
 ]
 
@@ -252,6 +253,12 @@ def read_changes(backend: Backend, limit: int = 200, action: str | None = None) 
         return backend.read_audit(limit=limit, action=action)
     rows = backend.read_audit(limit=limit * 4 + 20)  # at most one run row per operation
     return [e for e in rows if e.action != RUN_ACTION][:limit]
+
+
+def recent_runs(backend: Backend, limit: int = 100) -> tuple[RunRecord, ...]:
+    """The newest ``limit`` runs, newest first, whatever their age."""
+    rows = backend.read_audit(limit=limit, action=RUN_ACTION)
+    return tuple(r for r in map(RunRecord.from_audit, rows) if r is not None)
 
 
 @dataclass(frozen=True)
