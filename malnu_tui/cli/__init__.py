@@ -33,7 +33,7 @@ COMMANDS = {
     "malnu_tui.cli.parity": ("plan", "diff", "parity"),
     "malnu_tui.cli.backup": ("backup", "recover"),
     "malnu_tui.cli.d1": ("adopt", "d1"),
-    "malnu_tui.cli.safety": ("lint", "test"),
+    "malnu_tui.cli.safety": ("lint", "test", "rehearse"),
     "malnu_tui.cli.data": ("import",),
     "malnu_tui.cli.sync": ("sync",),
 }

@@ -38,6 +38,14 @@ def register(
     p.add_argument("--seed", metavar="FILE.sql", help="data to load first (data migrations)")
     p.set_defaults(handler=cmd_test)
 
+    p = sub.add_parser(
+        "rehearse",
+        parents=[common],
+        help="apply pending migrations to a scratch restore of the newest verified backup",
+    )
+    p.add_argument("--backup", metavar="ID", help="this backup instead of the newest verified")
+    p.set_defaults(handler=cmd_rehearse)
+
 
 def lint_report(ctx: Context, filenames: list[str] | None, *, live: bool) -> LintReport:
     """The lint of ``filenames`` (None: all) for the context's target. With ``live`` the
@@ -152,6 +160,33 @@ def cmd_test(ctx: Context) -> int:
     else:
         for s in report.steps:
             ctx.out(s.describe())
+    for n in report.notes:
+        ctx.message(f"note: {n}")
+    ctx.message(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_rehearse(ctx: Context) -> int:
+    """Exit 1 when a pending migration fails on the production data's copy."""
+    from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.rehearse import rehearse
+
+    def show(p: BackupProgress) -> None:
+        if p.message and p.phase in ("verify", "restore", "migrate"):
+            ctx.message(p.message)
+
+    report = rehearse(ctx.target, ctx.migration_set(), backup_id=ctx.opt("backup"), progress=show)
+    if ctx.json:
+        ctx.out_json(report.as_json())
+    else:
+        ctx.out(
+            f"backup {report.backup_id} of {report.target}, taken {report.backup_created_at} "
+            f"(data {report.age_text} old), restored in {report.restore_seconds:.2f} s"
+        )
+        for m in report.migrations:
+            ctx.out(m.describe())
+            for f in m.findings:
+                ctx.out(f"    lint: {f.describe()}")
     for n in report.notes:
         ctx.message(f"note: {n}")
     ctx.message(report.summary())

@@ -203,9 +203,8 @@ def cmd_sync(ctx: Context) -> int:
 
 
 def _status(ctx: Context, pair_name: str | None) -> int:
-    from malnu_tui.engine.sync import lag_seconds, states
+    from malnu_tui.engine.sync import lag_seconds, read_states
     from malnu_tui.engine.sync.pairs import load_pairs, resolve_end
-    from malnu_tui.engine.sync.run import open_side
 
     settings = ctx.settings
     pairs = load_pairs(settings)
@@ -225,32 +224,28 @@ def _status(ctx: Context, pair_name: str | None) -> int:
         )
     rows: list[dict[str, object]] = []
     for name in dests:
-        side = open_side(resolve_end(settings, name))
-        try:
-            for st in states(side):
-                lag = lag_seconds(st)
-                rows.append(
-                    {
-                        "destination": name,
-                        "table": st.table_name,
-                        "source": st.source,
-                        "mode": st.mode,
-                        "status": st.status,
-                        "finished_at": st.finished_at,
-                        "lag_seconds": None if lag is None else int(lag),
-                        "watermark": st.watermark,
-                        "read": st.rows_read,
-                        "inserted": st.inserted,
-                        "updated": st.updated,
-                        "deleted": st.deleted,
-                        "source_count": st.source_count,
-                        "dest_count": st.dest_count,
-                        "verified": st.verified,
-                        "differences": st.differences,
-                    }
-                )
-        finally:
-            side.backend.close()
+        for st in read_states(resolve_end(settings, name)):
+            lag = lag_seconds(st)
+            rows.append(
+                {
+                    "destination": name,
+                    "table": st.table_name,
+                    "source": st.source,
+                    "mode": st.mode,
+                    "status": st.status,
+                    "finished_at": st.finished_at,
+                    "lag_seconds": None if lag is None else int(lag),
+                    "watermark": st.watermark,
+                    "read": st.rows_read,
+                    "inserted": st.inserted,
+                    "updated": st.updated,
+                    "deleted": st.deleted,
+                    "source_count": st.source_count,
+                    "dest_count": st.dest_count,
+                    "verified": st.verified,
+                    "differences": st.differences,
+                }
+            )
     if ctx.json:
         ctx.out_json(rows)
         return 0

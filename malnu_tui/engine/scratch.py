@@ -270,6 +270,32 @@ def _pg_error(exc: Exception) -> str:
     return str(primary or exc).strip()
 
 
+def pg_run(
+    backend: PostgresBackend, filename: str, statements: Sequence[Statement]
+) -> tuple[int, int]:
+    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows)."""
+    import psycopg
+
+    conn = backend.conn
+    rows = 0
+    started = time.perf_counter()
+    failure: StatementFailed | None = None
+    try:
+        with conn.transaction():
+            for st in statements:
+                try:
+                    cur = conn.execute(st.text)
+                except psycopg.Error as exc:
+                    failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
+                    raise
+                rows += max(cur.rowcount, 0)
+    except psycopg.Error as exc:
+        if failure is not None:
+            raise failure from None
+        raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
+    return int((time.perf_counter() - started) * 1000), rows
+
+
 class PostgresScratch:
     """A scratch schema on a PostgreSQL server (dropped with CASCADE on close). Statements run
     with ``search_path`` set to it, so a migration's unqualified names land there."""
@@ -292,26 +318,7 @@ class PostgresScratch:
             ) from None
 
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
-        import psycopg
-
-        conn = self.backend.conn
-        rows = 0
-        started = time.perf_counter()
-        failure: StatementFailed | None = None
-        try:
-            with conn.transaction():
-                for st in statements:
-                    try:
-                        cur = conn.execute(st.text)
-                    except psycopg.Error as exc:
-                        failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
-                        raise
-                    rows += max(cur.rowcount, 0)
-        except psycopg.Error as exc:
-            if failure is not None:
-                raise failure from None
-            raise BackendError(f"{self.backend.display_url}: {_pg_error(exc)}") from None
-        return int((time.perf_counter() - started) * 1000), rows
+        return pg_run(self.backend, filename, statements)
 
     def fingerprint(self) -> Fingerprint:
         return pg_fingerprint(self.backend.conn, self.schema)

@@ -482,6 +482,15 @@ def states(side: Side) -> list[SyncState]:
     return side.all_states()
 
 
+def read_states(dest: Target) -> list[SyncState]:
+    """Every ``malnu_sync`` row of the destination ``dest`` (opened and closed here)."""
+    side = open_side(dest)
+    try:
+        return side.all_states()
+    finally:
+        side.backend.close()
+
+
 def lag_seconds(state: SyncState, now: datetime | None = None) -> float | None:
     """Seconds since the table's last finished sync."""
     if not state.finished_at:

@@ -165,8 +165,8 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     elif isinstance(tree, exp.Insert):
         rewrite_insert(tree, ctx)
     # Each pass walks the tree: skip those that cannot apply (cheap checks first).
-    if ctx.sqlite_accepted and '"' in text:
-        double_quoted_strings(tree, ctx)
+    if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
+        double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
     tables = referenced_tables(tree)
     for t in tables:
