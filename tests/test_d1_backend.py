@@ -8,15 +8,14 @@ import time
 
 import pytest
 
-from malnu_tui.engine.backends.d1 import (
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.client import (
     D1AuthError,
-    D1Backend,
     D1NotFound,
     D1Unavailable,
-    bind_literals,
     parse_d1_url,
-    sql_literal,
 )
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, LockHeld, LockHolder
 from malnu_tui.engine.files import discover

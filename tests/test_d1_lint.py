@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from malnu_tui.engine.d1_lint import lint_migrations
+from malnu_tui.engine.backends.d1.lint import lint_migrations
 from malnu_tui.engine.files import discover
 from tests.fixtures_core import MigrationDirs
 

@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.backends.d1 import D1Backend
-from malnu_tui.engine.backup import (
-    create_backup,
-    restore_backup,
-    run_native_recover,
-    verify_backup,
-)
-from malnu_tui.engine.backup.store import BackupProgress
-from malnu_tui.engine.config import Target, open_backend
-from malnu_tui.engine.d1_timetravel import (
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.timetravel import (
     bookmark_at,
     check_dump,
     current_bookmark,
@@ -29,6 +21,14 @@ from malnu_tui.engine.d1_timetravel import (
     plan_time_travel,
     restore_bookmark,
 )
+from malnu_tui.engine.backup import (
+    create_backup,
+    restore_backup,
+    run_native_recover,
+    verify_backup,
+)
+from malnu_tui.engine.backup.store import BackupProgress
+from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import apply_plan, migration_lock, plan_up

@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.backends.d1 import D1Backend
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.wrangler import (
+    adopt,
+    find_local_state,
+    plan_adopt,
+    read_from_backend,
+)
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
-from malnu_tui.engine.wrangler import adopt, find_local_state, plan_adopt, read_from_backend
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
 

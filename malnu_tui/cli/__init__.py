@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.context import Context
@@ -50,6 +52,28 @@ def _module_for(argv: Sequence[str]) -> str | None:
     return None
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI contract: a bad argument is one ``error:`` line and exit 2, and a
+    value starting with ``-`` and a digit (``--to -30m``, ``--at -2h``) is a value, never an
+    option (no option of ours looks like that). Sub-parsers inherit the class."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # argparse's own rule only covers plain negative numbers (-5, -1.5): widen it to units.
+        self._negative_number_matcher = re.compile(r"^-\d")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
+
+
+def _not_empty(value: str) -> str:
+    """An option value that must say something: ``--database ""`` (an unset variable in a
+    script) must not fall back silently to the configured or embedded database."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty (an unset variable?)")
+    return value
+
+
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     d = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("target options")
@@ -57,12 +81,25 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--database",
         metavar="URL",
         default=d,
+        type=_not_empty,
         help="sqlite:///path.db, postgresql://user@host/db or d1://ACCOUNT/DATABASE",
     )
-    g.add_argument("--target", metavar="NAME", default=d, help="a named target from the config")
-    g.add_argument("--config", metavar="PATH", default=d, help="config file (default ./malnu.toml)")
-    g.add_argument("--migrations-dir", metavar="DIR", default=d)
-    g.add_argument("--rollback-dir", metavar="DIR", default=d)
+    g.add_argument(
+        "--target",
+        metavar="NAME",
+        default=d,
+        type=_not_empty,
+        help="a named target from the config",
+    )
+    g.add_argument(
+        "--config",
+        metavar="PATH",
+        default=d,
+        type=_not_empty,
+        help="config file (default ./malnu.toml)",
+    )
+    g.add_argument("--migrations-dir", metavar="DIR", default=d, type=_not_empty)
+    g.add_argument("--rollback-dir", metavar="DIR", default=d, type=_not_empty)
     g.add_argument(
         "--json",
         action="store_true",
@@ -79,14 +116,14 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="malnu-tui",
         description="Migrations, backups and emergency rollbacks for MA Malnu Kananga's "
         "databases. With no command, opens the console.",
     )
     parser.add_argument("--version", action="version", version=f"malnu-tui {__version__}")
     _common_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     _common_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     only = _module_for(argv) if argv is not None else None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,8 +53,6 @@ def register(
         "--to", required=True, metavar="TIME", help="ISO 8601 (UTC if no zone) or -2h, -30m, -1d"
     )
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-    # `--to -2h` is a value, not an option: argparse's negative-number rule, widened to units.
-    p._negative_number_matcher = re.compile(r"^-\d")
     p.set_defaults(handler=cmd_recover)
 
 
@@ -287,8 +284,8 @@ def _recover_native(ctx: Context, when: datetime) -> int:
         "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
     ]
     if backend.kind == "d1":
-        from malnu_tui.engine.backends.d1 import D1Backend
-        from malnu_tui.engine.d1_timetravel import plan_time_travel
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
 
         assert isinstance(backend, D1Backend)
         lines += plan_time_travel(backend, when).describe()

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from malnu_tui.cli.context import Context
-    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backends.d1.backend import D1Backend
+    from malnu_tui.engine.backends.d1.wrangler import WranglerMigration
     from malnu_tui.engine.backup.store import BackupProgress
-    from malnu_tui.engine.wrangler import WranglerMigration
 
 
 def _wrangler_options(p: argparse.ArgumentParser) -> None:
@@ -83,7 +83,7 @@ def register(
 
 
 def _d1(ctx: Context) -> D1Backend:
-    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backends.d1.backend import D1Backend
     from malnu_tui.engine.errors import ConfigError
 
     backend = ctx.backend()
@@ -104,7 +104,7 @@ def _progress(ctx: Context) -> Callable[[BackupProgress], None]:
 
 
 def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
-    from malnu_tui.engine.wrangler import (
+    from malnu_tui.engine.backends.d1.wrangler import (
         DEFAULT_TABLE,
         find_local_state,
         read_from_backend,
@@ -123,7 +123,7 @@ def _wrangler_applied(ctx: Context) -> tuple[list[WranglerMigration], str]:
 
 
 def cmd_adopt(ctx: Context) -> int:
-    from malnu_tui.engine.wrangler import adopt, plan_adopt
+    from malnu_tui.engine.backends.d1.wrangler import adopt, plan_adopt
 
     backend, mset = ctx.backend(), ctx.migration_set()
     applied, source = _wrangler_applied(ctx)
@@ -142,7 +142,7 @@ def cmd_adopt(ctx: Context) -> int:
 
 
 def cmd_wrangler_status(ctx: Context) -> int:
-    from malnu_tui.engine.wrangler import wrangler_status
+    from malnu_tui.engine.backends.d1.wrangler import wrangler_status
 
     applied, source = _wrangler_applied(ctx)
     rows = wrangler_status(ctx.migration_set(), applied, ctx.backend().fetch_records())
@@ -164,7 +164,7 @@ def cmd_wrangler_status(ctx: Context) -> int:
 
 
 def cmd_lint(ctx: Context) -> int:
-    from malnu_tui.engine.d1_lint import lint_migrations, live_schema
+    from malnu_tui.engine.backends.d1.lint import lint_migrations, live_schema
     from malnu_tui.engine.migrate import MigrationState, status
 
     mset = ctx.migration_set()
@@ -190,8 +190,8 @@ def cmd_lint(ctx: Context) -> int:
 
 
 def cmd_bookmark(ctx: Context) -> int:
+    from malnu_tui.engine.backends.d1.timetravel import bookmark_at, current_bookmark
     from malnu_tui.engine.backup.recover import parse_when
-    from malnu_tui.engine.d1_timetravel import bookmark_at, current_bookmark
 
     backend = _d1(ctx)
     at = ctx.opt("at")
@@ -204,8 +204,12 @@ def cmd_bookmark(ctx: Context) -> int:
 
 
 def cmd_time_travel(ctx: Context) -> int:
+    from malnu_tui.engine.backends.d1.timetravel import (
+        current_bookmark,
+        plan_time_travel,
+        restore_bookmark,
+    )
     from malnu_tui.engine.backup.recover import parse_when
-    from malnu_tui.engine.d1_timetravel import current_bookmark, plan_time_travel, restore_bookmark
     from malnu_tui.engine.migrate import migration_lock
 
     backend = _d1(ctx)
@@ -245,7 +249,7 @@ def cmd_time_travel(ctx: Context) -> int:
 def cmd_export(ctx: Context) -> int:
     import os
 
-    from malnu_tui.engine.d1_timetravel import export_dump
+    from malnu_tui.engine.backends.d1.timetravel import export_dump
 
     backend = _d1(ctx)
     dest = Path(ctx.args.file)
@@ -268,7 +272,7 @@ def cmd_export(ctx: Context) -> int:
 
 
 def cmd_import(ctx: Context) -> int:
-    from malnu_tui.engine.d1_timetravel import check_dump, import_dump
+    from malnu_tui.engine.backends.d1.timetravel import check_dump, import_dump
     from malnu_tui.engine.errors import ConfigError
     from malnu_tui.engine.migrate import migration_lock
 

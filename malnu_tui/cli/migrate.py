@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.d1.wrangler import WranglerRow
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
     from malnu_tui.engine.plan import Preflight
-    from malnu_tui.engine.wrangler import WranglerRow
 
 
 def register(
@@ -110,8 +110,8 @@ def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
     """wrangler's own history (its d1_migrations table), where the database has one."""
     if ctx.target.kind not in ("d1", "sqlite"):
         return []
+    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.wrangler import read_from_backend, wrangler_status
 
     backend = ctx.backend()
     with contextlib.suppress(MalnuError):

@@ -12,7 +12,7 @@ from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
-    from malnu_tui.engine.d1_lint import D1Finding
+    from malnu_tui.engine.backends.d1.lint import D1Finding
     from malnu_tui.engine.files import Migration
     from malnu_tui.engine.parity import ParityReport
     from malnu_tui.engine.plan_diff import MigrationTranslation
@@ -96,7 +96,7 @@ def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
     """What D1 rejects or misbehaves on in ``filenames``, for a D1 target (else nothing)."""
     if ctx.target.kind != "d1" or not filenames:
         return []
-    from malnu_tui.engine.d1_lint import lint_plan
+    from malnu_tui.engine.backends.d1.lint import lint_plan
 
     return lint_plan(ctx.backend(), ctx.migration_set(), filenames)
 

@@ -39,7 +39,7 @@ BUNDLED_PRIMARY = PACKAGE_DIR / "bundled" / "primary"
 BACKEND_MODULES: dict[str, str] = {
     "sqlite": "malnu_tui.engine.backends.sqlite",
     "postgresql": "malnu_tui.engine.backends.postgresql",
-    "d1": "malnu_tui.engine.backends.d1",
+    "d1": "malnu_tui.engine.backends.d1.backend",
 }
 
 

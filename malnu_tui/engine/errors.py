@@ -24,6 +24,10 @@ class ConfigError(MalnuError):
     exit_code = 2
 
 
+class BadVersion(ConfigError, ValueError):
+    """Text that is not a migration version (a ValueError too, for callers that probe)."""
+
+
 class MigrationFileError(MalnuError):
     """A migration or rollback file is unusable; names the file (and line when known)."""
 

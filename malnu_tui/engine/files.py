@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from malnu_tui.engine.errors import MigrationFileError
+from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.sqlsplit import (
     SplitError,
     Statement,
@@ -93,7 +93,10 @@ def normalise_version(text: str) -> str:
     m = _VERSION.match(text)
     if m:
         return f"{m[1]}_{m[2]}"
-    raise ValueError(f"not a migration version: {text!r} (expected YYYYMMDD_HHMMSS)")
+    raise BadVersion(
+        f"not a migration version: {text!r}",
+        hint="a version is YYYYMMDD_HHMMSS or YYYYMMDDHHMMSS (see `malnu-tui status`)",
+    )
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -142,10 +145,10 @@ class RollbackFile:
 
     @cached_property
     def checksum(self) -> str:
-        return checksum_bytes(self.path.read_bytes())
+        return checksum_bytes(_read(str(self.path)))
 
     def read_text(self) -> str:
-        return _decode(self.path, self.path.read_bytes())
+        return _decode(self.path, _read(str(self.path)))
 
     def parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text())
@@ -169,7 +172,7 @@ class Migration:
         return self.path.name
 
     def read_text(self) -> str:
-        return _decode(self.path, self.path.read_bytes())
+        return _decode(self.path, _read(str(self.path)))
 
     @cached_property
     def _parts(self) -> TemplateParts:
@@ -227,18 +230,47 @@ def _split_deps(value: str) -> list[str]:
 
 
 def _sql_files(directory: Path) -> list[tuple[str, str]]:
-    """(name, path) of the ``.sql`` files in ``directory``, sorted by name (scandir: no stat)."""
+    """(name, path) of the ``.sql`` files in ``directory``, sorted by name (scandir: no stat).
+
+    Anything else named ``*.sql`` (a directory, a dangling symlink, a symlink loop) is an error
+    naming it: skipping it silently would make ``up`` say "up to date" with a migration unread.
+    """
     if not directory.is_dir():
         return []
+    found: list[tuple[str, str]] = []
     with os.scandir(directory) as it:
-        found = [(e.name, e.path) for e in it if e.name.endswith(".sql") and e.is_file()]
+        for e in it:
+            if not e.name.endswith(".sql"):
+                continue
+            try:
+                regular = e.is_file()
+            except OSError as exc:  # ELOOP: a symlink loop
+                raise MigrationFileError(e.path, f"cannot read: {exc.strerror}") from None
+            if not regular:
+                raise MigrationFileError(e.path, _not_a_file(e))
+            found.append((e.name, e.path))
     found.sort()
     return found
 
 
+def _not_a_file(entry: os.DirEntry[str]) -> str:
+    if entry.is_dir():
+        return "a directory, not a SQL file (rename or remove it)"
+    if entry.is_symlink():
+        try:
+            to = os.readlink(entry.path)
+        except OSError:
+            to = "?"
+        return f"a dangling symlink (to {to}); restore its target or remove it"
+    return "not a regular file"
+
+
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise MigrationFileError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 def _parse_name(path: Path, kind: str) -> tuple[str, str]:

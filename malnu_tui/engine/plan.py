@@ -318,7 +318,7 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
     """A held lock as a problem: live (blocks, exit 3) or dead (taken over)."""
     if holder is None:
         return None
-    from malnu_tui.engine.backends.sqlite import lock_is_stale
+    from malnu_tui.engine.backends.lease import lock_is_stale
 
     host = this_host or socket.gethostname()
     reason = lock_is_stale(holder, host)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
-    LEASE_SECONDS,
     AuditEntry,
     Kind,
     RecordApplied,
@@ -22,8 +19,16 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
+from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
+from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.config import sqlite_url
-from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    StatementFailed,
+)
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -32,38 +37,19 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_S = 5.0
 
 
-def truthy(value: object) -> bool:
-    """SQLite booleans as stored by the seed (1/0, or text in hand-made rows)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "t", "yes")
-    return bool(value)
-
-
-def pid_alive(pid: int) -> bool:
+def _check_path(path: Path) -> None:
+    """A usable database path, or a :class:`ConfigError` naming it (a bad ``--database`` is a
+    usage error, exit 2). Creates the missing parent directories."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def lease_until(seconds: int = LEASE_SECONDS) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
-    """Why ``holder``'s lock may be taken over, or None while it is live.
-
-    On this host a lock is live exactly while its process is; from another host, while its
-    lease runs (it is renewed after every migration).
-    """
-    if holder.host == this_host:
-        return None if pid_alive(holder.pid) else f"process {holder.pid} is gone"
-    if holder.expires_at and holder.expires_at < utc_now():
-        return f"lease expired at {holder.expires_at}"
-    return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
+        raise ConfigError(
+            f"cannot use {path} as a SQLite database: cannot create {path.parent} "
+            f"({why or exc.strerror or exc})"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
 
 
 class SQLiteBackend:
@@ -75,7 +61,7 @@ class SQLiteBackend:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
         self.name = self.path.stem
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_path(self.path)
         try:
             self.conn = sqlite3.connect(
                 str(self.path),
@@ -119,12 +105,15 @@ class SQLiteBackend:
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return
-        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= have:
+        have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
+        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             with self._txn() as c:
                 c.execute(q.CREATE_TRACKING)
                 c.execute(q.CREATE_AUDIT)
                 c.execute(q.CREATE_LOCK)
+        elif "purpose" not in (have["malnu_lock"] or ""):
+            with self._txn() as c:
+                c.execute(q.ADD_LOCK_PURPOSE)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------
@@ -206,13 +195,19 @@ class SQLiteBackend:
     # -- locking ----------------------------------------------------------------------------
     def read_lock(self) -> LockHolder | None:
         try:
+            self.ensure_schema()
             row = self.conn.execute(q.SELECT_LOCK).fetchone()
-        except sqlite3.OperationalError:
-            return None  # no lock table yet
+        except (sqlite3.OperationalError, LockHeld, BackendError):
+            return None  # no lock table yet, and the file is read-only or busy
         if row is None:
             return None
         return LockHolder(
-            owner=row[0], host=row[1], pid=int(row[2]), acquired_at=row[3], expires_at=row[4]
+            owner=row[0],
+            host=row[1],
+            pid=int(row[2]),
+            acquired_at=row[3],
+            expires_at=row[4],
+            note=row[5] or "",
         )
 
     def acquire_lock(self, holder: LockHolder) -> None:
@@ -227,7 +222,14 @@ class SQLiteBackend:
                 raise LockHeld(current)
             c.execute(
                 q.INSERT_LOCK,
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, lease_until()),
+                (
+                    holder.owner,
+                    holder.host,
+                    holder.pid,
+                    holder.acquired_at,
+                    lease_until(),
+                    holder.note,
+                ),
             )
             if current is not None:
                 self._audit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # The seed's tracking table, same name and columns; an existing one is adopted as it is.
 CREATE_TRACKING = """CREATE TABLE IF NOT EXISTS migrations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -29,8 +31,16 @@ CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     acquired_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    purpose TEXT NOT NULL DEFAULT ''
 )"""
+# What the holder is doing ("rollback of 2 migration(s) from …"), for the next operator's
+# "lock held" message; added to lock tables made before it existed.
+ADD_LOCK_PURPOSE = "ALTER TABLE malnu_lock ADD COLUMN purpose TEXT NOT NULL DEFAULT ''"
+SELECT_TOOL_TABLES = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+    "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
+)
 
 SELECT_RECORDS = (
     "SELECT filename, checksum, executed_at, execution_time_ms, success, error_message "
@@ -62,10 +72,12 @@ INSERT_AUDIT = (
 )
 SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
 
-SELECT_LOCK = "SELECT owner, host, pid, acquired_at, expires_at FROM malnu_lock WHERE id = 1"
+SELECT_LOCK = (
+    "SELECT owner, host, pid, acquired_at, expires_at, purpose FROM malnu_lock WHERE id = 1"
+)
 INSERT_LOCK = (
-    "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-    "VALUES (1, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+    "VALUES (1, ?, ?, ?, ?, ?, ?)"
 )
 RENEW_LOCK = "UPDATE malnu_lock SET expires_at = ? WHERE id = 1 AND host = ? AND pid = ?"
 RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"
@@ -86,3 +98,55 @@ SELECT_SCHEMA = (
 def quote_ident(name: str) -> str:
     """Quote an identifier for SQLite/PostgreSQL (double quotes, doubled inside)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def truthy(value: object) -> bool:
+    """SQLite booleans as stored by the seed (1/0, or text in hand-made rows)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "t", "yes")
+    return bool(value)
+
+
+def sql_literal(value: object) -> str:
+    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value).replace("\x00", "\ufffd")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bind_literals(sql: str, params: Sequence[object]) -> str:
+    """Replace each ``?`` outside quotes in ``sql`` by the matching literal of ``params``."""
+    out: list[str] = []
+    it = iter(params)
+    i, n = 0, len(sql)
+    quote_char = ""
+    while i < n:
+        ch = sql[i]
+        if quote_char:
+            out.append(ch)
+            if ch == quote_char:
+                quote_char = ""
+        elif ch in "'\"":
+            quote_char = ch
+            out.append(ch)
+        elif ch == "?":
+            try:
+                out.append(sql_literal(next(it)))
+            except StopIteration:
+                raise ValueError("more placeholders than parameters") from None
+        else:
+            out.append(ch)
+        i += 1
+    if next(it, _END) is not _END:
+        raise ValueError("more parameters than placeholders")
+    return "".join(out)
+
+
+_END = object()

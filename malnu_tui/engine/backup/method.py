@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 METHOD_MODULES: dict[str, str] = {
     "sqlite": "malnu_tui.engine.backup.sqlite",
     "postgresql": "malnu_tui.engine.backup.postgresql",
-    "d1": "malnu_tui.engine.backends.d1_backup",
+    "d1": "malnu_tui.engine.backends.d1.backup",
 }
 
 

@@ -52,17 +52,23 @@ _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     """A recovery time: ISO 8601 (naive means UTC), ``now``, or relative like ``-2h``,
-    ``-90m``, ``-1d``, ``-1h30m`` or ``2h ago``. Returns an aware UTC datetime."""
+    ``-90m``, ``-1d``, ``-1h30m`` or ``2h ago``. Returns an aware UTC datetime; a
+    :class:`ConfigError` naming the text for anything else (also for times out of range)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     value = text.strip()
     if value.lower() == "now":
         return now
-    m = _RELATIVE.match(value)
-    if m and (m.group(1) or m.group(3)):
-        seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
-        return now - timedelta(seconds=seconds)
     try:
+        m = _RELATIVE.match(value)
+        if m and (m.group(1) or m.group(3)):
+            seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
+            return now - timedelta(seconds=seconds)
         return parse_iso(value)
+    except OverflowError:
+        raise ConfigError(
+            f"the time {text!r} is out of range",
+            hint="give a time between year 1 and 9999, e.g. -2h or 2026-11-24T09:30:00Z",
+        ) from None
     except ValueError:
         raise ConfigError(
             f"cannot read the time {text!r}",

@@ -96,7 +96,7 @@ def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
     """Successful tracking rows of the database on ``conn``."""
     if "migrations" not in _tables(conn):
         return ()
-    from malnu_tui.engine.backends.sqlite import truthy
+    from malnu_tui.engine.backends.sqlite_sql import truthy
 
     return tuple(
         AppliedMigration(r[0], r[1], r[2])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backends.sqlite import pid_alive
+from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.safety import REASONS as SAFETY_REASONS
 
@@ -45,6 +45,7 @@ __all__ = [
     "load_manifest",
     "plan_prune",
     "prune_backups",
+    "read_manifest",
 ]
 
 MANIFEST_VERSION = 1
@@ -343,21 +344,57 @@ def write_json_atomic(path: Path, data: object) -> None:
 
 
 def manifest_path(directory: Path, backup_id: str) -> Path:
-    """Where the manifest of ``backup_id`` lives."""
+    """Where the manifest of ``backup_id`` lives (a plain id only: never a path)."""
+    if not _ID.match(backup_id):
+        raise BackupError(f"not a backup id: {backup_id[:80]!r}")
     return directory / f"{backup_id}.json"
 
 
+def read_manifest(path: Path) -> BackupManifest:
+    """The manifest stored at ``path`` (``<store>/<id>.json``); :class:`BackupError` when it is
+    unreadable or corrupt.
+
+    Where a backup's files are comes from this file's own name in the store, never from
+    fields inside it: a manifest whose ``id`` is not exactly its file name, or whose ``file``
+    is not ``<id>.<suffix>`` in the same directory (``"id": "../../victim"``), is corrupt, so
+    no later write or delete can reach outside the store.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"cannot read manifest {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BackupError(f"corrupt manifest {path}: not a JSON object")
+    manifest = BackupManifest.from_json(data)
+    if manifest.id != path.stem or not _ID.match(manifest.id):
+        raise BackupError(
+            f"corrupt manifest {path}: its id {manifest.id[:80]!r} is not its file name",
+            hint="a hand-edited manifest is never trusted; restore the original or delete "
+            "the file by hand",
+        )
+    if not re.fullmatch(re.escape(manifest.id) + r"\.[A-Za-z0-9.]+", manifest.file):
+        raise BackupError(
+            f"corrupt manifest {path}: its data file {manifest.file[:80]!r} is not "
+            f"{manifest.id}.<suffix> in the store",
+            hint="a hand-edited manifest is never trusted; restore the original or delete "
+            "the file by hand",
+        )
+    return manifest
+
+
 def list_backups(directory: Path) -> list[BackupManifest]:
-    """Every backup with a readable manifest, newest first."""
+    """Every backup with a readable manifest, newest first. Sweeps the temp files of dead
+    processes first (every command that opens the store does)."""
     if not directory.is_dir():
         return []
+    sweep_stale_temp(directory)
     out: list[BackupManifest] = []
     for p in directory.glob("*.json"):
         if p.name.startswith(TMP_PREFIX) or not _ID.match(p.stem):
             continue
         try:
-            out.append(BackupManifest.from_json(json.loads(p.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, BackupError):
+            out.append(read_manifest(p))
+        except BackupError:
             continue  # half-written by hand or damaged: never offered for restore
     out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
     return out
@@ -366,7 +403,8 @@ def list_backups(directory: Path) -> list[BackupManifest]:
 def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
     """The manifest of ``backup_id``; :class:`BackupNotFound` when there is none.
 
-    A unique prefix of an id is accepted (ids are long).
+    A unique prefix of an id is accepted (ids are long). Sweeps the temp files of dead
+    processes first (every command that opens the store does).
     """
     if not _ID.match(backup_id):
         matches = [m for m in list_backups(directory) if m.id.startswith(backup_id)]
@@ -377,14 +415,12 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
                 f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in matches[:5])
             )
         raise BackupNotFound(backup_id, directory)
+    if directory.is_dir():
+        sweep_stale_temp(directory)
     path = manifest_path(directory, backup_id)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BackupNotFound(backup_id, directory) from None
-    except (OSError, ValueError) as exc:
-        raise BackupError(f"cannot read manifest {path}: {exc}") from None
-    return BackupManifest.from_json(data)
+    if not path.exists():
+        raise BackupNotFound(backup_id, directory)
+    return read_manifest(path)
 
 
 def save_manifest(directory: Path, manifest: BackupManifest) -> None:
@@ -410,7 +446,7 @@ def delete_backup(
     manifest_path(directory, manifest.id).unlink()
     fsync_dir(directory)
     with contextlib.suppress(FileNotFoundError):
-        (directory / Path(manifest.file).name).unlink()
+        (directory / manifest.file).unlink()
     fsync_dir(directory)
     if backend is not None:
         backend.append_audit(

@@ -75,7 +75,7 @@ def preview_apply(target: Target) -> ApplyPreview:
             )
         d1: list[str] = []
         if plan is not None and backend.kind == "d1":
-            from malnu_tui.engine.d1_lint import lint_plan
+            from malnu_tui.engine.backends.d1.lint import lint_plan
 
             try:
                 found = lint_plan(backend, mset, [s.filename for s in plan.steps])

@@ -43,7 +43,7 @@ class AuditScreen(Screen[None]):
     """Every change the tool made: time, actor, action, object, outcome, detail."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="audit.back"),
+        Binding("escape", "back", "Back", id="audit.back"),
         Binding("slash", "focus_filter", "Filter", id="audit.filter"),
         Binding("ctrl+r,f5", "reload", "Refresh", id="audit.refresh"),
     ]
@@ -63,6 +63,7 @@ class AuditScreen(Screen[None]):
         yield ErrorBox()
         yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="audit-count", classes="dim")
+        yield Static("", id="audit-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -74,6 +75,15 @@ class AuditScreen(Screen[None]):
     def action_reload(self) -> None:
         self.query_one("#audit-count", Static).update("reading the audit trail…")
         self._load()
+
+    def action_back(self) -> None:
+        """Esc clears a filter first (the rows come back), then leaves the screen."""
+        field = self.query_one("#filter", Input)
+        if field.value:
+            field.value = ""
+            self.query_one(DataTable).focus()
+            return
+        self.app.pop_screen()
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -100,6 +110,24 @@ class AuditScreen(Screen[None]):
     def _filter(self) -> None:
         self._show()
 
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        self._show_detail(self.entries[int(key)] if key is not None else None)
+
+    def _show_detail(self, e: AuditEntry | None) -> None:
+        pane = self.query_one("#audit-detail", Static)
+        if e is None:
+            pane.update("")
+            return
+        text = Text.assemble(
+            (f"{e.at}  {e.action}  {e.object}  ", "bold"),
+            outcome_text(e.outcome),
+            f"  by {e.actor}\n",
+            e.detail or "(no detail)",
+        )
+        pane.update(text)
+
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one(DataTable).focus()
@@ -109,11 +137,15 @@ class AuditScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         shown = 0
-        for e in self.entries:
+        for i, e in enumerate(self.entries):
             haystack = f"{e.at} {e.actor} {e.action} {e.object} {e.outcome} {e.detail}".lower()
             if all(w in haystack for w in words):
-                table.add_row(e.at, e.actor, e.action, e.object, outcome_text(e.outcome), e.detail)
+                table.add_row(
+                    e.at, e.actor, e.action, e.object, outcome_text(e.outcome), e.detail, key=str(i)
+                )
                 shown += 1
+        if not shown:
+            self._show_detail(None)
         total = len(self.entries)
         more = f" (the newest {AUDIT_LIMIT})" if total >= AUDIT_LIMIT else ""
         self.query_one("#audit-count", Static).update(

@@ -93,9 +93,15 @@ def unified_diff(doc: SqlDocument) -> Text:
     before = doc.sql.splitlines()
     after = doc.translation.postgres_sql().splitlines()
     text = Text()
-    lines = difflib.unified_diff(
-        before, after, "SQLite: " + (doc.filename or ""), "PostgreSQL", lineterm="", n=2
+    lines = list(
+        difflib.unified_diff(
+            before, after, "SQLite: " + (doc.filename or ""), "PostgreSQL", lineterm="", n=2
+        )
     )
+    if not lines:
+        return Text("= identical: the PostgreSQL translation is this file as written\n\n") + Text(
+            doc.sql
+        )
     for line in lines:
         if line.startswith(("---", "+++")):
             text.append(line + "\n", style="bold")
@@ -108,6 +114,21 @@ def unified_diff(doc: SqlDocument) -> Text:
         else:
             text.append(line + "\n")
     return text
+
+
+def translation_pane_text(doc: SqlDocument) -> str:
+    """What the PostgreSQL pane shows: never an empty pane, so an operator never wonders whether
+    the translation failed to load."""
+    if doc.translation is None:
+        return "-- a PostgreSQL target: its files run as written, no translation\n"
+    pg = doc.translation.postgres_sql()
+    if not pg.strip() or not doc.translation.statements:
+        if doc.translation.findings:
+            return "-- nothing runs on PostgreSQL: every statement is withheld (see the findings)\n"
+        return "-- nothing runs on PostgreSQL: the file holds no statement\n" + pg
+    if doc.sql is not None and pg.strip() == doc.sql.strip():
+        return "-- = identical to the SQLite file\n" + pg
+    return pg
 
 
 def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
@@ -252,11 +273,7 @@ class SqlViewScreen(Screen[None]):
         dialect = "SQLite" if self.translates else "PostgreSQL"
         self.query_one("#source-label", Label).update(f"{dialect} {label}: {doc.filename}")
         source.load_text(doc.sql)
-        translation.load_text(
-            doc.translation.postgres_sql()
-            if doc.translation
-            else "-- a PostgreSQL target: its files run as written, no translation\n"
-        )
+        translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
         rows = finding_cells(doc)
         for row in rows:

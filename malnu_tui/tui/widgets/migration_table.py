@@ -7,6 +7,7 @@ scroll as fast as ten (Textual's DataTable measures every cell of every row when
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -27,6 +28,36 @@ WIDE_COLUMNS = ("version", "name", "state", "applied at (UTC)", "took", "rollbac
 NARROW_COLUMNS = ("version", "state", "name", "applied", "rollback")
 NARROW_WIDTH = 100
 GAP = 2
+MIN_NAME_WIDTH = 12
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with "…" in the middle, so both the start and the end of
+    a file name stay readable."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = width // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def duration_label(ms: int | None) -> str:
+    """ "<1 ms" for work that took under a millisecond: "0 ms" reads like "did not run"."""
+    if ms is None:
+        return ""
+    return "<1 ms" if ms < 1 else f"{ms} ms"
+
+
+def short_time(executed_at: str | None) -> str:
+    """The time of day for today's migrations (UTC), the date for older ones."""
+    if not executed_at:
+        return ""
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    if executed_at[:10] == today and len(executed_at) >= 16:
+        return executed_at[11:16]
+    return executed_at[:10]
 
 
 class MigrationTable(ScrollView, can_focus=True):
@@ -92,9 +123,15 @@ class MigrationTable(ScrollView, can_focus=True):
     def _row(self, m: MigrationStatus) -> tuple[str, ...]:
         rollback = "yes" if m.rollback_file else "NO"
         if self.narrow:
-            return (m.version, state_label(m.state), m.name, (m.executed_at or "")[:10], rollback)
-        took = "" if m.execution_time_ms is None else f"{m.execution_time_ms} ms"
-        return (m.version, m.name, state_label(m.state), m.executed_at or "", took, rollback)
+            return (m.version, state_label(m.state), m.name, short_time(m.executed_at), rollback)
+        return (
+            m.version,
+            m.name,
+            state_label(m.state),
+            m.executed_at or "",
+            duration_label(m.execution_time_ms),
+            rollback,
+        )
 
     def show(self, report: StatusReport, state: MigrationState | None) -> None:
         """Show ``report``'s migrations (only those in ``state`` when given), keeping the
@@ -113,6 +150,7 @@ class MigrationTable(ScrollView, can_focus=True):
             for i, cell in enumerate(cells):
                 if len(cell) > widths[i]:
                     widths[i] = len(cell)
+        self._fit_name_column(widths)
         self._widths = widths
         self.virtual_size = Size(sum(widths) + GAP * len(widths) + 1, len(self._cells) + 1)
         row = 0
@@ -123,6 +161,24 @@ class MigrationTable(ScrollView, can_focus=True):
                     break
         self.move_cursor(row=row)
         self.refresh()
+
+    def _fit_name_column(self, widths: list[int]) -> None:
+        """Narrow the name column (names elided in the middle) so that the state and rollback
+        columns stay on screen: those are what an operator must see at 80 columns."""
+        # The table's own width once laid out, else the screen's; one cell for a scrollbar.
+        available = (self.size.width or self.app.size.width or 80) - 1
+        total = sum(widths) + GAP * len(widths) + 1
+        name = self._columns.index("name")
+        if total <= available:
+            return
+        width = max(MIN_NAME_WIDTH, widths[name] - (total - available))
+        if width >= widths[name]:
+            return
+        widths[name] = width
+        self._cells = [
+            tuple(elide_middle(c, width) if i == name else c for i, c in enumerate(cells))
+            for cells in self._cells
+        ]
 
     def selected(self) -> MigrationStatus | None:
         if not self.rows_shown:

@@ -10,7 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.d1 import D1Backend, D1Error
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.client import D1Error
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
@@ -39,7 +40,7 @@ def create(
 ) -> Snapshot:
     """Export the database into ``dest`` (fsynced), then load it into a scratch SQLite
     database to check it. The manifest's native restore point is the export's bookmark."""
-    from malnu_tui.engine.d1_timetravel import check_dump, export_dump
+    from malnu_tui.engine.backends.d1.timetravel import check_dump, export_dump
 
     d1 = _d1(backend)
     try:
@@ -72,7 +73,7 @@ def check(
 ) -> list[VerifyCheck]:
     """The dump loads into a scratch SQLite database and passes ``integrity_check``; with
     ``deep``, its row counts and schema hash match the manifest."""
-    from malnu_tui.engine.d1_timetravel import check_dump
+    from malnu_tui.engine.backends.d1.timetravel import check_dump
 
     progress(BackupProgress("verify", 0, 0, "loading the dump into a scratch SQLite database"))
     checked = check_dump(path)
@@ -96,7 +97,7 @@ def restore(
     """Time Travel to the backup's bookmark when it belongs to this database and D1 still has
     it; otherwise import the dump (one batch: all or nothing). Either way the bookmark that
     undoes the restore is audited and reported through ``progress``."""
-    from malnu_tui.engine.d1_timetravel import import_dump, restore_bookmark
+    from malnu_tui.engine.backends.d1.timetravel import import_dump, restore_bookmark
 
     d1 = _d1(backend)
     bookmark = manifest.native_restore_point
@@ -122,7 +123,7 @@ def native_recover(
 ) -> str:
     """Bring the database back to ``when`` with Time Travel; returns the bookmark that undoes
     it (also audited, with action ``recover``)."""
-    from malnu_tui.engine.d1_timetravel import bookmark_at, restore_bookmark
+    from malnu_tui.engine.backends.d1.timetravel import bookmark_at, restore_bookmark
     from malnu_tui.engine.migrate import migration_lock
 
     d1 = _d1(backend)

@@ -1,16 +1,11 @@
-"""Cloudflare D1 over its HTTP API (``d1://ACCOUNT_ID/DATABASE_ID``), with httpx.
+"""Cloudflare D1 as a :class:`~malnu_tui.engine.backends.base.Backend`, over
+:class:`~malnu_tui.engine.backends.d1.client.D1Api`.
 
 D1 has no sessions: every request is its own transaction. So each migration, its tracking row
 and its audit row go to D1 as ONE multi-statement request (D1 runs such a request as one batch,
 rolled back as a whole when a statement fails). Values of our own rows are inlined as quoted
-SQL literals rather than bound, because D1 binds parameters only for single statements.
-
-Network trouble is retried with backoff. A write whose outcome is unknown (the connection
-dropped, a timeout, a 5xx after the request was sent) is never sent again blindly: the tracking
-and audit tables are read first, and the write is re-sent only if it did not take effect.
-
-The API token comes from the target's ``api_token`` option or ``CLOUDFLARE_API_TOKEN``; it is
-sent only in the ``Authorization`` header to the API host and never appears in a message.
+SQL literals rather than bound, because D1 binds parameters only for single statements. The
+lock is a row with a lease (D1 has no session to hold a lock).
 """
 
 from __future__ import annotations
@@ -21,13 +16,8 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
-
-import httpx
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
@@ -38,210 +28,31 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
-from malnu_tui.engine.backends.sqlite import lease_until, lock_is_stale, truthy
-from malnu_tui.engine.errors import (
-    BackendError,
-    ConfigError,
-    LockHeld,
-    LockHolder,
-    StatementFailed,
+from malnu_tui.engine.backends.d1.client import (
+    DEFAULT_API_BASE,
+    ENV_API_BASE,
+    ENV_TOKEN,
+    MAX_STATEMENT_BYTES,
+    D1Api,
+    D1Error,
+    D1LimitExceeded,
+    D1QueryError,
+    D1Result,
+    RetryPolicy,
+    join_statements,
+    parse_d1_url,
 )
+from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
+from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
 
-__all__ = [
-    "DEFAULT_API_BASE",
-    "ENV_API_BASE",
-    "ENV_TOKEN",
-    "D1Api",
-    "D1AuthError",
-    "D1Backend",
-    "D1Error",
-    "D1LimitExceeded",
-    "D1Location",
-    "D1NotFound",
-    "D1OutcomeUnknown",
-    "D1QueryError",
-    "D1Result",
-    "D1Unavailable",
-    "RetryPolicy",
-    "open_target",
-    "parse_d1_url",
-    "sql_literal",
-]
-
-DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
-ENV_TOKEN = "CLOUDFLARE_API_TOKEN"
-ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the test suite
-
-# D1's documented limits, checked before sending so the operator gets a clear message.
-MAX_STATEMENT_BYTES = 100_000
+__all__ = ["D1Backend", "open_target"]
 
 _TXN_VERBS = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-class D1Error(BackendError):
-    """D1 answered with an error, or could not be reached."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, status: int = 0, code: int = 0
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.code = code
-
-
-class D1AuthError(D1Error):
-    """The API token is missing, invalid, or not allowed on this account (a configuration
-    problem: exit 2)."""
-
-    exit_code = 2
-
-
-class D1NotFound(D1Error):
-    """The account or database id of the ``d1://`` URL does not exist (exit 2)."""
-
-    exit_code = 2
-
-
-class D1QueryError(D1Error):
-    """D1 rejected the SQL of a request; nothing of that request was kept."""
-
-
-class D1LimitExceeded(D1QueryError):
-    """A D1 limit was hit (statement length, bound parameters, database size…)."""
-
-
-class D1Unavailable(D1Error):
-    """D1 kept failing (network, 429, 5xx) after every retry; nothing was sent twice."""
-
-
-class D1OutcomeUnknown(D1Error):
-    """A write may or may not have happened and it could not be read back to find out."""
-
-
-# -- values ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class D1Location:
-    """Which D1 database: the Cloudflare account id and the database id (a UUID)."""
-
-    account_id: str
-    database_id: str
-
-    @property
-    def url(self) -> str:
-        return f"d1://{self.account_id}/{self.database_id}"
-
-
-def parse_d1_url(url: str) -> D1Location:
-    """``d1://ACCOUNT_ID/DATABASE_ID`` → :class:`D1Location`; ConfigError when malformed."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "d1":
-        raise ConfigError(f"not a D1 URL: {url!r}")
-    if parts.username or parts.password or parts.query or ":" in parts.netloc:
-        raise ConfigError(
-            "a d1:// URL carries no credentials or options",
-            hint=f"use d1://ACCOUNT_ID/DATABASE_ID and put the token in {ENV_TOKEN}",
-        )
-    account = parts.hostname or ""
-    # urlsplit lower-cases the host; account ids are lower-case hex anyway, keep the original.
-    raw_host = parts.netloc
-    if raw_host.lower() == account:
-        account = raw_host
-    database = parts.path.strip("/")
-    if not _ID.match(account) or not _ID.match(database):
-        raise ConfigError(
-            f"bad D1 URL {url!r}",
-            hint="expected d1://ACCOUNT_ID/DATABASE_ID (the account id from the Cloudflare "
-            "dashboard, the database id from `wrangler d1 list`)",
-        )
-    return D1Location(account, database)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient failures (network, 429, 5xx) are retried: exponential backoff with
-    jitter, ``attempts`` tries in all, each request bounded by ``timeout`` seconds."""
-
-    attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    timeout: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        raw: float = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return raw * (0.75 + 0.5 * secrets.randbelow(1000) / 1000)
-
-
-@dataclass(frozen=True)
-class D1Result:
-    """The result of one statement: columns, rows and D1's ``meta``."""
-
-    columns: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, r, strict=False)) for r in self.rows]
-
-
-def sql_literal(value: object) -> str:
-    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value).replace("\x00", "\ufffd")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def bind_literals(sql: str, params: Sequence[object]) -> str:
-    """Replace each ``?`` outside quotes in ``sql`` by the matching literal of ``params``."""
-    out: list[str] = []
-    it = iter(params)
-    i, n = 0, len(sql)
-    quote_char = ""
-    while i < n:
-        ch = sql[i]
-        if quote_char:
-            out.append(ch)
-            if ch == quote_char:
-                quote_char = ""
-        elif ch in "'\"":
-            quote_char = ch
-            out.append(ch)
-        elif ch == "?":
-            try:
-                out.append(sql_literal(next(it)))
-            except StopIteration:
-                raise ValueError("more placeholders than parameters") from None
-        else:
-            out.append(ch)
-        i += 1
-    if next(it, _END) is not _END:
-        raise ValueError("more parameters than placeholders")
-    return "".join(out)
-
-
-_END = object()
-
-
-def _join(statements: Sequence[str]) -> str:
-    # A newline before each ';' so a trailing "-- comment" cannot swallow the separator.
-    return "".join(f"{s}\n;\n" for s in statements)
-
 
 BISECT_MAX_SECONDS = 2.0
 _ERROR_OBJECT = re.compile(
@@ -286,263 +97,6 @@ def _guard_sql(change: TrackingChange) -> str:
 
 def _verb(text: str) -> str:
     return Statement(text, 1).first_words.split(" ", 1)[0]
-
-
-# -- HTTP -----------------------------------------------------------------------------------
-
-
-class D1Api:
-    """D1's HTTP API for one database: authentication, retries, error messages.
-
-    The token is held privately and sent only in the ``Authorization`` header of requests to
-    ``api_base``; signed download/upload URLs get no token.
-    """
-
-    def __init__(
-        self,
-        location: D1Location,
-        token: str,
-        *,
-        api_base: str = DEFAULT_API_BASE,
-        policy: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.location = location
-        self.__token = token
-        self.api_base = api_base.rstrip("/")
-        self.policy = policy or RetryPolicy()
-        self._sleep = sleep
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(self.policy.timeout, connect=10.0),
-            transport=transport,
-            headers={"User-Agent": "malnu-tui"},
-        )
-        self.requests_sent = 0
-
-    def __repr__(self) -> str:
-        return f"D1Api({self.location.url}, token=***)"
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def database_path(self) -> str:
-        loc = self.location
-        return (
-            f"/accounts/{quote(loc.account_id, safe='')}/d1/database/"
-            f"{quote(loc.database_id, safe='')}"
-        )
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.__token}"}
-
-    def call(
-        self,
-        method: str,
-        action: str,
-        *,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-        took_effect: Callable[[], bool] | None = None,
-    ) -> Any:
-        """Send one API request for this database and return the envelope's ``result``.
-
-        Reads (``took_effect`` None) are retried on any transient failure. For writes,
-        ``took_effect`` reads the database to tell whether an attempt whose outcome is unknown
-        was applied; if it was, ``call`` returns None instead of sending it again.
-        """
-        url = self.api_base + self.database_path + (f"/{action}" if action else "")
-        attempt = 0
-        while True:
-            attempt += 1
-            unknown = False
-            delay = self.policy.delay(attempt)
-            try:
-                self.requests_sent += 1
-                resp = self._http.request(
-                    method, url, json=body, params=params, headers=self._auth()
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
-            except httpx.TransportError as exc:
-                last = f"connection lost during the request ({type(exc).__name__})"
-                unknown = True
-            else:
-                if resp.status_code == 429:
-                    last = "rate limited by Cloudflare (HTTP 429)"
-                    delay = max(delay, _retry_after(resp, self.policy.max_delay))
-                elif resp.status_code >= 500:
-                    last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
-                    unknown = True
-                else:
-                    return self._result(resp)
-            if unknown and took_effect is not None:
-                try:
-                    applied = took_effect()
-                except D1Error as exc:
-                    raise D1OutcomeUnknown(
-                        f"D1 {self.location.database_id}: a write may or may not have been "
-                        f"applied ({last}), and reading it back failed: {exc}",
-                        hint="run `malnu-tui status` against this target before anything else",
-                    ) from None
-                if applied:
-                    return None
-            if attempt >= self.policy.attempts:
-                raise D1Unavailable(
-                    f"D1 {self.location.database_id}: no answer after {attempt} attempts: {last}",
-                    hint="check https://www.cloudflarestatus.com/ and the network; "
-                    "nothing was applied twice",
-                )
-            self._sleep(delay)
-
-    def _result(self, resp: httpx.Response) -> Any:
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
-        if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
-            return data.get("result")
-        code, message = _first_error(resp)
-        loc = self.location
-        status = resp.status_code
-        if status == 401 or (status in (400, 403) and code in (10000, 6003, 6111, 9106, 9109)):
-            if status == 403:
-                raise D1AuthError(
-                    f"the Cloudflare API token may not use D1 on account {loc.account_id} "
-                    f"(HTTP 403: {message})",
-                    hint="give the token the 'D1 Edit' permission on this account",
-                    status=status,
-                    code=code,
-                )
-            raise D1AuthError(
-                f"Cloudflare rejected the API token (HTTP {status}: {message})",
-                hint=f"set {ENV_TOKEN} to a valid API token with 'D1 Edit' permission",
-                status=status,
-                code=code,
-            )
-        if status == 403 or code == 7403:
-            raise D1NotFound(
-                f"account {loc.account_id} is not valid or not authorized for D1 ({message})",
-                hint="check the account id in d1://ACCOUNT_ID/DATABASE_ID (Cloudflare dashboard "
-                "→ Workers & Pages → Account ID)",
-                status=status,
-                code=code,
-            )
-        if status == 404 or code == 7404:
-            raise D1NotFound(
-                f"D1 database {loc.database_id} not found in account {loc.account_id} ({message})",
-                hint="check the database id (`wrangler d1 list` shows it)",
-                status=status,
-                code=code,
-            )
-        if _is_limit(message):
-            raise D1LimitExceeded(
-                f"D1 limit reached: {message}",
-                hint="D1 allows 100 KB per SQL statement, 100 bound parameters per query and "
-                "a bounded database size: split large data migrations into smaller files",
-                status=status,
-                code=code,
-            )
-        raise D1QueryError(message or f"HTTP {status}", status=status, code=code)
-
-    # -- convenience ----------------------------------------------------------------------
-    def raw(self, sql: str, params: Sequence[object] = ()) -> D1Result:
-        """Run one read-only statement (bound parameters) and return its rows."""
-        body: dict[str, Any] = {"sql": sql}
-        if params:
-            body["params"] = list(params)
-        result = self.call("POST", "raw", body=body)
-        return _parse_raw(result)[-1]
-
-    def batch(self, statements: Sequence[str], took_effect: Callable[[], bool]) -> list[D1Result]:
-        """Run ``statements`` as ONE D1 batch (one transaction). Returns [] when an attempt of
-        unknown outcome turned out, on reading back, to have been applied."""
-        result = self.call("POST", "raw", body={"sql": _join(statements)}, took_effect=took_effect)
-        return [] if result is None else _parse_raw(result)
-
-    def download(self, url: str, dest: Path, progress: Callable[[int], None] | None = None) -> int:
-        """Stream a signed URL (no token sent) into ``dest``; returns the byte count."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                size = 0
-                with self._http.stream("GET", url) as resp, dest.open("wb") as fh:
-                    if resp.status_code != 200:
-                        raise D1Error(f"download of the export failed: HTTP {resp.status_code}")
-                    for chunk in resp.iter_bytes():
-                        fh.write(chunk)
-                        size += len(chunk)
-                        if progress:
-                            progress(size)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                return size
-            except httpx.TransportError as exc:
-                if attempt >= self.policy.attempts:
-                    raise D1Unavailable(f"download of the export failed: {exc!r}") from None
-                self._sleep(self.policy.delay(attempt))
-
-    def upload(self, url: str, data: bytes) -> str:
-        """PUT ``data`` to a signed upload URL (no token sent); returns the ETag it answered."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                resp = self._http.put(url, content=data)
-            except httpx.TransportError as exc:
-                if attempt >= self.policy.attempts:
-                    raise D1Unavailable(f"upload of the dump failed: {exc!r}") from None
-                self._sleep(self.policy.delay(attempt))
-                continue
-            if resp.status_code != 200:
-                raise D1Error(f"upload of the dump failed: HTTP {resp.status_code}")
-            return str(resp.headers.get("etag", "")).strip('"')
-
-
-def _retry_after(resp: httpx.Response, cap: float) -> float:
-    try:
-        return min(float(resp.headers.get("retry-after", "0")), max(cap, 1.0) * 4)
-    except ValueError:
-        return 0.0
-
-
-def _first_error(resp: httpx.Response) -> tuple[int, str]:
-    try:
-        data = resp.json()
-    except ValueError:
-        return 0, resp.text[:200]
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if errors and isinstance(errors, list) and isinstance(errors[0], dict):
-        return int(errors[0].get("code") or 0), str(errors[0].get("message") or "")
-    return 0, ""
-
-
-_LIMIT_WORDS = (
-    "SQLITE_TOOBIG",
-    "too long",
-    "too many SQL variables",
-    "Exceeded maximum DB size",
-    "SQLITE_FULL",
-    "exceeded timeout",
-    "too many requests queued",
-)
-
-
-def _is_limit(message: str) -> bool:
-    low = message.lower()
-    return any(w.lower() in low for w in _LIMIT_WORDS)
-
-
-def _parse_raw(result: Any) -> list[D1Result]:
-    out: list[D1Result] = []
-    for item in result or []:
-        res = item.get("results") or {}
-        cols = tuple(res.get("columns") or ())
-        rows = tuple(tuple(r) for r in res.get("rows") or ())
-        out.append(D1Result(cols, rows, item.get("meta") or {}))
-    return out
 
 
 # -- the backend ----------------------------------------------------------------------------
@@ -623,16 +177,14 @@ class D1Backend:
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return
-        have = {
-            r["name"]
-            for r in self.query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
-            )
-        }
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= have:
+        have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
+        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless.
             self.api.batch([q.CREATE_TRACKING, q.CREATE_AUDIT, q.CREATE_LOCK], lambda: False)
+        elif "purpose" not in str(have["malnu_lock"] or ""):
+            # A lock table made before the purpose column; a re-send after it took effect
+            # fails with "duplicate column", which is then the proof it did.
+            self.api.batch([q.ADD_LOCK_PURPOSE], self._lock_has_purpose)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------
@@ -782,7 +334,11 @@ class D1Backend:
                     self.api.call(
                         "POST",
                         "raw",
-                        body={"sql": _join([s.text for s in statements[: mid + 1]] + [probe])},
+                        body={
+                            "sql": join_statements(
+                                [s.text for s in statements[: mid + 1]] + [probe]
+                            )
+                        },
                     )
                     break  # cannot happen: the probe always fails
                 except D1QueryError as exc:
@@ -838,8 +394,13 @@ class D1Backend:
         ]
 
     # -- locking: a lock row with a lease (D1 has no session to hold a lock) ---------------
+    def _lock_has_purpose(self) -> bool:
+        rows = self.query("SELECT sql FROM sqlite_master WHERE name = 'malnu_lock'")
+        return bool(rows) and "purpose" in str(rows[0]["sql"])
+
     def read_lock(self) -> LockHolder | None:
         try:
+            self.ensure_schema()
             rows = self.query(q.SELECT_LOCK)
         except D1QueryError:
             return None  # no lock table yet
@@ -852,6 +413,7 @@ class D1Backend:
             pid=int(r["pid"]),
             acquired_at=r["acquired_at"],
             expires_at=r["expires_at"],
+            note=str(r.get("purpose") or ""),
         )
 
     def acquire_lock(self, holder: LockHolder) -> None:
@@ -885,9 +447,9 @@ class D1Backend:
             )
         sqls.append(
             bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-                "VALUES (1, ?, ?, ?, ?, ?)",
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires),
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note),
             )
         )
 

@@ -204,7 +204,7 @@ def read_from_backend(backend: Backend, table: str = DEFAULT_TABLE) -> list[Wran
     exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
     select = f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
     if backend.kind == "d1":  # checked by kind first: importing the D1 module costs httpx
-        from malnu_tui.engine.backends.d1 import D1Backend
+        from malnu_tui.engine.backends.d1.backend import D1Backend
 
         assert isinstance(backend, D1Backend)
         if not int(backend.query(exists, (table,))[0]["n"]):

@@ -1,7 +1,7 @@
 """D1's native restore points: Time Travel bookmarks, export to a SQL dump, import of a dump.
 
-Plain functions over :class:`~malnu_tui.engine.backends.d1.D1Backend`; the backup method of D1
-(:mod:`malnu_tui.engine.backends.d1_backup`) and the CLI build on them.
+Plain functions over :class:`~malnu_tui.engine.backends.d1.backend.D1Backend`; the backup method
+of D1 (:mod:`malnu_tui.engine.backends.d1.backup`) and the CLI build on them.
 
 Both ways of putting data back (a bookmark restore, an import) replace the whole database, the
 tool's own tables included. The audit trail is append-only, so rows written after the restore
@@ -23,8 +23,9 @@ from typing import Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backends.d1 import D1Backend, D1Error, D1QueryError, bind_literals
-from malnu_tui.engine.backends.sqlite import truthy
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.client import D1Error, D1QueryError
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.backup.store import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 

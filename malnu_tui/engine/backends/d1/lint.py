@@ -273,7 +273,7 @@ def lint_migrations(
 def live_schema(backend: object) -> list[str]:
     """The CREATE statements of a live SQLite-dialect database (D1 or a SQLite file), tables
     first, for :func:`lint_migrations`'s ``base_schema``."""
-    from malnu_tui.engine.backends.d1 import D1Backend
+    from malnu_tui.engine.backends.d1.backend import D1Backend
 
     sql = (
         "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "

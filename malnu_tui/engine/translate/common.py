@@ -1,0 +1,197 @@
+"""Shared pieces of the rewrite passes: the per-statement context, PostgreSQL's identifier
+rules and small sqlglot helpers."""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+from malnu_tui.engine.translate.model import Finding
+from malnu_tui.engine.translate.schema import SchemaState
+
+__all__ = [
+    "PG_RESERVED",
+    "Context",
+    "compact_lists",
+    "lit",
+    "normalise_identifiers",
+    "pg_expr",
+    "plain_index_order",
+    "referenced_tables",
+    "table_name",
+]
+
+# Words PostgreSQL reserves (as identifiers) that SQLite accepts unquoted.
+PG_RESERVED = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "collation",
+        "column",
+        "concurrently",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "not",
+        "notnull",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "tablesample",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
+_SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+class Context:
+    """Per-statement state while rewriting: where we are and what we found."""
+
+    def __init__(self, file: str, line: int, state: SchemaState) -> None:
+        self.file = file
+        self.line = line
+        self.state = state
+        self.findings: list[Finding] = []
+        self.extra: list[str] = []  # statements to run after this one
+        self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
+        self.tagged = False  # a date/time value was translated (may need SQLite's text form)
+
+    def note(self, construct: str, why: str, suggestion: str = "") -> None:
+        self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
+
+
+def lit(node: exp.Expr | None) -> str | None:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return str(node.this)
+    return None
+
+
+def pg_expr(text: str) -> exp.Expr:
+    node: exp.Expr = sqlglot.parse_one("SELECT " + text, read="postgres").expressions[0]
+    return node
+
+
+def table_name(node: exp.Expr | None) -> str | None:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if isinstance(node, exp.Table):
+        return str(node.name)
+    return None
+
+
+def normalise_identifiers(tree: exp.Expr) -> None:
+    # SQLite names are case-insensitive whether quoted or not: lower-case them all, quote only
+    # where PostgreSQL needs it.
+    for ident in tree.find_all(exp.Identifier):
+        name = str(ident.this).lower()
+        ident.set("this", name)
+        ident.set("quoted", not _SIMPLE.match(name) or name in PG_RESERVED)
+
+
+def plain_index_order(tree: exp.Expr) -> None:
+    # sqlglot adds NULLS FIRST to keep SQLite's sort order; in index definitions and conflict
+    # targets that is meaningless (and invalid in ON CONFLICT), so restore the plain form.
+    holders: list[exp.Expr] = [*tree.find_all(exp.IndexParameters, exp.OnConflict)]
+    for holder in holders:
+        for ordered in holder.find_all(exp.Ordered):
+            ordered.set("nulls_first", bool(ordered.args.get("desc")))
+
+
+_LIST = re.compile(r"\(\n((?:[ \t]*[\w\"]+,?\n)+)[ \t]*\)")
+
+
+def compact_lists(sql: str) -> str:
+    # sqlglot's pretty mode puts each name of "(a, b)" on its own line; keep such lists inline.
+    return _LIST.sub(lambda m: "(" + " ".join(m[1].split()) + ")", sql)
+
+
+def referenced_tables(tree: exp.Expr) -> list[str]:
+    return [str(t.name) for t in tree.find_all(exp.Table) if t.name]

@@ -1,0 +1,268 @@
+"""Expression rewrites: functions, booleans written as 0/1, date/time values and SQLite's
+double-quoted-string fallback."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context, lit, pg_expr, referenced_tables
+from malnu_tui.engine.translate.functions import (
+    Untranslatable,
+    date_function_sql,
+    strftime_sql,
+    timestamp_sql,
+)
+from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.types import map_type
+
+__all__ = [
+    "DATE_FUNCS",
+    "DT_TAG",
+    "as_sqlite_text",
+    "bool_literal",
+    "double_quoted_strings",
+    "rewrite_booleans",
+    "rewrite_functions",
+    "rewrite_text_datetimes",
+    "text_columns",
+]
+
+# Functions PostgreSQL has with the same name and meaning that sqlglot leaves anonymous.
+_PG_SAME = frozenset({"NOW", "GEN_RANDOM_UUID", "TO_CHAR", "DATE_TRUNC", "TO_TIMESTAMP", "CHR"})
+_NO_EQUIVALENT: dict[str, tuple[str, str]] = {
+    "JULIANDAY": ("a Julian day number has no PostgreSQL function", "use EXTRACT(EPOCH …)/86400"),
+    "LAST_INSERT_ROWID": ("there is no session rowid in PostgreSQL", "use INSERT … RETURNING"),
+    "CHANGES": ("no PostgreSQL function counts the last statement's rows", "use RETURNING"),
+    "TOTAL_CHANGES": ("no PostgreSQL equivalent", ""),
+    "TYPEOF": ("SQLite's storage classes do not exist in PostgreSQL", "use pg_typeof()"),
+    "RANDOMBLOB": ("no PostgreSQL equivalent without pgcrypto", "use gen_random_bytes()"),
+    "ZEROBLOB": ("no PostgreSQL equivalent", "use decode(repeat('00', n), 'hex')"),
+    "QUOTE": ("SQLite literal quoting differs", "use quote_literal()"),
+    "PRINTF": ("printf formats differ", "use format() by hand"),
+    "FORMAT": ("printf formats differ", "use format() by hand"),
+    "HEX": ("no hex() in PostgreSQL", "use encode(x, 'hex')"),
+    "UNHEX": ("no unhex() in PostgreSQL", "use decode(x, 'hex')"),
+    "LIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
+    "UNLIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
+    "LIKELIHOOD": ("planner hints do not exist in PostgreSQL", "drop the hint"),
+    "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
+    "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
+    "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
+    "UNIXEPOCH": ("only unixepoch() of 'now' is translated", "use EXTRACT(EPOCH FROM …)"),
+}
+DATE_FUNCS = {"DATETIME", "DATE", "TIME"}
+
+
+# -- expression rewrites ----------------------------------------------------------------------
+def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
+    def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.LowerHex | exp.Hex):
+            random_hex = _random_hex(node, ctx)
+            if random_hex is not None:
+                return random_hex
+        if isinstance(node, exp.Anonymous):
+            name = str(node.this).upper()
+            args = list(node.expressions)
+            if name in DATE_FUNCS:
+                first = args[0].sql(dialect="postgres") if args else "now()"
+                lits = [lit(a) for a in args]
+                out = pg_expr(date_function_sql(name, lits, first))
+                return tag(ctx, out, name, *timestamp_sql(name, lits, first))
+            if name == "STRFTIME" and args:
+                first = args[1].sql(dialect="postgres") if len(args) > 1 else "now()"
+                return pg_expr(strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
+            if name == "UNIXEPOCH" and (not args or (len(args) == 1 and lit(args[0]) == "now")):
+                return pg_expr("CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)")
+            if name in _NO_EQUIVALENT:
+                why, suggestion = _NO_EQUIVALENT[name]
+                raise Untranslatable(f"{name.lower()}()", why, suggestion)
+            if name not in _PG_SAME:
+                raise Untranslatable(
+                    f"{name.lower()}()",
+                    "a function the translator does not know in both dialects",
+                    "write the PostgreSQL equivalent by hand",
+                )
+        if isinstance(node, exp.Date):
+            args = [node.this, *node.expressions]
+            first = args[0].sql(dialect="postgres")
+            lits = [lit(a) for a in args]
+            out = pg_expr(date_function_sql("date", lits, first))
+            return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
+        if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
+            kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
+                type(node), "TIME"
+            )
+            return tag(ctx, node, kind, "now()", True)
+        if isinstance(node, exp.Typeof):
+            raise Untranslatable(
+                "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
+            )
+        if isinstance(node, exp.TimeToStr):
+            fmt = lit(node.args.get("format"))
+            value = node.this
+            while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
+                value = value.this
+            args = [lit(value)]
+            return pg_expr(strftime_sql(fmt, args, value.sql(dialect="postgres")))
+        if isinstance(node, exp.Glob):
+            raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
+        if isinstance(node, exp.Rand):
+            raise Untranslatable(
+                "random()",
+                "SQLite's random() is a 64-bit integer, PostgreSQL's a float in [0, 1)",
+                "write the PostgreSQL expression by hand",
+            )
+        if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
+            raise Untranslatable(
+                "json_extract / ->",
+                "SQLite keeps JSON in TEXT and returns typed values",
+                "cast the column to jsonb and use ->/->> by hand",
+            )
+        if isinstance(node, exp.CurrentVersion):
+            raise Untranslatable("sqlite_version()", "no meaning on PostgreSQL", "")
+        if isinstance(node, exp.Like):
+            # SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
+            return exp.ILike(**node.args)
+        if isinstance(node, exp.Greatest | exp.Least):
+            ctx.note(
+                "max(a, b) / min(a, b)",
+                "GREATEST/LEAST ignore NULL arguments where SQLite returns NULL",
+            )
+        return node
+
+    return tree.transform(fix, copy=False)
+
+
+def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
+    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
+    ``gen_random_uuid()`` (PostgreSQL 13+)."""
+    blob = node.this
+    if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
+        return None
+    args = list(blob.expressions)
+    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
+        return None
+    size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
+    if not 1 <= size <= 16:
+        return None
+    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
+    if size < 16:
+        digits = f"LEFT({digits}, {size * 2})"
+    if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
+        digits = f"UPPER({digits})"
+    ctx.note(
+        "randomblob() id",
+        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
+        "so 122 of the 128 bits are random",
+    )
+    return pg_expr(digits)
+
+
+def bool_literal(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.Literal) and not node.is_string and str(node.this) in ("0", "1"):
+        return exp.Boolean(this=str(node.this) == "1")
+    return None
+
+
+DT_TAG = "malnu_datetime"
+_TEXT_FORMATS = {"DATETIME": "YYYY-MM-DD HH24:MI:SS", "DATE": "YYYY-MM-DD", "TIME": "HH24:MI:SS"}
+
+
+def tag(ctx: Context, node: exp.Expr, kind: str, timestamp: str, now: bool) -> exp.Expr:
+    """Mark a translated date/time value: SQLite returns it as TEXT, so where it meets a TEXT
+    column it must be formatted the way SQLite writes it (from ``timestamp``, in UTC)."""
+    node.meta[DT_TAG] = (kind, timestamp, now)
+    ctx.tagged = True
+    return node
+
+
+def as_sqlite_text(node: exp.Expr) -> exp.Expr:
+    kind, timestamp, now = node.meta[DT_TAG]
+    if now:  # SQLite's 'now' is UTC
+        timestamp = f"({timestamp}) AT TIME ZONE 'UTC'"
+    return pg_expr(f"TO_CHAR({timestamp}, '{_TEXT_FORMATS[kind]}')")
+
+
+def rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
+    if not text_cols:
+        return
+
+    def is_text(node: exp.Expr) -> bool:
+        return isinstance(node, exp.Column) and node.name.lower() in text_cols
+
+    def tagged(node: exp.Expr | None) -> bool:
+        return node is not None and DT_TAG in (node.meta or {})
+
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+    for node in list(tree.find_all(*comparisons, exp.Between)):
+        if isinstance(node, exp.Between):
+            if is_text(node.this):
+                for key in ("low", "high"):
+                    side = node.args.get(key)
+                    if side is not None and tagged(side):
+                        side.replace(as_sqlite_text(side))
+            continue
+        left, right = node.this, node.expression
+        if is_text(left) and tagged(right):
+            right.replace(as_sqlite_text(right))
+        elif is_text(right) and tagged(left):
+            left.replace(as_sqlite_text(left))
+
+
+def text_columns(tables: list[str], state: SchemaState) -> set[str]:
+    """Lower-cased names of TEXT-mapped columns of ``tables`` (ambiguous names left out)."""
+    text: set[str] = set()
+    other: set[str] = set()
+    for t in tables:
+        for c in state.columns(t):
+            pg = map_type(c.declared).postgres or ""
+            (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
+    return text - other
+
+
+def double_quoted_strings(tree: exp.Expr, ctx: Context) -> None:
+    """SQLite reads ``"word"`` as a string when no column has that name (a legacy quirk D1
+    inherits); PostgreSQL would look for a column. Only applied when SQLite accepted the
+    statement, so the quoted word cannot have been a missing column."""
+    tables = referenced_tables(tree)
+    if not tables or not all(ctx.state.has_table(t) for t in tables):
+        return
+    known = {c.name.lower() for t in tables for c in ctx.state.columns(t)}
+    known |= {str(a.alias).lower() for a in tree.find_all(exp.Alias)}
+    for col in list(tree.find_all(exp.Column)):
+        ident = col.this
+        if (
+            isinstance(ident, exp.Identifier)
+            and ident.quoted
+            and not col.table
+            and str(ident.this).lower() not in known
+        ):
+            col.replace(exp.Literal.string(str(ident.this)))
+            ctx.note(
+                f'"{ident.this}"',
+                "a double-quoted word SQLite reads as a string (no such column) became a "
+                "single-quoted string",
+                "use single quotes for strings",
+            )
+
+
+def rewrite_booleans(tree: exp.Expr, bool_cols: set[str]) -> None:
+    if not bool_cols:
+        return
+
+    def is_bool(node: exp.Expr) -> bool:
+        return isinstance(node, exp.Column) and node.name.lower() in bool_cols
+
+    for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.In)):
+        if isinstance(node, exp.In):
+            if is_bool(node.this):
+                for i, item in enumerate(list(node.expressions)):
+                    b = bool_literal(item)
+                    if b is not None:
+                        node.expressions[i].replace(b)
+            continue
+        left, right = node.this, node.expression
+        if is_bool(left) and (b := bool_literal(right)) is not None:
+            right.replace(b)
+        elif is_bool(right) and (b := bool_literal(left)) is not None:
+            left.replace(b)

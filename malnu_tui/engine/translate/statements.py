@@ -1,0 +1,291 @@
+"""Statement rewrites: CREATE TABLE (column types, identities, defaults, references) and
+INSERT (conflict resolution, booleans, identity sequences)."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context, lit, pg_expr, table_name
+from malnu_tui.engine.translate.expressions import (
+    DATE_FUNCS,
+    DT_TAG,
+    as_sqlite_text,
+    bool_literal,
+    text_columns,
+)
+from malnu_tui.engine.translate.functions import Untranslatable
+from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.triggers import pg_ident
+from malnu_tui.engine.translate.types import map_type
+
+__all__ = [
+    "check_references",
+    "insert_text_datetimes",
+    "listed_columns",
+    "rewrite_column",
+    "rewrite_create_table",
+    "rewrite_insert",
+]
+
+
+def listed_columns(tree: exp.Insert) -> list[str]:
+    """The column list an INSERT names (``INSERT INTO t (a, b)``), or [] when it names none."""
+    target = tree.this
+    if not isinstance(target, exp.Schema):
+        return []
+    return [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
+
+
+def insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> None:
+    table = table_name(tree.this)
+    values = tree.expression
+    if table is None or not isinstance(values, exp.Values):
+        return
+    listed = listed_columns(tree)
+    cols = listed or [c.name for c in state.columns(table) if c.hidden == 0]
+    text = text_columns([table], state)
+    for row in values.expressions:
+        if not isinstance(row, exp.Tuple):
+            continue
+        for i, item in enumerate(list(row.expressions)):
+            if i < len(cols) and cols[i].lower() in text and DT_TAG in (item.meta or {}):
+                item.replace(as_sqlite_text(item))
+
+
+# -- statement kinds --------------------------------------------------------------------------
+def _text_default(kind: str) -> exp.Expr:
+    fmt = {"ts": "YYYY-MM-DD HH24:MI:SS", "date": "YYYY-MM-DD", "time": "HH24:MI:SS"}[kind]
+    return pg_expr(f"TO_CHAR(now() AT TIME ZONE 'UTC', '{fmt}')")
+
+
+def rewrite_column(
+    col: exp.ColumnDef, table: str, ctx: Context, table_pk: list[str] | None = None
+) -> None:
+    name = str(col.name)
+    info = {c.name.lower(): c for c in ctx.state.columns(table)}.get(name.lower())
+    kind = col.args.get("kind")
+    declared = info.declared if info is not None else (kind.sql() if kind is not None else "")
+    mapping = map_type(declared)
+    if mapping.postgres is None:
+        raise Untranslatable(
+            f"column {name}",
+            mapping.note or "no type",
+            "declare a type (SQLite accepts untyped columns, PostgreSQL does not)",
+        )
+    if mapping.note:
+        ctx.note(f"column {name} type {declared}", mapping.note)
+    pg_type = mapping.postgres
+    col.set("kind", exp.DataType.build(pg_type, dialect="postgres"))
+    constraints: list[exp.ColumnConstraint] = []
+    identity = ctx.state.is_rowid_alias(table, name)
+    if identity:
+        constraints.append(
+            exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(this=False))
+        )
+    is_bool = pg_type == "BOOLEAN"
+    is_text = pg_type == "TEXT" or pg_type.startswith("VARCHAR")
+    for c in col.args.get("constraints") or []:
+        k = c.args.get("kind")
+        if isinstance(k, exp.AutoIncrementColumnConstraint):
+            continue
+        if isinstance(k, exp.CollateColumnConstraint):
+            coll = k.this.name.upper() if isinstance(k.this, exp.Column) else str(k.this).upper()
+            if coll == "BINARY":
+                continue
+            raise Untranslatable(
+                f"COLLATE {coll}",
+                "PostgreSQL has no such collation: comparisons and UNIQUE would differ",
+                "use citext, or a unique index on lower(column)",
+            )
+        if isinstance(k, exp.ComputedColumnConstraint) and not k.args.get("persisted"):
+            k.set("persisted", True)
+            ctx.note(f"column {name}", "a VIRTUAL generated column became STORED")
+        if isinstance(k, exp.DefaultColumnConstraint):
+            value = k.this
+            if isinstance(value, exp.Paren):
+                value = value.this
+            if is_bool and (b := bool_literal(value)) is not None:
+                k.set("this", b)
+            elif is_text and isinstance(value, exp.CurrentTimestamp):
+                k.set("this", _text_default("ts"))
+            elif is_text and isinstance(value, exp.CurrentDate):
+                k.set("this", _text_default("date"))
+            elif is_text and isinstance(value, exp.CurrentTime):
+                k.set("this", _text_default("time"))
+            elif (
+                is_text
+                and isinstance(value, exp.Anonymous)
+                and str(value.this).upper() in DATE_FUNCS
+                and [lit(a) for a in value.expressions] in (["now"], [])
+            ):
+                kind_key = {"DATETIME": "ts", "DATE": "date", "TIME": "time"}
+                k.set("this", _text_default(kind_key[str(value.this).upper()]))
+        constraints.append(c)
+    col.set("constraints", constraints)
+
+
+def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
+    schema = tree.this
+    props = tree.args.get("properties")
+    if props is not None:
+        kept = [p for p in props.expressions if not isinstance(p, exp.StrictProperty)]
+        if len(kept) != len(props.expressions):
+            ctx.note("STRICT", "dropped: PostgreSQL columns are always strictly typed")
+        if kept:
+            props.set("expressions", kept)
+        else:
+            tree.set("properties", None)
+    if not isinstance(schema, exp.Schema):
+        return  # CREATE TABLE … AS SELECT: types follow the query
+    table = table_name(schema)
+    if table is None:
+        return
+    check_references(schema, table, ctx)
+    for item in schema.expressions:
+        if isinstance(item, exp.ColumnDef):
+            rewrite_column(item, table, ctx)
+        elif isinstance(item, exp.Identifier):
+            raise Untranslatable(
+                f"column {item.this}",
+                "the column has no declared type",
+                "declare a type (SQLite accepts untyped columns, PostgreSQL does not)",
+            )
+
+
+def check_references(node: exp.Expr, table: str, ctx: Context) -> None:
+    """PostgreSQL needs a foreign key's table to exist already; SQLite does not."""
+    for ref in node.find_all(exp.Reference):
+        target = table_name(ref.this)
+        if target and target.lower() != table.lower() and not ctx.state.has_table(target):
+            raise Untranslatable(
+                f"REFERENCES {target}",
+                f"{target!r} does not exist yet: SQLite accepts that, PostgreSQL does not",
+                f"create {target} first, or add the foreign key later "
+                "(ALTER TABLE … ADD FOREIGN KEY)",
+            )
+
+
+def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
+    alternative = str(tree.args.get("alternative") or "").upper()
+    table = table_name(tree.this)
+    state = ctx.state
+    if table is None:
+        if alternative:
+            raise Untranslatable(f"INSERT OR {alternative}", "cannot find the target table", "")
+        return
+    listed = listed_columns(tree)
+    table_cols = [c for c in state.columns(table) if c.hidden == 0]
+    cols = listed or [c.name for c in table_cols]
+    colset = {c.lower() for c in cols}
+
+    native = tree.args.get("conflict")
+    if native is not None and not alternative:
+        # SQLite resolves a bare column in DO UPDATE to the existing row; PostgreSQL calls it
+        # ambiguous (it could be EXCLUDED's), so qualify it with the table.
+        for assignment in native.expressions:
+            value = assignment.expression if isinstance(assignment, exp.EQ) else assignment
+            for column in list(value.find_all(exp.Column)):
+                if not column.table:
+                    column.set("table", exp.to_identifier(table))
+        where = native.args.get("where")
+        if where is not None:
+            for column in list(where.find_all(exp.Column)):
+                if not column.table:
+                    column.set("table", exp.to_identifier(table))
+    if alternative:
+        tree.set("alternative", None)
+        if tree.args.get("conflict") is not None:
+            raise Untranslatable(
+                f"INSERT OR {alternative} … ON CONFLICT",
+                "both a conflict resolution and an upsert clause",
+                "keep only the ON CONFLICT clause",
+            )
+    if alternative == "IGNORE":
+        tree.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
+        ctx.note(
+            "INSERT OR IGNORE",
+            "became ON CONFLICT DO NOTHING, which skips duplicate keys only; SQLite also "
+            "skipped rows breaking NOT NULL or CHECK, PostgreSQL raises for those",
+        )
+    elif alternative == "REPLACE":
+        if not state.has_table(table):
+            raise Untranslatable(
+                "INSERT OR REPLACE",
+                f"the keys of {table!r} are unknown (not created by earlier migrations)",
+                "write INSERT … ON CONFLICT (key) DO UPDATE by hand",
+            )
+        keys = state.unique_keys(table)
+        candidates = [k for k in keys if all(c.lower() in colset for c in k)]
+        if not keys:
+            ctx.note("INSERT OR REPLACE", f"{table!r} has no keys: a plain INSERT")
+        elif len(candidates) != 1:
+            why = (
+                "none of its keys is given by the inserted columns"
+                if not candidates
+                else "more than one key is given and SQLite replaces on each of them; "
+                "ON CONFLICT accepts one"
+            )
+            raise Untranslatable(
+                "INSERT OR REPLACE", why, "write INSERT … ON CONFLICT (key) DO UPDATE by hand"
+            )
+        else:
+            key = candidates[0]
+            keyset = {k.lower() for k in key}
+            sets: list[str] = []
+            for c in table_cols:
+                if c.name.lower() in keyset:
+                    continue
+                # REPLACE deletes the old row: columns not inserted go back to their defaults.
+                value = f"EXCLUDED.{pg_ident(c.name)}" if c.name.lower() in colset else "DEFAULT"
+                sets.append(f"{pg_ident(c.name)} = {value}")
+            keys_sql = ", ".join(pg_ident(k) for k in key)
+            action = "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
+            template = sqlglot.parse_one(
+                f"INSERT INTO x VALUES (1) ON CONFLICT ({keys_sql}) {action}", read="postgres"
+            )
+            conflict = template.args["conflict"]
+            for column in list(conflict.find_all(exp.Column)):
+                if column.name.upper() == "DEFAULT" and not column.table:
+                    column.replace(exp.var("DEFAULT"))
+            tree.set("conflict", conflict)
+    elif alternative in ("ABORT", "FAIL", "ROLLBACK"):
+        ctx.note(
+            f"INSERT OR {alternative}",
+            "a plain INSERT: the tool runs each migration in one transaction, so any error "
+            "aborts the whole migration anyway",
+        )
+    elif alternative:
+        raise Untranslatable(f"INSERT OR {alternative}", "unknown conflict resolution", "")
+
+    # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
+    bools = state.boolean_columns(table)
+    identity = {c.name.lower() for c in table_cols if state.is_rowid_alias(table, c.name)}
+    values = tree.expression
+    explicit_ids = False
+    if isinstance(values, exp.Values):
+        for row in values.expressions:
+            if not isinstance(row, exp.Tuple):
+                continue
+            for i, item in enumerate(list(row.expressions)):
+                if i >= len(cols):
+                    break
+                name = cols[i].lower()
+                if name in bools and (b := bool_literal(item)) is not None:
+                    item.replace(b)
+                elif name in identity:
+                    if isinstance(item, exp.Null):
+                        item.replace(exp.var("DEFAULT"))
+                    else:
+                        explicit_ids = True
+    elif identity & colset:
+        explicit_ids = True  # INSERT … SELECT into the identity column
+
+    # Explicit values for an identity column do not move its sequence in PostgreSQL.
+    for c in table_cols:
+        if c.name.lower() in identity and c.name.lower() in colset and explicit_ids:
+            t, col = pg_ident(table), pg_ident(c.name)
+            ctx.extra.append(
+                f"SELECT setval(pg_get_serial_sequence('{t.replace(chr(39), chr(39) * 2)}', "
+                f"'{c.name.lower()}'), coalesce((SELECT max({col}) FROM {t}), 0) + 1, false)"
+            )

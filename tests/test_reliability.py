@@ -1,0 +1,150 @@
+"""Hostile and mistaken input (issue 10): every bad value is one ``error:`` line naming it,
+exit 2, and nothing changed; nothing is silently skipped or silently defaulted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import D1Target
+from tests.inproc import run_inproc
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "-"
+
+
+def one_error(err: str, *needles: str) -> None:
+    """The CLI contract for bad input: no traceback, exactly one ``error:`` line naming it."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], (needle, err)
+
+
+@pytest.fixture
+def applied(tmp_path: Path, mdirs: MigrationDirs) -> tuple[list[str], Path]:
+    """The school set applied to a SQLite file: (base args, the database file)."""
+    d = school_set(mdirs)
+    db = tmp_path / "primary.db"
+    base = ["--database", f"sqlite:///{db}", *d.args()]
+    assert run_inproc(*base, "up", "--no-backup").code == 0
+    return base, db
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["rollback", "--to", "yesterday", "--yes"], "'yesterday'"),
+        (["up", "--to", "notaversion", "--yes"], "'notaversion'"),
+        (["recover", "--to", "-99999999999d", "--yes"], "'-99999999999d'"),
+        (["recover", "--to", "0001-01-01T00:00:00+01:00", "--yes"], "0001-01-01"),
+        (["recover", "--to", "next tuesday", "--yes"], "'next tuesday'"),
+    ],
+)
+def test_bad_versions_and_times_are_one_error_line(
+    applied: tuple[list[str], Path], isolated_env: Path, argv: list[str], named: str
+) -> None:
+    base, db = applied
+    before = digest(db)
+    res = run_inproc(*base, *argv)
+    assert res.code == 2
+    one_error(res.err, named)
+    assert digest(db) == before
+    backups = list(isolated_env.rglob("backups/*/*"))
+    assert backups == [], "nothing is backed up before the input is read"
+
+
+def test_bad_database_paths_are_exit_2(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    school_set(mdirs)
+    regular = tmp_path / "regular-file"
+    regular.write_text("keep me")
+    for url, named in [
+        (f"sqlite:///{regular}/x.db", str(regular)),
+        (f"sqlite:///{tmp_path}", str(tmp_path)),
+    ]:
+        res = run_inproc("--database", url, *mdirs.args(), "status")
+        assert res.code == 2, res.err
+        one_error(res.err, named)
+    assert regular.read_text() == "keep me"
+
+
+def test_empty_option_values_are_exit_2(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    """``--database "$UNSET"`` must not fall back to the embedded default database."""
+    d = school_set(mdirs)
+    for option in ("--database", "--target", "--config", "--migrations-dir", "--rollback-dir"):
+        res = run_inproc(*d.args(), option, "", "up", "--yes")
+        assert res.code == 2, (option, res.err)
+        one_error(res.err, option, "empty")
+    embedded = list(tmp_path.rglob("malnu.db"))
+    assert embedded == [], "the embedded default database was not touched"
+
+
+def test_real_process_empty_database_and_traceback_free(sqlite_url: str) -> None:
+    res = run_cli("--database", "", "status")
+    assert res.code == 2 and res.out == ""
+    one_error(res.err, "--database")
+    res = run_cli("--database", sqlite_url, "rollback", "--to", "yesterday", "--yes")
+    assert res.code == 2
+    one_error(res.err, "'yesterday'")
+
+
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "symlink loop"])
+def test_non_files_named_like_migrations_are_errors(
+    applied: tuple[list[str], Path], mdirs: MigrationDirs, kind: str
+) -> None:
+    base, db = applied
+    before = digest(db)
+    odd = mdirs.migrations / "20250102_000001_x.sql"
+    if kind == "directory":
+        odd.mkdir()
+    elif kind == "dangling symlink":
+        odd.symlink_to(mdirs.root / "gone.sql")
+    else:
+        odd.symlink_to(mdirs.migrations / "20250102_000001_x.sql")
+    for argv in (["up", "--yes"], ["status"]):
+        res = run_inproc(*base, *argv)
+        assert res.code == 2, res.err
+        one_error(res.err, str(odd))
+    assert digest(db) == before
+    odd_rb = mdirs.rollback / "20250101_000300_undo_again.sql"
+    os.symlink(mdirs.root / "nowhere.sql", odd_rb)
+    odd.unlink() if kind != "directory" else odd.rmdir()
+    res = run_inproc(*base, "rollback", "--yes", "--no-backup")
+    assert res.code == 2
+    one_error(res.err, str(odd_rb))
+    assert digest(db) == before
+
+
+def test_relative_times_as_documented(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """`d1 time-travel --to -30m` and `d1 bookmark --at -2h`, verbatim from --help/README."""
+    d = school_set(mdirs)
+    base = ["--database", d1.url, *d.args()]
+    assert run_inproc(*base, "up", "--no-backup").code == 0
+    for argv in (["d1", "bookmark", "--at", "-0s"], ["d1", "bookmark", "--at=-0s"]):
+        res = run_inproc(*base, *argv)
+        assert res.code == 0, res.err
+        assert res.out.strip()
+    now = datetime.now(UTC)
+    for argv, ago in (
+        (["d1", "bookmark", "--at", "-2h"], timedelta(hours=2)),
+        (["d1", "time-travel", "--to", "-30m", "--dry-run"], timedelta(minutes=30)),
+        (["recover", "--to", "-2h", "--dry-run"], timedelta(hours=2)),
+    ):
+        res = run_inproc(*base, *argv)
+        # The database is younger than that: the server is asked for that time and says so.
+        assert res.code == 1, res.err
+        one_error(res.err, "No bookmark exists at or before")
+        asked = datetime.fromisoformat(res.err.split("before ")[1].split()[0])
+        assert abs(asked - (now - ago)) < timedelta(minutes=5), res.err
+    res = run_inproc("d1", "time-travel", "--help")
+    assert "-30m" in res.out
+    status = json.loads(run_inproc(*base, "status", "--json").out)
+    assert [m["state"] for m in status["migrations"]] == ["applied"] * 3

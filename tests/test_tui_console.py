@@ -1,0 +1,143 @@
+"""The console at 2 a.m.: what the status table keeps at 80 columns, the audit log's detail pane
+and filter, and a SQL view that never shows an empty pane. Real SQLite demo databases, Pilot."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from malnu_tui.engine.translate import translate_script
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.audit import AuditScreen
+from malnu_tui.tui.screens.sql_view import SqlDocument, translation_pane_text, unified_diff
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.widgets.migration_table import (
+    MigrationTable,
+    duration_label,
+    elide_middle,
+    short_time,
+)
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.tui_demo import Demo, build_demo, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Demo:
+    return build_demo(tmp_path / "demo")
+
+
+def make_app(demo: Demo) -> MalnuApp:
+    settings = demo.settings()
+    return MalnuApp(settings=settings, target=settings.target("primary"))
+
+
+def loaded(app: MalnuApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, StatusScreen) and all(
+        p.report is not None for p in screen.query(TargetPanel)
+    )
+
+
+def test_formatting_rules() -> None:
+    assert duration_label(0) == "<1 ms"
+    assert duration_label(12) == "12 ms"
+    assert duration_label(None) == ""
+    name = "create_academic_records_table_with_many_words"
+    cut = elide_middle(name, 15)
+    assert len(cut) == 15 and cut.startswith("create_") and cut.endswith("words") and "…" in cut
+    assert elide_middle("short", 15) == "short"
+    now = datetime.now(UTC)
+    assert short_time(now.strftime("%Y-%m-%d %H:%M:%S")) == now.strftime("%H:%M")
+    assert short_time("2020-01-02 03:04:05") == "2020-01-02"
+    assert short_time(None) == ""
+
+
+async def test_status_at_80_columns_keeps_state_name_and_rollback(demo: Demo) -> None:
+    # A long migration name must not push the rollback column off an 80-column screen.
+    long = (
+        demo.root
+        / "migrations"
+        / (
+            "20251124_124500_"
+            + "backfill_the_academic_records_of_every_student_since_2019"
+            + ".sql"
+        )
+    )
+    long.write_text("CREATE TABLE backfill_marker (id INTEGER PRIMARY KEY);\n", encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        table = app.screen.query(TargetPanel).first().table
+        assert isinstance(table, MigrationTable)
+        assert table._columns == ("version", "state", "name", "applied", "rollback")
+        assert sum(table._widths) + 2 * len(table._widths) + 1 <= 80
+        cells = [table.get_row_at(i) for i in range(table.row_count)]
+        assert any("…" in row[2] for row in cells)
+        assert all(row[4] in ("yes", "NO") for row in cells)
+        await pilot.press("q")
+
+
+async def test_status_wide_shows_sub_millisecond_times_as_under_one_ms(demo: Demo) -> None:
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute("UPDATE migrations SET execution_time_ms = 0")
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        table = app.screen.query(TargetPanel).first().table
+        took = {table.get_row_at(i)[4] for i in range(table.row_count)}
+        assert "<1 ms" in took and "0 ms" not in took
+        await pilot.press("q")
+
+
+async def test_audit_log_detail_pane_and_escape_clears_the_filter_first(demo: Demo) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("l")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries),
+        )
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        table = screen.query_one("#audit-table", DataTable)
+        await pilot.press("down")
+        entry = screen.entries[table.cursor_row]
+        detail = str(screen.query_one("#audit-detail", Static).render())
+        assert entry.action in detail and entry.object in detail
+        await pilot.press("slash")
+        await pilot.press(*"apply")
+        field = screen.query_one("#filter", Input)
+        assert field.value == "apply"
+        await pilot.press("escape")  # clears the filter, stays on the audit log
+        assert field.value == ""
+        assert app.screen is screen
+        assert table.row_count == len(screen.entries)
+        await pilot.press("escape")  # now leaves
+        assert isinstance(app.screen, StatusScreen)
+        await pilot.press("q")
+
+
+def test_sql_view_panes_are_never_empty() -> None:
+    same = "CREATE TABLE t (id INTEGER);\n"
+    doc = SqlDocument("1_t.sql", same, translate_script(same, "1_t.sql"))
+    pane = translation_pane_text(doc)
+    assert pane.strip()
+    diff = str(unified_diff(doc))
+    assert diff.strip()
+    if doc.translation is not None and doc.translation.postgres_sql().strip() == same.strip():
+        assert "identical" in pane and "identical" in diff
+    comments = "-- nothing here yet\n"
+    doc2 = SqlDocument("2_c.sql", comments, translate_script(comments, "2_c.sql"))
+    assert "nothing runs on PostgreSQL" in translation_pane_text(doc2)
