@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures_pg",
     "tests.fixtures_d1",
     "tests.backup_support",
+    "tests.import_support",
 ]

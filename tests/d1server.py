@@ -217,6 +217,9 @@ class D1Server:
         self.export_polls = 1  # "active" answers before an export completes
         self.import_polls = 1
         self.max_db_bytes: int | None = None
+        # Exports wrapped in BEGIN TRANSACTION; … COMMIT; as `sqlite3 .dump` writes them (and
+        # as some D1 exports have been reported to).
+        self.dump_transaction = False
         self._exports: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}  # filename → content
         self._imports: dict[str, dict[str, Any]] = {}  # at_bookmark → job
@@ -444,6 +447,9 @@ class D1Server:
                     if not only or name in only:
                         quoted = "'" + str(name).replace("'", "''") + "'"
                         lines.append(f'INSERT INTO "sqlite_sequence" VALUES({quoted},{seq});')
+            if self.dump_transaction:
+                lines = ["PRAGMA foreign_keys=OFF;", "BEGIN TRANSACTION;", *lines[1:]]
+                later.append("COMMIT;")
             return ("\n".join(lines + later) + "\n").encode()
         finally:
             conn.close()

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.backup_support import write_migrations
-from tests.fixtures_core import CLI, REPO
+from tests.d1server import D1Server
+from tests.fixtures_core import CLI, REPO, MigrationDirs, school_set
+from tests.fixtures_d1 import ACCOUNT
 from tests.inproc import run_inproc
 from tests.test_reliability import one_error
 
@@ -148,3 +150,48 @@ def test_manifest_fields_never_become_paths(
         "victim.sqlite",
     ]
     assert manifest.exists() and (store / created["file"]).exists(), "nothing deleted"
+
+
+def test_d1_exports_with_their_own_transaction(
+    d1_fresh_server: D1Server, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """Exports holding ``BEGIN TRANSACTION;``/``COMMIT;`` (as ``sqlite3 .dump`` writes them):
+    safety backups, ``backup create``, ``verify --deep`` and an import all work."""
+    d1_fresh_server.dump_transaction = True
+    d1_fresh_server.export_polls = d1_fresh_server.import_polls = 0  # no waiting between polls
+    db = d1_fresh_server.add_database(ACCOUNT)
+    d = school_set(mdirs)
+    base = ["--database", f"d1://{db.account}/{db.id}", *d.args()]
+    for argv in (["up", "--to", "20250101_000200"], ["up"]):
+        res = run_inproc(*base, *argv)
+        assert res.code == 0, res.err
+        assert "safety backup:" in res.err
+    res = run_inproc(*base, "backup", "create", "--json")
+    assert res.code == 0, res.err
+    created = json.loads(res.out)
+    assert created["row_counts"]["users"] == 1 and created["head"] == "20250101_000300"
+    res = run_inproc(*base, "backup", "verify", created["id"], "--deep", "--json")
+    assert res.code == 0 and json.loads(res.out)["ok"] is True, res.out + res.err
+    dump = tmp_path / "prod.sql"
+    assert run_inproc(*base, "d1", "export", str(dump)).code == 0
+    assert "BEGIN TRANSACTION;" in dump.read_text() and "COMMIT;" in dump.read_text()
+    assert run_inproc(*base, "rollback", "--steps", "3", "--yes", "--no-backup").code == 0
+    res = run_inproc(*base, "d1", "import", str(dump), "--yes")
+    assert res.code == 0, res.err
+    status = json.loads(run_inproc(*base, "status", "--json").out)
+    assert [m["state"] for m in status["migrations"]] == ["applied"] * 3
+    assert d1_fresh_server.sql(db, "SELECT email FROM users") == [("admin@malnu.sch.id",)]
+
+
+def test_dump_with_rollback_or_garbage_fails_verification(tmp_path: Path) -> None:
+    from malnu_tui.engine.backends.d1.timetravel import check_dump
+
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "BEGIN TRANSACTION;\nCREATE TABLE t (a);\nINSERT INTO t VALUES (';');\nCOMMIT;\n"
+    )
+    assert check_dump(dump).ok and check_dump(dump).row_counts == {"t": 1}
+    dump.write_text("BEGIN TRANSACTION;\nCREATE TABLE t (a);\nROLLBACK; -- due to errors\n")
+    assert "ROLLBACK" in (check_dump(dump).error or "")
+    dump.write_bytes(b"CREATE TABLE t (a);\nINSERT INTO t VALUES ('\xff');\n")
+    assert "cannot read" in (check_dump(dump).error or "")

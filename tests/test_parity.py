@@ -21,7 +21,7 @@ PRIMARY = discover(REPO / "migrations", REPO / "rollback")
 def _scratch_schemas(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'malnu_parity_%'"
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'malnu_scratch_%'"
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -253,3 +253,57 @@ def test_rollbacks_are_run_and_compared_too(pg_url: str, mdirs: MigrationDirs) -
         f.file == "20250101_000200_undo_role.sql" and f.construct == "SQLite rejected"
         for f in report.errors
     )
+
+
+def test_plan_check_runs_every_statement_and_reports_rejections(
+    pg_url: str, sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add(
+        "20250101_000100",
+        "base",
+        """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+        CREATE VIRTUAL TABLE users_fts USING fts5(email);
+        INSERT INTO users_fts (email) VALUES ('a@x');
+        """,
+    )
+    # SQLite compares TEXT with an integer happily; PostgreSQL has no text = integer operator.
+    mdirs.add(
+        "20250101_000200",
+        "status",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT CHECK (status IN (1, 2)));\n"
+        "CREATE INDEX ix_orders_status ON orders (status);",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    res = run_cli(*base, "plan", "--all", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["checked"] is False
+    statuses = [p["status"] for m in data["migrations"] for p in m["statements"]]
+    assert "ok" not in statuses and "unchecked" in statuses  # ok means checked
+
+    res = run_cli(*base, "plan", "--all", "--check", "--postgres", pg_url, "--json")
+    assert res.code == 1, res.err
+    data = json.loads(res.out)
+    by_line = {
+        (m["filename"], p["line"]): (p["status"], p["findings"])
+        for m in data["migrations"]
+        for p in m["statements"]
+    }
+    first, second = (m["filename"] for m in data["migrations"])
+    assert by_line[(first, 1)][0] == "ok"
+    # The withheld virtual table names the statement that depends on it.
+    status, findings = by_line[(first, 2)]
+    assert status == "withheld" and f"{first}:3" in findings[0]["why"]
+    assert by_line[(first, 3)][0] == "withheld"
+    status, findings = by_line[(second, 1)]
+    assert status == "rejected"
+    assert findings[-1]["construct"] == "PostgreSQL rejected"
+    assert "operator does not exist: text = integer" in findings[-1]["why"]
+    status, findings = by_line[(second, 2)]
+    assert status == "rejected" and f"{second}:1" in findings[-1]["why"]
+    assert "1 rejected" not in res.err and "2 rejected" in res.err
+    assert _scratch_schemas(pg_url) == []
+
+    res = run_cli(*base, "diff", "--all", "--check", "--postgres", pg_url)
+    assert res.code == 1 and "REJECTED" in res.out

@@ -148,3 +148,20 @@ def test_relative_times_as_documented(d1: D1Target, mdirs: MigrationDirs) -> Non
     assert "-30m" in res.out
     status = json.loads(run_inproc(*base, "status", "--json").out)
     assert [m["state"] for m in status["migrations"]] == ["applied"] * 3
+
+
+def test_rejected_token_hint_names_the_configured_variable(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.prod]\nurl = "{d1.url}"\napi_token_env = "CF_TOKEN_PROD"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+    )
+    monkeypatch.setenv("CF_TOKEN_PROD", "wrong-" + "7" * 20)
+    res = run_inproc("--config", str(cfg), "status")
+    assert res.code == 2
+    one_error(res.err, "rejected the API token")
+    assert "hint: set CF_TOKEN_PROD " in res.err and "CLOUDFLARE_API_TOKEN" not in res.err
+    assert "7" * 20 not in res.err

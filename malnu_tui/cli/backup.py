@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    from malnu_tui.engine.safety import REASONS
+    from malnu_tui.engine.backup.store import REASONS
 
     bp = sub.add_parser("backup", parents=[common], help="create, list, verify, restore backups")
     bsub = bp.add_subparsers(dest="backup_command", metavar="ACTION", required=True)

@@ -35,6 +35,19 @@ def register(
         p = sub.add_parser(name, parents=[common], help=help_text)
         p.add_argument("migrations", nargs="*", metavar="MIGRATION", help="version or filename")
         p.add_argument("--all", action="store_true", help="every migration, not only pending")
+        p.add_argument(
+            "--check",
+            action="store_true",
+            help="run every translated statement, in order, on a scratch schema of a PostgreSQL "
+            "server (rolled back): a statement is ok only when PostgreSQL took it; exit 1 when "
+            "it rejects any",
+        )
+        p.add_argument(
+            "--postgres",
+            metavar="URL|TARGET",
+            help="the PostgreSQL server for --check (default: the target when it is "
+            f"PostgreSQL, else ${ENV_PARITY_DATABASE})",
+        )
         p.set_defaults(handler=handler)
 
     p = sub.add_parser(
@@ -89,7 +102,27 @@ def _plan(ctx: Context) -> list[MigrationTranslation]:
     if _dialect(ctx) == "postgresql":
         ctx.message(f"target {ctx.target.name}: migrations are written for PostgreSQL (as is)")
         return as_written(migrations, only)
-    return translate_plan(migrations, only)
+    url = _postgres_url(ctx) if ctx.opt("check", False) else None
+    return translate_plan(migrations, only, postgres_url=url)
+
+
+def _state(m: MigrationTranslation) -> str:
+    if not m.checked:
+        if not m.ok:
+            return "has untranslatable statements"
+        return "translated, not checked on PostgreSQL: use --check"
+    if m.rejected:
+        return f"{m.rejected} rejected by PostgreSQL"
+    return "ok: ran on PostgreSQL" if m.ok else "has untranslatable statements"
+
+
+def _exit(ctx: Context, plan: list[MigrationTranslation]) -> int:
+    """0, or 1 when --check found statements PostgreSQL rejects."""
+    rejected = sum(m.rejected for m in plan)
+    if ctx.opt("check", False):
+        ran = sum(1 for m in plan for p in m.statements if p.status in ("ok", "rejected"))
+        ctx.message(f"checked on PostgreSQL: {ran} statements ran, {rejected} rejected")
+    return 1 if rejected else 0
 
 
 def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
@@ -101,8 +134,13 @@ def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
     return lint_plan(ctx.backend(), ctx.migration_set(), filenames)
 
 
+_RUN_ERRORS = ("PostgreSQL rejected", "depends on a rejected statement")
+
+
 def _marker(f: Finding) -> str:
-    return "✘ NOT TRANSLATED" if f.severity == "error" else "• note"
+    if f.severity == "error":
+        return "✘ REJECTED" if f.construct in _RUN_ERRORS else "✘ NOT TRANSLATED"
+    return "⚠ warning" if f.severity == "warning" else "• note"
 
 
 def cmd_plan(ctx: Context) -> int:
@@ -113,13 +151,14 @@ def cmd_plan(ctx: Context) -> int:
         data: dict[str, object] = {"migrations": [m.as_json() for m in plan]}
         if ctx.target.kind == "d1":
             data["d1_findings"] = [f.as_json() for f in d1]
+        data["checked"] = bool(ctx.opt("check", False))
         ctx.out_json(data)
-        return 0
+        return _exit(ctx, plan)
     for f in d1:
         ctx.message(f"D1: {f.describe()}")
     if not plan:
         ctx.message("nothing pending (use --all to see every migration)")
-        return 0
+        return _exit(ctx, plan)
     from malnu_tui.cli.output import print_table
 
     for m in plan:
@@ -127,19 +166,19 @@ def cmd_plan(ctx: Context) -> int:
             (
                 p.line,
                 p.sqlite,
-                p.postgres or ("(withheld)" if p.withheld else "(dropped)"),
+                p.postgres or f"({p.status})",
+                p.status,
                 "\n".join(f"{_marker(f)}: {f.construct}: {f.why}" for f in p.findings),
             )
             for p in m.statements
         ]
-        state = "ok" if m.ok else "has untranslatable statements"
         print_table(
-            ctx.stdout, ["line", "SQLite", "PostgreSQL", "findings"], rows,
-            title=f"{m.filename} ({state})",
+            ctx.stdout, ["line", "SQLite", "PostgreSQL", "status", "findings"], rows,
+            title=f"{m.filename} ({_state(m)})",
         )  # fmt: skip
         ctx.out()
     _summarise_findings(ctx, [f for m in plan for f in m.findings])
-    return 0
+    return _exit(ctx, plan)
 
 
 def cmd_diff(ctx: Context) -> int:
@@ -147,9 +186,15 @@ def cmd_diff(ctx: Context) -> int:
     plan = _plan(ctx)
     if ctx.json:
         ctx.out_json(
-            {"migrations": [{"filename": m.filename, "ok": m.ok, "diff": m.diff} for m in plan]}
+            {
+                "checked": bool(ctx.opt("check", False)),
+                "migrations": [
+                    {"filename": m.filename, "ok": m.ok, "checked": m.checked, "diff": m.diff}
+                    for m in plan
+                ],
+            }
         )
-        return 0
+        return _exit(ctx, plan)
     for m in plan:
         ctx.stdout.write(m.diff)
         for f in m.findings:
@@ -157,13 +202,17 @@ def cmd_diff(ctx: Context) -> int:
     if not plan:
         ctx.message("nothing pending (use --all to see every migration)")
     _summarise_findings(ctx, [f for m in plan for f in m.findings])
-    return 0
+    return _exit(ctx, plan)
 
 
 def _summarise_findings(ctx: Context, findings: list[Finding]) -> None:
-    errors = [f for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.severity == "error" and f.construct not in _RUN_ERRORS]
+    warnings = sum(1 for f in findings if f.severity == "warning")
+    notes = sum(1 for f in findings if f.severity == "note")
     ctx.message(
-        f"{len(errors)} untranslatable statements, {len(findings) - len(errors)} notes"
+        f"{len(errors)} untranslatable statements, "
+        + (f"{warnings} warnings, " if warnings else "")
+        + f"{notes} notes"
         + (" — these are withheld, never run on PostgreSQL" if errors else "")
     )
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from malnu_tui.engine.files import Migration
-from malnu_tui.engine.translate import FileTranslation, Finding, SchemaState, translate_script
+from malnu_tui.engine.translate import (
+    FileTranslation,
+    Finding,
+    SchemaState,
+    name_dependents,
+    translate_script,
+)
 
 __all__ = ["LinePair", "MigrationTranslation", "as_written", "translate_plan", "unified_diff"]
 
@@ -18,16 +24,28 @@ __all__ = ["LinePair", "MigrationTranslation", "as_written", "translate_plan", "
 @dataclass(frozen=True)
 class LinePair:
     """One statement: its SQLite text (first line ``line``), the PostgreSQL it became, and its
-    findings. ``postgres`` is empty when the statement was dropped or withheld."""
+    findings. ``postgres`` is empty when the statement was dropped or withheld. ``checked``:
+    the PostgreSQL ran on a scratch schema of a real server (``plan --check``)."""
 
     line: int
     sqlite: str
     postgres: str
     findings: tuple[Finding, ...]
+    checked: bool = False
 
     @property
     def withheld(self) -> bool:
-        return any(f.severity == "error" for f in self.findings)
+        return any(f.severity == "error" for f in self.findings) and not self.postgres
+
+    @property
+    def status(self) -> str:
+        """``ok`` (ran on PostgreSQL), ``unchecked`` (translated, not run: no server given),
+        ``rejected`` (PostgreSQL refused it), ``withheld``, or ``dropped`` (nothing to run)."""
+        if any(f.severity == "error" for f in self.findings):
+            return "rejected" if self.postgres else "withheld"
+        if not self.postgres:
+            return "dropped"
+        return "ok" if self.checked else "unchecked"
 
 
 @dataclass(frozen=True)
@@ -41,16 +59,24 @@ class MigrationTranslation:
     diff: str
     statements: tuple[LinePair, ...]
     findings: tuple[Finding, ...]
+    checked: bool = False  # every statement ran on a scratch PostgreSQL schema
 
     @property
     def ok(self) -> bool:
-        """True when every statement was translated."""
+        """True when every statement was translated (and, when checked, PostgreSQL took it)."""
         return not any(f.severity == "error" for f in self.findings)
 
+    @property
+    def rejected(self) -> int:
+        """How many statements PostgreSQL rejected (checked plans only)."""
+        return sum(1 for p in self.statements if p.status == "rejected")
+
     def as_json(self) -> dict[str, Any]:
-        """Plain data (``ok`` included)."""
+        """Plain data (``ok`` and each statement's ``status`` included)."""
         data = dataclasses.asdict(self)
         data["ok"] = self.ok
+        for item, pair in zip(data["statements"], self.statements, strict=True):
+            item["status"] = pair.status
         return data
 
 
@@ -70,43 +96,75 @@ def unified_diff(sqlite_text: str, postgres_text: str, filename: str) -> str:
     )
 
 
-def _pairs(ft: FileTranslation) -> tuple[LinePair, ...]:
+def _pairs(ft: FileTranslation, checked: bool) -> tuple[LinePair, ...]:
     pairs = [
-        LinePair(st.line, st.source, "\n".join(s + ";" for s in st.output), st.findings)
+        LinePair(st.line, st.source, "\n".join(s + ";" for s in st.output), st.findings, checked)
         for st in ft.statements
     ]
     pairs.extend(LinePair(f.line, "", "", (f,)) for f in ft.findings_outside)
     return tuple(sorted(pairs, key=lambda p: p.line))
 
 
+def _with_rejections(ft: FileTranslation, rejections: Sequence[Finding]) -> FileTranslation:
+    by_line: dict[int, list[Finding]] = {}
+    for f in rejections:
+        by_line.setdefault(f.line, []).append(f)
+    statements = tuple(
+        dataclasses.replace(st, findings=(*st.findings, *by_line[st.line]))
+        if st.line in by_line
+        else st
+        for st in ft.statements
+    )
+    return dataclasses.replace(ft, statements=statements)
+
+
 def translate_plan(
-    migrations: Sequence[Migration], only: Iterable[str] | None = None
+    migrations: Sequence[Migration],
+    only: Iterable[str] | None = None,
+    *,
+    postgres_url: str | None = None,
 ) -> list[MigrationTranslation]:
     """Translate every migration in order (later files need the schema earlier ones made) and
-    return those named in ``only`` (filenames), or all when ``only`` is None."""
+    return those named in ``only`` (filenames), or all when ``only`` is None.
+
+    With ``postgres_url`` every translated statement of every migration then runs, in order,
+    on a scratch schema of that server (rolled back); each rejection is an error finding on its
+    statement, and the statements PostgreSQL took are ``ok``."""
     wanted = None if only is None else set(only)
     state = SchemaState()
-    result: list[MigrationTranslation] = []
     try:
-        for m in migrations:
-            source = m.read_text()
-            ft = translate_script(source, m.filename, state)
-            if wanted is not None and m.filename not in wanted:
-                continue
-            pg = ft.postgres_sql()
-            result.append(
-                MigrationTranslation(
-                    filename=m.filename,
-                    version=m.version,
-                    sqlite_source=source,
-                    postgres_sql=pg,
-                    diff=unified_diff(source, pg, m.filename),
-                    statements=_pairs(ft),
-                    findings=ft.findings,
-                )
-            )
+        sources = [m.read_text() for m in migrations]
+        fts = name_dependents(
+            [
+                translate_script(src, m.filename, state)
+                for m, src in zip(migrations, sources, strict=True)
+            ],
+            state,
+        )
     finally:
         state.close()
+    if postgres_url is not None:
+        from malnu_tui.engine.parity.scratch import check_translations
+
+        rejections, _ran = check_translations(fts, postgres_url)
+        fts = [_with_rejections(ft, [f for f in rejections if f.file == ft.file]) for ft in fts]
+    result: list[MigrationTranslation] = []
+    for m, source, ft in zip(migrations, sources, fts, strict=True):
+        if wanted is not None and m.filename not in wanted:
+            continue
+        pg = ft.postgres_sql()
+        result.append(
+            MigrationTranslation(
+                filename=m.filename,
+                version=m.version,
+                sqlite_source=source,
+                postgres_sql=pg,
+                diff=unified_diff(source, pg, m.filename),
+                statements=_pairs(ft, postgres_url is not None),
+                findings=ft.findings,
+                checked=postgres_url is not None,
+            )
+        )
     return result
 
 

@@ -7,10 +7,6 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 
-# Why a backup was taken (recorded in its manifest). Kept here, light to import, because the
-# CLI's argument parser needs it on every start-up.
-REASONS = ("manual", "pre-up", "pre-rollback", "pre-restore", "pre-recover", "scheduled")
-
 if TYPE_CHECKING:
     from malnu_tui.engine.backup import BackupProgressCallback
     from malnu_tui.engine.config import Target

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = [
     "Statement",
     "TemplateParts",
+    "is_transaction_control",
     "split_statements",
     "strip_template",
 ]
@@ -221,6 +222,13 @@ class TemplateParts:
         return bool(self.transaction_lines or self.tracking_insert_lines)
 
 
+def is_transaction_control(sql: str) -> str | None:
+    """``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` (the words, upper case) when the statement
+    ``sql`` is transaction control, as a template or a ``sqlite3 .dump`` writes it; else None."""
+    words = " ".join(_WORD.findall(_strip_comments(sql))).upper()
+    return words if words in _TXN_WORDS else None
+
+
 def strip_template(statements: list[Statement]) -> TemplateParts:
     """Remove the seed template's ``BEGIN TRANSACTION``/``COMMIT`` and ``INSERT INTO migrations``.
 
@@ -231,8 +239,7 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     txn: list[int] = []
     tracking: list[int] = []
     for st in statements:
-        words = " ".join(_WORD.findall(_strip_comments(st.text))).upper()
-        if words in _TXN_WORDS:
+        if is_transaction_control(st.text):
             txn.append(st.line)
         elif _TRACKING_INSERT.match(_strip_comments(st.text)):
             tracking.append(st.line)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from malnu_tui.tui.host import TargetsHost
+
 if TYPE_CHECKING:
-    from malnu_tui.tui.app import MalnuApp
+    from malnu_tui.engine.config import Target
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,9 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
 )
 
 
-def palette_commands(app: MalnuApp) -> list[PaletteCommand]:
+def palette_commands(targets: Sequence[Target]) -> list[PaletteCommand]:
     commands = list(BASE_COMMANDS)
-    for t in app.targets:
+    for t in targets:
         commands.append(
             PaletteCommand(
                 f"Switch to target {t.name}", t.display_url, f"switch_target({t.name!r})"
@@ -58,10 +61,8 @@ class MalnuCommands(Provider):
     """Lists every console action in the command palette."""
 
     def _commands(self) -> list[PaletteCommand]:
-        from malnu_tui.tui.app import MalnuApp
-
         app = self.app
-        return palette_commands(app) if isinstance(app, MalnuApp) else []
+        return palette_commands(app.targets) if isinstance(app, TargetsHost) else []
 
     async def discover(self) -> Hits:
         for c in self._commands():

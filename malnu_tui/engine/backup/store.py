@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
-from malnu_tui.engine.safety import REASONS as SAFETY_REASONS
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -49,7 +48,16 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 1
-REASONS = SAFETY_REASONS
+# Why a backup was taken (recorded in its manifest).
+REASONS = (
+    "manual",
+    "pre-up",
+    "pre-rollback",
+    "pre-restore",
+    "pre-recover",
+    "pre-import",
+    "scheduled",
+)
 TMP_PREFIX = ".tmp-"
 ORPHAN_AGE_S = 3600.0
 _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")

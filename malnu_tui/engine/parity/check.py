@@ -6,17 +6,15 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import tempfile
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.parity.introspect import postgres_shape, sqlite_schema, sqlite_shape
+from malnu_tui.engine.parity.scratch import connect, run_each, scratch_schema
 from malnu_tui.engine.parity.shapes import ParityReport, SchemaShape, compare
 from malnu_tui.engine.translate import (
     FileTranslation,
@@ -60,36 +58,6 @@ def _expected_shape(
             conn.close()
 
 
-def _run_each(
-    conn: psycopg.Connection[Any], file: str, statements: Iterable[Any], findings: list[Finding]
-) -> None:
-    """Run PostgreSQL statements (objects with ``text``/``line`` or (line, text) pairs), each
-    under a savepoint so one rejection does not hide the next."""
-    for line, text in statements:
-        try:
-            with conn.transaction():
-                conn.execute(text)
-        except psycopg.Error as exc:
-            findings.append(
-                Finding(
-                    file, line, "PostgreSQL rejected",
-                    (exc.diag.message_primary or str(exc)).strip(),
-                    "the translation is wrong here: report it, or write a "
-                    "PostgreSQL-specific migration",
-                )
-            )  # fmt: skip
-
-
-def _connect(url: str) -> psycopg.Connection[Any]:
-    from malnu_tui.engine.backends.postgresql import mask_postgres_url, split_tool_options
-
-    libpq_url, _opts = split_tool_options(url)
-    try:
-        return psycopg.connect(libpq_url, application_name="malnu-tui parity", connect_timeout=10)
-    except psycopg.Error as exc:
-        raise BackendError(f"cannot connect to {mask_postgres_url(url)}: {exc}") from None
-
-
 def check_parity(
     migrations: Sequence[Migration],
     postgres_url: str,
@@ -114,25 +82,20 @@ def check_parity(
     if units is not None:
         for m in migrations:
             findings.extend(f for f in units.findings[m.filename] if f.file != m.filename)
-    scratch = f"malnu_parity_{uuid.uuid4().hex[:12]}"
     actual_after: SchemaShape | None = None
-    conn = _connect(postgres_url)
+    conn = connect(postgres_url)
     try:
-        with conn.transaction(force_rollback=True):
-            conn.execute("SET LOCAL lock_timeout = '5s'")
-            conn.execute("SET LOCAL TimeZone = 'UTC'")
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
-            # Only the scratch schema is visible: unqualified names can never reach real tables.
-            conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(scratch)))
+        with scratch_schema(conn) as scratch:
+            failed: dict[str, tuple[str, int]] = {}
             for ft in translations:
                 pairs = [(st.line, text) for st in ft.statements for text in st.output]
-                _run_each(conn, ft.file, pairs, findings)
+                run_each(conn, ft.file, pairs, findings, failed)
             actual = postgres_shape(conn, scratch)
             if units is not None:
                 for m in reversed(migrations):
                     assert m.rollback is not None
                     pairs = [(st.line, st.text) for st in units.rollbacks[m.filename]]
-                    _run_each(conn, m.rollback.filename, pairs, findings)
+                    run_each(conn, m.rollback.filename, pairs, findings, failed)
                 actual_after = postgres_shape(conn, scratch)
     except psycopg.Error as exc:
         raise BackendError(f"parity: PostgreSQL error: {exc}") from None
@@ -161,7 +124,7 @@ def compare_live(
     """Compare the tables the migrations create with the same tables in a live PostgreSQL
     schema (read only). Tables that only exist in PostgreSQL are not reported."""
     expected, _after, findings = _expected_shape(migrations)
-    conn = _connect(postgres_url)
+    conn = connect(postgres_url)
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")

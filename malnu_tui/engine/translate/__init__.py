@@ -5,6 +5,7 @@ them themselves.
 """
 
 from malnu_tui.engine.translate.core import (
+    name_dependents,
     translate_expression,
     translate_migrations,
     translate_script,
@@ -40,6 +41,7 @@ __all__ = [
     "Untranslated",
     "format_type",
     "map_type",
+    "name_dependents",
     "postgres_plan",
     "postgres_units",
     "translate_expression",

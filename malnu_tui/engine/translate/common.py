@@ -18,6 +18,7 @@ __all__ = [
     "lit",
     "normalise_identifiers",
     "pg_expr",
+    "pg_name",
     "plain_index_order",
     "referenced_tables",
     "table_name",
@@ -147,6 +148,9 @@ class Context:
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
 
+    def warn(self, construct: str, why: str, suggestion: str = "") -> None:
+        self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "warning"))
+
 
 def lit(node: exp.Expr | None) -> str | None:
     if isinstance(node, exp.Literal) and node.is_string:
@@ -165,6 +169,14 @@ def table_name(node: exp.Expr | None) -> str | None:
     if isinstance(node, exp.Table):
         return str(node.name)
     return None
+
+
+def pg_name(name: str) -> str:
+    """A SQLite name as PostgreSQL spells it: lower-cased, quoted only where needed."""
+    low = name.lower()
+    if _SIMPLE.match(low) and low not in PG_RESERVED:
+        return low
+    return '"' + low.replace('"', '""') + '"'
 
 
 def normalise_identifiers(tree: exp.Expr) -> None:

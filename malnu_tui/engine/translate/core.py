@@ -8,6 +8,7 @@ and is withheld: the output never contains SQL known to fail or to mean somethin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -33,10 +34,14 @@ from malnu_tui.engine.translate.expressions import (
     text_columns,
 )
 from malnu_tui.engine.translate.functions import Untranslatable
+from malnu_tui.engine.translate.keys import (
+    dropped_table_keys,
+    resolve_pending,
+    rewrite_foreign_keys,
+)
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.statements import (
-    check_references,
     insert_text_datetimes,
     rewrite_column,
     rewrite_create_table,
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import Migration
 
 __all__ = [
+    "name_dependents",
     "translate_expression",
     "translate_migrations",
     "translate_script",
@@ -77,6 +83,28 @@ _TABLE_OPTIONS = re.compile(
 )
 _CONFLICT_CLAUSE = re.compile(
     r"\bON\s+CONFLICT\s+(ROLLBACK|ABORT|FAIL|IGNORE|REPLACE)\b", re.IGNORECASE
+)
+_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
+_CREATES = re.compile(
+    r"^\s*CREATE\s+(?:TEMP\w*\s+)?(?:UNIQUE\s+)?(?:VIRTUAL\s+)?(?P<kind>TABLE|VIEW|INDEX|TRIGGER)"
+    rf"\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    re.IGNORECASE,
+)
+_RENAME = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+(?:{_NAME}\s*\.\s*)?(?P<old>{_NAME})\s+RENAME\s+TO\s+"
+    rf"(?P<name>{_NAME})\s*$",
+    re.IGNORECASE,
+)
+_DROP_TABLE = re.compile(
+    rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})\s*$",
+    re.IGNORECASE,
+)
+_DROP_VIEW = re.compile(
+    rf"^\s*DROP\s+VIEW\s+(?P<ie>IF\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})\s*$",
+    re.IGNORECASE,
+)
+_TOKENS = re.compile(
+    r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")+)\"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)"
 )
 _DROP_TRIGGER = re.compile(
     r"^\s*DROP\s+TRIGGER\s+(?P<ie>IF\s+EXISTS\s+)?(?:[\w\"`\[\]]+\s*\.\s*)?"
@@ -132,7 +160,7 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         table = table_name(tree.this) or ""
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.ColumnDef):
-                check_references(action, table, ctx)
+                rewrite_foreign_keys(action, table, ctx)
                 rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
         rewrite_insert(tree, ctx)
@@ -176,11 +204,57 @@ def translate_expression(sql: str, state: SchemaState | None = None) -> str:
     return _generate("SELECT " + sql, ctx, expression_only=True)
 
 
+def _created(text: str) -> str | None:
+    """The table/view/index/trigger a statement creates (or renames a table to), lower-cased."""
+    m = _CREATES.match(text) or _RENAME.match(text)
+    return unquote(m["name"]).lower() if m else None
+
+
+def _mentioned(text: str) -> set[str]:
+    """Every name a statement mentions (lower-cased; string literals skipped)."""
+    names: set[str] = set()
+    for m in _TOKENS.finditer(text):
+        word = m[1] or m[2] or m[3] or m[4]
+        if word:
+            names.add(word.replace('""', '"').lower())
+    return names
+
+
 def translate_statement(
     st: Statement, file: str, state: SchemaState, *, track: bool = True
 ) -> TranslatedStatement:
     """Translate one SQLite statement. ``state`` follows the schema: with ``track`` the
-    statement is also run in it (so later statements know this one's tables and keys)."""
+    statement is also run in it (so later statements know this one's tables and keys).
+
+    A statement that needs an object whose CREATE was withheld is withheld too, naming it
+    (instead of failing on PostgreSQL later)."""
+    created = _created(st.text)
+    root: tuple[str, int] | None = None
+    if state.withheld:
+        needs = _mentioned(st.text) & set(state.withheld)
+        needs.discard(created or "")
+        if needs:
+            name = sorted(needs)[0]
+            root = state.withheld[name]
+    result = _translate_one(st, file, state, track=track, root=root)
+    if created is not None:
+        if result.withheld:
+            state.withheld[created] = root or (file, st.line)
+        else:
+            state.withheld.pop(created, None)
+    if root is not None:
+        state.dependents.setdefault(root, []).append((file, st.line))
+    return result
+
+
+def _translate_one(
+    st: Statement,
+    file: str,
+    state: SchemaState,
+    *,
+    track: bool,
+    root: tuple[str, int] | None,
+) -> TranslatedStatement:
     ctx = Context(file, st.line, state)
     text = st.text
     words = st.first_words
@@ -190,6 +264,11 @@ def translate_statement(
     drop = _DROP_TRIGGER.match(text) if verb == "DROP" else None
     if drop:
         trigger_table = state.trigger_table(unquote(drop["name"]))
+    dropped_table = _DROP_TABLE.match(text) if verb == "DROP" else None
+    referencing: tuple[list[tuple[str, list[object]]], list[tuple[str, str]]] = ([], [])
+    if dropped_table and track:
+        gone = unquote(dropped_table["name"])
+        referencing = (state.referencing_keys(gone), state.referencing_views(gone))
     # Never run statements that reach outside the scratch database (ATTACH creates files).
     if track and verb not in ("PRAGMA", "VACUUM", "ATTACH", "DETACH"):
         error = state.run(text)
@@ -201,6 +280,15 @@ def translate_statement(
                 f"({error}); keys and types it implies are unknown to later statements",
             )
 
+    if root is not None and verb != "PRAGMA":
+        name = sorted(_mentioned(st.text) & set(state.withheld))[0]
+        return _withheld(
+            st,
+            ctx,
+            "depends on a withheld statement",
+            f"needs {name}, whose statement ({root[0]}:{root[1]}) is withheld",
+            "translate that statement by hand first",
+        )
     try:
         if verb == "PRAGMA":
             return _dropped(st, ctx, "PRAGMA", "dropped: PRAGMAs configure SQLite only")
@@ -271,10 +359,51 @@ def translate_statement(
                     " ".join(m[1].upper().split()),
                     "dropped: PostgreSQL tables have no rowid and are strictly typed",
                 )
+        view_drop = _DROP_VIEW.match(text) if verb == "DROP" else None
+        if view_drop and _pending_view(state, unquote(view_drop["name"])):
+            text = f"DROP VIEW IF EXISTS {view_drop['name']}"  # dropped with a rebuilt table
         out = _generate(text, ctx)
+        if dropped_table and dropped_table_keys(
+            unquote(dropped_table["name"]), referencing[0], referencing[1], ctx
+        ):
+            out += " CASCADE"
+        after: list[str] = []
+        now_exists = _created(text)
+        if now_exists is not None and (
+            now_exists in state.pending_keys or now_exists in state.pending_views
+        ):
+            after = [*resolve_pending(now_exists, ctx), *_recreate_views(now_exists, ctx)]
     except Untranslatable as exc:
         return _withheld(st, ctx, exc.construct, exc.why, exc.suggestion)
-    return TranslatedStatement(st.line, st.text, (out, *ctx.extra), tuple(ctx.findings))
+    return TranslatedStatement(st.line, st.text, (out, *ctx.extra, *after), tuple(ctx.findings))
+
+
+def _pending_view(state: SchemaState, name: str) -> bool:
+    """Forget a view dropped with a rebuilt table (the migration drops it itself)."""
+    found = False
+    for views in state.pending_views.values():
+        for item in list(views):
+            if item[0].lower() == name.lower():
+                views.remove(item)
+                found = True
+    return found
+
+
+def _recreate_views(table: str, ctx: Context) -> list[str]:
+    out: list[str] = []
+    for name, sql in ctx.state.pending_views.pop(table.lower(), []):
+        inner = Context(ctx.file, ctx.line, ctx.state)
+        try:
+            out.append(_generate(sql, inner))
+        except Untranslatable as exc:
+            ctx.warn(
+                f"view {name}",
+                f"dropped with {table} and not re-created: {exc.why}",
+                "re-create the view in a PostgreSQL-specific migration",
+            )
+            continue
+        ctx.note(f"view {name}", f"re-created now that {table} exists again")
+    return out
 
 
 def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
@@ -348,7 +477,32 @@ def translate_migrations(
 ) -> list[FileTranslation]:
     """Translate migrations in order, sharing schema knowledge between them."""
     state = state if state is not None else SchemaState()
-    return [translate_script(m.read_text(), m.filename, state) for m in migrations]
+    done = [translate_script(m.read_text(), m.filename, state) for m in migrations]
+    return name_dependents(done, state)
+
+
+def name_dependents(fts: list[FileTranslation], state: SchemaState) -> list[FileTranslation]:
+    """Each withheld statement that others depend on names them in its finding."""
+    if not state.dependents:
+        return fts
+    out: list[FileTranslation] = []
+    for ft in fts:
+        statements: list[TranslatedStatement] = []
+        for st in ft.statements:
+            deps = state.dependents.get((ft.file, st.line))
+            if deps and st.withheld:
+                shown = ", ".join(f"{f}:{n}" for f, n in deps[:8])
+                more = f" and {len(deps) - 8} more" if len(deps) > 8 else ""
+                findings = list(st.findings)
+                i = next(k for k, f in enumerate(findings) if f.severity == "error")
+                findings[i] = dataclasses.replace(
+                    findings[i],
+                    why=f"{findings[i].why}; withheld with it, as they depend on it: {shown}{more}",
+                )
+                st = dataclasses.replace(st, findings=tuple(findings))
+            statements.append(st)
+        out.append(dataclasses.replace(ft, statements=tuple(statements)))
+    return out
 
 
 def translate_statements(

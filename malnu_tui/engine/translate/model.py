@@ -7,13 +7,15 @@ from typing import Literal
 
 __all__ = ["FileTranslation", "Finding", "Severity", "TranslatedStatement"]
 
-Severity = Literal["error", "note"]
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True)
 class Finding:
     """Something the translation could not carry over faithfully (``error``: the statement is
-    withheld, never emitted) or changed in a way an operator should know about (``note``)."""
+    withheld, never emitted; ``warning``: the statement is emitted without a part PostgreSQL
+    would reject, e.g. a foreign key whose column types differ) or changed in a way an operator
+    should know about (``note``)."""
 
     file: str
     line: int
@@ -85,6 +87,8 @@ class FileTranslation:
             for f in st.findings:
                 if f.severity == "error":
                     parts.append(f"-- NOT TRANSLATED (line {f.line}): {f.construct}: {f.why}")
+                elif f.severity == "warning":
+                    parts.append(f"-- WARNING (line {f.line}): {f.construct}: {f.why}")
                 else:
                     parts.append(f"-- note (line {f.line}): {f.construct}: {f.why}")
             parts.extend(s + ";" for s in st.output)

@@ -9,7 +9,21 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ColumnInfo", "SchemaState"]
+__all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
+
+
+@dataclass(frozen=True)
+class PendingKey:
+    """A foreign key to add once its target table exists on PostgreSQL."""
+
+    child: str
+    columns: tuple[str, ...]
+    target: str
+    ref_columns: tuple[str, ...]  # empty: the target's primary key
+    sql: str  # ALTER TABLE child ADD … FOREIGN KEY …
+    file: str
+    line: int
+    rebuilt: bool = False  # dropped with its (rebuilt) target, not a forward reference
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,19 @@ class SchemaState:
     def __init__(self) -> None:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self.trigger_functions: dict[str, str] = {}  # trigger name → PostgreSQL function name
+        # Foreign keys waiting for their table to exist on PostgreSQL (forward references, and
+        # keys dropped with a rebuilt table): target table (lower) → ALTER TABLE … ADD statements.
+        self.pending_keys: dict[str, list[PendingKey]] = {}
+        # Views dropped with a rebuilt table, re-created when it exists again: table → (name, SQL).
+        self.pending_views: dict[str, list[tuple[str, str]]] = {}
+        # Objects whose CREATE was withheld: name (lower) → (file, line) of that statement; and
+        # the statements withheld because they depend on one: root (file, line) → dependents.
+        self.withheld: dict[str, tuple[str, int]] = {}
+        self.dependents: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        # Names of PostgreSQL indexes made by named PRIMARY KEY/UNIQUE constraints (per schema).
+        self.constraint_names: set[str] = set()
+        # Foreign keys left out on PostgreSQL (types differ…): (child, columns), lower-cased.
+        self.left_out: set[tuple[str, tuple[str, ...]]] = set()
         self._cache: dict[tuple[str, str], Any] = {}  # answers until the next schema change
 
     def close(self) -> None:
@@ -48,6 +75,11 @@ class SchemaState:
         other = SchemaState()
         self.conn.backup(other.conn)
         other.trigger_functions = dict(self.trigger_functions)
+        other.pending_keys = {k: list(v) for k, v in self.pending_keys.items()}
+        other.pending_views = {k: list(v) for k, v in self.pending_views.items()}
+        other.withheld = dict(self.withheld)
+        other.constraint_names = set(self.constraint_names)
+        other.left_out = set(self.left_out)
         return other
 
     def run(self, sql: str) -> str | None:
@@ -92,7 +124,10 @@ class SchemaState:
         name = self.real_name(table)
         if name is None:
             return []
-        rows = self.conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
+        try:
+            rows = self.conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
+        except sqlite3.Error:  # a view over a table that is gone
+            return []
         return [
             ColumnInfo(str(r[1]), str(r[2] or ""), bool(r[3]), r[4], int(r[5]), int(r[6]))
             for r in rows
@@ -162,3 +197,38 @@ class SchemaState:
             (trigger,),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def object_exists(self, name: str) -> bool:
+        """True when a table, view, index or trigger named ``name`` (any case) exists."""
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
+        return row is not None
+
+    def referencing_keys(self, table: str) -> list[tuple[str, list[Any]]]:
+        """Foreign keys of other tables that point at ``table``: (child table, PRAGMA
+        foreign_key_list rows of one key, in column order)."""
+        found: list[tuple[str, list[Any]]] = []
+        for (child,) in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) <> lower(?) "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            (table,),
+        ).fetchall():
+            groups: dict[int, list[Any]] = {}
+            for row in self.conn.execute(f"PRAGMA foreign_key_list({_q(str(child))})"):
+                if str(row[2]).lower() == table.lower():
+                    groups.setdefault(int(row[0]), []).append(row)
+            for rows in groups.values():
+                found.append((str(child), sorted(rows, key=lambda r: r[1])))
+        return found
+
+    def referencing_views(self, table: str) -> list[tuple[str, str]]:
+        """Views whose SQL names ``table``: (name, SQL)."""
+        word = re.compile(r"(?<![\w$])[\"`\[]?" + re.escape(table) + r"[\"`\]]?(?![\w$])", re.I)
+        return [
+            (str(name), str(sql))
+            for name, sql in self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
+            ).fetchall()
+            if sql and word.search(str(sql))
+        ]

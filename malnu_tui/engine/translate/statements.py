@@ -15,12 +15,12 @@ from malnu_tui.engine.translate.expressions import (
     text_columns,
 )
 from malnu_tui.engine.translate.functions import Untranslatable
+from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.triggers import pg_ident
 from malnu_tui.engine.translate.types import map_type
 
 __all__ = [
-    "check_references",
     "insert_text_datetimes",
     "listed_columns",
     "rewrite_column",
@@ -141,7 +141,7 @@ def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
     table = table_name(schema)
     if table is None:
         return
-    check_references(schema, table, ctx)
+    rewrite_foreign_keys(schema, table, ctx)
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             rewrite_column(item, table, ctx)
@@ -150,19 +150,6 @@ def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
                 f"column {item.this}",
                 "the column has no declared type",
                 "declare a type (SQLite accepts untyped columns, PostgreSQL does not)",
-            )
-
-
-def check_references(node: exp.Expr, table: str, ctx: Context) -> None:
-    """PostgreSQL needs a foreign key's table to exist already; SQLite does not."""
-    for ref in node.find_all(exp.Reference):
-        target = table_name(ref.this)
-        if target and target.lower() != table.lower() and not ctx.state.has_table(target):
-            raise Untranslatable(
-                f"REFERENCES {target}",
-                f"{target!r} does not exist yet: SQLite accepts that, PostgreSQL does not",
-                f"create {target} first, or add the foreign key later "
-                "(ALTER TABLE … ADD FOREIGN KEY)",
             )
 
 

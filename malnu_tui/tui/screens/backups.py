@@ -13,9 +13,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.manifest import (
+    human_size,
+    list_target_backups,
+    manifest_text,
+    short_time,
+)
 from malnu_tui.tui.widgets.progress import OperationProgress
 
 if TYPE_CHECKING:
@@ -25,58 +32,6 @@ if TYPE_CHECKING:
 
 # Below this width the manifest goes under the list instead of beside it.
 NARROW_WIDTH = 110
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def short_time(iso: str | None) -> str:
-    """``2026-11-24T13:15:02.123456+00:00`` → ``2026-11-24 13:15:02``."""
-    if not iso:
-        return ""
-    return iso.replace("T", " ")[:19]
-
-
-def manifest_text(m: BackupManifest) -> Text:
-    text = Text()
-
-    def field(name: str, value: str, style: str = "") -> None:
-        text.append(f"{name:>13} ", style="bold")
-        text.append(value + "\n", style=style)
-
-    field("id", m.id)
-    field("created", short_time(m.created_at) + " UTC")
-    field("reason", m.reason)
-    field("target", m.target)
-    field("method", m.method)
-    field("size", f"{human_size(m.size)} ({m.size} bytes)")
-    field("sha256", m.sha256)
-    field("head", m.head or "—")
-    field("migrations", f"{len(m.migrations)} applied at backup time")
-    if m.verified_at:
-        field("verified", f"✔ {short_time(m.verified_at)} UTC", "green")
-    else:
-        field("verified", "✘ not verified (v to verify)", "bold yellow")
-    field("schema hash", m.schema_hash[:16] + "…")
-    if m.row_counts:
-        counts = ", ".join(f"{t} {n}" for t, n in sorted(m.row_counts.items()))
-        field("rows", counts)
-    if m.native_restore_point:
-        field("restore point", m.native_restore_point)
-    field("tool", m.tool_version)
-    return text
-
-
-def list_target_backups(target: Target) -> tuple[BackupManifest, ...]:
-    from malnu_tui.engine.backup import list_backups
-
-    return tuple(list_backups(target.backup_dir))
 
 
 class BackupBrowser(Screen[None]):
@@ -132,13 +87,10 @@ class BackupBrowser(Screen[None]):
         return self.manifests[min(table.cursor_row, len(self.manifests) - 1)]
 
     def _begin(self, name: str) -> bool:
-        from malnu_tui.tui.app import MalnuApp
-
         if self.busy is not None:
             self.notify(f"{self.busy} is still running", severity="warning", timeout=3)
             return False
-        app = self.app
-        if isinstance(app, MalnuApp) and not app.begin_operation(name):
+        if not begin_operation(self.app, name):
             return False
         self.busy = name
         progress = self.query_one("#backup-op", OperationProgress)
@@ -147,12 +99,8 @@ class BackupBrowser(Screen[None]):
         return True
 
     def _end(self) -> None:
-        from malnu_tui.tui.app import MalnuApp
-
         self.busy = None
-        app = self.app
-        if isinstance(app, MalnuApp):
-            app.end_operation()
+        end_operation(self.app)
 
     # -- actions ------------------------------------------------------------------------------
     def action_close(self) -> None:

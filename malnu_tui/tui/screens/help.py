@@ -17,9 +17,9 @@ INTRO = (
 )
 
 
-def screen_bindings() -> list[tuple[str, list[BindingType]]]:
-    """(screen name, bindings) for every screen of the console."""
-    from malnu_tui.tui.app import MalnuApp
+def screen_bindings(app_bindings: list[BindingType]) -> list[tuple[str, list[BindingType]]]:
+    """(screen name, bindings) for every screen of the console; ``app_bindings`` are the app's
+    own (passed in: the app imports this module, not the other way round)."""
     from malnu_tui.tui.screens.audit import AuditScreen
     from malnu_tui.tui.screens.backups import BackupBrowser
     from malnu_tui.tui.screens.confirm import ConfirmScreen
@@ -28,7 +28,7 @@ def screen_bindings() -> list[tuple[str, list[BindingType]]]:
     from malnu_tui.tui.screens.wizard import WizardScreen
 
     groups: list[tuple[str, list[BindingType]]] = [
-        ("Everywhere", MalnuApp.BINDINGS),
+        ("Everywhere", app_bindings),
         ("Status", StatusScreen.BINDINGS),
         ("SQL view", SqlViewScreen.BINDINGS),
         ("Wizards (apply, rollback, restore, recover)", WizardScreen.BINDINGS),
@@ -60,7 +60,7 @@ class HelpScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.add_columns("where", "key", "does")
         table.add_row(Text("Everywhere", style="bold"), "ctrl+p", "command palette: every action")
-        for where, bindings in screen_bindings():
+        for where, bindings in screen_bindings(self.app.BINDINGS):
             for b in bindings:
                 if not isinstance(b, Binding):
                     continue

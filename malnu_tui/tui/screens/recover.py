@@ -12,7 +12,6 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from malnu_tui.tui.messages import BackupProgress, StepDone
-from malnu_tui.tui.screens.backups import list_target_backups, short_time
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     backup_progress_poster,
@@ -22,6 +21,7 @@ from malnu_tui.tui.session import (
     reporting,
 )
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.manifest import list_target_backups, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 

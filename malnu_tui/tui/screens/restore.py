@@ -12,10 +12,10 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from malnu_tui.tui.messages import BackupProgress, StepDone
-from malnu_tui.tui.screens.backups import manifest_text, short_time
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header
 
+from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
 from malnu_tui.tui.session import backup_progress_poster, reporting, take_safety_backup
 from malnu_tui.tui.widgets.error_box import ErrorBox
@@ -196,17 +197,10 @@ class WizardScreen(Screen[str | None]):
         self.step_failed(event.what)
 
     def app_begin(self, name: str) -> bool:
-        from malnu_tui.tui.app import MalnuApp
-
-        app = self.app
-        return app.begin_operation(name) if isinstance(app, MalnuApp) else True
+        return begin_operation(self.app, name)
 
     def app_end(self) -> None:
-        from malnu_tui.tui.app import MalnuApp
-
-        app = self.app
-        if isinstance(app, MalnuApp):
-            app.end_operation()
+        end_operation(self.app)
 
     def show_error(self, message: str, hint: str = "") -> None:
         self.query_one("#wizard-error", ErrorBox).show_error(message, hint)

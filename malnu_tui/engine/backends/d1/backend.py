@@ -548,4 +548,8 @@ def open_target(target: Target) -> D1Backend:
             f"D1 API base {api_base!r} must be https:// (plain http only to localhost)",
             hint="the API token must never travel unencrypted",
         )
-    return D1Backend(D1Api(location, token, api_base=api_base, policy=_policy_from(options)))
+    source = "the api_token option" if options.get("api_token") else env_name
+    api = D1Api(
+        location, token, api_base=api_base, policy=_policy_from(options), token_source=source
+    )
+    return D1Backend(api)

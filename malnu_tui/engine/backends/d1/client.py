@@ -189,9 +189,13 @@ class D1Api:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        token_source: str = ENV_TOKEN,
     ) -> None:
         self.location = location
         self.__token = token
+        # Where the token came from (the variable named by api_token_env, or the option), so
+        # a rejected token's hint names what the operator has to fix.
+        self.token_source = token_source
         self.api_base = api_base.rstrip("/")
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -299,7 +303,7 @@ class D1Api:
                 )
             raise D1AuthError(
                 f"Cloudflare rejected the API token (HTTP {status}: {message})",
-                hint=f"set {ENV_TOKEN} to a valid API token with 'D1 Edit' permission",
+                hint=f"set {self.token_source} to a valid API token with 'D1 Edit' permission",
                 status=status,
                 code=code,
             )

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.d1.client import D1Error, D1QueryError
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.backup.store import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
+from malnu_tui.engine.sqlsplit import is_transaction_control
 
 __all__ = [
     "TIME_TRAVEL_DAYS",
@@ -39,6 +40,7 @@ __all__ = [
     "bookmark_at",
     "check_dump",
     "current_bookmark",
+    "dump_statements",
     "export_dump",
     "import_dump",
     "plan_time_travel",
@@ -291,19 +293,49 @@ def export_dump(
     return ExportResult(dest, bookmark, size, h.hexdigest())
 
 
+def dump_statements(path: Path) -> Iterator[str]:
+    """The statements of a SQL dump, read line by line (a dump can be large) and cut where
+    SQLite ends a statement (``sqlite3.complete_statement``: quotes, comments and trigger
+    bodies respected). Concatenated, they give the file back exactly."""
+    buf: list[str] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            pieces = line.split(";")
+            for piece in pieces[:-1]:
+                buf.append(piece + ";")
+                text = "".join(buf)
+                if sqlite3.complete_statement(text):
+                    yield text
+                    buf = []
+            buf.append(pieces[-1])
+    rest = "".join(buf)
+    if rest.strip():
+        yield rest
+
+
 def check_dump(path: Path) -> DumpCheck:
     """Load a dump into a scratch in-memory SQLite database: integrity check, row counts,
-    schema hash (as the backends compute it) and the applied migrations it holds."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return DumpCheck("not checked", error=f"cannot read the dump: {exc}")
-    # Foreign keys on and one transaction, as D1 imports it: a dump that D1 would refuse
-    # fails here too.
+    schema hash (as the backends compute it) and the applied migrations it holds.
+
+    The dump's own ``BEGIN TRANSACTION;``/``COMMIT;`` (as ``sqlite3 .dump`` writes them, and
+    some D1 exports have) are skipped: the check runs the whole dump in one transaction of
+    its own, as D1 imports it; a ``ROLLBACK`` (a dump written with errors) fails the check."""
+    # Foreign keys on (checked at the end, as with D1's defer_foreign_keys) and one
+    # transaction, as D1 imports it: a dump that D1 would refuse fails here too.
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.executescript("BEGIN;\n" + text + "\n;COMMIT;")
+        conn.execute("BEGIN")
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for statement in dump_statements(path):
+            control = is_transaction_control(statement)
+            if control and control.startswith("ROLLBACK"):
+                return DumpCheck(
+                    "not checked", error="the dump has a ROLLBACK (written with errors)"
+                )
+            if not control:
+                conn.execute(statement)
+        conn.execute("COMMIT")
         problems = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
         if problems:
             return DumpCheck("not checked", error=f"foreign key violations: {problems}")
@@ -324,6 +356,8 @@ def check_dump(path: Path) -> DumpCheck:
             applied = tuple(
                 (r[0], r[1], r[2]) for r in conn.execute(q.SELECT_RECORDS) if truthy(r[4])
             )
+    except (OSError, UnicodeDecodeError) as exc:
+        return DumpCheck("not checked", error=f"cannot read the dump: {exc}")
     except sqlite3.Error as exc:
         return DumpCheck("not checked", error=f"the dump does not load into SQLite: {exc}")
     finally:
@@ -361,7 +395,9 @@ def import_dump(
     before = _audit_rows(backend)
     lock = backend.read_lock()
     previous = current_bookmark(backend)
-    sql = path.read_bytes()
+    # D1 refuses transaction control in an import: a dump's own BEGIN/COMMIT go (one batch
+    # is all or nothing anyway).
+    sql = "".join(s for s in dump_statements(path) if not is_transaction_control(s)).encode()
     if replace:
         head = ["PRAGMA defer_foreign_keys = on", *_drop_everything(backend)]
         sql = "".join(f"{s};\n" for s in head).encode() + sql

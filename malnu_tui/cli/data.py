@@ -1,0 +1,185 @@
+"""``import``: a CSV file (or another target's table) into a table, all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.data import ImportPreview, ImportProgress, ImportReport, ImportRequest
+    from malnu_tui.engine.data.run import Source
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="load a CSV file (or another target's table) into a table, all or nothing",
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="the CSV file (header row first)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="TARGET:TABLE",
+        help="read a table of another target (a name from the config, or a URL) instead",
+    )
+    p.add_argument("--table", required=True, help="the table to load into")
+    p.add_argument("--map", dest="mapping", metavar="FILE", help="mapping file (TOML)")
+    p.add_argument("--key", metavar="COL", help="conflict key (default: the primary key)")
+    p.add_argument(
+        "--on-conflict",
+        choices=("update", "skip", "error"),
+        help="an existing key: update the row, skip it, or reject it (default: update with "
+        "--key, else error)",
+    )
+    p.add_argument("--encoding", metavar="ENC", help="utf-8 (default), cp1252, latin-1…")
+    p.add_argument("--delimiter", metavar="C", help="one of , ; tab | (default: sniffed)")
+    p.add_argument("--rejects", metavar="PATH", help="rejects file (default FILE.rejects.csv)")
+    p.add_argument(
+        "--max-errors",
+        metavar="N|P%",
+        default="0",
+        help="commit only when rejected rows ≤ N (or ≤ P%% of rows read); default 0",
+    )
+    p.add_argument("--dry-run", action="store_true", help="read, map and validate; write nothing")
+    p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
+    p.set_defaults(handler=cmd_import)
+
+
+def _request(ctx: Context) -> ImportRequest:
+    from pathlib import Path
+
+    from malnu_tui.engine.data import ImportRequest, MaxErrors
+    from malnu_tui.engine.data.csvsource import parse_delimiter
+    from malnu_tui.engine.errors import ConfigError
+
+    a = ctx.args
+    if bool(a.file) == bool(a.source):
+        raise ConfigError("give either FILE or --from TARGET:TABLE (one of them)")
+    key = tuple(k.strip() for k in (a.key or "").split(",") if k.strip())
+    return ImportRequest(
+        table=a.table,
+        file=Path(a.file) if a.file else None,
+        source_label=a.source or "",
+        mapping=Path(a.mapping) if a.mapping else None,
+        key=key,
+        on_conflict=a.on_conflict,
+        encoding=a.encoding,
+        delimiter=parse_delimiter(a.delimiter) if a.delimiter else None,
+        rejects=Path(a.rejects) if a.rejects else None,
+        max_errors=MaxErrors.parse(a.max_errors),
+        dry_run=a.dry_run,
+    )
+
+
+def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | None]:
+    """The source, and the backend it holds open (a ``--from`` target)."""
+    from malnu_tui.engine.data import TableSource, open_csv
+
+    if request.file is not None:
+        return open_csv(request), None
+    from malnu_tui.engine.config import open_backend, resolve_target
+    from malnu_tui.engine.errors import ConfigError
+
+    label = request.source_label
+    where, sep, table = label.rpartition(":")
+    if not sep or not where or not table:
+        raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
+    if "://" in where:
+        target = resolve_target(ctx.settings, database=where)
+    else:
+        target = ctx.settings.target(where)
+    backend = open_backend(target)
+    try:
+        return TableSource(backend, table, label=f"{target.name}"), backend
+    except BaseException:
+        backend.close()
+        raise
+
+
+def _show_preview(ctx: Context, preview: ImportPreview) -> None:
+    ctx.message(f"import {preview.source}")
+    ctx.message(
+        f"  into {preview.table} of {preview.target_url} ({preview.before_count} rows now), "
+        f"on conflict: {preview.on_conflict}"
+        + (f" by {', '.join(preview.check.key)}" if preview.check.key else "")
+    )
+    for column, how in preview.rules:
+        ctx.message(f"  {column} ← {how}")
+    for note in preview.check.notes:
+        ctx.message(f"  note: {note}")
+    for problem in preview.problems:
+        ctx.message(f"  problem: {problem}")
+
+
+def _progress(ctx: Context) -> Callable[[ImportProgress], None]:
+    def show(p: ImportProgress) -> None:
+        if p.phase == "read":
+            ctx.message(
+                f"import: {p.read} rows read, {p.rejected} rejected, {p.rows_per_s:,.0f} rows/s"
+            )
+        elif p.message:
+            ctx.message(f"import: {p.message}")
+        elif p.phase == "check":
+            ctx.message(f"import: {p.read} rows read ({p.rows_per_s:,.0f} rows/s); checking")
+
+    return show
+
+
+def _show_report(ctx: Context, report: ImportReport) -> None:
+    if report.backup_id:
+        ctx.message(f"safety backup: {report.backup_id}")
+    for r in report.first_rejects[:10]:
+        where = f" {r.column}" if r.column else ""
+        ctx.message(f"rejected line {r.line}{where}: {r.reason}")
+    if report.rejected > 10:
+        ctx.message(f"… {report.rejected - 10} more rejected rows")
+    if report.rejects_file:
+        ctx.message(f"rejects file: {report.rejects_file}")
+    ctx.message(report.summary())
+    if ctx.json:
+        ctx.out_json(report.as_json())
+
+
+def cmd_import(ctx: Context) -> int:
+    from malnu_tui.engine import safety
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.data import SchemaMismatch, preview_import, run_import
+
+    request = _request(ctx)
+    source, source_backend = _source(ctx, request)
+    # A dry run must not even create the tool tables: open the target without ensure_schema.
+    backend = open_backend(ctx.target) if request.dry_run else ctx.backend()
+    try:
+        preview = preview_import(backend, request, source)
+        _show_preview(ctx, preview)
+        if preview.problems:
+            raise SchemaMismatch(preview.table, preview.problems)
+        if request.dry_run:
+            report = run_import(backend, request, source, progress=_progress(ctx))
+            _show_report(ctx, report)
+            ctx.message("dry run: nothing was written")
+            return 0 if request.max_errors.allows(report.rejected, report.read) else 1
+        ctx.confirm(f"import into {request.table} of {backend.display_url}", backend.name)
+        backup = None
+        if ctx.opt("no_backup", False):
+            safety.record_skipped_backup(backend, "import")
+            ctx.message(
+                "warning: --no-backup: no safety backup is taken (recorded in the audit log)"
+            )
+        else:
+            backup = safety.backup_taker(backend, ctx.target)
+        report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
+        _show_report(ctx, report)
+        return 0 if report.committed else 1
+    finally:
+        if request.dry_run:
+            backend.close()
+        if source_backend is not None:
+            source_backend.close()

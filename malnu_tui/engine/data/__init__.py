@@ -1,0 +1,67 @@
+"""Data import (``malnu-tui import``): CSV files or another target's table into a table of any
+target, mapped and transformed, validated per row, in one all-or-nothing unit.
+
+The public API (the CLI and the console call these; none of it prints):
+
+- :class:`ImportRequest`, :class:`MaxErrors`: what to import and how;
+- :func:`open_csv` / :class:`TableSource`: the source;
+- :func:`preview_import`: the mapping preview (format, schema check, first rows before/after);
+- :func:`run_import`: the run (lock, re-check, safety backup, stream, checks, commit, audit);
+- the table writers (:mod:`~malnu_tui.engine.data.writers`), reused by ``sync``.
+"""
+
+from __future__ import annotations
+
+from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord
+from malnu_tui.engine.data.errors import (
+    ImportCheckFailed,
+    InputFileError,
+    MappingError,
+    SchemaMismatch,
+)
+from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.run import (
+    ImportPreview,
+    ImportProgress,
+    ImportReport,
+    ImportRequest,
+    MaxErrors,
+    SampleRow,
+    open_csv,
+    preview_import,
+    run_import,
+)
+from malnu_tui.engine.data.tablesource import TableSource
+from malnu_tui.engine.data.writers import (
+    ON_CONFLICT,
+    TableWriter,
+    WriteOutcome,
+    WriteSpec,
+    open_writer,
+)
+
+__all__ = [
+    "ON_CONFLICT",
+    "CsvSource",
+    "ImportCheckFailed",
+    "ImportPreview",
+    "ImportProgress",
+    "ImportReport",
+    "ImportRequest",
+    "InputFileError",
+    "MappingError",
+    "MaxErrors",
+    "Rejection",
+    "Row",
+    "SampleRow",
+    "SchemaMismatch",
+    "SourceRecord",
+    "TableSource",
+    "TableWriter",
+    "WriteOutcome",
+    "WriteSpec",
+    "open_csv",
+    "open_writer",
+    "preview_import",
+    "run_import",
+]

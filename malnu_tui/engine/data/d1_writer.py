@@ -1,0 +1,241 @@
+"""The D1 table writer: a staging table filled in chunks, promoted in one final batch.
+
+D1 has no session, so no transaction can span requests. Rows go to a staging table keyed by
+their source line (``INSERT OR IGNORE``: a retried request whose first delivery landed adds
+nothing), each statement under 100 KB with its values inlined (no bound parameters, so D1's
+limit of 100 per query is never near). Rows the table would refuse are found before the promote
+by probe batches that end in a statement certain to fail (D1 rolls each probe back whole).
+The promote is ONE batch: a guard that the table was not written meanwhile, the INSERT …
+SELECT, a guard that the counts are the ones predicted, the audit row, and the DROP of the
+staging table; a re-sent promote finds no staging table and changes nothing. A killed import
+leaves the target untouched (and a staging table that the next import sweeps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.data.errors import ImportCheckFailed
+from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.schema import quote_ident
+from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column
+from malnu_tui.engine.errors import BackendError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backends.d1.backend import D1Backend
+
+STAGE_PREFIX = "malnu_stage_"
+MAX_STATEMENT_BYTES = 90_000  # D1 allows 100 KB per statement; keep a margin
+MAX_REQUEST_BYTES = 600_000
+GUARD = "malnu import guard"
+
+
+def literal(value: object) -> str:
+    """A SQLite literal for an inlined value (text quoted with quotes doubled)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("\x00", "\ufffd").replace("'", "''") + "'"
+
+
+def _join(statements: Sequence[str]) -> str:
+    return "".join(f"{s}\n;\n" for s in statements)
+
+
+class D1Writer:
+    """Writes rows into one D1 table through a staging table."""
+
+    def __init__(self, backend: D1Backend, spec: WriteSpec) -> None:
+        self.backend = backend
+        self.api = backend.api
+        self.spec = spec
+        self.stage = f"{STAGE_PREFIX}{secrets.token_hex(6)}"
+        self._s = quote_ident(self.stage)
+        self._t = quote_ident(spec.table)
+        self.sent = 0
+        self.before = 0
+        self._outcome: WriteOutcome | None = None
+        self._vcols = ", ".join(f"v{i}" for i in range(len(spec.columns)))
+
+    def _count(self, table: str) -> int:
+        rows = self.api.raw(f"SELECT count(*) FROM {table}").rows
+        return int(rows[0][0])
+
+    def begin(self) -> int:
+        # Staging tables of killed imports: only one import runs at a time (the lock).
+        old = [
+            str(r[0])
+            for r in self.api.raw(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                (STAGE_PREFIX + "%",),
+            ).rows
+        ]
+        drops = [f"DROP TABLE IF EXISTS {quote_ident(n)}" for n in old]
+        create = f"CREATE TABLE {self._s} (_line INTEGER PRIMARY KEY, {self._vcols})"
+        self.api.batch([*drops, create], lambda: False)
+        self.before = self._count(self._t)
+        return self.before
+
+    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+        head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
+        statements: list[str] = []
+        parts: list[str] = []
+        size = len(head)
+        for r in rows:
+            tup = "(" + ", ".join([str(r.line), *map(literal, r.values)]) + ")"
+            if parts and size + len(tup.encode()) + 2 > MAX_STATEMENT_BYTES:
+                statements.append(head + ", ".join(parts))
+                parts, size = [], len(head)
+            if len(head.encode()) + len(tup.encode()) > MAX_STATEMENT_BYTES:
+                raise ImportCheckFailed(
+                    f"line {r.line}: the row is larger than D1's 100 KB per statement"
+                )
+            parts.append(tup)
+            size += len(tup.encode()) + 2
+        if parts:
+            statements.append(head + ", ".join(parts))
+        batch: list[str] = []
+        batch_bytes = 0
+        for st in statements:
+            if batch and batch_bytes + len(st) > MAX_REQUEST_BYTES:
+                self._send(batch)
+                batch, batch_bytes = [], 0
+            batch.append(st)
+            batch_bytes += len(st)
+        if batch:
+            self._send(batch)
+        self.sent += len(rows)
+        return []
+
+    def _send(self, statements: list[str]) -> None:
+        # INSERT OR IGNORE keyed by line: re-sending a request that landed is harmless.
+        self.api.batch(statements, lambda: False)
+
+    def _probe(self, where: str) -> str | None:
+        """Try the promote of the staged rows matching ``where``, certainly rolled back.
+        Returns None when it would succeed, else the database's error."""
+        from malnu_tui.engine.backends.d1.client import D1QueryError
+
+        probe = f"malnu_probe_{secrets.token_hex(6)}"
+        statements = [self._promote_sql(where), f'SELECT * FROM "{probe}"']
+        try:
+            self.api.call("POST", "raw", body={"sql": _join(statements)})
+        except D1QueryError as exc:
+            return None if probe in str(exc) else str(exc)
+        raise BackendError("a D1 probe batch did not fail as it must")
+
+    def _promote_sql(self, where: str) -> str:
+        vals = ", ".join(f"v{i}" for i in range(len(self.spec.columns)))
+        return (
+            f"INSERT INTO {self._t} ({self.spec.column_list()}) SELECT {vals} FROM {self._s} "
+            f"WHERE {where} ORDER BY _line{self.spec.conflict_clause()}"
+        )
+
+    def _line_at(self, offset: int) -> int:
+        rows = self.api.raw(
+            f"SELECT _line FROM {self._s} ORDER BY _line LIMIT 1 OFFSET ?", (offset,)
+        ).rows
+        return int(rows[0][0])
+
+    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
+        staged = self._count(self._s)
+        if staged != self.sent:
+            raise ImportCheckFailed(
+                f"D1 staging table holds {staged} rows but {self.sent} were sent; nothing was "
+                "promoted"
+            )
+        rejections: list[Rejection] = []
+        while staged and self._probe("true") is not None:
+            if max_rejections is not None and len(rejections) > max_rejections:
+                break
+            # The first row whose prefix fails is refused (earlier rows count: UNIQUE).
+            lo, hi = 0, staged - 1
+            error = ""
+            while lo < hi:
+                mid = (lo + hi) // 2
+                failed = self._probe(f"_line <= {self._line_at(mid)}")
+                if failed is None:
+                    lo = mid + 1
+                else:
+                    hi, error = mid, failed
+            line = self._line_at(lo)
+            if not error:
+                error = self._probe(f"_line <= {line}") or "refused by the database"
+            message = error.removeprefix("D1_ERROR: ").removesuffix(": SQLITE_CONSTRAINT")
+            rejections.append(
+                Rejection(line, constraint_column(message, self.spec.table), message, "")
+            )
+            self.api.batch([f"DELETE FROM {self._s} WHERE _line = {line}"], lambda: False)
+            staged -= 1
+        inserted = staged
+        if self.spec.key and self.spec.on_conflict != "error" and staged:
+            match = " AND ".join(
+                f"t.{quote_ident(k)} IS s.v{self.spec.columns.index(k)}" for k in self.spec.key
+            )
+            keys = ", ".join(f"v{self.spec.columns.index(k)}" for k in self.spec.key)
+            rows = self.api.raw(
+                f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {self._s} s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {self._t} t WHERE {match}))"
+            ).rows
+            inserted = int(rows[0][0])
+        updated = staged - inserted if self.spec.on_conflict == "update" else 0
+        skipped = staged - inserted if self.spec.on_conflict == "skip" else 0
+        self.before = self._count(self._t)
+        self._outcome = WriteOutcome(
+            inserted,
+            updated,
+            skipped,
+            tuple(rejections),
+            self.before,
+            self.before + inserted,
+            staged,
+        )
+        return self._outcome
+
+    def commit(self, audit: AuditEntry | None) -> None:
+        o = self._outcome
+        assert o is not None, "finish() first"
+        changes = o.inserted + o.updated
+        statements = [
+            f"SELECT CASE WHEN (SELECT count(*) FROM {self._t}) <> {o.before_count} "
+            f"THEN json('{GUARD}: the table changed during the import') END",
+            self._promote_sql("true"),
+            f"SELECT CASE WHEN changes() <> {changes} OR (SELECT count(*) FROM {self._t}) "
+            f"<> {o.after_count} THEN json('{GUARD}: count check failed') END",
+            f"DROP TABLE {self._s}",
+        ]
+        if audit is not None:
+            e = audit
+            values = ", ".join(
+                literal(v) for v in (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+            )
+            statements.append(q.INSERT_AUDIT.replace("?, ?, ?, ?, ?, ?", values))
+
+        def took_effect() -> bool:
+            rows = self.api.raw(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (self.stage,),
+            ).rows
+            return int(rows[0][0]) == 0
+
+        try:
+            self.api.batch(statements, took_effect)
+        except BackendError as exc:
+            if "malformed JSON" in str(exc):
+                raise ImportCheckFailed(
+                    "D1: the table's count did not match the import's (another writer?); "
+                    "nothing was promoted"
+                ) from None
+            raise
+
+    def rollback(self) -> None:
+        with contextlib.suppress(BackendError):
+            self.api.batch([f"DROP TABLE IF EXISTS {self._s}"], lambda: False)

@@ -1,0 +1,37 @@
+"""Errors of the data import: bad input files and mappings (exit 2), failed checks (exit 1)."""
+
+from __future__ import annotations
+
+from malnu_tui.engine.errors import ConfigError, MalnuError
+
+
+class InputFileError(ConfigError):
+    """The input file (CSV or mapping) cannot be used as it is; names the file and line."""
+
+    def __init__(
+        self, path: str, message: str, *, line: int | None = None, hint: str | None = None
+    ):
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.path = path
+        self.line = line
+
+
+class MappingError(InputFileError):
+    """The mapping file (TOML) is invalid: the message names its line."""
+
+
+class SchemaMismatch(ConfigError):
+    """The file's columns do not fit the live table (unknown, duplicate, missing NOT NULL)."""
+
+    def __init__(self, table: str, problems: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the input does not fit table {table!r}: " + "; ".join(problems),
+            hint="fix the header or add a mapping file (--map) naming each target column",
+        )
+        self.problems = problems
+
+
+class ImportCheckFailed(MalnuError):
+    """A count check failed (the balance, or the table's count before/after): nothing was
+    committed (exit 1)."""

@@ -1,0 +1,48 @@
+"""The rejects file: CSV with the header ``line,column,reason,raw``, one row per rejected
+record (``line`` is the physical line where the record starts; the header is line 1)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import TextIO
+
+from malnu_tui.engine.data.rows import Rejection
+
+HEADER = ("line", "column", "reason", "raw")
+KEEP_FIRST = 50  # shown in reports and the console
+
+
+class RejectsWriter:
+    """Writes rejections as they come; the file is created with the first one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self.first: list[Rejection] = []
+        self._fh: TextIO | None = None
+        self._writer: csv.Writer | None = None  # type: ignore[name-defined]
+
+    def add(self, r: Rejection) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow(HEADER)
+        assert self._writer is not None
+        self._writer.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
+        self.count += 1
+        if len(self.first) < KEEP_FIRST:
+            self.first.append(r)
+
+    @property
+    def written(self) -> bool:
+        return self._fh is not None
+
+    def close(self) -> None:
+        """Flush and fsync: a rejects file that loses rows is worse than none."""
+        if self._fh is not None and not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()

@@ -1,0 +1,225 @@
+"""From a source record to the values of one target row, or a rejection with its reason.
+
+The mapping's rule gives each column's value; then the value is checked against the column's
+declared type (the same rules on every backend, because SQLite would store ``'31/02/2024'`` in
+a DATE column without a word): integers are whole numbers in range, dates are real ISO dates,
+NULL never goes into a NOT NULL column. What only the database can judge (CHECK, UNIQUE,
+foreign keys) is judged by the writer, per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from malnu_tui.engine.data.csvsource import SourceRecord
+from malnu_tui.engine.data.mapping import ColumnRule, Mapping
+from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
+from malnu_tui.engine.data.transform import StepFailed, Value, bool_step
+
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_to_bool = bool_step()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One rejected record: the line it starts on, the column at fault ("" for the whole
+    record), why, and the record's text as read."""
+
+    line: int
+    column: str
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One target row ready for a writer."""
+
+    line: int
+    values: tuple[Value, ...]
+    raw: str
+
+
+class ColumnFailed(ValueError):
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+def _coercer(col: Column) -> Callable[[Value], Value]:
+    fam = col.family
+    if fam == "integer":
+        lo, hi = -(2 ** (col.int_bits - 1)), 2 ** (col.int_bits - 1) - 1
+
+        def integer(v: Value) -> Value:
+            if v is None:
+                return None
+            if isinstance(v, bool):
+                return int(v)
+            if isinstance(v, int):
+                n = v
+            elif isinstance(v, str) and _INT.match(v):
+                n = int(v)
+            else:
+                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
+            if not lo <= n <= hi:
+                raise StepFailed(f"{n} is out of range for {col.declared_type}")
+            return n
+
+        return integer
+    if fam == "number":
+
+        def number(v: Value) -> Value:
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+                return v
+            text = str(v).strip()
+            try:
+                f = float(text)
+            except ValueError:
+                raise StepFailed(f"{v!r} is not a number ({col.declared_type} column)") from None
+            if f != f or f in (float("inf"), float("-inf")):
+                raise StepFailed(f"{v!r} is not a finite number")
+            return text
+
+        return number
+    if fam == "boolean":
+
+        def boolean(v: Value) -> Value:
+            if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
+                return bool(v)
+            try:
+                return _to_bool(v)
+            except StepFailed:
+                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
+
+        return boolean
+    if fam == "date":
+
+        def a_date(v: Value) -> Value:
+            if v is None:
+                return None
+            text = str(v).strip()
+            try:
+                if not _DATE.match(text):
+                    raise ValueError
+                date.fromisoformat(text)
+            except ValueError:
+                raise StepFailed(
+                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                ) from None
+            return text
+
+        return a_date
+    if fam == "timestamp":
+
+        def timestamp(v: Value) -> Value:
+            if v is None:
+                return None
+            text = str(v).strip()
+            try:
+                if len(text) < 10 or not _DATE.match(text[:10]):
+                    raise ValueError
+                datetime.fromisoformat(text)
+            except ValueError:
+                raise StepFailed(
+                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                ) from None
+            return text
+
+        return timestamp
+    limit = col.max_length
+
+    def text(v: Value) -> Value:
+        if v is None:
+            return None
+        s = (
+            v
+            if isinstance(v, str)
+            else ("true" if v is True else "false" if v is False else str(v))
+        )
+        if limit is not None and len(s) > limit:
+            raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
+        return s
+
+    return text
+
+
+def _getter(
+    rule: ColumnRule, header: Sequence[str], now: str
+) -> Callable[[Sequence[str | None]], Value]:
+    if rule.now:
+        return lambda _f: now
+    if rule.has_const:
+        const = rule.const
+        return lambda _f: const
+    index = list(header).index(rule.source or rule.column)
+    steps = rule.steps
+    vmap = rule.value_map
+    default, has_default = rule.default, rule.has_default and rule.value_map is None
+    if not steps and vmap is None and not has_default:
+        return lambda f: f[index]
+
+    def get(f: Sequence[str | None]) -> Value:
+        v: Value = f[index]
+        for step in steps:
+            v = step(v)
+        if vmap is not None:
+            v = vmap(v)
+        if v is None and has_default:
+            v = default
+        return v
+
+    return get
+
+
+class RowBuilder:
+    """Builds the target rows of one import (columns in ``check.columns`` order)."""
+
+    def __init__(
+        self,
+        schema: TableSchema,
+        check: SchemaCheck,
+        mapping: Mapping,
+        header: Sequence[str],
+        now: str,
+    ) -> None:
+        self.width = len(header)
+        self.columns = check.columns
+        rules = {r.column: r for r in mapping.rules}
+        self._plan: list[
+            tuple[str, Callable[[Sequence[str | None]], Value], Callable[[Value], Value], bool]
+        ] = []
+        for name in self.columns:
+            col = schema.column(name)
+            assert col is not None
+            self._plan.append(
+                (name, _getter(rules[name], header, now), _coercer(col), col.not_null)
+            )
+
+    def build(self, rec: SourceRecord) -> Row | Rejection:
+        if rec.error:
+            return Rejection(rec.line, "", rec.error, rec.raw)
+        fields = rec.fields
+        if len(fields) != self.width:
+            more = "many" if len(fields) > self.width else "few"
+            return Rejection(
+                rec.line,
+                "",
+                f"too {more} fields ({len(fields)}; the header has {self.width})",
+                rec.raw,
+            )
+        values: list[Value] = []
+        for name, get, coerce, not_null in self._plan:
+            try:
+                v = coerce(get(fields))
+            except StepFailed as exc:
+                return Rejection(rec.line, name, str(exc), rec.raw)
+            if v is None and not_null:
+                return Rejection(rec.line, name, "NULL in a NOT NULL column", rec.raw)
+            values.append(v)
+        return Row(rec.line, tuple(values), rec.raw)

@@ -1,0 +1,486 @@
+"""``import``, written once for the CLI and the console: preview (no writes), then the run
+under the lock (re-check → safety backup → stream → checks → commit or nothing → audit).
+
+One all-or-nothing unit per import. The report always balances
+(read = inserted + updated + skipped + rejected), and that, the table's count before and after,
+and the rejects file's row count are checked before anything is committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord, file_sha256
+from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
+from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
+from malnu_tui.engine.data.rejects import RejectsWriter
+from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
+from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
+from malnu_tui.engine.data.writers import (
+    OnConflict,
+    TableWriter,
+    WriteOutcome,
+    WriteSpec,
+    open_writer,
+)
+from malnu_tui.engine.errors import ConfigError, MalnuError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+
+CHUNK_ROWS = 5000
+PROGRESS_EVERY_S = 0.5
+SAMPLE_ROWS = 5
+
+
+class Source(Protocol):
+    kind: str
+    header: tuple[str, ...]
+    description: str
+
+    def records(self) -> Iterator[SourceRecord]: ...
+
+
+@dataclass(frozen=True)
+class MaxErrors:
+    """``--max-errors N`` (rejected ≤ N commits) or ``P%`` (rejected ≤ P % of rows read)."""
+
+    count: int | None = 0
+    percent: float | None = None
+
+    @staticmethod
+    def parse(text: str) -> MaxErrors:
+        t = text.strip()
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", t)
+        if m and float(m[1]) <= 100:
+            return MaxErrors(None, float(m[1]))
+        if t.isdigit():
+            return MaxErrors(int(t), None)
+        raise ConfigError(f"--max-errors must be a count (10) or a percentage (1%), got {text!r}")
+
+    def allows(self, rejected: int, read: int) -> bool:
+        if self.percent is not None:
+            return rejected <= self.percent / 100 * read
+        return rejected <= (self.count or 0)
+
+    def describe(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count or 0)
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    table: str
+    file: Path | None = None  # a CSV file, or…
+    source_label: str = ""  # … "TARGET:TABLE" (the source object is passed separately)
+    mapping: Path | None = None
+    key: tuple[str, ...] = ()
+    on_conflict: OnConflict | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    rejects: Path | None = None
+    max_errors: MaxErrors = field(default_factory=MaxErrors)
+    dry_run: bool = False
+
+    @property
+    def conflict(self) -> OnConflict:
+        """``--on-conflict``; by default ``update`` with ``--key``, else ``error``."""
+        return self.on_conflict or ("update" if self.key else "error")
+
+    def rejects_path(self) -> Path:
+        if self.rejects is not None:
+            return self.rejects
+        if self.file is not None:
+            return self.file.with_name(self.file.stem + ".rejects.csv")
+        return Path.cwd() / f"{self.table}.rejects.csv"
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """A record before and after the mapping (``after`` None: it would be rejected)."""
+
+    line: int
+    before: tuple[tuple[str, str | None], ...]
+    after: tuple[tuple[str, object], ...] | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """Everything shown before the operator confirms: nothing was written to get it."""
+
+    table: str
+    target_url: str
+    source: str
+    header: tuple[str, ...]
+    check: SchemaCheck
+    rules: tuple[tuple[str, str], ...]  # (target column, how it gets its value)
+    samples: tuple[SampleRow, ...]
+    before_count: int
+    sha256: str | None
+    on_conflict: OnConflict
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.check.problems
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    phase: str  # backup, read, check, commit
+    read: int
+    rejected: int
+    elapsed_s: float
+    message: str = ""
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.read / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ImportProgressCallback = Callable[[ImportProgress], None]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    table: str
+    read: int
+    inserted: int
+    updated: int
+    skipped: int
+    rejected: int
+    committed: bool
+    rejects_file: str | None
+    before_count: int
+    after_count: int
+    sha256: str | None
+    dry_run: bool = False
+    backup_id: str | None = None
+    elapsed_s: float = 0.0
+    first_rejects: tuple[Rejection, ...] = ()
+    reason: str = ""  # why it did not commit
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "committed": self.committed,
+            "rejects_file": self.rejects_file,
+            "before_count": self.before_count,
+            "after_count": self.after_count,
+            "sha256": self.sha256,
+        }
+
+    def summary(self) -> str:
+        verb = "committed" if self.committed else "NOT committed"
+        text = (
+            f"{self.table}: read {self.read}, inserted {self.inserted}, updated {self.updated}, "
+            f"skipped {self.skipped}, rejected {self.rejected}; rows {self.before_count} → "
+            f"{self.after_count}; {verb}"
+        )
+        return text + (f" ({self.reason})" if self.reason else "")
+
+
+def open_csv(request: ImportRequest) -> CsvSource:
+    assert request.file is not None
+    return CsvSource(request.file, encoding=request.encoding, delimiter=request.delimiter)
+
+
+def _mapping(request: ImportRequest, source: Source) -> Mapping:
+    if request.mapping is not None:
+        return load_mapping(request.mapping)
+    return identity_mapping(source.header)
+
+
+def _check(
+    backend: Backend, request: ImportRequest, source: Source, mapping: Mapping
+) -> tuple[TableSchema, SchemaCheck]:
+    schema = read_schema(backend, request.table)
+    check = check_input(
+        schema, source.header, mapping, key=request.key, on_conflict=request.conflict
+    )
+    return schema, check
+
+
+def preview_import(
+    backend: Backend, request: ImportRequest, source: Source, *, sample: int = SAMPLE_ROWS
+) -> ImportPreview:
+    """The mapping preview: detected format, schema check, the first rows before/after."""
+    mapping = _mapping(request, source)
+    schema, check = _check(backend, request, source, mapping)
+    samples: list[SampleRow] = []
+    if check.ok:
+        builder = RowBuilder(schema, check, mapping, source.header, utc_now_iso())
+        for rec in source.records():
+            before = tuple(zip(source.header, rec.fields, strict=False))
+            res = builder.build(rec)
+            if isinstance(res, Row):
+                samples.append(
+                    SampleRow(rec.line, before, tuple(zip(check.columns, res.values, strict=True)))
+                )
+            else:
+                where = f"{res.column}: " if res.column else ""
+                samples.append(SampleRow(rec.line, before, None, where + res.reason))
+            if len(samples) >= sample:
+                break
+    rules = tuple((r.column, r.describe()) for r in mapping.rules if r.column in check.columns)
+    return ImportPreview(
+        table=request.table,
+        target_url=backend.display_url,
+        source=source.description,
+        header=source.header,
+        check=check,
+        rules=rules,
+        samples=tuple(samples),
+        before_count=backend.row_count(request.table),
+        sha256=file_sha256(request.file) if request.file is not None else None,
+        on_conflict=request.conflict,
+    )
+
+
+def utc_now_iso() -> str:
+    """The import's ``now``: UTC, ISO 8601."""
+    return utc_now().replace(" ", "T") + "Z"
+
+
+SafetyBackup = Callable[[str], str | None]
+
+
+def run_import(
+    backend: Backend,
+    request: ImportRequest,
+    source: Source,
+    *,
+    progress: ImportProgressCallback | None = None,
+    safety_backup: SafetyBackup | None = None,
+) -> ImportReport:
+    """Run the import. ``--dry-run`` reads, maps and validates everything inside a unit that is
+    always rolled back, without the lock, backup or audit row: it writes nothing."""
+    if request.dry_run:
+        return _execute(backend, request, source, progress)
+    from malnu_tui.engine.migrate import migration_lock
+
+    with migration_lock(backend, "import"):
+        # Re-checked under the lock: the table may have changed since the preview.
+        mapping = _mapping(request, source)
+        _schema, check = _check(backend, request, source, mapping)
+        if not check.ok:
+            raise SchemaMismatch(request.table, check.problems)
+        backup_id = None
+        if safety_backup is not None:
+            if progress:
+                progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
+            backup_id = safety_backup("pre-import")
+        report = _execute(backend, request, source, progress)
+        backend.renew_lock()
+    return _with_backup(report, backup_id)
+
+
+def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
+    from dataclasses import replace
+
+    return replace(report, backup_id=backup_id)
+
+
+class _ValidateOnly:
+    """Dry run on D1, where no unit can be held open across requests: values are checked
+    (types, NOT NULL, the mapping) but constraints only at the real import."""
+
+    def __init__(self, backend: Backend, table: str) -> None:
+        self.backend, self.table, self.n, self.before = backend, table, 0, 0
+
+    def begin(self) -> int:
+        self.before = self.backend.row_count(self.table)
+        return self.before
+
+    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+        self.n += len(rows)
+        return []
+
+    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
+        return WriteOutcome(self.n, 0, 0, (), self.before, self.before + self.n, self.n)
+
+    def commit(self, audit: AuditEntry | None) -> None:
+        raise AssertionError("a dry run never commits")
+
+    def rollback(self) -> None:
+        return None
+
+
+def _execute(
+    backend: Backend,
+    request: ImportRequest,
+    source: Source,
+    progress: ImportProgressCallback | None,
+) -> ImportReport:
+    started = time.monotonic()
+    mapping = _mapping(request, source)
+    schema, check = _check(backend, request, source, mapping)
+    if not check.ok:
+        raise SchemaMismatch(request.table, check.problems)
+    sha = file_sha256(request.file) if request.file is not None else None
+    builder = RowBuilder(schema, check, mapping, source.header, utc_now_iso())
+    rejects = RejectsWriter(request.rejects_path())
+    spec = WriteSpec(schema, check.columns, check.key, request.conflict)
+    writer: TableWriter
+    if request.dry_run and backend.kind == "d1":
+        writer = _ValidateOnly(backend, request.table)
+    else:
+        writer = open_writer(backend, spec)
+    # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
+    # run reads on, to report every problem at once.
+    limit = request.max_errors.count if request.max_errors.percent is None else None
+    stop_at = None if request.dry_run else limit
+    emit = progress or (lambda _p: None)
+    read = 0
+    stopped = False
+    try:
+        before = writer.begin()
+        chunk: list[Row] = []
+        last_emit = started
+        for rec in source.records():
+            read += 1
+            res = builder.build(rec)
+            if isinstance(res, Row):
+                chunk.append(res)
+                if len(chunk) >= CHUNK_ROWS:
+                    for r in writer.write(chunk):
+                        rejects.add(r)
+                    chunk = []
+                    now = time.monotonic()
+                    if now - last_emit >= PROGRESS_EVERY_S:
+                        last_emit = now
+                        emit(ImportProgress("read", read, rejects.count, now - started))
+            else:
+                rejects.add(res)
+            if stop_at is not None and rejects.count > stop_at:
+                stopped = True  # "stop after N bad rows": nothing will be committed anyway
+                break
+        if chunk:
+            for r in writer.write(chunk):
+                rejects.add(r)
+        emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
+        outcome = writer.finish(limit)
+        for r in _with_raw(list(outcome.rejections), source):
+            rejects.add(r)
+        rejects.close()
+        rejected = rejects.count
+        _check_balance(read, outcome, rejected)
+        allowed = request.max_errors.allows(rejected, read) and not stopped
+        reason = ""
+        if not allowed:
+            reason = f"{rejected} rejected, over --max-errors {request.max_errors.describe()}"
+        elif request.dry_run:
+            reason = "dry run"
+        committed = False
+        if allowed and not request.dry_run:
+            emit(ImportProgress("commit", read, rejected, time.monotonic() - started))
+            writer.commit(_audit(request, source, sha, read, outcome, rejected, "ok"))
+            committed = True
+        else:
+            writer.rollback()
+    except BaseException as exc:
+        writer.rollback()
+        rejects.close()
+        if not request.dry_run and isinstance(exc, (MalnuError, OSError)):
+            with contextlib.suppress(MalnuError):
+                backend.append_audit(
+                    AuditEntry.now(
+                        "import", request.table, "failed", f"{source.description}: {exc}"
+                    )
+                )
+        raise
+    after = outcome.after_count if committed else before
+    if not committed:
+        recount = backend.row_count(request.table)
+        if recount != before and not request.dry_run:
+            raise ImportCheckFailed(
+                f"{request.table}: {before} rows before, {recount} after an import that did not "
+                "commit (another writer?)"
+            )
+        if not request.dry_run:
+            backend.append_audit(_audit(request, source, sha, read, outcome, rejected, "failed"))
+    return ImportReport(
+        table=request.table,
+        read=read,
+        inserted=outcome.inserted,
+        updated=outcome.updated,
+        skipped=outcome.skipped,
+        rejected=rejected,
+        committed=committed,
+        rejects_file=str(rejects.path) if rejects.written else None,
+        before_count=before,
+        after_count=after,
+        sha256=sha,
+        dry_run=request.dry_run,
+        elapsed_s=time.monotonic() - started,
+        first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
+        reason=reason,
+    )
+
+
+def _check_balance(read: int, o: WriteOutcome, rejected: int) -> None:
+    """The counts must agree before anything is committed; a mismatch fails the unit."""
+    problems = []
+    if min(o.inserted, o.updated, o.skipped) < 0:
+        problems.append(
+            f"negative count (inserted {o.inserted}, updated {o.updated}, skipped {o.skipped})"
+        )
+    if read != o.inserted + o.updated + o.skipped + rejected:
+        problems.append(
+            f"read {read} ≠ inserted {o.inserted} + updated {o.updated} + skipped {o.skipped} "
+            f"+ rejected {rejected}"
+        )
+    if o.after_count != o.before_count + o.inserted:
+        problems.append(
+            f"table count {o.before_count} → {o.after_count}, but {o.inserted} inserted"
+        )
+    if problems:
+        raise ImportCheckFailed(
+            "count check failed: " + "; ".join(problems) + "; nothing committed"
+        )
+
+
+def _with_raw(rejections: list[Rejection], source: Source) -> list[Rejection]:
+    """Rejections found by the database at the end carry no raw text: one more pass over
+    the source fills it in (rare: only when the database refused rows)."""
+    missing = {r.line for r in rejections if not r.raw}
+    if not missing:
+        return rejections
+    raws: dict[int, str] = {}
+    for rec in source.records():
+        if rec.line in missing:
+            raws[rec.line] = rec.raw
+            if len(raws) == len(missing):
+                break
+    from dataclasses import replace
+
+    return [r if r.raw else replace(r, raw=raws.get(r.line, "")) for r in rejections]
+
+
+def _audit(
+    request: ImportRequest,
+    source: Source,
+    sha: str | None,
+    read: int,
+    o: WriteOutcome,
+    rejected: int,
+    outcome: str,
+) -> AuditEntry:
+    detail = (
+        f"{source.description}"
+        + (f"; sha256 {sha}" if sha else "")
+        + f"; read {read}, inserted {o.inserted}, updated {o.updated}, skipped {o.skipped}, "
+        f"rejected {rejected}; rows {o.before_count} → "
+        f"{o.after_count if outcome == 'ok' else o.before_count}"
+    )
+    return AuditEntry.now("import", request.table, outcome, detail)

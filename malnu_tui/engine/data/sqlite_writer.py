@@ -1,0 +1,103 @@
+"""The SQLite table writer: one ``BEGIN IMMEDIATE`` transaction, ``executemany`` per chunk."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.schema import quote_ident
+from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column, counts_from
+from malnu_tui.engine.errors import BackendError, LockHeld
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+
+# Errors that belong to one row (a constraint, a type SQLite refuses): that row is rejected.
+ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
+
+
+class SQLiteWriter:
+    """Writes rows into one table of a SQLite file inside one transaction."""
+
+    def __init__(self, backend: SQLiteBackend, spec: WriteSpec) -> None:
+        self.backend = backend
+        self.conn = backend.conn
+        self.spec = spec
+        marks = ", ".join("?" for _ in spec.columns)
+        self.sql = (
+            f"INSERT INTO {quote_ident(spec.table)} ({spec.column_list()}) VALUES ({marks})"
+            f"{spec.conflict_clause()}"
+        )
+        self._count_sql = f"SELECT count(*) FROM {quote_ident(spec.table)}"
+        self.before = 0
+        self.accepted = 0
+        self.changes = 0
+        self._open = False
+
+    def begin(self) -> int:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LockHeld(self.backend.read_lock(), "the database is busy") from None
+            raise BackendError(f"{self.backend.path}: {exc}") from None
+        self._open = True
+        self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
+        return self.before
+
+    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+        if not rows:
+            return []
+        c = self.conn
+        c.execute("SAVEPOINT malnu_chunk")
+        try:
+            cur = c.executemany(self.sql, [r.values for r in rows])
+        except ROW_ERRORS:
+            c.execute("ROLLBACK TO malnu_chunk")
+        else:
+            c.execute("RELEASE malnu_chunk")
+            self.accepted += len(rows)
+            self.changes += max(cur.rowcount, 0)
+            return []
+        # A chunk with a bad row: replay it row by row to name the row(s).
+        rejected: list[Rejection] = []
+        for r in rows:
+            try:
+                cur = c.execute(self.sql, r.values)
+            except ROW_ERRORS as exc:
+                text = str(exc)
+                rejected.append(
+                    Rejection(r.line, constraint_column(text, self.spec.table), text, r.raw)
+                )
+                continue
+            self.accepted += 1
+            self.changes += max(cur.rowcount, 0)
+        c.execute("RELEASE malnu_chunk")
+        return rejected
+
+    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
+        after = int(self.conn.execute(self._count_sql).fetchone()[0])
+        inserted, updated, skipped = counts_from(
+            self.spec.on_conflict, self.accepted, self.changes, after - self.before
+        )
+        return WriteOutcome(inserted, updated, skipped, (), self.before, after, self.accepted)
+
+    def commit(self, audit: AuditEntry | None) -> None:
+        if audit is not None:
+            e = audit
+            self.conn.execute(
+                q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+            )
+        self.conn.execute("COMMIT")
+        self._open = False
+
+    def rollback(self) -> None:
+        if self._open:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            self._open = False

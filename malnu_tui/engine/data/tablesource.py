@@ -1,0 +1,131 @@
+"""A table of another target as the import's source (``--from TARGET:TABLE``), read in
+keyset-paginated pages: never the whole table in memory, and no OFFSET that slows down."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.data.csvsource import SourceRecord
+from malnu_tui.engine.data.schema import TableSchema, quote_ident, read_schema, sqlite_rows
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+
+PAGE_ROWS = 2000
+
+
+def as_text(value: object) -> str | None:
+    """A database value as the text a CSV would hold (NULL stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+class TableSource:
+    """Rows of ``table`` on ``backend`` as source records (``line`` = row number + 1, as if
+    the table were a CSV file with a header)."""
+
+    kind = "table"
+
+    def __init__(self, backend: Backend, table: str, *, label: str = "") -> None:
+        self.backend = backend
+        self.table = table
+        self.schema: TableSchema = read_schema(backend, table)
+        self.header: tuple[str, ...] = self.schema.names
+        self.description = f"table {table} of {label or backend.display_url}"
+        self.format = None
+        if backend.kind != "postgresql" and not self.schema.rowid and not self.schema.primary_key:
+            raise ConfigError(f"table {table!r} has neither rowid nor primary key to page by")
+
+    def _pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        t = quote_ident(self.table)
+        cols = ", ".join(quote_ident(c) for c in self.header)
+        if self.backend.kind == "postgresql":
+            yield from self._pg_pages(cols)
+            return
+        if self.schema.rowid:
+            last: int | None = None
+            while True:
+                where = "" if last is None else f"WHERE rowid > {int(last)} "
+                rows = sqlite_rows(
+                    self.backend,
+                    f"SELECT rowid, {cols} FROM {t} {where}ORDER BY rowid LIMIT {PAGE_ROWS}",
+                )
+                if not rows:
+                    return
+                last = int(rows[-1][0])
+                yield [r[1:] for r in rows]
+        else:
+            keys = self.schema.primary_key
+            idx = [self.header.index(k) for k in keys]
+            order = ", ".join(quote_ident(k) for k in keys)
+            after: tuple[Any, ...] | None = None
+            while True:
+                where, params = "", ()
+                if after is not None:
+                    where = f"WHERE ({order}) > ({', '.join('?' for _ in keys)}) "
+                    params = after
+                rows = sqlite_rows(
+                    self.backend,
+                    f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}",
+                    params,
+                )
+                if not rows:
+                    return
+                after = tuple(rows[-1][i] for i in idx)
+                yield rows
+
+    def _pg_pages(self, cols: str) -> Iterator[list[tuple[Any, ...]]]:
+        conn = self.backend.conn  # type: ignore[attr-defined]
+        keys = self.schema.primary_key
+        t = quote_ident(self.table)
+        if keys:
+            order = ", ".join(quote_ident(k) for k in keys)
+            idx = [self.header.index(k) for k in keys]
+        else:
+            order, idx = "ctid", []
+        after: tuple[Any, ...] | None = None
+        while True:
+            if keys:
+                where = f"WHERE ({order}) > ({', '.join('%s' for _ in keys)}) " if after else ""
+                rows = conn.execute(
+                    f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}",
+                    after or (),
+                ).fetchall()
+            else:
+                where = "WHERE ctid > %s::tid " if after else ""
+                rows = conn.execute(
+                    f"SELECT ctid::text, {cols} FROM {t} {where}ORDER BY ctid LIMIT {PAGE_ROWS}",
+                    after or (),
+                ).fetchall()
+            if not rows:
+                return
+            if keys:
+                after = tuple(rows[-1][i] for i in idx)
+                yield [tuple(r) for r in rows]
+            else:
+                after = (rows[-1][0],)
+                yield [tuple(r[1:]) for r in rows]
+
+    def records(self) -> Iterator[SourceRecord]:
+        line = 1
+        for page in self._pages():
+            for r in page:
+                line += 1
+                fields = tuple(as_text(v) for v in r)
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\n").writerow(
+                    ["" if f is None else f for f in fields]
+                )
+                yield SourceRecord(line, fields, buf.getvalue())

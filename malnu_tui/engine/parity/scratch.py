@@ -1,0 +1,122 @@
+"""Running translated statements on a real PostgreSQL server, in a scratch schema that is always
+rolled back: what ``plan --check`` and ``parity`` use to know that a translation is good.
+
+Every emitted statement runs in order, each under a savepoint so that one rejection does not hide
+the next. Each rejection becomes an error :class:`Finding` with the SQLite file, line and
+PostgreSQL's message; a rejection that only follows from an earlier one (the table it needs was
+itself rejected) says which statement it depends on.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.translate import FileTranslation, Finding
+
+__all__ = ["check_translations", "connect", "run_each", "scratch_schema"]
+
+_MISSING = re.compile(r'(?:relation|table|view|index|function) "?([^"\s]+)"? does not exist')
+_CREATES = re.compile(
+    r"^\s*(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+)?(?:TABLE|VIEW|INDEX|FUNCTION)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?\"?([^\s\"(]+)\"?(?:\s+RENAME\s+TO\s+\"?([^\s\"]+)\"?)?",
+    re.IGNORECASE,
+)
+REJECTED = "PostgreSQL rejected"
+
+
+def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
+    """A connection to the server at ``url`` (tool options removed, password masked in errors)."""
+    from malnu_tui.engine.backends.postgresql import mask_postgres_url, split_tool_options
+
+    libpq_url, _opts = split_tool_options(url)
+    try:
+        return psycopg.connect(libpq_url, application_name=application, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise BackendError(f"cannot connect to {mask_postgres_url(url)}: {exc}") from None
+
+
+@contextmanager
+def scratch_schema(conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """A fresh schema, the only one on the search path, inside a transaction that is always
+    rolled back: nothing is left behind and no real table can be reached by an unqualified
+    name."""
+    name = f"malnu_scratch_{uuid.uuid4().hex[:12]}"
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL lock_timeout = '5s'")
+        conn.execute("SET LOCAL TimeZone = 'UTC'")
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(name)))
+        yield name
+
+
+def run_each(
+    conn: psycopg.Connection[Any],
+    file: str,
+    statements: Iterable[tuple[int, str]],
+    findings: list[Finding],
+    failed: dict[str, tuple[str, int]] | None = None,
+) -> int:
+    """Run ``(line, text)`` PostgreSQL statements in order, each under a savepoint; append a
+    finding per rejection. ``failed`` (name → where) follows objects whose creation was
+    rejected, so that their knock-on rejections name the root. Returns how many ran."""
+    failed = {} if failed is None else failed
+    ran = 0
+    for line, text in statements:
+        ran += 1
+        try:
+            with conn.transaction():
+                conn.execute(text)
+        except psycopg.Error as exc:
+            message = (exc.diag.message_primary or str(exc)).strip()
+            m = _CREATES.match(text)
+            if m:
+                failed[(m[2] or m[1]).lower()] = (file, line)
+            missing = _MISSING.search(message)
+            root = failed.get(missing[1].lower()) if missing else None
+            if root is not None and root != (file, line):
+                findings.append(
+                    Finding(
+                        file, line, "depends on a rejected statement",
+                        f"{message} (its statement, {root[0]}:{root[1]}, was rejected)",
+                        "fix that statement first", "error",
+                    )
+                )  # fmt: skip
+                continue
+            findings.append(
+                Finding(
+                    file, line, REJECTED, message,
+                    "the translation is wrong here: report it, or write a "
+                    "PostgreSQL-specific migration",
+                )
+            )  # fmt: skip
+    return ran
+
+
+def check_translations(
+    translations: Sequence[FileTranslation], postgres_url: str
+) -> tuple[list[Finding], int]:
+    """Run every emitted statement of ``translations`` in order in a scratch schema on the
+    server at ``postgres_url``; returns the rejections (as error findings) and how many
+    statements ran."""
+    findings: list[Finding] = []
+    failed: dict[str, tuple[str, int]] = {}
+    ran = 0
+    conn = connect(postgres_url, "malnu-tui plan --check")
+    try:
+        with scratch_schema(conn):
+            for ft in translations:
+                pairs = [(st.line, text) for st in ft.statements for text in st.output]
+                ran += run_each(conn, ft.file, pairs, findings, failed)
+    except psycopg.Error as exc:
+        raise BackendError(f"check: PostgreSQL error: {exc}") from None
+    finally:
+        conn.close()
+    return findings, ran

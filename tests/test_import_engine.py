@@ -1,0 +1,166 @@
+"""Import on every backend (SQLite file, PostgreSQL, D1 on the local server): the school's
+mappings, rejects with their lines, --max-errors, re-import with a key, rows the database
+refuses, injection-shaped headers, counts and audit rows."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.data import (
+    ImportRequest,
+    MaxErrors,
+    SchemaMismatch,
+    open_csv,
+    preview_import,
+    run_import,
+)
+from tests.import_support import EXAMPLES, ImportTarget, write_csv
+
+
+def _run(imp: ImportTarget, request: ImportRequest):  # type: ignore[no-untyped-def]
+    backend = imp.open()
+    try:
+        return run_import(backend, request, open_csv(request))
+    finally:
+        backend.close()
+
+
+def _rejects(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_legacy_users_mapping(imp: ImportTarget, tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    req = ImportRequest(
+        "users",
+        file=EXAMPLES / "legacy_users.csv",
+        mapping=EXAMPLES / "legacy_users.toml",
+        rejects=rejects,
+        max_errors=MaxErrors(2),
+    )
+    report = _run(imp, req)
+    assert report.committed
+    assert (report.read, report.inserted, report.rejected) == (7, 5, 2)
+    assert (report.before_count, report.after_count) == (0, 5)
+    rows = imp.rows("SELECT id, email, name, role, class_id, created_at FROM users ORDER BY id")
+    assert [r[0] for r in rows] == [1001, 1002, 1003, 1004, 1005]
+    first = rows[0]
+    assert first[1:5] == ("siti.rahmawati@malnu.sch.id", "Siti Rahmawati", "student", "X-IPA-1")
+    assert str(first[5]).replace(" ", "T").startswith("2024-07-15T07:30:00")
+    assert rows[1][2:5] == ("Ahmad Fauzi", "teacher", None)  # trimmed; empty → NULL
+    # The unmapped role code is rejected, not NULL; the bad date's record starts on line 8
+    # (its quoted name spans two lines).
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("7", "role"), ("8", "created_at")]
+    assert "'X' is not mapped" in got[0]["reason"]
+    assert got[1]["raw"].startswith('1007,putri.ayu@malnu.sch.id,"Putri Ayu\n Kusumawardhani"')
+    audit = imp.rows("SELECT action, object, outcome, detail FROM malnu_audit")
+    imports = [a for a in audit if a[0] == "import"]
+    assert len(imports) == 1 and imports[0][2] == "ok"
+    assert report.sha256 and report.sha256 in imports[0][3] and "inserted 5" in imports[0][3]
+
+
+def test_over_max_errors_writes_nothing(imp: ImportTarget, tmp_path: Path) -> None:
+    req = ImportRequest(
+        "users",
+        file=EXAMPLES / "legacy_users.csv",
+        mapping=EXAMPLES / "legacy_users.toml",
+        rejects=tmp_path / "r.csv",
+        max_errors=MaxErrors(1),
+    )
+    report = _run(imp, req)
+    assert not report.committed and "over --max-errors 1" in report.reason
+    assert imp.count("users") == 0
+    assert report.read == report.inserted + report.updated + report.skipped + report.rejected
+    outcomes = [r[0] for r in imp.rows("SELECT outcome FROM malnu_audit WHERE action = 'import'")]
+    assert outcomes == ["failed"]
+
+
+def test_student_list_bom_semicolons_leading_zeros_and_reimport(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    req = ImportRequest(
+        "students", file=EXAMPLES / "siswa_excel.csv", mapping=EXAMPLES / "siswa.toml"
+    )
+    backend = imp.open()
+    try:
+        preview = preview_import(backend, req, open_csv(req))
+    finally:
+        backend.close()
+    assert preview.header[0] == "NIS"  # the BOM is not glued to the first header
+    assert "semicolon" in preview.source and "BOM" in preview.source
+    assert (
+        preview.samples[0].after is not None and dict(preview.samples[0].after)["nis"] == "0012345"
+    )
+    first = _run(imp, req)
+    assert (first.inserted, first.rejected, first.committed) == (7, 0, True)
+    rows = imp.rows("SELECT nis, nisn, name, birth_date, active FROM students ORDER BY nis")
+    assert rows[0][:2] == ("0012345", "0081234567")
+    assert rows[6][2] == "Ni Luh Putu Érika Damayanti"
+    assert str(rows[0][3]) == "2008-05-03"
+    assert [bool(r[4]) for r in rows].count(False) == 1
+    again = _run(imp, ImportRequest(**{**req.__dict__, "key": ("nis",)}))
+    assert (again.inserted, again.updated, again.after_count) == (0, 7, 7)
+    skip = _run(imp, ImportRequest(**{**req.__dict__, "key": ("nis",), "on_conflict": "skip"}))
+    assert (skip.inserted, skip.skipped, skip.after_count) == (0, 7, 7)
+    assert imp.count("students") == 7
+
+
+def test_rows_the_database_refuses_are_rejected_with_their_lines(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    f = write_csv(
+        tmp_path / "u.csv",
+        "id,email,name,role\n"
+        "1,a@malnu.sch.id,Ana,student\n"
+        "2,b@malnu.sch.id,Budi,kepala sekolah\n"  # CHECK
+        "3,a@malnu.sch.id,Cici,teacher\n"  # UNIQUE (email of line 2)
+        "4,d@malnu.sch.id,,parent\n"  # empty unquoted → NULL into NOT NULL
+        '5,e@malnu.sch.id,"",parent\n'  # empty quoted → '' (allowed)
+        "6,f@malnu.sch.id,Fajar,admin,extra\n"  # too many fields
+        "x7,g@malnu.sch.id,Gita,student\n",  # not an integer
+    )
+    req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(10))
+    report = _run(imp, req)
+    assert report.committed and report.inserted == 2 and report.rejected == 5
+    got = {int(r["line"]): r for r in _rejects(report.rejects_file)}
+    assert sorted(got) == [3, 4, 5, 7, 8]
+    assert got[5]["column"] == "name" and "NOT NULL" in got[5]["reason"]
+    assert "too many fields" in got[7]["reason"]
+    assert "check" in got[3]["reason"].lower() and got[3]["raw"].startswith("2,b@")
+    assert "unique" in got[4]["reason"].lower() or "duplicate" in got[4]["reason"].lower()
+    assert sorted(r[0] for r in imp.rows("SELECT id FROM users")) == [1, 5]
+    assert imp.rows("SELECT name FROM users WHERE id = 5") == [("",)]
+
+
+def test_injection_shaped_header_is_an_unknown_column(imp: ImportTarget, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "evil.csv", 'id,email,"name""; DROP TABLE users;--"\n1,a@b.c,Ana\n')
+    req = ImportRequest("users", file=f)
+    with pytest.raises(SchemaMismatch, match=r"unknown column 'name\"; DROP TABLE users;--'"):
+        _run(imp, req)
+    assert imp.count("users") == 0  # still there, still empty
+
+
+def test_dry_run_writes_nothing(imp: ImportTarget, tmp_path: Path) -> None:
+    req = ImportRequest(
+        "students",
+        file=EXAMPLES / "siswa_excel.csv",
+        mapping=EXAMPLES / "siswa.toml",
+        dry_run=True,
+    )
+    report = _run(imp, req)
+    assert not report.committed and report.read == 7 and report.inserted == 7
+    assert imp.count("students") == 0
+    assert "malnu_audit" not in [
+        r[0]
+        for r in imp.rows(
+            "SELECT name FROM sqlite_master"
+            if imp.kind != "postgresql"
+            else "SELECT table_name FROM information_schema.tables"
+        )
+    ]
