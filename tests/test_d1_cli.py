@@ -24,7 +24,7 @@ def test_lint_bookmark_time_travel_export_import(
     d.add("20250101_000400", "fk_off", "PRAGMA foreign_keys = OFF;\nDROP TABLE users;\n")
     res = run_cli(*base, "d1", "lint", "--json")
     assert res.code == 0, res.err  # warnings only: exit 1 is for error findings
-    found = [(f["file"], f["code"]) for f in json.loads(res.out)["findings"]]
+    found = [(f["file"], f["rule"]) for f in json.loads(res.out)["findings"]]
     assert found == [
         ("20250101_000400_fk_off.sql", "D1-PRAGMA-FK"),
     ], "posts references users without ON DELETE: only the pragma is flagged"
@@ -112,10 +112,10 @@ def test_plan_and_up_show_d1_lint(d1: D1Target, mdirs: MigrationDirs) -> None:
     base = ["--database", d1.url, *d.args()]
     res = run_cli(*base, "plan", "--json")
     assert res.code == 0, res.err
-    codes = [f["code"] for f in json.loads(res.out)["d1_findings"]]
+    codes = [f["rule"] for f in json.loads(res.out)["d1_findings"]]
     assert codes == ["D1-PRAGMA-FK"]
     res = run_cli(*base, "up", "--dry-run")
-    assert res.code == 0 and "D1: 20250101_000400_fk_off.sql:1" in res.err
+    assert res.code == 0 and "lint: 20250101_000400_fk_off.sql:1: warning [D1-PRAGMA-FK]" in res.err
 
 
 def test_console_apply_preview_shows_d1_lint(d1: D1Target, mdirs: MigrationDirs) -> None:
@@ -127,5 +127,7 @@ def test_console_apply_preview_shows_d1_lint(d1: D1Target, mdirs: MigrationDirs)
     preview = preview_apply(Target("prod", d1.url, d.migrations, d.rollback, d.root / "b"))
     assert not preview.problems
     assert (
-        len(preview.d1_findings) == 1 and "20250101_000400_fk_off.sql:1" in preview.d1_findings[0]
+        len(preview.lint_findings) == 2
+        and "20250101_000400_fk_off.sql:1: error [NO-ROLLBACK]" in preview.lint_findings[0]
+        and "20250101_000400_fk_off.sql:1: warning [D1-PRAGMA-FK]" in preview.lint_findings[1]
     )

@@ -1,15 +1,27 @@
-"""D1 lint: what D1 rejects or runs differently, with file, line, why and what to do."""
+"""D1's rule set of the lint: what D1 rejects or runs differently, with file, line, why and
+what to do instead."""
 
 from __future__ import annotations
 
-from malnu_tui.engine.backends.d1.lint import lint_migrations
-from malnu_tui.engine.files import discover
+from collections.abc import Iterable, Sequence
+
+from malnu_tui.engine.files import MigrationSet, discover
+from malnu_tui.engine.lint import Finding
+from malnu_tui.engine.lint import lint_migrations as lint_all
 from tests.fixtures_core import MigrationDirs
+
+
+def lint_migrations(
+    mset: MigrationSet, only: Iterable[str] | None = None, *, base_schema: Sequence[str] = ()
+) -> list[Finding]:
+    """The D1 rule set's findings only (the general rules are tests/test_lint.py's)."""
+    report = lint_all(mset, only, d1=True, base_schema=base_schema)
+    return [f for f in report.findings if f.rule.startswith("D1-")]
 
 
 def codes(d: MigrationDirs, only: list[str] | None = None) -> list[tuple[str, int, str]]:
     mset = discover(d.migrations, d.rollback)
-    return [(f.file, f.line, f.code) for f in lint_migrations(mset, only)]
+    return [(f.file, f.line, f.rule) for f in lint_migrations(mset, only)]
 
 
 def test_transactions_savepoints_and_pragmas(mdirs: MigrationDirs) -> None:
@@ -37,7 +49,7 @@ def test_transactions_savepoints_and_pragmas(mdirs: MigrationDirs) -> None:
     ]
     mset = discover(d.migrations, d.rollback)
     first = lint_migrations(mset)[2]
-    assert "defer_foreign_keys" in first.suggestion and first.severity == "warning"
+    assert "defer_foreign_keys" in first.instead and first.severity == "warning"
     assert "20250101_000200_bad.sql:1: warning [D1-PRAGMA-FK]" in first.describe()
 
 
@@ -69,19 +81,19 @@ def test_table_rebuild_with_cascading_children(mdirs: MigrationDirs) -> None:
     )
     mset = discover(d.migrations, d.rollback)
     found = lint_migrations(mset)
-    assert [(f.line, f.code, f.severity) for f in found] == [
+    assert [(f.line, f.rule, f.severity) for f in found] == [
         (4, "D1-CASCADE-REBUILD", "error"),
         (4, "D1-FK-ACTION-REBUILD", "warning"),
     ]
-    assert "submissions(student_id)" in found[0].message
-    assert "chat_conversations(user_id) SET NULL" in found[1].message
+    assert "submissions(student_id)" in found[0].why
+    assert "chat_conversations(user_id) SET NULL" in found[1].why
     # Only the pending file, on top of a live schema that has the children.
     live = [
         "CREATE TABLE users (id INTEGER PRIMARY KEY)",
         "CREATE TABLE grades (id INTEGER, user_id INTEGER REFERENCES users ON DELETE CASCADE)",
     ]
     found = lint_migrations(mset, ["20250101_000200_rebuild_users.sql"], base_schema=live)
-    assert [f.code for f in found] == ["D1-CASCADE-REBUILD"] and "grades" in found[0].message
+    assert [f.rule for f in found] == ["D1-CASCADE-REBUILD"] and "grades" in found[0].why
     # No children, no finding.
     assert lint_migrations(mset, ["20250101_000100_schema.sql"]) == []
 

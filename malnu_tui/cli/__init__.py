@@ -32,6 +32,7 @@ COMMANDS = {
     "malnu_tui.cli.parity": ("plan", "diff", "parity"),
     "malnu_tui.cli.backup": ("backup", "recover"),
     "malnu_tui.cli.d1": ("adopt", "d1"),
+    "malnu_tui.cli.safety": ("lint",),
     "malnu_tui.cli.data": ("import",),
 }
 COMMAND_MODULES = tuple(COMMANDS)

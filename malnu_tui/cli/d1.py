@@ -164,27 +164,20 @@ def cmd_wrangler_status(ctx: Context) -> int:
 
 
 def cmd_lint(ctx: Context) -> int:
-    from malnu_tui.engine.backends.d1.lint import lint_migrations, live_schema
-    from malnu_tui.engine.migrate import MigrationState, status
+    """The lint's D1 rule set only (``malnu-tui lint`` runs every rule)."""
+    from malnu_tui.cli.safety import lint_report, selected_for_lint
 
-    mset = ctx.migration_set()
-    if ctx.opt("all", False):
-        findings = lint_migrations(mset)
-    else:
-        backend = ctx.backend()
-        report = status(backend, mset, ctx.target.name)
-        pending = [
-            m.filename
-            for m in report.migrations
-            if m.state in (MigrationState.PENDING, MigrationState.FAILED)
-        ]
-        findings = lint_migrations(mset, pending, base_schema=live_schema(backend))
+    only, live = selected_for_lint(ctx)
+    report = lint_report(ctx, only, live=live)
+    findings = [f for f in report.findings if f.rule.startswith("D1-")]
     if ctx.json:
-        ctx.out_json({"findings": [f.as_json() for f in findings]})
+        ctx.out_json({"findings": [f.as_json() for f in findings], "notes": list(report.notes)})
     else:
         for f in findings:
             ctx.out(f.describe())
-    errors = sum(1 for f in findings if f.severity == "error")
+        for n in report.notes:
+            ctx.message(f"note: {n}")
+    errors = sum(1 for f in findings if f.severity == "error" and f.active)
     ctx.message(f"{len(findings)} finding(s), {errors} error(s) for D1")
     return 1 if errors else 0
 

@@ -29,6 +29,11 @@ def register(
     p.add_argument("--to", metavar="VERSION", help="stop after this version")
     p.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
     p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
+    p.add_argument(
+        "--accept-lint",
+        action="store_true",
+        help='run although lint errors remain on a lint = "enforce" target (audited)',
+    )
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("rollback", parents=[common], help="run rollback files, newest first")
@@ -191,11 +196,9 @@ def cmd_up(ctx: Context) -> int:
     show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
     plan = pf.plan
     assert plan is not None
-    if ctx.target.kind == "d1":
-        from malnu_tui.cli.parity import d1_findings
+    from malnu_tui.cli.safety import gate_up
 
-        for finding in d1_findings(ctx, [s.filename for s in plan.steps]):
-            ctx.message(f"D1: {finding.describe()}")
+    gate_up(ctx, backend, [s.filename for s in plan.steps], dry_run=ctx.args.dry_run)
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json(plan.as_json())

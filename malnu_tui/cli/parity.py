@@ -12,8 +12,8 @@ from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
-    from malnu_tui.engine.backends.d1.lint import D1Finding
     from malnu_tui.engine.files import Migration
+    from malnu_tui.engine.lint import LintReport
     from malnu_tui.engine.parity import ParityReport
     from malnu_tui.engine.plan_diff import MigrationTranslation
     from malnu_tui.engine.translate import Finding
@@ -125,13 +125,12 @@ def _exit(ctx: Context, plan: list[MigrationTranslation]) -> int:
     return 1 if rejected else 0
 
 
-def d1_findings(ctx: Context, filenames: list[str]) -> list[D1Finding]:
-    """What D1 rejects or misbehaves on in ``filenames``, for a D1 target (else nothing)."""
-    if ctx.target.kind != "d1" or not filenames:
-        return []
-    from malnu_tui.engine.backends.d1.lint import lint_plan
+def lint_findings(ctx: Context, filenames: list[str]) -> LintReport:
+    """The lint of ``filenames`` about to run (D1's rule set included for a D1 target),
+    against the live database's schema."""
+    from malnu_tui.cli.safety import lint_report
 
-    return lint_plan(ctx.backend(), ctx.migration_set(), filenames)
+    return lint_report(ctx, filenames, live=True)
 
 
 _RUN_ERRORS = ("PostgreSQL rejected", "depends on a rejected statement")
@@ -146,16 +145,18 @@ def _marker(f: Finding) -> str:
 def cmd_plan(ctx: Context) -> int:
     """Each selected migration: statement by statement, SQLite beside PostgreSQL."""
     plan = _plan(ctx)
-    d1 = d1_findings(ctx, [m.filename for m in plan])
+    lint = lint_findings(ctx, [m.filename for m in plan])
     if ctx.json:
         data: dict[str, object] = {"migrations": [m.as_json() for m in plan]}
+        data["lint"] = lint.as_json()
         if ctx.target.kind == "d1":
-            data["d1_findings"] = [f.as_json() for f in d1]
+            data["d1_findings"] = [f.as_json() for f in lint.findings if f.rule.startswith("D1-")]
         data["checked"] = bool(ctx.opt("check", False))
         ctx.out_json(data)
         return _exit(ctx, plan)
-    for f in d1:
-        ctx.message(f"D1: {f.describe()}")
+    from malnu_tui.cli.safety import show_findings
+
+    show_findings(ctx, lint)
     if not plan:
         ctx.message("nothing pending (use --all to see every migration)")
         return _exit(ctx, plan)

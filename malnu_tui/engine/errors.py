@@ -130,3 +130,17 @@ class NotConfirmed(MalnuError):
 
 class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
+
+
+class LintRefused(MalnuError):
+    """A target with ``lint = "enforce"`` refuses ``up`` while a lint error remains."""
+
+    def __init__(self, target: str, findings: list[str]) -> None:
+        super().__init__(
+            f'target {target} has lint = "enforce" and {len(findings)} lint error(s) remain: '
+            + "; ".join(findings[:5])
+            + ("; …" if len(findings) > 5 else ""),
+            hint="fix them, accept one with `-- lint:ignore RULE reason` in the file, or run "
+            "`up --accept-lint` (audited)",
+        )
+        self.findings = findings

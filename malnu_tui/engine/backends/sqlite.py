@@ -194,11 +194,16 @@ class SQLiteBackend:
 
     # -- locking ----------------------------------------------------------------------------
     def read_lock(self) -> LockHolder | None:
+        with contextlib.suppress(LockHeld, BackendError):
+            self.ensure_schema()  # adds the purpose column to an older lock table
         try:
-            self.ensure_schema()
             row = self.conn.execute(q.SELECT_LOCK).fetchone()
-        except (sqlite3.OperationalError, LockHeld, BackendError):
-            return None  # no lock table yet, and the file is read-only or busy
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None  # no lock table yet
+            if "no such column" not in str(exc):
+                raise BackendError(f"{self.path}: cannot read the lock: {exc}") from None
+            row = self.conn.execute(q.SELECT_LOCK.replace(", purpose", ", ''")).fetchone()
         if row is None:
             return None
         return LockHolder(

@@ -42,7 +42,7 @@ class ApplyPreview:
     problems: tuple[str, ...]
     database_name: str
     lock: LockHolder | None
-    d1_findings: tuple[str, ...] = ()
+    lint_findings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,18 @@ def preview_apply(target: Target) -> ApplyPreview:
                 f"the migration lock is held by {lock.describe()}: wait for them, or if that "
                 "session is dead release it from the status screen (U, audited)"
             )
-        d1: list[str] = []
-        if plan is not None and backend.kind == "d1":
-            from malnu_tui.engine.backends.d1.lint import lint_plan
+        lint: list[str] = []
+        if plan is not None and plan.steps:
+            from malnu_tui.engine.lint.target import lint_gate, lint_target
 
             try:
-                found = lint_plan(backend, mset, [s.filename for s in plan.steps])
-                d1 = [f.describe() for f in found]
+                files = [s.filename for s in plan.steps]
+                report = lint_target(target, mset, files, backend, from_live_schema=True)
+                lint = [f.describe() for f in report.findings] + list(report.notes)
+                lint_gate(target, report, accept=False)
             except MalnuError as exc:
-                d1 = [f"D1 lint could not run: {exc}"]
-        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock, tuple(d1))
+                problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
+        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock, tuple(lint))
 
 
 class ApplyWizard(SafetyBackupStep):
@@ -193,8 +195,8 @@ class ApplyWizard(SafetyBackupStep):
             text = Text("✔ files read and split, dependencies met, no drift, lock free", "green")
             for n in notes:
                 text.append(f"\n  ℹ {n}", style="")
-            for f in p.d1_findings:
-                text.append(f"\n  ⚠ D1: {f}", style="yellow")
+            for f in p.lint_findings:
+                text.append(f"\n  ⚠ lint: {f}", style="yellow")
             checks.update(text)
             checks.set_class(False, "problems")
             self.allow_next(label="Back up ▶ (n)")

@@ -1,0 +1,421 @@
+"""The lint's runner: every rule over the selected migrations, ``lint:ignore`` applied."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.files import Migration, MigrationSet
+from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
+from malnu_tui.engine.lint.model import SEVERITY_ORDER, Finding, LintReport, Rule, Severity
+from malnu_tui.engine.lint.ops import Op, adds_not_null_without_default, key, read_ops
+from malnu_tui.engine.lint.replay import Replay, TableShape
+from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
+
+__all__ = ["Dialect", "lint_migrations"]
+
+Dialect = Literal["sqlite", "postgresql"]
+_IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
+register(
+    Rule(
+        "IGNORE-WITHOUT-REASON",
+        "warning",
+        "lint:ignore without a reason",
+        "an accepted finding needs the reason it is safe, for the next reader",
+        "write `-- lint:ignore RULE why this is safe here`",
+    )
+)
+
+
+def _f(
+    rule_id: str, file: str, line: int, why: str, *, severity: Severity | None = None
+) -> Finding:
+    r = RULES[rule_id]
+    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
+
+
+@dataclass
+class _Rollback:
+    """What a migration's rollback file undoes (names folded)."""
+
+    exists: bool
+    drops: dict[str, set[str]] = field(default_factory=dict)  # kind → names
+    dropped_columns: set[tuple[str, str]] = field(default_factory=set)
+    creates: set[str] = field(default_factory=set)  # tables it (re-)creates
+    adds_columns: set[tuple[str, str]] = field(default_factory=set)
+    bodies: dict[str, str] = field(default_factory=dict)  # re-created table → its body
+
+    def restores_column(self, table: str, column: str) -> bool:
+        if (table, column) in self.adds_columns:
+            return True
+        body = self.bodies.get(table, "")
+        return bool(body) and re.search(rf"\b{re.escape(column)}\b", body, re.I) is not None
+
+
+def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
+    if m.rollback is None:
+        return _Rollback(False)
+    rb = _Rollback(True)
+    try:
+        statements = strip_template(split_statements(m.rollback.read_text())).statements
+    except SplitError as exc:
+        findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
+        return rb
+    except MalnuError as exc:
+        findings.append(_f("FILE-UNREADABLE", m.rollback.filename, 1, str(exc)))
+        return rb
+    for st in statements:
+        op = read_ops(st)
+        if op.kind.startswith("drop_"):
+            rb.drops.setdefault(op.kind[5:], set()).update(key(n) for n in op.names)
+        elif op.kind == "create_table":
+            rb.creates.add(op.key)
+            rb.bodies[op.key] = op.body
+        elif op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "drop_column":
+                    rb.dropped_columns.add((op.key, key(a.column)))
+                elif a.kind == "add_column":
+                    rb.adds_columns.add((op.key, key(a.column)))
+                elif a.kind == "rename_table":
+                    rb.creates.add(key(a.new))
+    return rb
+
+
+@dataclass
+class _State:
+    """One migration's running state for the rules."""
+
+    file: str
+    dialect: Dialect
+    rollback: _Rollback
+    rebuilt: set[str]
+    session_lock_timeout: bool
+    created: dict[str, int] = field(default_factory=dict)  # table → line
+    objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
+    copied: set[str] = field(default_factory=set)
+    lock_timeout: bool = False
+    lock_flagged: bool = False
+    before_rebuild: dict[str, TableShape] = field(default_factory=dict)
+    rebuild_line: dict[str, int] = field(default_factory=dict)
+
+
+def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
+    """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
+    dropped: set[str] = set()
+    rebuilt: set[str] = set()
+    for op in ops:
+        if op.kind == "drop_table":
+            dropped.update(key(n) for n in op.names)
+        elif op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table" and key(a.new) in dropped:
+                    rebuilt.add(key(a.new))
+    return rebuilt
+
+
+def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    for name in op.names:
+        k = key(name)
+        if k in s.created:
+            s.created.pop(k)
+            continue
+        if k in s.rebuilt:
+            continue
+        covered = k in s.rollback.creates or k in s.copied
+        why = f"DROP TABLE {name} destroys the table and its rows"
+        if k in s.rollback.creates:
+            why += "; the rollback re-creates the table, but the rows come back only from a backup"
+        elif k in s.copied:
+            why += "; the migration copies its rows aside first"
+        out.append(_f("DROP-TABLE", s.file, st.line, why, severity="warning" if covered else None))
+
+
+def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    t = op.key
+    if t in s.created:
+        for a in op.actions:
+            if a.kind == "rename_table":
+                line = s.created.pop(t)
+                if key(a.new) not in s.rebuilt:
+                    s.created[key(a.new)] = line
+        return
+    unguarded = not (s.lock_timeout or s.session_lock_timeout or s.lock_flagged)
+    if s.dialect == "postgresql" and unguarded:
+        why = f"ALTER TABLE {op.name} runs with no lock_timeout set in the migration or target"
+        out.append(_f("PG-LOCK-TIMEOUT", s.file, st.line, why))
+        s.lock_flagged = True
+    for a in op.actions:
+        if a.kind == "add_column":
+            s.added_columns[(t, key(a.column))] = st.line
+            if adds_not_null_without_default(a.definition):
+                out.append(
+                    _f(
+                        "ADD-COLUMN-NOT-NULL",
+                        s.file,
+                        st.line,
+                        f"{op.name}.{a.column} is added NOT NULL without a default",
+                    )
+                )
+        elif a.kind == "drop_column":
+            back = s.rollback.restores_column(t, key(a.column))
+            why = f"DROP COLUMN {op.name}.{a.column} destroys the column and its values"
+            if back:
+                why += "; the rollback re-adds it, but the values come back only from a backup"
+            sev: Severity | None = "warning" if back else None
+            out.append(_f("DROP-COLUMN", s.file, st.line, why, severity=sev))
+        elif a.kind == "rename_table":
+            if key(a.new) not in s.rebuilt:
+                why = f"{op.name} is renamed to {a.new}"
+                out.append(_f("RENAME-TABLE", s.file, st.line, why))
+        elif a.kind == "rename_column":
+            why = f"{op.name}.{a.column} is renamed to {a.new}"
+            out.append(_f("RENAME-COLUMN", s.file, st.line, why))
+        elif a.kind == "alter_type":
+            why = f"the type of {op.name}.{a.column} changes"
+            out.append(_f("COLUMN-TYPE-CHANGE", s.file, st.line, why))
+        elif a.kind == "set_not_null":
+            why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
+            out.append(_f("SET-NOT-NULL", s.file, st.line, why))
+        elif a.kind in ("add_unique", "add_pk"):
+            why = f"a UNIQUE/PRIMARY KEY constraint is added to {op.name}, which holds rows"
+            out.append(_f("ADD-UNIQUE", s.file, st.line, why))
+        elif a.kind == "add_check" and not a.not_valid:
+            why = f"a CHECK constraint is added to {op.name} and validated against its rows"
+            out.append(_f("ADD-CHECK", s.file, st.line, why))
+
+
+def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    t = key(op.table)
+    if op.name:
+        s.objects[("index", op.key)] = (st.line, op.table)
+    if s.dialect == "postgresql" and op.concurrently:
+        why = f"CREATE INDEX CONCURRENTLY {op.name} cannot run in the migration's transaction"
+        out.append(_f("PG-CONCURRENTLY-IN-TRANSACTION", s.file, st.line, why))
+    existing = t not in s.created and t not in s.rebuilt
+    if not existing:
+        return
+    if op.unique:
+        why = f"unique index {op.name or '(unnamed)'} on {op.table}, which holds rows already"
+        out.append(_f("ADD-UNIQUE", s.file, st.line, why))
+    if s.dialect == "postgresql" and not op.concurrently:
+        why = f"CREATE INDEX {op.name or ''} on {op.table} blocks writes while it builds"
+        out.append(_f("PG-INDEX-NOT-CONCURRENT", s.file, st.line, " ".join(why.split())))
+
+
+def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    if op.kind == "create_table":
+        s.created[op.key] = st.line
+        if op.source:
+            s.copied.add(key(op.source))
+    elif op.kind == "insert_select":
+        s.copied.add(key(op.table))
+    elif op.kind == "set_lock_timeout":
+        s.lock_timeout = True
+    elif op.kind == "drop_table":
+        _drop_table(s, st, op, out)
+    elif op.kind == "alter_table":
+        _alter_table(s, st, op, out)
+    elif op.kind == "create_index":
+        _create_index(s, st, op, out)
+    elif op.kind.startswith("create_"):
+        s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind.startswith("drop_"):
+        for n in op.names:
+            s.objects.pop((op.kind[5:], key(n)), None)
+
+
+def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
+    """Compare each rebuilt table with what it was before the migration."""
+    for t, old in s.before_rebuild.items():
+        new = replay.shape(t)
+        if new is None:
+            continue
+        line = s.rebuild_line.get(t, 1)
+        for col, (typ, notnull) in old.columns.items():
+            if col not in new.columns:
+                back = s.rollback.restores_column(t, col)
+                why = f"the rebuild of {t} drops column {col} and its values"
+                out.append(
+                    _f("DROP-COLUMN", s.file, line, why, severity="warning" if back else None)
+                )
+                continue
+            new_typ, new_nn = new.columns[col]
+            if new_typ != typ:
+                why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
+                out.append(_f("COLUMN-TYPE-CHANGE", s.file, line, why))
+            if new_nn and not notnull:
+                why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
+                out.append(_f("SET-NOT-NULL", s.file, line, why))
+        for cols in sorted(new.uniques - old.uniques):
+            why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
+            out.append(_f("ADD-UNIQUE", s.file, line, why))
+        for chk in sorted(new.checks - old.checks):
+            why = f"the rebuild of {t} adds CHECK ({chk})"
+            out.append(_f("ADD-CHECK", s.file, line, why))
+
+
+def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]) -> None:
+    rb = s.rollback
+    if not rb.exists:
+        why = f"{m.filename} has no rollback file (one named {m.version}_….sql)"
+        out.append(_f("NO-ROLLBACK", s.file, first_line, why))
+        return
+    rb_name = m.rollback.filename if m.rollback else ""
+    dropped_tables = rb.drops.get("table", set())
+    for t, line in s.created.items():
+        if t not in dropped_tables:
+            why = f"{rb_name} does not drop table {t}, which {m.filename} creates"
+            out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+    for (kind, name), (line, table) in s.objects.items():
+        tk = key(table)
+        if name in rb.drops.get(kind, set()):
+            continue
+        if table and (tk in s.created or tk in dropped_tables):
+            continue  # goes with its table
+        why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
+        out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+    for (t, col), line in s.added_columns.items():
+        if (t, col) in rb.dropped_columns or t in dropped_tables or t in rb.creates:
+            continue
+        why = f"{rb_name} does not drop column {t}.{col}, which {m.filename} adds"
+        out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
+
+
+def _ignores(text: str) -> dict[int, dict[str, str]]:
+    """``-- lint:ignore RULE[,RULE] reason`` lines, keyed by the line of the statement below
+    (consecutive comment lines directly above a statement all count)."""
+    lines = text.splitlines()
+    out: dict[int, dict[str, str]] = {}
+    pending: dict[str, str] = {}
+    for number, raw in enumerate(lines, 1):
+        stripped = raw.strip()
+        m = _IGNORE.match(raw)
+        if m:
+            for r in m["rules"].split(","):
+                pending[r.strip().upper()] = m["reason"]
+        elif stripped.startswith("--") or not stripped:
+            if not stripped:
+                pending = {}
+        else:
+            if pending:
+                out[number] = pending
+            pending = {}
+    return out
+
+
+def _apply_ignores(findings: list[Finding], text: str, file: str) -> list[Finding]:
+    directives = _ignores(text)
+    out: list[Finding] = []
+    for f in findings:
+        reason = directives.get(f.line, {}).get(f.rule) if f.file == file else None
+        if reason is None:
+            out.append(f)
+        elif not reason:
+            out.append(f)
+            out.append(
+                _f(
+                    "IGNORE-WITHOUT-REASON",
+                    file,
+                    f.line,
+                    f"lint:ignore {f.rule} has no reason, so the finding stands",
+                )
+            )
+        else:
+            out.append(replace(f, ignored=True, reason=reason))
+    return out
+
+
+def _lint_one(
+    m: Migration,
+    dialect: Dialect,
+    replay: Replay | None,
+    d1: D1State | None,
+    session_lock_timeout: bool,
+    notes: list[str],
+) -> list[Finding]:
+    findings: list[Finding] = []
+    try:
+        text = m.read_text()
+        statements = m.statements()
+    except MalnuError as exc:
+        return [_f("FILE-UNREADABLE", m.filename, getattr(exc, "line", None) or 1, str(exc))]
+    ops = [read_ops(st) for st in statements]
+    rollback = _read_rollback(m, findings)
+    s = _State(m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout)
+    if d1 is not None:
+        findings.extend(d1_template(m))
+    for st, op in zip(statements, ops, strict=True):
+        if replay is not None:
+            if d1 is not None:
+                findings.extend(d1_statement(m.filename, st, op, replay, d1, notes))
+            if op.kind == "drop_table":
+                for n in op.names:
+                    shape = replay.shape(n) if key(n) in s.rebuilt else None
+                    if shape is not None:
+                        s.before_rebuild[key(n)] = shape
+        if op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "rename_table" and key(a.new) in s.rebuilt:
+                    s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+        _statement_rules(s, st, op, findings)
+        if replay is not None:
+            replay.run(st)
+    if replay is not None:
+        _rebuild_rules(s, replay, findings)
+    _rollback_rules(s, m, statements[0].line if statements else 1, findings)
+    findings = _apply_ignores(findings, text, m.filename)
+    findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
+    return findings
+
+
+def lint_migrations(
+    mset: MigrationSet,
+    only: Iterable[str] | None = None,
+    *,
+    dialect: Dialect = "sqlite",
+    d1: bool = False,
+    base_schema: Sequence[str] = (),
+    probe: RowProbe | None = None,
+    session_lock_timeout: bool = False,
+    notes: Sequence[str] = (),
+) -> LintReport:
+    """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
+
+    SQLite-dialect files are replayed in version order into a scratch in-memory schema (from
+    ``base_schema``, the live database's CREATE statements, when given: then only ``only``
+    is replayed). ``d1`` adds D1's rule set; ``probe`` answers whether a child table has rows
+    (the live database), for D1's RESTRICT rule. ``session_lock_timeout``: the target sets a
+    lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT.
+    """
+    wanted = set(only) if only is not None else None
+    replay = Replay(base_schema) if dialect == "sqlite" else None
+    found: list[Finding] = []
+    checked: list[str] = []
+    out_notes = list(notes)
+    try:
+        for m in mset.migrations:
+            selected = wanted is None or m.filename in wanted
+            if not selected:
+                if replay is not None and not base_schema:
+                    try:
+                        for st in m.statements():
+                            replay.run(st)
+                    except MalnuError:
+                        pass
+                continue
+            checked.append(m.filename)
+            d1_state = D1State(probe) if d1 else None
+            found.extend(_lint_one(m, dialect, replay, d1_state, session_lock_timeout, out_notes))
+    finally:
+        if replay is not None:
+            replay.close()
+    sets = ("general", "postgresql" if dialect == "postgresql" else "sqlite") + (
+        ("d1",) if d1 else ()
+    )
+    return LintReport(dialect, tuple(checked), tuple(found), tuple(out_notes), sets)

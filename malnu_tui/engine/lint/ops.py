@@ -1,0 +1,278 @@
+"""What a statement does to the schema, read with regular expressions over the splitter's
+statements (fast enough for thousands of files; no full parse needed for the lint's rules).
+
+Names are compared unquoted and case-folded (:func:`key`); both dialects' quoting is read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["Action", "Op", "key", "read_ops", "split_top_level", "strip_comments"]
+
+_IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
+_QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
+_F = re.IGNORECASE | re.DOTALL
+
+_CREATE_TABLE = re.compile(
+    rf"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?{_QNAME}\s*(?P<rest>.*)$",
+    _F,
+)
+_CREATE_INDEX = re.compile(
+    rf"^CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+(?P<conc>CONCURRENTLY\s+)?"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})\s+)?ON\s+(?:ONLY\s+)?"
+    rf"(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})",
+    _F,
+)
+_CREATE_OTHER = re.compile(
+    rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:(?P<mat>MATERIALIZED)\s+)?"
+    rf"(?P<kind>VIEW|TRIGGER|FUNCTION|PROCEDURE|SEQUENCE|TYPE)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"{_QNAME}",
+    _F,
+)
+_TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
+_DROP = re.compile(
+    r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
+    r"SEQUENCE|TYPE)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
+    _F,
+)
+_ALTER_TABLE = re.compile(
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
+)
+_INSERT_SELECT = re.compile(
+    rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}.*?\bSELECT\b.*?\bFROM\s+"
+    rf"(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})",
+    _F,
+)
+_AS_SELECT = re.compile(rf"^AS\s+SELECT\b.*?\bFROM\s+(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})", _F)
+_SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
+_SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
+_PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
+
+# ALTER TABLE actions
+_A_ADD_CONSTRAINT = re.compile(
+    rf"^ADD\s+(?:CONSTRAINT\s+{_IDENT}\s+)?(?P<kind>UNIQUE|CHECK|PRIMARY\s+KEY|FOREIGN\s+KEY|"
+    rf"EXCLUDE)\b(?P<rest>.*)$",
+    _F,
+)
+_A_ADD_COLUMN = re.compile(
+    rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>{_IDENT})\s*(?P<def>.*)$", _F
+)
+_A_DROP_COLUMN = re.compile(
+    rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<col>{_IDENT})(?:\s+(?:CASCADE|RESTRICT))?$", _F
+)
+_A_DROP_CONSTRAINT = re.compile(r"^DROP\s+CONSTRAINT\b", _F)
+_A_RENAME_TABLE = re.compile(rf"^RENAME\s+TO\s+(?:{_IDENT}\s*\.\s*)?(?P<new>{_IDENT})$", _F)
+_A_RENAME_COLUMN = re.compile(
+    rf"^RENAME\s+(?:COLUMN\s+)?(?P<old>{_IDENT})\s+TO\s+(?P<new>{_IDENT})$", _F
+)
+_A_TYPE = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\b", _F)
+_A_SET_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+SET\s+NOT\s+NULL\b", _F)
+_A_VALIDATE = re.compile(r"^VALIDATE\s+CONSTRAINT\b", _F)
+_NOT_NULL = re.compile(r"\bNOT\s+NULL\b", _F)
+_DEFAULT = re.compile(r"\b(?:DEFAULT|GENERATED|AS\s*\()", _F)
+_KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", "exclude"}
+
+
+def key(name: str) -> str:
+    """A name unquoted and case-folded, for comparing."""
+    if name[:1] in '"`[' and len(name) >= 2:
+        inner = name[1:-1]
+        name = inner.replace('""', '"') if name[0] == '"' else inner
+    return name.lower()
+
+
+def strip_comments(text: str) -> str:
+    """``text`` without ``--`` and ``/* */`` comments, whitespace collapsed."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"--[^\n]*", " ", text)
+    return " ".join(text.split())
+
+
+def split_top_level(text: str) -> list[str]:
+    """``text`` split at commas outside parentheses and quotes."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    start = 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of an ALTER TABLE."""
+
+    kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
+    #            set_not_null, add_unique, add_check, add_pk, add_fk, other
+    column: str = ""
+    new: str = ""
+    definition: str = ""
+    not_valid: bool = False
+
+
+@dataclass(frozen=True)
+class Op:
+    """What one statement does: its kind, the object's name and details."""
+
+    kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
+    #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
+    #            insert_select, set_lock_timeout, pragma, other
+    name: str = ""  # display form (unquoted)
+    table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
+    unique: bool = False
+    concurrently: bool = False
+    names: tuple[str, ...] = ()  # DROP TABLE a, b
+    actions: tuple[Action, ...] = ()
+    value: str = ""  # PRAGMA value
+    source: str = ""  # CREATE TABLE … AS SELECT … FROM source
+    body: str = ""  # CREATE TABLE's column list text
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return key(self.name)
+
+
+def _unq(name: str) -> str:
+    if name[:1] in '"`[' and len(name) >= 2:
+        inner = name[1:-1]
+        return inner.replace('""', '"') if name[0] == '"' else inner
+    return name
+
+
+def _action(text: str) -> Action:
+    m = _A_ADD_CONSTRAINT.match(text)
+    if m:
+        kind = " ".join(m["kind"].upper().split())
+        not_valid = bool(re.search(r"\bNOT\s+VALID\b", m["rest"], _F))
+        return Action(
+            {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
+                kind, "add_fk" if kind == "FOREIGN KEY" else "other"
+            ),
+            definition=text,
+            not_valid=not_valid,
+        )
+    if _A_DROP_CONSTRAINT.match(text) or _A_VALIDATE.match(text):
+        return Action("other", definition=text)
+    m = _A_ADD_COLUMN.match(text)
+    if m and key(m["col"]) not in _KEYWORDS_NOT_COLUMNS:
+        return Action("add_column", column=_unq(m["col"]), definition=m["def"])
+    m = _A_DROP_COLUMN.match(text)
+    if m and key(m["col"]) != "constraint":
+        return Action("drop_column", column=_unq(m["col"]))
+    m = _A_RENAME_TABLE.match(text)
+    if m:
+        return Action("rename_table", new=_unq(m["new"]))
+    m = _A_RENAME_COLUMN.match(text)
+    if m and key(m["old"]) != "constraint":
+        return Action("rename_column", column=_unq(m["old"]), new=_unq(m["new"]))
+    m = _A_TYPE.match(text)
+    if m:
+        return Action("alter_type", column=_unq(m["col"]), definition=text)
+    m = _A_SET_NOT_NULL.match(text)
+    if m:
+        return Action("set_not_null", column=_unq(m["col"]))
+    return Action("other", definition=text)
+
+
+def adds_not_null_without_default(definition: str) -> bool:
+    """A column definition with NOT NULL and no DEFAULT (nor a generated value)."""
+    return bool(_NOT_NULL.search(definition)) and not _DEFAULT.search(definition)
+
+
+def read_ops(st: Statement) -> Op:
+    """What ``st`` does (``Op("other")`` for anything the rules do not look at)."""
+    text = strip_comments(st.text)
+    head = text[:12].upper()
+    if head.startswith("CREATE"):
+        m = _CREATE_TABLE.match(text)
+        if m:
+            rest = m["rest"]
+            a = _AS_SELECT.match(rest)
+            return Op(
+                "create_table",
+                _unq(m["name"]),
+                source=_unq(a["source"]) if a else "",
+                body=rest,
+            )
+        m = _CREATE_INDEX.match(text)
+        if m:
+            return Op(
+                "create_index",
+                _unq(m["name"] or ""),
+                table=_unq(m["table"]),
+                unique=bool(m["unique"]),
+                concurrently=bool(m["conc"]),
+            )
+        m = _CREATE_OTHER.match(text)
+        if m:
+            kind = m["kind"].lower()
+            if m["mat"]:
+                kind = "view"
+            table = ""
+            if kind == "trigger":
+                t = _TRIGGER_TABLE.search(text, m.end())
+                table = _unq(t["table"]) if t else ""
+            return Op(f"create_{kind}", _unq(m["name"]), table=table)
+        return Op("other")
+    if head.startswith("DROP"):
+        m = _DROP.match(text)
+        if m:
+            kind = "view" if m["mat"] else m["kind"].lower()
+            raw = re.sub(r"\s+(?:CASCADE|RESTRICT)\s*$", "", m["names"], flags=re.I)
+            names = []
+            for part in split_top_level(raw):
+                words = part.split()
+                if not words:
+                    continue
+                token = words[0]
+                if kind == "trigger" or kind in ("function", "procedure"):
+                    token = token.split("(")[0]
+                names.append(_unq(token.split(".")[-1]) if "." in token else _unq(token))
+            return Op(
+                f"drop_{kind}",
+                names[0] if names else "",
+                names=tuple(names),
+                concurrently=bool(m["conc"]),
+            )
+        return Op("other")
+    if head.startswith("ALTER"):
+        m = _ALTER_TABLE.match(text)
+        if m:
+            actions = tuple(_action(a) for a in split_top_level(m["rest"]))
+            return Op("alter_table", _unq(m["name"]), actions=actions)
+        return Op("other")
+    if head.startswith("INSERT"):
+        m = _INSERT_SELECT.match(text)
+        if m:
+            return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]))
+        return Op("other")
+    if head.startswith("SET"):
+        if _SET_LOCK_TIMEOUT.match(text):
+            return Op("set_lock_timeout")
+        return Op("other")
+    if head.startswith("SELECT") and _SET_CONFIG_LOCK.search(text):
+        return Op("set_lock_timeout")
+    if head.startswith("PRAGMA"):
+        m = _PRAGMA.match(text)
+        if m:
+            return Op("pragma", m["name"].lower(), value=m["value"].strip("'\"").lower())
+    return Op("other")

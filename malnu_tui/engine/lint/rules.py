@@ -1,0 +1,142 @@
+"""The catalogue of lint rules: id, severity, and the generic why / what to do instead.
+
+A finding carries its own specific text (the table, the column); the catalogue is what
+``malnu-tui lint --rules`` and the README list.
+"""
+
+from __future__ import annotations
+
+from malnu_tui.engine.lint.model import Rule
+
+__all__ = ["RULES", "rule"]
+
+_RULES = (
+    Rule(
+        "DROP-TABLE",
+        "error",
+        "DROP TABLE",
+        "destroys a table and its rows; the running app still reads it until the next deploy",
+        "expand/contract: stop using the table in one deploy, drop it in a later one; keep a "
+        "rollback that re-creates it and copy the rows aside first (a backup covers the data)",
+    ),
+    Rule(
+        "DROP-COLUMN",
+        "error",
+        "DROP COLUMN",
+        "destroys a column and its values; the running app still reads and writes it",
+        "stop using the column in one deploy, drop it in a later one; the rollback re-adds it",
+    ),
+    Rule(
+        "RENAME-TABLE",
+        "warning",
+        "RENAME TABLE",
+        "the running app still uses the old name until it is redeployed",
+        "expand/contract: create the new table (or a view with the new name), move the app, "
+        "then drop the old one in a later deploy",
+    ),
+    Rule(
+        "RENAME-COLUMN",
+        "warning",
+        "RENAME COLUMN",
+        "the running app still uses the old column name until it is redeployed",
+        "add the new column, write both, backfill in batches, move reads, drop the old later",
+    ),
+    Rule(
+        "ADD-COLUMN-NOT-NULL",
+        "error",
+        "ADD COLUMN NOT NULL without a default",
+        "fails on a table with rows (and the running app's INSERTs do not set the column)",
+        "add the column with a DEFAULT, or nullable first, backfill in batches, then add "
+        "NOT NULL in a later deploy",
+    ),
+    Rule(
+        "SET-NOT-NULL",
+        "error",
+        "NOT NULL added to an existing column",
+        "fails if any row holds NULL, and the running app may still write NULLs",
+        "backfill in batches first and make the app write a value; on PostgreSQL add a "
+        "CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL",
+    ),
+    Rule(
+        "COLUMN-TYPE-CHANGE",
+        "warning",
+        "column type change",
+        "rewrites the table under a lock and can fail or truncate existing values",
+        "add a column of the new type, write both, backfill in batches, switch reads, then "
+        "drop the old column in a later deploy",
+    ),
+    Rule(
+        "ADD-UNIQUE",
+        "warning",
+        "UNIQUE added to an existing table",
+        "data-dependent: fails if existing rows hold duplicates",
+        "check for duplicates first (SELECT col, count(*) … HAVING count(*) > 1); on "
+        "PostgreSQL build the unique index CONCURRENTLY and attach it",
+    ),
+    Rule(
+        "ADD-CHECK",
+        "warning",
+        "CHECK added to an existing table",
+        "data-dependent: fails if an existing row violates it",
+        "check the rows first; on PostgreSQL add it NOT VALID, then VALIDATE CONSTRAINT",
+    ),
+    Rule(
+        "PG-INDEX-NOT-CONCURRENT",
+        "warning",
+        "CREATE INDEX without CONCURRENTLY on an existing table",
+        "blocks every write to the table while the index builds",
+        "on a large table, build it by hand first with CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+        "(not allowed inside the transaction a migration runs in), keep IF NOT EXISTS here",
+    ),
+    Rule(
+        "PG-CONCURRENTLY-IN-TRANSACTION",
+        "error",
+        "CONCURRENTLY inside a migration",
+        "each migration runs in one transaction, where PostgreSQL rejects CONCURRENTLY",
+        "run the CONCURRENTLY statement by hand before the deploy; keep a plain IF NOT EXISTS "
+        "statement in the migration",
+    ),
+    Rule(
+        "PG-LOCK-TIMEOUT",
+        "warning",
+        "ALTER without lock_timeout",
+        "an ALTER waits for its lock behind long queries, and every query queues behind it",
+        "start the migration with SET lock_timeout = '5s' (or configure lock_timeout on the "
+        "target) and retry on timeout",
+    ),
+    Rule(
+        "NO-ROLLBACK",
+        "error",
+        "migration without a rollback file",
+        "it cannot be undone with `malnu-tui rollback`",
+        "write rollback/<version>_<name>.sql that reverses it, newest change first",
+    ),
+    Rule(
+        "ROLLBACK-LEAVES-OBJECTS",
+        "error",
+        "rollback leaves objects the migration created",
+        "after a rollback the schema is not what it was, and re-applying the migration fails",
+        "drop every table, index, view, trigger and column the migration creates in its "
+        "rollback (`malnu-tui test` checks this on a scratch copy)",
+    ),
+    Rule(
+        "FILE-UNREADABLE",
+        "error",
+        "unreadable migration or rollback file",
+        "the file cannot be split into statements",
+        "fix the file at the line named",
+    ),
+)
+
+RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+
+
+def rule(rule_id: str) -> Rule:
+    """A rule of the catalogue (the D1 set registers its own with :func:`register`)."""
+    return RULES[rule_id]
+
+
+def register(*rules: Rule) -> None:
+    """Add a rule set's rules to the catalogue (idempotent)."""
+    for r in rules:
+        RULES.setdefault(r.id, r)

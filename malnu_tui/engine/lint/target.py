@@ -1,0 +1,141 @@
+"""The lint as a target sees it: its dialect, D1's rule set for a D1 target, the live schema
+and rows when the database is reachable, and the target's own session lock_timeout."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.lint.core import Dialect, lint_migrations
+from malnu_tui.engine.lint.model import LintReport
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.lint.d1 import RowProbe
+
+__all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
+
+_LIVE_SCHEMA = (
+    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+    "AND name NOT LIKE '_cf_%' ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
+)
+LINT_MODES = ("warn", "enforce")
+
+
+def dialect_of(target: Target) -> Dialect:
+    """The dialect the target's migration files are written in: its ``dialect`` option, else
+    PostgreSQL's for a PostgreSQL target and SQLite's otherwise."""
+    value = str(target.options.get("dialect") or "").lower()
+    if value in ("postgresql", "postgres"):
+        return "postgresql"
+    if value == "sqlite" or target.kind != "postgresql":
+        return "sqlite"
+    return "postgresql"
+
+
+def lint_mode(target: Target) -> str:
+    """``enforce`` (``up`` refuses while a lint error remains) or ``warn`` (the default)."""
+    from malnu_tui.engine.errors import ConfigError
+
+    value = str(target.options.get("lint", "warn")).lower()
+    if value not in LINT_MODES:
+        raise ConfigError(
+            f'target {target.name}: lint = "{value}" is not one of: ' + ", ".join(LINT_MODES)
+        )
+    return value
+
+
+def _query(backend: Backend, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    conn = getattr(backend, "conn", None)
+    if isinstance(conn, sqlite3.Connection):
+        return [tuple(r) for r in conn.execute(sql, tuple(params))]
+    query = getattr(backend, "query", None)
+    if callable(query):  # D1
+        return [tuple(r.values()) for r in query(sql, params)]
+    return []
+
+
+def live_schema(backend: Backend) -> list[str]:
+    """The CREATE statements of a live SQLite-dialect database (D1 or a SQLite file), tables
+    first, as the lint's starting schema."""
+    return [str(r[0]) for r in _query(backend, _LIVE_SCHEMA)]
+
+
+def _probe(backend: Backend) -> RowProbe:
+    def has_rows(table: str, column: str) -> bool | None:
+        qt = '"' + table.replace('"', '""') + '"'
+        qc = '"' + column.replace('"', '""') + '"'
+        try:
+            return bool(_query(backend, f"SELECT 1 FROM {qt} WHERE {qc} IS NOT NULL LIMIT 1"))
+        except (MalnuError, sqlite3.Error):
+            return False  # no such table live: it is created by a pending migration
+
+    return has_rows
+
+
+def _session_lock_timeout(target: Target) -> bool:
+    """Whether the tool's sessions on a PostgreSQL target carry a lock_timeout (it sets 10s
+    unless the URL or the target's options say ``lock_timeout = 0``)."""
+    if target.kind != "postgresql":
+        return False
+    query = dict(parse_qsl(urlsplit(target.url).query))
+    value = str(target.options.get("lock_timeout", query.get("lock_timeout", "10s"))).strip()
+    return value.rstrip("smhinud ").strip() not in ("0", "")
+
+
+def lint_target(
+    target: Target,
+    mset: MigrationSet,
+    only: Sequence[str] | None,
+    backend: Backend | None = None,
+    *,
+    from_live_schema: bool = False,
+) -> LintReport:
+    """Lint ``only`` (filenames; None: all) for ``target``. ``backend``, when given, is the
+    live database: D1's RESTRICT rule asks it whether child rows exist, and with
+    ``from_live_schema`` (pending migrations) the replay starts from its schema."""
+    notes: list[str] = []
+    is_d1 = target.kind == "d1"
+    base: list[str] = []
+    probe = None
+    if is_d1 and backend is None:
+        notes.append("D1 live checks not run: the database was not reachable")
+    if backend is not None and dialect_of(target) == "sqlite":
+        try:
+            if from_live_schema:
+                base = live_schema(backend)
+            probe = _probe(backend) if is_d1 else None
+        except MalnuError as exc:
+            notes.append(f"live checks not run: {exc}")
+    return lint_migrations(
+        mset,
+        only,
+        dialect=dialect_of(target),
+        d1=is_d1,
+        base_schema=base,
+        probe=probe,
+        session_lock_timeout=_session_lock_timeout(target),
+        notes=notes,
+    )
+
+
+def lint_gate(target: Target, report: LintReport, *, accept: bool) -> AuditEntry | None:
+    """``up``'s rule: on a target with ``lint = "enforce"`` an error refuses the run
+    (:class:`LintRefused`) unless ``accept``; then the audit row to record is returned."""
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.errors import LintRefused
+
+    errors = report.errors
+    if not errors or lint_mode(target) != "enforce":
+        return None
+    where = [f"{f.rule} at {f.file}:{f.line}" for f in errors]
+    if not accept:
+        raise LintRefused(target.name, where)
+    files = ", ".join(sorted({f.file for f in errors}))
+    detail = "--accept-lint: " + "; ".join(where)
+    return AuditEntry.now("accept-lint", files[:200], "ok", detail[:500])

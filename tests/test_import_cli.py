@@ -1,0 +1,307 @@
+"""``malnu-tui import`` as a real process: the contract (options, exit codes, --json fields),
+confirmation, --dry-run leaving the file byte for byte, mapping errors naming their line,
+--from another target, a retried D1 request, and SIGKILL in the middle on every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.d1server import Fault
+from tests.fixtures_core import REPO, run_cli
+from tests.fixtures_d1 import D1Target
+from tests.import_support import EXAMPLES, ImportTarget, sqlite_file_rows, write_csv
+
+JSON_FIELDS = {
+    "read",
+    "inserted",
+    "updated",
+    "skipped",
+    "rejected",
+    "committed",
+    "rejects_file",
+    "before_count",
+    "after_count",
+    "sha256",
+}
+
+
+def _db(tmp_path: Path) -> tuple[str, Path]:
+    path = tmp_path / "school.db"
+    url = f"sqlite:///{path}"
+    import sqlite3
+
+    from tests.import_support import STUDENTS_DDL, USERS_DDL
+
+    conn = sqlite3.connect(str(path))
+    conn.executescript(
+        USERS_DDL.replace("{ID}", "INTEGER PRIMARY KEY")
+        + ";\n"
+        + STUDENTS_DDL.replace("{AUTO}", "INTEGER PRIMARY KEY")
+        + ";"
+    )
+    conn.close()
+    return url, path
+
+
+def _legacy(url: str, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return run_cli(
+        "--database",
+        url,
+        "import",
+        str(EXAMPLES / "legacy_users.csv"),
+        "--table",
+        "users",
+        "--map",
+        str(EXAMPLES / "legacy_users.toml"),
+        *extra,
+        env=env,
+    )
+
+
+def test_contract_json_exit_codes_and_confirmation(tmp_path: Path) -> None:
+    url, path = _db(tmp_path)
+    rejects = tmp_path / "rejects.csv"
+    # No terminal and no --yes: refused (exit 2) before anything is written.
+    res = _legacy(url, "--rejects", str(rejects), "--max-errors", "2")
+    assert res.code == 2 and "without confirmation" in res.err
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]
+    # Over --max-errors: exit 1, nothing written, the report still balances.
+    res = _legacy(url, "--rejects", str(rejects), "--yes", "--json", "--no-backup")
+    assert res.code == 1, res.err
+    report = json.loads(res.out)
+    assert set(report) == JSON_FIELDS and report["committed"] is False
+    assert report["rejected"] >= 1 and report["after_count"] == 0
+    # Within the limit: exit 0, committed, sha256 of the file, progress on stderr.
+    res = _legacy(url, "--rejects", str(rejects), "--yes", "--json", "--max-errors", "2")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report == {
+        "read": 7,
+        "inserted": 5,
+        "updated": 0,
+        "skipped": 0,
+        "rejected": 2,
+        "committed": True,
+        "rejects_file": str(rejects),
+        "before_count": 0,
+        "after_count": 5,
+        "sha256": hashlib.sha256((EXAMPLES / "legacy_users.csv").read_bytes()).hexdigest(),
+    }
+    assert "rows/s" in res.err and "safety backup:" in res.err
+    audit = sqlite_file_rows(path, "SELECT action, object, outcome FROM malnu_audit")
+    assert ("backup", "pre-import", "skipped") in audit  # --no-backup is audited
+    assert ("import", "users", "ok") in audit and ("import", "users", "failed") in audit
+    # Re-import with --key: nothing added.
+    res = _legacy(
+        url,
+        "--rejects",
+        str(rejects),
+        "--yes",
+        "--json",
+        "--max-errors",
+        "2",
+        "--key",
+        "id",
+        "--no-backup",
+    )
+    assert res.code == 0 and json.loads(res.out)["inserted"] == 0
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(5,)]
+
+
+def test_dry_run_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
+    url, path = _db(tmp_path)
+    assert run_cli("--database", url, "status").code == 0  # tool tables exist
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    tracking = sqlite_file_rows(path, "SELECT * FROM migrations")
+    audit = sqlite_file_rows(path, "SELECT * FROM malnu_audit")
+    res = _legacy(
+        url, "--dry-run", "--max-errors", "5", "--json", "--rejects", str(tmp_path / "r.csv")
+    )
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["committed"] is False and report["inserted"] == 5
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sqlite_file_rows(path, "SELECT * FROM migrations") == tracking
+    assert sqlite_file_rows(path, "SELECT * FROM malnu_audit") == audit
+    # Over the limit, a dry run says so with exit 1.
+    assert _legacy(url, "--dry-run", "--rejects", str(tmp_path / "r.csv")).code == 1
+
+
+def test_usage_and_mapping_errors_exit_2_naming_the_line(tmp_path: Path) -> None:
+    url, _ = _db(tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[columns.email]\nfrom = "email_address"\napply = ["trim", "lowercase"]\n',
+        encoding="utf-8",
+    )
+    res = run_cli(
+        "--database",
+        url,
+        "import",
+        str(EXAMPLES / "legacy_users.csv"),
+        "--table",
+        "users",
+        "--map",
+        str(bad),
+        "--yes",
+    )
+    assert res.code == 2 and f"{bad}:3: columns.email: unknown step 'lowercase'" in res.err
+    assert "Traceback" not in res.err
+    bad.write_text('[columns.email]\nfrom = "email_address"\napply = [\n', encoding="utf-8")
+    res = run_cli(
+        "--database",
+        url,
+        "import",
+        str(EXAMPLES / "legacy_users.csv"),
+        "--table",
+        "users",
+        "--map",
+        str(bad),
+        "--yes",
+    )
+    assert res.code == 2 and f"{bad}:" in res.err and "not valid TOML" in res.err
+    res = run_cli("--database", url, "import", "--table", "users", "--yes")
+    assert res.code == 2 and "FILE or --from" in res.err
+    res = run_cli(
+        "--database", url, "import", str(EXAMPLES / "legacy_users.csv"), "--table", "nope", "--yes"
+    )
+    assert res.code == 2 and "no table 'nope'" in res.err
+    cp = write_csv(tmp_path / "cp.csv", "id,email,name\n1,a@b.c,Andr\u00e9\n", encoding="cp1252")
+    res = run_cli("--database", url, "import", str(cp), "--table", "users", "--yes")
+    assert res.code == 2 and f"{cp}:2: not valid utf-8" in res.err and "--encoding" in res.err
+    res = run_cli(
+        "--database",
+        url,
+        "import",
+        str(cp),
+        "--table",
+        "users",
+        "--yes",
+        "--encoding",
+        "cp1252",
+        "--no-backup",
+    )
+    assert res.code == 0, res.err
+
+
+def test_from_another_target(tmp_path: Path, imp: ImportTarget) -> None:
+    (tmp_path / "legacy").mkdir()
+    legacy, _ = _db(tmp_path / "legacy")
+    assert _legacy(legacy, "--max-errors", "2", "--yes", "--no-backup").code == 0
+    res = run_cli(
+        "--database",
+        imp.url,
+        "import",
+        "--from",
+        f"{legacy}:users",
+        "--table",
+        "users",
+        "--yes",
+        "--json",
+        "--no-backup",
+    )
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["inserted"] == 5
+    assert imp.count("users") == 5
+    assert imp.rows("SELECT role FROM users WHERE id = 1004") == [("admin",)]
+
+
+def test_d1_retried_chunk_is_not_duplicated(tmp_path: Path, d1: D1Target) -> None:
+    imp = ImportTarget("d1", d1.url, tmp_path)
+    from tests.import_support import USERS_DDL
+
+    imp.execute(USERS_DDL.replace("{ID}", "INTEGER PRIMARY KEY"))
+    f = tmp_path / "many.csv"
+    f.write_text(
+        "id,email,name\n" + "".join(f"{i},u{i}@malnu.sch.id,Siswa {i}\n" for i in range(1, 2001)),
+        encoding="utf-8",
+    )
+    # The first staging request is executed, then its answer is lost: the client retries.
+    d1.server.inject(Fault("drop-after", count=1, match="INSERT OR IGNORE INTO"))
+    res = run_cli(
+        "--database",
+        d1.url,
+        "import",
+        str(f),
+        "--table",
+        "users",
+        "--yes",
+        "--json",
+        "--no-backup",
+        env=d1.env,
+    )
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert (report["read"], report["inserted"], report["after_count"]) == (2000, 2000, 2000)
+    assert d1.sql("SELECT count(*), count(DISTINCT id) FROM users") == [(2000, 2000)]
+    assert not d1.sql("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+
+
+def test_sigkill_mid_import_leaves_none_or_all(tmp_path: Path, imp: ImportTarget) -> None:
+    rows = 20_000 if imp.kind == "d1" else 150_000
+    f = tmp_path / "big.csv"
+    with f.open("w", encoding="utf-8") as fh:
+        fh.write("id,email,name,class_id\n")
+        for i in range(1, rows + 1):
+            fh.write(f"{i},siswa{i}@malnu.sch.id,Siswa Nomor {i},X-IPA-{i % 9}\n")
+    env = {**os.environ}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "malnu_tui",
+            "--database",
+            imp.url,
+            "import",
+            str(f),
+            "--table",
+            "users",
+            "--yes",
+            "--no-backup",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if "rows read" in line or not line:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    time.sleep(0.5 if imp.kind == "postgresql" else 0)
+    count = imp.count("users")
+    assert count in (0, rows), (count, line)
+    # The next import goes through (a dead process's lock is taken over).
+    res = run_cli(
+        "--database",
+        imp.url,
+        "import",
+        str(f),
+        "--table",
+        "users",
+        "--yes",
+        "--no-backup",
+        "--key",
+        "id",
+        "--json",
+        env=env,
+        timeout=300,
+    )
+    assert res.code == 0, res.err
+    assert imp.count("users") == rows
+    if imp.kind == "d1":
+        assert not imp.rows("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")

@@ -1,0 +1,135 @@
+"""The import's pieces without a database: the CSV reader (BOM, sniffed delimiter, quoted
+newlines and line numbers, encodings, NULL vs empty), every transform step, the mapping file's
+errors with their lines, and --max-errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.data import CsvSource, MappingError, MaxErrors
+from malnu_tui.engine.data.errors import InputFileError
+from malnu_tui.engine.data.mapping import parse_mapping
+from malnu_tui.engine.data.transform import SIMPLE_STEPS, StepFailed, ValueMap, bool_step, date_step
+from malnu_tui.engine.errors import ConfigError
+from tests.import_support import write_csv
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_sniffed_and_bom_never_glued(tmp_path: Path, delimiter: str) -> None:
+    d = delimiter
+    text = f'NIS{d}Nama{d}Kelas\r\n0012345{d}"Siti{d} Nur"{d}X-1\r\n0012346{d}Budi{d}\r\n'
+    src = CsvSource(write_csv(tmp_path / "s.csv", text, bom=True))
+    assert src.header == ("NIS", "Nama", "Kelas")
+    assert src.format.delimiter == d and src.format.bom
+    recs = list(src.records())
+    assert [r.fields for r in recs] == [
+        ("0012345", f"Siti{d} Nur", "X-1"),
+        ("0012346", "Budi", None),
+    ]
+
+
+def test_line_numbers_count_quoted_newlines_and_blank_lines(tmp_path: Path) -> None:
+    text = 'a,b\n1,"two\nlines"\n\n2,x\n3,"three\n\nlines"\n4,y\n'
+    recs = list(CsvSource(write_csv(tmp_path / "q.csv", text)).records())
+    assert [r.line for r in recs] == [2, 5, 6, 9]
+    assert recs[0].fields == ("1", "two\nlines") and recs[0].raw == '1,"two\nlines"\n'
+    assert recs[2].fields[1] == "three\n\nlines"
+
+
+def test_empty_unquoted_is_null_and_quoted_empty_is_text(tmp_path: Path) -> None:
+    text = 'a,b,c,d\n,"",x,\n"a ""q""",,"",""\n'
+    recs = list(CsvSource(write_csv(tmp_path / "n.csv", text)).records())
+    assert recs[0].fields == (None, "", "x", None)
+    assert recs[1].fields == ('a "q"', None, "", "")
+
+
+def test_encodings(tmp_path: Path) -> None:
+    f = write_csv(
+        tmp_path / "w.csv", "nama;kota\nAndré;Tangerang\nJosé;Serang\n", encoding="cp1252"
+    )
+    with pytest.raises(InputFileError, match=r"w\.csv:2: not valid utf-8") as exc:
+        CsvSource(f)
+    assert exc.value.hint and "--encoding cp1252" in exc.value.hint
+    src = CsvSource(f, encoding="cp1252")
+    assert [r.fields[0] for r in src.records()] == ["André", "José"]
+    assert src.format.encoding == "cp1252" and src.format.delimiter == ";"
+    latin = CsvSource(f, encoding="latin-1")
+    assert next(latin.records()).fields[0] == "André"
+    with pytest.raises(ConfigError, match="unknown encoding"):
+        CsvSource(f, encoding="klingon")
+    # A BOM stays out of the header even when another encoding is asked for.
+    bom = write_csv(tmp_path / "b.csv", "id,x\n1,2\n", bom=True)
+    assert CsvSource(bom, encoding="cp1252").header == ("id", "x")
+
+
+def test_malformed_and_too_wide_records_are_records_with_an_error(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "m.csv", 'a,b\n1,"x"y\n2,3\n')
+    recs = list(CsvSource(f).records())
+    assert recs[0].error.startswith("malformed CSV") and recs[0].line == 2
+    assert recs[1].fields == ("2", "3") and recs[1].line == 3
+    with pytest.raises(InputFileError, match="empty file"):
+        CsvSource(write_csv(tmp_path / "e.csv", ""))
+
+
+def test_every_step() -> None:
+    s = SIMPLE_STEPS
+    assert s["trim"]("  Siti  ") == "Siti"
+    assert s["lower"]("Siti@MALNU.sch.id") == "siti@malnu.sch.id"
+    assert s["upper"]("x-ipa") == "X-IPA"
+    assert s["title"]("nur 'aini o'neil SITI") == "Nur 'Aini O'neil Siti"
+    assert s["collapse_spaces"]("Putri   Ayu\n Kusuma") == "Putri Ayu Kusuma"
+    assert s["null_if_empty"]("  ") is None and s["null_if_empty"]("x") == "x"
+    assert s["int"](" 007 ") == 7
+    with pytest.raises(StepFailed, match="not a whole number"):
+        s["int"]("7a")
+    assert s["bool"]("Ya") is True and s["bool"]("tidak") is False
+    with pytest.raises(StepFailed):
+        s["bool"]("mungkin")
+    custom = bool_step(["Aktif"], ["Keluar"])
+    assert custom("aktif") is True and custom("KELUAR") is False
+    d = date_step(["%d/%m/%Y %H:%M", "%Y-%m-%d"])
+    assert d("15/07/2024 07:30") == "2024-07-15T07:30:00"
+    assert date_step(["%d/%m/%Y"])("03/05/2008") == "2008-05-03"
+    with pytest.raises(StepFailed, match="matches none"):
+        d("31/02/2024 08:00")
+    for step in s.values():
+        assert step(None) is None  # NULL passes through
+    roles = ValueMap({"S": "student"})
+    assert roles("S") == "student"
+    with pytest.raises(StepFailed, match="'X' is not mapped"):
+        roles("X")
+    with pytest.raises(StepFailed, match="empty value"):
+        roles(None)
+    assert ValueMap({"S": "student"}, "student", True)("X") == "student"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('[columns.a]\nfrom = "x"\napply = ["trim", "nope"]\n', 3, "unknown step 'nope'"),
+        ('[columns.a]\nfrom = "x"\n\n[columns.b]\nform = "y"\n', 5, "unknown key 'form'"),
+        ('[columns.a]\nfrom = "x"\nconst = 1\n', 1, "exactly one of from, const, now"),
+        ('[columns.a]\nfrom = "x"\napply = ["date"]\n', 3, "date needs its input formats"),
+        ('[columns.a]\nfrom = "x"\napply = [{ date = "dd/mm" }]\n', 3, "strptime formats"),
+        ('[columns.a]\nfrom = "x"\nmap = "S"\n', 3, "map must be a table"),
+        ("[columns.a]\nfrom = \n", 2, "not valid TOML"),
+        ('[tables.a]\nfrom = "x"\n', 1, "unknown key 'tables'"),
+        ("[columns.a]\nnow = false\n", 2, "now must be true"),
+    ],
+)
+def test_mapping_errors_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(MappingError, match=message) as exc:
+        parse_mapping(text, Path("m.toml"))
+    assert exc.value.line == line and str(exc.value).startswith(f"m.toml:{line}: ")
+    assert exc.value.exit_code == 2
+
+
+def test_max_errors() -> None:
+    assert MaxErrors.parse("0").allows(0, 10) and not MaxErrors.parse("0").allows(1, 10)
+    assert MaxErrors.parse("3").allows(3, 10) and not MaxErrors.parse("3").allows(4, 10)
+    assert MaxErrors.parse("10%").allows(10, 100) and not MaxErrors.parse("10%").allows(11, 100)
+    for bad in ("-1", "x", "150%", ""):
+        with pytest.raises(ConfigError):
+            MaxErrors.parse(bad)

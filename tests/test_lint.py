@@ -1,0 +1,286 @@
+"""The migration lint: one fixture per rule (the finding and its line; a safe variant with
+none), lint:ignore with its reason, both dialects, D1's rule set, and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint import lint_migrations
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
+
+BASE_SQLITE = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);"
+BASE_PG = "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);"
+REBUILD = """
+CREATE TABLE users_new (id INTEGER PRIMARY KEY, email {email}, name TEXT{extra});
+INSERT INTO users_new (id, email, name) SELECT id, email, name FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+"""
+
+# (rule, dialect, migration, rollback (None: no file), expected [(rule, severity, line)])
+CASES = [
+    ("DROP-TABLE", "sqlite", "DROP TABLE users;", "SELECT 1;",
+     [("DROP-TABLE", "error", 1)]),
+    ("DROP-TABLE covered", "sqlite", "DROP TABLE users;", BASE_SQLITE,
+     [("DROP-TABLE", "warning", 1)]),
+    ("DROP-TABLE safe", "sqlite", "CREATE TABLE tmp (id INTEGER);\nDROP TABLE tmp;",
+     "SELECT 1;", []),
+    ("DROP-COLUMN", "postgresql", "ALTER TABLE users DROP COLUMN name;", "SELECT 1;",
+     [("DROP-COLUMN", "error", 1)]),
+    ("DROP-COLUMN covered", "sqlite", "ALTER TABLE users DROP COLUMN name;",
+     "ALTER TABLE users ADD COLUMN name TEXT;", [("DROP-COLUMN", "warning", 1)]),
+    ("ADD-COLUMN safe", "sqlite", "ALTER TABLE users ADD COLUMN nick TEXT;",
+     "ALTER TABLE users DROP COLUMN nick;", []),
+    ("RENAME-TABLE", "sqlite", "ALTER TABLE users RENAME TO people;",
+     "ALTER TABLE people RENAME TO users;", [("RENAME-TABLE", "warning", 1)]),
+    ("RENAME-TABLE safe (rebuild)", "sqlite", REBUILD.format(email="TEXT", extra=""),
+     "SELECT 1;", []),
+    ("RENAME-COLUMN", "postgresql",
+     "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN name TO full_name;",
+     "ALTER TABLE users RENAME COLUMN full_name TO name;", [("RENAME-COLUMN", "warning", 2)]),
+    ("ADD-COLUMN-NOT-NULL", "sqlite", "ALTER TABLE users ADD COLUMN age INTEGER NOT NULL;",
+     "ALTER TABLE users DROP COLUMN age;", [("ADD-COLUMN-NOT-NULL", "error", 1)]),
+    ("ADD-COLUMN-NOT-NULL safe", "postgresql",
+     "ALTER TABLE users ADD COLUMN age integer NOT NULL DEFAULT 0;",
+     "ALTER TABLE users DROP COLUMN age;", []),
+    ("SET-NOT-NULL (rebuild)", "sqlite",
+     "-- tighten\n" + REBUILD.format(email="TEXT NOT NULL", extra=""), "SELECT 1;",
+     [("SET-NOT-NULL", "error", 3)]),
+    ("SET-NOT-NULL", "postgresql", "ALTER TABLE users ALTER COLUMN name SET NOT NULL;",
+     "ALTER TABLE users ALTER COLUMN name DROP NOT NULL;", [("SET-NOT-NULL", "error", 1)]),
+    ("COLUMN-TYPE-CHANGE (rebuild)", "sqlite", REBUILD.format(email="INTEGER", extra=""),
+     "SELECT 1;", [("COLUMN-TYPE-CHANGE", "warning", 1)]),
+    ("COLUMN-TYPE-CHANGE", "postgresql",
+     "ALTER TABLE users ALTER COLUMN name TYPE varchar(50);",
+     "ALTER TABLE users ALTER COLUMN name TYPE text;", [("COLUMN-TYPE-CHANGE", "warning", 1)]),
+    ("ADD-UNIQUE", "sqlite", "CREATE UNIQUE INDEX u_email ON users(email);",
+     "DROP INDEX u_email;", [("ADD-UNIQUE", "warning", 1)]),
+    ("ADD-UNIQUE constraint", "postgresql",
+     "ALTER TABLE users ADD CONSTRAINT u_email UNIQUE (email);",
+     "ALTER TABLE users DROP CONSTRAINT u_email;", [("ADD-UNIQUE", "warning", 1)]),
+    ("ADD-UNIQUE safe", "sqlite", "CREATE INDEX i_email ON users(email);",
+     "DROP INDEX i_email;", []),
+    ("ADD-CHECK (rebuild)", "sqlite",
+     REBUILD.format(email="TEXT", extra=" CHECK (length(name) > 0)"), "SELECT 1;",
+     [("ADD-CHECK", "warning", 1)]),
+    ("ADD-CHECK", "postgresql",
+     "ALTER TABLE users ADD CONSTRAINT c_name CHECK (length(name) > 0);",
+     "ALTER TABLE users DROP CONSTRAINT c_name;", [("ADD-CHECK", "warning", 1)]),
+    ("ADD-CHECK safe (NOT VALID)", "postgresql",
+     "ALTER TABLE users ADD CONSTRAINT c_name CHECK (length(name) > 0) NOT VALID;",
+     "ALTER TABLE users DROP CONSTRAINT c_name;", []),
+    ("PG-INDEX-NOT-CONCURRENT", "postgresql", "CREATE INDEX i_name ON users (name);",
+     "DROP INDEX i_name;", [("PG-INDEX-NOT-CONCURRENT", "warning", 1)]),
+    ("PG-INDEX safe (new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nCREATE INDEX i_t ON t (id);", "DROP TABLE t;", []),
+    ("PG-CONCURRENTLY-IN-TRANSACTION", "postgresql",
+     "CREATE INDEX CONCURRENTLY i_name ON users (name);", "DROP INDEX i_name;",
+     [("PG-CONCURRENTLY-IN-TRANSACTION", "error", 1)]),
+    ("NO-ROLLBACK", "sqlite", "-- new\nCREATE TABLE t (id INTEGER);", None,
+     [("NO-ROLLBACK", "error", 2)]),
+    ("ROLLBACK-LEAVES-OBJECTS", "sqlite",
+     "CREATE TABLE a (id INTEGER);\nCREATE INDEX i_name ON users(name);\n"
+     "ALTER TABLE users ADD COLUMN nick TEXT;",
+     "DROP TABLE a;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2),
+                       ("ROLLBACK-LEAVES-OBJECTS", "error", 3)]),
+    ("ROLLBACK safe", "postgresql",
+     "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
+     "DROP VIEW v;\nDROP TABLE a;", []),
+]  # fmt: skip
+
+
+def _lint(
+    mdirs: MigrationDirs, dialect: str, sql: str, rollback: str | None
+) -> list[tuple[str, str, int]]:
+    mdirs.add("20250101_000100", "base", BASE_PG if dialect == "postgresql" else BASE_SQLITE,
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add("20250101_000200", "change", sql, rollback)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(
+        mset,
+        ["20250101_000200_change.sql"],
+        dialect=dialect,  # type: ignore[arg-type]
+        session_lock_timeout=True,  # the tool's default: see test_lock_timeout_rule…
+    )
+    return [(f.rule, f.severity, f.line) for f in report.findings]
+
+
+@pytest.mark.parametrize(("case", "dialect", "sql", "rollback", "expected"), CASES,
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_rule(
+    mdirs: MigrationDirs,
+    case: str,
+    dialect: str,
+    sql: str,
+    rollback: str | None,
+    expected: list[tuple[str, str, int]],
+) -> None:
+    assert _lint(mdirs, dialect, sql, rollback) == expected
+
+
+def test_lock_timeout_rule_follows_the_target(mdirs: MigrationDirs) -> None:
+    """The tool's sessions carry lock_timeout = 10s unless the target says 0: then an ALTER
+    without its own SET lock_timeout is flagged, once per file."""
+    mdirs.add("20250101_000100", "base", BASE_PG, "DROP TABLE users;")
+    mdirs.add("20250101_000200", "alter", "ALTER TABLE users ADD COLUMN a text;\n"
+              "ALTER TABLE users ADD COLUMN b text;", "ALTER TABLE users DROP COLUMN b;\n"
+              "ALTER TABLE users DROP COLUMN a;")  # fmt: skip
+    guarded = "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN c text;"
+    mdirs.add("20250101_000300", "guarded", guarded, "ALTER TABLE users DROP COLUMN c;")
+    url = "postgresql://nobody@127.0.0.1:1/none?lock_timeout=0"
+    res = run_cli("--database", url, *mdirs.args(), "lint", "--all", "--json")
+    assert res.code == 0, res.err  # warnings only
+    found = [(f["file"][:15], f["rule"], f["line"]) for f in json.loads(res.out)["findings"]]
+    assert found == [("20250101_000200", "PG-LOCK-TIMEOUT", 1)]
+    res = run_cli("--database", url.split("?")[0], *mdirs.args(), "lint", "--all", "--json")
+    assert json.loads(res.out)["findings"] == []
+
+
+def test_lint_ignore_keeps_the_reason_and_the_exit_code_follows_errors(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    mdirs.add(
+        "20250101_000200",
+        "drop_name",
+        "-- lint:ignore DROP-COLUMN the app stopped reading it in release 2.3\n"
+        "ALTER TABLE users DROP COLUMN name;\n"
+        "-- lint:ignore RENAME-COLUMN\n"
+        "ALTER TABLE users RENAME COLUMN email TO mail;",
+        "ALTER TABLE users RENAME COLUMN mail TO email;\nALTER TABLE users ADD COLUMN name TEXT;",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    res = run_cli(*base, "lint", "--json")  # pending: both files
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["ok"] is True and data["checked"] == [
+        "20250101_000100_base.sql",
+        "20250101_000200_drop_name.sql",
+    ]
+    found = [(f["rule"], f["line"], f["ignored"], f["reason"]) for f in data["findings"]]
+    assert found == [
+        ("DROP-COLUMN", 2, True, "the app stopped reading it in release 2.3"),
+        ("IGNORE-WITHOUT-REASON", 4, False, None),
+        ("RENAME-COLUMN", 4, False, None),
+    ]
+    res = run_cli(*base, "lint", "20250101_000200")
+    assert "accepted: the app stopped reading it in release 2.3" in res.out
+    # An error that is not accepted: exit 1, with why and what to do instead.
+    mdirs.add("20250101_000300", "drop_users", "DROP TABLE users;", None)
+    res = run_cli(*base, "lint", "--all")
+    assert res.code == 1
+    assert "20250101_000300_drop_users.sql:1: error [DROP-TABLE]" in res.out
+    assert "20250101_000300_drop_users.sql:1: error [NO-ROLLBACK]" in res.out
+    assert "instead: expand/contract" in res.out and "2 error(s)" in res.err
+
+
+def test_school_migrations_are_clean_in_both_dialects() -> None:
+    from pathlib import Path
+
+    from tests.fixtures_core import REPO
+
+    sets = [
+        ("migrations", "rollback", "sqlite"),
+        ("migrations-analytics", "rollback-analytics", "postgresql"),
+    ]
+    for mig, rb, dialect in sets:
+        mset = discover(Path(REPO / mig), Path(REPO / rb))
+        report = lint_migrations(mset, dialect=dialect)  # type: ignore[arg-type]
+        assert report.findings == () and len(report.checked) == len(mset.migrations)
+
+
+D1_PARENT = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+    "CREATE TABLE grades (id INTEGER PRIMARY KEY, "
+    "user_id INTEGER REFERENCES users(id) ON DELETE RESTRICT);\n"
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));"
+)
+
+
+def test_d1_rules(mdirs: MigrationDirs) -> None:
+    """PRAGMA foreign_keys = ON is not flagged (= OFF is); dropping a parent whose children
+    were dropped earlier in the same migration is not flagged."""
+    mdirs.add("20250101_000100", "base", D1_PARENT, "DROP TABLE notes;\nDROP TABLE grades;\n"
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "drop_all",
+        "PRAGMA foreign_keys = ON;\nPRAGMA foreign_keys = OFF;\n"
+        "-- lint:ignore DROP-TABLE archived in 2024\nDROP TABLE notes;\n"
+        "-- lint:ignore DROP-TABLE archived in 2024\nDROP TABLE grades;\n"
+        "-- lint:ignore DROP-TABLE archived in 2024\nDROP TABLE users;",
+        D1_PARENT,
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(mset, ["20250101_000200_drop_all.sql"], d1=True)
+    active = [(f.rule, f.line) for f in report.findings if f.active]
+    assert active == [("D1-PRAGMA-FK", 2)]
+    assert report.rule_sets == ("general", "sqlite", "d1")
+
+
+def test_d1_restrict_children_with_rows_need_the_live_database(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "base", D1_PARENT, "DROP TABLE notes;\nDROP TABLE grades;\n"
+              "DROP TABLE users;")  # fmt: skip
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "rebuild_users", "DROP TABLE users;", D1_PARENT.split("\n")[0])
+    res = run_cli(*base, "lint", "--json")
+    data = json.loads(res.out)
+    assert [(f["rule"], f["line"]) for f in data["findings"]] == [("DROP-TABLE", 1)]
+    assert data["notes"] == [], "empty children: nothing to report"
+    d1.server.sql(d1.db, "INSERT INTO users (id) VALUES (1)")
+    d1.server.sql(d1.db, "INSERT INTO grades (id, user_id) VALUES (1, 1)")
+    d1.server.sql(d1.db, "INSERT INTO notes (id, user_id) VALUES (1, 1)")
+    res = run_cli(*base, "lint", "--json")
+    assert res.code == 1
+    found = [(f["rule"], f["line"], f["why"]) for f in json.loads(res.out)["findings"]]
+    assert [(r, ln) for r, ln, _ in found] == [("D1-RESTRICT-DROP", 1), ("DROP-TABLE", 1)]
+    assert "grades(user_id) RESTRICT" in found[0][2] and "notes(user_id) NO ACTION" in found[0][2]
+    # Without the live database the rule says it could not look.
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback), d1=True)
+    assert [f.rule for f in report.findings] == ["DROP-TABLE"]
+    assert len(report.notes) == 1 and "needs the live database" in report.notes[0]
+
+
+def test_up_shows_lint_and_an_enforcing_target_refuses_unless_accepted(
+    mdirs: MigrationDirs, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    mdirs.add("20250101_000200", "drop_name", "ALTER TABLE users DROP COLUMN name;", "SELECT 1;")
+    config = root / "malnu.toml"
+    config.write_text(
+        "[targets.staging]\n"
+        f'url = "sqlite:///{root}/staging.db"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        "[targets.prod]\n"
+        f'url = "sqlite:///{root}/prod.db"\nlint = "enforce"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(config)]
+    # Default: up shows the findings and goes on.
+    res = run_cli(*base, "--target", "staging", "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert "lint: 20250101_000200_drop_name.sql:1: error [DROP-COLUMN]" in res.err
+    # lint = "enforce": refused, nothing applied.
+    res = run_cli(*base, "--target", "prod", "up", "--no-backup")
+    assert res.code == 1 and 'lint = "enforce"' in res.err and "--accept-lint" in res.err
+    status = json.loads(run_cli(*base, "--target", "prod", "status", "--json").out)
+    assert status["counts"]["applied"] == 0
+    res = run_cli(*base, "--target", "prod", "up", "--no-backup", "--accept-lint")
+    assert res.code == 0, res.err
+    log = json.loads(run_cli(*base, "--target", "prod", "log", "--json").out)
+    accepted = [e for e in log if e["action"] == "accept-lint"]
+    assert (
+        len(accepted) == 1
+        and "DROP-COLUMN at 20250101_000200_drop_name.sql:1" in (accepted[0]["detail"])
+    )
