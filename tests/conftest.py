@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures_d1",
     "tests.backup_support",
     "tests.import_support",
+    "tests.sync_support",
 ]

@@ -10,6 +10,7 @@ Corpus files (``tests/translation_corpus/*.sql``) hold cases::
     -- postgres:       exactly the PostgreSQL expected (whitespace-insensitive)
     -- finding: TEXT   an error finding whose construct contains TEXT (nothing emitted)
     -- note: TEXT      a note whose text contains TEXT
+    -- warning: TEXT   a warning (emitted without a part PostgreSQL would reject) containing TEXT
     -- check:          a query run on both databases afterwards; rows must be equal
 """
 
@@ -30,7 +31,7 @@ from malnu_tui.engine.translate import Finding, SchemaState, translate_script
 from tests.fixtures_pg import PgCluster, create_database, drop_database
 
 CORPUS = Path(__file__).parent / "translation_corpus"
-_SECTION = re.compile(r"^--\s*(case|setup|sqlite|postgres|finding|note|check)\s*:\s*(.*)$")
+_SECTION = re.compile(r"^--\s*(case|setup|sqlite|postgres|finding|note|warning|check)\s*:\s*(.*)$")
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Case:
     postgres: str | None = None
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     check: str = ""
 
 
@@ -64,6 +66,8 @@ def load_cases() -> list[Case]:
                     current.findings.append(value)
                 elif key == "note":
                     current.notes.append(value)
+                elif key == "warning":
+                    current.warnings.append(value)
                 else:
                     section = key
                     if key == "postgres":
@@ -126,6 +130,9 @@ def test_corpus_case(case: Case, corpus_db: psycopg.Connection[Any]) -> None:
         assert any(expected.lower() in e.lower() for e in errors), (expected, errors)
     for expected in case.notes:
         assert any(expected.lower() in n.lower() for n in notes), (expected, notes)
+    warnings = [f"{f.construct}: {f.why}" for f in result.findings if f.severity == "warning"]
+    for expected in case.warnings:
+        assert any(expected.lower() in w.lower() for w in warnings), (expected, warnings)
     if case.findings:
         # a withheld statement is never emitted
         assert all(st.output == () for st in result.statements if st.withheld)

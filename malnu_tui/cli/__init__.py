@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from malnu_tui import __version__
+from malnu_tui.cli.argtypes import not_empty
 from malnu_tui.cli.context import Context
 from malnu_tui.engine.errors import MalnuError
 
@@ -32,8 +33,9 @@ COMMANDS = {
     "malnu_tui.cli.parity": ("plan", "diff", "parity"),
     "malnu_tui.cli.backup": ("backup", "recover"),
     "malnu_tui.cli.d1": ("adopt", "d1"),
-    "malnu_tui.cli.safety": ("lint",),
+    "malnu_tui.cli.safety": ("lint", "test", "rehearse"),
     "malnu_tui.cli.data": ("import",),
+    "malnu_tui.cli.sync": ("sync",),
 }
 COMMAND_MODULES = tuple(COMMANDS)
 _VALUE_OPTIONS = {"--database", "--target", "--config", "--migrations-dir", "--rollback-dir"}
@@ -68,14 +70,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
 
 
-def _not_empty(value: str) -> str:
-    """An option value that must say something: ``--database ""`` (an unset variable in a
-    script) must not fall back silently to the configured or embedded database."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError("must not be empty (an unset variable?)")
-    return value
-
-
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     d = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("target options")
@@ -83,25 +77,25 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--database",
         metavar="URL",
         default=d,
-        type=_not_empty,
+        type=not_empty,
         help="sqlite:///path.db, postgresql://user@host/db or d1://ACCOUNT/DATABASE",
     )
     g.add_argument(
         "--target",
         metavar="NAME",
         default=d,
-        type=_not_empty,
+        type=not_empty,
         help="a named target from the config",
     )
     g.add_argument(
         "--config",
         metavar="PATH",
         default=d,
-        type=_not_empty,
+        type=not_empty,
         help="config file (default ./malnu.toml)",
     )
-    g.add_argument("--migrations-dir", metavar="DIR", default=d, type=_not_empty)
-    g.add_argument("--rollback-dir", metavar="DIR", default=d, type=_not_empty)
+    g.add_argument("--migrations-dir", metavar="DIR", default=d, type=not_empty)
+    g.add_argument("--rollback-dir", metavar="DIR", default=d, type=not_empty)
     g.add_argument(
         "--json",
         action="store_true",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from malnu_tui.cli.argtypes import count
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -38,7 +40,7 @@ def register(
     p.set_defaults(handler=cmd_restore)
 
     p = bsub.add_parser("prune", parents=[common], help="delete old backups (retention)")
-    p.add_argument("--keep", type=int, metavar="N", help="keep the N newest")
+    p.add_argument("--keep", type=count, metavar="N", help="keep the N newest")
     p.add_argument(
         "--older-than", type=float, metavar="DAYS", help="delete backups older than DAYS"
     )

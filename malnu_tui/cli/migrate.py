@@ -6,6 +6,8 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING
 
+from malnu_tui.cli.argtypes import count
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -59,7 +61,7 @@ def register(
     p.set_defaults(handler=cmd_unlock)
 
     p = sub.add_parser("log", parents=[common], help="the audit trail, newest first")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count, default=50)
     p.add_argument("--action", help="only this action (apply, rollback, backup…)")
     p.set_defaults(handler=cmd_log)
 

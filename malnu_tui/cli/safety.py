@@ -24,6 +24,28 @@ def register(
     p.add_argument("--all", action="store_true", help="every migration, not only pending")
     p.set_defaults(handler=cmd_lint)
 
+    p = sub.add_parser(
+        "test",
+        parents=[common],
+        help="stairway test on a scratch copy: apply, roll back, compare, re-apply; 1 on failure",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL|TARGET",
+        help="run it in a scratch schema on this PostgreSQL server (default: the target's own "
+        "server for a PostgreSQL target, else a temp SQLite file)",
+    )
+    p.add_argument("--seed", metavar="FILE.sql", help="data to load first (data migrations)")
+    p.set_defaults(handler=cmd_test)
+
+    p = sub.add_parser(
+        "rehearse",
+        parents=[common],
+        help="apply pending migrations to a scratch restore of the newest verified backup",
+    )
+    p.add_argument("--backup", metavar="ID", help="this backup instead of the newest verified")
+    p.set_defaults(handler=cmd_rehearse)
+
 
 def lint_report(ctx: Context, filenames: list[str] | None, *, live: bool) -> LintReport:
     """The lint of ``filenames`` (None: all) for the context's target. With ``live`` the
@@ -90,5 +112,82 @@ def cmd_lint(ctx: Context) -> int:
                     f"{f.why}\n    instead: {f.instead}")  # fmt: skip
         for n in report.notes:
             ctx.message(f"note: {n}")
+    ctx.message(report.summary())
+    return 0 if report.ok else 1
+
+
+def _postgres_for_test(ctx: Context) -> str | None:
+    from malnu_tui.engine.config import url_kind
+    from malnu_tui.engine.errors import ConfigError
+
+    chosen = ctx.opt("postgres")
+    if chosen:
+        if chosen in ctx.settings.targets:
+            chosen = ctx.settings.targets[chosen].url
+        if url_kind(chosen) != "postgresql":
+            raise ConfigError("--postgres must be a postgresql:// URL or a PostgreSQL target")
+        return str(chosen)
+    return ctx.target.url if ctx.target.kind == "postgresql" else None
+
+
+def cmd_test(ctx: Context) -> int:
+    """Exit 1 when any migration fails its stair."""
+    from malnu_tui.engine.lint.target import dialect_of
+    from malnu_tui.engine.scratch import PostgresScratch, Scratch, SQLiteScratch
+    from malnu_tui.engine.stairway import StairStep, read_seed, run_stairway, units_for
+
+    mset = ctx.migration_set()
+    seed = read_seed(ctx.opt("seed")) if ctx.opt("seed") else None
+    url = _postgres_for_test(ctx)
+    scratch: Scratch
+    if url is not None:
+        units = units_for(mset, translate=dialect_of(ctx.target) == "sqlite")
+        scratch = PostgresScratch(url)
+    else:
+        units = units_for(mset, translate=False)
+        scratch = SQLiteScratch()
+
+    def show(step: StairStep) -> None:
+        ctx.message(f"  {step.filename}: {step.stage} ({step.ms} ms)")
+
+    try:
+        ctx.message(f"stairway: {len(units)} migration(s) on {scratch.where}")
+        report = run_stairway(scratch, units, seed=seed, progress=show)
+    finally:
+        scratch.close()
+    if ctx.json:
+        ctx.out_json(report.as_json())
+    else:
+        for s in report.steps:
+            ctx.out(s.describe())
+    for n in report.notes:
+        ctx.message(f"note: {n}")
+    ctx.message(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_rehearse(ctx: Context) -> int:
+    """Exit 1 when a pending migration fails on the production data's copy."""
+    from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.rehearse import rehearse
+
+    def show(p: BackupProgress) -> None:
+        if p.message and p.phase in ("verify", "restore", "migrate"):
+            ctx.message(p.message)
+
+    report = rehearse(ctx.target, ctx.migration_set(), backup_id=ctx.opt("backup"), progress=show)
+    if ctx.json:
+        ctx.out_json(report.as_json())
+    else:
+        ctx.out(
+            f"backup {report.backup_id} of {report.target}, taken {report.backup_created_at} "
+            f"(data {report.age_text} old), restored in {report.restore_seconds:.2f} s"
+        )
+        for m in report.migrations:
+            ctx.out(m.describe())
+            for f in m.findings:
+                ctx.out(f"    lint: {f.describe()}")
+    for n in report.notes:
+        ctx.message(f"note: {n}")
     ctx.message(report.summary())
     return 0 if report.ok else 1

@@ -89,7 +89,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
     "log": frozenset({"file"}),
     "sync": frozenset({NAMED}),
-    "sync.NAME": frozenset({"from", "to", "tables", "overlap"}),
+    "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
 }
 
 
@@ -137,6 +137,16 @@ def user_data_dir() -> Path:
 _SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
 
 
+def expand_path(value: str, where: str = "") -> Path:
+    """``~`` and ``~user`` expanded; a ConfigError naming the value when that user is unknown."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise ConfigError(
+            f"{where + ': ' if where else ''}cannot expand {value!r}: no such user's home"
+        ) from None
+
+
 def mask_url(url: str) -> str:
     """The URL with any password, and secret query parameters, replaced by ``***``."""
     if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
@@ -144,7 +154,7 @@ def mask_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "***"
+        return _mask_loose(url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -155,15 +165,37 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _mask_loose(url: str) -> str:
+    """A URL that does not even parse, with whatever sits between ``user:`` and ``@`` masked."""
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")
+        url = f"{head}://{user}@{host}"
+    return _SECRET_PARAMS.sub(r"\1***", url)
+
+
+def _parsable(url: str, kind: Kind) -> Kind:
+    try:
+        _ = urlsplit(url).port  # bad brackets, a port that is not a number or out of range
+    except ValueError as exc:
+        raise ConfigError(
+            f"malformed {kind} URL {mask_url(url)!r}: {exc}",
+            hint="use postgresql://user@host:port/db or d1://ACCOUNT_ID/DATABASE_ID",
+        ) from None
+    return kind
+
+
 def url_kind(url: str) -> Kind:
-    """``sqlite``, ``postgresql`` or ``d1`` from a target URL; ConfigError otherwise."""
+    """``sqlite``, ``postgresql`` or ``d1`` from a target URL; ConfigError otherwise (also for
+    a URL of those kinds that does not parse)."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme in ("sqlite", "sqlite3", "file"):
         return "sqlite"
     if scheme in ("postgresql", "postgres"):
-        return "postgresql"
+        return _parsable(url, "postgresql")
     if scheme == "d1":
-        return "d1"
+        return _parsable(url, "d1")
     if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
         return "sqlite"
     raise ConfigError(
@@ -180,7 +212,12 @@ def sqlite_path(url: str) -> Path:
         return Path(url)
     rest = url.split(":", 1)[1]
     if rest.startswith("//"):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # sqlite://[… : brackets read as an IPv6 host
+            raise ConfigError(
+                f"malformed SQLite URL {url!r}: {exc}", hint="use sqlite:///absolute/path.db"
+            ) from None
         path = unquote(parts.path)
         if parts.netloc and parts.netloc not in ("", "localhost"):
             path = parts.netloc + path  # sqlite://relative/path.db
@@ -249,7 +286,7 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
     """``--config``, else ``$MALNU_CONFIG``, else ``./malnu.toml``, else the user config dir."""
     chosen = explicit or env.get(ENV_CONFIG)
     if chosen:
-        path = Path(chosen).expanduser()
+        path = expand_path(chosen)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         return path
@@ -269,7 +306,7 @@ def _default_dirs() -> tuple[Path, Path]:
 def _path(value: object, base: Path, where: str) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a path string, got {value!r}")
-    p = Path(value).expanduser()
+    p = expand_path(value, where)
     return p if p.is_absolute() else base / p
 
 
@@ -296,7 +333,7 @@ def load_settings(
     if isinstance(backup_cfg, dict) and "dir" in backup_cfg:
         backup_root = _path(backup_cfg["dir"], base, f"{path}: [backup] dir")
     if env.get(ENV_BACKUP_DIR):
-        backup_root = Path(env[ENV_BACKUP_DIR]).expanduser()
+        backup_root = expand_path(env[ENV_BACKUP_DIR], ENV_BACKUP_DIR)
 
     default_mig, default_rb = _default_dirs()
     targets: dict[str, Target] = {}

@@ -132,6 +132,19 @@ class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
 
 
+class SyncRefused(MalnuError):
+    """A sync cannot run as asked: a destination table does not match the source's mapped
+    schema, or a table has no key to match rows by. Nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            "sync refused: " + "; ".join(problems),
+            hint="make the destination table match the source's columns and mapped types "
+            "(or drop it to have it created), then sync again",
+        )
+        self.problems = problems
+
+
 class LintRefused(MalnuError):
     """A target with ``lint = "enforce"`` refuses ``up`` while a lint error remains."""
 

@@ -127,10 +127,9 @@ def parse_sql_file(path: Path, text: str) -> TemplateParts:
                 f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
                 line=st.line,
             )
-    parts = strip_template(statements)
-    if not parts.statements:
-        raise MigrationFileError(str(path), "no SQL statements (the file is empty)")
-    return parts
+    # A file of comments only is a valid no-op (SQLite runs it; a rollback file that undoes
+    # nothing is diesel's convention): callers say so in their plans.
+    return strip_template(statements)
 
 
 @dataclass(frozen=True)

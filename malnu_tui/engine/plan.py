@@ -391,6 +391,8 @@ def plan_up_from(
             notes += (f"{m.filename}: older than the head {head}: applied out of order",)
         if states.get(m.filename) is MigrationState.FAILED:
             notes += (f"{m.filename}: failed before; this run retries it",)
+        if not parts.statements:
+            notes += (f"{m.filename}: holds only comments: a no-op, recorded as applied",)
         steps.append(
             PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
         )
@@ -433,6 +435,7 @@ def plan_rollback_from(
     if outside:
         problems.append(Drift(outside, in_range=False, blocking=False))
     missing: list[str] = []
+    undoes_nothing: list[str] = []
     plan_steps: list[PlanStep] = []
     for s in chosen:
         rb = rollback_for_version(mset, s.version)
@@ -447,6 +450,11 @@ def plan_rollback_from(
         notes = _template_notes(rb.path, parts.transaction_lines, parts.tracking_insert_lines)
         if s.state is MigrationState.MISSING:
             notes += (f"{s.filename}: the migration file is gone; its rollback still runs",)
+        if not parts.statements:  # diesel's convention: a warning in the plan, not a block
+            undoes_nothing.append(
+                f"{rb.filename} is empty (or only comments): rolling back {s.filename} "
+                "undoes nothing; only its record is removed"
+            )
         plan_steps.append(
             PlanStep(
                 s.filename,
@@ -459,7 +467,7 @@ def plan_rollback_from(
         )
     if missing:
         problems.append(MissingRollbackFiles(tuple(missing)))
-    plan = Plan("down", tuple(plan_steps), mset.warnings, selection)
+    plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
 
 

@@ -1,9 +1,11 @@
-"""Split SQLite-dialect SQL scripts into statements, the way SQLite itself reads them.
+"""Split SQL scripts into statements, the way SQLite (and psql) read them.
 
 Handles quoted strings and identifiers holding ``;``, ``--`` and ``/* */`` comments, CRLF line
 endings, and ``CREATE TRIGGER … BEGIN … END;`` bodies (whose inner ``;`` do not end the
-statement). Also recognises the seed template's own transaction control and tracking insert,
-which the engine owns and therefore strips.
+statement); and, for PostgreSQL-dialect files, ``$$`` bodies, ``E'…\\'…'`` strings,
+``BEGIN ATOMIC … END`` function bodies and ``COPY … FROM stdin;`` data blocks (up to the ``\\.``
+line). Also recognises the seed template's own transaction control and tracking insert, which
+the engine owns and therefore strips.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Statement:
 
     text: str
     line: int
+    copy_data: str | None = None  # the rows after ``COPY … FROM stdin;`` (text format)
 
     @property
     def first_words(self) -> str:
@@ -74,6 +77,26 @@ def _quote_end(sql: str, i: int) -> int:
     return n  # unterminated: the rest of the file belongs to it
 
 
+def _escape_string_end(sql: str, i: int) -> int:
+    """Index just past the ``E'…'`` string whose quote is at ``i`` (backslash escapes)."""
+    j, n = i + 1, len(sql)
+    while j < n:
+        ch = sql[j]
+        if ch == "\\":
+            j += 2
+            continue
+        if ch == "'":
+            if j + 1 < n and sql[j + 1] == "'":
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return n
+
+
+_COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
+
+
 class SplitError(ValueError):
     """The script cannot be split: an unterminated string, comment or trigger body."""
 
@@ -97,15 +120,16 @@ def split_statements(sql: str) -> list[Statement]:
     start_line = 1
     # Trigger tracking: tokens seen so far in the current statement (upper-cased words).
     words: list[str] = []
-    depth = 0  # BEGIN … END nesting inside CREATE TRIGGER
+    prev_word = ""
+    depth = 0  # BEGIN … END nesting inside CREATE TRIGGER (or a BEGIN ATOMIC body)
     case_depth = 0
     has_content = False
 
-    def flush(end: int) -> None:
+    def flush(end: int, copy_data: str | None = None) -> None:
         nonlocal has_content
         text = sql[start:end].strip()
         if has_content and text:
-            statements.append(Statement(text=text, line=start_line))
+            statements.append(Statement(text=text, line=start_line, copy_data=copy_data))
         has_content = False
 
     while i < n:
@@ -139,6 +163,13 @@ def split_statements(sql: str) -> list[Statement]:
                 line += sql.count("\n", i, end)
                 i = end
                 continue
+        if ch in "eE" and sql.startswith("'", i + 1) and (i == 0 or not _ident_char(sql[i - 1])):
+            end = _escape_string_end(sql, i + 1)
+            if end >= n and sql[n - 1] != "'":
+                raise SplitError("unterminated E'…' string", line)
+            line += sql.count("\n", i, end)
+            i = end
+            continue
         if ch in "'\"`[":
             end = _quote_end(sql, i)
             if end >= n and (n == i + 1 or sql[n - 1] != ("]" if ch == "[" else ch)):
@@ -153,6 +184,17 @@ def split_statements(sql: str) -> list[Statement]:
             word = sql[i:j].upper()
             if len(words) < 12:
                 words.append(word)
+            if _is_routine(words):  # BEGIN ATOMIC … END
+                if word == "ATOMIC" and prev_word == "BEGIN":
+                    depth += 1
+                elif depth and word == "CASE":
+                    case_depth += 1
+                elif depth and word == "END":
+                    if case_depth:
+                        case_depth -= 1
+                    else:
+                        depth -= 1
+            prev_word = word
             if _is_trigger(words):
                 if word == "BEGIN":
                     depth += 1
@@ -166,17 +208,47 @@ def split_statements(sql: str) -> list[Statement]:
             i = j
             continue
         if ch == ";" and depth == 0:
+            text = sql[start:i]
+            if has_content and _COPY_STDIN.match(text):
+                # The data follows on the next line, up to a line holding only "\.".
+                nl = sql.find("\n", i)
+                begin = n if nl < 0 else nl + 1
+                stop = sql.find("\n\\.", begin - 1)
+                while stop >= 0 and sql[stop + 3 : stop + 4] not in ("", "\n"):
+                    stop = sql.find("\n\\.", stop + 1)
+                if stop < 0:
+                    raise SplitError("COPY … FROM stdin: no \\. line ends its data", start_line)
+                data = sql[begin : stop + 1]
+                flush(i, data)
+                line += sql.count("\n", i, stop + 3)
+                words, prev_word, case_depth = [], "", 0
+                i = start = stop + 3
+                continue
             flush(i)
             words = []
+            prev_word = ""
             case_depth = 0
             start = i + 1
             i += 1
             continue
         i += 1
     if depth:
-        raise SplitError("CREATE TRIGGER body has BEGIN without END", start_line)
+        raise SplitError("a BEGIN … END body (trigger or function) has no END", start_line)
     flush(n)
     return statements
+
+
+def _ident_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
+
+
+def _is_routine(words: list[str]) -> bool:
+    """``CREATE [OR REPLACE] FUNCTION|PROCEDURE`` (whose body may be ``BEGIN ATOMIC … END``)."""
+    return (
+        bool(words)
+        and words[0] == "CREATE"
+        and any(w in ("FUNCTION", "PROCEDURE") for w in words[1:4])
+    )
 
 
 def _is_trigger(words: list[str]) -> bool:

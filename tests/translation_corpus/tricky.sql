@@ -52,7 +52,7 @@ CREATE TABLE s (id INTEGER PRIMARY KEY, at DATETIME);
 -- sqlite:
 CREATE VIEW v AS SELECT id FROM s WHERE at BETWEEN datetime('now', '-7 days', 'start of day') AND datetime('now', '+1 hour');
 -- postgres:
-CREATE VIEW v AS SELECT id FROM s WHERE at BETWEEN (DATE_TRUNC('DAY', CURRENT_TIMESTAMP - INTERVAL '7 DAYS')) AND (CURRENT_TIMESTAMP + INTERVAL '1 HOURS');
+CREATE VIEW v AS SELECT id FROM s WHERE at BETWEEN (DATE_TRUNC('DAY', (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') - INTERVAL '7 DAYS')) AND ((CURRENT_TIMESTAMP AT TIME ZONE 'UTC') + INTERVAL '1 HOURS');
 
 -- case: tricky_date_now
 -- setup:
@@ -60,7 +60,7 @@ CREATE TABLE s (id INTEGER PRIMARY KEY, day DATE);
 -- sqlite:
 UPDATE s SET day = date('now') WHERE day IS NULL;
 -- postgres:
-UPDATE s SET day = CURRENT_DATE WHERE day IS NULL;
+UPDATE s SET day = CAST((CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AS DATE) WHERE day IS NULL;
 
 -- case: tricky_date_of_column
 -- setup:
@@ -238,7 +238,7 @@ UPDATE users SET name = 'b';
 -- postgres:
 CREATE OR REPLACE FUNCTION "users_touch_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  NEW."updated_at" := CURRENT_TIMESTAMP;
+  NEW."updated_at" := (CURRENT_TIMESTAMP AT TIME ZONE 'UTC');
   RETURN NEW;
 END
 $fn$;

@@ -68,7 +68,12 @@ __all__ = [
 DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
 DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
 CLIENT_CHECK_INTERVAL = "500ms"
-TOOL_TABLES = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
+TOOL_TABLES = (
+    TRACKING_TABLE,
+    AUDIT_TABLE,
+    LOCK_TABLE,
+    "malnu_sync",
+)  # malnu_sync: the sync's state
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
@@ -327,8 +332,12 @@ class PostgresBackend:
                 started = time.perf_counter()
                 for st in statements:
                     try:
-                        # No parameters: psycopg sends the text as is (a literal % is fine).
-                        self.conn.execute(st.text)
+                        if st.copy_data is not None:  # COPY … FROM stdin with its rows
+                            with self.conn.cursor().copy(st.text) as copy:
+                                copy.write(st.copy_data)
+                        else:
+                            # No parameters: psycopg sends the text as is (a literal % is fine).
+                            self.conn.execute(st.text)
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         raise

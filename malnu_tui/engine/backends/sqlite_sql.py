@@ -83,7 +83,14 @@ RENEW_LOCK = "UPDATE malnu_lock SET expires_at = ? WHERE id = 1 AND host = ? AND
 RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"
 FORCE_RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1"
 
-TOOL_TABLES = ("migrations", "malnu_audit", "malnu_lock", "sqlite_sequence", "d1_migrations")
+TOOL_TABLES = (
+    "migrations",
+    "malnu_audit",
+    "malnu_lock",
+    "malnu_sync",
+    "sqlite_sequence",
+    "d1_migrations",
+)
 SELECT_TABLES = (
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
     "AND name NOT LIKE '_cf_%' ORDER BY name"

@@ -498,8 +498,10 @@ def plan_prune(
         raise ConfigError("prune needs --keep N and/or --older-than DAYS")
     if keep is not None and keep < 1:
         raise ConfigError(f"--keep must be 1 or more, got {keep}")
-    if older_than_days is not None and older_than_days < 0:
-        raise ConfigError(f"--older-than must not be negative, got {older_than_days}")
+    if older_than_days is not None and not 0 <= older_than_days <= 100_000:
+        raise ConfigError(
+            f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
+        )
     backups = list_backups(directory)
     protected = next((m.id for m in backups if m.verified), None)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)

@@ -23,7 +23,7 @@ from malnu_tui.engine.parity.shapes import (
     IndexShape,
     SchemaShape,
     TableShape,
-    norm_value,
+    norm_default,
 )
 from malnu_tui.engine.translate import Finding, format_type, map_type
 
@@ -56,8 +56,16 @@ def sqlite_shape(conn: sqlite3.Connection) -> SchemaShape:
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "AND name NOT LIKE '_cf_%' ORDER BY name"
     ).fetchall()
+    try:  # FTS5's shadow tables (and the virtual table, withheld with a finding) are no tables
+        skip = {
+            str(r[1]).lower()
+            for r in conn.execute("PRAGMA table_list")
+            if str(r[2]) in ("shadow", "virtual")
+        }
+    except sqlite3.Error:  # SQLite < 3.37
+        skip = set()
     for name, create_sql in rows:
-        if str(name).lower() in TOOL_TABLES:
+        if str(name).lower() in TOOL_TABLES or str(name).lower() in skip:
             continue
         info = conn.execute(f"PRAGMA table_xinfo({quote_ident(name)})").fetchall()
         pk_cols = sorted((r for r in info if r[5]), key=lambda r: r[5])
@@ -77,7 +85,7 @@ def sqlite_shape(conn: sqlite3.Connection) -> SchemaShape:
             else:
                 try:
                     value = conn.execute(f"SELECT {dflt}").fetchone()[0]
-                    default = norm_value(value, pg_type)
+                    default = norm_default(value, pg_type, str(dflt))
                 except sqlite3.Error:
                     default = str(dflt)
             columns.append(
@@ -203,7 +211,7 @@ def postgres_shape(
                                 sql.SQL(dflt), sql.SQL(ctype)
                             )
                         ).fetchone()
-                    default = norm_value(value[0] if value else None, str(ctype))
+                    default = norm_default(value[0] if value else None, str(ctype), str(dflt))
                 except psycopg.Error:
                     default = str(dflt)
             columns.append(ColumnShape(str(cname), str(ctype), bool(nullable), default))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,6 +15,9 @@ from malnu_tui.engine.translate import Finding
 __all__ = [
     "AUTO",
     "NOW",
+    "NOW_NUMBER",
+    "NOW_TEXT",
+    "RANDOM",
     "TODAY",
     "TOOL_TABLES",
     "CheckShape",
@@ -27,6 +29,7 @@ __all__ = [
     "SchemaShape",
     "TableShape",
     "compare",
+    "norm_default",
     "norm_value",
 ]
 
@@ -168,7 +171,41 @@ class ParityReport:
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$")
 
 
+_CLOCK = re.compile(
+    r"current_(?:timestamp|date|time)|\bnow\b|unixepoch|julianday|strftime|"
+    r"\b(?:datetime|date|time)\s*\(",
+    re.IGNORECASE,
+)
+_CHANCE = re.compile(r"random|gen_random_uuid", re.IGNORECASE)
+RANDOM = "<random>"
+NOW_NUMBER = "<now, as a number>"
+NOW_TEXT = "<now, as text>"
+
+
+def norm_default(value: object, pg_type: str, expression: str) -> str | None:
+    """A column default, evaluated (``value``), in comparable form. A default that reads the
+    clock or chance (told by its ``expression``) is compared by kind, never by value: SQLite
+    and PostgreSQL evaluate it at different instants, so its value would differ from run to
+    run."""
+    if _CHANCE.search(expression):
+        return RANDOM
+    if not _CLOCK.search(expression):
+        return norm_value(value, pg_type)
+    if value is None:
+        return None
+    text = str(value).strip()
+    if _TS.match(text) or pg_type.startswith("timestamp"):
+        return NOW
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or pg_type == "date":
+        return TODAY
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return NOW_NUMBER
+    return NOW_TEXT
+
+
 def norm_value(value: object, pg_type: str) -> str | None:
+    """A constant value in comparable form (booleans, numbers and timestamps spelled one
+    way)."""
     if value is None:
         return None
     text = str(value)
@@ -181,16 +218,8 @@ def norm_value(value: object, pg_type: str) -> str | None:
         return text
     m = _TS.match(text.strip())
     if m:
-        try:
-            at = datetime.fromisoformat(f"{m[1]} {m[2]}").replace(tzinfo=UTC)
-        except ValueError:
-            return text
-        if abs(datetime.now(UTC) - at) < timedelta(days=1):
-            return NOW
         return f"{m[1]} {m[2]}"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        if text.strip() == datetime.now(UTC).strftime("%Y-%m-%d"):
-            return TODAY
         return text.strip()
     if pg_type in ("bigint", "integer", "smallint", "double precision") or pg_type.startswith(
         "numeric"

@@ -165,8 +165,8 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     elif isinstance(tree, exp.Insert):
         rewrite_insert(tree, ctx)
     # Each pass walks the tree: skip those that cannot apply (cheap checks first).
-    if ctx.sqlite_accepted and '"' in text:
-        double_quoted_strings(tree, ctx)
+    if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
+        double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
     tables = referenced_tables(tree)
     for t in tables:
@@ -419,6 +419,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
 
     def one(sql: str) -> str:
         inner = Context(ctx.file, ctx.line, ctx.state)
+        inner.sqlite_accepted = ctx.sqlite_accepted
         out = _generate(sql, inner)
         ctx.findings.extend(inner.findings)
         if inner.extra:
@@ -456,6 +457,10 @@ def translate_script(
                 "not translated: the tool owns the transaction and the tracking row", "", "note")
         for line in [*parts.transaction_lines, *parts.tracking_insert_lines]
     ]  # fmt: skip
+    if not parts.statements:
+        outside.append(
+            Finding(file, 1, "file", "holds only comments: a no-op on both databases", "", "note")
+        )
     translated = tuple(translate_statement(st, file, state) for st in parts.statements)
     return FileTranslation(file, translated, tuple(outside), _header_comments(sql))
 

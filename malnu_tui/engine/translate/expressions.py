@@ -7,8 +7,10 @@ from sqlglot import exp
 
 from malnu_tui.engine.translate.common import Context, lit, pg_expr, referenced_tables
 from malnu_tui.engine.translate.functions import (
+    NOW_UTC,
     Untranslatable,
     date_function_sql,
+    epoch_sql,
     strftime_sql,
     timestamp_sql,
 )
@@ -18,6 +20,7 @@ from malnu_tui.engine.translate.types import map_type
 __all__ = [
     "DATE_FUNCS",
     "DT_TAG",
+    "KEEP_INTEGER",
     "as_sqlite_text",
     "bool_literal",
     "double_quoted_strings",
@@ -48,9 +51,9 @@ _NO_EQUIVALENT: dict[str, tuple[str, str]] = {
     "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
     "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
     "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
-    "UNIXEPOCH": ("only unixepoch() of 'now' is translated", "use EXTRACT(EPOCH FROM …)"),
 }
 DATE_FUNCS = {"DATETIME", "DATE", "TIME"}
+KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays an integer one
 
 
 # -- expression rewrites ----------------------------------------------------------------------
@@ -71,8 +74,12 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             if name == "STRFTIME" and args:
                 first = args[1].sql(dialect="postgres") if len(args) > 1 else "now()"
                 return pg_expr(strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
-            if name == "UNIXEPOCH" and (not args or (len(args) == 1 and lit(args[0]) == "now")):
-                return pg_expr("CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)")
+            if name == "UNIXEPOCH":
+                if not args:
+                    return pg_expr(epoch_sql("now()"))
+                first = args[0].sql(dialect="postgres")
+                lits = [lit(a) for a in args]
+                return pg_expr(epoch_sql(timestamp_sql("datetime", lits, first)[0]))
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -89,10 +96,12 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             out = pg_expr(date_function_sql("date", lits, first))
             return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
         if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
+            # SQLite's current time is UTC whatever the session's time zone.
             kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
                 type(node), "TIME"
             )
-            return tag(ctx, node, kind, "now()", True)
+            out = pg_expr(date_function_sql(kind, ["now"], "now()"))
+            return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -262,6 +271,8 @@ def rewrite_booleans(tree: exp.Expr, bool_cols: set[str]) -> None:
                         node.expressions[i].replace(b)
             continue
         left, right = node.this, node.expression
+        if node.meta.get(KEEP_INTEGER):
+            continue
         if is_bool(left) and (b := bool_literal(right)) is not None:
             right.replace(b)
         elif is_bool(right) and (b := bool_literal(left)) is not None:

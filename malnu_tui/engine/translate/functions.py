@@ -1,7 +1,8 @@
 """SQLite date/time functions → PostgreSQL expressions.
 
-``datetime('now', '-1 hour')`` becomes ``now() - INTERVAL '1 hour'``; ``date('now')`` becomes
-``CURRENT_DATE``; ``strftime('%s', 'now')`` becomes an epoch; modifiers PostgreSQL cannot express
+``datetime('now', '-1 hour')`` becomes ``(now() AT TIME ZONE 'UTC') - INTERVAL '1 hour'`` (SQLite's
+'now' is UTC whatever the session's time zone); ``strftime('%s', 'now')`` becomes a truncated
+epoch; modifiers PostgreSQL cannot express
 with the same meaning (``localtime``, ``utc``, ``weekday N``…) raise :class:`Untranslatable`.
 """
 
@@ -9,7 +10,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Untranslatable", "date_function_sql", "strftime_sql", "timestamp_sql"]
+__all__ = [
+    "NOW_UTC",
+    "Untranslatable",
+    "date_function_sql",
+    "epoch_sql",
+    "strftime_sql",
+    "timestamp_sql",
+]
 
 
 class Untranslatable(Exception):
@@ -21,6 +29,9 @@ class Untranslatable(Exception):
         self.why = why
         self.suggestion = suggestion
 
+
+# The current time as SQLite gives it: UTC, as a timestamp without time zone.
+NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 
 _MOD = re.compile(
     r"^\s*(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s+(?P<unit>year|month|day|hour|minute|second)s?"
@@ -67,7 +78,7 @@ def timestamp_sql(func: str, args: list[str | None], first: str) -> tuple[str, b
     time_value = args[0] if args else "now"
     mods = list(args[1:])
     if time_value is not None and time_value.lower() == "now":
-        base, now = "now()", True
+        base, now = NOW_UTC, False  # SQLite's 'now' is UTC, whatever the session's time zone
     elif mods and mods[0] is not None and mods[0].lower() == "unixepoch":
         base, now = f"TO_TIMESTAMP({first}) AT TIME ZONE 'UTC'", False
         mods = mods[1:]
@@ -83,14 +94,22 @@ def date_function_sql(func: str, args: list[str | None], first: str) -> str:
     func = func.lower()
     expr, _now = timestamp_sql(func, args, first)
     if func == "date":
-        return "CURRENT_DATE" if expr == "now()" else f"CAST({expr} AS DATE)"
+        return f"CAST({expr} AS DATE)"
     if func == "time":
-        return f"CAST({expr} AS TIME(0))"
+        return f"CAST(DATE_TRUNC('SECOND', {expr}) AS TIME)"  # truncated, like SQLite
     return expr
 
 
-# strftime specifiers with the same meaning in to_char.
-_STRF = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "j": "DDD"}
+# strftime specifiers with the same meaning in to_char (%f: seconds with milliseconds).
+_STRF = {
+    "Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "j": "DDD",
+    "f": "SS.MS",
+}  # fmt: skip
+
+
+def epoch_sql(value: str) -> str:
+    """Whole seconds since 1970 of a timestamp, truncated like SQLite's (not rounded)."""
+    return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value})) AS BIGINT)"
 
 
 def strftime_sql(fmt: str | None, args: list[str | None], first: str) -> str:
@@ -99,9 +118,9 @@ def strftime_sql(fmt: str | None, args: list[str | None], first: str) -> str:
         raise Untranslatable(
             "strftime() format", "the format is not a string literal", "use to_char() by hand"
         )
-    value = date_function_sql("datetime", args, first) if args else "now()"
+    value = date_function_sql("datetime", args, first) if args else NOW_UTC
     if fmt == "%s":
-        return f"CAST(EXTRACT(EPOCH FROM {value}) AS BIGINT)"
+        return epoch_sql(value)
     out: list[str] = []
     literal: list[str] = []
     i = 0

@@ -10,6 +10,7 @@ from malnu_tui.engine.translate.common import Context, lit, pg_expr, table_name
 from malnu_tui.engine.translate.expressions import (
     DATE_FUNCS,
     DT_TAG,
+    KEEP_INTEGER,
     as_sqlite_text,
     bool_literal,
     text_columns,
@@ -107,6 +108,15 @@ def rewrite_column(
                 value = value.this
             if is_bool and (b := bool_literal(value)) is not None:
                 k.set("this", b)
+            elif pg_type == "TIMESTAMPTZ" and isinstance(value, exp.CurrentTimestamp):
+                k.set("this", exp.Anonymous(this="now", expressions=[]))  # an instant
+            elif pg_type in _INTEGER_TYPES and isinstance(value, exp.Boolean):
+                k.set("this", exp.Literal.number(1 if value.this else 0))
+                ctx.note(
+                    f"column {name} DEFAULT {'true' if value.this else 'false'}",
+                    f"became {1 if value.this else 0}: the column is an integer, and SQLite "
+                    "stores true/false in it as 1/0",
+                )
             elif is_text and isinstance(value, exp.CurrentTimestamp):
                 k.set("this", _text_default("ts"))
             elif is_text and isinstance(value, exp.CurrentDate):
@@ -142,6 +152,7 @@ def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
     if table is None:
         return
     rewrite_foreign_keys(schema, table, ctx)
+    _unique_constraint_names(schema, table, ctx)
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             rewrite_column(item, table, ctx)
@@ -151,6 +162,70 @@ def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
                 "the column has no declared type",
                 "declare a type (SQLite accepts untyped columns, PostgreSQL does not)",
             )
+
+
+_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT")
+_INDEXED = (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint)
+
+
+def _unique_constraint_names(schema: exp.Schema, table: str, ctx: Context) -> None:
+    """A named PRIMARY KEY/UNIQUE constraint is an index in PostgreSQL, and index names are per
+    schema there (SQLite's constraint names are per table): a name already used is renamed
+    ``<table>_<name>`` (deterministic), with a note."""
+    state = ctx.state
+    named: list[exp.Expr] = []
+    for item in schema.expressions:
+        if isinstance(item, exp.Constraint) and any(
+            isinstance(e, _INDEXED) for e in item.expressions
+        ):
+            named.append(item)
+        elif isinstance(item, exp.ColumnDef):
+            named.extend(
+                c
+                for c in item.args.get("constraints") or []
+                if c.this is not None and isinstance(c.args.get("kind"), _INDEXED)
+            )
+    for holder in named:
+        ident = holder.this
+        if not isinstance(ident, exp.Identifier):
+            continue
+        name = str(ident.this).lower()
+        if name in state.constraint_names or (name != table.lower() and state.object_exists(name)):
+            new, n = f"{table.lower()}_{name}", 2
+            while new in state.constraint_names or state.object_exists(new):
+                new, n = f"{table.lower()}_{name}_{n}", n + 1
+            ctx.note(
+                f"CONSTRAINT {name}",
+                f"renamed {new}: PostgreSQL names PRIMARY KEY/UNIQUE constraints per schema, "
+                "SQLite per table, and the name is already taken",
+            )
+            ident.set("this", new)
+            name = new
+        state.constraint_names.add(name)
+
+
+def _select_into_booleans(
+    select: exp.Select, cols: list[str], bools: set[str], state: SchemaState
+) -> None:
+    """``INSERT INTO t (flag) SELECT 1 …`` / ``SELECT other.int_col …``: SQLite stores the
+    integer in the BOOLEAN column; PostgreSQL needs a boolean (0 is false, anything else true)."""
+    sources = [str(t.name) for t in select.find_all(exp.Table)]
+    integer_cols = {
+        c.name.lower()
+        for t in sources
+        for c in state.columns(t)
+        if map_type(c.declared).postgres in _INTEGER_TYPES
+    }
+    for i, item in enumerate(list(select.expressions)):
+        if i >= len(cols) or cols[i].lower() not in bools:
+            continue
+        value = item.this if isinstance(item, exp.Alias) else item
+        if (b := bool_literal(value)) is not None:
+            value.replace(b)
+        elif isinstance(value, exp.Column) and value.name.lower() in integer_cols:
+            test = exp.NEQ(this=value.copy(), expression=exp.Literal.number(0))
+            test.meta[KEEP_INTEGER] = True  # an integer test, whatever the column's name
+            value.replace(exp.Paren(this=test))
 
 
 def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
@@ -265,8 +340,11 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                         item.replace(exp.var("DEFAULT"))
                     else:
                         explicit_ids = True
-    elif identity & colset:
-        explicit_ids = True  # INSERT … SELECT into the identity column
+    else:
+        if identity & colset:
+            explicit_ids = True  # INSERT … SELECT into the identity column
+        if isinstance(values, exp.Select) and bools:
+            _select_into_booleans(values, cols, bools, state)
 
     # Explicit values for an identity column do not move its sequence in PostgreSQL.
     for c in table_cols:

@@ -512,17 +512,11 @@ class D1Backend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _policy_from(options: Mapping[str, Any]) -> RetryPolicy:
-    base = RetryPolicy()
-    try:
-        return RetryPolicy(
-            attempts=int(options.get("retry_attempts", base.attempts)),
-            base_delay=float(options.get("retry_base_delay", base.base_delay)),
-            max_delay=float(options.get("retry_max_delay", base.max_delay)),
-            timeout=float(options.get("timeout", base.timeout)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad D1 retry option: {exc}") from None
+def _text_option(options: Mapping[str, Any], key: str) -> str | None:
+    value = options.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(f"D1 option {key} must be a non-empty string, got {value!r}")
+    return value
 
 
 def open_target(target: Target) -> D1Backend:
@@ -535,14 +529,14 @@ def open_target(target: Target) -> D1Backend:
     """
     location = parse_d1_url(target.url)
     options = dict(target.options)
-    env_name = str(options.get("api_token_env") or ENV_TOKEN)
-    token = str(options.get("api_token") or os.environ.get(env_name) or "").strip()
+    env_name = _text_option(options, "api_token_env") or ENV_TOKEN
+    token = (_text_option(options, "api_token") or os.environ.get(env_name) or "").strip()
     if not token:
         raise ConfigError(
             f"no Cloudflare API token for {location.url}",
             hint=f"export {env_name}=… (a token with 'D1 Edit' permission on the account)",
         )
-    api_base = str(options.get("api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE)
+    api_base = _text_option(options, "api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE
     if not api_base.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ConfigError(
             f"D1 API base {api_base!r} must be https:// (plain http only to localhost)",
@@ -550,6 +544,10 @@ def open_target(target: Target) -> D1Backend:
         )
     source = "the api_token option" if options.get("api_token") else env_name
     api = D1Api(
-        location, token, api_base=api_base, policy=_policy_from(options), token_source=source
+        location,
+        token,
+        api_base=api_base,
+        policy=RetryPolicy.from_options(options),
+        token_source=source,
     )
     return D1Backend(api)

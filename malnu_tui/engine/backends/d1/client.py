@@ -12,6 +12,7 @@ sent only in the ``Authorization`` header to the API host and never appears in a
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -151,6 +152,45 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         raw: float = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return raw * (0.75 + 0.5 * secrets.randbelow(1000) / 1000)
+
+    @staticmethod
+    def from_options(options: Mapping[str, Any]) -> RetryPolicy:
+        """The policy a target's options ask for: ``retry_attempts``, ``retry_base_delay``,
+        ``retry_max_delay``, ``timeout``; ConfigError naming a value out of range (NaN,
+        infinity, a negative timeout) or of the wrong type."""
+        base = RetryPolicy()
+        attempts = _option_number(options, "retry_attempts", base.attempts)
+        if attempts != int(attempts):
+            raise ConfigError(f"D1 option retry_attempts must be a whole number, got {attempts:g}")
+        return RetryPolicy(
+            attempts=int(attempts),
+            base_delay=_option_number(options, "retry_base_delay", base.base_delay),
+            max_delay=_option_number(options, "retry_max_delay", base.max_delay),
+            timeout=_option_number(options, "timeout", base.timeout),
+        )
+
+
+# option → (smallest, largest) allowed: a number of tries or of seconds.
+_POLICY_RANGES: dict[str, tuple[float, float]] = {
+    "retry_attempts": (1, 100),
+    "retry_base_delay": (0, 3600),
+    "retry_max_delay": (0, 3600),
+    "timeout": (0.1, 3600),
+}
+
+
+def _option_number(options: Mapping[str, Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    low, high = _POLICY_RANGES[key]
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not low <= number <= high:  # also NaN
+        raise ConfigError(
+            f"D1 option {key} must be a number from {low:g} to {high:g}, got {value!r}"
+        )
+    return number
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,25 @@ def dump_statements(path: Path) -> Iterator[str]:
         yield rest
 
 
+def load_dump(path: Path, conn: sqlite3.Connection) -> str | None:
+    """Load a dump into the SQLite database on ``conn`` as D1 imports it: one transaction,
+    foreign keys on (checked at the end, as with D1's defer_foreign_keys), the dump's own
+    transaction control skipped. Returns why it was refused (a ROLLBACK), else None; raises
+    ``sqlite3.Error`` / ``OSError`` when it does not load."""
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("BEGIN")
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    for statement in dump_statements(path):
+        control = is_transaction_control(statement)
+        if control and control.startswith("ROLLBACK"):
+            conn.execute("ROLLBACK")
+            return "the dump has a ROLLBACK (written with errors)"
+        if not control:
+            conn.execute(statement)
+    conn.execute("COMMIT")
+    return None
+
+
 def check_dump(path: Path) -> DumpCheck:
     """Load a dump into a scratch in-memory SQLite database: integrity check, row counts,
     schema hash (as the backends compute it) and the applied migrations it holds.
@@ -324,18 +343,9 @@ def check_dump(path: Path) -> DumpCheck:
     # transaction, as D1 imports it: a dump that D1 would refuse fails here too.
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("BEGIN")
-        conn.execute("PRAGMA defer_foreign_keys = ON")
-        for statement in dump_statements(path):
-            control = is_transaction_control(statement)
-            if control and control.startswith("ROLLBACK"):
-                return DumpCheck(
-                    "not checked", error="the dump has a ROLLBACK (written with errors)"
-                )
-            if not control:
-                conn.execute(statement)
-        conn.execute("COMMIT")
+        refused = load_dump(path, conn)
+        if refused:
+            return DumpCheck("not checked", error=refused)
         problems = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
         if problems:
             return DumpCheck("not checked", error=f"foreign key violations: {problems}")

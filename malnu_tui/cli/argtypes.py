@@ -1,0 +1,27 @@
+"""argparse ``type=`` functions for values whose bad forms must be a usage error (exit 2, one
+line naming the value) instead of a failure deep inside a command."""
+
+from __future__ import annotations
+
+import argparse
+
+MAX_COUNT = 1_000_000_000  # beyond any real number of rows or migrations; SQLite-safe
+
+
+def not_empty(value: str) -> str:
+    """An option value that must say something: ``--database ""`` (an unset variable in a
+    script) must not fall back silently to the configured or embedded database."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty (an unset variable?)")
+    return value
+
+
+def count(value: str) -> int:
+    """A whole number from 1 to a billion (``--limit``, ``--keep``)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_COUNT:,}, got {value!r}")
+    return number

@@ -1,0 +1,278 @@
+"""``sync``, ``sync verify`` and ``sync status``: copies of tables between targets, proved
+complete. ``malnu-tui sync [verify|status] [PAIR] [--from T --to T] [--tables a,b] [--full]
+[--dry-run]``; a PAIR is a ``[sync.NAME]`` of the config."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.sync import SyncPair, SyncProgress, TablePlan, TableReport
+
+ACTIONS = ("verify", "status")
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="copy tables between targets and prove the copy (sync verify, sync status)",
+        description="sync [PAIR]: copy tables; sync verify [PAIR]: compare them; "
+        "sync status: the last sync of every table at the destinations.",
+    )
+    p.add_argument("words", nargs="*", metavar="[verify|status] [PAIR]", help=argparse.SUPPRESS)
+    p.add_argument("--from", dest="sync_from", metavar="TARGET", help="the source target")
+    p.add_argument("--to", dest="sync_to", metavar="TARGET", help="the destination target")
+    p.add_argument(
+        "--tables", metavar="T,…", help="only these tables (default: the pair's, or all)"
+    )
+    p.add_argument("--full", action="store_true", help="recopy every row (not incremental)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read both sides, say what would change, write nothing",
+    )
+    p.set_defaults(handler=cmd_sync)
+
+
+# -- resolution -------------------------------------------------------------------------------
+
+
+def _ends(ctx: Context, pair_name: str | None) -> tuple[Target, Target, SyncPair | None]:
+    from malnu_tui.engine.sync.pairs import describe_pairs, load_pairs, pick_pair, resolve_end
+
+    settings = ctx.settings
+    pairs = load_pairs(settings)
+    source, dest = ctx.opt("sync_from"), ctx.opt("sync_to")
+    pair = pick_pair(pairs, pair_name, source, dest)
+    source = source or (pair.source if pair else None)
+    dest = dest or (pair.dest if pair else None)
+    if not source or not dest:
+        raise ConfigError(
+            "sync needs --from TARGET and --to TARGET, or a pair from the config "
+            f"(configured pairs: {describe_pairs(list(pairs.values()))})",
+            hint='add [sync.reporting] from = "primary", to = "analytics" to malnu.toml',
+        )
+    return resolve_end(settings, source), resolve_end(settings, dest), pair
+
+
+def _request(ctx: Context, pair: SyncPair | None) -> tuple[str, ...]:
+    from malnu_tui.engine.sync.pairs import tables_option
+
+    return tables_option(ctx.opt("tables")) or (pair.tables if pair else ())
+
+
+def _progress(ctx: Context) -> object:
+    last: dict[str, float] = {}
+
+    def show(p: SyncProgress) -> None:
+        now = time.monotonic()
+        key = f"{p.table}:{p.phase}"
+        if p.phase != "done" and now - last.get(key, 0.0) < 1.0:
+            return
+        last[key] = now
+        if p.phase == "done":
+            return
+        total = f"/{p.total:,}" if p.total is not None else ""
+        ctx.message(f"{p.table}: {p.phase} {p.rows:,}{total} rows ({p.rate:,.0f} rows/s)")
+
+    return show
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Target) -> None:
+    ctx.message(f"sync {source.name} ({source.display_url}) → {dest.name} ({dest.display_url})")
+    for p in plans:
+        how = {
+            "full": "full copy",
+            "updated_at": f"rows with {p.cursor} >= {p.since}" if p.since else "every row",
+            "checksum": "chunks whose checksums differ",
+        }[p.mode]
+        extra = "; create the table" if p.create else ""
+        if p.resume_after is not None:
+            extra += f"; resumes after key {list(p.resume_after)}"
+        ctx.message(
+            f"  {p.table}: {p.mode} ({how}{extra}); source {p.source_count:,} rows, "
+            f"destination {p.dest_count:,} rows"
+        )
+        for n in p.notes:
+            ctx.message(f"    note: {n}")
+        if p.ddl:
+            ctx.message(f"    {p.ddl}")
+
+
+def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
+    if ctx.json:
+        ctx.out_json([r.as_json() for r in reports])
+        return
+    from malnu_tui.cli.output import print_table
+
+    verbs = (
+        ("would insert", "would update", "would delete")
+        if dry_run
+        else ("inserted", "updated", "deleted")
+    )
+    print_table(
+        ctx.stdout,
+        ["table", "mode", "read", *verbs, "source", "destination", "verified"],
+        [
+            (
+                r.table, r.mode, f"{r.read:,}",
+                f"{r.inserted:,}", f"{r.updated:,}", f"{r.deleted:,}",
+                f"{r.source_count:,}", f"{r.dest_count:,}",
+                "—" if dry_run else ("✔ yes" if r.verified else "✘ no"),
+            )
+            for r in reports
+        ],
+    )  # fmt: skip
+    for r in reports:
+        for d in r.differences:
+            ctx.out(f"{r.table}: {d.describe(r.key)}")
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_sync(ctx: Context) -> int:
+    words = list(ctx.opt("words") or [])
+    action = words.pop(0) if words and words[0] in ACTIONS else "sync"
+    if len(words) > 1:
+        raise ConfigError(
+            f"sync: unexpected argument {words[1]!r} (usage: sync [verify|status] [PAIR])"
+        )
+    pair_name = words[0] if words else None
+    if action == "status":
+        return _status(ctx, pair_name)
+    source, dest, pair = _ends(ctx, pair_name)
+    tables = _request(ctx, pair)
+    from malnu_tui.engine.sync import (
+        SyncRequest,
+        SyncSession,
+        dry_run,
+        plan_sync,
+        run_sync,
+        verify_sync,
+    )
+
+    progress = _progress(ctx)
+    with SyncSession(source, dest) as s:
+        if action == "verify":
+            reports = verify_sync(s, tables, progress)  # type: ignore[arg-type]
+            _print_reports(ctx, reports)
+            bad = [r for r in reports if not r.verified]
+            if bad:
+                ctx.message(f"✘ {len(bad)} table(s) differ: {', '.join(r.table for r in bad)}")
+                return 1
+            ctx.message(f"✔ {len(reports)} table(s) equal on both sides")
+            return 0
+        req = SyncRequest(tables=tables, full=bool(ctx.opt("full")))
+        if pair is not None:
+            req = replace(
+                req,
+                overlap_seconds=pair.overlap_seconds,
+                cursor=pair.cursor,
+                chunk_rows=pair.chunk_rows,
+            )
+        plans = plan_sync(s, req)
+        _plan_lines(ctx, plans, source, dest)
+        if ctx.opt("dry_run"):
+            reports = dry_run(s, plans, progress)  # type: ignore[arg-type]
+            _print_reports(ctx, reports, dry_run=True)
+            ctx.message("dry run: nothing was written")
+            return 0
+        ctx.confirm(f"sync {len(plans)} table(s) into {dest.name}", s.dst.backend.name)
+        reports = run_sync(s, req, progress)  # type: ignore[arg-type]
+    _print_reports(ctx, reports)
+    bad = [r for r in reports if not r.verified]
+    if bad:
+        ctx.message(f"✘ verification found differences in: {', '.join(r.table for r in bad)}")
+        return 1
+    ctx.message(f"✔ {len(reports)} table(s) synced and verified")
+    return 0
+
+
+def _status(ctx: Context, pair_name: str | None) -> int:
+    from malnu_tui.engine.sync import lag_seconds, read_states
+    from malnu_tui.engine.sync.pairs import load_pairs, resolve_end
+
+    settings = ctx.settings
+    pairs = load_pairs(settings)
+    if ctx.opt("sync_to"):
+        dests = [str(ctx.opt("sync_to"))]
+    elif pair_name:
+        if pair_name not in pairs:
+            raise ConfigError(
+                f"no sync pair named {pair_name!r} (configured: {', '.join(pairs) or 'none'})"
+            )
+        dests = [pairs[pair_name].dest]
+    else:
+        dests = sorted({p.dest for p in pairs.values()})
+    if not dests:
+        raise ConfigError(
+            "sync status: no [sync.NAME] pairs in the config; name one with --to TARGET"
+        )
+    rows: list[dict[str, object]] = []
+    for name in dests:
+        for st in read_states(resolve_end(settings, name)):
+            lag = lag_seconds(st)
+            rows.append(
+                {
+                    "destination": name,
+                    "table": st.table_name,
+                    "source": st.source,
+                    "mode": st.mode,
+                    "status": st.status,
+                    "finished_at": st.finished_at,
+                    "lag_seconds": None if lag is None else int(lag),
+                    "watermark": st.watermark,
+                    "read": st.rows_read,
+                    "inserted": st.inserted,
+                    "updated": st.updated,
+                    "deleted": st.deleted,
+                    "source_count": st.source_count,
+                    "dest_count": st.dest_count,
+                    "verified": st.verified,
+                    "differences": st.differences,
+                }
+            )
+    if ctx.json:
+        ctx.out_json(rows)
+        return 0
+    if not rows:
+        ctx.message("no table has been synced yet")
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    print_table(
+        ctx.stdout,
+        ["destination", "table", "from", "mode", "status", "last sync", "lag", "rows", "verified"],
+        [
+            (
+                r["destination"], r["table"], r["source"], r["mode"], r["status"],
+                r["finished_at"] or "—", _age(r["lag_seconds"]), r["dest_count"],
+                {True: "✔ yes", False: "✘ no", None: "—"}[r["verified"]],  # type: ignore[index]
+            )
+            for r in rows
+        ],
+    )  # fmt: skip
+    return 0
+
+
+def _age(seconds: object) -> str:
+    if not isinstance(seconds, int):
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

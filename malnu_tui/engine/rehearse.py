@@ -1,0 +1,311 @@
+"""The rehearsal: the guide's "tested in staging first", with production's own data. The
+newest verified backup of a target (or the one named) is restored into a scratch database
+with the backup module's own verify and restore, the pending migrations are applied there one
+transaction each, and each one's time, rows touched, failure and lint findings are reported.
+The scratch is dropped; the target itself is never written to."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import ConfigError, StatementFailed
+from malnu_tui.engine.lint.model import Finding
+from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backup.store import BackupManifest, BackupProgressCallback
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+
+__all__ = ["RehearsalReport", "RehearsedMigration", "choose_backup", "rehearse"]
+
+
+@dataclass(frozen=True)
+class RehearsedMigration:
+    filename: str
+    ran: bool
+    ok: bool
+    ms: int = 0
+    rows: int = 0
+    error: str | None = None
+    line: int | None = None
+    statement: str | None = None
+    findings: tuple[Finding, ...] = ()
+
+    def describe(self) -> str:
+        if not self.ran:
+            return f"- {self.filename}: not run (an earlier migration failed)"
+        if not self.ok:
+            return f"✘ {self.filename}: failed at line {self.line}: {self.error}"
+        lint = f", {len(self.findings)} lint finding(s)" if self.findings else ""
+        return f"✔ {self.filename}: {self.ms} ms, {self.rows} row(s) affected{lint}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "filename": self.filename,
+            "ran": self.ran,
+            "ok": self.ok,
+            "ms": self.ms,
+            "rows": self.rows,
+            "error": self.error,
+            "line": self.line,
+            "statement": self.statement,
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class RehearsalReport:
+    target: str
+    backup_id: str
+    backup_created_at: str
+    data_age_seconds: float
+    where: str
+    restore_seconds: float
+    migrations: tuple[RehearsedMigration, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.migrations)
+
+    @property
+    def age_text(self) -> str:
+        s = int(self.data_age_seconds)
+        if s < 3600:
+            return f"{s // 60} min"
+        if s < 86400:
+            return f"{s // 3600} h {s % 3600 // 60} min"
+        return f"{s // 86400} d {s % 86400 // 3600} h"
+
+    def summary(self) -> str:
+        done = sum(1 for m in self.migrations if m.ok)
+        total_ms = sum(m.ms for m in self.migrations)
+        verdict = "all applied" if self.ok else "FAILED"
+        return (
+            f"rehearsal of {self.target} on backup {self.backup_id} (data {self.age_text} old, "
+            f"taken {self.backup_created_at}): {done}/{len(self.migrations)} pending "
+            f"migration(s) applied in {total_ms} ms on {self.where}: {verdict}; the scratch "
+            "was dropped, the target was not touched"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "target": self.target,
+            "backup": {
+                "id": self.backup_id,
+                "created_at": self.backup_created_at,
+                "age_seconds": round(self.data_age_seconds, 1),
+            },
+            "scratch": self.where,
+            "restore_seconds": round(self.restore_seconds, 3),
+            "notes": list(self.notes),
+            "migrations": [m.as_json() for m in self.migrations],
+        }
+
+
+def choose_backup(target: Target, backup_id: str | None) -> BackupManifest:
+    """The named backup, or the newest verified one of ``target``."""
+    from malnu_tui.engine.backup import list_backups, load_manifest
+
+    if backup_id:
+        return load_manifest(target.backup_dir, backup_id)
+    for manifest in list_backups(target.backup_dir):
+        if manifest.verified:
+            return manifest
+    raise ConfigError(
+        f"target {target.name} has no verified backup to rehearse on (in {target.backup_dir})",
+        hint="take one with `malnu-tui backup create`, or name one with --backup ID",
+    )
+
+
+Runner = Callable[[str, Sequence[Statement]], tuple[int, int]]
+
+
+def _units(
+    target: Target, mset: MigrationSet, pending: list[str]
+) -> dict[str, Sequence[Statement]]:
+    from malnu_tui.engine.lint.target import dialect_of
+
+    if target.kind == "postgresql" and dialect_of(target) == "sqlite":
+        from malnu_tui.engine.translate import postgres_units
+
+        units = postgres_units(mset)
+        units.require(pending, rollback=False)
+        return {f: units.migrations[f] for f in pending}
+    by_name = mset.by_filename()
+    return {f: by_name[f].statements() for f in pending}
+
+
+def _run_all(
+    run: Runner, units: dict[str, Sequence[Statement]], lint: dict[str, tuple[Finding, ...]],
+    progress: BackupProgressCallback,
+) -> list[RehearsedMigration]:  # fmt: skip
+    from malnu_tui.engine.backup.store import BackupProgress
+
+    out: list[RehearsedMigration] = []
+    failed = False
+    for i, (filename, statements) in enumerate(units.items(), 1):
+        found = lint.get(filename, ())
+        if failed:
+            out.append(RehearsedMigration(filename, False, False, findings=found))
+            continue
+        progress(BackupProgress("migrate", i - 1, len(units), f"applying {filename}"))
+        try:
+            ms, rows = run(filename, statements)
+        except StatementFailed as exc:
+            failed = True
+            out.append(RehearsedMigration(filename, True, False, 0, 0, exc.error, exc.line,
+                                          exc.statement, found))  # fmt: skip
+            continue
+        out.append(RehearsedMigration(filename, True, True, ms, rows, findings=found))
+    progress(BackupProgress("migrate", len(units), len(units), "pending migrations applied"))
+    return out
+
+
+def rehearse(
+    target: Target,
+    mset: MigrationSet,
+    *,
+    backup_id: str | None = None,
+    progress: BackupProgressCallback | None = None,
+) -> RehearsalReport:
+    """Restore a verified backup of ``target`` into a scratch database and apply the
+    migrations the backup does not have there. Never writes to ``target``'s database."""
+    from malnu_tui.engine.backup import verify_backup
+    from malnu_tui.engine.backup.core import data_path
+    from malnu_tui.engine.backup.store import BackupCorrupt, BackupProgress, emitter
+    from malnu_tui.engine.lint.target import lint_target
+
+    emit = emitter(progress)
+    manifest = choose_backup(target, backup_id)
+    if manifest.target_kind != target.kind:
+        raise ConfigError(
+            f"backup {manifest.id} is of a {manifest.target_kind} database; "
+            f"target {target.name} is {target.kind}"
+        )
+    emit(BackupProgress("verify", 0, 0, f"verifying backup {manifest.id}"))
+    report = verify_backup(target, manifest.id, progress=emit)
+    if not report.ok:
+        raise BackupCorrupt(manifest.id, report.problems)
+    applied = set(manifest.applied_filenames)
+    pending = [m.filename for m in mset.migrations if m.filename not in applied]
+    units = _units(target, mset, pending)
+    age = (datetime.now(UTC) - manifest.created).total_seconds()
+    path = data_path(target, manifest)
+    started = time.perf_counter()
+    with _scratch(target, manifest, path, emit) as (where, backend, run):
+        restore_s = time.perf_counter() - started
+        lint = lint_target(target, mset, pending, backend, from_live_schema=True)
+        by_file = {f: lint.for_file(f) for f in pending}
+        results = _run_all(run, units, by_file, emit)
+    notes = list(lint.notes)
+    if not pending:
+        notes.append(f"backup {manifest.id} already has every migration: nothing to rehearse")
+    return RehearsalReport(
+        target.name, manifest.id, manifest.created_at, age, where, restore_s,
+        tuple(results), tuple(notes),
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _scratch(
+    target: Target, manifest: BackupManifest, path: Path, emit: BackupProgressCallback
+) -> Iterator[tuple[str, Backend, Runner]]:
+    """(where, a backend on the scratch for the lint's live checks, a runner) of a scratch
+    database holding the backup's data; removed on exit."""
+    if target.kind == "postgresql":
+        with _postgres_scratch(target, manifest, path, emit) as got:
+            yield got
+        return
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.backup.method import method_for
+    from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.config import sqlite_url
+    from malnu_tui.engine.scratch import SQLiteScratch
+
+    tmp = Path(tempfile.mkdtemp(prefix="malnu-rehearse-"))
+    try:
+        db = tmp / "rehearsal.db"
+        backend = SQLiteBackend(db)
+        try:
+            emit(BackupProgress("restore", 0, 0, f"restoring backup {manifest.id} into {db}"))
+            if target.kind == "d1":  # D1's export, loaded into a local SQLite file
+                from malnu_tui.engine.backends.d1.timetravel import load_dump
+
+                try:
+                    refused = load_dump(path, backend.conn)
+                except (sqlite3.Error, OSError) as exc:
+                    refused = f"the export does not load into SQLite: {exc}"
+                if refused:
+                    raise ConfigError(f"backup {manifest.id}: {refused}")
+            else:
+                scratch_target = replace(target, url=sqlite_url(db), backup_dir=path.parent)
+                method_for("sqlite").restore(backend, scratch_target, path, manifest, emit)
+            scratch = SQLiteScratch(db)
+            try:
+                yield f"scratch SQLite file {db}", backend, scratch.run
+            finally:
+                scratch.close()
+        finally:
+            backend.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _postgres_scratch(
+    target: Target, manifest: BackupManifest, path: Path, emit: BackupProgressCallback
+) -> Iterator[tuple[str, Backend, Runner]]:
+    """A scratch database on the target's server (needs CREATEDB), restored with pg_restore
+    as ``backup restore`` does, dropped on exit."""
+    from psycopg import sql
+
+    from malnu_tui.engine.backends.postgresql import open_target
+    from malnu_tui.engine.backup.method import method_for
+    from malnu_tui.engine.backup.postgresql import _with_dbname
+    from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.scratch import pg_run
+
+    name = f"malnu_rehearse_{uuid.uuid4().hex[:10]}"
+    admin = open_target(target)
+    try:
+        try:
+            admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot create the scratch database {name} on {admin.display_url}: {exc}",
+                hint="the rehearsal needs a role with CREATEDB on the target's server",
+            ) from None
+        scratch_target = replace(target, url=_with_dbname(target.url, name))
+        try:
+            backend = open_target(scratch_target)
+            try:
+                emit(BackupProgress("restore", 0, 0, f"restoring {manifest.id} into {name}"))
+                method_for("postgresql").restore(backend, scratch_target, path, manifest, emit)
+
+                def run(filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
+                    return pg_run(backend, filename, statements)
+
+                yield f"scratch database {name} on {admin.display_url}", backend, run
+            finally:
+                backend.close()
+        finally:
+            with contextlib.suppress(Exception):
+                admin.conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+    finally:
+        admin.close()

@@ -1,0 +1,329 @@
+"""Scratch databases for the stairway test and the rehearsal: a temp SQLite file, or a scratch
+schema (or database) on a PostgreSQL server. Each runs a migration's statements in one
+transaction (as the backends do), counts the rows they touch, fingerprints the schema object
+by object, and removes itself when closed."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
+from malnu_tui.engine.errors import BackendError, StatementFailed
+from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+
+__all__ = [
+    "PostgresScratch",
+    "SQLiteScratch",
+    "SchemaDifference",
+    "Scratch",
+    "compare_fingerprints",
+]
+
+TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, "d1_migrations"})
+Fingerprint = dict[str, str]
+
+
+def _norm(sql: str) -> str:
+    text = " ".join(str(sql).split())
+    for a, b in (("( ", "("), (" )", ")"), (" ,", ","), (",", ", "), (",  ", ", ")):
+        text = text.replace(a, b)
+    return text
+
+
+class Scratch(Protocol):
+    """A throwaway database: run units, fingerprint the schema, close (removes it)."""
+
+    where: str
+
+    def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
+        """Run ``statements`` in one transaction: (ms, rows affected); on a failing statement
+        everything is rolled back and :class:`StatementFailed` raised."""
+        ...
+
+    def fingerprint(self) -> Fingerprint:
+        """Every schema object (tables, columns with type/default/NOT NULL, indexes,
+        constraints, triggers, views…) → its normalised definition."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SchemaDifference:
+    """One object that differs between two fingerprints."""
+
+    object: str
+    change: str  # "left behind", "lost", "changed"
+    before: str
+    after: str
+
+    def describe(self) -> str:
+        if self.change == "changed":
+            return f"{self.object} changed: {self.before} → {self.after}"
+        return f"{self.object} {self.change}"
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "object": self.object,
+            "change": self.change,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def compare_fingerprints(before: Fingerprint, after: Fingerprint) -> list[SchemaDifference]:
+    """What ``after`` has that ``before`` did not ("left behind"), lacks ("lost") or defines
+    differently ("changed"). A table whose only change is in its columns is named by them."""
+    out: list[SchemaDifference] = []
+    for name in sorted(set(before) | set(after)):
+        b, a = before.get(name), after.get(name)
+        if b == a:
+            continue
+        if b is None:
+            out.append(SchemaDifference(name, "left behind", "", a or ""))
+        elif a is None:
+            out.append(SchemaDifference(name, "lost", b, ""))
+        else:
+            out.append(SchemaDifference(name, "changed", b, a))
+    named = {d.object.split(" ", 1)[1].split(".")[0] for d in out if d.object.startswith("column ")}
+    return [
+        d
+        for d in out
+        if not (d.change == "changed" and d.object.startswith("table ")
+                and d.object.split(" ", 1)[1] in named)
+    ]  # fmt: skip
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
+    fp: Fingerprint = {}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+        "ORDER BY type, name"
+    ).fetchall()
+    for typ, name, table, sql in rows:
+        if str(table) in TOOL_TABLES or sql is None:
+            continue
+        fp[f"{typ} {name}"] = _norm(sql)
+        if typ != "table":
+            continue
+        for c in conn.execute(f"PRAGMA table_xinfo({_q(name)})"):
+            # (cid, name, type, notnull, dflt_value, pk, hidden)
+            desc = str(c[2]) or "(no type)"
+            if c[3]:
+                desc += " NOT NULL"
+            if c[4] is not None:
+                desc += f" DEFAULT {c[4]}"
+            if c[5]:
+                desc += " PRIMARY KEY"
+            fp[f"column {name}.{c[1]}"] = desc
+        for fk in conn.execute(f"PRAGMA foreign_key_list({_q(name)})"):
+            fp[f"foreign key {name}({fk[3]}) → {fk[2]}({fk[4]})"] = (
+                f"ON UPDATE {fk[5]} ON DELETE {fk[6]}"
+            )
+    return fp
+
+
+class SQLiteScratch:
+    """A temp SQLite file (deleted on close), foreign keys on as on the tool's connections."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._dir: Path | None = None
+        if path is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="malnu-scratch-"))
+            path = self._dir / "scratch.db"
+        self.path = path
+        self.where = f"scratch SQLite file {path}"
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if self._dir is not None:  # a throwaway file: no need to survive a power cut
+            self.conn.execute("PRAGMA synchronous = OFF")
+
+    def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
+        rows = 0
+        started = time.perf_counter()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for st in statements:
+                try:
+                    cur = self.conn.execute(st.text)
+                except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
+                    raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+                rows += max(cur.rowcount, 0)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        return int((time.perf_counter() - started) * 1000), rows
+
+    def fingerprint(self) -> Fingerprint:
+        return sqlite_fingerprint(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+_PG_FINGERPRINT = {
+    "relations": """
+        SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')""",
+    "columns": """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0
+          AND NOT a.attisdropped""",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s",
+    "constraints": """
+        SELECT c.relname, con.conname, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s""",
+    "triggers": """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(s)s AND NOT t.tgisinternal""",
+    "views": """
+        SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(s)s AND c.relkind IN ('v', 'm')""",
+    "functions": """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s""",
+    "types": """
+        SELECT t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = %(s)s AND t.typtype IN ('e', 'd', 'c')
+          AND NOT EXISTS (SELECT 1 FROM pg_class c
+                          WHERE c.oid = t.typrelid AND c.relkind <> 'c')""",
+}
+_RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence",
+            "f": "foreign table"}  # fmt: skip
+
+
+def pg_fingerprint(conn: Any, schema: str) -> Fingerprint:
+    """The objects of ``schema`` (tool tables excluded), for comparing two moments."""
+    fp: Fingerprint = {}
+    p = {"s": schema}
+    prefix = f"{schema}."
+
+    def run(name: str) -> list[tuple[Any, ...]]:
+        return list(conn.execute(_PG_FINGERPRINT[name], p).fetchall())
+
+    for rel, kind in run("relations"):
+        if rel not in TOOL_TABLES:
+            fp[f"{_RELKIND[kind]} {rel}"] = _RELKIND[kind]
+    for rel, col, typ, notnull, default, identity, generated in run("columns"):
+        if rel in TOOL_TABLES:
+            continue
+        desc = str(typ) + (" NOT NULL" if notnull else "")
+        if default is not None:
+            desc += f" DEFAULT {str(default).replace(prefix, '')}"
+        if identity:
+            desc += f" IDENTITY {identity}"
+        if generated:
+            desc += " GENERATED"
+        fp[f"column {rel}.{col}"] = desc
+    for table, name, ddl in run("indexes"):
+        if table not in TOOL_TABLES:
+            fp[f"index {name}"] = _norm(str(ddl).replace(prefix, ""))
+    for table, name, ddl in run("constraints"):
+        if table not in TOOL_TABLES:
+            fp[f"constraint {table}.{name}"] = _norm(str(ddl).replace(prefix, ""))
+    for table, name, ddl in run("triggers"):
+        fp[f"trigger {table}.{name}"] = _norm(str(ddl).replace(prefix, ""))
+    for name, ddl in run("views"):
+        fp[f"view {name}"] = _norm(str(ddl).replace(prefix, ""))
+    for name, args, digest in run("functions"):
+        fp[f"function {name}({args})"] = str(digest)
+    for name, kind in run("types"):
+        fp[f"type {name}"] = str(kind)
+    return fp
+
+
+def _pg_error(exc: Exception) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return str(primary or exc).strip()
+
+
+def pg_run(
+    backend: PostgresBackend, filename: str, statements: Sequence[Statement]
+) -> tuple[int, int]:
+    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows)."""
+    import psycopg
+
+    conn = backend.conn
+    rows = 0
+    started = time.perf_counter()
+    failure: StatementFailed | None = None
+    try:
+        with conn.transaction():
+            for st in statements:
+                try:
+                    cur = conn.execute(st.text)
+                except psycopg.Error as exc:
+                    failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
+                    raise
+                rows += max(cur.rowcount, 0)
+    except psycopg.Error as exc:
+        if failure is not None:
+            raise failure from None
+        raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
+    return int((time.perf_counter() - started) * 1000), rows
+
+
+class PostgresScratch:
+    """A scratch schema on a PostgreSQL server (dropped with CASCADE on close). Statements run
+    with ``search_path`` set to it, so a migration's unqualified names land there."""
+
+    def __init__(self, url: str, *, prefix: str = "malnu_stairway") -> None:
+        from malnu_tui.engine.backends.postgresql import open_url
+
+        self.backend: PostgresBackend = open_url(url)
+        self.schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.where = f"scratch schema {self.schema} on {self.backend.display_url}"
+        conn = self.backend.conn
+        try:
+            conn.execute(f'CREATE SCHEMA "{self.schema}"')
+            conn.execute(f'SET search_path TO "{self.schema}"')
+        except Exception as exc:
+            self.backend.close()
+            raise BackendError(
+                f"cannot create a scratch schema on {self.backend.display_url}: {_pg_error(exc)}",
+                hint="the role needs CREATE on the database (or pass --postgres URL)",
+            ) from None
+
+    def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
+        return pg_run(self.backend, filename, statements)
+
+    def fingerprint(self) -> Fingerprint:
+        return pg_fingerprint(self.backend.conn, self.schema)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self.backend.close()

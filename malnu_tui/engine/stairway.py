@@ -1,0 +1,269 @@
+"""The stairway test (pytest-alembic's, Liquibase's update-testing-rollback): on a scratch
+database, for each migration in order, fingerprint the schema, apply the migration, roll it
+back, check the schema is what it was, apply it again. A rollback that leaves or loses
+something is named with the objects that differ; a migration that cannot be re-applied is
+named with the failing statement."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.scratch import SchemaDifference, Scratch, compare_fingerprints
+from malnu_tui.engine.sqlsplit import Statement, split_statements, strip_template
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.translate import PostgresUnits
+
+__all__ = ["StairStep", "StairwayReport", "Unit", "read_seed", "run_stairway", "units_for"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A migration's statements and its rollback's (None: no rollback file), or why it cannot
+    run on this database (an untranslatable statement)."""
+
+    filename: str
+    up: tuple[Statement, ...]
+    down: tuple[Statement, ...] | None
+    rollback_file: str = ""
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class StairStep:
+    """One migration's stair: ``stage`` names where it went wrong (``ok`` when it did not)."""
+
+    filename: str
+    stage: str  # ok, apply, rollback, compare, reapply, no-rollback, untranslatable
+    message: str = ""
+    file: str = ""  # the file whose statement failed
+    line: int | None = None
+    statement: str | None = None
+    differences: tuple[SchemaDifference, ...] = ()
+    ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.stage == "ok"
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"✔ {self.filename}: apply, rollback, re-apply ({self.ms} ms)"
+        where = f" ({self.file}:{self.line})" if self.line else ""
+        text = f"✘ {self.filename}: {self.stage}: {self.message}{where}"
+        for d in self.differences:
+            text += f"\n    {d.describe()}"
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "filename": self.filename,
+            "ok": self.ok,
+            "stage": self.stage,
+            "message": self.message,
+            "file": self.file or None,
+            "line": self.line,
+            "statement": self.statement,
+            "differences": [d.as_json() for d in self.differences],
+            "ms": self.ms,
+        }
+
+
+@dataclass(frozen=True)
+class StairwayReport:
+    where: str
+    steps: tuple[StairStep, ...]
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    def summary(self) -> str:
+        bad = [s for s in self.steps if not s.ok]
+        return (
+            f"stairway on {self.where}: {len(self.steps) - len(bad)} of {len(self.steps)} "
+            f"migration(s) apply, roll back cleanly and re-apply ({self.seconds:.2f} s)"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "where": self.where,
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+            "steps": [s.as_json() for s in self.steps],
+        }
+
+
+def units_as_written(mset: MigrationSet) -> list[Unit]:
+    """Each migration's statements and its rollback's, as the files say."""
+    out: list[Unit] = []
+    for m in mset.migrations:
+        down: tuple[Statement, ...] | None = None
+        if m.rollback is not None:
+            down = tuple(strip_template(split_statements(m.rollback.read_text())).statements)
+        rb_name = m.rollback.filename if m.rollback else ""
+        out.append(Unit(m.filename, tuple(m.statements()), down, rb_name))
+    return out
+
+
+def units_translated(mset: MigrationSet, units: PostgresUnits) -> list[Unit]:
+    """Each migration and rollback as translated to PostgreSQL (SQLite-dialect files on a
+    PostgreSQL scratch)."""
+    out: list[Unit] = []
+    for m in mset.migrations:
+        errors = [f for f in units.findings.get(m.filename, ()) if f.severity == "error"]
+        problem = "; ".join(f"{f.file}:{f.line}: {f.construct}: {f.why}" for f in errors)
+        down = units.rollbacks.get(m.filename) if m.rollback is not None else None
+        rb_name = m.rollback.filename if m.rollback else ""
+        out.append(Unit(m.filename, units.migrations[m.filename], down, rb_name, problem))
+    return out
+
+
+def _failed(filename: str, stage: str, exc: StatementFailed, ms: int) -> StairStep:
+    return StairStep(filename, stage, exc.error, exc.filename, exc.line, exc.statement, (), ms)
+
+
+class _Seeder:
+    """Seed statements run as soon as they can: before the first migration and after each
+    one, every statement not yet run is tried (each in its own transaction)."""
+
+    def __init__(self, scratch: Scratch, statements: Sequence[Statement], name: str) -> None:
+        self.scratch = scratch
+        self.pending = list(statements)
+        self.name = name
+        self.errors: dict[int, str] = {}
+
+    def __call__(self) -> None:
+        left: list[Statement] = []
+        for st in self.pending:
+            try:
+                self.scratch.run(self.name, (st,))
+            except StatementFailed as exc:
+                self.errors[st.line] = exc.error
+                left.append(st)
+        self.pending = left
+
+    def notes(self) -> list[str]:
+        return [
+            f"{self.name}:{st.line}: seed statement never ran: {self.errors.get(st.line, '?')}"
+            for st in self.pending
+        ]
+
+
+def run_stairway(
+    scratch: Scratch,
+    units: Sequence[Unit],
+    *,
+    seed: tuple[str, Sequence[Statement]] | None = None,
+    progress: Callable[[StairStep], None] | None = None,
+) -> StairwayReport:
+    """Walk ``units`` up the stairs on ``scratch`` (which the caller closes). Stops at a
+    migration that cannot be applied or re-applied: the next ones would run on a schema the
+    files never produce."""
+    started = time.perf_counter()
+    steps: list[StairStep] = []
+    seeder = _Seeder(scratch, seed[1], seed[0]) if seed else None
+    notes: list[str] = []
+    for unit in units:
+        if seeder is not None:
+            seeder()
+        step = _stair(scratch, unit)
+        steps.append(step)
+        if progress is not None:
+            progress(step)
+        if step.stage in ("apply", "reapply", "untranslatable"):
+            left = len(units) - len(steps)
+            if left:
+                notes.append(f"stopped after {unit.filename}: {left} later migration(s) not run")
+            break
+    if seeder is not None:
+        seeder()
+        notes.extend(seeder.notes())
+    return StairwayReport(scratch.where, tuple(steps), tuple(notes), time.perf_counter() - started)
+
+
+def _stair(scratch: Scratch, unit: Unit) -> StairStep:
+    t0 = time.perf_counter()
+
+    def ms() -> int:
+        return int((time.perf_counter() - t0) * 1000)
+
+    if unit.problem:
+        return StairStep(unit.filename, "untranslatable", unit.problem)
+    before = scratch.fingerprint()
+    try:
+        scratch.run(unit.filename, unit.up)
+    except StatementFailed as exc:
+        return _failed(unit.filename, "apply", exc, ms())
+    if unit.down is None:
+        return StairStep(unit.filename, "no-rollback", "no rollback file: it cannot be undone")
+    after = scratch.fingerprint()
+    try:
+        scratch.run(unit.rollback_file, unit.down)
+    except StatementFailed as exc:
+        step = _failed(unit.filename, "rollback", exc, ms())
+        return step
+    diff = compare_fingerprints(before, scratch.fingerprint())
+    try:
+        scratch.run(unit.filename, unit.up)
+    except StatementFailed as exc:
+        step = _failed(unit.filename, "reapply", exc, ms())
+        if diff:
+            msg = f"{exc.error} (after a rollback that did not undo it: {len(diff)} difference(s))"
+            return StairStep(step.filename, "reapply", msg, step.file, step.line, step.statement,
+                             tuple(diff), step.ms)  # fmt: skip
+        return step
+    if diff:
+        n = len(diff)
+        return StairStep(
+            unit.filename,
+            "compare",
+            f"{unit.rollback_file} does not restore the schema: {n} object(s) differ",
+            unit.rollback_file,
+            None,
+            None,
+            tuple(diff),
+            ms(),
+        )
+    again = compare_fingerprints(after, scratch.fingerprint())
+    if again:
+        return StairStep(unit.filename, "compare", "re-applying gives a different schema",
+                         unit.filename, None, None, tuple(again), ms())  # fmt: skip
+    return StairStep(unit.filename, "ok", ms=ms())
+
+
+def read_seed(path: str) -> tuple[str, list[Statement]]:
+    """A seed file's statements (the name used in messages, the statements)."""
+    from pathlib import Path
+
+    from malnu_tui.engine.errors import ConfigError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--seed {path}: cannot read: {exc}") from None
+    try:
+        return p.name, strip_template(split_statements(text)).statements
+    except ValueError as exc:
+        line = getattr(exc, "line", None)
+        raise ConfigError(f"--seed {path}{f':{line}' if line else ''}: {exc}") from None
+
+
+def translated_units(mset: MigrationSet) -> list[Unit]:
+    from malnu_tui.engine.translate import postgres_units
+
+    return units_translated(mset, postgres_units(mset))
+
+
+def units_for(mset: MigrationSet, *, translate: bool) -> list[Unit]:
+    """The units to climb: the files as written, or their PostgreSQL translation."""
+    return translated_units(mset) if translate else units_as_written(mset)

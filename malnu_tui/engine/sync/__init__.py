@@ -1,0 +1,46 @@
+"""Sync between the databases: copy tables from one target to another and prove the copy
+complete (counts, then checksums over key ranges, down to the differing keys).
+
+No UI here: the CLI and the console call :func:`plan_sync`, :func:`run_sync`,
+:func:`dry_run` and :func:`verify_sync` and show the frozen values they return.
+"""
+
+from malnu_tui.engine.sync.model import (
+    Difference,
+    SyncProgress,
+    TablePlan,
+    TableReport,
+)
+from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
+from malnu_tui.engine.sync.run import (
+    SyncRequest,
+    SyncSession,
+    dry_run,
+    lag_seconds,
+    plan_sync,
+    read_states,
+    run_sync,
+    states,
+    verify_sync,
+)
+from malnu_tui.engine.sync.side import SyncState
+
+__all__ = [
+    "Difference",
+    "SyncPair",
+    "SyncProgress",
+    "SyncRequest",
+    "SyncSession",
+    "SyncState",
+    "TablePlan",
+    "TableReport",
+    "dry_run",
+    "lag_seconds",
+    "load_pairs",
+    "plan_sync",
+    "read_states",
+    "resolve_end",
+    "run_sync",
+    "states",
+    "verify_sync",
+]

@@ -1,0 +1,179 @@
+"""Values that flow between the sync engine and its shells (CLI, console)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "SYNCED_AT",
+    "ChunkCounts",
+    "Column",
+    "Difference",
+    "Key",
+    "Row",
+    "SyncMode",
+    "SyncProgress",
+    "TablePlan",
+    "TableReport",
+    "TableShape",
+    "VerifyReport",
+]
+
+SYNCED_AT = "synced_at"  # set on every copied row (the guide's column); never copied itself
+Row = tuple[Any, ...]
+Key = tuple[Any, ...]
+SyncMode = Literal["full", "updated_at", "checksum"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as the sync sees it: its PostgreSQL type (through the translation's type
+    mapping for SQLite-dialect sides) and the kind its values are normalized as."""
+
+    name: str
+    pg_type: str  # format_type() spelling: bigint, boolean, timestamp without time zone…
+    kind: str  # int, bool, ts, tstz, date, time, float, numeric, bytes, json, uuid, text
+    declared: str = ""  # as the side declares it (SQLite declared type, or PostgreSQL's)
+    notnull: bool = False
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """One table on one side: its columns (without ``synced_at``) and its key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    has_synced_at: bool = False
+    unique_key: bool = True  # the key is backed by a PRIMARY KEY or UNIQUE index
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def key_index(self) -> tuple[int, ...]:
+        names = self.names
+        return tuple(names.index(k) for k in self.key)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """What one written chunk did at the destination."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One key whose row is missing at the destination, extra there, or different."""
+
+    kind: Literal["missing", "extra", "different"]
+    key: Key
+
+    def describe(self, key_names: tuple[str, ...]) -> str:
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(key_names, self.key, strict=False))
+        return f"{self.kind}: {pairs}"
+
+    def as_json(self, key_names: tuple[str, ...]) -> dict[str, Any]:
+        key: Any = (
+            self.key[0] if len(self.key) == 1 else dict(zip(key_names, self.key, strict=False))
+        )
+        return {"kind": self.kind, "key": key}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Counts and range checksums of one table on both sides, down to the differing keys."""
+
+    table: str
+    key: tuple[str, ...]
+    source_count: int
+    dest_count: int
+    differences: tuple[Difference, ...]
+    truncated: bool = False  # more differences than the report keeps
+    ranges_compared: int = 0
+    ranges_split: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.source_count == self.dest_count
+
+    def count(self, kind: str) -> int:
+        return sum(1 for d in self.differences if d.kind == kind)
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What a sync will do to one table, decided before anything is written."""
+
+    table: str
+    mode: SyncMode
+    create: bool  # the destination table is created from the mapped schema
+    ddl: str  # the CREATE TABLE that would run ("" when the table exists)
+    key: tuple[str, ...]
+    cursor: str | None  # the updated_at column of an incremental sync
+    since: str | None  # rows with cursor >= since are read (watermark minus the overlap)
+    resume_after: Key | None  # a killed sync of this table resumes after this key
+    source_count: int
+    dest_count: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """The outcome of one table's sync (or of its verification alone)."""
+
+    table: str
+    mode: str
+    read: int
+    inserted: int
+    updated: int
+    deleted: int
+    source_count: int
+    dest_count: int
+    verified: bool
+    differences: tuple[Difference, ...] = ()
+    key: tuple[str, ...] = ()
+    seconds: float = 0.0
+    dry_run: bool = False
+    resumed: bool = False
+    truncated: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's per-table object (plus the differing keys)."""
+        return {
+            "table": self.table,
+            "mode": self.mode,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "source_count": self.source_count,
+            "dest_count": self.dest_count,
+            "verified": self.verified,
+            "differences": [d.as_json(self.key) for d in self.differences],
+        }
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """A progress event: one table's phase and rows done so far."""
+
+    table: str
+    phase: Literal["plan", "copy", "delete", "verify", "done"]
+    rows: int
+    total: int | None = None
+    rate: float = 0.0  # rows per second of this phase
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[SyncProgress], None]

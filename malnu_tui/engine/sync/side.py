@@ -1,0 +1,169 @@
+"""The one small interface each kind of database implements for the sync (the dbmate shape):
+keyset-paginated reads, range checksums, chunk writes as one unit, and the ``malnu_sync``
+state table. Ranges are ``(lo, hi]`` in key order; ``None`` is unbounded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from malnu_tui.engine.backends.base import Backend, Kind, utc_now
+from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
+
+__all__ = ["STATE_TABLE", "Bounds", "Side", "SyncState", "decode_key", "encode_key"]
+
+STATE_TABLE = "malnu_sync"
+Bounds = tuple[Key | None, Key | None]
+
+# The state table, in SQL both dialects accept; times are UTC text like the audit's.
+STATE_COLUMNS = (
+    "table_name", "source", "mode", "status", "watermark", "since", "last_key", "direct",
+    "rows_read", "inserted", "updated", "deleted", "source_count", "dest_count", "verified",
+    "differences", "started_at", "finished_at",
+)  # fmt: skip
+STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS {t} (table_name TEXT PRIMARY KEY, source TEXT NOT NULL, "
+    "mode TEXT NOT NULL, status TEXT NOT NULL, watermark TEXT, since TEXT, last_key TEXT, "
+    "direct INTEGER NOT NULL DEFAULT 0, rows_read BIGINT NOT NULL DEFAULT 0, "
+    "inserted BIGINT NOT NULL DEFAULT 0, updated BIGINT NOT NULL DEFAULT 0, "
+    "deleted BIGINT NOT NULL DEFAULT 0, source_count BIGINT, dest_count BIGINT, "
+    "verified INTEGER, differences BIGINT, started_at TEXT NOT NULL, finished_at TEXT)"
+)
+
+
+def encode_key(key: Key | None) -> str | None:
+    """A key as JSON text for the state table (values as the source gave them)."""
+    if key is None:
+        return None
+    return json.dumps([v.hex() if isinstance(v, bytes) else v for v in key], default=str)
+
+
+def decode_key(text: str | None) -> Key | None:
+    return None if text is None else tuple(json.loads(text))
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """One row of ``malnu_sync``: where the sync of a table stands."""
+
+    table_name: str
+    source: str
+    mode: str
+    status: str  # running, done, failed
+    watermark: str | None = None  # newest updated_at copied (normal form)
+    since: str | None = None  # lower bound of the running incremental pass
+    last_key: str | None = None  # JSON key of the last chunk written by the running pass
+    direct: bool = False  # the running full copy started on an empty table
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    source_count: int | None = None
+    dest_count: int | None = None
+    verified: bool | None = None
+    differences: int | None = None
+    started_at: str = ""
+    finished_at: str | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(
+            int(v) if isinstance(v, bool) else v for v in (getattr(self, c) for c in STATE_COLUMNS)
+        )
+
+    @staticmethod
+    def from_row(row: Sequence[Any]) -> SyncState:
+        d = dict(zip(STATE_COLUMNS, row, strict=True))
+        d["direct"] = bool(d["direct"])
+        d["verified"] = None if d["verified"] is None else bool(d["verified"])
+        for k in ("rows_read", "inserted", "updated", "deleted"):
+            d[k] = int(d[k] or 0)
+        return SyncState(**d)
+
+    def advanced(self, counts: ChunkCounts, read: int, last_key: Key | None) -> SyncState:
+        """This state after one more chunk."""
+        return replace(
+            self,
+            rows_read=self.rows_read + read,
+            inserted=self.inserted + counts.inserted,
+            updated=self.updated + counts.updated,
+            deleted=self.deleted + counts.deleted,
+            last_key=encode_key(last_key) if last_key is not None else self.last_key,
+        )
+
+    @staticmethod
+    def start(table: str, source: str, mode: str, **kw: Any) -> SyncState:
+        return SyncState(table, source, mode, "running", started_at=utc_now(), **kw)
+
+
+class Side(Protocol):
+    """One database seen by the sync. Implemented for SQLite, D1 and PostgreSQL."""
+
+    kind: Kind
+    label: str  # for messages: the target's name and masked URL
+
+    @property
+    def backend(self) -> Backend:
+        """The target's backend (lock, audit)."""
+
+    def tables(self) -> list[str]:
+        """User tables (tool tables excluded)."""
+
+    def describe(self, table: str) -> TableShape | None:
+        """The table's columns (types mapped to PostgreSQL's) and key; None when absent."""
+
+    def create_ddl(self, source: TableShape) -> str:
+        """The CREATE TABLE for a copy of ``source`` here (mapped types, key, synced_at)."""
+
+    def create_table(self, source: TableShape) -> None: ...
+
+    def count(self, table: str) -> int: ...
+
+    def pages(
+        self,
+        shape: TableShape,
+        *,
+        after: Key | None,
+        page_rows: int,
+        cursor: str | None = None,
+        since: str | None = None,
+    ) -> Iterator[list[Row]]:
+        """Rows in key order after ``after``, ``page_rows`` at a time (keyset pagination);
+        with ``cursor``, only rows whose cursor is NULL or >= ``since``."""
+
+    def server_hashing(self, shape: TableShape) -> bool:
+        """True when the database computes the normal-form hashes itself."""
+
+    def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
+        """(row count, sum of row hashes) of the key range, computed server-side."""
+
+    def range_hashes(self, shape: TableShape, bounds: Bounds) -> list[tuple[Key, int]]:
+        """(key, row hash) of every row of the key range, computed server-side."""
+
+    def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
+        """The rows of a key range, in key order, in pages."""
+
+    def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]: ...
+
+    def write_chunk(
+        self,
+        shape: TableShape,
+        rows: Sequence[Row],
+        *,
+        state: SyncState,
+        bounds: Bounds | None = None,
+        delete: Sequence[Key] = (),
+        direct: bool = False,
+        last_key: Key | None = None,
+    ) -> ChunkCounts:
+        """ONE unit: upsert ``rows`` (``synced_at`` set; unchanged rows left alone), delete the
+        keys of ``bounds`` not among ``rows`` and the keys in ``delete``, and write
+        ``state.advanced(counts, len(rows), last_key)``. ``direct``: the rows' keys are known
+        to be new (a full copy into an empty table)."""
+
+    def read_state(self, table: str) -> SyncState | None: ...
+
+    def all_states(self) -> list[SyncState]: ...
+
+    def write_state(self, state: SyncState) -> None: ...

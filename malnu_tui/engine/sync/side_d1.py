@@ -1,0 +1,195 @@
+"""The sync's side for Cloudflare D1: the SQLite dialect over HTTP.
+
+Reads are keyset pages of bound-parameter queries (at most 100 parameters each). A chunk is
+ONE D1 batch (one transaction) of statements with inlined literals, each under D1's 100 KB
+statement limit; a batch whose outcome is unknown is checked through the state row it writes
+before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
+from malnu_tui.engine.sync.side import STATE_COLUMNS, STATE_DDL, STATE_TABLE, Bounds, SyncState
+from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
+from malnu_tui.engine.sync.values import to_sqlite
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.d1.backend import D1Backend
+
+__all__ = ["D1Side", "literal"]
+
+MAX_STATEMENT = 90_000  # bytes; D1 refuses statements over 100 KB
+CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well under the limit
+
+
+def literal(value: Any) -> str:
+    """A SQLite literal (text quoted, NUL replaced as D1's own literals do, BLOB as X'..')."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else "NULL"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "X'" + bytes(value).hex() + "'"
+    text = str(value).replace("\x00", "\ufffd")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def tuple_literal(values: Sequence[Any]) -> str:
+    return "(" + ", ".join(literal(v) for v in values) + ")"
+
+
+def split_values(prefix: str, tuples: Sequence[str], suffix: str = "") -> list[str]:
+    """``prefix`` + comma-joined ``tuples`` + ``suffix``, as few statements under the limit."""
+    out: list[str] = []
+    current: list[str] = []
+    size = len(prefix) + len(suffix)
+    for t in tuples:
+        n = len(t.encode()) + 2
+        if current and size + n > MAX_STATEMENT:
+            out.append(prefix + ", ".join(current) + suffix)
+            current, size = [], len(prefix) + len(suffix)
+        current.append(t)
+        size += n
+    if current:
+        out.append(prefix + ", ".join(current) + suffix)
+    return out
+
+
+class D1Side(SqliteDialect):
+    """One D1 database."""
+
+    kind: Kind = "d1"
+    read_page_cap = 2_000  # rows per response: D1 answers stay a few MB at most
+
+    def __init__(self, backend: D1Backend, label: str) -> None:
+        self.backend = backend
+        self.api = backend.api
+        self.label = label
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.api.raw(sql, list(params)).rows)
+
+    def _select_list(self, shape: TableShape) -> str:
+        return ", ".join(
+            # hex(NULL) is '' in SQLite: keep NULL a NULL.
+            f"CASE WHEN {q(c.name)} IS NULL THEN NULL ELSE hex({q(c.name)}) END"
+            if c.kind == "bytes"
+            else q(c.name)
+            for c in shape.columns
+        )
+
+    def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
+        blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
+        if not blobs:
+            return [tuple(r) for r in rows]
+        out: list[Row] = []
+        for r in rows:
+            row = list(r)
+            for i in blobs:
+                if row[i] is not None:
+                    row[i] = bytes.fromhex(row[i])
+            out.append(tuple(row))
+        return out
+
+    def _batch(self, statements: list[str], expect: SyncState | None) -> list[Any]:
+        def took_effect() -> bool:
+            if expect is None:
+                return False
+            now = self.read_state(expect.table_name)
+            return now is not None and now.values() == expect.values()
+
+        for st in statements:
+            if len(st.encode()) > 100_000:
+                raise BackendError(
+                    f"{self.label}: a statement of {len(st.encode())} bytes exceeds D1's limit",
+                    hint="rows this large cannot be written to D1 in one statement",
+                )
+        return self.api.batch(statements, took_effect)
+
+    def create_table(self, source: TableShape) -> None:
+        self._batch([self.create_ddl(source)], None)
+
+    def write_state(self, state: SyncState) -> None:
+        self._batch([STATE_DDL.format(t=STATE_TABLE), self._state_sql(state)], None)
+
+    def _state_sql(self, state: SyncState) -> str:
+        cols = ", ".join(STATE_COLUMNS)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[1:])
+        return (
+            f"INSERT INTO {STATE_TABLE} ({cols}) VALUES {tuple_literal(state.values())} "
+            f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
+        )
+
+    def write_chunk(
+        self,
+        shape: TableShape,
+        rows: Sequence[Row],
+        *,
+        state: SyncState,
+        bounds: Bounds | None = None,
+        delete: Sequence[Key] = (),
+        direct: bool = False,
+        last_key: Key | None = None,
+    ) -> ChunkCounts:
+        now = utc_now()
+        convert = to_sqlite([c.kind for c in shape.columns])
+        kidx = shape.key_index
+        tuples = [tuple_literal((*convert(r), now)) for r in rows]
+        keys = [tuple_literal([r[i] for i in kidx]) for r in rows]
+        t, k = q(shape.name), key_sql(shape)
+        statements: list[str] = [STATE_DDL.format(t=STATE_TABLE)]
+        counting = (
+            []
+            if direct
+            else split_values(f"SELECT count(*) FROM {t} WHERE {k} IN (VALUES ", keys, ")")
+        )
+        statements.extend(counting)
+        upsert_at = len(statements)
+        suffix = "" if direct else self._upsert_suffix(shape)
+        statements.extend(split_values(self._upsert_prefix(shape), tuples, suffix))
+        upserts = len(statements) - upsert_at
+        deletes_at = len(statements)
+        if bounds is not None and not direct:
+            where, params = self._where(shape, bounds)
+            cond = " AND ".join(where) if where else "1"
+            for p in params:
+                cond = cond.replace("?", literal(p), 1)
+            not_in = f" AND {k} NOT IN (VALUES {', '.join(keys)})" if keys else ""
+            statements.append(f"DELETE FROM {t} WHERE {cond}{not_in}")
+        if delete:
+            statements.extend(
+                split_values(
+                    f"DELETE FROM {t} WHERE {k} IN (VALUES ",
+                    [tuple_literal(d) for d in delete],
+                    ")",
+                )
+            )
+        deletes = len(statements) - deletes_at
+        # The counts are known only after the batch ran, so the state row is written with the
+        # rows read and the key; the counts follow in a second, idempotent statement.
+        provisional = state.advanced(ChunkCounts(), len(rows), last_key)
+        statements.append(self._state_sql(provisional))
+        results = self._batch(statements, provisional)
+        if not results:  # an attempt of unknown outcome had been applied: counts unknown
+            return ChunkCounts(len(rows) if direct else 0, 0, 0)
+        existing = sum(int(r.rows[0][0]) for r in results[1 : 1 + len(counting)])
+        changed = sum(
+            int(r.meta.get("changes", 0)) for r in results[upsert_at : upsert_at + upserts]
+        )
+        removed = sum(
+            int(r.meta.get("changes", 0)) for r in results[deletes_at : deletes_at + deletes]
+        )
+        inserted = len(rows) if direct else len(rows) - existing
+        counts = ChunkCounts(inserted, changed - inserted, removed)
+        final = state.advanced(counts, len(rows), last_key)
+        self._batch([self._state_sql(final)], None)
+        return counts

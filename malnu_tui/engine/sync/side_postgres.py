@@ -1,0 +1,457 @@
+"""The sync's side for PostgreSQL: keyset pages, range checksums computed by the server in the
+normal form of :mod:`malnu_tui.engine.sync.values`, and chunks written through COPY into a temp
+table plus one upsert (or COPY straight into the table while a full copy fills an empty one).
+
+Text keys are compared in the "C" collation, which orders as SQLite's BINARY does, so both sides
+walk the keys in the same order; copies made here declare their text keys ``COLLATE "C"`` so
+that the walk uses the primary key's index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
+from malnu_tui.engine.sync.side import STATE_COLUMNS, STATE_DDL, STATE_TABLE, Bounds, SyncState
+from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+
+__all__ = ["PostgresSide"]
+
+TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE})
+_HASH_PAGE = 50_000
+
+
+def _err(label: str, exc: psycopg.Error) -> BackendError:
+    diag = exc.diag
+    text = diag.message_primary or str(exc).strip()
+    if diag.message_detail:
+        text += f"; {diag.message_detail}"
+    return BackendError(f"{label}: {text}")
+
+
+class PostgresSide:
+    """One PostgreSQL database; tables in the target's configured schema."""
+
+    kind: Kind = "postgresql"
+
+    def __init__(self, backend: PostgresBackend, label: str) -> None:
+        self.backend = backend
+        self.conn = backend.conn
+        self.schema = backend.schema
+        self.label = label
+        self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
+        self._stages: dict[str, str] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _t(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def _rows(
+        self, query: sql.Composable | str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+
+    def _key_exprs(self, shape: TableShape, alias: str = "") -> list[sql.Composable]:
+        flags = self._c_keys.get(shape.name) or tuple(False for _ in shape.key)
+        out: list[sql.Composable] = []
+        for k, c in zip(shape.key, flags, strict=True):
+            ident: sql.Composable = (
+                sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(k))
+                if alias
+                else sql.Identifier(k)
+            )
+            out.append(sql.SQL('{} COLLATE "C"').format(ident) if c else ident)
+        return out
+
+    def _key(self, shape: TableShape, alias: str = "") -> sql.Composable:
+        return sql.SQL("({})").format(sql.SQL(", ").join(self._key_exprs(shape, alias)))
+
+    def _range(
+        self, shape: TableShape, bounds: Bounds, alias: str = ""
+    ) -> tuple[list[sql.Composable], list[Any]]:
+        lo, hi = bounds
+        ph = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in shape.key))
+        where: list[sql.Composable] = []
+        params: list[Any] = []
+        if lo is not None:
+            where.append(sql.SQL("{} > {}").format(self._key(shape, alias), ph))
+            params.extend(lo)
+        if hi is not None:
+            where.append(sql.SQL("{} <= {}").format(self._key(shape, alias), ph))
+            params.extend(hi)
+        return where, params
+
+    def _select(self, shape: TableShape) -> sql.Composable:
+        # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL.
+        return sql.SQL(", ").join(
+            sql.SQL("{c}::text AS {c}" if c.kind == "json" else "{c}").format(
+                c=sql.Identifier(c.name)
+            )
+            for c in shape.columns
+        )
+
+    def _cols(self, shape: TableShape) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(c) for c in shape.names)
+
+    # -- schema -------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        rows = self._rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            (self.schema,),
+        )
+        return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
+
+    def describe(self, table: str) -> TableShape | None:
+        rows = self._rows(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "coalesce(co.collname, ''), a.attnum FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') "
+            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
+            (self.schema, table),
+        )
+        if not rows:
+            return None
+        cols: list[Column] = []
+        colls: dict[str, str] = {}
+        has_synced = False
+        for name, pg_type, notnull, coll, _num in rows:
+            if name == SYNCED_AT:
+                has_synced = True
+                continue
+            cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
+            colls[name] = coll
+        key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
+        db_coll = str(
+            self._rows("SELECT datcollate FROM pg_database WHERE datname = current_database()")[0][
+                0
+            ]
+        )
+        by_name = {c.name: c for c in cols}
+        self._c_keys[table] = tuple(
+            by_name[k].kind == "text"
+            and not (colls[k] == "C" or (colls[k] == "default" and db_coll in ("C", "POSIX")))
+            for k in key
+        )
+        return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
+
+    def _index_key(self, table: str, *, primary: bool) -> list[str]:
+        flag = (
+            "i.indisprimary"
+            if primary
+            else "i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL"
+        )
+        rows = self._rows(
+            sql.SQL(
+                "SELECT i.indexrelid, a.attname FROM pg_index i JOIN pg_attribute a "
+                "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                "WHERE i.indrelid = to_regclass(%s) AND " + flag + " "
+                "ORDER BY i.indexrelid, array_position(i.indkey::int2[], a.attnum)"
+            ),
+            (self._t(table).as_string(self.conn),),
+        )
+        if not rows:
+            return []
+        first = rows[0][0]
+        return [str(r[1]) for r in rows if r[0] == first]
+
+    def create_ddl(self, source: TableShape) -> str:
+        parts: list[sql.Composable] = []
+        for c in source.columns:
+            coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
+            notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
+            parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
+        parts.append(sql.SQL("{} timestamp").format(sql.Identifier(SYNCED_AT)))
+        parts.append(
+            sql.SQL("PRIMARY KEY ({})").format(
+                sql.SQL(", ").join(sql.Identifier(k) for k in source.key)
+            )
+        )
+        q = sql.SQL("CREATE TABLE {} ({})").format(self._t(source.name), sql.SQL(", ").join(parts))
+        return q.as_string(self.conn)
+
+    def create_table(self, source: TableShape) -> None:
+        try:
+            with self.conn.transaction():
+                self.conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+                self.conn.execute(self.create_ddl(source).encode())
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+
+    def count(self, table: str) -> int:
+        return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
+
+    # -- reads ------------------------------------------------------------------------------
+    def pages(
+        self,
+        shape: TableShape,
+        *,
+        after: Key | None,
+        page_rows: int,
+        cursor: str | None = None,
+        since: str | None = None,
+        upto: Key | None = None,
+    ) -> Iterator[list[Row]]:
+        kidx = shape.key_index
+        order = sql.SQL(", ").join(self._key_exprs(shape))
+        while True:
+            where, params = self._range(shape, (after, upto))
+            if cursor:
+                where.append(sql.SQL("({c} >= %s OR {c} IS NULL)").format(c=sql.Identifier(cursor)))
+                params.append(since)
+            q = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT %s").format(
+                self._select(shape),
+                self._t(shape.name),
+                sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+                order,
+            )
+            rows = self._rows(q, [*params, page_rows])
+            if not rows:
+                return
+            yield rows
+            if len(rows) < page_rows:
+                return
+            after = tuple(rows[-1][i] for i in kidx)
+
+    def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
+        return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=_HASH_PAGE)
+
+    def server_hashing(self, shape: TableShape) -> bool:
+        return all(c.kind in SERVER_KINDS for c in shape.columns)
+
+    def _hash_sql(self, shape: TableShape) -> sql.Composable:
+        cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
+        return sql.SQL(pg_row_hash_sql(cols, [c.kind for c in shape.columns]))  # type: ignore[arg-type]
+
+    def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
+        where, params = self._range(shape, bounds)
+        q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}{}").format(
+            self._hash_sql(shape),
+            self._t(shape.name),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+        )
+        n, total = self._rows(q, params)[0]
+        return int(n), int(total)
+
+    def range_hashes(self, shape: TableShape, bounds: Bounds) -> list[tuple[Key, int]]:
+        where, params = self._range(shape, bounds)
+        q = sql.SQL("SELECT {}, {} FROM {}{} ORDER BY {}").format(
+            sql.SQL(", ").join(sql.Identifier(k) for k in shape.key),
+            self._hash_sql(shape),
+            self._t(shape.name),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+            sql.SQL(", ").join(self._key_exprs(shape)),
+        )
+        n = len(shape.key)
+        return [(tuple(r[:n]), int(r[n])) for r in self._rows(q, params)]
+
+    def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
+        out: list[Row] = []
+        kidx = shape.key_index
+        for i in range(0, len(keys), 1000):
+            batch = keys[i : i + 1000]
+            values = sql.SQL(", ").join(
+                sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in shape.key))
+                for _ in batch
+            )
+            q = sql.SQL("SELECT {} FROM {} WHERE {} IN ({})").format(
+                self._select(shape),
+                self._t(shape.name),
+                sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in shape.key)),
+                values,
+            )
+            if len(shape.key) == 1:
+                q = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
+                    self._select(shape), self._t(shape.name), sql.Identifier(shape.key[0])
+                )
+                rows = self._rows(q, [[k[0] for k in batch]])
+            else:
+                rows = self._rows(q, [v for k in batch for v in k])
+            out.extend(rows)
+        out.sort(key=lambda r: tuple(r[i] for i in kidx))
+        return out
+
+    # -- state ------------------------------------------------------------------------------
+    def _state_upsert(self) -> sql.Composed:
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
+        sets = sql.SQL(", ").join(
+            sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
+        )
+        ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
+        return sql.SQL(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
+        ).format(self._t(STATE_TABLE), cols, ph, sets)
+
+    def _ensure_state_table(self) -> None:
+        ddl = STATE_DDL.format(t=self._t(STATE_TABLE).as_string(self.conn))
+        self.conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+        )
+        self.conn.execute(ddl.encode())
+
+    def _has_state(self) -> bool:
+        found = self._rows("SELECT to_regclass(%s)", (self._t(STATE_TABLE).as_string(self.conn),))
+        return found[0][0] is not None
+
+    def read_state(self, table: str) -> SyncState | None:
+        if not self._has_state():
+            return None
+        rows = self._rows(
+            sql.SQL("SELECT {} FROM {} WHERE table_name = %s").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
+            ),
+            (table,),
+        )
+        return SyncState.from_row(rows[0]) if rows else None
+
+    def all_states(self) -> list[SyncState]:
+        if not self._has_state():
+            return []
+        rows = self._rows(
+            sql.SQL("SELECT {} FROM {} ORDER BY 1").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
+            )
+        )
+        return [SyncState.from_row(r) for r in rows]
+
+    def write_state(self, state: SyncState) -> None:
+        try:
+            with self.conn.transaction():
+                self._ensure_state_table()
+                self.conn.execute(self._state_upsert(), state.values())
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+
+    # -- writes -----------------------------------------------------------------------------
+    def _stage(self, shape: TableShape) -> sql.Identifier:
+        name = self._stages.get(shape.name)
+        if name is None:
+            name = f"malnu_sync_stage_{len(self._stages)}"
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(name), self._t(shape.name))
+            )
+            self._stages[shape.name] = name
+        return sql.Identifier(name)
+
+    def _copy(self, target: sql.Composable, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        q = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            target, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        with self.conn.cursor().copy(q) as copy:
+            for r in rows:
+                copy.write_row(r)
+
+    def write_chunk(
+        self,
+        shape: TableShape,
+        rows: Sequence[Row],
+        *,
+        state: SyncState,
+        bounds: Bounds | None = None,
+        delete: Sequence[Key] = (),
+        direct: bool = False,
+        last_key: Key | None = None,
+    ) -> ChunkCounts:
+        now = utc_now()
+        convert = to_postgres([c.kind for c in shape.columns])
+        t = self._t(shape.name)
+        inserted = updated = deleted = 0
+        try:
+            with self.conn.transaction():
+                self._ensure_state_table()
+                if direct:
+                    self._copy(t, (*shape.names, SYNCED_AT), [(*convert(r), now) for r in rows])
+                    inserted = len(rows)
+                else:
+                    stage = self._stage(shape)
+                    self._copy(stage, shape.names, [convert(r) for r in rows])
+                    inserted, updated = self._upsert(shape, stage, now)
+                    if bounds is not None:
+                        where, params = self._range(shape, bounds, alias="d")
+                        match = sql.SQL(" AND ").join(
+                            sql.SQL("s.{k} = d.{k}").format(k=sql.Identifier(k)) for k in shape.key
+                        )
+                        where.append(
+                            sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(stage, match)
+                        )
+                        cur = self.conn.execute(
+                            sql.SQL("DELETE FROM {} d WHERE {}").format(
+                                t, sql.SQL(" AND ").join(where)
+                            ),
+                            params,
+                        )
+                        deleted += max(cur.rowcount, 0)
+                if delete:
+                    cond = sql.SQL(" AND ").join(
+                        sql.SQL("{} = %s").format(sql.Identifier(k)) for k in shape.key
+                    )
+                    with self.conn.cursor() as cur:
+                        for k in delete:
+                            cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), k)
+                            deleted += max(cur.rowcount, 0)
+                counts = ChunkCounts(inserted, updated, deleted)
+                self.conn.execute(
+                    self._state_upsert(), state.advanced(counts, len(rows), last_key).values()
+                )
+        except psycopg.Error as exc:
+            self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
+            raise _err(f"{self.label}: writing {shape.name}", exc) from None
+        return counts
+
+    def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
+        cols = self._cols(shape)
+        data = [c for c in shape.names if c not in shape.key]
+        keys = sql.SQL(", ").join(sql.Identifier(k) for k in shape.key)
+        if data:
+            sets = sql.SQL(", ").join(
+                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c))
+                for c in (*data, SYNCED_AT)
+            )
+            # json has no equality operator: such columns are compared as text.
+            astext = {c.name for c in shape.columns if c.kind == "json"}
+            mine = sql.SQL(", ").join(
+                sql.SQL("d.{}" + ("::text" if c in astext else "")).format(sql.Identifier(c))
+                for c in data
+            )
+            theirs = sql.SQL(", ").join(
+                sql.SQL("excluded.{}" + ("::text" if c in astext else "")).format(sql.Identifier(c))
+                for c in data
+            )
+            action = sql.SQL("DO UPDATE SET {} WHERE ROW({}) IS DISTINCT FROM ROW({})").format(
+                sets, mine, theirs
+            )
+        else:
+            action = sql.Composed([sql.SQL("DO NOTHING")])
+        q = sql.SQL(
+            "WITH up AS (INSERT INTO {t} AS d ({cols}, {sa}) "
+            "SELECT {cols}, %s::timestamp FROM {stage} "
+            "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS ins) "
+            "SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
+        ).format(
+            t=self._t(shape.name),
+            cols=cols,
+            sa=sql.Identifier(SYNCED_AT),
+            stage=stage,
+            keys=keys,
+            action=action,
+        )
+        ins, upd = self._rows(q, (now,))[0]
+        return int(ins), int(upd)

@@ -1,0 +1,343 @@
+"""The sync's side for SQLite-dialect databases: local SQLite files here, and the shared SQL
+that the D1 side (:mod:`malnu_tui.engine.sync.side_d1`) sends over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
+from malnu_tui.engine.sync.side import (
+    STATE_COLUMNS,
+    STATE_DDL,
+    STATE_TABLE,
+    Bounds,
+    SyncState,
+)
+from malnu_tui.engine.sync.values import kind_of, pg_type_for_sqlite, sqlite_decl_for, to_sqlite
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+
+__all__ = ["SqliteDialect", "SqliteSide", "q"]
+
+TOOL_TABLES = frozenset(
+    {"migrations", "malnu_audit", "malnu_lock", STATE_TABLE, "sqlite_sequence", "d1_migrations"}
+)
+
+
+def q(name: str) -> str:
+    """A quoted identifier (names come from the schema, never from input)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def key_sql(shape: TableShape) -> str:
+    return "(" + ", ".join(q(k) for k in shape.key) + ")"
+
+
+def row_placeholders(n: int) -> str:
+    return "(" + ", ".join("?" * n) + ")"
+
+
+class SqliteDialect:
+    """SQL text of the SQLite dialect, and the reading logic on top of ``_rows``."""
+
+    kind: Kind
+    label: str
+    read_page_cap = 1_000_000
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # each executor implements it
+
+    def _select_list(self, shape: TableShape) -> str:
+        return ", ".join(q(c.name) for c in shape.columns)
+
+    def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
+        return rows
+
+    # -- schema ---------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        rows = self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE '_cf_%' ORDER BY name"
+        )
+        return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
+
+    def describe(self, table: str) -> TableShape | None:
+        if table not in self.tables():
+            return None
+        info = self._rows(f"PRAGMA table_xinfo({q(table)})")
+        cols: list[Column] = []
+        pk: list[tuple[int, str]] = []
+        has_synced = False
+        for _cid, name, decl, notnull, _dflt, pkpos, hidden in info:
+            if hidden:
+                continue  # generated columns are computed at the destination too, not copied
+            if name == SYNCED_AT:
+                has_synced = True
+                continue
+            pg = pg_type_for_sqlite(str(decl or ""))
+            cols.append(Column(str(name), pg, kind_of(pg), str(decl or ""), bool(notnull)))
+            if pkpos:
+                pk.append((int(pkpos), str(name)))
+        key = [n for _, n in sorted(pk)]
+        if not key:
+            key = self._unique_index(table)
+        return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
+
+    def _unique_index(self, table: str) -> list[str]:
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            name, unique, partial = str(row[1]), int(row[2]), int(row[4])
+            if unique and not partial:
+                cols = [r[2] for r in self._rows(f"PRAGMA index_info({q(name)})")]
+                if cols and all(c is not None for c in cols):
+                    return [str(c) for c in cols]
+        return []
+
+    def create_ddl(self, source: TableShape) -> str:
+        same_dialect = source_is_sqlite(source)
+        parts = []
+        for c in source.columns:
+            decl = c.declared if same_dialect and c.declared else sqlite_decl_for(c.pg_type)
+            parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
+        parts.append(f"{q(SYNCED_AT)} DATETIME")
+        parts.append(f"PRIMARY KEY {key_sql(source)}")
+        return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
+
+    def count(self, table: str) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {q(table)}")[0][0])
+
+    # -- reads ----------------------------------------------------------------------------
+    def _where(self, shape: TableShape, bounds: Bounds) -> tuple[list[str], list[Any]]:
+        lo, hi = bounds
+        k = key_sql(shape)
+        ph = row_placeholders(len(shape.key))
+        where: list[str] = []
+        params: list[Any] = []
+        if lo is not None:
+            where.append(f"{k} > {ph}")
+            params.extend(lo)
+        if hi is not None:
+            where.append(f"{k} <= {ph}")
+            params.extend(hi)
+        return where, params
+
+    def pages(
+        self,
+        shape: TableShape,
+        *,
+        after: Key | None,
+        page_rows: int,
+        cursor: str | None = None,
+        since: str | None = None,
+        upto: Key | None = None,
+    ) -> Iterator[list[Row]]:
+        page_rows = min(page_rows, self.read_page_cap)
+        order = ", ".join(q(k) for k in shape.key)
+        kidx = shape.key_index
+        base = f"SELECT {self._select_list(shape)} FROM {q(shape.name)}"
+        extra = f"({q(cursor)} >= ? OR {q(cursor)} IS NULL)" if cursor else ""
+        while True:
+            where, params = self._where(shape, (after, upto))
+            if extra:
+                where.append(extra)
+                params.append(since)
+            sql = base + (" WHERE " + " AND ".join(where) if where else "")
+            rows = self._decode(
+                shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, page_rows])
+            )
+            if not rows:
+                return
+            yield rows
+            if len(rows) < page_rows:
+                return
+            last = rows[-1]
+            after = tuple(last[i] for i in kidx)
+
+    def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
+        return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
+
+    def server_hashing(self, shape: TableShape) -> bool:
+        return False
+
+    def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
+        raise BackendError(f"{self.label}: no server-side hashing in SQLite")
+
+    def range_hashes(self, shape: TableShape, bounds: Bounds) -> list[tuple[Key, int]]:
+        raise BackendError(f"{self.label}: no server-side hashing in SQLite")
+
+    def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
+        out: list[Row] = []
+        width = len(shape.key)
+        per = max(1, 90 // width)
+        for i in range(0, len(keys), per):
+            batch = keys[i : i + per]
+            values = ", ".join(row_placeholders(width) for _ in batch)
+            sql = (
+                f"SELECT {self._select_list(shape)} FROM {q(shape.name)} "
+                f"WHERE {key_sql(shape)} IN (VALUES {values})"
+            )
+            out.extend(self._decode(shape, self._rows(sql, [v for k in batch for v in k])))
+        return out
+
+    # -- state ----------------------------------------------------------------------------
+    def _state_upsert_sql(self) -> str:
+        cols = ", ".join(STATE_COLUMNS)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[1:])
+        return (
+            f"INSERT INTO {STATE_TABLE} ({cols}) VALUES {row_placeholders(len(STATE_COLUMNS))} "
+            f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
+        )
+
+    def _has_state_table(self) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,)
+        )
+        return bool(rows)
+
+    def read_state(self, table: str) -> SyncState | None:
+        if not self._has_state_table():
+            return None
+        rows = self._rows(
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} WHERE table_name = ?", (table,)
+        )
+        return SyncState.from_row(rows[0]) if rows else None
+
+    def all_states(self) -> list[SyncState]:
+        if not self._has_state_table():
+            return []
+        rows = self._rows(f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} ORDER BY 1")
+        return [SyncState.from_row(r) for r in rows]
+
+    # -- writes (shared SQL) --------------------------------------------------------------
+    def _upsert_prefix(self, shape: TableShape) -> str:
+        cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
+        return f"INSERT INTO {q(shape.name)} ({cols}) VALUES "
+
+    def _upsert_suffix(self, shape: TableShape) -> str:
+        t = q(shape.name)
+        data = [c for c in shape.names if c not in shape.key]
+        if not data:
+            return f" ON CONFLICT {key_sql(shape)} DO NOTHING"
+        sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in (*data, SYNCED_AT))
+        changed = " OR ".join(f"{t}.{q(c)} IS NOT excluded.{q(c)}" for c in data)
+        return f" ON CONFLICT {key_sql(shape)} DO UPDATE SET {sets} WHERE {changed}"
+
+
+def source_is_sqlite(shape: TableShape) -> bool:
+    """True when the shape was read from a SQLite-dialect side (declared types kept)."""
+    return all(
+        c.declared == "" or c.pg_type == pg_type_for_sqlite(c.declared) for c in shape.columns
+    )
+
+
+class SqliteSide(SqliteDialect):
+    """A local SQLite file: reads on the backend's connection, chunks in one transaction."""
+
+    kind: Kind = "sqlite"
+
+    def __init__(self, backend: SQLiteBackend, label: str) -> None:
+        self.backend = backend
+        self.conn = backend.conn
+        self.label = label
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.label}: {exc}") from None
+
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.label}: {exc}") from None
+        try:
+            yield self.conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def create_table(self, source: TableShape) -> None:
+        with self._txn() as c:
+            c.execute(self.create_ddl(source))
+
+    def _ensure_state_table(self, c: sqlite3.Connection) -> None:
+        c.execute(STATE_DDL.format(t=STATE_TABLE))
+
+    def write_state(self, state: SyncState) -> None:
+        with self._txn() as c:
+            self._ensure_state_table(c)
+            c.execute(self._state_upsert_sql(), state.values())
+
+    def write_chunk(
+        self,
+        shape: TableShape,
+        rows: Sequence[Row],
+        *,
+        state: SyncState,
+        bounds: Bounds | None = None,
+        delete: Sequence[Key] = (),
+        direct: bool = False,
+        last_key: Key | None = None,
+    ) -> ChunkCounts:
+        now = utc_now()
+        convert = to_sqlite([c.kind for c in shape.columns])
+        values = [(*convert(r), now) for r in rows]
+        kidx = shape.key_index
+        width = len(shape.key)
+        kcols = ", ".join(f"k{i}" for i in range(width))
+        inserted = updated = deleted = 0
+        try:
+            with self._txn() as c:
+                self._ensure_state_table(c)
+                ph = row_placeholders(len(shape.names) + 1)
+                if direct:
+                    c.executemany(self._upsert_prefix(shape) + ph, values)
+                    inserted = len(values)
+                else:
+                    c.execute(f"CREATE TEMP TABLE IF NOT EXISTS malnu_sync_keys ({kcols})")
+                    c.execute("DELETE FROM temp.malnu_sync_keys")
+                    c.executemany(
+                        f"INSERT INTO temp.malnu_sync_keys VALUES {row_placeholders(width)}",
+                        [tuple(v[i] for i in kidx) for v in values],
+                    )
+                    existing = c.execute(
+                        f"SELECT count(*) FROM {q(shape.name)} WHERE {key_sql(shape)} IN "
+                        f"(SELECT {kcols} FROM temp.malnu_sync_keys)"
+                    ).fetchone()[0]
+                    before = c.total_changes
+                    c.executemany(
+                        self._upsert_prefix(shape) + ph + self._upsert_suffix(shape), values
+                    )
+                    changed = c.total_changes - before
+                    inserted = len(values) - int(existing)
+                    updated = changed - inserted
+                    if bounds is not None:
+                        where, params = self._where(shape, bounds)
+                        where.append(
+                            f"{key_sql(shape)} NOT IN (SELECT {kcols} FROM temp.malnu_sync_keys)"
+                        )
+                        cur = c.execute(
+                            f"DELETE FROM {q(shape.name)} WHERE {' AND '.join(where)}", params
+                        )
+                        deleted += cur.rowcount
+                if delete:
+                    cond = " AND ".join(f"{q(k)} = ?" for k in shape.key)
+                    before = c.total_changes
+                    c.executemany(f"DELETE FROM {q(shape.name)} WHERE {cond}", list(delete))
+                    deleted += c.total_changes - before
+                counts = ChunkCounts(inserted, updated, deleted)
+                new_state = state.advanced(counts, len(rows), last_key)
+                c.execute(self._state_upsert_sql(), new_state.values())
+        except sqlite3.Error as exc:
+            raise BackendError(f"{self.label}: writing {shape.name}: {exc}") from None
+        return counts

@@ -1,0 +1,366 @@
+"""One normal form for every value, whichever side it was read from.
+
+A row's hash is the md5 of its values written in that normal form, each as ``len:text`` (NULL
+as ``N``), so SQLite's ``1`` and PostgreSQL's ``true`` hash alike, as do a SQLite text timestamp
+and a PostgreSQL ``timestamp``, an integer and a bigint, a BLOB and a ``bytea``. PostgreSQL can
+compute the same text server-side (:func:`pg_field_sql`) for every kind but JSON; the Python
+side (:func:`row_hasher`) is the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from malnu_tui.engine.translate.types import format_type, map_type
+
+__all__ = [
+    "SERVER_KINDS",
+    "kind_of",
+    "normalizer",
+    "pg_field_sql",
+    "pg_type_for_sqlite",
+    "row_hasher",
+    "sqlite_decl_for",
+    "to_postgres",
+    "to_sqlite",
+]
+
+Normalizer = Callable[[Any], str]
+
+_KINDS: dict[str, str] = {
+    "bigint": "int", "integer": "int", "smallint": "int",
+    "boolean": "bool",
+    "timestamp without time zone": "ts", "timestamp with time zone": "tstz",
+    "date": "date", "time without time zone": "time",
+    "double precision": "float", "real": "float",
+    "numeric": "numeric", "bytea": "bytes", "json": "json", "jsonb": "json", "uuid": "uuid",
+    "text": "text", "character varying": "text", "character": "text",
+}  # fmt: skip
+
+# Kinds PostgreSQL can normalize exactly as Python does (JSON's key order and spacing differ).
+SERVER_KINDS = frozenset(
+    {"int", "bool", "ts", "tstz", "date", "time", "float", "numeric", "bytes", "uuid", "text"}
+)
+
+
+def kind_of(pg_type: str) -> str:
+    """The normalization kind of a PostgreSQL type (``format_type()`` spelling)."""
+    base = pg_type.split("(", 1)[0].strip().lower()
+    return _KINDS.get(base, "text")
+
+
+def pg_type_for_sqlite(declared: str) -> str:
+    """The PostgreSQL type of a SQLite declared type, through the translation's mapping."""
+    mapped = map_type(declared).postgres
+    return format_type(mapped) if mapped else "text"
+
+
+_SQLITE_DECL = {
+    "int": "INTEGER", "bool": "BOOLEAN", "ts": "DATETIME", "tstz": "TIMESTAMPTZ", "date": "DATE",
+    "time": "TIME", "float": "REAL", "bytes": "BLOB", "uuid": "UUID", "text": "TEXT",
+}  # fmt: skip
+
+
+def sqlite_decl_for(pg_type: str) -> str:
+    """A SQLite declared type that the translation maps back to ``pg_type``'s kind."""
+    t = pg_type.lower()
+    if t.startswith("character varying(") or t.startswith("numeric("):
+        return t.replace("character varying", "VARCHAR").replace("numeric", "NUMERIC")
+    if t == "jsonb":
+        return "JSONB"
+    kind = kind_of(t)
+    if kind == "json":
+        return "JSON"
+    if kind == "numeric":
+        return "NUMERIC"
+    return _SQLITE_DECL.get(kind, "TEXT")
+
+
+# -- Python normal form -------------------------------------------------------------------------
+
+
+def _raw(v: Any) -> str:
+    # A value that does not fit its kind keeps a marked raw form: it differs from every
+    # well-formed value, so it is reported rather than silently equal.
+    if isinstance(v, bytes | bytearray | memoryview):
+        return "?x" + bytes(v).hex()
+    return "?" + str(v)
+
+
+def _int(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int):
+        return str(v)
+    try:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        if isinstance(v, str | Decimal):
+            d = Decimal(str(v).strip())
+            if d == d.to_integral_value():
+                return str(int(d))
+    except (InvalidOperation, ValueError):
+        pass
+    return _raw(v)
+
+
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+def _bool(v: Any) -> str:
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    if isinstance(v, int | float):
+        return "t" if v else "f"
+    text = str(v).strip().lower()
+    if text in _TRUE:
+        return "t"
+    if text in _FALSE:
+        return "f"
+    return _raw(v)
+
+
+def _fmt_dt(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
+
+
+def _parse_dt(v: Any) -> datetime | None:
+    if isinstance(v, datetime):
+        return v
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day)
+    if isinstance(v, str):
+        try:
+            return datetime.fromisoformat(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _ts(v: Any) -> str:
+    dt = _parse_dt(v)
+    if dt is None:
+        return _raw(v)
+    # PostgreSQL ignores a zone written into a `timestamp without time zone` value.
+    return _fmt_dt(dt.replace(tzinfo=None))
+
+
+def _tstz(v: Any) -> str:
+    dt = _parse_dt(v)
+    if dt is None:
+        return _raw(v)
+    if dt.tzinfo is not None:  # a naive value is read in the session's zone: UTC
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return _fmt_dt(dt)
+
+
+def _date(v: Any) -> str:
+    dt = _parse_dt(v)
+    return _raw(v) if dt is None else dt.strftime("%Y-%m-%d")
+
+
+def _time(v: Any) -> str:
+    if isinstance(v, time):
+        t = v
+    else:
+        try:
+            t = time.fromisoformat(str(v).strip())
+        except ValueError:
+            return _raw(v)
+    return t.replace(tzinfo=None).strftime("%H:%M:%S.%f").rstrip("0").rstrip(".")
+
+
+def _float(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return _raw(v)
+    return struct.pack(">d", f).hex()
+
+
+def _numeric(v: Any) -> str:
+    try:
+        d = Decimal(str(v).strip()) if not isinstance(v, Decimal) else v
+    except InvalidOperation:
+        return _raw(v)
+    if d.is_nan():
+        return "NaN"
+    if d == 0:
+        return "0"
+    return format(d.normalize(), "f")
+
+
+def _bytes(v: Any) -> str:
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v).hex()
+    return str(v).encode().hex()
+
+
+def _json(v: Any) -> str:
+    try:
+        obj = json.loads(v) if isinstance(v, str | bytes) else v
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return _raw(v)
+
+
+def _uuid(v: Any) -> str:
+    return str(v).strip().lower()
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
+
+
+_NORMALIZERS: dict[str, Normalizer] = {
+    "int": _int, "bool": _bool, "ts": _ts, "tstz": _tstz, "date": _date, "time": _time,
+    "float": _float, "numeric": _numeric, "bytes": _bytes, "json": _json, "uuid": _uuid,
+    "text": _text,
+}  # fmt: skip
+
+
+def normalizer(kind: str) -> Normalizer:
+    """The function writing a non-NULL value of ``kind`` in its normal form."""
+    return _NORMALIZERS.get(kind, _text)
+
+
+def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
+    """A function from a row to its 64-bit signed hash (the first 8 bytes of the md5 of its
+    normal form); the same number PostgreSQL computes with :func:`pg_row_hash_sql`."""
+    norms = [normalizer(k) for k in kinds]
+    md5 = hashlib.md5
+    from_bytes = int.from_bytes
+
+    def row_hash(row: Sequence[Any]) -> int:
+        parts = []
+        for v, f in zip(row, norms, strict=True):
+            if v is None:
+                parts.append("N")
+            else:
+                s = f(v)
+                parts.append(f"{len(s)}:{s}")
+        digest = md5("".join(parts).encode(), usedforsecurity=False).digest()
+        return from_bytes(digest[:8], "big", signed=True)
+
+    return row_hash
+
+
+def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
+    """Keys in normal form, so keys read from the two sides can be matched."""
+    norms = [normalizer(k) for k in kinds]
+
+    def norm(key: Sequence[Any]) -> tuple[str | None, ...]:
+        return tuple(None if v is None else f(v) for v, f in zip(key, norms, strict=True))
+
+    return norm
+
+
+# -- PostgreSQL normal form -------------------------------------------------------------------
+
+_PG_TEXT: dict[str, str] = {
+    "int": "{c}::text",
+    "bool": "CASE WHEN {c} THEN 't' ELSE 'f' END",
+    "ts": "rtrim(rtrim(to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
+    "tstz": "rtrim(rtrim(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
+    "date": "to_char({c}, 'YYYY-MM-DD')",
+    "time": "rtrim(rtrim(to_char('2000-01-01'::date + {c}, 'HH24:MI:SS.US'), '0'), '.')",
+    "float": "encode(float8send({c}::float8), 'hex')",
+    "numeric": "CASE WHEN {c} = 0 THEN '0' ELSE trim_scale({c})::text END",
+    "bytes": "encode({c}, 'hex')",
+    "uuid": "lower({c}::text)",
+    "text": "{c}::text",
+}
+
+
+def pg_field_sql(quoted_column: str, kind: str) -> str:
+    """SQL for one field of the normal form (``len:text`` or ``N``) of a PostgreSQL column."""
+    text = _PG_TEXT[kind].format(c=quoted_column)
+    return (
+        f"CASE WHEN {quoted_column} IS NULL THEN 'N' ELSE length({text})::text || ':' || {text} END"
+    )
+
+
+def pg_row_hash_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
+    """SQL for a row's 64-bit signed hash (same as :func:`row_hasher`)."""
+    fields = " || ".join(pg_field_sql(c, k) for c, k in zip(quoted_columns, kinds, strict=True))
+    return f"('x' || substr(md5({fields}), 1, 16))::bit(64)::bigint"
+
+
+# -- values for the destination ---------------------------------------------------------------
+
+
+def _pg_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        return v
+    n = _bool(v)
+    return {"t": True, "f": False}.get(n, v)
+
+
+def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Converts a row read from any side into values PostgreSQL's COPY takes for the kinds."""
+
+    def conv(kind: str) -> Callable[[Any], Any] | None:
+        if kind == "bool":
+            return _pg_bool
+        if kind == "bytes":
+            return lambda v: v if isinstance(v, bytes) else str(v).encode()
+        if kind == "json":
+            return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        if kind in ("ts", "tstz", "date", "time", "uuid", "text"):
+            return lambda v: v if isinstance(v, str | datetime | date | time) else str(v)
+        return None
+
+    return _row_converter([conv(k) for k in kinds])
+
+
+def to_sqlite(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Converts a row read from any side into values SQLite (and D1) store for the kinds."""
+
+    def conv(kind: str) -> Callable[[Any], Any] | None:
+        if kind == "bool":
+            return lambda v: (1 if v else 0) if isinstance(v, bool) else v
+        if kind in ("ts", "tstz"):
+            f = _ts if kind == "ts" else _tstz
+            return lambda v: f(v) if isinstance(v, datetime) else v
+        if kind == "date":
+            return lambda v: v.isoformat() if isinstance(v, date) else v
+        if kind == "time":
+            return lambda v: _time(v) if isinstance(v, time) else v
+        if kind == "numeric":
+            return lambda v: _numeric(v) if isinstance(v, Decimal) else v
+        if kind == "json":
+            return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        if kind == "uuid":
+            return lambda v: v if isinstance(v, str) else str(v)
+        return None
+
+    return _row_converter([conv(k) for k in kinds])
+
+
+def _row_converter(
+    convs: Sequence[Callable[[Any], Any] | None],
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    active = [(i, c) for i, c in enumerate(convs) if c is not None]
+    if not active:
+        return tuple
+
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(row)
+        for i, c in active:
+            v = out[i]
+            if v is not None:
+                out[i] = c(v)
+        return tuple(out)
+
+    return convert

@@ -1,0 +1,371 @@
+"""Sync between the databases: the configured pairs, each table's last sync and lag, a sync
+with live per-table progress (after the plan and a typed confirmation), and the verify report
+with the differing keys. Every engine call runs in a worker; the screen holds no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from malnu_tui.tui.host import begin_operation, end_operation
+from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.session import reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Settings
+    from malnu_tui.engine.sync import SyncPair, SyncProgress, SyncState, TablePlan, TableReport
+
+VERIFIED = {True: ("✔ yes", "green"), False: ("✘ no", "bold red"), None: ("—", "")}
+MAX_KEYS_SHOWN = 20
+
+
+@dataclass
+class PairsLoaded(Message):
+    pairs: tuple[SyncPair, ...]
+
+
+@dataclass
+class StatesLoaded(Message):
+    pair: str
+    states: tuple[SyncState, ...]
+
+
+@dataclass
+class SyncPlanned(Message):
+    pair: str
+    plans: tuple[TablePlan, ...]
+    database: str  # the destination's name, typed to confirm
+
+
+@dataclass
+class TableProgress(Message):
+    progress: SyncProgress
+
+
+@dataclass
+class SyncFinished(Message):
+    what: str  # sync, verify, dry run
+    reports: tuple[TableReport, ...]
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if s >= size:
+            return f"{s // size} {unit}"
+    return f"{s} s"
+
+
+class SyncScreen(Screen[None]):
+    """Pairs (``[sync.NAME]`` of the config) on top, the selected pair's tables below."""
+
+    HELP_TITLE = "Sync"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="sync.back"),
+        Binding("s", "sync", "Sync", id="sync.run"),
+        Binding("v", "verify", "Verify", id="sync.verify"),
+        Binding("d", "dry_run", "Dry run", id="sync.dry_run"),
+        Binding("F", "full", "Full resync", show=False, id="sync.full"),
+        Binding("ctrl+r,f5", "reload", "Refresh", show=False, id="sync.refresh"),
+    ]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.pairs: tuple[SyncPair, ...] = ()
+        self.working: str | None = None
+        self.full = False
+        self.states_for: str | None = None  # the pair whose tables are shown
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text("Sync between the databases", style="bold"), classes="screen-title")
+        yield ErrorBox()
+        yield DataTable(id="sync-pairs", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="sync-tables", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="sync-report")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        pairs = self.query_one("#sync-pairs", DataTable)
+        pairs.add_columns("pair", "from", "to", "tables")
+        tables = self.query_one("#sync-tables", DataTable)
+        for label in ("table", "mode", "status", "last sync (UTC)", "lag", "rows", "verified"):
+            tables.add_column(label)
+        tables.add_column("progress", key="progress")
+        pairs.focus()
+        self._load_pairs()
+
+    # -- loading ---------------------------------------------------------------------------
+    def selected(self) -> SyncPair | None:
+        table = self.query_one("#sync-pairs", DataTable)
+        if not self.pairs or table.cursor_row < 0:
+            return None
+        return self.pairs[min(table.cursor_row, len(self.pairs) - 1)]
+
+    @work(thread=True, exclusive=True, group="sync-read")
+    def _load_pairs(self) -> None:
+        from malnu_tui.engine.sync import load_pairs
+
+        with reporting(self, "sync"):
+            self.post_message(PairsLoaded(tuple(load_pairs(self.settings).values())))
+
+    @on(PairsLoaded)
+    def _pairs_loaded(self, event: PairsLoaded) -> None:
+        event.stop()
+        self.pairs = event.pairs
+        table = self.query_one("#sync-pairs", DataTable)
+        table.clear()
+        for p in self.pairs:
+            table.add_row(
+                p.name, p.source, p.dest, ", ".join(p.tables) or "every table", key=p.name
+            )
+        if not self.pairs:
+            self.query_one("#sync-report", Static).update(
+                Text.assemble(
+                    ("No sync pairs are configured. ", "bold"),
+                    'Add one to malnu.toml:\n  [sync.reporting]\n  from = "primary"\n'
+                    '  to = "analytics"\n  tables = ["users", "academic_records"]',
+                )
+            )
+            return
+        self._load_states()
+
+    def action_reload(self) -> None:
+        self._load_pairs()
+
+    @on(DataTable.RowHighlighted, "#sync-pairs")
+    def _pair_changed(self) -> None:
+        if self.working is None:
+            self._load_states()
+
+    def _load_states(self) -> None:
+        pair = self.selected()
+        if pair is not None:
+            self._read_states(pair)
+
+    @work(thread=True, exclusive=True, group="sync-read")
+    def _read_states(self, pair: SyncPair) -> None:
+        from malnu_tui.engine.sync import read_states, resolve_end
+
+        with reporting(self, "sync"):
+            states = read_states(resolve_end(self.settings, pair.dest))
+            self.post_message(StatesLoaded(pair.name, tuple(states)))
+
+    @on(StatesLoaded)
+    def _states_loaded(self, event: StatesLoaded) -> None:
+        from malnu_tui.engine.sync import lag_seconds
+
+        event.stop()
+        pair = self.selected()
+        if pair is None or pair.name != event.pair:
+            return
+        self.query_one(ErrorBox).clear()
+        by_table = {s.table_name: s for s in event.states}
+        names = list(pair.tables) or sorted(by_table)
+        table = self.query_one("#sync-tables", DataTable)
+        table.clear()
+        for name in names:
+            st = by_table.get(name)
+            if st is None:
+                table.add_row(name, "—", "never synced", "—", "—", "—", "—", "", key=name)
+                continue
+            label, style = VERIFIED[st.verified]
+            table.add_row(
+                name,
+                st.mode,
+                st.status,
+                st.finished_at or "—",
+                _age(lag_seconds(st)),
+                "—" if st.dest_count is None else f"{st.dest_count:,}",
+                Text(label, style=style),
+                "",
+                key=name,
+            )
+        self.states_for = pair.name
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+        self._done()
+
+    # -- sync, verify, dry run ----------------------------------------------------------------
+    def _start(self, what: str) -> SyncPair | None:
+        pair = self.selected()
+        if pair is None:
+            self.notify("no sync pair selected", severity="warning", timeout=3)
+            return None
+        if self.working is not None or not begin_operation(self.app, what):
+            return None
+        self.working = what
+        self.query_one(ErrorBox).clear()
+        self.query_one("#sync-report", Static).update(f"{what} of {pair.name}: reading both sides…")
+        return pair
+
+    def _done(self) -> None:
+        if self.working is not None:
+            self.working = None
+            end_operation(self.app)
+
+    def action_back(self) -> None:
+        if self.working is not None:
+            self.notify(f"{self.working} is running; wait for it to finish", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def action_verify(self) -> None:
+        pair = self._start("verify")
+        if pair is not None:
+            self._run(pair, "verify")
+
+    def action_dry_run(self) -> None:
+        pair = self._start("dry run")
+        if pair is not None:
+            self._run(pair, "dry run")
+
+    def action_sync(self, full: bool = False) -> None:
+        self.full = full
+        pair = self._start("sync")
+        if pair is not None:
+            self._plan(pair)
+
+    def action_full(self) -> None:
+        self.action_sync(full=True)
+
+    def _request(self, pair: SyncPair) -> object:
+        from malnu_tui.engine.sync import SyncRequest
+
+        return SyncRequest(
+            tables=pair.tables,
+            full=self.full,
+            overlap_seconds=pair.overlap_seconds,
+            cursor=pair.cursor,
+            chunk_rows=pair.chunk_rows,
+        )
+
+    def _progress(self, p: SyncProgress) -> None:
+        self.post_message(TableProgress(p))
+
+    @work(thread=True, exclusive=True, group="sync-run")
+    def _plan(self, pair: SyncPair) -> None:
+        from malnu_tui.engine.sync import SyncSession, plan_sync, resolve_end
+
+        with reporting(self, "plan"):
+            source, dest = (
+                resolve_end(self.settings, pair.source),
+                resolve_end(self.settings, pair.dest),
+            )
+            with SyncSession(source, dest) as s:
+                plans = plan_sync(s, self._request(pair))  # type: ignore[arg-type]
+                self.post_message(SyncPlanned(pair.name, tuple(plans), s.dst.backend.name))
+
+    @on(SyncPlanned)
+    def _planned(self, event: SyncPlanned) -> None:
+        from malnu_tui.tui.screens.confirm import ConfirmScreen
+
+        event.stop()
+        pair = next(p for p in self.pairs if p.name == event.pair)
+        lines = [f"{pair.source} → {pair.dest}" + (" (full resync)" if self.full else "")]
+        for p in event.plans:
+            what: str = "create the table, full copy" if p.create else p.mode
+            if p.resume_after is not None:
+                what += ", resumes an interrupted sync"
+            lines.append(
+                f"  {p.table}: {what}; source {p.source_count:,} rows, destination {p.dest_count:,}"
+            )
+        self.query_one("#sync-report", Static).update("\n".join(lines))
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._run(pair, "sync")
+            else:
+                self.query_one("#sync-report", Static).update("sync cancelled: nothing was written")
+                self._done()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Sync {len(event.plans)} table(s) into {pair.dest}?",
+                "\n".join(lines),
+                event.database,
+                "Sync",
+            ),
+            answered,
+        )
+
+    @work(thread=True, exclusive=True, group="sync-run")
+    def _run(self, pair: SyncPair, what: str) -> None:
+        from malnu_tui.engine.sync import (
+            SyncSession,
+            dry_run,
+            plan_sync,
+            resolve_end,
+            run_sync,
+            verify_sync,
+        )
+
+        with reporting(self, what):
+            source, dest = (
+                resolve_end(self.settings, pair.source),
+                resolve_end(self.settings, pair.dest),
+            )
+            with SyncSession(source, dest) as s:
+                if what == "verify":
+                    reports = verify_sync(s, pair.tables, self._progress)
+                elif what == "dry run":
+                    reports = dry_run(s, plan_sync(s, self._request(pair)), self._progress)  # type: ignore[arg-type]
+                else:
+                    reports = run_sync(s, self._request(pair), self._progress)  # type: ignore[arg-type]
+            self.post_message(SyncFinished(what, tuple(reports)))
+
+    @on(TableProgress)
+    def _progressed(self, event: TableProgress) -> None:
+        event.stop()
+        p = event.progress
+        table = self.query_one("#sync-tables", DataTable)
+        total = f"/{p.total:,}" if p.total is not None else ""
+        text = "done" if p.phase == "done" else f"{p.phase} {p.rows:,}{total} ({p.rate:,.0f}/s)"
+        if p.table in {str(k.value) for k in table.rows}:
+            table.update_cell(p.table, "progress", text)
+
+    @on(SyncFinished)
+    def _finished(self, event: SyncFinished) -> None:
+        event.stop()
+        self._done()
+        out = Text()
+        verbs = (
+            ("would insert", "would update", "would delete")
+            if event.what == "dry run"
+            else ("inserted", "updated", "deleted")
+        )
+        for r in event.reports:
+            label, style = VERIFIED[r.verified if event.what != "dry run" else None]
+            out.append(f"{r.table}: ", style="bold")
+            if event.what != "verify":
+                out.append(
+                    f"{r.mode}, read {r.read:,}, {verbs[0]} {r.inserted:,}, "
+                    f"{verbs[1]} {r.updated:,}, {verbs[2]} {r.deleted:,}; "
+                )
+            out.append(f"source {r.source_count:,} rows, destination {r.dest_count:,}; verified ")
+            out.append(label, style=style)
+            out.append("\n")
+            for d in r.differences[:MAX_KEYS_SHOWN]:
+                out.append(f"  {d.describe(r.key)}\n")
+            if len(r.differences) > MAX_KEYS_SHOWN:
+                out.append(
+                    f"  … and {len(r.differences) - MAX_KEYS_SHOWN} more "
+                    "(malnu-tui sync verify --json lists them all)\n"
+                )
+        self.query_one("#sync-report", Static).update(out)
+        self._load_states()

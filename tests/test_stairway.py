@@ -1,0 +1,117 @@
+"""The stairway test: the school's own migrations pass on SQLite and PostgreSQL; broken
+rollbacks (one forgets an index, one drops too much) and a migration that cannot be re-applied
+are caught and named; seed data runs so data migrations are exercised."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from tests.fixtures_core import REPO, MigrationDirs, run_cli
+
+SCHOOL = ["--migrations-dir", str(REPO / "migrations"), "--rollback-dir", str(REPO / "rollback")]
+ANALYTICS = [
+    "--migrations-dir",
+    str(REPO / "migrations-analytics"),
+    "--rollback-dir",
+    str(REPO / "rollback-analytics"),
+]
+
+
+def test_school_migrations_climb_the_stairs_on_sqlite(sqlite_url: str) -> None:
+    res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["ok"] is True and "scratch SQLite file" in data["where"]
+    assert [s["stage"] for s in data["steps"]] == ["ok"] * 7
+
+
+def test_school_migrations_climb_the_stairs_on_postgresql(pg_url: str, sqlite_url: str) -> None:
+    # The primary's SQLite-dialect set, translated, in a scratch schema on --postgres …
+    res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", pg_url, "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["ok"] is True and "scratch schema malnu_stairway_" in data["where"]
+    assert len(data["steps"]) == 7
+    # … and the analytics set, written for PostgreSQL, on its own target's server.
+    res = run_cli("--database", pg_url, *ANALYTICS, "test", "--json")
+    assert res.code == 0, res.err
+    assert [s["stage"] for s in json.loads(res.out)["steps"]] == ["ok"] * 4
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'malnu_stairway%'"
+        ).fetchall()
+    assert left == [], "the scratch schemas are dropped"
+
+
+def _broken_set(d: MigrationDirs) -> None:
+    d.add("20250101_000100", "users",
+          "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT);",
+          "DROP TABLE users;")  # fmt: skip
+    d.add(
+        "20250101_000200",
+        "indexes",
+        "CREATE INDEX idx_users_email ON users(email);\n"
+        "CREATE INDEX idx_users_name ON users(name);",
+        "DROP INDEX idx_users_email;",  # forgets idx_users_name
+    )
+
+
+def test_a_rollback_that_forgets_an_index_is_named(engine_url: str, mdirs: MigrationDirs) -> None:
+    _broken_set(mdirs)
+    res = run_cli("--database", engine_url, *mdirs.args(), "test", "--json")
+    assert res.code == 1
+    steps = json.loads(res.out)["steps"]
+    assert [s["stage"] for s in steps] == ["ok", "reapply"]
+    bad = steps[1]
+    assert bad["file"] == "20250101_000200_indexes.sql" and bad["line"] == 2
+    assert "idx_users_name" in bad["statement"]
+    assert [(d["object"], d["change"]) for d in bad["differences"]] == [
+        ("index idx_users_name", "left behind")
+    ]
+
+
+def test_a_rollback_that_drops_too_much_is_named(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    _broken_set(mdirs)
+    (mdirs.rollback / "20250101_000200_undo_indexes.sql").write_text(
+        "DROP INDEX idx_users_email;\nDROP INDEX idx_users_name;\n"
+        "DROP TABLE tags;\n"  # too much: an earlier migration's table
+        "ALTER TABLE users DROP COLUMN email;\n"  # too much: the migration did not add it
+        "ALTER TABLE users ADD COLUMN email TEXT;\n"  # … and back, but nullable now
+    )
+    (mdirs.migrations / "20250101_000100_users.sql").write_text(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT);\n"
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n"
+    )
+    (mdirs.rollback / "20250101_000100_undo_users.sql").write_text(
+        "DROP TABLE tags;\nDROP TABLE users;"
+    )
+    mdirs.add("20250101_000300", "later", "CREATE TABLE notes (id INTEGER);", "DROP TABLE notes;")
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "test")
+    assert res.code == 1
+    assert "✘ 20250101_000200_indexes.sql: compare: 20250101_000200_undo_indexes.sql does not " \
+           "restore the schema: 3 object(s) differ" in res.out  # fmt: skip
+    assert "table tags lost" in res.out
+    assert "column users.email changed: TEXT NOT NULL → TEXT" in res.out
+    assert "✔ 20250101_000300_later.sql" in res.out, "a compare failure does not stop the climb"
+
+
+def test_seed_data_exercises_data_migrations(sqlite_url: str, mdirs: MigrationDirs) -> None:
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY, "
+              "email TEXT);", "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "unique_email",
+        "CREATE UNIQUE INDEX u_email ON users(email);",
+        "DROP INDEX u_email;",
+    )
+    seed = mdirs.root / "seed.sql"
+    seed.write_text("INSERT INTO users (email) VALUES ('a@x'), ('a@x');\n")
+    base = ["--database", sqlite_url, *mdirs.args(), "test", "--json"]
+    assert run_cli(*base).code == 0, "no data: the unique index builds"
+    res = run_cli(*base, "--seed", str(seed))
+    assert res.code == 1
+    bad = json.loads(res.out)["steps"][1]
+    assert bad["stage"] == "apply" and "UNIQUE constraint failed" in bad["message"]
+    assert bad["line"] == 1 and bad["file"] == "20250101_000200_unique_email.sql"

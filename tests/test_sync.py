@@ -1,0 +1,255 @@
+"""The sync engine on real databases: SQLite and D1 (the local server) to PostgreSQL, and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import LockHeld, SyncRefused
+from malnu_tui.engine.sync import (
+    SyncProgress,
+    SyncRequest,
+    SyncSession,
+    dry_run,
+    plan_sync,
+    run_sync,
+    verify_sync,
+)
+from malnu_tui.engine.sync.model import TableReport
+from tests.sync_support import COLUMNS, Db, make_db
+
+PAIRS = [
+    ("sqlite", "postgresql"),
+    ("d1", "postgresql"),
+    ("postgresql", "sqlite"),
+    ("postgresql", "d1"),
+]
+
+
+@pytest.fixture(params=PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def ends(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Db, Db]:
+    a, b = request.param
+    return make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+
+
+def sync(src: Db, dst: Db, **kw: object) -> TableReport:
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = run_sync(s, SyncRequest(**kw))  # type: ignore[arg-type]
+    return report
+
+
+def verify(src: Db, dst: Db) -> TableReport:
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = verify_sync(s)
+    return report
+
+
+def rows(db: Db) -> list[tuple[object, ...]]:
+    """The users rows as text, the same on every kind (for comparing sides directly)."""
+    out = []
+    for r in db.run(f"SELECT {', '.join(COLUMNS)} FROM users ORDER BY id"):
+        vals = list(r)
+        vals[3] = None if vals[3] is None else bool(vals[3])
+        vals[5] = None if vals[5] is None else bytes(vals[5]).hex()
+        vals[6] = None if vals[6] is None else str(vals[6])[:10]
+        vals[7] = str(vals[7])[:19]
+        vals[8] = str(vals[8])[:19]
+        out.append(tuple(vals))
+    return out
+
+
+def test_first_full_sync_then_incremental_carries_exactly_the_changes(ends: tuple[Db, Db]) -> None:
+    src, dst = ends
+    src.create_users(120)
+    first = sync(src, dst)
+    assert (first.mode, first.inserted, first.updated, first.deleted) == ("full", 120, 0, 0)
+    assert first.verified and first.source_count == first.dest_count == 120
+    assert rows(dst) == rows(src)
+    assert dst.run("SELECT count(*) FROM users WHERE synced_at IS NULL") == [(0,)]
+
+    later = "2025-11-25 09:00:00"
+    src.insert_users([500, 501], updated=later)
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (3, 4, 5)")
+    src.run("DELETE FROM users WHERE id IN (10, 11)")
+    second = sync(src, dst)
+    assert second.mode == "updated_at"
+    assert (second.inserted, second.updated, second.deleted) == (2, 3, 2)
+    assert second.verified and not second.differences
+    assert rows(dst) == rows(src)
+    third = sync(src, dst)
+    assert (third.inserted, third.updated, third.deleted) == (0, 0, 0)
+
+
+def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(50, updated="2025-11-24 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 1")  # watermark
+    sync(src, dst, overlap_seconds=600)
+    # Committed after the first sync, stamped before its watermark (a long transaction).
+    src.insert_users([77], updated="2025-11-24 08:55:00")
+    report = sync(src, dst, overlap_seconds=600)
+    assert report.inserted == 1 and report.verified
+    assert report.read == 2  # the watermark row and the late one: read by the overlap window
+    assert dst.run("SELECT name FROM users WHERE id = 77") == [("Siswa 77",)]
+
+
+def test_a_row_older_than_the_overlap_still_arrives_through_the_verification(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(30)
+    src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 1")  # watermark
+    sync(src, dst, overlap_seconds=0)
+    src.insert_users([99], updated="2020-01-01 00:00:00")
+    report = sync(src, dst, overlap_seconds=0)
+    # Read: the row at the watermark (>=), then row 99 found missing by the range checksums.
+    assert report.inserted == 1 and report.verified and report.read == 2
+
+
+def test_concurrent_writes_during_a_sync_then_one_more_sync_verify_clean(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(1500)
+    writes = iter(range(10_000, 10_030))
+
+    def meanwhile(p: SyncProgress) -> None:
+        # Another session writes at the source between the sync's chunks.
+        n = next(writes, None)
+        if n is None:
+            return
+        src.insert_users([n], updated="2025-11-24 08:00:00")
+        src.run(f"UPDATE users SET name = 'x{n}' WHERE id = {n - 9_990}")
+        src.run(f"DELETE FROM users WHERE id = {n - 9_000}")
+
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        run_sync(s, SyncRequest(chunk_rows=100), meanwhile)
+    again = sync(src, dst)
+    assert again.verified
+    assert verify(src, dst).verified
+    assert rows(dst) == rows(src)
+
+
+def test_a_hand_edited_destination_row_is_named_by_key_among_100000(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    # Both sides filled by their own SQL (fast), then compared by the engine.
+    src.run("CREATE TABLE grades (id INTEGER PRIMARY KEY, student TEXT NOT NULL, grade REAL, "
+            "passed BOOLEAN, synced_at DATETIME)")  # fmt: skip
+    src.run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+        "INSERT INTO grades SELECT i, 'siswa' || i, (i % 101) * 1.0, i % 2, NULL FROM n"
+    )
+    dst.run("CREATE TABLE grades (id BIGINT PRIMARY KEY, student TEXT NOT NULL, "
+            "grade DOUBLE PRECISION, passed BOOLEAN, synced_at TIMESTAMP)")  # fmt: skip
+    dst.run(
+        "INSERT INTO grades SELECT i, 'siswa' || i, (i % 101)::float8, i % 2 = 1, now() "
+        "FROM generate_series(1, 100000) i"
+    )
+    assert verify(src, dst).verified
+    dst.run("UPDATE grades SET grade = 100 WHERE id = 73519")
+    dst.run("DELETE FROM grades WHERE id = 4242")
+    dst.run("INSERT INTO grades VALUES (100001, 'hantu', 1, false, now())")
+    report = verify(src, dst)
+    assert not report.verified
+    assert {(d.kind, d.key) for d in report.differences} == {
+        ("different", (73519,)),
+        ("missing", (4242,)),
+        ("extra", (100001,)),
+    }
+
+
+def test_values_of_every_kind_never_report_a_false_difference(
+    tmp_path: Path, pg_url: str, d1_url: str, request: pytest.FixtureRequest
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    pg = Db("postgresql", pg_url)
+    d1 = make_db("d1", request, tmp_path, "d1")
+    src.run(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, flag BOOLEAN, at DATETIME, at_tz TIMESTAMPTZ, "
+        "day DATE, n INTEGER, r REAL, price NUMERIC(10, 2), b BLOB, s TEXT, j JSON, c VARCHAR(5))"
+    )
+    values = [
+        (1, 1, "2025-01-01 10:00:00", "2025-01-01T10:00:00Z", "2025-01-01", 2**62, 0.1,
+         "12.50", b"\x00\xff", "ä'\"\\\t\n", '{"b": 1, "a": [1, 2]}', "abc"),
+        (2, 0, "2025-01-01T10:00:00.500", "2025-01-01 12:00:00+02:00", "2024-02-29", -1,
+         1e20, 3, b"", "", "[]", ""),
+        (3, "true", "2025-06-30 23:59:59.123456", None, None, 0, -0.5, "0.10", None, None,
+         "null", None),
+        (4, "f", None, None, None, None, None, None, None, "NULL", None, "N"),
+        (5, None, None, None, None, None, None, None, None, None, None, None),
+    ]  # fmt: skip
+    src.many("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+    there = sync(src, pg)
+    assert there.verified and not there.differences, there
+    back = sync(pg, d1)
+    assert back.verified and not back.differences, back
+    assert verify(d1, src).verified  # D1 ↔ SQLite: both hashed here, each row read once
+    assert pg.run("SELECT flag, b, price FROM t WHERE id = 1") == [(True, b"\x00\xff", 12.5)]
+
+
+def test_a_destination_table_of_other_types_is_refused_and_nothing_written(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(5)
+    dst.run(
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER, name TEXT, synced_at TIMESTAMP)"
+    )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        with pytest.raises(SyncRefused) as exc:
+            run_sync(s, SyncRequest())
+    text = str(exc.value)
+    assert "users.email: source TEXT maps to text, destination has integer" in text
+    assert "lacks column(s) active, score, photo, born, created_at, updated_at" in text
+    assert dst.count() == 0
+    assert dst.run("SELECT to_regclass('malnu_sync')") == [(None,)]
+
+
+def test_dry_run_reads_both_sides_and_writes_nothing(tmp_path: Path, pg_url: str) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(40)
+    sync(src, dst)
+    src.run("UPDATE users SET name = 'changed' WHERE id = 2")
+    src.run("DELETE FROM users WHERE id = 3")
+    audit_before = dst.run("SELECT count(*) FROM malnu_audit")
+    state_before = dst.run("SELECT * FROM malnu_sync")
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = dry_run(s, plan_sync(s, SyncRequest()))
+    assert (report.inserted, report.updated, report.deleted) == (0, 1, 1)
+    assert dst.run("SELECT name FROM users WHERE id = 2") == [("Siswa 2",)]
+    assert dst.count() == 40
+    assert dst.run("SELECT count(*) FROM malnu_audit") == audit_before
+    assert dst.run("SELECT * FROM malnu_sync") == state_before
+
+
+def test_the_destination_lock_is_taken_and_both_sides_audited(tmp_path: Path, pg_url: str) -> None:
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.migrate import lock_holder_for_this_process
+
+    src = Db("postgresql", pg_url)
+    dst = Db("sqlite", f"sqlite:///{tmp_path / 'a.db'}", path=tmp_path / "a.db")
+    src.create_users(3)
+    other = SQLiteBackend(tmp_path / "a.db")
+    other.acquire_lock(lock_holder_for_this_process("apply"))
+    try:
+        with pytest.raises(LockHeld):
+            sync(src, dst)
+    finally:
+        other.close()
+    sync(src, dst)
+    for side in (src, dst):
+        (detail,) = side.run(
+            "SELECT detail FROM malnu_audit WHERE action = 'sync' AND object = 'users'"
+        )[0]
+        assert "mode full, read 3, inserted 3" in detail and "verified yes" in detail

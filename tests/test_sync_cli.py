@@ -1,0 +1,121 @@
+"""``malnu-tui sync`` as a real process: the config's pair, the JSON contract, exit codes, a
+SIGKILL in the middle and the rerun that resumes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.fixtures_core import CLI, REPO, run_cli
+from tests.sync_support import Db
+
+FIELDS = {
+    "table", "mode", "read", "inserted", "updated", "deleted", "source_count", "dest_count",
+    "verified", "differences",
+}  # fmt: skip
+
+
+def school(tmp_path: Path, pg_url: str, *, chunk_rows: int = 5000) -> tuple[Db, Db, list[str]]:
+    """The school's reporting pair: the SQLite primary into the PostgreSQL analytics target."""
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'primary.db'}", path=tmp_path / "primary.db")
+    dst = Db("postgresql", pg_url)
+    secret_url = pg_url.replace("postgres@", "postgres:Sup3rSecret@")  # trust auth ignores it
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:primary.db"\n\n'
+        f'[targets.analytics]\nurl = "{secret_url}"\n\n'
+        f'[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["users"]\n'
+        f'overlap = "5min"\nchunk_rows = {chunk_rows}\n',
+        encoding="utf-8",
+    )
+    return src, dst, ["--config", str(config)]
+
+
+def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_key(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst, cfg = school(tmp_path, pg_url)
+    src.create_users(200)
+    src.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")  # not in the pair
+
+    refused = run_cli("sync", "reporting", *cfg)
+    assert refused.code == 2 and "--yes" in refused.err
+    assert dst.run("SELECT to_regclass('users')") == [(None,)]
+
+    done = run_cli("sync", "reporting", "--yes", "--json", *cfg)
+    assert done.code == 0, done.err
+    (report,) = json.loads(done.out)
+    assert set(report) == FIELDS
+    assert (report["mode"], report["inserted"], report["verified"]) == ("full", 200, True)
+    assert "Sup3rSecret" not in done.out + done.err and "***" in done.err
+    assert "users: copy" in done.err  # progress on stderr
+
+    dst.run("UPDATE users SET name = 'diubah' WHERE id = 137")
+    text = run_cli("sync", "verify", "--from", "primary", "--to", "analytics", *cfg)
+    assert text.code == 1
+    assert "users: different: id=137" in text.out
+    as_json = run_cli("sync", "verify", "reporting", "--json", *cfg)
+    assert as_json.code == 1
+    assert json.loads(as_json.out)[0]["differences"] == [{"kind": "different", "key": 137}]
+
+    status = run_cli("sync", "status", "--json", *cfg)
+    assert status.code == 0
+    (row,) = json.loads(status.out)
+    assert (row["table"], row["status"], row["verified"], row["dest_count"]) == (
+        "users",
+        "done",
+        True,
+        200,
+    )
+
+    unknown = run_cli(
+        "sync", "--from", "primary", "--to", "analytics", "--tables", "nope", "--yes", *cfg
+    )
+    assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
+
+
+def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(8_000)
+    proc = subprocess.Popen(
+        [*CLI, "sync", "reporting", "--yes", *cfg],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            while time.monotonic() < deadline:
+                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
+                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
+                    if row and row[0] >= 1000:
+                        break
+                time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    (status, last_key) = dst.run(
+        "SELECT status, last_key FROM malnu_sync WHERE table_name = 'users'"
+    )[0]
+    copied = dst.count()
+    assert status == "running" and last_key is not None and 1000 <= copied < 8_000
+
+    rerun = run_cli("sync", "reporting", "--yes", "--json", *cfg)
+    assert rerun.code == 0, rerun.err
+    assert "resumes" in rerun.err
+    (report,) = json.loads(rerun.out)
+    assert report["inserted"] == 8_000 and report["verified"] and report["dest_count"] == 8_000
+    assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(8_000, 8_000)]
+    clean = run_cli("sync", "verify", "reporting", *cfg)
+    assert clean.code == 0, clean.out

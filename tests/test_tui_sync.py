@@ -1,0 +1,122 @@
+"""The console's sync screen: driven with Pilot on the real SQLite primary and a real PostgreSQL
+analytics database (outcomes checked in the databases), and its SVG snapshot."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+from textual.widgets import Input, Static
+
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.confirm import ConfirmScreen
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.screens.sync import SyncScreen
+from tests.tui_demo import Demo, build_demo, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def add_pair(demo: Demo, dest_url: str) -> None:
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "{dest_url}"\n\n'
+            '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
+            'tables = ["users", "academic_records"]\n'
+        )
+    with sqlite3.connect(demo.primary_db) as c:
+        c.executemany(
+            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
+              "2026-11-20 07:00:00") for i in range(1, 31)],
+        )  # fmt: skip
+
+
+def sync_screen(app: MalnuApp) -> SyncScreen | None:
+    return app.screen if isinstance(app.screen, SyncScreen) else None
+
+
+def report_text(app: MalnuApp) -> str:
+    screen = sync_screen(app)
+    return str(screen.query_one("#sync-report", Static).render()) if screen else ""
+
+
+def has_pairs(app: MalnuApp) -> bool:
+    screen = sync_screen(app)
+    return screen is not None and bool(screen.pairs)
+
+
+def idle_with(app: MalnuApp, words: str) -> bool:
+    screen = sync_screen(app)
+    return screen is not None and screen.working is None and words in report_text(app)
+
+
+async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify(
+    tmp_path: Path, pg_url: str
+) -> None:
+    demo = build_demo(tmp_path / "demo")
+    add_pair(demo, pg_url)
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: sync_screen(app) is not None and bool(sync_screen(app).pairs)
+        )  # type: ignore[union-attr]
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        name = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+        app.screen.query_one(Input).value = str(name)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: idle_with(app, "verified ✔ yes"), timeout=60)
+        assert "users: full, read 30, inserted 30" in report_text(app)
+        with psycopg.connect(pg_url) as c:
+            assert c.execute("SELECT count(*) FROM users").fetchone() == (30,)
+            assert c.execute(
+                "SELECT status, verified FROM malnu_sync WHERE table_name = 'users'"
+            ).fetchone() == ("done", 1)
+            c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
+            c.commit()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: idle_with(app, "different: id=17"), timeout=60)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Sync between")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: sync_screen(app) is not None)
+
+
+async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
+    tmp_path: Path, pg_url: str
+) -> None:
+    demo = build_demo(tmp_path / "demo")
+    add_pair(demo, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: sync_screen(app) is not None and bool(sync_screen(app).pairs)
+        )  # type: ignore[union-attr]
+        await pilot.press("s")
+        screen = sync_screen(app)
+        assert screen is not None
+        box = screen.query_one(".error-box")
+        await wait_until(pilot, lambda: bool(box.display) and screen.working is None)
+        assert "sync refused" in str(box.render())
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)

@@ -1,0 +1,57 @@
+"""SVG snapshot of the console's sync screen: the reporting pair after a sync, with a verify
+report naming a missing and a different key (times pinned: last sync 5 min ago)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.status import StatusScreen
+from tests.test_tui_snapshots import SETTLE, app_for, settle_threads
+from tests.test_tui_snapshots import demo as demo  # the fixture
+from tests.test_tui_sync import add_pair, idle_with
+from tests.tui_demo import Demo, wait_until
+
+SnapCompare = Callable[..., bool]
+
+
+@pytest.mark.xdist_group("tui")
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_sync_screen_snapshot(
+    snap_compare: SnapCompare,
+    demo: Demo,
+    size: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reports = demo.root / "reports.db"
+    add_pair(demo, f"sqlite:///{reports}")
+    settings = demo.settings()
+    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
+        run_sync(s, SyncRequest(tables=("users", "academic_records")))
+    with sqlite3.connect(reports) as c:
+        c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
+        c.execute("DELETE FROM users WHERE id = 4")
+        c.execute(
+            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
+            "finished_at = '2026-11-20 08:55:00'"
+        )
+    monkeypatch.setattr("malnu_tui.engine.sync.run.utc_now", lambda: "2026-11-20 09:00:00")
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("s")
+        await wait_until(pilot, lambda: getattr(app.screen, "states_for", None) == "reporting")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: idle_with(app, "missing: id=4"))
+        await pilot.pause(SETTLE)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+    settle_threads()
