@@ -22,6 +22,7 @@ class StatusLoaded(Message):
     target: str
     report: StatusReport
     mset: MigrationSet
+    token: tuple[int, ...] | None = None  # the SQLite file's change token when it was read
 
 
 @dataclass

@@ -54,11 +54,13 @@ class BackupDeleted(Message):
 class BackupBrowser(Screen[None]):
     """Backups of one target: list, manifest, and actions."""
 
+    HELP_TITLE = "Backups"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="backups.back"),
         Binding("c", "create", "Create", id="backups.create"),
         Binding("v", "verify", "Verify", id="backups.verify"),
-        Binding("r", "restore", "Restore", id="backups.restore"),
+        # Not r (rollback on the status screen) nor s (sync): one key, one meaning.
+        Binding("o", "restore", "Restore", id="backups.restore"),
         Binding("d", "delete", "Delete", id="backups.delete"),
         Binding("ctrl+r,f5", "reload", "Refresh", id="backups.refresh"),
     ]

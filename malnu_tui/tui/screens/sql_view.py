@@ -157,6 +157,7 @@ def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
 class SqlViewScreen(Screen[None]):
     """SQL, rollback SQL and PostgreSQL translation of one migration."""
 
+    HELP_TITLE = "SQL view"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="sql.back"),
         Binding("m", "show('migration')", "Migration", id="sql.migration"),

@@ -50,6 +50,7 @@ class LockReleased(Message):
 class UnlockScreen(ModalScreen[bool]):
     """Shows who holds the lock; releasing it needs the database name typed."""
 
+    HELP_TITLE = "Unlock dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="unlock.cancel"),
     ]

@@ -36,6 +36,7 @@ class WizardScreen(Screen[str | None]):
     # Each step focuses what it needs; a hidden step's field must never get the keys.
     AUTO_FOCUS: ClassVar[str | None] = ""
 
+    HELP_TITLE = "Wizards (every one)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
         Binding("b,ctrl+b", "back", "Back", id="wizard.back"),
