@@ -129,7 +129,7 @@ async def backups(pilot: Pilot[Any], app: MalnuApp) -> None:
 
 async def restore_confirm(pilot: Pilot[Any], app: MalnuApp) -> None:
     await backups(pilot, app)
-    await pilot.press("down", "r")
+    await pilot.press("down", "o")
     await step(pilot, app, "verify")
     await pilot.press("n")
     await step(pilot, app, "confirm")

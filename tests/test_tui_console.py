@@ -141,3 +141,117 @@ def test_sql_view_panes_are_never_empty() -> None:
     comments = "-- nothing here yet\n"
     doc2 = SqlDocument("2_c.sql", comments, translate_script(comments, "2_c.sql"))
     assert "nothing runs on PostgreSQL" in translation_pane_text(doc2)
+
+
+async def test_status_refreshes_itself_when_another_operator_changes_the_lock(demo: Demo) -> None:
+    from tests.tui_demo import take_lock_elsewhere
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.screen.query(TargetPanel).first()
+
+        def summary() -> str:
+            return str(panel.query_one(".summary", Static).render())
+
+        assert "lock free" in summary() and "as of " in summary()
+        take_lock_elsewhere(demo.primary_db)  # no key pressed: the file changed
+        await wait_until(pilot, lambda: "LOCKED" in summary())
+        with sqlite3.connect(demo.primary_db) as conn:
+            conn.execute("DELETE FROM malnu_lock")
+        await wait_until(pilot, lambda: "lock free" in summary())
+        await pilot.press("q")
+
+
+async def test_database_url_means_that_database_only(tmp_path: Path) -> None:
+    from malnu_tui.engine.config import load_settings, resolve_target, user_data_dir
+
+    db = tmp_path / "school.db"
+    settings = load_settings(config=None)  # no config: the embedded default is configured
+    target = resolve_target(settings, database=f"sqlite:///{db}")
+    app = MalnuApp(settings=settings, target=target)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panels = list(app.screen.query(TargetPanel))
+        assert [p.target.url for p in panels] == [target.url]
+        await pilot.press("t")  # no other tab to switch to
+        await pilot.press("q")
+    assert db.exists()
+    assert not (user_data_dir() / "malnu.db").exists()
+
+
+# -- keys: one registry for footer, help and palette ---------------------------------------------
+
+
+def test_every_binding_has_an_id_and_ids_are_unique() -> None:
+    from malnu_tui.tui.keys import key_entries
+
+    entries = key_entries(MalnuApp)
+    assert len(entries) > 20
+    missing = [f"{e.where}: {e.keys}" for e in entries if not e.id]
+    assert missing == []
+    ids = [e.id for e in entries]
+    assert len(ids) == len(set(ids))
+
+
+def test_one_key_one_meaning_between_status_and_backups() -> None:
+    from malnu_tui.tui.keys import key_entries
+
+    status = {e.keys: e.action for e in key_entries(MalnuApp) if e.where == "Status"}
+    backups = {e.keys: e.action for e in key_entries(MalnuApp) if e.where == "Backups"}
+    assert "rollback" in status["r"]
+    assert backups.get("r") is None  # restore is not r in the backup browser
+
+
+async def test_help_shows_every_binding_with_its_id_within_80_columns(demo: Demo) -> None:
+    from malnu_tui.tui.keys import key_entries
+    from malnu_tui.tui.screens.help import HelpScreen
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[keys]\n"status.rollback" = "z"\n')
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        await pilot.pause(0.2)
+        rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+        shown_ids = {r[2] for r in rows}
+        assert {e.id for e in key_entries(MalnuApp)} <= shown_ids
+        assert ("z (remapped)", "Rollback", "status.rollback") in rows
+        assert sum(col.get_render_width(table) for col in table.columns.values()) <= 80
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+
+
+async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_help(
+    demo: Demo,
+) -> None:
+    from textual.command import CommandPalette
+
+    from malnu_tui.tui.commands import BASE_COMMANDS, help_with_key
+    from malnu_tui.tui.keys import key_entries
+    from malnu_tui.tui.screens.rollback import RollbackWizard
+
+    app = make_app(demo)
+    palette_actions = {c.action.split("(")[0] for c in BASE_COMMANDS}
+    for action in palette_actions:  # every palette command is a real action of the app
+        assert hasattr(app, f"action_{action}"), action
+    # Every app-level action bound to a key anywhere is in the palette.
+    bound = {
+        e.action.removeprefix("app.").split("(")[0]
+        for e in key_entries(MalnuApp)
+        if e.action.startswith("app.") and e.action != "app.pop_screen"
+    }
+    assert bound <= palette_actions, bound - palette_actions
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        rollback = next(c for c in BASE_COMMANDS if c.action == "open_rollback")
+        assert help_with_key(app, rollback).endswith("[key: r]")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"undo")  # a word of the help text, not of the title
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RollbackWizard))

@@ -11,6 +11,7 @@ import fcntl
 import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -39,6 +40,11 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
     monkeypatch.delenv("NO_COLOR", raising=False)  # colour pictures; one test sets it
     ids = iter(f"20261120T0930{i:02d}000000Z-5afe{i:02d}" for i in range(10, 99))
     monkeypatch.setattr("malnu_tui.engine.backup.core.new_backup_id", lambda _now: next(ids))
+    # "as of HH:MM:SS" on the status screen: a pinned clock (which also never ages the picture
+    # into a periodic refresh during a snapshot).
+    monkeypatch.setattr(
+        "malnu_tui.tui.widgets.target_panel.clock", lambda: datetime(2026, 11, 20, 9, 30, 0)
+    )
     # The demo path is fixed (it shows in the pictures): another run of these tests on the
     # same machine (a second checkout, the screenshots script) waits for this one.
     with FIXED_LOCK.open("a") as lock:
@@ -277,7 +283,7 @@ def test_restore_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int,
 
     async def run(pilot: Pilot[Any]) -> None:
         await _browser()(pilot)
-        await pilot.press("down", "r")  # the older, verified backup
+        await pilot.press("down", "o")  # restore the older, verified backup
         await steps("verify", ("n",), "confirm", home=False)(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)

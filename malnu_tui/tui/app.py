@@ -43,6 +43,7 @@ class MalnuApp(App[int]):
     """``malnu-tui`` with no command."""
 
     TITLE = "malnu-tui"
+    HELP_TITLE = "Everywhere"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {MalnuCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,19 +55,26 @@ class MalnuApp(App[int]):
     def __init__(self, *, settings: Settings, target: Target) -> None:
         super().__init__()
         self.settings = settings
-        # The resolved target (flags and environment applied) replaces its configured entry;
-        # a --database override that matches no configured target is added as its own tab.
-        targets = dict(settings.targets)
-        targets[target.name] = target
-        self.targets: list[Target] = list(targets.values())
+        # The resolved target (flags and environment applied) replaces its configured entry.
+        # A --database URL that is no configured target means that database only: no tab (and
+        # no file created) for the embedded default or the configured ones.
+        if target.name in settings.targets:
+            targets = dict(settings.targets)
+            targets[target.name] = target
+            self.targets: list[Target] = list(targets.values())
+        else:
+            self.targets = [target]
         self.initial_target = target.name
         self.operation: str | None = None
+        self.key_overrides: dict[str, str] = {}
         # No animations: over SSH every animation frame is a repaint sent down the line.
         self.animation_level = "none"
         self.sub_title = target.display_url
 
     def on_mount(self) -> None:
-        self.set_keymap(load_keymap(self.settings.config_path))
+        # Kept for the help screen and the palette, which show remapped keys as remapped.
+        self.key_overrides = load_keymap(self.settings.config_path)
+        self.set_keymap(self.key_overrides)
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)

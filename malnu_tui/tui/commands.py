@@ -1,4 +1,5 @@
-"""The command palette (ctrl+p): every action of the console, searchable by name."""
+"""The command palette (ctrl+p): every action of the console, searchable by the words of its
+title and its help, each with the key that runs it beside it (from the binding registry)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from malnu_tui.tui.host import TargetsHost
+from malnu_tui.tui.keys import keys_for_action
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from malnu_tui.engine.config import Target
 
 
@@ -28,13 +32,22 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand("Apply pending migrations", "Wizard: plan, backup, confirm, run", "open_apply"),
     PaletteCommand(
         "Emergency rollback",
-        "Wizard: how far, preview, safety backup, typed confirmation, run, verify",
+        "Wizard: undo migrations — how far, preview, typed confirmation, safety backup, run",
         "open_rollback",
     ),
-    PaletteCommand("Backups", "Browse, create, verify, restore or delete backups", "open_backups"),
+    PaletteCommand(
+        "Backups",
+        "Browse, create, verify, restore or delete backups of this target",
+        "open_backups",
+    ),
+    PaletteCommand(
+        "Restore a backup",
+        "Open the backups and pick one: verify, typed confirmation, pre-restore backup",
+        "open_backups",
+    ),
     PaletteCommand(
         "Point-in-time recovery",
-        "Wizard: pick a time, see what is and is not recovered, confirm, run",
+        "Wizard: recover to a time — what is and is not recovered, confirm, run",
         "open_recover",
     ),
     PaletteCommand("Audit log", "Every change the tool made to this target", "open_audit"),
@@ -45,8 +58,10 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
     ),
     PaletteCommand("Filter by state", "Show all, or one state at a time", "cycle_filter"),
     PaletteCommand("Next target", "Switch to the next configured database", "next_target"),
-    PaletteCommand("Release a stale lock", "Unlock after a dead session (audited)", "unlock"),
-    PaletteCommand("Help", "Every key of every screen", "open_help"),
+    PaletteCommand(
+        "Release a stale lock", "Unlock after a dead session: who holds it, audited", "unlock"
+    ),
+    PaletteCommand("Help", "Every key of every screen, with its id", "open_help"),
     PaletteCommand("Quit", "Leave the console (not while an operation runs)", "quit_app"),
 )
 
@@ -62,25 +77,38 @@ def palette_commands(targets: Sequence[Target]) -> list[PaletteCommand]:
     return commands
 
 
+def help_with_key(app: App[object], command: PaletteCommand) -> str:
+    """The command's help with the key that runs it (as remapped in ``[keys]``)."""
+    keymap: dict[str, str] = getattr(app, "key_overrides", {})
+    key = keys_for_action(command.action, type(app), keymap)
+    return f"{command.help}   [key: {key}]" if key else command.help
+
+
 class MalnuCommands(Provider):
     """Lists every console action in the command palette."""
 
-    def _commands(self) -> list[PaletteCommand]:
+    def _commands(self) -> list[tuple[PaletteCommand, str]]:
         app = self.app
-        return palette_commands(app.targets) if isinstance(app, TargetsHost) else []
+        if not isinstance(app, TargetsHost):
+            return []
+        return [(c, help_with_key(self.app, c)) for c in palette_commands(app.targets)]
 
     async def discover(self) -> Hits:
-        for c in self._commands():
-            yield DiscoveryHit(c.title, partial(self.app.run_action, c.action), help=c.help)
+        for c, help_text in self._commands():
+            yield DiscoveryHit(c.title, partial(self.app.run_action, c.action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for c in self._commands():
+        words = query.lower().split()
+        for c, help_text in self._commands():
             score = matcher.match(c.title)
+            if score <= 0 and words and all(w in f"{c.title} {c.help}".lower() for w in words):
+                # Every word of the query is in the help text: "undo" finds the rollback.
+                score = 0.5
             if score > 0:
                 yield Hit(
                     score,
                     matcher.highlight(c.title),
                     partial(self.app.run_action, c.action),
-                    help=c.help,
+                    help=help_text,
                 )

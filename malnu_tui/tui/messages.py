@@ -10,6 +10,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backup import BackupManifest
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import Progress, StatusReport
 
@@ -21,6 +22,7 @@ class StatusLoaded(Message):
     target: str
     report: StatusReport
     mset: MigrationSet
+    token: tuple[int, ...] | None = None  # the SQLite file's change token when it was read
 
 
 @dataclass
@@ -44,12 +46,23 @@ class AuditLoaded(Message):
     entries: tuple[AuditEntry, ...]
 
 
-@dataclass
-class StepDone(Message):
-    """A wizard step's worker finished; ``value`` is what it produced."""
+# Worker results: one Message class per result, posted by the worker that produced it and
+# handled with ``@on(TheClass)``. Results of one screen only are defined in that screen's
+# module, next to the worker; the ones below are shared by several screens.
 
-    step: str
-    value: object
+
+@dataclass
+class SafetyBackupTaken(Message):
+    """The wizard's safety backup was written (``backup_id`` None: no backup was needed)."""
+
+    backup_id: str | None
+
+
+@dataclass
+class BackupsListed(Message):
+    """The backups of the target, newest first."""
+
+    manifests: tuple[BackupManifest, ...]
 
 
 @dataclass

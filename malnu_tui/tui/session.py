@@ -52,6 +52,26 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
         return status(backend, mset, target.name), mset
 
 
+def change_token(target: Target) -> tuple[int, ...] | None:
+    """A cheap token that changes when a SQLite target's file (or its WAL) is written: the
+    status screen reloads at once when another operator changes the lock or the tracking table.
+    ``None`` for servers, which are polled instead."""
+    if target.kind != "sqlite":
+        return None
+    from malnu_tui.engine.config import sqlite_path
+
+    path = sqlite_path(target.url)
+    token: list[int] = []
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = p.stat()
+        except OSError:
+            token += [0, 0]
+        else:
+            token += [st.st_mtime_ns, st.st_size]
+    return tuple(token)
+
+
 def files_dialect(target: Target) -> str:
     """The dialect the target's migration files are written in: its ``dialect`` option, else
     PostgreSQL's for a PostgreSQL target and SQLite's otherwise (as the CLI decides)."""

@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    SQLITE,
     Context,
     normalise_identifiers,
     pg_name,
@@ -115,7 +118,7 @@ def _add_sql(child: str, columns: tuple[str, ...], ref: exp.Reference, name: str
     head = f"ALTER TABLE {pg_name(child)} ADD "
     if name:
         head += f"CONSTRAINT {pg_name(name)} "
-    return head + fk.sql(dialect="postgres")
+    return head + fk.sql(dialect=POSTGRES)
 
 
 def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
@@ -195,9 +198,33 @@ def resolve_pending(table: str, ctx: Context) -> list[str]:
 _ACTION = {"NO ACTION": ""}
 
 
+def _declared_key(state: SchemaState, child: str, columns: tuple[str, ...]) -> str | None:
+    """The child's own REFERENCES clause for ``columns`` as an ALTER TABLE (keeps DEFERRABLE
+    and every action as written), or None."""
+    row = state.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", (child,)
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    try:
+        tree = sqlglot.parse_one(str(row[0]), read=SQLITE)
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(tree.this, exp.Schema):
+        return None
+    wanted = tuple(c.lower() for c in columns)
+    for _holder, cols, ref, name in _fk_nodes(tree.this):
+        if tuple(c.lower() for c in cols) == wanted:
+            return _add_sql(child, cols, ref, name)
+    return None
+
+
 def _key_from_pragma(child: str, rows: list[Any], target: str, ctx: Context) -> PendingKey:
     columns = tuple(str(r[3]) for r in rows)
     refs = tuple(str(r[4]) for r in rows if r[4] is not None)
+    declared = _declared_key(ctx.state, child, columns)
+    if declared is not None:
+        return PendingKey(child, columns, target, refs, declared, ctx.file, ctx.line, True)
     ref_sql = f" ({', '.join(pg_name(r) for r in refs)})" if refs else ""
     actions = ""
     for word, value in (("UPDATE", str(rows[0][5]).upper()), ("DELETE", str(rows[0][6]).upper())):

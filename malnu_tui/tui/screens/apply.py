@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.migrate import ApplyResult, MigrationFailed, Plan, Progress, StatusReport
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
-from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
 from malnu_tui.tui.session import (
     connected,
@@ -54,6 +54,16 @@ class ApplyOutcome:
     done: tuple[tuple[str, int], ...]
     error: str
     report: StatusReport | None
+
+
+@dataclass
+class ApplyPlanned(Message):
+    preview: ApplyPreview
+
+
+@dataclass
+class ApplyFinished(Message):
+    outcome: ApplyOutcome
 
 
 def preview_apply(target: Target) -> ApplyPreview:
@@ -162,7 +172,7 @@ class ApplyWizard(SafetyBackupStep):
     @work(thread=True, exclusive=True, group="apply-plan")
     def _plan(self) -> None:
         with reporting(self, "plan"):
-            self.post_message(StepDone("plan", preview_apply(self.target)))
+            self.post_message(ApplyPlanned(preview_apply(self.target)))
 
     def _show_plan(self, p: ApplyPreview) -> None:
         self.preview = p
@@ -240,7 +250,7 @@ class ApplyWizard(SafetyBackupStep):
                 report = load_status(self.target)[0]
             except MalnuError as exc:
                 error += f"; status afterwards could not be read: {exc}"
-            self.post_message(StepDone("run", ApplyOutcome(result, failure, done, error, report)))
+            self.post_message(ApplyFinished(ApplyOutcome(result, failure, done, error, report)))
 
     @on(ProgressMessage)
     def _progress(self, event: ProgressMessage) -> None:
@@ -285,25 +295,24 @@ class ApplyWizard(SafetyBackupStep):
         self.query_one("#result-text", Static).update(text)
 
     # -- worker results -----------------------------------------------------------------------
-    @on(StepDone)
-    def _step_done(self, event: StepDone) -> None:
-        if event.step == "backup":
-            return
+    @on(ApplyPlanned)
+    def _planned(self, event: ApplyPlanned) -> None:
         event.stop()
         self.set_working(False)
-        if event.step == "plan":
-            assert isinstance(event.value, ApplyPreview)
-            self._show_plan(event.value)
-        elif event.step == "run":
-            assert isinstance(event.value, ApplyOutcome)
-            self.app_end()
-            self.outcome = event.value
-            progress = self.query_one("#run-progress", OperationProgress)
-            if event.value.result is not None:
-                progress.finish(f"✔ applied {len(event.value.result.done)} migration(s)")
-            else:
-                progress.caption(f"✘ {event.value.error}")
-            self.go(self.step_index("result"))
+        self._show_plan(event.preview)
+
+    @on(ApplyFinished)
+    def _finished(self, event: ApplyFinished) -> None:
+        event.stop()
+        self.set_working(False)
+        self.app_end()
+        self.outcome = outcome = event.outcome
+        progress = self.query_one("#run-progress", OperationProgress)
+        if outcome.result is not None:
+            progress.finish(f"✔ applied {len(outcome.result.done)} migration(s)")
+        else:
+            progress.caption(f"✘ {outcome.error}")
+        self.go(self.step_index("result"))
 
     def step_failed(self, what: str) -> None:
         if what == "run":

@@ -42,6 +42,7 @@ def read_audit(target: Target) -> tuple[AuditEntry, ...]:
 class AuditScreen(Screen[None]):
     """Every change the tool made: time, actor, action, object, outcome, detail."""
 
+    HELP_TITLE = "Audit log"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="audit.back"),
         Binding("slash", "focus_filter", "Filter", id="audit.filter"),

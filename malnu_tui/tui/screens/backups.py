@@ -3,18 +3,20 @@ verify, restore and delete."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
+from malnu_tui.tui.messages import BackupProgress, BackupsListed, OperationFailed
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.manifest import (
@@ -34,14 +36,31 @@ if TYPE_CHECKING:
 NARROW_WIDTH = 110
 
 
+@dataclass
+class BackupCreated(Message):
+    manifest: BackupManifest
+
+
+@dataclass
+class BackupVerified(Message):
+    report: VerifyReport
+
+
+@dataclass
+class BackupDeleted(Message):
+    manifest: BackupManifest
+
+
 class BackupBrowser(Screen[None]):
     """Backups of one target: list, manifest, and actions."""
 
+    HELP_TITLE = "Backups"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="backups.back"),
         Binding("c", "create", "Create", id="backups.create"),
         Binding("v", "verify", "Verify", id="backups.verify"),
-        Binding("r", "restore", "Restore", id="backups.restore"),
+        # Not r (rollback on the status screen) nor s (sync): one key, one meaning.
+        Binding("o", "restore", "Restore", id="backups.restore"),
         Binding("d", "delete", "Delete", id="backups.delete"),
         Binding("ctrl+r,f5", "reload", "Refresh", id="backups.refresh"),
     ]
@@ -158,7 +177,7 @@ class BackupBrowser(Screen[None]):
     @work(thread=True, exclusive=True, group="backups-list")
     def _load(self) -> None:
         with reporting(self, "list"):
-            self.post_message(StepDone("list", list_target_backups(self.target)))
+            self.post_message(BackupsListed(list_target_backups(self.target)))
 
     @work(thread=True, exclusive=True, group="backups-op")
     def _create(self) -> None:
@@ -168,7 +187,7 @@ class BackupBrowser(Screen[None]):
             m = create_backup(
                 backend, self.target, reason="manual", progress=backup_progress_poster(self)
             )
-            self.post_message(StepDone("created", m))
+            self.post_message(BackupCreated(m))
 
     @work(thread=True, exclusive=True, group="backups-op")
     def _verify(self, backup_id: str) -> None:
@@ -176,7 +195,7 @@ class BackupBrowser(Screen[None]):
 
         with reporting(self, "verify"):
             report = verify_backup(self.target, backup_id, progress=backup_progress_poster(self))
-            self.post_message(StepDone("verified", report))
+            self.post_message(BackupVerified(report))
 
     @work(thread=True, exclusive=True, group="backups-op")
     def _delete(self, backup_id: str) -> None:
@@ -185,7 +204,7 @@ class BackupBrowser(Screen[None]):
         with reporting(self, "delete"), connected(self.target) as backend:
             # With the backend, the engine records the deletion in the audit trail.
             deleted = delete_backup(self.target.backup_dir, backup_id, backend=backend)
-            self.post_message(StepDone("deleted", deleted))
+            self.post_message(BackupDeleted(deleted))
 
     # -- results ------------------------------------------------------------------------------
     @on(BackupProgress)
@@ -194,30 +213,43 @@ class BackupBrowser(Screen[None]):
             event.done, event.total, event.message
         )
 
-    @on(StepDone)
-    def _done(self, event: StepDone) -> None:
+    @on(BackupsListed)
+    def _listed(self, event: BackupsListed) -> None:
         event.stop()
-        progress = self.query_one("#backup-op", OperationProgress)
-        if event.step == "list":
-            self.manifests = cast("tuple[BackupManifest, ...]", event.value)
-            self._show_list()
-            return
+        self.manifests = event.manifests
+        self._show_list()
+
+    @on(BackupCreated)
+    def _created(self, event: BackupCreated) -> None:
+        event.stop()
         self._end()
-        if event.step == "created":
-            progress.finish(f"✔ backup {cast('BackupManifest', event.value).id} created")
-        elif event.step == "verified":
-            report = cast("VerifyReport", event.value)
-            if report.ok:
-                progress.finish(f"✔ {report.backup_id} verified: every check passed")
-            else:
-                progress.caption(f"✘ {report.backup_id} FAILED verification")
-                self.query_one(ErrorBox).show_error(
-                    f"backup {report.backup_id} failed verification: " + "; ".join(report.problems),
-                    "never restore it; choose an older backup",
-                )
-        elif event.step == "deleted":
-            progress.finish(f"✔ deleted {cast('BackupManifest', event.value).id}")
+        self._progress_bar().finish(f"✔ backup {event.manifest.id} created")
         self.action_reload()
+
+    @on(BackupVerified)
+    def _verified(self, event: BackupVerified) -> None:
+        event.stop()
+        self._end()
+        report = event.report
+        if report.ok:
+            self._progress_bar().finish(f"✔ {report.backup_id} verified: every check passed")
+        else:
+            self._progress_bar().caption(f"✘ {report.backup_id} FAILED verification")
+            self.query_one(ErrorBox).show_error(
+                f"backup {report.backup_id} failed verification: " + "; ".join(report.problems),
+                "never restore it; choose an older backup",
+            )
+        self.action_reload()
+
+    @on(BackupDeleted)
+    def _deleted(self, event: BackupDeleted) -> None:
+        event.stop()
+        self._end()
+        self._progress_bar().finish(f"✔ deleted {event.manifest.id}")
+        self.action_reload()
+
+    def _progress_bar(self) -> OperationProgress:
+        return self.query_one("#backup-op", OperationProgress)
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:

@@ -19,6 +19,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True only when ``expected`` was typed (or, with no ``expected``, when
     the operator pressed the confirm button)."""
 
+    HELP_TITLE = "Confirmation dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
     ]

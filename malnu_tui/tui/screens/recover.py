@@ -4,14 +4,16 @@ are re-applied, what data is NOT recovered) → typed confirmation → run → r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from malnu_tui.tui.messages import BackupProgress, StepDone
+from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     backup_progress_poster,
@@ -30,6 +32,19 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import StatusReport
+
+
+@dataclass
+class RecoverPlanned(Message):
+    plan: RecoverPlan
+    mset: MigrationSet
+    database_name: str
+
+
+@dataclass
+class RecoverFinished(Message):
+    result: RecoverResult
+    report: StatusReport
 
 
 def plan_recovery(
@@ -163,13 +178,13 @@ class RecoverWizard(WizardScreen):
     @work(thread=True, exclusive=True, group="recover-backups")
     def _load_backups(self) -> None:
         with reporting(self, "list"):
-            self.post_message(StepDone("backups", list_target_backups(self.target)))
+            self.post_message(BackupsListed(list_target_backups(self.target)))
 
     @work(thread=True, exclusive=True, group="recover-plan")
     def _plan(self, when_text: str) -> None:
         with reporting(self, "plan"):
             result = plan_recovery(self.target, when_text, backup_progress_poster(self))
-            self.post_message(StepDone("plan", result))
+            self.post_message(RecoverPlanned(*result))
 
     @work(thread=True, exclusive=True, group="recover-run")
     def _run(self, plan: RecoverPlan, mset: MigrationSet) -> None:
@@ -181,7 +196,7 @@ class RecoverWizard(WizardScreen):
                     backend, self.target, mset, plan, progress=backup_progress_poster(self)
                 )
             report, _ = load_status(self.target)
-            self.post_message(StepDone("run", (result, report)))
+            self.post_message(RecoverFinished(result, report))
 
     @on(BackupProgress)
     def _progress(self, event: BackupProgress) -> None:
@@ -190,23 +205,28 @@ class RecoverWizard(WizardScreen):
             event.done, event.total, event.message
         )
 
-    @on(StepDone)
-    def _done(self, event: StepDone) -> None:
+    @on(BackupsListed)
+    def _listed(self, event: BackupsListed) -> None:
         event.stop()
         self.set_working(False)
-        if event.step == "backups":
-            self._show_backups(cast("tuple[BackupManifest, ...]", event.value))
-            self.query_one("#when-input", Input).focus()
-        elif event.step == "plan":
-            self.plan, self.mset, self.database_name = cast(
-                "tuple[RecoverPlan, MigrationSet, str]", event.value
-            )
-            self._show_plan()
-        elif event.step == "run":
-            self.app_end()
-            self.result, self.report = cast("tuple[RecoverResult, StatusReport]", event.value)
-            self.query_one("#recover-progress", OperationProgress).finish("✔ recovered")
-            self.go(self.step_index("result"))
+        self._show_backups(event.manifests)
+        self.query_one("#when-input", Input).focus()
+
+    @on(RecoverPlanned)
+    def _planned(self, event: RecoverPlanned) -> None:
+        event.stop()
+        self.set_working(False)
+        self.plan, self.mset, self.database_name = event.plan, event.mset, event.database_name
+        self._show_plan()
+
+    @on(RecoverFinished)
+    def _recovered(self, event: RecoverFinished) -> None:
+        event.stop()
+        self.set_working(False)
+        self.app_end()
+        self.result, self.report = event.result, event.report
+        self.query_one("#recover-progress", OperationProgress).finish("✔ recovered")
+        self.go(self.step_index("result"))
 
     def _show_backups(self, manifests: tuple[BackupManifest, ...]) -> None:
         table = self.query_one("#when-backups", DataTable)

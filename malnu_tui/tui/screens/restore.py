@@ -4,14 +4,16 @@ restore, with progress → the database's status afterwards."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
-from malnu_tui.tui.messages import BackupProgress, StepDone
+from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
 from malnu_tui.tui.widgets.fields import Field
@@ -28,6 +30,20 @@ if TYPE_CHECKING:
 def database_name(target: Target) -> str:
     with connected(target) as backend:
         return backend.name
+
+
+@dataclass
+class RestoreChecked(Message):
+    """The backup was re-verified before the restore; ``database_name`` is the confirm word."""
+
+    report: VerifyReport
+    database_name: str
+
+
+@dataclass
+class RestoreFinished(Message):
+    result: RestoreResult
+    report: StatusReport
 
 
 class RestoreWizard(WizardScreen):
@@ -129,7 +145,7 @@ class RestoreWizard(WizardScreen):
             report = verify_backup(
                 self.target, self.manifest.id, progress=backup_progress_poster(self)
             )
-            self.post_message(StepDone("verify", (report, name)))
+            self.post_message(RestoreChecked(report, name))
 
     @work(thread=True, exclusive=True, group="restore-run")
     def _restore(self) -> None:
@@ -141,7 +157,7 @@ class RestoreWizard(WizardScreen):
                     backend, self.target, self.manifest.id, progress=backup_progress_poster(self)
                 )
             report, _ = load_status(self.target)
-            self.post_message(StepDone("restore", (result, report)))
+            self.post_message(RestoreFinished(result, report))
 
     @on(BackupProgress)
     def _progress(self, event: BackupProgress) -> None:
@@ -150,21 +166,24 @@ class RestoreWizard(WizardScreen):
             event.done, event.total, event.message
         )
 
-    @on(StepDone)
-    def _done(self, event: StepDone) -> None:
+    @on(RestoreChecked)
+    def _checked(self, event: RestoreChecked) -> None:
         event.stop()
         self.app_end()
         self.set_working(False)
-        if event.step == "verify":
-            report, name = cast("tuple[VerifyReport, str]", event.value)
-            self._show_checks(report)
-            self.database_name = str(name)
-        elif event.step == "restore":
-            self.result, self.report = cast("tuple[RestoreResult, StatusReport]", event.value)
-            self.query_one("#restore-progress", OperationProgress).finish(
-                f"✔ restored {self.manifest.id}"
-            )
-            self.go(self.step_index("status"))
+        self._show_checks(event.report)
+        self.database_name = event.database_name
+
+    @on(RestoreFinished)
+    def _restored(self, event: RestoreFinished) -> None:
+        event.stop()
+        self.app_end()
+        self.set_working(False)
+        self.result, self.report = event.result, event.report
+        self.query_one("#restore-progress", OperationProgress).finish(
+            f"✔ restored {self.manifest.id}"
+        )
+        self.go(self.step_index("status"))
 
     def _show_checks(self, report: VerifyReport) -> None:
         text = Text()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.text import Text
 from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import (
     Button,
@@ -32,7 +33,6 @@ from malnu_tui.engine.migrate import (
     VerifyResult,
 )
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
-from malnu_tui.tui.messages import StepDone
 from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
 from malnu_tui.tui.session import (
     connected,
@@ -93,6 +93,27 @@ class RollbackPreview:
     problems: tuple[str, ...]
     database_name: str
     lock: LockHolder | None
+
+
+@dataclass
+class RollbackStatusRead(Message):
+    report: StatusReport
+
+
+@dataclass
+class RollbackPreviewed(Message):
+    preview: RollbackPreview
+
+
+@dataclass
+class RollbackFinished(Message):
+    result: ApplyResult
+
+
+@dataclass
+class RollbackVerified(Message):
+    report: StatusReport
+    result: VerifyResult
 
 
 def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
@@ -257,7 +278,7 @@ class RollbackWizard(SafetyBackupStep):
     def _load_applied(self) -> None:
         with reporting(self, "status"):
             report, _mset = load_status(self.target)
-            self.post_message(StepDone("status", report))
+            self.post_message(RollbackStatusRead(report))
 
     def _show_applied(self) -> None:
         assert self.report is not None
@@ -324,7 +345,7 @@ class RollbackWizard(SafetyBackupStep):
     @work(thread=True, exclusive=True, group="rollback-preview")
     def _preview(self, choice: RollbackChoice) -> None:
         with reporting(self, "preview"):
-            self.post_message(StepDone("preview", preview_rollback(self.target, choice)))
+            self.post_message(RollbackPreviewed(preview_rollback(self.target, choice)))
 
     def _show_preview(self, p: RollbackPreview) -> None:
         self.preview = p
@@ -423,7 +444,7 @@ class RollbackWizard(SafetyBackupStep):
                 self.post_message(ProgressMessage(p))
 
             result = run_plan(self.target, mset, plan, progress)
-            self.post_message(StepDone("run", result))
+            self.post_message(RollbackFinished(result))
 
     @on(ProgressMessage)
     def _progress(self, event: ProgressMessage) -> None:
@@ -435,7 +456,7 @@ class RollbackWizard(SafetyBackupStep):
     @work(thread=True, exclusive=True, group="rollback-verify")
     def _verify(self) -> None:
         with reporting(self, "verify"):
-            self.post_message(StepDone("verify", verify_after(self.target)))
+            self.post_message(RollbackVerified(*verify_after(self.target)))
 
     def _show_verify(self, report: StatusReport, result: VerifyResult) -> None:
         self.after = (report, result)
@@ -494,30 +515,35 @@ class RollbackWizard(SafetyBackupStep):
         self.query_one("#summary-text", Static).update(text)
 
     # -- worker results -----------------------------------------------------------------------
-    @on(StepDone)
-    def _step_done(self, event: StepDone) -> None:
-        if event.step == "backup":
-            return  # handled by SafetyBackupStep
+    @on(RollbackStatusRead)
+    def _status_read(self, event: RollbackStatusRead) -> None:
         event.stop()
         self.set_working(False)
-        if event.step == "status":
-            assert isinstance(event.value, StatusReport)
-            self.report = event.value
-            self._show_applied()
-        elif event.step == "preview":
-            assert isinstance(event.value, RollbackPreview)
-            self._show_preview(event.value)
-        elif event.step == "run":
-            assert isinstance(event.value, ApplyResult)
-            self.app_end()
-            self.result = event.value
-            self.query_one("#run-progress", OperationProgress).finish(
-                f"✔ rolled back {len(event.value.done)} migration(s)"
-            )
-            self.go(self.step_index("verify"))
-        elif event.step == "verify":
-            report, result = cast("tuple[StatusReport, VerifyResult]", event.value)
-            self._show_verify(report, result)
+        self.report = event.report
+        self._show_applied()
+
+    @on(RollbackPreviewed)
+    def _previewed(self, event: RollbackPreviewed) -> None:
+        event.stop()
+        self.set_working(False)
+        self._show_preview(event.preview)
+
+    @on(RollbackFinished)
+    def _finished(self, event: RollbackFinished) -> None:
+        event.stop()
+        self.set_working(False)
+        self.app_end()
+        self.result = event.result
+        self.query_one("#run-progress", OperationProgress).finish(
+            f"✔ rolled back {len(event.result.done)} migration(s)"
+        )
+        self.go(self.step_index("verify"))
+
+    @on(RollbackVerified)
+    def _verified(self, event: RollbackVerified) -> None:
+        event.stop()
+        self.set_working(False)
+        self._show_verify(event.report, event.result)
 
     def step_failed(self, what: str) -> None:
         if what == "run":

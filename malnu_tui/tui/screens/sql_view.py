@@ -12,10 +12,11 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, Static, TextArea
 
-from malnu_tui.tui.messages import OperationFailed, StepDone
+from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import files_dialect, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
@@ -45,6 +46,13 @@ class SqlDocument:
 class SqlBundle:
     migration: SqlDocument
     rollback: SqlDocument
+
+
+@dataclass
+class SqlLoaded(Message):
+    """The worker read (and translated) the migration and its rollback."""
+
+    bundle: SqlBundle
 
 
 def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
@@ -149,6 +157,7 @@ def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
 class SqlViewScreen(Screen[None]):
     """SQL, rollback SQL and PostgreSQL translation of one migration."""
 
+    HELP_TITLE = "SQL view"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="sql.back"),
         Binding("m", "show('migration')", "Migration", id="sql.migration"),
@@ -215,13 +224,12 @@ class SqlViewScreen(Screen[None]):
     def _load(self) -> None:
         with reporting(self, "sql"):
             bundle = load_sql(self.mset, self.status.filename, translate=self.translates)
-            self.post_message(StepDone("sql", bundle))
+            self.post_message(SqlLoaded(bundle))
 
-    @on(StepDone)
-    def _loaded(self, event: StepDone) -> None:
+    @on(SqlLoaded)
+    def _loaded(self, event: SqlLoaded) -> None:
         event.stop()
-        assert isinstance(event.value, SqlBundle)
-        self.bundle = event.value
+        self.bundle = event.bundle
         self._show()
 
     @on(OperationFailed)

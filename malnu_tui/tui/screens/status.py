@@ -31,6 +31,7 @@ def pane_id(target_name: str) -> str:
 class StatusScreen(Screen[None]):
     """What is applied, pending, failed, drifted or missing on every target."""
 
+    HELP_TITLE = "Status"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,v", "view_sql", "SQL", id="status.view_sql"),
         Binding("a", "app.open_apply", "Apply", id="status.apply"),
@@ -44,6 +45,11 @@ class StatusScreen(Screen[None]):
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
         Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
     ]
+
+    # The picture refreshes itself while the screen is idle: a SQLite file is watched every
+    # second (a change by another operator shows at once), every target is re-read every 5 s.
+    WATCH_SECONDS: ClassVar[float] = 1.0
+    REFRESH_SECONDS: ClassVar[float] = 5.0
 
     def __init__(self, targets: list[Target], initial: str) -> None:
         super().__init__()
@@ -60,6 +66,7 @@ class StatusScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.set_interval(self.WATCH_SECONDS, self._refresh_if_stale, name="status-refresh")
         self.focus_table()
         # The target on screen first; the others one at a time after it, so that loading
         # them does not slow down the first paint.
@@ -68,6 +75,15 @@ class StatusScreen(Screen[None]):
             panel.reload()
         else:
             self._load_next()
+
+    def _refresh_if_stale(self) -> None:
+        """Re-read the target on screen when its picture may be out of date, but only while
+        this screen is in front and no operation runs (the operation refreshes it after)."""
+        if self.app.screen is not self or getattr(self.app, "operation", None) is not None:
+            return
+        panel = self.current_panel()
+        if panel is not None and panel.stale(self.REFRESH_SECONDS):
+            panel.reload(quiet=True)
 
     def _load_next(self) -> None:
         for panel in self.query(TargetPanel):

@@ -70,6 +70,7 @@ def _age(seconds: float | None) -> str:
 class SyncScreen(Screen[None]):
     """Pairs (``[sync.NAME]`` of the config) on top, the selected pair's tables below."""
 
+    HELP_TITLE = "Sync"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="sync.back"),
         Binding("s", "sync", "Sync", id="sync.run"),

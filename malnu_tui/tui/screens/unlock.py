@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from malnu_tui.tui.messages import OperationFailed, StepDone
+from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
@@ -34,9 +36,21 @@ def release_lock(target: Target) -> LockHolder | None:
         return unlock(backend)
 
 
+@dataclass
+class LockRead(Message):
+    holder: LockHolder | None
+    database_name: str
+
+
+@dataclass
+class LockReleased(Message):
+    holder: LockHolder | None
+
+
 class UnlockScreen(ModalScreen[bool]):
     """Shows who holds the lock; releasing it needs the database name typed."""
 
+    HELP_TITLE = "Unlock dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="unlock.cancel"),
     ]
@@ -62,40 +76,42 @@ class UnlockScreen(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="unlock")
     def _read(self) -> None:
         with reporting(self, "read lock"):
-            self.post_message(StepDone("read", read_lock(self.target)))
+            self.post_message(LockRead(*read_lock(self.target)))
 
     @work(thread=True, exclusive=True, group="unlock")
     def _release(self) -> None:
         with reporting(self, "unlock"):
-            self.post_message(StepDone("released", release_lock(self.target)))
+            self.post_message(LockReleased(release_lock(self.target)))
 
-    @on(StepDone)
-    def _done(self, event: StepDone) -> None:
+    @on(LockRead)
+    def _read_done(self, event: LockRead) -> None:
         event.stop()
         body = self.query_one("#unlock-body", Static)
-        if event.step == "read":
-            holder, name = cast("tuple[LockHolder | None, str]", event.value)
-            self.database_name = str(name)
-            if holder is None:
-                body.update(f"✔ no lock is held on {self.target.display_url}: nothing to do.")
-                self.query_one("#no", Button).focus()
-                return
-            body.update(
-                Text.assemble(
-                    ("⚠ locked by ", "bold"),
-                    holder.describe(),
-                    "\nRelease it only if that session is dead: a live operator would lose "
-                    "their lock mid-run. The release is recorded in the audit log.\nType ",
-                    (self.database_name, "bold reverse"),
-                    " to release it:",
-                )
+        holder = event.holder
+        self.database_name = event.database_name
+        if holder is None:
+            body.update(f"✔ no lock is held on {self.target.display_url}: nothing to do.")
+            self.query_one("#no", Button).focus()
+            return
+        body.update(
+            Text.assemble(
+                ("⚠ locked by ", "bold"),
+                holder.describe(),
+                "\nRelease it only if that session is dead: a live operator would lose "
+                "their lock mid-run. The release is recorded in the audit log.\nType ",
+                (self.database_name, "bold reverse"),
+                " to release it:",
             )
-            field = self.query_one(Input)
-            field.disabled = False
-            field.focus()
-        elif event.step == "released":
-            self.notify("lock released (audited)", timeout=4)
-            self.dismiss(True)
+        )
+        field = self.query_one(Input)
+        field.disabled = False
+        field.focus()
+
+    @on(LockReleased)
+    def _released(self, event: LockReleased) -> None:
+        event.stop()
+        self.notify("lock released (audited)", timeout=4)
+        self.dismiss(True)
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import BackupProgress, OperationFailed, StepDone
+from malnu_tui.tui.messages import BackupProgress, OperationFailed, SafetyBackupTaken
 from malnu_tui.tui.session import backup_progress_poster, reporting, take_safety_backup
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -36,6 +36,7 @@ class WizardScreen(Screen[str | None]):
     # Each step focuses what it needs; a hidden step's field must never get the keys.
     AUTO_FOCUS: ClassVar[str | None] = ""
 
+    HELP_TITLE = "Wizards (every one)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
         Binding("b,ctrl+b", "back", "Back", id="wizard.back"),
@@ -239,7 +240,7 @@ class SafetyBackupStep(WizardScreen):
     def _backup_worker(self, reason: str) -> None:
         with reporting(self, "backup"):
             backup_id = take_safety_backup(self.target, reason, backup_progress_poster(self))
-            self.post_message(StepDone("backup", backup_id))
+            self.post_message(SafetyBackupTaken(backup_id))
 
     @on(BackupProgress)
     def _backup_progress(self, event: BackupProgress) -> None:
@@ -248,14 +249,12 @@ class SafetyBackupStep(WizardScreen):
                 event.done, event.total, event.message
             )
 
-    @on(StepDone)
-    def _backup_done(self, event: StepDone) -> None:
-        if event.step != "backup":
-            return
+    @on(SafetyBackupTaken)
+    def _backup_done(self, event: SafetyBackupTaken) -> None:
         event.stop()
         self.app_end()
         self.set_working(False)
-        self.backup_id = str(event.value) if event.value else None
+        self.backup_id = event.backup_id or None
         progress = self.query_one("#backup-progress", OperationProgress)
         progress.finish(f"✔ safety backup taken: {self.backup_id}")
         progress.log_line(f"backup id: {self.backup_id}")

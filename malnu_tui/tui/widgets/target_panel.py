@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -12,7 +13,7 @@ from textual.widgets import Static
 
 from malnu_tui.engine.migrate import STATE_SYMBOLS, MigrationState, MigrationStatus, StatusReport
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
-from malnu_tui.tui.session import load_status, reporting
+from malnu_tui.tui.session import change_token, load_status, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.state import STATE_STYLES
@@ -22,8 +23,16 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
 
 
-def summary_text(report: StatusReport, state_filter: MigrationState | None) -> Text:
-    """Counts by state (symbol and word), then head, lock holder and the masked URL."""
+def clock() -> datetime:
+    """Now, in local time (a function, so that pictures of the screen can pin it)."""
+    return datetime.now()
+
+
+def summary_text(
+    report: StatusReport, state_filter: MigrationState | None, as_of: datetime | None = None
+) -> Text:
+    """Counts by state (symbol and word), then head, lock holder and the masked URL, and the
+    time the status was read: an operator must know whether the screen is fresh."""
     text = Text()
     for state in MigrationState:
         n = report.count(state)
@@ -31,6 +40,8 @@ def summary_text(report: StatusReport, state_filter: MigrationState | None) -> T
             f"{STATE_SYMBOLS[state]} {n} {state.value}", style=STATE_STYLES[state] if n else ""
         )
         text.append("  ")
+    if as_of is not None:
+        text.append(f"as of {as_of:%H:%M:%S}", style="dim")
     text.append("\n")
     text.append("head ", style="bold")
     text.append(report.head or "—")
@@ -61,6 +72,9 @@ class TargetPanel(Vertical):
         self.mset: MigrationSet | None = None
         self.state_filter: MigrationState | None = None
         self.loading_started = False
+        self.loading = False
+        self.as_of: datetime | None = None
+        self.token: tuple[int, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("reading status…", classes="summary")
@@ -71,24 +85,34 @@ class TargetPanel(Vertical):
     def table(self) -> MigrationTable:
         return self.query_one(MigrationTable)
 
-    def reload(self) -> None:
+    def reload(self, *, quiet: bool = False) -> None:
+        """Read the status again; ``quiet`` (the automatic refresh) keeps the current picture on
+        screen until the new one arrives."""
         self.loading_started = True
-        self.query_one(".summary", Static).update(
-            Text(f"reading status of {self.target.display_url}…", style="italic")
-        )
+        self.loading = True
+        if not quiet or self.report is None:
+            self.query_one(".summary", Static).update(
+                Text(f"reading status of {self.target.display_url}…", style="italic")
+            )
         self._load()
 
     @work(thread=True, exclusive=True, group="status")
     def _load(self) -> None:
         with reporting(self, "status"):
             report, mset = load_status(self.target)
-            self.post_message(StatusLoaded(self.target.name, report, mset))
+            # After the read: our own read's side effects (a WAL checkpoint on close) are in it;
+            # a change by someone else in between is caught by the periodic refresh.
+            token = change_token(self.target)
+            self.post_message(StatusLoaded(self.target.name, report, mset, token))
 
     @on(StatusLoaded)
     def _loaded(self, event: StatusLoaded) -> None:
         if event.target != self.target.name:
             return
         self.report, self.mset = event.report, event.mset
+        self.loading = False
+        self.as_of = clock()
+        self.token = event.token
         self.query_one(ErrorBox).clear()
         self._render_report()
 
@@ -96,6 +120,8 @@ class TargetPanel(Vertical):
     def _failed(self, event: OperationFailed) -> None:
         if event.what != "status":
             return
+        self.loading = False
+        self.as_of = clock()
         self.query_one(".summary", Static).update(
             Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
         )
@@ -108,8 +134,20 @@ class TargetPanel(Vertical):
     def _render_report(self) -> None:
         if self.report is None:
             return
-        self.query_one(".summary", Static).update(summary_text(self.report, self.state_filter))
+        self.query_one(".summary", Static).update(
+            summary_text(self.report, self.state_filter, self.as_of)
+        )
         self.table.show(self.report, self.state_filter)
+
+    def stale(self, max_age: float) -> bool:
+        """True when this panel's picture may be out of date: older than ``max_age`` seconds,
+        or its SQLite file changed since it was read."""
+        if self.loading or self.as_of is None:
+            return False
+        if (clock() - self.as_of).total_seconds() >= max_age:
+            return True
+        token = change_token(self.target)
+        return token is not None and token != self.token
 
     def selected(self) -> MigrationStatus | None:
         return self.table.selected()

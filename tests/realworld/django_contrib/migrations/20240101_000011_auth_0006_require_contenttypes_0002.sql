@@ -1,0 +1,2 @@
+-- Description: auth migration 0006_require_contenttypes_0002 (sqlmigrate output for SQLite)
+-- No operations found (a dependency-only migration).
