@@ -9,6 +9,7 @@ import json
 import psycopg
 
 from tests.fixtures_core import REPO, MigrationDirs, run_cli
+from tests.fixtures_matrix import DbTarget
 
 SCHOOL = ["--migrations-dir", str(REPO / "migrations"), "--rollback-dir", str(REPO / "rollback")]
 ANALYTICS = [
@@ -58,9 +59,11 @@ def _broken_set(d: MigrationDirs) -> None:
     )
 
 
-def test_a_rollback_that_forgets_an_index_is_named(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_a_rollback_that_forgets_an_index_is_named(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
     _broken_set(mdirs)
-    res = run_cli("--database", engine_url, *mdirs.args(), "test", "--json")
+    res = db_target.cli(mdirs, "test", "--json")
     assert res.code == 1
     steps = json.loads(res.out)["steps"]
     assert [s["stage"] for s in steps] == ["ok", "reapply"]
