@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from malnu_tui.engine.data.errors import InputFileError
 
@@ -30,14 +30,46 @@ _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "p
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-@dataclass(frozen=True)
-class SourceRecord:
-    """One record of the input: where it starts, its fields, and its text as read."""
+class SourceRecord(NamedTuple):
+    """One record of the input: where it starts, its fields, and its text as read (a tuple:
+    millions are made)."""
 
     line: int
     fields: tuple[str | None, ...]
     raw: str
     error: str = ""  # a malformed record (the reader's complaint); rejected as it is
+
+
+class RecordChunk(NamedTuple):
+    """Consecutive records as parallel lists (``errors``: position → the reader's
+    complaint about a malformed record)."""
+
+    lines: list[int]
+    fields: list[tuple[str | None, ...]]
+    raws: list[str]
+    errors: dict[int, str]
+
+    def records(self) -> Iterator[SourceRecord]:
+        for i, (line, fields, raw) in enumerate(
+            zip(self.lines, self.fields, self.raws, strict=True)
+        ):
+            yield SourceRecord(line, fields, raw, self.errors.get(i, ""))
+
+
+def chunked(records: Iterator[SourceRecord], size: int) -> Iterator[RecordChunk]:
+    """Records → chunks (for sources that read record by record)."""
+    chunk = RecordChunk([], [], [], {})
+    for rec in records:
+        if rec.error:
+            chunk.errors[len(chunk.lines)] = rec.error
+        chunk.lines.append(rec.line)
+        chunk.fields.append(rec.fields)
+        chunk.raws.append(rec.raw)
+        if len(chunk.lines) >= size:
+            yield chunk
+            chunk = RecordChunk([], [], [], {})
+    if chunk.lines:
+        yield chunk
 
 
 @dataclass(frozen=True)
@@ -139,7 +171,7 @@ class CsvSource:
             bom,
             delimiter is None,
         )
-        first = next(self._records(header=True), None)
+        first = next(self._header_record(), None)
         if first is None or not first.fields:
             raise InputFileError(str(self.path), "empty file: no header row", line=1)
         self.header: tuple[str, ...] = tuple((f or "").strip() for f in first.fields)
@@ -168,47 +200,71 @@ class CsvSource:
             raw.seek(0)
         return io.TextIOWrapper(raw, encoding=self.format.encoding, newline="", errors="strict")
 
+    def _header_record(self) -> Iterator[SourceRecord]:
+        for chunk in self._chunks(1, skip_header=False):
+            yield from chunk.records()
+            return
+
     def records(self) -> Iterator[SourceRecord]:
         """Every record after the header, in file order."""
-        return self._records(header=False)
+        for chunk in self.chunks(1024):
+            yield from chunk.records()
 
-    def _records(self, *, header: bool) -> Iterator[SourceRecord]:
+    def chunks(self, size: int) -> Iterator[RecordChunk]:
+        """The records after the header, ``size`` at a time, as parallel lists."""
+        return self._chunks(size, skip_header=True)
+
+    def _chunks(self, size: int, *, skip_header: bool) -> Iterator[RecordChunk]:
+        # The hot loop of every import, kept lean: one C-level csv reader; the lines it
+        # consumes are collected for each record's raw text and starting line; no object per
+        # record (a chunk is four lists).
         fh = self._open()
         taken: list[str] = []
+        take = taken.append
 
         def lines() -> Iterator[str]:
             for line in fh:
-                taken.append(line)
+                take(line)
                 yield line
 
         delim = self.format.delimiter
         reader = csv.reader(lines(), delimiter=delim, strict=True)
+        join, clear = "".join, taken.clear
         consumed = 0
-        first = True
+        chunk = RecordChunk([], [], [], {})
+        add_line, add_fields, add_raw = chunk.lines.append, chunk.fields.append, chunk.raws.append
         try:
             while True:
-                start = consumed + 1
-                error = ""
                 try:
-                    fields: list[str] = next(reader)
-                except StopIteration:
-                    return
+                    for fields in reader:
+                        start, consumed = consumed + 1, reader.line_num
+                        raw = join(taken)
+                        clear()
+                        if not fields:
+                            continue  # a blank line
+                        if skip_header:
+                            skip_header = False
+                            continue
+                        add_line(start)
+                        add_raw(raw)
+                        add_fields(_nulls(fields, raw, delim) if "" in fields else tuple(fields))
+                        if len(chunk.lines) >= size:
+                            yield chunk
+                            chunk = RecordChunk([], [], [], {})
+                            add_line, add_fields = chunk.lines.append, chunk.fields.append
+                            add_raw = chunk.raws.append
+                    break
                 except csv.Error as exc:
-                    fields, error = [], f"malformed CSV: {exc}"
-                except UnicodeDecodeError:
-                    raise self._decode_error() from None
-                consumed = reader.line_num
-                raw = "".join(taken)
-                taken.clear()
-                if not fields and not error:
-                    continue  # a blank line
-                if first and not header:
-                    first = False
-                    continue  # the header
-                first = False
-                yield SourceRecord(start, _nulls(fields, raw, delim), raw, error)
-                if header:
-                    return
+                    start, consumed = consumed + 1, reader.line_num
+                    chunk.errors[len(chunk.lines)] = f"malformed CSV: {exc}"
+                    add_line(start)
+                    add_raw(join(taken))
+                    add_fields(())
+                    clear()
+            if chunk.lines:
+                yield chunk
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
         finally:
             fh.close()
 

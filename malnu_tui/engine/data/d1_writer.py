@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.data.errors import ImportCheckFailed
-from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.schema import quote_ident
 from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.errors import BackendError
@@ -84,12 +84,12 @@ class D1Writer:
         self.before = self._count(self._t)
         return self.before
 
-    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+    def write(self, rows: RowBatch) -> list[Rejection]:
         head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
         statements: list[str] = []
         parts: list[str] = []
         size = len(head)
-        for r in rows:
+        for r in rows.rows():
             tup = "(" + ", ".join([str(r.line), *map(literal, r.values)]) + ")"
             if parts and size + len(tup.encode()) + 2 > MAX_STATEMENT_BYTES:
                 statements.append(head + ", ".join(parts))

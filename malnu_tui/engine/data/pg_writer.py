@@ -8,14 +8,13 @@ under savepoints until the refused rows are named; a clean import is one stateme
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
-from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, counts_from
 from malnu_tui.engine.errors import BackendError, LockHeld
 
@@ -45,6 +44,7 @@ class PostgresWriter:
         self.conn: psycopg.Connection[tuple[Any, ...]] = backend.conn
         self.spec = spec
         self.n = 0
+        self.last_line = 0
         self.before = 0
         self._open = False
         self._copy_cm: Any = None
@@ -71,7 +71,8 @@ class PostgresWriter:
             self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
             row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()
             self.before = int(row[0]) if row else 0
-            cols = [sql.SQL("_n bigint"), sql.SQL("_line bigint")] + [
+            self._temp_buffers()
+            cols = [sql.SQL("_line bigint")] + [
                 sql.SQL("{} text").format(sql.Identifier(f"v{i}"))
                 for i in range(len(self.spec.columns))
             ]
@@ -80,7 +81,7 @@ class PostgresWriter:
                     sql.Identifier(TEMP), sql.SQL(", ").join(cols)
                 )
             )
-            names = [sql.Identifier("_n"), sql.Identifier("_line")] + [
+            names = [sql.Identifier("_line")] + [
                 sql.Identifier(f"v{i}") for i in range(len(self.spec.columns))
             ]
             self._cursor = self.conn.cursor()
@@ -98,16 +99,27 @@ class PostgresWriter:
             raise self._fail(exc) from None
         return self.before
 
-    def write(self, rows: Sequence[Row]) -> list[Rejection]:
-        write_row = self._copy.write_row
-        n = self.n
+    def _temp_buffers(self) -> None:
+        """More memory for the temp table than the default 8 MB, so a large import is not
+        written to disk twice; allowed only before the session's first temp table."""
+        self.conn.execute("SAVEPOINT malnu_temp_buffers")
         try:
-            for r in rows:
-                n += 1
-                write_row((n, r.line, *r.values))
+            self.conn.execute("SET LOCAL temp_buffers = '256MB'")
+        except psycopg.Error:
+            self.conn.execute("ROLLBACK TO SAVEPOINT malnu_temp_buffers")
+        self.conn.execute("RELEASE SAVEPOINT malnu_temp_buffers")
+
+    def write(self, rows: RowBatch) -> list[Rejection]:
+        if not len(rows):
+            return []
+        write_row = self._copy.write_row  # psycopg's C encoder: NULL and "" kept apart
+        try:
+            for row in zip(rows.lines, *zip(*rows.values, strict=True), strict=True):
+                write_row(row)
         except psycopg.Error as exc:
             raise self._fail(exc) from None
-        self.n = n
+        self.n += len(rows)
+        self.last_line = rows.lines[-1]
         return []
 
     def _insert(self) -> sql.Composed:
@@ -116,11 +128,20 @@ class PostgresWriter:
             v = sql.Identifier(f"v{i}")
             # The type's name comes from the catalog (format_type), never from the input.
             casts.append(sql.SQL("{}::{}").format(v, sql.SQL(declared)) if declared else v)
-        return sql.SQL(
-            "WITH ins AS (INSERT INTO {t} ({cols}) SELECT {vals} FROM {tmp} "
-            "WHERE _n BETWEEN %s AND %s ORDER BY _n{conflict} RETURNING (xmax = 0) AS fresh) "
-            "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM ins"
-        ).format(
+        if self.spec.on_conflict == "error":
+            # Every row sent is an insert or an error: the row count says it all.
+            query = (
+                "INSERT INTO {t} ({cols}) SELECT {vals} FROM {tmp} WHERE _line BETWEEN %s AND %s"
+            )
+        else:
+            # File order decides when a key repeats; xmax = 0 tells an insert from an update.
+            query = (
+                "WITH ins AS (INSERT INTO {t} ({cols}) SELECT {vals} FROM {tmp} "
+                "WHERE _line BETWEEN %s AND %s ORDER BY _line{conflict} "
+                "RETURNING (xmax = 0) AS fresh) "
+                "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM ins"
+            )
+        return sql.SQL(query).format(
             t=self._t,
             cols=sql.SQL(self.spec.column_list()),
             vals=sql.SQL(", ").join(casts),
@@ -136,28 +157,36 @@ class PostgresWriter:
             insert = self._insert()
             rejections: list[Rejection] = []
             inserted = changes = 0
-            ranges = [(1, self.n)] if self.n else []
+            ranges = [(0, self.last_line)] if self.n else []
             while ranges:
                 lo, hi = ranges.pop()
                 self.conn.execute("SAVEPOINT malnu_range")
                 try:
-                    row = self.conn.execute(insert, (lo, hi)).fetchone()
+                    cur = self.conn.execute(insert, (lo, hi))
                 except psycopg.Error as exc:
                     if (exc.sqlstate or "")[:2] not in ROW_STATES:
                         raise
                     self.conn.execute("ROLLBACK TO SAVEPOINT malnu_range")
-                    if lo == hi:
-                        rejections.append(self._rejection(lo, exc))
+                    lines = self._lines_between(lo, hi)
+                    if lines[0] == lines[1]:
+                        rejections.append(
+                            Rejection(lines[0], exc.diag.column_name or "", _reason(exc), "")
+                        )
                         if max_rejections is not None and len(rejections) > max_rejections:
                             break
                     else:
-                        mid = (lo + hi) // 2
+                        mid = lines[2]
                         ranges += [(mid + 1, hi), (lo, mid)]  # the first half first: file order
                     continue
                 self.conn.execute("RELEASE SAVEPOINT malnu_range")
-                assert row is not None
-                inserted += int(row[0])
-                changes += int(row[0]) + int(row[1])
+                if self.spec.on_conflict == "error":
+                    inserted += cur.rowcount
+                    changes += cur.rowcount
+                else:
+                    row = cur.fetchone()
+                    assert row is not None
+                    inserted += int(row[0])
+                    changes += int(row[0]) + int(row[1])
             accepted = self.n - len(rejections)
             count = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
             after = int(count[0]) if count else 0
@@ -166,12 +195,26 @@ class PostgresWriter:
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
         return WriteOutcome(ins, upd, skip, tuple(rejections), self.before, after, accepted)
 
-    def _rejection(self, n: int, exc: psycopg.Error) -> Rejection:
-        row = self.conn.execute(
-            sql.SQL("SELECT _line FROM {} WHERE _n = %s").format(sql.Identifier(TEMP)), (n,)
+    def _lines_between(self, lo: int, hi: int) -> tuple[int, int, int]:
+        """First, last and median source line of the staged rows in [lo, hi]."""
+        tmp = sql.Identifier(TEMP)
+        first_last = self.conn.execute(
+            sql.SQL(
+                "SELECT min(_line), max(_line), count(*) FROM {} WHERE _line BETWEEN %s AND %s"
+            ).format(tmp),
+            (lo, hi),
         ).fetchone()
-        column = exc.diag.column_name or ""
-        return Rejection(int(row[0]) if row else 0, column, _reason(exc), "")
+        assert first_last is not None
+        first, last, count = int(first_last[0]), int(first_last[1]), int(first_last[2])
+        mid = self.conn.execute(
+            sql.SQL(
+                "SELECT _line FROM {} WHERE _line BETWEEN %s AND %s "
+                "ORDER BY _line OFFSET %s LIMIT 1"
+            ).format(tmp),
+            (lo, hi, (count - 1) // 2),
+        ).fetchone()
+        assert mid is not None
+        return first, last, int(mid[0])
 
     def commit(self, audit: AuditEntry | None) -> None:
         try:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
-from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord, file_sha256
+from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
 from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.rejects import RejectsWriter
-from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
+from malnu_tui.engine.data.rows import Rejection, Row, RowBatch, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
 from malnu_tui.engine.data.writers import (
     OnConflict,
@@ -46,6 +46,8 @@ class Source(Protocol):
     description: str
 
     def records(self) -> Iterator[SourceRecord]: ...
+
+    def chunks(self, size: int) -> Iterator[RecordChunk]: ...
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,6 @@ def run_import(
 
 
 def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
-    from dataclasses import replace
 
     return replace(report, backup_id=backup_id)
 
@@ -302,7 +303,7 @@ class _ValidateOnly:
         self.before = self.backend.row_count(self.table)
         return self.before
 
-    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+    def write(self, rows: RowBatch) -> list[Rejection]:
         self.n += len(rows)
         return []
 
@@ -345,36 +346,29 @@ def _execute(
     stopped = False
     try:
         before = writer.begin()
-        chunk: list[Row] = []
         last_emit = started
-        for rec in source.records():
-            read += 1
-            res = builder.build(rec)
-            if isinstance(res, Row):
-                chunk.append(res)
-                if len(chunk) >= CHUNK_ROWS:
-                    for r in writer.write(chunk):
-                        rejects.add(r)
-                    chunk = []
-                    now = time.monotonic()
-                    if now - last_emit >= PROGRESS_EVERY_S:
-                        last_emit = now
-                        emit(ImportProgress("read", read, rejects.count, now - started))
-            else:
-                rejects.add(res)
+        for recs in source.chunks(CHUNK_ROWS):
+            read += len(recs.lines)
+            batch, bad = builder.build_chunk(recs)
+            for r in bad:
+                rejects.add(r)
+            if len(batch):
+                for r in writer.write(batch):
+                    rejects.add(r)
             if stop_at is not None and rejects.count > stop_at:
                 stopped = True  # "stop after N bad rows": nothing will be committed anyway
                 break
-        if chunk:
-            for r in writer.write(chunk):
-                rejects.add(r)
+            now = time.monotonic()
+            if now - last_emit >= PROGRESS_EVERY_S:
+                last_emit = now
+                emit(ImportProgress("read", read, rejects.count, now - started))
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
         outcome = writer.finish(limit)
         for r in _with_raw(list(outcome.rejections), source):
             rejects.add(r)
         rejects.close()
         rejected = rejects.count
-        _check_balance(read, outcome, rejected)
+        _check_balance(read, outcome, rejected, request.conflict)
         allowed = request.max_errors.allows(rejected, read) and not stopped
         reason = ""
         if not allowed:
@@ -428,9 +422,13 @@ def _execute(
     )
 
 
-def _check_balance(read: int, o: WriteOutcome, rejected: int) -> None:
+def _check_balance(read: int, o: WriteOutcome, rejected: int, on_conflict: OnConflict) -> None:
     """The counts must agree before anything is committed; a mismatch fails the unit."""
     problems = []
+    if on_conflict == "error" and (o.skipped or o.updated):
+        problems.append(
+            f"{o.skipped + o.updated} row(s) sent were neither inserted nor refused by the database"
+        )
     if min(o.inserted, o.updated, o.skipped) < 0:
         problems.append(
             f"negative count (inserted {o.inserted}, updated {o.updated}, skipped {o.skipped})"
@@ -462,9 +460,8 @@ def _with_raw(rejections: list[Rejection], source: Source) -> list[Rejection]:
             raws[rec.line] = rec.raw
             if len(raws) == len(missing):
                 break
-    from dataclasses import replace
 
-    return [r if r.raw else replace(r, raw=raws.get(r.line, "")) for r in rejections]
+    return [r if r.raw else r._replace(raw=raws.get(r.line, "")) for r in rejections]
 
 
 def _audit(

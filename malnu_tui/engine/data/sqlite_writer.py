@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.schema import quote_ident
 from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.errors import BackendError, LockHeld
@@ -50,13 +49,13 @@ class SQLiteWriter:
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
         return self.before
 
-    def write(self, rows: Sequence[Row]) -> list[Rejection]:
+    def write(self, rows: RowBatch) -> list[Rejection]:
         if not rows:
             return []
         c = self.conn
         c.execute("SAVEPOINT malnu_chunk")
         try:
-            cur = c.executemany(self.sql, [r.values for r in rows])
+            cur = c.executemany(self.sql, rows.values)
         except ROW_ERRORS:
             c.execute("ROLLBACK TO malnu_chunk")
         else:
@@ -66,7 +65,7 @@ class SQLiteWriter:
             return []
         # A chunk with a bad row: replay it row by row to name the row(s).
         rejected: list[Rejection] = []
-        for r in rows:
+        for r in rows.rows():
             try:
                 cur = c.execute(self.sql, r.values)
             except ROW_ERRORS as exc:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.data.csvsource import SourceRecord
+from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord, chunked
 from malnu_tui.engine.data.schema import TableSchema, quote_ident, read_schema, sqlite_rows
 from malnu_tui.engine.errors import ConfigError
 
@@ -129,3 +129,6 @@ class TableSource:
                     ["" if f is None else f for f in fields]
                 )
                 yield SourceRecord(line, fields, buf.getvalue())
+
+    def chunks(self, size: int) -> Iterator[RecordChunk]:
+        return chunked(self.records(), size)

@@ -20,11 +20,10 @@ leaves the table as it was:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from malnu_tui.engine.data.rows import Rejection, Row
+from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.schema import quote_ident
 
 if TYPE_CHECKING:
@@ -90,8 +89,9 @@ class TableWriter(Protocol):
     def begin(self) -> int:
         """Open the unit; returns the table's row count before."""
 
-    def write(self, rows: Sequence[Row]) -> list[Rejection]:
-        """Send a chunk; returns the rows refused now (others may be found at finish)."""
+    def write(self, rows: RowBatch) -> list[Rejection]:
+        """Send a chunk (``RowBatch.of(rows)`` from Row tuples); returns the rows refused now
+        (others may be found at finish)."""
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         """Settle the unit without making it visible. Stops looking for refused rows once

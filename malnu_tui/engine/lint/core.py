@@ -365,7 +365,7 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
         if replay is not None:
-            replay.run(st)
+            replay.run(st, op)
     if replay is not None:
         _rebuild_rules(s, replay, findings)
     _rollback_rules(s, m, statements[0].line if statements else 1, findings)

@@ -40,6 +40,7 @@ _DROP = re.compile(
     r"SEQUENCE|TYPE)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
     _F,
 )
+_DROP_NAME = re.compile(rf"\s*{_QNAME}", _F)
 _ALTER_TABLE = re.compile(
     rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
 )
@@ -80,7 +81,8 @@ _KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", 
 
 def key(name: str) -> str:
     """A name unquoted and case-folded, for comparing."""
-    if name[:1] in '"`[' and len(name) >= 2:
+    closing = {'"': '"', "`": "`", "[": "]"}
+    if name[:1] in closing and len(name) >= 2 and name[-1] == closing[name[0]]:
         inner = name[1:-1]
         name = inner.replace('""', '"') if name[0] == '"' else inner
     return name.lower()
@@ -240,13 +242,11 @@ def read_ops(st: Statement) -> Op:
             raw = re.sub(r"\s+(?:CASCADE|RESTRICT)\s*$", "", m["names"], flags=re.I)
             names = []
             for part in split_top_level(raw):
-                words = part.split()
-                if not words:
+                # The name as one identifier, quotes respected ("a b; c" is one name).
+                m_name = _DROP_NAME.match(part)
+                if m_name is None:
                     continue
-                token = words[0]
-                if kind == "trigger" or kind in ("function", "procedure"):
-                    token = token.split("(")[0]
-                names.append(_unq(token.split(".")[-1]) if "." in token else _unq(token))
+                names.append(_unq(m_name["name"]))
             return Op(
                 f"drop_{kind}",
                 names[0] if names else "",

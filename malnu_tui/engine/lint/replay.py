@@ -1,5 +1,10 @@
-"""A scratch in-memory SQLite schema the lint replays SQLite-dialect migrations into, so a
-rule sees each table as it is at that statement (table rebuilds, D1's foreign keys)."""
+"""The schema as the lint walks SQLite-dialect migrations, so a rule sees a table as it is at
+that statement (table rebuilds, D1's foreign keys).
+
+Replaying every statement into one SQLite database costs SQLite a scan of the whole schema per
+``ALTER TABLE`` (milliseconds once there are hundreds of tables), so instead each table keeps
+its own history (its CREATE, ALTERs, indexes), and a table is replayed alone into a tiny
+in-memory database only when a rule asks about it."""
 
 from __future__ import annotations
 
@@ -9,13 +14,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from malnu_tui.engine.lint.ops import Op, key, read_ops
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["Replay", "TableShape"]
 
-_NO_REPLAY = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ATTACH", "DETACH",
-              "VACUUM"}  # fmt: skip
 _CHECK = re.compile(r"\bCHECK\s*\(", re.IGNORECASE)
+_IF_NOT_EXISTS = re.compile(r"^\s*CREATE\s+\w*\s*TABLE\s+IF\s+NOT\s+EXISTS\b", re.IGNORECASE)
 
 
 def _q(name: str) -> str:
@@ -48,66 +53,111 @@ class TableShape:
 
 
 class Replay:
-    """An in-memory SQLite database with foreign keys on (as on D1)."""
+    """Per-table schema histories; see the module doc."""
 
     def __init__(self, base_schema: Sequence[str] = ()) -> None:
-        self.conn = sqlite3.connect(":memory:", isolation_level=None)
-        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.history: dict[str, list[str]] = {}
+        self.index_table: dict[str, str] = {}
         for sql in base_schema:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute(sql)
+            self.run(Statement(sql, 0))
 
     def close(self) -> None:
-        self.conn.close()
+        self.history.clear()
 
-    def run(self, st: Statement) -> None:
-        """Best effort: the apply itself reports real SQL errors with the line."""
-        if st.first_words.split(" ", 1)[0] in _NO_REPLAY:
-            return
-        with contextlib.suppress(sqlite3.Error, sqlite3.Warning, ValueError):
-            self.conn.execute(st.text)
+    def run(self, st: Statement, op: Op | None = None) -> None:
+        """Record what ``st`` does to the tables (data statements change nothing here)."""
+        op = op or read_ops(st)
+        kind = op.kind
+        if kind == "create_table":
+            if op.key in self.history and _IF_NOT_EXISTS.match(st.text):
+                return
+            self.history[op.key] = [st.text]
+        elif kind == "drop_table":
+            for n in op.names:
+                self.history.pop(key(n), None)
+        elif kind == "alter_table":
+            hist = self.history.get(op.key)
+            if hist is None:
+                return
+            hist.append(st.text)
+            for a in op.actions:
+                if a.kind == "rename_table":
+                    self.history[key(a.new)] = self.history.pop(op.key)
+                    for idx, t in self.index_table.items():
+                        if t == op.key:
+                            self.index_table[idx] = key(a.new)
+        elif kind == "create_index":
+            t = key(op.table)
+            if t in self.history:
+                self.history[t].append(st.text)
+                if op.name:
+                    self.index_table[op.key] = t
+        elif kind == "drop_index":
+            for n in op.names:
+                t = self.index_table.pop(key(n), "")
+                if t in self.history:
+                    self.history[t].append(st.text)
 
-    def has_table(self, name: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", (name,)
-        ).fetchone()
-        return row is not None
-
-    def shape(self, table: str) -> TableShape | None:
-        row = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)",
-            (table,),
+    def _alone(self, table: str) -> tuple[sqlite3.Connection, str] | None:
+        """The table replayed alone: (connection, its name there)."""
+        hist = self.history.get(key(table))
+        if not hist:
+            return None
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        for sql in hist:
+            with contextlib.suppress(sqlite3.Error, sqlite3.Warning, ValueError):
+                conn.execute(sql)
+        row = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchone()
         if row is None:
+            conn.close()
             return None
-        name, sql = str(row[0]), str(row[1] or "")
-        cols = {
-            str(c[1]).lower(): (" ".join(str(c[2]).upper().split()), bool(c[3]))
-            for c in self.conn.execute(f"PRAGMA table_xinfo({_q(name)})")
-        }
-        uniques: set[tuple[str, ...]] = set()
-        for idx in self.conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
-            if idx[2]:  # unique
-                info = self.conn.execute(f"PRAGMA index_info({_q(str(idx[1]))})").fetchall()
-                uniques.add(tuple(str(c[2]).lower() for c in info))
-        return TableShape(cols, frozenset(uniques), frozenset(_checks(sql)))
+        return conn, str(row[0])
+
+    def has_table(self, name: str) -> bool:
+        return key(name) in self.history
+
+    def shape(self, table: str) -> TableShape | None:
+        alone = self._alone(table)
+        if alone is None:
+            return None
+        conn, name = alone
+        try:
+            sql = str(conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,))
+                      .fetchone()[0])  # fmt: skip
+            cols = {
+                str(c[1]).lower(): (" ".join(str(c[2]).upper().split()), bool(c[3]))
+                for c in conn.execute(f"PRAGMA table_xinfo({_q(name)})")
+            }
+            uniques: set[tuple[str, ...]] = set()
+            for idx in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
+                if idx[2]:  # unique
+                    info = conn.execute(f"PRAGMA index_info({_q(str(idx[1]))})").fetchall()
+                    uniques.add(tuple(str(c[2]).lower() for c in info))
+            return TableShape(cols, frozenset(uniques), frozenset(_checks(sql)))
+        finally:
+            conn.close()
 
     def tables(self) -> list[str]:
-        return [
-            str(r[0])
-            for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
+        return list(self.history)
 
     def foreign_keys_to(self, parent: str) -> list[tuple[str, str, str]]:
         """(child table, child column, ON DELETE action) of every foreign key to ``parent``."""
         out: list[tuple[str, str, str]] = []
-        for child in self.tables():
-            if child.lower() == parent.lower():
+        p = key(parent)
+        for t, hist in self.history.items():
+            if t == p or p not in " ".join(hist).lower():
                 continue
-            for fk in self.conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (child,)):
-                # (id, seq, table, from, to, on_update, on_delete, match)
-                if str(fk[2]).lower() == parent.lower():
-                    out.append((child, str(fk[3]), str(fk[6]).upper()))
+            alone = self._alone(t)
+            if alone is None:
+                continue
+            conn, name = alone
+            try:
+                for fk in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (name,)):
+                    # (id, seq, table, from, to, on_update, on_delete, match)
+                    if str(fk[2]).lower() == p:
+                        out.append((name, str(fk[3]), str(fk[6]).upper()))
+            finally:
+                conn.close()
         return out

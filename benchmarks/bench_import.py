@@ -1,0 +1,251 @@
+"""Import throughput: 1,000,000 rows × 5 columns into SQLite beside `sqlite3 .import` of the
+same file, and into PostgreSQL beside `psql -c "\\copy … FROM … CSV HEADER"`, in the same run,
+with the peak RSS of our process at 100,000 and 1,000,000 rows (memory must stay flat).
+
+Standalone: `.venv/bin/python benchmarks/bench_import.py [--rows 100000 1000000] [--runs 3]`
+(`benchmarks/run` runs every bench_*.py). Targets: within 1.5× of `.import` and 1.3× of
+`\\copy`.
+
+Both sides run as processes, as an operator runs them, each into a fresh empty table with the
+same primary key. Ours does more than the baselines: it checks every value against the column's
+declared type (integers, NOT NULL), counts the table before and after, checks the balance,
+takes the lock and writes the audit row (`--no-backup`: the safety backup is a separate cost,
+measured by bench_backup.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+DDL = (
+    "CREATE TABLE students (id INTEGER PRIMARY KEY, nis TEXT NOT NULL, name TEXT NOT NULL, "
+    "email TEXT NOT NULL, score INTEGER)"
+)
+FIRST = [
+    "Siti",
+    "Muhammad",
+    "Dewi",
+    "Ahmad",
+    "Putri",
+    "Rizky",
+    "Nur",
+    "Ni Luh",
+    "Érika",
+    "Zulfikar",
+]
+LAST = [
+    "Rahmawati",
+    "Fauzi",
+    "Lestari",
+    "Pratama",
+    "Kusumawardhani",
+    "Hidayat",
+    "Aini",
+    "Damayanti",
+]
+
+
+def make_csv(path: Path, rows: int) -> None:
+    rnd = random.Random(13)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("id,nis,name,email,score\n")
+        for i in range(1, rows + 1):
+            name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
+            fh.write(f"{i},{i:010d},{name},siswa{i}@malnu.sch.id,{rnd.randint(0, 100)}\n")
+
+
+def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}… failed ({proc.returncode}):\n{err.decode()}")
+    return elapsed, int(usage.ru_maxrss)
+
+
+def best(
+    fn: Callable[[], tuple[float, int]], runs: int, reset: Callable[[], None]
+) -> tuple[float, int]:
+    results = []
+    for _ in range(runs):
+        reset()
+        results.append(fn())
+    return min(r[0] for r in results), max(r[1] for r in results)
+
+
+OURS = [sys.executable, "-m", "malnu_tui"]
+
+
+def bench_sqlite(work: Path, csv_path: Path, rows: int, runs: int) -> dict[str, tuple[float, int]]:
+    db = work / "bench.db"
+
+    def fresh() -> None:
+        for p in work.glob("bench.db*"):
+            p.unlink()
+        conn = sqlite3.connect(str(db))
+        conn.execute("PRAGMA journal_mode = WAL")  # as the tool opens every database
+        conn.execute(DDL)
+        conn.close()
+
+    def baseline() -> tuple[float, int]:
+        return run_measured(
+            ["sqlite3", str(db), "-cmd", ".mode csv", f".import --skip 1 {csv_path} students"]
+        )
+
+    url = f"sqlite:///{db}"
+
+    def ours() -> tuple[float, int]:
+        return run_measured(
+            [
+                *OURS,
+                "--database",
+                url,
+                "import",
+                str(csv_path),
+                "--table",
+                "students",
+                "--yes",
+                "--no-backup",
+            ],
+            {"MALNU_ASSUME_NO_TTY": "1"},
+        )
+
+    out = {"base": best(baseline, runs, fresh), "ours": best(ours, runs, fresh)}
+    conn = sqlite3.connect(str(db))
+    assert conn.execute("SELECT count(*) FROM students").fetchone()[0] == rows
+    conn.close()
+    return out
+
+
+def bench_postgres(
+    url: str, psql: str, csv_path: Path, rows: int, runs: int
+) -> dict[str, tuple[float, int]]:
+    import psycopg
+
+    def fresh() -> None:
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("DROP TABLE IF EXISTS students")
+            c.execute(DDL)
+
+    def baseline() -> tuple[float, int]:
+        return run_measured(
+            [psql, "-q", "-d", url, "-c", f"\\copy students FROM '{csv_path}' CSV HEADER"]
+        )
+
+    def ours() -> tuple[float, int]:
+        return run_measured(
+            [
+                *OURS,
+                "--database",
+                url,
+                "import",
+                str(csv_path),
+                "--table",
+                "students",
+                "--yes",
+                "--no-backup",
+            ],
+            {"MALNU_ASSUME_NO_TTY": "1"},
+        )
+
+    out = {"base": best(baseline, runs, fresh), "ours": best(ours, runs, fresh)}
+    with psycopg.connect(url) as c:
+        got = c.execute("SELECT count(*) FROM students").fetchone()
+        assert got is not None and got[0] == rows
+    return out
+
+
+def report(
+    title: str, base_name: str, goal: float, results: dict[int, dict[str, tuple[float, int]]]
+) -> None:
+    print(f"\n{title}")
+    print(
+        f"  {'rows':>9}  {base_name:>16}  {'malnu-tui import':>16}  {'ratio':>6}  "
+        f"{'our peak RSS':>12}  {'rows/s':>10}  goal ≤ {goal}×"
+    )
+    for rows, r in sorted(results.items()):
+        (tb, _), (to, rss) = r["base"], r["ours"]
+        ratio = to / tb
+        print(
+            f"  {rows:>9,}  {tb:>14.2f} s  {to:>14.2f} s  {ratio:>5.2f}×  {rss / 1024:>9.0f} MiB"
+            f"  {rows / to:>10,.0f}  {'met' if ratio <= goal else 'NOT met'}"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-pg", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="malnu-bench-import-"))
+    cluster = None
+    try:
+        files = {}
+        for n in args.rows:
+            files[n] = work / f"students_{n}.csv"
+            make_csv(files[n], n)
+            print(f"{n:,} rows: {files[n].stat().st_size / 1e6:.0f} MB CSV")
+        if shutil.which("sqlite3"):
+            report(
+                "SQLite (WAL file) — best of runs",
+                "sqlite3 .import",
+                1.5,
+                {n: bench_sqlite(work, files[n], n, args.runs) for n in args.rows},
+            )
+        else:
+            print("\nSQLite: skipped (no sqlite3 CLI)")
+        if not args.skip_pg:
+            import psycopg
+
+            from tests.fixtures_pg import start_cluster, stop_cluster
+
+            base = Path(tempfile.mkdtemp(prefix="malnu-bench-pg-"))  # the server user's
+            cluster = start_cluster(base)
+            with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
+                c.execute("CREATE DATABASE bench")
+            url = cluster.url("bench")
+            try:
+                report(
+                    f"PostgreSQL {cluster.bin_dir.parent.name} — best of runs",
+                    "psql \\copy",
+                    1.3,
+                    {
+                        n: bench_postgres(url, cluster.bin("psql"), files[n], n, args.runs)
+                        for n in args.rows
+                    },
+                )
+            finally:
+                stop_cluster(cluster.bin_dir, cluster.data_dir)
+                shutil.rmtree(base, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

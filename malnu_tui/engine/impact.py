@@ -1,0 +1,71 @@
+"""What a rollback would destroy, told before it runs: for every ``DROP TABLE`` and
+``ALTER TABLE … DROP COLUMN`` in the rollback files, how many rows the table holds now.
+
+Table names come from the files but are only ever looked up in the live schema (and counted
+through the backend, which quotes them); a name the database does not have is reported as
+"not there", never pasted into SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.lint.ops import key, read_ops
+from malnu_tui.engine.sqlsplit import SplitError, split_statements
+
+
+@dataclass(frozen=True)
+class RowsAtStake:
+    """One destructive statement of a rollback file and the rows it would take with it."""
+
+    file: str
+    line: int
+    table: str
+    column: str | None  # None: the whole table goes
+    rows: int | None  # None: no such table now (nothing to lose)
+
+    def describe(self) -> str:
+        """``drops table users: 1,234 rows`` / ``drops column users.phone of 1,234 rows``."""
+        if self.rows is None:
+            what = f"column {self.table}.{self.column}" if self.column else f"table {self.table}"
+            return f"drops {what}: not in the database now"
+        rows = f"{self.rows:,} row{'' if self.rows == 1 else 's'}"
+        if self.column:
+            return f"drops column {self.table}.{self.column} of {rows}"
+        return f"drops table {self.table}: {rows}"
+
+
+def _destructive(filename: str, sql: str) -> Iterable[tuple[int, str, str | None]]:
+    try:
+        statements = split_statements(sql)
+    except SplitError:
+        return  # an unparsable file is the preflight's problem, named there
+    for st in statements:
+        op = read_ops(st)
+        if op.kind == "drop_table":
+            for name in op.names:
+                yield st.line, name, None
+        elif op.kind == "alter_table":
+            for action in op.actions:
+                if action.kind == "drop_column":
+                    yield st.line, op.name, action.column
+
+
+def rows_at_stake(backend: Backend, files: Iterable[tuple[str, str]]) -> list[RowsAtStake]:
+    """For each (file name, SQL) in the order given (a rollback's files, newest first), every
+    table or column it drops with the table's current row count."""
+    live = {key(t): t for t in backend.table_names()}
+    counts: dict[str, int] = {}
+    found: list[RowsAtStake] = []
+    for filename, sql in files:
+        for line, table, column in _destructive(filename, sql):
+            name = live.get(key(table))
+            rows: int | None = None
+            if name is not None:
+                if name not in counts:
+                    counts[name] = backend.row_count(name)
+                rows = counts[name]
+            found.append(RowsAtStake(filename, line, name or table, column, rows))
+    return found
