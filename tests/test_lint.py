@@ -296,3 +296,9 @@ def test_plan_json_carries_the_lint(mdirs: MigrationDirs, sqlite_url: str) -> No
         "lint: 20250101_000100_base.sql:1: error [NO-ROLLBACK]"
         in run_cli("--database", sqlite_url, *mdirs.args(), "plan").err
     )
+
+
+def test_a_comment_only_migration_needs_no_rollback(mdirs: MigrationDirs) -> None:
+    mdirs.add("20250101_000100", "noop", "-- nothing to do here any more", None)
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback))
+    assert report.findings == () and report.checked == ("20250101_000100_noop.sql",)

@@ -388,7 +388,8 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         _rebuild_rules(s, replay, findings)
-    _rollback_rules(s, m, statements[0].line if statements else 1, findings)
+    if statements:  # a comment-only migration is a no-op: nothing to undo
+        _rollback_rules(s, m, statements[0].line, findings)
     findings = _apply_ignores(findings, text, m.filename)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
