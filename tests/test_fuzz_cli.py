@@ -349,3 +349,36 @@ def test_every_d1_option_with_every_bad_value(
             res = run_inproc(*argv)
             contract(argv, res)
             assert key in res.err
+
+
+def test_generated_values_of_other_commands(school: tuple[list[str], Path], tmp_path: Path) -> None:
+    """import, sync, rehearse, test and log with generated option values: whatever they
+    decide, never a traceback, and a refusal is one ``error:`` line."""
+    base, db = school
+    before = digest(db)
+    csv = tmp_path / "users.csv"
+    csv.write_text("id,email\n7,guru@malnu.sch.id\n", encoding="utf-8")
+    r = random.Random(SEED + 6)
+    for _ in range(CASES):
+        j = junk(r, 1, 16).lstrip("-") or "x"
+        argv = r.choice(
+            [
+                ["import", str(csv), "--table", r.choice(["users", j]), "--dry-run"],
+                ["import", str(csv), "--table", "users", "--max-errors", j, "--dry-run"],
+                ["import", str(csv), "--table", "users", "--encoding", j, "--dry-run"],
+                ["import", str(csv), "--table", "users", "--delimiter", j, "--dry-run"],
+                ["import", str(tmp_path / j.replace("/", "")), "--table", "users", "--dry-run"],
+                ["import", str(csv), "--table", "users", "--map", str(tmp_path), "--dry-run"],
+                ["import", "--from", f"{j}:{j}", "--table", "users", "--dry-run"],
+                ["sync", "--from", j, "--to", j[::-1], "--dry-run"],
+                ["rehearse", "--backup", j],
+                ["test", "--seed", str(tmp_path / j.replace("/", ""))],
+                ["log", "--action", j],
+            ]
+        )
+        res = run_inproc(*base, *argv)
+        where = f"seed {SEED + 6}: malnu-tui {argv!r}\n{res.err}"
+        assert "Traceback" not in res.err and res.code in (0, 1, 2), where
+        if res.code:
+            assert sum(line.startswith("error: ") for line in res.err.splitlines()) == 1, where
+    assert digest(db) == before

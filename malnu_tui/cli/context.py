@@ -118,8 +118,10 @@ class Context:
         self.message(f"About to {what}.")
         self.stderr.write(f"Type the database name ({expected}) to go on, anything else stops: ")
         self.stderr.flush()
+        from malnu_tui.engine.plan import is_confirmed
+
         answer = self.stdin.readline().strip()
-        if answer != expected:
+        if not is_confirmed(answer, expected):
             raise NotConfirmed(f"not confirmed (typed {answer!r}); nothing was changed")
 
 

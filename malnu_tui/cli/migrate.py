@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
+    from malnu_tui.engine.plan import Preflight
 
 
 def register(
@@ -154,14 +155,19 @@ def _progress(ctx: Context) -> Callable[[Progress], None]:
     return show
 
 
-def _for_target(ctx: Context, plan: Plan) -> Plan:
-    """A PostgreSQL mirror of the primary (``dialect = "sqlite"``) runs the PostgreSQL
-    translation of the SQLite-dialect files; an untranslatable statement refuses the plan."""
-    if ctx.target.kind == "postgresql" and ctx.target.options.get("dialect") == "sqlite":
-        from malnu_tui.engine.translate import postgres_plan
+def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> None:
+    """Print every problem of a preflight and stop on a blocking one, before anything is
+    asked (a live lock is exit 3). A dry run changes nothing: a held lock does not stop it."""
+    from malnu_tui.engine.plan import LiveLock
 
-        return postgres_plan(plan, ctx.migration_set())
-    return plan
+    for p in pf.problems:
+        ctx.message(f"{'problem' if p.blocking else 'note'}: {p.describe()}")
+    if dry_run:
+        blocking = [p for p in pf.blocking if not isinstance(p, LiveLock)]
+        if blocking:
+            raise blocking[0].error()
+        return
+    pf.raise_if_blocked()
 
 
 def _show_plan(ctx: Context, plan: Plan) -> None:
@@ -184,10 +190,14 @@ def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
 
 
 def cmd_up(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import apply_plan, plan_up
+    from malnu_tui.engine.migrate import apply_plan
+    from malnu_tui.engine.preflight import preflight_apply
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    plan = _for_target(ctx, plan_up(backend, mset, ctx.args.to, target_name=ctx.target.name))
+    pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to)
+    show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
+    plan = pf.plan
+    assert plan is not None
     from malnu_tui.cli.safety import gate_up
 
     gate_up(ctx, backend, [s.filename for s in plan.steps], dry_run=ctx.args.dry_run)
@@ -231,15 +241,14 @@ def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
 
 
 def cmd_rollback(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import apply_plan, plan_rollback
+    from malnu_tui.engine.migrate import apply_plan, verify_after
+    from malnu_tui.engine.preflight import preflight_rollback
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    plan = _for_target(
-        ctx,
-        plan_rollback(
-            backend, mset, steps=ctx.args.steps, to=ctx.args.to, target_name=ctx.target.name
-        ),
-    )
+    pf = preflight_rollback(backend, ctx.target, mset, steps=ctx.args.steps, to=ctx.args.to)
+    show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
+    plan = pf.plan
+    assert plan is not None
     if not plan.steps:
         ctx.message("nothing to roll back: no migration is applied")
         return 0
@@ -254,12 +263,17 @@ def cmd_rollback(ctx: Context) -> int:
     ctx.message(f"Rollback plan for {ctx.target.name} ({backend.display_url}), newest first:")
     for s in plan.steps:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
-    ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", backend.name)
+    ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
     result = apply_plan(
         backend, mset, plan, progress=_progress(ctx), safety_backup=_safety_backup(ctx)
     )
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
+    after = verify_after(backend, mset, plan, ctx.target.name)
+    if after.not_done:
+        ctx.message(f"warning: still applied after the rollback: {', '.join(after.not_done)}")
+    else:
+        ctx.message(f"verified: {len(result.done)} tracking row(s) gone; {after.report.summary()}")
     _report_result(ctx, "rolled back", result)
     return 0
 
@@ -285,46 +299,52 @@ def cmd_verify(ctx: Context) -> int:
 
 
 def cmd_repair(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import MigrationState, repair, status
+    from malnu_tui.engine.migrate import repair
+    from malnu_tui.engine.preflight import preflight_repair
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    report = status(backend, mset)
-    drifted = [m for m in report.migrations if m.state is MigrationState.DRIFTED]
-    if not drifted:
+    pf = preflight_repair(backend, ctx.target, mset, ctx.args.files or None)
+    show_preflight(ctx, pf)
+    if not pf.rows:
         ctx.message("nothing to repair: no applied file has changed")
         return 0
-    for m in drifted:
+    for m in pf.rows:
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
-    ctx.confirm("record the current checksums of the files above", backend.name)
-    done = repair(backend, mset, ctx.args.files or None)
+    ctx.confirm("record the current checksums of the files above", pf.database_name)
+    done = repair(backend, mset, [m.filename for m in pf.rows])
     for f in done:
         ctx.out(f)
-    ctx.message(f"repaired {len(done)} checksum(s) (audited)")
+    ctx.message(f"repaired {len(done)} checksum(s) (audited, with each row's before-image)")
     return 0
 
 
 def cmd_clear_failed(ctx: Context) -> int:
     from malnu_tui.engine.migrate import clear_failed
+    from malnu_tui.engine.preflight import preflight_clear_failed
 
     backend = ctx.backend()
-    ctx.confirm(f"delete the failed tracking row of {ctx.args.file}", backend.name)
+    pf = preflight_clear_failed(backend, ctx.target, ctx.args.file)
+    show_preflight(ctx, pf)
+    ctx.confirm(f"delete the failed tracking row of {ctx.args.file}", pf.database_name)
     rec = clear_failed(backend, ctx.args.file)
-    ctx.message(f"cleared {rec.filename} (was: {rec.error_message})")
+    ctx.message(f"cleared {rec.filename} (was: {rec.error_message}; before-image in the audit log)")
     return 0
 
 
 def cmd_unlock(ctx: Context) -> int:
     from malnu_tui.engine.migrate import unlock
+    from malnu_tui.engine.preflight import preflight_unlock
 
     backend = ctx.backend()
-    holder = backend.read_lock()
-    if holder is None:
+    pf = preflight_unlock(backend, ctx.target)
+    if pf.lock is None:
         ctx.message("no lock is held")
         return 0
-    ctx.message(f"lock held by {holder.describe()}")
-    ctx.confirm("release this lock (only if that session is dead)", backend.name)
+    ctx.message(f"lock held by {pf.lock.describe()}")
+    show_preflight(ctx, pf)
+    ctx.confirm("release this lock (only if that session is dead)", pf.database_name)
     unlock(backend)
-    ctx.message("lock released (audited)")
+    ctx.message("lock released (audited, with the lock row's before-image)")
     return 0
 
 

@@ -253,6 +253,17 @@ class Target:
     def display_url(self) -> str:
         return mask_url(self.url)
 
+    @property
+    def files_dialect(self) -> str:
+        """The one rule for the dialect the target's migration files are written in: its
+        ``dialect`` option (any case; ``postgres`` = ``postgresql``), else PostgreSQL's for a
+        PostgreSQL target and SQLite's for SQLite and D1."""
+        value = self.options.get("dialect")
+        if value is None:
+            return "postgresql" if self.kind == "postgresql" else "sqlite"
+        text = str(value).strip().lower()
+        return "postgresql" if text in ("postgresql", "postgres") else text
+
 
 @dataclass(frozen=True)
 class Settings:

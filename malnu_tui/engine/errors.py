@@ -111,6 +111,17 @@ class StatementFailed(MalnuError):
         self.error = error
 
 
+class PlanChanged(MalnuError):
+    """Under the lock the plan is no longer what the operator confirmed (another operator
+    applied or rolled back meanwhile): nothing ran."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"the database changed before the lock was taken ({detail}); nothing was run",
+            hint="read `malnu-tui status` and run the command again if it is still wanted",
+        )
+
+
 class NotConfirmed(MalnuError):
     """A destructive operation was not confirmed (no TTY and no --yes, or the answer was no)."""
 

@@ -4,12 +4,13 @@ rollback, verify, repair, clear-failed, unlock and create."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from malnu_tui.engine.backends.base import (
@@ -22,18 +23,40 @@ from malnu_tui.engine.backends.base import (
     utc_now,
 )
 from malnu_tui.engine.errors import (
-    ChecksumDrift,
     ConfigError,
     LockHolder,
     MalnuError,
-    MigrationFileError,
-    MissingRollback,
+    PlanChanged,
     StatementFailed,
 )
-from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
-from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.plan import (
+    Plan,
+    PlanStep,
+    Problem,
+    RollbackSelection,
+    plan_rollback_from,
+    plan_up_from,
+)
+from malnu_tui.engine.status import (
+    DONE_STATES,
+    STATE_SYMBOLS,
+    MigrationState,
+    MigrationStatus,
+    StatusReport,
+    VerifyResult,
+    report_from_records,
+    select_rollback,
+    status,
+    verify,
+    verify_report,
+)
 
+# Status names are re-exported: callers read the lifecycle from this one module.
 __all__ = [
+    "DONE_STATES",
+    "STATE_SYMBOLS",
+    "AfterRun",
     "ApplyResult",
     "MigrationFailed",
     "MigrationState",
@@ -42,6 +65,7 @@ __all__ = [
     "PlanStep",
     "Progress",
     "StatusReport",
+    "VerifyResult",
     "apply_plan",
     "clear_failed",
     "create_migration",
@@ -52,262 +76,11 @@ __all__ = [
     "status",
     "unlock",
     "verify",
+    "verify_after",
 ]
 
 
-class MigrationState(StrEnum):
-    APPLIED = "applied"
-    PENDING = "pending"
-    FAILED = "failed"
-    DRIFTED = "drifted"
-    MISSING = "missing"
-
-
-# Symbol + word for every state: 16-colour terminals and NO_COLOR exist over SSH.
-STATE_SYMBOLS: dict[MigrationState, str] = {
-    MigrationState.APPLIED: "✔",
-    MigrationState.PENDING: "○",
-    MigrationState.FAILED: "✘",
-    MigrationState.DRIFTED: "≠",
-    MigrationState.MISSING: "?",
-}
-
-
-@dataclass(frozen=True)
-class MigrationStatus:
-    """One migration as the operator sees it: the file, its tracking row, its state."""
-
-    version: str
-    filename: str
-    name: str
-    state: MigrationState
-    checksum: str | None  # of the file on disk (None when the file is gone)
-    recorded_checksum: str | None
-    executed_at: str | None
-    execution_time_ms: int | None
-    error_message: str | None
-    rollback_file: str | None
-    description: str = ""
-    author: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "version": self.version,
-            "filename": self.filename,
-            "name": self.name,
-            "state": self.state.value,
-            "checksum": self.checksum,
-            "recorded_checksum": self.recorded_checksum,
-            "executed_at": self.executed_at,
-            "execution_time_ms": self.execution_time_ms,
-            "error_message": self.error_message,
-            "rollback_file": self.rollback_file,
-            "description": self.description,
-            "author": self.author,
-        }
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    target: str
-    display_url: str
-    kind: str
-    migrations: tuple[MigrationStatus, ...]
-    lock: LockHolder | None
-    warnings: tuple[str, ...] = ()
-
-    def count(self, state: MigrationState) -> int:
-        return sum(1 for m in self.migrations if m.state is state)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {s.value: self.count(s) for s in MigrationState}
-
-    @property
-    def head(self) -> str | None:
-        """The newest version applied successfully (drifted counts: it ran)."""
-        done = [
-            m.version
-            for m in self.migrations
-            if m.state in (MigrationState.APPLIED, MigrationState.DRIFTED, MigrationState.MISSING)
-        ]
-        return max(done) if done else None
-
-    def summary(self) -> str:
-        c = self.counts
-        text = (
-            f"{c['applied']} applied, {c['pending']} pending, {c['failed']} failed, "
-            f"{c['drifted']} drifted, {c['missing']} missing; head {self.head or '—'}"
-        )
-        if self.lock:
-            text += f"; locked by {self.lock.describe()}"
-        return text
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "target": self.target,
-            "url": self.display_url,
-            "kind": self.kind,
-            "head": self.head,
-            "counts": self.counts,
-            "lock": None if self.lock is None else self.lock.__dict__,
-            "warnings": list(self.warnings),
-            "migrations": [m.as_json() for m in self.migrations],
-        }
-
-
-def _version_of(filename: str) -> str:
-    try:
-        return normalise_version(filename)
-    except ValueError:
-        return filename
-
-
-def status(backend: Backend, mset: MigrationSet, target_name: str = "") -> StatusReport:
-    """Every migration file and tracking row, with its state."""
-    records = {r.filename: r for r in backend.fetch_records()}
-    out: list[MigrationStatus] = []
-    for m in mset.migrations:
-        rec = records.pop(m.filename, None)
-        if rec is None:
-            state = MigrationState.PENDING
-        elif not rec.success:
-            state = MigrationState.FAILED
-        elif rec.checksum != m.checksum:
-            state = MigrationState.DRIFTED
-        else:
-            state = MigrationState.APPLIED
-        out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
-    for rec in records.values():
-        version = _version_of(rec.filename)
-        name = rec.filename.removesuffix(".sql").split("_", 2)[-1]
-        rb = _rollback_for_version(mset, version)
-        out.append(
-            MigrationStatus(
-                version,
-                rec.filename,
-                name,
-                MigrationState.MISSING if rec.success else MigrationState.FAILED,
-                None,
-                rec.checksum,
-                rec.executed_at,
-                rec.execution_time_ms,
-                rec.error_message,
-                rb.filename if rb else None,
-            )
-        )
-    out.sort(key=lambda s: (s.version, s.filename))
-    return StatusReport(
-        target_name,
-        backend.display_url,
-        backend.kind,
-        tuple(out),
-        backend.read_lock(),
-        mset.warnings,
-    )
-
-
-def _status_row(
-    version: str,
-    filename: str,
-    name: str,
-    state: MigrationState,
-    m: Migration,
-    rec: TrackingRecord | None,
-) -> MigrationStatus:
-    return MigrationStatus(
-        version=version,
-        filename=filename,
-        name=name,
-        state=state,
-        checksum=m.checksum,
-        recorded_checksum=rec.checksum if rec else None,
-        executed_at=rec.executed_at if rec else None,
-        execution_time_ms=rec.execution_time_ms if rec else None,
-        error_message=rec.error_message if rec else None,
-        rollback_file=m.rollback.filename if m.rollback else None,
-        description=m.description,
-        author=m.author,
-    )
-
-
-def _rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | None:
-    for m in mset.migrations:
-        if m.version == version:
-            return m.rollback
-    # The migration file is gone; a rollback file may still be on disk.
-    if mset.rollback_dir.is_dir():
-        for p in sorted(mset.rollback_dir.glob("*.sql")):
-            if _version_of(p.name) == version:
-                return RollbackFile(p)
-    return None
-
-
-# -- plans ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanStep:
-    """One file to run: a migration (up) or its rollback (down)."""
-
-    filename: str  # the migration's filename (the tracking key)
-    version: str
-    file: Path  # the file whose SQL runs
-    checksum: str  # the migration file's checksum (recorded on success)
-    statements: tuple[Statement, ...]
-    notes: tuple[str, ...] = ()
-
-    def sql(self) -> str:
-        return "".join(f"{st.text};\n" for st in self.statements)
-
-
-@dataclass(frozen=True)
-class Plan:
-    direction: str  # "up" or "down"
-    steps: tuple[PlanStep, ...]
-    warnings: tuple[str, ...] = ()
-
-    def sql_text(self) -> str:
-        """The exact SQL that would run, file by file (for --dry-run and previews)."""
-        chunks = []
-        for s in self.steps:
-            chunks.append(f"-- {self.direction}: {s.file.name}\n{s.sql()}")
-        return "\n".join(chunks)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "direction": self.direction,
-            "warnings": list(self.warnings),
-            "steps": [
-                {
-                    "filename": s.filename,
-                    "version": s.version,
-                    "file": str(s.file),
-                    "notes": list(s.notes),
-                    "statements": [{"line": st.line, "sql": st.text} for st in s.statements],
-                }
-                for s in self.steps
-            ],
-        }
-
-
-def _template_notes(path: Path, txn: list[int], tracking: list[int]) -> tuple[str, ...]:
-    notes: list[str] = []
-    if txn:
-        notes.append(
-            f"{path.name}: its own BEGIN/COMMIT (line {', '.join(map(str, txn))}) not run: "
-            "the tool runs each migration in one transaction"
-        )
-    if tracking:
-        notes.append(
-            f"{path.name}: its INSERT INTO migrations (line {', '.join(map(str, tracking))}) "
-            "not run: the tool records the migration itself"
-        )
-    return tuple(notes)
-
-
-def _drifted(report: StatusReport) -> list[str]:
-    return [m.filename for m in report.migrations if m.state is MigrationState.DRIFTED]
+# -- plans (made by the preflight: one rule each, in engine/plan.py) --------------------------
 
 
 def plan_up(
@@ -315,50 +88,14 @@ def plan_up(
 ) -> Plan:
     """Pending (and failed, for a retry) migrations in version order, up to ``to``.
 
-    Every file is read and split first; drift and unmet dependencies refuse the plan.
+    Every file is read and split first; drift and unmet dependencies refuse the plan (the
+    first problem of :func:`plan_up_from` is raised).
     """
     report = status(backend, mset, target_name)
-    drift = _drifted(report)
-    if drift:
-        raise ChecksumDrift(drift)
-    limit = normalise_version(to) if to else None
-    if limit and not any(m.version == limit for m in mset.migrations):
-        raise ConfigError(f"--to {to}: no migration with version {limit}")
-    states = {s.filename: s.state for s in report.migrations}
-    done = {f for f, st in states.items() if st in (MigrationState.APPLIED, MigrationState.MISSING)}
-    head = report.head
-    steps: list[PlanStep] = []
-    warnings: list[str] = list(mset.warnings)
-    planned: set[str] = set()
-    for m in mset.migrations:
-        if states.get(m.filename) not in (MigrationState.PENDING, MigrationState.FAILED):
-            continue
-        if limit and m.version > limit:
-            break
-        parts = m.parts()  # raises MigrationFileError naming file and line
-        _check_deps_met(m, mset, done | planned)
-        notes = _template_notes(m.path, parts.transaction_lines, parts.tracking_insert_lines)
-        if head and m.version < head:
-            notes += (f"{m.filename}: older than the head {head}: applied out of order",)
-        if states.get(m.filename) is MigrationState.FAILED:
-            notes += (f"{m.filename}: failed before; this run retries it",)
-        if not parts.statements:
-            notes += (f"{m.filename}: holds only comments: a no-op, recorded as applied",)
-        steps.append(
-            PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
-        )
-        planned.add(m.filename)
-    return Plan("up", tuple(steps), tuple(warnings))
-
-
-def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:
-    for dep in m.dependencies:
-        dep_mig = mset.find(dep)
-        if dep_mig.filename not in available:
-            raise MigrationFileError(
-                str(m.path),
-                f"dependency {dep!r} ({dep_mig.filename}) is neither applied nor in this plan",
-            )
+    plan, problems = plan_up_from(report, mset, to)
+    _raise_first(problems)
+    assert plan is not None
+    return plan
 
 
 def plan_rollback(
@@ -369,63 +106,20 @@ def plan_rollback(
     to: str | None = None,
     target_name: str = "",
 ) -> Plan:
-    """Rollback files for the newest applied migrations, newest first.
-
-    Default one step; ``to`` keeps that version applied and undoes everything after it.
-    Every precondition (rollback files present and parsable, no drift) is checked here,
-    before anything runs.
-    """
-    if steps is not None and to is not None:
-        raise ConfigError("give either --steps or --to, not both")
-    if steps is not None and steps < 1:
-        raise ConfigError(f"--steps must be 1 or more, got {steps}")
+    """Rollback files for the newest applied migrations, newest first (the selection rule
+    of :func:`select_rollback`): default one step; ``to`` keeps that version applied and
+    undoes everything after it. Every precondition is checked before anything runs."""
     report = status(backend, mset, target_name)
-    applied = [
-        s
-        for s in report.migrations
-        if s.state in (MigrationState.APPLIED, MigrationState.DRIFTED, MigrationState.MISSING)
-    ]
-    applied.sort(key=lambda s: (s.version, s.filename), reverse=True)
-    if to is not None:
-        limit = normalise_version(to)
-        if not any(s.version == limit for s in report.migrations):
-            raise ConfigError(f"--to {to}: no migration with version {limit}")
-        chosen = [s for s in applied if s.version > limit]
-    else:
-        chosen = applied[: steps or 1]
-    drift = [s.filename for s in chosen if s.state is MigrationState.DRIFTED]
-    if drift:
-        raise ChecksumDrift(drift)
-    missing: list[str] = []
-    undoes_nothing: list[str] = []
-    plan_steps: list[PlanStep] = []
-    for s in chosen:
-        rb = _rollback_for_version(mset, s.version)
-        if rb is None:
-            missing.append(s.filename)
-            continue
-        parts = rb.parts()
-        notes = _template_notes(rb.path, parts.transaction_lines, parts.tracking_insert_lines)
-        if s.state is MigrationState.MISSING:
-            notes += (f"{s.filename}: the migration file is gone; its rollback still runs",)
-        if not parts.statements:  # diesel's convention: a warning in the plan, not a block
-            undoes_nothing.append(
-                f"{rb.filename} is empty (or only comments): rolling back {s.filename} "
-                "undoes nothing; only its record is removed"
-            )
-        plan_steps.append(
-            PlanStep(
-                s.filename,
-                s.version,
-                rb.path,
-                s.recorded_checksum or "",
-                tuple(parts.statements),
-                notes,
-            )
-        )
-    if missing:
-        raise MissingRollback(missing)
-    return Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing))
+    plan, problems, _rows = plan_rollback_from(report, mset, RollbackSelection(steps, to))
+    _raise_first(problems)
+    assert plan is not None
+    return plan
+
+
+def _raise_first(problems: list[Problem]) -> None:
+    for p in problems:
+        if p.blocking:
+            raise p.error()
 
 
 # -- running --------------------------------------------------------------------------------
@@ -511,8 +205,12 @@ def apply_plan(
     done: list[tuple[str, int]] = []
     skipped: list[str] = []
     backup_id: str | None = None
-    with migration_lock(backend, plan.direction):
-        records = {r.filename: r for r in backend.fetch_records()}
+    action = "apply" if plan.direction == "up" else "rollback"
+    with migration_lock(backend, _purpose(plan)):
+        tracking = backend.fetch_records()
+        if plan.selection is not None:
+            _check_still_selected(backend, mset, plan, tracking)
+        records = {r.filename: r for r in tracking}
         todo: list[PlanStep] = []
         for step in plan.steps:
             rec = records.get(step.filename)
@@ -522,12 +220,13 @@ def apply_plan(
             else:
                 todo.append(step)
         if todo and safety_backup is not None:
+            # Under the lock and after the confirmation: every row written before this
+            # moment is in the backup, and nobody can change the database until we finish.
             emit(Progress("backup", 0, len(todo), "", message="taking a safety backup"))
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
         total = len(todo)
         for i, step in enumerate(todo, 1):
             emit(Progress("start", i, total, step.filename))
-            action = "apply" if plan.direction == "up" else "rollback"
             change: RecordApplied | RemoveRecord = (
                 RecordApplied(step.filename, step.checksum)
                 if plan.direction == "up"
@@ -559,88 +258,93 @@ def apply_plan(
     return ApplyResult(plan.direction, tuple(done), tuple(skipped), backup_id, notes)
 
 
+def _purpose(plan: Plan) -> str:
+    """What the lock holder is doing, for another operator's "lock held" message."""
+    n = len(plan.steps)
+    if plan.direction == "up":
+        return f"apply of {n} migration(s)"
+    newest = plan.steps[0].filename if plan.steps else ""
+    return f"rollback of {n} migration(s) from {newest}"
+
+
+def _check_still_selected(
+    backend: Backend, mset: MigrationSet, plan: Plan, tracking: list[TrackingRecord]
+) -> None:
+    """Under the lock: the rollback selection made again must give exactly the confirmed
+    steps (another operator may have applied or rolled back meanwhile); else nothing runs."""
+    assert plan.selection is not None
+    report = report_from_records(backend, mset, tracking, None)
+    sel = plan.selection
+    try:
+        now = [m.filename for m in select_rollback(report, steps=sel.steps, to=sel.to)]
+    except ConfigError:
+        now = []
+    planned = [s.filename for s in plan.steps]
+    if now != planned:
+        detail = (
+            f"confirmed {', '.join(planned) or 'nothing'}; the database now gives "
+            f"{', '.join(now) or 'nothing'}"
+        )
+        backend.append_audit(
+            AuditEntry.now("rollback", planned[0] if planned else "", "refused", detail)
+        )
+        raise PlanChanged(detail)
+
+
 # -- troubleshooting ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    drifted: tuple[MigrationStatus, ...]
-    missing: tuple[MigrationStatus, ...]
-    failed: tuple[MigrationStatus, ...]
-    checked: int
-
-    @property
-    def ok(self) -> bool:
-        return not self.drifted and not self.missing
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "checked": self.checked,
-            "drifted": [m.as_json() for m in self.drifted],
-            "missing": [m.as_json() for m in self.missing],
-            "failed": [m.as_json() for m in self.failed],
-        }
-
-
-def verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
-    """Compare the checksum of every applied file with its tracking row."""
-    report = status(backend, mset)
-
-    def pick(state: MigrationState) -> tuple[MigrationStatus, ...]:
-        return tuple(m for m in report.migrations if m.state is state)
-
-    checked = sum(
-        1 for m in report.migrations if m.state in (MigrationState.APPLIED, MigrationState.DRIFTED)
-    )
-    return VerifyResult(
-        pick(MigrationState.DRIFTED),
-        pick(MigrationState.MISSING),
-        pick(MigrationState.FAILED),
-        checked,
-    )
+def before_image(row: TrackingRecord | LockHolder) -> str:
+    """The row as it was, for the audit detail: every change of ``repair``, ``clear-failed``
+    and ``unlock`` can be undone by hand from the audit trail alone."""
+    return "before: " + json.dumps(dataclasses.asdict(row), sort_keys=True, ensure_ascii=False)
 
 
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:
-    """Accept edits of applied files: record their current checksums (audited, per file)."""
-    report = status(backend, mset)
-    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
-    chosen = list(drifted) if not filenames else [mset.find(f).filename for f in filenames]
-    for f in chosen:
-        if f not in drifted:
-            raise ConfigError(f"{f} has not drifted; nothing to repair")
-    with migration_lock(backend, "repair"):
+    """Accept edits of applied files: record their current checksums (audited per file, with
+    the tracking row's before-image). Checked again under the lock."""
+    with migration_lock(backend, "repair of drifted checksums"):
+        tracking = backend.fetch_records()
+        report = report_from_records(backend, mset, tracking, None)
+        records = {r.filename: r for r in tracking}
+        drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+        chosen = list(drifted) if not filenames else [mset.find(f).filename for f in filenames]
+        for f in chosen:
+            if f not in drifted:
+                raise ConfigError(f"{f} has not drifted; nothing to repair")
         for f in chosen:
             m = drifted[f]
             assert m.checksum is not None
-            backend.set_checksum(
-                f,
-                m.checksum,
-                AuditEntry.now("repair", f, "ok", f"checksum {m.recorded_checksum} → {m.checksum}"),
-            )
+            detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[f])}"
+            backend.set_checksum(f, m.checksum, AuditEntry.now("repair", f, "ok", detail))
     return chosen
 
 
 def clear_failed(backend: Backend, filename: str) -> TrackingRecord:
-    """Delete a success = FALSE tracking row (the seed's "clear stuck migration"), audited."""
+    """Delete a success = FALSE tracking row (the seed's "clear stuck migration"), audited
+    with the row's before-image. Checked again under the lock."""
     name = Path(filename).name
-    records = {r.filename: r for r in backend.fetch_records()}
-    rec = records.get(name)
-    if rec is None:
-        raise ConfigError(f"no tracking row for {name}")
-    if rec.success:
-        raise ConfigError(f"{name} succeeded; only failed rows can be cleared")
-    with migration_lock(backend, "clear-failed"):
-        backend.delete_record(
-            name, AuditEntry.now("clear-failed", name, "ok", f"error was: {rec.error_message}")
-        )
+    with migration_lock(backend, f"clear-failed of {name}"):
+        records = {r.filename: r for r in backend.fetch_records()}
+        rec = records.get(name)
+        if rec is None:
+            raise ConfigError(f"no tracking row for {name}")
+        if rec.success:
+            raise ConfigError(f"{name} succeeded; only failed rows can be cleared")
+        detail = f"error was: {rec.error_message}; {before_image(rec)}"
+        backend.delete_record(name, AuditEntry.now("clear-failed", name, "ok", detail))
     return rec
 
 
 def unlock(backend: Backend) -> LockHolder | None:
-    """Release the migration lock whoever holds it (for a dead session), audited."""
+    """Release the migration lock whoever holds it (for a dead session), audited with the
+    lock row's before-image."""
     holder = backend.read_lock()
-    detail = f"released lock of {holder.describe()}" if holder else "no lock was held"
+    detail = (
+        f"released lock of {holder.describe()}; {before_image(holder)}"
+        if holder
+        else "no lock was held"
+    )
     return backend.force_unlock(AuditEntry.now("unlock", "migration lock", "ok", detail))
 
 
@@ -677,3 +381,31 @@ def create_migration(
         encoding="utf-8",
     )
     return mig, rb
+
+
+@dataclass(frozen=True)
+class AfterRun:
+    """The verification after a run: the status read once, checksums, and the planned steps
+    whose tracking row is not what the run should have left (still applied after a rollback,
+    still pending after an apply)."""
+
+    report: StatusReport
+    verified: VerifyResult
+    not_done: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.not_done and self.verified.ok
+
+
+def verify_after(
+    backend: Backend, mset: MigrationSet, plan: Plan, target_name: str = ""
+) -> AfterRun:
+    """Read the status once after a run and check it against the plan."""
+    report = status(backend, mset, target_name)
+    states = {m.filename: m.state for m in report.migrations}
+    want_done = plan.direction == "up"
+    not_done = tuple(
+        s.filename for s in plan.steps if (states.get(s.filename) in DONE_STATES) != want_done
+    )
+    return AfterRun(report, verify_report(report), not_done)

@@ -13,13 +13,23 @@ __all__ = ["lease_until", "lock_is_stale", "pid_alive"]
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running. A zombie (killed, not yet reaped by
+    its parent, e.g. under a dropped SSH session) counts as gone: it holds nothing."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    except OverflowError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True  # no procfs here: trust kill(0)
+    state = stat.rsplit(b")", 1)[-1].split()[:1]
+    return state not in ([b"Z"], [b"X"])
 
 
 def lease_until(seconds: int = LEASE_SECONDS) -> str:
@@ -33,7 +43,7 @@ def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
     lease runs (it is renewed after every migration).
     """
     if holder.host == this_host:
-        return None if pid_alive(holder.pid) else f"process {holder.pid} is gone"
+        return None if pid_alive(holder.pid) else f"pid {holder.pid} is not running"
     if holder.expires_at and holder.expires_at < utc_now():
         return f"lease expired at {holder.expires_at}"
     return None

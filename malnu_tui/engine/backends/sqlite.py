@@ -105,12 +105,15 @@ class SQLiteBackend:
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return
-        have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= have:
+        have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
+        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             with self._txn() as c:
                 c.execute(q.CREATE_TRACKING)
                 c.execute(q.CREATE_AUDIT)
                 c.execute(q.CREATE_LOCK)
+        elif "purpose" not in (have["malnu_lock"] or ""):
+            with self._txn() as c:
+                c.execute(q.ADD_LOCK_PURPOSE)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------
@@ -191,14 +194,25 @@ class SQLiteBackend:
 
     # -- locking ----------------------------------------------------------------------------
     def read_lock(self) -> LockHolder | None:
+        with contextlib.suppress(LockHeld, BackendError):
+            self.ensure_schema()  # adds the purpose column to an older lock table
         try:
             row = self.conn.execute(q.SELECT_LOCK).fetchone()
-        except sqlite3.OperationalError:
-            return None  # no lock table yet
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None  # no lock table yet
+            if "no such column" not in str(exc):
+                raise BackendError(f"{self.path}: cannot read the lock: {exc}") from None
+            row = self.conn.execute(q.SELECT_LOCK.replace(", purpose", ", ''")).fetchone()
         if row is None:
             return None
         return LockHolder(
-            owner=row[0], host=row[1], pid=int(row[2]), acquired_at=row[3], expires_at=row[4]
+            owner=row[0],
+            host=row[1],
+            pid=int(row[2]),
+            acquired_at=row[3],
+            expires_at=row[4],
+            note=row[5] or "",
         )
 
     def acquire_lock(self, holder: LockHolder) -> None:
@@ -213,7 +227,14 @@ class SQLiteBackend:
                 raise LockHeld(current)
             c.execute(
                 q.INSERT_LOCK,
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, lease_until()),
+                (
+                    holder.owner,
+                    holder.host,
+                    holder.pid,
+                    holder.acquired_at,
+                    lease_until(),
+                    holder.note,
+                ),
             )
             if current is not None:
                 self._audit(

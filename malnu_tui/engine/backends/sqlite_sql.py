@@ -31,8 +31,16 @@ CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     acquired_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    purpose TEXT NOT NULL DEFAULT ''
 )"""
+# What the holder is doing ("rollback of 2 migration(s) from …"), for the next operator's
+# "lock held" message; added to lock tables made before it existed.
+ADD_LOCK_PURPOSE = "ALTER TABLE malnu_lock ADD COLUMN purpose TEXT NOT NULL DEFAULT ''"
+SELECT_TOOL_TABLES = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+    "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
+)
 
 SELECT_RECORDS = (
     "SELECT filename, checksum, executed_at, execution_time_ms, success, error_message "
@@ -64,10 +72,12 @@ INSERT_AUDIT = (
 )
 SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
 
-SELECT_LOCK = "SELECT owner, host, pid, acquired_at, expires_at FROM malnu_lock WHERE id = 1"
+SELECT_LOCK = (
+    "SELECT owner, host, pid, acquired_at, expires_at, purpose FROM malnu_lock WHERE id = 1"
+)
 INSERT_LOCK = (
-    "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-    "VALUES (1, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+    "VALUES (1, ?, ?, ?, ?, ?, ?)"
 )
 RENEW_LOCK = "UPDATE malnu_lock SET expires_at = ? WHERE id = 1 AND host = ? AND pid = ?"
 RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"

@@ -20,6 +20,8 @@ import sqlglot
 from sqlglot import exp
 
 from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    SQLITE,
     Context,
     normalise_identifiers,
     pg_name,
@@ -116,7 +118,7 @@ def _add_sql(child: str, columns: tuple[str, ...], ref: exp.Reference, name: str
     head = f"ALTER TABLE {pg_name(child)} ADD "
     if name:
         head += f"CONSTRAINT {pg_name(name)} "
-    return head + fk.sql(dialect="postgres")
+    return head + fk.sql(dialect=POSTGRES)
 
 
 def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
@@ -205,7 +207,7 @@ def _declared_key(state: SchemaState, child: str, columns: tuple[str, ...]) -> s
     if not row or not row[0]:
         return None
     try:
-        tree = sqlglot.parse_one(str(row[0]), read="sqlite")
+        tree = sqlglot.parse_one(str(row[0]), read=SQLITE)
     except sqlglot.errors.SqlglotError:
         return None
     if not isinstance(tree.this, exp.Schema):

@@ -177,16 +177,14 @@ class D1Backend:
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return
-        have = {
-            r["name"]
-            for r in self.query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
-            )
-        }
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= have:
+        have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
+        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless.
             self.api.batch([q.CREATE_TRACKING, q.CREATE_AUDIT, q.CREATE_LOCK], lambda: False)
+        elif "purpose" not in str(have["malnu_lock"] or ""):
+            # A lock table made before the purpose column; a re-send after it took effect
+            # fails with "duplicate column", which is then the proof it did.
+            self.api.batch([q.ADD_LOCK_PURPOSE], self._lock_has_purpose)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------
@@ -396,8 +394,13 @@ class D1Backend:
         ]
 
     # -- locking: a lock row with a lease (D1 has no session to hold a lock) ---------------
+    def _lock_has_purpose(self) -> bool:
+        rows = self.query("SELECT sql FROM sqlite_master WHERE name = 'malnu_lock'")
+        return bool(rows) and "purpose" in str(rows[0]["sql"])
+
     def read_lock(self) -> LockHolder | None:
         try:
+            self.ensure_schema()
             rows = self.query(q.SELECT_LOCK)
         except D1QueryError:
             return None  # no lock table yet
@@ -410,6 +413,7 @@ class D1Backend:
             pid=int(r["pid"]),
             acquired_at=r["acquired_at"],
             expires_at=r["expires_at"],
+            note=str(r.get("purpose") or ""),
         )
 
     def acquire_lock(self, holder: LockHolder) -> None:
@@ -443,9 +447,9 @@ class D1Backend:
             )
         sqls.append(
             bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-                "VALUES (1, ?, ?, ?, ?, ?)",
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires),
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note),
             )
         )
 

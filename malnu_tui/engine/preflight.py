@@ -1,0 +1,189 @@
+"""One preflight per destructive operation: a single call that reads the database once and
+returns the plan and every precondition problem as values (:class:`Preflight`).
+
+The order every shell follows: preflight → show the plan and problems (stop on a blocking one,
+before asking anything) → typed confirmation → the engine call that takes the lock, checks
+again under it, takes the safety backup, runs and records.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import LockHolder, MalnuError
+from malnu_tui.engine.plan import (
+    BadRequest,
+    LiveLock,
+    Notice,
+    Preflight,
+    Problem,
+    RollbackSelection,
+    StaleLock,
+    confirmation_word,
+    lock_problem,
+    plan_rollback_from,
+    plan_up_from,
+    translated_for,
+)
+from malnu_tui.engine.status import MigrationState, status
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
+
+__all__ = [
+    "preflight_apply",
+    "preflight_clear_failed",
+    "preflight_lock",
+    "preflight_repair",
+    "preflight_rollback",
+    "preflight_unlock",
+]
+
+
+def _with_lock(problems: list[Problem], holder: LockHolder | None) -> list[Problem]:
+    lp = lock_problem(holder)
+    return [lp, *problems] if lp is not None else problems
+
+
+def preflight_apply(
+    backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
+) -> Preflight:
+    """``up`` / the apply wizard: pending migrations up to ``to`` in the target's dialect."""
+    report = status(backend, mset, target.name)
+    plan, problems = plan_up_from(report, mset, to)
+    if plan is not None:
+        plan, untranslated = translated_for(target, plan, mset)
+        problems += untranslated
+    rows = tuple(
+        m
+        for m in report.migrations
+        if plan is not None and m.filename in {s.filename for s in plan.steps}
+    )
+    return Preflight(
+        "apply",
+        target.name,
+        confirmation_word(backend),
+        plan,
+        tuple(_with_lock(problems, report.lock)),
+        report,
+        rows,
+        report.lock,
+    )
+
+
+def preflight_rollback(
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    *,
+    steps: int | None = None,
+    to: str | None = None,
+) -> Preflight:
+    """``rollback`` / the rollback wizard: what :func:`select_rollback` picks, newest first,
+    with every problem (lock, drift in range vs elsewhere, rollback files, translation)."""
+    report = status(backend, mset, target.name)
+    plan, problems, rows = plan_rollback_from(report, mset, RollbackSelection(steps, to))
+    if plan is not None:
+        plan, untranslated = translated_for(target, plan, mset)
+        problems += untranslated
+    return Preflight(
+        "rollback",
+        target.name,
+        confirmation_word(backend),
+        plan,
+        tuple(_with_lock(problems, report.lock)),
+        report,
+        tuple(rows),
+        report.lock,
+    )
+
+
+def preflight_repair(
+    backend: Backend, target: Target, mset: MigrationSet, filenames: list[str] | None = None
+) -> Preflight:
+    """``repair``: the drifted files whose checksums would be recorded (``rows``)."""
+    report = status(backend, mset, target.name)
+    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+    problems: list[Problem] = []
+    chosen = list(drifted)
+    if filenames:
+        chosen = []
+        for f in filenames:
+            try:
+                name = mset.find(f).filename
+            except MalnuError as exc:  # no such migration
+                problems.append(BadRequest(str(exc)))
+                continue
+            if name not in drifted:
+                problems.append(BadRequest(f"{name} has not drifted; nothing to repair"))
+            else:
+                chosen.append(name)
+    return Preflight(
+        "repair",
+        target.name,
+        confirmation_word(backend),
+        None,
+        tuple(_with_lock(problems, report.lock)),
+        report,
+        tuple(drifted[f] for f in chosen),
+        report.lock,
+    )
+
+
+def preflight_clear_failed(backend: Backend, target: Target, filename: str) -> Preflight:
+    """``clear-failed``: the one failed tracking row that would be deleted."""
+    name = os.path.basename(filename)
+    records = {r.filename: r for r in backend.fetch_records()}
+    lock = backend.read_lock()
+    rec = records.get(name)
+    problems: list[Problem] = []
+    if rec is None:
+        problems.append(BadRequest(f"no tracking row for {name}"))
+    elif rec.success:
+        problems.append(BadRequest(f"{name} succeeded; only failed rows can be cleared"))
+    return Preflight(
+        "clear-failed",
+        target.name,
+        confirmation_word(backend),
+        None,
+        tuple(_with_lock(problems, lock)),
+        lock=lock,
+    )
+
+
+def preflight_unlock(backend: Backend, target: Target) -> Preflight:
+    """``unlock``: who holds the lock, and whether its process is known to be alive (then
+    releasing it lets two operators run at once: a notice, not a refusal)."""
+    lock = backend.read_lock()
+    problems: list[Problem] = []
+    lp = lock_problem(lock)
+    if isinstance(lp, StaleLock):
+        problems.append(lp)
+    elif isinstance(lp, LiveLock) and lock is not None and lock.host == socket.gethostname():
+        problems.append(
+            Notice(
+                f"pid {lock.pid} is still running on this host: release its lock only if that "
+                "process is stuck (better: stop it first)"
+            )
+        )
+    return Preflight(
+        "unlock", target.name, confirmation_word(backend), None, tuple(problems), lock=lock
+    )
+
+
+def preflight_lock(backend: Backend, target: Target, operation: str) -> Preflight:
+    """The lock precondition alone, for operations whose plan is made elsewhere (restore,
+    recover): a live holder blocks before anything is asked; a dead one is taken over."""
+    lock = backend.read_lock()
+    return Preflight(
+        operation,
+        target.name,
+        confirmation_word(backend),
+        None,
+        tuple(_with_lock([], lock)),
+        lock=lock,
+    )

@@ -1,0 +1,309 @@
+"""What the database and the files say, read once: every migration's state, the rules that
+follow from states (which count as applied, which a rollback picks), and verification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from malnu_tui.engine.backends.base import Backend, TrackingRecord
+from malnu_tui.engine.errors import ConfigError, LockHolder
+from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
+
+__all__ = [
+    "DONE_STATES",
+    "STATE_SYMBOLS",
+    "MigrationState",
+    "MigrationStatus",
+    "StatusReport",
+    "VerifyResult",
+    "applied_newest_first",
+    "report_from_records",
+    "select_rollback",
+    "status",
+    "verify",
+    "verify_report",
+]
+
+
+class MigrationState(StrEnum):
+    APPLIED = "applied"
+    PENDING = "pending"
+    FAILED = "failed"
+    DRIFTED = "drifted"
+    MISSING = "missing"
+
+
+# Symbol + word for every state: 16-colour terminals and NO_COLOR exist over SSH.
+STATE_SYMBOLS: dict[MigrationState, str] = {
+    MigrationState.APPLIED: "✔",
+    MigrationState.PENDING: "○",
+    MigrationState.FAILED: "✘",
+    MigrationState.DRIFTED: "≠",
+    MigrationState.MISSING: "?",
+}
+
+# The one rule for "applied": the migration ran and its tracking row says so (a drifted file
+# ran, in its older form; a missing file ran and its file is gone). Exactly the rows with
+# success = TRUE.
+DONE_STATES = frozenset({MigrationState.APPLIED, MigrationState.DRIFTED, MigrationState.MISSING})
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """One migration as the operator sees it: the file, its tracking row, its state."""
+
+    version: str
+    filename: str
+    name: str
+    state: MigrationState
+    checksum: str | None  # of the file on disk (None when the file is gone)
+    recorded_checksum: str | None
+    executed_at: str | None
+    execution_time_ms: int | None
+    error_message: str | None
+    rollback_file: str | None
+    description: str = ""
+    author: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "filename": self.filename,
+            "name": self.name,
+            "state": self.state.value,
+            "checksum": self.checksum,
+            "recorded_checksum": self.recorded_checksum,
+            "executed_at": self.executed_at,
+            "execution_time_ms": self.execution_time_ms,
+            "error_message": self.error_message,
+            "rollback_file": self.rollback_file,
+            "description": self.description,
+            "author": self.author,
+        }
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    target: str
+    display_url: str
+    kind: str
+    migrations: tuple[MigrationStatus, ...]
+    lock: LockHolder | None
+    warnings: tuple[str, ...] = ()
+
+    def count(self, state: MigrationState) -> int:
+        return sum(1 for m in self.migrations if m.state is state)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s.value: self.count(s) for s in MigrationState}
+
+    @property
+    def head(self) -> str | None:
+        """The newest version applied successfully (drifted counts: it ran)."""
+        done = [m.version for m in self.migrations if m.state in DONE_STATES]
+        return max(done) if done else None
+
+    def summary(self) -> str:
+        c = self.counts
+        text = (
+            f"{c['applied']} applied, {c['pending']} pending, {c['failed']} failed, "
+            f"{c['drifted']} drifted, {c['missing']} missing; head {self.head or '—'}"
+        )
+        if self.lock:
+            text += f"; locked by {self.lock.describe()}"
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "url": self.display_url,
+            "kind": self.kind,
+            "head": self.head,
+            "counts": self.counts,
+            "lock": None if self.lock is None else self.lock.__dict__,
+            "warnings": list(self.warnings),
+            "migrations": [m.as_json() for m in self.migrations],
+        }
+
+
+def _version_of(filename: str) -> str:
+    try:
+        return normalise_version(filename)
+    except ValueError:
+        return filename
+
+
+def status(backend: Backend, mset: MigrationSet, target_name: str = "") -> StatusReport:
+    """Every migration file and tracking row, with its state (two reads: records, lock)."""
+    return report_from_records(
+        backend, mset, backend.fetch_records(), backend.read_lock(), target_name
+    )
+
+
+def report_from_records(
+    backend: Backend,
+    mset: MigrationSet,
+    tracking: Sequence[TrackingRecord],
+    lock: LockHolder | None,
+    target_name: str = "",
+) -> StatusReport:
+    """The status built from tracking rows already read (no database round trip)."""
+    records = {r.filename: r for r in tracking}
+    out: list[MigrationStatus] = []
+    for m in mset.migrations:
+        rec = records.pop(m.filename, None)
+        if rec is None:
+            state = MigrationState.PENDING
+        elif not rec.success:
+            state = MigrationState.FAILED
+        elif rec.checksum != m.checksum:
+            state = MigrationState.DRIFTED
+        else:
+            state = MigrationState.APPLIED
+        out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
+    for rec in records.values():
+        version = _version_of(rec.filename)
+        name = rec.filename.removesuffix(".sql").split("_", 2)[-1]
+        rb = rollback_for_version(mset, version)
+        out.append(
+            MigrationStatus(
+                version,
+                rec.filename,
+                name,
+                MigrationState.MISSING if rec.success else MigrationState.FAILED,
+                None,
+                rec.checksum,
+                rec.executed_at,
+                rec.execution_time_ms,
+                rec.error_message,
+                rb.filename if rb else None,
+            )
+        )
+    out.sort(key=lambda s: (s.version, s.filename))
+    return StatusReport(
+        target_name, backend.display_url, backend.kind, tuple(out), lock, mset.warnings
+    )
+
+
+def _status_row(
+    version: str,
+    filename: str,
+    name: str,
+    state: MigrationState,
+    m: Migration,
+    rec: TrackingRecord | None,
+) -> MigrationStatus:
+    return MigrationStatus(
+        version=version,
+        filename=filename,
+        name=name,
+        state=state,
+        checksum=m.checksum,
+        recorded_checksum=rec.checksum if rec else None,
+        executed_at=rec.executed_at if rec else None,
+        execution_time_ms=rec.execution_time_ms if rec else None,
+        error_message=rec.error_message if rec else None,
+        rollback_file=m.rollback.filename if m.rollback else None,
+        description=m.description,
+        author=m.author,
+    )
+
+
+def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | None:
+    for m in mset.migrations:
+        if m.version == version:
+            return m.rollback
+    # The migration file is gone; a rollback file may still be on disk.
+    if mset.rollback_dir.is_dir():
+        for p in sorted(mset.rollback_dir.glob("*.sql")):
+            if _version_of(p.name) == version:
+                return RollbackFile(p)
+    return None
+
+
+# -- rollback selection ---------------------------------------------------------------------
+
+
+def applied_newest_first(report: StatusReport) -> list[MigrationStatus]:
+    """The applied migrations (:data:`DONE_STATES`), newest first."""
+    done = [m for m in report.migrations if m.state in DONE_STATES]
+    return sorted(done, key=lambda m: (m.version, m.filename), reverse=True)
+
+
+def select_rollback(
+    report: StatusReport, *, steps: int | None = None, to: str | None = None
+) -> list[MigrationStatus]:
+    """The one rule for what a rollback undoes, newest first: the newest ``steps`` applied
+    (default 1), or with ``to`` every applied migration newer than that version (which stays).
+
+    ConfigError for both given, ``steps`` below 1, more steps than are applied (refused with
+    the count, never silently fewer) or a ``to`` that names no migration.
+    """
+    if steps is not None and to is not None:
+        raise ConfigError("give either --steps or --to, not both")
+    if steps is not None and steps < 1:
+        raise ConfigError(f"--steps must be 1 or more, got {steps}")
+    applied = applied_newest_first(report)
+    if to is not None:
+        try:
+            limit = normalise_version(to)
+        except ValueError:
+            raise ConfigError(f"--to {to!r}: not a migration version (YYYYMMDD_HHMMSS)") from None
+        if not any(m.version == limit for m in report.migrations):
+            raise ConfigError(f"--to {to}: no migration with version {limit}")
+        return [m for m in applied if m.version > limit]
+    if steps is not None and steps > len(applied):
+        raise ConfigError(
+            f"--steps {steps}: only {len(applied)} migration(s) are applied",
+            hint=f"use --steps {len(applied)} to roll back all of them" if applied else None,
+        )
+    return applied[: steps or 1]
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    drifted: tuple[MigrationStatus, ...]
+    missing: tuple[MigrationStatus, ...]
+    failed: tuple[MigrationStatus, ...]
+    checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.drifted and not self.missing
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "drifted": [m.as_json() for m in self.drifted],
+            "missing": [m.as_json() for m in self.missing],
+            "failed": [m.as_json() for m in self.failed],
+        }
+
+
+def verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
+    """Compare the checksum of every applied file with its tracking row."""
+    return verify_report(status(backend, mset))
+
+
+def verify_report(report: StatusReport) -> VerifyResult:
+    """:func:`verify` of a status already read."""
+
+    def pick(state: MigrationState) -> tuple[MigrationStatus, ...]:
+        return tuple(m for m in report.migrations if m.state is state)
+
+    checked = sum(
+        1 for m in report.migrations if m.state in (MigrationState.APPLIED, MigrationState.DRIFTED)
+    )
+    return VerifyResult(
+        pick(MigrationState.DRIFTED),
+        pick(MigrationState.MISSING),
+        pick(MigrationState.FAILED),
+        checked,
+    )
