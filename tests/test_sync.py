@@ -175,19 +175,20 @@ def test_values_of_every_kind_never_report_a_false_difference(
     d1 = make_db("d1", request, tmp_path, "d1")
     src.run(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, flag BOOLEAN, at DATETIME, at_tz TIMESTAMPTZ, "
-        "day DATE, n INTEGER, r REAL, price NUMERIC(10, 2), b BLOB, s TEXT, j JSON, c VARCHAR(5))"
+        "day DATE, n INTEGER, r REAL, price NUMERIC(10, 2), b BLOB, s TEXT, j JSON, c VARCHAR(5), "
+        "t TIME)"
     )
     values = [
         (1, 1, "2025-01-01 10:00:00", "2025-01-01T10:00:00Z", "2025-01-01", 2**62, 0.1,
-         "12.50", b"\x00\xff", "ä'\"\\\t\n", '{"b": 1, "a": [1, 2]}', "abc"),
+         "12.50", b"\x00\xff", "ä'\"\\\t\n", '{"b": 1, "a": [1, 2]}', "abc", "07:30:00"),
         (2, 0, "2025-01-01T10:00:00.500", "2025-01-01 12:00:00+02:00", "2024-02-29", -1,
-         1e20, 3, b"", "", "[]", ""),
+         1e20, 3, b"", "", "[]", "", "23:59:59.500"),
         (3, "true", "2025-06-30 23:59:59.123456", None, None, 0, -0.5, "0.10", None, None,
-         "null", None),
-        (4, "f", None, None, None, None, None, None, None, "NULL", None, "N"),
-        (5, None, None, None, None, None, None, None, None, None, None, None),
+         "null", None, None),
+        (4, "f", None, None, None, None, None, None, None, "NULL", None, "N", "00:00:00.000001"),
+        (5, None, None, None, None, None, None, None, None, None, None, None, None),
     ]  # fmt: skip
-    src.many("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+    src.many("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
     there = sync(src, pg)
     assert there.verified and not there.differences, there
     back = sync(pg, d1)

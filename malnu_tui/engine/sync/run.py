@@ -15,13 +15,16 @@ duplicates a row.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
-from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.config import Target, open_backend, sqlite_path
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import (
     Difference,
@@ -79,6 +82,8 @@ class SyncSession:
         if source.url == dest.url:
             raise ConfigError(f"--from and --to are the same database ({source.display_url})")
         self.source_target, self.dest_target = source, dest
+        if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
+            raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
         self.src = open_side(source)
         try:
             self.dst = open_side(dest)
@@ -241,6 +246,46 @@ def _watermark(
     return top if current is None or top > current else current
 
 
+def prefetched(pages: Iterator[list[Row]], depth: int = 2) -> Iterator[list[Row]]:
+    """``pages`` read one or two ahead in a thread: the source is read while the destination
+    writes the previous chunk. The source's connection is used by that thread alone meanwhile."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="malnu-sync-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            what, value = box.get()
+            if what == "page":
+                yield value
+            elif what == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
 def _copy(
     s: SyncSession,
     plan: TablePlan,
@@ -255,9 +300,8 @@ def _copy(
     watermark = state.watermark if plan.mode == "updated_at" else None
     read = 0
     cursor = plan.cursor if plan.mode == "updated_at" and plan.since is not None else None
-    for page in s.src.pages(
-        shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since
-    ):
+    pages = s.src.pages(shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since)
+    for page in prefetched(pages):
         hi = _key_of(page[-1], kidx)
         watermark = _watermark(shape, plan.cursor, page, watermark)
         state = replace(state, watermark=watermark)

@@ -50,6 +50,8 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
+        # Timestamps as text in the normal form's layout (see values._PG_TEXT).
+        self._rows("SELECT set_config('datestyle', 'ISO', false)")  # output style; input order kept
 
     # -- plumbing ---------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:

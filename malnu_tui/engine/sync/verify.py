@@ -11,6 +11,7 @@ hashing it here. A range whose count and hash sum agree is done; one that differ
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,11 +58,15 @@ def compare_table(
     kidx = shape.key_index
     hasher = comparer.hasher
     lo: Key | None = None
-    for page in paged.pages(shape, after=None, page_rows=page_rows):
-        hi = _key(page[-1], kidx)
-        mine = [(_key(r, kidx), hasher(r)) for r in page]
-        yield comparer.range((lo, hi), mine)
-        lo = hi
+    # The other side's checksum of a range is computed (by its server) while this side's rows
+    # of the same range are hashed here.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-digest") as pool:
+        for page in paged.pages(shape, after=None, page_rows=page_rows):
+            hi = _key(page[-1], kidx)
+            digest = pool.submit(other.range_digest, shape, (lo, hi)) if comparer.server else None
+            mine = [(_key(r, kidx), hasher(r)) for r in page]
+            yield comparer.range((lo, hi), mine, digest.result() if digest else None)
+            lo = hi
     yield comparer.range((lo, None), [])
 
 
@@ -87,9 +92,11 @@ class _Comparer:
         self.kidx = shape.key_index
         self.server = other.server_hashing(shape)
 
-    def range(self, bounds: Bounds, mine: list[tuple[Key, int]]) -> RangeResult:
+    def range(
+        self, bounds: Bounds, mine: list[tuple[Key, int]], digest: tuple[int, int] | None = None
+    ) -> RangeResult:
         if self.server:
-            diffs, split = self._server(bounds, mine)
+            diffs, split = self._server(bounds, mine, digest)
         else:
             theirs = [
                 (_key(r, self.kidx), self.hasher(r))
@@ -99,8 +106,10 @@ class _Comparer:
             diffs, split = self.diff(mine, theirs), 0
         return RangeResult(bounds, len(mine), tuple(diffs), split)
 
-    def _server(self, bounds: Bounds, mine: list[tuple[Key, int]]) -> tuple[list[Difference], int]:
-        n, total = self.other.range_digest(self.shape, bounds)
+    def _server(
+        self, bounds: Bounds, mine: list[tuple[Key, int]], digest: tuple[int, int] | None = None
+    ) -> tuple[list[Difference], int]:
+        n, total = digest or self.other.range_digest(self.shape, bounds)
         if n == len(mine) and total == sum(h for _, h in mine):
             return [], 0
         if len(mine) <= SMALL_RANGE:
