@@ -191,6 +191,8 @@ def test_values_of_every_kind_never_report_a_false_difference(
     src.many("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
     there = sync(src, pg)
     assert there.verified and not there.differences, there
+    assert there.read == 5  # nothing re-read: the verification found no false difference
+    assert verify(src, pg).verified  # PostgreSQL's checksums computed by the server
     back = sync(pg, d1)
     assert back.verified and not back.differences, back
     assert verify(d1, src).verified  # D1 ↔ SQLite: both hashed here, each row read once

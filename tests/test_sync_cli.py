@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 
 from tests.fixtures_core import CLI, REPO, run_cli
+from tests.inproc import run_inproc
 from tests.sync_support import Db
 
 FIELDS = {
@@ -44,7 +45,7 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     src.create_users(200)
     src.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")  # not in the pair
 
-    refused = run_cli("sync", "reporting", *cfg)
+    refused = run_inproc("sync", "reporting", *cfg)
     assert refused.code == 2 and "--yes" in refused.err
     assert dst.run("SELECT to_regclass('users')") == [(None,)]
 
@@ -57,14 +58,14 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert "users: copy" in done.err  # progress on stderr
 
     dst.run("UPDATE users SET name = 'diubah' WHERE id = 137")
-    text = run_cli("sync", "verify", "--from", "primary", "--to", "analytics", *cfg)
+    text = run_inproc("sync", "verify", "--from", "primary", "--to", "analytics", *cfg)
     assert text.code == 1
     assert "users: different: id=137" in text.out
-    as_json = run_cli("sync", "verify", "reporting", "--json", *cfg)
+    as_json = run_inproc("sync", "verify", "reporting", "--json", *cfg)
     assert as_json.code == 1
     assert json.loads(as_json.out)[0]["differences"] == [{"kind": "different", "key": 137}]
 
-    status = run_cli("sync", "status", "--json", *cfg)
+    status = run_inproc("sync", "status", "--json", *cfg)
     assert status.code == 0
     (row,) = json.loads(status.out)
     assert (row["table"], row["status"], row["verified"], row["dest_count"]) == (
@@ -74,7 +75,7 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
         200,
     )
 
-    unknown = run_cli(
+    unknown = run_inproc(
         "sync", "--from", "primary", "--to", "analytics", "--tables", "nope", "--yes", *cfg
     )
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
@@ -117,5 +118,5 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     (report,) = json.loads(rerun.out)
     assert report["inserted"] == 8_000 and report["verified"] and report["dest_count"] == 8_000
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(8_000, 8_000)]
-    clean = run_cli("sync", "verify", "reporting", *cfg)
+    clean = run_inproc("sync", "verify", "reporting", *cfg)
     assert clean.code == 0, clean.out
