@@ -123,6 +123,7 @@ class ImportPreview:
     header: tuple[str, ...]
     check: SchemaCheck
     rules: tuple[tuple[str, str], ...]  # (target column, how it gets its value)
+    sources: tuple[str | None, ...]  # the source column of each of check.columns (None: const)
     samples: tuple[SampleRow, ...]
     before_count: int
     sha256: str | None
@@ -235,6 +236,7 @@ def preview_import(
             if len(samples) >= sample:
                 break
     rules = tuple((r.column, r.describe()) for r in mapping.rules if r.column in check.columns)
+    by_column = {r.column: r.source for r in mapping.rules}
     return ImportPreview(
         table=request.table,
         target_url=backend.display_url,
@@ -242,6 +244,7 @@ def preview_import(
         header=source.header,
         check=check,
         rules=rules,
+        sources=tuple(by_column.get(c) for c in check.columns),
         samples=tuple(samples),
         before_count=backend.row_count(request.table),
         sha256=file_sha256(request.file) if request.file is not None else None,
