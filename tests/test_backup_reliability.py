@@ -216,3 +216,32 @@ def test_sweep_never_takes_another_hosts_backup_in_progress(tmp_path: Path) -> N
     assert mine.exists() and other.exists()
     assert sweep_stale_temp(store, orphan_age_s=-1) == [other]
     assert mine.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CREATE TABLE t(a);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = 1;\n"
+        "  SELECT ';';\nEND;\nINSERT INTO t VALUES(1);\nINSERT INTO t VALUES(2);",
+        "-- it's a dump; really\nCREATE TABLE t(a); /* x; 'y */ INSERT INTO t VALUES(';');"
+        " INSERT INTO t VALUES('it''s; ok');",
+        "CREATE TABLE t(a);\nINSERT INTO t VALUES('line1;\nline2 -- no comment;\n');\n"
+        'INSERT INTO "t" VALUES(2);',
+        "CREATE TABLE [we;ird](a);\nINSERT INTO [we;ird] VALUES(1);\n"
+        "INSERT INTO `we;ird` VALUES(2);",
+        "CREATE TABLE t(a);\nINSERT INTO t VALUES('"
+        + "a;" * 50_000
+        + "');\nINSERT INTO t VALUES(2);",
+    ],
+    ids=["trigger", "comments", "multiline-string", "quoted-names", "semicolons-in-a-row"],
+)
+def test_dump_statements_cut_where_sqlite_does(tmp_path: Path, text: str) -> None:
+    from malnu_tui.engine.backends.d1.timetravel import check_dump, dump_statements
+
+    dump = tmp_path / "d.sql"
+    dump.write_text(text + "\n", encoding="utf-8")
+    statements = list(dump_statements(dump))
+    assert "".join(statements) == text
+    checked = check_dump(dump)
+    assert checked.ok, checked.error
+    assert sum(checked.row_counts.values()) == 2

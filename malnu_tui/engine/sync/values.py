@@ -350,19 +350,12 @@ def pg_row_hash_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
 # -- values for the destination ---------------------------------------------------------------
 
 
-def _pg_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    n = _bool(v)
-    return {"t": True, "f": False}.get(n, v)
-
-
 def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """Converts a row read from any side into values PostgreSQL's COPY takes for the kinds."""
 
     def conv(kind: str) -> Callable[[Any], Any] | None:
-        if kind == "bool":
-            return _pg_bool
+        # Booleans need nothing: COPY's text reads SQLite's 1/0 and 't', 'yes', 'on'… as
+        # boolean, exactly the words the normal form accepts.
         if kind == "bytes":
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":
