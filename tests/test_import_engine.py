@@ -164,3 +164,16 @@ def test_dry_run_writes_nothing(imp: ImportTarget, tmp_path: Path) -> None:
             else "SELECT table_name FROM information_schema.tables"
         )
     ]
+
+
+def test_values_round_trip_exactly(imp: ImportTarget, tmp_path: Path) -> None:
+    names = ["tab\there", "back\\slash \\N", "line\nbreak", "crlf\r\nbreak", "Érika Nur’aini", ""]
+    body = "".join(
+        f'{i},u{i}@malnu.sch.id,"{n}",{"" if i % 2 else "X-1"}\n' for i, n in enumerate(names, 1)
+    )
+    f = write_csv(tmp_path / "v.csv", "id,email,name,class_id\n" + body)
+    report = _run(imp, ImportRequest("users", file=f))
+    assert report.committed and report.inserted == len(names)
+    rows = imp.rows("SELECT id, name, class_id FROM users ORDER BY id")
+    assert [r[1] for r in rows] == names
+    assert [r[2] for r in rows] == [None, "X-1"] * 3  # unquoted empty → NULL
