@@ -288,3 +288,15 @@ def test_a_table_without_updated_at_syncs_by_chunk_checksums_with_a_composite_ke
     third = sync(src, dst, full=True, chunk_rows=500)  # --full over a filled table: upserts
     assert (third.mode, third.inserted, third.updated, third.deleted) == ("full", 3, 0, 0)
     assert verify(src, dst).verified and dst.count("grades") == 1198
+
+
+def test_postgresql_to_postgresql_both_sides_hashed_by_their_servers(
+    pg_url: str, pg_second: str
+) -> None:
+    src, dst = Db("postgresql", pg_url), Db("postgresql", pg_second)
+    src.create_users(300)
+    first = sync(src, dst)
+    assert first.verified and first.inserted == 300
+    dst.run("UPDATE users SET score = 0.5 WHERE id = 222")
+    report = verify(src, dst)
+    assert [(d.kind, d.key) for d in report.differences] == [("different", (222,))]
