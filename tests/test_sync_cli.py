@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.fixtures_core import CLI, REPO, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.sync_support import Db
 
@@ -22,14 +24,21 @@ FIELDS = {
 }  # fmt: skip
 
 
-def school(tmp_path: Path, pg_url: str, *, chunk_rows: int = 5000) -> tuple[Db, Db, list[str]]:
-    """The school's reporting pair: the SQLite primary into the PostgreSQL analytics target."""
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'primary.db'}", path=tmp_path / "primary.db")
+def school(
+    tmp_path: Path, pg_url: str, *, chunk_rows: int = 5000, d1: D1Target | None = None
+) -> tuple[Db, Db, list[str]]:
+    """The school's reporting pair: the primary (SQLite, or D1 in production) into the
+    PostgreSQL analytics target."""
+    if d1 is None:
+        src = Db("sqlite", f"sqlite:///{tmp_path / 'primary.db'}", path=tmp_path / "primary.db")
+        primary = "sqlite:primary.db"
+    else:
+        src, primary = Db("d1", d1.url, d1=d1), d1.url
     dst = Db("postgresql", pg_url)
     secret_url = pg_url.replace("postgres@", "postgres:Sup3rSecret@")  # trust auth ignores it
     config = tmp_path / "malnu.toml"
     config.write_text(
-        f'[targets.primary]\nurl = "sqlite:primary.db"\n\n'
+        f'[targets.primary]\nurl = "{primary}"\n\n'
         f'[targets.analytics]\nurl = "{secret_url}"\n\n'
         f'[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["users"]\n'
         f'overlap = "5min"\nchunk_rows = {chunk_rows}\n',
@@ -81,10 +90,12 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+@pytest.mark.parametrize("primary", ["sqlite", "d1"])
 def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, primary: str, request: pytest.FixtureRequest
 ) -> None:
-    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    d1 = request.getfixturevalue("d1") if primary == "d1" else None
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100, d1=d1)
     src.create_users(8_000)
     proc = subprocess.Popen(
         [*CLI, "sync", "reporting", "--yes", *cfg],

@@ -256,9 +256,11 @@ def normalizer(kind: str) -> Normalizer:
 _FAST: dict[str, str] = {
     "int": "str(v{i}) if type(v{i}) is int else n{i}(v{i})",
     "text": "v{i} if type(v{i}) is str else n{i}(v{i})",
-    "ts": "v{i} if type(v{i}) is str and canon_ts(v{i}) else n{i}(v{i})",
-    "tstz": "v{i} if type(v{i}) is str and canon_ts(v{i}) else n{i}(v{i})",
-    "date": "v{i} if type(v{i}) is str and canon_date(v{i}) else n{i}(v{i})",
+    # 'YYYY-MM-DD HH:MM:SS' by its shape: text of that shape is kept as it is on either side
+    # (PostgreSQL would refuse one that is not a time, so nothing can hide behind it).
+    "ts": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "tstz": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "date": "v{i} if type(v{i}) is str and len(v{i}) == 10 and v{i}[4] == '-' else n{i}(v{i})",
     "float": "pack(v{i}).hex() if type(v{i}) is float else n{i}(v{i})",
     "bytes": "v{i}.hex() if type(v{i}) is bytes else n{i}(v{i})",
     "bool": "('t' if v{i} else 'f') if type(v{i}) is bool or type(v{i}) is int else n{i}(v{i})",
@@ -283,14 +285,12 @@ def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
     source = (
         "def row_hash(row):\n"
         f"    {names}, = row\n"
-        '    digest = md5(f"' + fields + '".encode(), usedforsecurity=False).digest()\n'
+        '    digest = md5(f"' + fields + '".encode()).digest()\n'
         "    return from_bytes(digest[:8], 'big', signed=True)\n"
     )
     namespace: dict[str, Any] = {
         "md5": hashlib.md5,
         "from_bytes": int.from_bytes,
-        "canon_ts": _CANON_TS.match,
-        "canon_date": _CANON_DATE.match,
         "pack": struct.Struct(">d").pack,
         **{f"n{i}": normalizer(k) for i, k in enumerate(kinds)},
     }
@@ -350,19 +350,12 @@ def pg_row_hash_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
 # -- values for the destination ---------------------------------------------------------------
 
 
-def _pg_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    n = _bool(v)
-    return {"t": True, "f": False}.get(n, v)
-
-
 def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """Converts a row read from any side into values PostgreSQL's COPY takes for the kinds."""
 
     def conv(kind: str) -> Callable[[Any], Any] | None:
-        if kind == "bool":
-            return _pg_bool
+        # Booleans need nothing: COPY's text reads SQLite's 1/0 and 't', 'yes', 'on'… as
+        # boolean, exactly the words the normal form accepts.
         if kind == "bytes":
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":
