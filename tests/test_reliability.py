@@ -165,3 +165,61 @@ def test_rejected_token_hint_names_the_configured_variable(
     one_error(res.err, "rejected the API token")
     assert "hint: set CF_TOKEN_PROD " in res.err and "CLOUDFLARE_API_TOKEN" not in res.err
     assert "7" * 20 not in res.err
+
+
+def test_every_documented_time_example_is_read(
+    d1: D1Target, mdirs: MigrationDirs, applied: tuple[list[str], Path]
+) -> None:
+    """The time examples of the README and of --help, verbatim, reach the command (whatever
+    it then decides about that time): never a usage error or "cannot read the time"."""
+    import re
+    import shlex
+
+    from tests.fixtures_core import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    examples = [
+        shlex.split(line.split("#")[0])[1:]
+        for line in readme.splitlines()
+        if line.startswith("malnu-tui ")
+        and re.search(r" --(to|at) \S", line)
+        and re.search(r"(recover|time-travel|bookmark)", line)
+    ]
+    for command, option in (
+        ("d1 time-travel", "--to"),
+        ("d1 bookmark", "--at"),
+        ("recover", "--to"),
+    ):
+        help_text = run_inproc(*command.split(), "--help").out
+        for value in re.findall(r"-\d+[smhdw]", help_text):
+            examples.append([*command.split(), option, value])
+    assert len(examples) >= 8, examples
+    sqlite_base, _db = applied
+    d1_base = ["--database", d1.url, *mdirs.args()]
+    for example in examples:
+        argv = [a for a in example if a not in ("--target", "production")]
+        if argv[0] != "d1" and "--dry-run" not in argv:
+            argv.append("--dry-run")  # recover: only the plan
+        if argv[:2] == ["d1", "time-travel"] and "--dry-run" not in argv:
+            argv.append("--dry-run")
+        base = d1_base if argv[0] == "d1" else sqlite_base
+        res = run_inproc(*base, *argv)
+        assert "Traceback" not in res.err, (example, res.err)
+        assert "argument" not in res.err, (example, res.err)
+        assert "cannot read the time" not in res.err, (example, res.err)
+
+
+def test_rollback_of_more_steps_than_applied_is_refused_with_the_count(
+    applied: tuple[list[str], Path],
+) -> None:
+    base, db = applied  # 3 applied
+    before = digest(db)
+    res = run_inproc(*base, "rollback", "--steps", "999", "--yes", "--no-backup")
+    assert res.code == 2
+    one_error(res.err, "--steps 999", "only 3 migration(s) are applied")
+    assert "--steps 3" in res.err, "the hint says how to roll back all of them"
+    assert digest(db) == before
+    res = run_inproc(*base, "rollback", "--steps", "3", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    status = json.loads(run_inproc(*base, "status", "--json").out)
+    assert [m["state"] for m in status["migrations"]] == ["pending"] * 3

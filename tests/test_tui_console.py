@@ -255,3 +255,50 @@ async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_he
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RollbackWizard))
+
+
+async def test_q_and_ctrl_c_during_a_run_say_what_quitting_would_do(demo: Demo) -> None:
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        assert app.begin_operation("rollback")
+        await pilot.press("q")
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.1)
+        assert app.is_running
+        said = [n.message for n in app._notifications]
+        assert any("Each migration is one transaction" in m for m in said), said
+        app.end_operation()
+        await pilot.press("ctrl+c")  # idle: it asks
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")  # and esc stays
+        assert isinstance(app.screen, StatusScreen)
+        await pilot.press("ctrl+c", "ctrl+c")  # twice: quits
+        await pilot.pause(0.1)
+    assert app.return_code == 0
+
+
+async def test_long_work_shows_how_long_it_has_been_running(demo: Demo) -> None:
+    from textual.app import App, ComposeResult
+
+    from malnu_tui.tui.widgets.progress import OperationProgress
+
+    class Harness(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OperationProgress()
+
+    app = Harness()
+    async with app.run_test(size=(80, 24)) as pilot:
+        progress = app.query_one(OperationProgress)
+        progress.reset("applying 3 migration(s)…", 3)
+        elapsed = progress.query_one(".elapsed", Static)
+        await wait_until(pilot, lambda: "running for 0:0" in str(elapsed.render()))
+        assert elapsed.display
+        progress.caption("✘ 20250101_x.sql FAILED")  # an outcome stops the clock
+        assert not elapsed.display
+        progress.reset("again…")
+        assert elapsed.display
+        progress.finish("✔ done")
+        assert not elapsed.display

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = [
     "Statement",
@@ -30,7 +31,7 @@ class Statement:
     line: int
     copy_data: str | None = None  # the rows after ``COPY … FROM stdin;`` (text format)
 
-    @property
+    @cached_property
     def first_words(self) -> str:
         """The statement's leading keywords, upper-cased, comments removed (for classifying)."""
         return " ".join(_WORD.findall(_strip_comments(self.text))[:4]).upper()
@@ -41,6 +42,8 @@ _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def _strip_comments(sql: str) -> str:
+    if "--" not in sql and "/*" not in sql:
+        return sql
     out: list[str] = []
     i, n = 0, len(sql)
     while i < n:
@@ -94,6 +97,8 @@ def _escape_string_end(sql: str, i: int) -> int:
     return n
 
 
+_IDENT_RUN = re.compile(r"[\w$]+")
+_PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
 _COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 
 
@@ -178,9 +183,8 @@ def split_statements(sql: str) -> list[Statement]:
             i = end
             continue
         if ch.isalpha() or ch == "_":
-            j = i
-            while j < n and (sql[j].isalnum() or sql[j] in "_$"):
-                j += 1
+            m = _IDENT_RUN.match(sql, i)
+            j = m.end() if m else i + 1
             word = sql[i:j].upper()
             if len(words) < 12:
                 words.append(word)
@@ -231,7 +235,9 @@ def split_statements(sql: str) -> list[Statement]:
             start = i + 1
             i += 1
             continue
-        i += 1
+        # Plain characters (digits, punctuation, blanks) inside a statement: skip the run.
+        m = _PLAIN_RUN.match(sql, i + 1) if has_content else None
+        i = m.end() if m else i + 1
     if depth:
         raise SplitError("a BEGIN … END body (trigger or function) has no END", start_line)
     flush(n)
@@ -311,9 +317,16 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     txn: list[int] = []
     tracking: list[int] = []
     for st in statements:
-        if is_transaction_control(st.text):
+        first = st.first_words  # cheap tests first: most statements are neither
+        if first.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK")) and is_transaction_control(
+            st.text
+        ):
             txn.append(st.line)
-        elif _TRACKING_INSERT.match(_strip_comments(st.text)):
+        elif (
+            first.startswith("INSERT")
+            and "migrations" in st.text.lower()
+            and _TRACKING_INSERT.match(_strip_comments(st.text))
+        ):
             tracking.append(st.line)
         else:
             kept.append(st)

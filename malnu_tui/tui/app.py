@@ -15,10 +15,34 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from malnu_tui.tui.commands import MalnuCommands
+from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
+
+
+QUIT_TITLE = "Quit malnu-tui?"
+
+
+def quit_refusal(operation: str) -> str:
+    """What quitting in the middle of ``operation`` would do, told instead of doing it."""
+    if operation in ("apply", "rollback", "recovery"):
+        return (
+            f"{operation} is running, so the console stays open. Each migration is one "
+            "transaction: quitting now would roll back the one in progress (nothing is left "
+            "half-applied), keep the ones already done, and leave the lock to be taken over. "
+            "Wait for it to finish."
+        )
+    if operation == "restore":
+        return (
+            "restore is running, so the console stays open: it replaces the database in one "
+            "step, and quitting now would leave it as it was before. Wait for it to finish."
+        )
+    return (
+        f"{operation} is running, so the console stays open: quitting now would abandon it "
+        "(a backup is written to a temporary file, never listed half-done). Wait for it to finish."
+    )
 
 
 def load_keymap(config: Path | None) -> dict[str, str]:
@@ -49,6 +73,9 @@ class MalnuApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_app", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True, id="app.quit_now"),
+        Binding(
+            "ctrl+c", "interrupt", "Quit (asks)", show=False, priority=True, id="app.interrupt"
+        ),
         Binding("f1,question_mark", "open_help", "Help", id="app.help"),
     ]
 
@@ -125,14 +152,30 @@ class MalnuApp(App[int]):
 
     def action_quit_app(self) -> None:
         if self.operation is not None:
-            self.notify(
-                f"{self.operation} is running: quitting now could leave it half done; "
-                "wait for it to finish",
-                severity="error",
-                timeout=5,
-            )
+            self.notify(quit_refusal(self.operation), severity="error", timeout=12)
             return
         self.exit(0)
+
+    def action_interrupt(self) -> None:
+        """ctrl+c: never vanish. While an operation runs it says what quitting would do (and
+        does not quit); otherwise it asks first."""
+        if self.operation is not None:
+            self.notify(quit_refusal(self.operation), severity="error", timeout=12)
+            return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.title_text == QUIT_TITLE:
+            self.exit(0)  # ctrl+c twice: the operator means it
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit malnu-tui?", "Nothing is running; no change is lost.", None, "Quit"
+            ),
+            answered,
+        )
 
     def action_refresh_status(self) -> None:
         if self._back_home():
@@ -155,6 +198,12 @@ class MalnuApp(App[int]):
 
         if self._back_home():
             self.push_screen(SyncScreen(self.settings))
+
+    def action_open_import(self) -> None:
+        from malnu_tui.tui.screens.data_import import ImportWizard
+
+        if self._back_home():
+            self.push_screen(ImportWizard(self.current_target()), self._refresh_after)
 
     def action_open_apply(self) -> None:
         from malnu_tui.tui.screens.apply import ApplyWizard

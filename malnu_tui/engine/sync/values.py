@@ -1,16 +1,18 @@
 """One normal form for every value, whichever side it was read from.
 
-A row's hash is the md5 of its values written in that normal form, each as ``len:text`` (NULL
-as ``N``), so SQLite's ``1`` and PostgreSQL's ``true`` hash alike, as do a SQLite text timestamp
-and a PostgreSQL ``timestamp``, an integer and a bigint, a BLOB and a ``bytea``. PostgreSQL can
-compute the same text server-side (:func:`pg_field_sql`) for every kind but JSON; the Python
-side (:func:`row_hasher`) is the reference.
+A row's hash is the md5 of its values in that normal form joined by ``|`` (NULL as ``N``; text
+and JSON as ``len:text``, so that no text can shift a field boundary; the other kinds print
+only digits, hex and ``-:. tf``). So SQLite's ``1`` and PostgreSQL's ``true`` hash alike, as do
+a SQLite text timestamp and a PostgreSQL ``timestamp``, an integer and a bigint, a BLOB and a
+``bytea``. PostgreSQL computes the same text server-side (:func:`pg_row_hash_sql`) for every
+kind but JSON; the Python side (:func:`row_hasher`) is the reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -43,6 +45,8 @@ _KINDS: dict[str, str] = {
     "text": "text", "character varying": "text", "character": "text",
 }  # fmt: skip
 
+# Kinds whose normal form may hold any character: written ``len:text`` in a row's text.
+PREFIXED = frozenset({"text", "json"})
 # Kinds PostgreSQL can normalize exactly as Python does (JSON's key order and spacing differ).
 SERVER_KINDS = frozenset(
     {"int", "bool", "ts", "tstz", "date", "time", "float", "numeric", "bytes", "uuid", "text"}
@@ -88,9 +92,8 @@ def sqlite_decl_for(pg_type: str) -> str:
 def _raw(v: Any) -> str:
     # A value that does not fit its kind keeps a marked raw form: it differs from every
     # well-formed value, so it is reported rather than silently equal.
-    if isinstance(v, bytes | bytearray | memoryview):
-        return "?x" + bytes(v).hex()
-    return "?" + str(v)
+    text = "x" + bytes(v).hex() if isinstance(v, bytes | bytearray | memoryview) else str(v)
+    return f"?{len(text)}:{text}"
 
 
 def _int(v: Any) -> str:
@@ -127,8 +130,15 @@ def _bool(v: Any) -> str:
     return _raw(v)
 
 
+# Text already in the normal form (the common case in SQLite): returned as it is.
+_CANON_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?\Z")
+_CANON_DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
+
+
 def _fmt_dt(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
+    """A naive datetime as ``YYYY-MM-DD HH:MM:SS[.ffffff]``, fraction without trailing zeros."""
+    text = dt.isoformat(sep=" ")
+    return text.rstrip("0") if dt.microsecond else text
 
 
 def _parse_dt(v: Any) -> datetime | None:
@@ -145,6 +155,8 @@ def _parse_dt(v: Any) -> datetime | None:
 
 
 def _ts(v: Any) -> str:
+    if type(v) is str and _CANON_TS.match(v):
+        return v
     dt = _parse_dt(v)
     if dt is None:
         return _raw(v)
@@ -153,6 +165,8 @@ def _ts(v: Any) -> str:
 
 
 def _tstz(v: Any) -> str:
+    if type(v) is str and _CANON_TS.match(v):
+        return v  # naive text is read in the session's zone: UTC
     dt = _parse_dt(v)
     if dt is None:
         return _raw(v)
@@ -162,6 +176,8 @@ def _tstz(v: Any) -> str:
 
 
 def _date(v: Any) -> str:
+    if type(v) is str and _CANON_DATE.match(v):
+        return v
     dt = _parse_dt(v)
     return _raw(v) if dt is None else dt.strftime("%Y-%m-%d")
 
@@ -235,25 +251,52 @@ def normalizer(kind: str) -> Normalizer:
     return _NORMALIZERS.get(kind, _text)
 
 
+# The common Python type of each kind, written without a function call (the hash of every row
+# of a table is computed here, so this is the hot loop); anything else goes to the normalizer.
+_FAST: dict[str, str] = {
+    "int": "str(v{i}) if type(v{i}) is int else n{i}(v{i})",
+    "text": "v{i} if type(v{i}) is str else n{i}(v{i})",
+    # 'YYYY-MM-DD HH:MM:SS' by its shape: text of that shape is kept as it is on either side
+    # (PostgreSQL would refuse one that is not a time, so nothing can hide behind it).
+    "ts": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "tstz": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "date": "v{i} if type(v{i}) is str and len(v{i}) == 10 and v{i}[4] == '-' else n{i}(v{i})",
+    "float": "pack(v{i}).hex() if type(v{i}) is float else n{i}(v{i})",
+    "bytes": "v{i}.hex() if type(v{i}) is bytes else n{i}(v{i})",
+    "bool": "('t' if v{i} else 'f') if type(v{i}) is bool or type(v{i}) is int else n{i}(v{i})",
+}
+
+
 def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
     """A function from a row to its 64-bit signed hash (the first 8 bytes of the md5 of its
-    normal form); the same number PostgreSQL computes with :func:`pg_row_hash_sql`."""
-    norms = [normalizer(k) for k in kinds]
-    md5 = hashlib.md5
-    from_bytes = int.from_bytes
+    normal form); the same number PostgreSQL computes with :func:`pg_row_hash_sql`.
 
-    def row_hash(row: Sequence[Any]) -> int:
-        parts = []
-        for v, f in zip(row, norms, strict=True):
-            if v is None:
-                parts.append("N")
-            else:
-                s = f(v)
-                parts.append(f"{len(s)}:{s}")
-        digest = md5("".join(parts).encode(), usedforsecurity=False).digest()
-        return from_bytes(digest[:8], "big", signed=True)
-
-    return row_hash
+    The function is generated for the kinds (as :func:`collections.namedtuple` generates its
+    classes): only column indexes go into its text, never a name or a value."""
+    n = len(kinds)
+    names = ", ".join(f"v{i}" for i in range(n))
+    exprs = [_FAST.get(k, "n{i}(v{i})").format(i=i) for i, k in enumerate(kinds)]
+    fields = "|".join(
+        f"{{'N' if v{i} is None else f'{{len((s{i} := ({e})))}}:{{s{i}}}'}}"
+        if k in PREFIXED
+        else f"{{'N' if v{i} is None else ({e})}}"
+        for i, (k, e) in enumerate(zip(kinds, exprs, strict=True))
+    )
+    source = (
+        "def row_hash(row):\n"
+        f"    {names}, = row\n"
+        '    digest = md5(f"' + fields + '".encode()).digest()\n'
+        "    return from_bytes(digest[:8], 'big', signed=True)\n"
+    )
+    namespace: dict[str, Any] = {
+        "md5": hashlib.md5,
+        "from_bytes": int.from_bytes,
+        "pack": struct.Struct(">d").pack,
+        **{f"n{i}": normalizer(k) for i, k in enumerate(kinds)},
+    }
+    exec(source, namespace)  # generated from column indexes only
+    fn: Callable[[Sequence[Any]], int] = namespace["row_hash"]
+    return fn
 
 
 def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
@@ -268,13 +311,16 @@ def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str 
 
 # -- PostgreSQL normal form -------------------------------------------------------------------
 
+# With DateStyle ISO (set by the PostgreSQL side), timestamps print as the normal form does:
+# ``YYYY-MM-DD HH:MM:SS`` and a fraction without trailing zeros (and ::text is cheaper than
+# to_char by half).
 _PG_TEXT: dict[str, str] = {
     "int": "{c}::text",
-    "bool": "CASE WHEN {c} THEN 't' ELSE 'f' END",
-    "ts": "rtrim(rtrim(to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
-    "tstz": "rtrim(rtrim(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '0'), '.')",
-    "date": "to_char({c}, 'YYYY-MM-DD')",
-    "time": "rtrim(rtrim(to_char('2000-01-01'::date + {c}, 'HH24:MI:SS.US'), '0'), '.')",
+    "bool": "CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END",
+    "ts": "{c}::text",
+    "tstz": "({c} AT TIME ZONE 'UTC')::text",
+    "date": "{c}::text",
+    "time": "{c}::text",
     "float": "encode(float8send({c}::float8), 'hex')",
     "numeric": "CASE WHEN {c} = 0 THEN '0' ELSE trim_scale({c})::text END",
     "bytes": "encode({c}, 'hex')",
@@ -284,8 +330,10 @@ _PG_TEXT: dict[str, str] = {
 
 
 def pg_field_sql(quoted_column: str, kind: str) -> str:
-    """SQL for one field of the normal form (``len:text`` or ``N``) of a PostgreSQL column."""
+    """SQL for one field of the normal form (``N``, the text, or ``len:text``)."""
     text = _PG_TEXT[kind].format(c=quoted_column)
+    if kind not in PREFIXED:
+        return f"coalesce({text}, 'N')"
     return (
         f"CASE WHEN {quoted_column} IS NULL THEN 'N' ELSE length({text})::text || ':' || {text} END"
     )
@@ -293,32 +341,26 @@ def pg_field_sql(quoted_column: str, kind: str) -> str:
 
 def pg_row_hash_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
     """SQL for a row's 64-bit signed hash (same as :func:`row_hasher`)."""
-    fields = " || ".join(pg_field_sql(c, k) for c, k in zip(quoted_columns, kinds, strict=True))
+    fields = " || '|' || ".join(
+        pg_field_sql(c, k) for c, k in zip(quoted_columns, kinds, strict=True)
+    )
     return f"('x' || substr(md5({fields}), 1, 16))::bit(64)::bigint"
 
 
 # -- values for the destination ---------------------------------------------------------------
 
 
-def _pg_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    n = _bool(v)
-    return {"t": True, "f": False}.get(n, v)
-
-
 def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """Converts a row read from any side into values PostgreSQL's COPY takes for the kinds."""
 
     def conv(kind: str) -> Callable[[Any], Any] | None:
-        if kind == "bool":
-            return _pg_bool
+        # Booleans need nothing: COPY's text reads SQLite's 1/0 and 't', 'yes', 'on'… as
+        # boolean, exactly the words the normal form accepts.
         if kind == "bytes":
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":
             return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        if kind in ("ts", "tstz", "date", "time", "uuid", "text"):
-            return lambda v: v if isinstance(v, str | datetime | date | time) else str(v)
+        # Text, numbers and datetimes go through COPY as they are (PostgreSQL parses them).
         return None
 
     return _row_converter([conv(k) for k in kinds])

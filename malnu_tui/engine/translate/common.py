@@ -3,16 +3,20 @@ rules and small sqlglot helpers."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from malnu_tui.engine.translate.model import Finding
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
     "PG_RESERVED",
+    "POSTGRES",
+    "SQLITE",
     "Context",
     "compact_lists",
     "lit",
@@ -130,6 +134,10 @@ PG_RESERVED = frozenset(
         "with",
     ]
 )
+# Dialect objects, looked up once (a name is looked up again on every parse and generate).
+SQLITE = Dialect.get_or_raise("sqlite")
+POSTGRES = Dialect.get_or_raise("postgres")
+
 _SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
 
@@ -159,7 +167,13 @@ def lit(node: exp.Expr | None) -> str | None:
 
 
 def pg_expr(text: str) -> exp.Expr:
-    node: exp.Expr = sqlglot.parse_one("SELECT " + text, read="postgres").expressions[0]
+    """A PostgreSQL expression parsed (each text parsed once; a fresh copy each call)."""
+    return _parsed_pg(text).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_pg(text: str) -> exp.Expr:
+    node: exp.Expr = sqlglot.parse_one("SELECT " + text, read=POSTGRES).expressions[0]
     return node
 
 
@@ -183,9 +197,13 @@ def normalise_identifiers(tree: exp.Expr) -> None:
     # SQLite names are case-insensitive whether quoted or not: lower-case them all, quote only
     # where PostgreSQL needs it.
     for ident in tree.find_all(exp.Identifier):
-        name = str(ident.this).lower()
-        ident.set("this", name)
-        ident.set("quoted", not _SIMPLE.match(name) or name in PG_RESERVED)
+        this = str(ident.this)
+        name = this.lower()
+        if name != this:
+            ident.set("this", name)
+        quoted = not _SIMPLE.match(name) or name in PG_RESERVED
+        if bool(ident.args.get("quoted")) != quoted:
+            ident.set("quoted", quoted)
 
 
 def plain_index_order(tree: exp.Expr) -> None:

@@ -1,6 +1,6 @@
 """Translate SQLite-dialect migrations into PostgreSQL, statement by statement.
 
-Each statement is split by the engine's splitter, parsed by sqlglot (``read="sqlite"``), rewritten
+Each statement is split by the engine's splitter, parsed by sqlglot (``read=SQLITE``), rewritten
 where sqlglot passes SQLite-only syntax through or means something else, and generated with
 ``write="postgres"``. What cannot be carried over faithfully becomes an error :class:`Finding`
 and is withheld: the output never contains SQL known to fail or to mean something else.
@@ -19,6 +19,8 @@ from sqlglot import exp
 
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    SQLITE,
     Context,
     compact_lists,
     normalise_identifiers,
@@ -36,6 +38,7 @@ from malnu_tui.engine.translate.expressions import (
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import (
     dropped_table_keys,
+    rename_pending,
     resolve_pending,
     rewrite_foreign_keys,
 )
@@ -69,15 +72,21 @@ __all__ = [
 # sqlglot logs a warning when it falls back to an opaque Command; we report those as findings.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-_LEFTOVERS = [
-    (re.compile(r"\bINSERT\s+OR\s+\w+", re.I), "INSERT OR …"),
-    (re.compile(r"\bWITHOUT\s+ROWID\b", re.I), "WITHOUT ROWID"),
-    (re.compile(r"\bAUTOINCREMENT\b", re.I), "AUTOINCREMENT"),
-    (re.compile(r"^\s*PRAGMA\b", re.I), "PRAGMA"),
-    (re.compile(r"\)\s*STRICT\s*$", re.I), "STRICT"),
-    (re.compile(r"\bGLOB\b", re.I), "GLOB"),
-    (re.compile(r"\bCOLLATE\s+NOCASE\b", re.I), "COLLATE NOCASE"),
-]
+_LEFTOVERS = re.compile(
+    r"(?P<insert_or>\bINSERT\s+OR\s+\w+)|(?P<without_rowid>\bWITHOUT\s+ROWID\b)"
+    r"|(?P<autoincrement>\bAUTOINCREMENT\b)|(?P<pragma>^\s*PRAGMA\b)|(?P<strict>\)\s*STRICT\s*$)"
+    r"|(?P<glob>\bGLOB\b)|(?P<nocase>\bCOLLATE\s+NOCASE\b)",
+    re.IGNORECASE,
+)
+_LEFTOVER_NAMES = {
+    "insert_or": "INSERT OR …",
+    "without_rowid": "WITHOUT ROWID",
+    "autoincrement": "AUTOINCREMENT",
+    "pragma": "PRAGMA",
+    "strict": "STRICT",
+    "glob": "GLOB",
+    "nocase": "COLLATE NOCASE",
+}
 _TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
@@ -129,7 +138,7 @@ def _withheld(
 def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
     try:
-        trees = [t for t in sqlglot.parse(text, read="sqlite") if t is not None]
+        trees = [t for t in sqlglot.parse(text, read=SQLITE) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise Untranslatable(
@@ -181,20 +190,20 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if isinstance(tree, exp.Create | exp.Insert):
         plain_index_order(tree)
     if expression_only and isinstance(tree, exp.Select):
-        out: str = tree.expressions[0].sql(dialect="postgres", copy=False)
+        out: str = tree.expressions[0].sql(dialect=POSTGRES, copy=False)
     else:
         # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
         pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
-        out = tree.sql(dialect="postgres", pretty=pretty, copy=False)
+        out = tree.sql(dialect=POSTGRES, pretty=pretty, copy=False)
         if pretty:
             out = compact_lists(out)
-    for pattern, construct in _LEFTOVERS:
-        if pattern.search(out):
-            raise Untranslatable(
-                construct,
-                "the translation would still contain SQLite-only syntax",
-                "write the PostgreSQL equivalent by hand",
-            )
+    leftover = _LEFTOVERS.search(out)
+    if leftover is not None:
+        raise Untranslatable(
+            _LEFTOVER_NAMES[str(leftover.lastgroup)],
+            "the translation would still contain SQLite-only syntax",
+            "write the PostgreSQL equivalent by hand",
+        )
     return out
 
 
@@ -368,6 +377,9 @@ def _translate_one(
         ):
             out += " CASCADE"
         after: list[str] = []
+        renamed = _RENAME.match(text)
+        if renamed:
+            rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
         now_exists = _created(text)
         if now_exists is not None and (
             now_exists in state.pending_keys or now_exists in state.pending_views

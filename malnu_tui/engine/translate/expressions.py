@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import Context, lit, pg_expr, referenced_tables
+from malnu_tui.engine.translate.common import POSTGRES, Context, lit, pg_expr, referenced_tables
 from malnu_tui.engine.translate.functions import (
     NOW_UTC,
     Untranslatable,
@@ -67,17 +67,17 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = args[0].sql(dialect="postgres") if args else "now()"
+                first = args[0].sql(dialect=POSTGRES) if args else "now()"
                 lits = [lit(a) for a in args]
                 out = pg_expr(date_function_sql(name, lits, first))
                 return tag(ctx, out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
-                first = args[1].sql(dialect="postgres") if len(args) > 1 else "now()"
+                first = args[1].sql(dialect=POSTGRES) if len(args) > 1 else "now()"
                 return pg_expr(strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_expr(epoch_sql("now()"))
-                first = args[0].sql(dialect="postgres")
+                first = args[0].sql(dialect=POSTGRES)
                 lits = [lit(a) for a in args]
                 return pg_expr(epoch_sql(timestamp_sql("datetime", lits, first)[0]))
             if name in _NO_EQUIVALENT:
@@ -91,7 +91,7 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
                 )
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
-            first = args[0].sql(dialect="postgres")
+            first = args[0].sql(dialect=POSTGRES)
             lits = [lit(a) for a in args]
             out = pg_expr(date_function_sql("date", lits, first))
             return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
@@ -100,7 +100,9 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
                 type(node), "TIME"
             )
-            out = pg_expr(date_function_sql(kind, ["now"], "now()"))
+            out = (
+                _now_utc() if kind == "DATETIME" else pg_expr(date_function_sql(kind, ["now"], ""))
+            )
             return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
@@ -112,7 +114,7 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
                 value = value.this
             args = [lit(value)]
-            return pg_expr(strftime_sql(fmt, args, value.sql(dialect="postgres")))
+            return pg_expr(strftime_sql(fmt, args, value.sql(dialect=POSTGRES)))
         if isinstance(node, exp.Glob):
             raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
         if isinstance(node, exp.Rand):
@@ -139,7 +141,50 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             )
         return node
 
-    return tree.transform(fix, copy=False)
+    # Only the nodes ``fix`` acts on, parents before children; what a replaced node held is not
+    # looked at again (like sqlglot's transform, without a Python call for every node).
+    replaced: set[int] = set()
+    for node in [n for n in tree.walk() if isinstance(n, _FUNCTION_NODES)]:
+        up = node.parent
+        while up is not None and id(up) not in replaced:
+            up = up.parent
+        if up is not None:
+            continue
+        new = fix(node)
+        if new is not node:
+            replaced.add(id(node))
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def _now_utc() -> exp.Expr:
+    """``(now() AT TIME ZONE 'UTC')``, built directly (the commonest rewrite)."""
+    at = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
+    return exp.Paren(this=at)
+
+
+_FUNCTION_NODES = (
+    exp.LowerHex,
+    exp.Hex,
+    exp.Anonymous,
+    exp.Date,
+    exp.CurrentTimestamp,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.Typeof,
+    exp.TimeToStr,
+    exp.Glob,
+    exp.Rand,
+    exp.JSONExtract,
+    exp.JSONExtractScalar,
+    exp.CurrentVersion,
+    exp.Like,
+    exp.Greatest,
+    exp.Least,
+)
 
 
 def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:

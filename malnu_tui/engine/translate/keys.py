@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -20,6 +21,8 @@ import sqlglot
 from sqlglot import exp
 
 from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    SQLITE,
     Context,
     normalise_identifiers,
     pg_name,
@@ -31,6 +34,7 @@ from malnu_tui.engine.translate.types import map_type
 __all__ = [
     "dropped_table_keys",
     "key_problem",
+    "rename_pending",
     "resolve_pending",
     "rewrite_foreign_keys",
 ]
@@ -116,7 +120,7 @@ def _add_sql(child: str, columns: tuple[str, ...], ref: exp.Reference, name: str
     head = f"ALTER TABLE {pg_name(child)} ADD "
     if name:
         head += f"CONSTRAINT {pg_name(name)} "
-    return head + fk.sql(dialect="postgres")
+    return head + fk.sql(dialect=POSTGRES)
 
 
 def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
@@ -162,6 +166,19 @@ def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
             )
 
 
+def rename_pending(old: str, new: str, state: SchemaState) -> None:
+    """``ALTER TABLE old RENAME TO new``: keys waiting to be added to ``old`` now belong to
+    ``new`` (the rebuild's own keys: ``new_t`` references ``t`` and is renamed ``t``)."""
+    head_old, head_new = f"ALTER TABLE {pg_name(old)} ", f"ALTER TABLE {pg_name(new)} "
+    for target, keys in state.pending_keys.items():
+        state.pending_keys[target] = [
+            dataclasses.replace(k, child=new, sql=k.sql.replace(head_old, head_new, 1))
+            if k.child.lower() == old.lower()
+            else k
+            for k in keys
+        ]
+
+
 def resolve_pending(table: str, ctx: Context) -> list[str]:
     """``table`` now exists on PostgreSQL: the foreign keys waiting for it, as ALTER TABLE
     statements (keys with a problem are reported and left out)."""
@@ -205,7 +222,7 @@ def _declared_key(state: SchemaState, child: str, columns: tuple[str, ...]) -> s
     if not row or not row[0]:
         return None
     try:
-        tree = sqlglot.parse_one(str(row[0]), read="sqlite")
+        tree = sqlglot.parse_one(str(row[0]), read=SQLITE)
     except sqlglot.errors.SqlglotError:
         return None
     if not isinstance(tree.this, exp.Schema):

@@ -38,6 +38,12 @@ class ColumnInfo:
     hidden: int = 0  # 2/3: generated column
 
 
+_NAMED_DDL = re.compile(
+    r"^\s*(?:CREATE|ALTER\s+TABLE|DROP\s+(?:TABLE|VIEW|TRIGGER))\b", re.IGNORECASE
+)
+_NAMES = re.compile(
+    r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")+)\"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)"
+)
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
 
 
@@ -64,7 +70,8 @@ class SchemaState:
         self.constraint_names: set[str] = set()
         # Foreign keys left out on PostgreSQL (types differ…): (child, columns), lower-cased.
         self.left_out: set[tuple[str, tuple[str, ...]]] = set()
-        self._cache: dict[tuple[str, str], Any] = {}  # answers until the next schema change
+        # Answers per (lower-cased) table name and question, until a change to that table.
+        self._cache: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         """Free the scratch database."""
@@ -83,8 +90,20 @@ class SchemaState:
         return other
 
     def run(self, sql: str) -> str | None:
-        """Run one SQLite statement; returns SQLite's error text, or None."""
-        if not _DATA_ONLY.match(sql):
+        """Run one SQLite statement; returns SQLite's error text, or None. Statements that
+        only touch data change nothing the translation asks about: they are only checked when
+        they hold a double-quoted word (see ``double_quoted_strings``)."""
+        if _DATA_ONLY.match(sql):
+            if '"' not in sql:
+                return None
+        elif _NAMED_DDL.match(sql) and self._cache:
+            # Only what the statement names can change (a view, index or trigger changes no
+            # table's columns): keep the other tables' answers.
+            named = {m[1] or m[2] or m[3] or m[4] for m in _NAMES.finditer(sql)}
+            named = {n.replace('""', '"').lower() for n in named if n}
+            for name in named:
+                self._cache.pop(name, None)
+        else:
             self._cache.clear()
         try:
             self.conn.execute(sql)
@@ -93,10 +112,10 @@ class SchemaState:
         return None
 
     def _cached(self, kind: str, key: str, compute: Any) -> Any:
-        k = (kind, key.lower())
-        if k not in self._cache:
-            self._cache[k] = compute()
-        return self._cache[k]
+        answers = self._cache.setdefault(key.lower(), {})
+        if kind not in answers:
+            answers[kind] = compute()
+        return answers[kind]
 
     def has_table(self, table: str) -> bool:
         """True when ``table`` (any case) exists."""
@@ -163,13 +182,18 @@ class SchemaState:
 
     def is_rowid_alias(self, table: str, column: str) -> bool:
         """True for SQLite's ``INTEGER PRIMARY KEY`` column (auto-assigned rowid)."""
+        alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
+        return alias is not None and alias == column.lower()
+
+    def _rowid_alias(self, table: str) -> str | None:
         pk = [c for c in self.columns(table) if c.pk]
-        return (
+        if (
             len(pk) == 1
-            and pk[0].name.lower() == column.lower()
             and pk[0].declared.strip().upper() == "INTEGER"
             and not self._without_rowid(table)
-        )
+        ):
+            return pk[0].name.lower()
+        return None
 
     def _without_rowid(self, table: str) -> bool:
         found: bool = self._cached("without_rowid", table, lambda: self._read_without_rowid(table))
@@ -184,11 +208,16 @@ class SchemaState:
 
     def boolean_columns(self, table: str) -> set[str]:
         """Lower-cased names of the columns declared BOOLEAN/BOOL."""
-        return {
-            c.name.lower()
-            for c in self.columns(table)
-            if c.declared.strip().upper() in ("BOOLEAN", "BOOL")
-        }
+        found: set[str] = self._cached(
+            "booleans",
+            table,
+            lambda: {
+                c.name.lower()
+                for c in self.columns(table)
+                if c.declared.strip().upper() in ("BOOLEAN", "BOOL")
+            },
+        )
+        return found
 
     def trigger_table(self, trigger: str) -> str | None:
         """The table a trigger is on, or None."""

@@ -3,10 +3,12 @@ INSERT (conflict resolution, booleans, identity sequences)."""
 
 from __future__ import annotations
 
+import functools
+
 import sqlglot
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import Context, lit, pg_expr, table_name
+from malnu_tui.engine.translate.common import POSTGRES, Context, lit, pg_expr, table_name
 from malnu_tui.engine.translate.expressions import (
     DATE_FUNCS,
     DT_TAG,
@@ -60,6 +62,18 @@ def _text_default(kind: str) -> exp.Expr:
     return pg_expr(f"TO_CHAR(now() AT TIME ZONE 'UTC', '{fmt}')")
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_type(pg_type: str) -> exp.DataType:
+    return exp.DataType.build(pg_type, dialect=POSTGRES)
+
+
+def _data_type(pg_type: str) -> exp.DataType:
+    parsed = _parsed_type(pg_type)
+    if not parsed.expressions:  # a plain type: a new node is cheaper than a copy
+        return exp.DataType(this=parsed.this, nested=False)
+    return parsed.copy()
+
+
 def rewrite_column(
     col: exp.ColumnDef, table: str, ctx: Context, table_pk: list[str] | None = None
 ) -> None:
@@ -77,7 +91,7 @@ def rewrite_column(
     if mapping.note:
         ctx.note(f"column {name} type {declared}", mapping.note)
     pg_type = mapping.postgres
-    col.set("kind", exp.DataType.build(pg_type, dialect="postgres"))
+    col.set("kind", _data_type(pg_type))
     constraints: list[exp.ColumnConstraint] = []
     identity = ctx.state.is_rowid_alias(table, name)
     if identity:
@@ -228,6 +242,23 @@ def _select_into_booleans(
             value.replace(exp.Paren(this=test))
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed_conflict(keys_sql: str, action: str) -> exp.Expr:
+    template = sqlglot.parse_one(
+        f"INSERT INTO x VALUES (1) ON CONFLICT ({keys_sql}) {action}", read=POSTGRES
+    )
+    conflict: exp.Expr = template.args["conflict"]
+    for column in list(conflict.find_all(exp.Column)):
+        if column.name.upper() == "DEFAULT" and not column.table:
+            column.replace(exp.var("DEFAULT"))
+    return conflict
+
+
+def _on_conflict(keys_sql: str, action: str) -> exp.Expr:
+    """``ON CONFLICT (keys) action`` as a node (each form parsed once)."""
+    return _parsed_conflict(keys_sql, action).copy()
+
+
 def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     alternative = str(tree.args.get("alternative") or "").upper()
     table = table_name(tree.this)
@@ -303,14 +334,7 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                 sets.append(f"{pg_ident(c.name)} = {value}")
             keys_sql = ", ".join(pg_ident(k) for k in key)
             action = "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
-            template = sqlglot.parse_one(
-                f"INSERT INTO x VALUES (1) ON CONFLICT ({keys_sql}) {action}", read="postgres"
-            )
-            conflict = template.args["conflict"]
-            for column in list(conflict.find_all(exp.Column)):
-                if column.name.upper() == "DEFAULT" and not column.table:
-                    column.replace(exp.var("DEFAULT"))
-            tree.set("conflict", conflict)
+            tree.set("conflict", _on_conflict(keys_sql, action))
     elif alternative in ("ABORT", "FAIL", "ROLLBACK"):
         ctx.note(
             f"INSERT OR {alternative}",

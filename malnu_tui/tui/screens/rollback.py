@@ -350,6 +350,8 @@ class RollbackWizard(WizardScreen):
             )
         for notice in p.notices:
             text.append(f"  ⚠ {notice}\n", style="yellow")
+        for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
+            text.append(f"  ⚠ {warning}\n", style="yellow")
         checks.update(text)
         checks.set_class(bool(p.problems), "problems")
         if p.problems:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import Log, ProgressBar, Static
 
 from malnu_tui.engine.migrate import Progress
@@ -17,21 +20,50 @@ class OperationProgress(Vertical):
     def __init__(self, *, log: bool = True, id: str | None = None) -> None:
         super().__init__(id=id, classes="" if log else "no-log")
         self._with_log = log
+        self._started: float | None = None
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("waiting…", classes="caption")
+        # Long work must look alive: the time it has been running, every second.
+        elapsed = Static("", classes="elapsed dim")
+        elapsed.display = False
+        yield elapsed
         yield ProgressBar(total=None, show_eta=False)
         if self._with_log:
             yield Log(highlight=False, max_lines=2000)
 
     def reset(self, caption: str, total: float | None = None) -> None:
         self.caption(caption)
+        self._started = time.monotonic()
+        if self._ticker is None:
+            self._ticker = self.set_interval(1.0, self._tick)
+        else:
+            self._ticker.resume()
+        self._tick()
         bar = self.query_one(ProgressBar)
         bar.update(total=total, progress=0)
         if self._with_log:
             self.query_one(Log).clear()
 
+    def _tick(self) -> None:
+        if self._started is None:
+            return
+        seconds = int(time.monotonic() - self._started)
+        line = self.query_one(".elapsed", Static)
+        line.display = True
+        line.update(f"running for {seconds // 60}:{seconds % 60:02d} — still working")
+
+    def _stop_clock(self) -> None:
+        self._started = None
+        if self._ticker is not None:
+            self._ticker.pause()
+        self.query_one(".elapsed", Static).display = False
+
     def caption(self, text: str) -> None:
+        """What is happening; a caption that states an outcome (✔ / ✘) stops the clock."""
+        if text.startswith(("✔", "✘")):
+            self._stop_clock()
         self.query_one(".caption", Static).update(text)
 
     def advance_to(self, done: float, total: float | None) -> None:
@@ -54,6 +86,7 @@ class OperationProgress(Vertical):
             self.advance_to(p.index, p.total)
             self.log_line(f"[{p.index}/{p.total}] ✔ {p.filename} ok ({p.elapsed_ms} ms)")
         elif p.event == "failed":
+            self._stop_clock()
             self.caption(f"✘ {p.filename} FAILED")
             self.log_line(f"[{p.index}/{p.total}] ✘ {p.filename} FAILED: {p.message}")
         else:
@@ -67,6 +100,7 @@ class OperationProgress(Vertical):
         self.log_line(message)
 
     def finish(self, caption: str) -> None:
+        self._stop_clock()
         bar = self.query_one(ProgressBar)
         if bar.total is None:
             bar.update(total=1, progress=1)

@@ -1,0 +1,232 @@
+"""Sync of a 1,000,000-row SQLite table into PostgreSQL, beside floors measured in the same run:
+
+- full sync (copy + the verification every sync ends with) vs `sqlite3 -csv | psql \\copy`
+  into the same table (goal: within 1.5×);
+- `sync verify` vs a plain `SELECT` of every row on both sides, fetched by Python
+  (goal: under 2×);
+- incremental sync of 1% changed rows vs the full sync (goal: under 10%);
+- peak RSS of the sync process at a quarter of the rows and at all of them (goal: flat).
+
+Each sync runs in its own process (peak RSS from wait4). Standalone:
+`.venv/bin/python benchmarks/bench_sync.py [--rows 1000000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from benchmarks._table import print_table  # noqa: E402
+from tests.fixtures_pg import PgCluster, start_cluster, stop_cluster  # noqa: E402
+
+DDL_SQLITE = (
+    "CREATE TABLE academic_records (id INTEGER PRIMARY KEY, student_id INTEGER NOT NULL, "
+    "subject TEXT NOT NULL, grade REAL NOT NULL, passed BOOLEAN NOT NULL, "
+    "recorded_at DATETIME NOT NULL, updated_at DATETIME NOT NULL)"
+)
+DDL_PG = (
+    "CREATE TABLE academic_records (id BIGINT PRIMARY KEY, student_id BIGINT NOT NULL, "
+    "subject TEXT NOT NULL, grade DOUBLE PRECISION NOT NULL, passed BOOLEAN NOT NULL, "
+    "recorded_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, synced_at TIMESTAMP)"
+)
+COLS = "id, student_id, subject, grade, passed, recorded_at, updated_at"
+
+CHILD = """
+import json, sys, time
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync, verify_sync
+src, dst, what = sys.argv[1], sys.argv[2], sys.argv[3]
+here = __import__("pathlib").Path("/tmp")
+phases = {}
+def progress(p):
+    phases.setdefault(p.phase, time.perf_counter())
+t0 = time.perf_counter()
+ends = Target("primary", src, here, here, here), Target("analytics", dst, here, here, here)
+with SyncSession(*ends) as s:
+    if what == "verify":
+        (r,) = verify_sync(s, ("academic_records",))
+    else:
+        (r,) = run_sync(s, SyncRequest(tables=("academic_records",), chunk_rows=10000), progress)
+took = time.perf_counter() - t0
+verify_at = phases.get("verify")
+verify_s = None if verify_at is None else took - (verify_at - t0)
+print(json.dumps({"seconds": took, "verify_seconds": verify_s, "report": r.as_json()}))
+"""
+
+
+def make_sqlite(path: Path, rows: int) -> None:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(DDL_SQLITE)
+    conn.execute(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+        "INSERT INTO academic_records SELECT x, x % 1200, "
+        "CASE x % 5 WHEN 0 THEN 'Matematika' WHEN 1 THEN 'Fisika' WHEN 2 THEN 'Bahasa Arab' "
+        "WHEN 3 THEN 'Biologi' ELSE 'Sejarah Kebudayaan Islam' END, (x % 1000) / 10.0, x % 3 > 0, "
+        "datetime('2025-07-14 07:00:00', '+' || (x % 100000) || ' seconds'), "
+        "datetime('2025-07-14 07:00:00', '+' || x || ' seconds') FROM c",
+        (rows,),
+    )
+    conn.close()
+
+
+def fresh_db(cluster: PgCluster, name: str) -> str:
+    with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return cluster.url(name)
+
+
+CPU: dict[str, float] = {}  # what → CPU seconds of the sync's own process (user + system)
+
+
+def child_rss(src: str, dst: str, what: str) -> tuple[dict[str, object], float, int]:
+    """Run one sync/verify in its own process: (its JSON, wall seconds, peak RSS in KiB); its
+    CPU seconds go to :data:`CPU` (the database server's are not counted)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, src, dst, what],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed: {err.decode()[-2000:]}")
+    CPU[f"{what}:{src}:{dst}:{len(CPU)}"] = usage.ru_utime + usage.ru_stime
+    return json.loads(out.decode().strip().splitlines()[-1]), took, usage.ru_maxrss
+
+
+def floor_copy(db: Path, cluster: PgCluster, url: str) -> float:
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(DDL_PG)
+    sqlite3_bin = shutil.which("sqlite3")
+    if sqlite3_bin is None:
+        raise SystemExit("sqlite3 is needed for the floor (scripts/test installs it)")
+    t0 = time.perf_counter()
+    export = subprocess.Popen(
+        [sqlite3_bin, "-csv", str(db), f"SELECT {COLS} FROM academic_records"],
+        stdout=subprocess.PIPE,
+    )
+    load = subprocess.run(
+        [cluster.bin("psql"), "-q", url, "-c", f"\\copy academic_records ({COLS}) FROM STDIN CSV"],
+        stdin=export.stdout,
+        capture_output=True,
+        check=False,
+    )
+    export.wait()
+    took = time.perf_counter() - t0
+    if load.returncode != 0:
+        raise RuntimeError(load.stderr.decode())
+    return took
+
+
+def floor_select(db: Path, url: str) -> float:
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(str(db))
+    n = 0
+    for _ in conn.execute(f"SELECT {COLS} FROM academic_records"):
+        n += 1
+    conn.close()
+    with psycopg.connect(url) as c, c.cursor(name="all") as cur:
+        cur.itersize = 10_000
+        cur.execute(f"SELECT {COLS} FROM academic_records")
+        for _ in cur:
+            n += 1
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    rows: int = args.rows
+    base = Path(tempfile.mkdtemp(prefix="malnu-bench-sync-"))
+    pg_base = Path(tempfile.mkdtemp(prefix="malnu-bench-sync-pg-"))
+    cluster = start_cluster(pg_base)
+    try:
+        small = base / "quarter.db"
+        make_sqlite(small, rows // 4)
+        db = base / "primary.db"
+        make_sqlite(db, rows)
+        src = f"sqlite:///{db}"
+
+        floor = floor_copy(db, cluster, fresh_db(cluster, "floor"))
+        quarter, quarter_s, quarter_rss = child_rss(
+            f"sqlite:///{small}", fresh_db(cluster, "quarter"), "sync"
+        )
+        dst = fresh_db(cluster, "analytics")
+        full, full_s, full_rss = child_rss(src, dst, "sync")
+        assert full["report"]["verified"], full  # type: ignore[index]
+        verify, verify_s, verify_rss = child_rss(src, dst, "verify")
+        cpu0 = time.process_time()
+        select = floor_select(db, dst)
+        select_cpu = time.process_time() - cpu0
+
+        conn = sqlite3.connect(str(db), isolation_level=None)
+        conn.execute(
+            "UPDATE academic_records SET grade = grade + 0.5, updated_at = '2026-01-05 09:00:00' "
+            "WHERE id % 100 = 0"
+        )
+        conn.close()
+        inc, inc_s, inc_rss = child_rss(src, dst, "sync")
+        assert inc["report"]["updated"] == rows // 100, inc  # type: ignore[index]
+
+        copy_part = full_s - float(full["verify_seconds"] or 0)  # type: ignore[arg-type]
+        inc_copy = inc_s - float(inc["verify_seconds"] or 0)  # type: ignore[arg-type]
+        cpu = [f"{v:.1f}" for v in CPU.values()]  # quarter, full, verify, incremental
+        mib = lambda kib: f"{kib / 1024:.0f} MiB"  # noqa: E731
+        ratio = lambda a, b: f"{a / b:.2f}×"  # noqa: E731
+        share = lambda a: f"{a / full_s:.1%} of full"  # noqa: E731
+        print_table(
+            f"sync of {rows:,} rows SQLite → PostgreSQL (one process each; wall clock)",
+            ["what", "seconds", "vs floor", "goal", "peak RSS", "client CPU s"],
+            [
+                ("floor: sqlite3 -csv | psql \\copy", f"{floor:.2f}", "1.00×", "", "", ""),
+                ("full sync (copy + verification)", f"{full_s:.2f}", ratio(full_s, floor),
+                 "≤ 1.5×", mib(full_rss), cpu[1]),
+                ("  of which the copy", f"{copy_part:.2f}", ratio(copy_part, floor), "", "", ""),
+                ("floor: SELECT every row, both sides", f"{select:.2f}", "1.00×", "", "",
+                 f"{select_cpu:.1f}"),
+                ("sync verify", f"{verify_s:.2f}", ratio(verify_s, select), "< 2×",
+                 mib(verify_rss), cpu[2]),
+                ("incremental sync, 1% changed", f"{inc_s:.2f}", share(inc_s), "< 10%",
+                 mib(inc_rss), cpu[3]),
+                ("  of which the changed rows", f"{inc_copy:.2f}", share(inc_copy), "", "", ""),
+                (f"full sync of {rows // 4:,} rows", f"{quarter_s:.2f}", "", "RSS flat",
+                 mib(quarter_rss), cpu[0]),
+            ],
+        )  # fmt: skip
+        del quarter, verify
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")
+    finally:
+        stop_cluster(cluster.bin_dir, cluster.data_dir)
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(pg_base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
