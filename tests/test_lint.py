@@ -302,3 +302,20 @@ def test_a_comment_only_migration_needs_no_rollback(mdirs: MigrationDirs) -> Non
     mdirs.add("20250101_000100", "noop", "-- nothing to do here any more", None)
     report = lint_migrations(discover(mdirs.migrations, mdirs.rollback))
     assert report.findings == () and report.checked == ("20250101_000100_noop.sql",)
+
+
+def test_a_plain_index_on_a_small_live_postgresql_table_is_a_note(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "base", BASE_PG, "DROP TABLE users;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "index", "CREATE INDEX i_name ON users (name);",
+              "DROP INDEX i_name;")  # fmt: skip
+    live = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"]) for f in live] == [("PG-INDEX-NOT-CONCURRENT", "info")]
+    assert "about 0 rows live now" in live[0]["why"]
+    files_only = json.loads(run_cli(*base, "lint", "--all", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"]) for f in files_only] == [
+        ("PG-INDEX-NOT-CONCURRENT", "warning")
+    ]
