@@ -12,9 +12,8 @@ from textual.widgets import DataTable, Static
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.apply import ApplyWizard
 from malnu_tui.tui.screens.sql_view import SqlViewScreen
-from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
-from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.test_tui_wizards import loaded, make_app
 from tests.tui_demo import Demo, build_demo, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -28,18 +27,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
-
-
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
 
 
 def _text(app: MalnuApp, selector: str) -> str:

@@ -41,6 +41,7 @@ class StatusScreen(Screen[None]):
         Binding("l", "app.open_audit", "Log", id="status.audit"),
         Binding("h", "app.open_alerts", "Health", show=False, id="status.alerts"),
         Binding("s", "app.open_sync", "Sync", show=False, id="status.sync"),
+        Binding("i", "app.open_import", "Import", show=False, id="status.import"),
         Binding("f", "cycle_filter", "Filter", id="status.filter"),
         Binding("t", "next_target", "Target", show=False, id="status.next_target"),
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
