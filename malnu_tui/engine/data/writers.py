@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.schema import quote_ident
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
