@@ -204,9 +204,7 @@ def test_rollback_preview_blocked(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rollback_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(
-        ("r",), "how-far", ("n",), "preview", ("n",), "backup", ("n",), "confirm", ("s", "c", "h")
-    )
+    run = steps(("r",), "how-far", ("n",), "preview", ("n",), "confirm", ("s", "c", "h"))
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 
@@ -215,7 +213,7 @@ def test_rollback_verification(
     snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
 ) -> None:
     run = steps(
-        ("r",), "how-far", ("n",), "preview", ("n",), "backup",
+        ("r",), "how-far", ("n",), "preview",
         ("n", *"school", "enter"), "verify",
     )  # fmt: skip
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
@@ -230,8 +228,8 @@ def test_apply_plan(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_apply_backup_done(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(("a",), "plan", ("n",), "backup")
+def test_apply_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    run = steps(("a",), "plan", ("n",), "confirm")
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 
@@ -308,6 +306,28 @@ def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int])
         app = pilot.app
         await wait_until(
             pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
+        )
+        await pilot.pause(SETTLE)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_alerts_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    from malnu_tui.engine.monitor.alerts import process_alerts
+    from malnu_tui.engine.monitor.checks import run_checks
+    from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    settings = demo.settings()
+    report = run_checks(list(settings.targets.values()), MonitorConfig())
+    process_alerts(report, (), now=datetime(2026, 11, 20, 9, 30, 0))  # pinned "opened at"
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("h",))(pilot)
+        app = pilot.app
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
         )
         await pilot.pause(SETTLE)
 

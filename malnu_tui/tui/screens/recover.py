@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
@@ -165,7 +166,7 @@ class RecoverWizard(WizardScreen):
     def _typed(self, event: Input.Changed) -> None:
         if self.step != "confirm":
             return
-        if event.value == self.database_name:
+        if is_confirmed(event.value, self.database_name):
             self.allow_next(label="Recover ▶")
         else:
             self.allow_next(f"type {self.database_name} to confirm")
