@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.widgets.fields import Field
 
 
@@ -56,11 +57,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = event.value != self.expected
+        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.expected or "")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if event.value == self.expected:
+        if is_confirmed(event.value, self.expected or ""):
             self.dismiss(True)
 
     @on(Button.Pressed, "#yes")

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
@@ -54,11 +55,16 @@ def plan_recovery(
 
     when = parse_when(when_text)
     mset = migration_set(target)
+    from malnu_tui.engine.preflight import preflight_lock
+
     with connected(target) as backend:
+        # A live operator's lock stops the wizard here, before the typed confirmation.
+        pf = preflight_lock(backend, target, "recover")
+        pf.raise_if_blocked()
         plan = plan_recover(
             backend, target, mset, when, progress=cast(BackupProgressCallback, progress)
         )
-        return plan, mset, backend.name
+        return plan, mset, pf.database_name
 
 
 class RecoverWizard(WizardScreen):
@@ -165,7 +171,7 @@ class RecoverWizard(WizardScreen):
     def _typed(self, event: Input.Changed) -> None:
         if self.step != "confirm":
             return
-        if event.value == self.database_name:
+        if is_confirmed(event.value, self.database_name):
             self.allow_next(label="Recover ▶")
         else:
             self.allow_next(f"type {self.database_name} to confirm")

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
@@ -24,9 +25,13 @@ if TYPE_CHECKING:
     from malnu_tui.engine.errors import LockHolder
 
 
-def read_lock(target: Target) -> tuple[LockHolder | None, str]:
+def read_lock(target: Target) -> tuple[LockHolder | None, str, tuple[str, ...]]:
+    """The engine's unlock preflight: the holder, the confirmation word, what to know."""
+    from malnu_tui.engine.preflight import preflight_unlock
+
     with connected(target) as backend:
-        return backend.read_lock(), backend.name
+        pf = preflight_unlock(backend, target)
+    return pf.lock, pf.database_name, tuple(p.describe() for p in pf.notices)
 
 
 def release_lock(target: Target) -> LockHolder | None:
@@ -40,6 +45,7 @@ def release_lock(target: Target) -> LockHolder | None:
 class LockRead(Message):
     holder: LockHolder | None
     database_name: str
+    notices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -97,6 +103,7 @@ class UnlockScreen(ModalScreen[bool]):
             Text.assemble(
                 ("⚠ locked by ", "bold"),
                 holder.describe(),
+                *(f"\n⚠ {n}" for n in event.notices),
                 "\nRelease it only if that session is dead: a live operator would lose "
                 "their lock mid-run. The release is recorded in the audit log.\nType ",
                 (self.database_name, "bold reverse"),
@@ -120,11 +127,11 @@ class UnlockScreen(ModalScreen[bool]):
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = event.value != self.database_name
+        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.database_name)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if event.value == self.database_name:
+        if is_confirmed(event.value, self.database_name):
             self._release()
 
     @on(Button.Pressed, "#yes")
