@@ -22,7 +22,7 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column
+from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
