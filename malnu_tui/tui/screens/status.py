@@ -44,6 +44,8 @@ class StatusScreen(Screen[None]):
         Binding("t", "next_target", "Target", show=False, id="status.next_target"),
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
         Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
+        Binding("D", "app.repair", "Accept drift", show=False, id="status.repair"),
+        Binding("C", "app.clear_failed", "Clear failed", show=False, id="status.clear_failed"),
     ]
 
     # The picture refreshes itself while the screen is idle: a SQLite file is watched every
