@@ -551,3 +551,18 @@ async def test_held_lock_blocks_the_apply_wizard_too(demo: Demo) -> None:
         await pilot.press("n")
         assert wizard(app).step == "plan"
     assert demo.applied() == SCHOOL_APPLIED
+
+
+async def test_rollback_preview_warns_when_a_rollback_file_undoes_nothing(demo: Demo) -> None:
+    # diesel's convention: an empty (or comment-only) rollback file is accepted, with a warning.
+    (rb,) = (demo.root / "rollback").glob("20251124_123000_*.sql")
+    rb.write_text("-- nothing to undo: the table stays\n")
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await _to_rollback_preview(pilot, app, 1)
+        assert ready(app, "preview")
+        checks = text_of(app, "#preconditions")
+        assert "preconditions hold" in checks
+        assert f"⚠ {rb.name} is empty (or only comments)" in checks
+        assert "undoes nothing" in checks

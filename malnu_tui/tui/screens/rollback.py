@@ -377,13 +377,14 @@ class RollbackWizard(SafetyBackupStep):
             checks.set_class(True, "problems")
             self.allow_next("a precondition does not hold")
         else:
-            checks.update(
-                Text(
-                    "✔ preconditions hold: every rollback file present and parsable, "
-                    "no drift, lock free",
-                    style="green",
-                )
+            text = Text(
+                "✔ preconditions hold: every rollback file present and parsable, "
+                "no drift, lock free",
+                style="green",
             )
+            for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
+                text.append(f"\n⚠ {warning}", style="yellow")
+            checks.update(text)
             checks.set_class(False, "problems")
             self.allow_next(label="Back up ▶ (n)")
         nothing = "-- nothing can run until the problems above are fixed\n"
