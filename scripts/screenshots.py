@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Button, Input  # noqa: E402
 
 from malnu_tui.tui.app import MalnuApp  # noqa: E402
 from malnu_tui.tui.screens.wizard import WizardScreen  # noqa: E402
@@ -160,6 +161,35 @@ async def palette(pilot: Pilot[Any], app: MalnuApp) -> None:
     await pilot.pause(0.5)
 
 
+async def import_preview(pilot: Pilot[Any], app: MalnuApp) -> None:
+    import shutil
+
+    import malnu_tui.engine.data.run as data_run
+
+    data_run.utc_now_iso = lambda: "2026-11-20T09:30:00Z"  # pinned: "now" shows
+    await home(pilot, app)
+    await pilot.press("i")
+    await step(pilot, app, "source")
+    examples = REPO / "examples" / "import"
+    for name in ("legacy_users.csv", "legacy_users.toml"):
+        shutil.copy(examples / name, FIXED_ROOT / name)
+    s = app.screen
+    s.query_one("#import-file", Input).value = str(FIXED_ROOT / "legacy_users.csv")
+    s.query_one("#import-table", Input).value = "users"
+    s.query_one("#import-map", Input).value = str(FIXED_ROOT / "legacy_users.toml")
+    s.query_one("#import-max", Input).value = "2"
+    await pilot.pause()
+    s.query_one("#next", Button).focus()
+    await pilot.press("n")
+    await step(pilot, app, "preview")
+
+
+async def import_validation(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await import_preview(pilot, app)
+    await pilot.press("n")
+    await step(pilot, app, "validate")
+
+
 # name → (script, terminal size or None for the default, demo preparation)
 SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] | None]] = {
     "status": (status, None, None),
@@ -176,6 +206,8 @@ SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] 
     "restore-confirm": (restore_confirm, None, add_backups),
     "recover-plan": (recover_plan, None, add_backups),
     "audit-log": (audit, None, add_backups),
+    "import-preview": (import_preview, None, None),
+    "import-validation": (import_validation, None, None),
     "help": (help_screen, None, None),
     "command-palette": (palette, None, None),
 }

@@ -1,5 +1,6 @@
-"""Core fixtures: an isolated environment, migration sets written on the fly, the CLI run as a
-real process, and ``engine_url``: the same engine tests against SQLite and PostgreSQL."""
+"""Core fixtures: an isolated environment, migration sets written on the fly, and the CLI run as
+a real process (``run_cli``, ``popen_cli``: the one way tests start it). The backend matrix
+(``db_target``, ``fresh_db``) is in :mod:`tests.fixtures_matrix`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,15 +98,6 @@ def school_set(d: MigrationDirs) -> MigrationDirs:
     return d
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh empty database of each kind the engine supports locally."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'primary.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'primary.db'}"
@@ -133,3 +124,17 @@ def run_cli(
         cwd=REPO,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``malnu-tui ARGS`` started in the background, no terminal (stdin closed), output piped;
+    the caller waits for it (or kills it) and reads ``communicate()``."""
+    return subprocess.Popen(
+        [*CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )

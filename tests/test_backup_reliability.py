@@ -195,3 +195,53 @@ def test_dump_with_rollback_or_garbage_fails_verification(tmp_path: Path) -> Non
     assert "ROLLBACK" in (check_dump(dump).error or "")
     dump.write_bytes(b"CREATE TABLE t (a);\nINSERT INTO t VALUES ('\xff');\n")
     assert "cannot read" in (check_dump(dump).error or "")
+
+
+def test_sweep_never_takes_another_hosts_backup_in_progress(tmp_path: Path) -> None:
+    """A store shared between machines: another host's pid means nothing here, so its temp
+    file goes only once it has not been written for the orphan age."""
+    from malnu_tui.engine.backup.store import sweep_stale_temp, temp_path
+
+    store = tmp_path / "store"
+    store.mkdir()
+    mine = temp_path(store, ".sqlite")
+    mine.write_bytes(b"this process, writing")
+    dead_here = mine.with_name(mine.name.replace(f"-{os.getpid()}-", "-999999999-", 1))
+    dead_here.write_bytes(b"a dead process of this host")
+    other = store / ".tmp-999999999-0a1b2c3d-hsome_other_box.sqlite"
+    other.write_bytes(b"another machine, writing")
+    legacy = store / ".tmp-999999999-abcd.sqlite"  # names written before hosts were recorded
+    legacy.write_bytes(b"a dead process")
+    assert sorted(sweep_stale_temp(store)) == sorted([dead_here, legacy])
+    assert mine.exists() and other.exists()
+    assert sweep_stale_temp(store, orphan_age_s=-1) == [other]
+    assert mine.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CREATE TABLE t(a);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = 1;\n"
+        "  SELECT ';';\nEND;\nINSERT INTO t VALUES(1);\nINSERT INTO t VALUES(2);",
+        "-- it's a dump; really\nCREATE TABLE t(a); /* x; 'y */ INSERT INTO t VALUES(';');"
+        " INSERT INTO t VALUES('it''s; ok');",
+        "CREATE TABLE t(a);\nINSERT INTO t VALUES('line1;\nline2 -- no comment;\n');\n"
+        'INSERT INTO "t" VALUES(2);',
+        "CREATE TABLE [we;ird](a);\nINSERT INTO [we;ird] VALUES(1);\n"
+        "INSERT INTO `we;ird` VALUES(2);",
+        "CREATE TABLE t(a);\nINSERT INTO t VALUES('"
+        + "a;" * 50_000
+        + "');\nINSERT INTO t VALUES(2);",
+    ],
+    ids=["trigger", "comments", "multiline-string", "quoted-names", "semicolons-in-a-row"],
+)
+def test_dump_statements_cut_where_sqlite_does(tmp_path: Path, text: str) -> None:
+    from malnu_tui.engine.backends.d1.timetravel import check_dump, dump_statements
+
+    dump = tmp_path / "d.sql"
+    dump.write_text(text + "\n", encoding="utf-8")
+    statements = list(dump_statements(dump))
+    assert "".join(statements) == text
+    checked = check_dump(dump)
+    assert checked.ok, checked.error
+    assert sum(checked.row_counts.values()) == 2

@@ -1,7 +1,9 @@
-"""The migration lifecycle on real databases: SQLite files and a real PostgreSQL cluster."""
+"""The migration lifecycle on real databases, every test on each backend of the matrix (a SQLite
+file, a PostgreSQL database on the throwaway cluster, a database on the local D1 server)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,11 @@ from malnu_tui.engine.migrate import (
     verify,
 )
 from tests.fixtures_core import MigrationDirs, school_set
+from tests.fixtures_matrix import DbTarget
 
 
 def connect(url: str, d: MigrationDirs) -> Backend:
-    target = Target("t", url, d.migrations, d.rollback, d.root / "backups")
-    backend = open_backend(target)
+    backend = open_backend(Target("t", url, d.migrations, d.rollback, d.root / "backups"))
     backend.ensure_schema()
     return backend
 
@@ -52,9 +54,9 @@ def tables(backend: Backend) -> list[str]:
     return backend.table_names()
 
 
-def test_every_state_in_status(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_every_state_in_status(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     up(b, d, to="20250101_000200")
     # drifted: edit an applied file; missing: applied then its file removed; failed; pending.
     d.add("20250101_000400", "broken", "CREATE TABLE broken (id INTEGER PRIMARY KEY);\nSELEC 1;")
@@ -77,9 +79,9 @@ def test_every_state_in_status(engine_url: str, mdirs: MigrationDirs) -> None:
     b.close()
 
 
-def test_apply_and_rollback_by_steps_and_target(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_apply_and_rollback_by_steps_and_target(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     assert len(up(b, d)) == 3
     assert set(tables(b)) >= {"users", "posts"}
     assert down(b, d) == ["20250101_000300_index_posts.sql"]  # default: one step
@@ -97,7 +99,7 @@ def test_apply_and_rollback_by_steps_and_target(engine_url: str, mdirs: Migratio
     b.close()
 
 
-def test_failure_in_the_middle_leaves_nothing(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_failure_in_the_middle_leaves_nothing(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
     d.add(
         "20250101_000400",
@@ -110,7 +112,7 @@ def test_failure_in_the_middle_leaves_nothing(engine_url: str, mdirs: MigrationD
         """,
         "DROP TABLE half_a;",
     )
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     with pytest.raises(MigrationFailed) as err:
         up(b, d)
     assert err.value.failure.line == 3
@@ -131,9 +133,9 @@ def test_failure_in_the_middle_leaves_nothing(engine_url: str, mdirs: MigrationD
     b.close()
 
 
-def test_drift_blocks_up_and_crlf_is_not_drift(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_drift_blocks_up_and_crlf_is_not_drift(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     up(b, d, to="20250101_000200")
     users = d.migrations / "20250101_000100_create_users.sql"
     raw = users.read_bytes()
@@ -186,7 +188,7 @@ def test_triggers_and_semicolons_in_strings(tmp_path: Path, mdirs: MigrationDirs
     b.close()
 
 
-def test_seed_template_files_are_recorded_once(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_seed_template_files_are_recorded_once(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = mdirs
     d.add(
         "20251124_120500",
@@ -205,7 +207,7 @@ def test_seed_template_files_are_recorded_once(engine_url: str, mdirs: Migration
         "DROP TABLE example_table;",
         description="template style",
     )
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     mset = discover(d.migrations, d.rollback)
     plan = plan_up(b, mset)
     notes = " ".join(plan.steps[0].notes)
@@ -219,9 +221,11 @@ def test_seed_template_files_are_recorded_once(engine_url: str, mdirs: Migration
     b.close()
 
 
-def test_missing_rollback_refused_before_any_change(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_missing_rollback_refused_before_any_change(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
     d = school_set(mdirs)
-    b = connect(engine_url, d)
+    b = db_target.open(d)
     up(b, d)
     (d.rollback / "20250101_000200_undo_create_posts.sql").unlink()
     with pytest.raises(MissingRollback) as err:
@@ -232,9 +236,11 @@ def test_missing_rollback_refused_before_any_change(engine_url: str, mdirs: Migr
     b.close()
 
 
-def test_bad_rollback_file_refused_before_any_change(sqlite_url: str, mdirs: MigrationDirs) -> None:
+def test_bad_rollback_file_refused_before_any_change(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
     d = school_set(mdirs)
-    b = connect(sqlite_url, d)
+    b = db_target.open(d)
     up(b, d)
     (d.rollback / "20250101_000200_undo_create_posts.sql").write_text("DROP TABLE 'posts;\n")
     with pytest.raises(MigrationFileError, match=r"undo_create_posts\.sql:1"):
@@ -243,10 +249,10 @@ def test_bad_rollback_file_refused_before_any_change(sqlite_url: str, mdirs: Mig
     b.close()
 
 
-def test_clear_failed(sqlite_url: str, mdirs: MigrationDirs) -> None:
+def test_clear_failed(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = mdirs
     d.add("20250101_000100", "bad", "INSERT INTO nowhere VALUES (1);")
-    b = connect(sqlite_url, d)
+    b = db_target.open(d)
     with pytest.raises(MigrationFailed):
         up(b, d)
     assert states(b, d) == {"20250101_000100_bad.sql": "failed"}
@@ -256,7 +262,7 @@ def test_clear_failed(sqlite_url: str, mdirs: MigrationDirs) -> None:
     b.close()
 
 
-def test_dependencies_are_checked(sqlite_url: str, mdirs: MigrationDirs) -> None:
+def test_dependencies_are_checked(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
     d.add(
         "20250101_000400",
@@ -269,8 +275,9 @@ def test_dependencies_are_checked(sqlite_url: str, mdirs: MigrationDirs) -> None
         discover(d.migrations, d.rollback)
     (d.migrations / "20250101_000400_needs.sql").unlink()
     d.add("20250101_000400", "needs", "SELECT 1;", dependencies="20250101_000200")
-    b = connect(sqlite_url, d)
+    b = db_target.open(d)
     assert len(up(b, d)) == 4
+    b.close()
 
 
 def test_status_state_enum_is_complete() -> None:
@@ -283,7 +290,9 @@ def test_status_state_enum_is_complete() -> None:
     }
 
 
-def test_postgresql_function_bodies_apply(pg_url: str, mdirs: MigrationDirs) -> None:
+def test_postgresql_function_bodies_apply(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
     d = mdirs
     d.add(
         "20250101_000100",
@@ -302,7 +311,7 @@ def test_postgresql_function_bodies_apply(pg_url: str, mdirs: MigrationDirs) -> 
         """,
         "DROP TABLE notes;\nDROP FUNCTION notes_touch();",
     )
-    b = connect(pg_url, d)
+    b = fresh_db("postgresql").open(d)
     assert up(b, d) == ["20250101_000100_touch_trigger.sql"]
     assert b.row_count("notes") == 1
     assert down(b, d) == ["20250101_000100_touch_trigger.sql"]

@@ -160,6 +160,8 @@ def bad_urls(r: random.Random, tmp: Path) -> Iterator[str]:
                 f"postgresql://malnu:{SECRET}@[{junk(r, 0, 8).replace(']', '')}/db",
                 f"postgresql://malnu:{SECRET}@127.0.0.1:{r.choice(BAD_PORTS)}/db",
                 f"postgres://[::1{junk(r, 0, 6).replace(']', '')}",
+                f"postgresql://malnu:{SECRET}%zz@127.0.0.1:1/db",
+                f"postgresql://127.0.0.1:1/db?x{r.randint(0, 999)}=1",
                 f"d1://{junk(r, 1, 10).replace('/', '')}/{junk(r, 1, 10)}",
                 f"d1://{'a' * 32}/not-a-database-id-{r.randint(0, 99)}",
                 f"{r.choice(['mysql', 'http', 'sqlserver', 'x'])}://{junk(r, 0, 10)}",

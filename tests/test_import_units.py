@@ -133,3 +133,22 @@ def test_max_errors() -> None:
     for bad in ("-1", "x", "150%", ""):
         with pytest.raises(ConfigError):
             MaxErrors.parse(bad)
+
+
+def test_raw_text_and_lines_across_read_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tiny blocks: records (some spanning several lines, one longer than a block) cross them.
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 16)
+    records = [
+        "1,plain",
+        '2,"two\nlines"',
+        '3,"' + "panjang sekali\n" * 20 + '"',
+        "4,after",
+        '5,"x\r\ny"',
+    ]
+    f = write_csv(tmp_path / "b.csv", "id,text\n" + "\n".join(records) + "\n")
+    got = list(CsvSource(f).records())
+    assert [r.raw.rstrip("\n") for r in got] == records
+    assert [r.line for r in got] == [2, 3, 5, 26, 27]
+    assert got[2].fields[1] == "panjang sekali\n" * 20

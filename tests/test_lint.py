@@ -284,3 +284,15 @@ def test_up_shows_lint_and_an_enforcing_target_refuses_unless_accepted(
         len(accepted) == 1
         and "DROP-COLUMN at 20250101_000200_drop_name.sql:1" in (accepted[0]["detail"])
     )
+
+
+def test_plan_json_carries_the_lint(mdirs: MigrationDirs, sqlite_url: str) -> None:
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, None)
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "plan", "--json")
+    assert res.code == 0, res.err
+    lint = json.loads(res.out)["lint"]
+    assert [(f["rule"], f["line"]) for f in lint["findings"]] == [("NO-ROLLBACK", 1)]
+    assert (
+        "lint: 20250101_000100_base.sql:1: error [NO-ROLLBACK]"
+        in run_cli("--database", sqlite_url, *mdirs.args(), "plan").err
+    )

@@ -3,30 +3,17 @@ and `unlock` ends the holder's session, whose migration the server rolls back co
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 
-from malnu_tui.engine.config import Target, open_backend
-from tests.fixtures_core import REPO, MigrationDirs, run_cli
-
-
-def _popen(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "malnu_tui", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
 
 
 def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
-    pg_url: str, mdirs: MigrationDirs
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
+    pg = fresh_db("postgresql")
     d = mdirs
     d.add("20250101_000100", "first", "CREATE TABLE first (x INTEGER);", "DROP TABLE first;")
     d.add(
@@ -34,8 +21,8 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
         "CREATE TABLE big (x INTEGER);\nINSERT INTO big VALUES (1);\nSELECT pg_sleep(20);",
         "DROP TABLE big;",
     )  # fmt: skip
-    holder = _popen("--database", pg_url, *d.args(), "up", "--no-backup")
-    watcher = open_backend(Target("t", pg_url, d.migrations, d.rollback, d.root))
+    holder = pg.popen(d, "up", "--no-backup")
+    watcher = pg.open(d)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -47,13 +34,13 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
         held = watcher.read_lock()
         assert held is not None and held.pid == holder.pid, held
 
-        res = run_cli("--database", pg_url, *d.args(), "up", "--no-backup")
+        res = pg.cli(d, "up", "--no-backup")
         assert res.code == 3, res.err
         assert f"pid {holder.pid}" in res.err and "holds the migration lock" in res.err
 
-        res = run_cli("--database", pg_url, *d.args(), "unlock")
+        res = pg.cli(d, "unlock")
         assert res.code == 2  # destructive: needs --yes without a terminal
-        res = run_cli("--database", pg_url, *d.args(), "unlock", "--yes")
+        res = pg.cli(d, "unlock", "--yes")
         assert res.code == 0, res.err
         code = holder.wait(timeout=30)
         assert code != 0  # its session was ended mid-migration
@@ -70,5 +57,5 @@ def test_second_operator_gets_exit_3_and_unlock_ends_the_holder(
         watcher.close()
 
     (d.migrations / "20250101_000200_slow.sql").write_text("CREATE TABLE big (x INTEGER);\n")
-    res = run_cli("--database", pg_url, *d.args(), "up", "--no-backup")
+    res = pg.cli(d, "up", "--no-backup")
     assert res.code == 0, res.err

@@ -207,3 +207,19 @@ def test_every_documented_time_example_is_read(
         assert "Traceback" not in res.err, (example, res.err)
         assert "argument" not in res.err, (example, res.err)
         assert "cannot read the time" not in res.err, (example, res.err)
+
+
+def test_rollback_of_more_steps_than_applied_is_refused_with_the_count(
+    applied: tuple[list[str], Path],
+) -> None:
+    base, db = applied  # 3 applied
+    before = digest(db)
+    res = run_inproc(*base, "rollback", "--steps", "999", "--yes", "--no-backup")
+    assert res.code == 2
+    one_error(res.err, "--steps 999", "only 3 migration(s) are applied")
+    assert "--steps 3" in res.err, "the hint says how to roll back all of them"
+    assert digest(db) == before
+    res = run_inproc(*base, "rollback", "--steps", "3", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    status = json.loads(run_inproc(*base, "status", "--json").out)
+    assert [m["state"] for m in status["migrations"]] == ["pending"] * 3

@@ -9,6 +9,7 @@ import json
 import psycopg
 
 from tests.fixtures_core import REPO, MigrationDirs, run_cli
+from tests.fixtures_matrix import DbTarget
 
 SCHOOL = ["--migrations-dir", str(REPO / "migrations"), "--rollback-dir", str(REPO / "rollback")]
 ANALYTICS = [
@@ -58,9 +59,11 @@ def _broken_set(d: MigrationDirs) -> None:
     )
 
 
-def test_a_rollback_that_forgets_an_index_is_named(engine_url: str, mdirs: MigrationDirs) -> None:
+def test_a_rollback_that_forgets_an_index_is_named(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
     _broken_set(mdirs)
-    res = run_cli("--database", engine_url, *mdirs.args(), "test", "--json")
+    res = db_target.cli(mdirs, "test", "--json")
     assert res.code == 1
     steps = json.loads(res.out)["steps"]
     assert [s["stage"] for s in steps] == ["ok", "reapply"]
@@ -115,3 +118,25 @@ def test_seed_data_exercises_data_migrations(sqlite_url: str, mdirs: MigrationDi
     bad = json.loads(res.out)["steps"][1]
     assert bad["stage"] == "apply" and "UNIQUE constraint failed" in bad["message"]
     assert bad["line"] == 1 and bad["file"] == "20250101_000200_unique_email.sql"
+
+
+def test_a_d1_target_climbs_on_a_local_sqlite_copy(mdirs: MigrationDirs) -> None:
+    """No request reaches D1: the stairway runs on a temp SQLite file (foreign keys on)."""
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "grades",
+        "CREATE TABLE grades (id INTEGER, user_id INTEGER REFERENCES users(id));\n"
+        "INSERT INTO users (id) VALUES (1);\nINSERT INTO grades VALUES (1, 1);",
+        "DROP TABLE users;",  # wrong table: foreign keys on, so this fails as on D1
+    )
+    url = "d1://0123456789abcdef0123456789abcdef/00000000-0000-0000-0000-000000000000"
+    res = run_cli("--database", url, *mdirs.args(), "test", "--json",
+                  env={"MALNU_D1_API_BASE": "http://127.0.0.1:9"})  # fmt: skip
+    assert res.code == 1, res.err
+    data = json.loads(res.out)
+    assert "scratch SQLite file" in data["where"]
+    bad = data["steps"][1]
+    assert bad["stage"] == "rollback" and bad["file"] == "20250101_000200_undo_grades.sql"
+    assert bad["line"] == 1 and "FOREIGN KEY constraint failed" in bad["message"]

@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.fixtures_core import CLI, REPO, run_cli
+from tests.fixtures_d1 import D1Target
+from tests.inproc import run_inproc
 from tests.sync_support import Db
 
 FIELDS = {
@@ -21,14 +24,21 @@ FIELDS = {
 }  # fmt: skip
 
 
-def school(tmp_path: Path, pg_url: str, *, chunk_rows: int = 5000) -> tuple[Db, Db, list[str]]:
-    """The school's reporting pair: the SQLite primary into the PostgreSQL analytics target."""
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'primary.db'}", path=tmp_path / "primary.db")
+def school(
+    tmp_path: Path, pg_url: str, *, chunk_rows: int = 5000, d1: D1Target | None = None
+) -> tuple[Db, Db, list[str]]:
+    """The school's reporting pair: the primary (SQLite, or D1 in production) into the
+    PostgreSQL analytics target."""
+    if d1 is None:
+        src = Db("sqlite", f"sqlite:///{tmp_path / 'primary.db'}", path=tmp_path / "primary.db")
+        primary = "sqlite:primary.db"
+    else:
+        src, primary = Db("d1", d1.url, d1=d1), d1.url
     dst = Db("postgresql", pg_url)
     secret_url = pg_url.replace("postgres@", "postgres:Sup3rSecret@")  # trust auth ignores it
     config = tmp_path / "malnu.toml"
     config.write_text(
-        f'[targets.primary]\nurl = "sqlite:primary.db"\n\n'
+        f'[targets.primary]\nurl = "{primary}"\n\n'
         f'[targets.analytics]\nurl = "{secret_url}"\n\n'
         f'[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["users"]\n'
         f'overlap = "5min"\nchunk_rows = {chunk_rows}\n',
@@ -44,7 +54,7 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     src.create_users(200)
     src.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")  # not in the pair
 
-    refused = run_cli("sync", "reporting", *cfg)
+    refused = run_inproc("sync", "reporting", *cfg)
     assert refused.code == 2 and "--yes" in refused.err
     assert dst.run("SELECT to_regclass('users')") == [(None,)]
 
@@ -57,14 +67,14 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert "users: copy" in done.err  # progress on stderr
 
     dst.run("UPDATE users SET name = 'diubah' WHERE id = 137")
-    text = run_cli("sync", "verify", "--from", "primary", "--to", "analytics", *cfg)
+    text = run_inproc("sync", "verify", "--from", "primary", "--to", "analytics", *cfg)
     assert text.code == 1
     assert "users: different: id=137" in text.out
-    as_json = run_cli("sync", "verify", "reporting", "--json", *cfg)
+    as_json = run_inproc("sync", "verify", "reporting", "--json", *cfg)
     assert as_json.code == 1
     assert json.loads(as_json.out)[0]["differences"] == [{"kind": "different", "key": 137}]
 
-    status = run_cli("sync", "status", "--json", *cfg)
+    status = run_inproc("sync", "status", "--json", *cfg)
     assert status.code == 0
     (row,) = json.loads(status.out)
     assert (row["table"], row["status"], row["verified"], row["dest_count"]) == (
@@ -74,16 +84,18 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
         200,
     )
 
-    unknown = run_cli(
+    unknown = run_inproc(
         "sync", "--from", "primary", "--to", "analytics", "--tables", "nope", "--yes", *cfg
     )
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+@pytest.mark.parametrize("primary", ["sqlite", "d1"])
 def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, primary: str, request: pytest.FixtureRequest
 ) -> None:
-    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    d1 = request.getfixturevalue("d1") if primary == "d1" else None
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100, d1=d1)
     src.create_users(8_000)
     proc = subprocess.Popen(
         [*CLI, "sync", "reporting", "--yes", *cfg],
@@ -117,5 +129,5 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     (report,) = json.loads(rerun.out)
     assert report["inserted"] == 8_000 and report["verified"] and report["dest_count"] == 8_000
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(8_000, 8_000)]
-    clean = run_cli("sync", "verify", "reporting", *cfg)
+    clean = run_inproc("sync", "verify", "reporting", *cfg)
     assert clean.code == 0, clean.out

@@ -41,7 +41,7 @@ def test_sync_screen_snapshot(
             "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
             "finished_at = '2026-11-20 08:55:00'"
         )
-    monkeypatch.setattr("malnu_tui.engine.sync.run.utc_now", lambda: "2026-11-20 09:00:00")
+    monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
 
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app

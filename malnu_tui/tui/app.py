@@ -200,6 +200,12 @@ class MalnuApp(App[int]):
         if self._back_home():
             self.push_screen(SyncScreen(self.settings))
 
+    def action_open_import(self) -> None:
+        from malnu_tui.tui.screens.data_import import ImportWizard
+
+        if self._back_home():
+            self.push_screen(ImportWizard(self.current_target()), self._refresh_after)
+
     def action_open_apply(self) -> None:
         from malnu_tui.tui.screens.apply import ApplyWizard
 

@@ -56,6 +56,11 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
         "Pairs, last sync and lag, sync with progress, verify report with differing keys",
         "open_sync",
     ),
+    PaletteCommand(
+        "Import a CSV file",
+        "Wizard: file and table, mapping preview, validation report, typed confirmation, run",
+        "open_import",
+    ),
     PaletteCommand("Filter by state", "Show all, or one state at a time", "cycle_filter"),
     PaletteCommand("Next target", "Switch to the next configured database", "next_target"),
     PaletteCommand(

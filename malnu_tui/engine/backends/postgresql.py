@@ -556,10 +556,27 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
+def _check_conninfo(url: str) -> None:
+    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
+    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        why = str(exc).strip()
+        with contextlib.suppress(ValueError):
+            password = urlsplit(url).password
+            if password:
+                why = why.replace(password, "***")
+        raise ConfigError(f"malformed PostgreSQL URL {mask_postgres_url(url)!r}: {why}") from None
+
+
 def open_target(target: Target) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
+    _check_conninfo(libpq_url)
     options = getattr(target, "options", None) or {}
     return PostgresBackend(
         libpq_url,

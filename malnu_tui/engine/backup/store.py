@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -254,9 +255,30 @@ def ensure_store(directory: Path) -> Path:
     return directory
 
 
+# This machine, as temp names carry it: a store shared between hosts (NFS) must not take
+# another machine's backup in progress for a dead process of this one.
+_HOST = re.sub(r"\W+", "_", socket.gethostname())[:40] or "host"
+_TMP = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-[0-9a-f]+(?:-h(\w+?))?(?=[.-]|$)")
+
+
 def temp_path(directory: Path, suffix: str) -> Path:
-    """A fresh temp name in ``directory`` that names this process (for the stale sweep)."""
-    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    """A fresh temp name in ``directory`` that names this process and host (for the sweep)."""
+    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-h{_HOST}{suffix}"
+
+
+def _temp_is_stale(p: Path, now: float, orphan_age_s: float) -> bool:
+    """Whether ``p`` is a temp file left by a process that died: on this host, its pid is
+    gone; from another host (a shared store), it has not been written for ``orphan_age_s``."""
+    m = _TMP.match(p.name)
+    if not m:
+        return False
+    pid, host = int(m.group(1)), m.group(2)
+    if host is not None and host != _HOST:
+        try:
+            return now - p.stat().st_mtime > orphan_age_s
+        except OSError:
+            return False
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
@@ -275,10 +297,7 @@ def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> 
                     p.unlink()
                     removed.append(p)
             continue
-        if not p.name.startswith(TMP_PREFIX):
-            continue
-        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
-        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+        if _temp_is_stale(p, now, orphan_age_s):
             with contextlib.suppress(OSError):
                 p.unlink()
                 removed.append(p)

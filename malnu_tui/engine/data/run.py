@@ -20,6 +20,7 @@ from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
 from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
+from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
@@ -123,6 +124,7 @@ class ImportPreview:
     header: tuple[str, ...]
     check: SchemaCheck
     rules: tuple[tuple[str, str], ...]  # (target column, how it gets its value)
+    sources: tuple[str | None, ...]  # the source column of each of check.columns (None: const)
     samples: tuple[SampleRow, ...]
     before_count: int
     sha256: str | None
@@ -235,6 +237,7 @@ def preview_import(
             if len(samples) >= sample:
                 break
     rules = tuple((r.column, r.describe()) for r in mapping.rules if r.column in check.columns)
+    by_column = {r.column: r.source for r in mapping.rules}
     return ImportPreview(
         table=request.table,
         target_url=backend.display_url,
@@ -242,6 +245,7 @@ def preview_import(
         header=source.header,
         check=check,
         rules=rules,
+        sources=tuple(by_column.get(c) for c in check.columns),
         samples=tuple(samples),
         before_count=backend.row_count(request.table),
         sha256=file_sha256(request.file) if request.file is not None else None,
@@ -347,21 +351,25 @@ def _execute(
     try:
         before = writer.begin()
         last_emit = started
-        for recs in source.chunks(CHUNK_ROWS):
-            read += len(recs.lines)
-            batch, bad = builder.build_chunk(recs)
-            for r in bad:
-                rejects.add(r)
-            if len(batch):
-                for r in writer.write(batch):
+        with no_cyclic_gc(), WritePipeline(writer) as pipe:
+            for recs in source.chunks(CHUNK_ROWS):
+                read += len(recs.lines)
+                batch, bad = builder.build_chunk(recs)
+                for r in bad:
                     rejects.add(r)
-            if stop_at is not None and rejects.count > stop_at:
-                stopped = True  # "stop after N bad rows": nothing will be committed anyway
-                break
-            now = time.monotonic()
-            if now - last_emit >= PROGRESS_EVERY_S:
-                last_emit = now
-                emit(ImportProgress("read", read, rejects.count, now - started))
+                if len(batch):
+                    pipe.send(batch)
+                for r in pipe.drain():
+                    rejects.add(r)
+                if stop_at is not None and rejects.count > stop_at:
+                    stopped = True  # "stop after N bad rows": nothing will commit anyway
+                    break
+                now = time.monotonic()
+                if now - last_emit >= PROGRESS_EVERY_S:
+                    last_emit = now
+                    emit(ImportProgress("read", read, rejects.count, now - started))
+        for r in pipe.drain():
+            rejects.add(r)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
         outcome = writer.finish(limit)
         for r in _with_raw(list(outcome.rejections), source):

@@ -11,7 +11,13 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
 from malnu_tui.engine.lint.model import SEVERITY_ORDER, Finding, LintReport, Rule, Severity
-from malnu_tui.engine.lint.ops import Op, adds_not_null_without_default, key, read_ops
+from malnu_tui.engine.lint.ops import (
+    Op,
+    adds_not_null_without_default,
+    key,
+    read_ops,
+    strip_comments,
+)
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
@@ -56,12 +62,24 @@ class _Rollback:
         return bool(body) and re.search(rf"\b{re.escape(column)}\b", body, re.I) is not None
 
 
+_PLAIN = re.compile(r"['\"`\[$]|\bBEGIN\b|\bEND\b", re.IGNORECASE)
+
+
+def _rollback_statements(text: str) -> list[Statement]:
+    """A rollback file's statements. Most are plain DROPs: with no quote, dollar body or
+    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here)."""
+    body = strip_comments(text) if "--" in text or "/*" in text else text
+    if _PLAIN.search(body):
+        return strip_template(split_statements(text)).statements
+    return [Statement(part.strip(), 0) for part in body.split(";") if part.strip()]
+
+
 def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
     if m.rollback is None:
         return _Rollback(False)
     rb = _Rollback(True)
     try:
-        statements = strip_template(split_statements(m.rollback.read_text())).statements
+        statements = _rollback_statements(m.rollback.read_text())
     except SplitError as exc:
         findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
         return rb
@@ -310,6 +328,8 @@ def _ignores(text: str) -> dict[int, dict[str, str]]:
 
 
 def _apply_ignores(findings: list[Finding], text: str, file: str) -> list[Finding]:
+    if not findings or "lint:ignore" not in text:
+        return findings
     directives = _ignores(text)
     out: list[Finding] = []
     for f in findings:

@@ -88,10 +88,16 @@ def key(name: str) -> str:
     return name.lower()
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+
+
 def strip_comments(text: str) -> str:
     """``text`` without ``--`` and ``/* */`` comments, whitespace collapsed."""
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    text = re.sub(r"--[^\n]*", " ", text)
+    if "/*" in text:
+        text = _BLOCK_COMMENT.sub(" ", text)
+    if "--" in text:
+        text = _LINE_COMMENT.sub(" ", text)
     return " ".join(text.split())
 
 

@@ -12,17 +12,9 @@ from malnu_tui.engine.sync.model import (
     TableReport,
 )
 from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
-from malnu_tui.engine.sync.run import (
-    SyncRequest,
-    SyncSession,
-    dry_run,
-    lag_seconds,
-    plan_sync,
-    read_states,
-    run_sync,
-    states,
-    verify_sync,
-)
+from malnu_tui.engine.sync.readonly import dry_run, lag_seconds, read_states, states, verify_sync
+from malnu_tui.engine.sync.run import run_sync
+from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
 from malnu_tui.engine.sync.side import SyncState
 
 __all__ = [

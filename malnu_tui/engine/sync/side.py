@@ -128,9 +128,10 @@ class Side(Protocol):
         page_rows: int,
         cursor: str | None = None,
         since: str | None = None,
+        upto: Key | None = None,
     ) -> Iterator[list[Row]]:
-        """Rows in key order after ``after``, ``page_rows`` at a time (keyset pagination);
-        with ``cursor``, only rows whose cursor is NULL or >= ``since``."""
+        """Rows in key order after ``after`` (up to ``upto``), ``page_rows`` at a time (keyset
+        pagination); with ``cursor``, only rows whose cursor is NULL or >= ``since``."""
 
     def server_hashing(self, shape: TableShape) -> bool:
         """True when the database computes the normal-form hashes itself."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.backends.sqlite_sql import sql_literal
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 from malnu_tui.engine.sync.side import STATE_COLUMNS, STATE_DDL, STATE_TABLE, Bounds, SyncState
@@ -28,19 +29,13 @@ CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well 
 
 
 def literal(value: Any) -> str:
-    """A SQLite literal (text quoted, NUL replaced as D1's own literals do, BLOB as X'..')."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float("inf") else "NULL"
+    """A SQLite literal (the backends' one rule), plus BLOBs as ``X'..'`` and non-finite floats
+    as NULL (SQLite has no literal for them)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return "X'" + bytes(value).hex() + "'"
-    text = str(value).replace("\x00", "\ufffd")
-    return "'" + text.replace("'", "''") + "'"
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return "NULL"
+    return sql_literal(value)
 
 
 def tuple_literal(values: Sequence[Any]) -> str:

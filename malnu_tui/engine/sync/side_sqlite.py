@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
@@ -32,7 +33,7 @@ TOOL_TABLES = frozenset(
 
 def q(name: str) -> str:
     """A quoted identifier (names come from the schema, never from input)."""
-    return '"' + name.replace('"', '""') + '"'
+    return quote_ident(name)
 
 
 def key_sql(shape: TableShape) -> str:

@@ -1,10 +1,11 @@
 """One normal form for every value, whichever side it was read from.
 
-A row's hash is the md5 of its values written in that normal form, each as ``len:text`` (NULL
-as ``N``), so SQLite's ``1`` and PostgreSQL's ``true`` hash alike, as do a SQLite text timestamp
-and a PostgreSQL ``timestamp``, an integer and a bigint, a BLOB and a ``bytea``. PostgreSQL can
-compute the same text server-side (:func:`pg_field_sql`) for every kind but JSON; the Python
-side (:func:`row_hasher`) is the reference.
+A row's hash is the md5 of its values in that normal form joined by ``|`` (NULL as ``N``; text
+and JSON as ``len:text``, so that no text can shift a field boundary; the other kinds print
+only digits, hex and ``-:. tf``). So SQLite's ``1`` and PostgreSQL's ``true`` hash alike, as do
+a SQLite text timestamp and a PostgreSQL ``timestamp``, an integer and a bigint, a BLOB and a
+``bytea``. PostgreSQL computes the same text server-side (:func:`pg_row_hash_sql`) for every
+kind but JSON; the Python side (:func:`row_hasher`) is the reference.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _KINDS: dict[str, str] = {
     "text": "text", "character varying": "text", "character": "text",
 }  # fmt: skip
 
+# Kinds whose normal form may hold any character: written ``len:text`` in a row's text.
+PREFIXED = frozenset({"text", "json"})
 # Kinds PostgreSQL can normalize exactly as Python does (JSON's key order and spacing differ).
 SERVER_KINDS = frozenset(
     {"int", "bool", "ts", "tstz", "date", "time", "float", "numeric", "bytes", "uuid", "text"}
@@ -89,9 +92,8 @@ def sqlite_decl_for(pg_type: str) -> str:
 def _raw(v: Any) -> str:
     # A value that does not fit its kind keeps a marked raw form: it differs from every
     # well-formed value, so it is reported rather than silently equal.
-    if isinstance(v, bytes | bytearray | memoryview):
-        return "?x" + bytes(v).hex()
-    return "?" + str(v)
+    text = "x" + bytes(v).hex() if isinstance(v, bytes | bytearray | memoryview) else str(v)
+    return f"?{len(text)}:{text}"
 
 
 def _int(v: Any) -> str:
@@ -272,15 +274,17 @@ def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
     n = len(kinds)
     names = ", ".join(f"v{i}" for i in range(n))
     exprs = [_FAST.get(k, "n{i}(v{i})").format(i=i) for i, k in enumerate(kinds)]
-    fields = " + ".join(
-        f'("N" if v{i} is None else f"{{len((s{i} := ({e})))}}:{{s{i}}}")'
-        for i, e in enumerate(exprs)
+    fields = "|".join(
+        f"{{'N' if v{i} is None else f'{{len((s{i} := ({e})))}}:{{s{i}}}'}}"
+        if k in PREFIXED
+        else f"{{'N' if v{i} is None else ({e})}}"
+        for i, (k, e) in enumerate(zip(kinds, exprs, strict=True))
     )
     source = (
-        f"def row_hash(row):\n"
+        "def row_hash(row):\n"
         f"    {names}, = row\n"
-        f"    digest = md5(({fields}).encode(), usedforsecurity=False).digest()\n"
-        f"    return from_bytes(digest[:8], 'big', signed=True)\n"
+        '    digest = md5(f"' + fields + '".encode(), usedforsecurity=False).digest()\n'
+        "    return from_bytes(digest[:8], 'big', signed=True)\n"
     )
     namespace: dict[str, Any] = {
         "md5": hashlib.md5,
@@ -312,7 +316,7 @@ def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str 
 # to_char by half).
 _PG_TEXT: dict[str, str] = {
     "int": "{c}::text",
-    "bool": "CASE WHEN {c} THEN 't' ELSE 'f' END",
+    "bool": "CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END",
     "ts": "{c}::text",
     "tstz": "({c} AT TIME ZONE 'UTC')::text",
     "date": "{c}::text",
@@ -326,8 +330,10 @@ _PG_TEXT: dict[str, str] = {
 
 
 def pg_field_sql(quoted_column: str, kind: str) -> str:
-    """SQL for one field of the normal form (``len:text`` or ``N``) of a PostgreSQL column."""
+    """SQL for one field of the normal form (``N``, the text, or ``len:text``)."""
     text = _PG_TEXT[kind].format(c=quoted_column)
+    if kind not in PREFIXED:
+        return f"coalesce({text}, 'N')"
     return (
         f"CASE WHEN {quoted_column} IS NULL THEN 'N' ELSE length({text})::text || ':' || {text} END"
     )
@@ -335,26 +341,21 @@ def pg_field_sql(quoted_column: str, kind: str) -> str:
 
 def pg_row_hash_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
     """SQL for a row's 64-bit signed hash (same as :func:`row_hasher`)."""
-    fields = " || ".join(pg_field_sql(c, k) for c, k in zip(quoted_columns, kinds, strict=True))
+    fields = " || '|' || ".join(
+        pg_field_sql(c, k) for c, k in zip(quoted_columns, kinds, strict=True)
+    )
     return f"('x' || substr(md5({fields}), 1, 16))::bit(64)::bigint"
 
 
 # -- values for the destination ---------------------------------------------------------------
 
 
-def _pg_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    n = _bool(v)
-    return {"t": True, "f": False}.get(n, v)
-
-
 def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """Converts a row read from any side into values PostgreSQL's COPY takes for the kinds."""
 
     def conv(kind: str) -> Callable[[Any], Any] | None:
-        if kind == "bool":
-            return _pg_bool
+        # Booleans need nothing: COPY's text reads SQLite's 1/0 and 't', 'yes', 'on'… as
+        # boolean, exactly the words the normal form accepts.
         if kind == "bytes":
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":

@@ -10,7 +10,7 @@ hashing it here. A range whose count and hash sum agree is done; one that differ
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -19,7 +19,14 @@ from malnu_tui.engine.sync.model import Difference, Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds, Side
 from malnu_tui.engine.sync.values import key_normalizer, row_hasher
 
-__all__ = ["RangeResult", "compare_keys", "compare_table"]
+__all__ = [
+    "RangeDigest",
+    "RangeResult",
+    "check_digests",
+    "compare_keys",
+    "compare_table",
+    "page_digest",
+]
 
 DiffKind = Literal["missing", "extra", "different"]
 PAGE_ROWS = 10_000
@@ -40,8 +47,53 @@ def _key(row: Row, kidx: tuple[int, ...]) -> Key:
     return tuple(row[i] for i in kidx)
 
 
+@dataclass(frozen=True)
+class RangeDigest:
+    """The source's checksum of a key range, computed when its rows were read (by a copy)."""
+
+    bounds: Bounds
+    rows: int
+    total: int
+
+
+def page_digest(shape: TableShape) -> Callable[[Sequence[Row]], tuple[int, int]]:
+    """(row count, sum of row hashes) of a page, as :func:`compare_table` computes them."""
+    hasher = row_hasher([c.kind for c in shape.columns])
+
+    def digest(rows: Sequence[Row]) -> tuple[int, int]:
+        return len(rows), sum(map(hasher, rows))
+
+    return digest
+
+
+def check_digests(
+    source: Side, dest: Side, shape: TableShape, digests: Sequence[RangeDigest], end: Key | None
+) -> Iterator[RangeResult]:
+    """The destination's checksum of each range against the one the source's rows had when
+    they were copied (so each source row is read once); a range that differs is compared row
+    by row, its source rows read again. The range after ``end`` is compared in full (rows the
+    source gained meanwhile)."""
+    comparer = _Comparer(shape, dest, True)
+    for d in digests:
+        if comparer.server:
+            theirs = dest.range_digest(shape, d.bounds)
+        else:
+            hashes = [comparer.hasher(r) for page in dest.range_rows(shape, d.bounds) for r in page]
+            theirs = (len(hashes), sum(hashes))
+        if theirs == (d.rows, d.total):
+            yield RangeResult(d.bounds, d.rows, ())
+        else:
+            yield from compare_table(source, dest, shape, bounds=d.bounds)
+    yield from compare_table(source, dest, shape, bounds=(end, None))
+
+
 def compare_table(
-    source: Side, dest: Side, shape: TableShape, *, page_rows: int = PAGE_ROWS
+    source: Side,
+    dest: Side,
+    shape: TableShape,
+    *,
+    page_rows: int = PAGE_ROWS,
+    bounds: Bounds = (None, None),
 ) -> Iterator[RangeResult]:
     """Compare ``shape``'s table on both sides range by range, in key order.
 
@@ -57,17 +109,17 @@ def compare_table(
     comparer = _Comparer(shape, other, paged_is_source)
     kidx = shape.key_index
     hasher = comparer.hasher
-    lo: Key | None = None
+    lo: Key | None = bounds[0]
     # The other side's checksum of a range is computed (by its server) while this side's rows
     # of the same range are hashed here.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-digest") as pool:
-        for page in paged.pages(shape, after=None, page_rows=page_rows):
+        for page in paged.pages(shape, after=lo, upto=bounds[1], page_rows=page_rows):
             hi = _key(page[-1], kidx)
             digest = pool.submit(other.range_digest, shape, (lo, hi)) if comparer.server else None
             mine = [(_key(r, kidx), hasher(r)) for r in page]
             yield comparer.range((lo, hi), mine, digest.result() if digest else None)
             lo = hi
-    yield comparer.range((lo, None), [])
+    yield comparer.range((lo, bounds[1]), [])
 
 
 def compare_keys(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder, StatementFailed
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.rehearse import RehearsalReport
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class ApplyPlanned(Message):
 @dataclass
 class ApplyFinished(Message):
     outcome: ApplyOutcome
+
+
+@dataclass
+class ApplyRehearsed(Message):
+    """The rehearsal on a scratch restore of the newest verified backup finished."""
+
+    report: RehearsalReport
 
 
 def preview_apply(target: Target) -> ApplyPreview:
@@ -120,6 +128,12 @@ class ApplyWizard(SafetyBackupStep):
             yield Static("", id="plan-intro", classes="intro")
             yield DataTable(id="plan-table", cursor_type="row")
             yield Static("", id="plan-checks", classes="preconditions")
+            yield Button("Rehearse on a backup copy first", id="rehearse")
+            yield Static(
+                "Rehearse: restores the newest verified backup into a scratch database and runs "
+                "these migrations there, with times and rows (production is not touched).",
+                id="rehearse-report",
+            )
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="backup"):
             yield Static(
@@ -295,6 +309,36 @@ class ApplyWizard(SafetyBackupStep):
         self.query_one("#result-text", Static).update(text)
 
     # -- worker results -----------------------------------------------------------------------
+    # -- rehearse (optional, from the first step) ---------------------------------------------
+    @on(Button.Pressed, "#rehearse")
+    def _rehearse_pressed(self) -> None:
+        self.query_one("#rehearse", Button).disabled = True
+        self.query_one("#rehearse-report", Static).update(
+            Text("Rehearsing on a scratch restore of the newest verified backup…", "italic")
+        )
+        self._rehearse()
+
+    @work(thread=True, exclusive=True, group="apply-rehearse")
+    def _rehearse(self) -> None:
+        from malnu_tui.engine.rehearse import rehearse
+
+        with reporting(self, "rehearse"):
+            self.post_message(ApplyRehearsed(rehearse(self.target, migration_set(self.target))))
+
+    @on(ApplyRehearsed)
+    def _rehearsed(self, event: ApplyRehearsed) -> None:
+        event.stop()
+        r = event.report
+        text = Text(
+            f"Rehearsal on backup {r.backup_id} (data {r.age_text} old): ",
+            style="bold",
+        )
+        text.append("all applied\n" if r.ok else "FAILED\n", style="green" if r.ok else "bold red")
+        for m in r.migrations:
+            text.append(f"  {m.describe()}\n")
+        self.query_one("#rehearse-report", Static).update(text)
+        self.query_one("#rehearse", Button).disabled = False
+
     @on(ApplyPlanned)
     def _planned(self, event: ApplyPlanned) -> None:
         event.stop()
@@ -315,6 +359,12 @@ class ApplyWizard(SafetyBackupStep):
         self.go(self.step_index("result"))
 
     def step_failed(self, what: str) -> None:
+        if what == "rehearse":  # optional: it never blocks the wizard
+            self.query_one("#rehearse-report", Static).update(
+                Text(f"✘ rehearsal not possible: {self.last_error}", style="red")
+            )
+            self.query_one("#rehearse", Button).disabled = False
+            return
         if what == "run":
             self.app_end()
             self.outcome = None

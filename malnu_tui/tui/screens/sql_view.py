@@ -25,6 +25,7 @@ from malnu_tui.tui.widgets.state import state_text
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.lint import Finding as LintFinding
     from malnu_tui.engine.migrate import MigrationStatus
     from malnu_tui.engine.translate import FileTranslation
 
@@ -50,9 +51,10 @@ class SqlBundle:
 
 @dataclass
 class SqlLoaded(Message):
-    """The worker read (and translated) the migration and its rollback."""
+    """The worker read (and translated) the migration and its rollback, and linted them."""
 
     bundle: SqlBundle
+    lint: tuple[LintFinding, ...] = ()
 
 
 def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
@@ -139,6 +141,23 @@ def translation_pane_text(doc: SqlDocument) -> str:
     return pg
 
 
+def lint_cells(doc: SqlDocument, lint: tuple[LintFinding, ...]) -> list[tuple[str, Text, str, str]]:
+    """The lint's findings for this file (``malnu-tui lint``), in the same table."""
+    rows = []
+    for f in lint:
+        if f.file != doc.filename:
+            continue
+        if f.ignored:
+            sev = Text("✔ accepted", style="green")
+            why = f"{f.why} — accepted: {f.reason}"
+        else:
+            style = {"error": "bold red", "warning": "yellow"}.get(f.severity, "")
+            sev = Text(("✘ " if f.severity == "error" else "⚠ ") + f.severity, style=style)
+            why = f"{f.why} — instead: {f.instead}"
+        rows.append((str(f.line), sev, f"lint {f.rule}", why))
+    return rows
+
+
 def finding_cells(doc: SqlDocument) -> list[tuple[str, Text, str, str]]:
     if doc.translation is None:
         return []
@@ -172,6 +191,7 @@ class SqlViewScreen(Screen[None]):
         self.status = status
         self.mset = mset
         self.bundle: SqlBundle | None = None
+        self.lint: tuple[LintFinding, ...] = ()
         self.which: Which = "migration"
         self.forced_layout: Literal["split", "diff"] | None = None
         # The primary's files are SQLite (and D1); a PostgreSQL target runs its files as written.
@@ -200,7 +220,7 @@ class SqlViewScreen(Screen[None]):
                     )
             with VerticalScroll(id="diff"):
                 yield Static("", id="diff-text")
-        yield Label("translation findings", classes="pane-label")
+        yield Label("findings: translation and lint", classes="pane-label")
         yield DataTable(id="findings", cursor_type="row")
         yield Footer(compact=True)
 
@@ -223,13 +243,19 @@ class SqlViewScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="sql-view")
     def _load(self) -> None:
         with reporting(self, "sql"):
+            from malnu_tui.engine.lint.target import lint_target
+
             bundle = load_sql(self.mset, self.status.filename, translate=self.translates)
-            self.post_message(SqlLoaded(bundle))
+            names = [m.filename for m in self.mset.migrations]
+            only = [self.status.filename] if self.status.filename in names else []
+            lint = lint_target(self.target, self.mset, only).findings if only else ()
+            self.post_message(SqlLoaded(bundle, lint))
 
     @on(SqlLoaded)
     def _loaded(self, event: SqlLoaded) -> None:
         event.stop()
         self.bundle = event.bundle
+        self.lint = event.lint
         self._show()
 
     @on(OperationFailed)
@@ -283,7 +309,7 @@ class SqlViewScreen(Screen[None]):
         source.load_text(doc.sql)
         translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
-        rows = finding_cells(doc)
+        rows = finding_cells(doc) + lint_cells(doc, self.lint)
         for row in rows:
             findings.add_row(*row)
         if not rows and doc.translation is not None:

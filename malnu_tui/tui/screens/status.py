@@ -40,6 +40,7 @@ class StatusScreen(Screen[None]):
         Binding("p", "app.open_recover", "Recover", show=False, id="status.recover"),
         Binding("l", "app.open_audit", "Log", id="status.audit"),
         Binding("s", "app.open_sync", "Sync", show=False, id="status.sync"),
+        Binding("i", "app.open_import", "Import", show=False, id="status.import"),
         Binding("f", "cycle_filter", "Filter", id="status.filter"),
         Binding("t", "next_target", "Target", show=False, id="status.next_target"),
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),

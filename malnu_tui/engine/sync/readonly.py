@@ -1,0 +1,105 @@
+"""The read-only uses of the sync engine: a dry run, ``sync verify``, and the state of the
+copies (``sync status``, the console's last sync and lag)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
+from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
+from malnu_tui.engine.sync.session import SyncSession, open_side, schema_problems
+from malnu_tui.engine.sync.side import Side, SyncState
+
+__all__ = ["dry_run", "lag_seconds", "read_states", "states", "verify_sync"]
+
+
+def dry_run(
+    s: SyncSession, plans: Sequence[TablePlan], progress: ProgressCallback | None = None
+) -> list[TableReport]:
+    """Read both sides and say what a sync would change; writes nothing (no lock, no state)."""
+    reports = []
+    for plan in plans:
+        rate = PhaseProgress(progress, plan.table)
+        shape = s.src.describe(plan.table)
+        assert shape is not None
+        if plan.create:
+            reports.append(
+                TableReport(plan.table, plan.mode, plan.source_count, plan.source_count, 0, 0,
+                            plan.source_count, 0, False, key=shape.key, dry_run=True)
+            )  # fmt: skip
+            continue
+        s.dst.describe(plan.table)
+        _, diffs, missing, different, extra = compare_ranges(
+            s, shape, None, rate, plan.source_count
+        )
+        reports.append(
+            TableReport(plan.table, plan.mode, plan.source_count, missing, different, extra,
+                        plan.source_count, plan.dest_count, not diffs, tuple(diffs), shape.key,
+                        dry_run=True)
+        )  # fmt: skip
+    return reports
+
+
+def verify_sync(
+    s: SyncSession, tables: Sequence[str] = (), progress: ProgressCallback | None = None
+) -> list[TableReport]:
+    """``sync verify``: counts and range checksums of each table on both sides, read-only."""
+    src_tables = s.src.tables()
+    names = list(tables) or src_tables
+    unknown = [t for t in names if t not in src_tables]
+    if unknown:
+        raise ConfigError(f"no table {', '.join(map(repr, unknown))} at the source {s.src.label}")
+    dst_tables = set(s.dst.tables())
+    reports: list[TableReport] = []
+    for t in names:
+        started = time.perf_counter()
+        shape = s.src.describe(t)
+        assert shape is not None
+        src_count = s.src.count(t)
+        if t not in dst_tables:
+            reports.append(TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key))
+            continue
+        dshape = s.dst.describe(t)
+        assert dshape is not None
+        problems = schema_problems(shape, dshape, copying=False)
+        if problems or not shape.key:
+            raise SyncRefused(problems or [f"{t}: no primary key or unique index to compare by"])
+        _, diffs, *_ = compare_ranges(s, shape, None, PhaseProgress(progress, t), src_count)
+        dst_count = s.dst.count(t)
+        reports.append(
+            TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count,
+                        not diffs and src_count == dst_count, tuple(diffs), shape.key,
+                        seconds=time.perf_counter() - started)
+        )  # fmt: skip
+    return reports
+
+
+def states(side: Side) -> list[SyncState]:
+    """Every ``malnu_sync`` row of a destination."""
+    return side.all_states()
+
+
+def read_states(dest: Target) -> list[SyncState]:
+    """Every ``malnu_sync`` row of the destination ``dest`` (opened and closed here)."""
+    side = open_side(dest)
+    try:
+        return side.all_states()
+    finally:
+        side.backend.close()
+
+
+def lag_seconds(state: SyncState, now: datetime | None = None) -> float | None:
+    """Seconds since the table's last finished sync."""
+    if not state.finished_at:
+        return None
+    try:
+        done = datetime.fromisoformat(state.finished_at)
+    except ValueError:
+        return None
+    now = now or datetime.fromisoformat(utc_now())
+    return max((now - done).total_seconds(), 0.0)

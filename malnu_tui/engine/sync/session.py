@@ -1,0 +1,183 @@
+"""Both ends of a sync and the plan: which tables, their keys, the destination's schema
+checked against the source's mapped one, and the mode of each table (full, by updated_at, by
+checksum), decided before anything is written."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from malnu_tui.engine.config import Target, open_backend, sqlite_path
+from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
+from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
+from malnu_tui.engine.sync.side import Side, decode_key
+
+__all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
+
+CURSOR_KINDS = ("ts", "tstz", "date", "text")
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What the operator asked for."""
+
+    tables: tuple[str, ...] = ()  # empty: every table of the source
+    full: bool = False
+    overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
+    cursor: str = DEFAULT_CURSOR
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+def open_side(target: Target) -> Side:
+    """Connect to ``target`` and wrap it for the sync."""
+    backend = open_backend(target)
+    label = f"{target.name} ({target.display_url})"
+    if backend.kind == "sqlite":
+        from malnu_tui.engine.sync.side_sqlite import SqliteSide
+
+        return SqliteSide(backend, label)  # type: ignore[arg-type]
+    if backend.kind == "postgresql":
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+        return PostgresSide(backend, label)  # type: ignore[arg-type]
+    from malnu_tui.engine.sync.side_d1 import D1Side
+
+    return D1Side(backend, label)  # type: ignore[arg-type]
+
+
+class SyncSession:
+    """Both ends of a sync, opened once; close() releases the lock and the connections."""
+
+    def __init__(self, source: Target, dest: Target) -> None:
+        if source.url == dest.url:
+            raise ConfigError(f"--from and --to are the same database ({source.display_url})")
+        self.source_target, self.dest_target = source, dest
+        if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
+            raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
+        self.src = open_side(source)
+        try:
+            self.dst = open_side(dest)
+        except BaseException:
+            self.src.backend.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.dst.backend.close()
+        with contextlib.suppress(Exception):
+            self.src.backend.close()
+
+    def __enter__(self) -> SyncSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- preflight ----------------------------------------------------------------------------------
+
+
+def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -> list[str]:
+    t = src.name
+    out: list[str] = []
+    missing = [c for c in src.names if dst.column(c) is None]
+    extra = [c for c in dst.names if src.column(c) is None]
+    if missing:
+        out.append(f"{t}: destination lacks column(s) {', '.join(missing)}")
+    if extra:
+        out.append(f"{t}: destination has column(s) the source lacks: {', '.join(extra)}")
+    for c in src.columns:
+        d = dst.column(c.name)
+        if d is not None and d.kind != c.kind:
+            out.append(
+                f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
+                f"destination has {d.declared or d.pg_type}"
+            )
+    if copying and not dst.has_synced_at:
+        out.append(f"{t}: destination lacks the synced_at column")
+    if set(dst.key) != set(src.key) or not dst.unique_key:
+        out.append(
+            f"{t}: destination key ({', '.join(dst.key) or 'none'}) is not the source's "
+            f"({', '.join(src.key)}) as a primary key or unique index"
+        )
+    return out
+
+
+def _since(watermark: str | None, overlap: int) -> str | None:
+    if watermark is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(watermark)
+    except ValueError:
+        return watermark
+    return (dt - timedelta(seconds=overlap)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def plan_sync(s: SyncSession, req: SyncRequest) -> list[TablePlan]:
+    """Decide, for every table, how it will be synced; SyncRefused lists every mismatch."""
+    src_tables = s.src.tables()
+    names = req.tables or tuple(src_tables)
+    unknown = [t for t in names if t not in src_tables]
+    if unknown:
+        raise ConfigError(
+            f"no table {', '.join(map(repr, unknown))} at the source {s.src.label} "
+            f"(tables: {', '.join(src_tables) or 'none'})"
+        )
+    dst_tables = set(s.dst.tables())
+    plans: list[TablePlan] = []
+    problems: list[str] = []
+    for t in names:
+        shape = s.src.describe(t)
+        assert shape is not None
+        if not shape.key:
+            problems.append(f"{t}: no primary key or unique index at the source to match rows by")
+            continue
+        exists = t in dst_tables
+        dshape = s.dst.describe(t) if exists else None
+        if dshape is not None:
+            problems.extend(schema_problems(shape, dshape))
+        state = s.dst.read_state(t) if exists else None
+        cur = shape.column(req.cursor)
+        cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
+        notes: list[str] = []
+        resume: Key | None = None
+        since: str | None = None
+        running_full = state is not None and state.status == "running" and state.mode == "full"
+        if req.full or state is None or not exists or running_full:
+            mode = "full"
+            if running_full and not req.full and state is not None and state.last_key:
+                resume = decode_key(state.last_key)
+                notes.append("resumes a sync that was interrupted")
+        elif cursor:
+            mode = "updated_at"
+            if state.status == "running" and state.mode == "updated_at":
+                resume, since = decode_key(state.last_key), state.since
+                notes.append("resumes a sync that was interrupted")
+            else:
+                since = _since(state.watermark, req.overlap_seconds)
+        else:
+            mode = "checksum"
+            notes.append(f"no {req.cursor} column: chunks are compared by checksum")
+        plans.append(
+            TablePlan(
+                table=t,
+                mode=mode,  # type: ignore[arg-type]
+                create=not exists,
+                ddl="" if exists else s.dst.create_ddl(shape),
+                key=shape.key,
+                cursor=cursor,
+                since=since,
+                resume_after=resume,
+                source_count=s.src.count(t),
+                dest_count=s.dst.count(t) if exists else 0,
+                notes=tuple(notes),
+            )
+        )
+    if problems:
+        raise SyncRefused(problems)
+    return plans
+
+
+# -- run ----------------------------------------------------------------------------------------

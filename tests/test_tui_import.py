@@ -1,0 +1,169 @@
+"""The console's import wizard driven with Pilot on the demo's real SQLite database: reached from
+the status screen (i) and the palette, preview → validation → typed confirmation → run →
+result, then the table, the safety backup and the audit row checked; plus SVG snapshots."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, DataTable, Input, Static
+
+from malnu_tui.engine.backup import list_backups
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.data_import import ImportWizard
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.screens.wizard import WizardScreen
+from tests.import_support import EXAMPLES
+from tests.test_tui_snapshots import SETTLE, app_for, at_step, settle_threads, status_loaded
+from tests.test_tui_snapshots import demo as demo  # the fixed-path demo fixture (snapshots)
+from tests.tui_demo import Demo, build_demo, wait_until
+
+SnapCompare = Callable[..., bool]
+
+
+def _ready(app: MalnuApp, step: str) -> bool:
+    s = app.screen
+    return isinstance(s, WizardScreen) and s.step == step and not s.working and s.blocked is None
+
+
+def _fill(app: MalnuApp, root: Path, max_errors: str = "2") -> None:
+    for name in ("legacy_users.csv", "legacy_users.toml"):
+        shutil.copy(EXAMPLES / name, root / name)
+    screen = app.screen
+    screen.query_one("#import-file", Input).value = str(root / "legacy_users.csv")
+    screen.query_one("#import-table", Input).value = "users"
+    screen.query_one("#import-map", Input).value = str(root / "legacy_users.toml")
+    screen.query_one("#import-max", Input).value = max_errors
+
+
+@pytest.mark.anyio
+async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
+    d = build_demo(tmp_path / "demo")
+    app = app_for(d)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        _fill(app, d.root)
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "preview"))
+        preview = str(screen.query_one("#preview-text", Static).render())
+        assert "comma delimiter" in preview and "role ← from user_type" in preview
+        assert "✔ schema check" in preview
+        assert screen.query_one("#preview-rows", DataTable).row_count == 10  # file, → table
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "validate"), timeout=20)
+        report = str(screen.query_one("#validate-text", Static).render())
+        assert "7 rows read: 5 to insert" in report and "2 rejected" in report
+        rejects = screen.query_one("#validate-rejects", DataTable)
+        assert rejects.row_count == 2 and rejects.get_row_at(0)[:2] == ["7", "role"]
+        assert d.tables() and _count(d.primary_db) == 0  # validation wrote nothing
+        await pilot.press("n")
+        assert screen.step == "confirm" and screen.query_one("#next", Button).disabled
+        await pilot.press(*"schoo")
+        assert screen.query_one("#next", Button).disabled
+        await pilot.press("l", "enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ImportWizard) and screen.finished, timeout=30
+        )
+        result = str(screen.query_one("#result-text", Static).render())
+        assert "✔ committed" in result and "inserted 5" in result and "0 → 5 rows" in result
+        assert "rejects file:" in result
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+    assert _count(d.primary_db) == 5
+    manifests = list_backups(d.target().backup_dir)
+    assert [m.reason for m in manifests] == ["pre-import"]
+    with sqlite3.connect(d.primary_db) as conn:
+        audit = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'import'"
+        ).fetchall()
+    assert len(audit) == 1 and audit[0][0] == "ok" and "sha256" in audit[0][1]
+
+
+@pytest.mark.anyio
+async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens_it(
+    tmp_path: Path,
+) -> None:
+    d = build_demo(tmp_path / "demo")
+    app = app_for(d)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app))
+        app.action_command_palette()
+        await pilot.pause()
+        await pilot.press(*"import a csv")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        _fill(app, d.root, max_errors="0")
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "preview"))
+        await pilot.press("n")
+        await wait_until(
+            pilot,
+            lambda: (
+                screen.step == "validate" and not screen.working and screen.blocked != "loading…"
+            ),
+            timeout=20,
+        )
+        assert screen.blocked and "too many rejected rows" in screen.blocked
+        assert "over the limit" in str(screen.query_one("#validate-text", Static).render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+    assert _count(d.primary_db) == 0
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
+
+
+def _to_step(step: str) -> Callable[[Pilot[Any]], Any]:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        await wait_until(pilot, lambda: status_loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: at_step(app, "source"))
+        root = Path(app.settings.config_path or ".").parent
+        _fill(app, root)
+        await pilot.pause()
+        app.screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: at_step(app, "preview"))
+        if step == "validate":
+            await pilot.press("n")
+            await wait_until(pilot, lambda: at_step(app, "validate"))
+        await pilot.pause(SETTLE)
+
+    return run
+
+
+@pytest.mark.xdist_group("tui")
+@pytest.mark.parametrize(
+    ("step", "size"), [("preview", (80, 24)), ("validate", (120, 40))], ids=["preview", "validate"]
+)
+def test_import_wizard_snapshot(
+    snap_compare: SnapCompare,
+    demo: Demo,
+    size: tuple[int, int],
+    step: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("malnu_tui.engine.data.run.utc_now_iso", lambda: "2026-11-20T09:30:00Z")
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=_to_step(step))
+    settle_threads()

@@ -1,0 +1,92 @@
+"""The console's migration safety: lint findings in the SQL view, and the apply wizard's
+rehearsal on a scratch restore of the newest verified backup (production untouched)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.apply import ApplyWizard
+from malnu_tui.tui.screens.sql_view import SqlViewScreen
+from malnu_tui.tui.screens.wizard import WizardScreen
+from tests.test_tui_wizards import loaded, make_app
+from tests.tui_demo import Demo, build_demo, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Demo:
+    return build_demo(tmp_path / "demo")
+
+
+def _text(app: MalnuApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_sql_view_shows_lint_findings(demo: Demo) -> None:
+    (demo.root / "migrations" / "20251126_080000_drop_class.sql").write_text(
+        "-- Description: classes live in their own table now\n"
+        "ALTER TABLE users DROP COLUMN class_id;\n",
+        encoding="utf-8",
+    )
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press(*["down"] * 9, "enter")  # the new, last migration
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
+        )
+        findings = app.screen.query_one("#findings", DataTable)
+        rows = [findings.get_row_at(i) for i in range(findings.row_count)]
+        lint = [(str(r[0]), str(r[1]), str(r[2])) for r in rows if str(r[2]).startswith("lint")]
+        assert lint == [
+            ("2", "✘ error", "lint DROP-COLUMN"),
+            ("2", "✘ error", "lint NO-ROLLBACK"),
+        ]
+        assert any("instead: stop using the column" in str(r[3]) for r in rows)
+
+
+async def test_apply_wizard_rehearses_on_the_newest_backup(demo: Demo) -> None:
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import open_backend
+
+    app = make_app(demo)
+    target = demo.settings().target("primary")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard)
+                         and app.screen.step == "plan" and not app.screen.working)  # fmt: skip
+        # No backup yet: the rehearsal says so and never blocks the wizard.
+        await pilot.click("#rehearse")
+        await wait_until(
+            pilot, lambda: "not possible" in _text(app, "#rehearse-report"), timeout=30
+        )
+        assert "no verified backup" in _text(app, "#rehearse-report")
+        screen = app.screen
+        assert isinstance(screen, WizardScreen) and screen.blocked is None
+        backend = open_backend(target)
+        try:
+            backup = create_backup(backend, target)
+        finally:
+            backend.close()
+        before = hashlib.sha256(demo.primary_db.read_bytes()).hexdigest()
+        await pilot.click("#rehearse")
+        await wait_until(pilot, lambda: "Rehearsal on backup" in _text(app, "#rehearse-report"),
+                         timeout=30)  # fmt: skip
+        report = _text(app, "#rehearse-report")
+        assert backup.id in report and "all applied" in report
+        assert report.count("✔ 2025") == 3 and "row(s) affected" in report
+        assert hashlib.sha256(demo.primary_db.read_bytes()).hexdigest() == before
+        assert screen.step == "plan" and screen.blocked is None
