@@ -462,3 +462,71 @@ def test_engine_hints_name_console_keys_inside_the_console() -> None:
     )
     assert "press D" in console_hint("accept the edit with `malnu-tui repair` (audited)")
     assert "malnu-tui" not in console_hint("see `malnu-tui backup list --json`")
+
+
+def test_confirmation_problem_says_what_is_wrong() -> None:
+    from malnu_tui.tui.widgets.typed_confirm import confirmation_problem
+
+    purpose = "roll back 1 migration on school.db"
+    assert confirmation_problem("school", "school", purpose) is None
+    assert confirmation_problem("", "school", purpose) == (
+        "nothing typed yet: type school to roll back 1 migration on school.db"
+    )
+    wrong = confirmation_problem("scool", "school", purpose)
+    assert wrong is not None and "'scool' is not 'school'" in wrong
+    case = confirmation_problem("School", "school", purpose)
+    assert case is not None and "upper and lower case" in case
+
+
+async def test_restore_confirmation_says_what_to_type_and_why(demo: Demo) -> None:
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.restore import RestoreWizard
+    from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
+    from tests.tui_demo import add_backups
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        await pilot.press("o")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RestoreWizard)
+                and app.screen.step == "verify"
+                and not app.screen.working
+            ),
+        )
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen.step == "confirm")  # type: ignore[attr-defined]
+        typed = app.screen.query_one(TypedConfirmation)
+        prompt = str(typed.query_one(".typed-prompt", Static).render())
+        assert prompt.startswith("Type school to replace ") and "with backup" in prompt
+        field = typed.query_one(Input)
+        assert field.placeholder != "school"
+        await pilot.press("enter")  # empty: says so, stays
+        why = str(typed.query_one(".typed-why", Static).render())
+        assert why.startswith("nothing typed yet: type school")
+        await pilot.press(*"scool", "enter")
+        assert "'scool' is not 'school'" in str(typed.query_one(".typed-why", Static).render())
+        assert app.screen.step == "confirm"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+
+
+def test_every_screen_uses_the_header_with_a_common_glyph() -> None:
+    import re
+
+    from malnu_tui.tui.widgets.header import HEADER_ICON
+
+    assert HEADER_ICON == "≡"  # in every common terminal font (Textual's ⭘ is not)
+    root = Path(__file__).resolve().parent.parent / "malnu_tui" / "tui"
+    bare = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p.name != "header.py" and re.search(r"\bHeader\(", p.read_text(encoding="utf-8"))
+    ]
+    assert bare == []

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from malnu_tui.engine.migrate import MigrationState, MigrationStatus
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 
@@ -61,7 +62,7 @@ class StatusScreen(Screen[None]):
         self.filter_index = 0
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         with TabbedContent(initial=pane_id(self.initial), id="targets"):
             for t in self.targets:
                 with TabPane(t.name, id=pane_id(t.name)):

@@ -12,12 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher, Footer, Header
+from textual.widgets import Button, ContentSwitcher, Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, OperationFailed, SafetyBackupTaken
 from malnu_tui.tui.session import backup_progress_poster, reporting, take_safety_backup
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 
@@ -53,7 +54,7 @@ class WizardScreen(Screen[str | None]):
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield StepHeader(self.WIZARD_TITLE, tuple(t for _, t in self.STEPS))
         yield ErrorBox(id="wizard-error")
         with ContentSwitcher(initial=self.STEPS[0][0], id="steps"):
