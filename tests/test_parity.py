@@ -308,3 +308,23 @@ def test_plan_check_runs_every_statement_and_reports_rejections(
 
     res = run_cli(*base, "diff", "--all", "--check", "--postgres", pg_url)
     assert res.code == 1 and "REJECTED" in res.out
+
+
+def test_plan_check_runs_a_postgresql_dialect_set_as_written(pg_url: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        "[targets.analytics]\n"
+        f'url = "{pg_url}"\n'
+        f'migrations_dir = "{REPO / "migrations-analytics"}"\n'
+        f'rollback_dir = "{REPO / "rollback-analytics"}"\n'
+        'dialect = "postgresql"\n'
+    )
+    res = run_cli("--config", str(cfg), "plan", "--check", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    statuses = {p["status"] for m in data["migrations"] for p in m["statements"]}
+    assert statuses == {"ok"} and all(m["checked"] for m in data["migrations"])
+    assert "0 rejected" in res.err
+    assert _scratch_schemas(pg_url) == []
+    with psycopg.connect(pg_url) as conn:  # nothing was created for real
+        assert conn.execute("SELECT to_regclass('public.analytics_events')").fetchone() == (None,)

@@ -93,3 +93,44 @@ def test_parity_of_clock_and_random_defaults_never_flickers(
     defaults = {c.name: c.default for c in table.columns}
     assert defaults["id"] == "<random>" and defaults["at"] == "<now>"
     assert defaults["epoch"] == "<now, as a number>" and defaults["fixed"] == "2025-01-01 00:00:00"
+
+
+def test_drizzle_rebuild_of_a_referenced_self_referencing_table_has_parity(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add(
+        "20250101_000100",
+        "base",
+        "CREATE TABLE comments (id INTEGER PRIMARY KEY, parent_id INTEGER "
+        "REFERENCES comments(id), body TEXT);\n"
+        "CREATE TABLE likes (id INTEGER PRIMARY KEY, comment_id INTEGER "
+        "REFERENCES comments(id) ON DELETE CASCADE);\n"
+        "CREATE INDEX ix_likes_comment ON likes (comment_id);",
+    )
+    mdirs.add(
+        "20250101_000200",
+        "rebuild",
+        """
+        PRAGMA foreign_keys=OFF;--> statement-breakpoint
+        CREATE TABLE `__new_comments` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+          `parent_id` integer, `body` text NOT NULL,
+          FOREIGN KEY (`parent_id`) REFERENCES `comments`(`id`) ON DELETE cascade);
+        --> statement-breakpoint
+        INSERT INTO `__new_comments`("id", "parent_id", "body")
+          SELECT "id", "parent_id", "body" FROM `comments`;--> statement-breakpoint
+        DROP TABLE `comments`;--> statement-breakpoint
+        ALTER TABLE `__new_comments` RENAME TO `comments`;--> statement-breakpoint
+        PRAGMA foreign_keys=ON;
+        """,
+    )
+    from malnu_tui.engine.files import discover
+
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = check_parity(mset.migrations, pg_url, check_rollbacks=False)
+    assert report.differences == (), [d.describe() for d in report.differences]
+    assert report.errors == ()
+    comments = report.actual.table("comments")
+    assert comments is not None
+    assert [(f.columns, f.ref_table, f.on_delete) for f in comments.foreign_keys] == [
+        (("parent_id",), "comments", "CASCADE")
+    ]

@@ -99,10 +99,10 @@ def _plan(ctx: Context) -> list[MigrationTranslation]:
     from malnu_tui.engine.plan_diff import as_written, translate_plan
 
     migrations, only = _selected(ctx)
+    url = _postgres_url(ctx) if ctx.opt("check", False) else None
     if _dialect(ctx) == "postgresql":
         ctx.message(f"target {ctx.target.name}: migrations are written for PostgreSQL (as is)")
-        return as_written(migrations, only)
-    url = _postgres_url(ctx) if ctx.opt("check", False) else None
+        return as_written(migrations, only, postgres_url=url)
     return translate_plan(migrations, only, postgres_url=url)
 
 

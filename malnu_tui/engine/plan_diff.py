@@ -169,16 +169,42 @@ def translate_plan(
 
 
 def as_written(
-    migrations: Sequence[Migration], only: Iterable[str] | None = None
+    migrations: Sequence[Migration],
+    only: Iterable[str] | None = None,
+    *,
+    postgres_url: str | None = None,
 ) -> list[MigrationTranslation]:
     """For a set already written in PostgreSQL's dialect (e.g. the analytics set): each file's
-    SQL as it will run, with nothing translated."""
+    SQL as it will run, with nothing translated. With ``postgres_url`` every statement of every
+    file runs, in order, on a scratch schema of that server first (like ``translate_plan``)."""
     wanted = None if only is None else set(only)
+    rejected: dict[tuple[str, int], list[Finding]] = {}
+    if postgres_url is not None:
+        from malnu_tui.engine.parity.scratch import check_statements
+
+        files = [(m.filename, m.statements()) for m in migrations]
+        for f in check_statements(files, postgres_url)[0]:
+            rejected.setdefault((f.file, f.line), []).append(f)
+    checked = postgres_url is not None
     result: list[MigrationTranslation] = []
     for m in migrations:
         if wanted is not None and m.filename not in wanted:
             continue
         source = m.read_text()
-        pairs = tuple(LinePair(st.line, st.text, st.text + ";", ()) for st in m.statements())
-        result.append(MigrationTranslation(m.filename, m.version, source, source, "", pairs, ()))
+        pairs = tuple(
+            LinePair(
+                st.line,
+                st.text,
+                st.text + ";",
+                tuple(rejected.get((m.filename, st.line), ())),
+                checked,
+            )
+            for st in m.statements()
+        )
+        findings = tuple(f for p in pairs for f in p.findings)
+        result.append(
+            MigrationTranslation(
+                m.filename, m.version, source, source, "", pairs, findings, checked
+            )
+        )
     return result

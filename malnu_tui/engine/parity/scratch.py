@@ -19,9 +19,10 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import FileTranslation, Finding
 
-__all__ = ["check_translations", "connect", "run_each", "scratch_schema"]
+__all__ = ["check_statements", "check_translations", "connect", "run_each", "scratch_schema"]
 
 _MISSING = re.compile(r'(?:relation|table|view|index|function) "?([^"\s]+)"? does not exist')
 _CREATES = re.compile(
@@ -60,20 +61,27 @@ def scratch_schema(conn: psycopg.Connection[Any]) -> Iterator[str]:
 def run_each(
     conn: psycopg.Connection[Any],
     file: str,
-    statements: Iterable[tuple[int, str]],
+    statements: Iterable[tuple[int, str] | Statement],
     findings: list[Finding],
     failed: dict[str, tuple[str, int]] | None = None,
 ) -> int:
-    """Run ``(line, text)`` PostgreSQL statements in order, each under a savepoint; append a
-    finding per rejection. ``failed`` (name → where) follows objects whose creation was
-    rejected, so that their knock-on rejections name the root. Returns how many ran."""
+    """Run ``(line, text)`` PostgreSQL statements (or :class:`Statement` values, ``COPY …
+    FROM stdin`` data included) in order, each under a savepoint; append a finding per
+    rejection. ``failed`` (name → where) follows objects whose creation was rejected, so that
+    their knock-on rejections name the root. Returns how many ran."""
     failed = {} if failed is None else failed
     ran = 0
-    for line, text in statements:
+    for item in statements:
+        line, text = (item.line, item.text) if isinstance(item, Statement) else item
+        data = item.copy_data if isinstance(item, Statement) else None
         ran += 1
         try:
             with conn.transaction():
-                conn.execute(text)
+                if data is not None:
+                    with conn.cursor().copy(text) as copy:
+                        copy.write(data)
+                else:
+                    conn.execute(text)
         except psycopg.Error as exc:
             message = (exc.diag.message_primary or str(exc)).strip()
             m = _CREATES.match(text)
@@ -106,15 +114,26 @@ def check_translations(
     """Run every emitted statement of ``translations`` in order in a scratch schema on the
     server at ``postgres_url``; returns the rejections (as error findings) and how many
     statements ran."""
+    files = [
+        (ft.file, [Statement(text, st.line) for st in ft.statements for text in st.output])
+        for ft in translations
+    ]
+    return check_statements(files, postgres_url)
+
+
+def check_statements(
+    files: Sequence[tuple[str, Sequence[Statement]]], postgres_url: str
+) -> tuple[list[Finding], int]:
+    """Run PostgreSQL statements, file by file and in order, in a scratch schema on the server
+    at ``postgres_url``; returns the rejections (as error findings) and how many ran."""
     findings: list[Finding] = []
     failed: dict[str, tuple[str, int]] = {}
     ran = 0
     conn = connect(postgres_url, "malnu-tui plan --check")
     try:
         with scratch_schema(conn):
-            for ft in translations:
-                pairs = [(st.line, text) for st in ft.statements for text in st.output]
-                ran += run_each(conn, ft.file, pairs, findings, failed)
+            for file, statements in files:
+                ran += run_each(conn, file, statements, findings, failed)
     except psycopg.Error as exc:
         raise BackendError(f"check: PostgreSQL error: {exc}") from None
     finally:

@@ -38,6 +38,7 @@ from malnu_tui.engine.translate.expressions import (
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import (
     dropped_table_keys,
+    rename_pending,
     resolve_pending,
     rewrite_foreign_keys,
 )
@@ -376,6 +377,9 @@ def _translate_one(
         ):
             out += " CASCADE"
         after: list[str] = []
+        renamed = _RENAME.match(text)
+        if renamed:
+            rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
         now_exists = _created(text)
         if now_exists is not None and (
             now_exists in state.pending_keys or now_exists in state.pending_views

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -33,6 +34,7 @@ from malnu_tui.engine.translate.types import map_type
 __all__ = [
     "dropped_table_keys",
     "key_problem",
+    "rename_pending",
     "resolve_pending",
     "rewrite_foreign_keys",
 ]
@@ -162,6 +164,19 @@ def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:
                 "reject the table",
                 "make the column types match (or reference a unique key) in a new migration",
             )
+
+
+def rename_pending(old: str, new: str, state: SchemaState) -> None:
+    """``ALTER TABLE old RENAME TO new``: keys waiting to be added to ``old`` now belong to
+    ``new`` (the rebuild's own keys: ``new_t`` references ``t`` and is renamed ``t``)."""
+    head_old, head_new = f"ALTER TABLE {pg_name(old)} ", f"ALTER TABLE {pg_name(new)} "
+    for target, keys in state.pending_keys.items():
+        state.pending_keys[target] = [
+            dataclasses.replace(k, child=new, sql=k.sql.replace(head_old, head_new, 1))
+            if k.child.lower() == old.lower()
+            else k
+            for k in keys
+        ]
 
 
 def resolve_pending(table: str, ctx: Context) -> list[str]:
