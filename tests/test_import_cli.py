@@ -194,7 +194,18 @@ def test_usage_and_mapping_errors_exit_2_naming_the_line(tmp_path: Path) -> None
 def test_from_another_target(tmp_path: Path, imp: ImportTarget) -> None:
     (tmp_path / "legacy").mkdir()
     legacy, _ = _db(tmp_path / "legacy")
-    assert _legacy(legacy, "--max-errors", "2", "--yes", "--no-backup").code == 0
+    assert (
+        _legacy(
+            legacy,
+            "--max-errors",
+            "2",
+            "--yes",
+            "--no-backup",
+            "--rejects",
+            str(tmp_path / "r.csv"),
+        ).code
+        == 0
+    )
     res = run_cli(
         "--database",
         imp.url,

@@ -164,3 +164,44 @@ def test_dry_run_writes_nothing(imp: ImportTarget, tmp_path: Path) -> None:
             else "SELECT table_name FROM information_schema.tables"
         )
     ]
+
+
+def test_values_round_trip_exactly(imp: ImportTarget, tmp_path: Path) -> None:
+    names = ["tab\there", "back\\slash \\N", "line\nbreak", "crlf\r\nbreak", "Érika Nur’aini", ""]
+    body = "".join(
+        f'{i},u{i}@malnu.sch.id,"{n}",{"" if i % 2 else "X-1"}\n' for i, n in enumerate(names, 1)
+    )
+    f = write_csv(tmp_path / "v.csv", "id,email,name,class_id\n" + body)
+    report = _run(imp, ImportRequest("users", file=f))
+    assert report.committed and report.inserted == len(names)
+    rows = imp.rows("SELECT id, name, class_id FROM users ORDER BY id")
+    assert [r[1] for r in rows] == names
+    assert [r[2] for r in rows] == [None, "X-1"] * 3  # unquoted empty → NULL
+
+
+def test_declared_types_are_checked_the_same_everywhere(imp: ImportTarget, tmp_path: Path) -> None:
+    f = write_csv(
+        tmp_path / "s.csv",
+        "nis;nisn;name;gender;birth_date;active\n"
+        "0012345;0081234567;Siti;P;2008-05-03;true\n"
+        "0012346;0087654321;Budi;L;2008-02-30;true\n"  # no such date
+        "0012347;0089876543;Cici;P;03/05/2008;1\n"  # not ISO: a mapping would say the format
+        "0012348;0080011223;Dodi;L;2009-01-09;mungkin\n",  # not a boolean
+    )
+    req = ImportRequest("students", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5))
+    report = _run(imp, req)
+    assert (report.inserted, report.rejected) == (1, 3)
+    got = {int(r["line"]): (r["column"], r["reason"]) for r in _rejects(report.rejects_file)}
+    assert got[3][0] == "birth_date" and "invalid date" in got[3][1]
+    assert got[4][0] == "birth_date" and got[5][0] == "active"
+    assert imp.rows("SELECT nis FROM students") == [("0012345",)]
+
+
+def test_schema_problems_are_named_together(imp: ImportTarget, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "d.csv", "email,email,nama\na@b.c,a@b.c,Ana\n")
+    with pytest.raises(SchemaMismatch) as exc:
+        _run(imp, ImportRequest("users", file=f, key=("nama",)))
+    text = str(exc.value)
+    assert "duplicate header 'email'" in text and "unknown column 'nama'" in text
+    assert "NOT NULL column 'name' has no default and is not given" in text
+    assert exc.value.exit_code == 2

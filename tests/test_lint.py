@@ -296,3 +296,26 @@ def test_plan_json_carries_the_lint(mdirs: MigrationDirs, sqlite_url: str) -> No
         "lint: 20250101_000100_base.sql:1: error [NO-ROLLBACK]"
         in run_cli("--database", sqlite_url, *mdirs.args(), "plan").err
     )
+
+
+def test_a_comment_only_migration_needs_no_rollback(mdirs: MigrationDirs) -> None:
+    mdirs.add("20250101_000100", "noop", "-- nothing to do here any more", None)
+    report = lint_migrations(discover(mdirs.migrations, mdirs.rollback))
+    assert report.findings == () and report.checked == ("20250101_000100_noop.sql",)
+
+
+def test_a_plain_index_on_a_small_live_postgresql_table_is_a_note(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "base", BASE_PG, "DROP TABLE users;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "index", "CREATE INDEX i_name ON users (name);",
+              "DROP INDEX i_name;")  # fmt: skip
+    live = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"]) for f in live] == [("PG-INDEX-NOT-CONCURRENT", "info")]
+    assert "about 0 rows live now" in live[0]["why"]
+    files_only = json.loads(run_cli(*base, "lint", "--all", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"]) for f in files_only] == [
+        ("PG-INDEX-NOT-CONCURRENT", "warning")
+    ]

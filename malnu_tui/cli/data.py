@@ -71,7 +71,7 @@ def _request(ctx: Context) -> ImportRequest:
         key=key,
         on_conflict=a.on_conflict,
         encoding=a.encoding,
-        delimiter=parse_delimiter(a.delimiter) if a.delimiter else None,
+        delimiter=parse_delimiter(a.delimiter) if a.delimiter is not None else None,
         rejects=Path(a.rejects) if a.rejects else None,
         max_errors=MaxErrors.parse(a.max_errors),
         dry_run=a.dry_run,

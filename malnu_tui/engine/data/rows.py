@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import NamedTuple
 
 from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord
@@ -286,6 +287,8 @@ class RowBuilder:
         mapping: Mapping,
         header: Sequence[str],
         now: str,
+        *,
+        numbers_as_text: bool = False,
     ) -> None:
         self.width = len(header)
         self.columns = check.columns
@@ -301,6 +304,28 @@ class RowBuilder:
                 (name, _getter(rules[name], header, now), _coercer(col), col.not_null)
             )
             self._columns.append(_column_plan(rules[name], col, header, now))
+        # The pass-through: every column straight from a source field, no step. Its rows are
+        # the file's own tuples (reordered in C), checked but not rebuilt; whole numbers may
+        # then stay text for writers whose database converts them by the column's type
+        # (SQLite's affinity, PostgreSQL's cast): ``numbers_as_text``.
+        self._passthrough: tuple[int, ...] | None = None
+        self._checks: list[str] = []
+        plain = all(
+            p.index >= 0 and not p.steps and p.value_map is None and not p.has_default
+            for p in self._columns
+        )
+        if plain and self._columns:
+            self._passthrough = tuple(p.index for p in self._columns)
+            for name in self.columns:
+                col = schema.column(name)
+                assert col is not None
+                if col.family == "text" and col.max_length is None:
+                    self._checks.append("")
+                elif col.family == "integer" and numbers_as_text and col.int_bits == 64:
+                    self._checks.append("int")
+                else:
+                    self._checks.append("other")
+        self._not_null = [p.not_null for p in self._columns]
 
     def build(self, rec: SourceRecord) -> Row | Rejection:
         if rec.error:
@@ -348,6 +373,10 @@ class RowBuilder:
         fields = recs.fields
         if recs.errors or set(map(len, fields)) != {self.width}:
             raise _Slow
+        if self._passthrough is not None:
+            batch = self._pass_through(recs)
+            if batch is not None:
+                return batch
         cols = list(zip(*fields, strict=True))
         outs: list[Sequence[Value]] = []
         for plan in self._columns:
@@ -374,3 +403,38 @@ class RowBuilder:
         if len(values) != n:
             raise _Slow
         return RowBatch(recs.lines, values, recs.raws)
+
+    def _pass_through(self, recs: RecordChunk) -> RowBatch | None:
+        """The file's own tuples when every value passes as it is (None: build them)."""
+        idx = self._passthrough
+        assert idx is not None
+        values: Sequence[tuple[Value, ...]]
+        if idx == tuple(range(self.width)):
+            values = recs.fields
+        elif len(idx) == 1:
+            values = [(f[idx[0]],) for f in recs.fields]
+        else:
+            values = list(map(itemgetter(*idx), recs.fields))
+        for j, (check, not_null) in enumerate(zip(self._checks, self._not_null, strict=True)):
+            if not check and not not_null:
+                continue
+            col = list(map(itemgetter(j), values))
+            if not_null and None in col:
+                raise _Slow
+            if check == "other" or (check == "int" and not _whole_numbers(col)):
+                return None
+        return RowBatch(recs.lines, values, recs.raws)
+
+
+_WHOLE = re.compile(r"(?:-?[0-9]{1,18}\n)*-?[0-9]{1,18}")
+
+
+def _whole_numbers(col: Sequence[Value]) -> bool:
+    """Every value a plain whole number within 64 bits (at C speed), or NULL."""
+    nonnull = [v for v in col if v is not None] if None in col else col
+    if not nonnull:
+        return True
+    try:
+        return _WHOLE.fullmatch("\n".join(nonnull)) is not None  # type: ignore[arg-type]
+    except TypeError:
+        return False

@@ -333,7 +333,15 @@ def _execute(
     if not check.ok:
         raise SchemaMismatch(request.table, check.problems)
     sha = file_sha256(request.file) if request.file is not None else None
-    builder = RowBuilder(schema, check, mapping, source.header, utc_now_iso())
+    # D1's staging table has no column types: it gets real numbers.
+    builder = RowBuilder(
+        schema,
+        check,
+        mapping,
+        source.header,
+        utc_now_iso(),
+        numbers_as_text=backend.kind != "d1",
+    )
     rejects = RejectsWriter(request.rejects_path())
     spec = WriteSpec(schema, check.columns, check.key, request.conflict)
     writer: TableWriter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -25,6 +25,8 @@ from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, s
 __all__ = ["Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
+TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+LARGE_TABLE_ROWS = 100_000
 _IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
 register(
     Rule(
@@ -113,6 +115,7 @@ class _State:
     rollback: _Rollback
     rebuilt: set[str]
     session_lock_timeout: bool
+    table_rows: TableRows | None = None
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -223,7 +226,14 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         out.append(_f("ADD-UNIQUE", s.file, st.line, why))
     if s.dialect == "postgresql" and not op.concurrently:
         why = f"CREATE INDEX {op.name or ''} on {op.table} blocks writes while it builds"
-        out.append(_f("PG-INDEX-NOT-CONCURRENT", s.file, st.line, " ".join(why.split())))
+        rows = s.table_rows(op.table) if s.table_rows is not None else None
+        sev: Severity | None = None
+        if rows is not None and rows < LARGE_TABLE_ROWS:
+            why += f" (about {rows} rows live now: a short lock)"
+            sev = "info"
+        out.append(
+            _f("PG-INDEX-NOT-CONCURRENT", s.file, st.line, " ".join(why.split()), severity=sev)
+        )
 
 
 def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -358,6 +368,7 @@ def _lint_one(
     d1: D1State | None,
     session_lock_timeout: bool,
     notes: list[str],
+    table_rows: TableRows | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -367,7 +378,9 @@ def _lint_one(
         return [_f("FILE-UNREADABLE", m.filename, getattr(exc, "line", None) or 1, str(exc))]
     ops = [read_ops(st) for st in statements]
     rollback = _read_rollback(m, findings)
-    s = _State(m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout)
+    s = _State(
+        m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
+    )
     if d1 is not None:
         findings.extend(d1_template(m))
     for st, op in zip(statements, ops, strict=True):
@@ -388,7 +401,8 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         _rebuild_rules(s, replay, findings)
-    _rollback_rules(s, m, statements[0].line if statements else 1, findings)
+    if statements:  # a comment-only migration is a no-op: nothing to undo
+        _rollback_rules(s, m, statements[0].line, findings)
     findings = _apply_ignores(findings, text, m.filename)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
@@ -404,6 +418,7 @@ def lint_migrations(
     probe: RowProbe | None = None,
     session_lock_timeout: bool = False,
     notes: Sequence[str] = (),
+    table_rows: TableRows | None = None,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -411,7 +426,8 @@ def lint_migrations(
     ``base_schema``, the live database's CREATE statements, when given: then only ``only``
     is replayed). ``d1`` adds D1's rule set; ``probe`` answers whether a child table has rows
     (the live database), for D1's RESTRICT rule. ``session_lock_timeout``: the target sets a
-    lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT.
+    lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT. ``table_rows``
+    (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note.
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
@@ -431,7 +447,9 @@ def lint_migrations(
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
-            found.extend(_lint_one(m, dialect, replay, d1_state, session_lock_timeout, out_notes))
+            found.extend(
+                _lint_one(m, dialect, replay, d1_state, session_lock_timeout, out_notes, table_rows)
+            )
     finally:
         if replay is not None:
             replay.close()

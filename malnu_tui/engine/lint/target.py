@@ -4,7 +4,7 @@ and rows when the database is reachable, and the target's own session lock_timeo
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -78,6 +78,38 @@ def _probe(backend: Backend) -> RowProbe:
     return has_rows
 
 
+def _pg_rows(backend: Backend) -> Callable[[str], int | None]:
+    """Live rows of a PostgreSQL table (the planner's estimate; counted up to the threshold
+    when the table was never analysed); None when there is no such table yet."""
+    from malnu_tui.engine.lint.core import LARGE_TABLE_ROWS
+
+    conn = getattr(backend, "conn", None)
+
+    def rows(table: str) -> int | None:
+        if conn is None:
+            return None
+        try:
+            from psycopg import sql
+
+            row = conn.execute(
+                "SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                (sql.Identifier(table).as_string(conn),),
+            ).fetchone()
+            if row is None or row[0] is None:
+                return None
+            if int(row[0]) >= 0:
+                return int(row[0])
+            q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) AS s").format(
+                sql.Identifier(table)
+            )
+            counted = conn.execute(q, (LARGE_TABLE_ROWS,)).fetchone()
+            return int(counted[0]) if counted else None
+        except Exception:  # best effort: the finding stays a warning
+            return None
+
+    return rows
+
+
 def _session_lock_timeout(target: Target) -> bool:
     """Whether the tool's sessions on a PostgreSQL target carry a lock_timeout (it sets 10s
     unless the URL or the target's options say ``lock_timeout = 0``)."""
@@ -101,6 +133,9 @@ def lint_target(
     ``from_live_schema`` (pending migrations) the replay starts from its schema."""
     notes: list[str] = []
     is_d1 = target.kind == "d1"
+    rows = None
+    if backend is not None and target.kind == "postgresql" and dialect_of(target) == "postgresql":
+        rows = _pg_rows(backend)
     base: list[str] = []
     probe = None
     if is_d1 and backend is None:
@@ -121,6 +156,7 @@ def lint_target(
         probe=probe,
         session_lock_timeout=_session_lock_timeout(target),
         notes=notes,
+        table_rows=rows,
     )
 
 

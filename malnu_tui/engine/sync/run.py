@@ -77,11 +77,18 @@ def _watermark(
     assert col is not None
     i = shape.names.index(cursor)
     norm = normalizer(col.kind)
-    seen = [norm(r[i]) for r in rows if r[i] is not None]
-    seen = [v for v in seen if not v.startswith("?")]
-    if not seen:
+    values = [r[i] for r in rows if r[i] is not None]
+    if not values:
         return current
-    top = max(seen)
+    if col.kind in ("ts", "tstz") and all(
+        type(v) is str and len(v) == 19 and v[10] == " " for v in values
+    ):
+        top = norm(max(values))  # one layout: the greatest text is the latest time
+    else:
+        seen = [t for t in map(norm, values) if not t.startswith("?")]
+        if not seen:
+            return current
+        top = max(seen)
     return top if current is None or top > current else current
 
 

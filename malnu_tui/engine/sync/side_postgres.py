@@ -50,6 +50,7 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
+        self._state_ready = False
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         self._rows("SELECT set_config('datestyle', 'ISO', false)")  # output style; input order kept
 
@@ -301,6 +302,8 @@ class PostgresSide:
         ).format(self._t(STATE_TABLE), cols, ph, sets)
 
     def _ensure_state_table(self) -> None:
+        if self._state_ready:
+            return  # created by a committed write of this session
         ddl = STATE_DDL.format(t=self._t(STATE_TABLE).as_string(self.conn))
         self.conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
@@ -337,6 +340,7 @@ class PostgresSide:
             with self.conn.transaction():
                 self._ensure_state_table()
                 self.conn.execute(self._state_upsert(), state.values())
+            self._state_ready = True
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
 

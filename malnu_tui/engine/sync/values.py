@@ -256,9 +256,11 @@ def normalizer(kind: str) -> Normalizer:
 _FAST: dict[str, str] = {
     "int": "str(v{i}) if type(v{i}) is int else n{i}(v{i})",
     "text": "v{i} if type(v{i}) is str else n{i}(v{i})",
-    "ts": "v{i} if type(v{i}) is str and canon_ts(v{i}) else n{i}(v{i})",
-    "tstz": "v{i} if type(v{i}) is str and canon_ts(v{i}) else n{i}(v{i})",
-    "date": "v{i} if type(v{i}) is str and canon_date(v{i}) else n{i}(v{i})",
+    # 'YYYY-MM-DD HH:MM:SS' by its shape: text of that shape is kept as it is on either side
+    # (PostgreSQL would refuse one that is not a time, so nothing can hide behind it).
+    "ts": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "tstz": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    "date": "v{i} if type(v{i}) is str and len(v{i}) == 10 and v{i}[4] == '-' else n{i}(v{i})",
     "float": "pack(v{i}).hex() if type(v{i}) is float else n{i}(v{i})",
     "bytes": "v{i}.hex() if type(v{i}) is bytes else n{i}(v{i})",
     "bool": "('t' if v{i} else 'f') if type(v{i}) is bool or type(v{i}) is int else n{i}(v{i})",
@@ -283,14 +285,12 @@ def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
     source = (
         "def row_hash(row):\n"
         f"    {names}, = row\n"
-        '    digest = md5(f"' + fields + '".encode(), usedforsecurity=False).digest()\n'
+        '    digest = md5(f"' + fields + '".encode()).digest()\n'
         "    return from_bytes(digest[:8], 'big', signed=True)\n"
     )
     namespace: dict[str, Any] = {
         "md5": hashlib.md5,
         "from_bytes": int.from_bytes,
-        "canon_ts": _CANON_TS.match,
-        "canon_date": _CANON_DATE.match,
         "pack": struct.Struct(">d").pack,
         **{f"n{i}": normalizer(k) for i, k in enumerate(kinds)},
     }
