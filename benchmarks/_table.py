@@ -17,6 +17,27 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+def paired(
+    floor: Callable[[], object], ours: Callable[[], object], repeat: int = 3
+) -> tuple[float, float, float]:
+    """Run ``floor`` and ``ours`` alternately ``repeat`` times each: (median floor seconds,
+    median ours seconds, median of the per-pair ratios ours/floor). Alternating keeps a burst of
+    load from other processes from landing on one side only."""
+    pairs: list[tuple[float, float]] = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        floor()
+        t1 = time.perf_counter()
+        ours()
+        t2 = time.perf_counter()
+        pairs.append((t1 - t0, t2 - t1))
+    return (
+        statistics.median(f for f, _ in pairs),
+        statistics.median(o for _, o in pairs),
+        statistics.median(o / f for f, o in pairs),
+    )
+
+
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]

@@ -93,8 +93,8 @@ async def rollback_blocked(pilot: Pilot[Any], app: MalnuApp) -> None:
 async def rollback_confirm(pilot: Pilot[Any], app: MalnuApp) -> None:
     await rollback_preview(pilot, app)
     await pilot.press("n")
-    await step(pilot, app, "backup")
-    await pilot.press("n", *"scho")
+    await step(pilot, app, "confirm")
+    await pilot.press(*"scho")
 
 
 async def rollback_verification(pilot: Pilot[Any], app: MalnuApp) -> None:
@@ -116,8 +116,6 @@ async def apply_plan(pilot: Pilot[Any], app: MalnuApp) -> None:
 
 async def apply_result(pilot: Pilot[Any], app: MalnuApp) -> None:
     await apply_plan(pilot, app)
-    await pilot.press("n")
-    await step(pilot, app, "backup")
     await pilot.press("n", "n")
     await step(pilot, app, "result")
 

@@ -3,9 +3,6 @@ on SQLite and PostgreSQL alike, targets with their own backup store, row-level s
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +13,7 @@ from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import MigrationSet, discover
 from malnu_tui.engine.migrate import apply_plan, plan_up
-
-REPO = Path(__file__).resolve().parent.parent
-MALNU = str(REPO / ".venv" / "bin" / "malnu-tui")
+from tests.fixtures_core import CliResult, run_cli
 
 # Portable SQL: runs unchanged on SQLite and PostgreSQL.
 MIGRATIONS = [
@@ -104,29 +99,11 @@ def open_fresh(target: Target) -> Backend:
 
 def cli(
     *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``malnu-tui ARGS`` as a real process, without a terminal, in an isolated home."""
-    full_env = {
-        **os.environ,
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "NO_COLOR": "1",
-        **(env or {}),
-    }
-    for k in list(full_env):
-        if k.startswith("MALNU_") and k not in (env or {}):
-            del full_env[k]
-    exe = [MALNU] if os.access(MALNU, os.X_OK) else [sys.executable, "-m", "malnu_tui"]
-    return subprocess.run(
-        [*exe, *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-        cwd=str(home),
-        check=False,
-    )
+) -> CliResult:
+    """``malnu-tui ARGS`` as a real process (:func:`tests.fixtures_core.run_cli`), its data and
+    config dirs under ``home`` (the backups then are in ``home / "data" / "malnu-tui"``)."""
+    dirs = {"XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    return run_cli(*args, env={**dirs, **(env or {})}, timeout=timeout)
 
 
 WRITER = r"""
@@ -164,10 +141,7 @@ sys.exit(main(sys.argv[2:]))
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
     """A target with its own backup store and an open backend, on each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'school.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
+    url = request.getfixturevalue("fresh_db")(request.param).url
     target = make_target(tmp_path, url)
     backend = open_fresh(target)
     try:

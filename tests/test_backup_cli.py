@@ -32,8 +32,8 @@ def env(tmp_path: Path) -> tuple[Path, list[str]]:
 
 def _list(home: Path, args: list[str]) -> list[dict[str, object]]:
     p = cli(*args, "backup", "list", "--json", home=home)
-    assert p.returncode == 0, p.stderr
-    data = json.loads(p.stdout)
+    assert p.code == 0, p.err
+    data = json.loads(p.out)
     assert isinstance(data, list)
     return data
 
@@ -43,36 +43,36 @@ def test_up_and_rollback_take_safety_backups_and_no_backup_is_audited(
 ) -> None:
     home, args = env
     p = cli(*args, "up", "--to", "20250101_000100", home=home)
-    assert p.returncode == 0, p.stderr
-    assert "safety backup:" in p.stderr
+    assert p.code == 0, p.err
+    assert "safety backup:" in p.err
     p = cli(*args, "up", "--no-backup", home=home)
-    assert p.returncode == 0, p.stderr
-    assert "--no-backup" in p.stderr
+    assert p.code == 0, p.err
+    assert "--no-backup" in p.err
     p = cli(*args, "rollback", home=home)
-    assert p.returncode == 2 and "without confirmation" in p.stderr, "no TTY, no --yes: refused"
+    assert p.code == 2 and "without confirmation" in p.err, "no TTY, no --yes: refused"
     p = cli(*args, "rollback", "--yes", home=home)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.err
     reasons = [b["reason"] for b in _list(home, args)]
     assert reasons == ["pre-rollback", "pre-up"]
     p = cli(*args, "log", "--json", "--action", "backup", home=home)
-    log = json.loads(p.stdout)
+    log = json.loads(p.out)
     assert any(e["outcome"] == "skipped" and e["object"] == "pre-up" for e in log)
     assert sum(1 for e in log if e["outcome"] == "ok") == 2
 
 
 def test_create_list_verify_restore_delete_prune(env: tuple[Path, list[str]]) -> None:
     home, args = env
-    assert cli(*args, "up", "--no-backup", home=home).returncode == 0
+    assert cli(*args, "up", "--no-backup", home=home).code == 0
     db = Path(args[1].removeprefix("sqlite:///"))
     with sqlite3.connect(db) as c:
         c.execute("INSERT INTO users (id, email) VALUES (1, 'guru@malnu.sch.id')")
 
     p = cli(*args, "backup", "create", home=home)
-    assert p.returncode == 0, p.stderr
-    bid = p.stdout.strip()
+    assert p.code == 0, p.err
+    bid = p.out.strip()
     p = cli(*args, "backup", "create", "--reason", "scheduled", "--json", home=home)
-    assert p.returncode == 0, p.stderr
-    second = json.loads(p.stdout)
+    assert p.code == 0, p.err
+    second = json.loads(p.out)
     assert second["reason"] == "scheduled" and second["row_counts"]["users"] == 1
 
     listed = _list(home, args)
@@ -80,78 +80,78 @@ def test_create_list_verify_restore_delete_prune(env: tuple[Path, list[str]]) ->
     for b in listed:
         assert {"id", "created_at", "size", "sha256", "reason"} <= set(b)
     p = cli(*args, "backup", "list", home=home)
-    assert bid in p.stdout and "scheduled" in p.stdout
+    assert bid in p.out and "scheduled" in p.out
 
     p = cli(*args, "backup", "verify", bid[:18], "--deep", "--json", home=home)
-    assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["ok"] is True
+    assert p.code == 0, p.err
+    assert json.loads(p.out)["ok"] is True
 
     with sqlite3.connect(db) as c:
         c.execute("DELETE FROM users")
     p = cli(*args, "backup", "restore", bid, home=home)
-    assert p.returncode == 2 and "without confirmation" in p.stderr
+    assert p.code == 2 and "without confirmation" in p.err
     p = cli(*args, "backup", "restore", bid, "--yes", home=home)
-    assert p.returncode == 0, p.stderr
-    assert "Restore plan" in p.stderr and "applied" in p.stdout, "status shown after restore"
+    assert p.code == 0, p.err
+    assert "Restore plan" in p.err and "applied" in p.out, "status shown after restore"
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT email FROM users").fetchall() == [("guru@malnu.sch.id",)]
     assert len(_list(home, args)) == 3  # + pre-restore
 
     p = cli(*args, "backup", "delete", bid, home=home)
-    assert p.returncode == 2
+    assert p.code == 2
     p = cli(*args, "backup", "delete", bid, "--yes", home=home)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.err
     assert bid not in [b["id"] for b in _list(home, args)]
     p = cli(*args, "backup", "verify", bid, home=home)
-    assert p.returncode == 2 and "no backup" in p.stderr
+    assert p.code == 2 and "no backup" in p.err
 
     p = cli(*args, "backup", "prune", "--keep", "1", "--yes", "--json", home=home)
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
+    assert p.code == 0, p.err
+    out = json.loads(p.out)
     assert len(out["deleted"]) == 1 and len(out["kept"]) == 1
     assert len(_list(home, args)) == 1
-    log = json.loads(cli(*args, "log", "--json", home=home).stdout)
+    log = json.loads(cli(*args, "log", "--json", home=home).out)
     actions = {(e["action"], e["outcome"]) for e in log}
     assert {("backup-delete", "ok"), ("backup-prune", "ok"), ("restore", "ok")} <= actions
 
 
 def test_corrupt_backup_is_refused_by_the_cli(env: tuple[Path, list[str]]) -> None:
     home, args = env
-    assert cli(*args, "up", "--no-backup", home=home).returncode == 0
+    assert cli(*args, "up", "--no-backup", home=home).code == 0
     p = cli(*args, "backup", "create", "--json", home=home)
-    m = json.loads(p.stdout)
+    m = json.loads(p.out)
     store = next((home / "data" / "malnu-tui" / "backups").iterdir())
     data = store / m["file"]
     raw = bytearray(data.read_bytes())
     raw[100] ^= 0xFF
     data.write_bytes(bytes(raw))
     p = cli(*args, "backup", "verify", m["id"], home=home)
-    assert p.returncode == 1 and "FAIL" in p.stdout
+    assert p.code == 1 and "FAIL" in p.out
     p = cli(*args, "backup", "restore", m["id"], "--yes", home=home)
-    assert p.returncode == 1
-    assert "failed verification" in p.stderr and "nothing was changed" in p.stderr
-    assert "Traceback" not in p.stderr
+    assert p.code == 1
+    assert "failed verification" in p.err and "nothing was changed" in p.err
+    assert "Traceback" not in p.err
 
 
 def test_recover_dry_run_and_run(env: tuple[Path, list[str]]) -> None:
     home, args = env
-    assert cli(*args, "up", "--no-backup", "--to", "20250101_000100", home=home).returncode == 0
-    assert cli(*args, "backup", "create", home=home).returncode == 0
+    assert cli(*args, "up", "--no-backup", "--to", "20250101_000100", home=home).code == 0
+    assert cli(*args, "backup", "create", home=home).code == 0
     p = cli(*args, "recover", "--to", "-1h", "--dry-run", home=home)
-    assert p.returncode == 1 and "no verified backup" in p.stderr
+    assert p.code == 1 and "no verified backup" in p.err
     p = cli(*args, "recover", "--to", "now", "--dry-run", "--json", home=home)
-    assert p.returncode == 0, p.stderr
-    plan = json.loads(p.stdout)
+    assert p.code == 0, p.err
+    plan = json.loads(p.out)
     assert plan["reapply"] == [] and "not_recovered" in plan
     p = cli(*args, "recover", "--to", "now", "--dry-run", home=home)
-    assert "NOT recovered" in p.stdout
+    assert "NOT recovered" in p.out
     p = cli(*args, "recover", "--to=-0s", home=home)
-    assert p.returncode == 2, "destructive: refused without --yes"
+    assert p.code == 2, "destructive: refused without --yes"
     p = cli(*args, "recover", "--to", "now", "--yes", home=home)
-    assert p.returncode == 0, p.stderr
-    assert "recovered to" in p.stderr
+    assert p.code == 0, p.err
+    assert "recovered to" in p.err
     p = cli(*args, "backup", "prune", home=home)
-    assert p.returncode == 2 and "--keep" in p.stderr
+    assert p.code == 2 and "--keep" in p.err
 
 
 def test_postgres_backup_and_restore_never_print_the_password(pg_url: str, tmp_path: Path) -> None:
@@ -164,20 +164,20 @@ def test_postgres_backup_and_restore_never_print_the_password(pg_url: str, tmp_p
     outputs = []
     p = cli(*args, "up", home=home)
     outputs.append(p)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.err
     p = cli(*args, "backup", "create", "--json", home=home)
     outputs.append(p)
-    assert p.returncode == 0, p.stderr
-    bid = json.loads(p.stdout)["id"]
+    assert p.code == 0, p.err
+    bid = json.loads(p.out)["id"]
     for cmd in (["backup", "list"], ["backup", "verify", bid, "--deep"]):
         p = cli(*args, *cmd, home=home)
         outputs.append(p)
-        assert p.returncode == 0, p.stderr
+        assert p.code == 0, p.err
     p = cli(*args, "backup", "restore", bid, "--yes", home=home)
     outputs.append(p)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.err
     for p in outputs:
-        assert "hunter2" not in p.stdout + p.stderr
+        assert "hunter2" not in p.out + p.err
     for f in (home / "data").rglob("*"):
         if f.is_file():
             assert b"hunter2" not in f.read_bytes(), f

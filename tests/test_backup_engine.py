@@ -158,9 +158,23 @@ def test_backup_while_another_process_writes(db: tuple[Target, Backend], tmp_pat
     try:
         assert writer.stdout is not None
         assert writer.stdout.readline().strip() == "ready"
-        time.sleep(0.3)
         before = backend.row_count("users")
-        m = create_backup(backend, target)
+        waited: list[int] = []
+
+        def while_backing_up(_event: object) -> None:
+            # At the backup's first progress event, wait until the writer has committed again:
+            # the overlap is made certain here instead of being left to the CPU scheduler (on a
+            # loaded machine the writer may not get a time slice during a short backup).
+            if waited:
+                return
+            watcher = open_fresh(target)
+            deadline = time.monotonic() + 30
+            while watcher.row_count("users") <= before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            waited.append(watcher.row_count("users"))
+            watcher.close()
+
+        m = create_backup(backend, target, progress=while_backing_up)
         after = backend.row_count("users")
     finally:
         stop.touch()

@@ -59,13 +59,15 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         Fault("status", count=2, status=429, retry_after=0, match="VALUES (1)"),
         Fault("drop-before", count=2, match="VALUES (1)"),
         Fault("drop-after", count=1, match="VALUES (1)"),
-        Fault("slow", count=1, delay=1.5, match="VALUES (1)"),
+        Fault("slow", count=1, delay=4.0, match="VALUES (1)"),
     ],
     ids=["503", "500", "429", "drop-before", "drop-after", "timeout-then-late-delivery"],
 )
 def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fault) -> None:
     d = bumps(mdirs)
-    b = connect(d1.url, d, timeout=0.5)
+    # A request times out after 2 s: far above a loaded machine's answers, far below the 4 s
+    # the "slow" fault holds its delivery.
+    b = connect(d1.url, d, timeout=2.0)
     since = len(d1.server.requests)
     d1.server.inject(fault)
     assert up(b, d) == [
@@ -83,10 +85,12 @@ def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fa
         # The first delivery arrived after the client gave up and re-sent (the tracking table
         # said "not applied" then); when it finally ran, the guard refused it whole.
         assert sent == ["slow", ""]
-        time.sleep(1.2)
-        assert d1.sql("SELECT n FROM counter ORDER BY n") == [(1,), (2,)]
         late = [r for r in d1.server.requests[since:] if r.fault == "slow"]
+        deadline = time.monotonic() + 30
+        while not late[0].status and time.monotonic() < deadline:
+            time.sleep(0.05)  # the late delivery is still held by the server
         assert late[0].status == 400
+        assert d1.sql("SELECT n FROM counter ORDER BY n") == [(1,), (2,)]
     else:
         assert sent == [fault.kind, fault.kind, ""]
     assert b.read_lock() is None

@@ -122,3 +122,32 @@ def test_rehearse_on_d1_loads_the_export_into_sqlite(d1: D1Target, mdirs: Migrat
     assert res.code == 1 and "scratch SQLite file" in data["scratch"]
     assert [(m["ok"], m["rows"]) for m in data["migrations"]] == [(True, 3), (False, 0), (False, 0)]
     assert d1.sql("SELECT email FROM users ORDER BY id") == [("A@x",), ("B@x",), ("C@x",)]
+
+
+def test_rehearse_on_a_postgresql_mirror_runs_the_translation(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A PostgreSQL target keeping copies of the primary's tables (dialect = "sqlite"): the
+    rehearsal runs the PostgreSQL translation of the SQLite files, as `up` does."""
+    _school(mdirs)
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.mirror]\nurl = "{pg_url}"\ndialect = "sqlite"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        f'backup_dir = "{tmp_path / "backups"}"\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(config), "--target", "mirror"]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000300", "stamp", "ALTER TABLE users ADD COLUMN seen_at DATETIME "
+              "DEFAULT CURRENT_TIMESTAMP;", "ALTER TABLE users DROP COLUMN seen_at;")  # fmt: skip
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 0, res.err
+    got = json.loads(res.out)["migrations"]
+    assert [(m["filename"], m["ok"]) for m in got] == [("20250101_000300_stamp.sql", True)]
+    with psycopg.connect(pg_url) as conn:
+        cols = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+        ).fetchall()
+    assert ("seen_at",) not in cols, "the mirror itself is not touched"

@@ -228,7 +228,7 @@ async def test_help_shows_every_binding_with_its_id_within_80_columns(demo: Demo
 async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_help(
     demo: Demo,
 ) -> None:
-    from textual.command import CommandPalette
+    from textual.command import CommandList, CommandPalette
 
     from malnu_tui.tui.commands import BASE_COMMANDS, help_with_key
     from malnu_tui.tui.keys import key_entries
@@ -252,7 +252,8 @@ async def test_palette_lists_every_action_with_its_key_and_finds_words_of_the_he
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"undo")  # a word of the help text, not of the title
-        await pilot.pause(0.5)
+        hits = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: hits.option_count > 0)  # the search runs in a worker
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RollbackWizard))
 

@@ -204,9 +204,7 @@ def test_rollback_preview_blocked(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rollback_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(
-        ("r",), "how-far", ("n",), "preview", ("n",), "backup", ("n",), "confirm", ("s", "c", "h")
-    )
+    run = steps(("r",), "how-far", ("n",), "preview", ("n",), "confirm", ("s", "c", "h"))
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 
@@ -215,7 +213,7 @@ def test_rollback_verification(
     snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
 ) -> None:
     run = steps(
-        ("r",), "how-far", ("n",), "preview", ("n",), "backup",
+        ("r",), "how-far", ("n",), "preview",
         ("n", *"school", "enter"), "verify",
     )  # fmt: skip
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
@@ -230,8 +228,8 @@ def test_apply_plan(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_apply_backup_done(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(("a",), "plan", ("n",), "backup")
+def test_apply_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    run = steps(("a",), "plan", ("n",), "confirm")
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 

@@ -182,18 +182,17 @@ async def test_rollback_wizard_end_to_end_removes_migrations_and_leaves_a_backup
         assert plan is not None
         assert [s.filename for s in plan.steps] == SCHOOL_APPLIED[-1:-3:-1]  # newest first
         assert "preconditions hold" in text_of(app, "#preconditions")
-        await pilot.press("n")  # safety backup
-        await wait_until(pilot, lambda: ready(app, "backup"))
-        backup_id = screen.backup_id
-        assert backup_id
-        await pilot.press("n")  # typed confirmation
+        await pilot.press("n")  # typed confirmation (the backup comes after it)
         assert screen.step == "confirm" and not ready(app, "confirm")
+        assert list_backups(demo.target().backup_dir) == []
         assert app.screen.query_one("#next", Button).disabled  # until the name is typed
         await pilot.press(*"schoo")
         assert not ready(app, "confirm")
         await pilot.press("l", "enter")
         await wait_until(pilot, lambda: ready(app, "verify"), timeout=20)
         assert "2 migration(s) rolled back" in text_of(app, "#verify-text")
+        backup_id = screen.backup_id
+        assert backup_id
         await pilot.press("n")
         assert screen.step == "summary" and screen.finished
         assert backup_id in text_of(app, "#summary-text")
@@ -224,21 +223,19 @@ async def test_rollback_to_a_picked_version(demo: Demo) -> None:
         screen = wizard(app)
         assert isinstance(screen, RollbackWizard)
         assert screen.choice.mode == "to" and screen.choice.to == "20251124_122000"
-        await pilot.press("n")
-        await wait_until(pilot, lambda: ready(app, "backup"))
         await pilot.press("n", *"school", "enter")
         await wait_until(pilot, lambda: ready(app, "verify"), timeout=20)
     assert demo.applied() == SCHOOL_APPLIED[:4]
 
 
-@pytest.mark.parametrize("step", ["how-far", "preview", "backup", "confirm"])
+@pytest.mark.parametrize("step", ["how-far", "preview", "confirm"])
 async def test_rollback_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
     before = (demo.applied(), demo.tables())
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("r")
-        order = ["how-far", "preview", "backup", "confirm"]
+        order = ["how-far", "preview", "confirm"]
         for current in order[: order.index(step)]:
             await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
             await pilot.press("n")
@@ -273,6 +270,63 @@ async def test_held_lock_is_shown_and_blocks_the_rollback(demo: Demo) -> None:
     assert list_backups(demo.target().backup_dir) == []
 
 
+async def test_backup_of_a_console_rollback_holds_rows_written_during_the_confirmation(
+    demo: Demo,
+) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await _to_rollback_preview(pilot, app, 1)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        # Another operator writes while this one reads the confirmation screen.
+        with sqlite3.connect(demo.primary_db) as conn:
+            conn.execute("CREATE TABLE written_at_the_prompt (id INTEGER)")
+            conn.execute("INSERT INTO written_at_the_prompt VALUES (42)")
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: ready(app, "verify"), timeout=20)
+        backup_id = wizard(app).backup_id
+    assert demo.applied() == SCHOOL_APPLIED[:-1]
+    from malnu_tui.engine.backup.core import data_path
+
+    manifests = list_backups(demo.target().backup_dir)
+    assert [m.id for m in manifests] == [backup_id] and manifests[0].reason == "pre-rollback"
+    with sqlite3.connect(data_path(demo.target(), manifests[0])) as conn:
+        assert conn.execute("SELECT id FROM written_at_the_prompt").fetchall() == [(42,)]
+
+
+async def test_rollback_wizard_takes_over_a_dead_holders_lock(demo: Demo) -> None:
+    import socket
+    import subprocess
+
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.errors import LockHolder
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that is not running any more, on this host
+    dead = SQLiteBackend(demo.primary_db)
+    dead.acquire_lock(
+        LockHolder("nightly@" + socket.gethostname(), socket.gethostname(), gone.pid, "x")
+    )
+    dead.conn.close()  # its SSH session dropped: the row stays
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await _to_rollback_preview(pilot, app, 1)
+        assert ready(app, "preview")  # not blocked
+        checks = text_of(app, "#preconditions")
+        assert f"pid {gone.pid} is not running: its lock will be taken over" in checks
+        await pilot.press("n", *"school", "enter")
+        await wait_until(pilot, lambda: ready(app, "verify"), timeout=20)
+    assert demo.applied() == SCHOOL_APPLIED[:-1]
+    with sqlite3.connect(demo.primary_db) as conn:
+        rows = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'unlock' AND outcome = 'ok'"
+        ).fetchall()
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    assert any(f"pid {gone.pid} is not running" in r[0] for r in rows)
+
+
 async def test_missing_rollback_file_is_shown_before_anything_runs(demo: Demo) -> None:
     (demo.root / "rollback" / "20251124_123000_drop_submissions_table.sql").unlink()
     app = make_app(demo)
@@ -299,8 +353,6 @@ async def test_apply_wizard_end_to_end(demo: Demo) -> None:
         assert isinstance(screen, ApplyWizard)
         assert app.screen.query_one("#plan-table", DataTable).row_count == 3
         await pilot.press("n")
-        await wait_until(pilot, lambda: ready(app, "backup"))
-        await pilot.press("n")
         assert ready(app, "confirm")
         await pilot.press("n")
         await wait_until(pilot, lambda: screen.step == "result", timeout=20)
@@ -322,8 +374,6 @@ async def test_apply_failure_shows_the_failing_statement(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("a")
         await wait_until(pilot, lambda: ready(app, "plan"))
-        await pilot.press("n")
-        await wait_until(pilot, lambda: ready(app, "backup"))
         await pilot.press("n", "n")
         screen = wizard(app)
         await wait_until(pilot, lambda: screen.step == "result", timeout=20)
@@ -339,14 +389,14 @@ async def test_apply_failure_shows_the_failing_statement(demo: Demo) -> None:
     assert "fine" not in demo.tables()  # nothing of the failed migration was left behind
 
 
-@pytest.mark.parametrize("step", ["plan", "backup", "confirm"])
+@pytest.mark.parametrize("step", ["plan", "confirm"])
 async def test_apply_cancel_on_every_step_changes_nothing(demo: Demo, step: str) -> None:
     before = (demo.applied(), demo.tables())
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("a")
-        order = ["plan", "backup", "confirm"]
+        order = ["plan", "confirm"]
         for current in order[: order.index(step)]:
             await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
             await pilot.press("n")

@@ -216,7 +216,11 @@ class MalnuApp(App[int]):
         from malnu_tui.tui.screens.rollback import RollbackWizard
 
         if self._back_home():
-            self.push_screen(RollbackWizard(self.current_target()), self._refresh_after)
+            # The status on screen is reused for "how far" (the preview reads it again).
+            panel = self.status_screen.current_panel()
+            report = panel.report if panel is not None else None
+            wizard = RollbackWizard(self.current_target(), report=report)
+            self.push_screen(wizard, self._refresh_after)
 
     def action_open_backups(self) -> None:
         from malnu_tui.tui.screens.backups import BackupBrowser

@@ -52,13 +52,6 @@ class AuditLoaded(Message):
 
 
 @dataclass
-class SafetyBackupTaken(Message):
-    """The wizard's safety backup was written (``backup_id`` None: no backup was needed)."""
-
-    backup_id: str | None
-
-
-@dataclass
 class BackupsListed(Message):
     """The backups of the target, newest first."""
 

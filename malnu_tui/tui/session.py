@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.tui.messages import BackupProgress, OperationFailed
+from malnu_tui.tui.messages import BackupProgress, OperationFailed, OperationProgress
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup import BackupProgress as EngineBackupProgress
     from malnu_tui.engine.backup import BackupProgressCallback
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.errors import StatementFailed
     from malnu_tui.engine.files import MigrationSet
-    from malnu_tui.engine.migrate import Plan, StatusReport
+    from malnu_tui.engine.migrate import AfterRun, ApplyResult, Plan, Progress, StatusReport
 
 
 @contextlib.contextmanager
@@ -72,34 +74,46 @@ def change_token(target: Target) -> tuple[int, ...] | None:
     return tuple(token)
 
 
-def files_dialect(target: Target) -> str:
-    """The dialect the target's migration files are written in: its ``dialect`` option, else
-    PostgreSQL's for a PostgreSQL target and SQLite's otherwise (as the CLI decides)."""
-    value = target.options.get("dialect")
-    if value is None:
-        return "postgresql" if target.kind == "postgresql" else "sqlite"
-    value = str(value).lower()
-    return "postgresql" if value in ("postgresql", "postgres") else value
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a confirmed apply or rollback ended: the result (or the failure with what ran
+    before it), and the status read once afterwards on the same connection."""
+
+    result: ApplyResult | None
+    failure: StatementFailed | None
+    done: tuple[tuple[str, int], ...]
+    error: str
+    after: AfterRun | None
 
 
-def plan_for_target(target: Target, plan: Plan, mset: MigrationSet) -> Plan:
-    """A PostgreSQL mirror of the primary (``dialect = "sqlite"``) runs the PostgreSQL
-    translation of the SQLite files; an untranslatable statement refuses the plan."""
-    if target.kind == "postgresql" and files_dialect(target) == "sqlite":
-        from malnu_tui.engine.translate import postgres_plan
+def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessagePump) -> RunOutcome:
+    """The step after the typed confirmation, on ONE connection: take the lock, check the
+    plan again under it, take the safety backup (so it holds every row written until now),
+    run, and read the status once to verify. Progress goes to ``pump`` as messages."""
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, verify_after
+    from malnu_tui.engine.safety import backup_taker
 
-        return postgres_plan(plan, mset)
-    return plan
+    def progress(p: Progress) -> None:
+        pump.post_message(OperationProgress(p))
 
-
-def take_safety_backup(
-    target: Target, reason: str, progress: BackupProgressCallback | None = None
-) -> str:
-    """A backup of ``target`` before destructive work; returns its id."""
-    from malnu_tui.engine.backup import create_backup
-
+    result: ApplyResult | None = None
+    failure: StatementFailed | None = None
+    done: tuple[tuple[str, int], ...] = ()
+    error = ""
+    after: AfterRun | None = None
     with connected(target) as backend:
-        return create_backup(backend, target, reason=reason, progress=progress).id
+        taker = backup_taker(backend, target, backup_progress_poster(pump))
+        try:
+            result = apply_plan(backend, mset, plan, progress=progress, safety_backup=taker)
+        except MigrationFailed as exc:
+            failure, done, error = exc.failure, exc.done, str(exc)
+        except MalnuError as exc:
+            error = explain(exc)[0]
+        try:
+            after = verify_after(backend, mset, plan, target.name)
+        except MalnuError as exc:
+            error += f"; status afterwards could not be read: {exc}"
+    return RunOutcome(result, failure, done, error, after)
 
 
 def backup_progress_poster(pump: MessagePump) -> BackupProgressCallback:

@@ -3,6 +3,7 @@ logic is written once above it in :mod:`malnu_tui.engine.migrate`."""
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
@@ -25,8 +26,9 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@functools.cache
 def actor() -> str:
-    """``user@host`` of the operator running this process."""
+    """``user@host`` of the operator running this process (read once: every audit row asks)."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers

@@ -1,4 +1,5 @@
-"""The apply wizard: what will run (list and SQL) → safety backup → confirmation → run with
+"""The apply wizard: what will run (the engine's preflight) → confirmation → run (lock, re-check,
+safety backup, migrations) with
 progress and a live log → result (new status, time per migration, or the failing statement)."""
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.migrate import ApplyResult, MigrationFailed, Plan, Progress, StatusReport
+from malnu_tui.engine.migrate import Plan
+from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
-from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
+    RunOutcome,
     connected,
-    explain,
-    load_status,
     migration_set,
-    plan_for_target,
     reporting,
+    run_confirmed,
 )
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable
@@ -31,7 +32,7 @@ from malnu_tui.tui.widgets.progress import OperationProgress
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
-    from malnu_tui.engine.errors import LockHolder, StatementFailed
+    from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.rehearse import RehearsalReport
 
@@ -44,17 +45,10 @@ class ApplyPreview:
     database_name: str
     lock: LockHolder | None
     lint_findings: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # e.g. a dead holder's lock that will be taken over
 
 
-@dataclass(frozen=True)
-class ApplyOutcome:
-    """How the run ended: the result, or the failure with what had been applied before it."""
-
-    result: ApplyResult | None
-    failure: StatementFailed | None
-    done: tuple[tuple[str, int], ...]
-    error: str
-    report: StatusReport | None
+ApplyOutcome = RunOutcome  # how the run ended (the result or the failure; status after)
 
 
 @dataclass
@@ -75,22 +69,15 @@ class ApplyRehearsed(Message):
 
 
 def preview_apply(target: Target) -> ApplyPreview:
-    from malnu_tui.engine.migrate import plan_up
+    """The engine's preflight of ``up`` plus the lint of what would run, on one connection."""
+    from malnu_tui.engine.preflight import preflight_apply
 
     mset = migration_set(target)
-    problems: list[str] = []
-    plan: Plan | None = None
     with connected(target) as backend:
-        try:
-            plan = plan_for_target(target, plan_up(backend, mset, target_name=target.name), mset)
-        except MalnuError as exc:
-            problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
-        lock = backend.read_lock()
-        if lock is not None:
-            problems.append(
-                f"the migration lock is held by {lock.describe()}: wait for them, or if that "
-                "session is dead release it from the status screen (U, audited)"
-            )
+        pf = preflight_apply(backend, target, mset)
+        problems = [p.describe() for p in pf.blocking]
+        notices = [p.describe() for p in pf.notices]
+        plan = pf.plan if not pf.blocking else None
         lint: list[str] = []
         if plan is not None and plan.steps:
             from malnu_tui.engine.lint.target import lint_gate, lint_target
@@ -102,16 +89,17 @@ def preview_apply(target: Target) -> ApplyPreview:
                 lint_gate(target, report, accept=False)
             except MalnuError as exc:
                 problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
-        return ApplyPreview(plan, mset, tuple(problems), backend.name, lock, tuple(lint))
+        return ApplyPreview(
+            plan, mset, tuple(problems), pf.database_name, pf.lock, tuple(lint), tuple(notices)
+        )
 
 
-class ApplyWizard(SafetyBackupStep):
+class ApplyWizard(WizardScreen):
     """Apply every pending migration, after reading exactly what will run."""
 
     WIZARD_TITLE: ClassVar[str] = "Apply pending migrations"
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("plan", "What will run"),
-        ("backup", "Safety backup"),
         ("confirm", "Confirm"),
         ("run", "Run"),
         ("result", "Result"),
@@ -119,7 +107,9 @@ class ApplyWizard(SafetyBackupStep):
     NO_RETURN_FROM: ClassVar[str] = "run"
 
     def __init__(self, target: Target) -> None:
-        super().__init__(target)
+        super().__init__()
+        self.target = target
+        self.backup_id: str | None = None
         self.preview: ApplyPreview | None = None
         self.outcome: ApplyOutcome | None = None
 
@@ -135,12 +125,6 @@ class ApplyWizard(SafetyBackupStep):
                 id="rehearse-report",
             )
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
-        with StepPane(id="backup"):
-            yield Static(
-                "Before anything changes, a backup of the whole database is taken.",
-                classes="intro",
-            )
-            yield OperationProgress(log=False, id="backup-progress")
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
         with StepPane(id="run"):
@@ -160,9 +144,6 @@ class ApplyWizard(SafetyBackupStep):
             )
             self.set_working(True)
             self._plan()
-        elif step == "backup":
-            assert self.preview is not None
-            self.start_backup("pre-up", self.preview.plan)
         elif step == "confirm":
             p = self.preview
             assert p is not None and p.plan is not None
@@ -171,7 +152,10 @@ class ApplyWizard(SafetyBackupStep):
             text.append(f"to {p.database_name} ({self.target.display_url}), in this order:\n")
             for s in p.plan.steps:
                 text.append(f"  ↑ {s.filename}\n")
-            text.append(f"Safety backup: {self.backup_id}\n")
+            text.append(
+                "After you confirm: the lock is taken, the plan checked again, and a safety "
+                "backup of the whole database taken before anything changes.\n"
+            )
             text.append("Each migration runs in its own transaction with its tracking row.")
             self.query_one("#confirm-text", Static).update(text)
             self.allow_next(label="Apply ▶ (n)")
@@ -219,11 +203,13 @@ class ApplyWizard(SafetyBackupStep):
             text = Text("✔ files read and split, dependencies met, no drift, lock free", "green")
             for n in notes:
                 text.append(f"\n  ℹ {n}", style="")
+            for notice in p.notices:
+                text.append(f"\n  ⚠ {notice}", style="yellow")
             for f in p.lint_findings:
                 text.append(f"\n  ⚠ lint: {f}", style="yellow")
             checks.update(text)
             checks.set_class(False, "problems")
-            self.allow_next(label="Back up ▶ (n)")
+            self.allow_next(label="Confirm ▶ (n)")
         self.query_one("#plan-sql", TextArea).load_text(p.plan.sql_text() if p.plan else "")
 
     # -- run ----------------------------------------------------------------------------------
@@ -241,34 +227,23 @@ class ApplyWizard(SafetyBackupStep):
 
     @work(thread=True, exclusive=True, group="apply-run")
     def _run(self, mset: MigrationSet, plan: Plan) -> None:
-        from malnu_tui.engine.migrate import apply_plan
-
-        def progress(p: Progress) -> None:
-            self.post_message(ProgressMessage(p))
-
         with reporting(self, "run"):
-            result: ApplyResult | None = None
-            failure: StatementFailed | None = None
-            done: tuple[tuple[str, int], ...] = ()
-            error = ""
-            try:
-                with connected(self.target) as backend:
-                    result = apply_plan(backend, mset, plan, progress=progress)
-            except MigrationFailed as exc:
-                failure, done = exc.failure, exc.done
-                error = str(exc)
-            except MalnuError as exc:
-                error = explain(exc)[0]
-            report: StatusReport | None = None
-            try:
-                report = load_status(self.target)[0]
-            except MalnuError as exc:
-                error += f"; status afterwards could not be read: {exc}"
-            self.post_message(ApplyFinished(ApplyOutcome(result, failure, done, error, report)))
+            self.post_message(ApplyFinished(run_confirmed(self.target, mset, plan, self)))
 
     @on(ProgressMessage)
     def _progress(self, event: ProgressMessage) -> None:
-        self.query_one("#run-progress", OperationProgress).show_event(event.progress, "applying")
+        p = event.progress
+        progress = self.query_one("#run-progress", OperationProgress)
+        if p.event == "backup":
+            progress.caption("taking the safety backup (under the lock, after your confirmation)…")
+        else:
+            progress.show_event(p, "applying")
+
+    @on(BackupProgress)
+    def _backup_progress(self, event: BackupProgress) -> None:
+        self.query_one("#run-progress", OperationProgress).log_line(
+            f"safety backup: {event.message}"
+        )
 
     def _show_result(self) -> None:
         o = self.outcome
@@ -303,9 +278,9 @@ class ApplyWizard(SafetyBackupStep):
             else:
                 failing.display = failing_label.display = False
             text.append(f"Safety backup: {self.backup_id}\n")
-            if o.report is not None:
-                text.append(f"Now: {o.report.summary()}")
-                self.query_one("#result-table", MigrationTable).show(o.report, None)
+            if o.after is not None:
+                text.append(f"Now: {o.after.report.summary()}")
+                self.query_one("#result-table", MigrationTable).show(o.after.report, None)
         self.query_one("#result-text", Static).update(text)
 
     # -- worker results -----------------------------------------------------------------------
@@ -351,6 +326,7 @@ class ApplyWizard(SafetyBackupStep):
         self.set_working(False)
         self.app_end()
         self.outcome = outcome = event.outcome
+        self.backup_id = outcome.result.backup_id if outcome.result else None
         progress = self.query_one("#run-progress", OperationProgress)
         if outcome.result is not None:
             progress.finish(f"✔ applied {len(outcome.result.done)} migration(s)")

@@ -1,5 +1,6 @@
 """The emergency rollback wizard, the 2 a.m. screen: how far → preview with every
-precondition → safety backup → typed confirmation → run → verification → summary."""
+precondition (the engine's preflight) → typed confirmation → run (lock, re-check, safety
+backup, rollback files) → verification → summary."""
 
 from __future__ import annotations
 
@@ -25,21 +26,22 @@ from textual.widgets import (
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.migrate import (
     ApplyResult,
-    MigrationState,
     MigrationStatus,
     Plan,
-    Progress,
     StatusReport,
-    VerifyResult,
 )
+from malnu_tui.engine.plan import Preflight, RollbackSelection, is_confirmed
+from malnu_tui.engine.status import applied_newest_first, select_rollback
+from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
-from malnu_tui.tui.screens.wizard import SafetyBackupStep, StepPane
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
+    RunOutcome,
     connected,
     load_status,
     migration_set,
-    plan_for_target,
     reporting,
+    run_confirmed,
 )
 from malnu_tui.tui.widgets.choice import ChoiceButton
 from malnu_tui.tui.widgets.fields import Field, SqlText
@@ -51,9 +53,6 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.files import MigrationSet
-    from malnu_tui.engine.migrate import ProgressCallback
-
-DONE_STATES = (MigrationState.APPLIED, MigrationState.DRIFTED, MigrationState.MISSING)
 
 
 @dataclass(frozen=True)
@@ -70,29 +69,55 @@ class RollbackChoice:
         n = 1 if self.mode == "last" else self.steps
         return "undo the last migration" if n == 1 else f"undo the last {n} migrations"
 
-    def chosen(self, report: StatusReport) -> list[MigrationStatus]:
-        """The applied migrations this choice undoes, newest first."""
-        applied = sorted(
-            (m for m in report.migrations if m.state in DONE_STATES),
-            key=lambda m: (m.version, m.filename),
-            reverse=True,
-        )
+    def selection(self) -> RollbackSelection:
         if self.mode == "to":
-            return [m for m in applied if self.to is not None and m.version > self.to]
-        return applied[: 1 if self.mode == "last" else self.steps]
+            return RollbackSelection(to=self.to)
+        return RollbackSelection(steps=self.steps if self.mode == "steps" else None)
+
+    def chosen(self, report: StatusReport) -> list[MigrationStatus]:
+        """The applied migrations this choice undoes, newest first (the engine's rule)."""
+        sel = self.selection()
+        try:
+            return select_rollback(report, steps=sel.steps, to=sel.to)
+        except MalnuError:
+            return []
 
 
 @dataclass(frozen=True)
 class RollbackPreview:
-    """What would run, and every reason it may not."""
+    """The engine's preflight for this choice: what would run, and every reason it may not."""
 
     choice: RollbackChoice
-    rows: tuple[MigrationStatus, ...]
-    plan: Plan | None
+    preflight: Preflight
     mset: MigrationSet
-    problems: tuple[str, ...]
-    database_name: str
-    lock: LockHolder | None
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.preflight.plan
+
+    @property
+    def rows(self) -> tuple[MigrationStatus, ...]:
+        return self.preflight.rows
+
+    @property
+    def database_name(self) -> str:
+        return self.preflight.database_name
+
+    @property
+    def lock(self) -> LockHolder | None:
+        return self.preflight.lock
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What blocks, for the operator (with the hint where there is one)."""
+        texts = [p.describe() for p in self.preflight.blocking]
+        if self.plan is not None and not self.plan.steps and not texts:
+            texts.append("nothing to roll back: no migration is applied")
+        return tuple(texts)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        return tuple(p.describe() for p in self.preflight.notices)
 
 
 @dataclass
@@ -107,73 +132,27 @@ class RollbackPreviewed(Message):
 
 @dataclass
 class RollbackFinished(Message):
-    result: ApplyResult
-
-
-@dataclass
-class RollbackVerified(Message):
-    report: StatusReport
-    result: VerifyResult
+    outcome: RunOutcome
 
 
 def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
-    """Plan the rollback and check every precondition (runs in a worker)."""
-    from malnu_tui.engine.migrate import plan_rollback, status
+    """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
+    from malnu_tui.engine.preflight import preflight_rollback
 
     mset = migration_set(target)
-    problems: list[str] = []
-    plan: Plan | None = None
+    sel = choice.selection()
     with connected(target) as backend:
-        report = status(backend, mset, target.name)
-        rows = tuple(choice.chosen(report))
-        try:
-            plan = plan_rollback(
-                backend,
-                mset,
-                steps=choice.steps if choice.mode == "steps" else None,
-                to=choice.to if choice.mode == "to" else None,
-                target_name=target.name,
-            )
-            plan = plan_for_target(target, plan, mset)
-        except MalnuError as exc:
-            problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
-        if plan is not None and not plan.steps:
-            problems.append("nothing to roll back: no migration is applied")
-        lock = backend.read_lock()
-        if lock is not None:
-            problems.append(
-                f"the migration lock is held by {lock.describe()}: wait for them, or if that "
-                "session is dead release it from the status screen (U, audited)"
-            )
-        return RollbackPreview(choice, rows, plan, mset, tuple(problems), backend.name, lock)
+        pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
+    return RollbackPreview(choice, pf, mset)
 
 
-def verify_after(target: Target) -> tuple[StatusReport, VerifyResult]:
-    from malnu_tui.engine.migrate import verify
-
-    report, mset = load_status(target)
-    with connected(target) as backend:
-        return report, verify(backend, mset)
-
-
-def run_plan(
-    target: Target, mset: MigrationSet, plan: Plan, progress: ProgressCallback
-) -> ApplyResult:
-    """Run a plan under the lock; the safety backup was taken in its own step."""
-    from malnu_tui.engine.migrate import apply_plan
-
-    with connected(target) as backend:
-        return apply_plan(backend, mset, plan, progress=progress, safety_backup=None)
-
-
-class RollbackWizard(SafetyBackupStep):
+class RollbackWizard(WizardScreen):
     """Undo the newest migrations, calmly, one step per screen."""
 
     WIZARD_TITLE: ClassVar[str] = "Emergency rollback"
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("how-far", "How far"),
         ("preview", "Preview"),
-        ("backup", "Safety backup"),
         ("confirm", "Confirm"),
         ("run", "Run"),
         ("verify", "Verification"),
@@ -181,16 +160,18 @@ class RollbackWizard(SafetyBackupStep):
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
 
-    def __init__(self, target: Target) -> None:
-        super().__init__(target)
-        self.report: StatusReport | None = None
+    def __init__(self, target: Target, report: StatusReport | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.backup_id: str | None = None
+        self.report: StatusReport | None = report  # the status screen's, reused when given
         self.applied: list[MigrationStatus] = []
         self.choice = RollbackChoice("last")
         self.mode = "mode-last"  # the pressed radio button
         self.preview: RollbackPreview | None = None
         self.result: ApplyResult | None = None
         self.run_error: str | None = None
-        self.after: tuple[StatusReport, VerifyResult] | None = None
+        self.outcome: RunOutcome | None = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose_steps(self) -> Iterable[Widget]:
@@ -210,13 +191,6 @@ class RollbackWizard(SafetyBackupStep):
             yield SqlText(
                 "", language="sql", read_only=True, id="preview-sql", show_line_numbers=True
             )
-        with StepPane(id="backup"):
-            yield Static(
-                "Before anything changes, a backup of the whole database is taken. "
-                "It is the way back if the rollback goes wrong.",
-                classes="intro",
-            )
-            yield OperationProgress(log=False, id="backup-progress")
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
             yield Field(placeholder="database name", id="confirm-input")
@@ -250,17 +224,12 @@ class RollbackWizard(SafetyBackupStep):
             self.query_one("#preview-sql", TextArea).load_text("")
             self.set_working(True)
             self._preview(self.choice)
-        elif step == "backup":
-            assert self.preview is not None
-            self.start_backup("pre-rollback", self.preview.plan)
         elif step == "confirm":
             self._show_confirm()
         elif step == "run":
             self._start_run()
         elif step == "verify":
-            self.set_working(True)
-            self.query_one("#verify-text", Static).update("reading the database's status…")
-            self._verify()
+            self._show_verify()
         elif step == "summary":
             self._show_summary()
             self.finish()
@@ -282,7 +251,7 @@ class RollbackWizard(SafetyBackupStep):
 
     def _show_applied(self) -> None:
         assert self.report is not None
-        self.applied = RollbackChoice("to", to="").chosen(self.report)
+        self.applied = applied_newest_first(self.report)
         self.query_one("#applied-table", MigrationTable).show_rows(self.applied)
         if not self.applied:
             self.allow_next("nothing is applied: nothing to roll back")
@@ -373,20 +342,22 @@ class RollbackWizard(SafetyBackupStep):
             text.append("✘ cannot proceed:\n", style="bold red")
             for problem in p.problems:
                 text.append(f"  ✘ {problem}\n")
-            checks.update(text)
-            checks.set_class(True, "problems")
-            self.allow_next("a precondition does not hold")
         else:
             text = Text(
-                "✔ preconditions hold: every rollback file present and parsable, "
-                "no drift, lock free",
+                "✔ preconditions hold: every rollback file present and parsable, no drift "
+                "in the range, lock free or taken over\n",
                 style="green",
             )
-            for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
-                text.append(f"\n⚠ {warning}", style="yellow")
-            checks.update(text)
-            checks.set_class(False, "problems")
-            self.allow_next(label="Back up ▶ (n)")
+        for notice in p.notices:
+            text.append(f"  ⚠ {notice}\n", style="yellow")
+        for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
+            text.append(f"  ⚠ {warning}\n", style="yellow")
+        checks.update(text)
+        checks.set_class(bool(p.problems), "problems")
+        if p.problems:
+            self.allow_next("a precondition does not hold")
+        else:
+            self.allow_next(label="Confirm ▶ (n)")
         nothing = "-- nothing can run until the problems above are fixed\n"
         self.query_one("#preview-sql", TextArea).load_text(p.plan.sql_text() if p.plan else nothing)
 
@@ -400,7 +371,10 @@ class RollbackWizard(SafetyBackupStep):
         text.append(f" on {self.target.display_url}:\n")
         for s in p.plan.steps:
             text.append(f"  ↶ {s.filename}  ← {s.file.name}\n")
-        text.append(f"Safety backup: {self.backup_id}\n")
+        text.append(
+            "After you confirm: the lock is taken, the plan checked again, and a safety "
+            "backup of the whole database taken before anything changes.\n"
+        )
         text.append("Type the database name ")
         text.append(p.database_name, style="bold reverse")
         text.append(" to go on:")
@@ -416,7 +390,7 @@ class RollbackWizard(SafetyBackupStep):
         p = self.preview
         if p is None or self.step != "confirm":
             return
-        if event.value == p.database_name:
+        if is_confirmed(event.value, p.database_name):
             self.allow_next(label="Roll back ▶")
         else:
             self.allow_next(f"type {p.database_name} to confirm")
@@ -440,45 +414,50 @@ class RollbackWizard(SafetyBackupStep):
     @work(thread=True, exclusive=True, group="rollback-run")
     def _run(self, mset: MigrationSet, plan: Plan) -> None:
         with reporting(self, "run"):
-
-            def progress(p: Progress) -> None:
-                self.post_message(ProgressMessage(p))
-
-            result = run_plan(self.target, mset, plan, progress)
-            self.post_message(RollbackFinished(result))
+            self.post_message(RollbackFinished(run_confirmed(self.target, mset, plan, self)))
 
     @on(ProgressMessage)
     def _progress(self, event: ProgressMessage) -> None:
-        self.query_one("#run-progress", OperationProgress).show_event(
-            event.progress, "rolling back"
+        p = event.progress
+        if p.event == "backup":
+            self.query_one("#run-progress", OperationProgress).caption(
+                "taking the safety backup (under the lock, after your confirmation)…"
+            )
+            return
+        self.query_one("#run-progress", OperationProgress).show_event(p, "rolling back")
+
+    @on(BackupProgress)
+    def _backup_progress(self, event: BackupProgress) -> None:
+        self.query_one("#run-progress", OperationProgress).log_line(
+            f"safety backup: {event.message}"
         )
 
     # -- verify -------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="rollback-verify")
-    def _verify(self) -> None:
-        with reporting(self, "verify"):
-            self.post_message(RollbackVerified(*verify_after(self.target)))
-
-    def _show_verify(self, report: StatusReport, result: VerifyResult) -> None:
-        self.after = (report, result)
-        states = {m.filename: m.state for m in report.migrations}
+    def _show_verify(self) -> None:
+        o = self.outcome
+        text = Text()
+        if self.run_error:
+            text.append("✘ the rollback stopped: ", style="bold red")
+            text.append(self.run_error + "\n")
+        after = o.after if o is not None else None
+        if after is None:
+            text.append("⚠ the status afterwards could not be read\n", style="bold yellow")
+            self.query_one("#verify-text", Static).update(text)
+            self.allow_next(label="Summary ▶ (n)")
+            return
         planned = (
             [s.filename for s in self.preview.plan.steps]
             if self.preview and self.preview.plan
             else []
         )
-        still = [f for f in planned if states.get(f) in DONE_STATES]
-        text = Text()
-        if self.run_error:
-            text.append("✘ the rollback stopped: ", style="bold red")
-            text.append(self.run_error + "\n")
-        if planned and not still:
+        if planned and not after.not_done:
             text.append(
                 f"✔ {len(planned)} migration(s) rolled back: their tracking rows are gone\n",
                 style="green",
             )
-        elif still:
-            text.append(f"⚠ still applied: {', '.join(still)}\n", style="bold yellow")
+        elif after.not_done:
+            text.append(f"⚠ still applied: {', '.join(after.not_done)}\n", style="bold yellow")
+        result = after.verified
         if result.ok:
             text.append(f"✔ checksums of {result.checked} applied file(s) match\n", style="green")
         else:
@@ -486,9 +465,9 @@ class RollbackWizard(SafetyBackupStep):
                 f"⚠ {len(result.drifted)} drifted, {len(result.missing)} missing\n",
                 style="bold yellow",
             )
-        text.append(report.summary())
+        text.append(after.report.summary())
         self.query_one("#verify-text", Static).update(text)
-        self.query_one("#verify-table", MigrationTable).show(report, None)
+        self.query_one("#verify-table", MigrationTable).show(after.report, None)
         self.allow_next(label="Summary ▶ (n)")
 
     # -- summary ------------------------------------------------------------------------------
@@ -505,8 +484,8 @@ class RollbackWizard(SafetyBackupStep):
             text.append("✘ the rollback did not complete\n", style="bold red")
             if self.run_error:
                 text.append(f"  {self.run_error}\n")
-        if self.after is not None:
-            text.append(f"\nNow: {self.after[0].summary()}\n")
+        if self.outcome is not None and self.outcome.after is not None:
+            text.append(f"\nNow: {self.outcome.after.report.summary()}\n")
         text.append("\nSafety backup: ", style="bold")
         text.append(f"{self.backup_id}\n", style="bold reverse")
         text.append(
@@ -534,17 +513,16 @@ class RollbackWizard(SafetyBackupStep):
         event.stop()
         self.set_working(False)
         self.app_end()
-        self.result = event.result
-        self.query_one("#run-progress", OperationProgress).finish(
-            f"✔ rolled back {len(event.result.done)} migration(s)"
-        )
+        o = self.outcome = event.outcome
+        self.result = o.result
+        self.backup_id = o.result.backup_id if o.result else None
+        progress = self.query_one("#run-progress", OperationProgress)
+        if o.result is not None:
+            progress.finish(f"✔ rolled back {len(o.result.done)} migration(s)")
+        else:
+            self.run_error = o.error
+            progress.caption(f"✘ {o.error}")
         self.go(self.step_index("verify"))
-
-    @on(RollbackVerified)
-    def _verified(self, event: RollbackVerified) -> None:
-        event.stop()
-        self.set_working(False)
-        self._show_verify(event.report, event.result)
 
     def step_failed(self, what: str) -> None:
         if what == "run":

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static, TextArea
 
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import files_dialect, reporting
+from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.header import AppHeader
@@ -196,7 +196,7 @@ class SqlViewScreen(Screen[None]):
         self.which: Which = "migration"
         self.forced_layout: Literal["split", "diff"] | None = None
         # The primary's files are SQLite (and D1); a PostgreSQL target runs its files as written.
-        self.translates = files_dialect(target) == "sqlite"
+        self.translates = target.files_dialect == "sqlite"
 
     def compose(self) -> ComposeResult:
         yield AppHeader()

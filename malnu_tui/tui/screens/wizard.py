@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
@@ -15,15 +15,13 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import BackupProgress, OperationFailed, SafetyBackupTaken
-from malnu_tui.tui.session import backup_progress_poster, reporting, take_safety_backup
+from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
-from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.config import Target
+    pass
 
 
 class WizardScreen(Screen[str | None]):
@@ -211,66 +209,6 @@ class WizardScreen(Screen[str | None]):
         """A worker failed; by default the step stays, with Next blocked."""
         self.set_working(False)
         self.allow_next(f"{what} failed")
-
-
-class SafetyBackupStep(WizardScreen):
-    """A wizard with a safety-backup step: taken once per plan, with progress."""
-
-    def __init__(self, target: Target) -> None:
-        super().__init__()
-        self.target = target
-        self.backup_id: str | None = None
-        self.backup_for: object = None  # the plan the backup was taken for
-
-    def start_backup(self, reason: str, plan_key: object) -> None:
-        """Take the safety backup (unless one was already taken for this same plan)."""
-        progress = self.query_one("#backup-progress", OperationProgress)
-        if self.backup_id is not None and self.backup_for == plan_key:
-            progress.finish(f"✔ safety backup {self.backup_id} already taken for this plan")
-            self.allow_next()
-            return
-        if not self.app_begin("safety backup"):
-            self.allow_next("another operation is running")
-            return
-        self.backup_for = plan_key
-        progress.reset(f"taking a safety backup of {self.target.display_url} ({reason})…")
-        self.set_working(True)
-        self._backup_worker(reason)
-
-    @work(thread=True, exclusive=True, group="safety-backup")
-    def _backup_worker(self, reason: str) -> None:
-        with reporting(self, "backup"):
-            backup_id = take_safety_backup(self.target, reason, backup_progress_poster(self))
-            self.post_message(SafetyBackupTaken(backup_id))
-
-    @on(BackupProgress)
-    def _backup_progress(self, event: BackupProgress) -> None:
-        if self.step == "backup":
-            self.query_one("#backup-progress", OperationProgress).show_backup(
-                event.done, event.total, event.message
-            )
-
-    @on(SafetyBackupTaken)
-    def _backup_done(self, event: SafetyBackupTaken) -> None:
-        event.stop()
-        self.app_end()
-        self.set_working(False)
-        self.backup_id = event.backup_id or None
-        progress = self.query_one("#backup-progress", OperationProgress)
-        progress.finish(f"✔ safety backup taken: {self.backup_id}")
-        progress.log_line(f"backup id: {self.backup_id}")
-        self.allow_next()
-        self.query_one("#next", Button).focus()
-
-    def step_failed(self, what: str) -> None:
-        if what == "backup":
-            self.app_end()
-            self.backup_id = None
-            self.backup_for = None
-            self.query_one("#backup-progress", OperationProgress).caption(
-                "✘ the safety backup failed: nothing was changed. Back, or Cancel."
-            )
-        super().step_failed(what)
 
 
 class StepPane(Container):
