@@ -100,6 +100,12 @@ def best(
 OURS = [sys.executable, "-m", "malnu_tui"]
 
 
+def ours(url: str, csv_path: Path) -> Callable[[], tuple[float, int]]:
+    """``malnu-tui import`` of the file into ``students`` (no backup: measured elsewhere)."""
+    argv = [*OURS, "--database", url, "import", str(csv_path), "--table", "students", "--yes"]
+    return lambda: run_measured([*argv, "--no-backup"], {"MALNU_ASSUME_NO_TTY": "1"})
+
+
 def bench_sqlite(work: Path, csv_path: Path, rows: int, runs: int) -> dict[str, tuple[float, int]]:
     db = work / "bench.db"
 
@@ -118,23 +124,7 @@ def bench_sqlite(work: Path, csv_path: Path, rows: int, runs: int) -> dict[str, 
 
     url = f"sqlite:///{db}"
 
-    def ours() -> tuple[float, int]:
-        return run_measured(
-            [
-                *OURS,
-                "--database",
-                url,
-                "import",
-                str(csv_path),
-                "--table",
-                "students",
-                "--yes",
-                "--no-backup",
-            ],
-            {"MALNU_ASSUME_NO_TTY": "1"},
-        )
-
-    out = {"base": best(baseline, runs, fresh), "ours": best(ours, runs, fresh)}
+    out = {"base": best(baseline, runs, fresh), "ours": best(ours(url, csv_path), runs, fresh)}
     conn = sqlite3.connect(str(db))
     assert conn.execute("SELECT count(*) FROM students").fetchone()[0] == rows
     conn.close()
@@ -156,23 +146,7 @@ def bench_postgres(
             [psql, "-q", "-d", url, "-c", f"\\copy students FROM '{csv_path}' CSV HEADER"]
         )
 
-    def ours() -> tuple[float, int]:
-        return run_measured(
-            [
-                *OURS,
-                "--database",
-                url,
-                "import",
-                str(csv_path),
-                "--table",
-                "students",
-                "--yes",
-                "--no-backup",
-            ],
-            {"MALNU_ASSUME_NO_TTY": "1"},
-        )
-
-    out = {"base": best(baseline, runs, fresh), "ours": best(ours, runs, fresh)}
+    out = {"base": best(baseline, runs, fresh), "ours": best(ours(url, csv_path), runs, fresh)}
     with psycopg.connect(url) as c:
         got = c.execute("SELECT count(*) FROM students").fetchone()
         assert got is not None and got[0] == rows

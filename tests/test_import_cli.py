@@ -13,10 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.d1server import Fault
 from tests.fixtures_core import REPO, run_cli
 from tests.fixtures_d1 import D1Target
 from tests.import_support import EXAMPLES, ImportTarget, sqlite_file_rows, write_csv
+from tests.inproc import run_inproc
 
 JSON_FIELDS = {
     "read",
@@ -316,3 +319,34 @@ def test_sigkill_mid_import_leaves_none_or_all(tmp_path: Path, imp: ImportTarget
     assert imp.count("users") == rows
     if imp.kind == "d1":
         assert not imp.rows("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+
+
+def test_from_a_postgresql_table_in_keyset_pages(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL table (no rowid: paged by its primary key) into a SQLite file."""
+    import psycopg
+
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 7)  # many pages
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE legacy (id integer PRIMARY KEY, email text, name text)")
+        c.execute(
+            "INSERT INTO legacy SELECT g, 'u' || g || '@malnu.sch.id', 'Siswa ' || g "
+            "FROM generate_series(1, 50) g"
+        )
+    url, path = _db(tmp_path)
+    res = run_inproc(
+        "--database",
+        url,
+        "import",
+        "--from",
+        f"{pg_url}:legacy",
+        "--table",
+        "users",
+        "--yes",
+        "--json",
+        "--no-backup",
+    )
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["inserted"] == 50
+    assert sqlite_file_rows(path, "SELECT count(*), min(id), max(id) FROM users") == [(50, 1, 50)]

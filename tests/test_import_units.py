@@ -152,3 +152,44 @@ def test_raw_text_and_lines_across_read_blocks(
     assert [r.raw.rstrip("\n") for r in got] == records
     assert [r.line for r in got] == [2, 3, 5, 26, 27]
     assert got[2].fields[1] == "panjang sekali\n" * 20
+
+
+@pytest.mark.parametrize("block", [16, 64, 1 << 20])
+def test_reader_matches_the_csv_module_on_random_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Blocks without quotes are split in C, others go through the csv module: the records,
+    their lines and raw text must be exactly what the csv module alone gives."""
+    import csv
+    import random
+
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", block)
+    rnd = random.Random(block)
+    for case in range(20):
+        quotes = case % 2 == 0
+        rows = ["a;b;c"]
+        for _ in range(rnd.randint(1, 40)):
+            kind = rnd.random()
+            if kind < 0.1:
+                rows.append("")  # a blank line
+            elif quotes and kind < 0.3:
+                rows.append(f'{rnd.randint(0, 9)};"x;\n{"y" * rnd.randint(0, 30)}";')
+            else:
+                rows.append(";".join(rnd.choice(["", "Siti", "0012", " spasi "]) for _ in "abc"))
+        text = "\n".join(rows) + ("\n" if case % 3 else "")
+        f = write_csv(tmp_path / f"r{case}.csv", text)
+        want = []
+        reader = csv.reader(text.splitlines(keepends=True), delimiter=";", strict=True)
+        consumed = 0
+        lines = text.splitlines(keepends=True)
+        for fields in reader:
+            first, consumed = consumed, reader.line_num
+            if fields:
+                want.append(
+                    (first + 1, [x if x else None for x in fields], "".join(lines[first:consumed]))
+                )
+        got = [
+            (r.line, [x if x else None for x in r.fields], r.raw)
+            for r in CsvSource(f, delimiter=";").records()
+        ]
+        assert got == want[1:], (case, text)

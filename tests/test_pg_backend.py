@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -20,7 +22,9 @@ from malnu_tui.engine.errors import (
     LockHolder,
     StatementFailed,
 )
+from malnu_tui.engine.migrate import migration_lock
 from malnu_tui.engine.sqlsplit import Statement, split_statements
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
 
 
 def _audit(action: str = "apply", obj: str = "x.sql") -> AuditEntry:
@@ -266,3 +270,38 @@ def test_sessions_are_named_for_operators(pg_url: str) -> None:
         assert be.name == pg_url.rsplit("/", 1)[1]
     finally:
         be.close()
+
+
+def test_read_only_commands_take_no_lock_on_the_tool_tables(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """Issue 10.2: while another session has read ``migrations`` in an open transaction,
+    ``status`` answers at once (no ALTER TABLE queued behind it); a schema upgrade of our own
+    tables happens only when the catalog says it is needed, under the migration lock."""
+    d = school_set(mdirs)
+    assert run_cli("--database", pg_url, *d.args(), "up", "--no-backup").code == 0
+    reader = psycopg.connect(pg_url, autocommit=False)
+    try:
+        reader.execute("SELECT count(*) FROM migrations").fetchone()  # BEGIN; … left open
+        url = pg_url + ("&" if "?" in pg_url else "?") + "lock_timeout=2s"
+        res = run_cli("--database", url, *d.args(), "status", "--json")
+        assert res.code == 0, res.err
+        assert json.loads(res.out)["counts"]["applied"] == 3
+        assert run_cli("--database", url, *d.args(), "verify").code == 0
+    finally:
+        reader.rollback()
+        reader.close()
+    # An older lock-info table (no purpose column) is upgraded, once, under the lock.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE malnu_lock DROP COLUMN purpose")
+    be = PostgresBackend(pg_url)
+    be.ensure_schema()
+    assert be.read_lock() is None
+    with migration_lock(be, "apply of 1 migration(s)"):
+        assert be.read_lock() is not None
+    be.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        cols = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'malnu_lock'"
+        ).fetchall()
+    assert ("purpose",) in cols

@@ -287,3 +287,21 @@ def test_two_processes_a_rollback_confirmed_before_an_up_rolls_back_nothing(
     assert applied[-2:] == ["20250101_000300_index_posts.sql", "20250101_000400_later.sql"]
     backend.close()
     assert sys.executable  # the CLI ran under this interpreter
+
+
+def test_cli_restore_refuses_before_asking_when_the_lock_is_held(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    target, backend = _applied(mdirs, sqlite_url)
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "backup", "create", "--json")
+    assert res.code == 0, res.err
+    backup_id = json.loads(res.out)["id"]
+    other = open_backend(target)
+    other.acquire_lock(lock_holder_for_this_process("apply of 1 migration(s)"))
+    try:
+        res = run_cli("--database", sqlite_url, *mdirs.args(), "backup", "restore", backup_id)
+        assert res.code == 3, res.err
+        assert "Type the database name" not in res.err and "apply of 1 migration(s)" in res.err
+    finally:
+        other.close()
+        backend.close()

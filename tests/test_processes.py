@@ -13,11 +13,12 @@ import time
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
+from tests.d1server import Fault
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
 
 
-def slow_sql(url: str, seconds: int, seed: str = "") -> str:
+def slow_sql(url: str, seconds: float, seed: str = "") -> str:
     """A migration that runs for about ``seconds``. On SQLite/D1 it counts up from the rows of
     the table ``seed`` (one row, already in the database) when given: the lint of ``up`` replays
     pending migrations on an empty copy of the schema, where it then costs nothing."""
@@ -26,7 +27,7 @@ def slow_sql(url: str, seconds: int, seed: str = "") -> str:
             "CREATE TABLE big (x INTEGER);\nINSERT INTO big VALUES (1);\n"
             f"SELECT pg_sleep({seconds});"
         )
-    rows = 4_000_000 * seconds
+    rows = int(4_000_000 * seconds)
     anchor = f"SELECT n FROM {seed}" if seed else "SELECT 1"
     return (
         "CREATE TABLE big (x INTEGER);\n"
@@ -38,7 +39,7 @@ def slow_sql(url: str, seconds: int, seed: str = "") -> str:
 def test_two_processes_up_at_once(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = mdirs
     d.add("20250101_000100", "counter", "CREATE TABLE counter (n INTEGER);", "DROP TABLE counter;")
-    d.add("20250101_000200", "slow", slow_sql(db_target.url, 1), "DROP TABLE big;")
+    d.add("20250101_000200", "slow", slow_sql(db_target.url, 0.5), "DROP TABLE big;")
     for i in range(3, 7):
         d.add(f"20250101_000{i}00", f"bump{i}", "INSERT INTO counter (n) VALUES (1);", "SELECT 1;")
     a, b = db_target.popen(d, "up", "--no-backup"), db_target.popen(d, "up", "--no-backup")
@@ -64,8 +65,14 @@ def test_sigkill_mid_migration(db_target: DbTarget, mdirs: MigrationDirs) -> Non
         "CREATE TABLE first (n INTEGER);\nINSERT INTO first (n) VALUES (1);",
         "DROP TABLE first;",
     )
-    seconds = {"postgresql": 30, "sqlite": 6, "d1": 3}[db_target.kind]
-    slow_text = slow_sql(db_target.url, seconds, seed="first")
+    if db_target.d1 is not None:
+        # D1: the server holds the slow batch for 2 s before running it (as a busy D1 would);
+        # the client is killed meanwhile, and the batch still runs.
+        db_target.d1.server.inject(Fault("slow", count=1, delay=2.0, match="CREATE TABLE big"))
+        slow_text = "CREATE TABLE big (x INTEGER);"
+    else:
+        seconds = 30 if db_target.kind == "postgresql" else 6
+        slow_text = slow_sql(db_target.url, seconds, seed="first")
     slow = d.add("20250101_000200", "slow", slow_text, "DROP TABLE big;")
     d.add("20250101_000300", "bump", "INSERT INTO first (n) VALUES (1);", "SELECT 1;")
     assert db_target.cli(d, "up", "--to", "20250101_000100", "--no-backup").code == 0

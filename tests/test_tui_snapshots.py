@@ -313,6 +313,28 @@ def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int])
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_alerts_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
+    from malnu_tui.engine.monitor.alerts import process_alerts
+    from malnu_tui.engine.monitor.checks import run_checks
+    from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    settings = demo.settings()
+    report = run_checks(list(settings.targets.values()), MonitorConfig())
+    process_alerts(report, (), now=datetime(2026, 11, 20, 9, 30, 0))  # pinned "opened at"
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("h",))(pilot)
+        app = pilot.app
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+        )
+        await pilot.pause(SETTLE)
+
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
     assert snap_compare(app_for(demo), terminal_size=size, run_before=steps(("f1",)))
 

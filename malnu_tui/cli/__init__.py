@@ -33,6 +33,7 @@ COMMANDS = {
     "malnu_tui.cli.parity": ("plan", "diff", "parity"),
     "malnu_tui.cli.backup": ("backup", "recover"),
     "malnu_tui.cli.d1": ("adopt", "d1"),
+    "malnu_tui.cli.monitor": ("check", "doctor", "history"),
     "malnu_tui.cli.safety": ("lint", "test", "rehearse"),
     "malnu_tui.cli.data": ("import",),
     "malnu_tui.cli.sync": ("sync",),
@@ -103,6 +104,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="machine-readable output on stdout",
     )
     g.add_argument(
+        "--debug",
+        action="store_true",
+        default=d if suppress else False,
+        help="log each statement and D1 request with its time (also MIGRATION_DEBUG=1)",
+    )
+    g.add_argument(
         "--yes",
         "-y",
         action="store_true",
@@ -135,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ctx = Context(args)
     try:
+        _debug_mode(ctx, console=getattr(args, "handler", None) is None)
         handler = getattr(args, "handler", None)
         if handler is None:
             from malnu_tui.tui import run_console
@@ -156,6 +164,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def _debug_mode(ctx: Context, *, console: bool) -> None:
+    """``--debug``, ``MIGRATION_DEBUG=1`` or ``MALNU_DEBUG=1``: statement and D1 request lines
+    on stderr (not under the console, which owns the terminal) and in ``[log] file``."""
+    import os
+
+    from malnu_tui.engine.monitor.debuglog import configure, debug_wanted
+
+    if not debug_wanted(os.environ, bool(ctx.opt("debug", False))):
+        return
+    from malnu_tui.engine.monitor.config import load_monitor_config
+
+    cfg = load_monitor_config(ctx.settings)
+    configure(
+        debug=True,
+        log_file=cfg.log_file,
+        max_bytes=cfg.log_max_bytes,
+        backups=cfg.log_backups,
+        to_stderr=not console,
+    )
 
 
 if __name__ == "__main__":

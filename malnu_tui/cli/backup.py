@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
+    from malnu_tui.engine.plan import Preflight
 
 
 def register(
@@ -179,6 +180,17 @@ def _show_status(ctx: Context, extra: dict[str, object]) -> None:
     cmd_status(ctx)
 
 
+def _lock_preflight(ctx: Context, operation: str) -> Preflight:
+    """The lock precondition before the prompt: a live holder is exit 3 before anything is
+    asked; a dead holder's lock is announced (taken over, audited, when the work starts)."""
+    from malnu_tui.cli.migrate import show_preflight
+    from malnu_tui.engine.preflight import preflight_lock
+
+    pf = preflight_lock(ctx.backend(), ctx.target, operation)
+    show_preflight(ctx, pf)
+    return pf
+
+
 def cmd_restore(ctx: Context) -> int:
     from malnu_tui.engine.backup import load_manifest, restore_backup
 
@@ -190,7 +202,8 @@ def cmd_restore(ctx: Context) -> int:
     ctx.message("  3. replace the whole database with:")
     _show_manifest(ctx, manifest)
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
-    ctx.confirm(f"restore backup {manifest.id} over {backend.name}", backend.name)
+    pf = _lock_preflight(ctx, "restore")
+    ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
     ctx.message(
         f"restored {result.backup_id} in {result.seconds:.1f} s; "
@@ -261,7 +274,8 @@ def cmd_recover(ctx: Context) -> int:
         return 0
     for line in plan.describe():
         ctx.message(line)
-    ctx.confirm(f"recover {backend.name} to {plan.to}", backend.name)
+    pf = _lock_preflight(ctx, "recover")
+    ctx.confirm(f"recover {backend.name} to {plan.to}", pf.database_name)
     result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
@@ -301,7 +315,8 @@ def _recover_native(ctx: Context, when: datetime) -> int:
         return 0
     for line in lines:
         ctx.message(line)
-    ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", backend.name)
+    pf = _lock_preflight(ctx, "recover")
+    ctx.confirm(f"recover {backend.name} to {utc_iso(when)}", pf.database_name)
     undo = run_native_recover(backend, ctx.target, when, progress=_progress(ctx))
     ctx.message(f"recovered to {utc_iso(when)}; to undo, restore point {undo}")
     _show_status(ctx, {"to": utc_iso(when), "native": True, "undo_restore_point": undo})

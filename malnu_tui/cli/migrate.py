@@ -349,7 +349,9 @@ def cmd_unlock(ctx: Context) -> int:
 
 
 def cmd_log(ctx: Context) -> int:
-    entries = ctx.backend().read_audit(limit=ctx.args.limit, action=ctx.args.action)
+    from malnu_tui.engine.monitor.runlog import read_changes
+
+    entries = read_changes(ctx.backend(), limit=ctx.args.limit, action=ctx.args.action)
     if ctx.json:
         ctx.out_json([e.__dict__ for e in entries])
         return 0

@@ -83,11 +83,16 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "monitor": frozenset(
-        {"slow_migration_seconds", "backup_max_age_hours", "pending_max_age_days"}
+        {
+            "slow_migration_seconds",
+            "backup_max_age_hours",
+            "pending_max_age_days",
+            "sync_max_lag_minutes",
+        }
     ),
     "alerts": frozenset({"webhooks"}),
     "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
-    "log": frozenset({"file"}),
+    "log": frozenset({"file", "max_bytes", "backups"}),
     "sync": frozenset({NAMED}),
     "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
 }
@@ -409,4 +414,7 @@ def open_backend(target: Target) -> Backend:
     kind = target.kind
     module = importlib.import_module(BACKEND_MODULES[kind])
     backend: Backend = module.open_target(target)
+    from malnu_tui.engine.monitor.debuglog import name_target
+
+    name_target(backend.display_url, target.name)  # debug lines say target=<name>
     return backend

@@ -30,6 +30,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.monitor.runlog import record_run
 from malnu_tui.engine.plan import (
     Plan,
     PlanStep,
@@ -200,7 +201,29 @@ def apply_plan(
     """Run ``plan`` under the lock, one transaction per file (statements + tracking row +
     audit row). The plan is re-checked under the lock: a step another operator already ran
     is skipped, not run twice. Stops at the first failure and raises :class:`MigrationFailed`.
+    The whole run is one row of the run log (engine/monitor/runlog.py).
     """
+    span = [s.version for s in plan.steps]
+    obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
+    with record_run(backend, "apply" if plan.direction == "up" else "rollback", obj) as run:
+        try:
+            result = _apply_plan(backend, mset, plan, progress, safety_backup)
+        except MigrationFailed as exc:
+            run.count("done", len(exc.done))
+            run.count("failed", 1)
+            raise
+        run.count("done", len(result.done))
+        run.count("skipped", len(result.skipped))
+    return result
+
+
+def _apply_plan(
+    backend: Backend,
+    mset: MigrationSet,
+    plan: Plan,
+    progress: ProgressCallback | None,
+    safety_backup: SafetyBackup | None,
+) -> ApplyResult:
     emit = progress or (lambda _p: None)
     done: list[tuple[str, int]] = []
     skipped: list[str] = []
@@ -303,7 +326,10 @@ def before_image(row: TrackingRecord | LockHolder) -> str:
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:
     """Accept edits of applied files: record their current checksums (audited per file, with
     the tracking row's before-image). Checked again under the lock."""
-    with migration_lock(backend, "repair of drifted checksums"):
+    with (
+        record_run(backend, "repair", ", ".join(filenames or ["every drifted file"])) as run,
+        migration_lock(backend, "repair of drifted checksums"),
+    ):
         tracking = backend.fetch_records()
         report = report_from_records(backend, mset, tracking, None)
         records = {r.filename: r for r in tracking}
@@ -317,6 +343,7 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
             assert m.checksum is not None
             detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[f])}"
             backend.set_checksum(f, m.checksum, AuditEntry.now("repair", f, "ok", detail))
+        run.count("files", len(chosen))
     return chosen
 
 

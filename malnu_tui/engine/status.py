@@ -288,8 +288,18 @@ class VerifyResult:
 
 
 def verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
-    """Compare the checksum of every applied file with its tracking row."""
-    return verify_report(status(backend, mset))
+    """Compare the checksum of every applied file with its tracking row (a run in the log)."""
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    with record_run(backend, "verify", "checksums") as run:
+        result = verify_report(status(backend, mset))
+        run.count("checked", result.checked)
+        run.count("drifted", len(result.drifted))
+        run.count("missing", len(result.missing))
+        if not result.ok:
+            problems = f"{len(result.drifted)} drifted, {len(result.missing)} missing"
+            run.set_outcome("failed", problems)
+    return result
 
 
 def verify_report(report: StatusReport) -> VerifyResult:

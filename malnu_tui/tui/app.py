@@ -194,6 +194,12 @@ class MalnuApp(App[int]):
         if self._back_home():
             self.push_screen(AuditScreen(self.current_target()))
 
+    def action_open_alerts(self) -> None:
+        from malnu_tui.tui.screens.alerts import AlertsScreen
+
+        if self._back_home():
+            self.push_screen(AlertsScreen(self.targets, self.current_target()))
+
     def action_open_sync(self) -> None:
         from malnu_tui.tui.screens.sync import SyncScreen
 

@@ -52,6 +52,11 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
     ),
     PaletteCommand("Audit log", "Every change the tool made to this target", "open_audit"),
     PaletteCommand(
+        "Health and alerts",
+        "Every target's check, open incidents, recent runs with their durations",
+        "open_alerts",
+    ),
+    PaletteCommand(
         "Sync between the databases",
         "Pairs, last sync and lag, sync with progress, verify report with differing keys",
         "open_sync",

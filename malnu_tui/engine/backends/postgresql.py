@@ -48,6 +48,7 @@ from malnu_tui.engine.errors import (
     LockHolder,
     StatementFailed,
 )
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -328,19 +329,25 @@ class PostgresBackend:
         failure: StatementFailed | None = None
         elapsed = 0
         try:
+            debug = debuglog.enabled()
             with self.conn.transaction():
                 started = time.perf_counter()
                 for st in statements:
+                    t0 = time.perf_counter()
                     try:
                         if st.copy_data is not None:  # COPY … FROM stdin with its rows
                             with self.conn.cursor().copy(st.text) as copy:
                                 copy.write(st.copy_data)
+                            rowcount = -1
                         else:
                             # No parameters: psycopg sends the text as is (a literal % is fine).
-                            self.conn.execute(st.text)
+                            rowcount = self.conn.execute(st.text).rowcount
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         raise
+                    if debug:
+                        ms = (time.perf_counter() - t0) * 1000
+                        debuglog.statement(self.display_url, filename, st.line, ms, rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
                 self._record(change, elapsed, audit)
         except psycopg.Error as exc:

@@ -29,6 +29,7 @@ from malnu_tui.engine.errors import (
     LockHolder,
     StatementFailed,
 )
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -139,13 +140,18 @@ class SQLiteBackend:
         change: TrackingChange,
         audit: AuditEntry,
     ) -> int:
+        debug = debuglog.enabled()
         with self._txn() as c:
             started = time.perf_counter()
             for st in statements:
+                t0 = time.perf_counter()
                 try:
-                    c.execute(st.text)
+                    cur = c.execute(st.text)
                 except sqlite3.Error as exc:
                     raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+                if debug:
+                    ms = (time.perf_counter() - t0) * 1000
+                    debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
             elapsed = int((time.perf_counter() - started) * 1000)
             if isinstance(change, RecordApplied):
                 c.execute(q.UPSERT_SUCCESS, (change.filename, change.checksum, utc_now(), elapsed))

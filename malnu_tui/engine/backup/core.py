@@ -33,6 +33,7 @@ from malnu_tui.engine.backup.store import (
 )
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.monitor.runlog import record_run
 
 __all__ = [
     "RestoreResult",
@@ -76,6 +77,21 @@ def create_backup(
     """
     if reason not in REASONS:
         raise ConfigError(f"unknown backup reason {reason!r} (one of: {', '.join(REASONS)})")
+    with record_run(backend, "backup", reason) as run:
+        manifest = _create_backup(backend, target, reason, progress)
+        run.obj = f"{reason} {manifest.id}"
+        run.count("bytes", manifest.size)
+        run.count("tables", len(manifest.row_counts))
+        run.count("rows", sum(manifest.row_counts.values()))
+    return manifest
+
+
+def _create_backup(
+    backend: Backend,
+    target: Target,
+    reason: str,
+    progress: BackupProgressCallback | None,
+) -> BackupManifest:
     emit = emitter(progress)
     method = method_for(backend.kind)
     directory = ensure_store(target.backup_dir)
@@ -110,6 +126,9 @@ def create_backup(
             details={
                 **dict(snap.details),
                 "seconds": f"{time.perf_counter() - started:.3f}",
+                "started_at": utc_iso(now),
+                "ended_at": utc_iso(),
+                "duration_ms": str(int((time.perf_counter() - started) * 1000)),
             },
         )
         emit(BackupProgress("manifest", 0, 0, f"writing manifest {backup_id}.json"))
@@ -175,6 +194,7 @@ def verify_backup(
     """Re-hash a backup and run its engine check; with ``deep``, restore it into a scratch
     database and compare row counts with the manifest. Records the outcome in the manifest."""
     emit = emitter(progress)
+    started = time.perf_counter()
     directory = target.backup_dir
     manifest = load_manifest(directory, backup_id)
     path = data_path(target, manifest)
@@ -204,6 +224,11 @@ def verify_backup(
                 method = method_for(manifest.target_kind)
                 checks.extend(method.check(target, path, manifest, deep, emit))
     ok = all(c.ok for c in checks)
+    took = str(int((time.perf_counter() - started) * 1000))
+    manifest = replace(
+        manifest,
+        details={**dict(manifest.details), "verify_duration_ms": took, "verify_deep": str(deep)},
+    )
     with contextlib.suppress(OSError):
         if ok:
             manifest = mark_verified(directory, manifest)
@@ -250,6 +275,20 @@ def restore_backup(
     """Verify a backup, take a ``pre-restore`` backup, then replace the database with it
     atomically, under the migration lock; audited. A backup that fails verification is
     refused with :class:`BackupCorrupt` and nothing is changed."""
+    with record_run(backend, "restore", backup_id) as run:
+        result = _restore_backup(backend, target, backup_id, progress, pre_reason)
+        run.count("tables", len(result.manifest.row_counts))
+        run.count("rows", sum(result.manifest.row_counts.values()))
+    return result
+
+
+def _restore_backup(
+    backend: Backend,
+    target: Target,
+    backup_id: str,
+    progress: BackupProgressCallback | None,
+    pre_reason: str,
+) -> RestoreResult:
     from malnu_tui.engine.migrate import migration_lock
 
     emit = emitter(progress)

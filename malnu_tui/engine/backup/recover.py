@@ -290,6 +290,22 @@ def run_recover(
     progress: BackupProgressCallback | None = None,
 ) -> RecoverResult:
     """Carry out a :class:`RecoverPlan`: pre-recover backup, restore, then the migrations."""
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    with record_run(backend, "recover", plan.to) as run:
+        result = _run_recover(backend, target, mset, plan, progress)
+        run.count("reapplied", len(result.reapplied))
+        run.count("rolled_back", len(result.rolled_back))
+    return result
+
+
+def _run_recover(
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    plan: RecoverPlan,
+    progress: BackupProgressCallback | None,
+) -> RecoverResult:
     from malnu_tui.engine.migrate import Plan, PlanStep, Progress, apply_plan
 
     emit = emitter(progress)
@@ -376,7 +392,10 @@ def run_native_recover(
 ) -> str:
     """Native point-in-time recovery to ``when`` (data included); returns the restore point
     (bookmark) that undoes it. The method audits it."""
+    from malnu_tui.engine.monitor.runlog import record_run
+
     native = native_recovery(backend.kind)
     if native is None:
         raise BackupError(f"{backend.kind} targets have no native point-in-time recovery")
-    return native.native_recover(backend, target, when.astimezone(UTC), emitter(progress))
+    with record_run(backend, "recover", f"native {when.astimezone(UTC).isoformat()}"):
+        return native.native_recover(backend, target, when.astimezone(UTC), emitter(progress))

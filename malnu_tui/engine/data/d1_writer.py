@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.schema import quote_ident
-from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column
+from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ STAGE_PREFIX = "malnu_stage_"
 MAX_STATEMENT_BYTES = 90_000  # D1 allows 100 KB per statement; keep a margin
 MAX_REQUEST_BYTES = 600_000
 GUARD = "malnu import guard"
-
-
-def literal(value: object) -> str:
-    """A SQLite literal for an inlined value (text quoted with quotes doubled)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("\x00", "\ufffd").replace("'", "''") + "'"
 
 
 def _join(statements: Sequence[str]) -> str:
@@ -90,7 +79,7 @@ class D1Writer:
         parts: list[str] = []
         size = len(head)
         for r in rows.rows():
-            tup = "(" + ", ".join([str(r.line), *map(literal, r.values)]) + ")"
+            tup = "(" + ", ".join([str(r.line), *map(sql_literal, r.values)]) + ")"
             if parts and size + len(tup.encode()) + 2 > MAX_STATEMENT_BYTES:
                 statements.append(head + ", ".join(parts))
                 parts, size = [], len(head)
@@ -214,10 +203,8 @@ class D1Writer:
         ]
         if audit is not None:
             e = audit
-            values = ", ".join(
-                literal(v) for v in (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
-            )
-            statements.append(q.INSERT_AUDIT.replace("?, ?, ?, ?, ?, ?", values))
+            params = (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+            statements.append(bind_literals(q.INSERT_AUDIT, params))
 
         def took_effect() -> bool:
             rows = self.api.raw(

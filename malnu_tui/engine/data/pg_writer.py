@@ -15,7 +15,7 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, counts_from
+from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
 from malnu_tui.engine.errors import BackendError, LockHeld
 
 if TYPE_CHECKING:

@@ -262,8 +262,3 @@ def check_input(
 
 def _rule(mapping: Mapping, name: str) -> Any:
     return next((r for r in mapping.rules if r.column == name), None)
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier (double quotes, doubled inside) — for names read from the schema."""
-    return '"' + name.replace('"', '""') + '"'

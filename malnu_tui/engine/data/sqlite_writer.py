@@ -7,9 +7,9 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.schema import quote_ident
-from malnu_tui.engine.data.writers import WriteOutcome, WriteSpec, constraint_column, counts_from
+from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.errors import BackendError, LockHeld
 
 if TYPE_CHECKING:

@@ -20,98 +20,31 @@ leaves the table as it was:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
-from malnu_tui.engine.data.rows import Rejection, RowBatch
-from malnu_tui.engine.data.schema import quote_ident
+from malnu_tui.engine.data.spec import (
+    ON_CONFLICT,
+    OnConflict,
+    TableWriter,
+    WriteOutcome,
+    WriteSpec,
+    constraint_column,
+    counts_from,
+)
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import AuditEntry, Backend
-    from malnu_tui.engine.data.schema import TableSchema
+    from malnu_tui.engine.backends.base import Backend
 
-OnConflict = Literal["error", "update", "skip"]
-ON_CONFLICT: tuple[OnConflict, ...] = ("error", "update", "skip")
-
-
-@dataclass(frozen=True)
-class WriteSpec:
-    """What to write: the table, its columns (names from the live schema), the conflict key
-    and what a conflict does (``error``: the row is rejected)."""
-
-    schema: TableSchema
-    columns: tuple[str, ...]
-    key: tuple[str, ...] = ()
-    on_conflict: OnConflict = "error"
-
-    @property
-    def table(self) -> str:
-        return self.schema.name
-
-    def declared_types(self) -> tuple[str, ...]:
-        out = []
-        for name in self.columns:
-            col = self.schema.column(name)
-            out.append(col.declared_type if col else "")
-        return tuple(out)
-
-    def conflict_clause(self) -> str:
-        """``ON CONFLICT …`` in the syntax SQLite and PostgreSQL share ("" for plain INSERT)."""
-        if self.on_conflict == "error" or not self.key:
-            return ""
-        keys = ", ".join(quote_ident(k) for k in self.key)
-        rest = [c for c in self.columns if c not in self.key]
-        if self.on_conflict == "skip" or not rest:
-            return f" ON CONFLICT ({keys}) DO NOTHING"
-        sets = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in rest)
-        return f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
-
-    def column_list(self) -> str:
-        return ", ".join(quote_ident(c) for c in self.columns)
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    """What the unit does when committed."""
-
-    inserted: int
-    updated: int
-    skipped: int
-    rejections: tuple[Rejection, ...]  # refused by the database at finish (raw may be "")
-    before_count: int
-    after_count: int
-    accepted: int  # rows the database took (inserted + updated + skipped)
-
-
-class TableWriter(Protocol):
-    """The unit of work on one table (see the module's docstring)."""
-
-    def begin(self) -> int:
-        """Open the unit; returns the table's row count before."""
-
-    def write(self, rows: RowBatch) -> list[Rejection]:
-        """Send a chunk (``RowBatch.of(rows)`` from Row tuples); returns the rows refused now
-        (others may be found at finish)."""
-
-    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
-        """Settle the unit without making it visible. Stops looking for refused rows once
-        more than ``max_rejections`` were found (the import will not commit anyway)."""
-
-    def commit(self, audit: AuditEntry | None) -> None:
-        """Make the unit visible, with ``audit`` in the same unit."""
-
-    def rollback(self) -> None:
-        """Undo everything (safe to call twice, or after a failure)."""
-
-
-def counts_from(
-    on_conflict: OnConflict, accepted: int, changes: int, inserted: int
-) -> tuple[int, int, int]:
-    """(inserted, updated, skipped) from the rows accepted, the database's change count and
-    the table's growth."""
-    if on_conflict == "update":
-        return inserted, changes - inserted, accepted - changes
-    return inserted, 0, accepted - changes
+__all__ = [
+    "ON_CONFLICT",
+    "OnConflict",
+    "TableWriter",
+    "WriteOutcome",
+    "WriteSpec",
+    "constraint_column",
+    "counts_from",
+    "open_writer",
+]
 
 
 def open_writer(backend: Backend, spec: WriteSpec) -> TableWriter:
@@ -127,13 +60,3 @@ def open_writer(backend: Backend, spec: WriteSpec) -> TableWriter:
     from malnu_tui.engine.data.d1_writer import D1Writer
 
     return D1Writer(backend, spec)  # type: ignore[arg-type]
-
-
-def constraint_column(message: str, table: str) -> str:
-    """The column a SQLite constraint message names (``NOT NULL constraint failed: t.c``)."""
-    prefix = f"{table}."
-    for part in message.split(":", 1)[-1].split(","):
-        part = part.strip()
-        if part.startswith(prefix):
-            return part[len(prefix) :]
-    return ""

@@ -36,8 +36,10 @@ def outcome_text(outcome: str) -> Text:
 
 
 def read_audit(target: Target) -> tuple[AuditEntry, ...]:
+    from malnu_tui.engine.monitor.runlog import read_changes
+
     with connected(target) as backend:
-        return tuple(backend.read_audit(limit=AUDIT_LIMIT))
+        return tuple(read_changes(backend, limit=AUDIT_LIMIT))
 
 
 class AuditScreen(Screen[None]):

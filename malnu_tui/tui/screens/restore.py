@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from malnu_tui.engine.plan import Preflight, is_confirmed
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
@@ -27,17 +28,20 @@ if TYPE_CHECKING:
     from malnu_tui.engine.migrate import StatusReport
 
 
-def database_name(target: Target) -> str:
+def restore_preflight(target: Target) -> Preflight:
+    """The lock precondition of a restore (the engine's preflight), on one connection."""
+    from malnu_tui.engine.preflight import preflight_lock
+
     with connected(target) as backend:
-        return backend.name
+        return preflight_lock(backend, target, "restore")
 
 
 @dataclass
 class RestoreChecked(Message):
-    """The backup was re-verified before the restore; ``database_name`` is the confirm word."""
+    """The backup was re-verified and the lock checked before the restore."""
 
     report: VerifyReport
-    database_name: str
+    preflight: Preflight
 
 
 @dataclass
@@ -126,7 +130,11 @@ class RestoreWizard(WizardScreen):
     def _typed(self, event: TypedConfirmation.Changed) -> None:
         if self.step != "confirm":
             return
+<<<<<<< HEAD
         if event.ok:
+=======
+        if is_confirmed(event.value, self.database_name):
+>>>>>>> main
             self.allow_next(label="Restore ▶")
         else:
             self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
@@ -140,11 +148,11 @@ class RestoreWizard(WizardScreen):
         from malnu_tui.engine.backup import verify_backup
 
         with reporting(self, "verify"):
-            name = database_name(self.target)
+            pf = restore_preflight(self.target)
             report = verify_backup(
                 self.target, self.manifest.id, progress=backup_progress_poster(self)
             )
-            self.post_message(RestoreChecked(report, name))
+            self.post_message(RestoreChecked(report, pf))
 
     @work(thread=True, exclusive=True, group="restore-run")
     def _restore(self) -> None:
@@ -170,8 +178,8 @@ class RestoreWizard(WizardScreen):
         event.stop()
         self.app_end()
         self.set_working(False)
-        self._show_checks(event.report)
-        self.database_name = event.database_name
+        self.database_name = event.preflight.database_name
+        self._show_checks(event.report, event.preflight)
 
     @on(RestoreFinished)
     def _restored(self, event: RestoreFinished) -> None:
@@ -184,15 +192,21 @@ class RestoreWizard(WizardScreen):
         )
         self.go(self.step_index("status"))
 
-    def _show_checks(self, report: VerifyReport) -> None:
+    def _show_checks(self, report: VerifyReport, pf: Preflight) -> None:
         text = Text()
         for c in report.checks:
             mark, style = ("✔", "green") if c.ok else ("✘", "bold red")
             text.append(f"{mark} {c.name}: ", style=style)
             text.append(f"{c.detail[:70]}\n")
+        for p in pf.problems:
+            mark, style = ("✘", "bold red") if p.blocking else ("⚠", "yellow")
+            text.append(f"{mark} {p.describe()}\n", style=style)
         self.query_one("#verify-checks", Static).update(text)
         progress = self.query_one("#verify-progress", OperationProgress)
-        if report.ok:
+        if report.ok and not pf.ok:
+            progress.caption("✘ another operator holds the migration lock: nothing can start")
+            self.allow_next("the migration lock is held")
+        elif report.ok:
             progress.finish("✔ the backup is intact")
             self.allow_next()
         else:

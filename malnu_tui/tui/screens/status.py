@@ -40,6 +40,7 @@ class StatusScreen(Screen[None]):
         Binding("b", "app.open_backups", "Backups", id="status.backups"),
         Binding("p", "app.open_recover", "Recover", show=False, id="status.recover"),
         Binding("l", "app.open_audit", "Log", id="status.audit"),
+        Binding("h", "app.open_alerts", "Health", show=False, id="status.alerts"),
         Binding("s", "app.open_sync", "Sync", show=False, id="status.sync"),
         Binding("i", "app.open_import", "Import", show=False, id="status.import"),
         Binding("f", "cycle_filter", "Filter", id="status.filter"),

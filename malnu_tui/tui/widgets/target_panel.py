@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,13 @@ from malnu_tui.engine.migrate import STATE_SYMBOLS, MigrationState, MigrationSta
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
 from malnu_tui.tui.session import change_token, load_status, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.health import (
+    HEALTH_SECONDS,
+    HealthLoaded,
+    TargetHealth,
+    health_text,
+    target_health,
+)
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.state import STATE_STYLES
 
@@ -75,9 +83,12 @@ class TargetPanel(Vertical):
         self.loading = False
         self.as_of: datetime | None = None
         self.token: tuple[int, ...] | None = None
+        self.health: TargetHealth | None = None
+        self.health_at: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("reading status…", classes="summary")
+        yield Static("", classes="health")
         yield ErrorBox()
         yield MigrationTable()
 
@@ -100,6 +111,14 @@ class TargetPanel(Vertical):
     def _load(self) -> None:
         with reporting(self, "status"):
             report, mset = load_status(self.target)
+            # Health (the `check` of this target) before the change token: its read must not
+            # look like a change by someone else. Re-checked at most every HEALTH_SECONDS.
+            now = time.monotonic()
+            if self.health_at is None or now - self.health_at >= HEALTH_SECONDS:
+                self.health_at = now
+                self.post_message(
+                    HealthLoaded(self.target.name, target_health(self.app, self.target))
+                )
             # After the read: our own read's side effects (a WAL checkpoint on close) are in it;
             # a change by someone else in between is caught by the periodic refresh.
             token = change_token(self.target)
@@ -126,6 +145,14 @@ class TargetPanel(Vertical):
             Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
         )
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+    @on(HealthLoaded)
+    def _health(self, event: HealthLoaded) -> None:
+        if event.target != self.target.name:
+            return
+        event.stop()
+        self.health = event.health
+        self.query_one(".health", Static).update(health_text(event.health))
 
     def set_filter(self, state: MigrationState | None) -> None:
         self.state_filter = state

@@ -45,6 +45,7 @@ from malnu_tui.engine.backends.d1.client import (
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -289,6 +290,10 @@ class D1Backend:
         if results:
             timed = results[1 : 1 + len(texts)]
             elapsed = int(sum(float(r.meta.get("duration") or 0) for r in timed))
+            if debuglog.enabled():
+                for st, r in zip(statements, timed, strict=False):
+                    ms, rows = float(r.meta.get("duration") or 0), r.meta.get("changes")
+                    debuglog.statement(self.display_url, filename, st.line, ms, rows)
         else:
             elapsed = int((time.perf_counter() - started) * 1000)
         if isinstance(change, RecordApplied):

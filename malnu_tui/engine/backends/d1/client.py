@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.monitor import debuglog
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -284,6 +285,7 @@ class D1Api:
             attempt += 1
             unknown = False
             delay = self.policy.delay(attempt)
+            t0 = time.perf_counter()
             try:
                 self.requests_sent += 1
                 resp = self._http.request(
@@ -291,10 +293,13 @@ class D1Api:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
+                _debug_http(method, url, type(exc).__name__, t0)
             except httpx.TransportError as exc:
                 last = f"connection lost during the request ({type(exc).__name__})"
                 unknown = True
+                _debug_http(method, url, type(exc).__name__, t0)
             else:
+                _debug_http(method, url, resp.status_code, t0)
                 if resp.status_code == 429:
                     last = "rate limited by Cloudflare (HTTP 429)"
                     delay = max(delay, _retry_after(resp, self.policy.max_delay))
@@ -427,6 +432,11 @@ class D1Api:
             if resp.status_code != 200:
                 raise D1Error(f"upload of the dump failed: HTTP {resp.status_code}")
             return str(resp.headers.get("etag", "")).strip('"')
+
+
+def _debug_http(method: str, url: str, status: int | str, t0: float) -> None:
+    if debuglog.enabled():
+        debuglog.http_request(method, url, status, (time.perf_counter() - t0) * 1000)
 
 
 def _retry_after(resp: httpx.Response, cap: float) -> float:

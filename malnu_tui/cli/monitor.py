@@ -1,0 +1,167 @@
+"""Monitoring commands: ``check`` (monitoring-plugin exit codes), ``doctor`` and ``history``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.cli.context import Context
+    from malnu_tui.engine.config import Target
+
+CHECK_EPILOG = """\
+exit codes (the monitoring-plugin convention of Nagios/Icinga, NOT the other commands' codes):
+  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a target that cannot be reached, or a bad config).
+The first line of output is the summary (`MALNU CRITICAL - primary: … | failed=1;;1 slow=0;1;`),
+then one line per problem, then every check per target."""
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "check",
+        help="health of the targets; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+        description="Check every target (or --target NAME ...): failed and slow migrations, "
+        "drift, missing files, old pending migrations, stale locks, backup age, failed imports "
+        "and syncs, sync lag.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    p.add_argument(
+        "--target",
+        metavar="NAME",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="check this target (repeatable; default: every configured target)",
+    )
+    p.add_argument("--all", action="store_true", help="check every configured target")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("--prometheus", metavar="FILE", help="write gauges for node_exporter")
+    p.add_argument("--alert", action="store_true", help="send new/resolved problems to webhooks")
+    p.set_defaults(handler=cmd_check)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="connection, versions, permissions, backup space and config, per target",
+    )
+    p.add_argument("--all", action="store_true", help="every configured target")
+    p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("history", parents=[common], help="the run log of a target since a time")
+    p.add_argument(
+        "--since", metavar="TIME", default="-24h", help="ISO time or a span back: -90m, -24h, -7d"
+    )
+    p.set_defaults(handler=cmd_history)
+
+
+def _chosen_targets(ctx: Context) -> list[Target]:
+    settings = ctx.settings
+    names = ctx.opt("target")
+    if isinstance(names, str):
+        names = [names]
+    if ctx.opt("database"):
+        return [ctx.target]
+    if ctx.opt("all") or not names:
+        return list(settings.targets.values())
+    return [settings.target(n) for n in names]
+
+
+def cmd_check(ctx: Context) -> int:
+    from malnu_tui.engine.errors import MalnuError
+    from malnu_tui.engine.monitor.checks import CHECKS, Severity, run_checks
+    from malnu_tui.engine.monitor.config import load_monitor_config
+
+    try:
+        cfg = load_monitor_config(ctx.settings)
+        targets = _chosen_targets(ctx)
+    except MalnuError as exc:
+        # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
+        if ctx.json:
+            ctx.out_json({"status": "UNKNOWN", "problems": [], "error": str(exc)})
+        else:
+            ctx.out(f"MALNU UNKNOWN - {exc}")
+        return int(Severity.UNKNOWN)
+    report = run_checks(targets, cfg)
+    if ctx.json:
+        ctx.out_json(report.as_json())
+    else:
+        ctx.out(report.summary_line())
+        for p in report.problems:
+            ctx.out(p.line())
+        for t in report.targets:
+            ctx.out(
+                f"{t.target}: "
+                + ", ".join(f"{c} {t.check_status(c).name}" for c in CHECKS)
+                + f" ({t.seconds:.2f} s)"
+            )
+    prom = ctx.opt("prometheus")
+    if prom:
+        from pathlib import Path
+
+        from malnu_tui.engine.monitor.prometheus import render, write_atomic
+
+        try:
+            write_atomic(Path(prom), render(report))
+        except OSError as exc:
+            ctx.message(f"error: cannot write {prom}: {exc}")
+    if ctx.opt("alert"):
+        from malnu_tui.engine.monitor.alerts import process_alerts
+
+        outcome = process_alerts(report, cfg.webhooks)
+        if outcome.no_webhooks:
+            ctx.message("alert: no [[alerts.webhooks]] in the config; incidents kept, none sent")
+        for line in outcome.sent:
+            ctx.message(f"alert sent: {line}")
+        for line in outcome.failed:
+            ctx.message(f"alert FAILED (retried next run): {line}")
+    return int(report.status)
+
+
+def cmd_doctor(ctx: Context) -> int:
+    from malnu_tui.engine.monitor.doctor import run_doctor
+
+    targets = _chosen_targets(ctx) if ctx.opt("all") else [ctx.target]
+    result = run_doctor(ctx.settings, targets)
+    if ctx.json:
+        ctx.out_json(result.as_json())
+    else:
+        for line in result.lines():
+            ctx.out(line)
+        ctx.message(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_history(ctx: Context) -> int:
+    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.monitor.runlog import history_since
+
+    since = parse_when(ctx.args.since)
+    hist = history_since(ctx.backend(), since)
+    if ctx.json:
+        ctx.out_json(hist.as_json())
+        return 0
+    from malnu_tui.cli.output import print_table
+
+    print_table(
+        ctx.stdout,
+        ["ended", "operation", "object", "outcome", "took", "counts", "error"],
+        [
+            (
+                r.ended_at,
+                r.op,
+                r.obj,
+                r.outcome,
+                f"{r.duration_ms} ms",
+                " ".join(f"{k}={v}" for k, v in sorted(r.counts.items())),
+                r.error,
+            )
+            for r in hist.runs
+        ],
+        title=f"{ctx.target.name}: runs since {hist.since} UTC",
+    )
+    others = sum(1 for e in hist.events if e.action != "run")
+    ctx.message(f"{len(hist.runs)} runs and {others} other audit rows since {hist.since} UTC")
+    return 0

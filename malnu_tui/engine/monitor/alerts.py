@@ -1,0 +1,249 @@
+"""``check --alert``: each new problem sent once to the configured webhooks, a "resolved"
+message when it clears, and the open incidents kept in the user state dir so a cron run every
+minute does not repeat them.
+
+An incident is identified by target + check + object (:attr:`Problem.key`). Delivery is tracked
+per webhook: a webhook that fails is reported and tried again on the next run; the others are
+not sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
+``retries`` and never raises. Webhook URLs are secrets: only :func:`mask_webhook` forms are ever
+put into messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.monitor.checks import CheckReport, Problem
+from malnu_tui.engine.monitor.config import Webhook
+from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.runlog import format_time
+
+__all__ = [
+    "AlertOutcome",
+    "Incident",
+    "json_body",
+    "load_incidents",
+    "process_alerts",
+    "slack_body",
+    "state_path",
+]
+
+STATE_FILE = "incidents.json"
+STATE_VERSION = 1
+
+Sender = Callable[[Webhook, dict[str, Any]], None]
+
+
+def state_path() -> Path:
+    """``incidents.json`` in the platformdirs user state dir."""
+    import platformdirs
+
+    from malnu_tui.engine.config import APP_NAME
+
+    return Path(platformdirs.user_state_dir(APP_NAME)) / STATE_FILE
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An open (or resolving) problem as the state file keeps it."""
+
+    key: str
+    target: str
+    check: str
+    obj: str
+    severity: str
+    message: str
+    since: str | None
+    opened_at: str
+    state: str  # "open" or "resolved" (resolved, but a webhook has not been told yet)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "check": self.check,
+            "object": self.obj,
+            "severity": self.severity,
+            "message": self.message,
+            "since": self.since,
+            "opened_at": self.opened_at,
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What one ``check --alert`` run did."""
+
+    sent: tuple[str, ...]  # "problem primary|failed_migrations|x.sql → slack https://host/***"
+    failed: tuple[str, ...]  # the same, with the reason; retried on the next run
+    open_incidents: int
+    no_webhooks: bool = False
+
+
+def _hook_id(hook: Webhook) -> str:
+    return hashlib.sha256(f"{hook.kind}|{hook.url}".encode()).hexdigest()[:16]
+
+
+def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
+    """The documented body of ``kind = "json"`` webhooks."""
+    return {
+        "event": event,  # "problem" or "resolved"
+        "target": inc["target"],
+        "check": inc["check"],
+        "object": inc["object"],
+        "severity": inc["severity"] if event == "problem" else "OK",
+        "message": inc["message"],
+        "since": inc.get("since"),
+        "at": at,
+        "source": "malnu-tui",
+    }
+
+
+def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
+    """A Slack incoming-webhook message."""
+    if event == "problem":
+        text = f":rotating_light: MALNU {inc['severity']} {inc['target']}: {inc['message']}"
+    else:
+        text = f":white_check_mark: MALNU RESOLVED {inc['target']}: {inc['message']}"
+    return {"text": text}
+
+
+def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
+    """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each bounded by
+    ``hook.timeout``. Raises RuntimeError with a masked reason when every try failed."""
+    import httpx
+
+    last = ""
+    for attempt in range(hook.retries + 1):
+        if attempt:
+            time.sleep(min(0.25 * attempt, 1.0))
+        try:
+            resp = httpx.post(hook.url, json=body, timeout=hook.timeout)
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+            continue
+        if resp.status_code < 300:
+            return
+        last = f"HTTP {resp.status_code}"
+    raise RuntimeError(f"{last} after {hook.retries + 1} tries")
+
+
+@contextlib.contextmanager
+def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
+    """The state file read under an exclusive lock, written back atomically at the end."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a+") as lockf:
+        fcntl.flock(lockf.fileno(), fcntl.LOCK_EX)
+        state = _read(path)
+        yield state
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": STATE_VERSION, "incidents": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
+        return {"version": STATE_VERSION, "incidents": {}}
+    return data
+
+
+def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
+    """The incidents the state file holds, oldest first (for the console's alerts view)."""
+    data = _read(path or state_path())
+    out = []
+    for key, inc in data["incidents"].items():
+        with contextlib.suppress(KeyError, TypeError):
+            out.append(
+                Incident(
+                    key,
+                    str(inc["target"]),
+                    str(inc["check"]),
+                    str(inc.get("object", "")),
+                    str(inc["severity"]),
+                    str(inc["message"]),
+                    inc.get("since"),
+                    str(inc.get("opened_at", "")),
+                    str(inc.get("state", "open")),
+                )
+            )
+    return tuple(sorted(out, key=lambda i: (i.opened_at, i.key)))
+
+
+def _incident(p: Problem, now: str) -> dict[str, Any]:
+    return {
+        "target": p.target,
+        "check": p.check,
+        "object": p.obj,
+        "severity": p.severity.name,
+        "message": p.message,
+        "since": p.since,
+        "opened_at": now,
+        "state": "open",
+        "sent": [],
+    }
+
+
+def process_alerts(
+    report: CheckReport,
+    hooks: Sequence[Webhook],
+    *,
+    path: Path | None = None,
+    sender: Sender | None = None,
+    now: datetime | None = None,
+) -> AlertOutcome:
+    """Open incidents for new problems, resolve cleared ones, and deliver whatever each
+    webhook has not been told yet. Never raises for a webhook; saves the state."""
+    send = sender or http_sender
+    at = format_time(now or datetime.now(UTC))
+    current = {p.key: p for p in report.problems}
+    ids = {_hook_id(h): h for h in hooks}
+    sent: list[str] = []
+    failed: list[str] = []
+    with _locked_state(path or state_path()) as state:
+        incidents: dict[str, dict[str, Any]] = state["incidents"]
+        for key, inc in list(incidents.items()):
+            if key in current and inc.get("state") == "resolved":
+                incidents[key] = _incident(current[key], at)  # back again: a new incident
+            elif key not in current and inc.get("state") == "open":
+                inc["state"] = "resolved"
+                inc["resolved_at"] = at
+                inc["sent"] = []
+            elif key in current:
+                p = current[key]
+                inc["severity"], inc["message"] = p.severity.name, p.message
+        for key, p in current.items():
+            incidents.setdefault(key, _incident(p, at))
+        for key, inc in list(incidents.items()):
+            event = "problem" if inc.get("state") == "open" else "resolved"
+            done = set(inc.get("sent", []))
+            for hid, hook in ids.items():
+                if hid in done:
+                    continue
+                body = (slack_body if hook.kind == "slack" else json_body)(event, inc, at)
+                what = f"{event} {key} → {hook.display}"
+                try:
+                    send(hook, body)
+                except Exception as exc:
+                    failed.append(f"{what}: {mask_secrets(str(exc)) or type(exc).__name__}")
+                    continue
+                done.add(hid)
+                sent.append(what)
+            inc["sent"] = sorted(done)
+            if event == "resolved" and set(ids) <= done:
+                del incidents[key]
+        open_count = sum(1 for i in incidents.values() if i.get("state") == "open")
+    return AlertOutcome(tuple(sent), tuple(failed), open_count, no_webhooks=not hooks)

@@ -1,0 +1,535 @@
+"""``check``: the health of each target as problems with a severity, in the monitoring-plugin
+convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+
+Facts are read once per target (tracking rows, migration files, lock, the audit trail of the
+last day, the backup store) and every check is a small function of them, so the thresholds are
+tested on real databases without timing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import TYPE_CHECKING, Protocol
+
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backup.store import BackupManifest
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.migrate import StatusReport
+
+__all__ = [
+    "CHECKS",
+    "CheckReport",
+    "Facts",
+    "Problem",
+    "Severity",
+    "TargetHealth",
+    "check_target",
+    "evaluate",
+    "run_checks",
+]
+
+AUDIT_WINDOW = 2000  # newest audit rows read per target
+
+
+class Severity(IntEnum):
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+# Every check, in the order reported; each line of `check` output names one of these.
+CHECKS: tuple[str, ...] = (
+    "reach",
+    "failed_migrations",
+    "slow_migrations",
+    "drift",
+    "missing_files",
+    "pending_age",
+    "lock_lease",
+    "backup_age",
+    "failed_imports",
+    "failed_syncs",
+    "sync_lag",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong on one target. ``key`` (target + check + object) identifies an
+    incident across runs."""
+
+    target: str
+    check: str
+    severity: Severity
+    message: str
+    since: str | None = None  # UTC YYYY-MM-DD HH:MM:SS when known
+    obj: str = ""
+    recent: bool = True  # failed_migrations: failed in the last hour (else a stuck old row)
+
+    @property
+    def key(self) -> str:
+        return f"{self.target}|{self.check}|{self.obj}"
+
+    def line(self) -> str:
+        return f"{self.severity.name} {self.target} {self.check}: {self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "check": self.check,
+            "severity": self.severity.name,
+            "message": self.message,
+            "since": self.since,
+        }
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """The outcome of every check on one target, and the figures behind them."""
+
+    target: str
+    problems: tuple[Problem, ...]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> Severity:
+        return max((p.severity for p in self.problems), default=Severity.OK)
+
+    def check_status(self, check: str) -> Severity:
+        return max((p.severity for p in self.problems if p.check == check), default=Severity.OK)
+
+    def health_line(self) -> str:
+        """``primary: OK`` or ``primary: CRITICAL - 1 failed migration in the last hour; …``
+        (no clock-dependent figures: the console shows it and pictures of it are compared)."""
+        if not self.problems:
+            return f"{self.target}: OK"
+        brief = _summaries(self.problems, brief=True)
+        return f"{self.target}: {self.status.name} - " + "; ".join(brief)
+
+
+def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]:
+    """One phrase per check, most severe first (counts where a check found several)."""
+    by_check: dict[str, list[Problem]] = {}
+    for p in sorted(problems, key=lambda p: (-p.severity, CHECKS.index(p.check))):
+        by_check.setdefault(p.check, []).append(p)
+    out: list[str] = []
+    for check, group in by_check.items():
+        n = len(group)
+        if check == "failed_migrations":
+            when = " in the last hour" if all(p.recent for p in group) else ""
+            out.append(f"{_plural(n, 'failed migration')}{when}")
+        elif check == "backup_age" and brief:
+            worst = group[0].severity
+            out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
+        elif check == "reach" and brief:
+            out.append("cannot be reached")
+        else:
+            phrase = _PHRASES.get(check)
+            out.append(phrase(n) if phrase else group[0].message)
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+_PHRASES: dict[str, Callable[[int], str]] = {
+    "slow_migrations": lambda n: f"{_plural(n, 'slow migration')} in the last 24 h",
+    "drift": lambda n: f"{_plural(n, 'applied file')} changed since it ran",
+    "missing_files": lambda n: f"{_plural(n, 'applied migration')} without its file",
+    "pending_age": lambda n: f"{_plural(n, 'pending migration')} waiting too long",
+    "failed_imports": lambda n: f"{_plural(n, 'failed import')}",
+    "failed_syncs": lambda n: f"{_plural(n, 'failed sync')}",
+    "sync_lag": lambda n: f"{_plural(n, 'sync')} lagging",
+    "lock_lease": lambda n: "migration lock held past its lease",
+}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every target's health: the summary line, the exit code, JSON and gauges."""
+
+    targets: tuple[TargetHealth, ...]
+    checked_at: str
+
+    @property
+    def status(self) -> Severity:
+        return max((t.status for t in self.targets), default=Severity.OK)
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return tuple(p for t in self.targets for p in t.problems)
+
+    def total(self, metric: str) -> int:
+        return int(sum(t.metrics.get(metric, 0) for t in self.targets))
+
+    def summary_line(self) -> str:
+        """``MALNU CRITICAL - primary: 1 failed migration in the last hour | failed=1;;1
+        slow=0;1;`` (the monitoring-plugin form: text, then performance data)."""
+        perf = f"failed={self.total('failed')};;1 slow={self.total('slow')};1;"
+        bad = [t for t in self.targets if t.problems]
+        if not bad:
+            n = len(self.targets)
+            text = f"{_plural(n, 'target')} OK"
+        else:
+            worst = sorted(bad, key=lambda t: -t.status)
+            text = "; ".join(f"{t.target}: {', '.join(_summaries(t.problems))}" for t in worst)
+        return f"MALNU {self.status.name} - {text} | {perf}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": self.status.name,
+            "problems": [p.as_json() for p in self.problems],
+            "checked_at": self.checked_at,
+            "targets": {
+                t.target: {
+                    "status": t.status.name,
+                    "checks": {c: t.check_status(c).name for c in CHECKS},
+                    "metrics": dict(t.metrics),
+                }
+                for t in self.targets
+            },
+        }
+
+
+# -- facts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one target's checks look at, read once."""
+
+    target: str
+    production: bool
+    report: StatusReport | None  # None when the migration files could not be read
+    files_error: str | None
+    audit: tuple[AuditEntry, ...]
+    lock: LockHolder | None
+    backups: tuple[BackupManifest, ...]
+    backups_error: str | None = None
+
+
+def _ago(now: datetime, when: datetime) -> str:
+    seconds = max(0.0, (now - when).total_seconds())
+    if seconds < 120:
+        return f"{int(seconds)} s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _version_time(version: str) -> datetime | None:
+    try:
+        return datetime.strptime(version, "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
+    """Every check over ``facts`` (no I/O): the problems and the gauges of one target."""
+    from malnu_tui.engine.migrate import MigrationState
+
+    t = facts.target
+    problems: list[Problem] = []
+    metrics: dict[str, float] = {}
+    hour_ago, day_ago = format_time(now - timedelta(hours=1)), format_time(now - timedelta(days=1))
+
+    def add(
+        check: str,
+        sev: Severity,
+        msg: str,
+        since: str | None = None,
+        obj: str = "",
+        recent: bool = True,
+    ) -> None:
+        problems.append(Problem(t, check, sev, msg, since, obj, recent))
+
+    migs = facts.report.migrations if facts.report else ()
+    if facts.files_error:
+        add("missing_files", Severity.CRITICAL, facts.files_error, None, "migration files")
+
+    # failed: a failed tracking row, or a failed apply/rollback in the last hour that was not
+    # redone or cleared (clear-failed) since.
+    failed: dict[str, str | None] = {
+        m.filename: m.executed_at for m in migs if m.state is MigrationState.FAILED
+    }
+    latest: dict[str, AuditEntry] = {}
+    for e in facts.audit:  # newest first
+        if e.action in ("apply", "rollback", "clear-failed") and e.object not in latest:
+            latest[e.object] = e
+    for obj, e in latest.items():
+        when = parse_time(e.at)
+        if e.outcome == "failed" and when is not None and format_time(when) >= hour_ago:
+            failed.setdefault(obj, format_time(when))
+    for obj, since in sorted(failed.items()):
+        recent = since is not None and _fmt(since) >= hour_ago
+        err = next((m.error_message for m in migs if m.filename == obj and m.error_message), "")
+        err = err or next((e.detail for e in facts.audit if e.object == obj), "")
+        add(
+            "failed_migrations",
+            Severity.CRITICAL,
+            f"{obj} failed" + (f": {mask_secrets(err)}" if err else ""),
+            since,
+            obj,
+            recent,
+        )
+    metrics["failed"] = len(failed)
+
+    slow_ms = cfg.slow_migration_seconds * 1000
+    slow = 0
+    for m in migs:
+        if m.state is MigrationState.FAILED or m.execution_time_ms is None:
+            continue
+        when = parse_time(m.executed_at or "")
+        if when is None or format_time(when) < day_ago:
+            continue
+        if m.execution_time_ms > slow_ms:
+            slow += 1
+            add(
+                "slow_migrations",
+                Severity.WARNING,
+                f"{m.filename} took {m.execution_time_ms / 1000:.1f} s "
+                f"(over {cfg.slow_migration_seconds:g} s)",
+                format_time(when),
+                m.filename,
+            )
+    metrics["slow"] = slow
+
+    for m in migs:
+        if m.state is MigrationState.DRIFTED:
+            add("drift", Severity.CRITICAL, f"{m.filename} changed since it ran", None, m.filename)
+        elif m.state is MigrationState.MISSING:
+            add("missing_files", Severity.CRITICAL, f"{m.filename} applied but its file is gone",
+                None, m.filename)  # fmt: skip
+
+    pending = [m for m in migs if m.state is MigrationState.PENDING]
+    metrics["pending"] = len(pending)
+    if facts.production:
+        limit = now - timedelta(days=cfg.pending_max_age_days)
+        for m in pending:
+            born = _version_time(m.version)
+            if born is not None and born < limit:
+                add(
+                    "pending_age",
+                    Severity.WARNING,
+                    f"{m.filename} pending for {_ago(now, born)} "
+                    f"(over {cfg.pending_max_age_days:g} days)",
+                    format_time(born),
+                    m.filename,
+                )
+
+    lock = facts.lock
+    if lock is not None and lock.expires_at:
+        expires = parse_time(lock.expires_at)
+        if expires is not None and expires < now:
+            add(
+                "lock_lease",
+                Severity.WARNING,
+                f"lock of {lock.describe()} held past its lease ({lock.expires_at} UTC)",
+                lock.expires_at,
+                "migration lock",
+            )
+
+    _backup_checks(facts, cfg, now, add, metrics)
+    _run_checks(facts, cfg, now, add, metrics)
+    metrics["status"] = float(max((p.severity for p in problems), default=Severity.OK))
+    return TargetHealth(t, tuple(problems), metrics)
+
+
+def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
+                   metrics: dict[str, float]) -> None:  # fmt: skip
+    if facts.backups_error:
+        add("backup_age", Severity.UNKNOWN, facts.backups_error, None, "backups")
+        metrics["backup_age_seconds"] = float("nan")
+        return
+    verified = [b for b in facts.backups if b.verified]
+    if not verified:
+        what = "no backup at all" if not facts.backups else "no verified backup"
+        add("backup_age", Severity.CRITICAL, what, None, "backups")
+        metrics["backup_age_seconds"] = float("nan")
+        return
+    newest = max(verified, key=lambda b: b.created)
+    age = (now - newest.created).total_seconds()
+    metrics["backup_age_seconds"] = round(age, 3)
+    if age > cfg.backup_max_age_hours * 3600:
+        add(
+            "backup_age",
+            Severity.WARNING,
+            f"newest verified backup is {_ago(now, newest.created)} old "
+            f"(over {cfg.backup_max_age_hours:g} h)",
+            format_time(newest.created),
+            "backups",
+        )
+
+
+def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
+                metrics: dict[str, float]) -> None:  # fmt: skip
+    """Failed imports/syncs (their newest run failed) and the sync lag, from the run log."""
+    newest: dict[tuple[str, str], RunRecord] = {}
+    last_ok: dict[str, RunRecord] = {}
+    for e in facts.audit:  # newest first
+        run = RunRecord.from_audit(e)
+        if run is None or run.op not in ("import", "sync"):
+            continue
+        newest.setdefault((run.op, run.obj), run)
+        if run.op == "sync" and run.outcome == "ok":
+            last_ok.setdefault(run.obj, run)
+    failed = {"import": 0, "sync": 0}
+    for (op, obj), run in sorted(newest.items()):
+        if run.outcome == "failed":
+            failed[op] += 1
+            add(
+                f"failed_{op}s",
+                Severity.CRITICAL,
+                f"{op} {obj or '(unnamed)'} failed" + (f": {run.error}" if run.error else ""),
+                run.ended_at,
+                obj,
+            )
+    metrics["failed_imports"] = failed["import"]
+    metrics["failed_syncs"] = failed["sync"]
+    lag_limit = cfg.sync_max_lag_minutes * 60
+    worst = 0.0
+    for obj, run in sorted(last_ok.items()):
+        ended = run.ended
+        if ended is None:
+            continue
+        lag = (now - ended).total_seconds()
+        worst = max(worst, lag)
+        if lag > lag_limit:
+            add(
+                "sync_lag",
+                Severity.WARNING,
+                f"sync {obj or '(unnamed)'} last succeeded {_ago(now, ended)} ago "
+                f"(over {cfg.sync_max_lag_minutes:g} min)",
+                run.ended_at,
+                obj,
+            )
+    if last_ok:
+        metrics["sync_lag_seconds"] = round(worst, 3)
+
+
+class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the helpers' type hints)
+    def __call__(
+        self,
+        check: str,
+        sev: Severity,
+        msg: str,
+        since: str | None = None,
+        obj: str = "",
+        recent: bool = True,
+    ) -> None: ...
+
+
+def _fmt(when: str) -> str:
+    parsed = parse_time(when)
+    return format_time(parsed) if parsed else when
+
+
+# -- reading the facts ------------------------------------------------------------------------
+
+
+def _for_check(target: Target) -> Target:
+    """A target opened for a check: D1 retries kept short so a dead API answers quickly."""
+    if target.kind != "d1":
+        return target
+    opts = dict(target.options)
+    opts.setdefault("retry_attempts", 2)
+    opts.setdefault("retry_base_delay", 0.2)
+    opts.setdefault("timeout", 10)
+    return dataclasses.replace(target, options=opts)
+
+
+def _unknown(target: Target, message: str, started: float) -> TargetHealth:
+    problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
+    return TargetHealth(target.name, (problem,), {"status": 3.0}, time.perf_counter() - started)
+
+
+def check_target(target: Target, cfg: MonitorConfig, now: datetime | None = None) -> TargetHealth:
+    """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached."""
+    from malnu_tui.engine.backup.store import list_backups
+    from malnu_tui.engine.config import open_backend, sqlite_path
+    from malnu_tui.engine.errors import MalnuError
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import status
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
+        return _unknown(target, f"database file {sqlite_path(target.url)} does not exist", started)
+    try:
+        backend = open_backend(_for_check(target))
+    except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
+        return _unknown(target, f"cannot connect: {exc}", started)
+    files_error: str | None = None
+    report = None
+    try:
+        try:
+            mset = discover(target.migrations_dir, target.rollback_dir)
+        except MalnuError as exc:
+            files_error, mset = str(exc), None
+        if mset is not None:
+            report = status(backend, mset, target.name)
+            lock = report.lock
+        else:
+            backend.fetch_records()
+            lock = backend.read_lock()
+        audit = tuple(backend.read_audit(limit=AUDIT_WINDOW))
+    except Exception as exc:
+        return _unknown(target, f"cannot read: {exc}", started)
+    finally:
+        backend.close()
+    backups: tuple[BackupManifest, ...] = ()
+    backups_error = None
+    try:
+        if target.backup_dir.is_dir():
+            backups = tuple(list_backups(target.backup_dir))
+    except (OSError, MalnuError) as exc:
+        backups_error = f"cannot read the backup store: {exc}"
+    facts = Facts(
+        target.name,
+        target.name in _production(cfg, target),
+        report,
+        files_error,
+        audit,
+        lock,
+        backups,
+        backups_error,
+    )
+    health = evaluate(facts, cfg, now)
+    return dataclasses.replace(health, seconds=time.perf_counter() - started)
+
+
+def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
+    if target.options.get("production") is True:
+        return cfg.production | {target.name}
+    return cfg.production
+
+
+def run_checks(
+    targets: Sequence[Target], cfg: MonitorConfig, now: datetime | None = None
+) -> CheckReport:
+    """Check every target (in parallel threads: each waits on its own server)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = now or datetime.now(UTC)
+    if len(targets) <= 1:
+        healths = [check_target(t, cfg, now) for t in targets]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+            healths = list(pool.map(lambda t: check_target(t, cfg, now), targets))
+    return CheckReport(tuple(healths), format_time(now))

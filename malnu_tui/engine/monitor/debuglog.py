@@ -1,0 +1,162 @@
+"""Debug mode: one line per statement as it runs and per D1 HTTP request, on stderr and (when
+``[log] file`` is set) in a rotating log file; stdlib logging, secrets masked.
+
+Turned on by ``MIGRATION_DEBUG=1`` (the guide's name), ``MALNU_DEBUG=1`` or ``--debug``. The
+backends call :func:`statement` / :func:`http_request` only when :func:`enabled` is true, so the
+normal path pays one attribute check per migration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import logging
+
+__all__ = [
+    "ENV_VARS",
+    "LOGGER_NAME",
+    "configure",
+    "debug_wanted",
+    "enabled",
+    "http_request",
+    "mask_secrets",
+    "register_secret",
+    "statement",
+]
+
+LOGGER_NAME = "malnu_tui.debug"
+ENV_VARS = ("MIGRATION_DEBUG", "MALNU_DEBUG")
+# logging is imported only when debug mode is configured: every CLI run imports this module
+# (the backends do), and start-up time is measured.
+_LOG: logging.Logger | None = None
+_SECRETS: set[str] = set()
+_ENABLED = False
+
+_PATTERN_TEXT = (
+    # user:password@ in any URL
+    (r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@", r"\1:***@"),
+    # secret query / key=value parameters
+    (r"(?i)\b((?:password|passwd|pwd|token|secret|apikey|api_key|key)=)[^&\s]+", r"\1***"),
+    (r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1***"),
+    # incoming-webhook URLs carry their secret in the path
+    (r"(?i)(https?://hooks\.slack\.com/)\S+", r"\1***"),
+)
+_PATTERNS: list[tuple[re.Pattern[str], str]] = []  # compiled on first use (start-up time)
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` wherever it would appear in debug output and run-log errors."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with registered secrets, URL passwords, tokens and webhook paths masked."""
+    if not text:
+        return text
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    if not _PATTERNS:
+        _PATTERNS.extend((re.compile(p), r) for p, r in _PATTERN_TEXT)
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def debug_wanted(env: Mapping[str, str], flag: bool = False) -> bool:
+    """Whether ``--debug`` or one of :data:`ENV_VARS` asks for debug mode."""
+    if flag:
+        return True
+    return any(env.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ENV_VARS)
+
+
+def configure(
+    *,
+    debug: bool,
+    log_file: Path | None = None,
+    max_bytes: int = 5 * 1024 * 1024,
+    backups: int = 3,
+    stream: TextIO | None = None,
+    to_stderr: bool = True,
+) -> None:
+    """Set the debug logger up: stderr when ``debug``, plus a rotating ``log_file`` when given.
+    The file gets the same lines (with a timestamp); without ``debug`` it is not written."""
+    import logging
+    import logging.handlers
+
+    class MaskingFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return mask_secrets(super().format(record))
+
+    global _ENABLED, _LOG
+    log = logging.getLogger(LOGGER_NAME)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    _ENABLED = debug
+    _LOG = log if debug else None
+    if not debug:
+        log.setLevel(logging.WARNING)
+        return
+    log.setLevel(logging.DEBUG)
+    if to_stderr:
+        err: logging.Handler = logging.StreamHandler(stream)
+        err.setFormatter(MaskingFormatter("debug: %(message)s"))
+        log.addHandler(err)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        fh.setFormatter(MaskingFormatter("%(asctime)s %(message)s"))
+        log.addHandler(fh)
+
+
+def enabled() -> bool:
+    """True when debug mode is on (cheap: the backends ask once per migration)."""
+    return _ENABLED
+
+
+_NAMES: dict[str, str] = {}
+
+
+def name_target(display_url: str, name: str) -> None:
+    """Remember the config name of the target at ``display_url`` (for ``target=`` in lines)."""
+    _NAMES[display_url] = name
+
+
+def statement(target: str, file: str, line: int, duration_ms: float, rows: int | None) -> None:
+    """Log one statement that ran: ``target=… file=… line=… duration_ms=N rows=N``.
+    ``target`` is the backend's display URL (shown as the config name when known)."""
+    if _LOG is None:
+        return
+    shown = "-" if rows is None or rows < 0 else str(rows)
+    _LOG.debug(
+        "statement target=%s file=%s line=%d duration_ms=%d rows=%s",
+        _NAMES.get(target, target),
+        file,
+        line,
+        round(duration_ms),
+        shown,
+    )
+
+
+def http_request(method: str, url: str, status: int | str, duration_ms: float) -> None:
+    """Log one HTTP request to D1: method, URL (no token is ever in it), status and time."""
+    if _LOG is None:
+        return
+    _LOG.debug(
+        "http %s %s status=%s duration_ms=%d", method, mask_secrets(url), status, round(duration_ms)
+    )
+
+
+def note(message: str) -> None:
+    """Any other debug line (masked like the rest)."""
+    if _LOG is not None:
+        _LOG.debug("%s", message)

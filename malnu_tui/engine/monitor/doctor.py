@@ -1,0 +1,264 @@
+"""``doctor`` (the guide's "Database Connection Issues"): per target, connect and authenticate,
+time a round trip, read the server version, check what the tool needs there, the backup
+directory and the config. One line per check, OK or the problem with its fix."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Settings, Target
+
+__all__ = ["DoctorCheck", "DoctorResult", "run_doctor"]
+
+PROBE_TABLE = "malnu_doctor_probe"
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    target: str  # "" for checks of the whole config
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        who = f"{self.target} " if self.target else ""
+        text = f"{'OK  ' if self.ok else 'FAIL'} {who}{self.name}: {self.detail}"
+        return text + (f" (fix: {self.fix})" if self.fix and not self.ok else "")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "check": self.name,
+            "ok": self.ok,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    checks: tuple[DoctorCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.checks]
+
+    def summary(self) -> str:
+        bad = sum(1 for c in self.checks if not c.ok)
+        return (
+            f"doctor: all {len(self.checks)} checks passed"
+            if not bad
+            else f"doctor: {bad} of {len(self.checks)} checks failed"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "checks": [c.as_json() for c in self.checks]}
+
+
+class _Checks:
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.out: list[DoctorCheck] = []
+
+    def ok(self, name: str, detail: str) -> None:
+        self.out.append(DoctorCheck(self.target, name, True, mask_secrets(detail)))
+
+    def fail(self, name: str, detail: str, fix: str) -> None:
+        self.out.append(DoctorCheck(self.target, name, False, mask_secrets(detail), fix))
+
+    def run(self, name: str, fn: Callable[[], str], fix: str) -> bool:
+        try:
+            self.ok(name, fn())
+        except Exception as exc:
+            self.fail(name, str(exc) or type(exc).__name__, getattr(exc, "hint", None) or fix)
+            return False
+        return True
+
+
+def _server_version(backend: Backend) -> str:
+    if backend.kind == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    if backend.kind == "postgresql":
+        v = int(backend.conn.info.server_version)  # type: ignore[attr-defined]
+        return f"PostgreSQL {v // 10000}.{v % 10000}"
+    info = backend.api.call("GET", "")  # type: ignore[attr-defined]
+    size = info.get("file_size") if isinstance(info, dict) else None
+    return f"Cloudflare D1 ({info.get('version', '?')}, {size} bytes)"
+
+
+def _probe_create(backend: Backend) -> str:
+    """Create and drop a scratch table (rolled back where DDL is transactional)."""
+    if backend.kind == "sqlite":
+        conn: Any = backend.conn  # type: ignore[attr-defined]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"CREATE TABLE {PROBE_TABLE} (x INTEGER)")
+        finally:
+            conn.execute("ROLLBACK")
+    elif backend.kind == "postgresql":
+        pg: Any = backend.conn  # type: ignore[attr-defined]
+        with pg.transaction(force_rollback=True):
+            pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
+    else:
+        d1: Any = backend
+        d1.query(f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x INTEGER)")
+        d1.query(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
+    return "can create tables"
+
+
+def _probe_advisory(backend: Backend) -> str:
+    pg: Any = backend.conn  # type: ignore[attr-defined]
+    key = 0x6D616C6E75  # any key the tool itself never uses
+    got = pg.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+    if not got:
+        raise RuntimeError("pg_try_advisory_lock returned false")
+    pg.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return "advisory locks work"
+
+
+def _probe_pg_tools(backend: Backend) -> str:
+    from malnu_tui.engine.backup.postgresql import find_pg_tools
+
+    v = int(backend.conn.info.server_version)  # type: ignore[attr-defined]
+    tools = find_pg_tools(v // 10000)
+    return f"pg_dump/pg_restore {tools.major} (server {v // 10000}): {tools.pg_dump}"
+
+
+def _probe_d1_export(backend: Backend) -> str:
+    api: Any = backend.api  # type: ignore[attr-defined]
+    api.call(
+        "POST",
+        "export",
+        body={"output_format": "polling", "dump_options": {"no_data": True, "tables": []}},
+    )
+    return "token can read and export"
+
+
+def _db_size(backend: Backend, target: Target) -> int:
+    with contextlib.suppress(Exception):
+        if backend.kind == "sqlite":
+            from malnu_tui.engine.config import sqlite_path
+
+            return sqlite_path(target.url).stat().st_size
+        if backend.kind == "postgresql":
+            pg: Any = backend.conn  # type: ignore[attr-defined]
+            return int(pg.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+        info = backend.api.call("GET", "")  # type: ignore[attr-defined]
+        return int(info.get("file_size") or 0)
+    return 0
+
+
+def _probe_backup_dir(target: Target, need: int) -> str:
+    from malnu_tui.engine.backup.store import list_backups
+
+    directory = target.backup_dir
+    with contextlib.suppress(Exception):
+        sizes = [b.size for b in list_backups(directory)] if directory.is_dir() else []
+        need = max([need, *sizes])
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if directory.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-doctor-", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    elif not os.access(existing, os.W_OK):
+        raise PermissionError(f"{directory} does not exist and {existing} is not writable")
+    free = shutil.disk_usage(existing).free
+    if free < need * 1.1:
+        raise OSError(f"{directory}: {free} bytes free, one more backup needs about {need}")
+    return f"{directory} writable, {free // (1024 * 1024)} MiB free (a backup needs ~{need} bytes)"
+
+
+def doctor_target(target: Target) -> list[DoctorCheck]:
+    """Every check of one target; connection failures stop the checks that need it."""
+    from malnu_tui.engine.config import open_backend
+
+    c = _Checks(target.name)
+    backend: Backend | None = None
+    try:
+        backend = open_backend(target)
+        backend.read_lock()
+        c.ok("connect", f"connected and authenticated to {target.display_url}")
+    except Exception as exc:
+        c.fail(
+            "connect",
+            f"{target.display_url}: {exc}",
+            getattr(exc, "hint", None)
+            or "check the URL, the network, the credentials and that the server is running",
+        )
+    if backend is not None:
+        try:
+            t0 = time.perf_counter()
+            backend.read_lock()
+            c.ok("round trip", f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+            c.run("server version", lambda: _server_version(backend), "")
+            c.run(
+                "create tables",
+                lambda: _probe_create(backend),
+                "grant CREATE on the database/schema to this user",
+            )
+            if backend.kind == "postgresql":
+                c.run(
+                    "advisory locks",
+                    lambda: _probe_advisory(backend),
+                    "the tool needs pg_advisory_lock (not available through PgBouncer in "
+                    "transaction mode: connect directly)",
+                )
+                c.run(
+                    "pg_dump/pg_restore",
+                    lambda: _probe_pg_tools(backend),
+                    "install postgresql-client of the server's major version",
+                )
+            if backend.kind == "d1":
+                c.run(
+                    "d1 export",
+                    lambda: _probe_d1_export(backend),
+                    "give the API token D1 Edit permission (read and export)",
+                )
+            need = _db_size(backend, target)
+        finally:
+            with contextlib.suppress(Exception):
+                backend.close()
+    else:
+        need = 0
+    c.run(
+        "backup dir",
+        lambda: _probe_backup_dir(target, need),
+        "set [backup] dir (or the target's backup_dir) to a writable place with space",
+    )
+    return c.out
+
+
+def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
+    """The config check, then every target's checks."""
+    from malnu_tui.engine.monitor.config import load_monitor_config
+
+    top = _Checks("")
+    where = str(settings.config_path) if settings.config_path else "no config file (defaults)"
+    top.run(
+        "config",
+        lambda: (load_monitor_config(settings), f"{where}: valid")[1],
+        "fix the file as the message says (`malnu-tui --help` lists the keys)",
+    )
+    checks = list(top.out)
+    for t in targets:
+        checks.extend(doctor_target(t))
+    return DoctorResult(tuple(checks))

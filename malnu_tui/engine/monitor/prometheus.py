@@ -1,0 +1,76 @@
+"""``check --prometheus FILE``: the check's facts as gauges for node_exporter's textfile
+collector, written to a temp file in the same directory and renamed into place (a scrape never
+sees half a file)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.monitor.checks import CheckReport
+
+__all__ = ["GAUGES", "render", "write_atomic"]
+
+# gauge name → (metric key in TargetHealth.metrics, help text)
+GAUGES: tuple[tuple[str, str, str], ...] = (
+    ("malnu_migrations_failed", "failed", "Failed migrations (stuck, or failed in the last hour)"),
+    ("malnu_migrations_pending", "pending", "Pending migrations"),
+    ("malnu_migrations_slow", "slow", "Migrations over slow_migration_seconds in the last 24 h"),
+    ("malnu_backup_age_seconds", "backup_age_seconds", "Newest verified backup age (NaN: none)"),
+    ("malnu_imports_failed", "failed_imports", "Imports whose newest run failed"),
+    ("malnu_syncs_failed", "failed_syncs", "Syncs whose newest run failed"),
+    ("malnu_sync_lag_seconds", "sync_lag_seconds", "Seconds since the oldest last successful sync"),
+    ("malnu_check_status", "status", "Check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
+)  # fmt: skip
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def render(report: CheckReport) -> str:
+    """The exposition-format text (``# HELP``, ``# TYPE``, one sample per target)."""
+    lines: list[str] = []
+    for name, key, help_text in GAUGES:
+        samples = [
+            f'{name}{{target="{_label(t.target)}"}} {_number(float(t.metrics[key]))}'
+            for t in report.targets
+            if key in t.metrics
+        ]
+        if not samples:
+            continue
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.extend(samples)
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, fsync, and rename it into place."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,307 @@
+"""The run log: one audit row per operation (apply, rollback, repair, import, sync, backup,
+verify, restore, recover) with its start, end, duration, outcome, error and counts.
+
+A run row is an ordinary row of the target's audit table (the table exists on every backend;
+nothing is altered): ``action = "run"``, ``object = "<operation> <object>"``, ``outcome`` ok /
+failed / refused, and ``detail`` a JSON object (``{"run": 1, "op": …, "started_at": …}``).
+Rows written before the run log, and every other audit row, keep their plain-text detail;
+:func:`RunRecord.from_audit` tells the two apart.
+
+Use it around any operation that changes a target::
+
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    with record_run(backend, "import", "students.csv") as run:
+        ...
+        run.count("rows", 1200)
+
+An exception inside the block records ``failed`` (``refused`` for a refusal such as a held lock
+or a missing confirmation) with the error text (secrets masked) and is re-raised unchanged.
+Writing the run row never raises: a monitoring record must not turn a finished operation into a
+failure, nor hide the real error.
+
+:func:`history_since` is the one query "what happened on this target since T".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from malnu_tui.engine.backends.base import AuditEntry, actor, utc_now
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+
+__all__ = [
+    "OPERATIONS",
+    "RUN_ACTION",
+    "History",
+    "RunRecord",
+    "RunRecorder",
+    "format_time",
+    "history_since",
+    "parse_time",
+    "read_changes",
+    "recent_runs",
+    "record_run",
+]
+
+RUN_ACTION = "run"
+OPERATIONS = (
+    "apply",
+    "rollback",
+    "repair",
+    "import",
+    "sync",
+    "backup",
+    "verify",
+    "restore",
+    "recover",
+)
+# Refusals: nothing was attempted (lock held, not confirmed, a precondition failed).
+_REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt")
+_HISTORY_LIMIT = 20_000
+
+
+def format_time(when: datetime) -> str:
+    """UTC ``YYYY-MM-DD HH:MM:SS`` (the audit table's form)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_time(text: str) -> datetime | None:
+    """An audit/tracking time (``YYYY-MM-DD HH:MM:SS``, ISO 8601, naive = UTC) or None."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One operation as the run log recorded it."""
+
+    op: str
+    obj: str
+    outcome: str  # ok, failed, refused
+    started_at: str  # UTC, YYYY-MM-DD HH:MM:SS
+    ended_at: str
+    duration_ms: int
+    error: str = ""
+    counts: Mapping[str, int] = field(default_factory=dict)
+    actor: str = ""
+    id: int | None = None
+
+    @property
+    def ended(self) -> datetime | None:
+        return parse_time(self.ended_at)
+
+    def detail_json(self) -> str:
+        return json.dumps(
+            {
+                "run": 1,
+                "op": self.op,
+                "object": self.obj,
+                "started_at": self.started_at,
+                "ended_at": self.ended_at,
+                "duration_ms": self.duration_ms,
+                "error": self.error,
+                "counts": dict(self.counts),
+            },
+            sort_keys=True,
+        )
+
+    def as_audit(self) -> AuditEntry:
+        obj = f"{self.op} {self.obj}".strip()
+        return AuditEntry(
+            self.ended_at, self.actor or actor(), RUN_ACTION, obj, self.outcome, self.detail_json()
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "op": self.op,
+            "object": self.obj,
+            "outcome": self.outcome,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "counts": dict(self.counts),
+            "actor": self.actor,
+        }
+
+    @staticmethod
+    def from_audit(entry: AuditEntry) -> RunRecord | None:
+        """The run an audit row records, or None for any other row."""
+        if entry.action != RUN_ACTION or not entry.detail.startswith("{"):
+            return None
+        try:
+            data: Any = json.loads(entry.detail)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("run") != 1:
+            return None
+        counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
+        try:
+            return RunRecord(
+                op=str(data.get("op", "")),
+                obj=str(data.get("object", "")),
+                outcome=entry.outcome,
+                started_at=str(data.get("started_at", entry.at)),
+                ended_at=str(data.get("ended_at", entry.at)),
+                duration_ms=int(data.get("duration_ms") or 0),
+                error=str(data.get("error") or ""),
+                counts={str(k): int(v) for k, v in dict(counts or {}).items()},
+                actor=entry.actor,
+                id=entry.id,
+            )
+        except (TypeError, ValueError):
+            return None
+
+
+class RunRecorder:
+    """Handed to the body of :func:`record_run`: counts and the object can be set as it goes."""
+
+    def __init__(self, op: str, obj: str) -> None:
+        self.op = op
+        self.obj = obj
+        self.counts: dict[str, int] = {}
+        self.started_at = utc_now()
+        self._t0 = time.perf_counter()
+        self.record: RunRecord | None = None  # set when the run has ended
+        self._outcome: tuple[str, str] | None = None
+
+    def set_outcome(self, outcome: str, error: str = "") -> None:
+        """Record ``failed`` (with the error) for a run that ends without an exception, e.g.
+        a verification that found problems."""
+        self._outcome = (outcome, error)
+
+    def count(self, name: str, value: int) -> None:
+        """Set (not add) a count, e.g. ``run.count("rows", 1200)``."""
+        self.counts[name] = int(value)
+
+    def add(self, name: str, value: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + int(value)
+
+    def finish(self, outcome: str, error: str = "") -> RunRecord:
+        ms = int((time.perf_counter() - self._t0) * 1000)
+        self.record = RunRecord(
+            self.op,
+            self.obj,
+            outcome,
+            self.started_at,
+            utc_now(),
+            ms,
+            _mask(error)[:500],
+            dict(self.counts),
+            actor(),
+        )
+        return self.record
+
+
+def _mask(text: str) -> str:
+    from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+    return mask_secrets(text)
+
+
+def _outcome_of(exc: BaseException) -> str:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "refused" if names & set(_REFUSALS) else "failed"
+
+
+@contextlib.contextmanager
+def record_run(backend: Backend | None, op: str, obj: str = "") -> Iterator[RunRecorder]:
+    """Record the block as one run of ``op`` in ``backend``'s audit trail (see the module)."""
+    run = RunRecorder(op, obj)
+    try:
+        yield run
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            record = run.finish("failed", "interrupted")
+        elif isinstance(exc, Exception):
+            record = run.finish(_outcome_of(exc), str(exc) or type(exc).__name__)
+        else:
+            raise
+        write_run(backend, record)
+        raise
+    write_run(backend, run.finish(*(run._outcome or ("ok", ""))))
+
+
+def write_run(backend: Backend | None, record: RunRecord) -> None:
+    """Append the run row; never raises (see the module)."""
+    if backend is None:
+        return
+    with contextlib.suppress(Exception):
+        backend.append_audit(record.as_audit())
+
+
+def read_changes(backend: Backend, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+    """The audit trail without the run rows (``log`` and the audit screen show changes; the
+    runs are ``history`` and the alerts view). ``action="run"`` gives the run rows."""
+    if action:
+        return backend.read_audit(limit=limit, action=action)
+    rows = backend.read_audit(limit=limit * 4 + 20)  # at most one run row per operation
+    return [e for e in rows if e.action != RUN_ACTION][:limit]
+
+
+def recent_runs(backend: Backend, limit: int = 100) -> tuple[RunRecord, ...]:
+    """The newest ``limit`` runs, newest first, whatever their age."""
+    rows = backend.read_audit(limit=limit, action=RUN_ACTION)
+    return tuple(r for r in map(RunRecord.from_audit, rows) if r is not None)
+
+
+@dataclass(frozen=True)
+class History:
+    """What happened on one target since a time: every audit row, and the runs among them,
+    newest first."""
+
+    since: str
+    events: tuple[AuditEntry, ...]
+    runs: tuple[RunRecord, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "since": self.since,
+            "runs": [r.as_json() for r in self.runs],
+            "events": [
+                {
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "object": e.object,
+                    "outcome": e.outcome,
+                    "detail": e.detail,
+                }
+                for e in self.events
+                if e.action != RUN_ACTION
+            ],
+        }
+
+
+def history_since(
+    backend: Backend, since: datetime | timedelta, *, now: datetime | None = None
+) -> History:
+    """Everything the audit trail of ``backend`` records since ``since`` (a time, or a span
+    back from ``now``), newest first, with the runs parsed."""
+    start = (now or datetime.now(UTC)) - since if isinstance(since, timedelta) else since
+    cutoff = format_time(start)
+    rows = backend.read_audit(limit=_HISTORY_LIMIT)
+    events: list[AuditEntry] = []
+    for e in rows:
+        when = parse_time(e.at)
+        if when is not None and format_time(when) < cutoff:
+            continue
+        events.append(e)
+    runs = tuple(r for r in map(RunRecord.from_audit, events) if r is not None)
+    return History(cutoff, tuple(events), runs)

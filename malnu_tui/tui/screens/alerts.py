@@ -1,0 +1,145 @@
+"""Health and alerts: every target's health line, the open incidents that `check --alert`
+keeps, and the recent runs of the target on screen with their durations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.health import health_text, target_health
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.monitor.alerts import Incident
+    from malnu_tui.engine.monitor.checks import TargetHealth
+    from malnu_tui.engine.monitor.runlog import RunRecord
+
+RUNS_LIMIT = 100
+OUTCOME_LOOK: dict[str, tuple[str, str]] = {
+    "ok": ("✔ ok", "green"),
+    "failed": ("✘ failed", "bold red"),
+    "refused": ("⊘ refused", "yellow"),
+}
+
+
+@dataclass
+class AlertsLoaded(Message):
+    healths: tuple[TargetHealth, ...]
+    incidents: tuple[Incident, ...]
+    runs: tuple[RunRecord, ...]
+
+
+def load_alerts(
+    app: object, targets: list[Target], current: Target
+) -> tuple[tuple[TargetHealth, ...], tuple[Incident, ...], tuple[RunRecord, ...]]:
+    from malnu_tui.engine.monitor.alerts import load_incidents
+    from malnu_tui.engine.monitor.runlog import recent_runs
+
+    healths = tuple(target_health(app, t) for t in targets)  # type: ignore[arg-type]
+    incidents = load_incidents()
+    runs: tuple[RunRecord, ...] = ()
+    if not any(h.target == current.name and h.check_status("reach") for h in healths):
+        with connected(current) as backend:
+            runs = recent_runs(backend, RUNS_LIMIT)
+    return healths, incidents, runs
+
+
+class AlertsScreen(Screen[None]):
+    """The health of every target, open incidents, and recent runs with their durations."""
+
+    HELP_TITLE = "Health and alerts"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="alerts.back"),
+        Binding("ctrl+r,f5", "reload", "Refresh", id="alerts.refresh"),
+    ]
+
+    def __init__(self, targets: list[Target], current: Target) -> None:
+        super().__init__()
+        self.targets = targets
+        self.current = current
+        self.loaded: AlertsLoaded | None = None  # the last picture shown
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text("Health and alerts", style="bold"), classes="screen-title")
+        yield Static("checking…", id="health-lines")
+        yield ErrorBox()
+        yield Static("Open incidents (check --alert)", classes="section-title")
+        yield DataTable(id="incidents-table", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            f"Recent runs on {self.current.name} (newest {RUNS_LIMIT})", classes="section-title"
+        )
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#incidents-table", DataTable).add_columns(
+            "since (UTC)", "severity", "target", "check", "problem"
+        )
+        self.query_one("#runs-table", DataTable).add_columns(
+            "ended (UTC)", "operation", "object", "outcome", "took", "counts / error"
+        )
+        self.query_one("#runs-table", DataTable).focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="alerts")
+    def _load(self) -> None:
+        with reporting(self, "alerts"):
+            self.post_message(AlertsLoaded(*load_alerts(self.app, self.targets, self.current)))
+
+    @on(AlertsLoaded)
+    def _loaded(self, event: AlertsLoaded) -> None:
+        event.stop()
+        self.loaded = event
+        self.query_one(ErrorBox).clear()
+        lines = Text()
+        for i, h in enumerate(event.healths):
+            if i:
+                lines.append("\n")
+            lines.append(f"{h.target}: ", style="bold")
+            lines.append_text(health_text(h, hint=False))
+        self.query_one("#health-lines", Static).update(lines)
+        incidents = self.query_one("#incidents-table", DataTable)
+        incidents.clear()
+        for inc in event.incidents:
+            state = "" if inc.state == "open" else " (resolved, not yet sent)"
+            incidents.add_row(
+                inc.since or inc.opened_at, inc.severity, inc.target, inc.check,
+                inc.message + state,
+            )  # fmt: skip
+        if not event.incidents:
+            incidents.add_row("", "", "", "", "no open incidents")
+        runs = self.query_one("#runs-table", DataTable)
+        runs.clear()
+        for r in event.runs:
+            label, style = OUTCOME_LOOK.get(r.outcome, (r.outcome, ""))
+            counts = " ".join(f"{k}={v}" for k, v in sorted(r.counts.items()))
+            runs.add_row(
+                r.ended_at, r.op, r.obj, Text(label, style=style), _took(r.duration_ms),
+                r.error or counts,
+            )  # fmt: skip
+        if not event.runs:
+            runs.add_row("", "", "no runs recorded", "", "", "")
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+
+def _took(ms: int) -> str:
+    return f"{ms} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"

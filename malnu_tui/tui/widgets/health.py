@@ -1,0 +1,61 @@
+"""The health line of a target (the `check` command's verdict) for the status screen and the
+alerts view: computed in a worker, shown as a symbol, a word and the problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.message import Message
+
+from malnu_tui.engine.monitor.checks import Severity, TargetHealth
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from malnu_tui.engine.config import Target
+
+__all__ = ["HEALTH_SECONDS", "HealthLoaded", "TargetHealth", "health_text", "target_health"]
+
+HEALTH_SECONDS = 30.0  # the status screen re-checks a target's health at most this often
+
+SEVERITY_LOOK: dict[Severity, tuple[str, str]] = {
+    Severity.OK: ("✔", "green"),
+    Severity.WARNING: ("⚠", "yellow"),
+    Severity.CRITICAL: ("✘", "bold red"),
+    Severity.UNKNOWN: ("?", "magenta"),
+}
+
+
+@dataclass
+class HealthLoaded(Message):
+    """A target's health was checked."""
+
+    target: str
+    health: TargetHealth
+
+
+def target_health(app: App[object], target: Target) -> TargetHealth:
+    """Run every check on ``target`` with the config's thresholds (in a worker thread)."""
+    from malnu_tui.engine.monitor.checks import check_target
+    from malnu_tui.engine.monitor.config import MonitorConfig, load_monitor_config
+
+    settings = getattr(app, "settings", None)
+    try:
+        cfg = load_monitor_config(settings) if settings is not None else MonitorConfig()
+    except Exception:  # a bad [monitor] table is reported by `check`/`doctor`; use defaults
+        cfg = MonitorConfig()
+    return check_target(target, cfg)
+
+
+def health_text(health: TargetHealth, *, hint: bool = True) -> Text:
+    """``✔ health OK`` or ``✘ health CRITICAL - 1 failed migration…`` (symbol + word)."""
+    symbol, style = SEVERITY_LOOK[health.status]
+    line = health.health_line().split(": ", 1)[-1]
+    text = Text()
+    text.append(f"{symbol} health ", style=style)
+    text.append(line, style=style if health.status is not Severity.OK else "")
+    if hint and health.status is not Severity.OK:
+        text.append("  (h: alerts)", style="dim")
+    return text

@@ -1,0 +1,291 @@
+"""`check`, `check --alert`, `--prometheus`, debug mode and `doctor` through the CLI, on real
+SQLite, PostgreSQL and the local D1 server, with a local HTTP receiver for the webhooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.inproc import run_inproc
+
+HOOK_SECRET = "T000/B000/XyZsecretPath42"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records every JSON body; ``fail`` answers 500."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.fail = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.attempts += 1
+                if outer.fail:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append({"path": self.path, **json.loads(data)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_a: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, kind: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{kind}/{HOOK_SECRET}"
+
+    def events(self, kind: str) -> list[tuple[str, str]]:
+        out = []
+        for b in self.bodies:
+            if not b["path"].startswith(f"/{kind}/"):
+                continue
+            if kind == "json":
+                out.append((b["event"], f"{b['target']}|{b['check']}|{b['object']}"))
+            else:
+                out.append(("resolved" if "RESOLVED" in b["text"] else "problem", b["text"]))
+        return out
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def _config(tmp: Path, mdirs: MigrationDirs, targets: dict[str, str], extra: str = "") -> Path:
+    lines = [f'[backup]\ndir = "{tmp / "backups"}"\n']
+    for name, url in targets.items():
+        lines.append(
+            f'[targets.{name}]\nurl = "{url}"\nmigrations_dir = "{mdirs.migrations}"\n'
+            f'rollback_dir = "{mdirs.rollback}"\n'
+        )
+    path = tmp / "malnu.toml"
+    path.write_text("\n".join(lines) + extra, encoding="utf-8")
+    return path
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_exit_codes_per_severity_and_summary(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    db = tmp_path / "p.db"
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{db}"})
+    cfg.write_text(cfg.read_text().replace("rollback_dir", "production = true\nrollback_dir"))
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--yes").code == 0  # its safety backup is verified
+    res = run_inproc(*c, "check")
+    assert res.code == 0, res.out + res.err
+    assert res.out.splitlines()[0] == "MALNU OK - 1 target OK | failed=0;;1 slow=0;1;"
+
+    mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    assert run_inproc(*c, "up", "--yes").code == 1
+    res = run_inproc(*c, "check")
+    assert res.code == 2
+    lines = res.out.splitlines()
+    assert lines[0] == (
+        "MALNU CRITICAL - primary: 1 failed migration in the last hour | failed=1;;1 slow=0;1;"
+    )
+    assert lines[1].startswith("CRITICAL primary failed_migrations: 20250101_000200_b.sql failed")
+    assert "backup_age OK" in lines[2] and "reach OK" in lines[2]
+    data = json.loads(run_inproc(*c, "check", "--json").out)
+    assert data["status"] == "CRITICAL"
+    assert set(data["problems"][0]) == {"target", "check", "severity", "message", "since"}
+
+    assert run_inproc(*c, "clear-failed", "20250101_000200_b.sql", "--yes").code == 0
+    (mdirs.migrations / "20250101_000200_b.sql").unlink()
+    mdirs.add("20240101_000000", "old", "SELECT 1;")  # pending for far longer than 7 days
+    res = run_inproc(*c, "check")
+    assert res.code == 1 and res.out.startswith("MALNU WARNING - primary: 1 pending migration")
+
+    dead = f"postgresql://ops:pw-not-shown@127.0.0.1:{_dead_port()}/x"
+    cfg.write_text(cfg.read_text() + f'\n[targets.standby]\nurl = "{dead}"\n')
+    res = run_inproc(*c, "check")
+    assert res.code == 3, res.out
+    assert res.out.startswith("MALNU UNKNOWN - standby: cannot connect")
+    assert "UNKNOWN standby reach:" in res.out and "pw-not-shown" not in res.out + res.err
+    res = run_inproc(*c, "check", "--target", "primary")
+    assert res.code == 1, "only the named target"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[monitor]\nslow_migration_secs = 3\n")
+    res = run_inproc("--config", str(bad), "check")
+    assert res.code == 3 and res.out.startswith("MALNU UNKNOWN - ")
+
+
+def test_alerts_once_per_problem_resolved_once_failing_receiver(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    db = tmp_path / "p.db"
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    hooks = (
+        f'\n[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\ntimeout = 2\n'
+        f'retries = 1\n\n[[alerts.webhooks]]\nkind = "slack"\nurl = "{receiver.url("slack")}"\n'
+    )
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{db}"}, hooks)
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "up", "--yes").code == 0
+    mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    run_inproc(*c, "up", "--yes")
+    outputs = []
+    for _ in range(3):
+        res = run_inproc(*c, "check", "--alert")
+        assert res.code == 2
+        outputs.append(res.out + res.err)
+    key = "primary|failed_migrations|20250101_000200_b.sql"
+    assert receiver.events("json") == [("problem", key)]
+    assert [e for e, _ in receiver.events("slack")] == ["problem"]
+    assert "alert sent: problem" in outputs[0] and "alert sent" not in outputs[1] + outputs[2]
+
+    assert run_inproc(*c, "clear-failed", "20250101_000200_b.sql", "--yes").code == 0
+    (mdirs.migrations / "20250101_000200_b.sql").unlink()
+    assert run_inproc(*c, "check", "--alert").code == 0
+    assert run_inproc(*c, "check", "--alert").code == 0
+    assert receiver.events("json") == [("problem", key), ("resolved", key)]
+    assert [e for e, _ in receiver.events("slack")] == ["problem", "resolved"]
+
+    # A failing receiver: the check's own result stands, the failure is reported (URL masked)
+    # and delivered on the next run.
+    receiver.fail = True
+    mdirs.add("20250101_000300", "c", "INSERT INTO nosuch VALUES (1);")
+    run_inproc(*c, "up", "--yes")
+    before = receiver.attempts
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2
+    assert "alert FAILED (retried next run)" in res.err and "HTTP 500" in res.err
+    assert receiver.attempts - before == 2 + 3, "json: 1 + 1 retry; slack: 1 + 2 retries"
+    receiver.fail = False
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and res.err.count("alert sent: problem") == 2
+    key3 = "primary|failed_migrations|20250101_000300_c.sql"
+    assert receiver.events("json")[-1] == ("problem", key3)
+    every = "".join(outputs) + res.out + res.err
+    assert HOOK_SECRET not in every and "127.0.0.1" in every  # host shown, path masked
+    state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
+    assert key3 in json.loads(state.read_text())["incidents"]
+
+
+_SAMPLE = re.compile(r'^([a-z_]+)\{target="([^"]+)"\} (-?[0-9.e+-]+|NaN|[+-]Inf)$')
+
+
+def test_prometheus_file_parses_and_is_replaced_atomically(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    mdirs.add("20250101_000200", "b", "SELECT 1;")
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"})
+    run_inproc("--config", str(cfg), "up", "--yes", "--to", "20250101_000100")
+    prom = tmp_path / "textfile" / "malnu.prom"
+    prom.parent.mkdir()
+    prom.write_text("old\n")
+    before = prom.stat().st_ino
+    res = run_inproc("--config", str(cfg), "check", "--prometheus", str(prom))
+    assert res.code == 0, res.out
+    assert prom.stat().st_ino != before, "a new file renamed into place"
+    assert [p.name for p in prom.parent.iterdir()] == ["malnu.prom"], "no temp file left"
+    samples: dict[str, float] = {}
+    typed: set[str] = set()
+    for line in prom.read_text().splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind == "gauge"
+            typed.add(name)
+        elif not line.startswith("# HELP "):
+            m = _SAMPLE.match(line)
+            assert m, f"not exposition format: {line!r}"
+            assert m.group(1) in typed and m.group(2) == "primary"
+            samples[m.group(1)] = float(m.group(3))
+    assert samples["malnu_migrations_pending"] == 1
+    assert samples["malnu_migrations_failed"] == 0 and samples["malnu_migrations_slow"] == 0
+    assert samples["malnu_check_status"] == 0 and 0 <= samples["malnu_backup_age_seconds"] < 600
+
+
+def test_debug_names_each_statement_with_its_duration(
+    tmp_path: Path, mdirs: MigrationDirs, pg_url: str
+) -> None:
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);\n\nINSERT INTO a VALUES (1);")
+    secret_url = pg_url.replace("postgres@", "postgres:pgSecret77@")
+    log = tmp_path / "debug.log"
+    cfg = _config(
+        tmp_path,
+        mdirs,
+        {"primary": f"sqlite:///{tmp_path / 'p.db'}", "pg": secret_url},
+        f'\n[log]\nfile = "{log}"\n',
+    )
+    res = run_cli("--config", str(cfg), "up", "--yes", env={"MIGRATION_DEBUG": "1"})
+    assert res.code == 0, res.err
+    lines = [ln for ln in res.err.splitlines() if ln.startswith("debug: statement")]
+    assert len(lines) == 2
+    assert re.fullmatch(
+        r"debug: statement target=primary file=20250101_000100_a\.sql line=1 duration_ms=\d+ "
+        r"rows=-",
+        lines[0],
+    )
+    assert re.search(r"line=3 duration_ms=\d+ rows=1$", lines[1])
+    assert "target=primary" in log.read_text()
+    res = run_cli("--config", str(cfg), "--target", "pg", "--debug", "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert re.search(r"statement target=pg file=\S+ line=3 duration_ms=\d+ rows=1", res.err)
+    assert "pgSecret77" not in res.err + res.out + log.read_text()
+
+
+def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_url: str,
+                                      pg_url: str) -> None:  # fmt: skip
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    token = os.environ["CLOUDFLARE_API_TOKEN"]
+    cfg = _config(
+        tmp_path,
+        mdirs,
+        {"d1": d1_url, "pg": pg_url, "local": f"sqlite:///{tmp_path / 'p.db'}"},
+    )
+    res = run_cli("--config", str(cfg), "--target", "d1", "up", "--yes", "--no-backup",
+                  env={"MALNU_DEBUG": "1"})  # fmt: skip
+    assert res.code == 0, res.err
+    assert re.search(r"debug: http POST \S+/raw status=200 duration_ms=\d+", res.err)
+    assert re.search(r"debug: statement target=d1 file=20250101_000100_a\.sql line=1 "
+                     r"duration_ms=\d+", res.err)  # fmt: skip
+    assert token not in res.err + res.out
+
+    res = run_cli("--config", str(cfg), "doctor", "--all")
+    assert res.code == 0, res.out + res.err
+    for name in ("connect", "round trip", "server version", "create tables", "backup dir"):
+        for target in ("d1", "pg", "local"):
+            assert re.search(rf"^OK   {target} {name}: ", res.out, re.M), (target, name)
+    assert "OK   pg advisory locks" in res.out and "OK   pg pg_dump/pg_restore" in res.out
+    assert "OK   d1 d1 export: token can read and export" in res.out
+    assert token not in res.out + res.err
+    dead = f"postgresql://ops:pw-hidden@127.0.0.1:{_dead_port()}/x"
+    res = run_cli("--config", str(cfg), "--database", dead, "doctor", "--json")
+    assert res.code == 1
+    data = json.loads(res.out)
+    bad = [c for c in data["checks"] if not c["ok"]]
+    assert [c["check"] for c in bad] == ["connect"] and bad[0]["fix"]
+    assert "pw-hidden" not in res.out + res.err

@@ -1,0 +1,84 @@
+"""The console's health line per target and the alerts view (key and palette), with Pilot on
+the real demo database: what they show is what the engine reads from it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from malnu_tui.engine.monitor.alerts import load_incidents, process_alerts
+from malnu_tui.engine.monitor.checks import run_checks
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.alerts import AlertsScreen
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.tui_demo import build_demo, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _loaded(app: MalnuApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, StatusScreen) and all(
+        p.report is not None and p.health is not None for p in screen.query(TargetPanel)
+    )
+
+
+async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
+    demo = build_demo(tmp_path / "demo")
+    settings = demo.settings()
+    # An incident as `check --alert` left it (no webhook configured: kept, not sent).
+    report = run_checks([settings.target("primary")], MonitorConfig())
+    process_alerts(report, ())
+    incidents = load_incidents()
+    assert incidents, "the demo has no verified backup: CRITICAL"
+    with sqlite3.connect(demo.primary_db) as conn:
+        runs = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchall()
+    durations = [json.loads(r[0])["duration_ms"] for r in runs]
+    assert durations, "the demo's migrations were applied through the run log"
+
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: _loaded(app))
+        panel = app.status_screen.current_panel()
+        assert panel is not None and panel.health is not None
+        line = str(panel.query_one(".health", Static).render())
+        assert line.startswith("✘ health CRITICAL") and "no verified backup" in line
+        assert panel.health.status == report.targets[0].status
+
+        await pilot.press("h")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+        )
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen) and screen.loaded is not None
+        shown = screen.query_one("#runs-table", DataTable)
+        assert shown.row_count == len(runs)
+        took = [str(shown.get_row_at(i)[4]) for i in range(shown.row_count)]
+        assert took == [f"{ms} ms" for ms in durations]
+        table = screen.query_one("#incidents-table", DataTable)
+        assert table.row_count == len(incidents)
+        assert {str(table.get_row_at(i)[3]) for i in range(table.row_count)} == {
+            i.check for i in incidents
+        }
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+
+        # The palette reaches the same view.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"health and alerts")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
