@@ -12,12 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-<<<<<<< HEAD
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
-=======
-from malnu_tui.engine.plan import is_confirmed
-from malnu_tui.tui.widgets.fields import Field
->>>>>>> main
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -62,7 +57,6 @@ class ConfirmScreen(ModalScreen[bool]):
         else:
             self.query_one("#no", Button).focus()
 
-<<<<<<< HEAD
     @on(TypedConfirmation.Changed)
     def _typed(self, event: TypedConfirmation.Changed) -> None:
         self.query_one("#yes", Button).disabled = not event.ok
@@ -70,16 +64,6 @@ class ConfirmScreen(ModalScreen[bool]):
     @on(TypedConfirmation.Confirmed)
     def _submitted(self) -> None:
         self.dismiss(True)
-=======
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.expected or "")
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if is_confirmed(event.value, self.expected or ""):
-            self.dismiss(True)
->>>>>>> main
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

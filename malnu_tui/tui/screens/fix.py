@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, migration_set, reporting
@@ -143,9 +144,9 @@ class FixScreen(ModalScreen[bool]):
         if self.word is None:
             return "nothing can be done here"
         typed = self.query_one("#fix-typed", Input).value
-        if not typed:
+        if not typed.strip():
             return f"type {self.word} to go on"
-        if typed != self.word:
+        if not is_confirmed(typed, self.word):
             return f"✘ {typed!r} is not the database name: type {self.word} exactly"
         return None
 

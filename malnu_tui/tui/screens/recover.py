@@ -13,7 +13,6 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
@@ -163,11 +162,7 @@ class RecoverWizard(WizardScreen):
     def _typed(self, event: TypedConfirmation.Changed) -> None:
         if self.step != "confirm":
             return
-<<<<<<< HEAD
         if event.ok:
-=======
-        if is_confirmed(event.value, self.database_name):
->>>>>>> main
             self.allow_next(label="Recover ▶")
         else:
             self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")

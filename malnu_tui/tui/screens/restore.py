@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from malnu_tui.engine.plan import Preflight, is_confirmed
+from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
@@ -130,11 +130,7 @@ class RestoreWizard(WizardScreen):
     def _typed(self, event: TypedConfirmation.Changed) -> None:
         if self.step != "confirm":
             return
-<<<<<<< HEAD
         if event.ok:
-=======
-        if is_confirmed(event.value, self.database_name):
->>>>>>> main
             self.allow_next(label="Restore ▶")
         else:
             self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")

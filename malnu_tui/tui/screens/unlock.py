@@ -49,22 +49,12 @@ def read_lock_state(target: Target) -> LockState:
     from malnu_tui.engine.backends.lease import lock_liveness
     from malnu_tui.engine.preflight import preflight_unlock
 
-<<<<<<< HEAD
     with connected(target) as backend:
         pre = preflight_unlock(backend, target)
     if pre.lock is None:
         return LockState(None, "", "", pre.database_name)
     kind, sentence = lock_liveness(pre.lock, socket.gethostname())
     return LockState(pre.lock, kind, sentence, pre.database_name)
-=======
-def read_lock(target: Target) -> tuple[LockHolder | None, str, tuple[str, ...]]:
-    """The engine's unlock preflight: the holder, the confirmation word, what to know."""
-    from malnu_tui.engine.preflight import preflight_unlock
-
-    with connected(target) as backend:
-        pf = preflight_unlock(backend, target)
-    return pf.lock, pf.database_name, tuple(p.describe() for p in pf.notices)
->>>>>>> main
 
 
 def release_lock(target: Target) -> LockHolder | None:
@@ -76,13 +66,7 @@ def release_lock(target: Target) -> LockHolder | None:
 
 @dataclass
 class LockRead(Message):
-<<<<<<< HEAD
     state: LockState
-=======
-    holder: LockHolder | None
-    database_name: str
-    notices: tuple[str, ...] = ()
->>>>>>> main
 
 
 @dataclass
@@ -149,7 +133,6 @@ class UnlockScreen(ModalScreen[bool]):
         doing = f", doing {holder.note}" if holder.note else ""
         body.update(
             Text.assemble(
-<<<<<<< HEAD
                 ("locked by ", "bold"),
                 f"{holder.owner} on {holder.host} (pid {holder.pid}{doing}) since "
                 f"{holder.acquired_at}\n",
@@ -159,15 +142,6 @@ class UnlockScreen(ModalScreen[bool]):
                 "\nType ",
                 (state.database_name, "bold"),
                 " (the database name) to release it; the release is recorded in the audit log.",
-=======
-                ("⚠ locked by ", "bold"),
-                holder.describe(),
-                *(f"\n⚠ {n}" for n in event.notices),
-                "\nRelease it only if that session is dead: a live operator would lose "
-                "their lock mid-run. The release is recorded in the audit log.\nType ",
-                (self.database_name, "bold reverse"),
-                " to release it:",
->>>>>>> main
             )
         )
         field = self.query_one("#unlock-typed", Input)
@@ -194,9 +168,9 @@ class UnlockScreen(ModalScreen[bool]):
         if state is None or state.holder is None:
             return "no lock is held"
         typed = self.query_one("#unlock-typed", Input).value
-        if not typed:
+        if not typed.strip():
             return f"type {state.database_name} to release the lock"
-        if typed != state.database_name:
+        if not is_confirmed(typed, state.database_name):
             return f"✘ {typed!r} is not the database name: type {state.database_name} exactly"
         if state.liveness == "running":
             pid = self.query_one("#unlock-pid", Input).value.strip()
@@ -219,7 +193,6 @@ class UnlockScreen(ModalScreen[bool]):
         self.query_one(ErrorBox).show_error(event.message, event.hint)
 
     @on(Input.Changed)
-<<<<<<< HEAD
     def _typed(self) -> None:
         self.query_one("#yes", Button).disabled = self._problem() is not None
         self.query_one("#unlock-why", Static).update("")
@@ -228,14 +201,6 @@ class UnlockScreen(ModalScreen[bool]):
     def _submitted(self, event: Input.Submitted) -> None:
         problem = self._problem()
         if problem is None:
-=======
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.database_name)
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if is_confirmed(event.value, self.database_name):
->>>>>>> main
             self._release()
             return
         self.query_one("#unlock-why", Static).update(Text(problem, style="bold"))

@@ -13,17 +13,19 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.widgets.fields import Field
 
 
 def confirmation_problem(typed: str, word: str, purpose: str) -> str | None:
-    """Why ``typed`` does not confirm (None when it does), in words for the operator."""
-    if not typed:
+    """Why ``typed`` does not confirm (None when it does), in words for the operator; the
+    rule itself is the engine's (:func:`is_confirmed`), the same as the CLI prompt's."""
+    if is_confirmed(typed, word):
+        return None
+    if not typed.strip():
         return f"nothing typed yet: type {word} to {purpose}"
-    if typed != word:
-        near = " (check upper and lower case)" if typed.lower() == word.lower() else ""
-        return f"✘ {typed!r} is not {word!r}{near}: type {word} exactly to {purpose}"
-    return None
+    near = " (check upper and lower case)" if typed.strip().lower() == word.lower() else ""
+    return f"✘ {typed!r} is not {word!r}{near}: type {word} exactly to {purpose}"
 
 
 class TypedConfirmation(Vertical):
@@ -65,7 +67,7 @@ class TypedConfirmation(Vertical):
 
     @property
     def ok(self) -> bool:
-        return bool(self.word) and self.query_one(Input).value == self.word
+        return bool(self.word) and is_confirmed(self.query_one(Input).value, self.word)
 
     def focus_field(self) -> None:
         self.query_one(Input).focus()
