@@ -20,10 +20,10 @@ from sqlglot import exp
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 from malnu_tui.engine.translate.common import (
     POSTGRES,
-    SQLITE,
     Context,
     compact_lists,
     normalise_identifiers,
+    parse_sqlite,
     plain_index_order,
     referenced_tables,
     table_name,
@@ -138,7 +138,7 @@ def _withheld(
 def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
     try:
-        trees = [t for t in sqlglot.parse(text, read=SQLITE) if t is not None]
+        trees = [t for t in parse_sqlite(text) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise Untranslatable(
