@@ -36,6 +36,7 @@ def _load(tmp_path: Path, text: str) -> None:
         ),
         ('[sync.reporting]\nfrom = "a"\ntoo = "b"\n', "[sync.reporting] too (did you mean 'to'?)"),
         ("[zzz]\n", "unknown key zzz (known: "),
+        ('[targets.p]\nurl = "sqlite:p.db"\ndialect = "mysql"\n', "dialect = 'mysql': expected"),
         ('[targets]\nprimary = "x"\n', "[targets.primary] must be a table"),
     ],
 )
@@ -73,3 +74,15 @@ def test_cli_unknown_key_is_exit_2_with_its_name(tmp_path: Path) -> None:
     assert res.code == 2, res.err
     assert res.err.startswith("error: ") and "dialekt" in res.err and "'dialect'" in res.err
     assert "Traceback" not in res.err
+
+
+def test_files_dialect_is_one_rule_any_case(tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        '[targets.a]\nurl = "postgresql://u@h/db"\ndialect = "SQLite"\n'
+        '[targets.b]\nurl = "postgresql://u@h/db"\ndialect = "Postgres"\n'
+        '[targets.c]\nurl = "postgresql://u@h/db"\n[targets.d]\nurl = "sqlite:d.db"\n'
+    )
+    settings = load_settings(config=str(cfg), env={})
+    got = {n: settings.target(n).files_dialect for n in "abcd"}
+    assert got == {"a": "sqlite", "b": "postgresql", "c": "postgresql", "d": "sqlite"}

@@ -251,6 +251,11 @@ def test_debug_names_each_statement_with_its_duration(
     )
     assert re.search(r"line=3 duration_ms=\d+ rows=1$", lines[1])
     assert "target=primary" in log.read_text()
+    mdirs.add("20250101_000200", "b", "INSERT INTO a VALUES (2);\nINSERT INTO nosuch VALUES (1);")
+    res = run_cli("--config", str(cfg), "--debug", "up", "--yes", "--no-backup")
+    assert res.code == 1
+    assert re.search(r"line=2 duration_ms=\d+ rows=- FAILED: no such table: nosuch", res.err)
+    (mdirs.migrations / "20250101_000200_b.sql").unlink()
     res = run_cli("--config", str(cfg), "--target", "pg", "--debug", "up", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert re.search(r"statement target=pg file=\S+ line=3 duration_ms=\d+ rows=1", res.err)

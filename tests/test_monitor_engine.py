@@ -260,12 +260,14 @@ def test_unreachable_targets_are_unknown(tmp_path: Path, mdirs: MigrationDirs) -
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    for url in (
-        f"postgresql://nobody:hunter2pw@127.0.0.1:{port}/x",
-        f"sqlite:///{tmp_path / 'missing' / 'p.db'}",
+    d1_options = {"api_base": f"http://127.0.0.1:{port}/client/v4", "api_token": "tok-hunter2pw"}
+    for url, options in (
+        (f"postgresql://nobody:hunter2pw@127.0.0.1:{port}/x", {}),
+        (f"sqlite:///{tmp_path / 'missing' / 'p.db'}", {}),
+        ("d1://0123456789abcdef0123456789abcdef/dead-db", d1_options),
     ):
-        t = Target("dead", url, mdirs.migrations, mdirs.rollback, tmp_path / "b")
+        t = Target("dead", url, mdirs.migrations, mdirs.rollback, tmp_path / "b", options)
         h = _health(t)
-        assert h.status is Severity.UNKNOWN and h.problems[0].check == "reach"
+        assert h.status is Severity.UNKNOWN and h.problems[0].check == "reach", url
         assert "hunter2pw" not in h.problems[0].message
     assert not (tmp_path / "missing").exists(), "check never creates a database"

@@ -221,7 +221,12 @@ def cmd_time_travel(ctx: Context) -> int:
         ctx.message("dry run: nothing was changed")
         return 0
     ctx.confirm(f"restore D1 database {backend.name} to bookmark {bookmark}", backend.name)
-    with migration_lock(backend, "time-travel"):
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    with (
+        record_run(backend, "recover", f"bookmark {bookmark}"),
+        migration_lock(backend, "time-travel"),
+    ):
         done = restore_bookmark(backend, bookmark, action="recover", progress=_progress(ctx))
     if ctx.json:
         ctx.out_json(
@@ -279,8 +284,11 @@ def cmd_import(ctx: Context) -> int:
         f"({len(checked.row_counts)} tables, {sum(checked.row_counts.values())} rows)."
     )
     ctx.confirm(f"replace D1 database {backend.name} with {path.name}", backend.name)
-    with migration_lock(backend, "import"):
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    with record_run(backend, "import", path.name) as run, migration_lock(backend, "import"):
         res = import_dump(backend, path, progress=_progress(ctx))
+        run.count("queries", res.num_queries)
     if ctx.json:
         ctx.out_json(
             {

@@ -86,13 +86,9 @@ def _selected(ctx: Context) -> tuple[list[Migration], list[str] | None]:
 def _dialect(ctx: Context, *, explicit_only: bool = False) -> str:
     """The dialect a target's migration files are written in: its ``dialect`` option, else
     PostgreSQL's for a PostgreSQL target and SQLite's otherwise."""
-    value = ctx.target.options.get("dialect")
-    if value is None:
-        if explicit_only:
-            return ""
-        return "postgresql" if ctx.target.kind == "postgresql" else "sqlite"
-    value = str(value).lower()
-    return "postgresql" if value in ("postgresql", "postgres") else value
+    if explicit_only and ctx.target.options.get("dialect") is None:
+        return ""
+    return ctx.target.files_dialect  # the one rule
 
 
 def _plan(ctx: Context) -> list[MigrationTranslation]:

@@ -31,6 +31,13 @@ ENV_MIGRATIONS_DIR = "MALNU_MIGRATIONS_DIR"
 ENV_ROLLBACK_DIR = "MALNU_ROLLBACK_DIR"
 ENV_BACKUP_DIR = "MALNU_BACKUP_DIR"
 
+# The dialects migration files may be written in (``dialect = …``, any case).
+DIALECTS: dict[str, str] = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+}
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BUNDLED_PRIMARY = PACKAGE_DIR / "bundled" / "primary"
 
@@ -267,7 +274,11 @@ class Target:
         if value is None:
             return "postgresql" if self.kind == "postgresql" else "sqlite"
         text = str(value).strip().lower()
-        return "postgresql" if text in ("postgresql", "postgres") else text
+        if text not in DIALECTS:
+            raise ConfigError(
+                f'[targets.{self.name}] dialect = {value!r}: expected "sqlite" or "postgresql"'
+            )
+        return DIALECTS[text]
 
 
 @dataclass(frozen=True)
@@ -364,6 +375,10 @@ def load_settings(
         }
         bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
         targets[name] = Target(name, url, mig, rb, bdir, options)
+        try:
+            targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     if not targets:
         url = sqlite_url(user_data_dir() / "malnu.db")
         targets[DEFAULT_TARGET] = Target(

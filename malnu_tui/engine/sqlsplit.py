@@ -10,6 +10,7 @@ the engine owns and therefore strips.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,7 +35,8 @@ class Statement:
     @cached_property
     def first_words(self) -> str:
         """The statement's leading keywords, upper-cased, comments removed (for classifying)."""
-        return " ".join(_WORD.findall(_strip_comments(self.text))[:4]).upper()
+        found = _WORD.finditer(_strip_comments(self.text))
+        return " ".join(m.group(0) for m in itertools.islice(found, 4)).upper()
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -99,6 +101,12 @@ def _escape_string_end(sql: str, i: int) -> int:
 
 _IDENT_RUN = re.compile(r"[\w$]+")
 _PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
+# Past a statement's first four words, outside trigger and routine bodies, only quotes,
+# comments, ``$``, ``-``, ``/`` and ``;`` matter: skip identifiers (not an ``E'…'`` prefix)
+# and ASCII punctuation, digits and blanks (with the plain run after them) in one match.
+_FAST_RUN = re.compile(
+    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9(),.=<>*+!%&|^~:?@#{}\]][^\n\-/$'\"`\[;A-Za-z_]*|\n)+"
+)
 _COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 
 
@@ -129,6 +137,7 @@ def split_statements(sql: str) -> list[Statement]:
     depth = 0  # BEGIN … END nesting inside CREATE TRIGGER (or a BEGIN ATOMIC body)
     case_depth = 0
     has_content = False
+    fast = False  # a plain statement past its first words: see _FAST_RUN
 
     def flush(end: int, copy_data: str | None = None) -> None:
         nonlocal has_content
@@ -138,6 +147,13 @@ def split_statements(sql: str) -> list[Statement]:
         has_content = False
 
     while i < n:
+        if fast:
+            m = _FAST_RUN.match(sql, i)
+            if m is not None:
+                line += sql.count("\n", i, m.end())
+                i = m.end()
+                if i >= n:
+                    break
         ch = sql[i]
         if ch == "\n":
             line += 1
@@ -188,6 +204,8 @@ def split_statements(sql: str) -> list[Statement]:
             word = sql[i:j].upper()
             if len(words) < 12:
                 words.append(word)
+                if len(words) == 4:
+                    fast = not _is_routine(words) and not _is_trigger(words)
             if _is_routine(words):  # BEGIN ATOMIC … END
                 if word == "ATOMIC" and prev_word == "BEGIN":
                     depth += 1
@@ -225,10 +243,11 @@ def split_statements(sql: str) -> list[Statement]:
                 data = sql[begin : stop + 1]
                 flush(i, data)
                 line += sql.count("\n", i, stop + 3)
-                words, prev_word, case_depth = [], "", 0
+                words, prev_word, case_depth, fast = [], "", 0, False
                 i = start = stop + 3
                 continue
             flush(i)
+            fast = False
             words = []
             prev_word = ""
             case_depth = 0

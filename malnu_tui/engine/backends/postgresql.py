@@ -344,6 +344,11 @@ class PostgresBackend:
                             rowcount = self.conn.execute(st.text).rowcount
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
+                        if debug:
+                            ms = (time.perf_counter() - t0) * 1000
+                            debuglog.statement(
+                                self.display_url, filename, st.line, ms, None, failure.error
+                            )
                         raise
                     if debug:
                         ms = (time.perf_counter() - t0) * 1000

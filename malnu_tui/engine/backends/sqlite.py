@@ -148,6 +148,9 @@ class SQLiteBackend:
                 try:
                     cur = c.execute(st.text)
                 except sqlite3.Error as exc:
+                    if debug:
+                        ms = (time.perf_counter() - t0) * 1000
+                        debuglog.statement(self.display_url, filename, st.line, ms, None, str(exc))
                     raise StatementFailed(filename, st.line, st.text, str(exc)) from None
                 if debug:
                     ms = (time.perf_counter() - t0) * 1000

@@ -131,7 +131,7 @@ def _sniff(sample: str) -> str:
     chosen = ","
     for rank, d in enumerate(DELIMITERS):
         try:
-            rows = [r for r in csv.reader(io.StringIO(text), delimiter=d) if r][:50]
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:50]
         except csv.Error:
             continue
         if not rows or len(rows[0]) < 2:

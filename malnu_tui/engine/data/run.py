@@ -127,7 +127,6 @@ class ImportPreview:
     sources: tuple[str | None, ...]  # the source column of each of check.columns (None: const)
     samples: tuple[SampleRow, ...]
     before_count: int
-    sha256: str | None
     on_conflict: OnConflict
 
     @property
@@ -248,7 +247,6 @@ def preview_import(
         sources=tuple(by_column.get(c) for c in check.columns),
         samples=tuple(samples),
         before_count=backend.row_count(request.table),
-        sha256=file_sha256(request.file) if request.file is not None else None,
         on_conflict=request.conflict,
     )
 

@@ -30,12 +30,7 @@ LINT_MODES = ("warn", "enforce")
 def dialect_of(target: Target) -> Dialect:
     """The dialect the target's migration files are written in: its ``dialect`` option, else
     PostgreSQL's for a PostgreSQL target and SQLite's otherwise."""
-    value = str(target.options.get("dialect") or "").lower()
-    if value in ("postgresql", "postgres"):
-        return "postgresql"
-    if value == "sqlite" or target.kind != "postgresql":
-        return "sqlite"
-    return "postgresql"
+    return "postgresql" if target.files_dialect == "postgresql" else "sqlite"  # the one rule
 
 
 def lint_mode(target: Target) -> str:

@@ -131,19 +131,23 @@ def name_target(display_url: str, name: str) -> None:
     _NAMES[display_url] = name
 
 
-def statement(target: str, file: str, line: int, duration_ms: float, rows: int | None) -> None:
-    """Log one statement that ran: ``target=… file=… line=… duration_ms=N rows=N``.
-    ``target`` is the backend's display URL (shown as the config name when known)."""
+def statement(
+    target: str, file: str, line: int, duration_ms: float, rows: int | None, error: str = ""
+) -> None:
+    """Log one statement that ran: ``target=… file=… line=… duration_ms=N rows=N`` (and
+    ``FAILED: error`` for the one that failed). ``target`` is the backend's display URL (shown
+    as the config name when known)."""
     if _LOG is None:
         return
     shown = "-" if rows is None or rows < 0 else str(rows)
     _LOG.debug(
-        "statement target=%s file=%s line=%d duration_ms=%d rows=%s",
+        "statement target=%s file=%s line=%d duration_ms=%d rows=%s%s",
         _NAMES.get(target, target),
         file,
         line,
         round(duration_ms),
         shown,
+        f" FAILED: {error}" if error else "",
     )
 
 

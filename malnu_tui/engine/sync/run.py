@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.model import (
@@ -43,7 +43,14 @@ from malnu_tui.engine.sync.verify import (
     page_digest,
 )
 
-__all__ = ["MAX_REPORTED", "PhaseProgress", "compare_ranges", "run_sync", "sync_table"]
+__all__ = [
+    "MAX_REPORTED",
+    "Comparison",
+    "PhaseProgress",
+    "compare_ranges",
+    "run_sync",
+    "sync_table",
+]
 
 MAX_REPORTED = 1_000  # differing keys kept in a report (all are repaired)
 
@@ -147,6 +154,19 @@ def _repair(
     return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison found: the counts before any repair, and what is left after it (the
+    first :data:`MAX_REPORTED` keys kept; ``left`` counts them all)."""
+
+    state: SyncState | None
+    remaining: tuple[Difference, ...]
+    missing: int
+    different: int
+    extra: int
+    left: int
+
+
 def compare_ranges(
     s: SyncSession,
     shape: TableShape,
@@ -154,12 +174,11 @@ def compare_ranges(
     rate: PhaseProgress,
     total: int,
     results: Iterator[RangeResult] | None = None,
-) -> tuple[SyncState | None, list[Difference], int, int, int]:
-    """Compare every range; repair differences when ``state`` is given (a real run).
-    Returns the state, the remaining differences, and (missing, different, extra) counts."""
+) -> Comparison:
+    """Compare every range; repair the differences when ``state`` is given (a real run)."""
     remaining: list[Difference] = []
     counts = {"missing": 0, "different": 0, "extra": 0}
-    done = 0
+    done = left_total = 0
     for rr in results if results is not None else compare_table(s.src, s.dst, shape):
         done += rr.rows
         rate("verify", done, total)
@@ -171,8 +190,16 @@ def compare_ranges(
             state, left = _repair(s, shape, state, rr.differences)
         else:
             left = list(rr.differences)
+        left_total += len(left)
         remaining.extend(left[: MAX_REPORTED - len(remaining)])
-    return state, remaining, counts["missing"], counts["different"], counts["extra"]
+    return Comparison(
+        state,
+        tuple(remaining),
+        counts["missing"],
+        counts["different"],
+        counts["extra"],
+        left_total,
+    )
 
 
 def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
@@ -235,12 +262,12 @@ def sync_table(
                     check_digests(s.src, s.dst, shape, digests, end),
                 )
         src_count = s.src.count(plan.table)
-        after_state, remaining, *_ = compare_ranges(s, shape, state, rate, src_count, results)
+        found = compare_ranges(s, shape, state, rate, src_count, results)
         compared = src_count if plan.mode == "checksum" else 0
-        assert after_state is not None
-        state = after_state
+        assert found.state is not None
+        state = found.state
         src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
-        verified = not remaining and src_count == dst_count
+        verified = not found.left and src_count == dst_count
         state = replace(
             state,
             status="done",
@@ -250,7 +277,7 @@ def sync_table(
             source_count=src_count,
             dest_count=dst_count,
             verified=verified,
-            differences=len(remaining),
+            differences=found.left,
             finished_at=utc_now(),
         )
         s.dst.write_state(state)
@@ -263,7 +290,8 @@ def sync_table(
             source_count=src_count,
             dest_count=dst_count,
             verified=verified,
-            differences=tuple(remaining),
+            differences=found.remaining,
+            truncated=found.left > len(found.remaining),
             seconds=time.perf_counter() - started,
             resumed=resumed,
         )

@@ -51,6 +51,7 @@ class PostgresSide:
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
         self._state_ready = False
+        self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         self._rows("SELECT set_config('datestyle', 'ISO', false)")  # output style; input order kept
 
@@ -120,7 +121,7 @@ class PostgresSide:
     def describe(self, table: str) -> TableShape | None:
         rows = self._rows(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-            "coalesce(co.collname, ''), a.attnum FROM pg_attribute a "
+            "coalesce(co.collname, ''), a.atthasdef FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
             "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') "
@@ -132,9 +133,10 @@ class PostgresSide:
         cols: list[Column] = []
         colls: dict[str, str] = {}
         has_synced = False
-        for name, pg_type, notnull, coll, _num in rows:
+        for name, pg_type, notnull, coll, hasdef in rows:
             if name == SYNCED_AT:
                 has_synced = True
+                self._synced_default[table] = bool(hasdef)
                 continue
             cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
             colls[name] = coll
@@ -178,7 +180,12 @@ class PostgresSide:
             coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
             notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
             parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
-        parts.append(sql.SQL("{} timestamp").format(sql.Identifier(SYNCED_AT)))
+        # The default stamps the rows a full copy COPYs straight in (none sent per row).
+        parts.append(
+            sql.SQL("{} timestamp DEFAULT (now() AT TIME ZONE 'UTC')").format(
+                sql.Identifier(SYNCED_AT)
+            )
+        )
         parts.append(
             sql.SQL("PRIMARY KEY ({})").format(
                 sql.SQL(", ").join(sql.Identifier(k) for k in source.key)
@@ -383,7 +390,12 @@ class PostgresSide:
         try:
             with self.conn.transaction():
                 self._ensure_state_table()
-                if direct:
+                if direct and self._synced_default.get(shape.name):
+                    self._copy(
+                        t, shape.names, rows if convert is tuple else list(map(convert, rows))
+                    )
+                    inserted = len(rows)
+                elif direct:
                     self._copy(t, (*shape.names, SYNCED_AT), [(*convert(r), now) for r in rows])
                     inserted = len(rows)
                 else:

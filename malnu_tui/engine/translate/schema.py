@@ -44,11 +44,33 @@ _NAMED_DDL = re.compile(
 _NAMES = re.compile(
     r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")+)\"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)"
 )
+_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
+# DDL that changes no table's columns or keys: an index changes only its table's unique keys;
+# a view only answers for its own name; a trigger changes nothing the cache holds.
+_INDEX_OR_VIEW_OR_TRIGGER = re.compile(
+    r"^\s*CREATE\s+(?:(?P<index>(?:UNIQUE\s+)?INDEX)|(?:TEMP(?:ORARY)?\s+)?"
+    r"(?P<kind>VIEW|TRIGGER))\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    re.IGNORECASE,
+)
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _names(sql: str) -> set[str]:
+    """Every name ``sql`` mentions, unquoted and lower-cased (string literals skipped)."""
+    named = {m[1] or m[2] or m[3] or m[4] for m in _NAMES.finditer(sql)}
+    return {n.replace('""', '"').lower() for n in named if n}
+
+
+def _unquote(name: str) -> str:
+    if name[:1] in ('"', "`", "["):
+        inner = name[1:-1]
+        return inner.replace('""', '"') if name[0] == '"' else inner
+    return name
 
 
 class SchemaState:
@@ -96,12 +118,16 @@ class SchemaState:
         if _DATA_ONLY.match(sql):
             if '"' not in sql:
                 return None
+        elif (created := _INDEX_OR_VIEW_OR_TRIGGER.match(sql)) is not None:
+            if created["index"]:
+                for name in _names(sql):  # its table's unique keys (any name it mentions)
+                    self._cache.get(name, {}).pop("keys", None)
+            elif created["kind"].upper() == "VIEW":
+                self._cache.pop(_unquote(created["name"]).lower(), None)
         elif _NAMED_DDL.match(sql) and self._cache:
             # Only what the statement names can change (a view, index or trigger changes no
             # table's columns): keep the other tables' answers.
-            named = {m[1] or m[2] or m[3] or m[4] for m in _NAMES.finditer(sql)}
-            named = {n.replace('""', '"').lower() for n in named if n}
-            for name in named:
+            for name in _names(sql):
                 self._cache.pop(name, None)
         else:
             self._cache.clear()

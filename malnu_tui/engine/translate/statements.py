@@ -8,7 +8,14 @@ import functools
 import sqlglot
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import POSTGRES, Context, lit, pg_expr, table_name
+from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    Context,
+    as_template,
+    lit,
+    pg_expr,
+    table_name,
+)
 from malnu_tui.engine.translate.expressions import (
     DATE_FUNCS,
     DT_TAG,
@@ -251,7 +258,7 @@ def _parsed_conflict(keys_sql: str, action: str) -> exp.Expr:
     for column in list(conflict.find_all(exp.Column)):
         if column.name.upper() == "DEFAULT" and not column.table:
             column.replace(exp.var("DEFAULT"))
-    return conflict
+    return as_template(conflict)
 
 
 def _on_conflict(keys_sql: str, action: str) -> exp.Expr:

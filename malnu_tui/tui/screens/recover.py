@@ -55,11 +55,16 @@ def plan_recovery(
 
     when = parse_when(when_text)
     mset = migration_set(target)
+    from malnu_tui.engine.preflight import preflight_lock
+
     with connected(target) as backend:
+        # A live operator's lock stops the wizard here, before the typed confirmation.
+        pf = preflight_lock(backend, target, "recover")
+        pf.raise_if_blocked()
         plan = plan_recover(
             backend, target, mset, when, progress=cast(BackupProgressCallback, progress)
         )
-        return plan, mset, backend.name
+        return plan, mset, pf.database_name
 
 
 class RecoverWizard(WizardScreen):
