@@ -60,7 +60,7 @@ def change_token(target: Target) -> tuple[int, ...] | None:
     ``None`` for servers, which are polled instead."""
     if target.kind != "sqlite":
         return None
-    from malnu_tui.engine.config import sqlite_path
+    from malnu_tui.engine.urls import sqlite_path
 
     path = sqlite_path(target.url)
     token: list[int] = []
