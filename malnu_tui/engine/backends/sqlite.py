@@ -21,7 +21,6 @@ from malnu_tui.engine.backends.base import (
 )
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import truthy
-from malnu_tui.engine.config import sqlite_url
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -31,6 +30,7 @@ from malnu_tui.engine.errors import (
 )
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.urls import sqlite_url
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -300,6 +300,6 @@ class SQLiteBackend:
 
 def open_target(target: Target) -> SQLiteBackend:
     """Open the SQLite file a ``sqlite:`` target names."""
-    from malnu_tui.engine.config import sqlite_path
+    from malnu_tui.engine.urls import sqlite_path
 
     return SQLiteBackend(sqlite_path(target.url))
