@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.errors import ConfigError
-from malnu_tui.engine.urls import mask_url, sqlite_path, sqlite_url, url_kind
+
+# Re-exported (older callers import them from here); they live in urls.py.
+from malnu_tui.engine.urls import mask_url as mask_url
+from malnu_tui.engine.urls import sqlite_path as sqlite_path
+from malnu_tui.engine.urls import sqlite_url as sqlite_url
+from malnu_tui.engine.urls import url_kind as url_kind
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend, Kind
