@@ -84,6 +84,7 @@ class RunOutcome:
     done: tuple[tuple[str, int], ...]
     error: str
     after: AfterRun | None
+    backup_id: str | None = None  # the safety backup, when one was taken (also on failure)
 
 
 def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessagePump) -> RunOutcome:
@@ -102,7 +103,15 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
     error = ""
     after: AfterRun | None = None
     with connected(target) as backend:
-        taker = backup_taker(backend, target, backup_progress_poster(pump))
+        take = backup_taker(backend, target, backup_progress_poster(pump))
+        taken: list[str] = []
+
+        def taker(reason: str) -> str | None:
+            backup_id = take(reason)
+            if backup_id:
+                taken.append(backup_id)
+            return backup_id
+
         try:
             result = apply_plan(backend, mset, plan, progress=progress, safety_backup=taker)
         except MigrationFailed as exc:
@@ -113,7 +122,7 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
             after = verify_after(backend, mset, plan, target.name)
         except MalnuError as exc:
             error += f"; status afterwards could not be read: {exc}"
-    return RunOutcome(result, failure, done, error, after)
+    return RunOutcome(result, failure, done, error, after, taken[0] if taken else None)
 
 
 def backup_progress_poster(pump: MessagePump) -> BackupProgressCallback:
