@@ -74,7 +74,10 @@ def _unquote(name: str) -> str:
 
 
 class SchemaState:
-    """A scratch SQLite schema that follows the migrations being translated."""
+    """A scratch SQLite schema that follows the migrations being translated.
+
+    Names are looked up with ``name = ? COLLATE NOCASE``: SQLite's case-insensitivity for
+    names (ASCII letters only, like its ``lower()``), without a function call per row."""
 
     def __init__(self) -> None:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -154,8 +157,8 @@ class SchemaState:
 
     def _real_name(self, table: str) -> str | None:
         row = self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND lower(name) = lower(?)",
+            "SELECT name FROM sqlite_master WHERE name = ? COLLATE NOCASE "
+            "AND type IN ('table', 'view')",
             (table,),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -227,7 +230,7 @@ class SchemaState:
 
     def _read_without_rowid(self, table: str) -> bool:
         row = self.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)",
+            "SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'table'",
             (table,),
         ).fetchone()
         return bool(row and row[0] and "WITHOUT ROWID" in " ".join(str(row[0]).upper().split()))
@@ -248,7 +251,7 @@ class SchemaState:
     def trigger_table(self, trigger: str) -> str | None:
         """The table a trigger is on, or None."""
         row = self.conn.execute(
-            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND lower(name) = lower(?)",
+            "SELECT tbl_name FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'trigger'",
             (trigger,),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -256,7 +259,7 @@ class SchemaState:
     def object_exists(self, name: str) -> bool:
         """True when a table, view, index or trigger named ``name`` (any case) exists."""
         row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?)", (name,)
+            "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
         ).fetchone()
         return row is not None
 
