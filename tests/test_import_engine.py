@@ -205,3 +205,23 @@ def test_schema_problems_are_named_together(imp: ImportTarget, tmp_path: Path) -
     assert "duplicate header 'email'" in text and "unknown column 'nama'" in text
     assert "NOT NULL column 'name' has no default and is not given" in text
     assert exc.value.exit_code == 2
+
+
+def test_dry_run_names_the_rows_the_database_would_refuse(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    f = write_csv(
+        tmp_path / "u.csv",
+        "id,email,name,role\n"
+        "1,a@malnu.sch.id,Ana,student\n"
+        "2,b@malnu.sch.id,Budi,kepala sekolah\n"  # CHECK
+        "3,a@malnu.sch.id,Cici,teacher\n"  # UNIQUE (line 2's email)
+        "4,d@malnu.sch.id,Dedi,parent\n",
+    )
+    req = ImportRequest(
+        "users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5), dry_run=True
+    )
+    report = _run(imp, req)
+    assert not report.committed and (report.read, report.rejected) == (4, 2)
+    assert sorted(int(r["line"]) for r in _rejects(report.rejects_file)) == [3, 4]
+    assert imp.count("users") == 0

@@ -22,7 +22,7 @@ from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
 from malnu_tui.engine.data.rejects import RejectsWriter
-from malnu_tui.engine.data.rows import Rejection, Row, RowBatch, RowBuilder
+from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
 from malnu_tui.engine.data.writers import (
     OnConflict,
@@ -294,31 +294,6 @@ def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
     return replace(report, backup_id=backup_id)
 
 
-class _ValidateOnly:
-    """Dry run on D1, where no unit can be held open across requests: values are checked
-    (types, NOT NULL, the mapping) but constraints only at the real import."""
-
-    def __init__(self, backend: Backend, table: str) -> None:
-        self.backend, self.table, self.n, self.before = backend, table, 0, 0
-
-    def begin(self) -> int:
-        self.before = self.backend.row_count(self.table)
-        return self.before
-
-    def write(self, rows: RowBatch) -> list[Rejection]:
-        self.n += len(rows)
-        return []
-
-    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
-        return WriteOutcome(self.n, 0, 0, (), self.before, self.before + self.n, self.n)
-
-    def commit(self, audit: AuditEntry | None) -> None:
-        raise AssertionError("a dry run never commits")
-
-    def rollback(self) -> None:
-        return None
-
-
 def _execute(
     backend: Backend,
     request: ImportRequest,
@@ -344,7 +319,9 @@ def _execute(
     spec = WriteSpec(schema, check.columns, check.key, request.conflict)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":
-        writer = _ValidateOnly(backend, request.table)
+        from malnu_tui.engine.data.d1_writer import D1DryRun
+
+        writer = D1DryRun(backend, spec)  # type: ignore[arg-type]
     else:
         writer = open_writer(backend, spec)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
