@@ -211,8 +211,13 @@ class SchemaState:
 
     def is_rowid_alias(self, table: str, column: str) -> bool:
         """True for SQLite's ``INTEGER PRIMARY KEY`` column (auto-assigned rowid)."""
-        alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
+        alias = self.rowid_alias(table)
         return alias is not None and alias == column.lower()
+
+    def rowid_alias(self, table: str) -> str | None:
+        """The lower-cased name of the table's ``INTEGER PRIMARY KEY`` column, if any."""
+        alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
+        return alias
 
     def _rowid_alias(self, table: str) -> str | None:
         pk = [c for c in self.columns(table) if c.pk]

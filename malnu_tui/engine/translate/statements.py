@@ -353,7 +353,8 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
 
     # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
     bools = state.boolean_columns(table)
-    identity = {c.name.lower() for c in table_cols if state.is_rowid_alias(table, c.name)}
+    alias = state.rowid_alias(table)
+    identity = {c.name.lower() for c in table_cols if c.name.lower() == alias}
     values = tree.expression
     explicit_ids = False
     if isinstance(values, exp.Values):
