@@ -462,10 +462,11 @@ def _unknown(target: Target, message: str, started: float) -> TargetHealth:
 def check_target(target: Target, cfg: MonitorConfig, now: datetime | None = None) -> TargetHealth:
     """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached."""
     from malnu_tui.engine.backup.store import list_backups
-    from malnu_tui.engine.config import open_backend, sqlite_path
+    from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import sqlglot
 from sqlglot import exp
@@ -18,9 +19,11 @@ __all__ = [
     "POSTGRES",
     "SQLITE",
     "Context",
+    "as_template",
     "compact_lists",
     "lit",
     "normalise_identifiers",
+    "parse_sqlite",
     "pg_expr",
     "pg_name",
     "plain_index_order",
@@ -139,6 +142,17 @@ SQLITE = Dialect.get_or_raise("sqlite")
 POSTGRES = Dialect.get_or_raise("postgres")
 
 _SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_READERS = threading.local()  # this thread's SQLite tokenizer and parser
+
+
+def parse_sqlite(text: str) -> list[exp.Expr | None]:
+    """``sqlglot.parse(text, read="sqlite")`` with this thread's tokenizer and parser reused
+    (both reset themselves on every call; building them is a good part of a short parse)."""
+    readers = getattr(_READERS, "sqlite", None)
+    if readers is None:
+        readers = _READERS.sqlite = (SQLITE.tokenizer(), SQLITE.parser())
+    tokenizer, parser = readers
+    return parser.parse(tokenizer.tokenize(text), text)
 
 
 class Context:
@@ -174,7 +188,20 @@ def pg_expr(text: str) -> exp.Expr:
 @functools.lru_cache(maxsize=4096)
 def _parsed_pg(text: str) -> exp.Expr:
     node: exp.Expr = sqlglot.parse_one("SELECT " + text, read=POSTGRES).expressions[0]
-    return node
+    return as_template(node)
+
+
+_POSITIONS = frozenset({"line", "col", "start", "end"})
+
+
+def as_template(tree: exp.Expr) -> exp.Expr:
+    """``tree`` made cheap to copy: the parser's source positions (which only error messages
+    read, and a copy deep-copies per node) are dropped."""
+    for node in tree.walk():
+        meta = node._meta
+        if meta is not None and meta.keys() <= _POSITIONS:
+            node._meta = None
+    return tree
 
 
 def table_name(node: exp.Expr | None) -> str | None:

@@ -20,15 +20,15 @@ from sqlglot import exp
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 from malnu_tui.engine.translate.common import (
     POSTGRES,
-    SQLITE,
     Context,
     compact_lists,
     normalise_identifiers,
+    parse_sqlite,
     plain_index_order,
-    referenced_tables,
     table_name,
 )
 from malnu_tui.engine.translate.expressions import (
+    FUNCTION_NODES,
     double_quoted_strings,
     rewrite_booleans,
     rewrite_functions,
@@ -72,10 +72,18 @@ __all__ = [
 # sqlglot logs a warning when it falls back to an opaque Command; we report those as findings.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
+# SQLite-only syntax that must not survive into the PostgreSQL text, by name.
+_LEFTOVER_PATTERNS = {
+    "insert_or": r"\bINSERT\s+OR\s+\w+",
+    "without_rowid": r"\bWITHOUT\s+ROWID\b",
+    "autoincrement": r"\bAUTOINCREMENT\b",
+    "pragma": r"^\s*PRAGMA\b",
+    "strict": r"\)\s*STRICT\s*$",
+    "glob": r"\bGLOB\b",
+    "nocase": r"\bCOLLATE\s+NOCASE\b",
+}
 _LEFTOVERS = re.compile(
-    r"(?P<insert_or>\bINSERT\s+OR\s+\w+)|(?P<without_rowid>\bWITHOUT\s+ROWID\b)"
-    r"|(?P<autoincrement>\bAUTOINCREMENT\b)|(?P<pragma>^\s*PRAGMA\b)|(?P<strict>\)\s*STRICT\s*$)"
-    r"|(?P<glob>\bGLOB\b)|(?P<nocase>\bCOLLATE\s+NOCASE\b)",
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LEFTOVER_PATTERNS.items()),
     re.IGNORECASE,
 )
 _LEFTOVER_NAMES = {
@@ -87,6 +95,19 @@ _LEFTOVER_NAMES = {
     "glob": "GLOB",
     "nocase": "COLLATE NOCASE",
 }
+# Each alternative of _LEFTOVERS alone, and the word (upper case) it cannot match without.
+_LEFTOVER_ONE = {
+    name: re.compile(pattern, re.IGNORECASE) for name, pattern in _LEFTOVER_PATTERNS.items()
+}
+_LEFTOVER_WORDS = (
+    ("insert_or", "INSERT"),
+    ("without_rowid", "WITHOUT"),
+    ("autoincrement", "AUTOINCREMENT"),
+    ("pragma", "PRAGMA"),
+    ("strict", "STRICT"),
+    ("glob", "GLOB"),
+    ("nocase", "COLLATE"),
+)
 _TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
@@ -138,7 +159,7 @@ def _withheld(
 def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
     try:
-        trees = [t for t in sqlglot.parse(text, read=SQLITE) if t is not None]
+        trees = [t for t in parse_sqlite(text) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise Untranslatable(
@@ -177,10 +198,18 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
-    tables = referenced_tables(tree)
+    # One walk for the tables referenced (referenced_tables) and the function nodes.
+    tables: list[str] = []
+    calls: list[exp.Expr] = []
+    for node in tree.walk():
+        if isinstance(node, exp.Table):
+            if node.name:
+                tables.append(str(node.name))
+        elif isinstance(node, FUNCTION_NODES):
+            calls.append(node)
     for t in tables:
         bools |= ctx.state.boolean_columns(t)
-    tree = rewrite_functions(tree, ctx)
+    tree = rewrite_functions(tree, ctx, calls)
     rewrite_booleans(tree, bools)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         rewrite_text_datetimes(tree, text_columns(tables, ctx.state))
@@ -197,14 +226,29 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         out = tree.sql(dialect=POSTGRES, pretty=pretty, copy=False)
         if pretty:
             out = compact_lists(out)
-    leftover = _LEFTOVERS.search(out)
+    leftover = _leftover(out)
     if leftover is not None:
         raise Untranslatable(
-            _LEFTOVER_NAMES[str(leftover.lastgroup)],
+            _LEFTOVER_NAMES[leftover],
             "the translation would still contain SQLite-only syntax",
             "write the PostgreSQL equivalent by hand",
         )
     return out
+
+
+def _leftover(out: str) -> str | None:
+    """The name of the first SQLite-only construct ``_LEFTOVERS`` finds in ``out``, or None.
+    On ASCII text (where IGNORECASE is plain ASCII case) only the alternatives whose keyword
+    occurs are tried: none for most statements, one alone (much cheaper) for most others."""
+    if out.isascii():
+        upper = out.upper()
+        present = [name for name, word in _LEFTOVER_WORDS if word in upper]
+        if not present:
+            return None
+        if len(present) == 1:
+            return present[0] if _LEFTOVER_ONE[present[0]].search(out) else None
+    leftover = _LEFTOVERS.search(out)
+    return None if leftover is None else str(leftover.lastgroup)
 
 
 def translate_expression(sql: str, state: SchemaState | None = None) -> str:

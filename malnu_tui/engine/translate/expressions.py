@@ -20,6 +20,7 @@ from malnu_tui.engine.translate.types import map_type
 __all__ = [
     "DATE_FUNCS",
     "DT_TAG",
+    "FUNCTION_NODES",
     "KEEP_INTEGER",
     "as_sqlite_text",
     "bool_literal",
@@ -57,7 +58,12 @@ KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays
 
 
 # -- expression rewrites ----------------------------------------------------------------------
-def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
+def rewrite_functions(
+    tree: exp.Expr, ctx: Context, nodes: list[exp.Expr] | None = None
+) -> exp.Expr:
+    """Rewrite the function nodes of ``tree`` (``nodes``: those of ``tree.walk()`` that are
+    FUNCTION_NODES, in walk order, when the caller already has them)."""
+
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.LowerHex | exp.Hex):
             random_hex = _random_hex(node, ctx)
@@ -144,7 +150,9 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
     # Only the nodes ``fix`` acts on, parents before children; what a replaced node held is not
     # looked at again (like sqlglot's transform, without a Python call for every node).
     replaced: set[int] = set()
-    for node in [n for n in tree.walk() if isinstance(n, _FUNCTION_NODES)]:
+    if nodes is None:
+        nodes = [n for n in tree.walk() if isinstance(n, FUNCTION_NODES)]
+    for node in nodes:
         up = node.parent
         while up is not None and id(up) not in replaced:
             up = up.parent
@@ -166,7 +174,7 @@ def _now_utc() -> exp.Expr:
     return exp.Paren(this=at)
 
 
-_FUNCTION_NODES = (
+FUNCTION_NODES = (
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
