@@ -297,6 +297,10 @@ async def test_long_work_shows_how_long_it_has_been_running(demo: Demo) -> None:
         elapsed = progress.query_one(".elapsed", Static)
         await wait_until(pilot, lambda: "running for 0:0" in str(elapsed.render()))
         assert elapsed.display
+        progress.show_statement("20250101_x.sql", 3, 7)
+        assert "statement 3 of 7 of 20250101_x.sql" in str(elapsed.render())
+        progress.show_statement("20250101_y.sql", 0, 4)  # D1: one batch
+        assert "4 statements of 20250101_y.sql sent as one batch" in str(elapsed.render())
         progress.caption("✘ 20250101_x.sql FAILED")  # an outcome stops the clock
         assert not elapsed.display
         progress.reset("again…")
