@@ -225,3 +225,25 @@ def test_dry_run_names_the_rows_the_database_would_refuse(
     assert not report.committed and (report.read, report.rejected) == (4, 2)
     assert sorted(int(r["line"]) for r in _rejects(report.rejects_file)) == [3, 4]
     assert imp.count("users") == 0
+
+
+def test_each_import_is_one_run_row_for_monitoring(imp: ImportTarget, tmp_path: Path) -> None:
+    import json
+
+    ok = ImportRequest(
+        "students", file=EXAMPLES / "siswa_excel.csv", mapping=EXAMPLES / "siswa.toml"
+    )
+    _run(imp, ok)
+    bad = ImportRequest(
+        "users",
+        file=EXAMPLES / "legacy_users.csv",
+        mapping=EXAMPLES / "legacy_users.toml",
+        rejects=tmp_path / "r.csv",
+    )
+    _run(imp, bad)
+    runs = imp.rows(
+        "SELECT object, outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id"
+    )
+    assert [(r[0], r[1]) for r in runs] == [("import students", "ok"), ("import users", "failed")]
+    assert json.loads(runs[0][2])["counts"]["inserted"] == 7
+    assert "not committed" in json.loads(runs[1][2])["error"]

@@ -22,7 +22,7 @@ from malnu_tui.tui.widgets.migration_table import (
     short_time,
 )
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, wait_until
+from tests.tui_demo import Demo, build_demo, demo_app, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -37,16 +37,8 @@ def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
+make_app = demo_app
+loaded = status_loaded
 
 
 def test_formatting_rules() -> None:
@@ -297,6 +289,10 @@ async def test_long_work_shows_how_long_it_has_been_running(demo: Demo) -> None:
         elapsed = progress.query_one(".elapsed", Static)
         await wait_until(pilot, lambda: "running for 0:0" in str(elapsed.render()))
         assert elapsed.display
+        progress.show_statement("20250101_x.sql", 3, 7)
+        assert "statement 3 of 7 of 20250101_x.sql" in str(elapsed.render())
+        progress.show_statement("20250101_y.sql", 0, 4)  # D1: one batch
+        assert "4 statements of 20250101_y.sql sent as one batch" in str(elapsed.render())
         progress.caption("✘ 20250101_x.sql FAILED")  # an outcome stops the clock
         assert not elapsed.display
         progress.reset("again…")

@@ -48,6 +48,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
@@ -298,7 +299,8 @@ class PostgresBackend:
             debug = debuglog.enabled()
             with self.conn.transaction():
                 started = time.perf_counter()
-                for st in statements:
+                for i, st in enumerate(statements, 1):
+                    statement_started(filename, i, len(statements))
                     t0 = time.perf_counter()
                     try:
                         if st.copy_data is not None:  # COPY … FROM stdin with its rows

@@ -29,6 +29,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import sqlite_url
 
@@ -143,7 +144,8 @@ class SQLiteBackend:
         debug = debuglog.enabled()
         with self._txn() as c:
             started = time.perf_counter()
-            for st in statements:
+            for i, st in enumerate(statements, 1):
+                statement_started(filename, i, len(statements))
                 t0 = time.perf_counter()
                 try:
                     cur = c.execute(st.text)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.d1.client import join_statements
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
@@ -33,10 +34,6 @@ STAGE_PREFIX = "malnu_stage_"
 MAX_STATEMENT_BYTES = 90_000  # D1 allows 100 KB per statement; keep a margin
 MAX_REQUEST_BYTES = 600_000
 GUARD = "malnu import guard"
-
-
-def _join(statements: Sequence[str]) -> str:
-    return "".join(f"{s}\n;\n" for s in statements)
 
 
 def _values_statements(head: str, rows: Sequence[tuple[int, str]], tail: str = "") -> list[str]:
@@ -86,7 +83,7 @@ def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
     table = f"malnu_probe_{secrets.token_hex(6)}"
     try:
         backend.api.call(
-            "POST", "raw", body={"sql": _join([*statements, f'SELECT * FROM "{table}"'])}
+            "POST", "raw", body={"sql": join_statements([*statements, f'SELECT * FROM "{table}"'])}
         )
     except D1QueryError as exc:
         return None if table in str(exc) else str(exc)

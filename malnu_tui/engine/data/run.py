@@ -272,8 +272,10 @@ def run_import(
     if request.dry_run:
         return _execute(backend, request, source, progress)
     from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.monitor.runlog import record_run
 
-    with migration_lock(backend, "import"):
+    # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
+    with record_run(backend, "import", request.table) as run, migration_lock(backend, "import"):
         # Re-checked under the lock: the table may have changed since the preview.
         mapping = _mapping(request, source)
         _schema, check = _check(backend, request, source, mapping)
@@ -285,12 +287,15 @@ def run_import(
                 progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
             backup_id = safety_backup("pre-import")
         report = _execute(backend, request, source, progress)
+        for name in ("read", "inserted", "updated", "skipped", "rejected"):
+            run.count(name, getattr(report, name))
+        if not report.committed:
+            run.set_outcome("failed", f"not committed: {report.reason}")
         backend.renew_lock()
     return _with_backup(report, backup_id)
 
 
 def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
-
     return replace(report, backup_id=backup_id)
 
 

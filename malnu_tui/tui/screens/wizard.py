@@ -15,9 +15,10 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.messages import OperationFailed, StatementProgress
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 
 if TYPE_CHECKING:
@@ -214,6 +215,13 @@ class WizardScreen(Screen[str | None]):
         self.last_error = event.message
         self.show_error(event.message, event.hint)
         self.step_failed(event.what)
+
+    @on(StatementProgress)
+    def _statement(self, event: StatementProgress) -> None:
+        """Long work looks alive: the running step says which statement it is on."""
+        event.stop()
+        for progress in self.query(OperationProgress):
+            progress.show_statement(event.filename, event.index, event.total)
 
     def app_begin(self, name: str) -> bool:
         return begin_operation(self.app, name)
