@@ -204,19 +204,22 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     tables: list[str] = []
     calls: list[exp.Expr] = []
     comparisons: list[exp.Expr] = []
-    idents: list[exp.Identifier] = []
+    idents: list[exp.Expr] = []
     holders: list[exp.Expr] = []
     for node in tree.walk():
-        if isinstance(node, exp.Identifier):
+        found = _KINDS.get(type(node))
+        if found is None:
+            found = _KINDS[type(node)] = _kind(node)
+        if found == _IDENT:
             idents.append(node)
-        elif isinstance(node, exp.Table):
+        elif found == _TABLE:
             if node.name:
                 tables.append(str(node.name))
-        elif isinstance(node, FUNCTION_NODES):
+        elif found == _CALL:
             calls.append(node)
-        elif isinstance(node, exp.EQ | exp.NEQ | exp.In):
+        elif found == _COMPARISON:
             comparisons.append(node)
-        elif isinstance(node, exp.IndexParameters | exp.OnConflict):
+        elif found == _HOLDER:
             holders.append(node)
     for t in tables:
         bools |= ctx.state.boolean_columns(t)
@@ -247,6 +250,25 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             "write the PostgreSQL equivalent by hand",
         )
     return out
+
+
+# What the first walk of _generate collects, by node class (decided once per class).
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _HOLDER = range(6)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(node: exp.Expr) -> int:
+    if isinstance(node, exp.Identifier):
+        return _IDENT
+    if isinstance(node, exp.Table):
+        return _TABLE
+    if isinstance(node, FUNCTION_NODES):
+        return _CALL
+    if isinstance(node, exp.EQ | exp.NEQ | exp.In):
+        return _COMPARISON
+    if isinstance(node, exp.IndexParameters | exp.OnConflict):
+        return _HOLDER
+    return _OTHER
 
 
 def _leftover(out: str) -> str | None:
