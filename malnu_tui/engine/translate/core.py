@@ -198,26 +198,39 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
-    # One walk for the tables referenced (referenced_tables) and the function nodes.
+    # One walk for the tables referenced (referenced_tables), the function nodes, and what the
+    # later passes look at (valid for them while rewrite_functions replaces nothing: the
+    # boolean rewrite only swaps literals).
     tables: list[str] = []
     calls: list[exp.Expr] = []
+    comparisons: list[exp.Expr] = []
+    idents: list[exp.Identifier] = []
+    holders: list[exp.Expr] = []
     for node in tree.walk():
-        if isinstance(node, exp.Table):
+        if isinstance(node, exp.Identifier):
+            idents.append(node)
+        elif isinstance(node, exp.Table):
             if node.name:
                 tables.append(str(node.name))
         elif isinstance(node, FUNCTION_NODES):
             calls.append(node)
+        elif isinstance(node, exp.EQ | exp.NEQ | exp.In):
+            comparisons.append(node)
+        elif isinstance(node, exp.IndexParameters | exp.OnConflict):
+            holders.append(node)
     for t in tables:
         bools |= ctx.state.boolean_columns(t)
     tree = rewrite_functions(tree, ctx, calls)
-    rewrite_booleans(tree, bools)
+    walked = not ctx.replaced
+    rewrite_booleans(tree, bools, comparisons if walked else None)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
+        walked = False
         rewrite_text_datetimes(tree, text_columns(tables, ctx.state))
         if isinstance(tree, exp.Insert):
             insert_text_datetimes(tree, ctx.state)
-    normalise_identifiers(tree)
+    normalise_identifiers(tree, idents if walked else None)
     if isinstance(tree, exp.Create | exp.Insert):
-        plain_index_order(tree)
+        plain_index_order(tree, holders if walked else None)
     if expression_only and isinstance(tree, exp.Select):
         out: str = tree.expressions[0].sql(dialect=POSTGRES, copy=False)
     else:
