@@ -221,7 +221,7 @@ def pg_name(name: str) -> str:
     return '"' + low.replace('"', '""') + '"'
 
 
-def normalise_identifiers(tree: exp.Expr, idents: list[exp.Identifier] | None = None) -> None:
+def normalise_identifiers(tree: exp.Expr, idents: list[exp.Expr] | None = None) -> None:
     # SQLite names are case-insensitive whether quoted or not: lower-case them all, quote only
     # where PostgreSQL needs it. (``idents``: the tree's identifiers, when the caller has them.)
     for ident in tree.find_all(exp.Identifier) if idents is None else idents:
