@@ -226,12 +226,18 @@ def normalise_identifiers(tree: exp.Expr, idents: list[exp.Expr] | None = None) 
     # where PostgreSQL needs it. (``idents``: the tree's identifiers, when the caller has them.)
     for ident in tree.find_all(exp.Identifier) if idents is None else idents:
         this = str(ident.this)
-        name = this.lower()
+        name, quoted = _pg_form(this)
         if name != this:
             ident.set("this", name)
-        quoted = not _SIMPLE.match(name) or name in PG_RESERVED
         if bool(ident.args.get("quoted")) != quoted:
             ident.set("quoted", quoted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pg_form(this: str) -> tuple[str, bool]:
+    """A name lower-cased, and whether PostgreSQL needs it quoted."""
+    name = this.lower()
+    return name, not _SIMPLE.match(name) or name in PG_RESERVED
 
 
 def plain_index_order(tree: exp.Expr, holders: list[exp.Expr] | None = None) -> None:
