@@ -13,13 +13,13 @@ from malnu_tui.engine.backends.d1.client import (
     D1AuthError,
     D1NotFound,
     D1Unavailable,
-    parse_d1_url,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, LockHeld, LockHolder
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+from malnu_tui.engine.urls import parse_d1_url
 from tests.d1server import Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import D1Target

@@ -13,6 +13,7 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.impact import RowsAtStake, rows_at_stake
 from malnu_tui.engine.migrate import apply_plan, plan_up
 from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
 
 ROLLBACK_USERS = "DROP INDEX IF EXISTS idx_x;\nDROP TABLE users;\n"
 ROLLBACK_PHONE = "-- undo\nALTER TABLE pupils DROP COLUMN phone;\nDROP TABLE IF EXISTS ghosts;\n"
@@ -66,3 +67,29 @@ def test_injection_shaped_names_are_only_looked_up_never_run(backend: Backend) -
     found = rows_at_stake(backend, [("x.sql", evil)])
     assert [(f.table, f.rows) for f in found] == [("users; DELETE FROM users", None)]
     assert rows_at_stake(backend, [("y.sql", ROLLBACK_USERS)])[0].rows == 3
+
+
+def test_the_statement_a_migration_is_on_is_observed_on_every_backend(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    from malnu_tui.engine.observe import observing
+
+    mdirs.add(
+        "20250101_000100",
+        "three",
+        "CREATE TABLE a (id INTEGER); CREATE TABLE b (id INTEGER); CREATE TABLE c (id INTEGER);",
+        "DROP TABLE c; DROP TABLE b; DROP TABLE a;",
+    )
+    backend = db_target.open(mdirs)
+    seen: list[tuple[str, int, int]] = []
+    try:
+        mset = discover(mdirs.migrations, mdirs.rollback)
+        with observing(lambda f, i, n: seen.append((f, i, n))):
+            apply_plan(backend, mset, plan_up(backend, mset))
+    finally:
+        backend.close()
+    name = "20250101_000100_three.sql"
+    if db_target.kind == "d1":
+        assert seen == [(name, 0, 3)]  # one batch per migration
+    else:
+        assert seen == [(name, 1, 3), (name, 2, 3), (name, 3, 3)]

@@ -205,3 +205,45 @@ def test_schema_problems_are_named_together(imp: ImportTarget, tmp_path: Path) -
     assert "duplicate header 'email'" in text and "unknown column 'nama'" in text
     assert "NOT NULL column 'name' has no default and is not given" in text
     assert exc.value.exit_code == 2
+
+
+def test_dry_run_names_the_rows_the_database_would_refuse(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    f = write_csv(
+        tmp_path / "u.csv",
+        "id,email,name,role\n"
+        "1,a@malnu.sch.id,Ana,student\n"
+        "2,b@malnu.sch.id,Budi,kepala sekolah\n"  # CHECK
+        "3,a@malnu.sch.id,Cici,teacher\n"  # UNIQUE (line 2's email)
+        "4,d@malnu.sch.id,Dedi,parent\n",
+    )
+    req = ImportRequest(
+        "users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5), dry_run=True
+    )
+    report = _run(imp, req)
+    assert not report.committed and (report.read, report.rejected) == (4, 2)
+    assert sorted(int(r["line"]) for r in _rejects(report.rejects_file)) == [3, 4]
+    assert imp.count("users") == 0
+
+
+def test_each_import_is_one_run_row_for_monitoring(imp: ImportTarget, tmp_path: Path) -> None:
+    import json
+
+    ok = ImportRequest(
+        "students", file=EXAMPLES / "siswa_excel.csv", mapping=EXAMPLES / "siswa.toml"
+    )
+    _run(imp, ok)
+    bad = ImportRequest(
+        "users",
+        file=EXAMPLES / "legacy_users.csv",
+        mapping=EXAMPLES / "legacy_users.toml",
+        rejects=tmp_path / "r.csv",
+    )
+    _run(imp, bad)
+    runs = imp.rows(
+        "SELECT object, outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id"
+    )
+    assert [(r[0], r[1]) for r in runs] == [("import students", "ok"), ("import users", "failed")]
+    assert json.loads(runs[0][2])["counts"]["inserted"] == 7
+    assert "not committed" in json.loads(runs[1][2])["error"]

@@ -193,3 +193,12 @@ def test_reader_matches_the_csv_module_on_random_files(
             for r in CsvSource(f, delimiter=";").records()
         ]
         assert got == want[1:], (case, text)
+
+
+def test_old_mac_line_ends_are_lines_too(tmp_path: Path) -> None:
+    f = tmp_path / "cr.csv"
+    f.write_bytes(b'id;name\r1;Siti\r2;"Budi\rX"\r3;\r')
+    src = CsvSource(f)
+    assert src.format.delimiter == ";" and src.header == ("id", "name")
+    got = [(r.line, r.fields) for r in src.records()]
+    assert got == [(2, ("1", "Siti")), (3, ("2", "Budi\rX")), (5, ("3", None))]

@@ -11,9 +11,7 @@ from malnu_tui.engine.backends.base import AuditEntry, RecordApplied, RemoveReco
 from malnu_tui.engine.backends.postgresql import (
     PostgresBackend,
     lock_key,
-    mask_postgres_url,
     open_url,
-    split_tool_options,
 )
 from malnu_tui.engine.errors import (
     BackendError,
@@ -24,6 +22,7 @@ from malnu_tui.engine.errors import (
 )
 from malnu_tui.engine.migrate import migration_lock
 from malnu_tui.engine.sqlsplit import Statement, split_statements
+from malnu_tui.engine.urls import mask_url, split_tool_options
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 
 
@@ -37,11 +36,11 @@ def _holder(pid: int = 4242) -> LockHolder:
 
 def test_mask_url_hides_passwords() -> None:
     url = "postgresql://app:s3cr%40t@db.example:5432/school?sslmode=require&password=zz"
-    masked = mask_postgres_url(url)
+    masked = mask_url(url)
     assert "s3cr" not in masked and "zz" not in masked
     assert masked.startswith("postgresql://app:***@db.example:5432/school")
     assert "sslmode=require" in masked
-    assert mask_postgres_url("postgresql://u@h/d") == "postgresql://u@h/d"
+    assert mask_url("postgresql://u@h/d") == "postgresql://u@h/d"
 
 
 def test_tool_options_are_taken_off_the_url() -> None:

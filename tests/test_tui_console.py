@@ -22,7 +22,7 @@ from malnu_tui.tui.widgets.migration_table import (
     short_time,
 )
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, wait_until
+from tests.tui_demo import Demo, build_demo, demo_app, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -37,16 +37,8 @@ def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
+make_app = demo_app
+loaded = status_loaded
 
 
 def test_formatting_rules() -> None:
@@ -297,9 +289,241 @@ async def test_long_work_shows_how_long_it_has_been_running(demo: Demo) -> None:
         elapsed = progress.query_one(".elapsed", Static)
         await wait_until(pilot, lambda: "running for 0:0" in str(elapsed.render()))
         assert elapsed.display
+        progress.show_statement("20250101_x.sql", 3, 7)
+        assert "statement 3 of 7 of 20250101_x.sql" in str(elapsed.render())
+        progress.show_statement("20250101_y.sql", 0, 4)  # D1: one batch
+        assert "4 statements of 20250101_y.sql sent as one batch" in str(elapsed.render())
         progress.caption("✘ 20250101_x.sql FAILED")  # an outcome stops the clock
         assert not elapsed.display
         progress.reset("again…")
         assert elapsed.display
         progress.finish("✔ done")
         assert not elapsed.display
+
+
+# -- unlock, repair, clear-failed: fix in the console what the console shows ----------------------
+
+
+def hold_lock(db: Path, host: str, pid: int) -> None:
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.errors import LockHolder
+
+    backend = SQLiteBackend(db)
+    backend.ensure_schema()
+    backend.acquire_lock(LockHolder("night@box", host, pid, "2026-11-20 08:30:00", note="up"))
+    backend.conn.execute("UPDATE malnu_lock SET expires_at = '2099-01-01 00:00:00'")
+    backend.conn.close()
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+async def open_unlock(app: MalnuApp, pilot: object) -> object:
+    from malnu_tui.tui.screens.unlock import UnlockScreen
+
+    await wait_until(pilot, lambda: loaded(app))
+    await pilot.press("U")  # type: ignore[attr-defined]
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, UnlockScreen) and app.screen.state is not None
+    )
+    return app.screen
+
+
+def lock_row(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT pid FROM malnu_lock").fetchall()
+
+
+async def test_unlock_with_no_lock_offers_nothing(demo: Demo) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_unlock(app, pilot)
+        body = str(screen.query_one("#unlock-body", Static).render())  # type: ignore[attr-defined]
+        assert "no lock is held" in body and "nothing to release" in body
+        assert not screen.query_one("#yes").display  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatusScreen)
+
+
+async def test_unlock_of_a_dead_local_process_says_gone_and_releases(demo: Demo) -> None:
+    import socket
+
+    pid = dead_pid()
+    hold_lock(demo.primary_db, socket.gethostname(), pid)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_unlock(app, pilot)
+        body = str(screen.query_one("#unlock-body", Static).render())  # type: ignore[attr-defined]
+        assert f"pid {pid} is not running" in body
+        await pilot.press("enter")  # nothing typed: told what to type, nothing released
+        why = str(screen.query_one("#unlock-why", Static).render())  # type: ignore[attr-defined]
+        assert "type school" in why
+        await pilot.press(*"scool", "enter")
+        why = str(screen.query_one("#unlock-why", Static).render())  # type: ignore[attr-defined]
+        assert "'scool' is not the database name" in why
+        assert lock_row(demo.primary_db)
+        await pilot.press("ctrl+u", *"school", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+    assert lock_row(demo.primary_db) == []
+
+
+async def test_unlock_of_a_running_local_process_needs_its_pid_typed_too(demo: Demo) -> None:
+    import os
+    import socket
+
+    hold_lock(demo.primary_db, socket.gethostname(), os.getpid())
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_unlock(app, pilot)
+        body = str(screen.query_one("#unlock-body", Static).render())  # type: ignore[attr-defined]
+        assert f"pid {os.getpid()} IS RUNNING on this host" in body
+        await pilot.press(*"school", "enter")  # the name alone is not enough
+        assert lock_row(demo.primary_db)
+        why = str(screen.query_one("#unlock-why", Static).render())  # type: ignore[attr-defined]
+        assert f"type {os.getpid()}" in why
+        await pilot.press(*str(os.getpid()), "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+    assert lock_row(demo.primary_db) == []
+
+
+async def test_drift_is_accepted_in_the_console_and_audited(demo: Demo) -> None:
+    from malnu_tui.tui.screens.fix import FixScreen
+
+    edited = demo.root / "migrations" / "20251124_120500_create_users_table.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n-- a comment added later\n")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.screen.query(TargetPanel).first()
+        assert "≠ 1 drifted" in str(panel.query_one(".summary", Static).render())
+        await pilot.press("D")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
+        )
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(
+            pilot, lambda: "≠ 0 drifted" in str(panel.query_one(".summary", Static).render())
+        )
+    with sqlite3.connect(demo.primary_db) as conn:
+        rows = conn.execute(
+            "SELECT object, detail FROM malnu_audit WHERE action = 'repair'"
+        ).fetchall()
+    assert rows and rows[-1][0] == edited.name
+
+
+async def test_a_failed_migration_is_cleared_in_the_console(demo: Demo) -> None:
+    from malnu_tui.tui.screens.fix import FixScreen
+
+    failed = "20251124_123500_create_chat_conversations_table.sql"
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute(
+            "INSERT INTO migrations (filename, checksum, executed_at, execution_time_ms, success,"
+            " error_message) VALUES (?, 'x', '2026-11-20 09:00:00', 3, 0, 'line 2: boom')",
+            (failed,),
+        )
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("C")  # on a row that is not failed: told to select one
+        assert isinstance(app.screen, StatusScreen)
+        await pilot.press("end", "up", "up")
+        assert app.screen.current_selection()[0].filename == failed  # type: ignore[attr-defined,index]
+        await pilot.press("C")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.word is not None
+        )
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+    with sqlite3.connect(demo.primary_db) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM migrations WHERE filename = ?", (failed,)
+        ).fetchone() == (0,)
+
+
+def test_engine_hints_name_console_keys_inside_the_console() -> None:
+    from malnu_tui.tui.widgets.error_box import console_hint
+
+    assert console_hint("if that process is dead, run `malnu-tui unlock`") == (
+        "if that process is dead, press U on the status screen (unlock)"
+    )
+    assert "press D" in console_hint("accept the edit with `malnu-tui repair` (audited)")
+    assert "malnu-tui" not in console_hint("see `malnu-tui backup list --json`")
+
+
+def test_confirmation_problem_says_what_is_wrong() -> None:
+    from malnu_tui.tui.widgets.typed_confirm import confirmation_problem
+
+    purpose = "roll back 1 migration on school.db"
+    assert confirmation_problem("school", "school", purpose) is None
+    assert confirmation_problem("", "school", purpose) == (
+        "nothing typed yet: type school to roll back 1 migration on school.db"
+    )
+    wrong = confirmation_problem("scool", "school", purpose)
+    assert wrong is not None and "'scool' is not 'school'" in wrong
+    case = confirmation_problem("School", "school", purpose)
+    assert case is not None and "upper and lower case" in case
+
+
+async def test_restore_confirmation_says_what_to_type_and_why(demo: Demo) -> None:
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.restore import RestoreWizard
+    from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
+    from tests.tui_demo import add_backups
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        await pilot.press("o")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RestoreWizard)
+                and app.screen.step == "verify"
+                and not app.screen.working
+            ),
+        )
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen.step == "confirm")  # type: ignore[attr-defined]
+        typed = app.screen.query_one(TypedConfirmation)
+        prompt = str(typed.query_one(".typed-prompt", Static).render())
+        assert prompt.startswith("Type school to replace ") and "with backup" in prompt
+        field = typed.query_one(Input)
+        assert field.placeholder != "school"
+        await pilot.press("enter")  # empty: says so, stays
+        why = str(typed.query_one(".typed-why", Static).render())
+        assert why.startswith("nothing typed yet: type school")
+        await pilot.press(*"scool", "enter")
+        assert "'scool' is not 'school'" in str(typed.query_one(".typed-why", Static).render())
+        assert app.screen.step == "confirm"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+
+
+def test_every_screen_uses_the_header_with_a_common_glyph() -> None:
+    import re
+
+    from malnu_tui.tui.widgets.header import HEADER_ICON
+
+    assert HEADER_ICON == "≡"  # in every common terminal font (Textual's ⭘ is not)
+    root = Path(__file__).resolve().parent.parent / "malnu_tui" / "tui"
+    bare = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p.name != "header.py" and re.search(r"\bHeader\(", p.read_text(encoding="utf-8"))
+    ]
+    assert bare == []

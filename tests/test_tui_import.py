@@ -108,6 +108,14 @@ async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens
         screen = app.screen
         assert isinstance(screen, ImportWizard)
         _fill(app, d.root, max_errors="0")
+        screen.query_one("#import-conflict", Input).value = "maybe"
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.step == "source"  # refused with the reason, nothing read
+        assert "none of update, skip, error" in str(screen.query_one("#wizard-error").render())
+        screen.query_one("#import-conflict", Input).value = "skip"
         await pilot.pause()
         screen.query_one("#next", Button).focus()
         await pilot.press("n")

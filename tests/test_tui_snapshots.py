@@ -90,7 +90,9 @@ def at_step(app: MalnuApp, step: str) -> bool:
         and screen.step == step
         and not screen.working
         and screen.blocked != "loading…"
-        and screen.focused is not None  # the step's focus has landed
+        # The step's focus has landed (a blocked step focuses nothing: Enter must not
+        # press Cancel there).
+        and (screen.focused is not None or screen.blocked is not None)
     )
 
 

@@ -216,7 +216,7 @@ def _summarise_findings(ctx: Context, findings: list[Finding]) -> None:
 
 # -- parity --------------------------------------------------------------------------------------
 def _postgres_url(ctx: Context) -> str:
-    from malnu_tui.engine.config import url_kind
+    from malnu_tui.engine.urls import url_kind
 
     chosen = ctx.opt("postgres") or os.environ.get(ENV_PARITY_DATABASE)
     if chosen:

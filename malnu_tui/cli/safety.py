@@ -117,8 +117,8 @@ def cmd_lint(ctx: Context) -> int:
 
 
 def _postgres_for_test(ctx: Context) -> str | None:
-    from malnu_tui.engine.config import url_kind
     from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.urls import url_kind
 
     chosen = ctx.opt("postgres")
     if chosen:

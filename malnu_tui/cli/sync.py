@@ -115,6 +115,9 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
 def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
     if ctx.json:
         ctx.out_json([r.as_json() for r in reports])
+        for r in reports:
+            if r.truncated:
+                ctx.message(f"{r.table}: only the first {len(r.differences):,} differing keys")
         return
     from malnu_tui.cli.output import print_table
 
@@ -139,6 +142,10 @@ def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = 
     for r in reports:
         for d in r.differences:
             ctx.out(f"{r.table}: {d.describe(r.key)}")
+        if r.truncated:
+            ctx.message(
+                f"{r.table}: only the first {len(r.differences):,} differing keys are listed"
+            )
 
 
 # -- commands -----------------------------------------------------------------------------------

@@ -12,9 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.errors import ConfigError
+
+# Re-exported (older callers import them from here); they live in urls.py.
+from malnu_tui.engine.urls import mask_url as mask_url
+from malnu_tui.engine.urls import sqlite_path as sqlite_path
+from malnu_tui.engine.urls import sqlite_url as sqlite_url
+from malnu_tui.engine.urls import url_kind as url_kind
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend, Kind
@@ -146,9 +151,6 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
-_SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
-
-
 def expand_path(value: str, where: str = "") -> Path:
     """``~`` and ``~user`` expanded; a ConfigError naming the value when that user is unknown."""
     try:
@@ -157,93 +159,6 @@ def expand_path(value: str, where: str = "") -> Path:
         raise ConfigError(
             f"{where + ': ' if where else ''}cannot expand {value!r}: no such user's home"
         ) from None
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password, and secret query parameters, replaced by ``***``."""
-    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
-        return sqlite_url(sqlite_path(url))  # no secrets; one spelling of the path
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _mask_loose(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = _SECRET_PARAMS.sub(r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _mask_loose(url: str) -> str:
-    """A URL that does not even parse, with whatever sits between ``user:`` and ``@`` masked."""
-    head, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        userinfo, _, host = rest.rpartition("@")
-        user = userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")
-        url = f"{head}://{user}@{host}"
-    return _SECRET_PARAMS.sub(r"\1***", url)
-
-
-def _parsable(url: str, kind: Kind) -> Kind:
-    try:
-        _ = urlsplit(url).port  # bad brackets, a port that is not a number or out of range
-    except ValueError as exc:
-        raise ConfigError(
-            f"malformed {kind} URL {mask_url(url)!r}: {exc}",
-            hint="use postgresql://user@host:port/db or d1://ACCOUNT_ID/DATABASE_ID",
-        ) from None
-    return kind
-
-
-def url_kind(url: str) -> Kind:
-    """``sqlite``, ``postgresql`` or ``d1`` from a target URL; ConfigError otherwise (also for
-    a URL of those kinds that does not parse)."""
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme in ("sqlite", "sqlite3", "file"):
-        return "sqlite"
-    if scheme in ("postgresql", "postgres"):
-        return _parsable(url, "postgresql")
-    if scheme == "d1":
-        return _parsable(url, "d1")
-    if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
-        return "sqlite"
-    raise ConfigError(
-        f"unsupported database URL {mask_url(url)!r}",
-        hint="use sqlite:///path/to.db, postgresql://user@host/db or d1://ACCOUNT_ID/DATABASE_ID",
-    )
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a SQLite URL: ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a bare path."""
-    if url_kind(url) != "sqlite":
-        raise ConfigError(f"not a SQLite URL: {mask_url(url)}")
-    if ":" not in url:
-        return Path(url)
-    rest = url.split(":", 1)[1]
-    if rest.startswith("//"):
-        try:
-            parts = urlsplit(url)
-        except ValueError as exc:  # sqlite://[… : brackets read as an IPv6 host
-            raise ConfigError(
-                f"malformed SQLite URL {url!r}: {exc}", hint="use sqlite:///absolute/path.db"
-            ) from None
-        path = unquote(parts.path)
-        if parts.netloc and parts.netloc not in ("", "localhost"):
-            path = parts.netloc + path  # sqlite://relative/path.db
-        if not path:
-            raise ConfigError(f"SQLite URL has no file path: {url}")
-        if path.startswith("//"):  # SQLAlchemy's sqlite:////abs/path spelling
-            path = "/" + path.lstrip("/")
-        return Path(path)
-    return Path(unquote(rest))
-
-
-def sqlite_url(path: Path) -> str:
-    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``)."""
-    return f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
 
 
 @dataclass(frozen=True)

@@ -233,8 +233,8 @@ def _scratch(
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
     from malnu_tui.engine.backup.method import method_for
     from malnu_tui.engine.backup.store import BackupProgress
-    from malnu_tui.engine.config import sqlite_url
     from malnu_tui.engine.scratch import SQLiteScratch
+    from malnu_tui.engine.urls import sqlite_url
 
     tmp = Path(tempfile.mkdtemp(prefix="malnu-rehearse-"))
     try:

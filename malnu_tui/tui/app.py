@@ -20,6 +20,7 @@ from malnu_tui.tui.screens.status import StatusScreen
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
+    from malnu_tui.tui.screens.fix import FixKind
 
 
 QUIT_TITLE = "Quit malnu-tui?"
@@ -258,6 +259,33 @@ class MalnuApp(App[int]):
             from textual.widgets import TabbedContent
 
             self.status_screen.query_one(TabbedContent).active = pane_id(name)
+
+    def _fix(self, kind: FixKind) -> None:
+        from malnu_tui.engine.status import MigrationState
+        from malnu_tui.tui.screens.fix import FixScreen
+
+        if not self._back_home():
+            return
+        chosen = self.status_screen.current_selection()
+        wanted = MigrationState.DRIFTED if kind == "repair" else MigrationState.FAILED
+        if chosen is None or chosen[0].state is not wanted:
+            self.notify(
+                f"select a {wanted.value} migration first (f filters by state)",
+                severity="warning",
+                timeout=5,
+            )
+            return
+        self.push_screen(
+            FixScreen(self.current_target(), kind, chosen[0].filename), self._refresh_after
+        )
+
+    def action_repair(self) -> None:
+        """Accept the edit of the selected drifted file (audited)."""
+        self._fix("repair")
+
+    def action_clear_failed(self) -> None:
+        """Clear the failed row of the selected migration (audited)."""
+        self._fix("clear-failed")
 
     def action_unlock(self) -> None:
         from malnu_tui.tui.screens.unlock import UnlockScreen

@@ -71,6 +71,16 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "Release a stale lock", "Unlock after a dead session: who holds it, audited", "unlock"
     ),
+    PaletteCommand(
+        "Accept drift (repair)",
+        "Record the edited file's checksum for the selected drifted migration (audited)",
+        "repair",
+    ),
+    PaletteCommand(
+        "Clear a failed migration",
+        "Delete the failed row of the selected migration so it can run again (audited)",
+        "clear_failed",
+    ),
     PaletteCommand("Help", "Every key of every screen, with its id", "open_help"),
     PaletteCommand("Quit", "Leave the console (not while an operation runs)", "quit_app"),
 )

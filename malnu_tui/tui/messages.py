@@ -65,3 +65,12 @@ class BackupProgress(Message):
     done: float
     total: float | None
     message: str = ""
+
+
+@dataclass
+class StatementProgress(Message):
+    """The statement a running migration is on (``index`` 0: all at once, as one batch)."""
+
+    filename: str
+    index: int
+    total: int

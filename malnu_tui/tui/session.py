@@ -7,12 +7,19 @@ connection is never shared between threads.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.tui.messages import BackupProgress, OperationFailed, OperationProgress
+from malnu_tui.engine.observe import StatementObserver, observing
+from malnu_tui.tui.messages import (
+    BackupProgress,
+    OperationFailed,
+    OperationProgress,
+    StatementProgress,
+)
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
@@ -60,7 +67,7 @@ def change_token(target: Target) -> tuple[int, ...] | None:
     ``None`` for servers, which are polled instead."""
     if target.kind != "sqlite":
         return None
-    from malnu_tui.engine.config import sqlite_path
+    from malnu_tui.engine.urls import sqlite_path
 
     path = sqlite_path(target.url)
     token: list[int] = []
@@ -84,6 +91,7 @@ class RunOutcome:
     done: tuple[tuple[str, int], ...]
     error: str
     after: AfterRun | None
+    backup_id: str | None = None  # the safety backup, when one was taken (also on failure)
 
 
 def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessagePump) -> RunOutcome:
@@ -102,9 +110,18 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
     error = ""
     after: AfterRun | None = None
     with connected(target) as backend:
-        taker = backup_taker(backend, target, backup_progress_poster(pump))
+        take = backup_taker(backend, target, backup_progress_poster(pump))
+        taken: list[str] = []
+
+        def taker(reason: str) -> str | None:
+            backup_id = take(reason)
+            if backup_id:
+                taken.append(backup_id)
+            return backup_id
+
         try:
-            result = apply_plan(backend, mset, plan, progress=progress, safety_backup=taker)
+            with observing(statement_poster(pump)):
+                result = apply_plan(backend, mset, plan, progress=progress, safety_backup=taker)
         except MigrationFailed as exc:
             failure, done, error = exc.failure, exc.done, str(exc)
         except MalnuError as exc:
@@ -113,7 +130,21 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
             after = verify_after(backend, mset, plan, target.name)
         except MalnuError as exc:
             error += f"; status afterwards could not be read: {exc}"
-    return RunOutcome(result, failure, done, error, after)
+    return RunOutcome(result, failure, done, error, after, taken[0] if taken else None)
+
+
+def statement_poster(pump: MessagePump) -> StatementObserver:
+    """Tells ``pump`` which statement a migration is on, at most ten times a second (a file
+    of thousands of statements must not flood the screen with messages)."""
+    last = [0.0]
+
+    def post(filename: str, index: int, total: int) -> None:
+        now = time.monotonic()
+        if index <= 1 or index == total or now - last[0] >= 0.1:
+            last[0] = now
+            pump.post_message(StatementProgress(filename, index, total))
+
+    return post
 
 
 def backup_progress_poster(pump: MessagePump) -> BackupProgressCallback:

@@ -47,3 +47,21 @@ def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
     if holder.expires_at and holder.expires_at < utc_now():
         return f"lease expired at {holder.expires_at}"
     return None
+
+
+def lock_liveness(holder: LockHolder, this_host: str) -> tuple[str, str]:
+    """Whether ``holder`` is alive, in the operator's words: (``kind``, sentence) with kind
+    ``"gone"`` (its process is not running here, or its lease expired), ``"running"`` (its
+    process IS running on this host) or ``"elsewhere"`` (another host, lease still valid:
+    whether it runs cannot be seen from here)."""
+    stale = lock_is_stale(holder, this_host)
+    if stale is not None:
+        return "gone", f"{stale}: its lock can be released"
+    if holder.host == this_host:
+        return "running", f"pid {holder.pid} IS RUNNING on this host"
+    until = f"; its lease runs until {holder.expires_at}" if holder.expires_at else ""
+    return (
+        "elsewhere",
+        f"held from another host ({holder.host}): whether pid {holder.pid} still runs cannot "
+        f"be seen from here{until}",
+    )

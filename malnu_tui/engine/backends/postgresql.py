@@ -18,9 +18,8 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -49,7 +48,15 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.urls import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_STATEMENT_TIMEOUT,
+    PostgresOptions,
+    mask_url,
+    split_tool_options,
+)
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -60,14 +67,11 @@ __all__ = [
     "PostgresBackend",
     "PostgresOptions",
     "lock_key",
-    "mask_postgres_url",
     "open_target",
     "open_url",
     "split_tool_options",
 ]
 
-DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
-DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
 CLIENT_CHECK_INTERVAL = "500ms"
 TOOL_TABLES = (
     TRACKING_TABLE,
@@ -75,45 +79,8 @@ TOOL_TABLES = (
     LOCK_TABLE,
     "malnu_sync",
 )  # malnu_sync: the sync's state
-_TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
-
-
-def mask_postgres_url(url: str) -> str:
-    """``url`` with any password (userinfo or ``password=`` parameter) replaced by ``***``
-    (the engine's one masking rule, :func:`malnu_tui.engine.config.mask_url`)."""
-    from malnu_tui.engine.config import mask_url
-
-    return mask_url(url)
-
-
-@dataclass(frozen=True)
-class PostgresOptions:
-    """The tool's own settings for a PostgreSQL target."""
-
-    schema: str = "public"
-    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT
-    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
-
-
-def split_tool_options(url: str) -> tuple[str, PostgresOptions]:
-    """Remove ``schema``/``statement_timeout``/``lock_timeout`` from the URL's query (libpq
-    would reject them) and return the libpq URL and the options."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"not a PostgreSQL URL: {mask_postgres_url(url)}")
-    found: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k in _TOOL_PARAMS:
-            found[k] = v
-        else:
-            rest.append((k, v))
-    libpq_url = urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)
-    )
-    return libpq_url, PostgresOptions(**found)
 
 
 def _check_timeout(name: str, value: str) -> str:
@@ -146,7 +113,7 @@ class PostgresBackend:
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
         connect_timeout: int = 10,
     ) -> None:
-        self.display_url = mask_postgres_url(url)
+        self.display_url = mask_url(url)
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
         self.schema = schema
@@ -332,7 +299,8 @@ class PostgresBackend:
             debug = debuglog.enabled()
             with self.conn.transaction():
                 started = time.perf_counter()
-                for st in statements:
+                for i, st in enumerate(statements, 1):
+                    statement_started(filename, i, len(statements))
                     t0 = time.perf_counter()
                     try:
                         if st.copy_data is not None:  # COPY … FROM stdin with its rows
@@ -581,7 +549,7 @@ def _check_conninfo(url: str) -> None:
             password = urlsplit(url).password
             if password:
                 why = why.replace(password, "***")
-        raise ConfigError(f"malformed PostgreSQL URL {mask_postgres_url(url)!r}: {why}") from None
+        raise ConfigError(f"malformed PostgreSQL URL {mask_url(url)!r}: {why}") from None
 
 
 def open_target(target: Target) -> PostgresBackend:

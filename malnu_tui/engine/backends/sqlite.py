@@ -21,7 +21,6 @@ from malnu_tui.engine.backends.base import (
 )
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import truthy
-from malnu_tui.engine.config import sqlite_url
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -30,7 +29,9 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.urls import sqlite_url
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -143,7 +144,8 @@ class SQLiteBackend:
         debug = debuglog.enabled()
         with self._txn() as c:
             started = time.perf_counter()
-            for st in statements:
+            for i, st in enumerate(statements, 1):
+                statement_started(filename, i, len(statements))
                 t0 = time.perf_counter()
                 try:
                     cur = c.execute(st.text)
@@ -300,6 +302,6 @@ class SQLiteBackend:
 
 def open_target(target: Target) -> SQLiteBackend:
     """Open the SQLite file a ``sqlite:`` target names."""
-    from malnu_tui.engine.config import sqlite_path
+    from malnu_tui.engine.urls import sqlite_path
 
     return SQLiteBackend(sqlite_path(target.url))

@@ -136,7 +136,7 @@ def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
 
     The password never reaches a command line (where ``ps`` would show it).
     """
-    from malnu_tui.engine.backends.postgresql import split_tool_options
+    from malnu_tui.engine.urls import split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
     parts = urlsplit(libpq_url)

@@ -16,7 +16,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -41,6 +42,7 @@ __all__ = [
     "BackupProgressCallback",
     "PrunePlan",
     "delete_backup",
+    "emitter",
     "list_backups",
     "load_manifest",
     "plan_prune",
@@ -98,40 +100,6 @@ class BackupCorrupt(BackupError):
 
 
 # -- values -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackupProgress:
-    """A progress event of a backup, verify or restore.
-
-    ``phase`` is one of ``copy``, ``dump``, ``check``, ``hash``, ``fsync``, ``manifest``,
-    ``verify``, ``pre-restore``, ``restore``, ``migrate``, ``done``. ``done``/``total`` are
-    bytes (or pages) when ``total`` > 0; ``total`` is 0 when the amount is unknown.
-    """
-
-    phase: str
-    done: int = 0
-    total: int = 0
-    message: str = ""
-
-    @property
-    def fraction(self) -> float | None:
-        """0.0…1.0 when the total is known, else None."""
-        if self.total <= 0:
-            return None
-        return min(1.0, self.done / self.total)
-
-
-BackupProgressCallback = Callable[[BackupProgress], None]
-
-
-def _no_progress(_p: BackupProgress) -> None:
-    return None
-
-
-def emitter(progress: BackupProgressCallback | None) -> BackupProgressCallback:
-    """``progress`` or a callback that does nothing."""
-    return progress or _no_progress
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def _sniff(sample: str) -> str:
     chosen = ","
     for rank, d in enumerate(DELIMITERS):
         try:
-            rows = [r for r in csv.reader(io.StringIO(text), delimiter=d) if r][:50]
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:50]
         except csv.Error:
             continue
         if not rows or len(rows[0]) < 2:
@@ -203,9 +203,20 @@ class CsvSource:
         return io.TextIOWrapper(raw, encoding=self.format.encoding, newline="", errors="strict")
 
     def _header_record(self) -> Iterator[SourceRecord]:
-        for chunk in self._chunks(1, skip_header=False):
-            yield from chunk.records()
-            return
+        """The first non-blank record (read on its own: a file's first lines only)."""
+        with self._open() as fh:
+            reader = csv.reader(fh, delimiter=self.format.delimiter, strict=True)
+            try:
+                for fields in reader:
+                    if fields:
+                        yield SourceRecord(reader.line_num, tuple(fields), "")
+                        return
+            except csv.Error as exc:
+                raise InputFileError(
+                    str(self.path), f"malformed header: {exc}", line=reader.line_num
+                ) from None
+            except UnicodeDecodeError:
+                raise self._decode_error() from None
 
     def records(self) -> Iterator[SourceRecord]:
         """Every record after the header, in file order."""
@@ -277,6 +288,10 @@ class CsvSource:
 
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""
+            nonlocal skip
+            if skip and lines and lines[0].rstrip("\r\n"):
+                skip = False  # the header line, then the block as usual
+                lines, start = lines[1:], start + 1
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
             joined = "\n".join(stripped)
             sep = delim

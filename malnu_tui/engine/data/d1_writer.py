@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.d1.client import join_statements
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
 from malnu_tui.engine.data.errors import ImportCheckFailed
-from malnu_tui.engine.data.rows import Rejection, RowBatch
+from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.errors import BackendError
 
@@ -35,8 +36,62 @@ MAX_REQUEST_BYTES = 600_000
 GUARD = "malnu import guard"
 
 
-def _join(statements: Sequence[str]) -> str:
-    return "".join(f"{s}\n;\n" for s in statements)
+def _values_statements(head: str, rows: Sequence[tuple[int, str]], tail: str = "") -> list[str]:
+    """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail);
+    ``rows`` are (source line, tuple text)."""
+    out: list[str] = []
+    parts: list[str] = []
+    fixed = len(head.encode()) + len(tail.encode())
+    size = fixed
+    for line, tup in rows:
+        n = len(tup.encode()) + 2
+        if fixed + n > MAX_STATEMENT_BYTES:
+            raise ImportCheckFailed(
+                f"line {line}: the row is larger than D1's 100 KB per statement"
+            )
+        if parts and size + n > MAX_STATEMENT_BYTES:
+            out.append(head + ", ".join(parts) + tail)
+            parts, size = [], fixed
+        parts.append(tup)
+        size += n
+    if parts:
+        out.append(head + ", ".join(parts) + tail)
+    return out
+
+
+def _requests(statements: Sequence[str]) -> list[list[str]]:
+    """Statements grouped into requests of at most MAX_REQUEST_BYTES."""
+    out: list[list[str]] = []
+    batch: list[str] = []
+    size = 0
+    for st in statements:
+        if batch and size + len(st) > MAX_REQUEST_BYTES:
+            out.append(batch)
+            batch, size = [], 0
+        batch.append(st)
+        size += len(st)
+    if batch:
+        out.append(batch)
+    return out
+
+
+def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
+    """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls it
+    back whole: None when they would all succeed, else the database's error."""
+    from malnu_tui.engine.backends.d1.client import D1QueryError
+
+    table = f"malnu_probe_{secrets.token_hex(6)}"
+    try:
+        backend.api.call(
+            "POST", "raw", body={"sql": join_statements([*statements, f'SELECT * FROM "{table}"'])}
+        )
+    except D1QueryError as exc:
+        return None if table in str(exc) else str(exc)
+    raise BackendError("a D1 probe batch did not fail as it must")
+
+
+def _clean(error: str) -> str:
+    return error.removeprefix("D1_ERROR: ").removesuffix(": SQLITE_CONSTRAINT")
 
 
 class D1Writer:
@@ -75,32 +130,12 @@ class D1Writer:
 
     def write(self, rows: RowBatch) -> list[Rejection]:
         head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
-        statements: list[str] = []
-        parts: list[str] = []
-        size = len(head)
-        for r in rows.rows():
-            tup = "(" + ", ".join([str(r.line), *map(sql_literal, r.values)]) + ")"
-            if parts and size + len(tup.encode()) + 2 > MAX_STATEMENT_BYTES:
-                statements.append(head + ", ".join(parts))
-                parts, size = [], len(head)
-            if len(head.encode()) + len(tup.encode()) > MAX_STATEMENT_BYTES:
-                raise ImportCheckFailed(
-                    f"line {r.line}: the row is larger than D1's 100 KB per statement"
-                )
-            parts.append(tup)
-            size += len(tup.encode()) + 2
-        if parts:
-            statements.append(head + ", ".join(parts))
-        batch: list[str] = []
-        batch_bytes = 0
-        for st in statements:
-            if batch and batch_bytes + len(st) > MAX_REQUEST_BYTES:
-                self._send(batch)
-                batch, batch_bytes = [], 0
-            batch.append(st)
-            batch_bytes += len(st)
-        if batch:
-            self._send(batch)
+        tuples = [
+            (r.line, "(" + ", ".join([str(r.line), *map(sql_literal, r.values)]) + ")")
+            for r in rows.rows()
+        ]
+        for request in _requests(_values_statements(head, tuples)):
+            self._send(request)
         self.sent += len(rows)
         return []
 
@@ -109,17 +144,8 @@ class D1Writer:
         self.api.batch(statements, lambda: False)
 
     def _probe(self, where: str) -> str | None:
-        """Try the promote of the staged rows matching ``where``, certainly rolled back.
-        Returns None when it would succeed, else the database's error."""
-        from malnu_tui.engine.backends.d1.client import D1QueryError
-
-        probe = f"malnu_probe_{secrets.token_hex(6)}"
-        statements = [self._promote_sql(where), f'SELECT * FROM "{probe}"']
-        try:
-            self.api.call("POST", "raw", body={"sql": _join(statements)})
-        except D1QueryError as exc:
-            return None if probe in str(exc) else str(exc)
-        raise BackendError("a D1 probe batch did not fail as it must")
+        """Would the promote of the staged rows matching ``where`` succeed? (rolled back)"""
+        return probe(self.backend, [self._promote_sql(where)])
 
     def _promote_sql(self, where: str) -> str:
         vals = ", ".join(f"v{i}" for i in range(len(self.spec.columns)))
@@ -158,7 +184,7 @@ class D1Writer:
             line = self._line_at(lo)
             if not error:
                 error = self._probe(f"_line <= {line}") or "refused by the database"
-            message = error.removeprefix("D1_ERROR: ").removesuffix(": SQLITE_CONSTRAINT")
+            message = _clean(error)
             rejections.append(
                 Rejection(line, constraint_column(message, self.spec.table), message, "")
             )
@@ -226,3 +252,67 @@ class D1Writer:
     def rollback(self) -> None:
         with contextlib.suppress(BackendError):
             self.api.batch([f"DROP TABLE IF EXISTS {self._s}"], lambda: False)
+
+
+class D1DryRun:
+    """``--dry-run`` on D1, where no unit can stay open across requests: each chunk is tried in
+    probe batches (rolled back whole by D1), so CHECK, NOT NULL, foreign keys and UNIQUE
+    against the rows already there are judged and nothing is written. Not seen: a key repeated
+    in two chunks, and the inserted/updated split (every accepted row counts as inserted)."""
+
+    def __init__(self, backend: D1Backend, spec: WriteSpec) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.before = 0
+        self.accepted = 0
+        self._head = f"INSERT INTO {quote_ident(spec.table)} ({spec.column_list()}) VALUES "
+
+    def begin(self) -> int:
+        rows = self.backend.api.raw(f"SELECT count(*) FROM {quote_ident(self.spec.table)}").rows
+        self.before = int(rows[0][0])
+        return self.before
+
+    def write(self, rows: RowBatch) -> list[Rejection]:
+        batch = list(rows.rows())
+        refused = self._refused(batch)
+        self.accepted += len(batch) - len(refused)
+        return refused
+
+    def _refused(self, rows: list[Row]) -> list[Rejection]:
+        """The rows of a chunk the table would refuse: the shortest failing prefix ends in
+        one (earlier rows count, so a key repeated within the chunk is found too)."""
+        refused: list[Rejection] = []
+        rows = list(rows)
+        while rows and (error := self._try(rows)) is not None:
+            lo, hi = 0, len(rows) - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                failed = self._try(rows[: mid + 1])
+                if failed is None:
+                    lo = mid + 1
+                else:
+                    hi, error = mid, failed
+            r, message = rows.pop(lo), _clean(error)
+            refused.append(
+                Rejection(r.line, constraint_column(message, self.spec.table), message, r.raw)
+            )
+        return refused
+
+    def _try(self, rows: list[Row]) -> str | None:
+        tuples = [(r.line, "(" + ", ".join(map(sql_literal, r.values)) + ")") for r in rows]
+        statements = _values_statements(self._head, tuples, self.spec.conflict_clause())
+        for request in _requests(statements):
+            error = probe(self.backend, request)
+            if error is not None:
+                return error
+        return None
+
+    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
+        n = self.accepted
+        return WriteOutcome(n, 0, 0, (), self.before, self.before + n, n)
+
+    def commit(self, audit: AuditEntry | None) -> None:
+        raise AssertionError("a dry run never commits")
+
+    def rollback(self) -> None:
+        return None

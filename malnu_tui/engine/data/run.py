@@ -22,7 +22,7 @@ from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
 from malnu_tui.engine.data.rejects import RejectsWriter
-from malnu_tui.engine.data.rows import Rejection, Row, RowBatch, RowBuilder
+from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
 from malnu_tui.engine.data.writers import (
     OnConflict,
@@ -127,7 +127,6 @@ class ImportPreview:
     sources: tuple[str | None, ...]  # the source column of each of check.columns (None: const)
     samples: tuple[SampleRow, ...]
     before_count: int
-    sha256: str | None
     on_conflict: OnConflict
 
     @property
@@ -248,7 +247,6 @@ def preview_import(
         sources=tuple(by_column.get(c) for c in check.columns),
         samples=tuple(samples),
         before_count=backend.row_count(request.table),
-        sha256=file_sha256(request.file) if request.file is not None else None,
         on_conflict=request.conflict,
     )
 
@@ -274,8 +272,10 @@ def run_import(
     if request.dry_run:
         return _execute(backend, request, source, progress)
     from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.monitor.runlog import record_run
 
-    with migration_lock(backend, "import"):
+    # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
+    with record_run(backend, "import", request.table) as run, migration_lock(backend, "import"):
         # Re-checked under the lock: the table may have changed since the preview.
         mapping = _mapping(request, source)
         _schema, check = _check(backend, request, source, mapping)
@@ -287,38 +287,16 @@ def run_import(
                 progress(ImportProgress("backup", 0, 0, 0.0, "taking a safety backup"))
             backup_id = safety_backup("pre-import")
         report = _execute(backend, request, source, progress)
+        for name in ("read", "inserted", "updated", "skipped", "rejected"):
+            run.count(name, getattr(report, name))
+        if not report.committed:
+            run.set_outcome("failed", f"not committed: {report.reason}")
         backend.renew_lock()
     return _with_backup(report, backup_id)
 
 
 def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
-
     return replace(report, backup_id=backup_id)
-
-
-class _ValidateOnly:
-    """Dry run on D1, where no unit can be held open across requests: values are checked
-    (types, NOT NULL, the mapping) but constraints only at the real import."""
-
-    def __init__(self, backend: Backend, table: str) -> None:
-        self.backend, self.table, self.n, self.before = backend, table, 0, 0
-
-    def begin(self) -> int:
-        self.before = self.backend.row_count(self.table)
-        return self.before
-
-    def write(self, rows: RowBatch) -> list[Rejection]:
-        self.n += len(rows)
-        return []
-
-    def finish(self, max_rejections: int | None = None) -> WriteOutcome:
-        return WriteOutcome(self.n, 0, 0, (), self.before, self.before + self.n, self.n)
-
-    def commit(self, audit: AuditEntry | None) -> None:
-        raise AssertionError("a dry run never commits")
-
-    def rollback(self) -> None:
-        return None
 
 
 def _execute(
@@ -346,7 +324,9 @@ def _execute(
     spec = WriteSpec(schema, check.columns, check.key, request.conflict)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":
-        writer = _ValidateOnly(backend, request.table)
+        from malnu_tui.engine.data.d1_writer import D1DryRun
+
+        writer = D1DryRun(backend, spec)  # type: ignore[arg-type]
     else:
         writer = open_writer(backend, spec)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry

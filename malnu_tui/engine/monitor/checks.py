@@ -469,10 +469,11 @@ def check_target(
     """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
     ``report``: a status just read by the caller (the console), not read again."""
     from malnu_tui.engine.backup.store import list_backups
-    from malnu_tui.engine.config import open_backend, sqlite_path
+    from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError, MigrationFileError
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)

@@ -154,7 +154,7 @@ def _probe_d1_export(backend: Backend) -> str:
 def _db_size(backend: Backend, target: Target) -> int:
     with contextlib.suppress(Exception):
         if backend.kind == "sqlite":
-            from malnu_tui.engine.config import sqlite_path
+            from malnu_tui.engine.urls import sqlite_path
 
             return sqlite_path(target.url).stat().st_size
         if backend.kind == "postgresql":

@@ -34,13 +34,12 @@ def dry_run(
             )  # fmt: skip
             continue
         s.dst.describe(plan.table)
-        _, diffs, missing, different, extra = compare_ranges(
-            s, shape, None, rate, plan.source_count
-        )
+        found = compare_ranges(s, shape, None, rate, plan.source_count)
         reports.append(
-            TableReport(plan.table, plan.mode, plan.source_count, missing, different, extra,
-                        plan.source_count, plan.dest_count, not diffs, tuple(diffs), shape.key,
-                        dry_run=True)
+            TableReport(plan.table, plan.mode, plan.source_count, found.missing,
+                        found.different, found.extra, plan.source_count, plan.dest_count,
+                        not found.left, found.remaining, shape.key, dry_run=True,
+                        truncated=found.left > len(found.remaining))
         )  # fmt: skip
     return reports
 
@@ -69,12 +68,13 @@ def verify_sync(
         problems = schema_problems(shape, dshape, copying=False)
         if problems or not shape.key:
             raise SyncRefused(problems or [f"{t}: no primary key or unique index to compare by"])
-        _, diffs, *_ = compare_ranges(s, shape, None, PhaseProgress(progress, t), src_count)
+        found = compare_ranges(s, shape, None, PhaseProgress(progress, t), src_count)
         dst_count = s.dst.count(t)
         reports.append(
             TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count,
-                        not diffs and src_count == dst_count, tuple(diffs), shape.key,
-                        seconds=time.perf_counter() - started)
+                        not found.left and src_count == dst_count, found.remaining, shape.key,
+                        seconds=time.perf_counter() - started,
+                        truncated=found.left > len(found.remaining))
         )  # fmt: skip
     return reports
 

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.model import (
@@ -32,7 +32,7 @@ from malnu_tui.engine.sync.model import (
     TableShape,
 )
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
-from malnu_tui.engine.sync.side import SyncState
+from malnu_tui.engine.sync.side import Chunk, SyncState
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
@@ -43,7 +43,14 @@ from malnu_tui.engine.sync.verify import (
     page_digest,
 )
 
-__all__ = ["MAX_REPORTED", "PhaseProgress", "compare_ranges", "run_sync", "sync_table"]
+__all__ = [
+    "MAX_REPORTED",
+    "Comparison",
+    "PhaseProgress",
+    "compare_ranges",
+    "run_sync",
+    "sync_table",
+]
 
 MAX_REPORTED = 1_000  # differing keys kept in a report (all are repaired)
 
@@ -122,7 +129,7 @@ def _copy(
         state = replace(state, watermark=watermark)
         bounds = (lo, hi) if full else None
         counts = s.dst.write_chunk(
-            shape, page, state=state, bounds=bounds, direct=direct, last_key=hi
+            shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi)
         )
         state = state.advanced(counts, len(page), hi)
         if digest is not None:
@@ -131,7 +138,7 @@ def _copy(
         lo = hi
         rate("copy", read, plan.source_count)
     if full and not direct:
-        counts = s.dst.write_chunk(shape, [], state=state, bounds=(lo, None))
+        counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
     return state, digests, lo
 
@@ -142,9 +149,22 @@ def _repair(
     fix = [d.key for d in diffs if d.kind != "extra"]
     extra = [d.key for d in diffs if d.kind == "extra"]
     rows = s.src.rows_for_keys(shape, fix) if fix else []
-    counts = s.dst.write_chunk(shape, rows, state=state, delete=extra)
+    counts = s.dst.write_chunk(shape, Chunk(rows, state, delete=extra))
     state = state.advanced(counts, len(rows), None)
     return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison found: the counts before any repair, and what is left after it (the
+    first :data:`MAX_REPORTED` keys kept; ``left`` counts them all)."""
+
+    state: SyncState | None
+    remaining: tuple[Difference, ...]
+    missing: int
+    different: int
+    extra: int
+    left: int
 
 
 def compare_ranges(
@@ -154,12 +174,11 @@ def compare_ranges(
     rate: PhaseProgress,
     total: int,
     results: Iterator[RangeResult] | None = None,
-) -> tuple[SyncState | None, list[Difference], int, int, int]:
-    """Compare every range; repair differences when ``state`` is given (a real run).
-    Returns the state, the remaining differences, and (missing, different, extra) counts."""
+) -> Comparison:
+    """Compare every range; repair the differences when ``state`` is given (a real run)."""
     remaining: list[Difference] = []
     counts = {"missing": 0, "different": 0, "extra": 0}
-    done = 0
+    done = left_total = 0
     for rr in results if results is not None else compare_table(s.src, s.dst, shape):
         done += rr.rows
         rate("verify", done, total)
@@ -171,8 +190,16 @@ def compare_ranges(
             state, left = _repair(s, shape, state, rr.differences)
         else:
             left = list(rr.differences)
+        left_total += len(left)
         remaining.extend(left[: MAX_REPORTED - len(remaining)])
-    return state, remaining, counts["missing"], counts["different"], counts["extra"]
+    return Comparison(
+        state,
+        tuple(remaining),
+        counts["missing"],
+        counts["different"],
+        counts["extra"],
+        left_total,
+    )
 
 
 def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
@@ -235,12 +262,12 @@ def sync_table(
                     check_digests(s.src, s.dst, shape, digests, end),
                 )
         src_count = s.src.count(plan.table)
-        after_state, remaining, *_ = compare_ranges(s, shape, state, rate, src_count, results)
+        found = compare_ranges(s, shape, state, rate, src_count, results)
         compared = src_count if plan.mode == "checksum" else 0
-        assert after_state is not None
-        state = after_state
+        assert found.state is not None
+        state = found.state
         src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
-        verified = not remaining and src_count == dst_count
+        verified = not found.left and src_count == dst_count
         state = replace(
             state,
             status="done",
@@ -250,7 +277,7 @@ def sync_table(
             source_count=src_count,
             dest_count=dst_count,
             verified=verified,
-            differences=len(remaining),
+            differences=found.left,
             finished_at=utc_now(),
         )
         s.dst.write_state(state)
@@ -263,7 +290,8 @@ def sync_table(
             source_count=src_count,
             dest_count=dst_count,
             verified=verified,
-            differences=tuple(remaining),
+            differences=found.remaining,
+            truncated=found.left > len(found.remaining),
             seconds=time.perf_counter() - started,
             resumed=resumed,
         )
@@ -280,14 +308,27 @@ def run_sync(
     req: SyncRequest,
     progress: ProgressCallback | None = None,
 ) -> list[TableReport]:
-    """Take the destination's lock, plan again under it, and sync every table."""
+    """Take the destination's lock, plan again under it, and sync every table; the whole run is
+    one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
+    failed syncs and the sync lag)."""
     from malnu_tui.engine.migrate import lock_holder_for_this_process
+    from malnu_tui.engine.monitor.runlog import record_run
 
     backend = s.dst.backend
     backend.ensure_schema()
-    backend.acquire_lock(lock_holder_for_this_process("sync"))
-    try:
-        plans = plan_sync(s, req)
-        return [sync_table(s, p, req, progress) for p in plans]
-    finally:
-        backend.release_lock()
+    pair = f"{s.source_target.name}->{s.dest_target.name}"
+    with record_run(backend, "sync", pair) as run:
+        backend.acquire_lock(lock_holder_for_this_process("sync"))
+        try:
+            plans = plan_sync(s, req)
+            reports = [sync_table(s, p, req, progress) for p in plans]
+        finally:
+            backend.release_lock()
+        run.count("tables", len(reports))
+        for name in ("read", "inserted", "updated", "deleted"):
+            run.count(name, sum(getattr(r, name) for r in reports))
+        run.count("differences", sum(len(r.differences) for r in reports))
+        unverified = [r.table for r in reports if not r.verified]
+        if unverified:
+            run.set_outcome("failed", "differences remain in " + ", ".join(unverified))
+    return reports

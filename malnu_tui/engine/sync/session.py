@@ -8,11 +8,12 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from malnu_tui.engine.config import Target, open_backend, sqlite_path
+from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.side import Side, decode_key
+from malnu_tui.engine.urls import sqlite_path
 
 __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
 

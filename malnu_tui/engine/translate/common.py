@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import sqlglot
 from sqlglot import exp
@@ -18,9 +19,11 @@ __all__ = [
     "POSTGRES",
     "SQLITE",
     "Context",
+    "as_template",
     "compact_lists",
     "lit",
     "normalise_identifiers",
+    "parse_sqlite",
     "pg_expr",
     "pg_name",
     "plain_index_order",
@@ -139,6 +142,17 @@ SQLITE = Dialect.get_or_raise("sqlite")
 POSTGRES = Dialect.get_or_raise("postgres")
 
 _SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_READERS = threading.local()  # this thread's SQLite tokenizer and parser
+
+
+def parse_sqlite(text: str) -> list[exp.Expr | None]:
+    """``sqlglot.parse(text, read="sqlite")`` with this thread's tokenizer and parser reused
+    (both reset themselves on every call; building them is a good part of a short parse)."""
+    readers = getattr(_READERS, "sqlite", None)
+    if readers is None:
+        readers = _READERS.sqlite = (SQLITE.tokenizer(), SQLITE.parser())
+    tokenizer, parser = readers
+    return parser.parse(tokenizer.tokenize(text), text)
 
 
 class Context:
@@ -152,6 +166,7 @@ class Context:
         self.extra: list[str] = []  # statements to run after this one
         self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
         self.tagged = False  # a date/time value was translated (may need SQLite's text form)
+        self.replaced = False  # rewrite_functions replaced a node of the tree
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
@@ -174,7 +189,20 @@ def pg_expr(text: str) -> exp.Expr:
 @functools.lru_cache(maxsize=4096)
 def _parsed_pg(text: str) -> exp.Expr:
     node: exp.Expr = sqlglot.parse_one("SELECT " + text, read=POSTGRES).expressions[0]
-    return node
+    return as_template(node)
+
+
+_POSITIONS = frozenset({"line", "col", "start", "end"})
+
+
+def as_template(tree: exp.Expr) -> exp.Expr:
+    """``tree`` made cheap to copy: the parser's source positions (which only error messages
+    read, and a copy deep-copies per node) are dropped."""
+    for node in tree.walk():
+        meta = node._meta
+        if meta is not None and meta.keys() <= _POSITIONS:
+            node._meta = None
+    return tree
 
 
 def table_name(node: exp.Expr | None) -> str | None:
@@ -193,23 +221,30 @@ def pg_name(name: str) -> str:
     return '"' + low.replace('"', '""') + '"'
 
 
-def normalise_identifiers(tree: exp.Expr) -> None:
+def normalise_identifiers(tree: exp.Expr, idents: list[exp.Expr] | None = None) -> None:
     # SQLite names are case-insensitive whether quoted or not: lower-case them all, quote only
-    # where PostgreSQL needs it.
-    for ident in tree.find_all(exp.Identifier):
+    # where PostgreSQL needs it. (``idents``: the tree's identifiers, when the caller has them.)
+    for ident in tree.find_all(exp.Identifier) if idents is None else idents:
         this = str(ident.this)
-        name = this.lower()
+        name, quoted = _pg_form(this)
         if name != this:
             ident.set("this", name)
-        quoted = not _SIMPLE.match(name) or name in PG_RESERVED
         if bool(ident.args.get("quoted")) != quoted:
             ident.set("quoted", quoted)
 
 
-def plain_index_order(tree: exp.Expr) -> None:
+@functools.lru_cache(maxsize=4096)
+def _pg_form(this: str) -> tuple[str, bool]:
+    """A name lower-cased, and whether PostgreSQL needs it quoted."""
+    name = this.lower()
+    return name, not _SIMPLE.match(name) or name in PG_RESERVED
+
+
+def plain_index_order(tree: exp.Expr, holders: list[exp.Expr] | None = None) -> None:
     # sqlglot adds NULLS FIRST to keep SQLite's sort order; in index definitions and conflict
     # targets that is meaningless (and invalid in ON CONFLICT), so restore the plain form.
-    holders: list[exp.Expr] = [*tree.find_all(exp.IndexParameters, exp.OnConflict)]
+    if holders is None:
+        holders = [*tree.find_all(exp.IndexParameters, exp.OnConflict)]
     for holder in holders:
         for ordered in holder.find_all(exp.Ordered):
             ordered.set("nulls_first", bool(ordered.args.get("desc")))

@@ -20,15 +20,15 @@ from sqlglot import exp
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 from malnu_tui.engine.translate.common import (
     POSTGRES,
-    SQLITE,
     Context,
     compact_lists,
     normalise_identifiers,
+    parse_sqlite,
     plain_index_order,
-    referenced_tables,
     table_name,
 )
 from malnu_tui.engine.translate.expressions import (
+    FUNCTION_NODES,
     double_quoted_strings,
     rewrite_booleans,
     rewrite_functions,
@@ -42,6 +42,7 @@ from malnu_tui.engine.translate.keys import (
     resolve_pending,
     rewrite_foreign_keys,
 )
+from malnu_tui.engine.translate.leftovers import leftover_syntax
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.statements import (
@@ -72,21 +73,6 @@ __all__ = [
 # sqlglot logs a warning when it falls back to an opaque Command; we report those as findings.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-_LEFTOVERS = re.compile(
-    r"(?P<insert_or>\bINSERT\s+OR\s+\w+)|(?P<without_rowid>\bWITHOUT\s+ROWID\b)"
-    r"|(?P<autoincrement>\bAUTOINCREMENT\b)|(?P<pragma>^\s*PRAGMA\b)|(?P<strict>\)\s*STRICT\s*$)"
-    r"|(?P<glob>\bGLOB\b)|(?P<nocase>\bCOLLATE\s+NOCASE\b)",
-    re.IGNORECASE,
-)
-_LEFTOVER_NAMES = {
-    "insert_or": "INSERT OR …",
-    "without_rowid": "WITHOUT ROWID",
-    "autoincrement": "AUTOINCREMENT",
-    "pragma": "PRAGMA",
-    "strict": "STRICT",
-    "glob": "GLOB",
-    "nocase": "COLLATE NOCASE",
-}
 _TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
@@ -138,7 +124,7 @@ def _withheld(
 def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
     try:
-        trees = [t for t in sqlglot.parse(text, read=SQLITE) if t is not None]
+        trees = [t for t in parse_sqlite(text) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise Untranslatable(
@@ -177,18 +163,42 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
-    tables = referenced_tables(tree)
+    # One walk for the tables referenced (referenced_tables), the function nodes, and what the
+    # later passes look at (valid for them while rewrite_functions replaces nothing: the
+    # boolean rewrite only swaps literals).
+    tables: list[str] = []
+    calls: list[exp.Expr] = []
+    comparisons: list[exp.Expr] = []
+    idents: list[exp.Expr] = []
+    holders: list[exp.Expr] = []
+    for node in tree.walk():
+        found = _KINDS.get(type(node))
+        if found is None:
+            found = _KINDS[type(node)] = _kind(node)
+        if found == _IDENT:
+            idents.append(node)
+        elif found == _TABLE:
+            if node.name:
+                tables.append(str(node.name))
+        elif found == _CALL:
+            calls.append(node)
+        elif found == _COMPARISON:
+            comparisons.append(node)
+        elif found == _HOLDER:
+            holders.append(node)
     for t in tables:
         bools |= ctx.state.boolean_columns(t)
-    tree = rewrite_functions(tree, ctx)
-    rewrite_booleans(tree, bools)
+    tree = rewrite_functions(tree, ctx, calls)
+    walked = not ctx.replaced
+    rewrite_booleans(tree, bools, comparisons if walked else None)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
+        walked = False
         rewrite_text_datetimes(tree, text_columns(tables, ctx.state))
         if isinstance(tree, exp.Insert):
             insert_text_datetimes(tree, ctx.state)
-    normalise_identifiers(tree)
+    normalise_identifiers(tree, idents if walked else None)
     if isinstance(tree, exp.Create | exp.Insert):
-        plain_index_order(tree)
+        plain_index_order(tree, holders if walked else None)
     if expression_only and isinstance(tree, exp.Select):
         out: str = tree.expressions[0].sql(dialect=POSTGRES, copy=False)
     else:
@@ -197,14 +207,33 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         out = tree.sql(dialect=POSTGRES, pretty=pretty, copy=False)
         if pretty:
             out = compact_lists(out)
-    leftover = _LEFTOVERS.search(out)
+    leftover = leftover_syntax(out)
     if leftover is not None:
         raise Untranslatable(
-            _LEFTOVER_NAMES[str(leftover.lastgroup)],
+            leftover,
             "the translation would still contain SQLite-only syntax",
             "write the PostgreSQL equivalent by hand",
         )
     return out
+
+
+# What the first walk of _generate collects, by node class (decided once per class).
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _HOLDER = range(6)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(node: exp.Expr) -> int:
+    if isinstance(node, exp.Identifier):
+        return _IDENT
+    if isinstance(node, exp.Table):
+        return _TABLE
+    if isinstance(node, FUNCTION_NODES):
+        return _CALL
+    if isinstance(node, exp.EQ | exp.NEQ | exp.In):
+        return _COMPARISON
+    if isinstance(node, exp.IndexParameters | exp.OnConflict):
+        return _HOLDER
+    return _OTHER
 
 
 def translate_expression(sql: str, state: SchemaState | None = None) -> str:

@@ -20,6 +20,7 @@ from malnu_tui.engine.translate.types import map_type
 __all__ = [
     "DATE_FUNCS",
     "DT_TAG",
+    "FUNCTION_NODES",
     "KEEP_INTEGER",
     "as_sqlite_text",
     "bool_literal",
@@ -57,7 +58,12 @@ KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays
 
 
 # -- expression rewrites ----------------------------------------------------------------------
-def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
+def rewrite_functions(
+    tree: exp.Expr, ctx: Context, nodes: list[exp.Expr] | None = None
+) -> exp.Expr:
+    """Rewrite the function nodes of ``tree`` (``nodes``: those of ``tree.walk()`` that are
+    FUNCTION_NODES, in walk order, when the caller already has them)."""
+
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.LowerHex | exp.Hex):
             random_hex = _random_hex(node, ctx)
@@ -144,7 +150,9 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
     # Only the nodes ``fix`` acts on, parents before children; what a replaced node held is not
     # looked at again (like sqlglot's transform, without a Python call for every node).
     replaced: set[int] = set()
-    for node in [n for n in tree.walk() if isinstance(n, _FUNCTION_NODES)]:
+    if nodes is None:
+        nodes = [n for n in tree.walk() if isinstance(n, FUNCTION_NODES)]
+    for node in nodes:
         up = node.parent
         while up is not None and id(up) not in replaced:
             up = up.parent
@@ -152,6 +160,7 @@ def rewrite_functions(tree: exp.Expr, ctx: Context) -> exp.Expr:
             continue
         new = fix(node)
         if new is not node:
+            ctx.replaced = True
             replaced.add(id(node))
             if node is tree:
                 tree = new
@@ -166,7 +175,7 @@ def _now_utc() -> exp.Expr:
     return exp.Paren(this=at)
 
 
-_FUNCTION_NODES = (
+FUNCTION_NODES = (
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
@@ -300,14 +309,20 @@ def double_quoted_strings(tree: exp.Expr, ctx: Context) -> None:
             )
 
 
-def rewrite_booleans(tree: exp.Expr, bool_cols: set[str]) -> None:
+def rewrite_booleans(
+    tree: exp.Expr, bool_cols: set[str], comparisons: list[exp.Expr] | None = None
+) -> None:
+    """0/1 compared with (or listed for) a BOOLEAN column → FALSE/TRUE. (``comparisons``: the
+    tree's EQ, NEQ and In nodes in walk order, when the caller has them.)"""
     if not bool_cols:
         return
 
     def is_bool(node: exp.Expr) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() in bool_cols
 
-    for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.In)):
+    if comparisons is None:
+        comparisons = list(tree.find_all(exp.EQ, exp.NEQ, exp.In))
+    for node in comparisons:
         if isinstance(node, exp.In):
             if is_bool(node.this):
                 for i, item in enumerate(list(node.expressions)):

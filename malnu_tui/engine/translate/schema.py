@@ -74,7 +74,10 @@ def _unquote(name: str) -> str:
 
 
 class SchemaState:
-    """A scratch SQLite schema that follows the migrations being translated."""
+    """A scratch SQLite schema that follows the migrations being translated.
+
+    Names are looked up with ``name = ? COLLATE NOCASE``: SQLite's case-insensitivity for
+    names (ASCII letters only, like its ``lower()``), without a function call per row."""
 
     def __init__(self) -> None:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -154,8 +157,8 @@ class SchemaState:
 
     def _real_name(self, table: str) -> str | None:
         row = self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND lower(name) = lower(?)",
+            "SELECT name FROM sqlite_master WHERE name = ? COLLATE NOCASE "
+            "AND type IN ('table', 'view')",
             (table,),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -208,8 +211,13 @@ class SchemaState:
 
     def is_rowid_alias(self, table: str, column: str) -> bool:
         """True for SQLite's ``INTEGER PRIMARY KEY`` column (auto-assigned rowid)."""
-        alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
+        alias = self.rowid_alias(table)
         return alias is not None and alias == column.lower()
+
+    def rowid_alias(self, table: str) -> str | None:
+        """The lower-cased name of the table's ``INTEGER PRIMARY KEY`` column, if any."""
+        alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
+        return alias
 
     def _rowid_alias(self, table: str) -> str | None:
         pk = [c for c in self.columns(table) if c.pk]
@@ -227,7 +235,7 @@ class SchemaState:
 
     def _read_without_rowid(self, table: str) -> bool:
         row = self.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)",
+            "SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'table'",
             (table,),
         ).fetchone()
         return bool(row and row[0] and "WITHOUT ROWID" in " ".join(str(row[0]).upper().split()))
@@ -248,7 +256,7 @@ class SchemaState:
     def trigger_table(self, trigger: str) -> str | None:
         """The table a trigger is on, or None."""
         row = self.conn.execute(
-            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND lower(name) = lower(?)",
+            "SELECT tbl_name FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'trigger'",
             (trigger,),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -256,7 +264,7 @@ class SchemaState:
     def object_exists(self, name: str) -> bool:
         """True when a table, view, index or trigger named ``name`` (any case) exists."""
         row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?)", (name,)
+            "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
         ).fetchone()
         return row is not None
 

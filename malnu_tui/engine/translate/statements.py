@@ -8,7 +8,14 @@ import functools
 import sqlglot
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import POSTGRES, Context, lit, pg_expr, table_name
+from malnu_tui.engine.translate.common import (
+    POSTGRES,
+    Context,
+    as_template,
+    lit,
+    pg_expr,
+    table_name,
+)
 from malnu_tui.engine.translate.expressions import (
     DATE_FUNCS,
     DT_TAG,
@@ -251,7 +258,7 @@ def _parsed_conflict(keys_sql: str, action: str) -> exp.Expr:
     for column in list(conflict.find_all(exp.Column)):
         if column.name.upper() == "DEFAULT" and not column.table:
             column.replace(exp.var("DEFAULT"))
-    return conflict
+    return as_template(conflict)
 
 
 def _on_conflict(keys_sql: str, action: str) -> exp.Expr:
@@ -346,7 +353,8 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
 
     # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
     bools = state.boolean_columns(table)
-    identity = {c.name.lower() for c in table_cols if state.is_rowid_alias(table, c.name)}
+    alias = state.rowid_alias(table)
+    identity = {c.name.lower() for c in table_cols if c.name.lower() == alias}
     values = tree.expression
     explicit_ids = False
     if isinstance(values, exp.Values):

@@ -8,6 +8,7 @@ follow SQLite's affinity rules (https://sqlite.org/datatype3.html, section 3.1).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -46,8 +47,10 @@ _CHARS = {
 _DECL = re.compile(r"^(?P<base>[A-Z][A-Z0-9 _]*?)\s*(?:\((?P<params>[^)]*)\))?$")
 
 
+@functools.lru_cache(maxsize=1024)
 def map_type(declared: str) -> TypeMapping:
-    """The PostgreSQL type for a column declared ``declared`` in SQLite."""
+    """The PostgreSQL type for a column declared ``declared`` in SQLite (a value: each
+    declared text is mapped once)."""
     decl = " ".join(declared.upper().split())
     if not decl:
         return TypeMapping(declared, None, "the column has no declared type")

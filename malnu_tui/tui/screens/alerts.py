@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.health import health_text, target_health
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class AlertsScreen(Screen[None]):
         self.loaded: AlertsLoaded | None = None  # the last picture shown
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(Text("Health and alerts", style="bold"), classes="screen-title")
         yield Static("checking…", id="health-lines")
         yield ErrorBox()

@@ -27,7 +27,7 @@ from malnu_tui.tui.session import (
     run_confirmed,
 )
 from malnu_tui.tui.widgets.fields import SqlText
-from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
 
 if TYPE_CHECKING:
@@ -185,8 +185,15 @@ class ApplyWizard(WizardScreen):
         table = self.query_one("#plan-table", DataTable)
         table.clear(columns=True)
         table.add_columns("#", "version", "file", "statements", "notes")
+        room = max(16, self.app.size.width - 50)  # file names elided in the middle to fit
         for i, s in enumerate(steps, 1):
-            table.add_row(str(i), s.version, s.filename, str(len(s.statements)), str(len(s.notes)))
+            table.add_row(
+                str(i),
+                s.version,
+                elide_middle(s.filename, room),
+                str(len(s.statements)),
+                str(len(s.notes)),
+            )
         problems = list(p.problems)
         if p.plan is not None and not steps:
             problems.append("nothing to apply: the database is up to date")
@@ -200,7 +207,8 @@ class ApplyWizard(WizardScreen):
             self.allow_next("nothing can run")
         else:
             notes = [n for s in steps for n in s.notes] + list(p.plan.warnings if p.plan else ())
-            text = Text("✔ files read and split, dependencies met, no drift, lock free", "green")
+            lock = "the dead holder's lock will be taken over" if p.lock else "lock free"
+            text = Text(f"✔ files read and split, dependencies met, no drift, {lock}", "green")
             for n in notes:
                 text.append(f"\n  ℹ {n}", style="")
             for notice in p.notices:
@@ -259,7 +267,7 @@ class ApplyWizard(WizardScreen):
         else:
             done = o.result.done if o.result else o.done
             for filename, ms in done:
-                times.add_row(filename, f"{ms} ms", Text("✔ applied", style="green"))
+                times.add_row(filename, duration_label(ms), Text("✔ applied", style="green"))
             if o.result is not None:
                 text.append(f"✔ applied {len(o.result.done)} migration(s)\n", style="bold green")
                 for f in o.result.skipped:
@@ -277,7 +285,17 @@ class ApplyWizard(WizardScreen):
                 failing.display = failing_label.display = True
             else:
                 failing.display = failing_label.display = False
-            text.append(f"Safety backup: {self.backup_id}\n")
+            backup_id = self.backup_id or o.backup_id
+            if backup_id is None:
+                text.append("No safety backup was taken.\n")
+            elif o.result is None and not o.done:
+                text.append(
+                    f"Nothing was changed; the safety backup {backup_id} is kept (do not restore "
+                    "it: the database is as it was, and a restore would undo what was written "
+                    "since).\n"
+                )
+            else:
+                text.append(f"Safety backup: {backup_id}\n")
             if o.after is not None:
                 text.append(f"Now: {o.after.report.summary()}")
                 self.query_one("#result-table", MigrationTable).show(o.after.report, None)

@@ -9,12 +9,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from malnu_tui.tui.messages import AuditLoaded, OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.header import AppHeader
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -57,7 +58,7 @@ class AuditScreen(Screen[None]):
         self.entries: tuple[AuditEntry, ...] = ()
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(
             Text(f"Audit log of {self.target.name} ({self.target.display_url})", style="bold"),
             classes="screen-title",

@@ -13,12 +13,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, BackupsListed, OperationFailed
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.manifest import (
     human_size,
     list_target_backups,
@@ -72,7 +73,7 @@ class BackupBrowser(Screen[None]):
         self.busy: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(
             Text(
                 f"Backups of {self.target.name} ({self.target.display_url}), newest first",

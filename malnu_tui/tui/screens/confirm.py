@@ -10,10 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
-from malnu_tui.engine.plan import is_confirmed
-from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -37,8 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
             yield Static(self.body, classes="dialog-body")
             if self.expected is not None:
-                yield Static(Text.assemble("Type ", (self.expected, "bold reverse"), " to go on:"))
-                yield Field(placeholder=self.expected, id="confirm-typed")
+                yield TypedConfirmation(field_id="confirm-typed")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
                 yield Button(
@@ -51,18 +49,21 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         if self.expected is not None:
-            self.query_one(Input).focus()
+            typed = self.query_one(TypedConfirmation)
+            typed.ask(
+                self.expected, (self.title_text[:1].lower() + self.title_text[1:]).rstrip("?")
+            )
+            typed.focus_field()
         else:
             self.query_one("#no", Button).focus()
 
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.expected or "")
+    @on(TypedConfirmation.Changed)
+    def _typed(self, event: TypedConfirmation.Changed) -> None:
+        self.query_one("#yes", Button).disabled = not event.ok
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if is_confirmed(event.value, self.expected or ""):
-            self.dismiss(True)
+    @on(TypedConfirmation.Confirmed)
+    def _submitted(self) -> None:
+        self.dismiss(True)
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

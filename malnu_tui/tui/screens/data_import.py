@@ -93,6 +93,7 @@ class ImportWizard(WizardScreen):
                 ("table", "import-table", "users", table),
                 ("mapping (optional)", "import-map", "path/to/mapping.toml", mapping),
                 ("key (optional)", "import-key", "id  (existing keys are updated)", ""),
+                ("on conflict", "import-conflict", "update | skip | error", ""),
                 ("max errors", "import-max", "0, or 1%", "0"),
             ):
                 with Horizontal(classes="import-field"):
@@ -143,18 +144,25 @@ class ImportWizard(WizardScreen):
             self.finish()
 
     def _request(self) -> ImportRequest:
-        from malnu_tui.engine.data import ImportRequest, MaxErrors
+        from malnu_tui.engine.data import ON_CONFLICT, ImportRequest, MaxErrors
 
         def value(field_id: str) -> str:
             return self.query_one(f"#{field_id}", Input).value.strip()
 
         key = tuple(k.strip() for k in value("import-key").split(",") if k.strip())
         mapping = value("import-map")
+        conflict = value("import-conflict").lower() or None
+        if conflict is not None and conflict not in ON_CONFLICT:
+            raise ConfigError(
+                f"on conflict: {conflict!r} is none of update, skip, error",
+                hint="leave it empty: update with a key, else error",
+            )
         return ImportRequest(
             table=value("import-table"),
             file=Path(value("import-file")).expanduser(),
             mapping=Path(mapping).expanduser() if mapping else None,
             key=key,
+            on_conflict=conflict,  # type: ignore[arg-type]  # checked above
             max_errors=MaxErrors.parse(value("import-max") or "0"),
         )
 

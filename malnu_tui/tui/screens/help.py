@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from malnu_tui.tui.keys import key_entries
+from malnu_tui.tui.widgets.header import AppHeader
 
 INTRO = (
     "Keyboard only; ctrl+p: every action. States: ✔ applied, ○ pending, ✘ failed, "
@@ -28,7 +29,7 @@ class HelpScreen(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(Text(INTRO), classes="intro screen-title")  # Text: "[keys]" is no markup
         yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)

@@ -13,7 +13,6 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
@@ -27,6 +26,7 @@ from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.manifest import list_target_backups, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backup import BackupManifest, RecoverPlan, RecoverResult
@@ -105,7 +105,7 @@ class RecoverWizard(WizardScreen):
             yield Static("", id="recover-plan")
         with StepPane(id="confirm"):
             yield Static("", id="recover-confirm-text", classes="intro")
-            yield Field(placeholder="database name", id="recover-confirm-input")
+            yield TypedConfirmation(id="recover-typed", field_id="recover-confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="recover-progress")
         with StepPane(id="result"):
@@ -133,14 +133,10 @@ class RecoverWizard(WizardScreen):
             text.append(f"from backup {p.backup.id}.\n")
             text.append("NOT recovered: ", style="bold red")
             text.append(p.not_recovered + "\n")
-            text.append("Type the database name ")
-            text.append(self.database_name, style="bold reverse")
-            text.append(" to go on:")
             self.query_one("#recover-confirm-text", Static).update(text)
-            field = self.query_one("#recover-confirm-input", Input)
-            field.value = ""
-            field.placeholder = self.database_name
-            field.focus()
+            typed = self.query_one(TypedConfirmation)
+            typed.ask(self.database_name, f"recover {self.target.display_url} to {p.to}")
+            typed.focus_field()
             self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")
         elif step == "run":
             if not self.app_begin("recovery"):
@@ -167,16 +163,16 @@ class RecoverWizard(WizardScreen):
     def _when_submitted(self) -> None:
         self.action_next()
 
-    @on(Input.Changed, "#recover-confirm-input")
-    def _typed(self, event: Input.Changed) -> None:
+    @on(TypedConfirmation.Changed)
+    def _typed(self, event: TypedConfirmation.Changed) -> None:
         if self.step != "confirm":
             return
-        if is_confirmed(event.value, self.database_name):
+        if event.ok:
             self.allow_next(label="Recover ▶")
         else:
-            self.allow_next(f"type {self.database_name} to confirm")
+            self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")
 
-    @on(Input.Submitted, "#recover-confirm-input")
+    @on(TypedConfirmation.Confirmed)
     def _confirm_submitted(self) -> None:
         self.action_next()
 

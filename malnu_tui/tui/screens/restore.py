@@ -11,16 +11,16 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
-from malnu_tui.engine.plan import Preflight, is_confirmed
+from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
-from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backup import BackupManifest, RestoreResult, VerifyReport
@@ -77,7 +77,7 @@ class RestoreWizard(WizardScreen):
             yield Static("", id="verify-checks")
         with StepPane(id="confirm"):
             yield Static("", id="restore-confirm-text", classes="intro")
-            yield Field(placeholder="database name", id="restore-confirm-input")
+            yield TypedConfirmation(id="restore-typed", field_id="restore-confirm-input")
         with StepPane(id="restore"):
             yield OperationProgress(id="restore-progress")
         with StepPane(id="status"):
@@ -105,14 +105,13 @@ class RestoreWizard(WizardScreen):
                 "Everything written since then is replaced. A pre-restore backup is taken "
                 "first, so this restore can itself be undone.\n"
             )
-            text.append("Type the database name ")
-            text.append(self.database_name, style="bold reverse")
-            text.append(" to go on:")
             self.query_one("#restore-confirm-text", Static).update(text)
-            field = self.query_one("#restore-confirm-input", Input)
-            field.value = ""
-            field.placeholder = self.database_name
-            field.focus()
+            typed = self.query_one(TypedConfirmation)
+            typed.ask(
+                self.database_name,
+                f"replace {self.target.display_url} with backup {m.id}",
+            )
+            typed.focus_field()
             self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
         elif step == "restore":
             if not self.app_begin("restore"):
@@ -127,16 +126,16 @@ class RestoreWizard(WizardScreen):
             self._show_status()
             self.finish()
 
-    @on(Input.Changed, "#restore-confirm-input")
-    def _typed(self, event: Input.Changed) -> None:
+    @on(TypedConfirmation.Changed)
+    def _typed(self, event: TypedConfirmation.Changed) -> None:
         if self.step != "confirm":
             return
-        if is_confirmed(event.value, self.database_name):
+        if event.ok:
             self.allow_next(label="Restore ▶")
         else:
-            self.allow_next(f"type {self.database_name} to confirm")
+            self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
 
-    @on(Input.Submitted, "#restore-confirm-input")
+    @on(TypedConfirmation.Confirmed)
     def _submitted(self) -> None:
         self.action_next()
 

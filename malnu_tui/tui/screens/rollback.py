@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,101 +23,39 @@ from textual.widgets import (
     TextArea,
 )
 
-from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.migrate import (
     ApplyResult,
     MigrationStatus,
     Plan,
     StatusReport,
 )
-from malnu_tui.engine.plan import Preflight, RollbackSelection, is_confirmed
-from malnu_tui.engine.status import applied_newest_first, select_rollback
+from malnu_tui.engine.plan import is_confirmed
+from malnu_tui.engine.status import applied_newest_first
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
+from malnu_tui.tui.screens.rollback_preview import (
+    RollbackChoice,
+    RollbackPreview,
+    preconditions_sentence,
+    preview_rollback,
+)
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     RunOutcome,
-    connected,
     load_status,
-    migration_set,
     reporting,
     run_confirmed,
 )
 from malnu_tui.tui.widgets.choice import ChoiceButton
 from malnu_tui.tui.widgets.fields import Field, SqlText
-from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.migration_table import MigrationTable, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.state import state_text
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
-    from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.files import MigrationSet
-
-
-@dataclass(frozen=True)
-class RollbackChoice:
-    """How far to go back: the last one, N steps, or everything after a version."""
-
-    mode: Literal["last", "steps", "to"]
-    steps: int = 1
-    to: str | None = None
-
-    def describe(self) -> str:
-        if self.mode == "to":
-            return f"undo everything after {self.to} (keep {self.to} applied)"
-        n = 1 if self.mode == "last" else self.steps
-        return "undo the last migration" if n == 1 else f"undo the last {n} migrations"
-
-    def selection(self) -> RollbackSelection:
-        if self.mode == "to":
-            return RollbackSelection(to=self.to)
-        return RollbackSelection(steps=self.steps if self.mode == "steps" else None)
-
-    def chosen(self, report: StatusReport) -> list[MigrationStatus]:
-        """The applied migrations this choice undoes, newest first (the engine's rule)."""
-        sel = self.selection()
-        try:
-            return select_rollback(report, steps=sel.steps, to=sel.to)
-        except MalnuError:
-            return []
-
-
-@dataclass(frozen=True)
-class RollbackPreview:
-    """The engine's preflight for this choice: what would run, and every reason it may not."""
-
-    choice: RollbackChoice
-    preflight: Preflight
-    mset: MigrationSet
-
-    @property
-    def plan(self) -> Plan | None:
-        return self.preflight.plan
-
-    @property
-    def rows(self) -> tuple[MigrationStatus, ...]:
-        return self.preflight.rows
-
-    @property
-    def database_name(self) -> str:
-        return self.preflight.database_name
-
-    @property
-    def lock(self) -> LockHolder | None:
-        return self.preflight.lock
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        """What blocks, for the operator (with the hint where there is one)."""
-        texts = [p.describe() for p in self.preflight.blocking]
-        if self.plan is not None and not self.plan.steps and not texts:
-            texts.append("nothing to roll back: no migration is applied")
-        return tuple(texts)
-
-    @property
-    def notices(self) -> tuple[str, ...]:
-        return tuple(p.describe() for p in self.preflight.notices)
 
 
 @dataclass
@@ -133,17 +71,6 @@ class RollbackPreviewed(Message):
 @dataclass
 class RollbackFinished(Message):
     outcome: RunOutcome
-
-
-def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
-    """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
-    from malnu_tui.engine.preflight import preflight_rollback
-
-    mset = migration_set(target)
-    sel = choice.selection()
-    with connected(target) as backend:
-        pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
-    return RollbackPreview(choice, pf, mset)
 
 
 class RollbackWizard(WizardScreen):
@@ -193,7 +120,7 @@ class RollbackWizard(WizardScreen):
             )
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
-            yield Field(placeholder="database name", id="confirm-input")
+            yield TypedConfirmation(id="rollback-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")
         with StepPane(id="verify"):
@@ -329,12 +256,16 @@ class RollbackWizard(WizardScreen):
         table = self.query_one("#preview-table", DataTable)
         table.clear(columns=True)
         table.add_columns("#", "version", "state", "rollback file (runs in this order)")
+        # File names are elided in the middle to fit: "rollback" is never cut to "ro".
+        room = max(16, self.app.size.width - 46)
         for i, m in enumerate(p.rows, 1):
             table.add_row(
                 str(i),
                 m.version,
                 state_text(m.state),
-                m.rollback_file or Text("✘ MISSING", style="bold red"),
+                elide_middle(m.rollback_file, room)
+                if m.rollback_file
+                else Text("✘ MISSING", style="bold red"),
             )
         checks = self.query_one("#preconditions", Static)
         if p.problems:
@@ -343,13 +274,14 @@ class RollbackWizard(WizardScreen):
             for problem in p.problems:
                 text.append(f"  ✘ {problem}\n")
         else:
-            text = Text(
-                "✔ preconditions hold: every rollback file present and parsable, no drift "
-                "in the range, lock free or taken over\n",
-                style="green",
-            )
+            text = Text(preconditions_sentence(p.preflight) + "\n", style="green")
         for notice in p.notices:
             text.append(f"  ⚠ {notice}\n", style="yellow")
+        for stake in p.stakes:
+            if stake.rows:
+                text.append(f"  ⚠ {stake.file}: {stake.describe()}\n", style="bold yellow")
+            else:
+                text.append(f"  · {stake.file}: {stake.describe()}\n")
         for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
             text.append(f"  ⚠ {warning}\n", style="yellow")
         checks.update(text)
@@ -371,31 +303,32 @@ class RollbackWizard(WizardScreen):
         text.append(f" on {self.target.display_url}:\n")
         for s in p.plan.steps:
             text.append(f"  ↶ {s.filename}  ← {s.file.name}\n")
+        for stake in p.stakes:
+            if stake.rows:
+                text.append(f"  ⚠ {stake.describe()}\n", style="bold yellow")
         text.append(
             "After you confirm: the lock is taken, the plan checked again, and a safety "
             "backup of the whole database taken before anything changes.\n"
         )
-        text.append("Type the database name ")
-        text.append(p.database_name, style="bold reverse")
-        text.append(" to go on:")
         self.query_one("#confirm-text", Static).update(text)
-        field = self.query_one("#confirm-input", Input)
-        field.value = ""
-        field.placeholder = p.database_name
-        field.focus()
+        n = len(p.plan.steps)
+        where = self.target.display_url.rsplit("/", 1)[-1]
+        typed = self.query_one(TypedConfirmation)
+        typed.ask(p.database_name, f"roll back {n} migration{'' if n == 1 else 's'} on {where}")
+        typed.focus_field()
         self.allow_next(f"type {p.database_name} to confirm", label="Roll back ▶")
 
-    @on(Input.Changed, "#confirm-input")
-    def _confirm_typed(self, event: Input.Changed) -> None:
+    @on(TypedConfirmation.Changed)
+    def _confirm_typed(self, event: TypedConfirmation.Changed) -> None:
         p = self.preview
         if p is None or self.step != "confirm":
             return
-        if is_confirmed(event.value, p.database_name):
+        if is_confirmed(event.confirmation.query_one(Input).value, p.database_name):
             self.allow_next(label="Roll back ▶")
         else:
-            self.allow_next(f"type {p.database_name} to confirm")
+            self.allow_next(f"type {p.database_name} to confirm", label="Roll back ▶")
 
-    @on(Input.Submitted, "#confirm-input")
+    @on(TypedConfirmation.Confirmed)
     def _confirm_submitted(self) -> None:
         self.action_next()
 
@@ -486,13 +419,42 @@ class RollbackWizard(WizardScreen):
                 text.append(f"  {self.run_error}\n")
         if self.outcome is not None and self.outcome.after is not None:
             text.append(f"\nNow: {self.outcome.after.report.summary()}\n")
-        text.append("\nSafety backup: ", style="bold")
-        text.append(f"{self.backup_id}\n", style="bold reverse")
-        text.append(
-            "To go back to the state before this rollback, restore that backup "
-            "(Backups, b, on the status screen).\n"
-        )
+        text.append("\n")
+        text.append_text(self._backup_advice())
         self.query_one("#summary-text", Static).update(text)
+
+    def _backup_advice(self) -> Text:
+        """What the safety backup is for now: never advise a restore that would undo other
+        operators' work when this rollback changed nothing."""
+        text = Text()
+        o = self.outcome
+        backup_id = self.backup_id or (o.backup_id if o is not None else None)
+        changed = self.result is not None or (o is not None and bool(o.done))
+        if backup_id is None:
+            text.append("No safety backup was taken", style="bold")
+            text.append(": nothing was changed.\n" if not changed else ".\n")
+            return text
+        text.append("Safety backup: ", style="bold")
+        text.append(f"{backup_id}\n", style="bold reverse")
+        if not changed:
+            text.append(
+                "Nothing was changed; the safety backup is kept. Do not restore it: the "
+                "database is still as it was, and a restore would also undo whatever was "
+                "written since (another operator's migration, new rows).\n"
+            )
+        elif self.result is None:
+            text.append(
+                "Part of the plan ran (each file is one transaction: none is half-done). Fix "
+                "the cause and roll back again; restoring the backup (b) would also undo "
+                "whatever was written since it was taken.\n"
+            )
+        else:
+            text.append(
+                "It holds the database as it was just before this rollback. Restoring it "
+                "(Backups, b, then o) undoes the rollback, and also whatever was written "
+                "since.\n"
+            )
+        return text
 
     # -- worker results -----------------------------------------------------------------------
     @on(RollbackStatusRead)

@@ -14,12 +14,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, Static, TextArea
+from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static, TextArea
 
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.state import state_text
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ class SqlViewScreen(Screen[None]):
         self.translates = target.files_dialect == "sqlite"
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static("", id="sql-title", classes="screen-title")
         yield ErrorBox()
         with ContentSwitcher(initial="split", id="sql-layout"):

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from malnu_tui.engine.migrate import MigrationState, MigrationStatus
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
+from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 
@@ -46,6 +47,8 @@ class StatusScreen(Screen[None]):
         Binding("t", "next_target", "Target", show=False, id="status.next_target"),
         Binding("ctrl+r,f5", "app.refresh_status", "Refresh", show=False, id="status.refresh"),
         Binding("U", "app.unlock", "Unlock", show=False, id="status.unlock"),
+        Binding("D", "app.repair", "Accept drift", show=False, id="status.repair"),
+        Binding("C", "app.clear_failed", "Clear failed", show=False, id="status.clear_failed"),
     ]
 
     # The picture refreshes itself while the screen is idle: a SQLite file is watched every
@@ -60,7 +63,7 @@ class StatusScreen(Screen[None]):
         self.filter_index = 0
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         with TabbedContent(initial=pane_id(self.initial), id="targets"):
             for t in self.targets:
                 with TabPane(t.name, id=pane_id(t.name)):

@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.header import AppHeader
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
@@ -89,7 +90,7 @@ class SyncScreen(Screen[None]):
         self.states_for: str | None = None  # the pair whose tables are shown
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(Text("Sync between the databases", style="bold"), classes="screen-title")
         yield ErrorBox()
         yield DataTable(id="sync-pairs", cursor_type="row", zebra_stripes=True)

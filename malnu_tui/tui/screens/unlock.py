@@ -1,7 +1,11 @@
-"""Release a migration lock left by a dead session (audited), after a typed confirmation."""
+"""Release the migration lock (audited) after a typed confirmation, saying first whether its
+holder is alive: a dead session's lock is released with the database name typed; the lock of a
+process that IS RUNNING on this host needs a second confirmation (its pid typed); with no lock
+held, there is nothing to release and nothing is offered."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,14 +28,33 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
 
+LIVENESS_LOOK = {
+    "gone": ("✔ ", "green"),
+    "running": ("⚠ ", "bold red"),
+    "elsewhere": ("? ", "yellow"),
+}
 
-def read_lock(target: Target) -> tuple[LockHolder | None, str, tuple[str, ...]]:
-    """The engine's unlock preflight: the holder, the confirmation word, what to know."""
+
+@dataclass(frozen=True)
+class LockState:
+    """The lock as the dialog shows it: holder, whether it is alive, the confirmation word."""
+
+    holder: LockHolder | None
+    liveness: str  # gone, running, elsewhere ("" with no holder)
+    sentence: str
+    database_name: str
+
+
+def read_lock_state(target: Target) -> LockState:
+    from malnu_tui.engine.backends.lease import lock_liveness
     from malnu_tui.engine.preflight import preflight_unlock
 
     with connected(target) as backend:
-        pf = preflight_unlock(backend, target)
-    return pf.lock, pf.database_name, tuple(p.describe() for p in pf.notices)
+        pre = preflight_unlock(backend, target)
+    if pre.lock is None:
+        return LockState(None, "", "", pre.database_name)
+    kind, sentence = lock_liveness(pre.lock, socket.gethostname())
+    return LockState(pre.lock, kind, sentence, pre.database_name)
 
 
 def release_lock(target: Target) -> LockHolder | None:
@@ -43,9 +66,7 @@ def release_lock(target: Target) -> LockHolder | None:
 
 @dataclass
 class LockRead(Message):
-    holder: LockHolder | None
-    database_name: str
-    notices: tuple[str, ...] = ()
+    state: LockState
 
 
 @dataclass
@@ -54,7 +75,8 @@ class LockReleased(Message):
 
 
 class UnlockScreen(ModalScreen[bool]):
-    """Shows who holds the lock; releasing it needs the database name typed."""
+    """Shows who holds the lock and whether it is alive; releasing it needs the database name
+    typed (and, for a process running on this host, its pid too)."""
 
     HELP_TITLE = "Unlock dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,25 +86,28 @@ class UnlockScreen(ModalScreen[bool]):
     def __init__(self, target: Target) -> None:
         super().__init__()
         self.target = target
-        self.database_name = ""
+        self.state: LockState | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Release the migration lock", style="bold"), classes="dialog-title")
             yield Static("reading the lock…", id="unlock-body", classes="dialog-body")
             yield ErrorBox()
-            yield Field(placeholder="database name", id="unlock-typed", disabled=True)
+            yield Field(placeholder="the database name", id="unlock-typed", disabled=True)
+            yield Field(placeholder="the pid of the running process", id="unlock-pid")
+            yield Static("", id="unlock-why")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (esc)", id="no", compact=True)
                 yield Button("Release lock", id="yes", variant="error", compact=True, disabled=True)
 
     def on_mount(self) -> None:
+        self.query_one("#unlock-pid", Input).display = False
         self._read()
 
     @work(thread=True, exclusive=True, group="unlock")
     def _read(self) -> None:
         with reporting(self, "read lock"):
-            self.post_message(LockRead(*read_lock(self.target)))
+            self.post_message(LockRead(read_lock_state(self.target)))
 
     @work(thread=True, exclusive=True, group="unlock")
     def _release(self) -> None:
@@ -92,27 +117,69 @@ class UnlockScreen(ModalScreen[bool]):
     @on(LockRead)
     def _read_done(self, event: LockRead) -> None:
         event.stop()
+        self.state = state = event.state
         body = self.query_one("#unlock-body", Static)
-        holder = event.holder
-        self.database_name = event.database_name
+        holder = state.holder
         if holder is None:
-            body.update(f"✔ no lock is held on {self.target.display_url}: nothing to do.")
+            body.update(
+                f"✔ no lock is held on {self.target.display_url}: there is nothing to release."
+            )
+            self.query_one("#unlock-typed", Input).display = False
+            self.query_one("#yes", Button).display = False
+            self.query_one("#no", Button).label = "Close (esc)"
             self.query_one("#no", Button).focus()
             return
+        symbol, style = LIVENESS_LOOK[state.liveness]
+        doing = f", doing {holder.note}" if holder.note else ""
         body.update(
             Text.assemble(
-                ("⚠ locked by ", "bold"),
-                holder.describe(),
-                *(f"\n⚠ {n}" for n in event.notices),
-                "\nRelease it only if that session is dead: a live operator would lose "
-                "their lock mid-run. The release is recorded in the audit log.\nType ",
-                (self.database_name, "bold reverse"),
-                " to release it:",
+                ("locked by ", "bold"),
+                f"{holder.owner} on {holder.host} (pid {holder.pid}{doing}) since "
+                f"{holder.acquired_at}\n",
+                (symbol + state.sentence, style),
+                "\n",
+                self._advice(state),
+                "\nType ",
+                (state.database_name, "bold"),
+                " (the database name) to release it; the release is recorded in the audit log.",
             )
         )
-        field = self.query_one(Input)
+        field = self.query_one("#unlock-typed", Input)
         field.disabled = False
         field.focus()
+        if state.liveness == "running":
+            self.query_one("#unlock-pid", Input).display = True
+
+    @staticmethod
+    def _advice(state: LockState) -> str:
+        if state.liveness == "running":
+            return (
+                "Releasing the lock of a RUNNING process lets two operators change the database "
+                "at once: stop that process first if you can. To release it anyway, also type "
+                "its pid below."
+            )
+        if state.liveness == "elsewhere":
+            return "Release it only if you know that session is dead (ask its owner)."
+        return "Its session is gone: releasing the lock is safe."
+
+    def _problem(self) -> str | None:
+        """Why the typed words do not allow the release yet (None when they do)."""
+        state = self.state
+        if state is None or state.holder is None:
+            return "no lock is held"
+        typed = self.query_one("#unlock-typed", Input).value
+        if not typed.strip():
+            return f"type {state.database_name} to release the lock"
+        if not is_confirmed(typed, state.database_name):
+            return f"✘ {typed!r} is not the database name: type {state.database_name} exactly"
+        if state.liveness == "running":
+            pid = self.query_one("#unlock-pid", Input).value.strip()
+            if pid != str(state.holder.pid):
+                return (
+                    f"pid {state.holder.pid} is running: type {state.holder.pid} in the second "
+                    "field to release its lock anyway"
+                )
+        return None
 
     @on(LockReleased)
     def _released(self, event: LockReleased) -> None:
@@ -126,17 +193,29 @@ class UnlockScreen(ModalScreen[bool]):
         self.query_one(ErrorBox).show_error(event.message, event.hint)
 
     @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#yes", Button).disabled = not is_confirmed(event.value, self.database_name)
+    def _typed(self) -> None:
+        self.query_one("#yes", Button).disabled = self._problem() is not None
+        self.query_one("#unlock-why", Static).update("")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if is_confirmed(event.value, self.database_name):
+        problem = self._problem()
+        if problem is None:
             self._release()
+            return
+        self.query_one("#unlock-why", Static).update(Text(problem, style="bold"))
+        if (
+            event.input.id == "unlock-typed"
+            and self.state is not None
+            and self.state.liveness == "running"
+            and event.value == self.state.database_name
+        ):
+            self.query_one("#unlock-pid", Input).focus()
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
-        self._release()
+        if self._problem() is None:
+            self._release()
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

@@ -12,11 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher, Footer, Header
+from textual.widgets import Button, ContentSwitcher, Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
-from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.messages import OperationFailed, StatementProgress
 from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
 
 if TYPE_CHECKING:
@@ -39,6 +41,9 @@ class WizardScreen(Screen[str | None]):
         Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
         Binding("b,ctrl+b", "back", "Back", id="wizard.back"),
         Binding("n", "next", "Next", id="wizard.next"),
+        # With Next blocked nothing is focused, so Enter never presses Cancel by accident:
+        # it says why the wizard cannot go on.
+        Binding("enter", "why_blocked", "Why not?", show=False, id="wizard.why"),
     ]
 
     def __init__(self) -> None:
@@ -51,7 +56,7 @@ class WizardScreen(Screen[str | None]):
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield StepHeader(self.WIZARD_TITLE, tuple(t for _, t in self.STEPS))
         yield ErrorBox(id="wizard-error")
         with ContentSwitcher(initial=self.STEPS[0][0], id="steps"):
@@ -97,15 +102,19 @@ class WizardScreen(Screen[str | None]):
         self.call_after_refresh(self._focus_nav_now)
 
     def _focus_nav_now(self) -> None:
-        """With nothing of the step focused, the keys go to Next (or Cancel)."""
+        """With nothing of the step focused, Enter goes to Next when Next is possible (Close
+        when the wizard is done), and to no button at all otherwise: Enter on a blocked step
+        must never press Cancel."""
         focused = self.focused
         if focused is not None and not isinstance(focused, Button):
             return
-        for button_id in ("#next", "#cancel"):
-            button = self.query_one(button_id, Button)
-            if button.display and not button.disabled:
-                button.focus()
-                return
+        nxt = self.query_one("#next", Button)
+        if nxt.display and not nxt.disabled:
+            nxt.focus()
+        elif self.finished:
+            self.query_one("#cancel", Button).focus()
+        else:
+            self.set_focus(None)
 
     def enter_step(self, step: str) -> None:
         """Start the step: load what it shows (in a worker) and call :meth:`allow_next`."""
@@ -145,12 +154,16 @@ class WizardScreen(Screen[str | None]):
         return not self.working and self.blocked is None and not self.finished
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hides the key from the footer: only the keys valid on this step are shown
+        # (no "esc Cancel b Back n Next" while a run cannot be interrupted).
         if action == "back":
-            return self.check_back() or None
+            return self.check_back()
         if action == "cancel":
-            return self.check_cancel() or None
+            return self.check_cancel()
         if action == "next":
-            return self.check_next() or None
+            return self.check_next()
+        if action == "why_blocked":
+            return not self.finished
         return True
 
     # -- actions ------------------------------------------------------------------------------
@@ -165,6 +178,14 @@ class WizardScreen(Screen[str | None]):
     def action_next(self) -> None:
         if self.check_next() and self.leave_step(self.step):
             self.go(self.index + 1)
+
+    def action_why_blocked(self) -> None:
+        if self.check_next():
+            self.action_next()
+        elif self.working:
+            self.notify("still working on this step…", timeout=3)
+        elif self.blocked:
+            self.notify(f"cannot go on: {self.blocked}", severity="warning", timeout=5)
 
     def leave_step(self, step: str) -> bool:
         """Validate before moving on; False stays on the step."""
@@ -194,6 +215,13 @@ class WizardScreen(Screen[str | None]):
         self.last_error = event.message
         self.show_error(event.message, event.hint)
         self.step_failed(event.what)
+
+    @on(StatementProgress)
+    def _statement(self, event: StatementProgress) -> None:
+        """Long work looks alive: the running step says which statement it is on."""
+        event.stop()
+        for progress in self.query(OperationProgress):
+            progress.show_statement(event.filename, event.index, event.total)
 
     def app_begin(self, name: str) -> bool:
         return begin_operation(self.app, name)

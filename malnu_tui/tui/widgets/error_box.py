@@ -2,8 +2,38 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.widgets import Static
+
+# The engine's hints name CLI commands; inside the console the key that does it is the hint.
+CONSOLE_KEYS = {
+    "unlock": "press U on the status screen (unlock)",
+    "repair": "select the migration and press D on the status screen (accept drift)",
+    "clear-failed": "select the migration and press C on the status screen (clear failed)",
+    "status": "look at the status screen (ctrl+r refreshes it)",
+    "backup list": "press b (backups)",
+    "backup create": "press b, then c (create a backup)",
+    "backup restore": "press b, pick the backup, then o (restore)",
+    "plan": "press a (the apply plan)",
+    "rollback": "press r (emergency rollback)",
+    "up": "press a (apply)",
+}
+_CLI = re.compile(r"(?:run )?`malnu-tui ([a-z-]+(?: [a-z-]+)?)[^`]*`")
+
+
+def console_hint(hint: str) -> str:
+    """``hint`` with each "`malnu-tui COMMAND …`" replaced by the console's key for it."""
+
+    def swap(m: re.Match[str]) -> str:
+        words = m.group(1)
+        for command in (words, words.split(" ")[0]):
+            if command in CONSOLE_KEYS:
+                return CONSOLE_KEYS[command]
+        return m.group(0)
+
+    return _CLI.sub(swap, hint)
 
 
 class ErrorBox(Static):
@@ -20,7 +50,7 @@ class ErrorBox(Static):
         text.append(message)
         if hint:
             text.append("\n  hint: ", style="bold")
-            text.append(hint)
+            text.append(console_hint(hint))
         self.update(text)
         self.display = True
 

@@ -22,6 +22,8 @@ class OperationProgress(Vertical):
         self._with_log = log
         self._started: float | None = None
         self._ticker: Timer | None = None
+        self._statement = ""
+        self._statement = ""
 
     def compose(self) -> ComposeResult:
         yield Static("waiting…", classes="caption")
@@ -52,10 +54,22 @@ class OperationProgress(Vertical):
         seconds = int(time.monotonic() - self._started)
         line = self.query_one(".elapsed", Static)
         line.display = True
-        line.update(f"running for {seconds // 60}:{seconds % 60:02d} — still working")
+        line.update(
+            f"running for {seconds // 60}:{seconds % 60:02d}"
+            + (f" — {self._statement}" if self._statement else " — still working")
+        )
+
+    def show_statement(self, filename: str, index: int, total: int) -> None:
+        """The statement the running migration is on ("statement 3 of 7 of FILE")."""
+        if index == 0:
+            self._statement = f"{total} statements of {filename} sent as one batch"
+        else:
+            self._statement = f"statement {index} of {total} of {filename}"
+        self._tick()
 
     def _stop_clock(self) -> None:
         self._started = None
+        self._statement = ""
         if self._ticker is not None:
             self._ticker.pause()
         self.query_one(".elapsed", Static).display = False

@@ -46,6 +46,7 @@ from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -268,6 +269,7 @@ class D1Backend:
             return done and self._audit_written(audit)
 
         texts = [st.text for st in statements]
+        statement_started(filename, 0, len(texts))  # 0: all of them, as one batch
         guard = _guard_sql(change)
         started = time.perf_counter()
         try:

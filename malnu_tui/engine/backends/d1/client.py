@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ import httpx
 
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.monitor import debuglog
+from malnu_tui.engine.urls import D1Location, parse_d1_url
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -53,8 +53,6 @@ ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the
 
 # D1's documented limits, checked before sending so the operator gets a clear message.
 MAX_STATEMENT_BYTES = 100_000
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -101,43 +99,6 @@ class D1OutcomeUnknown(D1Error):
 
 
 # -- values ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class D1Location:
-    """Which D1 database: the Cloudflare account id and the database id (a UUID)."""
-
-    account_id: str
-    database_id: str
-
-    @property
-    def url(self) -> str:
-        return f"d1://{self.account_id}/{self.database_id}"
-
-
-def parse_d1_url(url: str) -> D1Location:
-    """``d1://ACCOUNT_ID/DATABASE_ID`` → :class:`D1Location`; ConfigError when malformed."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "d1":
-        raise ConfigError(f"not a D1 URL: {url!r}")
-    if parts.username or parts.password or parts.query or ":" in parts.netloc:
-        raise ConfigError(
-            "a d1:// URL carries no credentials or options",
-            hint=f"use d1://ACCOUNT_ID/DATABASE_ID and put the token in {ENV_TOKEN}",
-        )
-    account = parts.hostname or ""
-    # urlsplit lower-cases the host; account ids are lower-case hex anyway, keep the original.
-    raw_host = parts.netloc
-    if raw_host.lower() == account:
-        account = raw_host
-    database = parts.path.strip("/")
-    if not _ID.match(account) or not _ID.match(database):
-        raise ConfigError(
-            f"bad D1 URL {url!r}",
-            hint="expected d1://ACCOUNT_ID/DATABASE_ID (the account id from the Cloudflare "
-            "dashboard, the database id from `wrangler d1 list`)",
-        )
-    return D1Location(account, database)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import D1Error, D1QueryError
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
-from malnu_tui.engine.backup.store import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
+from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.sqlsplit import is_transaction_control
 
 __all__ = [

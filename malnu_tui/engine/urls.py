@@ -1,0 +1,196 @@
+"""Database URLs, parsed in one place for every kind: which kind a URL is, masking its secrets,
+SQLite file paths, the tool's own options on a PostgreSQL URL, and ``d1://`` locations. Drivers
+and everything above them import these from here (never from one another)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Kind
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_STATEMENT_TIMEOUT",
+    "D1Location",
+    "PostgresOptions",
+    "mask_url",
+    "parse_d1_url",
+    "split_tool_options",
+    "sqlite_path",
+    "sqlite_url",
+    "url_kind",
+]
+
+_SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
+DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
+DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
+_TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
+_D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+# -- every kind -------------------------------------------------------------------------------
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password, and secret query parameters, replaced by ``***``."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return sqlite_url(sqlite_path(url))  # no secrets; one spelling of the path
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _mask_loose(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = _SECRET_PARAMS.sub(r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _mask_loose(url: str) -> str:
+    """A URL that does not even parse, with whatever sits between ``user:`` and ``@`` masked."""
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")
+        url = f"{head}://{user}@{host}"
+    return _SECRET_PARAMS.sub(r"\1***", url)
+
+
+def _parsable(url: str, kind: Kind) -> Kind:
+    try:
+        _ = urlsplit(url).port  # bad brackets, a port that is not a number or out of range
+    except ValueError as exc:
+        raise ConfigError(
+            f"malformed {kind} URL {mask_url(url)!r}: {exc}",
+            hint="use postgresql://user@host:port/db or d1://ACCOUNT_ID/DATABASE_ID",
+        ) from None
+    return kind
+
+
+def url_kind(url: str) -> Kind:
+    """``sqlite``, ``postgresql`` or ``d1`` from a target URL; ConfigError otherwise (also for
+    a URL of those kinds that does not parse)."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in ("sqlite", "sqlite3", "file"):
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return _parsable(url, "postgresql")
+    if scheme == "d1":
+        return _parsable(url, "d1")
+    if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
+        return "sqlite"
+    raise ConfigError(
+        f"unsupported database URL {mask_url(url)!r}",
+        hint="use sqlite:///path/to.db, postgresql://user@host/db or d1://ACCOUNT_ID/DATABASE_ID",
+    )
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a SQLite URL: ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a bare path."""
+    if url_kind(url) != "sqlite":
+        raise ConfigError(f"not a SQLite URL: {mask_url(url)}")
+    if ":" not in url:
+        return Path(url)
+    rest = url.split(":", 1)[1]
+    if rest.startswith("//"):
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # sqlite://[… : brackets read as an IPv6 host
+            raise ConfigError(
+                f"malformed SQLite URL {url!r}: {exc}", hint="use sqlite:///absolute/path.db"
+            ) from None
+        path = unquote(parts.path)
+        if parts.netloc and parts.netloc not in ("", "localhost"):
+            path = parts.netloc + path  # sqlite://relative/path.db
+        if not path:
+            raise ConfigError(f"SQLite URL has no file path: {url}")
+        if path.startswith("//"):  # SQLAlchemy's sqlite:////abs/path spelling
+            path = "/" + path.lstrip("/")
+        return Path(path)
+    return Path(unquote(rest))
+
+
+def sqlite_url(path: Path) -> str:
+    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``)."""
+    return f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostgresOptions:
+    """The tool's own settings for a PostgreSQL target."""
+
+    schema: str = "public"
+    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+
+
+def split_tool_options(url: str) -> tuple[str, PostgresOptions]:
+    """Remove ``schema``/``statement_timeout``/``lock_timeout`` from the URL's query (libpq
+    would reject them) and return the libpq URL and the options."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)}")
+    found: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        if k in _TOOL_PARAMS:
+            found[k] = v
+        else:
+            rest.append((k, v))
+    libpq_url = urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)
+    )
+    return libpq_url, PostgresOptions(**found)
+
+
+# -- D1 ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class D1Location:
+    """Which D1 database: the Cloudflare account id and the database id (a UUID)."""
+
+    account_id: str
+    database_id: str
+
+    @property
+    def url(self) -> str:
+        return f"d1://{self.account_id}/{self.database_id}"
+
+
+def parse_d1_url(url: str) -> D1Location:
+    """``d1://ACCOUNT_ID/DATABASE_ID`` → :class:`D1Location`; ConfigError when malformed."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "d1":
+        raise ConfigError(f"not a D1 URL: {url!r}")
+    if parts.username or parts.password or parts.query or ":" in parts.netloc:
+        raise ConfigError(
+            "a d1:// URL carries no credentials or options",
+            hint="use d1://ACCOUNT_ID/DATABASE_ID and put the token in CLOUDFLARE_API_TOKEN",
+        )
+    account = parts.hostname or ""
+    # urlsplit lower-cases the host; account ids are lower-case hex anyway, keep the original.
+    raw_host = parts.netloc
+    if raw_host.lower() == account:
+        account = raw_host
+    database = parts.path.strip("/")
+    if not _D1_ID.match(account) or not _D1_ID.match(database):
+        raise ConfigError(
+            f"bad D1 URL {url!r}",
+            hint="expected d1://ACCOUNT_ID/DATABASE_ID (the account id from the Cloudflare "
+            "dashboard, the database id from `wrangler d1 list`)",
+        )
+    return D1Location(account, database)

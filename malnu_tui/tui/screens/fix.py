@@ -1,0 +1,202 @@
+"""Fix in the console what the console shows: accept a drifted file (``repair``) or clear a
+failed migration's row (``clear-failed``), each after its engine preflight, a typed
+confirmation and an audited engine call that re-checks under the lock (the before-image of
+every changed row goes to the audit log, as in the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from malnu_tui.engine.plan import is_confirmed
+from malnu_tui.tui.host import begin_operation, end_operation
+from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.session import connected, migration_set, reporting
+from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.fields import Field
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.plan import Preflight
+
+FixKind = Literal["repair", "clear-failed"]
+
+
+def fix_preflight(target: Target, kind: FixKind, filename: str) -> Preflight:
+    from malnu_tui.engine.preflight import preflight_clear_failed, preflight_repair
+
+    with connected(target) as backend:
+        if kind == "repair":
+            return preflight_repair(backend, target, migration_set(target), [filename])
+        return preflight_clear_failed(backend, target, filename)
+
+
+def run_fix(target: Target, kind: FixKind, filename: str) -> str:
+    from malnu_tui.engine.migrate import clear_failed, repair
+
+    with connected(target) as backend:
+        if kind == "repair":
+            done = repair(backend, migration_set(target), [filename])
+            return f"✔ accepted the edit of {', '.join(done)} (audited, with its before-image)"
+        rec = clear_failed(backend, filename)
+        return f"✔ cleared the failed row of {rec.filename} (audited, with its before-image)"
+
+
+@dataclass
+class FixChecked(Message):
+    preflight: Preflight
+
+
+@dataclass
+class FixDone(Message):
+    summary: str
+
+
+class FixScreen(ModalScreen[bool]):
+    """One dialog for both fixes: what will change, any problem, the typed word, the run."""
+
+    HELP_TITLE = "Repair / clear-failed dialog"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="fix.cancel"),
+    ]
+
+    def __init__(self, target: Target, kind: FixKind, filename: str) -> None:
+        super().__init__()
+        self.target = target
+        self.kind = kind
+        self.filename = filename
+        self.word: str | None = None
+
+    def compose(self) -> ComposeResult:
+        title = (
+            "Accept the edit of an applied file (repair)"
+            if self.kind == "repair"
+            else "Clear a failed migration (clear-failed)"
+        )
+        with Vertical(classes="dialog"):
+            yield Static(Text(title, style="bold"), classes="dialog-title")
+            yield Static("checking…", id="fix-body", classes="dialog-body")
+            yield ErrorBox()
+            yield Field(placeholder="the database name", id="fix-typed", disabled=True)
+            yield Static("", id="fix-why")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel (esc)", id="no", compact=True)
+                verb = "Accept edit" if self.kind == "repair" else "Clear row"
+                yield Button(verb, id="yes", variant="error", compact=True, disabled=True)
+
+    def on_mount(self) -> None:
+        self._check()
+
+    @work(thread=True, exclusive=True, group="fix")
+    def _check(self) -> None:
+        with reporting(self, "preflight"):
+            self.post_message(FixChecked(fix_preflight(self.target, self.kind, self.filename)))
+
+    @on(FixChecked)
+    def _checked(self, event: FixChecked) -> None:
+        event.stop()
+        pf = event.preflight
+        body = Text()
+        if self.kind == "repair":
+            for m in pf.rows:
+                body.append(f"{m.filename}\n", style="bold")
+                body.append(
+                    f"  recorded checksum {m.recorded_checksum}\n  file now         {m.checksum}\n"
+                )
+            body.append(
+                "The database keeps what ran; only the recorded checksum changes, so the edited "
+                "file is no longer drift.\n"
+            )
+        else:
+            body.append(f"{self.filename}\n", style="bold")
+            body.append(
+                'Its failed tracking row is deleted (the seed\'s "clear stuck migration"); the '
+                "migration becomes pending and can be applied again.\n"
+            )
+        for p in pf.problems:
+            mark = "✘ " if p.blocking else "⚠ "
+            body.append(mark + p.describe() + "\n", style="bold" if p.blocking else "")
+        if pf.blocking or (self.kind == "repair" and not pf.rows):
+            if not pf.blocking:
+                body.append("✔ nothing to repair: this file has not drifted.\n")
+            self.query_one("#fix-body", Static).update(body)
+            self.query_one("#no", Button).focus()
+            return
+        self.word = pf.database_name
+        body.append("Type ")
+        body.append(pf.database_name, style="bold")
+        body.append(" (the database name) to go on; the change is audited.")
+        self.query_one("#fix-body", Static).update(body)
+        field = self.query_one("#fix-typed", Input)
+        field.disabled = False
+        field.focus()
+
+    def _problem(self) -> str | None:
+        if self.word is None:
+            return "nothing can be done here"
+        typed = self.query_one("#fix-typed", Input).value
+        if not typed.strip():
+            return f"type {self.word} to go on"
+        if not is_confirmed(typed, self.word):
+            return f"✘ {typed!r} is not the database name: type {self.word} exactly"
+        return None
+
+    @on(Input.Changed)
+    def _typed(self) -> None:
+        self.query_one("#yes", Button).disabled = self._problem() is not None
+        self.query_one("#fix-why", Static).update("")
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        problem = self._problem()
+        if problem is None:
+            self._start()
+        else:
+            self.query_one("#fix-why", Static).update(Text(problem, style="bold"))
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        if self._problem() is None:
+            self._start()
+
+    def _start(self) -> None:
+        if not begin_operation(self.app, self.kind):
+            return
+        self.query_one("#yes", Button).disabled = True
+        self.query_one("#fix-typed", Input).disabled = True
+        self._run()
+
+    @work(thread=True, exclusive=True, group="fix")
+    def _run(self) -> None:
+        try:
+            with reporting(self, self.kind):
+                self.post_message(FixDone(run_fix(self.target, self.kind, self.filename)))
+        finally:
+            self.app.call_from_thread(end_operation, self.app)
+
+    @on(FixDone)
+    def _done(self, event: FixDone) -> None:
+        event.stop()
+        self.notify(event.summary, timeout=6)
+        self.dismiss(True)
+
+    @on(OperationFailed)
+    def _failed(self, event: OperationFailed) -> None:
+        event.stop()
+        self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,121 @@
+"""What the rollback wizard previews: how far the operator chose to go, and the engine's
+preflight for it with the rows each DROP would take (one connection, in a worker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.plan import Preflight, RollbackSelection
+from malnu_tui.engine.status import select_rollback
+from malnu_tui.tui.session import connected, migration_set
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.impact import RowsAtStake
+    from malnu_tui.engine.migrate import MigrationStatus, Plan, StatusReport
+
+
+@dataclass(frozen=True)
+class RollbackChoice:
+    """How far to go back: the last one, N steps, or everything after a version."""
+
+    mode: Literal["last", "steps", "to"]
+    steps: int = 1
+    to: str | None = None
+
+    def describe(self) -> str:
+        if self.mode == "to":
+            return f"undo everything after {self.to} (keep {self.to} applied)"
+        n = 1 if self.mode == "last" else self.steps
+        return "undo the last migration" if n == 1 else f"undo the last {n} migrations"
+
+    def selection(self) -> RollbackSelection:
+        if self.mode == "to":
+            return RollbackSelection(to=self.to)
+        return RollbackSelection(steps=self.steps if self.mode == "steps" else None)
+
+    def chosen(self, report: StatusReport) -> list[MigrationStatus]:
+        """The applied migrations this choice undoes, newest first (the engine's rule)."""
+        sel = self.selection()
+        try:
+            return select_rollback(report, steps=sel.steps, to=sel.to)
+        except MalnuError:
+            return []
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    """The engine's preflight for this choice: what would run, and every reason it may not."""
+
+    choice: RollbackChoice
+    preflight: Preflight
+    mset: MigrationSet
+    stakes: tuple[RowsAtStake, ...] = ()  # what each DROP in the rollback files takes with it
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.preflight.plan
+
+    @property
+    def rows(self) -> tuple[MigrationStatus, ...]:
+        return self.preflight.rows
+
+    @property
+    def database_name(self) -> str:
+        return self.preflight.database_name
+
+    @property
+    def lock(self) -> LockHolder | None:
+        return self.preflight.lock
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What blocks, for the operator (with the hint where there is one)."""
+        texts = [p.describe() for p in self.preflight.blocking]
+        if self.plan is not None and not self.plan.steps and not texts:
+            texts.append("nothing to roll back: no migration is applied")
+        return tuple(texts)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        return tuple(p.describe() for p in self.preflight.notices)
+
+
+def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
+    """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
+    from malnu_tui.engine.impact import rows_at_stake
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    mset = migration_set(target)
+    sel = choice.selection()
+    with connected(target) as backend:
+        pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
+        stakes: list[RowsAtStake] = []
+        if pf.plan is not None and pf.plan.steps:
+            stakes = rows_at_stake(
+                backend, [(s.file.name, s.file.read_text(encoding="utf-8")) for s in pf.plan.steps]
+            )
+    return RollbackPreview(choice, pf, mset, tuple(stakes))
+
+
+def preconditions_sentence(pf: Preflight) -> str:
+    """The green line of a preview, true word for word: "no drift" only when no applied file
+    has drifted, "lock free" only when no lock is held."""
+    from malnu_tui.engine.plan import Drift, StaleLock
+
+    drift_elsewhere = any(isinstance(p, Drift) and not p.in_range for p in pf.problems)
+    takeover = any(isinstance(p, StaleLock) for p in pf.problems)
+    parts = [
+        "every rollback file present and parsable",
+        "no drift in the range (drift elsewhere: see below)"
+        if drift_elsewhere
+        else "no applied file has drifted",
+        "the dead holder's lock will be taken over" if takeover else "lock free",
+    ]
+    if pf.lock is not None and not takeover:
+        parts[-1] = "lock held (see below)"
+    return "✔ preconditions hold: " + ", ".join(parts)
