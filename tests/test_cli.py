@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_matrix import DbTarget
 
 
 def test_status_json_contract(sqlite_url: str, mdirs: MigrationDirs) -> None:
@@ -51,58 +52,28 @@ def test_global_options_after_the_command(sqlite_url: str, mdirs: MigrationDirs)
     assert res.code == 0 and json.loads(res.out)["counts"]["pending"] == 3
 
 
-def test_failed_migration_exit_1_and_message(sqlite_url: str, mdirs: MigrationDirs) -> None:
+def test_dry_run_prints_sql_and_changes_nothing(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    d.add("20250101_000400", "bad", "CREATE TABLE ok (id INTEGER);\nINSERT INTO nope VALUES (1);")
-    res = run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
-    assert res.code == 1
-    assert "20250101_000400_bad.sql failed at line 2" in res.err and "no such table" in res.err
-    assert "Traceback" not in res.err
-    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
-    bad = data["migrations"][-1]
-    assert bad["state"] == "failed" and "line 2" in bad["error_message"]
-
-
-def test_dry_run_prints_sql_and_changes_nothing(sqlite_url: str, mdirs: MigrationDirs) -> None:
-    d = school_set(mdirs)
-    res = run_cli("--database", sqlite_url, *d.args(), "up", "--dry-run")
+    res = db_target.cli(d, "up", "--dry-run")
     assert res.code == 0
     assert "CREATE TABLE users" in res.out and "CREATE INDEX idx_posts_user" in res.out
-    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
+    data = json.loads(db_target.cli(d, "status", "--json").out)
     assert data["counts"]["pending"] == 3
-    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
-    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--steps", "2", "--dry-run")
+    db_target.cli(d, "up", "--no-backup")
+    res = db_target.cli(d, "rollback", "--steps", "2", "--dry-run")
     assert res.code == 0 and res.out.index("DROP INDEX") < res.out.index("DROP TABLE posts")
-    data = json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)
+    data = json.loads(db_target.cli(d, "status", "--json").out)
     assert data["counts"]["applied"] == 3
 
 
-def test_rollback_refuses_without_tty_or_yes(sqlite_url: str, mdirs: MigrationDirs) -> None:
+def test_rollback_refuses_without_tty_or_yes(db_target: DbTarget, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
-    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
-    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--no-backup")
+    db_target.cli(d, "up", "--no-backup")
+    res = db_target.cli(d, "rollback", "--no-backup")
     assert res.code == 2 and "no terminal" in res.err
-    assert (
-        json.loads(run_cli("--database", sqlite_url, *d.args(), "status", "--json").out)["counts"][
-            "applied"
-        ]
-        == 3
-    )
-    res = run_cli("--database", sqlite_url, *d.args(), "rollback", "--yes", "--no-backup")
+    assert json.loads(db_target.cli(d, "status", "--json").out)["counts"]["applied"] == 3
+    res = db_target.cli(d, "rollback", "--yes", "--no-backup")
     assert res.code == 0, res.err
-
-
-def test_verify_exit_codes(sqlite_url: str, mdirs: MigrationDirs) -> None:
-    d = school_set(mdirs)
-    run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup")
-    assert run_cli("--database", sqlite_url, *d.args(), "verify").code == 0
-    f = d.migrations / "20250101_000300_index_posts.sql"
-    f.write_text(f.read_text().replace("idx_posts_user", "idx_posts_by_user"))
-    res = run_cli("--database", sqlite_url, *d.args(), "verify", "--json")
-    assert res.code == 1 and json.loads(res.out)["drifted"][0]["filename"] == f.name
-    assert run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 1
-    assert run_cli("--database", sqlite_url, *d.args(), "repair", "--yes").code == 0
-    assert run_cli("--database", sqlite_url, *d.args(), "verify").code == 0
 
 
 def test_usage_and_config_errors_exit_2(tmp_path: Path, mdirs: MigrationDirs) -> None:
@@ -155,18 +126,6 @@ def test_create_writes_a_pair(tmp_path: Path, mdirs: MigrationDirs) -> None:
     assert mig.parent == mdirs.migrations and mig.name.endswith("_add_user_profiles.sql")
     assert rb.parent == mdirs.rollback and rb.name[:15] == mig.name[:15]
     assert "-- Description: Add user profiles" in mig.read_text()
-
-
-def test_clear_failed_and_log(sqlite_url: str, mdirs: MigrationDirs) -> None:
-    mdirs.add("20250101_000100", "bad", "INSERT INTO nope VALUES (1);")
-    assert run_cli("--database", sqlite_url, *mdirs.args(), "up", "--no-backup").code == 1
-    res = run_cli(
-        "--database", sqlite_url, *mdirs.args(), "clear-failed", "20250101_000100_bad.sql", "--yes"
-    )
-    assert res.code == 0, res.err
-    log = json.loads(run_cli("--database", sqlite_url, "log", "--json").out)
-    assert [e["action"] for e in log][:2] == ["clear-failed", "apply"]
-    assert log[1]["outcome"] == "failed" and "@" in log[1]["actor"]
 
 
 def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> None:
@@ -223,3 +182,53 @@ def test_command_table_matches_what_modules_register() -> None:
             one = build_parser([cmd])
             one_sub = next(a for a in one._actions if isinstance(a, argparse._SubParsersAction))
             assert cmd in one_sub.choices, (module, cmd)
+
+
+def test_every_migration_command(db_target: DbTarget, mdirs: MigrationDirs) -> None:
+    """The migration commands as an operator's script runs them, on each backend: a failed
+    migration (exit 1, file and line, nothing of it left), clear-failed, drift (verify and up
+    exit 1, repair), rollback, unlock and the log."""
+    d = school_set(mdirs)
+    res = db_target.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    d.add(
+        "20250101_000400", "bad", "CREATE TABLE bad (id INTEGER);\nINSERT INTO nowhere VALUES (1);"
+    )
+    res = db_target.cli(d, "up", "--no-backup")
+    assert res.code == 1 and "20250101_000400_bad.sql failed at line 2" in res.err, res.err
+    assert "nowhere" in res.err and "Traceback" not in res.err
+    status = json.loads(db_target.cli(d, "status", "--json").out)
+    bad = {m["filename"]: m for m in status["migrations"]}["20250101_000400_bad.sql"]
+    assert bad["state"] == "failed" and "nowhere" in bad["error_message"]
+    assert all(
+        k in bad
+        for k in ("version", "checksum", "executed_at", "execution_time_ms", "rollback_file")
+    )
+    backend = db_target.open(d)
+    assert "bad" not in backend.table_names()  # nothing of the failed migration is left
+    backend.close()
+
+    assert db_target.cli(d, "clear-failed", "20250101_000400_bad.sql").code == 2  # needs --yes
+    res = db_target.cli(d, "clear-failed", "20250101_000400_bad.sql", "--yes")
+    assert res.code == 0, res.err
+    (d.migrations / "20250101_000400_bad.sql").unlink()
+
+    first = d.migrations / "20250101_000100_create_users.sql"
+    first.write_text(first.read_text() + "-- edited\n")
+    res = db_target.cli(d, "verify", "--json")
+    assert res.code == 1 and json.loads(res.out)["drifted"][0]["filename"] == first.name
+    assert db_target.cli(d, "up", "--no-backup").code == 1  # drift blocks up
+    res = db_target.cli(d, "repair", "--yes")
+    assert res.code == 0, res.err
+    assert db_target.cli(d, "verify").code == 0
+
+    res = db_target.cli(d, "rollback", "--steps", "2", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    status = json.loads(db_target.cli(d, "status", "--json").out)
+    assert [m["state"] for m in status["migrations"]] == ["applied", "pending", "pending"]
+    assert db_target.cli(d, "unlock", "--yes").code == 0
+    log = json.loads(db_target.cli(d, "log", "--json").out)
+    actions = [e["action"] for e in log]
+    assert {"apply", "rollback", "repair", "clear-failed"} <= set(actions)
+    failed = [e for e in log if e["action"] == "apply" and e["outcome"] == "failed"]
+    assert failed and "@" in failed[0]["actor"]

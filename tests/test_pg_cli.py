@@ -1,5 +1,5 @@
-"""Every migration command through the CLI against PostgreSQL, as psql users expect it to
-connect (PGPASSWORD, .pgpass, sslmode), with passwords never printed."""
+"""The CLI against PostgreSQL as psql users expect it to connect (PGPASSWORD, .pgpass, sslmode),
+with passwords never printed. (Every migration command on every backend: test_cli.py.)"""
 
 from __future__ import annotations
 
@@ -11,50 +11,6 @@ import psycopg
 
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_pg import PgCluster
-
-
-def test_all_commands_on_postgresql(pg_url: str, mdirs: MigrationDirs) -> None:
-    d = school_set(mdirs)
-    db = ["--database", pg_url, *d.args()]
-    res = run_cli(*db, "up", "--no-backup")
-    assert res.code == 0, res.err
-    d.add(
-        "20250101_000400", "bad", "CREATE TABLE bad (id INTEGER);\nINSERT INTO nowhere VALUES (1);"
-    )
-    res = run_cli(*db, "up", "--no-backup")
-    assert res.code == 1 and "bad.sql failed at line 2" in res.err, res.err
-    status = json.loads(run_cli(*db, "status", "--json").out)
-    rows = {m["filename"]: m for m in status["migrations"]}
-    bad = rows["20250101_000400_bad.sql"]
-    assert bad["state"] == "failed" and "nowhere" in bad["error_message"]
-    assert all(
-        k in bad
-        for k in ("version", "checksum", "executed_at", "execution_time_ms", "rollback_file")
-    )
-    with psycopg.connect(pg_url) as conn:  # nothing of the failed migration is left
-        assert conn.execute("SELECT to_regclass('public.bad')").fetchone() == (None,)
-
-    assert run_cli(*db, "clear-failed", "20250101_000400_bad.sql").code == 2  # needs --yes
-    res = run_cli(*db, "clear-failed", "20250101_000400_bad.sql", "--yes")
-    assert res.code == 0, res.err
-    (d.migrations / "20250101_000400_bad.sql").unlink()
-
-    first = d.migrations / "20250101_000100_create_users.sql"
-    first.write_text(first.read_text() + "-- edited\n")
-    assert run_cli(*db, "verify").code == 1
-    assert run_cli(*db, "up", "--no-backup").code == 1  # drift blocks up
-    res = run_cli(*db, "repair", "--yes")
-    assert res.code == 0, res.err
-    assert run_cli(*db, "verify").code == 0
-
-    res = run_cli(*db, "rollback", "--steps", "2", "--yes", "--no-backup")
-    assert res.code == 0, res.err
-    status = json.loads(run_cli(*db, "status", "--json").out)
-    assert [m["state"] for m in status["migrations"]] == ["applied", "pending", "pending"]
-    assert run_cli(*db, "unlock", "--yes").code == 0
-    log = json.loads(run_cli(*db, "log", "--json").out)
-    actions = {e["action"] for e in log}
-    assert {"apply", "rollback", "repair", "clear-failed"} <= actions
 
 
 def test_passwords_from_url_pgpassword_and_pgpass_are_never_printed(

@@ -22,7 +22,7 @@ from malnu_tui.tui.widgets.migration_table import (
     short_time,
 )
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, wait_until
+from tests.tui_demo import Demo, build_demo, demo_app, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -37,16 +37,8 @@ def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
+make_app = demo_app
+loaded = status_loaded
 
 
 def test_formatting_rules() -> None:

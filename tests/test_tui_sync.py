@@ -66,13 +66,11 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("s")
-        await wait_until(
-            pilot, lambda: sync_screen(app) is not None and bool(sync_screen(app).pairs)
-        )  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
         await pilot.press("s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
         name = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
         app.screen.query_one(Input).value = str(name)
         await pilot.press("enter")
@@ -88,13 +86,13 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "different: id=17"), timeout=60)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
         await pilot.press(*"Sync between")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: sync_screen(app) is not None)
+        await wait_until(pilot, lambda: sync_screen(app) is not None, timeout=60)
 
 
 async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
@@ -107,16 +105,14 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("s")
-        await wait_until(
-            pilot, lambda: sync_screen(app) is not None and bool(sync_screen(app).pairs)
-        )  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
         await pilot.press("s")
         screen = sync_screen(app)
         assert screen is not None
         box = screen.query_one(".error-box")
-        await wait_until(pilot, lambda: bool(box.display) and screen.working is None)
+        await wait_until(pilot, lambda: bool(box.display) and screen.working is None, timeout=60)
         assert "sync refused" in str(box.render())
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)

@@ -46,11 +46,13 @@ def test_sync_screen_snapshot(
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, MalnuApp)
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("s")
-        await wait_until(pilot, lambda: getattr(app.screen, "states_for", None) == "reporting")
+        await wait_until(
+            pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
+        )
         await pilot.press("v")
-        await wait_until(pilot, lambda: idle_with(app, "missing: id=4"))
+        await wait_until(pilot, lambda: idle_with(app, "missing: id=4"), timeout=60)
         await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)

@@ -13,9 +13,15 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
-from malnu_tui.tui.widgets.target_panel import TargetPanel
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
-from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
+from tests.tui_demo import (
+    Demo,
+    build_demo,
+    demo_app,
+    status_loaded,
+    take_lock_elsewhere,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 NEWEST = "20251124_123000_create_submissions_table.sql"
@@ -31,16 +37,8 @@ def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
+make_app = demo_app
+loaded = status_loaded
 
 
 def at(app: MalnuApp, step: str) -> bool:

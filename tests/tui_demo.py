@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.config import BUNDLED_PRIMARY, Settings, Target, load_settings
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import apply_plan, plan_up
+
+if TYPE_CHECKING:
+    from malnu_tui.tui.app import MalnuApp
 
 # Where snapshot tests and screenshots build the demo: the path shows in the UI (masked URL),
 # so it must not change between runs.
@@ -298,3 +301,22 @@ def add_backups(demo: Demo) -> list[str]:
             conn.execute("UPDATE malnu_audit SET object = ? WHERE object = ?", (new_id, m.id))
         pin(demo.primary_db)
     return ids
+
+
+def demo_app(demo: Demo) -> MalnuApp:
+    """The console on the demo's config, primary target first."""
+    from malnu_tui.tui.app import MalnuApp
+
+    settings = demo.settings()
+    return MalnuApp(settings=settings, target=settings.target("primary"))
+
+
+def status_loaded(app: MalnuApp) -> bool:
+    """The status screen is in front and every target's status has been read."""
+    from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.widgets.target_panel import TargetPanel
+
+    screen = app.screen
+    return isinstance(screen, StatusScreen) and all(
+        p.report is not None for p in screen.query(TargetPanel)
+    )

@@ -288,6 +288,10 @@ class CsvSource:
 
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""
+            nonlocal skip
+            if skip and lines and lines[0].rstrip("\r\n"):
+                skip = False  # the header line, then the block as usual
+                lines, start = lines[1:], start + 1
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
             joined = "\n".join(stripped)
             sep = delim

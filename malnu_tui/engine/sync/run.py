@@ -32,7 +32,7 @@ from malnu_tui.engine.sync.model import (
     TableShape,
 )
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
-from malnu_tui.engine.sync.side import SyncState
+from malnu_tui.engine.sync.side import Chunk, SyncState
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
@@ -129,7 +129,7 @@ def _copy(
         state = replace(state, watermark=watermark)
         bounds = (lo, hi) if full else None
         counts = s.dst.write_chunk(
-            shape, page, state=state, bounds=bounds, direct=direct, last_key=hi
+            shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi)
         )
         state = state.advanced(counts, len(page), hi)
         if digest is not None:
@@ -138,7 +138,7 @@ def _copy(
         lo = hi
         rate("copy", read, plan.source_count)
     if full and not direct:
-        counts = s.dst.write_chunk(shape, [], state=state, bounds=(lo, None))
+        counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
     return state, digests, lo
 
@@ -149,7 +149,7 @@ def _repair(
     fix = [d.key for d in diffs if d.kind != "extra"]
     extra = [d.key for d in diffs if d.kind == "extra"]
     rows = s.src.rows_for_keys(shape, fix) if fix else []
-    counts = s.dst.write_chunk(shape, rows, state=state, delete=extra)
+    counts = s.dst.write_chunk(shape, Chunk(rows, state, delete=extra))
     state = state.advanced(counts, len(rows), None)
     return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
 
@@ -308,14 +308,27 @@ def run_sync(
     req: SyncRequest,
     progress: ProgressCallback | None = None,
 ) -> list[TableReport]:
-    """Take the destination's lock, plan again under it, and sync every table."""
+    """Take the destination's lock, plan again under it, and sync every table; the whole run is
+    one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
+    failed syncs and the sync lag)."""
     from malnu_tui.engine.migrate import lock_holder_for_this_process
+    from malnu_tui.engine.monitor.runlog import record_run
 
     backend = s.dst.backend
     backend.ensure_schema()
-    backend.acquire_lock(lock_holder_for_this_process("sync"))
-    try:
-        plans = plan_sync(s, req)
-        return [sync_table(s, p, req, progress) for p in plans]
-    finally:
-        backend.release_lock()
+    pair = f"{s.source_target.name}->{s.dest_target.name}"
+    with record_run(backend, "sync", pair) as run:
+        backend.acquire_lock(lock_holder_for_this_process("sync"))
+        try:
+            plans = plan_sync(s, req)
+            reports = [sync_table(s, p, req, progress) for p in plans]
+        finally:
+            backend.release_lock()
+        run.count("tables", len(reports))
+        for name in ("read", "inserted", "updated", "deleted"):
+            run.count(name, sum(getattr(r, name) for r in reports))
+        run.count("differences", sum(len(r.differences) for r in reports))
+        unverified = [r.table for r in reports if not r.verified]
+        if unverified:
+            run.set_outcome("failed", "differences remain in " + ", ".join(unverified))
+    return reports

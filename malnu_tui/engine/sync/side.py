@@ -12,7 +12,15 @@ from typing import Any, Protocol
 from malnu_tui.engine.backends.base import Backend, Kind, utc_now
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 
-__all__ = ["STATE_TABLE", "Bounds", "Side", "SyncState", "decode_key", "encode_key"]
+__all__ = [
+    "STATE_TABLE",
+    "Bounds",
+    "Chunk",
+    "Side",
+    "SyncState",
+    "decode_key",
+    "encode_key",
+]
 
 STATE_TABLE = "malnu_sync"
 Bounds = tuple[Key | None, Key | None]
@@ -97,6 +105,21 @@ class SyncState:
         return SyncState(table, source, mode, "running", started_at=utc_now(), **kw)
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of writes at the destination: upsert ``rows`` (``synced_at`` set; unchanged
+    rows left alone), delete the keys of ``bounds`` not among ``rows`` and the keys in
+    ``delete``, and write ``state.advanced(counts, len(rows), last_key)``, all or nothing.
+    ``direct``: the rows' keys are known to be new (a full copy into an empty table)."""
+
+    rows: Sequence[Row]
+    state: SyncState
+    bounds: Bounds | None = None
+    delete: Sequence[Key] = ()
+    direct: bool = False
+    last_key: Key | None = None
+
+
 class Side(Protocol):
     """One database seen by the sync. Implemented for SQLite, D1 and PostgreSQL."""
 
@@ -147,21 +170,8 @@ class Side(Protocol):
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]: ...
 
-    def write_chunk(
-        self,
-        shape: TableShape,
-        rows: Sequence[Row],
-        *,
-        state: SyncState,
-        bounds: Bounds | None = None,
-        delete: Sequence[Key] = (),
-        direct: bool = False,
-        last_key: Key | None = None,
-    ) -> ChunkCounts:
-        """ONE unit: upsert ``rows`` (``synced_at`` set; unchanged rows left alone), delete the
-        keys of ``bounds`` not among ``rows`` and the keys in ``delete``, and write
-        ``state.advanced(counts, len(rows), last_key)``. ``direct``: the rows' keys are known
-        to be new (a full copy into an empty table)."""
+    def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+        """Write ``chunk`` as ONE unit (see :class:`Chunk`)."""
 
     def read_state(self, table: str) -> SyncState | None: ...
 

@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import sql_literal
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
-from malnu_tui.engine.sync.side import STATE_COLUMNS, STATE_DDL, STATE_TABLE, Bounds, SyncState
+from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape
+from malnu_tui.engine.sync.side import (
+    STATE_COLUMNS,
+    STATE_DDL,
+    STATE_TABLE,
+    Chunk,
+    SyncState,
+)
 from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
 from malnu_tui.engine.sync.values import to_sqlite
 
@@ -124,17 +130,9 @@ class D1Side(SqliteDialect):
             f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
         )
 
-    def write_chunk(
-        self,
-        shape: TableShape,
-        rows: Sequence[Row],
-        *,
-        state: SyncState,
-        bounds: Bounds | None = None,
-        delete: Sequence[Key] = (),
-        direct: bool = False,
-        last_key: Key | None = None,
-    ) -> ChunkCounts:
+    def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+        rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
+        direct, last_key = chunk.direct, chunk.last_key
         now = utc_now()
         convert = to_sqlite([c.kind for c in shape.columns])
         kidx = shape.key_index

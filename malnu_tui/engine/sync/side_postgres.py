@@ -18,7 +18,14 @@ from psycopg import sql
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
-from malnu_tui.engine.sync.side import STATE_COLUMNS, STATE_DDL, STATE_TABLE, Bounds, SyncState
+from malnu_tui.engine.sync.side import (
+    STATE_COLUMNS,
+    STATE_DDL,
+    STATE_TABLE,
+    Bounds,
+    Chunk,
+    SyncState,
+)
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -372,17 +379,9 @@ class PostgresSide:
             for r in rows:
                 copy.write_row(r)
 
-    def write_chunk(
-        self,
-        shape: TableShape,
-        rows: Sequence[Row],
-        *,
-        state: SyncState,
-        bounds: Bounds | None = None,
-        delete: Sequence[Key] = (),
-        direct: bool = False,
-        last_key: Key | None = None,
-    ) -> ChunkCounts:
+    def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+        rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
+        direct, last_key = chunk.direct, chunk.last_key
         now = utc_now()
         convert = to_postgres([c.kind for c in shape.columns])
         t = self._t(shape.name)

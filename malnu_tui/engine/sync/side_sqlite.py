@@ -17,6 +17,7 @@ from malnu_tui.engine.sync.side import (
     STATE_DDL,
     STATE_TABLE,
     Bounds,
+    Chunk,
     SyncState,
 )
 from malnu_tui.engine.sync.values import kind_of, pg_type_for_sqlite, sqlite_decl_for, to_sqlite
@@ -279,17 +280,9 @@ class SqliteSide(SqliteDialect):
             self._ensure_state_table(c)
             c.execute(self._state_upsert_sql(), state.values())
 
-    def write_chunk(
-        self,
-        shape: TableShape,
-        rows: Sequence[Row],
-        *,
-        state: SyncState,
-        bounds: Bounds | None = None,
-        delete: Sequence[Key] = (),
-        direct: bool = False,
-        last_key: Key | None = None,
-    ) -> ChunkCounts:
+    def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
+        rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
+        direct, last_key = chunk.direct, chunk.last_key
         now = utc_now()
         convert = to_sqlite([c.kind for c in shape.columns])
         values = [(*convert(r), now) for r in rows]

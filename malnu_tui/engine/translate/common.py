@@ -166,6 +166,7 @@ class Context:
         self.extra: list[str] = []  # statements to run after this one
         self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
         self.tagged = False  # a date/time value was translated (may need SQLite's text form)
+        self.replaced = False  # rewrite_functions replaced a node of the tree
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))
@@ -220,23 +221,30 @@ def pg_name(name: str) -> str:
     return '"' + low.replace('"', '""') + '"'
 
 
-def normalise_identifiers(tree: exp.Expr) -> None:
+def normalise_identifiers(tree: exp.Expr, idents: list[exp.Expr] | None = None) -> None:
     # SQLite names are case-insensitive whether quoted or not: lower-case them all, quote only
-    # where PostgreSQL needs it.
-    for ident in tree.find_all(exp.Identifier):
+    # where PostgreSQL needs it. (``idents``: the tree's identifiers, when the caller has them.)
+    for ident in tree.find_all(exp.Identifier) if idents is None else idents:
         this = str(ident.this)
-        name = this.lower()
+        name, quoted = _pg_form(this)
         if name != this:
             ident.set("this", name)
-        quoted = not _SIMPLE.match(name) or name in PG_RESERVED
         if bool(ident.args.get("quoted")) != quoted:
             ident.set("quoted", quoted)
 
 
-def plain_index_order(tree: exp.Expr) -> None:
+@functools.lru_cache(maxsize=4096)
+def _pg_form(this: str) -> tuple[str, bool]:
+    """A name lower-cased, and whether PostgreSQL needs it quoted."""
+    name = this.lower()
+    return name, not _SIMPLE.match(name) or name in PG_RESERVED
+
+
+def plain_index_order(tree: exp.Expr, holders: list[exp.Expr] | None = None) -> None:
     # sqlglot adds NULLS FIRST to keep SQLite's sort order; in index definitions and conflict
     # targets that is meaningless (and invalid in ON CONFLICT), so restore the plain form.
-    holders: list[exp.Expr] = [*tree.find_all(exp.IndexParameters, exp.OnConflict)]
+    if holders is None:
+        holders = [*tree.find_all(exp.IndexParameters, exp.OnConflict)]
     for holder in holders:
         for ordered in holder.find_all(exp.Ordered):
             ordered.set("nulls_first", bool(ordered.args.get("desc")))

@@ -42,6 +42,7 @@ from malnu_tui.engine.translate.keys import (
     resolve_pending,
     rewrite_foreign_keys,
 )
+from malnu_tui.engine.translate.leftovers import leftover_syntax
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.statements import (
@@ -72,42 +73,6 @@ __all__ = [
 # sqlglot logs a warning when it falls back to an opaque Command; we report those as findings.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-# SQLite-only syntax that must not survive into the PostgreSQL text, by name.
-_LEFTOVER_PATTERNS = {
-    "insert_or": r"\bINSERT\s+OR\s+\w+",
-    "without_rowid": r"\bWITHOUT\s+ROWID\b",
-    "autoincrement": r"\bAUTOINCREMENT\b",
-    "pragma": r"^\s*PRAGMA\b",
-    "strict": r"\)\s*STRICT\s*$",
-    "glob": r"\bGLOB\b",
-    "nocase": r"\bCOLLATE\s+NOCASE\b",
-}
-_LEFTOVERS = re.compile(
-    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LEFTOVER_PATTERNS.items()),
-    re.IGNORECASE,
-)
-_LEFTOVER_NAMES = {
-    "insert_or": "INSERT OR …",
-    "without_rowid": "WITHOUT ROWID",
-    "autoincrement": "AUTOINCREMENT",
-    "pragma": "PRAGMA",
-    "strict": "STRICT",
-    "glob": "GLOB",
-    "nocase": "COLLATE NOCASE",
-}
-# Each alternative of _LEFTOVERS alone, and the word (upper case) it cannot match without.
-_LEFTOVER_ONE = {
-    name: re.compile(pattern, re.IGNORECASE) for name, pattern in _LEFTOVER_PATTERNS.items()
-}
-_LEFTOVER_WORDS = (
-    ("insert_or", "INSERT"),
-    ("without_rowid", "WITHOUT"),
-    ("autoincrement", "AUTOINCREMENT"),
-    ("pragma", "PRAGMA"),
-    ("strict", "STRICT"),
-    ("glob", "GLOB"),
-    ("nocase", "COLLATE"),
-)
 _TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
@@ -198,26 +163,42 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
-    # One walk for the tables referenced (referenced_tables) and the function nodes.
+    # One walk for the tables referenced (referenced_tables), the function nodes, and what the
+    # later passes look at (valid for them while rewrite_functions replaces nothing: the
+    # boolean rewrite only swaps literals).
     tables: list[str] = []
     calls: list[exp.Expr] = []
+    comparisons: list[exp.Expr] = []
+    idents: list[exp.Expr] = []
+    holders: list[exp.Expr] = []
     for node in tree.walk():
-        if isinstance(node, exp.Table):
+        found = _KINDS.get(type(node))
+        if found is None:
+            found = _KINDS[type(node)] = _kind(node)
+        if found == _IDENT:
+            idents.append(node)
+        elif found == _TABLE:
             if node.name:
                 tables.append(str(node.name))
-        elif isinstance(node, FUNCTION_NODES):
+        elif found == _CALL:
             calls.append(node)
+        elif found == _COMPARISON:
+            comparisons.append(node)
+        elif found == _HOLDER:
+            holders.append(node)
     for t in tables:
         bools |= ctx.state.boolean_columns(t)
     tree = rewrite_functions(tree, ctx, calls)
-    rewrite_booleans(tree, bools)
+    walked = not ctx.replaced
+    rewrite_booleans(tree, bools, comparisons if walked else None)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
+        walked = False
         rewrite_text_datetimes(tree, text_columns(tables, ctx.state))
         if isinstance(tree, exp.Insert):
             insert_text_datetimes(tree, ctx.state)
-    normalise_identifiers(tree)
+    normalise_identifiers(tree, idents if walked else None)
     if isinstance(tree, exp.Create | exp.Insert):
-        plain_index_order(tree)
+        plain_index_order(tree, holders if walked else None)
     if expression_only and isinstance(tree, exp.Select):
         out: str = tree.expressions[0].sql(dialect=POSTGRES, copy=False)
     else:
@@ -226,29 +207,33 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         out = tree.sql(dialect=POSTGRES, pretty=pretty, copy=False)
         if pretty:
             out = compact_lists(out)
-    leftover = _leftover(out)
+    leftover = leftover_syntax(out)
     if leftover is not None:
         raise Untranslatable(
-            _LEFTOVER_NAMES[leftover],
+            leftover,
             "the translation would still contain SQLite-only syntax",
             "write the PostgreSQL equivalent by hand",
         )
     return out
 
 
-def _leftover(out: str) -> str | None:
-    """The name of the first SQLite-only construct ``_LEFTOVERS`` finds in ``out``, or None.
-    On ASCII text (where IGNORECASE is plain ASCII case) only the alternatives whose keyword
-    occurs are tried: none for most statements, one alone (much cheaper) for most others."""
-    if out.isascii():
-        upper = out.upper()
-        present = [name for name, word in _LEFTOVER_WORDS if word in upper]
-        if not present:
-            return None
-        if len(present) == 1:
-            return present[0] if _LEFTOVER_ONE[present[0]].search(out) else None
-    leftover = _LEFTOVERS.search(out)
-    return None if leftover is None else str(leftover.lastgroup)
+# What the first walk of _generate collects, by node class (decided once per class).
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _HOLDER = range(6)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(node: exp.Expr) -> int:
+    if isinstance(node, exp.Identifier):
+        return _IDENT
+    if isinstance(node, exp.Table):
+        return _TABLE
+    if isinstance(node, FUNCTION_NODES):
+        return _CALL
+    if isinstance(node, exp.EQ | exp.NEQ | exp.In):
+        return _COMPARISON
+    if isinstance(node, exp.IndexParameters | exp.OnConflict):
+        return _HOLDER
+    return _OTHER
 
 
 def translate_expression(sql: str, state: SchemaState | None = None) -> str:

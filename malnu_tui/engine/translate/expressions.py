@@ -160,6 +160,7 @@ def rewrite_functions(
             continue
         new = fix(node)
         if new is not node:
+            ctx.replaced = True
             replaced.add(id(node))
             if node is tree:
                 tree = new
@@ -308,14 +309,20 @@ def double_quoted_strings(tree: exp.Expr, ctx: Context) -> None:
             )
 
 
-def rewrite_booleans(tree: exp.Expr, bool_cols: set[str]) -> None:
+def rewrite_booleans(
+    tree: exp.Expr, bool_cols: set[str], comparisons: list[exp.Expr] | None = None
+) -> None:
+    """0/1 compared with (or listed for) a BOOLEAN column → FALSE/TRUE. (``comparisons``: the
+    tree's EQ, NEQ and In nodes in walk order, when the caller has them.)"""
     if not bool_cols:
         return
 
     def is_bool(node: exp.Expr) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() in bool_cols
 
-    for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.In)):
+    if comparisons is None:
+        comparisons = list(tree.find_all(exp.EQ, exp.NEQ, exp.In))
+    for node in comparisons:
         if isinstance(node, exp.In):
             if is_bool(node.this):
                 for i, item in enumerate(list(node.expressions)):
