@@ -78,7 +78,8 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
 def status_loaded(app: MalnuApp) -> bool:
     screen = app.screen
     return isinstance(screen, StatusScreen) and all(
-        p.report is not None or p.query_one(".error-box").display for p in screen.query(TargetPanel)
+        (p.report is not None and p.health is not None) or p.query_one(".error-box").display
+        for p in screen.query(TargetPanel)
     )
 
 

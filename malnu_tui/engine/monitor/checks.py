@@ -459,11 +459,18 @@ def _unknown(target: Target, message: str, started: float) -> TargetHealth:
     return TargetHealth(target.name, (problem,), {"status": 3.0}, time.perf_counter() - started)
 
 
-def check_target(target: Target, cfg: MonitorConfig, now: datetime | None = None) -> TargetHealth:
-    """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached."""
+def check_target(
+    target: Target,
+    cfg: MonitorConfig,
+    now: datetime | None = None,
+    *,
+    report: StatusReport | None = None,
+) -> TargetHealth:
+    """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
+    ``report``: a status just read by the caller (the console), not read again."""
     from malnu_tui.engine.backup.store import list_backups
     from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.errors import MalnuError
+    from malnu_tui.engine.errors import MalnuError, MigrationFileError
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.migrate import status
     from malnu_tui.engine.urls import sqlite_path
@@ -477,18 +484,17 @@ def check_target(target: Target, cfg: MonitorConfig, now: datetime | None = None
     except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
         return _unknown(target, f"cannot connect: {exc}", started)
     files_error: str | None = None
-    report = None
     try:
-        try:
-            mset = discover(target.migrations_dir, target.rollback_dir)
-        except MalnuError as exc:
-            files_error, mset = str(exc), None
-        if mset is not None:
-            report = status(backend, mset, target.name)
-            lock = report.lock
-        else:
-            backend.fetch_records()
-            lock = backend.read_lock()
+        if report is None:
+            try:
+                mset = discover(target.migrations_dir, target.rollback_dir)
+                report = status(backend, mset, target.name)
+            except MalnuError as exc:
+                if not isinstance(exc, MigrationFileError):
+                    raise
+                files_error = str(exc)  # the files are unusable; the database is still checked
+                backend.fetch_records()
+        lock = backend.read_lock()
         audit = tuple(backend.read_audit(limit=AUDIT_WINDOW))
     except Exception as exc:
         return _unknown(target, f"cannot read: {exc}", started)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.migrate import StatusReport
 
 __all__ = ["HEALTH_SECONDS", "HealthLoaded", "TargetHealth", "health_text", "target_health"]
 
@@ -34,10 +35,14 @@ class HealthLoaded(Message):
 
     target: str
     health: TargetHealth
+    token: tuple[int, ...] | None = None  # the SQLite file's change token after the check
 
 
-def target_health(app: App[object], target: Target) -> TargetHealth:
-    """Run every check on ``target`` with the config's thresholds (in a worker thread)."""
+def target_health(
+    app: App[object], target: Target, report: StatusReport | None = None
+) -> TargetHealth:
+    """Run every check on ``target`` with the config's thresholds (in a worker thread);
+    ``report``: the status just read, reused (the files are not read and hashed again)."""
     from malnu_tui.engine.monitor.checks import check_target
     from malnu_tui.engine.monitor.config import MonitorConfig, load_monitor_config
 
@@ -46,7 +51,7 @@ def target_health(app: App[object], target: Target) -> TargetHealth:
         cfg = load_monitor_config(settings) if settings is not None else MonitorConfig()
     except Exception:  # a bad [monitor] table is reported by `check`/`doctor`; use defaults
         cfg = MonitorConfig()
-    return check_target(target, cfg)
+    return check_target(target, cfg, report=report)
 
 
 def health_text(health: TargetHealth, *, hint: bool = True) -> Text:

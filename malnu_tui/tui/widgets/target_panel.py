@@ -111,18 +111,18 @@ class TargetPanel(Vertical):
     def _load(self) -> None:
         with reporting(self, "status"):
             report, mset = load_status(self.target)
-            # Health (the `check` of this target) before the change token: its read must not
-            # look like a change by someone else. Re-checked at most every HEALTH_SECONDS.
-            now = time.monotonic()
-            if self.health_at is None or now - self.health_at >= HEALTH_SECONDS:
-                self.health_at = now
-                self.post_message(
-                    HealthLoaded(self.target.name, target_health(self.app, self.target))
-                )
             # After the read: our own read's side effects (a WAL checkpoint on close) are in it;
             # a change by someone else in between is caught by the periodic refresh.
             token = change_token(self.target)
             self.post_message(StatusLoaded(self.target.name, report, mset, token))
+
+    @work(thread=True, exclusive=True, group="health")
+    def _check_health(self, report: StatusReport) -> None:
+        """The `check` of this target, reusing the status just read; its own read's change
+        token comes with it (it is no change by someone else)."""
+        with reporting(self, "health"):
+            health = target_health(self.app, self.target, report)
+            self.post_message(HealthLoaded(self.target.name, health, change_token(self.target)))
 
     @on(StatusLoaded)
     def _loaded(self, event: StatusLoaded) -> None:
@@ -133,6 +133,12 @@ class TargetPanel(Vertical):
         self.as_of = clock()
         self.token = event.token
         self.query_one(ErrorBox).clear()
+        # Health at most every HEALTH_SECONDS, and only once the table is painted (the check
+        # must not slow the first picture down).
+        now = time.monotonic()
+        if self.health_at is None or now - self.health_at >= HEALTH_SECONDS:
+            self.health_at = now
+            self.call_after_refresh(self._check_health, event.report)
         self._render_report()
 
     @on(OperationFailed)
@@ -152,6 +158,8 @@ class TargetPanel(Vertical):
             return
         event.stop()
         self.health = event.health
+        if event.token is not None and not self.loading:
+            self.token = event.token  # the health check's own read is no change by others
         self.query_one(".health", Static).update(health_text(event.health))
 
     def set_filter(self, state: MigrationState | None) -> None:
