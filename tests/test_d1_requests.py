@@ -73,7 +73,11 @@ def _status_loaded(app: MalnuApp) -> bool:
     from malnu_tui.tui.widgets.target_panel import TargetPanel
 
     s = app.screen
-    return isinstance(s, StatusScreen) and all(p.report is not None for p in s.query(TargetPanel))
+    # The health line is checked once after the status (not again within 30 s): counting
+    # starts when both are in, so only the wizard's own requests are counted.
+    return isinstance(s, StatusScreen) and all(
+        p.report is not None and p.health is not None for p in s.query(TargetPanel)
+    )
 
 
 async def test_console_rollback_costs_at_most_two_requests_more_than_the_cli(

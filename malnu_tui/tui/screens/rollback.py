@@ -288,6 +288,7 @@ class RollbackWizard(WizardScreen):
         checks.set_class(bool(p.problems), "problems")
         if p.problems:
             self.allow_next("a precondition does not hold")
+            self.call_after_refresh(self.query_one("#cancel", Button).focus)  # the way out
         else:
             self.allow_next(label="Confirm ▶ (n)")
         nothing = "-- nothing can run until the problems above are fixed\n"
