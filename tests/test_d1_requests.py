@@ -73,8 +73,8 @@ def _status_loaded(app: MalnuApp) -> bool:
     from malnu_tui.tui.widgets.target_panel import TargetPanel
 
     s = app.screen
-    # The health line (a `check` of the target) is part of loading the status screen, not of
-    # the rollback: wait for it before counting.
+    # The health line is checked once after the status (not again within 30 s): counting
+    # starts when both are in, so only the wizard's own requests are counted.
     return isinstance(s, StatusScreen) and all(
         p.report is not None and p.health is not None for p in s.query(TargetPanel)
     )

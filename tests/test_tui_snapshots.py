@@ -75,6 +75,17 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
     await _wait_until(pilot, condition)
 
 
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let the screen come to rest before the picture: a short pause, then until every
+    DataTable has sized its columns (it does so when idle, late on a loaded machine)."""
+    await pilot.pause(SETTLE)
+    await wait_until(
+        pilot,
+        lambda: not any(t._require_update_dimensions for t in pilot.app.screen.query(DataTable)),
+    )
+    await pilot.pause(0.05)
+
+
 def status_loaded(app: MalnuApp) -> bool:
     screen = app.screen
     return isinstance(screen, StatusScreen) and all(
@@ -111,7 +122,7 @@ def steps(*actions: str | tuple[str, ...], home: bool = True) -> RunBefore:
             else:
                 await wait_until(pilot, lambda action=action: at_step(app, action))  # type: ignore[misc]
                 await pilot.pause(0.05)  # the step's focus lands before any typing
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     return run
 
@@ -141,7 +152,7 @@ def test_status_error_state(snap_compare: SnapCompare, demo: Demo, size: tuple[i
         assert isinstance(app, MalnuApp)
         app.action_next_target()  # the key t is covered by the Pilot tests
         await wait_until(pilot, lambda: app.status_screen.current_target().name == "staging")
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -167,7 +178,7 @@ def test_sql_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) 
             pilot,
             lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None,
         )
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -252,7 +263,7 @@ def _browser() -> RunBefore:
                 and app.screen.query_one(DataTable).row_count == 2
             ),
         )
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     return run
 
@@ -273,7 +284,7 @@ def test_backup_delete_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple
         app = pilot.app
         await wait_until(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press("d", "e")
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -310,7 +321,7 @@ def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int])
         await wait_until(
             pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
         )
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
@@ -332,7 +343,7 @@ def test_alerts_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int
         await wait_until(
             pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
         )
-        await pilot.pause(SETTLE)
+        await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 

@@ -72,7 +72,10 @@ class SQLiteBackend:
                 check_same_thread=False,
             )
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
+            # a second operator opening a busy database never waits on (or fails at) it.
+            if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}") from None
