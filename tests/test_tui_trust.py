@@ -112,6 +112,7 @@ async def test_enter_on_a_blocked_preview_does_not_cancel(demo: Demo) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await to_preview(pilot, app)
         assert screen.blocked is not None
+        assert screen.focused is None
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.screen is screen and screen.step == "preview"

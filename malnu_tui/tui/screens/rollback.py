@@ -287,8 +287,8 @@ class RollbackWizard(WizardScreen):
         checks.update(text)
         checks.set_class(bool(p.problems), "problems")
         if p.problems:
+            # Nothing is focused: Enter must not press Cancel (esc is the way out).
             self.allow_next("a precondition does not hold")
-            self.call_after_refresh(self.query_one("#cancel", Button).focus)  # the way out
         else:
             self.allow_next(label="Confirm ▶ (n)")
         nothing = "-- nothing can run until the problems above are fixed\n"
