@@ -51,7 +51,8 @@ async def step(pilot: Pilot[Any], app: MalnuApp, name: str) -> None:
             and s.step == name
             and not s.working
             and (s.blocked != "loading…" or s.finished)
-            and s.focused is not None
+            # A blocked step focuses nothing (Enter must not press Cancel there).
+            and (s.focused is not None or s.blocked is not None)
         )
 
     try:
