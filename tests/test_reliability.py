@@ -223,3 +223,23 @@ def test_rollback_of_more_steps_than_applied_is_refused_with_the_count(
     assert res.code == 0, res.err
     status = json.loads(run_inproc(*base, "status", "--json").out)
     assert [m["state"] for m in status["migrations"]] == ["pending"] * 3
+
+
+def test_create_without_a_project_never_edits_the_bundled_set(tmp_path: Path) -> None:
+    import subprocess
+
+    from malnu_tui.engine.config import BUNDLED_PRIMARY
+    from tests.fixtures_core import CLI
+
+    before = sorted(p.name for p in (BUNDLED_PRIMARY / "migrations").iterdir())
+    work = tmp_path / "work"  # no ./migrations, no config: the embedded default
+    work.mkdir()
+    proc = subprocess.run(
+        [*CLI, "create", "add_guardians"], cwd=work, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (BUNDLED_PRIMARY / "migrations").iterdir()) == before
+    created = [Path(line) for line in proc.stdout.split()]
+    assert [p.parent for p in created] == [work / "migrations", work / "rollback"]
+    assert all(p.exists() for p in created)
+    assert "creating ./migrations" in proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.cli.argtypes import count
@@ -129,10 +130,20 @@ def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
 
 
 def cmd_create(ctx: Context) -> int:
+    from malnu_tui.engine.config import BUNDLED_PRIMARY
     from malnu_tui.engine.migrate import create_migration
 
     t = ctx.target
-    mig, rb = create_migration((t.migrations_dir, t.rollback_dir), ctx.args.name)
+    dirs = (t.migrations_dir, t.rollback_dir)
+    if Path(t.migrations_dir) == BUNDLED_PRIMARY / "migrations":
+        # No ./migrations here: the set that ships inside the package is never edited (an
+        # installed package would be changed under the operator's feet). Start a project here.
+        dirs = (Path.cwd() / "migrations", Path.cwd() / "rollback")
+        ctx.message(
+            "no ./migrations here: creating ./migrations and ./rollback (the bundled set is "
+            "never edited; the tool uses ./migrations from now on in this directory)"
+        )
+    mig, rb = create_migration(dirs, ctx.args.name)
     if ctx.json:
         ctx.out_json({"migration": str(mig), "rollback": str(rb)})
     else:
