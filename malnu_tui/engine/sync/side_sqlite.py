@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,15 +46,17 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
-class SqliteDialect:
-    """SQL text of the SQLite dialect, and the reading logic on top of ``_rows``."""
+class SqliteDialect(ABC):
+    """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
+    executor, a local file or D1's HTTP API, provides)."""
 
     kind: Kind
     label: str
     read_page_cap = 1_000_000
 
+    @abstractmethod
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError  # each executor implements it
+        """Run one read statement and return its rows."""
 
     def _select_list(self, shape: TableShape) -> str:
         return ", ".join(q(c.name) for c in shape.columns)
