@@ -91,7 +91,9 @@ class SQLiteBackend:
         self.conn.close()
 
     @contextlib.contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error); a database
+        kept busy by another writer is :class:`LockHeld`. Sync's chunks use it too."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -112,12 +114,12 @@ class SQLiteBackend:
             return
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
         if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
-            with self._txn() as c:
+            with self.transaction() as c:
                 c.execute(q.CREATE_TRACKING)
                 c.execute(q.CREATE_AUDIT)
                 c.execute(q.CREATE_LOCK)
         elif "purpose" not in (have["malnu_lock"] or ""):
-            with self._txn() as c:
+            with self.transaction() as c:
                 c.execute(q.ADD_LOCK_PURPOSE)
         self._schema_ready = True
 
@@ -145,7 +147,7 @@ class SQLiteBackend:
         audit: AuditEntry,
     ) -> int:
         debug = debuglog.enabled()
-        with self._txn() as c:
+        with self.transaction() as c:
             started = time.perf_counter()
             for i, st in enumerate(statements, 1):
                 statement_started(filename, i, len(statements))
@@ -171,17 +173,17 @@ class SQLiteBackend:
     def record_failure(
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
     ) -> None:
-        with self._txn() as c:
+        with self.transaction() as c:
             c.execute(q.UPSERT_FAILURE, (filename, checksum, utc_now(), elapsed_ms, error))
             self._audit(c, audit)
 
     def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
-        with self._txn() as c:
+        with self.transaction() as c:
             c.execute(q.UPDATE_CHECKSUM, (checksum, filename))
             self._audit(c, audit)
 
     def delete_record(self, filename: str, audit: AuditEntry) -> None:
-        with self._txn() as c:
+        with self.transaction() as c:
             c.execute(q.DELETE_RECORD, (filename,))
             self._audit(c, audit)
 
@@ -192,7 +194,7 @@ class SQLiteBackend:
 
     def append_audit(self, entry: AuditEntry) -> None:
         self.ensure_schema()
-        with self._txn() as c:
+        with self.transaction() as c:
             self._audit(c, entry)
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
@@ -234,7 +236,7 @@ class SQLiteBackend:
         current = self.read_lock()
         if current is not None and lock_is_stale(current, holder.host) is None:
             raise LockHeld(current)
-        with self._txn() as c:
+        with self.transaction() as c:
             current = self.read_lock()
             stale = lock_is_stale(current, holder.host) if current else None
             if current is not None and stale is None:
@@ -268,19 +270,19 @@ class SQLiteBackend:
         if self._my_lock is None or time.monotonic() - self._renewed < 60:
             return
         self._renewed = time.monotonic()
-        with self._txn() as c:
+        with self.transaction() as c:
             c.execute(q.RENEW_LOCK, (lease_until(), self._my_lock.host, self._my_lock.pid))
 
     def release_lock(self) -> None:
         if self._my_lock is None:
             return
-        with self._txn() as c:
+        with self.transaction() as c:
             c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
         self._my_lock = None
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()
-        with self._txn() as c:
+        with self.transaction() as c:
             current = self.read_lock()
             c.execute(q.FORCE_RELEASE_LOCK)
             self._audit(c, audit)

@@ -3,7 +3,6 @@ that the D1 side (:mod:`malnu_tui.engine.sync.side_d1`) sends over HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -256,30 +255,15 @@ class SqliteSide(SqliteDialect):
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: {exc}") from None
 
-    @contextlib.contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise BackendError(f"{self.label}: {exc}") from None
-        try:
-            yield self.conn
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
-
     def create_table(self, source: TableShape) -> None:
-        with self._txn() as c:
+        with self.backend.transaction() as c:
             c.execute(self.create_ddl(source))
 
     def _ensure_state_table(self, c: sqlite3.Connection) -> None:
         c.execute(STATE_DDL.format(t=STATE_TABLE))
 
     def write_state(self, state: SyncState) -> None:
-        with self._txn() as c:
+        with self.backend.transaction() as c:
             self._ensure_state_table(c)
             c.execute(self._state_upsert_sql(), state.values())
 
@@ -294,7 +278,7 @@ class SqliteSide(SqliteDialect):
         kcols = ", ".join(f"k{i}" for i in range(width))
         inserted = updated = deleted = 0
         try:
-            with self._txn() as c:
+            with self.backend.transaction() as c:
                 self._ensure_state_table(c)
                 ph = row_placeholders(len(shape.names) + 1)
                 if direct:
