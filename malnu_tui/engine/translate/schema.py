@@ -173,9 +173,10 @@ class SchemaState:
             sequence = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
             ).fetchone()
-            if sequence and conn.execute(
-                "SELECT 1 FROM sqlite_sequence WHERE name = ?", (name,)
-            ).fetchone():
+            if (
+                sequence
+                and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (name,)).fetchone()
+            ):
                 return False, None
         except sqlite3.Error:
             return False, None
