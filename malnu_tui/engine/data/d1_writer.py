@@ -20,10 +20,16 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import join_statements
-from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
+from malnu_tui.engine.data.sqlwrite import (
+    RowTooLarge,
+    d1_requests,
+    d1_statements,
+    sql_tuple,
+)
 from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
@@ -31,48 +37,18 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.backend import D1Backend
 
 STAGE_PREFIX = "malnu_stage_"
-MAX_STATEMENT_BYTES = 90_000  # D1 allows 100 KB per statement; keep a margin
-MAX_REQUEST_BYTES = 600_000
 GUARD = "malnu import guard"
 
 
 def _values_statements(head: str, rows: Sequence[tuple[int, str]], tail: str = "") -> list[str]:
     """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail);
     ``rows`` are (source line, tuple text)."""
-    out: list[str] = []
-    parts: list[str] = []
-    fixed = len(head.encode()) + len(tail.encode())
-    size = fixed
-    for line, tup in rows:
-        n = len(tup.encode()) + 2
-        if fixed + n > MAX_STATEMENT_BYTES:
-            raise ImportCheckFailed(
-                f"line {line}: the row is larger than D1's 100 KB per statement"
-            )
-        if parts and size + n > MAX_STATEMENT_BYTES:
-            out.append(head + ", ".join(parts) + tail)
-            parts, size = [], fixed
-        parts.append(tup)
-        size += n
-    if parts:
-        out.append(head + ", ".join(parts) + tail)
-    return out
-
-
-def _requests(statements: Sequence[str]) -> list[list[str]]:
-    """Statements grouped into requests of at most MAX_REQUEST_BYTES."""
-    out: list[list[str]] = []
-    batch: list[str] = []
-    size = 0
-    for st in statements:
-        if batch and size + len(st) > MAX_REQUEST_BYTES:
-            out.append(batch)
-            batch, size = [], 0
-        batch.append(st)
-        size += len(st)
-    if batch:
-        out.append(batch)
-    return out
+    try:
+        return d1_statements(head, [t for _line, t in rows], tail)
+    except RowTooLarge as exc:
+        raise ImportCheckFailed(
+            f"line {rows[exc.index][0]}: the row is larger than D1's 100 KB per statement"
+        ) from None
 
 
 def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
@@ -130,11 +106,8 @@ class D1Writer:
 
     def write(self, rows: RowBatch) -> list[Rejection]:
         head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
-        tuples = [
-            (r.line, "(" + ", ".join([str(r.line), *map(sql_literal, r.values)]) + ")")
-            for r in rows.rows()
-        ]
-        for request in _requests(_values_statements(head, tuples)):
+        tuples = [(r.line, sql_tuple((r.line, *r.values))) for r in rows.rows()]
+        for request in d1_requests(_values_statements(head, tuples)):
             self._send(request)
         self.sent += len(rows)
         return []
@@ -299,9 +272,9 @@ class D1DryRun:
         return refused
 
     def _try(self, rows: list[Row]) -> str | None:
-        tuples = [(r.line, "(" + ", ".join(map(sql_literal, r.values)) + ")") for r in rows]
+        tuples = [(r.line, sql_tuple(r.values)) for r in rows]
         statements = _values_statements(self._head, tuples, self.spec.conflict_clause())
-        for request in _requests(statements):
+        for request in d1_requests(statements):
             error = probe(self.backend, request)
             if error is not None:
                 return error

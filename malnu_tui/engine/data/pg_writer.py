@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
 from malnu_tui.engine.errors import BackendError, LockHeld
@@ -34,21 +35,6 @@ def _reason(exc: psycopg.Error) -> str:
     if d.message_detail:
         text += f" ({d.message_detail})"
     return text
-
-
-def _copy_text(rows: RowBatch, width: int) -> str | None:
-    """COPY's text format for a chunk made in C (joins, no Python call per row), when every
-    value is text needing no escape (no NULL, tab, newline or backslash); else None."""
-    try:
-        lines = list(map("\t".join, rows.values))  # type: ignore[arg-type]
-    except TypeError:
-        return None  # NULL or a number: psycopg's write_row encodes those
-    body = "\n".join(lines)
-    if body.count("\t") != len(lines) * (width - 1) or any(c in body for c in "\r\\"):
-        return None
-    if "\n" in body and body.count("\n") != len(lines) - 1:
-        return None
-    return "".join(map("{}\t{}\n".format, rows.lines, lines))
 
 
 class PostgresWriter:
@@ -87,22 +73,15 @@ class PostgresWriter:
             row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()
             self.before = int(row[0]) if row else 0
             self._temp_buffers()
-            cols = [sql.SQL("_line bigint")] + [
-                sql.SQL("{} text").format(sql.Identifier(f"v{i}"))
-                for i in range(len(self.spec.columns))
-            ]
-            self.conn.execute(
-                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-                    sql.Identifier(TEMP), sql.SQL(", ").join(cols)
-                )
+            width = len(self.spec.columns)
+            names = ["_line", *(f"v{i}" for i in range(width))]
+            pgcopy.create_stage(
+                self.conn, TEMP, columns=[("_line", "bigint"), *((n, "text") for n in names[1:])]
             )
-            names = [sql.Identifier("_line")] + [
-                sql.Identifier(f"v{i}") for i in range(len(self.spec.columns))
-            ]
             self._cursor = self.conn.cursor()
             self._copy_cm = self._cursor.copy(
                 sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(TEMP), sql.SQL(", ").join(names)
+                    sql.Identifier(TEMP), pgcopy.ident_list(names)
                 )
             )
             self._copy = self._copy_cm.__enter__()
@@ -128,44 +107,40 @@ class PostgresWriter:
         if not len(rows):
             return []
         try:
-            text = _copy_text(rows, len(self.spec.columns))
-            if text is not None:
-                self._copy.write(text)
-            else:
-                write_row = self._copy.write_row  # psycopg's encoder: NULL, escapes, types
-                for row in zip(rows.lines, *zip(*rows.values, strict=True), strict=True):
-                    write_row(row)
+            pgcopy.copy_rows(
+                self.conn,
+                sql.Identifier(TEMP),
+                ("_line", *self.spec.columns),
+                rows.values,
+                lead=rows.lines,
+                copy=self._copy,
+            )
         except psycopg.Error as exc:
             raise self._fail(exc) from None
         self.n += len(rows)
         self.last_line = rows.lines[-1]
         return []
 
-    def _insert(self) -> sql.Composed:
-        casts = []
+    def _insert(self, lo: int, hi: int) -> tuple[int, int]:
+        """Insert the staged rows of source lines [lo, hi]: (inserted, updated)."""
+        casts: list[sql.Composable] = []
         for i, declared in enumerate(self.spec.declared_types()):
             v = sql.Identifier(f"v{i}")
             # The type's name comes from the catalog (format_type), never from the input.
             casts.append(sql.SQL("{}::{}").format(v, sql.SQL(declared)) if declared else v)
-        if self.spec.on_conflict == "error":
-            # Every row sent is an insert or an error: the row count says it all.
-            query = (
-                "INSERT INTO {t} ({cols}) SELECT {vals} FROM {tmp} WHERE _line BETWEEN %s AND %s"
-            )
-        else:
-            # File order decides when a key repeats; xmax = 0 tells an insert from an update.
-            query = (
-                "WITH ins AS (INSERT INTO {t} ({cols}) SELECT {vals} FROM {tmp} "
-                "WHERE _line BETWEEN %s AND %s ORDER BY _line{conflict} "
-                "RETURNING (xmax = 0) AS fresh) "
-                "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM ins"
-            )
-        return sql.SQL(query).format(
-            t=self._t,
-            cols=sql.SQL(self.spec.column_list()),
-            vals=sql.SQL(", ").join(casts),
-            tmp=sql.Identifier(TEMP),
-            conflict=sql.SQL(self.spec.conflict_clause()),
+        plain = self.spec.on_conflict == "error"
+        return pgcopy.upsert_from(
+            self.conn,
+            self._t,
+            sql.Identifier(TEMP),
+            self.spec.columns,
+            self.spec.key,
+            self.spec.on_conflict,
+            params=(lo, hi),
+            values=casts,
+            where=sql.SQL("_line BETWEEN %s AND %s"),
+            # File order decides when a key repeats (xmax = 0 tells inserts from updates).
+            order_by=None if plain else sql.SQL("_line"),
         )
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
@@ -173,7 +148,6 @@ class PostgresWriter:
             if self._copy_cm is not None:
                 cm, self._copy_cm = self._copy_cm, None
                 cm.__exit__(None, None, None)
-            insert = self._insert()
             rejections: list[Rejection] = []
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []
@@ -181,7 +155,7 @@ class PostgresWriter:
                 lo, hi = ranges.pop()
                 self.conn.execute("SAVEPOINT malnu_range")
                 try:
-                    cur = self.conn.execute(insert, (lo, hi))
+                    ins, upd = self._insert(lo, hi)
                 except psycopg.Error as exc:
                     if (exc.sqlstate or "")[:2] not in ROW_STATES:
                         raise
@@ -198,14 +172,8 @@ class PostgresWriter:
                         ranges += [(mid + 1, hi), (lo, mid)]  # the first half first: file order
                     continue
                 self.conn.execute("RELEASE SAVEPOINT malnu_range")
-                if self.spec.on_conflict == "error":
-                    inserted += cur.rowcount
-                    changes += cur.rowcount
-                else:
-                    row = cur.fetchone()
-                    assert row is not None
-                    inserted += int(row[0])
-                    changes += int(row[0]) + int(row[1])
+                inserted += ins
+                changes += ins + upd
             accepted = self.n - len(rejections)
             count = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
             after = int(count[0]) if count else 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.rows import Rejection, RowBatch
+from malnu_tui.engine.data.sqlwrite import column_list, conflict_clause
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -40,17 +40,10 @@ class WriteSpec:
 
     def conflict_clause(self) -> str:
         """``ON CONFLICT …`` in the syntax SQLite and PostgreSQL share ("" for plain INSERT)."""
-        if self.on_conflict == "error" or not self.key:
-            return ""
-        keys = ", ".join(quote_ident(k) for k in self.key)
-        rest = [c for c in self.columns if c not in self.key]
-        if self.on_conflict == "skip" or not rest:
-            return f" ON CONFLICT ({keys}) DO NOTHING"
-        sets = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in rest)
-        return f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
+        return conflict_clause(self.table, self.columns, self.key, self.on_conflict)
 
     def column_list(self) -> str:
-        return ", ".join(quote_ident(c) for c in self.columns)
+        return column_list(self.columns)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
+from malnu_tui.engine.data.sqlwrite import upsert_sql
 from malnu_tui.engine.errors import BackendError, LockHeld
 
 if TYPE_CHECKING:
@@ -27,11 +28,7 @@ class SQLiteWriter:
         self.backend = backend
         self.conn = backend.conn
         self.spec = spec
-        marks = ", ".join("?" for _ in spec.columns)
-        self.sql = (
-            f"INSERT INTO {quote_ident(spec.table)} ({spec.column_list()}) VALUES ({marks})"
-            f"{spec.conflict_clause()}"
-        )
+        self.sql = upsert_sql(spec.table, spec.columns, spec.key, spec.on_conflict)
         self._count_sql = f"SELECT count(*) FROM {quote_ident(spec.table)}"
         self.before = 0
         self.accepted = 0

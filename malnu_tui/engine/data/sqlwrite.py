@@ -1,0 +1,131 @@
+"""Chunk-write SQL in the SQLite dialect, shared by the import's writers and the sync (SQLite and
+D1): the upsert statement, and D1's chunking of inlined rows within its per-statement size.
+
+D1 limits: 100 KB per statement and 100 bound parameters per query. The statements built here
+inline every value as a literal (no bound parameter at all) and stay under ``max_bytes`` (90 KB
+by default, a margin below 100 KB); a batch request groups statements up to ``REQUEST_BYTES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
+
+Mode = Literal["error", "update", "skip"]
+
+D1_STATEMENT_BYTES = 90_000  # D1 refuses statements over 100 KB; keep a margin
+D1_REQUEST_BYTES = 600_000  # statements per batch request, in bytes
+D1_MAX_PARAMS = 100  # bound parameters per query (the statements here bind none)
+
+
+class RowTooLarge(ValueError):
+    """One row alone does not fit in a statement (``index``: its position in the input)."""
+
+    def __init__(self, index: int, size: int, limit: int) -> None:
+        super().__init__(f"a row of {size} bytes does not fit in a {limit}-byte statement")
+        self.index = index
+
+
+def column_list(columns: Iterable[str]) -> str:
+    return ", ".join(quote_ident(c) for c in columns)
+
+
+def conflict_clause(
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    mode: Mode,
+    *,
+    only_changed: Sequence[str] | None = None,
+) -> str:
+    """``ON CONFLICT (key) DO …`` for an INSERT into ``table`` of ``columns`` ("" for a plain
+    INSERT: ``mode`` ``error`` or no key). ``update`` sets every non-key column; with
+    ``only_changed`` (columns to compare) a row whose compared columns are all equal is left
+    untouched (it counts as no change). SQLite syntax (PostgreSQL: :mod:`.pgcopy`)."""
+    if mode == "error" or not key:
+        return ""
+    keys = column_list(key)
+    rest = [c for c in columns if c not in key]
+    if mode == "skip" or not rest:
+        return f" ON CONFLICT ({keys}) DO NOTHING"
+    sets = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in rest)
+    clause = f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
+    if only_changed:
+        t = quote_ident(table)
+        changed = " OR ".join(
+            f"{t}.{quote_ident(c)} IS NOT excluded.{quote_ident(c)}" for c in only_changed
+        )
+        clause += f" WHERE {changed}"
+    return clause
+
+
+def insert_head(table: str, columns: Sequence[str]) -> str:
+    """``INSERT INTO "t" ("a", "b") VALUES `` (the tuples follow)."""
+    return f"INSERT INTO {quote_ident(table)} ({column_list(columns)}) VALUES "
+
+
+def upsert_sql(
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str] = (),
+    mode: Mode = "error",
+    *,
+    only_changed: Sequence[str] | None = None,
+) -> str:
+    """One row's INSERT with ``?`` placeholders and the conflict clause (for ``executemany``)."""
+    marks = "(" + ", ".join("?" for _ in columns) + ")"
+    clause = conflict_clause(table, columns, key, mode, only_changed=only_changed)
+    return insert_head(table, columns) + marks + clause
+
+
+def sql_tuple(values: Iterable[object]) -> str:
+    """``(v1, v2, …)`` as SQLite literals (text quoted, NULL, numbers)."""
+    return "(" + ", ".join(map(sql_literal, values)) + ")"
+
+
+def d1_statements(
+    head: str,
+    tuples: Sequence[str],
+    tail: str = "",
+    *,
+    max_bytes: int = D1_STATEMENT_BYTES,
+) -> list[str]:
+    """``head`` + comma-joined ``tuples`` + ``tail`` as few statements as fit under
+    ``max_bytes`` each (UTF-8). A tuple that cannot fit even alone raises :class:`RowTooLarge`
+    with its index."""
+    out: list[str] = []
+    parts: list[str] = []
+    fixed = len(head.encode()) + len(tail.encode())
+    size = fixed
+    for i, tup in enumerate(tuples):
+        n = len(tup.encode()) + 2
+        if fixed + n > max_bytes:
+            raise RowTooLarge(i, n, max_bytes)
+        if parts and size + n > max_bytes:
+            out.append(head + ", ".join(parts) + tail)
+            parts, size = [], fixed
+        parts.append(tup)
+        size += n
+    if parts:
+        out.append(head + ", ".join(parts) + tail)
+    return out
+
+
+def d1_requests(statements: Sequence[str], max_bytes: int = D1_REQUEST_BYTES) -> list[list[str]]:
+    """Statements grouped into batch requests of at most ``max_bytes`` (a statement larger
+    than that goes alone)."""
+    out: list[list[str]] = []
+    batch: list[str] = []
+    size = 0
+    for st in statements:
+        n = len(st.encode())
+        if batch and size + n > max_bytes:
+            out.append(batch)
+            batch, size = [], 0
+        batch.append(st)
+        size += n
+    if batch:
+        out.append(batch)
+    return out
