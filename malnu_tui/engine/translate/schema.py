@@ -54,6 +54,7 @@ _INDEX_OR_VIEW_OR_TRIGGER = re.compile(
     re.IGNORECASE,
 )
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
+_ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+ADD\b", re.IGNORECASE)
 
 
 def _q(name: str) -> str:
@@ -97,10 +98,13 @@ class SchemaState:
         self.left_out: set[tuple[str, tuple[str, ...]]] = set()
         # Answers per (lower-cased) table name and question, until a change to that table.
         self._cache: dict[str, dict[str, Any]] = {}
+        self._side: sqlite3.Connection | None = None  # see _add_column
 
     def close(self) -> None:
         """Free the scratch database."""
         self.conn.close()
+        if self._side is not None:
+            self._side.close()
 
     def clone(self) -> SchemaState:
         """An independent copy (to try statements without changing this state)."""
@@ -134,11 +138,85 @@ class SchemaState:
                 self._cache.pop(name, None)
         else:
             self._cache.clear()
+        if (added := _ADD_COLUMN.match(sql)) is not None:
+            done, error = self._add_column(sql, _unquote(added["name"]))
+            if done:
+                return error
         try:
             self.conn.execute(sql)
         except sqlite3.Error as exc:
             return str(exc)
         return None
+
+    def _add_column(self, sql: str, table: str) -> tuple[bool, str | None]:
+        """``ALTER TABLE … ADD COLUMN`` without SQLite's reload of the whole schema (which
+        makes a long set's ALTERs cost the square of its size). SQLite runs the ALTER on the
+        table alone in a side database (its verdict and error text, and the table's new SQL);
+        the scratch schema then drops the table and creates it again from that SQL, with its
+        indexes and triggers. Only for an empty table of the main schema with nothing in the
+        temp schema; otherwise (False, None) and the caller runs the ALTER itself."""
+        conn = self.conn
+        row = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'table'",
+            (table,),
+        ).fetchone()
+        if row is None or not row[1] or str(row[0]).lower().startswith("sqlite_"):
+            return False, None
+        name, create = str(row[0]), str(row[1])
+        if create[:20].upper().startswith("CREATE VIRTUAL"):
+            return False, None
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_temp_master LIMIT 1").fetchone():
+                return False, None
+            if conn.execute(f"SELECT 1 FROM {_q(name)} LIMIT 1").fetchone():
+                return False, None
+            sequence = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).fetchone()
+            if (
+                sequence
+                and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (name,)).fetchone()
+            ):
+                return False, None
+        except sqlite3.Error:
+            return False, None
+        if self._side is None:
+            self._side = sqlite3.connect(":memory:", isolation_level=None)
+        side = self._side
+        try:
+            side.execute(create)
+        except sqlite3.Error:
+            return False, None
+        try:
+            side.execute(sql)
+        except sqlite3.Error as exc:
+            return True, str(exc)
+        else:
+            got = side.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+            altered = str(got[0]) if got and got[0] else None
+        finally:
+            side.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+        if altered is None:
+            return False, None
+        dependents = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+            "AND sql IS NOT NULL ORDER BY rowid",
+            (name,),
+        ).fetchall()
+        conn.execute("SAVEPOINT malnu_add_column")
+        try:
+            conn.execute(f"DROP TABLE {_q(name)}")
+            conn.execute(altered)
+            for (text,) in dependents:
+                conn.execute(str(text))
+        except sqlite3.Error:
+            conn.execute("ROLLBACK TO malnu_add_column")
+            conn.execute("RELEASE malnu_add_column")
+            return False, None
+        conn.execute("RELEASE malnu_add_column")
+        return True, None
 
     def _cached(self, kind: str, key: str, compute: Any) -> Any:
         answers = self._cache.setdefault(key.lower(), {})
