@@ -112,13 +112,13 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
             ctx.message(f"    {p.ddl}")
 
 
-
 def _verified_cell(r: TableReport, dry_run: bool) -> str:
     if dry_run:
         return "—"
     if not r.verified:
         return "✘ no"
     return "✔ yes (what it changed)" if r.scope == "changed" else "✔ yes"
+
 
 def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
     if ctx.json:
