@@ -115,9 +115,16 @@ async def apply_plan(pilot: Pilot[Any], app: MalnuApp) -> None:
     await step(pilot, app, "plan")
 
 
-async def apply_result(pilot: Pilot[Any], app: MalnuApp) -> None:
+async def apply_confirm(pilot: Pilot[Any], app: MalnuApp) -> None:
     await apply_plan(pilot, app)
-    await pilot.press("n", "n")
+    await pilot.press("n")
+    await step(pilot, app, "confirm")
+    await pilot.press(*"Schoo", "l", "enter")  # a wrong word: the prompt says why
+
+
+async def apply_result(pilot: Pilot[Any], app: MalnuApp) -> None:
+    await apply_confirm(pilot, app)
+    await pilot.press(*["backspace"] * 6, *"school", "enter")
     await step(pilot, app, "result")
 
 
@@ -200,6 +207,7 @@ SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] 
     "rollback-verification": (rollback_verification, None, None),
     "rollback-summary": (rollback_summary, None, None),
     "apply-plan": (apply_plan, None, None),
+    "apply-confirm": (apply_confirm, (80, 24), None),
     "apply-result": (apply_result, None, None),
     "backups": (backups, None, add_backups),
     "restore-confirm": (restore_confirm, None, add_backups),

@@ -243,7 +243,8 @@ def test_apply_plan(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]
 
 @pytest.mark.parametrize("size", SIZES)
 def test_apply_confirm(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
-    run = steps(("a",), "plan", ("n",), "confirm")
+    # A wrong word submitted: the prompt says why and nothing runs.
+    run = steps(("a",), "plan", ("n",), "confirm", (*"School", "enter"))
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 

@@ -20,6 +20,7 @@ from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.target_panel import TargetPanel
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -353,8 +354,20 @@ async def test_apply_wizard_end_to_end(demo: Demo) -> None:
         assert isinstance(screen, ApplyWizard)
         assert app.screen.query_one("#plan-table", DataTable).row_count == 3
         await pilot.press("n")
-        assert ready(app, "confirm")
-        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        typed = screen.query_one(TypedConfirmation)
+        prompt = str(typed.query_one(".typed-prompt", Static).render())
+        assert prompt == "Type school to apply 3 migrations to school.db."
+        why = typed.query_one(".typed-why", Static)
+        await pilot.press("enter")  # nothing typed: says what to type, runs nothing
+        assert "nothing typed yet: type school" in str(why.render())
+        await pilot.press(*"School", "enter")  # wrong word: says why, runs nothing
+        assert "'School' is not 'school' (check upper and lower case)" in str(why.render())
+        await pilot.press("n")  # types into the field; Next stays blocked
+        await pilot.pause(0.2)
+        assert screen.step == "confirm" and screen.blocked == "type school to confirm"
+        assert demo.applied() == SCHOOL_APPLIED and list_backups(demo.target().backup_dir) == []
+        await pilot.press(*["backspace"] * 7, *"school", "enter")
         await wait_until(pilot, lambda: screen.step == "result", timeout=20)
         assert "applied 3 migration(s)" in text_of(app, "#result-text")
         assert app.screen.query_one("#result-times", DataTable).row_count == 3
@@ -374,7 +387,7 @@ async def test_apply_failure_shows_the_failing_statement(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
         await pilot.press("a")
         await wait_until(pilot, lambda: ready(app, "plan"))
-        await pilot.press("n", "n")
+        await pilot.press("n", *"school", "enter")
         screen = wizard(app)
         await wait_until(pilot, lambda: screen.step == "result", timeout=20)
         assert "the run stopped" in text_of(app, "#result-text")

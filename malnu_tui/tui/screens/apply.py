@@ -1,6 +1,7 @@
-"""The apply wizard: what will run (the engine's preflight) → confirmation → run (lock, re-check,
-safety backup, migrations) with
-progress and a live log → result (new status, time per migration, or the failing statement)."""
+"""The apply wizard: what will run (the engine's preflight) → typed confirmation (the database
+name, the engine's one rule, as the CLI prompt) → run (lock, re-check, safety backup,
+migrations) with progress and a live log → result (new status, time per migration, or the
+failing statement)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from malnu_tui.tui.session import (
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -127,6 +129,7 @@ class ApplyWizard(WizardScreen):
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
+            yield TypedConfirmation(id="apply-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")
         with StepPane(id="result"):
@@ -148,18 +151,23 @@ class ApplyWizard(WizardScreen):
             p = self.preview
             assert p is not None and p.plan is not None
             text = Text()
-            text.append(f"Apply {len(p.plan.steps)} migration(s) ", style="bold")
+            n = len(p.plan.steps)
+            text.append(f"Apply {n} migration(s) ", style="bold")
             text.append(f"to {p.database_name} ({self.target.display_url}), in this order:\n")
-            for s in p.plan.steps:
-                text.append(f"  ↑ {s.filename}\n")
+            for st in p.plan.steps:
+                text.append(f"  ↑ {st.filename}\n")
             text.append(
                 "After you confirm: the lock is taken, the plan checked again, and a safety "
-                "backup of the whole database taken before anything changes.\n"
+                "backup of the whole database taken before anything changes. Each migration "
+                "runs in its own transaction with its tracking row."
             )
-            text.append("Each migration runs in its own transaction with its tracking row.")
             self.query_one("#confirm-text", Static).update(text)
-            self.allow_next(label="Apply ▶ (n)")
-            self.query_one("#next", Button).focus()
+            where = self.target.display_url.rsplit("/", 1)[-1]
+            self.ask_typed(
+                p.database_name,
+                f"apply {n} migration{'' if n == 1 else 's'} to {where}",
+                label="Apply ▶",
+            )
         elif step == "run":
             self._start_run()
         elif step == "result":

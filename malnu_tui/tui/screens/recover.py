@@ -134,10 +134,11 @@ class RecoverWizard(WizardScreen):
             text.append("NOT recovered: ", style="bold red")
             text.append(p.not_recovered + "\n")
             self.query_one("#recover-confirm-text", Static).update(text)
-            typed = self.query_one(TypedConfirmation)
-            typed.ask(self.database_name, f"recover {self.target.display_url} to {p.to}")
-            typed.focus_field()
-            self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")
+            self.ask_typed(
+                self.database_name,
+                f"recover {self.target.display_url} to {p.to}",
+                label="Recover ▶",
+            )
         elif step == "run":
             if not self.app_begin("recovery"):
                 self.go(self.step_index("confirm"))
@@ -161,19 +162,6 @@ class RecoverWizard(WizardScreen):
 
     @on(Input.Submitted, "#when-input")
     def _when_submitted(self) -> None:
-        self.action_next()
-
-    @on(TypedConfirmation.Changed)
-    def _typed(self, event: TypedConfirmation.Changed) -> None:
-        if self.step != "confirm":
-            return
-        if event.ok:
-            self.allow_next(label="Recover ▶")
-        else:
-            self.allow_next(f"type {self.database_name} to confirm", label="Recover ▶")
-
-    @on(TypedConfirmation.Confirmed)
-    def _confirm_submitted(self) -> None:
         self.action_next()
 
     # -- workers ------------------------------------------------------------------------------

@@ -106,13 +106,11 @@ class RestoreWizard(WizardScreen):
                 "first, so this restore can itself be undone.\n"
             )
             self.query_one("#restore-confirm-text", Static).update(text)
-            typed = self.query_one(TypedConfirmation)
-            typed.ask(
+            self.ask_typed(
                 self.database_name,
                 f"replace {self.target.display_url} with backup {m.id}",
+                label="Restore ▶",
             )
-            typed.focus_field()
-            self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
         elif step == "restore":
             if not self.app_begin("restore"):
                 self.go(self.step_index("confirm"))
@@ -125,19 +123,6 @@ class RestoreWizard(WizardScreen):
         elif step == "status":
             self._show_status()
             self.finish()
-
-    @on(TypedConfirmation.Changed)
-    def _typed(self, event: TypedConfirmation.Changed) -> None:
-        if self.step != "confirm":
-            return
-        if event.ok:
-            self.allow_next(label="Restore ▶")
-        else:
-            self.allow_next(f"type {self.database_name} to confirm", label="Restore ▶")
-
-    @on(TypedConfirmation.Confirmed)
-    def _submitted(self) -> None:
-        self.action_next()
 
     @work(thread=True, exclusive=True, group="restore-verify")
     def _verify(self) -> None:

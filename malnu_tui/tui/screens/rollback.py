@@ -29,7 +29,6 @@ from malnu_tui.engine.migrate import (
     Plan,
     StatusReport,
 )
-from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.engine.status import applied_newest_first
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
@@ -314,24 +313,11 @@ class RollbackWizard(WizardScreen):
         self.query_one("#confirm-text", Static).update(text)
         n = len(p.plan.steps)
         where = self.target.display_url.rsplit("/", 1)[-1]
-        typed = self.query_one(TypedConfirmation)
-        typed.ask(p.database_name, f"roll back {n} migration{'' if n == 1 else 's'} on {where}")
-        typed.focus_field()
-        self.allow_next(f"type {p.database_name} to confirm", label="Roll back ▶")
-
-    @on(TypedConfirmation.Changed)
-    def _confirm_typed(self, event: TypedConfirmation.Changed) -> None:
-        p = self.preview
-        if p is None or self.step != "confirm":
-            return
-        if is_confirmed(event.confirmation.query_one(Input).value, p.database_name):
-            self.allow_next(label="Roll back ▶")
-        else:
-            self.allow_next(f"type {p.database_name} to confirm", label="Roll back ▶")
-
-    @on(TypedConfirmation.Confirmed)
-    def _confirm_submitted(self) -> None:
-        self.action_next()
+        self.ask_typed(
+            p.database_name,
+            f"roll back {n} migration{'' if n == 1 else 's'} on {where}",
+            label="Roll back ▶",
+        )
 
     # -- run ----------------------------------------------------------------------------------
     def _start_run(self) -> None:

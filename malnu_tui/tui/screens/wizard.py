@@ -20,6 +20,7 @@ from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.step_header import StepHeader
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     pass
@@ -53,6 +54,7 @@ class WizardScreen(Screen[str | None]):
         self.blocked: str | None = "loading…"  # why Next is not possible, None when it is
         self.finished = False
         self.last_error: str | None = None
+        self._typed_label: str | None = None  # Next's label while a typed confirmation asks
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -92,6 +94,7 @@ class WizardScreen(Screen[str | None]):
         self.query_one(ContentSwitcher).current = self.step
         self.query_one(StepHeader).show_step(index)
         self.blocked = "loading…"
+        self._typed_label = None
         self.set_focus(None)  # a widget of the previous step must not keep the keys
         self.enter_step(self.step)
         self.update_nav()
@@ -186,6 +189,34 @@ class WizardScreen(Screen[str | None]):
             self.notify("still working on this step…", timeout=3)
         elif self.blocked:
             self.notify(f"cannot go on: {self.blocked}", severity="warning", timeout=5)
+
+    # -- the typed confirmation of a destructive wizard ----------------------------------------
+    def ask_typed(self, word: str, purpose: str, label: str) -> None:
+        """The step's :class:`TypedConfirmation` asks for ``word`` (the engine's
+        ``confirmation_word``) to ``purpose``; Next (``label``) stays blocked until it is typed,
+        Enter on it goes on, Enter on an empty or wrong word only says why, esc cancels."""
+        typed = self.query_one(f"#{self.step} TypedConfirmation", TypedConfirmation)
+        typed.ask(word, purpose)
+        typed.focus_field()
+        self._typed_label = label
+        self.allow_next(f"type {word} to confirm", label=label)
+
+    @on(TypedConfirmation.Changed)
+    def _typed_changed(self, event: TypedConfirmation.Changed) -> None:
+        event.stop()
+        label = self._typed_label
+        if label is None:  # not (or no longer) on the step that asked
+            return
+        if event.ok:
+            self.allow_next(label=label)
+        else:
+            self.allow_next(f"type {event.confirmation.word} to confirm", label=label)
+
+    @on(TypedConfirmation.Confirmed)
+    def _typed_confirmed(self, event: TypedConfirmation.Confirmed) -> None:
+        event.stop()
+        if self._typed_label is not None:
+            self.action_next()
 
     def leave_step(self, step: str) -> bool:
         """Validate before moving on; False stays on the step."""
