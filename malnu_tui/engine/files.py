@@ -139,16 +139,26 @@ class RollbackFile:
 
     path: Path
 
-    @property
+    @cached_property
     def filename(self) -> str:
         return self.path.name
 
+    def _bytes(self) -> bytes:
+        """The file's bytes, read once when small (the lint's cache key and the lint itself
+        both want them)."""
+        data: bytes | None = self.__dict__.get("_data")
+        if data is None:
+            data = _read(str(self.path))
+            if len(data) <= KEEP_TEXT_BYTES:
+                self.__dict__["_data"] = data  # as cached_property does (frozen dataclass)
+        return data
+
     @cached_property
     def checksum(self) -> str:
-        return checksum_bytes(_read(str(self.path)))
+        return checksum_bytes(self._bytes())
 
     def read_text(self) -> str:
-        return _decode(self.path, _read(str(self.path)))
+        return _decode(self.path, self._bytes())
 
     def parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text())
@@ -170,7 +180,7 @@ class Migration:
     # run use the very text the checksum was taken of, and no file is read twice.
     text: str | None = field(default=None, repr=False, compare=False)
 
-    @property
+    @cached_property
     def filename(self) -> str:
         return self.path.name
 
