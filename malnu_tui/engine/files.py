@@ -241,6 +241,8 @@ def _header(text: str) -> dict[str, str]:
 
 
 def _split_deps(value: str) -> list[str]:
+    if not value:
+        return []
     return [t for t in re.split(r"[,\s]+", value.strip()) if t.lower() not in _NONE_WORDS]
 
 
@@ -295,9 +297,10 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _parse_name(path: Path, kind: str) -> tuple[str, str]:
-    """(version, name) of a migration or rollback file name, or a MigrationFileError."""
-    m = _NAME.match(path.name)
+def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
+    """(version, name) of a migration or rollback file ``fname`` (``path``), or a
+    MigrationFileError."""
+    m = _NAME.match(fname)
     if not m:
         raise MigrationFileError(
             str(path), f"bad {kind} file name (expected YYYYMMDD_HHMMSS_name.sql)"
@@ -317,7 +320,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     rollbacks: dict[str, RollbackFile] = {}
     for fname, _fpath in _sql_files(rollback_dir):
         path = rollback_dir / fname
-        version, _name = _parse_name(path, "rollback")
+        version, _name = _parse_name(path, fname, "rollback")
         if version in rollbacks:
             raise MigrationFileError(
                 str(path),
@@ -329,7 +332,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     seen: dict[str, Path] = {}
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
-        version, name = _parse_name(path, "migration")
+        version, name = _parse_name(path, fname, "migration")
         if version in seen:
             raise MigrationFileError(
                 str(path), f"duplicate version {version} (also {seen[version].name})"
