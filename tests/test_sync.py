@@ -16,7 +16,9 @@ from malnu_tui.engine.sync import (
     run_sync,
     verify_sync,
 )
+from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db
 
 PAIRS = [
@@ -79,6 +81,39 @@ def test_first_full_sync_then_incremental_carries_exactly_the_changes(ends: tupl
     assert rows(dst) == rows(src)
     third = sync(src, dst)
     assert (third.inserted, third.updated, third.deleted) == (0, 0, 0)
+
+
+def test_an_incremental_sync_verifies_what_it_wrote_and_finds_deletes_in_untouched_ranges(
+    ends: tuple[Db, Db], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = ends
+    monkeypatch.setattr(verify_module, "BUCKET_ROWS", 16)  # 300 rows: about 19 key ranges
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    first = sync(src, dst)
+    assert first.verified and first.scope == "full"
+    later = "2025-11-25 09:00:00"
+    dense = [i for i in range(10, 21) if i != 15]
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN "
+            f"({', '.join(map(str, dense))}, 100, 290)")  # fmt: skip
+    dst.run("UPDATE users SET name = 'Diubah' WHERE id IN (15, 200)")  # by hand, at the copy
+    src.run("DELETE FROM users WHERE id = 250")  # a range this sync writes nothing into
+    second = sync(src, dst, chunk_rows=10)  # chunks: ids 10-19 (dense), then 20, 100, 290, 300
+    assert (second.mode, second.scope, second.verified) == ("updated_at", "changed", True)
+    # 12 rows carried, and id 15 (between the written ids 14 and 16) found and repaired.
+    assert (second.updated, second.deleted) == (13, 1)
+    assert second.as_json()["verified_scope"] == "changed"
+    assert dst.run("SELECT name FROM users WHERE id IN (15, 250)") == [("Siswa 15",)]
+    # id 200 lies in a range this sync neither wrote nor saw change: `sync verify` names it.
+    report = verify(src, dst)
+    assert [(d.kind, d.key) for d in report.differences] == [("different", (200,))]
+    assert report.scope == "full"
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("users")
+        assert shape is not None and s.dst.describe("users") is not None
+        keys = [(i,) for i in range(1, 201)]
+        assert keys_digest(s.dst, shape, keys[:-1]) == keys_digest(s.src, shape, keys[:-1])
+        assert keys_digest(s.dst, shape, keys) != keys_digest(s.src, shape, keys)
 
 
 def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(

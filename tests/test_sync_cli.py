@@ -20,7 +20,7 @@ from tests.sync_support import Db
 
 FIELDS = {
     "table", "mode", "read", "inserted", "updated", "deleted", "source_count", "dest_count",
-    "verified", "differences",
+    "verified", "differences", "verified_scope",
 }  # fmt: skip
 
 

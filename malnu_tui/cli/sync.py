@@ -112,6 +112,14 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
             ctx.message(f"    {p.ddl}")
 
 
+def _verified_cell(r: TableReport, dry_run: bool) -> str:
+    if dry_run:
+        return "—"
+    if not r.verified:
+        return "✘ no"
+    return "✔ yes (what it changed)" if r.scope == "changed" else "✔ yes"
+
+
 def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
     if ctx.json:
         ctx.out_json([r.as_json() for r in reports])
@@ -134,7 +142,7 @@ def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = 
                 r.table, r.mode, f"{r.read:,}",
                 f"{r.inserted:,}", f"{r.updated:,}", f"{r.deleted:,}",
                 f"{r.source_count:,}", f"{r.dest_count:,}",
-                "—" if dry_run else ("✔ yes" if r.verified else "✘ no"),
+                _verified_cell(r, dry_run),
             )
             for r in reports
         ],

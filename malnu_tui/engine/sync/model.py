@@ -146,6 +146,10 @@ class TableReport:
     dry_run: bool = False
     resumed: bool = False
     truncated: bool = False
+    # What ``verified`` covers: "full" (every row of both sides compared: a first or --full
+    # sync, a checksum-mode sync, ``sync verify``) or "changed" (an incremental sync: the rows
+    # it wrote, the key ranges it wrote densely, and per-range counts/key sums of the rest).
+    scope: Literal["full", "changed"] = "full"
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys)."""
@@ -160,6 +164,7 @@ class TableReport:
             "dest_count": self.dest_count,
             "verified": self.verified,
             "differences": [d.as_json(self.key) for d in self.differences],
+            "verified_scope": self.scope,
         }
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.model import (
@@ -32,14 +33,17 @@ from malnu_tui.engine.sync.model import (
     TableShape,
 )
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
-from malnu_tui.engine.sync.side import Chunk, SyncState
+from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
+    bucket_ranges,
     check_digests,
     compare_keys,
     compare_table,
+    int_key,
+    keys_digest,
     page_digest,
 )
 
@@ -47,12 +51,15 @@ __all__ = [
     "MAX_REPORTED",
     "Comparison",
     "PhaseProgress",
+    "Written",
     "compare_ranges",
     "run_sync",
     "sync_table",
 ]
 
+Digest = Callable[[Sequence[Row]], tuple[int, int]]
 MAX_REPORTED = 1_000  # differing keys kept in a report (all are repaired)
+DENSE = 32  # a chunk whose keys span at most this many keys per row written: range-compared
 
 
 class PhaseProgress:
@@ -99,6 +106,34 @@ def _watermark(
     return top if current is None or top > current else current
 
 
+@dataclass
+class Written:
+    """What an incremental copy leaves to verify: the key ranges it wrote densely (compared in
+    full), and the keys whose rows still differ after their chunk was written."""
+
+    spans: list[Bounds] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    rows: int = 0  # rows whose written copy was checked
+
+
+def _check_chunk(
+    s: SyncSession, shape: TableShape, page: Sequence[Row], written: Written, digest_of: Digest
+) -> None:
+    """Check one written chunk: a dense run of integer keys becomes a range to compare in full
+    (so a hand-edited row between the written ones is found too); otherwise the destination's
+    checksum of the written keys against the rows as they were read."""
+    kidx = shape.key_index
+    lo, hi = _key_of(page[0], kidx), _key_of(page[-1], kidx)
+    ints = int_key(shape) and type(lo[0]) is int and type(hi[0]) is int
+    if ints and hi[0] - lo[0] < DENSE * len(page):
+        written.spans.append(((lo[0] - 1,), hi))
+        return
+    keys = [_key_of(r, kidx) for r in page]
+    written.rows += len(page)
+    if keys_digest(s.dst, shape, keys) != digest_of(page):
+        written.differences.extend(compare_keys(s.src, s.dst, shape, keys))
+
+
 def _copy(
     s: SyncSession,
     plan: TablePlan,
@@ -106,10 +141,11 @@ def _copy(
     state: SyncState,
     req: SyncRequest,
     rate: PhaseProgress,
+    written: Written | None = None,
 ) -> tuple[SyncState, list[RangeDigest], Key | None]:
     """Phase one: copy the rows (all of them, or those changed since the watermark). A full
     copy also returns the checksum of every range it copied, computed from the rows as read,
-    and its last key."""
+    and its last key; with ``written``, each chunk written is checked (:func:`_check_chunk`)."""
     kidx = shape.key_index
     lo = plan.resume_after
     direct = state.direct
@@ -121,9 +157,9 @@ def _copy(
     pages = s.src.pages(shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since)
     # Read, hash and write in turn: a reading thread beside psycopg's many short waits on the
     # socket made every wait queue for the GIL (measured: the copy ran 3× slower).
-    digest_of = page_digest(shape) if full else None
+    digest_of = page_digest(shape)
     for page in pages:
-        digest = digest_of(page) if digest_of else None
+        digest = digest_of(page) if full else None
         hi = _key_of(page[-1], kidx)
         watermark = _watermark(shape, plan.cursor, page, watermark)
         state = replace(state, watermark=watermark)
@@ -134,6 +170,8 @@ def _copy(
         state = state.advanced(counts, len(page), hi)
         if digest is not None:
             digests.append(RangeDigest((lo, hi), *digest))
+        if written is not None:
+            _check_chunk(s, shape, page, written, digest_of)
         read += len(page)
         lo = hi
         rate("copy", read, plan.source_count)
@@ -141,6 +179,17 @@ def _copy(
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
     return state, digests, lo
+
+
+def _changed_results(
+    s: SyncSession, shape: TableShape, written: Written, ranges: Sequence[Bounds]
+) -> Iterator[RangeResult]:
+    """An incremental sync's verification: the written keys that differ, the ranges written
+    densely and the ranges whose aggregates differ, each compared row by row."""
+    if written.differences:
+        yield RangeResult((None, None), written.rows, tuple(written.differences))
+    for b in sorted({*written.spans, *ranges}, key=lambda b: b[0] or ()):
+        yield from compare_table(s.src, s.dst, shape, bounds=b)
 
 
 def _repair(
@@ -251,8 +300,12 @@ def sync_table(
     )
     try:
         results: Iterator[RangeResult] | None = None
+        # An incremental pass (not a resumed one) verifies what it did: see _changed_results.
+        incremental = plan.mode == "updated_at" and not resumed and plan.since is not None
+        written = Written() if incremental else None
+        scope: Literal["full", "changed"] = "full"
         if plan.mode in ("full", "updated_at"):
-            state, digests, end = _copy(s, plan, shape, state, req, rate)
+            state, digests, end = _copy(s, plan, shape, state, req, rate, written)
             if plan.mode == "full":
                 # The copied ranges are checked against their checksums from the copy (each
                 # source row read once); what came before a resumed copy is compared in full.
@@ -261,12 +314,20 @@ def sync_table(
                     compare_table(s.src, s.dst, shape, bounds=(None, head)) if head else (),
                     check_digests(s.src, s.dst, shape, digests, end),
                 )
-        src_count = s.src.count(plan.table)
-        found = compare_ranges(s, shape, state, rate, src_count, results)
-        compared = src_count if plan.mode == "checksum" else 0
+        buckets = bucket_ranges(s.src, s.dst, shape, plan.source_count) if written else None
+        if written is not None and buckets is not None:
+            ranges, counts = buckets
+            results, scope = _changed_results(s, shape, written, ranges), "changed"
+        else:
+            counts = s.src.count(plan.table), s.dst.count(plan.table)
+        before = state
+        found = compare_ranges(s, shape, state, rate, counts[0], results)
+        compared = counts[0] if plan.mode == "checksum" else 0
         assert found.state is not None
         state = found.state
-        src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
+        src_count, dst_count = counts
+        if state is not before:  # repaired: count again
+            src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
         verified = not found.left and src_count == dst_count
         state = replace(
             state,
@@ -294,6 +355,7 @@ def sync_table(
             truncated=found.left > len(found.remaining),
             seconds=time.perf_counter() - started,
             resumed=resumed,
+            scope=scope,
         )
         rate("done", state.rows_read)
     except BaseException as exc:

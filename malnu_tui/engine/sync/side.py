@@ -13,6 +13,7 @@ from malnu_tui.engine.backends.base import Backend, Kind, utc_now
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 
 __all__ = [
+    "RESIDUE",
     "STATE_TABLE",
     "Bounds",
     "Chunk",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 STATE_TABLE = "malnu_sync"
+RESIDUE = 1_048_573  # a prime: a bucket's keys are summed modulo it (no sum can overflow)
 Bounds = tuple[Key | None, Key | None]
 
 # The state table, in SQL both dialects accept; times are UTC text like the audit's.
@@ -169,6 +171,19 @@ class Side(Protocol):
         """The rows of a key range, in key order, in pages."""
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]: ...
+
+    def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
+        """(row count, sum of row hashes) of the rows with ``keys``, computed server-side."""
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        """(min, max) of a one-column key; None when the table is empty."""
+
+    def bucket_digests(
+        self, shape: TableShape, base: int, width: int, buckets: int
+    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
+        """For an integer key: the table's row count, and per bucket ``i`` (keys in
+        ``(base + i·width, base + (i+1)·width]``) that holds rows: (count, sum of
+        ``(key − base) mod`` :data:`RESIDUE`, min key, max key), computed in SQL."""
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         """Write ``chunk`` as ONE unit (see :class:`Chunk`)."""

@@ -19,6 +19,7 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TAB
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
+    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
@@ -278,31 +279,61 @@ class PostgresSide:
         n = len(shape.key)
         return [(tuple(r[:n]), int(r[n])) for r in self._rows(q, params)]
 
+    def _keys_where(
+        self, shape: TableShape, batch: Sequence[Key]
+    ) -> tuple[sql.Composable, list[Any]]:
+        if len(shape.key) == 1:
+            return sql.SQL("{} = ANY(%s)").format(sql.Identifier(shape.key[0])), [
+                [k[0] for k in batch]
+            ]
+        values = sql.SQL(", ").join(
+            sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in shape.key))
+            for _ in batch
+        )
+        cols = sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in shape.key))
+        return sql.SQL("{} IN ({})").format(cols, values), [v for k in batch for v in k]
+
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
         out: list[Row] = []
         kidx = shape.key_index
         for i in range(0, len(keys), 1000):
-            batch = keys[i : i + 1000]
-            values = sql.SQL(", ").join(
-                sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in shape.key))
-                for _ in batch
+            where, params = self._keys_where(shape, keys[i : i + 1000])
+            q = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                self._select(shape), self._t(shape.name), where
             )
-            q = sql.SQL("SELECT {} FROM {} WHERE {} IN ({})").format(
-                self._select(shape),
-                self._t(shape.name),
-                sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in shape.key)),
-                values,
-            )
-            if len(shape.key) == 1:
-                q = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
-                    self._select(shape), self._t(shape.name), sql.Identifier(shape.key[0])
-                )
-                rows = self._rows(q, [[k[0] for k in batch]])
-            else:
-                rows = self._rows(q, [v for k in batch for v in k])
-            out.extend(rows)
+            out.extend(self._rows(q, params))
         out.sort(key=lambda r: tuple(r[i] for i in kidx))
         return out
+
+    def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
+        n = total = 0
+        for i in range(0, len(keys), 10_000):
+            where, params = self._keys_where(shape, keys[i : i + 10_000])
+            q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {} WHERE {}").format(
+                self._hash_sql(shape), self._t(shape.name), where
+            )
+            found, part = self._rows(q, params)[0]
+            n, total = n + int(found), total + int(part)
+        return n, total
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
+            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
+        )
+        lo, hi = self._rows(q)[0]
+        return None if lo is None else (lo, hi)
+
+    def bucket_digests(
+        self, shape: TableShape, base: int, width: int, buckets: int
+    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
+        # Every row falls in a group (one outside the buckets makes a group of its own).
+        q = sql.SQL(
+            "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
+            "FROM {t} GROUP BY 1"
+        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
+        rows = self._rows(q, (base, width, base, RESIDUE))
+        out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
+        return sum(v[0] for v in out.values()), out
 
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:

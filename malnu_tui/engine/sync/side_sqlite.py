@@ -3,6 +3,7 @@ that the D1 side (:mod:`malnu_tui.engine.sync.side_d1`) sends over HTTP."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
+    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
@@ -187,6 +189,39 @@ class SqliteDialect(ABC):
             )
             out.extend(self._decode(shape, self._rows(sql, [v for k in batch for v in k])))
         return out
+
+    def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
+        raise BackendError(f"{self.label}: no server-side hashing in SQLite")
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # Two queries: SQLite answers each of min() and max() alone from the end of the index.
+        lo = self._rows(f"SELECT min({k}) FROM {t}")[0][0]
+        hi = self._rows(f"SELECT max({k}) FROM {t}")[0][0]
+        return None if lo is None else (lo, hi)
+
+    def bucket_digests(
+        self, shape: TableShape, base: int, width: int, buckets: int
+    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
+        # One range search per bucket (a GROUP BY would sort every key first); the count of
+        # the whole table last (rows whose key is no integer fall in no bucket).
+        k, t = q(shape.key[0]), q(shape.name)
+        sql = (
+            "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < ?) "
+            f"SELECT i, (SELECT json_array(count(*), sum(({k} - ?) % ?), min({k}), max({k})) "
+            f"FROM {t} WHERE {k} > ? + i * ? AND {k} <= ? + (i + 1) * ?) FROM b "
+            f"UNION ALL SELECT NULL, count(*) FROM {t}"
+        )
+        out: dict[int, tuple[int, int, int, int]] = {}
+        total = 0
+        for i, found in self._rows(sql, (buckets - 1, base, RESIDUE, base, width, base, width)):
+            if i is None:
+                total = int(found)
+                continue
+            n, part, lo, hi = json.loads(found)
+            if n:
+                out[int(i)] = (int(n), int(part), lo, hi)
+        return total, out
 
     # -- state ----------------------------------------------------------------------------
     def _state_upsert_sql(self) -> str:

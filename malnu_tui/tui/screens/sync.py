@@ -360,6 +360,8 @@ class SyncScreen(Screen[None]):
                 )
             out.append(f"source {r.source_count:,} rows, destination {r.dest_count:,}; verified ")
             out.append(label, style=style)
+            if r.scope == "changed" and event.what != "dry run":
+                out.append(" (what it changed; v verifies every row)")
             out.append("\n")
             for d in r.differences[:MAX_KEYS_SHOWN]:
                 out.append(f"  {d.describe(r.key)}\n")
