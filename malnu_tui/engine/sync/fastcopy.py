@@ -5,7 +5,7 @@ the stored value (booleans stored as 1/0 become ``t``/``f``, whole REALs become 
 psycopg's own row formatter (the one ``write_row`` uses) makes a chunk's COPY text in one
 buffer, which is hashed here (md5, in C) and sent with one write. While the copy goes on, a
 second connection has the destination print each committed key range the same way in SQL
-(:func:`pg_line_sql`) and hash it: an equal row count and digest prove the range. A range whose
+(:func:`.copytext.pg_line_sql`) and hash it: an equal row count and digest prove the range. A range whose
 bytes differ — a value stored in another layout (a timestamp written with a ``T``, a
 ``NUMERIC(10,2)``, a float of 16 digits or more) — is compared value by value
 (:func:`.verify.compare_table`), so a formatting difference costs time, never a false report.
@@ -25,10 +25,11 @@ import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds
 from malnu_tui.engine.sync.verify import RangeResult, compare_table
@@ -38,58 +39,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync.side_postgres import PostgresSide
     from malnu_tui.engine.sync.side_sqlite import SqliteSide
 
-__all__ = ["FastCopy", "format_row_text", "pg_line_sql", "sqlite_select"]
-
-FormatRow = Callable[[Sequence[Any], Any, bytearray], None]
-format_row_text: FormatRow | None
-try:  # psycopg's C row formatter: the text write_row sends, for a whole chunk at once
-    from psycopg._copy_base import format_row_text as _format
-
-    format_row_text = _format
-except ImportError:  # pragma: no cover - another psycopg layout: the row-by-row path is kept
-    format_row_text = None
-
-_SHAPED_KEY_KINDS = frozenset({"bool", "float"})  # shaped in SQL: such a key is not paged here
-_NULL = r"E'\\N'"
-
-
-def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
-    """The select list of a fast copy (booleans 1/0 as 't'/'f', whole REALs as integers: the
-    text PostgreSQL prints for them), or None when a key column would be reshaped."""
-    if any(c.kind in _SHAPED_KEY_KINDS for c in shape.columns if c.name in shape.key):
-        return None
-    out = []
-    for c in shape.columns:
-        x = quote(c.name)
-        if c.kind == "bool":
-            out.append(f"CASE {x} WHEN 1 THEN 't' WHEN 0 THEN 'f' ELSE {x} END")
-        elif c.kind == "float":
-            out.append(
-                f"CASE WHEN typeof({x}) = 'real' AND {x} = CAST({x} AS INTEGER) "
-                f"AND abs({x}) < 1e15 THEN CAST({x} AS INTEGER) ELSE {x} END"
-            )
-        else:
-            out.append(x)
-    return ", ".join(out)
-
-
-def _pg_field(c: str, kind: str) -> str:
-    if kind in ("int", "float", "numeric", "ts", "tstz", "date", "time"):
-        text = f"{c}::text"
-    elif kind == "bool":
-        text = f"CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END"
-    elif kind == "bytes":
-        text = rf"E'\\\\x' || encode({c}, 'hex')"
-    else:
-        text = rf"replace({c}::text, E'\\', E'\\\\')"
-    return f"coalesce({text}, {_NULL})"
-
-
-def pg_line_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
-    """SQL printing a row as the COPY text a fast copy sent for it (see the module's doc)."""
-    return r" || E'\t' || ".join(
-        _pg_field(c, k) for c, k in zip(quoted_columns, kinds, strict=True)
-    )
+__all__ = ["FastCopy"]
 
 
 class FastCopy:

@@ -19,6 +19,7 @@ from psycopg.adapt import Transformer
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
     RESIDUE,
@@ -290,8 +291,6 @@ class PostgresSide:
     def copy_bytes(self, rows: Sequence[Row]) -> bytes:
         """``rows`` as COPY text, formatted by psycopg's own row formatter (what ``write_row``
         sends), in one buffer: hashed by the caller, then sent with one write."""
-        from malnu_tui.engine.sync.fastcopy import format_row_text
-
         assert format_row_text is not None
         if self._tx is None:
             self._tx = Transformer(self.conn)
@@ -304,8 +303,6 @@ class PostgresSide:
     def copy_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, str | None]:
         """(row count, md5 of the key range's rows as COPY text in key order), computed by
         the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`)."""
-        from malnu_tui.engine.sync.fastcopy import pg_line_sql
-
         where, params = self._range(shape, bounds)
         cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
         line = pg_line_sql(cols, [c.kind for c in shape.columns])
