@@ -32,6 +32,7 @@ __all__ = [
 _NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
 _VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
 _HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
 _SQL_VERBS = {
     "ALTER",
@@ -165,12 +166,17 @@ class Migration:
     author: str = ""
     dependencies: tuple[str, ...] = ()
     rollback: RollbackFile | None = None
+    # The text as discovery read it (files up to KEEP_TEXT_BYTES): the plan, the lint and the
+    # run use the very text the checksum was taken of, and no file is read twice.
+    text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def filename(self) -> str:
         return self.path.name
 
     def read_text(self) -> str:
+        if self.text is not None:
+            return self.text
         return _decode(self.path, _read(str(self.path)))
 
     @cached_property
@@ -265,11 +271,18 @@ def _not_a_file(entry: os.DirEntry[str]) -> str:
 
 
 def _read(path: str) -> bytes:
+    """The file's bytes (os-level calls: a third of open()'s cost, for thousands of files)."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            chunks: list[bytes] = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise MigrationFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _parse_name(path: Path, kind: str) -> tuple[str, str]:
@@ -327,6 +340,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 author=head.get("author", ""),
                 dependencies=tuple(_split_deps(head.get("dependencies", ""))),
                 rollback=rollbacks.pop(version, None),
+                text=text if len(data) <= KEEP_TEXT_BYTES else None,
             )
         )
     for version, rb in sorted(rollbacks.items()):

@@ -382,7 +382,8 @@ def plan_up_from(
             break
         try:
             parts = m.parts()  # MigrationFileError naming file and line
-            _check_deps_met(m, mset, done | planned)
+            if m.dependencies:
+                _check_deps_met(m, mset, done | planned)
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue

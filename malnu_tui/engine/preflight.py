@@ -58,11 +58,8 @@ def preflight_apply(
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
-    rows = tuple(
-        m
-        for m in report.migrations
-        if plan is not None and m.filename in {s.filename for s in plan.steps}
-    )
+    planned = {s.filename for s in plan.steps} if plan is not None else set()
+    rows = tuple(m for m in report.migrations if m.filename in planned)
     return Preflight(
         "apply",
         target.name,

@@ -14,11 +14,12 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast, overload
 
 from malnu_tui.engine.data.errors import InputFileError
 
@@ -42,13 +43,59 @@ class SourceRecord(NamedTuple):
     error: str = ""  # a malformed record (the reader's complaint); rejected as it is
 
 
-class RecordChunk(NamedTuple):
-    """Consecutive records as parallel lists (``errors``: position → the reader's
-    complaint about a malformed record)."""
+Fields = tuple[str | None, ...]
+_TAIL = itemgetter(slice(1, None))
 
-    lines: list[int]
-    fields: list[tuple[str | None, ...]]
-    raws: list[str]
+
+class FlatRows(Sequence[Fields]):
+    """Rows of ``width`` fields kept as ONE flat list of values (row after row): what a
+    clean block of a file becomes at C speed. Iterating makes the row tuples in C; writers
+    that know it take :attr:`flat` as it is (a column is ``flat[j::width]``)."""
+
+    __slots__ = ("flat", "sep", "width")
+
+    def __init__(self, flat: list[str | None], width: int, sep: str = "") -> None:
+        self.flat = flat
+        self.width = width
+        self.sep = sep  # the delimiter of the file's lines these rows were split from
+
+    def __len__(self) -> int:
+        return len(self.flat) // self.width
+
+    @overload
+    def __getitem__(self, i: int) -> Fields: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Fields]: ...
+
+    def __getitem__(self, i: int | slice) -> Fields | Sequence[Fields]:
+        w = self.width
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step == 1:
+                return FlatRows(self.flat[start * w : stop * w], w, self.sep)
+            return [self[k] for k in range(start, stop, step)]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return tuple(self.flat[i * w : (i + 1) * w])
+
+    def __iter__(self) -> Iterator[Fields]:
+        return zip(*[iter(self.flat)] * self.width, strict=False)
+
+    def column(self, j: int) -> list[str | None]:
+        return self.flat[j :: self.width]
+
+
+class RecordChunk(NamedTuple):
+    """Consecutive records as parallel sequences (``errors``: position → the reader's
+    complaint about a malformed record). ``fields`` is a :class:`FlatRows` for a clean
+    block read at C speed (every record complete, of the header's width, no empty field)."""
+
+    lines: Sequence[int]
+    fields: Sequence[Fields]
+    raws: Sequence[str]
     errors: dict[int, str]
 
     def records(self) -> Iterator[SourceRecord]:
@@ -60,18 +107,21 @@ class RecordChunk(NamedTuple):
 
 def chunked(records: Iterator[SourceRecord], size: int) -> Iterator[RecordChunk]:
     """Records → chunks (for sources that read record by record)."""
-    chunk = RecordChunk([], [], [], {})
+    lines: list[int] = []
+    fields: list[Fields] = []
+    raws: list[str] = []
+    errors: dict[int, str] = {}
     for rec in records:
         if rec.error:
-            chunk.errors[len(chunk.lines)] = rec.error
-        chunk.lines.append(rec.line)
-        chunk.fields.append(rec.fields)
-        chunk.raws.append(rec.raw)
-        if len(chunk.lines) >= size:
-            yield chunk
-            chunk = RecordChunk([], [], [], {})
-    if chunk.lines:
-        yield chunk
+            errors[len(lines)] = rec.error
+        lines.append(rec.line)
+        fields.append(rec.fields)
+        raws.append(rec.raw)
+        if len(lines) >= size:
+            yield RecordChunk(lines, fields, raws, errors)
+            lines, fields, raws, errors = [], [], [], {}
+    if lines:
+        yield RecordChunk(lines, fields, raws, errors)
 
 
 @dataclass(frozen=True)
@@ -235,15 +285,65 @@ class CsvSource:
         # Each record keeps its starting line and raw text; no object per record.
         fh = self._open()
         delim = self.format.delimiter
+        width = len(self.header)
         ready: list[RecordChunk] = []
-        chunk = RecordChunk([], [], [], {})
+        chunk = _Chunk()
         skip = skip_header
 
         def full() -> None:
             nonlocal chunk
             if len(chunk.lines) >= size:
-                ready.append(chunk)
-                chunk = RecordChunk([], [], [], {})
+                ready.append(chunk.done())
+                chunk = _Chunk()
+
+        def flat_block(lines: list[str], start: int) -> bool:
+            """A clean block — every line one record of the header's width, no empty field,
+            no blank line — becomes FlatRows chunks, split in C in one go (False: not clean,
+            read it line by line)."""
+            nonlocal chunk
+            n, sep = len(lines), delim
+            text = "".join(lines)
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+                if "\r" in text:
+                    return False
+            if not text.endswith("\n"):
+                text += "\n"  # the file's last line
+            if (
+                text.count("\n") != n
+                or text.startswith(("\n", sep))
+                or "\n\n" in text
+                or sep + sep in text
+                or "\n" + sep in text
+                or sep + "\n" in text
+            ):
+                return False
+            # Each newline becomes the start of the next record's first field: the block has
+            # the right shape iff there are n × width fields (+ the last newline) and the
+            # fields at the row starts hold all n newlines (a field holds at most one).
+            parts = text.replace("\n", sep + "\n").split(sep)
+            if len(parts) != n * width + 1:
+                return False
+            heads = parts[width::width]
+            if "".join(heads).count("\n") != n:
+                return False
+            parts.pop()
+            parts[width::width] = map(_TAIL, heads[:-1])
+            if chunk.lines:
+                ready.append(chunk.done())
+                chunk = _Chunk()
+            for i in range(0, n, size):
+                m = min(size, n - i)
+                flat = parts if m == n else parts[i * width : (i + m) * width]
+                ready.append(
+                    RecordChunk(
+                        range(start + 1 + i, start + 1 + i + m),
+                        FlatRows(cast("list[str | None]", flat), width, sep),
+                        lines[i : i + m],
+                        {},
+                    )
+                )
+            return True
 
         def emit(line: int, fields: list[str], raw: str, error: str = "") -> None:
             nonlocal skip
@@ -292,6 +392,8 @@ class CsvSource:
             if skip and lines and lines[0].rstrip("\r\n"):
                 skip = False  # the header line, then the block as usual
                 lines, start = lines[1:], start + 1
+            if not skip and skip_header and lines and flat_block(lines, start):
+                return
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
             joined = "\n".join(stripped)
             sep = delim
@@ -341,11 +443,26 @@ class CsvSource:
                 if eof:
                     break
             if chunk.lines:
-                yield chunk
+                yield chunk.done()
         except UnicodeDecodeError:
             raise self._decode_error() from None
         finally:
             fh.close()
+
+
+class _Chunk:
+    """A chunk being filled record by record."""
+
+    __slots__ = ("errors", "fields", "lines", "raws")
+
+    def __init__(self) -> None:
+        self.lines: list[int] = []
+        self.fields: list[Fields] = []
+        self.raws: list[str] = []
+        self.errors: dict[int, str] = {}
+
+    def done(self) -> RecordChunk:
+        return RecordChunk(self.lines, self.fields, self.raws, self.errors)
 
 
 def _nulls(fields: list[str], raw: str, delimiter: str) -> tuple[str | None, ...]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
-from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
+from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
 from malnu_tui.engine.data.rejects import RejectsWriter
@@ -328,15 +328,17 @@ def _execute(
 
         writer = D1DryRun(backend, spec)  # type: ignore[arg-type]
     else:
-        writer = open_writer(backend, spec)
+        writer = open_writer(backend, spec, direct=True)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
     # run reads on, to report every problem at once.
     limit = request.max_errors.count if request.max_errors.percent is None else None
     stop_at = None if request.dry_run else limit
     emit = progress or (lambda _p: None)
-    read = 0
-    stopped = False
-    try:
+
+    def stream(writer: TableWriter) -> tuple[int, int, bool]:
+        """Open the unit and send every row: (count before, rows read, stopped early)."""
+        read = 0
+        stopped = False
         before = writer.begin()
         last_emit = started
         with no_cyclic_gc(), WritePipeline(writer) as pipe:
@@ -358,8 +360,21 @@ def _execute(
                     emit(ImportProgress("read", read, rejects.count, now - started))
         for r in pipe.drain():
             rejects.add(r)
+        return before, read, stopped
+
+    try:
+        try:
+            before, read, stopped = stream(writer)
+            outcome = writer.finish(limit)
+        except DirectRefused:
+            # The database refused a row of the direct COPY: the unit is undone and the
+            # import starts over through the temp table, which names each refused row.
+            writer.rollback()
+            rejects.reset()
+            writer = open_writer(backend, spec)
+            before, read, stopped = stream(writer)
+            outcome = writer.finish(limit)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
-        outcome = writer.finish(limit)
         for r in _with_raw(list(outcome.rejections), source):
             rejects.add(r)
         rejects.close()

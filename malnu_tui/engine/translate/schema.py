@@ -54,6 +54,9 @@ _INDEX_OR_VIEW_OR_TRIGGER = re.compile(
     re.IGNORECASE,
 )
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
+_CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
+# SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+ADD\b", re.IGNORECASE)
 
 
@@ -99,6 +102,11 @@ class SchemaState:
         # Answers per (lower-cased) table name and question, until a change to that table.
         self._cache: dict[str, dict[str, Any]] = {}
         self._side: sqlite3.Connection | None = None  # see _add_column
+        # sqlite_master's rows by name (ASCII-folded), in rowid order: (rowid, type, name,
+        # tbl_name). Kept up to date after a CREATE (rows past the last rowid) and by
+        # _add_column; any other DDL drops it (read again when next asked).
+        self._objects: dict[str, list[tuple[int, str, str, str]]] | None = None
+        self._last_rowid = 0
 
     def close(self) -> None:
         """Free the scratch database."""
@@ -125,7 +133,31 @@ class SchemaState:
         if _DATA_ONLY.match(sql):
             if '"' not in sql:
                 return None
-        elif (created := _INDEX_OR_VIEW_OR_TRIGGER.match(sql)) is not None:
+            try:
+                self.conn.execute(sql)  # data only: sqlite_master does not change
+            except sqlite3.Error as exc:
+                return str(exc)
+            return None
+        self._forget(sql)
+        if (added := _ADD_COLUMN.match(sql)) is not None:
+            done, error = self._add_column(sql, _unquote(added["name"]))
+            if done:
+                return error
+        try:
+            self.conn.execute(sql)
+        except sqlite3.Error as exc:
+            self._objects = None
+            return str(exc)
+        if self._objects is not None:
+            if _CREATE.match(sql):
+                self._read_objects(self._last_rowid)
+            else:
+                self._objects = None
+        return None
+
+    def _forget(self, sql: str) -> None:
+        """Drop the cached answers DDL ``sql`` may change."""
+        if (created := _INDEX_OR_VIEW_OR_TRIGGER.match(sql)) is not None:
             if created["index"]:
                 for name in _names(sql):  # its table's unique keys (any name it mentions)
                     self._cache.get(name, {}).pop("keys", None)
@@ -138,14 +170,31 @@ class SchemaState:
                 self._cache.pop(name, None)
         else:
             self._cache.clear()
-        if (added := _ADD_COLUMN.match(sql)) is not None:
-            done, error = self._add_column(sql, _unquote(added["name"]))
-            if done:
-                return error
-        try:
-            self.conn.execute(sql)
-        except sqlite3.Error as exc:
-            return str(exc)
+
+    def _rows(self, name: str) -> list[tuple[int, str, str, str]]:
+        """sqlite_master's rows whose name is ``name`` (any ASCII case), in rowid order."""
+        if self._objects is None:
+            self._objects = {}
+            self._last_rowid = 0
+            self._read_objects(0)
+        return self._objects.get(name.translate(_FOLD), [])
+
+    def _read_objects(self, after: int) -> None:
+        objects = self._objects
+        assert objects is not None
+        for rowid, kind, name, table in self.conn.execute(
+            "SELECT rowid, type, name, tbl_name FROM sqlite_master WHERE rowid > ? ORDER BY rowid",
+            (after,),
+        ):
+            row = (int(rowid), str(kind), str(name), str(table))
+            objects.setdefault(row[2].translate(_FOLD), []).append(row)
+            self._last_rowid = max(self._last_rowid, row[0])
+
+    def _first(self, name: str, *kinds: str) -> tuple[int, str, str, str] | None:
+        """The first sqlite_master row named ``name`` (any case) of one of ``kinds``."""
+        for row in self._rows(name):
+            if not kinds or row[1] in kinds:
+                return row
         return None
 
     def _add_column(self, sql: str, table: str) -> tuple[bool, str | None]:
@@ -156,25 +205,21 @@ class SchemaState:
         indexes and triggers. Only for an empty table of the main schema with nothing in the
         temp schema; otherwise (False, None) and the caller runs the ALTER itself."""
         conn = self.conn
-        row = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'table'",
-            (table,),
-        ).fetchone()
-        if row is None or not row[1] or str(row[0]).lower().startswith("sqlite_"):
+        found = self._first(table, "table")
+        if found is None or found[2].lower().startswith("sqlite_"):
             return False, None
-        name, create = str(row[0]), str(row[1])
-        if create[:20].upper().startswith("CREATE VIRTUAL"):
+        name = found[2]
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE rowid = ?", (found[0],)).fetchone()
+        create = str(row[0]) if row and row[0] else ""
+        if not create or create[:20].upper().startswith("CREATE VIRTUAL"):
             return False, None
         try:
             if conn.execute("SELECT 1 FROM sqlite_temp_master LIMIT 1").fetchone():
                 return False, None
             if conn.execute(f"SELECT 1 FROM {_q(name)} LIMIT 1").fetchone():
                 return False, None
-            sequence = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
-            ).fetchone()
             if (
-                sequence
+                self._rows("sqlite_sequence")
                 and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (name,)).fetchone()
             ):
                 return False, None
@@ -200,22 +245,37 @@ class SchemaState:
             side.execute(f"DROP TABLE IF EXISTS {_q(name)}")
         if altered is None:
             return False, None
-        dependents = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
-            "AND sql IS NOT NULL ORDER BY rowid",
+        # Everything DROP TABLE removes: the table, its indexes and its triggers (a trigger's
+        # tbl_name is spelled as its CREATE TRIGGER wrote it).
+        owned = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? COLLATE NOCASE "
+            "ORDER BY rowid",
             (name,),
         ).fetchall()
+        dependents = [str(r[2]) for r in owned if r[0] in ("index", "trigger") and r[2]]
         conn.execute("SAVEPOINT malnu_add_column")
         try:
             conn.execute(f"DROP TABLE {_q(name)}")
+            (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM sqlite_master").fetchone()
             conn.execute(altered)
-            for (text,) in dependents:
-                conn.execute(str(text))
+            for text in dependents:
+                conn.execute(text)
         except sqlite3.Error:
             conn.execute("ROLLBACK TO malnu_add_column")
             conn.execute("RELEASE malnu_add_column")
             return False, None
         conn.execute("RELEASE malnu_add_column")
+        if self._objects is not None:  # the same names again, with new rowids
+            folded = name.translate(_FOLD)
+            for r in owned:
+                key = str(r[1]).translate(_FOLD)
+                rows = [o for o in self._objects.get(key, []) if o[3].translate(_FOLD) != folded]
+                if rows:
+                    self._objects[key] = rows
+                else:
+                    self._objects.pop(key, None)
+            self._last_rowid = int(last)  # the new rows follow the rows left
+            self._read_objects(self._last_rowid)
         return True, None
 
     def _cached(self, kind: str, key: str, compute: Any) -> Any:
@@ -234,12 +294,8 @@ class SchemaState:
         return name
 
     def _real_name(self, table: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE name = ? COLLATE NOCASE "
-            "AND type IN ('table', 'view')",
-            (table,),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        row = self._first(table, "table", "view")
+        return None if row is None else row[2]
 
     def columns(self, table: str) -> list[ColumnInfo]:
         """Columns of ``table`` in order (empty when unknown)."""
@@ -312,9 +368,11 @@ class SchemaState:
         return found
 
     def _read_without_rowid(self, table: str) -> bool:
+        found = self._first(table, "table")
+        if found is None:
+            return False
         row = self.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'table'",
-            (table,),
+            "SELECT sql FROM sqlite_master WHERE rowid = ?", (found[0],)
         ).fetchone()
         return bool(row and row[0] and "WITHOUT ROWID" in " ".join(str(row[0]).upper().split()))
 
@@ -333,18 +391,12 @@ class SchemaState:
 
     def trigger_table(self, trigger: str) -> str | None:
         """The table a trigger is on, or None."""
-        row = self.conn.execute(
-            "SELECT tbl_name FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type = 'trigger'",
-            (trigger,),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        row = self._first(trigger, "trigger")
+        return None if row is None else row[3]
 
     def object_exists(self, name: str) -> bool:
         """True when a table, view, index or trigger named ``name`` (any case) exists."""
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
-        ).fetchone()
-        return row is not None
+        return bool(self._rows(name))
 
     def referencing_keys(self, table: str) -> list[tuple[str, list[Any]]]:
         """Foreign keys of other tables that point at ``table``: (child table, PRAGMA
