@@ -5,8 +5,8 @@ the stored value (booleans stored as 1/0 become ``t``/``f``, whole REALs become 
 psycopg's own row formatter (the one ``write_row`` uses) makes a chunk's COPY text in one
 buffer, which is hashed here (md5, in C) and sent with one write. While the copy goes on, a
 second connection has the destination print each committed key range the same way in SQL
-(:func:`.copytext.pg_line_sql`) and hash it: an equal row count and digest prove the range. A range whose
-bytes differ — a value stored in another layout (a timestamp written with a ``T``, a
+(:func:`.copytext.pg_line_sql`) and hash it: an equal row count and digest prove the range.
+A range whose bytes differ — a value stored in another layout (a timestamp written with a ``T``, a
 ``NUMERIC(10,2)``, a float of 16 digits or more) — is compared value by value
 (:func:`.verify.compare_table`), so a formatting difference costs time, never a false report.
 
