@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,13 +36,24 @@ def utc_now() -> str:
 
 
 @functools.cache
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (``uname`` where there is
+    one: the CLI's start-up then does not import ``socket``)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+@functools.cache
 def actor() -> str:
     """``user@host`` of the operator running this process (read once: every audit row asks)."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
         user = os.environ.get("USER", "unknown")
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
 
 
 @dataclass(frozen=True)
