@@ -17,11 +17,11 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, cast, overload
+from typing import BinaryIO, NamedTuple
 
 from malnu_tui.engine.data.errors import InputFileError
+from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
 
 DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
@@ -41,51 +41,6 @@ class SourceRecord(NamedTuple):
     fields: tuple[str | None, ...]
     raw: str
     error: str = ""  # a malformed record (the reader's complaint); rejected as it is
-
-
-Fields = tuple[str | None, ...]
-_TAIL = itemgetter(slice(1, None))
-
-
-class FlatRows(Sequence[Fields]):
-    """Rows of ``width`` fields kept as ONE flat list of values (row after row): what a
-    clean block of a file becomes at C speed. Iterating makes the row tuples in C; writers
-    that know it take :attr:`flat` as it is (a column is ``flat[j::width]``)."""
-
-    __slots__ = ("flat", "sep", "width")
-
-    def __init__(self, flat: list[str | None], width: int, sep: str = "") -> None:
-        self.flat = flat
-        self.width = width
-        self.sep = sep  # the delimiter of the file's lines these rows were split from
-
-    def __len__(self) -> int:
-        return len(self.flat) // self.width
-
-    @overload
-    def __getitem__(self, i: int) -> Fields: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Fields]: ...
-
-    def __getitem__(self, i: int | slice) -> Fields | Sequence[Fields]:
-        w = self.width
-        if isinstance(i, slice):
-            start, stop, step = i.indices(len(self))
-            if step == 1:
-                return FlatRows(self.flat[start * w : stop * w], w, self.sep)
-            return [self[k] for k in range(start, stop, step)]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return tuple(self.flat[i * w : (i + 1) * w])
-
-    def __iter__(self) -> Iterator[Fields]:
-        return zip(*[iter(self.flat)] * self.width, strict=False)
-
-    def column(self, j: int) -> list[str | None]:
-        return self.flat[j :: self.width]
 
 
 class RecordChunk(NamedTuple):
@@ -283,7 +238,6 @@ class CsvSource:
         # record per line); a block with quotes goes through the csv module, and a record
         # still open at the block's end (a quoted newline) is carried into the next block.
         # Each record keeps its starting line and raw text; no object per record.
-        fh = self._open()
         delim = self.format.delimiter
         width = len(self.header)
         ready: list[RecordChunk] = []
@@ -295,55 +249,6 @@ class CsvSource:
             if len(chunk.lines) >= size:
                 ready.append(chunk.done())
                 chunk = _Chunk()
-
-        def flat_block(lines: list[str], start: int) -> bool:
-            """A clean block — every line one record of the header's width, no empty field,
-            no blank line — becomes FlatRows chunks, split in C in one go (False: not clean,
-            read it line by line)."""
-            nonlocal chunk
-            n, sep = len(lines), delim
-            text = "".join(lines)
-            if "\r" in text:
-                text = text.replace("\r\n", "\n")
-                if "\r" in text:
-                    return False
-            if not text.endswith("\n"):
-                text += "\n"  # the file's last line
-            if (
-                text.count("\n") != n
-                or text.startswith(("\n", sep))
-                or "\n\n" in text
-                or sep + sep in text
-                or "\n" + sep in text
-                or sep + "\n" in text
-            ):
-                return False
-            # Each newline becomes the start of the next record's first field: the block has
-            # the right shape iff there are n × width fields (+ the last newline) and the
-            # fields at the row starts hold all n newlines (a field holds at most one).
-            parts = text.replace("\n", sep + "\n").split(sep)
-            if len(parts) != n * width + 1:
-                return False
-            heads = parts[width::width]
-            if "".join(heads).count("\n") != n:
-                return False
-            parts.pop()
-            parts[width::width] = map(_TAIL, heads[:-1])
-            if chunk.lines:
-                ready.append(chunk.done())
-                chunk = _Chunk()
-            for i in range(0, n, size):
-                m = min(size, n - i)
-                flat = parts if m == n else parts[i * width : (i + m) * width]
-                ready.append(
-                    RecordChunk(
-                        range(start + 1 + i, start + 1 + i + m),
-                        FlatRows(cast("list[str | None]", flat), width, sep),
-                        lines[i : i + m],
-                        {},
-                    )
-                )
-            return True
 
         def emit(line: int, fields: list[str], raw: str, error: str = "") -> None:
             nonlocal skip
@@ -392,8 +297,6 @@ class CsvSource:
             if skip and lines and lines[0].rstrip("\r\n"):
                 skip = False  # the header line, then the block as usual
                 lines, start = lines[1:], start + 1
-            if not skip and skip_header and lines and flat_block(lines, start):
-                return
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
             joined = "\n".join(stripped)
             sep = delim
@@ -421,13 +324,39 @@ class CsvSource:
                 done += take
                 full()
 
+        splitter = FlatSplitter(delim, width, self.format.encoding)
+        raw: BinaryIO = self.path.open("rb")
         try:
+            if raw.read(len(BOM)) != BOM:
+                raw.seek(0)
+            if splitter.usable:
+                blocks = _line_blocks(raw, self.format.encoding)
+            else:
+                blocks = _text_blocks(raw, self.format.encoding)
             carry: list[str] = []
             carry_start = 0
             base = 0  # index of the next line the file gives
-            while True:
-                block = fh.readlines(BLOCK_BYTES)
-                eof = not block
+            for data, block, eof in blocks:
+                if data is not None and not carry and skip and skip_header:
+                    rest = _drop_header(data)
+                    if rest is not None:
+                        data, skip = rest, False
+                        base += 1
+                if data is not None and not carry and not skip:
+                    clean = splitter.split(data, eof=eof)
+                    if clean is not None:  # a clean block: one chunk, split in one go
+                        rows, raws = clean
+                        if chunk.lines:
+                            ready.append(chunk.done())
+                            chunk = _Chunk()
+                        n = len(raws)
+                        ready.append(RecordChunk(range(base + 1, base + 1 + n), rows, raws, {}))
+                        base += n
+                        while ready:
+                            yield ready.pop(0)
+                        continue
+                if data is not None:
+                    block = _readlines(data.decode(self.format.encoding))
                 start = carry_start if carry else base
                 lines = carry + block if carry else block
                 base += len(block)
@@ -447,7 +376,45 @@ class CsvSource:
         except UnicodeDecodeError:
             raise self._decode_error() from None
         finally:
-            fh.close()
+            raw.close()
+
+
+def _readlines(text: str) -> list[str]:
+    """Lines as a file opened with ``newline=""`` gives them (``\n``, ``\r\n``, ``\r``)."""
+    return io.StringIO(text, newline="").readlines()
+
+
+Block = tuple[bytes | None, list[str], bool]
+
+
+def _line_blocks(raw: BinaryIO, encoding: str) -> Iterator[Block]:
+    """Blocks of whole lines as bytes (an encoding that keeps ASCII bytes as they are);
+    the lines are made by the caller only when the block is not clean."""
+    # A quarter of the text path's block: a clean block is one chunk of a few thousand rows.
+    for data, eof in byte_blocks(raw, max(1, BLOCK_BYTES // 4)):
+        yield data, [], eof
+
+
+def _drop_header(data: bytes) -> bytes | None:
+    """The block without its first line when that line is a plain header (not blank, no
+    quote, ``\n`` or ``\r\n`` line end); None: let the record reader find the header."""
+    nl = data.find(b"\n")
+    if nl < 0:
+        return None
+    first = data[:nl].removesuffix(b"\r")
+    if not first.strip() or b'"' in first or b"\r" in first:
+        return None
+    return data[nl + 1 :]
+
+
+def _text_blocks(raw: BinaryIO, encoding: str) -> Iterator[Block]:
+    """Any other encoding: lines decoded by the io module."""
+    fh = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
+    while True:
+        block = fh.readlines(BLOCK_BYTES)
+        yield None, block, not block
+        if not block:
+            return
 
 
 class _Chunk:

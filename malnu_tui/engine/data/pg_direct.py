@@ -7,7 +7,7 @@ For a plain insert this writer tries first, in the same unit: every row is still
 and checked by the client as on every backend (rows it rejects are never sent), but the rows
 go to the table with ``COPY … FROM STDIN``: a clean block of the file (:class:`FlatRows`:
 complete records of the header's width, no quote, no empty field) is sent as its own text
-(``FORMAT csv``, BOM dropped, UTF-8, line ends made ``\\n``) while the client reads the next;
+(``FORMAT csv``, BOM dropped, in UTF-8, line ends ``\\n``) while the client reads the next;
 other rows go in COPY's text format. If the database refuses any row (a CHECK, UNIQUE, NOT
 NULL, a value its type refuses) the whole COPY fails and this writer raises
 :class:`DirectRefused`: the import rolls the unit back and starts over on the temp path, which
@@ -22,8 +22,8 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.data.csvsource import FlatRows
 from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.pg_writer import ROW_STATES, PgUnit
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome
@@ -36,6 +36,7 @@ class PostgresDirectWriter(PgUnit):
         self._mode: Literal["csv", "text", ""] = ""
         self._sep = ""
         self._copied = 0
+        self._utf8 = self.conn.info.encoding in ("utf-8", "utf8")
 
     def _open_copy(self, mode: Literal["csv", "text"], sep: str = "") -> None:
         if self._mode == mode and self._sep == sep:
@@ -70,13 +71,11 @@ class PostgresDirectWriter(PgUnit):
         try:
             if _raw_ok(values, len(self.spec.columns)):
                 assert isinstance(values, FlatRows)
-                text = "".join(rows.raws)
-                if "\r" in text:
-                    text = text.replace("\r\n", "\n")
-                if not text.endswith("\n"):
-                    text += "\n"
                 self._open_copy("csv", values.sep)
-                self._copy.write(text)
+                if values.data is not None and self._utf8:
+                    self._copy.write(values.data)  # the file's own bytes
+                else:
+                    self._copy.write(values.text)
             else:
                 self._open_copy("text")
                 pgcopy.copy_rows(self.conn, self._t, self.spec.columns, values, copy=self._copy)
@@ -102,6 +101,6 @@ def _raw_ok(values: object, width: int) -> bool:
     """A batch whose raw lines are its rows in CSV as PostgreSQL reads them: a clean block
     of the file (FlatRows) of the table's width. A one-column line ``\\.`` would end COPY's
     data: such a block goes in text format."""
-    if not isinstance(values, FlatRows) or not values.sep or values.width != width:
+    if not isinstance(values, FlatRows) or not values.text or values.width != width:
         return False
     return width > 1 or "\\." not in values.flat

@@ -16,7 +16,8 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import NamedTuple
 
-from malnu_tui.engine.data.csvsource import FlatRows, RecordChunk, SourceRecord
+from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
 from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
 from malnu_tui.engine.data.transform import StepFailed, Value, bool_step

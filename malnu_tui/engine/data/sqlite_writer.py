@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.data.csvsource import FlatRows
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.data.sqlwrite import upsert_sql

@@ -141,11 +141,13 @@ class SqliteDialect(ABC):
         cursor: str | None = None,
         since: str | None = None,
         upto: Key | None = None,
+        select: str | None = None,
     ) -> Iterator[list[Row]]:
+        """(See :class:`Side`.) ``select``: another select list (the key columns as they are)."""
         page_rows = min(page_rows, self.read_page_cap)
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
-        base = f"SELECT {self._select_list(shape)} FROM {q(shape.name)}"
+        base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
         extra = f"({q(cursor)} >= ? OR {q(cursor)} IS NULL)" if cursor else ""
         while True:
             where, params = self._where(shape, (after, upto))
