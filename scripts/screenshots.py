@@ -30,11 +30,11 @@ from malnu_tui.tui.screens.wizard import WizardScreen  # noqa: E402
 from malnu_tui.tui.widgets.target_panel import TargetPanel  # noqa: E402
 from tests.tui_demo import (  # noqa: E402
     FIXED_ROOT,
-    ORDERS,
     Demo,
     add_backups,
     add_orders,
     build_demo,
+    sql_checked,
     take_lock_elsewhere,
     wait_until,
 )
@@ -80,22 +80,11 @@ async def sql_view(pilot: Pilot[Any], app: MalnuApp) -> None:
     )
 
 
-async def sql_checked(pilot: Pilot[Any], app: MalnuApp) -> None:
+async def sql_check(pilot: Pilot[Any], app: MalnuApp) -> None:
     """The SQL view of a migration PostgreSQL rejects, after the check ran on the server."""
-    from malnu_tui.tui.screens.sql_view import SqlViewScreen
-
     await home(pilot, app)
     await pilot.press("home", *["down"] * 9, "enter")
-    await wait_until(
-        pilot,
-        lambda: (
-            isinstance(app.screen, SqlViewScreen)
-            and app.screen.status.filename == ORDERS
-            and app.screen.bundle is not None
-            and app.screen.check is not None
-        ),
-        timeout=30,
-    )
+    await wait_until(pilot, lambda: sql_checked(app), timeout=30)
 
 
 async def rollback_preview(pilot: Pilot[Any], app: MalnuApp) -> None:
@@ -223,7 +212,7 @@ SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] 
     "status-80x24": (status, (80, 24), None),
     "sql-view": (sql_view, (120, 36), None),
     "sql-diff-80x24": (sql_view, (80, 24), None),
-    "sql-checked-80x24": (sql_checked, (80, 24), add_orders),
+    "sql-checked-80x24": (sql_check, (80, 24), add_orders),
     "rollback-preview": (rollback_preview, None, None),
     "rollback-confirm": (rollback_confirm, None, None),
     "rollback-verification": (rollback_verification, None, None),

@@ -187,8 +187,7 @@ def test_sql_view_checked_on_postgresql(
     snap_compare: SnapCompare, demo: Demo, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """80×24: a statement PostgreSQL rejects, with its message, after the check ran."""
-    from malnu_tui.tui.screens.sql_view import SqlViewScreen
-    from tests.tui_demo import ORDERS, add_orders
+    from tests.tui_demo import add_orders, sql_checked
 
     add_orders(demo)
     monkeypatch.setenv("MALNU_PARITY_DATABASE", pg_url)
@@ -199,16 +198,7 @@ def test_sql_view_checked_on_postgresql(
 
     async def run(pilot: Pilot[Any]) -> None:
         await steps(("home", *["down"] * 9, "enter"))(pilot)
-        app = pilot.app
-        await wait_until(
-            pilot,
-            lambda: (
-                isinstance(app.screen, SqlViewScreen)
-                and app.screen.status.filename == ORDERS
-                and app.screen.bundle is not None
-                and app.screen.check is not None
-            ),
-        )
+        await wait_until(pilot, lambda: sql_checked(pilot.app))  # type: ignore[arg-type]
         await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)

@@ -11,7 +11,16 @@ from textual.widgets import DataTable, Static
 
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.sql_view import SqlViewScreen
-from tests.tui_demo import ORDERS, Demo, add_orders, build_demo, wait_until
+from tests.tui_demo import (
+    ORDERS,
+    Demo,
+    add_orders,
+    build_demo,
+    demo_app,
+    sql_checked,
+    status_loaded,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -28,32 +37,14 @@ def demo(tmp_path: Path) -> Demo:
     return d
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
 async def open_sql_view(pilot: object, app: MalnuApp, row: int) -> SqlViewScreen:
-    from malnu_tui.tui.screens.status import StatusScreen
-    from malnu_tui.tui.widgets.target_panel import TargetPanel
-
-    def loaded() -> bool:
-        s = app.screen
-        return isinstance(s, StatusScreen) and all(p.report for p in s.query(TargetPanel))
-
-    await wait_until(pilot, loaded)
+    """The SQL view of the status table's ``row``, once loaded and checked."""
+    await wait_until(pilot, lambda: status_loaded(app))
     await pilot.press("home", *["down"] * row, "enter")  # type: ignore[attr-defined]
-    await wait_until(
-        pilot,
-        lambda: (
-            isinstance(app.screen, SqlViewScreen)
-            and app.screen.bundle is not None
-            and not app.screen.checking
-        ),
-        timeout=30,
-    )
+    await wait_until(pilot, lambda: isinstance(app.screen, SqlViewScreen))
     screen = app.screen
     assert isinstance(screen, SqlViewScreen)
+    await wait_until(pilot, lambda: sql_checked(app, screen.status.filename), timeout=30)
     return screen
 
 
@@ -79,7 +70,7 @@ async def test_a_statement_postgresql_rejects_shows_rejected_with_its_message(
     demo: Demo, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MALNU_PARITY_DATABASE", pg_url)
-    app = make_app(demo)
+    app = demo_app(demo)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_sql_view(pilot, app, 9)  # the orders migration, pending
         assert screen.status.filename == ORDERS
@@ -113,7 +104,7 @@ async def test_a_statement_postgresql_rejects_shows_rejected_with_its_message(
 
 
 async def test_without_a_server_the_view_says_not_checked_and_never_ok(demo: Demo) -> None:
-    app = make_app(demo)
+    app = demo_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_sql_view(pilot, app, 9)
         line = check_line(screen)
@@ -129,7 +120,7 @@ async def test_a_server_that_is_not_postgresql_is_named(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MALNU_PARITY_DATABASE", "staging")  # a target's name: a SQLite one
-    app = make_app(demo)
+    app = demo_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_sql_view(pilot, app, 9)
         assert check_line(screen).startswith(

@@ -336,3 +336,18 @@ def add_orders(demo: Demo) -> None:
     """Add the ORDERS migration (pending, the tenth row) and its rollback to the demo."""
     (demo.root / "migrations" / ORDERS).write_text(ORDERS_SQL, encoding="utf-8")
     (demo.root / "rollback" / ORDERS).write_text("DROP TABLE orders;\n", encoding="utf-8")
+
+
+def sql_checked(app: MalnuApp, filename: str = ORDERS) -> bool:
+    """The SQL view of ``filename`` is in front, its SQL loaded and its PostgreSQL check done
+    (or found no server)."""
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    s = app.screen
+    return (
+        isinstance(s, SqlViewScreen)
+        and s.status.filename == filename
+        and s.bundle is not None
+        and s.check is not None
+        and not s.checking
+    )
