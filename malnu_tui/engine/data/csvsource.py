@@ -183,6 +183,8 @@ class CsvSource:
             raise InputFileError(str(self.path), "empty file: no header row", line=1)
         self.header: tuple[str, ...] = tuple((f or "").strip() for f in first.fields)
         self.description = f"{self.path.name} ({self.format.describe()})"
+        # The sha256 of the file's bytes, once a pass over every record has read them all.
+        self.digest: str | None = None
 
     def _decode_error(self) -> InputFileError:
         """The first line holding a byte the encoding cannot decode, as an error."""
@@ -326,11 +328,15 @@ class CsvSource:
 
         splitter = FlatSplitter(delim, width, self.format.encoding)
         raw: BinaryIO = self.path.open("rb")
+        self.digest = None
+        digest = hashlib.sha256()  # of the file's bytes, as they are read
         try:
             if raw.read(len(BOM)) != BOM:
                 raw.seek(0)
+            else:
+                digest.update(BOM)
             if splitter.usable:
-                blocks = _line_blocks(raw, self.format.encoding)
+                blocks = _line_blocks(raw, digest)
             else:
                 blocks = _text_blocks(raw, self.format.encoding)
             carry: list[str] = []
@@ -373,6 +379,8 @@ class CsvSource:
                     break
             if chunk.lines:
                 yield chunk.done()
+            if splitter.usable:
+                self.digest = digest.hexdigest()
         except UnicodeDecodeError:
             raise self._decode_error() from None
         finally:
@@ -387,11 +395,13 @@ def _readlines(text: str) -> list[str]:
 Block = tuple[bytes | None, list[str], bool]
 
 
-def _line_blocks(raw: BinaryIO, encoding: str) -> Iterator[Block]:
+def _line_blocks(raw: BinaryIO, digest: hashlib._Hash) -> Iterator[Block]:
     """Blocks of whole lines as bytes (an encoding that keeps ASCII bytes as they are);
-    the lines are made by the caller only when the block is not clean."""
+    the lines are made by the caller only when the block is not clean. Each block goes
+    into ``digest`` too (the file's sha256 comes with the read, not from a second one)."""
     # A quarter of the text path's block: a clean block is one chunk of a few thousand rows.
     for data, eof in byte_blocks(raw, max(1, BLOCK_BYTES // 4)):
+        digest.update(data)
         yield data, [], eof
 
 

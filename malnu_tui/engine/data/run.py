@@ -310,7 +310,6 @@ def _execute(
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
         raise SchemaMismatch(request.table, check.problems)
-    sha = file_sha256(request.file) if request.file is not None else None
     # D1's staging table has no column types: it gets real numbers.
     builder = RowBuilder(
         schema,
@@ -375,6 +374,7 @@ def _execute(
             before, read, stopped = stream(writer)
             outcome = writer.finish(limit)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
+        sha = _sha256(request, source, stopped)
         for r in _with_raw(list(outcome.rejections), source):
             rejects.add(r)
         rejects.close()
@@ -431,6 +431,15 @@ def _execute(
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
     )
+
+
+def _sha256(request: ImportRequest, source: Source, stopped: bool) -> str | None:
+    """The file's sha256: read along with the records when the whole file was read."""
+    if request.file is None:
+        return None
+    if isinstance(source, CsvSource) and source.digest is not None and not stopped:
+        return source.digest
+    return file_sha256(request.file)
 
 
 def _check_balance(read: int, o: WriteOutcome, rejected: int, on_conflict: OnConflict) -> None:
