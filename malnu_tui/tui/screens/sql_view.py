@@ -286,8 +286,9 @@ class SqlViewScreen(Screen[None]):
         from malnu_tui.engine.errors import MalnuError
         from malnu_tui.engine.urls import check_server
 
+        targets = self._targets()
         try:
-            url = check_server(self.target, self._targets())
+            url = check_server(self.target, targets)
         except MalnuError as exc:
             self.check = SqlCheck(None, str(exc))
             self._show_check()
@@ -298,12 +299,11 @@ class SqlViewScreen(Screen[None]):
             return
         self.check, self.checking = None, True
         self.query_one("#check-line", Static).update(checking_line(url))
-        self._check()
+        self._check(targets)
 
     @work(thread=True, exclusive=True, group="sql-check")
-    def _check(self) -> None:
+    def _check(self, targets: dict[str, Target]) -> None:
         with reporting(self, "check"):
-            targets = self._targets()
             self.post_message(
                 SqlChecked(check_sql(self.target, targets, self.mset, self.status.filename))
             )
