@@ -139,16 +139,26 @@ class RollbackFile:
 
     path: Path
 
-    @property
+    @cached_property
     def filename(self) -> str:
         return self.path.name
 
+    def _bytes(self) -> bytes:
+        """The file's bytes, read once when small (the lint's cache key and the lint itself
+        both want them)."""
+        data: bytes | None = self.__dict__.get("_data")
+        if data is None:
+            data = _read(str(self.path))
+            if len(data) <= KEEP_TEXT_BYTES:
+                self.__dict__["_data"] = data  # as cached_property does (frozen dataclass)
+        return data
+
     @cached_property
     def checksum(self) -> str:
-        return checksum_bytes(_read(str(self.path)))
+        return checksum_bytes(self._bytes())
 
     def read_text(self) -> str:
-        return _decode(self.path, _read(str(self.path)))
+        return _decode(self.path, self._bytes())
 
     def parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text())
@@ -170,7 +180,7 @@ class Migration:
     # run use the very text the checksum was taken of, and no file is read twice.
     text: str | None = field(default=None, repr=False, compare=False)
 
-    @property
+    @cached_property
     def filename(self) -> str:
         return self.path.name
 
@@ -231,6 +241,8 @@ def _header(text: str) -> dict[str, str]:
 
 
 def _split_deps(value: str) -> list[str]:
+    if not value:
+        return []
     return [t for t in re.split(r"[,\s]+", value.strip()) if t.lower() not in _NONE_WORDS]
 
 
@@ -285,9 +297,10 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _parse_name(path: Path, kind: str) -> tuple[str, str]:
-    """(version, name) of a migration or rollback file name, or a MigrationFileError."""
-    m = _NAME.match(path.name)
+def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
+    """(version, name) of a migration or rollback file ``fname`` (``path``), or a
+    MigrationFileError."""
+    m = _NAME.match(fname)
     if not m:
         raise MigrationFileError(
             str(path), f"bad {kind} file name (expected YYYYMMDD_HHMMSS_name.sql)"
@@ -307,7 +320,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     rollbacks: dict[str, RollbackFile] = {}
     for fname, _fpath in _sql_files(rollback_dir):
         path = rollback_dir / fname
-        version, _name = _parse_name(path, "rollback")
+        version, _name = _parse_name(path, fname, "rollback")
         if version in rollbacks:
             raise MigrationFileError(
                 str(path),
@@ -319,7 +332,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
     seen: dict[str, Path] = {}
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
-        version, name = _parse_name(path, "migration")
+        version, name = _parse_name(path, fname, "migration")
         if version in seen:
             raise MigrationFileError(
                 str(path), f"duplicate version {version} (also {seen[version].name})"
@@ -352,6 +365,8 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
 
 
 def _check_dependencies(found: list[Migration]) -> None:
+    if not any(m.dependencies for m in found):
+        return
     index: dict[str, int] = {}
     for i, mig in enumerate(found):
         index[mig.filename] = i

@@ -47,8 +47,13 @@ class FastCopy:
     COPY text and its digest, and a verifier that checks each committed range on its own
     connection while the copy goes on."""
 
-    def __init__(self, s: SyncSession, shape: TableShape, select: str) -> None:
+    def __init__(
+        self, s: SyncSession, shape: TableShape, select: str, own_connection: bool = True
+    ) -> None:
         self.s, self.shape, self.select = s, shape, select
+        # The destination hashes ranges on a connection of its own while the main one copies;
+        # a read-only comparison leaves the main one idle and uses it.
+        self.own_connection = own_connection
         self.src: SqliteSide = s.src  # type: ignore[assignment]
         self.dst: PostgresSide = s.dst  # type: ignore[assignment]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-verify")
@@ -57,7 +62,9 @@ class FastCopy:
         self.dst.copy_bytes([])  # its formatter made here, before the reading thread uses it
 
     @staticmethod
-    def start(s: SyncSession, shape: TableShape, direct: bool) -> FastCopy | None:
+    def start(
+        s: SyncSession, shape: TableShape, direct: bool, *, own_connection: bool = True
+    ) -> FastCopy | None:
         """The fast path for this table, or None when it does not apply."""
         from malnu_tui.engine.sync.side_postgres import PostgresSide
         from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
@@ -69,7 +76,7 @@ class FastCopy:
         if direct and not s.dst.stamps_by_default(shape.name):
             return None
         select = sqlite_select(shape, q)
-        return None if select is None else FastCopy(s, shape, select)
+        return None if select is None else FastCopy(s, shape, select, own_connection)
 
     def pages(
         self, after: Key | None, page_rows: int
@@ -114,6 +121,8 @@ class FastCopy:
         self._checks.append((bounds, rows, digest, self._pool.submit(self._digest, bounds)))
 
     def _digest(self, bounds: Bounds) -> tuple[int, str | None]:
+        if not self.own_connection:
+            return self.dst.copy_digest(self.shape, bounds)
         if self._side is None:
             from malnu_tui.engine.sync.session import open_side
 
@@ -135,6 +144,28 @@ class FastCopy:
         finally:
             self.close()
         yield from compare_table(self.s.src, self.s.dst, self.shape, bounds=(end, None))
+
+    def compare(self, page_rows: int) -> Iterator[RangeResult]:
+        """``sync verify`` of the table by bytes: the source's pages as COPY text hashed here,
+        each page's key range hashed by the destination meanwhile; proved ranges are reported
+        as they come, the others compared value by value once the source is read."""
+        try:
+            lo: Key | None = None
+            kidx = self.shape.key_index
+            with contextlib.closing(self.pages(None, page_rows)) as pages:
+                for page, _data, digest in pages:
+                    hi = tuple(page[-1][i] for i in kidx)
+                    self.committed((lo, hi), len(page), digest)
+                    lo = hi
+                    while self._checks and self._checks[0][3].done():
+                        bounds, rows, mine, theirs = self._checks[0]
+                        if theirs.result() != (rows, mine):
+                            break  # compared after the reading thread is done with the source
+                        self._checks.pop(0)
+                        yield RangeResult(bounds, rows, ())
+            yield from self.results(lo)
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
