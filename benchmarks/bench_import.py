@@ -4,7 +4,9 @@ with the peak RSS of our process at 100,000 and 1,000,000 rows (memory must stay
 
 Standalone: `.venv/bin/python benchmarks/bench_import.py [--rows 100000 1000000] [--runs 3]`
 (`benchmarks/run` runs every bench_*.py). Targets: within 1.5× of `.import` and 1.3× of
-`\\copy`.
+`\\copy`. Last, the Python floors at the largest size (the csv module alone, ``executemany``
+of ``csv.reader`` in one transaction, psycopg's COPY fed the raw file), against the tools'
+floors of the same run.
 
 Both sides run as processes, as an operator runs them, each into a fresh empty table with the
 same primary key. Ours does more than the baselines: it checks every value against the column's
@@ -67,15 +69,18 @@ def make_csv(path: Path, rows: int) -> None:
             fh.write(f"{i},{i:010d},{name},siswa{i}@malnu.sch.id,{rnd.randint(0, 100)}\n")
 
 
-def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+def run_measured(
+    argv: list[str], env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one process."""
+    environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in drop}
     started = time.perf_counter()
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
+        env=environ,
     )
     assert proc.stderr is not None
     err = proc.stderr.read()
@@ -98,12 +103,16 @@ def best(
 
 
 OURS = [sys.executable, "-m", "malnu_tui"]
+PYCACHE = Path(tempfile.gettempdir()) / "malnu-bench-import-pycache"
 
 
 def ours(url: str, csv_path: Path) -> Callable[[], tuple[float, int]]:
-    """``malnu-tui import`` of the file into ``students`` (no backup: measured elsewhere)."""
+    """``malnu-tui import`` of the file into ``students`` (no backup: measured elsewhere).
+    Bytecode is cached (outside the checkout) as an installed package has it, whatever
+    PYTHONDONTWRITEBYTECODE says here; the first of the runs writes it."""
     argv = [*OURS, "--database", url, "import", str(csv_path), "--table", "students", "--yes"]
-    return lambda: run_measured([*argv, "--no-backup"], {"MALNU_ASSUME_NO_TTY": "1"})
+    env = {"MALNU_ASSUME_NO_TTY": "1", "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    return lambda: run_measured([*argv, "--no-backup"], env, drop=("PYTHONDONTWRITEBYTECODE",))
 
 
 def bench_sqlite(work: Path, csv_path: Path, rows: int, runs: int) -> dict[str, tuple[float, int]]:
@@ -153,6 +162,62 @@ def bench_postgres(
     return out
 
 
+def python_floors(csv_path: Path, work: Path, pg_url: str | None, runs: int) -> dict[str, float]:
+    """What plain Python reaches on the same file, in this process (no start-up, no checks):
+    the csv module alone; ``executemany`` of ``csv.reader`` in one SQLite transaction;
+    psycopg's COPY fed the file's raw blocks. They say how close to the tools' floors a
+    Python import can get at all."""
+    import csv
+
+    def reader() -> None:
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            for _ in csv.reader(fh):
+                pass
+
+    def sqlite_many() -> None:
+        db = work / "floor.db"
+        for p in work.glob("floor.db*"):
+            p.unlink()
+        conn = sqlite3.connect(str(db), isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(DDL)
+        conn.execute("BEGIN")
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            next(rows)
+            conn.executemany("INSERT INTO students VALUES (?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        conn.close()
+
+    def pg_copy() -> None:
+        import psycopg
+
+        assert pg_url is not None
+        with psycopg.connect(pg_url) as c:
+            c.execute("DROP TABLE IF EXISTS students")
+            c.execute(DDL)
+            with (
+                c.cursor() as cur,
+                cur.copy("COPY students FROM STDIN (FORMAT csv, HEADER true)") as cp,
+                csv_path.open("rb") as fh,
+            ):
+                while block := fh.read(1 << 20):
+                    cp.write(block)
+
+    def best_of(fn: Callable[[], None]) -> float:
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    out = {"csv.reader": best_of(reader), "sqlite executemany": best_of(sqlite_many)}
+    if pg_url is not None:
+        out["psycopg COPY"] = best_of(pg_copy)
+    return out
+
+
 def report(
     title: str, base_name: str, goal: float, results: dict[int, dict[str, tuple[float, int]]]
 ) -> None:
@@ -184,13 +249,13 @@ def main() -> int:
             files[n] = work / f"students_{n}.csv"
             make_csv(files[n], n)
             print(f"{n:,} rows: {files[n].stat().st_size / 1e6:.0f} MB CSV")
+        largest = max(args.rows)
+        tool_floor: dict[str, float] = {}
+        floors: dict[str, float] = {}
         if shutil.which("sqlite3"):
-            report(
-                "SQLite (WAL file) — best of runs",
-                "sqlite3 .import",
-                1.5,
-                {n: bench_sqlite(work, files[n], n, args.runs) for n in args.rows},
-            )
+            results = {n: bench_sqlite(work, files[n], n, args.runs) for n in args.rows}
+            report("SQLite (WAL file) — best of runs", "sqlite3 .import", 1.5, results)
+            tool_floor["sqlite"] = results[largest]["base"][0]
         else:
             print("\nSQLite: skipped (no sqlite3 CLI)")
         if not args.skip_pg:
@@ -204,18 +269,29 @@ def main() -> int:
                 c.execute("CREATE DATABASE bench")
             url = cluster.url("bench")
             try:
-                report(
-                    f"PostgreSQL {cluster.bin_dir.parent.name} — best of runs",
-                    "psql \\copy",
-                    1.3,
-                    {
-                        n: bench_postgres(url, cluster.bin("psql"), files[n], n, args.runs)
-                        for n in args.rows
-                    },
-                )
+                pg = {
+                    n: bench_postgres(url, cluster.bin("psql"), files[n], n, args.runs)
+                    for n in args.rows
+                }
+                title = f"PostgreSQL {cluster.bin_dir.parent.name} — best of runs"
+                report(title, "psql \\copy", 1.3, pg)
+                tool_floor["postgresql"] = pg[largest]["base"][0]
+                floors = python_floors(files[largest], work, url, args.runs)
             finally:
                 stop_cluster(cluster.bin_dir, cluster.data_dir)
                 shutil.rmtree(base, ignore_errors=True)
+        if not floors:
+            floors = python_floors(files[largest], work, None, args.runs)
+        print(f"\nPython floors, {largest:,} rows, in this process (no start-up, no checks)")
+        against = {
+            "csv.reader": "sqlite",
+            "sqlite executemany": "sqlite",
+            "psycopg COPY": "postgresql",
+        }
+        for name, t in floors.items():
+            base = tool_floor.get(against[name])
+            vs = f"{t / base:5.2f}× the {against[name]} tool's floor" if base else ""
+            print(f"  {name:>20}  {t:6.2f} s  {vs}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

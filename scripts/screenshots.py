@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from tests.tui_demo import (  # noqa: E402
     FIXED_ROOT,
     Demo,
     add_backups,
+    add_orders,
     build_demo,
+    sql_checked,
     take_lock_elsewhere,
     wait_until,
 )
@@ -75,6 +78,13 @@ async def sql_view(pilot: Pilot[Any], app: MalnuApp) -> None:
     await wait_until(
         pilot, lambda: isinstance(app.screen, SqlViewScreen) and app.screen.bundle is not None
     )
+
+
+async def sql_check(pilot: Pilot[Any], app: MalnuApp) -> None:
+    """The SQL view of a migration PostgreSQL rejects, after the check ran on the server."""
+    await home(pilot, app)
+    await pilot.press("home", *["down"] * 9, "enter")
+    await wait_until(pilot, lambda: sql_checked(app), timeout=30)
 
 
 async def rollback_preview(pilot: Pilot[Any], app: MalnuApp) -> None:
@@ -202,6 +212,7 @@ SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] 
     "status-80x24": (status, (80, 24), None),
     "sql-view": (sql_view, (120, 36), None),
     "sql-diff-80x24": (sql_view, (80, 24), None),
+    "sql-checked-80x24": (sql_check, (80, 24), add_orders),
     "rollback-preview": (rollback_preview, None, None),
     "rollback-confirm": (rollback_confirm, None, None),
     "rollback-verification": (rollback_verification, None, None),
@@ -265,11 +276,37 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.pop("NO_COLOR", None)
-    for name in args.names or list(SHOTS):
-        svg = asyncio.run(shoot(name, (width, height), out))
-        png = to_png(svg)
-        print(svg.relative_to(REPO) if svg.is_relative_to(REPO) else svg, "+ png" if png else "")
+    names = args.names or list(SHOTS)
+    with parity_server("sql-checked-80x24" in names):
+        for name in names:
+            svg = asyncio.run(shoot(name, (width, height), out))
+            png = to_png(svg)
+            shown = svg.relative_to(REPO) if svg.is_relative_to(REPO) else svg
+            print(shown, "+ png" if png else "")
     return 0
+
+
+@contextlib.contextmanager
+def parity_server(needed: bool) -> Iterator[None]:
+    """$MALNU_PARITY_DATABASE for the SQL view's check: as set, else a throwaway cluster (the
+    tests' own) for the run."""
+    if not needed or os.environ.get("MALNU_PARITY_DATABASE"):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    from tests.fixtures_pg import create_database, start_cluster, stop_cluster
+
+    base = Path(tempfile.mkdtemp(prefix="malnu-pg-shots-"))
+    cluster = start_cluster(base)
+    try:
+        os.environ["MALNU_PARITY_DATABASE"] = cluster.url(create_database(cluster, "shots"))
+        yield
+    finally:
+        os.environ.pop("MALNU_PARITY_DATABASE", None)
+        stop_cluster(cluster.bin_dir, cluster.data_dir)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

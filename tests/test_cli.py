@@ -232,3 +232,32 @@ def test_every_migration_command(db_target: DbTarget, mdirs: MigrationDirs) -> N
     assert {"apply", "rollback", "repair", "clear-failed"} <= set(actions)
     failed = [e for e in log if e["action"] == "apply" and e["outcome"] == "failed"]
     assert failed and "@" in failed[0]["actor"]
+
+
+def test_progress_lines_are_written_in_batches_and_none_is_held_back() -> None:
+    """`up` writes its progress lines in batches (a thousand small migrations are not
+    thousands of writes into a pipe), yet a line waiting alone — a long migration's "…"
+    line — goes out by itself (the writer's thread), and every line is out at the end."""
+    import io
+    import time
+
+    from malnu_tui.cli.paced import PacedLines
+
+    class Counting(io.StringIO):
+        writes = 0
+
+        def write(self, s: str) -> int:
+            self.writes += 1
+            return super().write(s)
+
+    stream = Counting()
+    with PacedLines(stream, interval=0.05) as out:
+        for i in range(200):
+            out.line(f"line {i}")
+        deadline = time.monotonic() + 30
+        while not stream.getvalue().endswith("line 199\n") and time.monotonic() < deadline:
+            time.sleep(0.01)  # nobody writes: the thread must
+        assert stream.getvalue().endswith("line 199\n")
+        out.line("last")
+    assert stream.getvalue() == "".join(f"line {i}\n" for i in range(200)) + "last\n"
+    assert stream.writes < 100

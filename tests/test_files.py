@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine import sqlsplit
 from malnu_tui.engine.errors import MigrationFileError
 from malnu_tui.engine.files import checksum_bytes, discover, normalise_version
 from malnu_tui.engine.sqlsplit import SplitError, split_statements, strip_template
@@ -39,6 +42,35 @@ def test_split_errors_name_the_line() -> None:
         split_statements("SELECT 1; /* never closed")
     with pytest.raises(SplitError):
         split_statements("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1;")
+
+
+def _split_outcome(split: Callable[[str], object], sql: str) -> object:
+    try:
+        return split(sql)
+    except SplitError as exc:
+        return ("SplitError", str(exc), exc.line)
+
+
+def test_split_fast_path_gives_what_the_full_scanner_gives() -> None:
+    """Scripts with only ``--`` comments, '…' strings and ``;`` take a short path: on random
+    scripts of such pieces (and of pieces that send them to the full scanner) both agree,
+    statements, lines and errors alike."""
+    pieces = [
+        *("a", "E", "e", " ", "\n", "\r\n", "\t", ";", ";", "'", "''", "--", "-", "/", "*"),
+        *("x'y'", "e'", "E'x'", "BEGIN", "END", "CASE", "CREATE", "(", ")", "é", "\u2003"),
+        *("\x1c", "SELECT 1", "INSERT INTO t VALUES ('a;b')", "-- c;'\n", "\n-- d\n"),
+    ]
+    rare = ["TRIGGER", "$", '"', "\\", "/*", "stdin", "[", "`", "\r"]
+    rng = random.Random(9)
+    simple = 0
+    for _ in range(20_000):
+        sql = "".join(
+            rng.choice(rare if rng.random() < 0.02 else pieces) for _ in range(rng.randint(0, 20))
+        )
+        lf = sql.replace("\r\n", "\n").replace("\r", "\n")
+        simple += sqlsplit._is_simple(lf)
+        assert _split_outcome(split_statements, sql) == _split_outcome(sqlsplit._split_full, lf)
+    assert simple > 10_000  # the short path was taken most of the time
 
 
 def test_strip_template() -> None:
@@ -139,3 +171,16 @@ def test_split_postgresql_dollar_quoted_bodies() -> None:
     assert got[0].text.endswith("LANGUAGE plpgsql")
     with pytest.raises(SplitError):
         split_statements("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1;")
+
+
+def test_a_migration_runs_the_text_its_checksum_was_taken_of(mdirs: MigrationDirs) -> None:
+    """Discovery keeps the text it read: a file edited after discovery does not change the
+    statements of this set (whose recorded checksum is of the text read), and is not read
+    again; a new discovery sees the edit."""
+    path = mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    m = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    path.write_text("CREATE TABLE b (id INTEGER);\n", encoding="utf-8")
+    assert [s.text for s in m.statements()] == ["CREATE TABLE a (id INTEGER)"]
+    assert m.checksum == checksum_bytes(b"CREATE TABLE a (id INTEGER);\n")
+    again = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    assert [s.text for s in again.statements()] == ["CREATE TABLE b (id INTEGER)"]

@@ -247,3 +247,46 @@ def test_each_import_is_one_run_row_for_monitoring(imp: ImportTarget, tmp_path: 
     assert [(r[0], r[1]) for r in runs] == [("import students", "ok"), ("import users", "failed")]
     assert json.loads(runs[0][2])["counts"]["inserted"] == 7
     assert "not committed" in json.loads(runs[1][2])["error"]
+
+
+def test_clean_blocks_take_the_fast_path_and_a_bad_row_far_in_is_still_named(
+    imp: ImportTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean file goes the fast way (PostgreSQL: COPY straight into the table); a row the
+    database refuses far into the file still ends up in the rejects file with its line and
+    raw text (PostgreSQL: the unit starts over through the temp table), with a row the client
+    rejects, and the rest commits under --max-errors."""
+    from malnu_tui.engine.data import run as run_module
+
+    used: list[str] = []
+    real_open = run_module.open_writer
+
+    def spy(*args: object, **kw: object) -> object:
+        writer = real_open(*args, **kw)  # type: ignore[arg-type]
+        used.append(type(writer).__name__)
+        return writer
+
+    monkeypatch.setattr(run_module, "open_writer", spy)
+    n = 3000
+    rows = [f"{i},u{i}@malnu.sch.id,Nama {i},student\n" for i in range(1, n + 1)]
+    rows[2400] = "2401,u10@malnu.sch.id,Kembar,student\n"  # line 2402: UNIQUE (email of id 10)
+    rows[2700] = "x2701,u2701@malnu.sch.id,Nama,student\n"  # line 2702: not an integer
+    clean = write_csv(tmp_path / "clean.csv", "id,email,name,role\n" + "".join(rows[:2000]))
+    report = _run(imp, ImportRequest("users", file=clean))
+    assert report.committed and report.inserted == 2000 and report.rejects_file is None
+    fast = {"postgresql": ["PostgresDirectWriter"], "sqlite": ["SQLiteWriter"]}
+    assert used == fast.get(imp.kind, ["D1Writer"])
+    imp.execute("DELETE FROM users")
+    used.clear()
+    f = write_csv(tmp_path / "far.csv", "id,email,name,role\n" + "".join(rows))
+    req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(2))
+    report = _run(imp, req)
+    assert report.committed and (report.inserted, report.rejected) == (n - 2, 2)
+    got = {int(r["line"]): r for r in _rejects(report.rejects_file)}
+    assert sorted(got) == [2402, 2702]
+    assert got[2402]["raw"] == "2401,u10@malnu.sch.id,Kembar,student"
+    assert "unique" in got[2402]["reason"].lower() or "duplicate" in got[2402]["reason"].lower()
+    assert got[2702]["column"] == "id" and got[2702]["raw"].startswith("x2701,")
+    assert imp.count("users") == n - 2
+    if imp.kind == "postgresql":
+        assert used == ["PostgresDirectWriter", "PostgresWriter"]

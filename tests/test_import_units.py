@@ -177,6 +177,8 @@ def test_reader_matches_the_csv_module_on_random_files(
             else:
                 rows.append(";".join(rnd.choice(["", "Siti", "0012", " spasi "]) for _ in "abc"))
         text = "\n".join(rows) + ("\n" if case % 3 else "")
+        if case % 4 == 1:
+            text = text.replace("\n", "\r\n")  # Windows line ends
         f = write_csv(tmp_path / f"r{case}.csv", text)
         want = []
         reader = csv.reader(text.splitlines(keepends=True), delimiter=";", strict=True)
@@ -202,3 +204,34 @@ def test_old_mac_line_ends_are_lines_too(tmp_path: Path) -> None:
     assert src.format.delimiter == ";" and src.header == ("id", "name")
     got = [(r.line, r.fields) for r in src.records()]
     assert got == [(2, ("1", "Siti")), (3, ("2", "Budi\rX")), (5, ("3", None))]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_clean_blocks_are_split_in_one_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str
+) -> None:
+    """Blocks of complete records of the header's width without empty fields become FlatRows
+    (one flat list of values); a block with anything else is read record by record. Both give
+    the same records, lines and raw text."""
+    from malnu_tui.engine.data.flatblock import FlatRows
+
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 80)
+    lines = ["id;name;kelas"] + [f"{i};Siti {i};X-{i % 3}" for i in range(1, 30)]
+    lines[12] = "12;too;many;fields"  # its block is read record by record
+    lines[20] = "20;;X-2"  # an empty field: NULL
+    text = newline.join(lines)  # no line end after the last record
+    f = write_csv(tmp_path / "c.csv", text)
+    source = CsvSource(f)
+    chunks = list(source.chunks(4))
+    assert any(isinstance(c.fields, FlatRows) for c in chunks)
+    assert not all(isinstance(c.fields, FlatRows) for c in chunks)
+    got = [r for c in chunks for r in c.records()]
+    assert [r.line for r in got] == list(range(2, 31))
+    assert [r.raw for r in got] == [ln + newline for ln in lines[1:-1]] + [lines[-1]]
+    assert got[11].fields == ("12", "too", "many", "fields")
+    assert got[19].fields == ("20", None, "X-2")
+    assert got[0].fields == ("1", "Siti 1", "X-1") and got[-1].fields == ("29", "Siti 29", "X-2")
+    flat = max((c.fields for c in chunks if isinstance(c.fields, FlatRows)), key=len)
+    assert len(flat) >= 2
+    assert list(flat[0:2]) == [flat[0], flat[1]] and flat[-1] == list(flat)[-1]
+    assert flat.column(1) == [row[1] for row in flat]

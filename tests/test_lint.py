@@ -4,6 +4,7 @@ none), lint:ignore with its reason, both dialects, D1's rule set, and the CLI co
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +320,56 @@ def test_a_plain_index_on_a_small_live_postgresql_table_is_a_note(
     assert [(f["rule"], f["severity"]) for f in files_only] == [
         ("PG-INDEX-NOT-CONCURRENT", "warning")
     ]
+
+
+def test_the_lint_cache_gives_the_same_report_and_follows_every_file_edit(
+    mdirs: MigrationDirs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports are cached in the user cache dir by the sha256 of every input: a warm lint
+    reads the stored report (the rules do not run); an edit of a migration or of its rollback
+    file, or a changed live schema, is a new key; MALNU_LINT_CACHE=0 turns it off."""
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.config import load_settings, resolve_target
+    from malnu_tui.engine.lint import cache, core
+    from malnu_tui.engine.lint.target import lint_target
+
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    change = mdirs.add("20250101_000200", "change", "ALTER TABLE users DROP COLUMN name;", "")
+    undo = mdirs.rollback / "20250101_000200_undo_change.sql"
+    target = resolve_target(
+        load_settings(),
+        database=f"sqlite:///{tmp_path / 'x.db'}",
+        migrations_dir=str(mdirs.migrations),
+        rollback_dir=str(mdirs.rollback),
+    )
+    db = SQLiteBackend(tmp_path / "x.db")
+
+    def lint() -> list[tuple[str, str, int]]:
+        report = lint_target(target, discover(mdirs.migrations, mdirs.rollback), None, db,
+                             from_live_schema=True)  # fmt: skip
+        return [(f.rule, f.severity, f.line) for f in report.findings]
+
+    cold = lint()
+    assert cold == [("DROP-COLUMN", "error", 1)]
+    assert len(list(cache.cache_dir().glob("*.json"))) == 1
+    real = core.lint_migrations
+
+    def no_rules(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the rules ran although the inputs are unchanged")
+
+    monkeypatch.setattr(core, "lint_migrations", no_rules)
+    assert lint() == cold  # warm: read from the cache
+    monkeypatch.setattr(core, "lint_migrations", real)
+    undo.write_text("ALTER TABLE users ADD COLUMN name TEXT;\n", encoding="utf-8")
+    assert lint() == [("DROP-COLUMN", "warning", 1)]  # the rollback re-adds it now…
+    assert len(list(cache.cache_dir().glob("*.json"))) == 2  # …from a new entry
+    change.write_text("ALTER TABLE users ADD COLUMN nick TEXT;\n", encoding="utf-8")
+    undo.write_text("SELECT 1;\n", encoding="utf-8")
+    assert lint() == [("ROLLBACK-LEAVES-OBJECTS", "error", 1)]
+    db.conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, nick TEXT)")  # live schema
+    assert len(lint()) == 1 and len(list(cache.cache_dir().glob("*.json"))) == 4
+    monkeypatch.setenv("MALNU_LINT_CACHE", "0")
+    change.write_text("DROP TABLE users;\n", encoding="utf-8")
+    assert [r for r, _f, _l in lint()] == ["DROP-TABLE"]
+    assert len(list(cache.cache_dir().glob("*.json"))) == 4  # nothing stored
+    db.close()

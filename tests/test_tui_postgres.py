@@ -128,6 +128,13 @@ async def test_sql_view_of_a_postgresql_target_shows_the_files_as_written(
         )
         assert "BIGSERIAL" in app.screen.query_one("#source").text  # type: ignore[attr-defined]
         assert "as written" in app.screen.query_one("#translation").text  # type: ignore[attr-defined]
+        # The target is its own check server: its files run as written on a scratch schema.
+        await wait_until(pilot, lambda: not app.screen.checking, timeout=30)  # type: ignore[attr-defined]
+        line = str(app.screen.query_one("#check-line").render())  # type: ignore[attr-defined]
+        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
+        await pilot.press("r")
+        line = str(app.screen.query_one("#check-line").render())  # type: ignore[attr-defined]
+        assert line.startswith("✓ checked on PostgreSQL postgresql://"), line
 
 
 async def test_apply_on_a_postgresql_mirror_runs_the_translation(

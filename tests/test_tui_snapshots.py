@@ -183,6 +183,27 @@ def test_sql_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
 
 
+def test_sql_view_checked_on_postgresql(
+    snap_compare: SnapCompare, demo: Demo, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """80×24: a statement PostgreSQL rejects, with its message, after the check ran."""
+    from tests.tui_demo import add_orders, sql_checked
+
+    add_orders(demo)
+    monkeypatch.setenv("MALNU_PARITY_DATABASE", pg_url)
+    # The cluster's port and database name change per run: the picture names a fixed server.
+    monkeypatch.setattr(
+        "malnu_tui.tui.screens.sql_check.server_label", lambda _url: "postgresql://localhost/check"
+    )
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await steps(("home", *["down"] * 9, "enter"))(pilot)
+        await wait_until(pilot, lambda: sql_checked(pilot.app))  # type: ignore[arg-type]
+        await settle(pilot)
+
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)
+
+
 # -- rollback wizard ----------------------------------------------------------------------------
 
 

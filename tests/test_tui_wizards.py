@@ -414,9 +414,13 @@ async def test_apply_cancel_on_every_step_changes_nothing(demo: Demo, step: str)
             await wait_until(pilot, lambda current=current: ready(app, current))  # type: ignore[misc]
             await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, step))
+        if step == "confirm":  # the right word typed, but esc: nothing runs
+            await pilot.press(*"school")
+            assert ready(app, "confirm")
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
     assert (demo.applied(), demo.tables()) == before
+    assert list_backups(demo.target().backup_dir) == []
 
 
 # -- one operation at a time, quitting -----------------------------------------------------------

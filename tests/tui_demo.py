@@ -320,3 +320,34 @@ def status_loaded(app: MalnuApp) -> bool:
     return isinstance(screen, StatusScreen) and all(
         p.report is not None for p in screen.query(TargetPanel)
     )
+
+
+# A migration PostgreSQL rejects after translation (the SQL view's check, its tests and the
+# screenshot): SQLite compares TEXT with an integer happily, PostgreSQL has no text = integer
+# operator. Its index and its rollback fail in turn: they depend on the rejected table.
+ORDERS = "20251126_080000_orders.sql"
+ORDERS_SQL = (
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT CHECK (status IN (1, 2)));\n"
+    "CREATE INDEX ix_orders_status ON orders (status);\n"
+)
+
+
+def add_orders(demo: Demo) -> None:
+    """Add the ORDERS migration (pending, the tenth row) and its rollback to the demo."""
+    (demo.root / "migrations" / ORDERS).write_text(ORDERS_SQL, encoding="utf-8")
+    (demo.root / "rollback" / ORDERS).write_text("DROP TABLE orders;\n", encoding="utf-8")
+
+
+def sql_checked(app: MalnuApp, filename: str = ORDERS) -> bool:
+    """The SQL view of ``filename`` is in front, its SQL loaded and its PostgreSQL check done
+    (or found no server)."""
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
+
+    s = app.screen
+    return (
+        isinstance(s, SqlViewScreen)
+        and s.status.filename == filename
+        and s.bundle is not None
+        and s.check is not None
+        and not s.checking
+    )

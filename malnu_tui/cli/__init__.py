@@ -8,7 +8,7 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
@@ -42,8 +42,8 @@ COMMAND_MODULES = tuple(COMMANDS)
 _VALUE_OPTIONS = {"--database", "--target", "--config", "--migrations-dir", "--rollback-dir"}
 
 
-def _module_for(argv: Sequence[str]) -> str | None:
-    """The module defining the command in ``argv`` (None: no command, or help wanted)."""
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (its first positional; None: none, or help wanted)."""
     skip = False
     for token in argv:
         if skip:
@@ -53,8 +53,14 @@ def _module_for(argv: Sequence[str]) -> str | None:
         elif token in _VALUE_OPTIONS:
             skip = True
         elif not token.startswith("-"):
-            return next((m for m, cmds in COMMANDS.items() if token in cmds), None)
+            return token
     return None
+
+
+def _module_for(argv: Sequence[str]) -> str | None:
+    """The module defining the command in ``argv`` (None: no command, or help wanted)."""
+    command = _command_in(argv)
+    return next((m for m, cmds in COMMANDS.items() if command in cmds), None)
 
 
 class Parser(argparse.ArgumentParser):
@@ -128,11 +134,27 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _common_options(parser, suppress=False)
     common = Parser(add_help=False)
     _common_options(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     only = _module_for(argv) if argv is not None else None
+    if only:
+        parser.register("action", "parsers", _OneCommand)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if isinstance(sub, _OneCommand):
+        sub.wanted = _command_in(argv or ()) or ""
     for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
     return parser
+
+
+class _OneCommand(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Sub-parsers when the command is known: the module's other commands get a bare parser
+    that is never reachable (building each with the common options costs start-up time)."""
+
+    wanted = ""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name != self.wanted:
+            return argparse.ArgumentParser(prog=name, add_help=False)
+        return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.cli.argtypes import count
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
@@ -152,18 +152,27 @@ def cmd_create(ctx: Context) -> int:
     return 0
 
 
-def _progress(ctx: Context) -> Callable[[Progress], None]:
-    def show(p: Progress) -> None:
-        if p.event == "start":
-            ctx.message(f"[{p.index}/{p.total}] {p.filename} …")
-        elif p.event == "done":
-            ctx.message(f"[{p.index}/{p.total}] {p.filename} ok ({p.elapsed_ms} ms)")
-        elif p.event == "failed":
-            ctx.message(f"[{p.index}/{p.total}] {p.filename} FAILED: {p.message}")
-        elif p.message:
-            ctx.message(p.message)
+@contextlib.contextmanager
+def _progress(ctx: Context) -> Iterator[Callable[[Progress], None]]:
+    """Progress lines of a run on stderr, written in batches (cli/paced.py); all of them are
+    out when the block ends, before anything else is said."""
+    from malnu_tui.cli.paced import PacedLines
 
-    return show
+    with PacedLines(ctx.stderr) as out:
+
+        def show(p: Progress) -> None:
+            if p.event == "start":
+                out.line(f"[{p.index}/{p.total}] {p.filename} …")
+            elif p.event == "done":
+                out.line(f"[{p.index}/{p.total}] {p.filename} ok ({p.elapsed_ms} ms)")
+            elif p.event == "failed":
+                out.line(f"[{p.index}/{p.total}] {p.filename} FAILED: {p.message}")
+                out.flush()
+            elif p.message:
+                out.line(p.message)
+                out.flush()
+
+        yield show
 
 
 def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> None:
@@ -226,9 +235,9 @@ def cmd_up(ctx: Context) -> int:
             ctx.out_json({"applied": [], "skipped": []})
         return 0
     _show_plan(ctx, plan)
-    result = apply_plan(
-        backend, mset, plan, progress=_progress(ctx), safety_backup=_safety_backup(ctx)
-    )
+    backup = _safety_backup(ctx)
+    with _progress(ctx) as show:
+        result = apply_plan(backend, mset, plan, progress=show, safety_backup=backup)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id}")
     for f in result.skipped:
@@ -275,9 +284,9 @@ def cmd_rollback(ctx: Context) -> int:
     for s in plan.steps:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
-    result = apply_plan(
-        backend, mset, plan, progress=_progress(ctx), safety_backup=_safety_backup(ctx)
-    )
+    backup = _safety_backup(ctx)
+    with _progress(ctx) as show:
+        result = apply_plan(backend, mset, plan, progress=show, safety_backup=backup)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
     after = verify_after(backend, mset, plan, ctx.target.name)

@@ -5,10 +5,10 @@ PostgreSQL schema and compared with the SQLite schema; optionally a live schema 
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.urls import ENV_PARITY_DATABASE
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from malnu_tui.engine.parity import ParityReport
     from malnu_tui.engine.plan_diff import MigrationTranslation
     from malnu_tui.engine.translate import Finding
-
-ENV_PARITY_DATABASE = "MALNU_PARITY_DATABASE"
 
 
 def register(
@@ -45,8 +43,8 @@ def register(
         p.add_argument(
             "--postgres",
             metavar="URL|TARGET",
-            help="the PostgreSQL server for --check (default: the target when it is "
-            f"PostgreSQL, else ${ENV_PARITY_DATABASE})",
+            help=f"the PostgreSQL server for --check (default: ${ENV_PARITY_DATABASE}, else "
+            "the target when it is PostgreSQL)",
         )
         p.set_defaults(handler=handler)
 
@@ -58,8 +56,8 @@ def register(
     p.add_argument(
         "--postgres",
         metavar="URL|TARGET",
-        help="PostgreSQL server for the scratch schema (default: the target when it is "
-        f"PostgreSQL, else ${ENV_PARITY_DATABASE})",
+        help=f"PostgreSQL server for the scratch schema (default: ${ENV_PARITY_DATABASE}, "
+        "else the target when it is PostgreSQL)",
     )
     p.add_argument(
         "--live", action="store_true", help="also compare that server's live tables (read only)"
@@ -216,17 +214,11 @@ def _summarise_findings(ctx: Context, findings: list[Finding]) -> None:
 
 # -- parity --------------------------------------------------------------------------------------
 def _postgres_url(ctx: Context) -> str:
-    from malnu_tui.engine.urls import url_kind
+    from malnu_tui.engine.urls import check_server
 
-    chosen = ctx.opt("postgres") or os.environ.get(ENV_PARITY_DATABASE)
-    if chosen:
-        if chosen in ctx.settings.targets:
-            chosen = ctx.settings.targets[chosen].url
-        if url_kind(chosen) != "postgresql":
-            raise ConfigError("--postgres must be a postgresql:// URL or a PostgreSQL target")
-        return str(chosen)
-    if ctx.target.kind == "postgresql":
-        return ctx.target.url
+    url = check_server(ctx.target, ctx.settings.targets, ctx.opt("postgres"))
+    if url is not None:
+        return url
     raise ConfigError(
         "parity needs a PostgreSQL server for its scratch schema",
         hint=f"pass --postgres postgresql://user@host/db (or a target name), or set "

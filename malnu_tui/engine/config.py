@@ -3,11 +3,9 @@ overrides, command-line overrides, and the embedded default when nothing is conf
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +125,8 @@ def check_known_keys(
             child = f"{section}.{key}" if section else key
         else:
             label = f"[{shown}] {key}" if shown else key
+            import difflib
+
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
             near = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(sorted(known))
             raise ConfigError(f"{where}: unknown key {label} ({near})")
@@ -251,6 +251,8 @@ def load_settings(
     path = find_config(config, env)
     data: dict[str, Any] = {}
     if path is not None:
+        import tomllib
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:

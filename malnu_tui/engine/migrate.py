@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from malnu_tui.engine.backends.base import (
     RemoveRecord,
     TrackingRecord,
     actor,
+    hostname,
     utc_now,
 )
 from malnu_tui.engine.errors import (
@@ -169,7 +169,7 @@ class MigrationFailed(MalnuError):
 def lock_holder_for_this_process(purpose: str = "") -> LockHolder:
     return LockHolder(
         owner=actor(),
-        host=socket.gethostname(),
+        host=hostname(),
         pid=os.getpid(),
         acquired_at=utc_now(),
         note=purpose,

@@ -23,6 +23,12 @@ def statement_started(filename: str, index: int, total: int) -> None:
         observer(filename, index, total)
 
 
+def current_observer() -> StatementObserver | None:
+    """The watcher of this thread's run, if any (asked once per migration by a backend that
+    then calls it per statement itself)."""
+    return _OBSERVER.get()
+
+
 @contextlib.contextmanager
 def observing(observer: StatementObserver) -> Iterator[None]:
     """Within the block (in this thread), ``observer`` hears of every statement started."""

@@ -9,11 +9,11 @@ again under it.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from malnu_tui.engine.backends.base import hostname
 from malnu_tui.engine.errors import (
     ChecksumDrift,
     ConfigError,
@@ -320,7 +320,7 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
         return None
     from malnu_tui.engine.backends.lease import lock_is_stale
 
-    host = this_host or socket.gethostname()
+    host = this_host or hostname()
     reason = lock_is_stale(holder, host)
     if reason is None:
         return LiveLock(holder)
@@ -382,7 +382,8 @@ def plan_up_from(
             break
         try:
             parts = m.parts()  # MigrationFileError naming file and line
-            _check_deps_met(m, mset, done | planned)
+            if m.dependencies:
+                _check_deps_met(m, mset, done | planned)
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue

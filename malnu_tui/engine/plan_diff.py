@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from malnu_tui.engine.files import Migration
+from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import (
     FileTranslation,
     Finding,
@@ -18,7 +19,14 @@ from malnu_tui.engine.translate import (
     translate_script,
 )
 
-__all__ = ["LinePair", "MigrationTranslation", "as_written", "translate_plan", "unified_diff"]
+__all__ = [
+    "LinePair",
+    "MigrationTranslation",
+    "as_written",
+    "translate_plan",
+    "translate_rollback",
+    "unified_diff",
+]
 
 
 @dataclass(frozen=True)
@@ -208,3 +216,78 @@ def as_written(
             )
         )
     return result
+
+
+def translate_rollback(
+    migrations: Sequence[Migration],
+    filename: str,
+    *,
+    postgres_url: str | None = None,
+    written_for_postgres: bool = False,
+) -> MigrationTranslation | None:
+    """The rollback file of migration ``filename`` as it runs on PostgreSQL: translated with the
+    schema every migration up to and including that one made (what it undoes), or as written
+    for a PostgreSQL-dialect set. With ``postgres_url`` those migrations and then the rollback
+    run, in order, on a scratch schema of that server (rolled back), as ``translate_plan``
+    does; the rollback's statements are ``ok`` only when PostgreSQL took them. None when the
+    migration or its rollback file does not exist. The rollback's findings name it
+    ``<rollback dir>/<file>`` (a rollback file often has its migration's name)."""
+    upto: list[Migration] = []
+    for m in migrations:
+        upto.append(m)
+        if m.filename == filename:
+            break
+    else:
+        return None
+    rb = upto[-1].rollback
+    if rb is None:
+        return None
+    key = f"{rb.path.parent.name}/{rb.filename}"
+    source = rb.read_text()
+    checked = postgres_url is not None
+    if written_for_postgres:
+        rejected: dict[int, list[Finding]] = {}
+        rb_statements = rb.parts().statements
+        if postgres_url is not None:
+            from malnu_tui.engine.parity.scratch import check_statements
+
+            files = [(m.filename, m.statements()) for m in upto] + [(key, rb_statements)]
+            for f in check_statements(files, postgres_url)[0]:
+                if f.file == key:
+                    rejected.setdefault(f.line, []).append(f)
+        pairs = tuple(
+            LinePair(st.line, st.text, st.text + ";", tuple(rejected.get(st.line, ())), checked)
+            for st in rb_statements
+        )
+        findings = tuple(f for p in pairs for f in p.findings)
+        return MigrationTranslation(
+            rb.filename, upto[-1].version, source, source, "", pairs, findings, checked
+        )
+    state = SchemaState()
+    try:
+        fts = [translate_script(m.read_text(), m.filename, state) for m in upto]
+        fts.append(translate_script(source, key, state))
+        fts = name_dependents(fts, state)
+    finally:
+        state.close()
+    ft = fts[-1]
+    if postgres_url is not None:
+        from malnu_tui.engine.parity.scratch import check_statements
+
+        files = [
+            (t.file, [Statement(text, st.line) for st in t.statements for text in st.output])
+            for t in fts
+        ]
+        rejections = check_statements(files, postgres_url)[0]
+        ft = _with_rejections(ft, [f for f in rejections if f.file == key])
+    pg = ft.postgres_sql()
+    return MigrationTranslation(
+        filename=rb.filename,
+        version=upto[-1].version,
+        sqlite_source=source,
+        postgres_sql=pg,
+        diff=unified_diff(source, pg, rb.filename),
+        statements=_pairs(ft, checked),
+        findings=ft.findings,
+        checked=checked,
+    )

@@ -9,9 +9,9 @@ again under it, takes the safety backup, runs and records.
 from __future__ import annotations
 
 import os
-import socket
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.base import hostname
 from malnu_tui.engine.errors import LockHolder, MalnuError
 from malnu_tui.engine.plan import (
     BadRequest,
@@ -58,11 +58,8 @@ def preflight_apply(
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
-    rows = tuple(
-        m
-        for m in report.migrations
-        if plan is not None and m.filename in {s.filename for s in plan.steps}
-    )
+    planned = {s.filename for s in plan.steps} if plan is not None else set()
+    rows = tuple(m for m in report.migrations if m.filename in planned)
     return Preflight(
         "apply",
         target.name,
@@ -163,7 +160,7 @@ def preflight_unlock(backend: Backend, target: Target) -> Preflight:
     lp = lock_problem(lock)
     if isinstance(lp, StaleLock):
         problems.append(lp)
-    elif isinstance(lp, LiveLock) and lock is not None and lock.host == socket.gethostname():
+    elif isinstance(lp, LiveLock) and lock is not None and lock.host == hostname():
         problems.append(
             Notice(
                 f"pid {lock.pid} is still running on this host: release its lock only if that "

@@ -118,6 +118,46 @@ class SplitError(ValueError):
         self.line = line
 
 
+# The simple script fast path (most migration files): only ``--`` comments, plain '…' strings
+# and ``;`` matter when there is no other quote, ``$``, block comment, backslash (E'…' strings
+# then end where '…' ones do) and no word that may open a body or a COPY data block
+# (:func:`_is_simple`).
+_SIMPLE_TOKEN = re.compile(r"--[^\n]*|'[^']*(?:''[^']*)*'|;|'")
+_LEAD = re.compile(r"(?:\s+|--[^\n]*)*")
+
+
+def _is_simple(sql: str) -> bool:
+    if '"' in sql or "`" in sql or "[" in sql or "$" in sql or "\\" in sql or "/*" in sql:
+        return False
+    upper = sql.upper()  # as the full scanner reads words (and COPY's STDIN, case-blind)
+    return not any(w in upper for w in ("TRIGGER", "FUNCTION", "PROCEDURE", "STDIN"))
+
+
+def _split_simple(sql: str) -> list[Statement] | None:
+    """:func:`split_statements` of a simple script (see :func:`_is_simple`), or None when the
+    script needs the full scanner (it also reports the errors)."""
+    statements: list[Statement] = []
+    seg = 0  # where the current piece starts (after the last ``;``)
+    line = 1  # the line at ``seg``
+    for m in _SIMPLE_TOKEN.finditer(sql):
+        tok = m.group()
+        if tok == "'":
+            return None  # unterminated string: the full scanner says where
+        if tok == ";":
+            end = m.start()
+            start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
+            if start < end:
+                statements.append(
+                    Statement(sql[start:end].strip(), line + sql.count("\n", seg, start))
+                )
+            line += sql.count("\n", seg, end)
+            seg = end + 1
+    start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
+    if start < len(sql):
+        statements.append(Statement(sql[start:].strip(), line + sql.count("\n", seg, start)))
+    return statements
+
+
 def split_statements(sql: str) -> list[Statement]:
     """Split ``sql`` into statements; empty and comment-only pieces are dropped.
 
@@ -125,6 +165,15 @@ def split_statements(sql: str) -> list[Statement]:
     or a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``.
     """
     sql = sql.replace("\r\n", "\n").replace("\r", "\n")
+    if _is_simple(sql):
+        simple = _split_simple(sql)
+        if simple is not None:
+            return simple
+    return _split_full(sql)
+
+
+def _split_full(sql: str) -> list[Statement]:
+    """The full scanner behind :func:`split_statements` (``sql`` has LF line ends)."""
     statements: list[Statement] = []
     n = len(sql)
     i = 0

@@ -4,7 +4,9 @@ and everything above them import these from here (never from one another)."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,12 +16,15 @@ from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Kind
+    from malnu_tui.engine.config import Target
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "DEFAULT_STATEMENT_TIMEOUT",
+    "ENV_PARITY_DATABASE",
     "D1Location",
     "PostgresOptions",
+    "check_server",
     "mask_url",
     "parse_d1_url",
     "split_tool_options",
@@ -31,6 +36,7 @@ __all__ = [
 _SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
 DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
 DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
+ENV_PARITY_DATABASE = "MALNU_PARITY_DATABASE"  # the PostgreSQL server that checks translations
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -194,3 +200,28 @@ def parse_d1_url(url: str) -> D1Location:
             "dashboard, the database id from `wrangler d1 list`)",
         )
     return D1Location(account, database)
+
+
+# -- the server that checks translations ------------------------------------------------------
+
+
+def check_server(
+    target: Target,
+    targets: Mapping[str, Target],
+    chosen: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The PostgreSQL server that checks translations (``plan --check``, ``diff --check``,
+    ``parity`` and the console's SQL view, one rule): ``chosen`` (a URL or a target's name),
+    else ``$MALNU_PARITY_DATABASE`` (the same), else the target itself when it is PostgreSQL;
+    None when no server is known. A chosen server that is not PostgreSQL is a ConfigError."""
+    env = os.environ if environ is None else environ
+    value = chosen or env.get(ENV_PARITY_DATABASE)
+    if value:
+        if value in targets:
+            value = targets[value].url
+        if url_kind(value) != "postgresql":
+            where = "--postgres" if chosen else f"${ENV_PARITY_DATABASE}"
+            raise ConfigError(f"{where} must be a postgresql:// URL or a PostgreSQL target")
+        return str(value)
+    return target.url if target.kind == "postgresql" else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +21,29 @@ LOCK_TABLE = "malnu_lock"
 LEASE_SECONDS = 600
 
 
+_LAST_SECOND: list[tuple[int, str]] = [(-1, "")]
+
+
 def utc_now() -> str:
-    """UTC time as ``YYYY-MM-DD HH:MM:SS`` (SQLite's CURRENT_TIMESTAMP form)."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """UTC time as ``YYYY-MM-DD HH:MM:SS`` (SQLite's CURRENT_TIMESTAMP form). Formatted once
+    per second: an ``up`` of many small migrations asks several times per migration."""
+    second = int(time.time())
+    last, text = _LAST_SECOND[0]
+    if second != last:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        _LAST_SECOND[0] = (second, text)
+    return text
+
+
+@functools.cache
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (``uname`` where there is
+    one: the CLI's start-up then does not import ``socket``)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 @functools.cache
@@ -33,7 +53,7 @@ def actor() -> str:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
         user = os.environ.get("USER", "unknown")
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
 
 
 @dataclass(frozen=True)

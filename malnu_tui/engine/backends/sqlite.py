@@ -29,7 +29,7 @@ from malnu_tui.engine.errors import (
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
-from malnu_tui.engine.observe import statement_started
+from malnu_tui.engine.observe import current_observer, statement_started
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import sqlite_url
 
@@ -94,12 +94,7 @@ class SQLiteBackend:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error); a database
         kept busy by another writer is :class:`LockHeld`. Sync's chunks use it too."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise LockHeld(self.read_lock(), "the database is busy") from None
-            raise BackendError(f"{self.path}: {exc}") from None
+        self._begin()
         try:
             yield self.conn
         except BaseException:
@@ -108,6 +103,15 @@ class SQLiteBackend:
             raise
         else:
             self.conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LockHeld(self.read_lock(), "the database is busy") from None
+            raise BackendError(f"{self.path}: {exc}") from None
 
     def ensure_schema(self) -> None:
         if self._schema_ready:
@@ -146,6 +150,36 @@ class SQLiteBackend:
         change: TrackingChange,
         audit: AuditEntry,
     ) -> int:
+        if debuglog.enabled() or current_observer() is not None:
+            return self._run_unit_watched(filename, statements, change, audit)
+        # The plain path (an ``up`` of many small migrations spends its time here): the same
+        # transaction as transaction(), without per-statement hooks nobody listens to.
+        c = self.conn
+        self._begin()
+        try:
+            started = time.perf_counter()
+            for st in statements:
+                try:
+                    c.execute(st.text)
+                except sqlite3.Error as exc:
+                    raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+            elapsed = int((time.perf_counter() - started) * 1000)
+            self._record(c, change, elapsed, audit)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return elapsed
+
+    def _run_unit_watched(
+        self,
+        filename: str,
+        statements: Sequence[Statement],
+        change: TrackingChange,
+        audit: AuditEntry,
+    ) -> int:
+        """run_unit with debug log lines and the console's statement observer."""
         debug = debuglog.enabled()
         with self.transaction() as c:
             started = time.perf_counter()
@@ -163,12 +197,18 @@ class SQLiteBackend:
                     ms = (time.perf_counter() - t0) * 1000
                     debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
             elapsed = int((time.perf_counter() - started) * 1000)
-            if isinstance(change, RecordApplied):
-                c.execute(q.UPSERT_SUCCESS, (change.filename, change.checksum, utc_now(), elapsed))
-            else:
-                c.execute(q.DELETE_RECORD, (change.filename,))
-            self._audit(c, audit)
+            self._record(c, change, elapsed, audit)
         return elapsed
+
+    def _record(
+        self, c: sqlite3.Connection, change: TrackingChange, elapsed: int, audit: AuditEntry
+    ) -> None:
+        """The tracking change and the audit row, inside the migration's transaction."""
+        if isinstance(change, RecordApplied):
+            c.execute(q.UPSERT_SUCCESS, (change.filename, change.checksum, utc_now(), elapsed))
+        else:
+            c.execute(q.DELETE_RECORD, (change.filename,))
+        self._audit(c, audit)
 
     def record_failure(
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry

@@ -35,3 +35,8 @@ class SchemaMismatch(ConfigError):
 class ImportCheckFailed(MalnuError):
     """A count check failed (the balance, or the table's count before/after): nothing was
     committed (exit 1)."""
+
+
+class DirectRefused(Exception):
+    """The database refused a row of a direct COPY (:mod:`.pg_direct`): the import starts
+    over on the path that names each refused row. Never reaches the operator."""

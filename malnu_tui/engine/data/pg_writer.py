@@ -37,8 +37,9 @@ def _reason(exc: psycopg.Error) -> str:
     return text
 
 
-class PostgresWriter:
-    """Writes rows into one table of a PostgreSQL database inside one transaction."""
+class PgUnit:
+    """The unit every PostgreSQL writer shares: one transaction, the table locked against other
+    writers (so the count check means something), the audit row at commit."""
 
     def __init__(self, backend: PostgresBackend, spec: WriteSpec) -> None:
         self.backend = backend
@@ -62,29 +63,19 @@ class PostgresWriter:
     def _fail(self, exc: psycopg.Error) -> BackendError:
         return BackendError(f"{self.backend.display_url}: {_reason(exc)}")
 
+    def _count(self) -> int:
+        row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
+        return int(row[0]) if row else 0
+
     def begin(self) -> int:
-        t = self._table()
-        self._t = t
+        self._t = self._table()
         try:
             self.conn.execute("BEGIN")
             self._open = True
             # Other writers wait (readers do not): the count check must mean something.
-            self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
-            row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()
-            self.before = int(row[0]) if row else 0
-            self._temp_buffers()
-            width = len(self.spec.columns)
-            names = ["_line", *(f"v{i}" for i in range(width))]
-            pgcopy.create_stage(
-                self.conn, TEMP, columns=[("_line", "bigint"), *((n, "text") for n in names[1:])]
-            )
-            self._cursor = self.conn.cursor()
-            self._copy_cm = self._cursor.copy(
-                sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(TEMP), pgcopy.ident_list(names)
-                )
-            )
-            self._copy = self._copy_cm.__enter__()
+            self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._t))
+            self.before = self._count()
+            self._start()
         except psycopg.errors.LockNotAvailable:
             self.rollback()
             raise LockHeld(None, f"table {self.spec.table} is locked by another session") from None
@@ -92,6 +83,63 @@ class PostgresWriter:
             self.rollback()
             raise self._fail(exc) from None
         return self.before
+
+    def _start(self) -> None:
+        """What the writer opens inside the unit, after the lock and the count."""
+
+    def commit(self, audit: AuditEntry | None) -> None:
+        try:
+            if audit is not None:
+                e = audit
+                self.conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.{} (at, actor, action, object, outcome, detail) "
+                        "VALUES (%s::timestamp, %s, %s, %s, %s, %s)"
+                    ).format(sql.Identifier(self.backend.schema), sql.Identifier(AUDIT_TABLE)),
+                    (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
+                )
+            self.conn.execute("COMMIT")
+            self._open = False
+        except psycopg.Error as exc:
+            self.rollback()
+            raise self._fail(exc) from None
+
+    def _end_copy(self, exc: BaseException | None = None) -> None:
+        """Close the open COPY: complete it (``exc`` None) or abandon it."""
+        if self._copy_cm is not None:
+            cm, self._copy_cm, self._copy = self._copy_cm, None, None
+            if exc is None:
+                cm.__exit__(None, None, None)
+            else:
+                with contextlib.suppress(Exception):
+                    cm.__exit__(type(exc), exc, None)
+
+    def rollback(self) -> None:
+        self._end_copy(RuntimeError("import abandoned"))
+        if self._open:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK")
+            self._open = False
+
+
+class PostgresWriter(PgUnit):
+    """Writes rows into one table of a PostgreSQL database inside one transaction, through a
+    temp table (see the module's docstring)."""
+
+    def _start(self) -> None:
+        self._temp_buffers()
+        width = len(self.spec.columns)
+        names = ["_line", *(f"v{i}" for i in range(width))]
+        pgcopy.create_stage(
+            self.conn, TEMP, columns=[("_line", "bigint"), *((n, "text") for n in names[1:])]
+        )
+        self._cursor = self.conn.cursor()
+        self._copy_cm = self._cursor.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(TEMP), pgcopy.ident_list(names)
+            )
+        )
+        self._copy = self._copy_cm.__enter__()
 
     def _temp_buffers(self) -> None:
         """More memory for the temp table than the default 8 MB, so a large import is not
@@ -145,9 +193,7 @@ class PostgresWriter:
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
         try:
-            if self._copy_cm is not None:
-                cm, self._copy_cm = self._copy_cm, None
-                cm.__exit__(None, None, None)
+            self._end_copy()
             rejections: list[Rejection] = []
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []
@@ -175,8 +221,7 @@ class PostgresWriter:
                 inserted += ins
                 changes += ins + upd
             accepted = self.n - len(rejections)
-            count = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
-            after = int(count[0]) if count else 0
+            after = self._count()
         except psycopg.Error as exc:
             raise self._fail(exc) from None
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
@@ -202,30 +247,3 @@ class PostgresWriter:
         ).fetchone()
         assert mid is not None
         return first, last, int(mid[0])
-
-    def commit(self, audit: AuditEntry | None) -> None:
-        try:
-            if audit is not None:
-                e = audit
-                self.conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.{} (at, actor, action, object, outcome, detail) "
-                        "VALUES (%s::timestamp, %s, %s, %s, %s, %s)"
-                    ).format(sql.Identifier(self.backend.schema), sql.Identifier(AUDIT_TABLE)),
-                    (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
-                )
-            self.conn.execute("COMMIT")
-            self._open = False
-        except psycopg.Error as exc:
-            self.rollback()
-            raise self._fail(exc) from None
-
-    def rollback(self) -> None:
-        if self._copy_cm is not None:
-            cm, self._copy_cm = self._copy_cm, None
-            with contextlib.suppress(Exception):
-                cm.__exit__(RuntimeError, RuntimeError("import abandoned"), None)
-        if self._open:
-            with contextlib.suppress(psycopg.Error):
-                self.conn.execute("ROLLBACK")
-            self._open = False

@@ -40,6 +40,16 @@ class RejectsWriter:
     def written(self) -> bool:
         return self._fh is not None
 
+    def reset(self) -> None:
+        """Start over (the import is read again from its start): no file, no count."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self._writer = None
+            self.path.unlink(missing_ok=True)
+        self.count = 0
+        self.first = []
+
     def close(self) -> None:
         """Flush and fsync: a rejects file that loses rows is worse than none."""
         if self._fh is not None and not self._fh.closed:

@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
 from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
 from malnu_tui.engine.data.transform import StepFailed, Value, bool_step
@@ -321,8 +322,8 @@ class RowBuilder:
                 assert col is not None
                 if col.family == "text" and col.max_length is None:
                     self._checks.append("")
-                elif col.family == "integer" and numbers_as_text and col.int_bits == 64:
-                    self._checks.append("int")
+                elif col.family == "integer" and numbers_as_text:
+                    self._checks.append(f"int{col.int_bits}")
                 else:
                     self._checks.append("other")
         self._not_null = [p.not_null for p in self._columns]
@@ -371,13 +372,20 @@ class RowBuilder:
         if not n:
             return RowBatch((), (), ())
         fields = recs.fields
-        if recs.errors or set(map(len, fields)) != {self.width}:
+        if isinstance(fields, FlatRows):
+            if recs.errors or fields.width != self.width:
+                raise _Slow
+        elif recs.errors or set(map(len, fields)) != {self.width}:
             raise _Slow
         if self._passthrough is not None:
             batch = self._pass_through(recs)
             if batch is not None:
                 return batch
-        cols = list(zip(*fields, strict=True))
+        cols: Sequence[Sequence[Value]]
+        if isinstance(fields, FlatRows):
+            cols = [fields.column(j) for j in range(self.width)]
+        else:
+            cols = list(zip(*fields, strict=True))
         outs: list[Sequence[Value]] = []
         for plan in self._columns:
             col: Sequence[Value]
@@ -409,32 +417,43 @@ class RowBuilder:
         idx = self._passthrough
         assert idx is not None
         values: Sequence[tuple[Value, ...]]
+        fields = recs.fields
+        flat = fields if isinstance(fields, FlatRows) else None
         if idx == tuple(range(self.width)):
-            values = recs.fields
+            values = fields
+        elif flat is not None:
+            values = list(zip(*(flat.column(i) for i in idx), strict=True))
         elif len(idx) == 1:
-            values = [(f[idx[0]],) for f in recs.fields]
+            values = [(f[idx[0]],) for f in fields]
         else:
-            values = list(map(itemgetter(*idx), recs.fields))
+            values = list(map(itemgetter(*idx), fields))
         for j, (check, not_null) in enumerate(zip(self._checks, self._not_null, strict=True)):
-            if not check and not not_null:
-                continue
-            col = list(map(itemgetter(j), values))
+            if not check and (not not_null or flat is not None):
+                continue  # (a flat block has no empty field: no NULL)
+            col: Sequence[Value] = (
+                flat.column(idx[j]) if flat is not None else list(map(itemgetter(j), values))
+            )
             if not_null and None in col:
                 raise _Slow
-            if check == "other" or (check == "int" and not _whole_numbers(col)):
+            if check == "other" or (check and not _whole_numbers(col, _DIGITS[check])):
                 return None
         return RowBatch(recs.lines, values, recs.raws)
 
 
-_WHOLE = re.compile(r"(?:-?[0-9]{1,18}\n)*-?[0-9]{1,18}")
+# Plain whole numbers short enough to be in range of the column's width whatever the digits
+# (a longer one is checked exactly, value by value).
+_DIGITS = {
+    f"int{bits}": re.compile(rf"(?:-?[0-9]{{1,{d}}}\n)*+-?[0-9]{{1,{d}}}")
+    for bits, d in ((16, 4), (32, 9), (64, 18))
+}
 
 
-def _whole_numbers(col: Sequence[Value]) -> bool:
-    """Every value a plain whole number within 64 bits (at C speed), or NULL."""
+def _whole_numbers(col: Sequence[Value], pattern: re.Pattern[str]) -> bool:
+    """Every value a plain whole number within the column's range (at C speed), or NULL."""
     nonnull = [v for v in col if v is not None] if None in col else col
     if not nonnull:
         return True
     try:
-        return _WHOLE.fullmatch("\n".join(nonnull)) is not None  # type: ignore[arg-type]
+        return pattern.fullmatch("\n".join(nonnull)) is not None  # type: ignore[arg-type]
     except TypeError:
         return False

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
-from malnu_tui.engine.data.errors import ImportCheckFailed, SchemaMismatch
+from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
-from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
+from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
@@ -310,7 +310,6 @@ def _execute(
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
         raise SchemaMismatch(request.table, check.problems)
-    sha = file_sha256(request.file) if request.file is not None else None
     # D1's staging table has no column types: it gets real numbers.
     builder = RowBuilder(
         schema,
@@ -328,18 +327,20 @@ def _execute(
 
         writer = D1DryRun(backend, spec)  # type: ignore[arg-type]
     else:
-        writer = open_writer(backend, spec)
+        writer = open_writer(backend, spec, direct=True)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
     # run reads on, to report every problem at once.
     limit = request.max_errors.count if request.max_errors.percent is None else None
     stop_at = None if request.dry_run else limit
     emit = progress or (lambda _p: None)
-    read = 0
-    stopped = False
-    try:
+
+    def stream(writer: TableWriter) -> tuple[int, int, bool]:
+        """Open the unit and send every row: (count before, rows read, stopped early)."""
+        read = 0
+        stopped = False
         before = writer.begin()
         last_emit = started
-        with no_cyclic_gc(), WritePipeline(writer) as pipe:
+        with no_cyclic_gc(), quick_handoffs(), WritePipeline(writer) as pipe:
             for recs in source.chunks(CHUNK_ROWS):
                 read += len(recs.lines)
                 batch, bad = builder.build_chunk(recs)
@@ -358,8 +359,22 @@ def _execute(
                     emit(ImportProgress("read", read, rejects.count, now - started))
         for r in pipe.drain():
             rejects.add(r)
+        return before, read, stopped
+
+    try:
+        try:
+            before, read, stopped = stream(writer)
+            outcome = writer.finish(limit)
+        except DirectRefused:
+            # The database refused a row of the direct COPY: the unit is undone and the
+            # import starts over through the temp table, which names each refused row.
+            writer.rollback()
+            rejects.reset()
+            writer = open_writer(backend, spec)
+            before, read, stopped = stream(writer)
+            outcome = writer.finish(limit)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))
-        outcome = writer.finish(limit)
+        sha = _sha256(request, source, stopped)
         for r in _with_raw(list(outcome.rejections), source):
             rejects.add(r)
         rejects.close()
@@ -416,6 +431,15 @@ def _execute(
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
     )
+
+
+def _sha256(request: ImportRequest, source: Source, stopped: bool) -> str | None:
+    """The file's sha256: read along with the records when the whole file was read."""
+    if request.file is None:
+        return None
+    if isinstance(source, CsvSource) and source.digest is not None and not stopped:
+        return source.digest
+    return file_sha256(request.file)
 
 
 def _check_balance(read: int, o: WriteOutcome, rejected: int, on_conflict: OnConflict) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.data.sqlwrite import upsert_sql
+from malnu_tui.engine.data.transform import Value
 from malnu_tui.engine.errors import BackendError, LockHeld
 
 if TYPE_CHECKING:
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
 
 # Errors that belong to one row (a constraint, a type SQLite refuses): that row is rejected.
 ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
+MULTI_ROWS = 200  # rows per INSERT statement for a clean block
 
 
 class SQLiteWriter:
@@ -30,6 +35,8 @@ class SQLiteWriter:
         self.spec = spec
         self.sql = upsert_sql(spec.table, spec.columns, spec.key, spec.on_conflict)
         self._count_sql = f"SELECT count(*) FROM {quote_ident(spec.table)}"
+        self._multi: dict[int, str] = {}
+        self._max_params = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.before = 0
         self.accepted = 0
         self.changes = 0
@@ -46,19 +53,42 @@ class SQLiteWriter:
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
         return self.before
 
+    def _many(self, values: Sequence[tuple[Value, ...]]) -> int:
+        """executemany; a clean block (FlatRows) goes several rows per statement, its flat
+        list cut into statements' parameters in C. Returns the database's change count."""
+        width = len(self.spec.columns)
+        if not isinstance(values, FlatRows) or values.width != width:
+            return max(self.conn.executemany(self.sql, values).rowcount, 0)
+        per = max(1, min(MULTI_ROWS, self._max_params // width))
+        flat, n = values.flat, len(values)
+        whole = n - n % per
+        changes = 0
+        if whole:
+            sql = self._multi.get(per)
+            if sql is None:
+                spec = self.spec
+                sql = upsert_sql(spec.table, spec.columns, spec.key, spec.on_conflict, rows=per)
+                self._multi[per] = sql
+            params = zip(*[islice(flat, whole * width)] * (per * width), strict=False)
+            changes += max(self.conn.executemany(sql, params).rowcount, 0)
+        if whole < n:
+            rest = FlatRows(flat[whole * width :], width)
+            changes += max(self.conn.executemany(self.sql, iter(rest)).rowcount, 0)
+        return changes
+
     def write(self, rows: RowBatch) -> list[Rejection]:
         if not rows:
             return []
         c = self.conn
         c.execute("SAVEPOINT malnu_chunk")
         try:
-            cur = c.executemany(self.sql, rows.values)
+            changes = self._many(rows.values)
         except ROW_ERRORS:
             c.execute("ROLLBACK TO malnu_chunk")
         else:
             c.execute("RELEASE malnu_chunk")
             self.accepted += len(rows)
-            self.changes += max(cur.rowcount, 0)
+            self.changes += changes
             return []
         # A chunk with a bad row: replay it row by row to name the row(s).
         rejected: list[Rejection] = []

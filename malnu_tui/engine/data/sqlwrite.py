@@ -73,9 +73,11 @@ def upsert_sql(
     mode: Mode = "error",
     *,
     only_changed: Sequence[str] | None = None,
+    rows: int = 1,
 ) -> str:
-    """One row's INSERT with ``?`` placeholders and the conflict clause (for ``executemany``)."""
-    marks = "(" + ", ".join("?" for _ in columns) + ")"
+    """An INSERT of ``rows`` rows (``?`` placeholders, row after row) with the conflict clause,
+    for ``executemany`` (several rows per statement: fewer statement steps per row)."""
+    marks = ", ".join(["(" + ", ".join("?" for _ in columns) + ")"] * rows)
     clause = conflict_clause(table, columns, key, mode, only_changed=only_changed)
     return insert_head(table, columns) + marks + clause
 

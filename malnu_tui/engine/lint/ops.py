@@ -7,7 +7,7 @@ Names are compared unquoted and case-folded (:func:`key`); both dialects' quotin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -40,6 +40,7 @@ _DROP = re.compile(
     r"SEQUENCE|TYPE)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
     _F,
 )
+_DROP_BEHAVIOUR = re.compile(r"\s+(?:CASCADE|RESTRICT)\s*$", re.IGNORECASE)
 _DROP_NAME = re.compile(rf"\s*{_QNAME}", _F)
 _ALTER_TABLE = re.compile(
     rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
@@ -103,6 +104,8 @@ def strip_comments(text: str) -> str:
 
 def split_top_level(text: str) -> list[str]:
     """``text`` split at commas outside parentheses and quotes."""
+    if not any(c in text for c in "()'\"`"):  # nothing nests: every comma splits
+        return [p for p in (part.strip() for part in text.split(",")) if p]
     parts: list[str] = []
     depth = 0
     quote = ""
@@ -152,7 +155,6 @@ class Op:
     value: str = ""  # PRAGMA value
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -245,7 +247,7 @@ def read_ops(st: Statement) -> Op:
         m = _DROP.match(text)
         if m:
             kind = "view" if m["mat"] else m["kind"].lower()
-            raw = re.sub(r"\s+(?:CASCADE|RESTRICT)\s*$", "", m["names"], flags=re.I)
+            raw = _DROP_BEHAVIOUR.sub("", m["names"])
             names = []
             for part in split_top_level(raw):
                 # The name as one identifier, quotes respected ("a b; c" is one name).

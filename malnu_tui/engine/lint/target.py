@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from malnu_tui.engine.errors import MalnuError
-from malnu_tui.engine.lint.core import Dialect, lint_migrations
+from malnu_tui.engine.lint.cache import cached_report
 from malnu_tui.engine.lint.model import LintReport
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.lint.core import Dialect
     from malnu_tui.engine.lint.d1 import RowProbe
 
 __all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
@@ -142,17 +143,27 @@ def lint_target(
             probe = _probe(backend) if is_d1 else None
         except MalnuError as exc:
             notes.append(f"live checks not run: {exc}")
-    return lint_migrations(
-        mset,
-        only,
-        dialect=dialect_of(target),
-        d1=is_d1,
-        base_schema=base,
-        probe=probe,
-        session_lock_timeout=_session_lock_timeout(target),
-        notes=notes,
-        table_rows=rows,
-    )
+    dialect = dialect_of(target)
+    lock_timeout = _session_lock_timeout(target)
+
+    def compute() -> LintReport:
+        from malnu_tui.engine.lint.core import lint_migrations
+
+        return lint_migrations(
+            mset,
+            only,
+            dialect=dialect,
+            d1=is_d1,
+            base_schema=base,
+            probe=probe,
+            session_lock_timeout=lock_timeout,
+            notes=notes,
+            table_rows=rows,
+        )
+
+    if probe is not None or rows is not None:  # live answers row by row: never cached
+        return compute()
+    return cached_report(mset, only, (dialect, is_d1, lock_timeout, *notes), base, compute)
 
 
 def lint_gate(target: Target, report: LintReport, *, accept: bool) -> AuditEntry | None:

@@ -10,10 +10,12 @@ from datetime import datetime
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.session import SyncSession, open_side, schema_problems
 from malnu_tui.engine.sync.side import Side, SyncState
+from malnu_tui.engine.sync.verify import PAGE_ROWS
 
 __all__ = ["dry_run", "lag_seconds", "read_states", "states", "verify_sync"]
 
@@ -68,7 +70,15 @@ def verify_sync(
         problems = schema_problems(shape, dshape, copying=False)
         if problems or not shape.key:
             raise SyncRefused(problems or [f"{t}: no primary key or unique index to compare by"])
-        found = compare_ranges(s, shape, None, PhaseProgress(progress, t), src_count)
+        fast = FastCopy.start(s, shape, False, own_connection=False)
+        found = compare_ranges(
+            s,
+            shape,
+            None,
+            PhaseProgress(progress, t),
+            src_count,
+            fast.compare(PAGE_ROWS) if fast is not None else None,
+        )
         dst_count = s.dst.count(t)
         reports.append(
             TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count,

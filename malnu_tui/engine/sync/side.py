@@ -112,7 +112,8 @@ class Chunk:
     """One unit of writes at the destination: upsert ``rows`` (``synced_at`` set; unchanged
     rows left alone), delete the keys of ``bounds`` not among ``rows`` and the keys in
     ``delete``, and write ``state.advanced(counts, len(rows), last_key)``, all or nothing.
-    ``direct``: the rows' keys are known to be new (a full copy into an empty table)."""
+    ``direct``: the rows' keys are known to be new (a full copy into an empty table).
+    ``data``: the rows' COPY text, already made (PostgreSQL only; see :mod:`.fastcopy`)."""
 
     rows: Sequence[Row]
     state: SyncState
@@ -120,6 +121,7 @@ class Chunk:
     delete: Sequence[Key] = ()
     direct: bool = False
     last_key: Key | None = None
+    data: bytes | None = None
 
 
 class Side(Protocol):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import sql_literal
+from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape
 from malnu_tui.engine.sync.side import (
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["D1Side", "literal"]
 
-MAX_STATEMENT = 90_000  # bytes; D1 refuses statements over 100 KB
+MAX_STATEMENT = sqlwrite.D1_STATEMENT_BYTES  # D1 refuses statements over 100 KB
 CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well under the limit
 
 
@@ -49,20 +50,15 @@ def tuple_literal(values: Sequence[Any]) -> str:
 
 
 def split_values(prefix: str, tuples: Sequence[str], suffix: str = "") -> list[str]:
-    """``prefix`` + comma-joined ``tuples`` + ``suffix``, as few statements under the limit."""
-    out: list[str] = []
-    current: list[str] = []
-    size = len(prefix) + len(suffix)
-    for t in tuples:
-        n = len(t.encode()) + 2
-        if current and size + n > MAX_STATEMENT:
-            out.append(prefix + ", ".join(current) + suffix)
-            current, size = [], len(prefix) + len(suffix)
-        current.append(t)
-        size += n
-    if current:
-        out.append(prefix + ", ".join(current) + suffix)
-    return out
+    """``prefix`` + comma-joined ``tuples`` + ``suffix``, as few statements under D1's limit
+    (engine/data's shared chunking); a row too large for any statement is refused by name."""
+    try:
+        return sqlwrite.d1_statements(prefix, tuples, suffix, max_bytes=MAX_STATEMENT)
+    except sqlwrite.RowTooLarge as exc:
+        raise BackendError(
+            f"a row of the chunk does not fit in one D1 statement ({exc})",
+            hint="rows this large cannot be written to D1 in one statement",
+        ) from None
 
 
 class D1Side(SqliteDialect):
@@ -147,8 +143,8 @@ class D1Side(SqliteDialect):
         )
         statements.extend(counting)
         upsert_at = len(statements)
-        suffix = "" if direct else self._upsert_suffix(shape)
-        statements.extend(split_values(self._upsert_prefix(shape), tuples, suffix))
+        suffix = "" if direct else self._upsert_tail(shape)
+        statements.extend(split_values(self._upsert_head(shape), tuples, suffix))
         upserts = len(statements) - upsert_at
         deletes_at = len(statements)
         if bounds is not None and not direct:

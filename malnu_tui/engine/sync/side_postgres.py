@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
     RESIDUE,
@@ -61,7 +64,13 @@ class PostgresSide:
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
-        self._rows("SELECT set_config('datestyle', 'ISO', false)")  # output style; input order kept
+        # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
+        # exact floats, hex bytea.
+        self._rows(
+            "SELECT set_config('datestyle', 'ISO', false), "
+            "set_config('extra_float_digits', '1', false), set_config('bytea_output', 'hex', false)"
+        )
+        self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
 
     # -- plumbing ---------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:
@@ -279,6 +288,35 @@ class PostgresSide:
         n = len(shape.key)
         return [(tuple(r[:n]), int(r[n])) for r in self._rows(q, params)]
 
+    def copy_bytes(self, rows: Sequence[Row]) -> bytes:
+        """``rows`` as COPY text, formatted by psycopg's own row formatter (what ``write_row``
+        sends), in one buffer: hashed by the caller, then sent with one write."""
+        assert format_row_text is not None
+        if self._tx is None:
+            self._tx = Transformer(self.conn)
+        out = bytearray()
+        tx = self._tx
+        for r in rows:
+            format_row_text(r, tx, out)
+        return bytes(out)
+
+    def copy_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, str | None]:
+        """(row count, md5 of the key range's rows as COPY text in key order), computed by
+        the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`)."""
+        where, params = self._range(shape, bounds)
+        cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
+        line = pg_line_sql(cols, [c.kind for c in shape.columns])
+        q = sql.SQL(
+            "SELECT count(*), md5(string_agg({}, E'\\n' ORDER BY {}) || E'\\n') FROM {}{}"
+        ).format(
+            sql.SQL(line),  # type: ignore[arg-type]
+            sql.SQL(", ").join(self._key_exprs(shape)),
+            self._t(shape.name),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+        )
+        n, digest = self._rows(q, params)[0]
+        return int(n), digest
+
     def _keys_where(
         self, shape: TableShape, batch: Sequence[Key]
     ) -> tuple[sql.Composable, list[Any]]:
@@ -390,25 +428,23 @@ class PostgresSide:
             raise _err(self.label, exc) from None
 
     # -- writes -----------------------------------------------------------------------------
+    def stamps_by_default(self, table: str) -> bool:
+        """True when the table's ``synced_at`` has a default (a copy made by the sync), so a
+        full copy into it sends the data columns only."""
+        return bool(self._synced_default.get(table))
+
     def _stage(self, shape: TableShape) -> sql.Identifier:
         name = self._stages.get(shape.name)
         if name is None:
             name = f"malnu_sync_stage_{len(self._stages)}"
-            self.conn.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
-                ).format(sql.Identifier(name), self._t(shape.name))
-            )
+            pgcopy.create_stage(self.conn, name, like=self._t(shape.name), on_commit="delete rows")
             self._stages[shape.name] = name
         return sql.Identifier(name)
 
-    def _copy(self, target: sql.Composable, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        q = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            target, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-        with self.conn.cursor().copy(q) as copy:
-            for r in rows:
-                copy.write_row(r)
+    def _copy_data(self, target: sql.Composable, columns: Sequence[str], data: bytes) -> None:
+        q = sql.SQL("COPY {} ({}) FROM STDIN").format(target, pgcopy.ident_list(columns))
+        with self.conn.cursor() as cur, cur.copy(q) as copy:
+            copy.write(data)
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
@@ -420,33 +456,25 @@ class PostgresSide:
         try:
             with self.conn.transaction():
                 self._ensure_state_table()
-                if direct and self._synced_default.get(shape.name):
-                    self._copy(
-                        t, shape.names, rows if convert is tuple else list(map(convert, rows))
-                    )
-                    inserted = len(rows)
+                stamped = direct and self.stamps_by_default(shape.name)
+                if direct and chunk.data is not None and stamped:
+                    self._copy_data(t, shape.names, chunk.data)  # made by copy_bytes
+                elif stamped:
+                    data = rows if convert is tuple else list(map(convert, rows))
+                    pgcopy.copy_rows(self.conn, t, shape.names, data)
                 elif direct:
-                    self._copy(t, (*shape.names, SYNCED_AT), [(*convert(r), now) for r in rows])
-                    inserted = len(rows)
+                    data = [(*convert(r), now) for r in rows]
+                    pgcopy.copy_rows(self.conn, t, (*shape.names, SYNCED_AT), data)
                 else:
                     stage = self._stage(shape)
-                    self._copy(stage, shape.names, [convert(r) for r in rows])
+                    if chunk.data is not None:
+                        self._copy_data(stage, shape.names, chunk.data)
+                    else:
+                        pgcopy.copy_rows(self.conn, stage, shape.names, list(map(convert, rows)))
                     inserted, updated = self._upsert(shape, stage, now)
-                    if bounds is not None:
-                        where, params = self._range(shape, bounds, alias="d")
-                        match = sql.SQL(" AND ").join(
-                            sql.SQL("s.{k} = d.{k}").format(k=sql.Identifier(k)) for k in shape.key
-                        )
-                        where.append(
-                            sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(stage, match)
-                        )
-                        cur = self.conn.execute(
-                            sql.SQL("DELETE FROM {} d WHERE {}").format(
-                                t, sql.SQL(" AND ").join(where)
-                            ),
-                            params,
-                        )
-                        deleted += max(cur.rowcount, 0)
+                    deleted += self._delete_range(shape, stage, bounds)
+                if direct:
+                    inserted = len(rows)
                 if delete:
                     cond = sql.SQL(" AND ").join(
                         sql.SQL("{} = %s").format(sql.Identifier(k)) for k in shape.key
@@ -464,42 +492,36 @@ class PostgresSide:
             raise _err(f"{self.label}: writing {shape.name}", exc) from None
         return counts
 
-    def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
-        cols = self._cols(shape)
-        data = [c for c in shape.names if c not in shape.key]
-        keys = sql.SQL(", ").join(sql.Identifier(k) for k in shape.key)
-        if data:
-            sets = sql.SQL(", ").join(
-                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c))
-                for c in (*data, SYNCED_AT)
-            )
-            # json has no equality operator: such columns are compared as text.
-            astext = {c.name for c in shape.columns if c.kind == "json"}
-            mine = sql.SQL(", ").join(
-                sql.SQL("d.{}" + ("::text" if c in astext else "")).format(sql.Identifier(c))
-                for c in data
-            )
-            theirs = sql.SQL(", ").join(
-                sql.SQL("excluded.{}" + ("::text" if c in astext else "")).format(sql.Identifier(c))
-                for c in data
-            )
-            action = sql.SQL("DO UPDATE SET {} WHERE ROW({}) IS DISTINCT FROM ROW({})").format(
-                sets, mine, theirs
-            )
-        else:
-            action = sql.Composed([sql.SQL("DO NOTHING")])
-        q = sql.SQL(
-            "WITH up AS (INSERT INTO {t} AS d ({cols}, {sa}) "
-            "SELECT {cols}, %s::timestamp FROM {stage} "
-            "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS ins) "
-            "SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
-        ).format(
-            t=self._t(shape.name),
-            cols=cols,
-            sa=sql.Identifier(SYNCED_AT),
-            stage=stage,
-            keys=keys,
-            action=action,
+    def _delete_range(self, shape: TableShape, stage: sql.Identifier, bounds: Bounds | None) -> int:
+        """Delete the keys of ``bounds`` that are not in the stage (gone at the source)."""
+        if bounds is None:
+            return 0
+        where, params = self._range(shape, bounds, alias="d")
+        match = sql.SQL(" AND ").join(
+            sql.SQL("s.{k} = d.{k}").format(k=sql.Identifier(k)) for k in shape.key
         )
-        ins, upd = self._rows(q, (now,))[0]
-        return int(ins), int(upd)
+        where.append(sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(stage, match))
+        cur = self.conn.execute(
+            sql.SQL("DELETE FROM {} d WHERE {}").format(
+                self._t(shape.name), sql.SQL(" AND ").join(where)
+            ),
+            params,
+        )
+        return max(cur.rowcount, 0)
+
+    def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
+        """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
+        are all equal are left untouched (json compared as text: it has no equality)."""
+        data = [c for c in shape.names if c not in shape.key]
+        return pgcopy.upsert_from(
+            self.conn,
+            self._t(shape.name),
+            stage,
+            (*shape.names, SYNCED_AT),
+            shape.key,
+            "update" if data else "skip",
+            values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
+            params=(now,),
+            only_changed=data,
+            compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
+        )

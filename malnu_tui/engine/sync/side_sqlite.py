@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
@@ -141,11 +142,13 @@ class SqliteDialect(ABC):
         cursor: str | None = None,
         since: str | None = None,
         upto: Key | None = None,
+        select: str | None = None,
     ) -> Iterator[list[Row]]:
+        """(See :class:`Side`.) ``select``: another select list (the key columns as they are)."""
         page_rows = min(page_rows, self.read_page_cap)
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
-        base = f"SELECT {self._select_list(shape)} FROM {q(shape.name)}"
+        base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
         extra = f"({q(cursor)} >= ? OR {q(cursor)} IS NULL)" if cursor else ""
         while True:
             where, params = self._where(shape, (after, upto))
@@ -253,18 +256,21 @@ class SqliteDialect(ABC):
         return [SyncState.from_row(r) for r in rows]
 
     # -- writes (shared SQL) --------------------------------------------------------------
-    def _upsert_prefix(self, shape: TableShape) -> str:
-        cols = ", ".join(q(c) for c in (*shape.names, SYNCED_AT))
-        return f"INSERT INTO {q(shape.name)} ({cols}) VALUES "
+    def _upsert_head(self, shape: TableShape) -> str:
+        """``INSERT INTO t (columns…, synced_at) VALUES `` (engine/data's shared SQL)."""
+        return sqlwrite.insert_head(shape.name, (*shape.names, SYNCED_AT))
 
-    def _upsert_suffix(self, shape: TableShape) -> str:
-        t = q(shape.name)
+    def _upsert_tail(self, shape: TableShape) -> str:
+        """The conflict clause: every column set from the source's row and ``synced_at``
+        stamped, unless the data columns are all equal (the row is then left untouched)."""
         data = [c for c in shape.names if c not in shape.key]
-        if not data:
-            return f" ON CONFLICT {key_sql(shape)} DO NOTHING"
-        sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in (*data, SYNCED_AT))
-        changed = " OR ".join(f"{t}.{q(c)} IS NOT excluded.{q(c)}" for c in data)
-        return f" ON CONFLICT {key_sql(shape)} DO UPDATE SET {sets} WHERE {changed}"
+        return sqlwrite.conflict_clause(
+            shape.name,
+            (*shape.names, SYNCED_AT),
+            shape.key,
+            "update" if data else "skip",
+            only_changed=data,
+        )
 
 
 def source_is_sqlite(shape: TableShape) -> bool:
@@ -317,7 +323,7 @@ class SqliteSide(SqliteDialect):
                 self._ensure_state_table(c)
                 ph = row_placeholders(len(shape.names) + 1)
                 if direct:
-                    c.executemany(self._upsert_prefix(shape) + ph, values)
+                    c.executemany(self._upsert_head(shape) + ph, values)
                     inserted = len(values)
                 else:
                     c.execute(f"CREATE TEMP TABLE IF NOT EXISTS malnu_sync_keys ({kcols})")
@@ -331,9 +337,7 @@ class SqliteSide(SqliteDialect):
                         f"(SELECT {kcols} FROM temp.malnu_sync_keys)"
                     ).fetchone()[0]
                     before = c.total_changes
-                    c.executemany(
-                        self._upsert_prefix(shape) + ph + self._upsert_suffix(shape), values
-                    )
+                    c.executemany(self._upsert_head(shape) + ph + self._upsert_tail(shape), values)
                     changed = c.total_changes - before
                     inserted = len(values) - int(existing)
                     updated = changed - inserted

@@ -1,32 +1,39 @@
 """SQLite → PostgreSQL translation of migrations (sqlglot plus the project's rewrites).
 
 No UI here: callers get frozen values (:class:`FileTranslation`, :class:`Finding`) and format
-them themselves.
+them themselves. The names below are imported on first use (PEP 562): a caller that needs only
+the type mapping (``translate.types``, e.g. the sync) never loads sqlglot.
 """
 
-from malnu_tui.engine.translate.core import (
-    name_dependents,
-    translate_expression,
-    translate_migrations,
-    translate_script,
-    translate_statement,
-    translate_statements,
-)
-from malnu_tui.engine.translate.functions import Untranslatable
-from malnu_tui.engine.translate.model import (
-    FileTranslation,
-    Finding,
-    Severity,
-    TranslatedStatement,
-)
-from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
-from malnu_tui.engine.translate.types import TypeMapping, format_type, map_type
-from malnu_tui.engine.translate.units import (
-    PostgresUnits,
-    Untranslated,
-    postgres_plan,
-    postgres_units,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.translate.core import (
+        name_dependents,
+        translate_expression,
+        translate_migrations,
+        translate_script,
+        translate_statement,
+        translate_statements,
+    )
+    from malnu_tui.engine.translate.functions import Untranslatable
+    from malnu_tui.engine.translate.model import (
+        FileTranslation,
+        Finding,
+        Severity,
+        TranslatedStatement,
+    )
+    from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
+    from malnu_tui.engine.translate.types import TypeMapping, format_type, map_type
+    from malnu_tui.engine.translate.units import (
+        PostgresUnits,
+        Untranslated,
+        postgres_plan,
+        postgres_units,
+    )
 
 __all__ = [
     "ColumnInfo",
@@ -50,3 +57,32 @@ __all__ = [
     "translate_statement",
     "translate_statements",
 ]
+
+_WHERE = {
+    "name_dependents": "core",
+    "translate_expression": "core",
+    "translate_migrations": "core",
+    "translate_script": "core",
+    "translate_statement": "core",
+    "translate_statements": "core",
+    "Untranslatable": "functions",
+    "FileTranslation": "model",
+    "Finding": "model",
+    "Severity": "model",
+    "TranslatedStatement": "model",
+    "ColumnInfo": "schema",
+    "SchemaState": "schema",
+    "TypeMapping": "types",
+    "format_type": "types",
+    "map_type": "types",
+    "PostgresUnits": "units",
+    "Untranslated": "units",
+    "postgres_plan": "units",
+    "postgres_units": "units",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -1,5 +1,7 @@
 """The selected migration's SQL (or its rollback's) beside its PostgreSQL translation, with
-translation findings marked on their lines; a unified diff on narrow terminals."""
+translation findings marked on their lines; a unified diff on narrow terminals. When a
+PostgreSQL server is known, every statement is checked on it (``plan --check``'s engine call,
+see :mod:`sql_check`) and shown with its checked status."""
 
 from __future__ import annotations
 
@@ -16,7 +18,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static, TextArea
 
+from malnu_tui.tui.host import TargetsHost
 from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.screens.sql_check import (
+    SqlCheck,
+    SqlChecked,
+    check_line,
+    check_sql,
+    checking_line,
+    statement_cells,
+)
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
@@ -184,6 +195,7 @@ class SqlViewScreen(Screen[None]):
         Binding("r", "show('rollback')", "Rollback", id="sql.rollback"),
         Binding("d", "toggle_layout", "Split/diff", id="sql.layout"),
         Binding("g", "goto_finding", "Go to finding", id="sql.goto"),
+        Binding("c", "check", "Check on PostgreSQL", id="sql.check"),
     ]
 
     def __init__(self, target: Target, status: MigrationStatus, mset: MigrationSet) -> None:
@@ -193,6 +205,8 @@ class SqlViewScreen(Screen[None]):
         self.mset = mset
         self.bundle: SqlBundle | None = None
         self.lint: tuple[LintFinding, ...] = ()
+        self.check: SqlCheck | None = None  # the PostgreSQL check's result, None while it runs
+        self.checking = False
         self.which: Which = "migration"
         self.forced_layout: Literal["split", "diff"] | None = None
         # The primary's files are SQLite (and D1); a PostgreSQL target runs its files as written.
@@ -221,8 +235,12 @@ class SqlViewScreen(Screen[None]):
                     )
             with VerticalScroll(id="diff"):
                 yield Static("", id="diff-text")
-        yield Label("findings: translation and lint", classes="pane-label")
+        yield Static("", id="check-line")
+        yield Label(
+            "statements and findings: PostgreSQL check, translation, lint", classes="pane-label"
+        )
         yield DataTable(id="findings", cursor_type="row")
+        yield Static("", id="finding-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -237,9 +255,10 @@ class SqlViewScreen(Screen[None]):
             title.append(f"  · by {m.author}", style="dim")
         self.query_one("#sql-title", Static).update(title)
         table = self.query_one("#findings", DataTable)
-        table.add_columns("line", "severity", "construct", "why")
+        table.add_columns("line", "status", "construct", "why")
         self._apply_layout(self.size.width)
         self._load()
+        self.action_check()
 
     @work(thread=True, exclusive=True, group="sql-view")
     def _load(self) -> None:
@@ -252,6 +271,54 @@ class SqlViewScreen(Screen[None]):
             lint = lint_target(self.target, self.mset, only).findings if only else ()
             self.post_message(SqlLoaded(bundle, lint))
 
+    # -- the PostgreSQL check -------------------------------------------------------------------
+    def _targets(self) -> dict[str, Target]:
+        app = self.app
+        known = {t.name: t for t in app.targets} if isinstance(app, TargetsHost) else {}
+        known.setdefault(self.target.name, self.target)
+        return known
+
+    def action_check(self) -> None:
+        """(Re)run the check of this migration and its rollback on the PostgreSQL server the
+        CLI's rule names; without one, say so at once (no worker)."""
+        if self.checking:
+            self.notify("the check is still running…", timeout=3)
+            return
+        from malnu_tui.engine.errors import MalnuError
+        from malnu_tui.engine.urls import check_server
+
+        targets = self._targets()
+        try:
+            url = check_server(self.target, targets)
+        except MalnuError as exc:
+            self.check = SqlCheck(None, str(exc))
+            self._show_check()
+            return
+        if url is None:
+            self.check = SqlCheck()
+            self._show_check()
+            return
+        self.check, self.checking = None, True
+        self.query_one("#check-line", Static).update(checking_line(url))
+        self._check(targets)
+
+    @work(thread=True, exclusive=True, group="sql-check")
+    def _check(self, targets: dict[str, Target]) -> None:
+        with reporting(self, "check"):
+            self.post_message(
+                SqlChecked(check_sql(self.target, targets, self.mset, self.status.filename))
+            )
+
+    @on(SqlChecked)
+    def _checked(self, event: SqlChecked) -> None:
+        event.stop()
+        self.check, self.checking = event.check, False
+        self._show()
+
+    def _show_check(self) -> None:
+        if not self.checking:
+            self.query_one("#check-line", Static).update(check_line(self.check, self.which))
+
     @on(SqlLoaded)
     def _loaded(self, event: SqlLoaded) -> None:
         event.stop()
@@ -262,6 +329,11 @@ class SqlViewScreen(Screen[None]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
+        if event.what == "check":
+            self.checking = False
+            self.check = SqlCheck(None, event.message)
+            self._show_check()
+            return
         self.query_one(ErrorBox).show_error(event.message, event.hint)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -286,6 +358,7 @@ class SqlViewScreen(Screen[None]):
         return self.bundle.migration if self.which == "migration" else self.bundle.rollback
 
     def _show(self) -> None:
+        self._show_check()
         doc = self._document()
         if doc is None:
             return
@@ -294,6 +367,7 @@ class SqlViewScreen(Screen[None]):
         translation = self.query_one("#translation", TextArea)
         findings = self.query_one("#findings", DataTable)
         findings.clear()
+        self.query_one("#finding-detail", Static).update("")
         if doc.sql is None:
             missing = (
                 "✘ no rollback file: this migration cannot be rolled back"
@@ -310,11 +384,15 @@ class SqlViewScreen(Screen[None]):
         source.load_text(doc.sql)
         translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
-        rows = finding_cells(doc) + lint_cells(doc, self.lint)
+        checked = self.check.of(self.which) if self.check is not None else None
+        if checked is not None:  # each statement with its checked status, then the lint
+            rows = statement_cells(checked, self.size.width) + lint_cells(doc, self.lint)
+        else:
+            rows = finding_cells(doc) + lint_cells(doc, self.lint)
         for row in rows:
             findings.add_row(*row)
         if not rows and doc.translation is not None:
-            findings.add_row("", Text("✔ none", style="green"), "", "translated as written")
+            findings.add_row("", Text("· none", style="dim"), "", "no translation or lint finding")
 
     def action_goto_finding(self) -> None:
         """Put the source cursor on the line of the highlighted finding."""
@@ -331,6 +409,17 @@ class SqlViewScreen(Screen[None]):
         source.select_line(line)
         source.scroll_cursor_visible(center=True)
         source.focus()
+
+    @on(DataTable.RowHighlighted, "#findings")
+    def _finding_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted row in full (a message is often wider than its column)."""
+        line, status, construct, why = (str(c) for c in event.data_table.get_row(event.row_key))
+        text = Text(f"line {line}" if line else "", style="bold")
+        for part in (status, construct, why):
+            if part:
+                text.append(" · " if text.plain else "")
+                text.append(part)
+        self.query_one("#finding-detail", Static).update(text)
 
     @on(DataTable.RowSelected, "#findings")
     def _finding_selected(self) -> None:

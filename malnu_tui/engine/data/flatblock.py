@@ -1,0 +1,182 @@
+"""Clean blocks of a CSV file, split at C speed.
+
+Most files people import are clean: every line one record of the header's width, no quote, no
+empty field. Such a block of the file (about a megabyte, cut after a line end) is checked and
+split with a few calls over the whole block — never a Python step per record:
+
+- the shape: the block with every byte but the delimiter and ``\\n`` deleted must be
+  ``(delimiter × (width − 1) + \\n) × lines`` (``bytes.translate``);
+- no quote, no lone ``\\r`` (``\\r\\n`` line ends are read as ``\\n``);
+- then ``text.replace("\\n", delimiter).split(delimiter)``: one flat list of every value,
+  in which no value may be empty (an empty field is NULL; a blank line is no record).
+
+A block that is not clean is read record by record by :mod:`.csvsource` (same records, lines
+and raw text). The encoding must keep ASCII bytes as themselves (UTF-8, cp1252, latin-1…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from typing import BinaryIO, overload
+
+Fields = tuple[str | None, ...]
+
+
+class FlatRows(Sequence[Fields]):
+    """Rows of ``width`` fields kept as ONE flat list of values (row after row). Iterating
+    makes the row tuples in C; writers that know it take :attr:`flat` as it is (a column is
+    ``flat[j::width]``). For a whole clean block of a file, ``text`` is the block's records as
+    the file has them (``\\n`` line ends, ``sep`` between fields) and ``data`` the same in
+    UTF-8 when the file is UTF-8."""
+
+    __slots__ = ("data", "flat", "sep", "text", "width")
+
+    def __init__(
+        self,
+        flat: list[str | None],
+        width: int,
+        sep: str = "",
+        text: str = "",
+        data: bytes | None = None,
+    ) -> None:
+        self.flat = flat
+        self.width = width
+        self.sep = sep
+        self.text = text
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.flat) // self.width
+
+    @overload
+    def __getitem__(self, i: int) -> Fields: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Fields]: ...
+
+    def __getitem__(self, i: int | slice) -> Fields | Sequence[Fields]:
+        w = self.width
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step == 1:
+                return FlatRows(self.flat[start * w : stop * w], w)
+            return [self[k] for k in range(start, stop, step)]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return tuple(self.flat[i * w : (i + 1) * w])
+
+    def __iter__(self) -> Iterator[Fields]:
+        return zip(*[iter(self.flat)] * self.width, strict=False)
+
+    def column(self, j: int) -> list[str | None]:
+        return self.flat[j :: self.width]
+
+
+class BlockRaws(Sequence[str]):
+    """The raw text of each record of a clean block, made only when asked (for a rejection)."""
+
+    def __init__(self, text: str, crlf: bool, open_end: bool) -> None:
+        self._text = text  # ends with "\n"
+        self._crlf = crlf
+        self._open_end = open_end  # the file's last line had no line end
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        parts = self._text.split("\n")
+        parts.pop()
+        end = "\r\n" if self._crlf else "\n"
+        out = [p + end for p in parts]
+        if self._open_end and out:
+            out[-1] = parts[-1]
+        return out
+
+    def __len__(self) -> int:
+        return self._text.count("\n")
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        return self._lines[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+
+def ascii_safe(encoding: str) -> bool:
+    """Does ``encoding`` keep the bytes of ASCII text as themselves?"""
+    probe = "\n\r\t ,;|\"'abcXYZ019\\"
+    try:
+        return probe.encode(encoding) == probe.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def byte_blocks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
+    """The file in blocks of about ``size`` bytes, each cut right after a line end (``\\n``,
+    ``\\r\\n`` or a lone ``\\r``, never between ``\\r`` and ``\\n``); (block, last block)."""
+    pending = b""
+    while True:
+        data = fh.read(size)
+        if not data:
+            if pending:
+                yield pending, True
+            return
+        buf = pending + data if pending else data
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1
+        if cut == 0:
+            pending = buf  # a line longer than a block: read on
+            continue
+        pending = buf[cut:]
+        yield buf[:cut], False
+
+
+class FlatSplitter:
+    """Checks and splits clean blocks of one file (delimiter, header width, encoding)."""
+
+    def __init__(self, delimiter: str, width: int, encoding: str) -> None:
+        self.sep = delimiter
+        self.width = width
+        self.encoding = encoding
+        self.utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
+        self.bsep = delimiter.encode(encoding)
+        keep = {self.bsep[0], ord("\n")}
+        self._noise = bytes(b for b in range(256) if b not in keep)
+        self._row_shape = self.bsep * (width - 1) + b"\n"
+
+    @property
+    def usable(self) -> bool:
+        return len(self.bsep) == 1 and self.bsep not in b'"\r\n' and ascii_safe(self.encoding)
+
+    def split(self, buf: bytes, *, eof: bool) -> tuple[FlatRows, BlockRaws] | None:
+        """The block's records (``buf`` holds whole lines) or None when it is not clean.
+        Raises UnicodeDecodeError for bytes the encoding refuses."""
+        if not buf or b'"' in buf:
+            return None
+        crlf = False
+        if b"\r" in buf:
+            if buf.count(b"\r\n") != buf.count(b"\r"):
+                return None
+            buf = buf.replace(b"\r\n", b"\n")
+            crlf = True
+        open_end = not buf.endswith(b"\n")
+        if open_end:
+            if not eof:
+                return None
+            buf += b"\n"
+        n = buf.count(b"\n")
+        if buf.translate(None, self._noise) != self._row_shape * n:
+            return None
+        text = buf.decode(self.encoding)
+        flat: list[str | None] = text.replace("\n", self.sep).split(self.sep)  # type: ignore[assignment]
+        flat.pop()  # after the last line end
+        if "" in flat:  # an empty field (NULL) or a blank line
+            return None
+        rows = FlatRows(flat, self.width, self.sep, text, buf if self.utf8 else None)
+        return rows, BlockRaws(text, crlf, open_end)

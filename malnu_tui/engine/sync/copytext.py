@@ -1,0 +1,63 @@
+"""COPY text for the fast full copy (see :mod:`.fastcopy`): the SQLite select list that shapes
+values, psycopg's row formatter, and the SQL with which PostgreSQL prints a stored row the
+same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from malnu_tui.engine.sync.model import TableShape
+
+__all__ = ["format_row_text", "pg_line_sql", "sqlite_select"]
+
+FormatRow = Callable[[Sequence[Any], Any, bytearray], None]
+format_row_text: FormatRow | None
+try:  # psycopg's C row formatter: the text write_row sends, for a whole chunk at once
+    from psycopg._copy_base import format_row_text as _format
+
+    format_row_text = _format
+except ImportError:  # pragma: no cover - another psycopg layout: the row-by-row path is kept
+    format_row_text = None
+
+_SHAPED_KEY_KINDS = frozenset({"bool", "float"})  # shaped in SQL: such a key is not paged here
+_NULL = r"E'\\N'"
+
+
+def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
+    """The select list of a fast copy (booleans 1/0 as 't'/'f', whole REALs as integers: the
+    text PostgreSQL prints for them), or None when a key column would be reshaped."""
+    if any(c.kind in _SHAPED_KEY_KINDS for c in shape.columns if c.name in shape.key):
+        return None
+    out = []
+    for c in shape.columns:
+        x = quote(c.name)
+        if c.kind == "bool":
+            out.append(f"CASE {x} WHEN 1 THEN 't' WHEN 0 THEN 'f' ELSE {x} END")
+        elif c.kind == "float":
+            out.append(
+                f"CASE WHEN typeof({x}) = 'real' AND {x} = CAST({x} AS INTEGER) "
+                f"AND abs({x}) < 1e15 THEN CAST({x} AS INTEGER) ELSE {x} END"
+            )
+        else:
+            out.append(x)
+    return ", ".join(out)
+
+
+def _pg_field(c: str, kind: str) -> str:
+    if kind in ("int", "float", "numeric", "ts", "tstz", "date", "time"):
+        text = f"{c}::text"
+    elif kind == "bool":
+        text = f"CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END"
+    elif kind == "bytes":
+        text = rf"E'\\\\x' || encode({c}, 'hex')"
+    else:
+        text = rf"replace({c}::text, E'\\', E'\\\\')"
+    return f"coalesce({text}, {_NULL})"
+
+
+def pg_line_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
+    """SQL printing a row as the COPY text a fast copy sent for it (see the module's doc)."""
+    return r" || E'\t' || ".join(
+        _pg_field(c, k) for c, k in zip(quoted_columns, kinds, strict=True)
+    )

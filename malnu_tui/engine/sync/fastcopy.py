@@ -1,0 +1,174 @@
+"""The fast path of a full copy from a SQLite file into PostgreSQL, and its byte-level proof.
+
+SQLite shapes each value in SQL so that psycopg's text for it is what PostgreSQL prints back for
+the stored value (booleans stored as 1/0 become ``t``/``f``, whole REALs become integers);
+psycopg's own row formatter (the one ``write_row`` uses) makes a chunk's COPY text in one
+buffer, which is hashed here (md5, in C) and sent with one write. While the copy goes on, a
+second connection has the destination print each committed key range the same way in SQL
+(:func:`.copytext.pg_line_sql`) and hash it: an equal row count and digest prove the range.
+A range whose bytes differ — a value stored in another layout (a timestamp written with a ``T``, a
+``NUMERIC(10,2)``, a float of 16 digits or more) — is compared value by value
+(:func:`.verify.compare_table`), so a formatting difference costs time, never a false report.
+
+Why equal bytes prove equal rows: the source's bytes are COPY text, in which a tab, newline or
+backslash inside a value is always escaped (a backslash and a letter). The destination prints
+every non-text value without any of those characters, and text with each backslash doubled and
+nothing else escaped. So equal bytes have the same number of tabs and newlines (one row per
+line, one field per tab), and inside each field every backslash of either side comes as a
+doubled pair: the source value held no character that COPY escapes other than the backslash,
+and both sides then spell the same value the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import queue
+import threading
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
+from malnu_tui.engine.sync.model import Key, Row, TableShape
+from malnu_tui.engine.sync.side import Bounds
+from malnu_tui.engine.sync.verify import RangeResult, compare_table
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sync.session import SyncSession
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+    from malnu_tui.engine.sync.side_sqlite import SqliteSide
+
+__all__ = ["FastCopy"]
+
+
+class FastCopy:
+    """A full copy's fast path for one table (SQLite file → PostgreSQL): shaped pages, their
+    COPY text and its digest, and a verifier that checks each committed range on its own
+    connection while the copy goes on."""
+
+    def __init__(
+        self, s: SyncSession, shape: TableShape, select: str, own_connection: bool = True
+    ) -> None:
+        self.s, self.shape, self.select = s, shape, select
+        # The destination hashes ranges on a connection of its own while the main one copies;
+        # a read-only comparison leaves the main one idle and uses it.
+        self.own_connection = own_connection
+        self.src: SqliteSide = s.src  # type: ignore[assignment]
+        self.dst: PostgresSide = s.dst  # type: ignore[assignment]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-verify")
+        self._checks: list[tuple[Bounds, int, str, Future[tuple[int, str | None]]]] = []
+        self._side: PostgresSide | None = None
+        self.dst.copy_bytes([])  # its formatter made here, before the reading thread uses it
+
+    @staticmethod
+    def start(
+        s: SyncSession, shape: TableShape, direct: bool, *, own_connection: bool = True
+    ) -> FastCopy | None:
+        """The fast path for this table, or None when it does not apply."""
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+        from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
+
+        if format_row_text is None:
+            return None
+        if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
+            return None
+        if direct and not s.dst.stamps_by_default(shape.name):
+            return None
+        select = sqlite_select(shape, q)
+        return None if select is None else FastCopy(s, shape, select, own_connection)
+
+    def pages(
+        self, after: Key | None, page_rows: int
+    ) -> Generator[tuple[list[Row], bytes | None, str], None, None]:
+        """The pages after ``after``, each with its COPY text and the text's md5, read and
+        formatted one page ahead in a thread (on the source's connection, which nothing else
+        uses meanwhile): SQLite steps and psycopg formats while PostgreSQL takes in the
+        previous chunk. At most two pages wait (memory stays flat)."""
+        ready: queue.Queue[tuple[list[Row], bytes | None, str] | BaseException | None]
+        ready = queue.Queue(2)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for page in self.src.pages(
+                    self.shape, after=after, page_rows=page_rows, select=self.select
+                ):
+                    data = self.dst.copy_bytes(page)
+                    ready.put((page, data, hashlib.md5(data).hexdigest()))
+                    if stop.is_set():
+                        return
+                ready.put(None)
+            except BaseException as exc:  # handed to the consumer, raised there
+                ready.put(exc)
+
+        reader = threading.Thread(target=produce, name="malnu-sync-read", daemon=True)
+        reader.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while reader.is_alive():  # let a blocked put() finish
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.05)
+            reader.join()
+
+    def committed(self, bounds: Bounds, rows: int, digest: str) -> None:
+        """A chunk is committed: have the destination hash its range (in the background)."""
+        self._checks.append((bounds, rows, digest, self._pool.submit(self._digest, bounds)))
+
+    def _digest(self, bounds: Bounds) -> tuple[int, str | None]:
+        if not self.own_connection:
+            return self.dst.copy_digest(self.shape, bounds)
+        if self._side is None:
+            from malnu_tui.engine.sync.session import open_side
+
+            side = open_side(self.s.dest_target)
+            side.describe(self.shape.name)  # its key collation
+            self._side = side  # type: ignore[assignment]
+        assert self._side is not None
+        return self._side.copy_digest(self.shape, bounds)
+
+    def results(self, end: Key | None) -> Iterator[RangeResult]:
+        """Each copied range: proved by its digest, else compared value by value; then the
+        range after the last key copied (rows the source gained meanwhile)."""
+        try:
+            for bounds, rows, digest, theirs in self._checks:
+                if theirs.result() == (rows, digest):
+                    yield RangeResult(bounds, rows, ())
+                else:
+                    yield from compare_table(self.s.src, self.s.dst, self.shape, bounds=bounds)
+        finally:
+            self.close()
+        yield from compare_table(self.s.src, self.s.dst, self.shape, bounds=(end, None))
+
+    def compare(self, page_rows: int) -> Iterator[RangeResult]:
+        """``sync verify`` of the table by bytes: the source's pages as COPY text hashed here,
+        each page's key range hashed by the destination meanwhile; proved ranges are reported
+        as they come, the others compared value by value once the source is read."""
+        try:
+            lo: Key | None = None
+            kidx = self.shape.key_index
+            with contextlib.closing(self.pages(None, page_rows)) as pages:
+                for page, _data, digest in pages:
+                    hi = tuple(page[-1][i] for i in kidx)
+                    self.committed((lo, hi), len(page), digest)
+                    lo = hi
+                    while self._checks and self._checks[0][3].done():
+                        bounds, rows, mine, theirs = self._checks[0]
+                        if theirs.result() != (rows, mine):
+                            break  # compared after the reading thread is done with the source
+                        self._checks.pop(0)
+                        yield RangeResult(bounds, rows, ())
+            yield from self.results(lo)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._side is not None:
+            self._side.backend.close()
+            self._side = None
