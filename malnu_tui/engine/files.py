@@ -365,6 +365,8 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
 
 
 def _check_dependencies(found: list[Migration]) -> None:
+    if not any(m.dependencies for m in found):
+        return
     index: dict[str, int] = {}
     for i, mig in enumerate(found):
         index[mig.filename] = i

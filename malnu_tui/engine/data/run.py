@@ -20,7 +20,7 @@ from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
 from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
-from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc
+from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
@@ -340,7 +340,7 @@ def _execute(
         stopped = False
         before = writer.begin()
         last_emit = started
-        with no_cyclic_gc(), WritePipeline(writer) as pipe:
+        with no_cyclic_gc(), quick_handoffs(), WritePipeline(writer) as pipe:
             for recs in source.chunks(CHUNK_ROWS):
                 read += len(recs.lines)
                 batch, bad = builder.build_chunk(recs)

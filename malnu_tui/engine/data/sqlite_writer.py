@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 # Errors that belong to one row (a constraint, a type SQLite refuses): that row is rejected.
 ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError)
-MULTI_ROWS = 1000  # rows per INSERT statement for a clean block
+MULTI_ROWS = 200  # rows per INSERT statement for a clean block
 
 
 class SQLiteWriter:

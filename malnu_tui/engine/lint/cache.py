@@ -1,11 +1,12 @@
 """A cache of lint reports in the user cache dir, keyed by everything a report is made of.
 
 The key is a sha256 over: the code of the lint and of what it reads files with (the source of
-``engine/lint/*.py``, ``sqlsplit.py``, ``files.py``, ``errors.py``) and the package version;
-the options (dialect, D1, the session lock_timeout, the notes handed in); the starting schema
-(the live database's CREATE statements); and, per migration in order, its filename and sha256,
-whether it is linted, and its rollback file's name and sha256. Any edit of a file, of the
-rules or of the live schema is therefore a new key: a stale report cannot be read.
+``engine/lint/*.py``, ``sqlsplit.py``, ``files.py``, ``errors.py``), the package version, the
+Python and SQLite versions; the options (dialect, D1, the session lock_timeout, the notes
+handed in); the starting schema (the live database's CREATE statements); the directories; and,
+per migration in order, its filename and sha256, whether it is linted, and its rollback file's
+name and sha256. Any edit of a file, of the rules or of the live schema is therefore a new
+key: a stale report cannot be read.
 
 Reports that ask the live database row by row (D1's RESTRICT check, PostgreSQL's table sizes)
 are never cached. ``MALNU_LINT_CACHE=0`` turns the cache off; deleting the directory
@@ -20,6 +21,8 @@ import functools
 import hashlib
 import json
 import os
+import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +57,8 @@ def _code_version() -> str | None:
 
     engine = Path(__file__).resolve().parent.parent
     files = [*sorted((engine / "lint").glob("*.py")), *(engine / n for n in _READERS)]
-    h = hashlib.sha256(f"{FORMAT}\0{__version__}".encode())
+    runtime = f"{sys.version_info[:2]}\0{sqlite3.sqlite_version}"  # the replay asks SQLite
+    h = hashlib.sha256(f"{FORMAT}\0{__version__}\0{runtime}".encode())
     try:
         for f in files:
             h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
