@@ -171,3 +171,16 @@ def test_split_postgresql_dollar_quoted_bodies() -> None:
     assert got[0].text.endswith("LANGUAGE plpgsql")
     with pytest.raises(SplitError):
         split_statements("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1;")
+
+
+def test_a_migration_runs_the_text_its_checksum_was_taken_of(mdirs: MigrationDirs) -> None:
+    """Discovery keeps the text it read: a file edited after discovery does not change the
+    statements of this set (whose recorded checksum is of the text read), and is not read
+    again; a new discovery sees the edit."""
+    path = mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    m = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    path.write_text("CREATE TABLE b (id INTEGER);\n", encoding="utf-8")
+    assert [s.text for s in m.statements()] == ["CREATE TABLE a (id INTEGER)"]
+    assert m.checksum == checksum_bytes(b"CREATE TABLE a (id INTEGER);\n")
+    again = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    assert [s.text for s in again.statements()] == ["CREATE TABLE b (id INTEGER)"]

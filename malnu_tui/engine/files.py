@@ -33,6 +33,7 @@ _NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za
 _VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
 _HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
+KEEP_TEXT_TOTAL = 64 * 1024 * 1024  # and no more than this is kept for one set
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
 _SQL_VERBS = {
     "ALTER",
@@ -329,6 +330,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
         rollbacks[version] = RollbackFile(path=path)
 
     found: list[Migration] = []
+    budget = KEEP_TEXT_TOTAL
     seen: dict[str, Path] = {}
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
@@ -343,6 +345,8 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
         if not text.strip():
             raise MigrationFileError(str(path), "the file is empty")
         head = _header(text)
+        keep = len(data) <= min(KEEP_TEXT_BYTES, budget)
+        budget -= len(data) if keep else 0
         found.append(
             Migration(
                 version=version,
@@ -353,7 +357,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 author=head.get("author", ""),
                 dependencies=tuple(_split_deps(head.get("dependencies", ""))),
                 rollback=rollbacks.pop(version, None),
-                text=text if len(data) <= KEEP_TEXT_BYTES else None,
+                text=text if keep else None,
             )
         )
     for version, rb in sorted(rollbacks.items()):
