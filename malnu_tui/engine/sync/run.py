@@ -316,6 +316,7 @@ def sync_table(
     report = TableReport(
         plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False, key=shape.key
     )
+    fast: FastCopy | None = None
     try:
         results: Iterator[RangeResult] | None = None
         # An incremental pass (not a resumed one) verifies what it did: see _changed_results.
@@ -324,12 +325,7 @@ def sync_table(
         scope: Literal["full", "changed"] = "full"
         fast = FastCopy.start(s, shape, state.direct) if plan.mode == "full" else None
         if plan.mode in ("full", "updated_at"):
-            try:
-                state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
-            except BaseException:
-                if fast is not None:
-                    fast.close()
-                raise
+            state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
             if plan.mode == "full":
                 # The copied ranges are checked against their checksums from the copy (each
                 # source row read once); what came before a resumed copy is compared in full.
@@ -385,6 +381,8 @@ def sync_table(
         )
         rate("done", state.rows_read)
     except BaseException as exc:
+        if fast is not None:
+            fast.close()  # its verifying thread and connection
         _audit(s, report, "failed", str(exc) or type(exc).__name__)
         raise
     _audit(s, report, "ok" if report.verified else "failed")
