@@ -214,11 +214,13 @@ _POSITIONS = frozenset({"line", "col", "start", "end"})
 
 def as_template(tree: exp.Expr) -> exp.Expr:
     """``tree`` made cheap to copy: the parser's source positions (which only error messages
-    read, and a copy deep-copies per node) are dropped."""
+    read, and a copy deep-copies per node) and empty comment lists are dropped."""
     for node in tree.walk():
         meta = node._meta
         if meta is not None and meta.keys() <= _POSITIONS:
             node._meta = None
+        if node.comments is not None and not node.comments:
+            node.comments = None  # (an empty list, which a copy deep-copies too)
     return tree
 
 
