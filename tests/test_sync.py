@@ -265,6 +265,31 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     assert same == [True, False, True, True, True]
 
 
+def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(40)
+    src.run("UPDATE users SET active = 1 WHERE active IS NULL")  # no NULL boolean anywhere
+    assert sync(src, dst).verified
+
+    def only_difference(change: str, restore: str, key: int, *params: object) -> None:
+        # One edit at a time: the only difference of its key range, so only its bytes tell.
+        dst.run(f"UPDATE users SET {change} WHERE id = {key}", params)
+        report = verify(src, dst)
+        assert [(d.kind, d.key) for d in report.differences] == [("different", (key,))]
+        dst.run(f"UPDATE users SET {restore} WHERE id = {key}")
+        assert verify(src, dst).verified
+
+    only_difference("active = NULL", "active = false", 2)  # source: false
+    only_difference("score = 1.0000000000000002", "score = 1", 4)  # source: 1
+    # COPY text spells a tab and a backspace as backslash-t and backslash-b; the destination
+    # prints text with its backslashes doubled, so a value holding those letters after real
+    # backslashes never looks the same.
+    src.run("UPDATE users SET name = ? WHERE id = 3", ["tab\there\b"])
+    assert sync(src, dst, full=True).verified
+    only_difference("name = ?", "name = E'tab\\there\\b'", 3, "tab\\there\\b")
+
+
 def test_a_destination_table_of_other_types_is_refused_and_nothing_written(
     tmp_path: Path, pg_url: str
 ) -> None:
