@@ -13,6 +13,7 @@ from malnu_tui.engine.sync import (
     SyncSession,
     dry_run,
     plan_sync,
+    read_states,
     run_sync,
     verify_sync,
 )
@@ -93,6 +94,8 @@ def test_an_incremental_sync_verifies_what_it_wrote_and_finds_deletes_in_untouch
     src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
     first = sync(src, dst)
     assert first.verified and first.scope == "full"
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark == "2025-11-24 08:00:00"  # the newest updated_at copied
     later = "2025-11-25 09:00:00"
     dense = [i for i in range(10, 21) if i != 15]
     src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN "
@@ -245,6 +248,8 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     report = sync(src, dst)
     assert report.verified and not report.differences and report.inserted == 50
     assert dst.run("SELECT updated_at::text FROM users WHERE id = 17") == [("2025-11-24 08:00:00",)]
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark == "2025-11-24 08:00:00"  # found in the pages: not one layout
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
         shape = s.src.describe("users")
         assert shape is not None and s.dst.describe("users") is not None
