@@ -210,6 +210,12 @@ def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
 
 
 def cmd_up(ctx: Context) -> int:
+    import gc
+
+    # A run of many small migrations allocates tens of thousands of small objects (files,
+    # statements, plan steps, status rows), none of them in reference cycles: collecting
+    # every 700 allocations costs a few percent of the run for nothing.
+    gc.set_threshold(20_000, 20, 20)
     from malnu_tui.engine.migrate import apply_plan
     from malnu_tui.engine.preflight import preflight_apply
 
