@@ -1,7 +1,8 @@
 """Sync of a 1,000,000-row SQLite table into PostgreSQL, beside floors measured in the same run:
 
-- full sync (copy + the verification every sync ends with) vs `sqlite3 -csv | psql \\copy`
-  into the same table (goal: within 1.5×);
+- full sync (copy + the verification every sync ends with; on this road the destination
+  checks each copied range while the copy goes on) vs `sqlite3 -csv | psql \\copy` into the
+  same table (goal: within 1.5×);
 - `sync verify` vs a plain `SELECT` of every row on both sides, fetched by Python
   (goal: under 2×);
 - incremental sync of 1% changed rows vs the full sync (goal: under 10%);
@@ -53,7 +54,10 @@ src, dst, what = sys.argv[1], sys.argv[2], sys.argv[3]
 here = __import__("pathlib").Path("/tmp")
 phases = {}
 def progress(p):
-    phases.setdefault(p.phase, time.perf_counter())
+    now = time.perf_counter()
+    phases.setdefault(p.phase, now)
+    if p.phase == "copy":
+        phases["copied"] = now  # the last chunk written
 t0 = time.perf_counter()
 ends = Target("primary", src, here, here, here), Target("analytics", dst, here, here, here)
 with SyncSession(*ends) as s:
@@ -62,8 +66,8 @@ with SyncSession(*ends) as s:
     else:
         (r,) = run_sync(s, SyncRequest(tables=("academic_records",), chunk_rows=10000), progress)
 took = time.perf_counter() - t0
-verify_at = phases.get("verify")
-verify_s = None if verify_at is None else took - (verify_at - t0)
+copied = phases.get("copied")
+verify_s = None if copied is None else took - (copied - t0)  # after the last chunk written
 print(json.dumps({"seconds": took, "verify_seconds": verify_s, "report": r.as_json()}))
 """
 
@@ -206,14 +210,16 @@ def main() -> int:
                 ("floor: sqlite3 -csv | psql \\copy", f"{floor:.2f}", "1.00×", "", "", ""),
                 ("full sync (copy + verification)", f"{full_s:.2f}", ratio(full_s, floor),
                  "≤ 1.5×", mib(full_rss), cpu[1]),
-                ("  of which the copy", f"{copy_part:.2f}", ratio(copy_part, floor), "", "", ""),
+                ("  of which up to the last chunk written", f"{copy_part:.2f}",
+                 ratio(copy_part, floor), "", "", ""),
                 ("floor: SELECT every row, both sides", f"{select:.2f}", "1.00×", "", "",
                  f"{select_cpu:.1f}"),
                 ("sync verify", f"{verify_s:.2f}", ratio(verify_s, select), "< 2×",
                  mib(verify_rss), cpu[2]),
                 ("incremental sync, 1% changed", f"{inc_s:.2f}", share(inc_s), "< 10%",
                  mib(inc_rss), cpu[3]),
-                ("  of which the changed rows", f"{inc_copy:.2f}", share(inc_copy), "", "", ""),
+                ("  of which start-up, plan, changed rows", f"{inc_copy:.2f}", share(inc_copy),
+                 "", "", ""),
                 (f"full sync of {rows // 4:,} rows", f"{quarter_s:.2f}", "", "RSS flat",
                  mib(quarter_rss), cpu[0]),
             ],

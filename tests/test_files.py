@@ -171,3 +171,29 @@ def test_split_postgresql_dollar_quoted_bodies() -> None:
     assert got[0].text.endswith("LANGUAGE plpgsql")
     with pytest.raises(SplitError):
         split_statements("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1;")
+
+
+def test_a_migration_runs_the_text_its_checksum_was_taken_of(mdirs: MigrationDirs) -> None:
+    """Discovery keeps the text it read: a file edited after discovery does not change the
+    statements of this set (whose recorded checksum is of the text read), and is not read
+    again; a new discovery sees the edit."""
+    path = mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    m = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    path.write_text("CREATE TABLE b (id INTEGER);\n", encoding="utf-8")
+    assert [s.text for s in m.statements()] == ["CREATE TABLE a (id INTEGER)"]
+    assert m.checksum == checksum_bytes(b"CREATE TABLE a (id INTEGER);\n")
+    again = discover(mdirs.migrations, mdirs.rollback).migrations[0]
+    assert [s.text for s in again.statements()] == ["CREATE TABLE b (id INTEGER)"]
+
+
+def test_first_words_are_the_first_four_words_outside_comments() -> None:
+    """``Statement.first_words`` looks at the start of the text only when that is enough; on
+    random texts it equals the first four words of the whole comment-free text."""
+    import re
+
+    pieces = ["a", "bb", "CREATE", "x" * 30, " ", "-- c\n", "/* c */", "(", "1", "é", "'s'", "_"]
+    rng = random.Random(5)
+    for _ in range(5_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        words = re.findall(r"[A-Za-z_]+", sqlsplit._strip_comments(text))[:4]
+        assert sqlsplit.Statement(text, 1).first_words == " ".join(words).upper(), text

@@ -13,6 +13,7 @@ from malnu_tui.engine.sync import (
     SyncSession,
     dry_run,
     plan_sync,
+    read_states,
     run_sync,
     verify_sync,
 )
@@ -93,6 +94,8 @@ def test_an_incremental_sync_verifies_what_it_wrote_and_finds_deletes_in_untouch
     src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
     first = sync(src, dst)
     assert first.verified and first.scope == "full"
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark == "2025-11-24 08:00:00"  # the newest updated_at copied
     later = "2025-11-25 09:00:00"
     dense = [i for i in range(10, 21) if i != 15]
     src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN "
@@ -245,6 +248,8 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     report = sync(src, dst)
     assert report.verified and not report.differences and report.inserted == 50
     assert dst.run("SELECT updated_at::text FROM users WHERE id = 17") == [("2025-11-24 08:00:00",)]
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark == "2025-11-24 08:00:00"  # found in the pages: not one layout
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
         shape = s.src.describe("users")
         assert shape is not None and s.dst.describe("users") is not None
@@ -263,6 +268,57 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     # The bytes prove every range but the one holding id 17 ('T'), which the sync compared
     # value by value: equal, so not reported.
     assert same == [True, False, True, True, True]
+
+
+def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.run("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT, updated_at DATETIME)")
+    keys = ["B", "a", "Z", "é", "_", "a b", "A", "ä", "1", "z", "Ö", "ab"]
+    src.many("INSERT INTO codes VALUES (?, ?, '2025-11-24 08:00:00')", [(k, k * 2) for k in keys])
+    assert sync(src, dst).verified
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("codes")
+        assert shape is not None and s.dst.describe("codes") is not None
+        fast = FastCopy.start(s, shape, direct=False)
+        assert fast is not None
+        try:
+            pages = list(fast.pages(None, 3))
+        finally:
+            fast.close()
+        lo = None
+        for page, _data, md5 in pages:  # SQLite's BINARY order is PostgreSQL's "C" order
+            hi = (page[-1][0],)
+            assert s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5)
+            lo = hi
+    assert [p[0][0] for p, _d, _m in pages] == ["1", "Z", "a b", "Ö"]  # bytes order
+
+
+def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(40)
+    src.run("UPDATE users SET active = 1 WHERE active IS NULL")  # no NULL boolean anywhere
+    assert sync(src, dst).verified
+
+    def only_difference(change: str, restore: str, key: int, *params: object) -> None:
+        # One edit at a time: the only difference of its key range, so only its bytes tell.
+        dst.run(f"UPDATE users SET {change} WHERE id = {key}", params)
+        report = verify(src, dst)
+        assert [(d.kind, d.key) for d in report.differences] == [("different", (key,))]
+        dst.run(f"UPDATE users SET {restore} WHERE id = {key}")
+        assert verify(src, dst).verified
+
+    only_difference("active = NULL", "active = false", 2)  # source: false
+    only_difference("score = 1.0000000000000002", "score = 1", 4)  # source: 1
+    # COPY text spells a tab and a backspace as backslash-t and backslash-b; the destination
+    # prints text with its backslashes doubled, so a value holding those letters after real
+    # backslashes never looks the same.
+    src.run("UPDATE users SET name = ? WHERE id = 3", ["tab\there\b"])
+    assert sync(src, dst, full=True).verified
+    only_difference("name = ?", "name = E'tab\\there\\b'", 3, "tab\\there\\b")
 
 
 def test_a_destination_table_of_other_types_is_refused_and_nothing_written(

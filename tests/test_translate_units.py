@@ -108,6 +108,28 @@ def test_untranslatable_units_are_refused_before_running(mdirs: MigrationDirs) -
     assert info.value.exit_code == 1
 
 
+def test_a_savepoint_left_open_does_not_stop_the_rollback_translation(
+    mdirs: MigrationDirs,
+) -> None:
+    # The scratch schema runs the (withheld) SAVEPOINT, which leaves its transaction open; the
+    # rollback is translated on a copy of that schema (a backup used to wait for it forever).
+    mdirs.add(
+        "20250101_000100",
+        "x",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\nSAVEPOINT s;\n"
+        "CREATE TABLE u (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id));",
+        rollback="CREATE INDEX u_t ON u (t_id);\nDROP TABLE u;",
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    units = postgres_units(mset)
+    name = mset.migrations[0].filename
+    assert [st.text for st in units.rollbacks[name]] == [
+        "CREATE INDEX u_t ON u(t_id)",
+        "DROP TABLE u",
+    ]
+    assert any("SAVEPOINT" in f.construct for f in units.findings[name])
+
+
 def test_engine_up_and_rollback_of_the_primary_set_on_postgresql(pg_url: str) -> None:
     from malnu_tui.engine.config import Target, open_backend
     from malnu_tui.engine.migrate import apply_plan, plan_rollback, plan_up, status, verify

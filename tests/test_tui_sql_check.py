@@ -82,6 +82,13 @@ async def test_a_statement_postgresql_rejects_shows_rejected_with_its_message(
         assert by_line["1"][3] == "operator does not exist: text = integer"  # PostgreSQL's
         assert by_line["2"][1] == "✗ rejected"  # the index: its table was rejected
         assert f"{ORDERS}:1" in by_line["2"][3]
+        # The highlighted row in full below the table (the message is wider than its column).
+        screen.query_one("#findings", DataTable).move_cursor(row=1)
+        await pilot.pause()
+        detail = str(screen.query_one("#finding-detail", Static).render())
+        assert detail.startswith("line 2 · ✗ rejected · CREATE INDEX")
+        knock_on = f'relation "orders" does not exist (its statement, {ORDERS}:1, was rejected)'
+        assert detail.endswith(knock_on)
         # The rollback, run after the migrations it undoes, fails in turn.
         await pilot.press("r")
         assert rows(screen)[0][:2] == ("1", "✗ rejected")

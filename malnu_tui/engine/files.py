@@ -6,10 +6,10 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
+from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import (
     SplitError,
     Statement,
@@ -33,6 +33,7 @@ _NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za
 _VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
 _HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
+KEEP_TEXT_TOTAL = 64 * 1024 * 1024  # and no more than this is kept for one set
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
 _SQL_VERBS = {
     "ALTER",
@@ -139,7 +140,7 @@ class RollbackFile:
 
     path: Path
 
-    @cached_property
+    @cached
     def filename(self) -> str:
         return self.path.name
 
@@ -150,10 +151,10 @@ class RollbackFile:
         if data is None:
             data = _read(str(self.path))
             if len(data) <= KEEP_TEXT_BYTES:
-                self.__dict__["_data"] = data  # as cached_property does (frozen dataclass)
+                self.__dict__["_data"] = data  # as @cached does (frozen dataclass)
         return data
 
-    @cached_property
+    @cached
     def checksum(self) -> str:
         return checksum_bytes(self._bytes())
 
@@ -180,7 +181,7 @@ class Migration:
     # run use the very text the checksum was taken of, and no file is read twice.
     text: str | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @cached
     def filename(self) -> str:
         return self.path.name
 
@@ -189,7 +190,7 @@ class Migration:
             return self.text
         return _decode(self.path, _read(str(self.path)))
 
-    @cached_property
+    @cached
     def _parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text())
 
@@ -329,6 +330,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
         rollbacks[version] = RollbackFile(path=path)
 
     found: list[Migration] = []
+    budget = KEEP_TEXT_TOTAL
     seen: dict[str, Path] = {}
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
@@ -343,6 +345,8 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
         if not text.strip():
             raise MigrationFileError(str(path), "the file is empty")
         head = _header(text)
+        keep = len(data) <= min(KEEP_TEXT_BYTES, budget)
+        budget -= len(data) if keep else 0
         found.append(
             Migration(
                 version=version,
@@ -353,7 +357,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 author=head.get("author", ""),
                 dependencies=tuple(_split_deps(head.get("dependencies", ""))),
                 rollback=rollbacks.pop(version, None),
-                text=text if len(data) <= KEEP_TEXT_BYTES else None,
+                text=text if keep else None,
             )
         )
     for version, rb in sorted(rollbacks.items()):

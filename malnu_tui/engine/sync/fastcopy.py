@@ -24,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import sqlite3
 import threading
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
@@ -115,6 +117,35 @@ class FastCopy:
                 with contextlib.suppress(queue.Empty):
                     ready.get(timeout=0.05)
             reader.join()
+
+    def newest(self, cursor: str) -> Future[str | None] | None:
+        """The newest value of the ``cursor`` column (a timestamp), found by SQLite on a
+        connection of its own beside the copy, so that the copy does not look at every row's
+        value for its watermark: None when it cannot be told that way."""
+        col = self.shape.column(cursor)
+        if col is None or col.kind not in ("ts", "tstz"):
+            return None
+        return self._pool.submit(self._newest, cursor)
+
+    def _newest(self, cursor: str) -> str | None:
+        """The greatest value, when every value is text in the normal form's one layout
+        (``YYYY-MM-DD HH:MM:SS``: the greatest text is then the latest time); else raises
+        LookupError."""
+        from malnu_tui.engine.sync.side_sqlite import q
+
+        x = q(cursor)
+        uri = Path(self.src.backend.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            top, odd = conn.execute(
+                f"SELECT max({x}), total(NOT (typeof({x}) = 'text' AND length({x}) = 19 "
+                f"AND substr({x}, 11, 1) = ' ')) FROM {q(self.shape.name)} WHERE {x} IS NOT NULL"
+            ).fetchone()
+        finally:
+            conn.close()
+        if odd:
+            raise LookupError(cursor)
+        return None if top is None else str(top)
 
     def committed(self, bounds: Bounds, rows: int, digest: str) -> None:
         """A chunk is committed: have the destination hash its range (in the background)."""

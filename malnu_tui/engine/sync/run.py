@@ -107,6 +107,17 @@ def _watermark(
     return top if current is None or top > current else current
 
 
+def _newer(
+    shape: TableShape, cursor: str | None, value: str | None, current: str | None
+) -> str | None:
+    """The later of ``current`` and ``value`` (a cursor value in its normal form's layout)."""
+    if value is None or cursor is None:
+        return current
+    return _watermark(
+        shape, cursor, [tuple(value if c == cursor else None for c in shape.names)], current
+    )
+
+
 @dataclass
 class Written:
     """What an incremental copy leaves to verify: the key ranges it wrote densely (compared in
@@ -171,14 +182,18 @@ def _copy(
         )
     )
     digest_of = page_digest(shape)
+    # The fast path learns a full copy's watermark from SQLite beside the copy (see newest());
+    # the pages are looked at only until it is known, or all of them when it cannot be.
+    newest = fast.newest(plan.cursor) if fast is not None and plan.cursor else None
     # closing(): a stopped copy stops the fast path's reading thread before anything else
     # uses the source's connection.
     with contextlib.closing(pages):
         for page, data, md5 in pages:
             digest = digest_of(page) if full and fast is None else None
             hi = _key_of(page[-1], kidx)
-            watermark = _watermark(shape, plan.cursor, page, watermark)
-            state = replace(state, watermark=watermark)
+            if newest is None or not newest.done() or newest.exception() is not None:
+                watermark = _watermark(shape, plan.cursor, page, watermark)
+                state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
             counts = s.dst.write_chunk(
                 shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
@@ -193,6 +208,9 @@ def _copy(
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
+    if newest is not None and newest.exception() is None:
+        watermark = _newer(shape, plan.cursor, newest.result(), watermark)
+        state = replace(state, watermark=watermark)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
@@ -316,6 +334,7 @@ def sync_table(
     report = TableReport(
         plan.table, plan.mode, 0, 0, 0, 0, plan.source_count, plan.dest_count, False, key=shape.key
     )
+    fast: FastCopy | None = None
     try:
         results: Iterator[RangeResult] | None = None
         # An incremental pass (not a resumed one) verifies what it did: see _changed_results.
@@ -324,12 +343,7 @@ def sync_table(
         scope: Literal["full", "changed"] = "full"
         fast = FastCopy.start(s, shape, state.direct) if plan.mode == "full" else None
         if plan.mode in ("full", "updated_at"):
-            try:
-                state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
-            except BaseException:
-                if fast is not None:
-                    fast.close()
-                raise
+            state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
             if plan.mode == "full":
                 # The copied ranges are checked against their checksums from the copy (each
                 # source row read once); what came before a resumed copy is compared in full.
@@ -385,6 +399,8 @@ def sync_table(
         )
         rate("done", state.rows_read)
     except BaseException as exc:
+        if fast is not None:
+            fast.close()  # its verifying thread and connection
         _audit(s, report, "failed", str(exc) or type(exc).__name__)
         raise
     _audit(s, report, "ok" if report.verified else "failed")

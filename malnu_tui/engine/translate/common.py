@@ -10,6 +10,8 @@ import threading
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.generator import Generator
+from sqlglot.helper import name_sequence
 
 from malnu_tui.engine.translate.model import Finding
 from malnu_tui.engine.translate.schema import SchemaState
@@ -26,6 +28,7 @@ __all__ = [
     "parse_sqlite",
     "pg_expr",
     "pg_name",
+    "pg_sql",
     "plain_index_order",
     "referenced_tables",
     "table_name",
@@ -143,6 +146,7 @@ POSTGRES = Dialect.get_or_raise("postgres")
 
 _SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _READERS = threading.local()  # this thread's SQLite tokenizer and parser
+_WRITERS = threading.local()  # this thread's PostgreSQL generators (plain, pretty)
 
 
 def parse_sqlite(text: str) -> list[exp.Expr | None]:
@@ -153,6 +157,19 @@ def parse_sqlite(text: str) -> list[exp.Expr | None]:
         readers = _READERS.sqlite = (SQLITE.tokenizer(), SQLITE.parser())
     tokenizer, parser = readers
     return parser.parse(tokenizer.tokenize(text), text)
+
+
+def pg_sql(node: exp.Expr, *, pretty: bool = False, copy: bool = True) -> str:
+    """``node.sql(dialect=POSTGRES, pretty=pretty, copy=copy)`` with this thread's generator
+    reused (building one is a fair part of generating a short statement). Per call it starts
+    afresh, as a new one would: its messages are reset by ``generate``, its name sequence
+    here."""
+    writers: tuple[Generator, Generator] | None = getattr(_WRITERS, "postgres", None)
+    if writers is None:
+        writers = _WRITERS.postgres = (POSTGRES.generator(), POSTGRES.generator(pretty=True))
+    generator = writers[1] if pretty else writers[0]
+    generator._next_name = name_sequence("_t")
+    return generator.generate(node, copy=copy)
 
 
 class Context:
@@ -197,11 +214,13 @@ _POSITIONS = frozenset({"line", "col", "start", "end"})
 
 def as_template(tree: exp.Expr) -> exp.Expr:
     """``tree`` made cheap to copy: the parser's source positions (which only error messages
-    read, and a copy deep-copies per node) are dropped."""
+    read, and a copy deep-copies per node) and empty comment lists are dropped."""
     for node in tree.walk():
         meta = node._meta
         if meta is not None and meta.keys() <= _POSITIONS:
             node._meta = None
+        if node.comments is not None and not node.comments:
+            node.comments = None  # (an empty list, which a copy deep-copies too)
     return tree
 
 

@@ -19,11 +19,11 @@ from sqlglot import exp
 
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 from malnu_tui.engine.translate.common import (
-    POSTGRES,
     Context,
     compact_lists,
     normalise_identifiers,
     parse_sqlite,
+    pg_sql,
     plain_index_order,
     table_name,
 )
@@ -200,11 +200,11 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     if isinstance(tree, exp.Create | exp.Insert):
         plain_index_order(tree, holders if walked else None)
     if expression_only and isinstance(tree, exp.Select):
-        out: str = tree.expressions[0].sql(dialect=POSTGRES, copy=False)
+        out: str = pg_sql(tree.expressions[0], copy=False)
     else:
         # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
         pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
-        out = tree.sql(dialect=POSTGRES, pretty=pretty, copy=False)
+        out = pg_sql(tree, pretty=pretty, copy=False)
         if pretty:
             out = compact_lists(out)
     leftover = leftover_syntax(out)

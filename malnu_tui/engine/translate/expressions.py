@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import POSTGRES, Context, lit, pg_expr, referenced_tables
+from malnu_tui.engine.translate.common import Context, lit, pg_expr, pg_sql, referenced_tables
 from malnu_tui.engine.translate.functions import (
     NOW_UTC,
     Untranslatable,
@@ -73,17 +73,17 @@ def rewrite_functions(
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = args[0].sql(dialect=POSTGRES) if args else "now()"
+                first = pg_sql(args[0]) if args else "now()"
                 lits = [lit(a) for a in args]
                 out = pg_expr(date_function_sql(name, lits, first))
                 return tag(ctx, out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
-                first = args[1].sql(dialect=POSTGRES) if len(args) > 1 else "now()"
+                first = pg_sql(args[1]) if len(args) > 1 else "now()"
                 return pg_expr(strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_expr(epoch_sql("now()"))
-                first = args[0].sql(dialect=POSTGRES)
+                first = pg_sql(args[0])
                 lits = [lit(a) for a in args]
                 return pg_expr(epoch_sql(timestamp_sql("datetime", lits, first)[0]))
             if name in _NO_EQUIVALENT:
@@ -97,7 +97,7 @@ def rewrite_functions(
                 )
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
-            first = args[0].sql(dialect=POSTGRES)
+            first = pg_sql(args[0])
             lits = [lit(a) for a in args]
             out = pg_expr(date_function_sql("date", lits, first))
             return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
@@ -120,7 +120,7 @@ def rewrite_functions(
             while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
                 value = value.this
             args = [lit(value)]
-            return pg_expr(strftime_sql(fmt, args, value.sql(dialect=POSTGRES)))
+            return pg_expr(strftime_sql(fmt, args, pg_sql(value)))
         if isinstance(node, exp.Glob):
             raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
         if isinstance(node, exp.Rand):

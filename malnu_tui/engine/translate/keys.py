@@ -21,11 +21,11 @@ import sqlglot
 from sqlglot import exp
 
 from malnu_tui.engine.translate.common import (
-    POSTGRES,
     SQLITE,
     Context,
     normalise_identifiers,
     pg_name,
+    pg_sql,
     table_name,
 )
 from malnu_tui.engine.translate.schema import PendingKey, SchemaState
@@ -120,7 +120,7 @@ def _add_sql(child: str, columns: tuple[str, ...], ref: exp.Reference, name: str
     head = f"ALTER TABLE {pg_name(child)} ADD "
     if name:
         head += f"CONSTRAINT {pg_name(name)} "
-    return head + fk.sql(dialect=POSTGRES)
+    return head + pg_sql(fk)
 
 
 def rewrite_foreign_keys(node: exp.Expr, table: str, ctx: Context) -> None:

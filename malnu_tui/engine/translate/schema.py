@@ -117,7 +117,12 @@ class SchemaState:
     def clone(self) -> SchemaState:
         """An independent copy (to try statements without changing this state)."""
         other = SchemaState()
-        self.conn.backup(other.conn)
+        if self.conn.in_transaction:
+            # A migration's SAVEPOINT left a transaction open: a backup would wait for it
+            # forever (SQLITE_LOCKED, retried); the pages as they stand copy it all.
+            other.conn.deserialize(self.conn.serialize())
+        else:
+            self.conn.backup(other.conn)
         other.trigger_functions = dict(self.trigger_functions)
         other.pending_keys = {k: list(v) for k, v in self.pending_keys.items()}
         other.pending_views = {k: list(v) for k, v in self.pending_views.items()}

@@ -13,7 +13,10 @@ from malnu_tui.engine.translate.common import (
     Context,
     as_template,
     lit,
+    normalise_identifiers,
     pg_expr,
+    pg_sql,
+    plain_index_order,
     table_name,
 )
 from malnu_tui.engine.translate.expressions import (
@@ -262,8 +265,23 @@ def _parsed_conflict(keys_sql: str, action: str) -> exp.Expr:
 
 
 def _on_conflict(keys_sql: str, action: str) -> exp.Expr:
-    """``ON CONFLICT (keys) action`` as a node (each form parsed once)."""
-    return _parsed_conflict(keys_sql, action).copy()
+    """``ON CONFLICT (keys) action`` as a node whose PostgreSQL is generated once per form.
+
+    The later passes leave such a clause as it is, apart from the identifier and index-order
+    forms, which are applied here (its keys and SET targets are the table's own columns, so
+    the double-quoted-string pass never reads them; it holds no functions, no 0/1 literals
+    and no date/time values), and a clause is generated the same wherever it stands: so the
+    text is generated once and the statement holds it as is (no copy of the template, no
+    walk over it)."""
+    return exp.Var(this=_conflict_sql(keys_sql, action))
+
+
+@functools.lru_cache(maxsize=1024)
+def _conflict_sql(keys_sql: str, action: str) -> str:
+    conflict = _parsed_conflict(keys_sql, action).copy()
+    normalise_identifiers(conflict)
+    plain_index_order(conflict)
+    return pg_sql(conflict, copy=False)
 
 
 def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:

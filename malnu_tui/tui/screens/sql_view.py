@@ -240,6 +240,7 @@ class SqlViewScreen(Screen[None]):
             "statements and findings: PostgreSQL check, translation, lint", classes="pane-label"
         )
         yield DataTable(id="findings", cursor_type="row")
+        yield Static("", id="finding-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -366,6 +367,7 @@ class SqlViewScreen(Screen[None]):
         translation = self.query_one("#translation", TextArea)
         findings = self.query_one("#findings", DataTable)
         findings.clear()
+        self.query_one("#finding-detail", Static).update("")
         if doc.sql is None:
             missing = (
                 "✘ no rollback file: this migration cannot be rolled back"
@@ -407,6 +409,17 @@ class SqlViewScreen(Screen[None]):
         source.select_line(line)
         source.scroll_cursor_visible(center=True)
         source.focus()
+
+    @on(DataTable.RowHighlighted, "#findings")
+    def _finding_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted row in full (a message is often wider than its column)."""
+        line, status, construct, why = (str(c) for c in event.data_table.get_row(event.row_key))
+        text = Text(f"line {line}" if line else "", style="bold")
+        for part in (status, construct, why):
+            if part:
+                text.append(" · " if text.plain else "")
+                text.append(part)
+        self.query_one("#finding-detail", Static).update(text)
 
     @on(DataTable.RowSelected, "#findings")
     def _finding_selected(self) -> None:
