@@ -184,3 +184,16 @@ def test_a_migration_runs_the_text_its_checksum_was_taken_of(mdirs: MigrationDir
     assert m.checksum == checksum_bytes(b"CREATE TABLE a (id INTEGER);\n")
     again = discover(mdirs.migrations, mdirs.rollback).migrations[0]
     assert [s.text for s in again.statements()] == ["CREATE TABLE b (id INTEGER)"]
+
+
+def test_first_words_are_the_first_four_words_outside_comments() -> None:
+    """``Statement.first_words`` looks at the start of the text only when that is enough; on
+    random texts it equals the first four words of the whole comment-free text."""
+    import re
+
+    pieces = ["a", "bb", "CREATE", "x" * 30, " ", "-- c\n", "/* c */", "(", "1", "é", "'s'", "_"]
+    rng = random.Random(5)
+    for _ in range(5_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        words = re.findall(r"[A-Za-z_]+", sqlsplit._strip_comments(text))[:4]
+        assert sqlsplit.Statement(text, 1).first_words == " ".join(words).upper(), text

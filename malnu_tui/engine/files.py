@@ -6,10 +6,10 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
+from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import (
     SplitError,
     Statement,
@@ -140,7 +140,7 @@ class RollbackFile:
 
     path: Path
 
-    @cached_property
+    @cached
     def filename(self) -> str:
         return self.path.name
 
@@ -151,10 +151,10 @@ class RollbackFile:
         if data is None:
             data = _read(str(self.path))
             if len(data) <= KEEP_TEXT_BYTES:
-                self.__dict__["_data"] = data  # as cached_property does (frozen dataclass)
+                self.__dict__["_data"] = data  # as @cached does (frozen dataclass)
         return data
 
-    @cached_property
+    @cached
     def checksum(self) -> str:
         return checksum_bytes(self._bytes())
 
@@ -181,7 +181,7 @@ class Migration:
     # run use the very text the checksum was taken of, and no file is read twice.
     text: str | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @cached
     def filename(self) -> str:
         return self.path.name
 
@@ -190,7 +190,7 @@ class Migration:
             return self.text
         return _decode(self.path, _read(str(self.path)))
 
-    @cached_property
+    @cached
     def _parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text())
 

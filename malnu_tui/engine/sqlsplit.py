@@ -10,10 +10,10 @@ the engine owns and therefore strips.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
-from functools import cached_property
+
+from malnu_tui.engine.lazy import cached
 
 __all__ = [
     "Statement",
@@ -32,11 +32,14 @@ class Statement:
     line: int
     copy_data: str | None = None  # the rows after ``COPY … FROM stdin;`` (text format)
 
-    @cached_property
+    @cached
     def first_words(self) -> str:
         """The statement's leading keywords, upper-cased, comments removed (for classifying)."""
-        found = _WORD.finditer(_strip_comments(self.text))
-        return " ".join(m.group(0) for m in itertools.islice(found, 4)).upper()
+        text = _strip_comments(self.text)
+        words = _WORD.findall(text, 0, 64)  # five words found: the first four are whole
+        if len(words) < 5 and len(text) > 64:
+            words = _WORD.findall(text)
+        return " ".join(words[:4]).upper()
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
