@@ -270,6 +270,32 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     assert same == [True, False, True, True, True]
 
 
+def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.run("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT, updated_at DATETIME)")
+    keys = ["B", "a", "Z", "é", "_", "a b", "A", "ä", "1", "z", "Ö", "ab"]
+    src.many("INSERT INTO codes VALUES (?, ?, '2025-11-24 08:00:00')", [(k, k * 2) for k in keys])
+    assert sync(src, dst).verified
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("codes")
+        assert shape is not None and s.dst.describe("codes") is not None
+        fast = FastCopy.start(s, shape, direct=False)
+        assert fast is not None
+        try:
+            pages = list(fast.pages(None, 3))
+        finally:
+            fast.close()
+        lo = None
+        for page, _data, md5 in pages:  # SQLite's BINARY order is PostgreSQL's "C" order
+            hi = (page[-1][0],)
+            assert s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5)
+            lo = hi
+    assert [p[0][0] for p, _d, _m in pages] == ["1", "Z", "a b", "Ö"]  # bytes order
+
+
 def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> None:
     src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
     dst = Db("postgresql", pg_url)

@@ -36,16 +36,32 @@ class SQLiteWriter:
         self.sql = upsert_sql(spec.table, spec.columns, spec.key, spec.on_conflict)
         self._count_sql = f"SELECT count(*) FROM {quote_ident(spec.table)}"
         self._multi: dict[int, str] = {}
+        self._temp_store: int | None = None
         self._max_params = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.before = 0
         self.accepted = 0
         self.changes = 0
         self._open = False
 
+    def _temp_in_memory(self, on: bool) -> None:
+        """Each chunk's savepoint keeps a statement journal; in a temp file that doubled the
+        pages written (every page of the chunk twice). In memory it is a chunk's pages at most.
+        Set outside the transaction, restored after it."""
+        if on:
+            self._temp_store = int(self.conn.execute("PRAGMA temp_store").fetchone()[0])
+            if self._temp_store != 2:
+                self.conn.execute("PRAGMA temp_store = MEMORY")
+        elif self._temp_store is not None and self._temp_store != 2:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute(f"PRAGMA temp_store = {int(self._temp_store)}")
+            self._temp_store = None
+
     def begin(self) -> int:
+        self._temp_in_memory(True)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            self._temp_in_memory(False)
             if "locked" in str(exc) or "busy" in str(exc):
                 raise LockHeld(self.backend.read_lock(), "the database is busy") from None
             raise BackendError(f"{self.backend.path}: {exc}") from None
@@ -121,9 +137,11 @@ class SQLiteWriter:
             )
         self.conn.execute("COMMIT")
         self._open = False
+        self._temp_in_memory(False)
 
     def rollback(self) -> None:
         if self._open:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             self._open = False
+        self._temp_in_memory(False)
