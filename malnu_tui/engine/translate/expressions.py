@@ -90,17 +90,17 @@ def rewrite_functions(
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = pg_sql(args[0]) if args else "now()"
+                first = _arg_sql(args[0]) if args else "now()"
                 lits = [lit(a) for a in args]
                 out = pg_value(node, date_function_sql(name, lits, first))
                 return tag(ctx, out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
-                first = pg_sql(args[1]) if len(args) > 1 else "now()"
+                first = _arg_sql(args[1]) if len(args) > 1 else "now()"
                 return pg_value(node, strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
-                first = pg_sql(args[0])
+                first = _arg_sql(args[0])
                 lits = [lit(a) for a in args]
                 return pg_value(node, epoch_sql(timestamp_sql("datetime", lits, first)[0]))
             if name in _NO_EQUIVALENT:
@@ -114,7 +114,7 @@ def rewrite_functions(
                 )
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
-            first = pg_sql(args[0])
+            first = _arg_sql(args[0])
             lits = [lit(a) for a in args]
             out = pg_value(node, date_function_sql("date", lits, first))
             return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
@@ -139,7 +139,7 @@ def rewrite_functions(
             while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
                 value = value.this
             args = [lit(value)]
-            return pg_value(node, strftime_sql(fmt, args, pg_sql(value)))
+            return pg_value(node, strftime_sql(fmt, args, _arg_sql(value)))
         if isinstance(node, exp.Glob):
             raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
         if isinstance(node, exp.Rand):
@@ -235,6 +235,12 @@ def _value_sql(text: str) -> str | None:
         return None
     normalise_identifiers(value)
     return pg_sql(value, copy=False)
+
+
+def _arg_sql(node: exp.Expr) -> str:
+    """A function argument's PostgreSQL (generating a column or a literal changes nothing: no
+    copy for those)."""
+    return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
 
 
 def _now_utc() -> exp.Expr:
