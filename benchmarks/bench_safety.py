@@ -70,7 +70,8 @@ def bench_lint(tmp: Path) -> list[tuple[str, str, str, str]]:
     floor = best_of(lambda: read_floor(mig, rb), repeat=5)
     engine = best_of(lambda: lint_migrations(discover(mig, rb)), repeat=5)
     report = lint_migrations(discover(mig, rb))
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp / "xdg"), "XDG_CONFIG_HOME": str(tmp / "xc")}
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp / "xdg"), "XDG_CONFIG_HOME": str(tmp / "xc"),
+           "MALNU_LINT_CACHE": "0"}  # the rules themselves, not a cached report  # fmt: skip
     cmd = [str(ROOT / ".venv/bin/malnu-tui"), "--migrations-dir", str(mig), "--rollback-dir",
            str(rb), "lint", "--all", "--json"]  # fmt: skip
     cli = best_of(lambda: subprocess.run(cmd, env=env, capture_output=True, check=False), 3)

@@ -209,7 +209,27 @@ def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
     return safety.backup_taker(ctx.backend(), ctx.target)
 
 
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """A run of many small migrations allocates tens of thousands of small objects (files,
+    statements, plan steps, status rows), none of them in reference cycles: the cyclic GC
+    runs every 20,000 allocations instead of 700 meanwhile (a few percent of the run)."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def cmd_up(ctx: Context) -> int:
+    with _few_collections():
+        return _up(ctx)
+
+
+def _up(ctx: Context) -> int:
     from malnu_tui.engine.migrate import apply_plan
     from malnu_tui.engine.preflight import preflight_apply
 

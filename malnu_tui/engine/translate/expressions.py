@@ -3,9 +3,18 @@ double-quoted-string fallback."""
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import Context, lit, pg_expr, pg_sql, referenced_tables
+from malnu_tui.engine.translate.common import (
+    Context,
+    lit,
+    normalise_identifiers,
+    pg_expr,
+    pg_sql,
+    referenced_tables,
+)
 from malnu_tui.engine.translate.functions import (
     NOW_UTC,
     Untranslatable,
@@ -63,6 +72,14 @@ def rewrite_functions(
 ) -> exp.Expr:
     """Rewrite the function nodes of ``tree`` (``nodes``: those of ``tree.walk()`` that are
     FUNCTION_NODES, in walk order, when the caller already has them)."""
+    # A CREATE TABLE is generated pretty: its values stay nodes (see _pg_value); so do values
+    # whose parent's SQL may depend on what they are (a cast, a division…).
+    pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
+
+    def pg_value(node: exp.Expr, text: str) -> exp.Expr:
+        if pretty or not isinstance(node.parent, _CONTEXT_FREE):
+            return pg_expr(text)
+        return _pg_value(text)
 
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.LowerHex | exp.Hex):
@@ -73,19 +90,19 @@ def rewrite_functions(
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = pg_sql(args[0]) if args else "now()"
+                first = _arg_sql(args[0]) if args else "now()"
                 lits = [lit(a) for a in args]
-                out = pg_expr(date_function_sql(name, lits, first))
+                out = pg_value(node, date_function_sql(name, lits, first))
                 return tag(ctx, out, name, *timestamp_sql(name, lits, first))
             if name == "STRFTIME" and args:
-                first = pg_sql(args[1]) if len(args) > 1 else "now()"
-                return pg_expr(strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
+                first = _arg_sql(args[1]) if len(args) > 1 else "now()"
+                return pg_value(node, strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
             if name == "UNIXEPOCH":
                 if not args:
-                    return pg_expr(epoch_sql("now()"))
-                first = pg_sql(args[0])
+                    return pg_value(node, epoch_sql("now()"))
+                first = _arg_sql(args[0])
                 lits = [lit(a) for a in args]
-                return pg_expr(epoch_sql(timestamp_sql("datetime", lits, first)[0]))
+                return pg_value(node, epoch_sql(timestamp_sql("datetime", lits, first)[0]))
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -97,9 +114,9 @@ def rewrite_functions(
                 )
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
-            first = pg_sql(args[0])
+            first = _arg_sql(args[0])
             lits = [lit(a) for a in args]
-            out = pg_expr(date_function_sql("date", lits, first))
+            out = pg_value(node, date_function_sql("date", lits, first))
             return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
         if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
             # SQLite's current time is UTC whatever the session's time zone.
@@ -107,7 +124,9 @@ def rewrite_functions(
                 type(node), "TIME"
             )
             out = (
-                _now_utc() if kind == "DATETIME" else pg_expr(date_function_sql(kind, ["now"], ""))
+                _now_utc()
+                if kind == "DATETIME"
+                else pg_value(node, date_function_sql(kind, ["now"], ""))
             )
             return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.Typeof):
@@ -120,7 +139,7 @@ def rewrite_functions(
             while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
                 value = value.this
             args = [lit(value)]
-            return pg_expr(strftime_sql(fmt, args, pg_sql(value)))
+            return pg_value(node, strftime_sql(fmt, args, _arg_sql(value)))
         if isinstance(node, exp.Glob):
             raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
         if isinstance(node, exp.Rand):
@@ -167,6 +186,61 @@ def rewrite_functions(
             else:
                 node.replace(new)
     return tree
+
+
+# Nodes a pass after rewrite_functions looks at or changes (booleans, date/time text, index
+# order) besides identifiers: a value holding none of them comes out of those passes as it is.
+_PASSED = (
+    exp.EQ,
+    exp.NEQ,
+    exp.In,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Between,
+    exp.Table,
+    exp.IndexParameters,
+    exp.OnConflict,
+)
+
+
+# Parents whose SQL is their children's SQL joined with fixed words, whatever the children are.
+_CONTEXT_FREE = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Between,
+    exp.Alias,
+    exp.Paren,
+    exp.Tuple,
+)
+
+
+def _pg_value(text: str) -> exp.Expr:
+    """``pg_expr(text)``, or when no later pass can change the value but for its identifiers'
+    form, a node holding the value's PostgreSQL (generated once per text, identifiers in their
+    final form): no copy of the template, no walk over it, nothing to generate again."""
+    sql = _value_sql(text)
+    return pg_expr(text) if sql is None else exp.Var(this=sql)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_sql(text: str) -> str | None:
+    value = pg_expr(text)
+    if any(isinstance(node, _PASSED) for node in value.walk()):
+        return None
+    normalise_identifiers(value)
+    return pg_sql(value, copy=False)
+
+
+def _arg_sql(node: exp.Expr) -> str:
+    """A function argument's PostgreSQL (generating a column or a literal changes nothing: no
+    copy for those)."""
+    return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
 
 
 def _now_utc() -> exp.Expr:
