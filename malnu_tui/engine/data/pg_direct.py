@@ -32,6 +32,13 @@ from malnu_tui.engine.data.spec import WriteOutcome
 class PostgresDirectWriter(PgUnit):
     """COPY straight into the table (plain inserts only; see the module's docstring)."""
 
+    @property
+    def server_checks(self) -> bool:
+        """Does the server refuse every integer the client's check refuses? PostgreSQL 16
+        reads ``1_000`` and ``0x1F`` as integers; up to 15 it takes only what the client
+        does (ASCII digits, sign, spaces around; in range). NOT NULL is the server's too."""
+        return bool(self.conn.info.server_version < 160000)
+
     def _start(self) -> None:
         self._mode: Literal["csv", "text", ""] = ""
         self._sep = ""
