@@ -91,10 +91,11 @@ class FlatRows(Sequence[Fields]):
 class BlockRaws(Sequence[str]):
     """The raw text of each record of a clean block, made only when asked (for a rejection)."""
 
-    def __init__(self, text: str, crlf: bool, open_end: bool) -> None:
+    def __init__(self, text: str, crlf: bool, open_end: bool, lines: int) -> None:
         self._text = text  # ends with "\n"
         self._crlf = crlf
         self._open_end = open_end  # the file's last line had no line end
+        self._n = lines
 
     @cached_property
     def _lines(self) -> list[str]:
@@ -107,7 +108,7 @@ class BlockRaws(Sequence[str]):
         return out
 
     def __len__(self) -> int:
-        return self._text.count("\n")
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -190,4 +191,4 @@ class FlatSplitter:
             return None  # a blank line is no record (wider rows: the shape says so)
         text = buf.decode(self.encoding)
         rows = FlatRows(None, self.width, self.sep, text, buf if self.utf8 else None, n)
-        return rows, BlockRaws(text, crlf, open_end)
+        return rows, BlockRaws(text, crlf, open_end, n)
