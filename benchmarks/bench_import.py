@@ -10,10 +10,10 @@ floors of the same run.
 
 Both sides run as processes, as an operator runs them, each into a fresh empty table with the
 same primary key, alternated run after run (PostgreSQL: a CHECKPOINT before each run, so no
-side inherits the other's). Ours does more than the baselines: it checks every value against the column's
-declared type (integers, NOT NULL), counts the table before and after, checks the balance,
-takes the lock and writes the audit row (`--no-backup`: the safety backup is a separate cost,
-measured by bench_backup.py).
+side inherits the other's). Ours does more than the baselines: it checks every value against
+the column's declared type (integers, NOT NULL), counts the table before and after, checks
+the balance, takes the lock and writes the audit and run rows (`--no-backup`: the safety
+backup is a separate cost, measured by bench_backup.py).
 """
 
 from __future__ import annotations
