@@ -28,6 +28,19 @@ def test_school_migrations_climb_the_stairs_on_sqlite(sqlite_url: str) -> None:
     assert [s["stage"] for s in data["steps"]] == ["ok"] * 7
 
 
+def test_the_stairway_server_is_chosen_by_postgres_only(sqlite_url: str) -> None:
+    # $MALNU_PARITY_DATABASE picks plan --check's server, not the stairway's: a SQLite target's
+    # stairway stays on SQLite (an unreachable server there would fail the run) …
+    bad_server = {"MALNU_PARITY_DATABASE": "postgresql://nobody@127.0.0.1:1/none"}
+    res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--json", env=bad_server)
+    assert res.code == 0, res.err
+    assert "scratch SQLite file" in json.loads(res.out)["where"]
+    # … and a --postgres that is not PostgreSQL is a usage error naming the option.
+    res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", sqlite_url)
+    assert res.code == 2
+    assert res.err.strip().endswith("--postgres must be a postgresql:// URL or a PostgreSQL target")
+
+
 def test_school_migrations_climb_the_stairs_on_postgresql(pg_url: str, sqlite_url: str) -> None:
     # The primary's SQLite-dialect set, translated, in a scratch schema on --postgres …
     res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", pg_url, "--json")

@@ -153,3 +153,37 @@ def test_engine_up_and_rollback_of_the_primary_set_on_postgresql(pg_url: str) ->
         assert backend.table_names() == []
     finally:
         backend.close()
+
+
+def test_views_whose_create_waits_keep_sqlite_verdicts_and_answers() -> None:
+    """The scratch schema runs a CREATE VIEW only when something could see the view
+    (SchemaState._defer_view); verdicts, error texts and answers stay SQLite's own."""
+    from malnu_tui.engine.translate import SchemaState, translate_script
+
+    def notes(ft: object) -> list[str]:
+        return [f.why for st in ft.statements for f in st.findings]  # type: ignore[attr-defined]
+
+    state = SchemaState()
+    ft = translate_script(
+        "CREATE VIEW v AS SELECT 1 AS one;\n"
+        "CREATE VIEW v AS SELECT 1 AS one;\n"  # the same text again: rejected
+        "CREATE VIEW w AS SELECT * FROM missing;\n"  # a missing table is no error yet
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, b BOOLEAN);\n"
+        "CREATE VIEW tv AS SELECT b AS flag FROM t;\n"
+        "SELECT * FROM tv WHERE flag = 1;\n",
+        "a.sql",
+        state,
+    )
+    found = notes(ft)
+    assert any("(view v already exists)" in n for n in found)
+    assert not any("missing" in n for n in found)
+    assert ft.statements[-1].output == ("SELECT * FROM tv WHERE flag = TRUE",)
+    clone = state.clone()
+    try:
+        again = translate_script("SELECT * FROM tv WHERE flag = 0;\n", "b.sql", clone)
+        assert again.statements[0].output == ("SELECT * FROM tv WHERE flag = FALSE",)
+    finally:
+        clone.close()
+    renamed = translate_script("ALTER TABLE t RENAME TO t2;\n", "c.sql", state)
+    assert any("error in view w: no such table: main.missing" in n for n in notes(renamed))
+    state.close()

@@ -117,17 +117,13 @@ def cmd_lint(ctx: Context) -> int:
 
 
 def _postgres_for_test(ctx: Context) -> str | None:
-    from malnu_tui.engine.errors import ConfigError
-    from malnu_tui.engine.urls import url_kind
+    """The stairway's PostgreSQL server: ``--postgres`` (a URL or a target's name), else the
+    target when it is PostgreSQL. Unlike ``plan --check`` it does not read
+    ``$MALNU_PARITY_DATABASE``: without ``--postgres`` a SQLite target's stairway runs on SQLite,
+    where its migrations will run."""
+    from malnu_tui.engine.urls import check_server
 
-    chosen = ctx.opt("postgres")
-    if chosen:
-        if chosen in ctx.settings.targets:
-            chosen = ctx.settings.targets[chosen].url
-        if url_kind(chosen) != "postgresql":
-            raise ConfigError("--postgres must be a postgresql:// URL or a PostgreSQL target")
-        return str(chosen)
-    return ctx.target.url if ctx.target.kind == "postgresql" else None
+    return check_server(ctx.target, ctx.settings.targets, ctx.opt("postgres"), environ={})
 
 
 def cmd_test(ctx: Context) -> int:

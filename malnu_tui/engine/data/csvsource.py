@@ -235,11 +235,13 @@ class CsvSource:
         return self._chunks(size, skip_header=True)
 
     def _chunks(self, size: int, *, skip_header: bool) -> Iterator[RecordChunk]:
-        # The hot loop of every import. The file is read about a megabyte of lines at a time.
-        # A block without a quote character is split in C (str.split over the lines: one
-        # record per line); a block with quotes goes through the csv module, and a record
-        # still open at the block's end (a quoted newline) is carried into the next block.
-        # Each record keeps its starting line and raw text; no object per record.
+        # The hot loop of every import. The file is read in byte blocks cut after a line end.
+        # A clean block (see flatblock.py) becomes ONE chunk, checked and split in a few C
+        # calls. Any other block is decoded into lines: without a quote character each line
+        # is split in C (str.split: one record per line); with quotes it goes through the csv
+        # module, and a record still open at the block's end (a quoted newline) is carried
+        # into the next block. Each record keeps its starting line and raw text; no object per
+        # record. (Encodings that do not keep ASCII bytes as they are: lines from io.)
         delim = self.format.delimiter
         width = len(self.header)
         ready: list[RecordChunk] = []

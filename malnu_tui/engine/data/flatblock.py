@@ -7,8 +7,8 @@ split with a few calls over the whole block — never a Python step per record:
 - the shape: the block with every byte but the delimiter and ``\\n`` deleted must be
   ``(delimiter × (width − 1) + \\n) × lines`` (``bytes.translate``);
 - no quote, no lone ``\\r`` (``\\r\\n`` line ends are read as ``\\n``);
-- then ``text.replace("\\n", delimiter).split(delimiter)``: one flat list of every value,
-  in which no value may be empty (an empty field is NULL; a blank line is no record).
+- then, when the values are needed, ``text.replace("\\n", delimiter).split(delimiter)``:
+  one flat list of every value (an empty field is NULL, as in the record reader).
 
 A block that is not clean is read record by record by :mod:`.csvsource` (same records, lines
 and raw text). The encoding must keep ASCII bytes as themselves (UTF-8, cp1252, latin-1…).
@@ -28,26 +28,39 @@ class FlatRows(Sequence[Fields]):
     makes the row tuples in C; writers that know it take :attr:`flat` as it is (a column is
     ``flat[j::width]``). For a whole clean block of a file, ``text`` is the block's records as
     the file has them (``\\n`` line ends, ``sep`` between fields) and ``data`` the same in
-    UTF-8 when the file is UTF-8."""
+    UTF-8 when the file is UTF-8; the flat list is then made from ``text`` when first asked
+    for (a writer that sends ``data`` as it is never needs it), an empty field as None."""
 
-    __slots__ = ("data", "flat", "sep", "text", "width")
+    __slots__ = ("_flat", "_n", "data", "sep", "text", "width")
 
     def __init__(
         self,
-        flat: list[str | None],
+        flat: list[str | None] | None,
         width: int,
         sep: str = "",
         text: str = "",
         data: bytes | None = None,
+        rows: int = 0,
     ) -> None:
-        self.flat = flat
+        self._flat = flat
         self.width = width
         self.sep = sep
         self.text = text
         self.data = data
+        self._n = len(flat) // width if flat is not None else rows
+
+    @property
+    def flat(self) -> list[str | None]:
+        if self._flat is None:
+            flat: list[str | None] = self.text.replace("\n", self.sep).split(self.sep)  # type: ignore[assignment]
+            flat.pop()  # after the last line end
+            if "" in flat:  # an empty (unquoted) field is NULL
+                flat = [v if v else None for v in flat]
+            self._flat = flat
+        return self._flat
 
     def __len__(self) -> int:
-        return len(self.flat) // self.width
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> Fields: ...
@@ -78,10 +91,11 @@ class FlatRows(Sequence[Fields]):
 class BlockRaws(Sequence[str]):
     """The raw text of each record of a clean block, made only when asked (for a rejection)."""
 
-    def __init__(self, text: str, crlf: bool, open_end: bool) -> None:
+    def __init__(self, text: str, crlf: bool, open_end: bool, lines: int) -> None:
         self._text = text  # ends with "\n"
         self._crlf = crlf
         self._open_end = open_end  # the file's last line had no line end
+        self._n = lines
 
     @cached_property
     def _lines(self) -> list[str]:
@@ -94,7 +108,7 @@ class BlockRaws(Sequence[str]):
         return out
 
     def __len__(self) -> int:
-        return self._text.count("\n")
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -173,10 +187,8 @@ class FlatSplitter:
         n = buf.count(b"\n")
         if buf.translate(None, self._noise) != self._row_shape * n:
             return None
+        if self.width == 1 and (buf.startswith(b"\n") or b"\n\n" in buf):
+            return None  # a blank line is no record (wider rows: the shape says so)
         text = buf.decode(self.encoding)
-        flat: list[str | None] = text.replace("\n", self.sep).split(self.sep)  # type: ignore[assignment]
-        flat.pop()  # after the last line end
-        if "" in flat:  # an empty field (NULL) or a blank line
-            return None
-        rows = FlatRows(flat, self.width, self.sep, text, buf if self.utf8 else None)
-        return rows, BlockRaws(text, crlf, open_end)
+        rows = FlatRows(None, self.width, self.sep, text, buf if self.utf8 else None, n)
+        return rows, BlockRaws(text, crlf, open_end, n)

@@ -3,15 +3,18 @@ blocks of a CSV file as the file has them.
 
 The issue prescribes COPY into a temp table and one ``INSERT … SELECT`` — that path
 (:mod:`.pg_writer`) writes every row twice, and stays for upserts and to name refused rows.
-For a plain insert this writer tries first, in the same unit: every row is still read, mapped
-and checked by the client as on every backend (rows it rejects are never sent), but the rows
-go to the table with ``COPY … FROM STDIN``: a clean block of the file (:class:`FlatRows`:
-complete records of the header's width, no quote, no empty field) is sent as its own text
-(``FORMAT csv``, BOM dropped, in UTF-8, line ends ``\\n``) while the client reads the next;
-other rows go in COPY's text format. If the database refuses any row (a CHECK, UNIQUE, NOT
-NULL, a value its type refuses) the whole COPY fails and this writer raises
-:class:`DirectRefused`: the import rolls the unit back and starts over on the temp path, which
-names every refused row with its line. Nothing is visible until commit either way.
+For a plain insert this writer tries first, in the same unit: rows are read, mapped and checked
+by the client as on every backend (rows it rejects are never sent), and go to the table with
+``COPY … FROM STDIN``: a clean block of the file (:class:`FlatRows`: complete records of the
+header's width, no quote) is sent as its own text (``FORMAT csv``, BOM dropped, in UTF-8, line
+ends ``\\n``) while the client reads the next; other rows go in COPY's text format. When every
+column is text without a length or an integer and the server is PostgreSQL ≤ 15
+(:attr:`PostgresDirectWriter.server_checks`), a clean block is not even split client-side: the
+server refuses every value the client's checks would. If the database refuses any row (a CHECK,
+UNIQUE, NOT NULL, a value its type refuses) the whole COPY fails and this writer raises
+:class:`DirectRefused`: the import rolls the unit back and starts over, with the client's checks
+on, through the temp table, which names every refused row with its line. Nothing is visible
+until commit either way.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ from malnu_tui.engine.data.spec import WriteOutcome
 
 class PostgresDirectWriter(PgUnit):
     """COPY straight into the table (plain inserts only; see the module's docstring)."""
+
+    @property
+    def server_checks(self) -> bool:
+        """Does the server refuse every integer the client's check refuses? PostgreSQL 16
+        reads ``1_000`` and ``0x1F`` as integers; up to 15 it takes only what the client
+        does (ASCII digits, sign, spaces around; in range). NOT NULL is the server's too."""
+        return bool(self.conn.info.server_version < 160000)
 
     def _start(self) -> None:
         self._mode: Literal["csv", "text", ""] = ""

@@ -290,6 +290,7 @@ class RowBuilder:
         now: str,
         *,
         numbers_as_text: bool = False,
+        server_checks: bool = False,
     ) -> None:
         self.width = len(header)
         self.columns = check.columns
@@ -327,6 +328,15 @@ class RowBuilder:
                 else:
                     self._checks.append("other")
         self._not_null = [p.not_null for p in self._columns]
+        # ``server_checks``: the writer sends a clean block as the file has it to a database
+        # that refuses every value these checks refuse (PostgreSQL ≤ 15's integer input and
+        # NOT NULL; text without a length) and, when it refuses one, the import starts over
+        # with the checks on. Such a block is then not even split into values here.
+        self._server_checks = (
+            server_checks
+            and self._passthrough == tuple(range(self.width))
+            and all(c == "" or c.startswith("int") for c in self._checks)
+        )
 
     def build(self, rec: SourceRecord) -> Row | Rejection:
         if rec.error:
@@ -419,6 +429,10 @@ class RowBuilder:
         values: Sequence[tuple[Value, ...]]
         fields = recs.fields
         flat = fields if isinstance(fields, FlatRows) else None
+        if flat is not None and self._server_checks and flat.text:
+            return RowBatch(recs.lines, fields, recs.raws)
+        if flat is not None:
+            flat.flat  # noqa: B018 — split here, on the reading thread, not on the writer's
         if idx == tuple(range(self.width)):
             values = fields
         elif flat is not None:
@@ -428,8 +442,8 @@ class RowBuilder:
         else:
             values = list(map(itemgetter(*idx), fields))
         for j, (check, not_null) in enumerate(zip(self._checks, self._not_null, strict=True)):
-            if not check and (not not_null or flat is not None):
-                continue  # (a flat block has no empty field: no NULL)
+            if not check and not not_null:
+                continue
             col: Sequence[Value] = (
                 flat.column(idx[j]) if flat is not None else list(map(itemgetter(j), values))
             )

@@ -310,15 +310,7 @@ def _execute(
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
         raise SchemaMismatch(request.table, check.problems)
-    # D1's staging table has no column types: it gets real numbers.
-    builder = RowBuilder(
-        schema,
-        check,
-        mapping,
-        source.header,
-        utc_now_iso(),
-        numbers_as_text=backend.kind != "d1",
-    )
+    now = utc_now_iso()
     rejects = RejectsWriter(request.rejects_path())
     spec = WriteSpec(schema, check.columns, check.key, request.conflict)
     writer: TableWriter
@@ -328,6 +320,20 @@ def _execute(
         writer = D1DryRun(backend, spec)  # type: ignore[arg-type]
     else:
         writer = open_writer(backend, spec, direct=True)
+
+    def row_builder(writer: TableWriter) -> RowBuilder:
+        # D1's staging table has no column types: it gets real numbers.
+        return RowBuilder(
+            schema,
+            check,
+            mapping,
+            source.header,
+            now,
+            numbers_as_text=backend.kind != "d1",
+            server_checks=getattr(writer, "server_checks", False),
+        )
+
+    builder = row_builder(writer)
     # Over an absolute limit nothing commits: stop reading ("stop after N bad rows"). A dry
     # run reads on, to report every problem at once.
     limit = request.max_errors.count if request.max_errors.percent is None else None
@@ -371,6 +377,7 @@ def _execute(
             writer.rollback()
             rejects.reset()
             writer = open_writer(backend, spec)
+            builder = row_builder(writer)
             before, read, stopped = stream(writer)
             outcome = writer.finish(limit)
         emit(ImportProgress("check", read, rejects.count, time.monotonic() - started))

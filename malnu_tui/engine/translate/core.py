@@ -186,11 +186,20 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             comparisons.append(node)
         elif found == _HOLDER:
             holders.append(node)
-    for t in tables:
-        bools |= ctx.state.boolean_columns(t)
     tree = rewrite_functions(tree, ctx, calls)
     walked = not ctx.replaced
-    rewrite_booleans(tree, bools, comparisons if walked else None)
+    compared: list[exp.Expr] | None = comparisons if walked else None
+    # Compared with nothing, a view whose CREATE waits (SchemaState.booleans_later) is not
+    # asked about now.
+    maybe_later = False
+    if isinstance(tree, exp.Create) and ctx.state.view_waiting():
+        if compared is None:  # (as rewrite_booleans would find them)
+            compared = list(tree.find_all(exp.EQ, exp.NEQ, exp.In))
+        maybe_later = not compared
+    for t in tables:
+        if not (maybe_later and ctx.state.booleans_later(t)):
+            bools |= ctx.state.boolean_columns(t)
+    rewrite_booleans(tree, bools, compared)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         walked = False
         rewrite_text_datetimes(tree, text_columns(tables, ctx.state))

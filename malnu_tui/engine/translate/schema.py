@@ -58,6 +58,19 @@ _CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
 # SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+ADD\b", re.IGNORECASE)
+# A view of the main schema, named without a schema (its CREATE can wait: see _defer_view).
+_MAIN_VIEW = re.compile(
+    rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*(?:\(|AS\b)", re.I
+)
+# A CREATE that may run while views wait (it cannot see them unless it names one).
+_CREATE_OBJECT = re.compile(
+    r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|TRIGGER|VIEW)\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    re.I,
+)
+# A name's word runs: a statement naming it (bare, in any quotes, '…' too: SQLite takes a
+# single-quoted name where a name is expected) holds each of them as a whole run.
+_RUN = re.compile(r"[\w$]+")
 
 
 def _q(name: str) -> str:
@@ -68,6 +81,11 @@ def _names(sql: str) -> set[str]:
     """Every name ``sql`` mentions, unquoted and lower-cased (string literals skipped)."""
     named = {m[1] or m[2] or m[3] or m[4] for m in _NAMES.finditer(sql)}
     return {n.replace('""', '"').lower() for n in named if n}
+
+
+def _folded(sql: str) -> str:
+    """``sql`` with ASCII letters lower-cased (SQLite's case-insensitivity for names)."""
+    return sql.lower() if sql.isascii() else sql.translate(_FOLD)
 
 
 def _unquote(name: str) -> str:
@@ -107,6 +125,15 @@ class SchemaState:
         # _add_column; any other DDL drops it (read again when next asked).
         self._objects: dict[str, list[tuple[int, str, str, str]]] | None = None
         self._last_rowid = 0
+        # CREATE VIEWs SQLite accepted (EXPLAIN) but not run yet, in order, and their names
+        # (ASCII-folded): run when anything could see them (see _defer_view).
+        self._views: list[str] = []
+        self._view_names: set[str] = set()
+        self._view_runs: set[str] = set()  # the word runs of their names
+        self._view_sql_runs: set[str] = set()  # the word runs of their SQL
+        self._view_asks: list[str] = []  # views whose boolean columns are read when they run
+        self._just_deferred: str | None = None  # the view the statement being run created
+        self._explains = 0
 
     def close(self) -> None:
         """Free the scratch database."""
@@ -117,6 +144,8 @@ class SchemaState:
     def clone(self) -> SchemaState:
         """An independent copy (to try statements without changing this state)."""
         other = SchemaState()
+        if self._views:
+            self._run_views()
         if self.conn.in_transaction:
             # A migration's SAVEPOINT left a transaction open: a backup would wait for it
             # forever (SQLITE_LOCKED, retried); the pages as they stand copy it all.
@@ -138,16 +167,26 @@ class SchemaState:
         if _DATA_ONLY.match(sql):
             if '"' not in sql:
                 return None
+            if self._views and self._sees_views(sql):
+                self._run_views()
             try:
                 self.conn.execute(sql)  # data only: sqlite_master does not change
             except sqlite3.Error as exc:
                 return str(exc)
             return None
+        added = _ADD_COLUMN.match(sql)
+        if self._views and self._needs_views(sql, added):
+            self._run_views()
+        self._just_deferred = None
         self._forget(sql)
-        if (added := _ADD_COLUMN.match(sql)) is not None:
+        if (view := _MAIN_VIEW.match(sql)) is not None:
+            return self._defer_view(sql, _unquote(view["name"]))
+        if added is not None:
             done, error = self._add_column(sql, _unquote(added["name"]))
             if done:
                 return error
+            if self._views:
+                self._run_views()  # the ALTER itself runs in the scratch schema
         try:
             self.conn.execute(sql)
         except sqlite3.Error as exc:
@@ -159,6 +198,82 @@ class SchemaState:
             else:
                 self._objects = None
         return None
+
+    def _defer_view(self, sql: str, name: str) -> str | None:
+        """A CREATE VIEW of the main schema waits until something could see the view: a
+        statement naming it (or sqlite_master), a question about it, a statement other than
+        a data statement or a CREATE, a clone. SQLite checks a view's name and syntax when it
+        prepares the CREATE, never the tables it reads (until the view is used): EXPLAIN
+        gives its verdict and error text now, and the CREATE runs, in order, later."""
+        # A new text each time: Python caches prepared statements by text, and an EXPLAIN
+        # never checks that the schema it was prepared against is still current.
+        self._explains += 1
+        try:
+            self.conn.execute(f"EXPLAIN /*{self._explains}*/ {sql}").close()
+        except sqlite3.Error as exc:
+            return str(exc)
+        folded = name.translate(_FOLD)
+        self._views.append(sql)
+        self._view_names.add(folded)
+        self._view_runs.update(_RUN.findall(folded) or [""])  # "": no run, always seen
+        self._view_sql_runs.update(_RUN.findall(_folded(sql)))
+        self._just_deferred = folded
+        return None
+
+    def view_waiting(self) -> bool:
+        """True while translating a CREATE VIEW that waits (see booleans_later)."""
+        return self._just_deferred is not None
+
+    def booleans_later(self, view: str) -> bool:
+        """True (and nothing asked now) for the view whose CREATE the statement being
+        translated made wait: its boolean columns (and so its columns, cached as main
+        answers for it) are read when it runs, which is before anything they depend on can
+        change (see _needs_views). For a translation whose result cannot depend on them."""
+        if self._just_deferred is None or view.translate(_FOLD) != self._just_deferred:
+            return False
+        self._view_asks.append(view)
+        return True
+
+    def _needs_views(self, sql: str, added: re.Match[str] | None) -> bool:
+        """True when DDL ``sql`` could see the waiting views, or change an answer about one
+        (it creates or alters a name their SQL holds)."""
+        if added is not None:
+            changed: str | None = _unquote(added["name"])
+        else:
+            created = _CREATE_OBJECT.match(sql)
+            if created is None:
+                return True
+            kind = created["kind"].upper()
+            changed = _unquote(created["name"]) if kind in ("TABLE", "VIEW") else None
+        if self._sees_views(sql):
+            return True
+        if changed is None:
+            return False
+        runs = _RUN.findall(changed.translate(_FOLD))
+        return not runs or not self._view_sql_runs.isdisjoint(runs)
+
+    def _sees_views(self, sql: str) -> bool:
+        """True when ``sql`` may name a waiting view (or reads the schema itself)."""
+        folded = _folded(sql)
+        if "" in self._view_runs or "sqlite_" in folded or "pragma_" in folded:
+            return True
+        return not self._view_runs.isdisjoint(_RUN.findall(folded))
+
+    def _run_views(self) -> None:
+        """Run the waiting CREATE VIEWs (SQLite accepted each when it was translated)."""
+        views, asks = self._views, self._view_asks
+        self._views, self._view_asks = [], []
+        self._view_names, self._view_runs, self._view_sql_runs = set(), set(), set()
+        self._just_deferred = None
+        for sql in views:
+            try:
+                self.conn.execute(sql)
+            except sqlite3.Error:  # (not expected: nothing they could see has changed)
+                self._objects = None
+        if self._objects is not None:
+            self._read_objects(self._last_rowid)
+        for view in asks:
+            self.boolean_columns(view)
 
     def _forget(self, sql: str) -> None:
         """Drop the cached answers DDL ``sql`` may change."""
@@ -178,6 +293,8 @@ class SchemaState:
 
     def _rows(self, name: str) -> list[tuple[int, str, str, str]]:
         """sqlite_master's rows whose name is ``name`` (any ASCII case), in rowid order."""
+        if self._views and name.translate(_FOLD) in self._view_names:
+            self._run_views()
         if self._objects is None:
             self._objects = {}
             self._last_rowid = 0
@@ -311,6 +428,8 @@ class SchemaState:
         name = self.real_name(table)
         if name is None:
             return []
+        if self._views and self._first(name, "view") is not None:
+            self._run_views()  # a view's columns may come from waiting views
         try:
             rows = self.conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
         except sqlite3.Error:  # a view over a table that is gone
@@ -423,6 +542,8 @@ class SchemaState:
     def referencing_views(self, table: str) -> list[tuple[str, str]]:
         """Views whose SQL names ``table``: (name, SQL)."""
         word = re.compile(r"(?<![\w$])[\"`\[]?" + re.escape(table) + r"[\"`\]]?(?![\w$])", re.I)
+        if self._views:
+            self._run_views()
         return [
             (str(name), str(sql))
             for name, sql in self.conn.execute(
