@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.backends.base import AuditEntry, lock_holder_for_this_process, utc_now
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Difference,
@@ -445,7 +445,6 @@ def run_sync(
     """Take the destination's lock, plan again under it, and sync every table; the whole run is
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
     failed syncs and the sync lag)."""
-    from malnu_tui.engine.migrate import lock_holder_for_this_process
     from malnu_tui.engine.monitor.runlog import record_run
 
     backend = s.dst.backend
