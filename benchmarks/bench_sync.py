@@ -8,7 +8,9 @@
 - incremental sync of 1% changed rows vs the full sync (goal: under 10%);
 - peak RSS of the sync process at a quarter of the rows and at all of them (goal: flat).
 
-Each sync runs in its own process (peak RSS from wait4). Standalone:
+Each sync runs in its own process (peak RSS from wait4), with its bytecode cached (as an
+installed package has it, whatever PYTHONDONTWRITEBYTECODE says here; the first run, of the
+quarter table, writes it). Standalone:
 `.venv/bin/python benchmarks/bench_sync.py [--rows 1000000]`.
 """
 
@@ -95,13 +97,15 @@ def fresh_db(cluster: PgCluster, name: str) -> str:
     return cluster.url(name)
 
 
+PYCACHE = Path(tempfile.gettempdir()) / "malnu-bench-sync-pycache"
 CPU: dict[str, float] = {}  # what → CPU seconds of the sync's own process (user + system)
 
 
 def child_rss(src: str, dst: str, what: str) -> tuple[dict[str, object], float, int]:
     """Run one sync/verify in its own process: (its JSON, wall seconds, peak RSS in KiB); its
     CPU seconds go to :data:`CPU` (the database server's are not counted)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, src, dst, what],

@@ -235,3 +235,13 @@ def test_clean_blocks_are_split_in_one_go(
     assert len(flat) >= 2
     assert list(flat[0:2]) == [flat[0], flat[1]] and flat[-1] == list(flat)[-1]
     assert flat.column(1) == [row[1] for row in flat]
+
+
+def test_the_files_sha256_comes_with_a_full_read(tmp_path: Path) -> None:
+    import hashlib
+
+    f = write_csv(tmp_path / "s.csv", 'id;nama\r\n1;Siti\r\n2;"Budi\r\nS"\r\n3;Érika', bom=True)
+    source = CsvSource(f)
+    assert source.digest is None
+    assert len(list(source.records())) == 3
+    assert source.digest == hashlib.sha256(f.read_bytes()).hexdigest()

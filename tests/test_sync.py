@@ -270,6 +270,51 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     assert same == [True, False, True, True, True]
 
 
+def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise_is_not(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    assert sync(src, dst).verified
+    proofs: list[bool] = []
+    written = FastCopy._written
+
+    def spy(self: FastCopy, keys: list[tuple[object, ...]], rows: int, digest: str) -> bool:
+        proofs.append(written(self, keys, rows, digest))  # on the verifier's connection
+        return proofs[-1]
+
+    monkeypatch.setattr(FastCopy, "_written", spy)
+    later = "2025-11-25 09:00:00"
+    # Rows far apart (not one dense run): the chunk is proved by the bytes sent for it.
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (5, 150, 290)")
+    report = sync(src, dst)
+    assert (report.read, report.updated, report.verified, proofs) == (4, 3, True, [True])
+    # The destination rewrites a written value: the bytes differ, the rows are compared.
+    dst.run(
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$"
+    )
+    dst.run("CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION shout()")
+    src.run(f"UPDATE users SET name = 'Lagi', updated_at = '{later}' WHERE id IN (7, 170)")
+    report = sync(src, dst)
+    assert proofs[-1] is False and not report.verified
+    assert [(d.kind, d.key) for d in report.differences] == [
+        ("different", (7,)),
+        ("different", (170,)),
+    ]
+    # Another layout of the same time: the bytes differ, the values do not: no difference.
+    dst.run("DROP TRIGGER shout ON users")
+    src.run(
+        "UPDATE users SET name = 'Siswa', updated_at = '2025-11-26T09:00:00' WHERE id IN (9, 200)"
+    )
+    report = sync(src, dst)
+    assert proofs[-1] is False and report.verified and not report.differences
+    names = dst.run("SELECT name FROM users WHERE id IN (7, 9, 170) ORDER BY id")
+    assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
+
+
 def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
     tmp_path: Path, pg_url: str
 ) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +18,7 @@ from malnu_tui.engine.backends.base import (
     RemoveRecord,
     TrackingRecord,
     actor,
-    hostname,
-    utc_now,
+    lock_holder_for_this_process,
 )
 from malnu_tui.engine.errors import (
     ConfigError,
@@ -164,16 +162,6 @@ class MigrationFailed(MalnuError):
         )
         self.failure = failure
         self.done = tuple(done)
-
-
-def lock_holder_for_this_process(purpose: str = "") -> LockHolder:
-    return LockHolder(
-        owner=actor(),
-        host=hostname(),
-        pid=os.getpid(),
-        acquired_at=utc_now(),
-        note=purpose,
-    )
 
 
 @contextlib.contextmanager

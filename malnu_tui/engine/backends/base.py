@@ -56,6 +56,18 @@ def actor() -> str:
     return f"{user}@{hostname()}"
 
 
+def lock_holder_for_this_process(purpose: str = "") -> LockHolder:
+    """The lock holder this process writes (``engine.migrate`` re-exports it; the sync takes
+    it from here, which spares its start-up the import of the migration engine)."""
+    return LockHolder(
+        owner=actor(),
+        host=hostname(),
+        pid=os.getpid(),
+        acquired_at=utc_now(),
+        note=purpose,
+    )
+
+
 @dataclass(frozen=True)
 class TrackingRecord:
     """One row of the seed's ``migrations`` table."""

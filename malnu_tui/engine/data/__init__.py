@@ -8,37 +8,44 @@ The public API (the CLI and the console call these; none of it prints):
 - :func:`preview_import`: the mapping preview (format, schema check, first rows before/after);
 - :func:`run_import`: the run (lock, re-check, safety backup, stream, checks, commit, audit);
 - the table writers (:mod:`~malnu_tui.engine.data.writers`), reused by ``sync``.
+
+The names below are imported on first use (PEP 562): a caller that needs one module of the
+package (the sync: ``pgcopy``, ``sqlwrite``) does not load the import's whole pipeline.
 """
 
 from __future__ import annotations
 
-from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord
-from malnu_tui.engine.data.errors import (
-    ImportCheckFailed,
-    InputFileError,
-    MappingError,
-    SchemaMismatch,
-)
-from malnu_tui.engine.data.rows import Rejection, Row
-from malnu_tui.engine.data.run import (
-    ImportPreview,
-    ImportProgress,
-    ImportReport,
-    ImportRequest,
-    MaxErrors,
-    SampleRow,
-    open_csv,
-    preview_import,
-    run_import,
-)
-from malnu_tui.engine.data.tablesource import TableSource
-from malnu_tui.engine.data.writers import (
-    ON_CONFLICT,
-    TableWriter,
-    WriteOutcome,
-    WriteSpec,
-    open_writer,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord
+    from malnu_tui.engine.data.errors import (
+        ImportCheckFailed,
+        InputFileError,
+        MappingError,
+        SchemaMismatch,
+    )
+    from malnu_tui.engine.data.rows import Rejection, Row
+    from malnu_tui.engine.data.run import (
+        ImportPreview,
+        ImportProgress,
+        ImportReport,
+        ImportRequest,
+        MaxErrors,
+        SampleRow,
+        open_csv,
+        preview_import,
+        run_import,
+    )
+    from malnu_tui.engine.data.tablesource import TableSource
+    from malnu_tui.engine.data.writers import (
+        ON_CONFLICT,
+        TableWriter,
+        WriteOutcome,
+        WriteSpec,
+        open_writer,
+    )
 
 __all__ = [
     "ON_CONFLICT",
@@ -65,3 +72,35 @@ __all__ = [
     "preview_import",
     "run_import",
 ]
+
+_WHERE = {
+    "CsvSource": "csvsource",
+    "SourceRecord": "csvsource",
+    "ImportCheckFailed": "errors",
+    "InputFileError": "errors",
+    "MappingError": "errors",
+    "SchemaMismatch": "errors",
+    "Rejection": "rows",
+    "Row": "rows",
+    "ImportPreview": "run",
+    "ImportProgress": "run",
+    "ImportReport": "run",
+    "ImportRequest": "run",
+    "MaxErrors": "run",
+    "SampleRow": "run",
+    "open_csv": "run",
+    "preview_import": "run",
+    "run_import": "run",
+    "TableSource": "tablesource",
+    "ON_CONFLICT": "writers",
+    "TableWriter": "writers",
+    "WriteOutcome": "writers",
+    "WriteSpec": "writers",
+    "open_writer": "writers",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

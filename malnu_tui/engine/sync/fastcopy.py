@@ -26,7 +26,7 @@ import hashlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,12 +81,18 @@ class FastCopy:
         return None if select is None else FastCopy(s, shape, select, own_connection)
 
     def pages(
-        self, after: Key | None, page_rows: int
+        self,
+        after: Key | None,
+        page_rows: int,
+        *,
+        cursor: str | None = None,
+        since: str | None = None,
     ) -> Generator[tuple[list[Row], bytes | None, str], None, None]:
-        """The pages after ``after``, each with its COPY text and the text's md5, read and
-        formatted one page ahead in a thread (on the source's connection, which nothing else
-        uses meanwhile): SQLite steps and psycopg formats while PostgreSQL takes in the
-        previous chunk. At most two pages wait (memory stays flat)."""
+        """The pages after ``after`` (with ``cursor``: only rows changed since ``since``), each
+        with its COPY text and the text's md5, read and formatted one page ahead in a thread
+        (on the source's connection, which nothing else uses meanwhile): SQLite steps and
+        psycopg formats while PostgreSQL takes in the previous chunk. At most two pages wait
+        (memory stays flat)."""
         ready: queue.Queue[tuple[list[Row], bytes | None, str] | BaseException | None]
         ready = queue.Queue(2)
         stop = threading.Event()
@@ -94,7 +100,12 @@ class FastCopy:
         def produce() -> None:
             try:
                 for page in self.src.pages(
-                    self.shape, after=after, page_rows=page_rows, select=self.select
+                    self.shape,
+                    after=after,
+                    page_rows=page_rows,
+                    cursor=cursor,
+                    since=since,
+                    select=self.select,
                 ):
                     data = self.dst.copy_bytes(page)
                     ready.put((page, data, hashlib.md5(data).hexdigest()))
@@ -151,9 +162,24 @@ class FastCopy:
         """A chunk is committed: have the destination hash its range (in the background)."""
         self._checks.append((bounds, rows, digest, self._pool.submit(self._digest, bounds)))
 
+    def written(self, keys: Sequence[Key], rows: int, digest: str) -> Future[bool]:
+        """Whether the destination's rows with ``keys`` (one column) print as the COPY text
+        that was sent for them (``rows`` rows, md5 ``digest``), found on the verifier's
+        connection while the sync goes on: an incremental chunk is proved by its bytes (else
+        it is compared value by value)."""
+        return self._pool.submit(self._written, keys, rows, digest)
+
+    def _written(self, keys: Sequence[Key], rows: int, digest: str) -> bool:
+        return self._verifier().keys_copy_digest(self.shape, keys) == (rows, digest)
+
     def _digest(self, bounds: Bounds) -> tuple[int, str | None]:
+        return self._verifier().copy_digest(self.shape, bounds)
+
+    def _verifier(self) -> PostgresSide:
+        """The destination's side the checks run on: a connection of its own (opened on first
+        use), or the main one for a read-only comparison."""
         if not self.own_connection:
-            return self.dst.copy_digest(self.shape, bounds)
+            return self.dst
         if self._side is None:
             from malnu_tui.engine.sync.session import open_side
 
@@ -161,7 +187,7 @@ class FastCopy:
             side.describe(self.shape.name)  # its key collation
             self._side = side  # type: ignore[assignment]
         assert self._side is not None
-        return self._side.copy_digest(self.shape, bounds)
+        return self._side
 
     def results(self, end: Key | None) -> Iterator[RangeResult]:
         """Each copied range: proved by its digest, else compared value by value; then the

@@ -18,10 +18,11 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.backends.base import AuditEntry, lock_holder_for_this_process, utc_now
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Difference,
@@ -33,7 +34,7 @@ from malnu_tui.engine.sync.model import (
     TableReport,
     TableShape,
 )
-from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
+from malnu_tui.engine.sync.session import SyncRequest, SyncSession, open_side, plan_sync
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
@@ -43,6 +44,7 @@ from malnu_tui.engine.sync.verify import (
     check_digests,
     compare_keys,
     compare_table,
+    early_buckets,
     int_key,
     keys_digest,
     page_digest,
@@ -126,14 +128,22 @@ class Written:
     spans: list[Bounds] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     rows: int = 0  # rows whose written copy was checked
+    # Chunks whose bytes the destination is checking meanwhile (FastCopy.written).
+    pending: list[tuple[list[Key], Future[bool]]] = field(default_factory=list)
 
 
 def _check_chunk(
-    s: SyncSession, shape: TableShape, page: Sequence[Row], written: Written, digest_of: Digest
+    s: SyncSession,
+    shape: TableShape,
+    page: Sequence[Row],
+    written: Written,
+    digest_of: Digest,
+    sent: tuple[FastCopy, str] | None = None,
 ) -> None:
     """Check one written chunk: a dense run of integer keys becomes a range to compare in full
     (so a hand-edited row between the written ones is found too); otherwise the destination's
-    checksum of the written keys against the rows as they were read."""
+    checksum of the written keys against the rows as they were read — on the fast path
+    (``sent``: its COPY text's md5), the destination prints those rows as that text."""
     kidx = shape.key_index
     lo, hi = _key_of(page[0], kidx), _key_of(page[-1], kidx)
     ints = int_key(shape) and type(lo[0]) is int and type(hi[0]) is int
@@ -142,7 +152,10 @@ def _check_chunk(
         return
     keys = [_key_of(r, kidx) for r in page]
     written.rows += len(page)
-    if keys_digest(s.dst, shape, keys) != digest_of(page):
+    if sent is not None:
+        fast, md5 = sent
+        written.pending.append((keys, fast.written(keys, len(page), md5)))
+    elif keys_digest(s.dst, shape, keys) != digest_of(page):
         written.differences.extend(compare_keys(s.src, s.dst, shape, keys))
 
 
@@ -172,7 +185,7 @@ def _copy(
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
     pages: Generator[tuple[list[Row], bytes | None, str], None, None] = (
-        fast.pages(lo, req.chunk_rows)
+        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
         if fast is not None
         else (
             (page, None, "")
@@ -184,7 +197,7 @@ def _copy(
     digest_of = page_digest(shape)
     # The fast path learns a full copy's watermark from SQLite beside the copy (see newest());
     # the pages are looked at only until it is known, or all of them when it cannot be.
-    newest = fast.newest(plan.cursor) if fast is not None and plan.cursor else None
+    newest = fast.newest(plan.cursor) if fast is not None and full and plan.cursor else None
     # closing(): a stopped copy stops the fast path's reading thread before anything else
     # uses the source's connection.
     with contextlib.closing(pages):
@@ -201,10 +214,11 @@ def _copy(
             state = state.advanced(counts, len(page), hi)
             if digest is not None:
                 digests.append(RangeDigest((lo, hi), *digest))
-            if fast is not None:
+            if fast is not None and full:
                 fast.committed((lo, hi), len(page), md5)
             if written is not None:
-                _check_chunk(s, shape, page, written, digest_of)
+                sent = (fast, md5) if fast is not None else None
+                _check_chunk(s, shape, page, written, digest_of, sent)
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
@@ -222,6 +236,9 @@ def _changed_results(
 ) -> Iterator[RangeResult]:
     """An incremental sync's verification: the written keys that differ, the ranges written
     densely and the ranges whose aggregates differ, each compared row by row."""
+    for keys, same in written.pending:
+        if not same.result():
+            written.differences.extend(compare_keys(s.src, s.dst, shape, keys))
     if written.differences:
         yield RangeResult((None, None), written.rows, tuple(written.differences))
     for b in sorted({*written.spans, *ranges}, key=lambda b: b[0] or ()):
@@ -341,7 +358,18 @@ def sync_table(
         incremental = plan.mode == "updated_at" and not resumed and plan.since is not None
         written = Written() if incremental else None
         scope: Literal["full", "changed"] = "full"
-        fast = FastCopy.start(s, shape, state.direct) if plan.mode == "full" else None
+        # The source's side of the verification's key aggregates runs beside the copy.
+        early = (
+            early_buckets(
+                s.src, s.dst, shape, plan.source_count, lambda: open_side(s.source_target)
+            )
+            if written is not None
+            else None
+        )
+        if plan.mode == "full":
+            fast = FastCopy.start(s, shape, state.direct)
+        elif written is not None and len(shape.key) == 1:
+            fast = FastCopy.start(s, shape, False)  # its chunks proved by their bytes
         if plan.mode in ("full", "updated_at"):
             state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
             if plan.mode == "full":
@@ -354,7 +382,7 @@ def sync_table(
                     if fast is not None
                     else check_digests(s.src, s.dst, shape, digests, end),
                 )
-        buckets = bucket_ranges(s.src, s.dst, shape, plan.source_count) if written else None
+        buckets = bucket_ranges(s.src, s.dst, shape, plan.source_count, early) if written else None
         if written is not None and buckets is not None:
             ranges, counts = buckets
             results, scope = _changed_results(s, shape, written, ranges), "changed"
@@ -362,6 +390,8 @@ def sync_table(
             counts = s.src.count(plan.table), s.dst.count(plan.table)
         before = state
         found = compare_ranges(s, shape, state, rate, counts[0], results)
+        if fast is not None:
+            fast.close()  # an incremental one's checks are done (a full one's: in results())
         compared = counts[0] if plan.mode == "checksum" else 0
         assert found.state is not None
         state = found.state
@@ -415,7 +445,6 @@ def run_sync(
     """Take the destination's lock, plan again under it, and sync every table; the whole run is
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
     failed syncs and the sync lag)."""
-    from malnu_tui.engine.migrate import lock_holder_for_this_process
     from malnu_tui.engine.monitor.runlog import record_run
 
     backend = s.dst.backend

@@ -304,6 +304,16 @@ class PostgresSide:
         """(row count, md5 of the key range's rows as COPY text in key order), computed by
         the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`)."""
         where, params = self._range(shape, bounds)
+        return self._line_digest(shape, where, params)
+
+    def keys_copy_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, str | None]:
+        """:meth:`copy_digest` of the rows with ``keys`` (a key of one column)."""
+        where, params = self._keys_where(shape, keys)
+        return self._line_digest(shape, [where], params)
+
+    def _line_digest(
+        self, shape: TableShape, where: Sequence[sql.Composable], params: Sequence[Any]
+    ) -> tuple[int, str | None]:
         cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
         line = pg_line_sql(cols, [c.kind for c in shape.columns])
         q = sql.SQL(

@@ -11,7 +11,7 @@ hashing it here. A range whose count and hash sum agree is done; one that differ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,12 +21,14 @@ from malnu_tui.engine.sync.values import key_normalizer, row_hasher
 
 __all__ = [
     "BUCKET_ROWS",
+    "EarlyBuckets",
     "RangeDigest",
     "RangeResult",
     "bucket_ranges",
     "check_digests",
     "compare_keys",
     "compare_table",
+    "early_buckets",
     "int_key",
     "keys_digest",
     "page_digest",
@@ -109,21 +111,27 @@ def int_key(shape: TableShape) -> bool:
     return col is not None and col.kind == "int"
 
 
-def bucket_ranges(
-    source: Side, dest: Side, shape: TableShape, rows: int
-) -> tuple[list[Bounds], tuple[int, int]] | None:
-    """The key ranges (about :data:`BUCKET_ROWS` rows each) whose aggregates differ between
-    the sides: count, sum of the keys (modulo a prime), min and max key, each computed in SQL
-    by each database (no row comes here), and both tables' row counts. This is how an
-    incremental sync finds deleted rows, and rows its cursor did not see, without reading
-    every row. ``rows``: about how many rows the table has. None when the key does not allow
-    it (not one integer column, keys that are not integers, a span too wide): compare in
-    full then."""
+Aggregates = tuple[int, dict[int, tuple[int, int, int, int]]]  # (table rows, per bucket)
+Grid = tuple[int, int, int]  # (base, width, buckets)
+
+
+@dataclass(frozen=True)
+class EarlyBuckets:
+    """The source's bucket aggregates, computed on a connection of their own while the sync
+    copies (the source is only read meanwhile), on a grid fixed before the copy."""
+
+    grid: Grid
+    source: Future[Aggregates]
+
+
+def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool | None:
+    """The buckets' grid over both sides' keys; None when the key does not allow it, False
+    when both sides are empty."""
     if not int_key(shape):
         return None
     spans = [sp for sp in (source.key_span(shape), dest.key_span(shape)) if sp is not None]
     if not spans:
-        return [], (source.count(shape.name), dest.count(shape.name))
+        return False
     ends = [v for sp in spans for v in sp]
     if not all(type(v) is int for v in ends):
         return None
@@ -132,11 +140,63 @@ def bucket_ranges(
         return None
     buckets = max(1, -(-rows // BUCKET_ROWS))
     width = -(-(top - base) // buckets)
-    buckets = -(-(top - base) // width)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets") as pool:
-        theirs_f = pool.submit(dest.bucket_digests, shape, base, width, buckets)
-        src_rows, mine = source.bucket_digests(shape, base, width, buckets)
-        dst_rows, theirs = theirs_f.result()
+    return base, width, -(-(top - base) // width)
+
+
+def early_buckets(
+    source: Side, dest: Side, shape: TableShape, rows: int, opener: Callable[[], Side]
+) -> EarlyBuckets | None:
+    """Start the source's side of :func:`bucket_ranges` now, on a side ``opener`` opens (and
+    this closes), so that it runs beside the copy; None when the buckets do not apply."""
+    grid = _grid(source, dest, shape, rows)
+    if not isinstance(grid, tuple):
+        return None
+
+    def aggregate() -> Aggregates:
+        side = opener()
+        try:
+            return side.bucket_digests(shape, *grid)
+        finally:
+            side.backend.close()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets")
+    try:
+        return EarlyBuckets(grid, pool.submit(aggregate))
+    finally:
+        pool.shutdown(wait=False)
+
+
+def bucket_ranges(
+    source: Side, dest: Side, shape: TableShape, rows: int, early: EarlyBuckets | None = None
+) -> tuple[list[Bounds], tuple[int, int]] | None:
+    """The key ranges (about :data:`BUCKET_ROWS` rows each) whose aggregates differ between
+    the sides: count, sum of the keys (modulo a prime), min and max key, each computed in SQL
+    by each database (no row comes here), and both tables' row counts. This is how an
+    incremental sync finds deleted rows, and rows its cursor did not see, without reading
+    every row. ``rows``: about how many rows the table has. None when the key does not allow
+    it (not one integer column, keys that are not integers, a span too wide): compare in
+    full then. ``early``: the source's aggregates, already under way (a destination row
+    outside their grid makes a bucket of its own, which then differs)."""
+    if early is not None:
+        grid = early.grid
+        dst_rows, theirs = dest.bucket_digests(shape, *grid)
+        try:
+            src_rows, mine = early.source.result()
+        except Exception:  # its own connection failed: computed here instead
+            src_rows, mine = source.bucket_digests(shape, *grid)
+    else:
+        found = _grid(source, dest, shape, rows)
+        if found is None:
+            return None
+        if found is False:
+            return [], (source.count(shape.name), dest.count(shape.name))
+        assert isinstance(found, tuple)
+        grid = found
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets") as pool:
+            theirs_f = pool.submit(dest.bucket_digests, shape, *grid)
+            src_rows, mine = source.bucket_digests(shape, *grid)
+            dst_rows, theirs = theirs_f.result()
+    base, width, _ = grid
     if sum(v[0] for v in mine.values()) != src_rows:
         return None  # keys that are not integers: the buckets do not hold every row
     if sum(v[0] for v in theirs.values()) != dst_rows:
