@@ -186,4 +186,20 @@ def test_views_whose_create_waits_keep_sqlite_verdicts_and_answers() -> None:
         clone.close()
     renamed = translate_script("ALTER TABLE t RENAME TO t2;\n", "c.sql", state)
     assert any("error in view w: no such table: main.missing" in n for n in notes(renamed))
+    # A data statement SQLite runs (it holds a double-quoted word) fires a trigger that reads
+    # a view and a table whose ALTER waited: both are there.
+    fired = translate_script(
+        "CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT);\n"
+        "CREATE TABLE logt (a TEXT, flag BOOLEAN);\n"
+        "CREATE TRIGGER u_log AFTER INSERT ON u BEGIN INSERT INTO logt SELECT * FROM lv; END;\n"
+        "CREATE VIEW lv AS SELECT a, flag FROM logt;\n"
+        "ALTER TABLE logt ADD COLUMN extra TEXT;\n"
+        'INSERT INTO u (a) VALUES ("x");\n',
+        "d.sql",
+        state,
+    )
+    assert [n for n in notes(fired) if "scratch schema" in n] == [
+        "SQLite rejected the statement in the scratch schema (table logt has 3 columns but "
+        "2 values were supplied); keys and types it implies are unknown to later statements"
+    ]
     state.close()

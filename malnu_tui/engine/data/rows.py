@@ -323,7 +323,9 @@ class RowBuilder:
                 assert col is not None
                 if col.family == "text" and col.max_length is None:
                     self._checks.append("")
-                elif col.family == "integer" and numbers_as_text:
+                elif (
+                    col.family == "integer" and numbers_as_text and f"int{col.int_bits}" in _DIGITS
+                ):
                     self._checks.append(f"int{col.int_bits}")
                 else:
                     self._checks.append("other")

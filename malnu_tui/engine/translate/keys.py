@@ -216,6 +216,7 @@ _ACTION = {"NO ACTION": ""}
 def _declared_key(state: SchemaState, child: str, columns: tuple[str, ...]) -> str | None:
     """The child's own REFERENCES clause for ``columns`` as an ALTER TABLE (keeps DEFERRABLE
     and every action as written), or None."""
+    state.settle()
     row = state.conn.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", (child,)
     ).fetchone()
