@@ -249,7 +249,7 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     assert report.verified and not report.differences and report.inserted == 50
     assert dst.run("SELECT updated_at::text FROM users WHERE id = 17") == [("2025-11-24 08:00:00",)]
     (state,) = read_states(dst.target("analytics"))
-    assert state.watermark == "2025-11-24 08:00:00"  # found in the pages: not one layout
+    assert state.watermark == "2025-11-24 08:00:00"  # the greatest text, in the normal form
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
         shape = s.src.describe("users")
         assert shape is not None and s.dst.describe("users") is not None
@@ -313,6 +313,23 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
     assert proofs[-1] is False and report.verified and not report.differences
     names = dst.run("SELECT name FROM users WHERE id IN (7, 9, 170) ORDER BY id")
     assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
+
+
+def test_a_full_copys_watermark_is_never_later_than_the_newest_row_in_mixed_layouts(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(30, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 5")  # the newest
+    src.run("UPDATE users SET updated_at = '2025-11-24T08:30:00' WHERE id = 6")  # greatest text
+    assert sync(src, dst).verified
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark is not None and state.watermark <= "2025-11-24 09:00:00"
+    src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-24 09:00:00' WHERE id = 7")
+    report = sync(src, dst)
+    assert report.verified and report.updated == 1  # id 7 carried (5 and 6 read again)
+    assert dst.run("SELECT name FROM users WHERE id = 7") == [("Baru",)]
 
 
 def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(

@@ -139,23 +139,22 @@ class FastCopy:
         return self._pool.submit(self._newest, cursor)
 
     def _newest(self, cursor: str) -> str | None:
-        """The greatest value, when every value is text in the normal form's one layout
-        (``YYYY-MM-DD HH:MM:SS``: the greatest text is then the latest time); else raises
-        LookupError."""
+        """The greatest text value: the latest time when every value has the normal form's
+        one layout (``YYYY-MM-DD HH:MM:SS``); with other layouts, never a later time than the
+        latest (it is one of the values), so a watermark from it at worst has the next
+        incremental sync read a few rows again. One ``max()`` (checking every value's layout
+        too cost SQLite twice the time)."""
         from malnu_tui.engine.sync.side_sqlite import q
 
         x = q(cursor)
         uri = Path(self.src.backend.path).resolve().as_uri() + "?mode=ro"
         conn = sqlite3.connect(uri, uri=True)
         try:
-            top, odd = conn.execute(
-                f"SELECT max({x}), total(NOT (typeof({x}) = 'text' AND length({x}) = 19 "
-                f"AND substr({x}, 11, 1) = ' ')) FROM {q(self.shape.name)} WHERE {x} IS NOT NULL"
+            (top,) = conn.execute(
+                f"SELECT max({x}) FROM {q(self.shape.name)} WHERE typeof({x}) = 'text'"
             ).fetchone()
         finally:
             conn.close()
-        if odd:
-            raise LookupError(cursor)
         return None if top is None else str(top)
 
     def committed(self, bounds: Bounds, rows: int, digest: str) -> None:

@@ -5,6 +5,7 @@ checksum), decided before anything is written."""
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -129,56 +130,75 @@ def plan_sync(s: SyncSession, req: SyncRequest) -> list[TablePlan]:
     dst_tables = set(s.dst.tables())
     plans: list[TablePlan] = []
     problems: list[str] = []
-    for t in names:
-        shape = s.src.describe(t)
-        assert shape is not None
-        if not shape.key:
-            problems.append(f"{t}: no primary key or unique index at the source to match rows by")
-            continue
-        exists = t in dst_tables
-        dshape = s.dst.describe(t) if exists else None
-        if dshape is not None:
-            problems.extend(schema_problems(shape, dshape))
-        state = s.dst.read_state(t) if exists else None
-        cur = shape.column(req.cursor)
-        cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
-        notes: list[str] = []
-        resume: Key | None = None
-        since: str | None = None
-        running_full = state is not None and state.status == "running" and state.mode == "full"
-        if req.full or state is None or not exists or running_full:
-            mode = "full"
-            if running_full and not req.full and state is not None and state.last_key:
-                resume = decode_key(state.last_key)
-                notes.append("resumes a sync that was interrupted")
-        elif cursor:
-            mode = "updated_at"
-            if state.status == "running" and state.mode == "updated_at":
-                resume, since = decode_key(state.last_key), state.since
-                notes.append("resumes a sync that was interrupted")
-            else:
-                since = _since(state.watermark, req.overlap_seconds)
-        else:
-            mode = "checksum"
-            notes.append(f"no {req.cursor} column: chunks are compared by checksum")
-        plans.append(
-            TablePlan(
-                table=t,
-                mode=mode,  # type: ignore[arg-type]
-                create=not exists,
-                ddl="" if exists else s.dst.create_ddl(shape),
-                key=shape.key,
-                cursor=cursor,
-                since=since,
-                resume_after=resume,
-                source_count=s.src.count(t),
-                dest_count=s.dst.count(t) if exists else 0,
-                notes=tuple(notes),
-            )
-        )
+    # Each table's two counts at once: the destination's on a thread while the source counts.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
+    try:
+        for t in names:
+            _plan_table(s, req, t, t in dst_tables, pool, plans, problems)
+    finally:
+        pool.shutdown(wait=True)
     if problems:
         raise SyncRefused(problems)
     return plans
+
+
+def _plan_table(
+    s: SyncSession,
+    req: SyncRequest,
+    t: str,
+    exists: bool,
+    pool: ThreadPoolExecutor,
+    plans: list[TablePlan],
+    problems: list[str],
+) -> None:
+    """Plan one table (appended to ``plans``; its mismatches to ``problems``)."""
+    shape = s.src.describe(t)
+    assert shape is not None
+    if not shape.key:
+        problems.append(f"{t}: no primary key or unique index at the source to match rows by")
+        return
+    dshape = s.dst.describe(t) if exists else None
+    if dshape is not None:
+        problems.extend(schema_problems(shape, dshape))
+    state = s.dst.read_state(t) if exists else None
+    cur = shape.column(req.cursor)
+    cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
+    notes: list[str] = []
+    resume: Key | None = None
+    since: str | None = None
+    running_full = state is not None and state.status == "running" and state.mode == "full"
+    if req.full or state is None or not exists or running_full:
+        mode = "full"
+        if running_full and not req.full and state is not None and state.last_key:
+            resume = decode_key(state.last_key)
+            notes.append("resumes a sync that was interrupted")
+    elif cursor:
+        mode = "updated_at"
+        if state.status == "running" and state.mode == "updated_at":
+            resume, since = decode_key(state.last_key), state.since
+            notes.append("resumes a sync that was interrupted")
+        else:
+            since = _since(state.watermark, req.overlap_seconds)
+    else:
+        mode = "checksum"
+        notes.append(f"no {req.cursor} column: chunks are compared by checksum")
+    dst_count = pool.submit(s.dst.count, t) if exists else None
+    src_count = s.src.count(t)
+    plans.append(
+        TablePlan(
+            table=t,
+            mode=mode,  # type: ignore[arg-type]
+            create=not exists,
+            ddl="" if exists else s.dst.create_ddl(shape),
+            key=shape.key,
+            cursor=cursor,
+            since=since,
+            resume_after=resume,
+            source_count=src_count,
+            dest_count=dst_count.result() if dst_count is not None else 0,
+            notes=tuple(notes),
+        )
+    )
 
 
 # -- run ----------------------------------------------------------------------------------------
