@@ -147,6 +147,7 @@ class ScratchSchema:
         self._view_asks: list[str] = []  # views whose boolean columns are read when they run
         self._just_deferred: str | None = None  # the view the statement being run created
         self._explains = 0
+        self._last_runs: tuple[str, set[str]] = ("", set())  # see _runs_of
         # CREATE TRIGGERs SQLite accepted (EXPLAIN) but not run yet, in order; the word runs
         # of their names (see _defer_trigger).
         self._triggers: list[str] = []
@@ -234,9 +235,26 @@ class ScratchSchema:
         self._views.append(sql)
         self._view_names.add(folded)
         self._view_runs.update(_RUN.findall(folded) or [""])  # "": no run, always seen
-        self._view_sql_runs.update(_RUN.findall(_folded(sql)))
+        self._view_sql_runs.update(self._runs_of(sql))
         self._just_deferred = folded
         return None
+
+    def _runs_of(self, sql: str) -> set[str]:
+        """The word runs of ``sql``, ASCII-folded (computed once for the statement run)."""
+        if self._last_runs[0] is not sql:
+            self._last_runs = (sql, set(_RUN.findall(_folded(sql))))
+        return self._last_runs[1]
+
+    def _names_in(self, runs: set[str], sql: str) -> bool:
+        """True when ``sql`` may name one of the names whose word runs are ``runs`` ("" for
+        a name without any: always), or reads the schema itself."""
+        if "" in runs:
+            return True
+        words = self._runs_of(sql)
+        if not runs.isdisjoint(words):
+            return True
+        folded = _folded(sql)
+        return "sqlite_" in folded or "pragma_" in folded
 
     def _explain(self, sql: str) -> str | None:
         """SQLite's verdict on preparing ``sql`` (its error text, or None)."""
@@ -264,7 +282,7 @@ class ScratchSchema:
         self._triggers.append(sql)
         self._trigger_names.add(folded)
         self._trigger_runs.update(_RUN.findall(folded) or [""])
-        self._trigger_sql_runs.update(_RUN.findall(_folded(sql)))
+        self._trigger_sql_runs.update(self._runs_of(sql))
         return None
 
     def _needs_triggers(self, sql: str, added: re.Match[str] | None) -> bool:
@@ -278,10 +296,7 @@ class ScratchSchema:
                 return True
             if created["kind"].upper() in ("TABLE", "VIEW"):
                 changed = _unquote(created["name"])
-        folded = _folded(sql)
-        if "" in self._trigger_runs or "sqlite_" in folded or "pragma_" in folded:
-            return True
-        if not self._trigger_runs.isdisjoint(_RUN.findall(folded)):
+        if self._names_in(self._trigger_runs, sql):
             return True
         if changed is None:
             return False
@@ -335,10 +350,7 @@ class ScratchSchema:
 
     def _sees_views(self, sql: str) -> bool:
         """True when ``sql`` may name a waiting view (or reads the schema itself)."""
-        folded = _folded(sql)
-        if "" in self._view_runs or "sqlite_" in folded or "pragma_" in folded:
-            return True
-        return not self._view_runs.isdisjoint(_RUN.findall(folded))
+        return self._names_in(self._view_runs, sql)
 
     def _run_views(self) -> None:
         """Run the waiting CREATE VIEWs (SQLite accepted each when it was translated)."""
@@ -363,10 +375,7 @@ class ScratchSchema:
         """True when DDL ``sql`` could see a table altered in the side database only."""
         if added is None and _CREATE_OBJECT.match(sql) is None:
             return True
-        folded = _folded(sql)
-        if "" in self._altered_runs or "sqlite_" in folded or "pragma_" in folded:
-            return True
-        return not self._altered_runs.isdisjoint(_RUN.findall(folded))
+        return self._names_in(self._altered_runs, sql)
 
     def _run_altered(self) -> None:
         """Bring the tables altered in the side database into the scratch schema."""
