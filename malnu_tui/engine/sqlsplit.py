@@ -123,8 +123,9 @@ class SplitError(ValueError):
 
 # The simple script fast path (most migration files): only ``--`` comments, plain '…' strings
 # and ``;`` matter when there is no other quote, ``$``, block comment, backslash (E'…' strings
-# then end where '…' ones do) and no word that may open a body or a COPY data block
-# (:func:`_is_simple`).
+# then end where '…' ones do) and no word that may open a routine body or a COPY data block
+# (:func:`_is_simple`). A piece that holds the word TRIGGER (whose body may hold ``;``) is
+# read by the full scanner, from the piece's start to its statement's end.
 _SIMPLE_TOKEN = re.compile(r"--[^\n]*|'[^']*(?:''[^']*)*'|;|'")
 _LEAD = re.compile(r"(?:\s+|--[^\n]*)*")
 
@@ -133,7 +134,7 @@ def _is_simple(sql: str) -> bool:
     if '"' in sql or "`" in sql or "[" in sql or "$" in sql or "\\" in sql or "/*" in sql:
         return False
     upper = sql.upper()  # as the full scanner reads words (and COPY's STDIN, case-blind)
-    return not any(w in upper for w in ("TRIGGER", "FUNCTION", "PROCEDURE", "STDIN"))
+    return not any(w in upper for w in ("FUNCTION", "PROCEDURE", "STDIN"))
 
 
 def _split_simple(sql: str) -> list[Statement] | None:
@@ -142,22 +143,35 @@ def _split_simple(sql: str) -> list[Statement] | None:
     statements: list[Statement] = []
     seg = 0  # where the current piece starts (after the last ``;``)
     line = 1  # the line at ``seg``
-    for m in _SIMPLE_TOKEN.finditer(sql):
-        tok = m.group()
-        if tok == "'":
-            return None  # unterminated string: the full scanner says where
-        if tok == ";":
-            end = m.start()
-            start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
-            if start < end:
-                statements.append(
-                    Statement(sql[start:end].strip(), line + sql.count("\n", seg, start))
-                )
-            line += sql.count("\n", seg, end)
-            seg = end + 1
+    resume: int | None = 0
+    while resume is not None:
+        tokens = _SIMPLE_TOKEN.finditer(sql, resume)
+        resume = None
+        for m in tokens:
+            tok = m.group()
+            if tok == "'":
+                return None  # unterminated string: the full scanner says where
+            if tok == ";":
+                end = m.start()
+                start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
+                if start < end:
+                    if "TRIGGER" in sql[start:end].upper():  # (as the full scanner reads words)
+                        got, after = _scan(sql, seg, line, one=True)
+                        statements.extend(got)
+                        line += sql.count("\n", seg, after)
+                        seg = resume = after
+                        break
+                    statements.append(
+                        Statement(sql[start:end].strip(), line + sql.count("\n", seg, start))
+                    )
+                line += sql.count("\n", seg, end)
+                seg = end + 1
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     if start < len(sql):
-        statements.append(Statement(sql[start:].strip(), line + sql.count("\n", seg, start)))
+        if "TRIGGER" in sql[start:].upper():
+            statements.extend(_scan(sql, seg, line, one=True)[0])
+        else:
+            statements.append(Statement(sql[start:].strip(), line + sql.count("\n", seg, start)))
     return statements
 
 
@@ -177,12 +191,18 @@ def split_statements(sql: str) -> list[Statement]:
 
 def _split_full(sql: str) -> list[Statement]:
     """The full scanner behind :func:`split_statements` (``sql`` has LF line ends)."""
+    return _scan(sql, 0, 1)[0]
+
+
+def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Statement], int]:
+    """The full scanner from ``pos`` (a statement's start, on line ``line``): the statements
+    up to the text's end, or with ``one`` up to the first statement's end; and where it
+    stopped."""
     statements: list[Statement] = []
     n = len(sql)
-    i = 0
-    start = 0
-    line = 1
-    start_line = 1
+    i = pos
+    start = pos
+    start_line = line
     # Trigger tracking: tokens seen so far in the current statement (upper-cased words).
     words: list[str] = []
     prev_word = ""
@@ -297,8 +317,12 @@ def _split_full(sql: str) -> list[Statement]:
                 line += sql.count("\n", i, stop + 3)
                 words, prev_word, case_depth, fast = [], "", 0, False
                 i = start = stop + 3
+                if one:
+                    return statements, i
                 continue
             flush(i)
+            if one:
+                return statements, i + 1
             fast = False
             words = []
             prev_word = ""
@@ -312,7 +336,7 @@ def _split_full(sql: str) -> list[Statement]:
     if depth:
         raise SplitError("a BEGIN … END body (trigger or function) has no END", start_line)
     flush(n)
-    return statements
+    return statements, n
 
 
 def _ident_char(ch: str) -> bool:
