@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from malnu_tui.engine.errors import LockHeld, SyncRefused
+from malnu_tui.engine.errors import BackendError, LockHeld, SyncRefused
 from malnu_tui.engine.sync import (
     SyncProgress,
     SyncRequest,
@@ -17,6 +18,7 @@ from malnu_tui.engine.sync import (
     run_sync,
     verify_sync,
 )
+from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
@@ -313,6 +315,62 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
     assert proofs[-1] is False and report.verified and not report.differences
     names = dst.run("SELECT name FROM users WHERE id IN (7, 9, 170) ORDER BY id")
     assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
+
+
+def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its_own(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(200, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 200")  # watermark
+    assert sync(src, dst).verified
+
+    def refused(*_a: object, **_k: object) -> object:
+        raise BackendError("analytics: connection refused")
+
+    # The byte checks' and the source aggregates' own connections cannot be opened.
+    monkeypatch.setattr(FastCopy, "_verifier", refused)
+    monkeypatch.setattr(run_module, "open_side", refused)
+    src.run(
+        "UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id IN (3, 150)"
+    )
+    src.run("DELETE FROM users WHERE id = 100")
+    dst.run("UPDATE users SET name = 'Diubah' WHERE id = 3")  # differs until written again
+    report = sync(src, dst)
+    assert (report.scope, report.verified) == ("changed", True)
+    assert (report.updated, report.deleted) == (2, 1)
+    assert rows(dst) == rows(src)
+    # A full copy whose range digests cannot be computed compares the ranges by value.
+    full = sync(src, dst, full=True)
+    assert (full.scope, full.verified, full.differences) == ("full", True, ())
+
+
+def test_the_changed_rows_are_found_through_an_index_on_updated_at(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    assert sync(src, dst).verified
+    later = "2025-11-25 09:00:00"
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (4, 150)")
+    plain = sync(src, dst)
+    src.run("CREATE INDEX users_updated ON users (updated_at)")
+    src.run(f"UPDATE users SET name = 'Lagi', updated_at = '{later}' WHERE id IN (5, 151)")
+    indexed = sync(src, dst)
+    # Without the index: the two changed and the watermark row (overlap); with it: the two
+    # changed and the two of the run before (its watermark's overlap).
+    assert (plain.read, plain.updated, indexed.read, indexed.updated) == (3, 2, 4, 2)
+    assert indexed.verified and rows(dst) == rows(src)
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("users")
+        assert shape is not None
+        side: Any = s.src
+        where = side.changed_filter(shape, "updated_at")
+        plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", [later])
+    assert any("INDEX users_updated (updated_at>?)" in str(r) for r in plan), plan
 
 
 def test_a_full_copys_watermark_is_never_later_than_the_newest_row_in_mixed_layouts(

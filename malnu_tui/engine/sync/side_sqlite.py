@@ -149,7 +149,7 @@ class SqliteDialect(ABC):
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
-        extra = f"({q(cursor)} >= ? OR {q(cursor)} IS NULL)" if cursor else ""
+        extra = self.changed_filter(shape, cursor) if cursor else ""
         while True:
             where, params = self._where(shape, (after, upto))
             if extra:
@@ -166,6 +166,27 @@ class SqliteDialect(ABC):
                 return
             last = rows[-1]
             after = tuple(last[i] for i in kidx)
+
+    def changed_filter(self, shape: TableShape, cursor: str) -> str:
+        """The condition of the rows changed since ``?`` (or without a ``cursor`` value). When
+        an index starts with the cursor column, the rows are found through it (a subquery of
+        their keys); else every row is looked at (SQLite would walk the key's order anyway)."""
+        c, t = q(cursor), q(shape.name)
+        if not self._leads_an_index(shape.name, cursor):
+            return f"({c} >= ? OR {c} IS NULL)"
+        k = key_sql(shape)
+        return (
+            f"{k} IN (SELECT {', '.join(q(x) for x in shape.key)} FROM {t} WHERE {c} >= ? "
+            f"UNION ALL SELECT {', '.join(q(x) for x in shape.key)} FROM {t} WHERE {c} IS NULL)"
+        )
+
+    def _leads_an_index(self, table: str, column: str) -> bool:
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            if not int(row[4]):  # not partial
+                info = self._rows(f"PRAGMA index_info({q(str(row[1]))})")
+                if info and min(info)[2] == column:
+                    return True
+        return False
 
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
