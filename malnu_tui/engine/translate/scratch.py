@@ -59,6 +59,14 @@ _MAIN_VIEW = re.compile(
 _MAIN_TRIGGER = re.compile(
     rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s", re.I
 )
+# An index of plain columns (building it cannot fail on any row), named without a schema: its
+# CREATE waits like a trigger's.
+_COLUMN = rf"{_NAME}(?:\s+COLLATE\s+{_NAME})?(?:\s+(?:ASC|DESC))?"
+_PLAIN_INDEX = re.compile(
+    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s+ON\s+{_NAME}\s*"
+    rf"\(\s*{_COLUMN}(?:\s*,\s*{_COLUMN})*\s*\)\s*$",
+    re.I,
+)
 # A CREATE that may run while views wait (it cannot see them unless it names one).
 _CREATE_OBJECT = re.compile(
     r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|TRIGGER|VIEW)\s+"
@@ -148,8 +156,8 @@ class ScratchSchema:
         self._just_deferred: str | None = None  # the view the statement being run created
         self._explains = 0
         self._last_runs: tuple[str, set[str]] = ("", set())  # see _runs_of
-        # CREATE TRIGGERs SQLite accepted (EXPLAIN) but not run yet, in order; the word runs
-        # of their names (see _defer_trigger).
+        # CREATE TRIGGERs and plain CREATE INDEXes SQLite accepted (EXPLAIN) but not run yet,
+        # in order; their names; the word runs of their names and SQL (see _defer_trigger).
         self._triggers: list[str] = []
         self._trigger_names: set[str] = set()
         self._trigger_runs: set[str] = set()
@@ -202,7 +210,7 @@ class ScratchSchema:
         self._forget(sql)
         if view is not None:
             return self._defer_view(sql, _unquote(view["name"]))
-        if (trigger := _MAIN_TRIGGER.match(sql)) is not None:
+        if (trigger := _MAIN_TRIGGER.match(sql) or _PLAIN_INDEX.match(sql)) is not None:
             return self._defer_trigger(sql, _unquote(trigger["name"]))
         if added is not None:
             done, error = self._add_column(sql, _unquote(added["name"]))
@@ -271,7 +279,9 @@ class ScratchSchema:
     def _defer_trigger(self, sql: str, name: str) -> str | None:
         """A CREATE TRIGGER (named without a schema) waits like a view: SQLite checks its
         name and its table when it prepares the CREATE (a trigger on a temp table goes to the
-        temp schema, which holds that table already), never its body. It runs before
+        temp schema, which holds that table already), never its body. So does a plain
+        CREATE INDEX (_PLAIN_INDEX: not unique, no expression, no WHERE: it cannot fail on
+        a row; and a unique key is all the index answers, see index_keys). It runs before
         anything that could see it: a statement naming it, one other than a data statement
         or a CREATE, a data statement SQLite runs (it may fire), a question about its name,
         its table's replacement (_run_altered), a clone."""
