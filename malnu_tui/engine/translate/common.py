@@ -172,6 +172,24 @@ def pg_sql(node: exp.Expr, *, pretty: bool = False, copy: bool = True) -> str:
     return generator.generate(node, copy=copy)
 
 
+def sqlite_sql(node: exp.Expr) -> str:
+    """``node.sql(dialect=SQLITE)`` with this thread's SQLite generator reused (as pg_sql)."""
+    writer: Generator | None = getattr(_WRITERS, "sqlite", None)
+    if writer is None:
+        writer = _WRITERS.sqlite = SQLITE.generator()
+    writer._next_name = name_sequence("_t")
+    return writer.generate(node, copy=True)
+
+
+def parse_one_sqlite(text: str) -> exp.Expr:
+    """``sqlglot.parse_one(text, read="sqlite")`` with this thread's tokenizer and parser."""
+    for tree in parse_sqlite(text):
+        if not tree:
+            break
+        return tree
+    raise sqlglot.errors.ParseError(f"No expression was parsed from '{text}'")
+
+
 class Context:
     """Per-statement state while rewriting: where we are and what we found."""
 

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from malnu_tui.engine.sqlsplit import split_statements
-from malnu_tui.engine.translate.common import SQLITE
+from malnu_tui.engine.translate.common import parse_one_sqlite, sqlite_sql
 from malnu_tui.engine.translate.functions import Untranslatable
 
 __all__ = ["TriggerParts", "parse_trigger", "trigger_function_name", "trigger_sql"]
@@ -102,7 +102,7 @@ def _touch_assignments(
     if len(body) != 1 or parts.event not in ("UPDATE", "INSERT"):
         return None
     try:
-        tree = sqlglot.parse_one(body[0], read=SQLITE)
+        tree = parse_one_sqlite(body[0])
     except sqlglot.errors.ParseError:
         return None
     if not isinstance(tree, exp.Update) or not isinstance(tree.this, exp.Table):
@@ -124,14 +124,14 @@ def _touch_assignments(
     for assignment in tree.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             return None
-        value = translate_expr(assignment.expression.sql(dialect=SQLITE))
+        value = translate_expr(sqlite_sql(assignment.expression))
         lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
     return lines
 
 
 def _writes_table(statement: str, table: str) -> bool:
     try:
-        tree = sqlglot.parse_one(statement, read=SQLITE)
+        tree = parse_one_sqlite(statement)
     except sqlglot.errors.ParseError:
         return True  # cannot tell: assume the worst
     if isinstance(tree, exp.Insert | exp.Update | exp.Delete):
