@@ -126,7 +126,9 @@ class SplitError(ValueError):
 # then end where '…' ones do) and no word that may open a routine body or a COPY data block
 # (:func:`_is_simple`). A piece that holds the word TRIGGER (whose body may hold ``;``) is
 # read by the full scanner, from the piece's start to its statement's end.
-_SIMPLE_TOKEN = re.compile(r"--[^\n]*|'[^']*(?:''[^']*)*'|;|'")
+# A simple script's piece up to its ``;`` (or a lone ``'``, or the end): strings and comments
+# whole (a ``;`` in them ends nothing).
+_SIMPLE_PIECE = re.compile(r"(?:[^;'\-]+|'[^']*(?:''[^']*)*'|--[^\n]*|-)*")
 _LEAD = re.compile(r"(?:\s+|--[^\n]*)*")
 
 
@@ -143,29 +145,33 @@ def _split_simple(sql: str) -> list[Statement] | None:
     statements: list[Statement] = []
     seg = 0  # where the current piece starts (after the last ``;``)
     line = 1  # the line at ``seg``
-    resume: int | None = 0
-    while resume is not None:
-        tokens = _SIMPLE_TOKEN.finditer(sql, resume)
-        resume = None
-        for m in tokens:
-            tok = m.group()
-            if tok == "'":
-                return None  # unterminated string: the full scanner says where
-            if tok == ";":
-                end = m.start()
-                start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
-                if start < end:
-                    if "TRIGGER" in sql[start:end].upper():  # (as the full scanner reads words)
-                        got, after = _scan(sql, seg, line, one=True)
-                        statements.extend(got)
-                        line += sql.count("\n", seg, after)
-                        seg = resume = after
-                        break
-                    statements.append(
-                        Statement(sql[start:end].strip(), line + sql.count("\n", seg, start))
-                    )
-                line += sql.count("\n", seg, end)
-                seg = end + 1
+    # Where the word TRIGGER may be (upper-cased as the full scanner reads words; an ASCII
+    # text keeps its offsets when upper-cased).
+    upper = sql.upper() if sql.isascii() else None
+    if upper is not None and "TRIGGER" not in upper:
+        upper = ""
+    n = len(sql)
+    while True:
+        end = _SIMPLE_PIECE.match(sql, seg).end()  # type: ignore[union-attr]
+        if end >= n:
+            break
+        if sql[end] == "'":
+            return None  # unterminated string: the full scanner says where
+        start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
+        if start < end:
+            if (
+                upper.find("TRIGGER", start, end) >= 0
+                if upper is not None
+                else "TRIGGER" in sql[start:end].upper()
+            ):
+                got, after = _scan(sql, seg, line, one=True)
+                statements.extend(got)
+                line += sql.count("\n", seg, after)
+                seg = after
+                continue
+            statements.append(Statement(sql[start:end].strip(), line + sql.count("\n", seg, start)))
+        line += sql.count("\n", seg, end)
+        seg = end + 1
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     if start < len(sql):
         if "TRIGGER" in sql[start:].upper():
