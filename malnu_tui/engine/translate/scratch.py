@@ -55,6 +55,10 @@ _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+ADD\b", re.I
 _MAIN_VIEW = re.compile(
     rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*(?:\(|AS\b)", re.I
 )
+# A trigger named without a schema (its CREATE can wait: see _defer_trigger).
+_MAIN_TRIGGER = re.compile(
+    rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s", re.I
+)
 # A CREATE that may run while views wait (it cannot see them unless it names one).
 _CREATE_OBJECT = re.compile(
     r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|TRIGGER|VIEW)\s+"
@@ -143,6 +147,13 @@ class ScratchSchema:
         self._view_asks: list[str] = []  # views whose boolean columns are read when they run
         self._just_deferred: str | None = None  # the view the statement being run created
         self._explains = 0
+        self._last_runs: tuple[str, set[str]] = ("", set())  # see _runs_of
+        # CREATE TRIGGERs SQLite accepted (EXPLAIN) but not run yet, in order; the word runs
+        # of their names (see _defer_trigger).
+        self._triggers: list[str] = []
+        self._trigger_names: set[str] = set()
+        self._trigger_runs: set[str] = set()
+        self._trigger_sql_runs: set[str] = set()
         # Tables altered in the side database only (see _add_column): folded name → (name,
         # its CREATE TABLE after the ALTER, the ALTER); and the word runs of their names.
         self._altered: dict[str, tuple[str, str, str]] = {}
@@ -159,6 +170,8 @@ class ScratchSchema:
 
     def settle(self) -> None:
         """Run everything that waits: the scratch schema is then complete."""
+        if self._triggers:
+            self._run_triggers()
         if self._altered:
             self._run_altered()
         if self._views:
@@ -179,6 +192,8 @@ class ScratchSchema:
             return None
         added = _ADD_COLUMN.match(sql)
         view = _MAIN_VIEW.match(sql)
+        if self._triggers and self._needs_triggers(sql, added):
+            self._run_triggers()
         if self._altered and view is None and self._needs_altered(sql, added):
             self._run_altered()
         if self._views and self._needs_views(sql, added):
@@ -187,6 +202,8 @@ class ScratchSchema:
         self._forget(sql)
         if view is not None:
             return self._defer_view(sql, _unquote(view["name"]))
+        if (trigger := _MAIN_TRIGGER.match(sql)) is not None:
+            return self._defer_trigger(sql, _unquote(trigger["name"]))
         if added is not None:
             done, error = self._add_column(sql, _unquote(added["name"]))
             if done:
@@ -211,6 +228,36 @@ class ScratchSchema:
         a data statement or a CREATE, a clone. SQLite checks a view's name and syntax when it
         prepares the CREATE, never the tables it reads (until the view is used): EXPLAIN
         gives its verdict and error text now, and the CREATE runs, in order, later."""
+        error = self._explain(sql)
+        if error is not None:
+            return error
+        folded = name.translate(_FOLD)
+        self._views.append(sql)
+        self._view_names.add(folded)
+        self._view_runs.update(_RUN.findall(folded) or [""])  # "": no run, always seen
+        self._view_sql_runs.update(self._runs_of(sql))
+        self._just_deferred = folded
+        return None
+
+    def _runs_of(self, sql: str) -> set[str]:
+        """The word runs of ``sql``, ASCII-folded (computed once for the statement run)."""
+        if self._last_runs[0] is not sql:
+            self._last_runs = (sql, set(_RUN.findall(_folded(sql))))
+        return self._last_runs[1]
+
+    def _names_in(self, runs: set[str], sql: str) -> bool:
+        """True when ``sql`` may name one of the names whose word runs are ``runs`` ("" for
+        a name without any: always), or reads the schema itself."""
+        if "" in runs:
+            return True
+        words = self._runs_of(sql)
+        if not runs.isdisjoint(words):
+            return True
+        folded = _folded(sql)
+        return "sqlite_" in folded or "pragma_" in folded
+
+    def _explain(self, sql: str) -> str | None:
+        """SQLite's verdict on preparing ``sql`` (its error text, or None)."""
         # A new text each time: Python caches prepared statements by text, and an EXPLAIN
         # never checks that the schema it was prepared against is still current.
         self._explains += 1
@@ -218,13 +265,56 @@ class ScratchSchema:
             self.conn.execute(f"EXPLAIN /*{self._explains}*/ {sql}").close()
         except sqlite3.Error as exc:
             return str(exc)
-        folded = name.translate(_FOLD)
-        self._views.append(sql)
-        self._view_names.add(folded)
-        self._view_runs.update(_RUN.findall(folded) or [""])  # "": no run, always seen
-        self._view_sql_runs.update(_RUN.findall(_folded(sql)))
-        self._just_deferred = folded
         return None
+
+    # -- triggers that wait ------------------------------------------------------------------
+    def _defer_trigger(self, sql: str, name: str) -> str | None:
+        """A CREATE TRIGGER (named without a schema) waits like a view: SQLite checks its
+        name and its table when it prepares the CREATE (a trigger on a temp table goes to the
+        temp schema, which holds that table already), never its body. It runs before
+        anything that could see it: a statement naming it, one other than a data statement
+        or a CREATE, a data statement SQLite runs (it may fire), a question about its name,
+        its table's replacement (_run_altered), a clone."""
+        error = self._explain(sql)
+        if error is not None:
+            return error
+        folded = name.translate(_FOLD)
+        self._triggers.append(sql)
+        self._trigger_names.add(folded)
+        self._trigger_runs.update(_RUN.findall(folded) or [""])
+        self._trigger_sql_runs.update(self._runs_of(sql))
+        return None
+
+    def _needs_triggers(self, sql: str, added: re.Match[str] | None) -> bool:
+        """True when DDL ``sql`` could see the waiting triggers, or change what one's
+        CREATE would find: it creates a table or view named in their SQL (a temp table
+        hides a main one). (ADD COLUMN changes no table a name finds.)"""
+        changed: str | None = None
+        if added is None:
+            created = _CREATE_OBJECT.match(sql)
+            if created is None:
+                return True
+            if created["kind"].upper() in ("TABLE", "VIEW"):
+                changed = _unquote(created["name"])
+        if self._names_in(self._trigger_runs, sql):
+            return True
+        if changed is None:
+            return False
+        runs = _RUN.findall(changed.translate(_FOLD))
+        return not runs or not self._trigger_sql_runs.isdisjoint(runs)
+
+    def _run_triggers(self) -> None:
+        """Run the waiting CREATE TRIGGERs (SQLite accepted each when it was translated)."""
+        triggers = self._triggers
+        self._triggers, self._trigger_names = [], set()
+        self._trigger_runs, self._trigger_sql_runs = set(), set()
+        for sql in triggers:
+            try:
+                self.conn.execute(sql)
+            except sqlite3.Error:  # (not expected: nothing they could see has changed)
+                self._objects = None
+        if self._objects is not None:
+            self._read_objects(self._last_rowid)
 
     def view_waiting(self) -> bool:
         """True while translating a CREATE VIEW that waits (see booleans_later)."""
@@ -260,10 +350,7 @@ class ScratchSchema:
 
     def _sees_views(self, sql: str) -> bool:
         """True when ``sql`` may name a waiting view (or reads the schema itself)."""
-        folded = _folded(sql)
-        if "" in self._view_runs or "sqlite_" in folded or "pragma_" in folded:
-            return True
-        return not self._view_runs.isdisjoint(_RUN.findall(folded))
+        return self._names_in(self._view_runs, sql)
 
     def _run_views(self) -> None:
         """Run the waiting CREATE VIEWs (SQLite accepted each when it was translated)."""
@@ -288,13 +375,12 @@ class ScratchSchema:
         """True when DDL ``sql`` could see a table altered in the side database only."""
         if added is None and _CREATE_OBJECT.match(sql) is None:
             return True
-        folded = _folded(sql)
-        if "" in self._altered_runs or "sqlite_" in folded or "pragma_" in folded:
-            return True
-        return not self._altered_runs.isdisjoint(_RUN.findall(folded))
+        return self._names_in(self._altered_runs, sql)
 
     def _run_altered(self) -> None:
         """Bring the tables altered in the side database into the scratch schema."""
+        if self._triggers:
+            self._run_triggers()  # (a table's triggers are created again with it)
         altered = self._altered
         self._altered, self._altered_runs = {}, set()
         for name, create, alter in altered.values():
@@ -310,6 +396,8 @@ class ScratchSchema:
         """sqlite_master's rows whose name is ``name`` (any ASCII case), in rowid order."""
         if self._views and name.translate(_FOLD) in self._view_names:
             self._run_views()
+        if self._triggers and name.translate(_FOLD) in self._trigger_names:
+            self._run_triggers()
         return self._mirror().get(name.translate(_FOLD), [])
 
     def _mirror(self) -> dict[str, list[Row]]:
