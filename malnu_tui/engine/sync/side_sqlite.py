@@ -149,7 +149,7 @@ class SqliteDialect(ABC):
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
-        extra = self.changed_filter(shape, cursor) if cursor else ""
+        extra = self.changed_filter(shape, cursor, since, page_rows) if cursor else ""
         while True:
             where, params = self._where(shape, (after, upto))
             if extra:
@@ -167,17 +167,28 @@ class SqliteDialect(ABC):
             last = rows[-1]
             after = tuple(last[i] for i in kidx)
 
-    def changed_filter(self, shape: TableShape, cursor: str) -> str:
+    def changed_filter(
+        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
+    ) -> str:
         """The condition of the rows changed since ``?`` (or without a ``cursor`` value). When
-        an index starts with the cursor column, the rows are found through it (a subquery of
-        their keys); else every row is looked at (SQLite would walk the key's order anyway)."""
+        an index starts with the cursor column and few rows changed (at most four pages:
+        each page's statement gathers their keys again), they are found through it (a
+        subquery of their keys); else every row is looked at in key order."""
         c, t = q(cursor), q(shape.name)
+        plain = f"({c} >= ? OR {c} IS NULL)"
         if not self._leads_an_index(shape.name, cursor):
-            return f"({c} >= ? OR {c} IS NULL)"
-        k = key_sql(shape)
+            return plain
+        changed = self._rows(
+            f"SELECT (SELECT count(*) FROM {t} WHERE {c} >= ?) "
+            f"+ (SELECT count(*) FROM {t} WHERE {c} IS NULL)",
+            (since,),
+        )[0][0]
+        if int(changed) > 4 * page_rows:
+            return plain
+        keys = ", ".join(q(x) for x in shape.key)
         return (
-            f"{k} IN (SELECT {', '.join(q(x) for x in shape.key)} FROM {t} WHERE {c} >= ? "
-            f"UNION ALL SELECT {', '.join(q(x) for x in shape.key)} FROM {t} WHERE {c} IS NULL)"
+            f"{key_sql(shape)} IN (SELECT {keys} FROM {t} WHERE {c} >= ? "
+            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL)"
         )
 
     def _leads_an_index(self, table: str, column: str) -> bool:
