@@ -275,7 +275,8 @@ def translate_statement(
 
     A statement that needs an object whose CREATE was withheld is withheld too, naming it
     (instead of failing on PostgreSQL later)."""
-    created = _created(st.text)
+    # (Only a statement whose first word is CREATE or ALTER can create or rename.)
+    created = _created(st.text) if st.first_words.startswith(("CREATE", "ALTER")) else None
     root: tuple[str, int] | None = None
     if state.withheld:
         needs = _mentioned(st.text) & set(state.withheld)
@@ -415,10 +416,10 @@ def _translate_one(
         ):
             out += " CASCADE"
         after: list[str] = []
-        renamed = _RENAME.match(text)
+        renamed = _RENAME.match(text) if verb == "ALTER" else None
         if renamed:
             rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
-        now_exists = _created(text)
+        now_exists = _created(text) if verb in ("CREATE", "ALTER") else None
         if now_exists is not None and (
             now_exists in state.pending_keys or now_exists in state.pending_views
         ):
