@@ -456,15 +456,14 @@ class ScratchSchema:
         create = str(row[0]) if row and row[0] else ""
         if not create or create[:20].upper().startswith("CREATE VIRTUAL"):
             return False, None
+        # Nothing in the temp schema, no row, no sqlite_sequence row (one query).
+        checks = "EXISTS (SELECT 1 FROM sqlite_temp_master) OR EXISTS (SELECT 1 FROM {})"
+        params: tuple[str, ...] = ()
+        if self._rows("sqlite_sequence"):
+            checks += " OR EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)"
+            params = (name,)
         try:
-            if conn.execute("SELECT 1 FROM sqlite_temp_master LIMIT 1").fetchone():
-                return False, None
-            if conn.execute(f"SELECT 1 FROM {_q(name)} LIMIT 1").fetchone():
-                return False, None
-            if (
-                self._rows("sqlite_sequence")
-                and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (name,)).fetchone()
-            ):
+            if conn.execute("SELECT " + checks.format(_q(name)), params).fetchone()[0]:
                 return False, None
         except sqlite3.Error:
             return False, None
