@@ -240,6 +240,27 @@ def test_values_of_every_kind_never_report_a_false_difference(
     assert pg.run("SELECT flag, b, price FROM t WHERE id = 1") == [(True, b"\x00\xff", 12.5)]
 
 
+def byte_digests(src: Db, dst: Db, table: str, size: int) -> tuple[list[Any], list[bool]]:
+    """The fast copy's pages of ``table`` (``size`` rows each, in key order) and, per page,
+    whether the destination's byte digest of its key range equals the one the copy made."""
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe(table)
+        assert shape is not None and s.dst.describe(table) is not None
+        fast = FastCopy.start(s, shape, direct=False)
+        assert fast is not None
+        try:
+            pages = list(fast.pages(None, size))
+        finally:
+            fast.close()
+        lo = None
+        same = []
+        for page, _data, md5 in pages:
+            hi = (page[-1][0],)
+            same.append(s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5))
+            lo = hi
+    return [page for page, _data, _md5 in pages], same
+
+
 def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -252,21 +273,7 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     assert dst.run("SELECT updated_at::text FROM users WHERE id = 17") == [("2025-11-24 08:00:00",)]
     (state,) = read_states(dst.target("analytics"))
     assert state.watermark == "2025-11-24 08:00:00"  # the greatest text, in the normal form
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        shape = s.src.describe("users")
-        assert shape is not None and s.dst.describe("users") is not None
-        fast = FastCopy.start(s, shape, direct=False)
-        assert fast is not None
-        try:
-            pages = list(fast.pages(None, 10))
-        finally:
-            fast.close()
-        lo = None
-        same = []
-        for page, _data, md5 in pages:
-            hi = (page[-1][0],)
-            same.append(s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5))
-            lo = hi
+    _pages, same = byte_digests(src, dst, "users", 10)
     # The bytes prove every range but the one holding id 17 ('T'), which the sync compared
     # value by value: equal, so not reported.
     assert same == [True, False, True, True, True]
@@ -402,21 +409,9 @@ def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
     keys = ["B", "a", "Z", "é", "_", "a b", "A", "ä", "1", "z", "Ö", "ab"]
     src.many("INSERT INTO codes VALUES (?, ?, '2025-11-24 08:00:00')", [(k, k * 2) for k in keys])
     assert sync(src, dst).verified
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        shape = s.src.describe("codes")
-        assert shape is not None and s.dst.describe("codes") is not None
-        fast = FastCopy.start(s, shape, direct=False)
-        assert fast is not None
-        try:
-            pages = list(fast.pages(None, 3))
-        finally:
-            fast.close()
-        lo = None
-        for page, _data, md5 in pages:  # SQLite's BINARY order is PostgreSQL's "C" order
-            hi = (page[-1][0],)
-            assert s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5)
-            lo = hi
-    assert [p[0][0] for p, _d, _m in pages] == ["1", "Z", "a b", "Ö"]  # bytes order
+    pages, same = byte_digests(src, dst, "codes", 3)
+    assert all(same)  # SQLite's BINARY order is PostgreSQL's "C" order
+    assert [p[0][0] for p in pages] == ["1", "Z", "a b", "Ö"]  # bytes order
 
 
 def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> None:

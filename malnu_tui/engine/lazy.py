@@ -1,4 +1,5 @@
-"""``cached``: :func:`functools.cached_property` without its lock (as Python 3.12 has it).
+"""``cached``: :func:`functools.cached_property` without its lock (as Python 3.12 has it);
+``lazy_exports``: a package's ``__getattr__`` that imports a name's module on first use.
 
 Python 3.11's ``cached_property`` takes a lock on every first access; statements and files
 are read in thousands (an ``up`` of 1,000 migrations computes several values of each once),
@@ -8,10 +9,11 @@ threads gives the same value: no lock is needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["cached"]
+__all__ = ["cached", "lazy_exports"]
 
 T = TypeVar("T")
 
@@ -40,3 +42,17 @@ class cached(Generic[T]):
         value = self.func(instance)
         instance.__dict__[self.name] = value
         return value
+
+
+def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` (PEP 562) for ``package``: ``name`` is imported from the
+    submodule ``where[name]`` on first use, so importing the package loads none of them (a
+    process that needs one light module does not pay for the heavy ones). The package imports
+    the same names under ``TYPE_CHECKING`` for the type checker."""
+
+    def __getattr__(name: str) -> object:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+
+    return __getattr__

@@ -202,8 +202,8 @@ class UnreadableFile:
 
 
 @dataclass(frozen=True)
-class Untranslatable:
-    """Statements with no faithful translation for the target's dialect."""
+class _Blocking:
+    """A blocking problem that is its message (and a hint)."""
 
     message: str
     hint: str = ""
@@ -211,21 +211,19 @@ class Untranslatable:
 
     def describe(self) -> str:
         return self.message
+
+
+@dataclass(frozen=True)
+class Untranslatable(_Blocking):
+    """Statements with no faithful translation for the target's dialect."""
 
     def error(self) -> MalnuError:
         return MalnuError(self.message, hint=self.hint or None)
 
 
 @dataclass(frozen=True)
-class BadRequest:
+class BadRequest(_Blocking):
     """What was asked cannot be planned (unknown version, more steps than applied…)."""
-
-    message: str
-    hint: str = ""
-    blocking: ClassVar[bool] = True
-
-    def describe(self) -> str:
-        return self.message
 
     def error(self) -> MalnuError:
         return ConfigError(self.message, hint=self.hint or None)

@@ -15,8 +15,9 @@ package (the sync: ``pgcopy``, ``sqlwrite``) does not load the import's whole pi
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from malnu_tui.engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord
@@ -100,7 +101,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -8,8 +8,9 @@ rule code, and ``up`` then starts faster.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from malnu_tui.engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from malnu_tui.engine.lint.core import Dialect, lint_migrations
@@ -29,7 +30,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -45,6 +45,7 @@ from malnu_tui.engine.translate.keys import (
 from malnu_tui.engine.translate.leftovers import leftover_syntax
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.scratch import SQLITE_NAME
 from malnu_tui.engine.translate.statements import (
     insert_text_datetimes,
     rewrite_column,
@@ -79,23 +80,22 @@ _TABLE_OPTIONS = re.compile(
 _CONFLICT_CLAUSE = re.compile(
     r"\bON\s+CONFLICT\s+(ROLLBACK|ABORT|FAIL|IGNORE|REPLACE)\b", re.IGNORECASE
 )
-_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
 _CREATES = re.compile(
     r"^\s*CREATE\s+(?:TEMP\w*\s+)?(?:UNIQUE\s+)?(?:VIRTUAL\s+)?(?P<kind>TABLE|VIEW|INDEX|TRIGGER)"
-    rf"\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    rf"\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})",
     re.IGNORECASE,
 )
 _RENAME = re.compile(
-    rf"^\s*ALTER\s+TABLE\s+(?:{_NAME}\s*\.\s*)?(?P<old>{_NAME})\s+RENAME\s+TO\s+"
-    rf"(?P<name>{_NAME})\s*$",
+    rf"^\s*ALTER\s+TABLE\s+(?:{SQLITE_NAME}\s*\.\s*)?(?P<old>{SQLITE_NAME})\s+RENAME\s+TO\s+"
+    rf"(?P<name>{SQLITE_NAME})\s*$",
     re.IGNORECASE,
 )
 _DROP_TABLE = re.compile(
-    rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})\s*$",
+    rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})\s*$",
     re.IGNORECASE,
 )
 _DROP_VIEW = re.compile(
-    rf"^\s*DROP\s+VIEW\s+(?P<ie>IF\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})\s*$",
+    rf"^\s*DROP\s+VIEW\s+(?P<ie>IF\s+EXISTS\s+)?(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})\s*$",
     re.IGNORECASE,
 )
 _TOKENS = re.compile(

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ColumnInfo", "ScratchSchema"]
+__all__ = ["SQLITE_NAME", "ColumnInfo", "ScratchSchema"]
 
 
 @dataclass(frozen=True)
@@ -37,40 +38,41 @@ _NAMED_DDL = re.compile(
 _NAMES = re.compile(
     r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")+)\"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)"
 )
-_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
+# One SQLite name, quoted any of its three ways or bare (core.py reads names with it too).
+SQLITE_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
 # DDL that changes no table's columns or keys: an index changes only its table's unique keys;
 # a view only answers for its own name; a trigger changes nothing the cache holds.
 _INDEX_OR_VIEW_OR_TRIGGER = re.compile(
     r"^\s*CREATE\s+(?:(?P<index>(?:UNIQUE\s+)?INDEX)|(?:TEMP(?:ORARY)?\s+)?"
     r"(?P<kind>VIEW|TRIGGER))\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    rf"(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})",
     re.IGNORECASE,
 )
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
 _CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
 # SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+ADD\b", re.IGNORECASE)
+_ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{SQLITE_NAME})\s+ADD\b", re.IGNORECASE)
 # A view of the main schema, named without a schema (its CREATE can wait: see _defer_view).
 _MAIN_VIEW = re.compile(
-    rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*(?:\(|AS\b)", re.I
+    rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s*(?:\(|AS\b)", re.I
 )
 # A trigger named without a schema (its CREATE can wait: see _defer_trigger).
 _MAIN_TRIGGER = re.compile(
-    rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s", re.I
+    rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s", re.I
 )
 # An index of plain columns (building it cannot fail on any row), named without a schema: its
 # CREATE waits like a trigger's.
-_COLUMN = rf"{_NAME}(?:\s+COLLATE\s+{_NAME})?(?:\s+(?:ASC|DESC))?"
+_COLUMN = rf"{SQLITE_NAME}(?:\s+COLLATE\s+{SQLITE_NAME})?(?:\s+(?:ASC|DESC))?"
 _PLAIN_INDEX = re.compile(
-    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s+ON\s+{_NAME}\s*"
+    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s+ON\s+{SQLITE_NAME}\s*"
     rf"\(\s*{_COLUMN}(?:\s*,\s*{_COLUMN})*\s*\)\s*$",
     re.I,
 )
 # A CREATE that may run while views wait (it cannot see them unless it names one).
 _CREATE_OBJECT = re.compile(
     r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|TRIGGER|VIEW)\s+"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<name>{_NAME})",
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})",
     re.I,
 )
 # A name's word runs: a statement naming it (bare, in any quotes, '…' too: SQLite takes a
@@ -132,7 +134,7 @@ def _without_rowid(create: str) -> bool:
     return "WITHOUT ROWID" in " ".join(create.upper().split())
 
 
-class ScratchSchema:
+class ScratchSchema(ABC):
     """The scratch database, what waits to run in it, and the answers cached about it."""
 
     def __init__(self) -> None:
@@ -173,8 +175,9 @@ class ScratchSchema:
         if self._side is not None:
             self._side.close()
 
-    def boolean_columns(self, table: str) -> set[str]:  # (SchemaState answers)
-        raise NotImplementedError
+    @abstractmethod
+    def boolean_columns(self, table: str) -> set[str]:
+        """The columns of ``table`` (or a view) that hold booleans; SchemaState answers it."""
 
     def settle(self) -> None:
         """Run everything that waits: the scratch schema is then complete."""
