@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures_core",
     "tests.fixtures_pg",
@@ -11,3 +13,9 @@ pytest_plugins = [
     "tests.import_support",
     "tests.sync_support",
 ]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The console's tests (``pytest.mark.anyio``) run on asyncio, as Textual does."""
+    return "asyncio"

@@ -21,11 +21,6 @@ from tests.tui_demo import wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _db_requests(server: D1Server) -> int:
     return sum(1 for r in server.requests if r.path.endswith(("/query", "/raw")))
 

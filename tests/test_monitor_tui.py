@@ -22,11 +22,6 @@ from tests.tui_demo import build_demo, wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _loaded(app: MalnuApp) -> bool:
     screen = app.screen
     return isinstance(screen, StatusScreen) and all(

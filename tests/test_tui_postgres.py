@@ -37,11 +37,6 @@ MIGRATIONS = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pg_app(tmp_path: Path, pg_url: str) -> MalnuApp:
     (tmp_path / "migrations").mkdir()
     (tmp_path / "rollback").mkdir()

@@ -26,11 +26,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def demo(tmp_path: Path) -> Demo:
     d = build_demo(tmp_path / "demo")
     add_orders(d)

@@ -19,11 +19,6 @@ from tests.tui_demo import Demo, build_demo, wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def add_pair(demo: Demo, dest_url: str) -> None:
     with demo.config.open("a", encoding="utf-8") as f:
         f.write(

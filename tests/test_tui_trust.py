@@ -28,11 +28,6 @@ NEWEST = "20251124_123000_create_submissions_table.sql"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 

@@ -26,11 +26,6 @@ from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 SCHOOL_APPLIED = [
     "20251124_120500_create_users_table.sql",
     "20251124_121000_add_indexes_to_users.sql",

@@ -321,7 +321,12 @@ class ScratchSchema(ABC):
         triggers = self._triggers
         self._triggers, self._trigger_names = [], set()
         self._trigger_runs, self._trigger_sql_runs = set(), set()
-        for sql in triggers:
+        self._run_accepted(triggers)
+
+    def _run_accepted(self, statements: list[str]) -> None:
+        """Run waiting CREATEs that SQLite accepted when they were translated; the mirrored
+        names are brought up to date (or dropped, should one fail after all)."""
+        for sql in statements:
             try:
                 self.conn.execute(sql)
             except sqlite3.Error:  # (not expected: nothing they could see has changed)
@@ -373,13 +378,7 @@ class ScratchSchema(ABC):
         self._views, self._view_asks = [], []
         self._view_names, self._view_runs, self._view_sql_runs = set(), set(), set()
         self._just_deferred = None
-        for sql in views:
-            try:
-                self.conn.execute(sql)
-            except sqlite3.Error:  # (not expected: nothing they could see has changed)
-                self._objects = None
-        if self._objects is not None:
-            self._read_objects(self._last_rowid)
+        self._run_accepted(views)
         for view in asks:
             self.boolean_columns(view)
 
