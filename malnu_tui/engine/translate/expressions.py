@@ -157,8 +157,10 @@ def rewrite_functions(
         if isinstance(node, exp.CurrentVersion):
             raise Untranslatable("sqlite_version()", "no meaning on PostgreSQL", "")
         if isinstance(node, exp.Like):
-            # SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
-            return exp.ILike(**node.args)
+            # SQLite's LIKE ignores ASCII case; PostgreSQL's does not. (The same children.)
+            ilike = exp.ILike(**node.args)
+            ilike.meta[_WALK_KEPT] = True
+            return ilike
         if isinstance(node, exp.Greatest | exp.Least):
             ctx.note(
                 "max(a, b) / min(a, b)",
@@ -179,7 +181,10 @@ def rewrite_functions(
             continue
         new = fix(node)
         if new is not node:
-            ctx.replaced = True
+            if isinstance(new, exp.Var) or new.meta.get(_WALK_KEPT):
+                ctx.opaque = True
+            else:
+                ctx.replaced = True
             replaced.add(id(node))
             if node is tree:
                 tree = new
@@ -246,7 +251,15 @@ def _arg_sql(node: exp.Expr) -> str:
 def _now_utc() -> exp.Expr:
     """``(now() AT TIME ZONE 'UTC')``, built directly (the commonest rewrite)."""
     at = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
-    return exp.Paren(this=at)
+    paren = exp.Paren(this=at)
+    paren.meta[_WALK_KEPT] = True
+    return paren
+
+
+# meta flag: a replacement after which the first walk's lists stay valid: it holds nothing a
+# later pass reads or changes (no identifier, table, comparison, index holder), or the very
+# nodes the replaced one held.
+_WALK_KEPT = "malnu_walk_kept"
 
 
 FUNCTION_NODES = (
@@ -320,9 +333,15 @@ def as_sqlite_text(node: exp.Expr) -> exp.Expr:
     return pg_expr(f"TO_CHAR({timestamp}, '{_TEXT_FORMATS[kind]}')")
 
 
-def rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
+def rewrite_text_datetimes(
+    tree: exp.Expr, text_cols: set[str], nodes: list[exp.Expr] | None = None
+) -> bool:
+    """A date/time value compared with a TEXT column in SQLite's text form; True when one
+    was replaced. (``nodes``: the tree's comparisons and BETWEENs in walk order, when the
+    caller has them.)"""
     if not text_cols:
-        return
+        return False
+    done = False
 
     def is_text(node: exp.Expr) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() in text_cols
@@ -330,20 +349,26 @@ def rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
     def tagged(node: exp.Expr | None) -> bool:
         return node is not None and DT_TAG in (node.meta or {})
 
-    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
-    for node in list(tree.find_all(*comparisons, exp.Between)):
+    if nodes is None:
+        comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+        nodes = list(tree.find_all(*comparisons, exp.Between))
+    for node in nodes:
         if isinstance(node, exp.Between):
             if is_text(node.this):
                 for key in ("low", "high"):
                     side = node.args.get(key)
                     if side is not None and tagged(side):
                         side.replace(as_sqlite_text(side))
+                        done = True
             continue
         left, right = node.this, node.expression
         if is_text(left) and tagged(right):
             right.replace(as_sqlite_text(right))
+            done = True
         elif is_text(right) and tagged(left):
             left.replace(as_sqlite_text(left))
+            done = True
+    return done
 
 
 def text_columns(tables: list[str], state: SchemaState) -> set[str]:

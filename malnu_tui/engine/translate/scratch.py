@@ -53,6 +53,21 @@ _CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
 # SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{SQLITE_NAME})\s+ADD\b", re.IGNORECASE)
+# The plainest ADD COLUMN: a bare name and one bare type word, nothing else. On an empty table
+# that is not STRICT, SQLite checks all of it when it prepares the ALTER (EXPLAIN's verdict),
+# and the column it adds is (name, type) with no constraint: see _add_column.
+_PLAIN_ADD = re.compile(
+    r"^\s*ALTER\s+TABLE\s+\S+?\s+ADD\s+(?:COLUMN\s+)?(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s+"
+    r"(?P<type>[A-Za-z_][A-Za-z0-9_]*)\s*$",
+    re.IGNORECASE,
+)
+# Words that would make the type word a column constraint (or part of one).
+_CONSTRAINT_WORDS = frozenset(
+    {"AS", "CHECK", "COLLATE", "CONSTRAINT", "DEFAULT", "GENERATED", "NOT", "NULL", "PRIMARY"}
+    | {"REFERENCES", "UNIQUE"}
+)
+# SQLite's standard type names, which it reports upper-cased however they were written.
+_STANDARD_TYPES = frozenset({"ANY", "BLOB", "INT", "INTEGER", "REAL", "TEXT"})
 # A view of the main schema, named without a schema (its CREATE can wait: see _defer_view).
 _MAIN_VIEW = re.compile(
     rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s*(?:\(|AS\b)", re.I
@@ -165,8 +180,9 @@ class ScratchSchema(ABC):
         self._trigger_runs: set[str] = set()
         self._trigger_sql_runs: set[str] = set()
         # Tables altered in the side database only (see _add_column): folded name → (name,
-        # its CREATE TABLE after the ALTER, the ALTER); and the word runs of their names.
-        self._altered: dict[str, tuple[str, str, str]] = {}
+        # its CREATE TABLE after the ALTER or None when not asked yet, the ALTER, its CREATE
+        # TABLE before); and the word runs of their names.
+        self._altered: dict[str, tuple[str, str | None, str, str]] = {}
         self._altered_runs: set[str] = set()
 
     def close(self) -> None:
@@ -395,8 +411,10 @@ class ScratchSchema(ABC):
             self._run_triggers()  # (a table's triggers are created again with it)
         altered = self._altered
         self._altered, self._altered_runs = {}, set()
-        for name, create, alter in altered.values():
-            if not self._replace_table(name, create):
+        for name, create, alter, before in altered.values():
+            if create is None:
+                create = self._side_alter(name, before, alter)[0]
+            if create is None or not self._replace_table(name, create):
                 try:  # (not expected) the ALTER itself, as SQLite accepted it
                     self.conn.execute(alter)
                 except sqlite3.Error:
@@ -469,6 +487,49 @@ class ScratchSchema(ABC):
                 return False, None
         except sqlite3.Error:
             return False, None
+        folded = name.translate(_FOLD)
+        plain = _PLAIN_ADD.match(sql)
+        if (
+            plain is not None
+            and plain["type"].upper() not in _CONSTRAINT_WORDS
+            and not plain["type"].lower().endswith("always")  # (SQLite strips it from types)
+            and "STRICT" not in create.upper()
+        ):
+            # SQLite's verdict from preparing the ALTER (the table is empty and not STRICT:
+            # nothing it checks when it runs can fail); the table's columns are its columns and
+            # the new one. Its new CREATE TABLE text is asked of the side database when the
+            # table must reach the scratch schema (_run_altered).
+            error = self._explain(sql)
+            if error is not None:
+                return True, error
+            declared = plain["type"]
+            if declared.upper() in _STANDARD_TYPES:
+                declared = declared.upper()
+            columns = table_columns(conn, name)
+            columns.append(ColumnInfo(plain["column"], declared, False, None, 0, 0))
+            answers = self._cache.setdefault(name.lower(), {})
+            answers["columns"] = columns
+            answers["without_rowid"] = _without_rowid(create)
+            self._altered[folded] = (name, None, sql, create)
+            self._altered_runs.update(_RUN.findall(folded) or [""])
+            return True, None
+        altered, error = self._side_alter(name, create, sql, answers=True)
+        if error is not None:
+            return True, error
+        if altered is None:
+            return False, None
+        self._altered[folded] = (name, altered, sql, create)
+        self._altered_runs.update(_RUN.findall(folded) or [""])
+        return True, None
+
+    def _side_alter(
+        self, name: str, create: str, sql: str, *, answers: bool = False
+    ) -> tuple[str | None, str | None]:
+        """Run ``create`` and the ALTER ``sql`` on table ``name`` alone in the side database:
+        (the table's CREATE TABLE text after the ALTER, None), (None, SQLite's error text) when
+        it refuses the ALTER, or (None, None) when the side database cannot tell. With ``answers`` the answers read
+        from the table are cached (the scratch schema would give them once the table is
+        replaced there)."""
         if self._side is None:
             self._side = sqlite3.connect(":memory:", isolation_level=None)
         side = self._side
@@ -477,28 +538,24 @@ class ScratchSchema(ABC):
             try:
                 side.execute(create)
             except sqlite3.Error:
-                return False, None
+                return None, None
             try:
                 side.execute(sql)
             except sqlite3.Error as exc:
-                return True, str(exc)
+                return None, str(exc)
             got = side.execute(
                 "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
             ).fetchone()
             altered = str(got[0]) if got and got[0] else None
-            if altered is None:
-                return False, None
-            # The answers read from the table that the scratch schema would give once the
-            # table is replaced there. (Its unique keys stay: ADD COLUMN cannot add one.)
-            answers = self._cache.setdefault(name.lower(), {})
-            answers["columns"] = table_columns(side, name)
-            answers["without_rowid"] = _without_rowid(altered)
+            if altered is None or not answers:
+                return altered, None
+            # (Its unique keys stay: ADD COLUMN cannot add one.)
+            cached = self._cache.setdefault(name.lower(), {})
+            cached["columns"] = table_columns(side, name)
+            cached["without_rowid"] = _without_rowid(altered)
+            return altered, None
         finally:
             side.execute("ROLLBACK")
-        folded = name.translate(_FOLD)
-        self._altered[folded] = (name, altered, sql)
-        self._altered_runs.update(_RUN.findall(folded) or [""])
-        return True, None
 
     def _owned_sql(self, name: str, *kinds: str) -> list[str]:
         """The SQL of the indexes and triggers (``kinds``) of table ``name``, in rowid order
