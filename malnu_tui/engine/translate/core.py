@@ -192,6 +192,7 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             ordered.append(node)
         elif found == _HOLDER:
             holders.append(node)
+    ctx.tables = tables
     tree = rewrite_functions(tree, ctx, calls)
     walked = not ctx.replaced
     if walked and ctx.opaque:
@@ -474,6 +475,11 @@ def _recreate_views(table: str, ctx: Context) -> list[str]:
     return out
 
 
+# Trigger expressions that read no table (e.g. the touch idiom's CURRENT_TIMESTAMP): nothing
+# of the schema goes into their translation, so it is kept by text.
+_TABLELESS: dict[str, tuple[str, tuple[Finding, ...]]] = {}
+
+
 def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     parts = parse_trigger(st.text)
     if parts is None:
@@ -495,9 +501,18 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
         return out
 
     def expr(sql: str) -> str:
+        known = _TABLELESS.get(sql)
+        if known is not None:  # (the same text, the same translation and findings)
+            out, found = known
+            ctx.findings.extend(dataclasses.replace(f, file=ctx.file, line=ctx.line) for f in found)
+            return out
         inner = Context(ctx.file, ctx.line, ctx.state)
         out = _generate("SELECT " + sql, inner, expression_only=True)
         ctx.findings.extend(inner.findings)
+        if not inner.tables:
+            if len(_TABLELESS) >= 1024:
+                _TABLELESS.clear()
+            _TABLELESS[sql] = (out, tuple(inner.findings))
         return out
 
     statements, notes = trigger_sql(parts, one, expr)

@@ -90,19 +90,21 @@ def rewrite_functions(
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = _arg_sql(args[0]) if args else "now()"
-                lits = [lit(a) for a in args]
-                out = pg_value(node, date_function_sql(name, lits, first))
-                return tag(ctx, out, name, *timestamp_sql(name, lits, first))
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 0)
+                value, timestamp = _date_sql(name, lits, first)
+                return tag(ctx, pg_value(node, value), name, *timestamp)
             if name == "STRFTIME" and args:
-                first = _arg_sql(args[1]) if len(args) > 1 else "now()"
-                return pg_value(node, strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 1)
+                return pg_value(node, _strftime_sql(lits[0], lits[1:], first))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
                 first = _arg_sql(args[0])
-                lits = [lit(a) for a in args]
-                return pg_value(node, epoch_sql(timestamp_sql("datetime", lits, first)[0]))
+                return pg_value(
+                    node, epoch_sql(timestamp_sql("datetime", [lit(a) for a in args], first)[0])
+                )
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -115,9 +117,8 @@ def rewrite_functions(
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
             first = _arg_sql(args[0])
-            lits = [lit(a) for a in args]
-            out = pg_value(node, date_function_sql("date", lits, first))
-            return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
+            value, timestamp = _date_sql("date", tuple(lit(a) for a in args), first)
+            return tag(ctx, pg_value(node, value), "DATE", *timestamp)
         if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
             # SQLite's current time is UTC whatever the session's time zone.
             kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
@@ -240,6 +241,30 @@ def _value_sql(text: str) -> str | None:
         return None
     normalise_identifiers(value)
     return pg_sql(value, copy=False)
+
+
+def _first_sql(args: list[exp.Expr], lits: tuple[str | None, ...], i: int) -> str:
+    """The PostgreSQL of the time value ``args[i]`` of a date/time function ("now()" when
+    there is none; unused, so not generated, when it is the string 'now')."""
+    if i >= len(args):
+        return "now()"
+    value = lits[i]
+    if value is not None and value.lower() == "now":
+        return ""  # (the function's SQL is based on the current time, not on this text)
+    return _arg_sql(args[i])
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_sql(
+    name: str, lits: tuple[str | None, ...], first: str
+) -> tuple[str, tuple[str, bool]]:
+    """``date_function_sql`` and ``timestamp_sql`` of a call (the same for the same call)."""
+    return date_function_sql(name, list(lits), first), timestamp_sql(name, list(lits), first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _strftime_sql(fmt: str | None, lits: tuple[str | None, ...], first: str) -> str:
+    return strftime_sql(fmt, list(lits), first)
 
 
 def _arg_sql(node: exp.Expr) -> str:

@@ -94,6 +94,8 @@ _CREATE_OBJECT = re.compile(
 # single-quoted name where a name is expected) holds each of them as a whole run.
 _RUN = re.compile(r"[\w$]+")
 
+# The cached answers a plain ADD COLUMN (_PLAIN_ADD) leaves as they were.
+_ADD_KEEPS = frozenset({"name", "keys", "rowid_alias"})
 # The cached answers read from a table itself (the others come from these, or from names).
 _READ_TABLE = frozenset({"columns", "without_rowid"})
 Row = tuple[int, str, str, str]  # sqlite_master's rowid, type, name, tbl_name
@@ -226,13 +228,14 @@ class ScratchSchema(ABC):
         if self._views and self._needs_views(sql, added):
             self._run_views()
         self._just_deferred = None
+        kept = self._cache.get(_unquote(added["name"]).lower()) if added is not None else None
         self._forget(sql)
         if view is not None:
             return self._defer_view(sql, _unquote(view["name"]))
         if (trigger := _MAIN_TRIGGER.match(sql) or _PLAIN_INDEX.match(sql)) is not None:
             return self._defer_trigger(sql, _unquote(trigger["name"]))
         if added is not None:
-            done, error = self._add_column(sql, _unquote(added["name"]))
+            done, error = self._add_column(sql, _unquote(added["name"]), kept)
             if done:
                 return error
             self.settle()  # the ALTER itself runs in the scratch schema
@@ -458,7 +461,9 @@ class ScratchSchema(ABC):
         return None
 
     # -- ALTER TABLE … ADD COLUMN --------------------------------------------------------------
-    def _add_column(self, sql: str, table: str) -> tuple[bool, str | None]:
+    def _add_column(
+        self, sql: str, table: str, kept: dict[str, Any] | None = None
+    ) -> tuple[bool, str | None]:
         """``ALTER TABLE … ADD COLUMN`` without SQLite's reload of the whole schema (which
         makes a long set's ALTERs cost the square of its size). SQLite runs the ALTER on the
         table alone in a side database: its verdict and error text, the table's new SQL and
@@ -508,6 +513,10 @@ class ScratchSchema(ABC):
             columns = table_columns(conn, name)
             columns.append(ColumnInfo(plain["column"], declared, False, None, 0, 0))
             answers = self._cache.setdefault(name.lower(), {})
+            if kept and table.lower() == name.lower():
+                # What a column without constraints changes not: the table's name, its
+                # unique keys, its rowid alias (``kept``: the answers before the ALTER).
+                answers.update((k, v) for k, v in kept.items() if k in _ADD_KEEPS)
             answers["columns"] = columns
             answers["without_rowid"] = _without_rowid(create)
             self._altered[folded] = (name, None, sql, create)
