@@ -9,6 +9,7 @@ that the walk uses the primary key's index.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,12 @@ from malnu_tui.engine.sync.side import (
     STATE_TABLE,
     Bounds,
     Chunk,
+    Fingerprint,
     SyncState,
+    add_fingerprints,
     fingerprint_sql,
+    fingerprint_terms,
+    no_fingerprint,
 )
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
@@ -62,6 +67,8 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
+        # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
+        self._fresh: dict[str, Fingerprint | None] = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
@@ -384,13 +391,13 @@ class PostgresSide:
         out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
         return sum(v[0] for v in out.values()), out
 
-    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
         k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
         q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
             self._t(shape.name)
         )  # type: ignore[arg-type]
-        n, s1, s2, s3 = self._rows(q)[0]
-        return int(n), (int(s1 or 0), int(s2 or 0), int(s3 or 0))
+        n, *sums = self._rows(q)[0]
+        return int(n), tuple(int(v or 0) for v in sums)
 
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:
@@ -502,6 +509,8 @@ class PostgresSide:
                         for k in delete:
                             cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), k)
                             deleted += max(cur.rowcount, 0)
+                if deleted and shape.name in self._fresh:
+                    self._fresh[shape.name] = None  # not only inserted keys: no tally
                 counts = ChunkCounts(inserted, updated, deleted)
                 self.conn.execute(
                     self._state_upsert(), state.advanced(counts, len(rows), last_key).values()
@@ -532,15 +541,61 @@ class PostgresSide:
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        return pgcopy.upsert_from(
-            self.conn,
+        fresh = self._fresh.get(shape.name)
+        k = sql.SQL("up.malnu_key::int8").as_string(self.conn)
+        q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
             (*shape.names, SYNCED_AT),
             shape.key,
             "update" if data else "skip",
             values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
-            params=(now,),
             only_changed=data,
             compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
+            # The inserted keys' fingerprint (see count_fresh_keys).
+            returning=[sql.SQL("d.{} AS malnu_key").format(sql.Identifier(shape.key[0]))]
+            if fresh is not None
+            else (),
+            tally=[
+                sql.SQL("coalesce(sum(" + t.replace("%", "%%") + ") FILTER (WHERE fresh), 0)")  # type: ignore[arg-type]
+                for t in fingerprint_terms(k)
+            ]
+            if fresh is not None
+            else (),
         )
+        try:
+            row = self.conn.execute(q, (now,)).fetchone()
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+        assert row is not None
+        if fresh is not None:
+            mine = (int(row[0]), tuple(int(v) for v in row[2:]))
+            self._fresh[shape.name] = add_fingerprints(fresh, mine)
+        return int(row[0]), int(row[1])
+
+    def count_fresh_keys(self, table: str) -> None:
+        """From now on, keep the key fingerprint of the rows the upserts into ``table`` insert
+        (one integer key column): :meth:`fresh_keys` returns it."""
+        self._fresh[table] = no_fingerprint()
+
+    def fresh_keys(self, table: str) -> Fingerprint | None:
+        """The key fingerprint of the rows inserted since :meth:`count_fresh_keys` (and stop
+        keeping it); None when it was not kept, or a write deleted rows meanwhile."""
+        return self._fresh.pop(table, None)
+
+    def key_fingerprint_before(
+        self, shape: TableShape, taken: threading.Event
+    ) -> Fingerprint | None:
+        """:meth:`key_fingerprint` in a snapshot of its own: ``taken`` is set once the snapshot
+        is taken (what other connections commit after it is not counted)."""
+        try:
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            self._rows("SELECT 1")  # the snapshot is taken by the first statement
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+        finally:
+            taken.set()
+        try:
+            return self.key_fingerprint(shape)
+        finally:
+            self.conn.execute("COMMIT")
