@@ -130,28 +130,33 @@ def bench_up(tmp: Path) -> list[tuple[str, str, str, str]]:
     def cold_process() -> None:
         process(cold=True)
 
+    def per_commit_process() -> None:
+        process(per_commit)
+
     process()  # compiles the bytecode once, as installing the package does
     rows: list[tuple[str, str, str, str]] = []
     for label, ours in (
         ("engine, in process", engine),
         ("malnu-tui up process, lint cache warm", process),
-        ("malnu-tui up process, warm, one COMMIT per migration", lambda: process(per_commit)),
+        ("malnu-tui up process, warm, one COMMIT per migration", per_commit_process),
         ("malnu-tui up process, lint cache cold", cold_process),
         ("malnu-tui up process, cold, no bytecode cache", lambda: process(no_pyc, cold=True)),
     ):
         t_floor, t_ours, ratio = paired(floor, ours, repeat=3)
         target = ("< 1.5×", "ok" if ratio < 1.5 else "MISS")
+        if ours is per_commit_process:  # where the gain comes from, not a target
+            target = ("(reference)", "")
         rows += [
             (f"up, 1,000: sqlite3 shell (floor, {label} runs)", f"{t_floor:.3f} s", "", ""),
             (f"up, 1,000 migrations: {label}", f"{t_ours:.3f} s", "", ""),
             ("  ratio to the floor", f"{ratio:.2f}×", *target),
         ]
     # CPU of one run each (user + sys): unlike wall time it does not depend on other load;
-    # the wall-time gap to the floor is this CPU gap plus the extra pages each commit syncs
-    # (the tracking and audit rows).
+    # the wall-time gap to the floor is this CPU gap plus the extra pages the commits sync
+    # (the tracking and audit rows; with group commit, far fewer commits than the floor's).
     cpu = [
         min(children_cpu(fn) for _ in range(3))
-        for fn in (floor, process, cold_process, lambda: process(per_commit))
+        for fn in (floor, process, cold_process, per_commit_process)
     ]
     rows.append(
         (
