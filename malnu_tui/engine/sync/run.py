@@ -40,11 +40,11 @@ from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
-    bucket_ranges,
+    changed_ranges,
     check_digests,
     compare_keys,
     compare_table,
-    early_buckets,
+    early_keys,
     int_key,
     keys_digest,
     page_digest,
@@ -381,11 +381,10 @@ def sync_table(
         incremental = plan.mode == "updated_at" and not resumed and plan.since is not None
         written = Written() if incremental else None
         scope: Literal["full", "changed"] = "full"
-        # The source's side of the verification's key aggregates runs beside the copy.
+        # The source's key fingerprint (the verification's check for deleted and lost rows)
+        # is computed beside the copy.
         early = (
-            early_buckets(
-                s.src, s.dst, shape, plan.source_count, lambda: open_side(s.source_target)
-            )
+            early_keys(s.src, s.dst, shape, lambda: open_side(s.source_target))
             if written is not None
             else None
         )
@@ -405,9 +404,11 @@ def sync_table(
                     if fast is not None
                     else check_digests(s.src, s.dst, shape, digests, end),
                 )
-        buckets = bucket_ranges(s.src, s.dst, shape, plan.source_count, early) if written else None
-        if written is not None and buckets is not None:
-            ranges, counts = buckets
+        found_ranges = (
+            changed_ranges(s.src, s.dst, shape, plan.source_count, early) if written else None
+        )
+        if written is not None and found_ranges is not None:
+            ranges, counts = found_ranges
             results, scope = _changed_results(s, shape, written, ranges), "changed"
         else:
             counts = s.src.count(plan.table), s.dst.count(plan.table)
@@ -483,7 +484,7 @@ def run_sync(
     with record_run(backend, "sync", pair) as run:
         backend.acquire_lock(lock_holder_for_this_process("sync"))
         try:
-            plans = plan_sync(s, req)
+            plans = plan_sync(s, req, recount=False)
             reports = [sync_table(s, p, req, progress) for p in plans]
         finally:
             backend.release_lock()

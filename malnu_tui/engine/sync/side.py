@@ -5,7 +5,7 @@ state table. Ranges are ``(lo, hi]`` in key order; ``None`` is unbounded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -13,6 +13,8 @@ from malnu_tui.engine.backends.base import Backend, Kind, utc_now
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 
 __all__ = [
+    "FINGERPRINT_ROWS",
+    "FINGERPRINT_SPAN",
     "RESIDUE",
     "STATE_TABLE",
     "Bounds",
@@ -21,11 +23,60 @@ __all__ = [
     "SyncState",
     "decode_key",
     "encode_key",
+    "fingerprint_sql",
+    "key_fingerprint",
 ]
 
 STATE_TABLE = "malnu_sync"
 RESIDUE = 1_048_573  # a prime: a bucket's keys are summed modulo it (no sum can overflow)
 Bounds = tuple[Key | None, Key | None]
+
+# A whole table's key fingerprint (an incremental sync's first check for deleted and lost rows):
+# for primes P < 2**31 and multipliers 0 < A < P, r(k) = (k rem P) · A rem P (rem: the remainder
+# of SQL's %, with the sign of k), and the table's sums of r (linear: two keys closer than P1·P2
+# never give equal r for both) and of r² rem P3 (not linear: keys moved by +d and −d do not
+# cancel). Every term is below 2**31 in size and every product below 2**62, so SQLite and
+# PostgreSQL compute the same integers in 64 bits.
+_FINGERPRINT = ((2_147_483_629, 1_103_515_245), (2_147_483_587, 1_664_525_117))
+_SQUARED = (2_147_483_549, 1_291_469_057)
+FINGERPRINT_SPAN = _FINGERPRINT[0][0] * _FINGERPRINT[1][0]  # keys spread wider: no fingerprint
+FINGERPRINT_ROWS = 2**32  # below it no sum of terms under 2**31 can overflow 64 bits
+# The sums are reported modulo 2**52, so that D1's JSON (JavaScript numbers) carries them
+# exactly; two sums that differ by one term's difference (less than 2**31) still differ.
+_MOD = 2**52
+
+
+def _residue(k: str, p: int, a: int) -> str:
+    return f"({k} % {p} * {a} % {p})"
+
+
+def fingerprint_sql(k: str) -> str:
+    """``count(*)`` and the three sums of the key fingerprint of integer key expression ``k``,
+    as SQL both dialects compute identically (no literal needs a parameter)."""
+    p3, a3 = _SQUARED
+    r3 = _residue(k, p3, a3)
+    terms = [_residue(k, p, a) for p, a in _FINGERPRINT] + [f"{r3} * {r3} % {p3}"]
+    return "count(*), " + ", ".join(f"sum({t}) % {_MOD}" for t in terms)
+
+
+def _rem(a: int, p: int) -> int:
+    """SQL's ``a % p`` (the sign of ``a``), for ``p > 0``."""
+    r = abs(a) % p
+    return -r if a < 0 else r
+
+
+def key_fingerprint(keys: Iterable[int]) -> tuple[int, tuple[int, int, int]]:
+    """What :func:`fingerprint_sql` computes, here (for tests and checks)."""
+    p3, a3 = _SQUARED
+    n, sums = 0, [0, 0, 0]
+    for k in keys:
+        n += 1
+        for i, (p, a) in enumerate(_FINGERPRINT):
+            sums[i] += _rem(_rem(k, p) * a, p)
+        r = _rem(_rem(k, p3) * a3, p3)
+        sums[2] += r * r % p3
+    return n, (_rem(sums[0], _MOD), _rem(sums[1], _MOD), _rem(sums[2], _MOD))
+
 
 # The state table, in SQL both dialects accept; times are UTC text like the audit's.
 STATE_COLUMNS = (
@@ -195,6 +246,10 @@ class Side(Protocol):
         """For an integer key: the table's row count, and per bucket ``i`` (keys in
         ``(base + i·width, base + (i+1)·width]``) that holds rows: (count, sum of
         ``(key − base) mod`` :data:`RESIDUE`, min key, max key), computed in SQL."""
+
+    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+        """For a one-column integer key: the table's row count and key fingerprint
+        (:func:`fingerprint_sql`), computed in SQL; None when some key is no integer."""
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         """Write ``chunk`` as ONE unit (see :class:`Chunk`)."""

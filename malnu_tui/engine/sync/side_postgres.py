@@ -29,6 +29,7 @@ from malnu_tui.engine.sync.side import (
     Bounds,
     Chunk,
     SyncState,
+    fingerprint_sql,
 )
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
@@ -419,6 +420,14 @@ class PostgresSide:
         rows = self._rows(q, (base, width, base, RESIDUE))
         out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
         return sum(v[0] for v in out.values()), out
+
+    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
+        q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
+            self._t(shape.name)
+        )  # type: ignore[arg-type]
+        n, s1, s2, s3 = self._rows(q)[0]
+        return int(n), (int(s1 or 0), int(s2 or 0), int(s3 or 0))
 
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:

@@ -22,6 +22,7 @@ from malnu_tui.engine.sync.side import (
     Bounds,
     Chunk,
     SyncState,
+    fingerprint_sql,
 )
 from malnu_tui.engine.sync.values import kind_of, pg_type_for_sqlite, sqlite_decl_for, to_sqlite
 
@@ -257,6 +258,29 @@ class SqliteDialect(ABC):
             if n:
                 out[int(i)] = (int(n), int(part), lo, hi)
         return total, out
+
+    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # Arithmetic would take a text or real key for another number: unless the key is the
+        # rowid (always an integer), count the keys that are integers too.
+        ints = (
+            ""
+            if self._rowid_key(shape)
+            else f", count(CASE WHEN typeof({k}) = 'integer' THEN 1 END)"
+        )
+        n, s1, s2, s3, *checked = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
+        if checked and checked[0] != n:
+            return None
+        return int(n), (int(s1 or 0), int(s2 or 0), int(s3 or 0))
+
+    def _rowid_key(self, shape: TableShape) -> bool:
+        """True when the key is the table's INTEGER PRIMARY KEY, an alias of the rowid (a
+        primary key with no index of its own: not a WITHOUT ROWID table, not ``DESC``)."""
+        pk = [r[1] for r in self._rows(f"PRAGMA table_xinfo({q(shape.name)})") if r[5]]
+        col = shape.column(shape.key[0])
+        if pk != list(shape.key) or col is None or col.declared.upper() != "INTEGER":
+            return False
+        return all(r[3] != "pk" for r in self._rows(f"PRAGMA index_list({q(shape.name)})"))
 
     # -- state ----------------------------------------------------------------------------
     def _state_upsert_sql(self) -> str:
