@@ -286,3 +286,34 @@ def test_bad_group_bound_is_a_usage_error(tmp_path: Path, mdirs: MigrationDirs) 
         "--database", url, *mdirs.args(), "up", "--no-backup", env={"MALNU_UP_GROUP_MS": "0"}
     )
     assert res.code == 0, res.err
+
+
+@pytest.mark.anyio
+async def test_console_progress_bar_counts_durable_migrations_only(
+    tmp_path: Path, mdirs: MigrationDirs, one_group: None
+) -> None:
+    """The events of a real grouped run (several starts before the first done) move the
+    console's bar forward only, one step per durable migration."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import ProgressBar
+
+    from malnu_tui.tui.widgets.progress import OperationProgress
+
+    add_tables(mdirs, 4)
+    _, events = up(tmp_path / "g.db", mdirs)
+    assert [e.event for e in events][:2] == ["start", "start"]
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OperationProgress()
+
+    async with Host().run_test() as pilot:
+        widget = pilot.app.query_one(OperationProgress)
+        widget.reset("applying", total=None)
+        bar = pilot.app.query_one(ProgressBar)
+        seen = []
+        for e in events:
+            widget.show_event(e, "applying")
+            seen.append(bar.progress)
+        assert seen == sorted(seen) and seen[-1] == bar.total == 4
+        assert seen.count(0) == 4  # the four starts, before any COMMIT
