@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from malnu_tui.engine.config import Target, open_backend
@@ -162,9 +162,11 @@ def _plan_table(
         problems.append(f"{t}: no primary key or unique index at the source to match rows by")
         return
     dshape = s.dst.describe(t) if exists else None
+    state = s.dst.read_state(t) if exists else None
+    if dshape is not None and state is not None and state.key_pending and not dshape.key:
+        dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
         problems.extend(schema_problems(shape, dshape))
-    state = s.dst.read_state(t) if exists else None
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []

@@ -139,6 +139,9 @@ class SyncState:
     since: str | None = None  # lower bound of the running incremental pass
     last_key: str | None = None  # JSON key of the last chunk written by the running pass
     direct: bool = False  # the running full copy started on an empty table
+    # The copy was made without its primary key, built once the rows are in (a table the sync
+    # created in PostgreSQL). Stored in the ``direct`` column as 2 (0: upsert, 1: direct).
+    key_pending: bool = False
     rows_read: int = 0
     inserted: int = 0
     updated: int = 0
@@ -152,12 +155,18 @@ class SyncState:
 
     def values(self) -> tuple[Any, ...]:
         return tuple(
-            int(v) if isinstance(v, bool) else v for v in (getattr(self, c) for c in STATE_COLUMNS)
+            (2 if self.key_pending else int(self.direct))
+            if c == "direct"
+            else int(v)
+            if isinstance(v, bool)
+            else v
+            for c, v in ((c, getattr(self, c)) for c in STATE_COLUMNS)
         )
 
     @staticmethod
     def from_row(row: Sequence[Any]) -> SyncState:
         d = dict(zip(STATE_COLUMNS, row, strict=True))
+        d["key_pending"] = int(d["direct"] or 0) == 2
         d["direct"] = bool(d["direct"])
         d["verified"] = None if d["verified"] is None else bool(d["verified"])
         for k in ("rows_read", "inserted", "updated", "deleted"):

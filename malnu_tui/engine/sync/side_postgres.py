@@ -71,6 +71,8 @@ class PostgresSide:
         self._fresh: dict[str, Fingerprint | None] = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
+        self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
+        self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
         # exact floats, hex bytea.
@@ -165,6 +167,7 @@ class PostgresSide:
                 continue
             cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
             colls[name] = coll
+        self._notnull[table] = frozenset(c.name for c in cols if c.notnull)
         key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
         db_coll = str(
             self._rows("SELECT datcollate FROM pg_database WHERE datname = current_database()")[0][
@@ -199,7 +202,9 @@ class PostgresSide:
         first = rows[0][0]
         return [str(r[1]) for r in rows if r[0] == first]
 
-    def create_ddl(self, source: TableShape) -> str:
+    def create_ddl(self, source: TableShape, *, key: bool = True) -> str:
+        """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
+        by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
         parts: list[sql.Composable] = []
         for c in source.columns:
             coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
@@ -211,23 +216,41 @@ class PostgresSide:
                 sql.Identifier(SYNCED_AT)
             )
         )
-        parts.append(
-            sql.SQL("PRIMARY KEY ({})").format(
-                sql.SQL(", ").join(sql.Identifier(k) for k in source.key)
-            )
-        )
+        if key:
+            parts.append(sql.SQL("PRIMARY KEY ({})").format(pgcopy.ident_list(source.key)))
         q = sql.SQL("CREATE TABLE {} ({})").format(self._t(source.name), sql.SQL(", ").join(parts))
         return q.as_string(self.conn)
 
-    def create_table(self, source: TableShape) -> None:
+    def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
         try:
             with self.conn.transaction():
                 self.conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
                 )
-                self.conn.execute(self.create_ddl(source).encode())
+                self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
+
+    def defers_keys(self) -> bool:
+        """True when a full copy into a new table may build its key afterwards: the range
+        checks meanwhile read the chunk's own blocks (TID range scans, PostgreSQL 14+)."""
+        return self.conn.info.server_version >= 140000
+
+    def add_key(self, shape: TableShape, state: SyncState) -> None:
+        """Build the primary key a full copy deferred (the name and definition the CREATE
+        TABLE would have given it), and write ``state`` (key no longer pending) with it. A
+        duplicate key is an error naming it; the copied rows stay."""
+        q = sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            self._t(shape.name), pgcopy.ident_list(shape.key)
+        )
+        try:
+            with self.conn.transaction():
+                self.conn.execute(q)
+                self.conn.execute(self._state_upsert(), state.values())
+        except psycopg.Error as exc:
+            raise _err(f"{self.label}: building the primary key of {shape.name}", exc) from None
+        self._c_keys.pop(shape.name, None)
+        self.describe(shape.name)
 
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
@@ -308,11 +331,19 @@ class PostgresSide:
             format_row_text(r, tx, out)
         return bytes(out)
 
-    def copy_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, str | None]:
+    def copy_digest(
+        self, shape: TableShape, bounds: Bounds, blocks: tuple[int, int] | None = None
+    ) -> tuple[int, str | None]:
         """(row count, md5 of the key range's rows as COPY text in key order), computed by
-        the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`)."""
+        the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`). With
+        ``blocks`` (first, end): only the rows in those heap blocks, in the order they lie
+        there (a chunk COPYed into a table without its key: key order, no index needed)."""
         where, params = self._range(shape, bounds)
-        return self._line_digest(shape, where, params)
+        if blocks is None:
+            return self._line_digest(shape, where, params)
+        where[:0] = [sql.SQL("ctid >= %s::tid AND ctid < %s::tid")]
+        tids = [f"({blocks[0]},0)", f"({blocks[1]},0)"]
+        return self._line_digest(shape, where, [*tids, *params], ordered=False)
 
     def keys_copy_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, str | None]:
         """:meth:`copy_digest` of the rows with ``keys`` (a key of one column)."""
@@ -320,15 +351,21 @@ class PostgresSide:
         return self._line_digest(shape, [where], params)
 
     def _line_digest(
-        self, shape: TableShape, where: Sequence[sql.Composable], params: Sequence[Any]
+        self,
+        shape: TableShape,
+        where: Sequence[sql.Composable],
+        params: Sequence[Any],
+        ordered: bool = True,
     ) -> tuple[int, str | None]:
         cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
-        line = pg_line_sql(cols, [c.kind for c in shape.columns])
-        q = sql.SQL(
-            "SELECT count(*), md5(string_agg({}, E'\\n' ORDER BY {}) || E'\\n') FROM {}{}"
-        ).format(
+        notnull = self._notnull.get(shape.name, frozenset())
+        line = pg_line_sql(
+            cols, [c.kind for c in shape.columns], [c in notnull for c in shape.names]
+        )
+        order = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(self._key_exprs(shape))
+        q = sql.SQL("SELECT count(*), md5(string_agg({}, E'\\n'{}) || E'\\n') FROM {}{}").format(
             sql.SQL(line),  # type: ignore[arg-type]
-            sql.SQL(", ").join(self._key_exprs(shape)),
+            order if ordered else sql.SQL(""),
             self._t(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
@@ -485,6 +522,8 @@ class PostgresSide:
                 stamped = direct and self.stamps_by_default(shape.name)
                 if direct and chunk.data is not None and stamped:
                     self._copy_data(t, shape.names, chunk.data)  # made by copy_bytes
+                    if state.key_pending:  # where its rows lie, for the range check
+                        self.heap_end[shape.name] = self._blocks(t)
                 elif stamped:
                     data = rows if convert is tuple else list(map(convert, rows))
                     pgcopy.copy_rows(self.conn, t, shape.names, data)
@@ -519,6 +558,10 @@ class PostgresSide:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             raise _err(f"{self.label}: writing {shape.name}", exc) from None
         return counts
+
+    def _blocks(self, t: sql.Composable) -> int:
+        q = "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int"
+        return int(self.conn.execute(q, (t.as_string(self.conn),)).fetchone()[0])  # type: ignore[index]
 
     def _delete_range(self, shape: TableShape, stage: sql.Identifier, bounds: Bounds | None) -> int:
         """Delete the keys of ``bounds`` that are not in the stage (gone at the source)."""
