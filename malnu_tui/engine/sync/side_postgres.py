@@ -9,7 +9,6 @@ that the walk uses the primary key's index.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,23 +18,17 @@ from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
-    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
     Bounds,
     Chunk,
-    Fingerprint,
     SyncState,
-    add_fingerprints,
-    fingerprint_sql,
-    fingerprint_terms,
-    no_fingerprint,
 )
+from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -45,17 +38,10 @@ __all__ = ["PostgresSide"]
 
 TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE})
 _HASH_PAGE = 50_000
+_err = pg_error
 
 
-def _err(label: str, exc: psycopg.Error) -> BackendError:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip()
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
-    return BackendError(f"{label}: {text}")
-
-
-class PostgresSide:
+class PostgresSide(PostgresKeys):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -67,8 +53,7 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
-        # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
-        self._fresh: dict[str, Fingerprint | None] = {}
+        self._fresh = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
@@ -82,18 +67,7 @@ class PostgresSide:
         )
         self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
 
-    # -- plumbing ---------------------------------------------------------------------------
-    def _t(self, table: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
-
-    def _rows(
-        self, query: sql.Composable | str, params: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]:
-        try:
-            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
-
+    # -- plumbing (and _t, _rows: PostgresKeys) ---------------------------------------------
     def _key_exprs(self, shape: TableShape, alias: str = "") -> list[sql.Composable]:
         flags = self._c_keys.get(shape.name) or tuple(False for _ in shape.key)
         out: list[sql.Composable] = []
@@ -409,33 +383,6 @@ class PostgresSide:
             n, total = n + int(found), total + int(part)
         return n, total
 
-    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
-        q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
-        )
-        lo, hi = self._rows(q)[0]
-        return None if lo is None else (lo, hi)
-
-    def bucket_digests(
-        self, shape: TableShape, base: int, width: int, buckets: int
-    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
-        # Every row falls in a group (one outside the buckets makes a group of its own).
-        q = sql.SQL(
-            "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
-            "FROM {t} GROUP BY 1"
-        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
-        rows = self._rows(q, (base, width, base, RESIDUE))
-        out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
-        return sum(v[0] for v in out.values()), out
-
-    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
-        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
-        q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
-            self._t(shape.name)
-        )  # type: ignore[arg-type]
-        n, *sums = self._rows(q)[0]
-        return int(n), tuple(int(v or 0) for v in sums)
-
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
@@ -584,8 +531,7 @@ class PostgresSide:
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        fresh = self._fresh.get(shape.name)
-        k = sql.SQL("up.malnu_key::int8").as_string(self.conn)
+        returning, tally = self._fresh_tally(shape)
         q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
@@ -595,50 +541,13 @@ class PostgresSide:
             values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
             only_changed=data,
             compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
-            # The inserted keys' fingerprint (see count_fresh_keys).
-            returning=[sql.SQL("d.{} AS malnu_key").format(sql.Identifier(shape.key[0]))]
-            if fresh is not None
-            else (),
-            tally=[
-                sql.SQL("coalesce(sum(" + t.replace("%", "%%") + ") FILTER (WHERE fresh), 0)")  # type: ignore[arg-type]
-                for t in fingerprint_terms(k)
-            ]
-            if fresh is not None
-            else (),
+            returning=returning,
+            tally=tally,
         )
         try:
             row = self.conn.execute(q, (now,)).fetchone()
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
         assert row is not None
-        if fresh is not None:
-            mine = (int(row[0]), tuple(int(v) for v in row[2:]))
-            self._fresh[shape.name] = add_fingerprints(fresh, mine)
+        self._add_fresh(shape, row)
         return int(row[0]), int(row[1])
-
-    def count_fresh_keys(self, table: str) -> None:
-        """From now on, keep the key fingerprint of the rows the upserts into ``table`` insert
-        (one integer key column): :meth:`fresh_keys` returns it."""
-        self._fresh[table] = no_fingerprint()
-
-    def fresh_keys(self, table: str) -> Fingerprint | None:
-        """The key fingerprint of the rows inserted since :meth:`count_fresh_keys` (and stop
-        keeping it); None when it was not kept, or a write deleted rows meanwhile."""
-        return self._fresh.pop(table, None)
-
-    def key_fingerprint_before(
-        self, shape: TableShape, taken: threading.Event
-    ) -> Fingerprint | None:
-        """:meth:`key_fingerprint` in a snapshot of its own: ``taken`` is set once the snapshot
-        is taken (what other connections commit after it is not counted)."""
-        try:
-            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            self._rows("SELECT 1")  # the snapshot is taken by the first statement
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
-        finally:
-            taken.set()
-        try:
-            return self.key_fingerprint(shape)
-        finally:
-            self.conn.execute("COMMIT")
