@@ -22,6 +22,8 @@ from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.side import key_fingerprint
+from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db
 
@@ -120,6 +122,94 @@ def test_an_incremental_sync_verifies_what_it_wrote_and_finds_deletes_in_untouch
         keys = [(i,) for i in range(1, 201)]
         assert keys_digest(s.dst, shape, keys[:-1]) == keys_digest(s.src, shape, keys[:-1])
         assert keys_digest(s.dst, shape, keys) != keys_digest(s.src, shape, keys)
+
+
+def test_a_deleted_source_row_and_a_compensating_lost_row_are_both_found(
+    ends: tuple[Db, Db], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = ends
+    src.create_users(200, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 200")  # watermark
+    assert sync(src, dst).verified
+    splits: list[bool] = []
+    real = verify_module.bucket_ranges
+
+    def buckets(*a: Any, **k: Any) -> Any:
+        found = real(*a, **k)
+        splits.append(found is not None)
+        return found
+
+    pg_fingerprints: list[str] = []
+    pg_fingerprint = PostgresSide.key_fingerprint
+
+    def counted(side: PostgresSide, shape: Any) -> Any:
+        pg_fingerprints.append(shape.name)
+        return pg_fingerprint(side, shape)
+
+    monkeypatch.setattr(verify_module, "BUCKET_ROWS", 16)
+    monkeypatch.setattr(verify_module, "bucket_ranges", buckets)
+    monkeypatch.setattr(PostgresSide, "key_fingerprint", counted)
+    src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id = 7")
+    src.insert_users([500, 501], updated="2025-11-25 09:00:00")
+    # Nothing deleted or lost: the key fingerprints are equal (a PostgreSQL destination's
+    # taken before the writes, plus the keys they inserted).
+    quiet = sync(src, dst)
+    assert (quiet.scope, quiet.verified, splits) == ("changed", True, [])
+    assert (quiet.inserted, quiet.updated, quiet.dest_count) == (2, 1, 202)
+    assert pg_fingerprints == ["users"]  # PostgreSQL's side computed it once, not again after
+    # The counts stay equal: a row deleted at the source (an extra one at the copy) and a row
+    # lost from the copy by hand, both in ranges this sync writes nothing into.
+    src.run("DELETE FROM users WHERE id = 50")
+    dst.run("DELETE FROM users WHERE id = 120")
+    src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-25 10:00:00' WHERE id = 7")
+    report = sync(src, dst)
+    assert splits == [True]  # the fingerprints differed: the key ranges were split
+    assert (report.scope, report.verified, report.deleted) == ("changed", True, 1)
+    assert report.inserted + report.updated == 2  # id 120 written again, and id 7
+    assert rows(dst) == rows(src)
+
+
+def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_python(
+    tmp_path: Path, pg_url: str
+) -> None:
+    keys = [-(2**62), -(2**31) - 5, -7, -1, 0, 1, 2, 2_147_483_629, 2**40 + 3, 2**62 - 1]
+    keys += list(range(1000, 1300, 7))
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    for db in (src, dst):
+        db.create_users(0)
+        db.insert_users(keys)
+    expected = key_fingerprint(keys)
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("users")
+        assert shape is not None and s.dst.describe("users") is not None
+        assert s.src.key_fingerprint(shape) == s.dst.key_fingerprint(shape) == expected
+        moved = key_fingerprint([k + (1 if k == 1000 else -1 if k == 1280 else 0) for k in keys])
+        assert moved[0] == expected[0] and moved[1] != expected[1]  # +1 and −1 do not cancel
+    # A key column that is not the rowid may hold text, which arithmetic reads as a number.
+    src.run("CREATE TABLE tags (code INTEGER NOT NULL UNIQUE, label TEXT)")
+    src.run("INSERT INTO tags VALUES (1, 'a'), ('x1', 'b')")
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        tags = s.src.describe("tags")
+        assert tags is not None and tags.key == ("code",)
+        assert s.src.key_fingerprint(tags) is None
+        users = s.src.describe("users")
+        assert users is not None and s.src._rowid_key(users)  # type: ignore[attr-defined]
+    # Keys whose sum SQLite cannot hold in 64 bits: the key ranges are compared instead.
+    big = [3 * 2**60 + i for i in range(4)]
+    src.run("CREATE TABLE big (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
+    src.run("INSERT INTO big VALUES " + ", ".join(f"({k}, '2025-11-24 08:00:00')" for k in big))
+    assert sync(src, dst, tables=("big",)).verified
+    src.run(f"DELETE FROM big WHERE id = {big[1]}")
+    src.run(f"UPDATE big SET updated_at = '2025-11-25 08:00:00' WHERE id = {big[0]}")
+    report = sync(src, dst, tables=("big",))
+    assert (report.scope, report.verified, report.updated, report.deleted) == (
+        "changed", True, 1, 1)  # fmt: skip
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("big")
+        assert shape is not None
+        with pytest.raises(BackendError):
+            s.src.key_fingerprint(shape)
 
 
 def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(

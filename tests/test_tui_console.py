@@ -257,7 +257,7 @@ async def test_q_and_ctrl_c_during_a_run_say_what_quitting_would_do(demo: Demo) 
         await pilot.pause(0.1)
         assert app.is_running
         said = [n.message for n in app._notifications]
-        assert any("Each migration is one transaction" in m for m in said), said
+        assert any("Each migration is all or nothing" in m for m in said), said
         app.end_operation()
         await pilot.press("ctrl+c")  # idle: it asks
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))

@@ -111,6 +111,12 @@ class StatementFailed(MalnuError):
         self.error = error
 
 
+class GroupCommitFailed(MalnuError):
+    """The COMMIT of a group of migrations failed (engine/grouped.py): the whole group was
+    rolled back; the engine runs its migrations again one per transaction, which names the
+    one at fault. Never reaches an operator."""
+
+
 class PlanChanged(MalnuError):
     """Under the lock the plan is no longer what the operator confirmed (another operator
     applied or rolled back meanwhile): nothing ran."""

@@ -7,15 +7,20 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from malnu_tui.engine.apply import (
+    ApplyResult,
+    MigrationFailed,
+    Progress,
+    ProgressCallback,
+    StepRunner,
+)
 from malnu_tui.engine.backends.base import (
     AuditEntry,
     Backend,
-    RecordApplied,
-    RemoveRecord,
     TrackingRecord,
     actor,
     lock_holder_for_this_process,
@@ -23,9 +28,7 @@ from malnu_tui.engine.backends.base import (
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
-    MalnuError,
     PlanChanged,
-    StatementFailed,
 )
 from malnu_tui.engine.files import MigrationSet
 from malnu_tui.engine.monitor.runlog import record_run
@@ -124,46 +127,6 @@ def _raise_first(problems: list[Problem]) -> None:
 # -- running --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A progress event for callers (CLI lines, TUI progress bars)."""
-
-    event: str  # "start", "done", "failed", "skipped", "backup"
-    index: int
-    total: int
-    filename: str
-    elapsed_ms: int = 0
-    message: str = ""
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    direction: str
-    done: tuple[tuple[str, int], ...]  # (filename, ms)
-    skipped: tuple[str, ...] = ()
-    backup_id: str | None = None
-    notes: tuple[str, ...] = field(default=())
-
-
-class MigrationFailed(MalnuError):
-    """A migration (or rollback) failed: nothing of it was left behind."""
-
-    def __init__(self, failure: StatementFailed, direction: str, done: list[tuple[str, int]]):
-        verb = "migration" if direction == "up" else "rollback"
-        super().__init__(
-            f"{verb} {failure.filename} failed at line {failure.line}: {failure.error}; "
-            "all of it was rolled back",
-            hint="fix the file and run again; the tracking row records the error"
-            if direction == "up"
-            else "the database is as it was before this rollback file",
-        )
-        self.failure = failure
-        self.done = tuple(done)
-
-
 @contextlib.contextmanager
 def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
     """Hold the one-operator-at-a-time lock for the duration of the block."""
@@ -186,10 +149,12 @@ def apply_plan(
     progress: ProgressCallback | None = None,
     safety_backup: SafetyBackup | None = None,
 ) -> ApplyResult:
-    """Run ``plan`` under the lock, one transaction per file (statements + tracking row +
-    audit row). The plan is re-checked under the lock: a step another operator already ran
-    is skipped, not run twice. Stops at the first failure and raises :class:`MigrationFailed`.
-    The whole run is one row of the run log (engine/monitor/runlog.py).
+    """Run ``plan`` under the lock: each file all or nothing with its tracking row and audit
+    row (engine/apply.py: an ``up`` on a SQLite file groups quick migrations under one durable
+    COMMIT; "done" progress only once durable). The plan is re-checked under the lock: a step
+    another operator already ran is skipped, not run twice. Stops at the first failure and
+    raises :class:`MigrationFailed`. The whole run is one row of the run log
+    (engine/monitor/runlog.py).
     """
     span = [s.version for s in plan.steps]
     obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
@@ -213,10 +178,8 @@ def _apply_plan(
     safety_backup: SafetyBackup | None,
 ) -> ApplyResult:
     emit = progress or (lambda _p: None)
-    done: list[tuple[str, int]] = []
     skipped: list[str] = []
     backup_id: str | None = None
-    action = "apply" if plan.direction == "up" else "rollback"
     with migration_lock(backend, _purpose(plan)):
         tracking = backend.fetch_records()
         if plan.selection is not None:
@@ -235,38 +198,10 @@ def _apply_plan(
             # moment is in the backup, and nobody can change the database until we finish.
             emit(Progress("backup", 0, len(todo), "", message="taking a safety backup"))
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
-        total = len(todo)
-        for i, step in enumerate(todo, 1):
-            emit(Progress("start", i, total, step.filename))
-            change: RecordApplied | RemoveRecord = (
-                RecordApplied(step.filename, step.checksum)
-                if plan.direction == "up"
-                else RemoveRecord(step.filename)
-            )
-            audit = AuditEntry.now(action, step.filename, "ok", f"ran {step.file.name}")
-            try:
-                ms = backend.run_unit(step.filename, step.statements, change, audit)
-            except StatementFailed as exc:
-                failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error)
-                detail = f"line {exc.line}: {exc.error}"
-                fail_audit = AuditEntry.now(action, step.filename, "failed", detail)
-                if plan.direction == "up":
-                    backend.record_failure(
-                        step.filename,
-                        step.checksum,
-                        f"line {exc.line}: {exc.error}",
-                        0,
-                        fail_audit,
-                    )
-                else:
-                    backend.append_audit(fail_audit)
-                emit(Progress("failed", i, total, step.filename, message=detail))
-                raise MigrationFailed(failure, plan.direction, done) from None
-            done.append((step.filename, ms))
-            emit(Progress("done", i, total, step.filename, elapsed_ms=ms))
-            backend.renew_lock()
+        runner = StepRunner(backend, plan.direction, len(todo), emit)
+        runner.run(todo)  # MigrationFailed at the first failure
     notes = tuple(n for s in plan.steps for n in s.notes)
-    return ApplyResult(plan.direction, tuple(done), tuple(skipped), backup_id, notes)
+    return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
 
 
 def _purpose(plan: Plan) -> str:

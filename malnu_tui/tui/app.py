@@ -30,10 +30,10 @@ def quit_refusal(operation: str) -> str:
     """What quitting in the middle of ``operation`` would do, told instead of doing it."""
     if operation in ("apply", "rollback", "recovery"):
         return (
-            f"{operation} is running, so the console stays open. Each migration is one "
-            "transaction: quitting now would roll back the one in progress (nothing is left "
-            "half-applied), keep the ones already done, and leave the lock to be taken over. "
-            "Wait for it to finish."
+            f"{operation} is running, so the console stays open. Each migration is all or "
+            "nothing: quitting now would roll back the one in progress and any not yet shown "
+            "as done (nothing is left half-applied), keep the ones done, and leave the lock to "
+            "be taken over. Wait for it to finish."
         )
     if operation == "restore":
         return (

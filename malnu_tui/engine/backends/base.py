@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from malnu_tui.engine.errors import LockHolder
 from malnu_tui.engine.sqlsplit import Statement
@@ -175,3 +175,21 @@ class Backend(Protocol):
 
     def schema_fingerprint(self) -> str:
         """sha256 of the normalised schema, for backup manifests."""
+
+
+@runtime_checkable
+class GroupCommits(Protocol):
+    """A backend whose migrations can share one durable COMMIT (a local SQLite file): between
+    ``begin_group`` and ``commit_group`` each ``run_unit`` is still all or nothing (a
+    savepoint), and only the group's COMMIT makes them durable (engine/apply.py)."""
+
+    def begin_group(self) -> None: ...
+
+    def commit_group(self) -> None:
+        """COMMIT; on failure everything of the group is rolled back and
+        :class:`GroupCommitFailed` raised. Nothing to do when no group is open."""
+
+    def rollback_group(self) -> None: ...
+
+    def has_deferred_checks(self) -> bool:
+        """Whether some constraint is checked only at COMMIT (then no grouping)."""

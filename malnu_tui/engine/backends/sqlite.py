@@ -24,6 +24,7 @@ from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
+    GroupCommitFailed,
     LockHeld,
     LockHolder,
     StatementFailed,
@@ -80,6 +81,8 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}") from None
         self._my_lock: LockHolder | None = None
+        self._group = False  # a group of migrations is open (begin_group)
+        self._group_units = 0  # migrations run in it so far
         self._renewed = 0.0
         self._schema_ready = False
 
@@ -150,55 +153,132 @@ class SQLiteBackend:
         change: TrackingChange,
         audit: AuditEntry,
     ) -> int:
-        if debuglog.enabled() or current_observer() is not None:
-            return self._run_unit_watched(filename, statements, change, audit)
-        # The plain path (an ``up`` of many small migrations spends its time here): the same
-        # transaction as transaction(), without per-statement hooks nobody listens to.
+        """One migration: its own transaction, or, inside a group (:meth:`begin_group`), a
+        savepoint of the group's transaction (none for the group's first migration: the
+        group's BEGIN is its own). On failure the database is as before the migration."""
         c = self.conn
-        self._begin()
+        savepoint = self._open_unit()
         try:
             started = time.perf_counter()
-            for st in statements:
-                try:
-                    c.execute(st.text)
-                except sqlite3.Error as exc:
-                    raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+            if debuglog.enabled() or current_observer() is not None:
+                self._run_watched(filename, statements)
+            else:
+                # The plain path (an ``up`` of many small migrations spends its time here):
+                # no per-statement hooks nobody listens to.
+                for st in statements:
+                    try:
+                        c.execute(st.text)
+                    except sqlite3.Error as exc:
+                        raise StatementFailed(filename, st.line, st.text, str(exc)) from None
             elapsed = int((time.perf_counter() - started) * 1000)
             self._record(c, change, elapsed, audit)
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                c.execute("ROLLBACK")
+            self._undo_unit(savepoint)
             raise
-        c.execute("COMMIT")
+        self._close_unit(filename, statements, savepoint)
         return elapsed
 
-    def _run_unit_watched(
-        self,
-        filename: str,
-        statements: Sequence[Statement],
-        change: TrackingChange,
-        audit: AuditEntry,
-    ) -> int:
-        """run_unit with debug log lines and the console's statement observer."""
+    def _run_watched(self, filename: str, statements: Sequence[Statement]) -> None:
+        """The statements with debug log lines and the console's statement observer."""
         debug = debuglog.enabled()
-        with self.transaction() as c:
-            started = time.perf_counter()
-            for i, st in enumerate(statements, 1):
-                statement_started(filename, i, len(statements))
-                t0 = time.perf_counter()
-                try:
-                    cur = c.execute(st.text)
-                except sqlite3.Error as exc:
-                    if debug:
-                        ms = (time.perf_counter() - t0) * 1000
-                        debuglog.statement(self.display_url, filename, st.line, ms, None, str(exc))
-                    raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+        c = self.conn
+        for i, st in enumerate(statements, 1):
+            statement_started(filename, i, len(statements))
+            t0 = time.perf_counter()
+            try:
+                cur = c.execute(st.text)
+            except sqlite3.Error as exc:
                 if debug:
                     ms = (time.perf_counter() - t0) * 1000
-                    debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
-            elapsed = int((time.perf_counter() - started) * 1000)
-            self._record(c, change, elapsed, audit)
-        return elapsed
+                    debuglog.statement(self.display_url, filename, st.line, ms, None, str(exc))
+                raise StatementFailed(filename, st.line, st.text, str(exc)) from None
+            if debug:
+                ms = (time.perf_counter() - t0) * 1000
+                debuglog.statement(self.display_url, filename, st.line, ms, cur.rowcount)
+
+    # -- one migration, alone or in a group ---------------------------------------------------
+    def _open_unit(self) -> bool:
+        """BEGIN IMMEDIATE, or a savepoint inside a group; True when a savepoint was opened."""
+        if not self._group:
+            self._begin()
+            return False
+        if not self._group_units:
+            return False  # the group's first migration: the group's BEGIN is its own
+        self.conn.execute("SAVEPOINT malnu_unit")
+        return True
+
+    def _undo_unit(self, savepoint: bool) -> None:
+        c = self.conn
+        with contextlib.suppress(sqlite3.Error):
+            if savepoint and c.in_transaction:
+                c.execute("ROLLBACK TO malnu_unit")
+                c.execute("RELEASE malnu_unit")
+            elif c.in_transaction:
+                c.execute("ROLLBACK")
+        if not savepoint:
+            self._group = False  # a group of this one migration: nothing is left of it
+            self._group_units = 0
+        # An error SQLite answers by rolling the whole transaction back (disk full, I/O) took
+        # the group with it: commit_group() then fails and the engine runs them again.
+
+    def _close_unit(self, filename: str, statements: Sequence[Statement], savepoint: bool) -> None:
+        if self._group:
+            if savepoint:
+                self.conn.execute("RELEASE malnu_unit")
+            self._group_units += 1
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # A check SQLite makes only at COMMIT (a deferred foreign key): the migration
+            # failed as a whole; nothing of it stays.
+            with contextlib.suppress(sqlite3.Error):
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            line = statements[-1].line if statements else 0
+            raise StatementFailed(filename, line, "COMMIT", f"{exc} (at COMMIT)") from None
+
+    # -- group commit (engine/grouped.py) -------------------------------------------------
+    def begin_group(self) -> None:
+        """Open a group: the migrations run until :meth:`commit_group` share one durable
+        COMMIT, each in its own savepoint (all of it or none of it stays)."""
+        self._begin()
+        self._group = True
+        self._group_units = 0
+
+    def commit_group(self) -> None:
+        """COMMIT the open group (nothing to do when none is open). If the COMMIT fails, the
+        whole group is rolled back and :class:`GroupCommitFailed` raised."""
+        if not self._group:
+            return
+        self._group = False
+        self._group_units = 0
+        c = self.conn
+        try:
+            if not c.in_transaction:
+                raise sqlite3.OperationalError("SQLite rolled the transaction back")
+            c.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+            raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
+
+    def rollback_group(self) -> None:
+        """Roll the open group back (an interrupted run): none of its migrations stays."""
+        if not self._group:
+            return
+        self._group = False
+        self._group_units = 0
+        with contextlib.suppress(sqlite3.Error):
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def has_deferred_checks(self) -> bool:
+        """Whether the schema holds a constraint checked only at COMMIT (``DEFERRABLE
+        INITIALLY DEFERRED``): a group would then check it for all its migrations at once."""
+        row = self.conn.execute(q.SELECT_DEFERRED).fetchone()
+        return row is not None
 
     def _record(
         self, c: sqlite3.Connection, change: TrackingChange, elapsed: int, audit: AuditEntry

@@ -42,6 +42,9 @@ SELECT_TOOL_TABLES = (
     "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
 )
 
+# A constraint SQLite checks only at COMMIT (LIKE is case-insensitive for ASCII).
+SELECT_DEFERRED = "SELECT 1 FROM sqlite_master WHERE sql LIKE '%deferred%' LIMIT 1"
+
 SELECT_RECORDS = (
     "SELECT filename, checksum, executed_at, execution_time_ms, success, error_message "
     "FROM migrations ORDER BY filename"

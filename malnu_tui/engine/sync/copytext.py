@@ -44,7 +44,7 @@ def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
     return ", ".join(out)
 
 
-def _pg_field(c: str, kind: str) -> str:
+def _pg_field(c: str, kind: str, notnull: bool) -> str:
     if kind in ("int", "float", "numeric", "ts", "tstz", "date", "time"):
         text = f"{c}::text"
     elif kind == "bool":
@@ -53,11 +53,16 @@ def _pg_field(c: str, kind: str) -> str:
         text = rf"E'\\\\x' || encode({c}, 'hex')"
     else:
         text = rf"replace({c}::text, E'\\', E'\\\\')"
-    return f"coalesce({text}, {_NULL})"
+    return text if notnull else f"coalesce({text}, {_NULL})"
 
 
-def pg_line_sql(quoted_columns: Sequence[str], kinds: Sequence[str]) -> str:
-    """SQL printing a row as the COPY text a fast copy sent for it (see the module's doc)."""
+def pg_line_sql(
+    quoted_columns: Sequence[str], kinds: Sequence[str], notnull: Sequence[bool] = ()
+) -> str:
+    """SQL printing a row as the COPY text a fast copy sent for it (see the module's doc).
+    ``notnull``: per column, True when the destination's column is NOT NULL (never NULL
+    there: printed without the ``\\N`` fallback)."""
+    flags = notnull or [False] * len(kinds)
     return r" || E'\t' || ".join(
-        _pg_field(c, k) for c, k in zip(quoted_columns, kinds, strict=True)
+        _pg_field(c, k, n) for c, k, n in zip(quoted_columns, kinds, flags, strict=True)
     )

@@ -29,11 +29,11 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
 from malnu_tui.engine.sync.model import Key, Row, TableShape
-from malnu_tui.engine.sync.side import Bounds
+from malnu_tui.engine.sync.side import Bounds, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_table
 
 if TYPE_CHECKING:
@@ -69,14 +69,14 @@ class FastCopy:
         self.dst: PostgresSide = s.dst  # type: ignore[assignment]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-verify")
         self._checks: list[tuple[Bounds, int, str, Future[tuple[int, str | None]]]] = []
+        # Ranges checked in their chunk's heap blocks only (a copy whose key is built after
+        # it): their proof says nothing of a row elsewhere, which the table's count shows.
+        self.scoped = False
         self._side: PostgresSide | None = None
         self.dst.copy_bytes([])  # its formatter made here, before the reading thread uses it
 
     @staticmethod
-    def start(
-        s: SyncSession, shape: TableShape, direct: bool, *, own_connection: bool = True
-    ) -> FastCopy | None:
-        """The fast path for this table, or None when it does not apply."""
+    def _select(s: SyncSession, shape: TableShape) -> str | None:
         from malnu_tui.engine.sync.side_postgres import PostgresSide
         from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
 
@@ -84,10 +84,40 @@ class FastCopy:
             return None
         if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
             return None
-        if direct and not s.dst.stamps_by_default(shape.name):
+        return sqlite_select(shape, q)
+
+    @staticmethod
+    def start(
+        s: SyncSession, shape: TableShape, direct: bool, *, own_connection: bool = True
+    ) -> FastCopy | None:
+        """The fast path for this table, or None when it does not apply."""
+        select = FastCopy._select(s, shape)
+        if select is None or (
+            direct and not cast("PostgresSide", s.dst).stamps_by_default(shape.name)
+        ):
             return None
-        select = sqlite_select(shape, q)
-        return None if select is None else FastCopy(s, shape, select, own_connection)
+        return FastCopy(s, shape, select, own_connection)
+
+    @staticmethod
+    def defers_key(s: SyncSession, shape: TableShape) -> bool:
+        """True when a full copy of ``shape`` into a table the sync creates takes this path and
+        may build the table's primary key once the rows are in (see ``PostgresSide.add_key``):
+        each chunk is then checked in the heap blocks it went to."""
+        return FastCopy._select(s, shape) is not None and cast("PostgresSide", s.dst).defers_keys()
+
+    @staticmethod
+    def create_table(s: SyncSession, shape: TableShape, defer_key: bool) -> None:
+        """Create the destination's copy of ``shape``; ``defer_key`` (see :meth:`defers_key`):
+        without its primary key, which :meth:`add_key` builds after the copy."""
+        if defer_key:
+            cast("PostgresSide", s.dst).create_table(shape, defer_key=True)
+        else:
+            s.dst.create_table(shape)
+
+    @staticmethod
+    def add_key(s: SyncSession, shape: TableShape, state: SyncState) -> None:
+        """Build the primary key a full copy deferred, ``state`` written with it."""
+        cast("PostgresSide", s.dst).add_key(shape, state)
 
     def pages(
         self,
@@ -166,9 +196,14 @@ class FastCopy:
             conn.close()
         return None if top is None else str(top)
 
-    def committed(self, bounds: Bounds, rows: int, digest: str) -> None:
-        """A chunk is committed: have the destination hash its range (in the background)."""
-        self._checks.append((bounds, rows, digest, self._pool.submit(self._digest, bounds)))
+    def committed(
+        self, bounds: Bounds, rows: int, digest: str, blocks: tuple[int, int] | None = None
+    ) -> None:
+        """A chunk is committed: have the destination hash its range (in the background);
+        with ``blocks``, only in those heap blocks (the table has no key index yet)."""
+        self.scoped = self.scoped or blocks is not None
+        check = self._pool.submit(self._digest, bounds, blocks)
+        self._checks.append((bounds, rows, digest, check))
 
     def written(self, keys: Sequence[Key], rows: int, digest: str) -> Future[bool]:
         """Whether the destination's rows with ``keys`` (one column) print as the COPY text
@@ -180,8 +215,8 @@ class FastCopy:
     def _written(self, keys: Sequence[Key], rows: int, digest: str) -> bool:
         return self._verifier().keys_copy_digest(self.shape, keys) == (rows, digest)
 
-    def _digest(self, bounds: Bounds) -> tuple[int, str | None]:
-        return self._verifier().copy_digest(self.shape, bounds)
+    def _digest(self, bounds: Bounds, blocks: tuple[int, int] | None) -> tuple[int, str | None]:
+        return self._verifier().copy_digest(self.shape, bounds, blocks)
 
     def _verifier(self) -> PostgresSide:
         """The destination's side the checks run on: a connection of its own (opened on first
@@ -202,7 +237,11 @@ class FastCopy:
         range after the last key copied (rows the source gained meanwhile)."""
         try:
             for bounds, rows, digest, theirs in self._checks:
-                if _proved(theirs, (rows, digest)):
+                # A range checked in its blocks only, whose rows lie elsewhere too (space
+                # found free in an older block): its whole key range, by the key's index.
+                if _proved(theirs, (rows, digest)) or (
+                    self.scoped and self.dst.copy_digest(self.shape, bounds) == (rows, digest)
+                ):
                     yield RangeResult(bounds, rows, ())
                 else:
                     yield from compare_table(self.s.src, self.s.dst, self.shape, bounds=bounds)

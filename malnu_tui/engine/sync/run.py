@@ -40,11 +40,11 @@ from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
-    bucket_ranges,
+    changed_ranges,
     check_digests,
     compare_keys,
     compare_table,
-    early_buckets,
+    early_keys,
     int_key,
     keys_digest,
     page_digest,
@@ -130,6 +130,7 @@ class Written:
     rows: int = 0  # rows whose written copy was checked
     # Chunks whose bytes the destination is checking meanwhile (FastCopy.written).
     pending: list[tuple[list[Key], Future[bool]]] = field(default_factory=list)
+    before_write: Callable[[], None] | None = None  # called once, before the first write
 
 
 def _check_chunk(
@@ -195,6 +196,7 @@ def _copy(
         )
     )
     digest_of = page_digest(shape)
+    first_block = 0  # a chunk's rows lie from the last block of the one before (key pending)
     # The fast path learns a full copy's watermark from SQLite beside the copy (see newest());
     # the pages are looked at only until it is known, or all of them when it cannot be.
     newest = fast.newest(plan.cursor) if fast is not None and full and plan.cursor else None
@@ -208,6 +210,9 @@ def _copy(
                 watermark = _watermark(shape, plan.cursor, page, watermark)
                 state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
+            if written is not None and written.before_write is not None:
+                written.before_write()
+                written.before_write = None
             counts = s.dst.write_chunk(
                 shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
             )
@@ -215,7 +220,11 @@ def _copy(
             if digest is not None:
                 digests.append(RangeDigest((lo, hi), *digest))
             if fast is not None and full:
-                fast.committed((lo, hi), len(page), md5)
+                blocks = None
+                if state.key_pending:  # no key index yet: the range in its chunk's blocks
+                    end = fast.dst.heap_end[shape.name]
+                    blocks, first_block = (first_block, end), max(end - 1, 0)
+                fast.committed((lo, hi), len(page), md5, blocks)
             if written is not None:
                 sent = (fast, md5) if fast is not None else None
                 _check_chunk(s, shape, page, written, digest_of, sent)
@@ -228,6 +237,9 @@ def _copy(
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
+    if state.key_pending:
+        state = replace(state, key_pending=False)
+        FastCopy.add_key(s, shape, state)
     return state, digests, lo
 
 
@@ -330,8 +342,10 @@ def sync_table(
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
     assert shape is not None
+    # A table created for a full copy into PostgreSQL gets its primary key after the rows.
+    defer = plan.mode == "full" and plan.create and FastCopy.defers_key(s, shape)
     if plan.create:
-        s.dst.create_table(shape)
+        FastCopy.create_table(s, shape, defer)
     s.dst.describe(plan.table)  # the destination's key collation, for its range queries
     prev = s.dst.read_state(plan.table)
     resumed = plan.resume_after is not None or (
@@ -343,13 +357,22 @@ def sync_table(
     if resumed and prev is not None:
         state = replace(prev, status="running")
     else:
+        direct = plan.mode == "full" and (plan.create or plan.dest_count == 0)
+        # A copy killed before its key was built and not resumed: an empty table goes on
+        # without it, any other gets it now (its rows are whole chunks: no duplicates).
+        pending = not plan.create and prev is not None and prev.key_pending
+        if pending and prev is not None:
+            defer = direct and FastCopy.defers_key(s, shape)
+            if not defer:
+                FastCopy.add_key(s, shape, replace(prev, key_pending=False))
         state = SyncState.start(
             plan.table,
             s.source_target.name,
             plan.mode,
             watermark=prev.watermark if prev is not None and plan.mode != "full" else None,
             since=plan.since,
-            direct=plan.mode == "full" and (plan.create or plan.dest_count == 0),
+            direct=direct,
+            key_pending=defer,
         )
     s.dst.write_state(state)
     report = TableReport(
@@ -362,14 +385,21 @@ def sync_table(
         incremental = plan.mode == "updated_at" and not resumed and plan.since is not None
         written = Written() if incremental else None
         scope: Literal["full", "changed"] = "full"
-        # The source's side of the verification's key aggregates runs beside the copy.
+        # The source's key fingerprint (the verification's check for deleted and lost rows)
+        # is computed beside the copy.
         early = (
-            early_buckets(
-                s.src, s.dst, shape, plan.source_count, lambda: open_side(s.source_target)
+            early_keys(
+                s.src,
+                s.dst,
+                shape,
+                lambda: open_side(s.source_target),
+                lambda: open_side(s.dest_target),
             )
             if written is not None
             else None
         )
+        if written is not None and early is not None:
+            written.before_write = early.wait_snapshot
         if plan.mode == "full":
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:
@@ -386,9 +416,11 @@ def sync_table(
                     if fast is not None
                     else check_digests(s.src, s.dst, shape, digests, end),
                 )
-        buckets = bucket_ranges(s.src, s.dst, shape, plan.source_count, early) if written else None
-        if written is not None and buckets is not None:
-            ranges, counts = buckets
+        found_ranges = (
+            changed_ranges(s.src, s.dst, shape, plan.source_count, early) if written else None
+        )
+        if written is not None and found_ranges is not None:
+            ranges, counts = found_ranges
             results, scope = _changed_results(s, shape, written, ranges), "changed"
         else:
             counts = s.src.count(plan.table), s.dst.count(plan.table)
@@ -401,6 +433,13 @@ def sync_table(
         state = found.state
         src_count, dst_count = counts
         if state is not before:  # repaired: count again
+            src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
+        if fast is not None and fast.scoped and src_count != dst_count:
+            # A row where no chunk's blocks were checked (see FastCopy.scoped): every range
+            # compared by value, and repaired.
+            found = compare_ranges(s, shape, state, rate, src_count)
+            assert found.state is not None
+            state = found.state
             src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
         verified = not found.left and src_count == dst_count
         state = replace(
@@ -457,7 +496,7 @@ def run_sync(
     with record_run(backend, "sync", pair) as run:
         backend.acquire_lock(lock_holder_for_this_process("sync"))
         try:
-            plans = plan_sync(s, req)
+            plans = plan_sync(s, req, recount=False)
             reports = [sync_table(s, p, req, progress) for p in plans]
         finally:
             backend.release_lock()

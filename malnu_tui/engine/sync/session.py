@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from malnu_tui.engine.config import Target, open_backend
@@ -117,8 +117,11 @@ def _since(watermark: str | None, overlap: int) -> str | None:
     return (dt - timedelta(seconds=overlap)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def plan_sync(s: SyncSession, req: SyncRequest) -> list[TablePlan]:
-    """Decide, for every table, how it will be synced; SyncRefused lists every mismatch."""
+def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:
+    """Decide, for every table, how it will be synced; SyncRefused lists every mismatch.
+    ``recount=False`` (the plan made again under the lock, which nobody reads): a table synced
+    incrementally or by checksums keeps the counts of its last sync instead of counting both
+    sides again — its run counts them in its verification."""
     src_tables = s.src.tables()
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]
@@ -134,7 +137,7 @@ def plan_sync(s: SyncSession, req: SyncRequest) -> list[TablePlan]:
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
         for t in names:
-            _plan_table(s, req, t, t in dst_tables, pool, plans, problems)
+            _plan_table(s, req, t, t in dst_tables, pool, plans, problems, recount)
     finally:
         pool.shutdown(wait=True)
     if problems:
@@ -150,6 +153,7 @@ def _plan_table(
     pool: ThreadPoolExecutor,
     plans: list[TablePlan],
     problems: list[str],
+    recount: bool = True,
 ) -> None:
     """Plan one table (appended to ``plans``; its mismatches to ``problems``)."""
     shape = s.src.describe(t)
@@ -158,9 +162,11 @@ def _plan_table(
         problems.append(f"{t}: no primary key or unique index at the source to match rows by")
         return
     dshape = s.dst.describe(t) if exists else None
+    state = s.dst.read_state(t) if exists else None
+    if dshape is not None and state is not None and state.key_pending and not dshape.key:
+        dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
         problems.extend(schema_problems(shape, dshape))
-    state = s.dst.read_state(t) if exists else None
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []
@@ -182,8 +188,11 @@ def _plan_table(
     else:
         mode = "checksum"
         notes.append(f"no {req.cursor} column: chunks are compared by checksum")
-    dst_count = pool.submit(s.dst.count, t) if exists else None
-    src_count = s.src.count(t)
+    src_count, dst_count = (state.source_count, state.dest_count) if state else (None, None)
+    if recount or mode == "full" or src_count is None or dst_count is None:
+        counting = pool.submit(s.dst.count, t) if exists else None
+        src_count = s.src.count(t)
+        dst_count = counting.result() if counting is not None else 0
     plans.append(
         TablePlan(
             table=t,
@@ -195,7 +204,7 @@ def _plan_table(
             since=since,
             resume_after=resume,
             source_count=src_count,
-            dest_count=dst_count.result() if dst_count is not None else 0,
+            dest_count=dst_count,
             notes=tuple(notes),
         )
     )

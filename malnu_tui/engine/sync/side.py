@@ -5,7 +5,7 @@ state table. Ranges are ``(lo, hi]`` in key order; ``None`` is unbounded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -13,19 +13,92 @@ from malnu_tui.engine.backends.base import Backend, Kind, utc_now
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape
 
 __all__ = [
+    "FINGERPRINT_ROWS",
+    "FINGERPRINT_SPAN",
     "RESIDUE",
     "STATE_TABLE",
     "Bounds",
     "Chunk",
+    "Fingerprint",
     "Side",
     "SyncState",
+    "add_fingerprints",
     "decode_key",
     "encode_key",
+    "fingerprint_sql",
+    "fingerprint_terms",
+    "key_fingerprint",
+    "no_fingerprint",
+    "same_fingerprint",
 ]
 
 STATE_TABLE = "malnu_sync"
 RESIDUE = 1_048_573  # a prime: a bucket's keys are summed modulo it (no sum can overflow)
 Bounds = tuple[Key | None, Key | None]
+
+# A whole table's key fingerprint (an incremental sync's first check for deleted and lost rows):
+# the row count, the sum of the keys and the sum of r(k)² rem P, where r(k) = (k rem P) · A rem P
+# for a prime P < 2**31 and a multiplier 0 < A < P (rem: the remainder of SQL's %, with the sign
+# of k). The key sum changes with any one key swapped for another (closer than 2**52); the sum
+# of scrambled squares is not linear: keys moved by +d and −d, or any set of keys swapped for
+# another one with the same sum, do not cancel in it but by chance. Each term is below 2**31
+# and each product below 2**62, so SQLite and PostgreSQL compute the same integers (a key sum
+# beyond 64 bits makes SQLite fail: the key ranges are compared instead).
+_SQUARED = (2_147_483_549, 1_291_469_057)
+FINGERPRINT_SPAN = 2**52  # keys spread wider: no fingerprint
+FINGERPRINT_ROWS = 2**32  # below it no sum of terms under 2**31 can overflow 64 bits
+# The sums are reported modulo 2**52, so that D1's JSON (JavaScript numbers) carries them
+# exactly; two sums that differ by less than 2**52 still differ.
+_MOD = 2**52
+Fingerprint = tuple[int, tuple[int, ...]]  # (rows, the sums)
+
+
+def fingerprint_terms(k: str) -> list[str]:
+    """The per-key terms of the key fingerprint of integer key expression ``k``, as SQL both
+    dialects compute identically (no literal needs a parameter)."""
+    p, a = _SQUARED
+    r = f"({k} % {p} * {a} % {p})"
+    return [k, f"{r} * {r} % {p}"]
+
+
+def fingerprint_sql(k: str) -> str:
+    """``count(*)`` and the sums of the key fingerprint of ``k`` (see
+    :func:`fingerprint_terms`), each reported modulo 2**52 (the sign of SQL's ``%``)."""
+    return "count(*), " + ", ".join(f"sum({t}) % {_MOD}" for t in fingerprint_terms(k))
+
+
+def no_fingerprint() -> Fingerprint:
+    """The fingerprint of no key at all."""
+    return 0, (0, 0)
+
+
+def same_fingerprint(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two fingerprints are equal (sums compared modulo 2**52, whatever their sign)."""
+    return a[0] == b[0] and all((x - y) % _MOD == 0 for x, y in zip(a[1], b[1], strict=True))
+
+
+def add_fingerprints(a: Fingerprint, b: Fingerprint) -> Fingerprint:
+    """The fingerprint of the union of two disjoint key sets."""
+    return a[0] + b[0], tuple((x + y) % _MOD for x, y in zip(a[1], b[1], strict=True))
+
+
+def _rem(a: int, p: int) -> int:
+    """SQL's ``a % p`` (the sign of ``a``), for ``p > 0``."""
+    r = abs(a) % p
+    return -r if a < 0 else r
+
+
+def key_fingerprint(keys: Iterable[int]) -> Fingerprint:
+    """What :func:`fingerprint_sql` computes, here (for tests and checks)."""
+    p, a = _SQUARED
+    n = total = squares = 0
+    for k in keys:
+        n += 1
+        total += k
+        r = _rem(_rem(k, p) * a, p)
+        squares += r * r % p
+    return n, (_rem(total, _MOD), _rem(squares, _MOD))
+
 
 # The state table, in SQL both dialects accept; times are UTC text like the audit's.
 STATE_COLUMNS = (
@@ -66,6 +139,9 @@ class SyncState:
     since: str | None = None  # lower bound of the running incremental pass
     last_key: str | None = None  # JSON key of the last chunk written by the running pass
     direct: bool = False  # the running full copy started on an empty table
+    # The copy was made without its primary key, built once the rows are in (a table the sync
+    # created in PostgreSQL). Stored in the ``direct`` column as 2 (0: upsert, 1: direct).
+    key_pending: bool = False
     rows_read: int = 0
     inserted: int = 0
     updated: int = 0
@@ -79,12 +155,18 @@ class SyncState:
 
     def values(self) -> tuple[Any, ...]:
         return tuple(
-            int(v) if isinstance(v, bool) else v for v in (getattr(self, c) for c in STATE_COLUMNS)
+            (2 if self.key_pending else int(self.direct))
+            if c == "direct"
+            else int(v)
+            if isinstance(v, bool)
+            else v
+            for c, v in ((c, getattr(self, c)) for c in STATE_COLUMNS)
         )
 
     @staticmethod
     def from_row(row: Sequence[Any]) -> SyncState:
         d = dict(zip(STATE_COLUMNS, row, strict=True))
+        d["key_pending"] = int(d["direct"] or 0) == 2
         d["direct"] = bool(d["direct"])
         d["verified"] = None if d["verified"] is None else bool(d["verified"])
         for k in ("rows_read", "inserted", "updated", "deleted"):
@@ -186,6 +268,10 @@ class Side(Protocol):
         """For an integer key: the table's row count, and per bucket ``i`` (keys in
         ``(base + i·width, base + (i+1)·width]``) that holds rows: (count, sum of
         ``(key − base) mod`` :data:`RESIDUE`, min key, max key), computed in SQL."""
+
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
+        """For a one-column integer key: the table's row count and key fingerprint
+        (:func:`fingerprint_sql`), computed in SQL; None when some key is no integer."""
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         """Write ``chunk`` as ONE unit (see :class:`Chunk`)."""

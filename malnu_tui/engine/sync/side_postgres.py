@@ -18,11 +18,9 @@ from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
-    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
@@ -30,6 +28,7 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
+from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -39,17 +38,10 @@ __all__ = ["PostgresSide"]
 
 TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE})
 _HASH_PAGE = 50_000
+_err = pg_error
 
 
-def _err(label: str, exc: psycopg.Error) -> BackendError:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip()
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
-    return BackendError(f"{label}: {text}")
-
-
-class PostgresSide:
+class PostgresSide(PostgresKeys):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -61,8 +53,11 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
+        self._fresh = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
+        self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
+        self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
         # exact floats, hex bytea.
@@ -72,18 +67,7 @@ class PostgresSide:
         )
         self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
 
-    # -- plumbing ---------------------------------------------------------------------------
-    def _t(self, table: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
-
-    def _rows(
-        self, query: sql.Composable | str, params: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]:
-        try:
-            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
-
+    # -- plumbing (and _t, _rows: PostgresKeys) ---------------------------------------------
     def _key_exprs(self, shape: TableShape, alias: str = "") -> list[sql.Composable]:
         flags = self._c_keys.get(shape.name) or tuple(False for _ in shape.key)
         out: list[sql.Composable] = []
@@ -157,6 +141,7 @@ class PostgresSide:
                 continue
             cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
             colls[name] = coll
+        self._notnull[table] = frozenset(c.name for c in cols if c.notnull)
         key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
         db_coll = str(
             self._rows("SELECT datcollate FROM pg_database WHERE datname = current_database()")[0][
@@ -191,7 +176,9 @@ class PostgresSide:
         first = rows[0][0]
         return [str(r[1]) for r in rows if r[0] == first]
 
-    def create_ddl(self, source: TableShape) -> str:
+    def create_ddl(self, source: TableShape, *, key: bool = True) -> str:
+        """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
+        by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
         parts: list[sql.Composable] = []
         for c in source.columns:
             coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
@@ -203,23 +190,41 @@ class PostgresSide:
                 sql.Identifier(SYNCED_AT)
             )
         )
-        parts.append(
-            sql.SQL("PRIMARY KEY ({})").format(
-                sql.SQL(", ").join(sql.Identifier(k) for k in source.key)
-            )
-        )
+        if key:
+            parts.append(sql.SQL("PRIMARY KEY ({})").format(pgcopy.ident_list(source.key)))
         q = sql.SQL("CREATE TABLE {} ({})").format(self._t(source.name), sql.SQL(", ").join(parts))
         return q.as_string(self.conn)
 
-    def create_table(self, source: TableShape) -> None:
+    def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
         try:
             with self.conn.transaction():
                 self.conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
                 )
-                self.conn.execute(self.create_ddl(source).encode())
+                self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
+
+    def defers_keys(self) -> bool:
+        """True when a full copy into a new table may build its key afterwards: the range
+        checks meanwhile read the chunk's own blocks (TID range scans, PostgreSQL 14+)."""
+        return self.conn.info.server_version >= 140000
+
+    def add_key(self, shape: TableShape, state: SyncState) -> None:
+        """Build the primary key a full copy deferred (the name and definition the CREATE
+        TABLE would have given it), and write ``state`` (key no longer pending) with it. A
+        duplicate key is an error naming it; the copied rows stay."""
+        q = sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            self._t(shape.name), pgcopy.ident_list(shape.key)
+        )
+        try:
+            with self.conn.transaction():
+                self.conn.execute(q)
+                self.conn.execute(self._state_upsert(), state.values())
+        except psycopg.Error as exc:
+            raise _err(f"{self.label}: building the primary key of {shape.name}", exc) from None
+        self._c_keys.pop(shape.name, None)
+        self.describe(shape.name)
 
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
@@ -300,11 +305,19 @@ class PostgresSide:
             format_row_text(r, tx, out)
         return bytes(out)
 
-    def copy_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, str | None]:
+    def copy_digest(
+        self, shape: TableShape, bounds: Bounds, blocks: tuple[int, int] | None = None
+    ) -> tuple[int, str | None]:
         """(row count, md5 of the key range's rows as COPY text in key order), computed by
-        the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`)."""
+        the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`). With
+        ``blocks`` (first, end): only the rows in those heap blocks, in the order they lie
+        there (a chunk COPYed into a table without its key: key order, no index needed)."""
         where, params = self._range(shape, bounds)
-        return self._line_digest(shape, where, params)
+        if blocks is None:
+            return self._line_digest(shape, where, params)
+        where[:0] = [sql.SQL("ctid >= %s::tid AND ctid < %s::tid")]
+        tids = [f"({blocks[0]},0)", f"({blocks[1]},0)"]
+        return self._line_digest(shape, where, [*tids, *params], ordered=False)
 
     def keys_copy_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, str | None]:
         """:meth:`copy_digest` of the rows with ``keys`` (a key of one column)."""
@@ -312,15 +325,21 @@ class PostgresSide:
         return self._line_digest(shape, [where], params)
 
     def _line_digest(
-        self, shape: TableShape, where: Sequence[sql.Composable], params: Sequence[Any]
+        self,
+        shape: TableShape,
+        where: Sequence[sql.Composable],
+        params: Sequence[Any],
+        ordered: bool = True,
     ) -> tuple[int, str | None]:
         cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
-        line = pg_line_sql(cols, [c.kind for c in shape.columns])
-        q = sql.SQL(
-            "SELECT count(*), md5(string_agg({}, E'\\n' ORDER BY {}) || E'\\n') FROM {}{}"
-        ).format(
+        notnull = self._notnull.get(shape.name, frozenset())
+        line = pg_line_sql(
+            cols, [c.kind for c in shape.columns], [c in notnull for c in shape.names]
+        )
+        order = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(self._key_exprs(shape))
+        q = sql.SQL("SELECT count(*), md5(string_agg({}, E'\\n'{}) || E'\\n') FROM {}{}").format(
             sql.SQL(line),  # type: ignore[arg-type]
-            sql.SQL(", ").join(self._key_exprs(shape)),
+            order if ordered else sql.SQL(""),
             self._t(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
@@ -363,25 +382,6 @@ class PostgresSide:
             found, part = self._rows(q, params)[0]
             n, total = n + int(found), total + int(part)
         return n, total
-
-    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
-        q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
-        )
-        lo, hi = self._rows(q)[0]
-        return None if lo is None else (lo, hi)
-
-    def bucket_digests(
-        self, shape: TableShape, base: int, width: int, buckets: int
-    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
-        # Every row falls in a group (one outside the buckets makes a group of its own).
-        q = sql.SQL(
-            "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
-            "FROM {t} GROUP BY 1"
-        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
-        rows = self._rows(q, (base, width, base, RESIDUE))
-        out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
-        return sum(v[0] for v in out.values()), out
 
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:
@@ -469,6 +469,8 @@ class PostgresSide:
                 stamped = direct and self.stamps_by_default(shape.name)
                 if direct and chunk.data is not None and stamped:
                     self._copy_data(t, shape.names, chunk.data)  # made by copy_bytes
+                    if state.key_pending:  # where its rows lie, for the range check
+                        self.heap_end[shape.name] = self._blocks(t)
                 elif stamped:
                     data = rows if convert is tuple else list(map(convert, rows))
                     pgcopy.copy_rows(self.conn, t, shape.names, data)
@@ -493,6 +495,8 @@ class PostgresSide:
                         for k in delete:
                             cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), k)
                             deleted += max(cur.rowcount, 0)
+                if deleted and shape.name in self._fresh:
+                    self._fresh[shape.name] = None  # not only inserted keys: no tally
                 counts = ChunkCounts(inserted, updated, deleted)
                 self.conn.execute(
                     self._state_upsert(), state.advanced(counts, len(rows), last_key).values()
@@ -501,6 +505,10 @@ class PostgresSide:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             raise _err(f"{self.label}: writing {shape.name}", exc) from None
         return counts
+
+    def _blocks(self, t: sql.Composable) -> int:
+        q = "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int"
+        return int(self.conn.execute(q, (t.as_string(self.conn),)).fetchone()[0])  # type: ignore[index]
 
     def _delete_range(self, shape: TableShape, stage: sql.Identifier, bounds: Bounds | None) -> int:
         """Delete the keys of ``bounds`` that are not in the stage (gone at the source)."""
@@ -523,15 +531,23 @@ class PostgresSide:
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        return pgcopy.upsert_from(
-            self.conn,
+        returning, tally = self._fresh_tally(shape)
+        q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
             (*shape.names, SYNCED_AT),
             shape.key,
             "update" if data else "skip",
             values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
-            params=(now,),
             only_changed=data,
             compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
+            returning=returning,
+            tally=tally,
         )
+        try:
+            row = self.conn.execute(q, (now,)).fetchone()
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+        assert row is not None
+        self._add_fresh(shape, row)
+        return int(row[0]), int(row[1])

@@ -21,7 +21,9 @@ from malnu_tui.engine.sync.side import (
     STATE_TABLE,
     Bounds,
     Chunk,
+    Fingerprint,
     SyncState,
+    fingerprint_sql,
 )
 from malnu_tui.engine.sync.values import kind_of, pg_type_for_sqlite, sqlite_decl_for, to_sqlite
 
@@ -257,6 +259,29 @@ class SqliteDialect(ABC):
             if n:
                 out[int(i)] = (int(n), int(part), lo, hi)
         return total, out
+
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # Arithmetic would take a text or real key for another number: unless the key is the
+        # rowid (always an integer), count the keys that are integers too.
+        ints = (
+            ""
+            if self._rowid_key(shape)
+            else f", count(CASE WHEN typeof({k}) = 'integer' THEN 1 END)"
+        )
+        n, *sums = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
+        if ints and sums.pop() != n:
+            return None
+        return int(n), tuple(int(v or 0) for v in sums)
+
+    def _rowid_key(self, shape: TableShape) -> bool:
+        """True when the key is the table's INTEGER PRIMARY KEY, an alias of the rowid (a
+        primary key with no index of its own: not a WITHOUT ROWID table, not ``DESC``)."""
+        pk = [r[1] for r in self._rows(f"PRAGMA table_xinfo({q(shape.name)})") if r[5]]
+        col = shape.column(shape.key[0])
+        if pk != list(shape.key) or col is None or col.declared.upper() != "INTEGER":
+            return False
+        return all(r[3] != "pk" for r in self._rows(f"PRAGMA index_list({q(shape.name)})"))
 
     # -- state ----------------------------------------------------------------------------
     def _state_upsert_sql(self) -> str:

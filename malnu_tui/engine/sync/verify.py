@@ -10,25 +10,36 @@ hashing it here. A range whose count and hash sum agree is done; one that differ
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import Difference, Key, Row, TableShape
-from malnu_tui.engine.sync.side import Bounds, Side
+from malnu_tui.engine.sync.side import (
+    FINGERPRINT_ROWS,
+    FINGERPRINT_SPAN,
+    Bounds,
+    Fingerprint,
+    Side,
+    add_fingerprints,
+    same_fingerprint,
+)
 from malnu_tui.engine.sync.values import key_normalizer, row_hasher
 
 __all__ = [
     "BUCKET_ROWS",
-    "EarlyBuckets",
+    "EarlyKeys",
     "RangeDigest",
     "RangeResult",
     "bucket_ranges",
+    "changed_ranges",
     "check_digests",
     "compare_keys",
     "compare_table",
-    "early_buckets",
+    "early_keys",
     "int_key",
     "keys_digest",
     "page_digest",
@@ -111,17 +122,24 @@ def int_key(shape: TableShape) -> bool:
     return col is not None and col.kind == "int"
 
 
-Aggregates = tuple[int, dict[int, tuple[int, int, int, int]]]  # (table rows, per bucket)
 Grid = tuple[int, int, int]  # (base, width, buckets)
 
 
 @dataclass(frozen=True)
-class EarlyBuckets:
-    """The source's bucket aggregates, computed on a connection of their own while the sync
-    copies (the source is only read meanwhile), on a grid fixed before the copy."""
+class EarlyKeys:
+    """The whole-table key fingerprints an incremental sync compares, started before its
+    writes on connections of their own: the source's (only read meanwhile), and — for a
+    PostgreSQL destination — the destination's in a snapshot taken before the first write,
+    to which the keys its writes insert are added (:meth:`.PostgresSide.fresh_keys`)."""
 
-    grid: Grid
-    source: Future[Aggregates]
+    source: Future[Fingerprint | None]
+    dest: Future[Fingerprint | None] | None = None
+    taken: threading.Event | None = None  # set once the destination's snapshot is taken
+
+    def wait_snapshot(self) -> None:
+        """Return once nothing written from now on can be in the destination's fingerprint."""
+        if self.taken is not None:
+            self.taken.wait()
 
 
 def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool | None:
@@ -143,59 +161,123 @@ def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool
     return base, width, -(-(top - base) // width)
 
 
-def early_buckets(
-    source: Side, dest: Side, shape: TableShape, rows: int, opener: Callable[[], Side]
-) -> EarlyBuckets | None:
-    """Start the source's side of :func:`bucket_ranges` now, on a side ``opener`` opens (and
-    this closes), so that it runs beside the copy; None when the buckets do not apply."""
-    grid = _grid(source, dest, shape, rows)
-    if not isinstance(grid, tuple):
+def early_keys(
+    source: Side,
+    dest: Side,
+    shape: TableShape,
+    open_source: Callable[[], Side],
+    open_dest: Callable[[], Side],
+) -> EarlyKeys | None:
+    """Start the key fingerprints (:class:`EarlyKeys`) on sides the openers open (and this
+    closes), beside the copy; None when the fingerprint does not apply (not one integer key
+    column, or keys spread wider than :data:`.side.FINGERPRINT_SPAN`). The caller calls
+    :meth:`EarlyKeys.wait_snapshot` before its first write."""
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+    if not int_key(shape):
+        return None
+    spans = [sp for sp in (source.key_span(shape), dest.key_span(shape)) if sp is not None]
+    ends = [v for sp in spans for v in sp]
+    if not all(type(v) is int for v in ends):
+        return None
+    if ends and max(ends) - min(ends) >= FINGERPRINT_SPAN:
         return None
 
-    def aggregate() -> Aggregates:
-        side = opener()
+    def of_source() -> Fingerprint | None:
+        side = open_source()
         try:
-            return side.bucket_digests(shape, *grid)
+            return side.key_fingerprint(shape)
         finally:
             side.backend.close()
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets")
+    def of_dest(taken: threading.Event) -> Fingerprint | None:
+        try:
+            side = open_dest()
+            try:
+                assert isinstance(side, PostgresSide)
+                return side.key_fingerprint_before(shape, taken)
+            finally:
+                side.backend.close()
+        finally:
+            taken.set()
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="malnu-sync-keys")
     try:
-        return EarlyBuckets(grid, pool.submit(aggregate))
+        mine = pool.submit(of_source)
+        if not isinstance(dest, PostgresSide):
+            return EarlyKeys(mine)
+        dest.count_fresh_keys(shape.name)
+        taken = threading.Event()
+        return EarlyKeys(mine, pool.submit(of_dest, taken), taken)
     finally:
         pool.shutdown(wait=False)
 
 
+def changed_ranges(
+    source: Side, dest: Side, shape: TableShape, rows: int, early: EarlyKeys | None = None
+) -> tuple[list[Bounds], tuple[int, int]] | None:
+    """The key ranges where rows may be missing or extra at the destination after an
+    incremental copy, and both tables' row counts: none when both sides' whole-table key
+    fingerprints (``early``: the source's, already under way) are equal — equal counts and
+    fingerprints mean equal key sets (README: what an incremental sync proves) — else those
+    of :func:`bucket_ranges`. None when neither applies: compare in full then."""
+    if early is not None:
+        try:
+            theirs = _dest_fingerprint(dest, shape, early)
+            try:
+                mine = early.source.result()
+            except Exception:  # its own connection failed: computed here instead
+                mine = source.key_fingerprint(shape)
+        except BackendError:  # e.g. SQLite's key sum beyond 64 bits: the ranges decide
+            mine = theirs = None
+        if (
+            mine is not None
+            and theirs is not None
+            and same_fingerprint(mine, theirs)
+            and mine[0] < FINGERPRINT_ROWS
+        ):
+            return [], (mine[0], theirs[0])
+    return bucket_ranges(source, dest, shape, rows)
+
+
+def _dest_fingerprint(dest: Side, shape: TableShape, early: EarlyKeys) -> Fingerprint | None:
+    """The destination's key fingerprint now: the one before the writes plus the keys they
+    inserted, else computed again."""
+    if early.dest is not None:
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+        assert isinstance(dest, PostgresSide)
+        fresh = dest.fresh_keys(shape.name)
+        try:
+            before = early.dest.result()
+        except Exception:  # its own connection failed: computed again below
+            before = None
+        if before is not None and fresh is not None:
+            return add_fingerprints(before, fresh)
+    return dest.key_fingerprint(shape)
+
+
 def bucket_ranges(
-    source: Side, dest: Side, shape: TableShape, rows: int, early: EarlyBuckets | None = None
+    source: Side, dest: Side, shape: TableShape, rows: int
 ) -> tuple[list[Bounds], tuple[int, int]] | None:
     """The key ranges (about :data:`BUCKET_ROWS` rows each) whose aggregates differ between
     the sides: count, sum of the keys (modulo a prime), min and max key, each computed in SQL
-    by each database (no row comes here), and both tables' row counts. This is how an
-    incremental sync finds deleted rows, and rows its cursor did not see, without reading
-    every row. ``rows``: about how many rows the table has. None when the key does not allow
-    it (not one integer column, keys that are not integers, a span too wide): compare in
-    full then. ``early``: the source's aggregates, already under way (a destination row
-    outside their grid makes a bucket of its own, which then differs)."""
-    if early is not None:
-        grid = early.grid
-        dst_rows, theirs = dest.bucket_digests(shape, *grid)
-        try:
-            src_rows, mine = early.source.result()
-        except Exception:  # its own connection failed: computed here instead
-            src_rows, mine = source.bucket_digests(shape, *grid)
-    else:
-        found = _grid(source, dest, shape, rows)
-        if found is None:
-            return None
-        if found is False:
-            return [], (source.count(shape.name), dest.count(shape.name))
-        assert isinstance(found, tuple)
-        grid = found
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets") as pool:
-            theirs_f = pool.submit(dest.bucket_digests, shape, *grid)
-            src_rows, mine = source.bucket_digests(shape, *grid)
-            dst_rows, theirs = theirs_f.result()
+    by each database in parallel (no row comes here), and both tables' row counts. This is
+    how an incremental sync finds deleted rows, and rows its cursor did not see, without
+    reading every row, once the key fingerprints (:func:`changed_ranges`) differ. ``rows``:
+    about how many rows the table has. None when the key does not allow it (not one integer
+    column, keys that are not integers, a span too wide): compare in full then."""
+    found = _grid(source, dest, shape, rows)
+    if found is None:
+        return None
+    if found is False:
+        return [], (source.count(shape.name), dest.count(shape.name))
+    assert isinstance(found, tuple)
+    grid = found
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-buckets") as pool:
+        theirs_f = pool.submit(dest.bucket_digests, shape, *grid)
+        src_rows, mine = source.bucket_digests(shape, *grid)
+        dst_rows, theirs = theirs_f.result()
     base, width, _ = grid
     if sum(v[0] for v in mine.values()) != src_rows:
         return None  # keys that are not integers: the buckets do not hold every row

@@ -1,0 +1,260 @@
+"""Running the steps of a plan under the lock: one transaction per file, or, for an ``up`` on
+a SQLite file, consecutive quick migrations sharing one durable COMMIT (group commit, as
+Alembic's one transaction per run and Flyway's ``group`` do, bounded in time).
+
+In a group every migration is still all or nothing with its tracking and audit rows (its own
+savepoint), and nothing is reported applied before the COMMIT that made it durable: the
+"done" events of a group go out after its COMMIT. A group ends when :data:`GROUP_SECONDS`
+have passed since it began, before a migration that must run alone (see :func:`unit_kind`),
+before one that may run long, and at the end. If a group's COMMIT fails, all of it was rolled
+back and its migrations run again one per transaction, which names the one at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from malnu_tui.engine.backends.base import (
+    AuditEntry,
+    Backend,
+    GroupCommits,
+    RecordApplied,
+    RemoveRecord,
+)
+from malnu_tui.engine.errors import (
+    ConfigError,
+    GroupCommitFailed,
+    MalnuError,
+    StatementFailed,
+)
+from malnu_tui.engine.plan import PlanStep
+from malnu_tui.engine.sqlsplit import Statement
+
+# A group commits once this much time has passed since it began. 0.1 s is what progress lines
+# may already be late (cli/paced.py), so grouping adds no visible delay; it is ~30 fsyncs a
+# second instead of one per migration, and a kill loses at most this much finished work (not
+# yet reported) besides the migration running. MALNU_UP_GROUP_MS overrides it; 0 = one
+# durable COMMIT per migration.
+GROUP_SECONDS = 0.1
+GROUP_ENV = "MALNU_UP_GROUP_MS"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress event for callers (CLI lines, TUI progress bars). ``done`` is sent once the
+    migration is durable (after the COMMIT that holds it)."""
+
+    event: str  # "start", "done", "failed", "skipped", "backup"
+    index: int
+    total: int
+    filename: str
+    elapsed_ms: int = 0
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    direction: str
+    done: tuple[tuple[str, int], ...]  # (filename, ms)
+    skipped: tuple[str, ...] = ()
+    backup_id: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+class MigrationFailed(MalnuError):
+    """A migration (or rollback) failed: nothing of it was left behind."""
+
+    def __init__(self, failure: StatementFailed, direction: str, done: list[tuple[str, int]]):
+        verb = "migration" if direction == "up" else "rollback"
+        super().__init__(
+            f"{verb} {failure.filename} failed at line {failure.line}: {failure.error}; "
+            "all of it was rolled back",
+            hint="fix the file and run again; the tracking row records the error"
+            if direction == "up"
+            else "the database is as it was before this rollback file",
+        )
+        self.failure = failure
+        self.done = tuple(done)
+
+
+def group_seconds() -> float:
+    """The group bound: :data:`GROUP_SECONDS`, or ``$MALNU_UP_GROUP_MS`` (0 turns grouping
+    off); a value that is not a whole number of ms from 0 to 60,000 is a :class:`ConfigError`."""
+    text = os.environ.get(GROUP_ENV, "").strip()
+    if not text:
+        return GROUP_SECONDS
+    if not text.isdigit() or int(text) > 60_000:
+        raise ConfigError(
+            f"{GROUP_ENV}={text!r}: not a whole number of milliseconds from 0 to 60000",
+            hint="0 commits every migration on its own; unset it for the default (100)",
+        )
+    return int(text) / 1000
+
+
+# -- which migrations may share a COMMIT --------------------------------------------------
+
+GROUP, FIRST, ALONE = "group", "first", "alone"
+
+# Statements that behave differently inside a savepoint of a longer transaction, or whose
+# effect lasts until the COMMIT (PRAGMA defer_foreign_keys): their migration runs in its own
+# transaction exactly as without grouping.
+_ALONE_WORDS = (
+    "PRAGMA",
+    "VACUUM",
+    "ATTACH",
+    "DETACH",
+    "SAVEPOINT",
+    "RELEASE",
+    "ROLLBACK",
+    "BEGIN",
+    "COMMIT",
+    "END",
+)
+# Statements that may rewrite many existing rows: their migration starts a fresh group (it
+# runs first, without a savepoint, so a big change keeps no savepoint journal and earlier
+# migrations are not held back by it).
+_LONG_WORDS = ("UPDATE", "DELETE", "REINDEX", "ANALYZE", "DROP TABLE")
+_SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
+_DROP = re.compile(r"\bDROP\b", re.IGNORECASE)
+_DEFERRED = re.compile(r"DEFERR", re.IGNORECASE)
+_BIG_UNIT = 64 * 1024  # characters of SQL
+
+
+def unit_kind(statements: Sequence[Statement]) -> str:
+    """:data:`GROUP` (may share a group), :data:`FIRST` (may run long: starts a new group)
+    or :data:`ALONE` (its own transaction, as without grouping)."""
+    kind = GROUP
+    size = 0
+    for st in statements:
+        first = st.first_words
+        if first.startswith(_ALONE_WORDS) or _DEFERRED.search(st.text):
+            return ALONE
+        size += len(st.text)
+        if first.startswith(_LONG_WORDS) or (
+            first.startswith(("INSERT", "REPLACE", "WITH", "ALTER")) and _SELECT.search(st.text)
+        ):
+            kind = FIRST
+        elif first.startswith("ALTER") and _DROP.search(st.text):
+            kind = FIRST  # DROP COLUMN rewrites the table
+    return FIRST if size > _BIG_UNIT else kind
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+class StepRunner:
+    """Runs a plan's steps in order and keeps what was done; stops at the first failure with
+    :class:`MigrationFailed` (the failed tracking row and audit row written first)."""
+
+    def __init__(
+        self, backend: Backend, direction: str, total: int, emit: ProgressCallback
+    ) -> None:
+        self.backend = backend
+        self.direction = direction
+        self.total = total
+        self.emit = emit
+        self.action = "apply" if direction == "up" else "rollback"
+        self.done: list[tuple[str, int]] = []
+
+    def run(self, steps: Sequence[PlanStep]) -> None:
+        backend = self.backend
+        bound = group_seconds() if self.direction == "up" else 0.0
+        if bound > 0 and isinstance(backend, GroupCommits) and not backend.has_deferred_checks():
+            self._grouped(backend, steps, bound)
+        else:
+            for i, step in enumerate(steps, 1):
+                self.one(i, step)
+
+    def one(self, i: int, step: PlanStep) -> None:
+        """The step in its own transaction; "done" once it is committed."""
+        self.emit(Progress("start", i, self.total, step.filename))
+        try:
+            ms = self.backend.run_unit(step.filename, step.statements, *self._rows(step))
+        except StatementFailed as exc:
+            self.fail(i, step, exc)
+        self._done(i, step, ms)
+        self.backend.renew_lock()
+
+    def _rows(self, step: PlanStep) -> tuple[RecordApplied | RemoveRecord, AuditEntry]:
+        change: RecordApplied | RemoveRecord = (
+            RecordApplied(step.filename, step.checksum)
+            if self.direction == "up"
+            else RemoveRecord(step.filename)
+        )
+        return change, AuditEntry.now(self.action, step.filename, "ok", f"ran {step.file.name}")
+
+    def _done(self, i: int, step: PlanStep, ms: int) -> None:
+        self.done.append((step.filename, ms))
+        self.emit(Progress("done", i, self.total, step.filename, elapsed_ms=ms))
+
+    def fail(self, i: int, step: PlanStep, exc: StatementFailed) -> NoReturn:
+        """Record the failure (tracking row for ``up``, audit row) and stop."""
+        failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error)
+        detail = f"line {exc.line}: {exc.error}"
+        fail_audit = AuditEntry.now(self.action, step.filename, "failed", detail)
+        if self.direction == "up":
+            self.backend.record_failure(step.filename, step.checksum, detail, 0, fail_audit)
+        else:
+            self.backend.append_audit(fail_audit)
+        self.emit(Progress("failed", i, self.total, step.filename, message=detail))
+        raise MigrationFailed(failure, self.direction, self.done) from None
+
+    def _grouped(self, backend: GroupCommits, steps: Sequence[PlanStep], bound: float) -> None:
+        group: list[tuple[int, PlanStep, int]] = []  # run in the open group, not yet durable
+        began = 0.0
+
+        def commit() -> None:
+            if not group:
+                backend.commit_group()  # a group whose only migration failed: nothing open
+                return
+            ran = group[:]
+            group.clear()
+            try:
+                backend.commit_group()
+            except GroupCommitFailed:
+                # All of the group was rolled back: run it again one per transaction, which
+                # fails at (and names) the migration at fault.
+                for i, step, _ms in ran:
+                    self.one(i, step)
+                return
+            for i, step, ms in ran:
+                self._done(i, step, ms)
+            self.backend.renew_lock()
+
+        alone_only = False  # after a migration with deferred checks: no more groups
+        try:
+            for i, step in enumerate(steps, 1):
+                kind = ALONE if alone_only else unit_kind(step.statements)
+                if kind == ALONE:
+                    commit()
+                    self.one(i, step)
+                    alone_only = alone_only or any(
+                        _DEFERRED.search(s.text) for s in step.statements
+                    )
+                    continue
+                if group and (kind == FIRST or time.monotonic() - began >= bound):
+                    commit()
+                if not group:
+                    backend.begin_group()
+                    began = time.monotonic()
+                self.emit(Progress("start", i, self.total, step.filename))
+                try:
+                    ms = self.backend.run_unit(step.filename, step.statements, *self._rows(step))
+                except StatementFailed as exc:
+                    commit()  # the migrations before it stay applied
+                    self.fail(i, step, exc)
+                group.append((i, step, ms))
+                if time.monotonic() - began >= bound:
+                    commit()
+            commit()
+        except BaseException:
+            backend.rollback_group()  # interrupted: an open group leaves nothing behind
+            raise

@@ -1,0 +1,139 @@
+"""A full copy SQLite → PostgreSQL into a table the sync creates: its primary key is built once
+the rows are in (not a row at a time), each chunk checked meanwhile in the heap blocks it went
+to. The table ends with the schema it would have had; a killed copy resumes and builds the key;
+a duplicate key is a clear error that loses nothing; a row where no chunk was checked is found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync import SyncProgress, SyncRequest, SyncSession, read_states, run_sync
+from malnu_tui.engine.sync.fastcopy import FastCopy
+from malnu_tui.engine.sync.model import TableReport
+from tests.sync_support import Db
+
+CATALOG = """
+SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'users'::regclass
+UNION ALL
+SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint
+  WHERE conrelid = 'users'::regclass
+UNION ALL
+SELECT 'column', attname, format_type(atttypid, atttypmod) || ' ' || attnotnull::text || ' '
+  || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ' ' || coalesce(co.collname, '')
+  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 100
+  WHERE a.attrelid = 'users'::regclass AND a.attnum > 0
+UNION ALL
+SELECT 'options', relname, coalesce(array_to_string(reloptions, ','), '') FROM pg_class
+  WHERE oid = 'users'::regclass
+ORDER BY 1, 2
+"""
+
+
+def sync(src: Db, dst: Db, progress: object = None, **kw: object) -> TableReport:
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = run_sync(s, SyncRequest(**kw), progress)  # type: ignore[arg-type]
+    return report
+
+
+def source(tmp_path: Path, n: int) -> Db:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    src.create_users(n)
+    return src
+
+
+def has_key(dst: Db) -> bool:
+    return dst.run("SELECT count(*) FROM pg_index WHERE indrelid = 'users'::regclass")[0][0] == 1
+
+
+def test_the_key_built_after_the_copy_gives_the_schema_a_sync_without_deferring_gives(
+    tmp_path: Path, pg_url: str, pg_second: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = source(tmp_path, 700)
+    src.run("CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT)")  # a text key: COLLATE "C"
+    src.many("INSERT INTO tags VALUES (?, ?)", [(f"k{i:03d}", f"t{i}") for i in range(300)])
+    deferred, plain = Db("postgresql", pg_url), Db("postgresql", pg_second)
+    seen: list[bool] = []  # whether the table had its key while the copy went on
+
+    def progress(p: SyncProgress) -> None:
+        if p.table == "users" and p.phase == "copy" and p.rows == 200:
+            seen.append(has_key(deferred))
+
+    with SyncSession(src.target("primary"), deferred.target("analytics")) as s:
+        reports = run_sync(s, SyncRequest(chunk_rows=100), progress)
+    assert [(r.inserted, r.verified) for r in reports] == [(300, True), (700, True)]
+    assert seen == [False] and has_key(deferred)
+    monkeypatch.setattr(FastCopy, "defers_key", staticmethod(lambda s, shape: False))
+    with SyncSession(src.target("primary"), plain.target("analytics")) as s:
+        assert all(r.verified for r in run_sync(s, SyncRequest(chunk_rows=100)))
+    for table in ("users", "tags"):
+        query = CATALOG.replace("'users'", f"'{table}'")
+        assert deferred.run(query) == plain.run(query)
+    keys = (
+        "SELECT conname FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'tags'::regclass)"
+    )
+    assert deferred.run(keys + " ORDER BY 1") == [("tags_pkey",), ("users_pkey",)]
+    (state, *_) = [st for st in read_states(deferred.target("a")) if st.table_name == "users"]
+    assert (state.status, state.key_pending, state.direct) == ("done", False, False)
+
+
+def test_a_copy_killed_before_its_key_was_built_resumes_and_builds_it(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = source(tmp_path, 900), Db("postgresql", pg_url)
+
+    def kill(p: SyncProgress) -> None:
+        if p.phase == "copy" and p.rows == 300:
+            raise KeyboardInterrupt  # the process dies here: three chunks committed
+
+    with pytest.raises(KeyboardInterrupt):
+        sync(src, dst, kill, chunk_rows=100)
+    assert not has_key(dst) and dst.count() == 300
+    assert dst.run("SELECT status, direct FROM malnu_sync") == [("running", 2)]
+    report = sync(src, dst, chunk_rows=100)
+    assert (report.resumed, report.inserted, report.verified) == (True, 900, True)
+    assert has_key(dst) and dst.count() == 900
+    assert dst.run("SELECT count(DISTINCT id), direct FROM malnu_sync, users GROUP BY 2") == [
+        (900, 0)
+    ]
+
+
+def test_a_duplicate_key_at_build_time_is_a_clear_error_and_nothing_is_lost(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = source(tmp_path, 500), Db("postgresql", pg_url)
+
+    def stray(p: SyncProgress) -> None:
+        if p.phase == "copy" and p.rows == 100:  # a hand-made row the copy brings again
+            dst.run("INSERT INTO users (id, email, name, created_at, updated_at) VALUES "
+                    "(480, 'x@y', 'Tangan', now(), now())")  # fmt: skip
+
+    with pytest.raises(BackendError) as failed:
+        sync(src, dst, stray, chunk_rows=100)
+    assert "building the primary key of users" in str(failed.value)
+    assert "(id)=(480)" in str(failed.value)
+    assert dst.count() == 501 and not has_key(dst)  # every copied row kept
+    dst.run("DELETE FROM users WHERE name = 'Tangan'")
+    report = sync(src, dst, chunk_rows=100)
+    assert (report.resumed, report.verified, report.dest_count) == (True, True, 500)
+    assert has_key(dst)
+
+
+def test_a_row_outside_the_blocks_its_range_was_checked_in_is_found_and_repaired(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = source(tmp_path, 500), Db("postgresql", pg_url)
+    src.run("DELETE FROM users WHERE id = 50")
+
+    def stray(p: SyncProgress) -> None:
+        if p.phase == "copy" and p.rows == 300:  # in the first chunk's range, a later block
+            dst.run("INSERT INTO users (id, email, name, created_at, updated_at) VALUES "
+                    "(50, 'x@y', 'Tangan', now(), now())")  # fmt: skip
+
+    report = sync(src, dst, stray, chunk_rows=100)
+    assert (report.verified, report.deleted, report.dest_count) == (True, 1, 499)
+    assert dst.run("SELECT count(*) FROM users WHERE id = 50") == [(0,)] and has_key(dst)
