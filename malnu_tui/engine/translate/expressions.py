@@ -255,9 +255,7 @@ def _first_sql(args: list[exp.Expr], lits: tuple[str | None, ...], i: int) -> st
 
 
 @functools.lru_cache(maxsize=4096)
-def _date_sql(
-    name: str, lits: tuple[str | None, ...], first: str
-) -> tuple[str, tuple[str, bool]]:
+def _date_sql(name: str, lits: tuple[str | None, ...], first: str) -> tuple[str, tuple[str, bool]]:
     """``date_function_sql`` and ``timestamp_sql`` of a call (the same for the same call)."""
     return date_function_sql(name, list(lits), first), timestamp_sql(name, list(lits), first)
 

@@ -14,22 +14,17 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
+from malnu_tui.engine.translate.tableinfo import (
+    ColumnInfo,
+    plain_added_column,
+    side_alter,
+    table_columns,
+    without_rowid,
+)
+
 __all__ = ["SQLITE_NAME", "ColumnInfo", "ScratchSchema"]
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    """One column as SQLite reports it (``PRAGMA table_xinfo``)."""
-
-    name: str
-    declared: str
-    notnull: bool
-    default: str | None
-    pk: int  # position in the primary key, 0 when not part of it
-    hidden: int = 0  # 2/3: generated column
 
 
 _NAMED_DDL = re.compile(
@@ -53,21 +48,6 @@ _CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
 # SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{SQLITE_NAME})\s+ADD\b", re.IGNORECASE)
-# The plainest ADD COLUMN: a bare name and one bare type word, nothing else. On an empty table
-# that is not STRICT, SQLite checks all of it when it prepares the ALTER (EXPLAIN's verdict),
-# and the column it adds is (name, type) with no constraint: see _add_column.
-_PLAIN_ADD = re.compile(
-    r"^\s*ALTER\s+TABLE\s+\S+?\s+ADD\s+(?:COLUMN\s+)?(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s+"
-    r"(?P<type>[A-Za-z_][A-Za-z0-9_]*)\s*$",
-    re.IGNORECASE,
-)
-# Words that would make the type word a column constraint (or part of one).
-_CONSTRAINT_WORDS = frozenset(
-    {"AS", "CHECK", "COLLATE", "CONSTRAINT", "DEFAULT", "GENERATED", "NOT", "NULL", "PRIMARY"}
-    | {"REFERENCES", "UNIQUE"}
-)
-# SQLite's standard type names, which it reports upper-cased however they were written.
-_STANDARD_TYPES = frozenset({"ANY", "BLOB", "INT", "INTEGER", "REAL", "TEXT"})
 # A view of the main schema, named without a schema (its CREATE can wait: see _defer_view).
 _MAIN_VIEW = re.compile(
     rf"^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s*(?:\(|AS\b)", re.I
@@ -121,34 +101,6 @@ def _unquote(name: str) -> str:
         inner = name[1:-1]
         return inner.replace('""', '"') if name[0] == '"' else inner
     return name
-
-
-def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
-    """``PRAGMA table_xinfo`` of the table or view ``name`` as created (empty on error)."""
-    try:
-        rows = conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
-    except sqlite3.Error:  # a view over a table that is gone
-        return []
-    return [
-        ColumnInfo(str(r[1]), str(r[2] or ""), bool(r[3]), r[4], int(r[5]), int(r[6])) for r in rows
-    ]
-
-
-def index_keys(conn: sqlite3.Connection, name: str, keys: list[list[str]]) -> list[list[str]]:
-    """``keys`` (the primary key) and every full (non-partial, column-only) unique index."""
-    for row in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
-        index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
-        if not unique or partial or origin == "pk":
-            continue
-        info = conn.execute(f"PRAGMA index_info({_q(index)})").fetchall()
-        cols = [str(r[2]) for r in info]
-        if cols and all(r[2] is not None for r in info) and cols not in keys:
-            keys.append(cols)
-    return keys
-
-
-def _without_rowid(create: str) -> bool:
-    return "WITHOUT ROWID" in " ".join(create.upper().split())
 
 
 class ScratchSchema(ABC):
@@ -416,7 +368,9 @@ class ScratchSchema(ABC):
         self._altered, self._altered_runs = {}, set()
         for name, create, alter, before in altered.values():
             if create is None:
-                create = self._side_alter(name, before, alter)[0]
+                if self._side is None:
+                    self._side = sqlite3.connect(":memory:", isolation_level=None)
+                create = side_alter(self._side, name, before, alter, columns=False)[0]
             if create is None or not self._replace_table(name, create):
                 try:  # (not expected) the ALTER itself, as SQLite accepted it
                     self.conn.execute(alter)
@@ -493,13 +447,8 @@ class ScratchSchema(ABC):
         except sqlite3.Error:
             return False, None
         folded = name.translate(_FOLD)
-        plain = _PLAIN_ADD.match(sql)
-        if (
-            plain is not None
-            and plain["type"].upper() not in _CONSTRAINT_WORDS
-            and not plain["type"].lower().endswith("always")  # (SQLite strips it from types)
-            and "STRICT" not in create.upper()
-        ):
+        added = plain_added_column(sql, create)
+        if added is not None:
             # SQLite's verdict from preparing the ALTER (the table is empty and not STRICT:
             # nothing it checks when it runs can fail); the table's columns are its columns and
             # the new one. Its new CREATE TABLE text is asked of the side database when the
@@ -507,64 +456,31 @@ class ScratchSchema(ABC):
             error = self._explain(sql)
             if error is not None:
                 return True, error
-            declared = plain["type"]
-            if declared.upper() in _STANDARD_TYPES:
-                declared = declared.upper()
-            columns = table_columns(conn, name)
-            columns.append(ColumnInfo(plain["column"], declared, False, None, 0, 0))
             answers = self._cache.setdefault(name.lower(), {})
             if kept and table.lower() == name.lower():
                 # What a column without constraints changes not: the table's name, its
                 # unique keys, its rowid alias (``kept``: the answers before the ALTER).
                 answers.update((k, v) for k, v in kept.items() if k in _ADD_KEEPS)
-            answers["columns"] = columns
-            answers["without_rowid"] = _without_rowid(create)
+            answers["columns"] = [*table_columns(conn, name), added]
+            answers["without_rowid"] = without_rowid(create)
             self._altered[folded] = (name, None, sql, create)
             self._altered_runs.update(_RUN.findall(folded) or [""])
             return True, None
-        altered, error = self._side_alter(name, create, sql, answers=True)
+        if self._side is None:
+            self._side = sqlite3.connect(":memory:", isolation_level=None)
+        altered, error, columns = side_alter(self._side, name, create, sql)
         if error is not None:
             return True, error
         if altered is None:
             return False, None
+        # The answers read from the table that the scratch schema would give once the table is
+        # replaced there. (Its unique keys stay: ADD COLUMN cannot add one.)
+        answers = self._cache.setdefault(name.lower(), {})
+        answers["columns"] = columns
+        answers["without_rowid"] = without_rowid(altered)
         self._altered[folded] = (name, altered, sql, create)
         self._altered_runs.update(_RUN.findall(folded) or [""])
         return True, None
-
-    def _side_alter(
-        self, name: str, create: str, sql: str, *, answers: bool = False
-    ) -> tuple[str | None, str | None]:
-        """Run ``create`` and the ALTER ``sql`` on table ``name`` alone in the side database:
-        (the table's CREATE TABLE text after the ALTER, None), (None, SQLite's error text) when
-        it refuses the ALTER, or (None, None) when the side database cannot tell. With ``answers`` the answers read
-        from the table are cached (the scratch schema would give them once the table is
-        replaced there)."""
-        if self._side is None:
-            self._side = sqlite3.connect(":memory:", isolation_level=None)
-        side = self._side
-        side.execute("BEGIN")  # (rolled back: cheaper than dropping the table)
-        try:
-            try:
-                side.execute(create)
-            except sqlite3.Error:
-                return None, None
-            try:
-                side.execute(sql)
-            except sqlite3.Error as exc:
-                return None, str(exc)
-            got = side.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-            ).fetchone()
-            altered = str(got[0]) if got and got[0] else None
-            if altered is None or not answers:
-                return altered, None
-            # (Its unique keys stay: ADD COLUMN cannot add one.)
-            cached = self._cache.setdefault(name.lower(), {})
-            cached["columns"] = table_columns(side, name)
-            cached["without_rowid"] = _without_rowid(altered)
-            return altered, None
-        finally:
-            side.execute("ROLLBACK")
 
     def _owned_sql(self, name: str, *kinds: str) -> list[str]:
         """The SQL of the indexes and triggers (``kinds``) of table ``name``, in rowid order
