@@ -214,6 +214,8 @@ def test_which_migrations_may_share_a_commit() -> None:
     assert kind("UPDATE a SET b = 'x';") == FIRST
     assert kind("INSERT INTO a (id) SELECT id FROM b;") == FIRST
     assert kind("ALTER TABLE a DROP COLUMN b;") == FIRST
+    assert kind('ALTER TABLE "my table" DROP COLUMN b;') == FIRST
+    assert kind("ALTER TABLE a RENAME TO drop_a;") == GROUP
     assert kind("DROP TABLE a;") == FIRST
     assert kind("PRAGMA foreign_keys = OFF;\nCREATE TABLE a (id INTEGER);") == ALONE
     assert kind("SAVEPOINT s;\nCREATE TABLE a (id INTEGER);\nRELEASE s;") == ALONE
@@ -248,11 +250,11 @@ def test_sigkill_of_a_real_up_leaves_only_whole_reported_migrations(
     for line in proc.stderr:
         if line.rstrip().endswith("ms)") and " ok (" in line:
             reported.append(line.split()[1])
-            if len(reported) >= 20:
+            if len(reported) >= 10:
                 break
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert len(reported) >= 20, "the run ended before it could be killed"
+    assert len(reported) >= 10, "the run ended before it could be killed"
     tracked = tracking(db)
     assert set(reported) <= set(tracked)  # nothing reported ahead of its COMMIT
     assert len(tracked) < n + 1  # killed mid-run
@@ -284,3 +286,34 @@ def test_bad_group_bound_is_a_usage_error(tmp_path: Path, mdirs: MigrationDirs) 
         "--database", url, *mdirs.args(), "up", "--no-backup", env={"MALNU_UP_GROUP_MS": "0"}
     )
     assert res.code == 0, res.err
+
+
+@pytest.mark.anyio
+async def test_console_progress_bar_counts_durable_migrations_only(
+    tmp_path: Path, mdirs: MigrationDirs, one_group: None
+) -> None:
+    """The events of a real grouped run (several starts before the first done) move the
+    console's bar forward only, one step per durable migration."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import ProgressBar
+
+    from malnu_tui.tui.widgets.progress import OperationProgress
+
+    add_tables(mdirs, 4)
+    _, events = up(tmp_path / "g.db", mdirs)
+    assert [e.event for e in events][:2] == ["start", "start"]
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OperationProgress()
+
+    async with Host().run_test() as pilot:
+        widget = pilot.app.query_one(OperationProgress)
+        widget.reset("applying", total=None)
+        bar = pilot.app.query_one(ProgressBar)
+        seen = []
+        for e in events:
+            widget.show_event(e, "applying")
+            seen.append(bar.progress)
+        assert seen == sorted(seen) and seen[-1] == bar.total == 4
+        assert seen.count(0) == 4  # the four starts, before any COMMIT

@@ -123,6 +123,7 @@ _ALONE_WORDS = (
 # migrations are not held back by it).
 _LONG_WORDS = ("UPDATE", "DELETE", "REINDEX", "ANALYZE", "DROP TABLE")
 _SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
+_DROP = re.compile(r"\bDROP\b", re.IGNORECASE)
 _DEFERRED = re.compile(r"DEFERR", re.IGNORECASE)
 _BIG_UNIT = 64 * 1024  # characters of SQL
 
@@ -141,7 +142,7 @@ def unit_kind(statements: Sequence[Statement]) -> str:
             first.startswith(("INSERT", "REPLACE", "WITH", "ALTER")) and _SELECT.search(st.text)
         ):
             kind = FIRST
-        elif first.startswith("ALTER") and " DROP" in first:
+        elif first.startswith("ALTER") and _DROP.search(st.text):
             kind = FIRST  # DROP COLUMN rewrites the table
     return FIRST if size > _BIG_UNIT else kind
 

@@ -130,6 +130,7 @@ class Written:
     rows: int = 0  # rows whose written copy was checked
     # Chunks whose bytes the destination is checking meanwhile (FastCopy.written).
     pending: list[tuple[list[Key], Future[bool]]] = field(default_factory=list)
+    before_write: Callable[[], None] | None = None  # called once, before the first write
 
 
 def _check_chunk(
@@ -213,6 +214,9 @@ def _copy(
             )
             state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
+            if written is not None and written.before_write is not None:
+                written.before_write()
+                written.before_write = None
             counts = s.dst.write_chunk(
                 shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
             )
@@ -385,10 +389,18 @@ def sync_table(
         # The source's key fingerprint (the verification's check for deleted and lost rows)
         # is computed beside the copy.
         early = (
-            early_keys(s.src, s.dst, shape, lambda: open_side(s.source_target))
+            early_keys(
+                s.src,
+                s.dst,
+                shape,
+                lambda: open_side(s.source_target),
+                lambda: open_side(s.dest_target),
+            )
             if written is not None
             else None
         )
+        if written is not None and early is not None:
+            written.before_write = early.wait_snapshot
         if plan.mode == "full":
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:

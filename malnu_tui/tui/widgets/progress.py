@@ -94,7 +94,9 @@ class OperationProgress(Vertical):
             self.log_line(f"… {p.message}")
         elif p.event == "start":
             self.caption(f"[{p.index}/{p.total}] {verb} {p.filename} …")
-            self.advance_to(p.index - 1, p.total)
+            # The bar counts durable migrations only ("done"); with group commit several
+            # start before the first of them is done.
+            self.query_one(ProgressBar).update(total=p.total)
             self.log_line(f"[{p.index}/{p.total}] {p.filename} …")
         elif p.event == "done":
             self.advance_to(p.index, p.total)
