@@ -23,6 +23,7 @@ from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.side import key_fingerprint
+from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db
 
@@ -138,11 +139,24 @@ def test_a_deleted_source_row_and_a_compensating_lost_row_are_both_found(
         splits.append(found is not None)
         return found
 
+    pg_fingerprints: list[str] = []
+    pg_fingerprint = PostgresSide.key_fingerprint
+
+    def counted(side: PostgresSide, shape: Any) -> Any:
+        pg_fingerprints.append(shape.name)
+        return pg_fingerprint(side, shape)
+
     monkeypatch.setattr(verify_module, "BUCKET_ROWS", 16)
     monkeypatch.setattr(verify_module, "bucket_ranges", buckets)
+    monkeypatch.setattr(PostgresSide, "key_fingerprint", counted)
     src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id = 7")
-    quiet = sync(src, dst)  # nothing deleted or lost: the key fingerprints are equal
-    assert (quiet.scope, quiet.verified, quiet.updated, splits) == ("changed", True, 1, [])
+    src.insert_users([500, 501], updated="2025-11-25 09:00:00")
+    # Nothing deleted or lost: the key fingerprints are equal (a PostgreSQL destination's
+    # taken before the writes, plus the keys they inserted).
+    quiet = sync(src, dst)
+    assert (quiet.scope, quiet.verified, splits) == ("changed", True, [])
+    assert (quiet.inserted, quiet.updated, quiet.dest_count) == (2, 1, 202)
+    assert pg_fingerprints == ["users"]  # PostgreSQL's side computed it once, not again after
     # The counts stay equal: a row deleted at the source (an extra one at the copy) and a row
     # lost from the copy by hand, both in ranges this sync writes nothing into.
     src.run("DELETE FROM users WHERE id = 50")
@@ -181,6 +195,21 @@ def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_pytho
         assert s.src.key_fingerprint(tags) is None
         users = s.src.describe("users")
         assert users is not None and s.src._rowid_key(users)  # type: ignore[attr-defined]
+    # Keys whose sum SQLite cannot hold in 64 bits: the key ranges are compared instead.
+    big = [3 * 2**60 + i for i in range(4)]
+    src.run("CREATE TABLE big (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
+    src.run("INSERT INTO big VALUES " + ", ".join(f"({k}, '2025-11-24 08:00:00')" for k in big))
+    assert sync(src, dst, tables=("big",)).verified
+    src.run(f"DELETE FROM big WHERE id = {big[1]}")
+    src.run(f"UPDATE big SET updated_at = '2025-11-25 08:00:00' WHERE id = {big[0]}")
+    report = sync(src, dst, tables=("big",))
+    assert (report.scope, report.verified, report.updated, report.deleted) == (
+        "changed", True, 1, 1)  # fmt: skip
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        shape = s.src.describe("big")
+        assert shape is not None
+        with pytest.raises(BackendError):
+            s.src.key_fingerprint(shape)
 
 
 def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(
@@ -315,11 +344,11 @@ def byte_digests(src: Db, dst: Db, table: str, size: int) -> tuple[list[Any], li
             fast.close()
         lo = None
         same = []
-        for page, _data, md5 in pages:
+        for page, _data, md5, _top in pages:
             hi = (page[-1][0],)
             same.append(s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5))
             lo = hi
-    return [page for page, _data, _md5 in pages], same
+    return [page for page, _data, _md5, _top in pages], same
 
 
 def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(

@@ -123,6 +123,8 @@ def upsert_sql(
     order_by: sql.Composable | None = None,
     only_changed: Sequence[str] | None = None,
     compare_as_text: Iterable[str] = (),
+    returning: Sequence[sql.Composable] = (),
+    tally: Sequence[sql.Composable] = (),
 ) -> sql.Composed:
     """``INSERT INTO table AS d (columns) SELECT values FROM source [WHERE] [ORDER BY]
     [ON CONFLICT (key) DO …]``. ``values``: one expression per column over the source's
@@ -131,7 +133,9 @@ def upsert_sql(
     otherwise it returns one row (inserted, updated), told apart by ``xmax = 0``. ``update``
     sets every non-key column; with ``only_changed`` a row whose compared columns are all
     equal (IS NOT DISTINCT) is left untouched; ``compare_as_text`` columns (e.g. json, which
-    has no equality) are compared as text."""
+    has no equality) are compared as text. ``returning``: more expressions over the written
+    rows (``d``) for the RETURNING list, and ``tally``: more aggregates over them (``up``,
+    ``fresh`` true for a row inserted) after the two counts."""
     exprs = list(values) if values is not None else [sql.Identifier(c) for c in columns]
     body = sql.SQL("INSERT INTO {t} AS d ({cols}) SELECT {vals} FROM {src}").format(
         t=table, cols=ident_list(columns), vals=sql.SQL(", ").join(exprs), src=source
@@ -164,9 +168,15 @@ def upsert_sql(
                 side("d."), side("excluded.")
             )
     return sql.SQL(
-        "WITH up AS ({body} ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS fresh) "
-        "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM up"
-    ).format(body=body, keys=keys, action=action)
+        "WITH up AS ({body} ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS fresh{ret}) "
+        "SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh){tally} FROM up"
+    ).format(
+        body=body,
+        keys=keys,
+        action=action,
+        ret=sql.SQL("").join(sql.SQL(", ") + r for r in returning),
+        tally=sql.SQL("").join(sql.SQL(", ") + t for t in tally),
+    )
 
 
 def upsert_from(

@@ -19,12 +19,17 @@ __all__ = [
     "STATE_TABLE",
     "Bounds",
     "Chunk",
+    "Fingerprint",
     "Side",
     "SyncState",
+    "add_fingerprints",
     "decode_key",
     "encode_key",
     "fingerprint_sql",
+    "fingerprint_terms",
     "key_fingerprint",
+    "no_fingerprint",
+    "same_fingerprint",
 ]
 
 STATE_TABLE = "malnu_sync"
@@ -32,31 +37,49 @@ RESIDUE = 1_048_573  # a prime: a bucket's keys are summed modulo it (no sum can
 Bounds = tuple[Key | None, Key | None]
 
 # A whole table's key fingerprint (an incremental sync's first check for deleted and lost rows):
-# for primes P < 2**31 and multipliers 0 < A < P, r(k) = (k rem P) · A rem P (rem: the remainder
-# of SQL's %, with the sign of k), and the table's sums of r (linear: two keys closer than P1·P2
-# never give equal r for both) and of r² rem P3 (not linear: keys moved by +d and −d do not
-# cancel). Every term is below 2**31 in size and every product below 2**62, so SQLite and
-# PostgreSQL compute the same integers in 64 bits.
-_FINGERPRINT = ((2_147_483_629, 1_103_515_245), (2_147_483_587, 1_664_525_117))
+# the row count, the sum of the keys and the sum of r(k)² rem P, where r(k) = (k rem P) · A rem P
+# for a prime P < 2**31 and a multiplier 0 < A < P (rem: the remainder of SQL's %, with the sign
+# of k). The key sum changes with any one key swapped for another (closer than 2**52); the sum
+# of scrambled squares is not linear: keys moved by +d and −d, or any set of keys swapped for
+# another one with the same sum, do not cancel in it but by chance. Each term is below 2**31
+# and each product below 2**62, so SQLite and PostgreSQL compute the same integers (a key sum
+# beyond 64 bits makes SQLite fail: the key ranges are compared instead).
 _SQUARED = (2_147_483_549, 1_291_469_057)
-FINGERPRINT_SPAN = _FINGERPRINT[0][0] * _FINGERPRINT[1][0]  # keys spread wider: no fingerprint
+FINGERPRINT_SPAN = 2**52  # keys spread wider: no fingerprint
 FINGERPRINT_ROWS = 2**32  # below it no sum of terms under 2**31 can overflow 64 bits
 # The sums are reported modulo 2**52, so that D1's JSON (JavaScript numbers) carries them
-# exactly; two sums that differ by one term's difference (less than 2**31) still differ.
+# exactly; two sums that differ by less than 2**52 still differ.
 _MOD = 2**52
+Fingerprint = tuple[int, tuple[int, ...]]  # (rows, the sums)
 
 
-def _residue(k: str, p: int, a: int) -> str:
-    return f"({k} % {p} * {a} % {p})"
+def fingerprint_terms(k: str) -> list[str]:
+    """The per-key terms of the key fingerprint of integer key expression ``k``, as SQL both
+    dialects compute identically (no literal needs a parameter)."""
+    p, a = _SQUARED
+    r = f"({k} % {p} * {a} % {p})"
+    return [k, f"{r} * {r} % {p}"]
 
 
 def fingerprint_sql(k: str) -> str:
-    """``count(*)`` and the three sums of the key fingerprint of integer key expression ``k``,
-    as SQL both dialects compute identically (no literal needs a parameter)."""
-    p3, a3 = _SQUARED
-    r3 = _residue(k, p3, a3)
-    terms = [_residue(k, p, a) for p, a in _FINGERPRINT] + [f"{r3} * {r3} % {p3}"]
-    return "count(*), " + ", ".join(f"sum({t}) % {_MOD}" for t in terms)
+    """``count(*)`` and the sums of the key fingerprint of ``k`` (see
+    :func:`fingerprint_terms`), each reported modulo 2**52 (the sign of SQL's ``%``)."""
+    return "count(*), " + ", ".join(f"sum({t}) % {_MOD}" for t in fingerprint_terms(k))
+
+
+def no_fingerprint() -> Fingerprint:
+    """The fingerprint of no key at all."""
+    return 0, (0, 0)
+
+
+def same_fingerprint(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two fingerprints are equal (sums compared modulo 2**52, whatever their sign)."""
+    return a[0] == b[0] and all((x - y) % _MOD == 0 for x, y in zip(a[1], b[1], strict=True))
+
+
+def add_fingerprints(a: Fingerprint, b: Fingerprint) -> Fingerprint:
+    """The fingerprint of the union of two disjoint key sets."""
+    return a[0] + b[0], tuple((x + y) % _MOD for x, y in zip(a[1], b[1], strict=True))
 
 
 def _rem(a: int, p: int) -> int:
@@ -65,17 +88,16 @@ def _rem(a: int, p: int) -> int:
     return -r if a < 0 else r
 
 
-def key_fingerprint(keys: Iterable[int]) -> tuple[int, tuple[int, int, int]]:
+def key_fingerprint(keys: Iterable[int]) -> Fingerprint:
     """What :func:`fingerprint_sql` computes, here (for tests and checks)."""
-    p3, a3 = _SQUARED
-    n, sums = 0, [0, 0, 0]
+    p, a = _SQUARED
+    n = total = squares = 0
     for k in keys:
         n += 1
-        for i, (p, a) in enumerate(_FINGERPRINT):
-            sums[i] += _rem(_rem(k, p) * a, p)
-        r = _rem(_rem(k, p3) * a3, p3)
-        sums[2] += r * r % p3
-    return n, (_rem(sums[0], _MOD), _rem(sums[1], _MOD), _rem(sums[2], _MOD))
+        total += k
+        r = _rem(_rem(k, p) * a, p)
+        squares += r * r % p
+    return n, (_rem(total, _MOD), _rem(squares, _MOD))
 
 
 # The state table, in SQL both dialects accept; times are UTC text like the audit's.
@@ -247,7 +269,7 @@ class Side(Protocol):
         ``(base + i·width, base + (i+1)·width]``) that holds rows: (count, sum of
         ``(key − base) mod`` :data:`RESIDUE`, min key, max key), computed in SQL."""
 
-    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
         """For a one-column integer key: the table's row count and key fingerprint
         (:func:`fingerprint_sql`), computed in SQL; None when some key is no integer."""
 

@@ -18,19 +18,17 @@ from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
-    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
     Bounds,
     Chunk,
     SyncState,
-    fingerprint_sql,
 )
+from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -40,17 +38,10 @@ __all__ = ["PostgresSide"]
 
 TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE})
 _HASH_PAGE = 50_000
+_err = pg_error
 
 
-def _err(label: str, exc: psycopg.Error) -> BackendError:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip()
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
-    return BackendError(f"{label}: {text}")
-
-
-class PostgresSide:
+class PostgresSide(PostgresKeys):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -62,6 +53,7 @@ class PostgresSide:
         self.label = label
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
+        self._fresh = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
@@ -75,18 +67,7 @@ class PostgresSide:
         )
         self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
 
-    # -- plumbing ---------------------------------------------------------------------------
-    def _t(self, table: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
-
-    def _rows(
-        self, query: sql.Composable | str, params: Sequence[Any] = ()
-    ) -> list[tuple[Any, ...]]:
-        try:
-            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
-
+    # -- plumbing (and _t, _rows: PostgresKeys) ---------------------------------------------
     def _key_exprs(self, shape: TableShape, alias: str = "") -> list[sql.Composable]:
         flags = self._c_keys.get(shape.name) or tuple(False for _ in shape.key)
         out: list[sql.Composable] = []
@@ -402,33 +383,6 @@ class PostgresSide:
             n, total = n + int(found), total + int(part)
         return n, total
 
-    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
-        q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
-        )
-        lo, hi = self._rows(q)[0]
-        return None if lo is None else (lo, hi)
-
-    def bucket_digests(
-        self, shape: TableShape, base: int, width: int, buckets: int
-    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
-        # Every row falls in a group (one outside the buckets makes a group of its own).
-        q = sql.SQL(
-            "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
-            "FROM {t} GROUP BY 1"
-        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
-        rows = self._rows(q, (base, width, base, RESIDUE))
-        out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
-        return sum(v[0] for v in out.values()), out
-
-    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
-        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
-        q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
-            self._t(shape.name)
-        )  # type: ignore[arg-type]
-        n, s1, s2, s3 = self._rows(q)[0]
-        return int(n), (int(s1 or 0), int(s2 or 0), int(s3 or 0))
-
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
@@ -541,6 +495,8 @@ class PostgresSide:
                         for k in delete:
                             cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), k)
                             deleted += max(cur.rowcount, 0)
+                if deleted and shape.name in self._fresh:
+                    self._fresh[shape.name] = None  # not only inserted keys: no tally
                 counts = ChunkCounts(inserted, updated, deleted)
                 self.conn.execute(
                     self._state_upsert(), state.advanced(counts, len(rows), last_key).values()
@@ -575,15 +531,23 @@ class PostgresSide:
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        return pgcopy.upsert_from(
-            self.conn,
+        returning, tally = self._fresh_tally(shape)
+        q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
             (*shape.names, SYNCED_AT),
             shape.key,
             "update" if data else "skip",
             values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
-            params=(now,),
             only_changed=data,
             compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
+            returning=returning,
+            tally=tally,
         )
+        try:
+            row = self.conn.execute(q, (now,)).fetchone()
+        except psycopg.Error as exc:
+            raise _err(self.label, exc) from None
+        assert row is not None
+        self._add_fresh(shape, row)
+        return int(row[0]), int(row[1])

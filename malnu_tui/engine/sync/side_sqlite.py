@@ -21,6 +21,7 @@ from malnu_tui.engine.sync.side import (
     STATE_TABLE,
     Bounds,
     Chunk,
+    Fingerprint,
     SyncState,
     fingerprint_sql,
 )
@@ -259,7 +260,7 @@ class SqliteDialect(ABC):
                 out[int(i)] = (int(n), int(part), lo, hi)
         return total, out
 
-    def key_fingerprint(self, shape: TableShape) -> tuple[int, tuple[int, int, int]] | None:
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
         k, t = q(shape.key[0]), q(shape.name)
         # Arithmetic would take a text or real key for another number: unless the key is the
         # rowid (always an integer), count the keys that are integers too.
@@ -268,10 +269,10 @@ class SqliteDialect(ABC):
             if self._rowid_key(shape)
             else f", count(CASE WHEN typeof({k}) = 'integer' THEN 1 END)"
         )
-        n, s1, s2, s3, *checked = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
-        if checked and checked[0] != n:
+        n, *sums = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
+        if ints and sums.pop() != n:
             return None
-        return int(n), (int(s1 or 0), int(s2 or 0), int(s3 or 0))
+        return int(n), tuple(int(v or 0) for v in sums)
 
     def _rowid_key(self, shape: TableShape) -> bool:
         """True when the key is the table's INTEGER PRIMARY KEY, an alias of the rowid (a

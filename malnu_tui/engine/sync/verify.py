@@ -10,13 +10,23 @@ hashing it here. A range whose count and hash sum agree is done; one that differ
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import Difference, Key, Row, TableShape
-from malnu_tui.engine.sync.side import FINGERPRINT_ROWS, FINGERPRINT_SPAN, Bounds, Side
+from malnu_tui.engine.sync.side import (
+    FINGERPRINT_ROWS,
+    FINGERPRINT_SPAN,
+    Bounds,
+    Fingerprint,
+    Side,
+    add_fingerprints,
+    same_fingerprint,
+)
 from malnu_tui.engine.sync.values import key_normalizer, row_hasher
 
 __all__ = [
@@ -115,15 +125,21 @@ def int_key(shape: TableShape) -> bool:
 Grid = tuple[int, int, int]  # (base, width, buckets)
 
 
-Fingerprint = tuple[int, tuple[int, int, int]]  # (table rows, key fingerprint)
-
-
 @dataclass(frozen=True)
 class EarlyKeys:
-    """The source's whole-table key fingerprint, computed on a connection of its own while the
-    sync copies (the source is only read meanwhile)."""
+    """The whole-table key fingerprints an incremental sync compares, started before its
+    writes on connections of their own: the source's (only read meanwhile), and — for a
+    PostgreSQL destination — the destination's in a snapshot taken before the first write,
+    to which the keys its writes insert are added (:meth:`.PostgresSide.fresh_keys`)."""
 
     source: Future[Fingerprint | None]
+    dest: Future[Fingerprint | None] | None = None
+    taken: threading.Event | None = None  # set once the destination's snapshot is taken
+
+    def wait_snapshot(self) -> None:
+        """Return once nothing written from now on can be in the destination's fingerprint."""
+        if self.taken is not None:
+            self.taken.wait()
 
 
 def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool | None:
@@ -146,11 +162,18 @@ def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool
 
 
 def early_keys(
-    source: Side, dest: Side, shape: TableShape, opener: Callable[[], Side]
+    source: Side,
+    dest: Side,
+    shape: TableShape,
+    open_source: Callable[[], Side],
+    open_dest: Callable[[], Side],
 ) -> EarlyKeys | None:
-    """Start the source's key fingerprint now, on a side ``opener`` opens (and this closes),
-    so that it runs beside the copy; None when the fingerprint does not apply (not one
-    integer key column, or keys spread wider than :data:`.side.FINGERPRINT_SPAN`)."""
+    """Start the key fingerprints (:class:`EarlyKeys`) on sides the openers open (and this
+    closes), beside the copy; None when the fingerprint does not apply (not one integer key
+    column, or keys spread wider than :data:`.side.FINGERPRINT_SPAN`). The caller calls
+    :meth:`EarlyKeys.wait_snapshot` before its first write."""
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+
     if not int_key(shape):
         return None
     spans = [sp for sp in (source.key_span(shape), dest.key_span(shape)) if sp is not None]
@@ -160,16 +183,32 @@ def early_keys(
     if ends and max(ends) - min(ends) >= FINGERPRINT_SPAN:
         return None
 
-    def fingerprint() -> Fingerprint | None:
-        side = opener()
+    def of_source() -> Fingerprint | None:
+        side = open_source()
         try:
             return side.key_fingerprint(shape)
         finally:
             side.backend.close()
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-keys")
+    def of_dest(taken: threading.Event) -> Fingerprint | None:
+        try:
+            side = open_dest()
+            try:
+                assert isinstance(side, PostgresSide)
+                return side.key_fingerprint_before(shape, taken)
+            finally:
+                side.backend.close()
+        finally:
+            taken.set()
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="malnu-sync-keys")
     try:
-        return EarlyKeys(pool.submit(fingerprint))
+        mine = pool.submit(of_source)
+        if not isinstance(dest, PostgresSide):
+            return EarlyKeys(mine)
+        dest.count_fresh_keys(shape.name)
+        taken = threading.Event()
+        return EarlyKeys(mine, pool.submit(of_dest, taken), taken)
     finally:
         pool.shutdown(wait=False)
 
@@ -183,14 +222,39 @@ def changed_ranges(
     fingerprints mean equal key sets (README: what an incremental sync proves) — else those
     of :func:`bucket_ranges`. None when neither applies: compare in full then."""
     if early is not None:
-        theirs = dest.key_fingerprint(shape)
         try:
-            mine = early.source.result()
-        except Exception:  # its own connection failed: computed here instead
-            mine = source.key_fingerprint(shape)
-        if mine is not None and mine == theirs and mine[0] < FINGERPRINT_ROWS:
+            theirs = _dest_fingerprint(dest, shape, early)
+            try:
+                mine = early.source.result()
+            except Exception:  # its own connection failed: computed here instead
+                mine = source.key_fingerprint(shape)
+        except BackendError:  # e.g. SQLite's key sum beyond 64 bits: the ranges decide
+            mine = theirs = None
+        if (
+            mine is not None
+            and theirs is not None
+            and same_fingerprint(mine, theirs)
+            and mine[0] < FINGERPRINT_ROWS
+        ):
             return [], (mine[0], theirs[0])
     return bucket_ranges(source, dest, shape, rows)
+
+
+def _dest_fingerprint(dest: Side, shape: TableShape, early: EarlyKeys) -> Fingerprint | None:
+    """The destination's key fingerprint now: the one before the writes plus the keys they
+    inserted, else computed again."""
+    if early.dest is not None:
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+        assert isinstance(dest, PostgresSide)
+        fresh = dest.fresh_keys(shape.name)
+        try:
+            before = early.dest.result()
+        except Exception:  # its own connection failed: computed again below
+            before = None
+        if before is not None and fresh is not None:
+            return add_fingerprints(before, fresh)
+    return dest.key_fingerprint(shape)
 
 
 def bucket_ranges(

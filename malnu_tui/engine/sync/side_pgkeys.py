@@ -1,0 +1,131 @@
+"""The PostgreSQL side's plumbing and its key aggregates (a base of
+:class:`.side_postgres.PostgresSide`): the key span, the per-range key aggregates, and the
+whole-table key fingerprint an incremental sync compares — taken before its writes in a
+snapshot of its own, plus the fingerprint of the keys its upserts insert."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.side import (
+    RESIDUE,
+    Fingerprint,
+    add_fingerprints,
+    fingerprint_sql,
+    fingerprint_terms,
+    no_fingerprint,
+)
+
+__all__ = ["PostgresKeys", "pg_error"]
+
+
+def pg_error(label: str, exc: psycopg.Error) -> BackendError:
+    """A PostgreSQL error as the sync's BackendError, with its message and detail."""
+    diag = exc.diag
+    text = diag.message_primary or str(exc).strip()
+    if diag.message_detail:
+        text += f"; {diag.message_detail}"
+    return BackendError(f"{label}: {text}")
+
+
+class PostgresKeys:
+    """Plumbing and key aggregates over ``conn`` (tables in ``schema``)."""
+
+    conn: psycopg.Connection[tuple[Any, ...]]
+    schema: str
+    label: str
+    # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
+    _fresh: dict[str, Fingerprint | None]
+
+    def _t(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def _rows(
+        self, query: sql.Composable | str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise pg_error(self.label, exc) from None
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
+            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
+        )
+        lo, hi = self._rows(q)[0]
+        return None if lo is None else (lo, hi)
+
+    def bucket_digests(
+        self, shape: TableShape, base: int, width: int, buckets: int
+    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
+        # Every row falls in a group (one outside the buckets makes a group of its own).
+        q = sql.SQL(
+            "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
+            "FROM {t} GROUP BY 1"
+        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
+        rows = self._rows(q, (base, width, base, RESIDUE))
+        out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
+        return sum(v[0] for v in out.values()), out
+
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
+        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
+        q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
+            self._t(shape.name)
+        )  # type: ignore[arg-type]
+        n, *sums = self._rows(q)[0]
+        return int(n), tuple(int(v or 0) for v in sums)
+
+    def count_fresh_keys(self, table: str) -> None:
+        """From now on, keep the key fingerprint of the rows the upserts into ``table`` insert
+        (one integer key column): :meth:`fresh_keys` returns it."""
+        self._fresh[table] = no_fingerprint()
+
+    def fresh_keys(self, table: str) -> Fingerprint | None:
+        """The key fingerprint of the rows inserted since :meth:`count_fresh_keys` (and stop
+        keeping it); None when it was not kept, or a write deleted rows meanwhile."""
+        return self._fresh.pop(table, None)
+
+    def key_fingerprint_before(
+        self, shape: TableShape, taken: threading.Event
+    ) -> Fingerprint | None:
+        """:meth:`key_fingerprint` in a snapshot of its own: ``taken`` is set once the snapshot
+        is taken (what other connections commit after it is not counted)."""
+        try:
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            self._rows("SELECT 1")  # the snapshot is taken by the first statement
+        except psycopg.Error as exc:
+            raise pg_error(self.label, exc) from None
+        finally:
+            taken.set()
+        try:
+            return self.key_fingerprint(shape)
+        finally:
+            self.conn.execute("COMMIT")
+
+    def _fresh_tally(self, shape: TableShape) -> tuple[list[sql.Composable], list[sql.Composable]]:
+        """The upsert's extra RETURNING and aggregates for :meth:`count_fresh_keys`."""
+        if self._fresh.get(shape.name) is None:
+            return [], []
+        k = sql.SQL("up.malnu_key::int8").as_string(self.conn)
+        returning: list[sql.Composable] = [
+            sql.SQL("d.{} AS malnu_key").format(sql.Identifier(shape.key[0]))
+        ]
+        tally: list[sql.Composable] = [
+            sql.SQL("coalesce(sum(" + t.replace("%", "%%") + ") FILTER (WHERE fresh), 0)")  # type: ignore[arg-type]
+            for t in fingerprint_terms(k)
+        ]
+        return returning, tally
+
+    def _add_fresh(self, shape: TableShape, row: Sequence[Any]) -> None:
+        """Add the upsert's result row (inserted, updated, then the tally) to the count."""
+        fresh = self._fresh.get(shape.name)
+        if fresh is not None:
+            mine = (int(row[0]), tuple(int(v) for v in row[2:]))
+            self._fresh[shape.name] = add_fingerprints(fresh, mine)
