@@ -552,8 +552,9 @@ class ScratchSchema(ABC):
         """Drop the cached answers DDL ``sql`` may change."""
         if (created := _INDEX_OR_VIEW_OR_TRIGGER.match(sql)) is not None:
             if created["index"]:
-                for name in _names(sql):  # its table's unique keys (any name it mentions)
-                    self._cache.get(name, {}).pop("keys", None)
+                if created["index"][:1].upper() == "U":  # (any other index is no unique key)
+                    for name in _names(sql):  # its table's unique keys (any name it mentions)
+                        self._cache.get(name, {}).pop("keys", None)
             elif created["kind"].upper() == "VIEW":
                 self._cache.pop(_unquote(created["name"]).lower(), None)
         elif _NAMED_DDL.match(sql) and self._cache:

@@ -47,34 +47,16 @@ def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
 
 
 def index_keys(conn: sqlite3.Connection, name: str, keys: list[list[str]]) -> list[list[str]]:
-    """``keys`` (the primary key) and every full (non-partial, column-only) unique index
-    (``PRAGMA index_list`` and each index's ``index_info``, in one query)."""
-    cols: list[str | None] = []
-    current = None
-    for seq, seqno, column in conn.execute(_INDEX_KEYS, (name,)).fetchall():
-        if seq != current:
-            _add_key(keys, cols)
-            current, cols = seq, []
-        if seqno is not None:
-            cols.append(column)
-    _add_key(keys, cols)
+    """``keys`` (the primary key) and every full (non-partial, column-only) unique index."""
+    for row in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
+        index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
+        if not unique or partial or origin == "pk":
+            continue
+        info = conn.execute(f"PRAGMA index_info({_q(index)})").fetchall()
+        cols = [str(r[2]) for r in info]
+        if cols and all(r[2] is not None for r in info) and cols not in keys:
+            keys.append(cols)
     return keys
-
-
-# The unique, non-partial indexes of a table other than its primary key (PRAGMA index_list's
-# order) and their columns (index_info's order; no row for an index without any).
-_INDEX_KEYS = (
-    "SELECT il.seq, ii.seqno, ii.name FROM pragma_index_list(?) AS il "
-    "LEFT JOIN pragma_index_info(il.name) AS ii "
-    "WHERE il.\"unique\" AND NOT il.partial AND il.origin <> 'pk' ORDER BY il.seq, ii.seqno"
-)
-
-
-def _add_key(keys: list[list[str]], cols: list[str | None]) -> None:
-    if cols and all(c is not None for c in cols):
-        key = [str(c) for c in cols]
-        if key not in keys:
-            keys.append(key)
 
 
 def without_rowid(create: str) -> bool:
