@@ -172,7 +172,7 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     ordered: list[exp.Expr] = []  # EQ, NEQ, GT, GTE, LT, LTE, Between (rewrite_text_datetimes)
     idents: list[exp.Expr] = []
     holders: list[exp.Expr] = []
-    for node in tree.walk():
+    for node in tree.bfs():  # (= tree.walk(), one generator less)
         found = _KINDS.get(type(node))
         if found is None:
             found = _KINDS[type(node)] = _kind(node)
@@ -293,8 +293,10 @@ def translate_statement(
 
     A statement that needs an object whose CREATE was withheld is withheld too, naming it
     (instead of failing on PostgreSQL later)."""
-    # (Only a statement whose first word is CREATE or ALTER can create or rename.)
-    created = _created(st.text) if st.first_words.startswith(("CREATE", "ALTER")) else None
+    # (Only a statement whose first word is CREATE or ALTER can create or rename; the name
+    # matters only while something is withheld, or when this statement is.)
+    creates = st.first_words.startswith(("CREATE", "ALTER"))
+    created = _created(st.text) if creates and state.withheld else None
     root: tuple[str, int] | None = None
     if state.withheld:
         needs = _mentioned(st.text) & set(state.withheld)
@@ -303,6 +305,8 @@ def translate_statement(
             name = sorted(needs)[0]
             root = state.withheld[name]
     result = _translate_one(st, file, state, track=track, root=root)
+    if creates and created is None and result.withheld:
+        created = _created(st.text)
     if created is not None:
         if result.withheld:
             state.withheld[created] = root or (file, st.line)
@@ -437,7 +441,11 @@ def _translate_one(
         renamed = _RENAME.match(text) if verb == "ALTER" else None
         if renamed:
             rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
-        now_exists = _created(text) if verb in ("CREATE", "ALTER") else None
+        now_exists = (
+            _created(text)
+            if verb in ("CREATE", "ALTER") and (state.pending_keys or state.pending_views)
+            else None
+        )
         if now_exists is not None and (
             now_exists in state.pending_keys or now_exists in state.pending_views
         ):
