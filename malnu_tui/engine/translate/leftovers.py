@@ -45,16 +45,11 @@ _LEFTOVER_WORDS = (
 )
 
 
-_ANY_WORD = re.compile("|".join(word for _, word in _LEFTOVER_WORDS), re.IGNORECASE)
-
-
 def leftover_syntax(out: str) -> str | None:
     """The first SQLite-only construct ``_LEFTOVERS`` finds in ``out`` (as findings name it),
     or None. On ASCII text (where IGNORECASE is plain ASCII case) only the alternatives whose
     keyword occurs are tried: none for most statements, one alone (much cheaper) for most."""
     if out.isascii():
-        if _ANY_WORD.search(out) is None:
-            return None  # (no keyword of any alternative: the commonest case)
         upper = out.upper()
         present = [name for name, word in _LEFTOVER_WORDS if word in upper]
         if not present:
