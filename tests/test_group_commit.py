@@ -165,6 +165,44 @@ def test_deferred_foreign_key_failing_at_commit_names_the_migration(
     assert rows(db, "SELECT count(*) FROM malnu_lock") == [(0,)]
 
 
+def test_disk_full_inside_a_group_falls_back_and_keeps_the_earlier_ones(
+    tmp_path: Path, mdirs: MigrationDirs, one_group: None
+) -> None:
+    """A full database (SQLite's max_page_count: the same SQLITE_FULL a full disk gives) rolls
+    the whole group back; the engine runs the earlier migrations again one per transaction,
+    then records the failure of the one that did not fit."""
+    names = add_tables(mdirs, 2)
+    big = mdirs.add(
+        "20250101_000003",
+        "big",
+        "CREATE TABLE t3 (b BLOB);\nINSERT INTO t3 VALUES (zeroblob(400000));",
+        "DROP TABLE t3;",
+    )
+    add_tables(mdirs, 1, start=4)
+    backend = SQLiteBackend(tmp_path / "g.db")
+    backend.ensure_schema()
+    pages = int(backend.conn.execute("PRAGMA page_count").fetchone()[0])
+    backend.conn.execute(f"PRAGMA max_page_count = {pages + 40}")
+    events: list[Progress] = []
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(MigrationFailed) as info:
+        apply_plan(backend, mset, plan_up(backend, mset), progress=events.append)
+    assert info.value.failure.filename == big.name
+    assert "full" in info.value.failure.error
+    assert [f for f, _ in info.value.done] == names
+    assert not backend.conn.in_transaction and backend.read_lock() is None
+    backend.close()
+    db = tmp_path / "g.db"
+    assert tracking(db) == {
+        names[0]: (1, None),
+        names[1]: (1, None),
+        big.name: (0, f"line 2: {info.value.failure.error}"),
+    }
+    assert tables(db) == {"t1", "t2"}
+    done = [e.filename for e in events if e.event == "done"]
+    assert done == names  # each reported once, after the COMMIT that holds it
+
+
 def test_migrations_that_must_run_alone_keep_their_behaviour(
     tmp_path: Path, mdirs: MigrationDirs, one_group: None
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync import SyncProgress, SyncRequest, SyncSession, read_states, run_sync
-from malnu_tui.engine.sync.fastcopy import FastCopy
+from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
 from tests.sync_support import Db
 
@@ -137,3 +137,11 @@ def test_a_row_outside_the_blocks_its_range_was_checked_in_is_found_and_repaired
     report = sync(src, dst, stray, chunk_rows=100)
     assert (report.verified, report.deleted, report.dest_count) == (True, 1, 499)
     assert dst.run("SELECT count(*) FROM users WHERE id = 50") == [(0,)] and has_key(dst)
+
+
+def test_the_watermark_of_a_page_is_its_greatest_text_value() -> None:
+    rows = [(1, "2025-11-24 08:00:00"), (2, None), (3, 1764000000), (4, "2025-11-24 09:00:00")]
+    assert greatest_text(rows, 1) == "2025-11-24 09:00:00"  # NULLs and numbers left out
+    assert greatest_text(rows[:2], 1) == "2025-11-24 08:00:00"
+    assert greatest_text([(1, None), (2, 5)], 1) is None
+    assert greatest_text([(1, "b"), (2, "a")], 1) == "b"

@@ -24,11 +24,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
-import sqlite3
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from operator import itemgetter
 from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
@@ -41,7 +40,23 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync.side_postgres import PostgresSide
     from malnu_tui.engine.sync.side_sqlite import SqliteSide
 
-__all__ = ["FastCopy"]
+__all__ = ["FastCopy", "greatest_text"]
+
+_TIMESTAMPS = ("ts", "tstz")
+
+
+def greatest_text(rows: Sequence[Row], i: int) -> str | None:
+    """The greatest text value of column ``i`` (numbers, blobs and NULLs left out), as SQLite's
+    ``max()`` over its text values would say: a timestamp column's latest time when every
+    value has the normal form's one layout (``YYYY-MM-DD HH:MM:SS``); with other layouts never
+    a later time than the latest (it is one of the values), so a watermark from it at worst has
+    the next incremental sync read a few rows again."""
+    values = list(map(itemgetter(i), rows))
+    try:
+        top = max(values, default=None)
+    except TypeError:  # NULLs or other types among them
+        return max((v for v in values if type(v) is str), default=None)
+    return top if type(top) is str else None
 
 
 def _proved(theirs: Future[tuple[int, str | None]], mine: tuple[int, str]) -> bool:
@@ -126,15 +141,18 @@ class FastCopy:
         *,
         cursor: str | None = None,
         since: str | None = None,
-    ) -> Generator[tuple[list[Row], bytes | None, str], None, None]:
+        newest: str | None = None,
+    ) -> Generator[tuple[list[Row], bytes, str, str | None], None, None]:
         """The pages after ``after`` (with ``cursor``: only rows changed since ``since``), each
         with its COPY text and the text's md5, read and formatted one page ahead in a thread
         (on the source's connection, which nothing else uses meanwhile): SQLite steps and
         psycopg formats while PostgreSQL takes in the previous chunk. At most two pages wait
-        (memory stays flat)."""
-        ready: queue.Queue[tuple[list[Row], bytes | None, str] | BaseException | None]
+        (memory stays flat). With ``newest`` (a column of timestamps), each page also comes
+        with its greatest text value there (:func:`greatest_text`), else None."""
+        ready: queue.Queue[tuple[list[Row], bytes, str, str | None] | BaseException | None]
         ready = queue.Queue(2)
         stop = threading.Event()
+        top = self.shape.names.index(newest) if newest and self.tells(newest) else None
 
         def produce() -> None:
             try:
@@ -147,7 +165,8 @@ class FastCopy:
                     select=self.select,
                 ):
                     data = self.dst.copy_bytes(page)
-                    ready.put((page, data, hashlib.md5(data).hexdigest()))
+                    latest = None if top is None else greatest_text(page, top)
+                    ready.put((page, data, hashlib.md5(data).hexdigest(), latest))
                     if stop.is_set():
                         return
                 ready.put(None)
@@ -168,33 +187,11 @@ class FastCopy:
                     ready.get(timeout=0.05)
             reader.join()
 
-    def newest(self, cursor: str) -> Future[str | None] | None:
-        """The newest value of the ``cursor`` column (a timestamp), found by SQLite on a
-        connection of its own beside the copy, so that the copy does not look at every row's
-        value for its watermark: None when it cannot be told that way."""
-        col = self.shape.column(cursor)
-        if col is None or col.kind not in ("ts", "tstz"):
-            return None
-        return self._pool.submit(self._newest, cursor)
-
-    def _newest(self, cursor: str) -> str | None:
-        """The greatest text value: the latest time when every value has the normal form's
-        one layout (``YYYY-MM-DD HH:MM:SS``); with other layouts, never a later time than the
-        latest (it is one of the values), so a watermark from it at worst has the next
-        incremental sync read a few rows again. One ``max()`` (checking every value's layout
-        too cost SQLite twice the time)."""
-        from malnu_tui.engine.sync.side_sqlite import q
-
-        x = q(cursor)
-        uri = Path(self.src.backend.path).resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True)
-        try:
-            (top,) = conn.execute(
-                f"SELECT max({x}) FROM {q(self.shape.name)} WHERE typeof({x}) = 'text'"
-            ).fetchone()
-        finally:
-            conn.close()
-        return None if top is None else str(top)
+    def tells(self, column: str | None) -> bool:
+        """True when :meth:`pages` tells each page's greatest value of ``column`` (a column of
+        timestamps: see :func:`greatest_text`)."""
+        col = self.shape.column(column) if column else None
+        return col is not None and col.kind in _TIMESTAMPS
 
     def committed(
         self, bounds: Bounds, rows: int, digest: str, blocks: tuple[int, int] | None = None
@@ -257,7 +254,7 @@ class FastCopy:
             lo: Key | None = None
             kidx = self.shape.key_index
             with contextlib.closing(self.pages(None, page_rows)) as pages:
-                for page, _data, digest in pages:
+                for page, _data, digest, _top in pages:
                     hi = tuple(page[-1][i] for i in kidx)
                     self.committed((lo, hi), len(page), digest)
                     lo = hi

@@ -185,30 +185,34 @@ def _copy(
     # Row by row: read, hash and write in turn (a reading thread beside psycopg's many short
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
-    pages: Generator[tuple[list[Row], bytes | None, str], None, None] = (
-        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
+    # The fast path tells each page's greatest watermark value as it reads it (a timestamp
+    # column; else the pages' values are looked at here).
+    newest = plan.cursor if fast is not None and full else None
+    pages: Generator[tuple[list[Row], bytes | None, str, str | None], None, None] = (
+        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since, newest=newest)
         if fast is not None
         else (
-            (page, None, "")
+            (page, None, "", None)
             for page in s.src.pages(
                 shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since
             )
         )
     )
+    told = fast is not None and fast.tells(newest)
     digest_of = page_digest(shape)
     first_block = 0  # a chunk's rows lie from the last block of the one before (key pending)
-    # The fast path learns a full copy's watermark from SQLite beside the copy (see newest());
-    # the pages are looked at only until it is known, or all of them when it cannot be.
-    newest = fast.newest(plan.cursor) if fast is not None and full and plan.cursor else None
     # closing(): a stopped copy stops the fast path's reading thread before anything else
     # uses the source's connection.
     with contextlib.closing(pages):
-        for page, data, md5 in pages:
+        for page, data, md5, top in pages:
             digest = digest_of(page) if full and fast is None else None
             hi = _key_of(page[-1], kidx)
-            if newest is None or not newest.done() or newest.exception() is not None:
-                watermark = _watermark(shape, plan.cursor, page, watermark)
-                state = replace(state, watermark=watermark)
+            watermark = (
+                _newer(shape, plan.cursor, top, watermark)
+                if told
+                else _watermark(shape, plan.cursor, page, watermark)
+            )
+            state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
             if written is not None and written.before_write is not None:
                 written.before_write()
@@ -231,9 +235,6 @@ def _copy(
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
-    if newest is not None and newest.exception() is None:
-        watermark = _newer(shape, plan.cursor, newest.result(), watermark)
-        state = replace(state, watermark=watermark)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
