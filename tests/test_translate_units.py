@@ -203,3 +203,58 @@ def test_views_whose_create_waits_keep_sqlite_verdicts_and_answers() -> None:
         "2 values were supplied); keys and types it implies are unknown to later statements"
     ]
     state.close()
+
+
+def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
+    """ALTER TABLE … ADD COLUMN answered without running it in the scratch schema (a plain
+    column judged by EXPLAIN, others in a side database): the verdicts, error texts and
+    columns are SQLite's own, and so is the table once it reaches the scratch schema."""
+    import sqlite3
+
+    from malnu_tui.engine.translate import SchemaState, translate_script
+
+    statements = [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT UNIQUE)",
+        "CREATE TABLE st (a INTEGER) STRICT",
+        "CREATE INDEX t_a ON t (a)",
+        "ALTER TABLE t ADD COLUMN b text",  # a standard type: reported upper-cased
+        "ALTER TABLE t ADD c varchar",  # any other: as written
+        "ALTER TABLE t ADD COLUMN d NULL",  # a constraint, no type
+        "ALTER TABLE t ADD COLUMN B INTEGER",  # duplicate (any case)
+        "ALTER TABLE t ADD COLUMN e BOOLEAN DEFAULT 1",
+        "ALTER TABLE st ADD COLUMN b BOGUS",  # STRICT: refused when SQLite runs it
+        "ALTER TABLE st ADD COLUMN c TEXT",
+    ]
+    real = sqlite3.connect(":memory:")
+    state = SchemaState()
+    for i, statement in enumerate(statements):
+        try:
+            real.execute(statement)
+            verdict = None
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        ft = translate_script(statement + ";\n", f"{i}.sql", state)
+        notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
+        if verdict is None:
+            assert notes == [], statement
+        else:
+            assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+        table = statement.split()[2]  # (each ALTER's answers, before the next one)
+        rows = real.execute(f"PRAGMA table_xinfo({table})").fetchall()
+        expected = [(r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+        got = [(c.name, c.declared, c.notnull, c.default, c.pk) for c in state.columns(table)]
+        assert got == expected, statement
+    assert state.unique_keys("t") == [["id"], ["a"]]
+    clone = state.clone()  # (every table altered aside is now in the scratch schema)
+    try:
+        for table in ("t", "st"):
+            ours = clone.conn.execute(f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+            theirs = real.execute(f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+            assert ours.fetchall() == theirs.fetchall()
+        assert clone.conn.execute("PRAGMA index_list(t)").fetchall() == (
+            real.execute("PRAGMA index_list(t)").fetchall()
+        )
+    finally:
+        clone.close()
+        state.close()
+        real.close()

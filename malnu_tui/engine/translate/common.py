@@ -201,7 +201,9 @@ class Context:
         self.extra: list[str] = []  # statements to run after this one
         self.sqlite_accepted = False  # the scratch SQLite schema ran the statement
         self.tagged = False  # a date/time value was translated (may need SQLite's text form)
-        self.replaced = False  # rewrite_functions replaced a node of the tree
+        self.replaced = False  # rewrite_functions replaced a node of the tree (not opaquely)
+        self.opaque = False  # … by a value holding nothing a later pass looks at
+        self.tables: list[str] = []  # the tables the statement names
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))

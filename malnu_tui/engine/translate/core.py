@@ -164,11 +164,12 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
     bools: set[str] = set()
     # One walk for the tables referenced (referenced_tables), the function nodes, and what the
-    # later passes look at (valid for them while rewrite_functions replaces nothing: the
-    # boolean rewrite only swaps literals).
+    # later passes look at (valid for them while rewrite_functions replaces nothing but by
+    # opaque values, see Context.replaced: the boolean rewrite only swaps literals).
     tables: list[str] = []
     calls: list[exp.Expr] = []
-    comparisons: list[exp.Expr] = []
+    comparisons: list[exp.Expr] = []  # EQ, NEQ, In (rewrite_booleans)
+    ordered: list[exp.Expr] = []  # EQ, NEQ, GT, GTE, LT, LTE, Between (rewrite_text_datetimes)
     idents: list[exp.Expr] = []
     holders: list[exp.Expr] = []
     for node in tree.walk():
@@ -184,10 +185,22 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             calls.append(node)
         elif found == _COMPARISON:
             comparisons.append(node)
+            ordered.append(node)
+        elif found == _IN:
+            comparisons.append(node)
+        elif found == _ORDER:
+            ordered.append(node)
         elif found == _HOLDER:
             holders.append(node)
+    ctx.tables = tables
     tree = rewrite_functions(tree, ctx, calls)
     walked = not ctx.replaced
+    if walked and ctx.opaque:
+        # Replaced by opaque values only: what the replaced nodes held is out of the tree.
+        # (Identifiers and index holders there are harmless to rewrite: nothing generates
+        # them.)
+        comparisons = [n for n in comparisons if n.root() is tree]
+        ordered = [n for n in ordered if n.root() is tree]
     compared: list[exp.Expr] | None = comparisons if walked else None
     # Compared with nothing, a view whose CREATE waits (SchemaState.booleans_later) is not
     # asked about now.
@@ -201,10 +214,11 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             bools |= ctx.state.boolean_columns(t)
     rewrite_booleans(tree, bools, compared)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
-        walked = False
-        rewrite_text_datetimes(tree, text_columns(tables, ctx.state))
-        if isinstance(tree, exp.Insert):
-            insert_text_datetimes(tree, ctx.state)
+        text_cols = text_columns(tables, ctx.state)
+        if rewrite_text_datetimes(tree, text_cols, ordered if walked else None):
+            walked = False
+        if isinstance(tree, exp.Insert) and insert_text_datetimes(tree, ctx.state):
+            walked = False
     normalise_identifiers(tree, idents if walked else None)
     if isinstance(tree, exp.Create | exp.Insert):
         plain_index_order(tree, holders if walked else None)
@@ -227,7 +241,7 @@ def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
 
 
 # What the first walk of _generate collects, by node class (decided once per class).
-_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _HOLDER = range(6)
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER = range(8)
 _KINDS: dict[type, int] = {}
 
 
@@ -238,8 +252,12 @@ def _kind(node: exp.Expr) -> int:
         return _TABLE
     if isinstance(node, FUNCTION_NODES):
         return _CALL
-    if isinstance(node, exp.EQ | exp.NEQ | exp.In):
+    if isinstance(node, exp.EQ | exp.NEQ):
         return _COMPARISON
+    if isinstance(node, exp.In):
+        return _IN
+    if isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
+        return _ORDER
     if isinstance(node, exp.IndexParameters | exp.OnConflict):
         return _HOLDER
     return _OTHER
@@ -457,6 +475,11 @@ def _recreate_views(table: str, ctx: Context) -> list[str]:
     return out
 
 
+# Trigger expressions that read no table (e.g. the touch idiom's CURRENT_TIMESTAMP): nothing
+# of the schema goes into their translation, so it is kept by text.
+_TABLELESS: dict[str, tuple[str, tuple[Finding, ...]]] = {}
+
+
 def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     parts = parse_trigger(st.text)
     if parts is None:
@@ -478,9 +501,18 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
         return out
 
     def expr(sql: str) -> str:
+        known = _TABLELESS.get(sql)
+        if known is not None:  # (the same text, the same translation and findings)
+            out, found = known
+            ctx.findings.extend(dataclasses.replace(f, file=ctx.file, line=ctx.line) for f in found)
+            return out
         inner = Context(ctx.file, ctx.line, ctx.state)
         out = _generate("SELECT " + sql, inner, expression_only=True)
         ctx.findings.extend(inner.findings)
+        if not inner.tables:
+            if len(_TABLELESS) >= 1024:
+                _TABLELESS.clear()
+            _TABLELESS[sql] = (out, tuple(inner.findings))
         return out
 
     statements, notes = trigger_sql(parts, one, expr)

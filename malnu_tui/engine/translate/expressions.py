@@ -90,19 +90,21 @@ def rewrite_functions(
             name = str(node.this).upper()
             args = list(node.expressions)
             if name in DATE_FUNCS:
-                first = _arg_sql(args[0]) if args else "now()"
-                lits = [lit(a) for a in args]
-                out = pg_value(node, date_function_sql(name, lits, first))
-                return tag(ctx, out, name, *timestamp_sql(name, lits, first))
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 0)
+                value, timestamp = _date_sql(name, lits, first)
+                return tag(ctx, pg_value(node, value), name, *timestamp)
             if name == "STRFTIME" and args:
-                first = _arg_sql(args[1]) if len(args) > 1 else "now()"
-                return pg_value(node, strftime_sql(lit(args[0]), [lit(a) for a in args[1:]], first))
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 1)
+                return pg_value(node, _strftime_sql(lits[0], lits[1:], first))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
                 first = _arg_sql(args[0])
-                lits = [lit(a) for a in args]
-                return pg_value(node, epoch_sql(timestamp_sql("datetime", lits, first)[0]))
+                return pg_value(
+                    node, epoch_sql(timestamp_sql("datetime", [lit(a) for a in args], first)[0])
+                )
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -115,9 +117,8 @@ def rewrite_functions(
         if isinstance(node, exp.Date):
             args = [node.this, *node.expressions]
             first = _arg_sql(args[0])
-            lits = [lit(a) for a in args]
-            out = pg_value(node, date_function_sql("date", lits, first))
-            return tag(ctx, out, "DATE", *timestamp_sql("date", lits, first))
+            value, timestamp = _date_sql("date", tuple(lit(a) for a in args), first)
+            return tag(ctx, pg_value(node, value), "DATE", *timestamp)
         if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
             # SQLite's current time is UTC whatever the session's time zone.
             kind = {exp.CurrentTimestamp: "DATETIME", exp.CurrentDate: "DATE"}.get(
@@ -157,8 +158,10 @@ def rewrite_functions(
         if isinstance(node, exp.CurrentVersion):
             raise Untranslatable("sqlite_version()", "no meaning on PostgreSQL", "")
         if isinstance(node, exp.Like):
-            # SQLite's LIKE ignores ASCII case; PostgreSQL's does not.
-            return exp.ILike(**node.args)
+            # SQLite's LIKE ignores ASCII case; PostgreSQL's does not. (The same children.)
+            ilike = exp.ILike(**node.args)
+            ilike.meta[_WALK_KEPT] = True
+            return ilike
         if isinstance(node, exp.Greatest | exp.Least):
             ctx.note(
                 "max(a, b) / min(a, b)",
@@ -179,7 +182,10 @@ def rewrite_functions(
             continue
         new = fix(node)
         if new is not node:
-            ctx.replaced = True
+            if isinstance(new, exp.Var) or new.meta.get(_WALK_KEPT):
+                ctx.opaque = True
+            else:
+                ctx.replaced = True
             replaced.add(id(node))
             if node is tree:
                 tree = new
@@ -237,6 +243,28 @@ def _value_sql(text: str) -> str | None:
     return pg_sql(value, copy=False)
 
 
+def _first_sql(args: list[exp.Expr], lits: tuple[str | None, ...], i: int) -> str:
+    """The PostgreSQL of the time value ``args[i]`` of a date/time function ("now()" when
+    there is none; unused, so not generated, when it is the string 'now')."""
+    if i >= len(args):
+        return "now()"
+    value = lits[i]
+    if value is not None and value.lower() == "now":
+        return ""  # (the function's SQL is based on the current time, not on this text)
+    return _arg_sql(args[i])
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_sql(name: str, lits: tuple[str | None, ...], first: str) -> tuple[str, tuple[str, bool]]:
+    """``date_function_sql`` and ``timestamp_sql`` of a call (the same for the same call)."""
+    return date_function_sql(name, list(lits), first), timestamp_sql(name, list(lits), first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _strftime_sql(fmt: str | None, lits: tuple[str | None, ...], first: str) -> str:
+    return strftime_sql(fmt, list(lits), first)
+
+
 def _arg_sql(node: exp.Expr) -> str:
     """A function argument's PostgreSQL (generating a column or a literal changes nothing: no
     copy for those)."""
@@ -246,7 +274,15 @@ def _arg_sql(node: exp.Expr) -> str:
 def _now_utc() -> exp.Expr:
     """``(now() AT TIME ZONE 'UTC')``, built directly (the commonest rewrite)."""
     at = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
-    return exp.Paren(this=at)
+    paren = exp.Paren(this=at)
+    paren.meta[_WALK_KEPT] = True
+    return paren
+
+
+# meta flag: a replacement after which the first walk's lists stay valid: it holds nothing a
+# later pass reads or changes (no identifier, table, comparison, index holder), or the very
+# nodes the replaced one held.
+_WALK_KEPT = "malnu_walk_kept"
 
 
 FUNCTION_NODES = (
@@ -320,9 +356,15 @@ def as_sqlite_text(node: exp.Expr) -> exp.Expr:
     return pg_expr(f"TO_CHAR({timestamp}, '{_TEXT_FORMATS[kind]}')")
 
 
-def rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
+def rewrite_text_datetimes(
+    tree: exp.Expr, text_cols: set[str], nodes: list[exp.Expr] | None = None
+) -> bool:
+    """A date/time value compared with a TEXT column in SQLite's text form; True when one
+    was replaced. (``nodes``: the tree's comparisons and BETWEENs in walk order, when the
+    caller has them.)"""
     if not text_cols:
-        return
+        return False
+    done = False
 
     def is_text(node: exp.Expr) -> bool:
         return isinstance(node, exp.Column) and node.name.lower() in text_cols
@@ -330,20 +372,26 @@ def rewrite_text_datetimes(tree: exp.Expr, text_cols: set[str]) -> None:
     def tagged(node: exp.Expr | None) -> bool:
         return node is not None and DT_TAG in (node.meta or {})
 
-    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
-    for node in list(tree.find_all(*comparisons, exp.Between)):
+    if nodes is None:
+        comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+        nodes = list(tree.find_all(*comparisons, exp.Between))
+    for node in nodes:
         if isinstance(node, exp.Between):
             if is_text(node.this):
                 for key in ("low", "high"):
                     side = node.args.get(key)
                     if side is not None and tagged(side):
                         side.replace(as_sqlite_text(side))
+                        done = True
             continue
         left, right = node.this, node.expression
         if is_text(left) and tagged(right):
             right.replace(as_sqlite_text(right))
+            done = True
         elif is_text(right) and tagged(left):
             left.replace(as_sqlite_text(left))
+            done = True
+    return done
 
 
 def text_columns(tables: list[str], state: SchemaState) -> set[str]:

@@ -9,12 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from malnu_tui.engine.translate.scratch import (
-    ColumnInfo,
-    ScratchSchema,
-    index_keys,
-    table_columns,
-)
+from malnu_tui.engine.translate.scratch import ScratchSchema
+from malnu_tui.engine.translate.tableinfo import ColumnInfo, index_keys, table_columns
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 

@@ -14,22 +14,17 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
+from malnu_tui.engine.translate.tableinfo import (
+    ColumnInfo,
+    plain_added_column,
+    side_alter,
+    table_columns,
+    without_rowid,
+)
+
 __all__ = ["SQLITE_NAME", "ColumnInfo", "ScratchSchema"]
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    """One column as SQLite reports it (``PRAGMA table_xinfo``)."""
-
-    name: str
-    declared: str
-    notnull: bool
-    default: str | None
-    pk: int  # position in the primary key, 0 when not part of it
-    hidden: int = 0  # 2/3: generated column
 
 
 _NAMED_DDL = re.compile(
@@ -79,6 +74,8 @@ _CREATE_OBJECT = re.compile(
 # single-quoted name where a name is expected) holds each of them as a whole run.
 _RUN = re.compile(r"[\w$]+")
 
+# The cached answers a plain ADD COLUMN (_PLAIN_ADD) leaves as they were.
+_ADD_KEEPS = frozenset({"name", "keys", "rowid_alias"})
 # The cached answers read from a table itself (the others come from these, or from names).
 _READ_TABLE = frozenset({"columns", "without_rowid"})
 Row = tuple[int, str, str, str]  # sqlite_master's rowid, type, name, tbl_name
@@ -104,34 +101,6 @@ def _unquote(name: str) -> str:
         inner = name[1:-1]
         return inner.replace('""', '"') if name[0] == '"' else inner
     return name
-
-
-def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
-    """``PRAGMA table_xinfo`` of the table or view ``name`` as created (empty on error)."""
-    try:
-        rows = conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
-    except sqlite3.Error:  # a view over a table that is gone
-        return []
-    return [
-        ColumnInfo(str(r[1]), str(r[2] or ""), bool(r[3]), r[4], int(r[5]), int(r[6])) for r in rows
-    ]
-
-
-def index_keys(conn: sqlite3.Connection, name: str, keys: list[list[str]]) -> list[list[str]]:
-    """``keys`` (the primary key) and every full (non-partial, column-only) unique index."""
-    for row in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
-        index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
-        if not unique or partial or origin == "pk":
-            continue
-        info = conn.execute(f"PRAGMA index_info({_q(index)})").fetchall()
-        cols = [str(r[2]) for r in info]
-        if cols and all(r[2] is not None for r in info) and cols not in keys:
-            keys.append(cols)
-    return keys
-
-
-def _without_rowid(create: str) -> bool:
-    return "WITHOUT ROWID" in " ".join(create.upper().split())
 
 
 class ScratchSchema(ABC):
@@ -165,8 +134,9 @@ class ScratchSchema(ABC):
         self._trigger_runs: set[str] = set()
         self._trigger_sql_runs: set[str] = set()
         # Tables altered in the side database only (see _add_column): folded name → (name,
-        # its CREATE TABLE after the ALTER, the ALTER); and the word runs of their names.
-        self._altered: dict[str, tuple[str, str, str]] = {}
+        # its CREATE TABLE after the ALTER or None when not asked yet, the ALTER, its CREATE
+        # TABLE before); and the word runs of their names.
+        self._altered: dict[str, tuple[str, str | None, str, str]] = {}
         self._altered_runs: set[str] = set()
 
     def close(self) -> None:
@@ -210,13 +180,14 @@ class ScratchSchema(ABC):
         if self._views and self._needs_views(sql, added):
             self._run_views()
         self._just_deferred = None
+        kept = self._cache.get(_unquote(added["name"]).lower()) if added is not None else None
         self._forget(sql)
         if view is not None:
             return self._defer_view(sql, _unquote(view["name"]))
         if (trigger := _MAIN_TRIGGER.match(sql) or _PLAIN_INDEX.match(sql)) is not None:
             return self._defer_trigger(sql, _unquote(trigger["name"]))
         if added is not None:
-            done, error = self._add_column(sql, _unquote(added["name"]))
+            done, error = self._add_column(sql, _unquote(added["name"]), kept)
             if done:
                 return error
             self.settle()  # the ALTER itself runs in the scratch schema
@@ -395,8 +366,12 @@ class ScratchSchema(ABC):
             self._run_triggers()  # (a table's triggers are created again with it)
         altered = self._altered
         self._altered, self._altered_runs = {}, set()
-        for name, create, alter in altered.values():
-            if not self._replace_table(name, create):
+        for name, create, alter, before in altered.values():
+            if create is None:
+                if self._side is None:
+                    self._side = sqlite3.connect(":memory:", isolation_level=None)
+                create = side_alter(self._side, name, before, alter, columns=False)[0]
+            if create is None or not self._replace_table(name, create):
                 try:  # (not expected) the ALTER itself, as SQLite accepted it
                     self.conn.execute(alter)
                 except sqlite3.Error:
@@ -440,7 +415,9 @@ class ScratchSchema(ABC):
         return None
 
     # -- ALTER TABLE … ADD COLUMN --------------------------------------------------------------
-    def _add_column(self, sql: str, table: str) -> tuple[bool, str | None]:
+    def _add_column(
+        self, sql: str, table: str, kept: dict[str, Any] | None = None
+    ) -> tuple[bool, str | None]:
         """``ALTER TABLE … ADD COLUMN`` without SQLite's reload of the whole schema (which
         makes a long set's ALTERs cost the square of its size). SQLite runs the ALTER on the
         table alone in a side database: its verdict and error text, the table's new SQL and
@@ -469,34 +446,39 @@ class ScratchSchema(ABC):
                 return False, None
         except sqlite3.Error:
             return False, None
+        folded = name.translate(_FOLD)
+        added = plain_added_column(sql, create)
+        if added is not None:
+            # SQLite's verdict from preparing the ALTER (the table is empty and not STRICT:
+            # nothing it checks when it runs can fail); the table's columns are its columns and
+            # the new one. Its new CREATE TABLE text is asked of the side database when the
+            # table must reach the scratch schema (_run_altered).
+            error = self._explain(sql)
+            if error is not None:
+                return True, error
+            answers = self._cache.setdefault(name.lower(), {})
+            if kept and table.lower() == name.lower():
+                # What a column without constraints changes not: the table's name, its
+                # unique keys, its rowid alias (``kept``: the answers before the ALTER).
+                answers.update((k, v) for k, v in kept.items() if k in _ADD_KEEPS)
+            answers["columns"] = [*table_columns(conn, name), added]
+            answers["without_rowid"] = without_rowid(create)
+            self._altered[folded] = (name, None, sql, create)
+            self._altered_runs.update(_RUN.findall(folded) or [""])
+            return True, None
         if self._side is None:
             self._side = sqlite3.connect(":memory:", isolation_level=None)
-        side = self._side
-        side.execute("BEGIN")  # (rolled back: cheaper than dropping the table)
-        try:
-            try:
-                side.execute(create)
-            except sqlite3.Error:
-                return False, None
-            try:
-                side.execute(sql)
-            except sqlite3.Error as exc:
-                return True, str(exc)
-            got = side.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-            ).fetchone()
-            altered = str(got[0]) if got and got[0] else None
-            if altered is None:
-                return False, None
-            # The answers read from the table that the scratch schema would give once the
-            # table is replaced there. (Its unique keys stay: ADD COLUMN cannot add one.)
-            answers = self._cache.setdefault(name.lower(), {})
-            answers["columns"] = table_columns(side, name)
-            answers["without_rowid"] = _without_rowid(altered)
-        finally:
-            side.execute("ROLLBACK")
-        folded = name.translate(_FOLD)
-        self._altered[folded] = (name, altered, sql)
+        altered, error, columns = side_alter(self._side, name, create, sql)
+        if error is not None:
+            return True, error
+        if altered is None:
+            return False, None
+        # The answers read from the table that the scratch schema would give once the table is
+        # replaced there. (Its unique keys stay: ADD COLUMN cannot add one.)
+        answers = self._cache.setdefault(name.lower(), {})
+        answers["columns"] = columns
+        answers["without_rowid"] = without_rowid(altered)
+        self._altered[folded] = (name, altered, sql, create)
         self._altered_runs.update(_RUN.findall(folded) or [""])
         return True, None
 

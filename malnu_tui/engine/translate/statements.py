@@ -50,20 +50,25 @@ def listed_columns(tree: exp.Insert) -> list[str]:
     return [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
 
 
-def insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> None:
+def insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> bool:
+    """Date/time values inserted into TEXT columns in SQLite's text form; True when one was
+    replaced."""
     table = table_name(tree.this)
     values = tree.expression
     if table is None or not isinstance(values, exp.Values):
-        return
+        return False
     listed = listed_columns(tree)
     cols = listed or [c.name for c in state.columns(table) if c.hidden == 0]
     text = text_columns([table], state)
+    done = False
     for row in values.expressions:
         if not isinstance(row, exp.Tuple):
             continue
         for i, item in enumerate(list(row.expressions)):
             if i < len(cols) and cols[i].lower() in text and DT_TAG in (item.meta or {}):
                 item.replace(as_sqlite_text(item))
+                done = True
+    return done
 
 
 # -- statement kinds --------------------------------------------------------------------------
