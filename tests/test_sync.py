@@ -22,7 +22,7 @@ from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
-from malnu_tui.engine.sync.side import key_fingerprint
+from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db
@@ -186,6 +186,9 @@ def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_pytho
         assert s.src.key_fingerprint(shape) == s.dst.key_fingerprint(shape) == expected
         moved = key_fingerprint([k + (1 if k == 1000 else -1 if k == 1280 else 0) for k in keys])
         assert moved[0] == expected[0] and moved[1] != expected[1]  # +1 and −1 do not cancel
+    # Neither do sets with the same sum and the same sum of squares (an extra 1, 5, 6 at the
+    # copy while 2, 3, 7 are missing there).
+    assert not same_fingerprint(key_fingerprint([1, 5, 6]), key_fingerprint([2, 3, 7]))
     # A key column that is not the rowid may hold text, which arithmetic reads as a number.
     src.run("CREATE TABLE tags (code INTEGER NOT NULL UNIQUE, label TEXT)")
     src.run("INSERT INTO tags VALUES (1, 'a'), ('x1', 'b')")

@@ -400,7 +400,7 @@ def sync_table(
             else None
         )
         if written is not None and early is not None:
-            written.before_write = early.wait_snapshot
+            written.before_write = early.before_write
         if plan.mode == "full":
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:

@@ -98,6 +98,8 @@ class PostgresKeys:
         """:meth:`key_fingerprint` in a snapshot of its own: ``taken`` is set once the snapshot
         is taken (what other connections commit after it is not counted)."""
         try:
+            # One process: parallel workers only add to what the sync's own writes wait for.
+            self.conn.execute("SET max_parallel_workers_per_gather = 0")
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             self._rows("SELECT 1")  # the snapshot is taken by the first statement
         except psycopg.Error as exc:
