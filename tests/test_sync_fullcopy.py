@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync import SyncProgress, SyncRequest, SyncSession, read_states, run_sync
+from malnu_tui.engine.sync import (
+    SyncProgress,
+    SyncRequest,
+    SyncSession,
+    fastcopy,
+    read_states,
+    run_sync,
+)
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
 from tests.sync_support import Db
@@ -145,3 +152,25 @@ def test_the_watermark_of_a_page_is_its_greatest_text_value() -> None:
     assert greatest_text(rows[:2], 1) == "2025-11-24 08:00:00"
     assert greatest_text([(1, None), (2, 5)], 1) is None
     assert greatest_text([(1, "b"), (2, "a")], 1) == "b"
+
+
+def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = (
+        Db("sqlite", f"sqlite:///{tmp_path / 'w.db'}", path=tmp_path / "w.db"),
+        Db("postgresql", pg_url),
+    )
+    cols = [f"c{i} {'TEXT' if i % 3 else 'REAL'}{' NOT NULL' if i % 2 else ''}" for i in range(190)]
+    src.run(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(cols)})")
+    values = [(i, *(f"v{i}\\{j}" if j % 3 else i + j / 4 for j in range(190))) for i in range(300)]
+    src.many(f"INSERT INTO wide VALUES ({', '.join('?' * 191)})", values)
+    src.run("UPDATE wide SET c2 = NULL WHERE id = 7")  # nullable: \N
+    compared: list[object] = []
+    real = fastcopy.compare_table
+    monkeypatch.setattr(
+        fastcopy, "compare_table", lambda *a, **k: compared.append(k) or real(*a, **k)
+    )
+    report = sync(src, dst, chunk_rows=100)
+    assert report.verified and report.inserted == 300
+    assert compared == [{"bounds": ((299,), None)}]  # only the range after the copy's last key
