@@ -417,6 +417,51 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
     assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
 
 
+def test_a_chunk_its_upsert_wrote_whole_is_proved_by_the_rows_the_upsert_returned(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    assert sync(src, dst).verified
+    checks: list[int] = []  # rows of each chunk checked by its bytes
+    read_back: list[bool] = []  # the destination's rows read again on the second connection
+    written, read_again = FastCopy.written, FastCopy._written
+
+    def check(self: FastCopy, keys: Any, rows: int, digest: str) -> Any:
+        checks.append(rows)
+        return written(self, keys, rows, digest)
+
+    def again(self: FastCopy, keys: Any, rows: int, digest: str) -> bool:
+        read_back.append(read_again(self, keys, rows, digest))
+        return read_back[-1]
+
+    monkeypatch.setattr(FastCopy, "written", check)
+    monkeypatch.setattr(FastCopy, "_written", again)
+    later = "2025-11-25 09:00:00"
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (5, 150, 290)")
+    # Chunks: 5, 150, 290 (every row changed: the upsert wrote all three and returned their
+    # text), then 300 (unchanged, at the watermark: one key, compared as a key range).
+    report = sync(src, dst, chunk_rows=3)
+    assert (report.read, report.updated, report.verified) == (4, 3, True)
+    assert (checks, read_back) == ([3], [])
+    # The destination rewrites what it stores: what the upsert returns differs, the rows are
+    # read again (differ too), then compared by value.
+    dst.run(
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$"
+    )
+    dst.run("CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION shout()")
+    src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-26 09:00:00' "
+            "WHERE id IN (5, 7, 150, 290)")  # fmt: skip
+    report = sync(src, dst, chunk_rows=4)
+    assert (checks, read_back, report.verified) == ([3, 4], [False], False)
+    assert [(d.kind, d.key) for d in report.differences] == [
+        ("different", (5,)), ("different", (7,)), ("different", (150,)), ("different", (290,))
+    ]  # fmt: skip
+
+
 def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its_own(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -405,6 +405,8 @@ def sync_table(
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:
             fast = FastCopy.start(s, shape, False)  # its chunks proved by their bytes
+            if fast is not None:
+                fast.prove_writes()
         if plan.mode in ("full", "updated_at"):
             state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
             if plan.mode == "full":

@@ -54,6 +54,7 @@ class PostgresSide(PostgresKeys):
         self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
         self._stages: dict[str, str] = {}
         self._fresh = {}
+        self._prove = {}
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
@@ -531,7 +532,7 @@ class PostgresSide(PostgresKeys):
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        returning, tally = self._fresh_tally(shape)
+        returning, tally = self._upsert_extras(shape)
         q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
@@ -549,5 +550,5 @@ class PostgresSide(PostgresKeys):
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
         assert row is not None
-        self._add_fresh(shape, row)
+        self._upsert_done(shape, row)
         return int(row[0]), int(row[1])
