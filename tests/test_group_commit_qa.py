@@ -250,3 +250,31 @@ def test_seed_templates_bom_crlf_and_triggers_share_a_group(
         assert conn.execute("SELECT what FROM log").fetchall() == [("renamed b",)]
     assert set(tracking(db)) == set(applied)
     assert rows(db, "SELECT count(*) FROM migrations") == [(3,)]
+
+
+def test_a_lock_that_cannot_be_released_is_an_error_not_a_traceback(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The lock row's DELETE fails (a full disk does it at COMMIT; here a trigger refuses it):
+    after a clean run that is an error naming the lock (exit 1, no traceback); after a failed
+    migration the migration's failure is what is told. The next run on this host takes the
+    row over (its process is gone)."""
+    names = add_tables(mdirs, 2)
+    db = tmp_path / "l.db"
+    url = f"sqlite:///{db}"
+    backend = SQLiteBackend(db)
+    backend.ensure_schema()
+    backend.conn.execute(
+        "CREATE TRIGGER keep_lock BEFORE DELETE ON malnu_lock "
+        "BEGIN SELECT RAISE(ABORT, 'lock kept'); END"
+    )
+    backend.close()
+    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert "error: cannot release the migration lock" in res.err and "lock kept" in res.err
+    assert tracking(db) == {n: (1, None) for n in names}
+    bad = mdirs.add("20250101_000003", "bad", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
+    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert f"error: migration {bad.name} failed at line 1" in res.err
+    assert "took over a stale lock" in str(rows(db, "SELECT detail FROM malnu_audit"))
