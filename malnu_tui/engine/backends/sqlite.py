@@ -24,9 +24,11 @@ from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
+    DatabaseBusy,
     GroupCommitFailed,
     LockHeld,
     LockHolder,
+    MalnuError,
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
@@ -63,6 +65,7 @@ class SQLiteBackend:
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
+        self.busy_timeout = busy_timeout
         self.name = self.path.stem
         _check_path(self.path)
         try:
@@ -88,7 +91,9 @@ class SQLiteBackend:
 
     # -- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        # A lock row we could not delete (the database kept busy) is ours: the next run on
+        # this host takes it over once this process is gone.
+        with contextlib.suppress(sqlite3.Error, MalnuError):
             if self._my_lock is not None:
                 self.release_lock()
         self.conn.close()
@@ -108,11 +113,14 @@ class SQLiteBackend:
             self.conn.execute("COMMIT")
 
     def _begin(self) -> None:
-        """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`."""
+        """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
+        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy`."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
+                if self._my_lock is not None:
+                    raise DatabaseBusy(str(self.path), self.busy_timeout) from None
                 raise LockHeld(self.read_lock(), "the database is busy") from None
             raise BackendError(f"{self.path}: {exc}") from None
 
@@ -157,8 +165,10 @@ class SQLiteBackend:
         savepoint of the group's transaction (none for the group's first migration: the
         group's BEGIN is its own). On failure the database is as before the migration."""
         c = self.conn
-        savepoint = self._open_unit()
+        savepoint = False
         try:
+            # In the try: an interrupt right after the BEGIN still rolls it back.
+            savepoint = self._open_unit()
             started = time.perf_counter()
             if debuglog.enabled() or current_observer() is not None:
                 self._run_watched(filename, statements)
@@ -215,9 +225,8 @@ class SQLiteBackend:
                 c.execute("RELEASE malnu_unit")
             elif c.in_transaction:
                 c.execute("ROLLBACK")
-        if not savepoint:
+        if not savepoint and not self._group_units:
             self._group = False  # a group of this one migration: nothing is left of it
-            self._group_units = 0
         # An error SQLite answers by rolling the whole transaction back (disk full, I/O) took
         # the group with it: commit_group() then fails and the engine runs them again.
 
@@ -265,9 +274,8 @@ class SQLiteBackend:
             raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
 
     def rollback_group(self) -> None:
-        """Roll the open group back (an interrupted run): none of its migrations stays."""
-        if not self._group:
-            return
+        """Roll the open group back (an interrupted run): none of its migrations stays. Also
+        ends a transaction an interrupt left open between a BEGIN and its bookkeeping."""
         self._group = False
         self._group_units = 0
         with contextlib.suppress(sqlite3.Error):
