@@ -278,3 +278,41 @@ def test_a_lock_that_cannot_be_released_is_an_error_not_a_traceback(
     assert res.code == 1 and "Traceback" not in res.err
     assert f"error: migration {bad.name} failed at line 1" in res.err
     assert "took over a stale lock" in str(rows(db, "SELECT detail FROM malnu_audit"))
+
+
+def test_console_run_stopped_mid_run_shows_what_is_in(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, one_group: None
+) -> None:
+    """The console's apply step (tui/session.run_confirmed) stopped by a database kept busy
+    after one group: its outcome lists the durable migrations (its result screen would
+    otherwise say "nothing was changed") and the status read afterwards agrees."""
+    from typing import cast
+
+    from textual.message import Message
+    from textual.message_pump import MessagePump
+
+    from malnu_tui.engine.config import Target
+    from malnu_tui.tui.session import run_confirmed
+
+    names = [*add_tables(mdirs, 1), add_update(mdirs, 2)]
+    db = tmp_path / "c.db"
+    target = Target("c", f"sqlite:///{db}", mdirs.migrations, mdirs.rollback, tmp_path / "bk")
+    monkeypatch.setattr(SQLiteBackend.__init__, "__kwdefaults__", {"busy_timeout": 0.2})
+    other = sqlite3.connect(db, isolation_level=None)
+
+    class Pump:
+        def post_message(self, message: Message) -> bool:
+            event = getattr(message, "progress", None)
+            if isinstance(event, Progress) and event.event == "done":
+                other.execute("BEGIN IMMEDIATE")  # an application's long write
+            return True
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    plan = plan_up(backend, mset)
+    backend.close()
+    outcome = run_confirmed(target, mset, plan, cast(MessagePump, Pump()))
+    other.execute("ROLLBACK")
+    assert outcome.result is None and "busy" in outcome.error
+    assert [f for f, _ in outcome.done] == names[:1]
+    assert outcome.after is not None and outcome.after.not_done == (names[1],)
