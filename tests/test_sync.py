@@ -22,7 +22,7 @@ from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
-from malnu_tui.engine.sync.side import key_fingerprint
+from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db
@@ -186,6 +186,9 @@ def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_pytho
         assert s.src.key_fingerprint(shape) == s.dst.key_fingerprint(shape) == expected
         moved = key_fingerprint([k + (1 if k == 1000 else -1 if k == 1280 else 0) for k in keys])
         assert moved[0] == expected[0] and moved[1] != expected[1]  # +1 and −1 do not cancel
+    # Neither do sets with the same sum and the same sum of squares (an extra 1, 5, 6 at the
+    # copy while 2, 3, 7 are missing there).
+    assert not same_fingerprint(key_fingerprint([1, 5, 6]), key_fingerprint([2, 3, 7]))
     # A key column that is not the rowid may hold text, which arithmetic reads as a number.
     src.run("CREATE TABLE tags (code INTEGER NOT NULL UNIQUE, label TEXT)")
     src.run("INSERT INTO tags VALUES (1, 'a'), ('x1', 'b')")
@@ -412,6 +415,51 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
     assert proofs[-1] is False and report.verified and not report.differences
     names = dst.run("SELECT name FROM users WHERE id IN (7, 9, 170) ORDER BY id")
     assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
+
+
+def test_a_chunk_its_upsert_wrote_whole_is_proved_by_the_rows_the_upsert_returned(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    assert sync(src, dst).verified
+    checks: list[int] = []  # rows of each chunk checked by its bytes
+    read_back: list[bool] = []  # the destination's rows read again on the second connection
+    written, read_again = FastCopy.written, FastCopy._written
+
+    def check(self: FastCopy, keys: Any, rows: int, digest: str) -> Any:
+        checks.append(rows)
+        return written(self, keys, rows, digest)
+
+    def again(self: FastCopy, keys: Any, rows: int, digest: str) -> bool:
+        read_back.append(read_again(self, keys, rows, digest))
+        return read_back[-1]
+
+    monkeypatch.setattr(FastCopy, "written", check)
+    monkeypatch.setattr(FastCopy, "_written", again)
+    later = "2025-11-25 09:00:00"
+    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (5, 150, 290)")
+    # Chunks: 5, 150, 290 (every row changed: the upsert wrote all three and returned their
+    # text), then 300 (unchanged, at the watermark: one key, compared as a key range).
+    report = sync(src, dst, chunk_rows=3)
+    assert (report.read, report.updated, report.verified) == (4, 3, True)
+    assert (checks, read_back) == ([3], [])
+    # The destination rewrites what it stores: what the upsert returns differs, the rows are
+    # read again (differ too), then compared by value.
+    dst.run(
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$"
+    )
+    dst.run("CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION shout()")
+    src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-26 09:00:00' "
+            "WHERE id IN (5, 7, 150, 290)")  # fmt: skip
+    report = sync(src, dst, chunk_rows=4)
+    assert (checks, read_back, report.verified) == ([3, 4], [False], False)
+    assert [(d.kind, d.key) for d in report.differences] == [
+        ("different", (5,)), ("different", (7,)), ("different", (150,)), ("different", (290,))
+    ]  # fmt: skip
 
 
 def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its_own(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +81,8 @@ def load_pairs(settings: Settings) -> dict[str, SyncPair]:
     path = settings.config_path
     if path is None:
         return {}
+    import tomllib  # here: a sync run from a script needs no TOML (~10 ms of start-up)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

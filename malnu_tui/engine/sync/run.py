@@ -400,11 +400,13 @@ def sync_table(
             else None
         )
         if written is not None and early is not None:
-            written.before_write = early.wait_snapshot
+            written.before_write = early.before_write
         if plan.mode == "full":
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:
             fast = FastCopy.start(s, shape, False)  # its chunks proved by their bytes
+            if fast is not None:
+                fast.prove_writes()
         if plan.mode in ("full", "updated_at"):
             state, digests, end = _copy(s, plan, shape, state, req, rate, written, fast)
             if plan.mode == "full":

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copytext import pg_line_sql
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import (
     RESIDUE,
@@ -43,6 +44,9 @@ class PostgresKeys:
     label: str
     # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
     _fresh: dict[str, Fingerprint | None]
+    # table → (rows, md5) its last upsert wrote (see prove_writes)
+    _prove: dict[str, tuple[int, str | None] | None]
+    _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
 
     def _t(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
@@ -98,6 +102,8 @@ class PostgresKeys:
         """:meth:`key_fingerprint` in a snapshot of its own: ``taken`` is set once the snapshot
         is taken (what other connections commit after it is not counted)."""
         try:
+            # One process: parallel workers only add to what the sync's own writes wait for.
+            self.conn.execute("SET max_parallel_workers_per_gather = 0")
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             self._rows("SELECT 1")  # the snapshot is taken by the first statement
         except psycopg.Error as exc:
@@ -109,23 +115,55 @@ class PostgresKeys:
         finally:
             self.conn.execute("COMMIT")
 
-    def _fresh_tally(self, shape: TableShape) -> tuple[list[sql.Composable], list[sql.Composable]]:
-        """The upsert's extra RETURNING and aggregates for :meth:`count_fresh_keys`."""
-        if self._fresh.get(shape.name) is None:
+    def prove_writes(self, table: str) -> None:
+        """From now on, each upsert into ``table`` (one integer key column) also returns the
+        COPY text md5 of the rows it wrote, as it stored them: :meth:`written_digest`."""
+        self._prove[table] = None
+
+    def written_digest(self, table: str) -> tuple[int, str | None] | None:
+        """(rows written, md5 of their lines in key order) of the last upsert into ``table``
+        (and forget it); None when not kept."""
+        found = self._prove.get(table)
+        if table in self._prove:
+            self._prove[table] = None
+        return found
+
+    def _upsert_extras(
+        self, shape: TableShape
+    ) -> tuple[list[sql.Composable], list[sql.Composable]]:
+        """The upsert's extra RETURNING expressions and aggregates: the inserted keys'
+        fingerprint (:meth:`count_fresh_keys`), then the written rows' digest
+        (:meth:`prove_writes`)."""
+        fresh, prove = self._fresh.get(shape.name) is not None, shape.name in self._prove
+        if not (fresh or prove):
             return [], []
-        k = sql.SQL("up.malnu_key::int8").as_string(self.conn)
         returning: list[sql.Composable] = [
             sql.SQL("d.{} AS malnu_key").format(sql.Identifier(shape.key[0]))
         ]
-        tally: list[sql.Composable] = [
-            sql.SQL("coalesce(sum(" + t.replace("%", "%%") + ") FILTER (WHERE fresh), 0)")  # type: ignore[arg-type]
-            for t in fingerprint_terms(k)
-        ]
+        tally: list[sql.Composable] = []
+        if fresh:
+            k = sql.SQL("up.malnu_key::int8").as_string(self.conn)
+            tally += [
+                sql.SQL("coalesce(sum(" + t.replace("%", "%%") + ") FILTER (WHERE fresh), 0)")  # type: ignore[arg-type]
+                for t in fingerprint_terms(k)
+            ]
+        if prove:
+            cols = ["d." + sql.Identifier(c).as_string(self.conn) for c in shape.names]
+            notnull = self._notnull.get(shape.name, frozenset())
+            line = pg_line_sql(
+                cols, [c.kind for c in shape.columns], [c in notnull for c in shape.names]
+            )
+            returning.append(sql.SQL(line.replace("%", "%%") + " AS malnu_line"))  # type: ignore[arg-type]
+            tally.append(
+                sql.SQL("md5(string_agg(malnu_line, E'\\n' ORDER BY malnu_key) || E'\\n')")
+            )
         return returning, tally
 
-    def _add_fresh(self, shape: TableShape, row: Sequence[Any]) -> None:
-        """Add the upsert's result row (inserted, updated, then the tally) to the count."""
+    def _upsert_done(self, shape: TableShape, row: Sequence[Any]) -> None:
+        """Take the upsert's result row (inserted, updated, then the extras)."""
         fresh = self._fresh.get(shape.name)
         if fresh is not None:
-            mine = (int(row[0]), tuple(int(v) for v in row[2:]))
+            mine = (int(row[0]), tuple(int(v) for v in row[2:4]))
             self._fresh[shape.name] = add_fingerprints(fresh, mine)
+        if shape.name in self._prove:
+            self._prove[shape.name] = (int(row[0]) + int(row[1]), row[-1])

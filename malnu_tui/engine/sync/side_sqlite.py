@@ -151,7 +151,8 @@ class SqliteDialect(ABC):
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
-        extra = self.changed_filter(shape, cursor, since, page_rows) if cursor else ""
+        extra, counted = self._changed(shape, cursor, since, page_rows) if cursor else ("", None)
+        read = 0
         while True:
             where, params = self._where(shape, (after, upto))
             if extra:
@@ -164,7 +165,10 @@ class SqliteDialect(ABC):
             if not rows:
                 return
             yield rows
-            if len(rows) < page_rows:
+            read += len(rows)
+            if len(rows) < page_rows or (counted is not None and read >= counted):
+                # All the rows counted as changed are read: a row changed since (stamped later)
+                # is read by the next sync (another statement would gather every key again).
                 return
             last = rows[-1]
             after = tuple(last[i] for i in kidx)
@@ -176,22 +180,29 @@ class SqliteDialect(ABC):
         an index starts with the cursor column and few rows changed (at most four pages:
         each page's statement gathers their keys again), they are found through it (a
         subquery of their keys); else every row is looked at in key order."""
+        return self._changed(shape, cursor, since, page_rows)[0]
+
+    def _changed(
+        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
+    ) -> tuple[str, int | None]:
+        """:meth:`changed_filter`, and how many rows it counted through the index (None when
+        it did not)."""
         c, t = q(cursor), q(shape.name)
         plain = f"({c} >= ? OR {c} IS NULL)"
         if not self._leads_an_index(shape.name, cursor):
-            return plain
+            return plain, None
         changed = self._rows(
             f"SELECT (SELECT count(*) FROM {t} WHERE {c} >= ?) "
             f"+ (SELECT count(*) FROM {t} WHERE {c} IS NULL)",
             (since,),
         )[0][0]
         if int(changed) > 4 * page_rows:
-            return plain
+            return plain, None
         keys = ", ".join(q(x) for x in shape.key)
         return (
             f"{key_sql(shape)} IN (SELECT {keys} FROM {t} WHERE {c} >= ? "
             f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL)"
-        )
+        ), int(changed)
 
     def _leads_an_index(self, table: str, column: str) -> bool:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):

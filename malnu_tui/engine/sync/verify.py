@@ -125,21 +125,35 @@ def int_key(shape: TableShape) -> bool:
 Grid = tuple[int, int, int]  # (base, width, buckets)
 
 
-@dataclass(frozen=True)
 class EarlyKeys:
-    """The whole-table key fingerprints an incremental sync compares, started before its
-    writes on connections of their own: the source's (only read meanwhile), and — for a
-    PostgreSQL destination — the destination's in a snapshot taken before the first write,
-    to which the keys its writes insert are added (:meth:`.PostgresSide.fresh_keys`)."""
+    """The whole-table key fingerprints an incremental sync compares, each on a connection of
+    its own: the destination's — for PostgreSQL — in a snapshot taken before the first write
+    (the keys the writes insert are added to it: :meth:`.PostgresKeys.fresh_keys`), started
+    at once; the source's (only read meanwhile) started by :meth:`before_write`, once the
+    changed rows are read, so that it runs beside the writes rather than the read."""
 
-    source: Future[Fingerprint | None]
-    dest: Future[Fingerprint | None] | None = None
-    taken: threading.Event | None = None  # set once the destination's snapshot is taken
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        of_source: Callable[[], Fingerprint | None],
+        dest: Future[Fingerprint | None] | None = None,
+        taken: threading.Event | None = None,
+    ) -> None:
+        self._pool, self._of_source = pool, of_source
+        self.source: Future[Fingerprint | None] | None = None
+        self.dest, self.taken = dest, taken  # taken: set once the snapshot is taken
 
-    def wait_snapshot(self) -> None:
-        """Return once nothing written from now on can be in the destination's fingerprint."""
+    def before_write(self) -> None:
+        """Start the source's fingerprint, and return once nothing written from now on can be
+        in the destination's."""
+        self.start_source()
         if self.taken is not None:
             self.taken.wait()
+
+    def start_source(self) -> None:
+        if self.source is None:
+            self.source = self._pool.submit(self._of_source)
+            self._pool.shutdown(wait=False)
 
 
 def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool | None:
@@ -171,7 +185,7 @@ def early_keys(
     """Start the key fingerprints (:class:`EarlyKeys`) on sides the openers open (and this
     closes), beside the copy; None when the fingerprint does not apply (not one integer key
     column, or keys spread wider than :data:`.side.FINGERPRINT_SPAN`). The caller calls
-    :meth:`EarlyKeys.wait_snapshot` before its first write."""
+    :meth:`EarlyKeys.before_write` before its first write."""
     from malnu_tui.engine.sync.side_postgres import PostgresSide
 
     if not int_key(shape):
@@ -202,15 +216,11 @@ def early_keys(
             taken.set()
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="malnu-sync-keys")
-    try:
-        mine = pool.submit(of_source)
-        if not isinstance(dest, PostgresSide):
-            return EarlyKeys(mine)
-        dest.count_fresh_keys(shape.name)
-        taken = threading.Event()
-        return EarlyKeys(mine, pool.submit(of_dest, taken), taken)
-    finally:
-        pool.shutdown(wait=False)
+    if not isinstance(dest, PostgresSide):
+        return EarlyKeys(pool, of_source)
+    dest.count_fresh_keys(shape.name)
+    taken = threading.Event()
+    return EarlyKeys(pool, of_source, pool.submit(of_dest, taken), taken)
 
 
 def changed_ranges(
@@ -224,6 +234,8 @@ def changed_ranges(
     if early is not None:
         try:
             theirs = _dest_fingerprint(dest, shape, early)
+            early.start_source()  # (when nothing was written)
+            assert early.source is not None
             try:
                 mine = early.source.result()
             except Exception:  # its own connection failed: computed here instead
