@@ -250,3 +250,107 @@ def test_seed_templates_bom_crlf_and_triggers_share_a_group(
         assert conn.execute("SELECT what FROM log").fetchall() == [("renamed b",)]
     assert set(tracking(db)) == set(applied)
     assert rows(db, "SELECT count(*) FROM migrations") == [(3,)]
+
+
+def test_a_lock_that_cannot_be_released_is_an_error_not_a_traceback(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The lock row's DELETE fails (a full disk does it at COMMIT; here a trigger refuses it):
+    after a clean run that is an error naming the lock (exit 1, no traceback); after a failed
+    migration the migration's failure is what is told. The next run on this host takes the
+    row over (its process is gone)."""
+    names = add_tables(mdirs, 2)
+    db = tmp_path / "l.db"
+    url = f"sqlite:///{db}"
+    backend = SQLiteBackend(db)
+    backend.ensure_schema()
+    backend.conn.execute(
+        "CREATE TRIGGER keep_lock BEFORE DELETE ON malnu_lock "
+        "BEGIN SELECT RAISE(ABORT, 'lock kept'); END"
+    )
+    backend.close()
+    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert "error: cannot release the migration lock" in res.err and "lock kept" in res.err
+    assert tracking(db) == {n: (1, None) for n in names}
+    bad = mdirs.add("20250101_000003", "bad", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
+    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert f"error: migration {bad.name} failed at line 1" in res.err
+    assert "took over a stale lock" in str(rows(db, "SELECT detail FROM malnu_audit"))
+
+
+def test_console_run_stopped_mid_run_shows_what_is_in(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, one_group: None
+) -> None:
+    """The console's apply step (tui/session.run_confirmed) stopped by a database kept busy
+    after one group: its outcome lists the durable migrations (its result screen would
+    otherwise say "nothing was changed") and the status read afterwards agrees."""
+    from typing import cast
+
+    from textual.message import Message
+    from textual.message_pump import MessagePump
+
+    from malnu_tui.engine.config import Target
+    from malnu_tui.tui.session import run_confirmed
+
+    names = [*add_tables(mdirs, 1), add_update(mdirs, 2)]
+    db = tmp_path / "c.db"
+    target = Target("c", f"sqlite:///{db}", mdirs.migrations, mdirs.rollback, tmp_path / "bk")
+    monkeypatch.setattr(SQLiteBackend.__init__, "__kwdefaults__", {"busy_timeout": 0.2})
+    other = sqlite3.connect(db, isolation_level=None)
+
+    class Pump:
+        def post_message(self, message: Message) -> bool:
+            event = getattr(message, "progress", None)
+            if isinstance(event, Progress) and event.event == "done":
+                other.execute("BEGIN IMMEDIATE")  # an application's long write
+            return True
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    plan = plan_up(backend, mset)
+    backend.close()
+    outcome = run_confirmed(target, mset, plan, cast(MessagePump, Pump()))
+    other.execute("ROLLBACK")
+    assert outcome.result is None and "busy" in outcome.error
+    assert [f for f, _ in outcome.done] == names[:1]
+    assert outcome.after is not None and outcome.after.not_done == (names[1],)
+
+
+def test_a_second_ctrl_c_during_the_rollback_reports_nothing_undurable(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, one_group: None
+) -> None:
+    """Ctrl-C after the group's second migration ran, and again just as the group is being
+    rolled back: the group is still rolled back before anything is read back, so the
+    migrations of the group (its own uncommitted rows) are never reported done."""
+    add_tables(mdirs, 3)
+    db = tmp_path / "d.db"
+    started: list[str] = []
+    interrupt_after(monkeypatch, "run_unit", lambda: len(started) == 2)
+    real_rollback = SQLiteBackend.rollback_group
+    calls: list[int] = []
+
+    def rollback_group(self: SQLiteBackend) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, before the ROLLBACK ran
+        real_rollback(self)
+
+    monkeypatch.setattr(SQLiteBackend, "rollback_group", rollback_group)
+    events: list[Progress] = []
+
+    def watch(p: Progress) -> None:
+        events.append(p)
+        if p.event == "start":
+            started.append(p.filename)
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(backend, mset, plan_up(backend, mset), progress=watch)
+    assert not backend.conn.in_transaction
+    backend.close()
+    assert [e.event for e in events] == ["start", "start"]
+    assert tracking(db) == {} and tables(db) == set()
+    assert rows(db, "SELECT count(*) FROM malnu_lock") == [(0,)]

@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.base import (
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
+    MalnuError,
     PlanChanged,
 )
 from malnu_tui.engine.files import MigrationSet
@@ -134,8 +135,13 @@ def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
     backend.acquire_lock(lock_holder_for_this_process(purpose))
     try:
         yield
-    finally:
-        backend.release_lock()
+    except BaseException:
+        # The block's own error is the one to tell: a release that fails too (the same full
+        # disk or busy database) leaves the lock row to the next run's takeover.
+        with contextlib.suppress(MalnuError):
+            backend.release_lock()
+        raise
+    backend.release_lock()
 
 
 SafetyBackup = Callable[[str], str | None]  # reason → backup id

@@ -109,8 +109,13 @@ class SQLiteBackend:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
-        else:
+        try:
             self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, an I/O error
+            with contextlib.suppress(sqlite3.Error):
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            raise BackendError(f"{self.path}: COMMIT failed: {exc}") from None
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
@@ -404,8 +409,15 @@ class SQLiteBackend:
     def release_lock(self) -> None:
         if self._my_lock is None:
             return
-        with self.transaction() as c:
-            c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
+        try:
+            with self.transaction() as c:
+                c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
+        except (sqlite3.Error, BackendError) as exc:  # a full disk, say
+            raise BackendError(
+                f"cannot release the migration lock of {self.path}: {exc}",
+                hint="what was reported done is done; the lock row stays: the next run on "
+                "this host takes it over once this process is gone (elsewhere: `unlock`)",
+            ) from None
         self._my_lock = None
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
