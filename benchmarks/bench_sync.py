@@ -97,12 +97,15 @@ def make_sqlite(path: Path, rows: int) -> None:
 INDEX = "CREATE INDEX academic_records_updated_at ON academic_records (updated_at)"
 
 
-def change_one_percent(db: Path, stamp: str, which: int = 0) -> None:
-    """Change every hundredth row (``id % 100 = which``): rows on every page of the copy."""
+def change_one_percent(db: Path, day: str, which: int = 0) -> None:
+    """Change every hundredth row (``id % 100 = which``: rows on every page of the copy),
+    stamped over the ``day`` as real changes are (so the next incremental sync's overlap
+    window reads again only those of the day's last minutes)."""
     conn = sqlite3.connect(str(db), isolation_level=None)
     conn.execute(
-        "UPDATE academic_records SET grade = grade + 0.5, updated_at = ? WHERE id % 100 = ?",
-        (stamp, which),
+        "UPDATE academic_records SET grade = grade + 0.5, "
+        "updated_at = datetime(?, '+' || (id % 86400) || ' seconds') WHERE id % 100 = ?",
+        (day, which),
     )
     conn.close()
 
@@ -209,7 +212,7 @@ def main() -> int:
         select = floor_select(db, dst)
         select_cpu = time.process_time() - cpu0
 
-        change_one_percent(db, "2026-01-05 09:00:00")
+        change_one_percent(db, "2026-01-05 00:00:00")
         inc, inc_s, inc_rss = child_rss(src, dst, "sync")
         assert inc["report"]["updated"] == rows // 100, inc  # type: ignore[index]
         conn = sqlite3.connect(str(db), isolation_level=None)
@@ -217,7 +220,7 @@ def main() -> int:
         conn.close()
         # Other rows than the first time (the same ones again would have their copies on
         # the few pages where the first incremental wrote them: cheaper to update).
-        change_one_percent(db, "2026-01-05 10:00:00", 50)
+        change_one_percent(db, "2026-01-06 00:00:00", 50)
         scan, scan_s, scan_rss = child_rss(src, dst, "sync")
         assert scan["report"]["updated"] == rows // 100, scan  # type: ignore[index]
 
