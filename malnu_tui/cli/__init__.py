@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context
+from malnu_tui.cli.context import Context, Terminated
 from malnu_tui.engine.errors import MalnuError
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
@@ -181,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Terminated:
+        ctx.message("terminated")
+        return 143
     except KeyboardInterrupt:
         ctx.message("interrupted")
         return 130

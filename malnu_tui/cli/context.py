@@ -4,9 +4,13 @@ confirmation rule for destructive work."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
@@ -15,6 +19,29 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Settings, Target
     from malnu_tui.engine.files import MigrationSet
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, CI timeout, ``kill``) while ``up``/``rollback`` runs: ended
+    as Ctrl-C ends it (the running migration rolled back, lock released, run row written), then
+    exit 143."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Terminated
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 class Context:

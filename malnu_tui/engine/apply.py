@@ -163,25 +163,64 @@ class StepRunner:
         self.emit = emit
         self.action = "apply" if direction == "up" else "rollback"
         self.done: list[tuple[str, int]] = []
+        # Run but not reported yet: the open group's migrations, and the one running alone.
+        self._group_ran: list[tuple[int, PlanStep, int]] = []
+        self._running: list[tuple[int, PlanStep, int]] = []
 
     def run(self, steps: Sequence[PlanStep]) -> None:
         backend = self.backend
         bound = group_seconds() if self.direction == "up" else 0.0
-        if bound > 0 and isinstance(backend, GroupCommits) and not backend.has_deferred_checks():
-            self._grouped(backend, steps, bound)
-        else:
-            for i, step in enumerate(steps, 1):
-                self.one(i, step)
+        try:
+            if (
+                bound > 0
+                and isinstance(backend, GroupCommits)
+                and not backend.has_deferred_checks()
+            ):
+                self._grouped(backend, steps, bound)
+            else:
+                for i, step in enumerate(steps, 1):
+                    self.one(i, step)
+        except MigrationFailed:
+            raise
+        except BaseException:
+            self._report_durable()
+            raise
 
     def one(self, i: int, step: PlanStep) -> None:
         """The step in its own transaction; "done" once it is committed."""
         self.emit(Progress("start", i, self.total, step.filename))
+        self._running.append((i, step, -1))
         try:
             ms = self.backend.run_unit(step.filename, step.statements, *self._rows(step))
         except StatementFailed as exc:
             self.fail(i, step, exc)
+        self._running.clear()
         self._done(i, step, ms)
         self.backend.renew_lock()
+
+    def _report_durable(self) -> None:
+        """After an interrupt (Ctrl-C lands mostly in a COMMIT's fsync, and is raised as soon
+        as the COMMIT returns): report the migrations run but not reported yet that are in
+        the database all the same, read back from the tracking table, so that what was
+        reported is exactly what is durable. The open group was rolled back before."""
+        ran = [*self._group_ran, *self._running]
+        self._group_ran.clear()
+        self._running.clear()
+        if not ran:
+            return
+        try:
+            records = {r.filename: r for r in self.backend.fetch_records()}
+        except Exception:  # the interrupt goes on; the next status tells
+            return
+        for i, step, ms in ran:
+            rec = records.get(step.filename)
+            if self.direction != "up":
+                durable = rec is None
+            else:
+                durable = rec is not None and rec.success and rec.checksum == step.checksum
+            if durable:
+                elapsed = rec.execution_time_ms if rec and rec.execution_time_ms else 0
+                self._done(i, step, ms if ms >= 0 else elapsed)
 
     def _rows(self, step: PlanStep) -> tuple[RecordApplied | RemoveRecord, AuditEntry]:
         change: RecordApplied | RemoveRecord = (
@@ -208,23 +247,25 @@ class StepRunner:
         raise MigrationFailed(failure, self.direction, self.done) from None
 
     def _grouped(self, backend: GroupCommits, steps: Sequence[PlanStep], bound: float) -> None:
-        group: list[tuple[int, PlanStep, int]] = []  # run in the open group, not yet durable
+        group = self._group_ran  # run in the open group, not yet durable
         began = 0.0
 
         def commit() -> None:
             if not group:
                 backend.commit_group()  # a group whose only migration failed: nothing open
                 return
-            ran = group[:]
-            group.clear()
             try:
                 backend.commit_group()
             except GroupCommitFailed:
                 # All of the group was rolled back: run it again one per transaction, which
                 # fails at (and names) the migration at fault.
+                ran = group[:]
+                group.clear()
                 for i, step, _ms in ran:
                     self.one(i, step)
                 return
+            ran = group[:]
+            group.clear()
             for i, step, ms in ran:
                 self._done(i, step, ms)
             self.backend.renew_lock()

@@ -100,6 +100,21 @@ class LockHeld(MalnuError):
         self.holder = holder
 
 
+class DatabaseBusy(MalnuError):
+    """While this session holds the migration lock, another connection (an application, a
+    ``sqlite3`` shell; not a malnu-tui operator) kept the database's write lock longer than
+    the busy timeout (exit 3, as for a held lock). What was reported done stays applied."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, seconds: float) -> None:
+        super().__init__(
+            f"{path} is busy: another connection (not a malnu-tui operator) kept it locked "
+            f"for over {seconds:g} s while this session held the migration lock",
+            hint="what was reported done is applied; let that writer finish, then run again",
+        )
+
+
 class StatementFailed(MalnuError):
     """A statement of a migration failed; the whole migration was rolled back."""
 

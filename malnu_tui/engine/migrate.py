@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.base import (
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
+    MalnuError,
     PlanChanged,
 )
 from malnu_tui.engine.files import MigrationSet
@@ -134,8 +135,13 @@ def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
     backend.acquire_lock(lock_holder_for_this_process(purpose))
     try:
         yield
-    finally:
-        backend.release_lock()
+    except BaseException:
+        # The block's own error is the one to tell: a release that fails too (the same full
+        # disk or busy database) leaves the lock row to the next run's takeover.
+        with contextlib.suppress(MalnuError):
+            backend.release_lock()
+        raise
+    backend.release_lock()
 
 
 SafetyBackup = Callable[[str], str | None]  # reason → backup id
@@ -159,11 +165,17 @@ def apply_plan(
     span = [s.version for s in plan.steps]
     obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
     with record_run(backend, "apply" if plan.direction == "up" else "rollback", obj) as run:
+        runners: list[StepRunner] = []
         try:
-            result = _apply_plan(backend, mset, plan, progress, safety_backup)
+            result = _apply_plan(backend, mset, plan, progress, safety_backup, runners)
         except MigrationFailed as exc:
             run.count("done", len(exc.done))
             run.count("failed", 1)
+            raise
+        except BaseException:
+            # Interrupted, or the database kept busy mid-run: the row says how many are in.
+            if runners:
+                run.count("done", len(runners[0].done))
             raise
         run.count("done", len(result.done))
         run.count("skipped", len(result.skipped))
@@ -176,6 +188,7 @@ def _apply_plan(
     plan: Plan,
     progress: ProgressCallback | None,
     safety_backup: SafetyBackup | None,
+    runners: list[StepRunner],
 ) -> ApplyResult:
     emit = progress or (lambda _p: None)
     skipped: list[str] = []
@@ -199,6 +212,7 @@ def _apply_plan(
             emit(Progress("backup", 0, len(todo), "", message="taking a safety backup"))
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
         runner = StepRunner(backend, plan.direction, len(todo), emit)
+        runners.append(runner)
         runner.run(todo)  # MigrationFailed at the first failure
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)

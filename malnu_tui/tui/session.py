@@ -101,7 +101,11 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan, verify_after
     from malnu_tui.engine.safety import backup_taker
 
+    reported: list[tuple[str, int]] = []  # "done" events: durable migrations
+
     def progress(p: Progress) -> None:
+        if p.event == "done":
+            reported.append((p.filename, p.elapsed_ms))
         pump.post_message(OperationProgress(p))
 
     result: ApplyResult | None = None
@@ -125,7 +129,9 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
         except MigrationFailed as exc:
             failure, done, error = exc.failure, exc.done, str(exc)
         except MalnuError as exc:
-            error = explain(exc)[0]
+            # Stopped mid-run otherwise (the database kept busy, a full disk): what was
+            # reported done is in, and the result screen must not say "nothing was changed".
+            done, error = tuple(reported), explain(exc)[0]
         try:
             after = verify_after(backend, mset, plan, target.name)
         except MalnuError as exc:

@@ -24,9 +24,11 @@ from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
+    DatabaseBusy,
     GroupCommitFailed,
     LockHeld,
     LockHolder,
+    MalnuError,
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
@@ -63,6 +65,7 @@ class SQLiteBackend:
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
+        self.busy_timeout = busy_timeout
         self.name = self.path.stem
         _check_path(self.path)
         try:
@@ -88,7 +91,9 @@ class SQLiteBackend:
 
     # -- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        # A lock row we could not delete (the database kept busy) is ours: the next run on
+        # this host takes it over once this process is gone.
+        with contextlib.suppress(sqlite3.Error, MalnuError):
             if self._my_lock is not None:
                 self.release_lock()
         self.conn.close()
@@ -104,15 +109,23 @@ class SQLiteBackend:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
-        else:
+        try:
             self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, an I/O error
+            with contextlib.suppress(sqlite3.Error):
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            raise BackendError(f"{self.path}: COMMIT failed: {exc}") from None
 
     def _begin(self) -> None:
-        """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`."""
+        """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
+        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy`."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
+                if self._my_lock is not None:
+                    raise DatabaseBusy(str(self.path), self.busy_timeout) from None
                 raise LockHeld(self.read_lock(), "the database is busy") from None
             raise BackendError(f"{self.path}: {exc}") from None
 
@@ -157,8 +170,10 @@ class SQLiteBackend:
         savepoint of the group's transaction (none for the group's first migration: the
         group's BEGIN is its own). On failure the database is as before the migration."""
         c = self.conn
-        savepoint = self._open_unit()
+        savepoint = False
         try:
+            # In the try: an interrupt right after the BEGIN still rolls it back.
+            savepoint = self._open_unit()
             started = time.perf_counter()
             if debuglog.enabled() or current_observer() is not None:
                 self._run_watched(filename, statements)
@@ -215,9 +230,8 @@ class SQLiteBackend:
                 c.execute("RELEASE malnu_unit")
             elif c.in_transaction:
                 c.execute("ROLLBACK")
-        if not savepoint:
+        if not savepoint and not self._group_units:
             self._group = False  # a group of this one migration: nothing is left of it
-            self._group_units = 0
         # An error SQLite answers by rolling the whole transaction back (disk full, I/O) took
         # the group with it: commit_group() then fails and the engine runs them again.
 
@@ -265,9 +279,8 @@ class SQLiteBackend:
             raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
 
     def rollback_group(self) -> None:
-        """Roll the open group back (an interrupted run): none of its migrations stays."""
-        if not self._group:
-            return
+        """Roll the open group back (an interrupted run): none of its migrations stays. Also
+        ends a transaction an interrupt left open between a BEGIN and its bookkeeping."""
         self._group = False
         self._group_units = 0
         with contextlib.suppress(sqlite3.Error):
@@ -396,8 +409,15 @@ class SQLiteBackend:
     def release_lock(self) -> None:
         if self._my_lock is None:
             return
-        with self.transaction() as c:
-            c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
+        try:
+            with self.transaction() as c:
+                c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
+        except (sqlite3.Error, BackendError) as exc:  # a full disk, say
+            raise BackendError(
+                f"cannot release the migration lock of {self.path}: {exc}",
+                hint="what was reported done is done; the lock row stays: the next run on "
+                "this host takes it over once this process is gone (elsewhere: `unlock`)",
+            ) from None
         self._my_lock = None
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
