@@ -183,6 +183,10 @@ class StepRunner:
         except MigrationFailed:
             raise
         except BaseException:
+            if isinstance(backend, GroupCommits):
+                # Again (a second Ctrl-C may have cut the first short): what is read back
+                # next must not include this connection's own uncommitted rows.
+                backend.rollback_group()
             self._report_durable()
             raise
 
