@@ -316,3 +316,70 @@ def test_console_run_stopped_mid_run_shows_what_is_in(
     assert outcome.result is None and "busy" in outcome.error
     assert [f for f, _ in outcome.done] == names[:1]
     assert outcome.after is not None and outcome.after.not_done == (names[1],)
+
+
+def test_a_second_ctrl_c_during_the_rollback_reports_nothing_undurable(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, one_group: None
+) -> None:
+    """Ctrl-C after the group's second migration ran, and again just as the group is being
+    rolled back: the group is still rolled back before anything is read back, so the
+    migrations of the group (its own uncommitted rows) are never reported done."""
+    add_tables(mdirs, 3)
+    db = tmp_path / "d.db"
+    started: list[str] = []
+    interrupt_after(monkeypatch, "run_unit", lambda: len(started) == 2)
+    real_rollback = SQLiteBackend.rollback_group
+    calls: list[int] = []
+
+    def rollback_group(self: SQLiteBackend) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, before the ROLLBACK ran
+        real_rollback(self)
+
+    monkeypatch.setattr(SQLiteBackend, "rollback_group", rollback_group)
+    events: list[Progress] = []
+
+    def watch(p: Progress) -> None:
+        events.append(p)
+        if p.event == "start":
+            started.append(p.filename)
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(backend, mset, plan_up(backend, mset), progress=watch)
+    assert not backend.conn.in_transaction
+    backend.close()
+    assert [e.event for e in events] == ["start", "start"]
+    assert tracking(db) == {} and tables(db) == set()
+    assert rows(db, "SELECT count(*) FROM malnu_lock") == [(0,)]
+
+
+@pytest.mark.parametrize("group_ms", ["60000", "0"])
+def test_an_interrupt_inside_the_report_reports_it_again(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, group_ms: str
+) -> None:
+    """Ctrl-C raised while a "done" is being reported (the CLI's progress writer waits on a
+    lock or a pipe there, where signals land): that migration is durable, so it is reported
+    again from the tracking table; shown, counted and tracked agree."""
+    monkeypatch.setenv("MALNU_UP_GROUP_MS", group_ms)
+    names = add_tables(mdirs, 3)
+    db = tmp_path / "e.db"
+    shown: list[str] = []
+    interrupted: list[bool] = []
+
+    def show(p: Progress) -> None:
+        if p.event == "done":
+            if not interrupted:
+                interrupted.append(True)
+                raise KeyboardInterrupt
+            shown.append(p.filename)
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(backend, mset, plan_up(backend, mset), progress=show)
+    backend.close()
+    assert shown == sorted(tracking(db)) and shown[0] == names[0]
+    assert run_row(db)["counts"] == {"done": len(shown)}

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -262,6 +262,13 @@ def _changed_results(
         yield from compare_table(s.src, s.dst, shape, bounds=b)
 
 
+def _counts(s: SyncSession, table: str) -> tuple[int, int]:
+    """Both sides' row counts, the destination's counted on a thread while the source counts."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count") as pool:
+        theirs = pool.submit(s.dst.count, table)
+        return s.src.count(table), theirs.result()
+
+
 def _repair(
     s: SyncSession, shape: TableShape, state: SyncState, diffs: Sequence[Difference]
 ) -> tuple[SyncState, list[Difference]]:
@@ -426,7 +433,7 @@ def sync_table(
             ranges, counts = found_ranges
             results, scope = _changed_results(s, shape, written, ranges), "changed"
         else:
-            counts = s.src.count(plan.table), s.dst.count(plan.table)
+            counts = _counts(s, plan.table)
         before = state
         found = compare_ranges(s, shape, state, rate, counts[0], results)
         if fast is not None:
@@ -436,14 +443,14 @@ def sync_table(
         state = found.state
         src_count, dst_count = counts
         if state is not before:  # repaired: count again
-            src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
+            src_count, dst_count = _counts(s, plan.table)
         if fast is not None and fast.scoped and src_count != dst_count:
             # A row where no chunk's blocks were checked (see FastCopy.scoped): every range
             # compared by value, and repaired.
             found = compare_ranges(s, shape, state, rate, src_count)
             assert found.state is not None
             state = found.state
-            src_count, dst_count = s.src.count(plan.table), s.dst.count(plan.table)
+            src_count, dst_count = _counts(s, plan.table)
         verified = not found.left and src_count == dst_count
         state = replace(
             state,
