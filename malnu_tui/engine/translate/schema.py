@@ -86,6 +86,10 @@ class SchemaState(ScratchSchema):
 
     def real_name(self, table: str) -> str | None:
         """The table's name as created (SQLite names are case-insensitive)."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["name"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         name: str | None = self._cached("name", table, lambda: self._real_name(table))
         return name
 
@@ -95,6 +99,10 @@ class SchemaState(ScratchSchema):
 
     def columns(self, table: str) -> list[ColumnInfo]:
         """Columns of ``table`` in order (empty when unknown)."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["columns"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         cols: list[ColumnInfo] = self._cached("columns", table, lambda: self._columns(table))
         return cols
 
@@ -113,6 +121,10 @@ class SchemaState(ScratchSchema):
 
     def unique_keys(self, table: str) -> list[list[str]]:
         """Primary key first, then every full (non-partial, column-only) unique index."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["keys"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         keys: list[list[str]] = self._cached("keys", table, lambda: self._unique_keys(table))
         return keys
 
@@ -133,6 +145,10 @@ class SchemaState(ScratchSchema):
 
     def rowid_alias(self, table: str) -> str | None:
         """The lower-cased name of the table's ``INTEGER PRIMARY KEY`` column, if any."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["rowid_alias"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
         return alias
 
@@ -147,6 +163,10 @@ class SchemaState(ScratchSchema):
         return None
 
     def _without_rowid(self, table: str) -> bool:
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["without_rowid"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         found: bool = self._cached("without_rowid", table, lambda: self._read_without_rowid(table))
         return found
 
@@ -156,6 +176,10 @@ class SchemaState(ScratchSchema):
 
     def boolean_columns(self, table: str) -> set[str]:
         """Lower-cased names of the columns declared BOOLEAN/BOOL."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["booleans"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         found: set[str] = self._cached(
             "booleans",
             table,
