@@ -16,6 +16,7 @@ from malnu_tui.engine.translate.tableinfo import (
     table_columns,
     without_rowid,
 )
+from malnu_tui.engine.translate.types import map_type
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 
@@ -32,6 +33,15 @@ class PendingKey:
     file: str
     line: int
     rebuilt: bool = False  # dropped with its (rebuilt) target, not a forward reference
+
+
+def _text_or_not(columns: list[ColumnInfo]) -> tuple[frozenset[str], frozenset[str]]:
+    text: set[str] = set()
+    other: set[str] = set()
+    for c in columns:
+        pg = map_type(c.declared).postgres or ""
+        (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
+    return frozenset(text), frozenset(other)
 
 
 def _q(name: str) -> str:
@@ -188,6 +198,18 @@ class SchemaState(ScratchSchema):
                 for c in self.columns(table)
                 if c.declared.strip().upper() in ("BOOLEAN", "BOOL")
             },
+        )
+        return found
+
+    def text_columns(self, table: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Lower-cased names of the columns whose type maps to TEXT/VARCHAR on PostgreSQL,
+        and of the others."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["texts"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        found: tuple[frozenset[str], frozenset[str]] = self._cached(
+            "texts", table, lambda: _text_or_not(self.columns(table))
         )
         return found
 
