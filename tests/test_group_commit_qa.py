@@ -354,3 +354,32 @@ def test_a_second_ctrl_c_during_the_rollback_reports_nothing_undurable(
     assert [e.event for e in events] == ["start", "start"]
     assert tracking(db) == {} and tables(db) == set()
     assert rows(db, "SELECT count(*) FROM malnu_lock") == [(0,)]
+
+
+@pytest.mark.parametrize("group_ms", ["60000", "0"])
+def test_an_interrupt_inside_the_report_reports_it_again(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, group_ms: str
+) -> None:
+    """Ctrl-C raised while a "done" is being reported (the CLI's progress writer waits on a
+    lock or a pipe there, where signals land): that migration is durable, so it is reported
+    again from the tracking table; shown, counted and tracked agree."""
+    monkeypatch.setenv("MALNU_UP_GROUP_MS", group_ms)
+    names = add_tables(mdirs, 3)
+    db = tmp_path / "e.db"
+    shown: list[str] = []
+    interrupted: list[bool] = []
+
+    def show(p: Progress) -> None:
+        if p.event == "done":
+            if not interrupted:
+                interrupted.append(True)
+                raise KeyboardInterrupt
+            shown.append(p.filename)
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(backend, mset, plan_up(backend, mset), progress=show)
+    backend.close()
+    assert shown == sorted(tracking(db)) and shown[0] == names[0]
+    assert run_row(db)["counts"] == {"done": len(shown)}

@@ -198,8 +198,8 @@ class StepRunner:
             ms = self.backend.run_unit(step.filename, step.statements, *self._rows(step))
         except StatementFailed as exc:
             self.fail(i, step, exc)
-        self._running.clear()
         self._done(i, step, ms)
+        self._running.clear()  # after the report: an interrupt inside it reports it again
         self.backend.renew_lock()
 
     def _report_durable(self) -> None:
@@ -235,8 +235,10 @@ class StepRunner:
         return change, AuditEntry.now(self.action, step.filename, "ok", f"ran {step.file.name}")
 
     def _done(self, i: int, step: PlanStep, ms: int) -> None:
-        self.done.append((step.filename, ms))
+        # Reported first: a signal lands readily in the report (the CLI's writer waits on a
+        # lock or a pipe), and what is counted must have been shown.
         self.emit(Progress("done", i, self.total, step.filename, elapsed_ms=ms))
+        self.done.append((step.filename, ms))
 
     def fail(self, i: int, step: PlanStep, exc: StatementFailed) -> NoReturn:
         """Record the failure (tracking row for ``up``, audit row) and stop."""
@@ -268,10 +270,10 @@ class StepRunner:
                 for i, step, _ms in ran:
                     self.one(i, step)
                 return
-            ran = group[:]
-            group.clear()
-            for i, step, ms in ran:
+            while group:  # each leaves the list once reported (see _report_durable)
+                i, step, ms = group[0]
                 self._done(i, step, ms)
+                del group[0]
             self.backend.renew_lock()
 
         alone_only = False  # after a migration with deferred checks: no more groups
