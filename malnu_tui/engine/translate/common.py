@@ -193,6 +193,19 @@ def parse_one_sqlite(text: str) -> exp.Expr:
 class Context:
     """Per-statement state while rewriting: where we are and what we found."""
 
+    __slots__ = (
+        "extra",
+        "file",
+        "findings",
+        "line",
+        "opaque",
+        "replaced",
+        "sqlite_accepted",
+        "state",
+        "tables",
+        "tagged",
+    )
+
     def __init__(self, file: str, line: int, state: SchemaState) -> None:
         self.file = file
         self.line = line

@@ -4,6 +4,8 @@ Each statement is split by the engine's splitter, parsed by sqlglot (``read=SQLI
 where sqlglot passes SQLite-only syntax through or means something else, and generated with
 ``write="postgres"``. What cannot be carried over faithfully becomes an error :class:`Finding`
 and is withheld: the output never contains SQL known to fail or to mean something else.
+This module is the driver (what reaches :func:`.pipeline.generate`, the scratch schema,
+withheld dependents, triggers); one statement's rewrites are in :mod:`.pipeline`.
 """
 
 from __future__ import annotations
@@ -14,44 +16,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
-
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
-from malnu_tui.engine.translate.common import (
-    Context,
-    compact_lists,
-    normalise_identifiers,
-    parse_sqlite,
-    pg_sql,
-    plain_index_order,
-    table_name,
-)
-from malnu_tui.engine.translate.expressions import (
-    FUNCTION_NODES,
-    double_quoted_strings,
-    rewrite_booleans,
-    rewrite_functions,
-    rewrite_text_datetimes,
-    text_columns,
-)
+from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
-from malnu_tui.engine.translate.keys import (
-    dropped_table_keys,
-    rename_pending,
-    resolve_pending,
-    rewrite_foreign_keys,
-)
-from malnu_tui.engine.translate.leftovers import leftover_syntax
+from malnu_tui.engine.translate.keys import dropped_table_keys, rename_pending, resolve_pending
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
+from malnu_tui.engine.translate.pipeline import generate
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.scratch import SQLITE_NAME
-from malnu_tui.engine.translate.statements import (
-    insert_text_datetimes,
-    rewrite_column,
-    rewrite_create_table,
-    rewrite_insert,
-)
 from malnu_tui.engine.translate.triggers import (
     parse_trigger,
     pg_ident,
@@ -121,152 +93,10 @@ def _withheld(
     return TranslatedStatement(st.line, st.text, (), tuple(ctx.findings))
 
 
-def _generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
-    """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
-    try:
-        trees = [t for t in parse_sqlite(text) if t is not None]
-    except sqlglot.errors.SqlglotError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Untranslatable(
-            "unparsed SQL", f"sqlglot cannot parse it ({first})",
-            "simplify the statement, or keep a PostgreSQL-specific migration",
-        ) from None  # fmt: skip
-    if len(trees) != 1:
-        raise Untranslatable("statement", "sqlglot read it as several statements", "")
-    tree = trees[0]
-    if isinstance(tree, exp.Command):
-        raise Untranslatable(
-            str(tree.this).upper(),
-            "sqlglot does not understand it and would pass it through unchanged",
-            "write the PostgreSQL equivalent by hand",
-        )
-    if isinstance(tree, exp.Create):
-        kind = str(tree.args.get("kind") or "").upper()
-        if kind == "TABLE":
-            rewrite_create_table(tree, ctx)
-        elif kind == "VIEW" and tree.args.get("exists"):
-            tree.set("exists", False)
-            tree.set("replace", True)
-            ctx.note(
-                "CREATE VIEW IF NOT EXISTS",
-                "became CREATE OR REPLACE VIEW (PostgreSQL has no IF NOT EXISTS for views)",
-            )
-    elif isinstance(tree, exp.Alter):
-        table = table_name(tree.this) or ""
-        for action in tree.args.get("actions") or []:
-            if isinstance(action, exp.ColumnDef):
-                rewrite_foreign_keys(action, table, ctx)
-                rewrite_column(action, table, ctx)
-    elif isinstance(tree, exp.Insert):
-        rewrite_insert(tree, ctx)
-    # Each pass walks the tree: skip those that cannot apply (cheap checks first).
-    if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
-        double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
-    bools: set[str] = set()
-    # One walk for the tables referenced (referenced_tables), the function nodes, and what the
-    # later passes look at (valid for them while rewrite_functions replaces nothing but by
-    # opaque values, see Context.replaced: the boolean rewrite only swaps literals).
-    tables: list[str] = []
-    calls: list[exp.Expr] = []
-    comparisons: list[exp.Expr] = []  # EQ, NEQ, In (rewrite_booleans)
-    ordered: list[exp.Expr] = []  # EQ, NEQ, GT, GTE, LT, LTE, Between (rewrite_text_datetimes)
-    idents: list[exp.Expr] = []
-    holders: list[exp.Expr] = []
-    for node in tree.walk():
-        found = _KINDS.get(type(node))
-        if found is None:
-            found = _KINDS[type(node)] = _kind(node)
-        if found == _IDENT:
-            idents.append(node)
-        elif found == _TABLE:
-            if node.name:
-                tables.append(str(node.name))
-        elif found == _CALL:
-            calls.append(node)
-        elif found == _COMPARISON:
-            comparisons.append(node)
-            ordered.append(node)
-        elif found == _IN:
-            comparisons.append(node)
-        elif found == _ORDER:
-            ordered.append(node)
-        elif found == _HOLDER:
-            holders.append(node)
-    ctx.tables = tables
-    tree = rewrite_functions(tree, ctx, calls)
-    walked = not ctx.replaced
-    if walked and ctx.opaque:
-        # Replaced by opaque values only: what the replaced nodes held is out of the tree.
-        # (Identifiers and index holders there are harmless to rewrite: nothing generates
-        # them.)
-        comparisons = [n for n in comparisons if n.root() is tree]
-        ordered = [n for n in ordered if n.root() is tree]
-    compared: list[exp.Expr] | None = comparisons if walked else None
-    # Compared with nothing, a view whose CREATE waits (SchemaState.booleans_later) is not
-    # asked about now.
-    maybe_later = False
-    if isinstance(tree, exp.Create) and ctx.state.view_waiting():
-        if compared is None:  # (as rewrite_booleans would find them)
-            compared = list(tree.find_all(exp.EQ, exp.NEQ, exp.In))
-        maybe_later = not compared
-    for t in tables:
-        if not (maybe_later and ctx.state.booleans_later(t)):
-            bools |= ctx.state.boolean_columns(t)
-    rewrite_booleans(tree, bools, compared)
-    if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
-        text_cols = text_columns(tables, ctx.state)
-        if rewrite_text_datetimes(tree, text_cols, ordered if walked else None):
-            walked = False
-        if isinstance(tree, exp.Insert) and insert_text_datetimes(tree, ctx.state):
-            walked = False
-    normalise_identifiers(tree, idents if walked else None)
-    if isinstance(tree, exp.Create | exp.Insert):
-        plain_index_order(tree, holders if walked else None)
-    if expression_only and isinstance(tree, exp.Select):
-        out: str = pg_sql(tree.expressions[0], copy=False)
-    else:
-        # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
-        pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
-        out = pg_sql(tree, pretty=pretty, copy=False)
-        if pretty:
-            out = compact_lists(out)
-    leftover = leftover_syntax(out)
-    if leftover is not None:
-        raise Untranslatable(
-            leftover,
-            "the translation would still contain SQLite-only syntax",
-            "write the PostgreSQL equivalent by hand",
-        )
-    return out
-
-
-# What the first walk of _generate collects, by node class (decided once per class).
-_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER = range(8)
-_KINDS: dict[type, int] = {}
-
-
-def _kind(node: exp.Expr) -> int:
-    if isinstance(node, exp.Identifier):
-        return _IDENT
-    if isinstance(node, exp.Table):
-        return _TABLE
-    if isinstance(node, FUNCTION_NODES):
-        return _CALL
-    if isinstance(node, exp.EQ | exp.NEQ):
-        return _COMPARISON
-    if isinstance(node, exp.In):
-        return _IN
-    if isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
-        return _ORDER
-    if isinstance(node, exp.IndexParameters | exp.OnConflict):
-        return _HOLDER
-    return _OTHER
-
-
 def translate_expression(sql: str, state: SchemaState | None = None) -> str:
     """A SQLite expression as PostgreSQL text (raises :class:`Untranslatable`)."""
     ctx = Context("<expression>", 1, state or SchemaState())
-    return _generate("SELECT " + sql, ctx, expression_only=True)
+    return generate("SELECT " + sql, ctx, expression_only=True)
 
 
 def _created(text: str) -> str | None:
@@ -293,8 +123,10 @@ def translate_statement(
 
     A statement that needs an object whose CREATE was withheld is withheld too, naming it
     (instead of failing on PostgreSQL later)."""
-    # (Only a statement whose first word is CREATE or ALTER can create or rename.)
-    created = _created(st.text) if st.first_words.startswith(("CREATE", "ALTER")) else None
+    # (Only a statement whose first word is CREATE or ALTER can create or rename; the name
+    # matters only while something is withheld, or when this statement is.)
+    creates = st.first_words.startswith(("CREATE", "ALTER"))
+    created = _created(st.text) if creates and state.withheld else None
     root: tuple[str, int] | None = None
     if state.withheld:
         needs = _mentioned(st.text) & set(state.withheld)
@@ -303,6 +135,8 @@ def translate_statement(
             name = sorted(needs)[0]
             root = state.withheld[name]
     result = _translate_one(st, file, state, track=track, root=root)
+    if creates and created is None and result.withheld:
+        created = _created(st.text)
     if created is not None:
         if result.withheld:
             state.withheld[created] = root or (file, st.line)
@@ -428,7 +262,7 @@ def _translate_one(
         view_drop = _DROP_VIEW.match(text) if verb == "DROP" else None
         if view_drop and _pending_view(state, unquote(view_drop["name"])):
             text = f"DROP VIEW IF EXISTS {view_drop['name']}"  # dropped with a rebuilt table
-        out = _generate(text, ctx)
+        out = generate(text, ctx)
         if dropped_table and dropped_table_keys(
             unquote(dropped_table["name"]), referencing[0], referencing[1], ctx
         ):
@@ -437,7 +271,11 @@ def _translate_one(
         renamed = _RENAME.match(text) if verb == "ALTER" else None
         if renamed:
             rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
-        now_exists = _created(text) if verb in ("CREATE", "ALTER") else None
+        now_exists = (
+            _created(text)
+            if verb in ("CREATE", "ALTER") and (state.pending_keys or state.pending_views)
+            else None
+        )
         if now_exists is not None and (
             now_exists in state.pending_keys or now_exists in state.pending_views
         ):
@@ -463,7 +301,7 @@ def _recreate_views(table: str, ctx: Context) -> list[str]:
     for name, sql in ctx.state.pending_views.pop(table.lower(), []):
         inner = Context(ctx.file, ctx.line, ctx.state)
         try:
-            out.append(_generate(sql, inner))
+            out.append(generate(sql, inner))
         except Untranslatable as exc:
             ctx.warn(
                 f"view {name}",
@@ -494,7 +332,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     def one(sql: str) -> str:
         inner = Context(ctx.file, ctx.line, ctx.state)
         inner.sqlite_accepted = ctx.sqlite_accepted
-        out = _generate(sql, inner)
+        out = generate(sql, inner)
         ctx.findings.extend(inner.findings)
         if inner.extra:
             raise Untranslatable("trigger body", "needs statements a trigger cannot hold", "")
@@ -507,7 +345,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
             ctx.findings.extend(dataclasses.replace(f, file=ctx.file, line=ctx.line) for f in found)
             return out
         inner = Context(ctx.file, ctx.line, ctx.state)
-        out = _generate("SELECT " + sql, inner, expression_only=True)
+        out = generate("SELECT " + sql, inner, expression_only=True)
         ctx.findings.extend(inner.findings)
         if not inner.tables:
             if len(_TABLELESS) >= 1024:

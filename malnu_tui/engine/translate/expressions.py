@@ -139,8 +139,7 @@ def rewrite_functions(
             value = node.this
             while isinstance(value, exp.TsOrDsToTimestamp | exp.TsOrDsToDate | exp.Cast):
                 value = value.this
-            args = [lit(value)]
-            return pg_value(node, strftime_sql(fmt, args, _arg_sql(value)))
+            return pg_value(node, _strftime_sql(fmt, (lit(value),), _arg_sql(value)))
         if isinstance(node, exp.Glob):
             raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
         if isinstance(node, exp.Rand):

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from malnu_tui.engine.translate.scratch import ScratchSchema
-from malnu_tui.engine.translate.tableinfo import ColumnInfo, index_keys, table_columns
+from malnu_tui.engine.translate.tableinfo import (
+    ColumnInfo,
+    index_keys,
+    table_columns,
+    without_rowid,
+)
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 
@@ -66,6 +71,7 @@ class SchemaState(ScratchSchema):
             other.conn.deserialize(self.conn.serialize())
         else:
             self.conn.backup(other.conn)
+        other._temp = self._temp
         other.trigger_functions = dict(self.trigger_functions)
         other.pending_keys = {k: list(v) for k, v in self.pending_keys.items()}
         other.pending_views = {k: list(v) for k, v in self.pending_views.items()}
@@ -146,12 +152,7 @@ class SchemaState(ScratchSchema):
 
     def _read_without_rowid(self, table: str) -> bool:
         found = self._first(table, "table")
-        if found is None:
-            return False
-        row = self.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE rowid = ?", (found[0],)
-        ).fetchone()
-        return bool(row and row[0] and "WITHOUT ROWID" in " ".join(str(row[0]).upper().split()))
+        return found is not None and without_rowid(found[4])
 
     def boolean_columns(self, table: str) -> set[str]:
         """Lower-cased names of the columns declared BOOLEAN/BOOL."""

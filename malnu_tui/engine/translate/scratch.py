@@ -78,7 +78,7 @@ _RUN = re.compile(r"[\w$]+")
 _ADD_KEEPS = frozenset({"name", "keys", "rowid_alias"})
 # The cached answers read from a table itself (the others come from these, or from names).
 _READ_TABLE = frozenset({"columns", "without_rowid"})
-Row = tuple[int, str, str, str]  # sqlite_master's rowid, type, name, tbl_name
+Row = tuple[int, str, str, str, str]  # sqlite_master's rowid, type, name, tbl_name, sql ("")
 
 
 def _q(name: str) -> str:
@@ -111,6 +111,10 @@ class ScratchSchema(ABC):
         # Answers per (lower-cased) table name and question, until a change to that table.
         self._cache: dict[str, dict[str, Any]] = {}
         self._side: sqlite3.Connection | None = None  # see _add_column
+        # False while the temp schema is surely empty: no statement it ran named "temp" or
+        # "temporary" (a temp object is made by nothing else, but by a statement that needs
+        # one already).
+        self._temp = False
         # sqlite_master's rows by name and by tbl_name (ASCII-folded), in rowid order. Kept up
         # to date after a CREATE (rows past the last rowid) and by _replace_table; any other
         # DDL drops them (read again when next asked).
@@ -191,6 +195,7 @@ class ScratchSchema(ABC):
             if done:
                 return error
             self.settle()  # the ALTER itself runs in the scratch schema
+        self._note_temp(sql)
         try:
             self.conn.execute(sql)
         except sqlite3.Error as exc:
@@ -294,10 +299,17 @@ class ScratchSchema(ABC):
         self._trigger_runs, self._trigger_sql_runs = set(), set()
         self._run_accepted(triggers)
 
+    def _note_temp(self, sql: str) -> None:
+        """Before the scratch schema runs DDL ``sql``: it may make a temp object."""
+        if not self._temp:
+            runs = self._runs_of(sql)
+            self._temp = "temp" in runs or "temporary" in runs
+
     def _run_accepted(self, statements: list[str]) -> None:
         """Run waiting CREATEs that SQLite accepted when they were translated; the mirrored
         names are brought up to date (or dropped, should one fail after all)."""
         for sql in statements:
+            self._note_temp(sql)
             try:
                 self.conn.execute(sql)
             except sqlite3.Error:  # (not expected: nothing they could see has changed)
@@ -367,7 +379,7 @@ class ScratchSchema(ABC):
         altered = self._altered
         self._altered, self._altered_runs = {}, set()
         for name, create, alter, before in altered.values():
-            if create is None:
+            if create is None and self._empty(name):
                 if self._side is None:
                     self._side = sqlite3.connect(":memory:", isolation_level=None)
                 create = side_alter(self._side, name, before, alter, columns=False)[0]
@@ -398,11 +410,12 @@ class ScratchSchema(ABC):
     def _read_objects(self, after: int) -> None:
         objects = self._objects
         assert objects is not None
-        for rowid, kind, name, table in self.conn.execute(
-            "SELECT rowid, type, name, tbl_name FROM sqlite_master WHERE rowid > ? ORDER BY rowid",
+        for rowid, kind, name, table, sql in self.conn.execute(
+            "SELECT rowid, type, name, tbl_name, sql FROM sqlite_master WHERE rowid > ? "
+            "ORDER BY rowid",
             (after,),
         ):
-            row = (int(rowid), str(kind), str(name), str(table))
+            row = (int(rowid), str(kind), str(name), str(table), str(sql) if sql else "")
             objects.setdefault(row[2].translate(_FOLD), []).append(row)
             self._owned.setdefault(row[3].translate(_FOLD), []).append(row)
             self._last_rowid = max(self._last_rowid, row[0])
@@ -430,38 +443,33 @@ class ScratchSchema(ABC):
         found = self._first(table, "table")
         if found is None or found[2].lower().startswith("sqlite_"):
             return False, None
-        name = found[2]
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE rowid = ?", (found[0],)).fetchone()
-        create = str(row[0]) if row and row[0] else ""
+        name, create = found[2], found[4]
         if not create or create[:20].upper().startswith("CREATE VIRTUAL"):
             return False, None
-        # Nothing in the temp schema, no row, no sqlite_sequence row (one query).
-        checks = "EXISTS (SELECT 1 FROM sqlite_temp_master) OR EXISTS (SELECT 1 FROM {})"
-        params: tuple[str, ...] = ()
-        if self._rows("sqlite_sequence"):
-            checks += " OR EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)"
-            params = (name,)
-        try:
-            if conn.execute("SELECT " + checks.format(_q(name)), params).fetchone()[0]:
-                return False, None
-        except sqlite3.Error:
+        added = plain_added_column(sql, create)
+        if (added is None or self._temp) and not self._empty(name):
             return False, None
         folded = name.translate(_FOLD)
-        added = plain_added_column(sql, create)
         if added is not None:
-            # SQLite's verdict from preparing the ALTER (the table is empty and not STRICT:
-            # nothing it checks when it runs can fail); the table's columns are its columns and
-            # the new one. Its new CREATE TABLE text is asked of the side database when the
-            # table must reach the scratch schema (_run_altered).
+            # SQLite's verdict from preparing the ALTER (the table is not STRICT and the column
+            # has no constraint: nothing it checks when it runs can fail, rows or not); the
+            # table's columns are its columns and the new one. Its new CREATE TABLE text is
+            # asked of the side database when the table must reach the scratch schema
+            # (_run_altered; nothing can add a row meanwhile, so an empty table is one then).
+            # With nothing in the temp schema, the ALTER's table is the main one.
             error = self._explain(sql)
             if error is not None:
                 return True, error
             answers = self._cache.setdefault(name.lower(), {})
+            before: list[ColumnInfo] | None = None
             if kept and table.lower() == name.lower():
                 # What a column without constraints changes not: the table's name, its
                 # unique keys, its rowid alias (``kept``: the answers before the ALTER).
                 answers.update((k, v) for k, v in kept.items() if k in _ADD_KEEPS)
-            answers["columns"] = [*table_columns(conn, name), added]
+                before = kept.get("columns")
+            if before is None:
+                before = table_columns(conn, name)
+            answers["columns"] = [*before, added]
             answers["without_rowid"] = without_rowid(create)
             self._altered[folded] = (name, None, sql, create)
             self._altered_runs.update(_RUN.findall(folded) or [""])
@@ -482,21 +490,24 @@ class ScratchSchema(ABC):
         self._altered_runs.update(_RUN.findall(folded) or [""])
         return True, None
 
+    def _empty(self, name: str) -> bool:
+        """True when main table ``name`` has no row nor sqlite_sequence row and the temp
+        schema holds nothing (one query)."""
+        checks = "EXISTS (SELECT 1 FROM sqlite_temp_master) OR EXISTS (SELECT 1 FROM {})"
+        params: tuple[str, ...] = ()
+        if self._rows("sqlite_sequence"):
+            checks += " OR EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)"
+            params = (name,)
+        try:
+            return not self.conn.execute("SELECT " + checks.format(_q(name)), params).fetchone()[0]
+        except sqlite3.Error:
+            return False
+
     def _owned_sql(self, name: str, *kinds: str) -> list[str]:
         """The SQL of the indexes and triggers (``kinds``) of table ``name``, in rowid order
         (a trigger's tbl_name is spelled as its CREATE TRIGGER wrote it)."""
         self._mirror()
-        rowids = [r[0] for r in self._owned.get(name.translate(_FOLD), []) if r[1] in kinds]
-        if not rowids:
-            return []
-        marks = ",".join("?" * len(rowids))
-        return [
-            str(sql)
-            for (sql,) in self.conn.execute(
-                f"SELECT sql FROM sqlite_master WHERE rowid IN ({marks}) ORDER BY rowid", rowids
-            )
-            if sql
-        ]
+        return [r[4] for r in self._owned.get(name.translate(_FOLD), []) if r[1] in kinds and r[4]]
 
     def _replace_table(self, name: str, altered: str) -> bool:
         """Drop table ``name`` and create it again from ``altered`` with its indexes and
@@ -541,8 +552,9 @@ class ScratchSchema(ABC):
         """Drop the cached answers DDL ``sql`` may change."""
         if (created := _INDEX_OR_VIEW_OR_TRIGGER.match(sql)) is not None:
             if created["index"]:
-                for name in _names(sql):  # its table's unique keys (any name it mentions)
-                    self._cache.get(name, {}).pop("keys", None)
+                if created["index"][:1].upper() == "U":  # (any other index is no unique key)
+                    for name in _names(sql):  # its table's unique keys (any name it mentions)
+                        self._cache.get(name, {}).pop("keys", None)
             elif created["kind"].upper() == "VIEW":
                 self._cache.pop(_unquote(created["name"]).lower(), None)
         elif _NAMED_DDL.match(sql) and self._cache:

@@ -1,0 +1,179 @@
+"""One statement through the pipeline: parsed by sqlglot (``read=SQLITE``), rewritten where
+sqlglot passes SQLite-only syntax through or means something else, generated as PostgreSQL.
+The driver (:mod:`.core`) decides what reaches it and runs the scratch schema."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import (
+    Context,
+    compact_lists,
+    normalise_identifiers,
+    parse_sqlite,
+    pg_sql,
+    plain_index_order,
+    table_name,
+)
+from malnu_tui.engine.translate.expressions import (
+    FUNCTION_NODES,
+    double_quoted_strings,
+    rewrite_booleans,
+    rewrite_functions,
+    rewrite_text_datetimes,
+    text_columns,
+)
+from malnu_tui.engine.translate.functions import Untranslatable
+from malnu_tui.engine.translate.keys import rewrite_foreign_keys
+from malnu_tui.engine.translate.leftovers import leftover_syntax
+from malnu_tui.engine.translate.statements import (
+    insert_text_datetimes,
+    rewrite_column,
+    rewrite_create_table,
+    rewrite_insert,
+)
+
+__all__ = ["generate"]
+
+
+def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
+    """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
+    try:
+        trees = [t for t in parse_sqlite(text) if t is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise Untranslatable(
+            "unparsed SQL", f"sqlglot cannot parse it ({first})",
+            "simplify the statement, or keep a PostgreSQL-specific migration",
+        ) from None  # fmt: skip
+    if len(trees) != 1:
+        raise Untranslatable("statement", "sqlglot read it as several statements", "")
+    tree = trees[0]
+    if isinstance(tree, exp.Command):
+        raise Untranslatable(
+            str(tree.this).upper(),
+            "sqlglot does not understand it and would pass it through unchanged",
+            "write the PostgreSQL equivalent by hand",
+        )
+    if isinstance(tree, exp.Create):
+        kind = str(tree.args.get("kind") or "").upper()
+        if kind == "TABLE":
+            rewrite_create_table(tree, ctx)
+        elif kind == "VIEW" and tree.args.get("exists"):
+            tree.set("exists", False)
+            tree.set("replace", True)
+            ctx.note(
+                "CREATE VIEW IF NOT EXISTS",
+                "became CREATE OR REPLACE VIEW (PostgreSQL has no IF NOT EXISTS for views)",
+            )
+    elif isinstance(tree, exp.Alter):
+        table = table_name(tree.this) or ""
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                rewrite_foreign_keys(action, table, ctx)
+                rewrite_column(action, table, ctx)
+    elif isinstance(tree, exp.Insert):
+        rewrite_insert(tree, ctx)
+    # Each pass walks the tree: skip those that cannot apply (cheap checks first).
+    if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
+        double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)
+    bools: set[str] = set()
+    # One walk for the tables referenced (referenced_tables), the function nodes, and what the
+    # later passes look at (valid for them while rewrite_functions replaces nothing but by
+    # opaque values, see Context.replaced: the boolean rewrite only swaps literals).
+    tables: list[str] = []
+    calls: list[exp.Expr] = []
+    comparisons: list[exp.Expr] = []  # EQ, NEQ, In (rewrite_booleans)
+    ordered: list[exp.Expr] = []  # EQ, NEQ, GT, GTE, LT, LTE, Between (rewrite_text_datetimes)
+    idents: list[exp.Expr] = []
+    holders: list[exp.Expr] = []
+    for node in tree.bfs():  # (= tree.walk(), one generator less)
+        found = _KINDS.get(type(node))
+        if found is None:
+            found = _KINDS[type(node)] = _kind(node)
+        if found == _IDENT:
+            idents.append(node)
+        elif found == _TABLE:
+            if node.name:
+                tables.append(str(node.name))
+        elif found == _CALL:
+            calls.append(node)
+        elif found == _COMPARISON:
+            comparisons.append(node)
+            ordered.append(node)
+        elif found == _IN:
+            comparisons.append(node)
+        elif found == _ORDER:
+            ordered.append(node)
+        elif found == _HOLDER:
+            holders.append(node)
+    ctx.tables = tables
+    tree = rewrite_functions(tree, ctx, calls)
+    walked = not ctx.replaced
+    if walked and ctx.opaque:
+        # Replaced by opaque values only: what the replaced nodes held is out of the tree.
+        # (Identifiers and index holders there are harmless to rewrite: nothing generates
+        # them.)
+        comparisons = [n for n in comparisons if n.root() is tree]
+        ordered = [n for n in ordered if n.root() is tree]
+    compared: list[exp.Expr] | None = comparisons if walked else None
+    # Compared with nothing, a view whose CREATE waits (SchemaState.booleans_later) is not
+    # asked about now.
+    maybe_later = False
+    if isinstance(tree, exp.Create) and ctx.state.view_waiting():
+        if compared is None:  # (as rewrite_booleans would find them)
+            compared = list(tree.find_all(exp.EQ, exp.NEQ, exp.In))
+        maybe_later = not compared
+    for t in tables:
+        if not (maybe_later and ctx.state.booleans_later(t)):
+            bools |= ctx.state.boolean_columns(t)
+    rewrite_booleans(tree, bools, compared)
+    if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
+        text_cols = text_columns(tables, ctx.state)
+        if rewrite_text_datetimes(tree, text_cols, ordered if walked else None):
+            walked = False
+        if isinstance(tree, exp.Insert) and insert_text_datetimes(tree, ctx.state):
+            walked = False
+    normalise_identifiers(tree, idents if walked else None)
+    if isinstance(tree, exp.Create | exp.Insert):
+        plain_index_order(tree, holders if walked else None)
+    if expression_only and isinstance(tree, exp.Select):
+        out: str = pg_sql(tree.expressions[0], copy=False)
+    else:
+        # One column per line for CREATE TABLE (readable in plan/diff); the rest on one line.
+        pretty = isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema)
+        out = pg_sql(tree, pretty=pretty, copy=False)
+        if pretty:
+            out = compact_lists(out)
+    leftover = leftover_syntax(out)
+    if leftover is not None:
+        raise Untranslatable(
+            leftover,
+            "the translation would still contain SQLite-only syntax",
+            "write the PostgreSQL equivalent by hand",
+        )
+    return out
+
+
+# What the first walk of generate collects, by node class (decided once per class).
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER = range(8)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(node: exp.Expr) -> int:
+    if isinstance(node, exp.Identifier):
+        return _IDENT
+    if isinstance(node, exp.Table):
+        return _TABLE
+    if isinstance(node, FUNCTION_NODES):
+        return _CALL
+    if isinstance(node, exp.EQ | exp.NEQ):
+        return _COMPARISON
+    if isinstance(node, exp.In):
+        return _IN
+    if isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between):
+        return _ORDER
+    if isinstance(node, exp.IndexParameters | exp.OnConflict):
+        return _HOLDER
+    return _OTHER
