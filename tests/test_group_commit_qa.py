@@ -383,3 +383,37 @@ def test_an_interrupt_inside_the_report_reports_it_again(
     backend.close()
     assert shown == sorted(tracking(db)) and shown[0] == names[0]
     assert run_row(db)["counts"] == {"done": len(shown)}
+
+
+@pytest.mark.parametrize("group_ms", ["60000", "0"])
+def test_unlocked_by_another_session_mid_run_commits_nothing_more(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch, group_ms: str
+) -> None:
+    """Another session runs `unlock` while this `up` runs (its lock row deleted, audited):
+    the next COMMIT finds the row gone, rolls back and stops (LockLost, exit 3), so no
+    migration is ever committed without the lock; a later `up` does the rest."""
+    from malnu_tui.engine.errors import LockLost
+    from malnu_tui.engine.migrate import unlock
+
+    monkeypatch.setenv("MALNU_UP_GROUP_MS", group_ms)
+    names = [*add_tables(mdirs, 1), add_update(mdirs, 2), *add_tables(mdirs, 1, start=3)]
+    db = tmp_path / "u.db"
+    events: list[Progress] = []
+
+    def watch(p: Progress) -> None:
+        events.append(p)
+        if p.event == "done" and len(events) == 2:  # after the first COMMIT
+            other = SQLiteBackend(db)
+            unlock(other)
+            other.close()
+
+    backend = SQLiteBackend(db)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    with pytest.raises(LockLost) as info:
+        apply_plan(backend, mset, plan_up(backend, mset), progress=watch)
+    assert info.value.exit_code == 3 and not backend.conn.in_transaction
+    backend.close()
+    assert [e.filename for e in events if e.event == "done"] == names[:1]
+    assert tracking(db) == {names[0]: (1, None)} and tables(db) == {"t1"}
+    applied, _ = up(db, mdirs)
+    assert applied == names[1:]

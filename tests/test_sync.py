@@ -417,7 +417,7 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
     assert names == [("Lagi",), ("Siswa",), ("Lagi",)]  # the overlap wrote 7 and 170 again
 
 
-def test_a_chunk_its_upsert_wrote_whole_is_proved_by_the_rows_the_upsert_returned(
+def test_the_rows_a_chunks_upsert_wrote_are_proved_by_what_it_returned_the_rest_read_back(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
@@ -426,37 +426,45 @@ def test_a_chunk_its_upsert_wrote_whole_is_proved_by_the_rows_the_upsert_returne
     src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
     assert sync(src, dst).verified
     checks: list[int] = []  # rows of each chunk checked by its bytes
-    read_back: list[bool] = []  # the destination's rows read again on the second connection
+    read_back: list[tuple[int, bool]] = []  # rows read again on the second connection
     written, read_again = FastCopy.written, FastCopy._written
 
-    def check(self: FastCopy, keys: Any, rows: int, digest: str) -> Any:
+    def check(self: FastCopy, keys: Any, rows: int, digest: str, data: Any = None) -> Any:
         checks.append(rows)
-        return written(self, keys, rows, digest)
+        return written(self, keys, rows, digest, data)
 
     def again(self: FastCopy, keys: Any, rows: int, digest: str) -> bool:
-        read_back.append(read_again(self, keys, rows, digest))
-        return read_back[-1]
+        read_back.append((rows, read_again(self, keys, rows, digest)))
+        return read_back[-1][1]
 
     monkeypatch.setattr(FastCopy, "written", check)
     monkeypatch.setattr(FastCopy, "_written", again)
-    later = "2025-11-25 09:00:00"
-    src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (5, 150, 290)")
-    # Chunks: 5, 150, 290 (every row changed: the upsert wrote all three and returned their
+    src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' "
+            "WHERE id IN (5, 150, 290)")  # fmt: skip
+    src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-25 08:59:00' WHERE id = 100")
+    # Chunks: 5, 100, 150, 290 (every row changed: the upsert wrote all four and returned their
     # text), then 300 (unchanged, at the watermark: one key, compared as a key range).
-    report = sync(src, dst, chunk_rows=3)
+    report = sync(src, dst, chunk_rows=4)
+    assert (report.read, report.updated, report.verified) == (5, 4, True)
+    assert (checks, read_back) == ([4], [])
+    # Row 100 is read again (inside the overlap window) and left alone by the upsert, equal
+    # already: only it is read back.
+    src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-25 09:01:00' "
+            "WHERE id IN (5, 150, 290)")  # fmt: skip
+    report = sync(src, dst, chunk_rows=4)
     assert (report.read, report.updated, report.verified) == (4, 3, True)
-    assert (checks, read_back) == ([3], [])
-    # The destination rewrites what it stores: what the upsert returns differs, the rows are
-    # read again (differ too), then compared by value.
+    assert (checks, read_back) == ([4, 4], [(1, True)])
+    # The destination rewrites what it stores: what the upsert returns differs, all the
+    # chunk's rows are read back (differ too), then compared by value.
     dst.run(
         "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$"
     )
     dst.run("CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION shout()")
-    src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-26 09:00:00' "
+    src.run("UPDATE users SET name = 'Siswa', updated_at = '2025-11-25 09:02:00' "
             "WHERE id IN (5, 7, 150, 290)")  # fmt: skip
-    report = sync(src, dst, chunk_rows=4)
-    assert (checks, read_back, report.verified) == ([3, 4], [False], False)
+    report = sync(src, dst, chunk_rows=5)  # 5, 7, 100 (equal), 150, 290
+    assert (checks, read_back[1:], report.verified) == ([4, 4, 5], [(5, False)], False)
     assert [(d.kind, d.key) for d in report.differences] == [
         ("different", (5,)), ("different", (7,)), ("different", (150,)), ("different", (290,))
     ]  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import (
     SyncProgress,
     SyncRequest,
@@ -18,6 +18,7 @@ from malnu_tui.engine.sync import (
     fastcopy,
     read_states,
     run_sync,
+    verify_sync,
 )
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
@@ -103,6 +104,9 @@ def test_a_copy_killed_before_its_key_was_built_resumes_and_builds_it(
         sync(src, dst, kill, chunk_rows=100)
     assert not has_key(dst) and dst.count() == 300
     assert dst.run("SELECT status, direct FROM malnu_sync") == [("running", 2)]
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        with pytest.raises(SyncRefused, match="interrupted before its primary key was built"):
+            verify_sync(s)
     report = sync(src, dst, chunk_rows=100)
     assert (report.resumed, report.inserted, report.verified) == (True, 900, True)
     assert has_key(dst) and dst.count() == 900

@@ -115,6 +115,23 @@ class DatabaseBusy(MalnuError):
         )
 
 
+class LockLost(MalnuError):
+    """The migration lock row of this session was removed or taken over while it ran (an
+    ``unlock`` from another session): what was not committed yet is rolled back and the run
+    stops (exit 3), so nothing is ever committed without the lock."""
+
+    exit_code = 3
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the migration lock of {path} was released by someone else while this session "
+            "held it (`unlock` from another session?): the run stopped; what was not reported "
+            "done was rolled back",
+            hint="see `malnu-tui log` (the unlock is audited) and `malnu-tui status` before "
+            "running again",
+        )
+
+
 class StatementFailed(MalnuError):
     """A statement of a migration failed; the whole migration was rolled back."""
 

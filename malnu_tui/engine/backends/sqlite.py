@@ -28,6 +28,7 @@ from malnu_tui.engine.errors import (
     GroupCommitFailed,
     LockHeld,
     LockHolder,
+    LockLost,
     MalnuError,
     StatementFailed,
 )
@@ -241,6 +242,7 @@ class SQLiteBackend:
                 self.conn.execute("RELEASE malnu_unit")
             self._group_units += 1
             return
+        self._keep_lock()
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -271,12 +273,31 @@ class SQLiteBackend:
         try:
             if not c.in_transaction:
                 raise sqlite3.OperationalError("SQLite rolled the transaction back")
+            self._keep_lock()
             c.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 if c.in_transaction:
                     c.execute("ROLLBACK")
             raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
+
+    def _keep_lock(self) -> None:
+        """Just before a COMMIT of migrations, in its transaction: our lock row is still
+        there (its lease renewed on the way), or everything is rolled back and
+        :class:`LockLost` raised: nothing commits once another session has unlocked us."""
+        me = self._my_lock
+        if me is None:
+            return
+        cur = self.conn.execute(q.RENEW_LOCK, (lease_until(), me.host, me.pid))
+        if cur.rowcount == 1:
+            self._renewed = time.monotonic()
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+        self._group = False
+        self._group_units = 0
+        self._my_lock = None  # nothing of ours left to release
+        raise LockLost(str(self.path))
 
     def rollback_group(self) -> None:
         """Roll the open group back (an interrupted run): none of its migrations stays. Also

@@ -208,16 +208,36 @@ class FastCopy:
         if int_key(self.shape):
             self.dst.prove_writes(self.shape.name)
 
-    def written(self, keys: Sequence[Key], rows: int, digest: str) -> Future[bool]:
+    def written(
+        self, keys: Sequence[Key], rows: int, digest: str, data: bytes | None = None
+    ) -> Future[bool]:
         """Whether the destination's rows with ``keys`` (one column) print as the COPY text
-        that was sent for them (``rows`` rows, md5 ``digest``): the chunk's upsert wrote every
-        one of them and returned those bytes (:meth:`prove_writes`), else found on the
-        verifier's connection while the sync goes on (an incremental chunk is proved by its
-        bytes, else compared value by value)."""
-        if self.dst.written_digest(self.shape.name) == (rows, digest):
-            done: Future[bool] = Future()
-            done.set_result(True)
-            return done
+        that was sent for them (``data``: ``rows`` lines, md5 ``digest``). The rows the
+        chunk's upsert wrote are proved by the text it returned for them as it stored them
+        (:meth:`prove_writes`); the rest (left alone: equal already), or all of them when
+        that does not hold, are read back on the verifier's connection while the sync goes
+        on. An incremental chunk is proved by its bytes, else compared value by value."""
+        got = self.dst.written_digest(self.shape.name)
+        if got is not None and data is not None:
+            n, theirs, left = got
+            lines = data.split(b"\n")[:-1]
+            if len(lines) == rows == len(keys):
+                kept = set(left)
+                wrote = [line for k, line in zip(keys, lines, strict=True) if k[0] not in kept]
+                mine = hashlib.md5(b"\n".join(wrote) + b"\n").hexdigest() if wrote else None
+                if (n, theirs) == (len(wrote), mine):
+                    rest = [(k, line) for k, line in zip(keys, lines, strict=True) if k[0] in kept]
+                    if not rest:
+                        done: Future[bool] = Future()
+                        done.set_result(True)
+                        return done
+                    back = b"\n".join(line for _, line in rest) + b"\n"
+                    return self._pool.submit(
+                        self._written,
+                        [k for k, _ in rest],
+                        len(rest),
+                        hashlib.md5(back).hexdigest(),
+                    )
         return self._pool.submit(self._written, keys, rows, digest)
 
     def _written(self, keys: Sequence[Key], rows: int, digest: str) -> bool:

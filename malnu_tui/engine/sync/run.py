@@ -139,12 +139,13 @@ def _check_chunk(
     page: Sequence[Row],
     written: Written,
     digest_of: Digest,
-    sent: tuple[FastCopy, str] | None = None,
+    sent: tuple[FastCopy, str, bytes | None] | None = None,
 ) -> None:
     """Check one written chunk: a dense run of integer keys becomes a range to compare in full
     (so a hand-edited row between the written ones is found too); otherwise the destination's
     checksum of the written keys against the rows as they were read — on the fast path
-    (``sent``: its COPY text's md5), the destination prints those rows as that text."""
+    (``sent``: its COPY text's md5 and the text), the destination prints those rows as that
+    text."""
     kidx = shape.key_index
     lo, hi = _key_of(page[0], kidx), _key_of(page[-1], kidx)
     ints = int_key(shape) and type(lo[0]) is int and type(hi[0]) is int
@@ -154,8 +155,8 @@ def _check_chunk(
     keys = [_key_of(r, kidx) for r in page]
     written.rows += len(page)
     if sent is not None:
-        fast, md5 = sent
-        written.pending.append((keys, fast.written(keys, len(page), md5)))
+        fast, md5, data = sent
+        written.pending.append((keys, fast.written(keys, len(page), md5, data)))
     elif keys_digest(s.dst, shape, keys) != digest_of(page):
         written.differences.extend(compare_keys(s.src, s.dst, shape, keys))
 
@@ -230,7 +231,7 @@ def _copy(
                     blocks, first_block = (first_block, end), max(end - 1, 0)
                 fast.committed((lo, hi), len(page), md5, blocks)
             if written is not None:
-                sent = (fast, md5) if fast is not None else None
+                sent = (fast, md5, data) if fast is not None else None
                 _check_chunk(s, shape, page, written, digest_of, sent)
             read += len(page)
             lo = hi

@@ -38,7 +38,7 @@ Bounds = tuple[Key | None, Key | None]
 
 # A whole table's key fingerprint (an incremental sync's first check for deleted and lost rows):
 # the row count, the sum of the keys, and the sum of s(k) = (x² rem Q) & 0x55555555 where
-# x = |k rem P| · A rem P (primes P, Q < 2**31, a multiplier 0 < A < P; rem: SQL's %, with the
+# x = (k rem P) · A rem P (primes P, Q < 2**31, a multiplier 0 < A < P; rem: SQL's %, with the
 # sign of k). The key sum changes with any one key swapped for another (closer than 2**52). s is
 # not linear, and not a polynomial either (the mask drops every other bit of a scrambled
 # square), so keys moved by +d and −d, or swapped for a set with the same sum and the same sums
@@ -60,7 +60,7 @@ def fingerprint_terms(k: str) -> list[str]:
     """The per-key terms of the key fingerprint of integer key expression ``k``, as SQL both
     dialects compute identically (no literal needs a parameter)."""
     p, a, q = _SQUARED
-    x = f"(abs({k} % {p}) * {a} % {p})"
+    x = f"({k} % {p} * {a} % {p})"  # negative for a negative key: the same square
     return [k, f"(({x} * {x} % {q}) & {_MASK})"]
 
 
@@ -98,7 +98,7 @@ def key_fingerprint(keys: Iterable[int]) -> Fingerprint:
     for k in keys:
         n += 1
         total += k
-        x = abs(_rem(k, p)) * a % p
+        x = _rem(_rem(k, p) * a, p)
         mixed += (x * x % q) & _MASK
     return n, (_rem(total, _MOD), _rem(mixed, _MOD))
 

@@ -45,7 +45,7 @@ class PostgresKeys:
     # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
     _fresh: dict[str, Fingerprint | None]
     # table → (rows, md5) its last upsert wrote (see prove_writes)
-    _prove: dict[str, tuple[int, str | None] | None]
+    _prove: dict[str, tuple[int, str | None, list[int]] | None]
     _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
 
     def _t(self, table: str) -> sql.Composed:
@@ -120,16 +120,17 @@ class PostgresKeys:
         COPY text md5 of the rows it wrote, as it stored them: :meth:`written_digest`."""
         self._prove[table] = None
 
-    def written_digest(self, table: str) -> tuple[int, str | None] | None:
-        """(rows written, md5 of their lines in key order) of the last upsert into ``table``
-        (and forget it); None when not kept."""
+    def written_digest(self, table: str) -> tuple[int, str | None, list[int]] | None:
+        """(rows written, md5 of their lines in key order, the staged keys it left alone:
+        equal already) of the last upsert into ``table`` (and forget it); None when not
+        kept."""
         found = self._prove.get(table)
         if table in self._prove:
             self._prove[table] = None
         return found
 
     def _upsert_extras(
-        self, shape: TableShape
+        self, shape: TableShape, stage: sql.Composable
     ) -> tuple[list[sql.Composable], list[sql.Composable]]:
         """The upsert's extra RETURNING expressions and aggregates: the inserted keys'
         fingerprint (:meth:`count_fresh_keys`), then the written rows' digest
@@ -157,6 +158,12 @@ class PostgresKeys:
             tally.append(
                 sql.SQL("md5(string_agg(malnu_line, E'\\n' ORDER BY malnu_key) || E'\\n')")
             )
+            tally.append(
+                sql.SQL(
+                    "(SELECT array_agg(s.{k}) FROM {stage} s "
+                    "WHERE s.{k} NOT IN (SELECT malnu_key FROM up))"
+                ).format(k=sql.Identifier(shape.key[0]), stage=stage)
+            )
         return returning, tally
 
     def _upsert_done(self, shape: TableShape, row: Sequence[Any]) -> None:
@@ -166,4 +173,5 @@ class PostgresKeys:
             mine = (int(row[0]), tuple(int(v) for v in row[2:4]))
             self._fresh[shape.name] = add_fingerprints(fresh, mine)
         if shape.name in self._prove:
-            self._prove[shape.name] = (int(row[0]) + int(row[1]), row[-1])
+            left = [int(k) for k in row[-1] or ()]
+            self._prove[shape.name] = (int(row[0]) + int(row[1]), row[-2], left)

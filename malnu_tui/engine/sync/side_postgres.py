@@ -533,7 +533,7 @@ class PostgresSide(PostgresKeys):
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
         are all equal are left untouched (json compared as text: it has no equality)."""
         data = [c for c in shape.names if c not in shape.key]
-        returning, tally = self._upsert_extras(shape)
+        returning, tally = self._upsert_extras(shape, stage)
         q = pgcopy.upsert_sql(
             self._t(shape.name),
             stage,
