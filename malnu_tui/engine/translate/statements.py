@@ -29,7 +29,7 @@ from malnu_tui.engine.translate.expressions import (
 )
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
-from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
 from malnu_tui.engine.translate.triggers import pg_ident
 from malnu_tui.engine.translate.types import map_type
 
@@ -90,10 +90,17 @@ def _data_type(pg_type: str) -> exp.DataType:
 
 
 def rewrite_column(
-    col: exp.ColumnDef, table: str, ctx: Context, table_pk: list[str] | None = None
+    col: exp.ColumnDef,
+    table: str,
+    ctx: Context,
+    table_pk: list[str] | None = None,
+    by_name: dict[str, ColumnInfo] | None = None,
 ) -> None:
+    """``by_name``: the table's columns by lower-cased name, when the caller has them."""
     name = str(col.name)
-    info = {c.name.lower(): c for c in ctx.state.columns(table)}.get(name.lower())
+    if by_name is None:
+        by_name = {c.name.lower(): c for c in ctx.state.columns(table)}
+    info = by_name.get(name.lower())
     kind = col.args.get("kind")
     declared = info.declared if info is not None else (kind.sql() if kind is not None else "")
     mapping = map_type(declared)
@@ -182,9 +189,10 @@ def rewrite_create_table(tree: exp.Create, ctx: Context) -> None:
         return
     rewrite_foreign_keys(schema, table, ctx)
     _unique_constraint_names(schema, table, ctx)
+    by_name = {c.name.lower(): c for c in ctx.state.columns(table)}
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
-            rewrite_column(item, table, ctx)
+            rewrite_column(item, table, ctx, by_name=by_name)
         elif isinstance(item, exp.Identifier):
             raise Untranslatable(
                 f"column {item.this}",
