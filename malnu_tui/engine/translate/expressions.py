@@ -24,7 +24,6 @@ from malnu_tui.engine.translate.functions import (
     timestamp_sql,
 )
 from malnu_tui.engine.translate.schema import SchemaState
-from malnu_tui.engine.translate.types import map_type
 
 __all__ = [
     "DATE_FUNCS",
@@ -395,12 +394,15 @@ def rewrite_text_datetimes(
 
 def text_columns(tables: list[str], state: SchemaState) -> set[str]:
     """Lower-cased names of TEXT-mapped columns of ``tables`` (ambiguous names left out)."""
+    if len(tables) == 1:
+        one, rest = state.text_columns(tables[0])
+        return set(one - rest)
     text: set[str] = set()
     other: set[str] = set()
     for t in tables:
-        for c in state.columns(t):
-            pg = map_type(c.declared).postgres or ""
-            (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
+        more, less = state.text_columns(t)
+        text |= more
+        other |= less
     return text - other
 
 

@@ -82,41 +82,41 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     # One walk for the tables referenced (referenced_tables), the function nodes, and what the
     # later passes look at (valid for them while rewrite_functions replaces nothing but by
     # opaque values, see Context.replaced: the boolean rewrite only swaps literals).
-    tables: list[str] = []
+    table_nodes: list[exp.Expr] = []
     calls: list[exp.Expr] = []
-    comparisons: list[exp.Expr] = []  # EQ, NEQ, In (rewrite_booleans)
-    ordered: list[exp.Expr] = []  # EQ, NEQ, GT, GTE, LT, LTE, Between (rewrite_text_datetimes)
+    compares: list[exp.Expr] = []  # EQ, NEQ, In, GT, GTE, LT, LTE, Between
     idents: list[exp.Expr] = []
     holders: list[exp.Expr] = []
+    # Each node to the list of its kind (decided once per class), without a test per kind.
+    sinks = (
+        None,
+        idents.append,
+        table_nodes.append,
+        calls.append,
+        compares.append,
+        compares.append,
+        compares.append,
+        holders.append,
+    )
+    kinds = _KINDS
     for node in tree.bfs():  # (= tree.walk(), one generator less)
-        found = _KINDS.get(type(node))
+        found = kinds.get(type(node))
         if found is None:
-            found = _KINDS[type(node)] = _kind(node)
-        if found == _IDENT:
-            idents.append(node)
-        elif found == _TABLE:
-            if node.name:
-                tables.append(str(node.name))
-        elif found == _CALL:
-            calls.append(node)
-        elif found == _COMPARISON:
-            comparisons.append(node)
-            ordered.append(node)
-        elif found == _IN:
-            comparisons.append(node)
-        elif found == _ORDER:
-            ordered.append(node)
-        elif found == _HOLDER:
-            holders.append(node)
+            found = kinds[type(node)] = _kind(node)
+        if found:
+            sinks[found](node)  # type: ignore[misc]
+    tables = [str(t.name) for t in table_nodes if t.name]
     ctx.tables = tables
     tree = rewrite_functions(tree, ctx, calls)
     walked = not ctx.replaced
-    if walked and ctx.opaque:
+    if walked and ctx.opaque and compares:
         # Replaced by opaque values only: what the replaced nodes held is out of the tree.
         # (Identifiers and index holders there are harmless to rewrite: nothing generates
         # them.)
-        comparisons = [n for n in comparisons if n.root() is tree]
-        ordered = [n for n in ordered if n.root() is tree]
+        compares = [n for n in compares if n.root() is tree]
+    # EQ, NEQ and In (rewrite_booleans); EQ, NEQ, GT, GTE, LT, LTE, Between
+    # (rewrite_text_datetimes): in walk order.
+    comparisons = [n for n in compares if kinds[type(n)] != _ORDER] if compares else compares
     compared: list[exp.Expr] | None = comparisons if walked else None
     # Compared with nothing, a view whose CREATE waits (SchemaState.booleans_later) is not
     # asked about now.
@@ -131,8 +131,10 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     rewrite_booleans(tree, bools, compared)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         text_cols = text_columns(tables, ctx.state)
-        if rewrite_text_datetimes(tree, text_cols, ordered if walked else None):
-            walked = False
+        if text_cols:
+            ordered = [n for n in compares if kinds[type(n)] != _IN] if walked else None
+            if rewrite_text_datetimes(tree, text_cols, ordered):
+                walked = False
         if isinstance(tree, exp.Insert) and insert_text_datetimes(tree, ctx.state):
             walked = False
     normalise_identifiers(tree, idents if walked else None)

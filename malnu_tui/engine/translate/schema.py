@@ -16,6 +16,7 @@ from malnu_tui.engine.translate.tableinfo import (
     table_columns,
     without_rowid,
 )
+from malnu_tui.engine.translate.types import map_type
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 
@@ -32,6 +33,15 @@ class PendingKey:
     file: str
     line: int
     rebuilt: bool = False  # dropped with its (rebuilt) target, not a forward reference
+
+
+def _text_or_not(columns: list[ColumnInfo]) -> tuple[frozenset[str], frozenset[str]]:
+    text: set[str] = set()
+    other: set[str] = set()
+    for c in columns:
+        pg = map_type(c.declared).postgres or ""
+        (text if pg == "TEXT" or pg.startswith("VARCHAR") else other).add(c.name.lower())
+    return frozenset(text), frozenset(other)
 
 
 def _q(name: str) -> str:
@@ -86,6 +96,10 @@ class SchemaState(ScratchSchema):
 
     def real_name(self, table: str) -> str | None:
         """The table's name as created (SQLite names are case-insensitive)."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["name"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         name: str | None = self._cached("name", table, lambda: self._real_name(table))
         return name
 
@@ -95,6 +109,10 @@ class SchemaState(ScratchSchema):
 
     def columns(self, table: str) -> list[ColumnInfo]:
         """Columns of ``table`` in order (empty when unknown)."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["columns"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         cols: list[ColumnInfo] = self._cached("columns", table, lambda: self._columns(table))
         return cols
 
@@ -113,6 +131,10 @@ class SchemaState(ScratchSchema):
 
     def unique_keys(self, table: str) -> list[list[str]]:
         """Primary key first, then every full (non-partial, column-only) unique index."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["keys"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         keys: list[list[str]] = self._cached("keys", table, lambda: self._unique_keys(table))
         return keys
 
@@ -133,6 +155,10 @@ class SchemaState(ScratchSchema):
 
     def rowid_alias(self, table: str) -> str | None:
         """The lower-cased name of the table's ``INTEGER PRIMARY KEY`` column, if any."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["rowid_alias"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         alias: str | None = self._cached("rowid_alias", table, lambda: self._rowid_alias(table))
         return alias
 
@@ -147,6 +173,10 @@ class SchemaState(ScratchSchema):
         return None
 
     def _without_rowid(self, table: str) -> bool:
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["without_rowid"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         found: bool = self._cached("without_rowid", table, lambda: self._read_without_rowid(table))
         return found
 
@@ -156,6 +186,10 @@ class SchemaState(ScratchSchema):
 
     def boolean_columns(self, table: str) -> set[str]:
         """Lower-cased names of the columns declared BOOLEAN/BOOL."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["booleans"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         found: set[str] = self._cached(
             "booleans",
             table,
@@ -164,6 +198,18 @@ class SchemaState(ScratchSchema):
                 for c in self.columns(table)
                 if c.declared.strip().upper() in ("BOOLEAN", "BOOL")
             },
+        )
+        return found
+
+    def text_columns(self, table: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Lower-cased names of the columns whose type maps to TEXT/VARCHAR on PostgreSQL,
+        and of the others."""
+        try:  # (the commonest case first: answered already)
+            return self._cache[table.lower()]["texts"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        found: tuple[frozenset[str], frozenset[str]] = self._cached(
+            "texts", table, lambda: _text_or_not(self.columns(table))
         )
         return found
 
