@@ -470,6 +470,32 @@ def test_the_rows_a_chunks_upsert_wrote_are_proved_by_what_it_returned_the_rest_
     ]  # fmt: skip
 
 
+def test_a_row_an_after_trigger_changes_again_is_found_not_proved_by_what_the_upsert_returned(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # RETURNING shows the row before the destination's AFTER triggers run: a table with a
+    # trigger (or rule) of its own has its written rows read back instead.
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(300, updated="2025-11-20 08:00:00")
+    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
+    assert sync(src, dst).verified
+    dst.run(
+        "CREATE FUNCTION hush() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE users SET name = lower(name) WHERE id = NEW.id "
+        "AND name <> lower(name); RETURN NULL; END $$"
+    )
+    dst.run("CREATE TRIGGER hush AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION hush()")
+    src.run("UPDATE users SET name = 'Siswa', updated_at = '2025-11-25 09:00:00' "
+            "WHERE id IN (5, 150, 290)")  # fmt: skip
+    report = sync(src, dst, chunk_rows=4)  # 5, 150, 290 (far apart: proved as written), 300
+    # Written, found different, repaired (written again), still different: reported.
+    assert (report.updated, report.verified, len(report.differences)) == (6, False, 3)
+    assert [(d.kind, d.key) for d in report.differences] == [
+        ("different", (5,)), ("different", (150,)), ("different", (290,))
+    ]  # fmt: skip
+
+
 def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its_own(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

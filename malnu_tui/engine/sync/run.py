@@ -263,6 +263,18 @@ def _changed_results(
         yield from compare_table(s.src, s.dst, shape, bounds=b)
 
 
+def _found_through_index(s: SyncSession, shape: TableShape, cursor: str | None) -> bool:
+    """Whether a SQLite/D1 source has an index leading with the cursor column (its changed
+    rows are then found through it, a short read)."""
+    from malnu_tui.engine.sync.side_sqlite import SqliteDialect
+
+    return (
+        cursor is not None
+        and isinstance(s.src, SqliteDialect)
+        and s.src.leads_an_index(shape.name, cursor)
+    )
+
+
 def _counts(s: SyncSession, table: str) -> tuple[int, int]:
     """Both sides' row counts, the destination's counted on a thread while the source counts."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count") as pool:
@@ -409,6 +421,8 @@ def sync_table(
         )
         if written is not None and early is not None:
             written.before_write = early.before_write
+            if _found_through_index(s, shape, plan.cursor):
+                early.start_source()  # the read is short: the fingerprint runs beside it
         if plan.mode == "full":
             fast = FastCopy.start(s, shape, state.direct)
         elif written is not None and len(shape.key) == 1:

@@ -189,7 +189,7 @@ class SqliteDialect(ABC):
         it did not)."""
         c, t = q(cursor), q(shape.name)
         plain = f"({c} >= ? OR {c} IS NULL)"
-        if not self._leads_an_index(shape.name, cursor):
+        if not self.leads_an_index(shape.name, cursor):
             return plain, None
         changed = self._rows(
             f"SELECT (SELECT count(*) FROM {t} WHERE {c} >= ?) "
@@ -204,7 +204,7 @@ class SqliteDialect(ABC):
             f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL)"
         ), int(changed)
 
-    def _leads_an_index(self, table: str, column: str) -> bool:
+    def leads_an_index(self, table: str, column: str) -> bool:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):
             if not int(row[4]):  # not partial
                 info = self._rows(f"PRAGMA index_info({q(str(row[1]))})")

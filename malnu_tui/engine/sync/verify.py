@@ -130,7 +130,8 @@ class EarlyKeys:
     its own: the destination's — for PostgreSQL — in a snapshot taken before the first write
     (the keys the writes insert are added to it: :meth:`.PostgresKeys.fresh_keys`), started
     at once; the source's (only read meanwhile) started by :meth:`before_write`, once the
-    changed rows are read, so that it runs beside the writes rather than the read."""
+    changed rows are read, so that it runs beside the writes rather than a long read (or at
+    once, :meth:`start_source`, when the read is short)."""
 
     def __init__(
         self,
