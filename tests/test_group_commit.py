@@ -62,6 +62,24 @@ def one_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALNU_UP_GROUP_MS", "60000")
 
 
+def add_counting_tables(mdirs: MigrationDirs, n: int) -> None:
+    """A seed table, then ``n`` migrations each creating a table and its row after ~10 ms of
+    counting (from the seed row: the lint's replay of the schema, where seed is empty, skips
+    it), so that a real ``up`` process can be stopped part way."""
+    mdirs.add(
+        "20250101_000000",
+        "seed",
+        "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);",
+        "DROP TABLE seed;",
+    )
+    for i in range(1, n + 1):
+        sql = (
+            f"CREATE TABLE t{i} AS WITH RECURSIVE c(x) AS (SELECT n FROM seed UNION ALL "
+            f"SELECT x + 1 FROM c WHERE x < 40000) SELECT {i} AS id, count(*) AS n FROM c;"
+        )
+        mdirs.add(f"20250101_{i:06d}", f"t{i}", sql, f"DROP TABLE t{i};")
+
+
 def test_failure_inside_a_group_keeps_the_earlier_ones(
     tmp_path: Path, mdirs: MigrationDirs, one_group: None
 ) -> None:
@@ -266,20 +284,7 @@ def test_sigkill_of_a_real_up_leaves_only_whole_reported_migrations(
     """Killed mid-run: every migration reported ok is tracked, every tracked one has all of its
     effect (table, row, audit row) and no untracked one has any; the rerun finishes cleanly."""
     n = 150
-    mdirs.add(
-        "20250101_000000",
-        "seed",
-        "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);",
-        "DROP TABLE seed;",
-    )
-    for i in range(1, n + 1):
-        # A table and its row after ~10 ms of counting (from the seed row: the lint's replay
-        # of the schema, where seed is empty, skips it).
-        sql = (
-            f"CREATE TABLE t{i} AS WITH RECURSIVE c(x) AS (SELECT n FROM seed UNION ALL "
-            f"SELECT x + 1 FROM c WHERE x < 40000) SELECT {i} AS id, count(*) AS n FROM c;"
-        )
-        mdirs.add(f"20250101_{i:06d}", f"t{i}", sql, f"DROP TABLE t{i};")
+    add_counting_tables(mdirs, n)
     db = tmp_path / "k.db"
     url = f"sqlite:///{db}"
     proc = popen_cli("--database", url, *mdirs.args(), "up", "--no-backup")

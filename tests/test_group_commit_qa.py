@@ -20,7 +20,14 @@ from malnu_tui.engine.errors import DatabaseBusy
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
 from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
-from tests.test_group_commit import add_tables, rows, tables, tracking, up
+from tests.test_group_commit import (
+    add_counting_tables,
+    add_tables,
+    rows,
+    tables,
+    tracking,
+    up,
+)
 
 
 @pytest.fixture
@@ -112,15 +119,7 @@ def test_sigterm_of_a_real_up_ends_it_like_ctrl_c(tmp_path: Path, mdirs: Migrati
     """A service manager's SIGTERM: the open group rolled back, lock released, the run row
     written with what is in, exit 143; every migration reported ok is tracked and no other."""
     n = 100
-    mdirs.add(
-        "20250101_000000", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
-    )
-    for i in range(1, n + 1):
-        sql = (
-            f"CREATE TABLE t{i} AS WITH RECURSIVE c(x) AS (SELECT n FROM seed UNION ALL "
-            f"SELECT x + 1 FROM c WHERE x < 40000) SELECT {i} AS id, count(*) AS n FROM c;"
-        )
-        mdirs.add(f"20250101_{i:06d}", f"t{i}", sql, f"DROP TABLE t{i};")
+    add_counting_tables(mdirs, n)
     db = tmp_path / "k.db"
     url = f"sqlite:///{db}"
     proc = popen_cli("--database", url, *mdirs.args(), "up", "--no-backup")

@@ -67,6 +67,17 @@ def rows(db: Db) -> list[tuple[object, ...]]:
     return out
 
 
+def synced_users(tmp_path: Path, pg_url: str, n: int) -> tuple[Db, Db]:
+    """A SQLite users table of ``n`` rows stamped 2025-11-20, the last one later (the
+    watermark), synced once into PostgreSQL and verified."""
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    dst = Db("postgresql", pg_url)
+    src.create_users(n, updated="2025-11-20 08:00:00")
+    src.run(f"UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = {n}")  # watermark
+    assert sync(src, dst).verified
+    return src, dst
+
+
 def test_first_full_sync_then_incremental_carries_exactly_the_changes(ends: tuple[Db, Db]) -> None:
     src, dst = ends
     src.create_users(120)
@@ -375,11 +386,7 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
 def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise_is_not(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
-    src.create_users(300, updated="2025-11-20 08:00:00")
-    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
-    assert sync(src, dst).verified
+    src, dst = synced_users(tmp_path, pg_url, 300)
     proofs: list[bool] = []
     written = FastCopy._written
 
@@ -420,11 +427,7 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
 def test_the_rows_a_chunks_upsert_wrote_are_proved_by_what_it_returned_the_rest_read_back(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
-    src.create_users(300, updated="2025-11-20 08:00:00")
-    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
-    assert sync(src, dst).verified
+    src, dst = synced_users(tmp_path, pg_url, 300)
     checks: list[int] = []  # rows of each chunk checked by its bytes
     read_back: list[tuple[int, bool]] = []  # rows read again on the second connection
     written, read_again = FastCopy.written, FastCopy._written
@@ -475,11 +478,7 @@ def test_a_row_an_after_trigger_changes_again_is_found_not_proved_by_what_the_up
 ) -> None:
     # RETURNING shows the row before the destination's AFTER triggers run: a table with a
     # trigger (or rule) of its own has its written rows read back instead.
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
-    src.create_users(300, updated="2025-11-20 08:00:00")
-    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
-    assert sync(src, dst).verified
+    src, dst = synced_users(tmp_path, pg_url, 300)
     dst.run(
         "CREATE FUNCTION hush() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN UPDATE users SET name = lower(name) WHERE id = NEW.id "
@@ -499,11 +498,7 @@ def test_a_row_an_after_trigger_changes_again_is_found_not_proved_by_what_the_up
 def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its_own(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
-    src.create_users(200, updated="2025-11-20 08:00:00")
-    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 200")  # watermark
-    assert sync(src, dst).verified
+    src, dst = synced_users(tmp_path, pg_url, 200)
 
     def refused(*_a: object, **_k: object) -> object:
         raise BackendError("analytics: connection refused")
@@ -528,11 +523,7 @@ def test_an_incremental_sync_whose_second_connections_fail_still_verifies_on_its
 def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
-    src.create_users(300, updated="2025-11-20 08:00:00")
-    src.run("UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = 300")  # watermark
-    assert sync(src, dst).verified
+    src, dst = synced_users(tmp_path, pg_url, 300)
     later = "2025-11-25 09:00:00"
     src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (4, 150)")
     plain = sync(src, dst)
