@@ -34,6 +34,8 @@ _LEFTOVER_NAMES = {
 _LEFTOVER_ONE = {
     name: re.compile(pattern, re.IGNORECASE) for name, pattern in _LEFTOVER_PATTERNS.items()
 }
+# The same, case-sensitive (their words are upper-case): for upper-cased ASCII text.
+_LEFTOVER_UPPER = {name: re.compile(pattern) for name, pattern in _LEFTOVER_PATTERNS.items()}
 _LEFTOVER_WORDS = (
     ("insert_or", "INSERT"),
     ("without_rowid", "WITHOUT"),
@@ -55,7 +57,9 @@ def leftover_syntax(out: str) -> str | None:
         if not present:
             return None
         if len(present) == 1:
-            found = present[0] if _LEFTOVER_ONE[present[0]].search(out) else None
+            # (Its upper-case form, case-sensitively: the same matches on ASCII text, and a
+            # literal prefix a case-blind search cannot use.)
+            found = present[0] if _LEFTOVER_UPPER[present[0]].search(upper) else None
             return None if found is None else _LEFTOVER_NAMES[found]
     leftover = _LEFTOVERS.search(out)
     return None if leftover is None else _LEFTOVER_NAMES[str(leftover.lastgroup)]
