@@ -47,7 +47,10 @@ def listed_columns(tree: exp.Insert) -> list[str]:
     target = tree.this
     if not isinstance(target, exp.Schema):
         return []
-    return [str(i.name) for i in target.expressions if isinstance(i, exp.Identifier | exp.Column)]
+    return [str(i.name) for i in target.expressions if isinstance(i, _NAMED)]
+
+
+_NAMED = (exp.Identifier, exp.Column)
 
 
 def insert_text_datetimes(tree: exp.Insert, state: SchemaState) -> bool:
@@ -297,6 +300,24 @@ def _conflict_sql(keys_sql: str, action: str) -> str:
     return pg_sql(conflict, copy=False)
 
 
+@functools.lru_cache(maxsize=1024)
+def _replace_action(
+    names: tuple[str, ...], key: tuple[str, ...], given: frozenset[str]
+) -> tuple[str, str]:
+    """INSERT OR REPLACE's conflict keys and action for a table whose (not generated) columns
+    are ``names``, on ``key``, inserting the columns ``given`` (lower-cased)."""
+    keyset = {k.lower() for k in key}
+    sets: list[str] = []
+    for name in names:
+        if name.lower() in keyset:
+            continue
+        # REPLACE deletes the old row: columns not inserted go back to their defaults.
+        value = f"EXCLUDED.{pg_ident(name)}" if name.lower() in given else "DEFAULT"
+        sets.append(f"{pg_ident(name)} = {value}")
+    keys_sql = ", ".join(pg_ident(k) for k in key)
+    return keys_sql, "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
+
+
 def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     alternative = str(tree.args.get("alternative") or "").upper()
     table = table_name(tree.this)
@@ -361,17 +382,8 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                 "INSERT OR REPLACE", why, "write INSERT … ON CONFLICT (key) DO UPDATE by hand"
             )
         else:
-            key = candidates[0]
-            keyset = {k.lower() for k in key}
-            sets: list[str] = []
-            for c in table_cols:
-                if c.name.lower() in keyset:
-                    continue
-                # REPLACE deletes the old row: columns not inserted go back to their defaults.
-                value = f"EXCLUDED.{pg_ident(c.name)}" if c.name.lower() in colset else "DEFAULT"
-                sets.append(f"{pg_ident(c.name)} = {value}")
-            keys_sql = ", ".join(pg_ident(k) for k in key)
-            action = "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
+            names = tuple(c.name for c in table_cols)
+            keys_sql, action = _replace_action(names, tuple(candidates[0]), frozenset(colset))
             tree.set("conflict", _on_conflict(keys_sql, action))
     elif alternative in ("ABORT", "FAIL", "ROLLBACK"):
         ctx.note(
@@ -385,7 +397,9 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
     bools = state.boolean_columns(table)
     alias = state.rowid_alias(table)
-    identity = {c.name.lower() for c in table_cols if c.name.lower() == alias}
+    identity: set[str] = set()
+    if alias is not None and any(c.name.lower() == alias for c in table_cols):
+        identity.add(alias)
     values = tree.expression
     explicit_ids = False
     if isinstance(values, exp.Values):
@@ -410,7 +424,7 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
             _select_into_booleans(values, cols, bools, state)
 
     # Explicit values for an identity column do not move its sequence in PostgreSQL.
-    for c in table_cols:
+    for c in table_cols if explicit_ids and identity else ():
         if c.name.lower() in identity and c.name.lower() in colset and explicit_ids:
             t, col = pg_ident(table), pg_ident(c.name)
             ctx.extra.append(
