@@ -261,3 +261,28 @@ def test_progress_lines_are_written_in_batches_and_none_is_held_back() -> None:
         out.line("last")
     assert stream.getvalue() == "".join(f"line {i}\n" for i in range(200)) + "last\n"
     assert stream.writes < 100
+
+
+def test_a_failed_run_still_reports_what_is_durable(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`up --json` that stops at a failing file: the report of what was applied, and what
+    failed, on stdout (exit 1, the error on stderr); with a safety backup its id is named."""
+    mdirs.add("20250101_000100", "good", "CREATE TABLE good (id INTEGER);", "DROP TABLE good;")
+    mdirs.add(
+        "20250101_000200",
+        "bad",
+        "CREATE TABLE bad (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+        "DROP TABLE bad;",
+    )
+    backup = [] if db_target.kind == "sqlite" else ["--no-backup"]
+    res = db_target.cli(mdirs, "up", "--json", *backup)
+    assert res.code == 1 and "Traceback" not in res.err, res.err
+    report = json.loads(res.out)
+    assert [m["filename"] for m in report["applied"]] == ["20250101_000100_good.sql"]
+    assert report["failed"]["filename"] == "20250101_000200_bad.sql"
+    assert report["failed"]["line"] == 2 and "nowhere" in report["failed"]["error"]
+    if backup:
+        assert report["backup_id"] is None
+    else:
+        assert report["backup_id"] and f"safety backup: {report['backup_id']}" in res.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from malnu_tui.engine import sqlsplit
 from malnu_tui.engine.errors import MigrationFileError
 from malnu_tui.engine.files import checksum_bytes, discover, normalise_version
 from malnu_tui.engine.sqlsplit import SplitError, split_statements, strip_template
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, run_cli
 
 
 def test_split_handles_quotes_comments_triggers_and_crlf() -> None:
@@ -149,6 +150,35 @@ def test_unparsable_sql_named_with_line(mdirs: MigrationDirs, tmp_path: Path) ->
     mset = discover(mdirs.migrations, mdirs.rollback)
     with pytest.raises(MigrationFileError, match=f"{path.name}:2: unparsable SQL"):
         mset.migrations[0].statements()
+
+
+def test_a_file_that_rolls_its_own_transaction_back_is_refused_before_anything_runs(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    mdirs.add("20251124_120000", "fine", "CREATE TABLE fine (x INT);", "DROP TABLE fine;")
+    path = mdirs.add(
+        "20251124_120500",
+        "tried",
+        "BEGIN TRANSACTION;\nCREATE TABLE a (x INT);\nROLLBACK; -- not yet\n",
+        "DROP TABLE a;",
+    )
+    db = tmp_path / "r.db"
+    res = run_cli("--database", f"sqlite:///{db}", *mdirs.args(), "up", "--no-backup")
+    assert res.code == 2 and f"{path.name}:3" in res.err and "ROLLBACK" in res.err, res.err
+    assert "Traceback" not in res.err
+    con = sqlite3.connect(db)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    con.close()
+    assert "fine" not in names and "a" not in names  # nothing ran
+    # ROLLBACK TO a savepoint is the file's own business: not refused.
+    mdirs.add(
+        "20251124_121000",
+        "savepoint",
+        "SAVEPOINT s;\nCREATE TABLE b (x INT);\nROLLBACK TO s;\nRELEASE s;",
+    )
+    path.unlink()
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    assert [len(m.statements()) for m in mset.migrations] == [1, 4]
 
 
 def test_the_school_set_is_valid() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.cli.argtypes import count
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
@@ -232,7 +232,6 @@ def cmd_up(ctx: Context) -> int:
 
 
 def _up(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import apply_plan
     from malnu_tui.engine.preflight import preflight_apply
 
     backend, mset = ctx.backend(), ctx.migration_set()
@@ -257,9 +256,7 @@ def _up(ctx: Context) -> int:
             ctx.out_json({"applied": [], "skipped": []})
         return 0
     _show_plan(ctx, plan)
-    backup = _safety_backup(ctx)
-    with _progress(ctx) as show:
-        result = apply_plan(backend, mset, plan, progress=show, safety_backup=backup)
+    result = _run_plan(ctx, "applied", plan)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id}")
     for f in result.skipped:
@@ -268,17 +265,56 @@ def _up(ctx: Context) -> int:
     return 0
 
 
+def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
+    """Run ``plan`` (the safety backup first, unless --no-backup). When a file fails, what
+    is durable is still reported before the error (exit 1): the safety backup's id, and with
+    --json the report with ``failed`` (filename, line, error) on stdout."""
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan
+
+    take = _safety_backup(ctx)
+    taken: list[str] = []
+
+    def backup(reason: str) -> str | None:
+        assert take is not None
+        bid = take(reason)
+        if bid:
+            taken.append(bid)
+        return bid
+
+    try:
+        with _progress(ctx) as show:
+            return apply_plan(
+                ctx.backend(),
+                ctx.migration_set(),
+                plan,
+                progress=show,
+                safety_backup=backup if take is not None else None,
+            )
+    except MigrationFailed as exc:
+        if taken:
+            ctx.message(f"safety backup: {taken[0]}")
+        if ctx.json:
+            failed = {"filename": exc.failure.filename, "line": exc.failure.line}
+            ctx.out_json(
+                _report(verb, exc.done, (), taken[0] if taken else None)
+                | {"failed": failed | {"error": exc.failure.error}}
+            )
+        raise
+
+
+def _report(
+    verb: str, done: Sequence[tuple[str, int]], skipped: Sequence[str], backup_id: str | None
+) -> dict[str, object]:
+    return {
+        verb.replace(" ", "_"): [{"filename": f, "execution_time_ms": ms} for f, ms in done],
+        "skipped": list(skipped),
+        "backup_id": backup_id,
+    }
+
+
 def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
     if ctx.json:
-        ctx.out_json(
-            {
-                verb.replace(" ", "_"): [
-                    {"filename": f, "execution_time_ms": ms} for f, ms in result.done
-                ],
-                "skipped": list(result.skipped),
-                "backup_id": result.backup_id,
-            }
-        )
+        ctx.out_json(_report(verb, result.done, result.skipped, result.backup_id))
     ctx.message(f"{verb} {len(result.done)} migration(s)")
 
 
@@ -290,7 +326,7 @@ def cmd_rollback(ctx: Context) -> int:
 
 
 def _rollback(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import apply_plan, verify_after
+    from malnu_tui.engine.migrate import verify_after
     from malnu_tui.engine.preflight import preflight_rollback
 
     backend, mset = ctx.backend(), ctx.migration_set()
@@ -313,9 +349,7 @@ def _rollback(ctx: Context) -> int:
     for s in plan.steps:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
-    backup = _safety_backup(ctx)
-    with _progress(ctx) as show:
-        result = apply_plan(backend, mset, plan, progress=show, safety_backup=backup)
+    result = _run_plan(ctx, "rolled back", plan)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
     after = verify_after(backend, mset, plan, ctx.target.name)

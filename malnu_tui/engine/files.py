@@ -14,6 +14,7 @@ from malnu_tui.engine.sqlsplit import (
     SplitError,
     Statement,
     TemplateParts,
+    is_transaction_control,
     split_statements,
     strip_template,
 )
@@ -127,6 +128,17 @@ def parse_sql_file(path: Path, text: str) -> TemplateParts:
             raise MigrationFileError(
                 str(path),
                 f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
+                line=st.line,
+            )
+        if verb == "ROLLBACK" and is_transaction_control(st.text):
+            # The tool owns the transaction and strips the template's BEGIN/COMMIT; a file
+            # that ends its own transaction with ROLLBACK means "do not keep this": running
+            # it would keep what its author threw away.
+            raise MigrationFileError(
+                str(path),
+                "ROLLBACK: the file undoes its own transaction, so it cannot be applied "
+                "(the tool owns the transaction: end with COMMIT, as the seed's template "
+                "does, or leave both out)",
                 line=st.line,
             )
     # A file of comments only is a valid no-op (SQLite runs it; a rollback file that undoes
