@@ -300,6 +300,12 @@ def _conflict_sql(keys_sql: str, action: str) -> str:
     return pg_sql(conflict, copy=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _do_nothing_sql() -> str:
+    """``ON CONFLICT DO NOTHING`` as PostgreSQL (generated once: see _on_conflict)."""
+    return pg_sql(exp.OnConflict(action=exp.var("DO NOTHING")), copy=False)
+
+
 @functools.lru_cache(maxsize=1024)
 def _replace_action(
     names: tuple[str, ...], key: tuple[str, ...], given: frozenset[str]
@@ -354,7 +360,7 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                 "keep only the ON CONFLICT clause",
             )
     if alternative == "IGNORE":
-        tree.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
+        tree.set("conflict", exp.Var(this=_do_nothing_sql()))  # (as _on_conflict does)
         ctx.note(
             "INSERT OR IGNORE",
             "became ON CONFLICT DO NOTHING, which skips duplicate keys only; SQLite also "
