@@ -258,3 +258,56 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
         clone.close()
         state.close()
         real.close()
+
+
+def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
+    """A CREATE VIEW whose shape SQLite accepted already is not prepared again when its name
+    is free: the verdicts (and error texts) stay SQLite's for clashing and reserved names,
+    parameters, other schemas, and once the temp schema holds something."""
+    import sqlite3
+
+    from malnu_tui.engine.translate import SchemaState, translate_script
+
+    body = "AS SELECT id, a1 FROM t1 WHERE a1 LIKE 'x%'"
+    statements = [
+        "CREATE TABLE t1 (id INTEGER PRIMARY KEY, a1 TEXT)",
+        "CREATE INDEX i2 ON t1 (a1)",
+        f"CREATE VIEW v1 {body}",
+        f"CREATE VIEW v2 {body}",  # the same shape, a free name
+        f"CREATE VIEW V2 {body}",  # taken (any case)
+        f"CREATE VIEW IF NOT EXISTS v2 {body}",
+        f"CREATE VIEW t1 {body}",  # a table's name
+        f"CREATE VIEW i2 {body}",  # an index's name
+        f"CREATE VIEW sqlite_v3 {body}",  # reserved
+        "CREATE VIEW v4 AS SELECT id, a1 FROM t1 WHERE a1 LIKE ?",  # a parameter
+        "CREATE VIEW v5 AS SELECT id, a1 FROM db9.t1 WHERE a1 LIKE 'x%'",  # another schema
+        "CREATE VIEW v6 AS SELECT id, a1 FROM t1 WHERE a1 LIKE 'x%' GROUP",  # syntax
+        "CREATE TEMP TABLE t9 (a1 TEXT)",
+        f"CREATE VIEW v7 {body}",  # (temp schema in use: asked again)
+        "CREATE VIEW v8 AS SELECT a1 FROM t9",  # reads a temp table: a temp view
+        f"CREATE VIEW v8 {body}",
+        "CREATE VIEW v9 AS SELECT id, a1 FROM t9 WHERE a1 LIKE 'x%'",  # body's shape, temp
+        "CREATE VIEW v9 AS SELECT id, a1 FROM t9 WHERE a1 LIKE 'x%'",  # taken in temp
+    ]
+    real = sqlite3.connect(":memory:", isolation_level=None)
+    state = SchemaState()
+    for i, statement in enumerate(statements):
+        try:
+            real.execute(statement)
+            verdict = None
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        ft = translate_script(statement + ";\n", f"{i}.sql", state)
+        notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
+        if verdict is None:
+            assert notes == [], statement
+        else:
+            assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+    clone = state.clone()  # (the views that waited now exist, as SQLite made them)
+    try:
+        query = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+        assert clone.conn.execute(query).fetchall() == real.execute(query).fetchall()
+    finally:
+        clone.close()
+        state.close()
+        real.close()
