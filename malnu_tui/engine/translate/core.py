@@ -21,9 +21,9 @@ from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import dropped_table_keys, rename_pending, resolve_pending
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
+from malnu_tui.engine.translate.names import SQLITE_NAME
 from malnu_tui.engine.translate.pipeline import generate
 from malnu_tui.engine.translate.schema import SchemaState
-from malnu_tui.engine.translate.scratch import SQLITE_NAME
 from malnu_tui.engine.translate.triggers import (
     parse_trigger,
     pg_ident,

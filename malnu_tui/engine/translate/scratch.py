@@ -16,6 +16,13 @@ import sqlite3
 from abc import ABC, abstractmethod
 from typing import Any
 
+from malnu_tui.engine.translate.names import FOLD as _FOLD
+from malnu_tui.engine.translate.names import RUN as _RUN
+from malnu_tui.engine.translate.names import SQLITE_NAME
+from malnu_tui.engine.translate.names import folded as _folded
+from malnu_tui.engine.translate.names import mentioned_names as _names
+from malnu_tui.engine.translate.names import unquote_name as _unquote
+from malnu_tui.engine.translate.names import view_shape as _view_shape
 from malnu_tui.engine.translate.tableinfo import (
     ColumnInfo,
     plain_added_column,
@@ -30,11 +37,6 @@ __all__ = ["SQLITE_NAME", "ColumnInfo", "ScratchSchema"]
 _NAMED_DDL = re.compile(
     r"^\s*(?:CREATE|ALTER\s+TABLE|DROP\s+(?:TABLE|VIEW|TRIGGER))\b", re.IGNORECASE
 )
-_NAMES = re.compile(
-    r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")+)\"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)"
-)
-# One SQLite name, quoted any of its three ways or bare (core.py reads names with it too).
-SQLITE_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
 # DDL that changes no table's columns or keys: an index changes only its table's unique keys;
 # a view only answers for its own name; a trigger changes nothing the cache holds.
 _INDEX_OR_VIEW_OR_TRIGGER = re.compile(
@@ -45,8 +47,6 @@ _INDEX_OR_VIEW_OR_TRIGGER = re.compile(
 )
 _DATA_ONLY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|VALUES)\b", re.I)
 _CREATE = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
-# SQLite's case-insensitivity for names: ASCII letters only (COLLATE NOCASE).
-_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ADD_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{SQLITE_NAME})\s+ADD\b", re.IGNORECASE)
 # A view of the main schema, named without a schema (its CREATE can wait: see _defer_view).
 _MAIN_VIEW = re.compile(
@@ -70,10 +70,6 @@ _CREATE_OBJECT = re.compile(
     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{SQLITE_NAME}\s*\.\s*)?(?P<name>{SQLITE_NAME})",
     re.I,
 )
-# A name's word runs: a statement naming it (bare, in any quotes, '…' too: SQLite takes a
-# single-quoted name where a name is expected) holds each of them as a whole run.
-_RUN = re.compile(r"[\w$]+")
-
 # The cached answers a plain ADD COLUMN (_PLAIN_ADD) leaves as they were.
 _ADD_KEEPS = frozenset({"name", "keys", "rowid_alias"})
 # The cached answers read from a table itself (the others come from these, or from names).
@@ -83,38 +79,6 @@ Row = tuple[int, str, str, str, str]  # sqlite_master's rowid, type, name, tbl_n
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-# A word SQLite reads as a name, whatever it is: it holds a digit (no keyword does), starts
-# with a letter or "_" (not a number), and is not part of a number, a parameter, a blob or a
-# qualified name's qualifier (neither preceded by a word character, ".", ":", "@", "#", "?",
-# "$", nor followed by a word character, "." or a quote).
-_ANY_NAME = re.compile(r"(?<![\w$.:@#?])[A-Za-z_][A-Za-z_$]*[0-9][A-Za-z0-9_$]*(?![\w$.'\"])")
-
-
-def _view_shape(sql: str) -> str:
-    """``sql`` with each word that can only be a name (_ANY_NAME) written ``\x00``: two
-    statements of the same shape are the same tokens to SQLite's parser but for those names
-    (qualifiers kept as written)."""
-    return _ANY_NAME.sub("\x00", sql)
-
-
-def _names(sql: str) -> set[str]:
-    """Every name ``sql`` mentions, unquoted and lower-cased (string literals skipped)."""
-    named = {m[1] or m[2] or m[3] or m[4] for m in _NAMES.finditer(sql)}
-    return {n.replace('""', '"').lower() for n in named if n}
-
-
-def _folded(sql: str) -> str:
-    """``sql`` with ASCII letters lower-cased (SQLite's case-insensitivity for names)."""
-    return sql.lower() if sql.isascii() else sql.translate(_FOLD)
-
-
-def _unquote(name: str) -> str:
-    if name[:1] in ('"', "`", "["):
-        inner = name[1:-1]
-        return inner.replace('""', '"') if name[0] == '"' else inner
-    return name
 
 
 class ScratchSchema(ABC):
