@@ -224,6 +224,13 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
         "ALTER TABLE t ADD COLUMN e BOOLEAN DEFAULT 1",
         "ALTER TABLE st ADD COLUMN b BOGUS",  # STRICT: refused when SQLite runs it
         "ALTER TABLE st ADD COLUMN c TEXT",
+        # One shape (names with digits aside): verdicts stay SQLite's once it was accepted.
+        "CREATE TABLE u1 (x1 TEXT)",
+        "ALTER TABLE u1 ADD COLUMN c1 TEXT",
+        "ALTER TABLE u1 ADD COLUMN C1 TEXT",  # duplicate (any case)
+        "ALTER TABLE u1 ADD COLUMN X1 TEXT",  # duplicate of a created column
+        "ALTER TABLE u2 ADD COLUMN c2 TEXT",  # no such table
+        "ALTER TABLE u1 ADD COLUMN c2 TEXT",
     ]
     real = sqlite3.connect(":memory:")
     state = SchemaState()

@@ -82,7 +82,7 @@ class SchemaState(ScratchSchema):
         else:
             self.conn.backup(other.conn)
         other._temp = self._temp
-        other._view_shapes = set(self._view_shapes)
+        other._shapes = set(self._shapes)
         other.trigger_functions = dict(self.trigger_functions)
         other.pending_keys = {k: list(v) for k, v in self.pending_keys.items()}
         other.pending_views = {k: list(v) for k, v in self.pending_views.items()}

@@ -108,7 +108,9 @@ class ScratchSchema(ABC):
         self._view_asks: list[str] = []  # views whose boolean columns are read when they run
         self._just_deferred: str | None = None  # the view the statement being run created
         self._explains = 0
-        self._view_shapes: set[str] = set()  # CREATE VIEW shapes SQLite accepted (_view_verdict)
+        # Shapes of CREATE VIEWs and plain ADD COLUMNs SQLite accepted (_view_verdict,
+        # _add_verdict).
+        self._shapes: set[str] = set()
         self._last_runs: tuple[str, set[str]] = ("", set())  # see _runs_of
         # CREATE TRIGGERs and plain CREATE INDEXes SQLite accepted (EXPLAIN) but not run yet,
         # in order; their names; the word runs of their names and SQL (see _defer_trigger).
@@ -218,11 +220,11 @@ class ScratchSchema(ABC):
         if self._temp or folded.startswith("sqlite_") or folded in self._mirror():
             return self._explain(sql)
         shape = _view_shape(sql)
-        if shape in self._view_shapes:
+        if shape in self._shapes:
             return None
         error = self._explain(sql)
         if error is None:
-            self._view_shapes.add(shape)
+            self._shapes.add(shape)
         return error
 
     def _runs_of(self, sql: str) -> set[str]:
@@ -456,18 +458,18 @@ class ScratchSchema(ABC):
             # asked of the side database when the table must reach the scratch schema
             # (_run_altered; nothing can add a row meanwhile, so an empty table is one then).
             # With nothing in the temp schema, the ALTER's table is the main one.
-            error = self._explain(sql)
+            own = bool(kept) and table.lower() == name.lower()
+            before: list[ColumnInfo] | None = kept.get("columns") if kept and own else None
+            if before is None:
+                before = table_columns(conn, name)
+            error = self._add_verdict(sql, added.name, before)
             if error is not None:
                 return True, error
             answers = self._cache.setdefault(name.lower(), {})
-            before: list[ColumnInfo] | None = None
-            if kept and table.lower() == name.lower():
+            if kept and own:
                 # What a column without constraints changes not: the table's name, its
                 # unique keys, its rowid alias (``kept``: the answers before the ALTER).
                 answers.update((k, v) for k, v in kept.items() if k in _ADD_KEEPS)
-                before = kept.get("columns")
-            if before is None:
-                before = table_columns(conn, name)
             answers["columns"] = [*before, added]
             answers["without_rowid"] = without_rowid(create)
             self._altered[folded] = (name, None, sql, create)
@@ -488,6 +490,24 @@ class ScratchSchema(ABC):
         self._altered[folded] = (name, altered, sql, create)
         self._altered_runs.update(_RUN.findall(folded) or [""])
         return True, None
+
+    def _add_verdict(self, sql: str, column: str, before: list[ColumnInfo]) -> str | None:
+        """SQLite's verdict on the plain ADD COLUMN ``sql`` of a table of main (not a view,
+        not virtual, not sqlite_…; the temp schema empty) whose columns are ``before``.
+        Preparing it, SQLite checks its syntax, that table, and that the column is new (and
+        within the column limit); nothing else. So for a new column, the verdict is that of
+        any other plain ADD COLUMN of the same shape (_view_shape: the same tokens but for
+        words that can only be names), which SQLite accepted already: no EXPLAIN."""
+        new = column.lower()  # (an ASCII word: see plain_added_column)
+        if len(before) >= 1000 or any(c.name.translate(_FOLD) == new for c in before):
+            return self._explain(sql)
+        shape = _view_shape(sql)
+        if shape in self._shapes:
+            return None
+        error = self._explain(sql)
+        if error is None:
+            self._shapes.add(shape)
+        return error
 
     def _empty(self, name: str) -> bool:
         """True when main table ``name`` has no row nor sqlite_sequence row and the temp
