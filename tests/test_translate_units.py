@@ -267,6 +267,51 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
         real.close()
 
 
+def test_indexes_of_one_shape_keep_sqlite_verdicts() -> None:
+    """A plain CREATE INDEX whose shape SQLite accepted already is not prepared again when
+    its name is free and its table holds its columns: the verdicts (and error texts) stay
+    SQLite's for a missing column, a taken or reserved name, a view, a missing table."""
+    import sqlite3
+
+    from malnu_tui.engine.translate import SchemaState, translate_script
+
+    statements = [
+        "CREATE TABLE t1 (c1 TEXT, c2 TEXT)",
+        "CREATE TABLE t2 (c1 TEXT)",
+        "CREATE VIEW v3 AS SELECT 1 AS c1",
+        "CREATE INDEX i1 ON t1 (c1)",
+        "CREATE INDEX i2 ON t1 (c2)",
+        "CREATE INDEX i3 ON t2 (c2)",  # no such column
+        "CREATE INDEX I1 ON t2 (c1)",  # taken (by an index still waiting), any case
+        "CREATE INDEX t1 ON t2 (c1)",  # taken by a table
+        "CREATE INDEX i4 ON v3 (c1)",  # a view
+        "CREATE INDEX i5 ON t9 (c1)",  # no such table
+        "CREATE INDEX sqlite_i6 ON t2 (c1)",  # reserved
+        "CREATE INDEX i7 ON t2 (C1)",
+    ]
+    real = sqlite3.connect(":memory:")
+    state = SchemaState()
+    try:
+        for i, statement in enumerate(statements):
+            try:
+                real.execute(statement)
+                verdict = None
+            except sqlite3.Error as exc:
+                verdict = str(exc)
+            ft = translate_script(statement + ";\n", f"{i}.sql", state)
+            notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
+            if verdict is None:
+                assert notes == [], statement
+            else:
+                assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+        state.settle()
+        master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
+    finally:
+        state.close()
+        real.close()
+
+
 def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
     """A CREATE VIEW whose shape SQLite accepted already is not prepared again when its name
     is free: the verdicts (and error texts) stay SQLite's for clashing and reserved names,

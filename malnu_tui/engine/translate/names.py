@@ -8,9 +8,11 @@ import re
 
 __all__ = [
     "FOLD",
+    "PLAIN_INDEX",
     "RUN",
     "SQLITE_NAME",
     "folded",
+    "index_parts",
     "mentioned_names",
     "unquote_name",
     "view_shape",
@@ -57,3 +59,35 @@ def unquote_name(name: str) -> str:
         inner = name[1:-1]
         return inner.replace('""', '"') if name[0] == '"' else inner
     return name
+
+
+# An index of plain columns (building it cannot fail on any row), named without a schema: its
+# CREATE waits like a trigger's.
+_PLAIN_COLUMN = rf"{SQLITE_NAME}(?:\s+COLLATE\s+{SQLITE_NAME})?(?:\s+(?:ASC|DESC))?"
+PLAIN_INDEX = re.compile(
+    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s+ON\s+{SQLITE_NAME}\s*"
+    rf"\(\s*{_PLAIN_COLUMN}(?:\s*,\s*{_PLAIN_COLUMN})*\s*\)\s*$",
+    re.I,
+)
+_INDEX = re.compile(
+    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s+ON\s+"
+    rf"(?P<table>{SQLITE_NAME})\s*\((?P<columns>.*)\)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_INDEX_COLUMN = re.compile(rf"\s*({SQLITE_NAME})(?:\s+(?:ASC|DESC))?\s*(?:,|$)", re.IGNORECASE)
+
+
+def index_parts(sql: str) -> tuple[str, str, list[str]] | None:
+    """A plain ``CREATE INDEX name ON table (column [ASC|DESC], …)``'s index name and columns
+    (unquoted, ASCII-folded) and table (unquoted); None for any other statement."""
+    m = _INDEX.match(sql)
+    if m is None:
+        return None
+    text, pos, columns = m["columns"], 0, []
+    while pos < len(text):
+        col = _INDEX_COLUMN.match(text, pos)
+        if col is None:
+            return None
+        columns.append(unquote_name(col[1]).translate(FOLD))
+        pos = col.end()
+    return unquote_name(m["name"]).translate(FOLD), unquote_name(m["table"]), columns

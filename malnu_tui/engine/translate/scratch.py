@@ -17,9 +17,11 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from malnu_tui.engine.translate.names import FOLD as _FOLD
+from malnu_tui.engine.translate.names import PLAIN_INDEX as _PLAIN_INDEX
 from malnu_tui.engine.translate.names import RUN as _RUN
 from malnu_tui.engine.translate.names import SQLITE_NAME
 from malnu_tui.engine.translate.names import folded as _folded
+from malnu_tui.engine.translate.names import index_parts as _index_parts
 from malnu_tui.engine.translate.names import mentioned_names as _names
 from malnu_tui.engine.translate.names import unquote_name as _unquote
 from malnu_tui.engine.translate.names import view_shape as _view_shape
@@ -29,6 +31,9 @@ from malnu_tui.engine.translate.tableinfo import (
     side_alter,
     table_columns,
     without_rowid,
+)
+from malnu_tui.engine.translate.tableinfo import (
+    quote_name as _q,
 )
 
 __all__ = ["SQLITE_NAME", "ColumnInfo", "ScratchSchema"]
@@ -56,14 +61,6 @@ _MAIN_VIEW = re.compile(
 _MAIN_TRIGGER = re.compile(
     rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s", re.I
 )
-# An index of plain columns (building it cannot fail on any row), named without a schema: its
-# CREATE waits like a trigger's.
-_COLUMN = rf"{SQLITE_NAME}(?:\s+COLLATE\s+{SQLITE_NAME})?(?:\s+(?:ASC|DESC))?"
-_PLAIN_INDEX = re.compile(
-    rf"^\s*CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s+ON\s+{SQLITE_NAME}\s*"
-    rf"\(\s*{_COLUMN}(?:\s*,\s*{_COLUMN})*\s*\)\s*$",
-    re.I,
-)
 # A CREATE that may run while views wait (it cannot see them unless it names one).
 _CREATE_OBJECT = re.compile(
     r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|TRIGGER|VIEW)\s+"
@@ -75,10 +72,6 @@ _ADD_KEEPS = frozenset({"name", "keys", "rowid_alias"})
 # The cached answers read from a table itself (the others come from these, or from names).
 _READ_TABLE = frozenset({"columns", "without_rowid"})
 Row = tuple[int, str, str, str, str]  # sqlite_master's rowid, type, name, tbl_name, sql ("")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class ScratchSchema(ABC):
@@ -217,7 +210,13 @@ class ScratchSchema(ABC):
         waiting one ran before: _needs_views, _needs_triggers) and the temp schema is empty,
         the verdict is that of any other CREATE VIEW of the same shape (_view_shape), which
         SQLite accepted already: no EXPLAIN."""
-        if self._temp or folded.startswith("sqlite_") or folded in self._mirror():
+        free = not (self._temp or folded.startswith("sqlite_") or folded in self._mirror())
+        return self._shape_verdict(sql, free)
+
+    def _shape_verdict(self, sql: str, judged: bool) -> str | None:
+        """SQLite's verdict on ``sql``; when ``judged`` (all SQLite checks of it but its
+        syntax hold), that of any statement of the same shape SQLite accepted (no EXPLAIN)."""
+        if not judged:
             return self._explain(sql)
         shape = _view_shape(sql)
         if shape in self._shapes:
@@ -265,7 +264,7 @@ class ScratchSchema(ABC):
         anything that could see it: a statement naming it, one other than a data statement
         or a CREATE, a data statement SQLite runs (it may fire), a question about its name,
         its table's replacement (_run_altered), a clone."""
-        error = self._explain(sql)
+        error = self._shape_verdict(sql, self._index_judged(sql))
         if error is not None:
             return error
         folded = name.translate(_FOLD)
@@ -274,6 +273,26 @@ class ScratchSchema(ABC):
         self._trigger_runs.update(_RUN.findall(folded) or [""])
         self._trigger_sql_runs.update(self._runs_of(sql))
         return None
+
+    def _index_judged(self, sql: str) -> bool:
+        """True for a plain CREATE INDEX (no COLLATE) whose name is free (no object, nothing
+        waiting; temp schema empty) and not reserved, on a table of main (not virtual, not
+        sqlite_…, not altered aside) holding each column it names once: preparing it, SQLite
+        checks nothing else but its syntax."""
+        parts = None if self._temp else _index_parts(sql)
+        if parts is None:
+            return False
+        name, table, columns = parts
+        found = self._first(table, "table") if table.isascii() else None
+        if found is None or name in self._trigger_names or name in self._view_names:
+            return False
+        if name.startswith("sqlite_") or name in self._mirror() or table.lower() in self._altered:
+            return False
+        if found[2][:7].lower() == "sqlite_" or found[4][:20].upper().startswith("CREATE VIRTUAL"):
+            return False
+        known = self._cache.get(table.lower(), {}).get("columns")
+        names = {c.name.translate(_FOLD) for c in known} if known is not None else set()
+        return len(set(columns)) == len(columns) and names.issuperset(columns)
 
     def _needs_triggers(self, sql: str, added: re.Match[str] | None) -> bool:
         """True when DDL ``sql`` could see the waiting triggers, or change what one's
@@ -499,15 +518,8 @@ class ScratchSchema(ABC):
         any other plain ADD COLUMN of the same shape (_view_shape: the same tokens but for
         words that can only be names), which SQLite accepted already: no EXPLAIN."""
         new = column.lower()  # (an ASCII word: see plain_added_column)
-        if len(before) >= 1000 or any(c.name.translate(_FOLD) == new for c in before):
-            return self._explain(sql)
-        shape = _view_shape(sql)
-        if shape in self._shapes:
-            return None
-        error = self._explain(sql)
-        if error is None:
-            self._shapes.add(shape)
-        return error
+        judged = len(before) < 1000 and all(c.name.translate(_FOLD) != new for c in before)
+        return self._shape_verdict(sql, judged)
 
     def _empty(self, name: str) -> bool:
         """True when main table ``name`` has no row nor sqlite_sequence row and the temp

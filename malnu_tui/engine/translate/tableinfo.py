@@ -13,6 +13,7 @@ __all__ = [
     "ColumnInfo",
     "index_keys",
     "plain_added_column",
+    "quote_name",
     "side_alter",
     "table_columns",
     "without_rowid",
@@ -31,14 +32,15 @@ class ColumnInfo:
     hidden: int = 0  # 2/3: generated column
 
 
-def _q(name: str) -> str:
+def quote_name(name: str) -> str:
+    """A SQLite name double-quoted."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
     """``PRAGMA table_xinfo`` of the table or view ``name`` as created (empty on error)."""
     try:
-        rows = conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
+        rows = conn.execute(f"PRAGMA table_xinfo({quote_name(name)})").fetchall()
     except sqlite3.Error:  # a view over a table that is gone
         return []
     return [
@@ -48,11 +50,11 @@ def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
 
 def index_keys(conn: sqlite3.Connection, name: str, keys: list[list[str]]) -> list[list[str]]:
     """``keys`` (the primary key) and every full (non-partial, column-only) unique index."""
-    for row in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
+    for row in conn.execute(f"PRAGMA index_list({quote_name(name)})").fetchall():
         index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
         if not unique or partial or origin == "pk":
             continue
-        info = conn.execute(f"PRAGMA index_info({_q(index)})").fetchall()
+        info = conn.execute(f"PRAGMA index_info({quote_name(index)})").fetchall()
         cols = [str(r[2]) for r in info]
         if cols and all(r[2] is not None for r in info) and cols not in keys:
             keys.append(cols)
