@@ -267,10 +267,11 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
         real.close()
 
 
-def test_indexes_of_one_shape_keep_sqlite_verdicts() -> None:
-    """A plain CREATE INDEX whose shape SQLite accepted already is not prepared again when
-    its name is free and its table holds its columns: the verdicts (and error texts) stay
-    SQLite's for a missing column, a taken or reserved name, a view, a missing table."""
+def test_indexes_and_triggers_of_one_shape_keep_sqlite_verdicts() -> None:
+    """A plain CREATE INDEX (or BEFORE/AFTER CREATE TRIGGER) whose shape SQLite accepted
+    already is not prepared again when its name is free and its table holds its columns: the
+    verdicts (and error texts) stay SQLite's for a missing column, a taken or reserved name, a
+    view, a missing table."""
     import sqlite3
 
     from malnu_tui.engine.translate import SchemaState, translate_script
@@ -288,6 +289,12 @@ def test_indexes_of_one_shape_keep_sqlite_verdicts() -> None:
         "CREATE INDEX i5 ON t9 (c1)",  # no such table
         "CREATE INDEX sqlite_i6 ON t2 (c1)",  # reserved
         "CREATE INDEX i7 ON t2 (C1)",
+        "CREATE TRIGGER r1 AFTER UPDATE ON t1 BEGIN UPDATE t8 SET c1 = NEW.c1; END",
+        "CREATE TRIGGER r2 AFTER UPDATE ON t2 BEGIN UPDATE t9 SET c1 = NEW.c1; END",
+        "CREATE TRIGGER R1 AFTER UPDATE ON t2 BEGIN UPDATE t8 SET c1 = NEW.c1; END",  # taken
+        "CREATE TRIGGER r3 AFTER UPDATE ON v3 BEGIN UPDATE t8 SET c1 = NEW.c1; END",  # a view
+        "CREATE TRIGGER r4 AFTER UPDATE ON t9 BEGIN UPDATE t8 SET c1 = NEW.c1; END",  # no table
+        "CREATE TRIGGER i7 AFTER UPDATE ON t1 BEGIN UPDATE t8 SET c1 = NEW.c1; END",
     ]
     real = sqlite3.connect(":memory:")
     state = SchemaState()

@@ -14,6 +14,7 @@ __all__ = [
     "folded",
     "index_parts",
     "mentioned_names",
+    "trigger_parts",
     "unquote_name",
     "view_shape",
 ]
@@ -91,3 +92,19 @@ def index_parts(sql: str) -> tuple[str, str, list[str]] | None:
         columns.append(unquote_name(col[1]).translate(FOLD))
         pos = col.end()
     return unquote_name(m["name"]).translate(FOLD), unquote_name(m["table"]), columns
+
+
+_TRIGGER = re.compile(
+    rf"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{SQLITE_NAME})\s+"
+    rf"(?:(?:BEFORE|AFTER)\s+)?(?:DELETE|INSERT|UPDATE)\s+ON\s+(?P<table>{SQLITE_NAME})\s",
+    re.IGNORECASE,
+)
+
+
+def trigger_parts(sql: str) -> tuple[str, str, None] | None:
+    """A ``CREATE TRIGGER name [BEFORE|AFTER] DELETE|INSERT|UPDATE ON table …``'s name
+    (unquoted, ASCII-folded) and table (unquoted); None for any other statement."""
+    m = _TRIGGER.match(sql)
+    if m is None:
+        return None
+    return unquote_name(m["name"]).translate(FOLD), unquote_name(m["table"]), None

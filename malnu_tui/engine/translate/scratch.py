@@ -23,6 +23,7 @@ from malnu_tui.engine.translate.names import SQLITE_NAME
 from malnu_tui.engine.translate.names import folded as _folded
 from malnu_tui.engine.translate.names import index_parts as _index_parts
 from malnu_tui.engine.translate.names import mentioned_names as _names
+from malnu_tui.engine.translate.names import trigger_parts as _trigger_parts
 from malnu_tui.engine.translate.names import unquote_name as _unquote
 from malnu_tui.engine.translate.names import view_shape as _view_shape
 from malnu_tui.engine.translate.tableinfo import (
@@ -275,11 +276,11 @@ class ScratchSchema(ABC):
         return None
 
     def _index_judged(self, sql: str) -> bool:
-        """True for a plain CREATE INDEX (no COLLATE) whose name is free (no object, nothing
-        waiting; temp schema empty) and not reserved, on a table of main (not virtual, not
-        sqlite_…, not altered aside) holding each column it names once: preparing it, SQLite
-        checks nothing else but its syntax."""
-        parts = None if self._temp else _index_parts(sql)
+        """True for a plain CREATE INDEX (no COLLATE) or BEFORE/AFTER CREATE TRIGGER named
+        freely (no object, nothing waiting, temp schema empty; not sqlite_…) on a table of main
+        (not virtual/sqlite_…/altered aside) holding the index's columns (each once): SQLite
+        checks nothing else of it but its syntax (never a trigger's body, see tests)."""
+        parts = None if self._temp else _index_parts(sql) or _trigger_parts(sql)
         if parts is None:
             return False
         name, table, columns = parts
@@ -290,6 +291,8 @@ class ScratchSchema(ABC):
             return False
         if found[2][:7].lower() == "sqlite_" or found[4][:20].upper().startswith("CREATE VIRTUAL"):
             return False
+        if columns is None:
+            return True  # (a trigger)
         known = self._cache.get(table.lower(), {}).get("columns")
         names = {c.name.translate(_FOLD) for c in known} if known is not None else set()
         return len(set(columns)) == len(columns) and names.issuperset(columns)
