@@ -3,14 +3,43 @@ translated units (migrations and their rollbacks), failures naming the SQLite fi
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator, Sequence
+
 import pytest
 
 from malnu_tui.engine.backends.base import AuditEntry, RecordApplied, RemoveRecord
 from malnu_tui.engine.backends.postgresql import open_url
 from malnu_tui.engine.errors import StatementFailed
 from malnu_tui.engine.files import discover
-from malnu_tui.engine.translate import Untranslated, postgres_units
+from malnu_tui.engine.translate import (
+    SchemaState,
+    Untranslated,
+    postgres_units,
+    translate_script,
+)
 from tests.fixtures_core import REPO, MigrationDirs
+
+
+def same_verdicts(
+    real: sqlite3.Connection, state: SchemaState, statements: Sequence[str]
+) -> Iterator[str]:
+    """Each statement run on a real SQLite database and translated on ``state``, one by one:
+    a statement SQLite accepts gets no schema-tracking note, one it refuses gets exactly one
+    naming SQLite's own error text. Yields each statement after its check."""
+    for i, statement in enumerate(statements):
+        try:
+            real.execute(statement)
+            verdict = None
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        ft = translate_script(statement + ";\n", f"{i}.sql", state)
+        notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
+        if verdict is None:
+            assert notes == [], statement
+        else:
+            assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+        yield statement
 
 
 def test_primary_set_up_and_down_on_postgresql(pg_url: str) -> None:
@@ -209,10 +238,6 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
     """ALTER TABLE … ADD COLUMN answered without running it in the scratch schema (a plain
     column judged by EXPLAIN, others in a side database): the verdicts, error texts and
     columns are SQLite's own, and so is the table once it reaches the scratch schema."""
-    import sqlite3
-
-    from malnu_tui.engine.translate import SchemaState, translate_script
-
     statements = [
         "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT UNIQUE)",
         "CREATE TABLE st (a INTEGER) STRICT",
@@ -234,18 +259,7 @@ def test_added_columns_are_answered_as_sqlite_reports_them() -> None:
     ]
     real = sqlite3.connect(":memory:")
     state = SchemaState()
-    for i, statement in enumerate(statements):
-        try:
-            real.execute(statement)
-            verdict = None
-        except sqlite3.Error as exc:
-            verdict = str(exc)
-        ft = translate_script(statement + ";\n", f"{i}.sql", state)
-        notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
-        if verdict is None:
-            assert notes == [], statement
-        else:
-            assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+    for statement in same_verdicts(real, state, statements):
         table = statement.split()[2]  # (each ALTER's answers, before the next one)
         rows = real.execute(f"PRAGMA table_xinfo({table})").fetchall()
         expected = [(r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
@@ -272,10 +286,6 @@ def test_indexes_and_triggers_of_one_shape_keep_sqlite_verdicts() -> None:
     already is not prepared again when its name is free and its table holds its columns: the
     verdicts (and error texts) stay SQLite's for a missing column, a taken or reserved name, a
     view, a missing table."""
-    import sqlite3
-
-    from malnu_tui.engine.translate import SchemaState, translate_script
-
     statements = [
         "CREATE TABLE t1 (c1 TEXT, c2 TEXT)",
         "CREATE TABLE t2 (c1 TEXT)",
@@ -299,18 +309,7 @@ def test_indexes_and_triggers_of_one_shape_keep_sqlite_verdicts() -> None:
     real = sqlite3.connect(":memory:")
     state = SchemaState()
     try:
-        for i, statement in enumerate(statements):
-            try:
-                real.execute(statement)
-                verdict = None
-            except sqlite3.Error as exc:
-                verdict = str(exc)
-            ft = translate_script(statement + ";\n", f"{i}.sql", state)
-            notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
-            if verdict is None:
-                assert notes == [], statement
-            else:
-                assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+        list(same_verdicts(real, state, statements))
         state.settle()
         master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
         assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
@@ -323,10 +322,6 @@ def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
     """A CREATE VIEW whose shape SQLite accepted already is not prepared again when its name
     is free: the verdicts (and error texts) stay SQLite's for clashing and reserved names,
     parameters, other schemas, and once the temp schema holds something."""
-    import sqlite3
-
-    from malnu_tui.engine.translate import SchemaState, translate_script
-
     body = "AS SELECT id, a1 FROM t1 WHERE a1 LIKE 'x%'"
     statements = [
         "CREATE TABLE t1 (id INTEGER PRIMARY KEY, a1 TEXT)",
@@ -350,18 +345,7 @@ def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
     ]
     real = sqlite3.connect(":memory:", isolation_level=None)
     state = SchemaState()
-    for i, statement in enumerate(statements):
-        try:
-            real.execute(statement)
-            verdict = None
-        except sqlite3.Error as exc:
-            verdict = str(exc)
-        ft = translate_script(statement + ";\n", f"{i}.sql", state)
-        notes = [f.why for f in ft.statements[0].findings if f.construct == "schema tracking"]
-        if verdict is None:
-            assert notes == [], statement
-        else:
-            assert len(notes) == 1 and f"({verdict})" in notes[0], statement
+    list(same_verdicts(real, state, statements))
     clone = state.clone()  # (the views that waited now exist, as SQLite made them)
     try:
         query = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
