@@ -1,12 +1,11 @@
-"""The scratch SQLite schema behind :class:`~malnu_tui.engine.translate.schema.SchemaState`:
-an in-memory database into which every translated statement is also run, so that SQLite itself
-judges each statement and answers questions about the schema.
-
-What SQLite spends most on is DDL (each CREATE scans sqlite_master, an ALTER reloads the whole
-schema), so some statements wait: a CREATE VIEW is only prepared (EXPLAIN gives SQLite's verdict)
-and runs when something could see the view; an ``ALTER TABLE … ADD COLUMN`` runs on the table
-alone in a side database, whose answers are kept, and reaches the scratch schema when something
-could see the table there. Everything waiting runs, in order, before anything that could tell.
+"""The scratch SQLite schema behind :class:`~malnu_tui.engine.translate.schema.SchemaState`: an
+in-memory database into which every translated statement is also run, so that SQLite judges it.
+DDL costs SQLite most, so some statements wait: a CREATE VIEW/TRIGGER/plain INDEX is only
+prepared (EXPLAIN: SQLite's verdict), a plain ADD COLUMN answered aside, and each runs, in order,
+before anything that could tell; a shape SQLite accepted already (the text but for words that can
+only be names) is not prepared again when what SQLite checks besides syntax still holds. A direct
+reader/writer of the scratch connection must call ``settle()`` first and keep the sqlite_master
+mirror, the temp flag and the accepted shapes true to it.
 """
 
 from __future__ import annotations
