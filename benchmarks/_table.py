@@ -17,6 +17,16 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+def fastest(fn: Callable[[], object], repeat: int) -> float:
+    """Least wall time of ``fn`` in seconds over ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 def paired(
     floor: Callable[[], object], ours: Callable[[], object], repeat: int = 3
 ) -> tuple[float, float, float]:

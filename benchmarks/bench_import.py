@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks._table import fastest  # noqa: E402
+
 DDL = (
     "CREATE TABLE students (id INTEGER PRIMARY KEY, nis TEXT NOT NULL, name TEXT NOT NULL, "
     "email TEXT NOT NULL, score INTEGER)"
@@ -209,17 +211,9 @@ def python_floors(csv_path: Path, work: Path, pg_url: str | None, runs: int) -> 
                 while block := fh.read(1 << 20):
                     cp.write(block)
 
-    def best_of(fn: Callable[[], None]) -> float:
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    out = {"csv.reader": best_of(reader), "sqlite executemany": best_of(sqlite_many)}
+    out = {"csv.reader": fastest(reader, runs), "sqlite executemany": fastest(sqlite_many, runs)}
     if pg_url is not None:
-        out["psycopg COPY"] = best_of(pg_copy)
+        out["psycopg COPY"] = fastest(pg_copy, runs)
     return out
 
 

@@ -12,8 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,7 +20,7 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from benchmarks._table import print_table  # noqa: E402
+from benchmarks._table import fastest, print_table  # noqa: E402
 from malnu_tui.engine.backends.postgresql import PostgresBackend  # noqa: E402
 from malnu_tui.engine.files import discover  # noqa: E402
 from malnu_tui.engine.migrate import apply_plan, plan_up  # noqa: E402
@@ -48,15 +46,6 @@ def fresh_db(cluster: PgCluster, name: str) -> str:
         c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return cluster.url(name)
-
-
-def best(fn: Callable[[], None], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> int:
@@ -98,8 +87,8 @@ def main() -> int:
         floors: list[float] = []
         oursl: list[float] = []
         for _ in range(args.runs):
-            floors.append(best(floor, 1))
-            oursl.append(best(ours, 1))
+            floors.append(fastest(floor, 1))
+            oursl.append(fastest(ours, 1))
         t_floor, t_ours = min(floors), min(oursl)
         n = args.migrations
         print_table(

@@ -128,6 +128,17 @@ class Db:
         return int(self.run(f'SELECT count(*) FROM "{table}"')[0][0])
 
 
+def sqlite_source(tmp_path: Path) -> Db:
+    """A SQLite database at ``tmp_path / "p.db"`` (the usual source)."""
+    path = tmp_path / "p.db"
+    return Db("sqlite", f"sqlite:///{path}", path=path)
+
+
+def sqlite_to_pg(tmp_path: Path, pg_url: str) -> tuple[Db, Db]:
+    """The main road's two ends: a SQLite source and the PostgreSQL database at ``pg_url``."""
+    return sqlite_source(tmp_path), Db("postgresql", pg_url)
+
+
 def make_db(kind: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Db:
     if kind == "sqlite":
         path = tmp_path / f"{name}.db"

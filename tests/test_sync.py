@@ -25,7 +25,7 @@ from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
-from tests.sync_support import COLUMNS, Db, make_db
+from tests.sync_support import COLUMNS, Db, make_db, sqlite_source, sqlite_to_pg
 
 PAIRS = [
     ("sqlite", "postgresql"),
@@ -70,8 +70,7 @@ def rows(db: Db) -> list[tuple[object, ...]]:
 def synced_users(tmp_path: Path, pg_url: str, n: int) -> tuple[Db, Db]:
     """A SQLite users table of ``n`` rows stamped 2025-11-20, the last one later (the
     watermark), synced once into PostgreSQL and verified."""
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(n, updated="2025-11-20 08:00:00")
     src.run(f"UPDATE users SET updated_at = '2025-11-24 08:00:00' WHERE id = {n}")  # watermark
     assert sync(src, dst).verified
@@ -185,8 +184,7 @@ def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_pytho
 ) -> None:
     keys = [-(2**62), -(2**31) - 5, -7, -1, 0, 1, 2, 2_147_483_629, 2**40 + 3, 2**62 - 1]
     keys += list(range(1000, 1300, 7))
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     for db in (src, dst):
         db.create_users(0)
         db.insert_users(keys)
@@ -229,8 +227,7 @@ def test_the_key_fingerprint_is_the_same_integers_in_sqlite_postgresql_and_pytho
 def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(50, updated="2025-11-24 08:00:00")
     src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 1")  # watermark
     sync(src, dst, overlap_seconds=600)
@@ -245,8 +242,7 @@ def test_a_late_commit_with_an_older_updated_at_inside_the_overlap_is_not_lost(
 def test_a_row_older_than_the_overlap_still_arrives_through_the_verification(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(30)
     src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 1")  # watermark
     sync(src, dst, overlap_seconds=0)
@@ -259,8 +255,7 @@ def test_a_row_older_than_the_overlap_still_arrives_through_the_verification(
 def test_concurrent_writes_during_a_sync_then_one_more_sync_verify_clean(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(1500)
     writes = iter(range(10_000, 10_030))
 
@@ -284,8 +279,7 @@ def test_concurrent_writes_during_a_sync_then_one_more_sync_verify_clean(
 def test_a_hand_edited_destination_row_is_named_by_key_among_100000(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     # Both sides filled by their own SQL (fast), then compared by the engine.
     src.run("CREATE TABLE grades (id INTEGER PRIMARY KEY, student TEXT NOT NULL, grade REAL, "
             "passed BOOLEAN, synced_at DATETIME)")  # fmt: skip
@@ -315,7 +309,7 @@ def test_a_hand_edited_destination_row_is_named_by_key_among_100000(
 def test_values_of_every_kind_never_report_a_false_difference(
     tmp_path: Path, pg_url: str, d1_url: str, request: pytest.FixtureRequest
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    src = sqlite_source(tmp_path)
     pg = Db("postgresql", pg_url)
     d1 = make_db("d1", request, tmp_path, "d1")
     src.run(
@@ -368,8 +362,7 @@ def byte_digests(src: Db, dst: Db, table: str, size: int) -> tuple[list[Any], li
 def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(50)  # booleans, REALs (whole and not), BLOBs, dates, NULLs
     src.run("UPDATE users SET updated_at = '2025-11-24T08:00:00' WHERE id = 17")  # same time
     report = sync(src, dst)
@@ -549,8 +542,7 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
 def test_a_full_copys_watermark_is_never_later_than_the_newest_row_in_mixed_layouts(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(30, updated="2025-11-20 08:00:00")
     src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 5")  # the newest
     src.run("UPDATE users SET updated_at = '2025-11-24T08:30:00' WHERE id = 6")  # greatest text
@@ -566,8 +558,7 @@ def test_a_full_copys_watermark_is_never_later_than_the_newest_row_in_mixed_layo
 def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.run("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT, updated_at DATETIME)")
     keys = ["B", "a", "Z", "é", "_", "a b", "A", "ä", "1", "z", "Ö", "ab"]
     src.many("INSERT INTO codes VALUES (?, ?, '2025-11-24 08:00:00')", [(k, k * 2) for k in keys])
@@ -578,8 +569,7 @@ def test_text_keys_walk_in_the_same_order_on_both_sides_for_the_byte_digests(
 
 
 def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(40)
     src.run("UPDATE users SET active = 1 WHERE active IS NULL")  # no NULL boolean anywhere
     assert sync(src, dst).verified
@@ -605,8 +595,7 @@ def test_byte_digests_never_hide_a_difference(tmp_path: Path, pg_url: str) -> No
 def test_a_destination_table_of_other_types_is_refused_and_nothing_written(
     tmp_path: Path, pg_url: str
 ) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(5)
     dst.run(
         "CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER, name TEXT, synced_at TIMESTAMP)"
@@ -622,8 +611,7 @@ def test_a_destination_table_of_other_types_is_refused_and_nothing_written(
 
 
 def test_dry_run_reads_both_sides_and_writes_nothing(tmp_path: Path, pg_url: str) -> None:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
-    dst = Db("postgresql", pg_url)
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(40)
     sync(src, dst)
     src.run("UPDATE users SET name = 'changed' WHERE id = 2")

@@ -23,7 +23,7 @@ from malnu_tui.engine.sync import (
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.side_postgres import PostgresSide
-from tests.sync_support import Db
+from tests.sync_support import Db, sqlite_source
 
 CATALOG = """
 SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -51,7 +51,7 @@ def sync(src: Db, dst: Db, progress: object = None, **kw: object) -> TableReport
 
 
 def source(tmp_path: Path, n: int) -> Db:
-    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    src = sqlite_source(tmp_path)
     src.create_users(n)
     return src
 
