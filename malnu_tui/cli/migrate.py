@@ -271,32 +271,19 @@ def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
     --json the report with ``failed`` (filename, line, error) on stdout."""
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan
 
-    take = _safety_backup(ctx)
-    taken: list[str] = []
-
-    def backup(reason: str) -> str | None:
-        assert take is not None
-        bid = take(reason)
-        if bid:
-            taken.append(bid)
-        return bid
-
+    backup = _safety_backup(ctx)
     try:
         with _progress(ctx) as show:
             return apply_plan(
-                ctx.backend(),
-                ctx.migration_set(),
-                plan,
-                progress=show,
-                safety_backup=backup if take is not None else None,
+                ctx.backend(), ctx.migration_set(), plan, progress=show, safety_backup=backup
             )
     except MigrationFailed as exc:
-        if taken:
-            ctx.message(f"safety backup: {taken[0]}")
+        if exc.backup_id:
+            ctx.message(f"safety backup: {exc.backup_id}")
         if ctx.json:
             failed = {"filename": exc.failure.filename, "line": exc.failure.line}
             ctx.out_json(
-                _report(verb, exc.done, (), taken[0] if taken else None)
+                _report(verb, exc.done, (), exc.backup_id)
                 | {"failed": failed | {"error": exc.failure.error}}
             )
         raise

@@ -83,6 +83,7 @@ class MigrationFailed(MalnuError):
         )
         self.failure = failure
         self.done = tuple(done)
+        self.backup_id: str | None = None  # the run's safety backup, when one was taken
 
 
 def group_seconds() -> float:

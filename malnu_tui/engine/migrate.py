@@ -213,7 +213,11 @@ def _apply_plan(
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
         runner = StepRunner(backend, plan.direction, len(todo), emit)
         runners.append(runner)
-        runner.run(todo)  # MigrationFailed at the first failure
+        try:
+            runner.run(todo)  # MigrationFailed at the first failure
+        except MigrationFailed as exc:
+            exc.backup_id = backup_id
+            raise
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
 
