@@ -30,7 +30,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
 from typing import TYPE_CHECKING, cast
 
-from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
+from malnu_tui.engine.sync import copytext
+from malnu_tui.engine.sync.copytext import sqlite_select
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_table, int_key
@@ -95,7 +96,7 @@ class FastCopy:
         from malnu_tui.engine.sync.side_postgres import PostgresSide
         from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
 
-        if format_row_text is None:
+        if copytext.format_row_text is None:
             return None
         if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
             return None
