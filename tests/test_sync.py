@@ -21,7 +21,7 @@ from malnu_tui.engine.sync import (
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
-from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.model import Difference, TableReport
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
@@ -389,10 +389,12 @@ def test_an_incremental_chunk_is_proved_by_its_bytes_and_a_row_written_otherwise
 
     monkeypatch.setattr(FastCopy, "_written", spy)
     later = "2025-11-25 09:00:00"
-    # Rows far apart (not one dense run): the chunk is proved by the bytes sent for it.
+    # Rows far apart (not one dense run): the chunk is proved by the bytes sent for it — as
+    # the upsert stored (5, 150, 290) or left alone (300, read again by the overlap) and
+    # printed them, nothing read back.
     src.run(f"UPDATE users SET name = 'Baru', updated_at = '{later}' WHERE id IN (5, 150, 290)")
     report = sync(src, dst)
-    assert (report.read, report.updated, report.verified, proofs) == (4, 3, True, [True])
+    assert (report.read, report.updated, report.verified, proofs) == (4, 3, True, [])
     # The destination rewrites a written value: the bytes differ, the rows are compared.
     dst.run(
         "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
@@ -444,12 +446,24 @@ def test_the_rows_a_chunks_upsert_wrote_are_proved_by_what_it_returned_the_rest_
     assert (report.read, report.updated, report.verified) == (5, 4, True)
     assert (checks, read_back) == ([4], [])
     # Row 100 is read again (inside the overlap window) and left alone by the upsert, equal
-    # already: only it is read back.
+    # already: proved by the text the upsert printed for it as stored, nothing read back.
     src.run("UPDATE users SET name = 'Lagi', updated_at = '2025-11-25 09:01:00' "
             "WHERE id IN (5, 150, 290)")  # fmt: skip
     report = sync(src, dst, chunk_rows=4)
     assert (report.read, report.updated, report.verified) == (4, 3, True)
-    assert (checks, read_back) == ([4, 4], [(1, True)])
+    assert (checks, read_back) == ([4, 4], [])
+    # Left alone again, but stored as another text (−0 for the source's 0: equal for the
+    # upsert's comparison): only it is read back, differs, and is compared by value (the sync
+    # tells −0 from 0: reported).
+    src.run("UPDATE users SET score = 0 WHERE id = 100")
+    dst.run("UPDATE users SET score = '-0' WHERE id = 100")
+    src.run("UPDATE users SET name = 'Lagi!', updated_at = '2025-11-25 09:01:30' "
+            "WHERE id IN (5, 150, 290)")  # fmt: skip
+    report = sync(src, dst, chunk_rows=4)
+    assert (checks, read_back) == ([4, 4, 4], [(1, False)])
+    assert (report.updated, report.verified, report.differences) == (
+        3, False, (Difference("different", (100,)),))  # fmt: skip
+    dst.run("UPDATE users SET score = 0 WHERE id = 100")
     # The destination rewrites what it stores: what the upsert returns differs, all the
     # chunk's rows are read back (differ too), then compared by value.
     dst.run(
@@ -460,7 +474,7 @@ def test_the_rows_a_chunks_upsert_wrote_are_proved_by_what_it_returned_the_rest_
     src.run("UPDATE users SET name = 'Siswa', updated_at = '2025-11-25 09:02:00' "
             "WHERE id IN (5, 7, 150, 290)")  # fmt: skip
     report = sync(src, dst, chunk_rows=5)  # 5, 7, 100 (equal), 150, 290
-    assert (checks, read_back[1:], report.verified) == ([4, 4, 5], [(5, False)], False)
+    assert (checks, read_back[1:], report.verified) == ([4, 4, 4, 5], [(5, False)], False)
     assert [(d.kind, d.key) for d in report.differences] == [
         ("different", (5,)), ("different", (7,)), ("different", (150,)), ("different", (290,))
     ]  # fmt: skip

@@ -177,6 +177,7 @@ def cmd_sync(ctx: Context) -> int:
         dry_run,
         plan_sync,
         run_sync,
+        start_early,
         verify_sync,
     )
 
@@ -199,6 +200,8 @@ def cmd_sync(ctx: Context) -> int:
                 cursor=pair.cursor,
                 chunk_rows=pair.chunk_rows,
             )
+        if not ctx.opt("dry_run"):
+            start_early(s, req)  # the source's share, while the destination connects
         plans = plan_sync(s, req)
         _plan_lines(ctx, plans, source, dest)
         if ctx.opt("dry_run"):

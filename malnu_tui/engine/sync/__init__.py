@@ -13,7 +13,7 @@ from malnu_tui.engine.sync.model import (
 )
 from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
 from malnu_tui.engine.sync.readonly import dry_run, lag_seconds, read_states, states, verify_sync
-from malnu_tui.engine.sync.run import run_sync
+from malnu_tui.engine.sync.run import run_sync, start_early
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
 from malnu_tui.engine.sync.side import SyncState
 
@@ -33,6 +33,7 @@ __all__ = [
     "read_states",
     "resolve_end",
     "run_sync",
+    "start_early",
     "states",
     "verify_sync",
 ]

@@ -5,20 +5,31 @@ same way."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.sync.model import TableShape
 
 __all__ = ["format_row_text", "pg_line_sql", "sqlite_select"]
 
 FormatRow = Callable[[Sequence[Any], Any, bytearray], None]
-format_row_text: FormatRow | None
-try:  # psycopg's C row formatter: the text write_row sends, for a whole chunk at once
-    from psycopg._copy_base import format_row_text as _format
+if TYPE_CHECKING:
+    format_row_text: FormatRow | None
 
-    format_row_text = _format
-except ImportError:  # pragma: no cover - another psycopg layout: the row-by-row path is kept
-    format_row_text = None
+
+def __getattr__(name: str) -> Any:
+    """``format_row_text``: psycopg's C row formatter (the text write_row sends, for a whole
+    chunk at once), or None with another psycopg layout (the row-by-row path is kept then).
+    Looked up on first use, so that importing the sync does not load psycopg: a sync from a
+    SQLite file starts its source's work while the destination's driver loads."""
+    if name != "format_row_text":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from psycopg._copy_base import format_row_text as found
+    except ImportError:  # pragma: no cover - another psycopg layout
+        found = None
+    globals()[name] = found
+    return found
+
 
 _SHAPED_KEY_KINDS = frozenset({"bool", "float"})  # shaped in SQL: such a key is not paged here
 _NULL = r"E'\\N'"

@@ -31,7 +31,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
 from typing import TYPE_CHECKING, cast
 
-from malnu_tui.engine.sync.copytext import format_row_text, sqlite_select
+from malnu_tui.engine.sync import copytext
+from malnu_tui.engine.sync.copytext import sqlite_select
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_table, int_key
@@ -87,6 +88,12 @@ class _Collector:
                     gc.enable()
 
 
+def _md5(lines: Sequence[bytes]) -> str | None:
+    """The md5 of COPY text ``lines`` (each ended by a newline), as PostgreSQL's
+    ``md5(string_agg(line, E'\\n') || E'\\n')`` says it: None for no line."""
+    return hashlib.md5(b"\n".join(lines) + b"\n").hexdigest() if lines else None
+
+
 def _proved(theirs: Future[tuple[int, str | None]], mine: tuple[int, str]) -> bool:
     """True when the destination's digest is in and equal; a failed check (its connection
     lost) proves nothing: the range is then compared value by value on the main one."""
@@ -123,7 +130,7 @@ class FastCopy:
         from malnu_tui.engine.sync.side_postgres import PostgresSide
         from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
 
-        if format_row_text is None:
+        if copytext.format_row_text is None:
             return None
         if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
             return None
@@ -255,31 +262,27 @@ class FastCopy:
     ) -> Future[bool]:
         """Whether the destination's rows with ``keys`` (one column) print as the COPY text
         that was sent for them (``data``: ``rows`` lines, md5 ``digest``). The rows the
-        chunk's upsert wrote are proved by the text it returned for them as it stored them
-        (:meth:`prove_writes`); the rest (left alone: equal already), or all of them when
-        that does not hold, are read back on the verifier's connection while the sync goes
-        on. An incremental chunk is proved by its bytes, else compared value by value."""
+        chunk's upsert wrote are proved by the text it returned for them as it stored them,
+        and the rest (left alone: equal already) by the text it printed for them as they are
+        stored (:meth:`prove_writes`); when that does not hold, the rest, or all of them, are
+        read back on the verifier's connection while the sync goes on. An incremental chunk
+        is proved by its bytes, else compared value by value."""
         got = self.dst.written_digest(self.shape.name)
         if got is not None and data is not None:
-            n, theirs, left = got
             lines = data.split(b"\n")[:-1]
             if len(lines) == rows == len(keys):
-                kept = set(left)
+                kept = set(got.left)
                 wrote = [line for k, line in zip(keys, lines, strict=True) if k[0] not in kept]
-                mine = hashlib.md5(b"\n".join(wrote) + b"\n").hexdigest() if wrote else None
-                if (n, theirs) == (len(wrote), mine):
+                if (got.rows, got.digest) == (len(wrote), _md5(wrote)):
                     rest = [(k, line) for k, line in zip(keys, lines, strict=True) if k[0] in kept]
-                    if not rest:
+                    back = _md5([line for _, line in rest])
+                    if len(rest) == len(kept) and got.left_digest == back:
                         done: Future[bool] = Future()
                         done.set_result(True)
                         return done
-                    back = b"\n".join(line for _, line in rest) + b"\n"
-                    return self._pool.submit(
-                        self._written,
-                        [k for k, _ in rest],
-                        len(rest),
-                        hashlib.md5(back).hexdigest(),
-                    )
+                    if back is not None:
+                        left = [k for k, _ in rest]
+                        return self._pool.submit(self._written, left, len(rest), back)
         return self._pool.submit(self._written, keys, rows, digest)
 
     def _written(self, keys: Sequence[Key], rows: int, digest: str) -> bool:

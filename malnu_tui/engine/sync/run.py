@@ -34,12 +34,19 @@ from malnu_tui.engine.sync.model import (
     TableReport,
     TableShape,
 )
-from malnu_tui.engine.sync.session import SyncRequest, SyncSession, open_side, plan_sync
+from malnu_tui.engine.sync.session import (
+    CURSOR_KINDS,
+    SyncRequest,
+    SyncSession,
+    open_side,
+    plan_sync,
+)
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
+    SourceKeys,
     changed_ranges,
     check_digests,
     compare_keys,
@@ -57,6 +64,7 @@ __all__ = [
     "Written",
     "compare_ranges",
     "run_sync",
+    "start_early",
     "sync_table",
 ]
 
@@ -420,6 +428,7 @@ def sync_table(
         scope: Literal["full", "changed"] = "full"
         # The source's key fingerprint (the verification's check for deleted and lost rows)
         # is computed beside the copy.
+        ahead = s.early.pop(plan.table, None)  # started before the destination was opened
         early = (
             early_keys(
                 s.src,
@@ -427,10 +436,13 @@ def sync_table(
                 shape,
                 lambda: open_side(s.source_target),
                 lambda: open_side(s.dest_target),
+                ahead,
             )
             if written is not None
             else None
         )
+        if ahead is not None and early is None:
+            ahead.cancel()
         if written is not None and early is not None:
             written.before_write = early.before_write
             if _found_through_index(s, shape, plan.cursor):
@@ -517,6 +529,33 @@ def sync_table(
     return report
 
 
+def start_early(s: SyncSession, req: SyncRequest) -> None:
+    """Start, before the destination is connected, the source's key fingerprint of the first
+    table of ``req`` that an incremental pass could sync (a SQLite source; one integer key
+    column; the cursor column): SQLite computes it on the other core while the destination's
+    driver loads (:class:`.verify.SourceKeys`). Once per session; a table whose plan turns
+    out otherwise has it cancelled. Not for a D1 source (its reads are billed) nor ``--full``."""
+    from malnu_tui.engine.sync.side_sqlite import SqliteSide
+
+    if s.early_started:
+        return
+    s.early_started = True
+    if req.full or not isinstance(s.src, SqliteSide):
+        return
+    for table in req.tables or s.src.tables():
+        shape = s.src.describe(table)
+        cursor = shape.column(req.cursor) if shape is not None else None
+        if shape is not None and cursor is not None and cursor.kind in CURSOR_KINDS:
+            if int_key(shape):
+                s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target))
+            return
+
+
+def _incremental(plan: TablePlan) -> bool:
+    """Whether the plan may be an incremental pass (one that compares key fingerprints)."""
+    return plan.mode == "updated_at" and plan.since is not None
+
+
 def run_sync(
     s: SyncSession,
     req: SyncRequest,
@@ -527,6 +566,7 @@ def run_sync(
     failed syncs and the sync lag)."""
     from malnu_tui.engine.monitor.runlog import record_run
 
+    start_early(s, req)
     backend = s.dst.backend
     backend.ensure_schema()
     pair = f"{s.source_target.name}->{s.dest_target.name}"
@@ -534,6 +574,9 @@ def run_sync(
         backend.acquire_lock(lock_holder_for_this_process("sync"))
         try:
             plans = plan_sync(s, req, recount=False)
+            for p in plans:
+                if p.table in s.early and not _incremental(p):
+                    s.early.pop(p.table).cancel()
             reports = [sync_table(s, p, req, progress) for p in plans]
         finally:
             backend.release_lock()

@@ -8,6 +8,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
@@ -15,6 +16,9 @@ from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.side import Side, decode_key
 from malnu_tui.engine.urls import sqlite_path
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sync.verify import SourceKeys
 
 __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
 
@@ -59,15 +63,26 @@ class SyncSession:
         if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
             raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
         self.src = open_side(source)
-        try:
-            self.dst = open_side(dest)
-        except BaseException:
-            self.src.backend.close()
-            raise
+        self._dst: Side | None = None
+        # Work on the source started before the destination is connected (run.start_early):
+        # table → its source key fingerprint, under way or done.
+        self.early: dict[str, SourceKeys] = {}
+        self.early_started = False
+
+    @property
+    def dst(self) -> Side:
+        """The destination, connected on first use: a sync from a SQLite file starts reading
+        its source first (:func:`.run.start_early`), while the destination's driver loads."""
+        if self._dst is None:
+            self._dst = open_side(self.dest_target)
+        return self._dst
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.dst.backend.close()
+        while self.early:
+            self.early.popitem()[1].cancel()
+        if self._dst is not None:
+            with contextlib.suppress(Exception):
+                self._dst.backend.close()
         with contextlib.suppress(Exception):
             self.src.backend.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -24,7 +25,7 @@ from malnu_tui.engine.sync.side import (
     no_fingerprint,
 )
 
-__all__ = ["PostgresKeys", "pg_error"]
+__all__ = ["PostgresKeys", "UpsertProof", "pg_error"]
 
 
 def pg_error(label: str, exc: psycopg.Error) -> BackendError:
@@ -36,6 +37,17 @@ def pg_error(label: str, exc: psycopg.Error) -> BackendError:
     return BackendError(f"{label}: {text}")
 
 
+@dataclass(frozen=True)
+class UpsertProof:
+    """What one upsert of a stage wrote and left alone, as the destination stored it
+    (:meth:`PostgresKeys.prove_writes`)."""
+
+    rows: int  # rows written (inserted or updated)
+    digest: str | None  # md5 of their COPY text lines, in key order (None: no row)
+    left: tuple[int, ...]  # the staged keys it left alone (equal already)
+    left_digest: str | None  # md5 of those rows' lines as they are stored, in key order
+
+
 class PostgresKeys:
     """Plumbing and key aggregates over ``conn`` (tables in ``schema``)."""
 
@@ -45,7 +57,7 @@ class PostgresKeys:
     # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
     _fresh: dict[str, Fingerprint | None]
     # table → (rows, md5) its last upsert wrote (see prove_writes)
-    _prove: dict[str, tuple[int, str | None, list[int]] | None]
+    _prove: dict[str, UpsertProof | None]
     _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
 
     def _t(self, table: str) -> sql.Composed:
@@ -131,10 +143,9 @@ class PostgresKeys:
         if not rewrites:
             self._prove[table] = None
 
-    def written_digest(self, table: str) -> tuple[int, str | None, list[int]] | None:
-        """(rows written, md5 of their lines in key order, the staged keys it left alone:
-        equal already) of the last upsert into ``table`` (and forget it); None when not
-        kept."""
+    def written_digest(self, table: str) -> UpsertProof | None:
+        """What the last upsert into ``table`` wrote and left alone (and forget it); None
+        when not kept."""
         found = self._prove.get(table)
         if table in self._prove:
             self._prove[table] = None
@@ -169,11 +180,26 @@ class PostgresKeys:
             tally.append(
                 sql.SQL("md5(string_agg(malnu_line, E'\\n' ORDER BY malnu_key) || E'\\n')")
             )
+            key = sql.Identifier(shape.key[0])
+            alone = sql.SQL(
+                "(SELECT s.{k} FROM {stage} s WHERE s.{k} NOT IN (SELECT malnu_key FROM up))"
+            ).format(k=key, stage=stage)
             tally.append(
-                sql.SQL(
-                    "(SELECT array_agg(s.{k}) FROM {stage} s "
-                    "WHERE s.{k} NOT IN (SELECT malnu_key FROM up))"
-                ).format(k=sql.Identifier(shape.key[0]), stage=stage)
+                sql.SQL("(SELECT array_agg({k}) FROM {alone} a)").format(k=key, alone=alone)
+            )
+            # The rows it left alone, as they are stored (the statement's snapshot: untouched
+            # by it), printed the same way: proved without reading them back.
+            kept = pg_line_sql(
+                ["k." + c.removeprefix("d.") for c in cols],
+                [c.kind for c in shape.columns],
+                [c in notnull for c in shape.names],
+            )
+            tally.append(
+                sql.SQL("(SELECT md5(string_agg(")
+                + sql.SQL(kept.replace("%", "%%"))  # type: ignore[arg-type]
+                + sql.SQL(
+                    ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone})"
+                ).format(k=key, t=self._t(shape.name), alone=alone)
             )
         return returning, tally
 
@@ -184,5 +210,5 @@ class PostgresKeys:
             mine = (int(row[0]), tuple(int(v) for v in row[2:4]))
             self._fresh[shape.name] = add_fingerprints(fresh, mine)
         if shape.name in self._prove:
-            left = [int(k) for k in row[-1] or ()]
-            self._prove[shape.name] = (int(row[0]) + int(row[1]), row[-2], left)
+            left = tuple(int(k) for k in row[-2] or ())
+            self._prove[shape.name] = UpsertProof(int(row[0]) + int(row[1]), row[-3], left, row[-1])

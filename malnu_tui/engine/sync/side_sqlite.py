@@ -383,6 +383,10 @@ class SqliteSide(SqliteDialect):
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: {exc}") from None
 
+    def interrupt(self) -> None:
+        """Stop the statement running on this side's connection (from another thread)."""
+        self.conn.interrupt()
+
     def create_table(self, source: TableShape) -> None:
         with self.backend.transaction() as c:
             c.execute(self.create_ddl(source))

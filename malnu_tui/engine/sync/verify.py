@@ -34,6 +34,7 @@ __all__ = [
     "EarlyKeys",
     "RangeDigest",
     "RangeResult",
+    "SourceKeys",
     "bucket_ranges",
     "changed_ranges",
     "check_digests",
@@ -139,10 +140,13 @@ class EarlyKeys:
         of_source: Callable[[], Fingerprint | None],
         dest: Future[Fingerprint | None] | None = None,
         taken: threading.Event | None = None,
+        source: Future[Fingerprint | None] | None = None,
     ) -> None:
         self._pool, self._of_source = pool, of_source
-        self.source: Future[Fingerprint | None] | None = None
+        self.source = source  # already under way (SourceKeys), or started by start_source
         self.dest, self.taken = dest, taken  # taken: set once the snapshot is taken
+        if source is not None:
+            pool.shutdown(wait=False)
 
     def before_write(self) -> None:
         """Start the source's fingerprint, and return once nothing written from now on can be
@@ -155,6 +159,65 @@ class EarlyKeys:
         if self.source is None:
             self.source = self._pool.submit(self._of_source)
             self._pool.shutdown(wait=False)
+
+
+class SourceKeys:
+    """One table's key fingerprint at the source, computed on a connection of its own from
+    the very start of a sync (:func:`.run.start_early`): SQLite computes it on the other
+    core while the destination's driver loads and connects, so it is ready before the
+    changed rows are written instead of competing with them. :meth:`cancel` stops it (a
+    table whose plan is not an incremental pass).
+
+    Taken before the destination's lock and the changed rows' read, it is still a valid
+    side of the comparison (README: what an incremental sync proves): a row the source
+    gains after it is copied and counted at the destination only, so the fingerprints
+    differ and the key ranges are compared; a row the source loses after it arrives with
+    the next run, as one deleted just after a later fingerprint would."""
+
+    def __init__(self, shape: TableShape, open_source: Callable[[], Side]) -> None:
+        self.shape = shape
+        self.result: Future[Fingerprint | None] = Future()
+        self._open = open_source
+        self._lock = threading.Lock()
+        self._side: Side | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(
+            target=self._run, name="malnu-sync-source-keys", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            side = self._open()
+        except BaseException as exc:  # the result says so; the fingerprint is taken again
+            self.result.set_exception(exc)
+            return
+        try:
+            with self._lock:
+                if self._cancelled:
+                    raise BackendError(f"{side.label}: key fingerprint cancelled")
+                self._side = side
+            self.result.set_result(side.key_fingerprint(self.shape))
+        except BaseException as exc:
+            self.result.set_exception(exc)
+        finally:
+            with self._lock:
+                self._side = None
+            side.backend.close()
+
+    def cancel(self) -> None:
+        """Stop it (a query under way is interrupted) and wait until its connection is
+        closed."""
+        from malnu_tui.engine.sync.side_sqlite import SqliteSide
+
+        with self._lock:
+            self._cancelled = True
+        while self._thread.is_alive():
+            # Again until it ends: an interrupt before its statement starts is not kept.
+            with self._lock:
+                if isinstance(self._side, SqliteSide):
+                    self._side.interrupt()
+            self._thread.join(0.01)
 
 
 def _grid(source: Side, dest: Side, shape: TableShape, rows: int) -> Grid | bool | None:
@@ -182,11 +245,13 @@ def early_keys(
     shape: TableShape,
     open_source: Callable[[], Side],
     open_dest: Callable[[], Side],
+    early: SourceKeys | None = None,
 ) -> EarlyKeys | None:
     """Start the key fingerprints (:class:`EarlyKeys`) on sides the openers open (and this
-    closes), beside the copy; None when the fingerprint does not apply (not one integer key
-    column, or keys spread wider than :data:`.side.FINGERPRINT_SPAN`). The caller calls
-    :meth:`EarlyKeys.before_write` before its first write."""
+    closes), beside the copy — the source's already under way with ``early`` —; None when
+    the fingerprint does not apply (not one integer key column, or keys spread wider than
+    :data:`.side.FINGERPRINT_SPAN`). The caller calls :meth:`EarlyKeys.before_write` before
+    its first write."""
     from malnu_tui.engine.sync.side_postgres import PostgresSide
 
     if not int_key(shape):
@@ -217,11 +282,12 @@ def early_keys(
             taken.set()
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="malnu-sync-keys")
+    ahead = early.result if early is not None else None
     if not isinstance(dest, PostgresSide):
-        return EarlyKeys(pool, of_source)
+        return EarlyKeys(pool, of_source, source=ahead)
     dest.count_fresh_keys(shape.name)
     taken = threading.Event()
-    return EarlyKeys(pool, of_source, pool.submit(of_dest, taken), taken)
+    return EarlyKeys(pool, of_source, pool.submit(of_dest, taken), taken, ahead)
 
 
 def changed_ranges(
