@@ -88,7 +88,7 @@ class _Collector:
                     gc.enable()
 
 
-def _md5(lines: Sequence[bytes]) -> str | None:
+def _md5(lines: Sequence[bytes | bytearray]) -> str | None:
     """The md5 of COPY text ``lines`` (each ended by a newline), as PostgreSQL's
     ``md5(string_agg(line, E'\\n') || E'\\n')`` says it: None for no line."""
     return hashlib.md5(b"\n".join(lines) + b"\n").hexdigest() if lines else None
