@@ -107,13 +107,18 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=200)
     ap.add_argument("--per-file", type=int, default=25)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--set", choices=("both", "digits", "letters"), default="both", help="which set to measure"
+    )
     args = ap.parse_args()
     generated = generate(args.files, args.per_file)
-    for label, scripts in (
-        ("names built from numbers", generated),
-        ("the same names in letters only", [without_digits(s) for s in generated]),
-    ):
-        measure(scripts, label, args.rounds)
+    sets = {
+        "digits": ("names built from numbers", generated),
+        "letters": ("the same names in letters only", [without_digits(s) for s in generated]),
+    }
+    for key, (label, scripts) in sets.items():
+        if args.set in ("both", key):
+            measure(scripts, label, args.rounds)
     return 0
 
 

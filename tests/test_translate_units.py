@@ -354,3 +354,54 @@ def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
         clone.close()
         state.close()
         real.close()
+
+
+def test_plain_indexes_and_added_columns_keep_sqlite_verdicts_without_asking_it() -> None:
+    """A plain CREATE INDEX or ADD COLUMN whose bare names are no SQLite keyword is judged
+    without SQLite once what SQLite checks besides syntax holds: the verdicts (and error texts)
+    stay SQLite's for keyword names (bare or quoted), a trailing comma, a missing column."""
+    statements = [
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT, [order] TEXT, key TEXT)",
+        "CREATE INDEX items_title ON items (title)",
+        "CREATE INDEX IF NOT EXISTS items_title_id ON items (title DESC, id)",
+        'CREATE INDEX items_order ON items ("order")',
+        "CREATE INDEX items_order2 ON items (order)",  # a keyword, bare: a syntax error
+        "CREATE INDEX items_key ON items (key)",  # a keyword SQLite takes as a name
+        "CREATE INDEX items_comma ON items (title,)",
+        "CREATE INDEX items_nope ON items (nope)",
+        "ALTER TABLE items ADD COLUMN note TEXT",
+        "ALTER TABLE items ADD summary text",
+        "ALTER TABLE items ADD COLUMN select TEXT",  # a keyword: a syntax error
+        "ALTER TABLE items ADD COLUMN abort TEXT",  # a keyword SQLite takes as a name
+        'ALTER TABLE items ADD COLUMN "where" TEXT',
+        "ALTER TABLE items ADD COLUMN NOTE TEXT",  # duplicate (any case)
+        "CREATE INDEX items_note ON items (note, summary)",
+    ]
+    real = sqlite3.connect(":memory:", isolation_level=None)
+    state = SchemaState()
+    try:
+        list(same_verdicts(real, state, statements))
+        state.settle()
+        master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
+    finally:
+        state.close()
+        real.close()
+
+
+def test_the_keywords_known_are_those_of_the_sqlite_in_use() -> None:
+    """names._KEYWORDS (bare words that may not be plain names) is SQLite's own list."""
+    import _sqlite3
+    import ctypes
+
+    from malnu_tui.engine.translate import names
+
+    lib = ctypes.CDLL(_sqlite3.__file__)  # (its sqlite3_* symbols: the SQLite Python runs)
+    words = set()
+    for i in range(lib.sqlite3_keyword_count()):
+        text, size = ctypes.c_char_p(), ctypes.c_int()
+        assert lib.sqlite3_keyword_name(i, ctypes.byref(text), ctypes.byref(size)) == 0
+        assert text.value is not None
+        words.add(text.value[: size.value].decode())
+    assert names._KNOWN_KEYWORDS
+    assert words == names._KEYWORDS

@@ -147,7 +147,7 @@ def _check_chunk(
     page: Sequence[Row],
     written: Written,
     digest_of: Digest,
-    sent: tuple[FastCopy, str, bytes | None] | None = None,
+    sent: tuple[FastCopy, str, bytearray | None] | None = None,
 ) -> None:
     """Check one written chunk: a dense run of integer keys becomes a range to compare in full
     (so a hand-edited row between the written ones is found too); otherwise the destination's
@@ -197,8 +197,17 @@ def _copy(
     # The fast path tells each page's greatest watermark value as it reads it (a timestamp
     # column; else the pages' values are looked at here).
     newest = plan.cursor if fast is not None and full else None
-    pages: Generator[tuple[list[Row], bytes | None, str, str | None], None, None] = (
-        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since, newest=newest)
+    # With an index leading with that column, its greatest value is read from the index's
+    # end after the copy instead (one search, nothing per page).
+    indexed = fast is not None and fast.indexed_newest(newest)
+    pages: Generator[tuple[list[Row], bytearray | None, str, str | None], None, None] = (
+        fast.pages(
+            lo,
+            req.chunk_rows,
+            cursor=cursor,
+            since=plan.since,
+            newest=None if indexed else newest,
+        )
         if fast is not None
         else (
             (page, None, "", None)
@@ -244,6 +253,9 @@ def _copy(
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
+    if indexed and fast is not None and plan.cursor is not None:
+        watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), watermark)
+        state = replace(state, watermark=watermark)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)

@@ -212,6 +212,25 @@ class SqliteDialect(ABC):
                     return True
         return False
 
+    def indexed_greatest_text(self, table: str, column: str) -> tuple[bool, str | None]:
+        """(True, the greatest text value of ``column``, None without any) when an index (not
+        partial) leads with it in BINARY order: read from that index's end, one search
+        (numbers sort below text and blobs above it, so it starts under the blobs); else
+        (False, None)."""
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            if int(row[4]):  # partial
+                continue
+            info = self._rows(f"PRAGMA index_xinfo({q(str(row[1]))})")
+            if info and (info[0][2], str(info[0][4]).upper()) == (column, "BINARY"):
+                c = q(column)
+                top = self._rows(
+                    f"SELECT {c} FROM {q(table)} WHERE {c} < x'' "
+                    f"ORDER BY {c} COLLATE BINARY DESC LIMIT 1"
+                )
+                value = top[0][0] if top else None
+                return True, value if type(value) is str else None
+        return False, None
+
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
 

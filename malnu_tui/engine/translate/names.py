@@ -5,6 +5,7 @@ and a statement's shape with the words that can only be names left out."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 __all__ = [
     "FOLD",
@@ -14,6 +15,7 @@ __all__ = [
     "folded",
     "index_parts",
     "mentioned_names",
+    "plain_syntax",
     "trigger_parts",
     "unquote_name",
     "view_shape",
@@ -108,3 +110,67 @@ def trigger_parts(sql: str) -> tuple[str, str, None] | None:
     if m is None:
         return None
     return unquote_name(m["name"]).translate(FOLD), unquote_name(m["table"]), None
+
+
+# SQLite's keywords (sqlite3_keyword_name(); the same from 3.35 to 3.49 at least, fewer before):
+# a bare word that is none of them is a name (TK_ID) wherever SQLite reads it.
+_KEYWORDS = frozenset(
+    """ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE
+    BEGIN BETWEEN BY CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE
+    CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT DEFERRABLE
+    DEFERRED DELETE DESC DETACH DISTINCT DO DROP EACH ELSE END ESCAPE EXCEPT EXCLUDE EXCLUSIVE
+    EXISTS EXPLAIN FAIL FILTER FIRST FOLLOWING FOR FOREIGN FROM FULL GENERATED GLOB GROUP GROUPS
+    HAVING IF IGNORE IMMEDIATE IN INDEX INDEXED INITIALLY INNER INSERT INSTEAD INTERSECT INTO IS
+    ISNULL JOIN KEY LAST LEFT LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT NOTHING NOTNULL NULL
+    NULLS OF OFFSET ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA PRECEDING PRIMARY QUERY
+    RAISE RANGE RECURSIVE REFERENCES REGEXP REINDEX RELEASE RENAME REPLACE RESTRICT RETURNING
+    RIGHT ROLLBACK ROW ROWS SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN TIES TO TRANSACTION
+    TRIGGER UNBOUNDED UNION UNIQUE UPDATE USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW
+    WITH WITHOUT""".split()  # noqa: SIM905 (147 words: one per line as a list)
+)
+_KNOWN_KEYWORDS = sqlite3.sqlite_version_info < (3, 50)
+# The plainest CREATE INDEX and ADD COLUMN, in SQLite's own whitespace (no comments, one
+# statement); a name bare (ASCII word: checked against _KEYWORDS) or quoted.
+_W = r"[ \t\n\f\r]"
+_NM = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*)'
+_COL = rf"{_NM}(?:{_W}+(?:ASC|DESC))?"
+_PLAIN_SYNTAX = re.compile(
+    rf"{_W}*(?:CREATE{_W}+INDEX{_W}+(?:IF{_W}+NOT{_W}+EXISTS{_W}+)?{_NM}{_W}+ON{_W}+{_NM}{_W}*"
+    rf"\({_W}*{_COL}(?:{_W}*,{_W}*{_COL})*{_W}*\)"
+    rf"|ALTER{_W}+TABLE{_W}+{_NM}{_W}+ADD{_W}+(?:COLUMN{_W}+)?{_NM}{_W}+{_NM}){_W}*",
+    re.IGNORECASE,
+)
+# The tokens of such a statement (its whitespace aside).
+_TOKEN = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*|[(),]')
+
+
+def plain_syntax(sql: str) -> bool:
+    """True when ``sql`` is a plain CREATE INDEX (columns only) or ALTER TABLE … ADD [COLUMN]
+    name type whose bare names are no SQLite keyword: SQLite's parser then accepts it (each
+    name is an identifier token). False for anything else, or when unsure."""
+    if not _KNOWN_KEYWORDS or not sql.isascii() or _PLAIN_SYNTAX.fullmatch(sql) is None:
+        return False
+    tokens = _TOKEN.findall(sql)
+    up = [t.upper() for t in tokens]
+    n = len(up)
+
+    def name(k: int) -> bool:
+        return k < n and (
+            tokens[k][0] in '"`[' or (up[k][0] not in "()," and up[k] not in _KEYWORDS)
+        )
+
+    if up[0] == "ALTER":  # ALTER TABLE t ADD [COLUMN] c type
+        return (n == 6 or (n == 7 and up[4] == "COLUMN")) and all(map(name, (2, n - 2, n - 1)))
+    # CREATE INDEX [IF NOT EXISTS] i ON t ( c [ASC|DESC] [, …] )
+    k = 5 if up[2:5] == ["IF", "NOT", "EXISTS"] else 2
+    if not (name(k) and up[k + 1] == "ON" and name(k + 2) and up[k + 3] == "("):
+        return False
+    k += 4
+    while name(k):
+        k += 2 if k + 1 < n and up[k + 1] in ("ASC", "DESC") else 1
+        if k + 1 == n and up[k] == ")":
+            return True
+        if up[k] != ",":
+            return False
+        k += 1
+    return False

@@ -18,7 +18,7 @@ from typing import Any
 from malnu_tui.engine.translate.names import FOLD as _FOLD
 from malnu_tui.engine.translate.names import PLAIN_INDEX as _PLAIN_INDEX
 from malnu_tui.engine.translate.names import RUN as _RUN
-from malnu_tui.engine.translate.names import SQLITE_NAME
+from malnu_tui.engine.translate.names import SQLITE_NAME, plain_syntax
 from malnu_tui.engine.translate.names import folded as _folded
 from malnu_tui.engine.translate.names import index_parts as _index_parts
 from malnu_tui.engine.translate.names import mentioned_names as _names
@@ -216,9 +216,10 @@ class ScratchSchema(ABC):
 
     def _shape_verdict(self, sql: str, judged: bool) -> str | None:
         """SQLite's verdict on ``sql``; when ``judged`` (all SQLite checks of it but its
-        syntax hold), that of any statement of the same shape SQLite accepted (no EXPLAIN)."""
-        if not judged:
-            return self._explain(sql)
+        syntax hold), None for a syntax SQLite accepts (names.plain_syntax), else that of any
+        statement of the same shape SQLite accepted (no EXPLAIN)."""
+        if not judged or plain_syntax(sql):
+            return None if judged else self._explain(sql)
         shape = _view_shape(sql)
         if shape in self._shapes:
             return None
