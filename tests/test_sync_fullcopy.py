@@ -5,6 +5,7 @@ a duplicate key is a clear error that loses nothing; a row where no chunk was ch
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from malnu_tui.engine.sync import (
 )
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
+from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_postgres import PostgresSide
+from malnu_tui.engine.sync.side_sqlite import SqliteSide
 from tests.sync_support import Db, sqlite_source
 
 CATALOG = """
@@ -158,6 +161,44 @@ def test_the_watermark_of_a_page_is_its_greatest_text_value() -> None:
     assert greatest_text(rows[:2], 1) == "2025-11-24 08:00:00"
     assert greatest_text([(1, None), (2, 5)], 1) is None
     assert greatest_text([(1, "b"), (2, "a")], 1) == "b"
+
+
+def test_the_watermark_is_read_from_the_end_of_an_index_on_the_cursor_column(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = source(tmp_path, 30)
+    src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 5")  # the newest
+    src.run("UPDATE users SET updated_at = '2025-11-24T08:30:00' WHERE id = 6")  # greatest text
+    src.run("CREATE TABLE marks (id INTEGER PRIMARY KEY, at DATETIME)")
+    src.run("INSERT INTO marks VALUES (1, 1764000000), (2, x'ff'), (3, NULL), (4, 'b'), (5, 'a')")
+    side = open_side(src.target("primary"))
+    assert isinstance(side, SqliteSide)
+    with contextlib.closing(side.backend):
+        assert side.indexed_greatest_text("users", "updated_at") == (False, None)  # no index
+        src.run("CREATE INDEX users_updated_nocase ON users (updated_at COLLATE NOCASE)")
+        src.run("CREATE INDEX users_updated_part ON users (updated_at) WHERE id > 3")
+        assert side.indexed_greatest_text("users", "updated_at") == (False, None)
+        src.run("CREATE INDEX users_updated ON users (updated_at)")
+        assert side.indexed_greatest_text("users", "updated_at") == (True, "2025-11-24T08:30:00")
+        src.run("CREATE INDEX marks_at ON marks (at)")
+        assert side.indexed_greatest_text("marks", "at") == (True, "b")  # numbers, blobs: no
+        src.run("DELETE FROM marks WHERE typeof(at) = 'text'")
+        assert side.indexed_greatest_text("marks", "at") == (True, None)
+    src.run("DROP TABLE marks")
+    told: list[object] = []
+    real = FastCopy.pages
+
+    def pages(self: FastCopy, *a: Any, **kw: Any) -> Any:
+        told.append(kw.get("newest"))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(FastCopy, "pages", pages)
+    dst = Db("postgresql", pg_url)
+    assert sync(src, dst, chunk_rows=7).verified
+    assert told == [None]  # no page had to tell its greatest value
+    (state,) = read_states(dst.target("analytics"))
+    # The greatest text, normalized: what each page's greatest values gave without the index.
+    assert state.watermark == "2025-11-24 08:30:00"
 
 
 def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(

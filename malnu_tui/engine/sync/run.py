@@ -147,7 +147,7 @@ def _check_chunk(
     page: Sequence[Row],
     written: Written,
     digest_of: Digest,
-    sent: tuple[FastCopy, str, bytes | None] | None = None,
+    sent: tuple[FastCopy, str, bytearray | None] | None = None,
 ) -> None:
     """Check one written chunk: a dense run of integer keys becomes a range to compare in full
     (so a hand-edited row between the written ones is found too); otherwise the destination's
@@ -197,8 +197,17 @@ def _copy(
     # The fast path tells each page's greatest watermark value as it reads it (a timestamp
     # column; else the pages' values are looked at here).
     newest = plan.cursor if fast is not None and full else None
-    pages: Generator[tuple[list[Row], bytes | None, str, str | None], None, None] = (
-        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since, newest=newest)
+    # With an index leading with that column, its greatest value is read from the index's
+    # end after the copy instead (one search, nothing per page).
+    indexed = fast is not None and fast.indexed_newest(newest)
+    pages: Generator[tuple[list[Row], bytearray | None, str, str | None], None, None] = (
+        fast.pages(
+            lo,
+            req.chunk_rows,
+            cursor=cursor,
+            since=plan.since,
+            newest=None if indexed else newest,
+        )
         if fast is not None
         else (
             (page, None, "", None)
@@ -244,6 +253,9 @@ def _copy(
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
+    if indexed and fast is not None and plan.cursor is not None:
+        watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), watermark)
+        state = replace(state, watermark=watermark)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
@@ -349,9 +361,14 @@ def compare_ranges(
     )
 
 
+def _pair(s: SyncSession) -> str:
+    """How a sync's audit rows begin (what :func:`start_early` looks for)."""
+    return f"from {s.source_target.name} to {s.dest_target.name}: "
+
+
 def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
     detail = (
-        f"from {s.source_target.name} to {s.dest_target.name}: mode {report.mode}, read "
+        f"{_pair(s)}mode {report.mode}, read "
         f"{report.read}, inserted {report.inserted}, updated {report.updated}, deleted "
         f"{report.deleted}, source {report.source_count} rows, destination "
         f"{report.dest_count} rows, verified {'yes' if report.verified else 'no'}"
@@ -520,9 +537,10 @@ def sync_table(
 def start_early(s: SyncSession, req: SyncRequest) -> None:
     """Start, before the destination is connected, the source's key fingerprint of the first
     table of ``req`` that an incremental pass could sync (a SQLite source; one integer key
-    column; the cursor column): SQLite computes it on the other core while the destination's
-    driver loads (:class:`.verify.SourceKeys`). Once per session; a table whose plan turns
-    out otherwise has it cancelled. Not for a D1 source (its reads are billed) nor ``--full``."""
+    column; the cursor column; synced to this destination before, as the source's audit
+    says): SQLite computes it on the other core while the destination's driver loads
+    (:class:`.verify.SourceKeys`). Once per session; a table whose plan turns out otherwise
+    has it cancelled. Not for a D1 source (its reads are billed) nor ``--full``."""
     from malnu_tui.engine.sync.side_sqlite import SqliteSide
 
     if s.early_started:
@@ -534,7 +552,7 @@ def start_early(s: SyncSession, req: SyncRequest) -> None:
         shape = s.src.describe(table)
         cursor = shape.column(req.cursor) if shape is not None else None
         if shape is not None and cursor is not None and cursor.kind in CURSOR_KINDS:
-            if int_key(shape):
+            if int_key(shape) and s.src.audited("sync", table, _pair(s)):
                 s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target))
             return
 

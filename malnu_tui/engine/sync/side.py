@@ -206,7 +206,7 @@ class Chunk:
     delete: Sequence[Key] = ()
     direct: bool = False
     last_key: Key | None = None
-    data: bytes | None = None
+    data: bytes | bytearray | None = None
 
 
 class Side(Protocol):

@@ -222,6 +222,10 @@ class PostgresSide(PostgresKeys):
         )
         try:
             with self.conn.transaction():
+                # In this one process: parallel workers each get a share of
+                # maintenance_work_mem, so their sort spilled to disk and was merged (1M rows,
+                # the default 64 MB: 0.27-0.63 s, one process in memory 0.22-0.32 s).
+                self.conn.execute("SET LOCAL max_parallel_maintenance_workers = 0")
                 self.conn.execute(q)
                 self.conn.execute(self._state_upsert(), state.values())
         except psycopg.Error as exc:
@@ -296,7 +300,7 @@ class PostgresSide(PostgresKeys):
         n = len(shape.key)
         return [(tuple(r[:n]), int(r[n])) for r in self._rows(q, params)]
 
-    def copy_bytes(self, rows: Sequence[Row]) -> bytes:
+    def copy_bytes(self, rows: Sequence[Row]) -> bytearray:
         """``rows`` as COPY text, formatted by psycopg's own row formatter (what ``write_row``
         sends), in one buffer: hashed by the caller, then sent with one write."""
         assert format_row_text is not None
@@ -305,7 +309,7 @@ class PostgresSide(PostgresKeys):
         out = bytearray()
         # Row after row in C (no Python loop): ~0.08 s less per 1,000,000 rows.
         deque(map(format_row_text, rows, repeat(self._tx), repeat(out)), maxlen=0)
-        return bytes(out)
+        return out
 
     def copy_digest(
         self, shape: TableShape, bounds: Bounds, blocks: tuple[int, int] | None = None
@@ -453,10 +457,12 @@ class PostgresSide(PostgresKeys):
             self._stages[shape.name] = name
         return sql.Identifier(name)
 
-    def _copy_data(self, target: sql.Composable, columns: Sequence[str], data: bytes) -> None:
+    def _copy_data(
+        self, target: sql.Composable, columns: Sequence[str], data: bytes | bytearray
+    ) -> None:
         q = sql.SQL("COPY {} ({}) FROM STDIN").format(target, pgcopy.ident_list(columns))
         with self.conn.cursor() as cur, cur.copy(q) as copy:
-            copy.write(data)
+            copy.write(memoryview(data))  # psycopg sends it in slices: views, not copies
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete

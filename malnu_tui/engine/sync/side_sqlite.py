@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -212,6 +212,25 @@ class SqliteDialect(ABC):
                     return True
         return False
 
+    def indexed_greatest_text(self, table: str, column: str) -> tuple[bool, str | None]:
+        """(True, the greatest text value of ``column``, None without any) when an index (not
+        partial) leads with it in BINARY order: read from that index's end, one search
+        (numbers sort below text and blobs above it, so it starts under the blobs); else
+        (False, None)."""
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            if int(row[4]):  # partial
+                continue
+            info = self._rows(f"PRAGMA index_xinfo({q(str(row[1]))})")
+            if info and (info[0][2], str(info[0][4]).upper()) == (column, "BINARY"):
+                c = q(column)
+                top = self._rows(
+                    f"SELECT {c} FROM {q(table)} WHERE {c} < x'' "
+                    f"ORDER BY {c} COLLATE BINARY DESC LIMIT 1"
+                )
+                value = top[0][0] if top else None
+                return True, value if type(value) is str else None
+        return False, None
+
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
 
@@ -367,6 +386,19 @@ class SqliteSide(SqliteDialect):
     def interrupt(self) -> None:
         """Stop the statement running on this side's connection (from another thread)."""
         self.conn.interrupt()
+
+    def audited(self, action: str, table: str, detail: str) -> bool:
+        """Whether this database's audit has a row of ``action`` on ``table`` whose detail
+        starts with ``detail`` (False when it has no audit table)."""
+        try:
+            row = self.conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {AUDIT_TABLE} WHERE action = ? AND object = ? "
+                "AND substr(detail, 1, ?) = ?)",
+                (action, table, len(detail), detail),
+            ).fetchone()
+        except sqlite3.Error:
+            return False
+        return bool(row and row[0])
 
     def create_table(self, source: TableShape) -> None:
         with self.backend.transaction() as c:
