@@ -75,6 +75,36 @@ def test_split_fast_path_gives_what_the_full_scanner_gives() -> None:
     assert simple > 10_000  # the short path was taken most of the time
 
 
+def test_split_reads_trigger_pieces_as_the_full_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a simple ASCII script a piece that holds the word TRIGGER is read by a token loop
+    (_trigger_statement): on random such scripts (bodies with CASE … END, nested BEGIN, E'…'
+    strings, words after digits, unterminated strings and bodies) statements, lines and errors
+    are the full scanner's."""
+    pieces = [
+        *("CREATE", "TRIGGER", "TEMP", "BEGIN", "END", "CASE", "WHEN", "THEN", "e", "E", "1e"),
+        *("'a;b'", "'it''s'", "'", "--c;\n", "-", ";", ";", ";", "\n", " ", " ", "(", "1"),
+        *("trigger", "begin", "end", "case", "e'q'", "E'q;'", "xe'q'", "9e'z'", "_", "a1", "t"),
+        *("UPDATE", "SET", "NEW.id", "=", ",", "AFTER", "ON", "9END", "endx", "CREATE TRIGGER"),
+    ]
+    taken = 0
+    read = sqlsplit._trigger_statement
+
+    def counted(sql: str, seg: int, line: int) -> tuple[sqlsplit.Statement, int] | None:
+        nonlocal taken
+        got = read(sql, seg, line)
+        taken += got is not None
+        return got
+
+    monkeypatch.setattr(sqlsplit, "_trigger_statement", counted)
+    rng = random.Random(11)
+    for _ in range(15_000):
+        sql = "".join(
+            rng.choice(pieces) + rng.choice(("", " ", " ", "\n")) for _ in range(rng.randint(1, 24))
+        )
+        assert _split_outcome(split_statements, sql) == _split_outcome(sqlsplit._split_full, sql)
+    assert taken > 2_000  # (the token loop read them)
+
+
 def test_strip_template() -> None:
     parts = strip_template(
         split_statements(

@@ -164,7 +164,8 @@ def _split_simple(sql: str) -> list[Statement] | None:
                 if upper is not None
                 else "TRIGGER" in sql[start:end].upper()
             ):
-                got, after = _scan(sql, seg, line, one=True)
+                fast = _trigger_statement(sql, seg, line) if upper is not None else None
+                got, after = ([fast[0]], fast[1]) if fast else _scan(sql, seg, line, one=True)
                 statements.extend(got)
                 line += sql.count("\n", seg, after)
                 seg = after
@@ -179,6 +180,53 @@ def _split_simple(sql: str) -> list[Statement] | None:
         else:
             statements.append(Statement(sql[start:].strip(), line + sql.count("\n", seg, start)))
     return statements
+
+
+# The tokens that matter in a simple ASCII script's piece holding the word TRIGGER: '…'
+# strings (a lone ' is an unterminated one), -- comments, words, and ;.
+_TRIGGER_TOKEN = re.compile(r"'[^']*(?:''[^']*)*'|'|--[^\n]*|[A-Za-z_][\w$]*|;")
+
+
+def _trigger_statement(sql: str, seg: int, line: int) -> tuple[Statement, int] | None:
+    """``_scan(sql, seg, line, one=True)`` of a simple ASCII script (see :func:`_is_simple`):
+    the statement from ``seg`` (on line ``line``) and where it ends, read as the full scanner
+    reads it (words, ``CREATE … TRIGGER`` bodies' BEGIN/CASE/END); None when the full scanner
+    must say (no ``;`` ends it, an unterminated string)."""
+    start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
+    words: list[str] = []
+    trigger = False
+    depth = case_depth = 0
+    for m in _TRIGGER_TOKEN.finditer(sql, start):
+        token = m[0]
+        first = token[0]
+        if first == ";":
+            if depth == 0:
+                text = sql[start : m.start()].strip()
+                return Statement(text, line + sql.count("\n", seg, start)), m.end()
+        elif first == "'":
+            if len(token) == 1:
+                return None
+        elif first != "-":
+            at = m.start()
+            if (token in ("e", "E") and sql.startswith("'", at + 1)) and (
+                at == 0 or not _ident_char(sql[at - 1])
+            ):
+                continue  # an E'…' string's prefix, no word
+            word = token.upper()
+            if len(words) < 4:
+                words.append(word)
+                trigger = _is_trigger(words)
+            if trigger:
+                if word == "BEGIN":
+                    depth += 1
+                elif word == "CASE":
+                    case_depth += 1
+                elif word == "END":
+                    if case_depth:
+                        case_depth -= 1
+                    elif depth:
+                        depth -= 1
+    return None
 
 
 def split_statements(sql: str) -> list[Statement]:
