@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import (
@@ -199,6 +200,32 @@ def test_the_watermark_is_read_from_the_end_of_an_index_on_the_cursor_column(
     (state,) = read_states(dst.target("analytics"))
     # The greatest text, normalized: what each page's greatest values gave without the index.
     assert state.watermark == "2025-11-24 08:30:00"
+
+
+def test_the_range_after_the_last_key_is_read_through_the_key_of_a_table_just_copied(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = source(tmp_path, 60), Db("postgresql", pg_url)
+    assert sync(src, dst).verified
+    dst.run("ALTER TABLE users SET (autovacuum_enabled = false)")
+    dst.run(
+        "INSERT INTO users (id, email, name, created_at, updated_at) SELECT g, 'x' || g, 'x', "
+        "now(), now() FROM generate_series(61, 20000) g"
+    )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        side = s.dst
+        assert isinstance(side, PostgresSide)
+        shape = side.describe("users")
+        assert shape is not None
+        assert side.range_digest(shape, ((20_000,), None))[0] == 0
+        assert side.range_digest(shape, ((19_990,), None))[0] == 10
+        where, params = side._range(shape, ((60,), None))
+        plan = side._rows(
+            sql.SQL("EXPLAIN SELECT count(*) FROM users WHERE ") + sql.SQL(" AND ").join(where),
+            params,
+        )
+    # No statistics yet (a third of the rows guessed for "id > 60"): still the key's index.
+    assert not any("Seq Scan" in str(r[0]) for r in plan), plan
 
 
 def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(

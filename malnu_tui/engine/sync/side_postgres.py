@@ -99,6 +99,17 @@ class PostgresSide(PostgresKeys):
         if hi is not None:
             where.append(sql.SQL("{} <= {}").format(self._key(shape, alias), ph))
             params.extend(hi)
+        elif lo is not None and len(shape.key) == 1 and not any(self._c_keys.get(shape.name, ())):
+            # Up to the greatest key, read from the index's end: the same rows, but a table
+            # without statistics yet (a copy just made) is otherwise planned as a full scan
+            # for "key > lo" (a third of the rows, guessed) — 65 ms per 1M rows for the range
+            # after a full copy's last key, which holds no row.
+            k = sql.Identifier(shape.key[0])
+            where.append(
+                sql.SQL("{} <= (SELECT max({}) FROM {})").format(
+                    self._key(shape, alias), k, self._t(shape.name)
+                )
+            )
         return where, params
 
     def _select(self, shape: TableShape) -> sql.Composable:
