@@ -103,11 +103,21 @@ def test_a_table_whose_plan_is_a_full_copy_has_its_early_fingerprint_cancelled(
     src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(200)
     spied = Spied(monkeypatch)
-    first = sync(src, dst)  # no copy yet: a full one
-    assert (first.mode, first.verified) == ("full", True)
-    assert "early fingerprint" in spied.events and "cancelled" in spied.events
+    # Never synced to this destination (the source's audit says so): none started.
+    first = sync(src, dst)
+    assert (first.mode, first.verified, spied.events[:2]) == (
+        "full", True, ["connect primary", "connect analytics"])  # fmt: skip
+    assert "early fingerprint" not in spied.events
+    # Synced before, but the copy is gone: started, then cancelled once the plan says full.
+    dst.run("DROP TABLE users")
+    dst.run("DELETE FROM malnu_sync")
+    spied.events.clear()
+    again = sync(src, dst)
+    assert (again.mode, again.verified) == ("full", True)
+    assert spied.events[:4] == [
+        "connect primary", "early fingerprint", "connect analytics", "cancelled"]  # fmt: skip
     assert not any(e._thread.is_alive() for e in spied.early)
-    # --full starts none; an interrupted fingerprint leaves no connection behind.
+    # --full starts none.
     spied.events.clear()
     assert sync(src, dst, full=True).verified
     assert "early fingerprint" not in spied.events

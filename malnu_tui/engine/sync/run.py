@@ -361,9 +361,14 @@ def compare_ranges(
     )
 
 
+def _pair(s: SyncSession) -> str:
+    """How a sync's audit rows begin (what :func:`start_early` looks for)."""
+    return f"from {s.source_target.name} to {s.dest_target.name}: "
+
+
 def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
     detail = (
-        f"from {s.source_target.name} to {s.dest_target.name}: mode {report.mode}, read "
+        f"{_pair(s)}mode {report.mode}, read "
         f"{report.read}, inserted {report.inserted}, updated {report.updated}, deleted "
         f"{report.deleted}, source {report.source_count} rows, destination "
         f"{report.dest_count} rows, verified {'yes' if report.verified else 'no'}"
@@ -532,9 +537,10 @@ def sync_table(
 def start_early(s: SyncSession, req: SyncRequest) -> None:
     """Start, before the destination is connected, the source's key fingerprint of the first
     table of ``req`` that an incremental pass could sync (a SQLite source; one integer key
-    column; the cursor column): SQLite computes it on the other core while the destination's
-    driver loads (:class:`.verify.SourceKeys`). Once per session; a table whose plan turns
-    out otherwise has it cancelled. Not for a D1 source (its reads are billed) nor ``--full``."""
+    column; the cursor column; synced to this destination before, as the source's audit
+    says): SQLite computes it on the other core while the destination's driver loads
+    (:class:`.verify.SourceKeys`). Once per session; a table whose plan turns out otherwise
+    has it cancelled. Not for a D1 source (its reads are billed) nor ``--full``."""
     from malnu_tui.engine.sync.side_sqlite import SqliteSide
 
     if s.early_started:
@@ -546,7 +552,7 @@ def start_early(s: SyncSession, req: SyncRequest) -> None:
         shape = s.src.describe(table)
         cursor = shape.column(req.cursor) if shape is not None else None
         if shape is not None and cursor is not None and cursor.kind in CURSOR_KINDS:
-            if int_key(shape):
+            if int_key(shape) and s.src.audited("sync", table, _pair(s)):
                 s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target))
             return
 

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -386,6 +386,19 @@ class SqliteSide(SqliteDialect):
     def interrupt(self) -> None:
         """Stop the statement running on this side's connection (from another thread)."""
         self.conn.interrupt()
+
+    def audited(self, action: str, table: str, detail: str) -> bool:
+        """Whether this database's audit has a row of ``action`` on ``table`` whose detail
+        starts with ``detail`` (False when it has no audit table)."""
+        try:
+            row = self.conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {AUDIT_TABLE} WHERE action = ? AND object = ? "
+                "AND substr(detail, 1, ?) = ?)",
+                (action, table, len(detail), detail),
+            ).fetchone()
+        except sqlite3.Error:
+            return False
+        return bool(row and row[0])
 
     def create_table(self, source: TableShape) -> None:
         with self.backend.transaction() as c:

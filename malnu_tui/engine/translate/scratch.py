@@ -105,7 +105,7 @@ class ScratchSchema(ABC):
         # Shapes of CREATE VIEWs and plain ADD COLUMNs SQLite accepted (_view_verdict,
         # _add_verdict).
         self._shapes: set[str] = set()
-        self._last_runs: tuple[str, set[str]] = ("", set())  # see _runs_of
+        self._last_runs: tuple[str, set[str], bool] = ("", set(), False)  # see _runs_of
         # CREATE TRIGGERs and plain CREATE INDEXes SQLite accepted (EXPLAIN) but not run yet,
         # in order; their names; the word runs of their names and SQL (see _defer_trigger).
         self._triggers: list[str] = []
@@ -229,9 +229,11 @@ class ScratchSchema(ABC):
         return error
 
     def _runs_of(self, sql: str) -> set[str]:
-        """The word runs of ``sql``, ASCII-folded (computed once for the statement run)."""
+        """The word runs of ``sql``, ASCII-folded (computed once for the statement run, with
+        whether it may read the schema itself: sqlite_… or pragma_…)."""
         if self._last_runs[0] is not sql:
-            self._last_runs = (sql, set(_RUN.findall(_folded(sql))))
+            low = _folded(sql)
+            self._last_runs = (sql, set(_RUN.findall(low)), "sqlite_" in low or "pragma_" in low)
         return self._last_runs[1]
 
     def _names_in(self, runs: set[str], sql: str) -> bool:
@@ -239,11 +241,7 @@ class ScratchSchema(ABC):
         a name without any: always), or reads the schema itself."""
         if "" in runs:
             return True
-        words = self._runs_of(sql)
-        if not runs.isdisjoint(words):
-            return True
-        folded = _folded(sql)
-        return "sqlite_" in folded or "pragma_" in folded
+        return not runs.isdisjoint(self._runs_of(sql)) or self._last_runs[2]
 
     def _explain(self, sql: str) -> str | None:
         """SQLite's verdict on preparing ``sql`` (its error text, or None)."""
