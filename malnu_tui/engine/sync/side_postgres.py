@@ -62,6 +62,8 @@ class PostgresSide(PostgresKeyBuild):
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
+        self._upsert_q: sql.Composed | None = None
+        self._blocks_q: dict[str, sql.Composed] = {}
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
         # exact floats, hex bytea.
@@ -379,14 +381,16 @@ class PostgresSide(PostgresKeyBuild):
 
     # -- state ------------------------------------------------------------------------------
     def _state_upsert(self) -> sql.Composed:
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
-        sets = sql.SQL(", ").join(
-            sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
-        )
-        ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
-        return sql.SQL(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
-        ).format(self._t(STATE_TABLE), cols, ph, sets)
+        if self._upsert_q is None:  # made once: it is written with every chunk
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
+            sets = sql.SQL(", ").join(
+                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
+            )
+            ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
+            self._upsert_q = sql.SQL(
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
+            ).format(self._t(STATE_TABLE), cols, ph, sets)
+        return self._upsert_q
 
     def _ensure_state_table(self) -> None:
         if self._state_ready:
@@ -459,14 +463,14 @@ class PostgresSide(PostgresKeyBuild):
         convert = to_postgres([c.kind for c in shape.columns])
         t = self._t(shape.name)
         inserted = updated = deleted = 0
+        blocks = False
         try:
             with self.conn.transaction():
                 self._ensure_state_table()
                 stamped = direct and self.stamps_by_default(shape.name)
                 if direct and chunk.data is not None and stamped:
                     self._copy_data(t, shape.names, chunk.data)  # made by copy_bytes
-                    if state.key_pending:  # where its rows lie, for the range check
-                        self.heap_end[shape.name] = self._blocks(t)
+                    blocks = state.key_pending  # where its rows lie, for the range check
                 elif stamped:
                     data = rows if convert is tuple else list(map(convert, rows))
                     pgcopy.copy_rows(self.conn, t, shape.names, data)
@@ -494,17 +498,27 @@ class PostgresSide(PostgresKeyBuild):
                 if deleted and shape.name in self._fresh:
                     self._fresh[shape.name] = None  # not only inserted keys: no tally
                 counts = ChunkCounts(inserted, updated, deleted)
-                self.conn.execute(
-                    self._state_upsert(), state.advanced(counts, len(rows), last_key).values()
-                )
+                values = state.advanced(counts, len(rows), last_key).values()
+                if blocks:  # the table's blocks now, told by the state row's statement
+                    row = self.conn.execute(self._state_blocks(shape.name), values).fetchone()
+                    self.heap_end[shape.name] = int(row[0])  # type: ignore[index]
+                else:
+                    self.conn.execute(self._state_upsert(), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             raise _err(f"{self.label}: writing {shape.name}", exc) from None
         return counts
 
-    def _blocks(self, t: sql.Composable) -> int:
-        q = "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int"
-        return int(self.conn.execute(q, (t.as_string(self.conn),)).fetchone()[0])  # type: ignore[index]
+    def _state_blocks(self, table: str) -> sql.Composed:
+        """The state row's upsert, returning how many blocks ``table`` has."""
+        q = self._blocks_q.get(table)
+        if q is None:
+            size = "pg_relation_size({}::regclass) / current_setting('block_size')::int"
+            q = self._state_upsert() + sql.SQL(" RETURNING " + size).format(
+                sql.Literal(self._t(table).as_string(self.conn))
+            )
+            self._blocks_q[table] = q
+        return q
 
     def _delete_range(self, shape: TableShape, stage: sql.Identifier, bounds: Bounds | None) -> int:
         """Delete the keys of ``bounds`` that are not in the stage (gone at the source)."""
