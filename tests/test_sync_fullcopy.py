@@ -6,6 +6,7 @@ a duplicate key is a clear error that loses nothing; a row where no chunk was ch
 from __future__ import annotations
 
 import contextlib
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,26 @@ def test_the_range_after_the_last_key_is_read_through_the_key_of_a_table_just_co
         )
     # No statistics yet (a third of the rows guessed for "id > 60"): still the key's index.
     assert not any("Seq Scan" in str(r[0]) for r in plan), plan
+
+
+def test_the_garbage_collector_runs_less_often_while_a_copy_reads_and_as_before_after(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usual = gc.get_threshold()
+    seen: list[int] = []
+    real = FastCopy.pages
+
+    def pages(self: FastCopy, *a: Any, **kw: Any) -> Any:
+        for page in real(self, *a, **kw):
+            seen.append(gc.get_threshold()[0])
+            yield page
+
+    monkeypatch.setattr(FastCopy, "pages", pages)
+    with fastcopy._Collector.batched():  # another copy at the same time, ending later
+        assert sync(source(tmp_path, 30), Db("postgresql", pg_url), chunk_rows=10).verified
+        assert gc.get_threshold()[0] == max(usual[0], 100_000)
+    assert seen == [max(usual[0], 100_000)] * 3
+    assert gc.get_threshold() == usual
 
 
 def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(
