@@ -125,6 +125,7 @@ class FastCopy:
         # it): their proof says nothing of a row elsewhere, which the table's count shows.
         self.scoped = False
         self._side: PostgresSide | None = None
+        self._counted: Future[tuple[int, int]] | None = None
         self.dst.copy_bytes([])  # its formatter made here, before the reading thread uses it
 
     @staticmethod
@@ -170,6 +171,28 @@ class FastCopy:
     def add_key(s: SyncSession, shape: TableShape, state: SyncState) -> None:
         """Build the primary key a full copy deferred, ``state`` written with it."""
         cast("PostgresSide", s.dst).add_key(shape, state)
+
+    def build_key(self, state: SyncState) -> None:
+        """:meth:`add_key` at the end of this copy, both sides counted meanwhile (the source
+        and the verifier's connection, after the last range checks): :meth:`counted`."""
+        table = self.shape.name
+
+        def count() -> tuple[int, int]:
+            return self.src.count(table), self._verifier().count(table)
+
+        def beside() -> Future[tuple[int, int]]:
+            self._counted = self._pool.submit(count)
+            return self._counted
+
+        self.dst.add_key(self.shape, state, beside)
+
+    def counted(self) -> tuple[int, int] | None:
+        """Both sides' row counts taken while :meth:`build_key` built the key (None: not
+        taken, or they failed)."""
+        try:
+            return None if self._counted is None else self._counted.result()
+        except Exception:
+            return None
 
     def pages(
         self,

@@ -30,7 +30,8 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
+from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
+from malnu_tui.engine.sync.side_pgkeys import pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ FILLFACTOR = 90
 _err = pg_error
 
 
-class PostgresSide(PostgresKeys):
+class PostgresSide(PostgresKeyBuild):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -225,31 +226,6 @@ class PostgresSide(PostgresKeys):
                 self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
-
-    def defers_keys(self) -> bool:
-        """True when a full copy into a new table may build its key afterwards: the range
-        checks meanwhile read the chunk's own blocks (TID range scans, PostgreSQL 14+)."""
-        return self.conn.info.server_version >= 140000
-
-    def add_key(self, shape: TableShape, state: SyncState) -> None:
-        """Build the primary key a full copy deferred (the name and definition the CREATE
-        TABLE would have given it), and write ``state`` (key no longer pending) with it. A
-        duplicate key is an error naming it; the copied rows stay."""
-        q = sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            self._t(shape.name), pgcopy.ident_list(shape.key)
-        )
-        try:
-            with self.conn.transaction():
-                # In this one process: parallel workers each get a share of
-                # maintenance_work_mem, so their sort spilled to disk and was merged (1M rows,
-                # the default 64 MB: 0.27-0.63 s, one process in memory 0.22-0.32 s).
-                self.conn.execute("SET LOCAL max_parallel_maintenance_workers = 0")
-                self.conn.execute(q)
-                self.conn.execute(self._state_upsert(), state.values())
-        except psycopg.Error as exc:
-            raise _err(f"{self.label}: building the primary key of {shape.name}", exc) from None
-        self._c_keys.pop(shape.name, None)
-        self.describe(shape.name)
 
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
