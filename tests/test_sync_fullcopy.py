@@ -6,10 +6,13 @@ a duplicate key is a clear error that loses nothing; a row where no chunk was ch
 from __future__ import annotations
 
 import contextlib
+import gc
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import (
@@ -21,9 +24,11 @@ from malnu_tui.engine.sync import (
     run_sync,
     verify_sync,
 )
+from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.session import open_side
+from malnu_tui.engine.sync.side_pgbuild import key_name
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.side_sqlite import SqliteSide
 from tests.sync_support import Db, sqlite_source
@@ -92,6 +97,55 @@ def test_the_key_built_after_the_copy_gives_the_schema_a_sync_without_deferring_
     assert deferred.run(keys + " ORDER BY 1") == [("tags_pkey",), ("users_pkey",)]
     (state, *_) = [st for st in read_states(deferred.target("a")) if st.table_name == "users"]
     assert (state.status, state.key_pending, state.direct) == ("done", False, False)
+
+
+def test_the_key_built_after_the_copy_has_the_name_postgresql_gives_a_table_s_key(
+    tmp_path: Path, pg_url: str, pg_second: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = "€" * 20  # 60 bytes: cut to 19 characters (57 bytes) before "_pkey"
+    src = sqlite_source(tmp_path)
+    for table in (long, "orders"):
+        src.run(f'CREATE TABLE "{table}" (id INTEGER PRIMARY KEY, note TEXT)')
+        src.many(f'INSERT INTO "{table}" VALUES (?, ?)', [(i, f"n{i}") for i in range(50)])
+    deferred, plain = Db("postgresql", pg_url), Db("postgresql", pg_second)
+    names = (
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'p' "
+        "AND connamespace = 'public'::regnamespace AND conname NOT LIKE 'malnu%'"
+    )
+    for dst in (deferred, plain):
+        dst.run("CREATE SEQUENCE orders_pkey")  # taken: PostgreSQL picks orders_pkey1
+        if dst is plain:
+            monkeypatch.setattr(FastCopy, "defers_key", staticmethod(lambda s, shape: False))
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            assert all(r.verified for r in run_sync(s, SyncRequest(chunk_rows=20)))
+    assert deferred.run(names + " ORDER BY 2") == plain.run(names + " ORDER BY 2")
+    got = {n for _, n in deferred.run(names)}
+    assert {"orders_pkey1", "€" * 19 + "_pkey"} <= got and "orders_pkey" not in got
+    assert key_name("a" * 63) == "a" * 58 + "_pkey" and key_name("users") == "users_pkey"
+
+
+def test_both_counts_are_taken_while_the_key_is_built(
+    tmp_path: Path, pg_url: str, pg_second: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = run_module._counts
+    monkeypatch.setattr(run_module, "_counts", lambda s, t: calls.append(t) or real(s, t))
+    src = source(tmp_path, 300)
+    report = sync(src, Db("postgresql", pg_url), chunk_rows=100)
+    assert (report.verified, report.source_count, report.dest_count) == (True, 300, 300)
+    assert calls == []  # the counts taken beside the build were used
+    # The count beside the build fails (its connection lost): both counted again after it.
+    count = PostgresSide.count
+
+    def lost(self: PostgresSide, table: str) -> int:
+        if threading.current_thread().name.startswith("malnu-sync-verify"):
+            raise BackendError("lost")
+        return count(self, table)
+
+    monkeypatch.setattr(PostgresSide, "count", lost)
+    report = sync(src, Db("postgresql", pg_second), chunk_rows=100)
+    assert (report.verified, report.source_count, report.dest_count) == (True, 300, 300)
+    assert calls == ["users"]
 
 
 def test_a_copy_killed_before_its_key_was_built_resumes_and_builds_it(
@@ -199,6 +253,52 @@ def test_the_watermark_is_read_from_the_end_of_an_index_on_the_cursor_column(
     (state,) = read_states(dst.target("analytics"))
     # The greatest text, normalized: what each page's greatest values gave without the index.
     assert state.watermark == "2025-11-24 08:30:00"
+
+
+def test_the_range_after_the_last_key_is_read_through_the_key_of_a_table_just_copied(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = source(tmp_path, 60), Db("postgresql", pg_url)
+    assert sync(src, dst).verified
+    dst.run("ALTER TABLE users SET (autovacuum_enabled = false)")
+    dst.run(
+        "INSERT INTO users (id, email, name, created_at, updated_at) SELECT g, 'x' || g, 'x', "
+        "now(), now() FROM generate_series(61, 20000) g"
+    )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        side = s.dst
+        assert isinstance(side, PostgresSide)
+        shape = side.describe("users")
+        assert shape is not None
+        assert side.range_digest(shape, ((20_000,), None))[0] == 0
+        assert side.range_digest(shape, ((19_990,), None))[0] == 10
+        where, params = side._range(shape, ((60,), None))
+        plan = side._rows(
+            sql.SQL("EXPLAIN SELECT count(*) FROM users WHERE ") + sql.SQL(" AND ").join(where),
+            params,
+        )
+    # No statistics yet (a third of the rows guessed for "id > 60"): still the key's index.
+    assert not any("Seq Scan" in str(r[0]) for r in plan), plan
+
+
+def test_the_garbage_collector_runs_less_often_while_a_copy_reads_and_as_before_after(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usual = gc.get_threshold()
+    seen: list[int] = []
+    real = FastCopy.pages
+
+    def pages(self: FastCopy, *a: Any, **kw: Any) -> Any:
+        for page in real(self, *a, **kw):
+            seen.append(gc.get_threshold()[0])
+            yield page
+
+    monkeypatch.setattr(FastCopy, "pages", pages)
+    with fastcopy._Collector.batched():  # another copy at the same time, ending later
+        assert sync(source(tmp_path, 30), Db("postgresql", pg_url), chunk_rows=10).verified
+        assert gc.get_threshold()[0] == max(usual[0], 100_000)
+    assert seen == [max(usual[0], 100_000)] * 3
+    assert gc.get_threshold() == usual
 
 
 def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(

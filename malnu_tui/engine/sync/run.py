@@ -261,7 +261,10 @@ def _copy(
         state = state.advanced(counts, 0, None)
     if state.key_pending:
         state = replace(state, key_pending=False)
-        FastCopy.add_key(s, shape, state)
+        if fast is not None:
+            fast.build_key(state)  # both sides counted meanwhile
+        else:
+            FastCopy.add_key(s, shape, state)
     return state, digests, lo
 
 
@@ -477,7 +480,7 @@ def sync_table(
             ranges, counts = found_ranges
             results, scope = _changed_results(s, shape, written, ranges), "changed"
         else:
-            counts = _counts(s, plan.table)
+            counts = (fast.counted() if fast is not None else None) or _counts(s, plan.table)
         before = state
         found = compare_ranges(s, shape, state, rate, counts[0], results)
         if fast is not None:

@@ -184,8 +184,14 @@ class PostgresKeys:
             alone = sql.SQL(
                 "(SELECT s.{k} FROM {stage} s WHERE s.{k} NOT IN (SELECT malnu_key FROM up))"
             ).format(k=key, stage=stage)
+            # Only when the stage holds more rows than it wrote (PostgreSQL runs a
+            # subquery in an untaken CASE branch not at all).
+            some = sql.SQL("CASE WHEN count(*) < (SELECT count(*) FROM {stage}) THEN ").format(
+                stage=stage
+            )
             tally.append(
-                sql.SQL("(SELECT array_agg({k}) FROM {alone} a)").format(k=key, alone=alone)
+                some
+                + sql.SQL("(SELECT array_agg({k}) FROM {alone} a) END").format(k=key, alone=alone)
             )
             # The rows it left alone, as they are stored (the statement's snapshot: untouched
             # by it), printed the same way: proved without reading them back.
@@ -195,10 +201,11 @@ class PostgresKeys:
                 [c in notnull for c in shape.names],
             )
             tally.append(
-                sql.SQL("(SELECT md5(string_agg(")
+                some
+                + sql.SQL("(SELECT md5(string_agg(")
                 + sql.SQL(kept.replace("%", "%%"))  # type: ignore[arg-type]
                 + sql.SQL(
-                    ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone})"
+                    ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone}) END"
                 ).format(k=key, t=self._t(shape.name), alone=alone)
             )
         return returning, tally
