@@ -388,6 +388,8 @@ def translate_script(
 
 def _header_comments(sql: str) -> str:
     """The file's leading ``--`` comment block (Description/Author/Dependencies…)."""
+    if not sql.lstrip().startswith("--"):
+        return ""  # (its first line that is not blank holds no comment: none)
     lines: list[str] = []
     for line in sql.replace("\r\n", "\n").split("\n"):
         stripped = line.strip()
