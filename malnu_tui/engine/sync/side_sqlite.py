@@ -389,16 +389,17 @@ class SqliteSide(SqliteDialect):
 
     def audited(self, action: str, table: str, detail: str) -> bool:
         """Whether this database's audit has a row of ``action`` on ``table`` whose detail
-        starts with ``detail`` (False when it has no audit table)."""
+        starts with ``detail`` (False when it has no audit table). Read from the newest row
+        back: the last such run is near the end of a long audit."""
         try:
             row = self.conn.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {AUDIT_TABLE} WHERE action = ? AND object = ? "
-                "AND substr(detail, 1, ?) = ?)",
+                f"SELECT 1 FROM {AUDIT_TABLE} WHERE action = ? AND object = ? "
+                "AND substr(detail, 1, ?) = ? ORDER BY id DESC LIMIT 1",
                 (action, table, len(detail), detail),
             ).fetchone()
         except sqlite3.Error:
             return False
-        return bool(row and row[0])
+        return row is not None
 
     def create_table(self, source: TableShape) -> None:
         with self.backend.transaction() as c:
