@@ -8,7 +8,8 @@ are. The scratch schema skips SQLite's check of a statement whose shape it accep
 (the same text but for words that can only be names, i.e. that hold a digit): the first set
 repeats its shapes 200 times, the second never does, so it is the figure to judge by.
 
-Standalone: `.venv/bin/python benchmarks/bench_translate.py [--files 200] [--per-file 25]`.
+Standalone: `.venv/bin/python benchmarks/bench_translate.py [--files 200] [--per-file 25]
+[--set both|digits|letters]`.
 """
 
 from __future__ import annotations
