@@ -42,6 +42,20 @@ def same_verdicts(
         yield statement
 
 
+def same_schema_as_sqlite(statements: Sequence[str], real: sqlite3.Connection) -> None:
+    """:func:`same_verdicts` over all ``statements``, then the scratch schema (what waited
+    settled) holds exactly what the real SQLite database ``real`` holds; closes both."""
+    state = SchemaState()
+    try:
+        list(same_verdicts(real, state, statements))
+        state.settle()
+        master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
+    finally:
+        state.close()
+        real.close()
+
+
 def test_primary_set_up_and_down_on_postgresql(pg_url: str) -> None:
     mset = discover(REPO / "migrations", REPO / "rollback")
     units = postgres_units(mset)
@@ -306,16 +320,7 @@ def test_indexes_and_triggers_of_one_shape_keep_sqlite_verdicts() -> None:
         "CREATE TRIGGER r4 AFTER UPDATE ON t9 BEGIN UPDATE t8 SET c1 = NEW.c1; END",  # no table
         "CREATE TRIGGER i7 AFTER UPDATE ON t1 BEGIN UPDATE t8 SET c1 = NEW.c1; END",
     ]
-    real = sqlite3.connect(":memory:")
-    state = SchemaState()
-    try:
-        list(same_verdicts(real, state, statements))
-        state.settle()
-        master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
-        assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
-    finally:
-        state.close()
-        real.close()
+    same_schema_as_sqlite(statements, sqlite3.connect(":memory:"))
 
 
 def test_views_of_one_shape_keep_sqlite_verdicts() -> None:
@@ -377,16 +382,7 @@ def test_plain_indexes_and_added_columns_keep_sqlite_verdicts_without_asking_it(
         "ALTER TABLE items ADD COLUMN NOTE TEXT",  # duplicate (any case)
         "CREATE INDEX items_note ON items (note, summary)",
     ]
-    real = sqlite3.connect(":memory:", isolation_level=None)
-    state = SchemaState()
-    try:
-        list(same_verdicts(real, state, statements))
-        state.settle()
-        master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
-        assert state.conn.execute(master).fetchall() == real.execute(master).fetchall()
-    finally:
-        state.close()
-        real.close()
+    same_schema_as_sqlite(statements, sqlite3.connect(":memory:", isolation_level=None))
 
 
 def test_the_keywords_known_are_those_of_the_sqlite_in_use() -> None:

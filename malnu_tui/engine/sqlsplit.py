@@ -217,16 +217,23 @@ def _trigger_statement(sql: str, seg: int, line: int) -> tuple[Statement, int] |
                 words.append(word)
                 trigger = _is_trigger(words)
             if trigger:
-                if word == "BEGIN":
-                    depth += 1
-                elif word == "CASE":
-                    case_depth += 1
-                elif word == "END":
-                    if case_depth:
-                        case_depth -= 1
-                    elif depth:
-                        depth -= 1
+                depth, case_depth = _trigger_nesting(word, depth, case_depth)
     return None
+
+
+def _trigger_nesting(word: str, depth: int, case_depth: int) -> tuple[int, int]:
+    """The BEGIN … END and CASE … END nesting of a ``CREATE TRIGGER``'s body after ``word``
+    (an END closes a CASE first; a stray END closes nothing)."""
+    if word == "BEGIN":
+        return depth + 1, case_depth
+    if word == "CASE":
+        return depth, case_depth + 1
+    if word == "END":
+        if case_depth:
+            return depth, case_depth - 1
+        if depth:
+            return depth - 1, case_depth
+    return depth, case_depth
 
 
 def split_statements(sql: str) -> list[Statement]:
@@ -344,15 +351,7 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
                         depth -= 1
             prev_word = word
             if _is_trigger(words):
-                if word == "BEGIN":
-                    depth += 1
-                elif word == "CASE":
-                    case_depth += 1
-                elif word == "END":
-                    if case_depth:
-                        case_depth -= 1
-                    elif depth:
-                        depth -= 1
+                depth, case_depth = _trigger_nesting(word, depth, case_depth)
             i = j
             continue
         if ch == ";" and depth == 0:
