@@ -367,3 +367,32 @@ def test_a_chunk_not_in_the_blocks_it_was_looked_for_in_is_proved_by_its_key_ran
     assert report.verified and report.inserted == 400
     assert sum(b is not None for b in looked) == 4  # each chunk looked for in its blocks first
     assert compared == [{"bounds": ((400,), None)}]  # then proved by key range, not by value
+
+
+def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next_pass(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The watermark a full copy leaves (read from an index on the cursor column) is the greatest
+    value before its first page: a row changed while the copy ran, behind its reading, is read by
+    the next incremental pass even with no overlap window at all (a copy that lasts longer than
+    the window is the same case); the copy's own check cannot see it (its bytes were sent)."""
+    src, dst = source(tmp_path, 300), Db("postgresql", pg_url)
+    src.run("CREATE INDEX users_updated ON users (updated_at)")
+
+    def meanwhile(p: SyncProgress) -> None:
+        if p.phase == "copy" and p.rows == 100:  # the first chunk is in
+            src.run("UPDATE users SET name = 'behind', updated_at = '2025-11-24 09:00:00' "
+                    "WHERE id = 1")  # fmt: skip
+            src.run("UPDATE users SET name = 'ahead', updated_at = '2025-11-24 10:00:00' "
+                    "WHERE id = 300")  # fmt: skip
+
+    assert sync(src, dst, meanwhile, chunk_rows=100, overlap_seconds=0).verified
+    (state,) = read_states(dst.target("analytics"))
+    assert state.watermark == "2025-11-24 08:00:00"  # before the copy, not 10:00
+    assert dst.run("SELECT name FROM users WHERE id = 1") == [("Siswa 1",)]
+    again = sync(src, dst, chunk_rows=100, overlap_seconds=0)
+    assert (again.mode, again.updated, again.verified) == ("updated_at", 2, True)
+    assert dst.run("SELECT name FROM users WHERE id IN (1, 300) ORDER BY id") == [
+        ("behind",),
+        ("ahead",),
+    ]

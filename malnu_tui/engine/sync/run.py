@@ -197,9 +197,13 @@ def _copy(
     # The fast path tells each page's greatest watermark value as it reads it (a timestamp
     # column; else the pages' values are looked at here).
     newest = plan.cursor if fast is not None and full else None
-    # With an index leading with that column, its greatest value is read from the index's
-    # end after the copy instead (one search, nothing per page).
+    # With an index leading with that column, its greatest value is read from the index's end
+    # BEFORE the first page: a row changed while the copy runs is newer, so the next
+    # incremental pass reads it however long the copy took (a resumed copy compares in full
+    # what it did not read itself).
     indexed = fast is not None and fast.indexed_newest(newest)
+    if indexed and fast is not None and plan.cursor is not None:
+        watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), None)
     pages: Generator[tuple[list[Row], bytearray | None, str, str | None], None, None] = (
         fast.pages(
             lo,
@@ -253,9 +257,6 @@ def _copy(
             read += len(page)
             lo = hi
             rate("copy", read, plan.source_count)
-    if indexed and fast is not None and plan.cursor is not None:
-        watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), watermark)
-        state = replace(state, watermark=watermark)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
