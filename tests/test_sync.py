@@ -352,11 +352,11 @@ def byte_digests(src: Db, dst: Db, table: str, size: int) -> tuple[list[Any], li
             fast.close()
         lo = None
         same = []
-        for page, _data, md5, _top in pages:
+        for page, _data, md5 in pages:
             hi = (page[-1][0],)
             same.append(s.dst.copy_digest(shape, (lo, hi)) == (len(page), md5))
             lo = hi
-    return [page for page, _data, _md5, _top in pages], same
+    return [page for page, _data, _md5 in pages], same
 
 
 def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(

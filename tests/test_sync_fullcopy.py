@@ -26,7 +26,7 @@ from malnu_tui.engine.sync import (
 )
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync.copytext import sqlite_select
-from malnu_tui.engine.sync.fastcopy import FastCopy, greatest_text
+from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_pgbuild import key_name
@@ -210,16 +210,8 @@ def test_a_row_outside_the_blocks_its_range_was_checked_in_is_found_and_repaired
     assert dst.run("SELECT count(*) FROM users WHERE id = 50") == [(0,)] and has_key(dst)
 
 
-def test_the_watermark_of_a_page_is_its_greatest_text_value() -> None:
-    rows = [(1, "2025-11-24 08:00:00"), (2, None), (3, 1764000000), (4, "2025-11-24 09:00:00")]
-    assert greatest_text(rows, 1) == "2025-11-24 09:00:00"  # NULLs and numbers left out
-    assert greatest_text(rows[:2], 1) == "2025-11-24 08:00:00"
-    assert greatest_text([(1, None), (2, 5)], 1) is None
-    assert greatest_text([(1, "b"), (2, "a")], 1) == "b"
-
-
-def test_the_watermark_is_read_from_the_end_of_an_index_on_the_cursor_column(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+def test_the_watermark_is_the_greatest_text_value_from_an_index_end_or_one_scan(
+    tmp_path: Path, pg_url: str
 ) -> None:
     src = source(tmp_path, 30)
     src.run("UPDATE users SET updated_at = '2025-11-24 09:00:00' WHERE id = 5")  # the newest
@@ -230,29 +222,24 @@ def test_the_watermark_is_read_from_the_end_of_an_index_on_the_cursor_column(
     assert isinstance(side, SqliteSide)
     with contextlib.closing(side.backend):
         assert side.indexed_greatest_text("users", "updated_at") == (False, None)  # no index
+        assert side.greatest_text("users", "updated_at") == "2025-11-24T08:30:00"  # one scan
+        assert side.greatest_text("marks", "at") == "b"  # numbers, blobs, NULLs left out
         src.run("CREATE INDEX users_updated_nocase ON users (updated_at COLLATE NOCASE)")
         src.run("CREATE INDEX users_updated_part ON users (updated_at) WHERE id > 3")
         assert side.indexed_greatest_text("users", "updated_at") == (False, None)
         src.run("CREATE INDEX users_updated ON users (updated_at)")
         assert side.indexed_greatest_text("users", "updated_at") == (True, "2025-11-24T08:30:00")
         src.run("CREATE INDEX marks_at ON marks (at)")
-        assert side.indexed_greatest_text("marks", "at") == (True, "b")  # numbers, blobs: no
+        assert side.indexed_greatest_text("marks", "at") == (True, "b")
+        assert side.greatest_text("marks", "at") == "b"
         src.run("DELETE FROM marks WHERE typeof(at) = 'text'")
         assert side.indexed_greatest_text("marks", "at") == (True, None)
+        assert side.greatest_text("marks", "at") is None
     src.run("DROP TABLE marks")
-    told: list[object] = []
-    real = FastCopy.pages
-
-    def pages(self: FastCopy, *a: Any, **kw: Any) -> Any:
-        told.append(kw.get("newest"))
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(FastCopy, "pages", pages)
     dst = Db("postgresql", pg_url)
     assert sync(src, dst, chunk_rows=7).verified
-    assert told == [None]  # no page had to tell its greatest value
     (state,) = read_states(dst.target("analytics"))
-    # The greatest text, normalized: what each page's greatest values gave without the index.
+    # The greatest text, normalized (never a later time than the newest row's).
     assert state.watermark == "2025-11-24 08:30:00"
 
 
@@ -369,30 +356,36 @@ def test_a_chunk_not_in_the_blocks_it_was_looked_for_in_is_proved_by_its_key_ran
     assert compared == [{"bounds": ((400,), None)}]  # then proved by key range, not by value
 
 
+@pytest.mark.parametrize("index", [True, False], ids=["index", "scan"])
 def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next_pass(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, index: bool
 ) -> None:
-    """The watermark a full copy leaves (read from an index on the cursor column) is the greatest
-    value before its first page: a row changed while the copy ran, behind its reading, is read by
-    the next incremental pass even with no overlap window at all (a copy that lasts longer than
-    the window is the same case); the copy's own check cannot see it (its bytes were sent)."""
-    src, dst = source(tmp_path, 300), Db("postgresql", pg_url)
-    src.run("CREATE INDEX users_updated ON users (updated_at)")
+    """The watermark a full copy leaves (from an index on the cursor column, or one scan) is the
+    greatest value before its first page: a row changed while the copy ran, behind its reading,
+    is read by the next incremental pass even with no overlap window at all (a copy that lasts
+    longer than the window is the same case); the copy's own check cannot see it (its bytes
+    were sent)."""
+    src, dst = source(tmp_path, 1000), Db("postgresql", pg_url)
+    if index:
+        src.run("CREATE INDEX users_updated ON users (updated_at)")
 
     def meanwhile(p: SyncProgress) -> None:
-        if p.phase == "copy" and p.rows == 100:  # the first chunk is in
+        if p.phase == "copy" and p.rows == 100:  # the first chunk is in; 1000 is read later
             src.run("UPDATE users SET name = 'behind', updated_at = '2025-11-24 09:00:00' "
                     "WHERE id = 1")  # fmt: skip
             src.run("UPDATE users SET name = 'ahead', updated_at = '2025-11-24 10:00:00' "
-                    "WHERE id = 300")  # fmt: skip
+                    "WHERE id = 1000")  # fmt: skip
 
     assert sync(src, dst, meanwhile, chunk_rows=100, overlap_seconds=0).verified
     (state,) = read_states(dst.target("analytics"))
     assert state.watermark == "2025-11-24 08:00:00"  # before the copy, not 10:00
-    assert dst.run("SELECT name FROM users WHERE id = 1") == [("Siswa 1",)]
+    assert dst.run("SELECT name FROM users WHERE id IN (1, 1000) ORDER BY id") == [
+        ("Siswa 1",),  # read before it changed
+        ("ahead",),  # read after
+    ]
     again = sync(src, dst, chunk_rows=100, overlap_seconds=0)
-    assert (again.mode, again.updated, again.verified) == ("updated_at", 2, True)
-    assert dst.run("SELECT name FROM users WHERE id IN (1, 300) ORDER BY id") == [
+    assert (again.mode, again.updated, again.verified) == ("updated_at", 1, True)
+    assert dst.run("SELECT name FROM users WHERE id IN (1, 1000) ORDER BY id") == [
         ("behind",),
         ("ahead",),
     ]

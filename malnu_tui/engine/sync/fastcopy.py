@@ -28,7 +28,6 @@ import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from operator import itemgetter
 from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.sync import copytext
@@ -42,23 +41,9 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync.side_postgres import PostgresSide
     from malnu_tui.engine.sync.side_sqlite import SqliteSide
 
-__all__ = ["FastCopy", "greatest_text"]
+__all__ = ["FastCopy"]
 
 _TIMESTAMPS = ("ts", "tstz")
-
-
-def greatest_text(rows: Sequence[Row], i: int) -> str | None:
-    """The greatest text value of column ``i`` (numbers, blobs and NULLs left out), as SQLite's
-    ``max()`` over its text values would say: a timestamp column's latest time when every
-    value has the normal form's one layout (``YYYY-MM-DD HH:MM:SS``); with other layouts never
-    a later time than the latest (it is one of the values), so a watermark from it at worst has
-    the next incremental sync read a few rows again."""
-    values = list(map(itemgetter(i), rows))
-    try:
-        top = max(values, default=None)
-    except TypeError:  # NULLs or other types among them
-        return max((v for v in values if type(v) is str), default=None)
-    return top if type(top) is str else None
 
 
 class _Collector:
@@ -201,18 +186,15 @@ class FastCopy:
         *,
         cursor: str | None = None,
         since: str | None = None,
-        newest: str | None = None,
-    ) -> Generator[tuple[list[Row], bytearray, str, str | None], None, None]:
+    ) -> Generator[tuple[list[Row], bytearray, str], None, None]:
         """The pages after ``after`` (with ``cursor``: only rows changed since ``since``), each
         with its COPY text and the text's md5, read and formatted one page ahead in a thread
         (on the source's connection, which nothing else uses meanwhile): SQLite steps and
         psycopg formats while PostgreSQL takes in the previous chunk. At most two pages wait
-        (memory stays flat). With ``newest`` (a column of timestamps), each page also comes
-        with its greatest text value there (:func:`greatest_text`), else None."""
-        ready: queue.Queue[tuple[list[Row], bytearray, str, str | None] | BaseException | None]
+        (memory stays flat)."""
+        ready: queue.Queue[tuple[list[Row], bytearray, str] | BaseException | None]
         ready = queue.Queue(2)
         stop = threading.Event()
-        top = self.shape.names.index(newest) if newest and self.tells(newest) else None
 
         def produce() -> None:
             try:
@@ -225,8 +207,7 @@ class FastCopy:
                     select=self.select,
                 ):
                     data = self.dst.copy_bytes(page)
-                    latest = None if top is None else greatest_text(page, top)
-                    ready.put((page, data, hashlib.md5(data).hexdigest(), latest))
+                    ready.put((page, data, hashlib.md5(data).hexdigest()))
                     if stop.is_set():
                         return
                 ready.put(None)
@@ -248,22 +229,14 @@ class FastCopy:
                         ready.get(timeout=0.05)
                 reader.join()
 
-    def indexed_newest(self, column: str | None) -> bool:
-        """True when :meth:`tells` ``column`` and an index leads with it: :meth:`newest` then
-        reads its greatest value from the index's end after the copy (no page tells it)."""
-        return (
-            column is not None
-            and self.tells(column)
-            and self.src.indexed_greatest_text(self.shape.name, column)[0]
-        )
-
     def newest(self, column: str) -> str | None:
-        """The greatest text value of ``column`` now (see :meth:`indexed_newest`)."""
-        return self.src.indexed_greatest_text(self.shape.name, column)[1]
+        """The greatest text value of ``column`` now (see :meth:`.SqliteSide.greatest_text`)."""
+        return self.src.greatest_text(self.shape.name, column)
 
     def tells(self, column: str | None) -> bool:
-        """True when :meth:`pages` tells each page's greatest value of ``column`` (a column of
-        timestamps: see :func:`greatest_text`)."""
+        """True when :meth:`newest` tells a watermark of ``column`` (a column of timestamps:
+        the greatest text is the latest time when every value has the normal form's layout,
+        never a later time otherwise)."""
         col = self.shape.column(column) if column else None
         return col is not None and col.kind in _TIMESTAMPS
 
@@ -355,7 +328,7 @@ class FastCopy:
             lo: Key | None = None
             kidx = self.shape.key_index
             with contextlib.closing(self.pages(None, page_rows)) as pages:
-                for page, _data, digest, _top in pages:
+                for page, _data, digest in pages:
                     hi = tuple(page[-1][i] for i in kidx)
                     self.committed((lo, hi), len(page), digest)
                     lo = hi

@@ -194,46 +194,34 @@ def _copy(
     # Row by row: read, hash and write in turn (a reading thread beside psycopg's many short
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
-    # The fast path tells each page's greatest watermark value as it reads it (a timestamp
-    # column; else the pages' values are looked at here).
-    newest = plan.cursor if fast is not None and full else None
-    # With an index leading with that column, its greatest value is read from the index's end
-    # BEFORE the first page: a row changed while the copy runs is newer, so the next
-    # incremental pass reads it however long the copy took (a resumed copy compares in full
-    # what it did not read itself).
-    indexed = fast is not None and fast.indexed_newest(newest)
-    if indexed and fast is not None and plan.cursor is not None:
+    # A full copy from a SQLite file takes its watermark before the first page: the greatest
+    # value of the cursor column then (from the end of an index leading with it: one search;
+    # else one scan). A row changed while the copy runs, even behind its reading, is newer,
+    # so the next incremental pass reads it however long the copy took. Else each page's
+    # rows tell it.
+    marked = fast is not None and full and fast.tells(plan.cursor)
+    if marked and fast is not None and plan.cursor is not None:
         watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), None)
-    pages: Generator[tuple[list[Row], bytearray | None, str, str | None], None, None] = (
-        fast.pages(
-            lo,
-            req.chunk_rows,
-            cursor=cursor,
-            since=plan.since,
-            newest=None if indexed else newest,
-        )
+    pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
+        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
         if fast is not None
         else (
-            (page, None, "", None)
+            (page, None, "")
             for page in s.src.pages(
                 shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since
             )
         )
     )
-    told = fast is not None and fast.tells(newest)
     digest_of = page_digest(shape)
     first_block = 0  # a chunk's rows lie from the last block of the one before (key pending)
     # closing(): a stopped copy stops the fast path's reading thread before anything else
     # uses the source's connection.
     with contextlib.closing(pages):
-        for page, data, md5, top in pages:
+        for page, data, md5 in pages:
             digest = digest_of(page) if full and fast is None else None
             hi = _key_of(page[-1], kidx)
-            watermark = (
-                _newer(shape, plan.cursor, top, watermark)
-                if told
-                else _watermark(shape, plan.cursor, page, watermark)
-            )
+            if not marked:
+                watermark = _watermark(shape, plan.cursor, page, watermark)
             state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
             if written is not None and written.before_write is not None:

@@ -231,6 +231,18 @@ class SqliteDialect(ABC):
                 return True, value if type(value) is str else None
         return False, None
 
+    def greatest_text(self, table: str, column: str) -> str | None:
+        """The greatest text value of ``column`` (numbers, blobs and NULLs left out), in BINARY
+        order: from the end of an index leading with it (one search), else one scan."""
+        indexed, value = self.indexed_greatest_text(table, column)
+        if not indexed:
+            c = q(column)
+            top = self._rows(
+                f"SELECT max({c} COLLATE BINARY) FROM {q(table)} WHERE typeof({c}) = 'text'"
+            )
+            value = top[0][0] if top else None
+        return value if type(value) is str else None
+
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
 
