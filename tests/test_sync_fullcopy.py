@@ -32,7 +32,7 @@ from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_pgbuild import key_name
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
-from tests.sync_support import Db, sqlite_source
+from tests.sync_support import Db, make_db, sqlite_source
 
 CATALOG = """
 SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -356,16 +356,21 @@ def test_a_chunk_not_in_the_blocks_it_was_looked_for_in_is_proved_by_its_key_ran
     assert compared == [{"bounds": ((400,), None)}]  # then proved by key range, not by value
 
 
-@pytest.mark.parametrize("index", [True, False], ids=["index", "scan"])
+@pytest.mark.parametrize(
+    ("kind", "index"),
+    [("sqlite", True), ("sqlite", False), ("d1", False)],
+    ids=["index", "scan", "d1"],
+)
 def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next_pass(
-    tmp_path: Path, pg_url: str, index: bool
+    tmp_path: Path, pg_url: str, request: pytest.FixtureRequest, kind: str, index: bool
 ) -> None:
-    """The watermark a full copy leaves (from an index on the cursor column, or one scan) is the
-    greatest value before its first page: a row changed while the copy ran, behind its reading,
-    is read by the next incremental pass even with no overlap window at all (a copy that lasts
-    longer than the window is the same case); the copy's own check cannot see it (its bytes
-    were sent)."""
-    src, dst = source(tmp_path, 1000), Db("postgresql", pg_url)
+    """The watermark a full copy from SQLite or D1 leaves (from an index on the cursor column,
+    or one scan) is the greatest value before its first page: a row changed while the copy ran,
+    behind its reading, is read by the next incremental pass even with no overlap window at all
+    (a copy that lasts longer than the window is the same case); the copy's own check cannot
+    see it (its bytes were sent)."""
+    src, dst = make_db(kind, request, tmp_path, "source"), Db("postgresql", pg_url)
+    src.create_users(1000)
     if index:
         src.run("CREATE INDEX users_updated ON users (updated_at)")
 

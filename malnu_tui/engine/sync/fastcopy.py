@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FastCopy"]
 
-_TIMESTAMPS = ("ts", "tstz")
-
 
 class _Collector:
     """Python's cyclic garbage collector, run less often while pages are read: every row read
@@ -228,17 +226,6 @@ class FastCopy:
                     with contextlib.suppress(queue.Empty):
                         ready.get(timeout=0.05)
                 reader.join()
-
-    def newest(self, column: str) -> str | None:
-        """The greatest text value of ``column`` now (see :meth:`.SqliteSide.greatest_text`)."""
-        return self.src.greatest_text(self.shape.name, column)
-
-    def tells(self, column: str | None) -> bool:
-        """True when :meth:`newest` tells a watermark of ``column`` (a column of timestamps:
-        the greatest text is the latest time when every value has the normal form's layout,
-        never a later time otherwise)."""
-        col = self.shape.column(column) if column else None
-        return col is not None and col.kind in _TIMESTAMPS
 
     def committed(
         self, bounds: Bounds, rows: int, digest: str, blocks: tuple[int, int] | None = None

@@ -128,6 +128,24 @@ def _newer(
     )
 
 
+def _mark_before_copy(
+    s: SyncSession, shape: TableShape, cursor: str | None
+) -> tuple[bool, str | None]:
+    """(True, the watermark) when a full copy takes it before its first page: from a SQLite or
+    D1 source, a column of timestamps' greatest text then (from the end of an index leading
+    with it: one search; else one scan). A row changed while the copy runs, even behind its
+    reading, is newer, so the next incremental pass reads it however long the copy took.
+    Else (False, None): each page's rows tell it as the copy reads them."""
+    from malnu_tui.engine.sync.side_sqlite import SqliteDialect
+
+    col = shape.column(cursor) if cursor else None
+    if cursor is None or col is None or col.kind not in ("ts", "tstz"):
+        return False, None
+    if not isinstance(s.src, SqliteDialect):  # (PostgreSQL's max() is of other types)
+        return False, None
+    return True, _newer(shape, cursor, s.src.greatest_text(shape.name, cursor), None)
+
+
 @dataclass
 class Written:
     """What an incremental copy leaves to verify: the key ranges it wrote densely (compared in
@@ -194,14 +212,8 @@ def _copy(
     # Row by row: read, hash and write in turn (a reading thread beside psycopg's many short
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
-    # A full copy from a SQLite file takes its watermark before the first page: the greatest
-    # value of the cursor column then (from the end of an index leading with it: one search;
-    # else one scan). A row changed while the copy runs, even behind its reading, is newer,
-    # so the next incremental pass reads it however long the copy took. Else each page's
-    # rows tell it.
-    marked = fast is not None and full and fast.tells(plan.cursor)
-    if marked and fast is not None and plan.cursor is not None:
-        watermark = _newer(shape, plan.cursor, fast.newest(plan.cursor), None)
+    marked, mark = _mark_before_copy(s, shape, plan.cursor) if full else (False, None)
+    watermark = mark if marked else watermark
     pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
         fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
         if fast is not None
