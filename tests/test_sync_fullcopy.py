@@ -222,8 +222,8 @@ def test_the_watermark_is_the_greatest_text_value_from_an_index_end_or_one_scan(
     assert isinstance(side, SqliteSide)
     with contextlib.closing(side.backend):
         assert side.indexed_greatest_text("users", "updated_at") == (False, None)  # no index
-        assert side.greatest_text("users", "updated_at") == "2025-11-24T08:30:00"  # one scan
-        assert side.greatest_text("marks", "at") == "b"  # numbers, blobs, NULLs left out
+        assert side.greatest("users", "updated_at") == "2025-11-24T08:30:00"  # one scan
+        assert side.greatest("marks", "at") == "b"  # numbers, blobs, NULLs left out
         src.run("CREATE INDEX users_updated_nocase ON users (updated_at COLLATE NOCASE)")
         src.run("CREATE INDEX users_updated_part ON users (updated_at) WHERE id > 3")
         assert side.indexed_greatest_text("users", "updated_at") == (False, None)
@@ -231,10 +231,10 @@ def test_the_watermark_is_the_greatest_text_value_from_an_index_end_or_one_scan(
         assert side.indexed_greatest_text("users", "updated_at") == (True, "2025-11-24T08:30:00")
         src.run("CREATE INDEX marks_at ON marks (at)")
         assert side.indexed_greatest_text("marks", "at") == (True, "b")
-        assert side.greatest_text("marks", "at") == "b"
+        assert side.greatest("marks", "at") == "b"
         src.run("DELETE FROM marks WHERE typeof(at) = 'text'")
         assert side.indexed_greatest_text("marks", "at") == (True, None)
-        assert side.greatest_text("marks", "at") is None
+        assert side.greatest("marks", "at") is None
     src.run("DROP TABLE marks")
     dst = Db("postgresql", pg_url)
     assert sync(src, dst, chunk_rows=7).verified
@@ -357,19 +357,24 @@ def test_a_chunk_not_in_the_blocks_it_was_looked_for_in_is_proved_by_its_key_ran
 
 
 @pytest.mark.parametrize(
-    ("kind", "index"),
-    [("sqlite", True), ("sqlite", False), ("d1", False)],
-    ids=["index", "scan", "d1"],
+    ("kind", "dest", "index"),
+    [
+        ("sqlite", "postgresql", True),
+        ("sqlite", "postgresql", False),
+        ("d1", "postgresql", False),
+        ("postgresql", "sqlite", False),
+    ],
+    ids=["index", "scan", "d1", "from-postgresql"],
 )
 def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next_pass(
-    tmp_path: Path, pg_url: str, request: pytest.FixtureRequest, kind: str, index: bool
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str, dest: str, index: bool
 ) -> None:
-    """The watermark a full copy from SQLite or D1 leaves (from an index on the cursor column,
-    or one scan) is the greatest value before its first page: a row changed while the copy ran,
-    behind its reading, is read by the next incremental pass even with no overlap window at all
-    (a copy that lasts longer than the window is the same case); the copy's own check cannot
-    see it (its bytes were sent)."""
-    src, dst = make_db(kind, request, tmp_path, "source"), Db("postgresql", pg_url)
+    """The watermark a full copy leaves (from an index on the cursor column, or one scan) is
+    the greatest value before its first page: a row changed while the copy ran, behind its
+    reading, is read by the next incremental pass even with no overlap window at all (a copy
+    that lasts longer than the window is the same case); the copy's own check cannot see it
+    (its bytes were sent)."""
+    src, dst = make_db(kind, request, tmp_path, "source"), make_db(dest, request, tmp_path, "dest")
     src.create_users(1000)
     if index:
         src.run("CREATE INDEX users_updated ON users (updated_at)")

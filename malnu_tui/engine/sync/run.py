@@ -131,19 +131,18 @@ def _newer(
 def _mark_before_copy(
     s: SyncSession, shape: TableShape, cursor: str | None
 ) -> tuple[bool, str | None]:
-    """(True, the watermark) when a full copy takes it before its first page: from a SQLite or
-    D1 source, a column of timestamps' greatest text then (from the end of an index leading
-    with it: one search; else one scan). A row changed while the copy runs, even behind its
-    reading, is newer, so the next incremental pass reads it however long the copy took.
-    Else (False, None): each page's rows tell it as the copy reads them."""
-    from malnu_tui.engine.sync.side_sqlite import SqliteDialect
-
+    """(True, the watermark) when a full copy takes it before its first page: a column of
+    timestamps' greatest value then (:meth:`.Side.greatest`: from the end of an index leading
+    with it, or one scan). A row changed while the copy runs, even behind its reading, is
+    newer, so the next incremental pass reads it however long the copy took. Else (False,
+    None): each page's rows tell it as the copy reads them."""
     col = shape.column(cursor) if cursor else None
     if cursor is None or col is None or col.kind not in ("ts", "tstz"):
         return False, None
-    if not isinstance(s.src, SqliteDialect):  # (PostgreSQL's max() is of other types)
-        return False, None
-    return True, _newer(shape, cursor, s.src.greatest_text(shape.name, cursor), None)
+    top = s.src.greatest(shape.name, cursor)
+    return True, _watermark(
+        shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
+    )
 
 
 @dataclass

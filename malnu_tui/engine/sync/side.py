@@ -232,6 +232,10 @@ class Side(Protocol):
 
     def count(self, table: str) -> int: ...
 
+    def greatest(self, table: str, column: str) -> object:
+        """The greatest value of ``column`` now, None without any (a full copy's watermark)."""
+        ...
+
     def pages(
         self,
         shape: TableShape,

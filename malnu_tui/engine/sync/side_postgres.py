@@ -232,6 +232,12 @@ class PostgresSide(PostgresKeyBuild):
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
 
+    def greatest(self, table: str, column: str) -> object:
+        """The greatest value of ``column`` (None without any): through an index leading with
+        it when there is one, else one scan."""
+        query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._t(table))
+        return self._rows(query)[0][0]
+
     # -- reads ------------------------------------------------------------------------------
     def pages(
         self,

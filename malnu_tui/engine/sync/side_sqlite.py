@@ -231,9 +231,9 @@ class SqliteDialect(ABC):
                 return True, value if type(value) is str else None
         return False, None
 
-    def greatest_text(self, table: str, column: str) -> str | None:
-        """The greatest text value of ``column`` (numbers, blobs and NULLs left out), in BINARY
-        order: from the end of an index leading with it (one search), else one scan."""
+    def greatest(self, table: str, column: str) -> str | None:
+        """(See :class:`Side`.) The greatest TEXT value (numbers, blobs and NULLs left out), in
+        BINARY order: from the end of an index leading with it (one search), else one scan."""
         indexed, value = self.indexed_greatest_text(table, column)
         if not indexed:
             c = q(column)
