@@ -38,12 +38,10 @@ class PostgresKeyBuild(PostgresKeys):
     """Building a deferred primary key (on ``conn``, tables in ``schema``)."""
 
     _c_keys: dict[str, tuple[bool, ...]]
-
-    def _state_upsert(self) -> sql.Composed:
-        raise NotImplementedError
-
-    def describe(self, table: str) -> TableShape | None:
-        raise NotImplementedError
+    # What PostgresSide, the class this is a base of, gives: the state row's upsert statement
+    # and the destination table's shape.
+    _state_upsert: Callable[[], sql.Composed]
+    describe: Callable[[str], TableShape | None]
 
     def defers_keys(self) -> bool:
         """True when a full copy into a new table may build its key afterwards: the range
