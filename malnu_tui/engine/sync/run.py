@@ -42,7 +42,6 @@ from malnu_tui.engine.sync.session import (
     plan_sync,
 )
 from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
-from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
@@ -56,6 +55,7 @@ from malnu_tui.engine.sync.verify import (
     keys_digest,
     page_digest,
 )
+from malnu_tui.engine.sync.watermark import greatest_of, mark_before_copy
 
 __all__ = [
     "MAX_REPORTED",
@@ -91,58 +91,6 @@ class PhaseProgress:
 
 def _key_of(row: Row, kidx: tuple[int, ...]) -> Key:
     return tuple(row[i] for i in kidx)
-
-
-def _watermark(
-    shape: TableShape, cursor: str | None, rows: Sequence[Row], current: str | None
-) -> str | None:
-    if cursor is None:
-        return current
-    col = shape.column(cursor)
-    assert col is not None
-    i = shape.names.index(cursor)
-    norm = normalizer(col.kind)
-    values = [r[i] for r in rows if r[i] is not None]
-    if not values:
-        return current
-    if col.kind in ("ts", "tstz") and all(
-        type(v) is str and len(v) == 19 and v[10] == " " for v in values
-    ):
-        top = norm(max(values))  # one layout: the greatest text is the latest time
-    else:
-        seen = [t for t in map(norm, values) if not t.startswith("?")]
-        if not seen:
-            return current
-        top = max(seen)
-    return top if current is None or top > current else current
-
-
-def _newer(
-    shape: TableShape, cursor: str | None, value: str | None, current: str | None
-) -> str | None:
-    """The later of ``current`` and ``value`` (a cursor value in its normal form's layout)."""
-    if value is None or cursor is None:
-        return current
-    return _watermark(
-        shape, cursor, [tuple(value if c == cursor else None for c in shape.names)], current
-    )
-
-
-def _mark_before_copy(
-    s: SyncSession, shape: TableShape, cursor: str | None
-) -> tuple[bool, str | None]:
-    """(True, the watermark) when a full copy takes it before its first page: a column of
-    timestamps' greatest value then (:meth:`.Side.greatest`: from the end of an index leading
-    with it, or one scan). A row changed while the copy runs, even behind its reading, is
-    newer, so the next incremental pass reads it however long the copy took. Else (False,
-    None): each page's rows tell it as the copy reads them."""
-    col = shape.column(cursor) if cursor else None
-    if cursor is None or col is None or col.kind not in ("ts", "tstz"):
-        return False, None
-    top = s.src.greatest(shape.name, cursor)
-    return True, _watermark(
-        shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
-    )
 
 
 @dataclass
@@ -211,7 +159,7 @@ def _copy(
     # Row by row: read, hash and write in turn (a reading thread beside psycopg's many short
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
-    marked, mark = _mark_before_copy(s, shape, plan.cursor) if full else (False, None)
+    marked, mark = mark_before_copy(s.src, shape, plan.cursor) if full else (False, None)
     watermark = mark if marked else watermark
     pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
         fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
@@ -232,7 +180,7 @@ def _copy(
             digest = digest_of(page) if full and fast is None else None
             hi = _key_of(page[-1], kidx)
             if not marked:
-                watermark = _watermark(shape, plan.cursor, page, watermark)
+                watermark = greatest_of(shape, plan.cursor, page, watermark)
             state = replace(state, watermark=watermark)
             bounds = (lo, hi) if full else None
             if written is not None and written.before_write is not None:

@@ -1,0 +1,55 @@
+"""The watermark of a sync: the greatest value of the cursor column (``updated_at``) that a copy
+vouches for, in the normal form's layout. An incremental pass reads the rows changed since the
+watermark minus the overlap window (:mod:`.session`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from malnu_tui.engine.sync.model import Row, TableShape
+from malnu_tui.engine.sync.side import Side
+from malnu_tui.engine.sync.values import normalizer
+
+__all__ = ["greatest_of", "mark_before_copy"]
+
+
+def greatest_of(
+    shape: TableShape, cursor: str | None, rows: Sequence[Row], current: str | None
+) -> str | None:
+    """The later of ``current`` and the greatest ``cursor`` value of ``rows`` (normalized: for
+    timestamps all in the one layout ``YYYY-MM-DD HH:MM:SS``, the greatest text is the latest
+    time; values that do not normalize are left out)."""
+    if cursor is None:
+        return current
+    col = shape.column(cursor)
+    assert col is not None
+    i = shape.names.index(cursor)
+    norm = normalizer(col.kind)
+    values = [r[i] for r in rows if r[i] is not None]
+    if not values:
+        return current
+    if col.kind in ("ts", "tstz") and all(
+        type(v) is str and len(v) == 19 and v[10] == " " for v in values
+    ):
+        top = norm(max(values))  # one layout: the greatest text is the latest time
+    else:
+        seen = [t for t in map(norm, values) if not t.startswith("?")]
+        if not seen:
+            return current
+        top = max(seen)
+    return top if current is None or top > current else current
+
+
+def mark_before_copy(src: Side, shape: TableShape, cursor: str | None) -> tuple[bool, str | None]:
+    """(True, the watermark) when a full copy takes it before its first page: a column of
+    timestamps' greatest value then (:meth:`.Side.greatest`: from the end of an index leading
+    with it, or one scan). A row changed while the copy runs, even behind its reading, is
+    newer, so the next incremental pass reads it however long the copy took. Else (False,
+    None): each page's rows tell it as the copy reads them (:func:`greatest_of`)."""
+    col = shape.column(cursor) if cursor else None
+    if cursor is None or col is None or col.kind not in ("ts", "tstz"):
+        return False, None
+    top = src.greatest(shape.name, cursor)
+    return True, greatest_of(
+        shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
+    )
