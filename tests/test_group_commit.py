@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,12 @@ def one_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALNU_UP_GROUP_MS", "60000")
 
 
-def add_counting_tables(mdirs: MigrationDirs, n: int) -> None:
-    """A seed table, then ``n`` migrations each creating a table and its row after ~10 ms of
-    counting (from the seed row: the lint's replay of the schema, where seed is empty, skips
-    it), so that a real ``up`` process can be stopped part way."""
+def start_counting_up(
+    tmp_path: Path, mdirs: MigrationDirs, n: int
+) -> tuple[subprocess.Popen[str], Path]:
+    """A real ``up`` process (and its SQLite file) over a seed table, then ``n`` migrations each
+    creating a table and its row after ~10 ms of counting (from the seed row: the lint's replay
+    of the schema, where seed is empty, skips it), so that it can be stopped part way."""
     mdirs.add(
         "20250101_000000",
         "seed",
@@ -78,6 +81,15 @@ def add_counting_tables(mdirs: MigrationDirs, n: int) -> None:
             f"SELECT x + 1 FROM c WHERE x < 40000) SELECT {i} AS id, count(*) AS n FROM c;"
         )
         mdirs.add(f"20250101_{i:06d}", f"t{i}", sql, f"DROP TABLE t{i};")
+    db = tmp_path / "k.db"
+    return popen_cli("--database", f"sqlite:///{db}", *mdirs.args(), "up", "--no-backup"), db
+
+
+def rerun_applies_all(db: Path, mdirs: MigrationDirs, n: int) -> None:
+    """After a stopped :func:`start_counting_up`: a rerun applies the rest, all of it."""
+    res = run_cli("--database", f"sqlite:///{db}", *mdirs.args(), "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert len(tracking(db)) == n + 1 and len(tables(db)) == n
 
 
 def test_failure_inside_a_group_keeps_the_earlier_ones(
@@ -284,10 +296,7 @@ def test_sigkill_of_a_real_up_leaves_only_whole_reported_migrations(
     """Killed mid-run: every migration reported ok is tracked, every tracked one has all of its
     effect (table, row, audit row) and no untracked one has any; the rerun finishes cleanly."""
     n = 150
-    add_counting_tables(mdirs, n)
-    db = tmp_path / "k.db"
-    url = f"sqlite:///{db}"
-    proc = popen_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    proc, db = start_counting_up(tmp_path, mdirs, n)
     assert proc.stderr is not None
     reported: list[str] = []
     for line in proc.stderr:
@@ -311,9 +320,7 @@ def test_sigkill_of_a_real_up_leaves_only_whole_reported_migrations(
             assert f"t{i}" not in tables(db), name
     audit = rows(db, "SELECT object FROM malnu_audit WHERE action = 'apply' AND outcome = 'ok'")
     assert {str(r[0]) for r in audit} == applied
-    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
-    assert res.code == 0, res.err
-    assert len(tracking(db)) == n + 1 and len(tables(db)) == n
+    rerun_applies_all(db, mdirs, n)
     for i in (1, n):
         assert rows(db, f"SELECT id FROM t{i}") == [(i,)]
 

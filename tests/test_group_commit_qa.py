@@ -19,11 +19,12 @@ from malnu_tui.engine.backends.sqlite import SQLiteBackend
 from malnu_tui.engine.errors import DatabaseBusy
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_group_commit import (
-    add_counting_tables,
     add_tables,
+    rerun_applies_all,
     rows,
+    start_counting_up,
     tables,
     tracking,
     up,
@@ -119,10 +120,7 @@ def test_sigterm_of_a_real_up_ends_it_like_ctrl_c(tmp_path: Path, mdirs: Migrati
     """A service manager's SIGTERM: the open group rolled back, lock released, the run row
     written with what is in, exit 143; every migration reported ok is tracked and no other."""
     n = 100
-    add_counting_tables(mdirs, n)
-    db = tmp_path / "k.db"
-    url = f"sqlite:///{db}"
-    proc = popen_cli("--database", url, *mdirs.args(), "up", "--no-backup")
+    proc, db = start_counting_up(tmp_path, mdirs, n)
     assert proc.stderr is not None
     lines: list[str] = []
     for line in proc.stderr:
@@ -138,9 +136,7 @@ def test_sigterm_of_a_real_up_ends_it_like_ctrl_c(tmp_path: Path, mdirs: Migrati
     assert rows(db, "SELECT count(*) FROM malnu_lock") == [(0,)]
     assert run_row(db)["counts"] == {"done": len(reported)}
     assert len(tables(db)) == len(reported) - 1  # the seed's table is not a t<i>
-    res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
-    assert res.code == 0, res.err
-    assert len(tracking(db)) == n + 1 and len(tables(db)) == n
+    rerun_applies_all(db, mdirs, n)
 
 
 def test_another_writer_keeping_the_database_busy_mid_run(
