@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from malnu_tui.engine.translate.plainsql import plain_view_or_trigger
+
 __all__ = [
     "FOLD",
     "PLAIN_INDEX",
@@ -147,6 +149,7 @@ _PLAIN_SYNTAX = re.compile(
     rf"|ALTER{_W}+TABLE{_W}+{_NM}{_W}+ADD{_W}+(?:COLUMN{_W}+)?{_NM}{_W}+{_NM}){_W}*",
     re.IGNORECASE,
 )
+_VIEW_OR_TRIGGER = re.compile(rf"{_W}*CREATE{_W}+(?:VIEW|TRIGGER){_W}", re.IGNORECASE)
 # The tokens of such a statement (its whitespace aside).
 _TOKEN = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*|[(),]')
 
@@ -154,8 +157,13 @@ _TOKEN = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*|[
 def plain_syntax(sql: str) -> bool:
     """True when ``sql`` is a plain CREATE INDEX (columns only) or ALTER TABLE … ADD [COLUMN]
     name type whose bare names are no SQLite keyword: SQLite's parser then accepts it (each
-    name is an identifier token). False for anything else, or when unsure."""
-    if not _KNOWN_KEYWORDS or not sql.isascii() or _PLAIN_SYNTAX.fullmatch(sql) is None:
+    name is an identifier token); or a plain CREATE VIEW or CREATE TRIGGER that SQLite's
+    parser accepts (:mod:`.plainsql`). False for anything else, or when unsure."""
+    if not _KNOWN_KEYWORDS or not sql.isascii():
+        return False
+    if _VIEW_OR_TRIGGER.match(sql):
+        return plain_view_or_trigger(sql, _KEYWORDS)
+    if _PLAIN_SYNTAX.fullmatch(sql) is None:
         return False
     tokens = _TOKEN.findall(sql)
     up = [t.upper() for t in tokens]
