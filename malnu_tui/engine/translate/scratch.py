@@ -216,14 +216,14 @@ class ScratchSchema(ABC):
 
     def _shape_verdict(self, sql: str, judged: bool) -> str | None:
         """SQLite's verdict on ``sql``; when ``judged`` (all SQLite checks of it but its
-        syntax hold), None for a syntax SQLite accepts (names.plain_syntax), else that of any
-        statement of the same shape SQLite accepted (no EXPLAIN)."""
-        if not judged or plain_syntax(sql):
-            return None if judged else self._explain(sql)
+        syntax hold), that of any statement of the same shape accepted before, or None for a
+        syntax SQLite accepts (names.plain_syntax): no EXPLAIN."""
+        if not judged:
+            return self._explain(sql)
         shape = _view_shape(sql)
         if shape in self._shapes:
             return None
-        error = self._explain(sql)
+        error = None if plain_syntax(sql) else self._explain(sql)
         if error is None:
             self._shapes.add(shape)
         return error
