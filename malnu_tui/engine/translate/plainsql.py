@@ -50,6 +50,7 @@ _SUBQUERY = frozenset({"SELECT", "WITH", "VALUES"})
 _END = "<end>"
 # Symbols: a name "i" (a bare word that is no keyword, or quoted), a string "'", a number "0",
 # a keyword upper-cased, an operator as written.
+
 # At most this many tokens (SQLite's parser refuses an expression tree deeper than 1000) and
 # this many arguments in a call.
 _MAX_TOKENS = 400
