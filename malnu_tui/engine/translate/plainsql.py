@@ -29,17 +29,13 @@ _TOKEN = (
     r"""|("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\])"""
     r"""|((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_$'"`\[])"""
     r"""|([A-Za-z_][A-Za-z0-9_]*)(?![$'"`\[])"""
-    r"""|(\|\||==|!=|<>|<=|>=|<<|>>|[-+*/%&|~<>=(),.;]))"""
+    r"""|(\|\||==|!=|<>|<=|>=|<<|>>|[-+*/%&|~<>=\(\),.;]))"""
 )
 _TOKENS = re.compile(r"[ \t\n\f\r]*" + _TOKEN)
-# The whole text as such tokens, each matched atomically (a failed match never tries splitting
-# one; without groups: CPython 3.11's re mishandles groups inside atomic ones).
+# The whole text as such tokens, the repetition possessive (never given back: linear time when
+# a match fails), its groups not capturing (CPython 3.11's re mishandles a capture there).
 _ALL_TOKENS = re.compile(
-    r"""(?:[ \t\n\f\r]*+(?>'(?:[^']|'')*+'(?![A-Za-z0-9_$'"`\[])"""
-    r"""|"(?:[^"]|"")++"|`[^`]++`|\[[^\]]++\]"""
-    r"""|(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?(?![A-Za-z0-9_$'"`\[])"""
-    r"""|[A-Za-z_][A-Za-z0-9_]*+(?![$'"`\[])"""
-    r"""|\|\||==|!=|<>|<=|>=|<<|>>|[-+*/%&|~<>=(),.;]))*+[ \t\n\f\r]*+"""
+    r"(?:[ \t\n\f\r]*" + re.sub(r"(?<!\\)\((?!\?)", "(?:", _TOKEN) + r")*+[ \t\n\f\r]*"
 )
 _ARITHMETIC = frozenset({"||", "*", "/", "%", "+", "-", "<<", ">>", "&", "|"})
 _BINARY = _ARITHMETIC | {"<", "<=", ">", ">=", "=", "==", "!=", "<>", "AND", "OR"}
