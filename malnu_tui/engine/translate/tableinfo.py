@@ -50,23 +50,17 @@ def table_columns(conn: sqlite3.Connection, name: str) -> list[ColumnInfo]:
 
 def index_keys(conn: sqlite3.Connection, name: str, keys: list[list[str]]) -> list[list[str]]:
     """``keys`` (the primary key) and every full (non-partial, column-only) unique index."""
-    # One statement for PRAGMA index_list and each index's PRAGMA index_info.
-    rows = conn.execute(_UNIQUE_INDEX_COLUMNS, (name,)).fetchall()
-    by_index: dict[str, list[str | None]] = {}
-    for index, column in rows:
-        by_index.setdefault(str(index), []).append(column)
-    for cols in by_index.values():
-        if cols and all(c is not None for c in cols) and cols not in keys:
-            keys.append([str(c) for c in cols])
+    # (Plain PRAGMAs: 4 ms for the benchmark's 200 tables, where one SELECT joining
+    # pragma_index_list with pragma_index_info took 12 ms.)
+    for row in conn.execute(f"PRAGMA index_list({quote_name(name)})").fetchall():
+        index, unique, origin, partial = str(row[1]), int(row[2]), str(row[3]), int(row[4])
+        if not unique or partial or origin == "pk":
+            continue
+        info = conn.execute(f"PRAGMA index_info({quote_name(index)})").fetchall()
+        cols = [str(r[2]) for r in info]
+        if cols and all(r[2] is not None for r in info) and cols not in keys:
+            keys.append(cols)
     return keys
-
-
-# The columns of each unique, full, not primary-key index of a table, index by index in
-# PRAGMA index_list's order, each in its key order (NULL for an expression).
-_UNIQUE_INDEX_COLUMNS = (
-    "SELECT il.name, ii.name FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) "
-    "AS ii WHERE il.\"unique\" AND NOT il.partial AND il.origin <> 'pk' ORDER BY il.seq, ii.seqno"
-)
 
 
 def without_rowid(create: str) -> bool:
