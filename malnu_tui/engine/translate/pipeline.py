@@ -27,6 +27,7 @@ from malnu_tui.engine.translate.expressions import (
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.leftovers import leftover_syntax
+from malnu_tui.engine.translate.plaininsert import plain_insert
 from malnu_tui.engine.translate.statements import (
     insert_text_datetimes,
     rewrite_column,
@@ -39,17 +40,9 @@ __all__ = ["generate"]
 
 def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
-    try:
-        trees = [t for t in parse_sqlite(text) if t is not None]
-    except sqlglot.errors.SqlglotError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Untranslatable(
-            "unparsed SQL", f"sqlglot cannot parse it ({first})",
-            "simplify the statement, or keep a PostgreSQL-specific migration",
-        ) from None  # fmt: skip
-    if len(trees) != 1:
-        raise Untranslatable("statement", "sqlglot read it as several statements", "")
-    tree = trees[0]
+    tree: exp.Expr | None = plain_insert(text)  # (a seed file's rows: not parsed)
+    if tree is None:
+        tree = _parsed(text)
     if isinstance(tree, exp.Command):
         raise Untranslatable(
             str(tree.this).upper(),
@@ -156,6 +149,21 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             "write the PostgreSQL equivalent by hand",
         )
     return out
+
+
+def _parsed(text: str) -> exp.Expr:
+    """The one statement of ``text`` as sqlglot's SQLite parser reads it."""
+    try:
+        trees = [t for t in parse_sqlite(text) if t is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise Untranslatable(
+            "unparsed SQL", f"sqlglot cannot parse it ({first})",
+            "simplify the statement, or keep a PostgreSQL-specific migration",
+        ) from None  # fmt: skip
+    if len(trees) != 1:
+        raise Untranslatable("statement", "sqlglot read it as several statements", "")
+    return trees[0]
 
 
 # What the first walk of generate collects, by node class (decided once per class).
