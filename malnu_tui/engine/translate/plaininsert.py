@@ -65,99 +65,81 @@ def plain_insert(text: str) -> exp.Insert | None:
     if not _START.match(text):
         return None
     try:
-        return _Reader(_TOKEN.findall(text)).insert()
-    except _Unsure:
+        return _insert(_TOKEN.findall(text))
+    except (_Unsure, IndexError):  # (IndexError: the tokens end too soon)
         return None
 
 
-class _Reader:
-    """A recursive descent over the tokens (each consumed once, in order)."""
-
-    __slots__ = ("at", "tokens")
-
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.at = 0
-
-    def _next(self) -> Token:
-        if self.at >= len(self.tokens):
+def _insert(tokens: list[Token]) -> exp.Insert:
+    """The descent over the tokens, in one function (each token read once, in order):
+    INSERT [OR alternative] INTO name [(name, …)] VALUES (value, …) [, (value, …)]…"""
+    word = tokens[1][0].upper()
+    alternative = None
+    at = 2
+    if word == "OR":
+        alternative = tokens[2][0]  # as written (the parser keeps its case)
+        if alternative.upper() not in _ALTERNATIVES:
             raise _Unsure
-        token = self.tokens[self.at]
-        self.at += 1
-        return token
-
-    def _word(self) -> str:
-        word = self._next()[0]
-        if not word:
-            raise _Unsure
-        return word.upper()
-
-    def _punct(self) -> str:
-        punct = self._next()[5]
-        if not punct:
-            raise _Unsure
-        return punct
-
-    def _expect(self, word: str) -> None:
-        if self._word() != word:
-            raise _Unsure
-
-    def _name(self) -> exp.Identifier:
-        word = self._next()[0]
-        if not word or word.upper() in _KEYWORDS:
-            raise _Unsure
-        return exp.Identifier(this=word, quoted=False)
-
-    def _value(self) -> exp.Expr:
-        word, quote, string, minus, number, _punct, _other = self._next()
-        if quote:
-            return exp.Literal(this=string.replace("''", "'"), is_string=True)
-        if number:
-            literal = exp.Literal(this=number, is_string=False)
-            return exp.Neg(this=literal) if minus else literal
-        constant = _CONSTANTS.get(word.upper()) if word else None
-        if constant is None:
-            raise _Unsure
-        return constant()
-
-    def _row(self) -> exp.Tuple:
-        if self._punct() != "(":
-            raise _Unsure
-        values = [self._value()]
-        while (punct := self._punct()) == ",":
-            values.append(self._value())
+        word = tokens[3][0].upper()
+        at = 4
+    if word != "INTO":
+        raise _Unsure
+    target: exp.Expr = exp.Table(this=_name(tokens[at]))
+    at += 1
+    if tokens[at][5] == "(":
+        names = []
+        while True:
+            names.append(_name(tokens[at + 1]))
+            punct = tokens[at + 2][5]
+            at += 2
+            if punct != ",":
+                break
         if punct != ")":
             raise _Unsure
-        return exp.Tuple(expressions=values)
+        target = exp.Schema(this=target, expressions=names)
+        at += 1
+    if tokens[at][0].upper() != "VALUES":
+        raise _Unsure
+    rows = []
+    end = len(tokens)
+    while True:  # at: VALUES, or the comma before a row
+        if tokens[at + 1][5] != "(":
+            raise _Unsure
+        values = []
+        while True:
+            values.append(_value(tokens[at + 2]))
+            punct = tokens[at + 3][5]
+            at += 2
+            if punct != ",":
+                break
+        if punct != ")":
+            raise _Unsure
+        rows.append(exp.Tuple(expressions=values))
+        at += 2
+        if at == end:
+            break
+        if tokens[at][5] != ",":  # (then the next row, as after VALUES)
+            raise _Unsure
+    args = dict(_TEMPLATE)
+    args.update(this=target, expression=exp.Values(expressions=rows), alternative=alternative)
+    return exp.Insert(**args)
 
-    def insert(self) -> exp.Insert:
-        self._expect("INSERT")
-        word = self._word()
-        alternative = None
-        if word == "OR":
-            alternative = self._next()[0]  # as written (the parser keeps its case)
-            if alternative.upper() not in _ALTERNATIVES:
-                raise _Unsure
-            word = self._word()
-        if word != "INTO":
-            raise _Unsure
-        target: exp.Expr = exp.Table(this=self._name())
-        token = self._next()
-        if token[5] == "(":
-            names = [self._name()]
-            while (punct := self._punct()) == ",":
-                names.append(self._name())
-            if punct != ")":
-                raise _Unsure
-            target = exp.Schema(this=target, expressions=names)
-            token = self._next()
-        if token[0].upper() != "VALUES":
-            raise _Unsure
-        rows = [self._row()]
-        while self.at < len(self.tokens):
-            if self._punct() != ",":
-                raise _Unsure
-            rows.append(self._row())
-        args = dict(_TEMPLATE)
-        args.update(this=target, expression=exp.Values(expressions=rows), alternative=alternative)
-        return exp.Insert(**args)
+
+def _name(token: Token) -> exp.Identifier:
+    word = token[0]
+    if not word or word.upper() in _KEYWORDS:
+        raise _Unsure
+    return exp.Identifier(this=word, quoted=False)
+
+
+def _value(token: Token) -> exp.Expr:
+    word, quote, string, minus, number, _punct, _other = token
+    if quote:
+        return exp.Literal(this=string.replace("''", "'"), is_string=True)
+    if number:
+        literal = exp.Literal(this=number, is_string=False)
+        return exp.Neg(this=literal) if minus else literal
+    constant = _CONSTANTS.get(word.upper()) if word else None
+    if constant is None:
+        raise _Unsure
+    return constant()
