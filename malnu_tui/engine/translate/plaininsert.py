@@ -87,42 +87,40 @@ def _insert(tokens: list[Token]) -> exp.Insert:
     target: exp.Expr = exp.Table(this=_name(tokens[at]))
     at += 1
     if tokens[at][5] == "(":
-        names = []
-        while True:
-            names.append(_name(tokens[at + 1]))
-            punct = tokens[at + 2][5]
-            at += 2
-            if punct != ",":
-                break
-        if punct != ")":
-            raise _Unsure
+        names, at = _parenthesized(tokens, at, _name)
         target = exp.Schema(this=target, expressions=names)
-        at += 1
     if tokens[at][0].upper() != "VALUES":
         raise _Unsure
     rows = []
-    end = len(tokens)
-    while True:  # at: VALUES, or the comma before a row
-        if tokens[at + 1][5] != "(":
-            raise _Unsure
-        values = []
-        while True:
-            values.append(_value(tokens[at + 2]))
-            punct = tokens[at + 3][5]
-            at += 2
-            if punct != ",":
-                break
-        if punct != ")":
-            raise _Unsure
+    while True:  # at: VALUES, or the comma before the next row
+        values, at = _parenthesized(tokens, at + 1, _value)
         rows.append(exp.Tuple(expressions=values))
-        at += 2
-        if at == end:
+        if at == len(tokens):
             break
-        if tokens[at][5] != ",":  # (then the next row, as after VALUES)
+        if tokens[at][5] != ",":
             raise _Unsure
     args = dict(_TEMPLATE)
     args.update(this=target, expression=exp.Values(expressions=rows), alternative=alternative)
     return exp.Insert(**args)
+
+
+def _parenthesized(
+    tokens: list[Token], at: int, item: Callable[[Token], exp.Expr]
+) -> tuple[list[exp.Expr], int]:
+    """The items of ``(item, …)`` whose parenthesis is ``tokens[at]``, and the index of the
+    token after it."""
+    if tokens[at][5] != "(":
+        raise _Unsure
+    items = []
+    while True:
+        items.append(item(tokens[at + 1]))
+        punct = tokens[at + 2][5]
+        at += 2
+        if punct != ",":
+            break
+    if punct != ")":
+        raise _Unsure
+    return items, at + 1
 
 
 def _name(token: Token) -> exp.Identifier:
