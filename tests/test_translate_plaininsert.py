@@ -20,8 +20,9 @@ from malnu_tui.engine.translate.plaininsert import plain_insert
 # Names plain and not (sqlglot keywords, SQLite keywords, quoted, qualified, not ASCII), values
 # plain and not, and what may stand between the tokens.
 _NAMES = ["a", "b", "txa", "email", "is_active", "T", "Mixed_Case", "_z", "x1", "key", "status",
-          "user", "date", "text", "values", "select", "order", "null", "true", "replace",
-          '"q"', "`b`", "[c d]", "main.t", "é", "a$b", "1a"]  # fmt: skip
+          "user", '"q"', '"a b"', '"x""y"', '"select"', '"é"', "date", "text", "values",
+          "select", "order", "null", "true", "replace", '""', '"a"b', "`b`", "[c d]", "main.t",
+          '"main"."t"', "é", "a$b", "1a"]  # fmt: skip
 _VALUES = ["'x'", "'it''s'", "''", "'a\\b'", "'two\nlines'", "'ü'", "0", "1", "42", "007",
            "1.50", "-5", "-0.0", "NULL", "null", "TRUE", "false", "True", "1.", ".5", "1e5",
            "0x1F", "1_000", "+5", "- 5", "x'ab'", "?", ":p", "abs(-1)", "1 + 2",
@@ -46,9 +47,9 @@ def _statement(r: random.Random) -> str:
         return _pick(r, _SPACES, 3)
 
     head = _pick(r, ["INSERT", "insert", "Insert", "REPLACE", "INSERT INTO"], 3)
-    text = f"{sp()}{head} {_pick(r, _ALTERNATIVES, 5)}INTO {_pick(r, _NAMES, 8)}"
+    text = f"{sp()}{head} {_pick(r, _ALTERNATIVES, 5)}INTO {_pick(r, _NAMES, 17)}"
     if r.random() < 0.8:
-        names = [_pick(r, _NAMES, 12) for _ in range(r.randint(0, 4) or 1)]
+        names = [_pick(r, _NAMES, 17) for _ in range(r.randint(0, 4) or 1)]
         text += f"{sp()}({sp()}{(',' + sp()).join(names)}{sp()})"
     if r.random() < 0.05:
         return text + r.choice([" DEFAULT VALUES", " SELECT 1", " VALUES", " VALUES ()"])
@@ -102,6 +103,8 @@ def test_a_built_tree_is_the_parsers_own_on_random_statements() -> None:
         "INSERT INTO users (id, name, active) VALUES (1, 'Ahmad', TRUE), (2, 'Siti''s', NULL)",
         "insert into Grades values (-5, 1.50, 'two\nlines')",
         "\n  INSERT INTO t (a) VALUES ('')",
+        # as `wrangler d1 export` writes rows: every name quoted, no space before the row
+        'INSERT INTO "users" ("id","name","email") VALUES(1,\'Ahmad\',\'a@b\')',
     ],
 )
 def test_the_forms_seed_files_hold_are_built(text: str) -> None:
@@ -112,7 +115,9 @@ def test_the_forms_seed_files_hold_are_built(text: str) -> None:
     "text",
     [
         "INSERT INTO t (date) VALUES (1)",  # a keyword of sqlglot's as a name
-        'INSERT INTO "t" (a) VALUES (1)',  # quoted
+        'INSERT INTO "" (a) VALUES (1)',  # quoted, but empty
+        "INSERT INTO `t` (a) VALUES (1)",  # quoted otherwise
+        'INSERT INTO t (a) VALUES ("x")',  # a double-quoted value (a name, to SQLite)
         "INSERT INTO main.t (a) VALUES (1)",  # a schema
         "INSERT INTO t (a) VALUES (1) -- a comment",
         "INSERT INTO t (a) VALUES (x'00')",
@@ -141,6 +146,7 @@ def test_a_translation_is_the_same_with_the_parser_alone(monkeypatch: pytest.Mon
         "INSERT INTO txa (id, email, is_active, created_at) VALUES (NULL, 'a', 1, "
         "'2025-01-02T03:04:05Z'), (7, 'b', TRUE, '2025-01-02 03:04:05');\n"
         "INSERT INTO txa VALUES (8, 'c', 'n', 0, NULL, NULL);\n"
+        'INSERT INTO "txa" ("id","email","is_active") VALUES(9,\'d\',1);\n'
         "INSERT INTO nowhere (a) VALUES (1);\n"
     )
 
@@ -158,5 +164,5 @@ def test_a_translation_is_the_same_with_the_parser_alone(monkeypatch: pytest.Mon
     assert translated() == fast  # the parser read every statement this time
     inserts = [t for t in seen if t.startswith("INSERT")]
     # … and the first time each INSERT was built here (its tree is the parser's: same output)
-    assert len(inserts) == 5
+    assert len(inserts) == 6
     assert all(isinstance(plain_insert(t), exp.Insert) for t in inserts)

@@ -8,7 +8,8 @@ positions, which only error messages read), or says None for anything else or an
 unsure of, and the parser reads the statement as before:
 
 - names: bare ASCII words that sqlglot's tokenizer reads as plain names (none of its
-  keywords, nor the first word of one of several words); no quoted name, no schema;
+  keywords, nor the first word of one of several words), or double-quoted (as D1's exports
+  write every name); no schema;
 - values: strings (``''`` for a quote), unsigned or minus-signed decimal numbers, ``NULL``,
   ``TRUE``, ``FALSE``; no expression, call, blob, parameter or comment.
 
@@ -33,13 +34,15 @@ _START = re.compile(r"[ \t\n\r]*INSERT[ \t\n\r]", re.I)
 # string or number may not touch what would make it something else (1abc, 'a'b, x'00').
 _TOKEN = re.compile(
     r"[ \t\n\r]*(?:([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_$'\"`\[])"
+    r"|(\")((?:[^\"]|\"\")+)\"(?![A-Za-z0-9_$'\"`\[])"
     r"|(')((?:[^']|'')*)'(?![A-Za-z0-9_$'\"`\[])"
     r"|(-?)([0-9]+(?:\.[0-9]+)?)(?![A-Za-z0-9_$.'\"`\[])"
     r"|([(),])"
     r"|(.))",
     re.S,
 )
-Token = tuple[str, str, str, str, str, str, str]  # word, quote, string, minus, number, punct, other
+# word, double quote and the name it quotes, quote and the string, minus, number, punct, other
+Token = tuple[str, str, str, str, str, str, str, str, str]
 _ALTERNATIVES = frozenset({"IGNORE", "REPLACE", "ABORT", "FAIL", "ROLLBACK"})
 _CONSTANTS: dict[str, Callable[[], exp.Expr]] = {
     "NULL": exp.Null,
@@ -86,7 +89,7 @@ def _insert(tokens: list[Token]) -> exp.Insert:
         raise _Unsure
     target: exp.Expr = exp.Table(this=_name(tokens[at]))
     at += 1
-    if tokens[at][5] == "(":
+    if tokens[at][7] == "(":
         names, at = _parenthesized(tokens, at, _name)
         target = exp.Schema(this=target, expressions=names)
     if tokens[at][0].upper() != "VALUES":
@@ -97,7 +100,7 @@ def _insert(tokens: list[Token]) -> exp.Insert:
         rows.append(exp.Tuple(expressions=values))
         if at == len(tokens):
             break
-        if tokens[at][5] != ",":
+        if tokens[at][7] != ",":
             raise _Unsure
     args = dict(_TEMPLATE)
     args.update(this=target, expression=exp.Values(expressions=rows), alternative=alternative)
@@ -109,12 +112,12 @@ def _parenthesized(
 ) -> tuple[list[exp.Expr], int]:
     """The items of ``(item, …)`` whose parenthesis is ``tokens[at]``, and the index of the
     token after it."""
-    if tokens[at][5] != "(":
+    if tokens[at][7] != "(":
         raise _Unsure
     items = []
     while True:
         items.append(item(tokens[at + 1]))
-        punct = tokens[at + 2][5]
+        punct = tokens[at + 2][7]
         at += 2
         if punct != ",":
             break
@@ -125,13 +128,15 @@ def _parenthesized(
 
 def _name(token: Token) -> exp.Identifier:
     word = token[0]
+    if token[1]:
+        return exp.Identifier(this=token[2].replace('""', '"'), quoted=True)
     if not word or word.upper() in _KEYWORDS:
         raise _Unsure
     return exp.Identifier(this=word, quoted=False)
 
 
 def _value(token: Token) -> exp.Expr:
-    word, quote, string, minus, number, _punct, _other = token
+    word, _dq, _quoted, quote, string, minus, number, _punct, _other = token
     if quote:
         return exp.Literal(this=string.replace("''", "'"), is_string=True)
     if number:
