@@ -156,9 +156,12 @@ def build_demo(root: Path, *, applied: int | None = 6) -> Demo:
     the migrations costs more than copying the files."""
     template = _TEMPLATES.get(applied)
     if template is None or not template.is_dir():
+        import atexit
         import tempfile
 
-        template = Path(tempfile.mkdtemp(prefix="malnu-demo-template-")) / "demo"
+        made = Path(tempfile.mkdtemp(prefix="malnu-demo-template-"))
+        atexit.register(shutil.rmtree, made, ignore_errors=True)  # (gone with the process)
+        template = made / "demo"
         _build(template, applied)
         _TEMPLATES[applied] = template
     if root.exists():
