@@ -43,6 +43,7 @@ _TOKEN = re.compile(
 )
 # word, double quote and the name it quotes, quote and the string, minus, number, punct, other
 Token = tuple[str, str, str, str, str, str, str, str, str]
+_WORD, _DQ, _QUOTED, _PUNCT = 0, 1, 2, 7  # the fields read by position
 _ALTERNATIVES = frozenset({"IGNORE", "REPLACE", "ABORT", "FAIL", "ROLLBACK"})
 _CONSTANTS: dict[str, Callable[[], exp.Expr]] = {
     "NULL": exp.Null,
@@ -83,23 +84,23 @@ def plain_insert(text: str) -> exp.Insert | None:
 def _insert(tokens: list[Token]) -> exp.Insert:
     """The descent over the tokens, in one function (each token read once, in order):
     INSERT [OR alternative] INTO name [(name, …)] VALUES (value, …) [, (value, …)]…"""
-    word = tokens[1][0].upper()
+    word = tokens[1][_WORD].upper()
     alternative = None
     at = 2
     if word == "OR":
-        alternative = tokens[2][0]  # as written (the parser keeps its case)
+        alternative = tokens[2][_WORD]  # as written (the parser keeps its case)
         if alternative.upper() not in _ALTERNATIVES:
             raise _Unsure
-        word = tokens[3][0].upper()
+        word = tokens[3][_WORD].upper()
         at = 4
     if word != "INTO":
         raise _Unsure
     target: exp.Expr = exp.Table(this=_name(tokens[at]))
     at += 1
-    if tokens[at][7] == "(":
+    if tokens[at][_PUNCT] == "(":
         names, at = _parenthesized(tokens, at, _name)
         target = exp.Schema(this=target, expressions=names)
-    if tokens[at][0].upper() != "VALUES":
+    if tokens[at][_WORD].upper() != "VALUES":
         raise _Unsure
     rows = []
     while True:  # at: VALUES, or the comma before the next row
@@ -107,7 +108,7 @@ def _insert(tokens: list[Token]) -> exp.Insert:
         rows.append(exp.Tuple(expressions=values))
         if at == len(tokens):
             break
-        if tokens[at][7] != ",":
+        if tokens[at][_PUNCT] != ",":
             raise _Unsure
     args = dict(_TEMPLATE)
     args.update(this=target, expression=exp.Values(expressions=rows), alternative=alternative)
@@ -119,12 +120,12 @@ def _parenthesized(
 ) -> tuple[list[exp.Expr], int]:
     """The items of ``(item, …)`` whose parenthesis is ``tokens[at]``, and the index of the
     token after it."""
-    if tokens[at][7] != "(":
+    if tokens[at][_PUNCT] != "(":
         raise _Unsure
     items = []
     while True:
         items.append(item(tokens[at + 1]))
-        punct = tokens[at + 2][7]
+        punct = tokens[at + 2][_PUNCT]
         at += 2
         if punct != ",":
             break
@@ -134,9 +135,9 @@ def _parenthesized(
 
 
 def _name(token: Token) -> exp.Identifier:
-    word = token[0]
-    if token[1]:
-        return exp.Identifier(this=token[2].replace('""', '"'), quoted=True)
+    word = token[_WORD]
+    if token[_DQ]:
+        return exp.Identifier(this=token[_QUOTED].replace('""', '"'), quoted=True)
     if not word or word.upper() in _KEYWORDS:
         raise _Unsure
     return exp.Identifier(this=word, quoted=False)
