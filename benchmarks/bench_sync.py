@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -69,7 +70,7 @@ with SyncSession(*ends) as s:
     if what == "verify":
         (r,) = verify_sync(s, ("academic_records",))
     else:
-        (r,) = run_sync(s, SyncRequest(tables=("academic_records",), chunk_rows=10000), progress)
+        (r,) = run_sync(s, SyncRequest(tables=("academic_records",)), progress)
 took = time.perf_counter() - t0
 copied = phases.get("copied")
 verify_s = None if copied is None else took - (copied - t0)  # after the last chunk written
@@ -188,8 +189,12 @@ def floor_select(db: Path, url: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="floor/full pairs and incremental syncs (medians)"
+    )
     args = parser.parse_args()
     rows: int = args.rows
+    rounds: int = max(1, args.rounds)
     base = Path(tempfile.mkdtemp(prefix="malnu-bench-sync-"))
     pg_base = Path(tempfile.mkdtemp(prefix="malnu-bench-sync-pg-"))
     cluster = start_cluster(pg_base)
@@ -200,68 +205,100 @@ def main() -> int:
         make_sqlite(db, rows)
         src = f"sqlite:///{db}"
 
-        floor = floor_copy(db, cluster, fresh_db(cluster, "floor"))
         quarter, quarter_s, quarter_rss = child_rss(
             f"sqlite:///{small}", fresh_db(cluster, "quarter"), "sync"
         )
-        dst = fresh_db(cluster, "analytics")
-        full, full_s, full_rss = child_rss(src, dst, "sync")
-        assert full["report"]["verified"], full  # type: ignore[index]
+        # Floor and full sync alternated, each pair in the same minute: the box's speed moves by
+        # a third within minutes, and a ratio is only as good as its pair.
+        # (floor, full sync, its engine call in-process, after its last chunk, peak RSS)
+        pairs: list[tuple[float, float, float, float, int]] = []
+        dst = ""
+        for r in range(rounds):
+            floor = floor_copy(db, cluster, fresh_db(cluster, "floor"))
+            dst = fresh_db(cluster, f"analytics{r}")
+            full, full_s, full_rss = child_rss(src, dst, "sync")
+            assert full["report"]["verified"], full  # type: ignore[index]
+            tail = float(full["verify_seconds"] or 0)  # type: ignore[arg-type]
+            pairs.append((floor, full_s, float(full["seconds"]), tail, full_rss))  # type: ignore[arg-type]
+        floor = median(p[0] for p in pairs)
+        full_s = median(p[1] for p in pairs)
+        full_in = median(p[2] for p in pairs)
+        full_ratios = [p[1] / p[0] for p in pairs]
         verify, verify_s, verify_rss = child_rss(src, dst, "verify")
         cpu0 = time.process_time()
         select = floor_select(db, dst)
         select_cpu = time.process_time() - cpu0
 
-        change_one_percent(db, "2026-01-05 00:00:00")
-        inc, inc_s, inc_rss = child_rss(src, dst, "sync")
-        assert inc["report"]["updated"] == rows // 100, inc  # type: ignore[index]
+        incs: list[tuple[float, float, float]] = []  # wall, in-process, after the last chunk
+        inc_rss = 0
+        for r in range(rounds):
+            change_one_percent(db, f"2026-01-{5 + r:02d} 00:00:00", r)
+            inc, inc_s, inc_rss = child_rss(src, dst, "sync")
+            assert inc["report"]["updated"] == rows // 100, inc  # type: ignore[index]
+            tail = float(inc["verify_seconds"] or 0)  # type: ignore[arg-type]
+            incs.append((inc_s, float(inc["seconds"]), tail))  # type: ignore[arg-type]
         conn = sqlite3.connect(str(db), isolation_level=None)
         conn.execute("DROP INDEX academic_records_updated_at")
         conn.close()
-        # Other rows than the first time (the same ones again would have their copies on
-        # the few pages where the first incremental wrote them: cheaper to update).
-        change_one_percent(db, "2026-01-06 00:00:00", 50)
+        # Other rows than before (the same ones again would have their copies on the few pages
+        # where the earlier incrementals wrote them: cheaper to update).
+        change_one_percent(db, "2026-02-01 00:00:00", 50)
         scan, scan_s, scan_rss = child_rss(src, dst, "sync")
-        assert scan["report"]["updated"] == rows // 100, scan  # type: ignore[index]
+        assert scan["report"]["updated"] == rows // 100, scan  # type: ignore[arg-type, index]
 
-        copy_part = full_s - float(full["verify_seconds"] or 0)  # type: ignore[arg-type]
-        inc_copy = inc_s - float(inc["verify_seconds"] or 0)  # type: ignore[arg-type]
+        cpu = list(CPU.values())  # quarter, full ×rounds, verify, incremental ×rounds, scan
+        full_cpu = median(cpu[1 : 1 + rounds])
+        inc_cpu = median(cpu[2 + rounds : 2 + 2 * rounds])
+        inc_s = median(w for w, _, _ in incs)
+        inc_in = median(i for _, i, _ in incs)
+        inc_copy = median(w - t for w, _, t in incs)
+        copy_part = median(p[1] - p[3] for p in pairs)
         scan_copy = scan_s - float(scan["verify_seconds"] or 0)  # type: ignore[arg-type]
-        # The same two syncs timed inside their processes, from the engine call to its report
-        # (what the console's sync screen waits for; the interpreter and the sync package's imports
-        # left out, psycopg loads inside).
-        inc_in, full_in = float(inc["seconds"]), float(full["seconds"])  # type: ignore[arg-type]
-        cpu = [f"{v:.2f}" for v in CPU.values()]  # quarter, full, verify, incremental ×2
-        mib = lambda kib: f"{kib / 1024:.0f} MiB"  # noqa: E731
-        ratio = lambda a, b: f"{a / b:.2f}×"  # noqa: E731
-        share = lambda a: f"{a / full_s:.1%} of full"  # noqa: E731
+
+        def mib(kib: int) -> str:
+            return f"{kib / 1024:.0f} MiB"
+
+        def ratio(a: float, b: float) -> str:
+            return f"{a / b:.2f}×"
+
+        def share(a: float) -> str:
+            return f"{a / full_s:.1%} of full"
+
+        def spread(xs: list[float]) -> str:
+            return f"{min(xs):.2f}–{max(xs):.2f}×"
+
+        inc_shares = [w / full_s for w, _, _ in incs]
         print_table(
-            f"sync of {rows:,} rows SQLite → PostgreSQL (one process each; wall clock)",
+            f"sync of {rows:,} rows SQLite → PostgreSQL (one process each; wall clock; medians of "
+            f"{rounds} round(s), floor and full sync alternated)",
             ["what", "seconds", "vs floor", "goal", "peak RSS", "client CPU s"],
             [
                 ("floor: sqlite3 -csv | psql \\copy", f"{floor:.2f}", "1.00×", "", "", ""),
-                ("full sync (copy + verification)", f"{full_s:.2f}", ratio(full_s, floor),
-                 "≤ 1.5×", mib(full_rss), cpu[1]),
+                ("full sync (copy + verification)", f"{full_s:.2f}",
+                 f"{median(full_ratios):.2f}× ({spread(full_ratios)})", "≤ 1.5×",
+                 mib(max(p[4] for p in pairs)), f"{full_cpu:.2f}"),
                 ("  of which up to the last chunk written", f"{copy_part:.2f}",
                  ratio(copy_part, floor), "", "", ""),
                 ("floor: SELECT every row, both sides", f"{select:.2f}", "1.00×", "", "",
                  f"{select_cpu:.1f}"),
                 ("sync verify", f"{verify_s:.2f}", ratio(verify_s, select), "< 2×",
-                 mib(verify_rss), cpu[2]),
+                 mib(verify_rss), f"{cpu[1 + rounds]:.2f}"),
                 ("incremental sync, 1% changed (updated_at indexed)", f"{inc_s:.2f}",
-                 share(inc_s), "< 10%", mib(inc_rss), cpu[3]),
+                 f"{share(inc_s)} ({min(inc_shares):.1%}–{max(inc_shares):.1%})", "< 10%",
+                 mib(inc_rss), f"{inc_cpu:.2f}"),
                 ("  of which start-up, plan, changed rows", f"{inc_copy:.2f}", share(inc_copy),
                  "", "", ""),
                 ("  the two engine calls timed inside their processes (no interpreter start-up)",
                  f"{inc_in:.2f}", f"{inc_in / full_in:.1%} of {full_in:.2f}", "", "", ""),
                 ("incremental sync, 1% changed (no index: table scan)", f"{scan_s:.2f}",
-                 share(scan_s), "", mib(scan_rss), cpu[4]),
+                 share(scan_s), "", mib(scan_rss), f"{cpu[-1]:.2f}"),
                 ("  of which start-up, plan, changed rows", f"{scan_copy:.2f}",
                  share(scan_copy), "", "", ""),
                 (f"full sync of {rows // 4:,} rows", f"{quarter_s:.2f}", "", "RSS flat",
-                 mib(quarter_rss), cpu[0]),
+                 mib(quarter_rss), f"{cpu[0]:.2f}"),
             ],
         )  # fmt: skip
+        print("pairs (floor s, full sync s): " + ", ".join(f"{p[0]:.2f}/{p[1]:.2f}" for p in pairs))
         del quarter, verify
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")

@@ -22,7 +22,7 @@ __all__ = [
 
 DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
 DEFAULT_CURSOR = "updated_at"
-DEFAULT_CHUNK_ROWS = 5_000
+DEFAULT_CHUNK_ROWS = 10_000
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|min|m|h|d)?\s*$")
 _UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
