@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from malnu_tui.engine.config import Target
+from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync, verify_sync
+from malnu_tui.engine.sync.model import TableReport
 from tests.fixtures_d1 import D1Target
 
 SQLITE_USERS = """CREATE TABLE users (
@@ -159,3 +161,17 @@ def pg_second(pg_cluster: Any) -> Iterator[str]:
         yield pg_cluster.url(name)
     finally:
         drop_database(pg_cluster, name)
+
+
+def sync(src: Db, dst: Db, progress: object = None, **kw: object) -> TableReport:
+    """Sync the one table of ``src`` into ``dst`` through the engine (``kw``: SyncRequest's)."""
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = run_sync(s, SyncRequest(**kw), progress)  # type: ignore[arg-type]
+    return report
+
+
+def verify(src: Db, dst: Db) -> TableReport:
+    """``sync verify`` of the one table of ``src`` against ``dst``."""
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = verify_sync(s)
+    return report

@@ -16,16 +16,15 @@ from malnu_tui.engine.sync import (
     plan_sync,
     read_states,
     run_sync,
-    verify_sync,
 )
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
-from malnu_tui.engine.sync.model import Difference, TableReport
+from malnu_tui.engine.sync.model import Difference
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
-from tests.sync_support import COLUMNS, Db, make_db, sqlite_source, sqlite_to_pg
+from tests.sync_support import COLUMNS, Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
 PAIRS = [
     ("sqlite", "postgresql"),
@@ -39,18 +38,6 @@ PAIRS = [
 def ends(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Db, Db]:
     a, b = request.param
     return make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
-
-
-def sync(src: Db, dst: Db, **kw: object) -> TableReport:
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        (report,) = run_sync(s, SyncRequest(**kw))  # type: ignore[arg-type]
-    return report
-
-
-def verify(src: Db, dst: Db) -> TableReport:
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        (report,) = verify_sync(s)
-    return report
 
 
 def rows(db: Db) -> list[tuple[object, ...]]:

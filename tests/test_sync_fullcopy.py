@@ -27,12 +27,11 @@ from malnu_tui.engine.sync import (
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync.copytext import sqlite_select
 from malnu_tui.engine.sync.fastcopy import FastCopy
-from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_pgbuild import key_name
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.side_sqlite import SqliteSide, q
-from tests.sync_support import Db, make_db, sqlite_source
+from tests.sync_support import Db, make_db, sqlite_source, sync
 
 CATALOG = """
 SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -51,12 +50,6 @@ SELECT 'options', relname, coalesce(array_to_string(reloptions, ','), '') FROM p
   WHERE oid = 'users'::regclass
 ORDER BY 1, 2
 """
-
-
-def sync(src: Db, dst: Db, progress: object = None, **kw: object) -> TableReport:
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        (report,) = run_sync(s, SyncRequest(**kw), progress)  # type: ignore[arg-type]
-    return report
 
 
 def source(tmp_path: Path, n: int) -> Db:

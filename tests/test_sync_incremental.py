@@ -12,21 +12,14 @@ from typing import Any
 import pytest
 
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+from malnu_tui.engine.sync import SyncSession
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import session as session_module
 from malnu_tui.engine.sync import verify as verify_module
-from malnu_tui.engine.sync.model import TableReport
 from malnu_tui.engine.sync.side import key_fingerprint
 from malnu_tui.engine.sync.side_sqlite import SqliteSide
-from tests.sync_support import Db, sqlite_to_pg
+from tests.sync_support import sqlite_to_pg, sync
 from tests.test_sync import rows, synced_users
-
-
-def sync(src: Db, dst: Db, **kw: object) -> TableReport:
-    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        (report,) = run_sync(s, SyncRequest(**kw))  # type: ignore[arg-type]
-    return report
 
 
 class Spied:

@@ -174,12 +174,18 @@ class SyncRefused(MalnuError):
     """A sync cannot run as asked: a destination table does not match the source's mapped
     schema, or a table has no key to match rows by. Nothing was written."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(
-            "sync refused: " + "; ".join(problems),
-            hint="make the destination table match the source's columns and mapped types "
-            "(or drop it to have it created), then sync again",
-        )
+    MISMATCH = (
+        "make the destination table match the source's columns and mapped types (or drop it "
+        "to have it created), then sync again"
+    )
+    NO_KEY = (
+        "give the source table a primary key or a unique index (rows are matched by it), or "
+        "leave the table out with --tables"
+    )
+
+    def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
+        told = list(dict.fromkeys(hints or [self.MISMATCH]))
+        super().__init__("sync refused: " + "; ".join(problems), hint="; or ".join(told))
         self.problems = problems
 
 

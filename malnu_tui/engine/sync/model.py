@@ -19,6 +19,7 @@ __all__ = [
     "TableReport",
     "TableShape",
     "VerifyReport",
+    "key_text",
 ]
 
 SYNCED_AT = "synced_at"  # set on every copied row (the guide's column); never copied itself
@@ -71,6 +72,19 @@ class ChunkCounts:
     deleted: int = 0
 
 
+def key_text(names: tuple[str, ...], key: Key) -> str:
+    """A key as messages and reports spell it: ``id=137``, ``code=NULL``, ``k=x'00ff'``."""
+
+    def value(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        if isinstance(v, bytes | bytearray | memoryview):
+            return f"x'{bytes(v).hex()}'"
+        return repr(v)
+
+    return ", ".join(f"{n}={value(v)}" for n, v in zip(names, key, strict=False))
+
+
 @dataclass(frozen=True)
 class Difference:
     """One key whose row is missing at the destination, extra there, or different."""
@@ -79,8 +93,7 @@ class Difference:
     key: Key
 
     def describe(self, key_names: tuple[str, ...]) -> str:
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(key_names, self.key, strict=False))
-        return f"{self.kind}: {pairs}"
+        return f"{self.kind}: {key_text(key_names, self.key)}"
 
     def as_json(self, key_names: tuple[str, ...]) -> dict[str, Any]:
         key: Any = (

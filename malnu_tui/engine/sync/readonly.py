@@ -68,11 +68,15 @@ def verify_sync(
         dshape = s.dst.describe(t)
         assert dshape is not None
         problems = schema_problems(shape, dshape, copying=False)
+        hints = None
         if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
-            problems = [f"{t}: a full copy was interrupted before its primary key was built; "
-                        "run the sync again to finish it"]  # fmt: skip
-        if problems or not shape.key:
-            raise SyncRefused(problems or [f"{t}: no primary key or unique index to compare by"])
+            problems = [f"{t}: a full copy was interrupted before its primary key was built"]
+            hints = ["run the sync again to finish the copy, then verify"]
+        elif not shape.key:
+            problems = [f"{t}: no primary key or unique index to compare by"]
+            hints = [SyncRefused.NO_KEY]
+        if problems:
+            raise SyncRefused(problems, hints)
         fast = FastCopy.start(s, shape, False, own_connection=False)
         found = compare_ranges(
             s,

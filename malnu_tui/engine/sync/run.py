@@ -479,10 +479,21 @@ def sync_table(
     except BaseException as exc:
         if fast is not None:
             fast.close()  # its verifying thread and connection
+        if plan.create and isinstance(exc, Exception):
+            _drop_empty_copy(s, plan.table)
         _audit(s, report, "failed", str(exc) or type(exc).__name__)
         raise
     _audit(s, report, "ok" if report.verified else "failed")
     return report
+
+
+def _drop_empty_copy(s: SyncSession, table: str) -> None:
+    """A table this sync created and stopped on before any chunk was written (a value the
+    destination refuses in the first chunk, say) is dropped with its state row: the
+    destination is left as it was, and the next sync starts afresh. A copy with rows stays,
+    to be resumed."""
+    with contextlib.suppress(Exception):  # the sync's own error is the one to report
+        s.dst.drop_empty_copy(table)
 
 
 def start_early(s: SyncSession, req: SyncRequest) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
+_NO_KEY = "no primary key or unique index at the source to match rows by"
 
 
 @dataclass(frozen=True)
@@ -148,15 +149,20 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     dst_tables = set(s.dst.tables())
     plans: list[TablePlan] = []
     problems: list[str] = []
+    hints: list[str] = []
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
         for t in names:
+            before = len(problems)
             _plan_table(s, req, t, t in dst_tables, pool, plans, problems, recount)
+            if len(problems) > before:
+                keyless = problems[before].endswith(_NO_KEY)
+                hints.append(SyncRefused.NO_KEY if keyless else SyncRefused.MISMATCH)
     finally:
         pool.shutdown(wait=True)
     if problems:
-        raise SyncRefused(problems)
+        raise SyncRefused(problems, hints)
     return plans
 
 
@@ -174,7 +180,7 @@ def _plan_table(
     shape = s.src.describe(t)
     assert shape is not None
     if not shape.key:
-        problems.append(f"{t}: no primary key or unique index at the source to match rows by")
+        problems.append(f"{t}: {_NO_KEY}")
         return
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None

@@ -230,6 +230,10 @@ class Side(Protocol):
 
     def create_table(self, source: TableShape) -> None: ...
 
+    def drop_empty_copy(self, table: str) -> bool:
+        """Drop ``table`` and its state row, in one unit, when it holds no row (a copy this
+        sync created and could not fill: the destination as it was before); True if done."""
+
     def count(self, table: str) -> int: ...
 
     def greatest(self, table: str, column: str) -> object:

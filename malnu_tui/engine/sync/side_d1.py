@@ -8,14 +8,14 @@ before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.sqlite_sql import sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape
+from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_DDL,
@@ -49,14 +49,18 @@ def tuple_literal(values: Sequence[Any]) -> str:
     return "(" + ", ".join(literal(v) for v in values) + ")"
 
 
-def split_values(prefix: str, tuples: Sequence[str], suffix: str = "") -> list[str]:
+def split_values(
+    prefix: str, tuples: Sequence[str], suffix: str = "", named: Callable[[int], str] | None = None
+) -> list[str]:
     """``prefix`` + comma-joined ``tuples`` + ``suffix``, as few statements under D1's limit
-    (engine/data's shared chunking); a row too large for any statement is refused by name."""
+    (engine/data's shared chunking); a row too large for any statement is refused, by its key
+    when ``named`` tells it (``named(i)``: the key of ``tuples[i]``)."""
     try:
         return sqlwrite.d1_statements(prefix, tuples, suffix, max_bytes=MAX_STATEMENT)
     except sqlwrite.RowTooLarge as exc:
+        row = f"row {named(exc.index)}" if named is not None else "a row of the chunk"
         raise BackendError(
-            f"a row of the chunk does not fit in one D1 statement ({exc})",
+            f"{row} does not fit in one D1 statement ({exc})",
             hint="rows this large cannot be written to D1 in one statement",
         ) from None
 
@@ -115,6 +119,20 @@ class D1Side(SqliteDialect):
     def create_table(self, source: TableShape) -> None:
         self._batch([self.create_ddl(source)], None)
 
+    def drop_empty_copy(self, table: str) -> bool:
+        """(See :meth:`.side.Side.drop_empty_copy`; the sync's lock keeps other writers out
+        between the look and the batch.)"""
+        if (
+            table not in self.tables()
+            or self._rows(f"SELECT EXISTS (SELECT 1 FROM {q(table)})")[0][0]
+        ):
+            return False
+        drop = [f"DROP TABLE {q(table)}"]
+        if self._has_state_table():
+            drop.append(f"DELETE FROM {STATE_TABLE} WHERE table_name = {literal(table)}")
+        self._batch(drop, None)
+        return True
+
     def write_state(self, state: SyncState) -> None:
         self._batch([STATE_DDL.format(t=STATE_TABLE), self._state_sql(state)], None)
 
@@ -144,7 +162,14 @@ class D1Side(SqliteDialect):
         statements.extend(counting)
         upsert_at = len(statements)
         suffix = "" if direct else self._upsert_tail(shape)
-        statements.extend(split_values(self._upsert_head(shape), tuples, suffix))
+        statements.extend(
+            split_values(
+                self._upsert_head(shape),
+                tuples,
+                suffix,
+                lambda i: key_text(shape.key, tuple(rows[i][j] for j in kidx)),
+            )
+        )
         upserts = len(statements) - upsert_at
         deletes_at = len(statements)
         if bounds is not None and not direct:

@@ -2,7 +2,8 @@
 :class:`.side_postgres.PostgresSide`; see :mod:`.fastcopy`): one sorted build instead of a
 row at a time, under a lock that stops writers but not readers, so what reads the table at the
 end of the copy (its last range checks, both sides' counts) goes on beside the build; then the
-index becomes the key, with the name and definition an inline ``PRIMARY KEY`` gives it."""
+index becomes the key, with the name and definition an inline ``PRIMARY KEY`` gives it. And
+the undoing of a copy the sync created and could not fill."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from psycopg import sql
 
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.model import TableShape
-from malnu_tui.engine.sync.side import SyncState
+from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
 from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 
 __all__ = ["PostgresKeyBuild", "key_name"]
@@ -106,3 +107,25 @@ class PostgresKeyBuild(PostgresKeys):
             raise pg_error(f"{self.label}: building the primary key of {shape.name}", exc) from None
         self._c_keys.pop(shape.name, None)
         self.describe(shape.name)
+
+    def drop_empty_copy(self, table: str) -> bool:
+        """(See :meth:`.side.Side.drop_empty_copy`.)"""
+        t = self._t(table)
+        try:
+            with self.conn.transaction():
+                exists = self._rows("SELECT to_regclass(%s)", (t.as_string(self.conn),))[0][0]
+                if exists is None:
+                    return False
+                if self._rows(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(t))[0][0]:
+                    return False
+                self.conn.execute(sql.SQL("DROP TABLE {}").format(t))
+                state = self._t(STATE_TABLE)
+                if self._rows("SELECT to_regclass(%s)", (state.as_string(self.conn),))[0][0]:
+                    self.conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state), (table,)
+                    )
+        except psycopg.Error as exc:
+            raise pg_error(f"{self.label}: dropping the empty copy of {table}", exc) from None
+        self._c_keys.pop(table, None)
+        self._notnull.pop(table, None)
+        return True

@@ -5,6 +5,7 @@ snapshot of its own, plus the fingerprint of the keys its upserts insert."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from psycopg import sql
 
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import pg_line_sql
-from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.model import Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     RESIDUE,
     Fingerprint,
@@ -25,16 +26,50 @@ from malnu_tui.engine.sync.side import (
     no_fingerprint,
 )
 
-__all__ = ["PostgresKeys", "UpsertProof", "pg_error"]
+__all__ = ["PostgresKeys", "UpsertProof", "failing_row", "pg_error"]
+
+
+# A value the destination's column does not take (its type: class 22) or a constraint refuses
+# (class 23): the source's data, not the sync, has to change.
+_DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+_DATA_HINT = (
+    "the destination's column does not take this value (its type or a constraint): correct "
+    "the row at the source, then sync again (chunks written before it stay, and the next "
+    "sync resumes after them)"
+)
+_COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?")
 
 
 def pg_error(label: str, exc: psycopg.Error) -> BackendError:
-    """A PostgreSQL error as the sync's BackendError, with its message and detail."""
+    """A PostgreSQL error as the sync's BackendError, with its message and detail (and, for a
+    value the destination refuses, what to do)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
     if diag.message_detail:
         text += f"; {diag.message_detail}"
-    return BackendError(f"{label}: {text}")
+    hint = _DATA_HINT if isinstance(exc, _DATA_ERRORS) else None
+    return BackendError(f"{label}: {text}", hint=hint)
+
+
+def failing_row(shape: TableShape, rows: Sequence[Row], exc: psycopg.Error) -> str:
+    """``, row id=7, column n`` naming the source row a chunk's write of ``rows`` stopped at:
+    the line its COPY names (a chunk's COPY has one line per row, in order), or, for a NULL
+    that a NOT NULL column refuses, the first row holding NULL there; "" when neither says."""
+    if not isinstance(exc, _DATA_ERRORS):
+        return ""
+    diag = exc.diag
+    found = _COPY_LINE.search(diag.context or "")
+    row: Row | None = None
+    column = found[2] if found and found[2] else diag.column_name
+    if found and 1 <= int(found[1]) <= len(rows):
+        row = rows[int(found[1]) - 1]
+    elif isinstance(exc, psycopg.errors.NotNullViolation) and column in shape.names:
+        i = shape.names.index(column)
+        row = next((r for r in rows if r[i] is None), None)
+    if row is None:
+        return ""
+    key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+    return f", row {key}" + (f", column {column}" if column else "")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
-from malnu_tui.engine.sync.side_pgkeys import pg_error
+from malnu_tui.engine.sync.side_pgkeys import failing_row, pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -112,10 +112,12 @@ class PostgresSide(PostgresKeyBuild):
             # for "key > lo" (a third of the rows, guessed) — 65 ms per 1M rows for the range
             # after a full copy's last key, which holds no row.
             k = sql.Identifier(shape.key[0])
+            # (Not max(): PostgreSQL has none for bytea or uuid keys; this is what it plans
+            # max() as where there is one.)
             where.append(
-                sql.SQL("{} <= (SELECT max({}) FROM {})").format(
-                    self._key(shape, alias), k, self._t(shape.name)
-                )
+                sql.SQL(
+                    "{} <= (SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} DESC LIMIT 1)"
+                ).format(self._key(shape, alias), k, self._t(shape.name), k, k)
             )
         return where, params
 
@@ -518,7 +520,8 @@ class PostgresSide(PostgresKeyBuild):
                     self.conn.execute(self._state_upsert(), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
-            raise _err(f"{self.label}: writing {shape.name}", exc) from None
+            where = failing_row(shape, rows, exc)
+            raise _err(f"{self.label}: writing {shape.name}{where}", exc) from None
         return counts
 
     def _state_blocks(self, table: str) -> sql.Composed:

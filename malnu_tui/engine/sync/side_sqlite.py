@@ -417,6 +417,18 @@ class SqliteSide(SqliteDialect):
         with self.backend.transaction() as c:
             c.execute(self.create_ddl(source))
 
+    def drop_empty_copy(self, table: str) -> bool:
+        """(See :meth:`.side.Side.drop_empty_copy`.)"""
+        if table not in self.tables():
+            return False
+        with self.backend.transaction() as c:
+            if c.execute(f"SELECT EXISTS (SELECT 1 FROM {q(table)})").fetchone()[0]:
+                return False
+            c.execute(f"DROP TABLE {q(table)}")
+            if self._has_state_table():
+                c.execute(f"DELETE FROM {STATE_TABLE} WHERE table_name = ?", (table,))
+        return True
+
     def _ensure_state_table(self, c: sqlite3.Connection) -> None:
         c.execute(STATE_DDL.format(t=STATE_TABLE))
 

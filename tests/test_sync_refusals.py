@@ -1,0 +1,167 @@
+"""What the destination refuses: a source value its column does not take is named by the row's
+key and the column, with what to do; a copy the sync created and could not fill is dropped (the
+destination as it was), one with chunks in it stays and the rerun resumes it. And keys of other
+types than integers and text (BLOB keys: UUIDs stored as 16 bytes)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError, SyncRefused
+from malnu_tui.engine.sync import SyncSession
+from malnu_tui.engine.sync.model import key_text
+from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
+
+
+def scores(src: Db, n: int, bad: dict[int, object]) -> None:
+    """``scores``: ``n`` rows, an integer column ``n`` holding ``bad[id]`` where given."""
+    src.run(
+        "CREATE TABLE scores (id INTEGER PRIMARY KEY, n INTEGER, note TEXT, updated_at DATETIME)"
+    )
+    src.many(
+        "INSERT INTO scores VALUES (?, ?, ?, ?)",
+        [(i, bad.get(i, i * 10), f"catatan {i}", STAMP) for i in range(1, n + 1)],
+    )
+
+
+def dest_table(dst: Db, table: str) -> bool:
+    return dst.run("SELECT to_regclass(?)", (table,)) != [(None,)]
+
+
+def test_a_refused_value_names_its_row_and_the_copy_the_sync_created_is_dropped(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    scores(src, 20, {7: "tujuh"})  # SQLite keeps text in an INTEGER column
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    message = str(refused.value)
+    assert "writing scores, row id=7, column n: " in message, message
+    assert '"tujuh"' in message and "bigint" in message
+    assert refused.value.hint is not None and "correct the row at the source" in refused.value.hint
+    # Nothing of it at the destination: no table, no state row; the failure is audited.
+    assert not dest_table(dst, "scores")
+    assert dst.run("SELECT count(*) FROM malnu_sync WHERE table_name = 'scores'") == [(0,)]
+    audited = dst.run(
+        "SELECT outcome, detail FROM malnu_audit WHERE action = 'sync' AND object = 'scores'"
+    )
+    assert [o for o, _ in audited] == ["failed"] and "row id=7" in audited[0][1]
+
+    src.run("UPDATE scores SET n = 70 WHERE id = 7")  # corrected at the source
+    report = sync(src, dst)
+    assert (report.mode, report.inserted, report.verified) == ("full", 20, True)
+
+
+def test_chunks_written_before_a_refused_value_stay_and_the_rerun_resumes(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    scores(src, 23, {13: "x"})
+    with pytest.raises(BackendError, match=r"row id=13, column n"):
+        sync(src, dst, chunk_rows=5)
+    # Chunks 1-5 and 6-10 were written; the one holding id 13 was not.
+    assert dst.run("SELECT min(id), max(id), count(*) FROM scores") == [(1, 10, 10)]
+    src.run("UPDATE scores SET n = 130 WHERE id = 13")
+    report = sync(src, dst, chunk_rows=5)
+    assert report.resumed and report.verified, report
+    assert dst.run("SELECT count(*), count(DISTINCT id), max(n) FROM scores") == [(23, 23, 230)]
+    assert verify(src, dst).verified
+
+
+def test_a_null_in_a_text_primary_key_is_named(tmp_path: Path, pg_url: str) -> None:
+    # SQLite lets a non-INTEGER primary key hold NULLs (and several of them).
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT)")
+    src.many("INSERT INTO codes VALUES (?, ?)", [("a", "satu"), (None, "dua"), ("c", "tiga")])
+    with pytest.raises(BackendError, match=r"writing codes, row code=NULL, column code: null"):
+        sync(src, dst)
+    assert not dest_table(dst, "codes")
+
+
+def test_a_timestamp_column_holding_unix_seconds_is_named(tmp_path: Path, pg_url: str) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE logins (id INTEGER PRIMARY KEY, at DATETIME NOT NULL)")
+    src.many("INSERT INTO logins VALUES (?, ?)", [(1, STAMP), (2, 1_700_000_000)])
+    with pytest.raises(BackendError, match=r'row id=2, column at: .*"1700000000"'):
+        sync(src, dst)
+
+
+def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: str) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE log (line TEXT, at DATETIME)")  # no key to match rows by
+    with pytest.raises(SyncRefused) as keyless:
+        sync(src, dst)
+    assert keyless.value.hint == SyncRefused.NO_KEY
+    src.run("DROP TABLE log")
+    scores(src, 3, {})
+    dst.run("CREATE TABLE scores (id BIGINT PRIMARY KEY, n TEXT)")  # other columns
+    with pytest.raises(SyncRefused) as mismatch:
+        sync(src, dst)
+    assert mismatch.value.hint == SyncRefused.MISMATCH
+
+
+def test_blob_keys_sync_incrementally_and_verify(tmp_path: Path, pg_url: str) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE devices (id BLOB PRIMARY KEY, name TEXT, updated_at DATETIME)")
+    ids = sorted(uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % 2**128).bytes for i in range(1, 301))
+    src.many(
+        "INSERT INTO devices VALUES (?, ?, ?)", [(k, f"HP {i}", STAMP) for i, k in enumerate(ids)]
+    )
+    first = sync(src, dst, chunk_rows=64)
+    assert (first.mode, first.inserted, first.verified) == ("full", 300, True), first
+    assert dst.run("SELECT pg_typeof(id)::text FROM devices LIMIT 1") == [("bytea",)]
+    assert verify(src, dst).verified
+
+    later = "2025-11-25 09:00:00"
+    src.run("UPDATE devices SET name = 'diganti', updated_at = ? WHERE id IN (?, ?)",
+            (later, ids[0], ids[150]))  # fmt: skip
+    src.run("DELETE FROM devices WHERE id IN (?, ?, ?)", (ids[1], ids[200], ids[299]))
+    new = uuid.UUID(int=7).bytes
+    src.run("INSERT INTO devices VALUES (?, 'baru', ?)", (new, later))
+    second = sync(src, dst, chunk_rows=64)
+    assert second.mode == "updated_at" and second.verified, second
+    assert (second.inserted, second.updated, second.deleted) == (1, 2, 3), second
+    assert dst.count("devices") == 298
+    assert dst.run("SELECT name FROM devices WHERE id = ?", (ids[150],)) == [("diganti",)]
+
+    dst.run("UPDATE devices SET name = 'diubah' WHERE id = ?", (ids[42],))  # by hand
+    found = verify(src, dst)
+    assert not found.verified
+    assert [d.describe(found.key) for d in found.differences] == [
+        f"different: {key_text(('id',), (ids[42],))}"
+    ]
+    assert key_text(("id",), (ids[42],)) == f"id=x'{ids[42].hex()}'"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1", "postgresql"])
+def test_only_an_empty_copy_is_dropped_with_its_state_row(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    src = sqlite_source(tmp_path)
+    scores(src, 3, {})
+    dst = make_db(kind, request, tmp_path, "dest")
+    assert sync(src, dst).verified  # the table, with its state row
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        assert not s.dst.drop_empty_copy("scores")  # rows in it: kept
+        assert not s.dst.drop_empty_copy("absent")
+    dst.run("DELETE FROM scores")
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        assert s.dst.drop_empty_copy("scores")
+        assert "scores" not in s.dst.tables() and s.dst.read_state("scores") is None
+
+
+def test_a_statement_d1_cannot_take_leaves_no_copy_there(
+    tmp_path: Path, pg_url: str, d1_url: str, request: pytest.FixtureRequest
+) -> None:
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
+    pg.many("INSERT INTO notes VALUES (?, ?)", [(1, "pendek"), (2, "x" * 150_000)])
+    d1 = make_db("d1", request, tmp_path, "d1")
+    with pytest.raises(BackendError, match="row id=2 does not fit in one D1 statement"):
+        sync(pg, d1)
+    assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
