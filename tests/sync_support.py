@@ -78,7 +78,7 @@ class Db:
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self.kind == "postgresql":
             with psycopg.connect(self.url, autocommit=True) as c:
-                query = sql.replace("?", "%s") if params else sql
+                query = sql.replace("%", "%%").replace("?", "%s") if params else sql
                 cur = c.execute(query, tuple(params) or None)  # type: ignore[arg-type]
                 return cur.fetchall() if cur.description else []
         if self.d1 is not None:
@@ -97,7 +97,7 @@ class Db:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if self.kind == "postgresql":
             with psycopg.connect(self.url, autocommit=True) as c, c.transaction():
-                c.cursor().executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+                c.cursor().executemany(sql.replace("%", "%%").replace("?", "%s"), rows)  # type: ignore[arg-type]
             return
         c = self._sqlite()
         try:

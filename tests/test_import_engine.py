@@ -295,3 +295,17 @@ def test_clean_blocks_take_the_fast_path_and_a_bad_row_far_in_is_still_named(
     assert imp.rows("SELECT name FROM users WHERE id = 3001") == [("Angka Arab",)]
     if imp.kind == "postgresql":
         assert used == ["PostgresDirectWriter", "PostgresWriter"]
+
+
+def test_names_with_percent_signs_import_and_reimport(imp: ImportTarget, tmp_path: Path) -> None:
+    # psycopg reads a "%" inside a quoted name as a placeholder's once a statement has
+    # parameters: a table or column named with one broke the PostgreSQL import.
+    imp.execute('CREATE TABLE "nilai %" (nis TEXT PRIMARY KEY, "Grade %" REAL, "50%s" TEXT)')
+    f = write_csv(tmp_path / "n.csv", "nis,Grade %,50%s\n001,97.5,a\n002,88,b%\n")
+    first = _run(imp, ImportRequest("nilai %", file=f))
+    assert first.committed and first.inserted == 2
+    f = write_csv(tmp_path / "n.csv", "nis,Grade %,50%s\n002,90,c%%\n003,70,\n")
+    again = _run(imp, ImportRequest("nilai %", file=f, key=("nis",)))
+    assert (again.inserted, again.updated) == (1, 1)
+    rows = imp.rows('SELECT nis, "Grade %", "50%s" FROM "nilai %" ORDER BY nis')
+    assert rows == [("001", 97.5, "a"), ("002", 90.0, "c%%"), ("003", 70.0, None)]

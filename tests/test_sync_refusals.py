@@ -165,3 +165,35 @@ def test_a_statement_d1_cannot_take_leaves_no_copy_there(
     with pytest.raises(BackendError, match="row id=2 does not fit in one D1 statement"):
         sync(pg, d1)
     assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
+
+
+ODD_PAIRS = [("sqlite", "postgresql"), ("d1", "postgresql"), ("postgresql", "sqlite")]
+
+
+@pytest.mark.parametrize(("a", "b"), ODD_PAIRS, ids=[f"{a}-to-{b}" for a, b in ODD_PAIRS])
+def test_names_with_percent_signs_spaces_quotes_and_keywords_sync_both_ways(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # psycopg reads a "%" in a quoted name as a placeholder's once a statement has parameters.
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    kinds = ("BIGINT", "DOUBLE PRECISION", "TIMESTAMP") if a == "postgresql" else (
+        "INTEGER", "REAL", "DATETIME")  # fmt: skip
+    src.run(
+        f'CREATE TABLE "Nilai % Siswa" ("Student Id" {kinds[0]} PRIMARY KEY, "Grade %" {kinds[1]}, '
+        f'"50%s" TEXT, "order" TEXT, "say ""hi""" TEXT, updated_at {kinds[2]})'
+    )
+    rows = [(i, i / 4, f"{i}%", "asc", 'he said "hi"', STAMP) for i in range(1, 41)]
+    src.many('INSERT INTO "Nilai % Siswa" VALUES (?, ?, ?, ?, ?, ?)', rows)
+    first = sync(src, dst, chunk_rows=16)
+    assert (first.mode, first.inserted, first.verified) == ("full", 40, True), first
+    later = "2025-11-25 09:00:00"
+    src.run('UPDATE "Nilai % Siswa" SET "Grade %" = 99.5, updated_at = ? WHERE "Student Id" = 7',
+            (later,))  # fmt: skip
+    src.run('DELETE FROM "Nilai % Siswa" WHERE "Student Id" = 30')
+    src.run("INSERT INTO \"Nilai % Siswa\" VALUES (41, 0.5, 'x%', 'desc', '', ?)", (later,))
+    second = sync(src, dst, chunk_rows=16)
+    assert second.mode == "updated_at" and second.verified, second
+    assert (second.inserted, second.updated, second.deleted) == (1, 1, 1), second
+    dst.run('UPDATE "Nilai % Siswa" SET "50%s" = \'diubah\' WHERE "Student Id" = 12')
+    found = verify(src, dst)
+    assert [d.describe(found.key) for d in found.differences] == ["different: Student Id=12"]

@@ -41,6 +41,7 @@ from malnu_tui.engine.backends.pg_schema import (
     create_tool_tables,
     missing_columns,
 )
+from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -176,7 +177,7 @@ class PostgresBackend:
 
     def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return self.conn.execute(query, params).fetchall()
+            return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
             raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends.pg_sql import with_params
+
 Mode = Literal["error", "update", "skip"]
 Conn = psycopg.Connection[Any]
 
@@ -208,7 +210,7 @@ def upsert_from(
         only_changed=only_changed,
         compare_as_text=compare_as_text,
     )
-    cur = conn.execute(q, tuple(params))
+    cur = conn.execute(with_params(q, conn), tuple(params))
     if mode == "error" or not key:
         return max(cur.rowcount, 0), 0
     row = cur.fetchone()

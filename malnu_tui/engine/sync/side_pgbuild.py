@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
@@ -102,7 +103,7 @@ class PostgresKeyBuild(PostgresKeys):
                             "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}"
                         ).format(t, sql.Identifier(name), sql.Identifier(name))
                     )
-                self.conn.execute(self._state_upsert(), state.values())
+                self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
         except psycopg.Error as exc:
             raise pg_error(f"{self.label}: building the primary key of {shape.name}", exc) from None
         self._c_keys.pop(shape.name, None)
@@ -121,9 +122,8 @@ class PostgresKeyBuild(PostgresKeys):
                 self.conn.execute(sql.SQL("DROP TABLE {}").format(t))
                 state = self._t(STATE_TABLE)
                 if self._rows("SELECT to_regclass(%s)", (state.as_string(self.conn),))[0][0]:
-                    self.conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state), (table,)
-                    )
+                    delete = sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state)
+                    self.conn.execute(with_params(delete, self.conn), (table,))
         except psycopg.Error as exc:
             raise pg_error(f"{self.label}: dropping the empty copy of {table}", exc) from None
         self._c_keys.pop(table, None)

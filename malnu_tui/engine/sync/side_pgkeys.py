@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import pg_line_sql
 from malnu_tui.engine.sync.model import Row, TableShape, key_text
@@ -26,7 +27,7 @@ from malnu_tui.engine.sync.side import (
     no_fingerprint,
 )
 
-__all__ = ["PostgresKeys", "UpsertProof", "failing_row", "pg_error"]
+__all__ = ["PostgresKeys", "UpsertProof", "failing_row", "ident_text", "pg_error"]
 
 
 # A value the destination's column does not take (its type: class 22) or a constraint refuses
@@ -38,6 +39,12 @@ _DATA_HINT = (
     "sync resumes after them)"
 )
 _COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?")
+
+
+def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
+    """``name`` quoted, as text to paste into a statement run with parameters (``%``
+    doubled: see :func:`.pgcopy.with_params`)."""
+    return sql.Identifier(name).as_string(conn).replace("%", "%%")
 
 
 def pg_error(label: str, exc: psycopg.Error) -> BackendError:
@@ -102,7 +109,7 @@ class PostgresKeys:
         self, query: sql.Composable | str, params: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         try:
-            return self.conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            return self.conn.execute(with_params(query, self.conn), params).fetchall()  # type: ignore[arg-type]
         except psycopg.Error as exc:
             raise pg_error(self.label, exc) from None
 
@@ -126,7 +133,7 @@ class PostgresKeys:
         return sum(v[0] for v in out.values()), out
 
     def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
-        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"
+        k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"  # (% doubled below)
         q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
             self._t(shape.name)
         )  # type: ignore[arg-type]

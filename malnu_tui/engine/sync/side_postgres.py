@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
@@ -31,7 +32,7 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
-from malnu_tui.engine.sync.side_pgkeys import failing_row, pg_error
+from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
 from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ class PostgresSide(PostgresKeyBuild):
         return all(c.kind in SERVER_KINDS for c in shape.columns)
 
     def _hash_sql(self, shape: TableShape) -> sql.Composable:
-        cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
+        cols = [ident_text(c, self.conn) for c in shape.names]
         return sql.SQL(pg_row_hash_sql(cols, [c.kind for c in shape.columns]))  # type: ignore[arg-type]
 
     def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
@@ -341,7 +342,7 @@ class PostgresSide(PostgresKeyBuild):
         params: Sequence[Any],
         ordered: bool = True,
     ) -> tuple[int, str | None]:
-        cols = [sql.Identifier(c).as_string(self.conn) for c in shape.names]
+        cols = [ident_text(c, self.conn) for c in shape.names]
         notnull = self._notnull.get(shape.name, frozenset())
         line = pg_line_sql(
             cols, [c.kind for c in shape.columns], [c in notnull for c in shape.names]
@@ -444,7 +445,7 @@ class PostgresSide(PostgresKeyBuild):
         try:
             with self.conn.transaction():
                 self._ensure_state_table()
-                self.conn.execute(self._state_upsert(), state.values())
+                self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
             self._state_ready = True
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
@@ -507,17 +508,24 @@ class PostgresSide(PostgresKeyBuild):
                     )
                     with self.conn.cursor() as cur:
                         for k in delete:
-                            cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), k)
+                            cur.execute(
+                                with_params(
+                                    sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), self.conn
+                                ),
+                                k,
+                            )
                             deleted += max(cur.rowcount, 0)
                 if deleted and shape.name in self._fresh:
                     self._fresh[shape.name] = None  # not only inserted keys: no tally
                 counts = ChunkCounts(inserted, updated, deleted)
                 values = state.advanced(counts, len(rows), last_key).values()
                 if blocks:  # the table's blocks now, told by the state row's statement
-                    row = self.conn.execute(self._state_blocks(shape.name), values).fetchone()
+                    row = self.conn.execute(
+                        with_params(self._state_blocks(shape.name), self.conn), values
+                    ).fetchone()
                     self.heap_end[shape.name] = int(row[0])  # type: ignore[index]
                 else:
-                    self.conn.execute(self._state_upsert(), values)
+                    self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             where = failing_row(shape, rows, exc)
@@ -544,12 +552,10 @@ class PostgresSide(PostgresKeyBuild):
             sql.SQL("s.{k} = d.{k}").format(k=sql.Identifier(k)) for k in shape.key
         )
         where.append(sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(stage, match))
-        cur = self.conn.execute(
-            sql.SQL("DELETE FROM {} d WHERE {}").format(
-                self._t(shape.name), sql.SQL(" AND ").join(where)
-            ),
-            params,
+        q = sql.SQL("DELETE FROM {} d WHERE {}").format(
+            self._t(shape.name), sql.SQL(" AND ").join(where)
         )
+        cur = self.conn.execute(with_params(q, self.conn), params)
         return max(cur.rowcount, 0)
 
     def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
@@ -570,7 +576,7 @@ class PostgresSide(PostgresKeyBuild):
             tally=tally,
         )
         try:
-            row = self.conn.execute(q, (now,)).fetchone()
+            row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()
         except psycopg.Error as exc:
             raise _err(self.label, exc) from None
         assert row is not None

@@ -1,0 +1,24 @@
+"""SQL text for PostgreSQL that psycopg's placeholders do not trip over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["with_params"]
+
+
+def with_params(query: sql.Composable | str, conn: psycopg.Connection[Any]) -> str:
+    """``query`` as the text for an ``execute()`` WITH parameters: each ``%`` inside its
+    identifiers and literals doubled. psycopg reads every ``%`` of such a query as a
+    placeholder's, its own quoting of a name included (psycopg's issue #581), so a column
+    named ``Grade %`` broke every statement with a parameter that named it. The SQL parts are
+    left as written: their ``%`` is the author's (``%s``, or ``%%`` for the operator)."""
+    if isinstance(query, str):
+        return query
+    if isinstance(query, sql.Composed):
+        return "".join(with_params(part, conn) for part in query)
+    text = query.as_string(conn)
+    return text.replace("%", "%%") if isinstance(query, sql.Identifier | sql.Literal) else text
