@@ -87,6 +87,8 @@ def _pg_rows(backend: Backend) -> Callable[[str], int | None]:
         try:
             from psycopg import sql
 
+            from malnu_tui.engine.backends.pg_sql import with_params
+
             row = conn.execute(
                 "SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(%s)",
                 (sql.Identifier(table).as_string(conn),),
@@ -98,7 +100,7 @@ def _pg_rows(backend: Backend) -> Callable[[str], int | None]:
             q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) AS s").format(
                 sql.Identifier(table)
             )
-            counted = conn.execute(q, (LARGE_TABLE_ROWS,)).fetchone()
+            counted = conn.execute(with_params(q, conn), (LARGE_TABLE_ROWS,)).fetchone()
             return int(counted[0]) if counted else None
         except Exception:  # best effort: the finding stays a warning
             return None
