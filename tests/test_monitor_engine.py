@@ -197,6 +197,14 @@ def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationD
     h = _health(target)
     assert _checks(h) == {"drift": Severity.CRITICAL, "missing_files": Severity.CRITICAL}
     assert h.status is Severity.CRITICAL
+    assert "1 applied migration without its file" in h.health_line()
+
+    # A file the tool cannot read as a migration is named as that, not counted as a missing one.
+    (mdirs.migrations / "001_bad.sql").write_text("SELECT 1;\n")
+    h = _health(target)
+    assert h.check_status("missing_files") is Severity.CRITICAL
+    assert "001_bad.sql: bad migration file name" in h.health_line()
+    assert "without its file" not in h.health_line()
 
 
 def test_failed_imports_syncs_and_sync_lag(target: Target) -> None:

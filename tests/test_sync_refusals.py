@@ -102,7 +102,19 @@ def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: st
     dst.run("CREATE TABLE scores (id BIGINT PRIMARY KEY, n TEXT)")  # other columns
     with pytest.raises(SyncRefused) as mismatch:
         sync(src, dst)
-    assert mismatch.value.hint == SyncRefused.MISMATCH
+    assert mismatch.value.hint is not None and mismatch.value.hint.startswith(SyncRefused.MISMATCH)
+    # A table the destination's own migrations made: all but the column the sync stamps.
+    dst.run("DROP TABLE scores")
+    dst.run(
+        "CREATE TABLE scores (id BIGINT PRIMARY KEY, n BIGINT, note TEXT, updated_at TIMESTAMP)"
+    )
+    with pytest.raises(SyncRefused, match="destination lacks the synced_at column") as unstamped:
+        sync(src, dst)
+    assert unstamped.value.hint is not None
+    alter = unstamped.value.hint.split(": ", 1)[1]
+    assert alter == 'ALTER TABLE "public"."scores" ADD COLUMN synced_at timestamp'
+    dst.run(alter)  # as the hint says
+    assert sync(src, dst).verified
 
 
 def test_blob_keys_sync_incrementally_and_verify(tmp_path: Path, pg_url: str) -> None:

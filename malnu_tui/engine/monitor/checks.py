@@ -136,10 +136,17 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
         elif check == "reach" and brief:
             out.append("cannot be reached")
+        elif check == "missing_files" and group[0].obj == _FILES:
+            # The migration files cannot be read (a bad file name, an unreadable directory):
+            # that, not a count of applied migrations without their files.
+            out.append(group[0].message)
         else:
             phrase = _PHRASES.get(check)
             out.append(phrase(n) if phrase else group[0].message)
     return out
+
+
+_FILES = "migration files"  # the object of a problem reading the migration files themselves
 
 
 def _plural(n: int, word: str) -> str:
@@ -261,7 +268,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 
     migs = facts.report.migrations if facts.report else ()
     if facts.files_error:
-        add("missing_files", Severity.CRITICAL, facts.files_error, None, "migration files")
+        add("missing_files", Severity.CRITICAL, facts.files_error, None, _FILES)
 
     # failed: a failed tracking row, or a failed apply/rollback in the last hour that was not
     # redone or cleared (clear-failed) since.

@@ -24,6 +24,7 @@ __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_probl
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
+_NO_STAMP = "destination lacks the synced_at column"
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
                 f"destination has {d.declared or d.pg_type}"
             )
     if copying and not dst.has_synced_at:
-        out.append(f"{t}: destination lacks the synced_at column")
+        out.append(f"{t}: {_NO_STAMP}")
     if set(dst.key) != set(src.key) or not dst.unique_key:
         out.append(
             f"{t}: destination key ({', '.join(dst.key) or 'none'}) is not the source's "
@@ -156,14 +157,29 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         for t in names:
             before = len(problems)
             _plan_table(s, req, t, t in dst_tables, pool, plans, problems, recount)
-            if len(problems) > before:
-                keyless = problems[before].endswith(_NO_KEY)
-                hints.append(SyncRefused.NO_KEY if keyless else SyncRefused.MISMATCH)
+            hints.extend(_hint(s, t, problem) for problem in problems[before:])
     finally:
         pool.shutdown(wait=True)
     if problems:
         raise SyncRefused(problems, hints)
     return plans
+
+
+def _hint(s: SyncSession, table: str, problem: str) -> str:
+    """What to do about one of ``table``'s problems."""
+    if problem.endswith(_NO_KEY):
+        return SyncRefused.NO_KEY
+    if problem.endswith(_NO_STAMP):
+        name = '"' + table.replace('"', '""') + '"'
+        if s.dst.kind == "postgresql":
+            schema = str(getattr(s.dst, "schema", "public"))
+            name = '"' + schema.replace('"', '""') + '".' + name
+        kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
+        return (
+            f"add it at the destination (every copied row gets the time of its copy): "
+            f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
+        )
+    return SyncRefused.MISMATCH
 
 
 def _plan_table(
