@@ -179,7 +179,12 @@ def test_a_statement_d1_cannot_take_leaves_no_copy_there(
     assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
 
 
-ODD_PAIRS = [("sqlite", "postgresql"), ("d1", "postgresql"), ("postgresql", "sqlite")]
+ODD_PAIRS = [
+    ("sqlite", "postgresql"),
+    ("d1", "postgresql"),
+    ("postgresql", "sqlite"),
+    ("postgresql", "d1"),
+]
 
 
 @pytest.mark.parametrize(("a", "b"), ODD_PAIRS, ids=[f"{a}-to-{b}" for a, b in ODD_PAIRS])
