@@ -214,3 +214,24 @@ def test_names_with_percent_signs_spaces_quotes_and_keywords_sync_both_ways(
     dst.run('UPDATE "Nilai % Siswa" SET "50%s" = \'diubah\' WHERE "Student Id" = 12')
     found = verify(src, dst)
     assert [d.describe(found.key) for d in found.differences] == ["different: Student Id=12"]
+
+
+def test_an_incremental_sync_names_a_refused_value_and_writes_nothing_of_its_chunk(
+    tmp_path: Path, pg_url: str
+) -> None:
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    scores(src, 30, {})
+    assert sync(src, dst).verified
+    later = "2025-11-25 09:00:00"
+    src.run("UPDATE scores SET note = 'baru', updated_at = ? WHERE id IN (3, 4)", (later,))
+    src.run("UPDATE scores SET n = 'dua puluh', updated_at = ? WHERE id = 20", (later,))
+    with pytest.raises(BackendError, match=r"writing scores, row id=20, column n: ") as refused:
+        sync(src, dst)
+    assert refused.value.hint is not None and "correct the row" in refused.value.hint
+    assert dst.run("SELECT note FROM scores WHERE id IN (3, 4) ORDER BY id") == [
+        ("catatan 3",),
+        ("catatan 4",),
+    ]  # the chunk was not written
+    src.run("UPDATE scores SET n = 200 WHERE id = 20")
+    again = sync(src, dst)
+    assert again.verified and again.updated == 3, again

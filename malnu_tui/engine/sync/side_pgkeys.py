@@ -43,18 +43,18 @@ _COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?")
 
 def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
     """``name`` quoted, as text to paste into a statement run with parameters (``%``
-    doubled: see :func:`.pgcopy.with_params`)."""
+    doubled: see :func:`malnu_tui.engine.backends.pg_sql.with_params`)."""
     return sql.Identifier(name).as_string(conn).replace("%", "%%")
 
 
-def pg_error(label: str, exc: psycopg.Error) -> BackendError:
-    """A PostgreSQL error as the sync's BackendError, with its message and detail (and, for a
-    value the destination refuses, what to do)."""
+def pg_error(label: str, exc: psycopg.Error, *, writing: bool = False) -> BackendError:
+    """A PostgreSQL error as the sync's BackendError, with its message and detail (and, when
+    ``writing`` source rows met a value the destination refuses, what to do)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
     if diag.message_detail:
         text += f"; {diag.message_detail}"
-    hint = _DATA_HINT if isinstance(exc, _DATA_ERRORS) else None
+    hint = _DATA_HINT if writing and isinstance(exc, _DATA_ERRORS) else None
     return BackendError(f"{label}: {text}", hint=hint)
 
 

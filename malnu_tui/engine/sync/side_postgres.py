@@ -529,7 +529,7 @@ class PostgresSide(PostgresKeyBuild):
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             where = failing_row(shape, rows, exc)
-            raise _err(f"{self.label}: writing {shape.name}{where}", exc) from None
+            raise _err(f"{self.label}: writing {shape.name}{where}", exc, writing=True) from None
         return counts
 
     def _state_blocks(self, table: str) -> sql.Composed:
@@ -575,10 +575,7 @@ class PostgresSide(PostgresKeyBuild):
             returning=returning,
             tally=tally,
         )
-        try:
-            row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
+        row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()  # (in write_chunk)
         assert row is not None
         self._upsert_done(shape, row)
         return int(row[0]), int(row[1])
