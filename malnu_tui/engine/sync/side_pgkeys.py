@@ -47,13 +47,19 @@ def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
     return sql.Identifier(name).as_string(conn).replace("%", "%%")
 
 
-def pg_error(label: str, exc: psycopg.Error, *, writing: bool = False) -> BackendError:
+def pg_error(
+    label: str, exc: psycopg.Error, *, writing: bool = False, row_named: bool = False
+) -> BackendError:
     """A PostgreSQL error as the sync's BackendError, with its message and detail (and, when
-    ``writing`` source rows met a value the destination refuses, what to do)."""
+    ``writing`` source rows met a value the destination refuses, what to do). With
+    ``row_named`` (the label names the row by its key) PostgreSQL's "Failing row contains
+    (…)" is left out: every value of the row, which the message and the audit trail need not
+    hold (a password hash, say)."""
     diag = exc.diag
     text = diag.message_primary or str(exc).strip()
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
+    detail = diag.message_detail or ""
+    if detail and not (row_named and detail.startswith("Failing row contains")):
+        text += f"; {detail}"
     hint = _DATA_HINT if writing and isinstance(exc, _DATA_ERRORS) else None
     return BackendError(f"{label}: {text}", hint=hint)
 

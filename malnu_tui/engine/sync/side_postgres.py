@@ -529,7 +529,8 @@ class PostgresSide(PostgresKeyBuild):
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
             where = failing_row(shape, rows, exc)
-            raise _err(f"{self.label}: writing {shape.name}{where}", exc, writing=True) from None
+            label = f"{self.label}: writing {shape.name}{where}"
+            raise _err(label, exc, writing=True, row_named=bool(where)) from None
         return counts
 
     def _state_blocks(self, table: str) -> sql.Composed:
