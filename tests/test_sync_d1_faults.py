@@ -1,0 +1,70 @@
+"""A sync into and out of D1 while its API misbehaves: a batch executed whose answer is lost, a
+503, a 429 — retried without a duplicate, a lost row or a false report."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tests.d1server import Fault
+from tests.fixtures_d1 import D1Target
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
+
+
+def _rows(db: Db, n: int, first: int = 1) -> None:
+    db.many(
+        "INSERT INTO nilai VALUES (?, ?, ?)",
+        [(i, f"catatan {i}", STAMP) for i in range(first, first + n)],
+    )
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("drop-after", count=1, match="INSERT INTO"),
+        Fault("status", count=2, status=503, match="INSERT INTO"),
+        Fault("status", count=1, status=429, retry_after=0, match="INSERT INTO"),
+    ],
+    ids=["drop-after", "503", "429"],
+)
+def test_a_sync_into_d1_survives_a_lost_answer_and_refusals(
+    fault: Fault, tmp_path: Path, pg_url: str, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE nilai (id BIGINT PRIMARY KEY, note TEXT, updated_at TIMESTAMP)")
+    _rows(pg, 1200)
+    dest = make_db("d1", request, tmp_path, "d1")
+    seen = len(d1.server.requests)
+    d1.server.inject(dataclasses.replace(fault))  # (a fault counts itself down)
+    first = sync(pg, dest, chunk_rows=400)
+    assert (first.inserted, first.verified, first.dest_count) == (1200, True, 1200), first
+    assert dest.run("SELECT count(*), count(DISTINCT id) FROM nilai") == [(1200, 1200)]
+    sent = [r.fault for r in d1.server.requests[seen:] if r.fault]
+    assert sent == [fault.kind] * fault.count
+
+    pg.run("UPDATE nilai SET note = 'baru', updated_at = '2025-11-25 09:00:00' WHERE id % 7 = 0")
+    _rows(pg, 10, first=1201)
+    seen = len(d1.server.requests)
+    d1.server.inject(dataclasses.replace(fault))
+    second = sync(pg, dest, chunk_rows=400)
+    assert second.verified and (second.inserted, second.updated) == (10, 171), second
+    assert [r.fault for r in d1.server.requests[seen:] if r.fault] == [fault.kind] * fault.count
+    assert verify(pg, dest).verified
+
+
+def test_a_sync_out_of_d1_survives_refused_reads(
+    tmp_path: Path, pg_url: str, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    src = make_db("d1", request, tmp_path, "d1")
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, note TEXT, updated_at DATETIME)")
+    _rows(src, 1500)
+    pg = Db("postgresql", pg_url)
+    seen = len(d1.server.requests)
+    d1.server.inject(Fault("status", count=3, status=503, match="SELECT"))
+    report = sync(src, pg, chunk_rows=500)
+    assert (report.inserted, report.verified) == (1500, True), report
+    assert [r.fault for r in d1.server.requests[seen:] if r.fault] == ["status"] * 3
