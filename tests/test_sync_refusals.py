@@ -237,3 +237,33 @@ def test_an_incremental_sync_names_a_refused_value_and_writes_nothing_of_its_chu
     src.run("UPDATE scores SET n = 200 WHERE id = 20")
     again = sync(src, dst)
     assert again.verified and again.updated == 3, again
+
+
+COLUMN_PAIRS = [("sqlite", "postgresql"), ("postgresql", "sqlite")]
+
+
+@pytest.mark.parametrize(("a", "b"), COLUMN_PAIRS, ids=[f"{a}-to-{b}" for a, b in COLUMN_PAIRS])
+def test_a_column_a_migration_added_at_the_source_is_refused_with_the_statements_that_add_it(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    kinds = ("BIGINT", "TIMESTAMP") if a == "postgresql" else ("INTEGER", "DATETIME")
+    src.run(f"CREATE TABLE siswa (id {kinds[0]} PRIMARY KEY, nama TEXT, updated_at {kinds[1]})")
+    src.many("INSERT INTO siswa VALUES (?, ?, ?)", [(i, f"Siswa {i}", STAMP) for i in range(1, 21)])
+    assert sync(src, dst).verified
+    src.run("ALTER TABLE siswa ADD COLUMN kelas TEXT DEFAULT 'X-1'")  # the primary's migration
+    src.run('ALTER TABLE siswa ADD COLUMN "nilai %" REAL')
+    with pytest.raises(SyncRefused, match="destination lacks column") as refused:
+        sync(src, dst)
+    hint = refused.value.hint
+    assert hint is not None and hint.startswith("add them at the destination: ")
+    assert hint.endswith("; then sync with --full")
+    statements = hint.removeprefix("add them at the destination: ").removesuffix(
+        "; then sync with --full"
+    )
+    for statement in statements.split("; "):
+        dst.run(statement)  # as the hint says
+    full = sync(src, dst, full=True)
+    assert full.verified and full.updated == 20, full
+    assert dst.run("SELECT kelas FROM siswa WHERE id = 3") == [("X-1",)]
+    assert verify(src, dst).verified

@@ -25,6 +25,7 @@ __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_probl
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
 _NO_STAMP = "destination lacks the synced_at column"
+_NO_COLUMNS = "destination lacks column(s)"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
     missing = [c for c in src.names if dst.column(c) is None]
     extra = [c for c in dst.names if src.column(c) is None]
     if missing:
-        out.append(f"{t}: destination lacks column(s) {', '.join(missing)}")
+        out.append(f"{t}: {_NO_COLUMNS} {', '.join(missing)}")
     if extra:
         out.append(f"{t}: destination has column(s) the source lacks: {', '.join(extra)}")
     for c in src.columns:
@@ -179,6 +180,14 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             f"add it at the destination (every copied row gets the time of its copy): "
             f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
         )
+    if f"{table}: {_NO_COLUMNS} " in problem:
+        # Columns a migration added at the source: the statements that add them here, then a
+        # full pass (the rows copied before have the new columns empty).
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            names = [c.name for c in src.columns if dst.column(c.name) is None]
+            statements = "; ".join(s.dst.add_columns_ddl(src, names))
+            return f"add them at the destination: {statements}; then sync with --full"
     return SyncRefused.MISMATCH
 
 

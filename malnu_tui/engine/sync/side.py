@@ -230,6 +230,10 @@ class Side(Protocol):
 
     def create_table(self, source: TableShape) -> None: ...
 
+    def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
+        """The statements that add ``source``'s columns ``names`` (mapped types, NULL allowed:
+        rows are there already) to its copy here."""
+
     def drop_empty_copy(self, table: str) -> bool:
         """Drop ``table`` and its state row, in one unit, when it holds no row (a copy this
         sync created and could not fill: the destination as it was before); True if done."""

@@ -3,11 +3,12 @@
 row at a time, under a lock that stops writers but not readers, so what reads the table at the
 end of the copy (its last range checks, both sides' counts) goes on beside the build; then the
 index becomes the key, with the name and definition an inline ``PRIMARY KEY`` gives it. And
-the undoing of a copy the sync created and could not fill."""
+the undoing of a copy the sync created and could not fill, and the statements that add columns
+a migration added at the source."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from typing import Any
 
@@ -108,6 +109,16 @@ class PostgresKeyBuild(PostgresKeys):
             raise pg_error(f"{self.label}: building the primary key of {shape.name}", exc) from None
         self._c_keys.pop(shape.name, None)
         self.describe(shape.name)
+
+    def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
+        """(See :class:`.side.Side`.)"""
+        return [
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} " + c.pg_type)
+            .format(self._t(source.name), sql.Identifier(c.name))
+            .as_string(self.conn)
+            for c in source.columns
+            if c.name in names
+        ]
 
     def drop_empty_copy(self, table: str) -> bool:
         """(See :meth:`.side.Side.drop_empty_copy`.)"""

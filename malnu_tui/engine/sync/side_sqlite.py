@@ -107,11 +107,22 @@ class SqliteDialect(ABC):
                     return [str(c) for c in cols]
         return []
 
-    def create_ddl(self, source: TableShape) -> str:
+    def _decl(self, source: TableShape, c: Column) -> str:
         same_dialect = source_is_sqlite(source)
+        return c.declared if same_dialect and c.declared else sqlite_decl_for(c.pg_type)
+
+    def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
+        """(See :class:`.side.Side`.)"""
+        return [
+            f"ALTER TABLE {q(source.name)} ADD COLUMN {q(c.name)} {self._decl(source, c)}"
+            for c in source.columns
+            if c.name in names
+        ]
+
+    def create_ddl(self, source: TableShape) -> str:
         parts = []
         for c in source.columns:
-            decl = c.declared if same_dialect and c.declared else sqlite_decl_for(c.pg_type)
+            decl = self._decl(source, c)
             parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
         parts.append(f"PRIMARY KEY {key_sql(source)}")
