@@ -104,7 +104,7 @@ def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: st
     dst.run("CREATE TABLE scores (id BIGINT PRIMARY KEY, n TEXT)")  # other columns
     with pytest.raises(SyncRefused) as mismatch:
         sync(src, dst)
-    assert mismatch.value.hint is not None and mismatch.value.hint.startswith(SyncRefused.MISMATCH)
+    assert mismatch.value.hint is not None and SyncRefused.MISMATCH in mismatch.value.hint
     # A table the destination's own migrations made: all but the column the sync stamps.
     dst.run("DROP TABLE scores")
     dst.run(

@@ -75,14 +75,22 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
     await _wait_until(pilot, condition)
 
 
+def _tables_sized(app: MalnuApp) -> bool:
+    """Every DataTable of every screen on the stack has sized its columns: a dialog's picture
+    shows the table of the screen under it too (a loaded machine once caught that table with
+    its columns still as wide as their headers)."""
+    return not any(
+        t._require_update_dimensions or t._new_rows or t._updated_cells
+        for screen in app.screen_stack
+        for t in screen.query(DataTable)
+    )
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     """Let the screen come to rest before the picture: a short pause, then until every
     DataTable has sized its columns (it does so when idle, late on a loaded machine)."""
     await pilot.pause(SETTLE)
-    await wait_until(
-        pilot,
-        lambda: not any(t._require_update_dimensions for t in pilot.app.screen.query(DataTable)),
-    )
+    await wait_until(pilot, lambda: _tables_sized(pilot.app))  # type: ignore[arg-type]
     await pilot.pause(0.05)
 
 

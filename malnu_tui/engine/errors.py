@@ -185,7 +185,7 @@ class SyncRefused(MalnuError):
 
     def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
         told = list(dict.fromkeys(hints or [self.MISMATCH]))
-        super().__init__("sync refused: " + "; ".join(problems), hint="; or ".join(told))
+        super().__init__("sync refused: " + "; ".join(problems), hint="; also ".join(told))
         self.problems = problems
 
 
