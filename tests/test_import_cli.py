@@ -350,3 +350,33 @@ def test_from_a_postgresql_table_in_keyset_pages(
     assert res.code == 0, res.err
     assert json.loads(res.out)["inserted"] == 50
     assert sqlite_file_rows(path, "SELECT count(*), min(id), max(id) FROM users") == [(50, 1, 50)]
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["by-key", "by-ctid"])
+def test_from_a_postgresql_table_named_with_percent_signs(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, keyed: bool
+) -> None:
+    """Names with a "%" (psycopg reads one in a statement with parameters as a placeholder's):
+    every page after the first has parameters."""
+    import psycopg
+
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 7)  # many pages
+    key = " PRIMARY KEY" if keyed else ""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(f'CREATE TABLE "nilai %" ("nis %s" integer{key}, "Grade %" real, note text)')
+        c.execute(
+            "INSERT INTO \"nilai %\" SELECT g, g / 4.0, g || '%' FROM generate_series(1, 30) g"
+        )
+    url, path = _db(tmp_path)
+    sqlite_file_rows(
+        path, 'CREATE TABLE "nilai %" ("nis %s" INTEGER PRIMARY KEY, "Grade %" REAL, note TEXT)'
+    )
+    res = run_inproc(
+        "--database", url, "import", "--from", f"{pg_url}:nilai %", "--table", "nilai %",
+        "--yes", "--json", "--no-backup",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["inserted"] == 30, res.out
+    assert sqlite_file_rows(path, 'SELECT count(*), max("Grade %"), max(note) FROM "nilai %"') == [
+        (30, 7.5, "9%")
+    ]

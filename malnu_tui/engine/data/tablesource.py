@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord, chunked
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -88,11 +88,16 @@ class TableSource:
                 yield rows
 
     def _pg_pages(self, cols: str) -> Iterator[list[tuple[Any, ...]]]:
+        import psycopg
+
         conn = self.backend.conn  # type: ignore[attr-defined]
         keys = self.schema.primary_key
-        t = quote_ident(self.table)
+        # Run with parameters (an empty tuple too), so a "%" in a quoted name is doubled:
+        # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
+        cols = cols.replace("%", "%%")
+        t = quote_ident(self.table).replace("%", "%%")
         if keys:
-            order = ", ".join(quote_ident(k) for k in keys)
+            order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
             idx = [self.header.index(k) for k in keys]
         else:
             order, idx = "ctid", []
@@ -100,16 +105,18 @@ class TableSource:
         while True:
             if keys:
                 where = f"WHERE ({order}) > ({', '.join('%s' for _ in keys)}) " if after else ""
-                rows = conn.execute(
-                    f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}",
-                    after or (),
-                ).fetchall()
+                query = f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}"
             else:
-                where = "WHERE ctid > %s::tid " if after else ""
-                rows = conn.execute(
-                    f"SELECT ctid::text, {cols} FROM {t} {where}ORDER BY ctid LIMIT {PAGE_ROWS}",
-                    after or (),
-                ).fetchall()
+                # ORDER BY the table's ctid, qualified: a bare "ctid" names the output column
+                # ctid::text, and text order ('(0,1)', '(0,10)', … '(0,2)') skipped rows.
+                where = f"WHERE {t}.ctid > %s::tid " if after else ""
+                query = (
+                    f"SELECT ctid::text, {cols} FROM {t} {where}ORDER BY {t}.ctid LIMIT {PAGE_ROWS}"
+                )
+            try:
+                rows = conn.execute(query, after or ()).fetchall()
+            except psycopg.Error as exc:
+                raise BackendError(f"{self.description}: {exc}".strip()) from None
             if not rows:
                 return
             if keys:
