@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -380,3 +381,39 @@ def test_from_a_postgresql_table_named_with_percent_signs(
     assert sqlite_file_rows(path, 'SELECT count(*), max("Grade %"), max(note) FROM "nilai %"') == [
         (30, 7.5, "9%")
     ]
+
+
+def test_rows_a_table_source_did_not_read_fail_the_count_check(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source table is counted before and after it is read: pages that miss rows (as the
+    ctid pages did, in text order) fail the import instead of committing part of the table."""
+    import psycopg
+
+    from malnu_tui.engine.data.tablesource import TableSource
+
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE legacy (id integer PRIMARY KEY, email text, name text)")
+        c.execute(
+            "INSERT INTO legacy SELECT g, 'u' || g || '@malnu.sch.id', 'Siswa ' || g "
+            "FROM generate_series(1, 50) g"
+        )
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 7)
+    pages = TableSource._pages
+
+    def one_page_lost(self: TableSource) -> Any:
+        for i, page in enumerate(pages(self)):
+            if i != 3:
+                yield page
+
+    monkeypatch.setattr(TableSource, "_pages", one_page_lost)
+    url, path = _db(tmp_path)
+    args = ("--database", url, "import", "--from", f"{pg_url}:legacy", "--table", "users")
+    res = run_inproc(*args, "--yes", "--no-backup")
+    assert (
+        res.code == 1 and "count check failed: read 43 row(s) of the source table's 50" in res.err
+    )
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]  # nothing committed
+    monkeypatch.setattr(TableSource, "_pages", pages)
+    assert run_inproc(*args, "--yes", "--no-backup").code == 0
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(50,)]

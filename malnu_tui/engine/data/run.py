@@ -24,6 +24,7 @@ from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_ha
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
+from malnu_tui.engine.data.tablesource import TableSource
 from malnu_tui.engine.data.writers import (
     OnConflict,
     TableWriter,
@@ -387,6 +388,9 @@ def _execute(
         rejects.close()
         rejected = rejects.count
         _check_balance(read, outcome, rejected, request.conflict)
+        unread = source.unread(read) if isinstance(source, TableSource) and not stopped else None
+        if unread is not None:
+            raise ImportCheckFailed(f"count check failed: {unread}; nothing committed")
         allowed = request.max_errors.allows(rejected, read) and not stopped
         reason = ""
         if not allowed:

@@ -46,6 +46,7 @@ class TableSource:
         self.header: tuple[str, ...] = self.schema.names
         self.description = f"table {table} of {label or backend.display_url}"
         self.format = None
+        self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
         if backend.kind != "postgresql" and not self.schema.rowid and not self.schema.primary_key:
             raise ConfigError(f"table {table!r} has neither rowid nor primary key to page by")
 
@@ -126,7 +127,17 @@ class TableSource:
                 after = (rows[-1][0],)
                 yield [tuple(r[1:]) for r in rows]
 
+    def _count(self) -> int:
+        t = quote_ident(self.table)
+        if self.backend.kind == "postgresql":
+            conn = self.backend.conn  # type: ignore[attr-defined]
+            return int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        return int(sqlite_rows(self.backend, f"SELECT count(*) FROM {t}")[0][0])
+
     def records(self) -> Iterator[SourceRecord]:
+        """The rows in pages; the table is counted before the first and after the last, so
+        that :meth:`unread` can tell rows the pages missed."""
+        self.counts = (self._count(), None)
         line = 1
         for page in self._pages():
             for r in page:
@@ -137,6 +148,16 @@ class TableSource:
                     ["" if f is None else f for f in fields]
                 )
                 yield SourceRecord(line, fields, buf.getvalue())
+        self.counts = (self.counts[0], self._count())
+
+    def unread(self, read: int) -> str | None:
+        """Why ``read`` rows, all the pages gave, are not the whole table: its count, the same
+        before and after the reading, is another (None when it balances, or when the table
+        changed meanwhile: a live table is read as it goes)."""
+        before, after = self.counts
+        if before is None or before != after or read == before:
+            return None
+        return f"read {read} row(s) of the source table's {before}"
 
     def chunks(self, size: int) -> Iterator[RecordChunk]:
         return chunked(self.records(), size)
