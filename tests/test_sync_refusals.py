@@ -267,3 +267,17 @@ def test_a_column_a_migration_added_at_the_source_is_refused_with_the_statements
     assert full.verified and full.updated == 20, full
     assert dst.run("SELECT kelas FROM siswa WHERE id = 3") == [("X-1",)]
     assert verify(src, dst).verified
+
+
+def test_a_jsonb_key_is_paged_in_its_own_order(
+    tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    # JSON is read as its text; that text once named the column, so ORDER BY the key sorted
+    # the pages as text ("10" before "2") while their bounds compared as jsonb: rows skipped.
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE j (k jsonb PRIMARY KEY, v text)")
+    pg.run("INSERT INTO j SELECT to_jsonb(g), 'x' FROM generate_series(1, 30) g")
+    dst = make_db("sqlite", request, tmp_path, "dest")
+    report = sync(pg, dst, chunk_rows=7)
+    assert (report.read, report.dest_count, report.verified) == (30, 30, True), report
+    assert verify(pg, dst).verified

@@ -123,10 +123,12 @@ class PostgresSide(PostgresKeyBuild):
         return where, params
 
     def _select(self, shape: TableShape) -> sql.Composable:
-        # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL.
+        # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL. Not
+        # named as the column: ORDER BY the key would name that text (a jsonb key's pages then
+        # came in text order, and skipped rows).
         return sql.SQL(", ").join(
-            sql.SQL("{c}::text AS {c}" if c.kind == "json" else "{c}").format(
-                c=sql.Identifier(c.name)
+            sql.SQL("{c}::text AS {t}" if c.kind == "json" else "{c}").format(
+                c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)")
             )
             for c in shape.columns
         )
