@@ -13,6 +13,7 @@ import pytest
 from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import SyncSession
 from malnu_tui.engine.sync.model import key_text
+from malnu_tui.engine.sync.side_d1 import inline_blobs
 from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
 STAMP = "2025-11-24 08:00:00"
@@ -119,8 +120,12 @@ def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: st
     assert sync(src, dst).verified
 
 
-def test_blob_keys_sync_incrementally_and_verify(tmp_path: Path, pg_url: str) -> None:
-    src, dst = sqlite_to_pg(tmp_path, pg_url)
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_blob_keys_sync_incrementally_and_verify(
+    kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    # From D1, a page's bound is a BLOB parameter, which D1's JSON cannot carry: inlined.
+    src, dst = make_db(kind, request, tmp_path, "source"), Db("postgresql", pg_url)
     src.run("CREATE TABLE devices (id BLOB PRIMARY KEY, name TEXT, updated_at DATETIME)")
     ids = sorted(uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % 2**128).bytes for i in range(1, 301))
     src.many(
@@ -281,3 +286,12 @@ def test_a_jsonb_key_is_paged_in_its_own_order(
     report = sync(pg, dst, chunk_rows=7)
     assert (report.read, report.dest_count, report.verified) == (30, 30, True), report
     assert verify(pg, dst).verified
+
+
+def test_blob_parameters_are_inlined_for_d1_outside_quotes() -> None:
+    sql = """SELECT "a?b", '?' FROM "t?" WHERE k > ? AND n = ? AND [x?] < ? AND `y?` = ?"""
+    out, kept = inline_blobs(sql, [b"\x00\xff", 7, bytearray(b"k"), "z"])
+    assert out == (
+        """SELECT "a?b", '?' FROM "t?" WHERE k > X'00ff' AND n = ? AND [x?] < X'6b' AND `y?` = ?"""
+    )
+    assert kept == [7, "z"]

@@ -8,6 +8,7 @@ before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,28 @@ def split_values(
         ) from None
 
 
+_QUOTED_OR_MARK = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|\?""")
+
+
+def inline_blobs(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``sql`` with each ``?`` whose parameter is a BLOB written as its ``X'…'`` literal
+    instead (D1's API takes JSON parameters: no bytes; a BLOB key's keyset bound is one), the
+    other parameters kept in order. The ``?`` are found outside quoted strings and names."""
+    values = iter(params)
+    kept: list[Any] = []
+
+    def mark(m: re.Match[str]) -> str:
+        if m[0] != "?":
+            return m[0]
+        value = next(values)
+        if isinstance(value, bytes | bytearray | memoryview):
+            return literal(value)
+        kept.append(value)
+        return "?"
+
+    return _QUOTED_OR_MARK.sub(mark, sql), kept
+
+
 class D1Side(SqliteDialect):
     """One D1 database."""
 
@@ -77,6 +100,8 @@ class D1Side(SqliteDialect):
         self.label = label
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if any(isinstance(p, bytes | bytearray | memoryview) for p in params):
+            sql, params = inline_blobs(sql, params)
         return list(self.api.raw(sql, list(params)).rows)
 
     def _select_list(self, shape: TableShape) -> str:
