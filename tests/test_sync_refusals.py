@@ -295,3 +295,37 @@ def test_blob_parameters_are_inlined_for_d1_outside_quotes() -> None:
         """SELECT "a?b", '?' FROM "t?" WHERE k > X'00ff' AND n = ? AND [x?] < X'6b' AND `y?` = ?"""
     )
     assert kept == [7, "z"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1", "postgresql"])
+def test_postgresql_types_without_a_kind_of_their_own_travel_as_their_text(
+    kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    # psycopg reads an interval as a timedelta, an array as a list, an inet as an
+    # IPv4Interface: SQLite could not store them (the sync stopped on "type 'datetime.
+    # timedelta' is not supported"). They are read as PostgreSQL prints them.
+    pg = Db("postgresql", pg_url)
+    pg.run(
+        "CREATE TABLE x (id bigint PRIMARY KEY, iv interval, arr int[], ip inet, tt timetz, "
+        "note text, updated_at timestamp)"
+    )
+    pg.run(
+        "INSERT INTO x VALUES (1, '1 day 2 hours', '{1,2,3}', '10.0.0.1/8', '10:00+07', 'a', "
+        "'2025-11-24 08:00:00'), (2, NULL, '{}', NULL, NULL, NULL, '2025-11-24 08:00:00')"
+    )
+    if kind == "postgresql":
+        dst = Db("postgresql", request.getfixturevalue("pg_second"))
+    else:
+        dst = make_db(kind, request, tmp_path, "dest")
+    first = sync(pg, dst)
+    assert first.verified and first.inserted == 2, first
+    if kind != "postgresql":
+        assert dst.run("SELECT iv, arr, ip, tt FROM x WHERE id = 1") == [
+            ("1 day 02:00:00", "{1,2,3}", "10.0.0.1/8", "10:00:00+07")
+        ]
+    pg.run(
+        "UPDATE x SET iv = '3 mons', arr = '{4}', updated_at = '2025-11-25 08:00:00' WHERE id = 2"
+    )
+    second = sync(pg, dst)
+    assert second.verified and second.updated == 1, second
+    assert verify(pg, dst).verified

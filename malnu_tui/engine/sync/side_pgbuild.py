@@ -1,10 +1,10 @@
-"""The primary key a full copy into PostgreSQL builds once its rows are in (a base of
-:class:`.side_postgres.PostgresSide`; see :mod:`.fastcopy`): one sorted build instead of a
-row at a time, under a lock that stops writers but not readers, so what reads the table at the
-end of the copy (its last range checks, both sides' counts) goes on beside the build; then the
-index becomes the key, with the name and definition an inline ``PRIMARY KEY`` gives it. And
-the undoing of a copy the sync created and could not fill, and the statements that add columns
-a migration added at the source."""
+"""The copy's table in PostgreSQL (a base of :class:`.side_postgres.PostgresSide`): its CREATE
+TABLE; the primary key a full copy builds once its rows are in (see :mod:`.fastcopy`) — one
+sorted build instead of a row at a time, under a lock that stops writers but not readers, so
+what reads the table at the end of the copy (its last range checks, both sides' counts) goes on
+beside the build; then the index becomes the key, with the name and definition an inline
+``PRIMARY KEY`` gives it —; the statements that add columns a migration added at the source;
+and the undoing of a copy the sync created and could not fill."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
 from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
 
-__all__ = ["PostgresKeyBuild", "key_name"]
+__all__ = ["FILLFACTOR", "PostgresKeyBuild", "key_name"]
+
+# A tenth of each page of a copy the sync creates stays free: an incremental update's new row
+# version then fits on its page (a HOT update: no new index entry).
+FILLFACTOR = 90
 
 _NAME_BYTES = 63  # PostgreSQL's identifiers (NAMEDATALEN - 1)
 
@@ -45,6 +49,38 @@ class PostgresKeyBuild(PostgresKeys):
     # and the destination table's shape.
     _state_upsert: Callable[[], sql.Composed]
     describe: Callable[[str], TableShape | None]
+
+    def create_ddl(self, source: TableShape, *, key: bool = True) -> str:
+        """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
+        by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
+        parts: list[sql.Composable] = []
+        for c in source.columns:
+            coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
+            notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
+            parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
+        # The default stamps the rows a full copy COPYs straight in (none sent per row): UTC
+        # as a fixed offset (the zone's name was looked up again for every row: 33 vs 7 ns).
+        parts.append(
+            sql.SQL("{} timestamp DEFAULT (now() AT TIME ZONE INTERVAL '00:00')").format(
+                sql.Identifier(SYNCED_AT)
+            )
+        )
+        if key:
+            parts.append(sql.SQL("PRIMARY KEY ({})").format(pgcopy.ident_list(source.key)))
+        q = sql.SQL("CREATE TABLE {} ({}) WITH (fillfactor = " + str(FILLFACTOR) + ")").format(
+            self._t(source.name), sql.SQL(", ").join(parts)
+        )
+        return q.as_string(self.conn)
+
+    def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
+        try:
+            with self.conn.transaction():
+                self.conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+                self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
+        except psycopg.Error as exc:
+            raise pg_error(self.label, exc) from None
 
     def defers_keys(self) -> bool:
         """True when a full copy into a new table may build its key afterwards: the range

@@ -45,8 +45,18 @@ _HASH_PAGE = 50_000
 # A copy the sync creates leaves a tenth of each page free: an incremental sync's update of a
 # row then stays on its page with no new index entry (a HOT update), where a full page would
 # move it elsewhere and index it again (the copy's pages are full after COPY).
-FILLFACTOR = 90
 _err = pg_error
+
+
+_CHARACTER_TYPES = ("text", "character varying", "character")
+
+
+def _as_text(c: Column, key: tuple[str, ...]) -> bool:
+    """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``)."""
+    if c.kind == "json":
+        return True
+    own = c.pg_type.split("(", 1)[0].strip().lower()
+    return c.kind == "text" and own not in _CHARACTER_TYPES and c.name not in key
 
 
 class PostgresSide(PostgresKeyBuild):
@@ -123,11 +133,14 @@ class PostgresSide(PostgresKeyBuild):
         return where, params
 
     def _select(self, shape: TableShape) -> sql.Composable:
-        # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL. Not
-        # named as the column: ORDER BY the key would name that text (a jsonb key's pages then
-        # came in text order, and skipped rows).
+        # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL. So
+        # are the types without a kind of their own (interval, arrays, inet…: psycopg's
+        # timedelta, list, IPv4Interface, which SQLite cannot store), as PostgreSQL prints
+        # them, unless they are the key (its bounds compare as the type). Not named as the
+        # column: ORDER BY the key would name that text (a jsonb key's pages then came in text
+        # order, and skipped rows).
         return sql.SQL(", ").join(
-            sql.SQL("{c}::text AS {t}" if c.kind == "json" else "{c}").format(
+            sql.SQL("{c}::text AS {t}" if _as_text(c, shape.key) else "{c}").format(
                 c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)")
             )
             for c in shape.columns
@@ -201,38 +214,6 @@ class PostgresSide(PostgresKeyBuild):
             return []
         first = rows[0][0]
         return [str(r[1]) for r in rows if r[0] == first]
-
-    def create_ddl(self, source: TableShape, *, key: bool = True) -> str:
-        """The copy's CREATE TABLE; without ``key``, the same table but its primary key (added
-        by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
-        parts: list[sql.Composable] = []
-        for c in source.columns:
-            coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
-            notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
-            parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
-        # The default stamps the rows a full copy COPYs straight in (none sent per row): UTC
-        # as a fixed offset (the zone's name was looked up again for every row: 33 vs 7 ns).
-        parts.append(
-            sql.SQL("{} timestamp DEFAULT (now() AT TIME ZONE INTERVAL '00:00')").format(
-                sql.Identifier(SYNCED_AT)
-            )
-        )
-        if key:
-            parts.append(sql.SQL("PRIMARY KEY ({})").format(pgcopy.ident_list(source.key)))
-        q = sql.SQL("CREATE TABLE {} ({}) WITH (fillfactor = " + str(FILLFACTOR) + ")").format(
-            self._t(source.name), sql.SQL(", ").join(parts)
-        )
-        return q.as_string(self.conn)
-
-    def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
-        try:
-            with self.conn.transaction():
-                self.conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-                )
-                self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
 
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
