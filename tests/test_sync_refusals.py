@@ -13,7 +13,6 @@ import pytest
 from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import SyncSession
 from malnu_tui.engine.sync.model import key_text
-from malnu_tui.engine.sync.side_d1 import inline_blobs
 from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
 STAMP = "2025-11-24 08:00:00"
@@ -288,15 +287,6 @@ def test_a_jsonb_key_is_paged_in_its_own_order(
     assert verify(pg, dst).verified
 
 
-def test_blob_parameters_are_inlined_for_d1_outside_quotes() -> None:
-    sql = """SELECT "a?b", '?' FROM "t?" WHERE k > ? AND n = ? AND [x?] < ? AND `y?` = ?"""
-    out, kept = inline_blobs(sql, [b"\x00\xff", 7, bytearray(b"k"), "z"])
-    assert out == (
-        """SELECT "a?b", '?' FROM "t?" WHERE k > X'00ff' AND n = ? AND [x?] < X'6b' AND `y?` = ?"""
-    )
-    assert kept == [7, "z"]
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "d1", "postgresql"])
 def test_postgresql_types_without_a_kind_of_their_own_travel_as_their_text(
     kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
@@ -328,4 +318,34 @@ def test_postgresql_types_without_a_kind_of_their_own_travel_as_their_text(
     )
     second = sync(pg, dst)
     assert second.verified and second.updated == 1, second
+    assert verify(pg, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_uuid_key_from_postgresql_syncs_verifies_and_repairs(
+    kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    # Key bounds and key lists read from PostgreSQL are UUID objects (and NUMERICs Decimals):
+    # SQLite could not bind them, D1's JSON could not carry them; they are asked as stored.
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE u (id uuid PRIMARY KEY, note text, n numeric(10,2), updated_at timestamp)")
+    pg.run(
+        "INSERT INTO u SELECT md5(g::text)::uuid, 'n' || g, g / 3.0, '2025-11-24 08:00:00' "
+        "FROM generate_series(1, 200) g"
+    )
+    dst = make_db(kind, request, tmp_path, "dest")
+    assert sync(pg, dst, chunk_rows=50).verified
+    pg.run(
+        "UPDATE u SET note = 'x', updated_at = '2025-11-25 08:00:00' WHERE note IN ('n5', 'n77')"
+    )
+    pg.run("DELETE FROM u WHERE note IN ('n9', 'n150')")
+    second = sync(pg, dst, chunk_rows=50)
+    assert second.verified and (second.updated, second.deleted) == (2, 2), second
+    edited = str(pg.run("SELECT id FROM u WHERE note = 'n100'")[0][0])
+    dst.run("UPDATE u SET note = 'diubah' WHERE note = 'n100'")
+    found = verify(pg, dst)
+    assert [d.describe(found.key) for d in found.differences] == [f"different: id={edited!r}"]
+    dst.run("DELETE FROM u WHERE note = 'n101'")  # a row lost at the destination too
+    again = sync(pg, dst, chunk_rows=50, full=True)
+    assert again.verified and again.dest_count == 198, again
     assert verify(pg, dst).verified

@@ -88,9 +88,15 @@ def _tables_sized(app: MalnuApp) -> bool:
 
 async def settle(pilot: Pilot[Any]) -> None:
     """Let the screen come to rest before the picture: a short pause, then until every
-    DataTable has sized its columns (it does so when idle, late on a loaded machine)."""
+    DataTable has sized its columns (it does so when idle, late on a loaded machine), then
+    every DataTable painted whole once more: a loaded machine once caught a table whose rows
+    were painted at their new widths and its header line not yet."""
     await pilot.pause(SETTLE)
     await wait_until(pilot, lambda: _tables_sized(pilot.app))  # type: ignore[arg-type]
+    for screen in pilot.app.screen_stack:
+        for table in screen.query(DataTable):
+            table.refresh()
+    await pilot.pause()
     await pilot.pause(0.05)
 
 

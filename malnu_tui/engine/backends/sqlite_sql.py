@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # The seed's tracking table, same name and columns; an existing one is adopted as it is.
 CREATE_TRACKING = """CREATE TABLE IF NOT EXISTS migrations (
@@ -131,8 +131,12 @@ def sql_literal(value: object) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def bind_literals(sql: str, params: Sequence[object]) -> str:
-    """Replace each ``?`` outside quotes in ``sql`` by the matching literal of ``params``."""
+def bind_literals(
+    sql: str, params: Sequence[object], literal: Callable[[object], str] | None = None
+) -> str:
+    """Replace each ``?`` outside quotes in ``sql`` by the matching literal of ``params``
+    (spelt by ``literal``, :func:`sql_literal` by default)."""
+    spell = literal or sql_literal
     out: list[str] = []
     it = iter(params)
     i, n = 0, len(sql)
@@ -148,7 +152,7 @@ def bind_literals(sql: str, params: Sequence[object]) -> str:
             out.append(ch)
         elif ch == "?":
             try:
-                out.append(sql_literal(next(it)))
+                out.append(spell(next(it)))
             except StopIteration:
                 raise ValueError("more placeholders than parameters") from None
         else:

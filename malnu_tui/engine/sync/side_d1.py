@@ -8,12 +8,11 @@ before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
-from malnu_tui.engine.backends.sqlite_sql import sql_literal
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape, key_text
@@ -25,7 +24,7 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
-from malnu_tui.engine.sync.values import to_sqlite
+from malnu_tui.engine.sync.values import sqlite_param, to_sqlite
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.backend import D1Backend
@@ -43,7 +42,7 @@ def literal(value: Any) -> str:
         return "X'" + bytes(value).hex() + "'"
     if isinstance(value, float) and (value != value or abs(value) == float("inf")):
         return "NULL"
-    return sql_literal(value)
+    return sql_literal(sqlite_param(value))
 
 
 def tuple_literal(values: Sequence[Any]) -> str:
@@ -66,28 +65,6 @@ def split_values(
         ) from None
 
 
-_QUOTED_OR_MARK = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|\?""")
-
-
-def inline_blobs(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
-    """``sql`` with each ``?`` whose parameter is a BLOB written as its ``X'…'`` literal
-    instead (D1's API takes JSON parameters: no bytes; a BLOB key's keyset bound is one), the
-    other parameters kept in order. The ``?`` are found outside quoted strings and names."""
-    values = iter(params)
-    kept: list[Any] = []
-
-    def mark(m: re.Match[str]) -> str:
-        if m[0] != "?":
-            return m[0]
-        value = next(values)
-        if isinstance(value, bytes | bytearray | memoryview):
-            return literal(value)
-        kept.append(value)
-        return "?"
-
-    return _QUOTED_OR_MARK.sub(mark, sql), kept
-
-
 class D1Side(SqliteDialect):
     """One D1 database."""
 
@@ -100,8 +77,11 @@ class D1Side(SqliteDialect):
         self.label = label
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        params = [sqlite_param(p) for p in params]
         if any(isinstance(p, bytes | bytearray | memoryview) for p in params):
-            sql, params = inline_blobs(sql, params)
+            # D1's API takes JSON parameters, which carry no bytes (a BLOB key's keyset bound
+            # is one): the values go into the statement as literals, a BLOB as X'…'.
+            sql, params = bind_literals(sql, params, literal), []
         return list(self.api.raw(sql, list(params)).rows)
 
     def _select_list(self, shape: TableShape) -> str:

@@ -25,7 +25,13 @@ from malnu_tui.engine.sync.side import (
     SyncState,
     fingerprint_sql,
 )
-from malnu_tui.engine.sync.values import kind_of, pg_type_for_sqlite, sqlite_decl_for, to_sqlite
+from malnu_tui.engine.sync.values import (
+    kind_of,
+    pg_type_for_sqlite,
+    sqlite_decl_for,
+    sqlite_param,
+    to_sqlite,
+)
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
@@ -402,7 +408,7 @@ class SqliteSide(SqliteDialect):
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            return self.conn.execute(sql, tuple(params)).fetchall()
+            return self.conn.execute(sql, tuple(map(sqlite_param, params))).fetchall()
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: {exc}") from None
 
@@ -487,13 +493,17 @@ class SqliteSide(SqliteDialect):
                             f"{key_sql(shape)} NOT IN (SELECT {kcols} FROM temp.malnu_sync_keys)"
                         )
                         cur = c.execute(
-                            f"DELETE FROM {q(shape.name)} WHERE {' AND '.join(where)}", params
+                            f"DELETE FROM {q(shape.name)} WHERE {' AND '.join(where)}",
+                            [sqlite_param(p) for p in params],
                         )
                         deleted += cur.rowcount
                 if delete:
                     cond = " AND ".join(f"{q(k)} = ?" for k in shape.key)
                     before = c.total_changes
-                    c.executemany(f"DELETE FROM {q(shape.name)} WHERE {cond}", list(delete))
+                    c.executemany(
+                        f"DELETE FROM {q(shape.name)} WHERE {cond}",
+                        [tuple(map(sqlite_param, k)) for k in delete],
+                    )
                     deleted += c.total_changes - before
                 counts = ChunkCounts(inserted, updated, deleted)
                 new_state = state.advanced(counts, len(rows), last_key)

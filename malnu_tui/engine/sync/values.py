@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from uuid import UUID
 
 from malnu_tui.engine.translate.types import format_type, map_type
 
@@ -29,6 +30,7 @@ __all__ = [
     "pg_type_for_sqlite",
     "row_hasher",
     "sqlite_decl_for",
+    "sqlite_param",
     "to_postgres",
     "to_sqlite",
 ]
@@ -388,6 +390,17 @@ def to_sqlite(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]
         return None
 
     return _row_converter([conv(k) for k in kinds])
+
+
+def sqlite_param(value: Any) -> Any:
+    """A key value read from PostgreSQL as a parameter for SQLite or D1, spelt as
+    :func:`to_sqlite` stored it (a UUID as its text, a NUMERIC as its normal form): a key range
+    or a key list of another side is asked of a SQLite-dialect side by these values."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _numeric(value)
+    return value
 
 
 def _row_converter(
