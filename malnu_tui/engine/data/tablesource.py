@@ -127,17 +127,10 @@ class TableSource:
                 after = (rows[-1][0],)
                 yield [tuple(r[1:]) for r in rows]
 
-    def _count(self) -> int:
-        t = quote_ident(self.table)
-        if self.backend.kind == "postgresql":
-            conn = self.backend.conn  # type: ignore[attr-defined]
-            return int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-        return int(sqlite_rows(self.backend, f"SELECT count(*) FROM {t}")[0][0])
-
     def records(self) -> Iterator[SourceRecord]:
         """The rows in pages; the table is counted before the first and after the last, so
         that :meth:`unread` can tell rows the pages missed."""
-        self.counts = (self._count(), None)
+        self.counts = (self.backend.row_count(self.table), None)
         line = 1
         for page in self._pages():
             for r in page:
@@ -148,7 +141,7 @@ class TableSource:
                     ["" if f is None else f for f in fields]
                 )
                 yield SourceRecord(line, fields, buf.getvalue())
-        self.counts = (self.counts[0], self._count())
+        self.counts = (self.counts[0], self.backend.row_count(self.table))
 
     def unread(self, read: int) -> str | None:
         """Why ``read`` rows, all the pages gave, are not the whole table: its count, the same

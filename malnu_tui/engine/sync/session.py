@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
@@ -171,10 +172,9 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
     if problem.endswith(_NO_KEY):
         return SyncRefused.NO_KEY
     if problem.endswith(_NO_STAMP):
-        name = '"' + table.replace('"', '""') + '"'
+        name = quote_ident(table)
         if s.dst.kind == "postgresql":
-            schema = str(getattr(s.dst, "schema", "public"))
-            name = '"' + schema.replace('"', '""') + '".' + name
+            name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
         kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
         return (
             f"add it at the destination (every copied row gets the time of its copy): "
