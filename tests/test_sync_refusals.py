@@ -93,6 +93,55 @@ def test_a_timestamp_column_holding_unix_seconds_is_named(tmp_path: Path, pg_url
         sync(src, dst)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["scan", "index"])
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("unixepoch('2025-11-26 10:00:00')", "Unix seconds"),
+        ("unixepoch('2025-11-26 10:00:00') * 1000", "Unix milliseconds"),
+        ("julianday('2025-11-26 10:00:00')", "a Julian day number"),
+    ],
+    ids=["seconds", "milliseconds", "julian"],
+)
+def test_an_update_stamped_with_a_number_is_read_refused_and_carried_once_stored_as_text(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    pg_url: str,
+    kind: str,
+    indexed: bool,
+    written: str,
+    expected: str,
+) -> None:
+    """An application writing ``unixepoch()`` or ``julianday()`` into a DATETIME cursor
+    column: a number sorts below every text in SQLite, so ``updated_at >= watermark`` never
+    held for it and the incremental sync left the update behind while reporting verified.
+    It is read now, refused by name with the statement that stores it as text, and carried
+    once that ran."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.create_users(40)
+    if indexed:
+        src.run("CREATE INDEX users_updated ON users (updated_at)")
+    assert sync(src, dst).verified
+    # The watermark moves past the copy's rows (all stamped alike, inside its overlap window).
+    src.run("UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id = 3")
+    assert sync(src, dst).updated == 1
+    src.run(f"UPDATE users SET name = 'Dari aplikasi', updated_at = {written} WHERE id = 9")
+    with pytest.raises(BackendError, match=r"writing users, row id=9, column updated_at: ") as no:
+        sync(src, dst)
+    hint = no.value.hint or ""
+    assert expected in hint and hint.count("UPDATE") == 1, hint
+    statement = hint.split("e.g. ", 1)[1].split("; then", 1)[0]
+    src.run(statement)  # the hint's own statement, run at the source
+    assert src.run("SELECT updated_at FROM users WHERE id = 9") == [("2025-11-26 10:00:00",)]
+    report = sync(src, dst)
+    assert report.verified and report.updated == 1, report
+    assert dst.run("SELECT name, updated_at::text FROM users WHERE id = 9") == [
+        ("Dari aplikasi", "2025-11-26 10:00:00")
+    ]
+    assert verify(src, dst).verified
+
+
 def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: str) -> None:
     src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.run("CREATE TABLE log (line TEXT, at DATETIME)")  # no key to match rows by

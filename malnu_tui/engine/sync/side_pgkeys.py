@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copytext import pg_line_sql
 from malnu_tui.engine.sync.model import Row, TableShape, key_text
@@ -48,7 +49,12 @@ def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
 
 
 def pg_error(
-    label: str, exc: psycopg.Error, *, writing: bool = False, row_named: bool = False
+    label: str,
+    exc: psycopg.Error,
+    *,
+    writing: bool = False,
+    row_named: bool = False,
+    hint: str | None = None,
 ) -> BackendError:
     """A PostgreSQL error as the sync's BackendError, with its message and detail (and, when
     ``writing`` source rows met a value the destination refuses, what to do). With
@@ -60,16 +66,20 @@ def pg_error(
     detail = diag.message_detail or ""
     if detail and not (row_named and detail.startswith("Failing row contains")):
         text += f"; {detail}"
-    hint = _DATA_HINT if writing and isinstance(exc, _DATA_ERRORS) else None
+    if writing and isinstance(exc, _DATA_ERRORS):
+        hint = hint or _DATA_HINT
     return BackendError(f"{label}: {text}", hint=hint)
 
 
-def failing_row(shape: TableShape, rows: Sequence[Row], exc: psycopg.Error) -> str:
+def failing_row(
+    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error
+) -> tuple[str, str | None]:
     """``, row id=7, column n`` naming the source row a chunk's write of ``rows`` stopped at:
     the line its COPY names (a chunk's COPY has one line per row, in order), or, for a NULL
-    that a NOT NULL column refuses, the first row holding NULL there; "" when neither says."""
+    that a NOT NULL column refuses, the first row holding NULL there; "" when neither says.
+    With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`)."""
     if not isinstance(exc, _DATA_ERRORS):
-        return ""
+        return "", None
     diag = exc.diag
     found = _COPY_LINE.search(diag.context or "")
     row: Row | None = None
@@ -80,9 +90,37 @@ def failing_row(shape: TableShape, rows: Sequence[Row], exc: psycopg.Error) -> s
         i = shape.names.index(column)
         row = next((r for r in rows if r[i] is None), None)
     if row is None:
-        return ""
+        return "", None
     key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
-    return f", row {key}" + (f", column {column}" if column else "")
+    hint = None
+    if column in shape.names:
+        hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
+    return f", row {key}" + (f", column {column}" if column else ""), hint
+
+
+def number_as_time_hint(shape: TableShape, column: str, value: object) -> str | None:
+    """What to do when a SQLite source holds a number in a date/time column (SQLite keeps
+    whatever it is given: an application's ``unixepoch()``, ``Date.now()`` or ``julianday()``)
+    that the destination's timestamp or date refuses: the statement that stores it at the
+    source as the text the other rows hold. None for any other value."""
+    col = shape.column(column)
+    if col is None or col.kind not in ("ts", "tstz", "date") or type(value) not in (int, float):
+        return None
+    c, t = quote_ident(column), quote_ident(shape.name)
+    fn = "date" if col.kind == "date" else "datetime"
+    number = float(value)  # type: ignore[arg-type]
+    if type(value) is float and 1_000_000 <= number < 5_373_484.5:
+        what, expr = "a Julian day number", f"{fn}({c})"
+    elif abs(number) >= 100_000_000_000:
+        what, expr = "Unix milliseconds", f"{fn}({c} / 1000, 'unixepoch')"
+    else:
+        what, expr = "Unix seconds", f"{fn}({c}, 'unixepoch')"
+    return (
+        f"{column} holds a number ({value!r}: {what}?) where the other rows hold text and the "
+        f"destination takes a {'date' if col.kind == 'date' else 'timestamp'}: store such "
+        f"values at the source as text, e.g. UPDATE {t} SET {c} = {expr} WHERE "
+        f"typeof({c}) IN ('integer', 'real'); then sync again"
+    )
 
 
 @dataclass(frozen=True)

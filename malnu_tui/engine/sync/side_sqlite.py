@@ -205,12 +205,17 @@ class SqliteDialect(ABC):
         """:meth:`changed_filter`, and how many rows it counted through the index (None when
         it did not)."""
         c, t = q(cursor), q(shape.name)
-        plain = f"({c} >= ? OR {c} IS NULL)"
+        # A number in the column (Unix seconds or a julianday an application wrote into a
+        # DATETIME column) sorts below every text, so ``>= ?`` never holds for it: such rows
+        # are read too (``< ''``: numbers only, through the index as well), and the copy then
+        # stores them or refuses them by name, never leaves them behind unread.
+        plain = f"({c} >= ? OR {c} IS NULL OR {c} < '')"
         if not self.leads_an_index(shape.name, cursor):
             return plain, None
         changed = self._rows(
             f"SELECT (SELECT count(*) FROM {t} WHERE {c} >= ?) "
-            f"+ (SELECT count(*) FROM {t} WHERE {c} IS NULL)",
+            f"+ (SELECT count(*) FROM {t} WHERE {c} IS NULL) "
+            f"+ (SELECT count(*) FROM {t} WHERE {c} < '')",
             (since,),
         )[0][0]
         if int(changed) > 4 * page_rows:
@@ -218,7 +223,8 @@ class SqliteDialect(ABC):
         keys = ", ".join(q(x) for x in shape.key)
         return (
             f"{key_sql(shape)} IN (SELECT {keys} FROM {t} WHERE {c} >= ? "
-            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL)"
+            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL "
+            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} < '')"
         ), int(changed)
 
     def leads_an_index(self, table: str, column: str) -> bool:
