@@ -55,7 +55,7 @@ from malnu_tui.engine.sync.verify import (
     keys_digest,
     page_digest,
 )
-from malnu_tui.engine.sync.watermark import greatest_of, mark_before_copy
+from malnu_tui.engine.sync.watermark import capped, greatest_of, mark_before_copy
 
 __all__ = [
     "MAX_REPORTED",
@@ -160,6 +160,8 @@ def _copy(
     # waits on the socket made every wait queue for the GIL: the copy ran 3× slower). The
     # fast path reads one page ahead in a thread instead: it sends each chunk in one write.
     marked, mark = mark_before_copy(s.src, shape, plan.cursor) if full else (False, None)
+    column = shape.column(plan.cursor) if plan.cursor else None
+    kind = column.kind if column is not None else None
     watermark = mark if marked else watermark
     pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
         fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
@@ -181,7 +183,7 @@ def _copy(
             hi = _key_of(page[-1], kidx)
             if not marked:
                 watermark = greatest_of(shape, plan.cursor, page, watermark)
-            state = replace(state, watermark=watermark)
+            state = replace(state, watermark=capped(kind, watermark, state.started_at))
             bounds = (lo, hi) if full else None
             if written is not None and written.before_write is not None:
                 written.before_write()

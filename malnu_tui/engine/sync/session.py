@@ -16,6 +16,7 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.side import Side, decode_key
+from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
 if TYPE_CHECKING:
@@ -230,7 +231,13 @@ def _plan_table(
             resume, since = decode_key(state.last_key), state.since
             notes.append("resumes a sync that was interrupted")
         else:
-            since = _since(state.watermark, req.overlap_seconds)
+            mark = capped(cur.kind if cur is not None else None, state.watermark, state.started_at)
+            if mark != state.watermark:
+                notes.append(
+                    f"the last watermark ({state.watermark}) is later than that sync began: "
+                    f"reads from then ({mark})"
+                )
+            since = _since(mark, req.overlap_seconds)
     else:
         mode = "checksum"
         notes.append(f"no {req.cursor} column: chunks are compared by checksum")

@@ -10,7 +10,7 @@ from malnu_tui.engine.sync.model import Row, TableShape
 from malnu_tui.engine.sync.side import Side
 from malnu_tui.engine.sync.values import normalizer
 
-__all__ = ["greatest_of", "mark_before_copy"]
+__all__ = ["capped", "greatest_of", "mark_before_copy"]
 
 
 def greatest_of(
@@ -53,3 +53,23 @@ def mark_before_copy(src: Side, shape: TableShape, cursor: str | None) -> tuple[
     return True, greatest_of(
         shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
     )
+
+
+def capped(kind: str | None, watermark: str | None, began: str) -> str | None:
+    """``watermark``, but no later than ``began`` (when the sync's run began: UTC,
+    ``YYYY-MM-DD HH:MM:SS``; a date cursor: that day). A row stamped in the future (a clock
+    set wrong, a typo, a ``9999-12-31`` placeholder) would otherwise carry the watermark past
+    every real change to come, and the incremental passes would leave each of them behind
+    while saying verified. The cost: such a row, and any stamped in a local time ahead of UTC,
+    is read again by the next pass. Kept as it is for a text cursor that is not a time."""
+    if watermark is None or not began or kind not in ("ts", "tstz", "date", "text"):
+        return watermark
+    if kind == "text" and not _looks_like_time(watermark):
+        return watermark
+    top = began[:10] if kind == "date" else began
+    return top if watermark > top else watermark
+
+
+def _looks_like_time(text: str) -> bool:
+    """Whether ``text`` starts as an ISO date does (``YYYY-MM-DD``)."""
+    return len(text) >= 10 and text[4] == text[7] == "-" and (text[:4] + text[5:7]).isdigit()

@@ -1,0 +1,84 @@
+"""The watermark of an incremental sync never runs ahead of the sync itself: a row stamped in
+the future (a clock set wrong, a typo, a ``9999-12-31`` placeholder) used to carry it past every
+real change to come, and each later pass left those changes behind while saying verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync
+from malnu_tui.engine.sync.watermark import capped
+from tests.sync_support import Db, make_db, sqlite_source, sync, verify
+
+NOW = "datetime('now')"  # a real change is stamped when it is made
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_row_stamped_in_the_future_does_not_hide_the_changes_after_it(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
+) -> None:
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.create_users(40)
+    assert sync(src, dst).verified
+    src.run(
+        "UPDATE users SET name = 'Salah ketik', updated_at = '2099-01-01 00:00:00' WHERE id = 3"
+    )
+    first = sync(src, dst)
+    assert first.verified and first.updated == 1
+    ((mark, began),) = dst.run("SELECT watermark, started_at FROM malnu_sync")
+    assert mark == began < "2099", (mark, began)  # held at when that pass began
+
+    src.run(f"UPDATE users SET name = 'Perubahan nyata', updated_at = {NOW} WHERE id = 9")
+    src.run("DELETE FROM users WHERE id = 12")
+    src.run(f"INSERT INTO users (id, email, name, updated_at) VALUES (41, 'b@x', 'Baru', {NOW})")
+    second = sync(src, dst)
+    # The future row is read again (and left alone: equal), the real changes carried.
+    assert (second.updated, second.inserted, second.deleted) == (1, 1, 1), second
+    assert second.verified and second.read >= 3
+    assert dst.run("SELECT name FROM users WHERE id IN (3, 9, 41) ORDER BY id") == [
+        ("Salah ketik",),
+        ("Perubahan nyata",),
+        ("Baru",),
+    ]
+    assert verify(src, dst).verified
+
+
+def test_a_watermark_stored_in_the_future_reads_from_when_its_sync_began(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A state row written before the watermark was held back (or edited by hand): the next
+    pass reads from when that sync began, and its plan says so."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.create_users(20)
+    assert sync(src, dst).verified
+    dst.run("UPDATE malnu_sync SET watermark = '9999-12-31 00:00:00'")
+    ((began,),) = dst.run("SELECT started_at FROM malnu_sync")
+    src.run(f"UPDATE users SET name = 'Sesudahnya', updated_at = {NOW} WHERE id = 5")
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (plan,) = plan_sync(s, SyncRequest())
+    assert plan.since is not None and plan.since < began, plan
+    assert any("9999-12-31 00:00:00" in n and began in n for n in plan.notes), plan.notes
+    report = sync(src, dst)
+    assert report.verified and report.updated == 1
+    assert dst.run("SELECT name FROM users WHERE id = 5") == [("Sesudahnya",)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "mark", "expected"),
+    [
+        ("ts", "2099-01-01 00:00:00", "2026-12-06 02:00:00"),
+        ("ts", "2026-12-06 01:59:59", "2026-12-06 01:59:59"),
+        ("tstz", "2026-12-06 02:00:01", "2026-12-06 02:00:00"),
+        ("date", "2026-12-07", "2026-12-06"),
+        ("date", "2026-12-06", "2026-12-06"),
+        ("text", "2099-01-01T00:00:00Z", "2026-12-06 02:00:00"),
+        ("text", "v2", "v2"),  # a text cursor that is not a time
+        ("int", "99999", "99999"),
+        ("ts", None, None),
+    ],
+)
+def test_the_cap_by_kind(kind: str, mark: str | None, expected: str | None) -> None:
+    assert capped(kind, mark, "2026-12-06 02:00:00") == expected
+    assert capped(kind, mark, "") == mark  # no time the sync began: as it is
