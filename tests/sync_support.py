@@ -170,8 +170,8 @@ def sync(src: Db, dst: Db, progress: object = None, **kw: object) -> TableReport
     return report
 
 
-def verify(src: Db, dst: Db) -> TableReport:
-    """``sync verify`` of the one table of ``src`` against ``dst``."""
+def verify(src: Db, dst: Db, tables: Sequence[str] = ()) -> TableReport:
+    """``sync verify`` of the one table of ``src`` (or of ``tables``' one) against ``dst``."""
     with SyncSession(src.target("primary"), dst.target("analytics")) as s:
-        (report,) = verify_sync(s)
+        (report,) = verify_sync(s, tables)
     return report

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.errors import BackendError, SyncRefused
-from malnu_tui.engine.sync import SyncSession
+from malnu_tui.engine.sync import SyncSession, verify_sync
 from malnu_tui.engine.sync.model import key_text
 from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
@@ -140,6 +140,43 @@ def test_an_update_stamped_with_a_number_is_read_refused_and_carried_once_stored
         ("Dari aplikasi", "2025-11-26 10:00:00")
     ]
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_key_holding_values_of_another_type_is_refused_before_anything_is_written(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
+) -> None:
+    """SQLite orders a column's values by type first: a text among BLOB keys (an application
+    that once stored UUIDs as text), or integers in a key column with no declared type (its
+    copy's key is text), cannot be paged in one order on both sides. Such a sync looped on
+    repairs and reported "not verified" with no difference named; it is refused at once."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE files (id BLOB PRIMARY KEY, name TEXT)")
+    blobs = [(uuid.UUID(int=i).bytes, f"f{i}") for i in range(1, 11)]
+    src.many("INSERT INTO files VALUES (?, ?)", [*blobs, ("6f1c-teks", "lama")])
+    src.run("CREATE TABLE logs (id PRIMARY KEY, msg TEXT)")
+    src.many("INSERT INTO logs VALUES (?, ?)", [(i, f"m{i}") for i in range(1, 31)])
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst, tables=("files", "logs"))
+    message, hint = str(refused.value), refused.value.hint or ""
+    assert (
+        "files: key id holds text (e.g. '6f1c-teks') where its copy's key, bytea, takes blobs"
+        in message
+    )
+    assert (
+        "logs: key id holds integers (e.g. 1, 30) where its copy's key, text, takes text" in message
+    )
+    assert "declared type: none" in message and "as the one type its declared type says" in hint
+    assert not dest_table(dst, "files") and not dest_table(dst, "logs")  # nothing written
+    dst.run("CREATE TABLE files (id bytea PRIMARY KEY, name text, synced_at timestamp)")
+    with pytest.raises(SyncRefused, match="files: key id holds text"):  # sync verify too
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            verify_sync(s, ("files",))
+
+    src.run("UPDATE files SET id = CAST(id AS BLOB) WHERE typeof(id) = 'text'")
+    report = sync(src, dst, tables=("files",))
+    assert report.verified and report.inserted == 11, report
+    assert verify(src, dst, ("files",)).verified
 
 
 def test_a_refusal_says_what_to_do_for_its_own_reason(tmp_path: Path, pg_url: str) -> None:

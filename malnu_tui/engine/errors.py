@@ -182,6 +182,10 @@ class SyncRefused(MalnuError):
         "give the source table a primary key or a unique index (rows are matched by it), or "
         "leave the table out with --tables"
     )
+    MIXED_KEY = (
+        "store every key of the table as the one type its declared type says, at the source "
+        "(SQLite keeps whatever it is given), or leave the table out with --tables"
+    )
 
     def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
         told = list(dict.fromkeys(hints or [self.MISMATCH]))

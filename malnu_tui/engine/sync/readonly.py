@@ -75,6 +75,8 @@ def verify_sync(
         elif not shape.key:
             problems = [f"{t}: no primary key or unique index to compare by"]
             hints = [SyncRefused.NO_KEY]
+        elif (mixed := s.src.mixed_key(shape)) is not None:
+            problems, hints = [f"{t}: {mixed}"], [SyncRefused.MIXED_KEY]
         if problems:
             raise SyncRefused(problems, hints)
         fast = FastCopy.start(s, shape, False, own_connection=False)

@@ -26,6 +26,7 @@ __all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_probl
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
+_MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
 _NO_COLUMNS = "destination lacks column(s)"
 
@@ -172,6 +173,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
     """What to do about one of ``table``'s problems."""
     if problem.endswith(_NO_KEY):
         return SyncRefused.NO_KEY
+    if problem.endswith(_MIXED_KEY):
+        return SyncRefused.MIXED_KEY
     if problem.endswith(_NO_STAMP):
         name = quote_ident(table)
         if s.dst.kind == "postgresql":
@@ -208,6 +211,9 @@ def _plan_table(
     if not shape.key:
         problems.append(f"{t}: {_NO_KEY}")
         return
+    mixed = s.src.mixed_key(shape)
+    if mixed is not None:
+        problems.append(f"{t}: {mixed}")
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:

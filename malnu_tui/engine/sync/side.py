@@ -244,6 +244,12 @@ class Side(Protocol):
         """The greatest value of ``column`` now, None without any (a full copy's watermark)."""
         ...
 
+    def mixed_key(self, shape: TableShape) -> str | None:
+        """What is wrong when the key's first column holds values of another type than its
+        kind (SQLite keeps whatever it is given): the two sides would order them
+        differently; None when every key is of its kind (or the database types its columns)."""
+        ...
+
     def pages(
         self,
         shape: TableShape,

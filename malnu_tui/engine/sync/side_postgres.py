@@ -218,6 +218,9 @@ class PostgresSide(PostgresKeyBuild):
     def count(self, table: str) -> int:
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
 
+    def mixed_key(self, shape: TableShape) -> str | None:
+        return None  # a column holds its type's values only
+
     def greatest(self, table: str, column: str) -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
         it when there is one, else one scan."""

@@ -56,6 +56,11 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
+# The SQLite storage class every key of a kind has: a key of another class orders elsewhere.
+_KEY_TYPES = {"text": "text", "bytes": "blob"}
+_TYPE_WORDS = {"integer": "integers", "real": "reals", "text": "text", "blob": "blobs"}
+
+
 class SqliteDialect(ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
@@ -103,6 +108,33 @@ class SqliteDialect(ABC):
         if not key:
             key = self._unique_index(table)
         return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
+
+    def mixed_key(self, shape: TableShape) -> str | None:
+        """(See :class:`.side.Side`.) SQLite orders a column's values by type first (numbers,
+        then text, then blobs), so the first and last keys in its order show whether the
+        first key column holds any value of another type: two searches of its index."""
+        col = shape.column(shape.key[0]) if shape.key else None
+        own = _KEY_TYPES.get(col.kind) if col is not None else None
+        if col is None or own is None:
+            return None
+        k, t = q(col.name), q(shape.name)
+        ends = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT typeof({k}), quote({k}) FROM {t} WHERE {k} IS NOT NULL "
+            f"ORDER BY {k} {way} LIMIT 1)"
+            for way in ("ASC", "DESC")
+        )
+        found = [(str(a), str(b)) for a, b in self._rows(ends)]
+        odd = [(kind, text) for kind, text in found if kind != own]
+        if not odd:
+            return None
+        kinds = " and ".join(dict.fromkeys(_TYPE_WORDS.get(k, k) for k, _ in odd))
+        shown = ", ".join(text if len(text) <= 40 else text[:37] + "…" for _, text in odd)
+        declared = col.declared or "none"
+        return (
+            f"key {col.name} holds {kinds} (e.g. {shown}) where its copy's key, {col.pg_type}, "
+            f"takes {_TYPE_WORDS[own]} (declared type: {declared}): the two sides would order "
+            f"such keys differently"
+        )
 
     def _unique_index(self, table: str) -> list[str]:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):
