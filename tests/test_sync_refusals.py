@@ -271,6 +271,35 @@ def test_a_statement_d1_cannot_take_leaves_no_copy_there(
     assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
 
 
+def test_a_row_a_sqlite_destinations_own_constraint_refuses_is_named(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """PostgreSQL → SQLite into a table the destination's own migrations made, with a
+    constraint the source lacks (emails unique whatever their case): SQLite's message names
+    no row, so the chunk's rows are tried one by one (and rolled back) to name it."""
+    src, dst = Db("postgresql", pg_url), sqlite_source(tmp_path)
+    src.run("CREATE TABLE akun (id BIGINT PRIMARY KEY, email TEXT NOT NULL, updated_at TIMESTAMP)")
+    src.many(
+        "INSERT INTO akun VALUES (?, ?, ?)",
+        [(i, f"siswa{i}@malnu.sch.id", STAMP) for i in range(1, 31)],
+    )
+    src.run("UPDATE akun SET email = 'SISWA3@malnu.sch.id' WHERE id = 23")
+    dst.run(
+        "CREATE TABLE akun (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE, "
+        "updated_at DATETIME, synced_at DATETIME)"
+    )
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst, chunk_rows=10)
+    message, hint = str(refused.value), refused.value.hint or ""
+    assert "writing akun, row id=23: UNIQUE constraint failed: akun.email" in message, message
+    assert "a constraint of its own" in hint and "the next sync resumes" in hint
+    # The chunks before it stay; the refused one is not written, nor anything after it.
+    assert dst.count("akun") == 20
+    src.run("UPDATE akun SET email = 'siswa23@malnu.sch.id' WHERE id = 23")
+    again = sync(src, dst, chunk_rows=10)
+    assert again.verified and dst.count("akun") == 30, again
+
+
 ODD_PAIRS = [
     ("sqlite", "postgresql"),
     ("d1", "postgresql"),

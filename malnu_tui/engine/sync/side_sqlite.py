@@ -3,28 +3,32 @@ that the D1 side (:mod:`malnu_tui.engine.sync.side_d1`) sends over HTTP."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
+from malnu_tui.engine.sync.model import (
+    SYNCED_AT,
+    ChunkCounts,
+    Column,
+    Key,
+    Row,
+    TableShape,
+    key_text,
+)
 from malnu_tui.engine.sync.side import (
-    RESIDUE,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
     Bounds,
     Chunk,
-    Fingerprint,
     SyncState,
-    fingerprint_sql,
 )
+from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, q
 from malnu_tui.engine.sync.values import (
     kind_of,
     pg_type_for_sqlite,
@@ -43,11 +47,6 @@ TOOL_TABLES = frozenset(
 )
 
 
-def q(name: str) -> str:
-    """A quoted identifier (names come from the schema, never from input)."""
-    return quote_ident(name)
-
-
 def key_sql(shape: TableShape) -> str:
     return "(" + ", ".join(q(k) for k in shape.key) + ")"
 
@@ -56,12 +55,14 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
-# The SQLite storage class every key of a kind has: a key of another class orders elsewhere.
-_KEY_TYPES = {"text": "text", "bytes": "blob"}
-_TYPE_WORDS = {"integer": "integers", "real": "reals", "text": "text", "blob": "blobs"}
+_REFUSED = (
+    "the destination's table does not take this row (a constraint of its own: UNIQUE, CHECK, "
+    "NOT NULL, a STRICT column's type): correct the row at the source or the constraint here, "
+    "then sync again (chunks written before it stay, and the next sync resumes after them)"
+)
 
 
-class SqliteDialect(ABC):
+class SqliteDialect(SqliteKeys, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
 
@@ -108,33 +109,6 @@ class SqliteDialect(ABC):
         if not key:
             key = self._unique_index(table)
         return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
-
-    def mixed_key(self, shape: TableShape) -> str | None:
-        """(See :class:`.side.Side`.) SQLite orders a column's values by type first (numbers,
-        then text, then blobs), so the first and last keys in its order show whether the
-        first key column holds any value of another type: two searches of its index."""
-        col = shape.column(shape.key[0]) if shape.key else None
-        own = _KEY_TYPES.get(col.kind) if col is not None else None
-        if col is None or own is None:
-            return None
-        k, t = q(col.name), q(shape.name)
-        ends = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT typeof({k}), quote({k}) FROM {t} WHERE {k} IS NOT NULL "
-            f"ORDER BY {k} {way} LIMIT 1)"
-            for way in ("ASC", "DESC")
-        )
-        found = [(str(a), str(b)) for a, b in self._rows(ends)]
-        odd = [(kind, text) for kind, text in found if kind != own]
-        if not odd:
-            return None
-        kinds = " and ".join(dict.fromkeys(_TYPE_WORDS.get(k, k) for k, _ in odd))
-        shown = ", ".join(text if len(text) <= 40 else text[:37] + "…" for _, text in odd)
-        declared = col.declared or "none"
-        return (
-            f"key {col.name} holds {kinds} (e.g. {shown}) where its copy's key, {col.pg_type}, "
-            f"takes {_TYPE_WORDS[own]} (declared type: {declared}): the two sides would order "
-            f"such keys differently"
-        )
 
     def _unique_index(self, table: str) -> list[str]:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):
@@ -327,59 +301,6 @@ class SqliteDialect(ABC):
     def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
         raise BackendError(f"{self.label}: no server-side hashing in SQLite")
 
-    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
-        k, t = q(shape.key[0]), q(shape.name)
-        # Two queries: SQLite answers each of min() and max() alone from the end of the index.
-        lo = self._rows(f"SELECT min({k}) FROM {t}")[0][0]
-        hi = self._rows(f"SELECT max({k}) FROM {t}")[0][0]
-        return None if lo is None else (lo, hi)
-
-    def bucket_digests(
-        self, shape: TableShape, base: int, width: int, buckets: int
-    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
-        # One range search per bucket (a GROUP BY would sort every key first); the count of
-        # the whole table last (rows whose key is no integer fall in no bucket).
-        k, t = q(shape.key[0]), q(shape.name)
-        sql = (
-            "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < ?) "
-            f"SELECT i, (SELECT json_array(count(*), sum(({k} - ?) % ?), min({k}), max({k})) "
-            f"FROM {t} WHERE {k} > ? + i * ? AND {k} <= ? + (i + 1) * ?) FROM b "
-            f"UNION ALL SELECT NULL, count(*) FROM {t}"
-        )
-        out: dict[int, tuple[int, int, int, int]] = {}
-        total = 0
-        for i, found in self._rows(sql, (buckets - 1, base, RESIDUE, base, width, base, width)):
-            if i is None:
-                total = int(found)
-                continue
-            n, part, lo, hi = json.loads(found)
-            if n:
-                out[int(i)] = (int(n), int(part), lo, hi)
-        return total, out
-
-    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
-        k, t = q(shape.key[0]), q(shape.name)
-        # Arithmetic would take a text or real key for another number: unless the key is the
-        # rowid (always an integer), count the keys that are integers too.
-        ints = (
-            ""
-            if self._rowid_key(shape)
-            else f", count(CASE WHEN typeof({k}) = 'integer' THEN 1 END)"
-        )
-        n, *sums = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
-        if ints and sums.pop() != n:
-            return None
-        return int(n), tuple(int(v or 0) for v in sums)
-
-    def _rowid_key(self, shape: TableShape) -> bool:
-        """True when the key is the table's INTEGER PRIMARY KEY, an alias of the rowid (a
-        primary key with no index of its own: not a WITHOUT ROWID table, not ``DESC``)."""
-        pk = [r[1] for r in self._rows(f"PRAGMA table_xinfo({q(shape.name)})") if r[5]]
-        col = shape.column(shape.key[0])
-        if pk != list(shape.key) or col is None or col.declared.upper() != "INTEGER":
-            return False
-        return all(r[3] != "pk" for r in self._rows(f"PRAGMA index_list({q(shape.name)})"))
-
     # -- state ----------------------------------------------------------------------------
     def _state_upsert_sql(self) -> str:
         cols = ", ".join(STATE_COLUMNS)
@@ -546,6 +467,36 @@ class SqliteSide(SqliteDialect):
                 counts = ChunkCounts(inserted, updated, deleted)
                 new_state = state.advanced(counts, len(rows), last_key)
                 c.execute(self._state_upsert_sql(), new_state.values())
+        except sqlite3.IntegrityError as exc:
+            row = self._refused_row(shape, values, direct)
+            raise BackendError(
+                f"{self.label}: writing {shape.name}{row}: {exc}", hint=_REFUSED if row else None
+            ) from None
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: writing {shape.name}: {exc}") from None
         return counts
+
+    def _refused_row(self, shape: TableShape, values: Sequence[Row], direct: bool) -> str:
+        """``, row id=7`` naming the first row of a refused chunk that the table refuses on
+        its own (a constraint of the destination's: UNIQUE, CHECK, a STRICT column's type),
+        found by writing the rows one by one and rolling back; "" when none is."""
+        sql = self._upsert_head(shape) + row_placeholders(len(shape.names) + 1)
+        if not direct:
+            sql += self._upsert_tail(shape)
+
+        class Found(Exception):
+            pass
+
+        try:
+            with self.backend.transaction() as c:
+                for v in values:
+                    try:
+                        c.execute(sql, v)
+                    except sqlite3.IntegrityError:
+                        key = tuple(v[i] for i in shape.key_index)
+                        raise Found(f", row {key_text(shape.key, key)}") from None
+                raise Found("")  # all taken alone: rolled back all the same
+        except Found as found:
+            return str(found)
+        except sqlite3.Error:
+            return ""

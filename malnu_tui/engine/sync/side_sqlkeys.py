@@ -1,0 +1,114 @@
+"""Key aggregates of a SQLite-dialect side (a local file or D1), computed in SQL: the key's
+span, per-bucket digests and fingerprint of an integer key, and whether a key column holds
+values of another type than its own. Mixed into :class:`.side_sqlite.SqliteDialect`."""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.side import RESIDUE, Fingerprint, fingerprint_sql
+
+__all__ = ["SqliteKeys", "q"]
+
+
+def q(name: str) -> str:
+    """A quoted identifier (names come from the schema, never from input)."""
+    return quote_ident(name)
+
+
+# The SQLite storage class every key of a kind has: a key of another class orders elsewhere.
+_KEY_TYPES = {"text": "text", "bytes": "blob"}
+_TYPE_WORDS = {"integer": "integers", "real": "reals", "text": "text", "blob": "blobs"}
+
+
+class SqliteKeys:
+    """Key aggregates over ``_rows`` (see the module's doc)."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read statement and return its rows."""
+
+    def mixed_key(self, shape: TableShape) -> str | None:
+        """(See :class:`.side.Side`.) SQLite orders a column's values by type first (numbers,
+        then text, then blobs), so the first and last keys in its order show whether the
+        first key column holds any value of another type: two searches of its index."""
+        col = shape.column(shape.key[0]) if shape.key else None
+        own = _KEY_TYPES.get(col.kind) if col is not None else None
+        if col is None or own is None:
+            return None
+        k, t = q(col.name), q(shape.name)
+        ends = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT typeof({k}), quote({k}) FROM {t} WHERE {k} IS NOT NULL "
+            f"ORDER BY {k} {way} LIMIT 1)"
+            for way in ("ASC", "DESC")
+        )
+        found = [(str(a), str(b)) for a, b in self._rows(ends)]
+        odd = [(kind, text) for kind, text in found if kind != own]
+        if not odd:
+            return None
+        kinds = " and ".join(dict.fromkeys(_TYPE_WORDS.get(k, k) for k, _ in odd))
+        shown = ", ".join(text if len(text) <= 40 else text[:37] + "…" for _, text in odd)
+        declared = col.declared or "none"
+        return (
+            f"key {col.name} holds {kinds} (e.g. {shown}) where its copy's key, {col.pg_type}, "
+            f"takes {_TYPE_WORDS[own]} (declared type: {declared}): the two sides would order "
+            f"such keys differently"
+        )
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # Two queries: SQLite answers each of min() and max() alone from the end of the index.
+        lo = self._rows(f"SELECT min({k}) FROM {t}")[0][0]
+        hi = self._rows(f"SELECT max({k}) FROM {t}")[0][0]
+        return None if lo is None else (lo, hi)
+
+    def bucket_digests(
+        self, shape: TableShape, base: int, width: int, buckets: int
+    ) -> tuple[int, dict[int, tuple[int, int, int, int]]]:
+        # One range search per bucket (a GROUP BY would sort every key first); the count of
+        # the whole table last (rows whose key is no integer fall in no bucket).
+        k, t = q(shape.key[0]), q(shape.name)
+        sql = (
+            "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < ?) "
+            f"SELECT i, (SELECT json_array(count(*), sum(({k} - ?) % ?), min({k}), max({k})) "
+            f"FROM {t} WHERE {k} > ? + i * ? AND {k} <= ? + (i + 1) * ?) FROM b "
+            f"UNION ALL SELECT NULL, count(*) FROM {t}"
+        )
+        out: dict[int, tuple[int, int, int, int]] = {}
+        total = 0
+        for i, found in self._rows(sql, (buckets - 1, base, RESIDUE, base, width, base, width)):
+            if i is None:
+                total = int(found)
+                continue
+            n, part, lo, hi = json.loads(found)
+            if n:
+                out[int(i)] = (int(n), int(part), lo, hi)
+        return total, out
+
+    def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # Arithmetic would take a text or real key for another number: unless the key is the
+        # rowid (always an integer), count the keys that are integers too.
+        ints = (
+            ""
+            if self._rowid_key(shape)
+            else f", count(CASE WHEN typeof({k}) = 'integer' THEN 1 END)"
+        )
+        n, *sums = self._rows(f"SELECT {fingerprint_sql(k)}{ints} FROM {t}")[0]
+        if ints and sums.pop() != n:
+            return None
+        return int(n), tuple(int(v or 0) for v in sums)
+
+    def _rowid_key(self, shape: TableShape) -> bool:
+        """True when the key is the table's INTEGER PRIMARY KEY, an alias of the rowid (a
+        primary key with no index of its own: not a WITHOUT ROWID table, not ``DESC``)."""
+        pk = [r[1] for r in self._rows(f"PRAGMA table_xinfo({q(shape.name)})") if r[5]]
+        col = shape.column(shape.key[0])
+        if pk != list(shape.key) or col is None or col.declared.upper() != "INTEGER":
+            return False
+        return all(r[3] != "pk" for r in self._rows(f"PRAGMA index_list({q(shape.name)})"))
