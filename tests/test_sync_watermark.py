@@ -1,6 +1,7 @@
-"""The watermark of an incremental sync never runs ahead of the sync itself: a row stamped in
-the future (a clock set wrong, a typo, a ``9999-12-31`` placeholder) used to carry it past every
-real change to come, and each later pass left those changes behind while saying verified."""
+"""What a sync's plan reads from the source's data and schema: the watermark of an incremental
+sync never runs ahead of the sync itself (a row stamped in the future — a clock set wrong, a
+typo, a ``9999-12-31`` placeholder — used to carry it past every real change to come, and each
+later pass left those changes behind while saying verified); generated columns are named."""
 
 from __future__ import annotations
 
@@ -82,3 +83,39 @@ def test_a_watermark_stored_in_the_future_reads_from_when_its_sync_began(
 def test_the_cap_by_kind(kind: str, mark: str | None, expected: str | None) -> None:
     assert capped(kind, mark, "2026-12-06 02:00:00") == expected
     assert capped(kind, mark, "") == mark  # no time the sync began: as it is
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_generated_columns_are_named_in_the_plan_and_not_copied(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, pg_second: str, kind: str
+) -> None:
+    """A column computed from the others (SQLite's and PostgreSQL's GENERATED ALWAYS AS) is
+    not copied; the plan of a copy the sync creates says so, and the rest syncs and verifies."""
+    if kind == "sqlite":
+        src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+        src.run(
+            "CREATE TABLE nilai (id INTEGER PRIMARY KEY, a REAL NOT NULL, b REAL NOT NULL, "
+            "total REAL GENERATED ALWAYS AS (a + b) STORED, "
+            "label TEXT GENERATED ALWAYS AS ('n' || id) VIRTUAL, updated_at DATETIME)"
+        )
+    else:
+        src, dst = Db("postgresql", pg_url), Db("postgresql", pg_second)
+        src.run(
+            "CREATE TABLE nilai (id BIGINT PRIMARY KEY, a FLOAT8 NOT NULL, b FLOAT8 NOT NULL, "
+            "total FLOAT8 GENERATED ALWAYS AS (a + b) STORED, "
+            "label TEXT GENERATED ALWAYS AS ('n' || id) STORED, updated_at TIMESTAMP)"
+        )
+    src.many(
+        "INSERT INTO nilai (id, a, b, updated_at) VALUES (?, ?, ?, ?)",
+        [(i, i * 1.5, 2.0, "2025-11-24 08:00:00") for i in range(1, 31)],
+    )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (plan,) = plan_sync(s, SyncRequest())
+    assert "generated column(s) total, label not copied" in " ".join(plan.notes), plan.notes
+    report = sync(src, dst)
+    assert report.verified and report.inserted == 30
+    columns = dst.run(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'nilai' "
+        "ORDER BY ordinal_position"
+    )
+    assert [c for (c,) in columns] == ["id", "a", "b", "updated_at", "synced_at"]

@@ -49,6 +49,8 @@ class TableShape:
     key: tuple[str, ...]
     has_synced_at: bool = False
     unique_key: bool = True  # the key is backed by a PRIMARY KEY or UNIQUE index
+    # Generated columns: not copied (computed from the others; a copy the sync creates has none)
+    generated: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

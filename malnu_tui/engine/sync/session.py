@@ -223,6 +223,11 @@ def _plan_table(
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []
+    if shape.generated and not exists:
+        notes.append(
+            f"generated column(s) {', '.join(shape.generated)} not copied (computed from the "
+            "others at the source; the copy has none)"
+        )
     resume: Key | None = None
     since: str | None = None
     running_full = state is not None and state.status == "running" and state.mode == "full"

@@ -161,11 +161,11 @@ class PostgresSide(PostgresKeyBuild):
     def describe(self, table: str) -> TableShape | None:
         rows = self._rows(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-            "coalesce(co.collname, ''), a.atthasdef FROM pg_attribute a "
+            "coalesce(co.collname, ''), a.atthasdef, a.attgenerated <> '' FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
             "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') "
-            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             (self.schema, table),
         )
         if not rows:
@@ -173,7 +173,11 @@ class PostgresSide(PostgresKeyBuild):
         cols: list[Column] = []
         colls: dict[str, str] = {}
         has_synced = False
-        for name, pg_type, notnull, coll, hasdef in rows:
+        generated: list[str] = []
+        for name, pg_type, notnull, coll, hasdef, computed in rows:
+            if computed:
+                generated.append(name)
+                continue
             if name == SYNCED_AT:
                 has_synced = True
                 self._synced_default[table] = bool(hasdef)
@@ -193,7 +197,9 @@ class PostgresSide(PostgresKeyBuild):
             and not (colls[k] == "C" or (colls[k] == "default" and db_coll in ("C", "POSIX")))
             for k in key
         )
-        return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
+        return TableShape(
+            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+        )
 
     def _index_key(self, table: str, *, primary: bool) -> list[str]:
         flag = (

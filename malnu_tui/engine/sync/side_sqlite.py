@@ -95,9 +95,12 @@ class SqliteDialect(SqliteKeys, ABC):
         cols: list[Column] = []
         pk: list[tuple[int, str]] = []
         has_synced = False
+        generated: list[str] = []
         for _cid, name, decl, notnull, _dflt, pkpos, hidden in info:
-            if hidden:
-                continue  # generated columns are computed at the destination too, not copied
+            if hidden:  # 2, 3: generated (not copied, see TableShape.generated); 1: a vtab's
+                if int(hidden) in (2, 3):
+                    generated.append(str(name))
+                continue
             if name == SYNCED_AT:
                 has_synced = True
                 continue
@@ -108,7 +111,9 @@ class SqliteDialect(SqliteKeys, ABC):
         key = [n for _, n in sorted(pk)]
         if not key:
             key = self._unique_index(table)
-        return TableShape(table, tuple(cols), tuple(key), has_synced, unique_key=bool(key))
+        return TableShape(
+            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+        )
 
     def _unique_index(self, table: str) -> list[str]:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):
