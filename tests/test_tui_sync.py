@@ -80,6 +80,17 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
             c.commit()
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "different: id=17"), timeout=60)
+        # The plan's notes are shown before the confirmation (here: a watermark set ahead).
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute("UPDATE malnu_sync SET watermark = '9999-12-31 00:00:00'")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        (below,) = [s for s in app.screen_stack if isinstance(s, SyncScreen)]
+        plan = str(below.query_one("#sync-report", Static).render())
+        assert "users: updated_at; source 30 rows" in plan, plan
+        assert "note: the last watermark (9999-12-31 00:00:00) is later than that sync" in plan
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: idle_with(app, "sync cancelled"), timeout=60)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("ctrl+p")

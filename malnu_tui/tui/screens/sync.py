@@ -281,11 +281,10 @@ class SyncScreen(Screen[None]):
         lines = [f"{pair.source} → {pair.dest}" + (" (full resync)" if self.full else "")]
         for p in event.plans:
             what: str = "create the table, full copy" if p.create else p.mode
-            if p.resume_after is not None:
-                what += ", resumes an interrupted sync"
             lines.append(
                 f"  {p.table}: {what}; source {p.source_count:,} rows, destination {p.dest_count:,}"
             )
+            lines.extend(f"    note: {n}" for n in p.notes)  # a resumed run's among them
         self.query_one("#sync-report", Static).update("\n".join(lines))
 
         def answered(ok: bool | None) -> None:
