@@ -1,0 +1,107 @@
+"""Migration and rollback files as real projects and other tools leave them, run through the real
+CLI on real databases."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.fixtures_core import MigrationDirs, run_cli
+
+
+def _sqlite(url: str) -> sqlite3.Connection:
+    return sqlite3.connect(url.removeprefix("sqlite:///"))
+
+
+def test_a_sqlite_rebuild_under_foreign_keys_off_keeps_the_child_rows(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """sqlite.org's table rebuild: ``PRAGMA foreign_keys=OFF`` is a no-op inside a transaction,
+    so the drop's implicit DELETE fired ON DELETE CASCADE and wiped the children."""
+    mdirs.add(
+        "20260101_000000",
+        "init",
+        """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE child (id INTEGER PRIMARY KEY,
+                            parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);
+        INSERT INTO parent VALUES (1, 'a'), (2, 'b');
+        INSERT INTO child VALUES (10, 1), (11, 2);
+        """,
+        "DROP TABLE child; DROP TABLE parent;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "rebuild_parent",
+        """
+        PRAGMA foreign_keys=OFF;
+        CREATE TABLE new_parent (id INTEGER PRIMARY KEY, name TEXT DEFAULT '');
+        INSERT INTO new_parent SELECT id, name FROM parent;
+        DROP TABLE parent;
+        ALTER TABLE new_parent RENAME TO parent;
+        PRAGMA foreign_key_check;
+        PRAGMA foreign_keys=ON;
+        """,
+        """
+        PRAGMA foreign_keys=OFF;
+        CREATE TABLE old_parent (id INTEGER PRIMARY KEY, name TEXT);
+        INSERT INTO old_parent SELECT id, name FROM parent;
+        DROP TABLE parent;
+        ALTER TABLE old_parent RENAME TO parent;
+        PRAGMA foreign_keys=ON;
+        """,
+    )
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    with _sqlite(sqlite_url) as conn:
+        assert conn.execute("SELECT id, parent_id FROM child ORDER BY id").fetchall() == [
+            (10, 1),
+            (11, 2),
+        ]
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (0,)  # a new connection
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    with _sqlite(sqlite_url) as conn:
+        assert conn.execute("SELECT count(*) FROM child").fetchone() == (2,)
+
+
+def test_a_rebuild_under_foreign_keys_off_that_breaks_a_reference_is_rolled_back(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """With the checks off, a rebuild that loses a parent row is caught before the COMMIT
+    (sqlite.org's procedure: ``PRAGMA foreign_key_check``), named, and leaves nothing."""
+    mdirs.add(
+        "20260101_000000",
+        "init",
+        """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
+        INSERT INTO parent VALUES (1, 'a'), (2, 'b');
+        INSERT INTO child VALUES (10, 1), (11, 2);
+        """,
+    )
+    mdirs.add(
+        "20260102_000000",
+        "rebuild_parent",
+        """
+        PRAGMA foreign_keys = off;
+        CREATE TABLE new_parent (id INTEGER PRIMARY KEY, name TEXT);
+        INSERT INTO new_parent SELECT id, name FROM parent WHERE id = 1;
+        DROP TABLE parent;
+        ALTER TABLE new_parent RENAME TO parent;
+        PRAGMA foreign_keys = on;
+        """,
+    )
+    cli = ("--database", sqlite_url, *mdirs.args())
+    assert run_cli(*cli, "up", "--to", "20260101_000000", "--yes", "--no-backup").code == 0
+    assert run_cli(*cli, "backup", "create").code == 0
+    r = run_cli(*cli, "rehearse")  # the scratch copy runs it as `up` does
+    assert r.code == 1 and "parent is gone" in r.out + r.err, r.out + r.err
+    r = run_cli(*cli, "up", "--yes", "--no-backup")
+    assert r.code == 1, r.err
+    assert "20260102_000000_rebuild_parent.sql failed at line 1" in r.err
+    assert "child" in r.err and "parent" in r.err
+    assert "Traceback" not in r.err
+    with _sqlite(sqlite_url) as conn:
+        assert conn.execute("SELECT count(*) FROM parent").fetchone() == (2,)
+        new = conn.execute("SELECT name FROM sqlite_master WHERE name = 'new_parent'")
+        assert new.fetchall() == []
