@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_matrix import DbTarget
 
 
 def _sqlite(url: str) -> sqlite3.Connection:
@@ -105,3 +108,35 @@ def test_a_rebuild_under_foreign_keys_off_that_breaks_a_reference_is_rolled_back
         assert conn.execute("SELECT count(*) FROM parent").fetchone() == (2,)
         new = conn.execute("SELECT name FROM sqlite_master WHERE name = 'new_parent'")
         assert new.fetchall() == []
+
+
+@pytest.mark.parametrize(
+    ("tool", "up_marker", "down_marker"),
+    [
+        ("dbmate", "-- migrate:up", "-- migrate:down"),
+        ("goose", "-- +goose Up\n-- +goose StatementBegin", "-- +goose Down"),
+        ("sql-migrate", "-- +migrate Up", "-- +migrate Down"),
+    ],
+)
+def test_a_file_with_another_tools_down_section_is_refused_before_anything_runs(
+    db_target: DbTarget, mdirs: MigrationDirs, tool: str, up_marker: str, down_marker: str
+) -> None:
+    """dbmate, goose and sql-migrate keep the undo in the same file (their names are Supabase's
+    YYYYMMDDHHMMSS_name.sql): run whole, it applied and then undid itself, and said ok."""
+    mdirs.add("20260101_000000", "fine", "CREATE TABLE fine (x INT);", "DROP TABLE fine;")
+    (mdirs.migrations / "20260102000000_create_users.sql").write_text(
+        f"{up_marker}\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+        f"INSERT INTO users VALUES (1, 'a');\n\n{down_marker}\nDROP TABLE users;\n",
+        encoding="utf-8",
+    )
+    line = 6 if tool == "goose" else 5
+    r = db_target.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 2, r.err
+    assert f"20260102000000_create_users.sql:{line}" in r.err and "down section" in r.err, r.err
+    assert "Traceback" not in r.err
+    backend = db_target.open(mdirs)
+    try:
+        assert backend.fetch_records() == []  # nothing ran, not even the fine one
+        assert "fine" not in backend.table_names()
+    finally:
+        backend.close()
