@@ -4,6 +4,7 @@ CLI on real databases."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import pytest
 
@@ -140,3 +141,53 @@ def test_a_file_with_another_tools_down_section_is_refused_before_anything_runs(
         assert "fine" not in backend.table_names()
     finally:
         backend.close()
+
+
+def test_a_postgresql_migrations_session_settings_do_not_leak_into_the_next_one(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """pg_dump's header (``set_config('search_path', '', false)``, ``SET lock_timeout = 0``)
+    outlived its migration's COMMIT on the tool's one connection: the next migration of the
+    run failed ("no schema has been selected to create in") or ran without lock_timeout."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "dump",
+        r"""
+        SET statement_timeout = 0;
+        SET lock_timeout = 0;
+        SELECT pg_catalog.set_config('search_path', '', false);
+        SET TimeZone = 'Asia/Jakarta';
+        CREATE TABLE public.a (id integer NOT NULL, note text);
+        COPY public.a (id, note) FROM stdin;
+        1	x
+        \.
+        """,
+        "DROP TABLE public.a;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "next",
+        """
+        CREATE TABLE b (x int);
+        DO $$
+        BEGIN
+          IF current_setting('lock_timeout') <> '10s' OR current_setting('TimeZone') <> 'UTC'
+          THEN
+            RAISE EXCEPTION 'leaked: lock_timeout %, TimeZone %',
+              current_setting('lock_timeout'), current_setting('TimeZone');
+          END IF;
+        END
+        $$;
+        """,
+        "DROP TABLE b;",
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    backend = db.open(mdirs)
+    try:
+        assert {"a", "b"} <= set(backend.table_names())
+    finally:
+        backend.close()
+    r = db.cli(mdirs, "rollback", "--steps", "2", "--yes", "--no-backup")
+    assert r.code == 0, r.err
