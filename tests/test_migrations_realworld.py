@@ -191,3 +191,27 @@ def test_a_postgresql_migrations_session_settings_do_not_leak_into_the_next_one(
         backend.close()
     r = db.cli(mdirs, "rollback", "--steps", "2", "--yes", "--no-backup")
     assert r.code == 0, r.err
+
+
+def test_a_sqlite_migrations_pragmas_do_not_leak_into_the_next_one(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """Connection pragmas set by one file (not undone by its COMMIT) held for every later file
+    of the run: with legacy_alter_table on, a RENAME no longer updates triggers and views."""
+    mdirs.add(
+        "20260101_000000",
+        "a",
+        "PRAGMA legacy_alter_table = ON;\nPRAGMA recursive_triggers = 1;\nCREATE TABLE a (x INT);",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "b",
+        """
+        CREATE TABLE seen AS SELECT (SELECT * FROM pragma_legacy_alter_table) AS legacy,
+                                    (SELECT * FROM pragma_recursive_triggers) AS rec;
+        """,
+    )
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    with _sqlite(sqlite_url) as conn:
+        assert conn.execute("SELECT legacy, rec FROM seen").fetchall() == [(0, 0)]

@@ -176,12 +176,17 @@ class SQLiteBackend:
         fk_off = None if self._group else q.foreign_keys_off_line(statements)
         if fk_off is not None:
             c.execute("PRAGMA foreign_keys = OFF")
+        # A connection setting the file sets (legacy_alter_table, recursive_triggers…) ends
+        # with it, as in a shell of its own: the next file starts from the tool's settings.
+        saved = q.connection_pragmas(c, statements)
         try:
             return self._run_unit(filename, statements, change, audit, fk_off)
         finally:
-            if fk_off is not None:
-                with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):
+                if fk_off is not None:
                     c.execute("PRAGMA foreign_keys = ON")
+                for name, value in saved.items():
+                    c.execute(f"PRAGMA {name} = {int(value)}")
 
     def _run_unit(
         self,

@@ -208,3 +208,39 @@ def check_foreign_keys(
             f"with foreign_keys OFF the migration left {len(new)} row(s) whose parent is "
             f"gone (first: {table} rowid {rowid} → {parent}; PRAGMA foreign_key_check)",
         )
+
+
+# Connection settings (not stored in the database, not undone by a ROLLBACK) that a migration
+# may set with ``PRAGMA name = value``; each reads back as a number.
+_SESSION_PRAGMAS = frozenset(
+    {
+        "automatic_index",
+        "busy_timeout",
+        "cache_size",
+        "cell_size_check",
+        "ignore_check_constraints",
+        "legacy_alter_table",
+        "query_only",
+        "recursive_triggers",
+        "reverse_unordered_selects",
+        "temp_store",
+        "trusted_schema",
+        "writable_schema",
+    }
+)
+_SET_PRAGMA = re.compile(r"PRAGMA\s+(?:main\.)?(\w+)\s*=", re.IGNORECASE)
+
+
+def connection_pragmas(c: sqlite3.Connection, statements: Sequence[Statement]) -> dict[str, int]:
+    """The current values of the connection settings ``statements`` set (to put back)."""
+    saved: dict[str, int] = {}
+    for st in statements:
+        if not st.first_words.startswith("PRAGMA"):
+            continue
+        m = _SET_PRAGMA.match(st.text)
+        name = m[1].lower() if m else ""
+        if name in _SESSION_PRAGMAS and name not in saved:
+            row = c.execute(f"PRAGMA {name}").fetchone()
+            if row is not None and isinstance(row[0], int):
+                saved[name] = row[0]
+    return saved
