@@ -33,6 +33,11 @@ __all__ = [
 _NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
 _VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
 _HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+# Other tools' marker of the undo kept in the migration's own file.
+_DOWN_MARKER = re.compile(
+    r"^[ \t]*(--[ \t]*(?:migrate:down|\+goose[ \t]+down|\+migrate[ \t]+down))\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
 KEEP_TEXT_TOTAL = 64 * 1024 * 1024  # and no more than this is kept for one set
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
@@ -115,9 +120,26 @@ def _decode(path: Path, data: bytes) -> str:
     return text.replace("\r\n", "\n")
 
 
+def _down_section(path: Path, text: str) -> None:
+    """Refuse a file holding another tool's down section: run whole, it would apply its
+    change and undo it at once."""
+    if "migrate" not in text and "goose" not in text:  # cheap: nearly every file
+        return
+    m = _DOWN_MARKER.search(text)
+    if m:
+        raise MigrationFileError(
+            str(path),
+            f"{m[1].strip()!r} starts a down section (dbmate/goose/sql-migrate style): run "
+            "whole, the file would undo itself; keep the up part here and move the down part "
+            "into the rollback file (rollback/<same version>_<name>.sql)",
+            line=text.count("\n", 0, m.start()) + 1,
+        )
+
+
 def parse_sql_file(path: Path, text: str) -> TemplateParts:
     """Split a file's text into statements and strip the seed template's own transaction and
     tracking insert. Raises :class:`MigrationFileError` naming the file and line."""
+    _down_section(path, text)
     try:
         statements = split_statements(text)
     except SplitError as exc:

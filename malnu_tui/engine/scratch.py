@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
+from malnu_tui.engine.backends.sqlite_sql import (
+    check_foreign_keys,
+    foreign_key_violations,
+    foreign_keys_off_line,
+)
 from malnu_tui.engine.errors import BackendError, StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -160,19 +165,31 @@ class SQLiteScratch:
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
         rows = 0
         started = time.perf_counter()
+        # As `up` runs it (backends/sqlite.py): a file's PRAGMA foreign_keys = OFF before the
+        # BEGIN (inside, it is a no-op), and the references checked before the COMMIT.
+        fk_off = foreign_keys_off_line(statements)
+        if fk_off is not None:
+            self.conn.execute("PRAGMA foreign_keys = OFF")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            broken = foreign_key_violations(self.conn) if fk_off is not None else set()
             for st in statements:
                 try:
                     cur = self.conn.execute(st.text)
                 except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
                     raise StatementFailed(filename, st.line, st.text, str(exc)) from None
                 rows += max(cur.rowcount, 0)
+            if fk_off is not None:
+                check_foreign_keys(self.conn, filename, fk_off, broken)
             self.conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
+        finally:
+            if fk_off is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("PRAGMA foreign_keys = ON")
         return int((time.perf_counter() - started) * 1000), rows
 
     def fingerprint(self) -> Fingerprint:

@@ -82,6 +82,7 @@ TOOL_TABLES = (
 )  # malnu_sync: the sync's state
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
+_SETS_SESSION = re.compile(r"^\s*(?:SET|RESET)\b|set_config", re.IGNORECASE)
 
 
 def _check_timeout(name: str, value: str) -> str:
@@ -134,23 +135,23 @@ class PostgresBackend:
         self._schema_ready = False
         self._pending_upgrade: tuple[tuple[str, str | None], ...] = ()
         try:
-            # UTC everywhere, like the SQLite backend's timestamps; timeouts per configuration.
-            self.conn.execute(
-                "SELECT set_config('TimeZone', 'UTC', false), "
-                "set_config('statement_timeout', %s, false), "
-                "set_config('lock_timeout', %s, false)",
-                (self.statement_timeout, self.lock_timeout),
-            )
-            if self.conn.info.server_version >= 140000:
-                # A killed client's migration is aborted (and its lock freed) within a second,
-                # instead of running on until its statement ends.
-                self.conn.execute("SET client_connection_check_interval = '1s'")
+            self._session()
         except psycopg.Error as exc:
             self.conn.close()
             raise ConfigError(f"{self.display_url}: {_error_text(exc)}") from None
-        with contextlib.suppress(psycopg.Error):
-            # PostgreSQL 14+: notice a vanished client (killed operator) while a statement runs,
-            # so its transaction is rolled back and its lock freed within a second.
+
+    def _session(self) -> None:
+        """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;
+        timeouts per configuration."""
+        self.conn.execute(
+            "SELECT set_config('TimeZone', 'UTC', false), "
+            "set_config('statement_timeout', %s, false), "
+            "set_config('lock_timeout', %s, false)",
+            (self.statement_timeout, self.lock_timeout),
+        )
+        if self.conn.info.server_version >= 140000:
+            # A killed client's migration is aborted (and its lock freed) within a second,
+            # instead of running on until its statement ends.
             self.conn.execute(
                 "SELECT set_config('client_connection_check_interval', %s, false)",
                 (CLIENT_CHECK_INTERVAL,),
@@ -328,6 +329,15 @@ class PostgresBackend:
             if failure is not None:
                 raise failure from None
             raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+        if any(_SETS_SESSION.search(st.text) for st in statements):
+            # A committed SET (pg_dump's search_path, lock_timeout = 0, a role) outlives the
+            # migration on this connection: the next file starts from the tool's own settings
+            # (RESET ALL keeps a SET ROLE; the authorization's DEFAULT ends that too).
+            try:
+                self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")
+                self._session()
+            except psycopg.Error as exc:
+                raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
         return elapsed
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:

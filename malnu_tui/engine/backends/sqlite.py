@@ -171,10 +171,37 @@ class SQLiteBackend:
         savepoint of the group's transaction (none for the group's first migration: the
         group's BEGIN is its own). On failure the database is as before the migration."""
         c = self.conn
+        # ``PRAGMA foreign_keys = OFF`` is a no-op inside a transaction: a file that asks for it
+        # (sqlite.org's table rebuild) gets it before the BEGIN, and the check after.
+        fk_off = None if self._group else q.foreign_keys_off_line(statements)
+        if fk_off is not None:
+            c.execute("PRAGMA foreign_keys = OFF")
+        # A connection setting the file sets (legacy_alter_table, recursive_triggers…) ends
+        # with it, as in a shell of its own: the next file starts from the tool's settings.
+        saved = q.connection_pragmas(c, statements)
+        try:
+            return self._run_unit(filename, statements, change, audit, fk_off)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                if fk_off is not None:
+                    c.execute("PRAGMA foreign_keys = ON")
+                for name, value in saved.items():
+                    c.execute(f"PRAGMA {name} = {int(value)}")
+
+    def _run_unit(
+        self,
+        filename: str,
+        statements: Sequence[Statement],
+        change: TrackingChange,
+        audit: AuditEntry,
+        fk_off: int | None,
+    ) -> int:
+        c = self.conn
         savepoint = False
         try:
             # In the try: an interrupt right after the BEGIN still rolls it back.
             savepoint = self._open_unit()
+            broken = q.foreign_key_violations(c) if fk_off is not None else set()
             started = time.perf_counter()
             if debuglog.enabled() or current_observer() is not None:
                 self._run_watched(filename, statements)
@@ -187,6 +214,8 @@ class SQLiteBackend:
                     except sqlite3.Error as exc:
                         raise StatementFailed(filename, st.line, st.text, str(exc)) from None
             elapsed = int((time.perf_counter() - started) * 1000)
+            if fk_off is not None:
+                q.check_foreign_keys(c, filename, fk_off, broken)
             self._record(c, change, elapsed, audit)
         except BaseException:
             self._undo_unit(savepoint)

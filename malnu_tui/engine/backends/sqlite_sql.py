@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import StatementFailed
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from malnu_tui.engine.sqlsplit import Statement
 
 # The seed's tracking table, same name and columns; an existing one is adopted as it is.
 CREATE_TRACKING = """CREATE TABLE IF NOT EXISTS migrations (
@@ -164,3 +173,74 @@ def bind_literals(
 
 
 _END = object()
+
+
+_FK_OFF = re.compile(
+    r"PRAGMA\s+(?:main\.)?foreign_keys\s*=\s*(['\"]?)(?:off|0|false|no)\1(?!\w)", re.IGNORECASE
+)
+
+
+def foreign_keys_off_line(statements: Sequence[Statement]) -> int | None:
+    """The line of the file's ``PRAGMA foreign_keys = OFF``, if it has one."""
+    for st in statements:
+        if st.first_words.startswith("PRAGMA") and _FK_OFF.match(st.text):
+            return st.line
+    return None
+
+
+def foreign_key_violations(c: sqlite3.Connection) -> set[tuple[object, ...]]:
+    """``PRAGMA foreign_key_check``'s rows: (table, rowid, parent, fk id)."""
+    return {tuple(r) for r in c.execute("PRAGMA foreign_key_check").fetchall()}
+
+
+def check_foreign_keys(
+    c: sqlite3.Connection, filename: str, line: int, before: set[tuple[object, ...]]
+) -> None:
+    """sqlite.org's rebuild procedure: with the checks off, see that the migration broke no
+    reference (one broken before it is not its doing), or fail it (:class:`StatementFailed`)."""
+    new = sorted(foreign_key_violations(c) - before, key=repr)
+    if new:
+        table, rowid, parent = new[0][0], new[0][1], new[0][2]
+        raise StatementFailed(
+            filename,
+            line,
+            "PRAGMA foreign_key_check",
+            f"with foreign_keys OFF the migration left {len(new)} row(s) whose parent is "
+            f"gone (first: {table} rowid {rowid} → {parent}; PRAGMA foreign_key_check)",
+        )
+
+
+# Connection settings (not stored in the database, not undone by a ROLLBACK) that a migration
+# may set with ``PRAGMA name = value``; each reads back as a number.
+_SESSION_PRAGMAS = frozenset(
+    {
+        "automatic_index",
+        "busy_timeout",
+        "cache_size",
+        "cell_size_check",
+        "ignore_check_constraints",
+        "legacy_alter_table",
+        "query_only",
+        "recursive_triggers",
+        "reverse_unordered_selects",
+        "temp_store",
+        "trusted_schema",
+        "writable_schema",
+    }
+)
+_SET_PRAGMA = re.compile(r"PRAGMA\s+(?:main\.)?(\w+)\s*=", re.IGNORECASE)
+
+
+def connection_pragmas(c: sqlite3.Connection, statements: Sequence[Statement]) -> dict[str, int]:
+    """The current values of the connection settings ``statements`` set (to put back)."""
+    saved: dict[str, int] = {}
+    for st in statements:
+        if not st.first_words.startswith("PRAGMA"):
+            continue
+        m = _SET_PRAGMA.match(st.text)
+        name = m[1].lower() if m else ""
+        if name in _SESSION_PRAGMAS and name not in saved:
+            row = c.execute(f"PRAGMA {name}").fetchone()
+            if row is not None and isinstance(row[0], int):
+                saved[name] = row[0]
+    return saved
