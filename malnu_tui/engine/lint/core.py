@@ -147,6 +147,13 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             s.created.pop(k)
             continue
         if k in s.rebuilt:
+            if k in s.copied:
+                continue
+            why = (
+                f"the rebuild of {name} drops the table without copying its rows into the new "
+                f"one (no INSERT … SELECT … FROM {name} before the DROP): every row is lost"
+            )
+            out.append(_f("DROP-TABLE", s.file, st.line, why))
             continue
         covered = k in s.rollback.creates or k in s.copied
         why = f"DROP TABLE {name} destroys the table and its rows"

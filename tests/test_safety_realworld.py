@@ -1,0 +1,65 @@
+"""The lint on migration files as Rails, Django, Prisma and hand-written SQL produce them:
+dangerous statements it must catch, safe ones it must leave alone, both dialects."""
+
+from __future__ import annotations
+
+import json
+
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.lint import lint_migrations
+from tests.fixtures_core import MigrationDirs, run_cli
+
+SQLITE_USER = (
+    'CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "email" TEXT NOT NULL);'
+)
+SQLITE_BASE = """
+CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "email" TEXT NOT NULL);
+CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+"""
+
+
+def _lint(
+    mdirs: MigrationDirs, dialect: str, base: str, sql: str, rollback: str = "SELECT 1;"
+) -> list[tuple[str, str, int]]:
+    mdirs.add("20250101_000100", "base", base, "SELECT 1;")
+    mdirs.add("20250101_000200", "change", sql, rollback)
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(
+        mset,
+        ["20250101_000200_change.sql"],
+        dialect=dialect,  # type: ignore[arg-type]
+        session_lock_timeout=True,
+    )
+    return [(f.rule, f.severity, f.line) for f in report.findings]
+
+
+def test_a_sqlite_rebuild_that_never_copies_the_rows_is_a_drop_table(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # The rebuild idiom without its INSERT … SELECT: the new table replaces the old one
+    # empty. It used to pass clean, since a rebuild's DROP TABLE is not flagged.
+    mdirs.add("20250101_000100", "base", SQLITE_USER, 'DROP TABLE "User";')
+    mdirs.add(
+        "20250101_000200",
+        "rebuild_user",
+        """
+        CREATE TABLE "new_User" ("id" INTEGER NOT NULL PRIMARY KEY, "email" TEXT NOT NULL);
+        DROP TABLE "User";
+        ALTER TABLE "new_User" RENAME TO "User";
+        """,
+        "SELECT 1;",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100").code == 0
+    res = run_cli(*base, "lint", "--json")
+    assert res.code == 1, res.err
+    found = [(f["rule"], f["severity"], f["line"]) for f in json.loads(res.out)["findings"]]
+    assert found == [("DROP-TABLE", "error", 2)]
+    # The same rebuild with its copy is clean.
+    copy = 'INSERT INTO "new_User" ("id", "email") SELECT "id", "email" FROM "User";\n'
+    sql = (mdirs.migrations / "20250101_000200_rebuild_user.sql").read_text()
+    (mdirs.migrations / "20250101_000200_rebuild_user.sql").write_text(
+        sql.replace('DROP TABLE "User";', copy + 'DROP TABLE "User";')
+    )
+    res = run_cli(*base, "lint", "--json")
+    assert res.code == 0 and json.loads(res.out)["findings"] == [], res.out
