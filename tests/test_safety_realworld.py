@@ -63,3 +63,80 @@ def test_a_sqlite_rebuild_that_never_copies_the_rows_is_a_drop_table(
     )
     res = run_cli(*base, "lint", "--json")
     assert res.code == 0 and json.loads(res.out)["findings"] == [], res.out
+
+
+PRISMA_BASE = """
+CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY, "email" TEXT NOT NULL);
+CREATE TABLE "Post" (
+    "id" INTEGER NOT NULL PRIMARY KEY,
+    "title" TEXT NOT NULL,
+    "slug" TEXT NOT NULL,
+    "authorId" INTEGER,
+    CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User" ("id")
+);
+CREATE UNIQUE INDEX "Post_slug_key" ON "Post"("slug");
+CREATE INDEX "Post_title_idx" ON "Post"("title");
+CREATE TRIGGER post_touch AFTER UPDATE ON "Post" BEGIN SELECT 1; END;
+"""
+PRISMA_REDEFINE = """
+-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Post" (
+    "id" INTEGER NOT NULL PRIMARY KEY,
+    "title" TEXT NOT NULL,
+    "slug" TEXT NOT NULL,
+    "authorId" INTEGER,
+    "published" BOOLEAN NOT NULL DEFAULT false{fk}
+);
+INSERT INTO "new_Post" ("authorId", "id", "slug", "title")
+SELECT "authorId", "id", "slug", "title" FROM "Post";
+DROP TABLE "Post";
+ALTER TABLE "new_Post" RENAME TO "Post";{recreate}
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
+"""
+PRISMA_FK = (
+    ',\n    CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User" ("id")'
+)
+PRISMA_RECREATE = """
+CREATE UNIQUE INDEX "Post_slug_key" ON "Post"("slug");
+CREATE INDEX "Post_title_idx" ON "Post"("title");
+CREATE TRIGGER post_touch AFTER UPDATE ON "Post" BEGIN SELECT 1; END;"""
+
+
+def test_a_sqlite_rebuild_that_forgets_indexes_foreign_keys_or_triggers_is_named(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # DROP TABLE takes the old table's indexes and triggers along, and the new table has only
+    # what its CREATE TABLE says: a hand-written rebuild that stops at the RENAME loses them.
+    mdirs.add("20250101_000100", "base", PRISMA_BASE, 'DROP TABLE "Post"; DROP TABLE "User";')
+    mdirs.add(
+        "20250101_000200",
+        "published",
+        PRISMA_REDEFINE.format(fk="", recreate=""),
+        'ALTER TABLE "Post" DROP COLUMN "published";',
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100").code == 0
+    res = run_cli(*base, "lint", "--json")  # pending, replayed on the live schema
+    assert res.code == 1, res.err
+    lost = [
+        (f["line"], f["why"])
+        for f in json.loads(res.out)["findings"]
+        if f["rule"] == "REBUILD-LOSES-OBJECTS"
+    ]
+    assert [why.split(" loses ")[1].split(":")[0] for _, why in lost] == [
+        "UNIQUE (slug)",
+        "index Post_title_idx (title)",
+        "foreign key authorid → user(id)",
+        "trigger post_touch",
+    ]
+    assert {line for line, _ in lost} == {4}  # the new table's CREATE
+    # Re-created after the RENAME (and the foreign key declared): nothing is lost.
+    (mdirs.migrations / "20250101_000200_published.sql").write_text(
+        PRISMA_REDEFINE.format(fk=PRISMA_FK, recreate=PRISMA_RECREATE)
+    )
+    res = run_cli(*base, "lint", "--json")
+    rules = [f["rule"] for f in json.loads(res.out)["findings"]]
+    assert "REBUILD-LOSES-OBJECTS" not in rules, res.out

@@ -265,6 +265,31 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
             s.objects.pop((op.kind[5:], key(n)), None)
 
 
+def _lost_objects(
+    s: _State, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
+) -> None:
+    """What the old table had and the rebuilt one lacks (a dropped column's own index or
+    foreign key goes with the column: DROP-COLUMN names that)."""
+    lost: list[str] = []
+
+    def kept(cols: tuple[str, ...]) -> bool:
+        return all(c in new.columns for c in cols)
+
+    for cols in sorted(old.uniques - new.uniques):
+        if kept(cols):
+            lost.append(f"UNIQUE ({', '.join(cols)})")
+    for cols, name in sorted(old.indexes.items()):
+        if kept(cols) and cols not in new.indexes and cols not in new.uniques:
+            lost.append(f"index {name} ({', '.join(cols)})")
+    for col, parent, to in sorted(old.foreign_keys - new.foreign_keys):
+        if kept((col,)):
+            lost.append(f"foreign key {col} → {parent}" + (f"({to})" if to else ""))
+    lost.extend(f"trigger {name}" for name in sorted(old.triggers - new.triggers))
+    for what in lost:
+        why = f"the rebuild of {t} loses {what}: it is not re-created on the new table"
+        out.append(_f("REBUILD-LOSES-OBJECTS", s.file, line, why))
+
+
 def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
     """Compare each rebuilt table with what it was before the migration."""
     for t, old in s.before_rebuild.items():
@@ -287,6 +312,7 @@ def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
             if new_nn and not notnull:
                 why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
                 out.append(_f("SET-NOT-NULL", s.file, line, why))
+        _lost_objects(s, t, line, old, new, out)
         for cols in sorted(new.uniques - old.uniques):
             why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
             out.append(_f("ADD-UNIQUE", s.file, line, why))

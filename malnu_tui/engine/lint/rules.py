@@ -81,6 +81,16 @@ _RULES = (
         "check the rows first; on PostgreSQL add it NOT VALID, then VALIDATE CONSTRAINT",
     ),
     Rule(
+        "REBUILD-LOSES-OBJECTS",
+        "error",
+        "SQLite table rebuild that does not re-create an index, foreign key or trigger",
+        "DROP TABLE takes the old table's indexes and triggers with it, and the new table has "
+        "only the constraints its CREATE TABLE declares: lost uniqueness, lost integrity, "
+        "full scans",
+        "after the RENAME, re-create every index and trigger of the old table, and declare its "
+        "foreign keys in the new CREATE TABLE (SQLite's twelve-step ALTER procedure)",
+    ),
+    Rule(
         "PG-INDEX-NOT-CONCURRENT",
         "warning",
         "CREATE INDEX without CONCURRENTLY on an existing table",
