@@ -140,3 +140,29 @@ def test_a_sqlite_rebuild_that_forgets_indexes_foreign_keys_or_triggers_is_named
     res = run_cli(*base, "lint", "--json")
     rules = [f["rule"] for f in json.loads(res.out)["findings"]]
     assert "REBUILD-LOSES-OBJECTS" not in rules, res.out
+
+
+def test_a_rebuilt_tables_own_indexes_and_triggers_are_not_left_behind_by_its_rollback(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # The re-created indexes and trigger existed before the migration: a rollback that only
+    # drops the added column leaves the schema as it was (the stairway agrees).
+    mdirs.add("20250101_000100", "base", PRISMA_BASE, 'DROP TABLE "Post"; DROP TABLE "User";')
+    mdirs.add(
+        "20250101_000200",
+        "published",
+        PRISMA_REDEFINE.format(fk=PRISMA_FK, recreate=PRISMA_RECREATE),
+        'ALTER TABLE "Post" DROP COLUMN "published";',
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    res = run_cli(*base, "lint", "--all", "--json")
+    assert res.code == 0 and json.loads(res.out)["findings"] == [], res.out
+    assert run_cli(*base, "test").code == 0
+    # An index the rebuild adds is new: its rollback must drop it.
+    extra = 'CREATE INDEX "Post_published_idx" ON "Post"("published");'
+    (mdirs.migrations / "20250101_000200_published.sql").write_text(
+        PRISMA_REDEFINE.format(fk=PRISMA_FK, recreate=PRISMA_RECREATE + "\n" + extra)
+    )
+    res = run_cli(*base, "lint", "--all", "--json")
+    found = [(f["rule"], f["line"]) for f in json.loads(res.out)["findings"]]
+    assert found == [("ROLLBACK-LEAVES-OBJECTS", 20)], res.out

@@ -124,6 +124,7 @@ class _State:
     lock_flagged: bool = False
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
+    had_before: set[tuple[str, str]] = field(default_factory=set)  # a rebuilt table's own
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -335,8 +336,8 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (kind, name), (line, table) in s.objects.items():
         tk = key(table)
-        if name in rb.drops.get(kind, set()):
-            continue
+        if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
+            continue  # dropped by the rollback, or a rebuilt table's own object re-created
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
         why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
@@ -425,6 +426,7 @@ def _lint_one(
                     shape = replay.shape(n) if key(n) in s.rebuilt else None
                     if shape is not None:
                         s.before_rebuild[key(n)] = shape
+                        s.had_before.update(replay.owned_by(n))
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:

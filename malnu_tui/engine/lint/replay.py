@@ -127,6 +127,13 @@ class Replay:
             return None
         return conn, str(row[0])
 
+    def owned_by(self, table: str) -> set[tuple[str, str]]:
+        """("index" | "trigger", name) of the objects on ``table`` now (names folded)."""
+        t = key(table)
+        return {("index", n) for n, owner in self.index_table.items() if owner == t} | {
+            ("trigger", n) for n, owner in self.trigger_table.items() if owner == t
+        }
+
     def has_table(self, name: str) -> bool:
         return key(name) in self.history
 
