@@ -166,3 +166,49 @@ def test_a_rebuilt_tables_own_indexes_and_triggers_are_not_left_behind_by_its_ro
     res = run_cli(*base, "lint", "--all", "--json")
     found = [(f["rule"], f["line"]) for f in json.loads(res.out)["findings"]]
     assert found == [("ROLLBACK-LEAVES-OBJECTS", 20)], res.out
+
+
+def test_set_not_null_behind_a_validated_not_null_check_is_not_an_error(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # strong_migrations' (and this rule's own) advice, in two deploys: a CHECK (col IS NOT
+    # NULL) NOT VALID, then VALIDATE it and SET NOT NULL, which PostgreSQL 12+ proves from the
+    # validated check without a table scan. It used to be an error all the same.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id bigint PRIMARY KEY, email text);",
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "email_check",
+        'ALTER TABLE users ADD CONSTRAINT "users_email_null" CHECK ("email" IS NOT NULL) '
+        "NOT VALID;",
+        "ALTER TABLE users DROP CONSTRAINT users_email_null;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add(
+        "20250101_000300",
+        "email_not_null",
+        """
+        ALTER TABLE users VALIDATE CONSTRAINT users_email_null;
+        ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+        ALTER TABLE users DROP CONSTRAINT users_email_null;
+        """,
+        "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+    )
+    for args in (["lint", "--json"], ["lint", "--all", "--json"]):
+        res = run_cli(*base, *args)
+        assert res.code == 0 and json.loads(res.out)["findings"] == [], res.out
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_set_not_null_behind_a_check_not_yet_validated_is_still_an_error(
+    mdirs: MigrationDirs,
+) -> None:
+    assert _lint(
+        mdirs,
+        "postgresql",
+        "CREATE TABLE t (id bigint, x text);",
+        "ALTER TABLE t ADD CONSTRAINT x_nn CHECK (x IS NOT NULL) NOT VALID;\n"
+        "ALTER TABLE t ALTER COLUMN x SET NOT NULL;",
+        "ALTER TABLE t ALTER COLUMN x DROP NOT NULL;",
+    ) == [("SET-NOT-NULL", "error", 2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -107,6 +108,27 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
 
 
 @dataclass
+class _NotNullChecks:
+    """PostgreSQL ``CHECK (col IS NOT NULL)`` constraints seen so far, across migrations (the
+    two-deploy pattern adds one NOT VALID, then VALIDATEs it): once one is validated, ``SET
+    NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+)."""
+
+    named: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (table, column)
+    proven: set[tuple[str, str]] = field(default_factory=set)
+
+    def see(self, op: Op) -> None:
+        for a in op.actions:
+            if a.kind == "add_check" and a.column:
+                where = (op.key, key(a.column))
+                if a.new:
+                    self.named[key(a.new)] = where
+                if not a.not_valid:
+                    self.proven.add(where)
+            elif a.kind == "validate" and key(a.new) in self.named:
+                self.proven.add(self.named[key(a.new)])
+
+
+@dataclass
 class _State:
     """One migration's running state for the rules."""
 
@@ -116,6 +138,7 @@ class _State:
     rebuilt: set[str]
     session_lock_timeout: bool
     table_rows: TableRows | None = None
+    not_null_checks: _NotNullChecks = field(default_factory=_NotNullChecks)
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -167,6 +190,8 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
 
 def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = op.key
+    if s.dialect == "postgresql":
+        s.not_null_checks.see(op)
     if t in s.created:
         for a in op.actions:
             if a.kind == "rename_table":
@@ -209,6 +234,8 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"the type of {op.name}.{a.column} changes"
             out.append(_f("COLUMN-TYPE-CHANGE", s.file, st.line, why))
         elif a.kind == "set_not_null":
+            if (t, key(a.column)) in s.not_null_checks.proven:
+                continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
             why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
             out.append(_f("SET-NOT-NULL", s.file, st.line, why))
         elif a.kind in ("add_unique", "add_pk"):
@@ -403,6 +430,7 @@ def _lint_one(
     session_lock_timeout: bool,
     notes: list[str],
     table_rows: TableRows | None = None,
+    not_null_checks: _NotNullChecks | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -415,6 +443,8 @@ def _lint_one(
     s = _State(
         m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
     )
+    if not_null_checks is not None:
+        s.not_null_checks = not_null_checks
     if d1 is not None:
         findings.extend(d1_template(m))
     for st, op in zip(statements, ops, strict=True):
@@ -466,6 +496,7 @@ def lint_migrations(
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
+    checks = _NotNullChecks() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -479,11 +510,25 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
+                if checks is not None:
+                    with contextlib.suppress(MalnuError):
+                        for op in map(read_ops, m.statements()):
+                            if op.kind == "alter_table":
+                                checks.see(op)
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
             found.extend(
-                _lint_one(m, dialect, replay, d1_state, session_lock_timeout, out_notes, table_rows)
+                _lint_one(
+                    m,
+                    dialect,
+                    replay,
+                    d1_state,
+                    session_lock_timeout,
+                    out_notes,
+                    table_rows,
+                    checks,
+                )
             )
     finally:
         if replay is not None:
