@@ -212,3 +212,36 @@ def test_set_not_null_behind_a_check_not_yet_validated_is_still_an_error(
         "ALTER TABLE t ALTER COLUMN x SET NOT NULL;",
         "ALTER TABLE t ALTER COLUMN x DROP NOT NULL;",
     ) == [("SET-NOT-NULL", "error", 2)]
+
+
+def test_a_foreign_key_added_without_not_valid_is_named(pg_url: str, mdirs: MigrationDirs) -> None:
+    # What Rails' add_foreign_key writes: validated at once against every row, under a lock
+    # on both tables, and it fails on one orphan. It used to pass clean.
+    import psycopg
+
+    mdirs.add(
+        "20250101_000100",
+        "base",
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n"
+        "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint);",
+        "DROP TABLE orders; DROP TABLE users;",
+    )
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO orders VALUES (1, 42)")  # no user 42
+    fk = (
+        'ALTER TABLE "orders" ADD CONSTRAINT "fk_rails_f868b47f6a" FOREIGN KEY ("user_id") '
+        'REFERENCES "users" ("id"){};'
+    )
+    undo = 'ALTER TABLE "orders" DROP CONSTRAINT "fk_rails_f868b47f6a";'
+    mdirs.add("20250101_000200", "orders_fk", fk.format(""), undo)
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"], f["line"]) for f in found] == [
+        ("ADD-FOREIGN-KEY", "warning", 1)
+    ]
+    assert "orders" in found[0]["why"] and "NOT VALID" in found[0]["instead"]
+    assert run_cli(*base, "up", "--no-backup").code == 1  # the orphan: what it warned of
+    (mdirs.migrations / "20250101_000200_orders_fk.sql").write_text(fk.format(" NOT VALID"))
+    assert json.loads(run_cli(*base, "lint", "--json").out)["findings"] == []
+    assert run_cli(*base, "up", "--no-backup").code == 0

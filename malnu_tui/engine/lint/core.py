@@ -19,6 +19,7 @@ from malnu_tui.engine.lint.ops import (
     read_ops,
     strip_comments,
 )
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
@@ -108,27 +109,6 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
 
 
 @dataclass
-class _NotNullChecks:
-    """PostgreSQL ``CHECK (col IS NOT NULL)`` constraints seen so far, across migrations (the
-    two-deploy pattern adds one NOT VALID, then VALIDATEs it): once one is validated, ``SET
-    NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+)."""
-
-    named: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (table, column)
-    proven: set[tuple[str, str]] = field(default_factory=set)
-
-    def see(self, op: Op) -> None:
-        for a in op.actions:
-            if a.kind == "add_check" and a.column:
-                where = (op.key, key(a.column))
-                if a.new:
-                    self.named[key(a.new)] = where
-                if not a.not_valid:
-                    self.proven.add(where)
-            elif a.kind == "validate" and key(a.new) in self.named:
-                self.proven.add(self.named[key(a.new)])
-
-
-@dataclass
 class _State:
     """One migration's running state for the rules."""
 
@@ -138,7 +118,7 @@ class _State:
     rebuilt: set[str]
     session_lock_timeout: bool
     table_rows: TableRows | None = None
-    not_null_checks: _NotNullChecks = field(default_factory=_NotNullChecks)
+    not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -244,6 +224,10 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         elif a.kind == "add_check" and not a.not_valid:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
+        elif s.dialect == "postgresql":
+            found = pg_alter_action(s.file, st.line, op.name, a)
+            if found is not None:
+                out.append(found)
 
 
 def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -430,7 +414,7 @@ def _lint_one(
     session_lock_timeout: bool,
     notes: list[str],
     table_rows: TableRows | None = None,
-    not_null_checks: _NotNullChecks | None = None,
+    not_null_checks: NotNullChecks | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -496,7 +480,7 @@ def lint_migrations(
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
-    checks = _NotNullChecks() if dialect == "postgresql" else None
+    checks = NotNullChecks() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
