@@ -245,3 +245,45 @@ def test_a_foreign_key_added_without_not_valid_is_named(pg_url: str, mdirs: Migr
     (mdirs.migrations / "20250101_000200_orders_fk.sql").write_text(fk.format(" NOT VALID"))
     assert json.loads(run_cli(*base, "lint", "--json").out)["findings"] == []
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_add_column_that_rewrites_a_postgresql_table_is_named(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL 11+ stores a constant or stable default once; a volatile one, a serial, an
+    # identity or a stored generated column is computed per row: the table is rewritten (a
+    # new file on disk) under ACCESS EXCLUSIVE. These used to pass clean.
+    import psycopg
+
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id bigint PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+    def filenode() -> int:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute("SELECT pg_relation_filenode('users')").fetchone()
+            assert row is not None
+            return int(row[0])
+
+    cases = [  # (column definition, rewrites)
+        ("token uuid DEFAULT gen_random_uuid()", True),
+        ("seq bigserial", True),
+        ("n integer GENERATED ALWAYS AS IDENTITY", True),
+        ("twice bigint GENERATED ALWAYS AS (id * 2) STORED", True),
+        ("seen timestamptz DEFAULT clock_timestamp()", True),
+        ("at timestamptz NOT NULL DEFAULT now()", False),
+        ("note text DEFAULT 'random()'", False),  # a string, not a call
+        ("serial_no text", False),
+    ]
+    for i, (definition, rewrites) in enumerate(cases, 2):
+        version = f"20250101_000{i}00"
+        column = definition.split()[0]
+        mdirs.add(version, f"add_{column}", f"ALTER TABLE users ADD COLUMN {definition};",
+                  f"ALTER TABLE users DROP COLUMN {column};")  # fmt: skip
+        found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+        expected = [("PG-ADD-COLUMN-REWRITE", "warning", 1)] if rewrites else []
+        assert [(f["rule"], f["severity"], f["line"]) for f in found] == expected, definition
+        before = filenode()
+        assert run_cli(*base, "up", "--no-backup").code == 0
+        assert (filenode() != before) is rewrites, definition  # what PostgreSQL really did

@@ -224,7 +224,7 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         elif a.kind == "add_check" and not a.not_valid:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
-        elif s.dialect == "postgresql":
+        if s.dialect == "postgresql":
             found = pg_alter_action(s.file, st.line, op.name, a)
             if found is not None:
                 out.append(found)
