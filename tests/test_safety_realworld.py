@@ -287,3 +287,48 @@ def test_add_column_that_rewrites_a_postgresql_table_is_named(
         before = filenode()
         assert run_cli(*base, "up", "--no-backup").code == 0
         assert (filenode() != before) is rewrites, definition  # what PostgreSQL really did
+
+
+def test_truncate_and_delete_without_where_are_destructive(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # Both empty a table the app still reads, as surely as DROP TABLE; they used to pass clean.
+    mdirs.add(
+        "20250101_000100",
+        "base",
+        'CREATE TABLE "Orders" (id INTEGER PRIMARY KEY, note TEXT);\n'
+        "CREATE TABLE lines (id INTEGER PRIMARY KEY);",
+        'DROP TABLE lines; DROP TABLE "Orders";',
+    )
+    mdirs.add(
+        "20250101_000200",
+        "cleanup",
+        """
+        delete from "Orders" where note = 'test';
+        DELETE FROM lines WHERE id IN (SELECT id FROM lines LIMIT 10);
+        delete from "Orders";   DELETE FROM lines;
+        CREATE TABLE scratch (id INTEGER);
+        DELETE FROM scratch;
+        INSERT INTO scratch SELECT id FROM lines;
+        """,
+        "DROP TABLE scratch;",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100").code == 0
+    res = run_cli(*base, "lint", "--json")
+    assert res.code == 1, res.err
+    findings = json.loads(res.out)["findings"]
+    found = [(f["rule"], f["severity"], f["line"], f["why"]) for f in findings]
+    assert found == [
+        ("DELETE-ALL-ROWS", "error", 3, "DELETE without WHERE empties Orders"),
+        ("DELETE-ALL-ROWS", "error", 3, "DELETE without WHERE empties lines"),
+    ]
+    assert _lint(
+        MigrationDirs(mdirs.root / "pg"),
+        "postgresql",
+        "CREATE TABLE a (id bigint); CREATE TABLE b (id bigint);",
+        "CREATE TABLE a_saved AS SELECT * FROM a;\n"
+        'TRUNCATE TABLE ONLY "a", b RESTART IDENTITY CASCADE;\n'
+        "TRUNCATE a_saved;",
+        "DROP TABLE a_saved;",
+    ) == [("DELETE-ALL-ROWS", "error", 2), ("DELETE-ALL-ROWS", "warning", 2)]

@@ -266,6 +266,16 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         s.lock_timeout = True
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
+    elif op.kind == "delete_all":
+        for name in op.names:
+            if key(name) in s.created:
+                continue
+            verb = "TRUNCATE" if st.first_words.startswith("TRUNCATE") else "DELETE without WHERE"
+            why = f"{verb} empties {name}"
+            sev: Severity | None = None
+            if key(name) in s.copied:
+                why, sev = why + "; the migration copies its rows aside first", "warning"
+            out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
     elif op.kind == "alter_table":
         _alter_table(s, st, op, out)
     elif op.kind == "create_index":

@@ -51,6 +51,12 @@ _INSERT_SELECT = re.compile(
     _F,
 )
 _AS_SELECT = re.compile(rf"^AS\s+SELECT\b.*?\bFROM\s+(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})", _F)
+_TRUNCATE = re.compile(r"^TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<names>.*)$", _F)
+_TRUNCATE_TAIL = re.compile(
+    r"\s+(?:(?:RESTART|CONTINUE)\s+IDENTITY|CASCADE|RESTRICT)\b.*$", re.IGNORECASE | re.DOTALL
+)
+_DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
+_STRING = re.compile(r"'(?:[^']|'')*'")
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -149,7 +155,8 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout, pragma, other
+    #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
+    #            without WHERE), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -282,6 +289,19 @@ def read_ops(st: Statement) -> Op:
         m = _INSERT_SELECT.match(text)
         if m:
             return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]))
+        return Op("other")
+    if head.startswith("TRUNCATE"):
+        m = _TRUNCATE.match(text)
+        if m:
+            raw = _TRUNCATE_TAIL.sub("", m["names"])
+            parts = (_DROP_NAME.match(p) for p in split_top_level(raw))
+            emptied = tuple(_unq(p["name"]) for p in parts if p is not None)
+            return Op("delete_all", emptied[0] if emptied else "", names=emptied)
+        return Op("other")
+    if head.startswith("DELETE"):
+        m = _DELETE.match(text)
+        if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
+            return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):

@@ -20,6 +20,14 @@ _RULES = (
         "rollback that re-creates it and copy the rows aside first (a backup covers the data)",
     ),
     Rule(
+        "DELETE-ALL-ROWS",
+        "error",
+        "TRUNCATE, or DELETE without WHERE",
+        "empties a table the running app still reads; only a backup brings the rows back",
+        "delete only what the change needs (a WHERE, in batches); copy the rows aside first "
+        "(CREATE TABLE … AS SELECT) if they may be needed",
+    ),
+    Rule(
         "DROP-COLUMN",
         "error",
         "DROP COLUMN",
