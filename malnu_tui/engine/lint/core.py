@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from malnu_tui.engine.lint.ops import (
     read_ops,
     strip_comments,
 )
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
@@ -116,6 +118,7 @@ class _State:
     rebuilt: set[str]
     session_lock_timeout: bool
     table_rows: TableRows | None = None
+    not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -124,6 +127,7 @@ class _State:
     lock_flagged: bool = False
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
+    had_before: set[tuple[str, str]] = field(default_factory=set)  # a rebuilt table's own
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -147,6 +151,13 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             s.created.pop(k)
             continue
         if k in s.rebuilt:
+            if k in s.copied:
+                continue
+            why = (
+                f"the rebuild of {name} drops the table without copying its rows into the new "
+                f"one (no INSERT … SELECT … FROM {name} before the DROP): every row is lost"
+            )
+            out.append(_f("DROP-TABLE", s.file, st.line, why))
             continue
         covered = k in s.rollback.creates or k in s.copied
         why = f"DROP TABLE {name} destroys the table and its rows"
@@ -159,6 +170,8 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
 
 def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = op.key
+    if s.dialect == "postgresql":
+        s.not_null_checks.see(op)
     if t in s.created:
         for a in op.actions:
             if a.kind == "rename_table":
@@ -201,6 +214,8 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"the type of {op.name}.{a.column} changes"
             out.append(_f("COLUMN-TYPE-CHANGE", s.file, st.line, why))
         elif a.kind == "set_not_null":
+            if (t, key(a.column)) in s.not_null_checks.proven:
+                continue  # a validated CHECK (col IS NOT NULL) proves it without a scan
             why = f"NOT NULL is added to {op.name}.{a.column}, which holds rows already"
             out.append(_f("SET-NOT-NULL", s.file, st.line, why))
         elif a.kind in ("add_unique", "add_pk"):
@@ -209,6 +224,10 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         elif a.kind == "add_check" and not a.not_valid:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
+        if s.dialect == "postgresql":
+            found = pg_alter_action(s.file, st.line, op.name, a)
+            if found is not None:
+                out.append(found)
 
 
 def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -247,6 +266,16 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         s.lock_timeout = True
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
+    elif op.kind == "delete_all":
+        for name in op.names:
+            if key(name) in s.created:
+                continue
+            verb = "TRUNCATE" if st.first_words.startswith("TRUNCATE") else "DELETE without WHERE"
+            why = f"{verb} empties {name}"
+            sev: Severity | None = None
+            if key(name) in s.copied:
+                why, sev = why + "; the migration copies its rows aside first", "warning"
+            out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
     elif op.kind == "alter_table":
         _alter_table(s, st, op, out)
     elif op.kind == "create_index":
@@ -256,6 +285,31 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
     elif op.kind.startswith("drop_"):
         for n in op.names:
             s.objects.pop((op.kind[5:], key(n)), None)
+
+
+def _lost_objects(
+    s: _State, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
+) -> None:
+    """What the old table had and the rebuilt one lacks (a dropped column's own index or
+    foreign key goes with the column: DROP-COLUMN names that)."""
+    lost: list[str] = []
+
+    def kept(cols: tuple[str, ...]) -> bool:
+        return all(c in new.columns for c in cols)
+
+    for cols in sorted(old.uniques - new.uniques):
+        if kept(cols):
+            lost.append(f"UNIQUE ({', '.join(cols)})")
+    for cols, name in sorted(old.indexes.items()):
+        if kept(cols) and cols not in new.indexes and cols not in new.uniques:
+            lost.append(f"index {name} ({', '.join(cols)})")
+    for col, parent, to in sorted(old.foreign_keys - new.foreign_keys):
+        if kept((col,)):
+            lost.append(f"foreign key {col} → {parent}" + (f"({to})" if to else ""))
+    lost.extend(f"trigger {name}" for name in sorted(old.triggers - new.triggers))
+    for what in lost:
+        why = f"the rebuild of {t} loses {what}: it is not re-created on the new table"
+        out.append(_f("REBUILD-LOSES-OBJECTS", s.file, line, why))
 
 
 def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
@@ -280,6 +334,7 @@ def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
             if new_nn and not notnull:
                 why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
                 out.append(_f("SET-NOT-NULL", s.file, line, why))
+        _lost_objects(s, t, line, old, new, out)
         for cols in sorted(new.uniques - old.uniques):
             why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
             out.append(_f("ADD-UNIQUE", s.file, line, why))
@@ -302,8 +357,8 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (kind, name), (line, table) in s.objects.items():
         tk = key(table)
-        if name in rb.drops.get(kind, set()):
-            continue
+        if name in rb.drops.get(kind, set()) or (kind, name) in s.had_before:
+            continue  # dropped by the rollback, or a rebuilt table's own object re-created
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
         why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
@@ -369,6 +424,7 @@ def _lint_one(
     session_lock_timeout: bool,
     notes: list[str],
     table_rows: TableRows | None = None,
+    not_null_checks: NotNullChecks | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -381,6 +437,8 @@ def _lint_one(
     s = _State(
         m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
     )
+    if not_null_checks is not None:
+        s.not_null_checks = not_null_checks
     if d1 is not None:
         findings.extend(d1_template(m))
     for st, op in zip(statements, ops, strict=True):
@@ -392,6 +450,7 @@ def _lint_one(
                     shape = replay.shape(n) if key(n) in s.rebuilt else None
                     if shape is not None:
                         s.before_rebuild[key(n)] = shape
+                        s.had_before.update(replay.owned_by(n))
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -431,6 +490,7 @@ def lint_migrations(
     """
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
+    checks = NotNullChecks() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -444,11 +504,25 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
+                if checks is not None:
+                    with contextlib.suppress(MalnuError):
+                        for op in map(read_ops, m.statements()):
+                            if op.kind == "alter_table":
+                                checks.see(op)
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
             found.extend(
-                _lint_one(m, dialect, replay, d1_state, session_lock_timeout, out_notes, table_rows)
+                _lint_one(
+                    m,
+                    dialect,
+                    replay,
+                    d1_state,
+                    session_lock_timeout,
+                    out_notes,
+                    table_rows,
+                    checks,
+                )
             )
     finally:
         if replay is not None:

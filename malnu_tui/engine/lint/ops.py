@@ -51,15 +51,25 @@ _INSERT_SELECT = re.compile(
     _F,
 )
 _AS_SELECT = re.compile(rf"^AS\s+SELECT\b.*?\bFROM\s+(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})", _F)
+_TRUNCATE = re.compile(r"^TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<names>.*)$", _F)
+_TRUNCATE_TAIL = re.compile(
+    r"\s+(?:(?:RESTART|CONTINUE)\s+IDENTITY|CASCADE|RESTRICT)\b.*$", re.IGNORECASE | re.DOTALL
+)
+_DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
+_STRING = re.compile(r"'(?:[^']|'')*'")
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
 
 # ALTER TABLE actions
 _A_ADD_CONSTRAINT = re.compile(
-    rf"^ADD\s+(?:CONSTRAINT\s+{_IDENT}\s+)?(?P<kind>UNIQUE|CHECK|PRIMARY\s+KEY|FOREIGN\s+KEY|"
-    rf"EXCLUDE)\b(?P<rest>.*)$",
+    rf"^ADD\s+(?:CONSTRAINT\s+(?P<name>{_IDENT})\s+)?(?P<kind>UNIQUE|CHECK|PRIMARY\s+KEY|"
+    rf"FOREIGN\s+KEY|EXCLUDE)\b(?P<rest>.*)$",
     _F,
+)
+# CHECK (col IS NOT NULL): once validated, PostgreSQL's SET NOT NULL skips its table scan.
+_IS_NOT_NULL_CHECK = re.compile(
+    rf"^\s*\(\s*\(?\s*(?P<col>{_IDENT})\s+IS\s+NOT\s+NULL\s*\)?\s*\)", _F
 )
 _A_ADD_COLUMN = re.compile(
     rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>{_IDENT})\s*(?P<def>.*)$", _F
@@ -74,7 +84,7 @@ _A_RENAME_COLUMN = re.compile(
 )
 _A_TYPE = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\b", _F)
 _A_SET_NOT_NULL = re.compile(rf"^ALTER\s+(?:COLUMN\s+)?(?P<col>{_IDENT})\s+SET\s+NOT\s+NULL\b", _F)
-_A_VALIDATE = re.compile(r"^VALIDATE\s+CONSTRAINT\b", _F)
+_A_VALIDATE = re.compile(rf"^VALIDATE\s+CONSTRAINT\s+(?P<name>{_IDENT})", _F)
 _NOT_NULL = re.compile(r"\bNOT\s+NULL\b", _F)
 _DEFAULT = re.compile(r"\b(?:DEFAULT|GENERATED|AS\s*\()", _F)
 _KEYWORDS_NOT_COLUMNS = {"constraint", "unique", "check", "primary", "foreign", "exclude"}
@@ -132,9 +142,9 @@ class Action:
     """One action of an ALTER TABLE."""
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
-    #            set_not_null, add_unique, add_check, add_pk, add_fk, other
-    column: str = ""
-    new: str = ""
+    #            set_not_null, add_unique, add_check, add_pk, add_fk, validate, other
+    column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
+    new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
     not_valid: bool = False
 
@@ -145,7 +155,8 @@ class Op:
 
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
-    #            insert_select, set_lock_timeout, pragma, other
+    #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
+    #            without WHERE), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -173,14 +184,20 @@ def _action(text: str) -> Action:
     if m:
         kind = " ".join(m["kind"].upper().split())
         not_valid = bool(re.search(r"\bNOT\s+VALID\b", m["rest"], _F))
+        nn = _IS_NOT_NULL_CHECK.match(m["rest"]) if kind == "CHECK" else None
         return Action(
             {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
                 kind, "add_fk" if kind == "FOREIGN KEY" else "other"
             ),
+            column=_unq(nn["col"]) if nn else "",
+            new=_unq(m["name"]) if m["name"] else "",
             definition=text,
             not_valid=not_valid,
         )
-    if _A_DROP_CONSTRAINT.match(text) or _A_VALIDATE.match(text):
+    m = _A_VALIDATE.match(text)
+    if m:
+        return Action("validate", new=_unq(m["name"]), definition=text)
+    if _A_DROP_CONSTRAINT.match(text):
         return Action("other", definition=text)
     m = _A_ADD_COLUMN.match(text)
     if m and key(m["col"]) not in _KEYWORDS_NOT_COLUMNS:
@@ -272,6 +289,19 @@ def read_ops(st: Statement) -> Op:
         m = _INSERT_SELECT.match(text)
         if m:
             return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]))
+        return Op("other")
+    if head.startswith("TRUNCATE"):
+        m = _TRUNCATE.match(text)
+        if m:
+            raw = _TRUNCATE_TAIL.sub("", m["names"])
+            parts = (_DROP_NAME.match(p) for p in split_top_level(raw))
+            emptied = tuple(_unq(p["name"]) for p in parts if p is not None)
+            return Op("delete_all", emptied[0] if emptied else "", names=emptied)
+        return Op("other")
+    if head.startswith("DELETE"):
+        m = _DELETE.match(text)
+        if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
+            return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):

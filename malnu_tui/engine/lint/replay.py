@@ -12,7 +12,7 @@ import contextlib
 import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.ops import Op, key, read_ops
 from malnu_tui.engine.sqlsplit import Statement
@@ -45,11 +45,15 @@ def _checks(sql: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TableShape:
-    """What a table rebuild is compared on: columns, unique column sets, CHECKs."""
+    """What a table rebuild is compared on: columns, unique column sets, CHECKs, and what a
+    rebuild must re-create by hand (indexes, foreign keys, triggers)."""
 
     columns: dict[str, tuple[str, bool]]  # name (folded) → (declared type, NOT NULL)
     uniques: frozenset[tuple[str, ...]]
     checks: frozenset[str]
+    indexes: dict[tuple[str, ...], str] = field(default_factory=dict)  # columns → index name
+    foreign_keys: frozenset[tuple[str, str, str]] = frozenset()  # (column, parent, its column)
+    triggers: frozenset[str] = frozenset()
 
 
 class Replay:
@@ -58,6 +62,7 @@ class Replay:
     def __init__(self, base_schema: Sequence[str] = ()) -> None:
         self.history: dict[str, list[str]] = {}
         self.index_table: dict[str, str] = {}
+        self.trigger_table: dict[str, str] = {}
         for sql in base_schema:
             self.run(Statement(sql, 0))
 
@@ -83,18 +88,25 @@ class Replay:
             for a in op.actions:
                 if a.kind == "rename_table":
                     self.history[key(a.new)] = self.history.pop(op.key)
-                    for idx, t in self.index_table.items():
-                        if t == op.key:
-                            self.index_table[idx] = key(a.new)
+                    for owned in (self.index_table, self.trigger_table):
+                        for name, t in owned.items():
+                            if t == op.key:
+                                owned[name] = key(a.new)
         elif kind == "create_index":
             t = key(op.table)
             if t in self.history:
                 self.history[t].append(st.text)
                 if op.name:
                     self.index_table[op.key] = t
-        elif kind == "drop_index":
+        elif kind == "create_trigger":
+            t = key(op.table)
+            if t in self.history:
+                self.history[t].append(st.text)
+                self.trigger_table[op.key] = t
+        elif kind in ("drop_index", "drop_trigger"):
+            owner = self.index_table if kind == "drop_index" else self.trigger_table
             for n in op.names:
-                t = self.index_table.pop(key(n), "")
+                t = owner.pop(key(n), "")
                 if t in self.history:
                     self.history[t].append(st.text)
 
@@ -115,6 +127,13 @@ class Replay:
             return None
         return conn, str(row[0])
 
+    def owned_by(self, table: str) -> set[tuple[str, str]]:
+        """("index" | "trigger", name) of the objects on ``table`` now (names folded)."""
+        t = key(table)
+        return {("index", n) for n, owner in self.index_table.items() if owner == t} | {
+            ("trigger", n) for n, owner in self.trigger_table.items() if owner == t
+        }
+
     def has_table(self, name: str) -> bool:
         return key(name) in self.history
 
@@ -131,11 +150,25 @@ class Replay:
                 for c in conn.execute(f"PRAGMA table_xinfo({_q(name)})")
             }
             uniques: set[tuple[str, ...]] = set()
+            indexes: dict[tuple[str, ...], str] = {}
             for idx in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
+                info = conn.execute(f"PRAGMA index_info({_q(str(idx[1]))})").fetchall()
+                on = tuple(str(c[2]).lower() for c in info)
                 if idx[2]:  # unique
-                    info = conn.execute(f"PRAGMA index_info({_q(str(idx[1]))})").fetchall()
-                    uniques.add(tuple(str(c[2]).lower() for c in info))
-            return TableShape(cols, frozenset(uniques), frozenset(_checks(sql)))
+                    uniques.add(on)
+                else:
+                    indexes[on] = str(idx[1])
+            fks = frozenset(
+                (str(fk[3]).lower(), str(fk[2]).lower(), str(fk[4] or "").lower())
+                for fk in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (name,))
+            )
+            triggers = frozenset(
+                str(r[0]).lower()
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            )
+            return TableShape(
+                cols, frozenset(uniques), frozenset(_checks(sql)), indexes, fks, triggers
+            )
         finally:
             conn.close()
 

@@ -20,6 +20,14 @@ _RULES = (
         "rollback that re-creates it and copy the rows aside first (a backup covers the data)",
     ),
     Rule(
+        "DELETE-ALL-ROWS",
+        "error",
+        "TRUNCATE, or DELETE without WHERE",
+        "empties a table the running app still reads; only a backup brings the rows back",
+        "delete only what the change needs (a WHERE, in batches); copy the rows aside first "
+        "(CREATE TABLE … AS SELECT) if they may be needed",
+    ),
+    Rule(
         "DROP-COLUMN",
         "error",
         "DROP COLUMN",
@@ -79,6 +87,16 @@ _RULES = (
         "CHECK added to an existing table",
         "data-dependent: fails if an existing row violates it",
         "check the rows first; on PostgreSQL add it NOT VALID, then VALIDATE CONSTRAINT",
+    ),
+    Rule(
+        "REBUILD-LOSES-OBJECTS",
+        "error",
+        "SQLite table rebuild that does not re-create an index, foreign key or trigger",
+        "DROP TABLE takes the old table's indexes and triggers with it, and the new table has "
+        "only the constraints its CREATE TABLE declares: lost uniqueness, lost integrity, "
+        "full scans",
+        "after the RENAME, re-create every index and trigger of the old table, and declare its "
+        "foreign keys in the new CREATE TABLE (SQLite's twelve-step ALTER procedure)",
     ),
     Rule(
         "PG-INDEX-NOT-CONCURRENT",

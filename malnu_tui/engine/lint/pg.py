@@ -1,0 +1,86 @@
+"""PostgreSQL's own rules: what a statement does to a live PostgreSQL table that the general
+rules (both dialects) do not see."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import Action, Op, key
+from malnu_tui.engine.lint.rules import register
+
+__all__ = ["PG_RULES", "NotNullChecks", "pg_alter_action"]
+
+PG_RULES = (
+    Rule(
+        "ADD-FOREIGN-KEY",
+        "warning",
+        "FOREIGN KEY added to an existing table",
+        "data-dependent: fails if a row points at no parent, and validating it scans the "
+        "table while writes to both tables wait",
+        "add it NOT VALID (new rows are checked at once), then VALIDATE CONSTRAINT in a later "
+        "migration: in the same transaction the ADD's lock is still held",
+    ),
+    Rule(
+        "PG-ADD-COLUMN-REWRITE",
+        "warning",
+        "ADD COLUMN that rewrites the table",
+        "a volatile DEFAULT (random(), gen_random_uuid(), clock_timestamp(), nextval()), a "
+        "serial type, an identity or a stored generated column is computed for every row: "
+        "the whole table is rewritten while every query on it waits",
+        "add the column with no default (or a constant one), backfill it in batches, then "
+        "SET DEFAULT for new rows",
+    ),
+)
+register(*PG_RULES)
+_BY_ID = {r.id: r for r in PG_RULES}
+
+
+def _finding(rule_id: str, file: str, line: int, why: str) -> Finding:
+    r = _BY_ID[rule_id]
+    return Finding(rule_id, r.severity, file, line, why, r.instead)
+
+
+# What makes ADD COLUMN compute a value per row (PostgreSQL 11+ stores a constant or stable
+# default once, in the catalog, and rewrites nothing).
+_REWRITE = re.compile(
+    r"^\s*(?:small|big)?serial(?:2|4|8)?\b|\bGENERATED\b.*\b(?:STORED|IDENTITY)\b|"
+    r"\bDEFAULT\b.*\b(?:random|random_normal|gen_random_uuid|uuid_generate_v[14]|"
+    r"uuid_generate_v1mc|clock_timestamp|timeofday|nextval)\s*\(",
+    re.IGNORECASE | re.DOTALL,
+)
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+def pg_alter_action(file: str, line: int, table: str, a: Action) -> Finding | None:
+    """PostgreSQL's finding for one action of an ALTER TABLE on an existing table."""
+    if a.kind == "add_fk" and not a.not_valid:
+        why = f"a FOREIGN KEY is added to {table} and validated against its rows"
+        return _finding("ADD-FOREIGN-KEY", file, line, why)
+    if a.kind == "add_column" and _REWRITE.search(_STRING.sub("''", a.definition)):
+        why = f"ADD COLUMN {table}.{a.column} computes a value for every row: {table} is rewritten"
+        return _finding("PG-ADD-COLUMN-REWRITE", file, line, why)
+    return None
+
+
+@dataclass
+class NotNullChecks:
+    """PostgreSQL ``CHECK (col IS NOT NULL)`` constraints seen so far, across migrations (the
+    two-deploy pattern adds one NOT VALID, then VALIDATEs it): once one is validated, ``SET
+    NOT NULL`` on its column uses it instead of scanning the table (PostgreSQL 12+)."""
+
+    named: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (table, column)
+    proven: set[tuple[str, str]] = field(default_factory=set)
+
+    def see(self, op: Op) -> None:
+        for a in op.actions:
+            if a.kind == "add_check" and a.column:
+                where = (op.key, key(a.column))
+                if a.new:
+                    self.named[key(a.new)] = where
+                if not a.not_valid:
+                    self.proven.add(where)
+            elif a.kind == "validate" and key(a.new) in self.named:
+                self.proven.add(self.named[key(a.new)])
