@@ -288,12 +288,10 @@ class CsvSource:
                     first, consumed = consumed, reader.line_num
                     if not eof and consumed >= len(lines) and "unexpected end" in str(exc):
                         return lines[first:]
-                    emit(
-                        start + first + 1,
-                        [],
-                        "".join(lines[first:consumed]),
-                        f"malformed CSV: {exc}",
-                    )
+                    reason = f"malformed CSV: {exc}"
+                    if "unexpected end" in str(exc):
+                        reason = "malformed CSV: a quote opened in this record is never closed"
+                    emit(start + first + 1, [], "".join(lines[first:consumed]), reason)
 
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""

@@ -134,13 +134,14 @@ def ascii_safe(encoding: str) -> bool:
 
 def byte_blocks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
     """The file in blocks of about ``size`` bytes, each cut right after a line end (``\\n``,
-    ``\\r\\n`` or a lone ``\\r``, never between ``\\r`` and ``\\n``); (block, last block)."""
+    ``\\r\\n`` or a lone ``\\r``, never between ``\\r`` and ``\\n``); (block, last block).
+    The last block is always flagged, empty when the file ends with a line end: a reader
+    holding a record still open (an unterminated quote) must hear that the file has ended."""
     pending = b""
     while True:
         data = fh.read(size)
         if not data:
-            if pending:
-                yield pending, True
+            yield pending, True
             return
         buf = pending + data if pending else data
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1

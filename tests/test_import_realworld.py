@@ -1,0 +1,44 @@
+"""Files as schools really have them, through the real import on every backend: what a careful
+operator expects from each (a rejected row with its line, or the whole file, never a silent
+loss)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from malnu_tui.engine.data import ImportReport, ImportRequest, MaxErrors, open_csv, run_import
+from tests.import_support import ImportTarget, write_csv
+
+
+def _run(imp: ImportTarget, request: ImportRequest) -> ImportReport:
+    backend = imp.open()
+    try:
+        return run_import(backend, request, open_csv(request))
+    finally:
+        backend.close()
+
+
+def _rejects(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_quote_never_closed_is_a_rejected_row_not_the_end_of_the_file(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The quote opened on line 3 runs to the end of the file: that record (and the lines it
+    # swallowed) used to vanish, the import reading 1 row, committing it and exiting 0.
+    text = 'id,email,name\n1,a@x,Ani\n2,b@x,"Budi\n3,c@x,Citra\n'
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text))
+    report = _run(imp, req)
+    assert (report.read, report.inserted, report.rejected) == (2, 1, 1)
+    assert not report.committed and imp.count("users") == 0
+    got = _rejects(report.rejects_file)
+    assert [r["line"] for r in got] == ["3"]
+    assert "never closed" in got[0]["reason"]
+    assert got[0]["raw"] == '2,b@x,"Budi\n3,c@x,Citra'
+    # Allowed one error, the rest goes in.
+    req = ImportRequest("users", file=req.file, max_errors=MaxErrors(1))
+    assert _run(imp, req).committed and imp.count("users") == 1
