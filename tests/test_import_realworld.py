@@ -42,3 +42,17 @@ def test_a_quote_never_closed_is_a_rejected_row_not_the_end_of_the_file(
     # Allowed one error, the rest goes in.
     req = ImportRequest("users", file=req.file, max_errors=MaxErrors(1))
     assert _run(imp, req).committed and imp.count("users") == 1
+
+
+def test_a_nul_byte_is_a_rejected_row_on_every_backend(imp: ImportTarget, tmp_path: Path) -> None:
+    # A NUL used to go in on SQLite and D1 (where length() and most tools stop at it) and to
+    # fail the whole import on PostgreSQL with "invalid byte sequence" naming no line.
+    text = 'id,email,name\n1,a@x,Ani\x00Budi\n2,b@x,Citra\n3,c@x,"Dewi\x00\nSari"\n4,d@x,Eka\n'
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(2))
+    report = _run(imp, req)
+    assert report.committed
+    assert (report.read, report.inserted, report.rejected) == (4, 2, 2)
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("2", ""), ("4", "")]
+    assert all("NUL byte (0x00) in 'name'" in r["reason"] for r in got)
+    assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(2, "Citra"), (4, "Eka")]

@@ -261,6 +261,8 @@ class CsvSource:
             if skip and not error:
                 skip = False
                 return
+            if not error and "\x00" in raw:
+                error = _nul_error(fields, self.header)
             if error:
                 chunk.errors[len(chunk.lines)] = error
             chunk.lines.append(line)
@@ -305,6 +307,7 @@ class CsvSource:
             odd = (
                 skip
                 or "" in stripped
+                or "\x00" in joined
                 or sep + sep in joined
                 or "\n" + sep in joined
                 or sep + "\n" in joined
@@ -440,6 +443,14 @@ class _Chunk:
 
     def done(self) -> RecordChunk:
         return RecordChunk(self.lines, self.fields, self.raws, self.errors)
+
+
+def _nul_error(fields: list[str], header: Sequence[str]) -> str:
+    """The complaint about a record holding a NUL byte: no database keeps it as text
+    (PostgreSQL refuses it, SQLite cuts the text there), and it is never meant."""
+    at = next((i for i, f in enumerate(fields) if "\x00" in f), -1)
+    where = f" in {header[at]!r}" if 0 <= at < len(header) else ""
+    return f"a NUL byte (0x00){where}: not text (a binary file, or a broken export?)"
 
 
 def _nulls(fields: list[str], raw: str, delimiter: str) -> tuple[str | None, ...]:

@@ -172,8 +172,8 @@ class FlatSplitter:
     def split(self, buf: bytes, *, eof: bool) -> tuple[FlatRows, BlockRaws] | None:
         """The block's records (``buf`` holds whole lines) or None when it is not clean.
         Raises UnicodeDecodeError for bytes the encoding refuses."""
-        if not buf or b'"' in buf:
-            return None
+        if not buf or b'"' in buf or b"\x00" in buf:
+            return None  # quotes and NUL bytes: the record reader
         crlf = False
         if b"\r" in buf:
             if buf.count(b"\r\n") != buf.count(b"\r"):
