@@ -56,3 +56,20 @@ def test_a_nul_byte_is_a_rejected_row_on_every_backend(imp: ImportTarget, tmp_pa
     assert [(r["line"], r["column"]) for r in got] == [("2", ""), ("4", "")]
     assert all("NUL byte (0x00) in 'name'" in r["reason"] for r in got)
     assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(2, "Citra"), (4, "Eka")]
+
+
+def test_the_same_file_twice_without_a_key_is_refused_row_by_row(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The operator forgot --key on the semester's second run. On PostgreSQL this said
+    # "count check failed: 1 row(s) sent were neither inserted nor refused" (the search for
+    # refused rows stopped at --max-errors, the rows it had not judged left out of the counts).
+    path = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n2,b@x,Budi\n3,c@x,Citra\n")
+    assert _run(imp, ImportRequest("users", file=path)).committed
+    report = _run(imp, ImportRequest("users", file=path))
+    assert not report.committed and report.rejected >= 1
+    assert report.read == report.inserted + report.updated + report.skipped + report.rejected
+    assert report.before_count == report.after_count == imp.count("users") == 3
+    first = _rejects(report.rejects_file)[0]
+    assert first["line"] == "2"
+    assert "UNIQUE" in first["reason"] or "duplicate key" in first["reason"]
