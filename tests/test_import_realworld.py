@@ -7,7 +7,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from malnu_tui.engine.data import ImportReport, ImportRequest, MaxErrors, open_csv, run_import
+import pytest
+
+from malnu_tui.engine.data import (
+    ImportReport,
+    ImportRequest,
+    MaxErrors,
+    SchemaMismatch,
+    open_csv,
+    preview_import,
+    run_import,
+)
 from tests.import_support import ImportTarget, write_csv
 
 
@@ -73,3 +83,34 @@ def test_the_same_file_twice_without_a_key_is_refused_row_by_row(
     first = _rejects(report.rejects_file)[0]
     assert first["line"] == "2"
     assert "UNIQUE" in first["reason"] or "duplicate key" in first["reason"]
+
+
+def test_empty_header_fields_excel_left_behind(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes ';' after the last column when a cell beyond it was ever touched. Such a
+    # file was refused ("header field 4 is empty"), with a mapping too: the hint's own advice
+    # ("add a mapping file") did not help, the operator had to edit the export by hand.
+    text = "\ufeffid;email;name;;\r\n1;a@x;Ani;;\r\n2;b@x;Budi;;\r\n"
+    excel = write_csv(tmp_path / "excel.csv", text)
+    report = _run(imp, ImportRequest("users", file=excel))
+    assert report.committed and report.inserted == 2
+    # With a mapping, header fields it does not read need no name, nor a unique one.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.email]\nfrom = "email"\n'
+        '[columns.name]\nfrom = "name"\n'
+    )
+    text = "id,,email,Catatan,name,Catatan\n3,x,c@x,-,Citra,-\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "m.csv", text), mapping=mapping)
+    backend = imp.open()
+    try:
+        notes = preview_import(backend, req, open_csv(req)).check.notes
+    finally:
+        backend.close()
+    assert any("header field(s) 2 empty: not imported" in n for n in notes)
+    assert _run(imp, req).committed
+    assert imp.rows("SELECT id, name FROM users ORDER BY id")[-1] == (3, "Citra")
+    # Without a mapping an empty field between names is still refused (which column is it?).
+    middle = write_csv(tmp_path / "mid.csv", "id,,email,name\n4,x,d@x,Dewi\n")
+    with pytest.raises(SchemaMismatch, match="header field 2 is empty"):
+        _run(imp, ImportRequest("users", file=middle))
+    assert imp.count("users") == 3
