@@ -114,3 +114,22 @@ def test_empty_header_fields_excel_left_behind(imp: ImportTarget, tmp_path: Path
     with pytest.raises(SchemaMismatch, match="header field 2 is empty"):
         _run(imp, ImportRequest("users", file=middle))
     assert imp.count("users") == 3
+
+
+def test_a_field_too_large_for_d1_is_a_rejected_row(imp: ImportTarget, tmp_path: Path) -> None:
+    # An essay pasted into a cell: D1 takes at most 100 KB per statement. That row failed the
+    # whole D1 import (exit 1) instead of being one rejected row; SQLite and PostgreSQL take it.
+    essay = "Esai panjang tentang sekolah. " * 5000
+    text = f"id,email,name\n1,a@x,Ani\n2,b@x,{essay}\n3,c@x,Citra\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
+    report = _run(imp, req)
+    assert report.committed
+    if imp.kind != "d1":
+        assert (report.inserted, report.rejected) == (3, 0)
+        assert imp.rows("SELECT length(name) FROM users WHERE id = 2") == [(len(essay),)]
+        return
+    assert (report.read, report.inserted, report.rejected) == (3, 2, 1)
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("3", "name")]
+    assert "too large for D1" in got[0]["reason"] and got[0]["raw"].startswith("2,b@x,Esai")
+    assert imp.rows("SELECT id FROM users ORDER BY id") == [(1,), (3,)]
