@@ -18,6 +18,7 @@ from malnu_tui.engine.data import (
     preview_import,
     run_import,
 )
+from malnu_tui.engine.data.errors import InputFileError
 from tests.import_support import ImportTarget, write_csv
 
 
@@ -133,3 +134,25 @@ def test_a_field_too_large_for_d1_is_a_rejected_row(imp: ImportTarget, tmp_path:
     assert [(r["line"], r["column"]) for r in got] == [("3", "name")]
     assert "too large for D1" in got[0]["reason"] and got[0]["raw"].startswith("2,b@x,Esai")
     assert imp.rows("SELECT id FROM users ORDER BY id") == [(1,), (3,)]
+
+
+def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel's "Save as Unicode Text" (UTF-16 with a BOM, tabs, CRLF): without --encoding it was
+    # "not valid utf-8 (byte 0xff)" with a hint to try cp1252 (whose header is then garbage);
+    # --encoding utf-16-le glued the BOM to the first header; --encoding utf-16 on a file that
+    # is not UTF-16 was a traceback.
+    text = "id\temail\tname\r\n1\ta@x\tNi Luh Putu Érika\r\n2\tb@x\tBudi Santoso\r\n"
+    path = tmp_path / "siswa.txt"
+    path.write_bytes(text.encode("utf-16"))
+    for encoding in (None, "utf-16-le"):
+        imp.execute("DELETE FROM users")
+        report = _run(imp, ImportRequest("users", file=path, encoding=encoding))
+        assert report.committed and report.inserted == 2
+        assert imp.rows("SELECT name FROM users ORDER BY id") == [
+            ("Ni Luh Putu Érika",),
+            ("Budi Santoso",),
+        ]
+    utf8 = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n")
+    with pytest.raises(InputFileError, match=r"u\.csv:1: not valid utf-16") as err:
+        _run(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
+    assert err.value.exit_code == 2

@@ -25,6 +25,7 @@ from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
 
 DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -166,11 +167,13 @@ class CsvSource:
         if bom:
             head = head[len(BOM) :]
         enc = normalise_encoding(encoding) if encoding else "utf-8"
+        if head.startswith(_UTF16_BOMS) and (encoding is None or enc.startswith("utf-16")):
+            enc = "utf-16"  # Excel's "Unicode Text": the BOM says the byte order (never a header)
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
             sample = decoder.decode(head, final=len(head) < SNIFF_BYTES - (3 if bom else 0))
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise self._decode_error() from None
         self.format = CsvFormat(
             enc,
@@ -193,7 +196,11 @@ class CsvSource:
             for number, line in enumerate(fh, 1):
                 try:
                     decoder.decode(line)
-                except UnicodeDecodeError as exc:
+                except UnicodeError as exc:
+                    if not isinstance(exc, UnicodeDecodeError):  # no BOM for utf-16
+                        return InputFileError(
+                            str(self.path), f"not valid {self._encoding}: {exc}", line=number
+                        )
                     byte = exc.object[exc.start : exc.start + 1].hex()
                     return InputFileError(
                         str(self.path),
@@ -222,7 +229,7 @@ class CsvSource:
                 raise InputFileError(
                     str(self.path), f"malformed header: {exc}", line=reader.line_num
                 ) from None
-            except UnicodeDecodeError:
+            except UnicodeError:
                 raise self._decode_error() from None
 
     def records(self) -> Iterator[SourceRecord]:
@@ -384,7 +391,7 @@ class CsvSource:
                 yield chunk.done()
             if splitter.usable:
                 self.digest = digest.hexdigest()
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise self._decode_error() from None
         finally:
             raw.close()
