@@ -25,6 +25,7 @@ from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
 
 DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -166,11 +167,13 @@ class CsvSource:
         if bom:
             head = head[len(BOM) :]
         enc = normalise_encoding(encoding) if encoding else "utf-8"
+        if head.startswith(_UTF16_BOMS) and (encoding is None or enc.startswith("utf-16")):
+            enc = "utf-16"  # Excel's "Unicode Text": the BOM says the byte order (never a header)
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
             sample = decoder.decode(head, final=len(head) < SNIFF_BYTES - (3 if bom else 0))
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise self._decode_error() from None
         self.format = CsvFormat(
             enc,
@@ -193,7 +196,11 @@ class CsvSource:
             for number, line in enumerate(fh, 1):
                 try:
                     decoder.decode(line)
-                except UnicodeDecodeError as exc:
+                except UnicodeError as exc:
+                    if not isinstance(exc, UnicodeDecodeError):  # no BOM for utf-16
+                        return InputFileError(
+                            str(self.path), f"not valid {self._encoding}: {exc}", line=number
+                        )
                     byte = exc.object[exc.start : exc.start + 1].hex()
                     return InputFileError(
                         str(self.path),
@@ -222,7 +229,7 @@ class CsvSource:
                 raise InputFileError(
                     str(self.path), f"malformed header: {exc}", line=reader.line_num
                 ) from None
-            except UnicodeDecodeError:
+            except UnicodeError:
                 raise self._decode_error() from None
 
     def records(self) -> Iterator[SourceRecord]:
@@ -261,6 +268,8 @@ class CsvSource:
             if skip and not error:
                 skip = False
                 return
+            if not error and "\x00" in raw:
+                error = _nul_error(fields, self.header)
             if error:
                 chunk.errors[len(chunk.lines)] = error
             chunk.lines.append(line)
@@ -288,12 +297,10 @@ class CsvSource:
                     first, consumed = consumed, reader.line_num
                     if not eof and consumed >= len(lines) and "unexpected end" in str(exc):
                         return lines[first:]
-                    emit(
-                        start + first + 1,
-                        [],
-                        "".join(lines[first:consumed]),
-                        f"malformed CSV: {exc}",
-                    )
+                    reason = f"malformed CSV: {exc}"
+                    if "unexpected end" in str(exc):
+                        reason = "malformed CSV: a quote opened in this record is never closed"
+                    emit(start + first + 1, [], "".join(lines[first:consumed]), reason)
 
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""
@@ -307,6 +314,7 @@ class CsvSource:
             odd = (
                 skip
                 or "" in stripped
+                or "\x00" in joined
                 or sep + sep in joined
                 or "\n" + sep in joined
                 or sep + "\n" in joined
@@ -383,7 +391,7 @@ class CsvSource:
                 yield chunk.done()
             if splitter.usable:
                 self.digest = digest.hexdigest()
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise self._decode_error() from None
         finally:
             raw.close()
@@ -442,6 +450,14 @@ class _Chunk:
 
     def done(self) -> RecordChunk:
         return RecordChunk(self.lines, self.fields, self.raws, self.errors)
+
+
+def _nul_error(fields: list[str], header: Sequence[str]) -> str:
+    """The complaint about a record holding a NUL byte: no database keeps it as text
+    (PostgreSQL refuses it, SQLite cuts the text there), and it is never meant."""
+    at = next((i for i, f in enumerate(fields) if "\x00" in f), -1)
+    where = f" in {header[at]!r}" if 0 <= at < len(header) else ""
+    return f"a NUL byte (0x00){where}: not text (a binary file, or a broken export?)"
 
 
 def _nulls(fields: list[str], raw: str, delimiter: str) -> tuple[str | None, ...]:

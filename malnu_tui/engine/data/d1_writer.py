@@ -40,15 +40,30 @@ STAGE_PREFIX = "malnu_stage_"
 GUARD = "malnu import guard"
 
 
-def _values_statements(head: str, rows: Sequence[tuple[int, str]], tail: str = "") -> list[str]:
+def _values_statements(
+    head: str, rows: list[tuple[Row, str]], columns: Sequence[str], tail: str = ""
+) -> tuple[list[str], list[Rejection]]:
     """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail);
-    ``rows`` are (source line, tuple text)."""
-    try:
-        return d1_statements(head, [t for _line, t in rows], tail)
-    except RowTooLarge as exc:
-        raise ImportCheckFailed(
-            f"line {rows[exc.index][0]}: the row is larger than D1's 100 KB per statement"
-        ) from None
+    ``rows`` are (row, tuple text). A row too large for any statement is a rejected row (an
+    essay pasted into a cell), taken out of ``rows``: the rest of the file goes on."""
+    rejected: list[Rejection] = []
+    while True:
+        try:
+            return d1_statements(head, [t for _row, t in rows], tail), rejected
+        except RowTooLarge as exc:
+            row, _t = rows.pop(exc.index)
+            sizes = [len(v) if isinstance(v, str) else 0 for v in row.values]
+            at = sizes.index(max(sizes))
+            column = columns[at] if at < len(columns) else ""
+            rejected.append(
+                Rejection(
+                    row.line,
+                    column,
+                    f"the row is too large for D1 ({sizes[at]:,} characters in {column!r}; "
+                    "D1 takes at most 100 KB per statement)",
+                    row.raw,
+                )
+            )
 
 
 def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
@@ -106,11 +121,12 @@ class D1Writer:
 
     def write(self, rows: RowBatch) -> list[Rejection]:
         head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
-        tuples = [(r.line, sql_tuple((r.line, *r.values))) for r in rows.rows()]
-        for request in d1_requests(_values_statements(head, tuples)):
+        tuples = [(r, sql_tuple((r.line, *r.values))) for r in rows.rows()]
+        statements, too_large = _values_statements(head, tuples, self.spec.columns)
+        for request in d1_requests(statements):
             self._send(request)
-        self.sent += len(rows)
-        return []
+        self.sent += len(tuples)
+        return too_large
 
     def _send(self, statements: list[str]) -> None:
         # INSERT OR IGNORE keyed by line: re-sending a request that landed is harmless.
@@ -246,10 +262,14 @@ class D1DryRun:
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
-        batch = list(rows.rows())
+        pairs = [(r, sql_tuple(r.values)) for r in rows.rows()]
+        _statements, too_large = _values_statements(
+            self._head, pairs, self.spec.columns, self.spec.conflict_clause()
+        )
+        batch = [r for r, _t in pairs]
         refused = self._refused(batch)
         self.accepted += len(batch) - len(refused)
-        return refused
+        return too_large + refused
 
     def _refused(self, rows: list[Row]) -> list[Rejection]:
         """The rows of a chunk the table would refuse: the shortest failing prefix ends in
@@ -272,8 +292,10 @@ class D1DryRun:
         return refused
 
     def _try(self, rows: list[Row]) -> str | None:
-        tuples = [(r.line, sql_tuple(r.values)) for r in rows]
-        statements = _values_statements(self._head, tuples, self.spec.conflict_clause())
+        tuples = [(r, sql_tuple(r.values)) for r in rows]
+        statements, _ = _values_statements(
+            self._head, tuples, self.spec.columns, self.spec.conflict_clause()
+        )
         for request in d1_requests(statements):
             error = probe(self.backend, request)
             if error is not None:

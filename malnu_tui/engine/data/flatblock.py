@@ -134,13 +134,14 @@ def ascii_safe(encoding: str) -> bool:
 
 def byte_blocks(fh: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
     """The file in blocks of about ``size`` bytes, each cut right after a line end (``\\n``,
-    ``\\r\\n`` or a lone ``\\r``, never between ``\\r`` and ``\\n``); (block, last block)."""
+    ``\\r\\n`` or a lone ``\\r``, never between ``\\r`` and ``\\n``); (block, last block).
+    The last block is always flagged, empty when the file ends with a line end: a reader
+    holding a record still open (an unterminated quote) must hear that the file has ended."""
     pending = b""
     while True:
         data = fh.read(size)
         if not data:
-            if pending:
-                yield pending, True
+            yield pending, True
             return
         buf = pending + data if pending else data
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1
@@ -171,8 +172,8 @@ class FlatSplitter:
     def split(self, buf: bytes, *, eof: bool) -> tuple[FlatRows, BlockRaws] | None:
         """The block's records (``buf`` holds whole lines) or None when it is not clean.
         Raises UnicodeDecodeError for bytes the encoding refuses."""
-        if not buf or b'"' in buf:
-            return None
+        if not buf or b'"' in buf or b"\x00" in buf:
+            return None  # quotes and NUL bytes: the record reader
         crlf = False
         if b"\r" in buf:
             if buf.count(b"\r\n") != buf.count(b"\r"):

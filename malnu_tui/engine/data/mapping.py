@@ -83,8 +83,9 @@ class Mapping:
 
 
 def identity_mapping(header: Sequence[str]) -> Mapping:
-    """No mapping file: each header names its target column, values as they are."""
-    return Mapping(None, tuple(ColumnRule(h, source=h) for h in header))
+    """No mapping file: each header names its target column, values as they are (an empty
+    header names none: the schema check says so, or ignores a trailing one)."""
+    return Mapping(None, tuple(ColumnRule(h, source=h) for h in header if h))
 
 
 class _Lines:

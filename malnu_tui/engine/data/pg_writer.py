@@ -197,6 +197,7 @@ class PostgresWriter(PgUnit):
             rejections: list[Rejection] = []
             inserted = changes = 0
             ranges = [(0, self.last_line)] if self.n else []
+            stopped = False
             while ranges:
                 lo, hi = ranges.pop()
                 self.conn.execute("SAVEPOINT malnu_range")
@@ -212,6 +213,12 @@ class PostgresWriter(PgUnit):
                             Rejection(lines[0], exc.diag.column_name or "", _reason(exc), "")
                         )
                         if max_rejections is not None and len(rejections) > max_rejections:
+                            # Nothing will commit: the search stops, and the rows not judged
+                            # count as the INSERT would take them (the report balances).
+                            unjudged = sum(self._lines_between(a, b)[3] for a, b in ranges)
+                            inserted += unjudged
+                            changes += unjudged
+                            stopped = True
                             break
                     else:
                         mid = lines[2]
@@ -221,14 +228,14 @@ class PostgresWriter(PgUnit):
                 inserted += ins
                 changes += ins + upd
             accepted = self.n - len(rejections)
-            after = self._count()
+            after = self.before + inserted if stopped else self._count()
         except psycopg.Error as exc:
             raise self._fail(exc) from None
         ins, upd, skip = counts_from(self.spec.on_conflict, accepted, changes, inserted)
         return WriteOutcome(ins, upd, skip, tuple(rejections), self.before, after, accepted)
 
-    def _lines_between(self, lo: int, hi: int) -> tuple[int, int, int]:
-        """First, last and median source line of the staged rows in [lo, hi]."""
+    def _lines_between(self, lo: int, hi: int) -> tuple[int, int, int, int]:
+        """First, last and median source line of the staged rows in [lo, hi], and how many."""
         tmp = sql.Identifier(TEMP)
         first_last = self.conn.execute(
             sql.SQL(
@@ -246,4 +253,4 @@ class PostgresWriter(PgUnit):
             (lo, hi, (count - 1) // 2),
         ).fetchone()
         assert mid is not None
-        return first, last, int(mid[0])
+        return first, last, int(mid[0]), count

@@ -215,12 +215,25 @@ def check_input(
     problems: list[str] = []
     notes: list[str] = []
     seen: set[str] = set()
+    # Excel writes a delimiter after the last column when a cell beyond it was ever touched
+    # (``a;b;c;;``): trailing empty header fields name nothing and are not read. With a mapping
+    # file, only the header fields it reads must be named, once.
+    named = len(header)
+    while named and not header[named - 1]:
+        named -= 1
+    mapped = mapping.path is not None
+    blank = []
     for i, h in enumerate(header, 1):
         if not h:
-            problems.append(f"header field {i} is empty")
-        elif h in seen:
+            blank.append(i)
+            if i <= named and not mapped:
+                problems.append(f"header field {i} is empty")
+        elif h in seen and (not mapped or h in mapping.sources()):
             problems.append(f"duplicate header {h!r}")
         seen.add(h)
+    if blank and (mapped or named < len(header)):
+        fields = ", ".join(map(str, blank if mapped else blank[-(len(header) - named) :]))
+        notes.append(f"header field(s) {fields} empty: not imported")
     targets = [r.column for r in mapping.rules]
     for name in targets:
         if schema.column(name) is None:

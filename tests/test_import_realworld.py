@@ -1,0 +1,158 @@
+"""Files as schools really have them, through the real import on every backend: what a careful
+operator expects from each (a rejected row with its line, or the whole file, never a silent
+loss)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.data import (
+    ImportReport,
+    ImportRequest,
+    MaxErrors,
+    SchemaMismatch,
+    open_csv,
+    preview_import,
+    run_import,
+)
+from malnu_tui.engine.data.errors import InputFileError
+from tests.import_support import ImportTarget, write_csv
+
+
+def _run(imp: ImportTarget, request: ImportRequest) -> ImportReport:
+    backend = imp.open()
+    try:
+        return run_import(backend, request, open_csv(request))
+    finally:
+        backend.close()
+
+
+def _rejects(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_quote_never_closed_is_a_rejected_row_not_the_end_of_the_file(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The quote opened on line 3 runs to the end of the file: that record (and the lines it
+    # swallowed) used to vanish, the import reading 1 row, committing it and exiting 0.
+    text = 'id,email,name\n1,a@x,Ani\n2,b@x,"Budi\n3,c@x,Citra\n'
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text))
+    report = _run(imp, req)
+    assert (report.read, report.inserted, report.rejected) == (2, 1, 1)
+    assert not report.committed and imp.count("users") == 0
+    got = _rejects(report.rejects_file)
+    assert [r["line"] for r in got] == ["3"]
+    assert "never closed" in got[0]["reason"]
+    assert got[0]["raw"] == '2,b@x,"Budi\n3,c@x,Citra'
+    # Allowed one error, the rest goes in.
+    req = ImportRequest("users", file=req.file, max_errors=MaxErrors(1))
+    assert _run(imp, req).committed and imp.count("users") == 1
+
+
+def test_a_nul_byte_is_a_rejected_row_on_every_backend(imp: ImportTarget, tmp_path: Path) -> None:
+    # A NUL used to go in on SQLite and D1 (where length() and most tools stop at it) and to
+    # fail the whole import on PostgreSQL with "invalid byte sequence" naming no line.
+    text = 'id,email,name\n1,a@x,Ani\x00Budi\n2,b@x,Citra\n3,c@x,"Dewi\x00\nSari"\n4,d@x,Eka\n'
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(2))
+    report = _run(imp, req)
+    assert report.committed
+    assert (report.read, report.inserted, report.rejected) == (4, 2, 2)
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("2", ""), ("4", "")]
+    assert all("NUL byte (0x00) in 'name'" in r["reason"] for r in got)
+    assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(2, "Citra"), (4, "Eka")]
+
+
+def test_the_same_file_twice_without_a_key_is_refused_row_by_row(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The operator forgot --key on the semester's second run. On PostgreSQL this said
+    # "count check failed: 1 row(s) sent were neither inserted nor refused" (the search for
+    # refused rows stopped at --max-errors, the rows it had not judged left out of the counts).
+    path = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n2,b@x,Budi\n3,c@x,Citra\n")
+    assert _run(imp, ImportRequest("users", file=path)).committed
+    report = _run(imp, ImportRequest("users", file=path))
+    assert not report.committed and report.rejected >= 1
+    assert report.read == report.inserted + report.updated + report.skipped + report.rejected
+    assert report.before_count == report.after_count == imp.count("users") == 3
+    first = _rejects(report.rejects_file)[0]
+    assert first["line"] == "2"
+    assert "UNIQUE" in first["reason"] or "duplicate key" in first["reason"]
+
+
+def test_empty_header_fields_excel_left_behind(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes ';' after the last column when a cell beyond it was ever touched. Such a
+    # file was refused ("header field 4 is empty"), with a mapping too: the hint's own advice
+    # ("add a mapping file") did not help, the operator had to edit the export by hand.
+    text = "\ufeffid;email;name;;\r\n1;a@x;Ani;;\r\n2;b@x;Budi;;\r\n"
+    excel = write_csv(tmp_path / "excel.csv", text)
+    report = _run(imp, ImportRequest("users", file=excel))
+    assert report.committed and report.inserted == 2
+    # With a mapping, header fields it does not read need no name, nor a unique one.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.email]\nfrom = "email"\n'
+        '[columns.name]\nfrom = "name"\n'
+    )
+    text = "id,,email,Catatan,name,Catatan\n3,x,c@x,-,Citra,-\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "m.csv", text), mapping=mapping)
+    backend = imp.open()
+    try:
+        notes = preview_import(backend, req, open_csv(req)).check.notes
+    finally:
+        backend.close()
+    assert any("header field(s) 2 empty: not imported" in n for n in notes)
+    assert _run(imp, req).committed
+    assert imp.rows("SELECT id, name FROM users ORDER BY id")[-1] == (3, "Citra")
+    # Without a mapping an empty field between names is still refused (which column is it?).
+    middle = write_csv(tmp_path / "mid.csv", "id,,email,name\n4,x,d@x,Dewi\n")
+    with pytest.raises(SchemaMismatch, match="header field 2 is empty"):
+        _run(imp, ImportRequest("users", file=middle))
+    assert imp.count("users") == 3
+
+
+def test_a_field_too_large_for_d1_is_a_rejected_row(imp: ImportTarget, tmp_path: Path) -> None:
+    # An essay pasted into a cell: D1 takes at most 100 KB per statement. That row failed the
+    # whole D1 import (exit 1) instead of being one rejected row; SQLite and PostgreSQL take it.
+    essay = "Esai panjang tentang sekolah. " * 5000
+    text = f"id,email,name\n1,a@x,Ani\n2,b@x,{essay}\n3,c@x,Citra\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
+    report = _run(imp, req)
+    assert report.committed
+    if imp.kind != "d1":
+        assert (report.inserted, report.rejected) == (3, 0)
+        assert imp.rows("SELECT length(name) FROM users WHERE id = 2") == [(len(essay),)]
+        return
+    assert (report.read, report.inserted, report.rejected) == (3, 2, 1)
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("3", "name")]
+    assert "too large for D1" in got[0]["reason"] and got[0]["raw"].startswith("2,b@x,Esai")
+    assert imp.rows("SELECT id FROM users ORDER BY id") == [(1,), (3,)]
+
+
+def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel's "Save as Unicode Text" (UTF-16 with a BOM, tabs, CRLF): without --encoding it was
+    # "not valid utf-8 (byte 0xff)" with a hint to try cp1252 (whose header is then garbage);
+    # --encoding utf-16-le glued the BOM to the first header; --encoding utf-16 on a file that
+    # is not UTF-16 was a traceback.
+    text = "id\temail\tname\r\n1\ta@x\tNi Luh Putu Érika\r\n2\tb@x\tBudi Santoso\r\n"
+    path = tmp_path / "siswa.txt"
+    path.write_bytes(text.encode("utf-16"))
+    for encoding in (None, "utf-16-le"):
+        imp.execute("DELETE FROM users")
+        report = _run(imp, ImportRequest("users", file=path, encoding=encoding))
+        assert report.committed and report.inserted == 2
+        assert imp.rows("SELECT name FROM users ORDER BY id") == [
+            ("Ni Luh Putu Érika",),
+            ("Budi Santoso",),
+        ]
+    utf8 = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n")
+    with pytest.raises(InputFileError, match=r"u\.csv:1: not valid utf-16") as err:
+        _run(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
+    assert err.value.exit_code == 2
