@@ -532,12 +532,17 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
         shape = s.src.describe("users")
         assert shape is not None
         side: Any = s.src
-        where = side.changed_filter(shape, "updated_at", later, 10)
-        many = side.changed_filter(shape, "updated_at", "2025-01-01 00:00:00", 10)
-    plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", [later])
+        where, params = side.changed_filter(shape, "updated_at", later, 10)
+        many, _ = side.changed_filter(shape, "updated_at", "2025-01-01 00:00:00", 10)
+    plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", params)
+    assert any("INDEX users_updated (updated_at>? AND updated_at<?)" in str(r) for r in plan), plan
     assert any("INDEX users_updated (updated_at>?)" in str(r) for r in plan), plan
+    assert params == [later, "2025-11-25T", "2025-11-25T09:00:00"]
     # Many changed rows (more than four pages): read in key order, not gathered for each page.
-    assert many == '("updated_at" >= ? OR "updated_at" IS NULL OR "updated_at" < \'\')'
+    assert many == (
+        '(("updated_at" >= ? AND "updated_at" < ?) OR ("updated_at" >= ?) '
+        'OR "updated_at" IS NULL OR "updated_at" < \'\')'
+    )
 
 
 def test_a_full_copys_watermark_is_never_later_than_the_newest_row_in_mixed_layouts(

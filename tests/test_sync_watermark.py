@@ -119,3 +119,46 @@ def test_generated_columns_are_named_in_the_plan_and_not_copied(
         "ORDER BY ordinal_position"
     )
     assert [c for (c,) in columns] == ["id", "a", "b", "updated_at", "synced_at"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["scan", "index"])
+def test_iso_t_stamps_of_the_watermarks_day_are_not_read_again_and_none_is_lost(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str, indexed: bool
+) -> None:
+    """Workers stamp with ``new Date().toISOString()`` (``2025-11-25T09:00:00.000Z``),
+    SQLite's defaults with a space. Compared as text with the space-spelt watermark, every
+    ``T`` stamp of its day sorted after it: each pass read all of that day's changes again
+    (D1 bills rows read). Now only what changed since is read, in either layout."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.create_users(60, updated="2025-11-24T08:00:00.000Z")
+    if indexed:
+        src.run("CREATE INDEX users_updated ON users (updated_at)")
+    assert sync(src, dst).verified
+    # The day's earlier changes, then the one that sets the watermark.
+    src.run(
+        "UPDATE users SET name = 'Pagi', updated_at = '2025-11-25T01:00:00.000Z' WHERE id <= 20"
+    )
+    src.run(
+        "UPDATE users SET name = 'Siang', updated_at = '2025-11-25T09:00:00.000Z' WHERE id = 30"
+    )
+    first = sync(src, dst)
+    assert first.updated == 21 and first.verified
+    # Later the same day, in both layouts, and one a second after the watermark.
+    src.run(
+        "UPDATE users SET name = 'Sore T', updated_at = '2025-11-25T15:30:00.000Z' WHERE id = 41"
+    )
+    src.run("UPDATE users SET name = 'Sore', updated_at = '2025-11-25 16:00:00' WHERE id = 42")
+    src.run(
+        "UPDATE users SET name = 'Detik', updated_at = '2025-11-25T09:00:01.000Z' WHERE id = 43"
+    )
+    second = sync(src, dst)
+    # Read: the three changes and the watermark's own row (the overlap window), not the
+    # twenty stamped earlier that day.
+    assert (second.read, second.updated) == (4, 3), second
+    assert second.verified and verify(src, dst).verified
+    assert dst.run("SELECT name FROM users WHERE id IN (41, 42, 43) ORDER BY id") == [
+        ("Sore T",),
+        ("Sore",),
+        ("Detik",),
+    ]

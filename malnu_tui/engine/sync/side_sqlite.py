@@ -62,6 +62,20 @@ _REFUSED = (
 )
 
 
+def since_ranges(since: str) -> list[tuple[str, str | None]]:
+    """The text ranges of a cursor column's values at or after ``since`` (``YYYY-MM-DD
+    HH:MM:SS[.f]``, the normal form). Applications stamp in two layouts: SQLite's
+    ``CURRENT_TIMESTAMP`` with a space, JavaScript's ``toISOString()`` with a ``T`` (and
+    ``.000Z``). Compared as text, every ``T`` value of ``since``'s day sorts after it, so each
+    pass read again all of that day's changes (on D1, rows read are billed): the day's ``T``
+    values are compared with ``since`` spelt with a ``T``. Any other text keeps the one range
+    (a later day, or another separator, is never left out)."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return [(since, None)]
+    day_t = since[:10] + "T"
+    return [(since, day_t), (day_t + since[11:], None)]
+
+
 class SqliteDialect(SqliteKeys, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
@@ -179,13 +193,15 @@ class SqliteDialect(SqliteKeys, ABC):
         order = ", ".join(q(k) for k in shape.key)
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
-        extra, counted = self._changed(shape, cursor, since, page_rows) if cursor else ("", None)
+        extra, extra_params, counted = (
+            self._changed(shape, cursor, since, page_rows) if cursor else ("", [], None)
+        )
         read = 0
         while True:
             where, params = self._where(shape, (after, upto))
             if extra:
                 where.append(extra)
-                params.append(since)
+                params.extend(extra_params)
             sql = base + (" WHERE " + " AND ".join(where) if where else "")
             rows = self._decode(
                 shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, page_rows])
@@ -203,40 +219,39 @@ class SqliteDialect(SqliteKeys, ABC):
 
     def changed_filter(
         self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> str:
-        """The condition of the rows changed since ``?`` (or without a ``cursor`` value). When
-        an index starts with the cursor column and few rows changed (at most four pages:
-        each page's statement gathers their keys again), they are found through it (a
-        subquery of their keys); else every row is looked at in key order."""
-        return self._changed(shape, cursor, since, page_rows)[0]
+    ) -> tuple[str, list[str]]:
+        """The condition of the rows changed since ``since`` (or without a ``cursor`` value),
+        and its parameters. When an index starts with the cursor column and few rows changed
+        (at most four pages: each page's statement gathers their keys again), they are found
+        through it (a subquery of their keys); else every row is looked at in key order."""
+        found, params, _counted = self._changed(shape, cursor, since, page_rows)
+        return found, params
 
     def _changed(
         self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> tuple[str, int | None]:
+    ) -> tuple[str, list[str], int | None]:
         """:meth:`changed_filter`, and how many rows it counted through the index (None when
         it did not)."""
         c, t = q(cursor), q(shape.name)
+        ranges = since_ranges(since or "")
         # A number in the column (Unix seconds or a julianday an application wrote into a
-        # DATETIME column) sorts below every text, so ``>= ?`` never holds for it: such rows
-        # are read too (``< ''``: numbers only, through the index as well), and the copy then
-        # stores them or refuses them by name, never leaves them behind unread.
-        plain = f"({c} >= ? OR {c} IS NULL OR {c} < '')"
+        # DATETIME column) sorts below every text, so no range holds it: such rows are read
+        # too (``< ''``: numbers only, through the index as well), and the copy then stores
+        # them or refuses them by name, never leaves them behind unread.
+        conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
+        params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
+        plain = "(" + " OR ".join([*(f"({x})" for x in conds), f"{c} IS NULL", f"{c} < ''"]) + ")"
         if not self.leads_an_index(shape.name, cursor):
-            return plain, None
+            return plain, params, None
+        conds += [f"{c} IS NULL", f"{c} < ''"]
         changed = self._rows(
-            f"SELECT (SELECT count(*) FROM {t} WHERE {c} >= ?) "
-            f"+ (SELECT count(*) FROM {t} WHERE {c} IS NULL) "
-            f"+ (SELECT count(*) FROM {t} WHERE {c} < '')",
-            (since,),
+            "SELECT " + " + ".join(f"(SELECT count(*) FROM {t} WHERE {x})" for x in conds), params
         )[0][0]
         if int(changed) > 4 * page_rows:
-            return plain, None
+            return plain, params, None
         keys = ", ".join(q(x) for x in shape.key)
-        return (
-            f"{key_sql(shape)} IN (SELECT {keys} FROM {t} WHERE {c} >= ? "
-            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} IS NULL "
-            f"UNION ALL SELECT {keys} FROM {t} WHERE {c} < '')"
-        ), int(changed)
+        union = " UNION ALL ".join(f"SELECT {keys} FROM {t} WHERE {x}" for x in conds)
+        return f"{key_sql(shape)} IN ({union})", params, int(changed)
 
     def leads_an_index(self, table: str, column: str) -> bool:
         for row in self._rows(f"PRAGMA index_list({q(table)})"):
