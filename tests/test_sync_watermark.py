@@ -75,6 +75,9 @@ def test_a_watermark_stored_in_the_future_reads_from_when_its_sync_began(
         ("date", "2026-12-07", "2026-12-06"),
         ("date", "2026-12-06", "2026-12-06"),
         ("text", "2099-01-01T00:00:00Z", "2026-12-06 02:00:00"),
+        ("text", "2026-12-06T01:59:00.000Z", "2026-12-06T01:59:00.000Z"),  # earlier: kept
+        ("text", "2026-12-06T02:00:01.000Z", "2026-12-06 02:00:00"),
+        ("text", "2026-12-06", "2026-12-06"),
         ("text", "v2", "v2"),  # a text cursor that is not a time
         ("int", "99999", "99999"),
         ("ts", None, None),

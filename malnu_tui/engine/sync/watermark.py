@@ -64,9 +64,12 @@ def capped(kind: str | None, watermark: str | None, began: str) -> str | None:
     is read again by the next pass. Kept as it is for a text cursor that is not a time."""
     if watermark is None or not began or kind not in ("ts", "tstz", "date", "text"):
         return watermark
-    if kind == "text" and not _looks_like_time(watermark):
-        return watermark
     top = began[:10] if kind == "date" else began
+    if kind == "text":  # the text as the application wrote it: ``T`` or space, a zone
+        if not _looks_like_time(watermark):
+            return watermark
+        when = watermark[:10] + " " + watermark[11:19]  # its day and clock, in either layout
+        return top if when > top else watermark
     return top if watermark > top else watermark
 
 
