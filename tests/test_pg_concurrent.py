@@ -257,3 +257,48 @@ def test_kill_9_during_a_build_then_rerun_gives_a_valid_index_recorded_once(
     assert _indexes(pg.url)["idx_events_user"] is True
     assert _records(pg.url) == [("20250101_000100_events.sql", True),
                                 ("20250101_000200_idx.sql", True)]  # fmt: skip
+
+
+def test_sigterm_during_a_build_drops_it_and_records_nothing(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )  # fmt: skip
+    writer = psycopg.connect(pg.url)
+    writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
+    proc = pg.popen(d, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "idx_events_user" not in _indexes(pg.url):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    finally:
+        writer.rollback()
+        writer.close()
+        _out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert _indexes(pg.url) == {"events_pkey": True}
+    assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
+
+
+def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:
+    from malnu_tui.engine.parity.scratch import check_statements
+
+    files = [
+        ("a.sql", split_statements(EVENTS)),
+        ("b.sql", split_statements("CREATE INDEX CONCURRENTLY i_u ON events (user_id);")),
+        ("c.sql", split_statements("DROP INDEX CONCURRENTLY i_u;")),
+    ]
+    findings, ran = check_statements(files, pg_url)
+    assert ran == 4
+    assert [(f.file, f.severity, f.construct) for f in findings] == [
+        ("b.sql", "note", "CONCURRENTLY"),
+        ("c.sql", "note", "CONCURRENTLY"),
+    ]
+    assert "the concurrent build itself was not tried" in findings[0].why
