@@ -8,19 +8,24 @@ again under it, takes the safety backup, runs and records.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import hostname
+from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import LockHolder, MalnuError
 from malnu_tui.engine.plan import (
     BadRequest,
     LiveLock,
     Notice,
+    Plan,
+    PlanStep,
     Preflight,
     Problem,
     RollbackSelection,
     StaleLock,
+    UnreadableFile,
     confirmation_word,
     lock_problem,
     plan_rollback_from,
@@ -49,6 +54,22 @@ def _with_lock(problems: list[Problem], holder: LockHolder | None) -> list[Probl
     return [lp, *problems] if lp is not None else problems
 
 
+def _concurrent_checked(target: Target, plan: Plan, problems: list[Problem]) -> Plan:
+    """On PostgreSQL: a file of CONCURRENTLY statements runs outside a transaction (a note on
+    its step); one that mixes them with other statements is refused (engine/concurrently.py)."""
+    if target.kind != "postgresql":
+        return plan
+    steps: list[PlanStep] = []
+    for step in plan.steps:
+        unit = classify(step.statements)
+        if isinstance(unit, ConcurrentRefusal):
+            problems.append(UnreadableFile(str(step.file), unit.message(), unit.line))
+        elif unit is not None:
+            step = dataclasses.replace(step, notes=(*step.notes, unit.note(step.file.name)))
+        steps.append(step)
+    return dataclasses.replace(plan, steps=tuple(steps))
+
+
 def preflight_apply(
     backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
 ) -> Preflight:
@@ -58,6 +79,7 @@ def preflight_apply(
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
+        plan = _concurrent_checked(target, plan, problems)
     planned = {s.filename for s in plan.steps} if plan is not None else set()
     rows = tuple(m for m in report.migrations if m.filename in planned)
     return Preflight(
@@ -87,6 +109,7 @@ def preflight_rollback(
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
+        plan = _concurrent_checked(target, plan, problems)
     return Preflight(
         "rollback",
         target.name,

@@ -290,10 +290,21 @@ def _pg_error(exc: Exception) -> str:
 def pg_run(
     backend: PostgresBackend, filename: str, statements: Sequence[Statement]
 ) -> tuple[int, int]:
-    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows)."""
+    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows). A
+    CONCURRENTLY file runs outside one, as ``up`` runs it (engine/backends/pg_concurrent.py);
+    one that mixes CONCURRENTLY with other statements fails at its line, as ``up`` refuses it."""
     import psycopg
 
+    from malnu_tui.engine.backends.pg_concurrent import run_concurrently
+    from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
+
     conn = backend.conn
+    unit = classify(statements)
+    if isinstance(unit, ConcurrentRefusal):
+        text = next((st.text for st in statements if st.line == unit.line), "")
+        raise StatementFailed(filename, unit.line, text, unit.message())
+    if unit is not None:
+        return run_concurrently(conn, filename, unit, backend.display_url), 0
     rows = 0
     started = time.perf_counter()
     failure: StatementFailed | None = None

@@ -35,6 +35,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     actor,
 )
+from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
 from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
@@ -42,6 +43,7 @@ from malnu_tui.engine.backends.pg_schema import (
     missing_columns,
 )
 from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -293,8 +295,16 @@ class PostgresBackend:
         change: TrackingChange,
         audit: AuditEntry,
     ) -> int:
-        """Run the statements, the tracking change and the audit row in one transaction."""
+        """Run the statements, the tracking change and the audit row in one transaction; a
+        CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
         self.ensure_schema()
+        unit = classify(statements)
+        if unit is not None:
+            journal = BuildJournal(self.conn, self._t(AUDIT_TABLE), filename)
+            return run_concurrently(
+                self.conn, filename, unit, self.display_url,
+                lambda ms: self._record(change, ms, audit), journal,
+            )  # fmt: skip
         failure: StatementFailed | None = None
         elapsed = 0
         try:

@@ -67,7 +67,7 @@ def _code_version() -> str | None:
     return h.hexdigest()
 
 
-_READERS = ("sqlsplit.py", "files.py", "errors.py")
+_READERS = ("sqlsplit.py", "files.py", "errors.py", "concurrently.py")
 
 
 def _key(

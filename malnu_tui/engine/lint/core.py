@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
@@ -234,9 +235,6 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = key(op.table)
     if op.name:
         s.objects[("index", op.key)] = (st.line, op.table)
-    if s.dialect == "postgresql" and op.concurrently:
-        why = f"CREATE INDEX CONCURRENTLY {op.name} cannot run in the migration's transaction"
-        out.append(_f("PG-CONCURRENTLY-IN-TRANSACTION", s.file, st.line, why))
     existing = t not in s.created and t not in s.rebuilt
     if not existing:
         return
@@ -441,6 +439,11 @@ def _lint_one(
         s.not_null_checks = not_null_checks
     if d1 is not None:
         findings.extend(d1_template(m))
+    if dialect == "postgresql":
+        refused = classify(statements)  # what `up` refuses (engine/concurrently.py)
+        if isinstance(refused, ConcurrentRefusal):
+            findings.append(_f("PG-CONCURRENTLY-IN-TRANSACTION", m.filename, refused.line,
+                               refused.why))  # fmt: skip
     for st, op in zip(statements, ops, strict=True):
         if replay is not None:
             if d1 is not None:

@@ -103,16 +103,19 @@ _RULES = (
         "warning",
         "CREATE INDEX without CONCURRENTLY on an existing table",
         "blocks every write to the table while the index builds",
-        "on a large table, build it by hand first with CREATE INDEX CONCURRENTLY IF NOT EXISTS "
-        "(not allowed inside the transaction a migration runs in), keep IF NOT EXISTS here",
+        "on a large table, use CREATE INDEX CONCURRENTLY in a migration of its own: it runs "
+        "outside a transaction, and a failed or killed build is dropped",
     ),
     Rule(
         "PG-CONCURRENTLY-IN-TRANSACTION",
         "error",
-        "CONCURRENTLY inside a migration",
-        "each migration runs in one transaction, where PostgreSQL rejects CONCURRENTLY",
-        "run the CONCURRENTLY statement by hand before the deploy; keep a plain IF NOT EXISTS "
-        "statement in the migration",
+        "CONCURRENTLY mixed with other statements, or an unnamed concurrent index",
+        "a CONCURRENTLY statement runs outside a transaction, so a file that mixes it with "
+        "others could not be undone half-way (and an unnamed index could not be found to drop "
+        "after a failed build): up refuses the file",
+        "put the CONCURRENTLY statements in a migration of their own (all CREATE INDEX "
+        "CONCURRENTLY with named indexes, or one DROP INDEX CONCURRENTLY, or one REINDEX … "
+        "CONCURRENTLY; SET lock_timeout may stay)",
     ),
     Rule(
         "PG-LOCK-TIMEOUT",

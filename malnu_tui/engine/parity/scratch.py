@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.concurrently import is_concurrent, without_concurrently
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import FileTranslation, Finding
@@ -74,6 +75,14 @@ def run_each(
     for item in statements:
         line, text = (item.line, item.text) if isinstance(item, Statement) else item
         data = item.copy_data if isinstance(item, Statement) else None
+        if "CONCURRENTLY" in text.upper() and is_concurrent(Statement(text, line)):
+            # Never inside this rolled-back transaction: the plain form is checked, and the
+            # output says so instead of passing the concurrent build off as tried.
+            plain = without_concurrently(Statement(text, line))
+            findings.append(_not_built(file, line, plain is not None))
+            if plain is None:
+                continue
+            text = plain.text
         ran += 1
         try:
             with conn.transaction():
@@ -106,6 +115,21 @@ def run_each(
                 )
             )  # fmt: skip
     return ran
+
+
+def _not_built(file: str, line: int, checked: bool) -> Finding:
+    how = (
+        "checked as the same statement without CONCURRENTLY"
+        if checked
+        else "not run (a REINDEX changes no schema)"
+    )
+    return Finding(
+        file, line, "CONCURRENTLY",
+        f"{how}: the check runs in a transaction that is rolled back, where CONCURRENTLY "
+        "cannot run, so the concurrent build itself was not tried here",
+        "up runs the file outside a transaction; rehearse or test --postgres try it for real",
+        "note",
+    )  # fmt: skip
 
 
 def check_translations(

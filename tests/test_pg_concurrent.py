@@ -1,0 +1,304 @@
+"""CONCURRENTLY migrations on a real PostgreSQL server (no mocks): a file of CREATE INDEX
+CONCURRENTLY (or one DROP INDEX / REINDEX … CONCURRENTLY) runs outside a transaction, fully
+before or fully after: a failed or killed build leaves no index, a leftover INVALID index is
+replaced, a mixed file is refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from malnu_tui.engine.backends.base import AuditEntry, RecordApplied
+from malnu_tui.engine.backends.postgresql import open_url
+from malnu_tui.engine.concurrently import ConcurrentRefusal, ConcurrentUnit, classify
+from malnu_tui.engine.sqlsplit import split_statements
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
+
+EVENTS = (
+    "CREATE TABLE events (id bigint PRIMARY KEY, user_id int NOT NULL, code text);\n"
+    "INSERT INTO events SELECT g, g % 100, 'c' || (g % 7) FROM generate_series(1, 2000) g;"
+)
+
+
+def _indexes(url: str) -> dict[str, bool]:
+    """Index name → valid, for the indexes of table events."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, x.indisvalid FROM pg_index x JOIN pg_class c "
+            "ON c.oid = x.indexrelid WHERE x.indrelid = 'events'::regclass"
+        ).fetchall()
+    return {str(r[0]): bool(r[1]) for r in rows}
+
+
+def _records(url: str) -> list[tuple[str, bool]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT filename, success FROM migrations ORDER BY id").fetchall()
+    return [(str(r[0]), bool(r[1])) for r in rows]
+
+
+def _base(pg: DbTarget, d: MigrationDirs) -> None:
+    d.add("20250101_000100", "events", EVENTS, "DROP TABLE events;")
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+
+
+def test_classify_reads_the_concurrent_files() -> None:
+    def c(text: str) -> object:
+        return classify(split_statements(text))
+
+    assert c("CREATE INDEX i ON t (a);") is None
+    assert c("SELECT 'CREATE INDEX CONCURRENTLY x ON t (a)';") is None
+    unit = c(
+        "SET lock_timeout = '5s';\n-- why\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "
+        '"Idx_A" ON s.T (a);\nCREATE INDEX CONCURRENTLY idx_b ON t (b);'
+    )
+    assert isinstance(unit, ConcurrentUnit)
+    assert [(s.kind, s.name, s.schema, s.table) for s in unit.creates] == [
+        ("create", "Idx_A", "s", "t"),
+        ("create", "idx_b", None, "t"),
+    ]
+    assert isinstance(c("DROP INDEX CONCURRENTLY IF EXISTS idx_b;"), ConcurrentUnit)
+    assert isinstance(c("REINDEX INDEX CONCURRENTLY idx_b;"), ConcurrentUnit)
+    assert isinstance(c("REINDEX (VERBOSE, CONCURRENTLY) TABLE t;"), ConcurrentUnit)
+    assert c("REINDEX (CONCURRENTLY false) TABLE t;") is None
+    for bad, line in (
+        ("CREATE TABLE x (a int);\nCREATE INDEX CONCURRENTLY i ON x (a);", 2),
+        ("CREATE INDEX CONCURRENTLY ON t (a);", 1),
+        ("DROP INDEX CONCURRENTLY a;\nDROP INDEX CONCURRENTLY b;", 1),
+        ("CREATE INDEX CONCURRENTLY a ON t (a);\nDROP INDEX CONCURRENTLY b;", 1),
+        ("SET LOCAL lock_timeout = '1s';\nDROP INDEX CONCURRENTLY b;", 2),
+        ("DROP INDEX CONCURRENTLY a, b;", 1),
+    ):
+        got = c(bad)
+        assert isinstance(got, ConcurrentRefusal) and got.line == line, (bad, got)
+
+
+def test_concurrent_build_is_recorded_once_audited_and_settings_put_back(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200", "idx",
+        "SET lock_timeout = '3s';\nSET statement_timeout = '1min';\n"
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_events_id_code ON events (id, code);",
+        "DROP INDEX idx_events_user, idx_events_id_code;",
+    )  # fmt: skip
+    res = pg.cli(d, "up", "--dry-run")
+    assert res.code == 0, res.err
+    assert "runs outside a transaction (2 × CREATE INDEX CONCURRENTLY)" in res.err
+    assert "idx_events_user" not in _indexes(pg.url)
+
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url) == {"events_pkey": True, "idx_events_user": True,
+                                "idx_events_id_code": True}  # fmt: skip
+    assert _records(pg.url) == [("20250101_000100_events.sql", True),
+                                ("20250101_000200_idx.sql", True)]  # fmt: skip
+    res = pg.cli(d, "log", "--json", "--action", "apply")
+    assert res.code == 0, res.err
+    audit = [e for e in json.loads(res.out) if e["object"] == "20250101_000200_idx.sql"]
+    assert [e["outcome"] for e in audit] == ["ok"]
+
+    res = pg.cli(d, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert "idx_events_user" not in _indexes(pg.url)
+
+    # In-process: the file's SETs end with it, as a transactional file's do.
+    be = open_url(pg.url)
+    try:
+        sts = split_statements(
+            "SET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY idx_c ON events (code);"
+        )
+        be.run_unit("c.sql", sts, RecordApplied("c.sql", "x"), AuditEntry.now("apply", "c", "ok"))
+        assert be.conn.execute("SHOW lock_timeout").fetchone() == ("10s",)
+        assert be.conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+    finally:
+        be.close()
+
+
+def test_second_build_fails_and_neither_index_is_left(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY idx_events_code\n  ON events (code);",
+        "DROP INDEX idx_events_user, idx_events_code;",
+    )  # fmt: skip
+    res = pg.cli(d, "up", "--no-backup", "--json")
+    assert res.code == 1, res.err
+    assert "20250101_000200_idx.sql failed at line 2" in res.err
+    assert "could not create unique index" in res.err
+    assert "dropped the index(es) it built" in res.err
+    assert json.loads(res.out)["failed"]["line"] == 2
+    assert _indexes(pg.url) == {"events_pkey": True}
+    assert _records(pg.url)[-1] == ("20250101_000200_idx.sql", False)
+
+    # Fixed (duplicates removed by hand): the retry builds both and records the row once.
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("UPDATE events SET code = 'c' || id")
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url) == {"events_pkey": True, "idx_events_user": True,
+                                "idx_events_code": True}  # fmt: skip
+    assert _records(pg.url)[-1] == ("20250101_000200_idx.sql", True)
+    assert len(_records(pg.url)) == 2
+
+
+def test_invalid_leftover_is_replaced_not_taken_for_the_index(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    with psycopg.connect(pg.url, autocommit=True) as conn:  # a failed build by hand
+        try:
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY idx_events_code ON events (code)")
+        except psycopg.errors.UniqueViolation:
+            pass
+        conn.execute("UPDATE events SET code = 'c' || id")
+    assert _indexes(pg.url)["idx_events_code"] is False
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_events_code ON events (code);",
+        "DROP INDEX CONCURRENTLY IF EXISTS idx_events_code;",
+    )  # fmt: skip
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url)["idx_events_code"] is True
+    assert _records(pg.url)[-1] == ("20250101_000200_idx.sql", True)
+
+    res = pg.cli(d, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert "idx_events_code" not in _indexes(pg.url)
+    assert len(_records(pg.url)) == 1
+
+
+def test_mixed_or_unnamed_file_is_refused_before_anything_runs(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    path = d.add(
+        "20250101_000200", "mixed",
+        "CREATE TABLE extra (a int);\n"
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP TABLE extra;",
+    )  # fmt: skip
+    for args in (("up", "--no-backup"), ("up", "--dry-run")):
+        res = pg.cli(d, *args)
+        assert res.code == 2, res.err
+        assert f"{path}:2:" in res.err and "a migration of their own" in res.err
+    with psycopg.connect(pg.url) as conn:
+        assert conn.execute("SELECT to_regclass('extra')").fetchone() == (None,)
+    assert len(_records(pg.url)) == 1
+
+    path.write_text("CREATE INDEX CONCURRENTLY ON events (user_id);\n")
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 2 and f"{path}:1:" in res.err and "without an index name" in res.err
+    assert _indexes(pg.url) == {"events_pkey": True}
+
+
+def test_stairway_on_postgres_runs_concurrent_files(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    d.add("20250101_000100", "events", EVENTS, "DROP TABLE events;")
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )  # fmt: skip
+    res = pg.cli(d, "test", "--postgres", pg.url, "--json")
+    assert res.code == 0, res.out + res.err
+    assert all(s["ok"] for s in json.loads(res.out)["steps"])
+
+
+def test_kill_9_during_a_build_then_rerun_gives_a_valid_index_recorded_once(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )  # fmt: skip
+    # A writer's open transaction: the build must wait for it, after its INVALID index is
+    # already in the catalog (as on a busy reporting table).
+    writer = psycopg.connect(pg.url)
+    writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
+    proc = pg.popen(d, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "idx_events_user" not in _indexes(pg.url):
+            time.sleep(0.05)
+        assert _indexes(pg.url).get("idx_events_user") is False
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+        writer.rollback()
+        writer.close()
+    assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
+
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url)["idx_events_user"] is True
+    assert _records(pg.url) == [("20250101_000100_events.sql", True),
+                                ("20250101_000200_idx.sql", True)]  # fmt: skip
+
+
+def test_sigterm_during_a_build_drops_it_and_records_nothing(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200", "idx",
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )  # fmt: skip
+    writer = psycopg.connect(pg.url)
+    writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
+    proc = pg.popen(d, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "idx_events_user" not in _indexes(pg.url):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    finally:
+        writer.rollback()
+        writer.close()
+        _out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert _indexes(pg.url) == {"events_pkey": True}
+    assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
+
+
+def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:
+    from malnu_tui.engine.parity.scratch import check_statements
+
+    files = [
+        ("a.sql", split_statements(EVENTS)),
+        ("b.sql", split_statements("CREATE INDEX CONCURRENTLY i_u ON events (user_id);")),
+        ("c.sql", split_statements("DROP INDEX CONCURRENTLY i_u;")),
+    ]
+    findings, ran = check_statements(files, pg_url)
+    assert ran == 4
+    assert [(f.file, f.severity, f.construct) for f in findings] == [
+        ("b.sql", "note", "CONCURRENTLY"),
+        ("c.sql", "note", "CONCURRENTLY"),
+    ]
+    assert "the concurrent build itself was not tried" in findings[0].why
