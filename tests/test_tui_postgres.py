@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from textual.widgets import Static
 
 from malnu_tui.engine.backup import list_backups
 from malnu_tui.engine.config import load_settings
@@ -30,8 +31,9 @@ MIGRATIONS = {
         "DROP TABLE user_sessions;",
     ),
     "20260101_000300_index_sessions": (
-        "CREATE INDEX idx_sessions_user ON user_sessions (user_id);",
-        "DROP INDEX idx_sessions_user;",
+        # Built CONCURRENTLY: outside a transaction, as `up` runs it (and so is its rollback).
+        "CREATE INDEX CONCURRENTLY idx_sessions_user ON user_sessions (user_id);",
+        "DROP INDEX CONCURRENTLY idx_sessions_user;",
     ),
 }
 
@@ -82,11 +84,21 @@ async def test_apply_then_rollback_on_postgresql(pg_app: MalnuApp, pg_url: str) 
         await pilot.press("a")
         await wait_until(pilot, lambda: ready(app, "plan"))
         name = pg_url.rsplit("/", 1)[1]
-        await pilot.press("n", *name, "enter")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: getattr(app.screen, "step", "") == "confirm")
+        told = str(app.screen.query_one("#confirm-text", Static).render())
+        assert "20260101_000300_index_sessions.sql (CONCURRENTLY)" in told, told
+        assert "a CONCURRENTLY one outside a transaction" in told
+        await pilot.press(*name, "enter")
         await wait_until(pilot, lambda: ready(app, "result") or app.screen.finished, timeout=30)  # type: ignore[attr-defined]
         await pilot.press("escape")
         await wait_until(pilot, lambda: loaded(app))
         assert applied(pg_url) == [f"{n}.sql" for n in MIGRATIONS]
+        with psycopg.connect(pg_url) as conn:
+            valid = conn.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_sessions_user'::regclass"
+            ).fetchone()
+        assert valid == (True,)
         # roll the last two back
         await pilot.press("r")
         await wait_until(pilot, lambda: ready(app, "how-far"))

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
+from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.migrate import Plan
 from malnu_tui.tui.messages import BackupProgress
@@ -154,12 +155,21 @@ class ApplyWizard(WizardScreen):
             n = len(p.plan.steps)
             text.append(f"Apply {n} migration(s) ", style="bold")
             text.append(f"to {p.database_name} ({self.target.display_url}), in this order:\n")
+            outside = 0
             for st in p.plan.steps:
-                text.append(f"  ↑ {st.filename}\n")
+                alone = self.target.kind == "postgresql" and classify(st.statements) is not None
+                outside += alone
+                text.append(f"  ↑ {st.filename}" + (" (CONCURRENTLY)" if alone else "") + "\n")
             text.append(
                 "After you confirm: the lock is taken, the plan checked again, and a safety "
                 "backup of the whole database taken before anything changes. Each migration "
-                "runs in its own transaction with its tracking row."
+                "runs in its own transaction with its tracking row"
+                + (
+                    "; a CONCURRENTLY one outside a transaction, its indexes dropped again "
+                    "if it fails."
+                    if outside
+                    else "."
+                )
             )
             self.query_one("#confirm-text", Static).update(text)
             where = self.target.display_url.rsplit("/", 1)[-1]
