@@ -156,3 +156,32 @@ def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) 
     with pytest.raises(InputFileError, match=r"u\.csv:1: not valid utf-16") as err:
         _run(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
     assert err.value.exit_code == 2
+
+
+def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes a line of delimiters only for every row it once formatted (at the end of
+    # the sheet, between blocks): each was rejected as "NULL in a NOT NULL column", so a
+    # clean export failed at --max-errors 0. They are no record now, like blank lines: not
+    # read, in no count (the balance holds), line numbers still physical.
+    text = "\ufeff;;\r\nid;email;name\r\n1;a@x;Ani\r\n;;\r\n;;;;\r\n"
+    text += "x;b@x;Budi\r\n3;c@x;Citra\r\n;;\r\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
+    report = _run(imp, req)
+    assert report.committed
+    assert (report.read, report.inserted, report.rejected, report.empty_lines) == (3, 2, 1, 4)
+    assert report.read == report.inserted + report.updated + report.skipped + report.rejected
+    assert "4 empty line(s) of delimiters only skipped" in report.summary()
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("6", "id")]
+    assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(1, "Ani"), (3, "Citra")]
+    # A clean file read in blocks at C speed: an empty row in the middle is skipped too.
+    lines = [f"{i};u{i}@x;Siswa {i}\n" for i in range(10, 3010)]
+    lines[1500] = ";;\n"
+    big = write_csv(tmp_path / "big.csv", "id;email;name\n" + "".join(lines) + ";;\n;;\n")
+    report = _run(imp, ImportRequest("users", file=big))
+    assert report.committed and (report.read, report.inserted) == (2999, 2999)
+    assert report.empty_lines == 3
+    # Quoted empty fields are values someone typed (""), not an empty row: still a record.
+    quoted = write_csv(tmp_path / "q.csv", 'id;email;name\n"";"";""\n')
+    report = _run(imp, ImportRequest("users", file=quoted))
+    assert (report.read, report.rejected, report.committed) == (1, 1, False)

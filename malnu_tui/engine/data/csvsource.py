@@ -5,7 +5,8 @@ when asked, the delimiter sniffed among ``, ; \\t |`` (Indonesian Excel writes `
 fields with delimiters and newlines. Each record carries the physical line it starts on (the
 header is line 1; newlines inside quotes count) and its raw text, for the rejects file. Values
 stay text: nothing is guessed from the data. An empty *unquoted* field is ``None`` (NULL); an
-empty quoted field (``""``) is the empty string.
+empty quoted field (``""``) is the empty string. A line of delimiters only (``;;;``: Excel writes
+them for rows it once formatted, at the end and between blocks) is no record, like a blank line.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ class CsvSource:
         self.description = f"{self.path.name} ({self.format.describe()})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
         self.digest: str | None = None
+        # Lines of delimiters only skipped by the last pass (no record: not in any count).
+        self.empty_lines = 0
 
     def _decode_error(self) -> InputFileError:
         """The first line holding a byte the encoding cannot decode, as an error."""
@@ -222,7 +225,7 @@ class CsvSource:
             reader = csv.reader(fh, delimiter=self.format.delimiter, strict=True)
             try:
                 for fields in reader:
-                    if fields:
+                    if any(fields):
                         yield SourceRecord(reader.line_num, tuple(fields), "")
                         return
             except csv.Error as exc:
@@ -265,6 +268,9 @@ class CsvSource:
             nonlocal skip
             if not fields and not error:
                 return  # a blank line
+            if not error and not any(fields) and '"' not in raw:
+                self.empty_lines += 1  # delimiters only (Excel's empty rows): no record
+                return
             if skip and not error:
                 skip = False
                 return
@@ -305,7 +311,7 @@ class CsvSource:
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""
             nonlocal skip
-            if skip and lines and lines[0].rstrip("\r\n"):
+            if skip and lines and lines[0].rstrip("\r\n").replace(delim, ""):
                 skip = False  # the header line, then the block as usual
                 lines, start = lines[1:], start + 1
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
@@ -339,6 +345,7 @@ class CsvSource:
         splitter = FlatSplitter(delim, width, self.format.encoding)
         raw: BinaryIO = self.path.open("rb")
         self.digest = None
+        self.empty_lines = 0
         digest = hashlib.sha256()  # of the file's bytes, as they are read
         try:
             if raw.read(len(BOM)) != BOM:
@@ -354,7 +361,7 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             for data, block, eof in blocks:
                 if data is not None and not carry and skip and skip_header:
-                    rest = _drop_header(data)
+                    rest = _drop_header(data, splitter.bsep)
                     if rest is not None:
                         data, skip = rest, False
                         base += 1
@@ -415,14 +422,15 @@ def _line_blocks(raw: BinaryIO, digest: hashlib._Hash) -> Iterator[Block]:
         yield data, [], eof
 
 
-def _drop_header(data: bytes) -> bytes | None:
-    """The block without its first line when that line is a plain header (not blank, no
-    quote, ``\n`` or ``\r\n`` line end); None: let the record reader find the header."""
+def _drop_header(data: bytes, sep: bytes) -> bytes | None:
+    """The block without its first line when that line is a plain header (not blank nor
+    delimiters only, no quote, ``\n`` or ``\r\n`` line end); None: let the record reader
+    find the header."""
     nl = data.find(b"\n")
     if nl < 0:
         return None
     first = data[:nl].removesuffix(b"\r")
-    if not first.strip() or b'"' in first or b"\r" in first:
+    if not first.replace(sep, b"").strip() or b'"' in first or b"\r" in first:
         return None
     return data[nl + 1 :]
 
