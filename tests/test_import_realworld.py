@@ -185,3 +185,39 @@ def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_pa
     quoted = write_csv(tmp_path / "q.csv", 'id;email;name\n"";"";""\n')
     report = _run(imp, ImportRequest("users", file=quoted))
     assert (report.read, report.rejected, report.committed) == (1, 1, False)
+
+
+def test_excel_sep_line_declares_the_delimiter(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes (and reads back) "sep=;" as the first line of a "CSV (semicolon)" file. It
+    # was taken for the header: "unknown column 'sep='", and every real column "not given".
+    # It now declares the delimiter and is skipped; line numbers stay the file's own.
+    text = 'sep=;\r\nid;email;name\r\n1;a@x;"Ani\r\nRahayu"\r\nx;b@x;Budi\r\n3;c@x;Citra\r\n'
+    path = write_csv(tmp_path / "u.csv", text, bom=True)
+    req = ImportRequest("users", file=path, max_errors=MaxErrors(1))
+    backend = imp.open()
+    try:
+        preview = preview_import(backend, req, open_csv(req))
+    finally:
+        backend.close()
+    assert preview.problems == () and preview.header == ("id", "email", "name")
+    assert "semicolon delimiter (sep= on line 1)" in preview.source
+    assert [s.line for s in preview.samples] == [3, 5, 6]
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (3, 2, 1)
+    assert [(r["line"], r["column"], r["raw"]) for r in _rejects(report.rejects_file)] == [
+        ("5", "id", "x;b@x;Budi")
+    ]
+    got = imp.rows("SELECT id, name FROM users ORDER BY id")
+    assert got == [(1, "Ani\r\nRahayu"), (3, "Citra")]
+    # A clean file read in blocks at C speed, and Excel's "Unicode Text" (UTF-16, a tab).
+    rows = "".join(f"{i}|u{i}@x|Siswa {i}\n" for i in range(10, 3010))
+    big = write_csv(tmp_path / "big.csv", "sep=|\nid|email|name\n" + rows)
+    assert _run(imp, ImportRequest("users", file=big)).inserted == 3000
+    utf16 = tmp_path / "u16.txt"
+    utf16.write_bytes("sep=\t\r\nid\temail\tname\r\n4000\td@x\tDewi\r\n".encode("utf-16"))
+    assert _run(imp, ImportRequest("users", file=utf16)).inserted == 1
+    # --delimiter that contradicts the file's own declaration: which is it? Exit 2, line 1.
+    with pytest.raises(InputFileError, match=r"u\.csv:1: the file declares its delimiter") as err:
+        open_csv(ImportRequest("users", file=path, delimiter=","))
+    assert err.value.exit_code == 2
+    assert imp.count("users") == 3003
