@@ -221,3 +221,44 @@ def test_excel_sep_line_declares_the_delimiter(imp: ImportTarget, tmp_path: Path
         open_csv(ImportRequest("users", file=path, delimiter=","))
     assert err.value.exit_code == 2
     assert imp.count("users") == 3003
+
+
+def test_numeric_precision_and_scale_are_checked_alike_on_every_backend(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # Grades into NUMERIC(5,2): 12345.678 went in on SQLite and D1 (which do not enforce the
+    # declared precision) while PostgreSQL refused it ("numeric field overflow"), and 2.675
+    # was stored as 2.675 on SQLite but 2.68 on PostgreSQL. Now one check for all three: the
+    # scale rounds half away from zero on the digits as written (PostgreSQL's rule), a value
+    # that then has too many digits before the point is a rejected row naming it and the type.
+    imp.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor NUMERIC(5,2), bobot DECIMAL(3))")
+    pg = imp.kind == "postgresql"
+    text = (
+        "id;skor;bobot\n1;1.005;12.5\n2;-1.005;999.4\n3;2.675;7\n4;999.994;\n5;100;\n"
+        "6;12345.678;1\n7;999.995;1\n8;1;999.5\n9;-0.001;-12.5\n"
+    )
+    req = ImportRequest("nilai", file=write_csv(tmp_path / "n.csv", text), max_errors=MaxErrors(3))
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (9, 6, 3)
+    # (the declared type as the database spells it: PostgreSQL says numeric(5,2))
+    got = [(r["line"], r["column"], r["reason"].lower()) for r in _rejects(report.rejects_file)]
+    overflow = "does not fit {}: at most {} digit(s) before the decimal point"
+    overflow += " (numeric field overflow)"
+    assert got == [
+        ("7", "skor", "'12345.678' " + overflow.format("numeric(5,2)", 3)),
+        ("8", "skor", "'999.995' " + overflow.format("numeric(5,2)", 3)),
+        ("9", "bobot", "'999.5' " + overflow.format("numeric(3,0)" if pg else "decimal(3)", 3)),
+    ]
+    rows = imp.rows("SELECT id, skor, bobot FROM nilai ORDER BY id")
+    assert [(i, float(s), None if b is None else float(b)) for i, s, b in rows] == [
+        (1, 1.01, 13.0),
+        (2, -1.01, 999.0),
+        (3, 2.68, 7.0),
+        (4, 999.99, None),
+        (5, 100.0, None),
+        (9, 0.0, -13.0),
+    ]
+    if pg:  # the rule is PostgreSQL's own: its cast of the values as written agrees
+        cast = "SELECT '1.005'::numeric(5,2), '-1.005'::numeric(5,2), '2.675'::numeric(5,2), "
+        cast += "'12.5'::numeric(3), '-12.5'::numeric(3), '999.994'::numeric(5,2)"
+        assert [float(x) for x in imp.rows(cast)[0]] == [1.01, -1.01, 2.68, 13.0, -13.0, 999.99]
