@@ -262,3 +262,94 @@ def test_numeric_precision_and_scale_are_checked_alike_on_every_backend(
         cast = "SELECT '1.005'::numeric(5,2), '-1.005'::numeric(5,2), '2.675'::numeric(5,2), "
         cast += "'12.5'::numeric(3), '-12.5'::numeric(3), '999.994'::numeric(5,2)"
         assert [float(x) for x in imp.rows(cast)[0]] == [1.01, -1.01, 2.68, 13.0, -13.0, 999.99]
+
+
+def test_indonesian_spreadsheet_transforms(imp: ImportTarget, tmp_path: Path) -> None:
+    # What the school's Excel files hold and the mapping could not read: date serials (a
+    # cell formatted as a number), Indonesian month names, 1.234,56 for 1234.56, and phone
+    # numbers written every way. Each becomes one form; a value that is none of them is a
+    # rejected row with its reason, never a guess.
+    imp.execute(
+        "CREATE TABLE wali (id INTEGER PRIMARY KEY, lahir DATE, daftar TIMESTAMP, "
+        "spp NUMERIC(12,2), hp TEXT)"
+    )
+    mapping = tmp_path / "wali.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "No"\n'
+        '[columns.lahir]\nfrom = "Tanggal Lahir"\n'
+        'apply = ["trim", { date = ["%d %B %Y", "%d-%b-%Y", "%d/%m/%Y", "excel"] }]\n'
+        '[columns.daftar]\nfrom = "Daftar"\napply = [{ date = ["excel"] }]\n'
+        '[columns.spp]\nfrom = "SPP"\n'
+        'apply = [{ decimal = { decimal_sep = ",", thousands_sep = "." } }]\n'
+        '[columns.hp]\nfrom = "HP"\napply = [{ phone = "national" }]\n'
+    )
+    text = (
+        "No;Tanggal Lahir;Daftar;SPP;HP\n"
+        "1;16 Juli 2008;45123.5;1.234,56;0812-3456-7890\n"
+        "2;1-Agt-2008;45124;150.000;+62 812 3456 7891\n"
+        "3;5 Mei 2009;45125;75000,5;(021) 555-1234\n"
+        "4;3-Okt-2008;45126;0,75;0062 813 1111 2222\n"
+        "5;25/12/2008;45127;2.500.000;+62 (0)21 555 1235\n"
+        "6;39814;45128;1.000;0813-2222-3333\n"
+        "7;60;45129;1.000;0813-2222-3334\n"  # Excel's 29 February 1900: no such day
+        "8;1 Juli 2008;45130;1.5;0813-2222-3335\n"  # 1.5 with a thousands '.': which is it?
+        "9;1 Juli 2008;45131;1.000;81322223336\n"  # the leading 0 lost by Excel
+        "10;30 Februari 2008;45132;1.000;0813-2222-3337\n"
+    )
+    req = ImportRequest(
+        "wali",
+        file=write_csv(tmp_path / "wali.csv", text),
+        mapping=mapping,
+        max_errors=MaxErrors(4),
+    )
+    backend = imp.open()
+    try:
+        preview = preview_import(backend, req, open_csv(req))
+    finally:
+        backend.close()
+    assert dict(preview.rules) == {
+        "id": "from No",
+        "lahir": "from Tanggal Lahir, trim → date (+ Excel serials)",
+        "daftar": "from Daftar, date (+ Excel serials)",
+        "spp": "from SPP, decimal (1.234,56 → 1234.56)",
+        "hp": "from HP, phone (→ 081234567890)",
+    }
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (10, 6, 4)
+    got = [(r["line"], r["column"], r["reason"]) for r in _rejects(report.rejects_file)]
+    assert got == [
+        (
+            "8",
+            "lahir",
+            "date: '60' matches none of %d %B %Y, %d-%b-%Y, %d/%m/%Y, excel "
+            "(excel: serial 60 is 29 February 1900, a day that never was)",
+        ),
+        (
+            "9",
+            "spp",
+            "decimal: '1.5' has thousands separators out of place (decimal ',', thousands '.')",
+        ),
+        (
+            "10",
+            "hp",
+            "phone: '81322223336' has no leading 0, +62 or 00 (the zero lost by Excel? "
+            "store the column as text)",
+        ),
+        (
+            "11",
+            "lahir",
+            "date: '30 Februari 2008' matches none of %d %B %Y, %d-%b-%Y, %d/%m/%Y, excel",
+        ),
+    ]
+    rows = imp.rows(
+        "SELECT id, CAST(lahir AS TEXT), CAST(daftar AS TEXT), spp, hp FROM wali ORDER BY id"
+    )
+    assert [(i, lahir, daftar[:10], float(spp), hp) for i, lahir, daftar, spp, hp in rows] == [
+        (1, "2008-07-16", "2023-07-16", 1234.56, "081234567890"),
+        (2, "2008-08-01", "2023-07-17", 150000.0, "081234567891"),
+        (3, "2009-05-05", "2023-07-18", 75000.5, "0215551234"),
+        (4, "2008-10-03", "2023-07-19", 0.75, "081311112222"),
+        (5, "2008-12-25", "2023-07-20", 2500000.0, "0215551235"),
+        (6, "2009-01-01", "2023-07-21", 1000.0, "081322223333"),
+    ]
+    assert rows[0][2].replace("T", " ").startswith("2023-07-16 12:00:00")
