@@ -19,7 +19,7 @@ from malnu_tui.engine.data import (
     run_import,
 )
 from malnu_tui.engine.data.errors import InputFileError
-from tests.import_support import ImportTarget, write_csv
+from tests.import_support import EXAMPLES, ImportTarget, write_csv
 
 
 def _run(imp: ImportTarget, request: ImportRequest) -> ImportReport:
@@ -156,3 +156,244 @@ def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) 
     with pytest.raises(InputFileError, match=r"u\.csv:1: not valid utf-16") as err:
         _run(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
     assert err.value.exit_code == 2
+
+
+def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes a line of delimiters only for every row it once formatted (at the end of
+    # the sheet, between blocks): each was rejected as "NULL in a NOT NULL column", so a
+    # clean export failed at --max-errors 0. They are no record now, like blank lines: not
+    # read, in no count (the balance holds), line numbers still physical.
+    text = "\ufeff;;\r\nid;email;name\r\n1;a@x;Ani\r\n;;\r\n;;;;\r\n"
+    text += "x;b@x;Budi\r\n3;c@x;Citra\r\n;;\r\n"
+    req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
+    report = _run(imp, req)
+    assert report.committed
+    assert (report.read, report.inserted, report.rejected, report.empty_lines) == (3, 2, 1, 4)
+    assert report.read == report.inserted + report.updated + report.skipped + report.rejected
+    assert "4 empty line(s) of delimiters only skipped" in report.summary()
+    got = _rejects(report.rejects_file)
+    assert [(r["line"], r["column"]) for r in got] == [("6", "id")]
+    assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(1, "Ani"), (3, "Citra")]
+    # A clean file read in blocks at C speed: an empty row in the middle is skipped too.
+    lines = [f"{i};u{i}@x;Siswa {i}\n" for i in range(10, 3010)]
+    lines[1500] = ";;\n"
+    big = write_csv(tmp_path / "big.csv", "id;email;name\n" + "".join(lines) + ";;\n;;\n")
+    report = _run(imp, ImportRequest("users", file=big))
+    assert report.committed and (report.read, report.inserted) == (2999, 2999)
+    assert report.empty_lines == 3
+    # Quoted empty fields are values someone typed (""), not an empty row: still a record.
+    quoted = write_csv(tmp_path / "q.csv", 'id;email;name\n"";"";""\n')
+    report = _run(imp, ImportRequest("users", file=quoted))
+    assert (report.read, report.rejected, report.committed) == (1, 1, False)
+
+
+def test_excel_sep_line_declares_the_delimiter(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel writes (and reads back) "sep=;" as the first line of a "CSV (semicolon)" file. It
+    # was taken for the header: "unknown column 'sep='", and every real column "not given".
+    # It now declares the delimiter and is skipped; line numbers stay the file's own.
+    text = 'sep=;\r\nid;email;name\r\n1;a@x;"Ani\r\nRahayu"\r\nx;b@x;Budi\r\n3;c@x;Citra\r\n'
+    path = write_csv(tmp_path / "u.csv", text, bom=True)
+    req = ImportRequest("users", file=path, max_errors=MaxErrors(1))
+    backend = imp.open()
+    try:
+        preview = preview_import(backend, req, open_csv(req))
+    finally:
+        backend.close()
+    assert preview.problems == () and preview.header == ("id", "email", "name")
+    assert "semicolon delimiter (sep= on line 1)" in preview.source
+    assert [s.line for s in preview.samples] == [3, 5, 6]
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (3, 2, 1)
+    assert [(r["line"], r["column"], r["raw"]) for r in _rejects(report.rejects_file)] == [
+        ("5", "id", "x;b@x;Budi")
+    ]
+    got = imp.rows("SELECT id, name FROM users ORDER BY id")
+    assert got == [(1, "Ani\r\nRahayu"), (3, "Citra")]
+    # A clean file read in blocks at C speed, and Excel's "Unicode Text" (UTF-16, a tab).
+    rows = "".join(f"{i}|u{i}@x|Siswa {i}\n" for i in range(10, 3010))
+    big = write_csv(tmp_path / "big.csv", "sep=|\nid|email|name\n" + rows)
+    assert _run(imp, ImportRequest("users", file=big)).inserted == 3000
+    utf16 = tmp_path / "u16.txt"
+    utf16.write_bytes("sep=\t\r\nid\temail\tname\r\n4000\td@x\tDewi\r\n".encode("utf-16"))
+    assert _run(imp, ImportRequest("users", file=utf16)).inserted == 1
+    # --delimiter that contradicts the file's own declaration: which is it? Exit 2, line 1.
+    with pytest.raises(InputFileError, match=r"u\.csv:1: the file declares its delimiter") as err:
+        open_csv(ImportRequest("users", file=path, delimiter=","))
+    assert err.value.exit_code == 2
+    assert imp.count("users") == 3003
+
+
+def test_numeric_precision_and_scale_are_checked_alike_on_every_backend(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # Grades into NUMERIC(5,2): 12345.678 went in on SQLite and D1 (which do not enforce the
+    # declared precision) while PostgreSQL refused it ("numeric field overflow"), and 2.675
+    # was stored as 2.675 on SQLite but 2.68 on PostgreSQL. Now one check for all three: the
+    # scale rounds half away from zero on the digits as written (PostgreSQL's rule), a value
+    # that then has too many digits before the point is a rejected row naming it and the type.
+    imp.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor NUMERIC(5,2), bobot DECIMAL(3))")
+    pg = imp.kind == "postgresql"
+    text = (
+        "id;skor;bobot\n1;1.005;12.5\n2;-1.005;999.4\n3;2.675;7\n4;999.994;\n5;100;\n"
+        "6;12345.678;1\n7;999.995;1\n8;1;999.5\n9;-0.001;-12.5\n"
+    )
+    req = ImportRequest("nilai", file=write_csv(tmp_path / "n.csv", text), max_errors=MaxErrors(3))
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (9, 6, 3)
+    # (the declared type as the database spells it: PostgreSQL says numeric(5,2))
+    got = [(r["line"], r["column"], r["reason"].lower()) for r in _rejects(report.rejects_file)]
+    overflow = "does not fit {}: at most {} digit(s) before the decimal point"
+    overflow += " (numeric field overflow)"
+    assert got == [
+        ("7", "skor", "'12345.678' " + overflow.format("numeric(5,2)", 3)),
+        ("8", "skor", "'999.995' " + overflow.format("numeric(5,2)", 3)),
+        ("9", "bobot", "'999.5' " + overflow.format("numeric(3,0)" if pg else "decimal(3)", 3)),
+    ]
+    rows = imp.rows("SELECT id, skor, bobot FROM nilai ORDER BY id")
+    assert [(i, float(s), None if b is None else float(b)) for i, s, b in rows] == [
+        (1, 1.01, 13.0),
+        (2, -1.01, 999.0),
+        (3, 2.68, 7.0),
+        (4, 999.99, None),
+        (5, 100.0, None),
+        (9, 0.0, -13.0),
+    ]
+    if pg:  # the rule is PostgreSQL's own: its cast of the values as written agrees
+        cast = "SELECT '1.005'::numeric(5,2), '-1.005'::numeric(5,2), '2.675'::numeric(5,2), "
+        cast += "'12.5'::numeric(3), '-12.5'::numeric(3), '999.994'::numeric(5,2)"
+        assert [float(x) for x in imp.rows(cast)[0]] == [1.01, -1.01, 2.68, 13.0, -13.0, 999.99]
+
+
+def test_indonesian_spreadsheet_transforms(imp: ImportTarget, tmp_path: Path) -> None:
+    # What the school's Excel files hold and the mapping could not read: date serials (a
+    # cell formatted as a number), Indonesian month names, 1.234,56 for 1234.56, and phone
+    # numbers written every way. Each becomes one form; a value that is none of them is a
+    # rejected row with its reason, never a guess.
+    imp.execute(
+        "CREATE TABLE wali (id INTEGER PRIMARY KEY, lahir DATE, daftar TIMESTAMP, "
+        "spp NUMERIC(12,2), hp TEXT)"
+    )
+    mapping = tmp_path / "wali.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "No"\n'
+        '[columns.lahir]\nfrom = "Tanggal Lahir"\n'
+        'apply = ["trim", { date = ["%d %B %Y", "%d-%b-%Y", "%d/%m/%Y", "excel"] }]\n'
+        '[columns.daftar]\nfrom = "Daftar"\napply = [{ date = ["excel"] }]\n'
+        '[columns.spp]\nfrom = "SPP"\n'
+        'apply = [{ decimal = { decimal_sep = ",", thousands_sep = "." } }]\n'
+        '[columns.hp]\nfrom = "HP"\napply = [{ phone = "national" }]\n'
+    )
+    text = (
+        "No;Tanggal Lahir;Daftar;SPP;HP\n"
+        "1;16 Juli 2008;45123.5;1.234,56;0812-3456-7890\n"
+        "2;1-Agt-2008;45124;150.000;+62 812 3456 7891\n"
+        "3;5 Mei 2009;45125;75000,5;(021) 555-1234\n"
+        "4;3-Okt-2008;45126;0,75;0062 813 1111 2222\n"
+        "5;25/12/2008;45127;2.500.000;+62 (0)21 555 1235\n"
+        "6;39814;45128;1.000;0813-2222-3333\n"
+        "7;60;45129;1.000;0813-2222-3334\n"  # Excel's 29 February 1900: no such day
+        "8;1 Juli 2008;45130;1.5;0813-2222-3335\n"  # 1.5 with a thousands '.': which is it?
+        "9;1 Juli 2008;45131;1.000;81322223336\n"  # the leading 0 lost by Excel
+        "10;30 Februari 2008;45132;1.000;0813-2222-3337\n"
+    )
+    req = ImportRequest(
+        "wali",
+        file=write_csv(tmp_path / "wali.csv", text),
+        mapping=mapping,
+        max_errors=MaxErrors(4),
+    )
+    backend = imp.open()
+    try:
+        preview = preview_import(backend, req, open_csv(req))
+    finally:
+        backend.close()
+    assert dict(preview.rules) == {
+        "id": "from No",
+        "lahir": "from Tanggal Lahir, trim → date (+ Excel serials)",
+        "daftar": "from Daftar, date (+ Excel serials)",
+        "spp": "from SPP, decimal (1.234,56 → 1234.56)",
+        "hp": "from HP, phone (→ 081234567890)",
+    }
+    report = _run(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (10, 6, 4)
+    got = [(r["line"], r["column"], r["reason"]) for r in _rejects(report.rejects_file)]
+    assert got == [
+        (
+            "8",
+            "lahir",
+            "date: '60' matches none of %d %B %Y, %d-%b-%Y, %d/%m/%Y, excel "
+            "(excel: serial 60 is 29 February 1900, a day that never was)",
+        ),
+        (
+            "9",
+            "spp",
+            "decimal: '1.5' has thousands separators out of place (decimal ',', thousands '.')",
+        ),
+        (
+            "10",
+            "hp",
+            "phone: '81322223336' has no leading 0, +62 or 00 (the zero lost by Excel? "
+            "store the column as text)",
+        ),
+        (
+            "11",
+            "lahir",
+            "date: '30 Februari 2008' matches none of %d %B %Y, %d-%b-%Y, %d/%m/%Y, excel",
+        ),
+    ]
+    rows = imp.rows(
+        "SELECT id, CAST(lahir AS TEXT), CAST(daftar AS TEXT), spp, hp FROM wali ORDER BY id"
+    )
+    assert [(i, lahir, daftar[:10], float(spp), hp) for i, lahir, daftar, spp, hp in rows] == [
+        (1, "2008-07-16", "2023-07-16", 1234.56, "081234567890"),
+        (2, "2008-08-01", "2023-07-17", 150000.0, "081234567891"),
+        (3, "2009-05-05", "2023-07-18", 75000.5, "0215551234"),
+        (4, "2008-10-03", "2023-07-19", 0.75, "081311112222"),
+        (5, "2008-12-25", "2023-07-20", 2500000.0, "0215551235"),
+        (6, "2009-01-01", "2023-07-21", 1000.0, "081322223333"),
+    ]
+    assert rows[0][2].replace("T", " ").startswith("2023-07-16 12:00:00")
+
+
+def test_the_guardians_example_imports_as_the_readme_says(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # examples/import/guardians_*: an Indonesian Excel sheet with every item above at once
+    # (sep= line, BOM, CRLF, empty rows at the end, serials, month names, 1.250.000, phones).
+    ddl = (EXAMPLES / "guardians.sql").read_text(encoding="utf-8")
+    if imp.kind == "postgresql":
+        ddl = ddl.replace(
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+    imp.execute(ddl)
+    req = ImportRequest(
+        "guardians",
+        file=EXAMPLES / "guardians_excel.csv",
+        mapping=EXAMPLES / "guardians.toml",
+        key=("nis",),
+        rejects=tmp_path / "rejects.csv",
+        max_errors=MaxErrors(1),
+    )
+    for _ in range(2):  # re-run every semester: updated, nobody added twice
+        report = _run(imp, req)
+        assert report.committed and (report.read, report.rejected, report.empty_lines) == (5, 1, 2)
+    assert report.updated == 4 and imp.count("guardians") == 4
+    assert [(r["line"], r["column"]) for r in _rejects(report.rejects_file)] == [("6", "phone")]
+    rows = imp.rows(
+        "SELECT nis, guardian_name, phone, CAST(student_birth_date AS TEXT), "
+        "CAST(registered_on AS TEXT), monthly_fee FROM guardians ORDER BY nis"
+    )
+    assert [(*r[:5], float(r[5])) for r in rows] == [
+        ("0012345", "Ni Made Ayu Suartini", "081234567890", "2008-07-16", "2023-07-16", 150000.0),
+        (
+            "0012346",
+            "I Gusti Ngurah Rai Wirawan",
+            "081322223333",
+            "2008-08-01",
+            "2023-07-17",
+            150000.0,
+        ),
+        ("0012347", "Siti Nurhaliza", "0254555123", "2009-05-05", "2023-07-16", 125500.5),
+        ("0012349", "Muhammad Rizky Pratama", None, "2008-12-25", "2023-07-20", 1250000.0),
+    ]

@@ -117,6 +117,19 @@ def test_every_step() -> None:
         ("[columns.a]\nfrom = \n", 2, "not valid TOML"),
         ('[tables.a]\nfrom = "x"\n', 1, "unknown key 'tables'"),
         ("[columns.a]\nnow = false\n", 2, "now must be true"),
+        ('[columns.a]\nfrom = "x"\napply = ["decimal"]\n', 3, "decimal needs its separators"),
+        (
+            '[columns.a]\nfrom = "x"\napply = [{ decimal = { decimal_sep = "," } }]\n',
+            3,
+            "decimal needs its separators",
+        ),
+        (
+            '[columns.a]\nfrom = "x"\n'
+            'apply = [{ decimal = { decimal_sep = ",", thousands_sep = "," } }]\n',
+            3,
+            "must differ",
+        ),
+        ('[columns.a]\nfrom = "x"\napply = [{ phone = "intl" }]\n', 3, "phone needs the form"),
     ],
 )
 def test_mapping_errors_name_the_line(text: str, line: int, message: str) -> None:
@@ -186,7 +199,7 @@ def test_reader_matches_the_csv_module_on_random_files(
         lines = text.splitlines(keepends=True)
         for fields in reader:
             first, consumed = consumed, reader.line_num
-            if fields:
+            if any(fields):  # a blank line, or delimiters only (Excel's empty row): no record
                 want.append(
                     (first + 1, [x if x else None for x in fields], "".join(lines[first:consumed]))
                 )
@@ -245,3 +258,21 @@ def test_the_files_sha256_comes_with_a_full_read(tmp_path: Path) -> None:
     assert source.digest is None
     assert len(list(source.records())) == 3
     assert source.digest == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_excel_date_serials_count_as_excel_does() -> None:
+    # Excel's 1900 system counts 29 February 1900 (serial 60), a day that never was.
+    excel = date_step(["excel"])
+    assert [excel(v) for v in ("1", "59", "61", "45123", "2958465")] == [
+        "1900-01-01",
+        "1900-02-28",
+        "1900-03-01",
+        "2023-07-16",
+        "9999-12-31",
+    ]
+    assert excel("45123.75") == "2023-07-16T18:00:00"
+    for bad in ("60", "0", "2958466", "-5", "45.123,5"):
+        with pytest.raises(StepFailed):
+            excel(bad)
+    assert date_step(["excel1904"])("0") == "1904-01-01"
+    assert date_step(["excel1904"])("43661") == "2023-07-16"

@@ -5,7 +5,10 @@ when asked, the delimiter sniffed among ``, ; \\t |`` (Indonesian Excel writes `
 fields with delimiters and newlines. Each record carries the physical line it starts on (the
 header is line 1; newlines inside quotes count) and its raw text, for the rejects file. Values
 stay text: nothing is guessed from the data. An empty *unquoted* field is ``None`` (NULL); an
-empty quoted field (``""``) is the empty string.
+empty quoted field (``""``) is the empty string. Excel's ``sep=;`` first line declares the
+delimiter and is skipped (the header is the next line; line numbers stay physical). A line of
+delimiters only (``;;;``: Excel writes them for rows it once formatted, at the end and between
+blocks) is no record, like a blank line.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -29,6 +33,11 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+# Excel's delimiter declaration, a first line of its own ("sep=;"; trailing delimiters when a
+# tool wrote it as a row).
+_SEP_LINE = re.compile(r"sep=([^\r\n\"])\1*(?:\r\n|\n|\r|$)", re.IGNORECASE)
+_LINE_END = re.compile(rb"\r\n|\n|\r")
 
 # A legitimately long field (an essay in a submissions export) must not stop the import.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -88,12 +97,15 @@ class CsvFormat:
     delimiter: str
     bom: bool
     delimiter_sniffed: bool
+    sep_line: bool = False  # the delimiter came from Excel's "sep=" first line (skipped)
 
     def describe(self) -> str:
         name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
             self.delimiter, repr(self.delimiter)
         )
         how = "sniffed" if self.delimiter_sniffed else "given"
+        if self.sep_line:
+            how = "sep= on line 1"
         return f"{self.encoding}{' with BOM' if self.bom else ''}, {name} delimiter ({how})"
 
 
@@ -175,11 +187,22 @@ class CsvSource:
             sample = decoder.decode(head, final=len(head) < SNIFF_BYTES - (3 if bom else 0))
         except UnicodeError:
             raise self._decode_error() from None
+        declared = m[1] if (m := _SEP_LINE.match(sample)) else None
+        if declared is not None and delimiter is not None and delimiter != declared:
+            raise InputFileError(
+                str(self.path),
+                f"the file declares its delimiter (sep={declared}) but --delimiter "
+                f"{delimiter!r} was given",
+                line=1,
+                hint="leave --delimiter out: the sep= line is Excel's own declaration",
+            )
+        self._preamble = 1 if declared is not None else 0  # physical lines before the header
         self.format = CsvFormat(
             enc,
-            delimiter or _sniff(sample),
+            delimiter or declared or _sniff(sample),
             bom,
-            delimiter is None,
+            delimiter is None and declared is None,
+            declared is not None,
         )
         first = next(self._header_record(), None)
         if first is None or not first.fields:
@@ -188,6 +211,8 @@ class CsvSource:
         self.description = f"{self.path.name} ({self.format.describe()})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
         self.digest: str | None = None
+        # Lines of delimiters only skipped by the last pass (no record: not in any count).
+        self.empty_lines = 0
 
     def _decode_error(self) -> InputFileError:
         """The first line holding a byte the encoding cannot decode, as an error."""
@@ -214,7 +239,10 @@ class CsvSource:
         raw: BinaryIO = self.path.open("rb")
         if raw.read(len(BOM)) != BOM:
             raw.seek(0)
-        return io.TextIOWrapper(raw, encoding=self.format.encoding, newline="", errors="strict")
+        fh = io.TextIOWrapper(raw, encoding=self.format.encoding, newline="", errors="strict")
+        for _ in range(self._preamble):
+            fh.readline()  # Excel's sep= line
+        return fh
 
     def _header_record(self) -> Iterator[SourceRecord]:
         """The first non-blank record (read on its own: a file's first lines only)."""
@@ -222,12 +250,14 @@ class CsvSource:
             reader = csv.reader(fh, delimiter=self.format.delimiter, strict=True)
             try:
                 for fields in reader:
-                    if fields:
-                        yield SourceRecord(reader.line_num, tuple(fields), "")
+                    if any(fields):
+                        yield SourceRecord(reader.line_num + self._preamble, tuple(fields), "")
                         return
             except csv.Error as exc:
                 raise InputFileError(
-                    str(self.path), f"malformed header: {exc}", line=reader.line_num
+                    str(self.path),
+                    f"malformed header: {exc}",
+                    line=reader.line_num + self._preamble,
                 ) from None
             except UnicodeError:
                 raise self._decode_error() from None
@@ -265,6 +295,9 @@ class CsvSource:
             nonlocal skip
             if not fields and not error:
                 return  # a blank line
+            if not error and not any(fields) and '"' not in raw:
+                self.empty_lines += 1  # delimiters only (Excel's empty rows): no record
+                return
             if skip and not error:
                 skip = False
                 return
@@ -305,7 +338,7 @@ class CsvSource:
         def plain_block(lines: list[str], start: int) -> None:
             """A block without quotes: one record per line, split in C."""
             nonlocal skip
-            if skip and lines and lines[0].rstrip("\r\n"):
+            if skip and lines and lines[0].rstrip("\r\n").replace(delim, ""):
                 skip = False  # the header line, then the block as usual
                 lines, start = lines[1:], start + 1
             stripped = list(map(str.rstrip, lines, repeat("\r\n")))
@@ -339,6 +372,7 @@ class CsvSource:
         splitter = FlatSplitter(delim, width, self.format.encoding)
         raw: BinaryIO = self.path.open("rb")
         self.digest = None
+        self.empty_lines = 0
         digest = hashlib.sha256()  # of the file's bytes, as they are read
         try:
             if raw.read(len(BOM)) != BOM:
@@ -352,9 +386,17 @@ class CsvSource:
             carry: list[str] = []
             carry_start = 0
             base = 0  # index of the next line the file gives
+            preamble = self._preamble
             for data, block, eof in blocks:
+                if preamble:  # Excel's sep= line: no record, but a line all the same
+                    if data is not None:
+                        m = _LINE_END.search(data)
+                        data = data[m.end() :] if m else b""
+                    else:
+                        block = block[1:]
+                    preamble, base = 0, 1
                 if data is not None and not carry and skip and skip_header:
-                    rest = _drop_header(data)
+                    rest = _drop_header(data, splitter.bsep)
                     if rest is not None:
                         data, skip = rest, False
                         base += 1
@@ -415,14 +457,15 @@ def _line_blocks(raw: BinaryIO, digest: hashlib._Hash) -> Iterator[Block]:
         yield data, [], eof
 
 
-def _drop_header(data: bytes) -> bytes | None:
-    """The block without its first line when that line is a plain header (not blank, no
-    quote, ``\n`` or ``\r\n`` line end); None: let the record reader find the header."""
+def _drop_header(data: bytes, sep: bytes) -> bytes | None:
+    """The block without its first line when that line is a plain header (not blank nor
+    delimiters only, no quote, ``\n`` or ``\r\n`` line end); None: let the record reader
+    find the header."""
     nl = data.find(b"\n")
     if nl < 0:
         return None
     first = data[:nl].removesuffix(b"\r")
-    if not first.strip() or b'"' in first or b"\r" in first:
+    if not first.replace(sep, b"").strip() or b'"' in first or b"\r" in first:
         return None
     return data[nl + 1 :]
 

@@ -164,6 +164,7 @@ class FlatSplitter:
         keep = {self.bsep[0], ord("\n")}
         self._noise = bytes(b for b in range(256) if b not in keep)
         self._row_shape = self.bsep * (width - 1) + b"\n"
+        self._empty_row = self._row_shape if width > 1 else b"\n"
 
     @property
     def usable(self) -> bool:
@@ -190,6 +191,8 @@ class FlatSplitter:
             return None
         if self.width == 1 and (buf.startswith(b"\n") or b"\n\n" in buf):
             return None  # a blank line is no record (wider rows: the shape says so)
+        if buf.startswith(self._empty_row) or b"\n" + self._empty_row in buf:
+            return None  # a line of delimiters only (Excel's empty row) is no record either
         text = buf.decode(self.encoding)
         rows = FlatRows(None, self.width, self.sep, text, buf if self.utf8 else None, n)
         return rows, BlockRaws(text, crlf, open_end, n)

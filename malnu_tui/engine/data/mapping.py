@@ -31,6 +31,8 @@ from typing import Any
 
 from malnu_tui.engine.data.errors import MappingError
 from malnu_tui.engine.data.transform import (
+    EXCEL_FORMATS,
+    PHONE_FORMS,
     SIMPLE_STEPS,
     STEP_NAMES,
     StepFn,
@@ -38,6 +40,8 @@ from malnu_tui.engine.data.transform import (
     ValueMap,
     bool_step,
     date_step,
+    decimal_step,
+    phone_step,
 )
 
 COLUMN_KEYS = ("from", "apply", "map", "default", "const", "now")
@@ -225,12 +229,8 @@ def _steps(
     names: list[str] = []
     for step in apply:
         if isinstance(step, str):
-            if step == "date":
-                raise MappingError(
-                    p,
-                    f'columns.{name}: date needs its input formats, e.g. {{ date = ["%d/%m/%Y"] }}',
-                    line=line,
-                )
+            if step in _NEEDS_ARGS:
+                raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS[step]}", line=line)
             if step not in SIMPLE_STEPS:
                 raise MappingError(
                     p,
@@ -242,7 +242,7 @@ def _steps(
         elif isinstance(step, dict) and len(step) == 1:
             ((key, arg),) = step.items()
             fns.append(_step_with_args(p, line, name, key, arg))
-            names.append(key)
+            names.append(_label(key, arg))
         else:
             raise MappingError(
                 p,
@@ -252,20 +252,59 @@ def _steps(
     return tuple(fns), tuple(names)
 
 
+_NEEDS_ARGS = {
+    "date": 'date needs its input formats, e.g. { date = ["%d/%m/%Y"] }',
+    "decimal": 'decimal needs its separators, e.g. { decimal = { decimal_sep = ",", '
+    'thousands_sep = "." } }',
+    "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" }',
+}
+_SEPARATORS = (",", ".", " ", "\u00a0", "'", "")
+
+
+def _label(key: str, arg: Any) -> str:
+    """A step with arguments as the preview shows it (what it does, not only its name)."""
+    if key == "decimal":
+        t, d = arg["thousands_sep"], arg["decimal_sep"]
+        return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56)"
+    if key == "phone":
+        return f"phone (→ {'081234567890' if arg == 'national' else '+6281234567890'})"
+    if key == "date" and any(f in EXCEL_FORMATS for f in ([arg] if isinstance(arg, str) else arg)):
+        return "date (+ Excel serials)"
+    return key
+
+
 def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
     if key == "date":
         formats = [arg] if isinstance(arg, str) else arg
         if (
             not isinstance(formats, list)
             or not formats
-            or not all(isinstance(f, str) and "%" in f for f in formats)
+            or not all(isinstance(f, str) and ("%" in f or f in EXCEL_FORMATS) for f in formats)
         ):
             raise MappingError(
                 p,
-                f'columns.{name}: date takes strptime formats, e.g. ["%d/%m/%Y %H:%M", "%Y-%m-%d"]',
+                f"columns.{name}: date takes strptime formats (or excel, excel1904 for Excel's "
+                'date serials), e.g. ["%d/%m/%Y %H:%M", "%Y-%m-%d", "excel"]',
                 line=line,
             )
         return date_step(formats)
+    if key == "decimal":
+        ok = isinstance(arg, MappingABC) and set(arg) == {"decimal_sep", "thousands_sep"}
+        if (
+            not ok
+            or arg["decimal_sep"] not in (",", ".")
+            or arg["thousands_sep"] not in _SEPARATORS
+        ):
+            raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['decimal']}", line=line)
+        if arg["decimal_sep"] == arg["thousands_sep"]:
+            raise MappingError(
+                p, f"columns.{name}: decimal_sep and thousands_sep must differ", line=line
+            )
+        return decimal_step(arg["decimal_sep"], arg["thousands_sep"])
+    if key == "phone":
+        if arg not in PHONE_FORMS:
+            raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['phone']}", line=line)
+        return phone_step(arg)
     if key == "bool":
         if not isinstance(arg, MappingABC) or set(arg) != {"true", "false"}:
             raise MappingError(
@@ -279,6 +318,6 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         return bool_step(words[0], words[1])
     raise MappingError(
         p,
-        f"columns.{name}: unknown step {key!r} (steps with arguments: date, bool)",
+        f"columns.{name}: unknown step {key!r} (steps with arguments: date, bool, decimal, phone)",
         line=line,
     )

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -96,10 +97,11 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
 
         return integer
     if fam == "number":
+        ps = col.precision_scale
 
         def number(v: Value) -> Value:
             if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-                return v
+                return v if ps is None or v is None else _fit_numeric(v, str(v), col, ps)
             text = str(v).strip()
             try:
                 f = float(text)
@@ -107,7 +109,7 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
                 raise StepFailed(f"{v!r} is not a number ({col.declared_type} column)") from None
             if f != f or f in (float("inf"), float("-inf")):
                 raise StepFailed(f"{v!r} is not a finite number")
-            return text
+            return text if ps is None else _fit_numeric(v, text, col, ps)
 
         return number
     if fam == "boolean":
@@ -170,6 +172,27 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
         return s
 
     return text
+
+
+def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:
+    """A number for a ``NUMERIC(p,s)`` column, checked the same on every backend: rounded to
+    ``s`` decimals half away from zero on its decimal digits as written (PostgreSQL's rounding:
+    1.005 → 1.01, where a float would give 1.00), and refused when it then needs more than
+    ``p - s`` digits before the point (PostgreSQL's "numeric field overflow"; SQLite and D1
+    would store it as it is)."""
+    precision, scale = ps
+    d = Decimal(text)
+    limit = Decimal(10) ** (precision - scale)
+    if d.copy_abs() < limit:
+        with localcontext(Context(prec=precision + 2)):
+            d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if d.copy_abs() >= limit:
+        room = max(precision - scale, 0)
+        raise StepFailed(
+            f"{v!r} does not fit {col.declared_type}: at most {room} digit(s) before the "
+            f"decimal point (numeric field overflow)"
+        )
+    return format(d.copy_abs() if d.is_zero() else d, "f")
 
 
 def _getter(

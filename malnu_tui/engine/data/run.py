@@ -169,6 +169,9 @@ class ImportReport:
     elapsed_s: float = 0.0
     first_rejects: tuple[Rejection, ...] = ()
     reason: str = ""  # why it did not commit
+    # Lines of delimiters only (Excel's empty rows): no record, like blank lines, so in no
+    # count of the balance (not in the --json contract either); the summary mentions them.
+    empty_lines: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -191,6 +194,8 @@ class ImportReport:
             f"skipped {self.skipped}, rejected {self.rejected}; rows {self.before_count} → "
             f"{self.after_count}; {verb}"
         )
+        if self.empty_lines:
+            text += f"; {self.empty_lines} empty line(s) of delimiters only skipped"
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -441,6 +446,7 @@ def _execute(
         elapsed_s=time.monotonic() - started,
         first_rejects=tuple(sorted(rejects.first, key=lambda r: r.line)),
         reason=reason,
+        empty_lines=source.empty_lines if isinstance(source, CsvSource) else 0,
     )
 
 

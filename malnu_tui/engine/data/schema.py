@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.data.mapping import Mapping
 
+_NUMERIC = re.compile(r"\s*(?:numeric|decimal)\s*\(\s*(\d+)\s*(?:,\s*([+-]?\d+)\s*)?\)", re.I)
+
 # How values are checked before they are sent: by the column's declared type.
 Family = str  # "text", "integer", "number", "boolean", "date", "timestamp"
 
@@ -49,6 +51,12 @@ class Column:
     primary_key: bool = False
     max_length: int | None = None  # PostgreSQL character varying(n)
     int_bits: int = 64
+
+    @property
+    def precision_scale(self) -> tuple[int, int] | None:
+        """``NUMERIC(p,s)``/``DECIMAL(p,s)`` → (p, s) (``(p)``: scale 0); None otherwise."""
+        m = _NUMERIC.match(self.declared_type)
+        return (int(m[1]), int(m[2] or 0)) if m else None
 
     @property
     def required(self) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
@@ -75,24 +76,178 @@ def bool_step(true: Sequence[str] = TRUE_WORDS, false: Sequence[str] = FALSE_WOR
     return run
 
 
+# Indonesian month names (and old spellings) → the English ones strptime's %B/%b know; the
+# names both languages share (April, September, November, Jan, Mar…) need no translation.
+# No name means one month in one language and another in the other: nothing is guessed.
+_ID_MONTHS = {
+    "januari": "January",
+    "februari": "February",
+    "pebruari": "February",
+    "maret": "March",
+    "mei": "May",
+    "juni": "June",
+    "juli": "July",
+    "agustus": "August",
+    "oktober": "October",
+    "nopember": "November",
+    "desember": "December",
+    "peb": "Feb",
+    "agt": "Aug",
+    "agu": "Aug",
+    "ags": "Aug",
+    "sept": "Sep",
+    "okt": "Oct",
+    "nop": "Nov",
+    "des": "Dec",
+}
+_LETTERS = re.compile(r"[^\W\d_]+")
+EXCEL_FORMATS = ("excel", "excel1904")  # Excel's date serials, as a format of the date step
+_EXCEL_SERIAL = re.compile(r"\d+(?:\.\d+)?")
+# The last day Excel knows, 9999-12-31, in each date system.
+_EXCEL_LAST = {"excel": 2958465, "excel1904": 2957003}
+
+
+def _english_months(text: str) -> str:
+    return _LETTERS.sub(lambda m: _ID_MONTHS.get(m[0].lower(), m[0]), text)
+
+
+def _excel_serial(text: str, system: str) -> tuple[str | None, str]:
+    """An Excel date serial → ISO (a date; a date and time when it has a fraction), or
+    (None, why) when the text is no serial Excel could have written."""
+    if not _EXCEL_SERIAL.fullmatch(text):
+        return None, ""
+    serial = Decimal(text)
+    days = int(serial)
+    if system == "excel":
+        # Excel's 1900 system counts 29 February 1900, a day that never was (Lotus 1-2-3's
+        # bug, kept for compatibility): serial 60 is that day, and from 61 on one day is extra.
+        if days == 60:
+            return None, f"{system}: serial 60 is 29 February 1900, a day that never was"
+        first, base = 1, date(1899, 12, 31) if days < 60 else date(1899, 12, 30)
+    else:
+        first, base = 0, date(1904, 1, 1)
+    if not first <= days <= _EXCEL_LAST[system]:
+        return None, f"{system}: {text} is not a date serial ({first} to {_EXCEL_LAST[system]})"
+    day = base + timedelta(days=days)
+    seconds = round((serial - days) * 86400)
+    if not seconds:
+        return day.isoformat(), ""
+    moment = datetime.combine(day, datetime.min.time()) + timedelta(seconds=seconds)
+    return moment.isoformat(timespec="seconds"), ""
+
+
 def date_step(formats: Sequence[str]) -> StepFn:
     """Parse with each ``strptime`` format in turn → ISO 8601 (``YYYY-MM-DD`` when the formats
-    hold no time, ``YYYY-MM-DDTHH:MM:SS`` when they do)."""
+    hold no time, ``YYYY-MM-DDTHH:MM:SS`` when they do). ``%B``/``%b`` take Indonesian month
+    names too (``16 Juli 2023``, ``16-Agt-2023``). The format ``excel`` (``excel1904``: Excel
+    for Mac's old date system) reads Excel's date serials (``45123`` → ``2023-07-16``; with
+    a fraction, the time of day too)."""
     fmts = tuple(formats)
+    months = any("%b" in f or "%B" in f for f in fmts)
 
     def run(v: Value) -> Value:
         if v is None:
             return None
         text = str(v).strip()
+        named = _english_months(text) if months else text
+        why = ""
         for fmt in fmts:
+            if fmt in EXCEL_FORMATS:
+                iso, no = _excel_serial(text, fmt)
+                if iso is not None:
+                    return iso
+                why = why or no
+                continue
             try:
-                parsed = datetime.strptime(text, fmt)
+                parsed = datetime.strptime(named if "%b" in fmt or "%B" in fmt else text, fmt)
             except ValueError:
                 continue
             if any(d in fmt for d in _TIME_DIRECTIVES):
                 return parsed.isoformat(timespec="seconds")
             return parsed.date().isoformat()
-        raise StepFailed(f"date: {v!r} matches none of {', '.join(fmts)}")
+        raise StepFailed(
+            f"date: {v!r} matches none of {', '.join(fmts)}" + (f" ({why})" if why else "")
+        )
+
+    return run
+
+
+def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
+    """A number written with the given separators (Indonesian ``1.234,56``: decimal ``,``,
+    thousands ``.``) → ``1234.56``, the digits as written. Thousands separators must group
+    by three (``1.5`` with a thousands ``.`` is refused, not read as 15 or 1.5)."""
+
+    def fail(v: Value, why: str) -> StepFailed:
+        return StepFailed(
+            f"decimal: {v!r} {why} (decimal {decimal_sep!r}, thousands {thousands_sep!r})"
+        )
+
+    def digits(s: str) -> bool:
+        return s.isascii() and s.isdigit()
+
+    def run(v: Value) -> Value:
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            return v
+        text = str(v).strip()
+        sign = "-" if text[:1] == "-" else ""
+        body = text[1:] if text[:1] in "+-" else text
+        whole, point, frac = body.partition(decimal_sep)
+        if point and not digits(frac):
+            raise fail(v, "is not a number")
+        if thousands_sep and thousands_sep in whole:
+            groups = whole.split(thousands_sep)
+            if not digits("".join(groups)):
+                raise fail(v, "is not a number")
+            if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+                raise fail(v, "has thousands separators out of place")
+            whole = "".join(groups)
+        if not digits(whole) and not (point and whole == ""):
+            raise fail(v, "is not a number")
+        return f"{sign}{whole or '0'}" + (f".{frac}" if point else "")
+
+    return run
+
+
+PHONE_FORMS = ("national", "e164")
+_PHONE_NOISE = re.compile(r"[\s\-.()]")
+
+
+def phone_step(form: str) -> StepFn:
+    """A phone number as people write it (``0812-3456-7890``, ``+62 812 3456 7890``,
+    ``(021) 555-1234``, ``0062…``) → one form: ``national`` (``081234567890``) or ``e164``
+    (``+6281234567890``; a number of another country stays in its own code). A number
+    without its leading 0, +62 or 00 (Excel drops the zero of a number cell) is refused:
+    ``62…`` or ``8…`` could be either."""
+
+    def run(v: Value) -> Value:
+        if v is None:
+            return None
+        text = str(v).strip()
+        if text.startswith("+"):
+            text = text.replace("(0)", "", 1)  # "+62 (0)21…": the national 0 shown aside
+        compact = _PHONE_NOISE.sub("", text)
+        if not (compact.lstrip("+").isascii() and compact.lstrip("+").isdigit()):
+            raise StepFailed(f"phone: {v!r} is not a phone number")
+        if compact.startswith("+"):
+            intl = compact[1:]
+        elif compact.startswith("00"):
+            intl = compact[2:]
+        elif compact.startswith("0"):
+            intl = "62" + compact[1:]
+        else:
+            raise StepFailed(
+                f"phone: {v!r} has no leading 0, +62 or 00 (the zero lost by Excel? "
+                "store the column as text)"
+            )
+        if intl.startswith("62"):
+            national = intl[2:]
+            if national.startswith("0") or not 7 <= len(national) <= 12:
+                raise StepFailed(f"phone: {v!r} is not an Indonesian number (0 + 7 to 12 digits)")
+            return "0" + national if form == "national" else "+" + intl
+        if form == "national" or not 8 <= len(intl) <= 15:
+            where = "not Indonesian (+62): it has no national form" if form == "national" else ""
+            raise StepFailed(f"phone: {v!r} is {where or 'not a phone number'}")
+        return "+" + intl
 
     return run
 
@@ -107,8 +262,8 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "int": _int,
     "bool": bool_step(),
 }
-STEPS_WITH_ARGS = ("date", "bool")
-STEP_NAMES = (*SIMPLE_STEPS, "date")
+STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone")
+STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone")
 
 
 @dataclass(frozen=True)
