@@ -11,7 +11,14 @@ from typing import Literal
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
-from malnu_tui.engine.lint.model import SEVERITY_ORDER, Finding, LintReport, Rule, Severity
+from malnu_tui.engine.lint.model import (
+    LARGE_TABLE_ROWS,
+    SEVERITY_ORDER,
+    Finding,
+    LintReport,
+    Rule,
+    Severity,
+)
 from malnu_tui.engine.lint.ops import (
     Op,
     adds_not_null_without_default,
@@ -22,13 +29,13 @@ from malnu_tui.engine.lint.ops import (
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 
-__all__ = ["Dialect", "lint_migrations"]
+__all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
-LARGE_TABLE_ROWS = 100_000
 _IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
 register(
     Rule(
@@ -439,6 +446,7 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
+    tx = OneTransaction(m.filename, dialect, s.created, table_rows)
     if d1 is not None:
         findings.extend(d1_template(m))
     for st, op in zip(statements, ops, strict=True):
@@ -456,6 +464,7 @@ def _lint_one(
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
+        tx.see(st, op, findings)
         if replay is not None:
             replay.run(st, op)
     if replay is not None:

@@ -1,0 +1,61 @@
+"""Rules that exist because a migration runs in one transaction: what a statement locks is held
+until the commit (an explicit LOCK)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule, Severity
+from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["TRANSACTION_RULES", "OneTransaction"]
+
+TRANSACTION_RULES = (
+    Rule(
+        "LOCK-TABLE",
+        "warning",
+        "explicit LOCK of an existing table",
+        "the lock is held until the migration commits: from SHARE mode up every write to the "
+        "table waits, and in ACCESS EXCLUSIVE (LOCK's default) every read too",
+        "leave the locking to the statements that need it (each takes the weakest lock it "
+        "can); if the table must be frozen, keep that migration to the one change, with a "
+        "lock_timeout, and accept it with `-- lint:ignore LOCK-TABLE why`",
+    ),
+)
+register(*TRANSACTION_RULES)
+_BY_ID = {r.id: r for r in TRANSACTION_RULES}
+# LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
+_BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
+TableRows = Callable[[str], "int | None"]
+
+
+def _finding(
+    rule_id: str, file: str, line: int, why: str, severity: Severity | None = None
+) -> Finding:
+    r = _BY_ID[rule_id]
+    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
+
+
+@dataclass
+class OneTransaction:
+    """One migration's statements as one transaction sees them (``created``: the tables this
+    migration creates, kept by the runner, which are new and empty)."""
+
+    file: str
+    dialect: str
+    created: dict[str, int] = field(default_factory=dict)
+    table_rows: TableRows | None = None
+
+    def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
+            for name in op.names:
+                if key(name) not in self.created:
+                    blocks = "reads and writes" if op.value == "ACCESS EXCLUSIVE" else "writes"
+                    why = (
+                        f"LOCK {name} IN {op.value} MODE blocks the app's {blocks} on it until "
+                        "the migration commits"
+                    )
+                    out.append(_finding("LOCK-TABLE", self.file, st.line, why))

@@ -1,0 +1,79 @@
+"""The lint on what migrations do inside their one transaction (explicit locks, backfills,
+VACUUM, DO blocks): each rule shown on real statements, with what PostgreSQL or SQLite really
+does, and a clean counter-example beside it."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from tests.fixtures_core import MigrationDirs, run_cli
+
+PG_BASE = (
+    "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n"
+    "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint);\n"
+    "INSERT INTO users VALUES (1, 'a'), (2, 'b');\n"
+    "INSERT INTO orders VALUES (1, 1);"
+)
+
+
+def _pg_base(mdirs: MigrationDirs, pg_url: str) -> list[str]:
+    mdirs.add("20250101_000100", "base", PG_BASE, "DROP TABLE orders; DROP TABLE users;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    return base
+
+
+def _found(base: list[str], *args: str) -> list[tuple[str, str, int]]:
+    res = run_cli(*base, "lint", "--json", *args)
+    assert res.code in (0, 1), res.err
+    return [(f["rule"], f["severity"], f["line"]) for f in json.loads(res.out)["findings"]]
+
+
+def _waits(pg_url: str, held: list[str], other: str) -> bool:
+    """Whether ``other``, from a second session, waits for the locks ``held`` (run in one open
+    transaction, as a migration runs) take."""
+    with psycopg.connect(pg_url) as mig, psycopg.connect(pg_url, autocommit=True) as app:
+        for sql in held:
+            mig.execute(sql)
+        app.execute("SET lock_timeout = '100ms'")
+        try:
+            app.execute(other)
+        except psycopg.errors.LockNotAvailable:
+            return True
+        finally:
+            mig.rollback()
+        return False
+
+
+def test_an_explicit_lock_of_an_existing_table_is_named(pg_url: str, mdirs: MigrationDirs) -> None:
+    # LOCK TABLE holds its lock until the migration commits, so the app waits for the whole
+    # migration, not for one statement. It used to pass clean.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add(
+        "20250101_000200",
+        "freeze",
+        "LOCK TABLE users IN ACCESS EXCLUSIVE MODE;\n"
+        "LOCK orders IN SHARE MODE NOWAIT;\n"
+        "LOCK TABLE users IN ROW EXCLUSIVE MODE;\n"  # what the app's own writes take
+        "CREATE TABLE staging (id bigint);\n"
+        "LOCK TABLE staging;",  # new: nobody else uses it yet
+        "DROP TABLE staging;",
+    )
+    assert _found(base) == [("LOCK-TABLE", "warning", 1), ("LOCK-TABLE", "warning", 2)]
+    lock_users = "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
+    assert _waits(pg_url, [lock_users], "SELECT * FROM users")  # reads wait too
+    assert _waits(pg_url, ["LOCK orders IN SHARE MODE"], "INSERT INTO orders VALUES (2, 1)")
+    assert not _waits(pg_url, ["LOCK orders IN SHARE MODE"], "SELECT * FROM orders")
+    row_exclusive = "LOCK TABLE users IN ROW EXCLUSIVE MODE"
+    assert not _waits(pg_url, [row_exclusive], "INSERT INTO users VALUES (3, 'c')")
+    # Accepted with its reason, the finding is kept but no longer counts.
+    (mdirs.migrations / "20250101_000200_freeze.sql").write_text(
+        "-- lint:ignore LOCK-TABLE the school is closed: nobody writes during this deploy\n"
+        "LOCK TABLE users IN ACCESS EXCLUSIVE MODE;"
+    )
+    res = run_cli(*base, "lint", "--json")
+    report = json.loads(res.out)
+    assert res.code == 0 and report["ignored"] == 1 and report["warnings"] == 0, res.out
+    assert run_cli(*base, "up", "--no-backup").code == 0
