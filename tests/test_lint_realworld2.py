@@ -77,3 +77,63 @@ def test_an_explicit_lock_of_an_existing_table_is_named(pg_url: str, mdirs: Migr
     report = json.loads(res.out)
     assert res.code == 0 and report["ignored"] == 1 and report["warnings"] == 0, res.out
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_an_update_without_where_is_a_backfill_inside_the_migration(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # Rails' `update_all`, Django's RunSQL backfill, a hand-written "fill the new column": every
+    # row is rewritten and stays locked until the migration commits. It used to pass clean.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add(
+        "20250101_000200",
+        "backfill",
+        "ALTER TABLE users ADD COLUMN nick text;\n"
+        "UPDATE users SET nick = (SELECT 'x' WHERE name IS NOT NULL);\n"  # a WHERE, but nested
+        "UPDATE users SET nick = name WHERE nick IS NULL;\n"
+        "UPDATE users u SET nick = o.id::text FROM orders o WHERE o.user_id = u.id;\n"
+        "CREATE TABLE tallies (n bigint);\n"
+        "UPDATE tallies SET n = 0;",  # new: it has no rows, nobody reads it yet
+        "DROP TABLE tallies; ALTER TABLE users DROP COLUMN nick;",
+    )
+    # Without the live table sizes (lint --all of the files) it is a warning …
+    from tests.test_safety_realworld import _lint
+
+    sql = (mdirs.migrations / "20250101_000200_backfill.sql").read_text()
+    undo = (mdirs.rollback / "20250101_000200_undo_backfill.sql").read_text()
+    files = MigrationDirs(mdirs.root / "files")
+    assert _lint(files, "postgresql", PG_BASE, sql, undo) == [("UPDATE-ALL-ROWS", "warning", 2)]
+    # … and on the live database, whose users table holds 2 rows, a note.
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"], f["line"]) for f in found] == [
+        ("UPDATE-ALL-ROWS", "info", 2)
+    ]
+    assert "about 2 rows" in found[0]["why"] and "in batches" in found[0]["instead"]
+    # What it warns of: the app's write to any row waits for the whole migration.
+    backfill = "UPDATE users SET name = name || ''"
+    assert _waits(pg_url, [backfill], "UPDATE users SET name = 'z' WHERE id = 2")
+    one_row = "UPDATE users SET name = name || '' WHERE id = 1"
+    assert not _waits(pg_url, [one_row], "UPDATE users SET name = 'z' WHERE id = 2")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users SELECT g, 'n' FROM generate_series(3, 100002) AS g")
+        conn.execute("ANALYZE users")
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"]) for f in found] == [("UPDATE-ALL-ROWS", "warning")]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_an_update_without_where_in_sqlite_is_named_too(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);",
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "backfill",
+        "ALTER TABLE users ADD COLUMN nick TEXT;\n"
+        "UPDATE OR IGNORE users SET nick = 'where';\n"  # the WHERE is a string
+        "UPDATE users SET nick = name WHERE nick IS NULL;",
+        "ALTER TABLE users DROP COLUMN nick;",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert _found(base, "--all") == [("UPDATE-ALL-ROWS", "warning", 2)]

@@ -57,6 +57,12 @@ _TRUNCATE_TAIL = re.compile(
 )
 _DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_PARENS = re.compile(r"\([^()]*\)")
+_UPDATE = re.compile(
+    rf"^UPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?{_QNAME}\s*\*?\s*(?:(?:AS\s+)?(?!SET\b)\w+\s+)?"
+    rf"SET\b(?P<rest>.*)$",
+    _F,
+)
 _LOCK = re.compile(
     r"^LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<names>.*?)(?:\s+IN\s+(?P<mode>[A-Z ]+?)\s+MODE)?"
     r"(?:\s+NOWAIT)?$",
@@ -161,7 +167,8 @@ class Op:
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
-    #            without WHERE), lock_table (value: the mode), other
+    #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
+    #            mode), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -223,6 +230,17 @@ def _action(text: str) -> Action:
     if m:
         return Action("set_not_null", column=_unq(m["col"]))
     return Action("other", definition=text)
+
+
+def _top_level(text: str) -> str:
+    """``text`` without its string literals and parenthesised parts (subqueries)."""
+    text = _STRING.sub("''", text)
+    while "(" in text:
+        shorter = _PARENS.sub(" ", text)
+        if shorter == text:
+            break
+        text = shorter
+    return text
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -312,6 +330,11 @@ def read_ops(st: Statement) -> Op:
         m = _DELETE.match(text)
         if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
             return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
+        return Op("other")
+    if head.startswith("UPDATE"):
+        m = _UPDATE.match(text)
+        if m and not re.search(r"\bWHERE\b", _top_level(m["rest"]), _F):
+            return Op("update_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("LOCK"):
         m = _LOCK.match(text)

@@ -1,12 +1,12 @@
 """Rules that exist because a migration runs in one transaction: what a statement locks is held
-until the commit (an explicit LOCK)."""
+until the commit (an explicit LOCK, every row of an unbounded UPDATE)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from malnu_tui.engine.lint.model import Finding, Rule, Severity
+from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import Op, key
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
@@ -23,6 +23,17 @@ TRANSACTION_RULES = (
         "leave the locking to the statements that need it (each takes the weakest lock it "
         "can); if the table must be frozen, keep that migration to the one change, with a "
         "lock_timeout, and accept it with `-- lint:ignore LOCK-TABLE why`",
+    ),
+    Rule(
+        "UPDATE-ALL-ROWS",
+        "warning",
+        "UPDATE without WHERE on an existing table (a backfill inside the migration)",
+        "every row is rewritten in the migration's one transaction: PostgreSQL keeps each "
+        "updated row locked until the commit (the app's writes to them wait), SQLite and D1 "
+        "hold the database's write lock throughout (and D1 stops a statement that runs long)",
+        "backfill in batches outside the migration (a script or job that updates a range of "
+        "keys per transaction); for a small table, accept it with "
+        "`-- lint:ignore UPDATE-ALL-ROWS why`",
     ),
 )
 register(*TRANSACTION_RULES)
@@ -59,3 +70,11 @@ class OneTransaction:
                         "the migration commits"
                     )
                     out.append(_finding("LOCK-TABLE", self.file, st.line, why))
+        elif op.kind == "update_all" and op.key not in self.created:
+            why = f"UPDATE {op.name} without WHERE rewrites every row in one transaction"
+            sev: Severity | None = None
+            rows = self.table_rows(op.name) if self.table_rows is not None else None
+            if rows is not None and rows < LARGE_TABLE_ROWS:
+                why += f" (about {rows} rows live now: a short one)"
+                sev = "info"
+            out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
