@@ -17,9 +17,14 @@ PG_BASE = (
     "INSERT INTO orders VALUES (1, 1);"
 )
 
+SQLITE_BASE = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\nCREATE TABLE orders (id INTEGER);"
+)
+BASE_UNDO = "DROP TABLE orders; DROP TABLE users;"
+
 
 def _pg_base(mdirs: MigrationDirs, pg_url: str) -> list[str]:
-    mdirs.add("20250101_000100", "base", PG_BASE, "DROP TABLE orders; DROP TABLE users;")
+    mdirs.add("20250101_000100", "base", PG_BASE, BASE_UNDO)
     base = ["--database", pg_url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
     return base
@@ -137,3 +142,28 @@ def test_an_update_without_where_in_sqlite_is_named_too(
     )
     base = ["--database", sqlite_url, *mdirs.args()]
     assert _found(base, "--all") == [("UPDATE-ALL-ROWS", "warning", 2)]
+
+
+def test_vacuum_in_a_migration_is_an_error_since_it_cannot_run_there(
+    pg_url: str, sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    # A hand-written "clean up after the big delete" step: both databases refuse VACUUM inside
+    # a transaction, and every migration runs in one, so `up` fails. It used to pass clean.
+    for url, dialect_dirs, base_sql in (
+        (pg_url, MigrationDirs(mdirs.root / "pg"), PG_BASE),
+        (sqlite_url, MigrationDirs(mdirs.root / "sqlite"), SQLITE_BASE),
+    ):
+        dialect_dirs.add("20250101_000100", "base", base_sql, BASE_UNDO)
+        dialect_dirs.add("20250101_000200", "analyze", "ANALYZE users;", "SELECT 1;")  # fine
+        base = ["--database", url, *dialect_dirs.args()]
+        assert _found(base) == [], url
+        assert run_cli(*base, "up", "--no-backup").code == 0, url
+        for i, statement in enumerate(("VACUUM users;", "VACUUM;"), 3):
+            if url == pg_url and statement == "VACUUM;":
+                statement = "VACUUM (FULL, ANALYZE) users;"
+            dialect_dirs.add(f"20250101_000{i}00", "vacuum", statement, "SELECT 1;")
+            assert _found(base) == [("VACUUM-IN-MIGRATION", "error", 1)], url
+            res = run_cli(*base, "up", "--no-backup")
+            assert res.code == 1 and "VACUUM" in res.err, (url, res.err)
+            (dialect_dirs.migrations / f"20250101_000{i}00_vacuum.sql").unlink()
+            (dialect_dirs.rollback / f"20250101_000{i}00_undo_vacuum.sql").unlink()

@@ -68,6 +68,7 @@ _LOCK = re.compile(
     r"(?:\s+NOWAIT)?$",
     _F,
 )
+_VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -168,7 +169,7 @@ class Op:
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
-    #            mode), other
+    #            mode), vacuum (value: "full" or ""), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -342,6 +343,13 @@ def read_ops(st: Statement) -> Op:
             locked = _names(m["names"])
             mode = " ".join((m["mode"] or "ACCESS EXCLUSIVE").upper().split())
             return Op("lock_table", locked[0] if locked else "", names=locked, value=mode)
+        return Op("other")
+    if head.startswith("VACUUM"):
+        m = _VACUUM.match(text)
+        if m:
+            full = re.search(r"\bFULL\b(?!\s+(?:FALSE|OFF|0)\b)", m["options"] or "", _F)
+            full = full or re.match(r"\s*FULL\b", m["rest"], _F)
+            return Op("vacuum", value="full" if full else "")
         return Op("other")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):

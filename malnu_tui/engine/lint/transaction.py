@@ -1,5 +1,6 @@
 """Rules that exist because a migration runs in one transaction: what a statement locks is held
-until the commit (an explicit LOCK, every row of an unbounded UPDATE)."""
+until the commit (an explicit LOCK, every row of an unbounded UPDATE), and what cannot run in a
+transaction at all (VACUUM)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ TRANSACTION_RULES = (
         "backfill in batches outside the migration (a script or job that updates a range of "
         "keys per transaction); for a small table, accept it with "
         "`-- lint:ignore UPDATE-ALL-ROWS why`",
+    ),
+    Rule(
+        "VACUUM-IN-MIGRATION",
+        "error",
+        "VACUUM in a migration",
+        "VACUUM cannot run inside a transaction (PostgreSQL and SQLite both refuse it), and "
+        "each migration runs in one: the migration fails; VACUUM FULL would also rewrite the "
+        "table under ACCESS EXCLUSIVE",
+        "leave VACUUM to autovacuum, or run it by hand (VACUUM FULL in a maintenance window); "
+        "ANALYZE may stay in the migration",
     ),
 )
 register(*TRANSACTION_RULES)
@@ -78,3 +89,9 @@ class OneTransaction:
                 why += f" (about {rows} rows live now: a short one)"
                 sev = "info"
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
+        elif op.kind == "vacuum":
+            what = "VACUUM FULL" if op.value == "full" else "VACUUM"
+            why = f"{what} cannot run inside the migration's transaction: the migration fails"
+            if op.value == "full":
+                why += ", and it rewrites the table under ACCESS EXCLUSIVE"
+            out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
