@@ -167,3 +167,42 @@ def test_vacuum_in_a_migration_is_an_error_since_it_cannot_run_there(
             assert res.code == 1 and "VACUUM" in res.err, (url, res.err)
             (dialect_dirs.migrations / f"20250101_000{i}00_vacuum.sql").unlink()
             (dialect_dirs.rollback / f"20250101_000{i}00_undo_vacuum.sql").unlink()
+
+
+def test_validate_in_the_migration_that_adds_the_constraint_not_valid_is_named(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # The two-step advice done in one step: the ADD's lock lasts until the commit, so the
+    # VALIDATE scans under it and NOT VALID gained nothing. It used to pass clean.
+    base = _pg_base(mdirs, pg_url)
+    add_check = "ALTER TABLE users ADD CONSTRAINT users_name_len CHECK (length(name) < 9) NOT VALID"
+    add_fk = (
+        'ALTER TABLE "orders" ADD CONSTRAINT "fk_rails_f868b47f6a" FOREIGN KEY ("user_id") '
+        'REFERENCES "users" ("id") NOT VALID'
+    )
+    validate_check = "ALTER TABLE users VALIDATE CONSTRAINT users_name_len"
+    validate_fk = 'ALTER TABLE "orders" VALIDATE CONSTRAINT "fk_rails_f868b47f6a"'
+    undo = (
+        "ALTER TABLE users DROP CONSTRAINT users_name_len;\n"
+        "ALTER TABLE orders DROP CONSTRAINT fk_rails_f868b47f6a;"
+    )
+    mdirs.add("20250101_000200", "constraints", ";\n".join(
+        [add_check, add_fk, "CREATE TABLE t (id bigint, CONSTRAINT t_id CHECK (id > 0) NOT VALID)",
+         "ALTER TABLE t VALIDATE CONSTRAINT t_id", validate_check, validate_fk]) + ";",
+        undo + "\nDROP TABLE t;")  # fmt: skip
+    assert _found(base) == [
+        ("PG-VALIDATE-IN-SAME-MIGRATION", "warning", 5),
+        ("PG-VALIDATE-IN-SAME-MIGRATION", "warning", 6),
+    ]
+    # What it warns of: in the ADD's transaction the app waits (the CHECK: reads too) …
+    assert _waits(pg_url, [add_check, validate_check], "SELECT * FROM users")
+    assert _waits(pg_url, [add_fk, validate_fk], "INSERT INTO orders VALUES (2, 1)")
+    # … while the VALIDATE alone, in a later migration, lets reads and writes through.
+    (mdirs.migrations / "20250101_000200_constraints.sql").write_text(f"{add_check};\n{add_fk};")
+    (mdirs.rollback / "20250101_000200_undo_constraints.sql").write_text(undo)
+    mdirs.add("20250101_000300", "validate", f"{validate_check};\n{validate_fk};", "SELECT 1;")
+    assert _found(base, "--all") == []
+    assert run_cli(*base, "up", "--no-backup", "--to", "20250101_000200").code == 0
+    assert not _waits(pg_url, [validate_check], "INSERT INTO users VALUES (3, 'c')")
+    assert not _waits(pg_url, [validate_fk], "INSERT INTO orders VALUES (2, 1)")
+    assert run_cli(*base, "up", "--no-backup").code == 0

@@ -1,5 +1,6 @@
 """Rules that exist because a migration runs in one transaction: what a statement locks is held
-until the commit (an explicit LOCK, every row of an unbounded UPDATE), and what cannot run in a
+until the commit (an explicit LOCK, every row of an unbounded UPDATE, the lock of an ADD … NOT
+VALID that a VALIDATE in the same migration then scans under), and what cannot run in a
 transaction at all (VACUUM)."""
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ TRANSACTION_RULES = (
         "`-- lint:ignore UPDATE-ALL-ROWS why`",
     ),
     Rule(
+        "PG-VALIDATE-IN-SAME-MIGRATION",
+        "warning",
+        "VALIDATE CONSTRAINT in the migration that adds it NOT VALID",
+        "NOT VALID gains nothing here: the ADD's lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW "
+        "EXCLUSIVE on both tables for a FOREIGN KEY) is held until the commit, so the "
+        "validation scans the table while the app waits, as if NOT VALID were not there",
+        "VALIDATE CONSTRAINT in a later migration: alone, it takes a lock that lets reads and "
+        "writes go on while it scans",
+    ),
+    Rule(
         "VACUUM-IN-MIGRATION",
         "error",
         "VACUUM in a migration",
@@ -70,6 +81,7 @@ class OneTransaction:
     dialect: str
     created: dict[str, int] = field(default_factory=dict)
     table_rows: TableRows | None = None
+    not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
@@ -89,9 +101,25 @@ class OneTransaction:
                 why += f" (about {rows} rows live now: a short one)"
                 sev = "info"
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
+        elif op.kind == "alter_table" and self.dialect == "postgresql":
+            self._validate(st, op, out)
         elif op.kind == "vacuum":
             what = "VACUUM FULL" if op.value == "full" else "VACUUM"
             why = f"{what} cannot run inside the migration's transaction: the migration fails"
             if op.value == "full":
                 why += ", and it rewrites the table under ACCESS EXCLUSIVE"
             out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
+
+    def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.key in self.created:
+            return  # a new table: empty, and nobody else holds it
+        for a in op.actions:
+            if a.kind in ("add_check", "add_fk") and a.not_valid and a.new:
+                self.not_valid[key(a.new)] = (op.name, st.line)
+            elif a.kind == "validate" and key(a.new) in self.not_valid:
+                table, line = self.not_valid[key(a.new)]
+                why = (
+                    f"{a.new} is added NOT VALID (line {line}) and validated in the same "
+                    f"migration: the scan of {table} runs under the ADD's lock"
+                )
+                out.append(_finding("PG-VALIDATE-IN-SAME-MIGRATION", self.file, st.line, why))
