@@ -8,6 +8,7 @@ import json
 
 import psycopg
 
+from malnu_tui.engine.lint import Finding
 from tests.fixtures_core import MigrationDirs, run_cli
 
 PG_BASE = (
@@ -206,3 +207,90 @@ def test_validate_in_the_migration_that_adds_the_constraint_not_valid_is_named(
     assert not _waits(pg_url, [validate_check], "INSERT INTO users VALUES (3, 'c')")
     assert not _waits(pg_url, [validate_fk], "INSERT INTO orders VALUES (2, 1)")
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+DO_DROP = """
+DO $migrate$
+DECLARE
+    n integer := 0;  -- a ; in a comment
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_name = 'users' AND column_name = 'name') THEN
+        ALTER TABLE users DROP COLUMN name;
+    END IF;
+    EXECUTE format('UPDATE %I SET id = id', 'orders');
+END
+$migrate$;
+"""
+DO_IDEMPOTENT = """
+DO $$ BEGIN
+    CREATE TYPE status AS ENUM ('active', 'inactive');
+EXCEPTION
+    WHEN duplicate_object THEN null;
+END $$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'users' AND column_name = 'status') THEN
+        ALTER TABLE users ADD COLUMN status status;
+    END IF;
+END $$;
+"""
+
+
+def test_statements_inside_a_do_block_are_linted_like_top_level_ones(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # Hand-written idempotent migrations wrap their change in DO $$ … $$: the lint never
+    # looked inside, so a DROP COLUMN there passed clean. Now it is found at its own line, and
+    # the dynamic SQL beside it is named as unread rather than passed silently.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add("20250101_000200", "drop_name", DO_DROP, "ALTER TABLE users ADD COLUMN name text;")
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"], f["line"]) for f in found] == [
+        ("DROP-COLUMN", "warning", 7),
+        ("PG-DO-NOT-READ", "info", 9),
+    ]
+    assert "users.name" in found[0]["why"] and "EXECUTE" in found[1]["why"]
+    # A lint:ignore above the DO accepts what is inside it.
+    path = mdirs.migrations / "20250101_000200_drop_name.sql"
+    ignore = "-- lint:ignore DROP-COLUMN the app stopped reading name in 2.3\n"
+    path.write_text(ignore + DO_DROP.lstrip())
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["ignored"]) for f in found] == [
+        ("DROP-COLUMN", True),
+        ("PG-DO-NOT-READ", False),
+    ]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:  # what the lint said the block does
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+        ).fetchall()
+        assert [c[0] for c in columns] == ["id"]
+    # The usual idempotent idioms are clean: what they create, their rollback drops.
+    mdirs.add("20250101_000300", "status", DO_IDEMPOTENT,
+              "ALTER TABLE users DROP COLUMN status;\nDROP TYPE status;")  # fmt: skip
+    assert _found(base) == []
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_a_do_block_the_lint_cannot_read_is_a_note() -> None:
+    from malnu_tui.engine.lint.pg_do import do_statements
+    from malnu_tui.engine.sqlsplit import split_statements
+
+    sql = (
+        "DO LANGUAGE plperl $$ spi_exec_query('DROP TABLE users') $$;\n"
+        "DO $$ BEGIN ALTER TABLE users ADD COLUMN x text DEFAULT 'oops; END $$;\n"
+        "DO 'BEGIN\n  ALTER TABLE users DROP COLUMN name;\nEND';"
+    )
+    out: list[Finding] = []
+    inner = [do_statements("m.sql", st, out) for st in split_statements(sql)]
+    assert [[(s.text, s.line) for s in found] for found in inner] == [
+        [],
+        [],
+        [("ALTER TABLE users DROP COLUMN name", 4)],
+    ]
+    assert [(f.rule, f.line, f.why) for f in out] == [
+        ("PG-DO-NOT-READ", 1, "the DO block is written in plperl, which the lint does not read"),
+        ("PG-DO-NOT-READ", 2, "the DO block's body does not parse: an unterminated ' quote"),
+    ]
