@@ -12,7 +12,14 @@ from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
-from malnu_tui.engine.lint.model import SEVERITY_ORDER, Finding, LintReport, Rule, Severity
+from malnu_tui.engine.lint.model import (
+    LARGE_TABLE_ROWS,
+    SEVERITY_ORDER,
+    Finding,
+    LintReport,
+    Rule,
+    Severity,
+)
 from malnu_tui.engine.lint.ops import (
     Op,
     adds_not_null_without_default,
@@ -21,15 +28,16 @@ from malnu_tui.engine.lint.ops import (
     strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
+from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
 
-__all__ = ["Dialect", "lint_migrations"]
+__all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
-LARGE_TABLE_ROWS = 100_000
 _IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
 register(
     Rule(
@@ -390,13 +398,19 @@ def _ignores(text: str) -> dict[int, dict[str, str]]:
     return out
 
 
-def _apply_ignores(findings: list[Finding], text: str, file: str) -> list[Finding]:
+def _apply_ignores(
+    findings: list[Finding], text: str, file: str, do_lines: dict[int, int]
+) -> list[Finding]:
+    """Each finding's ``lint:ignore`` (for a statement inside a DO block, the one above that
+    statement or above the DO)."""
     if not findings or "lint:ignore" not in text:
         return findings
     directives = _ignores(text)
     out: list[Finding] = []
     for f in findings:
         reason = directives.get(f.line, {}).get(f.rule) if f.file == file else None
+        if reason is None and f.line in do_lines:
+            reason = directives.get(do_lines[f.line], {}).get(f.rule)
         if reason is None:
             out.append(f)
         elif not reason:
@@ -437,6 +451,8 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
+    tx = OneTransaction(m.filename, dialect, s.created, table_rows)
+    do_lines: dict[int, int] = {}  # a statement's line inside a DO block → the DO's line
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -459,13 +475,20 @@ def _lint_one(
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
+        tx.see(st, op, findings)
+        if op.kind == "do" and dialect == "postgresql":
+            for inner in do_statements(m.filename, st, findings):
+                inner_op = read_ops(inner)
+                _statement_rules(s, inner, inner_op, findings)
+                tx.see(inner, inner_op, findings)
+                do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op)
     if replay is not None:
         _rebuild_rules(s, replay, findings)
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
-    findings = _apply_ignores(findings, text, m.filename)
+    findings = _apply_ignores(findings, text, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
 

@@ -9,6 +9,7 @@ __all__ = ["Finding", "LintReport", "Rule", "Severity"]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+LARGE_TABLE_ROWS = 100_000  # a live PostgreSQL table below this: a locking finding is a note
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,18 @@ _TRUNCATE_TAIL = re.compile(
 )
 _DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_PARENS = re.compile(r"\([^()]*\)")
+_UPDATE = re.compile(
+    rf"^UPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?{_QNAME}\s*\*?\s*(?:(?:AS\s+)?(?!SET\b)\w+\s+)?"
+    rf"SET\b(?P<rest>.*)$",
+    _F,
+)
+_LOCK = re.compile(
+    r"^LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<names>.*?)(?:\s+IN\s+(?P<mode>[A-Z ]+?)\s+MODE)?"
+    r"(?:\s+NOWAIT)?$",
+    _F,
+)
+_VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -156,14 +168,15 @@ class Op:
     kind: str  # create_table, create_index, create_view, create_trigger, create_function…,
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
-    #            without WHERE), other
+    #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
+    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
     concurrently: bool = False
     names: tuple[str, ...] = ()  # DROP TABLE a, b
     actions: tuple[Action, ...] = ()
-    value: str = ""  # PRAGMA value
+    value: str = ""  # PRAGMA value, LOCK mode
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
 
@@ -218,6 +231,22 @@ def _action(text: str) -> Action:
     if m:
         return Action("set_not_null", column=_unq(m["col"]))
     return Action("other", definition=text)
+
+
+def _top_level(text: str) -> str:
+    """``text`` without its string literals and parenthesised parts (subqueries)."""
+    text = _STRING.sub("''", text)
+    while "(" in text:
+        shorter = _PARENS.sub(" ", text)
+        if shorter == text:
+            break
+        text = shorter
+    return text
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    parts = (_DROP_NAME.match(p.rstrip(" *")) for p in split_top_level(raw))
+    return tuple(_unq(p["name"]) for p in parts if p is not None)
 
 
 def adds_not_null_without_default(definition: str) -> bool:
@@ -303,12 +332,33 @@ def read_ops(st: Statement) -> Op:
         if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
             return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
+    if head.startswith("UPDATE"):
+        m = _UPDATE.match(text)
+        if m and not re.search(r"\bWHERE\b", _top_level(m["rest"]), _F):
+            return Op("update_all", _unq(m["name"]), names=(_unq(m["name"]),))
+        return Op("other")
+    if head.startswith("LOCK"):
+        m = _LOCK.match(text)
+        if m:
+            locked = _names(m["names"])
+            mode = " ".join((m["mode"] or "ACCESS EXCLUSIVE").upper().split())
+            return Op("lock_table", locked[0] if locked else "", names=locked, value=mode)
+        return Op("other")
+    if head.startswith("VACUUM"):
+        m = _VACUUM.match(text)
+        if m:
+            full = re.search(r"\bFULL\b(?!\s+(?:FALSE|OFF|0)\b)", m["options"] or "", _F)
+            full = full or re.match(r"\s*FULL\b", m["rest"], _F)
+            return Op("vacuum", value="full" if full else "")
+        return Op("other")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):
             return Op("set_lock_timeout")
         return Op("other")
     if head.startswith("SELECT") and _SET_CONFIG_LOCK.search(text):
         return Op("set_lock_timeout")
+    if re.match(r"DO\b", head, re.IGNORECASE):
+        return Op("do")
     if head.startswith("PRAGMA"):
         m = _PRAGMA.match(text)
         if m:

@@ -77,7 +77,7 @@ def _probe(backend: Backend) -> RowProbe:
 def _pg_rows(backend: Backend) -> Callable[[str], int | None]:
     """Live rows of a PostgreSQL table (the planner's estimate; counted up to the threshold
     when the table was never analysed); None when there is no such table yet."""
-    from malnu_tui.engine.lint.core import LARGE_TABLE_ROWS
+    from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS
 
     conn = getattr(backend, "conn", None)
 

@@ -1,0 +1,183 @@
+"""The SQL statements inside a PostgreSQL ``DO`` block, so the rules see them as they see a
+top-level statement (``DO $$ BEGIN ALTER TABLE … END $$`` is how hand-written migrations make a
+change idempotent).
+
+The PL/pgSQL body is cut at ``;`` outside strings, comments, nested dollar quotes and
+parentheses; block structure (``DECLARE``, ``BEGIN``, ``IF … THEN``, ``ELSE``, ``LOOP``,
+``EXCEPTION WHEN … THEN``, ``END …``) is peeled off the front of each piece, and what is left is
+linted when it starts with an SQL command. ``EXECUTE`` runs SQL built at run time, which no file
+reader can see; a body that cannot be read is said so in a note, never passed silently.
+"""
+
+from __future__ import annotations
+
+import re
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["DO_RULES", "do_statements"]
+
+DO_RULES = (
+    Rule(
+        "PG-DO-NOT-READ",
+        "info",
+        "DO block (or part of one) the lint cannot read",
+        "its statements are not checked: a body in another language, one that does not "
+        "parse, or SQL built at run time with EXECUTE",
+        "review those statements by hand, or write them as plain statements in the migration",
+    ),
+)
+register(*DO_RULES)
+
+_F = re.IGNORECASE
+_DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_HEAD = re.compile(r"\s*DO\s+(?:LANGUAGE\s+'?(?P<lang>\w+)'?\s+)?", _F)
+_TAIL_LANG = re.compile(r"\s*LANGUAGE\s+'?(?P<lang>\w+)'?\s*$", _F)
+_LABEL = re.compile(r"<<\s*\w+\s*>>\s*")
+_WORD = re.compile(r"\w+")
+_THROUGH_THEN = ("IF", "ELSIF", "ELSEIF", "WHEN", "CASE", "EXCEPTION")
+_THROUGH_LOOP = ("WHILE", "FOR", "FOREACH")
+_BARE = ("DECLARE", "BEGIN", "ELSE", "LOOP")
+_SQL = {
+    "ALTER", "ANALYZE", "CLUSTER", "COMMENT", "CREATE", "DELETE", "DROP", "GRANT", "INSERT",
+    "LOCK", "REFRESH", "REINDEX", "REVOKE", "SELECT", "SET", "TRUNCATE", "UPDATE", "VACUUM",
+    "WITH",
+}  # fmt: skip
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _mask(body: str) -> str:
+    """``body`` with strings, quoted names, comments and dollar quotes blanked (same length,
+    newlines kept), so keywords and ``;`` are found only in code."""
+    out = list(body)
+    i, n = 0, len(body)
+
+    def blank(a: int, b: int) -> None:
+        for k in range(a, b):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        ch = body[i]
+        if body.startswith("--", i):
+            j = body.find("\n", i)
+            j = n if j < 0 else j
+        elif body.startswith("/*", i):
+            j = body.find("*/", i + 2)
+            if j < 0:
+                raise _Unreadable("an unterminated /* comment")
+            j += 2
+        elif ch in "'\"":
+            j = i + 1
+            while True:
+                j = body.find(ch, j)
+                if j < 0:
+                    raise _Unreadable(f"an unterminated {ch} quote")
+                if body.startswith(ch * 2, j):
+                    j += 2
+                    continue
+                j += 1
+                break
+        elif ch == "$" and (m := _DOLLAR.match(body, i)) and not (i and body[i - 1].isalnum()):
+            j = body.find(m.group(), m.end())
+            if j < 0:
+                raise _Unreadable(f"an unterminated {m.group()} quote")
+            j += len(m.group())
+        else:
+            i += 1
+            continue
+        blank(i, j)
+        i = j
+    return "".join(out)
+
+
+def _through(masked: str, p: int, end: int, word: str) -> int | None:
+    """Just past the first ``word`` after ``p`` outside parentheses (None: there is none)."""
+    for m in re.finditer(rf"\b{word}\b", masked[:end], _F):
+        if m.start() > p and masked.count("(", p, m.start()) == masked.count(")", p, m.start()):
+            return m.end()
+    return None
+
+
+def _statement(masked: str, p: int, end: int) -> tuple[int, str]:
+    """Where the SQL of the piece ``masked[p:end]`` starts, once block structure is peeled off,
+    and its first word (upper-cased; "" for a piece that holds none)."""
+    while True:
+        while p < end and masked[p].isspace():
+            p += 1
+        if m := _LABEL.match(masked, p, end):
+            p = m.end()
+            continue
+        w = _WORD.match(masked, p, end)
+        word = w.group().upper() if w else ""
+        if word in _BARE:
+            p = w.end() if w else p
+        elif word in _THROUGH_THEN or word in _THROUGH_LOOP:
+            past = _through(masked, p, end, "THEN" if word in _THROUGH_THEN else "LOOP")
+            if past is None:
+                return p, ""
+            p = past
+        else:
+            return p, "" if word == "END" else word
+
+
+def do_statements(file: str, st: Statement, out: list[Finding]) -> list[Statement]:
+    """The SQL statements of the DO block ``st``, each with its own line in the file; what
+    cannot be read is added to ``out`` as a ``PG-DO-NOT-READ`` note."""
+    r = DO_RULES[0]
+
+    def note(why: str, line: int = st.line) -> list[Statement]:
+        out.append(Finding(r.id, r.severity, file, line, why, r.instead))
+        return []
+
+    text = st.text
+    head = _HEAD.match(text)
+    if head is None:
+        return note("the DO block's body was not found")
+    start = head.end()
+    tag = _DOLLAR.match(text, start)
+    if tag is not None:
+        close = text.find(tag.group(), tag.end())
+        if close < 0:
+            return note(f"the DO block's body has no closing {tag.group()}")
+        body, start, after = text[tag.end() : close], tag.end(), close + len(tag.group())
+    elif text.startswith("'", start):
+        close = start + 1
+        while (close := text.find("'", close)) >= 0 and text.startswith("''", close):
+            close += 2
+        if close < 0:
+            return note("the DO block's body has no closing quote")
+        body, start, after = text[start + 1 : close].replace("''", "'"), start + 1, close + 1
+    else:
+        return note("the DO block's body is not a quoted string")
+    tail = _TAIL_LANG.match(text, after)
+    lang = (head["lang"] or (tail["lang"] if tail else "") or "plpgsql").lower()
+    if lang != "plpgsql":
+        return note(f"the DO block is written in {lang}, which the lint does not read")
+    first = st.line + text.count("\n", 0, start)
+    try:
+        masked = _mask(body)
+    except _Unreadable as exc:
+        return note(f"the DO block's body does not parse: {exc}")
+    found: list[Statement] = []
+    dynamic: list[int] = []
+    p = 0
+    for m in re.finditer(r";|$", masked):
+        end = m.start()
+        if masked.count("(", p, end) != masked.count(")", p, end):
+            continue  # a ; inside parentheses: the piece goes on
+        at, word = _statement(masked, p, end)
+        line = first + body.count("\n", 0, at)
+        if word in _SQL:
+            found.append(Statement(body[at:end].strip(), line))
+        elif word == "EXECUTE":
+            dynamic.append(line)
+        p = end + 1
+    for line in dynamic:
+        note("EXECUTE runs SQL built at run time: the lint cannot read it", line)
+    return found

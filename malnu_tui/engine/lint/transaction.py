@@ -1,0 +1,125 @@
+"""Rules that exist because a migration runs in one transaction: what a statement locks is held
+until the commit (an explicit LOCK, every row of an unbounded UPDATE, the lock of an ADD … NOT
+VALID that a VALIDATE in the same migration then scans under), and what cannot run in a
+transaction at all (VACUUM)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
+from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["TRANSACTION_RULES", "OneTransaction"]
+
+TRANSACTION_RULES = (
+    Rule(
+        "LOCK-TABLE",
+        "warning",
+        "explicit LOCK of an existing table",
+        "the lock is held until the migration commits: from SHARE mode up every write to the "
+        "table waits, and in ACCESS EXCLUSIVE (LOCK's default) every read too",
+        "leave the locking to the statements that need it (each takes the weakest lock it "
+        "can); if the table must be frozen, keep that migration to the one change, with a "
+        "lock_timeout, and accept it with `-- lint:ignore LOCK-TABLE why`",
+    ),
+    Rule(
+        "UPDATE-ALL-ROWS",
+        "warning",
+        "UPDATE without WHERE on an existing table (a backfill inside the migration)",
+        "every row is rewritten in the migration's one transaction: PostgreSQL keeps each "
+        "updated row locked until the commit (the app's writes to them wait), SQLite and D1 "
+        "hold the database's write lock throughout (and D1 stops a statement that runs long)",
+        "backfill in batches outside the migration (a script or job that updates a range of "
+        "keys per transaction); for a small table, accept it with "
+        "`-- lint:ignore UPDATE-ALL-ROWS why`",
+    ),
+    Rule(
+        "PG-VALIDATE-IN-SAME-MIGRATION",
+        "warning",
+        "VALIDATE CONSTRAINT in the migration that adds it NOT VALID",
+        "NOT VALID gains nothing here: the ADD's lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW "
+        "EXCLUSIVE on both tables for a FOREIGN KEY) is held until the commit, so the "
+        "validation scans the table while the app waits, as if NOT VALID were not there",
+        "VALIDATE CONSTRAINT in a later migration: alone, it takes a lock that lets reads and "
+        "writes go on while it scans",
+    ),
+    Rule(
+        "VACUUM-IN-MIGRATION",
+        "error",
+        "VACUUM in a migration",
+        "VACUUM cannot run inside a transaction (PostgreSQL and SQLite both refuse it), and "
+        "each migration runs in one: the migration fails; VACUUM FULL would also rewrite the "
+        "table under ACCESS EXCLUSIVE",
+        "leave VACUUM to autovacuum, or run it by hand (VACUUM FULL in a maintenance window); "
+        "ANALYZE may stay in the migration",
+    ),
+)
+register(*TRANSACTION_RULES)
+_BY_ID = {r.id: r for r in TRANSACTION_RULES}
+# LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
+_BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
+TableRows = Callable[[str], "int | None"]
+
+
+def _finding(
+    rule_id: str, file: str, line: int, why: str, severity: Severity | None = None
+) -> Finding:
+    r = _BY_ID[rule_id]
+    return Finding(rule_id, severity or r.severity, file, line, why, r.instead)
+
+
+@dataclass
+class OneTransaction:
+    """One migration's statements as one transaction sees them (``created``: the tables this
+    migration creates, kept by the runner, which are new and empty)."""
+
+    file: str
+    dialect: str
+    created: dict[str, int] = field(default_factory=dict)
+    table_rows: TableRows | None = None
+    not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
+
+    def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
+            for name in op.names:
+                if key(name) not in self.created:
+                    blocks = "reads and writes" if op.value == "ACCESS EXCLUSIVE" else "writes"
+                    why = (
+                        f"LOCK {name} IN {op.value} MODE blocks the app's {blocks} on it until "
+                        "the migration commits"
+                    )
+                    out.append(_finding("LOCK-TABLE", self.file, st.line, why))
+        elif op.kind == "update_all" and op.key not in self.created:
+            why = f"UPDATE {op.name} without WHERE rewrites every row in one transaction"
+            sev: Severity | None = None
+            rows = self.table_rows(op.name) if self.table_rows is not None else None
+            if rows is not None and rows < LARGE_TABLE_ROWS:
+                why += f" (about {rows} rows live now: a short one)"
+                sev = "info"
+            out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
+        elif op.kind == "alter_table" and self.dialect == "postgresql":
+            self._validate(st, op, out)
+        elif op.kind == "vacuum":
+            what = "VACUUM FULL" if op.value == "full" else "VACUUM"
+            why = f"{what} cannot run inside the migration's transaction: the migration fails"
+            if op.value == "full":
+                why += ", and it rewrites the table under ACCESS EXCLUSIVE"
+            out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
+
+    def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.key in self.created:
+            return  # a new table: empty, and nobody else holds it
+        for a in op.actions:
+            if a.kind in ("add_check", "add_fk") and a.not_valid and a.new:
+                self.not_valid[key(a.new)] = (op.name, st.line)
+            elif a.kind == "validate" and key(a.new) in self.not_valid:
+                table, line = self.not_valid[key(a.new)]
+                why = (
+                    f"{a.new} is added NOT VALID (line {line}) and validated in the same "
+                    f"migration: the scan of {table} runs under the ADD's lock"
+                )
+                out.append(_finding("PG-VALIDATE-IN-SAME-MIGRATION", self.file, st.line, why))
