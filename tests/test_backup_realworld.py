@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
 
 from tests.fixtures_core import run_cli
+from tests.fixtures_pg import PgCluster
 
 
 def _one_value_db(path: Path, value: str) -> None:
@@ -75,3 +79,35 @@ def test_recover_never_picks_another_targets_backup_in_a_shared_store(tmp_path: 
     assert plan.code == 2  # no terminal, no --yes: refused after the plan
     assert "this is a backup of alpha" in plan.err
     assert _values(b) == ["B"]
+
+
+def test_pg_restore_as_the_database_owner_keeps_a_superusers_extensions(
+    pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str
+) -> None:
+    # Supabase: the operator's role owns the database, extensions (pgcrypto, citext…) belong
+    # to a platform role. --clean dropped and re-created them: "must be owner of extension",
+    # so every restore failed.
+    role, password = pg_password_role
+    with psycopg.connect(pg_cluster.url(pg_password_db), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION citext")
+        conn.execute("COMMENT ON EXTENSION citext IS 'case-insensitive text'")
+    url = f"postgresql://{role}:{quote(password)}@{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email citext UNIQUE)")
+        conn.execute("INSERT INTO users SELECT g, 'U' || g || '@x' FROM generate_series(1, 50) g")
+    env = {"MALNU_BACKUP_DIR": str(pg_cluster.data_dir.parent / f"backups-{pg_password_db}")}
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id > 10")
+
+    res = run_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+    assert res.code == 0, res.err
+    assert password not in res.out + res.err
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (50,)
+        assert conn.execute("SELECT email = 'u7@X' FROM users WHERE id = 7").fetchone() == (True,)
+        owner = conn.execute(
+            "SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'citext'"
+        )
+        assert owner.fetchone() == ("postgres",)
