@@ -215,6 +215,8 @@ def test_full_disk_during_backup_lists_nothing(db: tuple[Target, Backend], tmp_p
     )
     assert proc.returncode == 1, proc.stderr
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    if backend.kind == "sqlite":  # the full disk named is the store's, not the database's
+        assert f"cannot write the backup to {target.backup_dir.parent}" in proc.stderr
     # The CLI's store for --database URL is <backup root>/<slug>: nothing listed, nothing left.
     stores = [p for p in target.backup_dir.parent.iterdir() if p.is_dir()]
     assert stores, "the store directory was created"

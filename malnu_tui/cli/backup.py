@@ -192,7 +192,7 @@ def _lock_preflight(ctx: Context, operation: str) -> Preflight:
 
 
 def cmd_restore(ctx: Context) -> int:
-    from malnu_tui.engine.backup import load_manifest, restore_backup
+    from malnu_tui.engine.backup import backup_of, load_manifest, restore_backup
 
     backend = ctx.backend()
     manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
@@ -201,6 +201,11 @@ def cmd_restore(ctx: Context) -> int:
     ctx.message("  2. back up the current database (pre-restore), so this can be undone")
     ctx.message("  3. replace the whole database with:")
     _show_manifest(ctx, manifest)
+    if not backup_of(manifest, ctx.target):
+        ctx.message(
+            f"  note: this is a backup of {manifest.target_name} ({manifest.target}), "
+            f"not of {ctx.target.name}: that database's data replaces this one's."
+        )
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)

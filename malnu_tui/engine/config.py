@@ -3,6 +3,7 @@ overrides, command-line overrides, and the embedded default when nothing is conf
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
@@ -326,9 +327,9 @@ def resolve_target(
     bdir = target.backup_dir
     if url != target.url:
         # Another database: its backups live apart from the configured target's.
-        bdir = settings.backup_root / _slug(mask_url(url))
+        bdir = settings.backup_root / url_slug(url)
     return Target(
-        name=target.name if url == target.url else _slug(mask_url(url)),
+        name=target.name if url == target.url else url_slug(url),
         url=url,
         migrations_dir=Path(mig) if mig else target.migrations_dir,
         rollback_dir=Path(rb) if rb else target.rollback_dir,
@@ -337,8 +338,16 @@ def resolve_target(
     )
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "target"
+def url_slug(url: str) -> str:
+    """The name (and backup store folder) of a database given by URL, secrets masked. A slug
+    over 80 characters is cut and ends in a hash of the whole URL: two databases whose URLs
+    share their first 80 characters (a Supabase pooler's ``…/postgres`` and ``…/analytics``)
+    must never share a store, or one's backups would be restored over the other."""
+    masked = mask_url(url)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
+    if len(slug) <= 80:
+        return slug
+    return f"{slug[:71]}-{hashlib.sha256(masked.encode()).hexdigest()[:8]}"
 
 
 def open_backend(target: Target) -> Backend:

@@ -322,6 +322,21 @@ def _is_tool_entry(line: str) -> bool:
     return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
 
 
+def _is_live_extension_entry(line: str, live: set[str]) -> bool:
+    """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
+    has: --clean would drop and re-create it, which only its owner may do (on Supabase a
+    platform role, never the operator's), and the restore's data needs only that it exists."""
+    m = _TOC_LINE.match(line)
+    if not m:
+        return False
+    words = m.group("rest").split()
+    if words[:2] == ["EXTENSION", "-"] and len(words) > 2:
+        return words[2] in live
+    if words[:3] == ["COMMENT", "-", "EXTENSION"] and len(words) > 3:
+        return words[3] in live
+    return False
+
+
 def check(
     target: Target,
     path: Path,
@@ -476,7 +491,10 @@ def restore(
     code, toc, err = _toc(tools, path)
     if code != 0:
         raise BackupError(f"pg_restore --list failed: {err[-500:]}")
-    listing = [ln for ln in toc if not _is_tool_entry(ln)]
+    live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
+    listing = [
+        ln for ln in toc if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
+    ]
     prelude = _prelude(backend, toc)
     list_file = temp_path(path.parent, ".list")
     url, env, password = child_connection(target.url)

@@ -24,6 +24,7 @@ from malnu_tui.engine.backup.store import (
     BackupNotFound,
     BackupProgress,
     BackupProgressCallback,
+    backup_of,
     emitter,
     list_backups,
     load_manifest,
@@ -212,14 +213,19 @@ def plan_recover(
     skipped: list[tuple[str, str]] = []
     chosen: BackupManifest | None = None
     for m in candidates:
+        if not backup_of(m, target):
+            skipped.append((m.id, f"a backup of {m.target_name or m.target}, not this database"))
+            continue
         report = verify_backup(target, m.id, progress=progress)
         if report.ok:
             chosen = report.manifest
             break
         skipped.append((m.id, "; ".join(report.problems)))
     if chosen is None:
+        passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
         raise BackupError(
-            f"no verified backup of {target.display_url} was taken at or before {utc_iso(when)}",
+            f"no verified backup of {target.display_url} was taken at or before "
+            f"{utc_iso(when)}{passed_over}",
             hint="`malnu-tui backup list` shows what exists; pick a later time",
         )
     state, notes = _applied_at(backend, target, chosen, when)

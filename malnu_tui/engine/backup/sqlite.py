@@ -156,6 +156,13 @@ def create(
         finally:
             dst.close()
     except sqlite3.Error as exc:
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_WRITE):
+            # Only the copy is written: say whose disk, so no one frees the wrong one.
+            raise BackupError(
+                f"cannot write the backup to {dest.parent}: {exc}; {live} is unchanged",
+                hint="that disk (or quota) is full: free space there, or set [backup] dir "
+                "(or MALNU_BACKUP_DIR) to a bigger disk",
+            ) from None
         raise BackupError(f"SQLite backup of {live} failed: {exc}") from None
     finally:
         src.close()

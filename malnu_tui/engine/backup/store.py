@@ -29,6 +29,7 @@ from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, em
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -41,6 +42,7 @@ __all__ = [
     "BackupProgress",
     "BackupProgressCallback",
     "PrunePlan",
+    "backup_of",
     "delete_backup",
     "emitter",
     "list_backups",
@@ -416,6 +418,12 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
     if not path.exists():
         raise BackupNotFound(backup_id, directory)
     return read_manifest(path)
+
+
+def backup_of(manifest: BackupManifest, target: Target) -> bool:
+    """Whether ``manifest`` is a backup of ``target`` (same name, or same URL with secrets
+    masked): a store shared by two databases must not hand one's backup to the other."""
+    return manifest.target_name == target.name or manifest.target == target.display_url
 
 
 def save_manifest(directory: Path, manifest: BackupManifest) -> None:
