@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.monitor.checks import CheckReport, Problem
+from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import format_time
@@ -210,6 +210,9 @@ def process_alerts(
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
     current = {p.key: p for p in report.problems}
+    # Only a target checked in this run and reached can show that a problem cleared: one not
+    # named (`check --target other`) or not reachable says nothing about its open incidents.
+    seen = {t.target for t in report.targets if t.check_status("reach") is Severity.OK}
     ids = {_hook_id(h): h for h in hooks}
     sent: list[str] = []
     failed: list[str] = []
@@ -219,6 +222,8 @@ def process_alerts(
             if key in current and inc.get("state") == "resolved":
                 incidents[key] = _incident(current[key], at)  # back again: a new incident
             elif key not in current and inc.get("state") == "open":
+                if inc.get("target") not in seen:
+                    continue
                 inc["state"] = "resolved"
                 inc["resolved_at"] = at
                 inc["sent"] = []

@@ -1,0 +1,122 @@
+"""`check --alert` the way it fails in the field: targets that go away, receivers that hang,
+incident state that cannot be kept. Real SQLite files and a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs
+from tests.inproc import run_inproc
+
+
+class Receiver:
+    """A webhook receiver: records JSON bodies; ``mode`` "ok", "500", or "hang" (answers
+    only when the test ends)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.mode = "ok"
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.attempts += 1
+                if outer.mode == "hang":
+                    outer.release.wait(30)
+                if outer.mode != "ok":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append(json.loads(data))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_a: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/s3cretHookPath"
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(b["event"], f"{b['target']}|{b['check']}|{b['object']}") for b in self.bodies]
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def _config(tmp: Path, mdirs: MigrationDirs, names: tuple[str, ...], hook: str) -> list[str]:
+    lines = [f'[backup]\ndir = "{tmp / "backups"}"\n']
+    for name in names:
+        lines.append(
+            f'[targets.{name}]\nurl = "sqlite:///{tmp / name}.db"\n'
+            f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        )
+    lines.append(f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\ntimeout = 1\nretries = 1\n')
+    path = tmp / "malnu.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return ["--config", str(path)]
+
+
+def _failed_migration(c: list[str], mdirs: MigrationDirs, *target: str) -> str:
+    """Apply a good migration, then one that fails; the failed file's incident key."""
+    if not any(mdirs.migrations.iterdir()):
+        mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+        mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    assert run_inproc(*c, *target, "up", "--yes").code == 1
+    name = target[-1] if target else "primary"
+    return f"{name}|failed_migrations|20250101_000200_b.sql"
+
+
+def test_unreachable_or_unchecked_target_does_not_resolve_its_incidents(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
+    failed = _failed_migration(c, mdirs, "--target", "primary")
+    assert run_inproc(*c, "--target", "standby", "up", "--yes").code == 1
+    standby_failed = failed.replace("primary", "standby")
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert sorted(receiver.events()) == [("problem", failed), ("problem", standby_failed)]
+
+    # The primary's file goes away: its reach is UNKNOWN, which says nothing about whether
+    # the failed migration was fixed.
+    db = tmp_path / "primary.db"
+    db.rename(tmp_path / "moved.db")
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 3, res.out + res.err
+    assert receiver.events()[2:] == [("problem", "primary|reach|target")]
+    # Back again: the reach incident resolves; the failed migration was never "resolved", so
+    # it is not announced a second time.
+    (tmp_path / "moved.db").rename(db)
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert receiver.events()[3:] == [("resolved", "primary|reach|target")]
+
+    # A run that checks only the primary says nothing about the standby's incident.
+    assert run_inproc(*c, "check", "--target", "primary", "--alert").code == 2
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert len(receiver.events()) == 4, receiver.events()
