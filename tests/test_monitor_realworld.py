@@ -120,3 +120,27 @@ def test_unreachable_or_unchecked_target_does_not_resolve_its_incidents(
     assert run_inproc(*c, "check", "--target", "primary", "--alert").code == 2
     assert run_inproc(*c, "check", "--alert").code == 2
     assert len(receiver.events()) == 4, receiver.events()
+
+
+def test_a_hanging_receiver_costs_one_timeout_per_run_not_one_per_message(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    import time
+
+    names = ("primary", "standby", "reporting", "archive")
+    c = _config(tmp_path, mdirs, names, receiver.url)
+    keys = sorted(_failed_migration(c, mdirs, "--target", n) for n in names)
+    receiver.mode = "hang"
+    started = time.monotonic()
+    res = run_inproc(*c, "check", "--alert")
+    took = time.monotonic() - started
+    assert res.code == 2, "a failing webhook never changes the check's exit code"
+    assert receiver.attempts == 2, "one message tried (1 + 1 retry), the rest wait for next run"
+    assert took < 2 * 1 + 0.25 + 2.5, f"the run took {took:.1f} s"
+    assert res.err.count("alert FAILED (retried next run)") == 4
+    assert "ReadTimeout after 2 tries" in res.err and "not tried" in res.err
+    assert "s3cretHookPath" not in res.out + res.err
+    receiver.mode = "ok"
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and res.err.count("alert sent: problem") == 4
+    assert sorted(k for _, k in receiver.events()) == keys

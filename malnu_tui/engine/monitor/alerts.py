@@ -3,8 +3,9 @@ message when it clears, and the open incidents kept in the user state dir so a c
 minute does not repeat them.
 
 An incident is identified by target + check + object (:attr:`Problem.key`). Delivery is tracked
-per webhook: a webhook that fails is reported and tried again on the next run; the others are
-not sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
+per webhook: a webhook that fails is reported and tried again on the next run (not for the
+rest of this run: one run costs at most ``timeout`` × tries per webhook); the others are not
+sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
 ``retries`` and never raises. Webhook URLs are secrets: only :func:`mask_webhook` forms are ever
 put into messages.
 """
@@ -216,6 +217,7 @@ def process_alerts(
     ids = {_hook_id(h): h for h in hooks}
     sent: list[str] = []
     failed: list[str] = []
+    down: set[str] = set()  # webhooks that failed in this run: not tried again until the next
     with _locked_state(path or state_path()) as state:
         incidents: dict[str, dict[str, Any]] = state["incidents"]
         for key, inc in list(incidents.items()):
@@ -240,9 +242,15 @@ def process_alerts(
                     continue
                 body = (slack_body if hook.kind == "slack" else json_body)(event, inc, at)
                 what = f"{event} {key} → {hook.display}"
+                if hid in down:
+                    # A receiver that hangs would otherwise cost timeout × tries per message,
+                    # and a cron run every minute would pile up behind the state lock.
+                    failed.append(f"{what}: not tried, it failed earlier in this run")
+                    continue
                 try:
                     send(hook, body)
                 except Exception as exc:
+                    down.add(hid)
                     failed.append(f"{what}: {mask_secrets(str(exc)) or type(exc).__name__}")
                     continue
                 done.add(hid)
