@@ -144,3 +144,41 @@ def test_a_hanging_receiver_costs_one_timeout_per_run_not_one_per_message(
     res = run_inproc(*c, "check", "--alert")
     assert res.code == 2 and res.err.count("alert sent: problem") == 4
     assert sorted(k for _, k in receiver.events()) == keys
+
+
+def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url)
+    key = _failed_migration(c, mdirs)
+    good_home = os.environ["XDG_STATE_HOME"]
+    not_a_dir = tmp_path / "state-is-a-file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(not_a_dir))
+    res = run_inproc(*c, "check", "--alert", "--json")
+    assert res.code == 2, "the check's own exit code (1 would read as WARNING)"
+    assert "Traceback" not in res.err and json.loads(res.out)["status"] == "CRITICAL"
+    assert "alert: alerting FAILED: cannot keep the incident state in" in res.err
+    assert "nothing sent" in res.err and receiver.events() == []
+
+    monkeypatch.setenv("XDG_STATE_HOME", good_home)
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert receiver.events() == [("problem", key)]
+    state = Path(good_home) / "malnu-tui" / "incidents.json"
+    data = json.loads(state.read_text())
+    data["incidents"]["junk"] = "not an incident"
+    data["incidents"]["half"] = {"state": "open"}
+    state.write_text(json.dumps(data))
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert receiver.events() == [("problem", key)], "the good incident is kept, not re-sent"
+    assert set(json.loads(state.read_text())["incidents"]) == {key}
+
+    state.write_text('{"version": 1, "incid')  # cut off (disk full, a crash mid-write)
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and "Traceback" not in res.err
+    assert f"incident state {state} was unreadable" in res.err
+    assert receiver.events() == [("problem", key)] * 2, "sent again rather than lost"
+    assert json.loads(state.read_text())["incidents"][key]["state"] == "open"

@@ -117,6 +117,8 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert sent: {line}")
         for line in outcome.failed:
             ctx.message(f"alert FAILED (retried next run): {line}")
+        for line in outcome.state_errors:
+            ctx.message(f"alert: {line}")
     return int(report.status)
 
 
