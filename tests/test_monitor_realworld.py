@@ -182,3 +182,41 @@ def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     assert f"incident state {state} was unreadable" in res.err
     assert receiver.events() == [("problem", key)] * 2, "sent again rather than lost"
     assert json.loads(state.read_text())["incidents"][key]["state"] == "open"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(
+    kind: str, tmp_path: Path, mdirs: MigrationDirs, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import Target, open_backend
+    from malnu_tui.engine.monitor.checks import AUDIT_WINDOW, Severity, check_target
+    from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    url = (
+        request.getfixturevalue("pg_url") if kind == "postgresql" else f"sqlite:///{tmp_path}/p.db"
+    )
+    target = Target("primary", url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    b = open_backend(target)
+    try:
+        b.ensure_schema()
+        create_backup(b, target)
+        with record_run(b, "sync", "primary->analytics"):
+            pass
+        with pytest.raises(ValueError), record_run(b, "import", "students.csv"):
+            raise ValueError("row 3: bad date")
+        # A sync of many tables writes one audit row per table on each side, every run.
+        row = AuditEntry.now("sync", "grades", "ok", "from primary to analytics: mode full")
+        for _ in range(AUDIT_WINDOW + 1):
+            b.append_audit(row)
+    finally:
+        b.close()
+    later = datetime.now(UTC) + timedelta(hours=2)
+    h = check_target(target, MonitorConfig(), later)
+    checks = {p.check: p.severity for p in h.problems}
+    assert checks == {"failed_imports": Severity.CRITICAL, "sync_lag": Severity.WARNING}, h
+    assert h.metrics["sync_lag_seconds"] > 3600
