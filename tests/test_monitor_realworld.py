@@ -220,3 +220,21 @@ def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(
     checks = {p.check: p.severity for p in h.problems}
     assert checks == {"failed_imports": Severity.CRITICAL, "sync_lag": Severity.WARNING}, h
     assert h.metrics["sync_lag_seconds"] > 3600
+
+
+def test_check_json_keeps_its_documented_fields_when_nothing_can_be_checked(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    c = _config(tmp_path, mdirs, ("primary",), "http://127.0.0.1:9/hook")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[monitor]\nslow_migration_secs = 3\n")
+    for args in ([*c, "check", "--target", "nosuch", "--json"],
+                 ["--config", str(bad), "check", "--json"]):  # fmt: skip
+        res = run_inproc(*args)
+        assert res.code == 3, res.err
+        data = json.loads(res.out)
+        assert {"status", "problems", "checked_at", "targets"} <= set(data), data
+        assert data["status"] == "UNKNOWN" and data["targets"] == {}
+        [problem] = data["problems"]
+        assert set(problem) == {"target", "check", "severity", "message", "since"}
+        assert problem["severity"] == "UNKNOWN" and problem["message"] == data["error"]

@@ -37,6 +37,7 @@ __all__ = [
     "check_target",
     "evaluate",
     "run_checks",
+    "unknown_json",
 ]
 
 AUDIT_WINDOW = 2000  # newest audit rows read per target
@@ -210,6 +211,20 @@ class CheckReport:
                 for t in self.targets
             },
         }
+
+
+def unknown_json(message: str, now: datetime | None = None) -> dict[str, object]:
+    """``check --json`` when no target could be checked (a config that cannot be read, an
+    unknown target): every documented field, the reason as one UNKNOWN problem."""
+    problem = {"target": None, "check": "config", "severity": "UNKNOWN", "message": message,
+               "since": None}  # fmt: skip
+    return {
+        "status": Severity.UNKNOWN.name,
+        "problems": [problem],
+        "checked_at": format_time(now or datetime.now(UTC)),
+        "targets": {},
+        "error": message,
+    }
 
 
 # -- facts ----------------------------------------------------------------------------------
