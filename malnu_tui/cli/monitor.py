@@ -71,7 +71,7 @@ def _chosen_targets(ctx: Context) -> list[Target]:
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS, Severity, run_checks
+    from malnu_tui.engine.monitor.checks import CHECKS, Severity, run_checks, unknown_json
     from malnu_tui.engine.monitor.config import load_monitor_config
 
     try:
@@ -80,7 +80,7 @@ def cmd_check(ctx: Context) -> int:
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
         if ctx.json:
-            ctx.out_json({"status": "UNKNOWN", "problems": [], "error": str(exc)})
+            ctx.out_json(unknown_json(str(exc)))
         else:
             ctx.out(f"MALNU UNKNOWN - {exc}")
         return int(Severity.UNKNOWN)
@@ -117,6 +117,8 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert sent: {line}")
         for line in outcome.failed:
             ctx.message(f"alert FAILED (retried next run): {line}")
+        for line in outcome.state_errors:
+            ctx.message(f"alert: {line}")
     return int(report.status)
 
 

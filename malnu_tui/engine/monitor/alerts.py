@@ -3,8 +3,9 @@ message when it clears, and the open incidents kept in the user state dir so a c
 minute does not repeat them.
 
 An incident is identified by target + check + object (:attr:`Problem.key`). Delivery is tracked
-per webhook: a webhook that fails is reported and tried again on the next run; the others are
-not sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
+per webhook: a webhook that fails is reported and tried again on the next run (not for the
+rest of this run: one run costs at most ``timeout`` × tries per webhook); the others are not
+sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
 ``retries`` and never raises. Webhook URLs are secrets: only :func:`mask_webhook` forms are ever
 put into messages.
 """
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.monitor.checks import CheckReport, Problem
+from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import format_time
@@ -88,6 +89,7 @@ class AlertOutcome:
     failed: tuple[str, ...]  # the same, with the reason; retried on the next run
     open_incidents: int
     no_webhooks: bool = False
+    state_errors: tuple[str, ...] = ()  # the incident state could not be read or kept
 
 
 def _hook_id(hook: Webhook) -> str:
@@ -100,7 +102,7 @@ def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
         "event": event,  # "problem" or "resolved"
         "target": inc["target"],
         "check": inc["check"],
-        "object": inc["object"],
+        "object": inc.get("object", ""),
         "severity": inc["severity"] if event == "problem" else "OK",
         "message": inc["message"],
         "since": inc.get("since"),
@@ -151,13 +153,25 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
         os.replace(tmp, path)
 
 
+def _is_incident(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(k), str) for k in ("target", "check", "severity", "message")
+    )
+
+
 def _read(path: Path) -> dict[str, Any]:
+    """The state file; a fresh one when missing or unreadable (``"damaged"`` then says why).
+    Entries that are not incidents are dropped."""
+    fresh: dict[str, Any] = {"version": STATE_VERSION, "incidents": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"version": STATE_VERSION, "incidents": {}}
+    except FileNotFoundError:
+        return fresh
+    except (OSError, ValueError) as exc:
+        return {**fresh, "damaged": str(exc) or type(exc).__name__}
     if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
-        return {"version": STATE_VERSION, "incidents": {}}
+        return {**fresh, "damaged": "not an incident state file"}
+    data["incidents"] = {k: v for k, v in data["incidents"].items() if _is_incident(v)}
     return data
 
 
@@ -210,40 +224,85 @@ def process_alerts(
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
     current = {p.key: p for p in report.problems}
+    # Only a target checked in this run and reached can show that a problem cleared: one not
+    # named (`check --target other`) or not reachable says nothing about its open incidents.
+    seen = {t.target for t in report.targets if t.check_status("reach") is Severity.OK}
     ids = {_hook_id(h): h for h in hooks}
     sent: list[str] = []
     failed: list[str] = []
-    with _locked_state(path or state_path()) as state:
-        incidents: dict[str, dict[str, Any]] = state["incidents"]
-        for key, inc in list(incidents.items()):
-            if key in current and inc.get("state") == "resolved":
-                incidents[key] = _incident(current[key], at)  # back again: a new incident
-            elif key not in current and inc.get("state") == "open":
-                inc["state"] = "resolved"
-                inc["resolved_at"] = at
-                inc["sent"] = []
-            elif key in current:
-                p = current[key]
-                inc["severity"], inc["message"] = p.severity.name, p.message
-        for key, p in current.items():
-            incidents.setdefault(key, _incident(p, at))
-        for key, inc in list(incidents.items()):
-            event = "problem" if inc.get("state") == "open" else "resolved"
-            done = set(inc.get("sent", []))
-            for hid, hook in ids.items():
-                if hid in done:
-                    continue
-                body = (slack_body if hook.kind == "slack" else json_body)(event, inc, at)
-                what = f"{event} {key} → {hook.display}"
-                try:
-                    send(hook, body)
-                except Exception as exc:
-                    failed.append(f"{what}: {mask_secrets(str(exc)) or type(exc).__name__}")
-                    continue
-                done.add(hid)
-                sent.append(what)
-            inc["sent"] = sorted(done)
-            if event == "resolved" and set(ids) <= done:
-                del incidents[key]
-        open_count = sum(1 for i in incidents.values() if i.get("state") == "open")
-    return AlertOutcome(tuple(sent), tuple(failed), open_count, no_webhooks=not hooks)
+    path = path or state_path()
+    errors: list[str] = []
+    try:
+        with _locked_state(path) as state:
+            if "damaged" in state:
+                errors.append(
+                    f"incident state {path} was unreadable ({state.pop('damaged')}): started "
+                    "afresh, open problems are sent again"
+                )
+            open_count = _deliver(state, current, seen, ids, send, at, sent, failed)
+    except OSError as exc:
+        # Not a traceback (exit 1 reads as WARNING to a monitoring system): the check's own
+        # result stands and the operator is told why alerting is not working.
+        errors.append(
+            f"alerting FAILED: cannot keep the incident state in {path}: {exc.strerror or exc}"
+            + ("; nothing sent" if not sent else "; what was sent will be sent again")
+        )
+        open_count = 0
+    return AlertOutcome(
+        tuple(sent), tuple(failed), open_count, no_webhooks=not hooks, state_errors=tuple(errors)
+    )
+
+
+def _deliver(
+    state: dict[str, Any],
+    current: dict[str, Problem],
+    seen: set[str],
+    ids: dict[str, Webhook],
+    send: Sender,
+    at: str,
+    sent: list[str],
+    failed: list[str],
+) -> int:
+    """Update the incidents in ``state`` and send what each webhook has not been told yet;
+    the number of open incidents."""
+    down: set[str] = set()  # webhooks that failed in this run: not tried again until the next
+    incidents: dict[str, dict[str, Any]] = state["incidents"]
+    for key, inc in list(incidents.items()):
+        if key in current and inc.get("state") == "resolved":
+            incidents[key] = _incident(current[key], at)  # back again: a new incident
+        elif key not in current and inc.get("state") == "open":
+            if inc.get("target") not in seen:
+                continue
+            inc["state"] = "resolved"
+            inc["resolved_at"] = at
+            inc["sent"] = []
+        elif key in current:
+            p = current[key]
+            inc["severity"], inc["message"] = p.severity.name, p.message
+    for key, p in current.items():
+        incidents.setdefault(key, _incident(p, at))
+    for key, inc in list(incidents.items()):
+        event = "problem" if inc.get("state") == "open" else "resolved"
+        done = set(inc.get("sent", []))
+        for hid, hook in ids.items():
+            if hid in done:
+                continue
+            body = (slack_body if hook.kind == "slack" else json_body)(event, inc, at)
+            what = f"{event} {key} → {hook.display}"
+            if hid in down:
+                # A receiver that hangs would otherwise cost timeout × tries per message,
+                # and a cron run every minute would pile up behind the state lock.
+                failed.append(f"{what}: not tried, it failed earlier in this run")
+                continue
+            try:
+                send(hook, body)
+            except Exception as exc:
+                down.add(hid)
+                failed.append(f"{what}: {mask_secrets(str(exc)) or type(exc).__name__}")
+                continue
+            done.add(hid)
+            sent.append(what)
+        inc["sent"] = sorted(done)
+        if event == "resolved" and set(ids) <= done:
+            del incidents[key]
+    return sum(1 for i in incidents.values() if i.get("state") == "open")

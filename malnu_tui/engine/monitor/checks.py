@@ -21,7 +21,7 @@ from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
@@ -37,6 +37,7 @@ __all__ = [
     "check_target",
     "evaluate",
     "run_checks",
+    "unknown_json",
 ]
 
 AUDIT_WINDOW = 2000  # newest audit rows read per target
@@ -210,6 +211,20 @@ class CheckReport:
                 for t in self.targets
             },
         }
+
+
+def unknown_json(message: str, now: datetime | None = None) -> dict[str, object]:
+    """``check --json`` when no target could be checked (a config that cannot be read, an
+    unknown target): every documented field, the reason as one UNKNOWN problem."""
+    problem = {"target": None, "check": "config", "severity": "UNKNOWN", "message": message,
+               "since": None}  # fmt: skip
+    return {
+        "status": Severity.UNKNOWN.name,
+        "problems": [problem],
+        "checked_at": format_time(now or datetime.now(UTC)),
+        "targets": {},
+        "error": message,
+    }
 
 
 # -- facts ----------------------------------------------------------------------------------
@@ -502,7 +517,7 @@ def check_target(
                 files_error = str(exc)  # the files are unusable; the database is still checked
                 backend.fetch_records()
         lock = backend.read_lock()
-        audit = tuple(backend.read_audit(limit=AUDIT_WINDOW))
+        audit = _audit_and_runs(backend)
     except Exception as exc:
         return _unknown(target, f"cannot read: {exc}", started)
     finally:
@@ -526,6 +541,18 @@ def check_target(
     )
     health = evaluate(facts, cfg, now)
     return dataclasses.replace(health, seconds=time.perf_counter() - started)
+
+
+def _audit_and_runs(backend: Backend) -> tuple[AuditEntry, ...]:
+    """The newest audit rows and, read apart, the newest run rows, newest first: a sync writes
+    a row per table on both sides, and those must not push a failed import or sync (or the last
+    good sync the lag is measured from) out of the window, as if it had been fixed."""
+    from malnu_tui.engine.monitor.runlog import RUN_ACTION
+
+    rows = {(e.id, e.at, e.detail): e for e in backend.read_audit(limit=AUDIT_WINDOW)}
+    for e in backend.read_audit(limit=AUDIT_WINDOW, action=RUN_ACTION):
+        rows.setdefault((e.id, e.at, e.detail), e)
+    return tuple(sorted(rows.values(), key=lambda e: (e.id or 0, e.at), reverse=True))
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:

@@ -1,0 +1,240 @@
+"""`check --alert` the way it fails in the field: targets that go away, receivers that hang,
+incident state that cannot be kept. Real SQLite files and a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs
+from tests.inproc import run_inproc
+
+
+class Receiver:
+    """A webhook receiver: records JSON bodies; ``mode`` "ok", "500", or "hang" (answers
+    only when the test ends)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.mode = "ok"
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.attempts += 1
+                if outer.mode == "hang":
+                    outer.release.wait(30)
+                if outer.mode != "ok":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append(json.loads(data))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_a: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/s3cretHookPath"
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(b["event"], f"{b['target']}|{b['check']}|{b['object']}") for b in self.bodies]
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def _config(tmp: Path, mdirs: MigrationDirs, names: tuple[str, ...], hook: str) -> list[str]:
+    lines = [f'[backup]\ndir = "{tmp / "backups"}"\n']
+    for name in names:
+        lines.append(
+            f'[targets.{name}]\nurl = "sqlite:///{tmp / name}.db"\n'
+            f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        )
+    lines.append(f'[[alerts.webhooks]]\nkind = "json"\nurl = "{hook}"\ntimeout = 1\nretries = 1\n')
+    path = tmp / "malnu.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return ["--config", str(path)]
+
+
+def _failed_migration(c: list[str], mdirs: MigrationDirs, *target: str) -> str:
+    """Apply a good migration, then one that fails; the failed file's incident key."""
+    if not any(mdirs.migrations.iterdir()):
+        mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+        mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    assert run_inproc(*c, *target, "up", "--yes").code == 1
+    name = target[-1] if target else "primary"
+    return f"{name}|failed_migrations|20250101_000200_b.sql"
+
+
+def test_unreachable_or_unchecked_target_does_not_resolve_its_incidents(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
+    failed = _failed_migration(c, mdirs, "--target", "primary")
+    assert run_inproc(*c, "--target", "standby", "up", "--yes").code == 1
+    standby_failed = failed.replace("primary", "standby")
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert sorted(receiver.events()) == [("problem", failed), ("problem", standby_failed)]
+
+    # The primary's file goes away: its reach is UNKNOWN, which says nothing about whether
+    # the failed migration was fixed.
+    db = tmp_path / "primary.db"
+    db.rename(tmp_path / "moved.db")
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 3, res.out + res.err
+    assert receiver.events()[2:] == [("problem", "primary|reach|target")]
+    # Back again: the reach incident resolves; the failed migration was never "resolved", so
+    # it is not announced a second time.
+    (tmp_path / "moved.db").rename(db)
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert receiver.events()[3:] == [("resolved", "primary|reach|target")]
+
+    # A run that checks only the primary says nothing about the standby's incident.
+    assert run_inproc(*c, "check", "--target", "primary", "--alert").code == 2
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert len(receiver.events()) == 4, receiver.events()
+
+
+def test_a_hanging_receiver_costs_one_timeout_per_run_not_one_per_message(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    import time
+
+    names = ("primary", "standby", "reporting", "archive")
+    c = _config(tmp_path, mdirs, names, receiver.url)
+    keys = sorted(_failed_migration(c, mdirs, "--target", n) for n in names)
+    receiver.mode = "hang"
+    started = time.monotonic()
+    res = run_inproc(*c, "check", "--alert")
+    took = time.monotonic() - started
+    assert res.code == 2, "a failing webhook never changes the check's exit code"
+    assert receiver.attempts == 2, "one message tried (1 + 1 retry), the rest wait for next run"
+    assert took < 2 * 1 + 0.25 + 2.5, f"the run took {took:.1f} s"
+    assert res.err.count("alert FAILED (retried next run)") == 4
+    assert "ReadTimeout after 2 tries" in res.err and "not tried" in res.err
+    assert "s3cretHookPath" not in res.out + res.err
+    receiver.mode = "ok"
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and res.err.count("alert sent: problem") == 4
+    assert sorted(k for _, k in receiver.events()) == keys
+
+
+def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url)
+    key = _failed_migration(c, mdirs)
+    good_home = os.environ["XDG_STATE_HOME"]
+    not_a_dir = tmp_path / "state-is-a-file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(not_a_dir))
+    res = run_inproc(*c, "check", "--alert", "--json")
+    assert res.code == 2, "the check's own exit code (1 would read as WARNING)"
+    assert "Traceback" not in res.err and json.loads(res.out)["status"] == "CRITICAL"
+    assert "alert: alerting FAILED: cannot keep the incident state in" in res.err
+    assert "nothing sent" in res.err and receiver.events() == []
+
+    monkeypatch.setenv("XDG_STATE_HOME", good_home)
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert receiver.events() == [("problem", key)]
+    state = Path(good_home) / "malnu-tui" / "incidents.json"
+    data = json.loads(state.read_text())
+    data["incidents"]["junk"] = "not an incident"
+    data["incidents"]["half"] = {"state": "open"}
+    state.write_text(json.dumps(data))
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert receiver.events() == [("problem", key)], "the good incident is kept, not re-sent"
+    assert set(json.loads(state.read_text())["incidents"]) == {key}
+
+    state.write_text('{"version": 1, "incid')  # cut off (disk full, a crash mid-write)
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and "Traceback" not in res.err
+    assert f"incident state {state} was unreadable" in res.err
+    assert receiver.events() == [("problem", key)] * 2, "sent again rather than lost"
+    assert json.loads(state.read_text())["incidents"][key]["state"] == "open"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(
+    kind: str, tmp_path: Path, mdirs: MigrationDirs, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import Target, open_backend
+    from malnu_tui.engine.monitor.checks import AUDIT_WINDOW, Severity, check_target
+    from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.runlog import record_run
+
+    url = (
+        request.getfixturevalue("pg_url") if kind == "postgresql" else f"sqlite:///{tmp_path}/p.db"
+    )
+    target = Target("primary", url, mdirs.migrations, mdirs.rollback, tmp_path / "backups")
+    b = open_backend(target)
+    try:
+        b.ensure_schema()
+        create_backup(b, target)
+        with record_run(b, "sync", "primary->analytics"):
+            pass
+        with pytest.raises(ValueError), record_run(b, "import", "students.csv"):
+            raise ValueError("row 3: bad date")
+        # A sync of many tables writes one audit row per table on each side, every run.
+        row = AuditEntry.now("sync", "grades", "ok", "from primary to analytics: mode full")
+        for _ in range(AUDIT_WINDOW + 1):
+            b.append_audit(row)
+    finally:
+        b.close()
+    later = datetime.now(UTC) + timedelta(hours=2)
+    h = check_target(target, MonitorConfig(), later)
+    checks = {p.check: p.severity for p in h.problems}
+    assert checks == {"failed_imports": Severity.CRITICAL, "sync_lag": Severity.WARNING}, h
+    assert h.metrics["sync_lag_seconds"] > 3600
+
+
+def test_check_json_keeps_its_documented_fields_when_nothing_can_be_checked(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    c = _config(tmp_path, mdirs, ("primary",), "http://127.0.0.1:9/hook")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[monitor]\nslow_migration_secs = 3\n")
+    for args in ([*c, "check", "--target", "nosuch", "--json"],
+                 ["--config", str(bad), "check", "--json"]):  # fmt: skip
+        res = run_inproc(*args)
+        assert res.code == 3, res.err
+        data = json.loads(res.out)
+        assert {"status", "problems", "checked_at", "targets"} <= set(data), data
+        assert data["status"] == "UNKNOWN" and data["targets"] == {}
+        [problem] = data["problems"]
+        assert set(problem) == {"target", "check", "severity", "message", "since"}
+        assert problem["severity"] == "UNKNOWN" and problem["message"] == data["error"]
