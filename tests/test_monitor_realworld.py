@@ -238,3 +238,23 @@ def test_check_json_keeps_its_documented_fields_when_nothing_can_be_checked(
         [problem] = data["problems"]
         assert set(problem) == {"target", "check", "severity", "message", "since"}
         assert problem["severity"] == "UNKNOWN" and problem["message"] == data["error"]
+
+
+def test_a_critical_target_is_not_hidden_by_an_unreachable_one(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """The monitoring plugins' summary rule: CRITICAL, then WARNING, then UNKNOWN, then OK.
+    By its number UNKNOWN (3) hid the primary's CRITICAL (2) when the standby was down, and
+    many setups do not page on UNKNOWN."""
+    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
+    _failed_migration(c, mdirs, "--target", "primary")
+    (tmp_path / "standby.db").unlink(missing_ok=True)  # the standby is not there
+    res = run_inproc(*c, "check")
+    assert res.code == 2, res.out + res.err
+    assert res.out.startswith("MALNU CRITICAL - primary: 1 failed migration"), res.out
+    assert "UNKNOWN standby reach" in res.out, res.out
+    res = run_inproc(*c, "check", "--json")
+    report = json.loads(res.out)
+    assert (res.code, report["status"]) == (2, "CRITICAL")
+    assert report["targets"]["standby"]["status"] == "UNKNOWN"
+    assert run_inproc(*c, "check", "--target", "standby").code == 3  # alone: UNKNOWN

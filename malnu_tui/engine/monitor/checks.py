@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -48,6 +48,17 @@ class Severity(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+
+# Which of several results a summary reports: the monitoring plugins' own rule (max_state_alt:
+# CRITICAL, then WARNING, then UNKNOWN, then OK). By its number UNKNOWN (3) would hide a
+# CRITICAL (2) of another target — and many setups do not page on UNKNOWN.
+_RANK = {Severity.OK: 0, Severity.UNKNOWN: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+
+
+def worst(severities: Iterable[Severity]) -> Severity:
+    """The summary of ``severities`` (OK for none): see ``_RANK``."""
+    return max(severities, key=_RANK.__getitem__, default=Severity.OK)
 
 
 # Every check, in the order reported; each line of `check` output names one of these.
@@ -107,10 +118,10 @@ class TargetHealth:
 
     @property
     def status(self) -> Severity:
-        return max((p.severity for p in self.problems), default=Severity.OK)
+        return worst(p.severity for p in self.problems)
 
     def check_status(self, check: str) -> Severity:
-        return max((p.severity for p in self.problems if p.check == check), default=Severity.OK)
+        return worst(p.severity for p in self.problems if p.check == check)
 
     def health_line(self) -> str:
         """``primary: OK`` or ``primary: CRITICAL - 1 failed migration in the last hour; …``
@@ -175,7 +186,7 @@ class CheckReport:
 
     @property
     def status(self) -> Severity:
-        return max((t.status for t in self.targets), default=Severity.OK)
+        return worst(t.status for t in self.targets)
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -193,8 +204,8 @@ class CheckReport:
             n = len(self.targets)
             text = f"{_plural(n, 'target')} OK"
         else:
-            worst = sorted(bad, key=lambda t: -t.status)
-            text = "; ".join(f"{t.target}: {', '.join(_summaries(t.problems))}" for t in worst)
+            ranked = sorted(bad, key=lambda t: -_RANK[t.status])
+            text = "; ".join(f"{t.target}: {', '.join(_summaries(t.problems))}" for t in ranked)
         return f"MALNU {self.status.name} - {text} | {perf}"
 
     def as_json(self) -> dict[str, object]:
@@ -369,7 +380,7 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 
     _backup_checks(facts, cfg, now, add, metrics)
     _run_checks(facts, cfg, now, add, metrics)
-    metrics["status"] = float(max((p.severity for p in problems), default=Severity.OK))
+    metrics["status"] = float(worst(p.severity for p in problems))
     return TargetHealth(t, tuple(problems), metrics)
 
 
