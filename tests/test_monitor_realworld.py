@@ -108,7 +108,7 @@ def test_unreachable_or_unchecked_target_does_not_resolve_its_incidents(
     db = tmp_path / "primary.db"
     db.rename(tmp_path / "moved.db")
     res = run_inproc(*c, "check", "--alert")
-    assert res.code == 3, res.out + res.err
+    assert res.code == 2, res.out + res.err  # the standby's CRITICAL outranks the UNKNOWN
     assert receiver.events()[2:] == [("problem", "primary|reach|target")]
     # Back again: the reach incident resolves; the failed migration was never "resolved", so
     # it is not announced a second time.
@@ -243,9 +243,8 @@ def test_check_json_keeps_its_documented_fields_when_nothing_can_be_checked(
 def test_a_critical_target_is_not_hidden_by_an_unreachable_one(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:
-    """The monitoring plugins' summary rule: CRITICAL, then WARNING, then UNKNOWN, then OK.
-    By its number UNKNOWN (3) hid the primary's CRITICAL (2) when the standby was down, and
-    many setups do not page on UNKNOWN."""
+    """The summary's order: CRITICAL, UNKNOWN, WARNING, OK. By its number UNKNOWN (3) hid the
+    primary's CRITICAL (2) when the standby was down, and many setups do not page on UNKNOWN."""
     c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
     _failed_migration(c, mdirs, "--target", "primary")
     (tmp_path / "standby.db").unlink(missing_ok=True)  # the standby is not there

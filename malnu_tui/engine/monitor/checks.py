@@ -50,10 +50,10 @@ class Severity(IntEnum):
     UNKNOWN = 3
 
 
-# Which of several results a summary reports: the monitoring plugins' own rule (max_state_alt:
-# CRITICAL, then WARNING, then UNKNOWN, then OK). By its number UNKNOWN (3) would hide a
-# CRITICAL (2) of another target — and many setups do not page on UNKNOWN.
-_RANK = {Severity.OK: 0, Severity.UNKNOWN: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+# Which of several results a summary reports: CRITICAL, then UNKNOWN, then WARNING, then OK.
+# By its number UNKNOWN (3) hid a CRITICAL (2) of another target — and many setups do not
+# page on UNKNOWN; a target that cannot be reached still outranks a warning.
+_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
 
 
 def worst(severities: Iterable[Severity]) -> Severity:
