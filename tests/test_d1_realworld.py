@@ -1,0 +1,47 @@
+"""What breaks on D1 but works on a local SQLite file, found by driving the real CLI against
+the local D1 server: each test is one bug an operator met, run on real processes and the
+stand-in's real SQLite."""
+
+from __future__ import annotations
+
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.timetravel import current_bookmark
+from malnu_tui.engine.config import Target, open_backend
+from tests.d1server import Fault
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
+
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def connect(d1: D1Target, d: MigrationDirs) -> D1Backend:
+    b = open_backend(Target("prod", d1.url, d.migrations, d.rollback, d.root / "backups", FAST))
+    assert isinstance(b, D1Backend)
+    b.ensure_schema()
+    return b
+
+
+def test_time_travel_whose_answer_is_lost_still_prints_the_real_undo_bookmark(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """The restore ran but its answer was lost; the retry's previous_bookmark is the already
+    restored state, so the printed "undo" bookmark used to undo nothing."""
+    d = mdirs
+    d.add("20250101_000100", "t", "CREATE TABLE t (v TEXT);", "DROP TABLE t;")
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    back_to = run_cli(*base, "d1", "bookmark").out.strip()
+    b = connect(d1, d)
+    b.api.batch(["INSERT INTO t (v) VALUES ('written after')"], lambda: False)
+    d1.server.inject(Fault("drop-after", count=1, path="time_travel/restore"))
+    res = run_cli(*base, "d1", "time-travel", "--bookmark", back_to, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT count(*) FROM t") == [(0,)]
+    undo = res.err.split("to undo: malnu-tui d1 time-travel --bookmark ", 1)[1].split()[0]
+    audit = b.read_audit(action="restore") or b.read_audit(action="recover")
+    assert f"undo with bookmark {undo}" in audit[0].detail
+    res = run_cli(*base, "d1", "time-travel", "--bookmark", undo, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT v FROM t") == [("written after",)], "the undo bookmark undid nothing"
+    assert current_bookmark(b)
+    b.close()
