@@ -45,3 +45,44 @@ def test_time_travel_whose_answer_is_lost_still_prints_the_real_undo_bookmark(
     assert d1.sql("SELECT v FROM t") == [("written after",)], "the undo bookmark undid nothing"
     assert current_bookmark(b)
     b.close()
+
+
+def test_up_refuses_migrations_wrangler_already_applied(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """wrangler applied the first two (the team then renamed 0001_… to timestamps); `status`
+    said "run adopt", but `up` ran them again: the seed row was inserted twice."""
+    d = mdirs
+    d.add("20250101_000100", "create_users", "CREATE TABLE IF NOT EXISTS users (name TEXT);")
+    d.add("20250101_000200", "seed_admin", "INSERT INTO users (name) VALUES ('admin');")
+    d.add("20250101_000300", "add_role", "ALTER TABLE users ADD COLUMN role TEXT;")
+    b = connect(d1, d)
+    # What `wrangler d1 migrations apply --remote` leaves behind: its own SQL and table.
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS users (name TEXT)",
+            "INSERT INTO users (name) VALUES ('admin')",
+            "INSERT INTO d1_migrations (name) VALUES ('0001_create_users.sql')",
+            "INSERT INTO d1_migrations (name) VALUES ('20250101_000200_seed_admin.sql')",
+        ],
+        lambda: False,
+    )
+    base = ["--database", d1.url, *d.args()]
+    res = run_cli(*base, "up", "--yes")
+    assert res.code == 1, res.err
+    assert "wrangler already applied 2 pending migration(s)" in res.err
+    assert "20250101_000100_create_users.sql (wrangler's 0001_create_users.sql)" in res.err
+    assert "malnu-tui adopt" in res.err
+    assert d1.sql("SELECT count(*) FROM users") == [(1,)]
+    assert b.fetch_records() == []
+    assert run_cli(*base, "up", "--dry-run").code == 1
+    assert run_cli(*base, "adopt").code == 0
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name, role FROM users") == [("admin", None)]
+    assert [r.filename for r in b.fetch_records() if r.success] == [
+        "20250101_000100_create_users.sql",
+        "20250101_000200_seed_admin.sql",
+        "20250101_000300_add_role.sql",
+    ]
+    b.close()
