@@ -86,3 +86,36 @@ def test_up_refuses_migrations_wrangler_already_applied(d1: D1Target, mdirs: Mig
         "20250101_000300_add_role.sql",
     ]
     b.close()
+
+
+def test_wrangler_history_follows_what_malnu_applies_and_rolls_back(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """After `malnu-tui up`, `wrangler d1 migrations apply` listed the new migration as still
+    to apply (and would have run it a second time): d1_migrations never heard of it."""
+    d = mdirs
+    d.add("20250101_000100", "create_users", "CREATE TABLE users (name TEXT);", "DROP TABLE users;")
+    d.add("20250101_000200", "seed", "INSERT INTO users VALUES ('admin');", "DELETE FROM users;")
+    b = connect(d1, d)
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE users (name TEXT)",
+            "INSERT INTO d1_migrations (name) VALUES ('20250101_000100_create_users.sql')",
+        ],
+        lambda: False,
+    )
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "adopt").code == 0
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name FROM d1_migrations ORDER BY id") == [
+        ("20250101_000100_create_users.sql",),
+        ("20250101_000200_seed.sql",),
+    ]
+    res = run_cli(*base, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name FROM d1_migrations") == [("20250101_000100_create_users.sql",)]
+    assert d1.sql("SELECT count(*) FROM users") == [(0,)]
+    b.close()
