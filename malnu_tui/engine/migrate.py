@@ -206,6 +206,7 @@ def _apply_plan(
                 skipped.append(step.filename)
             else:
                 todo.append(step)
+        todo = _keep_wrangler_in_step(backend, plan.direction, todo)
         if todo and safety_backup is not None:
             # Under the lock and after the confirmation: every row written before this
             # moment is in the backup, and nobody can change the database until we finish.
@@ -220,6 +221,45 @@ def _apply_plan(
             raise
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
+
+
+def _keep_wrangler_in_step(
+    backend: Backend, direction: str, todo: list[PlanStep]
+) -> list[PlanStep]:
+    """Where wrangler's ``d1_migrations`` is in the same database (D1, or a SQLite file such as
+    wrangler's local state), each step also records (or, rolled back, removes) its row there,
+    in the same unit: wrangler run afterwards sees what this tool applied instead of running
+    it again."""
+    if not todo or backend.kind not in ("d1", "sqlite"):
+        return todo
+    from malnu_tui.engine.backends.sqlite_sql import bind_literals
+    from malnu_tui.engine.sqlsplit import Statement
+
+    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    query = getattr(backend, "query", None)  # D1
+    conn = getattr(backend, "conn", None)  # SQLite
+    if callable(query):
+        found = int(query(exists, (_WRANGLER_TABLE,))[0]["n"])
+    elif conn is not None:
+        found = int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0])
+    else:
+        return todo
+    if not found:
+        return todo
+    sql = (
+        f"INSERT OR IGNORE INTO {_WRANGLER_TABLE} (name) VALUES (?)"
+        if direction == "up"
+        else f"DELETE FROM {_WRANGLER_TABLE} WHERE name = ?"
+    )
+    return [
+        dataclasses.replace(
+            s, statements=(*s.statements, Statement(bind_literals(sql, (s.filename,)), 0))
+        )
+        for s in todo
+    ]
+
+
+_WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table
 
 
 def _purpose(plan: Plan) -> str:

@@ -230,6 +230,15 @@ class BadRequest(_Blocking):
 
 
 @dataclass(frozen=True)
+class AppliedByWrangler(_Blocking):
+    """Pending migrations that wrangler's own history (``d1_migrations``) shows as applied:
+    running them again would apply them twice."""
+
+    def error(self) -> MalnuError:
+        return MalnuError(self.message, hint=self.hint or None)
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the operator should read before confirming; blocks nothing."""
 
@@ -245,6 +254,7 @@ class Notice:
 
 Problem = (
     Notice
+    | AppliedByWrangler
     | LiveLock
     | StaleLock
     | Drift

@@ -16,6 +16,7 @@ from malnu_tui.engine.backends.base import hostname
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import LockHolder, MalnuError
 from malnu_tui.engine.plan import (
+    AppliedByWrangler,
     BadRequest,
     LiveLock,
     Notice,
@@ -70,6 +71,31 @@ def _concurrent_checked(target: Target, plan: Plan, problems: list[Problem]) -> 
     return dataclasses.replace(plan, steps=tuple(steps))
 
 
+def _applied_by_wrangler(backend: Backend, mset: MigrationSet, plan: Plan) -> list[Problem]:
+    """A pending step that wrangler's history in the same database shows as applied (by name,
+    or by wrangler's ``0002_name.sql`` numbering as ``adopt`` matches them) would run twice."""
+    if backend.kind not in ("d1", "sqlite") or not plan.steps:
+        return []
+    from malnu_tui.engine.backends.d1.wrangler import plan_adopt, read_from_backend
+
+    applied = read_from_backend(backend)
+    if not applied:
+        return []
+    planned = {s.filename for s in plan.steps}
+    adopt = plan_adopt(mset, applied, backend.fetch_records(), "d1_migrations")
+    both = [(m.filename, w.name) for m, w in adopt.to_adopt if m.filename in planned]
+    if not both:
+        return []
+    names = ", ".join(f if f == w else f"{f} (wrangler's {w})" for f, w in both)
+    return [
+        AppliedByWrangler(
+            f"wrangler already applied {len(both)} pending migration(s): {names}; "
+            "running them again would apply them twice",
+            hint="record them without running them: `malnu-tui adopt` (see `adopt --dry-run`)",
+        )
+    ]
+
+
 def preflight_apply(
     backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
 ) -> Preflight:
@@ -77,6 +103,7 @@ def preflight_apply(
     report = status(backend, mset, target.name)
     plan, problems = plan_up_from(report, mset, to)
     if plan is not None:
+        problems += _applied_by_wrangler(backend, mset, plan)
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)

@@ -225,9 +225,21 @@ def restore_bookmark(
     emit = emitter(progress)
     before = _audit_rows(backend)
     lock = backend.read_lock()
+    current = current_bookmark(backend)
+    lost: list[bool] = []
+
+    def resend() -> bool:
+        # The answer was lost: the restore may have run. Sending it again is harmless (same
+        # bookmark), but D1's previous_bookmark then names the already restored state, so
+        # the undo point is the bookmark read just before.
+        lost.append(True)
+        return False
+
     emit(BackupProgress("restore", 0, 0, f"Time Travel restore to bookmark {bookmark}"))
     try:
-        result = backend.api.call("POST", "time_travel/restore", params={"bookmark": bookmark})
+        result = backend.api.call(
+            "POST", "time_travel/restore", params={"bookmark": bookmark}, took_effect=resend
+        )
     except D1Error as exc:
         with contextlib.suppress(D1Error):
             backend.append_audit(
@@ -236,7 +248,7 @@ def restore_bookmark(
         raise
     restored = TimeTravelRestore(
         bookmark=str(result.get("bookmark") or bookmark),
-        previous_bookmark=str(result.get("previous_bookmark") or ""),
+        previous_bookmark=current if lost else str(result.get("previous_bookmark") or current),
         message=str(result.get("message") or ""),
     )
     carried = _carry_over(backend, before, lock)

@@ -1,0 +1,121 @@
+"""What breaks on D1 but works on a local SQLite file, found by driving the real CLI against
+the local D1 server: each test is one bug an operator met, run on real processes and the
+stand-in's real SQLite."""
+
+from __future__ import annotations
+
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.timetravel import current_bookmark
+from malnu_tui.engine.config import Target, open_backend
+from tests.d1server import Fault
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
+
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def connect(d1: D1Target, d: MigrationDirs) -> D1Backend:
+    b = open_backend(Target("prod", d1.url, d.migrations, d.rollback, d.root / "backups", FAST))
+    assert isinstance(b, D1Backend)
+    b.ensure_schema()
+    return b
+
+
+def test_time_travel_whose_answer_is_lost_still_prints_the_real_undo_bookmark(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """The restore ran but its answer was lost; the retry's previous_bookmark is the already
+    restored state, so the printed "undo" bookmark used to undo nothing."""
+    d = mdirs
+    d.add("20250101_000100", "t", "CREATE TABLE t (v TEXT);", "DROP TABLE t;")
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    back_to = run_cli(*base, "d1", "bookmark").out.strip()
+    b = connect(d1, d)
+    b.api.batch(["INSERT INTO t (v) VALUES ('written after')"], lambda: False)
+    d1.server.inject(Fault("drop-after", count=1, path="time_travel/restore"))
+    res = run_cli(*base, "d1", "time-travel", "--bookmark", back_to, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT count(*) FROM t") == [(0,)]
+    undo = res.err.split("to undo: malnu-tui d1 time-travel --bookmark ", 1)[1].split()[0]
+    audit = b.read_audit(action="restore") or b.read_audit(action="recover")
+    assert f"undo with bookmark {undo}" in audit[0].detail
+    res = run_cli(*base, "d1", "time-travel", "--bookmark", undo, "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT v FROM t") == [("written after",)], "the undo bookmark undid nothing"
+    assert current_bookmark(b)
+    b.close()
+
+
+def test_up_refuses_migrations_wrangler_already_applied(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """wrangler applied the first two (the team then renamed 0001_… to timestamps); `status`
+    said "run adopt", but `up` ran them again: the seed row was inserted twice."""
+    d = mdirs
+    d.add("20250101_000100", "create_users", "CREATE TABLE IF NOT EXISTS users (name TEXT);")
+    d.add("20250101_000200", "seed_admin", "INSERT INTO users (name) VALUES ('admin');")
+    d.add("20250101_000300", "add_role", "ALTER TABLE users ADD COLUMN role TEXT;")
+    b = connect(d1, d)
+    # What `wrangler d1 migrations apply --remote` leaves behind: its own SQL and table.
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS users (name TEXT)",
+            "INSERT INTO users (name) VALUES ('admin')",
+            "INSERT INTO d1_migrations (name) VALUES ('0001_create_users.sql')",
+            "INSERT INTO d1_migrations (name) VALUES ('20250101_000200_seed_admin.sql')",
+        ],
+        lambda: False,
+    )
+    base = ["--database", d1.url, *d.args()]
+    res = run_cli(*base, "up", "--yes")
+    assert res.code == 1, res.err
+    assert "wrangler already applied 2 pending migration(s)" in res.err
+    assert "20250101_000100_create_users.sql (wrangler's 0001_create_users.sql)" in res.err
+    assert "malnu-tui adopt" in res.err
+    assert d1.sql("SELECT count(*) FROM users") == [(1,)]
+    assert b.fetch_records() == []
+    assert run_cli(*base, "up", "--dry-run").code == 1
+    assert run_cli(*base, "adopt").code == 0
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name, role FROM users") == [("admin", None)]
+    assert [r.filename for r in b.fetch_records() if r.success] == [
+        "20250101_000100_create_users.sql",
+        "20250101_000200_seed_admin.sql",
+        "20250101_000300_add_role.sql",
+    ]
+    b.close()
+
+
+def test_wrangler_history_follows_what_malnu_applies_and_rolls_back(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """After `malnu-tui up`, `wrangler d1 migrations apply` listed the new migration as still
+    to apply (and would have run it a second time): d1_migrations never heard of it."""
+    d = mdirs
+    d.add("20250101_000100", "create_users", "CREATE TABLE users (name TEXT);", "DROP TABLE users;")
+    d.add("20250101_000200", "seed", "INSERT INTO users VALUES ('admin');", "DELETE FROM users;")
+    b = connect(d1, d)
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE users (name TEXT)",
+            "INSERT INTO d1_migrations (name) VALUES ('20250101_000100_create_users.sql')",
+        ],
+        lambda: False,
+    )
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "adopt").code == 0
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name FROM d1_migrations ORDER BY id") == [
+        ("20250101_000100_create_users.sql",),
+        ("20250101_000200_seed.sql",),
+    ]
+    res = run_cli(*base, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name FROM d1_migrations") == [("20250101_000100_create_users.sql",)]
+    assert d1.sql("SELECT count(*) FROM users") == [(0,)]
+    b.close()
