@@ -119,3 +119,29 @@ def test_wrangler_history_follows_what_malnu_applies_and_rolls_back(
     assert d1.sql("SELECT name FROM d1_migrations") == [("20250101_000100_create_users.sql",)]
     assert d1.sql("SELECT count(*) FROM users") == [(0,)]
     b.close()
+
+
+def test_a_statement_at_d1s_size_limit_is_measured_as_sent(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1 allows 100,000 bytes per statement, and each statement goes out ending in "\\n;":
+    one of exactly 100,000 bytes passed the tool's own check and the lint, then D1 refused
+    it (SQLITE_TOOBIG). Now both measure the statement as sent; 2 bytes less goes through."""
+    d = mdirs
+    head, tail = "INSERT INTO t (v) VALUES ('", "')"
+
+    def insert(size: int) -> str:
+        return head + "x" * (size - len(head) - len(tail)) + tail
+
+    d.add("20250101_000100", "t", "CREATE TABLE t (v TEXT);", "DROP TABLE t;")
+    d.add("20250101_000200", "fits", insert(99_998) + ";", "DELETE FROM t;")
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--yes", "--no-backup").code == 0
+    assert d1.sql("SELECT length(v) FROM t") == [(99_998 - len(head) - len(tail),)]
+    d.add("20250101_000300", "too_big", insert(100_000) + ";", "DELETE FROM t;")
+    lint = run_cli(*base, "lint")
+    assert "D1-STATEMENT-SIZE" in lint.out and "100002 bytes" in lint.out, lint.out
+    res = run_cli(*base, "up", "--yes", "--no-backup")
+    assert res.code == 1 and "100002 bytes as sent; D1 allows 100000" in res.err, res.err
+    assert "SQLITE_TOOBIG" not in res.err  # refused here, before D1 was asked
+    assert d1.sql("SELECT count(*) FROM t") == [(1,)]

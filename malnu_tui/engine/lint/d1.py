@@ -137,7 +137,7 @@ def d1_statement(
         found.append(_finding("D1-ATTACH", file, st.line, f"D1 does not allow {verb}"))
     if verb == "VACUUM":
         found.append(_finding("D1-VACUUM", file, st.line, "D1 does not run VACUUM from SQL"))
-    size = len(st.text.encode())
+    size = len(st.text.encode()) + 2  # as sent: each statement ends with "\n;" (d1/client.py)
     if size > MAX_STATEMENT_BYTES:
         found.append(
             _finding(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
+from malnu_tui.engine.backends.d1.client import MAX_STATEMENT_BYTES, sent_bytes
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -114,9 +115,9 @@ class D1Side(SqliteDialect):
             return now is not None and now.values() == expect.values()
 
         for st in statements:
-            if len(st.encode()) > 100_000:
+            if (size := sent_bytes(st)) > MAX_STATEMENT_BYTES:
                 raise BackendError(
-                    f"{self.label}: a statement of {len(st.encode())} bytes exceeds D1's limit",
+                    f"{self.label}: a statement of {size} bytes exceeds D1's limit",
                     hint="rows this large cannot be written to D1 in one statement",
                 )
         return self.api.batch(statements, took_effect)

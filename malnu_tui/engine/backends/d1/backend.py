@@ -41,6 +41,7 @@ from malnu_tui.engine.backends.d1.client import (
     RetryPolicy,
     join_statements,
     parse_d1_url,
+    sent_bytes,
 )
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
@@ -243,12 +244,12 @@ class D1Backend:
                     f"D1 rejects {verb} in SQL sent over its API: remove the transaction "
                     "control (the tool runs each migration as one batch)",
                 )
-            if len(st.text.encode()) > MAX_STATEMENT_BYTES:
+            if (size := sent_bytes(st.text)) > MAX_STATEMENT_BYTES:
                 raise StatementFailed(
                     filename,
                     st.line,
                     st.text[:200],
-                    f"statement is {len(st.text.encode())} bytes; D1 allows "
+                    f"statement is {size} bytes as sent; D1 allows "
                     f"{MAX_STATEMENT_BYTES} per statement: split it",
                 )
         now = utc_now()

@@ -45,6 +45,7 @@ __all__ = [
     "D1Unavailable",
     "RetryPolicy",
     "parse_d1_url",
+    "sent_bytes",
 ]
 
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
@@ -170,6 +171,14 @@ class D1Result:
 def join_statements(statements: Sequence[str]) -> str:
     # A newline before each ';' so a trailing "-- comment" cannot swallow the separator.
     return "".join(f"{s}\n;\n" for s in statements)
+
+
+SENT_OVERHEAD = 2  # the "\n;" join_statements ends each statement with: D1 counts it
+
+
+def sent_bytes(statement: str) -> int:
+    """How long ``statement`` is as D1 receives it (compared with MAX_STATEMENT_BYTES)."""
+    return len(statement.encode()) + SENT_OVERHEAD
 
 
 # -- HTTP -----------------------------------------------------------------------------------
