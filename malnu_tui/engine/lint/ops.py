@@ -57,6 +57,7 @@ _TRUNCATE_TAIL = re.compile(
 )
 _DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _PARENS = re.compile(r"\([^()]*\)")
 _UPDATE = re.compile(
     rf"^UPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?{_QNAME}\s*\*?\s*(?:(?:AS\s+)?(?!SET\b)\w+\s+)?"
@@ -234,14 +235,21 @@ def _action(text: str) -> Action:
 
 
 def _top_level(text: str) -> str:
-    """``text`` without its string literals and parenthesised parts (subqueries)."""
-    text = _STRING.sub("''", text)
+    """``text`` without its string literals, quoted names and parenthesised parts
+    (subqueries)."""
+    text = _QUOTED.sub("''", text)
     while "(" in text:
         shorter = _PARENS.sub(" ", text)
         if shorter == text:
             break
         text = shorter
     return text
+
+
+def _bounded(rest: str) -> bool:
+    """An UPDATE's or DELETE's own ``WHERE`` after its table: one inside a subquery (of SET,
+    RETURNING, USING), a string or a quoted name does not bound the statement."""
+    return re.search(r"\bWHERE\b", _top_level(rest), _F) is not None
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -329,12 +337,12 @@ def read_ops(st: Statement) -> Op:
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
-        if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
+        if m and not _bounded(m["rest"]):
             return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("UPDATE"):
         m = _UPDATE.match(text)
-        if m and not re.search(r"\bWHERE\b", _top_level(m["rest"]), _F):
+        if m and not _bounded(m["rest"]):
             return Op("update_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("LOCK"):
