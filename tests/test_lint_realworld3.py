@@ -5,10 +5,12 @@ counter-example beside it."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 
 from tests.fixtures_core import MigrationDirs, run_cli
-from tests.test_lint_realworld2 import _found, _pg_base
+from tests.test_lint_realworld2 import _found, _pg_base, _waits
 
 
 def _count(pg_url: str, table: str) -> int:
@@ -38,3 +40,50 @@ def test_a_delete_whose_only_where_is_in_a_subquery_empties_the_table(
         conn.rollback()
     assert run_cli(*base, "up", "--no-backup").code == 0
     assert _count(pg_url, "orders") == _count(pg_url, "users") == 0
+
+
+CTE_CHANGES = """
+WITH moved AS (
+    UPDATE users SET name = upper(name) RETURNING id
+)
+INSERT INTO orders SELECT id + 100, id FROM moved;
+WITH gone AS (DELETE FROM orders RETURNING user_id)
+UPDATE users SET name = 'x' WHERE id IN (SELECT user_id FROM gone);
+WITH stale AS (SELECT id FROM users WHERE name IS NULL)
+DELETE FROM users WHERE id IN (SELECT id FROM stale);
+WITH one AS (UPDATE users SET name = 'y' WHERE id = 1 RETURNING id) SELECT * FROM one;
+"""
+
+
+def test_an_update_or_delete_inside_a_cte_is_seen(pg_url: str, mdirs: MigrationDirs) -> None:
+    # A statement starting with WITH was never read: an UPDATE or DELETE of every row inside a
+    # CTE (the "move rows" idiom) passed clean. Each CTE body and the main statement are now
+    # linted like top-level statements, each at its own line; the bounded ones stay clean.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add("20250101_000200", "move", CTE_CHANGES, "SELECT 1;")
+    assert _found(base) == [("UPDATE-ALL-ROWS", "info", 2), ("DELETE-ALL-ROWS", "error", 5)]
+    # What it warns of: the CTE's UPDATE locks every row until the commit, and its DELETE
+    # empties orders although the main statement reads only what it returned.
+    cte_update = CTE_CHANGES.split(";")[0]
+    assert _waits(pg_url, [cte_update], "UPDATE users SET name = 'z' WHERE id = 2")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert _count(pg_url, "orders") == 0 and _count(pg_url, "users") == 2
+
+
+def test_a_delete_after_a_cte_in_sqlite_is_seen(mdirs: MigrationDirs, sqlite_url: str) -> None:
+    # SQLite allows WITH before its own DELETE: the WHERE inside the CTE bounds nothing.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+              "INSERT INTO users VALUES (1), (2);", "DROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "purge",
+        "WITH old AS (SELECT id FROM users WHERE id > 1)\nDELETE FROM users;\n"
+        "WITH old AS (SELECT id FROM users WHERE id > 5)\n"
+        "DELETE FROM users WHERE id IN (SELECT id FROM old);",  # bounded
+        "SELECT 1;",
+    )
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert _found(base, "--all") == [("DELETE-ALL-ROWS", "error", 2)]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)

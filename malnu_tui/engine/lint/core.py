@@ -11,6 +11,7 @@ from typing import Literal
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
+from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
 from malnu_tui.engine.lint.model import (
     LARGE_TABLE_ROWS,
@@ -428,6 +429,18 @@ def _apply_ignores(
     return out
 
 
+def _inner_statements(
+    file: str, st: Statement, op: Op, dialect: Dialect, out: list[Finding]
+) -> list[Statement]:
+    """The statements inside a PostgreSQL DO block or a WITH (its CTEs and main statement)."""
+    if op.kind == "with":
+        return cte_statements(st)
+    if op.kind != "do" or dialect != "postgresql":
+        return []
+    inner = do_statements(file, st, out)
+    return [x for s in inner for x in (cte_statements(s) if read_ops(s).kind == "with" else [s])]
+
+
 def _lint_one(
     m: Migration,
     dialect: Dialect,
@@ -452,7 +465,7 @@ def _lint_one(
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
     tx = OneTransaction(m.filename, dialect, s.created, table_rows)
-    do_lines: dict[int, int] = {}  # a statement's line inside a DO block → the DO's line
+    do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -476,12 +489,11 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
-        if op.kind == "do" and dialect == "postgresql":
-            for inner in do_statements(m.filename, st, findings):
-                inner_op = read_ops(inner)
-                _statement_rules(s, inner, inner_op, findings)
-                tx.see(inner, inner_op, findings)
-                do_lines[inner.line] = st.line
+        for inner in _inner_statements(m.filename, st, op, dialect, findings):
+            inner_op = read_ops(inner)
+            _statement_rules(s, inner, inner_op, findings)
+            tx.see(inner, inner_op, findings)
+            do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op)
     if replay is not None:

@@ -170,7 +170,8 @@ class Op:
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
-    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), other
+    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
+    #            statements: lint/cte.py), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -367,6 +368,8 @@ def read_ops(st: Statement) -> Op:
         return Op("set_lock_timeout")
     if re.match(r"DO\b", head, re.IGNORECASE):
         return Op("do")
+    if re.match(r"WITH\b", head, re.IGNORECASE):
+        return Op("with")
     if head.startswith("PRAGMA"):
         m = _PRAGMA.match(text)
         if m:

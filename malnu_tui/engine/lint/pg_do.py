@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
@@ -45,55 +46,6 @@ _SQL = {
     "LOCK", "REFRESH", "REINDEX", "REVOKE", "SELECT", "SET", "TRUNCATE", "UPDATE", "VACUUM",
     "WITH",
 }  # fmt: skip
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def _mask(body: str) -> str:
-    """``body`` with strings, quoted names, comments and dollar quotes blanked (same length,
-    newlines kept), so keywords and ``;`` are found only in code."""
-    out = list(body)
-    i, n = 0, len(body)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, b):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        ch = body[i]
-        if body.startswith("--", i):
-            j = body.find("\n", i)
-            j = n if j < 0 else j
-        elif body.startswith("/*", i):
-            j = body.find("*/", i + 2)
-            if j < 0:
-                raise _Unreadable("an unterminated /* comment")
-            j += 2
-        elif ch in "'\"":
-            j = i + 1
-            while True:
-                j = body.find(ch, j)
-                if j < 0:
-                    raise _Unreadable(f"an unterminated {ch} quote")
-                if body.startswith(ch * 2, j):
-                    j += 2
-                    continue
-                j += 1
-                break
-        elif ch == "$" and (m := _DOLLAR.match(body, i)) and not (i and body[i - 1].isalnum()):
-            j = body.find(m.group(), m.end())
-            if j < 0:
-                raise _Unreadable(f"an unterminated {m.group()} quote")
-            j += len(m.group())
-        else:
-            i += 1
-            continue
-        blank(i, j)
-        i = j
-    return "".join(out)
 
 
 def _through(masked: str, p: int, end: int, word: str) -> int | None:
@@ -161,8 +113,8 @@ def do_statements(file: str, st: Statement, out: list[Finding]) -> list[Statemen
         return note(f"the DO block is written in {lang}, which the lint does not read")
     first = st.line + text.count("\n", 0, start)
     try:
-        masked = _mask(body)
-    except _Unreadable as exc:
+        masked = mask_code(body)
+    except Unreadable as exc:
         return note(f"the DO block's body does not parse: {exc}")
     found: list[Statement] = []
     dynamic: list[int] = []
