@@ -87,3 +87,30 @@ def test_a_delete_after_a_cte_in_sqlite_is_seen(mdirs: MigrationDirs, sqlite_url
     assert run_cli(*base, "up", "--no-backup").code == 0
     with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+DO_EXECUTE = """
+DO $$
+BEGIN
+    EXECUTE 'CREATE TABLE marks (id bigint)';
+    EXECUTE format('ALTER TABLE users
+                    DROP COLUMN name');
+    EXECUTE format('UPDATE %I SET id = id', 'orders');
+END $$;
+"""
+
+
+def test_a_constant_execute_in_a_do_block_is_linted(pg_url: str, mdirs: MigrationDirs) -> None:
+    # Every EXECUTE was a "cannot read it" note, even of a constant string: an ALTER TABLE …
+    # DROP COLUMN written as EXECUTE '…' (or format('…') with no %I/%L/%s) slipped through.
+    # Its SQL is now linted like the block's other statements, at its own line; SQL built at
+    # run time keeps the note, and a constant CREATE TABLE the rollback drops stays clean.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add("20250101_000200", "execute", DO_EXECUTE, "DROP TABLE marks;")
+    assert _found(base) == [("DROP-COLUMN", "error", 4), ("PG-DO-NOT-READ", "info", 6)]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:  # what the lint said the block does
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+        ).fetchall()
+        assert columns == [("id",)]
