@@ -5,9 +5,11 @@ counter-example beside it."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import psycopg
+import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_lint_realworld2 import _found, _pg_base, _waits
@@ -114,3 +116,46 @@ def test_a_constant_execute_in_a_do_block_is_linted(pg_url: str, mdirs: Migratio
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
         ).fetchall()
         assert columns == [("id",)]
+
+
+VIEWS = (
+    "CREATE MATERIALIZED VIEW user_names AS SELECT id, name FROM users;\n"
+    "CREATE UNIQUE INDEX user_names_id ON user_names (id);\n"
+    "CREATE MATERIALIZED VIEW order_counts AS SELECT user_id, count(*) AS n FROM orders "
+    "GROUP BY user_id;"
+)
+
+
+def test_a_refresh_without_concurrently_is_named(pg_url: str, mdirs: MigrationDirs) -> None:
+    # REFRESH MATERIALIZED VIEW takes ACCESS EXCLUSIVE on the view: the app's reports wait
+    # for the whole refresh, and in a migration until the commit. It passed clean.
+    base = _pg_base(mdirs, pg_url)
+    undo = "DROP MATERIALIZED VIEW order_counts; DROP MATERIALIZED VIEW user_names;"
+    mdirs.add("20250101_000150", "views", VIEWS, undo)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add(
+        "20250101_000200",
+        "refresh",
+        "REFRESH MATERIALIZED VIEW user_names;\n"
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY user_names;\n"  # reads go on
+        "CREATE MATERIALIZED VIEW fresh AS SELECT id FROM users;\n"
+        "REFRESH MATERIALIZED VIEW fresh;",  # new: nobody reads it yet
+        "DROP MATERIALIZED VIEW fresh;",
+    )
+    found = json.loads(run_cli(*base, "lint", "--json").out)["findings"]
+    assert [(f["rule"], f["severity"], f["line"]) for f in found] == [
+        ("PG-REFRESH-NOT-CONCURRENT", "warning", 1)
+    ]
+    assert "UNIQUE index" in found[0]["instead"] and "runs in" in found[0]["instead"]
+    # What it warns of, and the advice: CONCURRENTLY lets reads through, and unlike CREATE
+    # INDEX CONCURRENTLY it runs inside a transaction (`up` applies this very file in one) …
+    assert _waits(pg_url, ["REFRESH MATERIALIZED VIEW user_names"], "SELECT * FROM user_names")
+    concurrent = "REFRESH MATERIALIZED VIEW CONCURRENTLY user_names"
+    assert not _waits(pg_url, [concurrent], "SELECT * FROM user_names")
+    # … but needs a UNIQUE index on the view.
+    with (
+        psycopg.connect(pg_url) as conn,
+        pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState),
+    ):
+        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY order_counts")
+    assert run_cli(*base, "up", "--no-backup").code == 0

@@ -70,6 +70,7 @@ _LOCK = re.compile(
     _F,
 )
 _VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
+_REFRESH = re.compile(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+(?P<conc>CONCURRENTLY\s+)?{_QNAME}", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -171,7 +172,8 @@ class Op:
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
-    #            statements: lint/cte.py), other
+    #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
+    #            other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -359,6 +361,11 @@ def read_ops(st: Statement) -> Op:
             full = re.search(r"\bFULL\b(?!\s+(?:FALSE|OFF|0)\b)", m["options"] or "", _F)
             full = full or re.match(r"\s*FULL\b", m["rest"], _F)
             return Op("vacuum", value="full" if full else "")
+        return Op("other")
+    if head.startswith("REFRESH"):
+        m = _REFRESH.match(text)
+        if m:
+            return Op("refresh_view", _unq(m["name"]), concurrently=bool(m["conc"]))
         return Op("other")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):

@@ -13,7 +13,7 @@ from malnu_tui.engine.lint.ops import Op, key
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["TRANSACTION_RULES", "OneTransaction"]
+__all__ = ["PG_LOCKING_RULES", "TRANSACTION_RULES", "OneTransaction"]
 
 TRANSACTION_RULES = (
     Rule(
@@ -58,8 +58,20 @@ TRANSACTION_RULES = (
         "ANALYZE may stay in the migration",
     ),
 )
-register(*TRANSACTION_RULES)
-_BY_ID = {r.id: r for r in TRANSACTION_RULES}
+PG_LOCKING_RULES = (
+    Rule(
+        "PG-REFRESH-NOT-CONCURRENT",
+        "warning",
+        "REFRESH MATERIALIZED VIEW without CONCURRENTLY",
+        "the refresh takes ACCESS EXCLUSIVE on the view: every read of it waits while the "
+        "query re-runs, and in a migration until the commit",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets reads go on (it needs a UNIQUE "
+        "index on the view and a populated view; unlike CREATE INDEX CONCURRENTLY it runs in "
+        "the migration's transaction), or refresh outside the migration on a schedule",
+    ),
+)
+register(*TRANSACTION_RULES, *PG_LOCKING_RULES)
+_BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES)}
 # LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 TableRows = Callable[[str], "int | None"]
@@ -82,6 +94,7 @@ class OneTransaction:
     created: dict[str, int] = field(default_factory=dict)
     table_rows: TableRows | None = None
     not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
+    views: set[str] = field(default_factory=set)  # views this migration creates
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
@@ -103,12 +116,25 @@ class OneTransaction:
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
         elif op.kind == "alter_table" and self.dialect == "postgresql":
             self._validate(st, op, out)
+        elif op.kind == "create_view":
+            self.views.add(op.key)
+        elif op.kind == "refresh_view" and self.dialect == "postgresql":
+            self._refresh(st, op, out)
         elif op.kind == "vacuum":
             what = "VACUUM FULL" if op.value == "full" else "VACUUM"
             why = f"{what} cannot run inside the migration's transaction: the migration fails"
             if op.value == "full":
                 why += ", and it rewrites the table under ACCESS EXCLUSIVE"
             out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
+
+    def _refresh(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.concurrently or op.key in self.views:
+            return  # reads go on; or a view of this migration, which nobody reads yet
+        why = (
+            f"REFRESH MATERIALIZED VIEW {op.name} blocks every read of {op.name} until the "
+            "migration commits"
+        )
+        out.append(_finding("PG-REFRESH-NOT-CONCURRENT", self.file, st.line, why))
 
     def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.key in self.created:
