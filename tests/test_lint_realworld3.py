@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
-from tests.test_lint_realworld2 import _found, _pg_base, _waits
+from tests.test_lint_realworld2 import PG_BASE, _found, _pg_base, _waits
+from tests.test_safety_realworld import _lint
 
 
 def _count(pg_url: str, table: str) -> int:
@@ -159,3 +160,29 @@ def test_a_refresh_without_concurrently_is_named(pg_url: str, mdirs: MigrationDi
     ):
         conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY order_counts")
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def test_cluster_in_a_migration_is_named(pg_url: str, mdirs: MigrationDirs) -> None:
+    # CLUSTER rewrites the table under ACCESS EXCLUSIVE (reads wait too), and a bare CLUSTER
+    # (every table clustered before) cannot run in a transaction at all. Both passed clean.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add(
+        "20250101_000200",
+        "cluster",
+        "CLUSTER VERBOSE users USING users_pkey;\n"
+        "CREATE TABLE scratch (id bigint PRIMARY KEY);\n"
+        "CLUSTER scratch USING scratch_pkey;",  # new: nobody reads it yet
+        "DROP TABLE scratch;",
+    )
+    assert _found(base) == [("PG-CLUSTER", "info", 1)]  # users holds 2 rows live: a note
+    files = MigrationDirs(mdirs.root / "files")  # without the live sizes: a warning
+    sql = (mdirs.migrations / "20250101_000200_cluster.sql").read_text()
+    assert _lint(files, "postgresql", PG_BASE, sql, "DROP TABLE scratch;") == [
+        ("PG-CLUSTER", "warning", 1)
+    ]
+    assert _waits(pg_url, ["CLUSTER users USING users_pkey"], "SELECT * FROM users")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000300", "recluster", "CLUSTER;", "SELECT 1;")
+    assert _found(base) == [("PG-CLUSTER", "error", 1)]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "cannot run inside a transaction block" in res.err, res.err

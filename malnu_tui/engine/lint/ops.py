@@ -71,6 +71,7 @@ _LOCK = re.compile(
 )
 _VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
 _REFRESH = re.compile(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+(?P<conc>CONCURRENTLY\s+)?{_QNAME}", _F)
+_CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -173,7 +174,7 @@ class Op:
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
     #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
-    #            other
+    #            cluster (name: the table, "" for a bare CLUSTER), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -367,6 +368,9 @@ def read_ops(st: Statement) -> Op:
         if m:
             return Op("refresh_view", _unq(m["name"]), concurrently=bool(m["conc"]))
         return Op("other")
+    if head.startswith("CLUSTER"):
+        m = _CLUSTER.match(text)
+        return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):
             return Op("set_lock_timeout")

@@ -69,6 +69,17 @@ PG_LOCKING_RULES = (
         "index on the view and a populated view; unlike CREATE INDEX CONCURRENTLY it runs in "
         "the migration's transaction), or refresh outside the migration on a schedule",
     ),
+    Rule(
+        "PG-CLUSTER",
+        "warning",
+        "CLUSTER in a migration",
+        "CLUSTER rewrites the table in index order under ACCESS EXCLUSIVE: every read and "
+        "write of it waits for the whole rewrite and, in a migration, until the commit (and a "
+        "table never clustered before, with no USING, fails); a bare CLUSTER cannot run "
+        "inside a transaction at all, so the migration fails",
+        "leave the physical order to a maintenance window (run CLUSTER, or pg_repack, by "
+        "hand); an index gives the order a query needs without rewriting the table",
+    ),
 )
 register(*TRANSACTION_RULES, *PG_LOCKING_RULES)
 _BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES)}
@@ -120,6 +131,8 @@ class OneTransaction:
             self.views.add(op.key)
         elif op.kind == "refresh_view" and self.dialect == "postgresql":
             self._refresh(st, op, out)
+        elif op.kind == "cluster" and self.dialect == "postgresql":
+            self._cluster(st, op, out)
         elif op.kind == "vacuum":
             what = "VACUUM FULL" if op.value == "full" else "VACUUM"
             why = f"{what} cannot run inside the migration's transaction: the migration fails"
@@ -135,6 +148,20 @@ class OneTransaction:
             "migration commits"
         )
         out.append(_finding("PG-REFRESH-NOT-CONCURRENT", self.file, st.line, why))
+
+    def _cluster(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if not op.name:
+            why = "a CLUSTER of every table cannot run inside the migration's transaction: "
+            why += "the migration fails"
+            out.append(_finding("PG-CLUSTER", self.file, st.line, why, "error"))
+        elif op.key not in self.created:
+            why = f"CLUSTER {op.name} rewrites it while every read and write of it waits"
+            sev: Severity | None = None
+            rows = self.table_rows(op.name) if self.table_rows is not None else None
+            if rows is not None and rows < LARGE_TABLE_ROWS:
+                why += f" (about {rows} rows live now: a short lock)"
+                sev = "info"
+            out.append(_finding("PG-CLUSTER", self.file, st.line, why, sev))
 
     def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.key in self.created:
