@@ -186,3 +186,52 @@ def test_cluster_in_a_migration_is_named(pg_url: str, mdirs: MigrationDirs) -> N
     assert _found(base) == [("PG-CLUSTER", "error", 1)]
     res = run_cli(*base, "up", "--no-backup")
     assert res.code == 1 and "cannot run inside a transaction block" in res.err, res.err
+
+
+ENUM_BASE = (
+    "CREATE TYPE mood AS ENUM ('sad', 'ok');\nCREATE TABLE p (id bigint, m mood, note text);"
+)
+ADD_HAPPY = "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy' AFTER 'ok'"
+# (statement after the ADD VALUE, whether it uses the new value): the lint and the server agree
+ENUM_USES = [
+    ("INSERT INTO p (id, m) VALUES (1, 'ok'), (2, 'happy')", True),
+    ("UPDATE p SET m = 'happy' WHERE id = 1", True),
+    ("DELETE FROM p WHERE m IN ('sad', 'happy')", True),
+    ("ALTER TABLE p ALTER COLUMN m SET DEFAULT 'happy'", True),
+    ("CREATE TABLE q (m public.mood NOT NULL DEFAULT 'happy')", True),
+    ("SELECT 'happy'::mood", True),
+    ("INSERT INTO p (id, note) VALUES (1, 'happy')", False),  # the same text, not the enum
+    ("UPDATE p SET note = 'happy' WHERE m = 'ok'", False),
+    ("COMMENT ON TYPE mood IS 'happy'", False),
+]
+
+
+def test_an_enum_value_used_in_the_migration_that_adds_it_is_an_error(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL 12+ runs ALTER TYPE … ADD VALUE in a transaction but refuses the new value
+    # until the commit: a migration that adds a status and backfills it fails at `up`. It
+    # passed clean. A string that only spells the value is not a use, and stays clean.
+    mdirs.add("20250101_000100", "base", ENUM_BASE, "DROP TABLE p; DROP TYPE mood;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    for sql, uses in ENUM_USES:
+        mdirs.add("20250101_000200", "happy", f"{ADD_HAPPY};\n{sql};", "DROP TABLE IF EXISTS q;")
+        expected = [("PG-NEW-ENUM-VALUE-USED", "error", 2)] if uses else []
+        assert _found(base) == expected, sql
+        with psycopg.connect(pg_url) as conn:
+            conn.execute(ADD_HAPPY)
+            try:
+                conn.execute(sql)
+            except psycopg.errors.UnsafeNewEnumValueUsage:
+                assert uses, sql
+            else:
+                assert not uses, sql
+            conn.rollback()
+    res = run_cli(*base, "up", "--no-backup")  # the last, clean one
+    assert res.code == 0, res.err
+    # Used in a later migration, after the commit, the value is fine.
+    mdirs.add("20250101_000300", "use_happy", "UPDATE p SET m = 'happy' WHERE id = 1;",
+              "UPDATE p SET m = NULL WHERE m = 'happy';")  # fmt: skip
+    assert _found(base) == []
+    assert run_cli(*base, "up", "--no-backup").code == 0

@@ -30,6 +30,7 @@ from malnu_tui.engine.lint.ops import (
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.pg_do import do_statements
+from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -450,6 +451,7 @@ def _lint_one(
     notes: list[str],
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
+    enum_columns: EnumColumns | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -464,7 +466,8 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
-    tx = OneTransaction(m.filename, dialect, s.created, table_rows)
+    enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
+    tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     if d1 is not None:
         findings.extend(d1_template(m))
@@ -529,6 +532,7 @@ def lint_migrations(
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
+    enum_columns = EnumColumns() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -542,11 +546,11 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
-                if checks is not None:
+                if checks is not None and enum_columns is not None:
                     with contextlib.suppress(MalnuError):
                         for op in map(read_ops, m.statements()):
-                            if op.kind == "alter_table":
-                                checks.see(op)
+                            checks.see(op)
+                            enum_columns.see(op)
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
@@ -560,6 +564,7 @@ def lint_migrations(
                     out_notes,
                     table_rows,
                     checks,
+                    enum_columns,
                 )
             )
     finally:

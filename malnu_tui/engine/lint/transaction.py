@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -106,8 +107,11 @@ class OneTransaction:
     table_rows: TableRows | None = None
     not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
     views: set[str] = field(default_factory=set)  # views this migration creates
+    enums: NewEnumValues | None = None  # PostgreSQL: enum values this migration adds
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if self.enums is not None and op.kind not in ("do", "with"):  # their parts are seen
+            self.enums.see(st, op, out)
         if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
             for name in op.names:
                 if key(name) not in self.created:
