@@ -93,7 +93,8 @@ CASES = [
      "CREATE INDEX i_a ON users (name);\nDROP INDEX CONCURRENTLY i_a;", "SELECT 1;",
      [("PG-INDEX-NOT-CONCURRENT", "warning", 1), ("PG-CONCURRENTLY-IN-TRANSACTION", "error", 2)]),
     ("PG-CONCURRENTLY-IN-TRANSACTION (REINDEX mixed)", "postgresql",
-     "REINDEX INDEX CONCURRENTLY users_pkey;\nUPDATE users SET name = lower(name) WHERE id = 1;",
+     "REINDEX INDEX CONCURRENTLY users_pkey;\n"
+     "UPDATE users SET name = lower(name) WHERE name <> lower(name);",
      "SELECT 1;", [("PG-CONCURRENTLY-IN-TRANSACTION", "error", 1)]),
     ("PG-CONCURRENTLY safe (one DROP INDEX)", "postgresql",
      "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",

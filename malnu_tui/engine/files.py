@@ -73,6 +73,7 @@ _SQL_VERBS = {
     "VALUES",
     "WITH",
     "CALL",
+    "CLUSTER",
     "COPY",
     "LOCK",
     "NOTIFY",

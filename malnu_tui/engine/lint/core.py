@@ -11,6 +11,7 @@ from typing import Literal
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
+from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
 from malnu_tui.engine.lint.model import (
     LARGE_TABLE_ROWS,
@@ -29,6 +30,7 @@ from malnu_tui.engine.lint.ops import (
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.pg_do import do_statements
+from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -428,6 +430,18 @@ def _apply_ignores(
     return out
 
 
+def _inner_statements(
+    file: str, st: Statement, op: Op, dialect: Dialect, out: list[Finding]
+) -> list[Statement]:
+    """The statements inside a PostgreSQL DO block or a WITH (its CTEs and main statement)."""
+    if op.kind == "with":
+        return cte_statements(st)
+    if op.kind != "do" or dialect != "postgresql":
+        return []
+    inner = do_statements(file, st, out)
+    return [x for s in inner for x in (cte_statements(s) if read_ops(s).kind == "with" else [s])]
+
+
 def _lint_one(
     m: Migration,
     dialect: Dialect,
@@ -437,6 +451,7 @@ def _lint_one(
     notes: list[str],
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
+    enum_columns: EnumColumns | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -451,8 +466,9 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
-    tx = OneTransaction(m.filename, dialect, s.created, table_rows)
-    do_lines: dict[int, int] = {}  # a statement's line inside a DO block → the DO's line
+    enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
+    tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
+    do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -476,12 +492,11 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
-        if op.kind == "do" and dialect == "postgresql":
-            for inner in do_statements(m.filename, st, findings):
-                inner_op = read_ops(inner)
-                _statement_rules(s, inner, inner_op, findings)
-                tx.see(inner, inner_op, findings)
-                do_lines[inner.line] = st.line
+        for inner in _inner_statements(m.filename, st, op, dialect, findings):
+            inner_op = read_ops(inner)
+            _statement_rules(s, inner, inner_op, findings)
+            tx.see(inner, inner_op, findings)
+            do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op)
     if replay is not None:
@@ -517,6 +532,7 @@ def lint_migrations(
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
+    enum_columns = EnumColumns() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -530,11 +546,11 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
-                if checks is not None:
+                if checks is not None and enum_columns is not None:
                     with contextlib.suppress(MalnuError):
                         for op in map(read_ops, m.statements()):
-                            if op.kind == "alter_table":
-                                checks.see(op)
+                            checks.see(op)
+                            enum_columns.see(op)
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
@@ -548,6 +564,7 @@ def lint_migrations(
                     out_notes,
                     table_rows,
                     checks,
+                    enum_columns,
                 )
             )
     finally:

@@ -57,6 +57,7 @@ _TRUNCATE_TAIL = re.compile(
 )
 _DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _PARENS = re.compile(r"\([^()]*\)")
 _UPDATE = re.compile(
     rf"^UPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?{_QNAME}\s*\*?\s*(?:(?:AS\s+)?(?!SET\b)\w+\s+)?"
@@ -69,6 +70,8 @@ _LOCK = re.compile(
     _F,
 )
 _VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
+_REFRESH = re.compile(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+(?P<conc>CONCURRENTLY\s+)?{_QNAME}", _F)
+_CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
 _PRAGMA = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*(?:=\s*|\(\s*)?(?P<value>[\w'\"-]*)", _F)
@@ -169,7 +172,9 @@ class Op:
     #            drop_table, drop_index, drop_view, drop_trigger…, alter_table,
     #            insert_select, set_lock_timeout, pragma, delete_all (TRUNCATE, or DELETE
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
-    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), other
+    #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
+    #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
+    #            cluster (name: the table, "" for a bare CLUSTER), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -234,14 +239,21 @@ def _action(text: str) -> Action:
 
 
 def _top_level(text: str) -> str:
-    """``text`` without its string literals and parenthesised parts (subqueries)."""
-    text = _STRING.sub("''", text)
+    """``text`` without its string literals, quoted names and parenthesised parts
+    (subqueries)."""
+    text = _QUOTED.sub("''", text)
     while "(" in text:
         shorter = _PARENS.sub(" ", text)
         if shorter == text:
             break
         text = shorter
     return text
+
+
+def _bounded(rest: str) -> bool:
+    """An UPDATE's or DELETE's own ``WHERE`` after its table: one inside a subquery (of SET,
+    RETURNING, USING), a string or a quoted name does not bound the statement."""
+    return re.search(r"\bWHERE\b", _top_level(rest), _F) is not None
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -329,12 +341,12 @@ def read_ops(st: Statement) -> Op:
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
-        if m and not re.search(r"\bWHERE\b", _STRING.sub("''", m["rest"]), _F):
+        if m and not _bounded(m["rest"]):
             return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("UPDATE"):
         m = _UPDATE.match(text)
-        if m and not re.search(r"\bWHERE\b", _top_level(m["rest"]), _F):
+        if m and not _bounded(m["rest"]):
             return Op("update_all", _unq(m["name"]), names=(_unq(m["name"]),))
         return Op("other")
     if head.startswith("LOCK"):
@@ -351,6 +363,14 @@ def read_ops(st: Statement) -> Op:
             full = full or re.match(r"\s*FULL\b", m["rest"], _F)
             return Op("vacuum", value="full" if full else "")
         return Op("other")
+    if head.startswith("REFRESH"):
+        m = _REFRESH.match(text)
+        if m:
+            return Op("refresh_view", _unq(m["name"]), concurrently=bool(m["conc"]))
+        return Op("other")
+    if head.startswith("CLUSTER"):
+        m = _CLUSTER.match(text)
+        return Op("cluster", _unq(m["name"]) if m and m["name"] else "")
     if head.startswith("SET"):
         if _SET_LOCK_TIMEOUT.match(text):
             return Op("set_lock_timeout")
@@ -359,6 +379,8 @@ def read_ops(st: Statement) -> Op:
         return Op("set_lock_timeout")
     if re.match(r"DO\b", head, re.IGNORECASE):
         return Op("do")
+    if re.match(r"WITH\b", head, re.IGNORECASE):
+        return Op("with")
     if head.startswith("PRAGMA"):
         m = _PRAGMA.match(text)
         if m:

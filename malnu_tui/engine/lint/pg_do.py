@@ -5,17 +5,19 @@ change idempotent).
 The PL/pgSQL body is cut at ``;`` outside strings, comments, nested dollar quotes and
 parentheses; block structure (``DECLARE``, ``BEGIN``, ``IF … THEN``, ``ELSE``, ``LOOP``,
 ``EXCEPTION WHEN … THEN``, ``END …``) is peeled off the front of each piece, and what is left is
-linted when it starts with an SQL command. ``EXECUTE`` runs SQL built at run time, which no file
-reader can see; a body that cannot be read is said so in a note, never passed silently.
+linted when it starts with an SQL command, as is the SQL of an ``EXECUTE`` of a constant string.
+Any other ``EXECUTE`` runs SQL built at run time, which no file reader can see; that, and a body
+that cannot be read, is said so in a note, never passed silently.
 """
 
 from __future__ import annotations
 
 import re
 
+from malnu_tui.engine.lint.masking import Unreadable, mask_code
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.rules import register
-from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
 
 __all__ = ["DO_RULES", "do_statements"]
 
@@ -25,7 +27,7 @@ DO_RULES = (
         "info",
         "DO block (or part of one) the lint cannot read",
         "its statements are not checked: a body in another language, one that does not "
-        "parse, or SQL built at run time with EXECUTE",
+        "parse, or SQL built at run time with EXECUTE (an EXECUTE of a constant is read)",
         "review those statements by hand, or write them as plain statements in the migration",
     ),
 )
@@ -40,60 +42,13 @@ _WORD = re.compile(r"\w+")
 _THROUGH_THEN = ("IF", "ELSIF", "ELSEIF", "WHEN", "CASE", "EXCEPTION")
 _THROUGH_LOOP = ("WHILE", "FOR", "FOREACH")
 _BARE = ("DECLARE", "BEGIN", "ELSE", "LOOP")
+_EXECUTE = re.compile(r"EXECUTE\s+(?P<fmt>format\s*\(\s*)?", _F)
+_EXECUTE_TAIL = re.compile(r"\s*(?:(?:INTO|USING)\b.*)?$", _F | re.DOTALL)
 _SQL = {
     "ALTER", "ANALYZE", "CLUSTER", "COMMENT", "CREATE", "DELETE", "DROP", "GRANT", "INSERT",
     "LOCK", "REFRESH", "REINDEX", "REVOKE", "SELECT", "SET", "TRUNCATE", "UPDATE", "VACUUM",
     "WITH",
 }  # fmt: skip
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def _mask(body: str) -> str:
-    """``body`` with strings, quoted names, comments and dollar quotes blanked (same length,
-    newlines kept), so keywords and ``;`` are found only in code."""
-    out = list(body)
-    i, n = 0, len(body)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, b):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        ch = body[i]
-        if body.startswith("--", i):
-            j = body.find("\n", i)
-            j = n if j < 0 else j
-        elif body.startswith("/*", i):
-            j = body.find("*/", i + 2)
-            if j < 0:
-                raise _Unreadable("an unterminated /* comment")
-            j += 2
-        elif ch in "'\"":
-            j = i + 1
-            while True:
-                j = body.find(ch, j)
-                if j < 0:
-                    raise _Unreadable(f"an unterminated {ch} quote")
-                if body.startswith(ch * 2, j):
-                    j += 2
-                    continue
-                j += 1
-                break
-        elif ch == "$" and (m := _DOLLAR.match(body, i)) and not (i and body[i - 1].isalnum()):
-            j = body.find(m.group(), m.end())
-            if j < 0:
-                raise _Unreadable(f"an unterminated {m.group()} quote")
-            j += len(m.group())
-        else:
-            i += 1
-            continue
-        blank(i, j)
-        i = j
-    return "".join(out)
 
 
 def _through(masked: str, p: int, end: int, word: str) -> int | None:
@@ -124,6 +79,53 @@ def _statement(masked: str, p: int, end: int) -> tuple[int, str]:
             p = past
         else:
             return p, "" if word == "END" else word
+
+
+def _constant(masked: str, body: str, at: int, end: int) -> tuple[int, str] | None:
+    """The SQL of ``EXECUTE 'constant'`` (or ``$$constant$$``, or ``format('constant')`` with no
+    ``%`` placeholder) in ``body[at:end]``, and where its text starts; None when the SQL is
+    built at run time (``||``, ``format`` with ``%I``/``%L``/``%s``, a variable)."""
+    m = _EXECUTE.match(body, at, end)
+    if m is None:
+        return None
+    p = m.end()
+    if body.startswith("'", p):
+        close = p + 1
+        while (close := body.find("'", close)) >= 0 and body.startswith("''", close):
+            close += 2
+        if close < 0 or close >= end:
+            return None
+        start, sql, after = p + 1, body[p + 1 : close].replace("''", "'"), close + 1
+    elif tag := _DOLLAR.match(body, p, end):
+        close = body.find(tag.group(), tag.end(), end)
+        if close < 0:
+            return None
+        start, sql, after = tag.end(), body[tag.end() : close], close + len(tag.group())
+    else:
+        return None
+    if m["fmt"]:
+        depth = 1  # format( is open: find its )
+        while after < end and depth:
+            depth += {"(": 1, ")": -1}.get(masked[after], 0)
+            after += 1
+        if depth or "%" in sql.replace("%%", ""):
+            return None
+        sql = sql.replace("%%", "%")
+    if not _EXECUTE_TAIL.fullmatch(masked, after, end):
+        return None
+    return start, sql
+
+
+def _executed(file: str, sql: str, line: int, out: list[Finding]) -> list[Statement]:
+    """The statements of a constant EXECUTE's SQL, at their lines in the file."""
+    try:
+        statements = split_statements(sql)
+    except SplitError as exc:
+        r = DO_RULES[0]
+        why = f"the SQL of this EXECUTE does not parse: {exc}"
+        out.append(Finding(r.id, r.severity, file, line, why, r.instead))
+        return []
+    return [Statement(x.text, line + x.line - 1) for x in statements]
 
 
 def do_statements(file: str, st: Statement, out: list[Finding]) -> list[Statement]:
@@ -161,8 +163,8 @@ def do_statements(file: str, st: Statement, out: list[Finding]) -> list[Statemen
         return note(f"the DO block is written in {lang}, which the lint does not read")
     first = st.line + text.count("\n", 0, start)
     try:
-        masked = _mask(body)
-    except _Unreadable as exc:
+        masked = mask_code(body)
+    except Unreadable as exc:
         return note(f"the DO block's body does not parse: {exc}")
     found: list[Statement] = []
     dynamic: list[int] = []
@@ -176,7 +178,12 @@ def do_statements(file: str, st: Statement, out: list[Finding]) -> list[Statemen
         if word in _SQL:
             found.append(Statement(body[at:end].strip(), line))
         elif word == "EXECUTE":
-            dynamic.append(line)
+            constant = _constant(masked, body, at, end)
+            if constant is None:
+                dynamic.append(line)
+            else:
+                at_line = first + body.count("\n", 0, constant[0])
+                found.extend(_executed(file, constant[1], at_line, out))
         p = end + 1
     for line in dynamic:
         note("EXECUTE runs SQL built at run time: the lint cannot read it", line)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import LARGE_TABLE_ROWS, Finding, Rule, Severity
 from malnu_tui.engine.lint.ops import Op, key
+from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["TRANSACTION_RULES", "OneTransaction"]
+__all__ = ["PG_LOCKING_RULES", "TRANSACTION_RULES", "OneTransaction"]
 
 TRANSACTION_RULES = (
     Rule(
@@ -58,8 +59,31 @@ TRANSACTION_RULES = (
         "ANALYZE may stay in the migration",
     ),
 )
-register(*TRANSACTION_RULES)
-_BY_ID = {r.id: r for r in TRANSACTION_RULES}
+PG_LOCKING_RULES = (
+    Rule(
+        "PG-REFRESH-NOT-CONCURRENT",
+        "warning",
+        "REFRESH MATERIALIZED VIEW without CONCURRENTLY",
+        "the refresh takes ACCESS EXCLUSIVE on the view: every read of it waits while the "
+        "query re-runs, and in a migration until the commit",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets reads go on (it needs a UNIQUE "
+        "index on the view and a populated view; unlike CREATE INDEX CONCURRENTLY it runs in "
+        "the migration's transaction), or refresh outside the migration on a schedule",
+    ),
+    Rule(
+        "PG-CLUSTER",
+        "warning",
+        "CLUSTER in a migration",
+        "CLUSTER rewrites the table in index order under ACCESS EXCLUSIVE: every read and "
+        "write of it waits for the whole rewrite and, in a migration, until the commit (and a "
+        "table never clustered before, with no USING, fails); a bare CLUSTER cannot run "
+        "inside a transaction at all, so the migration fails",
+        "leave the physical order to a maintenance window (run CLUSTER, or pg_repack, by "
+        "hand); an index gives the order a query needs without rewriting the table",
+    ),
+)
+register(*TRANSACTION_RULES, *PG_LOCKING_RULES)
+_BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES)}
 # LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 TableRows = Callable[[str], "int | None"]
@@ -82,8 +106,12 @@ class OneTransaction:
     created: dict[str, int] = field(default_factory=dict)
     table_rows: TableRows | None = None
     not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
+    views: set[str] = field(default_factory=set)  # views this migration creates
+    enums: NewEnumValues | None = None  # PostgreSQL: enum values this migration adds
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if self.enums is not None and op.kind not in ("do", "with"):  # their parts are seen
+            self.enums.see(st, op, out)
         if op.kind == "lock_table" and op.value in _BLOCKING_MODES:
             for name in op.names:
                 if key(name) not in self.created:
@@ -103,12 +131,41 @@ class OneTransaction:
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
         elif op.kind == "alter_table" and self.dialect == "postgresql":
             self._validate(st, op, out)
+        elif op.kind == "create_view":
+            self.views.add(op.key)
+        elif op.kind == "refresh_view" and self.dialect == "postgresql":
+            self._refresh(st, op, out)
+        elif op.kind == "cluster" and self.dialect == "postgresql":
+            self._cluster(st, op, out)
         elif op.kind == "vacuum":
             what = "VACUUM FULL" if op.value == "full" else "VACUUM"
             why = f"{what} cannot run inside the migration's transaction: the migration fails"
             if op.value == "full":
                 why += ", and it rewrites the table under ACCESS EXCLUSIVE"
             out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
+
+    def _refresh(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.concurrently or op.key in self.views:
+            return  # reads go on; or a view of this migration, which nobody reads yet
+        why = (
+            f"REFRESH MATERIALIZED VIEW {op.name} blocks every read of {op.name} until the "
+            "migration commits"
+        )
+        out.append(_finding("PG-REFRESH-NOT-CONCURRENT", self.file, st.line, why))
+
+    def _cluster(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if not op.name:
+            why = "a CLUSTER of every table cannot run inside the migration's transaction: "
+            why += "the migration fails"
+            out.append(_finding("PG-CLUSTER", self.file, st.line, why, "error"))
+        elif op.key not in self.created:
+            why = f"CLUSTER {op.name} rewrites it while every read and write of it waits"
+            sev: Severity | None = None
+            rows = self.table_rows(op.name) if self.table_rows is not None else None
+            if rows is not None and rows < LARGE_TABLE_ROWS:
+                why += f" (about {rows} rows live now: a short lock)"
+                sev = "info"
+            out.append(_finding("PG-CLUSTER", self.file, st.line, why, sev))
 
     def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.key in self.created:

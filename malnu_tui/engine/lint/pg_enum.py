@@ -1,0 +1,141 @@
+"""A value added to a PostgreSQL enum with ``ALTER TYPE … ADD VALUE`` and used in the same
+migration: PostgreSQL 12+ runs the ADD VALUE inside the transaction but refuses to use the new
+value before the commit ("unsafe use of new value"), so the migration fails at that statement.
+
+A use is only named where the literal plainly means the enum, so an unrelated string that
+happens to spell the value is not: a cast to the type (``'v'::mood``), a column of the type
+declared with ``DEFAULT 'v'``, and, for a column known to be of the type (declared in this or
+an earlier migration), a comparison, an assignment, an ``IN`` list, ``SET DEFAULT 'v'``, or the
+value at that column's place in ``INSERT … (columns) VALUES``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["ENUM_RULES", "EnumColumns", "NewEnumValues"]
+
+ENUM_RULES = (
+    Rule(
+        "PG-NEW-ENUM-VALUE-USED",
+        "error",
+        "enum value added and used in the same migration",
+        "PostgreSQL refuses to use a value added by ALTER TYPE … ADD VALUE before that "
+        'transaction commits ("unsafe use of new value"): the migration fails there',
+        "add the value in one migration and use it in a later one",
+    ),
+)
+register(*ENUM_RULES)
+
+_F = re.IGNORECASE | re.DOTALL
+_IDENT = r'(?:"(?:[^"]|"")+"|[\w$]+)'
+_COLUMN = re.compile(rf"^(?P<col>{_IDENT})\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})", _F)
+_NOT_COLUMNS = {"constraint", "primary", "unique", "check", "foreign", "exclude", "like"}
+_TYPE_AFTER = re.compile(rf"\bTYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})", _F)
+_INSERT = re.compile(
+    rf"^INSERT\s+INTO\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*(?:AS\s+\w+\s*)?"
+    r"\((?P<cols>[^()]*)\)\s*VALUES\s*(?P<rows>.*?)\s*(?:ON\s+CONFLICT\b.*|RETURNING\b.*)?$",
+    _F,
+)
+
+
+def _word(name: str) -> str:
+    """A pattern for ``name`` (folded) as written, quoted or not."""
+    return rf'(?:\b{re.escape(name)}\b|"{re.escape(name)}")'
+
+
+@dataclass
+class EnumColumns:
+    """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)}."""
+
+    by_type: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def _add(self, table: str, definition: str) -> None:
+        m = _COLUMN.match(definition.strip())
+        if m and key(m["col"]) not in _NOT_COLUMNS:
+            self.by_type.setdefault(key(m["type"]), set()).add((table, key(m["col"])))
+
+    def see(self, op: Op) -> None:
+        if op.kind == "create_table" and op.body.startswith("("):
+            for part in split_top_level(op.body[1 : op.body.rfind(")")]):
+                self._add(op.key, part)
+        elif op.kind == "alter_table":
+            for a in op.actions:
+                if a.kind == "add_column":
+                    self._add(op.key, f"{a.column} {a.definition}")
+                elif a.kind == "alter_type" and (t := _TYPE_AFTER.search(a.definition)):
+                    self.by_type.setdefault(key(t["type"]), set()).add((op.key, key(a.column)))
+
+
+_ADD_VALUE = re.compile(
+    rf"^ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})\s+ADD\s+VALUE\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?'(?P<value>(?:[^']|'')*)'",
+    _F,
+)
+
+
+@dataclass
+class NewEnumValues:
+    """One migration's ``ADD VALUE``\\s, and the later statements that use one."""
+
+    file: str
+    columns: EnumColumns
+    added: list[tuple[str, str, int]] = field(default_factory=list)  # (type, literal, line)
+
+    def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        text = strip_comments(st.text)
+        if op.kind == "other" and (m := _ADD_VALUE.match(text)):
+            self.added.append((key(m["type"]), f"'{m['value']}'", st.line))
+            return
+        for typ, literal, line in self.added:
+            if self._uses(text, typ, literal):
+                r = ENUM_RULES[0]
+                why = (
+                    f"{literal} is added to {typ} at line {line} and used here, before the "
+                    "migration commits: PostgreSQL refuses it and the migration fails"
+                )
+                out.append(Finding(r.id, r.severity, self.file, st.line, why, r.instead))
+                break
+        self.columns.see(op)
+
+    def _uses(self, text: str, typ: str, literal: str) -> bool:
+        lit, t = re.escape(literal), _word(typ)
+        cast = rf"{lit}\s*::\s*(?:{_IDENT}\s*\.\s*)?{t}|CAST\s*\(\s*{lit}\s+AS\s+"
+        cast += rf"(?:{_IDENT}\s*\.\s*)?{t}"
+        default = rf"{t}(?:\s*\[\s*\])?\s+[^,;]*?\bDEFAULT\s+{lit}"
+        if re.search(f"{cast}|{default}", text, _F):
+            return True
+        if literal not in text:
+            return False
+        for table, col in self.columns.by_type.get(typ, ()):
+            if not re.search(_word(table), text, _F):
+                continue
+            c = _word(col)
+            used = (
+                rf"{c}\s*(?:=|<>|!=)\s*{lit}|{lit}\s*(?:=|<>|!=)\s*{c}|"
+                rf"{c}\s+(?:NOT\s+)?IN\s*\([^)]*{lit}|{c}\s+SET\s+DEFAULT\s+{lit}"
+            )
+            if re.search(used, text, _F) or self._inserted(text, table, col, literal):
+                return True
+        return False
+
+    @staticmethod
+    def _inserted(text: str, table: str, col: str, literal: str) -> bool:
+        m = _INSERT.match(text)
+        if m is None or key(m["table"]) != table:
+            return False
+        cols = [key(c) for c in split_top_level(m["cols"])]
+        if col not in cols:
+            return False
+        at = cols.index(col)
+        for row in split_top_level(m["rows"]):
+            values = split_top_level(row.strip()[1:-1]) if row.strip().startswith("(") else []
+            if at < len(values) and values[at] == literal:
+                return True
+        return False
