@@ -235,3 +235,29 @@ def test_a_restore_waits_for_a_busy_app_a_bounded_time_and_says_so(
     assert any(p.phase == "wait" and "waiting for" in p.message for p in said)
     assert _values(backend.path) == ["NEW"]
     assert [m.id for m in list_backups(target.backup_dir)] == [backup_id]
+
+
+def test_a_restore_done_is_reported_done_when_an_app_takes_the_database_right_after(
+    live: tuple[SQLiteBackend, Target, str],
+) -> None:
+    # The application took the write lock right after the restore's COMMIT: the lock release
+    # failed with DatabaseBusy, and the run said "busy … run again" (exit 3) for a restore
+    # that had happened, lost its audit row and never printed the undo backup's id. Now the
+    # restore is reported done, its audit row is in, and the lock row left is said.
+    backend, target, backup_id = live
+    app = App(backend.path)
+
+    def progress(p: BackupProgress) -> None:
+        if p.phase == "restore" and p.total and p.done == p.total:  # committed
+            app.send("hold", "holding")
+
+    try:
+        result = restore_backup(backend, target, backup_id, progress=progress)
+        app.send("release", "released")
+    finally:
+        app.close()
+    assert _values(backend.path) == ["OLD"]
+    assert [w for w in result.warnings if "lock row of this session" in w], result.warnings
+    assert result.pre_restore_id in {m.id for m in list_backups(target.backup_dir)}
+    done = backend.read_audit(action="restore")[0]
+    assert done.outcome == "ok" and result.pre_restore_id in done.detail

@@ -359,8 +359,8 @@ def _restore_sqlite(
     """SQLite: the pre-restore backup is taken while the restore holds the live file's write
     lock, so no write of the application falls between the two (it would be in neither); its
     audit rows and the restore's commit together with the restored data."""
+    from malnu_tui.engine.backends.base import lock_holder_for_this_process
     from malnu_tui.engine.backup import sqlite as sqlite_method
-    from malnu_tui.engine.migrate import migration_lock
 
     taken: list[BackupManifest] = []
     rows: list[AuditEntry] = []  # the pre-restore backup's, written here if the restore fails
@@ -383,20 +383,46 @@ def _restore_sqlite(
         done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
         return [*rows, done]
 
-    with migration_lock(backend, "restore"):
-        try:
-            sqlite_method.restore(
-                backend, target, data_path(target, manifest), manifest, emit, held=held
-            )
-        except MalnuError as exc:
+    backend.ensure_schema()
+    backend.acquire_lock(lock_holder_for_this_process("restore"))
+    try:
+        sqlite_method.restore(
+            backend, target, data_path(target, manifest), manifest, emit, held=held
+        )
+    except BaseException as exc:
+        if isinstance(exc, MalnuError):
             for row in rows:
                 _audit(backend, row)
             undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
             _audit(
                 backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500])
             )
-            raise
+        left = _release(backend)
+        if left and isinstance(exc, MalnuError):
+            exc.hint = f"{exc.hint}; {left}" if exc.hint else left
+        raise
+    # Done and audited: a lock row that cannot be deleted now (an application took the write
+    # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
+    left = _release(backend)
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     return RestoreResult(
-        manifest.id, taken[0].id, manifest, outcome[0], time.perf_counter() - started
+        manifest.id,
+        taken[0].id,
+        manifest,
+        outcome[0],
+        time.perf_counter() - started,
+        warnings=(left,) if left else (),
     )
+
+
+def _release(backend: Backend) -> str:
+    """Release the migration lock; what to tell the operator when it could not be."""
+    try:
+        backend.release_lock()
+    except MalnuError as exc:
+        return (
+            f"{exc}; the lock row of this session (pid {os.getpid()}) stays: the next "
+            "malnu-tui run on this host takes it over once this process has ended; from "
+            "another host run `malnu-tui unlock` once you have checked no one is working"
+        )
+    return ""
