@@ -5,13 +5,85 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import pytest
 
+from malnu_tui.engine.backends.sqlite import SQLiteBackend
+from malnu_tui.engine.backup import BackupProgress, create_backup, list_backups, restore_backup
+from malnu_tui.engine.config import Target
+from malnu_tui.engine.errors import DatabaseBusy
 from tests.fixtures_core import run_cli
 from tests.fixtures_pg import PgCluster
+
+# The school application: another process on the same file, driven line by line from the test
+# ("insert V" commits one row, "hold" opens a write transaction, "release" ends it), so each
+# step happens at a known point of the restore. A held transaction ends by itself after 30 s:
+# a tool that waits forever is then seen finishing late, not hanging the suite.
+APP = r"""
+import select, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+print("ready", flush=True)
+for line in sys.stdin:
+    cmd, _, arg = line.strip().partition(" ")
+    if cmd == "insert":
+        conn.execute("INSERT INTO t VALUES (?)", (arg,))
+        print("inserted", flush=True)
+    elif cmd == "hold":
+        conn.execute("BEGIN IMMEDIATE")
+        print("holding", flush=True)
+        if select.select([sys.stdin], [], [], 30)[0]:
+            sys.stdin.readline()
+        conn.execute("ROLLBACK")
+        print("released", flush=True)
+"""
+
+
+class App:
+    def __init__(self, db: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", APP, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.expect("ready")
+
+    def expect(self, word: str) -> None:
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == word
+
+    def send(self, line: str, answer: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self.expect(answer)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[SQLiteBackend, Target, str]]:
+    """A SQLite database holding "OLD", a backup of it (its id), then "NEW" written over it."""
+    db = tmp_path / "primary.db"
+    _one_value_db(db, "OLD")
+    target = Target("primary", f"sqlite:///{db}", tmp_path, tmp_path, tmp_path / "backups")
+    backend = SQLiteBackend(db, busy_timeout=1.0)  # the tool's 5 s, shortened for the suite
+    backend.ensure_schema()
+    made = create_backup(backend, target)
+    backend.conn.execute("UPDATE t SET v = 'NEW'")
+    try:
+        yield backend, target, made.id
+    finally:
+        backend.close()
 
 
 def _one_value_db(path: Path, value: str) -> None:
@@ -111,3 +183,81 @@ def test_pg_restore_as_the_database_owner_keeps_a_superusers_extensions(
             "SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'citext'"
         )
         assert owner.fetchone() == ("postgres",)
+
+
+def test_an_app_write_just_before_a_restore_is_in_the_pre_restore_backup(
+    live: tuple[SQLiteBackend, Target, str],
+) -> None:
+    # The pre-restore backup was taken, then the application wrote, then the restore replaced
+    # the file: that write was in neither. Now the restore holds the file from before its
+    # pre-restore backup until its COMMIT: the write lands before both, and the backup has it.
+    backend, target, backup_id = live
+    app = App(backend.path)
+
+    def progress(p: BackupProgress) -> None:
+        if p.message.startswith("replacing"):  # just before the live file is written
+            app.send("insert LATE", "inserted")
+
+    try:
+        result = restore_backup(backend, target, backup_id, progress=progress)
+    finally:
+        app.close()
+    assert _values(backend.path) == ["OLD"]
+    pre = target.backup_dir / f"{result.pre_restore_id}.sqlite"
+    assert sorted(_values(pre)) == ["LATE", "NEW"]
+    audit = backend.read_audit(action="restore")
+    assert audit[0].outcome == "ok" and result.pre_restore_id in audit[0].detail
+
+
+def test_a_restore_waits_for_a_busy_app_a_bounded_time_and_says_so(
+    live: tuple[SQLiteBackend, Target, str],
+) -> None:
+    # The application holds a write transaction open as the restore starts: the backup API
+    # retried forever without a word. Now it says it waits, gives up after the busy timeout
+    # with exit 3 (DatabaseBusy), the database and the store as they were, nothing held.
+    backend, target, backup_id = live
+    app = App(backend.path)
+    said: list[BackupProgress] = []
+
+    def progress(p: BackupProgress) -> None:
+        said.append(p)
+        if p.message.startswith("replacing"):
+            app.send("hold", "holding")
+
+    try:
+        with pytest.raises(DatabaseBusy) as caught:
+            restore_backup(backend, target, backup_id, progress=progress)
+        app.send("release", "released")
+    finally:
+        app.close()
+    assert caught.value.exit_code == 3
+    assert "the database is unchanged" in str(caught.value)
+    assert any(p.phase == "wait" and "waiting for" in p.message for p in said)
+    assert _values(backend.path) == ["NEW"]
+    assert [m.id for m in list_backups(target.backup_dir)] == [backup_id]
+
+
+def test_a_restore_done_is_reported_done_when_an_app_takes_the_database_right_after(
+    live: tuple[SQLiteBackend, Target, str],
+) -> None:
+    # The application took the write lock right after the restore's COMMIT: the lock release
+    # failed with DatabaseBusy, and the run said "busy … run again" (exit 3) for a restore
+    # that had happened, lost its audit row and never printed the undo backup's id. Now the
+    # restore is reported done, its audit row is in, and the lock row left is said.
+    backend, target, backup_id = live
+    app = App(backend.path)
+
+    def progress(p: BackupProgress) -> None:
+        if p.phase == "restore" and p.total and p.done == p.total:  # committed
+            app.send("hold", "holding")
+
+    try:
+        result = restore_backup(backend, target, backup_id, progress=progress)
+        app.send("release", "released")
+    finally:
+        app.close()
+    assert _values(backend.path) == ["OLD"]
+    assert [w for w in result.warnings if "lock row of this session" in w], result.warnings
+    assert result.pre_restore_id in {m.id for m in list_backups(target.backup_dir)}
+    done = backend.read_audit(action="restore")[0]
+    assert done.outcome == "ok" and result.pre_restore_id in done.detail

@@ -214,6 +214,8 @@ def cmd_restore(ctx: Context) -> int:
         f"restored {result.backup_id} in {result.seconds:.1f} s; "
         f"to undo: malnu-tui backup restore {result.pre_restore_id}"
     )
+    for warning in result.warnings:
+        ctx.message(f"warning: the restore is done, but: {warning}")
     if not result.schema_matches:
         ctx.message("warning: the restored schema hash differs from the manifest")
     _show_status(ctx, result.as_json())

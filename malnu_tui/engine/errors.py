@@ -107,11 +107,17 @@ class DatabaseBusy(MalnuError):
 
     exit_code = 3
 
-    def __init__(self, path: str, seconds: float) -> None:
+    def __init__(
+        self, path: str, seconds: float, *, doing: str = "", hint: str | None = None
+    ) -> None:
+        # ``doing`` names the step that waited when it is not a migration run (a restore, a
+        # backup): the default message and hint are about ``up``/``rollback``.
+        what = doing or "while this session held the migration lock"
         super().__init__(
             f"{path} is busy: another connection (not a malnu-tui operator) kept it locked "
-            f"for over {seconds:g} s while this session held the migration lock",
-            hint="what was reported done is applied; let that writer finish, then run again",
+            f"for over {seconds:g} s {what}",
+            hint=hint
+            or "what was reported done is applied; let that writer finish, then run again",
         )
 
 

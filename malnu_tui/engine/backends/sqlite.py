@@ -462,7 +462,7 @@ class SQLiteBackend:
         try:
             with self.transaction() as c:
                 c.execute(q.RELEASE_LOCK, (self._my_lock.host, self._my_lock.pid))
-        except (sqlite3.Error, BackendError) as exc:  # a full disk, say
+        except (sqlite3.Error, BackendError, DatabaseBusy) as exc:  # a full disk, a busy app
             raise BackendError(
                 f"cannot release the migration lock of {self.path}: {exc}",
                 hint="what was reported done is done; the lock row stays: the next run on "

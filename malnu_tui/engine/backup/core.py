@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from malnu_tui.engine.backup.store import (
 )
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
-from malnu_tui.engine.monitor.runlog import record_run
+from malnu_tui.engine.monitor.runlog import RunRecorder, record_run
 
 __all__ = [
     "RestoreResult",
@@ -91,7 +92,14 @@ def _create_backup(
     target: Target,
     reason: str,
     progress: BackupProgressCallback | None,
+    audit: Callable[[AuditEntry], None] | None = None,
 ) -> BackupManifest:
+    """The backup itself; its audit rows go to ``audit`` (default: appended to ``backend``)."""
+    if audit is None:
+
+        def audit(entry: AuditEntry) -> None:
+            _audit(backend, entry)
+
     emit = emitter(progress)
     method = method_for(backend.kind)
     directory = ensure_store(target.backup_dir)
@@ -138,18 +146,17 @@ def _create_backup(
         with contextlib.suppress(OSError):
             fsync_dir(directory)
         if isinstance(exc, Exception):
-            _audit(backend, AuditEntry.now("backup", reason, "failed", str(exc)[:500]))
+            audit(AuditEntry.now("backup", reason, "failed", str(exc)[:500]))
         if isinstance(exc, OSError):
             raise BackupError(f"cannot write the backup to {directory}: {exc}") from None
         raise
-    _audit(
-        backend,
+    audit(
         AuditEntry.now(
             "backup",
             backup_id,
             "ok",
             f"{reason}: {snap.size} bytes, sha256 {snap.sha256[:12]}, head {manifest.head or '—'}",
-        ),
+        )
     )
     emit(BackupProgress("done", snap.size, snap.size, f"backup {backup_id} written"))
     return manifest
@@ -253,6 +260,7 @@ class RestoreResult:
     manifest: BackupManifest
     schema_matches: bool
     seconds: float
+    warnings: tuple[str, ...] = ()  # what went wrong after the restore itself was done
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -261,6 +269,7 @@ class RestoreResult:
             "head": self.manifest.head,
             "schema_matches": self.schema_matches,
             "seconds": round(self.seconds, 3),
+            "warnings": list(self.warnings),
         }
 
 
@@ -308,6 +317,8 @@ def _restore_backup(
         )
         raise BackupCorrupt(manifest.id, report.problems)
     started = time.perf_counter()
+    if backend.kind == "sqlite":
+        return _restore_sqlite(backend, target, manifest, emit, pre_reason, started)
     with migration_lock(backend, "restore"):
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
         pre = create_backup(backend, target, reason=pre_reason, progress=emit)
@@ -322,12 +333,96 @@ def _restore_backup(
             )
             raise
         matches = backend.schema_fingerprint() == manifest.schema_hash
-        detail = (
-            f"restored backup of {manifest.created_at} (head {manifest.head or '—'}); "
-            f"pre-restore backup {pre.id}"
+        _audit(
+            backend, AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
         )
-        if not matches:
-            detail += "; schema hash differs from the manifest"
-        _audit(backend, AuditEntry.now("restore", manifest.id, "ok", detail))
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     return RestoreResult(manifest.id, pre.id, manifest, matches, time.perf_counter() - started)
+
+
+def _restored(manifest: BackupManifest, pre: BackupManifest, matches: bool) -> str:
+    detail = (
+        f"restored backup of {manifest.created_at} (head {manifest.head or '—'}); "
+        f"pre-restore backup {pre.id}"
+    )
+    return detail + ("" if matches else "; schema hash differs from the manifest")
+
+
+def _restore_sqlite(
+    backend: Backend,
+    target: Target,
+    manifest: BackupManifest,
+    emit: BackupProgressCallback,
+    pre_reason: str,
+    started: float,
+) -> RestoreResult:
+    """SQLite: the pre-restore backup is taken while the restore holds the live file's write
+    lock, so no write of the application falls between the two (it would be in neither); its
+    audit rows and the restore's commit together with the restored data."""
+    from malnu_tui.engine.backends.base import lock_holder_for_this_process
+    from malnu_tui.engine.backup import sqlite as sqlite_method
+
+    taken: list[BackupManifest] = []
+    rows: list[AuditEntry] = []  # the pre-restore backup's, written here if the restore fails
+    outcome: list[bool] = []
+
+    def held(schema_hash: str) -> list[AuditEntry]:
+        emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
+        run = RunRecorder("backup", pre_reason)
+        try:
+            pre = _create_backup(backend, target, pre_reason, emit, audit=rows.append)
+        except Exception as exc:
+            rows.append(run.finish("failed", str(exc)).as_audit())
+            raise
+        run.obj = f"{pre_reason} {pre.id}"
+        run.count("bytes", pre.size)
+        rows.append(run.finish("ok").as_audit())
+        taken.append(pre)
+        matches = schema_hash == manifest.schema_hash
+        outcome.append(matches)
+        done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
+        return [*rows, done]
+
+    backend.ensure_schema()
+    backend.acquire_lock(lock_holder_for_this_process("restore"))
+    try:
+        sqlite_method.restore(
+            backend, target, data_path(target, manifest), manifest, emit, held=held
+        )
+    except BaseException as exc:
+        if isinstance(exc, MalnuError):
+            for row in rows:
+                _audit(backend, row)
+            undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
+            _audit(
+                backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500])
+            )
+        left = _release(backend)
+        if left and isinstance(exc, MalnuError):
+            exc.hint = f"{exc.hint}; {left}" if exc.hint else left
+        raise
+    # Done and audited: a lock row that cannot be deleted now (an application took the write
+    # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
+    left = _release(backend)
+    emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
+    return RestoreResult(
+        manifest.id,
+        taken[0].id,
+        manifest,
+        outcome[0],
+        time.perf_counter() - started,
+        warnings=(left,) if left else (),
+    )
+
+
+def _release(backend: Backend) -> str:
+    """Release the migration lock; what to tell the operator when it could not be."""
+    try:
+        backend.release_lock()
+    except MalnuError as exc:
+        return (
+            f"{exc}; the lock row of this session (pid {os.getpid()}) stays: the next "
+            "malnu-tui run on this host takes it over once this process has ended; from "
+            "another host run `malnu-tui unlock` once you have checked no one is working"
+        )
+    return ""

@@ -14,7 +14,8 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
@@ -32,9 +33,10 @@ from malnu_tui.engine.backup.store import (
     sha256_file,
     temp_path,
 )
+from malnu_tui.engine.errors import DatabaseBusy
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.config import Target
 
 METHOD = "sqlite-backup-api"
@@ -42,6 +44,46 @@ SUFFIX = ".sqlite"
 BUSY_TIMEOUT_S = 30.0
 MMAP_BYTES = 1 << 40  # SQLite caps it at its compile-time maximum
 _T = TypeVar("_T")
+# sqlite3_backup_step() answers; Python's backup() loop retries BUSY and LOCKED forever, so
+# each step waits only this long for a lock and _BusyWait bounds the whole wait.
+_BUSY, _LOCKED = 5, 6
+STEP_BUSY_MS = 100
+HeldHook = Callable[[str], Sequence["AuditEntry"]]
+
+
+class _BusyWait:
+    """Bounds a backup-API loop that cannot get its lock: says once on the progress channel
+    that it waits and for what, and raises :class:`DatabaseBusy` (exit 3) after ``limit``
+    seconds; the caller's backup() then aborts and the destination is left as it was."""
+
+    def __init__(
+        self, path: Path, limit: float, progress: BackupProgressCallback, doing: str, hint: str
+    ) -> None:
+        self.path, self.limit, self.progress = path, limit, progress
+        self.doing, self.hint = doing, hint
+        self.since: float | None = None
+
+    def busy(self) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            self.progress(
+                BackupProgress(
+                    "wait",
+                    0,
+                    0,
+                    f"waiting for {self.path}: another connection holds its write lock "
+                    f"(giving up after {self.limit:g} s)",
+                )
+            )
+        elif now - self.since >= self.limit:
+            raise DatabaseBusy(str(self.path), self.limit, doing=self.doing, hint=self.hint)
+
+
+_BUSY_HINT = (
+    "an application or a `sqlite3` shell keeps a write transaction open on it (`fuser` or "
+    "`lsof` on the file names the process); let it finish, then run the command again"
+)
 
 
 def _live_path(backend: Backend) -> Path:
@@ -145,9 +187,22 @@ def create(
             dst.execute("PRAGMA journal_mode = OFF")
             dst.execute("PRAGMA synchronous = OFF")
 
-            def step(_status: int, remaining: int, total: int) -> None:
+            limit = float(getattr(backend, "busy_timeout", BUSY_TIMEOUT_S))
+            wait = _BusyWait(
+                live,
+                limit,
+                progress,
+                "before the backup could read it; no backup was made",
+                _BUSY_HINT,
+            )
+
+            def step(status: int, remaining: int, total: int) -> None:
+                if status in (_BUSY, _LOCKED):
+                    wait.busy()
+                    return
                 progress(BackupProgress("copy", total - remaining, total))
 
+            src.execute(f"PRAGMA busy_timeout = {STEP_BUSY_MS}")
             src.backup(dst, pages=-1, progress=step)
             # The copy is ours: no lock row of a live session, and one self-contained file.
             if "malnu_lock" in _tables(dst):
@@ -256,15 +311,22 @@ def restore(
     path: Path,
     manifest: BackupManifest,
     progress: BackupProgressCallback,
+    held: HeldHook | None = None,
 ) -> None:
-    """Replace the live database with ``path`` in one backup-API step into the live file.
+    """Replace the live database with ``path`` through the backup API into the live file.
 
     The audit trail and the lock row are the live database's, not the backup's: they are
-    carried into a staging copy first, so the history (including this restore) survives and
-    the caller still holds its lock afterwards.
+    carried into a staging copy first, so the history survives and the caller still holds its
+    lock afterwards. The copy holds the live file's write lock from its first step to its
+    COMMIT (other connections see the old or the new database, never a mix); ``held`` is
+    called once that lock is held, with the restored schema's hash: it takes the pre-restore
+    backup (no write can fall between that backup and the restore) and returns audit rows,
+    which commit together with the restored data. A writer that keeps the live file locked
+    longer than the busy timeout is :class:`DatabaseBusy`, the database left as it was.
     """
     live = _live_path(backend)
     conn = _live_conn(backend)
+    limit = float(getattr(backend, "busy_timeout", BUSY_TIMEOUT_S))
     staging = temp_path(path.parent, ".restore.sqlite")
     try:
         progress(BackupProgress("restore", 0, 0, "preparing the restore"))
@@ -272,32 +334,7 @@ def restore(
         os.chmod(staging, 0o600)
         st = sqlite3.connect(str(staging), isolation_level=None)
         try:
-            st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
-            st.execute("BEGIN IMMEDIATE")
-            have = _tables(st)
-            if "malnu_audit" not in have:
-                st.execute(q.CREATE_AUDIT)
-            if "malnu_lock" not in have:
-                st.execute(q.CREATE_LOCK)
-            live_tables = {
-                r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
-            }
-            cols_audit = "id, at, actor, action, object, outcome, detail"
-            cols_lock = "id, owner, host, pid, acquired_at, expires_at"
-            st.execute("DELETE FROM main.malnu_audit")
-            if "malnu_audit" in live_tables:
-                st.execute(
-                    f"INSERT INTO main.malnu_audit ({cols_audit}) "
-                    f"SELECT {cols_audit} FROM live.malnu_audit"
-                )
-            st.execute("DELETE FROM main.malnu_lock")
-            if "malnu_lock" in live_tables:
-                st.execute(
-                    f"INSERT INTO main.malnu_lock ({cols_lock}) "
-                    f"SELECT {cols_lock} FROM live.malnu_lock"
-                )
-            st.execute("COMMIT")
-            st.execute("DETACH DATABASE live")
+            _carry_tool_rows(st, live)
             live_ps = int(conn.execute("PRAGMA page_size").fetchone()[0])
             st_ps = int(st.execute("PRAGMA page_size").fetchone()[0])
             if live_ps != st_ps:
@@ -305,12 +342,42 @@ def restore(
                 st.execute(f"PRAGMA page_size = {live_ps}")
                 st.execute("VACUUM")
             pages = int(st.execute("PRAGMA page_count").fetchone()[0])
+            schema_hash = fingerprint(st)
+            wait = _BusyWait(
+                live,
+                limit,
+                progress,
+                "before the restore could start; the database is "
+                "unchanged and no pre-restore backup was taken",
+                _BUSY_HINT,
+            )
+            pending = [held]
 
-            def step(_status: int, remaining: int, total: int) -> None:
+            def step(status: int, remaining: int, total: int) -> None:
+                if status in (_BUSY, _LOCKED):
+                    wait.busy()
+                    return
+                hook = pending.pop() if pending else None
+                if hook is not None:
+                    # The first step took the live file's write lock (kept until the last
+                    # step commits): nothing can be written between the pre-restore backup
+                    # and the restore. Rows written to the source now are copied too.
+                    entries = hook(schema_hash)
+                    st.executemany(
+                        q.INSERT_AUDIT,
+                        [(e.at, e.actor, e.action, e.object, e.outcome, e.detail) for e in entries],
+                    )
                 progress(BackupProgress("restore", total - remaining, total))
 
             progress(BackupProgress("restore", 0, pages, f"replacing {live.name}"))
-            st.backup(conn, pages=-1, progress=step)
+            # Steps of at most pages - 1: the first never finishes the copy, so ``held`` runs
+            # with the lock held and before anything is committed.
+            chunk = max(1, min(pages - 1, pages // 64))
+            conn.execute(f"PRAGMA busy_timeout = {STEP_BUSY_MS}")
+            try:
+                st.backup(conn, pages=chunk, progress=step)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(limit * 1000)}")
         finally:
             st.close()
     except sqlite3.Error as exc:
@@ -324,3 +391,31 @@ def restore(
         remove_quietly(staging)
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
+    """Copy the live database's audit trail and lock row into the staging copy ``st``."""
+    st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
+    st.execute("BEGIN IMMEDIATE")
+    have = _tables(st)
+    if "malnu_audit" not in have:
+        st.execute(q.CREATE_AUDIT)
+    if "malnu_lock" not in have:
+        st.execute(q.CREATE_LOCK)
+    live_tables = {
+        r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
+    }
+    cols_audit = "id, at, actor, action, object, outcome, detail"
+    cols_lock = "id, owner, host, pid, acquired_at, expires_at"
+    st.execute("DELETE FROM main.malnu_audit")
+    if "malnu_audit" in live_tables:
+        st.execute(
+            f"INSERT INTO main.malnu_audit ({cols_audit}) SELECT {cols_audit} FROM live.malnu_audit"
+        )
+    st.execute("DELETE FROM main.malnu_lock")
+    if "malnu_lock" in live_tables:
+        st.execute(
+            f"INSERT INTO main.malnu_lock ({cols_lock}) SELECT {cols_lock} FROM live.malnu_lock"
+        )
+    st.execute("COMMIT")
+    st.execute("DETACH DATABASE live")
