@@ -215,3 +215,38 @@ def test_a_sqlite_migrations_pragmas_do_not_leak_into_the_next_one(
     assert r.code == 0, r.err
     with _sqlite(sqlite_url) as conn:
         assert conn.execute("SELECT legacy, rec FROM seen").fetchall() == [(0, 0)]
+
+
+def test_postgresql_statements_of_other_verbs_run(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """MERGE (PostgreSQL 15+, a backfill that inserts or updates), and the other statements
+    a PostgreSQL migration may hold, were refused as "unparsable SQL" before anything ran."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "grades",
+        """
+        CREATE TABLE grades (student int PRIMARY KEY, score numeric);
+        CREATE TABLE incoming (student int, score numeric);
+        INSERT INTO grades VALUES (1, 70);
+        INSERT INTO incoming VALUES (1, 85), (2, 90);
+        MERGE INTO grades g USING incoming i ON g.student = i.student
+          WHEN MATCHED THEN UPDATE SET score = i.score
+          WHEN NOT MATCHED THEN INSERT VALUES (i.student, i.score);
+        PREPARE best AS SELECT max(score) FROM grades;
+        EXECUTE best;
+        DEALLOCATE best;
+        SHOW search_path;
+        TABLE grades;
+        DISCARD PLANS;
+        """,
+        "DROP TABLE grades; DROP TABLE incoming;",
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    backend = db.open(mdirs)
+    try:
+        assert {"grades", "incoming"} <= set(backend.table_names())
+    finally:
+        backend.close()

@@ -80,6 +80,19 @@ _SQL_VERBS = {
     "REFRESH",
     "RESET",
     "SECURITY",
+    # PostgreSQL statements a migration may hold that were refused as "unparsable SQL":
+    "MERGE",  # PostgreSQL 15+: a backfill that inserts or updates
+    "IMPORT",  # IMPORT FOREIGN SCHEMA
+    "DISCARD",
+    "LISTEN",
+    "UNLISTEN",
+    "CHECKPOINT",
+    "LOAD",
+    "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "SHOW",
+    "TABLE",
 }
 
 
