@@ -4,9 +4,11 @@ process, real SQLite files (and real PostgreSQL where the case needs it)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -16,7 +18,7 @@ import pytest
 
 from malnu_tui.engine.backends.sqlite import SQLiteBackend
 from malnu_tui.engine.backup import BackupProgress, create_backup, list_backups, restore_backup
-from malnu_tui.engine.config import Target
+from malnu_tui.engine.config import Target, url_slug
 from malnu_tui.engine.errors import DatabaseBusy
 from tests.fixtures_core import run_cli
 from tests.fixtures_pg import PgCluster
@@ -261,3 +263,30 @@ def test_a_restore_done_is_reported_done_when_an_app_takes_the_database_right_af
     assert result.pre_restore_id in {m.id for m in list_backups(target.backup_dir)}
     done = backend.read_audit(action="restore")[0]
     assert done.outcome == "ok" and result.pre_restore_id in done.detail
+
+
+def test_databases_whose_paths_differ_only_in_punctuation_keep_their_backups_apart(
+    tmp_path: Path,
+) -> None:
+    # `…/sekolah 1/x.db` and `…/sekolah_1/x.db` have one store name (punctuation becomes "_"):
+    # their backups share a folder, so recover must tell them by URL. (Short paths: a slug
+    # over 80 characters ends in a hash of the URL and would not collide.)
+    short = Path(tempfile.mkdtemp(prefix="m"))
+    try:
+        a, b = short / "sekolah 1" / "x.db", short / "sekolah_1" / "x.db"
+        assert len(url_slug(f"sqlite:///{a}")) < 80 and url_slug(f"sqlite:///{a}") == url_slug(
+            f"sqlite:///{b}"
+        )
+        _one_value_db(a, "SPACE")
+        _one_value_db(b, "UNDERSCORE")
+        env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+        made = run_cli("--database", f"sqlite:///{a}", "backup", "create", env=env)
+        assert made.code == 0, made.err
+        other = ("--database", f"sqlite:///{b}")
+        res = run_cli(*other, "recover", "--to", "now", "--yes", env=env)
+        assert res.code == 1 and "no verified backup" in res.err, res.err
+        assert _values(b) == ["UNDERSCORE"] and _values(a) == ["SPACE"]
+        res = run_cli("--database", f"sqlite:///{a}", "recover", "--to", "now", "--yes", env=env)
+        assert res.code == 0, res.err  # its own backup is found
+    finally:
+        shutil.rmtree(short)

@@ -422,7 +422,13 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
 
 def backup_of(manifest: BackupManifest, target: Target) -> bool:
     """Whether ``manifest`` is a backup of ``target`` (same name, or same URL with secrets
-    masked): a store shared by two databases must not hand one's backup to the other."""
+    masked): a store shared by two databases must not hand one's backup to the other. A
+    database given by URL (``--database``) is named after its URL's slug, which two URLs can
+    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone."""
+    from malnu_tui.engine.config import url_slug
+
+    if target.name == url_slug(target.url):
+        return manifest.target == target.display_url
     return manifest.target_name == target.name or manifest.target == target.display_url
 
 
