@@ -290,3 +290,29 @@ def test_databases_whose_paths_differ_only_in_punctuation_keep_their_backups_apa
         assert res.code == 0, res.err  # its own backup is found
     finally:
         shutil.rmtree(short)
+
+
+def test_a_busy_database_the_tool_never_used_is_not_blamed_on_an_operator(
+    tmp_path: Path,
+) -> None:
+    """`backup create` of a database malnu-tui had never written to, while the application
+    holds a write transaction: the tool's tables could not be created, and it said "another
+    operator holds the migration lock … run `malnu-tui unlock`" after waiting over and over.
+    No operator holds it: the database is busy with another writer, said once."""
+    for journal in ("wal", "delete"):
+        db = tmp_path / f"fresh-{journal}.db"
+        _one_value_db(db, "APP")
+        with sqlite3.connect(db) as c:
+            c.execute(f"PRAGMA journal_mode = {journal}")
+        app = App(db)
+        try:
+            app.send("hold", "holding")
+            res = run_cli("--database", f"sqlite:///{db}", "backup", "create")
+            assert res.code == 3, res.err
+            assert "is busy: another connection (not a malnu-tui operator)" in res.err, res.err
+            assert "another operator" not in res.err and "unlock" not in res.err, res.err
+            assert "fuser" in res.err
+            app.send("release", "released")
+        finally:
+            app.close()
+        assert run_cli("--database", f"sqlite:///{db}", "backup", "create").code == 0

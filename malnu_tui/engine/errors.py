@@ -113,9 +113,10 @@ class DatabaseBusy(MalnuError):
         # ``doing`` names the step that waited when it is not a migration run (a restore, a
         # backup): the default message and hint are about ``up``/``rollback``.
         what = doing or "while this session held the migration lock"
+        waited = f"for over {seconds:g} s " if seconds > 0 else ""  # 0: refused at once
         super().__init__(
             f"{path} is busy: another connection (not a malnu-tui operator) kept it locked "
-            f"for over {seconds:g} s {what}",
+            f"{waited}{what}",
             hint=hint
             or "what was reported done is applied; let that writer finish, then run again",
         )

@@ -58,6 +58,12 @@ def _check_path(path: Path) -> None:
         raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
 
 
+_OTHER_WRITER = (
+    "an application or a `sqlite3` shell keeps a write transaction open (`fuser` or `lsof` on "
+    "the file names the process); let it finish, then run the command again"
+)
+
+
 class SQLiteBackend:
     """A SQLite database file, opened in WAL mode with a busy timeout and foreign keys on."""
 
@@ -83,6 +89,13 @@ class SQLiteBackend:
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                # A database not in WAL mode yet needs the file to itself to switch: an
+                # application's open write transaction refuses that at once.
+                raise DatabaseBusy(
+                    str(self.path), 0, doing="as it was opened (switching it to WAL mode needs "
+                    "the file to itself)", hint=_OTHER_WRITER,
+                ) from None  # fmt: skip
             raise BackendError(f"cannot open {self.path}: {exc}") from None
         self._my_lock: LockHolder | None = None
         self._group = False  # a group of migrations is open (begin_group)
@@ -127,8 +140,41 @@ class SQLiteBackend:
             if "locked" in str(exc) or "busy" in str(exc):
                 if self._my_lock is not None:
                     raise DatabaseBusy(str(self.path), self.busy_timeout) from None
-                raise LockHeld(self.read_lock(), "the database is busy") from None
+                # The lock row says whether an operator holds it. It is read as it is: through
+                # read_lock(), whose ensure_schema() needs this very write lock, a database
+                # the tool had never used waited again and again (and blamed an operator).
+                holder = self._peek_lock()
+                if holder is None:
+                    raise DatabaseBusy(
+                        str(self.path), self.busy_timeout, doing="before this session could write",
+                        hint=_OTHER_WRITER,
+                    ) from None  # fmt: skip
+                raise LockHeld(holder, "the database is busy") from None
             raise BackendError(f"{self.path}: {exc}") from None
+
+    def _peek_lock(self, *, strict: bool = False) -> LockHolder | None:
+        """The lock row, read without creating anything (None: no row, or no lock table yet;
+        any other failure raised with ``strict``, else None: no operator's row to name)."""
+        try:
+            row = self.conn.execute(q.SELECT_LOCK).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            if "no such column" not in str(exc):
+                if strict:
+                    raise
+                return None
+            row = self.conn.execute(q.SELECT_LOCK.replace(", purpose", ", ''")).fetchone()
+        if row is None:
+            return None
+        return LockHolder(
+            owner=row[0],
+            host=row[1],
+            pid=int(row[2]),
+            acquired_at=row[3],
+            expires_at=row[4],
+            note=row[5] or "",
+        )
 
     def ensure_schema(self) -> None:
         if self._schema_ready:
@@ -396,23 +442,9 @@ class SQLiteBackend:
         with contextlib.suppress(LockHeld, BackendError):
             self.ensure_schema()  # adds the purpose column to an older lock table
         try:
-            row = self.conn.execute(q.SELECT_LOCK).fetchone()
+            return self._peek_lock(strict=True)
         except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return None  # no lock table yet
-            if "no such column" not in str(exc):
-                raise BackendError(f"{self.path}: cannot read the lock: {exc}") from None
-            row = self.conn.execute(q.SELECT_LOCK.replace(", purpose", ", ''")).fetchone()
-        if row is None:
-            return None
-        return LockHolder(
-            owner=row[0],
-            host=row[1],
-            pid=int(row[2]),
-            acquired_at=row[3],
-            expires_at=row[4],
-            note=row[5] or "",
-        )
+            raise BackendError(f"{self.path}: cannot read the lock: {exc}") from None
 
     def acquire_lock(self, holder: LockHolder) -> None:
         self.ensure_schema()
