@@ -14,7 +14,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
 
 # Two markers that appear in no message of ours, at both ends of every secret.
@@ -153,3 +155,39 @@ def test_percent_encoded_password_through_every_command_and_file(
     ):
         res = run_cli("--database", bad, "status", env=NO_PG_ENV)
         assert res.code == 1 and "***" in res.err and not leaks(res.out + res.err), res.err
+
+
+def test_a_d1_answer_that_echoes_the_token_is_masked(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    """A proxy's error page (or an API error) that quotes the request's Authorization header:
+    the D1 client put its text into the error as it came, token and all."""
+    token = f"{HEAD}-d1-token-0123456789-{TAIL}"
+    server = D1Server(tmp_path / "d1server", token=token).start()
+    try:
+        db = server.add_database(ACCOUNT)
+        d = school_set(mdirs)
+        cfg = tmp_path / "malnu.toml"
+        cfg.write_text(
+            f'[targets.production]\nurl = "d1://{db.account}/{db.id}"\n'
+            f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+            "retry_attempts = 2\nretry_base_delay = 0.01\nretry_max_delay = 0.01\n"
+        )
+        env = {"CLOUDFLARE_API_TOKEN": token, "MALNU_D1_API_BASE": server.api_base}
+        base = ("--config", str(cfg))
+        assert run_cli(*base, "up", "--no-backup", env=env).code == 0
+        d.add("20250101_000400", "more", "CREATE TABLE more (id INTEGER);", "DROP TABLE more;")
+        for status in (502, 400, 401, 403):
+            for args in (("status",), ("up", "--no-backup"), ("check", "--json"), ("doctor",)):
+                server.faults.clear()
+                server.inject(Fault("echo", count=50, status=status))
+                res = run_cli(*base, "--debug", *args, env=env)
+                assert res.code != 0, (status, args)
+                assert "Authorization: Bearer ***" in res.out + res.err, (status, args, res.err)
+                assert not leaks(res.out + res.err), (status, args, res.out + res.err)
+        server.faults.clear()
+        assert run_cli(*base, "status", env=env).code == 0
+        rows = server.sql(db, "SELECT * FROM malnu_audit")
+        rows += server.sql(db, "SELECT * FROM migrations")
+        assert rows and not leaks(repr(rows))
+        assert files_leaking(tmp_path / "home") == []
+    finally:
+        server.stop()
