@@ -191,3 +191,18 @@ def test_a_d1_answer_that_echoes_the_token_is_masked(tmp_path: Path, mdirs: Migr
         assert files_leaking(tmp_path / "home") == []
     finally:
         server.stop()
+
+
+def test_a_d1_token_pasted_into_the_wrong_config_key_is_not_echoed(tmp_path: Path) -> None:
+    """``api_token_env = "<the token>"`` printed ``export <the token>=…`` as its hint, and an
+    ``api_token`` of the wrong type was echoed in its error."""
+    cfg = tmp_path / "malnu.toml"
+    for line in (
+        f'api_token_env = "{HEAD}abcdef0123456789_{TAIL}"',
+        f'api_token_env = "{HEAD}-abcdef-{TAIL}"',
+        "api_token = 90210555123456789",
+    ):
+        cfg.write_text(f'[targets.production]\nurl = "d1://{ACCOUNT}/db-1"\n{line}\n')
+        res = run_cli("--config", str(cfg), "status", env={"CLOUDFLARE_API_TOKEN": ""})
+        assert res.code == 2 and res.err.startswith("error: D1 option api_token"), res.err
+        assert not leaks(res.out + res.err) and "90210555" not in res.err, res.err
