@@ -69,7 +69,9 @@ class Fault:
 
     kind: ``status`` (answer ``status`` without executing), ``drop-before`` (close the
     connection without executing), ``drop-after`` (execute and commit, then close the
-    connection without answering), ``slow`` (sleep ``delay`` seconds first).
+    connection without answering), ``slow`` (sleep ``delay`` seconds first), ``echo`` (answer
+    ``status`` with a text page that echoes the request, its Authorization header included, as
+    a misconfigured proxy's error page does).
     """
 
     kind: str
@@ -564,6 +566,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             elif fault.kind == "drop-before":
                 self._drop()
+                return
+            elif fault.kind == "echo":
+                entry.status = fault.status
+                page = (
+                    f"<html>{fault.status} error: {method} {self.path} "
+                    f"Authorization: {self.headers.get('Authorization')} body={text[:80]}</html>"
+                ).encode()
+                self.send_response(fault.status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
                 return
         try:
             if url.path.startswith("/__signed/"):

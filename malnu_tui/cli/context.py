@@ -125,9 +125,12 @@ class Context:
         print(text, file=self.stderr)
 
     def error(self, exc: MalnuError) -> None:
-        self.message(f"error: {exc}")
+        from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+        # Every error of every command passes here: the last place a secret can be caught.
+        self.message(mask_secrets(f"error: {exc}"))
         if exc.hint:
-            self.message(f"hint: {exc.hint}")
+            self.message(mask_secrets(f"hint: {exc.hint}"))
 
     # -- confirmation -----------------------------------------------------------------------
     def confirm(self, what: str, expected: str) -> None:

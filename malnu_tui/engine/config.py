@@ -292,6 +292,7 @@ def load_settings(
             if k not in ("url", "migrations_dir", "rollback_dir", "backup_dir")
         }
         bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
+        _register_secrets(url)
         targets[name] = Target(name, url, mig, rb, bdir, options)
         try:
             targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
@@ -321,6 +322,7 @@ def resolve_target(
     env = os.environ if env is None else env
     target = settings.target(name or env.get(ENV_TARGET) or None)
     url = database or env.get(ENV_DATABASE_URL) or target.url
+    _register_secrets(url)
     url_kind(url)  # validate early, with a clear message
     mig = migrations_dir or env.get(ENV_MIGRATIONS_DIR)
     rb = rollback_dir or env.get(ENV_ROLLBACK_DIR)
@@ -336,6 +338,16 @@ def resolve_target(
         backup_dir=bdir,
         options=target.options,
     )
+
+
+def _register_secrets(url: str) -> None:
+    """The URL's password and secret parameters join the secrets every message is masked of
+    (a driver's error may quote them in a form :func:`mask_url` cannot recognise)."""
+    from malnu_tui.engine.monitor.debuglog import register_secret
+    from malnu_tui.engine.urls import url_secrets
+
+    for secret in url_secrets(url):
+        register_secret(secret)
 
 
 def url_slug(url: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.errors import ConfigError
 
@@ -26,17 +26,27 @@ __all__ = [
     "PostgresOptions",
     "check_server",
     "mask_url",
+    "mask_url_error",
     "parse_d1_url",
     "split_tool_options",
     "sqlite_path",
     "sqlite_url",
     "url_kind",
+    "url_secrets",
 ]
 
-_SECRET_PARAMS = re.compile(r"(?i)((?:password|token|secret|apikey|api_key|key)=)[^&]*")
+# A secret parameter (password=, sslpassword=, token=, api_key=…): its value runs to the next
+# ``&name=`` (a raw ``&`` or ``#`` in a password stays inside it) or the end.
+_SECRET_PARAMS = re.compile(
+    r"(?i)((?:password|passwd|pwd|token|secret|apikey|api_key|key)=)((?:(?!&\w+=).)*)", re.S
+)
 DEFAULT_STATEMENT_TIMEOUT = "0"  # off: a long data migration is legitimate
 DEFAULT_LOCK_TIMEOUT = "10s"  # but never queue forever behind another session's lock
 ENV_PARITY_DATABASE = "MALNU_PARITY_DATABASE"  # the PostgreSQL server that checks translations
+PERCENT_ENCODE_HINT = (
+    "percent-encode a password that holds any of @ : / ? # & = % or a space "
+    "(# is %23, @ is %40, / is %2F, a space is %20)"
+)
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
 _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -45,31 +55,79 @@ _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password, and secret query parameters, replaced by ``***``."""
+    """The URL with any password, and secret query parameters, replaced by ``***``.
+
+    Read the way a person pastes it, not only as RFC 3986 says: a password may hold a raw
+    ``/ ? # @ :`` (libpq even accepts ``#`` and ``?``), so when an ``@`` comes after the
+    authority everything up to the URL's last ``@`` is taken for the password; a secret
+    parameter's value runs to the next ``&name=``. Masking too much is safe; too little is not.
+    """
     if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
         return sqlite_url(sqlite_path(url))  # no secrets; one spelling of the path
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _mask_loose(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = _SECRET_PARAMS.sub(r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    head, netloc, userinfo_end, tail = _split_authority(url)
+    if userinfo_end < 0:
+        return head + netloc + _mask_params(tail)
+    user = netloc[:userinfo_end].split(":", 1)[0]
+    return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
 
 
-def _mask_loose(url: str) -> str:
-    """A URL that does not even parse, with whatever sits between ``user:`` and ``@`` masked."""
-    head, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        userinfo, _, host = rest.rpartition("@")
-        user = userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")
-        url = f"{head}://{user}@{host}"
-    return _SECRET_PARAMS.sub(r"\1***", url)
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of ``url`` as written (the password and secret parameter values, each
+    also percent-decoded): what :func:`mask_url` hides, for messages that quote pieces of it."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return []
+    _head, netloc, userinfo_end, tail = _split_authority(url)
+    found = [m.group(2) for m in _SECRET_PARAMS.finditer(tail)]
+    if userinfo_end >= 0:
+        found.append(netloc[:userinfo_end].split(":", 1)[1])
+    return [s for v in found if v for s in {v, unquote(v)}]
+
+
+def mask_url_error(message: str, url: str) -> str:
+    """A parser's or driver's message about ``url`` with its secrets masked: the whole secrets,
+    and any quoted piece (``'Zq'``, ``"X9@host"``) holding a fragment of one (a parser that
+    split a password with a raw ``#`` quotes the part it took for a port or a host)."""
+    secrets = url_secrets(url)
+    if not secrets:
+        return message
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    fragments = {f for s in secrets for f in re.split(r"[@:/?#&=%\s]+", s) if len(f) >= 2}
+
+    def quoted(m: re.Match[str]) -> str:
+        text = m.group(2)
+        secret = any(f in text for f in fragments) or (
+            len(text) >= 2 and any(text in s for s in secrets)
+        )
+        return f"{m.group(1)}***{m.group(1)}" if secret else m.group(0)
+
+    return re.sub(r"(['\"])(.*?)\1", quoted, message)
+
+
+def _split_authority(url: str) -> tuple[str, str, int, str]:
+    """``(scheme://, authority, end of the userinfo in it or -1 without a password, rest)``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "", "", -1, url
+    end = _first_of(rest, "/?#", 0)
+    userinfo = rest[: rest.rfind("@", 0, end)] if "@" in rest[:end] else rest[:end]
+    at = rest.rfind("@")
+    if end <= at and ":" in userinfo:
+        # A password with a raw / ? # (or an @ further on, in the query): it runs to the last @.
+        end = _first_of(rest, "/?#", at)
+    netloc = rest[:end]
+    last = netloc.rfind("@")
+    has_password = last >= 0 and ":" in netloc[:last]
+    return scheme + sep, netloc, last if has_password else -1, rest[end:]
+
+
+def _first_of(text: str, chars: str, start: int) -> int:
+    found = [i for i in (text.find(c, start) for c in chars) if i >= 0]
+    return min(found, default=len(text))
+
+
+def _mask_params(text: str) -> str:
+    return _SECRET_PARAMS.sub(r"\1***", text)
 
 
 def _parsable(url: str, kind: Kind) -> Kind:
@@ -77,8 +135,9 @@ def _parsable(url: str, kind: Kind) -> Kind:
         _ = urlsplit(url).port  # bad brackets, a port that is not a number or out of range
     except ValueError as exc:
         raise ConfigError(
-            f"malformed {kind} URL {mask_url(url)!r}: {exc}",
-            hint="use postgresql://user@host:port/db or d1://ACCOUNT_ID/DATABASE_ID",
+            f"malformed {kind} URL {mask_url(url)!r}: {mask_url_error(str(exc), url)}",
+            hint="use postgresql://user@host:port/db or d1://ACCOUNT_ID/DATABASE_ID; "
+            + PERCENT_ENCODE_HINT,
         ) from None
     return kind
 
@@ -150,15 +209,16 @@ def split_tool_options(url: str) -> tuple[str, PostgresOptions]:
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)}")
     found: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k in _TOOL_PARAMS:
-            found[k] = v
+    rest: list[str] = []
+    for piece in parts.query.split("&") if parts.query else ():
+        key, _, value = piece.partition("=")
+        if unquote(key) in _TOOL_PARAMS:
+            found[unquote(key)] = unquote(value)
         else:
-            rest.append((k, v))
-    libpq_url = urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)
-    )
+            rest.append(piece)  # as written: re-encoding would turn a %20 into a + for libpq
+    if not found:
+        return url, PostgresOptions()
+    libpq_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(rest), parts.fragment))
     return libpq_url, PostgresOptions(**found)
 
 

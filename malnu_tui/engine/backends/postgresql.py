@@ -19,7 +19,6 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -56,8 +55,10 @@ from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
+    PERCENT_ENCODE_HINT,
     PostgresOptions,
     mask_url,
+    mask_url_error,
     split_tool_options,
 )
 
@@ -131,7 +132,8 @@ class PostgresBackend:
         try:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to {self.display_url}: {exc}".strip()) from None
+            why = mask_url_error(str(exc), url)
+            raise BackendError(f"cannot connect to {self.display_url}: {why}".strip()) from None
         self.name = self.conn.info.dbname
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
@@ -565,12 +567,10 @@ def _check_conninfo(url: str) -> None:
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        why = str(exc).strip()
-        with contextlib.suppress(ValueError):
-            password = urlsplit(url).password
-            if password:
-                why = why.replace(password, "***")
-        raise ConfigError(f"malformed PostgreSQL URL {mask_url(url)!r}: {why}") from None
+        why = mask_url_error(str(exc).strip(), url)
+        raise ConfigError(
+            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
+        ) from None
 
 
 def open_target(target: Target) -> PostgresBackend:

@@ -36,13 +36,14 @@ REJECTED = "PostgreSQL rejected"
 
 def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
     """A connection to the server at ``url`` (tool options removed, password masked in errors)."""
-    from malnu_tui.engine.urls import mask_url, split_tool_options
+    from malnu_tui.engine.urls import mask_url, mask_url_error, split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
     try:
         return psycopg.connect(libpq_url, application_name=application, connect_timeout=10)
     except psycopg.Error as exc:
-        raise BackendError(f"cannot connect to {mask_url(url)}: {exc}") from None
+        why = mask_url_error(str(exc), url)
+        raise BackendError(f"cannot connect to {mask_url(url)}: {why}") from None
 
 
 @contextmanager

@@ -523,8 +523,23 @@ class D1Backend:
 def _text_option(options: Mapping[str, Any], key: str) -> str | None:
     value = options.get(key)
     if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise ConfigError(f"D1 option {key} must be a non-empty string, got {value!r}")
+        shown = "***" if key == "api_token" else repr(value)  # a token is never echoed
+        raise ConfigError(f"D1 option {key} must be a non-empty string, got {shown}")
     return value
+
+
+def _token_variable(options: Mapping[str, Any]) -> str:
+    """The variable ``api_token_env`` names (default CLOUDFLARE_API_TOKEN). A value that is no
+    variable name is most likely the token pasted in its place: refused, and never echoed."""
+    name = _text_option(options, "api_token_env") or ENV_TOKEN
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+        raise ConfigError(
+            "D1 option api_token_env must name an environment variable (upper-case letters, "
+            "digits and _, like CLOUDFLARE_API_TOKEN); it does not: is the token itself there?",
+            hint="put the token in that variable, never in the config file; "
+            "if the file holds a token, revoke it and make a new one",
+        )
+    return name
 
 
 def open_target(target: Target) -> D1Backend:
@@ -537,7 +552,7 @@ def open_target(target: Target) -> D1Backend:
     """
     location = parse_d1_url(target.url)
     options = dict(target.options)
-    env_name = _text_option(options, "api_token_env") or ENV_TOKEN
+    env_name = _token_variable(options)
     token = (_text_option(options, "api_token") or os.environ.get(env_name) or "").strip()
     if not token:
         raise ConfigError(

@@ -65,7 +65,9 @@ class D1Error(BackendError):
     def __init__(
         self, message: str, *, hint: str | None = None, status: int = 0, code: int = 0
     ) -> None:
-        super().__init__(message, hint=hint)
+        # The message may quote an answer that echoes the request (a proxy's error page, an
+        # API error naming the token): masked here, before it reaches any output or row.
+        super().__init__(debuglog.mask_secrets(message), hint=hint)
         self.status = status
         self.code = code
 
@@ -204,6 +206,7 @@ class D1Api:
     ) -> None:
         self.location = location
         self.__token = token
+        debuglog.register_secret(token)  # masked wherever an answer or a message quotes it
         # Where the token came from (the variable named by api_token_env, or the option), so
         # a rejected token's hint names what the operator has to fix.
         self.token_source = token_source
