@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
 from tests.sync_support import Db, make_db, sync, verify
 
 PAIRS = [
@@ -49,3 +50,42 @@ def test_dates_before_the_year_1000_are_no_difference(
         for i, d in dst.run("SELECT id, tanggal FROM kalender ORDER BY id")
     ]
     assert copied == [(i, d) for i, d in enumerate(dates, 1)]
+
+
+def test_a_copy_last_synced_from_another_source_is_synced_in_full(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The reporting pair's `from` switched from the local primary to production (D1), or an
+    operator ran `sync --from production` into the same copy: the state row of the copy, kept
+    per table, held the other source's watermark, and the pass read only this source's rows
+    stamped after it — every older row of production that differed stayed as the other source
+    had it, and the sync said verified."""
+    local = make_db("sqlite", request, tmp_path, "primary")
+    production = make_db("d1", request, tmp_path, "production")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    production.create_users(50, updated="2025-11-20 08:00:00")
+    production.run("UPDATE users SET name = 'Produksi ' || id")
+    local.create_users(40, updated="2025-11-24 08:00:00")
+
+    def run(src: Db, name: str) -> tuple[str, bool, tuple[str, ...]]:
+        with SyncSession(src.target(name), dst.target("analytics")) as s:
+            (plan,) = plan_sync(s, SyncRequest())
+            (report,) = run_sync(s, SyncRequest(), None)
+        return report.mode, report.verified, plan.notes
+
+    assert run(local, "primary")[:2] == ("full", True)
+    mode, verified, notes = run(production, "production")
+    assert (mode, verified) == ("full", True)
+    assert notes == ("last synced from primary: a full pass",)
+    assert dst.run("SELECT id, name FROM users ORDER BY id") == production.run(
+        "SELECT id, name FROM users ORDER BY id"
+    )
+    with SyncSession(production.target("production"), dst.target("analytics")) as s:
+        (checked,) = verify_sync(s, ())
+    assert checked.verified
+    # The next pass from the same source is incremental again.
+    production.run(
+        "UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id = 7"
+    )
+    assert run(production, "production")[:2] == ("updated_at", True)
+    assert dst.run("SELECT name FROM users WHERE id = 7") == [("Baru",)]
