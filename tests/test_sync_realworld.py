@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
 from tests.sync_support import Db, make_db, sync, verify
 
@@ -89,3 +90,38 @@ def test_a_copy_last_synced_from_another_source_is_synced_in_full(
     )
     assert run(production, "production")[:2] == ("updated_at", True)
     assert dst.run("SELECT name FROM users WHERE id = 7") == [("Baru",)]
+
+
+@pytest.mark.parametrize("source", ["sqlite", "d1"])
+def test_a_nul_character_in_a_text_is_named_by_its_row_with_what_to_do(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite keeps a NUL inside a text (a message pasted from a binary file, a C string's
+    end); PostgreSQL's text cannot hold one and psycopg refuses it before it is sent. From a
+    SQLite file the sync stopped on psycopg's bare DataError (no target, no row, no hint),
+    from D1 on a message naming no row."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run(
+        "CREATE TABLE chat_conversations (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, "
+        "message TEXT NOT NULL, response TEXT, updated_at DATETIME)"
+    )
+    rows = [(i, i, f"Halo {i} 👋", "Baik", "2025-11-20T08:00:00.000Z") for i in range(1, 31)]
+    src.many("INSERT INTO chat_conversations VALUES (?, ?, ?, ?, ?)", rows)
+    src.run("UPDATE chat_conversations SET response = 'akhir' || char(0) || 'sisa' WHERE id = 17")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing chat_conversations, row id=17, column response" in str(refused.value)
+    assert "NUL" in str(refused.value) and "replace" in (refused.value.hint or "")
+    assert dst.run("SELECT to_regclass('chat_conversations')") == [(None,)]  # left as it was
+
+    src.run("UPDATE chat_conversations SET response = 'akhir' WHERE id = 17")
+    assert sync(src, dst).verified
+    # The same in an incremental pass.
+    src.run(
+        "UPDATE chat_conversations SET message = 'x' || char(0), "
+        "updated_at = '2025-11-25T08:00:00.000Z' WHERE id = 5"
+    )
+    with pytest.raises(BackendError) as again:
+        sync(src, dst)
+    assert "row id=5, column message" in str(again.value)
