@@ -204,7 +204,7 @@ class FastCopy:
                     since=since,
                     select=self.select,
                 ):
-                    data = self.dst.copy_bytes(page)
+                    data = self.dst.copy_bytes(page, self.shape)
                     ready.put((page, data, hashlib.md5(data).hexdigest()))
                     if stop.is_set():
                         return

@@ -223,6 +223,11 @@ def _plan_table(
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []
+    if state is not None and state.source != s.source_target.name:
+        # A copy last synced from another source (a pair whose `from` changed, `--from`
+        # another target): its watermark and last key tell nothing of this source's rows.
+        notes.append(f"last synced from {state.source}: a full pass")
+        state = None
     if shape.generated and not exists:
         notes.append(
             f"generated column(s) {', '.join(shape.generated)} not copied (computed from the "

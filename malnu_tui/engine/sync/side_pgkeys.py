@@ -89,6 +89,17 @@ def failing_row(
     elif isinstance(exc, psycopg.errors.NotNullViolation) and column in shape.names:
         i = shape.names.index(column)
         row = next((r for r in rows if r[i] is None), None)
+    elif "NUL (0x00)" in str(exc):  # refused by psycopg before it is sent: no line, no column
+        found_nul = _nul_text(shape, rows)
+        if found_nul is not None:
+            row, column = found_nul
+            key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+            c, t = quote_ident(column), quote_ident(shape.name)
+            return f", row {key}, column {column}", (
+                "PostgreSQL text cannot hold the NUL character: remove it at the source, e.g. "
+                f"UPDATE {t} SET {c} = replace({c}, char(0), '') WHERE instr({c}, char(0)); "
+                "then sync again"
+            )
     if row is None:
         return "", None
     key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
@@ -96,6 +107,15 @@ def failing_row(
     if column in shape.names:
         hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
     return f", row {key}" + (f", column {column}" if column else ""), hint
+
+
+def _nul_text(shape: TableShape, rows: Sequence[Row]) -> tuple[Row, str] | None:
+    """The first row of ``rows`` with a text holding NUL, and its column."""
+    for r in rows:
+        for name, v in zip(shape.names, r, strict=True):
+            if type(v) is str and "\x00" in v:
+                return r, name
+    return None
 
 
 def number_as_time_hint(shape: TableShape, column: str, value: object) -> str | None:

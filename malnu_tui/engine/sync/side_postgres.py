@@ -297,15 +297,23 @@ class PostgresSide(PostgresKeyBuild):
         n = len(shape.key)
         return [(tuple(r[:n]), int(r[n])) for r in self._rows(q, params)]
 
-    def copy_bytes(self, rows: Sequence[Row]) -> bytearray:
-        """``rows`` as COPY text, formatted by psycopg's own row formatter (what ``write_row``
-        sends), in one buffer: hashed by the caller, then sent with one write."""
+    def copy_bytes(self, rows: Sequence[Row], shape: TableShape | None = None) -> bytearray:
+        """``rows`` (of ``shape``) as COPY text, formatted by psycopg's own row formatter (what
+        ``write_row`` sends), in one buffer: hashed by the caller, then sent with one write. A
+        value it refuses (a NUL in a text) is named by its row, as a write names it."""
         assert format_row_text is not None
         if self._tx is None:
             self._tx = Transformer(self.conn)
         out = bytearray()
         # Row after row in C (no Python loop): ~0.08 s less per 1,000,000 rows.
-        deque(map(format_row_text, rows, repeat(self._tx), repeat(out)), maxlen=0)
+        try:
+            deque(map(format_row_text, rows, repeat(self._tx), repeat(out)), maxlen=0)
+        except psycopg.Error as exc:
+            where, hint = failing_row(shape, rows, exc) if shape else ("", None)
+            name = f" {shape.name}" if shape else ""
+            raise _err(
+                f"{self.label}: writing{name}{where}", exc, writing=True, hint=hint
+            ) from None
         return out
 
     def copy_digest(

@@ -181,7 +181,8 @@ def _date(v: Any) -> str:
     if type(v) is str and _CANON_DATE.match(v):
         return v
     dt = _parse_dt(v)
-    return _raw(v) if dt is None else dt.strftime("%Y-%m-%d")
+    # isoformat, not strftime: strftime's %Y writes year 1 as '1', not '0001'.
+    return _raw(v) if dt is None else dt.date().isoformat()
 
 
 def _time(v: Any) -> str:

@@ -1,0 +1,127 @@
+"""The sync on the school's real-world data, on real databases (SQLite, PostgreSQL, the D1
+stand-in): values legacy data holds, and how operators really run it. Each test names the bug
+it guards; both sides are also compared directly, not only through the tool's own verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
+from tests.sync_support import Db, make_db, sync, verify
+
+PAIRS = [
+    ("sqlite", "postgresql"),
+    ("d1", "postgresql"),
+    ("postgresql", "sqlite"),
+    ("postgresql", "d1"),
+]
+
+
+def _ends(request: pytest.FixtureRequest, tmp_path: Path, pair: tuple[str, str]) -> tuple[Db, Db]:
+    a, b = pair
+    return make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def test_dates_before_the_year_1000_are_no_difference(
+    pair: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Legacy rows hold Go's and .NET's zero date, 0001-01-01. A table whose rows are hashed by
+    the tool (here: it has a JSON column) normalized a date read from PostgreSQL through
+    strftime, which writes year 1 as '1': every such row was 'different' for ever, repaired by
+    each sync and still reported (exit 1)."""
+    src, dst = _ends(request, tmp_path, pair)
+    if src.kind == "postgresql":
+        src.run("CREATE TABLE kalender (id BIGINT PRIMARY KEY, tanggal DATE, meta JSONB)")
+    else:
+        src.run("CREATE TABLE kalender (id INTEGER PRIMARY KEY, tanggal DATE, meta JSON)")
+    dates = ["0001-01-01", "0999-12-31", "1000-01-01", "2025-11-24", None]
+    src.many(
+        "INSERT INTO kalender (id, tanggal, meta) VALUES (?, ?, ?)",
+        [(i, d, '{"libur": false}') for i, d in enumerate(dates, 1)],
+    )
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert verify(src, dst).verified
+    copied = [
+        (int(i), None if d is None else str(d))
+        for i, d in dst.run("SELECT id, tanggal FROM kalender ORDER BY id")
+    ]
+    assert copied == [(i, d) for i, d in enumerate(dates, 1)]
+
+
+def test_a_copy_last_synced_from_another_source_is_synced_in_full(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The reporting pair's `from` switched from the local primary to production (D1), or an
+    operator ran `sync --from production` into the same copy: the state row of the copy, kept
+    per table, held the other source's watermark, and the pass read only this source's rows
+    stamped after it — every older row of production that differed stayed as the other source
+    had it, and the sync said verified."""
+    local = make_db("sqlite", request, tmp_path, "primary")
+    production = make_db("d1", request, tmp_path, "production")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    production.create_users(50, updated="2025-11-20 08:00:00")
+    production.run("UPDATE users SET name = 'Produksi ' || id")
+    local.create_users(40, updated="2025-11-24 08:00:00")
+
+    def run(src: Db, name: str) -> tuple[str, bool, tuple[str, ...]]:
+        with SyncSession(src.target(name), dst.target("analytics")) as s:
+            (plan,) = plan_sync(s, SyncRequest())
+            (report,) = run_sync(s, SyncRequest(), None)
+        return report.mode, report.verified, plan.notes
+
+    assert run(local, "primary")[:2] == ("full", True)
+    mode, verified, notes = run(production, "production")
+    assert (mode, verified) == ("full", True)
+    assert notes == ("last synced from primary: a full pass",)
+    assert dst.run("SELECT id, name FROM users ORDER BY id") == production.run(
+        "SELECT id, name FROM users ORDER BY id"
+    )
+    with SyncSession(production.target("production"), dst.target("analytics")) as s:
+        (checked,) = verify_sync(s, ())
+    assert checked.verified
+    # The next pass from the same source is incremental again.
+    production.run(
+        "UPDATE users SET name = 'Baru', updated_at = '2025-11-25 09:00:00' WHERE id = 7"
+    )
+    assert run(production, "production")[:2] == ("updated_at", True)
+    assert dst.run("SELECT name FROM users WHERE id = 7") == [("Baru",)]
+
+
+@pytest.mark.parametrize("source", ["sqlite", "d1"])
+def test_a_nul_character_in_a_text_is_named_by_its_row_with_what_to_do(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite keeps a NUL inside a text (a message pasted from a binary file, a C string's
+    end); PostgreSQL's text cannot hold one and psycopg refuses it before it is sent. From a
+    SQLite file the sync stopped on psycopg's bare DataError (no target, no row, no hint),
+    from D1 on a message naming no row."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run(
+        "CREATE TABLE chat_conversations (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, "
+        "message TEXT NOT NULL, response TEXT, updated_at DATETIME)"
+    )
+    rows = [(i, i, f"Halo {i} 👋", "Baik", "2025-11-20T08:00:00.000Z") for i in range(1, 31)]
+    src.many("INSERT INTO chat_conversations VALUES (?, ?, ?, ?, ?)", rows)
+    src.run("UPDATE chat_conversations SET response = 'akhir' || char(0) || 'sisa' WHERE id = 17")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing chat_conversations, row id=17, column response" in str(refused.value)
+    assert "NUL" in str(refused.value) and "replace" in (refused.value.hint or "")
+    assert dst.run("SELECT to_regclass('chat_conversations')") == [(None,)]  # left as it was
+
+    src.run("UPDATE chat_conversations SET response = 'akhir' WHERE id = 17")
+    assert sync(src, dst).verified
+    # The same in an incremental pass.
+    src.run(
+        "UPDATE chat_conversations SET message = 'x' || char(0), "
+        "updated_at = '2025-11-25T08:00:00.000Z' WHERE id = 5"
+    )
+    with pytest.raises(BackendError) as again:
+        sync(src, dst)
+    assert "row id=5, column message" in str(again.value)
