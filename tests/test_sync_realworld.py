@@ -125,3 +125,51 @@ def test_a_nul_character_in_a_text_is_named_by_its_row_with_what_to_do(
     with pytest.raises(BackendError) as again:
         sync(src, dst)
     assert "row id=5, column message" in str(again.value)
+
+
+# Times PostgreSQL reads as another instant's text: a leap second, 24:00:00 (ISO 8601's end of
+# day) and fractions finer than its microseconds (.NET's round-trip layout has seven digits).
+REWRITTEN_TIMES = [
+    ("2016-12-31 23:59:60", "2017-01-01 00:00:00"),
+    ("2025-11-24 24:00:00", "2025-11-25 00:00:00"),
+    ("2025-12-31 24:00:00", "2026-01-01 00:00:00"),
+    ("2025-11-24 12:00:00.1234567", "2025-11-24 12:00:00.123457"),
+    ("2025-11-24 12:00:00.0000025", "2025-11-24 12:00:00.000002"),  # rounded half to even
+    ("2025-11-24 23:59:59.9999995", "2025-11-25 00:00:00"),
+    ("2025-11-24T07:00:00.1234567Z", "2025-11-24 07:00:00.123457"),
+    ("2025-11-24 08:00:00.123400", "2025-11-24 08:00:00.1234"),
+    ("2025-11-24 08:00:00", "2025-11-24 08:00:00"),
+]
+
+
+@pytest.mark.parametrize("meta", ["json", "text"])
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def test_times_postgresql_stores_as_another_text_are_no_difference(
+    pair: tuple[str, str], meta: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A SQLite DATETIME holding a leap second, 24:00:00 or a seven-digit fraction is stored by
+    PostgreSQL as the next minute or day, or rounded to microseconds (PostgreSQL 15 on each
+    value). The sync compared the source's text as written: each such row was 'different' for
+    ever, 'repaired' by every sync and reported again (exit 1). From PostgreSQL, its canonical
+    text arrives as it is. (A JSON column: rows hashed by the tool on both sides; without one,
+    PostgreSQL hashes its own and a full copy from SQLite goes the fast road.)"""
+    src, dst = _ends(request, tmp_path, pair)
+    if src.kind == "postgresql":
+        src.run(f"CREATE TABLE absensi (id BIGINT PRIMARY KEY, waktu TIMESTAMP, meta {meta})")
+    else:
+        src.run(f"CREATE TABLE absensi (id INTEGER PRIMARY KEY, waktu DATETIME, meta {meta})")
+    src.many(
+        "INSERT INTO absensi (id, waktu, meta) VALUES (?, ?, ?)",
+        [(i, written, '{"hadir": true}') for i, (written, _) in enumerate(REWRITTEN_TIMES, 1)],
+    )
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert verify(src, dst).verified
+    waktu = "waktu::text" if dst.kind == "postgresql" else "waktu"
+    copied = [(int(i), w) for i, w in dst.run(f"SELECT id, {waktu} FROM absensi ORDER BY id")]
+    assert copied == [(i, stored) for i, (_, stored) in enumerate(REWRITTEN_TIMES, 1)]
+    again = sync(src, dst, full=True)
+    assert (again.verified, again.updated, again.differences) == (True, 0, ())
+    # Still a difference: another instant.
+    src.run("UPDATE absensi SET waktu = '2016-12-31 23:59:59' WHERE id = 1")
+    assert [d.key for d in verify(src, dst).differences] == [(1,)]

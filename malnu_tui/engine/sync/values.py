@@ -15,7 +15,7 @@ import json
 import re
 import struct
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
@@ -132,8 +132,9 @@ def _bool(v: Any) -> str:
     return _raw(v)
 
 
-# Text already in the normal form (the common case in SQLite): returned as it is.
-_CANON_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?\Z")
+# Text already in the normal form (the common case in SQLite): returned as it is. Not a leap
+# second, 24:00:00 or a fraction finer than microseconds: PostgreSQL stores another text.
+_CANON_TS = re.compile(r"\d{4}-\d\d-\d\d (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{0,5}[1-9])?\Z")
 _CANON_DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
 
 
@@ -143,12 +144,56 @@ def _fmt_dt(dt: datetime) -> str:
     return text.rstrip("0") if dt.microsecond else text
 
 
+# A date and time as PostgreSQL 15 reads it (datetime.c): seconds up to 60 (a leap second is
+# the next minute's first), a fraction rounded to microseconds as rint(strtod(…) * 1e6) does
+# (half to even, on the double), and a time of day up to 24:00:00 exactly (the next day's
+# midnight; time_overflows()). Anything else it refuses, and so is no such time here either.
+_PG_TIME_TEXT = re.compile(
+    r"\s*(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(\.\d*)?)?"
+    r"\s*(Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
+)
+_DAY_USEC = 86_400_000_000
+
+
+def _pg_read_time(v: str) -> tuple[date, int, tzinfo | None] | None:
+    """The day, the time of day in microseconds and the zone PostgreSQL reads in ``v``."""
+    m = _PG_TIME_TEXT.match(v)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    usec = round(float("0" + fraction) * 1_000_000) if fraction else 0
+    h, mi, sec = int(hour), int(minute), int(second or 0)
+    tod = ((h * 60 + mi) * 60 + sec) * 1_000_000 + usec
+    if mi > 59 or sec > 60 or usec > 1_000_000 or tod > _DAY_USEC:
+        return None
+    try:
+        the_day = date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    tz: tzinfo | None = None
+    if zone == "Z":
+        tz = UTC
+    elif zone:
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        tz = timezone(-offset if zone[0] == "-" else offset)
+    return the_day, tod, tz
+
+
 def _parse_dt(v: Any) -> datetime | None:
     if isinstance(v, datetime):
         return v
     if isinstance(v, date):
         return datetime(v.year, v.month, v.day)
     if isinstance(v, str):
+        read = _pg_read_time(v)
+        if read is not None:
+            the_day, tod, tz = read
+            try:
+                start = datetime(the_day.year, the_day.month, the_day.day, tzinfo=tz)
+                return start + timedelta(microseconds=tod)
+            except OverflowError:  # 9999-12-31 24:00:00: year 10000, beyond Python's
+                return None
         try:
             return datetime.fromisoformat(v.strip())
         except ValueError:
@@ -180,6 +225,8 @@ def _tstz(v: Any) -> str:
 def _date(v: Any) -> str:
     if type(v) is str and _CANON_DATE.match(v):
         return v
+    if type(v) is str and (read := _pg_read_time(v)) is not None:
+        return read[0].isoformat()  # a date takes the day as written (24:00:00 too)
     dt = _parse_dt(v)
     # isoformat, not strftime: strftime's %Y writes year 1 as '1', not '0001'.
     return _raw(v) if dt is None else dt.date().isoformat()
@@ -254,15 +301,20 @@ def normalizer(kind: str) -> Normalizer:
     return _NORMALIZERS.get(kind, _text)
 
 
+_FAST_TS = (
+    "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' and v{i}[17] < '6'"
+    " and (v{i}[11] < '2' or v{i}[12] < '4') else n{i}(v{i})"
+)
 # The common Python type of each kind, written without a function call (the hash of every row
 # of a table is computed here, so this is the hot loop); anything else goes to the normalizer.
 _FAST: dict[str, str] = {
     "int": "str(v{i}) if type(v{i}) is int else n{i}(v{i})",
     "text": "v{i} if type(v{i}) is str else n{i}(v{i})",
     # 'YYYY-MM-DD HH:MM:SS' by its shape: text of that shape is kept as it is on either side
-    # (PostgreSQL would refuse one that is not a time, so nothing can hide behind it).
-    "ts": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
-    "tstz": "v{i} if type(v{i}) is str and len(v{i}) == 19 and v{i}[10] == ' ' else n{i}(v{i})",
+    # (PostgreSQL would refuse one that is not a time, so nothing can hide behind it) — but a
+    # leap second (:60) or 24:00:00, which PostgreSQL stores as the next minute or day.
+    "ts": _FAST_TS,
+    "tstz": _FAST_TS,
     "date": "v{i} if type(v{i}) is str and len(v{i}) == 10 and v{i}[4] == '-' else n{i}(v{i})",
     "float": "pack(v{i}).hex() if type(v{i}) is float else n{i}(v{i})",
     "bytes": "v{i}.hex() if type(v{i}) is bytes else n{i}(v{i})",
