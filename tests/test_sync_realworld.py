@@ -173,3 +173,54 @@ def test_times_postgresql_stores_as_another_text_are_no_difference(
     # Still a difference: another instant.
     src.run("UPDATE absensi SET waktu = '2016-12-31 23:59:59' WHERE id = 1")
     assert [d.key for d in verify(src, dst).differences] == [(1,)]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_values_sqlite_cannot_hold_are_refused_by_row_with_what_to_do(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """From PostgreSQL: a NaN arrived in SQLite as NULL, -0 as 0, a numeric of more than 15
+    significant digits rounded by SQLite's NUMERIC, an Infinity in D1 as NULL — each then
+    'different' for ever, with no word of why. Each is now refused before its chunk is written,
+    by row and column, with the statement that stores at the source what SQLite holds; values
+    SQLite does hold exactly (Infinity in a file, 19-digit integers, numeric NaN) still sync."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "primary")
+    src.run(
+        "CREATE TABLE nilai (id BIGINT PRIMARY KEY, skor DOUBLE PRECISION, rata NUMERIC, "
+        "updated_at TIMESTAMP NOT NULL)"
+    )
+    src.many(
+        "INSERT INTO nilai VALUES (?, ?, ?, '2025-11-24 08:00:00')",
+        [(i, i * 0.5, f"{i}.25") for i in range(1, 31)],
+    )
+    held = [
+        ("rata", "1234567890123456789"),
+        ("rata", "1E+20"),
+        ("rata", "'NaN'"),
+        ("rata", "85.333333333333"),
+        ("skor", "-1.5e300"),
+    ] + ([("skor", "'Infinity'"), ("skor", "'-Infinity'")] if dest == "sqlite" else [])
+    for i, (column, value) in enumerate(held, 10):
+        src.run(f"UPDATE nilai SET {column} = {value} WHERE id = {i}")
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+
+    refused = [
+        ("skor", "'NaN'", "NaN", '"skor" = NULL WHERE "skor" = \'NaN\''),
+        ("skor", "'-0'", "-0", '"skor" = 0 WHERE "skor"::text = \'-0\''),
+        ("rata", "85.3333333333333333", "18 significant digits", 'round("rata", 13)'),
+        ("rata", "12345678901234567891", "20 significant digits", 'round("rata", -5)'),
+    ] + ([("skor", "'-Infinity'", "D1", "'Infinity', '-Infinity'")] if dest == "d1" else [])
+    for column, value, said, fix in refused:
+        src.run(
+            f"UPDATE nilai SET {column} = {value}, updated_at = '2025-11-25 08:00:00' WHERE id = 7"
+        )
+        with pytest.raises(BackendError) as stopped:
+            sync(src, dst)
+        assert f"writing nilai, row id=7, column {column}: " in str(stopped.value), value
+        hint = stopped.value.hint or ""
+        assert said in str(stopped.value) and fix in hint
+        src.run(hint.split("e.g. ", 1)[1].split("; then", 1)[0])  # the hint's statement
+        again = sync(src, dst, full=True)
+        assert (again.verified, again.differences) == (True, ())

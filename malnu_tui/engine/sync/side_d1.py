@@ -25,6 +25,7 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
+from malnu_tui.engine.sync.sqlite_values import unstorable_value
 from malnu_tui.engine.sync.values import sqlite_param, to_sqlite
 
 if TYPE_CHECKING:
@@ -153,6 +154,9 @@ class D1Side(SqliteDialect):
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
+        refused = unstorable_value(shape, rows, d1=True)
+        if refused is not None:
+            raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
         now = utc_now()
         convert = to_sqlite([c.kind for c in shape.columns])
         kidx = shape.key_index

@@ -29,6 +29,7 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, q
+from malnu_tui.engine.sync.sqlite_values import unstorable_value
 from malnu_tui.engine.sync.values import (
     kind_of,
     pg_type_for_sqlite,
@@ -436,6 +437,9 @@ class SqliteSide(SqliteDialect):
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
+        refused = unstorable_value(shape, rows, d1=False)
+        if refused is not None:
+            raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
         now = utc_now()
         convert = to_sqlite([c.kind for c in shape.columns])
         values = [(*convert(r), now) for r in rows]

@@ -1,0 +1,83 @@
+"""Values a SQLite-dialect destination cannot hold as the source had them (PostgreSQL's NaN,
+negative zero, numerics finer than a double; Infinity over D1's API). SQLite would store
+another value without a word, and the row would then be "different" for ever, repaired by each
+sync and reported again: such a value is refused before its chunk is written, by row and column,
+with the statement that stores at the source what SQLite can hold."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.sync.model import Row, TableShape, key_text
+
+__all__ = ["unstorable_value"]
+
+_INT64 = range(-(2**63), 2**63)
+_DIGITS = 15  # SQLite's NUMERIC keeps the first 15 significant digits of a text it converts
+
+
+def unstorable_value(shape: TableShape, rows: Sequence[Row], *, d1: bool) -> tuple[str, str] | None:
+    """``(", row id=7, column skor: why", hint)`` for the first value of ``rows`` the
+    destination (a SQLite file, or D1 when ``d1``) cannot hold; None when it holds them all."""
+    checked = [(i, c.name, c.kind) for i, c in enumerate(shape.columns) if c.kind == "float"]
+    checked += [(i, c.name, c.kind) for i, c in enumerate(shape.columns) if c.kind == "numeric"]
+    if not checked:
+        return None
+    for row in rows:
+        for i, column, kind in checked:
+            value = row[i]
+            if type(value) is float:
+                found = _float(value, d1)
+            elif kind == "numeric" and isinstance(value, Decimal):
+                found = _numeric(value)
+            else:
+                continue
+            if found is not None:
+                why, fix = found
+                key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+                c, t = quote_ident(column), quote_ident(shape.name)
+                return (
+                    f", row {key}, column {column}: {why}",
+                    f"store a value SQLite holds at the source, e.g. UPDATE {t} SET "
+                    + fix.format(c=c)
+                    + "; then sync again (chunks written before it stay), or leave the table "
+                    "out with --tables",
+                )
+    return None
+
+
+def _float(value: float, d1: bool) -> tuple[str, str] | None:
+    if value != value:
+        return (
+            "NaN, which SQLite cannot hold (it stores NULL)",
+            "{c} = NULL WHERE {c} = 'NaN'",
+        )
+    if value == 0 and math.copysign(1.0, value) < 0:
+        return (
+            "-0, which SQLite stores as 0",
+            "{c} = 0 WHERE {c}::text = '-0'",
+        )
+    if d1 and math.isinf(value):
+        return (
+            f"{value}, which D1 cannot take (no such number in its API's JSON: it stores NULL;"
+            " a SQLite file keeps it)",
+            "{c} = NULL WHERE {c} IN ('Infinity', '-Infinity')",
+        )
+    return None
+
+
+def _numeric(value: Decimal) -> tuple[str, str] | None:
+    if not value.is_finite():
+        return None  # kept as the text 'NaN' / 'Infinity' (not a number to SQLite)
+    digits = len(value.normalize().as_tuple().digits)
+    if digits <= _DIGITS or (value == value.to_integral_value() and int(value) in _INT64):
+        return None
+    places = _DIGITS - 1 - value.adjusted()
+    return (
+        f"{value} has {digits} significant digits, and SQLite's NUMERIC keeps {_DIGITS} "
+        f"(it stores {float(value)!r})",
+        f"{{c}} = round({{c}}, {places}) WHERE {{c}} <> round({{c}}, {places})",
+    )
