@@ -224,3 +224,36 @@ def test_values_sqlite_cannot_hold_are_refused_by_row_with_what_to_do(
         src.run(hint.split("e.g. ", 1)[1].split("; then", 1)[0])  # the hint's statement
         again = sync(src, dst, full=True)
         assert (again.verified, again.differences) == (True, ())
+
+
+def test_a_text_that_is_not_utf8_is_named_by_its_row_with_what_to_do(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite keeps bytes stored as TEXT that are no UTF-8 (a Latin-1 legacy import), and its
+    Python driver stops the whole read on one: `sync` and `sync verify` stopped on "Could not
+    decode to UTF-8 column 'nama'", naming no row among thousands, and no hint."""
+    src = make_db("sqlite", request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, foto BLOB, updated_at TEXT)")
+    src.many(
+        "INSERT INTO siswa VALUES (?, ?, x'ff00', '2025-11-24 08:00:00')",
+        [(i, f"Siswa {i}") for i in range(1, 41)],
+    )
+    src.run("UPDATE siswa SET nama = CAST(x'4a6f73e9' AS TEXT) WHERE id = 23")  # 'José', Latin-1
+    with pytest.raises(BackendError) as stopped:
+        sync(src, dst)
+    said = "reading siswa, row id=23, column nama: its text is not UTF-8 (bytes x'4a6f73e9')"
+    assert said in str(stopped.value)
+    hint = stopped.value.hint or ""
+    assert 'UPDATE "siswa" SET "nama" = \'José\' WHERE "id" = 23' in hint
+
+    src.run("UPDATE siswa SET nama = 'José' WHERE id = 23")
+    assert sync(src, dst).verified
+    src.run("UPDATE siswa SET nama = CAST(x'c3' AS TEXT) WHERE id = 31")  # a cut character
+    with pytest.raises(BackendError) as again:
+        verify(src, dst)
+    assert "reading siswa, row id=31, column nama: its text is not UTF-8" in str(again.value)
+    src.run("UPDATE siswa SET updated_at = '2025-11-25 08:00:00' WHERE id = 31")
+    with pytest.raises(BackendError) as incremental:
+        sync(src, dst)
+    assert "row id=31, column nama" in str(incremental.value)

@@ -29,7 +29,11 @@ from malnu_tui.engine.sync.side import (
     SyncState,
 )
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, q
-from malnu_tui.engine.sync.sqlite_values import unstorable_value
+from malnu_tui.engine.sync.sqlite_values import (
+    not_utf8_column,
+    not_utf8_error,
+    unstorable_value,
+)
 from malnu_tui.engine.sync.values import (
     kind_of,
     pg_type_for_sqlite,
@@ -84,6 +88,7 @@ class SqliteDialect(SqliteKeys, ABC):
     kind: Kind
     label: str
     read_page_cap = 1_000_000
+    _scanning = False  # looking for a text that is not UTF-8 (_not_utf8)
 
     @abstractmethod
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -204,9 +209,13 @@ class SqliteDialect(SqliteKeys, ABC):
                 where.append(extra)
                 params.extend(extra_params)
             sql = base + (" WHERE " + " AND ".join(where) if where else "")
-            rows = self._decode(
-                shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, page_rows])
-            )
+            try:
+                rows = self._decode(
+                    shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, page_rows])
+                )
+            except BackendError as exc:
+                self._not_utf8(shape, exc, after, upto)
+                raise
             if not rows:
                 return
             yield rows
@@ -316,8 +325,47 @@ class SqliteDialect(SqliteKeys, ABC):
                 f"SELECT {self._select_list(shape)} FROM {q(shape.name)} "
                 f"WHERE {key_sql(shape)} IN (VALUES {values})"
             )
-            out.extend(self._decode(shape, self._rows(sql, [v for k in batch for v in k])))
+            try:
+                out.extend(self._decode(shape, self._rows(sql, [v for k in batch for v in k])))
+            except BackendError as exc:
+                self._not_utf8(shape, exc, None, None)
+                raise
         return out
+
+    def _not_utf8(
+        self, shape: TableShape, exc: BackendError, after: Key | None, upto: Key | None
+    ) -> None:
+        """When ``exc`` is a text SQLite's driver could not read as UTF-8 (it names the
+        column, not the row), raises the error naming the first such row after ``after``."""
+        column = not_utf8_column(str(exc))
+        if column is None or self._scanning:
+            return
+        self._scanning = True  # a key that is not UTF-8 stops the scan too: left unnamed
+        try:
+            self._not_utf8_scan(shape, column, after, upto)
+        finally:
+            self._scanning = False
+
+    def _not_utf8_scan(
+        self, shape: TableShape, column: str, after: Key | None, upto: Key | None
+    ) -> None:
+        named = [n for n in shape.names if n not in shape.key]
+        for name in [column] if column in named else named:
+            i, c = shape.names.index(name), q(name)
+            select = ", ".join(
+                q(n)
+                if n in shape.key
+                else f"CASE WHEN typeof({c}) = 'text' THEN CAST({c} AS BLOB) END"
+                if n == name
+                else "NULL"
+                for n in shape.names
+            )
+            for page in self.pages(shape, after=after, upto=upto, page_rows=10_000, select=select):
+                for row in page:
+                    raw = row[i]
+                    if isinstance(raw, bytes) and not _is_utf8(raw):
+                        key = tuple(row[k] for k in shape.key_index)
+                        raise not_utf8_error(self.label, shape, key, name, raw) from None
 
     def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
         raise BackendError(f"{self.label}: no server-side hashing in SQLite")
@@ -367,6 +415,14 @@ class SqliteDialect(SqliteKeys, ABC):
             "update" if data else "skip",
             only_changed=data,
         )
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def source_is_sqlite(shape: TableShape) -> bool:

@@ -2,18 +2,21 @@
 negative zero, numerics finer than a double; Infinity over D1's API). SQLite would store
 another value without a word, and the row would then be "different" for ever, repaired by each
 sync and reported again: such a value is refused before its chunk is written, by row and column,
-with the statement that stores at the source what SQLite can hold."""
+with the statement that stores at the source what SQLite can hold. And a SQLite text that is
+not UTF-8, which cannot be read: named by row and column."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.sync.model import Row, TableShape, key_text
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import Key, Row, TableShape, key_text
 
-__all__ = ["unstorable_value"]
+__all__ = ["not_utf8_column", "not_utf8_error", "unstorable_value"]
 
 _INT64 = range(-(2**63), 2**63)
 _DIGITS = 15  # SQLite's NUMERIC keeps the first 15 significant digits of a text it converts
@@ -80,4 +83,36 @@ def _numeric(value: Decimal) -> tuple[str, str] | None:
         f"{value} has {digits} significant digits, and SQLite's NUMERIC keeps {_DIGITS} "
         f"(it stores {float(value)!r})",
         f"{{c}} = round({{c}}, {places}) WHERE {{c}} <> round({{c}}, {places})",
+    )
+
+
+# Python's sqlite3 reads a TEXT value as UTF-8 and stops a whole statement on one that is not
+# (bytes an application stored as text: Latin-1 from a legacy import, a cut multi-byte char).
+_NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '(.*)' with text")
+
+
+def not_utf8_column(message: str) -> str | None:
+    """The column named by SQLite's driver when a text it read is not UTF-8, else None."""
+    found = _NOT_UTF8.search(message)
+    return found[1] if found else None
+
+
+def not_utf8_error(
+    label: str, shape: TableShape, key: Key, column: str, raw: bytes
+) -> BackendError:
+    """The error naming the row whose ``column`` holds ``raw``, not UTF-8, with what to do."""
+    t, c = quote_ident(shape.name), quote_ident(column)
+    where = " AND ".join(
+        f"{quote_ident(k)} = {sql_literal(v)}" for k, v in zip(shape.key, key, strict=True)
+    )
+    shown = raw[:32].hex() + ("…" if len(raw) > 32 else "")
+    return BackendError(
+        f"{label}: reading {shape.name}, row {key_text(shape.key, key)}, column {column}: its "
+        f"text is not UTF-8 (bytes x'{shown}')",
+        hint=(
+            "SQLite kept bytes that are no UTF-8 text, which no side can read as text: write "
+            f"the text again at the source, e.g. as Latin-1 read it: UPDATE {t} SET {c} = "
+            f"{sql_literal(raw.decode('latin-1'))} WHERE {where} (check it first), or store "
+            "the bytes in a BLOB column; then sync again"
+        ),
     )
