@@ -10,6 +10,7 @@ import pytest
 
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
+from malnu_tui.engine.sync.model import SyncProgress
 from tests.sync_support import Db, make_db, sync, verify
 
 PAIRS = [
@@ -257,3 +258,30 @@ def test_a_text_that_is_not_utf8_is_named_by_its_row_with_what_to_do(
     with pytest.raises(BackendError) as incremental:
         sync(src, dst)
     assert "row id=31, column nama" in str(incremental.value)
+
+
+def test_progress_shows_no_rate_of_a_near_zero_time_nor_a_count_past_its_total(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Progress printed "4,755,113,705 rows/s" (a phase's first event, which comes after a
+    chunk or a range is done, divided by the microsecond since the phase "began" at it) and
+    "verify 30/29 rows" (the rows of the side paged, the destination with an extra row, over
+    the source's count: PostgreSQL hashes its ranges itself, the SQLite side is paged)."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db("sqlite", request, tmp_path, "primary")
+    src.create_users(29)
+    events: list[SyncProgress] = []
+    assert sync(src, dst, events.append, chunk_rows=10).verified
+    dst.run(
+        "INSERT INTO users (id, email, name, created_at, updated_at, synced_at) VALUES "
+        "(30, 'lain@malnu.sch.id', 'Lain', '2025-11-24', '2025-11-24', '2025-11-24')"
+    )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (checked,) = verify_sync(s, (), events.append)
+    assert [d.key for d in checked.differences] == [(30,)]
+    verifying = [p for p in events if p.phase == "verify"]
+    assert verifying and verifying[-1].rows == 30
+    for p in events:
+        assert p.total is None or p.rows <= p.total, p
+        # A rate is measured over a quarter of a second at least, never from a near-zero time.
+        assert p.rate <= 4 * p.rows, p

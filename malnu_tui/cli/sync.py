@@ -83,7 +83,8 @@ def _progress(ctx: Context) -> object:
         if p.phase == "done":
             return
         total = f"/{p.total:,}" if p.total is not None else ""
-        ctx.message(f"{p.table}: {p.phase} {p.rows:,}{total} rows ({p.rate:,.0f} rows/s)")
+        speed = f" ({p.rate:,.0f} rows/s)" if p.rate else ""
+        ctx.message(f"{p.table}: {p.phase} {p.rows:,}{total} rows{speed}")
 
     return show
 

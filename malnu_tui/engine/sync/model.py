@@ -191,7 +191,7 @@ class SyncProgress:
     phase: Literal["plan", "copy", "delete", "verify", "done"]
     rows: int
     total: int | None = None
-    rate: float = 0.0  # rows per second of this phase
+    rate: float = 0.0  # rows per second of this phase (0.0: not measured yet)
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -76,17 +76,25 @@ DENSE = 32  # a chunk whose keys span at most this many keys per row written: ra
 class PhaseProgress:
     """Progress events of one table, with the rate of the current phase."""
 
+    # A phase's first event comes after work already done (a chunk written, a range compared):
+    # its rate is measured from that event on, over a quarter of a second at least (the rows
+    # of the first event over the time since the phase "began" at it printed billions a second).
+    MIN_SPAN = 0.25
+
     def __init__(self, progress: ProgressCallback | None, table: str) -> None:
         self.progress, self.table = progress, table
         self.started = time.perf_counter()
         self.phase = ""
+        self.first_rows = 0
 
     def __call__(self, phase: str, rows: int, total: int | None = None, detail: str = "") -> None:
+        now = time.perf_counter()
         if phase != self.phase:
-            self.phase, self.started = phase, time.perf_counter()
+            self.phase, self.started, self.first_rows = phase, now, rows
         if self.progress is not None:
-            took = max(time.perf_counter() - self.started, 1e-6)
-            self.progress(SyncProgress(self.table, phase, rows, total, rows / took, detail))  # type: ignore[arg-type]
+            took = now - self.started
+            speed = max(rows - self.first_rows, 0) / took if took >= self.MIN_SPAN else 0.0
+            self.progress(SyncProgress(self.table, phase, rows, total, speed, detail))  # type: ignore[arg-type]
 
 
 def _key_of(row: Row, kidx: tuple[int, ...]) -> Key:
@@ -293,7 +301,9 @@ def compare_ranges(
     done = left_total = 0
     for rr in results if results is not None else compare_table(s.src, s.dst, shape):
         done += rr.rows
-        rate("verify", done, total)
+        # The rows of the side paged: more than the total given when the other side has fewer
+        # (or rows arrive meanwhile); past it, the count alone ("verify 30/29 rows" was shown).
+        rate("verify", done, total if done <= total else None)
         if not rr.differences:
             continue
         for d in rr.differences:
@@ -432,7 +442,7 @@ def sync_table(
         else:
             counts = (fast.counted() if fast is not None else None) or _counts(s, plan.table)
         before = state
-        found = compare_ranges(s, shape, state, rate, counts[0], results)
+        found = compare_ranges(s, shape, state, rate, max(counts), results)
         if fast is not None:
             fast.close()  # an incremental one's checks are done (a full one's: in results())
         compared = counts[0] if plan.mode == "checksum" else 0
@@ -444,7 +454,7 @@ def sync_table(
         if fast is not None and fast.scoped and src_count != dst_count:
             # A row where no chunk's blocks were checked (see FastCopy.scoped): every range
             # compared by value, and repaired.
-            found = compare_ranges(s, shape, state, rate, src_count)
+            found = compare_ranges(s, shape, state, rate, max(src_count, dst_count))
             assert found.state is not None
             state = found.state
             src_count, dst_count = _counts(s, plan.table)

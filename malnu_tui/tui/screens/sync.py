@@ -335,7 +335,8 @@ class SyncScreen(Screen[None]):
         p = event.progress
         table = self.query_one("#sync-tables", DataTable)
         total = f"/{p.total:,}" if p.total is not None else ""
-        text = "done" if p.phase == "done" else f"{p.phase} {p.rows:,}{total} ({p.rate:,.0f}/s)"
+        speed = f" ({p.rate:,.0f}/s)" if p.rate else ""
+        text = "done" if p.phase == "done" else f"{p.phase} {p.rows:,}{total}{speed}"
         if p.table in {str(k.value) for k in table.rows}:
             table.update_cell(p.table, "progress", text)
 
