@@ -209,8 +209,7 @@ class Settings:
     def target(self, name: str | None = None) -> Target:
         key = name or self.default_target
         if key not in self.targets:
-            known = ", ".join(sorted(self.targets)) or "none"
-            raise ConfigError(f"no target named {key!r} (configured: {known})")
+            raise ConfigError(_no_target(self, key))
         return self.targets[key]
 
 
@@ -318,14 +317,39 @@ def resolve_target(
     rollback_dir: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Target:
-    """The target to work on: flags override the environment, which overrides the config."""
+    """The target to work on: a flag, else the environment, else the config. A flag and an
+    environment variable that name different databases (or directories) are refused (exit 2):
+    an operator who types ``--target b`` with ``MALNU_DATABASE_URL`` exported hours ago must
+    never work on either one without being told."""
     env = os.environ if env is None else env
-    target = settings.target(name or env.get(ENV_TARGET) or None)
-    url = database or env.get(ENV_DATABASE_URL) or target.url
+    env_name = env.get(ENV_TARGET) or None
+    env_url = env.get(ENV_DATABASE_URL) or None
+    if database is not None or name is not None:
+        flag = f"--database {mask_url(database)}" if database else f"--target {name}"
+        flag_url = database or settings.target(name).url
+        for var, value in ((ENV_DATABASE_URL, env_url), (ENV_TARGET, env_name)):
+            if value is None:
+                continue
+            if var == ENV_TARGET:
+                if value not in settings.targets:
+                    raise ConfigError(f"{var}={value}: {_no_target(settings, value)}")
+                other = settings.targets[value].url
+            else:
+                other = value
+            if database_key(other) != database_key(flag_url):
+                shown = value if var == ENV_TARGET else mask_url(value)
+                raise ConfigError(
+                    f"{flag} ({mask_url(flag_url)}) and {var}={shown} ({mask_url(other)}) name "
+                    f"different databases: unset {var} or drop {flag.split()[0]}"
+                )
+        target = settings.target(name or env_name)
+    else:
+        target = settings.target(env_name)
+    url = database or (None if name else env_url) or target.url
     _register_secrets(url)
     url_kind(url)  # validate early, with a clear message
-    mig = migrations_dir or env.get(ENV_MIGRATIONS_DIR)
-    rb = rollback_dir or env.get(ENV_ROLLBACK_DIR)
+    mig = _one_dir("--migrations-dir", migrations_dir, ENV_MIGRATIONS_DIR, env)
+    rb = _one_dir("--rollback-dir", rollback_dir, ENV_ROLLBACK_DIR, env)
     bdir = target.backup_dir
     if url != target.url:
         # Another database: its backups live apart from the configured target's.
@@ -338,6 +362,33 @@ def resolve_target(
         backup_dir=bdir,
         options=target.options,
     )
+
+
+def _no_target(settings: Settings, name: str) -> str:
+    known = ", ".join(sorted(settings.targets)) or "none"
+    return f"no target named {name!r} (configured: {known})"
+
+
+def database_key(url: str) -> str:
+    """What tells two URLs of one database apart from two databases: a SQLite file by its
+    resolved path (``sqlite:a.db`` and ``sqlite:///…/a.db`` are one file), else the URL."""
+    if url_kind(url) == "sqlite":
+        return str(sqlite_path(url).expanduser().resolve())
+    return url
+
+
+def _one_dir(flag: str, given: str | None, var: str, env: Mapping[str, str]) -> str | None:
+    """The directory a flag names, else its environment variable; both, naming different
+    directories, are refused."""
+    from_env = env.get(var) or None
+    if given and from_env:
+        same = Path(given).expanduser().resolve() == Path(from_env).expanduser().resolve()
+        if not same:
+            raise ConfigError(
+                f"{flag} {given} and {var}={from_env} name different directories: "
+                f"unset {var} or drop {flag}"
+            )
+    return given or from_env
 
 
 def _register_secrets(url: str) -> None:
