@@ -86,3 +86,33 @@ def test_files_dialect_is_one_rule_any_case(tmp_path: Path) -> None:
     settings = load_settings(config=str(cfg), env={})
     got = {n: settings.target(n).files_dialect for n in "abcd"}
     assert got == {"a": "sqlite", "b": "postgresql", "c": "postgresql", "d": "sqlite"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('lint = "enforced"', "[targets.p] lint = 'enforced': expected one of: warn, enforce"),
+        ('production = "yes"', "[targets.p] production = 'yes': expected true or false"),
+        ("production = 1", "[targets.p] production = 1: expected true or false"),
+        ('dialect = "postgre"', "[targets.p] dialect = 'postgre': expected one of: "),
+    ],
+)
+def test_cli_bad_enum_or_boolean_is_exit_2_naming_file_key_value(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.p]\nurl = "sqlite:///{tmp_path}/p.db"\n{body}\n')
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and line.startswith(f"error: {cfg}: ") and message in line
+    assert "did you mean" in line
+    assert not (tmp_path / "p.db").exists()
+
+
+def test_enums_accept_any_case_as_their_readers_do(tmp_path: Path) -> None:
+    _load(
+        tmp_path,
+        '[targets.p]\nurl = "sqlite:p.db"\nlint = "Enforce"\nproduction = false\n'
+        '[[alerts.webhooks]]\nkind = "Slack"\nurl = "https://x"\n',
+    )

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.config_schema import DIALECTS as DIALECTS
+from malnu_tui.engine.config_schema import KNOWN_KEYS as KNOWN_KEYS
+from malnu_tui.engine.config_schema import check_known_keys
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
@@ -35,13 +38,6 @@ ENV_MIGRATIONS_DIR = "MALNU_MIGRATIONS_DIR"
 ENV_ROLLBACK_DIR = "MALNU_ROLLBACK_DIR"
 ENV_BACKUP_DIR = "MALNU_BACKUP_DIR"
 
-# The dialects migration files may be written in (``dialect = …``, any case).
-DIALECTS: dict[str, str] = {
-    "sqlite": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-}
-
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BUNDLED_PRIMARY = PACKAGE_DIR / "bundled" / "primary"
 
@@ -52,92 +48,6 @@ BACKEND_MODULES: dict[str, str] = {
     "postgresql": "malnu_tui.engine.backends.postgresql",
     "d1": "malnu_tui.engine.backends.d1.backend",
 }
-
-
-# Every key ``malnu.toml`` may hold, in one table: a typo is an error naming the nearest known
-# key, never a silent option. Sections are dotted paths; ``NAME`` stands for a name the operator
-# chooses ([targets.primary], [sync.reporting]); an array of tables ([[alerts.webhooks]]) is
-# checked entry by entry against its path. ``FREE_FORM`` sections take any key ([keys] holds
-# binding ids). Adding a setting = adding its key here (and reading it where it is used).
-ANY_KEY = "*"
-FREE_FORM: frozenset[str] = frozenset({ANY_KEY})
-NAMED = "NAME"
-KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "": frozenset(
-        {"default_target", "backup", "targets", "keys", "monitor", "alerts", "log", "sync"}
-    ),
-    "backup": frozenset({"dir"}),
-    "keys": FREE_FORM,
-    "targets": frozenset({NAMED}),
-    "targets.NAME": frozenset(
-        {
-            "url",
-            "migrations_dir",
-            "rollback_dir",
-            "backup_dir",
-            "dialect",  # dialect of the files: "sqlite" (translated on PostgreSQL) or the target's
-            # PostgreSQL
-            "schema",
-            "statement_timeout",
-            "lock_timeout",
-            # D1
-            "api_token_env",
-            "api_token",
-            "api_base",
-            "timeout",
-            "retry_attempts",
-            "retry_base_delay",
-            "retry_max_delay",
-            # policy
-            "lint",  # "enforce": up refuses while a lint error remains
-            "production",  # true: monitored as production
-        }
-    ),
-    "monitor": frozenset(
-        {
-            "slow_migration_seconds",
-            "backup_max_age_hours",
-            "pending_max_age_days",
-            "sync_max_lag_minutes",
-        }
-    ),
-    "alerts": frozenset({"webhooks"}),
-    "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
-    "log": frozenset({"file", "max_bytes", "backups"}),
-    "sync": frozenset({NAMED}),
-    "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
-}
-
-
-def check_known_keys(
-    data: Mapping[str, Any], where: str, section: str = "", shown: str = ""
-) -> None:
-    """ConfigError (exit 2) for the first key of ``data`` that :data:`KNOWN_KEYS` does not
-    list for ``section``, naming the key and the nearest known one. ``shown`` is the section
-    as the file spells it (``targets.primary`` for ``targets.NAME``)."""
-    known = KNOWN_KEYS.get(section, FREE_FORM)
-    if ANY_KEY in known:
-        return
-    for key, value in data.items():
-        inner = f"{shown}.{key}" if shown else key
-        if NAMED in known:
-            child = f"{section}.{NAMED}"
-        elif key in known:
-            child = f"{section}.{key}" if section else key
-        else:
-            label = f"[{shown}] {key}" if shown else key
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            near = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(sorted(known))
-            raise ConfigError(f"{where}: unknown key {label} ({near})")
-        if child not in KNOWN_KEYS:
-            continue
-        tables = value if isinstance(value, list) else [value]
-        for table in tables:
-            if not isinstance(table, dict):
-                raise ConfigError(f"{where}: [{inner}] must be a table")
-            check_known_keys(table, where, child, inner)
 
 
 def user_config_dir() -> Path:

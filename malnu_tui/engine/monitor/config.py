@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.config_schema import WEBHOOK_KINDS
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.monitor.debuglog import register_secret
 
@@ -43,7 +44,6 @@ DEFAULTS: Mapping[str, float] = {
     "pending_max_age_days": 7.0,
     "sync_max_lag_minutes": 60.0,
 }
-WEBHOOK_KINDS = ("slack", "json")
 
 
 def mask_webhook(url: str) -> str:
@@ -126,7 +126,7 @@ def parse_monitor_config(
         where = f"{source}: [[alerts.webhooks]] #{i}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: must be a table")
-        kind = raw.get("kind", "json")
+        kind = str(raw.get("kind", "json")).strip().lower()
         if kind not in WEBHOOK_KINDS:
             raise ConfigError(f"{where}: kind must be one of {', '.join(WEBHOOK_KINDS)}")
         url = raw.get("url")
