@@ -79,9 +79,9 @@ def test_cli_unknown_key_is_exit_2_with_its_name(tmp_path: Path) -> None:
 def test_files_dialect_is_one_rule_any_case(tmp_path: Path) -> None:
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(
-        '[targets.a]\nurl = "postgresql://u@h/db"\ndialect = "SQLite"\n'
-        '[targets.b]\nurl = "postgresql://u@h/db"\ndialect = "Postgres"\n'
-        '[targets.c]\nurl = "postgresql://u@h/db"\n[targets.d]\nurl = "sqlite:d.db"\n'
+        '[targets.a]\nurl = "postgresql://u@h/a"\ndialect = "SQLite"\n'
+        '[targets.b]\nurl = "postgresql://u@h/b"\ndialect = "Postgres"\n'
+        '[targets.c]\nurl = "postgresql://u@h/c"\n[targets.d]\nurl = "sqlite:d.db"\n'
     )
     settings = load_settings(config=str(cfg), env={})
     got = {n: settings.target(n).files_dialect for n in "abcd"}
@@ -116,3 +116,49 @@ def test_enums_accept_any_case_as_their_readers_do(tmp_path: Path) -> None:
         '[targets.p]\nurl = "sqlite:p.db"\nlint = "Enforce"\nproduction = false\n'
         '[[alerts.webhooks]]\nkind = "Slack"\nurl = "https://x"\n',
     )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("sqlite:p.db", "sqlite:///{tmp}/sub/../p.db"),
+        ("postgresql://u:pw1@H:5432/db", "postgresql://v@h/db?sslmode=require"),
+        ("postgresql://u@h/db?schema=s", 'postgresql://u@h/db"\nschema = "s'),
+        ("d1://acc/db1", "d1://acc/db1"),
+    ],
+)
+def test_cli_two_targets_on_one_database_are_refused(tmp_path: Path, a: str, b: str) -> None:
+    cfg = tmp_path / "malnu.toml"
+    b = b.replace("{tmp}", str(tmp_path))
+    cfg.write_text(f'[targets.one]\nurl = "{a}"\n[targets.two]\nurl = "{b}"\n')
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and str(cfg) in line
+    assert "[targets.one] and [targets.two] name one database" in line
+    assert "pw1" not in line
+
+
+def test_one_postgresql_database_in_two_schemas_is_two_targets(tmp_path: Path) -> None:
+    _load(
+        tmp_path,
+        '[targets.a]\nurl = "postgresql://u@h/db"\nschema = "a"\n'
+        '[targets.b]\nurl = "postgresql://u@h/db?schema=b"\n'
+        '[targets.c]\nurl = "postgresql://u@h/db"\n',
+    )
+
+
+def test_cli_a_shared_backup_dir_is_a_warning(tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.one]\nurl = "sqlite:///{tmp_path}/1.db"\nbackup_dir = "bk"\n'
+        f'[targets.two]\nurl = "sqlite:///{tmp_path}/2.db"\nbackup_dir = "{tmp_path}/bk/"\n'
+        f'[targets.three]\nurl = "sqlite:///{tmp_path}/3.db"\n'
+    )
+    res = run_cli("--config", str(cfg), "status", "--json")
+    assert res.code == 0, res.err
+    assert (
+        f"warning: {cfg}: [targets.one] and [targets.two] share backup_dir {tmp_path / 'bk'}"
+        in res.err
+    )
+    assert "three" not in res.err

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.config_schema import DIALECTS as DIALECTS
 from malnu_tui.engine.config_schema import KNOWN_KEYS as KNOWN_KEYS
-from malnu_tui.engine.config_schema import check_known_keys
+from malnu_tui.engine.config_schema import check_known_keys, check_targets
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
+from malnu_tui.engine.urls import database_key
 from malnu_tui.engine.urls import mask_url as mask_url
 from malnu_tui.engine.urls import sqlite_path as sqlite_path
 from malnu_tui.engine.urls import sqlite_url as sqlite_url
@@ -115,6 +116,7 @@ class Settings:
     targets: Mapping[str, Target]
     default_target: str
     backup_root: Path
+    warnings: tuple[str, ...] = ()  # said once on stderr by the CLI (a shared backup_dir)
 
     def target(self, name: str | None = None) -> Target:
         key = name or self.default_target
@@ -207,6 +209,7 @@ def load_settings(
             targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+    warnings = check_targets(targets, str(path)) if path else []
     if not targets:
         url = sqlite_url(user_data_dir() / "malnu.db")
         targets[DEFAULT_TARGET] = Target(
@@ -215,7 +218,7 @@ def load_settings(
     default = str(data.get("default_target", next(iter(targets))))
     if default not in targets:
         raise ConfigError(f"{path}: default_target {default!r} is not one of the targets")
-    return Settings(path, targets, default, backup_root)
+    return Settings(path, targets, default, backup_root, tuple(warnings))
 
 
 def resolve_target(
@@ -277,14 +280,6 @@ def resolve_target(
 def _no_target(settings: Settings, name: str) -> str:
     known = ", ".join(sorted(settings.targets)) or "none"
     return f"no target named {name!r} (configured: {known})"
-
-
-def database_key(url: str) -> str:
-    """What tells two URLs of one database apart from two databases: a SQLite file by its
-    resolved path (``sqlite:a.db`` and ``sqlite:///…/a.db`` are one file), else the URL."""
-    if url_kind(url) == "sqlite":
-        return str(sqlite_path(url).expanduser().resolve())
-    return url
 
 
 def _one_dir(flag: str, given: str | None, var: str, env: Mapping[str, str]) -> str | None:

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.urls import database_key, mask_url, split_tool_options
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.config import Target
 
 # The dialects migration files may be written in (``dialect = …``, any case).
 DIALECTS: dict[str, str] = {
@@ -135,3 +140,38 @@ def check_value(section: str, key: str, value: object, where: str, label: str) -
     close = difflib.get_close_matches(word or str(value).lower(), allowed, n=1, cutoff=0.5)
     tip = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"{where}: {label} = {value!r}: expected one of: {', '.join(allowed)}{tip}")
+
+
+def check_targets(targets: Mapping[str, Target], where: str) -> list[str]:
+    """Refuse two targets on one database (two tracking views of one schema: each would see
+    the other's runs as its own); a PostgreSQL database is shared only by targets whose tool
+    tables live in different schemas. Return a warning for each ``backup_dir`` two
+    targets share (their backups would mix in one store)."""
+
+    seen: dict[tuple[str, str], str] = {}
+    for name, target in targets.items():
+        schema = ""
+        if target.kind == "postgresql":
+            schema = str(target.options.get("schema") or split_tool_options(target.url)[1].schema)
+        key = (database_key(target.url), schema)
+        if key in seen:
+            other = seen[key]
+            tail = f" (schema {schema!r})" if schema else ""
+            raise ConfigError(
+                f"{where}: [targets.{other}] and [targets.{name}] name one database, "
+                f"{mask_url(target.url)}{tail}: two targets there would each track the other's "
+                "migrations; remove one" + (", or give each its own schema = …" if schema else "")
+            )
+        seen[key] = name
+    warnings: list[str] = []
+    dirs: dict[Path, str] = {}
+    for name, target in targets.items():
+        place = target.backup_dir.expanduser().resolve()
+        if place in dirs:
+            warnings.append(
+                f"{where}: [targets.{dirs[place]}] and [targets.{name}] share backup_dir "
+                f"{place}: their backups mix in one store; give each its own"
+            )
+        else:
+            dirs[place] = name
+    return warnings
