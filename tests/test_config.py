@@ -162,3 +162,33 @@ def test_cli_a_shared_backup_dir_is_a_warning(tmp_path: Path) -> None:
         in res.err
     )
     assert "three" not in res.err
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[log]\nfile = 5\n", "[log] file = 5: expected a path string"),
+        ('[[alerts.webhooks]]\nkind = "slack"\nurl = "ftp://x"\n', "url must be an http(s) URL"),
+        ('[[alerts.webhooks]]\nurl = "https://x"\ntimeout = "5s"\n', "#1 timeout: expected"),
+        ('[monitor]\nbackup_max_age_hours = "26"\n', "[monitor] backup_max_age_hours: expected"),
+        ('[sync.s]\nfrom = "a"\nto = "bb"\n', "[sync.s] to = 'bb': no target of that name"),
+        ('[sync.s]\nfrom = "a"\nto = "b"\nchunk_rows = 0\n', "[sync.s]: chunk_rows must be"),
+    ],
+)
+def test_cli_every_section_is_checked_by_every_command(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n'
+        f'[targets.b]\nurl = "sqlite:///{tmp_path}/b.db"\n{section}'
+    )
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and line.startswith(f"error: {cfg}") and message in line
+    assert not (tmp_path / "a.db").exists()
+    if "bb" in section:
+        assert "did you mean 'b'?" in line
+    res = run_cli("--config", str(cfg), "check")  # a monitoring plugin: UNKNOWN, exit 3
+    assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}") and message in res.out

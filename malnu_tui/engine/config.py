@@ -218,7 +218,25 @@ def load_settings(
     default = str(data.get("default_target", next(iter(targets))))
     if default not in targets:
         raise ConfigError(f"{path}: default_target {default!r} is not one of the targets")
+    if path is not None:
+        _check_other_sections(data, path, targets)
     return Settings(path, targets, default, backup_root, tuple(warnings))
+
+
+def _check_other_sections(
+    data: Mapping[str, Any], path: Path, targets: Mapping[str, Target]
+) -> None:
+    """The tables only some commands read ([monitor], [alerts], [log], [sync]) checked at load
+    by every command, by the same functions their readers use: a bad value is exit 2 now, not
+    at the next ``check`` or sync (imported only when such a table is there)."""
+    if any(key in data for key in ("monitor", "alerts", "log")):
+        from malnu_tui.engine.config_sections import monitor_values
+
+        monitor_values(data, source=str(path), base=path.parent)
+    if "sync" in data:
+        from malnu_tui.engine.config_sections import sync_values
+
+        sync_values(data["sync"], str(path), targets)
 
 
 def resolve_target(
