@@ -10,6 +10,8 @@ from malnu_tui.engine.config import KNOWN_KEYS, load_settings
 from malnu_tui.engine.errors import ConfigError
 from tests.fixtures_core import REPO, run_cli
 
+D1 = 'url = "d1://acc/db1"'
+
 
 def _load(tmp_path: Path, text: str) -> None:
     cfg = tmp_path / "malnu.toml"
@@ -192,3 +194,24 @@ def test_cli_every_section_is_checked_by_every_command(
         assert "did you mean 'b'?" in line
     res = run_cli("--config", str(cfg), "check")  # a monitoring plugin: UNKNOWN, exit 3
     assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}") and message in res.out
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("url = 5", "[targets.p] url = 5: expected a database URL string"),
+        ('url = "mysql://u:pw9@h/x"', "[targets.p] url: unsupported database URL"),
+        (f'{D1}\ntimeout = "x"', "[targets.p] timeout must be a number from 0.1 to 3600, got 'x'"),
+        (f"{D1}\nretry_attempts = 2.5", "[targets.p] retry_attempts must be a whole number"),
+        (f"{D1}\napi_base = 5", "[targets.p] api_base must be a non-empty string, got 5"),
+    ],
+)
+def test_cli_target_value_errors_name_the_file_and_key(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f"[targets.p]\n{body}\n")
+    res = run_cli("--config", str(cfg), "status", env={"CLOUDFLARE_API_TOKEN": "t0ken-xyz"})
+    assert res.code == 2, res.err
+    assert res.err.startswith(f"error: {cfg}: {message}"), res.err
+    assert "pw9" not in res.err and "t0ken-xyz" not in res.err and "Traceback" not in res.err

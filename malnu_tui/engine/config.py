@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.config_schema import DIALECTS as DIALECTS
 from malnu_tui.engine.config_schema import KNOWN_KEYS as KNOWN_KEYS
-from malnu_tui.engine.config_schema import check_known_keys, check_targets
+from malnu_tui.engine.config_schema import check_d1_options, check_known_keys, check_targets
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
@@ -189,12 +189,23 @@ def load_settings(
         where = f"{path}: [targets.{name}]"
         if not isinstance(raw, dict) or "url" not in raw:
             raise ConfigError(f'{where}: needs url = "…"')
-        url = str(raw["url"])
-        if url_kind(url) == "sqlite" and ":" in url:
+        url = raw["url"]
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(
+                f"{where} url = {url!r}: expected a database URL string (sqlite:///path.db, "
+                "postgresql://user@host/db or d1://ACCOUNT/DATABASE)"
+            )
+        try:
+            kind = url_kind(url)
+        except ConfigError as exc:
+            raise ConfigError(f"{where} url: {exc}", hint=exc.hint) from None
+        if kind == "sqlite" and ":" in url:
             sp = sqlite_path(url)
             url = sqlite_url(sp if sp.is_absolute() else base / sp)
-        elif url_kind(url) == "sqlite":
+        elif kind == "sqlite":
             url = sqlite_url(_path(url, base, where))
+        elif kind == "d1":
+            check_d1_options(raw, where)
         mig = _path(raw["migrations_dir"], base, where) if "migrations_dir" in raw else default_mig
         rb = _path(raw["rollback_dir"], base, where) if "rollback_dir" in raw else default_rb
         options = {

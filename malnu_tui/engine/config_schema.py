@@ -5,6 +5,8 @@ naming the file, the ``[section] key`` and the nearest valid word, never a silen
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,3 +177,64 @@ def check_targets(targets: Mapping[str, Target], where: str) -> list[str]:
         else:
             dirs[place] = name
     return warnings
+
+
+# D1 options: number → (smallest, largest) allowed, a number of tries or of seconds; text
+# options are non-empty strings. ``label`` says where: "D1 option" when a backend opens, the
+# file and ``[targets.NAME]`` when the config is loaded (which checks them first).
+D1_NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "retry_attempts": (1, 100),
+    "retry_base_delay": (0, 3600),
+    "retry_max_delay": (0, 3600),
+    "timeout": (0.1, 3600),
+}
+D1_TEXT_OPTIONS = ("api_token_env", "api_token", "api_base")
+
+
+def d1_number(options: Mapping[str, Any], key: str, default: float, label: str) -> float:
+    """A D1 number option, ConfigError when out of range (NaN, infinity, a wrong type)."""
+    value = options.get(key, default)
+    low, high = D1_NUMBER_RANGES[key]
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not low <= number <= high:  # also NaN
+        raise ConfigError(f"{label} {key} must be a number from {low:g} to {high:g}, got {value!r}")
+    if key == "retry_attempts" and number != int(number):
+        raise ConfigError(f"{label} retry_attempts must be a whole number, got {number:g}")
+    return number
+
+
+def d1_text(options: Mapping[str, Any], key: str, label: str) -> str | None:
+    """A D1 text option (None when unset); ConfigError when empty or not a string."""
+    value = options.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        shown = "***" if key == "api_token" else repr(value)  # a token is never echoed
+        raise ConfigError(f"{label} {key} must be a non-empty string, got {shown}")
+    return value
+
+
+def d1_token_variable(options: Mapping[str, Any], label: str, default: str) -> str:
+    """The variable ``api_token_env`` names (else ``default``). A value that is no variable
+    name is most likely the token pasted in its place: refused, and never echoed."""
+    name = d1_text(options, "api_token_env", label) or default
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+        raise ConfigError(
+            f"{label} api_token_env must name an environment variable (upper-case letters, "
+            "digits and _, like CLOUDFLARE_API_TOKEN); it does not: is the token itself there?",
+            hint="put the token in that variable, never in the config file; "
+            "if the file holds a token, revoke it and make a new one",
+        )
+    return name
+
+
+def check_d1_options(options: Mapping[str, Any], label: str) -> None:
+    """Every D1 option a target sets, checked as the backend will read it."""
+    for key in D1_NUMBER_RANGES:
+        if key in options:
+            d1_number(options, key, 0, label)
+    for key in D1_TEXT_OPTIONS:
+        d1_text(options, key, label)
+    if "api_token_env" in options:
+        d1_token_variable(options, label, "")
