@@ -286,3 +286,34 @@ def test_a_failed_run_still_reports_what_is_durable(
         assert report["backup_id"] is None
     else:
         assert report["backup_id"] and f"safety backup: {report['backup_id']}" in res.err
+
+
+def test_a_flag_and_the_environment_naming_different_databases_are_refused(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
+        f'[targets.b]\nurl = "sqlite:///{tmp_path / "b.db"}"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+    )
+    base = ("--config", str(cfg), "--target", "b", "status", "--json")
+    c_url = f"sqlite:///{tmp_path / 'c.db'}"
+    res = run_cli(*base, env={"MALNU_DATABASE_URL": c_url})
+    assert res.code == 2, res.err
+    assert res.err.count("\n") == 1 and "--target b" in res.err and "MALNU_DATABASE_URL" in res.err
+    assert not (tmp_path / "c.db").exists() and not (tmp_path / "b.db").exists()
+    res = run_cli(*base, env={"MALNU_TARGET": "a"})
+    assert res.code == 2 and "MALNU_TARGET=a" in res.err
+    # Agreeing (the same file by another spelling) is no conflict; the flag's target is used.
+    res = run_cli(*base, env={"MALNU_DATABASE_URL": f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}"})
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["target"] == "b"
+    # The directories: a flag and its variable naming different directories are refused too.
+    res = run_cli(
+        *base, "--migrations-dir", str(d.migrations), env={"MALNU_MIGRATIONS_DIR": str(tmp_path)}
+    )
+    assert res.code == 2 and "MALNU_MIGRATIONS_DIR" in res.err and "--migrations-dir" in res.err
+    res = run_cli(*base, env={"MALNU_ROLLBACK_DIR": str(tmp_path)})  # no flag: the variable
+    assert res.code == 0, res.err

@@ -10,6 +10,8 @@ from malnu_tui.engine.config import KNOWN_KEYS, load_settings
 from malnu_tui.engine.errors import ConfigError
 from tests.fixtures_core import REPO, run_cli
 
+D1 = 'url = "d1://acc/db1"'
+
 
 def _load(tmp_path: Path, text: str) -> None:
     cfg = tmp_path / "malnu.toml"
@@ -79,10 +81,137 @@ def test_cli_unknown_key_is_exit_2_with_its_name(tmp_path: Path) -> None:
 def test_files_dialect_is_one_rule_any_case(tmp_path: Path) -> None:
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(
-        '[targets.a]\nurl = "postgresql://u@h/db"\ndialect = "SQLite"\n'
-        '[targets.b]\nurl = "postgresql://u@h/db"\ndialect = "Postgres"\n'
-        '[targets.c]\nurl = "postgresql://u@h/db"\n[targets.d]\nurl = "sqlite:d.db"\n'
+        '[targets.a]\nurl = "postgresql://u@h/a"\ndialect = "SQLite"\n'
+        '[targets.b]\nurl = "postgresql://u@h/b"\ndialect = "Postgres"\n'
+        '[targets.c]\nurl = "postgresql://u@h/c"\n[targets.d]\nurl = "sqlite:d.db"\n'
     )
     settings = load_settings(config=str(cfg), env={})
     got = {n: settings.target(n).files_dialect for n in "abcd"}
     assert got == {"a": "sqlite", "b": "postgresql", "c": "postgresql", "d": "sqlite"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('lint = "enforced"', "[targets.p] lint = 'enforced': expected one of: warn, enforce"),
+        ('production = "yes"', "[targets.p] production = 'yes': expected true or false"),
+        ("production = 1", "[targets.p] production = 1: expected true or false"),
+        ('dialect = "postgre"', "[targets.p] dialect = 'postgre': expected one of: "),
+    ],
+)
+def test_cli_bad_enum_or_boolean_is_exit_2_naming_file_key_value(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.p]\nurl = "sqlite:///{tmp_path}/p.db"\n{body}\n')
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and line.startswith(f"error: {cfg}: ") and message in line
+    assert "did you mean" in line
+    assert not (tmp_path / "p.db").exists()
+
+
+def test_enums_accept_any_case_as_their_readers_do(tmp_path: Path) -> None:
+    _load(
+        tmp_path,
+        '[targets.p]\nurl = "sqlite:p.db"\nlint = "Enforce"\nproduction = false\n'
+        '[[alerts.webhooks]]\nkind = "Slack"\nurl = "https://x"\n',
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("sqlite:p.db", "sqlite:///{tmp}/sub/../p.db"),
+        ("postgresql://u:pw1@H:5432/db", "postgresql://v@h/db?sslmode=require"),
+        ("postgresql://u@h/db?schema=s", 'postgresql://u@h/db"\nschema = "s'),
+        ("d1://acc/db1", "d1://acc/db1"),
+    ],
+)
+def test_cli_two_targets_on_one_database_are_refused(tmp_path: Path, a: str, b: str) -> None:
+    cfg = tmp_path / "malnu.toml"
+    b = b.replace("{tmp}", str(tmp_path))
+    cfg.write_text(f'[targets.one]\nurl = "{a}"\n[targets.two]\nurl = "{b}"\n')
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and str(cfg) in line
+    assert "[targets.one] and [targets.two] name one database" in line
+    assert "pw1" not in line
+
+
+def test_one_postgresql_database_in_two_schemas_is_two_targets(tmp_path: Path) -> None:
+    _load(
+        tmp_path,
+        '[targets.a]\nurl = "postgresql://u@h/db"\nschema = "a"\n'
+        '[targets.b]\nurl = "postgresql://u@h/db?schema=b"\n'
+        '[targets.c]\nurl = "postgresql://u@h/db"\n',
+    )
+
+
+def test_cli_a_shared_backup_dir_is_a_warning(tmp_path: Path) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.one]\nurl = "sqlite:///{tmp_path}/1.db"\nbackup_dir = "bk"\n'
+        f'[targets.two]\nurl = "sqlite:///{tmp_path}/2.db"\nbackup_dir = "{tmp_path}/bk/"\n'
+        f'[targets.three]\nurl = "sqlite:///{tmp_path}/3.db"\n'
+    )
+    res = run_cli("--config", str(cfg), "status", "--json")
+    assert res.code == 0, res.err
+    assert (
+        f"warning: {cfg}: [targets.one] and [targets.two] share backup_dir {tmp_path / 'bk'}"
+        in res.err
+    )
+    assert "three" not in res.err
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[log]\nfile = 5\n", "[log] file = 5: expected a path string"),
+        ('[[alerts.webhooks]]\nkind = "slack"\nurl = "ftp://x"\n', "url must be an http(s) URL"),
+        ('[[alerts.webhooks]]\nurl = "https://x"\ntimeout = "5s"\n', "#1 timeout: expected"),
+        ('[monitor]\nbackup_max_age_hours = "26"\n', "[monitor] backup_max_age_hours: expected"),
+        ('[sync.s]\nfrom = "a"\nto = "bb"\n', "[sync.s] to = 'bb': no target of that name"),
+        ('[sync.s]\nfrom = "a"\nto = "b"\nchunk_rows = 0\n', "[sync.s]: chunk_rows must be"),
+    ],
+)
+def test_cli_every_section_is_checked_by_every_command(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path}/a.db"\n'
+        f'[targets.b]\nurl = "sqlite:///{tmp_path}/b.db"\n{section}'
+    )
+    res = run_cli("--config", str(cfg), "status")
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and line.startswith(f"error: {cfg}") and message in line
+    assert not (tmp_path / "a.db").exists()
+    if "bb" in section:
+        assert "did you mean 'b'?" in line
+    res = run_cli("--config", str(cfg), "check")  # a monitoring plugin: UNKNOWN, exit 3
+    assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}") and message in res.out
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("url = 5", "[targets.p] url = 5: expected a database URL string"),
+        ('url = "mysql://u:pw9@h/x"', "[targets.p] url: unsupported database URL"),
+        (f'{D1}\ntimeout = "x"', "[targets.p] timeout must be a number from 0.1 to 3600, got 'x'"),
+        (f"{D1}\nretry_attempts = 2.5", "[targets.p] retry_attempts must be a whole number"),
+        (f"{D1}\napi_base = 5", "[targets.p] api_base must be a non-empty string, got 5"),
+    ],
+)
+def test_cli_target_value_errors_name_the_file_and_key(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f"[targets.p]\n{body}\n")
+    res = run_cli("--config", str(cfg), "status", env={"CLOUDFLARE_API_TOKEN": "t0ken-xyz"})
+    assert res.code == 2, res.err
+    assert res.err.startswith(f"error: {cfg}: {message}"), res.err
+    assert "pw9" not in res.err and "t0ken-xyz" not in res.err and "Traceback" not in res.err

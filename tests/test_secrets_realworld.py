@@ -204,5 +204,6 @@ def test_a_d1_token_pasted_into_the_wrong_config_key_is_not_echoed(tmp_path: Pat
     ):
         cfg.write_text(f'[targets.production]\nurl = "d1://{ACCOUNT}/db-1"\n{line}\n')
         res = run_cli("--config", str(cfg), "status", env={"CLOUDFLARE_API_TOKEN": ""})
-        assert res.code == 2 and res.err.startswith("error: D1 option api_token"), res.err
+        assert res.code == 2, res.err
+        assert res.err.startswith(f"error: {cfg}: [targets.production] api_token"), res.err
         assert not leaks(res.out + res.err) and "90210555" not in res.err, res.err

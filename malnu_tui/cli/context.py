@@ -76,6 +76,8 @@ class Context:
             from malnu_tui.engine.config import load_settings
 
             self._settings = load_settings(config=self.opt("config"))
+            for warning in self._settings.warnings:
+                self.message(f"warning: {warning}")
         return self._settings
 
     @property

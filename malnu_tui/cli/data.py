@@ -92,7 +92,7 @@ def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | Non
     if not sep or not where or not table:
         raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
     if "://" in where:
-        target = resolve_target(ctx.settings, database=where)
+        target = resolve_target(ctx.settings, database=where, env={})
     else:
         target = ctx.settings.target(where)
     backend = open_backend(target)

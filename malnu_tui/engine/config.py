@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.config_schema import DIALECTS as DIALECTS
+from malnu_tui.engine.config_schema import KNOWN_KEYS as KNOWN_KEYS
+from malnu_tui.engine.config_schema import check_d1_options, check_known_keys, check_targets
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
+from malnu_tui.engine.urls import database_key
 from malnu_tui.engine.urls import mask_url as mask_url
 from malnu_tui.engine.urls import sqlite_path as sqlite_path
 from malnu_tui.engine.urls import sqlite_url as sqlite_url
@@ -35,13 +39,6 @@ ENV_MIGRATIONS_DIR = "MALNU_MIGRATIONS_DIR"
 ENV_ROLLBACK_DIR = "MALNU_ROLLBACK_DIR"
 ENV_BACKUP_DIR = "MALNU_BACKUP_DIR"
 
-# The dialects migration files may be written in (``dialect = …``, any case).
-DIALECTS: dict[str, str] = {
-    "sqlite": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-}
-
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BUNDLED_PRIMARY = PACKAGE_DIR / "bundled" / "primary"
 
@@ -52,92 +49,6 @@ BACKEND_MODULES: dict[str, str] = {
     "postgresql": "malnu_tui.engine.backends.postgresql",
     "d1": "malnu_tui.engine.backends.d1.backend",
 }
-
-
-# Every key ``malnu.toml`` may hold, in one table: a typo is an error naming the nearest known
-# key, never a silent option. Sections are dotted paths; ``NAME`` stands for a name the operator
-# chooses ([targets.primary], [sync.reporting]); an array of tables ([[alerts.webhooks]]) is
-# checked entry by entry against its path. ``FREE_FORM`` sections take any key ([keys] holds
-# binding ids). Adding a setting = adding its key here (and reading it where it is used).
-ANY_KEY = "*"
-FREE_FORM: frozenset[str] = frozenset({ANY_KEY})
-NAMED = "NAME"
-KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "": frozenset(
-        {"default_target", "backup", "targets", "keys", "monitor", "alerts", "log", "sync"}
-    ),
-    "backup": frozenset({"dir"}),
-    "keys": FREE_FORM,
-    "targets": frozenset({NAMED}),
-    "targets.NAME": frozenset(
-        {
-            "url",
-            "migrations_dir",
-            "rollback_dir",
-            "backup_dir",
-            "dialect",  # dialect of the files: "sqlite" (translated on PostgreSQL) or the target's
-            # PostgreSQL
-            "schema",
-            "statement_timeout",
-            "lock_timeout",
-            # D1
-            "api_token_env",
-            "api_token",
-            "api_base",
-            "timeout",
-            "retry_attempts",
-            "retry_base_delay",
-            "retry_max_delay",
-            # policy
-            "lint",  # "enforce": up refuses while a lint error remains
-            "production",  # true: monitored as production
-        }
-    ),
-    "monitor": frozenset(
-        {
-            "slow_migration_seconds",
-            "backup_max_age_hours",
-            "pending_max_age_days",
-            "sync_max_lag_minutes",
-        }
-    ),
-    "alerts": frozenset({"webhooks"}),
-    "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
-    "log": frozenset({"file", "max_bytes", "backups"}),
-    "sync": frozenset({NAMED}),
-    "sync.NAME": frozenset({"from", "to", "tables", "overlap", "cursor", "chunk_rows"}),
-}
-
-
-def check_known_keys(
-    data: Mapping[str, Any], where: str, section: str = "", shown: str = ""
-) -> None:
-    """ConfigError (exit 2) for the first key of ``data`` that :data:`KNOWN_KEYS` does not
-    list for ``section``, naming the key and the nearest known one. ``shown`` is the section
-    as the file spells it (``targets.primary`` for ``targets.NAME``)."""
-    known = KNOWN_KEYS.get(section, FREE_FORM)
-    if ANY_KEY in known:
-        return
-    for key, value in data.items():
-        inner = f"{shown}.{key}" if shown else key
-        if NAMED in known:
-            child = f"{section}.{NAMED}"
-        elif key in known:
-            child = f"{section}.{key}" if section else key
-        else:
-            label = f"[{shown}] {key}" if shown else key
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            near = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(sorted(known))
-            raise ConfigError(f"{where}: unknown key {label} ({near})")
-        if child not in KNOWN_KEYS:
-            continue
-        tables = value if isinstance(value, list) else [value]
-        for table in tables:
-            if not isinstance(table, dict):
-                raise ConfigError(f"{where}: [{inner}] must be a table")
-            check_known_keys(table, where, child, inner)
 
 
 def user_config_dir() -> Path:
@@ -205,12 +116,12 @@ class Settings:
     targets: Mapping[str, Target]
     default_target: str
     backup_root: Path
+    warnings: tuple[str, ...] = ()  # said once on stderr by the CLI (a shared backup_dir)
 
     def target(self, name: str | None = None) -> Target:
         key = name or self.default_target
         if key not in self.targets:
-            known = ", ".join(sorted(self.targets)) or "none"
-            raise ConfigError(f"no target named {key!r} (configured: {known})")
+            raise ConfigError(_no_target(self, key))
         return self.targets[key]
 
 
@@ -278,12 +189,23 @@ def load_settings(
         where = f"{path}: [targets.{name}]"
         if not isinstance(raw, dict) or "url" not in raw:
             raise ConfigError(f'{where}: needs url = "…"')
-        url = str(raw["url"])
-        if url_kind(url) == "sqlite" and ":" in url:
+        url = raw["url"]
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(
+                f"{where} url = {url!r}: expected a database URL string (sqlite:///path.db, "
+                "postgresql://user@host/db or d1://ACCOUNT/DATABASE)"
+            )
+        try:
+            kind = url_kind(url)
+        except ConfigError as exc:
+            raise ConfigError(f"{where} url: {exc}", hint=exc.hint) from None
+        if kind == "sqlite" and ":" in url:
             sp = sqlite_path(url)
             url = sqlite_url(sp if sp.is_absolute() else base / sp)
-        elif url_kind(url) == "sqlite":
+        elif kind == "sqlite":
             url = sqlite_url(_path(url, base, where))
+        elif kind == "d1":
+            check_d1_options(raw, where)
         mig = _path(raw["migrations_dir"], base, where) if "migrations_dir" in raw else default_mig
         rb = _path(raw["rollback_dir"], base, where) if "rollback_dir" in raw else default_rb
         options = {
@@ -298,6 +220,7 @@ def load_settings(
             targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+    warnings = check_targets(targets, str(path)) if path else []
     if not targets:
         url = sqlite_url(user_data_dir() / "malnu.db")
         targets[DEFAULT_TARGET] = Target(
@@ -306,7 +229,25 @@ def load_settings(
     default = str(data.get("default_target", next(iter(targets))))
     if default not in targets:
         raise ConfigError(f"{path}: default_target {default!r} is not one of the targets")
-    return Settings(path, targets, default, backup_root)
+    if path is not None:
+        _check_other_sections(data, path, targets)
+    return Settings(path, targets, default, backup_root, tuple(warnings))
+
+
+def _check_other_sections(
+    data: Mapping[str, Any], path: Path, targets: Mapping[str, Target]
+) -> None:
+    """The tables only some commands read ([monitor], [alerts], [log], [sync]) checked at load
+    by every command, by the same functions their readers use: a bad value is exit 2 now, not
+    at the next ``check`` or sync (imported only when such a table is there)."""
+    if any(key in data for key in ("monitor", "alerts", "log")):
+        from malnu_tui.engine.config_sections import monitor_values
+
+        monitor_values(data, source=str(path), base=path.parent)
+    if "sync" in data:
+        from malnu_tui.engine.config_sections import sync_values
+
+        sync_values(data["sync"], str(path), targets)
 
 
 def resolve_target(
@@ -318,14 +259,39 @@ def resolve_target(
     rollback_dir: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Target:
-    """The target to work on: flags override the environment, which overrides the config."""
+    """The target to work on: a flag, else the environment, else the config. A flag and an
+    environment variable that name different databases (or directories) are refused (exit 2):
+    an operator who types ``--target b`` with ``MALNU_DATABASE_URL`` exported hours ago must
+    never work on either one without being told."""
     env = os.environ if env is None else env
-    target = settings.target(name or env.get(ENV_TARGET) or None)
-    url = database or env.get(ENV_DATABASE_URL) or target.url
+    env_name = env.get(ENV_TARGET) or None
+    env_url = env.get(ENV_DATABASE_URL) or None
+    if database is not None or name is not None:
+        flag = f"--database {mask_url(database)}" if database else f"--target {name}"
+        flag_url = database or settings.target(name).url
+        for var, value in ((ENV_DATABASE_URL, env_url), (ENV_TARGET, env_name)):
+            if value is None:
+                continue
+            if var == ENV_TARGET:
+                if value not in settings.targets:
+                    raise ConfigError(f"{var}={value}: {_no_target(settings, value)}")
+                other = settings.targets[value].url
+            else:
+                other = value
+            if database_key(other) != database_key(flag_url):
+                shown = value if var == ENV_TARGET else mask_url(value)
+                raise ConfigError(
+                    f"{flag} ({mask_url(flag_url)}) and {var}={shown} ({mask_url(other)}) name "
+                    f"different databases: unset {var} or drop {flag.split()[0]}"
+                )
+        target = settings.target(name or env_name)
+    else:
+        target = settings.target(env_name)
+    url = database or (None if name else env_url) or target.url
     _register_secrets(url)
     url_kind(url)  # validate early, with a clear message
-    mig = migrations_dir or env.get(ENV_MIGRATIONS_DIR)
-    rb = rollback_dir or env.get(ENV_ROLLBACK_DIR)
+    mig = _one_dir("--migrations-dir", migrations_dir, ENV_MIGRATIONS_DIR, env)
+    rb = _one_dir("--rollback-dir", rollback_dir, ENV_ROLLBACK_DIR, env)
     bdir = target.backup_dir
     if url != target.url:
         # Another database: its backups live apart from the configured target's.
@@ -338,6 +304,25 @@ def resolve_target(
         backup_dir=bdir,
         options=target.options,
     )
+
+
+def _no_target(settings: Settings, name: str) -> str:
+    known = ", ".join(sorted(settings.targets)) or "none"
+    return f"no target named {name!r} (configured: {known})"
+
+
+def _one_dir(flag: str, given: str | None, var: str, env: Mapping[str, str]) -> str | None:
+    """The directory a flag names, else its environment variable; both, naming different
+    directories, are refused."""
+    from_env = env.get(var) or None
+    if given and from_env:
+        same = Path(given).expanduser().resolve() == Path(from_env).expanduser().resolve()
+        if not same:
+            raise ConfigError(
+                f"{flag} {given} and {var}={from_env} name different directories: "
+                f"unset {var} or drop {flag}"
+            )
+    return given or from_env
 
 
 def _register_secrets(url: str) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "D1Location",
     "PostgresOptions",
     "check_server",
+    "database_key",
     "mask_url",
     "mask_url_error",
     "parse_d1_url",
@@ -260,6 +261,24 @@ def parse_d1_url(url: str) -> D1Location:
             "dashboard, the database id from `wrangler d1 list`)",
         )
     return D1Location(account, database)
+
+
+def database_key(url: str) -> str:
+    """What tells two URLs of one database apart from two databases: a SQLite file by its
+    resolved path (``sqlite:a.db`` and ``sqlite:///…/a.db`` are one file), a D1 database by its
+    ids, a PostgreSQL one by server, port and database (not the user, password or options)."""
+    kind = url_kind(url)
+    if kind == "sqlite":
+        return "sqlite:" + str(sqlite_path(url).expanduser().resolve())
+    if kind == "d1":
+        return parse_d1_url(url).url.lower()
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError:
+        return url
+    name = parts.path.strip("/") or parts.username or ""
+    return f"postgresql://{parts.hostname or ''}:{port}/{name}"
 
 
 # -- the server that checks translations ------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from malnu_tui.engine.config_schema import LINT_MODES
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.cache import cached_report
 from malnu_tui.engine.lint.model import LintReport
@@ -25,7 +26,7 @@ _LIVE_SCHEMA = (
     "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
     "AND name NOT LIKE '_cf_%' ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
 )
-LINT_MODES = ("warn", "enforce")
+# The words are the config schema's (checked when the file is loaded).
 
 
 def dialect_of(target: Target) -> Dialect:
@@ -38,7 +39,7 @@ def lint_mode(target: Target) -> str:
     """``enforce`` (``up`` refuses while a lint error remains) or ``warn`` (the default)."""
     from malnu_tui.engine.errors import ConfigError
 
-    value = str(target.options.get("lint", "warn")).lower()
+    value = str(target.options.get("lint", "warn")).strip().lower()
     if value not in LINT_MODES:
         raise ConfigError(
             f'target {target.name}: lint = "{value}" is not one of: ' + ", ".join(LINT_MODES)

@@ -29,21 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.config_sections import MONITOR_DEFAULTS, monitor_values
 from malnu_tui.engine.errors import ConfigError
-from malnu_tui.engine.monitor.debuglog import register_secret
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
 
 __all__ = ["DEFAULTS", "MonitorConfig", "Webhook", "load_monitor_config", "mask_webhook"]
 
-DEFAULTS: Mapping[str, float] = {
-    "slow_migration_seconds": 30.0,
-    "backup_max_age_hours": 26.0,
-    "pending_max_age_days": 7.0,
-    "sync_max_lag_minutes": 60.0,
-}
-WEBHOOK_KINDS = ("slack", "json")
+DEFAULTS = MONITOR_DEFAULTS
 
 
 def mask_webhook(url: str) -> str:
@@ -90,80 +84,14 @@ class MonitorConfig:
     log_backups: int = 3
 
 
-def _number(value: object, where: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"{where}: expected a number >= {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table")
-    return value
-
-
 def parse_monitor_config(
     data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
 ) -> MonitorConfig:
-    """The monitoring part of a parsed config file; ConfigError naming the key on bad input."""
-    mon = _table(data, "monitor", source)
-    values: dict[str, float] = {}
-    for key, default in DEFAULTS.items():
-        values[key] = (
-            _number(mon[key], f"{source}: [monitor] {key}") if key in mon else float(default)
-        )
-    for key in mon:
-        if key not in DEFAULTS:
-            known = ", ".join(DEFAULTS)
-            raise ConfigError(f"{source}: [monitor] unknown key {key!r} (known: {known})")
-    alerts = _table(data, "alerts", source)
-    raw_hooks = alerts.get("webhooks", [])
-    if not isinstance(raw_hooks, list):
-        raise ConfigError(f"{source}: alerts.webhooks must be an array of tables ([[...]])")
-    hooks: list[Webhook] = []
-    for i, raw in enumerate(raw_hooks, 1):
-        where = f"{source}: [[alerts.webhooks]] #{i}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: must be a table")
-        kind = raw.get("kind", "json")
-        if kind not in WEBHOOK_KINDS:
-            raise ConfigError(f"{where}: kind must be one of {', '.join(WEBHOOK_KINDS)}")
-        url = raw.get("url")
-        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: url must be an http(s) URL")
-        register_secret(url)
-        timeout = _number(raw.get("timeout", 5), f"{where} timeout", minimum=0.1)
-        retries = int(_number(raw.get("retries", 2), f"{where} retries"))
-        hooks.append(Webhook(str(kind), url, timeout, retries))
-    log = _table(data, "log", source)
-    log_file: Path | None = None
-    if "file" in log:
-        if not isinstance(log["file"], str) or not log["file"]:
-            raise ConfigError(f"{source}: [log] file must be a path string")
-        log_file = Path(log["file"]).expanduser()
-        if not log_file.is_absolute() and base is not None:
-            log_file = base / log_file
-    production: set[str] = set()
-    targets = data.get("targets", {})
-    if isinstance(targets, dict):
-        for name, raw in targets.items():
-            if isinstance(raw, dict) and "production" in raw:
-                if not isinstance(raw["production"], bool):
-                    raise ConfigError(f"{source}: [targets.{name}] production must be true/false")
-                if raw["production"]:
-                    production.add(str(name))
-    return MonitorConfig(
-        slow_migration_seconds=values["slow_migration_seconds"],
-        backup_max_age_hours=values["backup_max_age_hours"],
-        pending_max_age_days=values["pending_max_age_days"],
-        sync_max_lag_minutes=values["sync_max_lag_minutes"],
-        webhooks=tuple(hooks),
-        production=frozenset(production),
-        log_file=log_file,
-        log_max_bytes=int(_number(log.get("max_bytes", 5 * 1024 * 1024), f"{source}: [log]")),
-        log_backups=int(_number(log.get("backups", 3), f"{source}: [log] backups")),
-    )
+    """The monitoring part of a parsed config file; ConfigError naming the key on bad input
+    (the rules are :func:`~malnu_tui.engine.config_sections.monitor_values`, run at load)."""
+    values = monitor_values(data, source=source, base=base)
+    values["webhooks"] = tuple(Webhook(*hook) for hook in values["webhooks"])
+    return MonitorConfig(**values)
 
 
 def load_monitor_config(settings: Settings) -> MonitorConfig:

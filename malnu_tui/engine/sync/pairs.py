@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from malnu_tui.engine.config import Settings, Target, resolve_target
+
+# The rules of a [sync.NAME] table live with the config's (checked at load, by every command).
+from malnu_tui.engine.config_sections import DEFAULT_CHUNK_ROWS as DEFAULT_CHUNK_ROWS
+from malnu_tui.engine.config_sections import DEFAULT_CURSOR as DEFAULT_CURSOR
+from malnu_tui.engine.config_sections import DEFAULT_OVERLAP_SECONDS as DEFAULT_OVERLAP_SECONDS
+from malnu_tui.engine.config_sections import is_database_url, sync_values
+from malnu_tui.engine.config_sections import parse_duration as parse_duration
 from malnu_tui.engine.errors import ConfigError
 
 __all__ = [
@@ -19,12 +24,6 @@ __all__ = [
     "parse_duration",
     "resolve_end",
 ]
-
-DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
-DEFAULT_CURSOR = "updated_at"
-DEFAULT_CHUNK_ROWS = 10_000
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|min|m|h|d)?\s*$")
-_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -40,42 +39,6 @@ class SyncPair:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
-def parse_duration(value: object, where: str) -> int:
-    """Seconds from ``300``, ``"300s"``, ``"5min"``, ``"1h"``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    m = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not m:
-        raise ConfigError(f'{where}: expected seconds or a duration like "5min", got {value!r}')
-    return int(m[1]) * _UNITS[m[2] or ""]
-
-
-def _pair(name: str, raw: Mapping[str, Any], where: str) -> SyncPair:
-    for key in ("from", "to"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f'{where}: needs {key} = "TARGET"')
-    tables = raw.get("tables", [])
-    if not isinstance(tables, list) or not all(isinstance(t, str) and t for t in tables):
-        raise ConfigError(f"{where}: tables must be a list of table names")
-    chunk = raw.get("chunk_rows", DEFAULT_CHUNK_ROWS)
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= 1_000_000:
-        raise ConfigError(f"{where}: chunk_rows must be a whole number from 1 to 1000000")
-    cursor = raw.get("cursor", DEFAULT_CURSOR)
-    if not isinstance(cursor, str) or not cursor:
-        raise ConfigError(f"{where}: cursor must be a column name")
-    return SyncPair(
-        name=name,
-        source=str(raw["from"]),
-        dest=str(raw["to"]),
-        tables=tuple(tables),
-        overlap_seconds=parse_duration(
-            raw.get("overlap", DEFAULT_OVERLAP_SECONDS), f"{where} overlap"
-        ),
-        cursor=cursor,
-        chunk_rows=chunk,
-    )
-
-
 def load_pairs(settings: Settings) -> dict[str, SyncPair]:
     """Every ``[sync.NAME]`` of the config file (none without a config)."""
     path = settings.config_path
@@ -87,27 +50,15 @@ def load_pairs(settings: Settings) -> dict[str, SyncPair]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    raw = data.get("sync", {})
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: [sync] must hold named pairs, like [sync.reporting]")
-    pairs: dict[str, SyncPair] = {}
-    for name, body in raw.items():
-        where = f"{path}: [sync.{name}]"
-        if not isinstance(body, dict):
-            raise ConfigError(f"{where} must be a table")
-        pairs[name] = _pair(name, body, where)
-    return pairs
+    values = sync_values(data.get("sync", {}), str(path), settings.targets)
+    return {v["name"]: SyncPair(**v) for v in values}
 
 
 def resolve_end(settings: Settings, name_or_url: str) -> Target:
     """A configured target by name, or a database URL."""
     if name_or_url in settings.targets:
         return resolve_target(settings, name=name_or_url, env={})
-    if (
-        "://" in name_or_url
-        or name_or_url.startswith(("sqlite:", "d1:"))
-        or name_or_url.endswith(".db")
-    ):
+    if is_database_url(name_or_url):
         return resolve_target(settings, database=name_or_url, env={})
     known = ", ".join(sorted(settings.targets)) or "none"
     raise ConfigError(f"no target named {name_or_url!r} (configured: {known})")

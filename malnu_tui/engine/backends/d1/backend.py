@@ -45,6 +45,7 @@ from malnu_tui.engine.backends.d1.client import (
 )
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
+from malnu_tui.engine.config_schema import d1_text, d1_token_variable
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
@@ -521,25 +522,11 @@ class D1Backend:
 
 
 def _text_option(options: Mapping[str, Any], key: str) -> str | None:
-    value = options.get(key)
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        shown = "***" if key == "api_token" else repr(value)  # a token is never echoed
-        raise ConfigError(f"D1 option {key} must be a non-empty string, got {shown}")
-    return value
+    return d1_text(options, key, "D1 option")
 
 
 def _token_variable(options: Mapping[str, Any]) -> str:
-    """The variable ``api_token_env`` names (default CLOUDFLARE_API_TOKEN). A value that is no
-    variable name is most likely the token pasted in its place: refused, and never echoed."""
-    name = _text_option(options, "api_token_env") or ENV_TOKEN
-    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
-        raise ConfigError(
-            "D1 option api_token_env must name an environment variable (upper-case letters, "
-            "digits and _, like CLOUDFLARE_API_TOKEN); it does not: is the token itself there?",
-            hint="put the token in that variable, never in the config file; "
-            "if the file holds a token, revoke it and make a new one",
-        )
-    return name
+    return d1_token_variable(options, "D1 option", ENV_TOKEN)
 
 
 def open_target(target: Target) -> D1Backend:

@@ -12,7 +12,6 @@ sent only in the ``Authorization`` header to the API host and never appears in a
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import time
@@ -24,7 +23,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.config_schema import d1_number
+from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.urls import D1Location, parse_d1_url
 
@@ -125,8 +125,6 @@ class RetryPolicy:
         infinity, a negative timeout) or of the wrong type."""
         base = RetryPolicy()
         attempts = _option_number(options, "retry_attempts", base.attempts)
-        if attempts != int(attempts):
-            raise ConfigError(f"D1 option retry_attempts must be a whole number, got {attempts:g}")
         return RetryPolicy(
             attempts=int(attempts),
             base_delay=_option_number(options, "retry_base_delay", base.base_delay),
@@ -135,27 +133,8 @@ class RetryPolicy:
         )
 
 
-# option → (smallest, largest) allowed: a number of tries or of seconds.
-_POLICY_RANGES: dict[str, tuple[float, float]] = {
-    "retry_attempts": (1, 100),
-    "retry_base_delay": (0, 3600),
-    "retry_max_delay": (0, 3600),
-    "timeout": (0.1, 3600),
-}
-
-
 def _option_number(options: Mapping[str, Any], key: str, default: float) -> float:
-    value = options.get(key, default)
-    low, high = _POLICY_RANGES[key]
-    try:
-        number = math.nan if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not low <= number <= high:  # also NaN
-        raise ConfigError(
-            f"D1 option {key} must be a number from {low:g} to {high:g}, got {value!r}"
-        )
-    return number
+    return d1_number(options, key, default, "D1 option")
 
 
 @dataclass(frozen=True)

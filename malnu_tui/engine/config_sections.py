@@ -1,0 +1,173 @@
+"""The ``[monitor]``, ``[alerts]``, ``[log]`` and ``[sync.NAME]`` tables of ``malnu.toml``, checked
+and read into plain values. Loading the config runs these for every command (a bad value is exit
+2 now, not at the next ``check`` or sync); the frozen types built from them (``MonitorConfig``,
+``SyncPair``) stay with their readers, since defining a dataclass costs ~1 ms at import."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from malnu_tui.engine.config_schema import WEBHOOK_KINDS
+from malnu_tui.engine.errors import ConfigError
+
+MONITOR_DEFAULTS: Mapping[str, float] = {
+    "slow_migration_seconds": 30.0,
+    "backup_max_age_hours": 26.0,
+    "pending_max_age_days": 7.0,
+    "sync_max_lag_minutes": 60.0,
+}
+DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
+DEFAULT_CURSOR = "updated_at"
+DEFAULT_CHUNK_ROWS = 10_000
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|min|m|h|d)?\s*$")
+_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _number(value: object, where: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(f"{where}: expected a number >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def monitor_values(
+    data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
+) -> dict[str, Any]:
+    """The monitoring part of a parsed config file as ``MonitorConfig``'s keyword arguments
+    (``webhooks`` as ``(kind, url, timeout, retries)`` tuples); ConfigError naming the key."""
+    from malnu_tui.engine.monitor.debuglog import register_secret
+
+    mon = _table(data, "monitor", source)
+    values: dict[str, Any] = {}
+    for key, default in MONITOR_DEFAULTS.items():
+        values[key] = (
+            _number(mon[key], f"{source}: [monitor] {key}") if key in mon else float(default)
+        )
+    for key in mon:
+        if key not in MONITOR_DEFAULTS:
+            known = ", ".join(MONITOR_DEFAULTS)
+            raise ConfigError(f"{source}: [monitor] unknown key {key!r} (known: {known})")
+    alerts = _table(data, "alerts", source)
+    raw_hooks = alerts.get("webhooks", [])
+    if not isinstance(raw_hooks, list):
+        raise ConfigError(f"{source}: alerts.webhooks must be an array of tables ([[...]])")
+    hooks: list[tuple[str, str, float, int]] = []
+    for i, raw in enumerate(raw_hooks, 1):
+        where = f"{source}: [[alerts.webhooks]] #{i}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: must be a table")
+        kind = str(raw.get("kind", "json")).strip().lower()
+        if kind not in WEBHOOK_KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(WEBHOOK_KINDS)}")
+        url = raw.get("url")
+        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: url must be an http(s) URL")
+        register_secret(url)
+        timeout = _number(raw.get("timeout", 5), f"{where} timeout", minimum=0.1)
+        retries = int(_number(raw.get("retries", 2), f"{where} retries"))
+        hooks.append((kind, url, timeout, retries))
+    values["webhooks"] = tuple(hooks)
+    log = _table(data, "log", source)
+    log_file: Path | None = None
+    if "file" in log:
+        if not isinstance(log["file"], str) or not log["file"]:
+            raise ConfigError(f"{source}: [log] file = {log['file']!r}: expected a path string")
+        log_file = Path(log["file"]).expanduser()
+        if not log_file.is_absolute() and base is not None:
+            log_file = base / log_file
+    values["log_file"] = log_file
+    values["log_max_bytes"] = int(
+        _number(log.get("max_bytes", 5 * 1024 * 1024), f"{source}: [log] max_bytes")
+    )
+    values["log_backups"] = int(_number(log.get("backups", 3), f"{source}: [log] backups"))
+    production: set[str] = set()
+    targets = data.get("targets", {})
+    if isinstance(targets, dict):
+        for name, raw in targets.items():
+            if isinstance(raw, dict) and "production" in raw:
+                if not isinstance(raw["production"], bool):
+                    raise ConfigError(f"{source}: [targets.{name}] production must be true/false")
+                if raw["production"]:
+                    production.add(str(name))
+    values["production"] = frozenset(production)
+    return values
+
+
+def parse_duration(value: object, where: str) -> int:
+    """Seconds from ``300``, ``"300s"``, ``"5min"``, ``"1h"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not m:
+        raise ConfigError(f'{where}: expected seconds or a duration like "5min", got {value!r}')
+    return int(m[1]) * _UNITS[m[2] or ""]
+
+
+def is_database_url(text: str) -> bool:
+    """Whether a sync end (``from``/``to``, ``--from``/``--to``) is a URL, not a target name."""
+    return "://" in text or text.startswith(("sqlite:", "d1:")) or text.endswith(".db")
+
+
+def pair_values(name: str, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One ``[sync.NAME]`` table as ``SyncPair``'s keyword arguments."""
+    for key in ("from", "to"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f'{where}: needs {key} = "TARGET"')
+    tables = raw.get("tables", [])
+    if not isinstance(tables, list) or not all(isinstance(t, str) and t for t in tables):
+        raise ConfigError(f"{where}: tables must be a list of table names")
+    chunk = raw.get("chunk_rows", DEFAULT_CHUNK_ROWS)
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= 1_000_000:
+        raise ConfigError(f"{where}: chunk_rows must be a whole number from 1 to 1000000")
+    cursor = raw.get("cursor", DEFAULT_CURSOR)
+    if not isinstance(cursor, str) or not cursor:
+        raise ConfigError(f"{where}: cursor must be a column name")
+    return {
+        "name": name,
+        "source": str(raw["from"]),
+        "dest": str(raw["to"]),
+        "tables": tuple(tables),
+        "overlap_seconds": parse_duration(
+            raw.get("overlap", DEFAULT_OVERLAP_SECONDS), f"{where} overlap"
+        ),
+        "cursor": cursor,
+        "chunk_rows": chunk,
+    }
+
+
+def sync_values(
+    raw: object, source: str, targets: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every pair of a ``[sync]`` table (:func:`pair_values` each); ConfigError naming the file
+    and ``[sync.NAME] key``. With ``targets``, an end that is neither one of them nor a
+    database URL is an error too."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [sync] must hold named pairs, like [sync.reporting]")
+    pairs: list[dict[str, Any]] = []
+    for name, body in raw.items():
+        where = f"{source}: [sync.{name}]"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a table")
+        pair = pair_values(name, body, where)
+        for key, end in (("from", pair["source"]), ("to", pair["dest"])):
+            if targets is None or end in targets or is_database_url(end):
+                continue
+            close = difflib.get_close_matches(end, sorted(targets), n=1, cutoff=0.6)
+            tip = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(sorted(targets)) or "none"
+            raise ConfigError(
+                f"{where} {key} = {end!r}: no target of that name, and not a database URL "
+                f"(configured: {known}{tip})"
+            )
+        pairs.append(pair)
+    return pairs
