@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backends.pg_sql import error_text
 from malnu_tui.engine.concurrently import ConcurrentRefusal, ConcurrentStatement, ConcurrentUnit
 from malnu_tui.engine.errors import MigrationFileError, StatementFailed
 from malnu_tui.engine.monitor import debuglog
@@ -39,13 +40,7 @@ _SETTINGS = ("lock_timeout", "statement_timeout")
 def _error_text(exc: BaseException) -> str:
     if not isinstance(exc, psycopg.Error):
         return f"interrupted ({type(exc).__name__})"
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip()
-    if diag.sqlstate:
-        text = f"{text} [SQLSTATE {diag.sqlstate}]"
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
-    return text
+    return error_text(exc)
 
 
 @dataclass(frozen=True)

@@ -22,3 +22,14 @@ def with_params(query: sql.Composable | str, conn: psycopg.Connection[Any]) -> s
         return "".join(with_params(part, conn) for part in query)
     text = query.as_string(conn)
     return text.replace("%", "%%") if isinstance(query, sql.Identifier | sql.Literal) else text
+
+
+def error_text(exc: psycopg.Error) -> str:
+    """A PostgreSQL error as one line: its message, SQLSTATE and detail."""
+    diag = exc.diag
+    text = diag.message_primary or str(exc).strip()
+    if diag.sqlstate:
+        text = f"{text} [SQLSTATE {diag.sqlstate}]"
+    if diag.message_detail:
+        text += f"; {diag.message_detail}"
+    return text

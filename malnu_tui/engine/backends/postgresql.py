@@ -41,7 +41,7 @@ from malnu_tui.engine.backends.pg_schema import (
     create_tool_tables,
     missing_columns,
 )
-from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.pg_sql import error_text, with_params
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -94,16 +94,6 @@ def _check_timeout(name: str, value: str) -> str:
     return value.strip()
 
 
-def _error_text(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    text = diag.message_primary or str(exc).strip()
-    if diag.sqlstate:
-        text = f"{text} [SQLSTATE {diag.sqlstate}]"
-    if diag.message_detail:
-        text += f"; {diag.message_detail}"
-    return text
-
-
 class PostgresBackend:
     """One connection to a PostgreSQL database; tool tables live in ``schema``."""
 
@@ -142,7 +132,7 @@ class PostgresBackend:
             self._session()
         except psycopg.Error as exc:
             self.conn.close()
-            raise ConfigError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise ConfigError(f"{self.display_url}: {error_text(exc)}") from None
 
     def _session(self) -> None:
         """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;
@@ -178,13 +168,13 @@ class PostgresBackend:
             with self.conn.transaction():
                 yield self.conn
         except psycopg.OperationalError as exc:
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
     def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
     def ensure_schema(self) -> None:
         """Make sure the tool's tables are there, taking no lock when they are: one catalog
@@ -208,7 +198,7 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise BackendError(
                 f"{self.display_url}: cannot create the tool tables in schema "
-                f"{self.schema!r}: {_error_text(exc)}"
+                f"{self.schema!r}: {error_text(exc)}"
             ) from None
         self._pending_upgrade = missing
         self._schema_ready = True
@@ -228,7 +218,7 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise BackendError(
                 f"{self.display_url}: cannot upgrade the tool tables in schema "
-                f"{self.schema!r}: {_error_text(exc)}"
+                f"{self.schema!r}: {error_text(exc)}"
             ) from None
         self._pending_upgrade = ()
 
@@ -340,7 +330,7 @@ class PostgresBackend:
         except psycopg.Error as exc:
             if failure is not None:
                 raise failure from None
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
         if any(_SETS_SESSION.search(st.text) for st in statements):
             # A committed SET (pg_dump's search_path, lock_timeout = 0, a role) outlives the
             # migration on this connection: the next file starts from the tool's own settings
@@ -349,7 +339,7 @@ class PostgresBackend:
                 self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")
                 self._session()
             except psycopg.Error as exc:
-                raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+                raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
         return elapsed
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
@@ -400,7 +390,7 @@ class PostgresBackend:
         if pos and pos.isdigit():
             # The server's 1-based character position inside the statement → its file line.
             line += st.text[: int(pos) - 1].count("\n")
-        return StatementFailed(filename, line, st.text, _error_text(exc))
+        return StatementFailed(filename, line, st.text, error_text(exc))
 
     def record_failure(
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
@@ -412,7 +402,7 @@ class PostgresBackend:
                 self._upsert(c, filename, checksum, elapsed_ms, error)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
     def _change(self, query: sql.Composed, params: Sequence[Any], audit: AuditEntry) -> None:
         self.ensure_schema()
@@ -421,7 +411,7 @@ class PostgresBackend:
                 c.execute(query, params)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
     def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
         """Accept an edited file (``repair``), audited."""
@@ -449,7 +439,7 @@ class PostgresBackend:
             with self._txn() as c:
                 self._audit(c, entry)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {_error_text(exc)}") from None
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
