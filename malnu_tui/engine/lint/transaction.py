@@ -122,12 +122,10 @@ class OneTransaction:
                     )
                     out.append(_finding("LOCK-TABLE", self.file, st.line, why))
         elif op.kind == "update_all" and op.key not in self.created:
-            why = f"UPDATE {op.name} without WHERE rewrites every row in one transaction"
-            sev: Severity | None = None
-            rows = self.table_rows(op.name) if self.table_rows is not None else None
-            if rows is not None and rows < LARGE_TABLE_ROWS:
-                why += f" (about {rows} rows live now: a short one)"
-                sev = "info"
+            why, sev = self._sized(
+                op.name, f"UPDATE {op.name} without WHERE rewrites every row in one transaction",
+                "a short one",
+            )  # fmt: skip
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))
         elif op.kind == "alter_table" and self.dialect == "postgresql":
             self._validate(st, op, out)
@@ -159,13 +157,19 @@ class OneTransaction:
             why += "the migration fails"
             out.append(_finding("PG-CLUSTER", self.file, st.line, why, "error"))
         elif op.key not in self.created:
-            why = f"CLUSTER {op.name} rewrites it while every read and write of it waits"
-            sev: Severity | None = None
-            rows = self.table_rows(op.name) if self.table_rows is not None else None
-            if rows is not None and rows < LARGE_TABLE_ROWS:
-                why += f" (about {rows} rows live now: a short lock)"
-                sev = "info"
+            why, sev = self._sized(
+                op.name, f"CLUSTER {op.name} rewrites it while every read and write of it waits",
+                "a short lock",
+            )  # fmt: skip
             out.append(_finding("PG-CLUSTER", self.file, st.line, why, sev))
+
+    def _sized(self, table: str, why: str, short: str) -> tuple[str, Severity | None]:
+        """``why`` and its severity: a note when the live table holds under
+        ``LARGE_TABLE_ROWS`` rows (the default severity otherwise)."""
+        rows = self.table_rows(table) if self.table_rows is not None else None
+        if rows is not None and rows < LARGE_TABLE_ROWS:
+            return f"{why} (about {rows} rows live now: {short})", "info"
+        return why, None
 
     def _validate(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.key in self.created:
