@@ -179,6 +179,12 @@ def test_drift_missing_pending_age_and_backups(target: Target, mdirs: MigrationD
     late = _health(target, cfg, now=made + timedelta(hours=26, minutes=1))
     assert _checks(late) == {"backup_age": Severity.WARNING}
     assert late.metrics["backup_age_seconds"] > 26 * 3600
+    # A backup dated ahead of the checking clock read as fresh (a negative age) until real
+    # time passed it, however long backups had stopped by then.
+    assert _checks(_health(target, cfg, now=made - timedelta(minutes=4))) == {}
+    ahead = _health(target, cfg, now=made - timedelta(hours=2))
+    assert _checks(ahead) == {"backup_age": Severity.WARNING}
+    assert "ahead of this machine's clock" in ahead.problems[0].message
 
     # Pending: 8 days old warns on a production target, 6 days old does not; never elsewhere.
     old = (now - timedelta(days=8)).strftime("%Y%m%d_%H%M%S")

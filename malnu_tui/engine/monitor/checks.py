@@ -384,6 +384,9 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
     return TargetHealth(t, tuple(problems), metrics)
 
 
+_CLOCK_SLACK_S = 300  # a backup dated further ahead of this clock is a clock problem
+
+
 def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                    metrics: dict[str, float]) -> None:  # fmt: skip
     if facts.backups_error:
@@ -399,7 +402,19 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     newest = max(verified, key=lambda b: b.created)
     age = (now - newest.created).total_seconds()
     metrics["backup_age_seconds"] = round(age, 3)
-    if age > cfg.backup_max_age_hours * 3600:
+    if age < -_CLOCK_SLACK_S:
+        # Dated ahead of this clock: its age would read "fresh" until real time passed it,
+        # however long backups had stopped by then.
+        add(
+            "backup_age",
+            Severity.WARNING,
+            f"newest verified backup is dated {_ago(newest.created, now)} ahead of this "
+            "machine's clock (a clock set wrong, here or where it was made): its age cannot "
+            "be judged",
+            format_time(newest.created),
+            "backups",
+        )
+    elif age > cfg.backup_max_age_hours * 3600:
         add(
             "backup_age",
             Severity.WARNING,
