@@ -456,6 +456,24 @@ def test_engine_hints_name_console_keys_inside_the_console() -> None:
     assert "malnu-tui" not in console_hint("see `malnu-tui backup list --json`")
 
 
+def test_the_console_masks_secrets_in_the_errors_it_shows(tmp_path: Path) -> None:
+    """The CLI masks its error: and hint: lines; the console's error box and its explanation of
+    a failed step did not (a PostgreSQL password with raw reserved characters was shown)."""
+    from malnu_tui.engine.config import Target, open_backend
+    from malnu_tui.tui.session import explain
+
+    for secret in ("Zq#a?b9Secret", "Zq%23a9Secret"):  # raw (malformed for libpq), encoded
+        url = f"postgresql://ops:{secret}@127.0.0.1:1/sekolah"  # nothing listens on port 1
+        target = Target("analytics", url, tmp_path, tmp_path, tmp_path)
+        with pytest.raises(Exception) as failed:
+            open_backend(target).close()
+        message, hint = explain(failed.value)
+        assert "127.0.0.1" in message and "Secret" not in message + hint, message
+        # Not an engine error (a bug's traceback text): masked all the same.
+        message, _ = explain(RuntimeError(f"boom at {url}"))
+        assert "Secret" not in message and "ops:***@" in message, message
+
+
 def test_confirmation_problem_says_what_is_wrong() -> None:
     from malnu_tui.tui.widgets.typed_confirm import confirmation_problem
 

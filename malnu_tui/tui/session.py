@@ -164,11 +164,14 @@ def backup_progress_poster(pump: MessagePump) -> BackupProgressCallback:
 
 
 def explain(exc: BaseException) -> tuple[str, str]:
-    """(message, hint) for the operator: engine errors as they are, anything else named."""
+    """(message, hint) for the operator: engine errors as they are, anything else named;
+    secrets masked as the CLI masks its ``error:`` and ``hint:`` lines."""
+    from malnu_tui.engine.monitor.debuglog import mask_secrets
+
     if isinstance(exc, MalnuError):
-        return str(exc), exc.hint or ""
+        return mask_secrets(str(exc)), mask_secrets(exc.hint or "")
     return (
-        f"unexpected {type(exc).__name__}: {exc}",
+        mask_secrets(f"unexpected {type(exc).__name__}: {exc}"),
         "nothing was committed by the step that failed; check the audit log (l) and retry",
     )
 

@@ -45,12 +45,14 @@ class ErrorBox(Static):
         self.display = False
 
     def show_error(self, message: str, hint: str = "") -> None:
+        from malnu_tui.engine.monitor.debuglog import mask_secrets
+
         text = Text()
         text.append("✘ error: ", style="bold")
-        text.append(message)
+        text.append(mask_secrets(message))  # as the CLI's error: and hint: lines
         if hint:
             text.append("\n  hint: ", style="bold")
-            text.append(console_hint(hint))
+            text.append(console_hint(mask_secrets(hint)))
         self.update(text)
         self.display = True
 
