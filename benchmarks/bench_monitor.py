@@ -25,8 +25,8 @@ from malnu_tui.engine.backup import create_backup  # noqa: E402
 from malnu_tui.engine.config import Target, open_backend  # noqa: E402
 from malnu_tui.engine.files import discover  # noqa: E402
 from malnu_tui.engine.migrate import apply_plan, plan_up, status  # noqa: E402
-from malnu_tui.engine.monitor.checks import run_checks  # noqa: E402
 from malnu_tui.engine.monitor.config import MonitorConfig  # noqa: E402
+from malnu_tui.engine.monitor.reading import run_checks  # noqa: E402
 from tests.d1server import D1Server  # noqa: E402
 from tests.fixtures_pg import create_database, start_cluster, stop_cluster  # noqa: E402
 

@@ -193,8 +193,9 @@ def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup import create_backup
     from malnu_tui.engine.config import Target, open_backend
-    from malnu_tui.engine.monitor.checks import AUDIT_WINDOW, Severity, check_target
+    from malnu_tui.engine.monitor.checks import Severity
     from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.reading import AUDIT_WINDOW, check_target
     from malnu_tui.engine.monitor.runlog import record_run
 
     url = (

@@ -11,8 +11,8 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from malnu_tui.engine.monitor.alerts import load_incidents, process_alerts
-from malnu_tui.engine.monitor.checks import run_checks
 from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.reading import run_checks
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.alerts import AlertsScreen
 from malnu_tui.tui.screens.status import StatusScreen

@@ -365,8 +365,8 @@ def test_audit_log(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int])
 @pytest.mark.parametrize("size", SIZES)
 def test_alerts_view(snap_compare: SnapCompare, demo: Demo, size: tuple[int, int]) -> None:
     from malnu_tui.engine.monitor.alerts import process_alerts
-    from malnu_tui.engine.monitor.checks import run_checks
     from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.reading import run_checks
     from malnu_tui.tui.screens.alerts import AlertsScreen
 
     settings = demo.settings()

@@ -71,8 +71,9 @@ def _chosen_targets(ctx: Context) -> list[Target]:
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS, Severity, run_checks, unknown_json
+    from malnu_tui.engine.monitor.checks import CHECKS, Severity, unknown_json
     from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.monitor.reading import run_checks
 
     try:
         cfg = load_monitor_config(ctx.settings)

@@ -43,8 +43,8 @@ def target_health(
 ) -> TargetHealth:
     """Run every check on ``target`` with the config's thresholds (in a worker thread);
     ``report``: the status just read, reused (the files are not read and hashed again)."""
-    from malnu_tui.engine.monitor.checks import check_target
     from malnu_tui.engine.monitor.config import MonitorConfig, load_monitor_config
+    from malnu_tui.engine.monitor.reading import check_target
 
     settings = getattr(app, "settings", None)
     try:

@@ -1,0 +1,144 @@
+"""``check``'s reading half: each target opened and its facts read (tracking rows, migration
+files, lock, the audit trail, the backup store), then evaluated by :mod:`.checks`; every target
+at once on threads. The evaluation is plain functions of the facts (:func:`.checks.evaluate`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.monitor.checks import (
+    CheckReport,
+    Facts,
+    Problem,
+    Severity,
+    TargetHealth,
+    evaluate,
+)
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.runlog import format_time
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
+    from malnu_tui.engine.backup.store import BackupManifest
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.migrate import StatusReport
+
+__all__ = ["AUDIT_WINDOW", "check_target", "run_checks"]
+
+AUDIT_WINDOW = 2000  # newest audit rows read per target
+
+
+def _for_check(target: Target) -> Target:
+    """A target opened for a check: D1 retries kept short so a dead API answers quickly."""
+    if target.kind != "d1":
+        return target
+    opts = dict(target.options)
+    opts.setdefault("retry_attempts", 2)
+    opts.setdefault("retry_base_delay", 0.2)
+    opts.setdefault("timeout", 10)
+    return dataclasses.replace(target, options=opts)
+
+
+def _unknown(target: Target, message: str, started: float) -> TargetHealth:
+    problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
+    return TargetHealth(target.name, (problem,), {"status": 3.0}, time.perf_counter() - started)
+
+
+def check_target(
+    target: Target,
+    cfg: MonitorConfig,
+    now: datetime | None = None,
+    *,
+    report: StatusReport | None = None,
+) -> TargetHealth:
+    """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
+    ``report``: a status just read by the caller (the console), not read again."""
+    from malnu_tui.engine.backup.store import list_backups
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.errors import MalnuError, MigrationFileError
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.urls import sqlite_path
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
+        return _unknown(target, f"database file {sqlite_path(target.url)} does not exist", started)
+    try:
+        backend = open_backend(_for_check(target))
+    except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
+        return _unknown(target, f"cannot connect: {exc}", started)
+    files_error: str | None = None
+    try:
+        if report is None:
+            try:
+                mset = discover(target.migrations_dir, target.rollback_dir)
+                report = status(backend, mset, target.name)
+            except MalnuError as exc:
+                if not isinstance(exc, MigrationFileError):
+                    raise
+                files_error = str(exc)  # the files are unusable; the database is still checked
+                backend.fetch_records()
+        lock = backend.read_lock()
+        audit = _audit_and_runs(backend)
+    except Exception as exc:
+        return _unknown(target, f"cannot read: {exc}", started)
+    finally:
+        backend.close()
+    backups: tuple[BackupManifest, ...] = ()
+    backups_error = None
+    try:
+        if target.backup_dir.is_dir():
+            backups = tuple(list_backups(target.backup_dir))
+    except (OSError, MalnuError) as exc:
+        backups_error = f"cannot read the backup store: {exc}"
+    facts = Facts(
+        target.name,
+        target.name in _production(cfg, target),
+        report,
+        files_error,
+        audit,
+        lock,
+        backups,
+        backups_error,
+    )
+    health = evaluate(facts, cfg, now)
+    return dataclasses.replace(health, seconds=time.perf_counter() - started)
+
+
+def _audit_and_runs(backend: Backend) -> tuple[AuditEntry, ...]:
+    """The newest audit rows and, read apart, the newest run rows, newest first: a sync writes
+    a row per table on both sides, and those must not push a failed import or sync (or the last
+    good sync the lag is measured from) out of the window, as if it had been fixed."""
+    from malnu_tui.engine.monitor.runlog import RUN_ACTION
+
+    rows = {(e.id, e.at, e.detail): e for e in backend.read_audit(limit=AUDIT_WINDOW)}
+    for e in backend.read_audit(limit=AUDIT_WINDOW, action=RUN_ACTION):
+        rows.setdefault((e.id, e.at, e.detail), e)
+    return tuple(sorted(rows.values(), key=lambda e: (e.id or 0, e.at), reverse=True))
+
+
+def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
+    if target.options.get("production") is True:
+        return cfg.production | {target.name}
+    return cfg.production
+
+
+def run_checks(
+    targets: Sequence[Target], cfg: MonitorConfig, now: datetime | None = None
+) -> CheckReport:
+    """Check every target (in parallel threads: each waits on its own server)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = now or datetime.now(UTC)
+    if len(targets) <= 1:
+        healths = [check_target(t, cfg, now) for t in targets]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+            healths = list(pool.map(lambda t: check_target(t, cfg, now), targets))
+    return CheckReport(tuple(healths), format_time(now))
