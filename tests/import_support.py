@@ -3,6 +3,7 @@ PostgreSQL, D1 on the local server) with the school's tables, and helpers to wri
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.data import ImportReport, ImportRequest, open_csv, run_import
 from tests.fixtures_matrix import BACKENDS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "import"
@@ -107,3 +109,19 @@ def sqlite_file_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(sql).fetchall()]
     finally:
         conn.close()
+
+
+def import_into(imp: ImportTarget, request: ImportRequest) -> ImportReport:
+    """Run ``request`` into ``imp`` through the engine (its own connection, closed after)."""
+    backend = imp.open()
+    try:
+        return run_import(backend, request, open_csv(request))
+    finally:
+        backend.close()
+
+
+def rejects_of(path: str | None) -> list[dict[str, str]]:
+    """The rows of a rejects file (CSV: line, column, reason, raw)."""
+    assert path is not None
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))

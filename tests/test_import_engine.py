@@ -4,7 +4,6 @@ refuses, injection-shaped headers, counts and audit rows."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,8 @@ from malnu_tui.engine.data import (
     SchemaMismatch,
     open_csv,
     preview_import,
-    run_import,
 )
-from tests.import_support import EXAMPLES, ImportTarget, write_csv
-
-
-def _run(imp: ImportTarget, request: ImportRequest):  # type: ignore[no-untyped-def]
-    backend = imp.open()
-    try:
-        return run_import(backend, request, open_csv(request))
-    finally:
-        backend.close()
-
-
-def _rejects(path: str | None) -> list[dict[str, str]]:
-    assert path is not None
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+from tests.import_support import EXAMPLES, ImportTarget, import_into, rejects_of, write_csv
 
 
 def test_legacy_users_mapping(imp: ImportTarget, tmp_path: Path) -> None:
@@ -43,7 +27,7 @@ def test_legacy_users_mapping(imp: ImportTarget, tmp_path: Path) -> None:
         rejects=rejects,
         max_errors=MaxErrors(2),
     )
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed
     assert (report.read, report.inserted, report.rejected) == (7, 5, 2)
     assert (report.before_count, report.after_count) == (0, 5)
@@ -55,7 +39,7 @@ def test_legacy_users_mapping(imp: ImportTarget, tmp_path: Path) -> None:
     assert rows[1][2:5] == ("Ahmad Fauzi", "teacher", None)  # trimmed; empty → NULL
     # The unmapped role code is rejected, not NULL; the bad date's record starts on line 8
     # (its quoted name spans two lines).
-    got = _rejects(report.rejects_file)
+    got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("7", "role"), ("8", "created_at")]
     assert "'X' is not mapped" in got[0]["reason"]
     assert got[1]["raw"].startswith('1007,putri.ayu@malnu.sch.id,"Putri Ayu\n Kusumawardhani"')
@@ -73,7 +57,7 @@ def test_over_max_errors_writes_nothing(imp: ImportTarget, tmp_path: Path) -> No
         rejects=tmp_path / "r.csv",
         max_errors=MaxErrors(1),
     )
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert not report.committed and "over --max-errors 1" in report.reason
     assert imp.count("users") == 0
     assert report.read == report.inserted + report.updated + report.skipped + report.rejected
@@ -97,16 +81,18 @@ def test_student_list_bom_semicolons_leading_zeros_and_reimport(
     assert (
         preview.samples[0].after is not None and dict(preview.samples[0].after)["nis"] == "0012345"
     )
-    first = _run(imp, req)
+    first = import_into(imp, req)
     assert (first.inserted, first.rejected, first.committed) == (7, 0, True)
     rows = imp.rows("SELECT nis, nisn, name, birth_date, active FROM students ORDER BY nis")
     assert rows[0][:2] == ("0012345", "0081234567")
     assert rows[6][2] == "Ni Luh Putu Érika Damayanti"
     assert str(rows[0][3]) == "2008-05-03"
     assert [bool(r[4]) for r in rows].count(False) == 1
-    again = _run(imp, ImportRequest(**{**req.__dict__, "key": ("nis",)}))
+    again = import_into(imp, ImportRequest(**{**req.__dict__, "key": ("nis",)}))
     assert (again.inserted, again.updated, again.after_count) == (0, 7, 7)
-    skip = _run(imp, ImportRequest(**{**req.__dict__, "key": ("nis",), "on_conflict": "skip"}))
+    skip = import_into(
+        imp, ImportRequest(**{**req.__dict__, "key": ("nis",), "on_conflict": "skip"})
+    )
     assert (skip.inserted, skip.skipped, skip.after_count) == (0, 7, 7)
     assert imp.count("students") == 7
 
@@ -126,9 +112,9 @@ def test_rows_the_database_refuses_are_rejected_with_their_lines(
         "x7,g@malnu.sch.id,Gita,student\n",  # not an integer
     )
     req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(10))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed and report.inserted == 2 and report.rejected == 5
-    got = {int(r["line"]): r for r in _rejects(report.rejects_file)}
+    got = {int(r["line"]): r for r in rejects_of(report.rejects_file)}
     assert sorted(got) == [3, 4, 5, 7, 8]
     assert got[5]["column"] == "name" and "NOT NULL" in got[5]["reason"]
     assert "too many fields" in got[7]["reason"]
@@ -142,7 +128,7 @@ def test_injection_shaped_header_is_an_unknown_column(imp: ImportTarget, tmp_pat
     f = write_csv(tmp_path / "evil.csv", 'id,email,"name""; DROP TABLE users;--"\n1,a@b.c,Ana\n')
     req = ImportRequest("users", file=f)
     with pytest.raises(SchemaMismatch, match=r"unknown column 'name\"; DROP TABLE users;--'"):
-        _run(imp, req)
+        import_into(imp, req)
     assert imp.count("users") == 0  # still there, still empty
 
 
@@ -153,7 +139,7 @@ def test_dry_run_writes_nothing(imp: ImportTarget, tmp_path: Path) -> None:
         mapping=EXAMPLES / "siswa.toml",
         dry_run=True,
     )
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert not report.committed and report.read == 7 and report.inserted == 7
     assert imp.count("students") == 0
     assert "malnu_audit" not in [
@@ -172,7 +158,7 @@ def test_values_round_trip_exactly(imp: ImportTarget, tmp_path: Path) -> None:
         f'{i},u{i}@malnu.sch.id,"{n}",{"" if i % 2 else "X-1"}\n' for i, n in enumerate(names, 1)
     )
     f = write_csv(tmp_path / "v.csv", "id,email,name,class_id\n" + body)
-    report = _run(imp, ImportRequest("users", file=f))
+    report = import_into(imp, ImportRequest("users", file=f))
     assert report.committed and report.inserted == len(names)
     rows = imp.rows("SELECT id, name, class_id FROM users ORDER BY id")
     assert [r[1] for r in rows] == names
@@ -189,9 +175,9 @@ def test_declared_types_are_checked_the_same_everywhere(imp: ImportTarget, tmp_p
         "0012348;0080011223;Dodi;L;2009-01-09;mungkin\n",  # not a boolean
     )
     req = ImportRequest("students", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert (report.inserted, report.rejected) == (1, 3)
-    got = {int(r["line"]): (r["column"], r["reason"]) for r in _rejects(report.rejects_file)}
+    got = {int(r["line"]): (r["column"], r["reason"]) for r in rejects_of(report.rejects_file)}
     assert got[3][0] == "birth_date" and "invalid date" in got[3][1]
     assert got[4][0] == "birth_date" and got[5][0] == "active"
     assert imp.rows("SELECT nis FROM students") == [("0012345",)]
@@ -200,7 +186,7 @@ def test_declared_types_are_checked_the_same_everywhere(imp: ImportTarget, tmp_p
 def test_schema_problems_are_named_together(imp: ImportTarget, tmp_path: Path) -> None:
     f = write_csv(tmp_path / "d.csv", "email,email,nama\na@b.c,a@b.c,Ana\n")
     with pytest.raises(SchemaMismatch) as exc:
-        _run(imp, ImportRequest("users", file=f, key=("nama",)))
+        import_into(imp, ImportRequest("users", file=f, key=("nama",)))
     text = str(exc.value)
     assert "duplicate header 'email'" in text and "unknown column 'nama'" in text
     assert "NOT NULL column 'name' has no default and is not given" in text
@@ -221,9 +207,9 @@ def test_dry_run_names_the_rows_the_database_would_refuse(
     req = ImportRequest(
         "users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(5), dry_run=True
     )
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert not report.committed and (report.read, report.rejected) == (4, 2)
-    assert sorted(int(r["line"]) for r in _rejects(report.rejects_file)) == [3, 4]
+    assert sorted(int(r["line"]) for r in rejects_of(report.rejects_file)) == [3, 4]
     assert imp.count("users") == 0
 
 
@@ -233,14 +219,14 @@ def test_each_import_is_one_run_row_for_monitoring(imp: ImportTarget, tmp_path: 
     ok = ImportRequest(
         "students", file=EXAMPLES / "siswa_excel.csv", mapping=EXAMPLES / "siswa.toml"
     )
-    _run(imp, ok)
+    import_into(imp, ok)
     bad = ImportRequest(
         "users",
         file=EXAMPLES / "legacy_users.csv",
         mapping=EXAMPLES / "legacy_users.toml",
         rejects=tmp_path / "r.csv",
     )
-    _run(imp, bad)
+    import_into(imp, bad)
     runs = imp.rows(
         "SELECT object, outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id"
     )
@@ -275,7 +261,7 @@ def test_clean_blocks_take_the_fast_path_and_a_bad_row_far_in_is_still_named(
     rows[2800] = "2801,u2801@malnu.sch.id,,student\n"  # line 2802: NULL into NOT NULL name
     rows.append("٣٠٠١,u3001@malnu.sch.id,Angka Arab,student\n")  # 3001 in Arabic-Indic digits
     clean = write_csv(tmp_path / "clean.csv", "id,email,name,role\n" + "".join(rows[:2000]))
-    report = _run(imp, ImportRequest("users", file=clean))
+    report = import_into(imp, ImportRequest("users", file=clean))
     assert report.committed and report.inserted == 2000 and report.rejects_file is None
     fast = {"postgresql": ["PostgresDirectWriter"], "sqlite": ["SQLiteWriter"]}
     assert used == fast.get(imp.kind, ["D1Writer"])
@@ -283,9 +269,9 @@ def test_clean_blocks_take_the_fast_path_and_a_bad_row_far_in_is_still_named(
     used.clear()
     f = write_csv(tmp_path / "far.csv", "id,email,name,role\n" + "".join(rows))
     req = ImportRequest("users", file=f, rejects=tmp_path / "r.csv", max_errors=MaxErrors(3))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed and (report.inserted, report.rejected) == (n - 2, 3)
-    got = {int(r["line"]): r for r in _rejects(report.rejects_file)}
+    got = {int(r["line"]): r for r in rejects_of(report.rejects_file)}
     assert sorted(got) == [2402, 2702, 2802]
     assert got[2802]["column"] == "name" and "NOT NULL" in got[2802]["reason"]
     assert got[2402]["raw"] == "2401,u10@malnu.sch.id,Kembar,student"
@@ -302,10 +288,10 @@ def test_names_with_percent_signs_import_and_reimport(imp: ImportTarget, tmp_pat
     # parameters: a table or column named with one broke the PostgreSQL import.
     imp.execute('CREATE TABLE "nilai %" (nis TEXT PRIMARY KEY, "Grade %" REAL, "50%s" TEXT)')
     f = write_csv(tmp_path / "n.csv", "nis,Grade %,50%s\n001,97.5,a\n002,88,b%\n")
-    first = _run(imp, ImportRequest("nilai %", file=f))
+    first = import_into(imp, ImportRequest("nilai %", file=f))
     assert first.committed and first.inserted == 2
     f = write_csv(tmp_path / "n.csv", "nis,Grade %,50%s\n002,90,c%%\n003,70,\n")
-    again = _run(imp, ImportRequest("nilai %", file=f, key=("nis",)))
+    again = import_into(imp, ImportRequest("nilai %", file=f, key=("nis",)))
     assert (again.inserted, again.updated) == (1, 1)
     rows = imp.rows('SELECT nis, "Grade %", "50%s" FROM "nilai %" ORDER BY nis')
     assert rows == [("001", 97.5, "a"), ("002", 90.0, "c%%"), ("003", 70.0, None)]

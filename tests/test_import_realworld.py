@@ -4,36 +4,19 @@ loss)."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.data import (
-    ImportReport,
     ImportRequest,
     MaxErrors,
     SchemaMismatch,
     open_csv,
     preview_import,
-    run_import,
 )
 from malnu_tui.engine.data.errors import InputFileError
-from tests.import_support import EXAMPLES, ImportTarget, write_csv
-
-
-def _run(imp: ImportTarget, request: ImportRequest) -> ImportReport:
-    backend = imp.open()
-    try:
-        return run_import(backend, request, open_csv(request))
-    finally:
-        backend.close()
-
-
-def _rejects(path: str | None) -> list[dict[str, str]]:
-    assert path is not None
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+from tests.import_support import EXAMPLES, ImportTarget, import_into, rejects_of, write_csv
 
 
 def test_a_quote_never_closed_is_a_rejected_row_not_the_end_of_the_file(
@@ -43,16 +26,16 @@ def test_a_quote_never_closed_is_a_rejected_row_not_the_end_of_the_file(
     # swallowed) used to vanish, the import reading 1 row, committing it and exiting 0.
     text = 'id,email,name\n1,a@x,Ani\n2,b@x,"Budi\n3,c@x,Citra\n'
     req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert (report.read, report.inserted, report.rejected) == (2, 1, 1)
     assert not report.committed and imp.count("users") == 0
-    got = _rejects(report.rejects_file)
+    got = rejects_of(report.rejects_file)
     assert [r["line"] for r in got] == ["3"]
     assert "never closed" in got[0]["reason"]
     assert got[0]["raw"] == '2,b@x,"Budi\n3,c@x,Citra'
     # Allowed one error, the rest goes in.
     req = ImportRequest("users", file=req.file, max_errors=MaxErrors(1))
-    assert _run(imp, req).committed and imp.count("users") == 1
+    assert import_into(imp, req).committed and imp.count("users") == 1
 
 
 def test_a_nul_byte_is_a_rejected_row_on_every_backend(imp: ImportTarget, tmp_path: Path) -> None:
@@ -60,10 +43,10 @@ def test_a_nul_byte_is_a_rejected_row_on_every_backend(imp: ImportTarget, tmp_pa
     # fail the whole import on PostgreSQL with "invalid byte sequence" naming no line.
     text = 'id,email,name\n1,a@x,Ani\x00Budi\n2,b@x,Citra\n3,c@x,"Dewi\x00\nSari"\n4,d@x,Eka\n'
     req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(2))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed
     assert (report.read, report.inserted, report.rejected) == (4, 2, 2)
-    got = _rejects(report.rejects_file)
+    got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("2", ""), ("4", "")]
     assert all("NUL byte (0x00) in 'name'" in r["reason"] for r in got)
     assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(2, "Citra"), (4, "Eka")]
@@ -76,12 +59,12 @@ def test_the_same_file_twice_without_a_key_is_refused_row_by_row(
     # "count check failed: 1 row(s) sent were neither inserted nor refused" (the search for
     # refused rows stopped at --max-errors, the rows it had not judged left out of the counts).
     path = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n2,b@x,Budi\n3,c@x,Citra\n")
-    assert _run(imp, ImportRequest("users", file=path)).committed
-    report = _run(imp, ImportRequest("users", file=path))
+    assert import_into(imp, ImportRequest("users", file=path)).committed
+    report = import_into(imp, ImportRequest("users", file=path))
     assert not report.committed and report.rejected >= 1
     assert report.read == report.inserted + report.updated + report.skipped + report.rejected
     assert report.before_count == report.after_count == imp.count("users") == 3
-    first = _rejects(report.rejects_file)[0]
+    first = rejects_of(report.rejects_file)[0]
     assert first["line"] == "2"
     assert "UNIQUE" in first["reason"] or "duplicate key" in first["reason"]
 
@@ -92,7 +75,7 @@ def test_empty_header_fields_excel_left_behind(imp: ImportTarget, tmp_path: Path
     # ("add a mapping file") did not help, the operator had to edit the export by hand.
     text = "\ufeffid;email;name;;\r\n1;a@x;Ani;;\r\n2;b@x;Budi;;\r\n"
     excel = write_csv(tmp_path / "excel.csv", text)
-    report = _run(imp, ImportRequest("users", file=excel))
+    report = import_into(imp, ImportRequest("users", file=excel))
     assert report.committed and report.inserted == 2
     # With a mapping, header fields it does not read need no name, nor a unique one.
     mapping = tmp_path / "m.toml"
@@ -108,12 +91,12 @@ def test_empty_header_fields_excel_left_behind(imp: ImportTarget, tmp_path: Path
     finally:
         backend.close()
     assert any("header field(s) 2 empty: not imported" in n for n in notes)
-    assert _run(imp, req).committed
+    assert import_into(imp, req).committed
     assert imp.rows("SELECT id, name FROM users ORDER BY id")[-1] == (3, "Citra")
     # Without a mapping an empty field between names is still refused (which column is it?).
     middle = write_csv(tmp_path / "mid.csv", "id,,email,name\n4,x,d@x,Dewi\n")
     with pytest.raises(SchemaMismatch, match="header field 2 is empty"):
-        _run(imp, ImportRequest("users", file=middle))
+        import_into(imp, ImportRequest("users", file=middle))
     assert imp.count("users") == 3
 
 
@@ -123,14 +106,14 @@ def test_a_field_too_large_for_d1_is_a_rejected_row(imp: ImportTarget, tmp_path:
     essay = "Esai panjang tentang sekolah. " * 5000
     text = f"id,email,name\n1,a@x,Ani\n2,b@x,{essay}\n3,c@x,Citra\n"
     req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed
     if imp.kind != "d1":
         assert (report.inserted, report.rejected) == (3, 0)
         assert imp.rows("SELECT length(name) FROM users WHERE id = 2") == [(len(essay),)]
         return
     assert (report.read, report.inserted, report.rejected) == (3, 2, 1)
-    got = _rejects(report.rejects_file)
+    got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("3", "name")]
     assert "too large for D1" in got[0]["reason"] and got[0]["raw"].startswith("2,b@x,Esai")
     assert imp.rows("SELECT id FROM users ORDER BY id") == [(1,), (3,)]
@@ -146,7 +129,7 @@ def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) 
     path.write_bytes(text.encode("utf-16"))
     for encoding in (None, "utf-16-le"):
         imp.execute("DELETE FROM users")
-        report = _run(imp, ImportRequest("users", file=path, encoding=encoding))
+        report = import_into(imp, ImportRequest("users", file=path, encoding=encoding))
         assert report.committed and report.inserted == 2
         assert imp.rows("SELECT name FROM users ORDER BY id") == [
             ("Ni Luh Putu Érika",),
@@ -154,7 +137,7 @@ def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) 
         ]
     utf8 = write_csv(tmp_path / "u.csv", "id,email,name\n1,a@x,Ani\n")
     with pytest.raises(InputFileError, match=r"u\.csv:1: not valid utf-16") as err:
-        _run(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
+        import_into(imp, ImportRequest("users", file=utf8, encoding="utf-16"))
     assert err.value.exit_code == 2
 
 
@@ -166,24 +149,24 @@ def test_excel_empty_rows_are_skipped_like_blank_lines(imp: ImportTarget, tmp_pa
     text = "\ufeff;;\r\nid;email;name\r\n1;a@x;Ani\r\n;;\r\n;;;;\r\n"
     text += "x;b@x;Budi\r\n3;c@x;Citra\r\n;;\r\n"
     req = ImportRequest("users", file=write_csv(tmp_path / "u.csv", text), max_errors=MaxErrors(1))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed
     assert (report.read, report.inserted, report.rejected, report.empty_lines) == (3, 2, 1, 4)
     assert report.read == report.inserted + report.updated + report.skipped + report.rejected
     assert "4 empty line(s) of delimiters only skipped" in report.summary()
-    got = _rejects(report.rejects_file)
+    got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("6", "id")]
     assert imp.rows("SELECT id, name FROM users ORDER BY id") == [(1, "Ani"), (3, "Citra")]
     # A clean file read in blocks at C speed: an empty row in the middle is skipped too.
     lines = [f"{i};u{i}@x;Siswa {i}\n" for i in range(10, 3010)]
     lines[1500] = ";;\n"
     big = write_csv(tmp_path / "big.csv", "id;email;name\n" + "".join(lines) + ";;\n;;\n")
-    report = _run(imp, ImportRequest("users", file=big))
+    report = import_into(imp, ImportRequest("users", file=big))
     assert report.committed and (report.read, report.inserted) == (2999, 2999)
     assert report.empty_lines == 3
     # Quoted empty fields are values someone typed (""), not an empty row: still a record.
     quoted = write_csv(tmp_path / "q.csv", 'id;email;name\n"";"";""\n')
-    report = _run(imp, ImportRequest("users", file=quoted))
+    report = import_into(imp, ImportRequest("users", file=quoted))
     assert (report.read, report.rejected, report.committed) == (1, 1, False)
 
 
@@ -202,9 +185,9 @@ def test_excel_sep_line_declares_the_delimiter(imp: ImportTarget, tmp_path: Path
     assert preview.problems == () and preview.header == ("id", "email", "name")
     assert "semicolon delimiter (sep= on line 1)" in preview.source
     assert [s.line for s in preview.samples] == [3, 5, 6]
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed and (report.read, report.inserted, report.rejected) == (3, 2, 1)
-    assert [(r["line"], r["column"], r["raw"]) for r in _rejects(report.rejects_file)] == [
+    assert [(r["line"], r["column"], r["raw"]) for r in rejects_of(report.rejects_file)] == [
         ("5", "id", "x;b@x;Budi")
     ]
     got = imp.rows("SELECT id, name FROM users ORDER BY id")
@@ -212,10 +195,10 @@ def test_excel_sep_line_declares_the_delimiter(imp: ImportTarget, tmp_path: Path
     # A clean file read in blocks at C speed, and Excel's "Unicode Text" (UTF-16, a tab).
     rows = "".join(f"{i}|u{i}@x|Siswa {i}\n" for i in range(10, 3010))
     big = write_csv(tmp_path / "big.csv", "sep=|\nid|email|name\n" + rows)
-    assert _run(imp, ImportRequest("users", file=big)).inserted == 3000
+    assert import_into(imp, ImportRequest("users", file=big)).inserted == 3000
     utf16 = tmp_path / "u16.txt"
     utf16.write_bytes("sep=\t\r\nid\temail\tname\r\n4000\td@x\tDewi\r\n".encode("utf-16"))
-    assert _run(imp, ImportRequest("users", file=utf16)).inserted == 1
+    assert import_into(imp, ImportRequest("users", file=utf16)).inserted == 1
     # --delimiter that contradicts the file's own declaration: which is it? Exit 2, line 1.
     with pytest.raises(InputFileError, match=r"u\.csv:1: the file declares its delimiter") as err:
         open_csv(ImportRequest("users", file=path, delimiter=","))
@@ -238,10 +221,10 @@ def test_numeric_precision_and_scale_are_checked_alike_on_every_backend(
         "6;12345.678;1\n7;999.995;1\n8;1;999.5\n9;-0.001;-12.5\n"
     )
     req = ImportRequest("nilai", file=write_csv(tmp_path / "n.csv", text), max_errors=MaxErrors(3))
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed and (report.read, report.inserted, report.rejected) == (9, 6, 3)
     # (the declared type as the database spells it: PostgreSQL says numeric(5,2))
-    got = [(r["line"], r["column"], r["reason"].lower()) for r in _rejects(report.rejects_file)]
+    got = [(r["line"], r["column"], r["reason"].lower()) for r in rejects_of(report.rejects_file)]
     overflow = "does not fit {}: at most {} digit(s) before the decimal point"
     overflow += " (numeric field overflow)"
     assert got == [
@@ -314,9 +297,9 @@ def test_indonesian_spreadsheet_transforms(imp: ImportTarget, tmp_path: Path) ->
         "spp": "from SPP, decimal (1.234,56 → 1234.56)",
         "hp": "from HP, phone (→ 081234567890)",
     }
-    report = _run(imp, req)
+    report = import_into(imp, req)
     assert report.committed and (report.read, report.inserted, report.rejected) == (10, 6, 4)
-    got = [(r["line"], r["column"], r["reason"]) for r in _rejects(report.rejects_file)]
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
     assert got == [
         (
             "8",
@@ -376,10 +359,10 @@ def test_the_guardians_example_imports_as_the_readme_says(
         max_errors=MaxErrors(1),
     )
     for _ in range(2):  # re-run every semester: updated, nobody added twice
-        report = _run(imp, req)
+        report = import_into(imp, req)
         assert report.committed and (report.read, report.rejected, report.empty_lines) == (5, 1, 2)
     assert report.updated == 4 and imp.count("guardians") == 4
-    assert [(r["line"], r["column"]) for r in _rejects(report.rejects_file)] == [("6", "phone")]
+    assert [(r["line"], r["column"]) for r in rejects_of(report.rejects_file)] == [("6", "phone")]
     rows = imp.rows(
         "SELECT nis, guardian_name, phone, CAST(student_birth_date AS TEXT), "
         "CAST(registered_on AS TEXT), monthly_fee FROM guardians ORDER BY nis"
