@@ -7,71 +7,21 @@ import json
 import os
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.inproc import run_inproc
+from tests.webhook_support import Receiver
 
 HOOK_SECRET = "T000/B000/XyZsecretPath42"
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1: records every JSON body; ``fail`` answers 500."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.attempts = 0
-        self.fail = False
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.attempts += 1
-                if outer.fail:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                outer.bodies.append({"path": self.path, **json.loads(data)})
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_a: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, kind: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/{kind}/{HOOK_SECRET}"
-
-    def events(self, kind: str) -> list[tuple[str, str]]:
-        out = []
-        for b in self.bodies:
-            if not b["path"].startswith(f"/{kind}/"):
-                continue
-            if kind == "json":
-                out.append((b["event"], f"{b['target']}|{b['check']}|{b['object']}"))
-            else:
-                out.append(("resolved" if "RESOLVED" in b["text"] else "problem", b["text"]))
-        return out
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+    r = Receiver(HOOK_SECRET)
     try:
         yield r
     finally:

@@ -4,66 +4,19 @@ incident state that cannot be kept. Real SQLite files and a real HTTP receiver o
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures_core import MigrationDirs
 from tests.inproc import run_inproc
-
-
-class Receiver:
-    """A webhook receiver: records JSON bodies; ``mode`` "ok", "500", or "hang" (answers
-    only when the test ends)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.attempts = 0
-        self.mode = "ok"
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.attempts += 1
-                if outer.mode == "hang":
-                    outer.release.wait(30)
-                if outer.mode != "ok":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                outer.bodies.append(json.loads(data))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_a: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/s3cretHookPath"
-
-    def events(self) -> list[tuple[str, str]]:
-        return [(b["event"], f"{b['target']}|{b['check']}|{b['object']}") for b in self.bodies]
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+from tests.webhook_support import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+    r = Receiver("s3cretHookPath")
     try:
         yield r
     finally:
@@ -96,7 +49,7 @@ def _failed_migration(c: list[str], mdirs: MigrationDirs, *target: str) -> str:
 def test_unreachable_or_unchecked_target_does_not_resolve_its_incidents(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
 ) -> None:
-    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
+    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url())
     failed = _failed_migration(c, mdirs, "--target", "primary")
     assert run_inproc(*c, "--target", "standby", "up", "--yes").code == 1
     standby_failed = failed.replace("primary", "standby")
@@ -128,7 +81,7 @@ def test_a_hanging_receiver_costs_one_timeout_per_run_not_one_per_message(
     import time
 
     names = ("primary", "standby", "reporting", "archive")
-    c = _config(tmp_path, mdirs, names, receiver.url)
+    c = _config(tmp_path, mdirs, names, receiver.url())
     keys = sorted(_failed_migration(c, mdirs, "--target", n) for n in names)
     receiver.mode = "hang"
     started = time.monotonic()
@@ -151,7 +104,7 @@ def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
 ) -> None:
     import os
 
-    c = _config(tmp_path, mdirs, ("primary",), receiver.url)
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url())
     key = _failed_migration(c, mdirs)
     good_home = os.environ["XDG_STATE_HOME"]
     not_a_dir = tmp_path / "state-is-a-file"
@@ -246,7 +199,7 @@ def test_a_critical_target_is_not_hidden_by_an_unreachable_one(
 ) -> None:
     """The summary's order: CRITICAL, UNKNOWN, WARNING, OK. By its number UNKNOWN (3) hid the
     primary's CRITICAL (2) when the standby was down, and many setups do not page on UNKNOWN."""
-    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url)
+    c = _config(tmp_path, mdirs, ("primary", "standby"), receiver.url())
     _failed_migration(c, mdirs, "--target", "primary")
     (tmp_path / "standby.db").unlink(missing_ok=True)  # the standby is not there
     res = run_inproc(*c, "check")

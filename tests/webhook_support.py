@@ -1,0 +1,73 @@
+"""A real webhook receiver for the alert tests: an HTTP server on 127.0.0.1 in a thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Receiver:
+    """Records every JSON body it is sent (with the path it came to). ``mode``: "ok" answers
+    200, "500" answers 500, "hang" answers (500) only when the test ends; ``fail`` = "500".
+    Its URLs end in ``secret`` (a webhook's path is a secret: tests check it is never shown)."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.mode = "ok"
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.attempts += 1
+                if outer.mode == "hang":
+                    outer.release.wait(30)
+                if outer.mode != "ok":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append({"path": self.path, **json.loads(data)})
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_a: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def fail(self) -> bool:
+        return self.mode == "500"
+
+    @fail.setter
+    def fail(self, value: bool) -> None:
+        self.mode = "500" if value else "ok"
+
+    def url(self, kind: str = "hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{kind}/{self.secret}"
+
+    def events(self, kind: str | None = None) -> list[tuple[str, str]]:
+        """(event, what) of each body (of ``kind``'s URL only, when given): a JSON body's
+        ``target|check|object``, a Slack body's text."""
+        out = []
+        for b in self.bodies:
+            if kind is not None and not b["path"].startswith(f"/{kind}/"):
+                continue
+            if kind in (None, "json"):
+                out.append((b["event"], f"{b['target']}|{b['check']}|{b['object']}"))
+            else:
+                out.append(("resolved" if "RESOLVED" in b["text"] else "problem", b["text"]))
+        return out
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
