@@ -5,10 +5,12 @@ replaced, a mixed file is refused before anything runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg
 
@@ -222,18 +224,19 @@ def test_stairway_on_postgres_runs_concurrent_files(
     assert all(s["ok"] for s in json.loads(res.out)["steps"])
 
 
-def test_kill_9_during_a_build_then_rerun_gives_a_valid_index_recorded_once(
-    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
-) -> None:
-    pg, d = fresh_db("postgresql"), mdirs
+@contextlib.contextmanager
+def _build_waiting_behind_a_writer(
+    pg: DbTarget, d: MigrationDirs
+) -> Iterator[subprocess.Popen[str]]:
+    """`up` of a concurrent build that waits for a writer's open transaction, its INVALID index
+    already in the catalog (as on a busy reporting table); the writer rolls back when the
+    block ends, and the process is then waited for (killed if it does not end)."""
     _base(pg, d)
     d.add(
         "20250101_000200", "idx",
         "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
         "DROP INDEX CONCURRENTLY idx_events_user;",
     )  # fmt: skip
-    # A writer's open transaction: the build must wait for it, after its INVALID index is
-    # already in the catalog (as on a busy reporting table).
     writer = psycopg.connect(pg.url)
     writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
     proc = pg.popen(d, "up", "--no-backup")
@@ -241,15 +244,25 @@ def test_kill_9_during_a_build_then_rerun_gives_a_valid_index_recorded_once(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "idx_events_user" not in _indexes(pg.url):
             time.sleep(0.05)
+        yield proc
+    finally:
+        writer.rollback()
+        writer.close()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_kill_9_during_a_build_then_rerun_gives_a_valid_index_recorded_once(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    pg, d = fresh_db("postgresql"), mdirs
+    with _build_waiting_behind_a_writer(pg, d) as proc:
         assert _indexes(pg.url).get("idx_events_user") is False
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-        writer.rollback()
-        writer.close()
     assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
 
     res = pg.cli(d, "up", "--no-backup")
@@ -263,25 +276,9 @@ def test_sigterm_during_a_build_drops_it_and_records_nothing(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
     pg, d = fresh_db("postgresql"), mdirs
-    _base(pg, d)
-    d.add(
-        "20250101_000200", "idx",
-        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
-        "DROP INDEX CONCURRENTLY idx_events_user;",
-    )  # fmt: skip
-    writer = psycopg.connect(pg.url)
-    writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
-    proc = pg.popen(d, "up", "--no-backup")
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "idx_events_user" not in _indexes(pg.url):
-            time.sleep(0.05)
+    with _build_waiting_behind_a_writer(pg, d) as proc:
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
-    finally:
-        writer.rollback()
-        writer.close()
-        _out, _err = proc.communicate(timeout=30)
     assert proc.returncode == 143
     assert _indexes(pg.url) == {"events_pkey": True}
     assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
