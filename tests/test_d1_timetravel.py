@@ -32,8 +32,8 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import apply_plan, migration_lock, plan_up
-from tests.fixtures_core import MigrationDirs, school_set
 from tests.d1server import Fault
+from tests.fixtures_core import MigrationDirs, school_set
 from tests.fixtures_d1 import D1Target
 
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
