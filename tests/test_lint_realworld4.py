@@ -23,9 +23,7 @@ ALWAYS_TRUE = [
 ]
 
 
-def test_a_where_that_holds_for_every_row_bounds_nothing(
-    pg_url: str, mdirs: MigrationDirs
-) -> None:
+def test_a_where_that_holds_for_every_row_bounds_nothing(pg_url: str, mdirs: MigrationDirs) -> None:
     # `WHERE true`, a query builder's `WHERE 1=1`, `… OR true`: every row is deleted or
     # rewritten, as without a WHERE, and the lint passed them clean. A condition that names a
     # column, or is false, still bounds the statement.
@@ -55,6 +53,8 @@ def test_where_1_in_sqlite_deletes_every_row(mdirs: MigrationDirs, sqlite_url: s
               "INSERT INTO users VALUES (1), (2);", "DROP TABLE users;")  # fmt: skip
     base = ["--database", sqlite_url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
-    mdirs.add("20250101_000200", "purge", "DELETE FROM users WHERE 1;\n"
-              "DELETE FROM users WHERE 0;\nDELETE FROM users WHERE id = 1;", "SELECT 1;")  # fmt: skip
+    purge = (
+        "DELETE FROM users WHERE 1;\nDELETE FROM users WHERE 0;\nDELETE FROM users WHERE id = 1;"
+    )
+    mdirs.add("20250101_000200", "purge", purge, "SELECT 1;")
     assert _found(base) == [("DELETE-ALL-ROWS", "error", 1)]

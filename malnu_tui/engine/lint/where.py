@@ -71,7 +71,7 @@ def _constant_true(text: str, masked: str) -> bool:
         return _always(text[a + 1 : b], masked[a + 1 : b])
     for m in reversed(list(_CAST.finditer(masked))):  # PostgreSQL's true::boolean
         text, masked = text[: m.start()] + text[m.end() :], masked[: m.start()] + masked[m.end() :]
-    if not masked.strip() or any(q in text for q in "\"`[") or "(" in masked:
+    if not masked.strip() or any(q in text for q in '"`[') or "(" in masked:
         return False
     if any(w.group().lower() not in _CONSTANT_WORDS for w in _WORD.finditer(masked)):
         return False  # a column, a function, a keyword not read here: not plainly constant
