@@ -27,7 +27,7 @@ from malnu_tui.engine.backup import (
     run_native_recover,
     verify_backup,
 )
-from malnu_tui.engine.backup.store import BackupProgress
+from malnu_tui.engine.backup.store import BackupCorrupt, BackupProgress
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
@@ -239,4 +239,38 @@ def test_import_whose_answer_is_lost_runs_once_and_says_so(
     assert "posts" in b.table_names() and len(applied(b)) == 3
     done = b.read_audit(action="import")[0]
     assert done.outcome == "ok" and result.previous_bookmark in done.detail
+    b.close()
+
+
+def test_a_backup_whose_dump_rounds_large_integers_is_not_verified(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1's export writes integers past 2**53 through JavaScript numbers, rounded
+    (cloudflare/workers-sdk#15378): a 16-digit NIK of Papua (9171…) came back one off, and
+    int64's end as 9223372036854776000 (a REAL once loaded). Such a dump used to be
+    "verified", and a restore from it stored other numbers without a word."""
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d)
+    b.api.batch(
+        [
+            "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER, kk INTEGER, nama TEXT)",
+            "INSERT INTO siswa VALUES (1, 9171012345678901, 3201234567890001, 'Yohana'), "
+            "(2, 3201234567890002, 9223372036854775807, 'Dewi'), (3, 12, 13, 'ok')",
+        ],
+        lambda: False,
+    )
+    events: list[BackupProgress] = []
+    m = create_backup(b, target, progress=events.append)
+    warned = [e.message for e in events if e.message.startswith("warning:")]
+    assert warned and "siswa.nik: 1 value (e.g. 9171012345678900)" in warned[0]
+    assert "siswa.kk: 1 value" in warned[0] and "siswa.id" not in warned[0]
+    assert f"d1 time-travel --bookmark {m.native_restore_point}" in warned[0]
+    assert not m.verified and "siswa.nik" in m.details["unsafe_integers"]
+    report = verify_backup(target, m.id)
+    assert not report.ok and any("integers past" in p for p in report.problems)
+    with pytest.raises(BackupCorrupt, match="D1's export writes rounded"):
+        restore_backup(b, target, m.id)
+    assert b.read_audit(action="restore")[0].outcome == "refused"
     b.close()

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_API_BASE",
     "ENV_API_BASE",
     "ENV_TOKEN",
+    "MAX_SAFE_INTEGER",
     "MAX_STATEMENT_BYTES",
     "D1Api",
     "D1AuthError",
@@ -54,6 +55,9 @@ ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the
 
 # D1's documented limits, checked before sending so the operator gets a clear message.
 MAX_STATEMENT_BYTES = 100_000
+# Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
+# "BigInts are not currently supported in the API yet" (D1's type conversion reference).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 # -- errors ---------------------------------------------------------------------------------
