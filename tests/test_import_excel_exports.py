@@ -4,9 +4,10 @@ backend: each such cell is a rejected row with its line and reason, never a valu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from malnu_tui.engine.data import ImportRequest, MaxErrors
+from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
 SCIENTIFIC = "is a number the spreadsheet wrote in scientific notation: its digits are lost"
@@ -107,3 +108,48 @@ def test_an_error_value_mapped_to_null(imp: ImportTarget, tmp_path: Path) -> Non
     assert report.committed and (report.inserted, report.rejected) == (2, 1)
     assert imp.rows("SELECT id, class_id FROM users ORDER BY id") == [(1, None), (2, "X-IPA-1")]
     assert [r["line"] for r in rejects_of(report.rejects_file)] == ["4"]
+
+
+DAPODIK = (
+    "Daftar Peserta Didik;;;;\r\n"
+    "SMA MALNU KANANGA;;;;\r\n"
+    "Kecamatan Menes, Kabupaten Pandeglang, Provinsi Banten;;;;\r\n"
+    "Tanggal Unduh: 2025-07-14 08:00:00;;;;\r\n"
+    ";;;;\r\n"
+    "No;Nama;NIPD;JK;NISN\r\n"
+    "1;Ani Lestari;001;P;0012345678\r\n"
+    "2;Budi Santoso;002;X;0012345679\r\n"
+    "3;Citra Dewi;003;P;0012345680\r\n"
+)
+DAPODIK_MAP = (
+    '[columns.nis]\nfrom = "NIPD"\n[columns.nisn]\nfrom = "NISN"\n'
+    '[columns.name]\nfrom = "Nama"\n[columns.gender]\nfrom = "JK"\n'
+)
+
+
+def test_title_rows_above_the_header(imp: ImportTarget, tmp_path: Path) -> None:
+    # A Dapodik download saved from Excel: the sheet's title, the school, where and when,
+    # then the header on line 6. The first line was taken for the header (exit 2, "unknown
+    # column 'Daftar Peserta Didik'") and the operator's only way out was to delete the
+    # rows in Excel, which saves every NISN again without its leading zeros.
+    mapping = tmp_path / "dapodik.toml"
+    mapping.write_text(DAPODIK_MAP)
+    csv_file = write_csv(tmp_path / "dapodik.csv", DAPODIK, bom=True)
+    req = ImportRequest("students", file=csv_file, mapping=mapping, max_errors=MaxErrors(1))
+    backend = imp.open()
+    try:
+        problems = preview_import(backend, req, open_csv(req)).problems
+    finally:
+        backend.close()
+    assert problems[-1] == (
+        "line 6 looks like the header (No, Nama, NIPD, JK, NISN), with a title above it: "
+        "pass --header-line 6"
+    )
+    report = import_into(imp, replace(req, header_line=6))
+    assert report.committed and (report.read, report.inserted, report.rejected) == (3, 2, 1)
+    got = rejects_of(report.rejects_file)
+    assert [(r["line"], r["raw"]) for r in got] == [("8", "2;Budi Santoso;002;X;0012345679")]
+    assert imp.rows("SELECT nis, nisn FROM students ORDER BY nis") == [
+        ("001", "0012345678"),
+        ("003", "0012345680"),
+    ]
