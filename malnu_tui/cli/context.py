@@ -103,6 +103,15 @@ class Context:
             self._backend.ensure_schema()
         return self._backend
 
+    def reader(self) -> Backend:
+        """The target opened for reading only (``history``, ``log``): nothing is created or
+        changed there; a database the tool never used is NotInitialised (exit 1)."""
+        if self._backend is None:
+            from malnu_tui.engine.config import open_backend
+
+            self._backend = open_backend(self.target, read_only=True)
+        return self._backend
+
     def migration_set(self) -> MigrationSet:
         if self._mset is None:
             from malnu_tui.engine.files import discover

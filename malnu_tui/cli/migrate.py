@@ -434,7 +434,7 @@ def cmd_unlock(ctx: Context) -> int:
 def cmd_log(ctx: Context) -> int:
     from malnu_tui.engine.monitor.runlog import read_changes
 
-    entries = read_changes(ctx.backend(), limit=ctx.args.limit, action=ctx.args.action)
+    entries = read_changes(ctx.reader(), limit=ctx.args.limit, action=ctx.args.action)
     if ctx.json:
         ctx.out_json([e.__dict__ for e in entries])
         return 0
