@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.d1.backend import D1Backend
-from malnu_tui.engine.backends.d1.client import D1Error
+from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
@@ -140,6 +140,8 @@ def restore(
             )
     try:
         result = import_dump(d1, path, reason=f"backup {manifest.id}", progress=progress)
+    except D1OutcomeUnknown as exc:
+        raise BackupError(f"import into {d1.display_url}: {exc}", hint=exc.hint) from None
     except D1Error as exc:
         raise BackupError(f"import into {d1.display_url} failed, nothing changed: {exc}") from None
     progress(BackupProgress("restore", 1, 1, f"undo with bookmark {result.previous_bookmark}"))

@@ -25,7 +25,13 @@ from typing import Any
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1.backend import D1Backend
-from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, D1Error, D1QueryError
+from malnu_tui.engine.backends.d1.client import (
+    MAX_SAFE_INTEGER,
+    D1Error,
+    D1OutcomeUnknown,
+    D1QueryError,
+    D1Unavailable,
+)
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
@@ -254,17 +260,50 @@ def restore_bookmark(
         previous_bookmark=current if lost else str(result.get("previous_bookmark") or current),
         message=str(result.get("message") or ""),
     )
-    carried = _carry_over(backend, before, lock)
     detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
         restored.previous_bookmark or "(not returned by D1)"
     )
     if reason:
         detail = f"{reason}: {detail}"
-    backend.append_audit(AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail))
+    entry = AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail)
+    carried = _settle(backend, before, lock, entry, emit, "restored")
     emit(BackupProgress("restore", 1, 1, f"undo with bookmark {restored.previous_bookmark}"))
     return TimeTravelRestore(
         restored.bookmark, restored.previous_bookmark, restored.message, carried
     )
+
+
+def _settle(
+    backend: D1Backend,
+    before: Sequence[dict[str, Any]],
+    lock: LockHolder | None,
+    entry: AuditEntry,
+    emit: BackupProgressCallback,
+    done: str,
+) -> int:
+    """After the database was replaced: carry the audit trail and the lock over, then audit
+    ``entry``. The replacement is done whatever happens here, so D1 failing now (it may be
+    restarting after the restore) is said as a warning, never as the restore having failed."""
+    carried = 0
+    try:
+        carried = _carry_over(backend, before, lock)
+    except D1Error as exc:
+        emit(
+            BackupProgress(
+                "restore",
+                1,
+                1,
+                f"warning: {done}, but the audit trail written since and this session's lock "
+                f"could not be put back ({exc})",
+            )
+        )
+    try:
+        backend.append_audit(entry)
+    except D1Error as exc:
+        emit(
+            BackupProgress("restore", 1, 1, f"warning: {done}, but it could not be audited ({exc})")
+        )
+    return carried
 
 
 # -- export --------------------------------------------------------------------------------
@@ -532,16 +571,24 @@ def import_dump(
             first = _start_import(backend, ingest, previous)
         else:
             first = init  # D1 already had this file: init answers like ingest
-        done = _until_complete(backend, "import", first, {"action": "poll"})
+        try:
+            done = _until_complete(backend, "import", first, {"action": "poll"})
+        except (D1Unavailable, D1OutcomeUnknown) as exc:
+            # Started, and D1 could not be asked how it ended: it may have run.
+            raise D1OutcomeUnknown(
+                f"the import of {path.name} was started but how it ended could not be read ({exc})",
+                hint=f"run `malnu-tui status` once D1 answers; if it ran, `malnu-tui d1 "
+                f"time-travel --bookmark {previous}` undoes it",
+            ) from None
     except BackendError as exc:
         with contextlib.suppress(D1Error):
             backend.append_audit(AuditEntry.now(action, path.name, "failed", str(exc)[:500]))
         raise
     final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
     num = int((done.get("result") or {}).get("num_queries") or 0)
-    carried = _carry_over(backend, before, lock)
     detail = f"imported {path.name} ({num} queries); undo with bookmark {previous}"
     if reason:
         detail = f"{reason}: {detail}"
-    backend.append_audit(AuditEntry.now(action, path.name, "ok", detail))
+    entry = AuditEntry.now(action, path.name, "ok", detail)
+    carried = _settle(backend, before, lock, entry, emit, f"imported {path.name}")
     return ImportResult(final, previous, num, carried)
