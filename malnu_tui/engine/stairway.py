@@ -108,7 +108,8 @@ def units_as_written(mset: MigrationSet) -> list[Unit]:
     for m in mset.migrations:
         down: tuple[Statement, ...] | None = None
         if m.rollback is not None:
-            down = tuple(strip_template(split_statements(m.rollback.read_text())).statements)
+            text = m.rollback.read_text()
+            down = tuple(strip_template(split_statements(text, mset.dialect)).statements)
         rb_name = m.rollback.filename if m.rollback else ""
         out.append(Unit(m.filename, tuple(m.statements()), down, rb_name))
     return out
@@ -240,8 +241,9 @@ def _stair(scratch: Scratch, unit: Unit) -> StairStep:
     return StairStep(unit.filename, "ok", ms=ms())
 
 
-def read_seed(path: str) -> tuple[str, list[Statement]]:
-    """A seed file's statements (the name used in messages, the statements)."""
+def read_seed(path: str, dialect: str = "sqlite") -> tuple[str, list[Statement]]:
+    """A seed file's statements (the name used in messages, the statements), written in
+    ``dialect`` (the scratch's: it runs there as written)."""
     from pathlib import Path
 
     from malnu_tui.engine.errors import ConfigError
@@ -252,7 +254,7 @@ def read_seed(path: str) -> tuple[str, list[Statement]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--seed {path}: cannot read: {exc}") from None
     try:
-        return p.name, strip_template(split_statements(text)).statements
+        return p.name, strip_template(split_statements(text, dialect)).statements
     except ValueError as exc:
         line = getattr(exc, "line", None)
         raise ConfigError(f"--seed {path}{f':{line}' if line else ''}: {exc}") from None
