@@ -27,6 +27,7 @@ __all__ = [
     "discover",
     "normalise_version",
     "parse_sql_file",
+    "read_sql_file",
 ]
 
 # 20251124_120500_name.sql (the seed's style) or 20251124120500_name.sql (Supabase's).
@@ -163,7 +164,7 @@ def _meta_command(path: Path, st: Statement) -> bool:
         return True
     raise MigrationFileError(
         str(path),
-        f"psql meta-command {command!r} is not SQL: the tool sends the file's statements to "
+        f"psql meta-command '{command}' is not SQL: the tool sends the file's statements to "
         "the server, not through psql, so it cannot run it (remove the line; the target's URL "
         "names the database)",
         line=st.line,
@@ -179,7 +180,8 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
         statements = split_statements(text, dialect)
     except SplitError as exc:
         raise MigrationFileError(str(path), str(exc), line=exc.line) from None
-    if any(st.text.startswith("\\") for st in statements):
+    if dialect == "postgresql" and any(st.text.startswith("\\") for st in statements):
+        # (the splitter made each meta-command a statement of its line alone)
         statements = [
             st for st in statements if not st.text.startswith("\\") or not _meta_command(path, st)
         ]
@@ -205,6 +207,12 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
     # A file of comments only is a valid no-op (SQLite runs it; a rollback file that undoes
     # nothing is diesel's convention): callers say so in their plans.
     return strip_template(statements)
+
+
+def read_sql_file(path: Path, dialect: str) -> TemplateParts:
+    """:func:`parse_sql_file` of the file at ``path``, read as migration files are (a BOM
+    dropped, CRLF folded, not UTF-8 an error naming its line)."""
+    return parse_sql_file(path, _decode(path, _read(str(path))), dialect)
 
 
 @dataclass(frozen=True)
