@@ -134,14 +134,17 @@ def test_a_psql_meta_command_is_refused_naming_its_line(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
     """``\\connect`` (pg_dump -C, pg_dumpall) cannot run outside psql: refused with its line,
-    before anything runs, rather than as "unparsable SQL: statement starts with 'CONNECT'"."""
+    before anything runs, rather than as "unparsable SQL: statement starts with 'CONNECT'";
+    a script's ``\\set ON_ERROR_STOP on`` is what the tool does anyway."""
     db = fresh_db("postgresql")
-    mdirs.add("20260101_000000", "a", "CREATE TABLE a (id int);")
+    mdirs.add("20260101_000000", "a", "\\set ON_ERROR_STOP on\nCREATE TABLE a (id int);")
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
     mdirs.add("20260102_000000", "b", "CREATE TABLE b (id int);\n\\connect school\nSELECT 1;")
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 2
     assert "20260102_000000_b.sql:2: psql meta-command '\\connect' is not SQL" in r.err
-    assert _rows(db.url, "SELECT to_regclass('a') IS NULL") == [(True,)]
+    assert _rows(db.url, "SELECT to_regclass('b') IS NULL") == [(True,)]
 
 
 def test_a_sqlite_file_is_still_split_as_sqlite_reads_it(

@@ -151,16 +151,20 @@ def _down_section(path: Path, text: str) -> None:
         )
 
 
-# psql meta-commands pg_dump writes (16.10/17.6 and later) around a dump: they only stop psql
-# from running other meta-commands a hostile server could slip into the dump, so nothing here
-# runs them and they are skipped. Any other meta-command is refused (:func:`_meta_command`).
-_PSQL_GUARDS = ("\\restrict", "\\unrestrict")
+# psql meta-commands the tool may skip: pg_dump's (15.14/16.10/17.6 and later) around a dump,
+# which only stop psql from running other meta-commands a hostile server could slip into it;
+# and ON_ERROR_STOP turned on (the tool always stops at the first error). Any other
+# meta-command is refused (:func:`_meta_command`).
+_PSQL_SKIPPED = re.compile(
+    r"\\(?:restrict|unrestrict)(?:\s.*)?|\\set\s+ON_ERROR_STOP\s+'?(?:on|true|yes|1)'?\s*",
+    re.IGNORECASE,
+)
 
 
 def _meta_command(path: Path, st: Statement) -> bool:
     """True for a psql meta-command the tool may skip; a MigrationFileError for any other."""
     command = st.text.split(None, 1)[0]
-    if command in _PSQL_GUARDS:
+    if _PSQL_SKIPPED.fullmatch(st.text):
         return True
     raise MigrationFileError(
         str(path),
