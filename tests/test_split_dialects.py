@@ -169,3 +169,33 @@ def test_a_sqlite_file_is_still_split_as_sqlite_reads_it(
     assert r.code == 0, r.err
     with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
         assert conn.execute("SELECT v FROM log").fetchall() == [("pos;",)]
+
+
+def test_postgresql_spellings_of_the_files_own_transaction_are_the_tools(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``BEGIN WORK`` … ``COMMIT WORK`` (and ``START TRANSACTION``, ``END``, ``COMMIT AND
+    CHAIN``) were run as written: the COMMIT ended the tool's transaction half-way, so when a
+    later statement failed, "all of it was rolled back" was said while the tables stayed and
+    the fixed file could not run again. ``ABORT`` (PostgreSQL's ROLLBACK) is refused as
+    ROLLBACK is."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "w",
+        """
+        BEGIN WORK;
+        CREATE TABLE w1 (id int);
+        COMMIT WORK;
+        START TRANSACTION ISOLATION LEVEL READ COMMITTED;
+        CREATE TABLE w2 (id int);
+        COMMIT AND NO CHAIN;
+        SELECT 1 / 0;
+        """,
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 1 and "all of it was rolled back" in r.err, r.err
+    assert _rows(db.url, "SELECT to_regclass('w1'), to_regclass('w2')") == [(None, None)]
+    path = mdirs.add("20260101_000000", "w", "BEGIN;\nCREATE TABLE w1 (id int);\nABORT WORK;")
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 2 and f"{path}:3: ABORT: the file undoes its own transaction" in r.err

@@ -94,6 +94,8 @@ _SQL_VERBS = {
     "DEALLOCATE",
     "SHOW",
     "TABLE",
+    "START",  # START TRANSACTION: a template's BEGIN, stripped as one
+    "ABORT",  # PostgreSQL's ROLLBACK: refused as one
 }
 
 
@@ -197,13 +199,13 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
                 f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
                 line=st.line,
             )
-        if verb == "ROLLBACK" and is_transaction_control(st.text):
+        if verb in ("ROLLBACK", "ABORT") and is_transaction_control(st.text):
             # The tool owns the transaction and strips the template's BEGIN/COMMIT; a file
             # that ends its own transaction with ROLLBACK means "do not keep this": running
             # it would keep what its author threw away.
             raise MigrationFileError(
                 str(path),
-                "ROLLBACK: the file undoes its own transaction, so it cannot be applied "
+                f"{verb}: the file undoes its own transaction, so it cannot be applied "
                 "(the tool owns the transaction: end with COMMIT, as the seed's template "
                 "does, or leave both out)",
                 line=st.line,

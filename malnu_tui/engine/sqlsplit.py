@@ -490,23 +490,19 @@ def _is_trigger(words: list[str]) -> bool:
     return "TRIGGER" in head
 
 
-_TXN_WORDS = {
-    "BEGIN",
-    "BEGIN TRANSACTION",
-    "BEGIN DEFERRED",
-    "BEGIN IMMEDIATE",
-    "BEGIN EXCLUSIVE",
-    "BEGIN DEFERRED TRANSACTION",
-    "BEGIN IMMEDIATE TRANSACTION",
-    "BEGIN EXCLUSIVE TRANSACTION",
-    "COMMIT",
-    "COMMIT TRANSACTION",
-    "END",
-    "END TRANSACTION",
-    "ROLLBACK",
-    "ROLLBACK TRANSACTION",
-}
+# Transaction control in either dialect (the words, comments and commas dropped): SQLite's
+# BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] / COMMIT / END / ROLLBACK [TRANSACTION];
+# PostgreSQL's BEGIN / START TRANSACTION [WORK] with its modes, COMMIT / END / ROLLBACK /
+# ABORT [WORK|TRANSACTION] [AND [NO] CHAIN]. A ``COMMIT WORK`` the tool did not strip ended
+# its transaction half-way: what ran before stayed when a later statement failed.
+_TXN = re.compile(
+    r"(?:BEGIN(?: (?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?: (?:TRANSACTION|WORK))?|START TRANSACTION)"
+    r"(?: (?:ISOLATION|LEVEL|SERIALIZABLE|REPEATABLE|READ|COMMITTED|UNCOMMITTED|WRITE|ONLY"
+    r"|NOT|DEFERRABLE))*"
+    r"|(?:COMMIT|END|ROLLBACK|ABORT)(?: (?:TRANSACTION|WORK))?(?: AND(?: NO)? CHAIN)?"
+)
 
+_TXN_VERBS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
 _TRACKING_INSERT = re.compile(
     r"^\s*INSERT\s+(OR\s+\w+\s+)?INTO\s+[\"`\[]?migrations[\"`\]]?\s*[\s(]",
     re.IGNORECASE,
@@ -530,7 +526,7 @@ def is_transaction_control(sql: str) -> str | None:
     """``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` (the words, upper case) when the statement
     ``sql`` is transaction control, as a template or a ``sqlite3 .dump`` writes it; else None."""
     words = " ".join(_WORD.findall(_strip_comments(sql))).upper()
-    return words if words in _TXN_WORDS else None
+    return words if _TXN.fullmatch(words) else None
 
 
 def strip_template(statements: list[Statement]) -> TemplateParts:
@@ -544,9 +540,7 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     tracking: list[int] = []
     for st in statements:
         first = st.first_words  # cheap tests first: most statements are neither
-        if first.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK")) and is_transaction_control(
-            st.text
-        ):
+        if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
             txn.append(st.line)
         elif (
             first.startswith("INSERT")
