@@ -333,12 +333,15 @@ class PostgresBackend:
                         ms = (time.perf_counter() - t0) * 1000
                         debuglog.statement(self.display_url, filename, st.line, ms, rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
+                # Before the tracking row: a file's SET ROLE (DDL run as the owning role) has
+                # no rights on the tool's tables. Inside the transaction: a failed file's SETs
+                # are undone with it.
+                self.end_file_settings(statements)
                 self._record(change, elapsed, audit)
         except psycopg.Error as exc:
             if failure is not None:
                 raise failure from None
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
-        self.end_file_settings(statements)
         return elapsed
 
     def end_file_settings(self, statements: Sequence[Statement]) -> bool:

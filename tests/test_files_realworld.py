@@ -1,5 +1,6 @@
-"""Migration files read in their set's dialect, as psql or the sqlite3 shell reads them, and
-applied through the real CLI on a real PostgreSQL cluster or SQLite file."""
+"""Migration files as real tools write them (pg_dump, psql scripts, Supabase, Prisma), read in
+their set's dialect as psql or the sqlite3 shell reads them, and applied through the real CLI
+on a real PostgreSQL cluster or SQLite file."""
 
 from __future__ import annotations
 
@@ -199,3 +200,31 @@ def test_postgresql_spellings_of_the_files_own_transaction_are_the_tools(
     path = mdirs.add("20260101_000000", "w", "BEGIN;\nCREATE TABLE w1 (id int);\nABORT WORK;")
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 2 and f"{path}:3: ABORT: the file undoes its own transaction" in r.err
+
+
+def test_a_file_run_as_its_owning_role_is_recorded(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``SET ROLE app_owner`` first, so the tables it creates belong to that role (the usual
+    way to keep ownership right): the tool then wrote its tracking row as app_owner, "permission
+    denied for table migrations", and the whole migration failed with no row saying so."""
+    db = fresh_db("postgresql")
+    _rows(db.url, "CREATE ROLE app_owner")
+    try:
+        _rows(db.url, "CREATE SCHEMA app AUTHORIZATION app_owner")
+        mdirs.add(
+            "20260101_000000",
+            "owned",
+            "SET ROLE app_owner;\nCREATE TABLE app.t (id int);",
+            "DROP TABLE app.t;",
+        )
+        mdirs.add("20260102_000000", "next", "CREATE TABLE app_next (id int);")
+        r = db.cli(mdirs, "up", "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        owners = "SELECT tableowner FROM pg_tables WHERE tablename IN ('t', 'app_next') ORDER BY 1"
+        assert _rows(db.url, owners) == [("app_owner",), ("postgres",)]  # the next file: not
+        assert len(_rows(db.url, "SELECT 1 FROM migrations WHERE success")) == 2
+    finally:
+        _rows(db.url, "DROP SCHEMA IF EXISTS app CASCADE")
+        _rows(db.url, "DROP OWNED BY app_owner")
+        _rows(db.url, "DROP ROLE app_owner")
