@@ -49,6 +49,21 @@ def test_human_status_goes_to_stdout_summary_to_stderr(
     assert "0 applied, 3 pending" in res.err and "pending" not in res.err.split(";")[1]
 
 
+def test_a_terminal_that_cannot_spell_the_symbols_gets_them_escaped(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """A Latin-1 or ASCII locale (a cron job's PYTHONIOENCODING=ascii): the table is printed
+    with its symbols escaped, not a traceback after the work was done."""
+    d = school_set(mdirs)
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    up = run_cli("--database", sqlite_url, *d.args(), "up", "--yes", env=ascii_only)
+    assert up.code == 0, up.err
+    res = run_cli("--database", sqlite_url, *d.args(), "status", env=ascii_only)
+    assert res.code == 0, res.err
+    assert "Traceback" not in res.err
+    assert "\\u2714 applied" in res.out and "create_posts" in res.out
+
+
 def test_global_options_after_the_command(sqlite_url: str, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
     res = run_cli("status", "--database", sqlite_url, *d.args(), "--json")
