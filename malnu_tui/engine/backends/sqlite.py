@@ -69,6 +69,44 @@ _OTHER_WRITER = (
 )
 
 
+def _connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connection:
+    """A connection with the busy timeout; ``read_only``: ``mode=ro``. A WAL database whose
+    ``-shm`` this user cannot create (a monitoring user allowed to read the file only, its
+    directory not writable) is read as it is on disk (``immutable``) when its WAL holds
+    nothing: there is nothing else to read then."""
+
+    def connect(where: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            where,
+            isolation_level=None,
+            timeout=busy_timeout,
+            check_same_thread=False,
+            uri=read_only,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        return conn
+
+    if not read_only:
+        return connect(str(path))
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    conn = connect(uri)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        if wal.exists() and wal.stat().st_size > 0:
+            raise BackendError(
+                f"cannot read {path}: its WAL ({wal.name}) holds changes and this user cannot "
+                f"create {path.name}-shm beside it ({exc})",
+                hint=f"let this user write to {path.parent}, or run as the database's owner",
+            ) from None
+    return connect(uri + "&immutable=1")
+
+
 class SQLiteBackend:
     """A SQLite database file, opened in WAL mode with a busy timeout and foreign keys on."""
 
@@ -87,14 +125,7 @@ class SQLiteBackend:
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
         _check_path(self.path, create=not read_only)
         try:
-            self.conn = sqlite3.connect(
-                f"file:{quote(str(self.path.absolute()))}?mode=ro" if read_only else str(self.path),
-                isolation_level=None,
-                timeout=busy_timeout,
-                check_same_thread=False,
-                uri=read_only,
-            )
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self.conn = _connect(self.path, busy_timeout, read_only)
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
