@@ -166,7 +166,7 @@ def sqlite_path(url: str) -> Path:
     if url_kind(url) != "sqlite":
         raise ConfigError(f"not a SQLite URL: {mask_url(url)}")
     if ":" not in url:
-        return Path(url)
+        return _home(url)
     rest = url.split(":", 1)[1]
     if rest.startswith("//"):
         try:
@@ -183,7 +183,18 @@ def sqlite_path(url: str) -> Path:
         if path.startswith("//"):  # SQLAlchemy's sqlite:////abs/path spelling
             path = "/" + path.lstrip("/")
         return Path(path)
-    return Path(unquote(rest))
+    return _home(unquote(rest))
+
+
+def _home(path: str) -> Path:
+    """``~/x.db`` (``sqlite:~/x.db``, where no shell expands it) is in the home directory,
+    never a ``~`` directory made beside the config file or the current directory."""
+    if not path.startswith("~"):
+        return Path(path)
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"cannot expand {path!r}: no such user's home") from None
 
 
 def sqlite_url(path: Path) -> str:
