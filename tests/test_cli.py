@@ -361,3 +361,80 @@ def test_both_variables_naming_different_databases_are_refused(
     monkeypatch.setenv("MALNU_DATABASE_URL", f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}")
     res = run_inproc("--config", str(cfg), "status", "--json")
     assert res.code == 0 and json.loads(res.out)["target"] == "b", res.err
+
+
+def _strict_json(text: str) -> object:
+    """``json.loads`` as every other parser reads JSON: NaN and Infinity are not JSON (jq -e,
+    Go's encoding/json and JavaScript's JSON.parse refuse them)."""
+
+    def refuse(word: str) -> object:
+        raise AssertionError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_output_is_json_on_stdout(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    """With --json, each migration command prints one JSON document on stdout, also when it
+    has nothing to do (a script pipes it to jq): rollback with nothing applied, repair,
+    clear-failed and unlock (they printed nothing, or repair a bare file name)."""
+    import sqlite3
+
+    d = school_set(mdirs)
+    db = tmp_path / "primary.db"
+    base = ["--database", f"sqlite:///{db}", *d.args()]
+
+    def run_json(*args: str, code: int = 0) -> object:
+        res = run_cli(*base, *args, "--json")
+        assert res.code == code and "Traceback" not in res.err, res.err
+        return _strict_json(res.out)
+
+    assert run_json("rollback") == {"rolled_back": [], "skipped": [], "backup_id": None}
+    assert len(run_json("up", "--no-backup")["applied"]) == 3  # type: ignore[index]
+    assert run_json("up") == {"applied": [], "skipped": [], "backup_id": None}
+
+    assert run_json("repair", "--yes") == {"repaired": []}
+    first = d.migrations / "20250101_000100_create_users.sql"
+    first.write_text(first.read_text() + "-- edited\n")
+    assert run_json("repair", "--yes") == {"repaired": [first.name]}
+
+    d.add("20250101_000400", "bad", "INSERT INTO nowhere VALUES (1);")
+    run_json("up", "--no-backup", code=1)
+    cleared = run_json("clear-failed", "20250101_000400_bad.sql", "--yes")
+    assert cleared["cleared"] == "20250101_000400_bad.sql"  # type: ignore[index]
+    assert "nowhere" in cleared["error_message"]  # type: ignore[index]
+
+    assert run_json("unlock") == {"released": False, "lock": None}
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
+            "VALUES (1, 'ops@other', 'other-box', 4242, '2026-01-01 00:00:00', "
+            "'2999-01-01 00:00:00')"
+        )
+    conn.close()
+    released = run_json("unlock", "--yes")
+    assert released["released"] is True  # type: ignore[index]
+    assert released["lock"]["owner"] == "ops@other" and released["lock"]["pid"] == 4242  # type: ignore[index]
+
+
+def test_json_has_no_nan_where_a_figure_does_not_exist(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """`check --json` for a target with no backup: the backup's age is null (it printed NaN,
+    which jq -e, Go and JavaScript refuse as JSON); the Prometheus file keeps NaN."""
+    d = school_set(mdirs)
+    assert run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 0
+    res = run_cli("--database", sqlite_url, *d.args(), "check", "--json")
+    assert res.code == 2, res.err  # CRITICAL: no backup at all
+    health = _strict_json(res.out)
+    (metrics,) = (t["metrics"] for t in health["targets"].values())  # type: ignore[attr-defined]
+    assert metrics["backup_age_seconds"] is None
+
+
+def test_the_console_without_a_terminal_is_a_usage_error() -> None:
+    """`malnu-tui` with no command from cron, CI or `ssh host malnu-tui` (no -t): one error
+    line and exit 2 at once, not a console drawn into a pipe waiting for keys for ever."""
+    for args in ((), ("--json",)):
+        res = run_cli(*args, timeout=20)
+        assert res.code == 2, res
+        assert res.err.startswith("error: the console needs a terminal: stdin and stderr")
+        assert res.out == "" and "\x1b[" not in res.err

@@ -179,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _debug_mode(ctx, console=getattr(args, "handler", None) is None)
         handler = getattr(args, "handler", None)
         if handler is None:
+            ctx.require_terminal()
             from malnu_tui.tui import run_console
 
             return run_console(ctx)

@@ -173,6 +173,13 @@ class NotConfirmed(MalnuError):
     exit_code = 2
 
 
+class NoTerminal(MalnuError):
+    """The console was asked for (no command) where there is no terminal to draw on or read
+    keys from: cron, CI, ``ssh host malnu-tui`` without ``-t`` (exit 2, a usage error)."""
+
+    exit_code = 2
+
+
 class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
 
