@@ -4,6 +4,7 @@ left exactly as it was; one with the seed's older tables is read as it is, never
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ APP_TABLE = "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)"
 def _sql(db: DbTarget, statement: str) -> list[tuple[Any, ...]]:
     """Run ``statement`` on the database behind ``db`` (set-up and assertions only)."""
     if db.kind == "sqlite":
-        with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
-            return conn.execute(statement).fetchall()
+        with contextlib.closing(sqlite3.connect(db.url.removeprefix("sqlite:///"))) as conn:
+            with conn:
+                return conn.execute(statement).fetchall()
     if db.kind == "postgresql":
         with psycopg.connect(db.url, autocommit=True) as conn:
             cur = conn.execute(statement)
@@ -122,6 +124,11 @@ def test_history_and_log_read_only_too(tmp_path: Path, mdirs: MigrationDirs) -> 
     assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
     res = run_inproc("--database", db.url, *mdirs.args(), "history")
     assert res.code == 0 and "0 runs" in res.err, res.err
+    # Nor a -wal and -shm left behind, owned by the monitoring user (an application running
+    # as another could not write them): a WAL database nobody has open is read as it is.
+    assert _sql(db, "PRAGMA journal_mode") == [("wal",)]
+    assert run_inproc("--database", db.url, *mdirs.args(), "check").code == 2
+    assert [p.name for p in tmp_path.glob("app.db*")] == ["app.db"]
 
 
 def _as_reader(*args: str) -> tuple[int, str]:

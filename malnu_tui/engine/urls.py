@@ -170,7 +170,7 @@ def sqlite_path(url: str) -> Path:
     rest = url.split(":", 1)[1]
     if rest.startswith("//"):
         try:
-            parts = urlsplit(url)
+            parts = urlsplit(url.replace("#", "%23"))  # a '#' is the path's (Kelas #1/), kept
         except ValueError as exc:  # sqlite://[… : brackets read as an IPv6 host
             raise ConfigError(
                 f"malformed SQLite URL {url!r}: {exc}", hint="use sqlite:///absolute/path.db"
@@ -198,8 +198,11 @@ def _home(path: str) -> Path:
 
 
 def sqlite_url(path: Path) -> str:
-    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``)."""
-    return f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
+    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``).
+    :func:`sqlite_path` reads it back to the same path: a ``?`` and a ``%`` that would read
+    as an escape are percent-encoded (a directory ``x%20`` or ``a?b`` is not another file)."""
+    text = re.sub(r"%(?=[0-9A-Fa-f]{2})", "%25", str(path)).replace("?", "%3F")
+    return f"sqlite://{text}" if path.is_absolute() else f"sqlite:{text}"
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------

@@ -69,11 +69,22 @@ _OTHER_WRITER = (
 )
 
 
+def _wal_mode(path: Path) -> bool:
+    """Whether the file's header says WAL (bytes 18 and 19 are 2)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+
+
 def _connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connection:
-    """A connection with the busy timeout; ``read_only``: ``mode=ro``. A WAL database whose
-    ``-shm`` this user cannot create (a monitoring user allowed to read the file only, its
-    directory not writable) is read as it is on disk (``immutable``) when its WAL holds
-    nothing: there is nothing else to read then."""
+    """A connection with the busy timeout; ``read_only``: ``mode=ro``, creating nothing. A WAL
+    database without a ``-wal`` (no connection open) is read as it is on disk (``immutable``):
+    mode=ro would create a ``-wal`` and ``-shm`` it cannot remove. So is one whose ``-shm``
+    this user cannot create (a monitoring user allowed to read the file only) while its WAL
+    holds nothing; one whose WAL holds changes is said."""
 
     def connect(where: str) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -89,13 +100,17 @@ def _connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connec
     if not read_only:
         return connect(str(path))
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    wal = Path(f"{path}-wal")
+    if not wal.exists() and _wal_mode(path):
+        # Nothing in a WAL to read, and mode=ro would leave a -wal and -shm behind, owned by
+        # this (monitoring) user: an application running as another could not write them.
+        return connect(uri + "&immutable=1")
     conn = connect(uri)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError as exc:
         conn.close()
-        wal = Path(f"{path}-wal")
         if "readonly" not in str(exc) and "unable to open" not in str(exc):
             raise
         if wal.exists() and wal.stat().st_size > 0:
