@@ -4,7 +4,10 @@ cluster or SQLite file, with a clean counter-example beside it."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
+import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_lint_realworld2 import _found, _pg_base
@@ -58,3 +61,82 @@ def test_where_1_in_sqlite_deletes_every_row(mdirs: MigrationDirs, sqlite_url: s
     )
     mdirs.add("20250101_000200", "purge", purge, "SELECT 1;")
     assert _found(base) == [("DELETE-ALL-ROWS", "error", 1)]
+
+
+CASCADE_BASE = (
+    "CREATE TYPE mood AS ENUM ('ok', 'sad');\n"
+    "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');\n"
+    "CREATE TABLE users (id bigint PRIMARY KEY, m mood, e email, code text);\n"
+    "CREATE TABLE grades (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n"
+    "CREATE SCHEMA reporting;\nCREATE TABLE reporting.summary (n bigint);\n"
+    "INSERT INTO users VALUES (1, 'ok', 'a@x', 'A'), (2, 'sad', 'b@x', 'B');\n"
+    "INSERT INTO grades VALUES (1, 1);\nINSERT INTO reporting.summary VALUES (7);"
+)
+CASCADES = """SET lock_timeout = '5s';
+DROP TYPE mood CASCADE;
+DROP DOMAIN IF EXISTS email CASCADE;
+DROP SCHEMA reporting CASCADE;
+CREATE TABLE users_kept AS SELECT * FROM users;
+TRUNCATE users CASCADE;
+CREATE SCHEMA scratch;
+DROP SCHEMA scratch CASCADE;
+DROP TYPE IF EXISTS gone;
+"""
+
+
+def _columns(pg_url: str, table: str) -> list[str]:
+    with psycopg.connect(pg_url) as conn:
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+        return sorted(str(r[0]) for r in conn.execute(sql + " ORDER BY 1", (table,)))
+
+
+def test_a_drop_cascade_takes_tables_and_columns_along(pg_url: str, mdirs: MigrationDirs) -> None:
+    # DROP TYPE/DOMAIN … CASCADE drops every column of the type, DROP SCHEMA … CASCADE every
+    # table in it, with only a NOTICE; TRUNCATE … CASCADE empties the referencing tables too,
+    # whose rows the copy of users does not keep. All passed clean (TRUNCATE was a warning).
+    mdirs.add("20250101_000100", "base", CASCADE_BASE, "SELECT 1;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "cleanup", CASCADES, "DROP TABLE users_kept;")
+    assert _found(base) == [
+        ("PG-DROP-CASCADE", "error", 2),
+        ("PG-DROP-CASCADE", "error", 3),
+        ("PG-DROP-CASCADE", "error", 4),
+        ("DELETE-ALL-ROWS", "error", 6),
+    ]
+    why = [f["why"] for f in json.loads(run_cli(*base, "lint", "--json").out)["findings"]]
+    assert "(in the migrations: users.m)" in why[0] and "every table referencing it" in why[3]
+    # The clean counter-examples: a schema of this migration; without CASCADE PostgreSQL
+    # refuses while anything depends on the object.
+    with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.errors.DependentObjectsStillExist):
+        conn.execute("DROP SCHEMA reporting")
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert _columns(pg_url, "users") == ["code", "id"]  # m and e are gone with their values
+    assert _columns(pg_url, "summary") == []
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM grades").fetchone() == (0,)
+
+
+def test_a_unique_constraint_attached_from_an_index_is_clean(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # ADD-UNIQUE's own advice (build the unique index CONCURRENTLY, then attach it) was flagged
+    # ADD-UNIQUE at the attach, which checks nothing: the index is already unique.
+    base = _pg_base(mdirs, pg_url)
+    mdirs.add("20250101_000200", "index", "CREATE UNIQUE INDEX CONCURRENTLY users_name_idx "
+              "ON users (name);", "DROP INDEX users_name_idx;")  # fmt: skip
+    attach = (
+        "SET lock_timeout = '5s';\n"
+        "ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE USING INDEX users_name_idx;\n"
+        "ALTER TABLE orders ADD CONSTRAINT orders_user_key UNIQUE (user_id);"
+    )
+    mdirs.add("20250101_000300", "attach", attach, "ALTER TABLE users DROP CONSTRAINT "
+              "users_name_key; ALTER TABLE orders DROP CONSTRAINT orders_user_key;")  # fmt: skip
+    assert _found(base, "20250101_000300") == [("ADD-UNIQUE", "warning", 3)]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:
+        kinds = (
+            "SELECT conname FROM pg_constraint WHERE contype = 'u' "
+            "AND conrelid IN ('users'::regclass, 'orders'::regclass) ORDER BY 1"
+        )
+        assert [r[0] for r in conn.execute(kinds)] == ["orders_user_key", "users_name_key"]

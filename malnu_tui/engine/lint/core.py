@@ -30,6 +30,7 @@ from malnu_tui.engine.lint.ops import (
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.pg_do import do_statements
+from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
@@ -263,6 +264,25 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         )
 
 
+def _delete_all(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    cascade = st.first_words.startswith("TRUNCATE") and op.value == "cascade"
+    for name in op.names:
+        if key(name) in s.created:
+            continue
+        if cascade:
+            why = f"TRUNCATE … CASCADE empties {name} and every table referencing it (theirs too)"
+        elif st.first_words.startswith("TRUNCATE"):
+            why = f"TRUNCATE empties {name}"
+        elif op.value:
+            why = f"DELETE whose WHERE ({op.value}) holds for every row empties {name}"
+        else:
+            why = f"DELETE without WHERE empties {name}"
+        sev: Severity | None = None
+        if key(name) in s.copied and not cascade:  # the referencing tables' rows are not
+            why, sev = why + "; the migration copies its rows aside first", "warning"
+        out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
+
+
 def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     if op.kind == "create_table":
         s.created[op.key] = st.line
@@ -275,17 +295,7 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
     elif op.kind == "delete_all":
-        for name in op.names:
-            if key(name) in s.created:
-                continue
-            verb = "TRUNCATE" if st.first_words.startswith("TRUNCATE") else "DELETE without WHERE"
-            if op.value:
-                verb = f"DELETE whose WHERE ({op.value}) holds for every row"
-            why = f"{verb} empties {name}"
-            sev: Severity | None = None
-            if key(name) in s.copied:
-                why, sev = why + "; the migration copies its rows aside first", "warning"
-            out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
+        _delete_all(s, st, op, out)
     elif op.kind == "alter_table":
         _alter_table(s, st, op, out)
     elif op.kind == "create_index":
@@ -470,6 +480,7 @@ def _lint_one(
         s.not_null_checks = not_null_checks
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
+    drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     if d1 is not None:
         findings.extend(d1_template(m))
@@ -494,10 +505,14 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
         _statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
+        if drops is not None:
+            drops.see(st, op, findings)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
             _statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
+            if drops is not None:
+                drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op)

@@ -38,7 +38,7 @@ _CREATE_OTHER = re.compile(
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
 _DROP = re.compile(
     r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
-    r"SEQUENCE|TYPE)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
+    r"SEQUENCE|TYPE|SCHEMA|DOMAIN|EXTENSION)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
     _F,
 )
 _DROP_BEHAVIOUR = re.compile(r"\s+(?:CASCADE|RESTRICT)\s*$", re.IGNORECASE)
@@ -155,7 +155,8 @@ class Action:
     """One action of an ALTER TABLE."""
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
-    #            set_not_null, add_unique, add_check, add_pk, add_fk, validate, other
+    #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
+    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
@@ -179,7 +180,8 @@ class Op:
     concurrently: bool = False
     names: tuple[str, ...] = ()  # DROP TABLE a, b
     actions: tuple[Action, ...] = ()
-    value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a delete_all/update_all
+    value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a DELETE/UPDATE,
+    #                  "cascade" for a DROP or TRUNCATE … CASCADE
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
 
@@ -201,6 +203,9 @@ def _action(text: str) -> Action:
         kind = " ".join(m["kind"].upper().split())
         not_valid = bool(re.search(r"\bNOT\s+VALID\b", m["rest"], _F))
         nn = _IS_NOT_NULL_CHECK.match(m["rest"]) if kind == "CHECK" else None
+        if kind in ("UNIQUE", "PRIMARY KEY") and re.match(r"\s*USING\s+INDEX\b", m["rest"], _F):
+            # an index built (CONCURRENTLY) and checked already, attached without a scan
+            return Action("attach_index", new=_unq(m["name"]) if m["name"] else "", definition=text)
         return Action(
             {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
                 kind, "add_fk" if kind == "FOREIGN KEY" else "other"
@@ -286,6 +291,7 @@ def read_ops(st: Statement) -> Op:
         if m:
             kind = "view" if m["mat"] else m["kind"].lower()
             raw = _DROP_BEHAVIOUR.sub("", m["names"])
+            cascade = raw != m["names"] and m["names"].rstrip().upper().endswith("CASCADE")
             names = []
             for part in split_top_level(raw):
                 # The name as one identifier, quotes respected ("a b; c" is one name).
@@ -298,6 +304,7 @@ def read_ops(st: Statement) -> Op:
                 names[0] if names else "",
                 names=tuple(names),
                 concurrently=bool(m["conc"]),
+                value="cascade" if cascade else "",
             )
         return Op("other")
     if head.startswith("ALTER"):
@@ -317,7 +324,13 @@ def read_ops(st: Statement) -> Op:
             raw = _TRUNCATE_TAIL.sub("", m["names"])
             parts = (_DROP_NAME.match(p) for p in split_top_level(raw))
             emptied = tuple(_unq(p["name"]) for p in parts if p is not None)
-            return Op("delete_all", emptied[0] if emptied else "", names=emptied)
+            cascade = re.search(r"\bCASCADE\b", m["names"][len(raw) :], re.IGNORECASE)
+            return Op(
+                "delete_all",
+                emptied[0] if emptied else "",
+                names=emptied,
+                value="cascade" if cascade else "",
+            )
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
