@@ -56,6 +56,7 @@ class TableProgress(Message):
 class SyncFinished(Message):
     what: str  # sync, verify, dry run
     reports: tuple[TableReport, ...]
+    pair: str = ""
 
 
 def _age(seconds: float | None) -> str:
@@ -88,6 +89,10 @@ class SyncScreen(Screen[None]):
         self.working: str | None = None
         self.full = False
         self.states_for: str | None = None  # the pair whose tables are shown
+        # (pair, table) → what a verify run from this screen found: newer than the last
+        # sync's own verdict, which the table would otherwise keep showing ("✔ yes" beside a
+        # report naming missing keys). A sync of the table replaces it.
+        self.verified_now: dict[tuple[str, str], bool] = {}
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -183,6 +188,9 @@ class SyncScreen(Screen[None]):
                 table.add_row(name, "—", "never synced", "—", "—", "—", "—", "", key=name)
                 continue
             label, style = VERIFIED[st.verified]
+            if (found := self.verified_now.get((pair.name, name))) is not None:
+                label, style = VERIFIED[found]
+                label += " (verify)"
             table.add_row(
                 name,
                 st.mode,
@@ -327,7 +335,7 @@ class SyncScreen(Screen[None]):
                     reports = dry_run(s, plan_sync(s, self._request(pair)), self._progress)  # type: ignore[arg-type]
                 else:
                     reports = run_sync(s, self._request(pair), self._progress)  # type: ignore[arg-type]
-            self.post_message(SyncFinished(what, tuple(reports)))
+            self.post_message(SyncFinished(what, tuple(reports), pair.name))
 
     @on(TableProgress)
     def _progressed(self, event: TableProgress) -> None:
@@ -351,6 +359,10 @@ class SyncScreen(Screen[None]):
             else ("inserted", "updated", "deleted")
         )
         for r in event.reports:
+            if event.what == "verify":
+                self.verified_now[(event.pair, r.table)] = r.verified
+            elif event.what == "sync":
+                self.verified_now.pop((event.pair, r.table), None)
             label, style = VERIFIED[r.verified if event.what != "dry run" else None]
             out.append(f"{r.table}: ", style="bold")
             if event.what != "verify":
