@@ -32,6 +32,12 @@ from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
+from malnu_tui.engine.lint.rebuild import (
+    RebuildFacts,
+    legacy_alter_table,
+    rebuild_findings,
+    views_in_the_way,
+)
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -139,7 +145,7 @@ class _State:
     lock_flagged: bool = False
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
-    had_before: set[tuple[str, str]] = field(default_factory=set)  # a rebuilt table's own
+    had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -304,63 +310,8 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
     elif op.kind.startswith("drop_"):
         for n in op.names:
-            s.objects.pop((op.kind[5:], key(n)), None)
-
-
-def _lost_objects(
-    s: _State, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
-) -> None:
-    """What the old table had and the rebuilt one lacks (a dropped column's own index or
-    foreign key goes with the column: DROP-COLUMN names that)."""
-    lost: list[str] = []
-
-    def kept(cols: tuple[str, ...]) -> bool:
-        return all(c in new.columns for c in cols)
-
-    for cols in sorted(old.uniques - new.uniques):
-        if kept(cols):
-            lost.append(f"UNIQUE ({', '.join(cols)})")
-    for cols, name in sorted(old.indexes.items()):
-        if kept(cols) and cols not in new.indexes and cols not in new.uniques:
-            lost.append(f"index {name} ({', '.join(cols)})")
-    for col, parent, to in sorted(old.foreign_keys - new.foreign_keys):
-        if kept((col,)):
-            lost.append(f"foreign key {col} → {parent}" + (f"({to})" if to else ""))
-    lost.extend(f"trigger {name}" for name in sorted(old.triggers - new.triggers))
-    for what in lost:
-        why = f"the rebuild of {t} loses {what}: it is not re-created on the new table"
-        out.append(_f("REBUILD-LOSES-OBJECTS", s.file, line, why))
-
-
-def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
-    """Compare each rebuilt table with what it was before the migration."""
-    for t, old in s.before_rebuild.items():
-        new = replay.shape(t)
-        if new is None:
-            continue
-        line = s.rebuild_line.get(t, 1)
-        for col, (typ, notnull) in old.columns.items():
-            if col not in new.columns:
-                back = s.rollback.restores_column(t, col)
-                why = f"the rebuild of {t} drops column {col} and its values"
-                out.append(
-                    _f("DROP-COLUMN", s.file, line, why, severity="warning" if back else None)
-                )
-                continue
-            new_typ, new_nn = new.columns[col]
-            if new_typ != typ:
-                why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
-                out.append(_f("COLUMN-TYPE-CHANGE", s.file, line, why))
-            if new_nn and not notnull:
-                why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
-                out.append(_f("SET-NOT-NULL", s.file, line, why))
-        _lost_objects(s, t, line, old, new, out)
-        for cols in sorted(new.uniques - old.uniques):
-            why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
-            out.append(_f("ADD-UNIQUE", s.file, line, why))
-        for chk in sorted(new.checks - old.checks):
-            why = f"the rebuild of {t} adds CHECK ({chk})"
-            out.append(_f("ADD-CHECK", s.file, line, why))
+            if s.objects.pop((op.kind[5:], key(n)), None) is None:
+                s.had_before.add((op.kind[5:], key(n)))  # re-created later: not new
 
 
 def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]) -> None:
@@ -482,6 +433,7 @@ def _lint_one(
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
+    legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -503,6 +455,10 @@ def _lint_one(
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+                    if replay is not None and not legacy_rename:
+                        findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
+        elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+            legacy_rename = on
         _statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
         if drops is not None:
@@ -517,7 +473,9 @@ def _lint_one(
         if replay is not None:
             replay.run(st, op)
     if replay is not None:
-        _rebuild_rules(s, replay, findings)
+        restores = s.rollback.restores_column
+        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores)
+        findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
     findings = _apply_ignores(findings, text, m.filename, do_lines)
