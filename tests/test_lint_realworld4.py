@@ -240,3 +240,94 @@ def test_a_prisma_rebuild_adding_a_required_column(mdirs: MigrationDirs, sqlite_
         '"age" INTEGER NOT NULL', '"age" INTEGER NOT NULL DEFAULT 0'), "SELECT 1;")  # fmt: skip
     assert _found(base) == []
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+def _filenode(conn: psycopg.Connection[tuple[object, ...]]) -> object:
+    row = conn.execute("SELECT pg_relation_filenode('post')").fetchone()
+    return row[0] if row else None
+
+
+# (ALTER … TYPE, whether PostgreSQL rewrites post for it)
+TYPE_CHANGES = [
+    ('ALTER TABLE post ALTER COLUMN "title" TYPE varchar(300) USING "title"::varchar(300)', False),
+    ("ALTER TABLE post ALTER COLUMN price TYPE numeric(12,2)", False),
+    ("ALTER TABLE post ALTER COLUMN slug SET DATA TYPE text", False),
+    ("ALTER TABLE post ALTER COLUMN body TYPE varchar(10)", True),
+    ("ALTER TABLE post ALTER COLUMN n TYPE bigint", True),
+    ("ALTER TABLE post ALTER COLUMN title TYPE varchar(200)", True),  # narrower than 300 now
+]
+
+
+def test_a_varchar_widened_is_not_a_type_change(pg_url: str, mdirs: MigrationDirs) -> None:
+    # Django's AlterField of max_length (and Prisma's @db.VarChar(n)) widens a varchar: no
+    # rewrite, no scan, every old value fits. COLUMN-TYPE-CHANGE warned of a rewrite anyway,
+    # for the most common type change there is. A change that rewrites stays named.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE post (id bigint PRIMARY KEY, title "
+              "character varying(100), price numeric(10, 2), slug varchar(40), body text, "
+              "n integer);\nINSERT INTO post VALUES (1, 't', 1.5, 's', 'b', 1);",
+              "DROP TABLE post;")  # fmt: skip
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with psycopg.connect(pg_url) as conn:
+        for sql, rewrites in TYPE_CHANGES:
+            before = _filenode(conn)
+            conn.execute(sql)
+            assert (_filenode(conn) != before) == rewrites, sql
+        conn.rollback()
+    changes = "SET lock_timeout = '5s';\n" + ";\n".join(sql for sql, _ in TYPE_CHANGES) + ";"
+    mdirs.add("20250101_000200", "types", changes, "SELECT 1;")
+    expected = [
+        ("COLUMN-TYPE-CHANGE", "warning", line)
+        for line, (_, rewrites) in enumerate(TYPE_CHANGES, 2)
+        if rewrites
+    ]
+    assert _found(base) == expected
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+SUPABASE_DIFF = (  # `supabase db diff` writes each statement on one line
+    'alter table "public"."profiles" add column "website" text;\n\n'
+    'alter table "public"."profiles" add constraint "profiles_website_key" UNIQUE '
+    'using index "profiles_website_key";\n'
+)
+PRISMA_ENUM_SWAP = """-- AlterEnum
+BEGIN;
+CREATE TYPE "Role_new" AS ENUM ('USER', 'TEACHER');
+ALTER TABLE "users" ALTER COLUMN "role" DROP DEFAULT;
+ALTER TABLE "users" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");
+ALTER TYPE "Role" RENAME TO "Role_old";
+ALTER TYPE "Role_new" RENAME TO "Role";
+DROP TYPE "Role_old";
+ALTER TABLE "users" ALTER COLUMN "role" SET DEFAULT 'USER';
+COMMIT;
+"""
+
+
+def test_rollbacks_of_supabase_and_prisma_files_are_read_as_written(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # ROLLBACK-LEAVES-OBJECTS (an error) on two generated files whose rollback is right: a
+    # unique index attached as a constraint goes with `DROP CONSTRAINT` (Supabase's diff);
+    # Prisma's enum swap creates Role_new and renames it over Role, so nothing is new.
+    mdirs.add("20250101_000100", "base", "CREATE TYPE \"Role\" AS ENUM ('USER', 'ADMIN');\n"
+              'CREATE TABLE users (id bigint PRIMARY KEY, role "Role" DEFAULT \'USER\');\n'
+              "CREATE TABLE profiles (id bigint PRIMARY KEY);\nINSERT INTO users VALUES (1);",
+              'DROP TABLE profiles; DROP TABLE users; DROP TYPE "Role";')  # fmt: skip
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "index", "CREATE UNIQUE INDEX CONCURRENTLY profiles_website_key "
+              "ON profiles (id);", "DROP INDEX profiles_website_key;")  # fmt: skip
+    undo = 'alter table "public"."profiles" drop constraint "profiles_website_key";\n'
+    undo += 'alter table "public"."profiles" drop column "website";'
+    mdirs.add("20250101_000300", "remote_schema", SUPABASE_DIFF, undo)
+    swap_back = PRISMA_ENUM_SWAP.replace("'TEACHER'", "'ADMIN'")
+    mdirs.add("20250101_000400", "role_teacher", PRISMA_ENUM_SWAP, swap_back)
+    found = _found(base, "--all")
+    assert [f for f in found if f[0] == "ROLLBACK-LEAVES-OBJECTS"] == []
+    assert ("COLUMN-TYPE-CHANGE", "warning", 5) in found  # the enum swap rewrites users
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "rollback", "--yes", "--no-backup", "--steps", "2").code == 0
+    with psycopg.connect(pg_url) as conn:
+        indexes = "SELECT count(*) FROM pg_indexes WHERE indexname = 'profiles_website_key'"
+        assert conn.execute(indexes).fetchone() == (0,)  # the rollback's DROP CONSTRAINT did it
+        assert conn.execute('SELECT enum_range(NULL::"Role")::text').fetchone() == ("{USER,ADMIN}",)

@@ -28,10 +28,10 @@ from malnu_tui.engine.lint.ops import (
     read_ops,
     strip_comments,
 )
-from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
-from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
     legacy_alter_table,
@@ -121,6 +121,8 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
                     rb.dropped_columns.add((op.key, key(a.column)))
                 elif a.kind == "add_column":
                     rb.adds_columns.add((op.key, key(a.column)))
+                elif a.kind == "drop_constraint":
+                    rb.drops.setdefault("index", set()).add(key(a.new))
                 elif a.kind == "rename_table":
                     rb.creates.add(key(a.new))
     return rb
@@ -137,6 +139,7 @@ class _State:
     session_lock_timeout: bool
     table_rows: TableRows | None = None
     not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
+    columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -229,6 +232,9 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"{op.name}.{a.column} is renamed to {a.new}"
             out.append(_f("RENAME-COLUMN", s.file, st.line, why))
         elif a.kind == "alter_type":
+            old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
+            if old and widens(old, a.column, a.definition):
+                continue  # PostgreSQL neither rewrites nor scans: the old app's values fit
             why = f"the type of {op.name}.{a.column} changes"
             out.append(_f("COLUMN-TYPE-CHANGE", s.file, st.line, why))
         elif a.kind == "set_not_null":
@@ -308,6 +314,12 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
+        line = s.objects.pop(("type", op.key), None)
+        if line is None:
+            s.had_before.add(("type", op.key))
+        elif ("type", key(op.value)) not in s.had_before:
+            s.objects[("type", key(op.value))] = line
     elif op.kind.startswith("drop_"):
         for n in op.names:
             if s.objects.pop((op.kind[5:], key(n)), None) is None:
@@ -414,7 +426,7 @@ def _lint_one(
     notes: list[str],
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
-    enum_columns: EnumColumns | None = None,
+    enum_columns: DeclaredColumns | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -429,6 +441,7 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
+    s.columns = enum_columns
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
@@ -507,7 +520,7 @@ def lint_migrations(
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
-    enum_columns = EnumColumns() if dialect == "postgresql" else None
+    enum_columns = DeclaredColumns() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)

@@ -46,6 +46,7 @@ _DROP_NAME = re.compile(rf"\s*{_QNAME}", _F)
 _ALTER_TABLE = re.compile(
     rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
 )
+_RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}.*?\bSELECT\b.*?\bFROM\s+"
     rf"(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})",
@@ -90,7 +91,7 @@ _A_ADD_COLUMN = re.compile(
 _A_DROP_COLUMN = re.compile(
     rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<col>{_IDENT})(?:\s+(?:CASCADE|RESTRICT))?$", _F
 )
-_A_DROP_CONSTRAINT = re.compile(r"^DROP\s+CONSTRAINT\b", _F)
+_A_DROP_CONSTRAINT = re.compile(rf"^DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT})", _F)
 _A_RENAME_TABLE = re.compile(rf"^RENAME\s+TO\s+(?:{_IDENT}\s*\.\s*)?(?P<new>{_IDENT})$", _F)
 _A_RENAME_COLUMN = re.compile(
     rf"^RENAME\s+(?:COLUMN\s+)?(?P<old>{_IDENT})\s+TO\s+(?P<new>{_IDENT})$", _F
@@ -156,7 +157,7 @@ class Action:
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
     #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
-    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), other
+    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint, other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
@@ -173,7 +174,8 @@ class Op:
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
     #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
-    #            cluster (name: the table, "" for a bare CLUSTER), other
+    #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
+    #            new name), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -218,8 +220,9 @@ def _action(text: str) -> Action:
     m = _A_VALIDATE.match(text)
     if m:
         return Action("validate", new=_unq(m["name"]), definition=text)
-    if _A_DROP_CONSTRAINT.match(text):
-        return Action("other", definition=text)
+    m = _A_DROP_CONSTRAINT.match(text)
+    if m:  # a UNIQUE or PRIMARY KEY constraint's index has its name and goes with it
+        return Action("drop_constraint", new=_unq(m["name"]), definition=text)
     m = _A_ADD_COLUMN.match(text)
     if m and key(m["col"]) not in _KEYWORDS_NOT_COLUMNS:
         return Action("add_column", column=_unq(m["col"]), definition=m["def"])
@@ -312,6 +315,9 @@ def read_ops(st: Statement) -> Op:
         if m:
             actions = tuple(_action(a) for a in split_top_level(m["rest"]))
             return Op("alter_table", _unq(m["name"]), actions=actions)
+        m = _RENAME_TYPE.match(text)
+        if m:
+            return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
         return Op("other")
     if head.startswith("INSERT"):
         m = _INSERT_SELECT.match(text)
