@@ -75,7 +75,9 @@ class Fault:
     connection without executing), ``drop-after`` (execute and commit, then close the
     connection without answering), ``slow`` (sleep ``delay`` seconds first), ``echo`` (answer
     ``status`` with a text page that echoes the request, its Authorization header included, as
-    a misconfigured proxy's error page does).
+    a misconfigured proxy's error page does), ``cut-after`` (execute and commit, then answer
+    200 with the first half of the JSON only, its length declared as sent: an answer cut
+    mid-way by a proxy that buffered it).
     """
 
     kind: str
@@ -640,6 +642,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "drop-after":
             self._drop()
+            return
+        if fault is not None and fault.kind == "cut-after":
+            whole = json.dumps(
+                {"result": result, "success": True, "errors": [], "messages": messages}
+            ).encode()
+            entry.status = status
+            self._send(status, whole[: len(whole) // 2])
             return
         entry.status = status
         self._envelope(status, result, messages)

@@ -256,14 +256,20 @@ class D1Api:
                 _debug_http(method, url, type(exc).__name__, t0)
             else:
                 _debug_http(method, url, resp.status_code, t0)
+                data = _json(resp)
                 if resp.status_code == 429:
                     last = "rate limited by Cloudflare (HTTP 429)"
                     delay = max(delay, _retry_after(resp, self.policy.max_delay))
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
+                elif resp.status_code < 300 and not (isinstance(data, dict) and "success" in data):
+                    # A success whose answer is not D1's whole JSON (cut mid-way by a proxy):
+                    # the request ran, or not; it is no refusal of the SQL.
+                    last = f"HTTP {resp.status_code} with an answer cut short or not D1's JSON"
+                    unknown = True
                 else:
-                    return self._result(resp)
+                    return self._result(resp, data)
             if unknown and took_effect is not None:
                 try:
                     applied = took_effect()
@@ -283,11 +289,7 @@ class D1Api:
                 )
             self._sleep(delay)
 
-    def _result(self, resp: httpx.Response) -> Any:
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
+    def _result(self, resp: httpx.Response, data: Any) -> Any:
         if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
             return data.get("result")
         code, message = _first_error(resp)
@@ -393,6 +395,14 @@ class D1Api:
 def _debug_http(method: str, url: str, status: int | str, t0: float) -> None:
     if debuglog.enabled():
         debuglog.http_request(method, url, status, (time.perf_counter() - t0) * 1000)
+
+
+def _json(resp: httpx.Response) -> Any:
+    """The answer's JSON, None when it is not JSON (an HTML page, a body cut short)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
 
 
 def _retry_after(resp: httpx.Response, cap: float) -> float:
