@@ -77,7 +77,10 @@ class Fault:
     ``status`` with a text page that echoes the request, its Authorization header included, as
     a misconfigured proxy's error page does), ``cut-after`` (execute and commit, then answer
     200 with the first half of the JSON only, its length declared as sent: an answer cut
-    mid-way by a proxy that buffered it).
+    mid-way by a proxy that buffered it), ``error-after`` (execute and commit, then answer
+    ``status`` with D1's error ``message``: D1's documented transient errors, "Network
+    connection lost." or "… storage caused object to be reset.", come after the work may
+    have been done; D1's error list says to retry them).
     """
 
     kind: str
@@ -87,6 +90,7 @@ class Fault:
     match: str = ""  # substring of the request body
     delay: float = 0.0
     retry_after: int | None = None
+    message: str = "D1_ERROR: Network connection lost."
 
 
 @dataclass
@@ -642,6 +646,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "drop-after":
             self._drop()
+            return
+        if fault is not None and fault.kind == "error-after":
+            entry.status = fault.status
+            self._error(fault.status, 7500, fault.message)
             return
         if fault is not None and fault.kind == "cut-after":
             whole = json.dumps(

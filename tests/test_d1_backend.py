@@ -62,6 +62,9 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         # It ran and its answer came back cut mid-way: taken for a refusal of the SQL, it was
         # recorded failed ("all of it was rolled back") and the next `up` ran it again.
         Fault("cut-after", count=1, match="VALUES (1)"),
+        # D1's "Network connection lost." (retry, says its error list) after the work was
+        # done: taken for a refusal of the SQL, with the same second run.
+        Fault("error-after", count=1, status=400, match="VALUES (1)"),
         Fault("slow", count=1, delay=4.0, match="VALUES (1)"),
     ],
     ids=[
@@ -71,6 +74,7 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         "drop-before",
         "drop-after",
         "cut-after",
+        "connection-lost-after",
         "timeout-then-late-delivery",
     ],
 )
@@ -90,7 +94,7 @@ def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fa
     assert len(b.read_audit(action="apply")) == 3
     assert all(r.success for r in b.fetch_records())
     sent = batches_with(d1, "INSERT INTO counter (n) VALUES (1)", since)
-    if fault.kind in ("drop-after", "cut-after"):
+    if fault.kind in ("drop-after", "cut-after", "error-after"):
         # It ran, the answer was lost; the tracking table said so and it was not sent again.
         assert sent == [fault.kind]
     elif fault.kind == "slow":

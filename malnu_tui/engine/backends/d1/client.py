@@ -263,6 +263,11 @@ class D1Api:
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
+                elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
+                    # D1's own error list: retry these. The work may have been done before
+                    # the error (a connection lost on D1's side): an unknown outcome.
+                    last = _first_error(resp)[1]
+                    unknown = True
                 elif resp.status_code < 300 and not (isinstance(data, dict) and "success" in data):
                     # A success whose answer is not D1's whole JSON (cut mid-way by a proxy):
                     # the request ran, or not; it is no refusal of the SQL.
@@ -421,6 +426,19 @@ def _first_error(resp: httpx.Response) -> tuple[int, str]:
     if errors and isinstance(errors, list) and isinstance(errors[0], dict):
         return int(errors[0].get("code") or 0), str(errors[0].get("message") or "")
     return 0, ""
+
+
+# D1's transient errors, whose recommended action is "Retry the operation" (D1's error list,
+# developers.cloudflare.com/d1/observability/debug-d1/; the retry example of "Retry queries").
+_TRANSIENT_WORDS = (
+    "Network connection lost",
+    "storage caused object to be reset",
+    "reset because its code was updated",
+)
+
+
+def _transient(message: str) -> bool:
+    return any(w in message for w in _TRANSIENT_WORDS)
 
 
 _LIMIT_WORDS = (
