@@ -409,3 +409,14 @@ def test_the_console_without_a_terminal_is_a_usage_error() -> None:
         assert res.code == 2, res
         assert res.err.startswith("error: the console needs a terminal: stdin and stderr")
         assert res.out == "" and "\x1b[" not in res.err
+
+
+def test_an_error_quoted_from_the_driver_is_one_error_line() -> None:
+    """libpq's "Connection refused" comes with a second, tab-indented line ("Is the server
+    running…"): the CLI's error is still one `error:` line a script or a cron mail reads whole."""
+    res = run_cli("--database", "postgresql://ops:s3cret@127.0.0.1:1/school", "status")
+    assert res.code == 1 and res.out == ""
+    lines = res.err.splitlines()
+    assert [line.split(":")[0] for line in lines] in (["error"], ["error", "hint"]), res.err
+    assert "Connection refused; Is the server running" in lines[0]
+    assert "s3cret" not in res.err
