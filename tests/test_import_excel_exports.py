@@ -7,7 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
+from malnu_tui.engine.data.mapping import parse_mapping
+from malnu_tui.engine.data.transform import StepFailed, date_step, decimal_step, phone_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
 
 SCIENTIFIC = "is a number the spreadsheet wrote in scientific notation: its digits are lost"
@@ -153,3 +157,41 @@ def test_title_rows_above_the_header(imp: ImportTarget, tmp_path: Path) -> None:
         ("001", "0012345678"),
         ("003", "0012345680"),
     ]
+
+
+def test_rupiah_day_names_and_a_zero_excel_dropped() -> None:
+    # What the school's fee and guardian sheets hold and the steps refused: a rupiah sign
+    # (Excel's currency format, or typed), Indonesian day names, and a phone column Excel
+    # kept as numbers (the operator says so; 62… stays refused: +62 or 062…?).
+    rupiah = decimal_step(",", ".")
+    assert [
+        rupiah(v)
+        for v in ("Rp 1.000", "Rp1.000.000,00", "IDR 150.000", "-Rp 5.000", "Rp 150.000,-")
+    ] == ["1000", "1000000.00", "150000", "-5000", "150000"]
+    for bad in ("USD 100", "Rp", "-Rp -5", "Rp 1.5", "- 5"):
+        with pytest.raises(StepFailed, match="decimal: "):
+            rupiah(bad)
+    day = date_step(["%A, %d %B %Y", "%d/%m/%Y"])
+    assert [day(v) for v in ("Senin, 6 Januari 2025", "Jum'at, 10 Januari 2025")] == [
+        "2025-01-06",
+        "2025-01-10",
+    ]
+    assert day("Ahad, 5 Januari 2025") == day("Minggu, 5 Januari 2025") == "2025-01-05"
+    with pytest.raises(StepFailed, match="a wrong day name: 2025-01-05 is a Minggu"):
+        day("Senin, 5 Januari 2025")  # a Sunday: the day or the date is wrong
+    rules = parse_mapping(
+        '[columns.hp]\nfrom = "HP"\n'
+        'apply = [{ phone = { form = "national", leading_zero_lost = true } }]\n',
+        Path("m.toml"),
+    ).rules
+    assert rules[0].describe() == "from HP, phone (→ 081234567890, 8123… read as 08123…)"
+    (phone,) = rules[0].steps
+    assert [phone(v) for v in ("81234567890", "0812-3456-7890", "215551234")] == [
+        "081234567890",
+        "081234567890",
+        "0215551234",
+    ]
+    with pytest.raises(StepFailed, match=r"could be \+62 without its \+ or 0628… without its 0"):
+        phone("6281234567890")
+    with pytest.raises(StepFailed, match="has no leading 0"):
+        phone_step("national")("81234567890")  # not said: refused as before

@@ -22,10 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 
 DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
@@ -41,52 +42,6 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 
 # A legitimately long field (an essay in a submissions export) must not stop the import.
 csv.field_size_limit(16 * 1024 * 1024)
-
-
-class SourceRecord(NamedTuple):
-    """One record of the input: where it starts, its fields, and its text as read (a tuple:
-    millions are made)."""
-
-    line: int
-    fields: tuple[str | None, ...]
-    raw: str
-    error: str = ""  # a malformed record (the reader's complaint); rejected as it is
-
-
-class RecordChunk(NamedTuple):
-    """Consecutive records as parallel sequences (``errors``: position → the reader's
-    complaint about a malformed record). ``fields`` is a :class:`FlatRows` for a clean
-    block read at C speed (every record complete, of the header's width, no empty field)."""
-
-    lines: Sequence[int]
-    fields: Sequence[Fields]
-    raws: Sequence[str]
-    errors: dict[int, str]
-
-    def records(self) -> Iterator[SourceRecord]:
-        for i, (line, fields, raw) in enumerate(
-            zip(self.lines, self.fields, self.raws, strict=True)
-        ):
-            yield SourceRecord(line, fields, raw, self.errors.get(i, ""))
-
-
-def chunked(records: Iterator[SourceRecord], size: int) -> Iterator[RecordChunk]:
-    """Records → chunks (for sources that read record by record)."""
-    lines: list[int] = []
-    fields: list[Fields] = []
-    raws: list[str] = []
-    errors: dict[int, str] = {}
-    for rec in records:
-        if rec.error:
-            errors[len(lines)] = rec.error
-        lines.append(rec.line)
-        fields.append(rec.fields)
-        raws.append(rec.raw)
-        if len(lines) >= size:
-            yield RecordChunk(lines, fields, raws, errors)
-            lines, fields, raws, errors = [], [], [], {}
-    if lines:
-        yield RecordChunk(lines, fields, raws, errors)
 
 
 @dataclass(frozen=True)

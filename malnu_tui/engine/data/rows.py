@@ -17,9 +17,9 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from operator import itemgetter
 from typing import NamedTuple
 
-from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
 from malnu_tui.engine.data.transform import (
     StepFailed,

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
-from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
+from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
 from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
