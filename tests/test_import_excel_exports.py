@@ -4,12 +4,14 @@ backend: each such cell is a rejected row with its line and reason, never a valu
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
+from malnu_tui.engine.data.csvsource import CsvSource
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import StepFailed, date_step, decimal_step, phone_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
@@ -195,3 +197,24 @@ def test_rupiah_day_names_and_a_zero_excel_dropped() -> None:
         phone("6281234567890")
     with pytest.raises(StepFailed, match="has no leading 0"):
         phone_step("national")("81234567890")  # not said: refused as before
+
+
+def test_a_quote_never_closed_past_the_field_limit_takes_the_rest_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stray quote on line 3 of a large file: the field grew to the csv module's limit
+    # (16 MB; 300 bytes here), was rejected as "field larger than field limit", and reading
+    # went on from wherever the limit struck: the lines after it were imported as records,
+    # those before it silently gone with the one rejected row (--max-errors let it commit).
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 256)
+    rows = "".join(f"{i},u{i}@x,Siswa {i}\n" for i in range(3, 200))
+    text = 'id,email,name\n1,a@x,Ani\n2,b@x,"Budi\n' + rows
+    old = csv.field_size_limit(300)
+    try:
+        recs = list(CsvSource(write_csv(tmp_path / "u.csv", text)).records())
+    finally:
+        csv.field_size_limit(old)
+    assert [r.line for r in recs] == [2, 3] and not recs[0].error
+    assert recs[1].error.startswith("malformed CSV: a quote opened in this record is never closed")
+    assert "the record runs to the end of the file, line 200;" in recs[1].error
+    assert recs[1].raw.startswith('2,b@x,"Budi\n3,u3@x,Siswa 3\n')

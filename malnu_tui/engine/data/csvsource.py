@@ -325,6 +325,12 @@ class CsvSource:
                     first, consumed = consumed, reader.line_num
                     if not eof and consumed >= len(lines) and "unexpected end" in str(exc):
                         return lines[first:]
+                    if "field larger than field limit" in str(exc):
+                        # A quote never closed, met by the field's size before the file's end:
+                        # every line after it is in that record too (read on from here, the
+                        # rest of the file would be records cut at a random line).
+                        runaway.append((start + first + 1, "".join(lines[first:])))
+                        return []
                     reason = f"malformed CSV: {exc}"
                     if "unexpected end" in str(exc):
                         reason = "malformed CSV: a quote opened in this record is never closed"
@@ -365,6 +371,7 @@ class CsvSource:
                 full()
 
         splitter = FlatSplitter(delim, width, self.format.encoding)
+        runaway: list[tuple[int, str]] = []  # (line, text so far) of a quote never closed
         raw: BinaryIO = self.path.open("rb")
         self.digest = None
         self.empty_lines = 0
@@ -383,6 +390,9 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             preamble = self._preamble
             for data, block, eof in blocks:
+                if runaway:  # the rest of the file is in a record never closed: lines only
+                    base += len(block) if data is None else len(_LINE_END.findall(data))
+                    continue
                 if preamble:  # lines before the header: no record, but lines all the same
                     if data is not None:
                         while preamble and data:
@@ -428,6 +438,16 @@ class CsvSource:
                     yield ready.pop(0)
                 if eof:
                     break
+            if runaway:
+                line, text = runaway[0]
+                emit(
+                    line,
+                    [],
+                    text,
+                    "malformed CSV: a quote opened in this record is never closed (a field "
+                    f"over {csv.field_size_limit():,} bytes: the record runs to the end of the "
+                    f"file, line {base}; its first {text.count(chr(10)):,} lines are in raw)",
+                )
             if chunk.lines:
                 yield chunk.done()
             if splitter.usable:
