@@ -132,3 +132,17 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
         assert "sync refused" in str(box.render())
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def test_progress_is_shown_under_the_tables() -> None:
+    """A run's per-table progress as the engine reports it, in the lines under the tables
+    (their progress column is past the right edge at 80×24); the Pilot tests above run the
+    screen's handler through a real sync."""
+    from malnu_tui.tui.screens.sync import progress_report
+
+    shown = progress_report(
+        "sync", {"users": "done", "academic_records": "copy 5,000/20,000 (12,500/s)"}
+    )
+    assert str(shown) == (
+        "sync: \n  ✔ users: done\n  ⟳ academic_records: copy 5,000/20,000 (12,500/s)"
+    )

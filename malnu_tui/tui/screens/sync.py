@@ -69,6 +69,15 @@ def _age(seconds: float | None) -> str:
     return f"{s} s"
 
 
+def progress_report(working: str, lines: dict[str, str]) -> Text:
+    """What a running sync, verify or dry run has done so far, a line per table (under the
+    tables: their progress column is past the right edge of an 80-column terminal)."""
+    shown = Text(f"{working}: ", style="bold")
+    for name, line in lines.items():
+        shown.append(f"\n  {'✔' if line == 'done' else '⟳'} {name}: {line}")
+    return shown
+
+
 class SyncScreen(Screen[None]):
     """Pairs (``[sync.NAME]`` of the config) on top, the selected pair's tables below."""
 
@@ -93,6 +102,9 @@ class SyncScreen(Screen[None]):
         # sync's own verdict, which the table would otherwise keep showing ("✔ yes" beside a
         # report naming missing keys). A sync of the table replaces it.
         self.verified_now: dict[tuple[str, str], bool] = {}
+        # table → its latest progress, shown under the tables while a run goes on (the
+        # table's own progress column is past the right edge at 80 columns).
+        self.progress_lines: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -219,6 +231,7 @@ class SyncScreen(Screen[None]):
         if self.working is not None or not begin_operation(self.app, what):
             return None
         self.working = what
+        self.progress_lines = {}
         self.query_one(ErrorBox).clear()
         self.query_one("#sync-report", Static).update(f"{what} of {pair.name}: reading both sides…")
         return pair
@@ -347,6 +360,12 @@ class SyncScreen(Screen[None]):
         text = "done" if p.phase == "done" else f"{p.phase} {p.rows:,}{total}{speed}"
         if p.table in {str(k.value) for k in table.rows}:
             table.update_cell(p.table, "progress", text)
+        if self.working is None:
+            return
+        self.progress_lines[p.table] = text
+        self.query_one("#sync-report", Static).update(
+            progress_report(self.working, self.progress_lines)
+        )
 
     @on(SyncFinished)
     def _finished(self, event: SyncFinished) -> None:
