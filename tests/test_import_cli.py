@@ -436,3 +436,15 @@ def test_header_line_option(tmp_path: Path) -> None:
     assert res.code == 2 and "pass --header-line 3" in res.err
     res = run_inproc(*args, "--header-line", "0", "--dry-run")
     assert res.code == 2 and "--header-line: must be from 1" in res.err
+    res = run_inproc(*args, "--header-line", "3-5", "--dry-run")
+    assert res.code == 2 and "a header of two rows is N-M with M = N + 1" in res.err
+    two_rows = write_csv(tmp_path / "two.csv", "id;;\n;email;name\n7;g@x;Gita\n")
+    res = run_inproc(
+        "--database", url, "--json", "import", str(two_rows), "--table", "users",
+        "--header-line", "1-2", "--yes", "--no-backup",
+    )  # fmt: skip
+    assert res.code == 0 and "semicolon delimiter (sniffed), header on lines 1-2)" in res.err
+    assert sqlite_file_rows(path, "SELECT id, name FROM users ORDER BY id") == [
+        (1, "Ani"),
+        (7, "Gita"),
+    ]

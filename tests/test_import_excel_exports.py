@@ -218,3 +218,57 @@ def test_a_quote_never_closed_past_the_field_limit_takes_the_rest_of_the_file(
     assert recs[1].error.startswith("malformed CSV: a quote opened in this record is never closed")
     assert "the record runs to the end of the file, line 200;" in recs[1].error
     assert recs[1].raw.startswith('2,b@x,"Budi\n3,u3@x,Siswa 3\n')
+
+
+def test_a_header_of_two_rows_with_merged_cells(imp: ImportTarget, tmp_path: Path) -> None:
+    # Dapodik's student sheet: the parents' columns sit under merged cells ("Data Ayah" over
+    # Nama, NIK; "Data Ibu" over the same), so the names are on two rows and "Nama" is there
+    # three times. Neither row alone could be the header (empty or duplicate names).
+    imp.execute(
+        "CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT, ayah TEXT, nik_ayah TEXT, "
+        "ibu TEXT, kelas TEXT)"
+    )
+    text = (
+        "Daftar Peserta Didik;;;;;;;\n"
+        "SMA MALNU KANANGA;;;;;;;\n"
+        "No;Nama;NIPD;Data Ayah;;Data Ibu;;Rombel Saat Ini\n"
+        ";;;Nama;NIK;Nama;NIK;\n"
+        "1;Ani;001;Bapak A;3201234567890001;Ibu A;3201234567890002;X-1\n"
+        "2;Budi;002;Bapak B;3.20123E+15;Ibu B;3201234567890004;X-2\n"
+    )
+    mapping = tmp_path / "dapodik.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "NIPD"\n[columns.nama]\nfrom = "Nama"\n'
+        '[columns.ayah]\nfrom = "Data Ayah / Nama"\n[columns.nik_ayah]\nfrom = "Data Ayah / NIK"\n'
+        '[columns.ibu]\nfrom = "Data Ibu / Nama"\n[columns.kelas]\nfrom = "Rombel Saat Ini"\n'
+    )
+    csv_file = write_csv(tmp_path / "dapodik.csv", text)
+    req = ImportRequest("siswa", file=csv_file, mapping=mapping, max_errors=MaxErrors(1))
+    backend = imp.open()
+    try:
+        problems = preview_import(backend, req, open_csv(req)).problems
+    finally:
+        backend.close()
+    assert problems[-1] == (
+        "lines 3 and 4 look like a header of two rows (merged cells over the names): "
+        "pass --header-line 3-4"
+    )
+    two_rows = replace(req, header_line=3, header_rows=2)
+    assert open_csv(two_rows).header == (
+        "No",
+        "Nama",
+        "NIPD",
+        "Data Ayah / Nama",
+        "Data Ayah / NIK",
+        "Data Ibu / Nama",
+        "Data Ibu / NIK",
+        "Rombel Saat Ini",
+    )
+    report = import_into(imp, two_rows)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (2, 1, 1)
+    assert [(r["line"], r["column"]) for r in rejects_of(report.rejects_file)] == [
+        ("6", "nik_ayah")
+    ]
+    assert imp.rows("SELECT nis, nama, ayah, nik_ayah, ibu, kelas FROM siswa") == [
+        ("001", "Ani", "Bapak A", "3201234567890001", "Ibu A", "X-1")
+    ]

@@ -19,21 +19,24 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO
 
+from malnu_tui.engine.data.csvformat import (
+    CsvFormat,
+    normalise_encoding,
+    sniff_delimiter,
+    two_row_header,
+)
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 
-DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 # Excel's delimiter declaration, a first line of its own ("sep=;"; trailing delimiters when a
 # tool wrote it as a row).
@@ -44,80 +47,12 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-@dataclass(frozen=True)
-class CsvFormat:
-    """What was detected (or given) about a CSV file."""
-
-    encoding: str
-    delimiter: str
-    bom: bool
-    delimiter_sniffed: bool
-    sep_line: bool = False  # the delimiter came from Excel's "sep=" first line (skipped)
-
-    def describe(self) -> str:
-        name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
-            self.delimiter, repr(self.delimiter)
-        )
-        how = "sniffed" if self.delimiter_sniffed else "given"
-        if self.sep_line:
-            how = "sep= on line 1"
-        return f"{self.encoding}{' with BOM' if self.bom else ''}, {name} delimiter ({how})"
-
-
-def parse_delimiter(text: str) -> str:
-    """``--delimiter`` value → one character (``tab``/``\\t`` accepted for a tab)."""
-    value = _DELIMITER_NAMES.get(text.lower(), text)
-    if len(value) != 1 or value in '"\r\n':
-        from malnu_tui.engine.errors import ConfigError
-
-        raise ConfigError(f"--delimiter must be one character (or 'tab'), got {text!r}")
-    return value
-
-
-def normalise_encoding(name: str) -> str:
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        from malnu_tui.engine.errors import ConfigError
-
-        raise ConfigError(
-            f"unknown encoding {name!r}", hint="use utf-8, cp1252 or latin-1"
-        ) from None
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _sniff(sample: str) -> str:
-    """The candidate delimiter that splits the header into the most fields and the following
-    lines into the same number most often; ``,`` for a one-column file."""
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # a record cut by the sample's end
-    text = "".join(lines[:200])
-    best: tuple[float, int, int] = (0.0, 1, 0)
-    chosen = ","
-    for rank, d in enumerate(DELIMITERS):
-        try:
-            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:60]
-        except csv.Error:
-            continue
-        while rows and len(rows[0]) < 2:
-            rows.pop(0)  # a title line above the header, written without delimiters
-        rows = rows[:50]
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        consistency = sum(1 for r in rows if len(r) == width) / len(rows)
-        score = (consistency, width, -rank)
-        if score > best:
-            best, chosen = score, d
-    return chosen
 
 
 class CsvSource:
@@ -132,6 +67,7 @@ class CsvSource:
         encoding: str | None = None,
         delimiter: str | None = None,
         header_line: int | None = None,
+        header_rows: int = 1,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -172,7 +108,7 @@ class CsvSource:
             self._preamble = header_line - 1
         self.format = CsvFormat(
             enc,
-            delimiter or declared or _sniff(_after_lines(sample, self._preamble)),
+            delimiter or declared or sniff_delimiter(_after_lines(sample, self._preamble)),
             bom,
             delimiter is None and declared is None,
             declared is not None,
@@ -185,7 +121,20 @@ class CsvSource:
                 line=self._preamble + 1,
             )
         self.header: tuple[str, ...] = tuple((f or "").strip() for f in first.fields)
-        self.description = f"{self.path.name} ({self.format.describe()})"
+        if header_rows == 2:  # the second row is read as the header; the first names groups
+            rows = self.leading_records(2)
+            if len(rows) < 2:
+                raise InputFileError(
+                    str(self.path), "no header of two rows from this line", line=header_line
+                )
+            (_, top), (sub_line, sub) = rows
+            self._preamble = sub_line - 1
+            self.header = two_row_header(top, sub)
+        where = ""
+        if header_line is not None:
+            last = f"-{header_line + 1}" if header_rows == 2 else ""
+            where = f", header on line{'s' if last else ''} {header_line}{last}"
+        self.description = f"{self.path.name} ({self.format.describe()}{where})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
         self.digest: str | None = None
         # Lines of delimiters only skipped by the last pass (no record: not in any count).
@@ -240,17 +189,17 @@ class CsvSource:
                 raise self._decode_error() from None
 
     def leading_records(self, limit: int) -> list[tuple[int, tuple[str, ...]]]:
-        """The first ``limit`` non-blank records from the header on, as (line, stripped
-        fields): where to look for a header that title rows pushed down."""
+        """The first ``limit`` non-blank records from the header on, as (the line each starts
+        on, stripped fields): a header of two rows, or one that title rows pushed down."""
         found: list[tuple[int, tuple[str, ...]]] = []
         with self._open() as fh:
             reader = csv.reader(fh, delimiter=self.format.delimiter)
+            start = 1
             try:
                 for fields in reader:
                     if any(fields):
-                        found.append(
-                            (reader.line_num + self._preamble, tuple(map(str.strip, fields)))
-                        )
+                        found.append((start + self._preamble, tuple(map(str.strip, fields))))
+                    start = reader.line_num + 1
                     if len(found) >= limit:
                         break
             except (csv.Error, UnicodeError):

@@ -13,10 +13,12 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.data.csvformat import two_row_header
 from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
 from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
@@ -90,6 +92,7 @@ class ImportRequest:
     encoding: str | None = None
     delimiter: str | None = None
     header_line: int | None = None  # the header's line (title rows above it are not read)
+    header_rows: int = 1  # 2: the header is two rows (merged group cells above the names)
     rejects: Path | None = None
     max_errors: MaxErrors = field(default_factory=MaxErrors)
     dry_run: bool = False
@@ -211,6 +214,7 @@ def open_csv(request: ImportRequest) -> CsvSource:
         encoding=request.encoding,
         delimiter=request.delimiter,
         header_line=request.header_line,
+        header_rows=request.header_rows,
     )
 
 
@@ -248,6 +252,12 @@ def _header_below(source: CsvSource, schema: TableSchema, mapping: Mapping) -> s
                 f"line {line} looks like the header ({shown[:60]}"
                 f"{'…' if len(shown) > 60 else ''}), with a title above it: "
                 f"pass --header-line {line}"
+            )
+    for (line, top), (below, sub) in pairwise(records):
+        if wanted and set(two_row_header(top, sub)) >= wanted:
+            return (
+                f"lines {line} and {below} look like a header of two rows (merged cells over "
+                f"the names): pass --header-line {line}-{below}"
             )
     return None
 
