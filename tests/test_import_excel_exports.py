@@ -272,3 +272,30 @@ def test_a_header_of_two_rows_with_merged_cells(imp: ImportTarget, tmp_path: Pat
     assert imp.rows("SELECT nis, nama, ayah, nik_ayah, ibu, kelas FROM siswa") == [
         ("001", "Ani", "Bapak A", "3201234567890001", "Ibu A", "X-1")
     ]
+
+
+def test_identifiers_of_fixed_length() -> None:
+    # A NISN saved from a number cell lost its leading zeros (0012345678 → 12345678) and went
+    # into the TEXT column as 12345678: the student's number was another one. { digits = 10 }
+    # refuses it, naming why; leading_zeros_lost = true (the operator says it was a number
+    # cell) puts them back, which is exact for an identifier of fixed length.
+    rules = parse_mapping(
+        '[columns.nisn]\nfrom = "NISN"\napply = [{ digits = 10 }]\n'
+        '[columns.nis]\nfrom = "NIS"\n'
+        "apply = [{ digits = { length = 6, leading_zeros_lost = true } }]\n",
+        Path("m.toml"),
+    ).rules
+    assert [r.describe() for r in rules] == [
+        "from NISN, digits (10)",
+        "from NIS, digits (6, leading zeros put back)",
+    ]
+    (nisn,), (nis,) = rules[0].steps, rules[1].steps
+    assert nisn(" 0012345678 ") == "0012345678" and nisn(None) is None
+    with pytest.raises(StepFailed, match=r"has 8 digits, not 10 \(its leading zeros dropped"):
+        nisn("12345678")
+    for bad in ("00123456789", "1.23457E+15", "001234567x", "１２３４５６７８９０"):
+        with pytest.raises(StepFailed, match="digits: "):
+            nisn(bad)
+    assert [nis(v) for v in ("123", "001234", "1")] == ["000123", "001234", "000001"]
+    with pytest.raises(StepFailed, match="has 7 digits, not 6"):
+        nis("1234567")
