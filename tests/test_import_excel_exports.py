@@ -299,3 +299,20 @@ def test_identifiers_of_fixed_length() -> None:
     assert [nis(v) for v in ("123", "001234", "1")] == ["000123", "001234", "000001"]
     with pytest.raises(StepFailed, match="has 7 digits, not 6"):
         nis("1234567")
+
+
+def test_other_types_name_the_spreadsheet_too(imp: ImportTarget, tmp_path: Path) -> None:
+    # An INTEGER, DATE or BOOLEAN column refused these values before, saying only "not a
+    # whole number" or "invalid date": the reason now says what the sheet did.
+    imp.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, lahir DATE, lulus BOOLEAN)")
+    text = "id;lahir;lulus\n1.23457E+15;2008-07-16;1\n2;#N/A;1\n3;2008-07-16;#REF!\n4;x;1\n"
+    req = ImportRequest("nilai", file=write_csv(tmp_path / "n.csv", text), max_errors=MaxErrors(9))
+    report = import_into(imp, req)
+    got = [(r["line"], r["column"], r["reason"][:40]) for r in rejects_of(report.rejects_file)]
+    got[3] = (got[3][0], got[3][1], got[3][2][:23])  # DATE or date: as the database says
+    assert got == [
+        ("2", "id", "'1.23457E+15' is a number the spreadshee"),
+        ("3", "lahir", "'#N/A' is a spreadsheet's error value (a"),
+        ("4", "lulus", "'#REF!' is a spreadsheet's error value ("),
+        ("5", "lahir", "invalid date 'x' for a "),
+    ]
