@@ -12,6 +12,7 @@ import pytest
 
 from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
 from malnu_tui.engine.data.csvsource import CsvSource
+from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import StepFailed, date_step, decimal_step, phone_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
@@ -316,3 +317,24 @@ def test_other_types_name_the_spreadsheet_too(imp: ImportTarget, tmp_path: Path)
         ("4", "lulus", "'#REF!' is a spreadsheet's error value ("),
         ("5", "lahir", "invalid date 'x' for a "),
     ]
+
+
+def test_a_cp1252_file_read_as_latin_1_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Excel autocorrects Ma'ruf to Ma’ruf and saves it as byte 0x92 (cp1252). The hint for a
+    # file that is not UTF-8 offers cp1252 or latin-1; read as latin-1, 0x92 is a control
+    # character, and "Ma\x92ruf" went into the table, invisible. Such a byte names its line.
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 64)
+    rows = "".join(f"{i};Siswa {i}\n" for i in range(1, 30))
+    f = write_csv(tmp_path / "w.csv", "nis;name\n" + rows + "30;Ma’ruf\n", encoding="cp1252")
+    with pytest.raises(InputFileError) as err:
+        list(CsvSource(f, encoding="latin-1").records())
+    assert str(err.value) == (
+        f"{f}:31: byte 0x92 is a control character in latin-1 ('’' in cp1252): the file is "
+        "cp1252 (Windows, Excel), not latin-1"
+    )
+    assert err.value.hint == "pass --encoding cp1252"
+    assert list(CsvSource(f, encoding="cp1252").records())[-1].fields == ("30", "Ma’ruf")
+    latin = write_csv(tmp_path / "l.csv", "nis;name\n1;José\n", encoding="latin-1")
+    assert [r.fields for r in CsvSource(latin, encoding="latin-1").records()] == [("1", "José")]

@@ -321,6 +321,7 @@ class CsvSource:
 
         splitter = FlatSplitter(delim, width, self.format.encoding)
         runaway: list[tuple[int, str]] = []  # (line, text so far) of a quote never closed
+        latin1 = self.format.encoding == "iso8859-1"
         raw: BinaryIO = self.path.open("rb")
         self.digest = None
         self.empty_lines = 0
@@ -339,6 +340,9 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             preamble = self._preamble
             for data, block, eof in blocks:
+                if latin1 and data and (c1 := _C1.search(data)):
+                    line = base + len(_LINE_END.findall(data, 0, c1.start())) + 1
+                    raise _c1_error(str(self.path), data[c1.start()], line)
                 if runaway:  # the rest of the file is in a record never closed: lines only
                     base += len(block) if data is None else len(_LINE_END.findall(data))
                     continue
@@ -405,6 +409,22 @@ class CsvSource:
             raise self._decode_error() from None
         finally:
             raw.close()
+
+
+# Latin-1's C1 range: control characters no text holds, where cp1252 (what Windows and Excel
+# write) has ’ “ ” … € and the like. Read as latin-1 they were stored as invisible controls.
+_C1 = re.compile(rb"[\x80-\x9f]")
+
+
+def _c1_error(path: str, byte: int, line: int) -> InputFileError:
+    shown = bytes([byte]).decode("cp1252", errors="replace")
+    return InputFileError(
+        path,
+        f"byte 0x{byte:02x} is a control character in latin-1 ({shown!r} in cp1252): "
+        "the file is cp1252 (Windows, Excel), not latin-1",
+        line=line,
+        hint="pass --encoding cp1252",
+    )
 
 
 def _after_lines(text: str, lines: int) -> str:
