@@ -338,3 +338,28 @@ def test_a_cp1252_file_read_as_latin_1_is_refused(
     assert list(CsvSource(f, encoding="cp1252").records())[-1].fields == ("30", "Ma’ruf")
     latin = write_csv(tmp_path / "l.csv", "nis;name\n1;José\n", encoding="latin-1")
     assert [r.fields for r in CsvSource(latin, encoding="latin-1").records()] == [("1", "José")]
+
+
+def test_an_encoding_kept_from_last_semester_on_a_utf8_file(tmp_path: Path) -> None:
+    # The operator re-runs last semester's command, --encoding cp1252 and all, on this
+    # semester's "CSV UTF-8" export: "José" was stored as "JosÃ©". A BOM is the file's own
+    # word (as for UTF-16); without one, UTF-8 letters beyond ASCII are refused, named.
+    text = "nis;name\n001;Budi\n002;José\n"
+    with_bom = write_csv(tmp_path / "b.csv", text, bom=True)
+    src = CsvSource(with_bom, encoding="cp1252")
+    assert [r.fields[1] for r in src.records()] == ["Budi", "José"]
+    assert src.description.endswith(
+        "(utf-8 with BOM, semicolon delimiter (sniffed), by its BOM, not --encoding cp1252)"
+    )
+    utf16 = tmp_path / "u.txt"
+    utf16.write_bytes(text.replace(";", "\t").encode("utf-16"))
+    assert [r.fields[1] for r in CsvSource(utf16, encoding="cp1252").records()] == ["Budi", "José"]
+    plain = write_csv(tmp_path / "p.csv", text)
+    for asked in ("cp1252", "latin-1"):
+        with pytest.raises(InputFileError) as err:
+            CsvSource(plain, encoding=asked)
+        assert str(err.value) == (
+            f"{plain}:3: the file is UTF-8, not {asked}: 'José' would be read as 'JosÃ©'"
+        )
+    ascii_only = write_csv(tmp_path / "a.csv", "nis;name\n001;Budi\n")
+    assert CsvSource(ascii_only, encoding="cp1252").format.encoding == "cp1252"

@@ -78,8 +78,17 @@ class CsvSource:
         if bom:
             head = head[len(BOM) :]
         enc = normalise_encoding(encoding) if encoding else "utf-8"
-        if head.startswith(_UTF16_BOMS) and (encoding is None or enc.startswith("utf-16")):
-            enc = "utf-16"  # Excel's "Unicode Text": the BOM says the byte order (never a header)
+        bom16 = head.startswith(_UTF16_BOMS)
+        # A BOM is the file's own word on its encoding, over an --encoding kept from another
+        # file's command: Excel's "Unicode Text" (UTF-16, the BOM also says the byte order)
+        # or "CSV UTF-8" read as cp1252 stored "José" as "JosÃ©".
+        overridden = encoding is not None and not enc.startswith("utf-16" if bom16 else "utf-8")
+        if bom16:
+            enc = "utf-16"
+        elif bom and overridden:
+            enc = "utf-8"
+        elif encoding is not None and not enc.startswith("utf") and not head.isascii():
+            _refuse_utf8(self.path, head, encoding, enc)
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
@@ -134,6 +143,8 @@ class CsvSource:
         if header_line is not None:
             last = f"-{header_line + 1}" if header_rows == 2 else ""
             where = f", header on line{'s' if last else ''} {header_line}{last}"
+        if overridden and (bom or bom16):
+            where += f", by its BOM, not --encoding {encoding}"
         self.description = f"{self.path.name} ({self.format.describe()}{where})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
         self.digest: str | None = None
@@ -414,6 +425,25 @@ class CsvSource:
 # Latin-1's C1 range: control characters no text holds, where cp1252 (what Windows and Excel
 # write) has ’ “ ” … € and the like. Read as latin-1 they were stored as invisible controls.
 _C1 = re.compile(rb"[\x80-\x9f]")
+
+
+def _refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
+    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes are UTF-8 with
+    letters beyond ASCII: UTF-8 (no legacy text reads so by chance). Read as asked, ``José``
+    would be stored as ``JosÃ©``."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return
+    at = next(i for i, ch in enumerate(text) if not ch.isascii())
+    word = re.findall(r"[^\s,;|]*$", text[:at])[0] + re.findall(r"^[^\s,;|]*", text[at:])[0]
+    raise InputFileError(
+        str(path),
+        f"the file is UTF-8, not {asked}: {word!r} would be read as "
+        f"{word.encode('utf-8').decode(encoding, errors='replace')!r}",
+        line=text.count("\n", 0, at) + 1,
+        hint="leave --encoding out (UTF-8 is the default)",
+    )
 
 
 def _c1_error(path: str, byte: int, line: int) -> InputFileError:
