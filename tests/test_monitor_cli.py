@@ -278,6 +278,8 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
                      r"duration_ms=\d+", res.err)  # fmt: skip
     assert token not in res.err + res.out
 
+    # doctor creates nothing: the SQLite file must exist (a command that writes makes it).
+    assert run_inproc("--config", str(cfg), "--target", "local", "status").code == 0
     res = run_cli("--config", str(cfg), "doctor", "--all")
     assert res.code == 0, res.out + res.err
     for name in ("connect", "round trip", "server version", "create tables", "backup dir"):
