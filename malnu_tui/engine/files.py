@@ -15,6 +15,7 @@ from malnu_tui.engine.sqlsplit import (
     Statement,
     TemplateParts,
     is_transaction_control,
+    line_ends,
     split_statements,
     strip_template,
 )
@@ -134,7 +135,7 @@ def _decode(path: Path, data: bytes) -> str:
         raise MigrationFileError(
             str(path), f"not UTF-8 (byte 0x{data[exc.start]:02x})", line=line
         ) from None
-    return text.replace("\r\n", "\n")
+    return line_ends(text)
 
 
 def _down_section(path: Path, text: str) -> None:
