@@ -29,6 +29,7 @@ __all__ = [
     "normalise_version",
     "parse_sql_file",
     "read_sql_file",
+    "read_sql_text",
 ]
 
 # 20251124_120500_name.sql (the seed's style) or 20251124120500_name.sql (Supabase's).
@@ -216,10 +217,16 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
     return strip_template(statements)
 
 
+def read_sql_text(path: Path) -> str:
+    """The text of the SQL file at ``path`` as migration files are read: a BOM dropped (a
+    Notepad file's first statement read as SQL), a Windows file's CRLF folded, not UTF-8 a
+    MigrationFileError naming its line."""
+    return _decode(path, _read(str(path)))
+
+
 def read_sql_file(path: Path, dialect: str) -> TemplateParts:
-    """:func:`parse_sql_file` of the file at ``path``, read as migration files are (a BOM
-    dropped, CRLF folded, not UTF-8 an error naming its line)."""
-    return parse_sql_file(path, _decode(path, _read(str(path))), dialect)
+    """:func:`parse_sql_file` of the file at ``path``, read as :func:`read_sql_text` reads it."""
+    return parse_sql_file(path, read_sql_text(path), dialect)
 
 
 @dataclass(frozen=True)
