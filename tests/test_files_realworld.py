@@ -255,3 +255,14 @@ def test_a_cr_inside_a_value_of_an_lf_file_is_kept(
     else:
         got = [row[0] for row in _rows(db.url, query)]
     assert got == ["baris satu\r\nbaris dua", "only\rcr", "a\nb"]
+
+
+def test_a_sqlite3_shell_command_is_refused_naming_it(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """A script written for the sqlite3 shell (``.bail on``, ``.read seed.sql``) was refused as
+    "unparsable SQL: statement starts with 'BAIL'"."""
+    path = mdirs.add("20260101_000000", "a", "CREATE TABLE a (x INT);\n.read seed.sql\n")
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 2
+    assert f"{path}:2: sqlite3 shell command '.read' is not SQL" in r.err

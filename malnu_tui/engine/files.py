@@ -167,15 +167,18 @@ _PSQL_SKIPPED = re.compile(
 
 def _meta_command(path: Path, st: Statement) -> bool:
     """True for a psql meta-command the tool may skip; a MigrationFileError for any other."""
-    command = st.text.split(None, 1)[0]
     if _PSQL_SKIPPED.fullmatch(st.text):
         return True
-    raise MigrationFileError(
-        str(path),
-        f"psql meta-command '{command}' is not SQL: the tool sends the file's statements to "
-        "the server, not through psql, so it cannot run it (remove the line; the target's URL "
-        "names the database)",
-        line=st.line,
+    raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
+
+
+def _shell_command(text: str) -> str:
+    """Why a shell's own command (sqlite3's ``.read``, psql's ``\\i``) cannot run here."""
+    command = text.split(None, 1)[0]
+    shell = "sqlite3 shell command" if command.startswith(".") else "psql meta-command"
+    return (
+        f"{shell} '{command}' is not SQL: the tool sends the file's statements to the "
+        "database itself, not through the shell, so it cannot run it (remove the line)"
     )
 
 
@@ -195,6 +198,8 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
         ]
     for st in statements:
         verb = st.first_words.split(" ", 1)[0]
+        if verb not in _SQL_VERBS and st.text.startswith((".", "\\")):
+            raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
         if verb not in _SQL_VERBS:
             raise MigrationFileError(
                 str(path),
