@@ -28,7 +28,7 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, q
+from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
 from malnu_tui.engine.sync.sqlite_values import (
     not_utf8_column,
     not_utf8_error,
@@ -45,15 +45,11 @@ from malnu_tui.engine.sync.values import (
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
 
-__all__ = ["SqliteDialect", "SqliteSide", "q"]
+__all__ = ["SqliteDialect", "SqliteSide", "key_sql", "q"]
 
 TOOL_TABLES = frozenset(
     {"migrations", "malnu_audit", "malnu_lock", STATE_TABLE, "sqlite_sequence", "d1_migrations"}
 )
-
-
-def key_sql(shape: TableShape) -> str:
-    return "(" + ", ".join(q(k) for k in shape.key) + ")"
 
 
 def row_placeholders(n: int) -> str:
@@ -162,7 +158,7 @@ class SqliteDialect(SqliteKeys, ABC):
             decl = self._decl(source, c)
             parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
-        parts.append(f"PRIMARY KEY {key_sql(source)}")
+        parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
         return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
 
     def count(self, table: str) -> int:
@@ -196,7 +192,7 @@ class SqliteDialect(SqliteKeys, ABC):
     ) -> Iterator[list[Row]]:
         """(See :class:`Side`.) ``select``: another select list (the key columns as they are)."""
         page_rows = min(page_rows, self.read_page_cap)
-        order = ", ".join(q(k) for k in shape.key)
+        order = ", ".join(key_order(shape))
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
         extra, extra_params, counted = (
