@@ -5,7 +5,8 @@ reads: ``7:30 PM``, ``2025-1-5``, ``{A0EEBC99-…}``, ``epoch``, ``9999-12-31 24
 ``0001-01-01 00:00:00+07:00`` (a time BC in UTC) are all stored, as another text than the one
 written. The normal form (:mod:`.values`) reads the common spellings as PostgreSQL does; a row
 whose hash still differs from its copy's is looked at again here before it is called different:
-each text of a typed column is read by PostgreSQL as the copy's column type, on the sync's own
+each text of a typed column is read by PostgreSQL as the copy's column type (without its
+modifier: a value ``numeric(5,2)`` or ``timestamp(0)`` rounds is no equal), on the sync's own
 connection (its settings: DateStyle's input order, TimeZone UTC — those the copy was written
 with), and the row is hashed again with those forms. Equal: PostgreSQL stores that very value
 from that text, so the copy holds what the source says. A text it refuses keeps its own form
@@ -15,6 +16,7 @@ form is the text itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,9 @@ __all__ = ["agreed"]
 # Kinds whose values PostgreSQL reads from their text by a type's input function.
 _ASKED = frozenset({"int", "bool", "ts", "tstz", "date", "time", "float", "numeric", "uuid"})
 _TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
+# A type's modifier (``numeric(5,2)``, ``timestamp(0)``): left out of the question, so that a
+# value the copy's column rounds (85.333 stored as 85.33) is not read as equal to it.
+_TYPMOD = re.compile(r"\(\d+(?:,\s*\d+)?\)")
 _BATCH = 1_000
 
 
@@ -54,7 +59,8 @@ def agreed(
     for i, c in enumerate(shape.columns):
         texts = {_text(r[i], c.kind) for r in rows} - {None}
         if c.kind in _ASKED and texts and c.name in types:
-            asked[i] = read_as(pg.conn, types[c.name], c.kind, sorted(texts))  # type: ignore[arg-type]
+            exact = _TYPMOD.sub("", types[c.name])
+            asked[i] = read_as(pg.conn, exact, c.kind, sorted(texts))  # type: ignore[arg-type]
     norms = [normalizer(k) for k in kinds]
     kidx = shape.key_index
     out: set[tuple[str | None, ...]] = set()
