@@ -130,9 +130,15 @@ def cmd_create(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from malnu_tui.engine.backup import list_backups
+    from malnu_tui.engine.backup import backups_of
+    from malnu_tui.engine.backup.store import other_owners
 
-    backups = list_backups(ctx.target.backup_dir)
+    backups, others = backups_of(ctx.target)
+    if others:
+        ctx.message(
+            f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "
+            f"not listed: {other_owners(others)} (list them with --target)"
+        )
     if ctx.json:
         ctx.out_json([m.as_json() for m in backups])
         return 0
@@ -226,7 +232,10 @@ def cmd_prune(ctx: Context) -> int:
     from malnu_tui.engine.backup import plan_prune, prune_backups
 
     plan = plan_prune(
-        ctx.target.backup_dir, keep=ctx.args.keep, older_than_days=ctx.args.older_than
+        ctx.target.backup_dir,
+        keep=ctx.args.keep,
+        older_than_days=ctx.args.older_than,
+        target=ctx.target,
     )
     if not plan.delete:
         ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
@@ -251,12 +260,14 @@ def cmd_prune(ctx: Context) -> int:
 
 def cmd_delete(ctx: Context) -> int:
     from malnu_tui.engine.backup import delete_backup, load_manifest
+    from malnu_tui.engine.backup.store import refuse_foreign
 
     manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    refuse_foreign(manifest, ctx.target, "deleted")
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
-    delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend())
+    delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend(), target=ctx.target)
     if ctx.json:
         ctx.out_json({"deleted": manifest.id})
     ctx.message(f"deleted {manifest.id}")

@@ -118,11 +118,11 @@ class RehearsalReport:
 
 def choose_backup(target: Target, backup_id: str | None) -> BackupManifest:
     """The named backup, or the newest verified one of ``target``."""
-    from malnu_tui.engine.backup import list_backups, load_manifest
+    from malnu_tui.engine.backup import backups_of, load_manifest
 
     if backup_id:
         return load_manifest(target.backup_dir, backup_id)
-    for manifest in list_backups(target.backup_dir):
+    for manifest in backups_of(target)[0]:
         if manifest.verified:
             return manifest
     raise ConfigError(
