@@ -7,8 +7,9 @@ exactly, and they are read while pg_dump runs. Children get argument lists only;
 passed in ``PGPASSWORD``, never on a command line, and never printed.
 
 Restore keeps the live audit trail and lock-info row (their entries are left out of the restore
-list) and, in the same transaction, drops tables and views created after the backup, so the
-database ends up with exactly the backup's schema. ``pg_restore --clean --if-exists`` writes the
+list) and, in the same transaction, drops tables and views created after the backup and
+unlinks large objects created after it, so the database ends up with exactly the backup's
+schema and large objects. ``pg_restore --clean --if-exists`` writes the
 SQL, ``psql`` runs it inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only
 once pg_restore has finished successfully: all of it commits, or none of it (the effect of
 ``pg_restore --single-transaction``, plus the drops).
@@ -61,6 +62,7 @@ _RELATION_TYPES = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUE
 _NOT_RELATIONS = ("TABLE DATA", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA")
 _TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.*)$")
 _VERSION = re.compile(r"\)\s*(\d+)(?:\.(\d+))?")
+_BLOB = re.compile(r"^BLOB(?: METADATA)? - (?P<lo>\d+)(?:\.\.(?P<hi>\d+))?(?:\s|$)")
 
 
 class PgToolsMissing(BackupError):
@@ -442,6 +444,29 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S":
          "f": "FOREIGN TABLE"}  # fmt: skip
 
 
+def _large_objects_not_in(toc: Sequence[str]) -> str:
+    """The statement that unlinks the live large objects the dump does not have (created
+    after the backup): ``pg_restore --clean`` unlinks and re-creates only the dump's own. The
+    dump names each one (``BLOB - 16427``; from PostgreSQL 17 ``BLOB METADATA - 16427..16500``
+    per group), all numbers, read in the restore's transaction."""
+    single: list[int] = []
+    ranges: list[str] = []
+    for line in toc:
+        m = _TOC_LINE.match(line)
+        b = _BLOB.match(m.group("rest")) if m else None
+        if b is None:
+            continue
+        if b["hi"] is None:
+            single.append(int(b["lo"]))
+        else:
+            ranges.append(f" AND oid NOT BETWEEN {int(b['lo'])} AND {int(b['hi'])}")
+    keep = "{" + ",".join(str(o) for o in sorted(set(single))) + "}"
+    return (
+        "SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata "
+        f"WHERE oid <> ALL('{keep}'::pg_catalog.oid[]){''.join(ranges)}"
+    )
+
+
 def _prelude(backend: PostgresBackend, toc: Sequence[str]) -> list[str]:
     """SQL run first, in the restore's transaction: drop what the backup does not have."""
     in_dump: set[tuple[str, str]] = set()
@@ -472,6 +497,8 @@ def _prelude(backend: PostgresBackend, toc: Sequence[str]) -> list[str]:
             statements.append(
                 f"ALTER TABLE IF EXISTS {_q(schema, rel)} DROP CONSTRAINT IF EXISTS {_q(con)}"
             )
+    if backend.conn.execute("SELECT 1 FROM pg_catalog.pg_largeobject_metadata LIMIT 1").fetchone():
+        statements.append(_large_objects_not_in(toc))
     return statements
 
 
