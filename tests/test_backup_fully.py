@@ -1,5 +1,6 @@
-"""A PostgreSQL restore leaves the database fully as the backup was, on a real cluster: large
-objects, and the bytes restored being the bytes verified."""
+"""A restore leaves the database fully as the chosen backup was, or fully as before: large
+objects on PostgreSQL, the bytes restored being the bytes verified (real SQLite files and a
+real PostgreSQL cluster)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import psycopg
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.backup import create_backup, restore_backup
+from malnu_tui.engine.backup import (
+    BackupCorrupt,
+    BackupProgress,
+    create_backup,
+    load_manifest,
+    restore_backup,
+)
 from malnu_tui.engine.config import Target
-from tests.backup_support import make_target, open_fresh, up
+from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
 
 
 @pytest.fixture
@@ -55,7 +62,7 @@ def test_restore_unlinks_large_objects_made_after_the_backup(
 def test_large_objects_of_a_postgresql_17_dump_are_kept_by_their_groups(pg_url: str) -> None:
     # pg_dump 17 lists large objects in groups (`BLOB METADATA - 16401..16403`), 16 and
     # older one by one (`BLOB - 16405`): both kinds are kept, every other one unlinked.
-    from malnu_tui.engine.backup.postgresql import _large_objects_not_in
+    from malnu_tui.engine.backup.pg_restore import _large_objects_not_in
 
     toc = [
         "3379; 2613 16401 BLOB METADATA - 16401..16403 postgres",
@@ -68,3 +75,32 @@ def test_large_objects_of_a_postgresql_17_dump_are_kept_by_their_groups(pg_url: 
         conn.execute(_large_objects_not_in(toc))
         left = conn.execute("SELECT oid FROM pg_largeobject_metadata ORDER BY 1").fetchall()
     assert [int(r[0]) for r in left] == [16401, 16402, 16403, 16405]
+
+
+def test_a_backup_file_swapped_after_its_verification_is_not_restored(
+    db: tuple[Target, Backend],
+) -> None:
+    # The restore verified the file (hash and engine check), took the pre-restore backup,
+    # then read the file again by its name: a file swapped (or damaged) in between — another
+    # backup copied over it, a sync tool rewriting the store — was restored unchecked and
+    # reported "restored <id>". Now the bytes restored are hashed as they are read.
+    target, backend = db
+    up(backend, target)
+    fill(backend, users=5)
+    chosen = create_backup(backend, target)
+    execute(backend, "DELETE FROM posts")
+    other = create_backup(backend, target)
+    execute(backend, "DELETE FROM users WHERE id > 2")
+    before = rows(backend)
+    path, swapped_in = target.backup_dir / chosen.file, target.backup_dir / other.file
+
+    def swap(p: BackupProgress) -> None:
+        if p.phase == "done" and p.message == "verified":
+            path.write_bytes(swapped_in.read_bytes())
+
+    with pytest.raises(BackupCorrupt) as info:
+        restore_backup(backend, target, chosen.id, progress=swap)
+    assert "changed since it was verified" in str(info.value), info.value
+    assert rows(backend) == before
+    assert load_manifest(target.backup_dir, chosen.id).verified_at is None
+    assert backend.read_audit(limit=1, action="restore")[0].outcome == "failed"
