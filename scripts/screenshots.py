@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import Button, Input  # noqa: E402
+from textual.widgets import Button, Input, Static  # noqa: E402
 
 from malnu_tui.tui.app import MalnuApp  # noqa: E402
 from malnu_tui.tui.screens.wizard import WizardScreen  # noqa: E402
@@ -206,6 +206,81 @@ async def import_validation(pilot: Pilot[Any], app: MalnuApp) -> None:
     await step(pilot, app, "validate")
 
 
+async def sync_verify(pilot: Pilot[Any], app: MalnuApp) -> None:
+    """The reporting pair after a sync, then `sync verify` naming what was changed by hand."""
+    import malnu_tui.engine.sync.readonly as readonly
+
+    readonly.utc_now = lambda: "2026-11-20 09:00:00"  # pinned: "last sync 5 min ago"
+    await home(pilot, app)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: getattr(app.screen, "states_for", None) == "reporting")
+    await pilot.press("v")
+
+    def reported() -> bool:
+        s = app.screen
+        shown = str(s.query_one("#sync-report", Static).render()) if s.query("#sync-report") else ""
+        return getattr(s, "working", True) is None and "missing: id=4" in shown
+
+    await wait_until(pilot, reported, timeout=60)
+
+
+def synced_pair(demo: Demo) -> None:
+    """A reporting pair (primary → a SQLite reports file) synced, then one copy edited and one
+    deleted by hand (what `sync verify` must name)."""
+    import sqlite3
+
+    from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+
+    reports = demo.root / "reports.db"
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "sqlite:///{reports}"\n\n'
+            '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
+            'tables = ["users", "academic_records"]\n'
+        )
+    with sqlite3.connect(demo.primary_db) as c:
+        c.executemany(
+            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
+              "2026-11-20 07:00:00") for i in range(1, 31)],
+        )  # fmt: skip
+    settings = demo.settings()
+    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
+        run_sync(s, SyncRequest(tables=("users", "academic_records")))
+    with sqlite3.connect(reports) as c:
+        c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
+        c.execute("DELETE FROM users WHERE id = 4")
+        c.execute(
+            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
+            "finished_at = '2026-11-20 08:55:00'"
+        )
+
+
+async def alerts(pilot: Pilot[Any], app: MalnuApp) -> None:
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    await home(pilot, app)
+    await pilot.press("h")
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+    )
+
+
+def open_incidents(demo: Demo) -> None:
+    """The incidents `check --alert` leaves for the demo (no verified backup: CRITICAL), in a
+    state directory of the demo's own, at a pinned time."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.monitor.alerts import process_alerts
+    from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.reading import run_checks
+
+    os.environ["XDG_STATE_HOME"] = str(demo.root / "state")
+    at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    report = run_checks([demo.settings().target("primary")], MonitorConfig(), at)
+    process_alerts(report, (), now=at)
+
+
 # name → (script, terminal size or None for the default, demo preparation)
 SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] | None]] = {
     "status": (status, None, None),
@@ -226,6 +301,9 @@ SHOTS: dict[str, tuple[Script, tuple[int, int] | None, Callable[[Demo], object] 
     "audit-log": (audit, None, add_backups),
     "import-preview": (import_preview, None, None),
     "import-validation": (import_validation, None, None),
+    "sync-verify": (sync_verify, None, synced_pair),
+    "sync-verify-80x24": (sync_verify, (80, 24), synced_pair),
+    "alerts": (alerts, None, open_incidents),
     "help": (help_screen, None, None),
     "command-palette": (palette, None, None),
 }

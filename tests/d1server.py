@@ -18,7 +18,10 @@ after D1's API reference and wrangler's client code:
 - Export: ``POST …/export`` polled with ``current_bookmark`` until ``result.signed_url``, a URL
   on this server that must be fetched *without* the API token (as R2's presigned URLs).
 - Import: ``init`` (md5 ``etag``) → ``PUT upload_url`` (answers with an ``ETag``) → ``ingest``
-  → ``poll`` until ``complete`` with ``final_bookmark``.
+  → ``poll`` with ``at_bookmark`` (the bookmark the import started from) until ``complete``
+  with ``final_bookmark``. As on D1, an ``init`` whose file was uploaded before starts the
+  import at once (wrangler's d1/execute.ts: "File already uploaded. Processing."), and every
+  ``ingest`` or such ``init`` runs the file again: neither is safe to re-send blindly.
 - Time Travel: every batch that changes the database is snapshotted with a timestamp and gets a
   bookmark; ``GET …/time_travel/bookmark?timestamp=`` and
   ``POST …/time_travel/restore?bookmark=|timestamp=`` → ``{bookmark, previous_bookmark, message}``.
@@ -743,18 +746,24 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None or hashlib.md5(data).hexdigest() != etag:
             raise ApiError(400, 7400, "Uploaded file does not match the etag")
         started = time.perf_counter()
+        # at_bookmark is the bookmark the import started from: "Will not change for the
+        # duration of the import" (D1's API reference); the import is polled with it.
+        with db.lock:
+            at = db.snapshots[-1].bookmark
         try:
             results = self.d1.execute(db, [(data.decode("utf-8"), [])], raw=True)
         except ApiError as exc:
-            return {
+            failed = {
                 "success": True,
                 "type": "import",
                 "status": "error",
-                "at_bookmark": db.snapshots[-1].bookmark,
+                "at_bookmark": at,
                 "messages": [],
                 "errors": [exc.message],
                 "error": exc.message,
             }
+            self.d1._imports[at] = {"polls": self.d1.import_polls, "final": failed}
+            return failed
         final = db.snapshots[-1].bookmark
         meta = {
             "duration": (time.perf_counter() - started) * 1000,
@@ -767,17 +776,17 @@ class _Handler(BaseHTTPRequestHandler):
             "success": True,
             "type": "import",
             "status": "complete",
-            "at_bookmark": final,
+            "at_bookmark": at,
             "messages": [f"Executed {len(results)} queries"],
             "errors": [],
             "result": {"num_queries": len(results), "final_bookmark": final, "meta": meta},
         }
-        self.d1._imports[final] = {"polls": 0, "final": done}
+        self.d1._imports[at] = {"polls": 0, "final": done}
         return {
             "success": True,
             "type": "import",
             "status": "active",
-            "at_bookmark": final,
+            "at_bookmark": at,
             "messages": ["Import started"],
         }
 

@@ -46,6 +46,21 @@ def test_human_status_goes_to_stdout_summary_to_stderr(
     assert "0 applied, 3 pending" in res.err and "pending" not in res.err.split(";")[1]
 
 
+def test_a_terminal_that_cannot_spell_the_symbols_gets_them_escaped(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """A Latin-1 or ASCII locale (a cron job's PYTHONIOENCODING=ascii): the table is printed
+    with its symbols escaped, not a traceback after the work was done."""
+    d = school_set(mdirs)
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    up = run_cli("--database", sqlite_url, *d.args(), "up", "--yes", env=ascii_only)
+    assert up.code == 0, up.err
+    res = run_cli("--database", sqlite_url, *d.args(), "status", env=ascii_only)
+    assert res.code == 0, res.err
+    assert "Traceback" not in res.err
+    assert "\\u2714 applied" in res.out and "create_posts" in res.out
+
+
 def test_global_options_after_the_command(sqlite_url: str, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
     res = run_cli("status", "--database", sqlite_url, *d.args(), "--json")
@@ -317,3 +332,80 @@ def test_a_flag_and_the_environment_naming_different_databases_are_refused(
     assert res.code == 2 and "MALNU_MIGRATIONS_DIR" in res.err and "--migrations-dir" in res.err
     res = run_cli(*base, env={"MALNU_ROLLBACK_DIR": str(tmp_path)})  # no flag: the variable
     assert res.code == 0, res.err
+
+
+def _strict_json(text: str) -> object:
+    """``json.loads`` as every other parser reads JSON: NaN and Infinity are not JSON (jq -e,
+    Go's encoding/json and JavaScript's JSON.parse refuse them)."""
+
+    def refuse(word: str) -> object:
+        raise AssertionError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_output_is_json_on_stdout(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    """With --json, each migration command prints one JSON document on stdout, also when it
+    has nothing to do (a script pipes it to jq): rollback with nothing applied, repair,
+    clear-failed and unlock (they printed nothing, or repair a bare file name)."""
+    import sqlite3
+
+    d = school_set(mdirs)
+    db = tmp_path / "primary.db"
+    base = ["--database", f"sqlite:///{db}", *d.args()]
+
+    def run_json(*args: str, code: int = 0) -> object:
+        res = run_cli(*base, *args, "--json")
+        assert res.code == code and "Traceback" not in res.err, res.err
+        return _strict_json(res.out)
+
+    assert run_json("rollback") == {"rolled_back": [], "skipped": [], "backup_id": None}
+    assert len(run_json("up", "--no-backup")["applied"]) == 3  # type: ignore[index]
+    assert run_json("up") == {"applied": [], "skipped": [], "backup_id": None}
+
+    assert run_json("repair", "--yes") == {"repaired": []}
+    first = d.migrations / "20250101_000100_create_users.sql"
+    first.write_text(first.read_text() + "-- edited\n")
+    assert run_json("repair", "--yes") == {"repaired": [first.name]}
+
+    d.add("20250101_000400", "bad", "INSERT INTO nowhere VALUES (1);")
+    run_json("up", "--no-backup", code=1)
+    cleared = run_json("clear-failed", "20250101_000400_bad.sql", "--yes")
+    assert cleared["cleared"] == "20250101_000400_bad.sql"  # type: ignore[index]
+    assert "nowhere" in cleared["error_message"]  # type: ignore[index]
+
+    assert run_json("unlock") == {"released": False, "lock": None}
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
+            "VALUES (1, 'ops@other', 'other-box', 4242, '2026-01-01 00:00:00', "
+            "'2999-01-01 00:00:00')"
+        )
+    conn.close()
+    released = run_json("unlock", "--yes")
+    assert released["released"] is True  # type: ignore[index]
+    assert released["lock"]["owner"] == "ops@other" and released["lock"]["pid"] == 4242  # type: ignore[index]
+
+
+def test_json_has_no_nan_where_a_figure_does_not_exist(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """`check --json` for a target with no backup: the backup's age is null (it printed NaN,
+    which jq -e, Go and JavaScript refuse as JSON); the Prometheus file keeps NaN."""
+    d = school_set(mdirs)
+    assert run_cli("--database", sqlite_url, *d.args(), "up", "--no-backup").code == 0
+    res = run_cli("--database", sqlite_url, *d.args(), "check", "--json")
+    assert res.code == 2, res.err  # CRITICAL: no backup at all
+    health = _strict_json(res.out)
+    (metrics,) = (t["metrics"] for t in health["targets"].values())  # type: ignore[attr-defined]
+    assert metrics["backup_age_seconds"] is None
+
+
+def test_the_console_without_a_terminal_is_a_usage_error() -> None:
+    """`malnu-tui` with no command from cron, CI or `ssh host malnu-tui` (no -t): one error
+    line and exit 2 at once, not a console drawn into a pipe waiting for keys for ever."""
+    for args in ((), ("--json",)):
+        res = run_cli(*args, timeout=20)
+        assert res.code == 2, res
+        assert res.err.startswith("error: the console needs a terminal: stdin and stderr")
+        assert res.out == "" and "\x1b[" not in res.err

@@ -33,6 +33,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import apply_plan, migration_lock, plan_up
+from tests.d1server import Fault
 from tests.fixtures_core import MigrationDirs, school_set
 from tests.fixtures_d1 import D1Target
 
@@ -238,4 +239,33 @@ def test_export_dump_standalone(d1: D1Target, mdirs: MigrationDirs, tmp_path: Pa
     checked = check_dump(res.path)
     assert checked.ok and checked.row_counts == {"posts": 0, "users": 1}
     assert len(checked.applied) == 3
+    b.close()
+
+
+@pytest.mark.parametrize("lost", ["ingest", "init"])
+def test_import_whose_answer_is_lost_runs_once_and_says_so(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path, lost: str
+) -> None:
+    """D1 runs the file again for every ``ingest`` (and every ``init`` of a file it already
+    has): an answer lost after the import ran used to be re-sent, the second run then failed
+    on a table the first had created, and the restore was reported failed ("nothing
+    changed") with the database replaced, its audit trail since the backup gone."""
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d)
+    dump = tmp_path / "dump.sql"
+    export_dump(b, dump)
+    # Since the export, the last table went (a rollback): the dump creates it again.
+    b.api.batch(["DROP TABLE posts"], lambda: False)
+    if lost == "init":
+        import_dump(b, dump)  # D1 now holds the file: the next init starts the import itself
+        b.api.batch(["DROP TABLE posts"], lambda: False)
+    d1.server.inject(Fault("drop-after", path="/import", match=f'"{lost}"'))
+    seen = len(d1.server.requests)
+    result = import_dump(b, dump)
+    sent = [r.body for r in d1.server.requests[seen:] if r.path.endswith("/import")]
+    assert sum(f'"action":"{lost}"' in body for body in sent) == 1, "sent once"
+    assert "posts" in b.table_names() and len(applied(b)) == 3
+    done = b.read_audit(action="import")[0]
+    assert done.outcome == "ok" and result.previous_bookmark in done.detail
     b.close()

@@ -417,3 +417,22 @@ def test_rows_a_table_source_did_not_read_fail_the_count_check(
     monkeypatch.setattr(TableSource, "_pages", pages)
     assert run_inproc(*args, "--yes", "--no-backup").code == 0
     assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(50,)]
+
+
+def test_header_line_option(tmp_path: Path) -> None:
+    # A sheet's title rows above its header: --header-line says where the header is; line
+    # numbers stay the file's own; a bad value is a usage error.
+    url, path = _db(tmp_path)
+    csv_file = write_csv(
+        tmp_path / "users.csv",
+        "Daftar Pengguna;;\n;;\nid;email;name\n1;a@x;Ani\n2;b@x;\n",
+    )
+    args = ("--database", url, "--json", "import", str(csv_file), "--table", "users")
+    res = run_inproc(*args, "--header-line", "3", "--max-errors", "1", "--yes", "--no-backup")
+    assert res.code == 0 and json.loads(res.out)["inserted"] == 1
+    assert "rejected line 5 name: NULL in a NOT NULL column" in res.err
+    assert sqlite_file_rows(path, "SELECT id, name FROM users") == [(1, "Ani")]
+    res = run_inproc(*args, "--dry-run")
+    assert res.code == 2 and "pass --header-line 3" in res.err
+    res = run_inproc(*args, "--header-line", "0", "--dry-run")
+    assert res.code == 2 and "--header-line: must be from 1" in res.err

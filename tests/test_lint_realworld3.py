@@ -200,6 +200,11 @@ ENUM_USES = [
     ("ALTER TABLE p ALTER COLUMN m SET DEFAULT 'happy'", True),
     ("CREATE TABLE q (m public.mood NOT NULL DEFAULT 'happy')", True),
     ("SELECT 'happy'::mood", True),
+    # without a column list, in the table's column order (id, m, note); INSERT … SELECT too
+    ("INSERT INTO p VALUES (3, 'happy', 'x')", True),
+    ("INSERT INTO p SELECT id + 10, 'happy', note FROM p WHERE id = 1", True),
+    ("INSERT INTO p (note, m) SELECT 'x', 'happy' AS m", True),
+    ("INSERT INTO p VALUES (3, 'ok', 'happy')", False),
     ("INSERT INTO p (id, note) VALUES (1, 'happy')", False),  # the same text, not the enum
     ("UPDATE p SET note = 'happy' WHERE m = 'ok'", False),
     ("COMMENT ON TYPE mood IS 'happy'", False),

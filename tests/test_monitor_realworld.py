@@ -91,12 +91,27 @@ def test_a_hanging_receiver_costs_one_timeout_per_run_not_one_per_message(
     assert receiver.attempts == 2, "one message tried (1 + 1 retry), the rest wait for next run"
     assert took < 2 * 1 + 0.25 + 2.5, f"the run took {took:.1f} s"
     assert res.err.count("alert FAILED (retried next run)") == 4
-    assert "ReadTimeout after 2 tries" in res.err and "not tried" in res.err
+    assert "timed out (1 s per try) after 2 tries" in res.err and "not tried" in res.err
     assert "s3cretHookPath" not in res.out + res.err
     receiver.mode = "ok"
     res = run_inproc(*c, "check", "--alert")
     assert res.code == 2 and res.err.count("alert sent: problem") == 4
     assert sorted(k for _, k in receiver.events()) == keys
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """httpx's timeout is per read: an answer dripped a byte at a time (each read quick) kept
+    a try open for as long as the receiver liked. ``timeout`` is the whole try's deadline."""
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url())
+    _failed_migration(c, mdirs)
+    receiver.mode = "drip"  # the whole answer takes ~4 s; timeout = 1, retries = 1
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and receiver.attempts == 2, res.err
+    assert receiver.wait_hung_up(2) == 2, "each try gave up before the answer was whole"
+    assert "alert FAILED (retried next run)" in res.err and "timed out" in res.err, res.err
+    assert "s3cretHookPath" not in res.out + res.err
 
 
 def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(

@@ -167,6 +167,24 @@ async def test_database_url_means_that_database_only(tmp_path: Path) -> None:
     assert not (user_data_dir() / "malnu.db").exists()
 
 
+async def test_a_shared_backup_dir_is_said_in_the_console(tmp_path: Path) -> None:
+    """The CLI says it on stderr before the console draws over it: the console says it too."""
+    from malnu_tui.engine.config import load_settings, resolve_target
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.one]\nurl = "sqlite:///{tmp_path}/1.db"\nbackup_dir = "bk"\n'
+        f'[targets.two]\nurl = "sqlite:///{tmp_path}/2.db"\nbackup_dir = "bk"\n'
+    )
+    settings = load_settings(config=str(cfg))
+    app = MalnuApp(settings=settings, target=resolve_target(settings, name="one"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        said = [n.message for n in app._notifications]
+        assert any("[targets.one] and [targets.two] share backup_dir" in m for m in said), said
+        await pilot.press("q")
+
+
 # -- keys: one registry for footer, help and palette ---------------------------------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
@@ -41,6 +41,13 @@ def sync_screen(app: MalnuApp) -> SyncScreen | None:
 def report_text(app: MalnuApp) -> str:
     screen = sync_screen(app)
     return str(screen.query_one("#sync-report", Static).render()) if screen else ""
+
+
+def verified_cell(app: MalnuApp, table: str) -> str:
+    screen = sync_screen(app)
+    if screen is None:
+        return ""
+    return str(screen.query_one("#sync-tables", DataTable).get_row(table)[6])
 
 
 def has_pairs(app: MalnuApp) -> bool:
@@ -80,6 +87,9 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
             c.commit()
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "different: id=17"), timeout=60)
+        # The table says what the verify found, not the last sync's "✔ yes" beside it.
+        await wait_until(pilot, lambda: verified_cell(app, "users") == "✘ no (verify)")
+        assert verified_cell(app, "academic_records") == "✔ yes (verify)"
         # The plan's notes are shown before the confirmation (here: a watermark set ahead).
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute("UPDATE malnu_sync SET watermark = '9999-12-31 00:00:00'")
@@ -122,3 +132,17 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
         assert "sync refused" in str(box.render())
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def test_progress_is_shown_under_the_tables() -> None:
+    """A run's per-table progress as the engine reports it, in the lines under the tables
+    (their progress column is past the right edge at 80×24); the Pilot tests above run the
+    screen's handler through a real sync."""
+    from malnu_tui.tui.screens.sync import progress_report
+
+    shown = progress_report(
+        "sync", {"users": "done", "academic_records": "copy 5,000/20,000 (12,500/s)"}
+    )
+    assert str(shown) == (
+        "sync: \n  ✔ users: done\n  ⟳ academic_records: copy 5,000/20,000 (12,500/s)"
+    )

@@ -10,13 +10,21 @@ from typing import Any
 
 class Receiver:
     """Records every JSON body it is sent (with the path it came to). ``mode``: "ok" answers
-    200, "500" answers 500, "hang" answers (500) only when the test ends; ``fail`` = "500".
+    200, "500" answers 500, "hang" answers (500) only when the test ends; ``fail`` = "500";
+    "drip" answers 200 one byte every ``DRIP_S`` seconds, status line and headers included
+    (each read of the client's is quick, the whole answer is slow), counting in ``hung_up``
+    the tries whose client went away before the answer was whole.
     Its URLs end in ``secret`` (a webhook's path is a secret: tests check it is never shown)."""
+
+    DRIP_S = 0.1
+    DRIP = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nok, received, thanks"
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.bodies: list[dict[str, Any]] = []
         self.attempts = 0
+        self.hung_up = 0
+        self.changed = threading.Condition()
         self.mode = "ok"
         self.release = threading.Event()
         outer = self
@@ -27,6 +35,9 @@ class Receiver:
                 outer.attempts += 1
                 if outer.mode == "hang":
                     outer.release.wait(30)
+                if outer.mode == "drip":
+                    self._drip()
+                    return
                 if outer.mode != "ok":
                     self.send_response(500)
                     self.end_headers()
@@ -35,6 +46,19 @@ class Receiver:
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def _drip(self) -> None:
+                self.close_connection = True
+                try:
+                    for i in range(len(outer.DRIP)):
+                        self.wfile.write(outer.DRIP[i : i + 1])
+                        self.wfile.flush()
+                        if outer.release.wait(outer.DRIP_S):
+                            return
+                except OSError:  # the client closed the connection: it gave up on this try
+                    with outer.changed:
+                        outer.hung_up += 1
+                        outer.changed.notify_all()
 
             def log_message(self, *_a: object) -> None:
                 return
@@ -66,6 +90,13 @@ class Receiver:
             else:
                 out.append(("resolved" if "RESOLVED" in b["text"] else "problem", b["text"]))
         return out
+
+    def wait_hung_up(self, tries: int) -> int:
+        """``hung_up`` once it reaches ``tries`` (a client's close is seen at the next byte),
+        or as it is when the drip of every try would have ended."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.hung_up >= tries, len(self.DRIP) * self.DRIP_S)
+            return self.hung_up
 
     def stop(self) -> None:
         self.release.set()

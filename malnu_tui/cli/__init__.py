@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import re
 import sys
 from collections.abc import Sequence
@@ -157,9 +158,20 @@ class _OneCommand(argparse._SubParsersAction):  # type: ignore[type-arg]
         return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
 
 
+def _writable_streams() -> None:
+    """A terminal or pipe whose encoding cannot spell the output's symbols (``LANG`` of a
+    Latin-1 locale, ``PYTHONIOENCODING=ascii`` in a cron job) gets them escaped (``\\u2714``)
+    rather than a traceback after the work is done (``--json`` is ASCII already)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``malnu-tui`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _writable_streams()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     ctx = Context(args)
@@ -167,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _debug_mode(ctx, console=getattr(args, "handler", None) is None)
         handler = getattr(args, "handler", None)
         if handler is None:
+            ctx.require_terminal()
             from malnu_tui.tui import run_console
 
             return run_console(ctx)

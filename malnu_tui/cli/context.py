@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -102,6 +103,15 @@ class Context:
             self._backend.ensure_schema()
         return self._backend
 
+    def reader(self) -> Backend:
+        """The target opened for reading only (``history``, ``log``): nothing is created or
+        changed there; a database the tool never used is NotInitialised (exit 1)."""
+        if self._backend is None:
+            from malnu_tui.engine.config import open_backend
+
+            self._backend = open_backend(self.target, read_only=True)
+        return self._backend
+
     def migration_set(self) -> MigrationSet:
         if self._mset is None:
             from malnu_tui.engine.files import discover
@@ -121,7 +131,11 @@ class Context:
     def out_json(self, data: object) -> None:
         # Indented for a person at a terminal; compact (and C-encoded, so fast) for programs.
         indent = 2 if _isatty(self.stdout) else None
-        self.stdout.write(json.dumps(data, indent=indent, default=str) + "\n")
+        try:
+            text = json.dumps(data, indent=indent, default=str, allow_nan=False)
+        except ValueError:  # NaN/Infinity are not JSON (jq's -e, Go, Node refuse them): null
+            text = json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
+        self.stdout.write(text + "\n")
 
     def message(self, text: str) -> None:
         print(text, file=self.stderr)
@@ -133,6 +147,21 @@ class Context:
         self.message(mask_secrets(f"error: {exc}"))
         if exc.hint:
             self.message(mask_secrets(f"hint: {exc.hint}"))
+
+    def require_terminal(self) -> None:
+        """The console reads keys from stdin and draws on stderr (Textual's way): without a
+        terminal on both (cron, CI, ``ssh host malnu-tui`` without ``-t``) it would write
+        escape codes into a pipe and wait for keys for ever. Refuse instead (exit 2)."""
+        missing = [n for n, f in (("stdin", self.stdin), ("stderr", self.stderr)) if not _isatty(f)]
+        if missing:
+            from malnu_tui.engine.errors import NoTerminal
+
+            raise NoTerminal(
+                f"the console needs a terminal: {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not one here",
+                hint="in scripts use a command: `malnu-tui status`, `malnu-tui up`, … "
+                "(`malnu-tui --help` lists them); over ssh, `ssh -t`",
+            )
 
     # -- confirmation -----------------------------------------------------------------------
     def confirm(self, what: str, expected: str) -> None:
@@ -155,6 +184,19 @@ class Context:
         answer = self.stdin.readline().strip()
         if not is_confirmed(answer, expected):
             raise NotConfirmed(f"not confirmed (typed {answer!r}); nothing was changed")
+
+
+def _finite(data: object) -> object:
+    """``data`` with every NaN or infinite float replaced by None (JSON's null, as
+    ``JSON.stringify`` writes them): a figure that does not exist, such as the age of a backup
+    never taken, is null in ``--json`` output (the Prometheus file keeps NaN)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 def _isatty(stream: TextIO) -> bool:

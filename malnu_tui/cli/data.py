@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from malnu_tui.cli.argtypes import count
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -40,6 +42,13 @@ def register(
     )
     p.add_argument("--encoding", metavar="ENC", help="utf-8 (default), cp1252, latin-1…")
     p.add_argument("--delimiter", metavar="C", help="one of , ; tab | (default: sniffed)")
+    p.add_argument(
+        "--header-line",
+        type=count,
+        metavar="N",
+        help="the header is line N (a sheet's title rows above it are not read); default: "
+        "the first line",
+    )
     p.add_argument("--rejects", metavar="PATH", help="rejects file (default FILE.rejects.csv)")
     p.add_argument(
         "--max-errors",
@@ -72,6 +81,7 @@ def _request(ctx: Context) -> ImportRequest:
         on_conflict=a.on_conflict,
         encoding=a.encoding,
         delimiter=parse_delimiter(a.delimiter) if a.delimiter is not None else None,
+        header_line=a.header_line,
         rejects=Path(a.rejects) if a.rejects else None,
         max_errors=MaxErrors.parse(a.max_errors),
         dry_run=a.dry_run,

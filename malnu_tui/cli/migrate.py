@@ -253,7 +253,7 @@ def _up(ctx: Context) -> int:
     if not plan.steps:
         ctx.message("nothing to apply: the database is up to date")
         if ctx.json:
-            ctx.out_json({"applied": [], "skipped": []})
+            ctx.out_json(_report("applied", (), (), None))
         return 0
     _show_plan(ctx, plan)
     result = _run_plan(ctx, "applied", plan)
@@ -323,6 +323,8 @@ def _rollback(ctx: Context) -> int:
     assert plan is not None
     if not plan.steps:
         ctx.message("nothing to roll back: no migration is applied")
+        if ctx.json:
+            ctx.out_json(_report("rolled back", (), (), None))
         return 0
     _show_plan(ctx, plan)
     if ctx.args.dry_run:
@@ -377,13 +379,18 @@ def cmd_repair(ctx: Context) -> int:
     show_preflight(ctx, pf)
     if not pf.rows:
         ctx.message("nothing to repair: no applied file has changed")
+        if ctx.json:
+            ctx.out_json({"repaired": []})
         return 0
     for m in pf.rows:
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
     ctx.confirm("record the current checksums of the files above", pf.database_name)
     done = repair(backend, mset, [m.filename for m in pf.rows])
-    for f in done:
-        ctx.out(f)
+    if ctx.json:
+        ctx.out_json({"repaired": list(done)})
+    else:
+        for f in done:
+            ctx.out(f)
     ctx.message(f"repaired {len(done)} checksum(s) (audited, with each row's before-image)")
     return 0
 
@@ -397,6 +404,8 @@ def cmd_clear_failed(ctx: Context) -> int:
     show_preflight(ctx, pf)
     ctx.confirm(f"delete the failed tracking row of {ctx.args.file}", pf.database_name)
     rec = clear_failed(backend, ctx.args.file)
+    if ctx.json:
+        ctx.out_json({"cleared": rec.filename, "error_message": rec.error_message})
     ctx.message(f"cleared {rec.filename} (was: {rec.error_message}; before-image in the audit log)")
     return 0
 
@@ -409,11 +418,15 @@ def cmd_unlock(ctx: Context) -> int:
     pf = preflight_unlock(backend, ctx.target)
     if pf.lock is None:
         ctx.message("no lock is held")
+        if ctx.json:
+            ctx.out_json({"released": False, "lock": None})
         return 0
     ctx.message(f"lock held by {pf.lock.describe()}")
     show_preflight(ctx, pf)
     ctx.confirm("release this lock (only if that session is dead)", pf.database_name)
-    unlock(backend)
+    released = unlock(backend) or pf.lock
+    if ctx.json:
+        ctx.out_json({"released": True, "lock": released.__dict__})
     ctx.message("lock released (audited, with the lock row's before-image)")
     return 0
 
@@ -421,7 +434,7 @@ def cmd_unlock(ctx: Context) -> int:
 def cmd_log(ctx: Context) -> int:
     from malnu_tui.engine.monitor.runlog import read_changes
 
-    entries = read_changes(ctx.backend(), limit=ctx.args.limit, action=ctx.args.action)
+    entries = read_changes(ctx.reader(), limit=ctx.args.limit, action=ctx.args.action)
     if ctx.json:
         ctx.out_json([e.__dict__ for e in entries])
         return 0

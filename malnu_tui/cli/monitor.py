@@ -142,7 +142,7 @@ def cmd_history(ctx: Context) -> int:
     from malnu_tui.engine.monitor.runlog import history_since
 
     since = parse_when(ctx.args.since)
-    hist = history_since(ctx.backend(), since)
+    hist = history_since(ctx.reader(), since)
     if ctx.json:
         ctx.out_json(hist.as_json())
         return 0

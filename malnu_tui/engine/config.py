@@ -347,11 +347,14 @@ def url_slug(url: str) -> str:
     return f"{slug[:71]}-{hashlib.sha256(masked.encode()).hexdigest()[:8]}"
 
 
-def open_backend(target: Target) -> Backend:
-    """Connect to ``target`` with the backend module of its kind (imported lazily)."""
+def open_backend(target: Target, *, read_only: bool = False) -> Backend:
+    """Connect to ``target`` with the backend module of its kind (imported lazily).
+    ``read_only``: for monitoring, which never writes what it watches (SQLite opened
+    ``mode=ro``, PostgreSQL's transactions READ ONLY, no tool table created anywhere: a
+    database without them is :class:`~malnu_tui.engine.errors.NotInitialised`)."""
     kind = target.kind
     module = importlib.import_module(BACKEND_MODULES[kind])
-    backend: Backend = module.open_target(target)
+    backend: Backend = module.open_target(target, read_only=read_only)
     from malnu_tui.engine.monitor.debuglog import name_target
 
     name_target(backend.display_url, target.name)  # debug lines say target=<name>

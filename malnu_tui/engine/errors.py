@@ -173,8 +173,28 @@ class NotConfirmed(MalnuError):
     exit_code = 2
 
 
+class NoTerminal(MalnuError):
+    """The console was asked for (no command) where there is no terminal to draw on or read
+    keys from: cron, CI, ``ssh host malnu-tui`` without ``-t`` (exit 2, a usage error)."""
+
+    exit_code = 2
+
+
 class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
+
+
+class NotInitialised(MalnuError):
+    """A read-only command (``check``, ``history``) found no tracking table: malnu-tui has
+    never used this database, or the URL names another one. It creates nothing there."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"{where} is not initialised by malnu-tui (no migrations table); nothing was "
+            "created or changed",
+            hint="check that the target's url names the database you mean; `malnu-tui status` "
+            "on it creates the tool's tables",
+        )
 
 
 class SyncRefused(MalnuError):

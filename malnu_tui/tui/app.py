@@ -103,6 +103,10 @@ class MalnuApp(App[int]):
         # Kept for the help screen and the palette, which show remapped keys as remapped.
         self.key_overrides = load_keymap(self.settings.config_path)
         self.set_keymap(self.key_overrides)
+        # What the CLI says once on stderr (two targets sharing a backup_dir) would be drawn
+        # over by the console: said here, where the operator looks, until dismissed.
+        for warning in self.settings.warnings:
+            self.notify(warning, title="Configuration", severity="warning", timeout=30)
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)

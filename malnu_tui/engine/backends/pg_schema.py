@@ -12,7 +12,13 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 
-__all__ = ["UPGRADE_COLUMNS", "add_missing_columns", "create_tool_tables", "missing_columns"]
+__all__ = [
+    "UPGRADE_COLUMNS",
+    "add_missing_columns",
+    "create_tool_tables",
+    "missing_columns",
+    "tracking_columns",
+]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -54,6 +60,18 @@ def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ..
             continue
         missing.extend((table, name) for name, _decl in columns if name not in have[table])
     return tuple(missing)
+
+
+def tracking_columns(missing: tuple[tuple[str, str | None], ...]) -> dict[str, sql.Composable]:
+    """The tracking table's upgradable columns as a SELECT names them: a read-only open reads
+    the seed's older table as it is, a typed NULL for each column it lacks."""
+    absent = {c for t, c in missing if t == TRACKING_TABLE}
+    return {
+        name: sql.SQL("NULL::{}").format(sql.SQL(decl.split()[0]))
+        if name in absent
+        else sql.Identifier(name)
+        for name, decl in UPGRADE_COLUMNS[TRACKING_TABLE]
+    }
 
 
 def create_tool_tables(conn: Conn, schema: str, migration_key: int) -> None:

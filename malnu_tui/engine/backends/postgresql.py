@@ -40,6 +40,7 @@ from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
     create_tool_tables,
     missing_columns,
+    tracking_columns,
 )
 from malnu_tui.engine.backends.pg_sql import error_text, with_params
 from malnu_tui.engine.concurrently import classify
@@ -47,6 +48,7 @@ from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
     LockHolder,
+    NotInitialised,
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
@@ -107,8 +109,12 @@ class PostgresBackend:
         statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
         connect_timeout: int = 10,
+        read_only: bool = False,
     ) -> None:
         self.display_url = mask_url(url)
+        # Read-only (monitoring): every transaction of the session READ ONLY, and no tool table
+        # created or altered (ensure_schema says NotInitialised, reads make do without).
+        self.read_only = read_only
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
         self.schema = schema
@@ -140,8 +146,9 @@ class PostgresBackend:
         self.conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('statement_timeout', %s, false), "
-            "set_config('lock_timeout', %s, false)",
-            (self.statement_timeout, self.lock_timeout),
+            "set_config('lock_timeout', %s, false), "
+            "set_config('default_transaction_read_only', %s, false)",
+            (self.statement_timeout, self.lock_timeout, "on" if self.read_only else "off"),
         )
         if self.conn.info.server_version >= 140000:
             # A killed client's migration is aborted (and its lock freed) within a second,
@@ -185,6 +192,11 @@ class PostgresBackend:
             return
         try:
             missing = missing_columns(self.conn, self.schema)
+            if self.read_only:
+                if (TRACKING_TABLE, None) in missing:
+                    raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
+                self._pending_upgrade, self._schema_ready = missing, True
+                return
             if any(col is None for _t, col in missing):  # a whole table is missing
                 create_tool_tables(self.conn, self.schema, self._lock.key)
                 missing = missing_columns(self.conn, self.schema)
@@ -226,11 +238,12 @@ class PostgresBackend:
     def fetch_records(self) -> list[TrackingRecord]:
         """Every row of the tracking table, by filename."""
         self.ensure_schema()
+        cols = tracking_columns(self._pending_upgrade)  # read-only: NULL for a missing one
         rows = self._query(
             sql.SQL(
-                "SELECT filename, checksum, to_char(executed_at, {fmt}), execution_time_ms, "
-                "success, error_message FROM {t} ORDER BY filename"
-            ).format(fmt=sql.Literal(_FMT_TS), t=self._t(TRACKING_TABLE))
+                "SELECT filename, checksum, to_char({executed_at}, {fmt}), {execution_time_ms}, "
+                "{success}, {error_message} FROM {t} ORDER BY filename"
+            ).format(fmt=sql.Literal(_FMT_TS), t=self._t(TRACKING_TABLE), **cols)
         )
         return [
             TrackingRecord(
@@ -444,6 +457,8 @@ class PostgresBackend:
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
         self.ensure_schema()
+        if (AUDIT_TABLE, None) in self._pending_upgrade:  # read-only, no audit table yet
+            return []
         where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
         params: tuple[Any, ...] = (action, limit) if action else (limit,)
         rows = self._query(
@@ -563,7 +578,7 @@ def _check_conninfo(url: str) -> None:
         ) from None
 
 
-def open_target(target: Target) -> PostgresBackend:
+def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
@@ -574,4 +589,5 @@ def open_target(target: Target) -> PostgresBackend:
         schema=str(options.get("schema", opts.schema)),
         statement_timeout=str(options.get("statement_timeout", opts.statement_timeout)),
         lock_timeout=str(options.get("lock_timeout", opts.lock_timeout)),
+        read_only=read_only,
     )

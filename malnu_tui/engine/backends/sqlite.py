@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
@@ -43,11 +44,15 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_S = 5.0
 
 
-def _check_path(path: Path) -> None:
+def _check_path(path: Path, *, create: bool = True) -> None:
     """A usable database path, or a :class:`ConfigError` naming it (a bad ``--database`` is a
-    usage error, exit 2). Creates the missing parent directories."""
+    usage error, exit 2). Creates the missing parent directories; without ``create`` (a
+    read-only open) the file must exist."""
+    if not create and not path.exists():
+        raise ConfigError(f"database file {path} does not exist (nothing was created)")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
         raise ConfigError(
@@ -69,23 +74,31 @@ class SQLiteBackend:
 
     kind: Kind = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
         self.busy_timeout = busy_timeout
         self.name = self.path.stem
-        _check_path(self.path)
+        # Read-only (monitoring): opened mode=ro, its journal mode left as it is, and no tool
+        # table created (ensure_schema says NotInitialised): a check never writes what it watches.
+        self.read_only = read_only
+        self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
+        _check_path(self.path, create=not read_only)
         try:
             self.conn = sqlite3.connect(
-                str(self.path),
+                f"file:{quote(str(self.path.absolute()))}?mode=ro" if read_only else str(self.path),
                 isolation_level=None,
                 timeout=busy_timeout,
                 check_same_thread=False,
+                uri=read_only,
             )
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
-            if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if not read_only and str(journal).lower() != "wal":
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
@@ -180,7 +193,9 @@ class SQLiteBackend:
         if self._schema_ready:
             return
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
+        if self.read_only:
+            self._absent = q.absent_tool_tables(have, self.display_url)
+        elif not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             with self.transaction() as c:
                 c.execute(q.CREATE_TRACKING)
                 c.execute(q.CREATE_AUDIT)
@@ -428,6 +443,8 @@ class SQLiteBackend:
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()
+        if "malnu_audit" in self._absent:
+            return []
         sql = q.SELECT_AUDIT
         params: tuple[object, ...] = ()
         if action:
@@ -527,8 +544,8 @@ class SQLiteBackend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def open_target(target: Target) -> SQLiteBackend:
+def open_target(target: Target, *, read_only: bool = False) -> SQLiteBackend:
     """Open the SQLite file a ``sqlite:`` target names."""
     from malnu_tui.engine.urls import sqlite_path
 
-    return SQLiteBackend(sqlite_path(target.url))
+    return SQLiteBackend(sqlite_path(target.url), read_only=read_only)

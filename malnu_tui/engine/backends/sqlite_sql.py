@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.errors import NotInitialised, StatementFailed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -50,6 +50,19 @@ SELECT_TOOL_TABLES = (
     "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
     "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
 )
+
+
+def absent_tool_tables(have: Mapping[str, object], where: str) -> frozenset[str]:
+    """The tool tables missing from ``have`` (:data:`SELECT_TOOL_TABLES`' rows), and
+    ``malnu_lock.purpose`` for a lock table made before that column, for a read-only backend
+    that must not create them; :class:`NotInitialised` without ``migrations``."""
+    if "migrations" not in have:
+        raise NotInitialised(where)
+    absent = {"malnu_audit", "malnu_lock"} - set(have)
+    if "malnu_lock" in have and "purpose" not in str(have["malnu_lock"] or ""):
+        absent.add("malnu_lock.purpose")
+    return frozenset(absent)
+
 
 # A constraint SQLite checks only at COMMIT (LIKE is case-insensitive for ASCII).
 SELECT_DEFERRED = "SELECT 1 FROM sqlite_master WHERE sql LIKE '%deferred%' LIMIT 1"

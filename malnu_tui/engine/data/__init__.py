@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.data.csvsource import CsvSource, SourceRecord
+    from malnu_tui.engine.data.csvsource import CsvSource
     from malnu_tui.engine.data.errors import (
         ImportCheckFailed,
         InputFileError,
         MappingError,
         SchemaMismatch,
     )
+    from malnu_tui.engine.data.records import SourceRecord
     from malnu_tui.engine.data.rows import Rejection, Row
     from malnu_tui.engine.data.run import (
         ImportPreview,
@@ -76,7 +77,7 @@ __all__ = [
 
 _WHERE = {
     "CsvSource": "csvsource",
-    "SourceRecord": "csvsource",
+    "SourceRecord": "records",
     "ImportCheckFailed": "errors",
     "InputFileError": "errors",
     "MappingError": "errors",

@@ -22,10 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 
 DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
@@ -41,52 +42,6 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 
 # A legitimately long field (an essay in a submissions export) must not stop the import.
 csv.field_size_limit(16 * 1024 * 1024)
-
-
-class SourceRecord(NamedTuple):
-    """One record of the input: where it starts, its fields, and its text as read (a tuple:
-    millions are made)."""
-
-    line: int
-    fields: tuple[str | None, ...]
-    raw: str
-    error: str = ""  # a malformed record (the reader's complaint); rejected as it is
-
-
-class RecordChunk(NamedTuple):
-    """Consecutive records as parallel sequences (``errors``: position → the reader's
-    complaint about a malformed record). ``fields`` is a :class:`FlatRows` for a clean
-    block read at C speed (every record complete, of the header's width, no empty field)."""
-
-    lines: Sequence[int]
-    fields: Sequence[Fields]
-    raws: Sequence[str]
-    errors: dict[int, str]
-
-    def records(self) -> Iterator[SourceRecord]:
-        for i, (line, fields, raw) in enumerate(
-            zip(self.lines, self.fields, self.raws, strict=True)
-        ):
-            yield SourceRecord(line, fields, raw, self.errors.get(i, ""))
-
-
-def chunked(records: Iterator[SourceRecord], size: int) -> Iterator[RecordChunk]:
-    """Records → chunks (for sources that read record by record)."""
-    lines: list[int] = []
-    fields: list[Fields] = []
-    raws: list[str] = []
-    errors: dict[int, str] = {}
-    for rec in records:
-        if rec.error:
-            errors[len(lines)] = rec.error
-        lines.append(rec.line)
-        fields.append(rec.fields)
-        raws.append(rec.raw)
-        if len(lines) >= size:
-            yield RecordChunk(lines, fields, raws, errors)
-            lines, fields, raws, errors = [], [], [], {}
-    if lines:
-        yield RecordChunk(lines, fields, raws, errors)
 
 
 @dataclass(frozen=True)
@@ -149,9 +104,12 @@ def _sniff(sample: str) -> str:
     chosen = ","
     for rank, d in enumerate(DELIMITERS):
         try:
-            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:50]
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:60]
         except csv.Error:
             continue
+        while rows and len(rows[0]) < 2:
+            rows.pop(0)  # a title line above the header, written without delimiters
+        rows = rows[:50]
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])
@@ -168,7 +126,12 @@ class CsvSource:
     kind = "csv"
 
     def __init__(
-        self, path: Path, *, encoding: str | None = None, delimiter: str | None = None
+        self,
+        path: Path,
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        header_line: int | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -196,17 +159,31 @@ class CsvSource:
                 line=1,
                 hint="leave --delimiter out: the sep= line is Excel's own declaration",
             )
-        self._preamble = 1 if declared is not None else 0  # physical lines before the header
+        # Physical lines before the header: Excel's sep= line, or what --header-line passes
+        # over (a sheet's title rows above its header); no records, lines all the same.
+        self._preamble = 1 if declared is not None else 0
+        if header_line is not None:
+            if header_line <= self._preamble:
+                raise InputFileError(
+                    str(self.path),
+                    f"--header-line {header_line}: line 1 is Excel's sep= line",
+                    line=1,
+                )
+            self._preamble = header_line - 1
         self.format = CsvFormat(
             enc,
-            delimiter or declared or _sniff(sample),
+            delimiter or declared or _sniff(_after_lines(sample, self._preamble)),
             bom,
             delimiter is None and declared is None,
             declared is not None,
         )
         first = next(self._header_record(), None)
         if first is None or not first.fields:
-            raise InputFileError(str(self.path), "empty file: no header row", line=1)
+            raise InputFileError(
+                str(self.path),
+                "empty file: no header row" if not header_line else "no header row from this line",
+                line=self._preamble + 1,
+            )
         self.header: tuple[str, ...] = tuple((f or "").strip() for f in first.fields)
         self.description = f"{self.path.name} ({self.format.describe()})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
@@ -261,6 +238,24 @@ class CsvSource:
                 ) from None
             except UnicodeError:
                 raise self._decode_error() from None
+
+    def leading_records(self, limit: int) -> list[tuple[int, tuple[str, ...]]]:
+        """The first ``limit`` non-blank records from the header on, as (line, stripped
+        fields): where to look for a header that title rows pushed down."""
+        found: list[tuple[int, tuple[str, ...]]] = []
+        with self._open() as fh:
+            reader = csv.reader(fh, delimiter=self.format.delimiter)
+            try:
+                for fields in reader:
+                    if any(fields):
+                        found.append(
+                            (reader.line_num + self._preamble, tuple(map(str.strip, fields)))
+                        )
+                    if len(found) >= limit:
+                        break
+            except (csv.Error, UnicodeError):
+                pass  # a hint only: the import itself names what is wrong
+        return found
 
     def records(self) -> Iterator[SourceRecord]:
         """Every record after the header, in file order."""
@@ -388,13 +383,17 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             preamble = self._preamble
             for data, block, eof in blocks:
-                if preamble:  # Excel's sep= line: no record, but a line all the same
+                if preamble:  # lines before the header: no record, but lines all the same
                     if data is not None:
-                        m = _LINE_END.search(data)
-                        data = data[m.end() :] if m else b""
+                        while preamble and data:
+                            m = _LINE_END.search(data)
+                            data = data[m.end() :] if m else b""
+                            preamble, base = preamble - 1, base + 1
                     else:
-                        block = block[1:]
-                    preamble, base = 0, 1
+                        drop = min(preamble, len(block))
+                        block, preamble, base = block[drop:], preamble - drop, base + drop
+                    if preamble:
+                        continue  # the lines above the header go on in the next block
                 if data is not None and not carry and skip and skip_header:
                     rest = _drop_header(data, splitter.bsep)
                     if rest is not None:
@@ -437,6 +436,11 @@ class CsvSource:
             raise self._decode_error() from None
         finally:
             raw.close()
+
+
+def _after_lines(text: str, lines: int) -> str:
+    """``text`` without its first ``lines`` lines (the sample the delimiter is sniffed on)."""
+    return "".join(_readlines(text)[lines:]) if lines else text
 
 
 def _readlines(text: str) -> list[str]:

@@ -256,7 +256,9 @@ _NEEDS_ARGS = {
     "date": 'date needs its input formats, e.g. { date = ["%d/%m/%Y"] }',
     "decimal": 'decimal needs its separators, e.g. { decimal = { decimal_sep = ",", '
     'thousands_sep = "." } }',
-    "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" }',
+    "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" } '
+    '(or { phone = { form = "national", leading_zero_lost = true } } for a column Excel '
+    "kept as numbers)",
 }
 _SEPARATORS = (",", ".", " ", "\u00a0", "'", "")
 
@@ -267,7 +269,10 @@ def _label(key: str, arg: Any) -> str:
         t, d = arg["thousands_sep"], arg["decimal_sep"]
         return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56)"
     if key == "phone":
-        return f"phone (→ {'081234567890' if arg == 'national' else '+6281234567890'})"
+        table = arg if isinstance(arg, MappingABC) else {"form": arg}
+        shown = "081234567890" if table["form"] == "national" else "+6281234567890"
+        lost = ", 8123… read as 08123…" if table.get("leading_zero_lost") else ""
+        return f"phone (→ {shown}{lost})"
     if key == "date" and any(f in EXCEL_FORMATS for f in ([arg] if isinstance(arg, str) else arg)):
         return "date (+ Excel serials)"
     return key
@@ -302,9 +307,14 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
             )
         return decimal_step(arg["decimal_sep"], arg["thousands_sep"])
     if key == "phone":
-        if arg not in PHONE_FORMS:
+        table = arg if isinstance(arg, MappingABC) else {"form": arg}
+        if (
+            not set(table) <= {"form", "leading_zero_lost"}
+            or table.get("form") not in PHONE_FORMS
+            or not isinstance(table.get("leading_zero_lost", False), bool)
+        ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['phone']}", line=line)
-        return phone_step(arg)
+        return phone_step(table["form"], leading_zero_lost=table.get("leading_zero_lost", False))
     if key == "bool":
         if not isinstance(arg, MappingABC) or set(arg) != {"true", "false"}:
             raise MappingError(

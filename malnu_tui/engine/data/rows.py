@@ -17,11 +17,17 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from operator import itemgetter
 from typing import NamedTuple
 
-from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
-from malnu_tui.engine.data.transform import StepFailed, Value, bool_step
+from malnu_tui.engine.data.transform import (
+    StepFailed,
+    Value,
+    bool_step,
+    excel_damage,
+    may_hold_excel_damage,
+)
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -103,6 +109,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
                 return v if ps is None or v is None else _fit_numeric(v, str(v), col, ps)
             text = str(v).strip()
+            if why := excel_damage(text):
+                raise StepFailed(why)
             try:
                 f = float(text)
             except ValueError:
@@ -169,6 +177,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
         )
         if limit is not None and len(s) > limit:
             raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
+        if isinstance(v, str) and (why := excel_damage(v)):
+            raise StepFailed(why)
         return s
 
     return text
@@ -353,6 +363,12 @@ class RowBuilder:
                 else:
                     self._checks.append("other")
         self._not_null = [p.not_null for p in self._columns]
+        # Text and number columns refuse a spreadsheet's error values and numbers it wrote in
+        # scientific notation (``#N/A``, ``3.20123E+15``): a chunk whose text may hold one is
+        # built row by row, where each value is checked and each such row named.
+        self._damageable = any(
+            c.family in ("text", "number") for c in schema.columns if c.name in self.columns
+        )
         # ``server_checks``: the writer sends a clean block as the file has it to a database
         # that refuses every value these checks refuse (PostgreSQL ≤ 15's integer input and
         # NOT NULL; text without a length) and, when it refuses one, the import starts over
@@ -411,6 +427,8 @@ class RowBuilder:
             if recs.errors or fields.width != self.width:
                 raise _Slow
         elif recs.errors or set(map(len, fields)) != {self.width}:
+            raise _Slow
+        if self._damageable and _may_hold_excel_damage(recs):
             raise _Slow
         if self._passthrough is not None:
             batch = self._pass_through(recs)
@@ -477,6 +495,14 @@ class RowBuilder:
             if check == "other" or (check and not _whole_numbers(col, _DIGITS[check])):
                 return None
         return RowBatch(recs.lines, values, recs.raws)
+
+
+def _may_hold_excel_damage(recs: RecordChunk) -> bool:
+    """Might a value of the chunk be a spreadsheet's error value or a number in scientific
+    notation? (Searched over the chunk's text at C speed; most chunks hold neither.)"""
+    fields = recs.fields
+    text = fields.text if isinstance(fields, FlatRows) and fields.text else "".join(recs.raws)
+    return may_hold_excel_damage(text)
 
 
 # Plain whole numbers short enough to be in range of the column's width whatever the digits

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
-from malnu_tui.engine.data.csvsource import CsvSource, RecordChunk, SourceRecord, file_sha256
+from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
 from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
@@ -88,6 +89,7 @@ class ImportRequest:
     on_conflict: OnConflict | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    header_line: int | None = None  # the header's line (title rows above it are not read)
     rejects: Path | None = None
     max_errors: MaxErrors = field(default_factory=MaxErrors)
     dry_run: bool = False
@@ -199,9 +201,17 @@ class ImportReport:
         return text + (f" ({self.reason})" if self.reason else "")
 
 
+HEADER_SEARCH_LINES = 30  # how far down a header pushed by title rows is looked for
+
+
 def open_csv(request: ImportRequest) -> CsvSource:
     assert request.file is not None
-    return CsvSource(request.file, encoding=request.encoding, delimiter=request.delimiter)
+    return CsvSource(
+        request.file,
+        encoding=request.encoding,
+        delimiter=request.delimiter,
+        header_line=request.header_line,
+    )
 
 
 def _mapping(request: ImportRequest, source: Source) -> Mapping:
@@ -217,7 +227,29 @@ def _check(
     check = check_input(
         schema, source.header, mapping, key=request.key, on_conflict=request.conflict
     )
+    if not check.ok and isinstance(source, CsvSource) and request.header_line is None:
+        found = _header_below(source, schema, mapping)
+        if found is not None:
+            check = replace(check, problems=(*check.problems, found))
     return schema, check
+
+
+def _header_below(source: CsvSource, schema: TableSchema, mapping: Mapping) -> str | None:
+    """Where the header is when title rows sit above it (a Dapodik or EMIS sheet's name, the
+    school, the date of the download): the first line of the file's top that names every
+    source column of the mapping (without one: only columns of the table)."""
+    wanted = mapping.sources() if mapping.path is not None else None
+    records = source.leading_records(HEADER_SEARCH_LINES)
+    for line, fields in records[1:]:
+        names = {f for f in fields if f}
+        if names and (names >= wanted if wanted else names <= set(schema.names)):
+            shown = ", ".join(f for f in fields if f)
+            return (
+                f"line {line} looks like the header ({shown[:60]}"
+                f"{'…' if len(shown) > 60 else ''}), with a title above it: "
+                f"pass --header-line {line}"
+            )
+    return None
 
 
 def preview_import(

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
-from malnu_tui.engine.data.csvsource import RecordChunk, SourceRecord, chunked
+from malnu_tui.engine.data.records import RecordChunk, SourceRecord, chunked
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
 from malnu_tui.engine.errors import BackendError, ConfigError
 

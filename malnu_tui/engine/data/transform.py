@@ -8,6 +8,7 @@ row, never a guess. NULL passes through every step unchanged (except ``map``/``d
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -100,15 +101,42 @@ _ID_MONTHS = {
     "nop": "Nov",
     "des": "Dec",
 }
-_LETTERS = re.compile(r"[^\W\d_]+")
+# Indonesian day names (for %A/%a): "Senin, 5 Januari 2025". Jum'at is written with and
+# without its apostrophe; Ahad is Sunday's other name.
+_ID_DAYS = {
+    "senin": "Monday",
+    "selasa": "Tuesday",
+    "rabu": "Wednesday",
+    "kamis": "Thursday",
+    "jumat": "Friday",
+    "jum'at": "Friday",
+    "sabtu": "Saturday",
+    "minggu": "Sunday",
+    "ahad": "Sunday",
+    "sen": "Mon",
+    "sel": "Tue",
+    "rab": "Wed",
+    "kam": "Thu",
+    "jum": "Fri",
+    "sab": "Sat",
+    "min": "Sun",
+}
+_ID_DAY_NAMES = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+_LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 EXCEL_FORMATS = ("excel", "excel1904")  # Excel's date serials, as a format of the date step
 _EXCEL_SERIAL = re.compile(r"\d+(?:\.\d+)?")
 # The last day Excel knows, 9999-12-31, in each date system.
 _EXCEL_LAST = {"excel": 2958465, "excel1904": 2957003}
 
 
-def _english_months(text: str) -> str:
-    return _LETTERS.sub(lambda m: _ID_MONTHS.get(m[0].lower(), m[0]), text)
+def _english_names(text: str, months: bool, days: bool) -> str:
+    """Indonesian month names (``months``) and day names (``days``) → English ones."""
+
+    def one(m: re.Match[str]) -> str:
+        word = m[0].lower()
+        return (months and _ID_MONTHS.get(word)) or (days and _ID_DAYS.get(word)) or m[0]
+
+    return _LETTERS.sub(one, text)
 
 
 def _excel_serial(text: str, system: str) -> tuple[str | None, str]:
@@ -144,12 +172,13 @@ def date_step(formats: Sequence[str]) -> StepFn:
     a fraction, the time of day too)."""
     fmts = tuple(formats)
     months = any("%b" in f or "%B" in f for f in fmts)
+    days = any("%a" in f or "%A" in f for f in fmts)
 
     def run(v: Value) -> Value:
         if v is None:
             return None
         text = str(v).strip()
-        named = _english_months(text) if months else text
+        named = _english_names(text, months, days) if months or days else text
         why = ""
         for fmt in fmts:
             if fmt in EXCEL_FORMATS:
@@ -158,9 +187,18 @@ def date_step(formats: Sequence[str]) -> StepFn:
                     return iso
                 why = why or no
                 continue
+            given = named if "%b" in fmt or "%B" in fmt or "%a" in fmt or "%A" in fmt else text
             try:
-                parsed = datetime.strptime(named if "%b" in fmt or "%B" in fmt else text, fmt)
+                parsed = datetime.strptime(given, fmt)
             except ValueError:
+                continue
+            # strptime reads a day name and does not check it: "Senin, 5 Januari 2025" (a
+            # Sunday) has a wrong day or a wrong date, and which one is not for us to say.
+            if ("%a" in fmt or "%A" in fmt) and time.strptime(given, fmt).tm_wday != (
+                parsed.weekday()
+            ):
+                day = _ID_DAY_NAMES[parsed.weekday()]
+                why = why or f"a wrong day name: {parsed.date().isoformat()} is a {day}"
                 continue
             if any(d in fmt for d in _TIME_DIRECTIVES):
                 return parsed.isoformat(timespec="seconds")
@@ -172,10 +210,20 @@ def date_step(formats: Sequence[str]) -> StepFn:
     return run
 
 
+# A sum of money as Indonesian sheets write it: "Rp 1.000", "Rp1.000.000,00", "IDR 150.000",
+# "-Rp 5.000" (Excel's currency format), "Rp 150.000,-" (typed by hand). Rupiah only: another
+# currency's sign is no number.
+_RUPIAH = re.compile(
+    r"(?P<sign>[+-]?)(?:(?:Rp\.?|IDR)\s*(?P<sign2>[+-]?))?(?P<body>.+)", re.IGNORECASE
+)
+
+
 def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
     """A number written with the given separators (Indonesian ``1.234,56``: decimal ``,``,
     thousands ``.``) → ``1234.56``, the digits as written. Thousands separators must group
-    by three (``1.5`` with a thousands ``.`` is refused, not read as 15 or 1.5)."""
+    by three (``1.5`` with a thousands ``.`` is refused, not read as 15 or 1.5). A rupiah
+    sign before it is read (``Rp 1.000``, ``Rp1.000.000,00``, ``IDR 150.000``, ``-Rp 5.000``),
+    and ``150.000,-`` is whole rupiah."""
 
     def fail(v: Value, why: str) -> StepFailed:
         return StepFailed(
@@ -188,9 +236,13 @@ def decimal_step(decimal_sep: str, thousands_sep: str) -> StepFn:
     def run(v: Value) -> Value:
         if v is None or (isinstance(v, int) and not isinstance(v, bool)):
             return v
-        text = str(v).strip()
-        sign = "-" if text[:1] == "-" else ""
-        body = text[1:] if text[:1] in "+-" else text
+        m = _RUPIAH.fullmatch(str(v).strip())
+        if m is None or (m["sign"] and m["sign2"]):
+            raise fail(v, "is not a number")
+        sign = "-" if "-" in m["sign"] + (m["sign2"] or "") else ""
+        body = m["body"]
+        if body.endswith(decimal_sep + "-"):  # "150.000,-": whole rupiah, as written by hand
+            body = body[:-2]
         whole, point, frac = body.partition(decimal_sep)
         if point and not digits(frac):
             raise fail(v, "is not a number")
@@ -212,12 +264,14 @@ PHONE_FORMS = ("national", "e164")
 _PHONE_NOISE = re.compile(r"[\s\-.()]")
 
 
-def phone_step(form: str) -> StepFn:
+def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     """A phone number as people write it (``0812-3456-7890``, ``+62 812 3456 7890``,
     ``(021) 555-1234``, ``0062…``) → one form: ``national`` (``081234567890``) or ``e164``
     (``+6281234567890``; a number of another country stays in its own code). A number
     without its leading 0, +62 or 00 (Excel drops the zero of a number cell) is refused:
-    ``62…`` or ``8…`` could be either."""
+    ``62…`` or ``8…`` could be either. ``leading_zero_lost``: the operator says the column
+    was a number cell, so ``81234567890`` is ``081234567890``; ``62…`` stays refused (a +62
+    number whose + Excel dropped, or an 062… area code: which is not for us to say)."""
 
     def run(v: Value) -> Value:
         if v is None:
@@ -234,6 +288,13 @@ def phone_step(form: str) -> StepFn:
             intl = compact[2:]
         elif compact.startswith("0"):
             intl = "62" + compact[1:]
+        elif leading_zero_lost and not compact.startswith("62"):
+            intl = "62" + compact
+        elif leading_zero_lost:
+            raise StepFailed(
+                f"phone: {v!r} could be +62 without its + or 0{compact[:3]}… without its 0: "
+                "write the number with +62 or 0 in the sheet"
+            )
         else:
             raise StepFailed(
                 f"phone: {v!r} has no leading 0, +62 or 00 (the zero lost by Excel? "
@@ -252,6 +313,51 @@ def phone_step(form: str) -> StepFn:
     return run
 
 
+# What a spreadsheet writes for a cell it could not show as it was typed: an error value of a
+# formula (Excel ``#N/A``, ``#VALUE!``, ``#DIV/0!``… and their translations ``#NILAI!``,
+# ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
+# NIK shown and saved as ``3.20123E+15``, ``3,20123E+15`` in the Indonesian locale: the
+# digits past the sixth are gone). Never data: refused in text and number columns.
+_EXCEL_ERROR = re.compile(r"#N/A|#GETTING_DATA|#[A-Z][A-Z/0-9]*[!?]|Err:\d{3}")
+_EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
+_HASH_WORD = re.compile(r"#[A-Z]")
+_EXPONENT = re.compile(r"E\+\d")
+
+
+def may_hold_excel_damage(text: str) -> bool:
+    """Might ``text`` (a whole block of the file) hold such a value? One-character searches
+    first (memchr speed): most blocks hold no ``#``, ``+`` or ``:`` at all."""
+    return bool(
+        ("#" in text and _HASH_WORD.search(text))
+        or ("+" in text and _EXPONENT.search(text))
+        or (":" in text and "Err:" in text)
+    )
+
+
+def excel_damage(text: str) -> str | None:
+    """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
+    if not ("#" in text or "E+" in text or "Err:" in text):
+        return None
+    value = text.strip()
+    if _EXCEL_ERROR.fullmatch(value):
+        return (
+            f"{text!r} is a spreadsheet's error value (a formula that failed in the sheet): "
+            "fix the cell, or map it to NULL with the step null_if_error"
+        )
+    if _EXCEL_SCIENTIFIC.fullmatch(value):
+        return (
+            f"{text!r} is a number the spreadsheet wrote in scientific notation: its digits "
+            "are lost (format the column as Text in the sheet and save the CSV again)"
+        )
+    return None
+
+
+def _null_if_error(v: Value) -> Value:
+    if isinstance(v, str) and _EXCEL_ERROR.fullmatch(v.strip()):
+        return None
+    return v
+
+
 SIMPLE_STEPS: dict[str, StepFn] = {
     "trim": _text("trim", str.strip),
     "lower": _text("lower", str.lower),
@@ -259,6 +365,7 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "title": _text("title", _title),
     "collapse_spaces": _text("collapse_spaces", lambda s: _SPACES.sub(" ", s)),
     "null_if_empty": _null_if_empty,
+    "null_if_error": _null_if_error,
     "int": _int,
     "bool": bool_step(),
 }

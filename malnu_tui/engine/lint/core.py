@@ -279,6 +279,8 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
             if key(name) in s.created:
                 continue
             verb = "TRUNCATE" if st.first_words.startswith("TRUNCATE") else "DELETE without WHERE"
+            if op.value:
+                verb = f"DELETE whose WHERE ({op.value}) holds for every row"
             why = f"{verb} empties {name}"
             sev: Severity | None = None
             if key(name) in s.copied:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from malnu_tui.engine.lint.where import unbounded_where
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["Action", "Op", "key", "read_ops", "split_top_level", "strip_comments"]
@@ -56,9 +57,6 @@ _TRUNCATE_TAIL = re.compile(
     r"\s+(?:(?:RESTART|CONTINUE)\s+IDENTITY|CASCADE|RESTRICT)\b.*$", re.IGNORECASE | re.DOTALL
 )
 _DELETE = re.compile(rf"^DELETE\s+FROM\s+(?:ONLY\s+)?{_QNAME}(?P<rest>.*)$", _F)
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_PARENS = re.compile(r"\([^()]*\)")
 _UPDATE = re.compile(
     rf"^UPDATE\s+(?:OR\s+\w+\s+)?(?:ONLY\s+)?{_QNAME}\s*\*?\s*(?:(?:AS\s+)?(?!SET\b)\w+\s+)?"
     rf"SET\b(?P<rest>.*)$",
@@ -181,7 +179,7 @@ class Op:
     concurrently: bool = False
     names: tuple[str, ...] = ()  # DROP TABLE a, b
     actions: tuple[Action, ...] = ()
-    value: str = ""  # PRAGMA value, LOCK mode
+    value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a delete_all/update_all
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
 
@@ -236,24 +234,6 @@ def _action(text: str) -> Action:
     if m:
         return Action("set_not_null", column=_unq(m["col"]))
     return Action("other", definition=text)
-
-
-def _top_level(text: str) -> str:
-    """``text`` without its string literals, quoted names and parenthesised parts
-    (subqueries)."""
-    text = _QUOTED.sub("''", text)
-    while "(" in text:
-        shorter = _PARENS.sub(" ", text)
-        if shorter == text:
-            break
-        text = shorter
-    return text
-
-
-def _bounded(rest: str) -> bool:
-    """An UPDATE's or DELETE's own ``WHERE`` after its table: one inside a subquery (of SET,
-    RETURNING, USING), a string or a quoted name does not bound the statement."""
-    return re.search(r"\bWHERE\b", _top_level(rest), _F) is not None
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -341,13 +321,15 @@ def read_ops(st: Statement) -> Op:
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
-        if m and not _bounded(m["rest"]):
-            return Op("delete_all", _unq(m["name"]), names=(_unq(m["name"]),))
+        if m and (always := unbounded_where(m["rest"])) is not None:
+            name = _unq(m["name"])
+            return Op("delete_all", name, names=(name,), value=always)
         return Op("other")
     if head.startswith("UPDATE"):
         m = _UPDATE.match(text)
-        if m and not _bounded(m["rest"]):
-            return Op("update_all", _unq(m["name"]), names=(_unq(m["name"]),))
+        if m and (always := unbounded_where(m["rest"])) is not None:
+            name = _unq(m["name"])
+            return Op("update_all", name, names=(name,), value=always)
         return Op("other")
     if head.startswith("LOCK"):
         m = _LOCK.match(text)

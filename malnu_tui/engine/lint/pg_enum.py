@@ -6,7 +6,8 @@ A use is only named where the literal plainly means the enum, so an unrelated st
 happens to spell the value is not: a cast to the type (``'v'::mood``), a column of the type
 declared with ``DEFAULT 'v'``, and, for a column known to be of the type (declared in this or
 an earlier migration), a comparison, an assignment, an ``IN`` list, ``SET DEFAULT 'v'``, or the
-value at that column's place in ``INSERT … (columns) VALUES``.
+value at that column's place in ``INSERT … VALUES`` or ``INSERT … SELECT`` (with a column list,
+or without one in the table's column order, as declared in the migrations).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ _NOT_COLUMNS = {"constraint", "primary", "unique", "check", "foreign", "exclude"
 _TYPE_AFTER = re.compile(rf"\bTYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})", _F)
 _INSERT = re.compile(
     rf"^INSERT\s+INTO\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*(?:AS\s+\w+\s*)?"
-    r"\((?P<cols>[^()]*)\)\s*VALUES\s*(?P<rows>.*?)\s*(?:ON\s+CONFLICT\b.*|RETURNING\b.*)?$",
+    r"(?:\((?P<cols>[^()]*)\)\s*)?(?:OVERRIDING\s+\w+\s+VALUE\s*)?"
+    r"(?:VALUES\s*(?P<rows>.*?)|SELECT\s+(?:ALL\s+)?(?P<select>.*?)(?:\s+FROM\b.*?)?)"
+    r"\s*(?:ON\s+CONFLICT\b.*|RETURNING\b.*)?$",
     _F,
 )
 
@@ -52,27 +55,53 @@ def _word(name: str) -> str:
 
 @dataclass
 class EnumColumns:
-    """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)}."""
+    """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)};
+    and each table's columns in order, for an ``INSERT`` without a column list."""
 
     by_type: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)  # table → its columns
+    unknown_order: set[str] = field(default_factory=set)  # CREATE TABLE … (LIKE …), AS …
 
     def _add(self, table: str, definition: str) -> None:
         m = _COLUMN.match(definition.strip())
         if m and key(m["col"]) not in _NOT_COLUMNS:
             self.by_type.setdefault(key(m["type"]), set()).add((table, key(m["col"])))
+            self.order.setdefault(table, []).append(key(m["col"]))
+        elif definition.strip().upper().startswith("LIKE"):
+            self.unknown_order.add(table)
+
+    def columns_of(self, table: str) -> list[str] | None:
+        """``table``'s columns in order, when every one of them was seen."""
+        return None if table in self.unknown_order else self.order.get(table)
 
     def see(self, op: Op) -> None:
-        if op.kind == "create_table" and op.body.startswith("("):
+        if op.kind == "create_table":
+            self.order[op.key] = []
+            self.unknown_order.discard(op.key)
+            if not op.body.startswith("("):
+                self.unknown_order.add(op.key)  # AS SELECT, OF type, PARTITION OF
+                return
             for part in split_top_level(op.body[1 : op.body.rfind(")")]):
                 self._add(op.key, part)
+        elif op.kind == "drop_table":
+            for name in op.names:
+                self.order.pop(key(name), None)
         elif op.kind == "alter_table":
+            cols = self.order.get(op.key, [])
             for a in op.actions:
                 if a.kind == "add_column":
                     self._add(op.key, f"{a.column} {a.definition}")
+                elif a.kind == "drop_column" and key(a.column) in cols:
+                    cols.remove(key(a.column))
+                elif a.kind == "rename_column" and key(a.column) in cols:
+                    cols[cols.index(key(a.column))] = key(a.new)
+                elif a.kind == "rename_table" and op.key in self.order:
+                    self.order[key(a.new)] = self.order.pop(op.key)
                 elif a.kind == "alter_type" and (t := _TYPE_AFTER.search(a.definition)):
                     self.by_type.setdefault(key(t["type"]), set()).add((op.key, key(a.column)))
 
 
+_ALIAS = re.compile(rf"\s+AS\s+{_IDENT}$", _F)
 _ADD_VALUE = re.compile(
     rf"^ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})\s+ADD\s+VALUE\s+"
     r"(?:IF\s+NOT\s+EXISTS\s+)?'(?P<value>(?:[^']|'')*)'",
@@ -125,17 +154,26 @@ class NewEnumValues:
                 return True
         return False
 
-    @staticmethod
-    def _inserted(text: str, table: str, col: str, literal: str) -> bool:
+    def _inserted(self, text: str, table: str, col: str, literal: str) -> bool:
+        """``literal`` at ``col``'s place in ``INSERT INTO table [(columns)] VALUES …`` or
+        ``… SELECT …`` (without a column list, the table's own column order)."""
         m = _INSERT.match(text)
         if m is None or key(m["table"]) != table:
             return False
-        cols = [key(c) for c in split_top_level(m["cols"])]
+        cols = (
+            [key(c) for c in split_top_level(m["cols"])]
+            if m["cols"] is not None
+            else self.columns.columns_of(table) or []
+        )
         if col not in cols:
             return False
         at = cols.index(col)
-        for row in split_top_level(m["rows"]):
-            values = split_top_level(row.strip()[1:-1]) if row.strip().startswith("(") else []
+        if m["select"] is not None:
+            rows = [m["select"]]
+        else:
+            rows = [r.strip()[1:-1] for r in split_top_level(m["rows"]) if r.strip()[:1] == "("]
+        for row in rows:
+            values = [_ALIAS.sub("", v) for v in split_top_level(row)]
             if at < len(values) and values[at] == literal:
                 return True
         return False

@@ -122,8 +122,9 @@ class OneTransaction:
                     )
                     out.append(_finding("LOCK-TABLE", self.file, st.line, why))
         elif op.kind == "update_all" and op.key not in self.created:
+            where = f"whose WHERE ({op.value}) holds for every row" if op.value else "without WHERE"
             why, sev = self._sized(
-                op.name, f"UPDATE {op.name} without WHERE rewrites every row in one transaction",
+                op.name, f"UPDATE {op.name} {where} rewrites every row in one transaction",
                 "a short one",
             )  # fmt: skip
             out.append(_finding("UPDATE-ALL-ROWS", self.file, st.line, why, sev))

@@ -120,9 +120,32 @@ def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     return {"text": text}
 
 
+def _post(hook: Webhook, body: dict[str, Any]) -> int:
+    """One try: the answer's status code, all of it within ``hook.timeout`` seconds. httpx's
+    own timeout is per read (an answer dripped a byte at a time never trips it), so the try
+    runs under one asyncio deadline that closes the connection; TimeoutError when it passes."""
+    import asyncio
+
+    import httpx
+
+    async def post() -> int:
+        # httpx's timeouts a little later than the deadline: the deadline is what is said.
+        async with httpx.AsyncClient(timeout=hook.timeout + 1) as client:
+            async with asyncio.timeout(hook.timeout):
+                return (await client.post(hook.url, json=body)).status_code
+
+    # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(post())
+    finally:
+        loop.close()
+
+
 def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
-    """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each bounded by
-    ``hook.timeout``. Raises RuntimeError with a masked reason when every try failed."""
+    """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each given
+    ``hook.timeout`` seconds in all (connect, send, the whole answer). Raises RuntimeError
+    with a masked reason when every try failed."""
     import httpx
 
     last = ""
@@ -130,13 +153,16 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
         if attempt:
             time.sleep(min(0.25 * attempt, 1.0))
         try:
-            resp = httpx.post(hook.url, json=body, timeout=hook.timeout)
+            status = _post(hook, body)
+        except TimeoutError:
+            last = f"timed out ({hook.timeout:g} s per try)"
+            continue
         except httpx.HTTPError as exc:
             last = type(exc).__name__
             continue
-        if resp.status_code < 300:
+        if status < 300:
             return
-        last = f"HTTP {resp.status_code}"
+        last = f"HTTP {status}"
     raise RuntimeError(f"{last} after {hook.retries + 1} tries")
 
 

@@ -11,7 +11,7 @@ sync_max_lag_minutes = 60       # WARNING when a sync's last success is older th
 [[alerts.webhooks]]
 kind = "slack"                  # or "json"
 url = "https://hooks.slack.com/services/…"
-timeout = 5                     # seconds
+timeout = 5                     # seconds per try, in all (the whole answer too)
 retries = 2
 
 [log]

@@ -60,7 +60,7 @@ def check_target(
     ``report``: a status just read by the caller (the console), not read again."""
     from malnu_tui.engine.backup.store import backups_of
     from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.errors import MalnuError, MigrationFileError
+    from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.migrate import status
     from malnu_tui.engine.urls import sqlite_path
@@ -70,7 +70,7 @@ def check_target(
     if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
         return _unknown(target, f"database file {sqlite_path(target.url)} does not exist", started)
     try:
-        backend = open_backend(_for_check(target))
+        backend = open_backend(_for_check(target), read_only=True)  # never writes it
     except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
         return _unknown(target, f"cannot connect: {exc}", started)
     files_error: str | None = None
@@ -86,6 +86,8 @@ def check_target(
                 backend.fetch_records()
         lock = backend.read_lock()
         audit = _audit_and_runs(backend)
+    except NotInitialised as exc:
+        return _unknown(target, str(exc), started)
     except Exception as exc:
         return _unknown(target, f"cannot read: {exc}", started)
     finally:

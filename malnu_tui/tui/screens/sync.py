@@ -56,6 +56,7 @@ class TableProgress(Message):
 class SyncFinished(Message):
     what: str  # sync, verify, dry run
     reports: tuple[TableReport, ...]
+    pair: str = ""
 
 
 def _age(seconds: float | None) -> str:
@@ -66,6 +67,15 @@ def _age(seconds: float | None) -> str:
         if s >= size:
             return f"{s // size} {unit}"
     return f"{s} s"
+
+
+def progress_report(working: str, lines: dict[str, str]) -> Text:
+    """What a running sync, verify or dry run has done so far, a line per table (under the
+    tables: their progress column is past the right edge of an 80-column terminal)."""
+    shown = Text(f"{working}: ", style="bold")
+    for name, line in lines.items():
+        shown.append(f"\n  {'✔' if line == 'done' else '⟳'} {name}: {line}")
+    return shown
 
 
 class SyncScreen(Screen[None]):
@@ -88,6 +98,13 @@ class SyncScreen(Screen[None]):
         self.working: str | None = None
         self.full = False
         self.states_for: str | None = None  # the pair whose tables are shown
+        # (pair, table) → what a verify run from this screen found: newer than the last
+        # sync's own verdict, which the table would otherwise keep showing ("✔ yes" beside a
+        # report naming missing keys). A sync of the table replaces it.
+        self.verified_now: dict[tuple[str, str], bool] = {}
+        # table → its latest progress, shown under the tables while a run goes on (the
+        # table's own progress column is past the right edge at 80 columns).
+        self.progress_lines: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -183,6 +200,9 @@ class SyncScreen(Screen[None]):
                 table.add_row(name, "—", "never synced", "—", "—", "—", "—", "", key=name)
                 continue
             label, style = VERIFIED[st.verified]
+            if (found := self.verified_now.get((pair.name, name))) is not None:
+                label, style = VERIFIED[found]
+                label += " (verify)"
             table.add_row(
                 name,
                 st.mode,
@@ -211,6 +231,7 @@ class SyncScreen(Screen[None]):
         if self.working is not None or not begin_operation(self.app, what):
             return None
         self.working = what
+        self.progress_lines = {}
         self.query_one(ErrorBox).clear()
         self.query_one("#sync-report", Static).update(f"{what} of {pair.name}: reading both sides…")
         return pair
@@ -327,7 +348,7 @@ class SyncScreen(Screen[None]):
                     reports = dry_run(s, plan_sync(s, self._request(pair)), self._progress)  # type: ignore[arg-type]
                 else:
                     reports = run_sync(s, self._request(pair), self._progress)  # type: ignore[arg-type]
-            self.post_message(SyncFinished(what, tuple(reports)))
+            self.post_message(SyncFinished(what, tuple(reports), pair.name))
 
     @on(TableProgress)
     def _progressed(self, event: TableProgress) -> None:
@@ -339,6 +360,12 @@ class SyncScreen(Screen[None]):
         text = "done" if p.phase == "done" else f"{p.phase} {p.rows:,}{total}{speed}"
         if p.table in {str(k.value) for k in table.rows}:
             table.update_cell(p.table, "progress", text)
+        if self.working is None:
+            return
+        self.progress_lines[p.table] = text
+        self.query_one("#sync-report", Static).update(
+            progress_report(self.working, self.progress_lines)
+        )
 
     @on(SyncFinished)
     def _finished(self, event: SyncFinished) -> None:
@@ -351,6 +378,10 @@ class SyncScreen(Screen[None]):
             else ("inserted", "updated", "deleted")
         )
         for r in event.reports:
+            if event.what == "verify":
+                self.verified_now[(event.pair, r.table)] = r.verified
+            elif event.what == "sync":
+                self.verified_now.pop((event.pair, r.table), None)
             label, style = VERIFIED[r.verified if event.what != "dry run" else None]
             out.append(f"{r.table}: ", style="bold")
             if event.what != "verify":

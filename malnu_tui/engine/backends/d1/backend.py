@@ -111,8 +111,10 @@ class D1Backend:
 
     kind: Kind = "d1"
 
-    def __init__(self, api: D1Api) -> None:
+    def __init__(self, api: D1Api, *, read_only: bool = False) -> None:
         self.api = api
+        self.read_only = read_only  # monitoring: no tool table created (NotInitialised)
+        self._absent: frozenset[str] = frozenset()
         self.location = api.location
         self.display_url = api.location.url
         self.name = api.location.database_id
@@ -182,7 +184,9 @@ class D1Backend:
         if self._schema_ready:
             return
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
-        if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
+        if self.read_only:
+            self._absent = q.absent_tool_tables(have, self.display_url)
+        elif not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless.
             self.api.batch([q.CREATE_TRACKING, q.CREATE_AUDIT, q.CREATE_LOCK], lambda: False)
         elif "purpose" not in str(have["malnu_lock"] or ""):
@@ -382,6 +386,8 @@ class D1Backend:
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()
+        if "malnu_audit" in self._absent:
+            return []
         sql = q.SELECT_AUDIT
         params: list[object] = []
         if action:
@@ -410,7 +416,11 @@ class D1Backend:
     def read_lock(self) -> LockHolder | None:
         try:
             self.ensure_schema()
-            rows = self.query(q.SELECT_LOCK)
+            if "malnu_lock" in self._absent:
+                return None
+            # A read-only open leaves a lock table made before the purpose column as it is.
+            old = "malnu_lock.purpose" in self._absent
+            rows = self.query(q.SELECT_LOCK.replace(", purpose", ", ''") if old else q.SELECT_LOCK)
         except D1QueryError:
             return None  # no lock table yet
         if not rows:
@@ -529,7 +539,7 @@ def _token_variable(options: Mapping[str, Any]) -> str:
     return d1_token_variable(options, "D1 option", ENV_TOKEN)
 
 
-def open_target(target: Target) -> D1Backend:
+def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
     """Connect to the D1 database a ``d1://ACCOUNT_ID/DATABASE_ID`` target names.
 
     Token: the target's ``api_token`` option, else the variable named by ``api_token_env``
@@ -560,4 +570,4 @@ def open_target(target: Target) -> D1Backend:
         policy=RetryPolicy.from_options(options),
         token_source=source,
     )
-    return D1Backend(api)
+    return D1Backend(api, read_only=read_only)

@@ -428,6 +428,36 @@ def _drop_everything(backend: D1Backend) -> list[str]:
     ]
 
 
+def _start_import(backend: D1Backend, body: dict[str, Any], at: str) -> dict[str, Any]:
+    """Send an import's ``init`` or ``ingest``. Both may start the import (an ``init`` does
+    when D1 already has the file), and D1 runs the file again for each one it receives: one
+    whose answer was lost is never re-sent blindly. D1 is asked first, by polling the import
+    at the bookmark it starts from (``at``), whether it already runs or ran; if so, that
+    answer is used instead of starting it a second time."""
+    answer: list[dict[str, Any]] = []
+
+    def started() -> bool:
+        try:
+            status = backend.api.call(
+                "POST", "import", body={"action": "poll", "current_bookmark": at}
+            )
+        except D1QueryError:
+            return False  # no import at that bookmark: nothing started
+        if not isinstance(status, dict) or status.get("success") is False:
+            return False
+        if status.get("status") not in ("active", "complete", "error"):
+            return False
+        answer.append(status)
+        return True
+
+    result = backend.api.call("POST", "import", body=body, took_effect=started)
+    if result is None:
+        return answer[-1]
+    if not isinstance(result, dict):
+        raise BackendError(f"D1 answered the import's {body['action']} with {result!r}")
+    return result
+
+
 def import_dump(
     backend: D1Backend,
     path: Path,
@@ -452,8 +482,8 @@ def import_dump(
         sql = "".join(f"{s};\n" for s in head).encode() + sql
     etag = hashlib.md5(sql, usedforsecurity=False).hexdigest()
     emit(BackupProgress("restore", 0, len(sql), f"uploading {len(sql)} bytes to D1"))
-    init: dict[str, Any] = backend.api.call("POST", "import", body={"action": "init", "etag": etag})
     try:
+        init = _start_import(backend, {"action": "init", "etag": etag}, previous)
         if "upload_url" in init:
             got = backend.api.upload(str(init["upload_url"]), sql)
             if got != etag:
@@ -461,8 +491,11 @@ def import_dump(
                     "the dump did not upload intact (etag mismatch); nothing changed"
                 )
             emit(BackupProgress("restore", len(sql), len(sql), "D1 is importing"))
+            # The bookmark the import will start from (and that undoes it): read again, as
+            # the application may have written during the upload.
+            previous = current_bookmark(backend)
             ingest = {"action": "ingest", "filename": init["filename"], "etag": etag}
-            first = backend.api.call("POST", "import", body=ingest)
+            first = _start_import(backend, ingest, previous)
         else:
             first = init  # D1 already had this file: init answers like ingest
         done = _until_complete(backend, "import", first, {"action": "poll"})

@@ -1,0 +1,124 @@
+"""`check` never writes what it watches: a database the tool has never used (an empty file, an
+application's own database, a fresh PostgreSQL or D1 database) is said "not initialised" and
+left exactly as it was; one with the seed's older tables is read as it is, never upgraded."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
+from tests.inproc import run_inproc
+
+APP_TABLE = "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)"
+
+
+def _sql(db: DbTarget, statement: str) -> list[tuple[Any, ...]]:
+    """Run ``statement`` on the database behind ``db`` (set-up and assertions only)."""
+    if db.kind == "sqlite":
+        with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+            return conn.execute(statement).fetchall()
+    if db.kind == "postgresql":
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            cur = conn.execute(statement)
+            return cur.fetchall() if cur.description else []
+    assert db.d1 is not None
+    return db.d1.sql(statement)
+
+
+def _tables(db: DbTarget) -> list[str]:
+    if db.kind == "postgresql":
+        query = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE name NOT LIKE '\\_%' ESCAPE '\\'"
+    return sorted(str(r[0]) for r in _sql(db, query))
+
+
+def _check(db: DbTarget, mdirs: MigrationDirs, *args: str) -> tuple[int, str]:
+    res = run_inproc("--database", db.url, *mdirs.args(), "check", *args)
+    assert "Traceback" not in res.err, res.err
+    return res.code, res.out + res.err
+
+
+def test_check_on_a_database_never_initialised_creates_nothing(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    _sql(db_target, APP_TABLE)
+    code, out = _check(db_target, mdirs)
+    assert code == 3, out
+    assert "is not initialised by malnu-tui" in out and "nothing was created" in out, out
+    assert _tables(db_target) == ["siswa"]
+    if db_target.kind == "sqlite":  # an application's rollback-journal file stays one
+        assert _sql(db_target, "PRAGMA journal_mode") == [("delete",)]
+
+    assert run_inproc("--database", db_target.url, *mdirs.args(), "up", "--yes").code == 0
+    code, out = _check(db_target, mdirs)
+    assert "reach OK" in out and "not initialised" not in out, out
+
+
+def test_check_on_an_empty_sqlite_file_leaves_it_empty(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    (tmp_path / "data").mkdir()
+    db = tmp_path / "data" / "kosong.db"
+    db.write_bytes(b"")
+    code, out = _check(DbTarget("sqlite", f"sqlite:///{db}"), mdirs, "--json")
+    assert code == 3 and '"status": "UNKNOWN"' in out.replace('":"', '": "'), out
+    assert "not initialised" in out
+    assert db.stat().st_size == 0 and [p.name for p in db.parent.iterdir()] == ["kosong.db"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
+def test_check_reads_the_seeds_older_tables_as_they_are(
+    kind: str, fresh_db: Any, mdirs: MigrationDirs
+) -> None:
+    """The seed's scripts made only a tracking table (on PostgreSQL without the columns the
+    tool added since); an older lock table lacks `purpose`. Read, never upgraded."""
+    db: DbTarget = fresh_db(kind)
+    if kind == "postgresql":
+        _sql(db, "CREATE TABLE migrations (id SERIAL PRIMARY KEY, filename TEXT NOT NULL "
+                 "UNIQUE, checksum TEXT NOT NULL)")  # fmt: skip
+    else:
+        _sql(db, "CREATE TABLE migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, filename TEXT "
+                 "NOT NULL UNIQUE, checksum TEXT NOT NULL, executed_at DATETIME DEFAULT "
+                 "CURRENT_TIMESTAMP, execution_time_ms INTEGER, success BOOLEAN DEFAULT 1, "
+                 "error_message TEXT)")  # fmt: skip
+        _sql(db, "CREATE TABLE malnu_lock (id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT "
+                 "NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, acquired_at TEXT NOT "
+                 "NULL, expires_at TEXT NOT NULL)")  # fmt: skip
+        _sql(db, "INSERT INTO malnu_lock VALUES (1, 'budi@tu', 'tu', 4242, "
+                 "'2025-01-01 00:00:00', '2025-01-01 00:10:00')")  # fmt: skip
+    _sql(db, "INSERT INTO migrations (filename, checksum) VALUES ('20240101_000000_gone.sql', 'x')")
+    before = _sql(db, "SELECT sql FROM sqlite_master ORDER BY name") if kind != "postgresql" else (
+        _sql(db, "SELECT table_name, column_name FROM information_schema.columns "
+                 "WHERE table_schema = 'public' ORDER BY 1, 2")
+    )  # fmt: skip
+    code, out = _check(db, mdirs)
+    assert code == 2, out
+    assert "missing_files CRITICAL" in out and "20240101_000000_gone.sql" in out, out
+    if kind != "postgresql":  # the old lock row is still read: its lease ran out long ago
+        assert "lock_lease WARNING" in out and "budi@tu" in out, out
+    after = _sql(db, "SELECT sql FROM sqlite_master ORDER BY name") if kind != "postgresql" else (
+        _sql(db, "SELECT table_name, column_name FROM information_schema.columns "
+                 "WHERE table_schema = 'public' ORDER BY 1, 2")
+    )  # fmt: skip
+    assert after == before
+
+
+def test_history_and_log_read_only_too(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    db = DbTarget("sqlite", f"sqlite:///{tmp_path / 'app.db'}")
+    _sql(db, APP_TABLE)
+    for command in ("history", "log"):
+        res = run_inproc("--database", db.url, *mdirs.args(), command)
+        assert res.code == 1 and "is not initialised by malnu-tui" in res.err, res.err
+        assert "`malnu-tui status` on it creates the tool's tables" in res.err
+    assert _tables(db) == ["siswa"] and _sql(db, "PRAGMA journal_mode") == [("delete",)]
+    assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
+    res = run_inproc("--database", db.url, *mdirs.args(), "history")
+    assert res.code == 0 and "0 runs" in res.err, res.err
