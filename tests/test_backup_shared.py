@@ -76,6 +76,7 @@ def test_check_of_a_target_without_backups_is_not_satisfied_by_the_other_targets
 ) -> None:
     # b never had a backup; a's fresh one in the shared store made b's backup_age OK.
     cfg, _a, _b = _shared(tmp_path)
+    assert _cli(cfg, "b", "up", "--no-backup").code == 0  # b is one of the tool's databases
     assert _cli(cfg, "a", "backup", "create").code == 0
     res = _cli(cfg, "b", "check", "--json")
     report = json.loads(res.out)
