@@ -13,6 +13,7 @@ import pytest
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backup import (
     BackupCorrupt,
+    BackupError,
     BackupProgress,
     create_backup,
     load_manifest,
@@ -104,3 +105,38 @@ def test_a_backup_file_swapped_after_its_verification_is_not_restored(
     assert rows(backend) == before
     assert load_manifest(target.backup_dir, chosen.id).verified_at is None
     assert backend.read_audit(limit=1, action="restore")[0].outcome == "failed"
+
+
+def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # The school app keeps a transaction open on a table (a request in progress, a pool's
+    # "idle in transaction"). The dump's SQL says `SET lock_timeout = 0`, so pg_restore's
+    # DROP TABLE waited for ever, silently, and every query of the app queued behind it.
+    # Now the restore locks the tables first within the target's lock_timeout, says whom it
+    # waits for, and gives up with the database unchanged, naming the sessions.
+    target = make_target(tmp_path, f"{pg_url}?lock_timeout=1s")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=3)
+        made = create_backup(backend, target)
+        execute(backend, "DELETE FROM posts")
+        before = rows(backend)
+        said: list[str] = []
+        with psycopg.connect(pg_url, application_name="school-app") as app:
+            # The server ends it after 20 s: without the bound the test finishes, and fails.
+            app.execute("SET idle_in_transaction_session_timeout = '20s'")
+            app.execute("SELECT count(*) FROM users")
+            pid = app.info.backend_pid
+            with pytest.raises(BackupError) as info:
+                restore_backup(backend, target, made.id, progress=lambda p: said.append(p.message))
+            app.rollback()
+        assert "lock timeout" in str(info.value) and "the database is unchanged" in str(info.value)
+        assert f"pid {pid} (school-app" in (info.value.hint or ""), info.value.hint
+        assert any("waiting for other sessions" in m and f"pid {pid}" in m for m in said), said
+        assert rows(backend) == before
+        restore_backup(backend, target, made.id)  # the app done: the restore goes through
+        assert rows(backend) != before
+    finally:
+        backend.close()

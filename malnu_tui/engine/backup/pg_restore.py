@@ -139,8 +139,14 @@ def _large_objects_not_in(listed: Sequence[str]) -> str:
     )
 
 
-def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> list[str]:
-    """SQL run first, in the restore's transaction: drop what the backup does not have."""
+def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(SQL run first, in the restore's transaction, the tables it locks): lock every live
+    table the restore replaces or drops, then drop what the backup does not have.
+
+    The tables are locked first, waiting at most the target's ``lock_timeout`` (10 s unless
+    the URL or target says otherwise): the dump's own SQL sets ``lock_timeout = 0``, so a DROP
+    of pg_restore's behind an application's open transaction waited for ever, and every query
+    of the school app queued behind it."""
     in_dump: set[tuple[str, str]] = set()
     schemas: set[str] = set()  # only schemas the dump covers are cleaned of newer relations
     for line in listed:
@@ -156,8 +162,15 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> list[str]:
             if e[0] in _RELATION_TYPES:
                 in_dump.add((e[1], e[2]))
     schemas.add(str(backend.conn.execute("SELECT current_schema()").fetchone()[0]))  # type: ignore[index]
-    statements = ["SET lock_timeout = '60s'"]
+    statements = [f"SET lock_timeout = '{backend.lock_timeout}'"]
     rows = backend.conn.execute(_LIVE_RELATIONS).fetchall()
+    locked = [
+        _q(schema, rel)
+        for schema, rel, kind in sorted(rows)
+        if kind in ("r", "p") and rel not in TOOL_ENTRY_NAMES and schema in schemas
+    ]
+    if locked:
+        statements.append(f"LOCK TABLE {', '.join(locked)} IN ACCESS EXCLUSIVE MODE")
     for schema, rel, kind in sorted(rows, key=lambda r: (r[2] not in ("v", "m"), r[0], r[1])):
         if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump or schema not in schemas:
             continue
@@ -171,7 +184,35 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> list[str]:
             )
     if backend.conn.execute("SELECT 1 FROM pg_catalog.pg_largeobject_metadata LIMIT 1").fetchone():
         statements.append(_large_objects_not_in(listed))
-    return statements
+    return statements, locked
+
+
+def _giving_up(lock_timeout: str) -> str:
+    if re.fullmatch(r"\s*0+\s*[a-z]*\s*", lock_timeout):
+        return "lock_timeout = 0: waiting until they end"
+    return f"giving up after lock_timeout = {lock_timeout}"
+
+
+def _holders(backend: PostgresBackend, tables: Sequence[str]) -> str:
+    """The other sessions holding locks on ``tables`` (pid, application, state), for a
+    message: an application's open transaction the restore must wait for."""
+    import psycopg
+
+    if not tables:
+        return ""
+    try:
+        rows = backend.conn.execute(
+            "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
+            "AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[]) ORDER BY a.pid",
+            (list(tables),),
+        ).fetchall()
+    except psycopg.Error:
+        return ""  # a table dropped meanwhile: the restore itself says what happens
+    return ", ".join(
+        f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
+        for pid, app, state, user in rows[:5]
+    ) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
 
 def restore(
@@ -201,7 +242,18 @@ def restore(
             for ln in listed
             if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
         ]
-        prelude = _prelude(backend, listed)
+        prelude, locked = _prelude(backend, listed)
+        holders = _holders(backend, locked)
+        if holders:
+            progress(
+                BackupProgress(
+                    "wait",
+                    0,
+                    0,
+                    f"waiting for other sessions holding locks on its tables: {holders} "
+                    f"({_giving_up(backend.lock_timeout)})",
+                )
+            )
         fd = os.open(list_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("\n".join(listing) + "\n")
@@ -213,8 +265,19 @@ def restore(
         started = time.monotonic()
         ok = _pipe_restore(tools, own, list_file, url, env, prelude, password)
         if ok is not None:
+            hint = None
+            if "lock timeout" in ok:
+                who = _holders(backend, locked)
+                hint = (
+                    f"other sessions kept locks on its tables for lock_timeout = "
+                    f"{backend.lock_timeout}"
+                    + (f" ({who})" if who else "")
+                    + ": let them finish (or end them with pg_terminate_backend), then run "
+                    "the restore again"
+                )
             raise BackupError(
                 f"restore failed and was rolled back, the database is unchanged: {ok}",
+                hint=hint,
             )
         progress(BackupProgress("restore", 1, 1, f"restored in {time.monotonic() - started:.1f} s"))
     finally:
