@@ -4,6 +4,8 @@ real PostgreSQL cluster)."""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from malnu_tui.engine.backup import (
 )
 from malnu_tui.engine.config import Target
 from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
+from tests.fixtures_core import popen_cli, run_cli
 
 
 @pytest.fixture
@@ -140,3 +143,60 @@ def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it
         assert rows(backend) != before
     finally:
         backend.close()
+
+
+def _until_a_lock_waits(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(600):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'LOCK TABLE%%'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)
+
+
+def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_free(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A service manager's SIGTERM (or `kill`) during `backup restore`: the process died on
+    # the spot — its lock row left behind, its temp files in the store, nothing said, and the
+    # server kept waiting in the restore's LOCK (the app queued behind it) until the timeout.
+    # Now it ends as Ctrl-C does: psql cancels on the server, rolled back, lock released,
+    # temp files removed, `terminated`, exit 143.
+    url = f"{pg_url}?lock_timeout=60s"
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE marks (id int PRIMARY KEY, mark int)")
+        conn.execute("INSERT INTO marks SELECT g, 70 FROM generate_series(1, 100) g")
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE marks SET mark = 90")
+    with psycopg.connect(pg_url) as app:
+        app.execute("SET idle_in_transaction_session_timeout = '30s'")
+        app.execute("SELECT count(*) FROM marks")
+        proc = popen_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "(one txn)" in line:  # psql runs the restore's SQL: it waits in its LOCK
+                _until_a_lock_waits(pg_url)
+                proc.send_signal(signal.SIGTERM)
+                break
+        _out, err = proc.communicate(timeout=60)
+        app.rollback()
+    err = "".join(seen) + err
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT DISTINCT mark FROM marks").fetchall() == [(90,)]
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        waiting = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE%%'"
+        ).fetchone()
+        assert waiting == (0,), "the server no longer waits on the restore's behalf"
+    store = next((tmp_path / "backups").iterdir())
+    assert not [f.name for f in store.iterdir() if f.name.startswith(".tmp-")]

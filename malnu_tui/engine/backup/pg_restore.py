@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,7 +206,8 @@ def _holders(backend: PostgresBackend, tables: Sequence[str]) -> str:
         rows = backend.conn.execute(
             "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
-            "AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[]) ORDER BY a.pid",
+            "AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[]) "
+            "AND a.backend_type = 'client backend' ORDER BY a.pid",
             (list(tables),),
         ).fetchall()
     except psycopg.Error:
@@ -293,9 +296,12 @@ def _pipe_restore(
     prelude: Sequence[str],
     password: str | None,
 ) -> str | None:
-    """pg_restore's SQL into psql, inside BEGIN … COMMIT; COMMIT is sent only once pg_restore
-    has finished successfully, so a dump that breaks half way commits nothing. Returns None on
-    success, else what went wrong."""
+    """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
+    has finished successfully AND psql has run every statement before it (psql echoes a
+    marker, read back): a dump that breaks half way commits nothing, and an interrupt (Ctrl-C,
+    SIGTERM) before that point cancels psql's statement on the server and commits nothing
+    either. Returns None on success, else what went wrong."""
+    marker = f"malnu-restore-{uuid.uuid4().hex}"
     with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
         producer = subprocess.Popen(
             [tools.pg_restore, "--clean", "--if-exists", f"--use-list={list_file}", "--file=-",
@@ -307,13 +313,14 @@ def _pipe_restore(
         )  # fmt: skip
         consumer = subprocess.Popen(
             [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
-             f"--dbname={url}"],
+             f"--output={os.devnull}", f"--dbname={url}"],
             env=env,
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,  # only the marker (query output goes to --output)
             stderr=cons_err,
         )  # fmt: skip
         assert producer.stdout is not None and consumer.stdin is not None
+        assert consumer.stdout is not None
         committed = False
         try:
             head = ["BEGIN", "SET client_min_messages = warning", *prelude]
@@ -321,11 +328,26 @@ def _pipe_restore(
             while chunk := producer.stdout.read(1 << 20):
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
-                consumer.stdin.write(b"COMMIT;\n")
-                committed = True
+                consumer.stdin.write(f"\\echo {marker}\n".encode())
+                consumer.stdin.flush()
+                while line := consumer.stdout.readline():
+                    if line.strip() == marker.encode():
+                        consumer.stdin.write(b"COMMIT;\n")
+                        committed = True
+                        break
             consumer.stdin.close()
+            consumer.wait()
         except BrokenPipeError:
             committed = False  # psql stopped at an error: it rolled back
+        except BaseException:
+            # Ctrl-C, SIGTERM. Before COMMIT, psql is told to cancel (it sends the server a
+            # cancel request, as at a terminal): the transaction ends now, not when a lock
+            # wait times out with the application queued behind it. Once COMMIT is sent,
+            # psql's outcome is the truth: a restore that committed is reported done.
+            if not committed:
+                if consumer.poll() is None:
+                    consumer.send_signal(signal.SIGINT)
+                raise
         finally:
             if producer.poll() is None:
                 producer.kill()
@@ -333,6 +355,7 @@ def _pipe_restore(
             with contextlib.suppress(BrokenPipeError):
                 consumer.stdin.close()
             consumer.wait()
+            consumer.stdout.close()
         prod_err.seek(0)
         cons_err.seek(0)
         perr = scrub(prod_err.read().decode(errors="replace"), password)
