@@ -244,3 +244,30 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     bad = [c for c in data["checks"] if not c["ok"]]
     assert [c["check"] for c in bad] == ["connect"] and bad[0]["fix"]
     assert "pw-hidden" not in res.out + res.err
+
+
+def test_check_checks_the_database_the_environment_names(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DATABASE_URL / MALNU_TARGET select the database as for every other command:
+    `check` used to check the config's targets instead (or the embedded default database,
+    with no config) and say OK about databases nobody asked about."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    cfg = _config(tmp_path, mdirs, {n: f"sqlite:///{tmp_path / n}.db" for n in ("ok", "bad")})
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "--target", "ok", "up", "--yes", "--to", "20250101_000100").code == 0
+    assert run_inproc(*c, "--target", "bad", "up", "--yes").code == 1
+    for var, value in (
+        ("MALNU_TARGET", "bad"),
+        ("MALNU_DATABASE_URL", f"sqlite:{tmp_path}/bad.db"),
+    ):
+        monkeypatch.setenv(var, value)
+        res = run_inproc(*c, "check", "--json")
+        checked = json.loads(res.out)["targets"]
+        assert res.code == 2 and len(checked) == 1, res.out
+        assert next(iter(checked.values()))["checks"]["failed_migrations"] == "CRITICAL"
+        res = run_inproc(*c, "check", "--target", "ok")  # a flag naming another: refused
+        assert res.code == 3 and "name different databases" in res.out, res.out
+        assert len(json.loads(run_inproc(*c, "check", "--all", "--json").out)["targets"]) == 2
+        monkeypatch.delenv(var)

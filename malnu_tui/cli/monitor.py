@@ -58,15 +58,26 @@ def register(
 
 
 def _chosen_targets(ctx: Context) -> list[Target]:
+    """``--database``; else ``--all``: every target; else each ``--target`` (refused, as by
+    every command, where MALNU_TARGET or MALNU_DATABASE_URL names another database); else
+    the one those variables name; else every target."""
+    import os
+
+    from malnu_tui.engine.config import ENV_DATABASE_URL, ENV_TARGET, resolve_target
+
     settings = ctx.settings
     names = ctx.opt("target")
     if isinstance(names, str):
         names = [names]
     if ctx.opt("database"):
         return [ctx.target]
-    if ctx.opt("all") or not names:
+    if ctx.opt("all"):
         return list(settings.targets.values())
-    return [settings.target(n) for n in names]
+    if names:
+        return [resolve_target(settings, name=n) for n in names]
+    if os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
+        return [ctx.target]
+    return list(settings.targets.values())
 
 
 def cmd_check(ctx: Context) -> int:

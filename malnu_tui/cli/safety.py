@@ -133,8 +133,9 @@ def cmd_test(ctx: Context) -> int:
     from malnu_tui.engine.stairway import StairStep, read_seed, run_stairway, units_for
 
     mset = ctx.migration_set()
-    seed = read_seed(ctx.opt("seed")) if ctx.opt("seed") else None
     url = _postgres_for_test(ctx)
+    seed_dialect = "sqlite" if url is None else "postgresql"  # run as written on the scratch
+    seed = read_seed(ctx.opt("seed"), seed_dialect) if ctx.opt("seed") else None
     scratch: Scratch
     if url is not None:
         units = units_for(mset, translate=dialect_of(ctx.target) == "sqlite")

@@ -290,21 +290,28 @@ def _pg_error(exc: Exception) -> str:
 def pg_run(
     backend: PostgresBackend, filename: str, statements: Sequence[Statement]
 ) -> tuple[int, int]:
-    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows). A
-    CONCURRENTLY file runs outside one, as ``up`` runs it (engine/backends/pg_concurrent.py);
-    one that mixes CONCURRENTLY with other statements fails at its line, as ``up`` refuses it."""
+    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows), and the
+    session's settings reset after it, as ``up`` runs a file. A CONCURRENTLY file runs outside
+    one, as ``up`` runs it (engine/backends/pg_concurrent.py), or inside a scratch's
+    transaction (:class:`PostgresScratch`) the plain way, as ``plan --check`` does; one that
+    mixes CONCURRENTLY with other statements fails at its line, as ``up`` refuses it."""
     import psycopg
+    from psycopg.pq import TransactionStatus
 
     from malnu_tui.engine.backends.pg_concurrent import run_concurrently
-    from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
+    from malnu_tui.engine.backends.pg_sql import run_statement
+    from malnu_tui.engine.concurrently import ConcurrentRefusal, classify, without_concurrently
 
     conn = backend.conn
     unit = classify(statements)
     if isinstance(unit, ConcurrentRefusal):
         text = next((st.text for st in statements if st.line == unit.line), "")
         raise StatementFailed(filename, unit.line, text, unit.message())
-    if unit is not None:
+    if unit is not None and conn.info.transaction_status == TransactionStatus.IDLE:
         return run_concurrently(conn, filename, unit, backend.display_url), 0
+    if unit is not None:
+        plain = (without_concurrently(st) for st in statements)
+        statements = [st for st in plain if st is not None]
     rows = 0
     started = time.perf_counter()
     failure: StatementFailed | None = None
@@ -312,21 +319,25 @@ def pg_run(
         with conn.transaction():
             for st in statements:
                 try:
-                    cur = conn.execute(st.text)
+                    rows += max(run_statement(conn, st), 0)  # COPY … FROM stdin as `up` runs it
                 except psycopg.Error as exc:
                     failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
                     raise
-                rows += max(cur.rowcount, 0)
     except psycopg.Error as exc:
         if failure is not None:
             raise failure from None
         raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
-    return int((time.perf_counter() - started) * 1000), rows
+    ms = int((time.perf_counter() - started) * 1000)
+    backend.end_file_settings(statements)
+    return ms, rows
 
 
 class PostgresScratch:
-    """A scratch schema on a PostgreSQL server (dropped with CASCADE on close). Statements run
-    with ``search_path`` set to it, so a migration's unqualified names land there."""
+    """A scratch schema on a PostgreSQL server (often the target's own, live, database).
+    Statements run with ``search_path`` set to it, so a migration's unqualified names land
+    there; and all of it, the schema too, inside one transaction rolled back on close (each
+    file in a savepoint), so a schema-qualified name (``public.students``: pg_dump's and
+    Supabase's files write them) changes nothing for good where it lands."""
 
     def __init__(self, url: str, *, prefix: str = "malnu_stairway") -> None:
         from malnu_tui.engine.backends.postgresql import open_url
@@ -336,8 +347,9 @@ class PostgresScratch:
         self.where = f"scratch schema {self.schema} on {self.backend.display_url}"
         conn = self.backend.conn
         try:
+            conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            conn.execute(f'SET search_path TO "{self.schema}"')
+            self._search_path()
         except Exception as exc:
             self.backend.close()
             raise BackendError(
@@ -345,13 +357,19 @@ class PostgresScratch:
                 hint="the role needs CREATE on the database (or pass --postgres URL)",
             ) from None
 
+    def _search_path(self) -> None:
+        self.backend.conn.execute(f'SET search_path TO "{self.schema}"')
+
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
-        return pg_run(self.backend, filename, statements)
+        try:
+            return pg_run(self.backend, filename, statements)
+        finally:  # a file's own search_path (pg_dump's '') ends with it, as in `up`
+            self._search_path()
 
     def fingerprint(self) -> Fingerprint:
         return pg_fingerprint(self.backend.conn, self.schema)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.backend.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            self.backend.conn.execute("ROLLBACK")  # everything, the schema included
         self.backend.close()

@@ -87,12 +87,13 @@ class _Rollback:
 _PLAIN = re.compile(r"['\"`\[$]|\bBEGIN\b|\bEND\b", re.IGNORECASE)
 
 
-def _rollback_statements(text: str) -> list[Statement]:
+def _rollback_statements(text: str, dialect: str) -> list[Statement]:
     """A rollback file's statements. Most are plain DROPs: with no quote, dollar body or
-    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here)."""
+    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here;
+    PostgreSQL's nested comments and parentheses are the splitter's)."""
     body = strip_comments(text) if "--" in text or "/*" in text else text
-    if _PLAIN.search(body):
-        return strip_template(split_statements(text)).statements
+    if dialect == "postgresql" or _PLAIN.search(body):
+        return strip_template(split_statements(text, dialect)).statements
     return [Statement(part.strip(), 0) for part in body.split(";") if part.strip()]
 
 
@@ -101,7 +102,7 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
         return _Rollback(False)
     rb = _Rollback(True)
     try:
-        statements = _rollback_statements(m.rollback.read_text())
+        statements = _rollback_statements(m.rollback.read_text(), m.rollback.dialect)
     except SplitError as exc:
         findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
         return rb

@@ -77,7 +77,7 @@ def check_target(
     try:
         if report is None:
             try:
-                mset = discover(target.migrations_dir, target.rollback_dir)
+                mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
                 report = status(backend, mset, target.name)
             except MalnuError as exc:
                 if not isinstance(exc, MigrationFileError):

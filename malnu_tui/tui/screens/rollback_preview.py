@@ -97,7 +97,9 @@ def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
         stakes: list[RowsAtStake] = []
         if pf.plan is not None and pf.plan.steps:
             stakes = rows_at_stake(
-                backend, [(s.file.name, s.file.read_text(encoding="utf-8")) for s in pf.plan.steps]
+                backend,
+                [(s.file.name, s.file.read_text(encoding="utf-8")) for s in pf.plan.steps],
+                mset.dialect,
             )
     return RollbackPreview(choice, pf, mset, tuple(stakes))
 
