@@ -21,6 +21,7 @@ from malnu_tui.engine.backends.d1.wrangler import (
     find_local_state,
     plan_adopt,
     read_from_backend,
+    wrangler_status,
 )
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
@@ -208,6 +209,14 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
     }
     assert "as 0002_add_roles.sql" in b.read_audit(action="adopt")[0].detail
     assert "d1_migrations" not in b.table_names()
+    # Once adopted, wrangler's 0002_add_roles.sql is that file, tracked: `status` used to say
+    # "wrangler applied … this tool does not track: run adopt" for ever after.
+    rows = wrangler_status(mset, read_from_backend(b), b.fetch_records())
+    assert [(r.name, r.in_files, r.tracked) for r in rows] == [
+        ("20250101_000100_create_users.sql", True, True),
+        ("0002_add_roles.sql", True, True),
+        ("0003_legacy_name.sql", False, False),
+    ]
     b.close()
 
 

@@ -227,9 +227,28 @@ def wrangler_status(
 ) -> list[WranglerRow]:
     """wrangler's history beside ours: for each wrangler-applied name, whether the file is in
     the migration set and whether our tracking table has it."""
-    files = mset.by_filename()
+    files, by_part = mset.by_filename(), _by_name_part(mset)
     tracked = {r.filename for r in records if r.success}
-    return [WranglerRow(w.name, w.applied_at, w.name in files, w.name in tracked) for w in applied]
+    rows: list[WranglerRow] = []
+    for w in applied:
+        # Matched as adopt matches it (a 0002_name.sql renamed to a timestamp is that file):
+        # else an adopted history read "not tracked, run adopt" for ever.
+        m = _match(files, by_part, w.name)
+        here = m is not None and m.filename in tracked
+        rows.append(WranglerRow(w.name, w.applied_at, m is not None, here))
+    return rows
+
+
+def _match(
+    files: dict[str, Migration], by_part: dict[str, list[Migration]], name: str
+) -> Migration | None:
+    """Our file for wrangler's ``name``: the same name, else the one file with the same
+    descriptive part (wrangler's ``0001_`` numbering against our timestamps)."""
+    m = files.get(name)
+    if m is None:
+        same = by_part.get(_NUMBER_PREFIX.sub("", name).lower(), [])
+        m = same[0] if len(same) == 1 else None
+    return m
 
 
 def _by_name_part(mset: MigrationSet) -> dict[str, list[Migration]]:
@@ -260,10 +279,7 @@ def plan_adopt(
     unmatched: list[str] = []
     chosen: set[str] = set()
     for w in applied:
-        m = files.get(w.name)
-        if m is None:
-            same = by_part.get(_NUMBER_PREFIX.sub("", w.name).lower(), [])
-            m = same[0] if len(same) == 1 else None
+        m = _match(files, by_part, w.name)
         if m is None or m.filename in chosen:
             unmatched.append(w.name)
         elif m.filename in tracked:
