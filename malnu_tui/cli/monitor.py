@@ -163,10 +163,16 @@ def say_unknown(reason: str, *, json: bool) -> int:
 
 
 def cmd_doctor(ctx: Context) -> int:
-    from malnu_tui.engine.monitor.doctor import run_doctor
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.monitor.doctor import config_failed, run_doctor
 
-    targets = _chosen_targets(ctx) if ctx.opt("all") else [ctx.target]
-    result = run_doctor(ctx.settings, targets)
+    try:
+        settings = ctx.settings  # a config that does not load is doctor's FAIL, not exit 2
+    except ConfigError as exc:
+        result = config_failed(str(exc), exc.hint)
+    else:
+        targets = _chosen_targets(ctx) if ctx.opt("all") else [ctx.target]
+        result = run_doctor(settings, targets)
     if ctx.json:
         ctx.out_json(result.as_json())
     else:

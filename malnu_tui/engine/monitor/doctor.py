@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Settings, Target
 
-__all__ = ["DoctorCheck", "DoctorResult", "run_doctor"]
+__all__ = ["DoctorCheck", "DoctorResult", "config_failed", "run_doctor"]
 
 PROBE_TABLE = "malnu_doctor_probe"
 
@@ -263,6 +263,15 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
     return c.out
 
 
+CONFIG_FIX = "fix the file as the message says (`malnu-tui --help` lists the keys)"
+
+
+def config_failed(error: str, fix: str | None = None) -> DoctorResult:
+    """The config could not be loaded: its check fails (exit 1 with the others' lines), and
+    no target can be named from it."""
+    return DoctorResult((DoctorCheck("", "config", False, mask_secrets(error), fix or CONFIG_FIX),))
+
+
 def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
     """The config check, then every target's checks."""
     from malnu_tui.engine.monitor.config import load_monitor_config
@@ -272,7 +281,7 @@ def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
     top.run(
         "config",
         lambda: (load_monitor_config(settings), f"{where}: valid")[1],
-        "fix the file as the message says (`malnu-tui --help` lists the keys)",
+        CONFIG_FIX,
     )
     checks = list(top.out)
     for t in targets:
