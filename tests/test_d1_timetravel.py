@@ -23,12 +23,13 @@ from malnu_tui.engine.backends.d1.timetravel import (
     restore_bookmark,
 )
 from malnu_tui.engine.backup import (
+    BackupCorrupt,
     create_backup,
     restore_backup,
     run_native_recover,
     verify_backup,
 )
-from malnu_tui.engine.backup.store import BackupCorrupt, BackupProgress
+from malnu_tui.engine.backup.store import BackupProgress
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
@@ -159,6 +160,34 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     imports = b.read_audit(action="import")
     assert imports and "undo with bookmark" in imports[0].detail
     assert any(e.action == "backup" for e in b.read_audit()), "older audit rows survive"
+    b.close()
+
+
+def test_import_of_a_dump_swapped_after_its_verification_is_refused(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    # With the bookmark gone the dump is imported: it was read again by name after its
+    # verification, so a dump replaced in between (another backup's) was imported unchecked.
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d, to="20250101_000200")
+    m = create_backup(b, target)
+    up(b, d)
+    other = create_backup(b, target)
+    manifest_file = target.backup_dir / f"{m.id}.json"
+    raw = json.loads(manifest_file.read_text())
+    raw["native_restore_point"] = "00000000-00000000-00000000-expired"
+    manifest_file.write_text(json.dumps(raw))
+
+    def swap(p: BackupProgress) -> None:
+        if p.phase == "done" and p.message == "verified":
+            (target.backup_dir / m.file).write_bytes((target.backup_dir / other.file).read_bytes())
+
+    with pytest.raises(BackupCorrupt, match="changed since it was verified"):
+        restore_backup(b, target, m.id, progress=swap)
+    assert len(applied(b)) == 3 and b.read_audit(action="restore")[0].outcome == "failed"
+    assert not b.read_audit(action="import"), "nothing was imported"
     b.close()
 
 

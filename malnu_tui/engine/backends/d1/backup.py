@@ -12,13 +12,20 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
-from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
+from malnu_tui.engine.backup.method import (
+    Snapshot,
+    VerifyCheck,
+    compare_with_manifest,
+    copy_verified,
+)
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupError,
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
+    remove_quietly,
+    temp_path,
 )
 
 if TYPE_CHECKING:
@@ -138,12 +145,16 @@ def restore(
                     "restore", 0, 0, f"bookmark unusable ({exc}); importing the dump instead"
                 )
             )
+    own = temp_path(path.parent, SUFFIX)  # the import reads its own copy, hashed as copied
     try:
-        result = import_dump(d1, path, reason=f"backup {manifest.id}", progress=progress)
+        copy_verified(path, own, manifest)
+        result = import_dump(d1, own, reason=f"backup {manifest.id}", progress=progress)
     except D1OutcomeUnknown as exc:
         raise BackupError(f"import into {d1.display_url}: {exc}", hint=exc.hint) from None
     except D1Error as exc:
         raise BackupError(f"import into {d1.display_url} failed, nothing changed: {exc}") from None
+    finally:
+        remove_quietly(own)
     progress(BackupProgress("restore", 1, 1, f"undo with bookmark {result.previous_bookmark}"))
 
 
