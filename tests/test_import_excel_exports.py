@@ -413,3 +413,40 @@ def test_thousands_written_with_dots_are_not_read_as_decimals(
         (3, 75000.0, 0.5),
         (4, 1005.0, 1.5),
     ]
+
+
+def test_a_step_refusing_what_the_spreadsheet_wrote_names_it(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # A phone column Excel kept as numbers, long enough to be shown in scientific notation:
+    # the phone step said "'6.28123E+12' is not a phone number", leaving the operator to
+    # guess why; a map refusing #N/A said it "is not mapped".
+    imp.execute("CREATE TABLE wali (id INTEGER PRIMARY KEY, hp TEXT, jk TEXT)")
+    mapping = tmp_path / "wali.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.hp]\nfrom = "hp"\napply = [{ phone = "national" }]\n'
+        '[columns.jk]\nfrom = "jk"\nmap = { L = "L", P = "P" }\n'
+    )
+    text = "id;hp;jk\n1;6.28123E+12;L\n2;0812-3456-7890;#N/A\n3;x;L\n"
+    req = ImportRequest(
+        "wali", file=write_csv(tmp_path / "w.csv", text), mapping=mapping, max_errors=MaxErrors(9)
+    )
+    got = [
+        (r["line"], r["column"], r["reason"])
+        for r in rejects_of(import_into(imp, req).rejects_file)
+    ]
+    assert got == [
+        (
+            "2",
+            "hp",
+            f"'6.28123E+12' {SCIENTIFIC} (format the column as Text in the sheet and save the "
+            "CSV again)",
+        ),
+        (
+            "3",
+            "jk",
+            f"'#N/A' {ERROR_VALUE} (a formula that failed in the sheet): fix the cell, or map "
+            "it to NULL with the step null_if_error",
+        ),
+        ("4", "hp", "phone: 'x' is not a phone number"),
+    ]

@@ -99,7 +99,7 @@ def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Valu
             elif isinstance(v, str) and _INT.match(v):
                 n = int(v)
             else:
-                raise _refused(v, f"{v!r} is not a whole number ({col.declared_type} column)")
+                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
             if not lo <= n <= hi:
                 raise StepFailed(f"{n} is out of range for {col.declared_type}")
             return n
@@ -139,7 +139,7 @@ def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Valu
             try:
                 return _to_bool(v)
             except StepFailed:
-                raise _refused(v, f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
+                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
 
         return boolean
     if fam == "date":
@@ -153,8 +153,8 @@ def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Valu
                     raise ValueError
                 date.fromisoformat(text)
             except ValueError:
-                raise _refused(
-                    v, f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                raise StepFailed(
+                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
                 ) from None
             return text
 
@@ -170,8 +170,8 @@ def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Valu
                     raise ValueError
                 datetime.fromisoformat(text)
             except ValueError:
-                raise _refused(
-                    v, f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                raise StepFailed(
+                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
                 ) from None
             return text
 
@@ -209,12 +209,6 @@ def _as_written(rule: ColumnRule) -> bool:
         and rule.value_map is None
         and not any(n.startswith(("decimal", "int")) for n in rule.step_names)
     )
-
-
-def _refused(v: Value, why: str) -> StepFailed:
-    """A value the column's type refuses: said as what a spreadsheet wrote in place of a value
-    when it is one (``#N/A``, ``3.20123E+15``), else ``why``."""
-    return StepFailed((isinstance(v, str) and excel_damage(v)) or why)
 
 
 def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:
@@ -436,15 +430,25 @@ class RowBuilder:
                 rec.raw,
             )
         values: list[Value] = []
-        for name, get, coerce, not_null in self._plan:
+        for i, (name, get, coerce, not_null) in enumerate(self._plan):
             try:
                 v = coerce(get(fields))
             except StepFailed as exc:
-                return Rejection(rec.line, name, str(exc), rec.raw)
+                return Rejection(rec.line, name, self._why(i, fields, exc), rec.raw)
             if v is None and not_null:
                 return Rejection(rec.line, name, "NULL in a NOT NULL column", rec.raw)
             values.append(v)
         return Row(rec.line, tuple(values), rec.raw)
+
+    def _why(self, i: int, fields: Sequence[str | None], exc: StepFailed) -> str:
+        """Why column ``i`` refused its value: what the spreadsheet wrote in its place when
+        the refused value is such (a phone step refusing ``6.28123E+12`` said only "not a
+        phone number"); the step's own reason otherwise."""
+        index = self._columns[i].index
+        source = fields[index] if index >= 0 else None
+        if isinstance(source, str) and repr(source) in str(exc) and (why := excel_damage(source)):
+            return why
+        return str(exc)
 
     def build_chunk(self, recs: RecordChunk) -> tuple[RowBatch, list[Rejection]]:
         """A chunk of records → the target rows and the rejections. Column by column at C
