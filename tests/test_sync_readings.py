@@ -19,6 +19,7 @@ SPELT = [
     ("detik", "TIME", "time", "23:59:60", "24:00:00"),
     ("presisi", "TIME", "time", "07:00:00.1234567", "07:00:00.123457"),
     ("sore", "TIME", "time", "07:30 PM", "19:30:00"),
+    ("rails", "TIME", "time", "2000-01-01 07:30:00", "07:30:00"),  # Rails' TIME in SQLite
     ("waktu", "DATETIME", "timestamp", "2025-1-5 7:30:00", "2025-01-05 07:30:00"),
     ("akhir", "DATETIME", "timestamp", "9999-12-31 24:00:00", "10000-01-01 00:00:00"),
     ("berlaku", "DATETIME", "timestamp", "infinity", "infinity"),
@@ -37,9 +38,9 @@ def test_values_postgresql_reads_in_another_spelling_are_no_difference(
     source: str, meta: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """SQLite keeps the text an application wrote; PostgreSQL's input reads it into its type
-    and prints it otherwise (`7:30` → `07:30:00`, a leap second, 24:00:00, `07:30 PM`, a
-    9999-12-31 24:00:00 that is year 10000, `infinity`, a .NET GUID in braces, a YYYYMMDD
-    integer in a DATE column). Each such row was 'different' for ever, rewritten by every
+    and prints it otherwise (`7:30` → `07:30:00`, a leap second, 24:00:00, `07:30 PM`, Rails'
+    `2000-01-01 07:30:00` for a TIME, a 9999-12-31 24:00:00 that is year 10000, `infinity`, a
+    .NET GUID in braces, a YYYYMMDD integer in a DATE column). Each such row was 'different' for ever, rewritten by every
     sync and reported again (exit 1); a TIME of 23:59:60 stopped the sync on psycopg's
     "can't parse time '24:00:00'", and a TIMESTAMPTZ of 0001-01-01 00:00:00+07:00 (a time
     BC in UTC) on a Python traceback. PostgreSQL is now asked how it reads such a row's texts
