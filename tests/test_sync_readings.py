@@ -40,11 +40,12 @@ def test_values_postgresql_reads_in_another_spelling_are_no_difference(
     """SQLite keeps the text an application wrote; PostgreSQL's input reads it into its type
     and prints it otherwise (`7:30` → `07:30:00`, a leap second, 24:00:00, `07:30 PM`, Rails'
     `2000-01-01 07:30:00` for a TIME, a 9999-12-31 24:00:00 that is year 10000, `infinity`, a
-    .NET GUID in braces, a YYYYMMDD integer in a DATE column). Each such row was 'different' for ever, rewritten by every
-    sync and reported again (exit 1); a TIME of 23:59:60 stopped the sync on psycopg's
-    "can't parse time '24:00:00'", and a TIMESTAMPTZ of 0001-01-01 00:00:00+07:00 (a time
-    BC in UTC) on a Python traceback. PostgreSQL is now asked how it reads such a row's texts
-    before the row is called different; a real difference is still found."""
+    .NET GUID in braces, a YYYYMMDD integer in a DATE column). Each such row was 'different'
+    for ever, rewritten by every sync and reported again (exit 1); a TIME of 23:59:60
+    stopped the sync on psycopg's "can't parse time '24:00:00'", and a TIMESTAMPTZ of
+    0001-01-01 00:00:00+07:00 (a time BC in UTC) on a Python traceback. PostgreSQL is now
+    asked how it reads such a row's texts before the row is called different; a real
+    difference is still found."""
     src = make_db(source, request, tmp_path, "primary")
     dst = make_db("postgresql", request, tmp_path, "analytics")
     cols = ", ".join(f"{name} {decl}" for name, decl, _, _, _ in SPELT)
