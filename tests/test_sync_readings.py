@@ -112,3 +112,33 @@ def test_dates_python_cannot_hold_arrive_as_postgresql_prints_them(
     again = sync(src, dst)
     assert (again.verified, again.updated) == (True, 1)
     assert dst.run("SELECT berlaku FROM kontrak WHERE id = 2") == [("infinity",)]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_numeric_of_a_doubles_own_digits_is_no_refusal(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL numeric holding what a double computed (0.1 + 0.2 = 0.30000000000000004,
+    17 significant digits: a total an application summed in JavaScript) was refused for
+    SQLite and D1 — "has 17 significant digits, and SQLite's NUMERIC keeps 15 (it stores
+    0.30000000000000004)" — though SQLite stores it as that double and reads it back as
+    written. Such a value now syncs and verifies; one that no double holds is still refused."""
+    from malnu_tui.engine.errors import BackendError
+
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "primary")
+    src.run("CREATE TABLE tagihan (id BIGINT PRIMARY KEY, total NUMERIC)")
+    held = ["0.30000000000000004", "1234567890.1234567", "1.2345678901234567E+19", "85.5"]
+    src.many("INSERT INTO tagihan VALUES (?, ?::numeric)", list(enumerate(held, 1)))
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert verify(src, dst).verified
+    assert [float(v) for (v,) in dst.run("SELECT total FROM tagihan ORDER BY id")] == [
+        float(v) for v in held
+    ]
+    src.run("UPDATE tagihan SET total = 0.3000000000000000444 WHERE id = 4")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "row id=4, column total: 0.3000000000000000444 has 19 significant digits" in str(
+        refused.value
+    )
