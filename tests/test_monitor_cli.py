@@ -244,3 +244,42 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     bad = [c for c in data["checks"] if not c["ok"]]
     assert [c["check"] for c in bad] == ["connect"] and bad[0]["fix"]
     assert "pw-hidden" not in res.out + res.err
+
+
+def test_check_reads_the_target_variables_and_says_a_bad_argument_as_unknown(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`check` picks its target as every command does: a cron job's MALNU_DATABASE_URL is the
+    database checked (it was ignored: the config's healthy target was checked and "MALNU OK",
+    exit 0, while the named database was down). A bad argument is UNKNOWN (3), the summary
+    line first — exit 2 is CRITICAL to Nagios — and the common options work after `check`.
+    The summary stays one line when libpq's message has two."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    cfg = _config(tmp_path, mdirs, {"a": f"sqlite:///{tmp_path / 'a.db'}"})
+    base = ["--config", str(cfg)]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    res = run_cli(*base, "check")
+    assert res.code == 0 and res.out.startswith("MALNU OK - 1 target OK |"), res.out + res.err
+
+    down = f"postgresql://ops:pw-hidden@127.0.0.1:{_dead_port()}/prod"
+    res = run_cli(*base, "check", env={"MALNU_DATABASE_URL": down})
+    assert res.code == 3, res.out + res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith("MALNU UNKNOWN - ") and f"{down.split('@')[1]}" in first
+    assert "Connection refused; Is the server running" in first and " | failed=0;;1" in first
+    assert "pw-hidden" not in res.out + res.err
+    res = run_cli(*base, "check", env={"MALNU_TARGET": "nope"})
+    assert res.code == 3 and res.out.startswith("MALNU UNKNOWN - no target named 'nope'")
+    res = run_cli(*base, "check", "--target", "a", env={"MALNU_TARGET": "nope"})
+    assert res.code == 3 and "MALNU_TARGET=nope" in res.out
+
+    for bad in (["--bogus"], ["--target", ""], ["--config", ""], ["--prometheus"]):
+        res = run_cli(*base, "check", *bad)
+        assert res.code == 3, (bad, res.out + res.err)
+        assert res.out.startswith("MALNU UNKNOWN - bad arguments: "), (bad, res.out)
+        assert res.err.startswith("error: ")
+    res = run_cli(*base, "check", "--json", "--bogus")
+    assert res.code == 3 and json.loads(res.out)["status"] == "UNKNOWN"
+    res = run_cli("check", "--database", f"sqlite:///{tmp_path / 'a.db'}", *mdirs.args(), *base)
+    assert res.code in (0, 2) and res.out.startswith("MALNU "), res.out + res.err

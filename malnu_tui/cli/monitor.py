@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -19,8 +19,13 @@ then one line per problem, then every check per target."""
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    from malnu_tui.cli.argtypes import not_empty
+
     p = sub.add_parser(
         "check",
+        parents=[common],
+        conflict_handler="resolve",  # its --target is repeatable; the other options are common
+        plugin=True,  # a bad argument is UNKNOWN (exit 3), as the plugin convention says
         help="health of the targets; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
         description="Check every target (or --target NAME ...): failed and slow migrations, "
         "drift, missing files, old pending migrations, stale locks, backup age, failed imports "
@@ -28,16 +33,16 @@ def register(
         epilog=CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
     p.add_argument(
         "--target",
         metavar="NAME",
         action="append",
+        type=not_empty,
         default=argparse.SUPPRESS,
-        help="check this target (repeatable; default: every configured target)",
+        help="check this target (repeatable; default: the one MALNU_TARGET or "
+        "MALNU_DATABASE_URL names, else every configured target)",
     )
     p.add_argument("--all", action="store_true", help="check every configured target")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     p.add_argument("--prometheus", metavar="FILE", help="write gauges for node_exporter")
     p.add_argument("--alert", action="store_true", help="send new/resolved problems to webhooks")
     p.set_defaults(handler=cmd_check)
@@ -58,20 +63,56 @@ def register(
 
 
 def _chosen_targets(ctx: Context) -> list[Target]:
+    """``--all``: every configured target; ``--database``, or one ``--target`` or more: those
+    (a flag and a variable naming different databases are refused, as for every command);
+    else the target ``MALNU_DATABASE_URL`` or ``MALNU_TARGET`` names, else every configured
+    target. (The variables were ignored: a cron job's ``MALNU_DATABASE_URL`` got the embedded
+    database checked, and "MALNU OK", instead of the database it names.)"""
+    import os
+
+    from malnu_tui.engine.config import ENV_DATABASE_URL, ENV_TARGET, resolve_target
+
     settings = ctx.settings
+    if ctx.opt("all"):
+        return list(settings.targets.values())
     names = ctx.opt("target")
     if isinstance(names, str):
         names = [names]
-    if ctx.opt("database"):
+    if names and not ctx.opt("database"):
+        return [
+            resolve_target(
+                settings,
+                name=n,
+                migrations_dir=ctx.opt("migrations_dir"),
+                rollback_dir=ctx.opt("rollback_dir"),
+            )
+            for n in names
+        ]
+    if ctx.opt("database") or os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
         return [ctx.target]
-    if ctx.opt("all") or not names:
-        return list(settings.targets.values())
-    return [settings.target(n) for n in names]
+    return list(settings.targets.values())
+
+
+def unknown(stdout: TextIO, message: str, *, as_json: bool) -> int:
+    """``check``'s answer when it cannot check (a bad config, a bad argument): the plugin's
+    UNKNOWN summary line (or JSON report) on stdout, exit 3."""
+    import json
+
+    from malnu_tui.engine.monitor.checks import Severity, unknown_json
+    from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+
+    message = one_line(mask_secrets(message))
+    if as_json:
+        stdout.write(json.dumps(unknown_json(message)) + "\n")
+    else:
+        stdout.write(f"MALNU UNKNOWN - {message}\n")
+    stdout.flush()
+    return int(Severity.UNKNOWN)
 
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS, Severity, unknown_json
+    from malnu_tui.engine.monitor.checks import CHECKS
     from malnu_tui.engine.monitor.config import load_monitor_config
     from malnu_tui.engine.monitor.reading import run_checks
 
@@ -80,11 +121,7 @@ def cmd_check(ctx: Context) -> int:
         targets = _chosen_targets(ctx)
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
-        if ctx.json:
-            ctx.out_json(unknown_json(str(exc)))
-        else:
-            ctx.out(f"MALNU UNKNOWN - {exc}")
-        return int(Severity.UNKNOWN)
+        return unknown(ctx.stdout, str(exc), as_json=ctx.json)
     report = run_checks(targets, cfg)
     if ctx.json:
         ctx.out_json(report.as_json())
