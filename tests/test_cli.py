@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_matrix import DbTarget
+from tests.inproc import run_inproc
 
 
 def test_status_json_contract(sqlite_url: str, mdirs: MigrationDirs) -> None:
@@ -332,6 +335,32 @@ def test_a_flag_and_the_environment_naming_different_databases_are_refused(
     assert res.code == 2 and "MALNU_MIGRATIONS_DIR" in res.err and "--migrations-dir" in res.err
     res = run_cli(*base, env={"MALNU_ROLLBACK_DIR": str(tmp_path)})  # no flag: the variable
     assert res.code == 0, res.err
+
+
+def test_both_variables_naming_different_databases_are_refused(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DATABASE_URL and MALNU_TARGET exported in two places (a profile, a cron line): the
+    URL used to win with that target's options (production, lint = "enforce", its schema)."""
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
+        f'[targets.b]\nurl = "sqlite:///{tmp_path / "b.db"}"\nlint = "enforce"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+    )
+    monkeypatch.setenv("MALNU_TARGET", "b")
+    monkeypatch.setenv("MALNU_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    for argv in (("status", "--json"), ("up", "--yes")):
+        res = run_inproc("--config", str(cfg), *argv)
+        assert res.code == 2 and res.out == "", res.err
+        assert res.err.count("\n") == 1 and "MALNU_DATABASE_URL=sqlite:///" in res.err, res.err
+        assert "MALNU_TARGET=b" in res.err and "name different databases" in res.err, res.err
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == []
+    # The same database by another spelling: no conflict; the target (its name, its options).
+    monkeypatch.setenv("MALNU_DATABASE_URL", f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}")
+    res = run_inproc("--config", str(cfg), "status", "--json")
+    assert res.code == 0 and json.loads(res.out)["target"] == "b", res.err
 
 
 def _strict_json(text: str) -> object:

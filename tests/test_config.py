@@ -215,3 +215,49 @@ def test_cli_target_value_errors_name_the_file_and_key(
     assert res.code == 2, res.err
     assert res.err.startswith(f"error: {cfg}: {message}"), res.err
     assert "pw9" not in res.err and "t0ken-xyz" not in res.err and "Traceback" not in res.err
+
+
+def test_a_sqlite_url_under_home_is_in_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`url = "sqlite:~/…"` (no shell expands it there) made a directory named `~` beside the
+    config file and a new empty database in it; `up` then migrated that one."""
+    from tests.inproc import run_inproc
+
+    home, etc = tmp_path / "home", tmp_path / "etc"
+    etc.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    cfg = etc / "malnu.toml"
+    cfg.write_text('[targets.a]\nurl = "sqlite:~/data/a.db"\n[targets.b]\nurl = "sqlite:b.db"\n')
+    settings = load_settings(config=str(cfg), env={})
+    assert settings.targets["a"].url == f"sqlite://{home}/data/a.db"
+    assert settings.targets["b"].url == f"sqlite://{etc}/b.db", "relative: to the config file"
+    res = run_inproc("--database", "sqlite:~/x.db", "status")  # the flag: no shell expands it
+    assert res.code == 0 and (home / "x.db").is_file(), res.err
+    assert run_inproc("--config", str(cfg), "--target", "a", "status").code == 0
+    assert (home / "data" / "a.db").is_file() and not (etc / "~").exists()
+    assert not (tmp_path / "~").exists() and not list(Path.cwd().glob("~"))
+
+
+@pytest.mark.parametrize(
+    "folder", ["Kelas #1", "Kelas #2", "unduhan ?x=1", "data 100%20", "Ñ 数据"]
+)
+def test_a_config_in_a_folder_with_url_characters_names_its_own_database(
+    tmp_path: Path, folder: str
+) -> None:
+    """`sqlite:data.db` beside a config in `Kelas #1/` was read back as `…/Kelas ` (the URL cut
+    at '#' or '?'; `%20` read as a space): every such folder shared one database outside it."""
+    import json
+
+    from tests.inproc import run_inproc
+
+    etc = tmp_path / folder
+    etc.mkdir()
+    cfg = etc / "malnu.toml"
+    cfg.write_text('[targets.a]\nurl = "sqlite:data.db"\n')
+    res = run_inproc("--config", str(cfg), "status", "--json")
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder, "home"])
+    assert (etc / "data.db").is_file()
+    assert run_inproc("--config", str(cfg), "check").code == 2  # no backup: CRITICAL, read
+    assert json.loads(res.out)["url"].endswith("/data.db")

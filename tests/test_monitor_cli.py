@@ -178,6 +178,55 @@ def test_prometheus_file_parses_and_is_replaced_atomically(
     assert samples["malnu_check_status"] == 0 and 0 <= samples["malnu_backup_age_seconds"] < 600
 
 
+def test_prometheus_file_not_written_is_unknown_and_not_left_stale(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A full disk (here: a file-size limit, the same EFBIG/ENOSPC to the writer): the old
+    file went on showing the last run's values to Prometheus as current, exit 0 (OK)."""
+    import resource
+    import subprocess
+
+    from tests.fixtures_core import CLI, REPO
+
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert run_inproc("--config", str(cfg), "up", "--yes").code == 0  # with its safety backup
+    prom = tmp_path / "malnu.prom"
+    assert run_inproc("--config", str(cfg), "check", "--prometheus", str(prom)).code == 0
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    argv = [*CLI, "--config", str(cfg), "check", "--prometheus", str(prom)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, preexec_fn=small_files)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("MALNU OK"), "the databases' health is still said"
+    assert f"error: cannot write {prom}: File too large" in proc.stderr, proc.stderr
+    assert "no file of an earlier run is left" in proc.stderr and not prom.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "prom" in p.name) == []
+    # Unwritable and CRITICAL stays CRITICAL (2): the more severe of the two.
+    missing = tmp_path / "no-such-dir" / "malnu.prom"
+    (mdirs.migrations / "20250101_000100_a.sql").write_text("CREATE TABLE a (id BIGINT);\n")
+    res = run_inproc("--config", str(cfg), "check", "--prometheus", str(missing))
+    assert res.code == 2 and f"error: cannot write {missing}" in res.err, res.err
+
+
+def test_a_bad_command_line_is_unknown_not_critical(tmp_path: Path) -> None:
+    """Exit 2 is CRITICAL to Nagios: a typo in a check command paged as a database down."""
+    for argv, said in (
+        (["check", "--targte", "primary"], "unrecognized arguments: --targte primary"),
+        (["--bogus", "check"], "unrecognized arguments: --bogus"),
+        (["check", "--target"], "argument --target: expected one argument"),
+    ):
+        res = run_inproc(*argv)
+        assert res.code == 3, res
+        assert res.out == f"MALNU UNKNOWN - bad command line: {said}\n", res.out
+        assert res.err.startswith(f"error: {said}"), res.err
+    res = run_inproc("check", "--json", "--prometheus")
+    assert res.code == 3 and json.loads(res.out)["status"] == "UNKNOWN", res.out
+    assert run_inproc("status", "--bogus").code == 2, "the other commands: usage is 2"
+
+
 def test_debug_names_each_statement_with_its_duration(
     tmp_path: Path, mdirs: MigrationDirs, pg_url: str
 ) -> None:
@@ -229,6 +278,8 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
                      r"duration_ms=\d+", res.err)  # fmt: skip
     assert token not in res.err + res.out
 
+    # doctor creates nothing: the SQLite file must exist (a command that writes makes it).
+    assert run_inproc("--config", str(cfg), "--target", "local", "status").code == 0
     res = run_cli("--config", str(cfg), "doctor", "--all")
     assert res.code == 0, res.out + res.err
     for name in ("connect", "round trip", "server version", "create tables", "backup dir"):
@@ -246,21 +297,28 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     assert "pw-hidden" not in res.out + res.err
 
 
-def test_check_reads_the_target_variables_and_says_a_bad_argument_as_unknown(
+def test_check_takes_the_global_options_and_keeps_its_summary_one_line(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
-    """`check` picks its target as every command does: a cron job's MALNU_DATABASE_URL is the
-    database checked (it was ignored: the config's healthy target was checked and "MALNU OK",
-    exit 0, while the named database was down). A bad argument is UNKNOWN (3), the summary
-    line first — exit 2 is CRITICAL to Nagios — and the common options work after `check`.
-    The summary stays one line when libpq's message has two."""
+    """The global options work after `check` as after every command (`check --database URL`
+    was "unrecognized arguments", exit 2 = CRITICAL); an empty `--target`/`--config` (an
+    unset variable) is refused as UNKNOWN, not a silent default; and libpq's two-line
+    "Connection refused" keeps the summary and its performance data on the first line."""
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
     cfg = _config(tmp_path, mdirs, {"a": f"sqlite:///{tmp_path / 'a.db'}"})
     base = ["--config", str(cfg)]
     assert run_cli(*base, "up", "--no-backup").code == 0
     assert run_cli(*base, "backup", "create").code == 0
-    res = run_cli(*base, "check")
+    res = run_cli("check", "--target", "a", *mdirs.args(), "--debug", *base)
     assert res.code == 0 and res.out.startswith("MALNU OK - 1 target OK |"), res.out + res.err
+    res = run_cli("check", "--database", f"sqlite:///{tmp_path / 'a.db'}", *base)
+    assert res.code in (0, 2) and res.out.startswith("MALNU "), res.out + res.err
+
+    for bad in (["--target", ""], ["--config", ""], ["--database", ""]):
+        res = run_cli(*base, "check", *bad)
+        assert res.code == 3, (bad, res.out + res.err)
+        assert res.out.startswith("MALNU UNKNOWN - bad command line: "), (bad, res.out)
+        assert "must not be empty" in res.out and res.err.startswith("error: ")
 
     down = f"postgresql://ops:pw-hidden@127.0.0.1:{_dead_port()}/prod"
     res = run_cli(*base, "check", env={"MALNU_DATABASE_URL": down})
@@ -269,17 +327,30 @@ def test_check_reads_the_target_variables_and_says_a_bad_argument_as_unknown(
     assert first.startswith("MALNU UNKNOWN - ") and f"{down.split('@')[1]}" in first
     assert "Connection refused; Is the server running" in first and " | failed=0;;1" in first
     assert "pw-hidden" not in res.out + res.err
-    res = run_cli(*base, "check", env={"MALNU_TARGET": "nope"})
-    assert res.code == 3 and res.out.startswith("MALNU UNKNOWN - no target named 'nope'")
-    res = run_cli(*base, "check", "--target", "a", env={"MALNU_TARGET": "nope"})
-    assert res.code == 3 and "MALNU_TARGET=nope" in res.out
 
-    for bad in (["--bogus"], ["--target", ""], ["--config", ""], ["--prometheus"]):
-        res = run_cli(*base, "check", *bad)
-        assert res.code == 3, (bad, res.out + res.err)
-        assert res.out.startswith("MALNU UNKNOWN - bad arguments: "), (bad, res.out)
-        assert res.err.startswith("error: ")
-    res = run_cli(*base, "check", "--json", "--bogus")
-    assert res.code == 3 and json.loads(res.out)["status"] == "UNKNOWN"
-    res = run_cli("check", "--database", f"sqlite:///{tmp_path / 'a.db'}", *mdirs.args(), *base)
-    assert res.code in (0, 2) and res.out.startswith("MALNU "), res.out + res.err
+
+def test_check_checks_the_database_the_environment_names(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DATABASE_URL / MALNU_TARGET select the database as for every other command:
+    `check` used to check the config's targets instead (or the embedded default database,
+    with no config) and say OK about databases nobody asked about."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    mdirs.add("20250101_000200", "b", "INSERT INTO nosuch VALUES (1);")
+    cfg = _config(tmp_path, mdirs, {n: f"sqlite:///{tmp_path / n}.db" for n in ("ok", "bad")})
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "--target", "ok", "up", "--yes", "--to", "20250101_000100").code == 0
+    assert run_inproc(*c, "--target", "bad", "up", "--yes").code == 1
+    for var, value in (
+        ("MALNU_TARGET", "bad"),
+        ("MALNU_DATABASE_URL", f"sqlite:{tmp_path}/bad.db"),
+    ):
+        monkeypatch.setenv(var, value)
+        res = run_inproc(*c, "check", "--json")
+        checked = json.loads(res.out)["targets"]
+        assert res.code == 2 and len(checked) == 1, res.out
+        assert next(iter(checked.values()))["checks"]["failed_migrations"] == "CRITICAL"
+        res = run_inproc(*c, "check", "--target", "ok")  # a flag naming another: refused
+        assert res.code == 3 and "name different databases" in res.out, res.out
+        assert len(json.loads(run_inproc(*c, "check", "--all", "--json").out)["targets"]) == 2
+        monkeypatch.delenv(var)

@@ -4,6 +4,7 @@ left exactly as it was; one with the seed's older tables is read as it is, never
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ APP_TABLE = "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)"
 def _sql(db: DbTarget, statement: str) -> list[tuple[Any, ...]]:
     """Run ``statement`` on the database behind ``db`` (set-up and assertions only)."""
     if db.kind == "sqlite":
-        with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
-            return conn.execute(statement).fetchall()
+        with contextlib.closing(sqlite3.connect(db.url.removeprefix("sqlite:///"))) as conn:
+            with conn:
+                return conn.execute(statement).fetchall()
     if db.kind == "postgresql":
         with psycopg.connect(db.url, autocommit=True) as conn:
             cur = conn.execute(statement)
@@ -122,3 +124,86 @@ def test_history_and_log_read_only_too(tmp_path: Path, mdirs: MigrationDirs) -> 
     assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
     res = run_inproc("--database", db.url, *mdirs.args(), "history")
     assert res.code == 0 and "0 runs" in res.err, res.err
+    # Nor a -wal and -shm left behind, owned by the monitoring user (an application running
+    # as another could not write them): a WAL database nobody has open is read as it is.
+    assert _sql(db, "PRAGMA journal_mode") == [("wal",)]
+    assert run_inproc("--database", db.url, *mdirs.args(), "check").code == 2
+    assert [p.name for p in tmp_path.glob("app.db*")] == ["app.db"]
+
+
+def _as_reader(*args: str) -> tuple[int, str]:
+    """The CLI as a user who may read the database but not write beside it (root drops the
+    capabilities that let it ignore file modes)."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.fixtures_core import CLI, REPO
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to test as a reader"
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+    proc = subprocess.run(
+        [*prefix, *CLI, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_a_monitoring_user_who_may_only_read_the_database(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """Nagios or node_exporter's user reads an application's WAL database in a directory it
+    cannot write: SQLite cannot create the -shm file, and every check was UNKNOWN ("attempt
+    to write a readonly database"), `history` a traceback."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    (tmp_path / "data").mkdir()
+    db = tmp_path / "data" / "app.db"
+    args = ("--database", f"sqlite:///{db}", *mdirs.args())
+    assert run_inproc(*args, "up", "--yes").code == 0
+    db.chmod(0o444)
+    db.parent.chmod(0o555)
+    try:
+        code, out = _as_reader(*args, "check")
+        assert "reach OK" in out and "failed_migrations OK" in out, out
+        code, out = _as_reader(*args, "history")
+        assert code == 0 and "Traceback" not in out and "2 runs" in out, out
+        # A WAL that holds changes cannot be read without the -shm: said, with what to do.
+        db.parent.chmod(0o755)
+        with sqlite3.connect(db.with_name("live.db"), isolation_level=None) as live:
+            live.execute("PRAGMA journal_mode = WAL")
+            live.execute("PRAGMA wal_autocheckpoint = 0")
+            live.execute("CREATE TABLE migrations (filename TEXT, checksum TEXT)")
+            for name in ("live.db", "live.db-wal"):
+                (db.parent / f"copy{name.removeprefix('live')}").write_bytes(
+                    (db.parent / name).read_bytes()
+                )
+        db.parent.chmod(0o555)
+        code, out = _as_reader("--database", f"sqlite:///{db.with_name('copy.db')}", "history")
+        assert code == 1 and "Traceback" not in out, out
+        assert "its WAL (copy.db-wal) holds changes" in out and "let this user write to" in out
+    finally:
+        db.parent.chmod(0o755)
+
+
+def test_doctor_diagnoses_without_changing_the_database(
+    db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """doctor created the tool's tables (and switched a SQLite file to WAL) on the database it
+    diagnosed, and said "connected" about a SQLite path with a typo, creating that file."""
+    _sql(db_target, APP_TABLE)
+    res = run_inproc("--database", db_target.url, *mdirs.args(), "doctor")
+    assert res.code == 0, res.out + res.err
+    assert "(not initialised by malnu-tui yet: no migrations table)" in res.out, res.out
+    assert "create tables: can create tables" in res.out, res.out
+    assert _tables(db_target) == ["siswa"]
+    if db_target.kind == "sqlite":
+        assert _sql(db_target, "PRAGMA journal_mode") == [("delete",)]
+        typo = tmp_path / "typo" / "primary.db"
+        res = run_inproc("--database", f"sqlite:///{typo}", *mdirs.args(), "doctor")
+        assert res.code == 1 and any(
+            line.startswith("FAIL") and " connect: " in line for line in res.out.splitlines()
+        ), res.out
+        assert f"database file {typo} does not exist (nothing was created)" in res.out
+        assert not typo.parent.exists()

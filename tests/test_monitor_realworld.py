@@ -114,6 +114,32 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(
     assert "s3cretHookPath" not in res.out + res.err
 
 
+def test_a_problem_grown_worse_is_sent_again(tmp_path: Path, receiver: Receiver) -> None:
+    """The newest backup grows old (WARNING), then there is none (CRITICAL): the same incident
+    (target + check + object). Receivers route by severity, so the CRITICAL is told."""
+    from malnu_tui.engine.monitor.alerts import process_alerts
+    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
+    from malnu_tui.engine.monitor.config import Webhook
+
+    hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
+    state = tmp_path / "incidents.json"
+
+    def run(*severities: Severity) -> list[tuple[str, str]]:
+        problems = tuple(Problem("p", "backup_age", s, s.name, None, "backups") for s in severities)
+        report = CheckReport((TargetHealth("p", problems),), "2026-12-06 02:00:00")
+        before = len(receiver.bodies)
+        assert process_alerts(report, hooks, path=state).failed == ()
+        return [(b["event"], b["severity"]) for b in receiver.bodies[before:]]
+
+    assert run(Severity.WARNING) == [("problem", "WARNING")]
+    assert run(Severity.WARNING) == []
+    assert run(Severity.CRITICAL) == [("problem", "CRITICAL")]
+    assert run(Severity.CRITICAL) == []
+    assert run(Severity.WARNING) == [], "better, not fixed: not a message of its own"
+    assert run(Severity.CRITICAL) == [("problem", "CRITICAL")]
+    assert run() == [("resolved", "OK")]
+
+
 def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

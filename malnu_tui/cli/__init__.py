@@ -67,25 +67,18 @@ def _module_for(argv: Sequence[str]) -> str | None:
 class Parser(argparse.ArgumentParser):
     """argparse with the CLI contract: a bad argument is one ``error:`` line and exit 2, and a
     value starting with ``-`` and a digit (``--to -30m``, ``--at -2h``) is a value, never an
-    option (no option of ours looks like that). Sub-parsers inherit the class.
-    ``plugin=True`` (``check``, and the whole command line when its command is ``check``): a
-    bad argument is the monitoring plugin's UNKNOWN (its summary line on stdout, exit 3), not
-    exit 2, which a plugin's caller reads as CRITICAL."""
+    option (no option of ours looks like that). Sub-parsers inherit the class."""
 
-    def __init__(self, *args: object, plugin: bool = False, **kwargs: object) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.plugin = plugin
-        self.json_wanted = False
         # argparse's own rule only covers plain negative numbers (-5, -1.5): widen it to units.
         self._negative_number_matcher = re.compile(r"^-\d")
 
-    def error(self, message: str) -> NoReturn:
-        if self.plugin:
-            from malnu_tui.cli.monitor import unknown
+    last_error = ""  # the message of the last usage error (``check`` says it as UNKNOWN)
 
-            unknown(sys.stdout, f"bad arguments: {message}", as_json=self.json_wanted)
-        code = 3 if self.plugin else 2
-        self.exit(code, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
+    def error(self, message: str) -> NoReturn:
+        Parser.last_error = message
+        self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -136,14 +129,11 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    plugin = _command_in(argv or ()) == "check"
     parser = Parser(
         prog="malnu-tui",
         description="Migrations, backups and emergency rollbacks for MA Malnu Kananga's "
         "databases. With no command, opens the console.",
-        plugin=plugin,  # `check --bogus` is reported by this parser (unrecognized arguments)
     )
-    parser.json_wanted = "--json" in (argv or ())
     parser.add_argument("--version", action="version", version=f"malnu-tui {__version__}")
     _common_options(parser, suppress=False)
     common = Parser(add_help=False)
@@ -156,9 +146,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         sub.wanted = _command_in(argv or ()) or ""
     for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
-    for child in sub.choices.values():
-        if isinstance(child, Parser):
-            child.json_wanted = parser.json_wanted
     return parser
 
 
@@ -189,7 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _writable_streams()
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 2 and _command_in(argv) == "check":
+            # A monitoring plugin's bad command line is UNKNOWN (3), never CRITICAL (2).
+            from malnu_tui.cli.monitor import usage_unknown
+
+            return usage_unknown(Parser.last_error, json="--json" in argv)
+        raise
     ctx = Context(args)
     try:
         _debug_mode(ctx, console=getattr(args, "handler", None) is None)

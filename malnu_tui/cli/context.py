@@ -116,7 +116,8 @@ class Context:
         if self._mset is None:
             from malnu_tui.engine.files import discover
 
-            self._mset = discover(self.target.migrations_dir, self.target.rollback_dir)
+            t = self.target
+            self._mset = discover(t.migrations_dir, t.rollback_dir, t.files_dialect)
         return self._mset
 
     def close(self) -> None:

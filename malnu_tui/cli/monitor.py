@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 CHECK_EPILOG = """\
 exit codes (the monitoring-plugin convention of Nagios/Icinga, NOT the other commands' codes):
-  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a target that cannot be reached, or a bad config).
+  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a target that cannot be reached, a bad config or
+  command line, a --prometheus file that cannot be written).
 The first line of output is the summary (`MALNU CRITICAL - primary: … | failed=1;;1 slow=0;1;`),
 then one line per problem, then every check per target."""
 
@@ -23,9 +24,8 @@ def register(
 
     p = sub.add_parser(
         "check",
-        parents=[common],
-        conflict_handler="resolve",  # its --target is repeatable; the other options are common
-        plugin=True,  # a bad argument is UNKNOWN (exit 3), as the plugin convention says
+        parents=[common],  # the global options work after `check` too (README)
+        conflict_handler="resolve",  # its own --target is repeatable
         help="health of the targets; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
         description="Check every target (or --target NAME ...): failed and slow migrations, "
         "drift, missing files, old pending migrations, stale locks, backup age, failed imports "
@@ -63,22 +63,22 @@ def register(
 
 
 def _chosen_targets(ctx: Context) -> list[Target]:
-    """``--all``: every configured target; ``--database``, or one ``--target`` or more: those
-    (a flag and a variable naming different databases are refused, as for every command);
-    else the target ``MALNU_DATABASE_URL`` or ``MALNU_TARGET`` names, else every configured
-    target. (The variables were ignored: a cron job's ``MALNU_DATABASE_URL`` got the embedded
-    database checked, and "MALNU OK", instead of the database it names.)"""
+    """``--database``; else ``--all``: every target; else each ``--target`` (refused, as by
+    every command, where MALNU_TARGET or MALNU_DATABASE_URL names another database); else
+    the one those variables name; else every target."""
     import os
 
     from malnu_tui.engine.config import ENV_DATABASE_URL, ENV_TARGET, resolve_target
 
     settings = ctx.settings
-    if ctx.opt("all"):
-        return list(settings.targets.values())
     names = ctx.opt("target")
     if isinstance(names, str):
         names = [names]
-    if names and not ctx.opt("database"):
+    if ctx.opt("database"):
+        return [ctx.target]
+    if ctx.opt("all"):
+        return list(settings.targets.values())
+    if names:
         return [
             resolve_target(
                 settings,
@@ -88,31 +88,14 @@ def _chosen_targets(ctx: Context) -> list[Target]:
             )
             for n in names
         ]
-    if ctx.opt("database") or os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
+    if os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
         return [ctx.target]
     return list(settings.targets.values())
 
 
-def unknown(stdout: TextIO, message: str, *, as_json: bool) -> int:
-    """``check``'s answer when it cannot check (a bad config, a bad argument): the plugin's
-    UNKNOWN summary line (or JSON report) on stdout, exit 3."""
-    import json
-
-    from malnu_tui.engine.monitor.checks import Severity, unknown_json
-    from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
-
-    message = one_line(mask_secrets(message))
-    if as_json:
-        stdout.write(json.dumps(unknown_json(message)) + "\n")
-    else:
-        stdout.write(f"MALNU UNKNOWN - {message}\n")
-    stdout.flush()
-    return int(Severity.UNKNOWN)
-
-
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS
+    from malnu_tui.engine.monitor.checks import CHECKS, Severity, unknown_json
     from malnu_tui.engine.monitor.config import load_monitor_config
     from malnu_tui.engine.monitor.reading import run_checks
 
@@ -121,7 +104,14 @@ def cmd_check(ctx: Context) -> int:
         targets = _chosen_targets(ctx)
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
-        return unknown(ctx.stdout, str(exc), as_json=ctx.json)
+        from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+
+        reason = one_line(mask_secrets(str(exc)))  # the plugin's summary: one line
+        if ctx.json:
+            ctx.out_json(unknown_json(reason))
+        else:
+            ctx.out(f"MALNU UNKNOWN - {reason}")
+        return int(Severity.UNKNOWN)
     report = run_checks(targets, cfg)
     if ctx.json:
         ctx.out_json(report.as_json())
@@ -135,16 +125,27 @@ def cmd_check(ctx: Context) -> int:
                 + ", ".join(f"{c} {t.check_status(c).name}" for c in CHECKS)
                 + f" ({t.seconds:.2f} s)"
             )
+    status = report.status
     prom = ctx.opt("prometheus")
     if prom:
         from pathlib import Path
 
+        from malnu_tui.engine.monitor.checks import worst
         from malnu_tui.engine.monitor.prometheus import render, write_atomic
 
         try:
             write_atomic(Path(prom), render(report))
         except OSError as exc:
-            ctx.message(f"error: cannot write {prom}: {exc}")
+            # The run did not do what it was asked: UNKNOWN unless worse (a systemd unit
+            # fails, cron mails), and the last run's file, which would go on showing its
+            # values to Prometheus as if current, is removed where it can be.
+            status = worst((status, Severity.UNKNOWN))
+            try:
+                Path(prom).unlink(missing_ok=True)
+                old = "no file of an earlier run is left"
+            except OSError:
+                old = "the file of an earlier run still shows its values"
+            ctx.message(f"error: cannot write {prom}: {exc.strerror or exc}; {old}")
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import process_alerts
 
@@ -157,7 +158,23 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert FAILED (retried next run): {line}")
         for line in outcome.state_errors:
             ctx.message(f"alert: {line}")
-    return int(report.status)
+    return int(status)
+
+
+def usage_unknown(message: str, *, json: bool) -> int:
+    """``check`` with a bad command line (its ``error:`` line already on stderr): the
+    summary line (or JSON) says UNKNOWN, exit 3, as the monitoring-plugin convention has it."""
+    import json as jsonlib
+    import sys
+
+    from malnu_tui.engine.monitor.checks import Severity, unknown_json
+
+    reason = f"bad command line: {message}"
+    if json:
+        sys.stdout.write(jsonlib.dumps(unknown_json(reason)) + "\n")
+    else:
+        print(f"MALNU UNKNOWN - {reason}", file=sys.stdout)
+    return int(Severity.UNKNOWN)
 
 
 def cmd_doctor(ctx: Context) -> int:

@@ -287,7 +287,14 @@ def resolve_target(
         target = settings.target(name or env_name)
     else:
         target = settings.target(env_name)
-    url = database or (None if name else env_url) or target.url
+        if env_name and env_url and database_key(env_url) != database_key(target.url):
+            # Neither wins silently: the URL with that target's options (production, lint,
+            # schema, D1 token) would be the worst of both.
+            raise ConfigError(
+                f"{ENV_DATABASE_URL}={mask_url(env_url)} and {ENV_TARGET}={env_name} "
+                f"({mask_url(target.url)}) name different databases: unset one of them"
+            )
+    url = database or (None if name or env_name else env_url) or target.url
     _register_secrets(url)
     url_kind(url)  # validate early, with a clear message
     mig = _one_dir("--migrations-dir", migrations_dir, ENV_MIGRATIONS_DIR, env)

@@ -15,6 +15,7 @@ from malnu_tui.engine.sqlsplit import (
     Statement,
     TemplateParts,
     is_transaction_control,
+    line_ends,
     split_statements,
     strip_template,
 )
@@ -27,6 +28,8 @@ __all__ = [
     "discover",
     "normalise_version",
     "parse_sql_file",
+    "read_sql_file",
+    "read_sql_text",
 ]
 
 # 20251124_120500_name.sql (the seed's style) or 20251124120500_name.sql (Supabase's).
@@ -93,6 +96,8 @@ _SQL_VERBS = {
     "DEALLOCATE",
     "SHOW",
     "TABLE",
+    "START",  # START TRANSACTION: a template's BEGIN, stripped as one
+    "ABORT",  # PostgreSQL's ROLLBACK: refused as one
 }
 
 
@@ -131,7 +136,7 @@ def _decode(path: Path, data: bytes) -> str:
         raise MigrationFileError(
             str(path), f"not UTF-8 (byte 0x{data[exc.start]:02x})", line=line
         ) from None
-    return text.replace("\r\n", "\n")
+    return line_ends(text)
 
 
 def _down_section(path: Path, text: str) -> None:
@@ -150,29 +155,64 @@ def _down_section(path: Path, text: str) -> None:
         )
 
 
-def parse_sql_file(path: Path, text: str) -> TemplateParts:
-    """Split a file's text into statements and strip the seed template's own transaction and
-    tracking insert. Raises :class:`MigrationFileError` naming the file and line."""
+# psql meta-commands the tool may skip: pg_dump's (15.14/16.10/17.6 and later) around a dump,
+# which only stop psql from running other meta-commands a hostile server could slip into it;
+# and ON_ERROR_STOP turned on (the tool always stops at the first error). Any other
+# meta-command is refused (:func:`_meta_command`).
+_PSQL_SKIPPED = re.compile(
+    r"\\(?:restrict|unrestrict)(?:\s.*)?|\\set\s+ON_ERROR_STOP\s+'?(?:on|true|yes|1)'?\s*",
+    re.IGNORECASE,
+)
+
+
+def _meta_command(path: Path, st: Statement) -> bool:
+    """True for a psql meta-command the tool may skip; a MigrationFileError for any other."""
+    if _PSQL_SKIPPED.fullmatch(st.text):
+        return True
+    raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
+
+
+def _shell_command(text: str) -> str:
+    """Why a shell's own command (sqlite3's ``.read``, psql's ``\\i``) cannot run here."""
+    command = text.split(None, 1)[0]
+    shell = "sqlite3 shell command" if command.startswith(".") else "psql meta-command"
+    return (
+        f"{shell} '{command}' is not SQL: the tool sends the file's statements to the "
+        "database itself, not through the shell, so it cannot run it (remove the line)"
+    )
+
+
+def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplateParts:
+    """Split a file's text (written in ``dialect``) into statements and strip the seed
+    template's own transaction and tracking insert. Raises :class:`MigrationFileError` naming
+    the file and line."""
     _down_section(path, text)
     try:
-        statements = split_statements(text)
+        statements = split_statements(text, dialect)
     except SplitError as exc:
         raise MigrationFileError(str(path), str(exc), line=exc.line) from None
+    if dialect == "postgresql" and any(st.text.startswith("\\") for st in statements):
+        # (the splitter made each meta-command a statement of its line alone)
+        statements = [
+            st for st in statements if not st.text.startswith("\\") or not _meta_command(path, st)
+        ]
     for st in statements:
         verb = st.first_words.split(" ", 1)[0]
+        if verb not in _SQL_VERBS and st.text.startswith((".", "\\")):
+            raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
         if verb not in _SQL_VERBS:
             raise MigrationFileError(
                 str(path),
                 f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
                 line=st.line,
             )
-        if verb == "ROLLBACK" and is_transaction_control(st.text):
+        if verb in ("ROLLBACK", "ABORT") and is_transaction_control(st.text):
             # The tool owns the transaction and strips the template's BEGIN/COMMIT; a file
             # that ends its own transaction with ROLLBACK means "do not keep this": running
             # it would keep what its author threw away.
             raise MigrationFileError(
                 str(path),
-                "ROLLBACK: the file undoes its own transaction, so it cannot be applied "
+                f"{verb}: the file undoes its own transaction, so it cannot be applied "
                 "(the tool owns the transaction: end with COMMIT, as the seed's template "
                 "does, or leave both out)",
                 line=st.line,
@@ -182,11 +222,24 @@ def parse_sql_file(path: Path, text: str) -> TemplateParts:
     return strip_template(statements)
 
 
+def read_sql_text(path: Path) -> str:
+    """The text of the SQL file at ``path`` as migration files are read: a BOM dropped (a
+    Notepad file's first statement read as SQL), a Windows file's CRLF folded, not UTF-8 a
+    MigrationFileError naming its line."""
+    return _decode(path, _read(str(path)))
+
+
+def read_sql_file(path: Path, dialect: str) -> TemplateParts:
+    """:func:`parse_sql_file` of the file at ``path``, read as :func:`read_sql_text` reads it."""
+    return parse_sql_file(path, read_sql_text(path), dialect)
+
+
 @dataclass(frozen=True)
 class RollbackFile:
     """A rollback file; read only when a rollback is planned (status never needs it)."""
 
     path: Path
+    dialect: str = "sqlite"  # the set's (Target.files_dialect): how its statements split
 
     @cached
     def filename(self) -> str:
@@ -210,7 +263,7 @@ class RollbackFile:
         return _decode(self.path, self._bytes())
 
     def parts(self) -> TemplateParts:
-        return parse_sql_file(self.path, self.read_text())
+        return parse_sql_file(self.path, self.read_text(), self.dialect)
 
 
 @dataclass(frozen=True)
@@ -228,6 +281,7 @@ class Migration:
     # The text as discovery read it (files up to KEEP_TEXT_BYTES): the plan, the lint and the
     # run use the very text the checksum was taken of, and no file is read twice.
     text: str | None = field(default=None, repr=False, compare=False)
+    dialect: str = "sqlite"  # the set's (Target.files_dialect): how its statements split
 
     @cached
     def filename(self) -> str:
@@ -240,7 +294,7 @@ class Migration:
 
     @cached
     def _parts(self) -> TemplateParts:
-        return parse_sql_file(self.path, self.read_text())
+        return parse_sql_file(self.path, self.read_text(), self.dialect)
 
     def parts(self) -> TemplateParts:
         """Statements to run (template transaction/tracking statements stripped)."""
@@ -258,6 +312,7 @@ class MigrationSet:
     migrations_dir: Path
     rollback_dir: Path
     warnings: tuple[str, ...] = field(default=())
+    dialect: str = "sqlite"  # what the files are written in (Target.files_dialect)
 
     def by_filename(self) -> dict[str, Migration]:
         return {m.filename: m for m in self.migrations}
@@ -357,9 +412,10 @@ def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
     return f"{m['date']}_{m['time']}", m["name"]
 
 
-def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
-    """Read every migration and rollback file. Raises :class:`MigrationFileError` for a bad
-    name, a duplicate version, non-UTF-8 content, or an unknown or later dependency."""
+def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") -> MigrationSet:
+    """Read every migration and rollback file, written in ``dialect`` (the target's
+    ``files_dialect``). Raises :class:`MigrationFileError` for a bad name, a duplicate
+    version, non-UTF-8 content, or an unknown or later dependency."""
     migrations_dir = Path(migrations_dir)
     rollback_dir = Path(rollback_dir)
     if not migrations_dir.is_dir():
@@ -375,7 +431,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 str(path),
                 f"duplicate rollback for version {version} (also {rollbacks[version].filename})",
             )
-        rollbacks[version] = RollbackFile(path=path)
+        rollbacks[version] = RollbackFile(path=path, dialect=dialect)
 
     found: list[Migration] = []
     budget = KEEP_TEXT_TOTAL
@@ -406,6 +462,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
                 dependencies=tuple(_split_deps(head.get("dependencies", ""))),
                 rollback=rollbacks.pop(version, None),
                 text=text if keep else None,
+                dialect=dialect,
             )
         )
     for version, rb in sorted(rollbacks.items()):
@@ -413,7 +470,7 @@ def discover(migrations_dir: Path, rollback_dir: Path) -> MigrationSet:
 
     found.sort(key=lambda m: m.version)  # the two naming styles sort differently by name
     _check_dependencies(found)
-    return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings))
+    return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings), dialect)
 
 
 def _check_dependencies(found: list[Migration]) -> None:

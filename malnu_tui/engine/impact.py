@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.files import read_sql_text
 from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.sqlsplit import SplitError, split_statements
 
@@ -37,9 +39,9 @@ class RowsAtStake:
         return f"drops table {self.table}: {rows}"
 
 
-def _destructive(filename: str, sql: str) -> Iterable[tuple[int, str, str | None]]:
+def _destructive(filename: str, sql: str, dialect: str) -> Iterable[tuple[int, str, str | None]]:
     try:
-        statements = split_statements(sql)
+        statements = split_statements(sql, dialect)
     except SplitError:
         return  # an unparsable file is the preflight's problem, named there
     for st in statements:
@@ -53,14 +55,16 @@ def _destructive(filename: str, sql: str) -> Iterable[tuple[int, str, str | None
                     yield st.line, op.name, action.column
 
 
-def rows_at_stake(backend: Backend, files: Iterable[tuple[str, str]]) -> list[RowsAtStake]:
-    """For each (file name, SQL) in the order given (a rollback's files, newest first), every
-    table or column it drops with the table's current row count."""
+def rows_at_stake(
+    backend: Backend, files: Iterable[tuple[str, str]], dialect: str = "sqlite"
+) -> list[RowsAtStake]:
+    """For each (file name, SQL) in the order given (a rollback's files, newest first, written
+    in ``dialect``), every table or column it drops with the table's current row count."""
     live = {key(t): t for t in backend.table_names()}
     counts: dict[str, int] = {}
     found: list[RowsAtStake] = []
     for filename, sql in files:
-        for line, table, column in _destructive(filename, sql):
+        for line, table, column in _destructive(filename, sql, dialect):
             name = live.get(key(table))
             rows: int | None = None
             if name is not None:
@@ -69,3 +73,11 @@ def rows_at_stake(backend: Backend, files: Iterable[tuple[str, str]]) -> list[Ro
                 rows = counts[name]
             found.append(RowsAtStake(filename, line, name or table, column, rows))
     return found
+
+
+def files_at_stake(
+    backend: Backend, paths: Iterable[Path], dialect: str = "sqlite"
+) -> list[RowsAtStake]:
+    """:func:`rows_at_stake` of the rollback files at ``paths``, read as ``rollback`` reads
+    them (a Notepad file's BOM before its first DROP hid that DROP)."""
+    return rows_at_stake(backend, [(p.name, read_sql_text(p)) for p in paths], dialect)

@@ -290,21 +290,29 @@ def _pg_error(exc: Exception) -> str:
 def pg_run(
     backend: PostgresBackend, filename: str, statements: Sequence[Statement]
 ) -> tuple[int, int]:
-    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows). A
-    CONCURRENTLY file runs outside one, as ``up`` runs it (engine/backends/pg_concurrent.py);
-    one that mixes CONCURRENTLY with other statements fails at its line, as ``up`` refuses it."""
+    """Run ``statements`` in one transaction on ``backend``'s connection: (ms, rows), and the
+    session's settings reset after it, as ``up`` runs a file. A CONCURRENTLY file runs outside
+    one, as ``up`` runs it (engine/backends/pg_concurrent.py), or inside a scratch's
+    transaction (:class:`PostgresScratch`) the plain way, as ``plan --check`` does; one that
+    mixes CONCURRENTLY with other statements fails at its line, as ``up`` refuses it."""
     import psycopg
+    from psycopg.pq import TransactionStatus
 
     from malnu_tui.engine.backends.pg_concurrent import run_concurrently
-    from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
+    from malnu_tui.engine.backends.pg_sql import run_statement
+    from malnu_tui.engine.concurrently import ConcurrentRefusal, classify, without_concurrently
 
     conn = backend.conn
+    inside = conn.info.transaction_status != TransactionStatus.IDLE  # a scratch's own
     unit = classify(statements)
     if isinstance(unit, ConcurrentRefusal):
         text = next((st.text for st in statements if st.line == unit.line), "")
         raise StatementFailed(filename, unit.line, text, unit.message())
-    if unit is not None:
+    if unit is not None and not inside:
         return run_concurrently(conn, filename, unit, backend.display_url), 0
+    if unit is not None:
+        plain = (without_concurrently(st) for st in statements)
+        statements = [st for st in plain if st is not None]
     rows = 0
     started = time.perf_counter()
     failure: StatementFailed | None = None
@@ -312,32 +320,55 @@ def pg_run(
         with conn.transaction():
             for st in statements:
                 try:
-                    cur = conn.execute(st.text)
+                    rows += max(run_statement(conn, st), 0)  # COPY … FROM stdin as `up` runs it
                 except psycopg.Error as exc:
-                    failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
+                    error = _pg_error(exc)
+                    if exc.sqlstate == "55P04" and inside:  # unsafe use of new enum value
+                        error += f" ({_UNCOMMITTED_ENUM})"
+                    failure = StatementFailed(filename, st.line, st.text, error)
                     raise
-                rows += max(cur.rowcount, 0)
     except psycopg.Error as exc:
         if failure is not None:
             raise failure from None
         raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
-    return int((time.perf_counter() - started) * 1000), rows
+    ms = int((time.perf_counter() - started) * 1000)
+    backend.end_file_settings(statements)
+    return ms, rows
+
+
+_UNCOMMITTED_ENUM = (
+    "the stairway on a configured target's database runs in one transaction it rolls back, "
+    "where PostgreSQL refuses an enum value an earlier migration added until it commits: "
+    "`up` is not affected; pass --postgres a scratch server to test past it"
+)
 
 
 class PostgresScratch:
-    """A scratch schema on a PostgreSQL server (dropped with CASCADE on close). Statements run
-    with ``search_path`` set to it, so a migration's unqualified names land there."""
+    """A scratch schema on a PostgreSQL server. Statements run with ``search_path`` set to
+    it, so a migration's unqualified names land there. On a live database (``rolled_back``: a
+    configured target's, the default) all of it, the schema too, runs inside one transaction
+    rolled back on close (each file in a savepoint), so a schema-qualified name
+    (``public.students``: pg_dump's and Supabase's files write them) changes nothing for good
+    where it lands. On a scratch server (``--postgres`` URL of no target) each file commits, as
+    ``up`` runs it (CONCURRENTLY builds too), and the schema is dropped on close."""
 
-    def __init__(self, url: str, *, prefix: str = "malnu_stairway") -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "malnu_stairway", rolled_back: bool = True
+    ) -> None:
         from malnu_tui.engine.backends.postgresql import open_url
 
         self.backend: PostgresBackend = open_url(url)
         self.schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.where = f"scratch schema {self.schema} on {self.backend.display_url}"
+        self.rolled_back = rolled_back
+        self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
+            " (in a transaction rolled back at the end)" if rolled_back else ""
+        )
         conn = self.backend.conn
         try:
+            if rolled_back:
+                conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            conn.execute(f'SET search_path TO "{self.schema}"')
+            self._search_path()
         except Exception as exc:
             self.backend.close()
             raise BackendError(
@@ -345,13 +376,22 @@ class PostgresScratch:
                 hint="the role needs CREATE on the database (or pass --postgres URL)",
             ) from None
 
+    def _search_path(self) -> None:
+        self.backend.conn.execute(f'SET search_path TO "{self.schema}"')
+
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
-        return pg_run(self.backend, filename, statements)
+        try:
+            return pg_run(self.backend, filename, statements)
+        finally:  # a file's own search_path (pg_dump's '') ends with it, as in `up`
+            self._search_path()
 
     def fingerprint(self) -> Fingerprint:
         return pg_fingerprint(self.backend.conn, self.schema)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.backend.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            if self.rolled_back:
+                self.backend.conn.execute("ROLLBACK")  # everything, the schema included
+            else:
+                self.backend.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         self.backend.close()

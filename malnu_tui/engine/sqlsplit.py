@@ -2,10 +2,14 @@
 
 Handles quoted strings and identifiers holding ``;``, ``--`` and ``/* */`` comments, CRLF line
 endings, and ``CREATE TRIGGER … BEGIN … END;`` bodies (whose inner ``;`` do not end the
-statement); and, for PostgreSQL-dialect files, ``$$`` bodies, ``E'…\\'…'`` strings,
-``BEGIN ATOMIC … END`` function bodies and ``COPY … FROM stdin;`` data blocks (up to the ``\\.``
-line). Also recognises the seed template's own transaction control and tracking insert, which
-the engine owns and therefore strips.
+statement); and ``$$`` bodies, ``E'…\\'…'`` strings, ``BEGIN ATOMIC … END`` function bodies and
+``COPY … FROM stdin;`` data blocks (up to the ``\\.`` line). Where the two dialects read a file
+differently, the file's dialect decides, as psql and the sqlite3 shell do: PostgreSQL nests
+``/* /* */ */`` comments, does not end a statement at a ``;`` inside parentheses (``CREATE RULE
+… DO INSTEAD (a; b)``), has no ``[…]``/`` `…` `` quoting and no trigger bodies, and a line
+starting with ``\\`` where a statement would start is a psql meta-command (``\\restrict``).
+Also recognises the seed template's own transaction control and tracking insert, which the
+engine owns and therefore strips.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ __all__ = [
     "Statement",
     "TemplateParts",
     "is_transaction_control",
+    "line_ends",
     "split_statements",
     "strip_template",
 ]
@@ -110,6 +115,12 @@ _PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
 _FAST_RUN = re.compile(
     r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9(),.=<>*+!%&|^~:?@#{}\]][^\n\-/$'\"`\[;A-Za-z_]*|\n)+"
 )
+# The same in a PostgreSQL file, where parentheses matter (a ``;`` inside them ends nothing)
+# and ``[``, `` ` `` are plain characters.
+_PLAIN_RUN_PG = re.compile(r"[^\n\-/$'\"();A-Za-z_]+")
+_FAST_RUN_PG = re.compile(
+    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9,.=<>*+!%&|^~:?@#{}\[\]`][^\n\-/$'\"();A-Za-z_]*|\n)+"
+)
 _COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 
 
@@ -139,16 +150,37 @@ def _is_simple(sql: str) -> bool:
     return not any(w in upper for w in ("FUNCTION", "PROCEDURE", "STDIN"))
 
 
-def _split_simple(sql: str) -> list[Statement] | None:
+def _split_simple(sql: str, pg: bool = False) -> list[Statement] | None:
     """:func:`split_statements` of a simple script (see :func:`_is_simple`), or None when the
     script needs the full scanner (it also reports the errors)."""
+    statements = _simple_pieces(sql, pg)
+    if pg and statements is not None:
+        # A ``;`` inside parentheses ends nothing in PostgreSQL: a piece whose parentheses
+        # (outside strings and comments) do not balance is read by the full scanner.
+        for st in statements:
+            body = _SIMPLE_NOISE.sub("", st.text) if "'" in st.text or "--" in st.text else st.text
+            if body.count("(") != body.count(")"):
+                return None
+            while "(" in body:  # each pass drops the innermost pairs: a ")(" stays
+                inner = _INNERMOST.sub("", body)
+                if len(inner) == len(body):
+                    return None
+                body = inner
+    return statements
+
+
+_SIMPLE_NOISE = re.compile(r"'[^']*(?:''[^']*)*'|--[^\n]*")
+_INNERMOST = re.compile(r"\([^()]*\)")
+
+
+def _simple_pieces(sql: str, pg: bool) -> list[Statement] | None:
     statements: list[Statement] = []
     seg = 0  # where the current piece starts (after the last ``;``)
     line = 1  # the line at ``seg``
     # Where the word TRIGGER may be (upper-cased as the full scanner reads words; an ASCII
-    # text keeps its offsets when upper-cased).
+    # text keeps its offsets when upper-cased). PostgreSQL's triggers have no body.
     upper = sql.upper() if sql.isascii() else None
-    if upper is not None and "TRIGGER" not in upper:
+    if pg or (upper is not None and "TRIGGER" not in upper):
         upper = ""
     n = len(sql)
     while True:
@@ -175,7 +207,7 @@ def _split_simple(sql: str) -> list[Statement] | None:
         seg = end + 1
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     if start < len(sql):
-        if "TRIGGER" in sql[start:].upper():
+        if not pg and "TRIGGER" in sql[start:].upper():
             statements.extend(_scan(sql, seg, line, one=True)[0])
         else:
             statements.append(Statement(sql[start:].strip(), line + sql.count("\n", seg, start)))
@@ -236,29 +268,70 @@ def _trigger_nesting(word: str, depth: int, case_depth: int) -> tuple[int, int]:
     return depth, case_depth
 
 
-def split_statements(sql: str) -> list[Statement]:
-    """Split ``sql`` into statements; empty and comment-only pieces are dropped.
+def split_statements(sql: str, dialect: str = "sqlite") -> list[Statement]:
+    """Split ``sql``, written in ``dialect`` (``"sqlite"`` or ``"postgresql"``), into
+    statements; empty and comment-only pieces are dropped.
 
     Raises :class:`SplitError` (with the line) for an unterminated quote or block comment,
-    or a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``.
+    a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``, or (PostgreSQL) a ``(`` never closed.
     """
-    sql = sql.replace("\r\n", "\n").replace("\r", "\n")
+    sql = line_ends(sql)
+    pg = dialect == "postgresql"
     if _is_simple(sql):
-        simple = _split_simple(sql)
+        simple = _split_simple(sql, pg)
         if simple is not None:
             return simple
-    return _split_full(sql)
+    return _split_full(sql, pg)
 
 
-def _split_full(sql: str) -> list[Statement]:
+def _split_full(sql: str, pg: bool = False) -> list[Statement]:
     """The full scanner behind :func:`split_statements` (``sql`` has LF line ends)."""
-    return _scan(sql, 0, 1)[0]
+    return _scan(sql, 0, 1, pg=pg)[0]
 
 
-def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Statement], int]:
+def line_ends(text: str) -> str:
+    """``text`` with LF line ends: a Windows file's CRLF (every line ends so) and a classic Mac
+    file's CR become LF. In a file whose lines end in LF a CR is text, kept: pg_dump
+    ``--inserts`` writes a value's CR LF (a browser's textarea sends them) raw inside its quotes,
+    and folding it stored another value."""
+    if "\r" not in text:
+        return text
+    if "\n" not in text:
+        return text.replace("\r", "\n")
+    if text.count("\n") == text.count("\r\n"):
+        return text.replace("\r\n", "\n")
+    return text
+
+
+def _comment_end(sql: str, i: int, nest: bool) -> int:
+    """Index just past the ``/* */`` comment opening at ``i``, or -1 when it never ends;
+    with ``nest`` (PostgreSQL) an inner ``/*`` needs its own ``*/``."""
+    j = sql.find("*/", i + 2)
+    if not nest or j < 0:
+        return j + 2 if j >= 0 else -1
+    depth, at = 1, i + 2
+    while True:
+        close = sql.find("*/", at)
+        if close < 0:
+            return -1
+        inner = sql.find("/*", at, close)
+        if inner >= 0:
+            depth, at = depth + 1, inner + 2
+            continue
+        depth, at = depth - 1, close + 2
+        if depth == 0:
+            return at
+
+
+def _scan(
+    sql: str, pos: int, line: int, *, one: bool = False, pg: bool = False
+) -> tuple[list[Statement], int]:
     """The full scanner from ``pos`` (a statement's start, on line ``line``): the statements
     up to the text's end, or with ``one`` up to the first statement's end; and where it
-    stopped."""
+    stopped. ``pg``: read as psql does (see the module's docstring)."""
+    plain_run, fast_run = (_PLAIN_RUN_PG, _FAST_RUN_PG) if pg else (_PLAIN_RUN, _FAST_RUN)
+    quotes = "'\"" if pg else "'\"`["
+    paren = paren_line = 0  # PostgreSQL: ( … ) nesting, and where the outermost opened
     statements: list[Statement] = []
     n = len(sql)
     i = pos
@@ -281,7 +354,7 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
 
     while i < n:
         if fast:
-            m = _FAST_RUN.match(sql, i)
+            m = fast_run.match(sql, i)
             if m is not None:
                 line += sql.count("\n", i, m.end())
                 i = m.end()
@@ -297,11 +370,21 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
             i = n if j < 0 else j
             continue
         if ch == "/" and sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
+            j = _comment_end(sql, i, pg)
             if j < 0:
                 raise SplitError("unterminated /* comment", line)
             line += sql.count("\n", i, j)
-            i = j + 2
+            i = j
+            continue
+        if pg and ch == "\\" and not has_content:
+            # A psql meta-command (pg_dump's \restrict): the rest of its line, for the
+            # caller to judge (it is not SQL the server can run).
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            statements.append(Statement(sql[i:j].rstrip(), line))
+            i = j
+            if one:
+                return statements, i
             continue
         if not has_content and not ch.isspace():
             has_content = True
@@ -324,7 +407,7 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
             line += sql.count("\n", i, end)
             i = end
             continue
-        if ch in "'\"`[":
+        if ch in quotes:
             end = _quote_end(sql, i)
             if end >= n and (n == i + 1 or sql[n - 1] != ("]" if ch == "[" else ch)):
                 raise SplitError(f"unterminated quoted text starting with {ch}", line)
@@ -338,7 +421,7 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
             if len(words) < 12:
                 words.append(word)
                 if len(words) == 4:
-                    fast = not _is_routine(words) and not _is_trigger(words)
+                    fast = not _is_routine(words) and (pg or not _is_trigger(words))
             if _is_routine(words):  # BEGIN ATOMIC … END
                 if word == "ATOMIC" and prev_word == "BEGIN":
                     depth += 1
@@ -350,11 +433,19 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
                     else:
                         depth -= 1
             prev_word = word
-            if _is_trigger(words):
+            if not pg and _is_trigger(words):  # PostgreSQL's triggers have no body
                 depth, case_depth = _trigger_nesting(word, depth, case_depth)
             i = j
             continue
-        if ch == ";" and depth == 0:
+        if pg and ch in "()":
+            if ch == "(":
+                paren += 1
+                paren_line = paren_line if paren > 1 else line
+            elif paren:
+                paren -= 1
+            i += 1
+            continue
+        if ch == ";" and depth == 0 and paren == 0:
             text = sql[start:i]
             if has_content and _COPY_STDIN.match(text):
                 # The data follows on the next line, up to a line holding only "\.".
@@ -384,8 +475,10 @@ def _scan(sql: str, pos: int, line: int, *, one: bool = False) -> tuple[list[Sta
             i += 1
             continue
         # Plain characters (digits, punctuation, blanks) inside a statement: skip the run.
-        m = _PLAIN_RUN.match(sql, i + 1) if has_content else None
+        m = plain_run.match(sql, i + 1) if has_content else None
         i = m.end() if m else i + 1
+    if paren:
+        raise SplitError("a ( is never closed (a ; inside parentheses ends nothing)", paren_line)
     if depth:
         raise SplitError("a BEGIN … END body (trigger or function) has no END", start_line)
     flush(n)
@@ -412,23 +505,19 @@ def _is_trigger(words: list[str]) -> bool:
     return "TRIGGER" in head
 
 
-_TXN_WORDS = {
-    "BEGIN",
-    "BEGIN TRANSACTION",
-    "BEGIN DEFERRED",
-    "BEGIN IMMEDIATE",
-    "BEGIN EXCLUSIVE",
-    "BEGIN DEFERRED TRANSACTION",
-    "BEGIN IMMEDIATE TRANSACTION",
-    "BEGIN EXCLUSIVE TRANSACTION",
-    "COMMIT",
-    "COMMIT TRANSACTION",
-    "END",
-    "END TRANSACTION",
-    "ROLLBACK",
-    "ROLLBACK TRANSACTION",
-}
+# Transaction control in either dialect (the words, comments and commas dropped): SQLite's
+# BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] / COMMIT / END / ROLLBACK [TRANSACTION];
+# PostgreSQL's BEGIN / START TRANSACTION [WORK] with its modes, COMMIT / END / ROLLBACK /
+# ABORT [WORK|TRANSACTION] [AND [NO] CHAIN]. A ``COMMIT WORK`` the tool did not strip ended
+# its transaction half-way: what ran before stayed when a later statement failed.
+_TXN = re.compile(
+    r"(?:BEGIN(?: (?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?: (?:TRANSACTION|WORK))?|START TRANSACTION)"
+    r"(?: (?:ISOLATION|LEVEL|SERIALIZABLE|REPEATABLE|READ|COMMITTED|UNCOMMITTED|WRITE|ONLY"
+    r"|NOT|DEFERRABLE))*"
+    r"|(?:COMMIT|END|ROLLBACK|ABORT)(?: (?:TRANSACTION|WORK))?(?: AND(?: NO)? CHAIN)?"
+)
 
+_TXN_VERBS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
 _TRACKING_INSERT = re.compile(
     r"^\s*INSERT\s+(OR\s+\w+\s+)?INTO\s+[\"`\[]?migrations[\"`\]]?\s*[\s(]",
     re.IGNORECASE,
@@ -452,7 +541,7 @@ def is_transaction_control(sql: str) -> str | None:
     """``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` (the words, upper case) when the statement
     ``sql`` is transaction control, as a template or a ``sqlite3 .dump`` writes it; else None."""
     words = " ".join(_WORD.findall(_strip_comments(sql))).upper()
-    return words if words in _TXN_WORDS else None
+    return words if _TXN.fullmatch(words) else None
 
 
 def strip_template(statements: list[Statement]) -> TemplateParts:
@@ -466,9 +555,7 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     tracking: list[int] = []
     for st in statements:
         first = st.first_words  # cheap tests first: most statements are neither
-        if first.startswith(("BEGIN", "COMMIT", "END", "ROLLBACK")) and is_transaction_control(
-            st.text
-        ):
+        if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
             txn.append(st.line)
         elif (
             first.startswith("INSERT")

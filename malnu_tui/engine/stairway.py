@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.errors import StatementFailed
-from malnu_tui.engine.files import MigrationSet
+from malnu_tui.engine.errors import MigrationFileError, StatementFailed
+from malnu_tui.engine.files import MigrationSet, read_sql_file
 from malnu_tui.engine.scratch import SchemaDifference, Scratch, compare_fingerprints
-from malnu_tui.engine.sqlsplit import Statement, split_statements, strip_template
+from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
     from malnu_tui.engine.translate import PostgresUnits
@@ -108,7 +108,7 @@ def units_as_written(mset: MigrationSet) -> list[Unit]:
     for m in mset.migrations:
         down: tuple[Statement, ...] | None = None
         if m.rollback is not None:
-            down = tuple(strip_template(split_statements(m.rollback.read_text())).statements)
+            down = tuple(m.rollback.parts().statements)  # as `rollback` reads it
         rb_name = m.rollback.filename if m.rollback else ""
         out.append(Unit(m.filename, tuple(m.statements()), down, rb_name))
     return out
@@ -240,22 +240,18 @@ def _stair(scratch: Scratch, unit: Unit) -> StairStep:
     return StairStep(unit.filename, "ok", ms=ms())
 
 
-def read_seed(path: str) -> tuple[str, list[Statement]]:
-    """A seed file's statements (the name used in messages, the statements)."""
+def read_seed(path: str, dialect: str = "sqlite") -> tuple[str, list[Statement]]:
+    """A seed file's statements (the name used in messages, the statements), written in
+    ``dialect`` (the scratch's: it runs there as written)."""
     from pathlib import Path
 
     from malnu_tui.engine.errors import ConfigError
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--seed {path}: cannot read: {exc}") from None
-    try:
-        return p.name, strip_template(split_statements(text)).statements
-    except ValueError as exc:
-        line = getattr(exc, "line", None)
-        raise ConfigError(f"--seed {path}{f':{line}' if line else ''}: {exc}") from None
+    try:  # as a migration file is read: a BOM, CRLF, pg_dump's \restrict lines
+        return p.name, read_sql_file(p, dialect).statements
+    except MigrationFileError as exc:
+        raise ConfigError(f"--seed {exc}") from None
 
 
 def translated_units(mset: MigrationSet) -> list[Unit]:

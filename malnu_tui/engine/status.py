@@ -220,7 +220,7 @@ def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | Non
     if mset.rollback_dir.is_dir():
         for p in sorted(mset.rollback_dir.glob("*.sql")):
             if _version_of(p.name) == version:
-                return RollbackFile(p)
+                return RollbackFile(p, mset.dialect)
     return None
 
 

@@ -166,11 +166,11 @@ def sqlite_path(url: str) -> Path:
     if url_kind(url) != "sqlite":
         raise ConfigError(f"not a SQLite URL: {mask_url(url)}")
     if ":" not in url:
-        return Path(url)
+        return _home(url)
     rest = url.split(":", 1)[1]
     if rest.startswith("//"):
         try:
-            parts = urlsplit(url)
+            parts = urlsplit(url.replace("#", "%23"))  # a '#' is the path's (Kelas #1/), kept
         except ValueError as exc:  # sqlite://[… : brackets read as an IPv6 host
             raise ConfigError(
                 f"malformed SQLite URL {url!r}: {exc}", hint="use sqlite:///absolute/path.db"
@@ -183,12 +183,26 @@ def sqlite_path(url: str) -> Path:
         if path.startswith("//"):  # SQLAlchemy's sqlite:////abs/path spelling
             path = "/" + path.lstrip("/")
         return Path(path)
-    return Path(unquote(rest))
+    return _home(unquote(rest))
+
+
+def _home(path: str) -> Path:
+    """``~/x.db`` (``sqlite:~/x.db``, where no shell expands it) is in the home directory,
+    never a ``~`` directory made beside the config file or the current directory."""
+    if not path.startswith("~"):
+        return Path(path)
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"cannot expand {path!r}: no such user's home") from None
 
 
 def sqlite_url(path: Path) -> str:
-    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``)."""
-    return f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
+    """The canonical URL of a SQLite file: ``sqlite:///abs/path.db`` (``sqlite:rel.db``).
+    :func:`sqlite_path` reads it back to the same path: a ``?`` and a ``%`` that would read
+    as an escape are percent-encoded (a directory ``x%20`` or ``a?b`` is not another file)."""
+    text = re.sub(r"%(?=[0-9A-Fa-f]{2})", "%25", str(path)).replace("?", "%3F")
+    return f"sqlite://{text}" if path.is_absolute() else f"sqlite:{text}"
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------

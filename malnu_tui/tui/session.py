@@ -49,7 +49,7 @@ def connected(target: Target) -> Iterator[Backend]:
 def migration_set(target: Target) -> MigrationSet:
     from malnu_tui.engine.files import discover
 
-    return discover(target.migrations_dir, target.rollback_dir)
+    return discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
 
 
 def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:

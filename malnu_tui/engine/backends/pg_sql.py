@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
-__all__ = ["with_params"]
+if TYPE_CHECKING:
+    from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["error_text", "run_statement", "with_params"]
+
+
+def run_statement(conn: psycopg.Connection[Any], st: Statement) -> int:
+    """Run one statement of a migration file as ``up`` runs it: its text (no parameters:
+    psycopg sends it as is, a literal ``%`` too), or a ``COPY … FROM stdin`` with the rows the
+    file holds after it. Its row count (-1 when the server gives none)."""
+    cur = conn.cursor()
+    if st.copy_data is not None:
+        with cur.copy(st.text) as copy:
+            copy.write(st.copy_data)
+    else:
+        cur.execute(st.text)  # type: ignore[call-overload]  # the file's text, not a literal
+    return cur.rowcount
 
 
 def with_params(query: sql.Composable | str, conn: psycopg.Connection[Any]) -> str:

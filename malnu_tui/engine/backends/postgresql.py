@@ -42,7 +42,7 @@ from malnu_tui.engine.backends.pg_schema import (
     missing_columns,
     tracking_columns,
 )
-from malnu_tui.engine.backends.pg_sql import error_text, with_params
+from malnu_tui.engine.backends.pg_sql import error_text, run_statement, with_params
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -320,13 +320,7 @@ class PostgresBackend:
                     statement_started(filename, i, len(statements))
                     t0 = time.perf_counter()
                     try:
-                        if st.copy_data is not None:  # COPY … FROM stdin with its rows
-                            with self.conn.cursor().copy(st.text) as copy:
-                                copy.write(st.copy_data)
-                            rowcount = -1
-                        else:
-                            # No parameters: psycopg sends the text as is (a literal % is fine).
-                            rowcount = self.conn.execute(st.text).rowcount
+                        rowcount = run_statement(self.conn, st)
                     except psycopg.Error as exc:
                         failure = self._statement_failed(filename, st, exc)
                         if debug:
@@ -339,21 +333,29 @@ class PostgresBackend:
                         ms = (time.perf_counter() - t0) * 1000
                         debuglog.statement(self.display_url, filename, st.line, ms, rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
+                # Before the tracking row: a file's SET ROLE (DDL run as the owning role) has
+                # no rights on the tool's tables. Inside the transaction: a failed file's SETs
+                # are undone with it.
+                self.end_file_settings(statements)
                 self._record(change, elapsed, audit)
         except psycopg.Error as exc:
             if failure is not None:
                 raise failure from None
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
-        if any(_SETS_SESSION.search(st.text) for st in statements):
-            # A committed SET (pg_dump's search_path, lock_timeout = 0, a role) outlives the
-            # migration on this connection: the next file starts from the tool's own settings
-            # (RESET ALL keeps a SET ROLE; the authorization's DEFAULT ends that too).
-            try:
-                self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")
-                self._session()
-            except psycopg.Error as exc:
-                raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
         return elapsed
+
+    def end_file_settings(self, statements: Sequence[Statement]) -> bool:
+        """After a file that sets the session (pg_dump's search_path, lock_timeout = 0, a
+        role), the tool's own settings again, so the next file starts from them (RESET ALL
+        keeps a SET ROLE; the authorization's DEFAULT ends that too). True when it reset."""
+        if not any(_SETS_SESSION.search(st.text) for st in statements):
+            return False
+        try:
+            self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")
+            self._session()
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+        return True
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
         """The tracking change and the audit row in one round trip (data-modifying CTEs);

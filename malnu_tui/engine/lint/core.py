@@ -28,9 +28,16 @@ from malnu_tui.engine.lint.ops import (
     read_ops,
     strip_comments,
 )
-from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action
+from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
-from malnu_tui.engine.lint.pg_enum import EnumColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_drop import PgDrops
+from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
+from malnu_tui.engine.lint.rebuild import (
+    RebuildFacts,
+    legacy_alter_table,
+    rebuild_findings,
+    views_in_the_way,
+)
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.lint.transaction import OneTransaction
@@ -80,12 +87,13 @@ class _Rollback:
 _PLAIN = re.compile(r"['\"`\[$]|\bBEGIN\b|\bEND\b", re.IGNORECASE)
 
 
-def _rollback_statements(text: str) -> list[Statement]:
+def _rollback_statements(text: str, dialect: str) -> list[Statement]:
     """A rollback file's statements. Most are plain DROPs: with no quote, dollar body or
-    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here)."""
+    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here;
+    PostgreSQL's nested comments and parentheses are the splitter's)."""
     body = strip_comments(text) if "--" in text or "/*" in text else text
-    if _PLAIN.search(body):
-        return strip_template(split_statements(text)).statements
+    if dialect == "postgresql" or _PLAIN.search(body):
+        return strip_template(split_statements(text, dialect)).statements
     return [Statement(part.strip(), 0) for part in body.split(";") if part.strip()]
 
 
@@ -94,7 +102,7 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
         return _Rollback(False)
     rb = _Rollback(True)
     try:
-        statements = _rollback_statements(m.rollback.read_text())
+        statements = _rollback_statements(m.rollback.read_text(), m.rollback.dialect)
     except SplitError as exc:
         findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
         return rb
@@ -114,6 +122,8 @@ def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
                     rb.dropped_columns.add((op.key, key(a.column)))
                 elif a.kind == "add_column":
                     rb.adds_columns.add((op.key, key(a.column)))
+                elif a.kind == "drop_constraint":
+                    rb.drops.setdefault("index", set()).add(key(a.new))
                 elif a.kind == "rename_table":
                     rb.creates.add(key(a.new))
     return rb
@@ -130,6 +140,7 @@ class _State:
     session_lock_timeout: bool
     table_rows: TableRows | None = None
     not_null_checks: NotNullChecks = field(default_factory=NotNullChecks)
+    columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -138,7 +149,7 @@ class _State:
     lock_flagged: bool = False
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
-    had_before: set[tuple[str, str]] = field(default_factory=set)  # a rebuilt table's own
+    had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -222,6 +233,9 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"{op.name}.{a.column} is renamed to {a.new}"
             out.append(_f("RENAME-COLUMN", s.file, st.line, why))
         elif a.kind == "alter_type":
+            old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
+            if old and widens(old, a.column, a.definition):
+                continue  # PostgreSQL neither rewrites nor scans: the old app's values fit
             why = f"the type of {op.name}.{a.column} changes"
             out.append(_f("COLUMN-TYPE-CHANGE", s.file, st.line, why))
         elif a.kind == "set_not_null":
@@ -263,6 +277,25 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         )
 
 
+def _delete_all(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    cascade = st.first_words.startswith("TRUNCATE") and op.value == "cascade"
+    for name in op.names:
+        if key(name) in s.created:
+            continue
+        if cascade:
+            why = f"TRUNCATE … CASCADE empties {name} and every table referencing it (theirs too)"
+        elif st.first_words.startswith("TRUNCATE"):
+            why = f"TRUNCATE empties {name}"
+        elif op.value:
+            why = f"DELETE whose WHERE ({op.value}) holds for every row empties {name}"
+        else:
+            why = f"DELETE without WHERE empties {name}"
+        sev: Severity | None = None
+        if key(name) in s.copied and not cascade:  # the referencing tables' rows are not
+            why, sev = why + "; the migration copies its rows aside first", "warning"
+        out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
+
+
 def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     if op.kind == "create_table":
         s.created[op.key] = st.line
@@ -275,82 +308,23 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
     elif op.kind == "drop_table":
         _drop_table(s, st, op, out)
     elif op.kind == "delete_all":
-        for name in op.names:
-            if key(name) in s.created:
-                continue
-            verb = "TRUNCATE" if st.first_words.startswith("TRUNCATE") else "DELETE without WHERE"
-            if op.value:
-                verb = f"DELETE whose WHERE ({op.value}) holds for every row"
-            why = f"{verb} empties {name}"
-            sev: Severity | None = None
-            if key(name) in s.copied:
-                why, sev = why + "; the migration copies its rows aside first", "warning"
-            out.append(_f("DELETE-ALL-ROWS", s.file, st.line, why, severity=sev))
+        _delete_all(s, st, op, out)
     elif op.kind == "alter_table":
         _alter_table(s, st, op, out)
     elif op.kind == "create_index":
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
+        line = s.objects.pop(("type", op.key), None)
+        if line is None:
+            s.had_before.add(("type", op.key))
+        elif ("type", key(op.value)) not in s.had_before:
+            s.objects[("type", key(op.value))] = line
     elif op.kind.startswith("drop_"):
         for n in op.names:
-            s.objects.pop((op.kind[5:], key(n)), None)
-
-
-def _lost_objects(
-    s: _State, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
-) -> None:
-    """What the old table had and the rebuilt one lacks (a dropped column's own index or
-    foreign key goes with the column: DROP-COLUMN names that)."""
-    lost: list[str] = []
-
-    def kept(cols: tuple[str, ...]) -> bool:
-        return all(c in new.columns for c in cols)
-
-    for cols in sorted(old.uniques - new.uniques):
-        if kept(cols):
-            lost.append(f"UNIQUE ({', '.join(cols)})")
-    for cols, name in sorted(old.indexes.items()):
-        if kept(cols) and cols not in new.indexes and cols not in new.uniques:
-            lost.append(f"index {name} ({', '.join(cols)})")
-    for col, parent, to in sorted(old.foreign_keys - new.foreign_keys):
-        if kept((col,)):
-            lost.append(f"foreign key {col} → {parent}" + (f"({to})" if to else ""))
-    lost.extend(f"trigger {name}" for name in sorted(old.triggers - new.triggers))
-    for what in lost:
-        why = f"the rebuild of {t} loses {what}: it is not re-created on the new table"
-        out.append(_f("REBUILD-LOSES-OBJECTS", s.file, line, why))
-
-
-def _rebuild_rules(s: _State, replay: Replay, out: list[Finding]) -> None:
-    """Compare each rebuilt table with what it was before the migration."""
-    for t, old in s.before_rebuild.items():
-        new = replay.shape(t)
-        if new is None:
-            continue
-        line = s.rebuild_line.get(t, 1)
-        for col, (typ, notnull) in old.columns.items():
-            if col not in new.columns:
-                back = s.rollback.restores_column(t, col)
-                why = f"the rebuild of {t} drops column {col} and its values"
-                out.append(
-                    _f("DROP-COLUMN", s.file, line, why, severity="warning" if back else None)
-                )
-                continue
-            new_typ, new_nn = new.columns[col]
-            if new_typ != typ:
-                why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
-                out.append(_f("COLUMN-TYPE-CHANGE", s.file, line, why))
-            if new_nn and not notnull:
-                why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
-                out.append(_f("SET-NOT-NULL", s.file, line, why))
-        _lost_objects(s, t, line, old, new, out)
-        for cols in sorted(new.uniques - old.uniques):
-            why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
-            out.append(_f("ADD-UNIQUE", s.file, line, why))
-        for chk in sorted(new.checks - old.checks):
-            why = f"the rebuild of {t} adds CHECK ({chk})"
-            out.append(_f("ADD-CHECK", s.file, line, why))
+            if s.objects.pop((op.kind[5:], key(n)), None) is None:
+                s.had_before.add((op.kind[5:], key(n)))  # re-created later: not new
 
 
 def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]) -> None:
@@ -453,7 +427,7 @@ def _lint_one(
     notes: list[str],
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
-    enum_columns: EnumColumns | None = None,
+    enum_columns: DeclaredColumns | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -468,9 +442,12 @@ def _lint_one(
     )
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
+    s.columns = enum_columns
     enums = NewEnumValues(m.filename, enum_columns) if enum_columns is not None else None
     tx = OneTransaction(m.filename, dialect, s.created, table_rows, enums=enums)
+    drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
+    legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -492,17 +469,27 @@ def _lint_one(
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+                    if replay is not None and not legacy_rename:
+                        findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
+        elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
+            legacy_rename = on
         _statement_rules(s, st, op, findings)
         tx.see(st, op, findings)
+        if drops is not None:
+            drops.see(st, op, findings)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
             _statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
+            if drops is not None:
+                drops.see(inner, inner_op, findings)
             do_lines[inner.line] = st.line
         if replay is not None:
             replay.run(st, op)
     if replay is not None:
-        _rebuild_rules(s, replay, findings)
+        restores = s.rollback.restores_column
+        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores)
+        findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
     findings = _apply_ignores(findings, text, m.filename, do_lines)
@@ -534,7 +521,7 @@ def lint_migrations(
     wanted = set(only) if only is not None else None
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
-    enum_columns = EnumColumns() if dialect == "postgresql" else None
+    enum_columns = DeclaredColumns() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)

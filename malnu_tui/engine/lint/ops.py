@@ -38,7 +38,7 @@ _CREATE_OTHER = re.compile(
 _TRIGGER_TABLE = re.compile(rf"\bON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})", _F)
 _DROP = re.compile(
     r"^DROP\s+(?:(?P<mat>MATERIALIZED)\s+)?(?P<kind>TABLE|INDEX|VIEW|TRIGGER|FUNCTION|PROCEDURE|"
-    r"SEQUENCE|TYPE)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
+    r"SEQUENCE|TYPE|SCHEMA|DOMAIN|EXTENSION)\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<names>.*)$",
     _F,
 )
 _DROP_BEHAVIOUR = re.compile(r"\s+(?:CASCADE|RESTRICT)\s*$", re.IGNORECASE)
@@ -46,6 +46,7 @@ _DROP_NAME = re.compile(rf"\s*{_QNAME}", _F)
 _ALTER_TABLE = re.compile(
     rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
 )
+_RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}.*?\bSELECT\b.*?\bFROM\s+"
     rf"(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})",
@@ -69,6 +70,11 @@ _LOCK = re.compile(
 )
 _VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
 _REFRESH = re.compile(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+(?P<conc>CONCURRENTLY\s+)?{_QNAME}", _F)
+_REINDEX = re.compile(
+    r"^REINDEX\b(?:\s*\([^)]*\))?\s+(?P<kind>INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)\b\s*"
+    rf"(?P<conc>CONCURRENTLY\b\s*)?(?:{_QNAME})?",
+    _F,
+)
 _CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
@@ -90,7 +96,7 @@ _A_ADD_COLUMN = re.compile(
 _A_DROP_COLUMN = re.compile(
     rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<col>{_IDENT})(?:\s+(?:CASCADE|RESTRICT))?$", _F
 )
-_A_DROP_CONSTRAINT = re.compile(r"^DROP\s+CONSTRAINT\b", _F)
+_A_DROP_CONSTRAINT = re.compile(rf"^DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT})", _F)
 _A_RENAME_TABLE = re.compile(rf"^RENAME\s+TO\s+(?:{_IDENT}\s*\.\s*)?(?P<new>{_IDENT})$", _F)
 _A_RENAME_COLUMN = re.compile(
     rf"^RENAME\s+(?:COLUMN\s+)?(?P<old>{_IDENT})\s+TO\s+(?P<new>{_IDENT})$", _F
@@ -155,7 +161,8 @@ class Action:
     """One action of an ALTER TABLE."""
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
-    #            set_not_null, add_unique, add_check, add_pk, add_fk, validate, other
+    #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
+    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint, other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
@@ -172,14 +179,16 @@ class Op:
     #            without WHERE), update_all (UPDATE without WHERE), lock_table (value: the
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
     #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
-    #            cluster (name: the table, "" for a bare CLUSTER), other
+    #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
+    #            new name), reindex (value: index, table, schema…; concurrently), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
     concurrently: bool = False
     names: tuple[str, ...] = ()  # DROP TABLE a, b
     actions: tuple[Action, ...] = ()
-    value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a delete_all/update_all
+    value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a DELETE/UPDATE,
+    #                  "cascade" for a DROP or TRUNCATE … CASCADE
     source: str = ""  # CREATE TABLE … AS SELECT … FROM source
     body: str = ""  # CREATE TABLE's column list text
 
@@ -201,6 +210,9 @@ def _action(text: str) -> Action:
         kind = " ".join(m["kind"].upper().split())
         not_valid = bool(re.search(r"\bNOT\s+VALID\b", m["rest"], _F))
         nn = _IS_NOT_NULL_CHECK.match(m["rest"]) if kind == "CHECK" else None
+        if kind in ("UNIQUE", "PRIMARY KEY") and re.match(r"\s*USING\s+INDEX\b", m["rest"], _F):
+            # an index built (CONCURRENTLY) and checked already, attached without a scan
+            return Action("attach_index", new=_unq(m["name"]) if m["name"] else "", definition=text)
         return Action(
             {"UNIQUE": "add_unique", "CHECK": "add_check", "PRIMARY KEY": "add_pk"}.get(
                 kind, "add_fk" if kind == "FOREIGN KEY" else "other"
@@ -213,8 +225,9 @@ def _action(text: str) -> Action:
     m = _A_VALIDATE.match(text)
     if m:
         return Action("validate", new=_unq(m["name"]), definition=text)
-    if _A_DROP_CONSTRAINT.match(text):
-        return Action("other", definition=text)
+    m = _A_DROP_CONSTRAINT.match(text)
+    if m:  # a UNIQUE or PRIMARY KEY constraint's index has its name and goes with it
+        return Action("drop_constraint", new=_unq(m["name"]), definition=text)
     m = _A_ADD_COLUMN.match(text)
     if m and key(m["col"]) not in _KEYWORDS_NOT_COLUMNS:
         return Action("add_column", column=_unq(m["col"]), definition=m["def"])
@@ -286,6 +299,7 @@ def read_ops(st: Statement) -> Op:
         if m:
             kind = "view" if m["mat"] else m["kind"].lower()
             raw = _DROP_BEHAVIOUR.sub("", m["names"])
+            cascade = raw != m["names"] and m["names"].rstrip().upper().endswith("CASCADE")
             names = []
             for part in split_top_level(raw):
                 # The name as one identifier, quotes respected ("a b; c" is one name).
@@ -298,6 +312,7 @@ def read_ops(st: Statement) -> Op:
                 names[0] if names else "",
                 names=tuple(names),
                 concurrently=bool(m["conc"]),
+                value="cascade" if cascade else "",
             )
         return Op("other")
     if head.startswith("ALTER"):
@@ -305,6 +320,9 @@ def read_ops(st: Statement) -> Op:
         if m:
             actions = tuple(_action(a) for a in split_top_level(m["rest"]))
             return Op("alter_table", _unq(m["name"]), actions=actions)
+        m = _RENAME_TYPE.match(text)
+        if m:
+            return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
         return Op("other")
     if head.startswith("INSERT"):
         m = _INSERT_SELECT.match(text)
@@ -317,7 +335,13 @@ def read_ops(st: Statement) -> Op:
             raw = _TRUNCATE_TAIL.sub("", m["names"])
             parts = (_DROP_NAME.match(p) for p in split_top_level(raw))
             emptied = tuple(_unq(p["name"]) for p in parts if p is not None)
-            return Op("delete_all", emptied[0] if emptied else "", names=emptied)
+            cascade = re.search(r"\bCASCADE\b", m["names"][len(raw) :], re.IGNORECASE)
+            return Op(
+                "delete_all",
+                emptied[0] if emptied else "",
+                names=emptied,
+                value="cascade" if cascade else "",
+            )
         return Op("other")
     if head.startswith("DELETE"):
         m = _DELETE.match(text)
@@ -349,6 +373,12 @@ def read_ops(st: Statement) -> Op:
         m = _REFRESH.match(text)
         if m:
             return Op("refresh_view", _unq(m["name"]), concurrently=bool(m["conc"]))
+        return Op("other")
+    if head.startswith("REINDEX"):
+        m = _REINDEX.match(text)
+        if m:
+            name = _unq(m["name"]) if m["name"] else ""
+            return Op("reindex", name, value=m["kind"].lower(), concurrently=bool(m["conc"]))
         return Op("other")
     if head.startswith("CLUSTER"):
         m = _CLUSTER.match(text)

@@ -10,7 +10,7 @@ from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import Action, Op, key
 from malnu_tui.engine.lint.rules import register
 
-__all__ = ["PG_RULES", "NotNullChecks", "pg_alter_action"]
+__all__ = ["PG_RULES", "NotNullChecks", "pg_alter_action", "type_text", "widens"]
 
 PG_RULES = (
     Rule(
@@ -84,3 +84,62 @@ class NotNullChecks:
                     self.proven.add(where)
             elif a.kind == "validate" and key(a.new) in self.named:
                 self.proven.add(self.named[key(a.new)])
+
+
+# Where a column's type ends in its definition, or in ALTER … TYPE's.
+_TYPE_END = re.compile(
+    r"\s+(?:COLLATE|USING|NOT|NULL|DEFAULT|PRIMARY|UNIQUE|CHECK|REFERENCES|CONSTRAINT|"
+    r"GENERATED)\b|\s*$",
+    re.IGNORECASE,
+)
+_SPELLINGS = (("character varying", "varchar"), ("decimal", "numeric"))
+_WIDENABLE = re.compile(
+    r"^(?:pg_catalog\.)?(?P<base>varchar|text|numeric)(?:\((?P<p>\d+)(?:,(?P<s>\d+))?\))?$"
+)
+
+
+def _normal(text: str) -> str:
+    t = " ".join(text.replace('"', "").lower().split())
+    for long, short in _SPELLINGS:
+        t = t.replace(long, short)
+    return re.sub(r"\s*([(),])\s*", r"\1", t)
+
+
+def type_text(definition: str) -> str:
+    """The type at the start of ``definition`` (a column's, after its name; or what follows
+    ALTER … TYPE), normalised: ``character varying (100)`` → ``varchar(100)``."""
+    m = _TYPE_END.search(definition)
+    return _normal(definition[: m.start()] if m else definition)
+
+
+def widens(old: str, column: str, definition: str) -> bool:
+    """ALTER … TYPE (``definition``, the action) from the declared type ``old`` to one that
+    PostgreSQL changes without rewriting or scanning the table (binary-coercible, with room
+    for every value): varchar(n) → varchar(m ≥ n), varchar or text → text or varchar,
+    numeric(p, s) → numeric(q ≥ p, s) or numeric. A USING that only casts the column
+    (Django's ``USING "col"::varchar(300)``) changes nothing."""
+    m = re.search(r"\bTYPE\s+", definition, re.IGNORECASE)
+    if m is None:
+        return False
+    new = type_text(definition[m.end() :])
+    if re.search(r"\bCOLLATE\b", definition, re.IGNORECASE):
+        return False  # another collation: its indexes are rebuilt
+    using = re.search(r"\bUSING\b(?P<expr>.*)$", definition, re.IGNORECASE | re.DOTALL)
+    expr = _normal(using["expr"]) if using else ""
+    if expr.startswith("(") and expr.endswith(")"):
+        expr = expr[1:-1]
+    if using and expr != f"{_normal(column)}::{new}":
+        return False
+    o, n = _WIDENABLE.match(old), _WIDENABLE.match(new)
+    if o is None or n is None:
+        return False
+    if n["base"] == "text" or (n["base"] == "varchar" and n["p"] is None):
+        return o["base"] in ("varchar", "text")
+    if n["base"] == "varchar":
+        return o["base"] == "varchar" and o["p"] is not None and int(n["p"]) >= int(o["p"])
+    if o["base"] != "numeric":
+        return False
+    if n["p"] is None:
+        return True
+    same_scale = int(n["s"] or 0) == int(o["s"] or 0)
+    return o["p"] is not None and same_scale and int(n["p"]) >= int(o["p"])

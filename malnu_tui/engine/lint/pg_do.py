@@ -119,7 +119,7 @@ def _constant(masked: str, body: str, at: int, end: int) -> tuple[int, str] | No
 def _executed(file: str, sql: str, line: int, out: list[Finding]) -> list[Statement]:
     """The statements of a constant EXECUTE's SQL, at their lines in the file."""
     try:
-        statements = split_statements(sql)
+        statements = split_statements(sql, "postgresql")
     except SplitError as exc:
         r = DO_RULES[0]
         why = f"the SQL of this EXECUTE does not parse: {exc}"

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule
 from malnu_tui.engine.lint.ops import Op, key, split_top_level, strip_comments
+from malnu_tui.engine.lint.pg import type_text
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["ENUM_RULES", "EnumColumns", "NewEnumValues"]
+__all__ = ["ENUM_RULES", "DeclaredColumns", "NewEnumValues"]
 
 ENUM_RULES = (
     Rule(
@@ -38,7 +39,7 @@ _F = re.IGNORECASE | re.DOTALL
 _IDENT = r'(?:"(?:[^"]|"")+"|[\w$]+)'
 _COLUMN = re.compile(rf"^(?P<col>{_IDENT})\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})", _F)
 _NOT_COLUMNS = {"constraint", "primary", "unique", "check", "foreign", "exclude", "like"}
-_TYPE_AFTER = re.compile(rf"\bTYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})", _F)
+_TYPE_AFTER = re.compile(rf"\bTYPE\s+((?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT}))", _F)
 _INSERT = re.compile(
     rf"^INSERT\s+INTO\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*(?:AS\s+\w+\s*)?"
     r"(?:\((?P<cols>[^()]*)\)\s*)?(?:OVERRIDING\s+\w+\s+VALUE\s*)?"
@@ -54,11 +55,13 @@ def _word(name: str) -> str:
 
 
 @dataclass
-class EnumColumns:
-    """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)};
-    and each table's columns in order, for an ``INSERT`` without a column list."""
+class DeclaredColumns:
+    """Each column's declared type, across migrations (PostgreSQL): type → {(table, column)},
+    and (table, column) → the type as written (``varchar(100)``); and each table's columns in
+    order, for an ``INSERT`` without a column list."""
 
     by_type: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    declared: dict[tuple[str, str], str] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # table → its columns
     unknown_order: set[str] = field(default_factory=set)  # CREATE TABLE … (LIKE …), AS …
 
@@ -67,6 +70,7 @@ class EnumColumns:
         if m and key(m["col"]) not in _NOT_COLUMNS:
             self.by_type.setdefault(key(m["type"]), set()).add((table, key(m["col"])))
             self.order.setdefault(table, []).append(key(m["col"]))
+            self.declared[(table, key(m["col"]))] = type_text(definition.strip()[m.end("col") :])
         elif definition.strip().upper().startswith("LIKE"):
             self.unknown_order.add(table)
 
@@ -99,6 +103,7 @@ class EnumColumns:
                     self.order[key(a.new)] = self.order.pop(op.key)
                 elif a.kind == "alter_type" and (t := _TYPE_AFTER.search(a.definition)):
                     self.by_type.setdefault(key(t["type"]), set()).add((op.key, key(a.column)))
+                    self.declared[(op.key, key(a.column))] = type_text(a.definition[t.start(1) :])
 
 
 _ALIAS = re.compile(rf"\s+AS\s+{_IDENT}$", _F)
@@ -114,7 +119,7 @@ class NewEnumValues:
     """One migration's ``ADD VALUE``\\s, and the later statements that use one."""
 
     file: str
-    columns: EnumColumns
+    columns: DeclaredColumns
     added: list[tuple[str, str, int]] = field(default_factory=list)  # (type, literal, line)
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:

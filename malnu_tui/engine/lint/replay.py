@@ -23,6 +23,17 @@ _CHECK = re.compile(r"\bCHECK\s*\(", re.IGNORECASE)
 _IF_NOT_EXISTS = re.compile(r"^\s*CREATE\s+\w*\s*TABLE\s+IF\s+NOT\s+EXISTS\b", re.IGNORECASE)
 
 
+def _reference(table: str) -> re.Pattern[str]:
+    """``table`` (folded) where a statement reads or writes it: after FROM, JOIN, UPDATE, INTO
+    or a comma, quoted or not."""
+    name = re.escape(table)
+    return re.compile(
+        r"(?:\bFROM|\bJOIN|\bUPDATE|\bINTO|,)\s+(?:(?:main|temp)\s*\.\s*)?"
+        rf'(?P<t>"{name}"|`{name}`|\[{name}\]|{name}(?![\w$]))',
+        re.IGNORECASE,
+    )
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -54,6 +65,7 @@ class TableShape:
     indexes: dict[tuple[str, ...], str] = field(default_factory=dict)  # columns → index name
     foreign_keys: frozenset[tuple[str, str, str]] = frozenset()  # (column, parent, its column)
     triggers: frozenset[str] = frozenset()
+    defaults: frozenset[str] = frozenset()  # columns with a DEFAULT (or a generated value)
 
 
 class Replay:
@@ -63,6 +75,8 @@ class Replay:
         self.history: dict[str, list[str]] = {}
         self.index_table: dict[str, str] = {}
         self.trigger_table: dict[str, str] = {}
+        self.views: dict[str, str] = {}  # view → its CREATE VIEW
+        self.trigger_sql: dict[str, tuple[str, str]] = {}  # trigger → (its table, CREATE)
         for sql in base_schema:
             self.run(Statement(sql, 0))
 
@@ -80,6 +94,14 @@ class Replay:
         elif kind == "drop_table":
             for n in op.names:
                 self.history.pop(key(n), None)
+                for name, (t, _) in list(self.trigger_sql.items()):
+                    if t == key(n):
+                        del self.trigger_sql[name]
+        elif kind == "create_view":
+            self.views[op.key] = st.text
+        elif kind == "drop_view":
+            for n in op.names:
+                self.views.pop(key(n), None)
         elif kind == "alter_table":
             hist = self.history.get(op.key)
             if hist is None:
@@ -87,6 +109,7 @@ class Replay:
             hist.append(st.text)
             for a in op.actions:
                 if a.kind == "rename_table":
+                    self._renamed(op.key, a.new)
                     self.history[key(a.new)] = self.history.pop(op.key)
                     for owned in (self.index_table, self.trigger_table):
                         for name, t in owned.items():
@@ -100,15 +123,37 @@ class Replay:
                     self.index_table[op.key] = t
         elif kind == "create_trigger":
             t = key(op.table)
+            self.trigger_sql[op.key] = (t, st.text)
             if t in self.history:
                 self.history[t].append(st.text)
                 self.trigger_table[op.key] = t
         elif kind in ("drop_index", "drop_trigger"):
             owner = self.index_table if kind == "drop_index" else self.trigger_table
             for n in op.names:
+                self.trigger_sql.pop(key(n), None)
                 t = owner.pop(key(n), "")
                 if t in self.history:
                     self.history[t].append(st.text)
+
+    def _renamed(self, old: str, new: str) -> None:
+        """SQLite rewrites the views and triggers that name a renamed table."""
+        for name, sql in self.views.items():
+            self.views[name] = _reference(old).sub(lambda m: m[0][: -len(m["t"])] + new, sql)
+        for name, (t, sql) in self.trigger_sql.items():
+            sub = _reference(old).sub(lambda m: m[0][: -len(m["t"])] + new, sql)
+            self.trigger_sql[name] = (key(new) if t == old else t, sub)
+
+    def naming(self, table: str) -> list[tuple[str, str]]:
+        """("view" | "trigger", name) of the views, and the triggers of other tables, whose SQL
+        reads or writes ``table``."""
+        t, ref = key(table), _reference(key(table))
+        found = [("view", n) for n, sql in self.views.items() if ref.search(sql)]
+        found += [
+            ("trigger", n)
+            for n, (on, sql) in self.trigger_sql.items()
+            if on != t and ref.search(sql)
+        ]
+        return sorted(found)
 
     def _alone(self, table: str) -> tuple[sqlite3.Connection, str] | None:
         """The table replayed alone: (connection, its name there)."""
@@ -145,10 +190,21 @@ class Replay:
         try:
             sql = str(conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,))
                       .fetchone()[0])  # fmt: skip
+            info = conn.execute(f"PRAGMA table_xinfo({_q(name)})").fetchall()
+            # (cid, name, type, notnull, dflt_value, pk, hidden); a lone INTEGER PRIMARY KEY is
+            # the rowid, never NULL whatever its declaration says
+            alias = [c for c in info if c[5]]
+            rowid = str(alias[0][1]).lower() if len(alias) == 1 else ""
+            if rowid and str(alias[0][2]).upper() != "INTEGER":
+                rowid = ""
             cols = {
-                str(c[1]).lower(): (" ".join(str(c[2]).upper().split()), bool(c[3]))
-                for c in conn.execute(f"PRAGMA table_xinfo({_q(name)})")
+                str(c[1]).lower(): (
+                    " ".join(str(c[2]).upper().split()),
+                    bool(c[3]) or str(c[1]).lower() == rowid,
+                )
+                for c in info
             }
+            defaults = frozenset(str(c[1]).lower() for c in info if c[4] is not None or c[6])
             uniques: set[tuple[str, ...]] = set()
             indexes: dict[tuple[str, ...], str] = {}
             for idx in conn.execute(f"PRAGMA index_list({_q(name)})").fetchall():
@@ -167,7 +223,7 @@ class Replay:
                 for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
             )
             return TableShape(
-                cols, frozenset(uniques), frozenset(_checks(sql)), indexes, fks, triggers
+                cols, frozenset(uniques), frozenset(_checks(sql)), indexes, fks, triggers, defaults
             )
         finally:
             conn.close()

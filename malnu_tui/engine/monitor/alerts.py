@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity
+from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, worst
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import format_time
@@ -304,6 +304,12 @@ def _deliver(
             inc["sent"] = []
         elif key in current:
             p = current[key]
+            was = Severity.__members__.get(str(inc.get("severity")), Severity.OK)
+            if worst((was, p.severity)) is not was:
+                # Grown worse (an old backup's WARNING, now no backup at all: CRITICAL): told
+                # again, since receivers route by severity (a WARNING to a channel, CRITICAL
+                # to whoever is on call).
+                inc["sent"] = []
             inc["severity"], inc["message"] = p.severity.name, p.message
     for key, p in current.items():
         incidents.setdefault(key, _incident(p, at))

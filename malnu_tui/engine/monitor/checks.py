@@ -33,6 +33,7 @@ __all__ = [
     "TargetHealth",
     "evaluate",
     "unknown_json",
+    "worst",
 ]
 
 

@@ -1,0 +1,142 @@
+"""SQLite table rebuilds (create ``new_t``, copy, ``DROP TABLE t``, rename ``new_t`` to ``t``, as
+SQLite's twelve-step ALTER procedure, Prisma and Drizzle write them): each rebuilt table is
+compared with what it was before the migration, and the views and triggers that name it are
+checked, since SQLite 3.26+ (and D1) refuses the final ``RENAME`` while one of them names a
+table that is gone (``error in view v: no such table: main.t``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from malnu_tui.engine.lint.model import Finding, Rule, Severity
+from malnu_tui.engine.lint.replay import Replay, TableShape
+from malnu_tui.engine.lint.rules import RULES, register
+
+__all__ = ["REBUILD_RULES", "RebuildFacts", "rebuild_findings", "views_in_the_way"]
+
+REBUILD_RULES = (
+    Rule(
+        "REBUILD-BREAKS-VIEW",
+        "error",
+        "SQLite table rebuild of a table a view or another table's trigger names",
+        "since SQLite 3.26 (and on D1) ALTER TABLE … RENAME checks every view and trigger: "
+        "after the rebuild's DROP TABLE one of them names a table that is gone, so the RENAME "
+        "fails (error in view …: no such table) and so does the migration",
+        "DROP VIEW (and DROP TRIGGER) before the rebuild and re-create them after the RENAME, "
+        "as SQLite's twelve-step ALTER procedure says; PRAGMA legacy_alter_table=ON before the "
+        "rebuild also lets the RENAME through",
+    ),
+)
+register(*REBUILD_RULES)
+
+
+def _f(rule_id: str, file: str, line: int, why: str, sev: Severity | None = None) -> Finding:
+    r = RULES[rule_id]
+    return Finding(rule_id, sev or r.severity, file, line, why, r.instead)
+
+
+def views_in_the_way(file: str, line: int, table: str, replay: Replay) -> list[Finding]:
+    """REBUILD-BREAKS-VIEW for the final RENAME of ``table``'s rebuild (``table`` dropped)."""
+    out: list[Finding] = []
+    for kind, name in replay.naming(table):
+        why = (
+            f"the rebuild of {table} renames the new table while {kind} {name} names {table}, "
+            f"which the DROP TABLE removed: SQLite refuses the RENAME (error in {kind} {name}: "
+            f"no such table: main.{table}) and the migration fails"
+        )
+        out.append(_f("REBUILD-BREAKS-VIEW", file, line, why))
+    return out
+
+
+@dataclass(frozen=True)
+class RebuildFacts:
+    """One migration's rebuilds: each table's shape before it, the line the rebuild starts at,
+    and whether the rollback restores a column."""
+
+    file: str
+    before: dict[str, TableShape]
+    lines: dict[str, int]
+    restores: Callable[[str, str], bool]  # (table, column) → the rollback re-adds it
+
+
+def _lost_objects(
+    file: str, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
+) -> None:
+    """What the old table had and the rebuilt one lacks (a dropped column's own index or
+    foreign key goes with the column: DROP-COLUMN names that)."""
+    lost: list[str] = []
+
+    def kept(cols: tuple[str, ...]) -> bool:
+        return all(c in new.columns for c in cols)
+
+    for cols in sorted(old.uniques - new.uniques):
+        if kept(cols):
+            lost.append(f"UNIQUE ({', '.join(cols)})")
+    for cols, name in sorted(old.indexes.items()):
+        if kept(cols) and cols not in new.indexes and cols not in new.uniques:
+            lost.append(f"index {name} ({', '.join(cols)})")
+    for col, parent, to in sorted(old.foreign_keys - new.foreign_keys):
+        if kept((col,)):
+            lost.append(f"foreign key {col} → {parent}" + (f"({to})" if to else ""))
+    lost.extend(f"trigger {name}" for name in sorted(old.triggers - new.triggers))
+    for what in lost:
+        why = f"the rebuild of {t} loses {what}: it is not re-created on the new table"
+        out.append(_f("REBUILD-LOSES-OBJECTS", file, line, why))
+
+
+def _columns(
+    facts: RebuildFacts, t: str, line: int, old: TableShape, new: TableShape, out: list[Finding]
+) -> None:
+    file = facts.file
+    for col, (typ, notnull) in old.columns.items():
+        if col not in new.columns:
+            why = f"the rebuild of {t} drops column {col} and its values"
+            sev: Severity | None = "warning" if facts.restores(t, col) else None
+            out.append(_f("DROP-COLUMN", file, line, why, sev))
+            continue
+        new_typ, new_nn = new.columns[col]
+        if new_typ != typ:
+            why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
+            out.append(_f("COLUMN-TYPE-CHANGE", file, line, why))
+        if new_nn and not notnull:
+            why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
+            out.append(_f("SET-NOT-NULL", file, line, why))
+    for col, (_, notnull) in new.columns.items():
+        if col not in old.columns and notnull and col not in new.defaults:
+            why = (
+                f"the rebuild of {t} adds {col} NOT NULL without a default: the copy of rows "
+                "that lack it fails, and so do the running app's INSERTs that do not set it"
+            )
+            out.append(_f("ADD-COLUMN-NOT-NULL", file, line, why))
+
+
+def rebuild_findings(facts: RebuildFacts, replay: Replay) -> list[Finding]:
+    """Compare each rebuilt table with what it was before the migration."""
+    out: list[Finding] = []
+    for t, old in facts.before.items():
+        new = replay.shape(t)
+        if new is None:
+            continue
+        line = facts.lines.get(t, 1)
+        _columns(facts, t, line, old, new, out)
+        _lost_objects(facts.file, t, line, old, new, out)
+        for cols in sorted(new.uniques - old.uniques):
+            why = f"the rebuild of {t} adds UNIQUE ({', '.join(cols)})"
+            out.append(_f("ADD-UNIQUE", facts.file, line, why))
+        for chk in sorted(new.checks - old.checks):
+            why = f"the rebuild of {t} adds CHECK ({chk})"
+            out.append(_f("ADD-CHECK", facts.file, line, why))
+    return out
+
+
+_LEGACY_ON = re.compile(r"^(?:1|on|true|yes)$", re.IGNORECASE)
+
+
+def legacy_alter_table(name: str, value: str) -> bool | None:
+    """For a ``PRAGMA name = value``: whether it turns legacy_alter_table on (None: another
+    pragma)."""
+    if name != "legacy_alter_table":
+        return None
+    return bool(_LEGACY_ON.match(value))

@@ -1,0 +1,108 @@
+"""The stairway (`malnu-tui test`) on PostgreSQL: files as ``up`` runs them, and a live
+database left as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
+
+
+def test_the_stairway_on_a_live_postgresql_database_changes_nothing_there(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``test`` on a PostgreSQL target runs in a scratch schema of its own database, but each
+    file was committed: a schema-qualified statement (pg_dump and Supabase write ``public.x``)
+    reached the live table. Here it deleted a student and added a column, said ✔, and left
+    nothing recorded for ``up`` to know."""
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.students (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO public.students VALUES (1, 'Siti'), (2, 'Budi')")
+    mdirs.add(
+        "20260101_000000",
+        "cleanup",
+        "ALTER TABLE public.students ADD COLUMN nis text;\n"
+        "DELETE FROM public.students WHERE id = 2;\n"
+        "CREATE TABLE public.classes (id int);",
+        "ALTER TABLE public.students DROP COLUMN nis; DROP TABLE public.classes;",
+    )
+    r = db.cli(mdirs, "test")
+    assert r.code == 0, r.err
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        rows = conn.execute("SELECT * FROM public.students ORDER BY id").fetchall()
+        assert rows == [(1, "Siti"), (2, "Budi")]  # no row gone, no column added
+        assert conn.execute("SELECT to_regclass('public.classes')").fetchone() == (None,)
+        schemas = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'malnu_stairway%'"
+        ).fetchone()
+        assert schemas == (0,)
+
+
+def test_stairway_on_postgresql_runs_copy_from_stdin_and_a_pg_dump_seed(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``test`` ran a migration's ``COPY … FROM stdin`` (which ``up`` applies) as plain text:
+    "COPY cannot be used with this method", exit 1; and a ``pg_dump --data-only`` seed (its
+    ``\\restrict`` line, its COPY blocks) never ran."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "grades",
+        "CREATE TABLE grades (id int PRIMARY KEY, score numeric);\n"
+        "COPY grades (id, score) FROM stdin;\n1\t70\n2\t85\n\\.\n"
+        "CREATE TABLE passed AS SELECT id FROM grades WHERE score > 80;",
+        "DROP TABLE passed; DROP TABLE grades;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "students",
+        "CREATE TABLE students (id int PRIMARY KEY, name text);",
+        "DROP TABLE students;",
+    )
+    seed = mdirs.root / "seed.sql"
+    seed.write_bytes(
+        b"\xef\xbb\xbf--\r\n-- PostgreSQL database dump\r\n--\r\n\r\n\\restrict k3Y\r\n\r\n"
+        b"SET statement_timeout = 0;\r\nSELECT pg_catalog.set_config('search_path', '', false);"
+        b"\r\n\r\nCOPY students (id, name) FROM stdin;\r\n1\tSiti\r\n2\tBudi; Santoso\r\n\\.\r\n"
+        b"\r\n\\unrestrict k3Y\r\n"
+    )
+    r = db.cli(mdirs, "test", "--seed", str(seed))
+    assert r.code == 0, r.err
+    assert "never ran" not in r.err
+
+
+def test_an_enum_value_added_then_used_later_climbs_on_a_scratch_server(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The pattern the lint asks for (``ADD VALUE`` in one migration, its use in the next)
+    climbs on a scratch server (``--postgres`` of no target: each file commits, as ``up`` runs
+    it); on the target's own database (one transaction rolled back) PostgreSQL refuses the
+    uncommitted value, and the step says why and what to do instead of a bare error."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "mood",
+        "CREATE TYPE mood AS ENUM ('sad'); CREATE TABLE feelings (m mood);",
+        "DROP TABLE feelings; DROP TYPE mood;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "happy",
+        "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy';",
+        "SELECT 1;",
+    )
+    mdirs.add(
+        "20260103_000000",
+        "use",
+        "INSERT INTO feelings VALUES ('happy');",
+        "DELETE FROM feelings WHERE m = 'happy';",
+    )
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
+    r = db.cli(mdirs, "test")
+    assert r.code == 1
+    assert "unsafe use of new value" in r.out and "pass --postgres a scratch server" in r.out
