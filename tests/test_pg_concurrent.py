@@ -9,6 +9,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -282,6 +283,74 @@ def test_sigterm_during_a_build_drops_it_and_records_nothing(
     assert proc.returncode == 143
     assert _indexes(pg.url) == {"events_pkey": True}
     assert [f for f, _ok in _records(pg.url)] == ["20250101_000100_events.sql"]
+
+
+@contextlib.contextmanager
+def _reindex_cancelled(url: str, index: str) -> Iterator[None]:
+    """Inside the block a REINDEX … CONCURRENTLY of ``index`` is started (by hand or by `up`);
+    it waits behind a writer's open transaction with ``<index>_ccnew`` already built INVALID,
+    and is then cancelled (as a statement_timeout or a killed client's server side would)."""
+    with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as watch:
+        writer.execute("INSERT INTO events VALUES (999999, 1, 'w')")
+        yield
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and f"{index}_ccnew" not in _indexes(url):
+            time.sleep(0.05)
+        watch.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE query ILIKE 'REINDEX%%' AND pid <> pg_backend_pid()"
+        )
+        writer.rollback()
+
+
+def _failed_reindex_by_hand(url: str, index: str) -> None:
+    """PostgreSQL's own leftover: ``<index>_ccnew`` INVALID after a cancelled REINDEX."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            try:
+                conn.execute(f"REINDEX INDEX CONCURRENTLY {index}")
+            except psycopg.errors.QueryCanceled as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    with _reindex_cancelled(url, index):
+        thread.start()
+    thread.join(30)
+    assert errors and _indexes(url)[f"{index}_ccnew"] is False
+
+
+def test_failed_reindex_leaves_no_ccnew_index_and_a_rerun_drops_an_old_one(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # A REINDEX … CONCURRENTLY that fails (cancelled, a statement_timeout, a deadlock) leaves
+    # PostgreSQL's INVALID idx_ccnew: the run said "all of it was rolled back", and the index
+    # stayed for every write to maintain; each rerun added idx_ccnew1, idx_ccnew2… Now the run
+    # drops what its REINDEX left, and a leftover of an earlier (killed) run before it starts;
+    # a leftover on an index the REINDEX does not touch is not its business.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX idx_events_user ON events (user_id)")
+        conn.execute("CREATE INDEX idx_events_code ON events (code)")
+    _failed_reindex_by_hand(pg.url, "idx_events_code")  # another index's: left alone
+    d.add("20250101_000200", "reindex", "REINDEX INDEX CONCURRENTLY idx_events_user;", "SELECT 1;")
+    with _reindex_cancelled(pg.url, "idx_events_user"):
+        proc = pg.popen(d, "up", "--no-backup")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "dropped the index(es) the REINDEX left: public.idx_events_user_ccnew" in err
+    expected = {"events_pkey": True, "idx_events_user": True, "idx_events_code": True,
+                "idx_events_code_ccnew": False}  # fmt: skip
+    assert _indexes(pg.url) == expected
+
+    _failed_reindex_by_hand(pg.url, "idx_events_user")  # as a killed run leaves it
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert "an INVALID leftover" not in res.err  # said only when the run fails
+    assert _indexes(pg.url) == expected
+    assert _records(pg.url)[-1] == ("20250101_000200_reindex.sql", True)
 
 
 def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:

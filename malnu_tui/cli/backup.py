@@ -114,10 +114,14 @@ def _show_manifest(ctx: Context, m: BackupManifest) -> None:
 
 
 def cmd_create(ctx: Context) -> int:
+    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import create_backup
 
     backend = ctx.backend()
-    manifest = create_backup(backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx))
+    with sigterm_as_interrupt():  # a stopped backup cleans up and says so, as with Ctrl-C
+        manifest = create_backup(
+            backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx)
+        )
     if ctx.json:
         ctx.out_json(manifest.as_json())
     else:
@@ -130,9 +134,15 @@ def cmd_create(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from malnu_tui.engine.backup import list_backups
+    from malnu_tui.engine.backup import backups_of
+    from malnu_tui.engine.backup.store import other_owners
 
-    backups = list_backups(ctx.target.backup_dir)
+    backups, others = backups_of(ctx.target)
+    if others:
+        ctx.message(
+            f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "
+            f"not listed: {other_owners(others)} (list them with --target)"
+        )
     if ctx.json:
         ctx.out_json([m.as_json() for m in backups])
         return 0
@@ -192,6 +202,7 @@ def _lock_preflight(ctx: Context, operation: str) -> Preflight:
 
 
 def cmd_restore(ctx: Context) -> int:
+    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import backup_of, load_manifest, restore_backup
 
     backend = ctx.backend()
@@ -209,7 +220,8 @@ def cmd_restore(ctx: Context) -> int:
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
-    result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
+    with sigterm_as_interrupt():  # as Ctrl-C: rolled back, lock released, exit 143
+        result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
     ctx.message(
         f"restored {result.backup_id} in {result.seconds:.1f} s; "
         f"to undo: malnu-tui backup restore {result.pre_restore_id}"
@@ -226,7 +238,10 @@ def cmd_prune(ctx: Context) -> int:
     from malnu_tui.engine.backup import plan_prune, prune_backups
 
     plan = plan_prune(
-        ctx.target.backup_dir, keep=ctx.args.keep, older_than_days=ctx.args.older_than
+        ctx.target.backup_dir,
+        keep=ctx.args.keep,
+        older_than_days=ctx.args.older_than,
+        target=ctx.target,
     )
     if not plan.delete:
         ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
@@ -251,12 +266,14 @@ def cmd_prune(ctx: Context) -> int:
 
 def cmd_delete(ctx: Context) -> int:
     from malnu_tui.engine.backup import delete_backup, load_manifest
+    from malnu_tui.engine.backup.store import refuse_foreign
 
     manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
+    refuse_foreign(manifest, ctx.target, "deleted")
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
-    delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend())
+    delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend(), target=ctx.target)
     if ctx.json:
         ctx.out_json({"deleted": manifest.id})
     ctx.message(f"deleted {manifest.id}")
@@ -264,6 +281,7 @@ def cmd_delete(ctx: Context) -> int:
 
 
 def cmd_recover(ctx: Context) -> int:
+    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import native_recovery, parse_when, plan_recover, run_recover
 
     backend, mset = ctx.backend(), ctx.migration_set()
@@ -283,7 +301,8 @@ def cmd_recover(ctx: Context) -> int:
         ctx.message(line)
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {plan.to}", pf.database_name)
-    result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
+    with sigterm_as_interrupt():
+        result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "

@@ -48,8 +48,8 @@ _DROP = re.compile(
 )
 _DROP_ANY = re.compile(r"^DROP\s+INDEX\s+CONCURRENTLY\b", _F)
 _REINDEX = re.compile(
-    r"^REINDEX\s+(?:\((?P<opts>[^)]*)\)\s*)?(?:INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)\s+"
-    r"(?P<conc>CONCURRENTLY\b)?",
+    r"^REINDEX\s+(?:\((?P<opts>[^)]*)\)\s*)?(?P<what>INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)\s+"
+    rf"(?P<conc>CONCURRENTLY\b)?\s*(?P<target>(?:{_IDENT}\s*\.\s*)?{_IDENT})?",
     _F,
 )
 _OPT_ON = re.compile(r"\bCONCURRENTLY\b(?!\s+(?:FALSE|OFF|0)\b)", re.IGNORECASE)
@@ -94,13 +94,15 @@ def _head(text: str) -> str:
 class ConcurrentStatement:
     """One statement of a concurrent file. For ``create``: the index's name and its table's
     (schema is None when the table is unqualified: found by the search path); for ``drop``:
-    the index named."""
+    the index named; for ``reindex``: what it rebuilds (``INDEX``, ``TABLE``, ``SCHEMA``,
+    ``DATABASE`` or ``SYSTEM``) and the name as written (None when there is none)."""
 
     statement: Statement
     kind: Kind
     name: str | None = None
     table: str | None = None
     schema: str | None = None
+    reindex: tuple[str, str | None] | None = None
 
     @property
     def what(self) -> str:
@@ -124,11 +126,15 @@ class ConcurrentUnit:
 
     def note(self, filename: str) -> str:
         """What ``up``, ``rollback``, ``plan`` and the console tell before running it."""
-        undo = (
-            "if one fails or the run is stopped, the indexes it built are dropped"
-            if self.creates
-            else "if it fails, nothing is recorded and the run stops"
-        )
+        if self.creates:
+            undo = "if one fails or the run is stopped, the indexes it built are dropped"
+        elif any(s.kind == "reindex" for s in self.statements):
+            undo = (
+                "if it fails or the run is stopped, the …_ccnew / …_ccold indexes it left are "
+                "dropped (and such INVALID leftovers of an earlier run, first)"
+            )
+        else:
+            undo = "if it fails, nothing is recorded and the run stops"
         return (
             f"{filename}: runs outside a transaction ({self.what}): statement by statement "
             f"under the migration lock, recorded once the last one is done; {undo}"
@@ -192,7 +198,9 @@ def _read(st: Statement) -> ConcurrentStatement | ConcurrentRefusal | None:
             )
         schema = catalog_name(m["schema"]) if m["schema"] else None
         return ConcurrentStatement(st, kind, catalog_name(m["name"]), None, schema)
-    return ConcurrentStatement(st, kind)
+    m = _REINDEX.match(head)
+    assert m is not None  # _kind said reindex
+    return ConcurrentStatement(st, kind, reindex=(m["what"].upper(), m["target"]))
 
 
 def classify(statements: Sequence[Statement]) -> ConcurrentUnit | ConcurrentRefusal | None:

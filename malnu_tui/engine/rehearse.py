@@ -118,11 +118,11 @@ class RehearsalReport:
 
 def choose_backup(target: Target, backup_id: str | None) -> BackupManifest:
     """The named backup, or the newest verified one of ``target``."""
-    from malnu_tui.engine.backup import list_backups, load_manifest
+    from malnu_tui.engine.backup import backups_of, load_manifest
 
     if backup_id:
         return load_manifest(target.backup_dir, backup_id)
-    for manifest in list_backups(target.backup_dir):
+    for manifest in backups_of(target)[0]:
         if manifest.verified:
             return manifest
     raise ConfigError(
@@ -275,7 +275,7 @@ def _postgres_scratch(
 
     from malnu_tui.engine.backends.postgresql import open_target
     from malnu_tui.engine.backup.method import method_for
-    from malnu_tui.engine.backup.postgresql import _with_dbname
+    from malnu_tui.engine.backup.pg_tools import with_dbname
     from malnu_tui.engine.backup.store import BackupProgress
     from malnu_tui.engine.scratch import pg_run
 
@@ -289,7 +289,7 @@ def _postgres_scratch(
                 f"cannot create the scratch database {name} on {admin.display_url}: {exc}",
                 hint="the rehearsal needs a role with CREATEDB on the target's server",
             ) from None
-        scratch_target = replace(target, url=_with_dbname(target.url, name))
+        scratch_target = replace(target, url=with_dbname(target.url, name))
         try:
             backend = open_target(scratch_target)
             try:

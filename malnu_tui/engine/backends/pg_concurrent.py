@@ -13,6 +13,7 @@ the file but are looked up in the catalog, and only catalog values are quoted in
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,12 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.pg_sql import error_text
-from malnu_tui.engine.concurrently import ConcurrentRefusal, ConcurrentStatement, ConcurrentUnit
+from malnu_tui.engine.concurrently import (
+    ConcurrentRefusal,
+    ConcurrentStatement,
+    ConcurrentUnit,
+    catalog_name,
+)
 from malnu_tui.engine.errors import MigrationFileError, StatementFailed
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
@@ -164,6 +170,7 @@ def run_concurrently(
     if not conn.autocommit:
         raise RuntimeError("a CONCURRENTLY file needs a connection in autocommit mode")
     ours: list[tuple[str, str]] = []  # indexes this run created (or is creating)
+    rebuilt: list[_Reindex] = []  # the REINDEX's scope and the _ccnew/_ccold there before
     replaced: list[str] = []
     saved: list[str] = []
     current: ConcurrentStatement | None = None
@@ -180,6 +187,8 @@ def run_concurrently(
                 _before_create(conn, cs, ours, replaced, left)
                 if journal is not None and ours and ours[-1][1] == cs.name:
                     journal.started(*ours[-1])
+            elif cs.kind == "reindex":
+                rebuilt.append(_before_reindex(conn, cs, replaced))
             try:
                 conn.execute(cs.statement.text)
             except psycopg.Error as exc:
@@ -196,7 +205,7 @@ def run_concurrently(
             with conn.transaction():
                 finish(elapsed)
     except BaseException as exc:
-        undo = _undo(conn, ours, journal)
+        undo = _undo(conn, ours, journal) + "".join(_undo_reindex(conn, r) for r in rebuilt)
         if not isinstance(exc, psycopg.Error):
             raise  # an interrupt goes on, the indexes dropped (as far as the server let us)
         st = (current or unit.statements[-1]).statement
@@ -238,6 +247,112 @@ def _before_create(
         rel = None
     if rel is None:
         ours.append((schema, cs.name))
+
+
+# PostgreSQL names a REINDEX … CONCURRENTLY's new copy of index x ``x_ccnew`` (``x_ccnew1``… when
+# taken; x cut to fit 63 bytes) and the old one, once swapped, ``x_ccold``; a failed or
+# cancelled REINDEX leaves them behind, INVALID, and writes keep maintaining them.
+_CC = re.compile(r"_(cc(?:new|old)[0-9]*)$")
+_CC_INDEXES = (
+    "SELECT n.nspname, c.relname, x.indisvalid, i.relname FROM pg_index x "
+    "JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_index o ON o.indrelid = x.indrelid JOIN pg_class i ON i.oid = o.indexrelid "
+    "AND i.relnamespace = c.relnamespace "
+    "WHERE c.relname ~ '_cc(new|old)[0-9]*$' AND (%s::oid[] IS NULL OR x.indrelid = ANY(%s::oid[]))"
+)
+_SCOPE = {
+    "INDEX": "SELECT x.indrelid, c.relname FROM pg_index x JOIN pg_class c "
+    "ON c.oid = x.indexrelid WHERE x.indexrelid = to_regclass(%s)",
+    "TABLE": "SELECT c.oid, NULL FROM pg_class c WHERE c.oid = to_regclass(%s)",
+    "SCHEMA": "SELECT c.oid, NULL FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = %s AND c.relkind IN ('r', 'm', 'p')",
+}
+
+
+def _copy_of(leftover: str, index: str) -> bool:
+    """Whether ``leftover`` is the name PostgreSQL gives a REINDEX's copy of ``index``:
+    ``index`` cut to fit 63 bytes with ``_ccnew``/``_ccold`` (and a number) after it."""
+    m = _CC.search(leftover)
+    if m is None or leftover == index:
+        return False
+    room = 63 - 1 - len(m.group(1))
+    return leftover[: m.start()] == index.encode()[:room].decode(errors="ignore")
+
+
+@dataclass(frozen=True)
+class _Reindex:
+    """What a REINDEX rebuilds — its tables' oids, TOAST tables included (None: the whole
+    database), and for ``REINDEX INDEX`` the index's name — and the ``_ccnew``/``_ccold``
+    copies there before it ran."""
+
+    tables: list[int] | None
+    index: str | None
+    before: frozenset[tuple[str, str]]
+
+
+def _cc_indexes(
+    conn: Conn, tables: list[int] | None, index: str | None
+) -> dict[tuple[str, str], bool]:
+    """The REINDEX copies (valid or not) of the indexes in scope: (schema, name) → valid."""
+    out: dict[tuple[str, str], bool] = {}
+    for schema, name, valid, of in conn.execute(_CC_INDEXES, (tables, tables)).fetchall():
+        if _copy_of(str(name), str(of)) and (index is None or of == index):
+            out[(str(schema), str(name))] = bool(valid)
+    return out
+
+
+def _before_reindex(conn: Conn, cs: ConcurrentStatement, replaced: list[str]) -> _Reindex:
+    """The REINDEX's scope, read from the catalog, and the INVALID ``_ccnew``/``_ccold``
+    leftovers of an earlier failed or killed REINDEX there, dropped first (REINDEX would
+    build ``x_ccnew1`` beside them, and skips an INVALID index)."""
+    what, name = cs.reindex or ("DATABASE", None)
+    tables: list[int] | None = None
+    index: str | None = None
+    if what in _SCOPE and name is not None:
+        arg = catalog_name(name) if what == "SCHEMA" else name
+        try:
+            found = conn.execute(_SCOPE[what], (arg,)).fetchall()
+            oids = [int(r[0]) for r in found if r[0] is not None]
+            toast = conn.execute(
+                "SELECT reltoastrelid FROM pg_class WHERE oid = ANY(%s::oid[]) "
+                "AND reltoastrelid <> 0",
+                (oids,),
+            ).fetchall()
+        except psycopg.Error:
+            found, oids, toast = [], [], []  # a name PostgreSQL cannot read: REINDEX says so
+        tables = oids + [int(r[0]) for r in toast]
+        index = str(found[0][1]) if what == "INDEX" and found else None
+    for (schema, leftover), valid in _cc_indexes(conn, tables, index).items():
+        if not valid:
+            _drop(conn, schema, leftover)
+            replaced.append(f"{schema}.{leftover}")
+    return _Reindex(tables, index, frozenset(_cc_indexes(conn, tables, index)))
+
+
+def _undo_reindex(conn: Conn, rebuilt: _Reindex) -> str:
+    """Drop the ``_ccnew``/``_ccold`` indexes a failed or interrupted REINDEX left."""
+    if conn.closed:
+        return "; the connection is gone: drop any INVALID …_ccnew / …_ccold index by hand"
+    dropped: list[str] = []
+    failed: list[str] = []
+    try:
+        now = _cc_indexes(conn, rebuilt.tables, rebuilt.index)
+        left = [k for k in now if k not in rebuilt.before]
+    except psycopg.Error as exc:
+        return f"; could not look for its …_ccnew / …_ccold indexes: {_error_text(exc)}"
+    for schema, name in left:
+        try:
+            _drop(conn, schema, name)
+            dropped.append(f"{schema}.{name}")
+        except psycopg.Error as exc:
+            failed.append(f"{schema}.{name} ({_error_text(exc)})")
+    text = f"; dropped the index(es) the REINDEX left: {', '.join(dropped)}" if dropped else ""
+    if failed:
+        text += (
+            f"; could not drop {', '.join(failed)}: run DROP INDEX CONCURRENTLY IF EXISTS by "
+            "hand (the next up drops an INVALID one itself)"
+        )
+    return text
 
 
 def _undo(conn: Conn, ours: list[tuple[str, str]], journal: BuildJournal | None) -> str:

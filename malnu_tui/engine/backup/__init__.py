@@ -2,8 +2,9 @@
 
 The public API the CLI and the TUI call (all in the engine, none of it prints):
 
-- :func:`list_backups`, :func:`load_manifest`, :func:`delete_backup`, :func:`plan_prune`,
-  :func:`prune_backups`: the store of one target (``target.backup_dir``);
+- :func:`backups_of` (a target's own backups), :func:`list_backups`, :func:`load_manifest`,
+  :func:`delete_backup`, :func:`plan_prune`, :func:`prune_backups`: the store of one target
+  (``target.backup_dir``);
 - :func:`create_backup`, :func:`verify_backup`, :func:`restore_backup`;
 - :func:`plan_recover`, :func:`run_recover`: ``recover --to TIME``; :func:`native_recovery` /
   :func:`run_native_recover` where the kind has native PITR (D1 Time Travel).
@@ -41,6 +42,7 @@ from malnu_tui.engine.backup.store import (
     BackupProgressCallback,
     PrunePlan,
     backup_of,
+    backups_of,
     delete_backup,
     list_backups,
     load_manifest,
@@ -66,6 +68,7 @@ __all__ = [
     "VerifyCheck",
     "VerifyReport",
     "backup_of",
+    "backups_of",
     "create_backup",
     "delete_backup",
     "list_backups",

@@ -9,18 +9,25 @@ moves bytes and checks them. A method may also offer native point-in-time recove
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
+    BackupCorrupt,
     BackupError,
     BackupManifest,
     BackupProgressCallback,
+    remove_quietly,
+    save_manifest,
+    utc_iso,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +55,9 @@ class Snapshot:
     row_counts: Mapping[str, int]
     native_restore_point: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    # False when the file was written but is known not to be a faithful copy (the manifest is
+    # then not marked verified; the method's check says why).
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,49 @@ def compare_with_manifest(
         VerifyCheck("row counts", not diff, "; ".join(diff) if diff else summary),
         VerifyCheck("schema hash", same, schema_hash[:12] if same else "differs from manifest"),
     ]
+
+
+_CHUNK = 4 * 1024 * 1024
+
+
+def copy_verified(src: Path, dest: Path, manifest: BackupManifest) -> None:
+    """Copy a backup's data file ``src`` to ``dest`` (created 0600, must not exist), hashing
+    the bytes as they are copied. A restore then reads ``dest``, a copy of its own, so it
+    restores exactly the bytes whose sha256 the manifest records: a file swapped or damaged
+    after its verification (while the pre-restore backup ran, say) is caught here, before
+    anything is changed. On a mismatch ``dest`` is removed, the manifest no longer counts as
+    verified, and :class:`BackupCorrupt` is raised; a copy that cannot be written is
+    :class:`BackupError`."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with src.open("rb", buffering=0) as fin, os.fdopen(fd, "wb") as fout:
+            while chunk := fin.read(_CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+                size += len(chunk)
+    except FileNotFoundError:
+        problem = f"file: {src.name} is missing (removed since it was verified)"
+    except OSError as exc:
+        remove_quietly(dest)
+        raise BackupError(
+            f"cannot copy backup {manifest.id} for the restore into {dest.parent}: {exc}; "
+            "nothing was restored"
+        ) from None
+    else:
+        if digest.hexdigest() == manifest.sha256 and size == manifest.size:
+            return
+        problem = (
+            f"sha256: content changed since it was verified ({size} bytes, "
+            f"{digest.hexdigest()[:16]}…; manifest says {manifest.size} bytes, "
+            f"{manifest.sha256[:16]}…)"
+        )
+    remove_quietly(dest)
+    details = {**dict(manifest.details), "verify_failed_at": utc_iso()}
+    with contextlib.suppress(OSError, BackupError):
+        save_manifest(src.parent, replace(manifest, verified_at=None, details=details))
+    raise BackupCorrupt(manifest.id, [problem])
 
 
 class BackupMethod(Protocol):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -21,7 +19,12 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
+from malnu_tui.engine.backup.method import (
+    Snapshot,
+    VerifyCheck,
+    compare_with_manifest,
+    copy_verified,
+)
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupError,
@@ -330,8 +333,7 @@ def restore(
     staging = temp_path(path.parent, ".restore.sqlite")
     try:
         progress(BackupProgress("restore", 0, 0, "preparing the restore"))
-        shutil.copyfile(path, staging)
-        os.chmod(staging, 0o600)
+        copy_verified(path, staging, manifest)  # the bytes verified, or BackupCorrupt
         st = sqlite3.connect(str(staging), isolation_level=None)
         try:
             _carry_tool_rows(st, live)

@@ -43,13 +43,16 @@ __all__ = [
     "BackupProgressCallback",
     "PrunePlan",
     "backup_of",
+    "backups_of",
     "delete_backup",
     "emitter",
     "list_backups",
     "load_manifest",
+    "other_owners",
     "plan_prune",
     "prune_backups",
     "read_manifest",
+    "refuse_foreign",
 ]
 
 MANIFEST_VERSION = 1
@@ -432,6 +435,38 @@ def backup_of(manifest: BackupManifest, target: Target) -> bool:
     return manifest.target_name == target.name or manifest.target == target.display_url
 
 
+def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifest]]:
+    """(``target``'s backups, the other databases' backups) in its store, newest first. Two
+    targets may share one store (a per-target ``backup_dir``, warned at load): listing,
+    pruning, deleting, choosing and judging a target's backups look at its own only."""
+    own: list[BackupManifest] = []
+    others: list[BackupManifest] = []
+    for m in list_backups(target.backup_dir):
+        (own if backup_of(m, target) else others).append(m)
+    return own, others
+
+
+def other_owners(others: Sequence[BackupManifest]) -> str:
+    """The databases ``others`` are backups of, for a message: ``b (2), c (1)``."""
+    counts: dict[str, int] = {}
+    for m in others:
+        who = m.target_name or m.target
+        counts[who] = counts.get(who, 0) + 1
+    return ", ".join(f"{who} ({n})" for who, n in counts.items())
+
+
+def refuse_foreign(manifest: BackupManifest, target: Target, doing: str) -> None:
+    """:class:`ConfigError` (exit 2) when ``manifest`` is another database's backup."""
+    if backup_of(manifest, target):
+        return
+    who = manifest.target_name or manifest.target
+    raise ConfigError(
+        f"backup {manifest.id} is a backup of {who} ({manifest.target}), not of "
+        f"{target.name}: it is not {doing} from {target.name}",
+        hint=f"run it as that target (`malnu-tui --target {who} …`) if that is what you mean",
+    )
+
+
 def save_manifest(directory: Path, manifest: BackupManifest) -> None:
     """Write (or rewrite) a manifest atomically."""
     write_json_atomic(manifest_path(directory, manifest.id), manifest.as_json())
@@ -445,13 +480,20 @@ def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
 
 
 def delete_backup(
-    directory: Path, backup_id: str, *, backend: Backend | None = None
+    directory: Path,
+    backup_id: str,
+    *,
+    backend: Backend | None = None,
+    target: Target | None = None,
 ) -> BackupManifest:
     """Remove a backup: manifest first (it is no longer listed), then its data file.
 
-    With ``backend``, the deletion is recorded in that database's audit trail.
+    With ``backend``, the deletion is recorded in that database's audit trail; with
+    ``target``, another database's backup (a shared store) is refused, nothing deleted.
     """
     manifest = load_manifest(directory, backup_id)
+    if target is not None:
+        refuse_foreign(manifest, target, "deleted")
     manifest_path(directory, manifest.id).unlink()
     fsync_dir(directory)
     with contextlib.suppress(FileNotFoundError):
@@ -489,11 +531,13 @@ def plan_prune(
     keep: int | None = None,
     older_than_days: float | None = None,
     now: datetime | None = None,
+    target: Target | None = None,
 ) -> PrunePlan:
     """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
 
     With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
-    verified backup is never deleted.
+    verified backup is never deleted. With ``target``, only that target's backups are counted
+    and chosen (another database's backups in a shared store are left alone).
     """
     if keep is None and older_than_days is None:
         raise ConfigError("prune needs --keep N and/or --older-than DAYS")
@@ -503,7 +547,7 @@ def plan_prune(
         raise ConfigError(
             f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
         )
-    backups = list_backups(directory)
+    backups = list_backups(directory) if target is None else backups_of(target)[0]
     protected = next((m.id for m in backups if m.verified), None)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
     delete: list[BackupManifest] = []

@@ -58,7 +58,7 @@ def check_target(
 ) -> TargetHealth:
     """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
     ``report``: a status just read by the caller (the console), not read again."""
-    from malnu_tui.engine.backup.store import list_backups
+    from malnu_tui.engine.backup.store import backups_of
     from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
@@ -96,7 +96,7 @@ def check_target(
     backups_error = None
     try:
         if target.backup_dir.is_dir():
-            backups = tuple(list_backups(target.backup_dir))
+            backups = tuple(backups_of(target)[0])  # a shared store: its own only
     except (OSError, MalnuError) as exc:
         backups_error = f"cannot read the backup store: {exc}"
     facts = Facts(

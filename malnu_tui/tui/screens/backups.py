@@ -204,7 +204,9 @@ class BackupBrowser(Screen[None]):
 
         with reporting(self, "delete"), connected(self.target) as backend:
             # With the backend, the engine records the deletion in the audit trail.
-            deleted = delete_backup(self.target.backup_dir, backup_id, backend=backend)
+            deleted = delete_backup(
+                self.target.backup_dir, backup_id, backend=backend, target=self.target
+            )
             self.post_message(BackupDeleted(deleted))
 
     # -- results ------------------------------------------------------------------------------

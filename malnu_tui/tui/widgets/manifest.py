@@ -59,6 +59,6 @@ def manifest_text(m: BackupManifest) -> Text:
 
 
 def list_target_backups(target: Target) -> tuple[BackupManifest, ...]:
-    from malnu_tui.engine.backup import list_backups
+    from malnu_tui.engine.backup import backups_of
 
-    return tuple(list_backups(target.backup_dir))
+    return tuple(backups_of(target)[0])

@@ -1,0 +1,367 @@
+"""PostgreSQL restore: ``pg_restore --clean --if-exists`` into ``psql`` in one transaction.
+
+Restore keeps the live audit trail and lock-info row (their entries are left out of the restore
+list) and, in the same transaction, drops tables and views created after the backup and
+unlinks large objects created after it, so the database ends up with exactly the backup's
+schema and large objects. ``pg_restore --clean --if-exists`` writes the SQL, ``psql`` runs it
+inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only once pg_restore has
+finished successfully: all of it commits, or none of it (the effect of ``pg_restore
+--single-transaction``, plus the drops). It reads its own copy of the backup, hashed as it
+was copied (:func:`~malnu_tui.engine.backup.method.copy_verified`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backup.method import copy_verified
+from malnu_tui.engine.backup.pg_tools import (
+    SUFFIX,
+    TOC_LINE,
+    TOOL_ENTRY_NAMES,
+    PgTools,
+    child_connection,
+    find_pg_tools,
+    scrub,
+    server_major,
+    toc,
+)
+from malnu_tui.engine.backup.store import (
+    BackupError,
+    BackupManifest,
+    BackupProgress,
+    BackupProgressCallback,
+    remove_quietly,
+    temp_path,
+)
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+    from malnu_tui.engine.config import Target
+
+__all__ = ["restore"]
+
+_RELATION_TYPES = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUENCE")
+_NOT_RELATIONS = ("TABLE DATA", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA")
+_BLOB = re.compile(r"^BLOB(?: METADATA)? - (?P<lo>\d+)(?:\.\.(?P<hi>\d+))?(?:\s|$)")
+
+
+def _entry(line: str) -> tuple[str, str, str] | None:
+    """(type, schema, name) of a TOC line, for the types this module cares about."""
+    m = TOC_LINE.match(line)
+    if not m:
+        return None
+    rest = m.group("rest")
+    for t in (*_NOT_RELATIONS, *_RELATION_TYPES, "CONSTRAINT", "FK CONSTRAINT", "INDEX"):
+        if rest.startswith(t + " "):
+            words = rest[len(t) + 1 :].split(" ")
+            if len(words) >= 2:
+                return t, words[0], words[1]
+    return None
+
+
+def _is_tool_entry(line: str) -> bool:
+    m = TOC_LINE.match(line)
+    if not m:
+        return False
+    words = m.group("rest").split(" ")
+    return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
+
+
+def _is_live_extension_entry(line: str, live: set[str]) -> bool:
+    """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
+    has: --clean would drop and re-create it, which only its owner may do (on Supabase a
+    platform role, never the operator's), and the restore's data needs only that it exists."""
+    m = TOC_LINE.match(line)
+    if not m:
+        return False
+    words = m.group("rest").split()
+    if words[:2] == ["EXTENSION", "-"] and len(words) > 2:
+        return words[2] in live
+    if words[:3] == ["COMMENT", "-", "EXTENSION"] and len(words) > 3:
+        return words[3] in live
+    return False
+
+
+def _q(*names: str) -> str:
+    return ".".join('"' + n.replace('"', '""') + '"' for n in names)
+
+
+_LIVE_RELATIONS = """
+SELECT n.nspname, c.relname, c.relkind
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
+  AND NOT (c.relkind IN ('r', 'p') AND c.relispartition)
+"""
+_LIVE_FKS = """
+SELECT n.nspname, t.relname, con.conname
+FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE con.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+_DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE",
+         "f": "FOREIGN TABLE"}  # fmt: skip
+
+
+def _large_objects_not_in(listed: Sequence[str]) -> str:
+    """The statement that unlinks the live large objects the dump does not have (created
+    after the backup): ``pg_restore --clean`` unlinks and re-creates only the dump's own. The
+    dump names each one (``BLOB - 16427``; from PostgreSQL 17 ``BLOB METADATA - 16427..16500``
+    per group), all numbers, read in the restore's transaction."""
+    single: list[int] = []
+    ranges: list[str] = []
+    for line in listed:
+        m = TOC_LINE.match(line)
+        b = _BLOB.match(m.group("rest")) if m else None
+        if b is None:
+            continue
+        if b["hi"] is None:
+            single.append(int(b["lo"]))
+        else:
+            ranges.append(f" AND oid NOT BETWEEN {int(b['lo'])} AND {int(b['hi'])}")
+    keep = "{" + ",".join(str(o) for o in sorted(set(single))) + "}"
+    return (
+        "SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata "
+        f"WHERE oid <> ALL('{keep}'::pg_catalog.oid[]){''.join(ranges)}"
+    )
+
+
+def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(SQL run first, in the restore's transaction, the tables it locks): lock every live
+    table the restore replaces or drops, then drop what the backup does not have.
+
+    The tables are locked first, waiting at most the target's ``lock_timeout`` (10 s unless
+    the URL or target says otherwise): the dump's own SQL sets ``lock_timeout = 0``, so a DROP
+    of pg_restore's behind an application's open transaction waited for ever, and every query
+    of the school app queued behind it."""
+    in_dump: set[tuple[str, str]] = set()
+    schemas: set[str] = set()  # only schemas the dump covers are cleaned of newer relations
+    for line in listed:
+        m = TOC_LINE.match(line)
+        if not m:
+            continue
+        words = m.group("rest").split(" ")
+        if words[0] == "SCHEMA" and len(words) > 2:
+            schemas.add(words[2])
+        e = _entry(line)
+        if e:
+            schemas.add(e[1])
+            if e[0] in _RELATION_TYPES:
+                in_dump.add((e[1], e[2]))
+    schemas.add(str(backend.conn.execute("SELECT current_schema()").fetchone()[0]))  # type: ignore[index]
+    statements = [f"SET lock_timeout = '{backend.lock_timeout}'"]
+    rows = backend.conn.execute(_LIVE_RELATIONS).fetchall()
+    locked = [
+        _q(schema, rel)
+        for schema, rel, kind in sorted(rows)
+        if kind in ("r", "p") and rel not in TOOL_ENTRY_NAMES and schema in schemas
+    ]
+    if locked:
+        statements.append(f"LOCK TABLE {', '.join(locked)} IN ACCESS EXCLUSIVE MODE")
+    for schema, rel, kind in sorted(rows, key=lambda r: (r[2] not in ("v", "m"), r[0], r[1])):
+        if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump or schema not in schemas:
+            continue
+        statements.append(f"DROP {_DROP[kind]} IF EXISTS {_q(schema, rel)} CASCADE")
+    # Foreign keys added after the backup to tables the backup has: pg_restore --clean drops
+    # tables in the backup's dependency order, which does not know about them.
+    for schema, rel, con in backend.conn.execute(_LIVE_FKS).fetchall():
+        if (schema, rel) in in_dump:
+            statements.append(
+                f"ALTER TABLE IF EXISTS {_q(schema, rel)} DROP CONSTRAINT IF EXISTS {_q(con)}"
+            )
+    if backend.conn.execute("SELECT 1 FROM pg_catalog.pg_largeobject_metadata LIMIT 1").fetchone():
+        statements.append(_large_objects_not_in(listed))
+    return statements, locked
+
+
+def _giving_up(lock_timeout: str) -> str:
+    if re.fullmatch(r"\s*0+\s*[a-z]*\s*", lock_timeout):
+        return "lock_timeout = 0: waiting until they end"
+    return f"giving up after lock_timeout = {lock_timeout}"
+
+
+def _holders(backend: PostgresBackend, tables: Sequence[str]) -> str:
+    """The other sessions holding locks on ``tables`` (pid, application, state), for a
+    message: an application's open transaction the restore must wait for."""
+    import psycopg
+
+    if not tables:
+        return ""
+    try:
+        rows = backend.conn.execute(
+            "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
+            "AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[]) "
+            "AND a.backend_type = 'client backend' ORDER BY a.pid",
+            (list(tables),),
+        ).fetchall()
+    except psycopg.Error:
+        return ""  # a table dropped meanwhile: the restore itself says what happens
+    return ", ".join(
+        f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
+        for pid, app, state, user in rows[:5]
+    ) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+def restore(
+    backend: Backend,
+    target: Target,
+    path: Path,
+    manifest: BackupManifest,
+    progress: BackupProgressCallback,
+) -> None:
+    """Replace the database's content with the dump, in one transaction (see module doc)."""
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+
+    if not isinstance(backend, PostgresBackend):
+        raise BackupError(f"{backend.display_url} is not a PostgreSQL database")
+    tools = find_pg_tools(server_major(backend.conn))
+    own = temp_path(path.parent, SUFFIX)  # the restore reads its own copy, hashed as copied
+    list_file = temp_path(path.parent, ".list")
+    url, env, password = child_connection(target.url)
+    try:
+        copy_verified(path, own, manifest)
+        code, listed, err = toc(tools, own)
+        if code != 0:
+            raise BackupError(f"pg_restore --list failed: {err[-500:]}")
+        live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
+        listing = [
+            ln
+            for ln in listed
+            if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
+        ]
+        prelude, locked = _prelude(backend, listed)
+        holders = _holders(backend, locked)
+        if holders:
+            progress(
+                BackupProgress(
+                    "wait",
+                    0,
+                    0,
+                    f"waiting for other sessions holding locks on its tables: {holders} "
+                    f"({_giving_up(backend.lock_timeout)})",
+                )
+            )
+        fd = os.open(list_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(listing) + "\n")
+        progress(
+            BackupProgress(
+                "restore", 0, 0, f"pg_restore --clean --if-exists into {backend.name} (one txn)"
+            )
+        )
+        started = time.monotonic()
+        ok = _pipe_restore(tools, own, list_file, url, env, prelude, password)
+        if ok is not None:
+            hint = None
+            if "lock timeout" in ok:
+                who = _holders(backend, locked)
+                hint = (
+                    f"other sessions kept locks on its tables for lock_timeout = "
+                    f"{backend.lock_timeout}"
+                    + (f" ({who})" if who else "")
+                    + ": let them finish (or end them with pg_terminate_backend), then run "
+                    "the restore again"
+                )
+            raise BackupError(
+                f"restore failed and was rolled back, the database is unchanged: {ok}",
+                hint=hint,
+            )
+        progress(BackupProgress("restore", 1, 1, f"restored in {time.monotonic() - started:.1f} s"))
+    finally:
+        remove_quietly(list_file, own)
+
+
+def _pipe_restore(
+    tools: PgTools,
+    path: Path,
+    list_file: Path,
+    url: str,
+    env: dict[str, str],
+    prelude: Sequence[str],
+    password: str | None,
+) -> str | None:
+    """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
+    has finished successfully AND psql has run every statement before it (psql echoes a
+    marker, read back): a dump that breaks half way commits nothing, and an interrupt (Ctrl-C,
+    SIGTERM) before that point cancels psql's statement on the server and commits nothing
+    either. Returns None on success, else what went wrong."""
+    marker = f"malnu-restore-{uuid.uuid4().hex}"
+    with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
+        producer = subprocess.Popen(
+            [tools.pg_restore, "--clean", "--if-exists", f"--use-list={list_file}", "--file=-",
+             str(path)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=prod_err,
+        )  # fmt: skip
+        consumer = subprocess.Popen(
+            [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
+             f"--output={os.devnull}", f"--dbname={url}"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,  # only the marker (query output goes to --output)
+            stderr=cons_err,
+        )  # fmt: skip
+        assert producer.stdout is not None and consumer.stdin is not None
+        assert consumer.stdout is not None
+        committed = False
+        try:
+            head = ["BEGIN", "SET client_min_messages = warning", *prelude]
+            consumer.stdin.write(("".join(f"{st};\n" for st in head)).encode())
+            while chunk := producer.stdout.read(1 << 20):
+                consumer.stdin.write(chunk)
+            if producer.wait() == 0:
+                consumer.stdin.write(f"\\echo {marker}\n".encode())
+                consumer.stdin.flush()
+                while line := consumer.stdout.readline():
+                    if line.strip() == marker.encode():
+                        consumer.stdin.write(b"COMMIT;\n")
+                        committed = True
+                        break
+            consumer.stdin.close()
+            consumer.wait()
+        except BrokenPipeError:
+            committed = False  # psql stopped at an error: it rolled back
+        except BaseException:
+            # Ctrl-C, SIGTERM. Before COMMIT, psql is told to cancel (it sends the server a
+            # cancel request, as at a terminal): the transaction ends now, not when a lock
+            # wait times out with the application queued behind it. Once COMMIT is sent,
+            # psql's outcome is the truth: a restore that committed is reported done.
+            if not committed:
+                if consumer.poll() is None:
+                    consumer.send_signal(signal.SIGINT)
+                raise
+        finally:
+            if producer.poll() is None:
+                producer.kill()
+            producer.wait()
+            with contextlib.suppress(BrokenPipeError):
+                consumer.stdin.close()
+            consumer.wait()
+            consumer.stdout.close()
+        prod_err.seek(0)
+        cons_err.seek(0)
+        perr = scrub(prod_err.read().decode(errors="replace"), password)
+        cerr = scrub(cons_err.read().decode(errors="replace"), password)
+    if consumer.returncode != 0:
+        return cerr or f"psql exited with {consumer.returncode}"
+    if producer.returncode != 0 or not committed:
+        return f"pg_restore failed: {perr or producer.returncode}"
+    return None

@@ -1,0 +1,173 @@
+"""PostgreSQL client tools for backups and restores: finding ``pg_dump`` / ``pg_restore`` /
+``psql`` of the right version, the child's connection (password in ``PGPASSWORD``, never on a
+command line), reading a dump's table of contents, and scrubbing what a child printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from malnu_tui.engine.backup.store import BackupError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.postgresql import PostgresBackend
+
+__all__ = ["PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
+
+SUFFIX = ".dump"
+ENV_PG_BINDIR = "MALNU_PG_BINDIR"
+TOOL_ENTRY_NAMES = frozenset(
+    {"malnu_audit", "malnu_lock", "malnu_audit_id_seq", "malnu_audit_pkey", "malnu_lock_pkey"}
+)
+TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.*)$")
+_VERSION = re.compile(r"\)\s*(\d+)(?:\.(\d+))?")
+
+
+class PgToolsMissing(BackupError):
+    """pg_dump / pg_restore / psql are missing, or older than the server."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PgTools:
+    """Client binaries of one PostgreSQL version."""
+
+    pg_dump: str
+    pg_restore: str
+    psql: str
+    major: int
+
+
+def _major_of(binary: str) -> int | None:
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
+    except OSError:
+        return None
+    m = _VERSION.search(out)
+    return int(m.group(1)) if m else None
+
+
+def _candidate_dirs() -> list[Path]:
+    dirs: list[Path] = []
+    if os.environ.get(ENV_PG_BINDIR):
+        dirs.append(Path(os.environ[ENV_PG_BINDIR]))
+    found = shutil.which("pg_dump")
+    if found:
+        dirs.append(Path(found).parent)
+    root = Path("/usr/lib/postgresql")
+    if root.is_dir():
+        versions = sorted((int(p.name) for p in root.iterdir() if p.name.isdigit()), reverse=True)
+        dirs.extend(root / str(v) / "bin" for v in versions)
+    return dirs
+
+
+def find_pg_tools(server_major: int | None = None) -> PgTools:
+    """pg_dump, pg_restore and psql of one version: ``$MALNU_PG_BINDIR``, then ``PATH``, then
+    the newest ``/usr/lib/postgresql/*/bin``; never older than the server's major version."""
+    seen: list[str] = []
+    for d in _candidate_dirs():
+        paths = [d / n for n in ("pg_dump", "pg_restore", "psql")]
+        if not all(os.access(p, os.X_OK) for p in paths):
+            continue
+        major = _major_of(str(paths[0]))
+        if major is None:
+            continue
+        seen.append(f"{paths[0]} ({major})")
+        if server_major is None or major >= server_major:
+            return PgTools(str(paths[0]), str(paths[1]), str(paths[2]), major)
+    if not seen:
+        raise PgToolsMissing(
+            "pg_dump, pg_restore and psql were not found (PATH, /usr/lib/postgresql/*/bin)",
+            hint="install the PostgreSQL client (Debian: apt-get install postgresql-client), "
+            f"or set {ENV_PG_BINDIR}",
+        )
+    raise PgToolsMissing(
+        f"the server runs PostgreSQL {server_major} but only older clients were found: "
+        + ", ".join(seen),
+        hint=f"install postgresql-client-{server_major} (or newer), or set {ENV_PG_BINDIR}",
+    )
+
+
+def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
+    """(URL without password or tool options, environment with ``PGPASSWORD``, password).
+
+    The password never reaches a command line (where ``ps`` would show it).
+    """
+    from malnu_tui.engine.urls import split_tool_options
+
+    libpq_url, _opts = split_tool_options(url)
+    parts = urlsplit(libpq_url)
+    password: str | None = None
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            user, _, secret = userinfo.partition(":")
+            password = unquote(secret)
+            userinfo = user
+        netloc = f"{userinfo}@{hostport}"
+    query: list[tuple[str, str]] = []
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        if k == "password":
+            password = v
+        else:
+            query.append((k, v))
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+    return clean, env, password
+
+
+def exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = " (file size limit: the disk or quota is full)" if name == "SIGXFSZ" else ""
+        return f"killed by {name}{extra}"
+    return f"exit {code}"
+
+
+def scrub(text: str, password: str | None) -> str:
+    text = text.strip()
+    if password:
+        text = text.replace(password, "***")
+    return text[-2000:]
+
+
+def open_url(url: str) -> PostgresBackend:
+    from malnu_tui.engine.backends import postgresql
+
+    return postgresql.open_url(url)
+
+
+def server_major(conn: Any) -> int:
+    return int(conn.info.server_version) // 10000
+
+
+def toc(tools: PgTools, path: Path) -> tuple[int, list[str], str]:
+    proc = subprocess.run(
+        [tools.pg_restore, "--list", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return proc.returncode, proc.stdout.splitlines(), proc.stderr.strip()
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))

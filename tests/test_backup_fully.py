@@ -1,0 +1,202 @@
+"""A restore leaves the database fully as the chosen backup was, or fully as before: large
+objects on PostgreSQL, the bytes restored being the bytes verified (real SQLite files and a
+real PostgreSQL cluster)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.backup import (
+    BackupCorrupt,
+    BackupError,
+    BackupProgress,
+    create_backup,
+    load_manifest,
+    restore_backup,
+)
+from malnu_tui.engine.config import Target
+from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
+from tests.fixtures_core import popen_cli, run_cli
+
+
+@pytest.fixture
+def pg(pg_url: str, tmp_path: Path) -> Iterator[tuple[Target, Backend]]:
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        yield target, backend
+    finally:
+        backend.close()
+
+
+def _large_objects(url: str) -> dict[int, bytes]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT oid, lo_get(oid) FROM pg_largeobject_metadata ORDER BY oid"
+        ).fetchall()
+    return {int(oid): bytes(data) for oid, data in rows}
+
+
+def test_restore_unlinks_large_objects_made_after_the_backup(
+    pg: tuple[Target, Backend],
+) -> None:
+    # Photos kept as large objects (an `oid` column, lo_import): a restore rewrote the ones
+    # the backup had but left every one created after it behind — the database was not
+    # "as it was", and a restore over and over piled them up. Now they are unlinked in the
+    # restore's transaction; the backup's own come back with their old content.
+    target, backend = pg
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        kept = conn.execute("SELECT lo_from_bytea(0, 'photo 1')").fetchone()[0]
+    made = create_backup(backend, target)
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        conn.execute("SELECT lo_put(%s, 0, 'PHOTO')", (kept,))
+        conn.execute("SELECT lo_from_bytea(0, 'photo 2, after the backup')")
+    restore_backup(backend, target, made.id)
+    assert _large_objects(target.url) == {int(kept): b"photo 1"}
+
+
+def test_large_objects_of_a_postgresql_17_dump_are_kept_by_their_groups(pg_url: str) -> None:
+    # pg_dump 17 lists large objects in groups (`BLOB METADATA - 16401..16403`), 16 and
+    # older one by one (`BLOB - 16405`): both kinds are kept, every other one unlinked.
+    from malnu_tui.engine.backup.pg_restore import _large_objects_not_in
+
+    toc = [
+        "3379; 2613 16401 BLOB METADATA - 16401..16403 postgres",
+        "3380; 2613 16405 BLOB - 16405 postgres",
+        "3381; 0 0 BLOBS - BLOBS ",
+    ]
+    with psycopg.connect(pg_url) as conn:
+        for oid in (16400, 16401, 16402, 16403, 16404, 16405, 16406):
+            conn.execute("SELECT lo_create(%s)", (oid,))
+        conn.execute(_large_objects_not_in(toc))
+        left = conn.execute("SELECT oid FROM pg_largeobject_metadata ORDER BY 1").fetchall()
+    assert [int(r[0]) for r in left] == [16401, 16402, 16403, 16405]
+
+
+def test_a_backup_file_swapped_after_its_verification_is_not_restored(
+    db: tuple[Target, Backend],
+) -> None:
+    # The restore verified the file (hash and engine check), took the pre-restore backup,
+    # then read the file again by its name: a file swapped (or damaged) in between — another
+    # backup copied over it, a sync tool rewriting the store — was restored unchecked and
+    # reported "restored <id>". Now the bytes restored are hashed as they are read.
+    target, backend = db
+    up(backend, target)
+    fill(backend, users=5)
+    chosen = create_backup(backend, target)
+    execute(backend, "DELETE FROM posts")
+    other = create_backup(backend, target)
+    execute(backend, "DELETE FROM users WHERE id > 2")
+    before = rows(backend)
+    path, swapped_in = target.backup_dir / chosen.file, target.backup_dir / other.file
+
+    def swap(p: BackupProgress) -> None:
+        if p.phase == "done" and p.message == "verified":
+            path.write_bytes(swapped_in.read_bytes())
+
+    with pytest.raises(BackupCorrupt) as info:
+        restore_backup(backend, target, chosen.id, progress=swap)
+    assert "changed since it was verified" in str(info.value), info.value
+    assert rows(backend) == before
+    assert load_manifest(target.backup_dir, chosen.id).verified_at is None
+    assert backend.read_audit(limit=1, action="restore")[0].outcome == "failed"
+
+
+def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # The school app keeps a transaction open on a table (a request in progress, a pool's
+    # "idle in transaction"). The dump's SQL says `SET lock_timeout = 0`, so pg_restore's
+    # DROP TABLE waited for ever, silently, and every query of the app queued behind it.
+    # Now the restore locks the tables first within the target's lock_timeout, says whom it
+    # waits for, and gives up with the database unchanged, naming the sessions.
+    target = make_target(tmp_path, f"{pg_url}?lock_timeout=1s")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=3)
+        made = create_backup(backend, target)
+        execute(backend, "DELETE FROM posts")
+        before = rows(backend)
+        said: list[str] = []
+        with psycopg.connect(pg_url, application_name="school-app") as app:
+            # The server ends it after 20 s: without the bound the test finishes, and fails.
+            app.execute("SET idle_in_transaction_session_timeout = '20s'")
+            app.execute("SELECT count(*) FROM users")
+            pid = app.info.backend_pid
+            with pytest.raises(BackupError) as info:
+                restore_backup(backend, target, made.id, progress=lambda p: said.append(p.message))
+            app.rollback()
+        assert "lock timeout" in str(info.value) and "the database is unchanged" in str(info.value)
+        assert f"pid {pid} (school-app" in (info.value.hint or ""), info.value.hint
+        assert any("waiting for other sessions" in m and f"pid {pid}" in m for m in said), said
+        assert rows(backend) == before
+        restore_backup(backend, target, made.id)  # the app done: the restore goes through
+        assert rows(backend) != before
+    finally:
+        backend.close()
+
+
+def _until_a_lock_waits(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(600):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'LOCK TABLE%%'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)
+
+
+def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_free(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A service manager's SIGTERM (or `kill`) during `backup restore`: the process died on
+    # the spot — its lock row left behind, its temp files in the store, nothing said, and the
+    # server kept waiting in the restore's LOCK (the app queued behind it) until the timeout.
+    # Now it ends as Ctrl-C does: psql cancels on the server, rolled back, lock released,
+    # temp files removed, `terminated`, exit 143.
+    url = f"{pg_url}?lock_timeout=60s"
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE marks (id int PRIMARY KEY, mark int)")
+        conn.execute("INSERT INTO marks SELECT g, 70 FROM generate_series(1, 100) g")
+    made = run_cli("--database", url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE marks SET mark = 90")
+    with psycopg.connect(pg_url) as app:
+        app.execute("SET idle_in_transaction_session_timeout = '30s'")
+        app.execute("SELECT count(*) FROM marks")
+        proc = popen_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "(one txn)" in line:  # psql runs the restore's SQL: it waits in its LOCK
+                _until_a_lock_waits(pg_url)
+                proc.send_signal(signal.SIGTERM)
+                break
+        _out, err = proc.communicate(timeout=60)
+        app.rollback()
+    err = "".join(seen) + err
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT DISTINCT mark FROM marks").fetchall() == [(90,)]
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        waiting = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE%%'"
+        ).fetchone()
+        assert waiting == (0,), "the server no longer waits on the restore's behalf"
+    store = next((tmp_path / "backups").iterdir())
+    assert not [f.name for f in store.iterdir() if f.name.startswith(".tmp-")]
