@@ -229,3 +229,26 @@ def test_sigterm_during_a_deep_verify_drops_its_scratch_database(
             "SELECT datname FROM pg_database WHERE datname LIKE 'malnu\\_verify\\_%%'"
         ).fetchall()
     assert left == []
+
+
+def test_backup_behind_an_exclusive_lock_names_the_session_and_makes_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A Django migration (or a VACUUM FULL) holds a table exclusively: the backup (and `up`'s
+    # safety backup) stopped on "canceling statement due to lock timeout" with nothing more,
+    # read as a failed migration. Now it says no backup was made and who holds the lock.
+    target = make_target(tmp_path, f"{pg_url}?lock_timeout=1s")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        with psycopg.connect(pg_url, application_name="django-migrate") as other:
+            other.execute("SET idle_in_transaction_session_timeout = '20s'")
+            other.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(BackupError) as info:
+                create_backup(backend, target)
+            pid = other.info.backend_pid
+        assert "lock timeout" in str(info.value) and "no backup was made" in str(info.value)
+        assert f"pid {pid} (django-migrate" in (info.value.hint or ""), info.value.hint
+        assert not [p.name for p in target.backup_dir.iterdir() if not p.name.startswith(".")]
+    finally:
+        backend.close()
