@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,12 @@ class Fault:
     connection without executing), ``drop-after`` (execute and commit, then close the
     connection without answering), ``slow`` (sleep ``delay`` seconds first), ``echo`` (answer
     ``status`` with a text page that echoes the request, its Authorization header included, as
-    a misconfigured proxy's error page does).
+    a misconfigured proxy's error page does), ``cut-after`` (execute and commit, then answer
+    200 with the first half of the JSON only, its length declared as sent: an answer cut
+    mid-way by a proxy that buffered it), ``error-after`` (execute and commit, then answer
+    ``status`` with D1's error ``message``: D1's documented transient errors, "Network
+    connection lost." or "… storage caused object to be reset.", come after the work may
+    have been done; D1's error list says to retry them).
     """
 
     kind: str
@@ -84,6 +90,7 @@ class Fault:
     match: str = ""  # substring of the request body
     delay: float = 0.0
     retry_after: int | None = None
+    message: str = "D1_ERROR: Network connection lost."
 
 
 @dataclass
@@ -225,6 +232,14 @@ class D1Server:
         # Exports wrapped in BEGIN TRANSACTION; … COMMIT; as `sqlite3 .dump` writes them (and
         # as some D1 exports have been reported to).
         self.dump_transaction = False
+        # Values cross D1's API as JavaScript numbers, which are exact only up to 2**53 - 1:
+        # "D1 supports 64-bit signed INTEGER values internally, however BigInts are not
+        # currently supported in the API yet. JavaScript integers are safe up to
+        # Number.MAX_SAFE_INTEGER" (D1's Workers Binding API reference, type conversion; open
+        # as cloudflare/workerd#4195: "all return values are wrapped in a JavaScript native
+        # type"). A larger integer, bound or read, is rounded to the nearest double, written
+        # as JavaScript writes it (9223372036854775807 → 9223372036854776000).
+        self.js_numbers = True
         self._exports: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}  # filename → content
         self._imports: dict[str, dict[str, Any]] = {}  # at_bookmark → job
@@ -370,8 +385,12 @@ class D1Server:
             for sql, params in statements:
                 started = time.perf_counter()
                 changes0 = conn.total_changes
+                if self.js_numbers:
+                    params = [js_param(p) for p in params]
                 cur = conn.execute(sql, params)
                 rows = cur.fetchall()
+                if self.js_numbers:
+                    rows = [tuple(js_number(v) for v in r) for r in rows]
                 cols = [d[0] for d in cur.description] if cur.description else []
                 changes = conn.total_changes - changes0
                 meta = {
@@ -438,11 +457,21 @@ class D1Server:
                     continue
                 ident = '"' + name.replace('"', '""') + '"'
                 cols = [r[1] for r in conn.execute(f"PRAGMA table_info({ident})")]
-                values = " || ',' || ".join(
-                    "quote(" + '"' + c.replace('"', '""') + '"' + ")" for c in cols
+                values = ", ".join(
+                    f"quote({c}), typeof({c})"
+                    for c in ('"' + c.replace('"', '""') + '"' for c in cols)
                 )
-                for (row,) in conn.execute(f"SELECT {values} FROM {ident} ORDER BY rowid"):
-                    lines.append(f"INSERT INTO {ident} VALUES({row});")
+                for row in conn.execute(f"SELECT {values} FROM {ident} ORDER BY rowid"):
+                    texts = [
+                        # D1 writes its export through JavaScript numbers too: an integer past
+                        # 2**53 comes out rounded (cloudflare/workers-sdk#15378, reproduced
+                        # with the REST export endpoint).
+                        str(js_number(int(text)))
+                        if kind == "integer" and self.js_numbers
+                        else str(text)
+                        for text, kind in zip(row[::2], row[1::2], strict=True)
+                    ]
+                    lines.append(f"INSERT INTO {ident} VALUES({','.join(texts)});")
             has_seq = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
             ).fetchone()
@@ -472,6 +501,26 @@ class D1Server:
                 dst.close()
             new = db.snapshot()
         return new.bookmark, previous
+
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def js_number(value: Any) -> Any:
+    """``value`` as it comes out of a JavaScript number: an integer beyond ±(2**53 - 1)
+    rounded to the nearest double, then written as JavaScript's JSON.stringify writes it (the
+    shortest digits that read back as that double, then zeros: 2**63 - 1 →
+    9223372036854776000, beyond the int64 range)."""
+    if type(value) is int and abs(value) > MAX_SAFE_INTEGER:
+        return int(Decimal(repr(float(value))))
+    return value
+
+
+def js_param(value: Any) -> Any:
+    """A bound parameter as D1 receives it (:func:`js_number`; SQLite stores a number past
+    the int64 range as a REAL)."""
+    value = js_number(value)
+    return float(value) if type(value) is int and not -(2**63) <= value < 2**63 else value
 
 
 def _authorizer(action: int, *_args: object) -> int:
@@ -597,6 +646,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "drop-after":
             self._drop()
+            return
+        if fault is not None and fault.kind == "error-after":
+            entry.status = fault.status
+            self._error(fault.status, 7500, fault.message)
+            return
+        if fault is not None and fault.kind == "cut-after":
+            whole = json.dumps(
+                {"result": result, "success": True, "errors": [], "messages": messages}
+            ).encode()
+            entry.status = status
+            self._send(status, whole[: len(whole) // 2])
             return
         entry.status = status
         self._envelope(status, result, messages)

@@ -438,3 +438,33 @@ def test_the_console_without_a_terminal_is_a_usage_error() -> None:
         assert res.code == 2, res
         assert res.err.startswith("error: the console needs a terminal: stdin and stderr")
         assert res.out == "" and "\x1b[" not in res.err
+
+
+def test_an_error_quoted_from_the_driver_is_one_error_line() -> None:
+    """libpq's "Connection refused" comes with a second, tab-indented line ("Is the server
+    running…"): the CLI's error is still one `error:` line a script or a cron mail reads whole."""
+    res = run_cli("--database", "postgresql://ops:s3cret@127.0.0.1:1/school", "status")
+    assert res.code == 1 and res.out == ""
+    lines = res.err.splitlines()
+    assert [line.split(":")[0] for line in lines] in (["error"], ["error", "hint"]), res.err
+    assert "Connection refused; Is the server running" in lines[0]
+    assert "s3cret" not in res.err
+
+
+def test_doctor_reports_a_config_that_does_not_load_as_its_failed_check(tmp_path: Path) -> None:
+    """`doctor` checks the config (README: one line per check, OK or FAIL with the fix; exit 1
+    when one fails): a misspelt key is its `FAIL config:` line and exit 1, with --json too — it
+    was the generic `error:` and exit 2, so its config check could never fail."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.p]\nurl = "sqlite:///{tmp_path / "p.db"}"\n[monitor]\nslow_migration_secs = 3\n'
+    )
+    res = run_cli("--config", str(cfg), "doctor")
+    assert res.code == 1, res.err
+    assert res.out.startswith(f"FAIL config: {cfg}: unknown key [monitor] slow_migration_secs")
+    assert "did you mean 'slow_migration_seconds'" in res.out and "1 of 1 checks failed" in res.err
+    res = run_cli("--config", str(cfg), "doctor", "--json")
+    assert res.code == 1
+    report = _strict_json(res.out)
+    assert report["ok"] is False  # type: ignore[index]
+    assert [(c["check"], c["ok"]) for c in report["checks"]] == [("config", False)]  # type: ignore[index]

@@ -59,9 +59,24 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         Fault("status", count=2, status=429, retry_after=0, match="VALUES (1)"),
         Fault("drop-before", count=2, match="VALUES (1)"),
         Fault("drop-after", count=1, match="VALUES (1)"),
+        # It ran and its answer came back cut mid-way: taken for a refusal of the SQL, it was
+        # recorded failed ("all of it was rolled back") and the next `up` ran it again.
+        Fault("cut-after", count=1, match="VALUES (1)"),
+        # D1's "Network connection lost." (retry, says its error list) after the work was
+        # done: taken for a refusal of the SQL, with the same second run.
+        Fault("error-after", count=1, status=400, match="VALUES (1)"),
         Fault("slow", count=1, delay=4.0, match="VALUES (1)"),
     ],
-    ids=["503", "500", "429", "drop-before", "drop-after", "timeout-then-late-delivery"],
+    ids=[
+        "503",
+        "500",
+        "429",
+        "drop-before",
+        "drop-after",
+        "cut-after",
+        "connection-lost-after",
+        "timeout-then-late-delivery",
+    ],
 )
 def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fault) -> None:
     d = bumps(mdirs)
@@ -77,10 +92,11 @@ def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fa
     ]
     assert d1.sql("SELECT n FROM counter ORDER BY n") == [(1,), (2,)]
     assert len(b.read_audit(action="apply")) == 3
+    assert all(r.success for r in b.fetch_records())
     sent = batches_with(d1, "INSERT INTO counter (n) VALUES (1)", since)
-    if fault.kind == "drop-after":
+    if fault.kind in ("drop-after", "cut-after", "error-after"):
         # It ran, the answer was lost; the tracking table said so and it was not sent again.
-        assert sent == ["drop-after"]
+        assert sent == [fault.kind]
     elif fault.kind == "slow":
         # The first delivery arrived after the client gave up and re-sent (the tracking table
         # said "not applied" then); when it finally ran, the guard refused it whole.

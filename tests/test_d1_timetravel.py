@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.backends.d1.client import D1OutcomeUnknown
 from malnu_tui.engine.backends.d1.timetravel import (
     bookmark_at,
     check_dump,
@@ -268,4 +269,74 @@ def test_import_whose_answer_is_lost_runs_once_and_says_so(
     assert "posts" in b.table_names() and len(applied(b)) == 3
     done = b.read_audit(action="import")[0]
     assert done.outcome == "ok" and result.previous_bookmark in done.detail
+    b.close()
+
+
+def test_a_backup_whose_dump_rounds_large_integers_is_not_verified(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1's export writes integers past 2**53 through JavaScript numbers, rounded
+    (cloudflare/workers-sdk#15378): a 16-digit NIK of Papua (9171…) came back one off, and
+    int64's end as 9223372036854776000 (a REAL once loaded). Such a dump used to be
+    "verified", and a restore from it stored other numbers without a word."""
+    d = school_set(mdirs)
+    target = target_of(d1, d)
+    b = connect(target)
+    up(b, d)
+    b.api.batch(
+        [
+            "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER, kk INTEGER, nama TEXT)",
+            "INSERT INTO siswa VALUES (1, 9171012345678901, 3201234567890001, 'Yohana'), "
+            "(2, 3201234567890002, 9223372036854775807, 'Dewi'), (3, 12, 13, 'ok')",
+        ],
+        lambda: False,
+    )
+    events: list[BackupProgress] = []
+    m = create_backup(b, target, progress=events.append)
+    warned = [e.message for e in events if e.message.startswith("warning:")]
+    assert warned and "siswa.nik: 1 value (e.g. 9171012345678900)" in warned[0]
+    assert "siswa.kk: 1 value" in warned[0] and "siswa.id" not in warned[0]
+    assert f"d1 time-travel --bookmark {m.native_restore_point}" in warned[0]
+    assert not m.verified and "siswa.nik" in m.details["unsafe_integers"]
+    report = verify_backup(target, m.id)
+    assert not report.ok and any("integers past" in p for p in report.problems)
+    with pytest.raises(BackupCorrupt, match="D1's export writes rounded"):
+        restore_backup(b, target, m.id)
+    assert b.read_audit(action="restore")[0].outcome == "refused"
+    b.close()
+
+
+def test_a_restore_done_is_not_reported_failed_when_d1_stumbles_after_it(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """D1 may be restarting right after a restore or an import: the carry-over of the audit
+    trail and the audit row failing used to raise ("no answer after 6 attempts … nothing was
+    applied twice", exit 1) over a database already replaced, with no undo bookmark said."""
+    d = school_set(mdirs)
+    b = connect(target_of(d1, d))
+    up(b, d, to="20250101_000100")
+    bookmark = current_bookmark(b)
+    up(b, d)
+    messages: list[str] = []
+    with migration_lock(b, "restore"):  # its release fails too: the restore stands
+        for sql in ("INSERT OR IGNORE INTO malnu_audit", "DELETE FROM malnu_lock", "INSERT INTO"):
+            d1.server.inject(Fault("status", count=60, status=503, match=sql))
+        done = restore_bookmark(b, bookmark, progress=lambda p: messages.append(p.message))
+    d1.server.faults.clear()
+    assert "posts" not in b.table_names(), "restored"
+    warned = [m for m in messages if m.startswith("warning: restored, but")]
+    assert len(warned) == 2 and "could not be audited" in warned[1]
+    assert messages[-1] == f"undo with bookmark {done.previous_bookmark}"
+
+    # An import started whose end cannot be read is not "failed, nothing changed".
+    dump = tmp_path / "dump.sql"
+    export_dump(b, dump)
+    d1.server.inject(Fault("status", count=60, status=503, match='"poll"'))
+    d1.server.import_polls = 2
+    try:
+        with pytest.raises(D1OutcomeUnknown, match="was started but how it ended") as err:
+            import_dump(b, dump)
+    finally:
+        d1.server.import_polls = 1
+    assert "d1 time-travel --bookmark" in (err.value.hint or "")
     b.close()

@@ -72,7 +72,7 @@ def test_split_fast_path_gives_what_the_full_scanner_gives(dialect: str) -> None
         sql = "".join(
             rng.choice(rare if rng.random() < 0.02 else pieces) for _ in range(rng.randint(0, 20))
         )
-        lf = sql.replace("\r\n", "\n").replace("\r", "\n")
+        lf = sqlsplit.line_ends(sql)
         simple += sqlsplit._is_simple(lf)
         got = _split_outcome(lambda text: split_statements(text, dialect), sql)
         assert got == _split_outcome(lambda text: sqlsplit._split_full(text, pg), lf)

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable
 
 import psycopg
+import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_matrix import DbTarget
@@ -228,3 +229,40 @@ def test_a_file_run_as_its_owning_role_is_recorded(
         _rows(db.url, "DROP SCHEMA IF EXISTS app CASCADE")
         _rows(db.url, "DROP OWNED BY app_owner")
         _rows(db.url, "DROP ROLE app_owner")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_cr_inside_a_value_of_an_lf_file_is_kept(
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """pg_dump ``--inserts`` writes a value's CR LF (a browser's textarea sends them) raw
+    inside its quotes in a file whose lines end in LF: the CR was dropped (and a lone CR made
+    LF), another value stored, "ok". A Windows (CRLF) file still reads as its LF checkout."""
+    db = fresh_db(kind)
+    path = mdirs.add("20260101_000000", "notes", "CREATE TABLE notes (id int, body text);")
+    path.write_bytes(
+        path.read_bytes()
+        + b"INSERT INTO notes VALUES (1, 'baris satu\r\nbaris dua'), (2, 'only\rcr');\n"
+    )
+    win = mdirs.add("20260102_000000", "win", "x")
+    win.write_bytes(b"INSERT INTO notes VALUES (3, 'a\r\nb');\r\nSELECT 1;\r\n")
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    query = "SELECT body FROM notes ORDER BY id"
+    if kind == "sqlite":
+        with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+            got = [row[0] for row in conn.execute(query)]
+    else:
+        got = [row[0] for row in _rows(db.url, query)]
+    assert got == ["baris satu\r\nbaris dua", "only\rcr", "a\nb"]
+
+
+def test_a_sqlite3_shell_command_is_refused_naming_it(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """A script written for the sqlite3 shell (``.bail on``, ``.read seed.sql``) was refused as
+    "unparsable SQL: statement starts with 'BAIL'"."""
+    path = mdirs.add("20260101_000000", "a", "CREATE TABLE a (x INT);\n.read seed.sql\n")
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 2
+    assert f"{path}:2: sqlite3 shell command '.read' is not SQL" in r.err

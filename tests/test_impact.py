@@ -10,7 +10,7 @@ import pytest
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
-from malnu_tui.engine.impact import RowsAtStake, rows_at_stake
+from malnu_tui.engine.impact import RowsAtStake, files_at_stake, rows_at_stake
 from malnu_tui.engine.migrate import apply_plan, plan_up
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
@@ -93,3 +93,14 @@ def test_the_statement_a_migration_is_on_is_observed_on_every_backend(
         assert seen == [(name, 0, 3)]  # one batch per migration
     else:
         assert seen == [(name, 1, 3), (name, 2, 3), (name, 3, 3)]
+
+
+def test_a_rollback_file_saved_with_a_bom_shows_its_first_drop(
+    backend: Backend, mdirs: MigrationDirs
+) -> None:
+    """The console's rollback preview read the file as plain UTF-8: Notepad's BOM stuck to the
+    first statement, and its DROP (3 rows of users) was not shown."""
+    path = mdirs.rollback / "20250101_000100_undo_people.sql"
+    path.write_bytes(b"\xef\xbb\xbfDROP TABLE users;\r\nDROP TABLE pupils;\r\n")
+    found = files_at_stake(backend, [path])
+    assert [(f.line, f.table, f.rows) for f in found] == [(1, "users", 3), (2, "pupils", 1)]

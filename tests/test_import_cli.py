@@ -436,3 +436,40 @@ def test_header_line_option(tmp_path: Path) -> None:
     assert res.code == 2 and "pass --header-line 3" in res.err
     res = run_inproc(*args, "--header-line", "0", "--dry-run")
     assert res.code == 2 and "--header-line: must be from 1" in res.err
+    res = run_inproc(*args, "--header-line", "3-5", "--dry-run")
+    assert res.code == 2 and "a header of two rows is N-M with M = N + 1" in res.err
+    two_rows = write_csv(tmp_path / "two.csv", "id;;\n;email;name\n7;g@x;Gita\n")
+    res = run_inproc(
+        "--database", url, "--json", "import", str(two_rows), "--table", "users",
+        "--header-line", "1-2", "--yes", "--no-backup",
+    )  # fmt: skip
+    assert res.code == 0 and "semicolon delimiter (sniffed), header on lines 1-2)" in res.err
+    assert sqlite_file_rows(path, "SELECT id, name FROM users ORDER BY id") == [
+        (1, "Ani"),
+        (7, "Gita"),
+    ]
+
+
+def test_a_rejects_path_that_cannot_be_written_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --rejects naming a folder (or a path under a file) ended the import at its first
+    # rejected row in a Python traceback (IsADirectoryError), after the confirmation and the
+    # safety backup. It is now refused before anything is read, in one line (exit 2).
+    url, path = _db(tmp_path)
+    csv_file = write_csv(tmp_path / "users.csv", "id,email,name\n1,a@x,Ani\n2,b@x,\n")
+    args = ("--database", url, "import", str(csv_file), "--table", "users", "--max-errors", "1")
+    for rejects, why in ((tmp_path, "it is a folder"), (csv_file / "r.csv", "is not a folder")):
+        res = run_inproc(*args, "--rejects", str(rejects), "--yes", "--no-backup")
+        assert res.code == 2 and "Traceback" not in res.err
+        assert f"error: {rejects}: the rejects file cannot be written there: " in res.err
+        assert why in res.err
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]
+    # The default place, beside the CSV, cannot be written (here a folder of that name; a
+    # read-only card or share in life): TABLE.rejects.csv in the working folder, as --from.
+    (tmp_path / "users.rejects.csv").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    res = run_inproc(*args, "--yes", "--no-backup")
+    assert res.code == 0 and f"rejects file: {tmp_path / 'work' / 'users.rejects.csv'}" in res.err
+    assert (tmp_path / "work" / "users.rejects.csv").read_text().startswith("line,column,")

@@ -4,12 +4,15 @@ backend: each such cell is a rejected row with its line and reason, never a valu
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.data import ImportRequest, MaxErrors, open_csv, preview_import
+from malnu_tui.engine.data.csvsource import CsvSource
+from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.mapping import parse_mapping
 from malnu_tui.engine.data.transform import StepFailed, date_step, decimal_step, phone_step
 from tests.import_support import ImportTarget, import_into, rejects_of, write_csv
@@ -195,3 +198,168 @@ def test_rupiah_day_names_and_a_zero_excel_dropped() -> None:
         phone("6281234567890")
     with pytest.raises(StepFailed, match="has no leading 0"):
         phone_step("national")("81234567890")  # not said: refused as before
+
+
+def test_a_quote_never_closed_past_the_field_limit_takes_the_rest_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stray quote on line 3 of a large file: the field grew to the csv module's limit
+    # (16 MB; 300 bytes here), was rejected as "field larger than field limit", and reading
+    # went on from wherever the limit struck: the lines after it were imported as records,
+    # those before it silently gone with the one rejected row (--max-errors let it commit).
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 256)
+    rows = "".join(f"{i},u{i}@x,Siswa {i}\n" for i in range(3, 200))
+    text = 'id,email,name\n1,a@x,Ani\n2,b@x,"Budi\n' + rows
+    old = csv.field_size_limit(300)
+    try:
+        recs = list(CsvSource(write_csv(tmp_path / "u.csv", text)).records())
+    finally:
+        csv.field_size_limit(old)
+    assert [r.line for r in recs] == [2, 3] and not recs[0].error
+    assert recs[1].error.startswith("malformed CSV: a quote opened in this record is never closed")
+    assert "the record runs to the end of the file, line 200;" in recs[1].error
+    assert recs[1].raw.startswith('2,b@x,"Budi\n3,u3@x,Siswa 3\n')
+
+
+def test_a_header_of_two_rows_with_merged_cells(imp: ImportTarget, tmp_path: Path) -> None:
+    # Dapodik's student sheet: the parents' columns sit under merged cells ("Data Ayah" over
+    # Nama, NIK; "Data Ibu" over the same), so the names are on two rows and "Nama" is there
+    # three times. Neither row alone could be the header (empty or duplicate names).
+    imp.execute(
+        "CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT, ayah TEXT, nik_ayah TEXT, "
+        "ibu TEXT, kelas TEXT)"
+    )
+    text = (
+        "Daftar Peserta Didik;;;;;;;\n"
+        "SMA MALNU KANANGA;;;;;;;\n"
+        "No;Nama;NIPD;Data Ayah;;Data Ibu;;Rombel Saat Ini\n"
+        ";;;Nama;NIK;Nama;NIK;\n"
+        "1;Ani;001;Bapak A;3201234567890001;Ibu A;3201234567890002;X-1\n"
+        "2;Budi;002;Bapak B;3.20123E+15;Ibu B;3201234567890004;X-2\n"
+    )
+    mapping = tmp_path / "dapodik.toml"
+    mapping.write_text(
+        '[columns.nis]\nfrom = "NIPD"\n[columns.nama]\nfrom = "Nama"\n'
+        '[columns.ayah]\nfrom = "Data Ayah / Nama"\n[columns.nik_ayah]\nfrom = "Data Ayah / NIK"\n'
+        '[columns.ibu]\nfrom = "Data Ibu / Nama"\n[columns.kelas]\nfrom = "Rombel Saat Ini"\n'
+    )
+    csv_file = write_csv(tmp_path / "dapodik.csv", text)
+    req = ImportRequest("siswa", file=csv_file, mapping=mapping, max_errors=MaxErrors(1))
+    backend = imp.open()
+    try:
+        problems = preview_import(backend, req, open_csv(req)).problems
+    finally:
+        backend.close()
+    assert problems[-1] == (
+        "lines 3 and 4 look like a header of two rows (merged cells over the names): "
+        "pass --header-line 3-4"
+    )
+    two_rows = replace(req, header_line=3, header_rows=2)
+    assert open_csv(two_rows).header == (
+        "No",
+        "Nama",
+        "NIPD",
+        "Data Ayah / Nama",
+        "Data Ayah / NIK",
+        "Data Ibu / Nama",
+        "Data Ibu / NIK",
+        "Rombel Saat Ini",
+    )
+    report = import_into(imp, two_rows)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (2, 1, 1)
+    assert [(r["line"], r["column"]) for r in rejects_of(report.rejects_file)] == [
+        ("6", "nik_ayah")
+    ]
+    assert imp.rows("SELECT nis, nama, ayah, nik_ayah, ibu, kelas FROM siswa") == [
+        ("001", "Ani", "Bapak A", "3201234567890001", "Ibu A", "X-1")
+    ]
+
+
+def test_identifiers_of_fixed_length() -> None:
+    # A NISN saved from a number cell lost its leading zeros (0012345678 → 12345678) and went
+    # into the TEXT column as 12345678: the student's number was another one. { digits = 10 }
+    # refuses it, naming why; leading_zeros_lost = true (the operator says it was a number
+    # cell) puts them back, which is exact for an identifier of fixed length.
+    rules = parse_mapping(
+        '[columns.nisn]\nfrom = "NISN"\napply = [{ digits = 10 }]\n'
+        '[columns.nis]\nfrom = "NIS"\n'
+        "apply = [{ digits = { length = 6, leading_zeros_lost = true } }]\n",
+        Path("m.toml"),
+    ).rules
+    assert [r.describe() for r in rules] == [
+        "from NISN, digits (10)",
+        "from NIS, digits (6, leading zeros put back)",
+    ]
+    (nisn,), (nis,) = rules[0].steps, rules[1].steps
+    assert nisn(" 0012345678 ") == "0012345678" and nisn(None) is None
+    with pytest.raises(StepFailed, match=r"has 8 digits, not 10 \(its leading zeros dropped"):
+        nisn("12345678")
+    for bad in ("00123456789", "1.23457E+15", "001234567x", "１２３４５６７８９０"):
+        with pytest.raises(StepFailed, match="digits: "):
+            nisn(bad)
+    assert [nis(v) for v in ("123", "001234", "1")] == ["000123", "001234", "000001"]
+    with pytest.raises(StepFailed, match="has 7 digits, not 6"):
+        nis("1234567")
+
+
+def test_other_types_name_the_spreadsheet_too(imp: ImportTarget, tmp_path: Path) -> None:
+    # An INTEGER, DATE or BOOLEAN column refused these values before, saying only "not a
+    # whole number" or "invalid date": the reason now says what the sheet did.
+    imp.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, lahir DATE, lulus BOOLEAN)")
+    text = "id;lahir;lulus\n1.23457E+15;2008-07-16;1\n2;#N/A;1\n3;2008-07-16;#REF!\n4;x;1\n"
+    req = ImportRequest("nilai", file=write_csv(tmp_path / "n.csv", text), max_errors=MaxErrors(9))
+    report = import_into(imp, req)
+    got = [(r["line"], r["column"], r["reason"][:40]) for r in rejects_of(report.rejects_file)]
+    got[3] = (got[3][0], got[3][1], got[3][2][:23])  # DATE or date: as the database says
+    assert got == [
+        ("2", "id", "'1.23457E+15' is a number the spreadshee"),
+        ("3", "lahir", "'#N/A' is a spreadsheet's error value (a"),
+        ("4", "lulus", "'#REF!' is a spreadsheet's error value ("),
+        ("5", "lahir", "invalid date 'x' for a "),
+    ]
+
+
+def test_a_cp1252_file_read_as_latin_1_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Excel autocorrects Ma'ruf to Ma’ruf and saves it as byte 0x92 (cp1252). The hint for a
+    # file that is not UTF-8 offers cp1252 or latin-1; read as latin-1, 0x92 is a control
+    # character, and "Ma\x92ruf" went into the table, invisible. Such a byte names its line.
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 64)
+    rows = "".join(f"{i};Siswa {i}\n" for i in range(1, 30))
+    f = write_csv(tmp_path / "w.csv", "nis;name\n" + rows + "30;Ma’ruf\n", encoding="cp1252")
+    with pytest.raises(InputFileError) as err:
+        list(CsvSource(f, encoding="latin-1").records())
+    assert str(err.value) == (
+        f"{f}:31: byte 0x92 is a control character in latin-1 ('’' in cp1252): the file is "
+        "cp1252 (Windows, Excel), not latin-1"
+    )
+    assert err.value.hint == "pass --encoding cp1252"
+    assert list(CsvSource(f, encoding="cp1252").records())[-1].fields == ("30", "Ma’ruf")
+    latin = write_csv(tmp_path / "l.csv", "nis;name\n1;José\n", encoding="latin-1")
+    assert [r.fields for r in CsvSource(latin, encoding="latin-1").records()] == [("1", "José")]
+
+
+def test_an_encoding_kept_from_last_semester_on_a_utf8_file(tmp_path: Path) -> None:
+    # The operator re-runs last semester's command, --encoding cp1252 and all, on this
+    # semester's "CSV UTF-8" export: "José" was stored as "JosÃ©". A BOM is the file's own
+    # word (as for UTF-16); without one, UTF-8 letters beyond ASCII are refused, named.
+    text = "nis;name\n001;Budi\n002;José\n"
+    with_bom = write_csv(tmp_path / "b.csv", text, bom=True)
+    src = CsvSource(with_bom, encoding="cp1252")
+    assert [r.fields[1] for r in src.records()] == ["Budi", "José"]
+    assert src.description.endswith(
+        "(utf-8 with BOM, semicolon delimiter (sniffed), by its BOM, not --encoding cp1252)"
+    )
+    utf16 = tmp_path / "u.txt"
+    utf16.write_bytes(text.replace(";", "\t").encode("utf-16"))
+    assert [r.fields[1] for r in CsvSource(utf16, encoding="cp1252").records()] == ["Budi", "José"]
+    plain = write_csv(tmp_path / "p.csv", text)
+    for asked in ("cp1252", "latin-1"):
+        with pytest.raises(InputFileError) as err:
+            CsvSource(plain, encoding=asked)
+        assert str(err.value) == (
+            f"{plain}:3: the file is UTF-8, not {asked}: 'José' would be read as 'JosÃ©'"
+        )
+    ascii_only = write_csv(tmp_path / "a.csv", "nis;name\n001;Budi\n")
+    assert CsvSource(ascii_only, encoding="cp1252").format.encoding == "cp1252"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
-from tests.test_lint_realworld2 import _found, _pg_base
+from tests.test_lint_realworld2 import _found, _pg_base, _waits
 
 # (statement, what it deletes of users' 2 rows, the lint's finding at its line or None)
 ALWAYS_TRUE = [
@@ -331,3 +331,47 @@ def test_rollbacks_of_supabase_and_prisma_files_are_read_as_written(
         indexes = "SELECT count(*) FROM pg_indexes WHERE indexname = 'profiles_website_key'"
         assert conn.execute(indexes).fetchone() == (0,)  # the rollback's DROP CONSTRAINT did it
         assert conn.execute('SELECT enum_range(NULL::"Role")::text').fetchone() == ("{USER,ADMIN}",)
+
+
+INDEX_LOCKS = """SET lock_timeout = '5s';
+DROP INDEX users_name;
+REINDEX TABLE orders;
+REINDEX (VERBOSE) INDEX users_pkey;
+CREATE TABLE tags (id bigint PRIMARY KEY, name text);
+CREATE INDEX tags_name ON tags (name);
+REINDEX TABLE tags;
+DROP INDEX tags_name;
+"""
+
+
+def test_drop_index_and_reindex_hold_the_table_until_the_commit(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # squawk's require-concurrent-index-deletion and require-concurrent-reindex: both passed
+    # clean. DROP INDEX holds ACCESS EXCLUSIVE on the table, REINDEX blocks its writes and the
+    # reads that use the index, until the migration commits; REINDEX SCHEMA cannot run in a
+    # transaction at all. An index or table of the migration's own is nobody else's yet.
+    base = _pg_base(mdirs, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX users_name ON users (name)")
+    assert _waits(pg_url, ["DROP INDEX users_name"], "SELECT * FROM users WHERE id = 1")
+    assert _waits(pg_url, ["REINDEX TABLE orders"], "INSERT INTO orders VALUES (5, 1)")
+    assert _waits(pg_url, ["REINDEX INDEX users_pkey"], "SELECT * FROM users WHERE id = 1")
+    mdirs.add("20250101_000200", "indexes", INDEX_LOCKS, "DROP TABLE tags;")
+    assert _found(base) == [
+        ("PG-DROP-INDEX-NOT-CONCURRENT", "warning", 2),
+        ("PG-REINDEX", "warning", 3),
+        ("PG-REINDEX", "warning", 4),
+    ]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000300", "reindex_all", "REINDEX SCHEMA public;", "SELECT 1;")
+    assert _found(base) == [("PG-REINDEX", "error", 1)]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "cannot run inside a transaction block" in res.err, res.err
+    # The way the rules advise: CONCURRENTLY, in a migration of its own.
+    mdirs.add("20250101_000300", "reindex_all", "REINDEX INDEX CONCURRENTLY users_pkey;",
+              "SELECT 1;")  # fmt: skip
+    mdirs.add("20250101_000400", "drop_pk_index", "CREATE INDEX CONCURRENTLY users_name2 ON "
+              "users (name);", "DROP INDEX CONCURRENTLY users_name2;")  # fmt: skip
+    assert _found(base) == []
+    assert run_cli(*base, "up", "--no-backup").code == 0

@@ -178,6 +178,55 @@ def test_prometheus_file_parses_and_is_replaced_atomically(
     assert samples["malnu_check_status"] == 0 and 0 <= samples["malnu_backup_age_seconds"] < 600
 
 
+def test_prometheus_file_not_written_is_unknown_and_not_left_stale(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A full disk (here: a file-size limit, the same EFBIG/ENOSPC to the writer): the old
+    file went on showing the last run's values to Prometheus as current, exit 0 (OK)."""
+    import resource
+    import subprocess
+
+    from tests.fixtures_core import CLI, REPO
+
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert run_inproc("--config", str(cfg), "up", "--yes").code == 0  # with its safety backup
+    prom = tmp_path / "malnu.prom"
+    assert run_inproc("--config", str(cfg), "check", "--prometheus", str(prom)).code == 0
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    argv = [*CLI, "--config", str(cfg), "check", "--prometheus", str(prom)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, preexec_fn=small_files)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("MALNU OK"), "the databases' health is still said"
+    assert f"error: cannot write {prom}: File too large" in proc.stderr, proc.stderr
+    assert "no file of an earlier run is left" in proc.stderr and not prom.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "prom" in p.name) == []
+    # Unwritable and CRITICAL stays CRITICAL (2): the more severe of the two.
+    missing = tmp_path / "no-such-dir" / "malnu.prom"
+    (mdirs.migrations / "20250101_000100_a.sql").write_text("CREATE TABLE a (id BIGINT);\n")
+    res = run_inproc("--config", str(cfg), "check", "--prometheus", str(missing))
+    assert res.code == 2 and f"error: cannot write {missing}" in res.err, res.err
+
+
+def test_a_bad_command_line_is_unknown_not_critical(tmp_path: Path) -> None:
+    """Exit 2 is CRITICAL to Nagios: a typo in a check command paged as a database down."""
+    for argv, said in (
+        (["check", "--targte", "primary"], "unrecognized arguments: --targte primary"),
+        (["--bogus", "check"], "unrecognized arguments: --bogus"),
+        (["check", "--target"], "argument --target: expected one argument"),
+    ):
+        res = run_inproc(*argv)
+        assert res.code == 3, res
+        assert res.out == f"MALNU UNKNOWN - bad command line: {said}\n", res.out
+        assert res.err.startswith(f"error: {said}"), res.err
+    res = run_inproc("check", "--json", "--prometheus")
+    assert res.code == 3 and json.loads(res.out)["status"] == "UNKNOWN", res.out
+    assert run_inproc("status", "--bogus").code == 2, "the other commands: usage is 2"
+
+
 def test_debug_names_each_statement_with_its_duration(
     tmp_path: Path, mdirs: MigrationDirs, pg_url: str
 ) -> None:
@@ -229,6 +278,8 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
                      r"duration_ms=\d+", res.err)  # fmt: skip
     assert token not in res.err + res.out
 
+    # doctor creates nothing: the SQLite file must exist (a command that writes makes it).
+    assert run_inproc("--config", str(cfg), "--target", "local", "status").code == 0
     res = run_cli("--config", str(cfg), "doctor", "--all")
     assert res.code == 0, res.out + res.err
     for name in ("connect", "round trip", "server version", "create tables", "backup dir"):

@@ -185,3 +185,25 @@ def test_a_monitoring_user_who_may_only_read_the_database(
         assert "its WAL (copy.db-wal) holds changes" in out and "let this user write to" in out
     finally:
         db.parent.chmod(0o755)
+
+
+def test_doctor_diagnoses_without_changing_the_database(
+    db_target: DbTarget, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """doctor created the tool's tables (and switched a SQLite file to WAL) on the database it
+    diagnosed, and said "connected" about a SQLite path with a typo, creating that file."""
+    _sql(db_target, APP_TABLE)
+    res = run_inproc("--database", db_target.url, *mdirs.args(), "doctor")
+    assert res.code == 0, res.out + res.err
+    assert "(not initialised by malnu-tui yet: no migrations table)" in res.out, res.out
+    assert "create tables: can create tables" in res.out, res.out
+    assert _tables(db_target) == ["siswa"]
+    if db_target.kind == "sqlite":
+        assert _sql(db_target, "PRAGMA journal_mode") == [("delete",)]
+        typo = tmp_path / "typo" / "primary.db"
+        res = run_inproc("--database", f"sqlite:///{typo}", *mdirs.args(), "doctor")
+        assert res.code == 1 and any(
+            line.startswith("FAIL") and " connect: " in line for line in res.out.splitlines()
+        ), res.out
+        assert f"database file {typo} does not exist (nothing was created)" in res.out
+        assert not typo.parent.exists()

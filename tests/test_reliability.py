@@ -217,6 +217,7 @@ def test_rollback_of_more_steps_than_applied_is_refused_with_the_count(
     res = run_inproc(*base, "rollback", "--steps", "999", "--yes", "--no-backup")
     assert res.code == 2
     one_error(res.err, "--steps 999", "only 3 migration(s) are applied")
+    assert res.err.count("only 3 migration(s)") == 1, "said once, not as problem: then error:"
     assert "--steps 3" in res.err, "the hint says how to roll back all of them"
     assert digest(db) == before
     res = run_inproc(*base, "rollback", "--steps", "3", "--yes", "--no-backup")

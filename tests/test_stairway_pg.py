@@ -73,3 +73,36 @@ def test_stairway_on_postgresql_runs_copy_from_stdin_and_a_pg_dump_seed(
     r = db.cli(mdirs, "test", "--seed", str(seed))
     assert r.code == 0, r.err
     assert "never ran" not in r.err
+
+
+def test_an_enum_value_added_then_used_later_climbs_on_a_scratch_server(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The pattern the lint asks for (``ADD VALUE`` in one migration, its use in the next)
+    climbs on a scratch server (``--postgres`` of no target: each file commits, as ``up`` runs
+    it); on the target's own database (one transaction rolled back) PostgreSQL refuses the
+    uncommitted value, and the step says why and what to do instead of a bare error."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20260101_000000",
+        "mood",
+        "CREATE TYPE mood AS ENUM ('sad'); CREATE TABLE feelings (m mood);",
+        "DROP TABLE feelings; DROP TYPE mood;",
+    )
+    mdirs.add(
+        "20260102_000000",
+        "happy",
+        "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy';",
+        "SELECT 1;",
+    )
+    mdirs.add(
+        "20260103_000000",
+        "use",
+        "INSERT INTO feelings VALUES ('happy');",
+        "DELETE FROM feelings WHERE m = 'happy';",
+    )
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
+    r = db.cli(mdirs, "test")
+    assert r.code == 1
+    assert "unsafe use of new value" in r.out and "pass --postgres a scratch server" in r.out

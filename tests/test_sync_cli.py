@@ -57,6 +57,13 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     refused = run_inproc("sync", "reporting", *cfg)
     assert refused.code == 2 and "--yes" in refused.err
     assert dst.run("SELECT to_regclass('users')") == [(None,)]
+    # No copy yet: not verified, and said why (it was "1 table(s) differ" with nothing named).
+    uncopied = run_inproc("sync", "verify", "reporting", "--json", *cfg)
+    assert uncopied.code == 1
+    (report,) = json.loads(uncopied.out)
+    assert (report["verified"], report["source_count"], report["dest_count"]) == (False, 200, 0)
+    assert report["note"].startswith("no table users at the destination analytics")
+    assert "users: no table users at the destination analytics" in uncopied.err
 
     done = run_cli("sync", "reporting", "--yes", "--json", *cfg)
     assert done.code == 0, done.err

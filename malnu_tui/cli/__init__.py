@@ -74,7 +74,10 @@ class Parser(argparse.ArgumentParser):
         # argparse's own rule only covers plain negative numbers (-5, -1.5): widen it to units.
         self._negative_number_matcher = re.compile(r"^-\d")
 
+    last_error = ""  # the message of the last usage error (``check`` says it as UNKNOWN)
+
     def error(self, message: str) -> NoReturn:
+        Parser.last_error = message
         self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
 
 
@@ -173,7 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _writable_streams()
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 2 and _command_in(argv) == "check":
+            # A monitoring plugin's bad command line is UNKNOWN (3), never CRITICAL (2).
+            from malnu_tui.cli.monitor import usage_unknown
+
+            return usage_unknown(Parser.last_error, json="--json" in argv)
+        raise
     ctx = Context(args)
     try:
         _debug_mode(ctx, console=getattr(args, "handler", None) is None)

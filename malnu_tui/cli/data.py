@@ -44,10 +44,10 @@ def register(
     p.add_argument("--delimiter", metavar="C", help="one of , ; tab | (default: sniffed)")
     p.add_argument(
         "--header-line",
-        type=count,
-        metavar="N",
-        help="the header is line N (a sheet's title rows above it are not read); default: "
-        "the first line",
+        type=_header_lines,
+        metavar="N[-M]",
+        help="the header is line N (a sheet's title rows above it are not read), or lines "
+        "N-M, two rows with merged group cells over the names; default: the first line",
     )
     p.add_argument("--rejects", metavar="PATH", help="rejects file (default FILE.rejects.csv)")
     p.add_argument(
@@ -61,11 +61,24 @@ def register(
     p.set_defaults(handler=cmd_import)
 
 
+def _header_lines(value: str) -> tuple[int, int]:
+    """``--header-line N`` or ``N-M`` (two rows: M is N + 1) → (N, rows)."""
+    first, dash, last = value.partition("-")
+    line = count(first)
+    if not dash:
+        return line, 1
+    if count(last) != line + 1:
+        raise argparse.ArgumentTypeError(
+            f"a header of two rows is N-M with M = N + 1 (e.g. 5-6), got {value!r}"
+        )
+    return line, 2
+
+
 def _request(ctx: Context) -> ImportRequest:
     from pathlib import Path
 
     from malnu_tui.engine.data import ImportRequest, MaxErrors
-    from malnu_tui.engine.data.csvsource import parse_delimiter
+    from malnu_tui.engine.data.csvformat import parse_delimiter
     from malnu_tui.engine.errors import ConfigError
 
     a = ctx.args
@@ -81,7 +94,8 @@ def _request(ctx: Context) -> ImportRequest:
         on_conflict=a.on_conflict,
         encoding=a.encoding,
         delimiter=parse_delimiter(a.delimiter) if a.delimiter is not None else None,
-        header_line=a.header_line,
+        header_line=a.header_line[0] if a.header_line else None,
+        header_rows=a.header_line[1] if a.header_line else 1,
         rejects=Path(a.rejects) if a.rejects else None,
         max_errors=MaxErrors.parse(a.max_errors),
         dry_run=a.dry_run,

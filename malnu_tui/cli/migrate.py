@@ -180,14 +180,14 @@ def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> Non
     asked (a live lock is exit 3). A dry run changes nothing: a held lock does not stop it."""
     from malnu_tui.engine.plan import LiveLock
 
+    blocking = [p for p in pf.blocking if not (dry_run and isinstance(p, LiveLock))]
+    live = [p for p in blocking if isinstance(p, LiveLock)]
+    stop = (live or blocking or [None])[0]  # the one said as the `error:` line
     for p in pf.problems:
-        ctx.message(f"{'problem' if p.blocking else 'note'}: {p.describe()}")
-    if dry_run:
-        blocking = [p for p in pf.blocking if not isinstance(p, LiveLock)]
-        if blocking:
-            raise blocking[0].error()
-        return
-    pf.raise_if_blocked()
+        if p is not stop:  # not twice: `problem: X` then `error: X`
+            ctx.message(f"{'problem' if p.blocking else 'note'}: {p.describe()}")
+    if stop is not None:
+        raise stop.error()
 
 
 def _show_plan(ctx: Context, plan: Plan) -> None:

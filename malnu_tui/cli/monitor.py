@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 CHECK_EPILOG = """\
 exit codes (the monitoring-plugin convention of Nagios/Icinga, NOT the other commands' codes):
-  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a target that cannot be reached, or a bad config).
+  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (a target that cannot be reached, a bad config or
+  command line, a --prometheus file that cannot be written).
 The first line of output is the summary (`MALNU CRITICAL - primary: … | failed=1;;1 slow=0;1;`),
 then one line per problem, then every check per target."""
 
@@ -109,16 +110,27 @@ def cmd_check(ctx: Context) -> int:
                 + ", ".join(f"{c} {t.check_status(c).name}" for c in CHECKS)
                 + f" ({t.seconds:.2f} s)"
             )
+    status = report.status
     prom = ctx.opt("prometheus")
     if prom:
         from pathlib import Path
 
+        from malnu_tui.engine.monitor.checks import worst
         from malnu_tui.engine.monitor.prometheus import render, write_atomic
 
         try:
             write_atomic(Path(prom), render(report))
         except OSError as exc:
-            ctx.message(f"error: cannot write {prom}: {exc}")
+            # The run did not do what it was asked: UNKNOWN unless worse (a systemd unit
+            # fails, cron mails), and the last run's file, which would go on showing its
+            # values to Prometheus as if current, is removed where it can be.
+            status = worst((status, Severity.UNKNOWN))
+            try:
+                Path(prom).unlink(missing_ok=True)
+                old = "no file of an earlier run is left"
+            except OSError:
+                old = "the file of an earlier run still shows its values"
+            ctx.message(f"error: cannot write {prom}: {exc.strerror or exc}; {old}")
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import process_alerts
 
@@ -131,14 +143,36 @@ def cmd_check(ctx: Context) -> int:
             ctx.message(f"alert FAILED (retried next run): {line}")
         for line in outcome.state_errors:
             ctx.message(f"alert: {line}")
-    return int(report.status)
+    return int(status)
+
+
+def usage_unknown(message: str, *, json: bool) -> int:
+    """``check`` with a bad command line (its ``error:`` line already on stderr): the
+    summary line (or JSON) says UNKNOWN, exit 3, as the monitoring-plugin convention has it."""
+    import json as jsonlib
+    import sys
+
+    from malnu_tui.engine.monitor.checks import Severity, unknown_json
+
+    reason = f"bad command line: {message}"
+    if json:
+        sys.stdout.write(jsonlib.dumps(unknown_json(reason)) + "\n")
+    else:
+        print(f"MALNU UNKNOWN - {reason}", file=sys.stdout)
+    return int(Severity.UNKNOWN)
 
 
 def cmd_doctor(ctx: Context) -> int:
-    from malnu_tui.engine.monitor.doctor import run_doctor
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.monitor.doctor import config_failed, run_doctor
 
-    targets = _chosen_targets(ctx) if ctx.opt("all") else [ctx.target]
-    result = run_doctor(ctx.settings, targets)
+    try:
+        settings = ctx.settings  # a config that does not load is doctor's FAIL, not exit 2
+    except ConfigError as exc:
+        result = config_failed(str(exc), exc.hint)
+    else:
+        targets = _chosen_targets(ctx) if ctx.opt("all") else [ctx.target]
+        result = run_doctor(settings, targets)
     if ctx.json:
         ctx.out_json(result.as_json())
     else:

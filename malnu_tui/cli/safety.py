@@ -126,6 +126,15 @@ def _postgres_for_test(ctx: Context) -> str | None:
     return check_server(ctx.target, ctx.settings.targets, ctx.opt("postgres"), environ={})
 
 
+def _is_a_targets_database(ctx: Context, url: str) -> bool:
+    """Whether the stairway's server ``url`` is a configured target's database (the target's
+    own by default: live data), not a scratch server of its own."""
+    from malnu_tui.engine.urls import database_key
+
+    targets = [ctx.target, *ctx.settings.targets.values()]
+    return database_key(url) in {database_key(t.url) for t in targets}
+
+
 def cmd_test(ctx: Context) -> int:
     """Exit 1 when any migration fails its stair."""
     from malnu_tui.engine.lint.target import dialect_of
@@ -139,7 +148,7 @@ def cmd_test(ctx: Context) -> int:
     scratch: Scratch
     if url is not None:
         units = units_for(mset, translate=dialect_of(ctx.target) == "sqlite")
-        scratch = PostgresScratch(url)
+        scratch = PostgresScratch(url, rolled_back=_is_a_targets_database(ctx, url))
     else:
         units = units_for(mset, translate=False)
         scratch = SQLiteScratch()

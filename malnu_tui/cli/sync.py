@@ -122,6 +122,9 @@ def _verified_cell(r: TableReport, dry_run: bool) -> str:
 
 
 def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
+    for r in reports:
+        if r.note:
+            ctx.message(f"{r.table}: {r.note}")
     if ctx.json:
         ctx.out_json([r.as_json() for r in reports])
         for r in reports:

@@ -15,6 +15,7 @@ from malnu_tui.engine.sqlsplit import (
     Statement,
     TemplateParts,
     is_transaction_control,
+    line_ends,
     split_statements,
     strip_template,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "normalise_version",
     "parse_sql_file",
     "read_sql_file",
+    "read_sql_text",
 ]
 
 # 20251124_120500_name.sql (the seed's style) or 20251124120500_name.sql (Supabase's).
@@ -134,7 +136,7 @@ def _decode(path: Path, data: bytes) -> str:
         raise MigrationFileError(
             str(path), f"not UTF-8 (byte 0x{data[exc.start]:02x})", line=line
         ) from None
-    return text.replace("\r\n", "\n")
+    return line_ends(text)
 
 
 def _down_section(path: Path, text: str) -> None:
@@ -165,15 +167,18 @@ _PSQL_SKIPPED = re.compile(
 
 def _meta_command(path: Path, st: Statement) -> bool:
     """True for a psql meta-command the tool may skip; a MigrationFileError for any other."""
-    command = st.text.split(None, 1)[0]
     if _PSQL_SKIPPED.fullmatch(st.text):
         return True
-    raise MigrationFileError(
-        str(path),
-        f"psql meta-command '{command}' is not SQL: the tool sends the file's statements to "
-        "the server, not through psql, so it cannot run it (remove the line; the target's URL "
-        "names the database)",
-        line=st.line,
+    raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
+
+
+def _shell_command(text: str) -> str:
+    """Why a shell's own command (sqlite3's ``.read``, psql's ``\\i``) cannot run here."""
+    command = text.split(None, 1)[0]
+    shell = "sqlite3 shell command" if command.startswith(".") else "psql meta-command"
+    return (
+        f"{shell} '{command}' is not SQL: the tool sends the file's statements to the "
+        "database itself, not through the shell, so it cannot run it (remove the line)"
     )
 
 
@@ -193,6 +198,8 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
         ]
     for st in statements:
         verb = st.first_words.split(" ", 1)[0]
+        if verb not in _SQL_VERBS and st.text.startswith((".", "\\")):
+            raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
         if verb not in _SQL_VERBS:
             raise MigrationFileError(
                 str(path),
@@ -215,10 +222,16 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
     return strip_template(statements)
 
 
+def read_sql_text(path: Path) -> str:
+    """The text of the SQL file at ``path`` as migration files are read: a BOM dropped (a
+    Notepad file's first statement read as SQL), a Windows file's CRLF folded, not UTF-8 a
+    MigrationFileError naming its line."""
+    return _decode(path, _read(str(path)))
+
+
 def read_sql_file(path: Path, dialect: str) -> TemplateParts:
-    """:func:`parse_sql_file` of the file at ``path``, read as migration files are (a BOM
-    dropped, CRLF folded, not UTF-8 an error naming its line)."""
-    return parse_sql_file(path, _decode(path, _read(str(path))), dialect)
+    """:func:`parse_sql_file` of the file at ``path``, read as :func:`read_sql_text` reads it."""
+    return parse_sql_file(path, read_sql_text(path), dialect)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.files import read_sql_text
 from malnu_tui.engine.lint.ops import key, read_ops
 from malnu_tui.engine.sqlsplit import SplitError, split_statements
 
@@ -71,3 +73,11 @@ def rows_at_stake(
                 rows = counts[name]
             found.append(RowsAtStake(filename, line, name or table, column, rows))
     return found
+
+
+def files_at_stake(
+    backend: Backend, paths: Iterable[Path], dialect: str = "sqlite"
+) -> list[RowsAtStake]:
+    """:func:`rows_at_stake` of the rollback files at ``paths``, read as ``rollback`` reads
+    them (a Notepad file's BOM before its first DROP hid that DROP)."""
+    return rows_at_stake(backend, [(p.name, read_sql_text(p)) for p in paths], dialect)

@@ -303,11 +303,12 @@ def pg_run(
     from malnu_tui.engine.concurrently import ConcurrentRefusal, classify, without_concurrently
 
     conn = backend.conn
+    inside = conn.info.transaction_status != TransactionStatus.IDLE  # a scratch's own
     unit = classify(statements)
     if isinstance(unit, ConcurrentRefusal):
         text = next((st.text for st in statements if st.line == unit.line), "")
         raise StatementFailed(filename, unit.line, text, unit.message())
-    if unit is not None and conn.info.transaction_status == TransactionStatus.IDLE:
+    if unit is not None and not inside:
         return run_concurrently(conn, filename, unit, backend.display_url), 0
     if unit is not None:
         plain = (without_concurrently(st) for st in statements)
@@ -321,7 +322,10 @@ def pg_run(
                 try:
                     rows += max(run_statement(conn, st), 0)  # COPY … FROM stdin as `up` runs it
                 except psycopg.Error as exc:
-                    failure = StatementFailed(filename, st.line, st.text, _pg_error(exc))
+                    error = _pg_error(exc)
+                    if exc.sqlstate == "55P04" and inside:  # unsafe use of new enum value
+                        error += f" ({_UNCOMMITTED_ENUM})"
+                    failure = StatementFailed(filename, st.line, st.text, error)
                     raise
     except psycopg.Error as exc:
         if failure is not None:
@@ -332,22 +336,37 @@ def pg_run(
     return ms, rows
 
 
-class PostgresScratch:
-    """A scratch schema on a PostgreSQL server (often the target's own, live, database).
-    Statements run with ``search_path`` set to it, so a migration's unqualified names land
-    there; and all of it, the schema too, inside one transaction rolled back on close (each
-    file in a savepoint), so a schema-qualified name (``public.students``: pg_dump's and
-    Supabase's files write them) changes nothing for good where it lands."""
+_UNCOMMITTED_ENUM = (
+    "the stairway on a configured target's database runs in one transaction it rolls back, "
+    "where PostgreSQL refuses an enum value an earlier migration added until it commits: "
+    "`up` is not affected; pass --postgres a scratch server to test past it"
+)
 
-    def __init__(self, url: str, *, prefix: str = "malnu_stairway") -> None:
+
+class PostgresScratch:
+    """A scratch schema on a PostgreSQL server. Statements run with ``search_path`` set to
+    it, so a migration's unqualified names land there. On a live database (``rolled_back``: a
+    configured target's, the default) all of it, the schema too, runs inside one transaction
+    rolled back on close (each file in a savepoint), so a schema-qualified name
+    (``public.students``: pg_dump's and Supabase's files write them) changes nothing for good
+    where it lands. On a scratch server (``--postgres`` URL of no target) each file commits, as
+    ``up`` runs it (CONCURRENTLY builds too), and the schema is dropped on close."""
+
+    def __init__(
+        self, url: str, *, prefix: str = "malnu_stairway", rolled_back: bool = True
+    ) -> None:
         from malnu_tui.engine.backends.postgresql import open_url
 
         self.backend: PostgresBackend = open_url(url)
         self.schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.where = f"scratch schema {self.schema} on {self.backend.display_url}"
+        self.rolled_back = rolled_back
+        self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
+            " (in a transaction rolled back at the end)" if rolled_back else ""
+        )
         conn = self.backend.conn
         try:
-            conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
+            if rolled_back:
+                conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
             self._search_path()
         except Exception as exc:
@@ -371,5 +390,8 @@ class PostgresScratch:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.backend.conn.execute("ROLLBACK")  # everything, the schema included
+            if self.rolled_back:
+                self.backend.conn.execute("ROLLBACK")  # everything, the schema included
+            else:
+                self.backend.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         self.backend.close()

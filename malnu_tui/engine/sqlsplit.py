@@ -23,6 +23,7 @@ __all__ = [
     "Statement",
     "TemplateParts",
     "is_transaction_control",
+    "line_ends",
     "split_statements",
     "strip_template",
 ]
@@ -274,7 +275,7 @@ def split_statements(sql: str, dialect: str = "sqlite") -> list[Statement]:
     Raises :class:`SplitError` (with the line) for an unterminated quote or block comment,
     a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``, or (PostgreSQL) a ``(`` never closed.
     """
-    sql = sql.replace("\r\n", "\n").replace("\r", "\n")
+    sql = line_ends(sql)
     pg = dialect == "postgresql"
     if _is_simple(sql):
         simple = _split_simple(sql, pg)
@@ -286,6 +287,20 @@ def split_statements(sql: str, dialect: str = "sqlite") -> list[Statement]:
 def _split_full(sql: str, pg: bool = False) -> list[Statement]:
     """The full scanner behind :func:`split_statements` (``sql`` has LF line ends)."""
     return _scan(sql, 0, 1, pg=pg)[0]
+
+
+def line_ends(text: str) -> str:
+    """``text`` with LF line ends: a Windows file's CRLF (every line ends so) and a classic Mac
+    file's CR become LF. In a file whose lines end in LF a CR is text, kept: pg_dump
+    ``--inserts`` writes a value's CR LF (a browser's textarea sends them) raw inside its quotes,
+    and folding it stored another value."""
+    if "\r" not in text:
+        return text
+    if "\n" not in text:
+        return text.replace("\r", "\n")
+    if text.count("\n") == text.count("\r\n"):
+        return text.replace("\r\n", "\n")
+    return text
 
 
 def _comment_end(sql: str, i: int, nest: bool) -> int:

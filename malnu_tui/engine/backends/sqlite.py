@@ -49,7 +49,10 @@ def _check_path(path: Path, *, create: bool = True) -> None:
     usage error, exit 2). Creates the missing parent directories; without ``create`` (a
     read-only open) the file must exist."""
     if not create and not path.exists():
-        raise ConfigError(f"database file {path} does not exist (nothing was created)")
+        raise ConfigError(
+            f"database file {path} does not exist (nothing was created)",
+            hint="check the path; a command that writes (`status`, `up`) creates a new database",
+        )
     try:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)

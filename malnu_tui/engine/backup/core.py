@@ -130,7 +130,7 @@ def _create_backup(
             row_counts=dict(snap.row_counts),
             tool_version=__version__,
             native_restore_point=snap.native_restore_point,
-            verified_at=utc_iso(),
+            verified_at=utc_iso() if snap.verified else None,
             details={
                 **dict(snap.details),
                 "seconds": f"{time.perf_counter() - started:.3f}",

@@ -55,6 +55,9 @@ class Snapshot:
     row_counts: Mapping[str, int]
     native_restore_point: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    # False when the file was written but is known not to be a faithful copy (the manifest is
+    # then not marked verified; the method's check says why).
+    verified: bool = True
 
 
 @dataclass(frozen=True)

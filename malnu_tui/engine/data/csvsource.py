@@ -19,21 +19,24 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO
 
+from malnu_tui.engine.data.csvformat import (
+    CsvFormat,
+    normalise_encoding,
+    sniff_delimiter,
+    two_row_header,
+)
 from malnu_tui.engine.data.errors import InputFileError
 from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 
-DELIMITERS = (",", ";", "\t", "|")
 BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 # Excel's delimiter declaration, a first line of its own ("sep=;"; trailing delimiters when a
 # tool wrote it as a row).
@@ -44,80 +47,12 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-@dataclass(frozen=True)
-class CsvFormat:
-    """What was detected (or given) about a CSV file."""
-
-    encoding: str
-    delimiter: str
-    bom: bool
-    delimiter_sniffed: bool
-    sep_line: bool = False  # the delimiter came from Excel's "sep=" first line (skipped)
-
-    def describe(self) -> str:
-        name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
-            self.delimiter, repr(self.delimiter)
-        )
-        how = "sniffed" if self.delimiter_sniffed else "given"
-        if self.sep_line:
-            how = "sep= on line 1"
-        return f"{self.encoding}{' with BOM' if self.bom else ''}, {name} delimiter ({how})"
-
-
-def parse_delimiter(text: str) -> str:
-    """``--delimiter`` value → one character (``tab``/``\\t`` accepted for a tab)."""
-    value = _DELIMITER_NAMES.get(text.lower(), text)
-    if len(value) != 1 or value in '"\r\n':
-        from malnu_tui.engine.errors import ConfigError
-
-        raise ConfigError(f"--delimiter must be one character (or 'tab'), got {text!r}")
-    return value
-
-
-def normalise_encoding(name: str) -> str:
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        from malnu_tui.engine.errors import ConfigError
-
-        raise ConfigError(
-            f"unknown encoding {name!r}", hint="use utf-8, cp1252 or latin-1"
-        ) from None
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _sniff(sample: str) -> str:
-    """The candidate delimiter that splits the header into the most fields and the following
-    lines into the same number most often; ``,`` for a one-column file."""
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
-        lines = lines[:-1]  # a record cut by the sample's end
-    text = "".join(lines[:200])
-    best: tuple[float, int, int] = (0.0, 1, 0)
-    chosen = ","
-    for rank, d in enumerate(DELIMITERS):
-        try:
-            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d) if r][:60]
-        except csv.Error:
-            continue
-        while rows and len(rows[0]) < 2:
-            rows.pop(0)  # a title line above the header, written without delimiters
-        rows = rows[:50]
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        consistency = sum(1 for r in rows if len(r) == width) / len(rows)
-        score = (consistency, width, -rank)
-        if score > best:
-            best, chosen = score, d
-    return chosen
 
 
 class CsvSource:
@@ -132,6 +67,7 @@ class CsvSource:
         encoding: str | None = None,
         delimiter: str | None = None,
         header_line: int | None = None,
+        header_rows: int = 1,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -142,8 +78,17 @@ class CsvSource:
         if bom:
             head = head[len(BOM) :]
         enc = normalise_encoding(encoding) if encoding else "utf-8"
-        if head.startswith(_UTF16_BOMS) and (encoding is None or enc.startswith("utf-16")):
-            enc = "utf-16"  # Excel's "Unicode Text": the BOM says the byte order (never a header)
+        bom16 = head.startswith(_UTF16_BOMS)
+        # A BOM is the file's own word on its encoding, over an --encoding kept from another
+        # file's command: Excel's "Unicode Text" (UTF-16, the BOM also says the byte order)
+        # or "CSV UTF-8" read as cp1252 stored "José" as "JosÃ©".
+        overridden = encoding is not None and not enc.startswith("utf-16" if bom16 else "utf-8")
+        if bom16:
+            enc = "utf-16"
+        elif bom and overridden:
+            enc = "utf-8"
+        elif encoding is not None and not enc.startswith("utf") and not head.isascii():
+            _refuse_utf8(self.path, head, encoding, enc)
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
@@ -172,7 +117,7 @@ class CsvSource:
             self._preamble = header_line - 1
         self.format = CsvFormat(
             enc,
-            delimiter or declared or _sniff(_after_lines(sample, self._preamble)),
+            delimiter or declared or sniff_delimiter(_after_lines(sample, self._preamble)),
             bom,
             delimiter is None and declared is None,
             declared is not None,
@@ -185,7 +130,22 @@ class CsvSource:
                 line=self._preamble + 1,
             )
         self.header: tuple[str, ...] = tuple((f or "").strip() for f in first.fields)
-        self.description = f"{self.path.name} ({self.format.describe()})"
+        if header_rows == 2:  # the second row is read as the header; the first names groups
+            rows = self.leading_records(2)
+            if len(rows) < 2:
+                raise InputFileError(
+                    str(self.path), "no header of two rows from this line", line=header_line
+                )
+            (_, top), (sub_line, sub) = rows
+            self._preamble = sub_line - 1
+            self.header = two_row_header(top, sub)
+        where = ""
+        if header_line is not None:
+            last = f"-{header_line + 1}" if header_rows == 2 else ""
+            where = f", header on line{'s' if last else ''} {header_line}{last}"
+        if overridden and (bom or bom16):
+            where += f", by its BOM, not --encoding {encoding}"
+        self.description = f"{self.path.name} ({self.format.describe()}{where})"
         # The sha256 of the file's bytes, once a pass over every record has read them all.
         self.digest: str | None = None
         # Lines of delimiters only skipped by the last pass (no record: not in any count).
@@ -240,17 +200,17 @@ class CsvSource:
                 raise self._decode_error() from None
 
     def leading_records(self, limit: int) -> list[tuple[int, tuple[str, ...]]]:
-        """The first ``limit`` non-blank records from the header on, as (line, stripped
-        fields): where to look for a header that title rows pushed down."""
+        """The first ``limit`` non-blank records from the header on, as (the line each starts
+        on, stripped fields): a header of two rows, or one that title rows pushed down."""
         found: list[tuple[int, tuple[str, ...]]] = []
         with self._open() as fh:
             reader = csv.reader(fh, delimiter=self.format.delimiter)
+            start = 1
             try:
                 for fields in reader:
                     if any(fields):
-                        found.append(
-                            (reader.line_num + self._preamble, tuple(map(str.strip, fields)))
-                        )
+                        found.append((start + self._preamble, tuple(map(str.strip, fields))))
+                    start = reader.line_num + 1
                     if len(found) >= limit:
                         break
             except (csv.Error, UnicodeError):
@@ -325,6 +285,12 @@ class CsvSource:
                     first, consumed = consumed, reader.line_num
                     if not eof and consumed >= len(lines) and "unexpected end" in str(exc):
                         return lines[first:]
+                    if "field larger than field limit" in str(exc):
+                        # A quote never closed, met by the field's size before the file's end:
+                        # every line after it is in that record too (read on from here, the
+                        # rest of the file would be records cut at a random line).
+                        runaway.append((start + first + 1, "".join(lines[first:])))
+                        return []
                     reason = f"malformed CSV: {exc}"
                     if "unexpected end" in str(exc):
                         reason = "malformed CSV: a quote opened in this record is never closed"
@@ -365,6 +331,8 @@ class CsvSource:
                 full()
 
         splitter = FlatSplitter(delim, width, self.format.encoding)
+        runaway: list[tuple[int, str]] = []  # (line, text so far) of a quote never closed
+        latin1 = self.format.encoding == "iso8859-1"
         raw: BinaryIO = self.path.open("rb")
         self.digest = None
         self.empty_lines = 0
@@ -383,6 +351,12 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             preamble = self._preamble
             for data, block, eof in blocks:
+                if latin1 and data and (c1 := _C1.search(data)):
+                    line = base + len(_LINE_END.findall(data, 0, c1.start())) + 1
+                    raise _c1_error(str(self.path), data[c1.start()], line)
+                if runaway:  # the rest of the file is in a record never closed: lines only
+                    base += len(block) if data is None else len(_LINE_END.findall(data))
+                    continue
                 if preamble:  # lines before the header: no record, but lines all the same
                     if data is not None:
                         while preamble and data:
@@ -428,6 +402,16 @@ class CsvSource:
                     yield ready.pop(0)
                 if eof:
                     break
+            if runaway:
+                line, text = runaway[0]
+                emit(
+                    line,
+                    [],
+                    text,
+                    "malformed CSV: a quote opened in this record is never closed (a field "
+                    f"over {csv.field_size_limit():,} bytes: the record runs to the end of the "
+                    f"file, line {base}; its first {text.count(chr(10)):,} lines are in raw)",
+                )
             if chunk.lines:
                 yield chunk.done()
             if splitter.usable:
@@ -436,6 +420,41 @@ class CsvSource:
             raise self._decode_error() from None
         finally:
             raw.close()
+
+
+# Latin-1's C1 range: control characters no text holds, where cp1252 (what Windows and Excel
+# write) has ’ “ ” … € and the like. Read as latin-1 they were stored as invisible controls.
+_C1 = re.compile(rb"[\x80-\x9f]")
+
+
+def _refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
+    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes are UTF-8 with
+    letters beyond ASCII: UTF-8 (no legacy text reads so by chance). Read as asked, ``José``
+    would be stored as ``JosÃ©``."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return
+    at = next(i for i, ch in enumerate(text) if not ch.isascii())
+    word = re.findall(r"[^\s,;|]*$", text[:at])[0] + re.findall(r"^[^\s,;|]*", text[at:])[0]
+    raise InputFileError(
+        str(path),
+        f"the file is UTF-8, not {asked}: {word!r} would be read as "
+        f"{word.encode('utf-8').decode(encoding, errors='replace')!r}",
+        line=text.count("\n", 0, at) + 1,
+        hint="leave --encoding out (UTF-8 is the default)",
+    )
+
+
+def _c1_error(path: str, byte: int, line: int) -> InputFileError:
+    shown = bytes([byte]).decode("cp1252", errors="replace")
+    return InputFileError(
+        path,
+        f"byte 0x{byte:02x} is a control character in latin-1 ({shown!r} in cp1252): "
+        "the file is cp1252 (Windows, Excel), not latin-1",
+        line=line,
+        hint="pass --encoding cp1252",
+    )
 
 
 def _after_lines(text: str, lines: int) -> str:

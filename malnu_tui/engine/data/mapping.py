@@ -35,12 +35,14 @@ from malnu_tui.engine.data.transform import (
     PHONE_FORMS,
     SIMPLE_STEPS,
     STEP_NAMES,
+    STEPS_WITH_ARGS,
     StepFn,
     Value,
     ValueMap,
     bool_step,
     date_step,
     decimal_step,
+    digits_step,
     phone_step,
 )
 
@@ -256,6 +258,8 @@ _NEEDS_ARGS = {
     "date": 'date needs its input formats, e.g. { date = ["%d/%m/%Y"] }',
     "decimal": 'decimal needs its separators, e.g. { decimal = { decimal_sep = ",", '
     'thousands_sep = "." } }',
+    "digits": "digits needs the number of digits, e.g. { digits = 10 } (or { digits = { "
+    "length = 10, leading_zeros_lost = true } } for a column Excel kept as numbers)",
     "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" } '
     '(or { phone = { form = "national", leading_zero_lost = true } } for a column Excel '
     "kept as numbers)",
@@ -268,6 +272,10 @@ def _label(key: str, arg: Any) -> str:
     if key == "decimal":
         t, d = arg["thousands_sep"], arg["decimal_sep"]
         return f"decimal ({'1' + t + '234' + d + '56'} → 1234.56)"
+    if key == "digits":
+        table = arg if isinstance(arg, MappingABC) else {"length": arg}
+        lost = ", leading zeros put back" if table.get("leading_zeros_lost") else ""
+        return f"digits ({table['length']}{lost})"
     if key == "phone":
         table = arg if isinstance(arg, MappingABC) else {"form": arg}
         shown = "081234567890" if table["form"] == "national" else "+6281234567890"
@@ -315,6 +323,18 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['phone']}", line=line)
         return phone_step(table["form"], leading_zero_lost=table.get("leading_zero_lost", False))
+    if key == "digits":
+        table = arg if isinstance(arg, MappingABC) else {"length": arg}
+        length = table.get("length")
+        if (
+            not set(table) <= {"length", "leading_zeros_lost"}
+            or not isinstance(length, int)
+            or isinstance(length, bool)
+            or not 1 <= length <= 64
+            or not isinstance(table.get("leading_zeros_lost", False), bool)
+        ):
+            raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['digits']}", line=line)
+        return digits_step(length, leading_zeros_lost=table.get("leading_zeros_lost", False))
     if key == "bool":
         if not isinstance(arg, MappingABC) or set(arg) != {"true", "false"}:
             raise MappingError(
@@ -328,6 +348,7 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         return bool_step(words[0], words[1])
     raise MappingError(
         p,
-        f"columns.{name}: unknown step {key!r} (steps with arguments: date, bool, decimal, phone)",
+        f"columns.{name}: unknown step {key!r} (steps with arguments: "
+        f"{', '.join(STEPS_WITH_ARGS)})",
         line=line,
     )

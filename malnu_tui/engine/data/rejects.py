@@ -4,10 +4,13 @@ record (``line`` is the physical line where the record starts; the header is lin
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from malnu_tui.engine.data.errors import ImportCheckFailed, InputFileError
 from malnu_tui.engine.data.rows import Rejection
 
 HEADER = ("line", "column", "reason", "raw")
@@ -24,14 +27,39 @@ class RejectsWriter:
         self._fh: TextIO | None = None
         self._writer: csv.Writer | None = None  # type: ignore[name-defined]
 
-    def add(self, r: Rejection) -> None:
-        if self._fh is None:
+    def preflight(self) -> None:
+        """Can the file be written there? Asked before anything is read or written (a folder
+        given as ``--rejects``, the read-only card or share the CSV is on): an input error
+        naming the path, where the first rejected row used to end the import in a traceback."""
+        try:
+            if self.path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "it is a folder")
+            if self.path.parent.exists() and not self.path.parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{self.path.parent} is not a folder")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._fh)
-            self._writer.writerow(HEADER)
-        assert self._writer is not None
-        self._writer.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
+            with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".malnu-rejects-"):
+                pass
+        except OSError as exc:
+            raise InputFileError(
+                str(self.path),
+                f"the rejects file cannot be written there: {exc.strerror or exc}",
+                hint="give --rejects a file path in a folder you can write to",
+            ) from None
+
+    def add(self, r: Rejection) -> None:
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("w", encoding="utf-8", newline="")
+                self._writer = csv.writer(self._fh)
+                self._writer.writerow(HEADER)
+            assert self._writer is not None
+            self._writer.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
+        except OSError as exc:  # a full disk: the rows refused must be kept, or nothing is
+            raise ImportCheckFailed(
+                f"cannot write the rejects file {self.path}: {exc.strerror or exc}; "
+                "nothing committed"
+            ) from None
         self.count += 1
         if len(self.first) < KEEP_FIRST:
             self.first.append(r)

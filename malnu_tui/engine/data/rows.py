@@ -96,7 +96,7 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             elif isinstance(v, str) and _INT.match(v):
                 n = int(v)
             else:
-                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
+                raise _refused(v, f"{v!r} is not a whole number ({col.declared_type} column)")
             if not lo <= n <= hi:
                 raise StepFailed(f"{n} is out of range for {col.declared_type}")
             return n
@@ -128,7 +128,7 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             try:
                 return _to_bool(v)
             except StepFailed:
-                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
+                raise _refused(v, f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
 
         return boolean
     if fam == "date":
@@ -142,8 +142,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
                     raise ValueError
                 date.fromisoformat(text)
             except ValueError:
-                raise StepFailed(
-                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                raise _refused(
+                    v, f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
                 ) from None
             return text
 
@@ -159,8 +159,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
                     raise ValueError
                 datetime.fromisoformat(text)
             except ValueError:
-                raise StepFailed(
-                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                raise _refused(
+                    v, f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
                 ) from None
             return text
 
@@ -182,6 +182,12 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
         return s
 
     return text
+
+
+def _refused(v: Value, why: str) -> StepFailed:
+    """A value the column's type refuses: said as what a spreadsheet wrote in place of a value
+    when it is one (``#N/A``, ``3.20123E+15``), else ``why``."""
+    return StepFailed((isinstance(v, str) and excel_damage(v)) or why)
 
 
 def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:

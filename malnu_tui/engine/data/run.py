@@ -13,12 +13,19 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.data.csvformat import two_row_header
 from malnu_tui.engine.data.csvsource import CsvSource, file_sha256
-from malnu_tui.engine.data.errors import DirectRefused, ImportCheckFailed, SchemaMismatch
+from malnu_tui.engine.data.errors import (
+    DirectRefused,
+    ImportCheckFailed,
+    InputFileError,
+    SchemaMismatch,
+)
 from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mapping
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
@@ -90,6 +97,7 @@ class ImportRequest:
     encoding: str | None = None
     delimiter: str | None = None
     header_line: int | None = None  # the header's line (title rows above it are not read)
+    header_rows: int = 1  # 2: the header is two rows (merged group cells above the names)
     rejects: Path | None = None
     max_errors: MaxErrors = field(default_factory=MaxErrors)
     dry_run: bool = False
@@ -211,7 +219,23 @@ def open_csv(request: ImportRequest) -> CsvSource:
         encoding=request.encoding,
         delimiter=request.delimiter,
         header_line=request.header_line,
+        header_rows=request.header_rows,
     )
+
+
+def _rejects(request: ImportRequest) -> RejectsWriter:
+    """The rejects file's writer, its place checked before anything is read: ``--rejects``
+    must be writable; beside the CSV (the default) it may not be (a read-only card or share),
+    and then it is ``TABLE.rejects.csv`` in the working folder, as for ``--from``."""
+    writer = RejectsWriter(request.rejects_path())
+    try:
+        writer.preflight()
+    except InputFileError:
+        if request.rejects is not None or request.file is None:
+            raise
+        writer = RejectsWriter(replace(request, file=None).rejects_path())
+        writer.preflight()
+    return writer
 
 
 def _mapping(request: ImportRequest, source: Source) -> Mapping:
@@ -249,6 +273,12 @@ def _header_below(source: CsvSource, schema: TableSchema, mapping: Mapping) -> s
                 f"{'…' if len(shown) > 60 else ''}), with a title above it: "
                 f"pass --header-line {line}"
             )
+    for (line, top), (below, sub) in pairwise(records):
+        if wanted and set(two_row_header(top, sub)) >= wanted:
+            return (
+                f"lines {line} and {below} look like a header of two rows (merged cells over "
+                f"the names): pass --header-line {line}-{below}"
+            )
     return None
 
 
@@ -258,6 +288,7 @@ def preview_import(
     """The mapping preview: detected format, schema check, the first rows before/after."""
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
+    _rejects(request)
     samples: list[SampleRow] = []
     if check.ok:
         builder = RowBuilder(schema, check, mapping, source.header, utc_now_iso())
@@ -349,7 +380,7 @@ def _execute(
     if not check.ok:
         raise SchemaMismatch(request.table, check.problems)
     now = utc_now_iso()
-    rejects = RejectsWriter(request.rejects_path())
+    rejects = _rejects(request)
     spec = WriteSpec(schema, check.columns, check.key, request.conflict)
     writer: TableWriter
     if request.dry_run and backend.kind == "d1":

@@ -313,6 +313,33 @@ def phone_step(form: str, *, leading_zero_lost: bool = False) -> StepFn:
     return run
 
 
+def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
+    """An identifier of exactly ``length`` digits (NISN 10, NIK 16, NPSN 8), kept as text
+    with its leading zeros; anything else is refused, a shorter one named as what Excel does
+    to a number cell. ``leading_zeros_lost``: the operator says the column was a number cell,
+    so the zeros it dropped are put back (``12345678`` → ``0012345678``); exact for an
+    identifier of fixed length, since only leading zeros are ever lost that way."""
+
+    def run(v: Value) -> Value:
+        if v is None:
+            return None
+        text = str(v).strip()
+        if not (text.isascii() and text.isdigit()):
+            raise StepFailed(f"digits: {v!r} is not {length} digits")
+        if len(text) < length and leading_zeros_lost:
+            return text.zfill(length)
+        if len(text) < length:
+            raise StepFailed(
+                f"digits: {v!r} has {len(text)} digits, not {length} (its leading zeros dropped "
+                "by Excel? format the column as Text, or say leading_zeros_lost = true)"
+            )
+        if len(text) > length:
+            raise StepFailed(f"digits: {v!r} has {len(text)} digits, not {length}")
+        return text
+
+    return run
+
+
 # What a spreadsheet writes for a cell it could not show as it was typed: an error value of a
 # formula (Excel ``#N/A``, ``#VALUE!``, ``#DIV/0!``… and their translations ``#NILAI!``,
 # ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
@@ -369,8 +396,8 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "int": _int,
     "bool": bool_step(),
 }
-STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone")
-STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone")
+STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone", "digits")
+STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone", "digits")
 
 
 @dataclass(frozen=True)

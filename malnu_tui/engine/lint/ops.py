@@ -70,6 +70,11 @@ _LOCK = re.compile(
 )
 _VACUUM = re.compile(r"^VACUUM\b(?:\s*\((?P<options>[^)]*)\))?(?P<rest>.*)$", _F)
 _REFRESH = re.compile(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+(?P<conc>CONCURRENTLY\s+)?{_QNAME}", _F)
+_REINDEX = re.compile(
+    r"^REINDEX\b(?:\s*\([^)]*\))?\s+(?P<kind>INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)\b\s*"
+    rf"(?P<conc>CONCURRENTLY\b\s*)?(?:{_QNAME})?",
+    _F,
+)
 _CLUSTER = re.compile(rf"^CLUSTER\b(?:\s*\([^)]*\))?(?:\s+VERBOSE\b)?(?:\s+{_QNAME})?", _F)
 _SET_LOCK_TIMEOUT = re.compile(r"^SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", _F)
 _SET_CONFIG_LOCK = re.compile(r"set_config\s*\(\s*'lock_timeout'", _F)
@@ -175,7 +180,7 @@ class Op:
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
     #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
     #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
-    #            new name), other
+    #            new name), reindex (value: index, table, schema…; concurrently), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -368,6 +373,12 @@ def read_ops(st: Statement) -> Op:
         m = _REFRESH.match(text)
         if m:
             return Op("refresh_view", _unq(m["name"]), concurrently=bool(m["conc"]))
+        return Op("other")
+    if head.startswith("REINDEX"):
+        m = _REINDEX.match(text)
+        if m:
+            name = _unq(m["name"]) if m["name"] else ""
+            return Op("reindex", name, value=m["kind"].lower(), concurrently=bool(m["conc"]))
         return Op("other")
     if head.startswith("CLUSTER"):
         m = _CLUSTER.match(text)

@@ -14,7 +14,7 @@ from malnu_tui.engine.lint.pg_enum import NewEnumValues
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["PG_LOCKING_RULES", "TRANSACTION_RULES", "OneTransaction"]
+__all__ = ["PG_INDEX_LOCK_RULES", "PG_LOCKING_RULES", "TRANSACTION_RULES", "OneTransaction"]
 
 TRANSACTION_RULES = (
     Rule(
@@ -82,8 +82,30 @@ PG_LOCKING_RULES = (
         "hand); an index gives the order a query needs without rewriting the table",
     ),
 )
-register(*TRANSACTION_RULES, *PG_LOCKING_RULES)
-_BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES)}
+PG_INDEX_LOCK_RULES = (
+    Rule(
+        "PG-DROP-INDEX-NOT-CONCURRENT",
+        "warning",
+        "DROP INDEX without CONCURRENTLY of an existing index",
+        "DROP INDEX takes ACCESS EXCLUSIVE on the index's table and holds it until the "
+        "migration commits: every read and write of the table waits (and, while it waits for "
+        "a long query to finish, every later query queues behind it)",
+        "DROP INDEX CONCURRENTLY in a migration of its own (up runs it outside a transaction, "
+        "after the others): reads and writes go on",
+    ),
+    Rule(
+        "PG-REINDEX",
+        "warning",
+        "REINDEX without CONCURRENTLY in a migration",
+        "REINDEX rebuilds the index while its table's writes wait, and reads that would use "
+        "the index wait too, until the migration commits; REINDEX SCHEMA, DATABASE and SYSTEM "
+        "cannot run inside a transaction at all, so the migration fails",
+        "REINDEX … CONCURRENTLY in a migration of its own (up runs it outside a transaction), "
+        "or by hand; a new index needs no REINDEX",
+    ),
+)
+register(*TRANSACTION_RULES, *PG_LOCKING_RULES, *PG_INDEX_LOCK_RULES)
+_BY_ID = {r.id: r for r in (*TRANSACTION_RULES, *PG_LOCKING_RULES, *PG_INDEX_LOCK_RULES)}
 # LOCK modes that the running app's reads and writes (ACCESS SHARE, ROW EXCLUSIVE) wait for.
 _BLOCKING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 TableRows = Callable[[str], "int | None"]
@@ -107,6 +129,7 @@ class OneTransaction:
     table_rows: TableRows | None = None
     not_valid: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (table, line)
     views: set[str] = field(default_factory=set)  # views this migration creates
+    indexes: set[str] = field(default_factory=set)  # indexes this migration creates
     enums: NewEnumValues | None = None  # PostgreSQL: enum values this migration adds
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -132,6 +155,10 @@ class OneTransaction:
             self._validate(st, op, out)
         elif op.kind == "create_view":
             self.views.add(op.key)
+        elif op.kind == "create_index" and op.name:
+            self.indexes.add(op.key)
+        elif op.kind in ("drop_index", "reindex") and self.dialect == "postgresql":
+            self._index_lock(st, op, out)
         elif op.kind == "refresh_view" and self.dialect == "postgresql":
             self._refresh(st, op, out)
         elif op.kind == "cluster" and self.dialect == "postgresql":
@@ -142,6 +169,24 @@ class OneTransaction:
             if op.value == "full":
                 why += ", and it rewrites the table under ACCESS EXCLUSIVE"
             out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why))
+
+    def _index_lock(self, st: Statement, op: Op, out: list[Finding]) -> None:
+        if op.concurrently:
+            return  # a migration of its own, outside a transaction (or PG-CONCURRENTLY-…)
+        if op.kind == "drop_index":
+            for name in op.names:
+                if key(name) not in self.indexes:
+                    why = f"DROP INDEX {name} blocks every read and write of its table until "
+                    why += "the migration commits"
+                    out.append(_finding("PG-DROP-INDEX-NOT-CONCURRENT", self.file, st.line, why))
+        elif op.value in ("schema", "database", "system"):
+            why = f"REINDEX {op.value.upper()} cannot run inside the migration's transaction: "
+            why += "the migration fails"
+            out.append(_finding("PG-REINDEX", self.file, st.line, why, "error"))
+        elif op.key not in (self.indexes if op.value == "index" else self.created):
+            why = f"REINDEX {op.value.upper()} {op.name} blocks writes to its table, and reads "
+            why += "that use the index, until the migration commits"
+            out.append(_finding("PG-REINDEX", self.file, st.line, why))
 
     def _refresh(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if op.concurrently or op.key in self.views:

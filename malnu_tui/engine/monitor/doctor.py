@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Settings, Target
 
-__all__ = ["DoctorCheck", "DoctorResult", "run_doctor"]
+__all__ = ["DoctorCheck", "DoctorResult", "config_failed", "run_doctor"]
 
 PROBE_TABLE = "malnu_doctor_probe"
 
@@ -106,15 +106,23 @@ def _server_version(backend: Backend) -> str:
 def _probe_create(backend: Backend) -> str:
     """Create and drop a scratch table (rolled back where DDL is transactional)."""
     if backend.kind == "sqlite":
-        conn: Any = backend.conn  # type: ignore[attr-defined]
-        conn.execute("BEGIN IMMEDIATE")
+        import sqlite3
+
+        # Its own connection: the doctor's backend is read-only (and a plain one leaves the
+        # file's journal mode as it is). The file exists: connect said so.
+        conn = sqlite3.connect(str(backend.path), isolation_level=None, timeout=5)  # type: ignore[attr-defined]
         try:
-            conn.execute(f"CREATE TABLE {PROBE_TABLE} (x INTEGER)")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(f"CREATE TABLE {PROBE_TABLE} (x INTEGER)")
+            finally:
+                conn.execute("ROLLBACK")
         finally:
-            conn.execute("ROLLBACK")
+            conn.close()
     elif backend.kind == "postgresql":
         pg: Any = backend.conn  # type: ignore[attr-defined]
         with pg.transaction(force_rollback=True):
+            pg.execute("SET TRANSACTION READ WRITE")  # this one, of a read-only session
             pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
     else:
         d1: Any = backend
@@ -190,13 +198,21 @@ def _probe_backup_dir(target: Target, need: int) -> str:
 def doctor_target(target: Target) -> list[DoctorCheck]:
     """Every check of one target; connection failures stop the checks that need it."""
     from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.errors import NotInitialised
 
     c = _Checks(target.name)
     backend: Backend | None = None
     try:
-        backend = open_backend(target)
-        backend.read_lock()
-        c.ok("connect", f"connected and authenticated to {target.display_url}")
+        # Read-only: a SQLite file that does not exist is a failure, never created (and said
+        # "connected"); nothing of the tool's is created anywhere by a diagnosis.
+        backend = open_backend(target, read_only=True)
+        backend.table_names()
+        note = ""
+        try:
+            backend.ensure_schema()
+        except NotInitialised:
+            note = " (not initialised by malnu-tui yet: no migrations table)"
+        c.ok("connect", f"connected and authenticated to {target.display_url}{note}")
     except Exception as exc:
         c.fail(
             "connect",
@@ -207,7 +223,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
     if backend is not None:
         try:
             t0 = time.perf_counter()
-            backend.read_lock()
+            backend.table_names()
             c.ok("round trip", f"{(time.perf_counter() - t0) * 1000:.1f} ms")
             c.run("server version", lambda: _server_version(backend), "")
             c.run(
@@ -247,6 +263,15 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
     return c.out
 
 
+CONFIG_FIX = "fix the file as the message says (`malnu-tui --help` lists the keys)"
+
+
+def config_failed(error: str, fix: str | None = None) -> DoctorResult:
+    """The config could not be loaded: its check fails (exit 1 with the others' lines), and
+    no target can be named from it."""
+    return DoctorResult((DoctorCheck("", "config", False, mask_secrets(error), fix or CONFIG_FIX),))
+
+
 def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
     """The config check, then every target's checks."""
     from malnu_tui.engine.monitor.config import load_monitor_config
@@ -256,7 +281,7 @@ def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
     top.run(
         "config",
         lambda: (load_monitor_config(settings), f"{where}: valid")[1],
-        "fix the file as the message says (`malnu-tui --help` lists the keys)",
+        CONFIG_FIX,
     )
     checks = list(top.out)
     for t in targets:

@@ -165,10 +165,13 @@ class TableReport:
     # sync, a checksum-mode sync, ``sync verify``) or "changed" (an incremental sync: the rows
     # it wrote, the key ranges it wrote densely, and per-range counts/key sums of the rest).
     scope: Literal["full", "changed"] = "full"
+    # Why the table could not be compared, when it could not (no copy at the destination).
+    note: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        """The contract's per-table object (plus the differing keys)."""
-        return {
+        """The contract's per-table object (plus the differing keys, and ``note`` when the
+        table could not be compared)."""
+        data = {
             "table": self.table,
             "mode": self.mode,
             "read": self.read,
@@ -181,6 +184,9 @@ class TableReport:
             "differences": [d.as_json(self.key) for d in self.differences],
             "verified_scope": self.scope,
         }
+        if self.note:
+            data["note"] = self.note
+        return data
 
 
 @dataclass(frozen=True)

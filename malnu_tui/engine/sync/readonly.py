@@ -63,7 +63,10 @@ def verify_sync(
         assert shape is not None
         src_count = s.src.count(t)
         if t not in dst_tables:
-            reports.append(TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key))
+            note = f"no table {t} at the destination {s.dst.label}: `malnu-tui sync` copies it"
+            reports.append(
+                TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key, note=note)
+            )
             continue
         dshape = s.dst.describe(t)
         assert dshape is not None

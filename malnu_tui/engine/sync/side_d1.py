@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
-from malnu_tui.engine.backends.d1.client import MAX_STATEMENT_BYTES, sent_bytes
+from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, MAX_STATEMENT_BYTES, sent_bytes
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -35,6 +35,19 @@ __all__ = ["D1Side", "literal"]
 
 MAX_STATEMENT = sqlwrite.D1_STATEMENT_BYTES  # D1 refuses statements over 100 KB
 CHUNK_ROWS = 500  # rows per batch: the key list of the range delete stays well under the limit
+# D1's API carries values as JavaScript numbers: an integer beyond ±(2**53 - 1) is rounded
+# both ways ("BigInts are not currently supported in the API yet", D1's type conversion). Such
+# integers are read as text (with a list of where, so a text stays a text) and bound as
+# literals; one read any other way is refused, never used rounded.
+SAFE = MAX_SAFE_INTEGER
+
+
+def _is_big(value: Any) -> bool:
+    return type(value) is int and not -SAFE <= value <= SAFE
+
+
+def _big_sql(c: str) -> str:
+    return f"typeof({c}) = 'integer' AND {c} NOT BETWEEN -{SAFE} AND {SAFE}"
 
 
 def literal(value: Any) -> str:
@@ -80,33 +93,69 @@ class D1Side(SqliteDialect):
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         params = [sqlite_param(p) for p in params]
-        if any(isinstance(p, bytes | bytearray | memoryview) for p in params):
+        if any(isinstance(p, bytes | bytearray | memoryview) or _is_big(p) for p in params):
             # D1's API takes JSON parameters, which carry no bytes (a BLOB key's keyset bound
-            # is one): the values go into the statement as literals, a BLOB as X'…'.
+            # is one) and round integers past 2**53 (a snowflake key's bound): the values go
+            # into the statement as literals, a BLOB as X'…'.
             sql, params = bind_literals(sql, params, literal), []
-        return list(self.api.raw(sql, list(params)).rows)
+        rows = list(self.api.raw(sql, list(params)).rows)
+        for row in rows:
+            for value in row:
+                if _is_big(value):
+                    raise BackendError(
+                        f"{self.label}: D1 answered with the integer {value}, beyond "
+                        f"±{SAFE:,} (2**53 - 1): its HTTP API carries numbers as JavaScript "
+                        "numbers and rounds such values, so it is not used",
+                        hint="store such values (16-digit NIK/KK numbers, snowflake ids) as "
+                        "TEXT in D1, or leave the table out of the sync",
+                    )
+        return rows
 
     def _select_list(self, shape: TableShape) -> str:
-        return ", ".join(
-            # hex(NULL) is '' in SQLite: keep NULL a NULL.
-            f"CASE WHEN {q(c.name)} IS NULL THEN NULL ELSE hex({q(c.name)}) END"
-            if c.kind == "bytes"
-            else q(c.name)
-            for c in shape.columns
+        cols = []
+        for c in shape.columns:
+            n = q(c.name)
+            if c.kind == "bytes":  # hex(NULL) is '' in SQLite: keep NULL a NULL.
+                cols.append(f"CASE WHEN {n} IS NULL THEN NULL ELSE hex({n}) END")
+            else:  # an integer a JavaScript number would round comes as its digits
+                cols.append(f"CASE WHEN {_big_sql(n)} THEN CAST({n} AS TEXT) ELSE {n} END")
+        # Last, which columns of the row came as digits (NULL: none), so text stays text.
+        flags = " || ".join(
+            f"CASE WHEN {_big_sql(q(c.name))} THEN '{i},' ELSE '' END"
+            for i, c in enumerate(shape.columns)
+            if c.kind != "bytes"
         )
+        return ", ".join([*cols, f"nullif({flags or repr('')}, '')"])
 
     def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
         blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
-        if not blobs:
-            return [tuple(r) for r in rows]
+        width = len(shape.columns)
         out: list[Row] = []
         for r in rows:
-            row = list(r)
+            row = list(r[:width])
+            flags = r[width] if len(r) > width else None  # another select list has none
+            if flags:
+                for digits in str(flags).rstrip(",").split(","):
+                    at = int(digits)
+                    row[at] = int(row[at])
             for i in blobs:
                 if row[i] is not None:
                     row[i] = bytes.fromhex(row[i])
             out.append(tuple(row))
         return out
+
+    def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
+        k, t = q(shape.key[0]), q(shape.name)
+        # min() and max() each alone from the end of the index; as digits when past 2**53.
+        ends = [
+            self._rows(
+                f"SELECT CASE WHEN {_big_sql('m')} THEN CAST(m AS TEXT) ELSE m END, "
+                f"{_big_sql('m')} FROM (SELECT {way}({k}) AS m FROM {t})"
+            )[0]
+            for way in ("min", "max")
+        ]
+        lo, hi = (int(v) if big else v for v, big in ends)
+        return None if lo is None else (lo, hi)
 
     def _batch(self, statements: list[str], expect: SyncState | None) -> list[Any]:
         def took_effect() -> bool:

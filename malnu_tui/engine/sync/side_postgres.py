@@ -33,7 +33,13 @@ from malnu_tui.engine.sync.side import (
 )
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
-from malnu_tui.engine.sync.values import SERVER_KINDS, kind_of, pg_row_hash_sql, to_postgres
+from malnu_tui.engine.sync.values import (
+    SERVER_KINDS,
+    kind_of,
+    pg_row_hash_sql,
+    pg_text_sql,
+    to_postgres,
+)
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
@@ -49,12 +55,15 @@ _err = pg_error
 
 
 _CHARACTER_TYPES = ("text", "character varying", "character")
+_TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
 
 
 def _as_text(c: Column, key: tuple[str, ...]) -> bool:
     """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``)."""
     if c.kind == "json":
         return True
+    if c.kind in _TIME_KINDS:
+        return c.name not in key
     own = c.pg_type.split("(", 1)[0].strip().lower()
     return c.kind == "text" and own not in _CHARACTER_TYPES and c.name not in key
 
@@ -138,11 +147,15 @@ class PostgresSide(PostgresKeyBuild):
         # timedelta, list, IPv4Interface, which SQLite cannot store), as PostgreSQL prints
         # them, unless they are the key (its bounds compare as the type). Not named as the
         # column: ORDER BY the key would name that text (a jsonb key's pages then came in text
-        # order, and skipped rows).
+        # order, and skipped rows). Dates and times too, as the normal form prints them (a
+        # timestamptz in UTC): psycopg refuses what Python's types cannot hold — infinity, a
+        # year BC or past 9999, a time of 24:00:00 — and the whole read stopped on one such.
         return sql.SQL(", ").join(
-            sql.SQL("{c}::text AS {t}" if _as_text(c, shape.key) else "{c}").format(
-                c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)")
-            )
+            sql.SQL(
+                (pg_text_sql("{c}", c.kind) if c.kind in _TIME_KINDS else "{c}::text") + " AS {t}"
+                if _as_text(c, shape.key)
+                else "{c}"
+            ).format(c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)"))
             for c in shape.columns
         )
 

@@ -28,10 +28,12 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, q
+from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
 from malnu_tui.engine.sync.sqlite_values import (
+    is_utf8,
     not_utf8_column,
     not_utf8_error,
+    not_utf8_key,
     unstorable_value,
 )
 from malnu_tui.engine.sync.values import (
@@ -45,15 +47,11 @@ from malnu_tui.engine.sync.values import (
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
 
-__all__ = ["SqliteDialect", "SqliteSide", "q"]
+__all__ = ["SqliteDialect", "SqliteSide", "key_sql", "q"]
 
 TOOL_TABLES = frozenset(
     {"migrations", "malnu_audit", "malnu_lock", STATE_TABLE, "sqlite_sequence", "d1_migrations"}
 )
-
-
-def key_sql(shape: TableShape) -> str:
-    return "(" + ", ".join(q(k) for k in shape.key) + ")"
 
 
 def row_placeholders(n: int) -> str:
@@ -162,7 +160,7 @@ class SqliteDialect(SqliteKeys, ABC):
             decl = self._decl(source, c)
             parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
-        parts.append(f"PRIMARY KEY {key_sql(source)}")
+        parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
         return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
 
     def count(self, table: str) -> int:
@@ -196,7 +194,7 @@ class SqliteDialect(SqliteKeys, ABC):
     ) -> Iterator[list[Row]]:
         """(See :class:`Side`.) ``select``: another select list (the key columns as they are)."""
         page_rows = min(page_rows, self.read_page_cap)
-        order = ", ".join(q(k) for k in shape.key)
+        order = ", ".join(key_order(shape))
         kidx = shape.key_index
         base = f"SELECT {select or self._select_list(shape)} FROM {q(shape.name)}"
         extra, extra_params, counted = (
@@ -340,11 +338,27 @@ class SqliteDialect(SqliteKeys, ABC):
         column = not_utf8_column(str(exc))
         if column is None or self._scanning:
             return
-        self._scanning = True  # a key that is not UTF-8 stops the scan too: left unnamed
+        self._scanning = True
         try:
+            keyed = [k for k in shape.key if column in (k, f"quote({q(k)})")]
+            if keyed:  # a key: looked for in the key's bytes (no row can be read by it)
+                blobs = ", ".join(f"CAST({q(k)} AS BLOB)" for k in shape.key)
+                c = q(keyed[0])
+                found = self._rows(
+                    f"SELECT {blobs} FROM {q(shape.name)} WHERE typeof({c}) = 'text'"
+                )
+                raise not_utf8_key(self.label, shape, keyed[0], found) from None
             self._not_utf8_scan(shape, column, after, upto)
         finally:
             self._scanning = False
+
+    def mixed_key(self, shape: TableShape) -> str | None:
+        """(See :class:`.side.Side`; a key that is not UTF-8 named.)"""
+        try:
+            return super().mixed_key(shape)
+        except BackendError as exc:
+            self._not_utf8(shape, exc, None, None)
+            raise
 
     def _not_utf8_scan(
         self, shape: TableShape, column: str, after: Key | None, upto: Key | None
@@ -363,7 +377,7 @@ class SqliteDialect(SqliteKeys, ABC):
             for page in self.pages(shape, after=after, upto=upto, page_rows=10_000, select=select):
                 for row in page:
                     raw = row[i]
-                    if isinstance(raw, bytes) and not _is_utf8(raw):
+                    if isinstance(raw, bytes) and not is_utf8(raw):
                         key = tuple(row[k] for k in shape.key_index)
                         raise not_utf8_error(self.label, shape, key, name, raw) from None
 
@@ -415,14 +429,6 @@ class SqliteDialect(SqliteKeys, ABC):
             "update" if data else "skip",
             only_changed=data,
         )
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def source_is_sqlite(shape: TableShape) -> bool:

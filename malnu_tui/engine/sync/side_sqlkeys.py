@@ -13,12 +13,37 @@ from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import RESIDUE, Fingerprint, fingerprint_sql
 
-__all__ = ["SqliteKeys", "q"]
+__all__ = ["SqliteKeys", "key_order", "key_sql", "q"]
 
 
 def q(name: str) -> str:
     """A quoted identifier (names come from the schema, never from input)."""
     return quote_ident(name)
+
+
+# Key kinds that compare alike in every collation (integers, blobs): the others are compared
+# COLLATE BINARY, the order of PostgreSQL's "C" that the other side walks the keys in.
+_COLLATION_FREE = frozenset({"int", "bytes"})
+
+
+def key_order(shape: TableShape) -> list[str]:
+    """The key's columns as they are compared and ordered: a text key in BINARY order even
+    when the column is declared ``COLLATE NOCASE`` (or RTRIM), which SQLite would otherwise
+    use — the sides would then page and bound their key ranges in two orders, and rows of one
+    side's range lie in another range on the other side (reported missing and extra, and
+    deleted by the repair). An index in the column's own collation then serves no longer: a
+    NOCASE key's pages are sorted (README)."""
+    out = []
+    for k in shape.key:
+        col = shape.column(k)
+        plain = col is not None and col.kind in _COLLATION_FREE
+        out.append(q(k) if plain else f"{q(k)} COLLATE BINARY")
+    return out
+
+
+def key_sql(shape: TableShape) -> str:
+    """The key as a row value for comparisons and key lists (see :func:`key_order`)."""
+    return "(" + ", ".join(key_order(shape)) + ")"
 
 
 # The SQLite storage class every key of a kind has: a key of another class orders elsewhere.

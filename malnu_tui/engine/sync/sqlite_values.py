@@ -16,7 +16,7 @@ from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import Key, Row, TableShape, key_text
 
-__all__ = ["not_utf8_column", "not_utf8_error", "unstorable_value"]
+__all__ = ["is_utf8", "not_utf8_column", "not_utf8_error", "not_utf8_key", "unstorable_value"]
 
 _INT64 = range(-(2**63), 2**63)
 _DIGITS = 15  # SQLite's NUMERIC keeps the first 15 significant digits of a text it converts
@@ -116,3 +116,34 @@ def not_utf8_error(
             "the bytes in a BLOB column; then sync again"
         ),
     )
+
+
+def not_utf8_key(
+    label: str, shape: TableShape, column: str, keys: Sequence[Sequence[object]]
+) -> BackendError:
+    """The error naming the first of ``keys`` (each read as bytes) whose ``column`` is not
+    UTF-8: such a key cannot be read, paged nor compared on any side, and a row cannot be
+    named by it otherwise than by its bytes."""
+    i = shape.key.index(column)
+    texts = (k[i] for k in keys)
+    raw = next((v for v in texts if isinstance(v, bytes) and not is_utf8(v)), b"")
+    t, c = quote_ident(shape.name), quote_ident(column)
+    return BackendError(
+        f"{label}: reading {shape.name}, key {column}=x'{raw[:32].hex()}"
+        f"{'…' if len(raw) > 32 else ''}': its text is not UTF-8",
+        hint=(
+            "SQLite kept bytes that are no UTF-8 text in a key, which no side can read: write "
+            f"the key again at the source, e.g. as Latin-1 reads it: UPDATE {t} SET {c} = "
+            f"{sql_literal(raw.decode('latin-1'))} WHERE {c} = CAST(x'{raw.hex()}' AS TEXT) "
+            "(check it first, and the rows that refer to it); then sync again"
+        ),
+    )
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is UTF-8 text."""
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -24,9 +24,11 @@ from malnu_tui.engine.translate.types import format_type, map_type
 
 __all__ = [
     "SERVER_KINDS",
+    "hash_fields",
     "kind_of",
     "normalizer",
     "pg_field_sql",
+    "pg_text_sql",
     "pg_type_for_sqlite",
     "row_hasher",
     "sqlite_decl_for",
@@ -180,6 +182,35 @@ def _pg_read_time(v: str) -> tuple[date, int, tzinfo | None] | None:
     return the_day, tod, tz
 
 
+# What PostgreSQL prints for a date or timestamp Python cannot hold (``infinity``, a year BC or
+# past 9999), which the sync reads as that text: kept as it is, since PostgreSQL prints no other
+# value so (any other spelling of such a value is asked of PostgreSQL: see .pgread).
+_PG_ONLY_TS = re.compile(
+    r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])? BC"
+    r"|\d{5,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])?|-?infinity)\Z"
+)
+_PG_ONLY_DATE = re.compile(r"(?:\d{4}-\d\d-\d\d BC|\d{5,}-\d\d-\d\d|-?infinity)\Z")
+# A time of day as PostgreSQL 15 reads it: the hour in one or two digits, a zone ignored.
+_PG_TOD_TEXT = re.compile(
+    r"\s*(\d\d?):(\d\d)(?::(\d\d)(\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
+)
+
+
+def _pg_read_tod(v: str) -> int | None:
+    """The time of day in microseconds PostgreSQL reads in ``v`` (see :func:`_pg_read_time`:
+    a leap second is the next minute's first, up to 24:00:00 exactly), None if it refuses it."""
+    m = _PG_TOD_TEXT.match(v)
+    if m is None:
+        return None
+    hour, minute, second, fraction = m.groups()
+    usec = round(float("0" + fraction) * 1_000_000) if fraction else 0
+    h, mi, sec = int(hour), int(minute), int(second or 0)
+    tod = ((h * 60 + mi) * 60 + sec) * 1_000_000 + usec
+    if mi > 59 or sec > 60 or usec > 1_000_000 or tod > _DAY_USEC:
+        return None
+    return tod
+
+
 def _parse_dt(v: Any) -> datetime | None:
     if isinstance(v, datetime):
         return v
@@ -202,7 +233,7 @@ def _parse_dt(v: Any) -> datetime | None:
 
 
 def _ts(v: Any) -> str:
-    if type(v) is str and _CANON_TS.match(v):
+    if type(v) is str and (_CANON_TS.match(v) or _PG_ONLY_TS.match(v)):
         return v
     dt = _parse_dt(v)
     if dt is None:
@@ -212,18 +243,21 @@ def _ts(v: Any) -> str:
 
 
 def _tstz(v: Any) -> str:
-    if type(v) is str and _CANON_TS.match(v):
+    if type(v) is str and (_CANON_TS.match(v) or _PG_ONLY_TS.match(v)):
         return v  # naive text is read in the session's zone: UTC
     dt = _parse_dt(v)
     if dt is None:
         return _raw(v)
     if dt.tzinfo is not None:  # a naive value is read in the session's zone: UTC
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
+        try:
+            dt = dt.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01 00:00:00+07:00 is a time BC in UTC
+            return _raw(v)
     return _fmt_dt(dt)
 
 
 def _date(v: Any) -> str:
-    if type(v) is str and _CANON_DATE.match(v):
+    if type(v) is str and (_CANON_DATE.match(v) or _PG_ONLY_DATE.match(v)):
         return v
     if type(v) is str and (read := _pg_read_time(v)) is not None:
         return read[0].isoformat()  # a date takes the day as written (24:00:00 too)
@@ -234,13 +268,16 @@ def _date(v: Any) -> str:
 
 def _time(v: Any) -> str:
     if isinstance(v, time):
-        t = v
+        tod = ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
     else:
-        try:
-            t = time.fromisoformat(str(v).strip())
-        except ValueError:
+        found = _pg_read_tod(v) if type(v) is str else None
+        if found is None:
             return _raw(v)
-    return t.replace(tzinfo=None).strftime("%H:%M:%S.%f").rstrip("0").rstrip(".")
+        tod = found
+    seconds, usec = divmod(tod, 1_000_000)
+    minutes, sec = divmod(seconds, 60)
+    text = f"{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}"  # 24:00:00 as PostgreSQL
+    return f"{text}.{usec:06d}".rstrip("0") if usec else text
 
 
 def _float(v: Any) -> str:
@@ -354,6 +391,16 @@ def row_hasher(kinds: Sequence[str]) -> Callable[[Sequence[Any]], int]:
     return fn
 
 
+def hash_fields(fields: Sequence[str | None], kinds: Sequence[str]) -> int:
+    """The hash :func:`row_hasher` gives a row whose values' normal forms are ``fields``
+    (None: NULL)."""
+    text = "|".join(
+        "N" if f is None else f"{len(f)}:{f}" if k in PREFIXED else f
+        for f, k in zip(fields, kinds, strict=True)
+    )
+    return int.from_bytes(hashlib.md5(text.encode()).digest()[:8], "big", signed=True)
+
+
 def key_normalizer(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
     """Keys in normal form, so keys read from the two sides can be matched."""
     norms = [normalizer(k) for k in kinds]
@@ -382,6 +429,11 @@ _PG_TEXT: dict[str, str] = {
     "uuid": "lower({c}::text)",
     "text": "{c}::text",
 }
+
+
+def pg_text_sql(expr: str, kind: str) -> str:
+    """SQL for the normal form of the non-NULL value of ``expr`` (``N`` aside)."""
+    return _PG_TEXT[kind].format(c=expr)
 
 
 def pg_field_sql(quoted_column: str, kind: str) -> str:

@@ -93,7 +93,7 @@ def check_digests(
     they were copied (so each source row is read once); a range that differs is compared row
     by row, its source rows read again. The range after ``end`` is compared in full (rows the
     source gained meanwhile)."""
-    comparer = _Comparer(shape, dest, True)
+    comparer = _Comparer(shape, dest, True, source)
     for d in digests:
         if comparer.server:
             theirs = dest.range_digest(shape, d.bounds)
@@ -389,7 +389,7 @@ def compare_table(
         paged, other, paged_is_source = dest, source, False
     else:
         paged, other, paged_is_source = source, dest, True
-    comparer = _Comparer(shape, other, paged_is_source)
+    comparer = _Comparer(shape, other, paged_is_source, paged)
     kidx = shape.key_index
     hasher = comparer.hasher
     lo: Key | None = bounds[0]
@@ -414,7 +414,7 @@ def compare_keys(
     source: Side, dest: Side, shape: TableShape, keys: Sequence[Key]
 ) -> list[Difference]:
     """The differences left among ``keys`` (rows read by key on both sides)."""
-    comparer = _Comparer(shape, dest, True)
+    comparer = _Comparer(shape, dest, True, source)
     kidx = shape.key_index
     mine = [(_key(r, kidx), comparer.hasher(r)) for r in source.rows_for_keys(shape, keys)]
     theirs = [(_key(r, kidx), comparer.hasher(r)) for r in dest.rows_for_keys(shape, keys)]
@@ -422,9 +422,10 @@ def compare_keys(
 
 
 class _Comparer:
-    def __init__(self, shape: TableShape, other: Side, paged_is_source: bool) -> None:
+    def __init__(self, shape: TableShape, other: Side, paged_is_source: bool, paged: Side) -> None:
         self.shape = shape
         self.other = other
+        self.paged = paged
         self.paged_is_source = paged_is_source
         self.hasher = row_hasher([c.kind for c in shape.columns])
         by_name = {c.name: c for c in shape.columns}
@@ -477,7 +478,31 @@ class _Comparer:
         for nk, (k, _h) in there.items():
             if nk not in here:
                 out.append((k, Difference(only_theirs, k)))
+        if any(d.kind == "different" for _, d in out):
+            out = self._read_by_postgres(out, here, there)
         return [d for _, d in sorted(out, key=lambda p: _sortable(p[0]))]
+
+    def _read_by_postgres(
+        self,
+        out: list[tuple[Key, Difference]],
+        here: dict[tuple[str | None, ...], tuple[Key, int]],
+        there: dict[tuple[str | None, ...], tuple[Key, int]],
+    ) -> list[tuple[Key, Difference]]:
+        """``out`` without the rows that are equal once PostgreSQL has read the other side's
+        texts (:mod:`.pgread`): between PostgreSQL and a SQLite or D1 side only."""
+        from malnu_tui.engine.sync.pgread import agreed
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+        if isinstance(self.paged, PostgresSide) and not isinstance(self.other, PostgresSide):
+            pg, lite, pg_side = self.paged, self.other, here
+        elif isinstance(self.other, PostgresSide) and not isinstance(self.paged, PostgresSide):
+            pg, lite, pg_side = self.other, self.paged, there
+        else:
+            return out
+        different = [k for k, d in out if d.kind == "different"]
+        hashes = {nk: h for nk, (_k, h) in pg_side.items()}
+        same = agreed(pg, lite, self.shape, different, hashes, self.knorm)
+        return [(k, d) for k, d in out if d.kind != "different" or self.knorm(k) not in same]
 
 
 def _sortable(key: Key) -> tuple[tuple[int, str], ...]:

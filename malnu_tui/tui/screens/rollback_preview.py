@@ -87,7 +87,7 @@ class RollbackPreview:
 
 def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
     """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
-    from malnu_tui.engine.impact import rows_at_stake
+    from malnu_tui.engine.impact import files_at_stake
     from malnu_tui.engine.preflight import preflight_rollback
 
     mset = migration_set(target)
@@ -96,11 +96,7 @@ def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
         pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
         stakes: list[RowsAtStake] = []
         if pf.plan is not None and pf.plan.steps:
-            stakes = rows_at_stake(
-                backend,
-                [(s.file.name, s.file.read_text(encoding="utf-8")) for s in pf.plan.steps],
-                mset.dialect,
-            )
+            stakes = files_at_stake(backend, [s.file for s in pf.plan.steps], mset.dialect)
     return RollbackPreview(choice, pf, mset, tuple(stakes))
 
 

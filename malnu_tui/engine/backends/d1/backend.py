@@ -36,8 +36,10 @@ from malnu_tui.engine.backends.d1.client import (
     D1Api,
     D1Error,
     D1LimitExceeded,
+    D1OutcomeUnknown,
     D1QueryError,
     D1Result,
+    D1Unavailable,
     RetryPolicy,
     join_statements,
     parse_d1_url,
@@ -506,8 +508,14 @@ class D1Backend:
         if self._my_lock is None:
             return
         h = self._my_lock
-        self._flush(bind_literals(q.RELEASE_LOCK, (h.host, h.pid)))
         self._my_lock = None
+        try:
+            self._flush(bind_literals(q.RELEASE_LOCK, (h.host, h.pid)))
+        except (D1Unavailable, D1OutcomeUnknown):
+            # D1 unreachable once the work is done (restarting after a restore, say): the
+            # work stands; the row is left to its lease, or to the next run on this host,
+            # which takes over a lock whose process is gone (audited).
+            pass
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.d1.backend import D1Backend
-from malnu_tui.engine.backends.d1.client import D1Error
+from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
 from malnu_tui.engine.backup.method import (
     Snapshot,
     VerifyCheck,
@@ -30,6 +30,7 @@ from malnu_tui.engine.backup.store import (
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backends.d1.timetravel import DumpCheck
     from malnu_tui.engine.config import Target
 
 METHOD = "d1-export"
@@ -60,6 +61,10 @@ def create(
         raise BackupError(
             f"the export of {d1.display_url} is unusable: {checked.error or checked.integrity}"
         )
+    details = {"bookmark": exported.bookmark, "database_id": d1.location.database_id}
+    if checked.unsafe_integers:
+        details["unsafe_integers"] = "; ".join(checked.unsafe_integers)
+        progress(BackupProgress("check", 0, 0, "warning: " + _unsafe(checked, exported.bookmark)))
     return Snapshot(
         sha256=exported.sha256,
         size=exported.size,
@@ -67,7 +72,22 @@ def create(
         schema_hash=checked.schema_hash,
         row_counts=checked.row_counts,
         native_restore_point=exported.bookmark,
-        details={"bookmark": exported.bookmark, "database_id": d1.location.database_id},
+        details=details,
+        verified=not checked.unsafe_integers,
+    )
+
+
+def _unsafe(checked: DumpCheck, bookmark: str | None) -> str:
+    way = (
+        f"`malnu-tui d1 time-travel --bookmark {bookmark}` restores them exactly while Time "
+        "Travel reaches it; "
+        if bookmark
+        else ""
+    )
+    return (
+        "the dump holds integers past ±9,007,199,254,740,991 (2**53 - 1), which D1's export "
+        f"writes rounded: {'; '.join(checked.unsafe_integers)}. A restore from this dump "
+        f"would store other numbers; {way}store such numbers (NIK, KK, snowflake ids) as TEXT"
     )
 
 
@@ -88,6 +108,13 @@ def check(
     if checked.error:
         return checks
     checks.append(VerifyCheck("integrity_check", checked.integrity == "ok", checked.integrity))
+    checks.append(
+        VerifyCheck(
+            "integers exact",
+            not checked.unsafe_integers,
+            _unsafe(checked, manifest.native_restore_point) if checked.unsafe_integers else "ok",
+        )
+    )
     if not deep:
         return checks
     checks += compare_with_manifest(manifest, checked.row_counts, checked.schema_hash, "dump")
@@ -122,6 +149,8 @@ def restore(
     try:
         copy_verified(path, own, manifest)
         result = import_dump(d1, own, reason=f"backup {manifest.id}", progress=progress)
+    except D1OutcomeUnknown as exc:
+        raise BackupError(f"import into {d1.display_url}: {exc}", hint=exc.hint) from None
     except D1Error as exc:
         raise BackupError(f"import into {d1.display_url} failed, nothing changed: {exc}") from None
     finally:

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_API_BASE",
     "ENV_API_BASE",
     "ENV_TOKEN",
+    "MAX_SAFE_INTEGER",
     "MAX_STATEMENT_BYTES",
     "D1Api",
     "D1AuthError",
@@ -54,6 +55,9 @@ ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the
 
 # D1's documented limits, checked before sending so the operator gets a clear message.
 MAX_STATEMENT_BYTES = 100_000
+# Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
+# "BigInts are not currently supported in the API yet" (D1's type conversion reference).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -252,14 +256,25 @@ class D1Api:
                 _debug_http(method, url, type(exc).__name__, t0)
             else:
                 _debug_http(method, url, resp.status_code, t0)
+                data = _json(resp)
                 if resp.status_code == 429:
                     last = "rate limited by Cloudflare (HTTP 429)"
                     delay = max(delay, _retry_after(resp, self.policy.max_delay))
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
+                elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
+                    # D1's own error list: retry these. The work may have been done before
+                    # the error (a connection lost on D1's side): an unknown outcome.
+                    last = _first_error(resp)[1]
+                    unknown = True
+                elif resp.status_code < 300 and not (isinstance(data, dict) and "success" in data):
+                    # A success whose answer is not D1's whole JSON (cut mid-way by a proxy):
+                    # the request ran, or not; it is no refusal of the SQL.
+                    last = f"HTTP {resp.status_code} with an answer cut short or not D1's JSON"
+                    unknown = True
                 else:
-                    return self._result(resp)
+                    return self._result(resp, data)
             if unknown and took_effect is not None:
                 try:
                     applied = took_effect()
@@ -279,11 +294,7 @@ class D1Api:
                 )
             self._sleep(delay)
 
-    def _result(self, resp: httpx.Response) -> Any:
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
+    def _result(self, resp: httpx.Response, data: Any) -> Any:
         if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
             return data.get("result")
         code, message = _first_error(resp)
@@ -391,6 +402,14 @@ def _debug_http(method: str, url: str, status: int | str, t0: float) -> None:
         debuglog.http_request(method, url, status, (time.perf_counter() - t0) * 1000)
 
 
+def _json(resp: httpx.Response) -> Any:
+    """The answer's JSON, None when it is not JSON (an HTML page, a body cut short)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
 def _retry_after(resp: httpx.Response, cap: float) -> float:
     try:
         return min(float(resp.headers.get("retry-after", "0")), max(cap, 1.0) * 4)
@@ -407,6 +426,19 @@ def _first_error(resp: httpx.Response) -> tuple[int, str]:
     if errors and isinstance(errors, list) and isinstance(errors[0], dict):
         return int(errors[0].get("code") or 0), str(errors[0].get("message") or "")
     return 0, ""
+
+
+# D1's transient errors, whose recommended action is "Retry the operation" (D1's error list,
+# developers.cloudflare.com/d1/observability/debug-d1/; the retry example of "Retry queries").
+_TRANSIENT_WORDS = (
+    "Network connection lost",
+    "storage caused object to be reset",
+    "reset because its code was updated",
+)
+
+
+def _transient(message: str) -> bool:
+    return any(w in message for w in _TRANSIENT_WORDS)
 
 
 _LIMIT_WORDS = (

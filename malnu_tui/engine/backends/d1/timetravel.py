@@ -25,7 +25,13 @@ from typing import Any
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.d1.backend import D1Backend
-from malnu_tui.engine.backends.d1.client import D1Error, D1QueryError
+from malnu_tui.engine.backends.d1.client import (
+    MAX_SAFE_INTEGER,
+    D1Error,
+    D1OutcomeUnknown,
+    D1QueryError,
+    D1Unavailable,
+)
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
@@ -121,6 +127,9 @@ class DumpCheck:
     schema_hash: str = ""
     applied: tuple[tuple[str, str, str | None], ...] = ()  # (filename, checksum, executed_at)
     error: str = ""
+    # Columns holding integers past ±(2**53 - 1), which D1's export writes rounded: "t.c: N
+    # values (e.g. V)". The dump loads, but it is not a faithful copy of them.
+    unsafe_integers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -251,17 +260,50 @@ def restore_bookmark(
         previous_bookmark=current if lost else str(result.get("previous_bookmark") or current),
         message=str(result.get("message") or ""),
     )
-    carried = _carry_over(backend, before, lock)
     detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
         restored.previous_bookmark or "(not returned by D1)"
     )
     if reason:
         detail = f"{reason}: {detail}"
-    backend.append_audit(AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail))
+    entry = AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail)
+    carried = _settle(backend, before, lock, entry, emit, "restored")
     emit(BackupProgress("restore", 1, 1, f"undo with bookmark {restored.previous_bookmark}"))
     return TimeTravelRestore(
         restored.bookmark, restored.previous_bookmark, restored.message, carried
     )
+
+
+def _settle(
+    backend: D1Backend,
+    before: Sequence[dict[str, Any]],
+    lock: LockHolder | None,
+    entry: AuditEntry,
+    emit: BackupProgressCallback,
+    done: str,
+) -> int:
+    """After the database was replaced: carry the audit trail and the lock over, then audit
+    ``entry``. The replacement is done whatever happens here, so D1 failing now (it may be
+    restarting after the restore) is said as a warning, never as the restore having failed."""
+    carried = 0
+    try:
+        carried = _carry_over(backend, before, lock)
+    except D1Error as exc:
+        emit(
+            BackupProgress(
+                "restore",
+                1,
+                1,
+                f"warning: {done}, but the audit trail written since and this session's lock "
+                f"could not be put back ({exc})",
+            )
+        )
+    try:
+        backend.append_audit(entry)
+    except D1Error as exc:
+        emit(
+            BackupProgress("restore", 1, 1, f"warning: {done}, but it could not be audited ({exc})")
+        )
+    return carried
 
 
 # -- export --------------------------------------------------------------------------------
@@ -403,6 +445,7 @@ def check_dump(path: Path) -> DumpCheck:
             applied = tuple(
                 (r[0], r[1], r[2]) for r in conn.execute(q.SELECT_RECORDS) if truthy(r[4])
             )
+        unsafe = _unsafe_integers(conn, tables)
     except (OSError, UnicodeDecodeError) as exc:
         return DumpCheck("not checked", error=f"cannot read the dump: {exc}")
     except sqlite3.Error as exc:
@@ -411,7 +454,37 @@ def check_dump(path: Path) -> DumpCheck:
         )
     finally:
         conn.close()
-    return DumpCheck(integrity, counts, hashlib.sha256(text_schema.encode()).hexdigest(), applied)
+    schema_hash = hashlib.sha256(text_schema.encode()).hexdigest()
+    return DumpCheck(integrity, counts, schema_hash, applied, unsafe_integers=unsafe)
+
+
+def _unsafe_integers(conn: sqlite3.Connection, tables: Sequence[str]) -> tuple[str, ...]:
+    """Columns of the loaded dump holding integers past ±(2**53 - 1): D1's export writes
+    them through JavaScript numbers, rounded (cloudflare/workers-sdk#15378: 9007199254740993
+    as 9007199254740992, and int64's ends as 9223372036854776000, which SQLite then reads as
+    a REAL past the int64 range — counted too). One pass over each table."""
+    out: list[str] = []
+    for table in tables:
+        t = q.quote_ident(table)
+        names = [str(r[1]) for r in conn.execute(f"PRAGMA table_info({t})")]
+        if not names:
+            continue
+        odd = [
+            f"(typeof({c}) = 'integer' AND {c} NOT BETWEEN -{MAX_SAFE_INTEGER} AND "
+            f"{MAX_SAFE_INTEGER}) OR (typeof({c}) = 'real' AND abs({c}) >= 9.2e18)"
+            for c in map(q.quote_ident, names)
+        ]
+        sql = ", ".join(
+            f"count(CASE WHEN {x} THEN 1 END), max(CASE WHEN {x} THEN {c} END)"
+            for x, c in zip(odd, map(q.quote_ident, names), strict=True)
+        )
+        found = conn.execute(f"SELECT {sql} FROM {t}").fetchone()
+        for i, name in enumerate(names):
+            n, example = found[2 * i], found[2 * i + 1]
+            if n:
+                shown = int(example) if isinstance(example, float) else example
+                out.append(f"{table}.{name}: {n} value{'s' if n > 1 else ''} (e.g. {shown})")
+    return tuple(out)
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -498,16 +571,24 @@ def import_dump(
             first = _start_import(backend, ingest, previous)
         else:
             first = init  # D1 already had this file: init answers like ingest
-        done = _until_complete(backend, "import", first, {"action": "poll"})
+        try:
+            done = _until_complete(backend, "import", first, {"action": "poll"})
+        except (D1Unavailable, D1OutcomeUnknown) as exc:
+            # Started, and D1 could not be asked how it ended: it may have run.
+            raise D1OutcomeUnknown(
+                f"the import of {path.name} was started but how it ended could not be read ({exc})",
+                hint=f"run `malnu-tui status` once D1 answers; if it ran, `malnu-tui d1 "
+                f"time-travel --bookmark {previous}` undoes it",
+            ) from None
     except BackendError as exc:
         with contextlib.suppress(D1Error):
             backend.append_audit(AuditEntry.now(action, path.name, "failed", str(exc)[:500]))
         raise
     final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
     num = int((done.get("result") or {}).get("num_queries") or 0)
-    carried = _carry_over(backend, before, lock)
     detail = f"imported {path.name} ({num} queries); undo with bookmark {previous}"
     if reason:
         detail = f"{reason}: {detail}"
-    backend.append_audit(AuditEntry.now(action, path.name, "ok", detail))
+    entry = AuditEntry.now(action, path.name, "ok", detail)
+    carried = _settle(backend, before, lock, entry, emit, f"imported {path.name}")
     return ImportResult(final, previous, num, carried)

@@ -1,0 +1,81 @@
+"""Integers beyond ±(2**53 - 1) through D1's HTTP API, which carries values as JavaScript
+numbers and rounds them (the stand-in does as D1 does): Indonesian NIK / KK numbers of Papua's
+provinces (prefixes 91–97) are 16 digits above 9,007,199,254,740,991, and 64-bit snowflake
+ids are far above it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.session import open_side
+from malnu_tui.engine.sync.side_d1 import D1Side
+from tests.fixtures_d1 import D1Target
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
+NIK = [9171012345678901, 9471029876543213, 3201234567890001]  # Papua Barat, Papua, Jawa Barat
+SNOWFLAKE = 1_234_567_890_123_456_789
+
+
+@pytest.mark.parametrize("dest_kind", ["sqlite", "postgresql"])
+def test_a_sync_out_of_d1_copies_large_integers_exactly(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest, dest_kind: str
+) -> None:
+    src = make_db("d1", request, tmp_path, "d1")
+    src.run(
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER, kk BIGINT, "
+        "nama TEXT, updated_at DATETIME)"
+    )
+    for i, nik in enumerate(NIK, start=1):
+        src.run(
+            f"INSERT INTO siswa VALUES ({SNOWFLAKE + i}, {nik}, {nik + 10**3}, 'siswa {i}', "
+            f"'{STAMP}')"
+        )
+    dest = make_db(dest_kind, request, tmp_path, "copy")
+    report = sync(src, dest)
+    assert (report.inserted, report.verified) == (3, True), report
+    got = dest.run("SELECT id, nik, kk FROM siswa ORDER BY id")
+    assert got == [(SNOWFLAKE + i, n, n + 10**3) for i, n in enumerate(NIK, start=1)]
+    assert verify(src, dest).verified
+    # A change to the one digit a JavaScript number cannot hold is seen as a difference.
+    src.run(f"UPDATE siswa SET nik = nik + 1 WHERE id = {SNOWFLAKE + 1}")
+    assert not verify(src, dest).verified
+    again = sync(src, dest, full=True)
+    assert again.verified, again
+    assert dest.run(f"SELECT nik FROM siswa WHERE id = {SNOWFLAKE + 1}") == [(NIK[0] + 1,)]
+
+
+def test_a_sync_into_d1_verifies_large_integers_exactly(
+    tmp_path: Path, pg_url: str, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE siswa (id BIGINT PRIMARY KEY, nik BIGINT, updated_at TIMESTAMP)")
+    pg.many(
+        "INSERT INTO siswa VALUES (?, ?, ?)",
+        [(SNOWFLAKE + i, nik, STAMP) for i, nik in enumerate(NIK, start=1)],
+    )
+    dest = make_db("d1", request, tmp_path, "d1")
+    report = sync(pg, dest)
+    assert (report.inserted, report.verified) == (3, True), report
+    assert dest.run("SELECT id, nik FROM siswa ORDER BY id") == [
+        (SNOWFLAKE + i, n) for i, n in enumerate(NIK, start=1)
+    ]
+    pg.run(f"UPDATE siswa SET nik = nik + 1 WHERE id = {SNOWFLAKE + 2}")
+    assert not verify(pg, dest).verified
+
+
+def test_a_large_integer_read_any_other_way_is_refused(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    side = open_side(make_db("d1", request, tmp_path, "d1").target("primary"))
+    assert isinstance(side, D1Side)
+    try:
+        assert side._rows("SELECT 9007199254740991") == [(9007199254740991,)]
+        with pytest.raises(BackendError, match="beyond ±9,007,199,254,740,991") as err:
+            side._rows("SELECT 9007199254740993")
+        assert "TEXT" in (err.value.hint or "")
+    finally:
+        side.backend.close()

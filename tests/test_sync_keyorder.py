@@ -1,0 +1,86 @@
+"""Keys and values whose order or reading differs between SQLite and PostgreSQL, on real
+databases (SQLite files, the PostgreSQL cluster, the D1 stand-in). Each test names the bug it
+guards; both sides are also compared directly, not only through the tool's own verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.sync_support import make_db, sync, verify
+
+# 'B' < 'a' in BINARY (and PostgreSQL's "C") order, 'a' < 'B' in NOCASE's.
+_KODE = [f"{c}{n:03d}" for c in "aBcDeF" for n in range(12)]
+
+
+@pytest.mark.parametrize(
+    ("source", "dest"),
+    [("sqlite", "postgresql"), ("d1", "postgresql"), ("postgresql", "sqlite"), ("sqlite", "d1")],
+)
+def test_a_text_key_collated_nocase_is_paged_in_one_order_on_both_sides(
+    source: str, dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A school table keyed by a code declared ``TEXT COLLATE NOCASE`` (mixed-case codes):
+    SQLite paged and bounded its key ranges in NOCASE order, PostgreSQL in "C" order, so
+    past the first page each range held other keys on each side — rows reported missing and
+    extra that were not, and the repair DELETED them at the destination (28,368 → 9,288 rows
+    in one `sync`, 13 minutes of single-row deletes). A SQLite destination whose own key is
+    NOCASE was paged the same wrong way."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db(dest, request, tmp_path, "copy")
+    nocase = "TEXT COLLATE NOCASE" if src.kind != "postgresql" else "TEXT"
+    src.run(f"CREATE TABLE kelas (kode {nocase} PRIMARY KEY, nama TEXT)")
+    if dst.kind == "sqlite":  # its own migrations made it, NOCASE too
+        dst.run(
+            "CREATE TABLE kelas (kode TEXT COLLATE NOCASE PRIMARY KEY, nama TEXT, "
+            "synced_at DATETIME)"
+        )
+    src.many("INSERT INTO kelas VALUES (?, ?)", [(k, f"Kelas {k}") for k in _KODE])
+
+    first = sync(src, dst, chunk_rows=10)
+    assert (first.verified, first.deleted, first.differences) == (True, 0, ())
+    assert dst.count("kelas") == len(_KODE)
+    assert verify(src, dst).verified
+    src.run("UPDATE kelas SET nama = 'diubah' WHERE kode = 'D005'")
+    src.run("DELETE FROM kelas WHERE kode = 'a003'")
+    again = sync(src, dst, chunk_rows=10)
+    assert (again.verified, again.updated, again.deleted) == (True, 1, 1)
+    copied = sorted(str(k) for (k,) in dst.run("SELECT kode FROM kelas"))
+    assert copied == sorted(k for k in _KODE if k != "a003")
+
+
+def test_a_key_that_is_not_utf8_is_named_by_its_bytes_with_what_to_do(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A Latin-1 legacy import wrote a student number as bytes that are no UTF-8 into a TEXT
+    key. Such a value column is named by its row; in a key, `sync` and `sync verify` stopped on
+    the driver's "Could not decode to UTF-8 column 'quote("nis")' with text ''Jos�''" — a
+    column the table does not have, no row, no hint."""
+    from malnu_tui.engine.errors import BackendError
+
+    src = make_db("sqlite", request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run("CREATE TABLE siswa (nis TEXT, mapel TEXT, nilai INTEGER, PRIMARY KEY (nis, mapel))")
+    src.many("INSERT INTO siswa VALUES (?, ?, 80)", [(f"N{i:03d}", "MTK") for i in range(40)])
+    assert sync(src, dst).verified
+    src.run("UPDATE siswa SET nis = CAST(x'4a6f73e9' AS TEXT) WHERE nis = 'N017'")  # 'José'
+    src.run("UPDATE siswa SET mapel = CAST(x'49504ae9' AS TEXT) WHERE nis = 'N023'")
+    said = {
+        "nis": "reading siswa, key nis=x'4a6f73e9': its text is not UTF-8",
+        "mapel": "reading siswa, key mapel=x'49504ae9': its text is not UTF-8",
+    }
+    fix = {
+        "nis": """UPDATE "siswa" SET "nis" = 'José' WHERE "nis" = CAST(x'4a6f73e9' AS TEXT)""",
+        "mapel": """UPDATE "siswa" SET "mapel" = 'IPJé' WHERE "mapel" = """
+        "CAST(x'49504ae9' AS TEXT)",
+    }
+    for column in ("nis", "mapel"):
+        for run in (verify, sync):
+            with pytest.raises(BackendError) as stopped:
+                run(src, dst)
+            assert said[column] in str(stopped.value)
+            assert fix[column] in (stopped.value.hint or "")
+        src.run(fix[column])
+    assert sync(src, dst).verified
+    assert verify(src, dst).verified
