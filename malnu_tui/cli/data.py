@@ -61,7 +61,7 @@ def register(
 
 def _header_lines(value: str) -> tuple[int, int]:
     """``--header-line N`` or ``N-M`` (two rows: M is N + 1) → (N, rows)."""
-    from malnu_tui.engine.data.run import parse_header_line
+    from malnu_tui.engine.data.csvsource import parse_header_line
 
     try:
         return parse_header_line(value)

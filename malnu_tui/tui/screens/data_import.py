@@ -148,7 +148,7 @@ class ImportWizard(WizardScreen):
 
     def _request(self) -> ImportRequest:
         from malnu_tui.engine.data import ON_CONFLICT, ImportRequest, MaxErrors
-        from malnu_tui.engine.data.run import parse_header_line
+        from malnu_tui.engine.data.csvsource import parse_header_line
 
         def value(field_id: str) -> str:
             return self.query_one(f"#{field_id}", Input).value.strip()
