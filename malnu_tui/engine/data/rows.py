@@ -322,7 +322,7 @@ class _ColumnPlan:
 
 
 def _column_plan(
-    rule: ColumnRule, col: Column, header: Sequence[str], now: str, as_written: bool
+    rule: ColumnRule, col: Column, header: Sequence[str], now: str, as_written: bool, key: bool
 ) -> _ColumnPlan:
     if rule.now or rule.has_const:
         index, const = -1, (now if rule.now else rule.const)
@@ -336,7 +336,7 @@ def _column_plan(
         rule.has_default and rule.value_map is None,
         const,
         _column_fn(col, as_written=as_written),
-        col.not_null,
+        col.not_null or key,
     )
 
 
@@ -360,7 +360,7 @@ class RowBuilder:
         rules = {r.column: r for r in mapping.rules}
         self._columns: list[_ColumnPlan] = []
         self._plan: list[
-            tuple[str, Callable[[Sequence[str | None]], Value], Callable[[Value], Value], bool]
+            tuple[str, Callable[[Sequence[str | None]], Value], Callable[[Value], Value], str]
         ] = []
         for name in self.columns:
             col = schema.column(name)
@@ -368,15 +368,25 @@ class RowBuilder:
             # ``csv_text``: the values are a file's text, written in some locale; a value read
             # by no step (the decimal step says which separator is which) is as written.
             as_written = csv_text and _as_written(rules[name])
+            # A row without its conflict key (a nullable UNIQUE, NISN not given yet) cannot
+            # be found on a re-run: it was added again by every run (on D1 the count check
+            # failed). Refused like a NULL in a NOT NULL column, with its own reason.
+            key = name in check.key
+            null = "NULL in a NOT NULL column" if col.not_null else ""
+            if key and not col.not_null:
+                null = (
+                    f"no value for the key {name!r}: a re-run could not find the row and "
+                    "would add it again"
+                )
             self._plan.append(
                 (
                     name,
                     _getter(rules[name], header, now),
                     _coercer(col, as_written=as_written),
-                    col.not_null,
+                    null,
                 )
             )
-            self._columns.append(_column_plan(rules[name], col, header, now, as_written))
+            self._columns.append(_column_plan(rules[name], col, header, now, as_written, key))
         # The pass-through: every column straight from a source field, no step. Its rows are
         # the file's own tuples (reordered in C), checked but not rebuilt; whole numbers may
         # then stay text for writers whose database converts them by the column's type
@@ -430,13 +440,13 @@ class RowBuilder:
                 rec.raw,
             )
         values: list[Value] = []
-        for i, (name, get, coerce, not_null) in enumerate(self._plan):
+        for i, (name, get, coerce, null) in enumerate(self._plan):
             try:
                 v = coerce(get(fields))
             except StepFailed as exc:
                 return Rejection(rec.line, name, self._why(i, fields, exc), rec.raw)
-            if v is None and not_null:
-                return Rejection(rec.line, name, "NULL in a NOT NULL column", rec.raw)
+            if v is None and null:
+                return Rejection(rec.line, name, null, rec.raw)
             values.append(v)
         return Row(rec.line, tuple(values), rec.raw)
 
