@@ -483,3 +483,28 @@ def test_a_row_without_its_key_is_refused_not_added_again_by_each_rerun(
             )
         ]
         assert imp.count("murid") == 2
+
+
+def test_class_lists_joined_into_one_file(imp: ImportTarget, tmp_path: Path) -> None:
+    # Each class's "CSV UTF-8" export joined with `copy /b *.csv semua.csv`: the second
+    # file's BOM and header line came in as a student named "nama" with NIS "\ufeffnis";
+    # a third file without its header left a BOM glued to the first student's NIS.
+    first = "\ufeffnis;nama\r\n001;Ani\r\n002;Budi\r\n"
+    joined = first + "\ufeffnis;nama\r\n003;Citra\r\n" + "nis;nama\r\n" + "\ufeff004;Dewi\r\n"
+    imp.execute("CREATE TABLE kelas (nis TEXT PRIMARY KEY, nama TEXT)")
+    path = tmp_path / "semua.csv"
+    path.write_bytes(joined.encode("utf-8"))
+    req = ImportRequest("kelas", file=path, max_errors=MaxErrors(3))
+    report = import_into(imp, req)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (6, 3, 3)
+    got = [(r["line"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert got == [
+        ("4", "the header line again (files joined together?)"),
+        ("6", "the header line again (files joined together?)"),
+        ("7", "starts with a byte-order mark, U+FEFF, as a file does (files joined together?)"),
+    ]
+    assert imp.rows("SELECT nis, nama FROM kelas ORDER BY nis") == [
+        ("001", "Ani"),
+        ("002", "Budi"),
+        ("003", "Citra"),
+    ]
