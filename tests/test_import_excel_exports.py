@@ -302,6 +302,20 @@ def test_identifiers_of_fixed_length() -> None:
         nis("1234567")
 
 
+def test_booleans_as_indonesian_sheets_write_them(imp: ImportTarget, tmp_path: Path) -> None:
+    # Excel, Google Sheets and LibreOffice in Indonesian write TRUE and FALSE as BENAR and
+    # SALAH: a BOOLEAN column refused both ("not a boolean").
+    imp.execute("CREATE TABLE aktif (id INTEGER PRIMARY KEY, aktif BOOLEAN)")
+    text = "id;aktif\n1;BENAR\n2;SALAH\n3;Benar\n"
+    report = import_into(imp, ImportRequest("aktif", file=write_csv(tmp_path / "a.csv", text)))
+    assert report.committed and report.inserted == 3
+    assert [bool(a) for _, a in imp.rows("SELECT id, aktif FROM aktif ORDER BY id")] == [
+        True,
+        False,
+        True,
+    ]
+
+
 def test_other_types_name_the_spreadsheet_too(imp: ImportTarget, tmp_path: Path) -> None:
     # An INTEGER, DATE or BOOLEAN column refused these values before, saying only "not a
     # whole number" or "invalid date": the reason now says what the sheet did.

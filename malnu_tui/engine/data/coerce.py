@@ -78,7 +78,9 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             try:
                 return _to_bool(v)
             except StepFailed:
-                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
+                raise StepFailed(
+                    f"{v!r} is not a boolean (true/false, benar/salah, ya/tidak, 1/0)"
+                ) from None
 
         return boolean
     if fam == "date":

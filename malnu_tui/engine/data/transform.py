@@ -17,8 +17,9 @@ from decimal import Decimal
 Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
 
-TRUE_WORDS = ("1", "true", "t", "yes", "y", "ya")
-FALSE_WORDS = ("0", "false", "f", "no", "n", "tidak")
+# BENAR/SALAH: TRUE and FALSE as Excel, Google Sheets and LibreOffice in Indonesian write them.
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "ya", "benar")
+FALSE_WORDS = ("0", "false", "f", "no", "n", "tidak", "salah")
 _INT = re.compile(r"^[+-]?\d+$")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SPACES = re.compile(r"\s+")
