@@ -522,3 +522,27 @@ def test_class_lists_joined_into_one_file(imp: ImportTarget, tmp_path: Path) -> 
         ("002", "Budi"),
         ("003", "Citra"),
     ]
+
+
+def test_excel_text_formulas_and_formulas_saved_as_such(imp: ImportTarget, tmp_path: Path) -> None:
+    # Exports made for Excel write a NISN as ="0012345678" so that Excel keeps its zeros: the
+    # NISN column stored the text ="0012345678". A sheet saved with its formulas instead of
+    # their values (LibreOffice's option) gave =SUM(C2:C3) as a value.
+    imp.execute("CREATE TABLE murid (nisn TEXT PRIMARY KEY, nama TEXT, kelas INTEGER)")
+    text = (
+        'nisn;nama;kelas\n="0012345678";Ani;="10"\n"=""0012345679""";"=""Bu""""di""";11\n'
+        "0012345680;=VLOOKUP(A4,Data!A:B,2);12\n0012345681;Dewi;=SUM(C2:C3)\n"
+    )
+    req = ImportRequest("murid", file=write_csv(tmp_path / "m.csv", text), max_errors=MaxErrors(2))
+    report = import_into(imp, req)
+    assert report.committed and (report.inserted, report.rejected) == (2, 2)
+    assert imp.rows("SELECT nisn, nama, kelas FROM murid ORDER BY nisn") == [
+        ("0012345678", "Ani", 10),
+        ("0012345679", 'Bu"di', 11),
+    ]
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    formula = "is a formula, not its value (the sheet was saved with its formulas: save the CSV "
+    assert got == [
+        ("4", "nama", f"'=VLOOKUP(A4,Data!A:B,2)' {formula}with the values)"),
+        ("5", "kelas", f"'=SUM(C2:C3)' {formula}with the values)"),
+    ]

@@ -296,6 +296,8 @@ class RowBuilder:
                 f"too {more} fields ({len(fields)}; the header has {self.width})",
                 rec.raw,
             )
+        if any(f is not None and f[:2] == '="' for f in fields):
+            fields = tuple(map(_excel_text, fields))
         first = fields[0] if fields else None
         if first is not None and (first.startswith("\ufeff") or first.strip() == self._header[0]):
             if tuple((f or "").strip().lstrip("\ufeff") for f in fields) == self._header:
@@ -364,7 +366,11 @@ class RowBuilder:
         elif recs.errors or set(map(len, fields)) != {self.width}:
             raise _Slow
         text = _chunk_text(recs)
-        if (self._damageable and may_hold_excel_damage(text)) or self._joined(text):
+        if (
+            (self._damageable and may_hold_excel_damage(text))
+            or self._joined(text)
+            or ("=" in text and '="' in text)
+        ):
             raise _Slow
         if self._passthrough is not None:
             batch = self._pass_through(recs)
@@ -431,6 +437,19 @@ class RowBuilder:
             if check == "other" or (check and not _whole_numbers(col, _DIGITS[check])):
                 return None
         return RowBatch(recs.lines, values, recs.raws)
+
+
+# ="0012345678": what exports made for Excel write so that Excel keeps a number's leading
+# zeros (a formula whose value is that text, shown as 0012345678). Its value is what is read.
+_EXCEL_TEXT = re.compile(r'="((?:[^"]|"")*)"', re.S)
+
+
+def _excel_text(field: str | None) -> str | None:
+    """A field written ``="…"`` → the text Excel shows for it; any other field as it is."""
+    if field is None or field[:2] != '="':
+        return field
+    m = _EXCEL_TEXT.fullmatch(field)
+    return m[1].replace('""', '"') if m else field
 
 
 def _chunk_text(recs: RecordChunk) -> str:

@@ -348,25 +348,34 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
 # digits past the sixth are gone). Never data: refused in text and number columns.
 _EXCEL_ERROR = re.compile(r"#N/A|#GETTING_DATA|#[A-Z][A-Z/0-9]*[!?]|Err:\d{3}")
 _EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
+# A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
+# =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
+_FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*", re.S)
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
 
 
 def may_hold_excel_damage(text: str) -> bool:
     """Might ``text`` (a whole block of the file) hold such a value? One-character searches
-    first (memchr speed): most blocks hold no ``#``, ``+`` or ``:`` at all."""
+    first (memchr speed): most blocks hold no ``#``, ``+``, ``:`` or ``=`` at all."""
     return bool(
         ("#" in text and _HASH_WORD.search(text))
         or ("+" in text and _EXPONENT.search(text))
         or (":" in text and "Err:" in text)
+        or "=" in text
     )
 
 
 def excel_damage(text: str) -> str | None:
     """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
-    if not ("#" in text or "E+" in text or "Err:" in text):
+    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
         return None
     value = text.strip()
+    if _FORMULA.fullmatch(value):
+        return (
+            f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
+            "save the CSV with the values)"
+        )
     if _EXCEL_ERROR.fullmatch(value):
         return (
             f"{text!r} is a spreadsheet's error value (a formula that failed in the sheet): "
