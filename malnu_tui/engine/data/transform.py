@@ -351,6 +351,7 @@ _EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
 # A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
 # =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
 _FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*", re.S)
+_FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
 
@@ -362,7 +363,7 @@ def may_hold_excel_damage(text: str) -> bool:
         ("#" in text and _HASH_WORD.search(text))
         or ("+" in text and _EXPONENT.search(text))
         or (":" in text and "Err:" in text)
-        or "=" in text
+        or ("=" in text and _FORMULA_START.search(text))
     )
 
 
