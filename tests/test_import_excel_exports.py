@@ -546,3 +546,18 @@ def test_excel_text_formulas_and_formulas_saved_as_such(imp: ImportTarget, tmp_p
         ("4", "nama", f"'=VLOOKUP(A4,Data!A:B,2)' {formula}with the values)"),
         ("5", "kelas", f"'=SUM(C2:C3)' {formula}with the values)"),
     ]
+
+
+def test_title_rows_longer_than_a_read_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lines above the header may run over several of the reader's blocks (32 bytes here).
+    monkeypatch.setattr("malnu_tui.engine.data.csvsource.BLOCK_BYTES", 32)
+    title = "".join(f"Keterangan baris ke-{i} dari judul lembar ini;;\n" for i in range(1, 5))
+    f = write_csv(tmp_path / "t.csv", title + "nis;nama;kelas\n001;Ani;X\n002;Budi;Y\n")
+    src = CsvSource(f, header_line=5)
+    assert src.header == ("nis", "nama", "kelas")
+    assert [(r.line, r.fields) for r in src.records()] == [
+        (6, ("001", "Ani", "X")),
+        (7, ("002", "Budi", "Y")),
+    ]
