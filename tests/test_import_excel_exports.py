@@ -561,3 +561,18 @@ def test_title_rows_longer_than_a_read_block(
         (6, ("001", "Ani", "X")),
         (7, ("002", "Budi", "Y")),
     ]
+
+
+def test_two_digit_years_where_python_and_excel_disagree() -> None:
+    # A parent's birth date as Excel shows it with a two-digit year, 16-Jul-68: strptime's %y
+    # read it as 2068 (its pivot is 69; Excel's and Windows' is 30): stored born in the future.
+    step = date_step(["%d-%b-%y"])
+    assert [step(v) for v in ("16-Jul-69", "16-Agt-08", "1-Jan-29", "31-Des-99")] == [
+        "1969-07-16",
+        "2008-08-16",
+        "2029-01-01",
+        "1999-12-31",
+    ]
+    for v, year in (("16-Jul-68", 68), ("1-Jan-30", 30)):
+        with pytest.raises(StepFailed, match=f"a two-digit year: {year} is 20{year} or 19{year}"):
+            step(v)

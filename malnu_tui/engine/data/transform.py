@@ -193,6 +193,15 @@ def date_step(formats: Sequence[str]) -> StepFn:
                 parsed = datetime.strptime(given, fmt)
             except ValueError:
                 continue
+            # A two-digit year: strptime reads 30-68 as 2030-2068, Excel (which wrote it) and
+            # Windows as 1930-1968 — a parent born in 1968 would be born in 2068. Refused where
+            # the two disagree; both read 00-29 as 20xx and 69-99 as 19xx.
+            if "%y" in fmt and 2030 <= parsed.year <= 2068:
+                why = why or (
+                    f"a two-digit year: {parsed.year % 100:02d} is {parsed.year} or "
+                    f"{parsed.year - 100}? write the year in four digits"
+                )
+                continue
             # strptime reads a day name and does not check it: "Senin, 5 Januari 2025" (a
             # Sunday) has a wrong day or a wrong date, and which one is not for us to say.
             if ("%a" in fmt or "%A" in fmt) and time.strptime(given, fmt).tm_wday != (
