@@ -38,12 +38,13 @@ def test_numbers_in_scientific_notation_and_error_values_are_rejected(
         "005;3201234567890005;#NILAI!;3201234567890009\n"  # #VALUE! in Indonesian Excel
         "006;3201234567890006;Err:502;3201234567890009\n"  # LibreOffice
         "007;3201234567890007;Dewi E+2 #1;1E+3\n"
+        "008;3201234567890008;#SEMANGAT!;1\n"  # a motto, not an error value
     )
     req = ImportRequest(
         "siswa", file=write_csv(tmp_path / "siswa.csv", text), max_errors=MaxErrors(10)
     )
     report = import_into(imp, req)
-    assert report.committed and (report.read, report.inserted, report.rejected) == (7, 2, 5)
+    assert report.committed and (report.read, report.inserted, report.rejected) == (8, 3, 5)
     got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
     assert got == [
         (
@@ -80,6 +81,7 @@ def test_numbers_in_scientific_notation_and_error_values_are_rejected(
     assert imp.rows("SELECT nis, nik, nama FROM siswa ORDER BY nis") == [
         ("001", "3201234567890001", "Ani"),
         ("007", "3201234567890007", "Dewi E+2 #1"),
+        ("008", "3201234567890008", "#SEMANGAT!"),
     ]
 
 

@@ -355,7 +355,10 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
 # ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
 # NIK shown and saved as ``3.20123E+15``, ``3,20123E+15`` in the Indonesian locale: the
 # digits past the sixth are gone). Never data: refused in text and number columns.
-_EXCEL_ERROR = re.compile(r"#N/A|#GETTING_DATA|#[A-Z][A-Z/0-9]*[!?]|Err:\d{3}")
+_EXCEL_ERROR = re.compile(
+    r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!"
+    r"|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!|NILAI!|NAMA\?|ANGKA!)|Err:\d{3}"
+)  # a list, not a shape: "#SEMANGAT!" in a student's motto is text
 _EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
 # A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
 # =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
