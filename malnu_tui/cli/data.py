@@ -193,7 +193,7 @@ def cmd_import(ctx: Context) -> int:
                 "warning: --no-backup: no safety backup is taken (recorded in the audit log)"
             )
         else:
-            backup = safety.backup_taker(backend, ctx.target)
+            backup = safety.backup_taker(backend, ctx.target, safety.warnings_to(ctx.message))
         report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
         _show_report(ctx, report)
         return 0 if report.committed else 1
