@@ -13,7 +13,13 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
-from malnu_tui.engine.sync.session import SyncSession, open_side, schema_problems
+from malnu_tui.engine.sync.session import (
+    SyncSession,
+    open_side,
+    own_stamp,
+    own_stamp_hint,
+    schema_problems,
+)
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.verify import PAGE_ROWS
 
@@ -80,6 +86,8 @@ def verify_sync(
             hints = [SyncRefused.NO_KEY]
         elif (mixed := s.src.mixed_key(shape)) is not None:
             problems, hints = [f"{t}: {mixed}"], [SyncRefused.MIXED_KEY]
+        elif (stamp := own_stamp(s.src, shape)) is not None:
+            problems, hints = [stamp], [own_stamp_hint(t)]
         if problems:
             raise SyncRefused(problems, hints)
         fast = FastCopy.start(s, shape, False, own_connection=False)

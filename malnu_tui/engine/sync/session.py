@@ -22,13 +22,25 @@ from malnu_tui.engine.urls import sqlite_path
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.verify import SourceKeys
 
-__all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
+__all__ = [
+    "SyncRequest",
+    "SyncSession",
+    "open_side",
+    "own_stamp",
+    "own_stamp_hint",
+    "plan_sync",
+    "schema_problems",
+]
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
 _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
 _NO_COLUMNS = "destination lacks column(s)"
+_OWN_STAMP = (
+    "has a column synced_at of its own, where a copy keeps when the sync wrote each row: its "
+    "values would not be copied"
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,16 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
     return out
 
 
+def own_stamp(src: Side, shape: TableShape) -> str | None:
+    """The problem of a source table with a ``synced_at`` column of its own (an application
+    that records when a device synced a row): the copy's ``synced_at`` is the sync's, so those
+    values were left behind while the table verified equal. None when the column is the
+    sync's own (the source is itself a copy: its ``malnu_sync`` has the table) or absent."""
+    if not shape.has_synced_at or src.read_state(shape.name) is not None:
+        return None
+    return f"{shape.name}: {_OWN_STAMP}"
+
+
 def _since(watermark: str | None, overlap: int) -> str | None:
     if watermark is None:
         return None
@@ -169,12 +191,23 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     return plans
 
 
+def own_stamp_hint(table: str) -> str:
+    """What to do about :func:`own_stamp`."""
+    return (
+        "rename the column at the source (the application's own: e.g. ALTER TABLE "
+        f'{quote_ident(table)} RENAME COLUMN "synced_at" TO "device_synced_at"), or leave the '
+        "table out with --tables"
+    )
+
+
 def _hint(s: SyncSession, table: str, problem: str) -> str:
     """What to do about one of ``table``'s problems."""
     if problem.endswith(_NO_KEY):
         return SyncRefused.NO_KEY
     if problem.endswith(_MIXED_KEY):
         return SyncRefused.MIXED_KEY
+    if problem.endswith(_OWN_STAMP):
+        return own_stamp_hint(table)
     if problem.endswith(_NO_STAMP):
         name = quote_ident(table)
         if s.dst.kind == "postgresql":
@@ -214,6 +247,8 @@ def _plan_table(
     mixed = s.src.mixed_key(shape)
     if mixed is not None:
         problems.append(f"{t}: {mixed}")
+    if (stamp := own_stamp(s.src, shape)) is not None:
+        problems.append(stamp)
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
