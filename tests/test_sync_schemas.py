@@ -55,3 +55,33 @@ def test_a_source_column_named_synced_at_is_refused_not_dropped(
     backup = make_db("sqlite", request, tmp_path, "backup")
     assert sync(pg, backup).verified  # the copy's synced_at is the sync's: not refused
     assert verify(pg, backup).verified
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_postgresql_tables_whose_names_only_case_tells_apart_are_refused_for_sqlite(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PostgreSQL keeps a Prisma model's "Siswa" beside a legacy `siswa`; SQLite's table names
+    ignore case. Syncing both into SQLite or D1 stopped on a Python traceback ("table siswa
+    already exists") after the first was copied, and `--tables siswa` later wrote the other
+    table's rows over that copy (its rows deleted, verified). Both are now refused by name; one
+    of them syncs on its own."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run('CREATE TABLE "Siswa" (id BIGINT PRIMARY KEY, nama TEXT)')
+    src.run("CREATE TABLE siswa (id BIGINT PRIMARY KEY, nama TEXT)")
+    src.many('INSERT INTO "Siswa" VALUES (?, ?)', [(1, "Besar"), (2, "B2")])
+    src.many("INSERT INTO siswa VALUES (?, ?)", [(1, "kecil"), (3, "k3")])
+    for run in (sync, verify):
+        with pytest.raises(SyncRefused) as refused:
+            run(src, dst)
+        assert "Siswa, siswa: SQLite's table names ignore case" in str(refused.value)
+    assert dst.run("SELECT name FROM sqlite_master WHERE name LIKE 'siswa'") == []
+
+    assert sync(src, dst, tables=("Siswa",)).verified
+    with pytest.raises(SyncRefused) as other:
+        sync(src, dst, tables=("siswa",))
+    assert "siswa: SQLite's table names ignore case" in str(other.value)
+    assert "(the copy of Siswa)" in str(other.value)
+    assert dst.run("SELECT id, nama FROM siswa ORDER BY id") == [(1, "Besar"), (2, "B2")]
+    assert verify(src, dst, ("Siswa",)).verified

@@ -5,6 +5,8 @@ checksum), decided before anything is written."""
 from __future__ import annotations
 
 import contextlib
+import string
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,11 +27,13 @@ if TYPE_CHECKING:
 __all__ = [
     "SyncRequest",
     "SyncSession",
+    "case_clashes",
     "open_side",
     "own_stamp",
     "own_stamp_hint",
     "plan_sync",
     "schema_problems",
+    "table_key",
 ]
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
@@ -150,6 +154,26 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
     return f"{shape.name}: {_OWN_STAMP}"
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
+
+
+def table_key(side: Side, name: str) -> str:
+    """A table's name as ``side`` tells names apart: SQLite (and D1) ignore ASCII case, so a
+    PostgreSQL source's "Siswa" is the table ``siswa`` there."""
+    return name if side.kind == "postgresql" else name.translate(_ASCII_LOWER)
+
+
+def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
+    """The problems of source tables whose names only case tells apart, for a SQLite or D1
+    destination (creating the second stopped the sync on a traceback: "table siswa already
+    exists")."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(table_key(dst, n), []).append(n)
+    return [f"{', '.join(g)}: {_CASE_CLASH}" for g in groups.values() if len(g) > 1]
+
+
 def _since(watermark: str | None, overlap: int) -> str | None:
     if watermark is None:
         return None
@@ -173,16 +197,21 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
             f"no table {', '.join(map(repr, unknown))} at the source {s.src.label} "
             f"(tables: {', '.join(src_tables) or 'none'})"
         )
-    dst_tables = set(s.dst.tables())
+    dst_tables = {table_key(s.dst, t): t for t in s.dst.tables()}
     plans: list[TablePlan] = []
-    problems: list[str] = []
-    hints: list[str] = []
+    problems: list[str] = case_clashes(s.dst, names)
+    for t in names:  # the copy of another table, whose name only case tells from this one
+        there = dst_tables.get(table_key(s.dst, t), t)
+        if there != t and s.dst.read_state(there) is not None:
+            problems.append(f"{t}: {_CASE_CLASH} (the copy of {there})")
+    hints: list[str] = [SyncRefused.CASE_CLASH for _ in problems]
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
         for t in names:
             before = len(problems)
-            _plan_table(s, req, t, t in dst_tables, pool, plans, problems, recount)
+            exists = table_key(s.dst, t) in dst_tables
+            _plan_table(s, req, t, exists, pool, plans, problems, recount)
             hints.extend(_hint(s, t, problem) for problem in problems[before:])
     finally:
         pool.shutdown(wait=True)
