@@ -512,6 +512,14 @@ def sqlite_param(value: Any) -> Any:
         return str(value)
     if isinstance(value, Decimal):
         return _numeric(value)
+    # A date or time key (a log keyed by its timestamp): its text (D1's JSON has no such
+    # value — a traceback —, and SQLite's default adapter spells a fraction otherwise).
+    if isinstance(value, datetime):
+        return _tstz(value) if value.tzinfo is not None else _ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _time(value)
     return value
 
 
