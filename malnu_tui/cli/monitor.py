@@ -210,6 +210,12 @@ def cmd_history(ctx: Context) -> int:
         ],
         title=f"{ctx.target.name}: runs since {hist.since} UTC",
     )
+    for what, complete_from in (("runs", hist.runs_from), ("other audit rows", hist.events_from)):
+        if complete_from:  # more than one read holds: said, never shown as all of them
+            ctx.message(
+                f"note: more {what} since {hist.since} UTC than one read holds: only those "
+                f"since {complete_from} UTC are shown"
+            )
     others = sum(1 for e in hist.events if e.action != "run")
     ctx.message(f"{len(hist.runs)} runs and {others} other audit rows since {hist.since} UTC")
     return 0
