@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context, Terminated
+from malnu_tui.cli.context import Context, Terminated, sigterm_as_interrupt
 from malnu_tui.engine.errors import MalnuError
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
@@ -195,7 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from malnu_tui.tui import run_console
 
             return run_console(ctx)
-        code: int = handler(ctx)
+        # SIGTERM (a service manager, a CI timeout, `kill`) ends every command as Ctrl-C does:
+        # its own cleanup runs (a restore rolled back, a scratch database dropped, the lock
+        # released), then exit 143.
+        with sigterm_as_interrupt():
+            code: int = handler(ctx)
         return code
     except MalnuError as exc:
         ctx.error(exc)

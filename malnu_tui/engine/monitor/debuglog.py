@@ -24,6 +24,7 @@ __all__ = [
     "enabled",
     "http_request",
     "mask_secrets",
+    "one_line",
     "register_secret",
     "statement",
 ]
@@ -52,6 +53,15 @@ def register_secret(value: str) -> None:
     """Mask ``value`` wherever it would appear in debug output and run-log errors."""
     if value and len(value) >= 4:
         _SECRETS.add(value)
+
+
+def one_line(text: str) -> str:
+    """``text``'s lines joined with ``; `` (each stripped, blank ones dropped): a message quoted
+    from a driver over several lines (libpq's "Connection refused" and its tab-indented "Is the
+    server running…") as the one line an `error:` line or a monitoring plugin's summary is."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def mask_secrets(text: str) -> str:
