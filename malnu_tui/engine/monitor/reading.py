@@ -45,7 +45,18 @@ def _for_check(target: Target) -> Target:
 
 def _unknown(target: Target, message: str, started: float) -> TargetHealth:
     problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
-    return TargetHealth(target.name, (problem,), {"status": 3.0}, time.perf_counter() - started)
+    took = time.perf_counter() - started
+    return TargetHealth(target.name, (problem,), {"status": 3.0}, took, _database(target))
+
+
+def _database(target: Target) -> str:
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.urls import database_key, mask_url
+
+    try:
+        return mask_url(database_key(target.url))
+    except ConfigError:
+        return mask_url(target.url)
 
 
 def check_target(
@@ -110,7 +121,8 @@ def check_target(
         backups_error,
     )
     health = evaluate(facts, cfg, now)
-    return dataclasses.replace(health, seconds=time.perf_counter() - started)
+    took = time.perf_counter() - started
+    return dataclasses.replace(health, seconds=took, database=_database(target))
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
