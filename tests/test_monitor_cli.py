@@ -379,3 +379,5 @@ def test_check_checks_the_database_the_environment_names(
         assert res.code == 3 and "name different databases" in res.out, res.out
         assert len(json.loads(run_inproc(*c, "check", "--all", "--json").out)["targets"]) == 2
         monkeypatch.delenv(var)
+    res = run_inproc(*c, "check", "--target", "bad", "--target", "bad")  # once, counted once
+    assert res.out.startswith("MALNU CRITICAL - bad: 1 failed migration") and "failed=1;" in res.out

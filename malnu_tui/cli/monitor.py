@@ -86,7 +86,7 @@ def _chosen_targets(ctx: Context) -> list[Target]:
                 migrations_dir=ctx.opt("migrations_dir"),
                 rollback_dir=ctx.opt("rollback_dir"),
             )
-            for n in names
+            for n in dict.fromkeys(names)  # each once: twice was checked and counted twice
         ]
     if os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
         return [ctx.target]
