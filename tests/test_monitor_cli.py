@@ -379,5 +379,14 @@ def test_check_checks_the_database_the_environment_names(
         assert res.code == 3 and "name different databases" in res.out, res.out
         assert len(json.loads(run_inproc(*c, "check", "--all", "--json").out)["targets"]) == 2
         monkeypatch.delenv(var)
+    bad = f"sqlite:///{tmp_path / 'bad.db'}"  # --database with check's own --target: same one
+    res = run_inproc(*c, "--database", bad, "check", "--target", "bad", "--json")
+    assert res.code == 2 and list(json.loads(res.out)["targets"]) == ["bad"], res.out + res.err
+    res = run_inproc(*c, "--database", bad, "check", "--target", "bad", "--target", "ok")
+    assert res.code == 3 and "--database names one database; --target names 2" in res.out
+    # The target's own database spelt another way is the target: its name, its backup store.
+    res = run_inproc(*c, "--database", f"sqlite:{tmp_path}/./ok.db", "check")
+    assert res.code == 0 and res.out.startswith("MALNU OK - 1 target OK"), res.out
+    assert "ok: reach OK" in res.out and "backup_age OK" in res.out, res.out
     res = run_inproc(*c, "check", "--target", "bad", "--target", "bad")  # once, counted once
     assert res.out.startswith("MALNU CRITICAL - bad: 1 failed migration") and "failed=1;" in res.out
