@@ -227,6 +227,30 @@ def test_a_bad_command_line_is_unknown_not_critical(tmp_path: Path) -> None:
     assert run_inproc("status", "--bogus").code == 2, "the other commands: usage is 2"
 
 
+def test_debug_mode_never_stops_a_command(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DEBUG=1 left exported in a cron job: a `[log] file` that cannot be opened was a
+    traceback (check: exit 1, WARNING), and a config it could not read made check exit 2
+    (CRITICAL) with no summary line."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    (tmp_path / "a-directory").mkdir()
+    extra = f'\n[log]\nfile = "{tmp_path / "a-directory"}"\n'
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"}, extra)
+    monkeypatch.setenv("MALNU_DEBUG", "1")
+    res = run_inproc("--config", str(cfg), "up", "--yes")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    warning = f"warning: [log] file {tmp_path / 'a-directory'} cannot be written (Is a directory)"
+    assert warning in res.err and "debug: statement target=primary" in res.err, res.err
+    res = run_inproc("--config", str(cfg), "check")
+    assert res.code == 0 and res.out.startswith("MALNU OK"), res.out + res.err
+    cfg.write_text(cfg.read_text() + "[monitor\n")
+    for argv in (["check"], ["check", "--json"]):
+        res = run_inproc("--config", str(cfg), *argv)
+        assert res.code == 3, res
+        assert "MALNU UNKNOWN - " in res.out or json.loads(res.out)["status"] == "UNKNOWN"
+
+
 def test_debug_names_each_statement_with_its_duration(
     tmp_path: Path, mdirs: MigrationDirs, pg_url: str
 ) -> None:

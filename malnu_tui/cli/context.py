@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (a service manager, CI timeout, ``kill``) while ``up``/``rollback`` runs: ended
-    as Ctrl-C ends it (the running migration rolled back, lock released, run row written), then
-    exit 143."""
+    """SIGTERM (a service manager, CI timeout, ``kill``) while a command runs: ended as Ctrl-C
+    ends it (a running migration or restore rolled back, a scratch database dropped, the lock
+    released, the run row written), then exit 143."""
 
 
 @contextlib.contextmanager

@@ -161,15 +161,15 @@ def cmd_check(ctx: Context) -> int:
     return int(status)
 
 
-def usage_unknown(message: str, *, json: bool) -> int:
-    """``check`` with a bad command line (its ``error:`` line already on stderr): the
-    summary line (or JSON) says UNKNOWN, exit 3, as the monitoring-plugin convention has it."""
+def say_unknown(reason: str, *, json: bool) -> int:
+    """``check`` stopped before it could check (a bad command line; a config debug mode could
+    not read), its ``error:`` line already on stderr: the summary line (or JSON) says UNKNOWN,
+    exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL)."""
     import json as jsonlib
     import sys
 
     from malnu_tui.engine.monitor.checks import Severity, unknown_json
 
-    reason = f"bad command line: {message}"
     if json:
         sys.stdout.write(jsonlib.dumps(unknown_json(reason)) + "\n")
     else:
