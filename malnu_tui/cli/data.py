@@ -185,6 +185,9 @@ def cmd_import(ctx: Context) -> int:
             _show_report(ctx, report)
             ctx.message("dry run: nothing was written")
             return 0 if request.max_errors.allows(report.rejected, report.read) else 1
+        from malnu_tui.cli.migrate import lock_preflight
+
+        lock_preflight(ctx, backend, ctx.target, "import")  # a live holder: exit 3, not asked
         ctx.confirm(f"import into {request.table} of {backend.display_url}", backend.name)
         backup = None
         if ctx.opt("no_backup", False):
