@@ -283,3 +283,21 @@ def test_files_joined_with_cat_keep_no_bom_inside(
     assert _rows(db.url, "SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NOT NULL") == [
         (True, True)
     ]
+
+
+def test_a_psql_gexec_script_is_refused_before_anything_runs(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """psql's ``SELECT format(…) FROM … \\gexec`` (dynamic DDL in psql scripts) went to the
+    server as SQL: 'syntax error at or near "\\"', exit 1, after the statements before it ran
+    (and were rolled back). Now refused before anything runs, naming the line."""
+    db = fresh_db("postgresql")
+    path = mdirs.add(
+        "20260101_000000",
+        "indexes",
+        "CREATE TABLE t (id int, nis text);\n"
+        "SELECT format('CREATE INDEX ON t (%I)', c) FROM unnest(ARRAY['id', 'nis']) c \\gexec\n",
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 2, r.err
+    assert f"{path}:2: psql meta-command '\\gexec' inside a statement is not SQL" in r.err
