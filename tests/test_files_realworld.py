@@ -301,3 +301,21 @@ def test_a_psql_gexec_script_is_refused_before_anything_runs(
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 2, r.err
     assert f"{path}:2: psql meta-command '\\gexec' inside a statement is not SQL" in r.err
+
+
+def test_prismas_migrations_folder_is_not_read_as_an_empty_set(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """Pointed at ``prisma/migrations`` (one folder per migration, each holding migration.sql),
+    the tool saw no file and said "nothing to apply: the database is up to date", exit 0."""
+    for folder, sql in (
+        ("20240101000000_init", 'CREATE TABLE "User" (id INTEGER PRIMARY KEY);'),
+        ("20240102000000_add_role", 'ALTER TABLE "User" ADD COLUMN role TEXT;'),
+    ):
+        (mdirs.migrations / folder).mkdir()
+        (mdirs.migrations / folder / "migration.sql").write_text(sql + "\n")
+    (mdirs.migrations / "migration_lock.toml").write_text('provider = "sqlite"\n')
+    for command in (["status"], ["up", "--yes"]):
+        r = run_cli("--database", sqlite_url, *mdirs.args(), *command)
+        assert r.code == 2, r.err
+        assert "20240101000000_init/migration.sql is one level down (Prisma's layout)" in r.err
