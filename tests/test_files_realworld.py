@@ -319,3 +319,35 @@ def test_prismas_migrations_folder_is_not_read_as_an_empty_set(
         r = run_cli("--database", sqlite_url, *mdirs.args(), *command)
         assert r.code == 2, r.err
         assert "20240101000000_init/migration.sql is one level down (Prisma's layout)" in r.err
+
+
+def test_a_role_retired_with_reassign_owned(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``REASSIGN OWNED BY old TO new`` (retiring a role's objects) and a data migration that
+    walks a cursor were refused as "unparsable SQL: statement starts with 'REASSIGN'"."""
+    db = fresh_db("postgresql")
+    _rows(db.url, "CREATE ROLE teacher_old")
+    _rows(db.url, "CREATE ROLE teacher_new")
+    try:
+        mdirs.add(
+            "20260101_000000",
+            "retire",
+            """
+            CREATE TABLE grades (id int);
+            ALTER TABLE grades OWNER TO teacher_old;
+            REASSIGN OWNED BY teacher_old TO teacher_new;
+            DECLARE c CURSOR FOR SELECT id FROM grades;
+            FETCH NEXT FROM c;
+            MOVE LAST IN c;
+            CLOSE c;
+            """,
+        )
+        r = db.cli(mdirs, "up", "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'grades'"
+        assert _rows(db.url, owner) == [("teacher_new",)]
+    finally:
+        _rows(db.url, "DROP TABLE IF EXISTS grades")
+        _rows(db.url, "DROP ROLE teacher_old")
+        _rows(db.url, "DROP ROLE teacher_new")

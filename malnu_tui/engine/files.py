@@ -98,6 +98,11 @@ _SQL_VERBS = {
     "TABLE",
     "START",  # START TRANSACTION: a template's BEGIN, stripped as one
     "ABORT",  # PostgreSQL's ROLLBACK: refused as one
+    "REASSIGN",  # REASSIGN OWNED BY old_role TO new_role (retiring a role)
+    "DECLARE",  # a cursor a data migration walks (DECLARE / FETCH / MOVE / CLOSE)
+    "FETCH",
+    "MOVE",
+    "CLOSE",
 }
 
 
