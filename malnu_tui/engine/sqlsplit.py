@@ -462,7 +462,7 @@ def _scan(
                 nl = sql.find("\n", i)
                 begin = n if nl < 0 else nl + 1
                 stop = sql.find("\n\\.", begin - 1)
-                while stop >= 0 and sql[stop + 3 : stop + 4] not in ("", "\n"):
+                while stop >= 0 and sql[stop + 3 : stop + 4] not in ("", "\n", "\r"):
                     stop = sql.find("\n\\.", stop + 1)
                 if stop < 0:
                     raise SplitError("COPY … FROM stdin: no \\. line ends its data", start_line)
