@@ -414,3 +414,55 @@ def test_a_column_added_unique(pg_url: str, mdirs: MigrationDirs, tmp_path: Path
     assert _found(lite) == [("ADD-UNIQUE", "error", 1)]
     res = run_cli(*lite, "up", "--no-backup")
     assert res.code == 1 and "Cannot add a UNIQUE column" in res.err, res.err
+
+
+ADD_COLUMNS = [  # (ADD COLUMN on students, which holds a row; SQLite's refusal or None)
+    ("updated_at TEXT DEFAULT CURRENT_TIMESTAMP", "non-constant default"),
+    ("joined TEXT NOT NULL DEFAULT (datetime('now'))", "non-constant default"),
+    ("class_id INTEGER REFERENCES classes (id) DEFAULT 1", "REFERENCES column with non-NULL"),
+    ("shout TEXT AS (upper(name)) STORED", "cannot add a STORED column"),
+    ("note TEXT DEFAULT 'x'", None),
+    ("whisper TEXT AS (lower(name)) VIRTUAL", None),
+    ("room_id INTEGER REFERENCES classes (id)", None),
+]
+
+
+def test_an_add_column_sqlite_refuses_only_on_a_table_with_rows(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # The classic `ADD COLUMN updated_at … DEFAULT CURRENT_TIMESTAMP`: SQLite (and D1) adds it
+    # to an empty table, so a fresh database and `malnu-tui test` (an empty scratch copy) pass
+    # it, and refuses it on production's table with rows. The lint passed it clean.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE classes (id INTEGER PRIMARY KEY);\n"
+              "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT);",
+              "DROP TABLE students; DROP TABLE classes;")  # fmt: skip
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:  # the school's data
+        conn.execute("INSERT INTO classes VALUES (1)")
+        conn.execute("INSERT INTO students VALUES (1, 'Ani')")
+    db = sqlite_url.removeprefix("sqlite:///")
+    for column, refused in ADD_COLUMNS:  # what SQLite does with each: rows, then no rows
+        for rows in (True, False):
+            conn = sqlite3.connect(db, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("BEGIN")
+            if not rows:
+                conn.execute("DELETE FROM students")
+            try:
+                conn.execute(f"ALTER TABLE students ADD COLUMN {column}")
+            except sqlite3.OperationalError as exc:
+                assert rows and refused and refused in str(exc), column
+            else:
+                assert not (rows and refused), column
+            finally:
+                conn.execute("ROLLBACK")
+                conn.close()
+    sql = ";\n".join(f"ALTER TABLE students ADD COLUMN {c}" for c, _ in ADD_COLUMNS) + ";"
+    undo = ";\n".join(f"ALTER TABLE students DROP COLUMN {c.split()[0]}" for c, _ in ADD_COLUMNS)
+    mdirs.add("20250101_000200", "columns", sql, undo + ";")
+    refusals = [n for n, (_, refused) in enumerate(ADD_COLUMNS, 1) if refused]
+    assert _found(base) == [("SQLITE-ADD-COLUMN-REFUSED", "error", n) for n in refusals]
+    assert run_cli(*base, "test").code == 0  # the stairway's empty copy takes them all
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "non-constant default" in res.err, res.err

@@ -41,6 +41,7 @@ from malnu_tui.engine.lint.rebuild import (
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile, read_rollback
 from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.sqlite_rules import add_column_refusal
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -174,6 +175,10 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
                         f"{op.name}.{a.column} is added NOT NULL without a default",
                     )
                 )
+            elif s.dialect == "sqlite" and (refused := add_column_refusal(a.column, a.definition)):
+                why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} on a table with rows "
+                why += f"({refused}): it runs on an empty table, a fresh or test database"
+                out.append(_f("SQLITE-ADD-COLUMN-REFUSED", s.file, st.line, why))
         elif a.kind == "drop_column":
             back = s.rollback.restores_column(t, key(a.column))
             why = f"DROP COLUMN {op.name}.{a.column} destroys the column and its values"
