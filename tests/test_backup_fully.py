@@ -24,6 +24,7 @@ from malnu_tui.engine.backup import (
 from malnu_tui.engine.config import Target
 from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
 from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_pg import PgCluster
 
 
 @pytest.fixture
@@ -200,3 +201,54 @@ def test_sigterm_while_a_restore_waits_leaves_the_database_before_and_the_lock_f
         assert waiting == (0,), "the server no longer waits on the restore's behalf"
     store = next((tmp_path / "backups").iterdir())
     assert not [f.name for f in store.iterdir() if f.name.startswith(".tmp-")]
+
+
+def test_sigterm_during_a_deep_verify_drops_its_scratch_database(
+    pg_cluster: PgCluster, pg_url: str, tmp_path: Path
+) -> None:
+    # `backup verify --deep` restores into a scratch database `malnu_verify_…`; a SIGTERM (a
+    # systemd timer's stop, a CI timeout) killed the process and left that database on the
+    # server for good, a full copy of the school's data. SIGTERM now ends every command as
+    # Ctrl-C does, and the verify drops its scratch database on the way out.
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE log (id int PRIMARY KEY, line text)")
+        conn.execute("INSERT INTO log SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g")
+    made = run_cli("--database", pg_url, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    proc = popen_cli("--database", pg_url, "backup", "verify", made.out.strip(), "--deep", env=env)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "restoring into scratch database" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err, err
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'malnu\\_verify\\_%%'"
+        ).fetchall()
+    assert left == []
+
+
+def test_backup_behind_an_exclusive_lock_names_the_session_and_makes_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A Django migration (or a VACUUM FULL) holds a table exclusively: the backup (and `up`'s
+    # safety backup) stopped on "canceling statement due to lock timeout" with nothing more,
+    # read as a failed migration. Now it says no backup was made and who holds the lock.
+    target = make_target(tmp_path, f"{pg_url}?lock_timeout=1s")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        with psycopg.connect(pg_url, application_name="django-migrate") as other:
+            other.execute("SET idle_in_transaction_session_timeout = '20s'")
+            other.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(BackupError) as info:
+                create_backup(backend, target)
+            pid = other.info.backend_pid
+        assert "lock timeout" in str(info.value) and "no backup was made" in str(info.value)
+        assert f"pid {pid} (django-migrate" in (info.value.hint or ""), info.value.hint
+        assert not [p.name for p in target.backup_dir.iterdir() if not p.name.startswith(".")]
+    finally:
+        backend.close()

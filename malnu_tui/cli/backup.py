@@ -114,14 +114,10 @@ def _show_manifest(ctx: Context, m: BackupManifest) -> None:
 
 
 def cmd_create(ctx: Context) -> int:
-    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import create_backup
 
     backend = ctx.backend()
-    with sigterm_as_interrupt():  # a stopped backup cleans up and says so, as with Ctrl-C
-        manifest = create_backup(
-            backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx)
-        )
+    manifest = create_backup(backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx))
     if ctx.json:
         ctx.out_json(manifest.as_json())
     else:
@@ -202,7 +198,6 @@ def _lock_preflight(ctx: Context, operation: str) -> Preflight:
 
 
 def cmd_restore(ctx: Context) -> int:
-    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import backup_of, load_manifest, restore_backup
 
     backend = ctx.backend()
@@ -220,8 +215,7 @@ def cmd_restore(ctx: Context) -> int:
     ctx.message("  Every change made since then is replaced (it stays in the pre-restore backup).")
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
-    with sigterm_as_interrupt():  # as Ctrl-C: rolled back, lock released, exit 143
-        result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
+    result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
     ctx.message(
         f"restored {result.backup_id} in {result.seconds:.1f} s; "
         f"to undo: malnu-tui backup restore {result.pre_restore_id}"
@@ -281,7 +275,6 @@ def cmd_delete(ctx: Context) -> int:
 
 
 def cmd_recover(ctx: Context) -> int:
-    from malnu_tui.cli.context import sigterm_as_interrupt
     from malnu_tui.engine.backup import native_recovery, parse_when, plan_recover, run_recover
 
     backend, mset = ctx.backend(), ctx.migration_set()
@@ -301,8 +294,7 @@ def cmd_recover(ctx: Context) -> int:
         ctx.message(line)
     pf = _lock_preflight(ctx, "recover")
     ctx.confirm(f"recover {backend.name} to {plan.to}", pf.database_name)
-    with sigterm_as_interrupt():
-        result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
+    result = run_recover(backend, ctx.target, mset, plan, progress=_progress(ctx))
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "

@@ -225,9 +225,7 @@ def _few_collections() -> Iterator[None]:
 
 
 def cmd_up(ctx: Context) -> int:
-    from malnu_tui.cli.context import sigterm_as_interrupt
-
-    with _few_collections(), sigterm_as_interrupt():
+    with _few_collections():
         return _up(ctx)
 
 
@@ -306,13 +304,6 @@ def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
 
 
 def cmd_rollback(ctx: Context) -> int:
-    from malnu_tui.cli.context import sigterm_as_interrupt
-
-    with sigterm_as_interrupt():
-        return _rollback(ctx)
-
-
-def _rollback(ctx: Context) -> int:
     from malnu_tui.engine.migrate import verify_after
     from malnu_tui.engine.preflight import preflight_rollback
 

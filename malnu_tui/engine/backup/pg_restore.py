@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
     from malnu_tui.engine.config import Target
 
-__all__ = ["restore"]
+__all__ = ["lock_holders", "restore"]
 
 _RELATION_TYPES = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUENCE")
 _NOT_RELATIONS = ("TABLE DATA", "SEQUENCE SET", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA")
@@ -195,23 +195,30 @@ def _giving_up(lock_timeout: str) -> str:
     return f"giving up after lock_timeout = {lock_timeout}"
 
 
-def _holders(backend: PostgresBackend, tables: Sequence[str]) -> str:
-    """The other sessions holding locks on ``tables`` (pid, application, state), for a
-    message: an application's open transaction the restore must wait for."""
+def lock_holders(conn: Any, tables: Sequence[str] | None = None) -> str:
+    """The other sessions (clients, not autovacuum) holding locks on ``tables`` — with None,
+    an ACCESS EXCLUSIVE lock on any relation of the database (what stops a backup reading) —
+    as ``pid 4242 (application, user, state)``, for a message; "" when there are none."""
     import psycopg
 
-    if not tables:
+    where = (
+        "l.relation = ANY(%s::regclass[])"
+        if tables is not None
+        else "l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    if tables is not None and not tables:
         return ""
     try:
-        rows = backend.conn.execute(
+        rows = conn.execute(
             "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
-            "AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[]) "
-            "AND a.backend_type = 'client backend' ORDER BY a.pid",
-            (list(tables),),
+            f"AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND {where} "
+            "ORDER BY a.pid",
+            () if tables is None else (list(tables),),
         ).fetchall()
     except psycopg.Error:
-        return ""  # a table dropped meanwhile: the restore itself says what happens
+        return ""  # a table dropped meanwhile: what runs next says what happens
     return ", ".join(
         f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
         for pid, app, state, user in rows[:5]
@@ -246,7 +253,7 @@ def restore(
             if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
         ]
         prelude, locked = _prelude(backend, listed)
-        holders = _holders(backend, locked)
+        holders = lock_holders(backend.conn, locked)
         if holders:
             progress(
                 BackupProgress(
@@ -270,7 +277,7 @@ def restore(
         if ok is not None:
             hint = None
             if "lock timeout" in ok:
-                who = _holders(backend, locked)
+                who = lock_holders(backend.conn, locked)
                 hint = (
                     f"other sessions kept locks on its tables for lock_timeout = "
                     f"{backend.lock_timeout}"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
-from malnu_tui.engine.backup.pg_restore import restore
+from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
     SUFFIX,
     TOC_LINE,
@@ -43,6 +43,7 @@ from malnu_tui.engine.backup.store import (
     fsync_file,
     sha256_file,
 )
+from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -125,8 +126,17 @@ def create(
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
-        except psycopg.Error as exc:
-            raise BackupError(f"{meta.display_url}: {exc}".strip()) from None
+        except (psycopg.Error, BackendError) as exc:
+            text = str(exc) if isinstance(exc, BackendError) else f"{meta.display_url}: {exc}"
+            if "55P03" not in text and getattr(exc, "sqlstate", None) != "55P03":
+                raise BackupError(text.strip()) from None
+            who = lock_holders(conn)  # lock_timeout: a session holds a table exclusively
+            raise BackupError(
+                f"{text.strip()}; no backup was made",
+                hint="another session holds an exclusive lock on a table (a migration or "
+                f"maintenance in progress{': ' + who if who else ''}): let it finish and run "
+                "again, or give the target a longer lock_timeout (?lock_timeout=60s)",
+            ) from None
     finally:
         meta.close()
     if proc.returncode != 0:
