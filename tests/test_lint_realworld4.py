@@ -464,3 +464,35 @@ def test_an_add_column_sqlite_refuses_only_on_a_table_with_rows(
     assert run_cli(*base, "test").code == 0  # the stairway's empty copy takes them all
     res = run_cli(*base, "up", "--no-backup")
     assert res.code == 1 and "non-constant default" in res.err, res.err
+
+
+DJANGO_ADD_FIELD = """BEGIN;
+--
+-- Add field is_active to student
+--
+CREATE TABLE "new__school_student" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "name" \
+varchar(100) NOT NULL, "is_active" bool NOT NULL);
+INSERT INTO "new__school_student" ("id", "name", "is_active") SELECT "id", "name", 1 FROM \
+"school_student";
+DROP TABLE "school_student";
+ALTER TABLE "new__school_student" RENAME TO "school_student";
+COMMIT;
+"""
+
+
+def test_a_django_rebuild_that_fills_its_new_column_is_clean(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # Django's SQLite AddField(default=True) rebuilds the table and writes the default into
+    # the copy, not the DDL: every row gets a value, as PostgreSQL's ADD COLUMN … DEFAULT
+    # (which the lint leaves clean) does. Not the ADD-COLUMN-NOT-NULL of Prisma's rebuild.
+    mdirs.add("20250101_000100", "base", 'CREATE TABLE "school_student" ("id" integer NOT NULL '
+              'PRIMARY KEY AUTOINCREMENT, "name" varchar(100) NOT NULL);\n'
+              "INSERT INTO school_student (name) VALUES ('Ani');",
+              'DROP TABLE "school_student";')  # fmt: skip
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "is_active", DJANGO_ADD_FIELD,
+              'ALTER TABLE "school_student" DROP COLUMN "is_active";')  # fmt: skip
+    assert _found(base) == []
+    assert run_cli(*base, "up", "--no-backup").code == 0

@@ -90,6 +90,7 @@ class _State:
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
+    filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -264,6 +265,7 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
             s.copied.add(key(op.source))
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
+        s.filled[op.key] = {key(c) for c in op.names} if op.names else None
     elif op.kind == "set_lock_timeout":
         s.lock_timeout = True
     elif op.kind == "drop_table":
@@ -430,6 +432,8 @@ def _lint_one(
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+                    if op.key in s.filled:
+                        s.filled[key(a.new)] = s.filled.pop(op.key)
                     if replay is not None and not legacy_rename:
                         findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
         elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
@@ -449,7 +453,7 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         restores = s.rollback.restores_column
-        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores)
+        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
