@@ -496,3 +496,56 @@ def test_a_django_rebuild_that_fills_its_new_column_is_clean(
               'ALTER TABLE "school_student" DROP COLUMN "is_active";')  # fmt: skip
     assert _found(base) == []
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+DROP_BASE = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, nis TEXT, phone TEXT, "
+    "name TEXT, note TEXT);\n"
+    "CREATE INDEX users_nis ON users (nis);\n"
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT);\n"
+    "CREATE TRIGGER users_audit AFTER UPDATE ON users BEGIN\n"
+    "  INSERT INTO audit (what) VALUES (new.phone);\nEND;\n"
+    "CREATE VIEW user_names AS SELECT id, name FROM users;"
+)
+# (the column dropped, SQLite's refusal or None)
+DROPS = [
+    ("email", 'cannot drop UNIQUE column: "email"'),
+    ("nis", "error in index users_nis after drop column"),
+    ("phone", "error in trigger users_audit after drop column"),
+    ("name", "error in view user_names after drop column"),
+    ("note", None),
+]
+
+
+def test_a_drop_column_sqlite_refuses(mdirs: MigrationDirs, sqlite_url: str) -> None:
+    # SQLite drops a column only when nothing else uses it; the lint said DROP-COLUMN, which
+    # an operator accepts with lint:ignore once the app no longer reads the column, and `up`
+    # then failed at the statement. A column nothing uses stays a plain DROP-COLUMN.
+    mdirs.add("20250101_000100", "base", DROP_BASE, "DROP VIEW user_names; DROP TABLE users;")
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    for n, (column, _) in enumerate(DROPS):
+        sql = "-- lint:ignore DROP-COLUMN the app stopped reading it\n"
+        sql += f"ALTER TABLE users DROP COLUMN {column};"
+        mdirs.add(f"20250101_00{n + 2:02d}00", "drop", sql, f"ALTER TABLE users ADD {column};")
+    found = _found(base)
+    assert [(rule, line) for rule, _, line in found if rule != "DROP-COLUMN"] == [
+        ("SQLITE-DROP-COLUMN-REFUSED", 2) for _, refused in DROPS if refused
+    ]
+    assert (
+        "error in view user_names after drop column: no such column: name"
+        in run_cli(*base, "lint").out
+    )
+    db = sqlite_url.removeprefix("sqlite:///")
+    for column, refused in DROPS:  # what SQLite says to each
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("BEGIN")
+        try:
+            conn.execute(f"ALTER TABLE users DROP COLUMN {column}")
+        except sqlite3.OperationalError as exc:
+            assert refused and refused in str(exc), (column, exc)
+        else:
+            assert refused is None, column
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()

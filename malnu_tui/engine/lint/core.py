@@ -91,6 +91,7 @@ class _State:
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
     filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
+    replay: Replay | None = None  # SQLite: the schema before each statement
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -181,6 +182,10 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
                 why += f"({refused}): it runs on an empty table, a fresh or test database"
                 out.append(_f("SQLITE-ADD-COLUMN-REFUSED", s.file, st.line, why))
         elif a.kind == "drop_column":
+            if s.replay is not None and (refused := s.replay.drop_column_error(t, a.column)):
+                why = f"SQLite refuses DROP COLUMN {op.name}.{a.column} ({refused}): the "
+                why += "migration fails here"
+                out.append(_f("SQLITE-DROP-COLUMN-REFUSED", s.file, st.line, why))
             back = s.rollback.restores_column(t, key(a.column))
             why = f"DROP COLUMN {op.name}.{a.column} destroys the column and its values"
             if back:
@@ -403,6 +408,7 @@ def _lint_one(
     s = _State(
         m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
     )
+    s.replay = replay
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
     s.columns = enum_columns

@@ -27,6 +27,17 @@ SQLITE_RULES = (
         "table (create the new one, copy, drop, rename) when the default must be an "
         "expression; a generated column can be VIRTUAL",
     ),
+    Rule(
+        "SQLITE-DROP-COLUMN-REFUSED",
+        "error",
+        "DROP COLUMN that SQLite refuses",
+        "SQLite (and D1) drops a column only when nothing else in the schema uses it: not a "
+        "PRIMARY KEY or UNIQUE column, not one an index, a CHECK, a generated column, a view "
+        "or a trigger names (error in view v after drop column: no such column): the "
+        "migration fails at that statement",
+        "drop or re-create what uses the column first (DROP INDEX, DROP VIEW and re-create it "
+        "without the column), or rebuild the table without it",
+    ),
 )
 register(*SQLITE_RULES)
 
