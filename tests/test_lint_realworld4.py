@@ -150,7 +150,8 @@ VIEW_BASE = (
     "INSERT INTO users VALUES (1, 'a', 'a@x'), (2, 'b', 'b@x');\n"
     "CREATE VIEW user_emails AS SELECT id, email FROM users;\n"
     "CREATE TRIGGER audit_name AFTER INSERT ON audit BEGIN\n"
-    "  UPDATE users SET name = new.note WHERE id = new.uid;\nEND;"
+    "  UPDATE users SET name = new.note WHERE id = new.uid;\nEND;\n"
+    "CREATE VIEW notes AS SELECT 'copied from users' AS what FROM audit;"  # names no users
 )
 # Prisma's and Drizzle's rebuild (SQLite's twelve steps without step 9), here to add NOT NULL
 REBUILD = (
@@ -173,7 +174,8 @@ def test_a_rebuild_of_a_table_a_view_names_fails_at_its_rename(
     # rebuild's DROP TABLE, a view or another table's trigger names a table that is gone, so
     # the RENAME and the migration fail ("error in view user_emails: no such table:
     # main.users"). The lint passed it; SET-NOT-NULL only (its real finding, kept).
-    mdirs.add("20250101_000100", "base", VIEW_BASE, "DROP TABLE audit; DROP TABLE users;")
+    undo = "DROP VIEW notes; DROP TABLE audit; DROP TABLE users;"
+    mdirs.add("20250101_000100", "base", VIEW_BASE, undo)
     base = ["--database", sqlite_url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
     undo = "SELECT 1;"

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from malnu_tui.engine.lint.ops import Op, key, read_ops
+from malnu_tui.engine.lint.ops import Op, key, read_ops, strip_comments
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["Replay", "TableShape"]
@@ -32,6 +32,15 @@ def _reference(table: str) -> re.Pattern[str]:
         rf'(?P<t>"{name}"|`{name}`|\[{name}\]|{name}(?![\w$]))',
         re.IGNORECASE,
     )
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _code(sql: str) -> str:
+    """``sql`` without comments and string literals (a 'from users' in a string names no
+    table)."""
+    return _LITERAL.sub("''", strip_comments(sql))
 
 
 def _q(name: str) -> str:
@@ -147,11 +156,11 @@ class Replay:
         """("view" | "trigger", name) of the views, and the triggers of other tables, whose SQL
         reads or writes ``table``."""
         t, ref = key(table), _reference(key(table))
-        found = [("view", n) for n, sql in self.views.items() if ref.search(sql)]
+        found = [("view", n) for n, sql in self.views.items() if ref.search(_code(sql))]
         found += [
             ("trigger", n)
             for n, (on, sql) in self.trigger_sql.items()
-            if on != t and ref.search(sql)
+            if on != t and ref.search(_code(sql))
         ]
         return sorted(found)
 
@@ -165,9 +174,11 @@ class Replay:
         if t not in self.history:
             return None
         ref = _reference(t)
-        others = [sql for sql in self.views.values() if ref.search(sql)]
-        others += [sql for on, sql in self.trigger_sql.values() if on != t and ref.search(sql)]
-        named = [*self.history[t], *others]  # what the scratch needs: the tables these name
+        others = [sql for sql in self.views.values() if ref.search(_code(sql))]
+        others += [
+            sql for on, sql in self.trigger_sql.values() if on != t and ref.search(_code(sql))
+        ]
+        named = [_code(x) for x in (*self.history[t], *others)]  # the tables these name
         tables = {t} | {n for n in self.history for sql in named if _reference(n).search(sql)}
         conn = sqlite3.connect(":memory:", isolation_level=None)
         try:
