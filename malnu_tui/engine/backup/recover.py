@@ -364,11 +364,11 @@ def _run_recover(
         # it, where the operator looks (the error's hint, or a line before "interrupted").
         from malnu_tui.engine.apply import MigrationFailed
 
-        steps = len(plan.rollback) + len(plan.reapply)
-        done = len(rolled) + (len(exc.done) if isinstance(exc, MigrationFailed) else 0)
+        total = len(plan.rollback) + len(plan.reapply)
+        ran = len(rolled) + (len(exc.done) if isinstance(exc, MigrationFailed) else 0)
         where = (
-            f"the recover stopped half-way: backup {plan.backup.id} is restored and {done} of "
-            f"{steps} migration(s) re-run, so the database is neither as before nor as of "
+            f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
+            f"{total} migration(s) re-run, so the database is neither as before nor as of "
             f"{plan.to}; to undo the recover: malnu-tui backup restore {restored.pre_restore_id}"
         )
         with contextlib.suppress(Exception):
