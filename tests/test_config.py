@@ -261,3 +261,27 @@ def test_a_config_in_a_folder_with_url_characters_names_its_own_database(
     assert (etc / "data.db").is_file()
     assert run_inproc("--config", str(cfg), "check").code == 2  # no backup: CRITICAL, read
     assert json.loads(res.out)["url"].endswith("/data.db")
+
+
+def test_a_config_saved_by_windows_notepad(tmp_path: Path) -> None:
+    """Notepad's "UTF-8 with BOM" (and CRLF) was refused as `Invalid statement (at line 1,
+    column 1)`; its "Unicode" (UTF-16) as a codec error. The first is read; the second named."""
+    from tests.inproc import run_inproc
+
+    text = (
+        '[targets.a]\nurl = "sqlite:a.db"\n[targets.b]\nurl = "sqlite:b.db"\n'
+        "[monitor]\nbackup_max_age_hours = 12\n"
+        '[sync.s]\nfrom = "a"\nto = "b"\n'
+    ).replace("\n", "\r\n")
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert run_inproc("--config", str(cfg), "status").code == 0
+    res = run_inproc("--config", str(cfg), "check", "--target", "a")
+    assert res.code == 2 and "no backup at all" in res.out, res.out  # [monitor] read too
+    assert run_inproc("--config", str(cfg), "sync", "--dry-run").code == 0
+    cfg.write_bytes(text.encode("utf-16"))
+    res = run_inproc("--config", str(cfg), "status")
+    said = f'error: {cfg}: cannot read: the file is UTF-16 (Notepad\'s "Unicode"), not UTF-8'
+    assert res.code == 2 and res.err.startswith(said) and "save it again as UTF-8" in res.err
+    res = run_inproc("--config", str(cfg), "check")
+    assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}: cannot read: the file")

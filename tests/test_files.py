@@ -64,7 +64,7 @@ def test_split_fast_path_gives_what_the_full_scanner_gives(dialect: str) -> None
         *("\x1c", "SELECT 1", "INSERT INTO t VALUES ('a;b')", "-- c;'\n", "\n-- d\n"),
         *("CREATE TRIGGER x", "TRIGGER", "trıgger", "1END", "éEND", "BEGIN;"),
     ]
-    rare = ["$", '"', "\\", "/*", "stdin", "[", "`", "\r"]
+    rare = ["$", '"', "\\", "/*", "stdin", "[", "`", "\r", "\ufeff"]
     pg = dialect == "postgresql"
     rng = random.Random(9)
     simple = 0

@@ -266,3 +266,20 @@ def test_a_sqlite3_shell_command_is_refused_naming_it(
     r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
     assert r.code == 2
     assert f"{path}:2: sqlite3 shell command '.read' is not SQL" in r.err
+
+
+def test_files_joined_with_cat_keep_no_bom_inside(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """A squashed baseline made with ``cat a.sql b.sql``: b's BOM started a statement, and
+    PostgreSQL failed it with 'syntax error at or near "CREATE"' (the BOM invisible in it)."""
+    db = fresh_db("postgresql")
+    path = mdirs.add("20260101_000000", "squashed", "x")
+    path.write_bytes(
+        b"\xef\xbb\xbfCREATE TABLE a (id int);\n\xef\xbb\xbfCREATE TABLE b (id int);\n"
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    assert _rows(db.url, "SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NOT NULL") == [
+        (True, True)
+    ]

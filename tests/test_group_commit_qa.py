@@ -292,7 +292,8 @@ def test_console_run_stopped_mid_run_shows_what_is_in(
     names = [*add_tables(mdirs, 1), add_update(mdirs, 2)]
     db = tmp_path / "c.db"
     target = Target("c", f"sqlite:///{db}", mdirs.migrations, mdirs.rollback, tmp_path / "bk")
-    monkeypatch.setattr(SQLiteBackend.__init__, "__kwdefaults__", {"busy_timeout": 0.2})
+    defaults = {**(SQLiteBackend.__init__.__kwdefaults__ or {}), "busy_timeout": 0.2}
+    monkeypatch.setattr(SQLiteBackend.__init__, "__kwdefaults__", defaults)
     other = sqlite3.connect(db, isolation_level=None)
 
     class Pump:

@@ -363,3 +363,90 @@ def test_an_encoding_kept_from_last_semester_on_a_utf8_file(tmp_path: Path) -> N
         )
     ascii_only = write_csv(tmp_path / "a.csv", "nis;name\n001;Budi\n")
     assert CsvSource(ascii_only, encoding="cp1252").format.encoding == "cp1252"
+
+
+def test_thousands_written_with_dots_are_not_read_as_decimals(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # The monthly fee as an Indonesian sheet writes it, 150.000, went into a NUMERIC column
+    # without a mapping as 150 (a thousandth of it); 1.250.000 was refused as "not a number".
+    # Such a value is refused, naming both readings; a decimal step says which it is, and
+    # the decimals a program or an English sheet writes (1.005, 2.675, 0.500) are as before.
+    imp.execute("CREATE TABLE spp (id INTEGER PRIMARY KEY, bulanan NUMERIC(12,2), nilai REAL)")
+    text = "id;bulanan;nilai\n1;150.000;1.005\n2;1.250.000;2.675\n3;75000;0.500\n4;1.005;1.500\n"
+    req = ImportRequest("spp", file=write_csv(tmp_path / "spp.csv", text), max_errors=MaxErrors(9))
+    report = import_into(imp, req)
+    got = [(r["line"], r["column"], r["reason"]) for r in rejects_of(report.rejects_file)]
+    assert got == [
+        (
+            "2",
+            "bulanan",
+            "'150.000' is ambiguous: 150000 with '.' between thousands (as Indonesian sheets "
+            "write it) or 150.000; say which with the step decimal (decimal_sep and "
+            "thousands_sep)",
+        ),
+        (
+            "3",
+            "bulanan",
+            "'1.250.000' is 1250000 with '.' between thousands (as Indonesian sheets write it): "
+            "read it with the step decimal",
+        ),
+        ("5", "nilai", got[2][2]),
+    ]
+    assert got[2][2].startswith("'1.500' is ambiguous: 1500 with '.' between thousands")
+    rows = imp.rows("SELECT id, bulanan, nilai FROM spp ORDER BY id")
+    assert [(i, float(b), float(n)) for i, b, n in rows] == [(3, 75000.0, 0.5)]
+    mapping = tmp_path / "spp.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.bulanan]\nfrom = "bulanan"\n'
+        'apply = [{ decimal = { decimal_sep = ",", thousands_sep = "." } }]\n'
+        '[columns.nilai]\nfrom = "nilai"\n'
+        'apply = [{ decimal = { decimal_sep = ".", thousands_sep = "" } }]\n'
+    )
+    imp.execute("DELETE FROM spp")
+    report = import_into(imp, replace(req, mapping=mapping))
+    assert report.committed and report.rejected == 0
+    rows = imp.rows("SELECT id, bulanan, nilai FROM spp ORDER BY id")
+    assert [(i, float(b), float(n)) for i, b, n in rows] == [
+        (1, 150000.0, 1.005),
+        (2, 1250000.0, 2.675),
+        (3, 75000.0, 0.5),
+        (4, 1005.0, 1.5),
+    ]
+
+
+def test_a_step_refusing_what_the_spreadsheet_wrote_names_it(
+    imp: ImportTarget, tmp_path: Path
+) -> None:
+    # A phone column Excel kept as numbers, long enough to be shown in scientific notation:
+    # the phone step said "'6.28123E+12' is not a phone number", leaving the operator to
+    # guess why; a map refusing #N/A said it "is not mapped".
+    imp.execute("CREATE TABLE wali (id INTEGER PRIMARY KEY, hp TEXT, jk TEXT)")
+    mapping = tmp_path / "wali.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\n[columns.hp]\nfrom = "hp"\napply = [{ phone = "national" }]\n'
+        '[columns.jk]\nfrom = "jk"\nmap = { L = "L", P = "P" }\n'
+    )
+    text = "id;hp;jk\n1;6.28123E+12;L\n2;0812-3456-7890;#N/A\n3;x;L\n"
+    req = ImportRequest(
+        "wali", file=write_csv(tmp_path / "w.csv", text), mapping=mapping, max_errors=MaxErrors(9)
+    )
+    got = [
+        (r["line"], r["column"], r["reason"])
+        for r in rejects_of(import_into(imp, req).rejects_file)
+    ]
+    assert got == [
+        (
+            "2",
+            "hp",
+            f"'6.28123E+12' {SCIENTIFIC} (format the column as Text in the sheet and save the "
+            "CSV again)",
+        ),
+        (
+            "3",
+            "jk",
+            f"'#N/A' {ERROR_VALUE} (a formula that failed in the sheet): fix the cell, or map "
+            "it to NULL with the step null_if_error",
+        ),
+        ("4", "hp", "phone: 'x' is not a phone number"),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -375,3 +376,41 @@ def test_drop_index_and_reindex_hold_the_table_until_the_commit(
               "users (name);", "DROP INDEX CONCURRENTLY users_name2;")  # fmt: skip
     assert _found(base) == []
     assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+UNIQUE_COLUMNS = [  # (ADD COLUMN … UNIQUE on users' 2 rows, whether PostgreSQL refuses it)
+    ('ALTER TABLE "users" ADD COLUMN "code" varchar(10) DEFAULT \'x\' NOT NULL UNIQUE', True),
+    ("ALTER TABLE users ADD COLUMN nisn varchar(10) NULL UNIQUE", False),  # NULLs are distinct
+    ("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid() UNIQUE", False),
+]
+
+
+def test_a_column_added_unique(pg_url: str, mdirs: MigrationDirs, tmp_path: Path) -> None:
+    # Django's AddField(unique=True, default=…): every existing row gets the default, so the
+    # unique index fails on the second row; SQLite refuses any ADD COLUMN … UNIQUE. Both
+    # passed the lint clean.
+    base = _pg_base(mdirs, pg_url)
+    with psycopg.connect(pg_url) as conn:
+        for sql, refused in UNIQUE_COLUMNS:
+            try:
+                conn.execute(sql)
+            except psycopg.errors.UniqueViolation:
+                assert refused, sql
+            else:
+                assert not refused, sql
+            conn.rollback()
+    sql = "SET lock_timeout = '5s';\n" + ";\n".join(s for s, _ in UNIQUE_COLUMNS) + ";"
+    undo = "ALTER TABLE users DROP COLUMN token, DROP COLUMN nisn, DROP COLUMN code;"
+    mdirs.add("20250101_000200", "unique", sql, undo)
+    assert _found(base) == [("ADD-UNIQUE", "warning", 2), ("PG-ADD-COLUMN-REWRITE", "warning", 4)]
+    sqlite = MigrationDirs(tmp_path / "sqlite")
+    sqlite.migrations.mkdir(parents=True)
+    sqlite.rollback.mkdir()
+    sqlite.add("20250101_000100", "base", "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+               "DROP TABLE users;")  # fmt: skip
+    sqlite.add("20250101_000200", "code", "ALTER TABLE users ADD COLUMN code TEXT UNIQUE;",
+               "ALTER TABLE users DROP COLUMN code;")  # fmt: skip
+    lite = ["--database", f"sqlite:///{tmp_path / 'u.db'}", *sqlite.args()]
+    assert _found(lite) == [("ADD-UNIQUE", "error", 1)]
+    res = run_cli(*lite, "up", "--no-backup")
+    assert res.code == 1 and "Cannot add a UNIQUE column" in res.err, res.err

@@ -227,6 +227,30 @@ def test_a_bad_command_line_is_unknown_not_critical(tmp_path: Path) -> None:
     assert run_inproc("status", "--bogus").code == 2, "the other commands: usage is 2"
 
 
+def test_debug_mode_never_stops_a_command(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DEBUG=1 left exported in a cron job: a `[log] file` that cannot be opened was a
+    traceback (check: exit 1, WARNING), and a config it could not read made check exit 2
+    (CRITICAL) with no summary line."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    (tmp_path / "a-directory").mkdir()
+    extra = f'\n[log]\nfile = "{tmp_path / "a-directory"}"\n'
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"}, extra)
+    monkeypatch.setenv("MALNU_DEBUG", "1")
+    res = run_inproc("--config", str(cfg), "up", "--yes")
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    warning = f"warning: [log] file {tmp_path / 'a-directory'} cannot be written (Is a directory)"
+    assert warning in res.err and "debug: statement target=primary" in res.err, res.err
+    res = run_inproc("--config", str(cfg), "check")
+    assert res.code == 0 and res.out.startswith("MALNU OK"), res.out + res.err
+    cfg.write_text(cfg.read_text() + "[monitor\n")
+    for argv in (["check"], ["check", "--json"]):
+        res = run_inproc("--config", str(cfg), *argv)
+        assert res.code == 3, res
+        assert "MALNU UNKNOWN - " in res.out or json.loads(res.out)["status"] == "UNKNOWN"
+
+
 def test_debug_names_each_statement_with_its_duration(
     tmp_path: Path, mdirs: MigrationDirs, pg_url: str
 ) -> None:
@@ -294,6 +318,38 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     data = json.loads(res.out)
     bad = [c for c in data["checks"] if not c["ok"]]
     assert [c["check"] for c in bad] == ["connect"] and bad[0]["fix"]
+    assert "pw-hidden" not in res.out + res.err
+
+
+def test_check_takes_the_global_options_and_keeps_its_summary_one_line(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The global options work after `check` as after every command (`check --database URL`
+    was "unrecognized arguments", exit 2 = CRITICAL); an empty `--target`/`--config` (an
+    unset variable) is refused as UNKNOWN, not a silent default; and libpq's two-line
+    "Connection refused" keeps the summary and its performance data on the first line."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    cfg = _config(tmp_path, mdirs, {"a": f"sqlite:///{tmp_path / 'a.db'}"})
+    base = ["--config", str(cfg)]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    res = run_cli("check", "--target", "a", *mdirs.args(), "--debug", *base)
+    assert res.code == 0 and res.out.startswith("MALNU OK - 1 target OK |"), res.out + res.err
+    res = run_cli("check", "--database", f"sqlite:///{tmp_path / 'a.db'}", *base)
+    assert res.code in (0, 2) and res.out.startswith("MALNU "), res.out + res.err
+
+    for bad in (["--target", ""], ["--config", ""], ["--database", ""]):
+        res = run_cli(*base, "check", *bad)
+        assert res.code == 3, (bad, res.out + res.err)
+        assert res.out.startswith("MALNU UNKNOWN - bad command line: "), (bad, res.out)
+        assert "must not be empty" in res.out and res.err.startswith("error: ")
+
+    down = f"postgresql://ops:pw-hidden@127.0.0.1:{_dead_port()}/prod"
+    res = run_cli(*base, "check", env={"MALNU_DATABASE_URL": down})
+    assert res.code == 3, res.out + res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith("MALNU UNKNOWN - ") and f"{down.split('@')[1]}" in first
+    assert "Connection refused; Is the server running" in first and " | failed=0;;1" in first
     assert "pw-hidden" not in res.out + res.err
 
 

@@ -207,3 +207,20 @@ def test_doctor_diagnoses_without_changing_the_database(
         ), res.out
         assert f"database file {typo} does not exist (nothing was created)" in res.out
         assert not typo.parent.exists()
+
+
+def test_doctor_with_a_rejected_d1_token_is_a_failed_check(
+    d1_url: str, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D1 is opened without a request: a rejected token surfaced at the round trip, outside
+    any check, and doctor stopped with `error:` (exit 2) instead of its report."""
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "rejected-t0ken-123")
+    res = run_inproc("--database", d1_url, *mdirs.args(), "doctor")
+    assert res.code == 1 and "Traceback" not in res.err, res.out + res.err
+    failed = [line for line in res.out.splitlines() if line.startswith("FAIL")]
+    assert len(failed) == 1 and " connect: " in failed[0], res.out
+    assert (
+        "Cloudflare rejected the API token" in failed[0]
+        and "fix: set CLOUDFLARE_API_TOKEN" in failed[0]
+    )
+    assert " backup dir: " in res.out and "rejected-t0ken-123" not in res.out + res.err

@@ -63,6 +63,7 @@ def test_rehearse_on_sqlite_reports_timings_rows_and_the_failure(
         ("later.sql", False, False, 0, None),
     ]
     assert "UNIQUE constraint failed" in data["migrations"][1]["error"]
+    assert "stopped: 1 of 3 applied" in res.err and "pending migrations applied" not in res.err
     assert all(isinstance(m["ms"], int) for m in data["migrations"])
     lint = [f["rule"] for f in data["migrations"][1]["findings"]]
     assert lint == ["ADD-UNIQUE"], "the lint finding is in the report too"

@@ -68,3 +68,18 @@ def test_a_sync_out_of_d1_survives_refused_reads(
     report = sync(src, pg, chunk_rows=500)
     assert (report.inserted, report.verified) == (1500, True), report
     assert [r.fault for r in d1.server.requests[seen:] if r.fault] == ["status"] * 3
+
+
+def test_a_sync_into_d1_whose_create_table_answer_is_lost(
+    tmp_path: Path, pg_url: str, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    """The copy's CREATE TABLE ran and its answer was lost: sent again blindly it failed on
+    "table nilai already exists" and the sync stopped."""
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE nilai (id BIGINT PRIMARY KEY, note TEXT, updated_at TIMESTAMP)")
+    _rows(pg, 10)
+    dest = make_db("d1", request, tmp_path, "d1")
+    fault = d1.server.inject(Fault("drop-after", count=1, match='CREATE TABLE \\"nilai\\"'))
+    report = sync(pg, dest)
+    assert fault.count == 0, "the answer was lost"
+    assert (report.inserted, report.verified) == (10, True), report

@@ -19,6 +19,7 @@ SPELT = [
     ("detik", "TIME", "time", "23:59:60", "24:00:00"),
     ("presisi", "TIME", "time", "07:00:00.1234567", "07:00:00.123457"),
     ("sore", "TIME", "time", "07:30 PM", "19:30:00"),
+    ("rails", "TIME", "time", "2000-01-01 07:30:00", "07:30:00"),  # Rails' TIME in SQLite
     ("waktu", "DATETIME", "timestamp", "2025-1-5 7:30:00", "2025-01-05 07:30:00"),
     ("akhir", "DATETIME", "timestamp", "9999-12-31 24:00:00", "10000-01-01 00:00:00"),
     ("berlaku", "DATETIME", "timestamp", "infinity", "infinity"),
@@ -37,13 +38,14 @@ def test_values_postgresql_reads_in_another_spelling_are_no_difference(
     source: str, meta: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """SQLite keeps the text an application wrote; PostgreSQL's input reads it into its type
-    and prints it otherwise (`7:30` → `07:30:00`, a leap second, 24:00:00, `07:30 PM`, a
-    9999-12-31 24:00:00 that is year 10000, `infinity`, a .NET GUID in braces, a YYYYMMDD
-    integer in a DATE column). Each such row was 'different' for ever, rewritten by every
-    sync and reported again (exit 1); a TIME of 23:59:60 stopped the sync on psycopg's
-    "can't parse time '24:00:00'", and a TIMESTAMPTZ of 0001-01-01 00:00:00+07:00 (a time
-    BC in UTC) on a Python traceback. PostgreSQL is now asked how it reads such a row's texts
-    before the row is called different; a real difference is still found."""
+    and prints it otherwise (`7:30` → `07:30:00`, a leap second, 24:00:00, `07:30 PM`, Rails'
+    `2000-01-01 07:30:00` for a TIME, a 9999-12-31 24:00:00 that is year 10000, `infinity`, a
+    .NET GUID in braces, a YYYYMMDD integer in a DATE column). Each such row was 'different'
+    for ever, rewritten by every sync and reported again (exit 1); a TIME of 23:59:60
+    stopped the sync on psycopg's "can't parse time '24:00:00'", and a TIMESTAMPTZ of
+    0001-01-01 00:00:00+07:00 (a time BC in UTC) on a Python traceback. PostgreSQL is now
+    asked how it reads such a row's texts before the row is called different; a real
+    difference is still found."""
     src = make_db(source, request, tmp_path, "primary")
     dst = make_db("postgresql", request, tmp_path, "analytics")
     cols = ", ".join(f"{name} {decl}" for name, decl, _, _, _ in SPELT)
@@ -110,3 +112,33 @@ def test_dates_python_cannot_hold_arrive_as_postgresql_prints_them(
     again = sync(src, dst)
     assert (again.verified, again.updated) == (True, 1)
     assert dst.run("SELECT berlaku FROM kontrak WHERE id = 2") == [("infinity",)]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_numeric_of_a_doubles_own_digits_is_no_refusal(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL numeric holding what a double computed (0.1 + 0.2 = 0.30000000000000004,
+    17 significant digits: a total an application summed in JavaScript) was refused for
+    SQLite and D1 — "has 17 significant digits, and SQLite's NUMERIC keeps 15 (it stores
+    0.30000000000000004)" — though SQLite stores it as that double and reads it back as
+    written. Such a value now syncs and verifies; one that no double holds is still refused."""
+    from malnu_tui.engine.errors import BackendError
+
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "primary")
+    src.run("CREATE TABLE tagihan (id BIGINT PRIMARY KEY, total NUMERIC)")
+    held = ["0.30000000000000004", "1234567890.1234567", "1.2345678901234567E+19", "85.5"]
+    src.many("INSERT INTO tagihan VALUES (?, ?::numeric)", list(enumerate(held, 1)))
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert verify(src, dst).verified
+    assert [float(v) for (v,) in dst.run("SELECT total FROM tagihan ORDER BY id")] == [
+        float(v) for v in held
+    ]
+    src.run("UPDATE tagihan SET total = 0.3000000000000000444 WHERE id = 4")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "row id=4, column total: 0.3000000000000000444 has 19 significant digits" in str(
+        refused.value
+    )

@@ -558,3 +558,13 @@ def test_every_screen_uses_the_header_with_a_common_glyph() -> None:
         if p.name != "header.py" and re.search(r"\bHeader\(", p.read_text(encoding="utf-8"))
     ]
     assert bare == []
+
+
+def test_key_remaps_are_read_from_a_config_saved_with_a_bom(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a BOM; the config loader reads such a file, and so must the
+    console's [keys] (they were silently ignored)."""
+    from malnu_tui.tui.app import load_keymap
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + b'[keys]\n"status.rollback" = "R"\n')
+    assert load_keymap(cfg) == {"status.rollback": "R"}

@@ -21,6 +21,7 @@ from malnu_tui.engine.backends.d1.wrangler import (
     find_local_state,
     plan_adopt,
     read_from_backend,
+    wrangler_status,
 )
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
@@ -208,6 +209,14 @@ def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> Non
     }
     assert "as 0002_add_roles.sql" in b.read_audit(action="adopt")[0].detail
     assert "d1_migrations" not in b.table_names()
+    # Once adopted, wrangler's 0002_add_roles.sql is that file, tracked: `status` used to say
+    # "wrangler applied … this tool does not track: run adopt" for ever after.
+    rows = wrangler_status(mset, read_from_backend(b), b.fetch_records())
+    assert [(r.name, r.in_files, r.tracked) for r in rows] == [
+        ("20250101_000100_create_users.sql", True, True),
+        ("0002_add_roles.sql", True, True),
+        ("0003_legacy_name.sql", False, False),
+    ]
     b.close()
 
 
@@ -258,3 +267,44 @@ def test_real_wrangler_remote_against_the_local_d1_server(
     assert d1.sql("SELECT count(*) FROM users") == [(0,)]
     res = run_cli(*base, "status", "--json")
     assert [m["state"] for m in json.loads(res.out)["migrations"]] == ["applied"]
+
+
+def test_rollback_of_an_adopted_migration_clears_wranglers_own_name(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """wrangler applied 0002_add_kelas.sql; the team renamed it to a timestamp and adopted
+    it. Rolled back, its wrangler row stayed: wrangler took the column for there, and `up`
+    refused to add it back ("wrangler already applied it": run adopt, which would have
+    recorded it without running it)."""
+    d = mdirs
+    d.add("20250101_000100", "init", "CREATE TABLE siswa (id INTEGER PRIMARY KEY);")
+    d.add(
+        "20250101_000200",
+        "add_kelas",
+        "ALTER TABLE siswa ADD COLUMN kelas TEXT;",
+        "ALTER TABLE siswa DROP COLUMN kelas;",
+    )
+    b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
+    assert isinstance(b, D1Backend)
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas TEXT)",
+            "INSERT INTO d1_migrations (name) values ('0001_init.sql'), ('0002_add_kelas.sql')",
+        ],
+        lambda: False,
+    )
+    b.close()
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "adopt", "--yes").code == 0
+    res = run_cli(*base, "rollback", "--steps", "1", "--no-backup", "--yes")
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT name FROM d1_migrations") == [("0001_init.sql",)]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert "kelas" in str(d1.sql("SELECT sql FROM sqlite_master WHERE name = 'siswa'"))
+    assert d1.sql("SELECT name FROM d1_migrations ORDER BY id") == [
+        ("0001_init.sql",),
+        ("20250101_000200_add_kelas.sql",),
+    ]

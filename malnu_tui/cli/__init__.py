@@ -181,9 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         if exc.code == 2 and _command_in(argv) == "check":
             # A monitoring plugin's bad command line is UNKNOWN (3), never CRITICAL (2).
-            from malnu_tui.cli.monitor import usage_unknown
+            from malnu_tui.cli.monitor import say_unknown
 
-            return usage_unknown(Parser.last_error, json="--json" in argv)
+            reason = f"bad command line: {Parser.last_error}"
+            return say_unknown(reason, json="--json" in argv)
         raise
     ctx = Context(args)
     try:
@@ -202,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except MalnuError as exc:
         ctx.error(exc)
+        if getattr(args, "command", None) == "check":  # before check ran (debug mode's config)
+            from malnu_tui.cli.monitor import say_unknown
+
+            return say_unknown(str(exc), json=bool(ctx.opt("json", False)))
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error of ours.
@@ -231,13 +236,15 @@ def _debug_mode(ctx: Context, *, console: bool) -> None:
     from malnu_tui.engine.monitor.config import load_monitor_config
 
     cfg = load_monitor_config(ctx.settings)
-    configure(
+    warning = configure(
         debug=True,
         log_file=cfg.log_file,
         max_bytes=cfg.log_max_bytes,
         backups=cfg.log_backups,
         to_stderr=not console,
     )
+    if warning:
+        ctx.message(f"warning: {warning}")
 
 
 if __name__ == "__main__":

@@ -142,14 +142,14 @@ class Context:
         print(text, file=self.stderr)
 
     def error(self, exc: MalnuError) -> None:
-        from malnu_tui.engine.monitor.debuglog import mask_secrets
+        from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 
         # Every error of every command passes here: the last place a secret can be caught,
         # and where a message quoted from elsewhere (libpq's "Connection refused\n\tIs the
         # server running…") is folded into the one `error:` line scripts read.
-        self.message(_one_line(mask_secrets(f"error: {exc}")))
+        self.message(one_line(mask_secrets(f"error: {exc}")))
         if exc.hint:
-            self.message(_one_line(mask_secrets(f"hint: {exc.hint}")))
+            self.message(one_line(mask_secrets(f"hint: {exc.hint}")))
 
     def require_terminal(self) -> None:
         """The console reads keys from stdin and draws on stderr (Textual's way): without a
@@ -187,11 +187,6 @@ class Context:
         answer = self.stdin.readline().strip()
         if not is_confirmed(answer, expected):
             raise NotConfirmed(f"not confirmed (typed {answer!r}); nothing was changed")
-
-
-def _one_line(text: str) -> str:
-    """``text``'s lines joined with ``; `` (each stripped; blank ones dropped)."""
-    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _finite(data: object) -> object:

@@ -20,8 +20,12 @@ then one line per problem, then every check per target."""
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    from malnu_tui.cli.argtypes import not_empty
+
     p = sub.add_parser(
         "check",
+        parents=[common],  # the global options work after `check` too (README)
+        conflict_handler="resolve",  # its own --target is repeatable
         help="health of the targets; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
         description="Check every target (or --target NAME ...): failed and slow migrations, "
         "drift, missing files, old pending migrations, stale locks, backup age, failed imports "
@@ -29,16 +33,16 @@ def register(
         epilog=CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
     p.add_argument(
         "--target",
         metavar="NAME",
         action="append",
+        type=not_empty,
         default=argparse.SUPPRESS,
-        help="check this target (repeatable; default: every configured target)",
+        help="check this target (repeatable; default: the one MALNU_TARGET or "
+        "MALNU_DATABASE_URL names, else every configured target)",
     )
     p.add_argument("--all", action="store_true", help="check every configured target")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     p.add_argument("--prometheus", metavar="FILE", help="write gauges for node_exporter")
     p.add_argument("--alert", action="store_true", help="send new/resolved problems to webhooks")
     p.set_defaults(handler=cmd_check)
@@ -75,7 +79,15 @@ def _chosen_targets(ctx: Context) -> list[Target]:
     if ctx.opt("all"):
         return list(settings.targets.values())
     if names:
-        return [resolve_target(settings, name=n) for n in names]
+        return [
+            resolve_target(
+                settings,
+                name=n,
+                migrations_dir=ctx.opt("migrations_dir"),
+                rollback_dir=ctx.opt("rollback_dir"),
+            )
+            for n in names
+        ]
     if os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
         return [ctx.target]
     return list(settings.targets.values())
@@ -92,10 +104,13 @@ def cmd_check(ctx: Context) -> int:
         targets = _chosen_targets(ctx)
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
+        from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+
+        reason = one_line(mask_secrets(str(exc)))  # the plugin's summary: one line
         if ctx.json:
-            ctx.out_json(unknown_json(str(exc)))
+            ctx.out_json(unknown_json(reason))
         else:
-            ctx.out(f"MALNU UNKNOWN - {exc}")
+            ctx.out(f"MALNU UNKNOWN - {reason}")
         return int(Severity.UNKNOWN)
     report = run_checks(targets, cfg)
     if ctx.json:
@@ -146,15 +161,15 @@ def cmd_check(ctx: Context) -> int:
     return int(status)
 
 
-def usage_unknown(message: str, *, json: bool) -> int:
-    """``check`` with a bad command line (its ``error:`` line already on stderr): the
-    summary line (or JSON) says UNKNOWN, exit 3, as the monitoring-plugin convention has it."""
+def say_unknown(reason: str, *, json: bool) -> int:
+    """``check`` stopped before it could check (a bad command line; a config debug mode could
+    not read), its ``error:`` line already on stderr: the summary line (or JSON) says UNKNOWN,
+    exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL)."""
     import json as jsonlib
     import sys
 
     from malnu_tui.engine.monitor.checks import Severity, unknown_json
 
-    reason = f"bad command line: {message}"
     if json:
         sys.stdout.write(jsonlib.dumps(unknown_json(reason)) + "\n")
     else:

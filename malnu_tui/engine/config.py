@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.config_schema import DIALECTS as DIALECTS
 from malnu_tui.engine.config_schema import KNOWN_KEYS as KNOWN_KEYS
-from malnu_tui.engine.config_schema import check_d1_options, check_known_keys, check_targets
+from malnu_tui.engine.config_schema import (
+    check_d1_options,
+    check_known_keys,
+    check_targets,
+    read_config_file,
+)
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
@@ -163,14 +168,7 @@ def load_settings(
     path = find_config(config, env)
     data: dict[str, Any] = {}
     if path is not None:
-        import tomllib
-
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        data = read_config_file(path)
         check_known_keys(data, str(path))
     base = path.parent if path else Path.cwd()
     backup_root = user_data_dir() / "backups"

@@ -81,6 +81,29 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The parsed TOML of the config file, read alike by each of its readers. A UTF-8 byte-order
+    mark (Windows Notepad's "UTF-8 with BOM") is allowed; a UTF-16 file (Notepad's "Unicode")
+    is named as that, with what to do."""
+    import tomllib
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(
+            f'{path}: cannot read: the file is UTF-16 (Notepad\'s "Unicode"), not UTF-8',
+            hint="save it again as UTF-8",
+        )
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", hint="save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def check_known_keys(
     data: Mapping[str, Any], where: str, section: str = "", shown: str = ""
 ) -> None:

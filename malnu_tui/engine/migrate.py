@@ -206,7 +206,7 @@ def _apply_plan(
                 skipped.append(step.filename)
             else:
                 todo.append(step)
-        todo = _keep_wrangler_in_step(backend, plan.direction, todo)
+        todo = _keep_wrangler_in_step(backend, mset, plan.direction, todo)
         if todo and safety_backup is not None:
             # Under the lock and after the confirmation: every row written before this
             # moment is in the backup, and nobody can change the database until we finish.
@@ -224,39 +224,47 @@ def _apply_plan(
 
 
 def _keep_wrangler_in_step(
-    backend: Backend, direction: str, todo: list[PlanStep]
+    backend: Backend, mset: MigrationSet, direction: str, todo: list[PlanStep]
 ) -> list[PlanStep]:
     """Where wrangler's ``d1_migrations`` is in the same database (D1, or a SQLite file such as
     wrangler's local state), each step also records (or, rolled back, removes) its row there,
     in the same unit: wrangler run afterwards sees what this tool applied instead of running
-    it again."""
+    it again. A rollback removes the row under wrangler's own ``0002_name.sql`` too (the name
+    adopt matched the file by): left there, wrangler took the change for applied, and `up`
+    refused to run it again ("wrangler already applied it") — an adopt then recorded it
+    without running it."""
     if not todo or backend.kind not in ("d1", "sqlite"):
         return todo
+    from malnu_tui.engine.backends.d1.wrangler_names import names_of
     from malnu_tui.engine.backends.sqlite_sql import bind_literals
     from malnu_tui.engine.sqlsplit import Statement
 
     exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    names = f"SELECT name FROM {_WRANGLER_TABLE}"
     query = getattr(backend, "query", None)  # D1
     conn = getattr(backend, "conn", None)  # SQLite
     if callable(query):
         found = int(query(exists, (_WRANGLER_TABLE,))[0]["n"])
+        applied = [str(r["name"]) for r in query(names)] if found and direction != "up" else []
     elif conn is not None:
         found = int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0])
+        applied = [str(r[0]) for r in conn.execute(names)] if found and direction != "up" else []
     else:
         return todo
     if not found:
         return todo
-    sql = (
-        f"INSERT OR IGNORE INTO {_WRANGLER_TABLE} (name) VALUES (?)"
-        if direction == "up"
-        else f"DELETE FROM {_WRANGLER_TABLE} WHERE name = ?"
-    )
-    return [
-        dataclasses.replace(
-            s, statements=(*s.statements, Statement(bind_literals(sql, (s.filename,)), 0))
-        )
-        for s in todo
-    ]
+    out: list[PlanStep] = []
+    for s in todo:
+        if direction == "up":
+            sqls = [f"INSERT OR IGNORE INTO {_WRANGLER_TABLE} (name) VALUES (?)"]
+            params: list[tuple[str, ...]] = [(s.filename,)]
+        else:
+            gone = names_of(mset, applied, s.filename)
+            sqls = [f"DELETE FROM {_WRANGLER_TABLE} WHERE name = ?"] * len(gone)
+            params = [(n,) for n in gone]
+        extra = tuple(Statement(bind_literals(q, p), 0) for q, p in zip(sqls, params, strict=True))
+        out.append(dataclasses.replace(s, statements=(*s.statements, *extra)))
+    return out
 
 
 _WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table

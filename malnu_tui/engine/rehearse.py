@@ -171,7 +171,11 @@ def _run_all(
                                           exc.statement, found))  # fmt: skip
             continue
         out.append(RehearsedMigration(filename, True, True, ms, rows, findings=found))
-    progress(BackupProgress("migrate", len(units), len(units), "pending migrations applied"))
+    done = sum(1 for m in out if m.ok)
+    said = (
+        "pending migrations applied" if not failed else f"stopped: {done} of {len(units)} applied"
+    )
+    progress(BackupProgress("migrate", len(units), len(units), said))
     return out
 
 

@@ -140,7 +140,9 @@ class SplitError(ValueError):
 # A simple script's piece up to its ``;`` (or a lone ``'``, or the end): strings and comments
 # whole (a ``;`` in them ends nothing).
 _SIMPLE_PIECE = re.compile(r"(?:[^;'\-]+|'[^']*(?:''[^']*)*'|--[^\n]*|-)*")
-_LEAD = re.compile(r"(?:\s+|--[^\n]*)*")
+# Before a statement: blanks, ``--`` comments, and a BOM (two files joined by ``cat``: the
+# second's BOM would start a statement, and PostgreSQL reads it as part of the first word).
+_LEAD = re.compile(r"(?:[\s\ufeff]+|--[^\n]*)*")
 
 
 def _is_simple(sql: str) -> bool:
@@ -386,7 +388,7 @@ def _scan(
             if one:
                 return statements, i
             continue
-        if not has_content and not ch.isspace():
+        if not has_content and not ch.isspace() and ch != "\ufeff":
             has_content = True
             start = i
             start_line = line

@@ -55,7 +55,8 @@ def load_keymap(config: Path | None) -> dict[str, str]:
     if config is None:
         return {}
     try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad's BOM, as the config loader reads it (else [keys] went unread)
+        data = tomllib.loads(config.read_text(encoding="utf-8-sig"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
     keys = data.get("keys", {})

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.base import (
@@ -21,10 +20,10 @@ from malnu_tui.engine.backends.base import (
     utc_now,
 )
 from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
+from malnu_tui.engine.backends.sqlite_open import check_path, connect
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
-    ConfigError,
     DatabaseBusy,
     GroupCommitFailed,
     LockHeld,
@@ -44,85 +43,10 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_S = 5.0
 
 
-def _check_path(path: Path, *, create: bool = True) -> None:
-    """A usable database path, or a :class:`ConfigError` naming it (a bad ``--database`` is a
-    usage error, exit 2). Creates the missing parent directories; without ``create`` (a
-    read-only open) the file must exist."""
-    if not create and not path.exists():
-        raise ConfigError(
-            f"database file {path} does not exist (nothing was created)",
-            hint="check the path; a command that writes (`status`, `up`) creates a new database",
-        )
-    try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
-        raise ConfigError(
-            f"cannot use {path} as a SQLite database: cannot create {path.parent} "
-            f"({why or exc.strerror or exc})"
-        ) from None
-    if path.is_dir():
-        raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
-
-
 _OTHER_WRITER = (
     "an application or a `sqlite3` shell keeps a write transaction open (`fuser` or `lsof` on "
     "the file names the process); let it finish, then run the command again"
 )
-
-
-def _wal_mode(path: Path) -> bool:
-    """Whether the file's header says WAL (bytes 18 and 19 are 2)."""
-    try:
-        with open(path, "rb") as f:
-            header = f.read(20)
-    except OSError:
-        return False
-    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
-
-
-def _connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connection:
-    """A connection with the busy timeout; ``read_only``: ``mode=ro``, creating nothing. A WAL
-    database without a ``-wal`` (no connection open) is read as it is on disk (``immutable``):
-    mode=ro would create a ``-wal`` and ``-shm`` it cannot remove. So is one whose ``-shm``
-    this user cannot create (a monitoring user allowed to read the file only) while its WAL
-    holds nothing; one whose WAL holds changes is said."""
-
-    def connect(where: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            where,
-            isolation_level=None,
-            timeout=busy_timeout,
-            check_same_thread=False,
-            uri=read_only,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        return conn
-
-    if not read_only:
-        return connect(str(path))
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    wal = Path(f"{path}-wal")
-    if not wal.exists() and _wal_mode(path):
-        # Nothing in a WAL to read, and mode=ro would leave a -wal and -shm behind, owned by
-        # this (monitoring) user: an application running as another could not write them.
-        return connect(uri + "&immutable=1")
-    conn = connect(uri)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        if "readonly" not in str(exc) and "unable to open" not in str(exc):
-            raise
-        if wal.exists() and wal.stat().st_size > 0:
-            raise BackendError(
-                f"cannot read {path}: its WAL ({wal.name}) holds changes and this user cannot "
-                f"create {path.name}-shm beside it ({exc})",
-                hint=f"let this user write to {path.parent}, or run as the database's owner",
-            ) from None
-    return connect(uri + "&immutable=1")
 
 
 class SQLiteBackend:
@@ -141,9 +65,9 @@ class SQLiteBackend:
         # table created (ensure_schema says NotInitialised): a check never writes what it watches.
         self.read_only = read_only
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
-        _check_path(self.path, create=not read_only)
+        check_path(self.path, create=not read_only)
         try:
-            self.conn = _connect(self.path, busy_timeout, read_only)
+            self.conn = connect(self.path, busy_timeout, read_only)
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]

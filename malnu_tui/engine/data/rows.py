@@ -81,7 +81,10 @@ class ColumnFailed(ValueError):
         self.reason = reason
 
 
-def _coercer(col: Column) -> Callable[[Value], Value]:
+def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
+    """The check of a value for ``col``'s declared type. ``as_written``: the value is a CSV
+    file's text as it is (no step read it): ``150.000`` in a number column is refused, not
+    read as 150 when the sheet meant 150000."""
     fam = col.family
     if fam == "integer":
         lo, hi = -(2 ** (col.int_bits - 1)), 2 ** (col.int_bits - 1) - 1
@@ -96,7 +99,7 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             elif isinstance(v, str) and _INT.match(v):
                 n = int(v)
             else:
-                raise _refused(v, f"{v!r} is not a whole number ({col.declared_type} column)")
+                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
             if not lo <= n <= hi:
                 raise StepFailed(f"{n} is out of range for {col.declared_type}")
             return n
@@ -111,6 +114,14 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             text = str(v).strip()
             if why := excel_damage(text):
                 raise StepFailed(why)
+            if as_written and _THOUSANDS.fullmatch(text):
+                whole = f"{text.replace('.', '')} with '.' between thousands (as Indonesian sheets"
+                raise StepFailed(
+                    f"{v!r} is ambiguous: {whole} write it) or {text}; say which with the step "
+                    "decimal (decimal_sep and thousands_sep)"
+                    if text.count(".") == 1
+                    else f"{v!r} is {whole} write it): read it with the step decimal"
+                )
             try:
                 f = float(text)
             except ValueError:
@@ -128,7 +139,7 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
             try:
                 return _to_bool(v)
             except StepFailed:
-                raise _refused(v, f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
+                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
 
         return boolean
     if fam == "date":
@@ -142,8 +153,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
                     raise ValueError
                 date.fromisoformat(text)
             except ValueError:
-                raise _refused(
-                    v, f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                raise StepFailed(
+                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
                 ) from None
             return text
 
@@ -159,8 +170,8 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
                     raise ValueError
                 datetime.fromisoformat(text)
             except ValueError:
-                raise _refused(
-                    v, f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                raise StepFailed(
+                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
                 ) from None
             return text
 
@@ -184,10 +195,20 @@ def _coercer(col: Column) -> Callable[[Value], Value]:
     return text
 
 
-def _refused(v: Value, why: str) -> StepFailed:
-    """A value the column's type refuses: said as what a spreadsheet wrote in place of a value
-    when it is one (``#N/A``, ``3.20123E+15``), else ``why``."""
-    return StepFailed((isinstance(v, str) and excel_damage(v)) or why)
+# A number written with '.' between groups of three digits, as a sheet in a comma-decimal
+# locale writes it: 1.250.000, or 150.000 and 1.500 — one group taken for the thousands when it
+# ends in 0 (a program or an English sheet writes 150 and 1.5, no trailing zero; 1.005 and
+# 2.675 stay the decimals they read as).
+_THOUSANDS = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3}){2,}|[+-]?[1-9][0-9]{0,2}\.[0-9]{2}0")
+
+
+def _as_written(rule: ColumnRule) -> bool:
+    """Does the column take the file's text as it is (no step that reads numbers, no map)?"""
+    return (
+        rule.source is not None
+        and rule.value_map is None
+        and not any(n.startswith(("decimal", "int")) for n in rule.step_names)
+    )
 
 
 def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:
@@ -271,13 +292,13 @@ def _fast_int(col: Column) -> ColumnFn:
     return run
 
 
-def _column_fn(col: Column) -> ColumnFn | None:
+def _column_fn(col: Column, *, as_written: bool = False) -> ColumnFn | None:
     """The column-wise check of a column's values (None: text, nothing to check)."""
     if col.family == "text" and col.max_length is None:
         return None
     if col.family == "integer":
         return _fast_int(col)
-    one = _coercer(col)
+    one = _coercer(col, as_written=as_written)
 
     def run(values: Sequence[Value]) -> Sequence[Value]:
         try:
@@ -300,7 +321,9 @@ class _ColumnPlan:
     not_null: bool
 
 
-def _column_plan(rule: ColumnRule, col: Column, header: Sequence[str], now: str) -> _ColumnPlan:
+def _column_plan(
+    rule: ColumnRule, col: Column, header: Sequence[str], now: str, as_written: bool
+) -> _ColumnPlan:
     if rule.now or rule.has_const:
         index, const = -1, (now if rule.now else rule.const)
     else:
@@ -312,7 +335,7 @@ def _column_plan(rule: ColumnRule, col: Column, header: Sequence[str], now: str)
         rule.default,
         rule.has_default and rule.value_map is None,
         const,
-        _column_fn(col),
+        _column_fn(col, as_written=as_written),
         col.not_null,
     )
 
@@ -330,6 +353,7 @@ class RowBuilder:
         *,
         numbers_as_text: bool = False,
         server_checks: bool = False,
+        csv_text: bool = False,
     ) -> None:
         self.width = len(header)
         self.columns = check.columns
@@ -341,10 +365,18 @@ class RowBuilder:
         for name in self.columns:
             col = schema.column(name)
             assert col is not None
+            # ``csv_text``: the values are a file's text, written in some locale; a value read
+            # by no step (the decimal step says which separator is which) is as written.
+            as_written = csv_text and _as_written(rules[name])
             self._plan.append(
-                (name, _getter(rules[name], header, now), _coercer(col), col.not_null)
+                (
+                    name,
+                    _getter(rules[name], header, now),
+                    _coercer(col, as_written=as_written),
+                    col.not_null,
+                )
             )
-            self._columns.append(_column_plan(rules[name], col, header, now))
+            self._columns.append(_column_plan(rules[name], col, header, now, as_written))
         # The pass-through: every column straight from a source field, no step. Its rows are
         # the file's own tuples (reordered in C), checked but not rebuilt; whole numbers may
         # then stay text for writers whose database converts them by the column's type
@@ -398,15 +430,25 @@ class RowBuilder:
                 rec.raw,
             )
         values: list[Value] = []
-        for name, get, coerce, not_null in self._plan:
+        for i, (name, get, coerce, not_null) in enumerate(self._plan):
             try:
                 v = coerce(get(fields))
             except StepFailed as exc:
-                return Rejection(rec.line, name, str(exc), rec.raw)
+                return Rejection(rec.line, name, self._why(i, fields, exc), rec.raw)
             if v is None and not_null:
                 return Rejection(rec.line, name, "NULL in a NOT NULL column", rec.raw)
             values.append(v)
         return Row(rec.line, tuple(values), rec.raw)
+
+    def _why(self, i: int, fields: Sequence[str | None], exc: StepFailed) -> str:
+        """Why column ``i`` refused its value: what the spreadsheet wrote in its place when
+        the refused value is such (a phone step refusing ``6.28123E+12`` said only "not a
+        phone number"); the step's own reason otherwise."""
+        index = self._columns[i].index
+        source = fields[index] if index >= 0 else None
+        if isinstance(source, str) and repr(source) in str(exc) and (why := excel_damage(source)):
+            return why
+        return str(exc)
 
     def build_chunk(self, recs: RecordChunk) -> tuple[RowBatch, list[Rejection]]:
         """A chunk of records → the target rows and the rejections. Column by column at C

@@ -291,7 +291,14 @@ def preview_import(
     _rejects(request)
     samples: list[SampleRow] = []
     if check.ok:
-        builder = RowBuilder(schema, check, mapping, source.header, utc_now_iso())
+        builder = RowBuilder(
+            schema,
+            check,
+            mapping,
+            source.header,
+            utc_now_iso(),
+            csv_text=isinstance(source, CsvSource),
+        )
         for rec in source.records():
             before = tuple(zip(source.header, rec.fields, strict=False))
             res = builder.build(rec)
@@ -400,6 +407,7 @@ def _execute(
             now,
             numbers_as_text=backend.kind != "d1",
             server_checks=getattr(writer, "server_checks", False),
+            csv_text=isinstance(source, CsvSource),
         )
 
     builder = row_builder(writer)

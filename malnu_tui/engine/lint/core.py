@@ -24,9 +24,9 @@ from malnu_tui.engine.lint.model import (
 from malnu_tui.engine.lint.ops import (
     Op,
     adds_not_null_without_default,
+    adds_unique,
     key,
     read_ops,
-    strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -39,14 +39,16 @@ from malnu_tui.engine.lint.rebuild import (
     views_in_the_way,
 )
 from malnu_tui.engine.lint.replay import Replay, TableShape
+from malnu_tui.engine.lint.rollback import RollbackFile, read_rollback
 from malnu_tui.engine.lint.rules import RULES, register
 from malnu_tui.engine.lint.transaction import OneTransaction
-from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
+from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+_CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
 _IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
 register(
     Rule(
@@ -67,75 +69,12 @@ def _f(
 
 
 @dataclass
-class _Rollback:
-    """What a migration's rollback file undoes (names folded)."""
-
-    exists: bool
-    drops: dict[str, set[str]] = field(default_factory=dict)  # kind → names
-    dropped_columns: set[tuple[str, str]] = field(default_factory=set)
-    creates: set[str] = field(default_factory=set)  # tables it (re-)creates
-    adds_columns: set[tuple[str, str]] = field(default_factory=set)
-    bodies: dict[str, str] = field(default_factory=dict)  # re-created table → its body
-
-    def restores_column(self, table: str, column: str) -> bool:
-        if (table, column) in self.adds_columns:
-            return True
-        body = self.bodies.get(table, "")
-        return bool(body) and re.search(rf"\b{re.escape(column)}\b", body, re.I) is not None
-
-
-_PLAIN = re.compile(r"['\"`\[$]|\bBEGIN\b|\bEND\b", re.IGNORECASE)
-
-
-def _rollback_statements(text: str, dialect: str) -> list[Statement]:
-    """A rollback file's statements. Most are plain DROPs: with no quote, dollar body or
-    BEGIN/END, cutting at ``;`` is what the splitter would do (lines are not needed here;
-    PostgreSQL's nested comments and parentheses are the splitter's)."""
-    body = strip_comments(text) if "--" in text or "/*" in text else text
-    if dialect == "postgresql" or _PLAIN.search(body):
-        return strip_template(split_statements(text, dialect)).statements
-    return [Statement(part.strip(), 0) for part in body.split(";") if part.strip()]
-
-
-def _read_rollback(m: Migration, findings: list[Finding]) -> _Rollback:
-    if m.rollback is None:
-        return _Rollback(False)
-    rb = _Rollback(True)
-    try:
-        statements = _rollback_statements(m.rollback.read_text(), m.rollback.dialect)
-    except SplitError as exc:
-        findings.append(_f("FILE-UNREADABLE", m.rollback.filename, exc.line, str(exc)))
-        return rb
-    except MalnuError as exc:
-        findings.append(_f("FILE-UNREADABLE", m.rollback.filename, 1, str(exc)))
-        return rb
-    for st in statements:
-        op = read_ops(st)
-        if op.kind.startswith("drop_"):
-            rb.drops.setdefault(op.kind[5:], set()).update(key(n) for n in op.names)
-        elif op.kind == "create_table":
-            rb.creates.add(op.key)
-            rb.bodies[op.key] = op.body
-        elif op.kind == "alter_table":
-            for a in op.actions:
-                if a.kind == "drop_column":
-                    rb.dropped_columns.add((op.key, key(a.column)))
-                elif a.kind == "add_column":
-                    rb.adds_columns.add((op.key, key(a.column)))
-                elif a.kind == "drop_constraint":
-                    rb.drops.setdefault("index", set()).add(key(a.new))
-                elif a.kind == "rename_table":
-                    rb.creates.add(key(a.new))
-    return rb
-
-
-@dataclass
 class _State:
     """One migration's running state for the rules."""
 
     file: str
     dialect: Dialect
-    rollback: _Rollback
+    rollback: RollbackFile
     rebuilt: set[str]
     session_lock_timeout: bool
     table_rows: TableRows | None = None
@@ -190,8 +129,25 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         out.append(_f("DROP-TABLE", s.file, st.line, why, severity="warning" if covered else None))
 
 
+def _inline_unique(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
+    """ADD COLUMN … UNIQUE / PRIMARY KEY (Django's AddField(unique=True)): SQLite refuses it
+    whatever the table holds; PostgreSQL fails when a constant default gives two rows one
+    value (NULLs, or a default computed per row, are distinct)."""
+    for a in op.actions:
+        if a.kind == "add_column" and adds_unique(a.definition):
+            if s.dialect == "sqlite":
+                why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} UNIQUE or PRIMARY KEY "
+                why += '("Cannot add a UNIQUE column"): the migration fails'
+                out.append(_f("ADD-UNIQUE", s.file, st.line, why, severity="error"))
+            elif op.key not in s.created and _CONSTANT_DEFAULT.search(a.definition):
+                why = f"{op.name}.{a.column} is added UNIQUE with a constant default to a table "
+                why += "that holds rows: every row gets the same value, and the index fails"
+                out.append(_f("ADD-UNIQUE", s.file, st.line, why))
+
+
 def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = op.key
+    _inline_unique(s, st, op, out)
     if s.dialect == "postgresql":
         s.not_null_checks.see(op)
     if t in s.created:
@@ -436,7 +392,7 @@ def _lint_one(
     except MalnuError as exc:
         return [_f("FILE-UNREADABLE", m.filename, getattr(exc, "line", None) or 1, str(exc))]
     ops = [read_ops(st) for st in statements]
-    rollback = _read_rollback(m, findings)
+    rollback = read_rollback(m, findings)
     s = _State(
         m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
     )

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from malnu_tui.engine.lint.where import unbounded_where
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["Action", "Op", "key", "read_ops", "split_top_level", "strip_comments"]
+__all__ = [
+    "Action",
+    "Op",
+    "adds_not_null_without_default",
+    "adds_unique",
+    "key",
+    "read_ops",
+    "split_top_level",
+    "strip_comments",
+]
 
 _IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
 _QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
@@ -53,6 +62,7 @@ _INSERT_SELECT = re.compile(
     _F,
 )
 _AS_SELECT = re.compile(rf"^AS\s+SELECT\b.*?\bFROM\s+(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})", _F)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
 _TRUNCATE = re.compile(r"^TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<names>.*)$", _F)
 _TRUNCATE_TAIL = re.compile(
     r"\s+(?:(?:RESTART|CONTINUE)\s+IDENTITY|CASCADE|RESTRICT)\b.*$", re.IGNORECASE | re.DOTALL
@@ -252,6 +262,13 @@ def _action(text: str) -> Action:
 def _names(raw: str) -> tuple[str, ...]:
     parts = (_DROP_NAME.match(p.rstrip(" *")) for p in split_top_level(raw))
     return tuple(_unq(p["name"]) for p in parts if p is not None)
+
+
+def adds_unique(definition: str) -> bool:
+    """A column definition declaring UNIQUE or PRIMARY KEY."""
+    return (
+        re.search(r"\b(?:UNIQUE|PRIMARY\s+KEY)\b", _STRINGS.sub("''", definition), _F) is not None
+    )
 
 
 def adds_not_null_without_default(definition: str) -> bool:

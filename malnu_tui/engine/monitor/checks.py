@@ -15,7 +15,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.monitor.config import MonitorConfig
-from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
 
 if TYPE_CHECKING:
@@ -83,6 +83,11 @@ class Problem:
     since: str | None = None  # UTC YYYY-MM-DD HH:MM:SS when known
     obj: str = ""
     recent: bool = True  # failed_migrations: failed in the last hour (else a stuck old row)
+
+    def __post_init__(self) -> None:
+        # One problem, one line: a driver's message over two lines would split the plugin's
+        # summary line from its performance data (Nagios reads the first line only).
+        object.__setattr__(self, "message", one_line(self.message))
 
     @property
     def key(self) -> str:

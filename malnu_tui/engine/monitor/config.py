@@ -23,14 +23,13 @@ backups = 3
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.config_schema import read_config_file
 from malnu_tui.engine.config_sections import MONITOR_DEFAULTS, monitor_values
-from malnu_tui.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
@@ -100,8 +99,5 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
     path = settings.config_path
     if path is None:
         return MonitorConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    data = read_config_file(path)
     return parse_monitor_config(data, source=str(path), base=path.parent)

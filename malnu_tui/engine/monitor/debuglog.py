@@ -24,6 +24,7 @@ __all__ = [
     "enabled",
     "http_request",
     "mask_secrets",
+    "one_line",
     "register_secret",
     "statement",
 ]
@@ -52,6 +53,15 @@ def register_secret(value: str) -> None:
     """Mask ``value`` wherever it would appear in debug output and run-log errors."""
     if value and len(value) >= 4:
         _SECRETS.add(value)
+
+
+def one_line(text: str) -> str:
+    """``text``'s lines joined with ``; `` (each stripped, blank ones dropped): a message quoted
+    from a driver over several lines (libpq's "Connection refused" and its tab-indented "Is the
+    server running…") as the one line an `error:` line or a monitoring plugin's summary is."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def mask_secrets(text: str) -> str:
@@ -83,9 +93,11 @@ def configure(
     backups: int = 3,
     stream: TextIO | None = None,
     to_stderr: bool = True,
-) -> None:
+) -> str | None:
     """Set the debug logger up: stderr when ``debug``, plus a rotating ``log_file`` when given.
-    The file gets the same lines (with a timestamp); without ``debug`` it is not written."""
+    The file gets the same lines (with a timestamp); without ``debug`` it is not written.
+    A log file that cannot be opened is a warning returned, never a stop: debug lines are an
+    aid (a cron job with ``MALNU_DEBUG=1`` still checks, migrates, backs up)."""
     import logging
     import logging.handlers
 
@@ -103,19 +115,26 @@ def configure(
     _LOG = log if debug else None
     if not debug:
         log.setLevel(logging.WARNING)
-        return
+        return None
     log.setLevel(logging.DEBUG)
     if to_stderr:
         err: logging.Handler = logging.StreamHandler(stream)
         err.setFormatter(MaskingFormatter("debug: %(message)s"))
         log.addHandler(err)
-    if log_file is not None:
+    if log_file is None:
+        return None
+    try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         fh = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
-        fh.setFormatter(MaskingFormatter("%(asctime)s %(message)s"))
-        log.addHandler(fh)
+    except OSError as exc:
+        where = "stderr only" if to_stderr else "nowhere"
+        why = exc.strerror or exc
+        return f"[log] file {log_file} cannot be written ({why}): debug lines go to {where}"
+    fh.setFormatter(MaskingFormatter("%(asctime)s %(message)s"))
+    log.addHandler(fh)
+    return None
 
 
 def enabled() -> bool:

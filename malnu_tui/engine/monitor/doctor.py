@@ -220,6 +220,10 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
             getattr(exc, "hint", None)
             or "check the URL, the network, the credentials and that the server is running",
         )
+        if backend is not None:  # opened (D1 opens without a request) but not reached
+            with contextlib.suppress(Exception):
+                backend.close()
+            backend = None
     if backend is not None:
         try:
             t0 = time.perf_counter()

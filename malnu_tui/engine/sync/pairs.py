@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from malnu_tui.engine.config import Settings, Target, resolve_target
 
 # The rules of a [sync.NAME] table live with the config's (checked at load, by every command).
+from malnu_tui.engine.config_schema import read_config_file
 from malnu_tui.engine.config_sections import DEFAULT_CHUNK_ROWS as DEFAULT_CHUNK_ROWS
 from malnu_tui.engine.config_sections import DEFAULT_CURSOR as DEFAULT_CURSOR
 from malnu_tui.engine.config_sections import DEFAULT_OVERLAP_SECONDS as DEFAULT_OVERLAP_SECONDS
@@ -44,12 +45,7 @@ def load_pairs(settings: Settings) -> dict[str, SyncPair]:
     path = settings.config_path
     if path is None:
         return {}
-    import tomllib  # here: a sync run from a script needs no TOML (~10 ms of start-up)
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    data = read_config_file(path)  # TOML imported there: a sync from a script needs none
     values = sync_values(data.get("sync", {}), str(path), settings.targets)
     return {v["name"]: SyncPair(**v) for v in values}
 

@@ -157,8 +157,19 @@ class D1Side(SqliteDialect):
         lo, hi = (int(v) if big else v for v, big in ends)
         return None if lo is None else (lo, hi)
 
-    def _batch(self, statements: list[str], expect: SyncState | None) -> list[Any]:
+    def _batch(
+        self,
+        statements: list[str],
+        expect: SyncState | None,
+        done: Callable[[], bool] | None = None,
+    ) -> list[Any]:
+        """One D1 batch. An attempt of unknown outcome is read back before it is sent again:
+        through the state row it writes (``expect``), or ``done``; without either it is
+        re-sent (idempotent statements only)."""
+
         def took_effect() -> bool:
+            if done is not None:
+                return done()
             if expect is None:
                 return False
             now = self.read_state(expect.table_name)
@@ -173,7 +184,8 @@ class D1Side(SqliteDialect):
         return self.api.batch(statements, took_effect)
 
     def create_table(self, source: TableShape) -> None:
-        self._batch([self.create_ddl(source)], None)
+        # Re-sent after it ran, CREATE TABLE would fail on the table it made.
+        self._batch([self.create_ddl(source)], None, lambda: source.name in self.tables())
 
     def drop_empty_copy(self, table: str) -> bool:
         """(See :meth:`.side.Side.drop_empty_copy`; the sync's lock keeps other writers out
@@ -186,7 +198,7 @@ class D1Side(SqliteDialect):
         drop = [f"DROP TABLE {q(table)}"]
         if self._has_state_table():
             drop.append(f"DELETE FROM {STATE_TABLE} WHERE table_name = {literal(table)}")
-        self._batch(drop, None)
+        self._batch(drop, None, lambda: table not in self.tables())
         return True
 
     def write_state(self, state: SyncState) -> None:

@@ -19,7 +19,10 @@ from malnu_tui.engine.sync.model import Key, Row, TableShape, key_text
 __all__ = ["is_utf8", "not_utf8_column", "not_utf8_error", "not_utf8_key", "unstorable_value"]
 
 _INT64 = range(-(2**63), 2**63)
-_DIGITS = 15  # SQLite's NUMERIC keeps the first 15 significant digits of a text it converts
+# SQLite's NUMERIC stores a text it converts as the nearest double: every number of up to 15
+# significant digits reads back as written, and a longer one only when it is the shortest
+# spelling of a double (0.30000000000000004, what 0.1 + 0.2 makes).
+_DIGITS = 15
 
 
 def unstorable_value(shape: TableShape, rows: Sequence[Row], *, d1: bool) -> tuple[str, str] | None:
@@ -78,10 +81,13 @@ def _numeric(value: Decimal) -> tuple[str, str] | None:
     digits = len(value.normalize().as_tuple().digits)
     if digits <= _DIGITS or (value == value.to_integral_value() and int(value) in _INT64):
         return None
+    stored = float(value)
+    if math.isfinite(stored) and Decimal(repr(stored)) == value:
+        return None  # the double's own digits: read back as written
     places = _DIGITS - 1 - value.adjusted()
     return (
-        f"{value} has {digits} significant digits, and SQLite's NUMERIC keeps {_DIGITS} "
-        f"(it stores {float(value)!r})",
+        f"{value} has {digits} significant digits, more than the double SQLite's NUMERIC "
+        f"stores it as holds (it stores {stored!r})",
         f"{{c}} = round({{c}}, {places}) WHERE {{c}} <> round({{c}}, {places})",
     )
 

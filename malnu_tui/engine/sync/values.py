@@ -190,9 +190,11 @@ _PG_ONLY_TS = re.compile(
     r"|\d{5,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])?|-?infinity)\Z"
 )
 _PG_ONLY_DATE = re.compile(r"(?:\d{4}-\d\d-\d\d BC|\d{5,}-\d\d-\d\d|-?infinity)\Z")
-# A time of day as PostgreSQL 15 reads it: the hour in one or two digits, a zone ignored.
+# A time of day as PostgreSQL 15 reads it: the hour in one or two digits, a zone ignored, and
+# a date before it (a valid one) ignored too — Rails stores a TIME as `2000-01-01 07:30:00`.
 _PG_TOD_TEXT = re.compile(
-    r"\s*(\d\d?):(\d\d)(?::(\d\d)(\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
+    r"\s*(?:(\d{4})-(\d\d?)-(\d\d?) +)?"
+    r"(\d\d?):(\d\d)(?::(\d\d)(\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
 )
 
 
@@ -202,7 +204,12 @@ def _pg_read_tod(v: str) -> int | None:
     m = _PG_TOD_TEXT.match(v)
     if m is None:
         return None
-    hour, minute, second, fraction = m.groups()
+    year, month, day, hour, minute, second, fraction = m.groups()
+    if year is not None:
+        try:
+            date(int(year), int(month), int(day))
+        except ValueError:
+            return None
     usec = round(float("0" + fraction) * 1_000_000) if fraction else 0
     h, mi, sec = int(hour), int(minute), int(second or 0)
     tod = ((h * 60 + mi) * 60 + sec) * 1_000_000 + usec

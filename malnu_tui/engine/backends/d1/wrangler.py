@@ -9,13 +9,13 @@ records those migrations in our tracking table without running them (one audited
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend, RecordApplied, TrackingRecord
+from malnu_tui.engine.backends.d1.wrangler_names import by_name_part, match
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.files import Migration, MigrationSet
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 DEFAULT_TABLE = "d1_migrations"
-_NUMBER_PREFIX = re.compile(r"^\d+_")
 STATE_SUBDIR = Path(".wrangler") / "state" / "v3" / "d1"
 
 
@@ -227,16 +226,16 @@ def wrangler_status(
 ) -> list[WranglerRow]:
     """wrangler's history beside ours: for each wrangler-applied name, whether the file is in
     the migration set and whether our tracking table has it."""
-    files = mset.by_filename()
+    files, by_part = mset.by_filename(), by_name_part(mset)
     tracked = {r.filename for r in records if r.success}
-    return [WranglerRow(w.name, w.applied_at, w.name in files, w.name in tracked) for w in applied]
-
-
-def _by_name_part(mset: MigrationSet) -> dict[str, list[Migration]]:
-    found: dict[str, list[Migration]] = {}
-    for m in mset.migrations:
-        found.setdefault(f"{m.name}.sql".lower(), []).append(m)
-    return found
+    rows: list[WranglerRow] = []
+    for w in applied:
+        # Matched as adopt matches it (a 0002_name.sql renamed to a timestamp is that file):
+        # else an adopted history read "not tracked, run adopt" for ever.
+        m = match(files, by_part, w.name)
+        here = m is not None and m.filename in tracked
+        rows.append(WranglerRow(w.name, w.applied_at, m is not None, here))
+    return rows
 
 
 def plan_adopt(
@@ -253,17 +252,14 @@ def plan_adopt(
     and adopts its history.
     """
     files = mset.by_filename()
-    by_part = _by_name_part(mset)
+    by_part = by_name_part(mset)
     tracked = {r.filename for r in records if r.success}
     to_adopt: list[tuple[Migration, WranglerMigration]] = []
     already: list[str] = []
     unmatched: list[str] = []
     chosen: set[str] = set()
     for w in applied:
-        m = files.get(w.name)
-        if m is None:
-            same = by_part.get(_NUMBER_PREFIX.sub("", w.name).lower(), [])
-            m = same[0] if len(same) == 1 else None
+        m = match(files, by_part, w.name)
         if m is None or m.filename in chosen:
             unmatched.append(w.name)
         elif m.filename in tracked:

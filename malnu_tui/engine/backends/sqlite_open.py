@@ -1,0 +1,88 @@
+"""Opening a SQLite file: read-write (its parent directories made), or read-only for
+monitoring, creating nothing beside it (no ``-wal`` or ``-shm`` owned by the monitoring
+user, no database where a path has a typo). :mod:`.sqlite` is the backend over it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from malnu_tui.engine.errors import BackendError, ConfigError
+
+__all__ = ["check_path", "connect"]
+
+
+def check_path(path: Path, *, create: bool = True) -> None:
+    """A usable database path, or a :class:`ConfigError` naming it (a bad ``--database`` is a
+    usage error, exit 2). Creates the missing parent directories; without ``create`` (a
+    read-only open) the file must exist."""
+    if not create and not path.exists():
+        raise ConfigError(
+            f"database file {path} does not exist (nothing was created)",
+            hint="check the path; a command that writes (`status`, `up`) creates a new database",
+        )
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
+        raise ConfigError(
+            f"cannot use {path} as a SQLite database: cannot create {path.parent} "
+            f"({why or exc.strerror or exc})"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
+
+
+def _wal_mode(path: Path) -> bool:
+    """Whether the file's header says WAL (bytes 18 and 19 are 2)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+
+
+def connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connection:
+    """A connection with the busy timeout; ``read_only``: ``mode=ro``, creating nothing. A WAL
+    database without a ``-wal`` (no connection open) is read as it is on disk (``immutable``):
+    mode=ro would create a ``-wal`` and ``-shm`` it cannot remove. So is one whose ``-shm``
+    this user cannot create (a monitoring user allowed to read the file only) while its WAL
+    holds nothing; one whose WAL holds changes is said."""
+
+    def connect(where: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            where,
+            isolation_level=None,
+            timeout=busy_timeout,
+            check_same_thread=False,
+            uri=read_only,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        return conn
+
+    if not read_only:
+        return connect(str(path))
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    wal = Path(f"{path}-wal")
+    if not wal.exists() and _wal_mode(path):
+        # Nothing in a WAL to read, and mode=ro would leave a -wal and -shm behind, owned by
+        # this (monitoring) user: an application running as another could not write them.
+        return connect(uri + "&immutable=1")
+    conn = connect(uri)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        if wal.exists() and wal.stat().st_size > 0:
+            raise BackendError(
+                f"cannot read {path}: its WAL ({wal.name}) holds changes and this user cannot "
+                f"create {path.name}-shm beside it ({exc})",
+                hint=f"let this user write to {path.parent}, or run as the database's owner",
+            ) from None
+    return connect(uri + "&immutable=1")
