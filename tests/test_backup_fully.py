@@ -289,3 +289,25 @@ def test_restore_drops_types_functions_and_schemas_made_after_the_backup(
         assert types == [("mood",)] and funcs == [("add1",)]
         assert conn.execute("SELECT to_regnamespace('reporting')").fetchone() == (None,)
         conn.execute(PRISMA)  # the migration runs again
+
+
+def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # `schema = "malnu"` (the tool's tables apart from the school's): every restore failed,
+    # "cannot drop schema malnu because other objects depend on it" — pg_restore --clean
+    # dropped the schema that still held the live audit trail the restore keeps.
+    target = make_target(tmp_path, f"{pg_url}?schema=malnu")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=3)
+        made = create_backup(backend, target)
+        before = rows(backend)
+        execute(backend, "DELETE FROM posts")
+        restore_backup(backend, target, made.id)
+        assert rows(backend) == before
+        assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
+        assert [r.filename for r in backend.fetch_records()] == list(made.applied_filenames)
+    finally:
+        backend.close()

@@ -79,6 +79,14 @@ def _is_tool_entry(line: str) -> bool:
     return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
 
 
+def _is_schema_entry(line: str, schema: str) -> bool:
+    """The ``SCHEMA`` entry of the schema holding the tool's tables (``schema = "malnu"``):
+    ``--clean`` would drop it, which fails while the live audit trail and lock row, left out
+    of the restore, are in it (the schema itself is there already)."""
+    m = TOC_LINE.match(line)
+    return m is not None and m.group("rest").split(" ")[:3] == ["SCHEMA", "-", schema]
+
+
 def _is_live_extension_entry(line: str, live: set[str]) -> bool:
     """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
     has: --clean would drop and re-create it, which only its owner may do (on Supabase a
@@ -304,7 +312,9 @@ def restore(
         listing = [
             ln
             for ln in listed
-            if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
+            if not _is_tool_entry(ln)
+            and not _is_live_extension_entry(ln, live_ext)
+            and not _is_schema_entry(ln, backend.schema)
         ]
         prelude, locked = _prelude(backend, listed)
         holders = lock_holders(backend.conn, locked)
