@@ -22,7 +22,7 @@ from malnu_tui.engine.backup import (
     restore_backup,
 )
 from malnu_tui.engine.config import Target
-from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
+from tests.backup_support import V2, execute, fill, make_target, mset_of, open_fresh, rows, up
 from tests.fixtures_core import popen_cli, run_cli
 from tests.fixtures_pg import PgCluster
 
@@ -297,11 +297,15 @@ def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
     # `schema = "malnu"` (the tool's tables apart from the school's): every restore failed,
     # "cannot drop schema malnu because other objects depend on it" — pg_restore --clean
     # dropped the schema that still held the live audit trail the restore keeps.
+    from malnu_tui.engine.rehearse import rehearse
+
     target = make_target(tmp_path, f"{pg_url}?schema=malnu")
     backend = open_fresh(target)
     try:
-        up(backend, target)
+        up(backend, target, to=V2)
         fill(backend, users=3)
+        assert rehearse(target, mset_of(target), backup_id=create_backup(backend, target).id).ok
+        up(backend, target)
         made = create_backup(backend, target)
         before = rows(backend)
         execute(backend, "DELETE FROM posts")

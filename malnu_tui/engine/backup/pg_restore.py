@@ -309,12 +309,15 @@ def restore(
         if code != 0:
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
         live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
+        tool_schema = backend.conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (backend.schema,)
+        ).fetchone()  # there (a live target, not a fresh scratch database): kept
         listing = [
             ln
             for ln in listed
             if not _is_tool_entry(ln)
             and not _is_live_extension_entry(ln, live_ext)
-            and not _is_schema_entry(ln, backend.schema)
+            and not (tool_schema and _is_schema_entry(ln, backend.schema))
         ]
         prelude, locked = _prelude(backend, listed)
         holders = lock_holders(backend.conn, locked)
