@@ -304,6 +304,7 @@ def restore(
     list_file = temp_path(path.parent, ".list")
     url, env, password = child_connection(target.url)
     try:
+        progress(BackupProgress("restore", 0, 0, f"copying {path.name}, checking its sha256"))
         copy_verified(path, own, manifest)
         code, listed, err = toc(tools, own)
         if code != 0:
