@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -313,5 +314,31 @@ def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
         assert rows(backend) == before
         assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
         assert [r.filename for r in backend.fetch_records()] == list(made.applied_filenames)
+    finally:
+        backend.close()
+
+
+def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
+    pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str, tmp_path: Path
+) -> None:
+    # Supabase: the operator's role owns the database; the platform (a superuser here) adds a
+    # function to public after the backup. The restore may not drop it — it must not fail on
+    # it either (what the operator's role made after the backup is dropped).
+    role, password = pg_password_role
+    url = f"postgresql://{role}:{quote(password)}@{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
+    target = make_target(tmp_path, url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        made = create_backup(backend, target)
+        with psycopg.connect(pg_cluster.url(pg_password_db), autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION platform_hook() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        execute(backend, "CREATE TYPE mine AS ENUM ('x')")
+        restore_backup(backend, target, made.id)
+        with psycopg.connect(pg_cluster.url(pg_password_db), autocommit=True) as conn:
+            assert conn.execute("SELECT to_regproc('platform_hook')::text").fetchone() == (
+                "platform_hook",
+            )
+            assert conn.execute("SELECT to_regtype('mine')").fetchone() == (None,)
     finally:
         backend.close()

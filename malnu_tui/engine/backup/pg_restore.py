@@ -126,8 +126,8 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S":
          "f": "FOREIGN TABLE"}  # fmt: skip
 # Schemas, types and functions a migration made after the backup (Prisma's CREATE TYPE "Role"
 # AS ENUM, a reporting schema, a trigger function): left behind, the next `up` of that
-# migration failed on "already exists". Extension members are never touched; a schema only
-# when its owner is a role of ours.
+# migration failed on "already exists". Extension members are never touched, nor what a role
+# not ours owns (on Supabase, a platform role's functions: dropping them would fail the restore).
 _NOT_SYSTEM = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
 )
@@ -139,7 +139,7 @@ WHERE {_NOT_SYSTEM} AND n.nspname <> 'public' AND pg_has_role(n.nspowner, 'MEMBE
 """
 _LIVE_TYPES = f"""
 SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE {_NOT_SYSTEM} AND t.typtype IN ('e', 'c', 'd', 'r')
+WHERE {_NOT_SYSTEM} AND t.typtype IN ('e', 'c', 'd', 'r') AND pg_has_role(t.typowner, 'MEMBER')
   AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                   AND d.objid = t.oid AND d.deptype IN ('e', 'i', 'a'))
@@ -148,7 +148,7 @@ _LIVE_FUNCTIONS = f"""
 SELECT n.nspname, p.proname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
        pg_get_function_identity_arguments(p.oid), p.prokind
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE {_NOT_SYSTEM} AND p.prokind IN ('f', 'p')
+WHERE {_NOT_SYSTEM} AND p.prokind IN ('f', 'p') AND pg_has_role(p.proowner, 'MEMBER')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                   AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
 """
