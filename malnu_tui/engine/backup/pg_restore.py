@@ -195,7 +195,8 @@ def _large_objects_not_in(listed: Sequence[str]) -> str:
     keep = "{" + ",".join(str(o) for o in sorted(set(single))) + "}"
     return (
         "SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata "
-        f"WHERE oid <> ALL('{keep}'::pg_catalog.oid[]){''.join(ranges)}"
+        f"WHERE pg_has_role(lomowner, 'MEMBER') AND oid <> ALL('{keep}'::pg_catalog.oid[])"
+        f"{''.join(ranges)}"
     )
 
 
