@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
+    from malnu_tui.engine.config import Target
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
     from malnu_tui.engine.plan import Preflight
 
@@ -188,6 +190,17 @@ def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> Non
             ctx.message(f"{'problem' if p.blocking else 'note'}: {p.describe()}")
     if stop is not None:
         raise stop.error()
+
+
+def lock_preflight(ctx: Context, backend: Backend, target: Target, operation: str) -> Preflight:
+    """The lock precondition before the prompt, for work whose plan is made elsewhere
+    (restore, recover, import, sync): a live holder is exit 3 before anything is asked; a
+    dead holder's lock is announced (taken over, audited, when the work starts)."""
+    from malnu_tui.engine.preflight import preflight_lock
+
+    pf = preflight_lock(backend, target, operation)
+    show_preflight(ctx, pf)
+    return pf
 
 
 def _show_plan(ctx: Context, plan: Plan) -> None:
