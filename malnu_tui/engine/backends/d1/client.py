@@ -288,6 +288,8 @@ class D1Api:
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
+                    # A 503 of maintenance or overload may say when to come back, as a 429 does.
+                    delay = max(delay, _retry_after(resp, self.policy.max_delay))
                 elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
                     # D1's own error list: retry these. The work may have been done before
                     # the error (a connection lost on D1's side): an unknown outcome.
