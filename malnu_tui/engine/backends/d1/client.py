@@ -376,6 +376,18 @@ class D1Api:
         result = self.call("POST", "raw", body=body)
         return _parse_raw(result)[-1]
 
+    def trial(self, statements: Sequence[str]) -> str | None:
+        """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls
+        it back whole: None when they would all succeed, else D1's error. Nothing is written
+        (no bookmark, no row), whatever happens."""
+        table = f"malnu_probe_{secrets.token_hex(6)}"
+        sql = join_statements([*statements, f'SELECT * FROM "{table}"'])
+        try:
+            self.call("POST", "raw", body={"sql": sql})
+        except D1QueryError as exc:
+            return None if table in str(exc) else str(exc)
+        raise D1Error("a D1 probe batch did not fail as it must")
+
     def batch(self, statements: Sequence[str], took_effect: Callable[[], bool]) -> list[D1Result]:
         """Run ``statements`` as ONE D1 batch (one transaction). Returns [] when an attempt of
         unknown outcome turned out, on reading back, to have been applied."""
