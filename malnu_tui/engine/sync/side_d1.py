@@ -89,7 +89,7 @@ class D1Side(SqliteDialect):
     # rows of photos or long texts is far more (BLOBs travel as hex, twice their size): a
     # table's pages are sized from the rows read so far to stay near this many bytes.
     answer_bytes = 8_000_000
-    first_page = 50  # rows of a table's first page, before any row of it was seen
+    sample_rows = 20  # rows whose size sizes a table's first page
 
     def __init__(self, backend: D1Backend, label: str) -> None:
         self.backend = backend
@@ -106,8 +106,19 @@ class D1Side(SqliteDialect):
             )
             self._row_bytes[shape.name] = max(1, size // len(page))
         each = self._row_bytes.get(shape.name)
-        if each is None:
-            return min(cap, self.first_page)
+        if each is None:  # before any page: the size of a few rows, as they travel
+            sizes = " + ".join(
+                f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
+                f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
+                for c in shape.columns
+            )
+            found = self._rows(
+                f"SELECT max(s) FROM (SELECT {sizes or '0'} AS s FROM {q(shape.name)} "
+                f"LIMIT {self.sample_rows})"
+            )
+            each = self._row_bytes[shape.name] = max(
+                1, int(found[0][0] or 0) + 8 * len(shape.columns)
+            )
         return max(1, min(cap, self.answer_bytes // each))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -100,11 +100,17 @@ class SqliteDialect(SqliteKeys, ABC):
 
     # -- schema ---------------------------------------------------------------------------
     def tables(self) -> list[str]:
-        rows = self._rows(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT LIKE '_cf_%' ORDER BY name"
+        # Not a virtual table (an FTS5 index) nor its shadow tables: derived data, without keys
+        # (they stopped every sync). table_list tells them apart, on D1 too.
+        rows = self._rows("PRAGMA table_list")
+        return sorted(
+            str(name)
+            for schema, name, kind, *_ in rows
+            if schema == "main"
+            and kind == "table"
+            and not str(name).startswith(("sqlite_", "_cf_"))
+            and name not in TOOL_TABLES
         )
-        return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
 
     def describe(self, table: str) -> TableShape | None:
         if table not in self.tables():

@@ -99,3 +99,20 @@ def test_a_sync_out_of_d1_keeps_each_answer_under_the_result_limit(
     report = sync(src, dest)
     assert (report.inserted, report.verified) == (300, True), report
     assert dest.run("SELECT count(*), sum(length(gambar)) FROM foto") == [(300, 300_000)]
+
+
+@pytest.mark.parametrize("kind", ["d1", "sqlite"])
+def test_a_full_text_index_is_not_a_table_to_sync(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """An FTS5 search index (D1 supports FTS5) is a virtual table over shadow tables, all
+    derived from `siswa`: every sync stopped on them ("siswa_fts: no primary key…;
+    siswa_fts_idx: key segid holds integers…")."""
+    src = make_db(kind, request, tmp_path, "src")
+    src.run("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, updated_at DATETIME)")
+    src.run(f"INSERT INTO siswa VALUES (1, 'Budi', '{STAMP}')")
+    src.run("CREATE VIRTUAL TABLE siswa_fts USING fts5(nama, content='siswa', content_rowid='id')")
+    src.run("INSERT INTO siswa_fts(siswa_fts) VALUES ('rebuild')")
+    dest = make_db("postgresql", request, tmp_path, "copy")
+    report = sync(src, dest)
+    assert (report.table, report.inserted, report.verified) == ("siswa", 1, True), report
