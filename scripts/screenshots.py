@@ -35,6 +35,7 @@ from tests.tui_demo import (  # noqa: E402
     add_orders,
     build_demo,
     sql_checked,
+    synced_pair,
     take_lock_elsewhere,
     wait_until,
 )
@@ -222,38 +223,6 @@ async def sync_verify(pilot: Pilot[Any], app: MalnuApp) -> None:
         return getattr(s, "working", True) is None and "missing: id=4" in shown
 
     await wait_until(pilot, reported, timeout=60)
-
-
-def synced_pair(demo: Demo) -> None:
-    """A reporting pair (primary → a SQLite reports file) synced, then one copy edited and one
-    deleted by hand (what `sync verify` must name)."""
-    import sqlite3
-
-    from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
-
-    reports = demo.root / "reports.db"
-    with demo.config.open("a", encoding="utf-8") as f:
-        f.write(
-            f'\n[targets.reports]\nurl = "sqlite:///{reports}"\n\n'
-            '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
-            'tables = ["users", "academic_records"]\n'
-        )
-    with sqlite3.connect(demo.primary_db) as c:
-        c.executemany(
-            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
-              "2026-11-20 07:00:00") for i in range(1, 31)],
-        )  # fmt: skip
-    settings = demo.settings()
-    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
-        run_sync(s, SyncRequest(tables=("users", "academic_records")))
-    with sqlite3.connect(reports) as c:
-        c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
-        c.execute("DELETE FROM users WHERE id = 4")
-        c.execute(
-            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
-            "finished_at = '2026-11-20 08:55:00'"
-        )
 
 
 async def alerts(pilot: Pilot[Any], app: MalnuApp) -> None:

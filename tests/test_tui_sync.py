@@ -3,7 +3,6 @@ analytics database (outcomes checked in the databases), and its SVG snapshot."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -14,24 +13,9 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
-from tests.tui_demo import Demo, build_demo, wait_until
+from tests.tui_demo import add_sync_pair, build_demo, wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-def add_pair(demo: Demo, dest_url: str) -> None:
-    with demo.config.open("a", encoding="utf-8") as f:
-        f.write(
-            f'\n[targets.reports]\nurl = "{dest_url}"\n\n'
-            '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
-            'tables = ["users", "academic_records"]\n'
-        )
-    with sqlite3.connect(demo.primary_db) as c:
-        c.executemany(
-            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
-              "2026-11-20 07:00:00") for i in range(1, 31)],
-        )  # fmt: skip
 
 
 def sync_screen(app: MalnuApp) -> SyncScreen | None:
@@ -64,7 +48,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
     tmp_path: Path, pg_url: str
 ) -> None:
     demo = build_demo(tmp_path / "demo")
-    add_pair(demo, pg_url)
+    add_sync_pair(demo, pg_url)
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -115,7 +99,7 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
     tmp_path: Path, pg_url: str
 ) -> None:
     demo = build_demo(tmp_path / "demo")
-    add_pair(demo, pg_url)
+    add_sync_pair(demo, pg_url)
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
     settings = demo.settings()

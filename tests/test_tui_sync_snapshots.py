@@ -3,20 +3,18 @@ report naming a missing and a different key (times pinned: last sync 5 min ago).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from tests.test_tui_snapshots import SETTLE, app_for, settle_threads
 from tests.test_tui_snapshots import demo as demo  # the fixture
-from tests.test_tui_sync import add_pair, idle_with
-from tests.tui_demo import Demo, wait_until
+from tests.test_tui_sync import idle_with
+from tests.tui_demo import Demo, synced_pair, wait_until
 
 SnapCompare = Callable[..., bool]
 
@@ -29,18 +27,7 @@ def test_sync_screen_snapshot(
     size: tuple[int, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reports = demo.root / "reports.db"
-    add_pair(demo, f"sqlite:///{reports}")
-    settings = demo.settings()
-    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
-        run_sync(s, SyncRequest(tables=("users", "academic_records")))
-    with sqlite3.connect(reports) as c:
-        c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
-        c.execute("DELETE FROM users WHERE id = 4")
-        c.execute(
-            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
-            "finished_at = '2026-11-20 08:55:00'"
-        )
+    synced_pair(demo)
     monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
 
     async def run(pilot: Pilot[Any]) -> None:

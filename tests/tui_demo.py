@@ -354,3 +354,40 @@ def sql_checked(app: MalnuApp, filename: str = ORDERS) -> bool:
         and s.check is not None
         and not s.checking
     )
+
+
+def add_sync_pair(demo: Demo, dest_url: str) -> None:
+    """A `[sync.reporting]` pair from the demo's primary into ``dest_url`` (target
+    ``reports``), and 30 users in the primary to copy."""
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "{dest_url}"\n\n'
+            '[sync.reporting]\nfrom = "primary"\nto = "reports"\n'
+            'tables = ["users", "academic_records"]\n'
+        )
+    with sqlite3.connect(demo.primary_db) as c:
+        c.executemany(
+            "INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [(i, f"siswa{i}@malnu.sch.id", f"Siswa {i}", "2026-11-20 07:00:00",
+              "2026-11-20 07:00:00") for i in range(1, 31)],
+        )  # fmt: skip
+
+
+def synced_pair(demo: Demo) -> Path:
+    """The reporting pair into a SQLite ``reports.db``, synced, then one copy changed and one
+    deleted by hand (what ``sync verify`` must name), its last sync pinned at 08:55 UTC."""
+    from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+
+    reports = demo.root / "reports.db"
+    add_sync_pair(demo, f"sqlite:///{reports}")
+    settings = demo.settings()
+    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
+        run_sync(s, SyncRequest(tables=("users", "academic_records")))
+    with sqlite3.connect(reports) as c:
+        c.execute("UPDATE users SET name = 'diubah' WHERE id = 17")
+        c.execute("DELETE FROM users WHERE id = 4")
+        c.execute(
+            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
+            "finished_at = '2026-11-20 08:55:00'"
+        )
+    return reports

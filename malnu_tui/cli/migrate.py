@@ -219,7 +219,7 @@ def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
         safety.record_skipped_backup(ctx.backend(), ctx.args.command)
         ctx.message("warning: --no-backup: no safety backup is taken (recorded in the audit log)")
         return None
-    return safety.backup_taker(ctx.backend(), ctx.target)
+    return safety.backup_taker(ctx.backend(), ctx.target, safety.warnings_to(ctx.message))
 
 
 @contextlib.contextmanager
