@@ -17,7 +17,9 @@ def test_the_stairway_on_a_live_postgresql_database_changes_nothing_there(
     """``test`` on a PostgreSQL target runs in a scratch schema of its own database, but each
     file was committed: a schema-qualified statement (pg_dump and Supabase write ``public.x``)
     reached the live table. Here it deleted a student and added a column, said ✔, and left
-    nothing recorded for ``up`` to know."""
+    nothing recorded for ``up`` to know. Now (besides the stairway's own rolled-back
+    transaction) such a set is refused before anything runs: inside that transaction the live
+    table would still be locked until the end."""
     db = fresh_db("postgresql")
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.students (id int PRIMARY KEY, name text)")
@@ -31,7 +33,9 @@ def test_the_stairway_on_a_live_postgresql_database_changes_nothing_there(
         "ALTER TABLE public.students DROP COLUMN nis; DROP TABLE public.classes;",
     )
     r = db.cli(mdirs, "test")
-    assert r.code == 0, r.err
+    assert r.code == 2, r.out + r.err  # refused before anything runs, naming the line
+    assert "20260101_000000_cleanup.sql:1: names public.students, a schema of the live" in r.err
+    assert "pass --postgres URL of a throwaway server" in r.err
     with psycopg.connect(db.url, autocommit=True) as conn:
         rows = conn.execute("SELECT * FROM public.students ORDER BY id").fetchall()
         assert rows == [(1, "Siti"), (2, "Budi")]  # no row gone, no column added
@@ -112,8 +116,9 @@ def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
     """Supabase's files name ``"public"."profiles"``: once applied, the stairway on the target's
-    own database meets the live table ("relation profiles already exists", nothing else
-    said). The step now says why, and what to do; on a scratch server the set climbs."""
+    own database met the live table ("relation profiles already exists", nothing else said).
+    Now refused before anything runs, saying why and what to do; on a scratch server the set
+    climbs."""
     db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
     mdirs.add(
         "20240101000000",
@@ -123,8 +128,7 @@ def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
     )
     assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0
     r = db.cli(mdirs, "test")
-    assert r.code == 1
-    assert 'relation "profiles" already exists' in r.out
-    assert "a schema-qualified name (public.x) lands in the live schema" in r.out
+    assert r.code == 2
+    assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err

@@ -338,6 +338,7 @@ def pg_run(
     return ms, rows
 
 
+LIVE_LOCK_TIMEOUT = "2s"
 _ON_LIVE = "the stairway on a configured target's database runs in one transaction it rolls back"
 _QUALIFIED = (
     f"{_ON_LIVE}, in a scratch schema, but a schema-qualified name (public.x) lands in the "
@@ -381,7 +382,7 @@ class PostgresScratch:
             if rolled_back:
                 conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            self._search_path()
+            self._pin()
         except Exception as exc:
             self.backend.close()
             raise BackendError(
@@ -389,14 +390,26 @@ class PostgresScratch:
                 hint="the role needs CREATE on the database (or pass --postgres URL)",
             ) from None
 
-    def _search_path(self) -> None:
+    def _pin(self) -> None:
+        """search_path on the scratch; on a live database a short lock_timeout, so that
+        anything still reaching a live table fails fast instead of queueing with the app."""
         self.backend.conn.execute(f'SET search_path TO "{self.schema}"')
+        if self.rolled_back:
+            self.backend.conn.execute(f"SET lock_timeout = '{LIVE_LOCK_TIMEOUT}'")
+
+    def live_schemas(self) -> set[str]:
+        """The database's own schemas (not the system's, not the stairways')."""
+        rows = self.backend.conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+            "AND nspname <> 'information_schema' AND nspname NOT LIKE 'malnu\\_stairway\\_%'"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
         try:
             return pg_run(self.backend, filename, statements)
         finally:  # a file's own search_path (pg_dump's '') ends with it, as in `up`
-            self._search_path()
+            self._pin()
 
     def fingerprint(self) -> Fingerprint:
         return pg_fingerprint(self.backend.conn, self.schema)
