@@ -132,3 +132,21 @@ def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
     assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err
+
+
+def test_plan_check_refuses_to_run_a_qualified_set_on_the_live_database(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``plan --check`` of a PostgreSQL-dialect set runs every file on the target's own
+    database by default, in a rolled-back transaction: ``ALTER TABLE "public"."profiles"``
+    held the live table's ACCESS EXCLUSIVE lock while the check ran. Refused there now, as
+    ``test`` refuses it; a throwaway server checks it."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add("20240101000000", "profiles", 'create table "public"."profiles" (id int);')
+    assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0
+    mdirs.add("20240102000000", "bio", 'alter table "public"."profiles" add column bio text;')
+    r = db.cli(mdirs, "plan", "--check")
+    assert r.code == 2, r.out + r.err
+    assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
+    r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
