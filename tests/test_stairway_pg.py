@@ -4,6 +4,7 @@ database left as it was."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -150,3 +151,18 @@ def test_plan_check_refuses_to_run_a_qualified_set_on_the_live_database(
     assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
     r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err
+
+
+def test_a_database_the_tool_manages_is_live_whatever_url_reaches_it(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """``--postgres`` naming another school's production database (managed by the tool, not
+    configured here) was taken for a scratch server: each file committed there."""
+    db, other = fresh_db("postgresql"), fresh_db("postgresql")
+    elsewhere = MigrationDirs(tmp_path / "elsewhere")
+    elsewhere.add("20250101_000000", "students", "CREATE TABLE students (id int);")
+    assert other.cli(elsewhere, "up", "--yes", "--no-backup").code == 0
+    mdirs.add("20260101_000000", "purge", "DELETE FROM public.students;", "SELECT 1;")
+    r = db.cli(mdirs, "test", "--postgres", other.url)
+    assert r.code == 2, r.out + r.err
+    assert "20260101_000000_purge.sql:1: names public.students, a schema of the live" in r.err

@@ -17,10 +17,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["LiveReach", "first_live_reach"]
+__all__ = ["LiveReach", "database_schemas", "first_live_reach", "is_managed"]
+
+# The database's own schemas: not the system's, not the tool's scratch schemas.
+_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+    "AND nspname <> 'information_schema' AND nspname NOT LIKE 'malnu\\_stairway\\_%' "
+    "AND nspname NOT LIKE 'malnu\\_scratch\\_%'"
+)
+
+
+def database_schemas(conn: Any) -> set[str]:
+    """The schemas of the database ``conn`` (a psycopg connection) is on, by catalog name."""
+    return {str(r[0]) for r in conn.execute(_SCHEMAS).fetchall()}
+
+
+def is_managed(conn: Any) -> bool:
+    """Whether the tool manages that database (its audit table is there): live data, whatever
+    the URL it was reached by."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'malnu_audit')")
+    return bool(row.fetchone()[0])
+
 
 _TOKEN = re.compile(
     r"(?P<comment>--[^\n]*|/\*.*?\*/)"

@@ -118,13 +118,6 @@ def run_each(
     return ran
 
 
-_MANAGED = (
-    "SELECT n.nspname FROM pg_namespace n WHERE nspname NOT LIKE 'pg\\_%' "
-    "AND nspname <> 'information_schema' AND nspname NOT LIKE 'malnu\\_scratch\\_%' "
-    "AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 'malnu_audit')"
-)
-
-
 def _refuse_live_reach(
     conn: psycopg.Connection[Any], files: Sequence[tuple[str, Sequence[Statement]]]
 ) -> None:
@@ -133,10 +126,10 @@ def _refuse_live_reach(
     refuses it: in the rolled-back transaction the live tables it names would stay locked for
     the check's length, and sequences move for good."""
     from malnu_tui.engine.errors import MigrationFileError
-    from malnu_tui.engine.live_guard import first_live_reach
+    from malnu_tui.engine.live_guard import database_schemas, first_live_reach, is_managed
 
     with conn.transaction(force_rollback=True):
-        live = {str(r[0]) for r in conn.execute(_MANAGED).fetchall()}
+        live = database_schemas(conn) if is_managed(conn) else set()
     reach = first_live_reach(files, live) if live else None
     if reach is not None:
         raise MigrationFileError(
