@@ -227,7 +227,8 @@ def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
                     str(inc.get("state", "open")),
                 )
             )
-    return tuple(sorted(out, key=lambda i: (i.opened_at, i.key)))
+    # by the problem's own key (target|check|object), as before incidents named a database
+    return tuple(sorted(out, key=lambda i: (i.opened_at, f"{i.target}|{i.check}|{i.obj}")))
 
 
 def _state_key(problem_key: str, database: str) -> str:
