@@ -74,6 +74,9 @@ def test_check_on_an_empty_sqlite_file_leaves_it_empty(
     assert code == 3 and '"status": "UNKNOWN"' in out.replace('":"', '": "'), out
     assert "not initialised" in out
     assert db.stat().st_size == 0 and [p.name for p in db.parent.iterdir()] == ["kosong.db"]
+    # A URL naming a directory (`sqlite:` alone, a trailing slash) said "does not exist".
+    code, out = _check(DbTarget("sqlite", f"sqlite:///{db.parent}/"), mdirs)
+    assert code == 3 and f"database file {db.parent} is a directory, not a database file" in out
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
