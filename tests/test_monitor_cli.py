@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.webhook_support import Receiver
 
@@ -288,8 +289,9 @@ def test_debug_names_each_statement_with_its_duration(
     assert "pgSecret77" not in res.err + res.out + log.read_text()
 
 
-def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_url: str,
+def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1: D1Target,
                                       pg_url: str) -> None:  # fmt: skip
+    d1_url = d1.url
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     token = os.environ["CLOUDFLARE_API_TOKEN"]
     cfg = _config(
@@ -306,8 +308,12 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     assert token not in res.err + res.out
 
     # doctor creates nothing: the SQLite file must exist (a command that writes makes it).
+    # On D1 its table probe is one batch D1 rolls back: no write, no new bookmark (it was a
+    # CREATE and a DROP, each committed).
     assert run_inproc("--config", str(cfg), "--target", "local", "status").code == 0
+    bookmarks = len(d1.db.snapshots)
     res = run_cli("--config", str(cfg), "doctor", "--all")
+    assert len(d1.db.snapshots) == bookmarks, "doctor wrote to D1"
     assert res.code == 0, res.out + res.err
     for name in ("connect", "round trip", "server version", "create tables", "backup dir"):
         for target in ("d1", "pg", "local"):
