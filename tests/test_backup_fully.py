@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ from malnu_tui.engine.backup import (
     restore_backup,
 )
 from malnu_tui.engine.config import Target
-from tests.backup_support import execute, fill, make_target, open_fresh, rows, up
+from tests.backup_support import V2, execute, fill, make_target, mset_of, open_fresh, rows, up
 from tests.fixtures_core import popen_cli, run_cli
 from tests.fixtures_pg import PgCluster
 
@@ -250,5 +251,94 @@ def test_backup_behind_an_exclusive_lock_names_the_session_and_makes_nothing(
         assert "lock timeout" in str(info.value) and "no backup was made" in str(info.value)
         assert f"pid {pid} (django-migrate" in (info.value.hint or ""), info.value.hint
         assert not [p.name for p in target.backup_dir.iterdir() if not p.name.startswith(".")]
+    finally:
+        backend.close()
+
+
+PRISMA = """
+CREATE TYPE "Role" AS ENUM ('STUDENT', 'TEACHER');
+CREATE DOMAIN nis_text AS text CHECK (VALUE ~ '^[0-9]+$');
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE PROCEDURE archive(days int) LANGUAGE sql AS 'SELECT 1';
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.daily (day date PRIMARY KEY, n int);
+"""
+
+
+def test_restore_drops_types_functions_and_schemas_made_after_the_backup(
+    pg: tuple[Target, Backend],
+) -> None:
+    # A Prisma migration after the backup made an enum, a domain, a trigger function and a
+    # schema: the restore dropped its tables but left those, and running the migration again
+    # (`up` after a restore, as the README says) failed on `type "Role" already exists`.
+    # What the backup had (an enum, a function made before it) comes back as it was.
+    target, backend = pg
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        conn.execute("CREATE TYPE mood AS ENUM ('ok', 'sad')")
+        conn.execute("CREATE FUNCTION add1(i int, j int) RETURNS int LANGUAGE sql AS 'SELECT i+j'")
+    made = create_backup(backend, target)
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        conn.execute(PRISMA)
+    restore_backup(backend, target, made.id)
+    with psycopg.connect(target.url, autocommit=True) as conn:
+        types = conn.execute(
+            "SELECT typname FROM pg_type WHERE typname IN ('Role', 'nis_text', 'mood')"
+        ).fetchall()
+        funcs = conn.execute(
+            "SELECT proname FROM pg_proc WHERE proname IN ('touch', 'archive', 'add1')"
+        ).fetchall()
+        assert types == [("mood",)] and funcs == [("add1",)]
+        assert conn.execute("SELECT to_regnamespace('reporting')").fetchone() == (None,)
+        conn.execute(PRISMA)  # the migration runs again
+
+
+def test_restore_of_a_target_keeping_its_tool_tables_in_their_own_schema(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # `schema = "malnu"` (the tool's tables apart from the school's): every restore failed,
+    # "cannot drop schema malnu because other objects depend on it" — pg_restore --clean
+    # dropped the schema that still held the live audit trail the restore keeps.
+    from malnu_tui.engine.rehearse import rehearse
+
+    target = make_target(tmp_path, f"{pg_url}?schema=malnu")
+    backend = open_fresh(target)
+    try:
+        up(backend, target, to=V2)
+        fill(backend, users=3)
+        assert rehearse(target, mset_of(target), backup_id=create_backup(backend, target).id).ok
+        up(backend, target)
+        made = create_backup(backend, target)
+        before = rows(backend)
+        execute(backend, "DELETE FROM posts")
+        restore_backup(backend, target, made.id)
+        assert rows(backend) == before
+        assert backend.read_audit(limit=1, action="restore")[0].outcome == "ok"
+        assert [r.filename for r in backend.fetch_records()] == list(made.applied_filenames)
+    finally:
+        backend.close()
+
+
+def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
+    pg_cluster: PgCluster, pg_password_role: tuple[str, str], pg_password_db: str, tmp_path: Path
+) -> None:
+    # Supabase: the operator's role owns the database; the platform (a superuser here) adds a
+    # function to public after the backup. The restore may not drop it — it must not fail on
+    # it either (what the operator's role made after the backup is dropped).
+    role, password = pg_password_role
+    url = f"postgresql://{role}:{quote(password)}@{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
+    target = make_target(tmp_path, url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        made = create_backup(backend, target)
+        with psycopg.connect(pg_cluster.url(pg_password_db), autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION platform_hook() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        execute(backend, "CREATE TYPE mine AS ENUM ('x')")
+        restore_backup(backend, target, made.id)
+        with psycopg.connect(pg_cluster.url(pg_password_db), autocommit=True) as conn:
+            assert conn.execute("SELECT to_regproc('platform_hook')::text").fetchone() == (
+                "platform_hook",
+            )
+            assert conn.execute("SELECT to_regtype('mine')").fetchone() == (None,)
     finally:
         backend.close()

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import psycopg
 
@@ -21,6 +22,7 @@ from malnu_tui.engine.concurrently import ConcurrentRefusal, ConcurrentUnit, cla
 from malnu_tui.engine.sqlsplit import split_statements
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
+from tests.fixtures_pg import PgCluster
 
 EVENTS = (
     "CREATE TABLE events (id bigint PRIMARY KEY, user_id int NOT NULL, code text);\n"
@@ -303,14 +305,16 @@ def _reindex_cancelled(url: str, index: str) -> Iterator[None]:
         writer.rollback()
 
 
-def _failed_reindex_by_hand(url: str, index: str) -> None:
-    """PostgreSQL's own leftover: ``<index>_ccnew`` INVALID after a cancelled REINDEX."""
+def _failed_reindex_by_hand(url: str, index: str, table: str | None = None) -> None:
+    """PostgreSQL's own leftover: ``<index>_ccnew`` INVALID after a cancelled REINDEX of the
+    index (or of its ``table``)."""
     errors: list[BaseException] = []
 
     def run() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             try:
-                conn.execute(f"REINDEX INDEX CONCURRENTLY {index}")
+                what = f"TABLE CONCURRENTLY {table}" if table else f"INDEX CONCURRENTLY {index}"
+                conn.execute(f"REINDEX {what}")
             except psycopg.errors.QueryCanceled as exc:
                 errors.append(exc)
 
@@ -351,6 +355,30 @@ def test_failed_reindex_leaves_no_ccnew_index_and_a_rerun_drops_an_old_one(
     assert "an INVALID leftover" not in res.err  # said only when the run fails
     assert _indexes(pg.url) == expected
     assert _records(pg.url)[-1] == ("20250101_000200_reindex.sql", True)
+
+
+def test_reindex_table_by_the_owner_runs_past_a_toast_copy_it_may_not_drop(
+    pg_cluster: PgCluster,
+    pg_password_role: tuple[str, str],
+    pg_password_db: str,
+    mdirs: MigrationDirs,
+) -> None:
+    # The database owner (Supabase's role, no superuser) runs REINDEX TABLE CONCURRENTLY over
+    # a cancelled REINDEX's leftovers: the table's copy is dropped first, but its TOAST
+    # table's (pg_toast.…_index_ccnew) needs a superuser — the run must not stop on it.
+    role, password = pg_password_role
+    url = (
+        f"postgresql://{role}:{quote(password)}@{pg_cluster.host}:{pg_cluster.port}/"
+        f"{pg_password_db}"
+    )
+    pg, d = DbTarget("postgresql", url), mdirs
+    _base(pg, d)
+    _failed_reindex_by_hand(url, "events_pkey", table="events")
+    d.add("20250101_000200", "reindex", "REINDEX TABLE CONCURRENTLY events;", "SELECT 1;")
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(url) == {"events_pkey": True}
+    assert _records(url)[-1] == ("20250101_000200_reindex.sql", True)
 
 
 def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.apply import MigrationFailed
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backup import (
     BackupError,
     create_backup,
+    load_manifest,
     parse_when,
     plan_recover,
     run_recover,
@@ -22,6 +24,7 @@ from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
 from malnu_tui.engine.safety import backup_taker, record_skipped_backup
 from tests.backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
+from tests.fixtures_core import MigrationDirs
 
 
 def _marks(backend: Backend) -> set[str]:
@@ -139,3 +142,38 @@ def test_parse_when() -> None:
     for bad in ("2h", "yesterday", "-2x"):
         with pytest.raises(ConfigError):
             parse_when(bad, now=now)
+
+
+def test_a_recover_stopped_half_way_says_so_and_how_to_undo_it(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    # The backup holds duplicates the application cleaned up before a UNIQUE index was
+    # added: recover restores the backup, then re-applying the index fails. The error said
+    # "fix the file and run again" — not that the database had just been put back to an old
+    # backup, nor the id of the pre-recover backup that undoes it.
+    mdirs.add("20250101_000100", "s", "CREATE TABLE s (nis TEXT);", "DROP TABLE s;")
+    mdirs.add(
+        "20250101_000200", "uniq", "CREATE UNIQUE INDEX s_nis ON s (nis);", "DROP INDEX s_nis;"
+    )
+    target = Target("r", f"sqlite:///{tmp_path / 'r.db'}", mdirs.migrations, mdirs.rollback,
+                    tmp_path / "backups")  # fmt: skip
+    backend = open_fresh(target)
+    try:
+        mset = mset_of(target)
+        apply_plan(backend, mset, plan_up(backend, mset, "20250101_000100"))
+        execute(backend, "INSERT INTO s VALUES ('A'), ('A'), ('B')")
+        b = create_backup(backend, target)
+        execute(backend, "DELETE FROM s WHERE rowid = 2")
+        time.sleep(1.1)
+        apply_plan(backend, mset, plan_up(backend, mset))
+        plan = plan_recover(backend, target, mset, _tick())
+        assert plan.backup.id == b.id
+        with pytest.raises(MigrationFailed) as info:
+            run_recover(backend, target, mset, plan)
+        hint = info.value.hint or ""
+        assert f"backup {b.id} is restored and 0 of 1 migration(s) re-run" in hint, hint
+        undo = hint.split("malnu-tui backup restore ")[1].split(";")[0]
+        assert load_manifest(target.backup_dir, undo).reason == "pre-recover"
+        assert backend.read_audit(action="recover")[0].outcome == "failed"
+    finally:
+        backend.close()

@@ -79,6 +79,14 @@ def _is_tool_entry(line: str) -> bool:
     return any(w in TOOL_ENTRY_NAMES for w in words[1:4])
 
 
+def _is_schema_entry(line: str, schema: str) -> bool:
+    """The ``SCHEMA`` entry of the schema holding the tool's tables (``schema = "malnu"``):
+    ``--clean`` would drop it, which fails while the live audit trail and lock row, left out
+    of the restore, are in it (the schema itself is there already)."""
+    m = TOC_LINE.match(line)
+    return m is not None and m.group("rest").split(" ")[:3] == ["SCHEMA", "-", schema]
+
+
 def _is_live_extension_entry(line: str, live: set[str]) -> bool:
     """An ``EXTENSION`` (or its ``COMMENT``) entry of an extension the live database already
     has: --clean would drop and re-create it, which only its owner may do (on Supabase a
@@ -116,6 +124,56 @@ WHERE con.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema'
 """
 _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE",
          "f": "FOREIGN TABLE"}  # fmt: skip
+# Schemas, types and functions a migration made after the backup (Prisma's CREATE TYPE "Role"
+# AS ENUM, a reporting schema, a trigger function): left behind, the next `up` of that
+# migration failed on "already exists". Extension members are never touched, nor what a role
+# not ours owns (on Supabase, a platform role's functions: dropping them would fail the restore).
+_NOT_SYSTEM = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+)
+_LIVE_SCHEMAS = f"""
+SELECT n.nspname FROM pg_namespace n
+WHERE {_NOT_SYSTEM} AND n.nspname <> 'public' AND pg_has_role(n.nspowner, 'MEMBER')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+                  AND d.objid = n.oid AND d.deptype = 'e')
+"""
+_LIVE_TYPES = f"""
+SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE {_NOT_SYSTEM} AND t.typtype IN ('e', 'c', 'd', 'r') AND pg_has_role(t.typowner, 'MEMBER')
+  AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                  AND d.objid = t.oid AND d.deptype IN ('e', 'i', 'a'))
+"""
+_LIVE_FUNCTIONS = f"""
+SELECT n.nspname, p.proname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
+       pg_get_function_identity_arguments(p.oid), p.prokind
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE {_NOT_SYSTEM} AND p.prokind IN ('f', 'p') AND pg_has_role(p.proowner, 'MEMBER')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
+"""
+
+
+def _objects_not_in(
+    backend: PostgresBackend, named: set[tuple[str, str, str]], schemas: set[str]
+) -> list[str]:
+    """DROPs of the schemas, functions and types the live database has and the dump has not
+    (``named``: (kind, schema, name or signature) of the dump's SCHEMA, TYPE, DOMAIN, FUNCTION
+    and PROCEDURE entries), in the schemas the dump covers; the tool's own schema is kept."""
+    conn = backend.conn
+    drops: list[str] = []
+    for (nsp,) in conn.execute(_LIVE_SCHEMAS).fetchall():
+        if nsp not in schemas and nsp != backend.schema:
+            drops.append(f"DROP SCHEMA IF EXISTS {_q(nsp)} CASCADE")
+    for nsp, name, signature, args, kind in conn.execute(_LIVE_FUNCTIONS).fetchall():
+        what = "FUNCTION" if kind == "f" else "PROCEDURE"
+        if nsp in schemas and (what, nsp, signature) not in named:
+            drops.append(f"DROP {what} IF EXISTS {_q(nsp, name)}({args}) CASCADE")
+    for nsp, name, kind in conn.execute(_LIVE_TYPES).fetchall():
+        what = "DOMAIN" if kind == "d" else "TYPE"
+        if nsp in schemas and (what, nsp, name) not in named:
+            drops.append(f"DROP {what} IF EXISTS {_q(nsp, name)} CASCADE")
+    return drops
 
 
 def _large_objects_not_in(listed: Sequence[str]) -> str:
@@ -137,7 +195,8 @@ def _large_objects_not_in(listed: Sequence[str]) -> str:
     keep = "{" + ",".join(str(o) for o in sorted(set(single))) + "}"
     return (
         "SELECT count(pg_catalog.lo_unlink(oid)) FROM pg_catalog.pg_largeobject_metadata "
-        f"WHERE oid <> ALL('{keep}'::pg_catalog.oid[]){''.join(ranges)}"
+        f"WHERE pg_has_role(lomowner, 'MEMBER') AND oid <> ALL('{keep}'::pg_catalog.oid[])"
+        f"{''.join(ranges)}"
     )
 
 
@@ -150,7 +209,8 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
     of pg_restore's behind an application's open transaction waited for ever, and every query
     of the school app queued behind it."""
     in_dump: set[tuple[str, str]] = set()
-    schemas: set[str] = set()  # only schemas the dump covers are cleaned of newer relations
+    named: set[tuple[str, str, str]] = set()  # the dump's types and functions
+    schemas: set[str] = {"public"}  # only schemas the dump covers are cleaned of newer objects
     for line in listed:
         m = TOC_LINE.match(line)
         if not m:
@@ -158,6 +218,8 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
         words = m.group("rest").split(" ")
         if words[0] == "SCHEMA" and len(words) > 2:
             schemas.add(words[2])
+        if words[0] in ("TYPE", "DOMAIN", "FUNCTION", "PROCEDURE") and len(words) > 3:
+            named.add((words[0], words[1], " ".join(words[2:-1])))  # the owner is last
         e = _entry(line)
         if e:
             schemas.add(e[1])
@@ -177,6 +239,7 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
         if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump or schema not in schemas:
             continue
         statements.append(f"DROP {_DROP[kind]} IF EXISTS {_q(schema, rel)} CASCADE")
+    statements += _objects_not_in(backend, named, schemas)
     # Foreign keys added after the backup to tables the backup has: pg_restore --clean drops
     # tables in the backup's dependency order, which does not know about them.
     for schema, rel, con in backend.conn.execute(_LIVE_FKS).fetchall():
@@ -242,15 +305,21 @@ def restore(
     list_file = temp_path(path.parent, ".list")
     url, env, password = child_connection(target.url)
     try:
+        progress(BackupProgress("restore", 0, 0, f"copying {path.name}, checking its sha256"))
         copy_verified(path, own, manifest)
         code, listed, err = toc(tools, own)
         if code != 0:
             raise BackupError(f"pg_restore --list failed: {err[-500:]}")
         live_ext = {str(r[0]) for r in backend.conn.execute("SELECT extname FROM pg_extension")}
+        tool_schema = backend.conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (backend.schema,)
+        ).fetchone()  # there (a live target, not a fresh scratch database): kept
         listing = [
             ln
             for ln in listed
-            if not _is_tool_entry(ln) and not _is_live_extension_entry(ln, live_ext)
+            if not _is_tool_entry(ln)
+            and not _is_live_extension_entry(ln, live_ext)
+            and not (tool_schema and _is_schema_entry(ln, backend.schema))
         ]
         prelude, locked = _prelude(backend, listed)
         holders = lock_holders(backend.conn, locked)

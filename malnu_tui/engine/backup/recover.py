@@ -9,6 +9,7 @@ Travel) brings the data itself back instead.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from malnu_tui.engine.backup.store import (
     utc_iso,
 )
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
 
 __all__ = [
@@ -358,16 +359,32 @@ def _run_recover(
             ]
             done = apply_plan(backend, mset, Plan("up", tuple(steps)), progress=relay)
             reapplied = tuple(f for f, _ in done.done)
-    except Exception as exc:
-        backend.append_audit(
-            AuditEntry.now(
-                "recover",
-                plan.to,
-                "failed",
-                f"restored {plan.backup.id}, then: {exc}; pre-recover backup "
-                f"{restored.pre_restore_id}"[:500],
-            )
+    except BaseException as exc:
+        # Half-way: the backup is restored, not every migration is. Say so, and how to undo
+        # it, where the operator looks (the error's hint, or a line before "interrupted").
+        from malnu_tui.engine.apply import MigrationFailed
+
+        total = len(plan.rollback) + len(plan.reapply)
+        ran = len(rolled) + (len(exc.done) if isinstance(exc, MigrationFailed) else 0)
+        where = (
+            f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
+            f"{total} migration(s) re-run, so the database is neither as before nor as of "
+            f"{plan.to}; to undo the recover: malnu-tui backup restore {restored.pre_restore_id}"
         )
+        with contextlib.suppress(Exception):
+            backend.append_audit(
+                AuditEntry.now(
+                    "recover",
+                    plan.to,
+                    "failed",
+                    f"restored {plan.backup.id}, then: {exc or type(exc).__name__}; "
+                    f"pre-recover backup {restored.pre_restore_id}"[:500],
+                )
+            )
+        if isinstance(exc, MalnuError):
+            exc.hint = f"{where}; or fix the cause and run `malnu-tui up` to finish it"
+        else:
+            emit(BackupProgress("failed", 0, 0, where))
         raise
     backend.append_audit(
         AuditEntry.now(
