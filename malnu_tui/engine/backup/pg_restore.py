@@ -404,7 +404,7 @@ def _pipe_restore(
             while chunk := producer.stdout.read(1 << 20):
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
-                consumer.stdin.write(f"\\echo {marker}\n".encode())
+                consumer.stdin.write(f"\n\\echo {marker}\n".encode())
                 consumer.stdin.flush()
                 while line := consumer.stdout.readline():
                     if line.strip() == marker.encode():
