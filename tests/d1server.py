@@ -240,6 +240,9 @@ class D1Server:
         # type"). A larger integer, bound or read, is rounded to the nearest double, written
         # as JavaScript writes it (9223372036854775807 → 9223372036854776000).
         self.js_numbers = True
+        # "Maximum query result size: 50 MB" (D1's limits page); D1's wording of the refusal
+        # is not documented, the stand-in's is its own. Tests lower it to stay small.
+        self.max_result_bytes = 50_000_000
         self._exports: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}  # filename → content
         self._imports: dict[str, dict[str, Any]] = {}  # at_bookmark → job
@@ -408,10 +411,19 @@ class D1Server:
                     if raw
                     else [dict(zip(cols, r, strict=True)) for r in rows]
                 )
+                if rows and len(json.dumps(payload)) > self.max_result_bytes:
+                    raise ApiError(
+                        400,
+                        7500,
+                        "D1_ERROR: query result is larger than the maximum result size "
+                        f"({self.max_result_bytes} bytes): SQLITE_TOOBIG",
+                    )
                 results.append({"results": payload, "success": True, "meta": meta})
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ApiError) as exc:
             conn.set_authorizer(None)
             conn.execute("ROLLBACK")
+            if isinstance(exc, ApiError):
+                raise
             raise ApiError(400, 7500, _d1_error(exc)) from None
         conn.set_authorizer(None)
         changed = conn.total_changes != before_changes

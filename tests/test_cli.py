@@ -468,3 +468,36 @@ def test_doctor_reports_a_config_that_does_not_load_as_its_failed_check(tmp_path
     report = _strict_json(res.out)
     assert report["ok"] is False  # type: ignore[index]
     assert [(c["check"], c["ok"]) for c in report["checks"]] == [("config", False)]  # type: ignore[index]
+
+
+def test_import_and_sync_stop_on_a_live_lock_before_asking(tmp_path: Path) -> None:
+    """As every destructive command (issue 9: "and later import and sync"): a live operator's
+    lock is exit 3 before the prompt — they asked first (exit 2 without a terminal; at one,
+    the operator typed the database name, then was told the database is locked)."""
+    import sqlite3
+
+    src, dst = tmp_path / "src.db", tmp_path / "dst.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL)")
+        conn.execute("INSERT INTO kelas VALUES (1, 'X-IPA-1')")
+    conn.close()
+    assert run_cli("--database", f"sqlite:///{dst}", "status").code == 0  # the tool's tables
+    with sqlite3.connect(dst) as conn:
+        conn.execute(
+            "CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL, synced_at DATETIME)"
+        )
+        conn.execute(
+            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+            "VALUES (1, 'ops@other', 'other-box', 4242, '2026-01-01 00:00:00', "
+            "'2999-01-01 00:00:00', 'up')"
+        )
+    conn.close()
+    csv = tmp_path / "kelas.csv"
+    csv.write_text("id,nama\n2,X-IPS-2\n", encoding="utf-8")
+    for args in (
+        ("--database", f"sqlite:///{dst}", "import", str(csv), "--table", "kelas"),
+        ("sync", "--from", f"sqlite:///{src}", "--to", f"sqlite:///{dst}", "--tables", "kelas"),
+    ):
+        res = run_cli(*args)
+        assert res.code == 3, (args, res.err)
+        assert "ops@other on other-box" in res.err and "refusing" not in res.err, res.err

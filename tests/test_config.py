@@ -285,3 +285,37 @@ def test_a_config_saved_by_windows_notepad(tmp_path: Path) -> None:
     assert res.code == 2 and res.err.startswith(said) and "save it again as UTF-8" in res.err
     res = run_inproc("--config", str(cfg), "check")
     assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - {cfg}: cannot read: the file")
+
+
+HOOK = '[[alerts.webhooks]]\nkind = "json"\nurl = "https://alerts.example.org/x"\n'
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (f"{HOOK}retries = inf", "retries: expected a whole number from 0 to 20, got inf"),
+        (f"{HOOK}retries = nan", "retries: expected a whole number from 0 to 20, got nan"),
+        (f"{HOOK}retries = 2.5", "retries: expected a whole number from 0 to 20, got 2.5"),
+        (f"{HOOK}retries = 1e9", "retries: expected a whole number from 0 to 20, got 1000000000"),
+        (f"{HOOK}timeout = nan", "timeout: expected a number from 0.1 to 3600, got nan"),
+        (f"{HOOK}timeout = inf", "timeout: expected a number from 0.1 to 3600, got inf"),
+        ("[monitor]\nbackup_max_age_hours = nan", "backup_max_age_hours: expected a number >= 0"),
+        ("[monitor]\nslow_migration_seconds = inf", "slow_migration_seconds: expected a number"),
+        ("[log]\nbackups = inf", "[log] backups: expected a whole number from 0 to 1000"),
+        ("[log]\nmax_bytes = 1.5", "[log] max_bytes: expected a whole number >= 0, got 1.5"),
+    ],
+)
+def test_monitoring_numbers_out_of_range_are_named_never_a_traceback(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    """`retries = inf` was an OverflowError traceback from every command; `nan` thresholds made
+    a check that could never fire (every comparison with NaN is false)."""
+    from tests.inproc import run_inproc
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.a]\nurl = "sqlite:a.db"\n{section}\n')
+    res = run_inproc("--config", str(cfg), "status")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert res.err.startswith(f"error: {cfg}: ") and message in res.err, res.err
+    res = run_inproc("--config", str(cfg), "check")
+    assert res.code == 3 and message in res.out, res.out

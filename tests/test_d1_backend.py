@@ -245,6 +245,28 @@ def test_auth_and_wrong_ids(
     connect(d1.url, mdirs, api_token_env="CF_TOKEN_PROD").close()
 
 
+@pytest.mark.parametrize(
+    ("pasted", "said"),
+    [
+        ("{t}\u200b", "position 28 (U+200B ZERO WIDTH SPACE)"),  # from a chat or a PDF
+        ("{t}\n# prod token", "(U+000A a line break)"),  # `$(cat token.txt)` of two lines
+        ("Bearer {t}", "starts with 'Bearer '"),
+    ],
+)
+def test_a_token_pasted_with_a_stray_character_is_one_line(
+    d1: D1Target, mdirs: MigrationDirs, pasted: str, said: str
+) -> None:
+    """A character that cannot go in an HTTP header was a traceback (UnicodeEncodeError) or six
+    "connection lost" retries; now a one-line error naming where it is, never the token."""
+    token = pasted.format(t=d1.token)
+    res = run_cli(
+        "--database", d1.url, *mdirs.args(), "status", env={"CLOUDFLARE_API_TOKEN": token}
+    )
+    assert res.code == 2 and said in res.err, res.err
+    assert "Traceback" not in res.err and d1.token not in res.err
+    assert len(res.err.strip().splitlines()) == 2  # error: … and hint: …
+
+
 def test_cli_on_d1_masks_the_token(d1: D1Target, mdirs: MigrationDirs) -> None:
     d = school_set(mdirs)
     res = run_cli("--database", d1.url, *d.args(), "up", "--no-backup")

@@ -131,3 +131,29 @@ def test_console_apply_preview_shows_d1_lint(d1: D1Target, mdirs: MigrationDirs)
         and "20250101_000400_fk_off.sql:1: error [NO-ROLLBACK]" in preview.lint_findings[0]
         and "20250101_000400_fk_off.sql:1: warning [D1-PRAGMA-FK]" in preview.lint_findings[1]
     )
+
+
+def test_import_warns_of_integers_an_export_of_d1_rounds(d1: D1Target, tmp_path: Path) -> None:
+    dump = tmp_path / "siswa.sql"
+    dump.write_text(
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER);\n"
+        "INSERT INTO siswa VALUES(1,9171012345678900);\nINSERT INTO siswa VALUES(2,12);\n"
+    )
+    res = run_cli("--database", d1.url, "d1", "import", str(dump), "--yes")
+    assert res.code == 0, res.err
+    assert "warning: the dump holds integers past" in res.err
+    assert "siswa.nik: 1 value (e.g. 9171012345678900)" in res.err
+
+
+def test_up_says_when_its_safety_backup_rounds_integers(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """The safety backup's warning (an export of D1 rounds integers past 2**53) was dropped by
+    `up`: the operator learnt only from `backup list` that it was not verified."""
+    d = mdirs
+    d.add("20250101_000100", "siswa", "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER);")
+    d.add("20250101_000200", "kelas", "ALTER TABLE siswa ADD COLUMN kelas TEXT;")
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    d1.server.execute(d1.db, [("INSERT INTO siswa VALUES (1, 9171012345678901)", [])], raw=True)
+    res = run_cli(*base, "up")
+    assert res.code == 0, res.err
+    assert "warning: the dump holds integers past" in res.err and "siswa.nik" in res.err

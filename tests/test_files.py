@@ -262,3 +262,11 @@ def test_first_words_are_the_first_four_words_outside_comments() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
         words = re.findall(r"[A-Za-z_]+", sqlsplit._strip_comments(text))[:4]
         assert sqlsplit.Statement(text, 1).first_words == " ".join(words).upper(), text
+
+
+def test_a_copy_block_ends_at_its_line_in_a_file_of_mixed_line_ends() -> None:
+    """A CRLF file with one LF line keeps its CRs (a CR may be a value's): the COPY data's
+    ``\\.`` line still ends it."""
+    sql = "COPY a (x) FROM stdin;\r\nv1\r\n\\.\r\nSELECT 'one\nline';\r\n"
+    copy, select = split_statements(sql, "postgresql")
+    assert copy.copy_data == "v1\r\n" and select.text == "SELECT 'one\nline'" and select.line == 4

@@ -283,3 +283,71 @@ def test_files_joined_with_cat_keep_no_bom_inside(
     assert _rows(db.url, "SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NOT NULL") == [
         (True, True)
     ]
+
+
+def test_a_psql_gexec_script_is_refused_before_anything_runs(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """psql's ``SELECT format(…) FROM … \\gexec`` (dynamic DDL in psql scripts) went to the
+    server as SQL: 'syntax error at or near "\\"', exit 1, after the statements before it ran
+    (and were rolled back). Now refused before anything runs, naming the line."""
+    db = fresh_db("postgresql")
+    path = mdirs.add(
+        "20260101_000000",
+        "indexes",
+        "CREATE TABLE t (id int, nis text);\n"
+        "SELECT format('CREATE INDEX ON t (%I)', c) FROM unnest(ARRAY['id', 'nis']) c \\gexec\n",
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 2, r.err
+    assert f"{path}:2: psql meta-command '\\gexec' inside a statement is not SQL" in r.err
+
+
+def test_prismas_migrations_folder_is_not_read_as_an_empty_set(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """Pointed at ``prisma/migrations`` (one folder per migration, each holding migration.sql),
+    the tool saw no file and said "nothing to apply: the database is up to date", exit 0."""
+    for folder, sql in (
+        ("20240101000000_init", 'CREATE TABLE "User" (id INTEGER PRIMARY KEY);'),
+        ("20240102000000_add_role", 'ALTER TABLE "User" ADD COLUMN role TEXT;'),
+    ):
+        (mdirs.migrations / folder).mkdir()
+        (mdirs.migrations / folder / "migration.sql").write_text(sql + "\n")
+    (mdirs.migrations / "migration_lock.toml").write_text('provider = "sqlite"\n')
+    for command in (["status"], ["up", "--yes"]):
+        r = run_cli("--database", sqlite_url, *mdirs.args(), *command)
+        assert r.code == 2, r.err
+        assert "20240101000000_init/migration.sql is one level down (Prisma's layout)" in r.err
+
+
+def test_a_role_retired_with_reassign_owned(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``REASSIGN OWNED BY old TO new`` (retiring a role's objects) and a data migration that
+    walks a cursor were refused as "unparsable SQL: statement starts with 'REASSIGN'"."""
+    db = fresh_db("postgresql")
+    _rows(db.url, "CREATE ROLE teacher_old")
+    _rows(db.url, "CREATE ROLE teacher_new")
+    try:
+        mdirs.add(
+            "20260101_000000",
+            "retire",
+            """
+            CREATE TABLE grades (id int);
+            ALTER TABLE grades OWNER TO teacher_old;
+            REASSIGN OWNED BY teacher_old TO teacher_new;
+            DECLARE c CURSOR FOR SELECT id FROM grades;
+            FETCH NEXT FROM c;
+            MOVE LAST IN c;
+            CLOSE c;
+            """,
+        )
+        r = db.cli(mdirs, "up", "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'grades'"
+        assert _rows(db.url, owner) == [("teacher_new",)]
+    finally:
+        _rows(db.url, "DROP TABLE IF EXISTS grades")
+        _rows(db.url, "DROP ROLE teacher_old")
+        _rows(db.url, "DROP ROLE teacher_new")

@@ -228,7 +228,10 @@ def test_from_another_target(tmp_path: Path, imp: ImportTarget) -> None:
     assert imp.rows("SELECT role FROM users WHERE id = 1004") == [("admin",)]
 
 
-def test_d1_retried_chunk_is_not_duplicated(tmp_path: Path, d1: D1Target) -> None:
+@pytest.mark.parametrize("lost", ["INSERT OR IGNORE INTO", "(_line INTEGER PRIMARY KEY"])
+def test_d1_retried_chunk_is_not_duplicated(tmp_path: Path, d1: D1Target, lost: str) -> None:
+    """A staging chunk, or the staging table's CREATE, ran and its answer was lost: re-sent,
+    the chunk is not doubled, and the CREATE used to fail on "table … already exists"."""
     imp = ImportTarget("d1", d1.url, tmp_path)
     from tests.import_support import USERS_DDL
 
@@ -239,7 +242,7 @@ def test_d1_retried_chunk_is_not_duplicated(tmp_path: Path, d1: D1Target) -> Non
         encoding="utf-8",
     )
     # The first staging request is executed, then its answer is lost: the client retries.
-    d1.server.inject(Fault("drop-after", count=1, match="INSERT OR IGNORE INTO"))
+    fault = d1.server.inject(Fault("drop-after", count=1, match=lost))
     res = run_cli(
         "--database",
         d1.url,
@@ -257,6 +260,7 @@ def test_d1_retried_chunk_is_not_duplicated(tmp_path: Path, d1: D1Target) -> Non
     assert (report["read"], report["inserted"], report["after_count"]) == (2000, 2000, 2000)
     assert d1.sql("SELECT count(*), count(DISTINCT id) FROM users") == [(2000, 2000)]
     assert not d1.sql("SELECT name FROM sqlite_master WHERE name LIKE 'malnu_stage_%'")
+    assert fault.count == 0
 
 
 def test_sigkill_mid_import_leaves_none_or_all(tmp_path: Path, imp: ImportTarget) -> None:

@@ -150,7 +150,8 @@ VIEW_BASE = (
     "INSERT INTO users VALUES (1, 'a', 'a@x'), (2, 'b', 'b@x');\n"
     "CREATE VIEW user_emails AS SELECT id, email FROM users;\n"
     "CREATE TRIGGER audit_name AFTER INSERT ON audit BEGIN\n"
-    "  UPDATE users SET name = new.note WHERE id = new.uid;\nEND;"
+    "  UPDATE users SET name = new.note WHERE id = new.uid;\nEND;\n"
+    "CREATE VIEW notes AS SELECT 'copied from users' AS what FROM audit;"  # names no users
 )
 # Prisma's and Drizzle's rebuild (SQLite's twelve steps without step 9), here to add NOT NULL
 REBUILD = (
@@ -173,7 +174,8 @@ def test_a_rebuild_of_a_table_a_view_names_fails_at_its_rename(
     # rebuild's DROP TABLE, a view or another table's trigger names a table that is gone, so
     # the RENAME and the migration fail ("error in view user_emails: no such table:
     # main.users"). The lint passed it; SET-NOT-NULL only (its real finding, kept).
-    mdirs.add("20250101_000100", "base", VIEW_BASE, "DROP TABLE audit; DROP TABLE users;")
+    undo = "DROP VIEW notes; DROP TABLE audit; DROP TABLE users;"
+    mdirs.add("20250101_000100", "base", VIEW_BASE, undo)
     base = ["--database", sqlite_url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
     undo = "SELECT 1;"
@@ -369,13 +371,11 @@ def test_drop_index_and_reindex_hold_the_table_until_the_commit(
     assert _found(base) == [("PG-REINDEX", "error", 1)]
     res = run_cli(*base, "up", "--no-backup")
     assert res.code == 1 and "cannot run inside a transaction block" in res.err, res.err
-    # The way the rules advise: CONCURRENTLY, in a migration of its own.
+    # The way the rules advise: CONCURRENTLY, in a migration of its own (up runs it outside
+    # the transaction: see test_pg_concurrent.py).
     mdirs.add("20250101_000300", "reindex_all", "REINDEX INDEX CONCURRENTLY users_pkey;",
               "SELECT 1;")  # fmt: skip
-    mdirs.add("20250101_000400", "drop_pk_index", "CREATE INDEX CONCURRENTLY users_name2 ON "
-              "users (name);", "DROP INDEX CONCURRENTLY users_name2;")  # fmt: skip
     assert _found(base) == []
-    assert run_cli(*base, "up", "--no-backup").code == 0
 
 
 UNIQUE_COLUMNS = [  # (ADD COLUMN … UNIQUE on users' 2 rows, whether PostgreSQL refuses it)
@@ -414,3 +414,140 @@ def test_a_column_added_unique(pg_url: str, mdirs: MigrationDirs, tmp_path: Path
     assert _found(lite) == [("ADD-UNIQUE", "error", 1)]
     res = run_cli(*lite, "up", "--no-backup")
     assert res.code == 1 and "Cannot add a UNIQUE column" in res.err, res.err
+
+
+ADD_COLUMNS = [  # (ADD COLUMN on students, which holds a row; SQLite's refusal or None)
+    ("updated_at TEXT DEFAULT CURRENT_TIMESTAMP", "non-constant default"),
+    ("joined TEXT NOT NULL DEFAULT (datetime('now'))", "non-constant default"),
+    ("class_id INTEGER REFERENCES classes (id) DEFAULT 1", "REFERENCES column with non-NULL"),
+    ("shout TEXT AS (upper(name)) STORED", "cannot add a STORED column"),
+    ("note TEXT DEFAULT 'x'", None),
+    ("whisper TEXT AS (lower(name)) VIRTUAL", None),
+    ("room_id INTEGER REFERENCES classes (id)", None),
+]
+
+
+def test_an_add_column_sqlite_refuses_only_on_a_table_with_rows(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # The classic `ADD COLUMN updated_at … DEFAULT CURRENT_TIMESTAMP`: SQLite (and D1) adds it
+    # to an empty table, so a fresh database and `malnu-tui test` (an empty scratch copy) pass
+    # it, and refuses it on production's table with rows. The lint passed it clean.
+    mdirs.add("20250101_000100", "base", "CREATE TABLE classes (id INTEGER PRIMARY KEY);\n"
+              "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT);",
+              "DROP TABLE students; DROP TABLE classes;")  # fmt: skip
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:  # the school's data
+        conn.execute("INSERT INTO classes VALUES (1)")
+        conn.execute("INSERT INTO students VALUES (1, 'Ani')")
+    db = sqlite_url.removeprefix("sqlite:///")
+    for column, refused in ADD_COLUMNS:  # what SQLite does with each: rows, then no rows
+        for rows in (True, False):
+            conn = sqlite3.connect(db, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("BEGIN")
+            if not rows:
+                conn.execute("DELETE FROM students")
+            try:
+                conn.execute(f"ALTER TABLE students ADD COLUMN {column}")
+            except sqlite3.OperationalError as exc:
+                assert rows and refused and refused in str(exc), column
+            else:
+                assert not (rows and refused), column
+            finally:
+                conn.execute("ROLLBACK")
+                conn.close()
+    sql = ";\n".join(f"ALTER TABLE students ADD COLUMN {c}" for c, _ in ADD_COLUMNS) + ";"
+    undo = ";\n".join(f"ALTER TABLE students DROP COLUMN {c.split()[0]}" for c, _ in ADD_COLUMNS)
+    mdirs.add("20250101_000200", "columns", sql, undo + ";")
+    refusals = [n for n, (_, refused) in enumerate(ADD_COLUMNS, 1) if refused]
+    assert _found(base) == [("SQLITE-ADD-COLUMN-REFUSED", "error", n) for n in refusals]
+    assert run_cli(*base, "test").code == 0  # the stairway's empty copy takes them all
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "non-constant default" in res.err, res.err
+
+
+DJANGO_ADD_FIELD = """BEGIN;
+--
+-- Add field is_active to student
+--
+CREATE TABLE "new__school_student" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "name" \
+varchar(100) NOT NULL, "is_active" bool NOT NULL);
+INSERT INTO "new__school_student" ("id", "name", "is_active") SELECT "id", "name", 1 FROM \
+"school_student";
+DROP TABLE "school_student";
+ALTER TABLE "new__school_student" RENAME TO "school_student";
+COMMIT;
+"""
+
+
+def test_a_django_rebuild_that_fills_its_new_column_is_clean(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    # Django's SQLite AddField(default=True) rebuilds the table and writes the default into
+    # the copy, not the DDL: every row gets a value, as PostgreSQL's ADD COLUMN … DEFAULT
+    # (which the lint leaves clean) does. Not the ADD-COLUMN-NOT-NULL of Prisma's rebuild.
+    mdirs.add("20250101_000100", "base", 'CREATE TABLE "school_student" ("id" integer NOT NULL '
+              'PRIMARY KEY AUTOINCREMENT, "name" varchar(100) NOT NULL);\n'
+              "INSERT INTO school_student (name) VALUES ('Ani');",
+              'DROP TABLE "school_student";')  # fmt: skip
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    mdirs.add("20250101_000200", "is_active", DJANGO_ADD_FIELD,
+              'ALTER TABLE "school_student" DROP COLUMN "is_active";')  # fmt: skip
+    assert _found(base) == []
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
+DROP_BASE = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, nis TEXT, phone TEXT, "
+    "name TEXT, note TEXT);\n"
+    "CREATE INDEX users_nis ON users (nis);\n"
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT);\n"
+    "CREATE TRIGGER users_audit AFTER UPDATE ON users BEGIN\n"
+    "  INSERT INTO audit (what) VALUES (new.phone);\nEND;\n"
+    "CREATE VIEW user_names AS SELECT id, name FROM users;"
+)
+# (the column dropped, SQLite's refusal or None)
+DROPS = [
+    ("email", 'cannot drop UNIQUE column: "email"'),
+    ("nis", "error in index users_nis after drop column"),
+    ("phone", "error in trigger users_audit after drop column"),
+    ("name", "error in view user_names after drop column"),
+    ("note", None),
+]
+
+
+def test_a_drop_column_sqlite_refuses(mdirs: MigrationDirs, sqlite_url: str) -> None:
+    # SQLite drops a column only when nothing else uses it; the lint said DROP-COLUMN, which
+    # an operator accepts with lint:ignore once the app no longer reads the column, and `up`
+    # then failed at the statement. A column nothing uses stays a plain DROP-COLUMN.
+    mdirs.add("20250101_000100", "base", DROP_BASE, "DROP VIEW user_names; DROP TABLE users;")
+    base = ["--database", sqlite_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    for n, (column, _) in enumerate(DROPS):
+        sql = "-- lint:ignore DROP-COLUMN the app stopped reading it\n"
+        sql += f"ALTER TABLE users DROP COLUMN {column};"
+        mdirs.add(f"20250101_00{n + 2:02d}00", "drop", sql, f"ALTER TABLE users ADD {column};")
+    found = _found(base)
+    assert [(rule, line) for rule, _, line in found if rule != "DROP-COLUMN"] == [
+        ("SQLITE-DROP-COLUMN-REFUSED", 2) for _, refused in DROPS if refused
+    ]
+    assert (
+        "error in view user_names after drop column: no such column: name"
+        in run_cli(*base, "lint").out
+    )
+    db = sqlite_url.removeprefix("sqlite:///")
+    for column, refused in DROPS:  # what SQLite says to each
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("BEGIN")
+        try:
+            conn.execute(f"ALTER TABLE users DROP COLUMN {column}")
+        except sqlite3.OperationalError as exc:
+            assert refused and refused in str(exc), (column, exc)
+        else:
+            assert refused is None, column
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()

@@ -140,7 +140,8 @@ def test_alerts_once_per_problem_resolved_once_failing_receiver(
     every = "".join(outputs) + res.out + res.err
     assert HOOK_SECRET not in every and "127.0.0.1" in every  # host shown, path masked
     state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
-    assert key3 in json.loads(state.read_text())["incidents"]
+    kept = json.loads(state.read_text())["incidents"]  # keyed by problem and database
+    assert key3 in [k.split("@")[0] for k in kept]
 
 
 _SAMPLE = re.compile(r'^([a-z_]+)\{target="([^"]+)"\} (-?[0-9.e+-]+|NaN|[+-]Inf)$')
@@ -378,3 +379,14 @@ def test_check_checks_the_database_the_environment_names(
         assert res.code == 3 and "name different databases" in res.out, res.out
         assert len(json.loads(run_inproc(*c, "check", "--all", "--json").out)["targets"]) == 2
         monkeypatch.delenv(var)
+    bad = f"sqlite:///{tmp_path / 'bad.db'}"  # --database with check's own --target: same one
+    res = run_inproc(*c, "--database", bad, "check", "--target", "bad", "--json")
+    assert res.code == 2 and list(json.loads(res.out)["targets"]) == ["bad"], res.out + res.err
+    res = run_inproc(*c, "--database", bad, "check", "--target", "bad", "--target", "ok")
+    assert res.code == 3 and "--database names one database; --target names 2" in res.out
+    # The target's own database spelt another way is the target: its name, its backup store.
+    res = run_inproc(*c, "--database", f"sqlite:{tmp_path}/./ok.db", "check")
+    assert res.code == 0 and res.out.startswith("MALNU OK - 1 target OK"), res.out
+    assert "ok: reach OK" in res.out and "backup_age OK" in res.out, res.out
+    res = run_inproc(*c, "check", "--target", "bad", "--target", "bad")  # once, counted once
+    assert res.out.startswith("MALNU CRITICAL - bad: 1 failed migration") and "failed=1;" in res.out

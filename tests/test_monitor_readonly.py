@@ -224,3 +224,32 @@ def test_doctor_with_a_rejected_d1_token_is_a_failed_check(
         and "fix: set CLOUDFLARE_API_TOKEN" in failed[0]
     )
     assert " backup dir: " in res.out and "rejected-t0ken-123" not in res.out + res.err
+
+
+def test_history_shows_every_run_of_a_busy_window_and_says_what_it_could_not(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A sync writes audit rows per table; over 20,000 of them in the window pushed every run
+    out of the one read: `history --since -7d` said "0 runs" (and --json "runs": [])."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    db = DbTarget("sqlite", f"sqlite:///{tmp_path / 'busy.db'}")
+    args = ("--database", db.url, *mdirs.args())
+    assert run_inproc(*args, "up", "--yes").code == 0  # a backup run and an apply run
+    now = datetime.now(UTC)
+    _sql(db, f"UPDATE malnu_audit SET at = '{(now - timedelta(days=3)):%Y-%m-%d %H:%M:%S}'")
+    rows = ", ".join(
+        f"('{(now - timedelta(seconds=20_050 - i)):%Y-%m-%d %H:%M:%S}', 'sync@tu', 'sync', "
+        f"'t{i % 30}', 'ok', '')"
+        for i in range(20_050)
+    )
+    _sql(db, f"INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES {rows}")
+    res = run_inproc(*args, "history", "--since", "-7d")
+    assert res.code == 0 and "2 runs and 20000 other audit rows" in res.err, res.err
+    assert "note: more other audit rows since " in res.err and "only those since" in res.err
+    data = json.loads(run_inproc(*args, "history", "--since", "-7d", "--json").out)
+    assert len(data["runs"]) == 2 and data["complete"] is False
+    data = json.loads(run_inproc(*args, "history", "--since", "-1h", "--json").out)
+    assert data["complete"] is True and data["runs"] == [], "the runs are 3 days old"

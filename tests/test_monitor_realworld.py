@@ -140,6 +140,56 @@ def test_a_problem_grown_worse_is_sent_again(tmp_path: Path, receiver: Receiver)
     assert run() == [("resolved", "OK")]
 
 
+def test_two_configs_with_a_target_of_the_same_name_keep_their_incidents_apart(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """Staging and production on one host, each config calling its database "primary": the
+    healthy one's run "resolved" the other's failed migration, whose next run announced it
+    again — a RESOLVED and a new page every minute while nothing changed."""
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "production").mkdir()
+    healthy = MigrationDirs(tmp_path / "staging" / "project")
+    healthy.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    staging = _config(tmp_path / "staging", healthy, ("primary",), receiver.url())
+    production = _config(tmp_path / "production", mdirs, ("primary",), receiver.url())
+    failed = _failed_migration(production, mdirs)
+    assert run_inproc(*staging, "up", "--yes").code == 0
+    for _ in range(2):
+        assert run_inproc(*production, "check", "--alert").code == 2
+        assert run_inproc(*staging, "check", "--alert").code == 0
+    assert receiver.events() == [("problem", failed)]
+
+
+def test_incidents_kept_by_an_older_version_are_not_sent_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A state file written before incidents named their database: its open incidents are
+    taken over, not resolved and opened again (a burst of messages at the upgrade)."""
+    import json as jsonlib
+
+    from malnu_tui.engine.monitor.alerts import _hook_id, process_alerts
+    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
+    from malnu_tui.engine.monitor.config import Webhook
+
+    hook = Webhook("json", receiver.url(), timeout=2, retries=0)
+    state = tmp_path / "incidents.json"
+    key = "primary|backup_age|backups"
+    old = {"target": "primary", "check": "backup_age", "object": "backups", "severity": "CRITICAL",
+           "message": "no backup at all", "since": None, "opened_at": "2026-12-01 00:00:00",
+           "state": "open", "sent": [_hook_id(hook)]}  # fmt: skip
+    state.write_text(jsonlib.dumps({"version": 1, "incidents": {key: old}}))
+    problem = Problem(
+        "primary", "backup_age", Severity.CRITICAL, "no backup at all", None, "backups"
+    )
+    report = CheckReport((TargetHealth("primary", (problem,), database="sqlite:/x.db"),), "t")
+    assert process_alerts(report, (hook,), path=state).sent == ()
+    kept = jsonlib.loads(state.read_text())["incidents"]
+    assert list(kept) == [f"{key}@sqlite:/x.db"] and kept[f"{key}@sqlite:/x.db"]["opened_at"] == (
+        "2026-12-01 00:00:00"
+    )
+    assert receiver.events() == []
+
+
 def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,14 +218,16 @@ def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     res = run_inproc(*c, "check", "--alert")
     assert res.code == 2 and "Traceback" not in res.err, res.err
     assert receiver.events() == [("problem", key)], "the good incident is kept, not re-sent"
-    assert set(json.loads(state.read_text())["incidents"]) == {key}
+    kept = json.loads(state.read_text())["incidents"]  # keyed by problem and database
+    assert [k.split("@")[0] for k in kept] == [key], kept
 
     state.write_text('{"version": 1, "incid')  # cut off (disk full, a crash mid-write)
     res = run_inproc(*c, "check", "--alert")
     assert res.code == 2 and "Traceback" not in res.err
     assert f"incident state {state} was unreadable" in res.err
     assert receiver.events() == [("problem", key)] * 2, "sent again rather than lost"
-    assert json.loads(state.read_text())["incidents"][key]["state"] == "open"
+    kept = json.loads(state.read_text())["incidents"]
+    assert [(k.split("@")[0], i["state"]) for k, i in kept.items()] == [(key, "open")]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

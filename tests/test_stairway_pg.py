@@ -106,3 +106,25 @@ def test_an_enum_value_added_then_used_later_climbs_on_a_scratch_server(
     r = db.cli(mdirs, "test")
     assert r.code == 1
     assert "unsafe use of new value" in r.out and "pass --postgres a scratch server" in r.out
+
+
+def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """Supabase's files name ``"public"."profiles"``: once applied, the stairway on the target's
+    own database meets the live table ("relation profiles already exists", nothing else
+    said). The step now says why, and what to do; on a scratch server the set climbs."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20240101000000",
+        "profiles",
+        'create table "public"."profiles" ("id" uuid not null, "full_name" text);',
+        'drop table "public"."profiles";',
+    )
+    assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0
+    r = db.cli(mdirs, "test")
+    assert r.code == 1
+    assert 'relation "profiles" already exists' in r.out
+    assert "a schema-qualified name (public.x) lands in the live schema" in r.out
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err

@@ -79,3 +79,23 @@ def test_a_large_integer_read_any_other_way_is_refused(
         assert "TEXT" in (err.value.hint or "")
     finally:
         side.backend.close()
+
+
+def test_a_sync_out_of_d1_keeps_each_answer_under_the_result_limit(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D1 refuses a result over 50 MB; pages of 2,000 rows of photos (hex: twice their size)
+    or long texts are far more, so such a table could never be synced (nor held in memory).
+    Scaled down: a 400 KB limit, 2 KB rows, 300 of them."""
+    src = make_db("d1", request, tmp_path, "d1")
+    src.run("CREATE TABLE foto (id INTEGER PRIMARY KEY, gambar BLOB, updated_at DATETIME)")
+    src.run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+        f"INSERT INTO foto SELECT i, randomblob(1000), '{STAMP}' FROM n"
+    )
+    monkeypatch.setattr(d1.server, "max_result_bytes", 400_000)
+    monkeypatch.setattr(D1Side, "answer_bytes", 150_000, raising=False)
+    dest = make_db("sqlite", request, tmp_path, "copy")
+    report = sync(src, dest)
+    assert (report.inserted, report.verified) == (300, True), report
+    assert dest.run("SELECT count(*), sum(length(gambar)) FROM foto") == [(300, 300_000)]

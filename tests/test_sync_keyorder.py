@@ -84,3 +84,65 @@ def test_a_key_that_is_not_utf8_is_named_by_its_bytes_with_what_to_do(
         src.run(fix[column])
     assert sync(src, dst).verified
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_citext_or_enum_key_is_paged_in_the_order_sqlite_keeps(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Supabase keys accounts by `email citext`; a timetable by (day enum, period). PostgreSQL
+    ordered such a key by its type — citext ignoring case even under COLLATE "C", an enum by
+    its labels' order — and SQLite by the text: the ranges held other rows on each side, the
+    copy of 23,842 accounts ended 'not verified' with rows deleted and re-inserted by every
+    sync. Such keys are now paged as their text in "C" order."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run("CREATE EXTENSION IF NOT EXISTS citext")
+    src.run("CREATE TABLE akun (email citext PRIMARY KEY, nama TEXT)")
+    src.many("INSERT INTO akun VALUES (?, 'n')", [(f"{k}@malnu.sch.id",) for k in _KODE])
+    src.run("CREATE TYPE hari AS ENUM ('senin', 'selasa', 'rabu', 'kamis', 'jumat')")
+    src.run("CREATE TABLE jadwal (h hari, jam INT, mapel TEXT, PRIMARY KEY (h, jam))")
+    src.run(
+        "INSERT INTO jadwal SELECT h, j, 'MTK' FROM unnest(enum_range(NULL::hari)) h, "
+        "generate_series(1, 15) j"
+    )
+    for table, rows in (("akun", len(_KODE)), ("jadwal", 75)):
+        first = sync(src, dst, chunk_rows=10, tables=(table,))
+        assert (first.verified, first.deleted, first.differences) == (True, 0, ()), table
+        assert dst.count(table) == rows
+        assert verify(src, dst, (table,)).verified
+        again = sync(src, dst, chunk_rows=10, tables=(table,))
+        assert (again.verified, again.inserted, again.updated, again.deleted) == (True, 0, 0, 0)
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_timestamp_key_from_postgresql_is_asked_as_the_text_sqlite_holds(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A sensor log keyed by (device, timestamptz), an attendance log by its timestamp: into D1
+    the sync stopped on a Python traceback ("Object of type datetime is not JSON serializable":
+    a key range's bounds went into D1's JSON as they were read). Into SQLite they went through
+    Python's default datetime adapter (deprecated since 3.12, and spelling `.500000` where the
+    copy stores `.5`); both now get the text the copy holds."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run("CREATE TABLE log_absen (waktu TIMESTAMP PRIMARY KEY, nis INT)")
+    src.run(
+        "INSERT INTO log_absen SELECT '2025-07-14 07:00'::timestamp + i * interval '250 ms', i "
+        "FROM generate_series(1, 60) i"
+    )
+    src.run(
+        "CREATE TABLE sensor (alat INT, waktu TIMESTAMPTZ, suhu FLOAT8, PRIMARY KEY (alat, waktu))"
+    )
+    src.run(
+        "INSERT INTO sensor SELECT a, '2025-07-14 07:00+07'::timestamptz + i * interval '1.5 s', "
+        "i FROM generate_series(1, 2) a, generate_series(1, 30) i"
+    )
+    for table in ("log_absen", "sensor"):
+        first = sync(src, dst, chunk_rows=7, tables=(table,))
+        assert (first.verified, first.differences) == (True, ()), table
+        assert dst.count(table) == 60
+        src.run(f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} LIMIT 3)")
+        again = sync(src, dst, chunk_rows=7, tables=(table,))
+        assert (again.verified, again.deleted) == (True, 3), table
+        assert verify(src, dst, (table,)).verified

@@ -142,3 +142,28 @@ def test_a_numeric_of_a_doubles_own_digits_is_no_refusal(
     assert "row id=4, column total: 0.3000000000000000444 has 19 significant digits" in str(
         refused.value
     )
+
+
+@pytest.mark.parametrize("source", ["sqlite", "d1"])
+def test_a_json_number_jsonb_spells_otherwise_is_no_difference(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A JSONB column written by Python's json.dumps (`1e+16` for a float that large) or by
+    hand (`1E2`): PostgreSQL's jsonb keeps the number's value and prints it `100`, and the
+    normal form compared `100.0` with `100` — 'different' for ever. JSON numbers now compare
+    by value; a changed value is still found."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run("CREATE TABLE rapor (id INTEGER PRIMARY KEY, nilai JSONB)")
+    written = ['{"mtk": 1E2, "ipa": [8.5e1, 90]}', '{"nik": 3.2e+16}', '{"skor": 87.50}']
+    src.many("INSERT INTO rapor VALUES (?, ?)", list(enumerate(written, 1)))
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert dst.run("SELECT nilai::text FROM rapor ORDER BY id") == [
+        ('{"ipa": [85, 90], "mtk": 100}',),
+        ('{"nik": 32000000000000000}',),
+        ('{"skor": 87.50}',),
+    ]
+    assert verify(src, dst).verified
+    src.run("""UPDATE rapor SET nilai = '{"skor": 87.51}' WHERE id = 3""")
+    assert [d.key for d in verify(src, dst).differences] == [(3,)]

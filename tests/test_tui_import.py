@@ -150,6 +150,9 @@ def _to_step(step: str) -> Callable[[Pilot[Any]], Any]:
         root = Path(app.settings.config_path or ".").parent
         _fill(app, root)
         await pilot.pause()
+        if step == "source":  # the fields as filled: each value on its row, readable
+            await pilot.pause(SETTLE)
+            return
         app.screen.query_one("#next", Button).focus()
         await pilot.press("n")
         await wait_until(pilot, lambda: at_step(app, "preview"))
@@ -163,7 +166,9 @@ def _to_step(step: str) -> Callable[[Pilot[Any]], Any]:
 
 @pytest.mark.xdist_group("tui")
 @pytest.mark.parametrize(
-    ("step", "size"), [("preview", (80, 24)), ("validate", (120, 40))], ids=["preview", "validate"]
+    ("step", "size"),
+    [("source", (80, 24)), ("preview", (80, 24)), ("validate", (120, 40))],
+    ids=["source", "preview", "validate"],
 )
 def test_import_wizard_snapshot(
     snap_compare: SnapCompare,
@@ -175,3 +180,43 @@ def test_import_wizard_snapshot(
     monkeypatch.setattr("malnu_tui.engine.data.run.utc_now_iso", lambda: "2026-11-20T09:30:00Z")
     assert snap_compare(app_for(demo), terminal_size=size, run_before=_to_step(step))
     settle_threads()
+
+
+@pytest.mark.anyio
+async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_path: Path) -> None:
+    """A Dapodik-style download (the school's name and the date above the header): the
+    wizard's header line, as `import --header-line`; line numbers stay the file's."""
+    d = build_demo(tmp_path / "demo")
+    app = app_for(d)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        _fill(app, d.root)
+        sheet = d.root / "legacy_users.csv"
+        sheet.write_text(
+            "Daftar Pengguna MA Malnu Kananga\nDiunduh 20/11/2026\n" + sheet.read_text()
+        )
+        header = screen.query_one("#import-header", Input)
+        header.value = "tiga"
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.step == "source"
+        assert "not a whole number: 'tiga'" in str(screen.query_one("#wizard-error").render())
+        header.value = "3"
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "preview"))
+        assert "✔ schema check" in str(screen.query_one("#preview-text", Static).render())
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "validate"), timeout=20)
+        report = str(screen.query_one("#validate-text", Static).render())
+        assert "7 rows read: 5 to insert" in report and "2 rejected" in report
+        rejects = screen.query_one("#validate-rejects", DataTable)
+        assert rejects.get_row_at(0)[:2] == ["9", "role"]  # line 7 of the bare file, + 2
+    assert _count(d.primary_db) == 0

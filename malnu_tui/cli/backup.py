@@ -187,14 +187,10 @@ def _show_status(ctx: Context, extra: dict[str, object]) -> None:
 
 
 def _lock_preflight(ctx: Context, operation: str) -> Preflight:
-    """The lock precondition before the prompt: a live holder is exit 3 before anything is
-    asked; a dead holder's lock is announced (taken over, audited, when the work starts)."""
-    from malnu_tui.cli.migrate import show_preflight
-    from malnu_tui.engine.preflight import preflight_lock
+    """The lock precondition before the prompt (:func:`cli.migrate.lock_preflight`)."""
+    from malnu_tui.cli.migrate import lock_preflight
 
-    pf = preflight_lock(ctx.backend(), ctx.target, operation)
-    show_preflight(ctx, pf)
-    return pf
+    return lock_preflight(ctx, ctx.backend(), ctx.target, operation)
 
 
 def cmd_restore(ctx: Context) -> int:

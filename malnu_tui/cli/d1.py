@@ -283,6 +283,12 @@ def cmd_import(ctx: Context) -> int:
         f"Replace every table of D1 database {backend.name} with {path.name} "
         f"({len(checked.row_counts)} tables, {sum(checked.row_counts.values())} rows)."
     )
+    if checked.unsafe_integers:
+        # Exact in a dump of sqlite3's; rounded in one of D1's own exports.
+        ctx.message(
+            "warning: the dump holds integers past ±9,007,199,254,740,991 (2**53 - 1), which "
+            "an export of D1 writes rounded: " + "; ".join(checked.unsafe_integers)
+        )
     ctx.confirm(f"replace D1 database {backend.name} with {path.name}", backend.name)
     from malnu_tui.engine.monitor.runlog import record_run
 

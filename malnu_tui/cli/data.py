@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from malnu_tui.cli.argtypes import count
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -63,15 +61,12 @@ def register(
 
 def _header_lines(value: str) -> tuple[int, int]:
     """``--header-line N`` or ``N-M`` (two rows: M is N + 1) → (N, rows)."""
-    first, dash, last = value.partition("-")
-    line = count(first)
-    if not dash:
-        return line, 1
-    if count(last) != line + 1:
-        raise argparse.ArgumentTypeError(
-            f"a header of two rows is N-M with M = N + 1 (e.g. 5-6), got {value!r}"
-        )
-    return line, 2
+    from malnu_tui.engine.data.csvsource import parse_header_line
+
+    try:
+        return parse_header_line(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _request(ctx: Context) -> ImportRequest:
@@ -190,6 +185,9 @@ def cmd_import(ctx: Context) -> int:
             _show_report(ctx, report)
             ctx.message("dry run: nothing was written")
             return 0 if request.max_errors.allows(report.rejected, report.read) else 1
+        from malnu_tui.cli.migrate import lock_preflight
+
+        lock_preflight(ctx, backend, ctx.target, "import")  # a live holder: exit 3, not asked
         ctx.confirm(f"import into {request.table} of {backend.display_url}", backend.name)
         backup = None
         if ctx.opt("no_backup", False):
@@ -198,7 +196,7 @@ def cmd_import(ctx: Context) -> int:
                 "warning: --no-backup: no safety backup is taken (recorded in the audit log)"
             )
         else:
-            backup = safety.backup_taker(backend, ctx.target)
+            backup = safety.backup_taker(backend, ctx.target, safety.warnings_to(ctx.message))
         report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
         _show_report(ctx, report)
         return 0 if report.committed else 1

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from malnu_tui.cli.context import Context
+    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
+    from malnu_tui.engine.config import Target
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
     from malnu_tui.engine.plan import Preflight
 
@@ -190,6 +192,17 @@ def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> Non
         raise stop.error()
 
 
+def lock_preflight(ctx: Context, backend: Backend, target: Target, operation: str) -> Preflight:
+    """The lock precondition before the prompt, for work whose plan is made elsewhere
+    (restore, recover, import, sync): a live holder is exit 3 before anything is asked; a
+    dead holder's lock is announced (taken over, audited, when the work starts)."""
+    from malnu_tui.engine.preflight import preflight_lock
+
+    pf = preflight_lock(backend, target, operation)
+    show_preflight(ctx, pf)
+    return pf
+
+
 def _show_plan(ctx: Context, plan: Plan) -> None:
     for w in plan.warnings:
         ctx.message(f"warning: {w}")
@@ -206,7 +219,7 @@ def _safety_backup(ctx: Context) -> Callable[[str], str | None] | None:
         safety.record_skipped_backup(ctx.backend(), ctx.args.command)
         ctx.message("warning: --no-backup: no safety backup is taken (recorded in the audit log)")
         return None
-    return safety.backup_taker(ctx.backend(), ctx.target)
+    return safety.backup_taker(ctx.backend(), ctx.target, safety.warnings_to(ctx.message))
 
 
 @contextlib.contextmanager

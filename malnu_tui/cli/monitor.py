@@ -69,25 +69,23 @@ def _chosen_targets(ctx: Context) -> list[Target]:
     import os
 
     from malnu_tui.engine.config import ENV_DATABASE_URL, ENV_TARGET, resolve_target
+    from malnu_tui.engine.errors import ConfigError
 
     settings = ctx.settings
-    names = ctx.opt("target")
-    if isinstance(names, str):
-        names = [names]
-    if ctx.opt("database"):
-        return [ctx.target]
+    given = ctx.opt("target")  # a list (check's --target repeats), a string (the global one)
+    names = list(dict.fromkeys([given] if isinstance(given, str) else given or []))  # each once
+    dirs = {"migrations_dir": ctx.opt("migrations_dir"), "rollback_dir": ctx.opt("rollback_dir")}
+    database = ctx.opt("database")
+    if database:  # one database; a --target with it must name the same one (as everywhere)
+        if len(names) > 1:
+            raise ConfigError(f"--database names one database; --target names {len(names)}")
+        return [
+            resolve_target(settings, name=names[0] if names else None, database=database, **dirs)
+        ]
     if ctx.opt("all"):
         return list(settings.targets.values())
     if names:
-        return [
-            resolve_target(
-                settings,
-                name=n,
-                migrations_dir=ctx.opt("migrations_dir"),
-                rollback_dir=ctx.opt("rollback_dir"),
-            )
-            for n in names
-        ]
+        return [resolve_target(settings, name=n, **dirs) for n in names]
     if os.environ.get(ENV_DATABASE_URL) or os.environ.get(ENV_TARGET):
         return [ctx.target]
     return list(settings.targets.values())
@@ -225,6 +223,12 @@ def cmd_history(ctx: Context) -> int:
         ],
         title=f"{ctx.target.name}: runs since {hist.since} UTC",
     )
+    for what, complete_from in (("runs", hist.runs_from), ("other audit rows", hist.events_from)):
+        if complete_from:  # more than one read holds: said, never shown as all of them
+            ctx.message(
+                f"note: more {what} since {hist.since} UTC than one read holds: only those "
+                f"since {complete_from} UTC are shown"
+            )
     others = sum(1 for e in hist.events if e.action != "run")
     ctx.message(f"{len(hist.runs)} runs and {others} other audit rows since {hist.since} UTC")
     return 0

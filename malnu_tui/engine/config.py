@@ -297,12 +297,13 @@ def resolve_target(
     url_kind(url)  # validate early, with a clear message
     mig = _one_dir("--migrations-dir", migrations_dir, ENV_MIGRATIONS_DIR, env)
     rb = _one_dir("--rollback-dir", rollback_dir, ENV_ROLLBACK_DIR, env)
-    bdir = target.backup_dir
-    if url != target.url:
-        # Another database: its backups live apart from the configured target's.
-        bdir = settings.backup_root / url_slug(url)
+    # The target's own database, however spelt (sqlite:////x.db, another PostgreSQL user: the
+    # URL as given) is the target: its name and its backups. Another database's backups live
+    # apart from the configured target's.
+    same = url == target.url or database_key(url) == database_key(target.url)
+    bdir = target.backup_dir if same else settings.backup_root / url_slug(url)
     return Target(
-        name=target.name if url == target.url else url_slug(url),
+        name=target.name if same else url_slug(url),
         url=url,
         migrations_dir=Path(mig) if mig else target.migrations_dir,
         rollback_dir=Path(rb) if rb else target.rollback_dir,

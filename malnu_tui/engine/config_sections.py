@@ -6,6 +6,7 @@ and read into plain values. Loading the config runs these for every command (a b
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -27,10 +28,28 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|min|m|h|d)?\s*$")
 _UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
-def _number(value: object, where: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"{where}: expected a number >= {minimum:g}, got {value!r}")
-    return float(value)
+def _number(
+    value: object,
+    where: str,
+    *,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+    whole: bool = False,
+) -> float:
+    """A number of the config in its range (``nan``, ``inf``, a fraction where a count is
+    meant: refused, naming the key, never a traceback or a check that can never fire)."""
+    n = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if (
+        n is None
+        or not math.isfinite(n)
+        or n < minimum
+        or (maximum is not None and n > maximum)
+        or (whole and not n.is_integer())
+    ):
+        kind = "a whole number" if whole else "a number"
+        limits = f">= {minimum:g}" if maximum is None else f"from {minimum:g} to {maximum:g}"
+        raise ConfigError(f"{where}: expected {kind} {limits}, got {value!r}")
+    return n
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -73,8 +92,8 @@ def monitor_values(
         if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
             raise ConfigError(f"{where}: url must be an http(s) URL")
         register_secret(url)
-        timeout = _number(raw.get("timeout", 5), f"{where} timeout", minimum=0.1)
-        retries = int(_number(raw.get("retries", 2), f"{where} retries"))
+        timeout = _number(raw.get("timeout", 5), f"{where} timeout", minimum=0.1, maximum=3600)
+        retries = int(_number(raw.get("retries", 2), f"{where} retries", maximum=20, whole=True))
         hooks.append((kind, url, timeout, retries))
     values["webhooks"] = tuple(hooks)
     log = _table(data, "log", source)
@@ -87,9 +106,11 @@ def monitor_values(
             log_file = base / log_file
     values["log_file"] = log_file
     values["log_max_bytes"] = int(
-        _number(log.get("max_bytes", 5 * 1024 * 1024), f"{source}: [log] max_bytes")
+        _number(log.get("max_bytes", 5 * 1024 * 1024), f"{source}: [log] max_bytes", whole=True)
     )
-    values["log_backups"] = int(_number(log.get("backups", 3), f"{source}: [log] backups"))
+    values["log_backups"] = int(
+        _number(log.get("backups", 3), f"{source}: [log] backups", maximum=1000, whole=True)
+    )
     production: set[str] = set()
     targets = data.get("targets", {})
     if isinstance(targets, dict):

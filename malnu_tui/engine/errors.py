@@ -209,6 +209,10 @@ class SyncRefused(MalnuError):
         "give the source table a primary key or a unique index (rows are matched by it), or "
         "leave the table out with --tables"
     )
+    CASE_CLASH = (
+        "sync one of them (--tables), or rename one at the source; a PostgreSQL destination "
+        "keeps both"
+    )
     MIXED_KEY = (
         "store every key of the table as the one type its declared type says, at the source "
         "(SQLite keeps whatever it is given), or leave the table out with --tables"

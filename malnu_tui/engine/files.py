@@ -98,6 +98,11 @@ _SQL_VERBS = {
     "TABLE",
     "START",  # START TRANSACTION: a template's BEGIN, stripped as one
     "ABORT",  # PostgreSQL's ROLLBACK: refused as one
+    "REASSIGN",  # REASSIGN OWNED BY old_role TO new_role (retiring a role)
+    "DECLARE",  # a cursor a data migration walks (DECLARE / FETCH / MOVE / CLOSE)
+    "FETCH",
+    "MOVE",
+    "CLOSE",
 }
 
 
@@ -465,12 +470,31 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
                 dialect=dialect,
             )
         )
+    if not found:
+        _no_nested_set(migrations_dir)
     for version, rb in sorted(rollbacks.items()):
         warnings.append(f"{rb.path}: rollback file has no migration with version {version}")
 
     found.sort(key=lambda m: m.version)  # the two naming styles sort differently by name
     _check_dependencies(found)
     return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings), dialect)
+
+
+def _no_nested_set(directory: Path) -> None:
+    """A directory with no migration file of its own but SQL files one level down (Prisma's
+    ``<version>_<name>/migration.sql``) is an error: read as empty, `up` said "up to date"."""
+    with os.scandir(directory) as it:
+        folders = sorted(e.path for e in it if e.is_dir())
+    for folder in folders:
+        nested = _sql_files(Path(folder))
+        if nested:
+            name, _path = nested[0]
+            raise MigrationFileError(
+                str(directory),
+                f"no migration file here, but {Path(folder).name}/{name} is one level down "
+                "(Prisma's layout): the tool reads YYYYMMDD_HHMMSS_name.sql files in the "
+                f"directory itself, e.g. {Path(folder).name}.sql for that folder's {name}",
+            )
 
 
 def _check_dependencies(found: list[Migration]) -> None:

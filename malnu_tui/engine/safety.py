@@ -19,6 +19,18 @@ def record_skipped_backup(backend: Backend, command: str) -> None:
     )
 
 
+def warnings_to(say: Callable[[str], None]) -> BackupProgressCallback:
+    """A backup's progress that passes on only its warnings (a D1 dump holding integers it
+    rounds, say): the one thing of a safety backup an operator must read."""
+    from malnu_tui.engine.progress import BackupProgress
+
+    def show(p: BackupProgress) -> None:
+        if p.message.startswith("warning:"):
+            say(p.message)
+
+    return show
+
+
 def backup_taker(
     backend: Backend, target: Target, progress: BackupProgressCallback | None = None
 ) -> Callable[[str], str | None]:

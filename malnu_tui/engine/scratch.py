@@ -6,6 +6,7 @@ by object, and removes itself when closed."""
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -323,8 +324,9 @@ def pg_run(
                     rows += max(run_statement(conn, st), 0)  # COPY … FROM stdin as `up` runs it
                 except psycopg.Error as exc:
                     error = _pg_error(exc)
-                    if exc.sqlstate == "55P04" and inside:  # unsafe use of new enum value
-                        error += f" ({_UNCOMMITTED_ENUM})"
+                    hint = _LIVE_HINTS.get(exc.sqlstate or "") if inside else None
+                    if hint and (hint is not _QUALIFIED or _QUALIFIED_NAME.search(st.text)):
+                        error += f" ({hint})"
                     failure = StatementFailed(filename, st.line, st.text, error)
                     raise
     except psycopg.Error as exc:
@@ -336,11 +338,22 @@ def pg_run(
     return ms, rows
 
 
-_UNCOMMITTED_ENUM = (
-    "the stairway on a configured target's database runs in one transaction it rolls back, "
-    "where PostgreSQL refuses an enum value an earlier migration added until it commits: "
-    "`up` is not affected; pass --postgres a scratch server to test past it"
+_ON_LIVE = "the stairway on a configured target's database runs in one transaction it rolls back"
+_QUALIFIED = (
+    f"{_ON_LIVE}, in a scratch schema, but a schema-qualified name (public.x) lands in the "
+    "live schema, where the applied migrations' objects already are: pass --postgres a "
+    "scratch server"
 )
+_QUALIFIED_NAME = re.compile(r'(?:\b[A-Za-z_]\w*|"[^"]+")\s*\.\s*(?:[A-Za-z_"])')
+# What the stairway on a target's own database cannot do, by SQLSTATE: said with the error.
+_LIVE_HINTS = {
+    "55P04": f"{_ON_LIVE}, where PostgreSQL refuses an enum value an earlier migration added "
+    "until it commits: `up` is not affected; pass --postgres a scratch server to test past it",
+    "42P07": _QUALIFIED,  # duplicate_table
+    "42710": _QUALIFIED,  # duplicate_object
+    "42P06": _QUALIFIED,  # duplicate_schema
+    "42723": _QUALIFIED,  # duplicate_function
+}
 
 
 class PostgresScratch:

@@ -117,9 +117,9 @@ _FAST_RUN = re.compile(
 )
 # The same in a PostgreSQL file, where parentheses matter (a ``;`` inside them ends nothing)
 # and ``[``, `` ` `` are plain characters.
-_PLAIN_RUN_PG = re.compile(r"[^\n\-/$'\"();A-Za-z_]+")
+_PLAIN_RUN_PG = re.compile(r"[^\n\-/$'\"();\\A-Za-z_]+")
 _FAST_RUN_PG = re.compile(
-    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9,.=<>*+!%&|^~:?@#{}\[\]`][^\n\-/$'\"();A-Za-z_]*|\n)+"
+    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9,.=<>*+!%&|^~:?@#{}\[\]`][^\n\-/$'\"();\\A-Za-z_]*|\n)+"
 )
 _COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 
@@ -447,6 +447,14 @@ def _scan(
                 paren -= 1
             i += 1
             continue
+        if pg and ch == "\\":  # not SQL outside quotes: psql's (\gexec, \gset, \g)
+            command = sql[i:].split(None, 1)[0]
+            raise SplitError(
+                f"psql meta-command '{command}' inside a statement is not SQL: the tool sends "
+                "statements to the server, not through psql (write plain SQL: for \\gexec, a "
+                "DO block that EXECUTEs each generated statement)",
+                line,
+            )
         if ch == ";" and depth == 0 and paren == 0:
             text = sql[start:i]
             if has_content and _COPY_STDIN.match(text):
@@ -454,7 +462,7 @@ def _scan(
                 nl = sql.find("\n", i)
                 begin = n if nl < 0 else nl + 1
                 stop = sql.find("\n\\.", begin - 1)
-                while stop >= 0 and sql[stop + 3 : stop + 4] not in ("", "\n"):
+                while stop >= 0 and sql[stop + 3 : stop + 4] not in ("", "\n", "\r"):
                     stop = sql.find("\n\\.", stop + 1)
                 if stop < 0:
                     raise SplitError("COPY … FROM stdin: no \\. line ends its data", start_line)

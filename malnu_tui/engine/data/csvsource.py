@@ -47,6 +47,27 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 csv.field_size_limit(16 * 1024 * 1024)
 
 
+def parse_header_line(value: str) -> tuple[int, int]:
+    """A header's place as an operator writes it (``--header-line``, the console's field):
+    ``N``, or ``N-M`` for a header of two rows (M = N + 1) → (line, rows). ValueError says
+    what is wrong with ``value``."""
+    first, dash, last = value.strip().partition("-")
+
+    def line(text: str) -> int:
+        if not text.strip().isdigit():
+            raise ValueError(f"not a whole number: {value!r}")
+        if not 1 <= int(text) <= 1_000_000_000:
+            raise ValueError(f"must be from 1 to 1,000,000,000, got {value!r}")
+        return int(text)
+
+    start = line(first)
+    if not dash:
+        return start, 1
+    if line(last) != start + 1:
+        raise ValueError(f"a header of two rows is N-M with M = N + 1 (e.g. 5-6), got {value!r}")
+    return start, 2
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:

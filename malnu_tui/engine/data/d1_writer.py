@@ -114,7 +114,9 @@ class D1Writer:
             ).rows
         ]
         drops = [f"DROP TABLE IF EXISTS {quote_ident(n)}" for n in old]
-        create = f"CREATE TABLE {self._s} (_line INTEGER PRIMARY KEY, {self._vcols})"
+        # IF NOT EXISTS: the name is this run's own, and a re-send after an answer was lost
+        # (D1 ran it) failed on "table … already exists".
+        create = f"CREATE TABLE IF NOT EXISTS {self._s} (_line INTEGER PRIMARY KEY, {self._vcols})"
         self.api.batch([*drops, create], lambda: False)
         self.before = self._count(self._t)
         return self.before

@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from operator import itemgetter
 from typing import NamedTuple
 
+from malnu_tui.engine.data.coerce import coercer
 from malnu_tui.engine.data.flatblock import FlatRows
 from malnu_tui.engine.data.mapping import ColumnRule, Mapping
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
@@ -24,14 +23,9 @@ from malnu_tui.engine.data.schema import Column, SchemaCheck, TableSchema
 from malnu_tui.engine.data.transform import (
     StepFailed,
     Value,
-    bool_step,
     excel_damage,
     may_hold_excel_damage,
 )
-
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_to_bool = bool_step()
 
 
 class Rejection(NamedTuple):
@@ -81,127 +75,6 @@ class ColumnFailed(ValueError):
         self.reason = reason
 
 
-def _coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
-    """The check of a value for ``col``'s declared type. ``as_written``: the value is a CSV
-    file's text as it is (no step read it): ``150.000`` in a number column is refused, not
-    read as 150 when the sheet meant 150000."""
-    fam = col.family
-    if fam == "integer":
-        lo, hi = -(2 ** (col.int_bits - 1)), 2 ** (col.int_bits - 1) - 1
-
-        def integer(v: Value) -> Value:
-            if v is None:
-                return None
-            if isinstance(v, bool):
-                return int(v)
-            if isinstance(v, int):
-                n = v
-            elif isinstance(v, str) and _INT.match(v):
-                n = int(v)
-            else:
-                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
-            if not lo <= n <= hi:
-                raise StepFailed(f"{n} is out of range for {col.declared_type}")
-            return n
-
-        return integer
-    if fam == "number":
-        ps = col.precision_scale
-
-        def number(v: Value) -> Value:
-            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
-                return v if ps is None or v is None else _fit_numeric(v, str(v), col, ps)
-            text = str(v).strip()
-            if why := excel_damage(text):
-                raise StepFailed(why)
-            if as_written and _THOUSANDS.fullmatch(text):
-                whole = f"{text.replace('.', '')} with '.' between thousands (as Indonesian sheets"
-                raise StepFailed(
-                    f"{v!r} is ambiguous: {whole} write it) or {text}; say which with the step "
-                    "decimal (decimal_sep and thousands_sep)"
-                    if text.count(".") == 1
-                    else f"{v!r} is {whole} write it): read it with the step decimal"
-                )
-            try:
-                f = float(text)
-            except ValueError:
-                raise StepFailed(f"{v!r} is not a number ({col.declared_type} column)") from None
-            if f != f or f in (float("inf"), float("-inf")):
-                raise StepFailed(f"{v!r} is not a finite number")
-            return text if ps is None else _fit_numeric(v, text, col, ps)
-
-        return number
-    if fam == "boolean":
-
-        def boolean(v: Value) -> Value:
-            if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
-                return bool(v)
-            try:
-                return _to_bool(v)
-            except StepFailed:
-                raise StepFailed(f"{v!r} is not a boolean (true/false, 1/0, yes/no)") from None
-
-        return boolean
-    if fam == "date":
-
-        def a_date(v: Value) -> Value:
-            if v is None:
-                return None
-            text = str(v).strip()
-            try:
-                if not _DATE.match(text):
-                    raise ValueError
-                date.fromisoformat(text)
-            except ValueError:
-                raise StepFailed(
-                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
-                ) from None
-            return text
-
-        return a_date
-    if fam == "timestamp":
-
-        def timestamp(v: Value) -> Value:
-            if v is None:
-                return None
-            text = str(v).strip()
-            try:
-                if len(text) < 10 or not _DATE.match(text[:10]):
-                    raise ValueError
-                datetime.fromisoformat(text)
-            except ValueError:
-                raise StepFailed(
-                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
-                ) from None
-            return text
-
-        return timestamp
-    limit = col.max_length
-
-    def text(v: Value) -> Value:
-        if v is None:
-            return None
-        s = (
-            v
-            if isinstance(v, str)
-            else ("true" if v is True else "false" if v is False else str(v))
-        )
-        if limit is not None and len(s) > limit:
-            raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
-        if isinstance(v, str) and (why := excel_damage(v)):
-            raise StepFailed(why)
-        return s
-
-    return text
-
-
-# A number written with '.' between groups of three digits, as a sheet in a comma-decimal
-# locale writes it: 1.250.000, or 150.000 and 1.500 — one group taken for the thousands when it
-# ends in 0 (a program or an English sheet writes 150 and 1.5, no trailing zero; 1.005 and
-# 2.675 stay the decimals they read as).
-_THOUSANDS = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3}){2,}|[+-]?[1-9][0-9]{0,2}\.[0-9]{2}0")
-
-
 def _as_written(rule: ColumnRule) -> bool:
     """Does the column take the file's text as it is (no step that reads numbers, no map)?"""
     return (
@@ -209,27 +82,6 @@ def _as_written(rule: ColumnRule) -> bool:
         and rule.value_map is None
         and not any(n.startswith(("decimal", "int")) for n in rule.step_names)
     )
-
-
-def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:
-    """A number for a ``NUMERIC(p,s)`` column, checked the same on every backend: rounded to
-    ``s`` decimals half away from zero on its decimal digits as written (PostgreSQL's rounding:
-    1.005 → 1.01, where a float would give 1.00), and refused when it then needs more than
-    ``p - s`` digits before the point (PostgreSQL's "numeric field overflow"; SQLite and D1
-    would store it as it is)."""
-    precision, scale = ps
-    d = Decimal(text)
-    limit = Decimal(10) ** (precision - scale)
-    if d.copy_abs() < limit:
-        with localcontext(Context(prec=precision + 2)):
-            d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    if d.copy_abs() >= limit:
-        room = max(precision - scale, 0)
-        raise StepFailed(
-            f"{v!r} does not fit {col.declared_type}: at most {room} digit(s) before the "
-            f"decimal point (numeric field overflow)"
-        )
-    return format(d.copy_abs() if d.is_zero() else d, "f")
 
 
 def _getter(
@@ -298,7 +150,7 @@ def _column_fn(col: Column, *, as_written: bool = False) -> ColumnFn | None:
         return None
     if col.family == "integer":
         return _fast_int(col)
-    one = _coercer(col, as_written=as_written)
+    one = coercer(col, as_written=as_written)
 
     def run(values: Sequence[Value]) -> Sequence[Value]:
         try:
@@ -322,7 +174,7 @@ class _ColumnPlan:
 
 
 def _column_plan(
-    rule: ColumnRule, col: Column, header: Sequence[str], now: str, as_written: bool
+    rule: ColumnRule, col: Column, header: Sequence[str], now: str, as_written: bool, key: bool
 ) -> _ColumnPlan:
     if rule.now or rule.has_const:
         index, const = -1, (now if rule.now else rule.const)
@@ -336,7 +188,7 @@ def _column_plan(
         rule.has_default and rule.value_map is None,
         const,
         _column_fn(col, as_written=as_written),
-        col.not_null,
+        col.not_null or key,
     )
 
 
@@ -357,10 +209,15 @@ class RowBuilder:
     ) -> None:
         self.width = len(header)
         self.columns = check.columns
+        self._header = tuple(header)
+        # Class lists joined into one file (copy *.csv): each one's header line, and the BOM
+        # it starts with, comes again among the records (a student "nama" with NIS "\ufeffnis"
+        # was imported). Chunks whose text may hold one are built row by row.
+        self._again = ("\n" + header[0]) if header and header[0] else ""
         rules = {r.column: r for r in mapping.rules}
         self._columns: list[_ColumnPlan] = []
         self._plan: list[
-            tuple[str, Callable[[Sequence[str | None]], Value], Callable[[Value], Value], bool]
+            tuple[str, Callable[[Sequence[str | None]], Value], Callable[[Value], Value], str]
         ] = []
         for name in self.columns:
             col = schema.column(name)
@@ -368,15 +225,25 @@ class RowBuilder:
             # ``csv_text``: the values are a file's text, written in some locale; a value read
             # by no step (the decimal step says which separator is which) is as written.
             as_written = csv_text and _as_written(rules[name])
+            # A row without its conflict key (a nullable UNIQUE, NISN not given yet) cannot
+            # be found on a re-run: it was added again by every run (on D1 the count check
+            # failed). Refused like a NULL in a NOT NULL column, with its own reason.
+            key = name in check.key
+            null = "NULL in a NOT NULL column" if col.not_null else ""
+            if key and not col.not_null:
+                null = (
+                    f"no value for the key {name!r}: a re-run could not find the row and "
+                    "would add it again"
+                )
             self._plan.append(
                 (
                     name,
                     _getter(rules[name], header, now),
-                    _coercer(col, as_written=as_written),
-                    col.not_null,
+                    coercer(col, as_written=as_written),
+                    null,
                 )
             )
-            self._columns.append(_column_plan(rules[name], col, header, now, as_written))
+            self._columns.append(_column_plan(rules[name], col, header, now, as_written, key))
         # The pass-through: every column straight from a source field, no step. Its rows are
         # the file's own tuples (reordered in C), checked but not rebuilt; whole numbers may
         # then stay text for writers whose database converts them by the column's type
@@ -429,16 +296,38 @@ class RowBuilder:
                 f"too {more} fields ({len(fields)}; the header has {self.width})",
                 rec.raw,
             )
+        if any(f is not None and f[:2] == '="' for f in fields):
+            fields = tuple(map(_excel_text, fields))
+        first = fields[0] if fields else None
+        if first is not None and (first.startswith("\ufeff") or first.strip() == self._header[0]):
+            if tuple((f or "").strip().lstrip("\ufeff") for f in fields) == self._header:
+                return Rejection(
+                    rec.line, "", "the header line again (files joined together?)", rec.raw
+                )
+            if first.startswith("\ufeff"):
+                return Rejection(
+                    rec.line,
+                    "",
+                    "starts with a byte-order mark, U+FEFF, as a file does (files joined "
+                    "together?)",
+                    rec.raw,
+                )
         values: list[Value] = []
-        for i, (name, get, coerce, not_null) in enumerate(self._plan):
+        for i, (name, get, coerce, null) in enumerate(self._plan):
             try:
                 v = coerce(get(fields))
             except StepFailed as exc:
                 return Rejection(rec.line, name, self._why(i, fields, exc), rec.raw)
-            if v is None and not_null:
-                return Rejection(rec.line, name, "NULL in a NOT NULL column", rec.raw)
+            if v is None and null:
+                return Rejection(rec.line, name, null, rec.raw)
             values.append(v)
         return Row(rec.line, tuple(values), rec.raw)
+
+    def _joined(self, text: str) -> bool:
+        """Might the chunk hold a header line again, or a BOM (files joined together)?"""
+        return "\ufeff" in text or bool(
+            self._again and (self._again in text or text.startswith(self._again[1:]))
+        )
 
     def _why(self, i: int, fields: Sequence[str | None], exc: StepFailed) -> str:
         """Why column ``i`` refused its value: what the spreadsheet wrote in its place when
@@ -476,7 +365,12 @@ class RowBuilder:
                 raise _Slow
         elif recs.errors or set(map(len, fields)) != {self.width}:
             raise _Slow
-        if self._damageable and _may_hold_excel_damage(recs):
+        text = _chunk_text(recs)
+        if (
+            (self._damageable and may_hold_excel_damage(text))
+            or self._joined(text)
+            or ("=" in text and '="' in text)
+        ):
             raise _Slow
         if self._passthrough is not None:
             batch = self._pass_through(recs)
@@ -545,12 +439,24 @@ class RowBuilder:
         return RowBatch(recs.lines, values, recs.raws)
 
 
-def _may_hold_excel_damage(recs: RecordChunk) -> bool:
-    """Might a value of the chunk be a spreadsheet's error value or a number in scientific
-    notation? (Searched over the chunk's text at C speed; most chunks hold neither.)"""
+# ="0012345678": what exports made for Excel write so that Excel keeps a number's leading
+# zeros (a formula whose value is that text, shown as 0012345678). Its value is what is read.
+_EXCEL_TEXT = re.compile(r'="((?:[^"]|"")*)"', re.S)
+
+
+def _excel_text(field: str | None) -> str | None:
+    """A field written ``="…"`` → the text Excel shows for it; any other field as it is."""
+    if field is None or field[:2] != '="':
+        return field
+    m = _EXCEL_TEXT.fullmatch(field)
+    return m[1].replace('""', '"') if m else field
+
+
+def _chunk_text(recs: RecordChunk) -> str:
+    """The chunk's records as the file has them: searched at C speed for what makes a chunk
+    go row by row (a spreadsheet's error value, a header line again)."""
     fields = recs.fields
-    text = fields.text if isinstance(fields, FlatRows) and fields.text else "".join(recs.raws)
-    return may_hold_excel_damage(text)
+    return fields.text if isinstance(fields, FlatRows) and fields.text else "".join(recs.raws)
 
 
 # Plain whole numbers short enough to be in range of the column's width whatever the digits

@@ -17,8 +17,9 @@ from decimal import Decimal
 Value = object  # str | int | bool | None
 StepFn = Callable[[Value], Value]
 
-TRUE_WORDS = ("1", "true", "t", "yes", "y", "ya")
-FALSE_WORDS = ("0", "false", "f", "no", "n", "tidak")
+# BENAR/SALAH: TRUE and FALSE as Excel, Google Sheets and LibreOffice in Indonesian write them.
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "ya", "benar")
+FALSE_WORDS = ("0", "false", "f", "no", "n", "tidak", "salah")
 _INT = re.compile(r"^[+-]?\d+$")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SPACES = re.compile(r"\s+")
@@ -192,6 +193,15 @@ def date_step(formats: Sequence[str]) -> StepFn:
                 parsed = datetime.strptime(given, fmt)
             except ValueError:
                 continue
+            # A two-digit year: strptime reads 30-68 as 2030-2068, Excel (which wrote it) and
+            # Windows as 1930-1968 — a parent born in 1968 would be born in 2068. Refused where
+            # the two disagree; both read 00-29 as 20xx and 69-99 as 19xx.
+            if "%y" in fmt and 2030 <= parsed.year <= 2068:
+                why = why or (
+                    f"a two-digit year: {parsed.year % 100:02d} is {parsed.year} or "
+                    f"{parsed.year - 100}? write the year in four digits"
+                )
+                continue
             # strptime reads a day name and does not check it: "Senin, 5 Januari 2025" (a
             # Sunday) has a wrong day or a wrong date, and which one is not for us to say.
             if ("%a" in fmt or "%A" in fmt) and time.strptime(given, fmt).tm_wday != (
@@ -345,27 +355,40 @@ def digits_step(length: int, *, leading_zeros_lost: bool = False) -> StepFn:
 # ``#NAMA?``; LibreOffice ``Err:502``), or a long number in scientific notation (a 16-digit
 # NIK shown and saved as ``3.20123E+15``, ``3,20123E+15`` in the Indonesian locale: the
 # digits past the sixth are gone). Never data: refused in text and number columns.
-_EXCEL_ERROR = re.compile(r"#N/A|#GETTING_DATA|#[A-Z][A-Z/0-9]*[!?]|Err:\d{3}")
+_EXCEL_ERROR = re.compile(
+    r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!"
+    r"|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!|NILAI!|NAMA\?|ANGKA!)|Err:\d{3}"
+)  # a list, not a shape: "#SEMANGAT!" in a student's motto is text
 _EXCEL_SCIENTIFIC = re.compile(r"[+-]?\d(?:[.,]\d+)?E\+\d{2,3}")
+# A formula saved as such (LibreOffice's "save cell formulas instead of calculated values"):
+# =SUM(B2:B9), =VLOOKUP(…), =B2*2 — its value is not in the file.
+_FORMULA = re.compile(r"=\$?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[A-Z]{1,3}\$?[0-9]+).*", re.S)
+_FORMULA_START = re.compile(r"=\$?[A-Za-z_]")
 _HASH_WORD = re.compile(r"#[A-Z]")
 _EXPONENT = re.compile(r"E\+\d")
 
 
 def may_hold_excel_damage(text: str) -> bool:
     """Might ``text`` (a whole block of the file) hold such a value? One-character searches
-    first (memchr speed): most blocks hold no ``#``, ``+`` or ``:`` at all."""
+    first (memchr speed): most blocks hold no ``#``, ``+``, ``:`` or ``=`` at all."""
     return bool(
         ("#" in text and _HASH_WORD.search(text))
         or ("+" in text and _EXPONENT.search(text))
         or (":" in text and "Err:" in text)
+        or ("=" in text and _FORMULA_START.search(text))
     )
 
 
 def excel_damage(text: str) -> str | None:
     """Why ``text`` is no value but what a spreadsheet wrote in place of one (None: fine)."""
-    if not ("#" in text or "E+" in text or "Err:" in text):
+    if not ("#" in text or "E+" in text or "Err:" in text or "=" in text):
         return None
     value = text.strip()
+    if _FORMULA.fullmatch(value):
+        return (
+            f"{text!r} is a formula, not its value (the sheet was saved with its formulas: "
+            "save the CSV with the values)"
+        )
     if _EXCEL_ERROR.fullmatch(value):
         return (
             f"{text!r} is a spreadsheet's error value (a formula that failed in the sheet): "

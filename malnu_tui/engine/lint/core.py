@@ -41,6 +41,7 @@ from malnu_tui.engine.lint.rebuild import (
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile, read_rollback
 from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.sqlite_rules import add_column_refusal
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -89,6 +90,8 @@ class _State:
     before_rebuild: dict[str, TableShape] = field(default_factory=dict)
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
+    filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
+    replay: Replay | None = None  # SQLite: the schema before each statement
 
 
 def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
@@ -174,7 +177,15 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
                         f"{op.name}.{a.column} is added NOT NULL without a default",
                     )
                 )
+            elif s.dialect == "sqlite" and (refused := add_column_refusal(a.column, a.definition)):
+                why = f"SQLite refuses ADD COLUMN {op.name}.{a.column} on a table with rows "
+                why += f"({refused}): it runs on an empty table, a fresh or test database"
+                out.append(_f("SQLITE-ADD-COLUMN-REFUSED", s.file, st.line, why))
         elif a.kind == "drop_column":
+            if s.replay is not None and (refused := s.replay.drop_column_error(t, a.column)):
+                why = f"SQLite refuses DROP COLUMN {op.name}.{a.column} ({refused}): the "
+                why += "migration fails here"
+                out.append(_f("SQLITE-DROP-COLUMN-REFUSED", s.file, st.line, why))
             back = s.rollback.restores_column(t, key(a.column))
             why = f"DROP COLUMN {op.name}.{a.column} destroys the column and its values"
             if back:
@@ -259,6 +270,7 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
             s.copied.add(key(op.source))
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
+        s.filled[op.key] = {key(c) for c in op.names} if op.names else None
     elif op.kind == "set_lock_timeout":
         s.lock_timeout = True
     elif op.kind == "drop_table":
@@ -396,6 +408,7 @@ def _lint_one(
     s = _State(
         m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
     )
+    s.replay = replay
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
     s.columns = enum_columns
@@ -425,6 +438,8 @@ def _lint_one(
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
+                    if op.key in s.filled:
+                        s.filled[key(a.new)] = s.filled.pop(op.key)
                     if replay is not None and not legacy_rename:
                         findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
         elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
@@ -444,7 +459,7 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         restores = s.rollback.restores_column
-        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores)
+        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)

@@ -57,7 +57,7 @@ _ALTER_TABLE = re.compile(
 )
 _RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
-    rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}.*?\bSELECT\b.*?\bFROM\s+"
+    rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}\s*(?:\((?P<cols>[^()]*)\))?.*?\bSELECT\b.*?\bFROM\s+"
     rf"(?:{_IDENT}\s*\.\s*)?(?P<source>{_IDENT})",
     _F,
 )
@@ -195,7 +195,7 @@ class Op:
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
     concurrently: bool = False
-    names: tuple[str, ...] = ()  # DROP TABLE a, b
+    names: tuple[str, ...] = ()  # DROP TABLE a, b; the columns of INSERT INTO t (a, b) SELECT
     actions: tuple[Action, ...] = ()
     value: str = ""  # PRAGMA value, LOCK mode, the always-true WHERE of a DELETE/UPDATE,
     #                  "cascade" for a DROP or TRUNCATE … CASCADE
@@ -344,7 +344,8 @@ def read_ops(st: Statement) -> Op:
     if head.startswith("INSERT"):
         m = _INSERT_SELECT.match(text)
         if m:
-            return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]))
+            cols = tuple(_unq(c) for c in split_top_level(m["cols"])) if m["cols"] else ()
+            return Op("insert_select", _unq(m["name"]), table=_unq(m["source"]), names=cols)
         return Op("other")
     if head.startswith("TRUNCATE"):
         m = _TRUNCATE.match(text)

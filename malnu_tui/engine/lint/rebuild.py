@@ -59,6 +59,7 @@ class RebuildFacts:
     before: dict[str, TableShape]
     lines: dict[str, int]
     restores: Callable[[str, str], bool]  # (table, column) → the rollback re-adds it
+    filled: dict[str, set[str] | None]  # the copy's columns (None: all) into each new table
 
 
 def _lost_objects(
@@ -103,13 +104,17 @@ def _columns(
         if new_nn and not notnull:
             why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
             out.append(_f("SET-NOT-NULL", file, line, why))
+    filled = facts.filled.get(t, set())
     for col, (_, notnull) in new.columns.items():
-        if col not in old.columns and notnull and col not in new.defaults:
-            why = (
-                f"the rebuild of {t} adds {col} NOT NULL without a default: the copy of rows "
-                "that lack it fails, and so do the running app's INSERTs that do not set it"
-            )
-            out.append(_f("ADD-COLUMN-NOT-NULL", file, line, why))
+        if col in old.columns or not notnull or col in new.defaults:
+            continue
+        if filled is None or col in filled:
+            continue  # the copy gives every row a value (Django's rebuild), as a DEFAULT would
+        why = (
+            f"the rebuild of {t} adds {col} NOT NULL without a default, and its copy of the "
+            "rows does not fill it: the copy fails on a table with rows"
+        )
+        out.append(_f("ADD-COLUMN-NOT-NULL", file, line, why))
 
 
 def rebuild_findings(facts: RebuildFacts, replay: Replay) -> list[Finding]:

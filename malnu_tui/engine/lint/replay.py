@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from malnu_tui.engine.lint.ops import Op, key, read_ops
+from malnu_tui.engine.lint.ops import Op, key, read_ops, strip_comments
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = ["Replay", "TableShape"]
@@ -32,6 +32,15 @@ def _reference(table: str) -> re.Pattern[str]:
         rf'(?P<t>"{name}"|`{name}`|\[{name}\]|{name}(?![\w$]))',
         re.IGNORECASE,
     )
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _code(sql: str) -> str:
+    """``sql`` without comments and string literals (a 'from users' in a string names no
+    table)."""
+    return _LITERAL.sub("''", strip_comments(sql))
 
 
 def _q(name: str) -> str:
@@ -147,13 +156,49 @@ class Replay:
         """("view" | "trigger", name) of the views, and the triggers of other tables, whose SQL
         reads or writes ``table``."""
         t, ref = key(table), _reference(key(table))
-        found = [("view", n) for n, sql in self.views.items() if ref.search(sql)]
+        found = [("view", n) for n, sql in self.views.items() if ref.search(_code(sql))]
         found += [
             ("trigger", n)
             for n, (on, sql) in self.trigger_sql.items()
-            if on != t and ref.search(sql)
+            if on != t and ref.search(_code(sql))
         ]
         return sorted(found)
+
+    def drop_column_error(self, table: str, column: str) -> str | None:
+        """SQLite's message when it refuses ``ALTER TABLE table DROP COLUMN column`` in the
+        schema as it is now (its own checks: a PRIMARY KEY, UNIQUE, indexed or CHECKed
+        column, one a view or trigger uses), asked of SQLite on a scratch copy of the table,
+        its indexes and triggers, and the views and triggers that name it; None when it
+        drops it (or the table's history is unknown)."""
+        t = key(table)
+        if t not in self.history:
+            return None
+        ref = _reference(t)
+        others = [sql for sql in self.views.values() if ref.search(_code(sql))]
+        others += [
+            sql for on, sql in self.trigger_sql.values() if on != t and ref.search(_code(sql))
+        ]
+        named = [_code(x) for x in (*self.history[t], *others)]  # the tables these name
+        tables = {t} | {n for n in self.history for sql in named if _reference(n).search(sql)}
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            for sql in [x for name in sorted(tables) for x in self.history[name]] + others:
+                with contextlib.suppress(sqlite3.Error, sqlite3.Warning, ValueError):
+                    conn.execute(sql)
+            name = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", (t,)
+            ).fetchone()
+            if name is None:
+                return None
+            conn.execute(f"ALTER TABLE {_q(str(name[0]))} DROP COLUMN {_q(column)}")
+        except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
+            message = str(exc)  # one about the column, not a gap of the scratch copy
+            return (
+                message if "cannot drop" in message or column.lower() in message.lower() else None
+            )
+        finally:
+            conn.close()
+        return None
 
     def _alone(self, table: str) -> tuple[sqlite3.Connection, str] | None:
         """The table replayed alone: (connection, its name there)."""

@@ -223,8 +223,15 @@ def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
     return tuple(sorted(out, key=lambda i: (i.opened_at, i.key)))
 
 
-def _incident(p: Problem, now: str) -> dict[str, Any]:
+def _state_key(problem_key: str, database: str) -> str:
+    """An incident's key in the state file: the problem's (target|check|object) and, where
+    known, its database: two configs' "primary" (staging, production) never share one."""
+    return f"{problem_key}@{database}" if database else problem_key
+
+
+def _incident(p: Problem, now: str, database: str = "") -> dict[str, Any]:
     return {
+        "database": database,
         "target": p.target,
         "check": p.check,
         "object": p.obj,
@@ -249,10 +256,14 @@ def process_alerts(
     webhook has not been told yet. Never raises for a webhook; saves the state."""
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
-    current = {p.key: p for p in report.problems}
+    dbs = {t.target: t.database for t in report.targets}
+    current = {_state_key(p.key, dbs.get(p.target, "")): p for p in report.problems}
     # Only a target checked in this run and reached can show that a problem cleared: one not
-    # named (`check --target other`) or not reachable says nothing about its open incidents.
-    seen = {t.target for t in report.targets if t.check_status("reach") is Severity.OK}
+    # named (`check --target other`) or not reachable says nothing about its open incidents,
+    # nor does another config's target of the same name (another database).
+    seen = {
+        (t.database, t.target) for t in report.targets if t.check_status("reach") is Severity.OK
+    }
     ids = {_hook_id(h): h for h in hooks}
     sent: list[str] = []
     failed: list[str] = []
@@ -265,6 +276,7 @@ def process_alerts(
                     f"incident state {path} was unreadable ({state.pop('damaged')}): started "
                     "afresh, open problems are sent again"
                 )
+            _name_databases(state["incidents"], dbs)
             open_count = _deliver(state, current, seen, ids, send, at, sent, failed)
     except OSError as exc:
         # Not a traceback (exit 1 reads as WARNING to a monitoring system): the check's own
@@ -279,10 +291,20 @@ def process_alerts(
     )
 
 
+def _name_databases(incidents: dict[str, dict[str, Any]], dbs: dict[str, str]) -> None:
+    """Incidents kept before they named their database take the one their target names in
+    this run (a state file of an older version: no burst of resolved and new messages)."""
+    for key, inc in list(incidents.items()):
+        db = dbs.get(str(inc.get("target")))
+        if "database" not in inc and db:
+            del incidents[key]
+            incidents.setdefault(_state_key(key, db), {**inc, "database": db})
+
+
 def _deliver(
     state: dict[str, Any],
     current: dict[str, Problem],
-    seen: set[str],
+    seen: set[tuple[str, str]],
     ids: dict[str, Webhook],
     send: Sender,
     at: str,
@@ -295,9 +317,10 @@ def _deliver(
     incidents: dict[str, dict[str, Any]] = state["incidents"]
     for key, inc in list(incidents.items()):
         if key in current and inc.get("state") == "resolved":
-            incidents[key] = _incident(current[key], at)  # back again: a new incident
+            # back again: a new incident
+            incidents[key] = _incident(current[key], at, str(inc.get("database", "")))
         elif key not in current and inc.get("state") == "open":
-            if inc.get("target") not in seen:
+            if (str(inc.get("database", "")), inc.get("target")) not in seen:
                 continue
             inc["state"] = "resolved"
             inc["resolved_at"] = at
@@ -312,7 +335,7 @@ def _deliver(
                 inc["sent"] = []
             inc["severity"], inc["message"] = p.severity.name, p.message
     for key, p in current.items():
-        incidents.setdefault(key, _incident(p, at))
+        incidents.setdefault(key, _incident(p, at, key[len(p.key) + 1 :]))  # "key@database"
     for key, inc in list(incidents.items()):
         event = "problem" if inc.get("state") == "open" else "resolved"
         done = set(inc.get("sent", []))
@@ -320,7 +343,8 @@ def _deliver(
             if hid in done:
                 continue
             body = (slack_body if hook.kind == "slack" else json_body)(event, inc, at)
-            what = f"{event} {key} → {hook.display}"
+            shown = f"{inc.get('target')}|{inc.get('check')}|{inc.get('object', '')}"
+            what = f"{event} {shown} → {hook.display}"
             if hid in down:
                 # A receiver that hangs would otherwise cost timeout × tries per message,
                 # and a cron run every minute would pile up behind the state lock.

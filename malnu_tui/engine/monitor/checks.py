@@ -114,6 +114,9 @@ class TargetHealth:
     problems: tuple[Problem, ...]
     metrics: Mapping[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    # Which database (``urls.database_key``, no secrets): two configs may both call theirs
+    # "primary" (staging and production on one host); their incidents are kept apart by it.
+    database: str = ""
 
     @property
     def status(self) -> Severity:

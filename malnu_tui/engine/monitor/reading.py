@@ -20,10 +20,9 @@ from malnu_tui.engine.monitor.checks import (
 )
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
-from malnu_tui.engine.monitor.runlog import format_time
+from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.migrate import StatusReport
@@ -46,7 +45,18 @@ def _for_check(target: Target) -> Target:
 
 def _unknown(target: Target, message: str, started: float) -> TargetHealth:
     problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
-    return TargetHealth(target.name, (problem,), {"status": 3.0}, time.perf_counter() - started)
+    took = time.perf_counter() - started
+    return TargetHealth(target.name, (problem,), {"status": 3.0}, took, _database(target))
+
+
+def _database(target: Target) -> str:
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.urls import database_key, mask_url
+
+    try:
+        return mask_url(database_key(target.url))
+    except ConfigError:
+        return mask_url(target.url)
 
 
 def check_target(
@@ -85,7 +95,8 @@ def check_target(
                 files_error = str(exc)  # the files are unusable; the database is still checked
                 backend.fetch_records()
         lock = backend.read_lock()
-        audit = _audit_and_runs(backend)
+        audit = audit_and_runs(backend, AUDIT_WINDOW)[0]  # runs read apart: a busy sync's rows
+        # never push a failed import or sync (or the last good sync) out of view
     except NotInitialised as exc:
         return _unknown(target, str(exc), started)
     except Exception as exc:
@@ -110,19 +121,8 @@ def check_target(
         backups_error,
     )
     health = evaluate(facts, cfg, now)
-    return dataclasses.replace(health, seconds=time.perf_counter() - started)
-
-
-def _audit_and_runs(backend: Backend) -> tuple[AuditEntry, ...]:
-    """The newest audit rows and, read apart, the newest run rows, newest first: a sync writes
-    a row per table on both sides, and those must not push a failed import or sync (or the last
-    good sync the lag is measured from) out of the window, as if it had been fixed."""
-    from malnu_tui.engine.monitor.runlog import RUN_ACTION
-
-    rows = {(e.id, e.at, e.detail): e for e in backend.read_audit(limit=AUDIT_WINDOW)}
-    for e in backend.read_audit(limit=AUDIT_WINDOW, action=RUN_ACTION):
-        rows.setdefault((e.id, e.at, e.detail), e)
-    return tuple(sorted(rows.values(), key=lambda e: (e.id or 0, e.at), reverse=True))
+    took = time.perf_counter() - started
+    return dataclasses.replace(health, seconds=took, database=_database(target))
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:

@@ -44,6 +44,7 @@ __all__ = [
     "History",
     "RunRecord",
     "RunRecorder",
+    "audit_and_runs",
     "format_time",
     "history_since",
     "parse_time",
@@ -269,10 +270,15 @@ class History:
     since: str
     events: tuple[AuditEntry, ...]
     runs: tuple[RunRecord, ...]
+    # Set when more rows than one read holds fall in the window: the time from which on
+    # the runs (``runs_from``) or the other rows (``events_from``) were all read.
+    runs_from: str | None = None
+    events_from: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
             "since": self.since,
+            "complete": self.runs_from is None and self.events_from is None,
             "runs": [r.as_json() for r in self.runs],
             "events": [
                 {
@@ -296,7 +302,7 @@ def history_since(
     back from ``now``), newest first, with the runs parsed."""
     start = (now or datetime.now(UTC)) - since if isinstance(since, timedelta) else since
     cutoff = format_time(start)
-    rows = backend.read_audit(limit=_HISTORY_LIMIT)
+    rows, (runs_from, events_from) = audit_and_runs(backend, _HISTORY_LIMIT)
     events: list[AuditEntry] = []
     for e in rows:
         when = parse_time(e.at)
@@ -304,4 +310,29 @@ def history_since(
             continue
         events.append(e)
     runs = tuple(r for r in map(RunRecord.from_audit, events) if r is not None)
-    return History(cutoff, tuple(events), runs)
+
+    def cut(complete_from: str | None) -> str | None:
+        return complete_from if complete_from is not None and complete_from > cutoff else None
+
+    return History(cutoff, tuple(events), runs, cut(runs_from), cut(events_from))
+
+
+def audit_and_runs(
+    backend: Backend, limit: int
+) -> tuple[tuple[AuditEntry, ...], tuple[str | None, str | None]]:
+    """The newest ``limit`` audit rows and, read apart, the newest ``limit`` run rows, newest
+    first: a sync writes a row per table on both sides, and those must not push a failed
+    import or sync, or any run, out of view. Also the time from which on each read is
+    complete (runs, other rows): None where it held every row."""
+    rows = backend.read_audit(limit=limit)
+    runs = backend.read_audit(limit=limit, action=RUN_ACTION)
+    merged = {(e.id, e.at, e.detail): e for e in rows}
+    for e in runs:
+        merged.setdefault((e.id, e.at, e.detail), e)
+
+    def complete_from(read: list[AuditEntry]) -> str | None:
+        when = parse_time(read[-1].at) if len(read) >= limit else None
+        return format_time(when) if when is not None else None
+
+    newest_first = sorted(merged.values(), key=lambda e: (e.id or 0, e.at), reverse=True)
+    return tuple(newest_first), (complete_from(runs), complete_from(rows))

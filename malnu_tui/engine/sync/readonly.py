@@ -13,7 +13,15 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
-from malnu_tui.engine.sync.session import SyncSession, open_side, schema_problems
+from malnu_tui.engine.sync.session import (
+    SyncSession,
+    case_clashes,
+    open_side,
+    own_stamp,
+    own_stamp_hint,
+    schema_problems,
+    table_key,
+)
 from malnu_tui.engine.sync.side import Side, SyncState
 from malnu_tui.engine.sync.verify import PAGE_ROWS
 
@@ -55,14 +63,16 @@ def verify_sync(
     unknown = [t for t in names if t not in src_tables]
     if unknown:
         raise ConfigError(f"no table {', '.join(map(repr, unknown))} at the source {s.src.label}")
-    dst_tables = set(s.dst.tables())
+    dst_tables = {table_key(s.dst, t) for t in s.dst.tables()}
+    if clashes := case_clashes(s.dst, names):
+        raise SyncRefused(clashes, [SyncRefused.CASE_CLASH])
     reports: list[TableReport] = []
     for t in names:
         started = time.perf_counter()
         shape = s.src.describe(t)
         assert shape is not None
         src_count = s.src.count(t)
-        if t not in dst_tables:
+        if table_key(s.dst, t) not in dst_tables:
             note = f"no table {t} at the destination {s.dst.label}: `malnu-tui sync` copies it"
             reports.append(
                 TableReport(t, "verify", 0, 0, 0, 0, src_count, 0, False, key=shape.key, note=note)
@@ -80,6 +90,8 @@ def verify_sync(
             hints = [SyncRefused.NO_KEY]
         elif (mixed := s.src.mixed_key(shape)) is not None:
             problems, hints = [f"{t}: {mixed}"], [SyncRefused.MIXED_KEY]
+        elif (stamp := own_stamp(s.src, shape)) is not None:
+            problems, hints = [stamp], [own_stamp_hint(t)]
         if problems:
             raise SyncRefused(problems, hints)
         fast = FastCopy.start(s, shape, False, own_connection=False)

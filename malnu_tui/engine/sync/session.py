@@ -5,6 +5,8 @@ checksum), decided before anything is written."""
 from __future__ import annotations
 
 import contextlib
+import string
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -22,13 +24,27 @@ from malnu_tui.engine.urls import sqlite_path
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.verify import SourceKeys
 
-__all__ = ["SyncRequest", "SyncSession", "open_side", "plan_sync", "schema_problems"]
+__all__ = [
+    "SyncRequest",
+    "SyncSession",
+    "case_clashes",
+    "open_side",
+    "own_stamp",
+    "own_stamp_hint",
+    "plan_sync",
+    "schema_problems",
+    "table_key",
+]
 
 CURSOR_KINDS = ("ts", "tstz", "date", "text")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
 _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
 _NO_COLUMNS = "destination lacks column(s)"
+_OWN_STAMP = (
+    "has a column synced_at of its own, where a copy keeps when the sync wrote each row: its "
+    "values would not be copied"
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,36 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
     return out
 
 
+def own_stamp(src: Side, shape: TableShape) -> str | None:
+    """The problem of a source table with a ``synced_at`` column of its own (an application
+    that records when a device synced a row): the copy's ``synced_at`` is the sync's, so those
+    values were left behind while the table verified equal. None when the column is the
+    sync's own (the source is itself a copy: its ``malnu_sync`` has the table) or absent."""
+    if not shape.has_synced_at or src.read_state(shape.name) is not None:
+        return None
+    return f"{shape.name}: {_OWN_STAMP}"
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
+
+
+def table_key(side: Side, name: str) -> str:
+    """A table's name as ``side`` tells names apart: SQLite (and D1) ignore ASCII case, so a
+    PostgreSQL source's "Siswa" is the table ``siswa`` there."""
+    return name if side.kind == "postgresql" else name.translate(_ASCII_LOWER)
+
+
+def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
+    """The problems of source tables whose names only case tells apart, for a SQLite or D1
+    destination (creating the second stopped the sync on a traceback: "table siswa already
+    exists")."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(table_key(dst, n), []).append(n)
+    return [f"{', '.join(g)}: {_CASE_CLASH}" for g in groups.values() if len(g) > 1]
+
+
 def _since(watermark: str | None, overlap: int) -> str | None:
     if watermark is None:
         return None
@@ -151,16 +197,21 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
             f"no table {', '.join(map(repr, unknown))} at the source {s.src.label} "
             f"(tables: {', '.join(src_tables) or 'none'})"
         )
-    dst_tables = set(s.dst.tables())
+    dst_tables = {table_key(s.dst, t): t for t in s.dst.tables()}
     plans: list[TablePlan] = []
-    problems: list[str] = []
-    hints: list[str] = []
+    problems: list[str] = case_clashes(s.dst, names)
+    for t in names:  # the copy of another table, whose name only case tells from this one
+        there = dst_tables.get(table_key(s.dst, t), t)
+        if there != t and s.dst.read_state(there) is not None:
+            problems.append(f"{t}: {_CASE_CLASH} (the copy of {there})")
+    hints: list[str] = [SyncRefused.CASE_CLASH for _ in problems]
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
         for t in names:
             before = len(problems)
-            _plan_table(s, req, t, t in dst_tables, pool, plans, problems, recount)
+            exists = table_key(s.dst, t) in dst_tables
+            _plan_table(s, req, t, exists, pool, plans, problems, recount)
             hints.extend(_hint(s, t, problem) for problem in problems[before:])
     finally:
         pool.shutdown(wait=True)
@@ -169,12 +220,23 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     return plans
 
 
+def own_stamp_hint(table: str) -> str:
+    """What to do about :func:`own_stamp`."""
+    return (
+        "rename the column at the source (the application's own: e.g. ALTER TABLE "
+        f'{quote_ident(table)} RENAME COLUMN "synced_at" TO "device_synced_at"), or leave the '
+        "table out with --tables"
+    )
+
+
 def _hint(s: SyncSession, table: str, problem: str) -> str:
     """What to do about one of ``table``'s problems."""
     if problem.endswith(_NO_KEY):
         return SyncRefused.NO_KEY
     if problem.endswith(_MIXED_KEY):
         return SyncRefused.MIXED_KEY
+    if problem.endswith(_OWN_STAMP):
+        return own_stamp_hint(table)
     if problem.endswith(_NO_STAMP):
         name = quote_ident(table)
         if s.dst.kind == "postgresql":
@@ -214,6 +276,8 @@ def _plan_table(
     mixed = s.src.mixed_key(shape)
     if mixed is not None:
         problems.append(f"{t}: {mixed}")
+    if (stamp := own_stamp(s.src, shape)) is not None:
+        problems.append(stamp)
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:

@@ -84,12 +84,31 @@ class D1Side(SqliteDialect):
     """One D1 database."""
 
     kind: Kind = "d1"
-    read_page_cap = 2_000  # rows per response: D1 answers stay a few MB at most
+    read_page_cap = 2_000  # rows per response, at most
+    # D1 refuses a query whose result is over 50 MB (its limits page), and a page of 2,000
+    # rows of photos or long texts is far more (BLOBs travel as hex, twice their size): a
+    # table's pages are sized from the rows read so far to stay near this many bytes.
+    answer_bytes = 8_000_000
+    first_page = 50  # rows of a table's first page, before any row of it was seen
 
     def __init__(self, backend: D1Backend, label: str) -> None:
         self.backend = backend
         self.api = backend.api
         self.label = label
+        self._row_bytes: dict[str, int] = {}  # table → bytes per row, as last read
+
+    def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
+        if page:
+            size = sum(
+                2 * len(v) if isinstance(v, bytes) else len(v) if isinstance(v, str) else 8
+                for row in page
+                for v in row
+            )
+            self._row_bytes[shape.name] = max(1, size // len(page))
+        each = self._row_bytes.get(shape.name)
+        if each is None:
+            return min(cap, self.first_page)
+        return max(1, min(cap, self.answer_bytes // each))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         params = [sqlite_param(p) for p in params]

@@ -44,7 +44,7 @@ def key_name(table: str) -> str:
 class PostgresKeyBuild(PostgresKeys):
     """Building a deferred primary key (on ``conn``, tables in ``schema``)."""
 
-    _c_keys: dict[str, tuple[bool, ...]]
+    _c_keys: dict[str, tuple[int, ...]]
     # What PostgresSide, the class this is a base of, gives: the state row's upsert statement
     # and the destination table's shape.
     _state_upsert: Callable[[], sql.Composed]

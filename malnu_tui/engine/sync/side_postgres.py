@@ -78,7 +78,7 @@ class PostgresSide(PostgresKeyBuild):
         self.conn = backend.conn
         self.schema = backend.schema
         self.label = label
-        self._c_keys: dict[str, tuple[bool, ...]] = {}  # table → key column needs COLLATE "C"
+        self._c_keys: dict[str, tuple[int, ...]] = {}  # table → per key column, _key_exprs
         self._stages: dict[str, str] = {}
         self._fresh = {}
         self._prove = {}
@@ -107,7 +107,10 @@ class PostgresSide(PostgresKeyBuild):
                 if alias
                 else sql.Identifier(k)
             )
-            out.append(sql.SQL('{} COLLATE "C"').format(ident) if c else ident)
+            # 1: COLLATE "C"; 2: a type of its own order (citext ignores case, an enum keeps
+            # its labels' order) compared as its text, as SQLite orders it (no index serves)
+            how = '{}::text COLLATE "C"' if c == 2 else '{} COLLATE "C"'
+            out.append(sql.SQL(how).format(ident) if c else ident)
         return out
 
     def _key(self, shape: TableShape, alias: str = "") -> sql.Composable:
@@ -199,15 +202,15 @@ class PostgresSide(PostgresKeyBuild):
             colls[name] = coll
         self._notnull[table] = frozenset(c.name for c in cols if c.notnull)
         key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
-        db_coll = str(
-            self._rows("SELECT datcollate FROM pg_database WHERE datname = current_database()")[0][
-                0
-            ]
-        )
+        (db_coll,) = self._rows(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        )[0]
         by_name = {c.name: c for c in cols}
+        in_c = {
+            k: colls[k] == "C" or (colls[k] == "default" and db_coll in ("C", "POSIX")) for k in key
+        }
         self._c_keys[table] = tuple(
-            by_name[k].kind == "text"
-            and not (colls[k] == "C" or (colls[k] == "default" and db_coll in ("C", "POSIX")))
+            0 if by_name[k].kind != "text" else 2 if _as_text(by_name[k], ()) else int(not in_c[k])
             for k in key
         )
         return TableShape(

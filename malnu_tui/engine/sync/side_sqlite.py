@@ -200,7 +200,7 @@ class SqliteDialect(SqliteKeys, ABC):
         extra, extra_params, counted = (
             self._changed(shape, cursor, since, page_rows) if cursor else ("", [], None)
         )
-        read = 0
+        read, limit = 0, self._page_limit(shape, page_rows, None)
         while True:
             where, params = self._where(shape, (after, upto))
             if extra:
@@ -209,7 +209,7 @@ class SqliteDialect(SqliteKeys, ABC):
             sql = base + (" WHERE " + " AND ".join(where) if where else "")
             try:
                 rows = self._decode(
-                    shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, page_rows])
+                    shape, self._rows(f"{sql} ORDER BY {order} LIMIT ?", [*params, limit])
                 )
             except BackendError as exc:
                 self._not_utf8(shape, exc, after, upto)
@@ -218,12 +218,17 @@ class SqliteDialect(SqliteKeys, ABC):
                 return
             yield rows
             read += len(rows)
-            if len(rows) < page_rows or (counted is not None and read >= counted):
+            if len(rows) < limit or (counted is not None and read >= counted):
                 # All the rows counted as changed are read: a row changed since (stamped later)
                 # is read by the next sync (another statement would gather every key again).
                 return
+            limit = self._page_limit(shape, page_rows, rows)
             last = rows[-1]
             after = tuple(last[i] for i in kidx)
+
+    def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
+        """Rows to ask for next, at most ``cap`` (D1 bounds them by its answers' size)."""
+        return cap
 
     def changed_filter(
         self, shape: TableShape, cursor: str, since: str | None, page_rows: int

@@ -315,10 +315,29 @@ def _bytes(v: Any) -> str:
 
 def _json(v: Any) -> str:
     try:
-        obj = json.loads(v) if isinstance(v, str | bytes) else v
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
+        obj = (
+            json.loads(v, parse_float=Decimal, parse_int=Decimal)
+            if isinstance(v, str | bytes)
+            else v
+        )
+        return _json_text(obj)
+    except (TypeError, ValueError, InvalidOperation):
         return _raw(v)
+
+
+def _json_text(obj: Any) -> str:
+    """A JSON value with its keys sorted and each number by its value: jsonb keeps `1e2` as
+    `100` (and json as written), so a number's spelling is no difference, its value is."""
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{_json_text(k)}:{_json_text(obj[k])}" for k in sorted(obj)) + "}"
+    if isinstance(obj, list):
+        return "[" + ",".join(map(_json_text, obj)) + "]"
+    if isinstance(obj, int | float | Decimal) and not isinstance(obj, bool):
+        d = obj if isinstance(obj, Decimal) else Decimal(repr(obj))
+        if not d.is_finite():
+            raise ValueError("not a JSON number")
+        return "0" if d == 0 else str(d.normalize())
+    return json.dumps(obj, ensure_ascii=False)
 
 
 def _uuid(v: Any) -> str:
@@ -512,6 +531,14 @@ def sqlite_param(value: Any) -> Any:
         return str(value)
     if isinstance(value, Decimal):
         return _numeric(value)
+    # A date or time key (a log keyed by its timestamp): its text (D1's JSON has no such
+    # value — a traceback —, and SQLite's default adapter spells a fraction otherwise).
+    if isinstance(value, datetime):
+        return _tstz(value) if value.tzinfo is not None else _ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _time(value)
     return value
 
 

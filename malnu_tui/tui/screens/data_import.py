@@ -95,10 +95,13 @@ class ImportWizard(WizardScreen):
                 ("key (optional)", "import-key", "id  (existing keys are updated)", ""),
                 ("on conflict", "import-conflict", "update | skip | error", ""),
                 ("max errors", "import-max", "0, or 1%", "0"),
+                ("header line", "import-header", "1  (below a title: its line; 5-6: two rows)", ""),
             ):
                 with Horizontal(classes="import-field"):
                     yield Label(label, classes="import-label")
-                    yield Field(value, placeholder=placeholder, id=field_id)
+                    # Compact: one line, as the row it sits in (a bordered Input there showed
+                    # its top border only, never the path being typed).
+                    yield Field(value, placeholder=placeholder, id=field_id, compact=True)
         with StepPane(id="preview"):
             yield Static("", id="preview-text", classes="intro")
             yield DataTable(id="preview-rows", cursor_type="row", zebra_stripes=True)
@@ -145,6 +148,7 @@ class ImportWizard(WizardScreen):
 
     def _request(self) -> ImportRequest:
         from malnu_tui.engine.data import ON_CONFLICT, ImportRequest, MaxErrors
+        from malnu_tui.engine.data.csvsource import parse_header_line
 
         def value(field_id: str) -> str:
             return self.query_one(f"#{field_id}", Input).value.strip()
@@ -157,6 +161,14 @@ class ImportWizard(WizardScreen):
                 f"on conflict: {conflict!r} is none of update, skip, error",
                 hint="leave it empty: update with a key, else error",
             )
+        header = value("import-header")
+        try:
+            line, rows = parse_header_line(header) if header else (None, 1)
+        except ValueError as exc:
+            raise ConfigError(
+                f"header line: {exc}",
+                hint="the line that holds the column names (1, or below a title; 5-6: two rows)",
+            ) from None
         return ImportRequest(
             table=value("import-table"),
             file=Path(value("import-file")).expanduser(),
@@ -164,6 +176,8 @@ class ImportWizard(WizardScreen):
             key=key,
             on_conflict=conflict,  # type: ignore[arg-type]  # checked above
             max_errors=MaxErrors.parse(value("import-max") or "0"),
+            header_line=line,
+            header_rows=rows,
         )
 
     @on(Input.Changed, ".import-field Input")

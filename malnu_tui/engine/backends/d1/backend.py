@@ -564,13 +564,13 @@ def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
             f"no Cloudflare API token for {location.url}",
             hint=f"export {env_name}=… (a token with 'D1 Edit' permission on the account)",
         )
+    source = "the api_token option" if options.get("api_token") else env_name
     api_base = _text_option(options, "api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE
     if not api_base.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ConfigError(
             f"D1 API base {api_base!r} must be https:// (plain http only to localhost)",
             hint="the API token must never travel unencrypted",
         )
-    source = "the api_token option" if options.get("api_token") else env_name
     api = D1Api(
         location,
         token,

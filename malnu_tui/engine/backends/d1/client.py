@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from malnu_tui.engine.config_schema import d1_number
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.urls import D1Location, parse_d1_url
 
@@ -45,6 +45,7 @@ __all__ = [
     "D1Result",
     "D1Unavailable",
     "RetryPolicy",
+    "check_token",
     "parse_d1_url",
     "sent_bytes",
 ]
@@ -166,6 +167,29 @@ def sent_bytes(statement: str) -> int:
     return len(statement.encode()) + SENT_OVERHEAD
 
 
+def check_token(token: str, source: str) -> None:
+    """A token is sent in an HTTP header: printable ASCII with no blank. A character pasted
+    along (a zero-width space from a chat, a non-breaking space, a second line) was a
+    traceback or six "connection lost" retries; named here by position, never shown."""
+    if token.startswith(("Bearer ", "bearer ")):
+        raise ConfigError(
+            f"the Cloudflare API token in {source} starts with 'Bearer '",
+            hint=f"set {source} to the token alone (the tool sends the 'Bearer ' itself)",
+        )
+    for i, ch in enumerate(token, 1):
+        if not "!" <= ch <= "~":
+            import unicodedata
+
+            what = unicodedata.name(ch, "") or ("a line break" if ch in "\r\n" else "")
+            raise ConfigError(
+                f"the Cloudflare API token in {source} holds a character that cannot be sent, "
+                f"at position {i} (U+{ord(ch):04X} {what}".rstrip()
+                + ")",
+                hint="copy the token again from the Cloudflare dashboard (a token is letters, "
+                "digits, '-' and '_' only)",
+            )
+
+
 # -- HTTP -----------------------------------------------------------------------------------
 
 
@@ -187,6 +211,7 @@ class D1Api:
         sleep: Callable[[float], None] = time.sleep,
         token_source: str = ENV_TOKEN,
     ) -> None:
+        check_token(token, token_source)
         self.location = location
         self.__token = token
         debuglog.register_secret(token)  # masked wherever an answer or a message quotes it

@@ -1,0 +1,164 @@
+"""The check of one value against its column's declared type, the same on every backend
+(SQLite would store ``'31/02/2024'`` in a DATE column, or ``12345.678`` in a NUMERIC(5,2)
+one, without a word): whole numbers in range, real ISO dates and times, booleans, numbers
+(``NUMERIC(p,s)`` rounded as PostgreSQL rounds), text within its length; and what a
+spreadsheet writes in place of a value (``#N/A``, ``3.20123E+15``) refused in text and number
+columns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+
+from malnu_tui.engine.data.schema import Column
+from malnu_tui.engine.data.transform import StepFailed, Value, bool_step, excel_damage
+
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_to_bool = bool_step()
+
+
+def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value]:
+    """The check of a value for ``col``'s declared type. ``as_written``: the value is a CSV
+    file's text as it is (no step read it): ``150.000`` in a number column is refused, not
+    read as 150 when the sheet meant 150000."""
+    fam = col.family
+    if fam == "integer":
+        lo, hi = -(2 ** (col.int_bits - 1)), 2 ** (col.int_bits - 1) - 1
+
+        def integer(v: Value) -> Value:
+            if v is None:
+                return None
+            if isinstance(v, bool):
+                return int(v)
+            if isinstance(v, int):
+                n = v
+            elif isinstance(v, str) and _INT.match(v):
+                n = int(v)
+            else:
+                raise StepFailed(f"{v!r} is not a whole number ({col.declared_type} column)")
+            if not lo <= n <= hi:
+                raise StepFailed(f"{n} is out of range for {col.declared_type}")
+            return n
+
+        return integer
+    if fam == "number":
+        ps = col.precision_scale
+
+        def number(v: Value) -> Value:
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+                return v if ps is None or v is None else _fit_numeric(v, str(v), col, ps)
+            text = str(v).strip()
+            if why := excel_damage(text):
+                raise StepFailed(why)
+            if as_written and _THOUSANDS.fullmatch(text):
+                whole = f"{text.replace('.', '')} with '.' between thousands (as Indonesian sheets"
+                raise StepFailed(
+                    f"{v!r} is ambiguous: {whole} write it) or {text}; say which with the step "
+                    "decimal (decimal_sep and thousands_sep)"
+                    if text.count(".") == 1
+                    else f"{v!r} is {whole} write it): read it with the step decimal"
+                )
+            try:
+                f = float(text)
+            except ValueError:
+                raise StepFailed(f"{v!r} is not a number ({col.declared_type} column)") from None
+            if f != f or f in (float("inf"), float("-inf")):
+                raise StepFailed(f"{v!r} is not a finite number")
+            return text if ps is None else _fit_numeric(v, text, col, ps)
+
+        return number
+    if fam == "boolean":
+
+        def boolean(v: Value) -> Value:
+            if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
+                return bool(v)
+            try:
+                return _to_bool(v)
+            except StepFailed:
+                raise StepFailed(
+                    f"{v!r} is not a boolean (true/false, benar/salah, ya/tidak, 1/0)"
+                ) from None
+
+        return boolean
+    if fam == "date":
+
+        def a_date(v: Value) -> Value:
+            if v is None:
+                return None
+            text = str(v).strip()
+            try:
+                if not _DATE.match(text):
+                    raise ValueError
+                date.fromisoformat(text)
+            except ValueError:
+                raise StepFailed(
+                    f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                ) from None
+            return text
+
+        return a_date
+    if fam == "timestamp":
+
+        def timestamp(v: Value) -> Value:
+            if v is None:
+                return None
+            text = str(v).strip()
+            try:
+                if len(text) < 10 or not _DATE.match(text[:10]):
+                    raise ValueError
+                datetime.fromisoformat(text)
+            except ValueError:
+                raise StepFailed(
+                    f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                ) from None
+            return text
+
+        return timestamp
+    limit = col.max_length
+
+    def text(v: Value) -> Value:
+        if v is None:
+            return None
+        s = (
+            v
+            if isinstance(v, str)
+            else ("true" if v is True else "false" if v is False else str(v))
+        )
+        if limit is not None and len(s) > limit:
+            raise StepFailed(f"{len(s)} characters; {col.declared_type} allows {limit}")
+        if isinstance(v, str) and (why := excel_damage(v)):
+            raise StepFailed(why)
+        return s
+
+    return text
+
+
+# A number written with '.' between groups of three digits, as a sheet in a comma-decimal
+# locale writes it: 1.250.000, or 150.000 and 1.500 — one group taken for the thousands when it
+# ends in 0 (a program or an English sheet writes 150 and 1.5, no trailing zero; 1.005 and
+# 2.675 stay the decimals they read as).
+_THOUSANDS = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3}){2,}|[+-]?[1-9][0-9]{0,2}\.[0-9]{2}0")
+
+
+def _fit_numeric(v: Value, text: str, col: Column, ps: tuple[int, int]) -> str:
+    """A number for a ``NUMERIC(p,s)`` column, checked the same on every backend: rounded to
+    ``s`` decimals half away from zero on its decimal digits as written (PostgreSQL's rounding:
+    1.005 → 1.01, where a float would give 1.00), and refused when it then needs more than
+    ``p - s`` digits before the point (PostgreSQL's "numeric field overflow"; SQLite and D1
+    would store it as it is)."""
+    precision, scale = ps
+    d = Decimal(text)
+    limit = Decimal(10) ** (precision - scale)
+    if d.copy_abs() < limit:
+        with localcontext(Context(prec=precision + 2)):
+            d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if d.copy_abs() >= limit:
+        room = max(precision - scale, 0)
+        raise StepFailed(
+            f"{v!r} does not fit {col.declared_type}: at most {room} digit(s) before the "
+            f"decimal point (numeric field overflow)"
+        )
+    return format(d.copy_abs() if d.is_zero() else d, "f")

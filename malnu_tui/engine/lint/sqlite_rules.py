@@ -1,0 +1,70 @@
+"""SQLite's own rules (D1 is SQLite): what SQLite's ALTER TABLE refuses only when the table holds
+rows, so a migration that passes on a fresh database, and in ``malnu-tui test``'s empty scratch
+copy, fails on production's."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from malnu_tui.engine.lint.model import Rule
+from malnu_tui.engine.lint.rules import register
+
+__all__ = ["SQLITE_RULES", "add_column_refusal"]
+
+SQLITE_RULES = (
+    Rule(
+        "SQLITE-ADD-COLUMN-REFUSED",
+        "error",
+        "ADD COLUMN that SQLite refuses on a table with rows",
+        "SQLite (and D1) adds a column to a table with rows only with a plain constant "
+        "default: CURRENT_TIMESTAMP, CURRENT_DATE, an expression such as (datetime('now')), a "
+        "REFERENCES column with a non-NULL default, or a STORED generated column are refused "
+        "there, while the same statement runs on an empty table (a fresh database, a test "
+        "run): the migration fails in production only",
+        "add the column nullable (or with a constant default), then fill it with an UPDATE "
+        "(in batches) and let the app, or a trigger, set it for new rows; or rebuild the "
+        "table (create the new one, copy, drop, rename) when the default must be an "
+        "expression; a generated column can be VIRTUAL",
+    ),
+    Rule(
+        "SQLITE-DROP-COLUMN-REFUSED",
+        "error",
+        "DROP COLUMN that SQLite refuses",
+        "SQLite (and D1) drops a column only when nothing else in the schema uses it: not a "
+        "PRIMARY KEY or UNIQUE column, not one an index, a CHECK, a generated column, a view "
+        "or a trigger names (error in view v after drop column: no such column): the "
+        "migration fails at that statement",
+        "drop or re-create what uses the column first (DROP INDEX, DROP VIEW and re-create it "
+        "without the column), or rebuild the table without it",
+    ),
+)
+register(*SQLITE_RULES)
+
+# What makes SQLite refuse ADD COLUMN only when the table has rows (its own messages).
+_SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b", re.IGNORECASE)
+_REFUSALS = (
+    "non-constant default",
+    "REFERENCES column with non-NULL default",
+    "cannot add a STORED column",
+)
+
+
+def add_column_refusal(column: str, definition: str) -> str | None:
+    """SQLite's message when it refuses ``ADD COLUMN column definition`` on a table with rows
+    (asked of SQLite itself, on a scratch table holding one row); None when it adds it."""
+    if not _SUSPECT.search(definition):
+        return None
+    con = sqlite3.connect(":memory:")
+    try:
+        con.execute("PRAGMA foreign_keys = ON")  # as on D1, and as the app's connections run
+        con.execute("CREATE TABLE t (x)")
+        con.execute("INSERT INTO t VALUES (1)")
+        name = '"' + column.replace('"', '""') + '"'
+        con.execute(f"ALTER TABLE t ADD COLUMN {name} {definition}")
+    except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
+        message = str(exc)
+        return message if any(r in message for r in _REFUSALS) else None
+    finally:
+        con.close()
+    return None
