@@ -1,13 +1,14 @@
 """PostgreSQL restore: ``pg_restore --clean --if-exists`` into ``psql`` in one transaction.
 
 Restore keeps the live audit trail and lock-info row (their entries are left out of the restore
-list) and, in the same transaction, drops tables and views created after the backup and
-unlinks large objects created after it, so the database ends up with exactly the backup's
-schema and large objects. ``pg_restore --clean --if-exists`` writes the SQL, ``psql`` runs it
-inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only once pg_restore has
-finished successfully: all of it commits, or none of it (the effect of ``pg_restore
---single-transaction``, plus the drops). It reads its own copy of the backup, hashed as it
-was copied (:func:`~malnu_tui.engine.backup.method.copy_verified`).
+list) and, in the same transaction, first locks the tables it replaces (within the target's
+``lock_timeout``), then drops what was created after the backup — tables, views, sequences,
+and (those its roles own) types, domains, functions, procedures, schemas, large objects — so
+the database ends up with exactly the backup's. ``pg_restore --clean --if-exists`` writes the
+SQL, ``psql`` runs it inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only
+once pg_restore has finished and psql has run every statement: all of it commits, or none of
+it (the effect of ``pg_restore --single-transaction``, plus the drops). It reads its own copy
+of the backup, hashed as it was copied (:func:`~malnu_tui.engine.backup.method.copy_verified`).
 """
 
 from __future__ import annotations
