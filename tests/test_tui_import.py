@@ -220,3 +220,40 @@ async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_pat
         rejects = screen.query_one("#validate-rejects", DataTable)
         assert rejects.get_row_at(0)[:2] == ["9", "role"]  # line 7 of the bare file, + 2
     assert _count(d.primary_db) == 0
+
+
+@pytest.mark.anyio
+async def test_import_wizard_takes_the_files_encoding_and_delimiter(tmp_path: Path) -> None:
+    """An old Excel export (cp1252, semicolons): the wizard's encoding and delimiter fields, as
+    --encoding and --delimiter; a delimiter that is no character is refused on the spot."""
+    d = build_demo(tmp_path / "demo")
+    sheet = d.root / "pengguna.csv"
+    sheet.write_bytes(
+        "id;email;name;created_at;updated_at\n"
+        "1;jose@malnu.sch.id;José Rizal;2026-11-20 07:00:00;2026-11-20 07:00:00\n".encode("cp1252")
+    )
+    app = app_for(d)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        for field, value in (("file", str(sheet)), ("table", "users"), ("encoding", "cp1252")):
+            screen.query_one(f"#import-{field}", Input).value = value
+        screen.query_one("#import-delimiter", Input).value = ";;"
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.step == "source"
+        assert "must be one character" in str(screen.query_one("#wizard-error").render())
+        screen.query_one("#import-delimiter", Input).value = ";"
+        await pilot.pause()
+        screen.query_one("#next", Button).focus()
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "preview"))
+        preview = str(screen.query_one("#preview-text", Static).render())
+        assert "cp1252" in preview and "semicolon delimiter" in preview, preview
+        rows = screen.query_one("#preview-rows", DataTable)
+        assert "José Rizal" in [str(c) for c in rows.get_row_at(1)]

@@ -96,6 +96,8 @@ class ImportWizard(WizardScreen):
                 ("on conflict", "import-conflict", "update | skip | error", ""),
                 ("max errors", "import-max", "0, or 1%", "0"),
                 ("header line", "import-header", "1  (below a title: its line; 5-6: two rows)", ""),
+                ("encoding", "import-encoding", "utf-8 (a BOM says so); cp1252, latin-1…", ""),
+                ("delimiter", "import-delimiter", "sniffed; or , ; tab |", ""),
             ):
                 with Horizontal(classes="import-field"):
                     yield Label(label, classes="import-label")
@@ -148,6 +150,7 @@ class ImportWizard(WizardScreen):
 
     def _request(self) -> ImportRequest:
         from malnu_tui.engine.data import ON_CONFLICT, ImportRequest, MaxErrors
+        from malnu_tui.engine.data.csvformat import parse_delimiter
         from malnu_tui.engine.data.csvsource import parse_header_line
 
         def value(field_id: str) -> str:
@@ -161,6 +164,7 @@ class ImportWizard(WizardScreen):
                 f"on conflict: {conflict!r} is none of update, skip, error",
                 hint="leave it empty: update with a key, else error",
             )
+        encoding, delimiter = value("import-encoding"), value("import-delimiter")
         header = value("import-header")
         try:
             line, rows = parse_header_line(header) if header else (None, 1)
@@ -176,6 +180,8 @@ class ImportWizard(WizardScreen):
             key=key,
             on_conflict=conflict,  # type: ignore[arg-type]  # checked above
             max_errors=MaxErrors.parse(value("import-max") or "0"),
+            encoding=encoding or None,
+            delimiter=parse_delimiter(delimiter) if delimiter else None,
             header_line=line,
             header_rows=rows,
         )
