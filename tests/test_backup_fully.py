@@ -344,3 +344,31 @@ def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
             assert conn.execute("SELECT to_regtype('mine')").fetchone() == (None,)
     finally:
         backend.close()
+
+
+def test_backup_outlasting_the_servers_idle_in_transaction_timeout(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A DBA set idle_in_transaction_session_timeout (to end an app's stuck transactions). The
+    # backup keeps a transaction open, idle, while pg_dump runs (the snapshot its manifest is
+    # read in): any pg_dump longer than the timeout ended that session and the backup failed
+    # — and with it every `up`'s safety backup. Here pg_dump waits 3 s on a lock.
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA archive")
+        conn.execute("CREATE TABLE archive.old (id int)")
+        conn.execute(f"ALTER DATABASE \"{dbname}\" SET idle_in_transaction_session_timeout = '1s'")
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        holder = psycopg.connect(pg_url)  # the server ends it after 3 s idle
+        try:
+            holder.execute("SET idle_in_transaction_session_timeout = '3s'")
+            holder.execute("LOCK TABLE archive.old IN ACCESS EXCLUSIVE MODE")
+            made = create_backup(backend, target)
+        finally:
+            holder.close()
+        assert made.verified
+    finally:
+        backend.close()
