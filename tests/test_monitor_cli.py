@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -276,6 +277,7 @@ def test_debug_names_each_statement_with_its_duration(
     )
     assert re.search(r"line=3 duration_ms=\d+ rows=1$", lines[1])
     assert "target=primary" in log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600  # owner only, as backups are
     mdirs.add("20250101_000200", "b", "INSERT INTO a VALUES (2);\nINSERT INTO nosuch VALUES (1);")
     res = run_cli("--config", str(cfg), "--debug", "up", "--yes", "--no-backup")
     assert res.code == 1

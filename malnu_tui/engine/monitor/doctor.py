@@ -122,7 +122,6 @@ def _probe_create(backend: Backend) -> str:
     elif backend.kind == "postgresql":
         pg: Any = backend.conn  # type: ignore[attr-defined]
         with pg.transaction(force_rollback=True):
-            pg.execute("SET TRANSACTION READ WRITE")  # this one, of a read-only session
             pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
     else:
         # One batch D1 rolls back whole: nothing written (two committed requests, a CREATE and
