@@ -101,7 +101,9 @@ def test_time_travel_restore_to_a_bookmark_and_undo(d1: D1Target, mdirs: Migrati
     assert plan.bookmark == bookmark_at(b, then) and plan.current_bookmark == current_bookmark(b)
     with migration_lock(b, "restore"):
         done = restore_bookmark(b, plan.bookmark)
-        assert b.read_lock() is not None, "the restoring session keeps its lock"
+        held = b.read_lock()
+        assert held is not None, "the restoring session keeps its lock"
+        assert held.note == "restore", "and says what it does"
     # Taking the lock was itself a write: the undo point is the state just before restoring.
     assert done.previous_bookmark not in ("", plan.bookmark, plan.current_bookmark)
     assert applied(b) == ["20250101_000100_create_users.sql"]

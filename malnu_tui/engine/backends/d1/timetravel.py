@@ -193,9 +193,16 @@ def _carry_over(
     if lock is not None:
         sqls.append(
             bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at) "
-                "VALUES (1, ?, ?, ?, ?, ?)",
-                (lock.owner, lock.host, lock.pid, lock.acquired_at, lock.expires_at or ""),
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (
+                    lock.owner,
+                    lock.host,
+                    lock.pid,
+                    lock.acquired_at,
+                    lock.expires_at or "",
+                    lock.note,
+                ),
             )
         )
     backend.api.batch(sqls, lambda: False)
