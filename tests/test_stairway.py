@@ -38,7 +38,16 @@ def test_the_stairway_server_is_chosen_by_postgres_only(sqlite_url: str) -> None
     # … and a --postgres that is not PostgreSQL is a usage error naming the option.
     res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", sqlite_url)
     assert res.code == 2
-    assert res.err.strip().endswith("--postgres must be a postgresql:// URL or a PostgreSQL target")
+    assert "error: --postgres must be a postgresql:// URL or a PostgreSQL target\n" in res.err
+    # A name that is neither a target nor a URL, from the variable: the variable is named (it
+    # was "unsupported database URL 'analitik'", leaving the operator to guess where from).
+    res = run_cli(
+        "--database", sqlite_url, *SCHOOL, "plan", "--check",
+        env={"MALNU_PARITY_DATABASE": "analitik"},
+    )  # fmt: skip
+    assert res.code == 2
+    assert "error: $MALNU_PARITY_DATABASE must be a postgresql:// URL" in res.err, res.err
+    assert "it is 'analitik'" in res.err
 
 
 def test_school_migrations_climb_the_stairs_on_postgresql(pg_url: str, sqlite_url: str) -> None:

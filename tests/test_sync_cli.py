@@ -141,3 +141,36 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(8_000, 8_000)]
     clean = run_inproc("sync", "verify", "reporting", *cfg)
     assert clean.code == 0, clean.out
+
+
+def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
+    tmp_path: Path,
+) -> None:
+    """`sync --json` that stops at a table the destination refuses (exit 1) still prints what
+    it did, as `up --json` does: the tables synced and verified before it, then the table it
+    stopped at with `error` (stdout was empty: a script could not tell `a` was copied)."""
+    import sqlite3
+
+    src, dst = tmp_path / "src.db", tmp_path / "dst.db"
+    with sqlite3.connect(src) as conn:
+        conn.executescript(
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a VALUES (1, 'ok');"
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT);"
+            "INSERT INTO b VALUES (1, 'Siti@malnu.sch.id'), (2, 'siti@malnu.sch.id');"
+        )
+    conn.close()
+    with sqlite3.connect(dst) as conn:  # the copy's own rule: one address whatever its case
+        conn.execute(
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, "
+            "synced_at DATETIME)"
+        )
+    conn.close()
+    res = run_cli(
+        "sync", "--from", f"sqlite:///{src}", "--to", f"sqlite:///{dst}", "--tables", "a,b",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert res.code == 1 and "error: " in res.err, res.err
+    first, stopped = json.loads(res.out)
+    assert set(first) == FIELDS and (first["table"], first["verified"]) == ("a", True)
+    assert (stopped["table"], stopped["verified"], stopped["source_count"]) == ("b", False, 2)
+    assert "UNIQUE constraint failed" in stopped["error"] and "row id=2" in stopped["error"]

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ConfigError, MalnuError
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -217,7 +217,13 @@ def cmd_sync(ctx: Context) -> int:
 
         lock_preflight(ctx, s.dst.backend, dest, "sync")  # a live holder: exit 3, not asked
         ctx.confirm(f"sync {len(plans)} table(s) into {dest.name}", s.dst.backend.name)
-        reports = run_sync(s, req, progress)  # type: ignore[arg-type]
+        done: list[TableReport] = []
+        try:
+            reports = run_sync(s, req, progress, done)  # type: ignore[arg-type]
+        except MalnuError as exc:
+            if ctx.json:  # what is synced, and where it stopped, as `up --json` reports
+                ctx.out_json(_stopped(done, plans, exc))
+            raise
     _print_reports(ctx, reports)
     bad = [r for r in reports if not r.verified]
     if bad:
@@ -225,6 +231,25 @@ def cmd_sync(ctx: Context) -> int:
         return 1
     ctx.message(f"✔ {len(reports)} table(s) synced and verified")
     return 0
+
+
+def _stopped(
+    done: list[TableReport], plans: list[TablePlan], exc: MalnuError
+) -> list[dict[str, object]]:
+    """``sync --json`` stopped by an error: the reports of the tables synced before it, then
+    the table it stopped at (not verified, with ``error``)."""
+    from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+    from malnu_tui.engine.sync import TableReport
+
+    rows = [r.as_json() for r in done]
+    synced = {r.table for r in done}
+    at = next((p for p in plans if p.table not in synced), None)
+    if at is not None:
+        error = one_line(mask_secrets(str(exc)))
+        stopped = TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
+                              False, key=at.key, error=error)  # fmt: skip
+        rows.append(stopped.as_json())
+    return rows
 
 
 def _status(ctx: Context, pair_name: str | None) -> int:

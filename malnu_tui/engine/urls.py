@@ -313,8 +313,15 @@ def check_server(
     if value:
         if value in targets:
             value = targets[value].url
-        if url_kind(value) != "postgresql":
+        try:
+            kind: str | None = url_kind(value)
+        except ConfigError:  # not a URL (nor a target's name): say where it came from
+            kind = None
+        if kind != "postgresql":
             where = "--postgres" if chosen else f"${ENV_PARITY_DATABASE}"
-            raise ConfigError(f"{where} must be a postgresql:// URL or a PostgreSQL target")
+            raise ConfigError(
+                f"{where} must be a postgresql:// URL or a PostgreSQL target",
+                hint=f"it is {mask_url(value)!r}; targets: {', '.join(sorted(targets)) or 'none'}",
+            )
         return str(value)
     return target.url if target.kind == "postgresql" else None

@@ -167,6 +167,8 @@ class TableReport:
     scope: Literal["full", "changed"] = "full"
     # Why the table could not be compared, when it could not (no copy at the destination).
     note: str = ""
+    # The error that stopped the sync at this table (the tables before it are synced).
+    error: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys, and ``note`` when the
@@ -186,6 +188,8 @@ class TableReport:
         }
         if self.note:
             data["note"] = self.note
+        if self.error:
+            data["error"] = self.error
         return data
 
 

@@ -540,10 +540,12 @@ def run_sync(
     s: SyncSession,
     req: SyncRequest,
     progress: ProgressCallback | None = None,
+    done: list[TableReport] | None = None,
 ) -> list[TableReport]:
     """Take the destination's lock, plan again under it, and sync every table; the whole run is
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
-    failed syncs and the sync lag)."""
+    failed syncs and the sync lag). Each table's report is appended to ``done`` as it ends,
+    so a caller still has the tables synced before one that failed (an exception)."""
     from malnu_tui.engine.monitor.runlog import record_run
 
     start_early(s, req)
@@ -557,7 +559,9 @@ def run_sync(
             for p in plans:
                 if p.table in s.early and not _incremental(p):
                     s.early.pop(p.table).cancel()
-            reports = [sync_table(s, p, req, progress) for p in plans]
+            reports = [] if done is None else done
+            for p in plans:
+                reports.append(sync_table(s, p, req, progress))
         finally:
             backend.release_lock()
         run.count("tables", len(reports))

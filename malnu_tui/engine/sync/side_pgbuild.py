@@ -55,7 +55,11 @@ class PostgresKeyBuild(PostgresKeys):
         by :meth:`add_key` once a full copy is in: one sorted build, not a row at a time)."""
         parts: list[sql.Composable] = []
         for c in source.columns:
-            coll = ' COLLATE "C"' if c.name in source.key and c.kind == "text" else ""
+            # (Not an inet, enum or citext key: no collation, or none that orders it; such a
+            # key is paged as its text.)
+            own = c.pg_type.split("(", 1)[0].strip().lower()
+            collated = own in ("text", "character varying", "character")
+            coll = ' COLLATE "C"' if c.name in source.key and collated else ""
             notnull = " NOT NULL" if c.notnull or c.name in source.key else ""
             parts.append(sql.SQL("{} " + c.pg_type + coll + notnull).format(sql.Identifier(c.name)))
         # The default stamps the rows a full copy COPYs straight in (none sent per row): UTC

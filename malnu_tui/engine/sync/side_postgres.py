@@ -64,8 +64,8 @@ def _as_text(c: Column, key: tuple[str, ...]) -> bool:
         return True
     if c.kind in _TIME_KINDS:
         return c.name not in key
-    own = c.pg_type.split("(", 1)[0].strip().lower()
-    return c.kind == "text" and own not in _CHARACTER_TYPES and c.name not in key
+    own = c.pg_type.split("(", 1)[0].strip().lower()  # (a key too: paged as its text)
+    return c.kind == "text" and own not in _CHARACTER_TYPES
 
 
 class PostgresSide(PostgresKeyBuild):
@@ -107,8 +107,7 @@ class PostgresSide(PostgresKeyBuild):
                 if alias
                 else sql.Identifier(k)
             )
-            # 1: COLLATE "C"; 2: a type of its own order (citext ignores case, an enum keeps
-            # its labels' order) compared as its text, as SQLite orders it (no index serves)
+            # 1: COLLATE "C"; 2: a type of its own order (citext, enum) as its text (no index)
             how = '{}::text COLLATE "C"' if c == 2 else '{} COLLATE "C"'
             out.append(sql.SQL(how).format(ident) if c else ident)
         return out
@@ -146,13 +145,11 @@ class PostgresSide(PostgresKeyBuild):
 
     def _select(self, shape: TableShape) -> sql.Composable:
         # JSON as its text: psycopg would turn a JSON null into None, which is SQL's NULL. So
-        # are the types without a kind of their own (interval, arrays, inet…: psycopg's
-        # timedelta, list, IPv4Interface, which SQLite cannot store), as PostgreSQL prints
-        # them, unless they are the key (its bounds compare as the type). Not named as the
-        # column: ORDER BY the key would name that text (a jsonb key's pages then came in text
-        # order, and skipped rows). Dates and times too, as the normal form prints them (a
-        # timestamptz in UTC): psycopg refuses what Python's types cannot hold — infinity, a
-        # year BC or past 9999, a time of 24:00:00 — and the whole read stopped on one such.
+        # are the types without a kind of their own (interval, arrays, inet, citext…), as
+        # PostgreSQL prints them (a key too, paged by that text). Not named as the column:
+        # ORDER BY would name that text (a jsonb key's pages then came in text order). Dates
+        # and times too, not keys, as the normal form prints them: psycopg refuses infinity,
+        # a year BC or past 9999, a time of 24:00:00, and the whole read stopped on one.
         return sql.SQL(", ").join(
             sql.SQL(
                 (pg_text_sql("{c}", c.kind) if c.kind in _TIME_KINDS else "{c}::text") + " AS {t}"
@@ -301,10 +298,16 @@ class PostgresSide(PostgresKeyBuild):
         n, total = self._rows(q, params)[0]
         return int(n), int(total)
 
+    def _key_reads(self, shape: TableShape) -> list[sql.Composable]:
+        """The key's columns as read and asked: a key paged as its text (inet, citext) so."""
+        flags = self._c_keys.get(shape.name) or (0,) * len(shape.key)
+        forms = [sql.SQL("{}::text" if f == 2 else "{}") for f in flags]
+        return [f.format(sql.Identifier(k)) for f, k in zip(forms, shape.key, strict=True)]
+
     def range_hashes(self, shape: TableShape, bounds: Bounds) -> list[tuple[Key, int]]:
         where, params = self._range(shape, bounds)
         q = sql.SQL("SELECT {}, {} FROM {}{} ORDER BY {}").format(
-            sql.SQL(", ").join(sql.Identifier(k) for k in shape.key),
+            sql.SQL(", ").join(self._key_reads(shape)),
             self._hash_sql(shape),
             self._t(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
@@ -376,15 +379,14 @@ class PostgresSide(PostgresKeyBuild):
     def _keys_where(
         self, shape: TableShape, batch: Sequence[Key]
     ) -> tuple[sql.Composable, list[Any]]:
+        idents = self._key_reads(shape)
         if len(shape.key) == 1:
-            return sql.SQL("{} = ANY(%s)").format(sql.Identifier(shape.key[0])), [
-                [k[0] for k in batch]
-            ]
+            return sql.SQL("{} = ANY(%s)").format(idents[0]), [[k[0] for k in batch]]
         values = sql.SQL(", ").join(
             sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in shape.key))
             for _ in batch
         )
-        cols = sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in shape.key))
+        cols = sql.SQL("({})").format(sql.SQL(", ").join(idents))
         return sql.SQL("{} IN ({})").format(cols, values), [v for k in batch for v in k]
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
