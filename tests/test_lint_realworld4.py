@@ -585,3 +585,13 @@ def test_a_view_left_naming_a_dropped_table_fails_a_later_rename(
     fresh = ["--database", f"sqlite:///{tmp_path / 'fresh.db'}", *mdirs.args()]
     assert [f for f in _found(fresh) if f[0] == "SQLITE-DANGLING-VIEW"] == []
     assert run_cli(*fresh, "up", "--no-backup").code == 0
+
+
+def test_every_rule_is_named_in_the_readme() -> None:
+    # An operator reads a rule id in a finding and looks it up: the D1 rules were described
+    # only in prose, without their ids.
+    import malnu_tui.engine.lint.core  # noqa: F401  (registers every rule set)
+    from malnu_tui.engine.lint.rules import RULES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert [r for r in RULES if f"`{r}`" not in readme] == []
