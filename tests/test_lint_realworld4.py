@@ -558,3 +558,40 @@ def test_a_drop_column_sqlite_refuses(mdirs: MigrationDirs, sqlite_url: str) -> 
         finally:
             conn.execute("ROLLBACK")
             conn.close()
+
+
+def test_a_view_left_naming_a_dropped_table_fails_a_later_rename(
+    mdirs: MigrationDirs, sqlite_url: str, tmp_path: Path
+) -> None:
+    # SQLite lets DROP TABLE leave a view naming the table; then every ALTER TABLE … RENAME,
+    # of any table or column, fails ("error in view v_logs: no such table: main.logs"): an
+    # unrelated migration, months later. Both passed the lint (the DROP-TABLE accepted).
+    mdirs.add("20250101_000100", "base", "CREATE TABLE logs (id INTEGER PRIMARY KEY, msg TEXT);\n"
+              "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+              "CREATE VIEW v_logs AS SELECT msg FROM logs;",
+              "DROP VIEW v_logs; DROP TABLE users; DROP TABLE logs;")  # fmt: skip
+    drop = "-- lint:ignore DROP-TABLE nothing writes logs since 2.0\nDROP TABLE logs;"
+    mdirs.add("20250101_000200", "drop_logs", drop, "CREATE TABLE logs (id INTEGER);")
+    mdirs.add("20250101_000300", "rename", "ALTER TABLE users RENAME COLUMN name TO full_name;",
+              "ALTER TABLE users RENAME COLUMN full_name TO name;")  # fmt: skip
+    base = ["--database", sqlite_url, *mdirs.args()]
+    found = [(f[0], f[2]) for f in _found(base) if f[0] == "SQLITE-DANGLING-VIEW"]
+    assert found == [("SQLITE-DANGLING-VIEW", 2), ("SQLITE-DANGLING-VIEW", 1)]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "error in view v_logs: no such table: main.logs" in res.err
+    # The clean way, on a fresh database: the view goes with its table.
+    undo = "CREATE TABLE logs (id INTEGER); CREATE VIEW v_logs AS SELECT id FROM logs;"
+    mdirs.add("20250101_000200", "drop_logs", drop + "\nDROP VIEW v_logs;", undo)
+    fresh = ["--database", f"sqlite:///{tmp_path / 'fresh.db'}", *mdirs.args()]
+    assert [f for f in _found(fresh) if f[0] == "SQLITE-DANGLING-VIEW"] == []
+    assert run_cli(*fresh, "up", "--no-backup").code == 0
+
+
+def test_every_rule_is_named_in_the_readme() -> None:
+    # An operator reads a rule id in a finding and looks it up: the D1 rules were described
+    # only in prose, without their ids.
+    import malnu_tui.engine.lint.core  # noqa: F401  (registers every rule set)
+    from malnu_tui.engine.lint.rules import RULES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert [r for r in RULES if f"`{r}`" not in readme] == []

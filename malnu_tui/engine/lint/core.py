@@ -34,8 +34,10 @@ from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
+    left_dangling,
     legacy_alter_table,
     rebuild_findings,
+    renames_refused,
     views_in_the_way,
 )
 from malnu_tui.engine.lint.replay import Replay, TableShape
@@ -417,6 +419,7 @@ def _lint_one(
     drops = PgDrops(m.filename, enum_columns.by_type) if enum_columns is not None else None
     do_lines: dict[int, int] = {}  # a line inside a DO block or WITH → the statement's line
     legacy_rename = False  # PRAGMA legacy_alter_table=ON: a RENAME does not check views
+    dropped: dict[tuple[str, str], tuple[str, int]] = {}  # what a DROP TABLE left naming it
     if d1 is not None:
         findings.extend(d1_template(m))
     if dialect == "postgresql":
@@ -434,6 +437,15 @@ def _lint_one(
                     if shape is not None:
                         s.before_rebuild[key(n)] = shape
                         s.had_before.update(replay.owned_by(n))
+        if replay is not None and op.kind == "drop_table":
+            for n in op.names:
+                if key(n) not in s.rebuilt:
+                    dropped.update({w: (key(n), st.line) for w in replay.naming(n)})
+        if replay is not None and op.kind == "alter_table" and not legacy_rename:
+            kinds = {a.kind for a in op.actions}
+            if kinds & {"rename_table", "rename_column"}:
+                renamed = next((a.new for a in op.actions if a.kind == "rename_table"), op.name)
+                findings.extend(renames_refused(m.filename, st.line, key(renamed), replay))
         if op.kind == "alter_table":
             for a in op.actions:
                 if a.kind == "rename_table" and key(a.new) in s.rebuilt:
@@ -458,6 +470,7 @@ def _lint_one(
         if replay is not None:
             replay.run(st, op)
     if replay is not None:
+        findings.extend(left_dangling(m.filename, dropped, replay))
         restores = s.rollback.restores_column
         facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
         findings.extend(rebuild_findings(facts, replay))

@@ -14,7 +14,15 @@ from malnu_tui.engine.lint.model import Finding, Rule, Severity
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 
-__all__ = ["REBUILD_RULES", "RebuildFacts", "rebuild_findings", "views_in_the_way"]
+__all__ = [
+    "DANGLING_RULES",
+    "REBUILD_RULES",
+    "RebuildFacts",
+    "left_dangling",
+    "rebuild_findings",
+    "renames_refused",
+    "views_in_the_way",
+]
 
 REBUILD_RULES = (
     Rule(
@@ -29,7 +37,20 @@ REBUILD_RULES = (
         "rebuild also lets the RENAME through",
     ),
 )
-register(*REBUILD_RULES)
+DANGLING_RULES = (
+    Rule(
+        "SQLITE-DANGLING-VIEW",
+        "error",
+        "a view or trigger left naming a dropped table",
+        "SQLite lets DROP TABLE leave a view (or another table's trigger) that names the "
+        "table: every read of the view fails, and SQLite 3.26+ (and D1) refuses every later "
+        "ALTER TABLE … RENAME, of any table or column, while it is there (error in view v: no "
+        "such table), so a later, unrelated migration fails",
+        "DROP VIEW (or DROP TRIGGER) in the migration that drops the table, or re-create it "
+        "without the table",
+    ),
+)
+register(*REBUILD_RULES, *DANGLING_RULES)
 
 
 def _f(rule_id: str, file: str, line: int, why: str, sev: Severity | None = None) -> Finding:
@@ -145,3 +166,35 @@ def legacy_alter_table(name: str, value: str) -> bool | None:
     if name != "legacy_alter_table":
         return None
     return bool(_LEGACY_ON.match(value))
+
+
+def renames_refused(file: str, line: int, target: str, replay: Replay) -> list[Finding]:
+    """SQLITE-DANGLING-VIEW for an ALTER TABLE … RENAME (of ``target``'s table or a column)
+    while a view or trigger names a dropped table (one the rename itself brings back is a
+    rebuild's, named by REBUILD-BREAKS-VIEW)."""
+    out: list[Finding] = []
+    for (kind, name), gone in sorted(replay.dangling.items()):
+        if gone == target.lower():
+            continue
+        why = (
+            f"{kind} {name} still names {gone}, which is dropped: SQLite refuses this RENAME "
+            f"(error in {kind} {name}: no such table: main.{gone}) and the migration fails"
+        )
+        out.append(_f("SQLITE-DANGLING-VIEW", file, line, why))
+    return out
+
+
+def left_dangling(
+    file: str, dropped: dict[tuple[str, str], tuple[str, int]], replay: Replay
+) -> list[Finding]:
+    """SQLITE-DANGLING-VIEW at each DROP TABLE of this migration that leaves a view or trigger
+    naming the table at its end (``dropped``: (kind, name) → (table, line of the DROP))."""
+    out: list[Finding] = []
+    for (kind, name), (table, line) in sorted(dropped.items()):
+        if replay.dangling.get((kind, name)) == table:
+            why = (
+                f"DROP TABLE {table} leaves {kind} {name} naming it: reading it fails, and "
+                "SQLite refuses every later ALTER TABLE … RENAME while it is there"
+            )
+            out.append(_f("SQLITE-DANGLING-VIEW", file, line, why))
+    return out

@@ -86,6 +86,9 @@ class Replay:
         self.trigger_table: dict[str, str] = {}
         self.views: dict[str, str] = {}  # view → its CREATE VIEW
         self.trigger_sql: dict[str, tuple[str, str]] = {}  # trigger → (its table, CREATE)
+        # ("view" | "trigger", name) → the dropped table it still names: SQLite refuses every
+        # ALTER TABLE … RENAME while one is there
+        self.dangling: dict[tuple[str, str], str] = {}
         for sql in base_schema:
             self.run(Statement(sql, 0))
 
@@ -100,17 +103,22 @@ class Replay:
             if op.key in self.history and _IF_NOT_EXISTS.match(st.text):
                 return
             self.history[op.key] = [st.text]
+            self._exists_again(op.key)
         elif kind == "drop_table":
             for n in op.names:
+                for what in self.naming(n):  # left naming a table that is gone
+                    self.dangling[what] = key(n)
                 self.history.pop(key(n), None)
                 for name, (t, _) in list(self.trigger_sql.items()):
                     if t == key(n):
                         del self.trigger_sql[name]
+                        self.dangling.pop(("trigger", name), None)
         elif kind == "create_view":
             self.views[op.key] = st.text
         elif kind == "drop_view":
             for n in op.names:
                 self.views.pop(key(n), None)
+                self.dangling.pop(("view", key(n)), None)
         elif kind == "alter_table":
             hist = self.history.get(op.key)
             if hist is None:
@@ -119,6 +127,7 @@ class Replay:
             for a in op.actions:
                 if a.kind == "rename_table":
                     self._renamed(op.key, a.new)
+                    self._exists_again(key(a.new))
                     self.history[key(a.new)] = self.history.pop(op.key)
                     for owned in (self.index_table, self.trigger_table):
                         for name, t in owned.items():
@@ -140,9 +149,15 @@ class Replay:
             owner = self.index_table if kind == "drop_index" else self.trigger_table
             for n in op.names:
                 self.trigger_sql.pop(key(n), None)
+                self.dangling.pop(("trigger", key(n)), None)
                 t = owner.pop(key(n), "")
                 if t in self.history:
                     self.history[t].append(st.text)
+
+    def _exists_again(self, table: str) -> None:
+        for what, gone in list(self.dangling.items()):
+            if gone == table:
+                del self.dangling[what]
 
     def _renamed(self, old: str, new: str) -> None:
         """SQLite rewrites the views and triggers that name a renamed table."""

@@ -1,7 +1,8 @@
 """The catalogue of lint rules: id, severity, and the generic why / what to do instead.
 
-A finding carries its own specific text (the table, the column); the catalogue is what
-``malnu-tui lint --rules`` and the README list.
+A finding carries its own specific text (the table, the column); the catalogue gives each
+finding its severity and "instead", and is what the README's lint table lists (every rule
+module registers its own rules here when imported).
 """
 
 from __future__ import annotations
