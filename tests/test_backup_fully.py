@@ -112,8 +112,9 @@ def test_a_backup_file_swapped_after_its_verification_is_not_restored(
     assert backend.read_audit(limit=1, action="restore")[0].outcome == "failed"
 
 
+@pytest.mark.parametrize("read", ["users", "user_counts"])  # a table, a materialized view
 def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it(
-    pg_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path, read: str
 ) -> None:
     # The school app keeps a transaction open on a table (a request in progress, a pool's
     # "idle in transaction"). The dump's SQL says `SET lock_timeout = 0`, so pg_restore's
@@ -125,6 +126,7 @@ def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it
     try:
         up(backend, target)
         fill(backend, users=3)
+        execute(backend, "CREATE MATERIALIZED VIEW user_counts AS SELECT count(*) n FROM users")
         made = create_backup(backend, target)
         execute(backend, "DELETE FROM posts")
         before = rows(backend)
@@ -132,7 +134,7 @@ def test_restore_behind_an_app_transaction_gives_up_after_lock_timeout_naming_it
         with psycopg.connect(pg_url, application_name="school-app") as app:
             # The server ends it after 20 s: without the bound the test finishes, and fails.
             app.execute("SET idle_in_transaction_session_timeout = '20s'")
-            app.execute("SELECT count(*) FROM users")
+            app.execute(f"SELECT count(*) FROM {read}")
             pid = app.info.backend_pid
             with pytest.raises(BackupError) as info:
                 restore_backup(backend, target, made.id, progress=lambda p: said.append(p.message))
@@ -340,5 +342,33 @@ def test_restore_by_the_database_owner_leaves_a_platform_roles_new_function(
                 "platform_hook",
             )
             assert conn.execute("SELECT to_regtype('mine')").fetchone() == (None,)
+    finally:
+        backend.close()
+
+
+def test_backup_outlasting_the_servers_idle_in_transaction_timeout(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # A DBA set idle_in_transaction_session_timeout (to end an app's stuck transactions). The
+    # backup keeps a transaction open, idle, while pg_dump runs (the snapshot its manifest is
+    # read in): any pg_dump longer than the timeout ended that session and the backup failed
+    # — and with it every `up`'s safety backup. Here pg_dump waits 3 s on a lock.
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA archive")
+        conn.execute("CREATE TABLE archive.old (id int)")
+        conn.execute(f"ALTER DATABASE \"{dbname}\" SET idle_in_transaction_session_timeout = '1s'")
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        holder = psycopg.connect(pg_url)  # the server ends it after 3 s idle
+        try:
+            holder.execute("SET idle_in_transaction_session_timeout = '3s'")
+            holder.execute("LOCK TABLE archive.old IN ACCESS EXCLUSIVE MODE")
+            made = create_backup(backend, target)
+        finally:
+            holder.close()
+        assert made.verified
     finally:
         backend.close()

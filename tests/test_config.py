@@ -319,3 +319,14 @@ def test_monitoring_numbers_out_of_range_are_named_never_a_traceback(
     assert res.err.startswith(f"error: {cfg}: ") and message in res.err, res.err
     res = run_inproc("--config", str(cfg), "check")
     assert res.code == 3 and message in res.out, res.out
+
+
+def test_a_config_path_that_is_a_directory_is_said_so(tmp_path: Path) -> None:
+    """`--config /etc/malnu` (the folder) said "config file not found: /etc/malnu"."""
+    from tests.inproc import run_inproc
+
+    res = run_inproc("--config", str(tmp_path), "status")
+    assert res.code == 2 and res.err.startswith(f"error: config file {tmp_path} is a directory")
+    assert f"hint: give the file: {tmp_path / 'malnu.toml'}" in res.err
+    res = run_inproc("--config", str(tmp_path), "check")
+    assert res.code == 3 and res.out.startswith(f"MALNU UNKNOWN - config file {tmp_path} is a")

@@ -10,9 +10,11 @@ import pytest
 
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import (
+    D1Api,
     D1AuthError,
     D1NotFound,
     D1Unavailable,
+    RetryPolicy,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.config import Target, open_backend
@@ -314,3 +316,23 @@ def test_url_and_literals() -> None:
     assert bind_literals("SELECT '?', ? , ?", ["x'; DROP TABLE t; --", 3]) == (
         "SELECT '?', 'x''; DROP TABLE t; --' , 3"
     )
+
+
+def test_a_5xx_retry_after_is_honoured(d1: D1Target) -> None:
+    """Cloudflare's 503 (maintenance, overload) may carry Retry-After, as a 429 does: it was
+    ignored, the six attempts spent within seconds."""
+    waits: list[float] = []
+    api = D1Api(
+        parse_d1_url(d1.url),
+        d1.token,
+        api_base=d1.server.api_base,
+        policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05),
+        sleep=waits.append,
+    )
+    d1.server.inject(Fault("status", count=1, status=503, retry_after=3, match="SELECT 41"))
+    d1.server.inject(Fault("status", count=1, status=429, retry_after=2, match="SELECT 42"))
+    try:
+        assert api.raw("SELECT 41").rows == ((41,),) and api.raw("SELECT 42").rows == ((42,),)
+    finally:
+        api.close()
+    assert waits == [3.0, 2.0]

@@ -157,3 +157,31 @@ def test_up_says_when_its_safety_backup_rounds_integers(d1: D1Target, mdirs: Mig
     res = run_cli(*base, "up")
     assert res.code == 0, res.err
     assert "warning: the dump holds integers past" in res.err and "siswa.nik" in res.err
+
+
+def test_import_refuses_a_dump_that_would_empty_the_database(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A 0-byte dump (a disk that filled up during the export) or one of comments only was
+    imported with --yes: every table dropped, nothing created, "imported 5 queries"."""
+    d = school_set(mdirs)
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    (tmp_path / "empty.sql").write_text("")
+    (tmp_path / "notes.sql").write_text(
+        "-- exported by wrangler\nPRAGMA defer_foreign_keys=TRUE;\n"
+    )
+    for name in ("empty.sql", "notes.sql"):
+        res = run_cli(*base, "d1", "import", str(tmp_path / name), "--yes")
+        assert res.code == 2 and "the dump creates no table" in res.err, res.err
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "school.db").execute("CREATE TABLE t (x)").connection.close()
+    res = run_cli(*base, "d1", "import", str(tmp_path / "school.db"), "--yes")
+    assert res.code == 2 and "sqlite3 school.db .dump > school.sql" in res.err, res.err
+    assert d1.sql("SELECT count(*) FROM users") == [(1,)], "nothing was changed"
+    seen = len(d1.server.requests)
+    for dest in (tmp_path, tmp_path / "missing" / "x.sql"):
+        res = run_cli(*base, "d1", "export", str(dest))
+        assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert not [r for r in d1.server.requests[seen:] if r.path.endswith("/export")]

@@ -29,7 +29,7 @@ from malnu_tui.engine.backup import (
     run_native_recover,
     verify_backup,
 )
-from malnu_tui.engine.backup.store import BackupProgress
+from malnu_tui.engine.backup.store import BackupManifest, BackupProgress
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.files import discover
@@ -121,13 +121,21 @@ def test_time_travel_restore_to_a_bookmark_and_undo(d1: D1Target, mdirs: Migrati
     b.close()
 
 
-def test_restore_backup_uses_time_travel(d1: D1Target, mdirs: MigrationDirs) -> None:
+def backed_up_then_applied(
+    d1: D1Target, mdirs: MigrationDirs
+) -> tuple[Target, D1Backend, BackupManifest]:
+    """Two migrations applied and backed up, then the third applied."""
     d = school_set(mdirs)
     target = target_of(d1, d)
     b = connect(target)
     up(b, d, to="20250101_000200")
     m = create_backup(b, target)
     up(b, d)
+    return target, b, m
+
+
+def test_restore_backup_uses_time_travel(d1: D1Target, mdirs: MigrationDirs) -> None:
+    target, b, m = backed_up_then_applied(d1, mdirs)
     messages: list[str] = []
     result = restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
     assert result.schema_matches
@@ -168,12 +176,7 @@ def test_import_of_a_dump_swapped_after_its_verification_is_refused(
 ) -> None:
     # With the bookmark gone the dump is imported: it was read again by name after its
     # verification, so a dump replaced in between (another backup's) was imported unchecked.
-    d = school_set(mdirs)
-    target = target_of(d1, d)
-    b = connect(target)
-    up(b, d, to="20250101_000200")
-    m = create_backup(b, target)
-    up(b, d)
+    target, b, m = backed_up_then_applied(d1, mdirs)
     other = create_backup(b, target)
     manifest_file = target.backup_dir / f"{m.id}.json"
     raw = json.loads(manifest_file.read_text())

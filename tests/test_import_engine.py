@@ -4,6 +4,7 @@ refuses, injection-shaped headers, counts and audit rows."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ def test_legacy_users_mapping(imp: ImportTarget, tmp_path: Path) -> None:
     # (its quoted name spans two lines).
     got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("7", "role"), ("8", "created_at")]
+    assert report.rejects_file is not None  # the raw rows are personal data: owner only
+    assert stat.S_IMODE(Path(report.rejects_file).stat().st_mode) == 0o600
     assert "'X' is not mapped" in got[0]["reason"]
     assert got[1]["raw"].startswith('1007,putri.ayu@malnu.sch.id,"Putri Ayu\n Kusumawardhani"')
     audit = imp.rows("SELECT action, object, outcome, detail FROM malnu_audit")

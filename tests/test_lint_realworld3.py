@@ -193,6 +193,7 @@ ENUM_BASE = (
 )
 ADD_HAPPY = "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy' AFTER 'ok'"
 # (statement after the ADD VALUE, whether it uses the new value): the lint and the server agree
+UNDO_Q = "DROP TABLE IF EXISTS q; DROP FUNCTION IF EXISTS cheer();"
 ENUM_USES = [
     ("INSERT INTO p (id, m) VALUES (1, 'ok'), (2, 'happy')", True),
     ("UPDATE p SET m = 'happy' WHERE id = 1", True),
@@ -205,6 +206,13 @@ ENUM_USES = [
     ("INSERT INTO p SELECT id + 10, 'happy', note FROM p WHERE id = 1", True),
     ("INSERT INTO p (note, m) SELECT 'x', 'happy' AS m", True),
     ("INSERT INTO p VALUES (3, 'ok', 'happy')", False),
+    # a function body: PostgreSQL parses an SQL one at CREATE, a PL/pgSQL one only when called
+    ("CREATE FUNCTION cheer() RETURNS void LANGUAGE sql AS $$ UPDATE p SET m = 'happy' $$", True),
+    (
+        "CREATE FUNCTION cheer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.m := 'happy'::mood; RETURN NEW; END $$",
+        False,
+    ),
     ("INSERT INTO p (id, note) VALUES (1, 'happy')", False),  # the same text, not the enum
     ("UPDATE p SET note = 'happy' WHERE m = 'ok'", False),
     ("COMMENT ON TYPE mood IS 'happy'", False),
@@ -221,7 +229,7 @@ def test_an_enum_value_used_in_the_migration_that_adds_it_is_an_error(
     base = ["--database", pg_url, *mdirs.args()]
     assert run_cli(*base, "up", "--no-backup").code == 0
     for sql, uses in ENUM_USES:
-        mdirs.add("20250101_000200", "happy", f"{ADD_HAPPY};\n{sql};", "DROP TABLE IF EXISTS q;")
+        mdirs.add("20250101_000200", "happy", f"{ADD_HAPPY};\n{sql};", UNDO_Q)
         expected = [("PG-NEW-ENUM-VALUE-USED", "error", 2)] if uses else []
         assert _found(base) == expected, sql
         with psycopg.connect(pg_url) as conn:

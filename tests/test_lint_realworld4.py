@@ -72,7 +72,9 @@ CASCADE_BASE = (
     "CREATE TABLE grades (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n"
     "CREATE SCHEMA reporting;\nCREATE TABLE reporting.summary (n bigint);\n"
     "INSERT INTO users VALUES (1, 'ok', 'a@x', 'A'), (2, 'sad', 'b@x', 'B');\n"
-    "INSERT INTO grades VALUES (1, 1);\nINSERT INTO reporting.summary VALUES (7);"
+    "INSERT INTO grades VALUES (1, 1);\nINSERT INTO reporting.summary VALUES (7);\n"
+    "CREATE FUNCTION twice(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';\n"
+    "CREATE TABLE scores (n int, doubled int GENERATED ALWAYS AS (twice(n)) STORED);"
 )
 CASCADES = """SET lock_timeout = '5s';
 DROP TYPE mood CASCADE;
@@ -83,6 +85,9 @@ TRUNCATE users CASCADE;
 CREATE SCHEMA scratch;
 DROP SCHEMA scratch CASCADE;
 DROP TYPE IF EXISTS gone;
+DROP FUNCTION twice(int) CASCADE;
+CREATE FUNCTION half(int) RETURNS int LANGUAGE sql AS 'SELECT $1 / 2';
+DROP FUNCTION half(int) CASCADE;
 """
 
 
@@ -105,6 +110,7 @@ def test_a_drop_cascade_takes_tables_and_columns_along(pg_url: str, mdirs: Migra
         ("PG-DROP-CASCADE", "error", 3),
         ("PG-DROP-CASCADE", "error", 4),
         ("DELETE-ALL-ROWS", "error", 6),
+        ("PG-DROP-CASCADE", "warning", 10),  # often re-created with its trigger: a warning
     ]
     why = [f["why"] for f in json.loads(run_cli(*base, "lint", "--json").out)["findings"]]
     assert "(in the migrations: users.m)" in why[0] and "every table referencing it" in why[3]
@@ -115,6 +121,7 @@ def test_a_drop_cascade_takes_tables_and_columns_along(pg_url: str, mdirs: Migra
     assert run_cli(*base, "up", "--no-backup").code == 0
     assert _columns(pg_url, "users") == ["code", "id"]  # m and e are gone with their values
     assert _columns(pg_url, "summary") == []
+    assert _columns(pg_url, "scores") == ["n"]  # the generated column went with twice()
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM grades").fetchone() == (0,)
 

@@ -7,12 +7,14 @@ import json
 import os
 import re
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.webhook_support import Receiver
 
@@ -275,6 +277,7 @@ def test_debug_names_each_statement_with_its_duration(
     )
     assert re.search(r"line=3 duration_ms=\d+ rows=1$", lines[1])
     assert "target=primary" in log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600  # owner only, as backups are
     mdirs.add("20250101_000200", "b", "INSERT INTO a VALUES (2);\nINSERT INTO nosuch VALUES (1);")
     res = run_cli("--config", str(cfg), "--debug", "up", "--yes", "--no-backup")
     assert res.code == 1
@@ -286,8 +289,9 @@ def test_debug_names_each_statement_with_its_duration(
     assert "pgSecret77" not in res.err + res.out + log.read_text()
 
 
-def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_url: str,
+def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1: D1Target,
                                       pg_url: str) -> None:  # fmt: skip
+    d1_url = d1.url
     mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
     token = os.environ["CLOUDFLARE_API_TOKEN"]
     cfg = _config(
@@ -304,8 +308,12 @@ def test_debug_d1_requests_and_doctor(tmp_path: Path, mdirs: MigrationDirs, d1_u
     assert token not in res.err + res.out
 
     # doctor creates nothing: the SQLite file must exist (a command that writes makes it).
+    # On D1 its table probe is one batch D1 rolls back: no write, no new bookmark (it was a
+    # CREATE and a DROP, each committed).
     assert run_inproc("--config", str(cfg), "--target", "local", "status").code == 0
+    bookmarks = len(d1.db.snapshots)
     res = run_cli("--config", str(cfg), "doctor", "--all")
+    assert len(d1.db.snapshots) == bookmarks, "doctor wrote to D1"
     assert res.code == 0, res.out + res.err
     for name in ("connect", "round trip", "server version", "create tables", "backup dir"):
         for target in ("d1", "pg", "local"):

@@ -74,6 +74,9 @@ def test_check_on_an_empty_sqlite_file_leaves_it_empty(
     assert code == 3 and '"status": "UNKNOWN"' in out.replace('":"', '": "'), out
     assert "not initialised" in out
     assert db.stat().st_size == 0 and [p.name for p in db.parent.iterdir()] == ["kosong.db"]
+    # A URL naming a directory (`sqlite:` alone, a trailing slash) said "does not exist".
+    code, out = _check(DbTarget("sqlite", f"sqlite:///{db.parent}/"), mdirs)
+    assert code == 3 and f"database file {db.parent} is a directory, not a database file" in out
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
@@ -253,3 +256,34 @@ def test_history_shows_every_run_of_a_busy_window_and_says_what_it_could_not(
     assert len(data["runs"]) == 2 and data["complete"] is False
     data = json.loads(run_inproc(*args, "history", "--since", "-1h", "--json").out)
     assert data["complete"] is True and data["runs"] == [], "the runs are 3 days old"
+
+
+def test_a_one_off_sync_from_a_url_never_becomes_a_lag_warning(tmp_path: Path) -> None:
+    """`sync --from sqlite:///copy.db --to b` once (a test copy, a legacy import): its lag grew
+    into a WARNING no run could clear. Only syncs from a configured target are judged."""
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.monitor.reading import check_target
+
+    for name in ("legacy", "a"):
+        src = DbTarget("sqlite", f"sqlite:///{tmp_path / name}.db")
+        _sql(src, "CREATE TABLE siswa (id INTEGER PRIMARY KEY, updated_at TEXT)")
+        _sql(src, "INSERT INTO siswa VALUES (1, '2025-01-01 00:00:00')")
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:a.db"\n[targets.b]\nurl = "sqlite:b.db"\n'
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+    )
+    c = ("--config", str(cfg))
+    assert run_inproc(*c, "sync", "--from", f"sqlite:///{tmp_path / 'legacy.db'}", "--to", "b",
+                      "--yes").code == 0  # fmt: skip
+    settings = load_settings(config=str(cfg), env={})
+    later = datetime.now(UTC) + timedelta(hours=2)
+    h = check_target(settings.targets["b"], load_monitor_config(settings), later)
+    assert h.check_status("sync_lag").name == "OK" and "sync_lag_seconds" not in h.metrics
+    assert run_inproc(*c, "sync", "--from", "a", "--to", "b", "--yes").code == 0
+    h = check_target(settings.targets["b"], load_monitor_config(settings), later)
+    lag = [p for p in h.problems if p.check == "sync_lag"]
+    assert [p.obj for p in lag] == ["a->b"] and h.metrics["sync_lag_seconds"] > 3600

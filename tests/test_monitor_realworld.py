@@ -190,6 +190,29 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     assert receiver.events() == []
 
 
+def test_a_slack_message_quoting_data_never_pings_or_links(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """A failed migration's error quotes what the database said (a constraint's name, a
+    duplicate value a student typed): `<!channel>` in it pinged the whole channel, and
+    `<https://…|klik>` showed as a link. Slack's `&`, `<`, `>` are escaped."""
+    bait = "<!channel> & <https://evil.example/x|klik>"
+    mdirs.add(
+        "20250101_000100",
+        "t",
+        f'CREATE TABLE t (x INTEGER, CONSTRAINT "{bait}" CHECK (x > 0));\n'
+        "INSERT INTO t VALUES (0);",
+    )
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url("slack"))
+    cfg = Path(c[1])
+    cfg.write_text(cfg.read_text().replace('kind = "json"', 'kind = "slack"'))
+    assert run_inproc(*c, "up", "--yes").code == 1
+    assert run_inproc(*c, "check", "--alert").code == 2
+    [said] = [b["text"] for b in receiver.bodies]  # the failed migration
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example/x|klik&gt;" in said, said
+    assert "<" not in said and ">" not in said
+
+
 def test_incident_state_unwritable_or_damaged_is_said_never_a_traceback(
     tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ database left as it was."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -17,7 +18,9 @@ def test_the_stairway_on_a_live_postgresql_database_changes_nothing_there(
     """``test`` on a PostgreSQL target runs in a scratch schema of its own database, but each
     file was committed: a schema-qualified statement (pg_dump and Supabase write ``public.x``)
     reached the live table. Here it deleted a student and added a column, said ✔, and left
-    nothing recorded for ``up`` to know."""
+    nothing recorded for ``up`` to know. Now (besides the stairway's own rolled-back
+    transaction) such a set is refused before anything runs: inside that transaction the live
+    table would still be locked until the end."""
     db = fresh_db("postgresql")
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.students (id int PRIMARY KEY, name text)")
@@ -31,7 +34,9 @@ def test_the_stairway_on_a_live_postgresql_database_changes_nothing_there(
         "ALTER TABLE public.students DROP COLUMN nis; DROP TABLE public.classes;",
     )
     r = db.cli(mdirs, "test")
-    assert r.code == 0, r.err
+    assert r.code == 2, r.out + r.err  # refused before anything runs, naming the line
+    assert "20260101_000000_cleanup.sql:1: names public.students, a schema of the live" in r.err
+    assert "pass --postgres URL of a throwaway server" in r.err
     with psycopg.connect(db.url, autocommit=True) as conn:
         rows = conn.execute("SELECT * FROM public.students ORDER BY id").fetchall()
         assert rows == [(1, "Siti"), (2, "Budi")]  # no row gone, no column added
@@ -112,8 +117,9 @@ def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
     """Supabase's files name ``"public"."profiles"``: once applied, the stairway on the target's
-    own database meets the live table ("relation profiles already exists", nothing else
-    said). The step now says why, and what to do; on a scratch server the set climbs."""
+    own database met the live table ("relation profiles already exists", nothing else said).
+    Now refused before anything runs, saying why and what to do; on a scratch server the set
+    climbs."""
     db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
     mdirs.add(
         "20240101000000",
@@ -123,8 +129,40 @@ def test_a_supabase_set_on_its_own_database_says_to_test_on_a_scratch_server(
     )
     assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0
     r = db.cli(mdirs, "test")
-    assert r.code == 1
-    assert 'relation "profiles" already exists' in r.out
-    assert "a schema-qualified name (public.x) lands in the live schema" in r.out
+    assert r.code == 2
+    assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err
+
+
+def test_plan_check_refuses_to_run_a_qualified_set_on_the_live_database(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``plan --check`` of a PostgreSQL-dialect set runs every file on the target's own
+    database by default, in a rolled-back transaction: ``ALTER TABLE "public"."profiles"``
+    held the live table's ACCESS EXCLUSIVE lock while the check ran. Refused there now, as
+    ``test`` refuses it; a throwaway server checks it."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add("20240101000000", "profiles", 'create table "public"."profiles" (id int);')
+    assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0
+    mdirs.add("20240102000000", "bio", 'alter table "public"."profiles" add column bio text;')
+    r = db.cli(mdirs, "plan", "--check")
+    assert r.code == 2, r.out + r.err
+    assert '_profiles.sql:1: names "public"."profiles", a schema of the live database' in r.err
+    r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
+
+
+def test_a_database_the_tool_manages_is_live_whatever_url_reaches_it(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """``--postgres`` naming another school's production database (managed by the tool, not
+    configured here) was taken for a scratch server: each file committed there."""
+    db, other = fresh_db("postgresql"), fresh_db("postgresql")
+    elsewhere = MigrationDirs(tmp_path / "elsewhere")
+    elsewhere.add("20250101_000000", "students", "CREATE TABLE students (id int);")
+    assert other.cli(elsewhere, "up", "--yes", "--no-backup").code == 0
+    mdirs.add("20260101_000000", "purge", "DELETE FROM public.students;", "SELECT 1;")
+    r = db.cli(mdirs, "test", "--postgres", other.url)
+    assert r.code == 2, r.out + r.err
+    assert "20260101_000000_purge.sql:1: names public.students, a schema of the live" in r.err

@@ -23,6 +23,7 @@ from malnu_tui.engine.backends.d1.wrangler import (
     read_from_backend,
     wrangler_status,
 )
+from malnu_tui.engine.backends.sqlite_sql import bind_literals
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from tests.fixtures_core import MigrationDirs, run_cli
@@ -169,25 +170,34 @@ def test_real_wrangler_local_state_status_and_adopt(wrangler: Path, mdirs: Migra
     assert json.loads(wr.stdout)[0]["results"] == [{"n": 1}]
 
 
+def applied_by_wrangler(d1: D1Target, d: MigrationDirs, schema: str, names: list[str]) -> D1Backend:
+    """The database as `wrangler d1 migrations apply --remote` leaves it: its own SQL (the
+    ``d1_migrations`` table it creates, its rows named as its files) and the schema ran."""
+    b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
+    assert isinstance(b, D1Backend)
+    b.api.batch(
+        [
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+            schema,
+            *(bind_literals("INSERT INTO d1_migrations (name) values (?)", (n,)) for n in names),
+        ],
+        lambda: False,
+    )
+    return b
+
+
 def test_adopt_from_remote_d1_history(d1: D1Target, mdirs: MigrationDirs) -> None:
     d = mdirs
     d.add("20250101_000100", "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")
     d.add("20250101_000200", "create_posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY);")
     # wrangler's own numbering, renamed to a timestamp when the team switched tools.
     d.add("20250101_000300", "add_roles", "ALTER TABLE users ADD COLUMN role TEXT;")
-    b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
-    assert isinstance(b, D1Backend)
-    # What `wrangler d1 migrations apply --remote` leaves behind (its own SQL, one batch each).
-    b.api.batch(
-        [
-            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
-            "CREATE TABLE users (id INTEGER PRIMARY KEY)",
-            "INSERT INTO d1_migrations (name) values ('20250101_000100_create_users.sql')",
-            "INSERT INTO d1_migrations (name) values ('0002_add_roles.sql')",
-            "INSERT INTO d1_migrations (name) values ('0003_legacy_name.sql')",
-        ],
-        lambda: False,
+    b = applied_by_wrangler(
+        d1,
+        d,
+        "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+        ["20250101_000100_create_users.sql", "0002_add_roles.sql", "0003_legacy_name.sql"],
     )
     applied = read_from_backend(b)
     assert [w.name for w in applied] == [
@@ -284,18 +294,12 @@ def test_rollback_of_an_adopted_migration_clears_wranglers_own_name(
         "ALTER TABLE siswa ADD COLUMN kelas TEXT;",
         "ALTER TABLE siswa DROP COLUMN kelas;",
     )
-    b = open_backend(Target("t", d1.url, d.migrations, d.rollback, d.root))
-    assert isinstance(b, D1Backend)
-    b.api.batch(
-        [
-            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
-            "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas TEXT)",
-            "INSERT INTO d1_migrations (name) values ('0001_init.sql'), ('0002_add_kelas.sql')",
-        ],
-        lambda: False,
-    )
-    b.close()
+    applied_by_wrangler(
+        d1,
+        d,
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas TEXT)",
+        ["0001_init.sql", "0002_add_kelas.sql"],
+    ).close()
     base = ["--database", d1.url, *d.args()]
     assert run_cli(*base, "adopt", "--yes").code == 0
     res = run_cli(*base, "rollback", "--steps", "1", "--no-backup", "--yes")

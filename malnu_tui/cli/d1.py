@@ -248,11 +248,20 @@ def cmd_export(ctx: Context) -> int:
     import os
 
     from malnu_tui.engine.backends.d1.timetravel import export_dump
+    from malnu_tui.engine.errors import ConfigError
 
     backend = _d1(ctx)
     dest = Path(ctx.args.file)
     tmp = dest.with_name(f".{dest.name}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if dest.is_dir():  # found before the export (which D1 serves by blocking the database)
+        raise ConfigError(f"{dest} is a directory", hint="give the dump's file name, e.g. dump.sql")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the dump beside {dest}: {exc.strerror}",
+            hint="give a file in an existing folder you may write to",
+        ) from None
     os.close(fd)
     try:
         res = export_dump(backend, tmp, _progress(ctx))
@@ -279,6 +288,13 @@ def cmd_import(ctx: Context) -> int:
     checked = check_dump(path)
     if not checked.ok:
         raise ConfigError(f"{path}: not a usable dump: {checked.error or checked.integrity}")
+    if not checked.tables:
+        # Every table is dropped first: an empty or cut file would leave an empty database.
+        raise ConfigError(
+            f"{path}: the dump creates no table ({path.stat().st_size} bytes): importing it "
+            "would leave the database empty",
+            hint="export again (`malnu-tui d1 export FILE`) and check the file's size",
+        )
     ctx.message(
         f"Replace every table of D1 database {backend.name} with {path.name} "
         f"({len(checked.row_counts)} tables, {sum(checked.row_counts.values())} rows)."

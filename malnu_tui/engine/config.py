@@ -135,6 +135,10 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
     chosen = explicit or env.get(ENV_CONFIG)
     if chosen:
         path = expand_path(chosen)
+        if path.is_dir():
+            raise ConfigError(
+                f"config file {path} is a directory", hint=f"give the file: {path / CONFIG_NAME}"
+            )
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         return path

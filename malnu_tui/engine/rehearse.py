@@ -247,7 +247,7 @@ def _scratch(
         try:
             emit(BackupProgress("restore", 0, 0, f"restoring backup {manifest.id} into {db}"))
             if target.kind == "d1":  # D1's export, loaded into a local SQLite file
-                from malnu_tui.engine.backends.d1.timetravel import load_dump
+                from malnu_tui.engine.backends.d1.dumpfile import load_dump
 
                 try:
                     refused = load_dump(path, backend.conn)

@@ -338,6 +338,7 @@ def pg_run(
     return ms, rows
 
 
+LIVE_LOCK_TIMEOUT = "2s"
 _ON_LIVE = "the stairway on a configured target's database runs in one transaction it rolls back"
 _QUALIFIED = (
     f"{_ON_LIVE}, in a scratch schema, but a schema-qualified name (public.x) lands in the "
@@ -359,29 +360,36 @@ _LIVE_HINTS = {
 class PostgresScratch:
     """A scratch schema on a PostgreSQL server. Statements run with ``search_path`` set to
     it, so a migration's unqualified names land there. On a live database (``rolled_back``: a
-    configured target's, the default) all of it, the schema too, runs inside one transaction
-    rolled back on close (each file in a savepoint), so a schema-qualified name
-    (``public.students``: pg_dump's and Supabase's files write them) changes nothing for good
-    where it lands. On a scratch server (``--postgres`` URL of no target) each file commits, as
-    ``up`` runs it (CONCURRENTLY builds too), and the schema is dropped on close."""
+    configured target's, the default, or any the tool manages) all of it, the schema too,
+    runs inside one transaction rolled back on close (each file in a savepoint), so nothing
+    stays for good; a set that names one of its schemas is refused before it runs
+    (engine/live_guard.py). On a scratch server (``--postgres`` URL of no target, unmanaged)
+    each file commits, as ``up`` runs it (CONCURRENTLY builds too), and the schema is dropped
+    on close."""
 
     def __init__(
         self, url: str, *, prefix: str = "malnu_stairway", rolled_back: bool = True
     ) -> None:
         from malnu_tui.engine.backends.postgresql import open_url
+        from malnu_tui.engine.live_guard import is_managed
 
         self.backend: PostgresBackend = open_url(url)
         self.schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        conn = self.backend.conn
+        try:  # a database the tool manages is live, whatever URL reached it
+            rolled_back = rolled_back or is_managed(conn)
+        except Exception:
+            self.backend.close()
+            raise
         self.rolled_back = rolled_back
         self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
             " (in a transaction rolled back at the end)" if rolled_back else ""
         )
-        conn = self.backend.conn
         try:
             if rolled_back:
                 conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            self._search_path()
+            self._pin()
         except Exception as exc:
             self.backend.close()
             raise BackendError(
@@ -389,14 +397,24 @@ class PostgresScratch:
                 hint="the role needs CREATE on the database (or pass --postgres URL)",
             ) from None
 
-    def _search_path(self) -> None:
+    def _pin(self) -> None:
+        """search_path on the scratch; on a live database a short lock_timeout, so that
+        anything still reaching a live table fails fast instead of queueing with the app."""
         self.backend.conn.execute(f'SET search_path TO "{self.schema}"')
+        if self.rolled_back:
+            self.backend.conn.execute(f"SET lock_timeout = '{LIVE_LOCK_TIMEOUT}'")
+
+    def live_schemas(self) -> set[str]:
+        """The database's own schemas (not the system's, not the stairways')."""
+        from malnu_tui.engine.live_guard import database_schemas
+
+        return database_schemas(self.backend.conn)
 
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
         try:
             return pg_run(self.backend, filename, statements)
         finally:  # a file's own search_path (pg_dump's '') ends with it, as in `up`
-            self._search_path()
+            self._pin()
 
     def fingerprint(self) -> Fingerprint:
         return pg_fingerprint(self.backend.conn, self.schema)

@@ -168,6 +168,7 @@ def run_stairway(
     """Walk ``units`` up the stairs on ``scratch`` (which the caller closes). Stops at a
     migration that cannot be applied or re-applied: the next ones would run on a schema the
     files never produce."""
+    _refuse_live_reach(scratch, units, seed)
     started = time.perf_counter()
     steps: list[StairStep] = []
     seeder = _Seeder(scratch, seed[1], seed[0]) if seed else None
@@ -188,6 +189,33 @@ def run_stairway(
         seeder()
         notes.extend(seeder.notes())
     return StairwayReport(scratch.where, tuple(steps), tuple(notes), time.perf_counter() - started)
+
+
+def _refuse_live_reach(
+    scratch: Scratch, units: Sequence[Unit], seed: tuple[str, Sequence[Statement]] | None
+) -> None:
+    """On a scratch schema of a live database, a set that names one of its schemas is refused
+    before anything runs (engine/live_guard.py)."""
+    from malnu_tui.engine.live_guard import first_live_reach
+    from malnu_tui.engine.scratch import PostgresScratch
+
+    if not isinstance(scratch, PostgresScratch) or not scratch.rolled_back:
+        return
+    files: list[tuple[str, Sequence[Statement]]] = [*([seed] if seed else [])]
+    for u in units:
+        files.append((u.filename, u.up))
+        if u.down is not None:
+            files.append((u.rollback_file, u.down))
+    reach = first_live_reach(files, scratch.live_schemas())
+    if reach is not None:
+        raise MigrationFileError(
+            reach.file,
+            f"names {reach.what}, a schema of the live database {scratch.backend.display_url}: "
+            "the stairway there runs in a scratch schema, which this leaves (its locks held "
+            "until the end, sequences moved for good); pass --postgres URL of a throwaway "
+            "server to test this set",
+            line=reach.line,
+        )
 
 
 def _stair(scratch: Scratch, unit: Unit) -> StairStep:

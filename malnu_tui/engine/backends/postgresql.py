@@ -112,8 +112,10 @@ class PostgresBackend:
         read_only: bool = False,
     ) -> None:
         self.display_url = mask_url(url)
-        # Read-only (monitoring): every transaction of the session READ ONLY, and no tool table
-        # created or altered (ensure_schema says NotInitialised, reads make do without).
+        # Read-only (monitoring): no tool table created or altered (ensure_schema says
+        # NotInitialised, reads make do without). Not default_transaction_read_only: through a
+        # transaction-mode pooler (Supabase's port 6543) a session setting stays on the server
+        # connection the application gets next, and "off" would undo a DBA's freeze.
         self.read_only = read_only
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
@@ -146,9 +148,8 @@ class PostgresBackend:
         self.conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('statement_timeout', %s, false), "
-            "set_config('lock_timeout', %s, false), "
-            "set_config('default_transaction_read_only', %s, false)",
-            (self.statement_timeout, self.lock_timeout, "on" if self.read_only else "off"),
+            "set_config('lock_timeout', %s, false)",
+            (self.statement_timeout, self.lock_timeout),
         )
         if self.conn.info.server_version >= 140000:
             # A killed client's migration is aborted (and its lock freed) within a second,

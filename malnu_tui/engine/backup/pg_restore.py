@@ -1,13 +1,14 @@
 """PostgreSQL restore: ``pg_restore --clean --if-exists`` into ``psql`` in one transaction.
 
 Restore keeps the live audit trail and lock-info row (their entries are left out of the restore
-list) and, in the same transaction, drops tables and views created after the backup and
-unlinks large objects created after it, so the database ends up with exactly the backup's
-schema and large objects. ``pg_restore --clean --if-exists`` writes the SQL, ``psql`` runs it
-inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only once pg_restore has
-finished successfully: all of it commits, or none of it (the effect of ``pg_restore
---single-transaction``, plus the drops). It reads its own copy of the backup, hashed as it
-was copied (:func:`~malnu_tui.engine.backup.method.copy_verified`).
+list) and, in the same transaction, first locks the tables it replaces (within the target's
+``lock_timeout``), then drops what was created after the backup — tables, views, sequences,
+and (those its roles own) types, domains, functions, procedures, schemas, large objects — so
+the database ends up with exactly the backup's. ``pg_restore --clean --if-exists`` writes the
+SQL, ``psql`` runs it inside ``BEGIN … COMMIT`` after those drops, and ``COMMIT`` is sent only
+once pg_restore has finished and psql has run every statement: all of it commits, or none of
+it (the effect of ``pg_restore --single-transaction``, plus the drops). It reads its own copy
+of the backup, hashed as it was copied (:func:`~malnu_tui.engine.backup.method.copy_verified`).
 """
 
 from __future__ import annotations
@@ -201,13 +202,14 @@ def _large_objects_not_in(listed: Sequence[str]) -> str:
 
 
 def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(SQL run first, in the restore's transaction, the tables it locks): lock every live
-    table the restore replaces or drops, then drop what the backup does not have.
+    """(SQL run first, in the restore's transaction, the relations it replaces or drops):
+    lock every live table among them, then drop what the backup does not have.
 
     The tables are locked first, waiting at most the target's ``lock_timeout`` (10 s unless
-    the URL or target says otherwise): the dump's own SQL sets ``lock_timeout = 0``, so a DROP
-    of pg_restore's behind an application's open transaction waited for ever, and every query
-    of the school app queued behind it."""
+    the URL or target says otherwise), and the dump's own ``SET lock_timeout = 0`` is given
+    the same bound (:func:`_pipe_restore`): a DROP behind an application's open transaction
+    waited for ever, and every query of the school app queued behind it. (A materialized
+    view cannot be LOCKed: only that bound covers one an application has read.)"""
     in_dump: set[tuple[str, str]] = set()
     named: set[tuple[str, str, str]] = set()  # the dump's types and functions
     schemas: set[str] = {"public"}  # only schemas the dump covers are cleaned of newer objects
@@ -235,6 +237,11 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
     ]
     if locked:
         statements.append(f"LOCK TABLE {', '.join(locked)} IN ACCESS EXCLUSIVE MODE")
+    replaced = [
+        _q(schema, rel)
+        for schema, rel, _kind in sorted(rows)
+        if rel not in TOOL_ENTRY_NAMES and schema in schemas
+    ]
     for schema, rel, kind in sorted(rows, key=lambda r: (r[2] not in ("v", "m"), r[0], r[1])):
         if rel in TOOL_ENTRY_NAMES or (schema, rel) in in_dump or schema not in schemas:
             continue
@@ -249,7 +256,7 @@ def _prelude(backend: PostgresBackend, listed: Sequence[str]) -> tuple[list[str]
             )
     if backend.conn.execute("SELECT 1 FROM pg_catalog.pg_largeobject_metadata LIMIT 1").fetchone():
         statements.append(_large_objects_not_in(listed))
-    return statements, locked
+    return statements, replaced
 
 
 def _giving_up(lock_timeout: str) -> str:
@@ -321,8 +328,8 @@ def restore(
             and not _is_live_extension_entry(ln, live_ext)
             and not (tool_schema and _is_schema_entry(ln, backend.schema))
         ]
-        prelude, locked = _prelude(backend, listed)
-        holders = lock_holders(backend.conn, locked)
+        prelude, replaced = _prelude(backend, listed)
+        holders = lock_holders(backend.conn, replaced)
         if holders:
             progress(
                 BackupProgress(
@@ -342,11 +349,11 @@ def restore(
             )
         )
         started = time.monotonic()
-        ok = _pipe_restore(tools, own, list_file, url, env, prelude, password)
+        ok = _pipe_restore(tools, own, list_file, url, env, prelude, password, backend.lock_timeout)
         if ok is not None:
             hint = None
             if "lock timeout" in ok:
-                who = lock_holders(backend.conn, locked)
+                who = lock_holders(backend.conn, replaced)
                 hint = (
                     f"other sessions kept locks on its tables for lock_timeout = "
                     f"{backend.lock_timeout}"
@@ -371,6 +378,7 @@ def _pipe_restore(
     env: dict[str, str],
     prelude: Sequence[str],
     password: str | None,
+    lock_timeout: str,
 ) -> str | None:
     """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
     has finished successfully AND psql has run every statement before it (psql echoes a
@@ -401,10 +409,15 @@ def _pipe_restore(
         try:
             head = ["BEGIN", "SET client_min_messages = warning", *prelude]
             consumer.stdin.write(("".join(f"{st};\n" for st in head)).encode())
+            bound = f"\nSET lock_timeout = '{lock_timeout}';\n".encode()
+            first = True
             while chunk := producer.stdout.read(1 << 20):
+                if first:  # the dump's header: its `SET lock_timeout = 0` gets our bound
+                    chunk = chunk.replace(b"\nSET lock_timeout = 0;\n", bound, 1)
+                    first = False
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
-                consumer.stdin.write(f"\\echo {marker}\n".encode())
+                consumer.stdin.write(f"\n\\echo {marker}\n".encode())
                 consumer.stdin.flush()
                 while line := consumer.stdout.readline():
                     if line.strip() == marker.encode():

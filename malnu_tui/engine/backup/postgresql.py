@@ -88,6 +88,9 @@ def create(
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # Open, and idle, for as long as pg_dump runs: a server's (or database's)
+                # idle_in_transaction_session_timeout ended it, and the backup with it.
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 row = conn.execute(
                     "SELECT pg_export_snapshot(), pg_database_size(current_database())"
                 ).fetchone()

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.d1.client import join_statements
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
@@ -67,18 +66,9 @@ def _values_statements(
 
 
 def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
-    """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls it
-    back whole: None when they would all succeed, else the database's error."""
-    from malnu_tui.engine.backends.d1.client import D1QueryError
-
-    table = f"malnu_probe_{secrets.token_hex(6)}"
-    try:
-        backend.api.call(
-            "POST", "raw", body={"sql": join_statements([*statements, f'SELECT * FROM "{table}"'])}
-        )
-    except D1QueryError as exc:
-        return None if table in str(exc) else str(exc)
-    raise BackendError("a D1 probe batch did not fail as it must")
+    """Would ``statements`` all succeed? Tried in a batch D1 rolls back whole (None: yes; else
+    the database's error)."""
+    return backend.api.trial(statements)
 
 
 def _clean(error: str) -> str:

@@ -50,7 +50,10 @@ class RejectsWriter:
         try:
             if self._fh is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("w", encoding="utf-8", newline="")
+                # Owner only, as backups are: the raw rows are students' and parents' data.
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise
+                self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
                 self._writer = csv.writer(self._fh)
                 self._writer.writerow(HEADER)
             assert self._writer is not None

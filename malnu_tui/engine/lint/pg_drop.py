@@ -19,7 +19,7 @@ PG_DROP_RULES = (
     Rule(
         "PG-DROP-CASCADE",
         "error",
-        "DROP SCHEMA, TYPE, DOMAIN or EXTENSION … CASCADE",
+        "DROP SCHEMA, TYPE, DOMAIN, EXTENSION or FUNCTION … CASCADE",
         "CASCADE drops whatever depends on the object without naming it: every table of a "
         "schema with its rows, every column of a type or domain (or of an extension's types) "
         "with its values",
@@ -30,10 +30,14 @@ PG_DROP_RULES = (
 )
 register(*PG_DROP_RULES)
 
-_KINDS = ("schema", "type", "domain", "extension")
+_KINDS = ("schema", "type", "domain", "extension", "function", "procedure")
+# A function dropped with CASCADE is most often re-created with its trigger in the same
+# migration (the DROP … CASCADE; CREATE FUNCTION; CREATE TRIGGER idiom): a warning.
+_WARN_ONLY = ("function", "procedure")
 _IDENT = r'(?:"(?:[^"]|"")+"|[\w$]+)'
 _CREATE = re.compile(
-    rf"^CREATE\s+(?P<kind>SCHEMA|TYPE|DOMAIN|EXTENSION)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>SCHEMA|TYPE|DOMAIN|EXTENSION|FUNCTION|PROCEDURE)\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?"
     rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})",
     re.IGNORECASE,
 )
@@ -42,6 +46,9 @@ _WHAT = {
     "type": "every column of that type, with its values",
     "domain": "every column of that domain, with its values",
     "extension": "every object it provides and every column of its types, with their values",
+    "function": "every trigger, index, CHECK and default that calls it, and every generated "
+    "column computed with it, with its values",
+    "procedure": "whatever calls it",
 }
 
 
@@ -71,4 +78,5 @@ class PgDrops:
             if known and kind in ("type", "domain"):
                 why += f" (in the migrations: {', '.join(known)})"
             r = PG_DROP_RULES[0]
-            out.append(Finding(r.id, r.severity, self.file, st.line, why, r.instead))
+            severity = "warning" if kind in _WARN_ONLY else r.severity
+            out.append(Finding(r.id, severity, self.file, st.line, why, r.instead))

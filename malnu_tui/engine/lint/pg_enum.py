@@ -106,6 +106,22 @@ class DeclaredColumns:
                     self.declared[(op.key, key(a.column))] = type_text(a.definition[t.start(1) :])
 
 
+_LANGUAGE = re.compile(r"\bLANGUAGE\s+'?(?P<lang>\w+)", _F)
+_BODY = re.compile(r"(?P<q>\$\w*\$).*?(?P=q)|\bAS\s+'(?:[^']|'')*'", _F)
+
+
+def _unparsed_body_removed(text: str) -> str:
+    """A CREATE FUNCTION's text without its body when PostgreSQL does not parse the body at
+    creation (PL/pgSQL and other languages, run only when called); an SQL-language body is
+    parsed there, so a new enum value in it fails at once, and stays."""
+    bodies = list(_BODY.finditer(text))
+    outside = _BODY.sub(" ", text)
+    lang = _LANGUAGE.search(outside)
+    if lang is None or lang["lang"].lower() == "sql" or not bodies:
+        return text
+    return outside
+
+
 _ALIAS = re.compile(rf"\s+AS\s+{_IDENT}$", _F)
 _ADD_VALUE = re.compile(
     rf"^ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<type>{_IDENT})\s+ADD\s+VALUE\s+"
@@ -127,6 +143,8 @@ class NewEnumValues:
         if op.kind == "other" and (m := _ADD_VALUE.match(text)):
             self.added.append((key(m["type"]), f"'{m['value']}'", st.line))
             return
+        if op.kind in ("create_function", "create_procedure"):
+            text = _unparsed_body_removed(text)
         for typ, literal, line in self.added:
             if self._uses(text, typ, literal):
                 r = ENUM_RULES[0]

@@ -111,12 +111,19 @@ def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     }
 
 
+def _slack_escaped(text: object) -> str:
+    """Slack's three control characters escaped as its docs ask: a message quoting data (a
+    duplicate key's value, a file name) must never ping `<!channel>` or show a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     """A Slack incoming-webhook message."""
+    target, message = _slack_escaped(inc["target"]), _slack_escaped(inc["message"])
     if event == "problem":
-        text = f":rotating_light: MALNU {inc['severity']} {inc['target']}: {inc['message']}"
+        text = f":rotating_light: MALNU {inc['severity']} {target}: {message}"
     else:
-        text = f":white_check_mark: MALNU RESOLVED {inc['target']}: {inc['message']}"
+        text = f":white_check_mark: MALNU RESOLVED {target}: {message}"
     return {"text": text}
 
 
@@ -220,7 +227,8 @@ def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
                     str(inc.get("state", "open")),
                 )
             )
-    return tuple(sorted(out, key=lambda i: (i.opened_at, i.key)))
+    # by the problem's own key (target|check|object), as before incidents named a database
+    return tuple(sorted(out, key=lambda i: (i.opened_at, f"{i.target}|{i.check}|{i.obj}")))
 
 
 def _state_key(problem_key: str, database: str) -> str:

@@ -454,10 +454,13 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     metrics["failed_syncs"] = failed["sync"]
     lag_limit = cfg.sync_max_lag_minutes * 60
     worst = 0.0
+    sources = cfg.sync_sources
+    judged = False
     for obj, run in sorted(last_ok.items()):
         ended = run.ended
-        if ended is None:
-            continue
+        if ended is None or (sources is not None and obj.split("->")[0] not in sources):
+            continue  # a sync from a URL, or a target no longer configured: a one-off
+        judged = True
         lag = (now - ended).total_seconds()
         worst = max(worst, lag)
         if lag > lag_limit:
@@ -469,7 +472,7 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
                 run.ended_at,
                 obj,
             )
-    if last_ok:
+    if judged:
         metrics["sync_lag_seconds"] = round(worst, 3)
 
 

@@ -23,6 +23,7 @@ backups = 3
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,10 @@ class MonitorConfig:
     log_file: Path | None = None
     log_max_bytes: int = 5 * 1024 * 1024
     log_backups: int = 3
+    # The configured targets: only a sync from one of them is judged for lag (a sync from a
+    # URL is a one-off, a test copy or a legacy import, that never runs again; its lag would
+    # grow into a WARNING no run clears). None: every sync (no settings known).
+    sync_sources: frozenset[str] | None = None
 
 
 def parse_monitor_config(
@@ -97,7 +102,9 @@ def load_monitor_config(settings: Settings) -> MonitorConfig:
     """Read the monitoring tables of the config file ``settings`` came from (defaults when
     there is none)."""
     path = settings.config_path
+    names = frozenset(settings.targets)
     if path is None:
-        return MonitorConfig()
+        return MonitorConfig(sync_sources=names)
     data = read_config_file(path)
-    return parse_monitor_config(data, source=str(path), base=path.parent)
+    cfg = parse_monitor_config(data, source=str(path), base=path.parent)
+    return dataclasses.replace(cfg, sync_sources=names)

@@ -8,6 +8,7 @@ normal path pays one attribute check per migration.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -98,12 +99,24 @@ def configure(
     The file gets the same lines (with a timestamp); without ``debug`` it is not written.
     A log file that cannot be opened is a warning returned, never a stop: debug lines are an
     aid (a cron job with ``MALNU_DEBUG=1`` still checks, migrates, backs up)."""
+    import io
     import logging
     import logging.handlers
 
     class MaskingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
             return mask_secrets(super().format(record))
+
+    class _OwnerOnlyFile(logging.handlers.RotatingFileHandler):
+        """The debug log, readable by its owner only (as backups are): its lines name tables,
+        files and the rows statements touched. Each file it opens, rotated ones too."""
+
+        def _open(self) -> io.TextIOWrapper:
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(fd, 0o600)  # one left by an earlier run keeps its mode otherwise
+            return io.TextIOWrapper(
+                io.FileIO(fd, "a"), encoding=self.encoding, errors=self.errors, write_through=True
+            )
 
     global _ENABLED, _LOG
     log = logging.getLogger(LOGGER_NAME)
@@ -125,9 +138,7 @@ def configure(
         return None
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
+        fh = _OwnerOnlyFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
         where = "stderr only" if to_stderr else "nowhere"
         why = exc.strerror or exc

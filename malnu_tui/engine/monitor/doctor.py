@@ -122,12 +122,14 @@ def _probe_create(backend: Backend) -> str:
     elif backend.kind == "postgresql":
         pg: Any = backend.conn  # type: ignore[attr-defined]
         with pg.transaction(force_rollback=True):
-            pg.execute("SET TRANSACTION READ WRITE")  # this one, of a read-only session
             pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
     else:
+        # One batch D1 rolls back whole: nothing written (two committed requests, a CREATE and
+        # a DROP, made two bookmarks and left the table behind when the DROP failed).
         d1: Any = backend
-        d1.query(f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x INTEGER)")
-        d1.query(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
+        refused = d1.api.trial([f"CREATE TABLE {PROBE_TABLE} (x INTEGER)"])
+        if refused is not None:
+            raise RuntimeError(refused)
     return "can create tables"
 
 

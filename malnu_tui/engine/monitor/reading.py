@@ -77,8 +77,10 @@ def check_target(
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
-        return _unknown(target, f"database file {sqlite_path(target.url)} does not exist", started)
+    path = sqlite_path(target.url) if target.kind == "sqlite" else None
+    if path is not None and not path.is_file():
+        why = "is a directory, not a database file" if path.is_dir() else "does not exist"
+        return _unknown(target, f"database file {path} {why}", started)
     try:
         backend = open_backend(_for_check(target), read_only=True)  # never writes it
     except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback

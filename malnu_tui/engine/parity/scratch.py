@@ -118,6 +118,29 @@ def run_each(
     return ran
 
 
+def _refuse_live_reach(
+    conn: psycopg.Connection[Any], files: Sequence[tuple[str, Sequence[Statement]]]
+) -> None:
+    """On a database the tool manages (live data: its audit table is there), a set that names
+    one of its schemas is refused before anything runs (engine/live_guard.py), as ``test``
+    refuses it: in the rolled-back transaction the live tables it names would stay locked for
+    the check's length, and sequences move for good."""
+    from malnu_tui.engine.errors import MigrationFileError
+    from malnu_tui.engine.live_guard import database_schemas, first_live_reach, is_managed
+
+    with conn.transaction(force_rollback=True):
+        live = database_schemas(conn) if is_managed(conn) else set()
+    reach = first_live_reach(files, live) if live else None
+    if reach is not None:
+        raise MigrationFileError(
+            reach.file,
+            f"names {reach.what}, a schema of the live database this check would run on: "
+            "nothing was run (its tables would stay locked while the check runs); pass "
+            "--postgres URL of a throwaway server to check this set",
+            line=reach.line,
+        )
+
+
 def _not_built(file: str, line: int, checked: bool) -> Finding:
     how = (
         "checked as the same statement without CONCURRENTLY"
@@ -156,6 +179,7 @@ def check_statements(
     ran = 0
     conn = connect(postgres_url, "malnu-tui plan --check")
     try:
+        _refuse_live_reach(conn, files)
         with scratch_schema(conn):
             for file, statements in files:
                 ran += run_each(conn, file, statements, findings, failed)

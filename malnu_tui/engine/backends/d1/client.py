@@ -288,6 +288,8 @@ class D1Api:
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
+                    # A 503 of maintenance or overload may say when to come back, as a 429 does.
+                    delay = max(delay, _retry_after(resp, self.policy.max_delay))
                 elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
                     # D1's own error list: retry these. The work may have been done before
                     # the error (a connection lost on D1's side): an unknown outcome.
@@ -373,6 +375,18 @@ class D1Api:
             body["params"] = list(params)
         result = self.call("POST", "raw", body=body)
         return _parse_raw(result)[-1]
+
+    def trial(self, statements: Sequence[str]) -> str | None:
+        """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls
+        it back whole: None when they would all succeed, else D1's error. Nothing is written
+        (no bookmark, no row), whatever happens."""
+        table = f"malnu_probe_{secrets.token_hex(6)}"
+        sql = join_statements([*statements, f'SELECT * FROM "{table}"'])
+        try:
+            self.call("POST", "raw", body={"sql": sql})
+        except D1QueryError as exc:
+            return None if table in str(exc) else str(exc)
+        raise D1Error("a D1 probe batch did not fail as it must")
 
     def batch(self, statements: Sequence[str], took_effect: Callable[[], bool]) -> list[D1Result]:
         """Run ``statements`` as ONE D1 batch (one transaction). Returns [] when an attempt of

@@ -1,0 +1,188 @@
+"""A SQL dump file (a D1 export, ``sqlite3 .dump``): its statements read as SQLite ends them,
+loaded into a scratch SQLite database as D1 imports it, and checked (integrity, row counts,
+schema hash, applied migrations, integers an export of D1 rounds). No HTTP here: the backup
+check, ``d1 import`` and the rehearsal read dumps through this module."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
+from malnu_tui.engine.backends.sqlite_sql import truthy
+from malnu_tui.engine.sqlsplit import is_transaction_control
+
+__all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump"]
+
+
+@dataclass(frozen=True)
+class DumpCheck:
+    """A dump loaded into a scratch SQLite database: what it holds and whether it is sound."""
+
+    integrity: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    schema_hash: str = ""
+    applied: tuple[tuple[str, str, str | None], ...] = ()  # (filename, checksum, executed_at)
+    error: str = ""
+    # Columns holding integers past ±(2**53 - 1), which D1's export writes rounded: "t.c: N
+    # values (e.g. V)". The dump loads, but it is not a faithful copy of them.
+    unsafe_integers: tuple[str, ...] = ()
+    tables: int = 0  # tables the dump creates, the tool's own included
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.integrity == "ok"
+
+
+# Where a ";" cannot end a statement: inside a string, a quoted identifier or a comment.
+_OPENERS = re.compile(r"""['"`\[;]|--|/\*""")
+_CLOSERS = {"'": "'", '"': '"', "`": "`", "[": "]", "--": "\n", "/*": "*/"}
+
+
+def dump_statements(path: Path) -> Iterator[str]:
+    """The statements of a SQL dump, read line by line (a dump can be large) and cut where
+    SQLite ends a statement. Quotes and comments are skipped with ``str.find`` (a row of text
+    full of ";" costs one pass); at each ";" outside them ``sqlite3.complete_statement`` has
+    the last word (trigger bodies). Concatenated, they give the file back (trailing blanks
+    aside)."""
+    buf: list[str] = []
+    closer: str | None = None  # what ends the quote or comment we are in
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            start = pos = 0
+            while pos < len(line):
+                if closer is not None:
+                    end = line.find(closer, pos)
+                    if end < 0:
+                        break
+                    pos, closer = end + len(closer), None
+                    continue
+                m = _OPENERS.search(line, pos)
+                if m is None:
+                    break
+                pos = m.end()
+                if m.group() != ";":
+                    closer = _CLOSERS[m.group()]
+                    continue
+                buf.append(line[start:pos])
+                start = pos
+                text = "".join(buf)
+                if sqlite3.complete_statement(text):
+                    yield text
+                    buf = []
+                else:
+                    buf = [text]  # inside a trigger body
+            buf.append(line[start:])
+    rest = "".join(buf)
+    if rest.strip():
+        yield rest
+
+
+def load_dump(path: Path, conn: sqlite3.Connection) -> str | None:
+    """Load a dump into the SQLite database on ``conn`` as D1 imports it: one transaction,
+    foreign keys on (checked at the end, as with D1's defer_foreign_keys), the dump's own
+    transaction control skipped. Returns why it was refused (a ROLLBACK), else None; raises
+    ``sqlite3.Error`` / ``OSError`` when it does not load."""
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("BEGIN")
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    for statement in dump_statements(path):
+        control = is_transaction_control(statement)
+        if control and control.startswith("ROLLBACK"):
+            conn.execute("ROLLBACK")
+            return "the dump has a ROLLBACK (written with errors)"
+        if not control:
+            conn.execute(statement)
+    conn.execute("COMMIT")
+    return None
+
+
+def check_dump(path: Path) -> DumpCheck:
+    """Load a dump into a scratch in-memory SQLite database: integrity check, row counts,
+    schema hash (as the backends compute it) and the applied migrations it holds.
+
+    The dump's own ``BEGIN TRANSACTION;``/``COMMIT;`` (as ``sqlite3 .dump`` writes them, and
+    some D1 exports have) are skipped: the check runs the whole dump in one transaction of
+    its own, as D1 imports it; a ``ROLLBACK`` (a dump written with errors) fails the check."""
+    # Foreign keys on (checked at the end, as with D1's defer_foreign_keys) and one
+    # transaction, as D1 imports it: a dump that D1 would refuse fails here too.
+    with contextlib.suppress(OSError), path.open("rb") as fh:
+        if fh.read(16) == b"SQLite format 3\x00":  # (wrangler refuses these too)
+            return DumpCheck(
+                "not checked",
+                error=f"{path.name} is a SQLite database file, not a SQL dump: "
+                f"`sqlite3 {path.name} .dump > {path.stem}.sql` writes one",
+            )
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        refused = load_dump(path, conn)
+        if refused:
+            return DumpCheck("not checked", error=refused)
+        problems = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if problems:
+            return DumpCheck("not checked", error=f"foreign key violations: {problems}")
+        rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchmany(20)]
+        integrity = "ok" if rows == ["ok"] else "; ".join(rows)
+        tables = [r[0] for r in conn.execute(q.SELECT_TABLES) if r[0] not in q.TOOL_TABLES]
+        counts = {
+            t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
+            for t in tables
+        }
+        schema = conn.execute(q.SELECT_SCHEMA).fetchall()
+        text_schema = "\n".join(
+            f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in schema
+        )
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        applied: tuple[tuple[str, str, str | None], ...] = ()
+        if "migrations" in have:
+            applied = tuple(
+                (r[0], r[1], r[2]) for r in conn.execute(q.SELECT_RECORDS) if truthy(r[4])
+            )
+        unsafe = _unsafe_integers(conn, tables)
+    except (OSError, UnicodeDecodeError) as exc:
+        return DumpCheck("not checked", error=f"cannot read the dump: {exc}")
+    except sqlite3.Error as exc:
+        return DumpCheck(
+            "not checked", error="the dump does not load into SQLite: " + " ".join(str(exc).split())
+        )
+    finally:
+        conn.close()
+    schema_hash = hashlib.sha256(text_schema.encode()).hexdigest()
+    return DumpCheck(
+        integrity, counts, schema_hash, applied, unsafe_integers=unsafe, tables=len(have)
+    )
+
+
+def _unsafe_integers(conn: sqlite3.Connection, tables: Sequence[str]) -> tuple[str, ...]:
+    """Columns of the loaded dump holding integers past ±(2**53 - 1): D1's export writes
+    them through JavaScript numbers, rounded (cloudflare/workers-sdk#15378: 9007199254740993
+    as 9007199254740992, and int64's ends as 9223372036854776000, which SQLite then reads as
+    a REAL past the int64 range — counted too). One pass over each table."""
+    out: list[str] = []
+    for table in tables:
+        t = q.quote_ident(table)
+        names = [str(r[1]) for r in conn.execute(f"PRAGMA table_info({t})")]
+        if not names:
+            continue
+        odd = [
+            f"(typeof({c}) = 'integer' AND {c} NOT BETWEEN -{MAX_SAFE_INTEGER} AND "
+            f"{MAX_SAFE_INTEGER}) OR (typeof({c}) = 'real' AND abs({c}) >= 9.2e18)"
+            for c in map(q.quote_ident, names)
+        ]
+        sql = ", ".join(
+            f"count(CASE WHEN {x} THEN 1 END), max(CASE WHEN {x} THEN {c} END)"
+            for x, c in zip(odd, map(q.quote_ident, names), strict=True)
+        )
+        found = conn.execute(f"SELECT {sql} FROM {t}").fetchone()
+        for i, name in enumerate(names):
+            n, example = found[2 * i], found[2 * i + 1]
+            if n:
+                shown = int(example) if isinstance(example, float) else example
+                out.append(f"{table}.{name}: {n} value{'s' if n > 1 else ''} (e.g. {shown})")
+    return tuple(out)

@@ -1,0 +1,148 @@
+"""What may not run in a scratch schema of a LIVE PostgreSQL database (``test`` on a target's
+own database): a statement that names one of its schemas.
+
+``search_path`` keeps a migration's unqualified names in the scratch, and the whole stairway is
+rolled back, but a schema-qualified name (``public.students``: pg_dump's and Supabase's files
+write them so), ``… SCHEMA public``, a ``search_path`` set to a live schema, or a
+``'public.x_id_seq'`` handed to ``nextval``/``setval``/``::regclass`` reaches the live objects:
+their locks are held until the stairway ends (production waits), sequences move for good. Such
+a set is refused before anything runs, naming the file and line; ``--postgres`` a throwaway
+server tests it. Read from the statements' text only: comments and string literals are not
+code (a string holding exactly ``schema.name`` excepted), dollar-quoted bodies are (a ``DO``
+block runs at once).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["LiveReach", "database_schemas", "first_live_reach", "is_managed"]
+
+# The database's own schemas: not the system's, not the tool's scratch schemas.
+_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+    "AND nspname <> 'information_schema' AND nspname NOT LIKE 'malnu\\_stairway\\_%' "
+    "AND nspname NOT LIKE 'malnu\\_scratch\\_%'"
+)
+
+
+def database_schemas(conn: Any) -> set[str]:
+    """The schemas of the database ``conn`` (a psycopg connection) is on, by catalog name."""
+    return {str(r[0]) for r in conn.execute(_SCHEMAS).fetchall()}
+
+
+def is_managed(conn: Any) -> bool:
+    """Whether the tool manages that database (its audit table is there): live data, whatever
+    the URL it was reached by."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'malnu_audit')")
+    return bool(row.fetchone()[0])
+
+
+_TOKEN = re.compile(
+    r"(?P<comment>--[^\n]*|/\*.*?\*/)"
+    r"|(?P<estr>(?<![\w$])[Ee]'(?:[^'\\]|\\.|'')*')"
+    r"|(?P<str>'(?:[^']|'')*')"
+    r"|(?P<qid>\"(?:[^\"]|\"\")*\")"
+    r"|(?P<dollar>\$(?:[A-Za-z_]\w*)?\$)"
+    r"|(?P<word>[A-Za-z_][\w$]*)"
+    r"|(?P<dot>\.)"
+    r"|(?P<punct>[^\s])",
+    re.DOTALL,
+)
+_QUALIFIED_TEXT = re.compile(r'\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*\.\s*\S')
+
+
+@dataclass(frozen=True)
+class LiveReach:
+    """The first statement that would reach a live schema: where, and what it names."""
+
+    file: str
+    line: int
+    what: str  # e.g. "public.students", "SCHEMA public", "search_path public"
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str
+    text: str
+    at: int
+
+
+def _tokens(text: str) -> list[_Tok]:
+    return [
+        _Tok(m.lastgroup or "", m.group(), m.start())
+        for m in _TOKEN.finditer(text)
+        if m.lastgroup not in ("comment", "dollar")
+    ]
+
+
+def _name(tok: _Tok) -> str | None:
+    """The catalog name a word or quoted-name token stands for."""
+    if tok.kind == "word":
+        return tok.text.lower()
+    if tok.kind == "qid":
+        return tok.text[1:-1].replace('""', '"')
+    return None
+
+
+def _string(tok: _Tok) -> str | None:
+    if tok.kind == "str":
+        return tok.text[1:-1].replace("''", "'")
+    if tok.kind == "estr":
+        return tok.text[2:-1]
+    return None
+
+
+def _reach(st: Statement, live: set[str]) -> tuple[int, str] | None:
+    toks = _tokens(st.text)
+    first = _name(toks[0]) if toks else None
+    for k, tok in enumerate(toks):
+        name = _name(tok)
+        if name in live:
+            before = toks[k - 1] if k else None
+            after = toks[k + 1] if k + 1 < len(toks) else None
+            if (
+                after is not None
+                and after.kind == "dot"
+                and (before is None or before.kind != "dot")
+            ):
+                nxt = toks[k + 2] if k + 2 < len(toks) else None
+                shown = f"{tok.text}.{nxt.text}" if nxt is not None else f"{tok.text}."
+                return tok.at, shown
+            if before is not None and _name(before) == "schema":
+                return tok.at, f"SCHEMA {tok.text}"
+            if first == "set" and any(_name(t) == "search_path" for t in toks[:k]):
+                return tok.at, f"search_path … {tok.text}"  # SET search_path TO "$user", public
+        text = _string(tok)
+        if text is None:
+            continue
+        m = _QUALIFIED_TEXT.match(text)
+        if m and _name(_Tok("qid" if m[1].startswith('"') else "word", m[1], 0)) in live:
+            return tok.at, text.strip()  # 'public.students_id_seq' for nextval/setval/regclass
+        if text == "search_path" and k >= 2 and _name(toks[k - 2]) == "set_config":
+            value = _string(toks[k + 2]) if k + 2 < len(toks) else None
+            for part in (value or "").split(","):
+                part = part.strip()
+                bare = part[1:-1] if part.startswith('"') else part.lower()
+                if bare in live:
+                    return tok.at, f"search_path … {part}"
+    return None
+
+
+def first_live_reach(
+    files: Iterable[tuple[str, Sequence[Statement]]], live: set[str]
+) -> LiveReach | None:
+    """The first statement of ``files`` (name, statements) that names one of the ``live``
+    schemas (catalog names), or None."""
+    for file, statements in files:
+        for st in statements:
+            found = _reach(st, live)
+            if found is not None:
+                at, what = found
+                return LiveReach(file, st.line + st.text.count("\n", 0, at), what)
+    return None
