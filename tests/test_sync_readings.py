@@ -167,3 +167,30 @@ def test_a_json_number_jsonb_spells_otherwise_is_no_difference(
     assert verify(src, dst).verified
     src.run("""UPDATE rapor SET nilai = '{"skor": 87.51}' WHERE id = 3""")
     assert [d.key for d in verify(src, dst).differences] == [(3,)]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_char_n_column_is_no_difference_for_its_padding(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL `char(5)` class code holding `X-1` is `X-1  ` padded: the copy in SQLite
+    got the padding, the sync's own check (both rows hashed by the tool) said verified, and
+    `sync verify` — PostgreSQL hashing its own rows, where `::text` drops the padding —
+    reported every short code 'different' for ever. Such a column now arrives as PostgreSQL's
+    text of it, without the padding (trailing spaces of a char(n) mean nothing to it)."""
+    src = make_db("postgresql", request, tmp_path, "analytics")
+    dst = make_db(dest, request, tmp_path, "primary")
+    src.run("CREATE TABLE rombel (id BIGINT PRIMARY KEY, kelas CHAR(5), wali VARCHAR(20))")
+    src.many(
+        "INSERT INTO rombel VALUES (?, ?, ?)",
+        [(1, "X-1", "Bu Ani "), (2, "XII-3", "Pak Budi"), (3, None, None), (4, "X   ", "")],
+    )
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    assert verify(src, dst).verified
+    assert dst.run("SELECT kelas, wali FROM rombel ORDER BY id") == [
+        ("X-1", "Bu Ani "),
+        ("XII-3", "Pak Budi"),
+        (None, None),
+        ("X", ""),
+    ]

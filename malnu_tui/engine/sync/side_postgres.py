@@ -53,19 +53,20 @@ _HASH_PAGE = 50_000
 # move it elsewhere and index it again (the copy's pages are full after COPY).
 _err = pg_error
 
-
 _CHARACTER_TYPES = ("text", "character varying", "character")
 _TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
 
 
-def _as_text(c: Column, key: tuple[str, ...]) -> bool:
-    """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``)."""
+def _as_text(c: Column, key: Sequence[str]) -> bool:
+    """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``; a key too,
+    paged as its text, and a char(n) not in the key: ::text drops its padding, as its checksum)."""
     if c.kind == "json":
         return True
     if c.kind in _TIME_KINDS:
         return c.name not in key
-    own = c.pg_type.split("(", 1)[0].strip().lower()  # (a key too: paged as its text)
-    return c.kind == "text" and own not in _CHARACTER_TYPES
+    own = c.pg_type.split("(", 1)[0].strip().lower()
+    padded = own == "character" and c.name not in key
+    return c.kind == "text" and (own not in _CHARACTER_TYPES or padded)
 
 
 class PostgresSide(PostgresKeyBuild):
@@ -203,11 +204,10 @@ class PostgresSide(PostgresKeyBuild):
             "SELECT datcollate FROM pg_database WHERE datname = current_database()"
         )[0]
         by_name = {c.name: c for c in cols}
-        in_c = {
-            k: colls[k] == "C" or (colls[k] == "default" and db_coll in ("C", "POSIX")) for k in key
-        }
+        c_db = db_coll in ("C", "POSIX")
+        in_c = {k: colls[k] == "C" or (colls[k] == "default" and c_db) for k in key}
         self._c_keys[table] = tuple(
-            0 if by_name[k].kind != "text" else 2 if _as_text(by_name[k], ()) else int(not in_c[k])
+            0 if by_name[k].kind != "text" else 2 if _as_text(by_name[k], key) else int(not in_c[k])
             for k in key
         )
         return TableShape(
