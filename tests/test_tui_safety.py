@@ -48,6 +48,8 @@ async def test_sql_view_shows_lint_findings(demo: Demo) -> None:
         assert lint == [
             ("2", "✘ error", "lint DROP-COLUMN"),
             ("2", "✘ error", "lint NO-ROLLBACK"),
+            # the demo indexes users.class_id: SQLite refuses to drop it (asked on a copy)
+            ("2", "✘ error", "lint SQLITE-DROP-COLUMN-REFUSED"),
         ]
         assert any("instead: stop using the column" in str(r[3]) for r in rows)
 
