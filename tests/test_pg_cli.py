@@ -99,3 +99,22 @@ def test_postgresql_mirror_runs_the_translated_primary_set(pg_url: str, tmp_path
     assert {m["state"] for m in json.loads(res.out)["migrations"]} == {"applied"}
     res = run_cli("--config", str(cfg), "rollback", "--steps", "2", "--yes", "--no-backup")
     assert res.code == 0, res.err
+
+
+def test_a_supabase_transaction_pooler_is_refused_before_connecting(tmp_path: Path) -> None:
+    """Port 6543 of Supabase (Supavisor or the dedicated PgBouncer) runs each transaction on
+    any server connection: the lock and session settings would not hold, and would reach the
+    application. Refused (exit 2) before any connection, the password masked; the session
+    pooler (5432) and another server's 6543 are not refused."""
+    from malnu_tui.engine.urls import refuse_transaction_pooler
+
+    url = (
+        "postgresql://postgres.abcd:s3cretPw@aws-0-ap-southeast-1.pooler.supabase.com:6543/postgres"
+    )
+    for args in (("--database", url, "status"), ("--database", url, "backup", "create")):
+        res = run_cli(*args)
+        assert res.code == 2, res.err
+        assert "port 6543 is Supabase's transaction pooler" in res.err
+        assert "s3cretPw" not in res.err + res.out
+    refuse_transaction_pooler({"host": "aws-0-x.pooler.supabase.com", "port": "5432"}, url)
+    refuse_transaction_pooler({"host": "db.internal.school", "port": "6543"}, url)

@@ -295,6 +295,30 @@ def database_key(url: str) -> str:
     return f"postgresql://{parts.hostname or ''}:{port}/{name}"
 
 
+# Supabase's transaction-mode poolers (Supavisor on the shared pooler host, PgBouncer on the
+# dedicated one) answer on this port: each transaction may run on another server connection.
+SUPABASE_TRANSACTION_PORT = "6543"
+
+
+def refuse_transaction_pooler(params: Mapping[str, str], url: str) -> None:
+    """ConfigError for a URL (libpq's ``params`` of it) naming a Supabase transaction pooler:
+    there the migration lock, the session's timeouts and prepared statements do not hold from
+    one transaction to the next, and a session setting of the tool's stays on the server
+    connection the application gets next (Supabase: "does not support session-level features
+    (SET, … advisory locks)"; the direct connection is the one for migrations and pg_dump)."""
+    hosts = [h.strip().rstrip(".").lower() for h in params.get("host", "").split(",")]
+    supabase = any(h.endswith((".supabase.com", ".supabase.co")) for h in hosts)
+    if supabase and SUPABASE_TRANSACTION_PORT in params.get("port", "").split(","):
+        raise ConfigError(
+            f"{mask_url(url)}: port 6543 is Supabase's transaction pooler, where each "
+            "transaction may run on another server connection: the migration lock and the "
+            "tool's session settings would not hold (and would reach the application's "
+            "connections)",
+            hint="use the direct connection (db.<project>.supabase.co:5432) or the session "
+            "pooler (the same pooler host, port 5432)",
+        )
+
+
 # -- the server that checks translations ------------------------------------------------------
 
 

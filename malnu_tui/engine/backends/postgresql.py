@@ -61,6 +61,7 @@ from malnu_tui.engine.urls import (
     PostgresOptions,
     mask_url,
     mask_url_error,
+    refuse_transaction_pooler,
     split_tool_options,
 )
 
@@ -573,12 +574,13 @@ def _check_conninfo(url: str) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        conninfo_to_dict(url)
+        params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         why = mask_url_error(str(exc).strip(), url)
         raise ConfigError(
             f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
         ) from None
+    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)
 
 
 def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
