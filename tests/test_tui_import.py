@@ -42,20 +42,31 @@ def _fill(app: MalnuApp, root: Path, max_errors: str = "2") -> None:
     screen.query_one("#import-max", Input).value = max_errors
 
 
+async def _open_wizard(pilot: Pilot[Any], app: MalnuApp) -> ImportWizard:
+    """The import wizard, opened from the status screen with its key."""
+    await wait_until(pilot, lambda: status_loaded(app))
+    await pilot.press("i")
+    await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+    screen = app.screen
+    assert isinstance(screen, ImportWizard)
+    return screen
+
+
+async def _next(pilot: Pilot[Any], screen: WizardScreen) -> None:
+    """Next ▶ pressed with its key (n), from the step's button."""
+    screen.query_one("#next", Button).focus()
+    await pilot.press("n")
+
+
 @pytest.mark.anyio
 async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
     d = build_demo(tmp_path / "demo")
     app = app_for(d)
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app))
-        await pilot.press("i")
-        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
-        screen = app.screen
-        assert isinstance(screen, ImportWizard)
+        screen = await _open_wizard(pilot, app)
         _fill(app, d.root)
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await wait_until(pilot, lambda: _ready(app, "preview"))
         preview = str(screen.query_one("#preview-text", Static).render())
         assert "comma delimiter" in preview and "role ← from user_type" in preview
@@ -110,15 +121,13 @@ async def test_import_over_the_limit_stops_before_confirmation_and_palette_opens
         _fill(app, d.root, max_errors="0")
         screen.query_one("#import-conflict", Input).value = "maybe"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"  # refused with the reason, nothing read
         assert "none of update, skip, error" in str(screen.query_one("#wizard-error").render())
         screen.query_one("#import-conflict", Input).value = "skip"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await wait_until(pilot, lambda: _ready(app, "preview"))
         await pilot.press("n")
         await wait_until(
@@ -189,11 +198,7 @@ async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_pat
     d = build_demo(tmp_path / "demo")
     app = app_for(d)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app))
-        await pilot.press("i")
-        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
-        screen = app.screen
-        assert isinstance(screen, ImportWizard)
+        screen = await _open_wizard(pilot, app)
         _fill(app, d.root)
         sheet = d.root / "legacy_users.csv"
         sheet.write_text(
@@ -202,15 +207,13 @@ async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_pat
         header = screen.query_one("#import-header", Input)
         header.value = "tiga"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"
         assert "not a whole number: 'tiga'" in str(screen.query_one("#wizard-error").render())
         header.value = "3"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await wait_until(pilot, lambda: _ready(app, "preview"))
         assert "✔ schema check" in str(screen.query_one("#preview-text", Static).render())
         await pilot.press("n")
@@ -234,24 +237,18 @@ async def test_import_wizard_takes_the_files_encoding_and_delimiter(tmp_path: Pa
     )
     app = app_for(d)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app))
-        await pilot.press("i")
-        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
-        screen = app.screen
-        assert isinstance(screen, ImportWizard)
+        screen = await _open_wizard(pilot, app)
         for field, value in (("file", str(sheet)), ("table", "users"), ("encoding", "cp1252")):
             screen.query_one(f"#import-{field}", Input).value = value
         screen.query_one("#import-delimiter", Input).value = ";;"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await pilot.pause()
         assert screen.step == "source"
         assert "must be one character" in str(screen.query_one("#wizard-error").render())
         screen.query_one("#import-delimiter", Input).value = ";"
         await pilot.pause()
-        screen.query_one("#next", Button).focus()
-        await pilot.press("n")
+        await _next(pilot, screen)
         await wait_until(pilot, lambda: _ready(app, "preview"))
         preview = str(screen.query_one("#preview-text", Static).render())
         assert "cp1252" in preview and "semicolon delimiter" in preview, preview
