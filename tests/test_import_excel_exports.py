@@ -21,6 +21,15 @@ SCIENTIFIC = "is a number the spreadsheet wrote in scientific notation: its digi
 ERROR_VALUE = "is a spreadsheet's error value"
 
 
+def _preview_problems(imp: ImportTarget, req: ImportRequest) -> tuple[str, ...]:
+    """What the preview of ``req`` says is wrong (the schema check's problems)."""
+    backend = imp.open()
+    try:
+        return tuple(preview_import(backend, req, open_csv(req)).problems)
+    finally:
+        backend.close()
+
+
 def test_numbers_in_scientific_notation_and_error_values_are_rejected(
     imp: ImportTarget, tmp_path: Path
 ) -> None:
@@ -145,11 +154,7 @@ def test_title_rows_above_the_header(imp: ImportTarget, tmp_path: Path) -> None:
     mapping.write_text(DAPODIK_MAP)
     csv_file = write_csv(tmp_path / "dapodik.csv", DAPODIK, bom=True)
     req = ImportRequest("students", file=csv_file, mapping=mapping, max_errors=MaxErrors(1))
-    backend = imp.open()
-    try:
-        problems = preview_import(backend, req, open_csv(req)).problems
-    finally:
-        backend.close()
+    problems = _preview_problems(imp, req)
     assert problems[-1] == (
         "line 6 looks like the header (No, Nama, NIPD, JK, NISN), with a title above it: "
         "pass --header-line 6"
@@ -247,11 +252,7 @@ def test_a_header_of_two_rows_with_merged_cells(imp: ImportTarget, tmp_path: Pat
     )
     csv_file = write_csv(tmp_path / "dapodik.csv", text)
     req = ImportRequest("siswa", file=csv_file, mapping=mapping, max_errors=MaxErrors(1))
-    backend = imp.open()
-    try:
-        problems = preview_import(backend, req, open_csv(req)).problems
-    finally:
-        backend.close()
+    problems = _preview_problems(imp, req)
     assert problems[-1] == (
         "lines 3 and 4 look like a header of two rows (merged cells over the names): "
         "pass --header-line 3-4"
