@@ -36,6 +36,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     dump_statements,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
+from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.sqlsplit import is_transaction_control
@@ -107,6 +108,7 @@ class TimeTravelPlan:
         """The plan as plain sentences, for the CLI and the TUI."""
         return [
             f"Recover D1 database {self.database} to {self.to} with Time Travel.",
+            *filter(None, [local_time_line(self.to)]),
             f"1. Restore bookmark {self.bookmark} in place (data and schema as of then).",
             f"2. The current state stays reachable: bookmark {self.current_bookmark} "
             "(the restore prints and audits the exact bookmark that undoes it).",
