@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -477,3 +478,22 @@ def test_a_rejects_path_that_cannot_be_written_is_an_input_error(
     res = run_inproc(*args, "--yes", "--no-backup")
     assert res.code == 0 and f"rejects file: {tmp_path / 'work' / 'users.rejects.csv'}" in res.err
     assert (tmp_path / "work" / "users.rejects.csv").read_text().startswith("line,column,")
+
+
+def test_csv_options_with_from_are_refused(tmp_path: Path) -> None:
+    # --header-line, --encoding, --delimiter are a CSV file's: with --from (a table's rows)
+    # they were silently ignored and the import committed as if they had been applied.
+    url, path = _db(tmp_path)
+    (tmp_path / "legacy").mkdir()
+    legacy, legacy_path = _db(tmp_path / "legacy")
+    with sqlite3.connect(legacy_path) as conn:
+        conn.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani')")
+    conn.close()
+    args = ("--database", url, "import", "--from", f"{legacy}:users", "--table", "users")
+    for option in (("--header-line", "3"), ("--encoding", "cp1252"), ("--delimiter", ";")):
+        res = run_inproc(*args, *option, "--yes", "--no-backup")
+        assert res.code == 2 and "Traceback" not in res.err
+        assert f"error: {option[0]} is for a CSV file: with --from" in res.err
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]
+    assert run_inproc(*args, "--yes", "--no-backup").code == 0
+    assert sqlite_file_rows(path, "SELECT name FROM users") == [("Ani",)]

@@ -80,7 +80,7 @@ def _request(ctx: Context) -> ImportRequest:
     if bool(a.file) == bool(a.source):
         raise ConfigError("give either FILE or --from TARGET:TABLE (one of them)")
     key = tuple(k.strip() for k in (a.key or "").split(",") if k.strip())
-    return ImportRequest(
+    request = ImportRequest(
         table=a.table,
         file=Path(a.file) if a.file else None,
         source_label=a.source or "",
@@ -95,6 +95,8 @@ def _request(ctx: Context) -> ImportRequest:
         max_errors=MaxErrors.parse(a.max_errors),
         dry_run=a.dry_run,
     )
+    request.check_options()  # before the --from target is opened
+    return request
 
 
 def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | None]:
