@@ -497,3 +497,35 @@ def test_csv_options_with_from_are_refused(tmp_path: Path) -> None:
     assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]
     assert run_inproc(*args, "--yes", "--no-backup").code == 0
     assert sqlite_file_rows(path, "SELECT name FROM users") == [("Ani",)]
+
+
+def test_a_rejects_file_is_this_runs_own(tmp_path: Path) -> None:
+    # A re-run that rejected nothing left the previous run's rejects file beside the input:
+    # its rows were taken for this run's. An earlier rejects file (first line the header the
+    # tool writes) is removed as the run starts, and stderr says so.
+    url, path = _db(tmp_path)
+    csv_file = write_csv(tmp_path / "users.csv", "id,email,name\n1,a@x,Ani\n2,b@x,\n")
+    args = ("--database", url, "import", str(csv_file), "--table", "users")
+    assert run_inproc(*args, "--max-errors", "1", "--yes", "--no-backup").code == 0
+    rejects = tmp_path / "users.rejects.csv"
+    assert rejects.read_bytes().startswith(b"line,column,reason,raw\r\n3,")
+    write_csv(csv_file, "id,email,name\n2,b@x,Budi\n")  # the row fixed, sent again
+    res = run_inproc(*args, "--yes", "--no-backup")
+    assert res.code == 0 and f"removed {rejects}, an earlier run's rejects file" in res.err
+    assert not rejects.exists()
+    # Any other file at the --rejects path would have been truncated by the first rejected
+    # row (the CSV being imported itself, the operator's notes): refused before anything.
+    bad = write_csv(tmp_path / "bad.csv", "id,email,name\n3,c@x,\n")
+    notes = write_csv(tmp_path / "notes.txt", "keep me\n")
+    for target, why in ((bad, "it is the file being imported"), (notes, "not a rejects file")):
+        res = run_inproc(
+            "--database", url, "import", str(bad), "--table", "users", "--rejects", str(target),
+            "--max-errors", "1", "--yes", "--no-backup",
+        )  # fmt: skip
+        assert res.code == 2 and f"error: {target}: the rejects file cannot be written" in res.err
+        assert why in res.err
+    assert bad.read_text() == "id,email,name\n3,c@x,\n" and notes.read_text() == "keep me\n"
+    assert sqlite_file_rows(path, "SELECT id, name FROM users ORDER BY id") == [
+        (1, "Ani"),
+        (2, "Budi"),
+    ]

@@ -27,15 +27,25 @@ class RejectsWriter:
         self._fh: TextIO | None = None
         self._writer: csv.Writer | None = None  # type: ignore[name-defined]
 
-    def preflight(self) -> None:
+    def preflight(self, source_file: Path | None = None) -> None:
         """Can the file be written there? Asked before anything is read or written (a folder
         given as ``--rejects``, the read-only card or share the CSV is on): an input error
-        naming the path, where the first rejected row used to end the import in a traceback."""
+        naming the path, where the first rejected row used to end the import in a traceback.
+        A file already there must be a rejects file (its first line the header above), not
+        the CSV being imported nor any other file: the first rejected row truncated it."""
         try:
             if self.path.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "it is a folder")
             if self.path.parent.exists() and not self.path.parent.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, f"{self.path.parent} is not a folder")
+            if source_file is not None and _same_file(self.path, source_file):
+                raise FileExistsError(errno.EEXIST, "it is the file being imported")
+            if _first_line(self.path) not in (None, b"", *_HEADER_LINES):
+                raise FileExistsError(
+                    errno.EEXIST,
+                    f"a file that is not a rejects file is there (its first line is not "
+                    f"{','.join(HEADER)}); it would be overwritten",
+                )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".malnu-rejects-"):
                 pass
@@ -43,8 +53,26 @@ class RejectsWriter:
             raise InputFileError(
                 str(self.path),
                 f"the rejects file cannot be written there: {exc.strerror or exc}",
-                hint="give --rejects a file path in a folder you can write to",
+                hint="give --rejects the path of a new file in a folder you can write to",
             ) from None
+
+    def remove_earlier(self) -> bool:
+        """Remove an earlier run's rejects file at this path, as this run starts: a run that
+        rejects nothing left it there, its rows taken for this run's. Only a file whose first
+        line is the header this tool writes (``preflight`` refused any other)."""
+        if self._fh is not None or _first_line(self.path) not in _HEADER_LINES:
+            return False
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise InputFileError(
+                str(self.path),
+                f"an earlier run's rejects file cannot be removed: {exc.strerror or exc}",
+                hint="remove it, or give --rejects another path",
+            ) from None
+        return True
 
     def add(self, r: Rejection) -> None:
         try:
@@ -87,3 +115,25 @@ class RejectsWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+
+
+_HEADER_LINES = (",".join(HEADER).encode() + b"\r\n", ",".join(HEADER).encode() + b"\n")
+
+
+def _first_line(path: Path) -> bytes | None:
+    """The file's first line (at most 64 bytes); None: no file there. An unreadable file
+    reads as a line that is not the header (not known to be ours)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.readline(64)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return b"?"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and a.samefile(b)
+    except OSError:
+        return False

@@ -173,12 +173,12 @@ def _rejects(request: ImportRequest) -> RejectsWriter:
     and then it is ``TABLE.rejects.csv`` in the working folder, as for ``--from``."""
     writer = RejectsWriter(request.rejects_path())
     try:
-        writer.preflight()
+        writer.preflight(request.file)
     except InputFileError:
         if request.rejects is not None or request.file is None:
             raise
         writer = RejectsWriter(replace(request, file=None).rejects_path())
-        writer.preflight()
+        writer.preflight(request.file)
     return writer
 
 
@@ -362,6 +362,17 @@ def _execute(
     limit = request.max_errors.count if request.max_errors.percent is None else None
     stop_at = None if request.dry_run else limit
     emit = progress or (lambda _p: None)
+    if rejects.remove_earlier():  # a run rejecting nothing left it, its rows taken for ours
+        emit(
+            ImportProgress(
+                "rejects",
+                0,
+                0,
+                0.0,
+                f"removed {rejects.path}, an earlier run's rejects file (this run writes its "
+                "own there if it rejects a row)",
+            )
+        )
 
     def stream(writer: TableWriter) -> tuple[int, int, bool]:
         """Open the unit and send every row: (count before, rows read, stopped early)."""
