@@ -529,3 +529,20 @@ def test_a_rejects_file_is_this_runs_own(tmp_path: Path) -> None:
         (1, "Ani"),
         (2, "Budi"),
     ]
+
+
+def test_a_database_file_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    # A mistyped path (or --from naming one) created an empty database with the tool's
+    # tables, then said "no table": refused first, nothing created, on every way in.
+    url, _ = _db(tmp_path)
+    csv_file = write_csv(tmp_path / "users.csv", "id,email,name\n1,a@x,Ani\n")
+    missing = tmp_path / "sekolah" / "school.db"
+    for args in (
+        ("--database", f"sqlite:///{missing}", "import", str(csv_file), "--table", "users"),
+        ("--database", f"sqlite:///{missing}", "import", str(csv_file), "--table", "users",
+         "--dry-run"),
+        ("--database", url, "import", "--from", f"sqlite:///{missing}:users", "--table", "users"),
+    ):  # fmt: skip
+        res = run_inproc(*args, "--yes", "--no-backup")
+        assert res.code == 2 and f"error: database file {missing} does not exist" in res.err
+        assert not missing.parent.exists()
