@@ -27,25 +27,33 @@ class RejectsWriter:
         self._fh: TextIO | None = None
         self._writer: csv.Writer | None = None  # type: ignore[name-defined]
 
-    def preflight(self, source_file: Path | None = None) -> None:
+    def refuse_foreign(self, source_file: Path | None) -> None:
+        """A file already there must be a rejects file (its first line the header above), not
+        the CSV being imported nor any other file (notes, a rejects file Excel saved again
+        with ``;``): the first rejected row truncated it. An input error naming the path."""
+        if self.path.is_dir() or not self.path.parent.is_dir():
+            return  # preflight says why
+        why = ""
+        if source_file is not None and _same_file(self.path, source_file):
+            why = "it is the file being imported"
+        elif _first_line(self.path) not in (None, b"", *_HEADER_LINES):
+            why = f"it is not a rejects file (its first line is not {','.join(HEADER)})"
+        if why:
+            raise InputFileError(
+                str(self.path),
+                f"{why}: the rejects file would overwrite it",
+                hint="give --rejects another path, or move that file away",
+            )
+
+    def preflight(self) -> None:
         """Can the file be written there? Asked before anything is read or written (a folder
         given as ``--rejects``, the read-only card or share the CSV is on): an input error
-        naming the path, where the first rejected row used to end the import in a traceback.
-        A file already there must be a rejects file (its first line the header above), not
-        the CSV being imported nor any other file: the first rejected row truncated it."""
+        naming the path, where the first rejected row used to end the import in a traceback."""
         try:
             if self.path.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "it is a folder")
             if self.path.parent.exists() and not self.path.parent.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, f"{self.path.parent} is not a folder")
-            if source_file is not None and _same_file(self.path, source_file):
-                raise FileExistsError(errno.EEXIST, "it is the file being imported")
-            if _first_line(self.path) not in (None, b"", *_HEADER_LINES):
-                raise FileExistsError(
-                    errno.EEXIST,
-                    f"a file that is not a rejects file is there (its first line is not "
-                    f"{','.join(HEADER)}); it would be overwritten",
-                )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".malnu-rejects-"):
                 pass
@@ -53,13 +61,13 @@ class RejectsWriter:
             raise InputFileError(
                 str(self.path),
                 f"the rejects file cannot be written there: {exc.strerror or exc}",
-                hint="give --rejects the path of a new file in a folder you can write to",
+                hint="give --rejects a file path in a folder you can write to",
             ) from None
 
     def remove_earlier(self) -> bool:
         """Remove an earlier run's rejects file at this path, as this run starts: a run that
         rejects nothing left it there, its rows taken for this run's. Only a file whose first
-        line is the header this tool writes (``preflight`` refused any other)."""
+        line is the header this tool writes (``refuse_foreign`` refused any other)."""
         if self._fh is not None or _first_line(self.path) not in _HEADER_LINES:
             return False
         try:

@@ -172,13 +172,15 @@ def _rejects(request: ImportRequest) -> RejectsWriter:
     must be writable; beside the CSV (the default) it may not be (a read-only card or share),
     and then it is ``TABLE.rejects.csv`` in the working folder, as for ``--from``."""
     writer = RejectsWriter(request.rejects_path())
+    writer.refuse_foreign(request.file)  # the input, or a file not ours: said, never moved on
     try:
-        writer.preflight(request.file)
+        writer.preflight()
     except InputFileError:
         if request.rejects is not None or request.file is None:
             raise
         writer = RejectsWriter(replace(request, file=None).rejects_path())
-        writer.preflight(request.file)
+        writer.refuse_foreign(request.file)
+        writer.preflight()
     return writer
 
 
