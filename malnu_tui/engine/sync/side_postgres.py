@@ -154,7 +154,9 @@ class PostgresSide(PostgresKeyBuild):
     def tables(self) -> list[str]:
         rows = self._rows(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            "AND table_type = 'BASE TABLE' AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid "
+            "= to_regclass(format('%%I.%%I', table_schema, table_name)) AND c.relispartition) "
+            "ORDER BY table_name",
             (self.schema,),
         )
         return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
