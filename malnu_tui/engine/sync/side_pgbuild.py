@@ -93,10 +93,10 @@ class PostgresKeyBuild(PostgresKeys):
     def refuse_unscaled(self, shape: TableShape, rows: Sequence[Row]) -> None:
         """Refuse ``rows`` when one holds a value the table's numeric(p,s) would round."""
         scale = self._scales.get(shape.name)
-        if scale is None:
+        if scale is None and rows:
             at = self._t(shape.name).as_string(self.conn)
             scale = self._scales[shape.name] = scales(self._rows(SCALES_SQL, (at,)))
-        refused = unscaled_value(shape, rows, scale)
+        refused = unscaled_value(shape, rows, scale or {})
         if refused is not None:
             raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
 
