@@ -363,6 +363,30 @@ def test_both_variables_naming_different_databases_are_refused(
     assert res.code == 0 and json.loads(res.out)["target"] == "b", res.err
 
 
+def test_database_and_target_flags_naming_different_databases_are_refused(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """`--database X --target b`: X was used with b's options (production, lint = "enforce",
+    its schema, a D1 token) — refused as a flag against a variable is; the same database by
+    another spelling is b itself."""
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.a]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
+        f'[targets.b]\nurl = "sqlite:///{tmp_path / "b.db"}"\nlint = "enforce"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
+    )
+    other = f"sqlite:///{tmp_path / 'c.db'}"
+    for argv in (("status", "--json"), ("up", "--yes")):
+        res = run_inproc("--config", str(cfg), "--database", other, "--target", "b", *argv)
+        assert res.code == 2 and res.out == "", res.err
+        assert "--target b" in res.err and "name different databases" in res.err, res.err
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == []
+    same = f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}"
+    res = run_inproc("--config", str(cfg), "--database", same, "--target", "b", "status", "--json")
+    assert res.code == 0 and json.loads(res.out)["target"] == "b", res.err
+
+
 def _strict_json(text: str) -> object:
     """``json.loads`` as every other parser reads JSON: NaN and Infinity are not JSON (jq -e,
     Go's encoding/json and JavaScript's JSON.parse refuse them)."""

@@ -287,6 +287,17 @@ def resolve_target(
                     f"different databases: unset {var} or drop {flag.split()[0]}"
                 )
         target = settings.target(name or env_name)
+        if (
+            name is not None
+            and database is not None
+            and (database_key(database) != database_key(target.url))
+        ):
+            # As a flag against a variable: the URL with that target's options (production,
+            # lint, schema, D1 token) would be the worst of both.
+            raise ConfigError(
+                f"--database {mask_url(database)} and --target {name} "
+                f"({mask_url(target.url)}) name different databases: drop one of them"
+            )
     else:
         target = settings.target(env_name)
         if env_name and env_url and database_key(env_url) != database_key(target.url):
