@@ -6,6 +6,7 @@ types than integers and text (BLOB keys: UUIDs stored as 16 bytes)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -464,3 +465,40 @@ def test_a_uuid_key_from_postgresql_syncs_verifies_and_repairs(
     again = sync(pg, dst, chunk_rows=50, full=True)
     assert again.verified and again.dest_count == 198, again
     assert verify(pg, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_value_with_more_decimals_than_the_copys_numeric_scale_is_refused_by_row(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    """SQLite ignores DECIMAL(5,2)'s scale: an average 85.333 was stored 85.33 by the copy's
+    numeric(5,2), reported different for ever (no reason given) and rewritten by each sync."""
+    src, dst = make_db(kind, request, tmp_path, "p"), Db("postgresql", pg_url)
+    src.run(
+        "CREATE TABLE nilai (id INTEGER PRIMARY KEY, rata DECIMAL(5,2), skor NUMERIC(6,1), "
+        "updated_at DATETIME)"
+    )
+    rows = [(i, 60 + i * 0.25, i * 0.5 if i % 3 else None, STAMP) for i in range(1, 41)]
+    rows[22] = (23, 256 / 3, 11.5, STAMP)  # an average: 85.33333333333333
+    src.many("INSERT INTO nilai VALUES (?, ?, ?, ?)", rows)
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert (
+        "writing nilai, row id=23, column rata: 85.33333333333333 has more decimals than "
+        "the destination's numeric(5,2) keeps (it would store 85.33" in str(refused.value)
+    )
+    fix = 'UPDATE "nilai" SET "rata" = round("rata", 2) WHERE "rata" <> round("rata", 2)'
+    assert refused.value.hint is not None and fix in refused.value.hint
+    src.run(fix)
+    report = sync(src, dst)
+    assert (report.inserted, report.verified) == (40, True), report
+
+    later = "2025-11-25 09:00:00"
+    src.run("UPDATE nilai SET skor = 0.1 + 0.2, updated_at = ? WHERE id = 5", (later,))
+    src.run("UPDATE nilai SET rata = 70.5, updated_at = ? WHERE id = 6", (later,))
+    with pytest.raises(BackendError, match=r"row id=5, column skor: 0\.30000000000000004 "):
+        sync(src, dst)
+    assert dst.run("SELECT rata FROM nilai WHERE id = 6") == [(Decimal("61.50"),)]
+    src.run('UPDATE "nilai" SET "skor" = round("skor", 1) WHERE "skor" <> round("skor", 1)')
+    again = sync(src, dst)
+    assert (again.updated, again.verified) == (2, True), again

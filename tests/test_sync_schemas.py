@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.errors import ConfigError, SyncRefused
 from tests.sync_support import make_db, sync, verify
 
 
@@ -85,3 +85,47 @@ def test_postgresql_tables_whose_names_only_case_tells_apart_are_refused_for_sql
     assert "(the copy of Siswa)" in str(other.value)
     assert dst.run("SELECT id, nama FROM siswa ORDER BY id") == [(1, "Besar"), (2, "B2")]
     assert verify(src, dst, ("Siswa",)).verified
+
+
+def test_a_partitioned_table_is_synced_once_as_itself_and_its_partitions_are_not(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Attendance partitioned by year (PostgreSQL 10+ declarative partitioning): "every
+    table" meant the parent and each partition, so every row was copied twice (absensi and
+    absensi_2025 held the same rows), verified, and the copy's totals were doubled for whoever
+    summed its tables. Now the partitioned table is synced with all its rows and its
+    partitions are not; one named in --tables is refused, naming its parent, as a view is said
+    to be a view (it was "no table")."""
+    src = make_db("postgresql", request, tmp_path, "sekolah")
+    dst = make_db("sqlite", request, tmp_path, "backup")
+    src.run(
+        "CREATE TABLE absensi (id BIGINT, tanggal DATE NOT NULL, status TEXT, "
+        "PRIMARY KEY (id, tanggal)) PARTITION BY RANGE (tanggal)"
+    )
+    for year in (2025, 2026):
+        src.run(
+            f"CREATE TABLE absensi_{year} PARTITION OF absensi "
+            f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')"
+        )
+    src.many(
+        "INSERT INTO absensi VALUES (?, ?, 'hadir')",
+        [(i, f"{2025 + i % 2}-0{1 + i % 9}-1{i % 10}") for i in range(1, 61)],
+    )
+    src.run("CREATE VIEW v_hadir AS SELECT * FROM absensi WHERE status = 'hadir'")
+    report = sync(src, dst)  # one table: the helper unpacks exactly one report
+    assert (report.table, report.inserted, report.verified) == ("absensi", 60, True)
+    assert verify(src, dst).verified
+    tables = dst.run("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'absensi%'")
+    assert tables == [("absensi",)]
+    assert dst.run("SELECT count(*) FROM absensi") == [(60,)]
+    for run in (sync, verify):
+        with pytest.raises(ConfigError) as partition:
+            run(src, dst, tables=("absensi_2026",))
+        assert "absensi_2026 is a partition of absensi: its rows are synced with absensi" in str(
+            partition.value
+        )
+        with pytest.raises(ConfigError, match=r"v_hadir is a view \(the sync copies tables"):
+            run(src, dst, tables=("v_hadir",))
+    dst.run("CREATE VIEW v_backup AS SELECT * FROM absensi")  # SQLite's views too
+    with pytest.raises(ConfigError, match=r"v_backup is a view \(the sync copies tables"):
+        sync(dst, make_db("sqlite", request, tmp_path, "other"), tables=("v_backup",))

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
+from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.session import (
     SyncSession,
@@ -62,7 +63,7 @@ def verify_sync(
     names = list(tables) or src_tables
     unknown = [t for t in names if t not in src_tables]
     if unknown:
-        raise ConfigError(f"no table {', '.join(map(repr, unknown))} at the source {s.src.label}")
+        raise unknown_tables(s.src, unknown)
     dst_tables = {table_key(s.dst, t) for t in s.dst.tables()}
     if clashes := case_clashes(s.dst, names):
         raise SyncRefused(clashes, [SyncRefused.CASE_CLASH])

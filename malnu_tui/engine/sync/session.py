@@ -17,6 +17,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
+from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.side import Side, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
@@ -193,10 +194,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]
     if unknown:
-        raise ConfigError(
-            f"no table {', '.join(map(repr, unknown))} at the source {s.src.label} "
-            f"(tables: {', '.join(src_tables) or 'none'})"
-        )
+        raise unknown_tables(s.src, unknown, f" (tables: {', '.join(src_tables) or 'none'})")
     dst_tables = {table_key(s.dst, t): t for t in s.dst.tables()}
     plans: list[TablePlan] = []
     problems: list[str] = case_clashes(s.dst, names)

@@ -4,7 +4,8 @@ sorted build instead of a row at a time, under a lock that stops writers but not
 what reads the table at the end of the copy (its last range checks, both sides' counts) goes on
 beside the build; then the index becomes the key, with the name and definition an inline
 ``PRIMARY KEY`` gives it —; the statements that add columns a migration added at the source;
-and the undoing of a copy the sync created and could not fill."""
+the undoing of a copy the sync created and could not fill; and the refusal of a value its
+``numeric(p,s)`` would round (:mod:`.side_pgtypes`)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.sync.model import SYNCED_AT, TableShape
+from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.model import SYNCED_AT, Row, TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
 from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
+from malnu_tui.engine.sync.side_pgtypes import SCALES_SQL, scales, unscaled_value
 
 __all__ = ["FILLFACTOR", "PostgresKeyBuild", "key_name"]
 
@@ -45,6 +48,7 @@ class PostgresKeyBuild(PostgresKeys):
     """Building a deferred primary key (on ``conn``, tables in ``schema``)."""
 
     _c_keys: dict[str, tuple[int, ...]]
+    _scales: dict[str, dict[str, tuple[int, str]]]  # table → its numeric columns' scales
     # What PostgresSide, the class this is a base of, gives: the state row's upsert statement
     # and the destination table's shape.
     _state_upsert: Callable[[], sql.Composed]
@@ -85,6 +89,16 @@ class PostgresKeyBuild(PostgresKeys):
                 self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
         except psycopg.Error as exc:
             raise pg_error(self.label, exc) from None
+
+    def refuse_unscaled(self, shape: TableShape, rows: Sequence[Row]) -> None:
+        """Refuse ``rows`` when one holds a value the table's numeric(p,s) would round."""
+        scale = self._scales.get(shape.name)
+        if scale is None and rows:
+            at = self._t(shape.name).as_string(self.conn)
+            scale = self._scales[shape.name] = scales(self._rows(SCALES_SQL, (at,)))
+        refused = unscaled_value(shape, rows, scale or {})
+        if refused is not None:
+            raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
 
     def defers_keys(self) -> bool:
         """True when a full copy into a new table may build its key afterwards: the range
@@ -179,4 +193,5 @@ class PostgresKeyBuild(PostgresKeys):
             raise pg_error(f"{self.label}: dropping the empty copy of {table}", exc) from None
         self._c_keys.pop(table, None)
         self._notnull.pop(table, None)
+        self._scales.pop(table, None)
         return True

@@ -33,6 +33,7 @@ from malnu_tui.engine.sync.side import (
 )
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
+from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
     kind_of,
@@ -53,21 +54,6 @@ _HASH_PAGE = 50_000
 # move it elsewhere and index it again (the copy's pages are full after COPY).
 _err = pg_error
 
-_CHARACTER_TYPES = ("text", "character varying", "character")
-_TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
-
-
-def _as_text(c: Column, key: Sequence[str]) -> bool:
-    """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``; a key too,
-    paged as its text, and a char(n) not in the key: ::text drops its padding, as its checksum)."""
-    if c.kind == "json":
-        return True
-    if c.kind in _TIME_KINDS:
-        return c.name not in key
-    own = c.pg_type.split("(", 1)[0].strip().lower()
-    padded = own == "character" and c.name not in key
-    return c.kind == "text" and (own not in _CHARACTER_TYPES or padded)
-
 
 class PostgresSide(PostgresKeyBuild):
     """One PostgreSQL database; tables in the target's configured schema."""
@@ -86,6 +72,7 @@ class PostgresSide(PostgresKeyBuild):
         self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
+        self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         self._upsert_q: sql.Composed | None = None
         self._blocks_q: dict[str, sql.Composed] = {}
@@ -153,8 +140,8 @@ class PostgresSide(PostgresKeyBuild):
         # a year BC or past 9999, a time of 24:00:00, and the whole read stopped on one.
         return sql.SQL(", ").join(
             sql.SQL(
-                (pg_text_sql("{c}", c.kind) if c.kind in _TIME_KINDS else "{c}::text") + " AS {t}"
-                if _as_text(c, shape.key)
+                (pg_text_sql("{c}", c.kind) if c.kind in TIME_KINDS else "{c}::text") + " AS {t}"
+                if as_text(c, shape.key)
                 else "{c}"
             ).format(c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)"))
             for c in shape.columns
@@ -167,7 +154,9 @@ class PostgresSide(PostgresKeyBuild):
     def tables(self) -> list[str]:
         rows = self._rows(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            "AND table_type = 'BASE TABLE' AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid "
+            "= to_regclass(format('%%I.%%I', table_schema, table_name)) AND c.relispartition) "
+            "ORDER BY table_name",
             (self.schema,),
         )
         return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
@@ -207,7 +196,7 @@ class PostgresSide(PostgresKeyBuild):
         c_db = db_coll in ("C", "POSIX")
         in_c = {k: colls[k] == "C" or (colls[k] == "default" and c_db) for k in key}
         self._c_keys[table] = tuple(
-            0 if by_name[k].kind != "text" else 2 if _as_text(by_name[k], key) else int(not in_c[k])
+            0 if by_name[k].kind != "text" else 2 if as_text(by_name[k], key) else int(not in_c[k])
             for k in key
         )
         return TableShape(
@@ -495,6 +484,7 @@ class PostgresSide(PostgresKeyBuild):
         now = utc_now()
         convert = to_postgres([c.kind for c in shape.columns])
         t = self._t(shape.name)
+        self.refuse_unscaled(shape, rows)
         inserted = updated = deleted = 0
         blocks = False
         try:

@@ -1,0 +1,64 @@
+"""A name given to the sync (``--tables``, a pair's ``tables``) that is no table it copies: said
+what it is instead of only "no table" — a view (the sync copies tables: the ones it reads), a
+materialized view, a foreign table, a SQLite virtual table (an FTS5 index: derived data) or its
+shadow table, or a partition of a PostgreSQL partitioned table, whose rows the sync copies with
+the partitioned table (``PostgresSide.tables`` leaves partitions out: every row was copied twice,
+into the parent's copy and the partition's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
+
+from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.sync.side import Side
+
+__all__ = ["unknown_tables"]
+
+
+class _Reads(Protocol):
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+_PG = (
+    "SELECT c.relkind, c.relispartition, (SELECT p.relname FROM pg_inherits i JOIN pg_class p "
+    "ON p.oid = i.inhparent WHERE i.inhrelid = c.oid LIMIT 1) FROM pg_class c JOIN pg_namespace "
+    "n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s"
+)
+_PG_KINDS = {
+    "v": "a view (the sync copies tables: name the tables it reads)",
+    "m": "a materialized view (the sync copies tables: name the tables it reads)",
+    "f": "a foreign table (its rows live on another server)",
+    "S": "a sequence",
+    "i": "an index",
+}
+_SQLITE_KINDS = {
+    "view": "a view (the sync copies tables: name the tables it reads)",
+    "virtual": "a virtual table (such as an FTS5 search index: derived data, rebuilt from its "
+    "table)",
+    "shadow": "the storage of a virtual table (an FTS5 index's: derived data)",
+}
+
+
+def _what(side: Side, name: str) -> str | None:
+    """What ``name`` is at ``side`` when it is no table the sync copies; None when unknown."""
+    reads = cast("_Reads", side)
+    if side.kind == "postgresql":
+        schema = cast("Any", side).schema
+        for kind, partition, parent in reads._rows(_PG, (schema, name)):
+            if partition:
+                return f"a partition of {parent}: its rows are synced with {parent}"
+            return _PG_KINDS.get(str(kind))
+        return None
+    for schema, found, kind, *_ in reads._rows("PRAGMA table_list"):
+        if schema == "main" and found == name:
+            return _SQLITE_KINDS.get(str(kind))
+    return None
+
+
+def unknown_tables(side: Side, unknown: Sequence[str], listed: str = "") -> ConfigError:
+    """The error for names ``unknown`` at the source ``side`` (``listed``: what follows its
+    label, such as the tables there), each said what it is when known."""
+    message = f"no table {', '.join(map(repr, unknown))} at the source {side.label}{listed}"
+    what = [f"{n} is {w}" for n in unknown if (w := _what(side, n)) is not None]
+    return ConfigError(message + "".join(f"; {w}" for w in what))

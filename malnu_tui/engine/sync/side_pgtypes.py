@@ -1,0 +1,91 @@
+"""What the PostgreSQL side does by a column's type: which columns it reads as their text (see
+``PostgresSide._select``), and the scale of a ``numeric(p,s)`` copy, which rounds a value with
+more decimals (85.333 in ``numeric(5,2)`` is stored as 85.33: SQLite, D1 or an unconstrained
+PostgreSQL numeric keeps it). Such a value would be reported different for ever and written
+again by each sync: it is refused before its chunk is written, by row and column, with the
+statement that stores at the source what the copy keeps."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.sync.model import Column, Row, TableShape, key_text
+
+__all__ = ["SCALES_SQL", "TIME_KINDS", "as_text", "scales", "unscaled_value"]
+
+_CHARACTER_TYPES = ("text", "character varying", "character")
+TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
+
+
+def as_text(c: Column, key: Sequence[str]) -> bool:
+    """Whether the sync reads column ``c`` as its text (see ``PostgresSide._select``; a key too,
+    paged as its text, and a char(n) not in the key: ::text drops its padding, as its checksum)."""
+    if c.kind == "json":
+        return True
+    if c.kind in TIME_KINDS:
+        return c.name not in key
+    own = c.pg_type.split("(", 1)[0].strip().lower()
+    padded = own == "character" and c.name not in key
+    return c.kind == "text" and (own not in _CHARACTER_TYPES or padded)
+
+
+# The numeric columns of a table (its regclass text, the parameter) that have a scale.
+SCALES_SQL = (
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+    "WHERE a.attrelid = to_regclass(%s) AND a.atttypid = 'numeric'::regtype "
+    "AND a.atttypmod >= 0 AND a.attnum > 0 AND NOT a.attisdropped"
+)
+_SCALE = re.compile(r"^numeric\(\d+,(\d+)\)$")
+
+
+def scales(rows: Sequence[tuple[str, str]]) -> dict[str, tuple[int, str]]:
+    """``SCALES_SQL``'s rows as column → (scale, type); a negative scale (PostgreSQL 15's
+    ``numeric(5,-2)``) is left out."""
+    out: dict[str, tuple[int, str]] = {}
+    for name, pg_type in rows:
+        found = _SCALE.match(pg_type)
+        if found:
+            out[name] = (int(found[1]), pg_type)
+    return out
+
+
+def unscaled_value(
+    shape: TableShape, rows: Sequence[Row], scale: Mapping[str, tuple[int, str]]
+) -> tuple[str, str] | None:
+    """``(", row id=7, column rata: why", hint)`` for the first value of ``rows`` with more
+    decimals than its destination column keeps (``scale``: :func:`scales`); None when every
+    value is kept as it is. Only the columns with a scale are looked at (a table without one
+    costs nothing per row)."""
+    checked = [(i, c.name, *scale[c.name]) for i, c in enumerate(shape.columns) if c.name in scale]
+    for row in rows if checked else ():
+        for i, column, s, pg_type in checked:
+            value = row[i]
+            if type(value) is float:
+                if round(value, s) == value or not math.isfinite(value):
+                    continue  # the double of a decimal with s places at most: kept as sent
+                exact = Decimal(repr(value))
+            elif isinstance(value, Decimal | str):
+                try:
+                    exact = Decimal(value)
+                except InvalidOperation:
+                    continue  # no number: the column's type refuses it, by row
+            else:
+                continue
+            if not exact.is_finite() or exact == round(exact, s):
+                continue
+            kept = exact.quantize(Decimal(1).scaleb(-s), ROUND_HALF_UP)
+            key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+            c, t = quote_ident(column), quote_ident(shape.name)
+            return (
+                f", row {key}, column {column}: {value} has more decimals than the destination's "
+                f"{pg_type} keeps (it would store {kept}, then differ from "
+                "the source at every sync)",
+                f"store at the source the value the copy keeps, e.g. UPDATE {t} SET {c} = "
+                f"round({c}, {s}) WHERE {c} <> round({c}, {s}); then sync again (chunks written "
+                "before it stay), or leave the table out with --tables",
+            )
+    return None
