@@ -388,6 +388,16 @@ def test_a_column_a_migration_added_at_the_source_is_refused_with_the_statements
     assert dst.run("SELECT kelas FROM siswa WHERE id = 3") == [("X-1",)]
     assert verify(src, dst).verified
 
+    # A later migration drops one: the hint was the generic "make the destination table
+    # match"; it now gives the statement that drops it there too.
+    src.run('ALTER TABLE siswa DROP COLUMN "nilai %"')
+    with pytest.raises(SyncRefused, match=r"destination has column\(s\) the source lacks") as gone:
+        sync(src, dst)
+    hint = gone.value.hint
+    assert hint is not None and hint.endswith('DROP COLUMN "nilai %"; then sync again'), hint
+    dst.run(hint.rsplit(": ", 1)[1].removesuffix("; then sync again"))  # as the hint says
+    assert sync(src, dst).verified and verify(src, dst).verified
+
 
 def test_a_jsonb_key_is_paged_in_its_own_order(
     tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
