@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
@@ -185,3 +185,36 @@ def test_import_refuses_a_dump_that_would_empty_the_database(
         res = run_cli(*base, "d1", "export", str(dest))
         assert res.code == 2 and "Traceback" not in res.err, res.err
     assert not [r for r in d1.server.requests[seen:] if r.path.endswith("/export")]
+
+
+def test_time_travel_refuses_a_malformed_bookmark_before_asking_d1(d1: D1Target) -> None:
+    """A bookmark mistyped or cut short when copied from the last restore's 'to undo' line was
+    sent to D1, whose refusal came back as exit 1 (failed), not 2 (bad input)."""
+    base = ["--database", d1.url]
+    good = run_cli(*base, "d1", "bookmark").out.strip()
+    seen = len(d1.server.requests)
+    for bad in ("garbage", good[:-1], good + "0", good.replace("-", "", 1), f"{good}\n{good}"):
+        res = run_cli(*base, "d1", "time-travel", "--bookmark", bad, "--yes")
+        assert res.code == 2 and res.err.startswith("error: ") and "Traceback" not in res.err
+        assert f"{bad!r} is not a D1 bookmark" in res.err, res.err
+    assert len(d1.server.requests) == seen, "nothing was asked of D1"
+    res = run_cli(*base, "d1", "time-travel", "--bookmark", f" {good}\n", "--dry-run")
+    assert res.code == 0 and f"to bookmark {good}." in res.err, res.err
+
+
+def test_time_travel_plan_shows_the_time_on_the_machines_clock(d1: D1Target) -> None:
+    """A naive --to is UTC (contract): an operator in WIB typing local time restored 7 hours
+    off, the plan showing only the UTC time. The plan now gives the local time too."""
+    base = ["--database", d1.url]
+    time.sleep(0.01)
+    typed = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")  # as typed: no zone
+    local = datetime.fromisoformat(typed + "+00:00").astimezone(timezone(timedelta(hours=7)))
+    res = run_cli(
+        *base, "d1", "time-travel", "--to", typed, "--dry-run", env={"TZ": "Asia/Jakarta"}
+    )
+    assert res.code == 0, res.err
+    assert f"That is {local:%Y-%m-%d %H:%M:%S} here (WIB, UTC+07:00" in res.err, res.err
+    res = run_cli(*base, "recover", "--to", typed, "--dry-run", env={"TZ": "Asia/Jakarta"})
+    assert res.code == 0 and f"{local:%H:%M:%S} here (WIB, UTC+07:00" in res.out, res.err
+    res = run_cli(*base, "d1", "time-travel", "--to", typed, "--dry-run", env={"TZ": "UTC"})
+    assert res.code == 0 and "here (" not in res.err, res.err

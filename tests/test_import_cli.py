@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -477,3 +478,71 @@ def test_a_rejects_path_that_cannot_be_written_is_an_input_error(
     res = run_inproc(*args, "--yes", "--no-backup")
     assert res.code == 0 and f"rejects file: {tmp_path / 'work' / 'users.rejects.csv'}" in res.err
     assert (tmp_path / "work" / "users.rejects.csv").read_text().startswith("line,column,")
+
+
+def test_csv_options_with_from_are_refused(tmp_path: Path) -> None:
+    # --header-line, --encoding, --delimiter are a CSV file's: with --from (a table's rows)
+    # they were silently ignored and the import committed as if they had been applied.
+    url, path = _db(tmp_path)
+    (tmp_path / "legacy").mkdir()
+    legacy, legacy_path = _db(tmp_path / "legacy")
+    with sqlite3.connect(legacy_path) as conn:
+        conn.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ani')")
+    conn.close()
+    args = ("--database", url, "import", "--from", f"{legacy}:users", "--table", "users")
+    for option in (("--header-line", "3"), ("--encoding", "cp1252"), ("--delimiter", ";")):
+        res = run_inproc(*args, *option, "--yes", "--no-backup")
+        assert res.code == 2 and "Traceback" not in res.err
+        assert f"error: {option[0]} is for a CSV file: with --from" in res.err
+    assert sqlite_file_rows(path, "SELECT count(*) FROM users") == [(0,)]
+    assert run_inproc(*args, "--yes", "--no-backup").code == 0
+    assert sqlite_file_rows(path, "SELECT name FROM users") == [("Ani",)]
+
+
+def test_a_rejects_file_is_this_runs_own(tmp_path: Path) -> None:
+    # A re-run that rejected nothing left the previous run's rejects file beside the input:
+    # its rows were taken for this run's. An earlier rejects file (first line the header the
+    # tool writes) is removed as the run starts, and stderr says so.
+    url, path = _db(tmp_path)
+    csv_file = write_csv(tmp_path / "users.csv", "id,email,name\n1,a@x,Ani\n2,b@x,\n")
+    args = ("--database", url, "import", str(csv_file), "--table", "users")
+    assert run_inproc(*args, "--max-errors", "1", "--yes", "--no-backup").code == 0
+    rejects = tmp_path / "users.rejects.csv"
+    assert rejects.read_bytes().startswith(b"line,column,reason,raw\r\n3,")
+    write_csv(csv_file, "id,email,name\n2,b@x,Budi\n")  # the row fixed, sent again
+    res = run_inproc(*args, "--yes", "--no-backup")
+    assert res.code == 0 and f"removed {rejects}, an earlier run's rejects file" in res.err
+    assert not rejects.exists()
+    # Any other file at the --rejects path would have been truncated by the first rejected
+    # row (the CSV being imported itself, the operator's notes): refused before anything.
+    bad = write_csv(tmp_path / "bad.csv", "id,email,name\n3,c@x,\n")
+    notes = write_csv(tmp_path / "notes.txt", "keep me\n")
+    for target, why in ((bad, "it is the file being imported"), (notes, "it is not a rejects")):
+        res = run_inproc(
+            "--database", url, "import", str(bad), "--table", "users", "--rejects", str(target),
+            "--max-errors", "1", "--yes", "--no-backup",
+        )  # fmt: skip
+        assert res.code == 2 and f"error: {target}: {why}" in res.err
+        assert "the rejects file would overwrite it" in res.err
+    assert bad.read_text() == "id,email,name\n3,c@x,\n" and notes.read_text() == "keep me\n"
+    assert sqlite_file_rows(path, "SELECT id, name FROM users ORDER BY id") == [
+        (1, "Ani"),
+        (2, "Budi"),
+    ]
+
+
+def test_a_database_file_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    # A mistyped path (or --from naming one) created an empty database with the tool's
+    # tables, then said "no table": refused first, nothing created, on every way in.
+    url, _ = _db(tmp_path)
+    csv_file = write_csv(tmp_path / "users.csv", "id,email,name\n1,a@x,Ani\n")
+    missing = tmp_path / "sekolah" / "school.db"
+    for args in (
+        ("--database", f"sqlite:///{missing}", "import", str(csv_file), "--table", "users"),
+        ("--database", f"sqlite:///{missing}", "import", str(csv_file), "--table", "users",
+         "--dry-run"),
+        ("--database", url, "import", "--from", f"sqlite:///{missing}:users", "--table", "users"),
+    ):  # fmt: skip
+        res = run_inproc(*args, "--yes", "--no-backup")
+        assert res.code == 2 and f"error: database file {missing} does not exist" in res.err
+        assert not missing.parent.exists()

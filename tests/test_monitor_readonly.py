@@ -287,3 +287,40 @@ def test_a_one_off_sync_from_a_url_never_becomes_a_lag_warning(tmp_path: Path) -
     h = check_target(settings.targets["b"], load_monitor_config(settings), later)
     lag = [p for p in h.problems if p.check == "sync_lag"]
     assert [p.obj for p in lag] == ["a->b"] and h.metrics["sync_lag_seconds"] > 3600
+
+
+_RUNS = (  # check's and history's read of the newest runs (backends' read_audit)
+    "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit "
+    "WHERE action = 'run' ORDER BY id DESC LIMIT 2000"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
+def test_the_audit_index_is_added_by_a_writing_command_never_by_check(
+    kind: str, fresh_db: Any, mdirs: MigrationDirs
+) -> None:
+    """check/history read the newest runs every minute (cron): without an index on
+    (action, id) a scan of the whole audit trail (on D1, billed by rows read). A database an
+    older version made gets it from the next command that may write, never from `check`."""
+    db: DbTarget = fresh_db(kind)
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    assert run_inproc("--database", db.url, *mdirs.args(), "up", "--yes").code == 0
+    if kind == "postgresql":
+        index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'malnu_audit_action_id'"
+        plan = "EXPLAIN (COSTS OFF) " + _RUNS
+    else:
+        index = "SELECT sql FROM sqlite_master WHERE name = 'malnu_audit_action_id'"
+        plan = "EXPLAIN QUERY PLAN " + _RUNS
+    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
+    _sql(db, "DROP INDEX malnu_audit_action_id")  # as an older version left the database
+    code, out = _check(db, mdirs)
+    assert code == 0 and "reach OK" in out, out
+    res = run_inproc("--database", db.url, *mdirs.args(), "history")
+    assert res.code == 0 and "2 runs" in res.err, res.err  # the safety backup's and up's
+    assert _sql(db, index) == []  # the monitoring path stays write-free
+    assert run_inproc("--database", db.url, *mdirs.args(), "status").code == 0
+    assert "(action, id)" in str(_sql(db, index)).replace('"', ""), _sql(db, index)
+    if kind != "postgresql":  # was "SCAN malnu_audit"
+        assert [r[-1] for r in _sql(db, plan)] == [
+            "SEARCH malnu_audit USING INDEX malnu_audit_action_id (action=?)"
+        ]

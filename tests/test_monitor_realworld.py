@@ -160,6 +160,59 @@ def test_two_configs_with_a_target_of_the_same_name_keep_their_incidents_apart(
     assert receiver.events() == [("problem", failed)]
 
 
+def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """A target removed from the config, renamed, or pointed at another database: nothing
+    checks its incidents again, which stayed open for ever (a dashboard's red row, an
+    on-call incident nobody can close). Resolved, the message saying it was NOT fixed."""
+    c = _config(tmp_path, mdirs, ("primary", "standby", "arsip"), receiver.url())
+    failed = _failed_migration(c, mdirs, "--target", "primary")
+    for name in ("standby", "arsip"):
+        assert run_inproc(*c, "--target", name, "up", "--yes").code == 1
+    # An ad-hoc check of a database the config never had: no config's incident.
+    adhoc = f"sqlite:///{tmp_path / 'salinan.db'}"
+    assert run_inproc("--database", adhoc, *mdirs.args(), "up", "--yes").code == 1
+    assert run_inproc(*c, "--database", adhoc, "check", "--alert").code == 2
+    assert run_inproc(*c, "check", "--alert").code == 2
+    assert len(receiver.events()) == 5  # 3 failed migrations; the copy's: + no backup
+    receiver.bodies.clear()
+
+    cfg = Path(c[1])
+    text = cfg.read_text()
+    text = text.replace("[targets.standby]", "[targets.cadangan]")  # renamed
+    text = text.replace(f"{tmp_path / 'arsip'}.db", f"{tmp_path / 'arsip2'}.db")  # moved
+    text = text.replace("[targets.primary]", "[targets.utama]")
+    text = text.replace(f"{tmp_path / 'primary'}.db", f"{tmp_path / 'gone'}.db")  # removed
+    cfg.write_text(text)
+    res = run_inproc(*c, "--target", "cadangan", "check", "--alert")
+    assert res.code == 2, res.err
+    closed = [line for line in res.err.splitlines() if "NOT fixed" in line]
+    assert len(closed) == 3, res.err
+    assert f"{failed}: target 'primary' is no longer in {cfg}" in res.err, res.err
+    assert "target 'standby' is no longer in" in res.err
+    assert "(its database is checked as target 'cadangan')" in res.err
+    assert f"target 'arsip' now names another database in {cfg}" in res.err
+    resolved = {w: b for b in receiver.bodies if (w := f"{b['target']}|{b['check']}") and
+                b["event"] == "resolved"}  # fmt: skip
+    assert sorted(resolved) == [
+        "arsip|failed_migrations", "primary|failed_migrations", "standby|failed_migrations"
+    ]  # fmt: skip
+    assert resolved["primary|failed_migrations"]["message"].startswith(
+        "not fixed, no longer checked: target 'primary' is no longer in"
+    )
+    # the renamed target's problem is its own incident; the ad-hoc database's stays open
+    assert ("problem", "cadangan|failed_migrations|20250101_000200_b.sql") in receiver.events()
+    receiver.bodies.clear()
+    res = run_inproc(*c, "check", "--alert")
+    assert "NOT fixed" not in res.err and all(e == "problem" for e, _w in receiver.events())
+    state = json.loads(next(tmp_path.rglob("incidents.json")).read_text())["incidents"]
+    kept = {(i["target"].rsplit("_", 1)[-1], i["database"].rsplit("/", 1)[-1])
+            for i in state.values()}  # fmt: skip
+    assert kept == {("arsip", "arsip2.db"), ("cadangan", "standby.db"), ("utama", "gone.db"),
+                    ("salinan.db", "salinan.db")}, kept  # fmt: skip
+
+
 def test_incidents_kept_by_an_older_version_are_not_sent_again(
     tmp_path: Path, receiver: Receiver
 ) -> None:

@@ -130,6 +130,36 @@ def test_recover_needs_a_backup_before_the_time(tmp_path: Path) -> None:
         backend.close()
 
 
+def test_the_plan_gives_the_time_on_this_machines_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A naive --to is UTC (contract): an operator in WIB who typed local time got a plan
+    naming only the UTC time, and restored 7 hours off. The plan (CLI and console show its
+    lines) now gives the local time too."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'l.db'}")
+    backend = open_fresh(target)
+    try:
+        create_backup(backend, target)
+        when = parse_when(datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "))
+        for zone, line in (("Asia/Jakarta", "here (WIB, UTC+07:00"), ("UTC", None)):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            lines = plan_recover(backend, target, mset_of(target), when).describe()
+            local = when.astimezone()
+            assert [x for x in lines if "here (" in x] == (
+                [
+                    f"That is {local:%Y-%m-%d %H:%M:%S} {line}, this machine's local time); "
+                    "a time given without a zone is read as UTC."
+                ]
+                if line
+                else []
+            ), lines
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        backend.close()
+
+
 def test_parse_when() -> None:
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     assert parse_when("-2h", now=now) == now - timedelta(hours=2)

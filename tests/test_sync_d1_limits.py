@@ -116,3 +116,25 @@ def test_a_full_text_index_is_not_a_table_to_sync(
     dest = make_db("postgresql", request, tmp_path, "copy")
     report = sync(src, dest)
     assert (report.table, report.inserted, report.verified) == ("siswa", 1, True), report
+
+
+def test_repair_reads_of_d1_keep_each_answer_under_the_result_limit(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows a sync finds different in D1 are repaired, then read again by key to check them,
+    90 keys a query whatever their size: with rows near D1's 2 MB row limit that answer passed
+    its 50 MB result limit and the sync failed. Scaled down: a 400 KB limit, 6 KB rows."""
+    src = make_db("sqlite", request, tmp_path, "src")
+    src.run("CREATE TABLE foto (id INTEGER PRIMARY KEY, gambar BLOB)")  # no cursor: checksum
+    src.run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120) "
+        "INSERT INTO foto SELECT i, randomblob(3000) FROM n"
+    )
+    monkeypatch.setattr(d1.server, "max_result_bytes", 400_000)
+    monkeypatch.setattr(D1Side, "answer_bytes", 150_000, raising=False)
+    dest = make_db("d1", request, tmp_path, "d1")
+    assert sync(src, dest).verified
+    dest.run("UPDATE foto SET gambar = x'00'")  # the copy changed behind the sync's back
+    report = sync(src, dest)
+    assert (report.updated, report.verified) == (120, True), report
+    assert dest.run("SELECT count(*), sum(length(gambar)) FROM foto") == [(120, 360_000)]

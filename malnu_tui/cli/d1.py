@@ -198,6 +198,7 @@ def cmd_bookmark(ctx: Context) -> int:
 
 def cmd_time_travel(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import (
+        check_bookmark,
         current_bookmark,
         plan_time_travel,
         restore_bookmark,
@@ -205,14 +206,15 @@ def cmd_time_travel(ctx: Context) -> int:
     from malnu_tui.engine.backup.recover import parse_when
     from malnu_tui.engine.migrate import migration_lock
 
+    given = None if ctx.opt("to") else check_bookmark(ctx.args.bookmark)
     backend = _d1(ctx)
-    if ctx.opt("to"):
+    if given is None:
         plan = plan_time_travel(backend, parse_when(ctx.args.to))
         for line in plan.describe():
             ctx.message(line)
         bookmark = plan.bookmark
     else:
-        bookmark = ctx.args.bookmark
+        bookmark = given
         ctx.message(f"Restore D1 database {backend.name} in place to bookmark {bookmark}.")
         ctx.message(f"The current state stays reachable: bookmark {current_bookmark(backend)}.")
     if ctx.opt("dry_run", False):

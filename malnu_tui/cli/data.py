@@ -80,7 +80,7 @@ def _request(ctx: Context) -> ImportRequest:
     if bool(a.file) == bool(a.source):
         raise ConfigError("give either FILE or --from TARGET:TABLE (one of them)")
     key = tuple(k.strip() for k in (a.key or "").split(",") if k.strip())
-    return ImportRequest(
+    request = ImportRequest(
         table=a.table,
         file=Path(a.file) if a.file else None,
         source_label=a.source or "",
@@ -95,6 +95,8 @@ def _request(ctx: Context) -> ImportRequest:
         max_errors=MaxErrors.parse(a.max_errors),
         dry_run=a.dry_run,
     )
+    request.check_options()  # before the --from target is opened
+    return request
 
 
 def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | None]:
@@ -103,7 +105,7 @@ def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | Non
 
     if request.file is not None:
         return open_csv(request), None
-    from malnu_tui.engine.config import open_backend, resolve_target
+    from malnu_tui.engine.config import open_backend, require_existing, resolve_target
     from malnu_tui.engine.errors import ConfigError
 
     label = request.source_label
@@ -114,6 +116,7 @@ def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | Non
         target = resolve_target(ctx.settings, database=where, env={})
     else:
         target = ctx.settings.target(where)
+    require_existing(target)
     backend = open_backend(target)
     try:
         return TableSource(backend, table, label=f"{target.name}"), backend
@@ -168,10 +171,11 @@ def _show_report(ctx: Context, report: ImportReport) -> None:
 
 def cmd_import(ctx: Context) -> int:
     from malnu_tui.engine import safety
-    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.config import open_backend, require_existing
     from malnu_tui.engine.data import SchemaMismatch, preview_import, run_import
 
     request = _request(ctx)
+    require_existing(ctx.target)  # a wrong path: not a new database with the tool's tables
     source, source_backend = _source(ctx, request)
     # A dry run must not even create the tool tables: open the target without ensure_schema.
     backend = open_backend(ctx.target) if request.dry_run else ctx.backend()

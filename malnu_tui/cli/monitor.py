@@ -145,11 +145,23 @@ def cmd_check(ctx: Context) -> int:
                 old = "the file of an earlier run still shows its values"
             ctx.message(f"error: cannot write {prom}: {exc.strerror or exc}; {old}")
     if ctx.opt("alert"):
-        from malnu_tui.engine.monitor.alerts import process_alerts
+        from malnu_tui.engine.monitor.alerts import Configured, process_alerts
+        from malnu_tui.engine.monitor.reading import target_database
 
-        outcome = process_alerts(report, cfg.webhooks)
+        settings = ctx.settings
+        configured = (
+            Configured(
+                str(settings.config_path.resolve()),
+                frozenset((t.name, target_database(t)) for t in settings.targets.values()),
+            )
+            if settings.config_path is not None
+            else None
+        )
+        outcome = process_alerts(report, cfg.webhooks, configured=configured)
         if outcome.no_webhooks:
             ctx.message("alert: no [[alerts.webhooks]] in the config; incidents kept, none sent")
+        for line in outcome.closed:
+            ctx.message(f"alert: incident closed, NOT fixed (no longer checked): {line}")
         for line in outcome.sent:
             ctx.message(f"alert sent: {line}")
         for line in outcome.failed:

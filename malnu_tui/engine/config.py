@@ -368,6 +368,16 @@ def url_slug(url: str) -> str:
     return f"{slug[:71]}-{hashlib.sha256(masked.encode()).hexdigest()[:8]}"
 
 
+def require_existing(target: Target) -> None:
+    """A SQLite target's file must already be there (``import``: into a table, or ``--from``
+    one): a path that names no file is a wrong path, and opening it would create the file
+    with the tool's tables before saying "no table". Other kinds: the server says."""
+    if target.kind == "sqlite":
+        from malnu_tui.engine.backends.sqlite_open import check_path
+
+        check_path(sqlite_path(target.url), create=False)
+
+
 def open_backend(target: Target, *, read_only: bool = False) -> Backend:
     """Connect to ``target`` with the backend module of its kind (imported lazily).
     ``read_only``: for monitoring, which never writes what it watches (SQLite opened

@@ -18,6 +18,10 @@ from malnu_tui.engine.sqlsplit import Statement
 TRACKING_TABLE = "migrations"
 AUDIT_TABLE = "malnu_audit"
 LOCK_TABLE = "malnu_lock"
+# The audit table's index on (action, id): check/history read the newest runs every minute
+# (``WHERE action = 'run' ORDER BY id DESC``); without it a scan of the whole table (on D1,
+# billed by rows read). Added where the tool makes or upgrades its tables, never by a read.
+AUDIT_INDEX = "malnu_audit_action_id"
 LEASE_SECONDS = 600
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
+from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 
 __all__ = [
+    "MISSING_AUDIT_INDEX",
     "UPGRADE_COLUMNS",
     "add_missing_columns",
     "create_tool_tables",
@@ -40,15 +41,25 @@ def _t(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
 
 
+# The audit table's index on (action, id) (base.AUDIT_INDEX), as :func:`missing_columns`
+# reports it missing.
+MISSING_AUDIT_INDEX = (AUDIT_TABLE, AUDIT_INDEX)
+
+
 def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ...]:
-    """What is missing, from the catalog alone: ``(table, None)`` for a missing table,
-    ``(table, column)`` for a missing column. Empty when everything is in place."""
+    """What is missing, from the catalog alone (one read): ``(table, None)`` for a missing
+    table, ``(table, column)`` for a missing column, :data:`MISSING_AUDIT_INDEX` for the audit
+    table's index. Empty when everything is in place."""
     rows = conn.execute(
         "SELECT c.relname, a.attname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p')",
-        (schema, list(UPGRADE_COLUMNS)),
+        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p') "
+        "UNION ALL SELECT t.relname, i.relname FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = %s AND t.relname = %s AND i.relname = %s",
+        (schema, list(UPGRADE_COLUMNS), schema, AUDIT_TABLE, AUDIT_INDEX),
     ).fetchall()
     have: dict[str, set[str]] = {}
     for table, column in rows:
@@ -59,7 +70,17 @@ def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ..
             missing.append((table, None))
             continue
         missing.extend((table, name) for name, _decl in columns if name not in have[table])
+    if AUDIT_TABLE in have and AUDIT_INDEX not in have[AUDIT_TABLE]:
+        missing.append(MISSING_AUDIT_INDEX)
     return tuple(missing)
+
+
+def _create_audit_index(conn: Conn, schema: str) -> None:
+    conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (action, id)").format(
+            sql.Identifier(AUDIT_INDEX), _t(schema, AUDIT_TABLE)
+        )
+    )
 
 
 def tracking_columns(missing: tuple[tuple[str, str | None], ...]) -> dict[str, sql.Composable]:
@@ -105,6 +126,7 @@ def create_tool_tables(conn: Conn, schema: str, migration_key: int) -> None:
                 "backend_pid INTEGER NOT NULL, purpose TEXT NOT NULL DEFAULT '')"
             ).format(_t(schema, LOCK_TABLE))
         )
+        _create_audit_index(conn, schema)
 
 
 def add_missing_columns(
@@ -115,9 +137,10 @@ def add_missing_columns(
     *,
     wait: bool,
 ) -> bool:
-    """Add the missing columns under the migration lock (this session's, when it holds it;
-    else taken for the transaction). ``wait`` False: give up (False) when another session
-    holds the lock, rather than queue behind its whole operation."""
+    """Add the missing columns (and the audit index) under the migration lock (this
+    session's, when it holds it; else taken for the transaction). ``wait`` False: give up
+    (False) when another session holds the lock, rather than queue behind its whole
+    operation."""
     decls = {(t, name): decl for t, cols in UPGRADE_COLUMNS.items() for name, decl in cols}
     with conn.transaction():
         if wait:
@@ -127,7 +150,9 @@ def add_missing_columns(
             if not row or not row[0]:
                 return False
         for table, column in missing:
-            if column is None:
+            if (table, column) == MISSING_AUDIT_INDEX:
+                _create_audit_index(conn, schema)
+            if column is None or (table, column) == MISSING_AUDIT_INDEX:
                 continue
             conn.execute(
                 sql.SQL(

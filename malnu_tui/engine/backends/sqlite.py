@@ -168,14 +168,10 @@ class SQLiteBackend:
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
-        elif not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
+        elif todo := q.schema_upgrade(have):
             with self.transaction() as c:
-                c.execute(q.CREATE_TRACKING)
-                c.execute(q.CREATE_AUDIT)
-                c.execute(q.CREATE_LOCK)
-        elif "purpose" not in (have["malnu_lock"] or ""):
-            with self.transaction() as c:
-                c.execute(q.ADD_LOCK_PURPOSE)
+                for statement in todo:
+                    c.execute(statement)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------

@@ -46,10 +46,26 @@ CREATE_LOCK = """CREATE TABLE IF NOT EXISTS malnu_lock (
 # What the holder is doing ("rollback of 2 migration(s) from …"), for the next operator's
 # "lock held" message; added to lock tables made before it existed.
 ADD_LOCK_PURPOSE = "ALTER TABLE malnu_lock ADD COLUMN purpose TEXT NOT NULL DEFAULT ''"
+CREATE_AUDIT_INDEX = "CREATE INDEX IF NOT EXISTS malnu_audit_action_id ON malnu_audit (action, id)"
+# The tool's tables and the audit index (base.AUDIT_INDEX), by name.
 SELECT_TOOL_TABLES = (
-    "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-    "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')"
+    "SELECT name, sql FROM sqlite_master WHERE (type = 'table' "
+    "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')) "
+    "OR (type = 'index' AND name = 'malnu_audit_action_id' AND tbl_name = 'malnu_audit')"
 )
+
+
+def schema_upgrade(have: Mapping[str, object]) -> list[str]:
+    """What a writable open runs to bring the tool's objects up to date, from
+    :data:`SELECT_TOOL_TABLES`' rows (empty when all is in place: no write at all)."""
+    if not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
+        return [CREATE_TRACKING, CREATE_AUDIT, CREATE_LOCK, CREATE_AUDIT_INDEX]
+    todo = []
+    if "purpose" not in str(have["malnu_lock"] or ""):
+        todo.append(ADD_LOCK_PURPOSE)
+    if "malnu_audit_action_id" not in have:
+        todo.append(CREATE_AUDIT_INDEX)
+    return todo
 
 
 def absent_tool_tables(have: Mapping[str, object], where: str) -> frozenset[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from malnu_tui.engine.backends.base import AUDIT_INDEX
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -24,7 +25,14 @@ __all__ = ["PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
 SUFFIX = ".dump"
 ENV_PG_BINDIR = "MALNU_PG_BINDIR"
 TOOL_ENTRY_NAMES = frozenset(
-    {"malnu_audit", "malnu_lock", "malnu_audit_id_seq", "malnu_audit_pkey", "malnu_lock_pkey"}
+    {
+        "malnu_audit",
+        "malnu_lock",
+        "malnu_audit_id_seq",
+        "malnu_audit_pkey",
+        "malnu_lock_pkey",
+        AUDIT_INDEX,
+    }
 )
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.*)$")
 _VERSION = re.compile(r"\)\s*(\d+)(?:\.(\d+))?")

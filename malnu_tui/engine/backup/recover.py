@@ -32,6 +32,7 @@ from malnu_tui.engine.backup.store import (
     parse_iso,
     utc_iso,
 )
+from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
@@ -109,8 +110,9 @@ class RecoverPlan:
     def describe(self) -> list[str]:
         """The plan as plain sentences, for the CLI and the TUI."""
         b = self.backup
-        lines = [
-            f"Recover {b.target_name or b.target} to {self.to}.",
+        lines = [f"Recover {b.target_name or b.target} to {self.to}."]
+        lines += filter(None, [local_time_line(self.to)])
+        lines += [
             "1. Back up the current database (reason pre-recover), so this can be undone.",
             f"2. Restore backup {b.id} taken {b.created_at} ({b.reason}; head {b.head or '—'}).",
         ]

@@ -28,13 +28,12 @@ if TYPE_CHECKING:
         SchemaMismatch,
     )
     from malnu_tui.engine.data.records import SourceRecord
+    from malnu_tui.engine.data.request import ImportRequest, MaxErrors
     from malnu_tui.engine.data.rows import Rejection, Row
     from malnu_tui.engine.data.run import (
         ImportPreview,
         ImportProgress,
         ImportReport,
-        ImportRequest,
-        MaxErrors,
         SampleRow,
         open_csv,
         preview_import,
@@ -87,8 +86,8 @@ _WHERE = {
     "ImportPreview": "run",
     "ImportProgress": "run",
     "ImportReport": "run",
-    "ImportRequest": "run",
-    "MaxErrors": "run",
+    "ImportRequest": "request",
+    "MaxErrors": "request",
     "SampleRow": "run",
     "open_csv": "run",
     "preview_import": "run",

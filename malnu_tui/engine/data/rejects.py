@@ -27,6 +27,24 @@ class RejectsWriter:
         self._fh: TextIO | None = None
         self._writer: csv.Writer | None = None  # type: ignore[name-defined]
 
+    def refuse_foreign(self, source_file: Path | None) -> None:
+        """A file already there must be a rejects file (its first line the header above), not
+        the CSV being imported nor any other file (notes, a rejects file Excel saved again
+        with ``;``): the first rejected row truncated it. An input error naming the path."""
+        if self.path.is_dir() or not self.path.parent.is_dir():
+            return  # preflight says why
+        why = ""
+        if source_file is not None and _same_file(self.path, source_file):
+            why = "it is the file being imported"
+        elif _first_line(self.path) not in (None, b"", *_HEADER_LINES):
+            why = f"it is not a rejects file (its first line is not {','.join(HEADER)})"
+        if why:
+            raise InputFileError(
+                str(self.path),
+                f"{why}: the rejects file would overwrite it",
+                hint="give --rejects another path, or move that file away",
+            )
+
     def preflight(self) -> None:
         """Can the file be written there? Asked before anything is read or written (a folder
         given as ``--rejects``, the read-only card or share the CSV is on): an input error
@@ -45,6 +63,24 @@ class RejectsWriter:
                 f"the rejects file cannot be written there: {exc.strerror or exc}",
                 hint="give --rejects a file path in a folder you can write to",
             ) from None
+
+    def remove_earlier(self) -> bool:
+        """Remove an earlier run's rejects file at this path, as this run starts: a run that
+        rejects nothing left it there, its rows taken for this run's. Only a file whose first
+        line is the header this tool writes (``refuse_foreign`` refused any other)."""
+        if self._fh is not None or _first_line(self.path) not in _HEADER_LINES:
+            return False
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise InputFileError(
+                str(self.path),
+                f"an earlier run's rejects file cannot be removed: {exc.strerror or exc}",
+                hint="remove it, or give --rejects another path",
+            ) from None
+        return True
 
     def add(self, r: Rejection) -> None:
         try:
@@ -87,3 +123,25 @@ class RejectsWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+
+
+_HEADER_LINES = (",".join(HEADER).encode() + b"\r\n", ",".join(HEADER).encode() + b"\n")
+
+
+def _first_line(path: Path) -> bytes | None:
+    """The file's first line (at most 64 bytes); None: no file there. An unreadable file
+    reads as a line that is not the header (not known to be ours)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.readline(64)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return b"?"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and a.samefile(b)
+    except OSError:
+        return False

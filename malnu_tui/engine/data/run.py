@@ -9,12 +9,10 @@ and the rejects file's row count are checked before anything is committed.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
@@ -30,6 +28,7 @@ from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mappin
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
+from malnu_tui.engine.data.request import ImportRequest
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
 from malnu_tui.engine.data.tablesource import TableSource
@@ -40,7 +39,7 @@ from malnu_tui.engine.data.writers import (
     WriteSpec,
     open_writer,
 )
-from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.errors import MalnuError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -58,61 +57,6 @@ class Source(Protocol):
     def records(self) -> Iterator[SourceRecord]: ...
 
     def chunks(self, size: int) -> Iterator[RecordChunk]: ...
-
-
-@dataclass(frozen=True)
-class MaxErrors:
-    """``--max-errors N`` (rejected ≤ N commits) or ``P%`` (rejected ≤ P % of rows read)."""
-
-    count: int | None = 0
-    percent: float | None = None
-
-    @staticmethod
-    def parse(text: str) -> MaxErrors:
-        t = text.strip()
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", t)
-        if m and float(m[1]) <= 100:
-            return MaxErrors(None, float(m[1]))
-        if t.isdigit():
-            return MaxErrors(int(t), None)
-        raise ConfigError(f"--max-errors must be a count (10) or a percentage (1%), got {text!r}")
-
-    def allows(self, rejected: int, read: int) -> bool:
-        if self.percent is not None:
-            return rejected <= self.percent / 100 * read
-        return rejected <= (self.count or 0)
-
-    def describe(self) -> str:
-        return f"{self.percent:g}%" if self.percent is not None else str(self.count or 0)
-
-
-@dataclass(frozen=True)
-class ImportRequest:
-    table: str
-    file: Path | None = None  # a CSV file, or…
-    source_label: str = ""  # … "TARGET:TABLE" (the source object is passed separately)
-    mapping: Path | None = None
-    key: tuple[str, ...] = ()
-    on_conflict: OnConflict | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    header_line: int | None = None  # the header's line (title rows above it are not read)
-    header_rows: int = 1  # 2: the header is two rows (merged group cells above the names)
-    rejects: Path | None = None
-    max_errors: MaxErrors = field(default_factory=MaxErrors)
-    dry_run: bool = False
-
-    @property
-    def conflict(self) -> OnConflict:
-        """``--on-conflict``; by default ``update`` with ``--key``, else ``error``."""
-        return self.on_conflict or ("update" if self.key else "error")
-
-    def rejects_path(self) -> Path:
-        if self.rejects is not None:
-            return self.rejects
-        if self.file is not None:
-            return self.file.with_name(self.file.stem + ".rejects.csv")
-        return Path.cwd() / f"{self.table}.rejects.csv"
 
 
 @dataclass(frozen=True)
@@ -228,12 +172,14 @@ def _rejects(request: ImportRequest) -> RejectsWriter:
     must be writable; beside the CSV (the default) it may not be (a read-only card or share),
     and then it is ``TABLE.rejects.csv`` in the working folder, as for ``--from``."""
     writer = RejectsWriter(request.rejects_path())
+    writer.refuse_foreign(request.file)  # the input, or a file not ours: said, never moved on
     try:
         writer.preflight()
     except InputFileError:
         if request.rejects is not None or request.file is None:
             raise
         writer = RejectsWriter(replace(request, file=None).rejects_path())
+        writer.refuse_foreign(request.file)
         writer.preflight()
     return writer
 
@@ -286,6 +232,7 @@ def preview_import(
     backend: Backend, request: ImportRequest, source: Source, *, sample: int = SAMPLE_ROWS
 ) -> ImportPreview:
     """The mapping preview: detected format, schema check, the first rows before/after."""
+    request.check_options()
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
     _rejects(request)
@@ -382,6 +329,7 @@ def _execute(
     progress: ImportProgressCallback | None,
 ) -> ImportReport:
     started = time.monotonic()
+    request.check_options()
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
     if not check.ok:
@@ -416,6 +364,17 @@ def _execute(
     limit = request.max_errors.count if request.max_errors.percent is None else None
     stop_at = None if request.dry_run else limit
     emit = progress or (lambda _p: None)
+    if rejects.remove_earlier():  # a run rejecting nothing left it, its rows taken for ours
+        emit(
+            ImportProgress(
+                "rejects",
+                0,
+                0,
+                0.0,
+                f"removed {rejects.path}, an earlier run's rejects file (this run writes its "
+                "own there if it rejects a row)",
+            )
+        )
 
     def stream(writer: TableWriter) -> tuple[int, int, bool]:
         """Open the unit and send every row: (count before, rows read, stopped early)."""

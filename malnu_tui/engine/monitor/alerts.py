@@ -31,6 +31,7 @@ from malnu_tui.engine.monitor.runlog import format_time
 
 __all__ = [
     "AlertOutcome",
+    "Configured",
     "Incident",
     "json_body",
     "load_incidents",
@@ -90,6 +91,19 @@ class AlertOutcome:
     open_incidents: int
     no_webhooks: bool = False
     state_errors: tuple[str, ...] = ()  # the incident state could not be read or kept
+    # Incidents of a target the config no longer has (or that now names another database):
+    # "primary|backup_age|: target 'primary' is no longer in /etc/malnu/malnu.toml"
+    closed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Configured:
+    """The config file a run read and the targets it has, as (name, database) pairs
+    (``reading.target_database``): an incident opened for one of them is that config's, and
+    is closed when the config no longer has it (else it would stay open for ever)."""
+
+    path: str
+    targets: frozenset[tuple[str, str]]
 
 
 def _hook_id(hook: Webhook) -> str:
@@ -122,6 +136,8 @@ def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
     target, message = _slack_escaped(inc["target"]), _slack_escaped(inc["message"])
     if event == "problem":
         text = f":rotating_light: MALNU {inc['severity']} {target}: {message}"
+    elif inc.get("closed"):  # not fixed: no longer checked (the message says why)
+        text = f":grey_question: MALNU RESOLVED {target}: {message}"
     else:
         text = f":white_check_mark: MALNU RESOLVED {target}: {message}"
     return {"text": text}
@@ -259,9 +275,12 @@ def process_alerts(
     path: Path | None = None,
     sender: Sender | None = None,
     now: datetime | None = None,
+    configured: Configured | None = None,
 ) -> AlertOutcome:
     """Open incidents for new problems, resolve cleared ones, and deliver whatever each
-    webhook has not been told yet. Never raises for a webhook; saves the state."""
+    webhook has not been told yet. Never raises for a webhook; saves the state.
+    ``configured``: the config this run read; its incidents of targets it no longer has are
+    resolved, the message saying so (not fixed: no longer checked)."""
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
     dbs = {t.target: t.database for t in report.targets}
@@ -277,6 +296,7 @@ def process_alerts(
     failed: list[str] = []
     path = path or state_path()
     errors: list[str] = []
+    closed: list[str] = []
     try:
         with _locked_state(path) as state:
             if "damaged" in state:
@@ -285,7 +305,11 @@ def process_alerts(
                     "afresh, open problems are sent again"
                 )
             _name_databases(state["incidents"], dbs)
+            if configured is not None:
+                closed = _close_unconfigured(state["incidents"], configured, at)
             open_count = _deliver(state, current, seen, ids, send, at, sent, failed)
+            if configured is not None:
+                _stamp_config(state["incidents"], configured)
     except OSError as exc:
         # Not a traceback (exit 1 reads as WARNING to a monitoring system): the check's own
         # result stands and the operator is told why alerting is not working.
@@ -295,8 +319,55 @@ def process_alerts(
         )
         open_count = 0
     return AlertOutcome(
-        tuple(sent), tuple(failed), open_count, no_webhooks=not hooks, state_errors=tuple(errors)
+        tuple(sent),
+        tuple(failed),
+        open_count,
+        no_webhooks=not hooks,
+        state_errors=tuple(errors),
+        closed=tuple(closed),
     )
+
+
+def _stamp_config(incidents: dict[str, dict[str, Any]], configured: Configured) -> None:
+    """Incidents of a target this config has (by name AND database) are this config's. One
+    of a target it never had (`check --database URL` of another database) is not stamped: it
+    is no config's, and never closed as "no longer in" one."""
+    for inc in incidents.values():
+        pair = (str(inc.get("target")), str(inc.get("database", "")))
+        if "config" not in inc and pair in configured.targets:
+            inc["config"] = configured.path
+
+
+def _close_unconfigured(
+    incidents: dict[str, dict[str, Any]], configured: Configured, at: str
+) -> list[str]:
+    """Resolve this config's open incidents whose target it no longer has, or that now names
+    another database (renamed, removed, moved): nothing will ever check them again. The
+    message says it was not fixed, and what became of the database."""
+    closed = []
+    names = {name: db for name, db in configured.targets}
+    for inc in incidents.values():
+        if inc.get("config") != configured.path or inc.get("state") != "open":
+            continue
+        target, db = str(inc.get("target")), str(inc.get("database", ""))
+        if (target, db) in configured.targets:
+            continue
+        if target in names:
+            why = f"target {target!r} now names another database in {configured.path}"
+        else:
+            why = f"target {target!r} is no longer in {configured.path}"
+            now_named = sorted(name for name, other in configured.targets if other == db)
+            if now_named:
+                why += f" (its database is checked as target {now_named[0]!r})"
+        inc.update(
+            state="resolved",
+            resolved_at=at,
+            sent=[],
+            closed=why,
+            message=f"not fixed, no longer checked: {why}; the problem was: {inc['message']}",
+        )
+        closed.append(f"{target}|{inc.get('check')}|{inc.get('object', '')}: {why}")
+    return closed
 
 
 def _name_databases(incidents: dict[str, dict[str, Any]], dbs: dict[str, str]) -> None:

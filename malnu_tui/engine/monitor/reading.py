@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.migrate import StatusReport
 
-__all__ = ["AUDIT_WINDOW", "check_target", "run_checks"]
+__all__ = ["AUDIT_WINDOW", "check_target", "run_checks", "target_database"]
 
 AUDIT_WINDOW = 2000  # newest audit rows read per target
 
@@ -46,10 +46,12 @@ def _for_check(target: Target) -> Target:
 def _unknown(target: Target, message: str, started: float) -> TargetHealth:
     problem = Problem(target.name, "reach", Severity.UNKNOWN, mask_secrets(message), None, "target")
     took = time.perf_counter() - started
-    return TargetHealth(target.name, (problem,), {"status": 3.0}, took, _database(target))
+    return TargetHealth(target.name, (problem,), {"status": 3.0}, took, target_database(target))
 
 
-def _database(target: Target) -> str:
+def target_database(target: Target) -> str:
+    """The database ``target`` names (``urls.database_key``, masked): what a health and an
+    incident are keyed by beside the target's name."""
     from malnu_tui.engine.errors import ConfigError
     from malnu_tui.engine.urls import database_key, mask_url
 
@@ -124,7 +126,7 @@ def check_target(
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
-    return dataclasses.replace(health, seconds=took, database=_database(target))
+    return dataclasses.replace(health, seconds=took, database=target_database(target))
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:

@@ -16,7 +16,7 @@ from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, MAX_STATEMENT_
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
-from malnu_tui.engine.sync.model import ChunkCounts, Row, TableShape, key_text
+from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_DDL,
@@ -24,7 +24,7 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q
+from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q, row_placeholders
 from malnu_tui.engine.sync.sqlite_values import unstorable_value
 from malnu_tui.engine.sync.values import sqlite_param, to_sqlite
 
@@ -80,6 +80,20 @@ def split_values(
         ) from None
 
 
+def _size_sql(shape: TableShape) -> str:
+    """The size of a row as it travels in D1's JSON answer (BLOBs as hex: twice their size)."""
+    sizes = " + ".join(
+        f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
+        f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
+        for c in shape.columns
+    )
+    return sizes or "0"
+
+
+def _row_bytes(shape: TableShape, largest: Any) -> int:
+    return max(1, int(largest or 0) + 8 * len(shape.columns))
+
+
 class D1Side(SqliteDialect):
     """One D1 database."""
 
@@ -107,19 +121,32 @@ class D1Side(SqliteDialect):
             self._row_bytes[shape.name] = max(1, size // len(page))
         each = self._row_bytes.get(shape.name)
         if each is None:  # before any page: the size of a few rows, as they travel
-            sizes = " + ".join(
-                f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
-                f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
-                for c in shape.columns
-            )
             found = self._rows(
-                f"SELECT max(s) FROM (SELECT {sizes or '0'} AS s FROM {q(shape.name)} "
+                f"SELECT max(s) FROM (SELECT {_size_sql(shape)} AS s FROM {q(shape.name)} "
                 f"LIMIT {self.sample_rows})"
             )
-            each = self._row_bytes[shape.name] = max(
-                1, int(found[0][0] or 0) + 8 * len(shape.columns)
-            )
+            each = self._row_bytes[shape.name] = _row_bytes(shape, found[0][0])
         return max(1, min(cap, self.answer_bytes // each))
+
+    def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
+        """(See :class:`Side`.) Asked in batches whose answer stays near ``answer_bytes``,
+        sized from the largest of each 90 rows (asked first: rows a sync has just repaired are
+        not the size last read) — 90 rows near D1's 2 MB row limit passed its 50 MB result
+        limit."""
+        out: list[Row] = []
+        per = max(1, 90 // len(shape.key))
+        for i in range(0, len(keys), per):
+            chunk = keys[i : i + per]
+            values = ", ".join(row_placeholders(len(shape.key)) for _ in chunk)
+            found = self._rows(
+                f"SELECT max({_size_sql(shape)}) FROM {q(shape.name)} "
+                f"WHERE {key_sql(shape)} IN (VALUES {values})",
+                [v for k in chunk for v in k],
+            )
+            step = max(1, self.answer_bytes // _row_bytes(shape, found[0][0]))
+            for j in range(0, len(chunk), step):
+                out.extend(super().rows_for_keys(shape, chunk[j : j + step]))
+        return out
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         params = [sqlite_param(p) for p in params]

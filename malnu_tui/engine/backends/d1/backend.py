@@ -188,13 +188,12 @@ class D1Backend:
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
-        elif not {"migrations", "malnu_audit", "malnu_lock"} <= set(have):
-            # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless.
-            self.api.batch([q.CREATE_TRACKING, q.CREATE_AUDIT, q.CREATE_LOCK], lambda: False)
-        elif "purpose" not in str(have["malnu_lock"] or ""):
-            # A lock table made before the purpose column; a re-send after it took effect
-            # fails with "duplicate column", which is then the proof it did.
-            self.api.batch([q.ADD_LOCK_PURPOSE], self._lock_has_purpose)
+        elif todo := q.schema_upgrade(have):
+            # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A lock table
+            # made before the purpose column: a re-send after the batch (all or nothing) took
+            # effect fails with "duplicate column", which is then the proof it did.
+            took = self._lock_has_purpose if q.ADD_LOCK_PURPOSE in todo else (lambda: False)
+            self.api.batch(todo, took)
         self._schema_ready = True
 
     # -- tracking ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     dump_statements,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
+from malnu_tui.engine.clock import local_time_line
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.sqlsplit import is_transaction_control
@@ -47,6 +49,7 @@ __all__ = [
     "TimeTravelPlan",
     "TimeTravelRestore",
     "bookmark_at",
+    "check_bookmark",
     "check_dump",
     "current_bookmark",
     "dump_statements",
@@ -105,6 +108,7 @@ class TimeTravelPlan:
         """The plan as plain sentences, for the CLI and the TUI."""
         return [
             f"Recover D1 database {self.database} to {self.to} with Time Travel.",
+            *filter(None, [local_time_line(self.to)]),
             f"1. Restore bookmark {self.bookmark} in place (data and schema as of then).",
             f"2. The current state stays reachable: bookmark {self.current_bookmark} "
             "(the restore prints and audits the exact bookmark that undoes it).",
@@ -125,6 +129,24 @@ def _iso(when: datetime) -> str:
 
 
 # -- bookmarks ------------------------------------------------------------------------------
+
+
+# A bookmark as D1 hands them out (and as the API reference's example): four groups of
+# lowercase hex digits, 8-8-8-32 ("Bookmarks are lexicographically sortable", Time Travel docs).
+_BOOKMARK = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}")
+
+
+def check_bookmark(text: str) -> str:
+    """``text`` as a bookmark (surrounding blanks of a paste dropped); refused as bad input
+    (exit 2, naming the value) before D1 is asked when it is not shaped like one."""
+    bookmark = text.strip()
+    if not _BOOKMARK.fullmatch(bookmark):
+        raise ConfigError(
+            f"{text!r} is not a D1 bookmark (4 groups of lowercase hex digits, 8-8-8-32, "
+            "e.g. 00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683)",
+            hint="`malnu-tui d1 bookmark --at TIME` prints the bookmark of a time",
+        )
+    return bookmark
 
 
 def current_bookmark(backend: D1Backend) -> str:

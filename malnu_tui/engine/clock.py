@@ -1,0 +1,31 @@
+"""Times told to operators: the UTC time the tool works in, and this machine's local time.
+
+Times typed without a zone (``recover --to "2026-11-24 01:55"``) are read as UTC (a contract);
+an operator in WIB (UTC+7) who meant local time would restore 7 hours off. Plans echo the time
+on this machine's clock, so the difference is seen before the confirmation word is typed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+__all__ = ["local_time_line"]
+
+
+def local_time_line(utc: str) -> str | None:
+    """A plan line giving the ISO 8601 time ``utc`` on this machine's clock, or None when the
+    local time there is UTC (nothing to tell apart)."""
+    when = datetime.fromisoformat(utc)
+    local = when.astimezone()
+    offset = local.utcoffset() or timedelta(0)
+    if not offset:
+        return None
+    sign, rest = ("+" if offset >= timedelta(0) else "-"), abs(offset)
+    hours, minutes = divmod(int(rest.total_seconds()) // 60, 60)
+    zone = f"UTC{sign}{hours:02d}:{minutes:02d}"
+    name = local.tzname() or ""
+    if name and name != zone and not name.startswith(("+", "-")):
+        zone = f"{name}, {zone}"
+    return (
+        f"That is {local:%Y-%m-%d %H:%M:%S} here ({zone}, this machine's local time); "
+        "a time given without a zone is read as UTC."
+    )
