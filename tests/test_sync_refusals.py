@@ -512,3 +512,20 @@ def test_a_value_with_more_decimals_than_the_copys_numeric_scale_is_refused_by_r
     src.run('UPDATE "nilai" SET "skor" = round("skor", 1) WHERE "skor" <> round("skor", 1)')
     again = sync(src, dst)
     assert (again.updated, again.verified) == (2, True), again
+
+
+def test_a_unique_key_holding_nulls_is_refused_with_what_to_do_about_them(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """An alumni table keyed by its UNIQUE nis, which older rows lack (NULL): the copy's key
+    refused them with the generic "correct the row" hint, not saying that NULL is no key."""
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE alumni (nis TEXT UNIQUE, nama TEXT NOT NULL)")
+    src.many("INSERT INTO alumni VALUES (?, ?)", [("A1", "Ani"), (None, "Budi"), ("A2", "Cici")])
+    with pytest.raises(BackendError, match=r"writing alumni, row nis=NULL, column nis: ") as no:
+        sync(src, dst)
+    assert no.value.hint is not None
+    assert no.value.hint.startswith("nis is the key the sync matches rows by, and rows holding")
+    assert 'UPDATE "alumni" SET "nis" = … WHERE "nis" IS NULL' in no.value.hint
+    src.run("UPDATE alumni SET nis = 'B' || rowid WHERE nis IS NULL")
+    assert sync(src, dst).verified
