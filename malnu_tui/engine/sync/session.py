@@ -18,7 +18,7 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
-from malnu_tui.engine.sync.side import Side, decode_key
+from malnu_tui.engine.sync.side import NULL_KEY, Side, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
@@ -234,6 +234,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         return SyncRefused.NO_KEY
     if problem.endswith(_MIXED_KEY):
         return SyncRefused.MIXED_KEY
+    if problem.endswith(NULL_KEY):
+        return SyncRefused.NULL_KEY
     if problem.endswith(_OWN_STAMP):
         return own_stamp_hint(table)
     name = quote_ident(table)
