@@ -71,8 +71,8 @@ _ROUTE = re.compile(
 class Fault:
     """One injected fault for the next ``count`` requests matching ``path`` and ``match``.
 
-    kind: ``status`` (answer ``status`` without executing), ``drop-before`` (close the
-    connection without executing), ``drop-after`` (execute and commit, then close the
+    kind: ``status`` (answer ``status`` with ``message`` without executing), ``drop-before``
+    (close the connection without executing), ``drop-after`` (execute and commit, then close the
     connection without answering), ``slow`` (sleep ``delay`` seconds first), ``echo`` (answer
     ``status`` with a text page that echoes the request, its Authorization header included, as
     a misconfigured proxy's error page does), ``cut-after`` (execute and commit, then answer
@@ -90,7 +90,7 @@ class Fault:
     match: str = ""  # substring of the request body
     delay: float = 0.0
     retry_after: int | None = None
-    message: str = "D1_ERROR: Network connection lost."
+    message: str = ""  # D1's error message: "" for each kind's own (status, error-after)
 
 
 @dataclass
@@ -624,7 +624,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "status":
                 entry.status = fault.status
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
-                msg = "Too many requests" if fault.status == 429 else "D1 DB is overloaded."
+                msg = fault.message or (
+                    "Too many requests" if fault.status == 429 else "D1 DB is overloaded."
+                )
                 code = 971 if fault.status == 429 else 7500
                 self._error(fault.status, code, msg, headers)
                 return
@@ -661,7 +663,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "error-after":
             entry.status = fault.status
-            self._error(fault.status, 7500, fault.message)
+            self._error(fault.status, 7500, fault.message or "D1_ERROR: Network connection lost.")
             return
         if fault is not None and fault.kind == "cut-after":
             whole = json.dumps(

@@ -53,6 +53,12 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
     return [r.fault for r in d1.server.requests[since:] if text in r.body and "/raw" in r.path]
 
 
+OVERLOADED = (
+    "D1_ERROR: D1 DB is overloaded. Too many requests queued.",
+    "D1_ERROR: D1 DB is overloaded. Requests queued for too long.",
+)
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -68,6 +74,10 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         # done: taken for a refusal of the SQL, with the same second run.
         Fault("error-after", count=1, status=400, match="VALUES (1)"),
         Fault("slow", count=1, delay=4.0, match="VALUES (1)"),
+        # D1's overload refusals (its error list: "send fewer requests by spreading the load
+        # over time"): classed a limit, the migration failed at once with a hint to split it.
+        Fault("status", count=2, status=400, match="VALUES (1)", message=OVERLOADED[0]),
+        Fault("status", count=2, status=400, match="VALUES (1)", message=OVERLOADED[1]),
     ],
     ids=[
         "503",
@@ -78,6 +88,8 @@ def batches_with(d1: D1Target, text: str, since: int) -> list[str]:
         "cut-after",
         "connection-lost-after",
         "timeout-then-late-delivery",
+        "overloaded-queue-full",
+        "overloaded-queued-too-long",
     ],
 )
 def test_retries_never_apply_twice(d1: D1Target, mdirs: MigrationDirs, fault: Fault) -> None:

@@ -291,8 +291,10 @@ class D1Api:
                     # A 503 of maintenance or overload may say when to come back, as a 429 does.
                     delay = max(delay, _retry_after(resp, self.policy.max_delay))
                 elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
-                    # D1's own error list: retry these. The work may have been done before
-                    # the error (a connection lost on D1's side): an unknown outcome.
+                    # D1's own error list: retry these (and an overload: "send fewer requests
+                    # by spreading the load over time" — the backoff does). The work may have
+                    # been done before the error (a connection lost on D1's side; a request
+                    # queued "for too long" is not said to be dropped): an unknown outcome.
                     last = _first_error(resp)[1]
                     unknown = True
                 elif resp.status_code < 300 and not (isinstance(data, dict) and "success" in data):
@@ -316,8 +318,13 @@ class D1Api:
             if attempt >= self.policy.attempts:
                 raise D1Unavailable(
                     f"D1 {self.location.database_id}: no answer after {attempt} attempts: {last}",
-                    hint="check https://www.cloudflarestatus.com/ and the network; "
-                    "nothing was applied twice",
+                    hint=(
+                        "D1 says the database has more requests than it can queue (the "
+                        "application's, at a busy hour?): run again at a quieter time"
+                        if _OVERLOADED in last
+                        else "check https://www.cloudflarestatus.com/ and the network"
+                    )
+                    + "; nothing was applied twice",
                 )
             self._sleep(delay)
 
@@ -469,10 +476,12 @@ def _first_error(resp: httpx.Response) -> tuple[int, str]:
 
 # D1's transient errors, whose recommended action is "Retry the operation" (D1's error list,
 # developers.cloudflare.com/d1/observability/debug-d1/; the retry example of "Retry queries").
+_OVERLOADED = "D1 DB is overloaded"  # "Too many requests queued." / "Requests queued for too long."
 _TRANSIENT_WORDS = (
     "Network connection lost",
     "storage caused object to be reset",
     "reset because its code was updated",
+    _OVERLOADED,
 )
 
 
@@ -487,7 +496,6 @@ _LIMIT_WORDS = (
     "Exceeded maximum DB size",
     "SQLITE_FULL",
     "exceeded timeout",
-    "too many requests queued",
 )
 
 
