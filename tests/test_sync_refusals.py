@@ -388,6 +388,16 @@ def test_a_column_a_migration_added_at_the_source_is_refused_with_the_statements
     assert dst.run("SELECT kelas FROM siswa WHERE id = 3") == [("X-1",)]
     assert verify(src, dst).verified
 
+    # A later migration drops one: the hint was the generic "make the destination table
+    # match"; it now gives the statement that drops it there too.
+    src.run('ALTER TABLE siswa DROP COLUMN "nilai %"')
+    with pytest.raises(SyncRefused, match=r"destination has column\(s\) the source lacks") as gone:
+        sync(src, dst)
+    hint = gone.value.hint
+    assert hint is not None and hint.endswith('DROP COLUMN "nilai %"; then sync again'), hint
+    dst.run(hint.rsplit(": ", 1)[1].removesuffix("; then sync again"))  # as the hint says
+    assert sync(src, dst).verified and verify(src, dst).verified
+
 
 def test_a_jsonb_key_is_paged_in_its_own_order(
     tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
@@ -502,3 +512,20 @@ def test_a_value_with_more_decimals_than_the_copys_numeric_scale_is_refused_by_r
     src.run('UPDATE "nilai" SET "skor" = round("skor", 1) WHERE "skor" <> round("skor", 1)')
     again = sync(src, dst)
     assert (again.updated, again.verified) == (2, True), again
+
+
+def test_a_unique_key_holding_nulls_is_refused_with_what_to_do_about_them(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """An alumni table keyed by its UNIQUE nis, which older rows lack (NULL): the copy's key
+    refused them with the generic "correct the row" hint, not saying that NULL is no key."""
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE alumni (nis TEXT UNIQUE, nama TEXT NOT NULL)")
+    src.many("INSERT INTO alumni VALUES (?, ?)", [("A1", "Ani"), (None, "Budi"), ("A2", "Cici")])
+    with pytest.raises(BackendError, match=r"writing alumni, row nis=NULL, column nis: ") as no:
+        sync(src, dst)
+    assert no.value.hint is not None
+    assert no.value.hint.startswith("nis is the key the sync matches rows by, and rows holding")
+    assert 'UPDATE "alumni" SET "nis" = … WHERE "nis" IS NULL' in no.value.hint
+    src.run("UPDATE alumni SET nis = 'B' || rowid WHERE nis IS NULL")
+    assert sync(src, dst).verified

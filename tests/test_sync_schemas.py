@@ -129,3 +129,27 @@ def test_a_partitioned_table_is_synced_once_as_itself_and_its_partitions_are_not
     dst.run("CREATE VIEW v_backup AS SELECT * FROM absensi")  # SQLite's views too
     with pytest.raises(ConfigError, match=r"v_backup is a view \(the sync copies tables"):
         sync(dst, make_db("sqlite", request, tmp_path, "other"), tables=("v_backup",))
+
+
+def test_a_postgresql_unique_key_holding_nulls_is_refused_not_said_synced(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL alumni table keyed by a UNIQUE nis that older rows lack (NULL): its SQLite
+    copy took the NULL keys (SQLite lets a non-INTEGER PRIMARY KEY be NULL), a change to such a
+    row was never carried, and `sync` said "✔ yes" while `sync verify` said "extra: nis=NULL".
+    Both now refuse the table, saying why."""
+    src = make_db("postgresql", request, tmp_path, "sekolah")
+    dst = make_db("sqlite", request, tmp_path, "backup")
+    src.run("CREATE TABLE alumni (nis TEXT UNIQUE, nama TEXT NOT NULL)")
+    src.many("INSERT INTO alumni VALUES (?, ?)", [("A1", "Ani"), ("A2", "Dewi")])
+    assert sync(src, dst).verified
+    src.many("INSERT INTO alumni VALUES (?, ?)", [(None, "Budi"), (None, "Cici")])
+    for run in (sync, verify):
+        with pytest.raises(SyncRefused) as refused:
+            run(src, dst)
+        assert "alumni: key nis holds NULL" in str(refused.value)
+        assert "cannot be told apart" in str(refused.value)
+        assert refused.value.hint is not None and "WHERE key IS NULL" in refused.value.hint
+    assert dst.run("SELECT count(*) FROM alumni") == [(2,)]
+    src.run("UPDATE alumni SET nis = 'B-' || nama WHERE nis IS NULL")
+    assert sync(src, dst).verified and verify(src, dst).verified

@@ -205,6 +205,11 @@ class SyncRefused(MalnuError):
         "make the destination table match the source's columns and mapped types (or drop it "
         "to have it created), then sync again"
     )
+    NULL_KEY = (
+        "give each such row a key value at the source (UPDATE … SET key = … WHERE key IS "
+        "NULL) and make the column NOT NULL, or give the table a primary key; or leave the "
+        "table out with --tables"
+    )
     NO_KEY = (
         "give the source table a primary key or a unique index (rows are matched by it), or "
         "leave the table out with --tables"

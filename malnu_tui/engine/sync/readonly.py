@@ -23,7 +23,7 @@ from malnu_tui.engine.sync.session import (
     schema_problems,
     table_key,
 )
-from malnu_tui.engine.sync.side import Side, SyncState
+from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState
 from malnu_tui.engine.sync.verify import PAGE_ROWS
 
 __all__ = ["dry_run", "lag_seconds", "read_states", "states", "verify_sync"]
@@ -90,7 +90,8 @@ def verify_sync(
             problems = [f"{t}: no primary key or unique index to compare by"]
             hints = [SyncRefused.NO_KEY]
         elif (mixed := s.src.mixed_key(shape)) is not None:
-            problems, hints = [f"{t}: {mixed}"], [SyncRefused.MIXED_KEY]
+            hint = SyncRefused.NULL_KEY if mixed.endswith(NULL_KEY) else SyncRefused.MIXED_KEY
+            problems, hints = [f"{t}: {mixed}"], [hint]
         elif (stamp := own_stamp(s.src, shape)) is not None:
             problems, hints = [stamp], [own_stamp_hint(t)]
         if problems:

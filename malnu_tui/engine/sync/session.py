@@ -18,7 +18,7 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
-from malnu_tui.engine.sync.side import Side, decode_key
+from malnu_tui.engine.sync.side import NULL_KEY, Side, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
@@ -42,6 +42,7 @@ _NO_KEY = "no primary key or unique index at the source to match rows by"
 _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
 _NO_COLUMNS = "destination lacks column(s)"
+_EXTRA_COLUMNS = "destination has column(s) the source lacks:"
 _OWN_STAMP = (
     "has a column synced_at of its own, where a copy keeps when the sync wrote each row: its "
     "values would not be copied"
@@ -127,7 +128,7 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
     if missing:
         out.append(f"{t}: {_NO_COLUMNS} {', '.join(missing)}")
     if extra:
-        out.append(f"{t}: destination has column(s) the source lacks: {', '.join(extra)}")
+        out.append(f"{t}: {_EXTRA_COLUMNS} {', '.join(extra)}")
     for c in src.columns:
         d = dst.column(c.name)
         if d is not None and d.kind != c.kind:
@@ -233,12 +234,14 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         return SyncRefused.NO_KEY
     if problem.endswith(_MIXED_KEY):
         return SyncRefused.MIXED_KEY
+    if problem.endswith(NULL_KEY):
+        return SyncRefused.NULL_KEY
     if problem.endswith(_OWN_STAMP):
         return own_stamp_hint(table)
+    name = quote_ident(table)
+    if s.dst.kind == "postgresql":
+        name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
     if problem.endswith(_NO_STAMP):
-        name = quote_ident(table)
-        if s.dst.kind == "postgresql":
-            name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
         kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
         return (
             f"add it at the destination (every copied row gets the time of its copy): "
@@ -252,6 +255,16 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             names = [c.name for c in src.columns if dst.column(c.name) is None]
             statements = "; ".join(s.dst.add_columns_ddl(src, names))
             return f"add them at the destination: {statements}; then sync with --full"
+    if problem.startswith(f"{table}: {_EXTRA_COLUMNS} "):
+        # Columns a migration dropped at the source: the copy's are no longer synced.
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            extra = [c for c in dst.names if src.column(c) is None]
+            drops = "; ".join(f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in extra)
+            return (
+                f"the source has dropped them: drop them at the destination too (their values "
+                f"there go with them): {drops}; then sync again"
+            )
     return SyncRefused.MISMATCH
 
 

@@ -130,6 +130,10 @@ def decode_key(text: str | None) -> Key | None:
     return None if text is None else tuple(json.loads(text))
 
 
+# The end of the problem of a key holding NULL (see ``Side.mixed_key``).
+NULL_KEY = "rows holding NULL there cannot be told apart"
+
+
 @dataclass(frozen=True)
 class SyncState:
     """One row of ``malnu_sync``: where the sync of a table stands."""

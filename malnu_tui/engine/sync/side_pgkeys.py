@@ -106,7 +106,22 @@ def failing_row(
     hint = None
     if column in shape.names:
         hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
+    if column in shape.key and isinstance(exc, psycopg.errors.NotNullViolation):
+        hint = _null_key_hint(shape, column)
     return f", row {key}" + (f", column {column}" if column else ""), hint
+
+
+def _null_key_hint(shape: TableShape, column: str) -> str:
+    """What to do about a source row whose key ``column`` is NULL: a key from a UNIQUE index
+    on a column that allows NULL (a UNIQUE column takes any number of them), or a SQLite
+    PRIMARY KEY that is no INTEGER one (SQLite lets such a key be NULL)."""
+    c, t = quote_ident(column), quote_ident(shape.name)
+    return (
+        f"{column} is the key the sync matches rows by, and rows holding NULL there cannot be "
+        f"told apart (a UNIQUE column takes any number of NULLs): give each a value at the "
+        f"source (UPDATE {t} SET {c} = … WHERE {c} IS NULL), or give the table a primary key; "
+        "or leave the table out with --tables"
+    )
 
 
 def _nul_text(shape: TableShape, rows: Sequence[Row]) -> tuple[Row, str] | None:

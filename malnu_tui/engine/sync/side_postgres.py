@@ -24,6 +24,7 @@ from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.side import (
+    NULL_KEY,
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
@@ -227,7 +228,12 @@ class PostgresSide(PostgresKeyBuild):
         return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
 
     def mixed_key(self, shape: TableShape) -> str | None:
-        return None  # a column holds its type's values only
+        # A column holds its type's values only; but a UNIQUE key's column may hold NULLs.
+        for k in (c.name for c in shape.columns if c.name in shape.key and not c.notnull):
+            q = sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE {} IS NULL)")
+            if self._rows(q.format(self._t(shape.name), sql.Identifier(k)))[0][0]:
+                return f"key {k} holds NULL (a UNIQUE column takes any number): {NULL_KEY}"
+        return None
 
     def greatest(self, table: str, column: str) -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
