@@ -6,11 +6,15 @@ requests are the same for both and depend on the export's polling."""
 from __future__ import annotations
 
 import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Static
 
-from malnu_tui.engine.config import Settings, Target, load_settings
+from malnu_tui.engine.backends.d1.backend import D1Backend
+from malnu_tui.engine.config import Settings, Target, load_settings, open_backend
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
@@ -101,3 +105,47 @@ async def test_console_rollback_costs_at_most_two_requests_more_than_the_cli(
     ]
     print(f"D1 database requests for a rollback of one migration: CLI {cli}, console {console}")
     assert console <= cli + 2, (cli, console)
+
+
+async def test_console_recover_on_d1_brings_the_data_back_with_time_travel(
+    d1_fresh_server: D1Server, tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The console's recover on D1 is the CLI's: Time Travel to that minute, the data itself
+    back (it restored the newest backup and replayed migrations: every row written since that
+    backup was lost), no backup needed, the undo restore point shown."""
+    server = d1_fresh_server
+    d = school_set(mdirs)
+    db = server.add_database()
+    cfg = _config(tmp_path, f"d1://{db.account}/{db.id}", d)
+    env = {"CLOUDFLARE_API_TOKEN": server.token, "MALNU_D1_API_BASE": server.api_base}
+    assert run_cli("--config", str(cfg), "up", "--no-backup", env=env).code == 0
+    settings = load_settings(config=str(cfg), env={})
+    target = settings.target("school")
+    app_db = open_backend(target)  # as the application writes: through D1's API
+    assert isinstance(app_db, D1Backend)
+    app_db.api.batch(["INSERT INTO users (id, email) VALUES (77, 'siti@malnu.sch.id')"],
+                     lambda: False)  # fmt: skip
+    time.sleep(1.1)  # the time typed (whole seconds) lies between the two writes
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.1)
+    app_db.api.batch(["DELETE FROM users WHERE id = 77"], lambda: False)  # the bad deploy
+    app_db.close()
+    app = MalnuApp(settings=settings, target=target)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_until(pilot, lambda: _status_loaded(app), timeout=30)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: _ready(app, "when"), timeout=30)
+        screen = app.screen
+        assert isinstance(screen, WizardScreen)
+        screen.query_one("#when-input", Input).value = when
+        await pilot.press("enter")  # the time field has the focus: Enter goes on
+        await wait_until(pilot, lambda: _ready(app, "plan"), timeout=30)
+        plan = str(screen.query_one("#recover-plan", Static).render())
+        assert "native point-in-time restore" in plan, plan
+        await pilot.press("n")
+        await wait_until(pilot, lambda: screen.step == "confirm", timeout=30)
+        await pilot.press(*db.id, "enter")
+        await wait_until(pilot, lambda: screen.step == "result" and not screen.working, 60)
+        summary = str(screen.query_one("#recover-summary", Static).render())
+        assert "(D1 Time Travel)" in summary and "Restore point that undoes it" in summary
+    assert server.sql(db, "SELECT email FROM users WHERE id = 77") == [("siti@malnu.sch.id",)]

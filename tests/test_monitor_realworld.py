@@ -213,6 +213,75 @@ def test_an_incident_of_a_target_gone_from_the_config_is_closed_saying_not_fixed
                     ("salinan.db", "salinan.db")}, kept  # fmt: skip
 
 
+def test_sigterm_while_an_alert_is_sent_ends_cleanly_and_keeps_what_was_sent(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """cron's or systemd's SIGTERM while a webhook hangs: asyncio's "Task was destroyed but
+    it is pending!" on stderr, and the state not kept, so what had been sent (to the other
+    webhook) was sent again by the next run."""
+    import signal
+
+    from tests.fixtures_core import popen_cli
+
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url())
+    cfg = Path(c[1])
+    hanging = Receiver("s3cretHookPath")
+    try:
+        hanging.mode = "hang"
+        cfg.write_text(cfg.read_text() + f'[[alerts.webhooks]]\nkind = "json"\n'
+                       f'url = "{hanging.url()}"\ntimeout = 30\n')  # fmt: skip
+        failed = _failed_migration(c, mdirs)
+        proc = popen_cli(*c, "check", "--alert")
+        assert hanging.wait_attempts(1) == 1  # the first webhook was told, the second hangs
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143, err
+        assert err.splitlines()[-1] == "terminated", err
+        assert "Task was destroyed" not in err and "Traceback" not in err, err
+        assert receiver.events() == [("problem", failed)]
+        hanging.mode = "ok"
+        res = run_inproc(*c, "check", "--alert")
+        assert res.err.count("alert sent:") == 1, res.err  # the hanging one's only
+        assert receiver.events() == [("problem", failed)]
+        assert hanging.events() == [("problem", failed)]
+    finally:
+        hanging.stop()
+
+
+def test_a_try_stopped_by_sigterm_is_not_left_pending(receiver: Receiver) -> None:
+    """The try's asyncio task was left pending when SIGTERM stopped its loop: the garbage
+    collector's "Task was destroyed but it is pending!" on stderr at some later point."""
+    import asyncio
+    import gc
+    import os
+    import signal
+    import threading
+
+    from malnu_tui.cli.context import Terminated, sigterm_as_interrupt
+    from malnu_tui.engine.monitor.alerts import http_sender
+    from malnu_tui.engine.monitor.config import Webhook
+
+    receiver.mode = "hang"
+    hook = Webhook("json", receiver.url(), timeout=30, retries=0)
+
+    def terminate() -> None:
+        receiver.wait_attempts(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate, daemon=True).start()
+    with pytest.raises(Terminated), sigterm_as_interrupt():
+        http_sender(hook, {"event": "problem"})
+    gc.collect()
+    pending = [
+        t
+        for t in gc.get_objects()
+        if isinstance(t, asyncio.Task)
+        and not t.done()
+        and t.get_coro().__qualname__ == "_post.<locals>.post"  # type: ignore[union-attr]
+    ]
+    assert pending == []
+
+
 def test_incidents_kept_by_an_older_version_are_not_sent_again(
     tmp_path: Path, receiver: Receiver
 ) -> None:

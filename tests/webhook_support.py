@@ -32,7 +32,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.attempts += 1
+                with outer.changed:
+                    outer.attempts += 1
+                    outer.changed.notify_all()
                 if outer.mode == "hang":
                     outer.release.wait(30)
                 if outer.mode == "drip":
@@ -97,6 +99,12 @@ class Receiver:
         with self.changed:
             self.changed.wait_for(lambda: self.hung_up >= tries, len(self.DRIP) * self.DRIP_S)
             return self.hung_up
+
+    def wait_attempts(self, tries: int, timeout: float = 30) -> int:
+        """``attempts`` once it reaches ``tries`` (or as it is after ``timeout`` seconds)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.attempts >= tries, timeout)
+            return self.attempts
 
     def stop(self) -> None:
         self.release.set()

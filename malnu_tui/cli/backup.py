@@ -303,22 +303,11 @@ def cmd_recover(ctx: Context) -> int:
 
 def _recover_native(ctx: Context, when: datetime) -> int:
     """Native point-in-time recovery (D1 Time Travel): the data itself comes back."""
-    from malnu_tui.engine.backup import run_native_recover
+    from malnu_tui.engine.backup import plan_native_recover, run_native_recover
     from malnu_tui.engine.backup.store import utc_iso
 
     backend = ctx.backend()
-    lines = [
-        f"Recover {ctx.target.name} ({backend.display_url}) to {utc_iso(when)} with "
-        f"{backend.kind}'s native point-in-time restore:",
-        "  data and schema come back as they were at that time; everything written since is",
-        "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
-    ]
-    if backend.kind == "d1":
-        from malnu_tui.engine.backends.d1.backend import D1Backend
-        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
-
-        assert isinstance(backend, D1Backend)
-        lines += plan_time_travel(backend, when).describe()
+    lines = plan_native_recover(backend, ctx.target, when).describe()
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json({"to": utc_iso(when), "native": True, "plan": lines})

@@ -23,10 +23,12 @@ from malnu_tui.engine.backup.core import (
 )
 from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
 from malnu_tui.engine.backup.recover import (
+    NativeRecoverPlan,
     RecoverPlan,
     RecoverResult,
     native_recovery,
     parse_when,
+    plan_native_recover,
     plan_recover,
     run_native_recover,
     run_recover,
@@ -60,6 +62,7 @@ __all__ = [
     "BackupNotFound",
     "BackupProgress",
     "BackupProgressCallback",
+    "NativeRecoverPlan",
     "PrunePlan",
     "RecoverPlan",
     "RecoverResult",
@@ -75,6 +78,7 @@ __all__ = [
     "load_manifest",
     "native_recovery",
     "parse_when",
+    "plan_native_recover",
     "plan_prune",
     "plan_recover",
     "prune_backups",

@@ -424,3 +424,36 @@ def run_native_recover(
         raise BackupError(f"{backend.kind} targets have no native point-in-time recovery")
     with record_run(backend, "recover", f"native {when.astimezone(UTC).isoformat()}"):
         return native.native_recover(backend, target, when.astimezone(UTC), emitter(progress))
+
+
+@dataclass(frozen=True)
+class NativeRecoverPlan:
+    """What ``recover --to TIME`` does where the kind has native point-in-time recovery (D1
+    Time Travel): the data itself comes back. One plan for the CLI and the console."""
+
+    when: datetime
+    lines: tuple[str, ...]
+
+    @property
+    def to(self) -> str:
+        return utc_iso(self.when)
+
+    def describe(self) -> list[str]:
+        return list(self.lines)
+
+
+def plan_native_recover(backend: Backend, target: Target, when: datetime) -> NativeRecoverPlan:
+    """The native recovery's plan (D1: the bookmark of that time, asked of D1)."""
+    lines = [
+        f"Recover {target.name} ({backend.display_url}) to {utc_iso(when)} with "
+        f"{backend.kind}'s native point-in-time restore:",
+        "  data and schema come back as they were at that time; everything written since is",
+        "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
+    ]
+    if backend.kind == "d1":
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
+
+        assert isinstance(backend, D1Backend)
+        lines += plan_time_travel(backend, when).describe()
+    return NativeRecoverPlan(when, tuple(lines))

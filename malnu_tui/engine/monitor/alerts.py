@@ -159,9 +159,17 @@ def _post(hook: Webhook, body: dict[str, Any]) -> int:
 
     # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
     loop = asyncio.new_event_loop()
+    task = loop.create_task(post())
     try:
-        return loop.run_until_complete(post())
+        return loop.run_until_complete(task)
     finally:
+        # Stopped from outside (SIGTERM, Ctrl-C, raised while the loop waits): the try is
+        # cancelled and let finish, its connection closed, not left pending for the garbage
+        # collector to report ("Task was destroyed but it is pending!") on stderr.
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
         loop.close()
 
 
@@ -196,10 +204,19 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
     with open(path.with_suffix(".lock"), "a+") as lockf:
         fcntl.flock(lockf.fileno(), fcntl.LOCK_EX)
         state = _read(path)
-        yield state
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            yield state
+        except KeyboardInterrupt:  # SIGTERM, Ctrl-C while sending: what was sent is kept
+            with contextlib.suppress(OSError):
+                _write(path, state)
+            raise
+        _write(path, state)
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _is_incident(value: object) -> bool:
@@ -436,6 +453,7 @@ def _deliver(
                 failed.append(f"{what}: {mask_secrets(str(exc)) or type(exc).__name__}")
                 continue
             done.add(hid)
+            inc["sent"] = sorted(done)  # kept at once: a SIGTERM may end the run next
             sent.append(what)
         inc["sent"] = sorted(done)
         if event == "resolved" and set(ids) <= done:

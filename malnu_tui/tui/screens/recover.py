@@ -29,7 +29,12 @@ from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backup import BackupManifest, RecoverPlan, RecoverResult
+    from malnu_tui.engine.backup import (
+        BackupManifest,
+        NativeRecoverPlan,
+        RecoverPlan,
+        RecoverResult,
+    )
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import StatusReport
@@ -37,9 +42,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class RecoverPlanned(Message):
-    plan: RecoverPlan
+    plan: RecoverPlan | NativeRecoverPlan
     mset: MigrationSet
     database_name: str
+
+
+@dataclass
+class NativeRecovered(Message):
+    undo: str  # the restore point (D1 bookmark) that undoes it
+    report: StatusReport
 
 
 @dataclass
@@ -50,8 +61,14 @@ class RecoverFinished(Message):
 
 def plan_recovery(
     target: Target, when_text: str, progress: object
-) -> tuple[RecoverPlan, MigrationSet, str]:
-    from malnu_tui.engine.backup import BackupProgressCallback, parse_when, plan_recover
+) -> tuple[RecoverPlan | NativeRecoverPlan, MigrationSet, str]:
+    from malnu_tui.engine.backup import (
+        BackupProgressCallback,
+        native_recovery,
+        parse_when,
+        plan_native_recover,
+        plan_recover,
+    )
 
     when = parse_when(when_text)
     mset = migration_set(target)
@@ -61,6 +78,8 @@ def plan_recovery(
         # A live operator's lock stops the wizard here, before the typed confirmation.
         pf = preflight_lock(backend, target, "recover")
         pf.raise_if_blocked()
+        if native_recovery(backend.kind) is not None:  # D1 Time Travel: the data comes back
+            return plan_native_recover(backend, target, when), mset, pf.database_name
         plan = plan_recover(
             backend, target, mset, when, progress=cast(BackupProgressCallback, progress)
         )
@@ -84,7 +103,13 @@ class RecoverWizard(WizardScreen):
         super().__init__()
         self.target = target
         self.when_text = ""
-        self.plan: RecoverPlan | None = None
+        from malnu_tui.engine.backup import native_recovery
+
+        # D1: Time Travel brings the data back to that minute, as `recover` does in the CLI
+        # (a backup and its migrations replayed would lose what was written since it).
+        self.native = native_recovery(target.kind) is not None
+        self.native_undo: str | None = None
+        self.plan: RecoverPlan | NativeRecoverPlan | None = None
         self.mset: MigrationSet | None = None
         self.database_name = ""
         self.result: RecoverResult | None = None
@@ -98,7 +123,12 @@ class RecoverWizard(WizardScreen):
                 classes="intro",
             )
             yield Field(placeholder="-1h", id="when-input")
-            yield Label("backups of this target (a recovery starts from one):", classes="dim")
+            yield Label(
+                "backups of this target (D1 Time Travel needs none: it reaches back 30 days):"
+                if self.native
+                else "backups of this target (a recovery starts from one):",
+                classes="dim",
+            )
             yield DataTable(id="when-backups", cursor_type="row", zebra_stripes=True)
         with StepPane(id="plan"):
             yield OperationProgress(log=False, id="plan-progress")
@@ -126,13 +156,20 @@ class RecoverWizard(WizardScreen):
             self.set_working(True)
             self._plan(self.when_text)
         elif step == "confirm":
+            from malnu_tui.engine.backup import NativeRecoverPlan
+
             p = self.plan
             assert p is not None
             text = Text()
             text.append(f"Recover {self.target.display_url} to {p.to}\n", style="bold")
-            text.append(f"from backup {p.backup.id}.\n")
-            text.append("NOT recovered: ", style="bold red")
-            text.append(p.not_recovered + "\n")
+            if not isinstance(p, NativeRecoverPlan):
+                text.append(f"from backup {p.backup.id}.\n")
+                text.append("NOT recovered: ", style="bold red")
+                text.append(p.not_recovered + "\n")
+            else:
+                text.append("with D1 Time Travel: the data as it was then. ")
+                text.append("Everything written since is replaced", style="bold red")
+                text.append(" (the restore point that undoes it is shown after).\n")
             self.query_one("#recover-confirm-text", Static).update(text)
             self.ask_typed(
                 self.database_name,
@@ -177,16 +214,21 @@ class RecoverWizard(WizardScreen):
             self.post_message(RecoverPlanned(*result))
 
     @work(thread=True, exclusive=True, group="recover-run")
-    def _run(self, plan: RecoverPlan, mset: MigrationSet) -> None:
-        from malnu_tui.engine.backup import run_recover
+    def _run(self, plan: RecoverPlan | NativeRecoverPlan, mset: MigrationSet) -> None:
+        from malnu_tui.engine.backup import NativeRecoverPlan, run_native_recover, run_recover
 
         with reporting(self, "run"):
             with connected(self.target) as backend:
-                result = run_recover(
-                    backend, self.target, mset, plan, progress=backup_progress_poster(self)
-                )
+                progress = backup_progress_poster(self)
+                if not isinstance(plan, NativeRecoverPlan):
+                    result = run_recover(backend, self.target, mset, plan, progress=progress)
+                else:
+                    undo = run_native_recover(backend, self.target, plan.when, progress=progress)
             report, _ = load_status(self.target)
-            self.post_message(RecoverFinished(result, report))
+            if not isinstance(plan, NativeRecoverPlan):
+                self.post_message(RecoverFinished(result, report))
+            else:
+                self.post_message(NativeRecovered(undo, report))
 
     @on(BackupProgress)
     def _progress(self, event: BackupProgress) -> None:
@@ -218,6 +260,15 @@ class RecoverWizard(WizardScreen):
         self.query_one("#recover-progress", OperationProgress).finish("✔ recovered")
         self.go(self.step_index("result"))
 
+    @on(NativeRecovered)
+    def _recovered_natively(self, event: NativeRecovered) -> None:
+        event.stop()
+        self.set_working(False)
+        self.app_end()
+        self.native_undo, self.report = event.undo, event.report
+        self.query_one("#recover-progress", OperationProgress).finish("✔ recovered")
+        self.go(self.step_index("result"))
+
     def _show_backups(self, manifests: tuple[BackupManifest, ...]) -> None:
         table = self.query_one("#when-backups", DataTable)
         table.clear(columns=True)
@@ -229,7 +280,7 @@ class RecoverWizard(WizardScreen):
                 m.head or "—",
                 Text("✔ yes", "green") if m.verified else Text("✘ no", "yellow"),
             )
-        if manifests:
+        if manifests or self.native:
             self.allow_next()
         else:
             self.allow_next("no backups: nothing to recover from")
@@ -240,6 +291,8 @@ class RecoverWizard(WizardScreen):
             )
 
     def _show_plan(self) -> None:
+        from malnu_tui.engine.backup import NativeRecoverPlan
+
         p = self.plan
         assert p is not None
         text = Text()
@@ -253,13 +306,20 @@ class RecoverWizard(WizardScreen):
         self.query_one("#recover-plan", Static).update(text)
         self.query_one("#plan-progress", OperationProgress).finish(
             f"✔ plan ready: start from backup {p.backup.id}"
+            if not isinstance(p, NativeRecoverPlan)
+            else "✔ plan ready: D1 Time Travel to that minute"
         )
         self.allow_next(label="Confirm ▶ (n)")
 
     def _show_result(self) -> None:
         text = Text()
         r = self.result
-        if r is not None:
+        if self.native_undo is not None and self.plan is not None:
+            text.append(f"✔ recovered to {self.plan.to} (D1 Time Travel)\n", style="bold green")
+            text.append("Restore point that undoes it: ", style="bold")
+            text.append(f"{self.native_undo}\n", style="bold reverse")
+            text.append(f"(malnu-tui d1 time-travel --bookmark {self.native_undo})\n")
+        elif r is not None:
             text.append(f"✔ recovered to {r.plan.to}\n", style="bold green")
             text.append(
                 f"restored {r.plan.backup.id}; re-applied {len(r.reapplied)}, "
