@@ -131,14 +131,15 @@ def test_a_partitioned_table_is_synced_once_as_itself_and_its_partitions_are_not
         sync(dst, make_db("sqlite", request, tmp_path, "other"), tables=("v_backup",))
 
 
-def test_a_postgresql_unique_key_holding_nulls_is_refused_not_said_synced(
-    request: pytest.FixtureRequest, tmp_path: Path
+@pytest.mark.parametrize("source", ["postgresql", "sqlite"])
+def test_a_unique_key_holding_nulls_is_refused_not_said_synced(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """A PostgreSQL alumni table keyed by a UNIQUE nis that older rows lack (NULL): its SQLite
+    """An alumni table keyed by a UNIQUE nis that older rows lack (NULL): its SQLite
     copy took the NULL keys (SQLite lets a non-INTEGER PRIMARY KEY be NULL), a change to such a
     row was never carried, and `sync` said "✔ yes" while `sync verify` said "extra: nis=NULL".
     Both now refuse the table, saying why."""
-    src = make_db("postgresql", request, tmp_path, "sekolah")
+    src = make_db(source, request, tmp_path, "sekolah")
     dst = make_db("sqlite", request, tmp_path, "backup")
     src.run("CREATE TABLE alumni (nis TEXT UNIQUE, nama TEXT NOT NULL)")
     src.many("INSERT INTO alumni VALUES (?, ?)", [("A1", "Ani"), ("A2", "Dewi")])

@@ -251,7 +251,8 @@ class Side(Protocol):
     def mixed_key(self, shape: TableShape) -> str | None:
         """What is wrong when the key's first column holds values of another type than its
         kind (SQLite keeps whatever it is given): the two sides would order them
-        differently; None when every key is of its kind (or the database types its columns)."""
+        differently; or when it holds NULL (ending with :data:`NULL_KEY`: such rows cannot be
+        told apart); None when every key is of its kind (or the database types its columns)."""
         ...
 
     def pages(

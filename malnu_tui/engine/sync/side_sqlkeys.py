@@ -11,7 +11,7 @@ from typing import Any
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.sync.model import TableShape
-from malnu_tui.engine.sync.side import RESIDUE, Fingerprint, fingerprint_sql
+from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, Fingerprint, fingerprint_sql
 
 __all__ = ["SqliteKeys", "key_order", "key_sql", "q"]
 
@@ -72,7 +72,17 @@ class SqliteKeys:
             f"ORDER BY {k} {way} LIMIT 1)"
             for way in ("ASC", "DESC")
         )
+        if not col.notnull:  # a UNIQUE key's column, or a non-INTEGER PRIMARY KEY, takes NULL
+            ends += (
+                f" UNION ALL SELECT * FROM (SELECT 'null', 'NULL' FROM {t} WHERE {k} IS NULL "
+                "LIMIT 1)"
+            )
         found = [(str(a), str(b)) for a, b in self._rows(ends)]
+        if ("null", "NULL") in found:
+            return (
+                f"key {col.name} holds NULL (SQLite lets a UNIQUE column, or a PRIMARY KEY "
+                f"that is no INTEGER one, hold NULLs): {NULL_KEY}"
+            )
         odd = [(kind, text) for kind, text in found if kind != own]
         if not odd:
             return None
