@@ -337,18 +337,25 @@ def test_a_flag_and_the_environment_naming_different_databases_are_refused(
     assert res.code == 0, res.err
 
 
-def test_both_variables_naming_different_databases_are_refused(
-    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """MALNU_DATABASE_URL and MALNU_TARGET exported in two places (a profile, a cron line): the
-    URL used to win with that target's options (production, lint = "enforce", its schema)."""
-    d = school_set(mdirs)
+def _two_targets(tmp_path: Path, d: MigrationDirs) -> Path:
+    """A config of targets a and b (b with lint = "enforce": options that must not reach
+    another database)."""
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(
         f'[targets.a]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
         f'[targets.b]\nurl = "sqlite:///{tmp_path / "b.db"}"\nlint = "enforce"\n'
         f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
     )
+    return cfg
+
+
+def test_both_variables_naming_different_databases_are_refused(
+    tmp_path: Path, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MALNU_DATABASE_URL and MALNU_TARGET exported in two places (a profile, a cron line): the
+    URL used to win with that target's options (production, lint = "enforce", its schema)."""
+    d = school_set(mdirs)
+    cfg = _two_targets(tmp_path, d)
     monkeypatch.setenv("MALNU_TARGET", "b")
     monkeypatch.setenv("MALNU_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
     for argv in (("status", "--json"), ("up", "--yes")):
@@ -370,12 +377,7 @@ def test_database_and_target_flags_naming_different_databases_are_refused(
     its schema, a D1 token) — refused as a flag against a variable is; the same database by
     another spelling is b itself."""
     d = school_set(mdirs)
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[targets.a]\nurl = "sqlite:///{tmp_path / "a.db"}"\n'
-        f'[targets.b]\nurl = "sqlite:///{tmp_path / "b.db"}"\nlint = "enforce"\n'
-        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
-    )
+    cfg = _two_targets(tmp_path, d)
     other = f"sqlite:///{tmp_path / 'c.db'}"
     for argv in (("status", "--json"), ("up", "--yes")):
         res = run_inproc("--config", str(cfg), "--database", other, "--target", "b", *argv)
