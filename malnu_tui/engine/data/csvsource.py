@@ -235,7 +235,9 @@ class CsvSource:
                     if len(found) >= limit:
                         break
             except (csv.Error, UnicodeError):
-                pass  # a hint only: the import itself names what is wrong
+                # The header lines read before the fault: this is a hint for the schema check
+                # only, and the import itself names what is wrong with the file.
+                return found
         return found
 
     def records(self) -> Iterator[SourceRecord]:
