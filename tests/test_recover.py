@@ -172,6 +172,49 @@ def test_parse_when() -> None:
     for bad in ("2h", "yesterday", "-2x"):
         with pytest.raises(ConfigError):
             parse_when(bad, now=now)
+    assert parse_when("2026-11-24 14:05:30,5+07:00") == datetime(
+        2026, 11, 24, 7, 5, 30, 500000, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("2026-11-24 14.05", "14.05 is a fraction of an hour in ISO 8601; write the time with "
+         "colons (14:05)"),
+        ("2026-11-24T02.30+07:00", "(02:30)"),
+        ("2026-11-24 02,30", "(02:30)"),
+        ("2026-11-24 14:05.5", "14:05.5 is a fraction of a minute in ISO 8601; write the time "
+         "with colons (14:05:SS)"),
+    ],
+)  # fmt: skip
+def test_a_time_written_with_a_dot_is_refused(typed: str, said: str) -> None:
+    """Indonesian writes 14:05 as "14.05". Python's fromisoformat read "2026-11-24 02.30" as
+    02:00:00.3 and the recover went to half an hour before the time meant, saying nothing."""
+    with pytest.raises(ConfigError) as err:
+        parse_when(typed)
+    assert said in str(err.value) and typed in str(err.value)
+
+
+def test_a_time_in_the_future_says_now_and_the_zone_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator in WIB types the local time of a moment ago; read as UTC it is 7 hours
+    ahead. The error only said "is in the future"."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'f.db'}")
+    backend = open_fresh(target)
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    try:
+        now = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
+        with pytest.raises(ConfigError) as err:
+            plan_recover(backend, target, mset_of(target), parse_when("2026-12-06 13:55"), now=now)
+        assert "(it is 2026-12-06 07:00:00 UTC now)" in str(err.value)
+        assert err.value.hint is not None and "add its offset (+07:00)" in err.value.hint
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        backend.close()
 
 
 def test_a_recover_stopped_half_way_says_so_and_how_to_undo_it(

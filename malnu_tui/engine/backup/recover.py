@@ -32,7 +32,7 @@ from malnu_tui.engine.backup.store import (
     parse_iso,
     utc_iso,
 )
-from malnu_tui.engine.clock import local_time_line
+from malnu_tui.engine.clock import local_offset, local_time_line
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
@@ -51,6 +51,9 @@ _RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
+# A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
+# as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
+_CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
 
 
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:
@@ -66,6 +69,7 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         if m and (m.group(1) or m.group(3)):
             seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
             return now - timedelta(seconds=seconds)
+        _refuse_clock_fraction(text, value)
         return parse_iso(value)
     except OverflowError:
         raise ConfigError(
@@ -78,6 +82,23 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
             hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC) "
             "or a relative time like -2h, -30m, -1d",
         ) from None
+
+
+def _refuse_clock_fraction(text: str, value: str) -> None:
+    """:class:`ConfigError` for a dot or comma after the hours or minutes of a time: never a
+    fraction of a second, and never read as what was meant."""
+    frac = _CLOCK_FRACTION.search(value)
+    if frac is None:
+        return
+    hh, mm = frac.groups()
+    written = frac.group(0).strip(" T")
+    meant = f"{hh}:{written[3:]}" if mm is None else f"{hh}:{mm.lstrip(':')}:SS"
+    raise ConfigError(
+        f"cannot read the time {text!r}: {written} is a fraction of "
+        f"{'an hour' if mm is None else 'a minute'} in ISO 8601; write the time with colons "
+        f"({meant})",
+        hint="e.g. 2026-11-24 14:05+07:00 (WIB), 2026-11-24T07:05:00Z, or -2h",
+    )
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -207,7 +228,11 @@ def plan_recover(
     now = now or datetime.now(UTC)
     when = when.astimezone(UTC)
     if when > now + timedelta(seconds=1):
-        raise ConfigError(f"--to {utc_iso(when)} is in the future")
+        raise ConfigError(
+            f"--to {utc_iso(when)} is in the future (it is {now:%Y-%m-%d %H:%M:%S} UTC now)",
+            hint="a time given without a zone is read as UTC: for this machine's local time "
+            f"add its offset ({local_offset()}), or give a relative time such as -2h",
+        )
     candidates = [
         m
         for m in list_backups(target.backup_dir)
