@@ -17,6 +17,7 @@ from malnu_tui.engine.backup import (
     load_manifest,
     parse_when,
     plan_recover,
+    restore_backup,
     run_recover,
 )
 from malnu_tui.engine.config import Target
@@ -86,6 +87,57 @@ def test_recover_to_a_time_between_migrations(db: tuple[Target, Backend]) -> Non
     audit = backend.read_audit(limit=100, action="recover")
     assert [e.outcome for e in audit] == ["ok", "ok"]
     assert any(b.reason == "pre-recover" for b in _backups(target))
+
+
+def test_recover_to_a_time_after_a_restore_starts_from_the_restored_backup(
+    db: tuple[Target, Backend],
+) -> None:
+    """After `backup restore A` (taken before a bad deploy), the app kept writing. `recover
+    --to` a time after that restore chose the newest backup before the time: the restore's
+    own pre-restore backup, holding the bad deploy's rows, which the restore had thrown away.
+    It brought them back and said only that 3 s of changes were lost."""
+    target, backend = db
+    mset = mset_of(target)
+    up(backend, target, to=V1)
+    _mark(backend, 1, "good")
+    a = create_backup(backend, target)
+    _mark(backend, 2, "bad deploy")
+    restored = restore_backup(backend, target, a.id)
+    # V2 applied after the restore, without a backup: replayed from the restore on.
+    record_skipped_backup(backend, "up")
+    apply_plan(backend, mset, plan_up(backend, mset, V2))
+    t = _tick()
+    _mark(backend, 3, "later")
+
+    plan = plan_recover(backend, target, mset, t)
+    assert plan.backup.id == a.id, plan.describe()
+    assert plan.reapply == (mset.find(V2).filename,) and plan.rollback == ()
+    assert (restored.pre_restore_id, f"backup {a.id} was restored over its data") in [
+        (bid, why.split(" at ")[0]) for bid, why in plan.skipped_backups
+    ]
+    assert f"between the restore of backup {a.id} (" in plan.not_recovered
+    assert plan.lost_seconds < (t - a.created).total_seconds()
+    run_recover(backend, target, mset, plan)
+    assert _marks(backend) == {"good"}
+    assert status(backend, mset).head == V2
+
+
+def test_recover_after_a_restore_whose_backup_is_gone_is_refused(tmp_path: Path) -> None:
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'g.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        a = create_backup(backend, target)
+        _mark(backend, 2, "bad deploy")
+        pre = restore_backup(backend, target, a.id).pre_restore_id
+        (target.backup_dir / f"{a.id}.json").unlink()
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, target, mset_of(target), _tick())
+        assert f"restoring {pre} would bring back the data that restore replaced" in str(
+            err.value
+        )
+    finally:
+        backend.close()
 
 
 def _backups(target: Target) -> list[object]:

@@ -178,16 +178,17 @@ def _version(filename: str) -> str:
 
 
 def _applied_at(
-    backend: Backend, target: Target, start: BackupManifest, when: datetime
+    backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
 ) -> tuple[set[str], list[str]]:
-    """Replay the audit trail from the backup to ``when`` over the backup's applied set.
+    """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
+    ``when`` over ``start``'s applied set.
 
-    Audit times have one-second resolution: events in the backup's own second are replayed
+    Audit times have one-second resolution: events in ``since``'s own second are replayed
     too (replaying is idempotent: apply adds, rollback removes, restore resets).
     """
     state = set(start.applied_filenames)
     notes: list[str] = []
-    lo = start.created.strftime(_AUDIT_TS)
+    lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
     entries = sorted(
         (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
@@ -209,6 +210,55 @@ def _applied_at(
                     "is gone; the migrations it brought back are assumed unchanged"
                 )
     return state, notes
+
+
+def _restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
+    """The last restore (``backup restore``, or the one inside a ``recover``) done after
+    ``chosen`` was taken and by ``when``: from then on the database held the restored backup's
+    content, not ``chosen``'s. A restore in ``chosen``'s own second counts when ``chosen`` is
+    its own pre-restore backup (the usual case: it is taken the moment before)."""
+    lo = chosen.created.strftime(_AUDIT_TS)
+    hi = when.strftime(_AUDIT_TS)
+    own = f"pre-restore backup {chosen.id}"
+    found = [
+        e
+        for e in backend.read_audit(limit=1_000_000, action="restore")
+        if e.outcome == "ok" and lo <= e.at <= hi and (e.at > lo or own in e.detail)
+    ]
+    return max(found, key=lambda e: (e.at, e.id or 0), default=None)
+
+
+def _base_after_restore(
+    target: Target,
+    chosen: BackupManifest,
+    restore: AuditEntry,
+    when: datetime,
+    progress: BackupProgressCallback | None,
+) -> BackupManifest:
+    """The backup a restore between ``chosen`` and ``when`` put in place, verified: the
+    database held its content as of that restore, so recovering to ``when`` starts there."""
+    why = (
+        f"backup {restore.object} was restored at {restore.at} UTC, after backup {chosen.id} "
+        f"and before {utc_iso(when)}: the database held that backup's data then"
+    )
+    pick = f"pick a time before {restore.at} UTC, or restore a backup by hand"
+    try:
+        manifest = load_manifest(target.backup_dir, restore.object)
+    except (BackupNotFound, BackupError) as exc:
+        raise BackupError(
+            f"cannot recover to {utc_iso(when)}: {why}, and it cannot be read ({exc}); restoring "
+            f"{chosen.id} would bring back the data that restore replaced",
+            hint=pick,
+        ) from None
+    report = verify_backup(target, manifest.id, progress=progress)
+    if not report.ok:
+        raise BackupError(
+            f"cannot recover to {utc_iso(when)}: {why}, and it fails verification ("
+            + "; ".join(report.problems)
+            + f"); restoring {chosen.id} would bring back the data that restore replaced",
+            hint=pick,
+        )
+    return report.manifest
 
 
 def plan_recover(
@@ -256,7 +306,18 @@ def plan_recover(
             f"{utc_iso(when)}{passed_over}",
             hint="`malnu-tui backup list` shows what exists; pick a later time",
         )
-    state, notes = _applied_at(backend, target, chosen, when)
+    since = chosen.created
+    held = f"the backup ({chosen.created_at})"
+    restore = _restored_since(backend, chosen, when)
+    if restore is not None:
+        skipped.append(
+            (chosen.id, f"backup {restore.object} was restored over its data at {restore.at} UTC")
+        )
+        # (The restore's second, but never before the backup it passed over: taken before it.)
+        since = max(parse_iso(restore.at), chosen.created)
+        chosen = _base_after_restore(target, chosen, restore, when, progress)
+        held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
+    state, notes = _applied_at(backend, target, chosen, since, when)
     in_backup = set(chosen.applied_filenames)
     reapply = tuple(sorted(state - in_backup, key=lambda f: (_version(f), f)))
     rollback = tuple(sorted(in_backup - state, key=lambda f: (_version(f), f), reverse=True))
@@ -270,9 +331,9 @@ def plan_recover(
         )
     if no_rb:
         raise BackupError("cannot recover: no rollback file for: " + ", ".join(no_rb))
-    lost = (when - chosen.created).total_seconds()
+    lost = (when - since).total_seconds()
     not_recovered = (
-        f"data written by the application between the backup ({chosen.created_at}) and "
+        f"data written by the application between {held} and "
         f"{utc_iso(when)}, {_fmt_duration(lost)} of changes: rows inserted, updated or deleted "
         "in that window are lost. Everything after that time is replaced too; it stays in the "
         "pre-recover backup."
