@@ -133,9 +133,7 @@ def test_recover_after_a_restore_whose_backup_is_gone_is_refused(tmp_path: Path)
         (target.backup_dir / f"{a.id}.json").unlink()
         with pytest.raises(BackupError) as err:
             plan_recover(backend, target, mset_of(target), _tick())
-        assert f"restoring {pre} would bring back the data that restore replaced" in str(
-            err.value
-        )
+        assert f"restoring {pre} would bring back the data that restore replaced" in str(err.value)
     finally:
         backend.close()
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
+    from malnu_tui.engine.backup.core import RestoreResult
     from malnu_tui.engine.plan import Preflight
 
 
@@ -212,16 +213,19 @@ def cmd_restore(ctx: Context) -> int:
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
-    ctx.message(
-        f"restored {result.backup_id} in {result.seconds:.1f} s; "
-        f"to undo: malnu-tui backup restore {result.pre_restore_id}"
-    )
+    ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
     for warning in result.warnings:
         ctx.message(f"warning: the restore is done, but: {warning}")
     if not result.schema_matches:
         ctx.message("warning: the restored schema hash differs from the manifest")
     _show_status(ctx, result.as_json())
     return 0
+
+
+def _undo(result: RestoreResult) -> str:
+    if result.pre_restore_verified:
+        return f"to undo: malnu-tui backup restore {result.pre_restore_id}"
+    return f"the damaged database it replaced is kept as backup {result.pre_restore_id}"
 
 
 def cmd_prune(ctx: Context) -> int:
@@ -294,8 +298,10 @@ def cmd_recover(ctx: Context) -> int:
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
-        f"to undo: malnu-tui backup restore {result.restore.pre_restore_id}"
+        + _undo(result.restore)
     )
+    for warning in result.restore.warnings:
+        ctx.message(f"warning: the restore is done, but: {warning}")
     ctx.message(f"NOT recovered: {plan.not_recovered}")
     _show_status(ctx, result.as_json())
     return 0

@@ -1,0 +1,121 @@
+"""A damaged SQLite database ("database disk image is malformed"), the commonest reason to
+restore one, on real files damaged the way a failing disk damages them: a page overwritten.
+
+`backup restore` refused to replace it: its pre-restore backup failed PRAGMA quick_check, and
+no backup could be restored over the damaged file. A page of the lock table gave a traceback,
+a damaged first page an error without a way out."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from malnu_tui.engine.backup import (
+    BackupManifest,
+    create_backup,
+    list_backups,
+    load_manifest,
+    restore_backup,
+)
+from malnu_tui.engine.config import Target
+from tests.backup_support import fill, make_target, open_fresh, rows, up
+from tests.inproc import run_inproc
+
+
+def _damaged_db(tmp_path: Path) -> tuple[Target, str, dict[str, list[tuple[object, ...]]]]:
+    """A target with 200 users and their posts, a verified backup of it (its id), and the rows."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'sekolah.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=200)
+        backup = create_backup(backend, target)
+        return target, backup.id, rows(backend)
+    finally:
+        backend.close()
+
+
+def _overwrite_page(db: Path, table: str | None) -> None:
+    """Overwrite the root page of ``table`` (None: the first page's b-tree) with garbage."""
+    with sqlite3.connect(db) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        page = 1
+        if table is not None:
+            page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,))
+            page = page.fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        f.seek((page - 1) * size + (100 if page == 1 else 0))  # page 1: after the file header
+        f.write(b"\xde\xad\xbe\xef" * 256)
+
+
+def _config(tmp_path: Path, target: Target) -> list[str]:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.sekolah]\nurl = "{target.url}"\nbackup_dir = "{target.backup_dir}"\n'
+        f'migrations_dir = "{target.migrations_dir}"\nrollback_dir = "{target.rollback_dir}"\n',
+        encoding="utf-8",
+    )
+    return ["--config", str(cfg), "--target", "sekolah"]
+
+
+def test_a_damaged_database_is_restored_and_its_copy_kept(tmp_path: Path) -> None:
+    target, backup_id, before = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    _overwrite_page(db, "posts")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    assert "Traceback" not in res.err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    conn.close()
+    backend = open_fresh(target)
+    try:
+        assert rows(backend) == before
+    finally:
+        backend.close()
+    pre = [m for m in _manifests(target) if m.reason == "pre-restore"]
+    assert len(pre) == 1 and not pre[0].verified
+    assert pre[0].details["damaged"].startswith("PRAGMA quick_check: ")
+    assert (target.backup_dir / pre[0].file).stat().st_size == db.stat().st_size
+    assert f"the damaged database it replaced is kept as backup {pre[0].id}" in res.err
+    assert "warning: the restore is done, but: the database it replaced was damaged" in res.err
+    assert f"to undo: malnu-tui backup restore {pre[0].id}" not in res.err
+
+
+def test_a_damaged_audit_trail_does_not_stop_the_restore(tmp_path: Path) -> None:
+    target, backup_id, before = _damaged_db(tmp_path)
+    _overwrite_page(tmp_path / "sekolah.db", "malnu_audit")
+    backend = open_fresh(target)
+    try:
+        result = restore_backup(backend, target, backup_id)
+        assert rows(backend) == before
+        trail = backend.read_audit(limit=500)
+        assert [e.action for e in trail if e.object == backup_id] == ["restore"]
+        # The backup's own trail, kept where the damaged one could not be read.
+        assert len([e for e in trail if e.action == "apply"]) == 3
+        assert backend.read_lock() is None
+    finally:
+        backend.close()
+    assert not load_manifest(target.backup_dir, result.pre_restore_id).verified
+
+
+def test_a_database_damaged_where_nothing_can_read_it_is_one_line_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    target, backup_id, _ = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    args = _config(tmp_path, target)
+    for table in ("malnu_lock", None):  # the lock row is read first; then the schema
+        _overwrite_page(db, table)
+        res = run_inproc(*args, "backup", "restore", backup_id, "--yes")
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        assert "database disk image is malformed" in res.err
+        assert "hint: the SQLite file itself is damaged" in res.err
+        assert "move it aside with its -wal and -shm files" in res.err
+    db.rename(db.with_suffix(".damaged"))  # as the hint says
+    assert run_inproc(*args, "backup", "restore", backup_id, "--yes").code == 0
+
+
+def _manifests(target: Target) -> list[BackupManifest]:
+    return list_backups(target.backup_dir)
