@@ -173,12 +173,13 @@ def test_a_rollback_that_leaves_a_function_in_public_fails_on_a_scratch_server(
 ) -> None:
     """On a scratch server only the stairway's own schema was compared, but Supabase's and
     pg_dump's files put everything in ``"public"``: a rollback that forgot the migration's
-    function (re-created by ``CREATE OR REPLACE``, so the re-apply passed) was ✔. The
-    database's other schemas are compared too now."""
+    function (re-created by ``CREATE OR REPLACE``, so the re-apply passed) or its extension
+    was ✔. The database's other schemas, and its extensions, are compared too now."""
     db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
     mdirs.add(
         "20240101000000",
         "notes",
+        'create extension if not exists "pgcrypto" with schema "public";\n'
         'create table if not exists "public"."notes" ("id" bigint primary key, "body" text);\n'
         'create or replace function "public"."note_count"() returns bigint\n'
         "    language sql stable\n"
@@ -188,6 +189,8 @@ def test_a_rollback_that_leaves_a_function_in_public_fails_on_a_scratch_server(
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
     assert r.code == 1, r.out + r.err
     assert "function public.note_count() left behind" in r.out
+    assert "extension pgcrypto left behind" in r.out  # one line, not its 40 functions
+    assert "function public.digest" not in r.out
 
 
 def test_a_supabase_file_naming_public_and_bare_names_climbs_on_a_scratch_server(
