@@ -119,3 +119,35 @@ def test_a_database_damaged_where_nothing_can_read_it_is_one_line_with_the_way_o
 
 def _manifests(target: Target) -> list[BackupManifest]:
     return list_backups(target.backup_dir)
+
+
+def test_a_manifest_damaged_by_hand_is_said_not_silently_passed_over(tmp_path: Path) -> None:
+    """A truncated manifest made its backup vanish from `backup list` without a word, and
+    `recover` chose an older backup (more data lost) without naming the newer one; a
+    `created_at` edited to something that is not a time was a traceback in `recover`."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.backup import plan_recover
+    from tests.backup_support import mset_of
+
+    target, older, _ = _damaged_db(tmp_path)
+    backend = open_fresh(target)
+    try:
+        newer = create_backup(backend, target).id
+        args = _config(tmp_path, target)
+        manifest = target.backup_dir / f"{newer}.json"
+        text = manifest.read_text(encoding="utf-8")
+        for damaged in (text[:300], text.replace('"created_at": "', '"created_at": "kemarin')):
+            manifest.write_text(damaged, encoding="utf-8")
+            res = run_inproc(*args, "backup", "list")
+            assert res.code == 0 and newer not in res.out and older in res.out
+            assert f"warning: backup {newer} is not listed (nor restored or pruned): " in res.err
+            assert f" manifest {manifest}: " in res.err
+            plan = plan_recover(backend, target, mset_of(target), datetime.now(UTC))
+            assert plan.backup.id == older
+            assert [bid for bid, _ in plan.skipped_backups] == [newer]
+            res = run_inproc(*args, "recover", "--to", "now", "--dry-run")
+            assert res.code == 0 and "Traceback" not in res.err, res.err
+            assert f"skipped newer backup {newer}: " in res.out and str(manifest) in res.out
+    finally:
+        backend.close()

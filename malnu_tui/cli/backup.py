@@ -132,9 +132,11 @@ def cmd_create(ctx: Context) -> int:
 
 def cmd_list(ctx: Context) -> int:
     from malnu_tui.engine.backup import backups_of
-    from malnu_tui.engine.backup.store import other_owners
+    from malnu_tui.engine.backup.store import other_owners, unreadable_manifests
 
     backups, others = backups_of(ctx.target)
+    for bid, why in unreadable_manifests(ctx.target.backup_dir):
+        ctx.message(f"warning: backup {bid} is not listed (nor restored or pruned): {why}")
     if others:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "

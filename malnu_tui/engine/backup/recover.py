@@ -30,6 +30,7 @@ from malnu_tui.engine.backup.store import (
     list_backups,
     load_manifest,
     parse_iso,
+    unreadable_manifests,
     utc_iso,
 )
 from malnu_tui.engine.clock import local_offset, local_time_line
@@ -170,6 +171,14 @@ class RecoverPlan:
         }
 
 
+def _taken(backup_id: str) -> datetime | None:
+    """When a backup was taken, by its id (``YYYYMMDDTHHMMSSffffffZ-…``)."""
+    try:
+        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -290,6 +299,13 @@ def plan_recover(
     ]
     skipped: list[tuple[str, str]] = []
     chosen: BackupManifest | None = None
+    # A manifest that cannot be read is never a candidate, but a recover that passes over a
+    # newer backup for it says so (its data file is still in the store).
+    unreadable = [
+        (bid, taken, why)
+        for bid, why in unreadable_manifests(target.backup_dir)
+        if (taken := _taken(bid)) is not None and taken <= when
+    ]
     for m in candidates:
         if not backup_of(m, target):
             skipped.append((m.id, f"a backup of {m.target_name or m.target}, not this database"))
@@ -300,12 +316,14 @@ def plan_recover(
             break
         skipped.append((m.id, "; ".join(report.problems)))
     if chosen is None:
+        skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
         raise BackupError(
             f"no verified backup of {target.display_url} was taken at or before "
             f"{utc_iso(when)}{passed_over}",
             hint="`malnu-tui backup list` shows what exists; pick a later time",
         )
+    skipped += [(bid, why) for bid, taken, why in unreadable if taken > chosen.created]
     since = chosen.created
     held = f"the backup ({chosen.created_at})"
     restore = _restored_since(backend, chosen, when)
