@@ -419,6 +419,9 @@ def restore(
             "(with its -wal and -shm files), then run the restore again: a missing file is "
             "created and restored into"
             if sqlite_damaged(exc)
+            else f"the disk of {live.parent} is full: the restore needs room there for the "
+            f"whole backup ({manifest.size} bytes) beside the database; free space there"
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
             else "another process may hold a write lock; retry when it is idle",
         ) from None
     except OSError as exc:
