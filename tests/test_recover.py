@@ -21,7 +21,7 @@ from malnu_tui.engine.backup import (
     run_recover,
 )
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ChecksumDrift, ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
 from malnu_tui.engine.safety import backup_taker, record_skipped_backup
 from tests.backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
@@ -134,6 +134,29 @@ def test_recover_after_a_restore_whose_backup_is_gone_is_refused(tmp_path: Path)
         with pytest.raises(BackupError) as err:
             plan_recover(backend, target, mset_of(target), _tick())
         assert f"restoring {pre} would bring back the data that restore replaced" in str(err.value)
+    finally:
+        backend.close()
+
+
+def test_recover_refuses_to_re_apply_a_file_edited_since_it_ran(tmp_path: Path) -> None:
+    """`up` refuses an applied file edited since it ran; recover re-applied it as edited
+    (a table the database never had at TIME), and its new tracking row hid the drift."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'e.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target, to=V2)
+        create_backup(backend, target)
+        time.sleep(1.1)
+        record_skipped_backup(backend, "up")
+        up(backend, target)
+        t = _tick()
+        edited = mset_of(target).find(V3).path
+        edited.write_text(edited.read_text() + "CREATE TABLE sneaky (id INTEGER);\n")
+        with pytest.raises(ChecksumDrift) as err:
+            plan_recover(backend, target, mset_of(target), t)
+        assert err.value.filenames == [edited.name]
+        assert err.value.hint is not None and "recover would re-apply them" in err.value.hint
+        assert "sneaky" not in backend.table_names()
     finally:
         backend.close()
 

@@ -35,7 +35,7 @@ from malnu_tui.engine.backup.store import (
 )
 from malnu_tui.engine.clock import local_offset, local_time_line
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.errors import ChecksumDrift, ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
 
 __all__ = [
@@ -349,6 +349,17 @@ def plan_recover(
         )
     if no_rb:
         raise BackupError("cannot recover: no rollback file for: " + ", ".join(no_rb))
+    # A file edited since it ran would be re-applied as edited (`up` refuses drift): the
+    # schema of TIME never had that, and the new tracking row would hide the drift.
+    recorded = {r.filename: r.checksum for r in backend.fetch_records() if r.success}
+    drifted = [f for f in reapply if recorded.get(f, files[f].checksum) != files[f].checksum]
+    if drifted:
+        drift = ChecksumDrift(drifted)
+        drift.hint = (
+            "recover would re-apply them as they are now, which the database of then never "
+            "ran: restore the original files, or accept the edits with `malnu-tui repair` first"
+        )
+        raise drift
     lost = (when - since).total_seconds()
     not_recovered = (
         f"data written by the application between {held} and "
