@@ -14,6 +14,7 @@ from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backup import (
     BackupError,
     create_backup,
+    list_backups,
     load_manifest,
     parse_when,
     plan_recover,
@@ -195,8 +196,10 @@ def test_recover_needs_a_backup_before_the_time(tmp_path: Path) -> None:
     try:
         before = datetime.now(UTC) - timedelta(hours=1)
         create_backup(backend, target)
-        with pytest.raises(BackupError, match="no verified backup"):
+        with pytest.raises(BackupError, match="no verified backup") as err:
             plan_recover(backend, target, mset_of(target), before)
+        first = min(m.created_at for m in list_backups(target.backup_dir))
+        assert str(err.value).endswith(f"; the oldest verified one was taken {first}")
         with pytest.raises(ConfigError, match="future"):
             plan_recover(backend, target, mset_of(target), datetime.now(UTC) + timedelta(hours=1))
     finally:
@@ -267,6 +270,13 @@ def test_a_time_written_with_a_dot_is_refused(typed: str, said: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_when(typed)
     assert said in str(err.value) and typed in str(err.value)
+
+
+def test_a_time_with_an_indonesian_zone_name_says_its_offset() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_when("2026-11-24 14:05 WIB")
+    assert str(err.value).endswith(": write WIB as its offset")
+    assert err.value.hint is not None and "WIB is +07:00, WITA +08:00, WIT +09:00" in err.value.hint
 
 
 def test_a_time_in_the_future_says_now_and_the_zone_rule(

@@ -54,6 +54,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 # A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
 # as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
+_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)
 _CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
 
 
@@ -78,9 +79,12 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
             hint="give a time between year 1 and 9999, e.g. -2h or 2026-11-24T09:30:00Z",
         ) from None
     except ValueError:
+        zone = _ZONE_NAME.search(value)
         raise ConfigError(
-            f"cannot read the time {text!r}",
-            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC) "
+            f"cannot read the time {text!r}"
+            + (f": write {zone.group(0)} as its offset" if zone else ""),
+            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC; WIB is "
+            "+07:00, WITA +08:00, WIT +09:00: 2026-11-24 16:30+07:00) "
             "or a relative time like -2h, -30m, -1d",
         ) from None
 
@@ -318,9 +322,13 @@ def plan_recover(
     if chosen is None:
         skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
+        own = [m for m in list_backups(target.backup_dir) if backup_of(m, target) and m.verified]
+        first = (
+            f"; the oldest verified one was taken {min(m.created_at for m in own)}" if own else ""
+        )
         raise BackupError(
             f"no verified backup of {target.display_url} was taken at or before "
-            f"{utc_iso(when)}{passed_over}",
+            f"{utc_iso(when)}{passed_over}{first}",
             hint="`malnu-tui backup list` shows what exists; pick a later time",
         )
     skipped += [(bid, why) for bid, taken, why in unreadable if taken > chosen.created]
