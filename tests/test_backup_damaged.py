@@ -151,3 +151,36 @@ def test_a_manifest_damaged_by_hand_is_said_not_silently_passed_over(tmp_path: P
             assert f"skipped newer backup {newer}: " in res.out and str(manifest) in res.out
     finally:
         backend.close()
+
+
+def test_a_database_moved_away_without_its_wal_is_not_replaced_by_a_new_file(
+    tmp_path: Path,
+) -> None:
+    """Moved aside without its -wal (rows the app committed, not yet checkpointed, as after a
+    crash): a restore (or any command) opened a new file there, and SQLite deleted that WAL,
+    and the rows in it, for good."""
+    import subprocess
+    import sys
+
+    target, backup_id, _ = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    crash = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.executemany('INSERT INTO users (id, email) VALUES (?, ?)',"
+        " [(1000 + i, f'baru{i}@malnu.sch.id') for i in range(50)])\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(db)], check=True)
+    wal = tmp_path / "sekolah.db-wal"
+    assert wal.stat().st_size > 0
+    db.rename(tmp_path / "sekolah.damaged")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert "sekolah.db-wal beside it does: the WAL of the database that was there" in res.err
+    assert not db.exists() and wal.stat().st_size > 0
+    wal.rename(tmp_path / "sekolah.damaged-wal")
+    with sqlite3.connect(tmp_path / "sekolah.damaged") as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE id >= 1000").fetchone() == (50,)
+    conn.close()
