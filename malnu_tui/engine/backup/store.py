@@ -422,7 +422,16 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
             raise ConfigError(
                 f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in matches[:5])
             )
-        raise BackupNotFound(backup_id, directory)
+        missing = BackupNotFound(backup_id, directory)
+        bad = [
+            i for i, _ in unreadable_manifests(directory) if backup_id and i.startswith(backup_id)
+        ]
+        if bad:
+            missing.hint = (
+                f"backup {bad[0]} matches, but its manifest cannot be read, so it is never "
+                "used: `malnu-tui backup list` says why"
+            )
+        raise missing
     if directory.is_dir():
         sweep_stale_temp(directory)
     path = manifest_path(directory, backup_id)
