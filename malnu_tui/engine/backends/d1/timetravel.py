@@ -36,7 +36,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     dump_statements,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
-from malnu_tui.engine.clock import local_time_line
+from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.sqlsplit import is_transaction_control
@@ -159,8 +159,7 @@ def bookmark_at(backend: D1Backend, when: datetime, *, now: datetime | None = No
     """The bookmark of the database as it was at ``when`` (within the Time Travel window)."""
     now = now or datetime.now(UTC)
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    if when > now + timedelta(seconds=1):
-        raise ConfigError(f"{_iso(when)} is in the future")
+    refuse_future(when, now, _iso(when))
     if when < now - timedelta(days=TIME_TRAVEL_DAYS):
         raise ConfigError(
             f"{_iso(when)} is older than D1 Time Travel reaches ({TIME_TRAVEL_DAYS} days; "
