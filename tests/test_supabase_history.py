@@ -109,3 +109,29 @@ def test_an_older_cli_table_and_a_concurrent_index_get_their_row(
     r = db.cli(mdirs, "rollback", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
     assert _cli_versions(db.url) == ["20240101120000"]
+
+
+def test_a_role_that_may_not_use_the_clis_schema_still_applies_and_rolls_back(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The CLI's schema belongs to `postgres`; an operator's own role without USAGE on it
+    applies and rolls back as before (the CLI's table is left alone), and `adopt` says it
+    has no history to read instead of a traceback."""
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(OLD_CLI_TABLE)
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sb_operator'").fetchone() is None:
+            conn.execute("CREATE ROLE sb_operator LOGIN")
+        conn.execute("GRANT CREATE ON SCHEMA public TO sb_operator")
+        name = conn.info.dbname
+        conn.execute(f'GRANT CREATE ON DATABASE "{name}" TO sb_operator')
+    url = db.url.replace("postgres@", "sb_operator@", 1)
+    operator = DbTarget(db.kind, url)
+    mdirs.add("20240101120000", "todos", TODOS, "drop table public.todos;")
+    r = operator.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    r = operator.cli(mdirs, "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    r = operator.cli(mdirs, "adopt", "--dry-run")
+    assert r.code == 2 and "has no supabase_migrations.schema_migrations" in r.err, r.err
+    assert _cli_versions(db.url) == []

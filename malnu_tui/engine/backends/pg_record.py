@@ -23,22 +23,39 @@ from malnu_tui.engine.backends.base import (
     TrackingChange,
 )
 
-__all__ = ["SUPABASE_TABLE", "record", "supabase_history"]
+__all__ = ["SUPABASE_TABLE", "SUPABASE_TABLE_SQL", "record", "supabase_history"]
 
 SUPABASE_TABLE = "supabase_migrations.schema_migrations"
 _FILE = re.compile(r"^(\d{8})_?(\d{6})_(.+)\.sql$", re.IGNORECASE)
 
 
+# Whether the CLI's history table is there with the given privileges (CASE: a name is looked
+# up only in a schema that exists and the role may use — to_regclass raises "permission
+# denied for schema" otherwise — and a privilege asked only of a table that exists), and
+# whether it has the newer CLI's ``name`` column.
+SUPABASE_TABLE_SQL = (
+    "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = "
+    "'supabase_migrations') THEN false WHEN NOT has_schema_privilege('supabase_migrations', "
+    "'USAGE') THEN false WHEN to_regclass(%(t)s) IS NULL THEN false ELSE {privileges} END, "
+    "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+    "'supabase_migrations' AND table_name = 'schema_migrations' AND column_name = 'name')"
+)
+
+
 def supabase_history(conn: Any) -> tuple[bool, bool]:
     """Whether the Supabase CLI's history table is in this database and the tool's role may
-    write it (INSERT and DELETE), and whether it has the newer CLI's ``name`` column."""
-    row = conn.execute(
-        "SELECT CASE WHEN to_regclass(%(t)s) IS NULL THEN false ELSE "
-        "has_table_privilege(%(t)s, 'INSERT') AND has_table_privilege(%(t)s, 'DELETE') END, "
-        "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
-        "'supabase_migrations' AND table_name = 'schema_migrations' AND column_name = 'name')",
-        {"t": SUPABASE_TABLE},
-    ).fetchone()
+    write it (INSERT and DELETE), and whether it has the newer CLI's ``name`` column. Asked
+    outside the migration's transaction (an error would abort it): on any error, no."""
+    import psycopg
+
+    privileges = "has_table_privilege(%(t)s, 'INSERT') AND has_table_privilege(%(t)s, 'DELETE')"
+    try:
+        with conn.transaction(force_rollback=True):
+            row = conn.execute(
+                SUPABASE_TABLE_SQL.format(privileges=privileges), {"t": SUPABASE_TABLE}
+            ).fetchone()
+    except psycopg.Error:
+        return False, False
     return (bool(row[0]), bool(row[1])) if row else (False, False)
 
 

@@ -306,6 +306,8 @@ class PostgresBackend:
         """Run the statements, the tracking change and the audit row in one transaction; a
         CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
         self.ensure_schema()
+        if self._supabase is None:  # read once, before any transaction: the CLI's history
+            self._supabase = supabase_history(self.conn)
         unit = classify(statements)
         if unit is not None:
             journal = BuildJournal(self.conn, self._t(AUDIT_TABLE), filename)
@@ -362,9 +364,7 @@ class PostgresBackend:
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
         """The tracking change, the audit row and the Supabase CLI's row (pg_record.py)."""
-        if self._supabase is None:  # read once: is the CLI's history here, ours to write
-            self._supabase = supabase_history(self.conn)
-        record(self.conn, self.schema, change, elapsed_ms, audit, self._supabase)
+        record(self.conn, self.schema, change, elapsed_ms, audit, self._supabase or (False, False))
 
     @staticmethod
     def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:

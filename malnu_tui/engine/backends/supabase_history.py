@@ -19,7 +19,7 @@ from typing import Any
 
 from malnu_tui.engine.backends.base import TrackingRecord
 from malnu_tui.engine.backends.d1.wrangler import AdoptPlan, WranglerMigration
-from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE
+from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, SUPABASE_TABLE_SQL
 from malnu_tui.engine.errors import BadVersion
 from malnu_tui.engine.files import Migration, MigrationSet, normalise_version
 
@@ -38,14 +38,8 @@ def read_history(conn: Any) -> list[WranglerMigration] | None:
 
     try:
         with conn.transaction(force_rollback=True):
-            row = conn.execute(
-                "SELECT CASE WHEN to_regclass(%(t)s) IS NULL THEN false "
-                "ELSE has_table_privilege(%(t)s, 'SELECT') END, "
-                "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
-                "'supabase_migrations' AND table_name = 'schema_migrations' "
-                "AND column_name = 'name')",
-                {"t": TABLE},
-            ).fetchone()
+            query = SUPABASE_TABLE_SQL.format(privileges="has_table_privilege(%(t)s, 'SELECT')")
+            row = conn.execute(query, {"t": TABLE}).fetchone()
             if row is None or not row[0]:
                 return None
             name = "name" if row[1] else "NULL"
