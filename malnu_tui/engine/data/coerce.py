@@ -117,6 +117,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             return text
 
         return timestamp
+    if fam == "blob":
+        return _blob
     limit = col.max_length
 
     def text(v: Value) -> Value:
@@ -134,6 +136,18 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
         return s
 
     return text
+
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def _blob(v: Value) -> Value:
+    """A BLOB or ``bytea`` column's value: PostgreSQL's ``\\x`` hex text of bytes (as ``--from``
+    reads a BLOB, and as psql and pg_dump write a ``bytea``) is those bytes, which a SQLite or
+    D1 BLOB column stores as they are (it stored the hex as text); any other value as it is."""
+    if isinstance(v, str) and v[:2] == "\\x" and _HEX.fullmatch(v, 2):
+        return bytes.fromhex(v[2:])
+    return v
 
 
 # A number written with '.' between groups of three digits, as a sheet in a comma-decimal

@@ -19,13 +19,19 @@ if TYPE_CHECKING:
 
 _NUMERIC = re.compile(r"\s*(?:numeric|decimal)\s*\(\s*(\d+)\s*(?:,\s*([+-]?\d+)\s*)?\)", re.I)
 
+_GEOMETRIC = frozenset({"point", "line", "lseg", "box", "path", "polygon", "circle"})
+
 # How values are checked before they are sent: by the column's declared type.
-Family = str  # "text", "integer", "number", "boolean", "date", "timestamp"
+Family = str  # "text", "integer", "number", "boolean", "date", "timestamp", "blob"
 
 
 def type_family(declared: str) -> Family:
     """SQLite's affinity rules, extended with PostgreSQL's type names and date/time types."""
     t = declared.lower()
+    if "blob" in t or t == "bytea":
+        return "blob"
+    if t.endswith("]") or "range" in t or t in _GEOMETRIC:
+        return "text"  # integer[], daterange, point: no integer or date, by their names
     if "timestamp" in t or "datetime" in t:
         return "timestamp"
     if t.startswith("time") or t == "interval":
