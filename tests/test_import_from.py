@@ -144,3 +144,71 @@ def test_a_table_of_photos_is_read_a_few_rows_at_a_time(
     assert sum(pages) == 300 and pages[0] == 50 and max(pages[1:]) == 9
     records = (SourceRecord(i, ("x" * 1000,), "x" * 1000) for i in range(100))
     assert [len(c.lines) for c in chunked(records, 5000, max_bytes=10_000)] == [10] * 10
+
+
+def test_a_view_or_a_table_of_another_schema_as_the_source(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A view (the legacy data shaped by a SELECT) and ``legacy.users`` (a table of another
+    PostgreSQL schema) were "no table 'v_users'", with a hint listing only base tables. A view
+    on D1, which has no cursor, is one line naming it."""
+    src, d1 = fresh_db("postgresql"), fresh_db("d1")
+    _pg(
+        src.url,
+        "CREATE SCHEMA legacy",
+        'CREATE TABLE legacy.users ("ID" integer PRIMARY KEY, "Full Name" text)',
+        "INSERT INTO legacy.users SELECT g, 'Siswa ' || g FROM generate_series(1, 120) g",
+        'CREATE VIEW v_users AS SELECT "ID" AS id, upper("Full Name") AS name '
+        'FROM legacy.users WHERE "ID" % 2 = 0',
+    )
+    path = tmp_path / "school.db"
+    _sqlite(
+        path,
+        'CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE "Users" '
+        '("ID" INTEGER PRIMARY KEY, "Full Name" TEXT); CREATE VIEW v AS SELECT * FROM people',
+    )
+    url = f"sqlite:///{path}"
+    assert _import(tmp_path, url, f"{src.url}:legacy.users", "Users")["inserted"] == 120
+    assert _import(tmp_path, url, f"{src.url}:v_users", "people")["inserted"] == 60
+    assert sqlite_file_rows(path, "SELECT count(*), max(name) FROM people") == [(60, "SISWA 98")]
+    on_d1 = ImportTarget("d1", d1.url, tmp_path)
+    on_d1.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    assert _import(tmp_path, d1.url, f"{url}:v", "people")["inserted"] == 60  # a SQLite view
+    on_d1.execute("CREATE VIEW v AS SELECT * FROM people")
+    res = run_inproc("--database", url, "import", "--from", f"{d1.url}:v", "--table", "people")
+    assert res.code == 2 and res.err.startswith("error: 'v' is a view: D1 has no cursor"), res.err
+
+
+def test_rows_the_target_refused_do_not_skip_the_count_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """The raw text of rows the database refused (D1, PostgreSQL) is looked up in a second pass
+    over the source, which stopped early and left the source's count unset: a page the reading
+    missed then committed the rest, within --max-errors."""
+    d1 = fresh_db("d1")
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); WITH RECURSIVE s(i) AS "
+        "(SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 60) INSERT INTO t SELECT i, i FROM s",
+    )
+    target = ImportTarget("d1", d1.url, tmp_path)
+    target.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n <> 3))")
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.FIRST_PAGE_ROWS", 7)
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 7)
+    pages = TableSource._pages
+
+    def one_page_lost(self: TableSource) -> Any:
+        for i, page in enumerate(pages(self)):
+            if i != 4:
+                yield page
+
+    monkeypatch.setattr(TableSource, "_pages", one_page_lost)
+    res = run_inproc(
+        "--database", d1.url, "import", "--from", f"sqlite:///{path}:t", "--table", "t",
+        "--yes", "--no-backup", "--max-errors", "1", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert (
+        res.code == 1 and "count check failed: read 53 row(s) of the source table's 60" in res.err
+    )
+    assert target.count("t") == 0

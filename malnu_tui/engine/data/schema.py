@@ -86,9 +86,10 @@ class TableSchema:
         return tuple(c.name for c in self.columns)
 
 
-def read_schema(backend: Backend, table: str) -> TableSchema:
-    """The live definition of ``table`` (ConfigError when there is no such table)."""
-    if table not in backend.table_names():
+def read_schema(backend: Backend, table: str, *, view: bool = False) -> TableSchema:
+    """The live definition of ``table`` (ConfigError when there is no such table); ``view``:
+    of a view the caller found (an import's source), which has columns and no key."""
+    if not view and table not in backend.table_names():
         raise ConfigError(
             f"no table {table!r} in {backend.display_url}",
             hint="tables: " + ", ".join(backend.table_names()[:20]),

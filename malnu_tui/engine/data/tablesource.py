@@ -68,14 +68,56 @@ class TableSource:
 
     def __init__(self, backend: Backend, table: str, *, label: str = "") -> None:
         self.backend = backend
-        self.table = table
-        self.schema: TableSchema = read_schema(backend, table)
+        self.table = _in_its_schema(backend, table)
+        self.view = self.table not in backend.table_names() and self.table in _views(backend)
+        self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
         self.header: tuple[str, ...] = self.schema.names
-        self.description = f"table {table} of {label or backend.display_url}"
+        what = "view" if self.view else "table"
+        self.description = f"{what} {table} of {label or backend.display_url}"
         self.format = None
         self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
-        if backend.kind != "postgresql" and not self.schema.rowid and not self.schema.primary_key:
+        if self.view and backend.kind == "d1":
+            raise ConfigError(
+                f"{table!r} is a view: D1 has no cursor to read a view in pages",
+                hint="import from its tables, or CREATE TABLE … AS SELECT the view first",
+            )
+        keyless = not self.schema.rowid and not self.schema.primary_key
+        if backend.kind != "postgresql" and not self.view and keyless:
             raise ConfigError(f"table {table!r} has neither rowid nor primary key to page by")
+
+    def _count(self) -> int:
+        if not self.view:
+            return self.backend.row_count(self.table)
+        rows = (
+            sqlite_rows(self.backend, f"SELECT count(*) FROM {quote_ident(self.table)}")
+            if self.backend.kind != "postgresql"
+            else self.backend.conn.execute(  # type: ignore[attr-defined]
+                f"SELECT count(*) FROM {quote_ident(self.table)}".replace("%", "%%"), ()
+            ).fetchall()
+        )
+        return int(rows[0][0])
+
+    def _view_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
+        """A view's rows through one cursor (a view has no key to page by): SQLite's
+        statement, or a PostgreSQL server-side cursor, read a page at a time."""
+        limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
+        conn: Any = self.backend.conn  # type: ignore[attr-defined]
+        if self.backend.kind == "sqlite":
+            cur = conn.execute(select)
+            while page := [tuple(r) for r in cur.fetchmany(limit)]:
+                limit = _page_size(page)
+                yield page
+            return
+        import psycopg
+
+        try:
+            with conn.transaction(), conn.cursor(name="malnu_import_view") as cur:
+                cur.execute(select, ())
+                while page := [tuple(r) for r in cur.fetchmany(limit)]:
+                    limit = _page_size(page)
+                    yield page
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.description}: {exc}".strip()) from None
 
     def _pages(self) -> Iterator[list[tuple[Any, ...]]]:
         if self.backend.kind == "postgresql":
@@ -83,6 +125,9 @@ class TableSource:
             return
         t = quote_ident(self.table)
         cols = ", ".join(self._sqlite_value(c) for c in self.header)
+        if self.view:
+            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            return
         keys = ("rowid",) if self.schema.rowid else self.schema.primary_key
         # The keys are read as they are stored (the next page starts after them), ahead of
         # the values.
@@ -154,6 +199,9 @@ class TableSource:
         # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
         cols = ", ".join(value(c) for c in self.header).replace("%", "%%")
         t = quote_ident(self.table).replace("%", "%%")
+        if self.view:
+            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            return
         if keys:
             # The keys are read as they are stored (the next page starts after them).
             order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
@@ -186,7 +234,7 @@ class TableSource:
     def records(self) -> Iterator[SourceRecord]:
         """The rows in pages; the table is counted before the first and after the last, so
         that :meth:`unread` can tell rows the pages missed."""
-        self.counts = (self.backend.row_count(self.table), None)
+        before = self._count()
         line = 1
         for page in self._pages():
             for r in page:
@@ -197,7 +245,10 @@ class TableSource:
                     ["" if f is None else f for f in fields]
                 )
                 yield SourceRecord(line, fields, buf.getvalue())
-        self.counts = (self.counts[0], self.backend.row_count(self.table))
+        # Set once the whole table was read: a pass that stops early (the preview's samples,
+        # the raw text of rows the database refused) left (count, None), which skipped the
+        # count check.
+        self.counts = (before, self._count())
 
     def unread(self, read: int) -> str | None:
         """Why ``read`` rows, all the pages gave, are not the whole table: its count, the same
@@ -210,3 +261,42 @@ class TableSource:
 
     def chunks(self, size: int) -> Iterator[RecordChunk]:
         return chunked(self.records(), size, max_bytes=CHUNK_BYTES)
+
+
+def _views(backend: Backend) -> list[str]:
+    """The views of the backend's schema (a PostgreSQL materialized view among them)."""
+    if backend.kind != "postgresql":
+        return [str(r[0]) for r in sqlite_rows(backend, _SQLITE_VIEWS)]
+    rows = backend.conn.execute(_PG_VIEWS).fetchall()  # type: ignore[attr-defined]
+    return [str(r[0]) for r in rows]
+
+
+_SQLITE_VIEWS = "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
+_HERE = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+_PG_VIEWS = (
+    f"SELECT c.relname FROM pg_class c WHERE c.relnamespace = {_HERE} "
+    "AND c.relkind IN ('v', 'm') ORDER BY c.relname"
+)
+
+
+def _in_its_schema(backend: Backend, name: str) -> str:
+    """``legacy.users`` on PostgreSQL, when no relation of the current schema has that name
+    and schema ``legacy`` has ``users``: the source's connection (its own, only read) is set
+    to look in that schema, and ``users`` is the name. Any other name as it is."""
+    if backend.kind != "postgresql" or "." not in name:
+        return name
+    schema, _, table = name.partition(".")
+    conn = backend.conn  # type: ignore[attr-defined]
+    here = conn.execute(
+        f"SELECT 1 FROM pg_class WHERE relname = %s AND relnamespace = {_HERE}",
+        (name,),
+    ).fetchall()
+    there = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm')",
+        (schema, table),
+    ).fetchall()
+    if here or not there:
+        return name
+    conn.execute("SELECT set_config('search_path', quote_ident(%s), false)", (schema,))
+    return table
