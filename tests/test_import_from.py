@@ -212,3 +212,43 @@ def test_rows_the_target_refused_do_not_skip_the_count_check(
         res.code == 1 and "count check failed: read 53 row(s) of the source table's 60" in res.err
     )
     assert target.count("t") == 0
+
+
+def test_the_source_is_only_read(tmp_path: Path) -> None:
+    """A legacy SQLite file (rollback journal, as PHP apps and the sqlite3 shell leave one) was
+    switched to WAL for good by being read, which an old SQLite or a network share may not
+    open; it is now opened read-only and stays byte for byte."""
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "PRAGMA journal_mode = DELETE; CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT);"
+        " INSERT INTO people VALUES (1, 'Budi'), (2, 'Siti')",
+    )
+    before = path.read_bytes()
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    url = f"sqlite:///{target}"
+    assert _import(tmp_path, url, f"sqlite:///{path}:people", "people")["inserted"] == 2
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("legacy")) == [
+        "legacy.db"
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "postgresql://malnu:Rahasia-42@db.sekolah.id:5432/legacy",
+        "postgresql://malnu:Rahasia-42@db/legacy",
+    ],
+)
+def test_a_url_without_its_table_is_one_line(tmp_path: Path, source: str) -> None:
+    """The last colon of a URL without ``:TABLE`` is its port's or password's: the rest was
+    taken for a host and port 5432 ("connection refused", "failed to resolve host 'malnu'")."""
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", source, "--table", "people"
+    )
+    assert res.code == 2 and "the URL names no table" in res.err, res.err
+    assert "Rahasia" not in res.err and len(res.err.splitlines()) == 2  # error + hint
