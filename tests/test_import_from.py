@@ -252,3 +252,77 @@ def test_a_url_without_its_table_is_one_line(tmp_path: Path, source: str) -> Non
     )
     assert res.code == 2 and "the URL names no table" in res.err, res.err
     assert "Rahasia" not in res.err and len(res.err.splitlines()) == 2  # error + hint
+
+
+MYSQL_USERS = """CREATE TABLE `users` (
+  `legacy_id` int(11) NOT NULL,
+  `email_address` varchar(255) NOT NULL,
+  `full_name` varchar(255) DEFAULT NULL,
+  `user_type` varchar(1) NOT NULL DEFAULT 'S',
+  `class_section` varchar(10) DEFAULT NULL,
+  `is_active` tinyint(1) NOT NULL DEFAULT '1',
+  `created_date` datetime NOT NULL DEFAULT '0000-00-00 00:00:00',
+  PRIMARY KEY (`legacy_id`)
+);
+INSERT INTO users VALUES (1, ' Budi@Sekolah.SCH.ID ', '  Budi  Santoso ', 'S', '7A', 1,
+  '2019-07-15 08:00:00'), (2, 'siti@sekolah.sch.id', 'Siti', 'T', '', 0, '0000-00-00 00:00:00');
+"""
+MYSQL_MAP = """[columns.id]
+from = "legacy_id"
+[columns.email]
+from = "email_address"
+apply = ["trim", "lower"]
+[columns.name]
+from = "full_name"
+apply = ["trim", "collapse_spaces"]
+[columns.role]
+from = "user_type"
+map = { S = "student", T = "teacher", P = "parent", A = "admin" }
+[columns.class_id]
+from = "class_section"
+apply = ["null_if_empty"]
+[columns.active]
+from = "is_active"
+[columns.created_at]
+from = "created_date"
+"""
+
+
+def test_mysql_zero_dates_can_be_made_null(tmp_path: Path) -> None:
+    """A MySQL dump loaded into SQLite keeps MySQL's "no date", 0000-00-00 00:00:00, which no
+    step could turn into NULL: such a legacy table could not be imported without editing it.
+    The refusal now says what to write, and { null_if = [...] } does it."""
+    legacy, school = tmp_path / "legacy.db", tmp_path / "school.db"
+    _sqlite(legacy, MYSQL_USERS)
+    _sqlite(
+        school,
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT, "
+        "role TEXT NOT NULL, class_id TEXT, active BOOLEAN, created_at TIMESTAMP)",
+    )
+    mapping = tmp_path / "legacy.toml"
+    mapping.write_text(MYSQL_MAP)
+    args = (
+        "--database", f"sqlite:///{school}", "import", "--from", f"sqlite:///{legacy}:users",
+        "--table", "users", "--map", str(mapping), "--yes", "--no-backup",
+        "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    res = run_inproc(*args)
+    assert res.code == 1
+    assert (
+        "rejected line 3 created_at: invalid date/time '0000-00-00 00:00:00' for a TIMESTAMP "
+        'column (ISO 8601); MySQL\'s "zero date" (no date): make it NULL with '
+        '{ null_if = ["0000-00-00 00:00:00"] }'
+    ) in res.err
+    mapping.write_text(MYSQL_MAP + 'apply = [{ null_if = ["0000-00-00 00:00:00"] }]\n')
+    res = run_inproc(*args)
+    assert res.code == 0, res.err
+    assert "created_at ← from created_date, null_if ('0000-00-00 00:00:00' → NULL)" in res.err
+    assert sqlite_file_rows(school, "SELECT * FROM users ORDER BY id") == [
+        (1, "budi@sekolah.sch.id", "Budi Santoso", "student", "7A", 1, "2019-07-15 08:00:00"),
+        (2, "siti@sekolah.sch.id", "Siti", "teacher", None, 0, None),
+    ]
+    mapping.write_text(MYSQL_MAP + "apply = [{ null_if = 0 }]\n")
+    res = run_inproc(*args)
+    assert (
+        res.code == 2 and "legacy.toml:19: columns.created_at: null_if needs the texts" in res.err
+    )

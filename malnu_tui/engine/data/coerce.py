@@ -13,7 +13,13 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from malnu_tui.engine.data.schema import Column
-from malnu_tui.engine.data.transform import StepFailed, Value, bool_step, excel_damage
+from malnu_tui.engine.data.transform import (
+    StepFailed,
+    Value,
+    bool_step,
+    excel_damage,
+    zero_date_hint,
+)
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -96,6 +102,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                    + zero_date_hint(text)
                 ) from None
             return text
 
@@ -113,6 +120,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                    + zero_date_hint(text)
                 ) from None
             return text
 
