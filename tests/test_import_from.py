@@ -27,7 +27,7 @@ PG_ROWS = (
     "INSERT INTO legacy VALUES "
     """(1, '{"a": [1, 2], "s": "é"}', '\\xdeadbeef00', '{x,"y z"}', '{1,2}', '1 mon 2 days', """
     "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30'), "
-    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', NULL, NULL)"
+    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC')"
 )
 
 
@@ -65,7 +65,7 @@ def test_postgresql_values_reach_postgresql_as_they_are(
     """jsonb was sent as Python's repr ({'a': 1}: refused), bytea as its hex digits' text
     (\\xdeadbeef stored as the bytes of "deadbeef", and "committed"), an interval of months as
     days, arrays as ['x'], and integer[] or daterange columns were checked as integers and
-    dates."""
+    dates; -infinity or a BC date stopped the whole import, and then were refused by row."""
     src, dst = fresh_db("postgresql"), fresh_db("postgresql")
     _pg(src.url, PG_LEGACY, PG_ROWS)
     _pg(dst.url, PG_LEGACY)
@@ -78,7 +78,12 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     """Into a SQLite file: JSON that json.loads reads, the bytes of a bytea as a BLOB, months
     kept, and a date PostgreSQL has (infinity) read instead of stopping the whole import."""
     src = fresh_db("postgresql")
-    _pg(src.url, PG_LEGACY, PG_ROWS, "UPDATE legacy SET valid_until = 'infinity' WHERE id = 2")
+    _pg(
+        src.url,
+        PG_LEGACY,
+        PG_ROWS,
+        "UPDATE legacy SET valid_until = 'infinity', seen = NULL WHERE id = 2",
+    )
     path = tmp_path / "school.db"
     _sqlite(
         path,

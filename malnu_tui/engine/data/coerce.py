@@ -95,6 +95,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             if v is None:
                 return None
             text = str(v).strip()
+            if col.pg_dates and (special := _pg_special(text)) is not None:
+                return special
             try:
                 if not _DATE.match(text):
                     raise ValueError
@@ -113,6 +115,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             if v is None:
                 return None
             text = str(v).strip()
+            if col.pg_dates and (special := _pg_special(text, timestamp=True)) is not None:
+                return special
             try:
                 if len(text) < 10 or not _DATE.match(text[:10]):
                     raise ValueError
@@ -143,6 +147,27 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             raise StepFailed(why)
         return s
 
+    return text
+
+
+_INFINITY = re.compile(r"[+-]?infinity", re.I)
+
+
+def _pg_special(text: str, *, timestamp: bool = False) -> str | None:
+    """A date or time PostgreSQL takes and ISO 8601 has no room for: ``infinity`` and
+    ``-infinity``, or a BC date (``0044-03-15 BC``, as PostgreSQL writes one) whose part before
+    `` BC`` is a real date (None: neither)."""
+    if _INFINITY.fullmatch(text):
+        return text.lower()
+    if not text.upper().endswith(" BC"):
+        return None
+    ad = text[:-3].rstrip()
+    try:
+        if not _DATE.match(ad[:10]) or (len(ad) > 10 and not timestamp):
+            return None
+        datetime.fromisoformat(ad) if timestamp else date.fromisoformat(ad)
+    except ValueError:
+        return None
     return text
 
 

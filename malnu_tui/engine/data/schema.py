@@ -57,6 +57,9 @@ class Column:
     primary_key: bool = False
     max_length: int | None = None  # PostgreSQL character varying(n)
     int_bits: int = 64
+    # PostgreSQL's dates and times: ``infinity``, ``-infinity`` and BC dates are values (a
+    # legacy table's "valid until forever"); SQLite and D1 have no such dates.
+    pg_dates: bool = False
 
     @property
     def precision_scale(self) -> tuple[int, int] | None:
@@ -196,6 +199,7 @@ def _pg_schema(backend: Backend, table: str) -> TableSchema:
             primary_key=str(r[0]) in primary,
             max_length=None if r[4] is None else int(r[4]),
             int_bits=bits.get(str(r[5]), 64),
+            pg_dates=True,
         )
         for r in rows
     )
