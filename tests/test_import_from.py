@@ -331,3 +331,44 @@ def test_mysql_zero_dates_can_be_made_null(tmp_path: Path) -> None:
     assert (
         res.code == 2 and "legacy.toml:19: columns.created_at: null_if needs the texts" in res.err
     )
+
+
+@pytest.mark.parametrize("key", [" PRIMARY KEY", ""], ids=["by-key", "by-ctid"])
+def test_a_live_postgresql_table_is_read_as_it_was_when_the_import_began(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_db: Callable[[str], DbTarget],
+    key: str,
+) -> None:
+    """The legacy application writes while the table is read. Each page was its own snapshot:
+    an UPDATE moved rows of a table without a key to later pages (read twice: the count check
+    failed, nothing imported), and with a key a mix of before and after was committed. Now
+    one snapshot: the table as it was."""
+    src = fresh_db("postgresql")
+    _pg(
+        src.url,
+        f"CREATE TABLE siswa (nis integer{key}, kelas text)",
+        "INSERT INTO siswa SELECT g, '7A' FROM generate_series(1, 50) g",
+    )
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.FIRST_PAGE_ROWS", 7)
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 7)
+    pages = TableSource._pages
+
+    def written_meanwhile(self: TableSource) -> Any:
+        for i, page in enumerate(pages(self)):
+            if i == 1:
+                _pg(
+                    src.url,
+                    "UPDATE siswa SET kelas = '8A'",
+                    "DELETE FROM siswa WHERE nis > 45",
+                    "INSERT INTO siswa SELECT g, '9A' FROM generate_series(51, 60) g",
+                )
+            yield page
+
+    monkeypatch.setattr(TableSource, "_pages", written_meanwhile)
+    path = tmp_path / "school.db"
+    _sqlite(path, "CREATE TABLE siswa (nis INTEGER PRIMARY KEY, kelas TEXT)")
+    assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:siswa", "siswa")["inserted"] == 50
+    assert sqlite_file_rows(path, "SELECT count(*), min(nis), max(nis), max(kelas) FROM siswa") == [
+        (50, 1, 50, "7A")
+    ]

@@ -12,6 +12,7 @@ their rows: a table of photos is read a few rows at a time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator, Sequence
@@ -233,22 +234,39 @@ class TableSource:
 
     def records(self) -> Iterator[SourceRecord]:
         """The rows in pages; the table is counted before the first and after the last, so
-        that :meth:`unread` can tell rows the pages missed."""
-        before = self._count()
-        line = 1
-        for page in self._pages():
-            for r in page:
-                line += 1
-                fields = tuple(as_text(v) for v in r)
-                buf = io.StringIO()
-                csv.writer(buf, lineterminator="\n").writerow(
-                    ["" if f is None else f for f in fields]
-                )
-                yield SourceRecord(line, fields, buf.getvalue())
-        # Set once the whole table was read: a pass that stops early (the preview's samples,
-        # the raw text of rows the database refused) left (count, None), which skipped the
-        # count check.
-        self.counts = (before, self._count())
+        that :meth:`unread` can tell rows the pages missed. On PostgreSQL all of it is read in
+        one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
+        was when the import began, every row once (an UPDATE during the reading moved rows
+        of a table without a key to later pages, read twice, and the count check failed)."""
+        with self._snapshot():
+            before = self._count()
+            line = 1
+            for page in self._pages():
+                for r in page:
+                    line += 1
+                    fields = tuple(as_text(v) for v in r)
+                    buf = io.StringIO()
+                    csv.writer(buf, lineterminator="\n").writerow(
+                        ["" if f is None else f for f in fields]
+                    )
+                    yield SourceRecord(line, fields, buf.getvalue())
+            # Set once the whole table was read: a pass that stops early (the preview's
+            # samples, the raw text of rows the database refused) left (count, None), which
+            # skipped the count check.
+            self.counts = (before, self._count())
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        if self.backend.kind != "postgresql":
+            yield  # SQLite: short reads, so the legacy application's writers are not held
+            return
+        conn = self.backend.conn  # type: ignore[attr-defined]
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # Idle between pages while the target writes: not ended by the server's
+            # idle_in_transaction_session_timeout (for this transaction only).
+            conn.execute("SELECT set_config('idle_in_transaction_session_timeout', '0', true)")
+            yield
 
     def unread(self, read: int) -> str | None:
         """Why ``read`` rows, all the pages gave, are not the whole table: its count, the same
