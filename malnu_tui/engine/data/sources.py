@@ -24,6 +24,8 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     connection it holds open, which the caller closes. ConfigError naming the label when it
     is no ``TARGET:TABLE``."""
     from malnu_tui.engine.config import open_backend, require_existing, resolve_target
+    from malnu_tui.engine.config_sections import is_database_url
+    from malnu_tui.engine.urls import mask_url
 
     if request.file is not None:
         return open_csv(request), None
@@ -31,14 +33,21 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     where, sep, table = label.rpartition(":")
     if not sep or not where or not table:
         raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
-    if "://" in where:
-        target = resolve_target(settings, database=where, env={})
-    else:
-        target = settings.target(where)
+    url = is_database_url(where) or "://" in label
+    if url and (not is_database_url(where) or table.isdigit() or "/" in table or "@" in table):
+        # A URL without its :TABLE: the last colon was the port's or the password's, and
+        # the rest was taken for a host to connect to ("port 5432 failed", "resolve host").
+        raise ConfigError(
+            f"--from {mask_url(label)}: the URL names no table",
+            hint="put :TABLE after the URL, e.g. --from postgresql://host/legacy:users",
+        )
+    target = resolve_target(settings, database=where, env={}) if url else settings.target(where)
     require_existing(target)
-    backend = open_backend(target)
+    # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
+    # old application on it, or on a network share, may not read).
+    backend = open_backend(target, read_only=True)
     try:
-        return TableSource(backend, table, label=f"{target.name}"), backend
+        return TableSource(backend, table, label="" if url else target.name), backend
     except BaseException:
         backend.close()
         raise
