@@ -76,3 +76,44 @@ UPDATE grades SET final = round((uts + uas) / 2, 1), whole = round((uts + uas) /
 UPDATE grades SET final = ROUND(CAST((uts + uas) / NULLIF(2, 0) AS DECIMAL), 1), whole = ROUND(CAST((uts + uas) / NULLIF(2, 0) AS DECIMAL));
 -- check:
 SELECT id, final, whole FROM grades ORDER BY id
+
+-- case: rowid_dedupe_before_unique_index
+-- setup:
+CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+INSERT INTO subscribers (id, email) VALUES (1, 'a@x'), (2, 'b@x'), (3, 'a@x'), (4, 'b@x'), (5, 'c@x');
+-- sqlite:
+DELETE FROM subscribers WHERE rowid NOT IN (SELECT min(rowid) FROM subscribers GROUP BY email);
+UPDATE subscribers SET email = upper(email) WHERE _rowid_ = 5;
+CREATE UNIQUE INDEX subscribers_email ON subscribers (email);
+-- postgres:
+DELETE FROM subscribers WHERE NOT id IN (SELECT MIN(id) FROM subscribers GROUP BY email);
+UPDATE subscribers SET email = UPPER(email) WHERE id = 5;
+CREATE UNIQUE INDEX subscribers_email ON subscribers(email);
+-- check:
+SELECT id, email FROM subscribers ORDER BY id
+
+-- case: rowid_in_a_trigger_body_is_the_key_of_new
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+CREATE TABLE student_log (student_id INTEGER, what TEXT);
+-- sqlite:
+CREATE TRIGGER students_log AFTER INSERT ON students BEGIN INSERT INTO student_log (student_id, what) VALUES (NEW.rowid, 'added ' || NEW.name); END;
+INSERT INTO students (name) VALUES ('Ana'), ('Budi');
+-- postgres:
+CREATE OR REPLACE FUNCTION "students_log_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO student_log (student_id, what) VALUES (new.id, 'added ' || new.name);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "students_log" AFTER INSERT ON "students" FOR EACH ROW EXECUTE FUNCTION "students_log_fn"();
+INSERT INTO students (name) VALUES ('Ana'), ('Budi');
+-- check:
+SELECT student_id, what FROM student_log ORDER BY student_id
+
+-- case: rowid_of_a_table_without_integer_key_withheld
+-- setup:
+CREATE TABLE tags (name TEXT, post_id INTEGER);
+-- sqlite:
+DELETE FROM tags WHERE rowid NOT IN (SELECT max(rowid) FROM tags GROUP BY name, post_id);
+-- finding: rowid

@@ -337,6 +337,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     def one(sql: str) -> str:
         inner = Context(ctx.file, ctx.line, ctx.state)
         inner.sqlite_accepted = ctx.sqlite_accepted
+        inner.row_table = parts.table
         out = generate(sql, inner)
         ctx.findings.extend(inner.findings)
         if inner.extra:
@@ -350,6 +351,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
             ctx.findings.extend(dataclasses.replace(f, file=ctx.file, line=ctx.line) for f in found)
             return out
         inner = Context(ctx.file, ctx.line, ctx.state)
+        inner.row_table = parts.table
         out = generate("SELECT " + sql, inner, expression_only=True)
         ctx.findings.extend(inner.findings)
         if not inner.tables:

@@ -4,7 +4,6 @@ double-quoted-string fallback."""
 from __future__ import annotations
 
 import functools
-import re
 
 from sqlglot import exp
 
@@ -24,6 +23,7 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
+from malnu_tui.engine.translate.numbers import blob_sql, integer_cast, numeric_round
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
@@ -132,12 +132,12 @@ def rewrite_functions(
             )
             return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.HexString):
-            return pg_value(node, _blob_sql(str(node.this)))
+            return pg_value(node, blob_sql(str(node.this)))
         if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
-            _integer_cast(node, ctx)
+            integer_cast(node, ctx)
             return node
         if isinstance(node, exp.Round):
-            _numeric_round(node, ctx)
+            numeric_round(node, ctx)
             return node
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
@@ -318,7 +318,6 @@ FUNCTION_NODES = (
 
 
 _SUBSEC = frozenset({"subsec", "subsecond"})
-_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
 
 
 def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str:
@@ -331,75 +330,6 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     else:
         value = timestamp_sql("datetime", [lits[0], *mods], _arg_sql(args[0]))[0]
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
-
-
-def _blob_sql(digits: str) -> str:
-    """A blob literal ``X'00ff'``: PostgreSQL reads ``x'…'`` as a bit string, never bytea."""
-    if not _HEX_DIGITS.fullmatch(digits) or len(digits) % 2:
-        raise Untranslatable("blob literal", "not an even number of hex digits", "")
-    return f"DECODE('{digits.lower()}', 'hex')"
-
-
-def _integer_cast(node: exp.Cast, ctx: Context) -> None:
-    """``CAST(x AS INTEGER)`` in place: SQLite's integers are 64-bit and its cast truncates a
-    REAL toward zero (759.999… → 759); PostgreSQL's INT is 32-bit (a millisecond timestamp
-    overflows it) and its cast rounds (7.6 → 8). So: BIGINT, and a value not known to be an
-    integer is truncated as a double first, as SQLite does (a NUMERIC would round to 15 digits
-    first: 760). A truth value (a boolean column, a comparison) keeps INT: PostgreSQL casts a
-    boolean to INT only."""
-    value = node.this
-    if _truth_value(value, ctx):
-        return
-    node.set("to", exp.DataType(this=exp.DataType.Type.BIGINT, nested=False))
-    if _integer_valued(value, ctx):
-        return
-    double = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
-    node.set("this", exp.Anonymous(this="TRUNC", expressions=[double]))
-
-
-def _truth_value(node: exp.Expr, ctx: Context) -> bool:
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Boolean):
-        return True
-    declared = _column_infos(node, ctx)
-    return bool(declared) and all(d.strip() in ("BOOLEAN", "BOOL") for d in declared)
-
-
-def _numeric_round(node: exp.Round, ctx: Context) -> None:
-    """``round(x[, n])`` in place: SQLite rounds half away from zero (round(2.5) is 3.0);
-    PostgreSQL's round of a double rounds half to even (2.0) and takes no digits argument
-    (``round(double precision, integer) does not exist``). Its round of a numeric is SQLite's."""
-    value = node.this
-    if _integer_valued(value, ctx) or (
-        isinstance(value, exp.Cast) and value.to.is_type(exp.DataType.Type.DECIMAL)
-    ):
-        return
-    node.set(
-        "this", exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.DECIMAL, nested=False))
-    )
-
-
-def _column_infos(node: exp.Expr, ctx: Context) -> list[str]:
-    """The declared types a column reference may have (empty when it is no known column)."""
-    if not isinstance(node, exp.Column):
-        return []
-    name = node.name.lower()
-    tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
-    return [
-        c.declared.upper() for t in tables for c in ctx.state.columns(t) if c.name.lower() == name
-    ]
-
-
-def _integer_valued(node: exp.Expr, ctx: Context) -> bool:
-    if isinstance(node, exp.Neg | exp.Paren):
-        return _integer_valued(node.this, ctx)
-    if isinstance(node, exp.Cast):
-        return node.to.is_type(*exp.DataType.INTEGER_TYPES)
-    if isinstance(node, exp.Literal):
-        return not node.is_string and str(node.this).lstrip("-").isdigit()
-    declared = _column_infos(node, ctx)
-    return bool(declared) and all("INT" in d for d in declared)
 
 
 def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
