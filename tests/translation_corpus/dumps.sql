@@ -117,3 +117,21 @@ CREATE TABLE tags (name TEXT, post_id INTEGER);
 -- sqlite:
 DELETE FROM tags WHERE rowid NOT IN (SELECT max(rowid) FROM tags GROUP BY name, post_id);
 -- finding: rowid
+
+-- case: substr_negative_start_counts_from_the_end
+-- setup:
+CREATE TABLE phones (id INTEGER PRIMARY KEY, phone TEXT, last4 TEXT, mid TEXT);
+INSERT INTO phones (id, phone) VALUES (1, '081234567890'), (2, 'abc'), (3, NULL);
+-- sqlite:
+UPDATE phones SET last4 = substr(phone, -4), mid = substr(phone, -6, 2);
+-- postgres:
+UPDATE phones SET last4 = SUBSTRING(phone FROM LENGTH(phone) + 1 - 4), mid = SUBSTRING(phone FROM LENGTH(phone) + 1 - 6 FOR 2);
+-- check:
+SELECT id, last4, mid FROM phones ORDER BY id
+
+-- case: substr_negative_length_withheld
+-- setup:
+CREATE TABLE phones (id INTEGER PRIMARY KEY, phone TEXT);
+-- sqlite:
+SELECT substr(phone, 5, -2) FROM phones;
+-- finding: substr() with a negative length

@@ -139,6 +139,9 @@ def rewrite_functions(
         if isinstance(node, exp.Round):
             numeric_round(node, ctx)
             return node
+        if isinstance(node, exp.Substring):
+            _substr_from_the_end(node)
+            return node
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -297,6 +300,7 @@ FUNCTION_NODES = (
     exp.HexString,
     exp.Cast,
     exp.Round,
+    exp.Substring,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
@@ -330,6 +334,35 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     else:
         value = timestamp_sql("datetime", [lits[0], *mods], _arg_sql(args[0]))[0]
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
+
+
+def _substr_from_the_end(node: exp.Substring) -> None:
+    """``substr(x, -3)`` in place: SQLite counts a negative start from the end (the last three
+    characters); PostgreSQL's SUBSTRING starts before the first character and returns the whole
+    string. The start becomes ``LENGTH(x) + 1 - 3``: for any start PostgreSQL then takes the
+    characters SQLite takes. A negative length (the characters before the start) has no form."""
+    length = node.args.get("length")
+    if length is not None and _negative_literal(length):
+        raise Untranslatable(
+            "substr() with a negative length",
+            "SQLite then takes the characters before the start; SUBSTRING raises",
+            "compute the start and a positive length",
+        )
+    start = node.args.get("start")
+    if start is None or not _negative_literal(start):
+        return
+    size = exp.Length(this=node.this.copy())
+    normalise_identifiers(size)  # (a copy: not among the identifiers the first walk found)
+    back = exp.Literal.number(str(start.this.this))
+    node.set(
+        "start", exp.Sub(this=exp.Add(this=size, expression=exp.Literal.number(1)), expression=back)
+    )
+
+
+def _negative_literal(node: exp.Expr) -> bool:
+    return (
+        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
+    )
 
 
 def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
