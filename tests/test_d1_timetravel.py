@@ -169,6 +169,8 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     assert "idx_posts_user" not in str(d1.sql("SELECT name FROM sqlite_master"))
     imports = b.read_audit(action="import")
     assert imports and "undo with bookmark" in imports[0].detail
+    # The backup's file, not the name of the temp copy the import read (`.tmp-5830-….sql`).
+    assert imports[0].object == m.file and f"imported {m.file} (" in imports[0].detail
     assert any(e.action == "backup" for e in b.read_audit()), "older audit rows survive"
     b.close()
 
