@@ -186,3 +186,22 @@ def test_a_database_moved_away_without_its_wal_is_not_replaced_by_a_new_file(
     with sqlite3.connect(tmp_path / "sekolah.damaged") as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE id >= 1000").fetchone() == (50,)
     conn.close()
+
+
+def test_a_restore_into_a_new_file_keeps_the_backups_history(tmp_path: Path) -> None:
+    """Restoring into a file that is not there (moved aside as the damaged-file hint says, or
+    a new server after a disk died): the new file's empty audit trail replaced the backup's,
+    and the history up to the backup (what was applied when, what `recover` replays) was gone."""
+    target, backup_id, before = _damaged_db(tmp_path)
+    (tmp_path / "sekolah.db").rename(tmp_path / "sekolah.damaged")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    backend = open_fresh(target)
+    try:
+        assert rows(backend) == before
+        trail = backend.read_audit(limit=500)
+        assert len([e for e in trail if e.action == "apply"]) == 3
+        assert [e.object for e in trail if e.action == "restore"] == [backup_id]
+        assert backend.read_lock() is None
+    finally:
+        backend.close()

@@ -457,7 +457,7 @@ def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> str:
             if not sqlite_damaged(exc):
                 raise
             lost[table] = f"{table} ({exc})"
-    _carry(st, {t: c for t, c in _CARRIED.items() if t not in lost}, keep_own=True)
+    _carry(st, {t: c for t, c in _CARRIED.items() if t not in lost})
     lost.pop("malnu_lock", None)  # ours is released after the restore: nothing to keep
     if not lost:
         return ""
@@ -475,9 +475,11 @@ _CARRIED = {
 }
 
 
-def _carry(st: sqlite3.Connection, tables: dict[str, str], keep_own: bool = False) -> None:
-    """Replace ``tables`` of the staging copy with the live ones (attached as ``live``); with
-    ``keep_own``, the tool tables not named keep the staging copy's rows (the lock row never)."""
+def _carry(st: sqlite3.Connection, tables: dict[str, str]) -> None:
+    """Replace ``tables`` of the staging copy with the live ones (attached as ``live``). The
+    lock row is the live one or none. An audit trail the live database does not have (not
+    readable, or empty: a new file in place of one moved aside, a new server) leaves the
+    backup's own: the history up to the backup, which `recover` and `log` read."""
     st.execute("BEGIN IMMEDIATE")
     have = _tables(st)
     if "malnu_audit" not in have:
@@ -488,9 +490,12 @@ def _carry(st: sqlite3.Connection, tables: dict[str, str], keep_own: bool = Fals
         r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
     }
     for table in _CARRIED:
-        if table in tables or table == "malnu_lock" or not keep_own:
+        carry = table in tables and table in live_tables
+        if carry and table == "malnu_audit":
+            carry = st.execute("SELECT 1 FROM live.malnu_audit LIMIT 1").fetchone() is not None
+        if carry or table == "malnu_lock":
             st.execute(f"DELETE FROM main.{table}")
-        if table in tables and table in live_tables:
+        if carry:
             columns = tables[table]
             st.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM live.{table}")
     st.execute("COMMIT")
