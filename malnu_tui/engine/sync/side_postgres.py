@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
-from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
@@ -424,9 +424,7 @@ class PostgresSide(PostgresKeyBuild):
         if self._state_ready:
             return  # created by a committed write of this session
         ddl = STATE_DDL.format(t=self._t(STATE_TABLE).as_string(self.conn))
-        self.conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-        )
+        create_schema_if_missing(self.conn, self.schema)
         self.conn.execute(ddl.encode())
 
     def _has_state(self) -> bool:
