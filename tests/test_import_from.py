@@ -372,3 +372,25 @@ def test_a_live_postgresql_table_is_read_as_it_was_when_the_import_began(
     assert sqlite_file_rows(path, "SELECT count(*), min(nis), max(nis), max(kelas) FROM siswa") == [
         (50, 1, 50, "7A")
     ]
+
+
+def test_a_table_of_100_columns_to_and_from_d1(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """D1 allows 100 columns a table (and a result). The staging table had one more, its line
+    column ("too many columns on malnu_stage_…"), and reading one selected the rowid besides
+    its INTEGER PRIMARY KEY ("too many columns in result set"): neither ever worked."""
+    d1 = fresh_db("d1")
+    cols = ", ".join(f"c{i} TEXT" for i in range(1, 100))
+    ddl = f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {cols})"
+    path = tmp_path / "legacy.db"
+    values = ", ".join(f"'v{i} ü'" for i in range(1, 100))
+    _sqlite(path, f"{ddl}; INSERT INTO wide VALUES (1, {values}), (2, {values})")
+    ImportTarget("d1", d1.url, tmp_path).execute(ddl)
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:wide", "wide")["inserted"] == 2
+    back = tmp_path / "back.db"
+    _sqlite(back, ddl)
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:wide", "wide")["inserted"] == 2
+    assert sqlite_file_rows(back, "SELECT * FROM wide") == sqlite_file_rows(
+        path, "SELECT * FROM wide"
+    )
