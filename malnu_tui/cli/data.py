@@ -101,40 +101,9 @@ def _request(ctx: Context) -> ImportRequest:
 
 def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | None]:
     """The source, and the backend it holds open (a ``--from`` target)."""
-    from malnu_tui.engine.data import TableSource, open_csv
+    from malnu_tui.engine.data import open_source
 
-    if request.file is not None:
-        return open_csv(request), None
-    from malnu_tui.engine.config import open_backend, require_existing, resolve_target
-    from malnu_tui.engine.config_sections import is_database_url
-    from malnu_tui.engine.errors import ConfigError
-    from malnu_tui.engine.urls import mask_url
-
-    label = request.source_label
-    where, sep, table = label.rpartition(":")
-    if not sep or not where or not table:
-        raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
-    url = is_database_url(where) or "://" in label
-    if url and (not is_database_url(where) or table.isdigit() or "/" in table or "@" in table):
-        # A URL without its :TABLE: the last colon was the port's or the password's, and
-        # the rest was taken for a host to connect to ("port 5432 failed", "resolve host").
-        raise ConfigError(
-            f"--from {mask_url(label)}: the URL names no table",
-            hint="put :TABLE after the URL, e.g. --from postgresql://host/legacy:users",
-        )
-    if url:
-        target = resolve_target(ctx.settings, database=where, env={})
-    else:
-        target = ctx.settings.target(where)
-    require_existing(target)
-    # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
-    # old application on it, or on a network share, may not read).
-    backend = open_backend(target, read_only=True)
-    try:
-        return TableSource(backend, table, label="" if url else target.name), backend
-    except BaseException:
-        backend.close()
-        raise
+    return open_source(ctx.settings, request)
 
 
 def _show_preview(ctx: Context, preview: ImportPreview) -> None:
