@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 PAGE_ROWS = 2000  # the most rows one page holds
 PAGE_BYTES = 4_000_000  # about the most text one page holds (photos, essays: fewer rows)
-FIRST_PAGE_ROWS = 50  # before a row's size is known
+FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2 MB, a BLOB
+# twice that as hex) stay within its 50 MB answer
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
