@@ -17,6 +17,7 @@ from malnu_tui.engine.sync.model import key_text
 from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
 STAMP = "2025-11-24 08:00:00"
+REFILL = "; then sync again (a full pass: the rows copied before get their values)"
 
 
 def scores(src: Db, n: int, bad: dict[int, object]) -> None:
@@ -379,10 +380,8 @@ def test_a_column_a_migration_added_at_the_source_is_refused_with_the_statements
         sync(src, dst)
     hint = refused.value.hint
     assert hint is not None and hint.startswith("add them at the destination: ")
-    assert hint.endswith("; then sync with --full")
-    statements = hint.removeprefix("add them at the destination: ").removesuffix(
-        "; then sync with --full"
-    )
+    assert hint.endswith(REFILL), hint
+    statements = hint.removeprefix("add them at the destination: ").removesuffix(REFILL)
     for statement in statements.split("; "):
         dst.run(statement)  # as the hint says
     full = sync(src, dst, full=True)

@@ -19,7 +19,6 @@ from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
-    STATE_DDL,
     STATE_TABLE,
     Chunk,
     SyncState,
@@ -259,7 +258,8 @@ class D1Side(SqliteDialect):
         return True
 
     def write_state(self, state: SyncState) -> None:
-        self._batch([STATE_DDL.format(t=STATE_TABLE), self._state_sql(state)], None)
+        self._batch([*self._state_ddl(), self._state_sql(state)], None)
+        self._state_made = True
 
     def _state_sql(self, state: SyncState) -> str:
         cols = ", ".join(STATE_COLUMNS)
@@ -281,7 +281,8 @@ class D1Side(SqliteDialect):
         tuples = [tuple_literal((*convert(r), now)) for r in rows]
         keys = [tuple_literal([r[i] for i in kidx]) for r in rows]
         t, k = q(shape.name), key_sql(shape)
-        statements: list[str] = [STATE_DDL.format(t=STATE_TABLE)]
+        statements: list[str] = self._state_ddl()
+        ddl = len(statements)
         counting = (
             []
             if direct
@@ -323,7 +324,8 @@ class D1Side(SqliteDialect):
         results = self._batch(statements, provisional)
         if not results:  # an attempt of unknown outcome had been applied: counts unknown
             return ChunkCounts(len(rows) if direct else 0, 0, 0)
-        existing = sum(int(r.rows[0][0]) for r in results[1 : 1 + len(counting)])
+        self._state_made = True
+        existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
         changed = sum(
             int(r.meta.get("changes", 0)) for r in results[upsert_at : upsert_at + upserts]
         )

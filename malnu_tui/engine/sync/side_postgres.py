@@ -23,17 +23,10 @@ from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
-from malnu_tui.engine.sync.side import (
-    NULL_KEY,
-    STATE_COLUMNS,
-    STATE_DDL,
-    STATE_TABLE,
-    Bounds,
-    Chunk,
-    SyncState,
-)
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
+from malnu_tui.engine.sync.side_pgstate import PostgresState
 from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
@@ -56,7 +49,7 @@ _HASH_PAGE = 50_000
 _err = pg_error
 
 
-class PostgresSide(PostgresKeyBuild):
+class PostgresSide(PostgresKeyBuild, PostgresState):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -70,12 +63,10 @@ class PostgresSide(PostgresKeyBuild):
         self._stages: dict[str, str] = {}
         self._fresh = {}
         self._prove = {}
-        self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
-        self._upsert_q: sql.Composed | None = None
         self._blocks_q: dict[str, sql.Composed] = {}
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
@@ -178,6 +169,7 @@ class PostgresSide(PostgresKeyBuild):
         colls: dict[str, str] = {}
         has_synced = False
         generated: list[str] = []
+        after: list[str] = []  # TableShape.after_stamp
         for name, pg_type, notnull, coll, hasdef, computed in rows:
             if computed:
                 generated.append(name)
@@ -188,6 +180,8 @@ class PostgresSide(PostgresKeyBuild):
                 continue
             cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
             colls[name] = coll
+            if has_synced:
+                after.append(name)
         self._notnull[table] = frozenset(c.name for c in cols if c.notnull)
         key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
         (db_coll,) = self._rows(
@@ -201,7 +195,13 @@ class PostgresSide(PostgresKeyBuild):
             for k in key
         )
         return TableShape(
-            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+            table,
+            tuple(cols),
+            tuple(key),
+            has_synced,
+            bool(key),
+            generated=tuple(generated),
+            after_stamp=tuple(after),
         )
 
     def _index_key(self, table: str, *, primary: bool) -> list[str]:
@@ -406,62 +406,6 @@ class PostgresSide(PostgresKeyBuild):
             found, part = self._rows(q, params)[0]
             n, total = n + int(found), total + int(part)
         return n, total
-
-    # -- state ------------------------------------------------------------------------------
-    def _state_upsert(self) -> sql.Composed:
-        if self._upsert_q is None:  # made once: it is written with every chunk
-            cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
-            sets = sql.SQL(", ").join(
-                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
-            )
-            ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
-            self._upsert_q = sql.SQL(
-                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
-            ).format(self._t(STATE_TABLE), cols, ph, sets)
-        return self._upsert_q
-
-    def _ensure_state_table(self) -> None:
-        if self._state_ready:
-            return  # created by a committed write of this session
-        ddl = STATE_DDL.format(t=self._t(STATE_TABLE).as_string(self.conn))
-        self.conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-        )
-        self.conn.execute(ddl.encode())
-
-    def _has_state(self) -> bool:
-        found = self._rows("SELECT to_regclass(%s)", (self._t(STATE_TABLE).as_string(self.conn),))
-        return found[0][0] is not None
-
-    def read_state(self, table: str) -> SyncState | None:
-        if not self._has_state():
-            return None
-        rows = self._rows(
-            sql.SQL("SELECT {} FROM {} WHERE table_name = %s").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
-            ),
-            (table,),
-        )
-        return SyncState.from_row(rows[0]) if rows else None
-
-    def all_states(self) -> list[SyncState]:
-        if not self._has_state():
-            return []
-        rows = self._rows(
-            sql.SQL("SELECT {} FROM {} ORDER BY 1").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
-            )
-        )
-        return [SyncState.from_row(r) for r in rows]
-
-    def write_state(self, state: SyncState) -> None:
-        try:
-            with self.conn.transaction():
-                self._ensure_state_table()
-                self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
-            self._state_ready = True
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
 
     # -- writes -----------------------------------------------------------------------------
     def stamps_by_default(self, table: str) -> bool:

@@ -20,15 +20,9 @@ from malnu_tui.engine.sync.model import (
     TableShape,
     key_text,
 )
-from malnu_tui.engine.sync.side import (
-    STATE_COLUMNS,
-    STATE_DDL,
-    STATE_TABLE,
-    Bounds,
-    Chunk,
-    SyncState,
-)
+from malnu_tui.engine.sync.side import STATE_TABLE, Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
+from malnu_tui.engine.sync.side_sqlstate import SqliteState
 from malnu_tui.engine.sync.sqlite_values import (
     is_utf8,
     not_utf8_column,
@@ -79,7 +73,7 @@ def since_ranges(since: str) -> list[tuple[str, str | None]]:
     return [(since, day_t), (day_t + since[11:], None)]
 
 
-class SqliteDialect(SqliteKeys, ABC):
+class SqliteDialect(SqliteKeys, SqliteState, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
 
@@ -120,6 +114,7 @@ class SqliteDialect(SqliteKeys, ABC):
         pk: list[tuple[int, str]] = []
         has_synced = False
         generated: list[str] = []
+        after: list[str] = []  # TableShape.after_stamp
         for _cid, name, decl, notnull, _dflt, pkpos, hidden in info:
             if hidden:  # 2, 3: generated (not copied, see TableShape.generated); 1: a vtab's
                 if int(hidden) in (2, 3):
@@ -130,13 +125,21 @@ class SqliteDialect(SqliteKeys, ABC):
                 continue
             pg = pg_type_for_sqlite(str(decl or ""))
             cols.append(Column(str(name), pg, kind_of(pg), str(decl or ""), bool(notnull)))
+            if has_synced:
+                after.append(str(name))
             if pkpos:
                 pk.append((int(pkpos), str(name)))
         key = [n for _, n in sorted(pk)]
         if not key:
             key = self._unique_index(table)
         return TableShape(
-            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+            table,
+            tuple(cols),
+            tuple(key),
+            has_synced,
+            bool(key),
+            generated=tuple(generated),
+            after_stamp=tuple(after),
         )
 
     def _unique_index(self, table: str) -> list[str]:
@@ -395,35 +398,6 @@ class SqliteDialect(SqliteKeys, ABC):
     def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
         raise BackendError(f"{self.label}: no server-side hashing in SQLite")
 
-    # -- state ----------------------------------------------------------------------------
-    def _state_upsert_sql(self) -> str:
-        cols = ", ".join(STATE_COLUMNS)
-        sets = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[1:])
-        return (
-            f"INSERT INTO {STATE_TABLE} ({cols}) VALUES {row_placeholders(len(STATE_COLUMNS))} "
-            f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
-        )
-
-    def _has_state_table(self) -> bool:
-        rows = self._rows(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,)
-        )
-        return bool(rows)
-
-    def read_state(self, table: str) -> SyncState | None:
-        if not self._has_state_table():
-            return None
-        rows = self._rows(
-            f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} WHERE table_name = ?", (table,)
-        )
-        return SyncState.from_row(rows[0]) if rows else None
-
-    def all_states(self) -> list[SyncState]:
-        if not self._has_state_table():
-            return []
-        rows = self._rows(f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} ORDER BY 1")
-        return [SyncState.from_row(r) for r in rows]
-
     # -- writes (shared SQL) --------------------------------------------------------------
     def _upsert_head(self, shape: TableShape) -> str:
         """``INSERT INTO t (columns…, synced_at) VALUES `` (engine/data's shared SQL)."""
@@ -500,12 +474,14 @@ class SqliteSide(SqliteDialect):
         return True
 
     def _ensure_state_table(self, c: sqlite3.Connection) -> None:
-        c.execute(STATE_DDL.format(t=STATE_TABLE))
+        for ddl in self._state_ddl():
+            c.execute(ddl)
 
     def write_state(self, state: SyncState) -> None:
         with self.backend.transaction() as c:
             self._ensure_state_table(c)
             c.execute(self._state_upsert_sql(), state.values())
+        self._state_made = True
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
@@ -564,6 +540,7 @@ class SqliteSide(SqliteDialect):
                 counts = ChunkCounts(inserted, updated, deleted)
                 new_state = state.advanced(counts, len(rows), last_key)
                 c.execute(self._state_upsert_sql(), new_state.values())
+            self._state_made = True
         except sqlite3.IntegrityError as exc:
             row = self._refused_row(shape, values, direct)
             raise BackendError(

@@ -1,0 +1,91 @@
+"""A source whose schema changes between syncs: a column added (or renamed) at the source and
+then, as the refusal's hint says, to the copy, reaches the rows copied before — the next sync
+is a full pass, where an incremental one left them NULL and said "✔ yes"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.sync import read_states
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
+PAIRS = [("sqlite", "postgresql"), ("postgresql", "sqlite"), ("sqlite", "d1")]
+
+
+def siswa(src: Db, n: int) -> None:
+    kinds = ("BIGINT", "TIMESTAMP") if src.kind == "postgresql" else ("INTEGER", "DATETIME")
+    src.run(
+        f"CREATE TABLE siswa (id {kinds[0]} PRIMARY KEY, nama TEXT, kelas TEXT, "
+        f"updated_at {kinds[1]})"
+    )
+    src.many(
+        "INSERT INTO siswa VALUES (?, ?, ?, ?)",
+        [(i, f"Siswa {i}", f"X-{i % 3}", f"2025-11-{1 + i % 20:02d} 08:00:00") for i in range(1, 31)],
+    )
+
+
+def follow_hint(src: Db, dst: Db) -> None:
+    """Sync, be refused, run the hint's statements at the destination."""
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    hint = refused.value.hint or ""
+    assert "add them at the destination: " in hint, hint
+    for part in hint.split("; "):
+        statement = part.rsplit(": ", 1)[-1]
+        if statement.startswith("ALTER TABLE"):
+            dst.run(statement)
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def test_a_column_added_at_the_source_reaches_the_rows_copied_before(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    siswa(src, 30)
+    assert sync(src, dst).verified
+    # The primary's migration: a column with a default every old row takes (updated_at
+    # untouched), another one set on one row only.
+    src.run("ALTER TABLE siswa ADD COLUMN aktif INTEGER NOT NULL DEFAULT 1")
+    src.run("ALTER TABLE siswa ADD COLUMN hp TEXT")
+    src.run("UPDATE siswa SET hp = '0812', updated_at = '2025-11-30 08:00:00' WHERE id = 5")
+    follow_hint(src, dst)
+    again = sync(src, dst)  # a plain sync, as an operator (or cron) runs it
+    assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
+    assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
+    assert verify(src, dst).verified
+    # Then incremental again: the copy holds every column in every row.
+    assert sync(src, dst).mode == "updated_at"
+
+    # A column renamed at the source: the hint adds the new name and drops the old one.
+    src.run("ALTER TABLE siswa RENAME COLUMN kelas TO rombel")
+    follow_hint(src, dst)
+    renamed = sync(src, dst)
+    assert (renamed.mode, renamed.verified) == ("full", True), renamed
+    assert dst.run("SELECT rombel FROM siswa WHERE id = 4") == [("X-1",)]
+    assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_a_state_table_made_before_the_columns_were_recorded_is_read_and_upgraded(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A copy synced by a release whose malnu_sync had no copied_columns, then a column added
+    # at the source and to the copy (its place after synced_at tells it was added later).
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    siswa(src, 30)
+    assert sync(src, dst).verified
+    dst.run("ALTER TABLE malnu_sync DROP COLUMN copied_columns")
+    (old,) = read_states(dst.target("analytics"))  # as sync status reads it, unchanged
+    assert old.copied_columns is None and old.verified
+    src.run("ALTER TABLE siswa ADD COLUMN aktif INTEGER NOT NULL DEFAULT 1")
+    follow_hint(src, dst)
+    again = sync(src, dst)
+    assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
+    assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
+    (upgraded,) = read_states(dst.target("analytics"))
+    assert upgraded.copied_columns is not None and "aktif" in upgraded.copied_columns
+    assert sync(src, dst).mode == "updated_at"
