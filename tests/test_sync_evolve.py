@@ -69,7 +69,7 @@ def test_a_column_added_at_the_source_reaches_the_rows_copied_before(
     assert verify(src, dst).verified
 
 
-@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("b", ["postgresql", "sqlite", "d1"])
 def test_a_state_table_made_before_the_columns_were_recorded_is_read_and_upgraded(
     b: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
