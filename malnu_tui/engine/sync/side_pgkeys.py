@@ -180,9 +180,25 @@ class PostgresKeys:
     # table → (rows, md5) its last upsert wrote (see prove_writes)
     _prove: dict[str, UpsertProof | None]
     _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
+    _partitioned: dict[str, bool]  # table → partitioned (see _from)
 
     def _t(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def _from(self, table: str) -> sql.Composed:
+        """``table`` as a read names it: ``ONLY`` its own rows. A table others inherit from
+        (``INHERITS``, each synced on its own) held their rows too, so they were copied twice,
+        and its key, not unique across them, could repeat; a partitioned table has no rows of
+        its own: its partitions' are its rows (they are not synced on their own)."""
+        if table not in self._partitioned:
+            kind = self._rows(
+                "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                (self._t(table).as_string(self.conn),),
+            )
+            self._partitioned[table] = bool(kind) and kind[0][0] == "p"
+        if self._partitioned[table]:
+            return self._t(table)
+        return sql.SQL("ONLY {}").format(self._t(table))
 
     def _rows(
         self, query: sql.Composable | str, params: Sequence[Any] = ()
@@ -194,7 +210,7 @@ class PostgresKeys:
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
         q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
+            k=sql.Identifier(shape.key[0]), t=self._from(shape.name)
         )
         lo, hi = self._rows(q)[0]
         return None if lo is None else (lo, hi)
@@ -206,7 +222,7 @@ class PostgresKeys:
         q = sql.SQL(
             "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
             "FROM {t} GROUP BY 1"
-        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
+        ).format(k=sql.Identifier(shape.key[0]), t=self._from(shape.name))
         rows = self._rows(q, (base, width, base, RESIDUE))
         out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
         return sum(v[0] for v in out.values()), out
@@ -214,7 +230,7 @@ class PostgresKeys:
     def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
         k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"  # (% doubled below)
         q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
-            self._t(shape.name)
+            self._from(shape.name)
         )  # type: ignore[arg-type]
         n, *sums = self._rows(q)[0]
         return int(n), tuple(int(v or 0) for v in sums)
@@ -327,7 +343,7 @@ class PostgresKeys:
                 + sql.SQL(kept.replace("%", "%%"))  # type: ignore[arg-type]
                 + sql.SQL(
                     ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone}) END"
-                ).format(k=key, t=self._t(shape.name), alone=alone)
+                ).format(k=key, t=self._from(shape.name), alone=alone)
             )
         return returning, tally
 

@@ -65,6 +65,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         self._prove = {}
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
+        self._partitioned: dict[str, bool] = {}  # table → partitioned (see _from)
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         self._blocks_q: dict[str, sql.Composed] = {}
@@ -119,7 +120,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
             where.append(
                 sql.SQL(
                     "{} <= (SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} DESC LIMIT 1)"
-                ).format(self._key(shape, alias), k, self._t(shape.name), k, k)
+                ).format(self._key(shape, alias), k, self._from(shape.name), k, k)
             )
         return where, params
 
@@ -225,20 +226,20 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         return [str(r[1]) for r in rows if r[0] == first]
 
     def count(self, table: str) -> int:
-        return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
+        return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._from(table)))[0][0])
 
     def mixed_key(self, shape: TableShape) -> str | None:
         # A column holds its type's values only; but a UNIQUE key's column may hold NULLs.
         for k in (c.name for c in shape.columns if c.name in shape.key and not c.notnull):
             q = sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE {} IS NULL)")
-            if self._rows(q.format(self._t(shape.name), sql.Identifier(k)))[0][0]:
+            if self._rows(q.format(self._from(shape.name), sql.Identifier(k)))[0][0]:
                 return f"key {k} holds NULL (a UNIQUE column takes any number): {NULL_KEY}"
         return None
 
     def greatest(self, table: str, column: str) -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
         it when there is one, else one scan."""
-        query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._t(table))
+        query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._from(table))
         return self._rows(query)[0][0]
 
     # -- reads ------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                 params.append(since)
             q = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT %s").format(
                 self._select(shape),
-                self._t(shape.name),
+                self._from(shape.name),
                 sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
                 order,
             )
@@ -287,7 +288,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         where, params = self._range(shape, bounds)
         q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}{}").format(
             self._hash_sql(shape),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
         n, total = self._rows(q, params)[0]
@@ -304,7 +305,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         q = sql.SQL("SELECT {}, {} FROM {}{} ORDER BY {}").format(
             sql.SQL(", ").join(self._key_reads(shape)),
             self._hash_sql(shape),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
             sql.SQL(", ").join(self._key_exprs(shape)),
         )
@@ -365,7 +366,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         q = sql.SQL("SELECT count(*), md5(string_agg({}, E'\\n'{}) || E'\\n') FROM {}{}").format(
             sql.SQL(line),  # type: ignore[arg-type]
             order if ordered else sql.SQL(""),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
         n, digest = self._rows(q, params)[0]
@@ -390,7 +391,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         for i in range(0, len(keys), 1000):
             where, params = self._keys_where(shape, keys[i : i + 1000])
             q = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                self._select(shape), self._t(shape.name), where
+                self._select(shape), self._from(shape.name), where
             )
             out.extend(self._rows(q, params))
         out.sort(key=lambda r: tuple(r[i] for i in kidx))
@@ -401,7 +402,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         for i in range(0, len(keys), 10_000):
             where, params = self._keys_where(shape, keys[i : i + 10_000])
             q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {} WHERE {}").format(
-                self._hash_sql(shape), self._t(shape.name), where
+                self._hash_sql(shape), self._from(shape.name), where
             )
             found, part = self._rows(q, params)[0]
             n, total = n + int(found), total + int(part)
