@@ -24,7 +24,10 @@ def siswa(src: Db, n: int) -> None:
     )
     src.many(
         "INSERT INTO siswa VALUES (?, ?, ?, ?)",
-        [(i, f"Siswa {i}", f"X-{i % 3}", f"2025-11-{1 + i % 20:02d} 08:00:00") for i in range(1, 31)],
+        [
+            (i, f"Siswa {i}", f"X-{i % 3}", f"2025-11-{1 + i % 20:02d} 08:00:00")
+            for i in range(1, 31)
+        ],
     )
 
 
