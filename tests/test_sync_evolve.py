@@ -4,12 +4,14 @@ is a full pass, where an incremental one left them NULL and said "✔ yes"."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync import read_states
+from tests.inproc import run_inproc
 from tests.sync_support import Db, make_db, sync, verify
 
 STAMP = "2025-11-24 08:00:00"
@@ -31,12 +33,12 @@ def siswa(src: Db, n: int) -> None:
     )
 
 
-def follow_hint(src: Db, dst: Db) -> None:
+def follow_hint(src: Db, dst: Db, says: str = "add them at the destination: ") -> None:
     """Sync, be refused, run the hint's statements at the destination."""
     with pytest.raises(SyncRefused) as refused:
         sync(src, dst)
     hint = refused.value.hint or ""
-    assert "add them at the destination: " in hint, hint
+    assert says in hint, hint
     for part in hint.split("; "):
         statement = part.rsplit(": ", 1)[-1]
         if statement.startswith("ALTER TABLE"):
@@ -92,3 +94,49 @@ def test_a_state_table_made_before_the_columns_were_recorded_is_read_and_upgrade
     (upgraded,) = read_states(dst.target("analytics"))
     assert upgraded.copied_columns is not None and "aktif" in upgraded.copied_columns
     assert sync(src, dst).mode == "updated_at"
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_a_copy_whose_source_table_was_renamed_is_said_with_what_to_drop(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The primary's migration renames siswa to peserta_didik: the next sync made the new copy
+    # and said nothing of the old one, stale from then on, still "✔ yes" in sync status.
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    siswa(src, 30)
+    ends = ["--from", src.url, "--to", dst.url]
+    assert run_inproc("sync", "--yes", *ends).code == 0
+    src.run("ALTER TABLE siswa RENAME TO peserta_didik")
+    for words in (["sync", "--yes"], ["sync", "verify"]):
+        done = run_inproc(*words, *ends)
+        assert done.code == 0, done.err
+        (warning,) = [line for line in done.err.splitlines() if line.startswith("warning: ")]
+        assert "warning: siswa: synced from " in warning and "no table siswa any more" in warning
+    for statement in warning.split("here: ", 1)[1].split("; "):
+        dst.run(statement)  # as it says
+    again = run_inproc("sync", "--yes", *ends)
+    assert again.code == 0 and "warning" not in again.err, again.err
+    status = run_inproc("sync", "status", "--to", dst.url, "--json")
+    assert [r["table"] for r in json.loads(status.out)] == ["peserta_didik"]
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_a_column_whose_type_changed_at_the_source_is_replaced_by_the_hint_and_refilled(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # SQLite changes a column's type by rebuilding the table (create, copy, drop, rename):
+    # grades kept as INTEGER become REAL; updated_at is copied as it was. The hint was the
+    # generic "make the destination table match".
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor INTEGER, updated_at DATETIME)")
+    src.many("INSERT INTO nilai VALUES (?, ?, ?)", [(i, 70 + i, STAMP) for i in range(1, 21)])
+    assert sync(src, dst).verified
+    src.run("CREATE TABLE nilai_baru (id INTEGER PRIMARY KEY, skor REAL, updated_at DATETIME)")
+    src.run("INSERT INTO nilai_baru SELECT id, skor + 0.5, updated_at FROM nilai")
+    src.run("DROP TABLE nilai")
+    src.run("ALTER TABLE nilai_baru RENAME TO nilai")
+    follow_hint(src, dst, says="the source changed their type: replace them at the destination")
+    again = sync(src, dst)
+    assert (again.mode, again.updated, again.verified) == ("full", 20, True), again
+    assert dst.run("SELECT skor FROM nilai WHERE id = 3") == [(73.5,)]
+    assert verify(src, dst).verified

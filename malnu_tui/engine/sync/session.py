@@ -267,6 +267,24 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
                 f"the source has dropped them: drop them at the destination too (their values "
                 f"there go with them): {drops}; then sync again"
             )
+    if problem.startswith(f"{table}.") and " maps to " in problem:
+        # Columns whose type changed at the source (a SQLite table rebuilt with REAL where it
+        # had INTEGER): replaced at the destination, refilled by the next sync's full pass.
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            changed = [
+                c.name
+                for c in src.columns
+                if (d := dst.column(c.name)) is not None and d.kind != c.kind
+            ]
+            if changed and not set(changed) & set(src.key):
+                retyped = [f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in changed]
+                statements = "; ".join([*retyped, *s.dst.add_columns_ddl(src, changed)])
+                return (
+                    f"the source changed their type: replace them at the destination (their "
+                    f"values there go, and come back with the next sync): {statements}; then "
+                    f"{_REFILL}"
+                )
     return SyncRefused.MISMATCH
 
 
