@@ -281,9 +281,9 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
                 retyped = [f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in changed]
                 statements = "; ".join([*retyped, *s.dst.add_columns_ddl(src, changed)])
                 return (
-                    f"the source changed their type: replace them at the destination (their "
-                    f"values there go, and come back with the next sync): {statements}; then "
-                    f"{_REFILL}"
+                    f"{', '.join(changed)} of another type at the destination (changed at the "
+                    f"source?): replace them there (their values there go, and come back with "
+                    f"the next sync): {statements}; then {_REFILL}"
                 )
     return SyncRefused.MISMATCH
 
