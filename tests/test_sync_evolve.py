@@ -5,11 +5,12 @@ is a full pass, where an incremental one left them NULL and said "✔ yes"."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync import read_states
 from tests.inproc import run_inproc
 from tests.sync_support import Db, make_db, sync, verify
@@ -139,4 +140,41 @@ def test_a_column_whose_type_changed_at_the_source_is_replaced_by_the_hint_and_r
     again = sync(src, dst)
     assert (again.mode, again.updated, again.verified) == ("full", 20, True), again
     assert dst.run("SELECT skor FROM nilai WHERE id = 3") == [(73.5,)]
+    assert verify(src, dst).verified
+
+
+NULL_PAIRS = [("postgresql", "sqlite"), ("postgresql", "d1"), ("sqlite", "postgresql")]
+
+
+@pytest.mark.parametrize(("a", "b"), NULL_PAIRS, ids=[f"{a}-to-{b}" for a, b in NULL_PAIRS])
+def test_a_not_null_dropped_at_the_source_is_named_with_what_lets_the_copy_take_nulls(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A teacher's NIP became optional (honorary teachers have none): the copy, made NOT NULL
+    # as the source was, refused the row with "correct the row at the source" (it is correct;
+    # into D1, D1's bare message named neither the row nor the database).
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    kinds = ("BIGINT", "TIMESTAMP") if a == "postgresql" else ("INTEGER", "DATETIME")
+    create = f"CREATE TABLE guru (id {kinds[0]} PRIMARY KEY, nip TEXT {{}}, updated_at {kinds[1]})"
+    src.run(create.format("NOT NULL"))
+    src.many("INSERT INTO guru VALUES (?, ?, ?)", [(i, f"19800{i}", STAMP) for i in range(1, 21)])
+    assert sync(src, dst).verified
+    if a == "postgresql":
+        src.run("ALTER TABLE guru ALTER COLUMN nip DROP NOT NULL")
+    else:  # SQLite: the table rebuilt
+        src.run(create.format("").replace("guru", "guru_baru", 1))
+        src.run("INSERT INTO guru_baru SELECT * FROM guru")
+        src.run("DROP TABLE guru")
+        src.run("ALTER TABLE guru_baru RENAME TO guru")
+    src.run("INSERT INTO guru VALUES (21, NULL, '2025-11-30 08:00:00')")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing guru, row id=21, column nip: " in str(refused.value), refused.value
+    hint = refused.value.hint or ""
+    assert hint.startswith("nip takes NULL at the source but not in the copy"), hint
+    told = hint.split("; or give the row")[0]
+    for statement in re.findall(r"(?:ALTER TABLE|DROP TABLE|DELETE FROM) [^;]+", told):
+        dst.run(statement)  # as it says
+    again = sync(src, dst)
+    assert again.verified and dst.run("SELECT count(*) FROM guru WHERE nip IS NULL") == [(1,)]
     assert verify(src, dst).verified

@@ -279,13 +279,17 @@ def test_a_statement_d1_cannot_take_leaves_no_copy_there(
     assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
 def test_a_row_a_sqlite_destinations_own_constraint_refuses_is_named(
-    tmp_path: Path, pg_url: str
+    kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
 ) -> None:
     """PostgreSQL → SQLite into a table the destination's own migrations made, with a
     constraint the source lacks (emails unique whatever their case): SQLite's message names
-    no row, so the chunk's rows are tried one by one (and rolled back) to name it."""
-    src, dst = Db("postgresql", pg_url), sqlite_source(tmp_path)
+    no row, so the chunk's rows are tried one by one (and rolled back) to name it. Into D1
+    the error was D1's bare "UNIQUE constraint failed: akun.email: SQLITE_CONSTRAINT", naming
+    neither the database nor the row, with no hint: the row is found by halving the chunk in
+    batches D1 rolls back."""
+    src, dst = Db("postgresql", pg_url), make_db(kind, request, tmp_path, "dest")
     src.run("CREATE TABLE akun (id BIGINT PRIMARY KEY, email TEXT NOT NULL, updated_at TIMESTAMP)")
     src.many(
         "INSERT INTO akun VALUES (?, ?, ?)",

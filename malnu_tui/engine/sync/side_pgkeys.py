@@ -17,6 +17,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import relaxed_hint
 from malnu_tui.engine.sync.copytext import pg_line_sql
 from malnu_tui.engine.sync.model import Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
@@ -72,12 +73,13 @@ def pg_error(
 
 
 def failing_row(
-    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error
+    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error, dest: str = ""
 ) -> tuple[str, str | None]:
     """``, row id=7, column n`` naming the source row a chunk's write of ``rows`` stopped at:
     the line its COPY names (a chunk's COPY has one line per row, in order), or, for a NULL
     that a NOT NULL column refuses, the first row holding NULL there; "" when neither says.
-    With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`)."""
+    With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`;
+    a NULL the source's column allows: the statement that lets the copy, ``dest``, take it)."""
     if not isinstance(exc, _DATA_ERRORS):
         return "", None
     diag = exc.diag
@@ -108,6 +110,9 @@ def failing_row(
         hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
     if column in shape.key and isinstance(exc, psycopg.errors.NotNullViolation):
         hint = _null_key_hint(shape, column)
+    elif isinstance(exc, psycopg.errors.NotNullViolation) and dest and column:
+        relax = f"ALTER TABLE {dest} ALTER COLUMN {quote_ident(column)} DROP NOT NULL"
+        hint = relaxed_hint(shape, column, f"let the copy take NULL: {relax}")
     return f", row {key}" + (f", column {column}" if column else ""), hint
 
 

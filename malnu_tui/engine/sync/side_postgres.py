@@ -487,7 +487,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                     self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
-            where, hint = failing_row(shape, rows, exc)
+            where, hint = failing_row(shape, rows, exc, t.as_string(self.conn))
             label = f"{self.label}: writing {shape.name}{where}"
             raise _err(label, exc, writing=True, row_named=bool(where), hint=hint) from None
         return counts

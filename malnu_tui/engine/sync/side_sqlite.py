@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import (
     SYNCED_AT,
     ChunkCounts,
@@ -50,13 +51,6 @@ TOOL_TABLES = frozenset(
 
 def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
-
-
-_REFUSED = (
-    "the destination's table does not take this row (a constraint of its own: UNIQUE, CHECK, "
-    "NOT NULL, a STRICT column's type): correct the row at the source or the constraint here, "
-    "then sync again (chunks written before it stay, and the next sync resumes after them)"
-)
 
 
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
@@ -542,9 +536,10 @@ class SqliteSide(SqliteDialect):
                 c.execute(self._state_upsert_sql(), new_state.values())
             self._state_made = True
         except sqlite3.IntegrityError as exc:
-            row = self._refused_row(shape, values, direct)
+            found = not_null_refusal(shape, rows, str(exc))
+            row, hint = found or (self._refused_row(shape, values, direct), REFUSED)
             raise BackendError(
-                f"{self.label}: writing {shape.name}{row}: {exc}", hint=_REFUSED if row else None
+                f"{self.label}: writing {shape.name}{row}: {exc}", hint=hint if row else None
             ) from None
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: writing {shape.name}: {exc}") from None
