@@ -27,7 +27,7 @@ from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
 from malnu_tui.engine.sync.side_pgstate import PostgresState
-from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text
+from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, printed
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
     kind_of,
@@ -133,10 +133,14 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         # a year BC or past 9999, a time of 24:00:00, and the whole read stopped on one.
         return sql.SQL(", ").join(
             sql.SQL(
-                (pg_text_sql("{c}", c.kind) if c.kind in TIME_KINDS else "{c}::text") + " AS {t}"
+                (pg_text_sql("{c}", c.kind) if c.kind in TIME_KINDS else "{p}::text") + " AS {t}"
                 if as_text(c, shape.key)
                 else "{c}"
-            ).format(c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)"))
+            ).format(
+                c=sql.Identifier(c.name),
+                p=sql.SQL(printed(c, "{x}", shape.key)).format(x=sql.Identifier(c.name)),
+                t=sql.Identifier(c.name + " (text)"),
+            )
             for c in shape.columns
         )
 
@@ -281,7 +285,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         return all(c.kind in SERVER_KINDS for c in shape.columns)
 
     def _hash_sql(self, shape: TableShape) -> sql.Composable:
-        cols = [ident_text(c, self.conn) for c in shape.names]
+        cols = [printed(c, ident_text(c.name, self.conn), shape.key) for c in shape.columns]
         return sql.SQL(pg_row_hash_sql(cols, [c.kind for c in shape.columns]))  # type: ignore[arg-type]
 
     def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
