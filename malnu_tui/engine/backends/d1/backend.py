@@ -45,10 +45,17 @@ from malnu_tui.engine.backends.d1.client import (
     parse_d1_url,
     sent_bytes,
 )
-from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
+from malnu_tui.engine.backends.lease import LeaseKeeper, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
-from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    LockLost,
+    StatementFailed,
+)
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
@@ -121,6 +128,7 @@ class D1Backend:
         self.display_url = api.location.url
         self.name = api.location.database_id
         self._my_lock: LockHolder | None = None
+        self._keeper: LeaseKeeper | None = None  # renews the lease while the lock is held
         self._schema_ready = False
         self._pending: list[str] = []  # idempotent bookkeeping not yet sent
 
@@ -434,6 +442,7 @@ class D1Backend:
             acquired_at=r["acquired_at"],
             expires_at=r["expires_at"],
             note=str(r.get("purpose") or ""),
+            lease_left=r.get("lease_left"),
         )
 
     def acquire_lock(self, holder: LockHolder) -> None:
@@ -445,17 +454,16 @@ class D1Backend:
         stale = lock_is_stale(current, holder.host) if current else None
         if current is not None and stale is None:
             raise LockHeld(current)
-        expires = lease_until()
-        mine = LockHolder(
-            holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note
-        )
         sqls: list[str] = []
         audit: AuditEntry | None = None
         if current is not None:
+            # Exactly the row read, and, when its lease is why it is stale, only while D1's
+            # clock still says it ran out: a holder that renewed meanwhile keeps its lock.
+            expired = "" if current.host == holder.host else " AND expires_at < datetime('now')"
             sqls.append(
                 bind_literals(
                     "DELETE FROM malnu_lock WHERE id = 1 AND owner = ? AND host = ? AND pid = ? "
-                    "AND acquired_at = ?",
+                    f"AND acquired_at = ?{expired}",
                     (current.owner, current.host, current.pid, current.acquired_at),
                 )
             )
@@ -468,8 +476,8 @@ class D1Backend:
         sqls.append(
             bind_literals(
                 "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note),
+                f"VALUES (1, ?, ?, ?, ?, {q.LEASE_UNTIL}, ?)",
+                (holder.owner, holder.host, holder.pid, holder.acquired_at, holder.note),
             )
         )
 
@@ -489,23 +497,50 @@ class D1Backend:
             if "constraint" in str(exc).lower():
                 raise LockHeld(self.read_lock(), "taken a moment ago") from None
             raise
-        self._my_lock = mine
+        self._my_lock = holder
+        # The lease is renewed while this process runs, also through one long step (a big
+        # import or sync, an export): another host takes the lock over only once it is dead.
+        self._keeper = self._keep_lease(holder)
+
+    def _keep_lease(self, holder: LockHolder) -> LeaseKeeper:
+        api = self.api.twin()  # a client of the keeper's own thread
+        sql = self._renew_sql(holder)
+
+        def renew() -> bool:
+            results = api.batch([sql], lambda: False)  # idempotent: a re-send is harmless
+            return not results or bool(results[0].meta.get("changes", 1))
+
+        return LeaseKeeper(renew, api.close)
+
+    @staticmethod
+    def _renew_sql(h: LockHolder) -> str:
+        return bind_literals(q.RENEW_LOCK, (h.host, h.pid, h.acquired_at))
 
     def renew_lock(self) -> None:
         if self._my_lock is None:
             return
         h = self._my_lock
-        expires = lease_until()
-        results = self._flush(bind_literals(q.RENEW_LOCK, (expires, h.host, h.pid)))
-        if results and not results[0].meta.get("changes", 1):
-            # Our lease ran out and another operator took the lock: stop before doing more.
+        results = self._flush(self._renew_sql(h))
+        lost = self._keeper is not None and self._keeper.lost
+        if lost or (results and not results[0].meta.get("changes", 1)):
+            # Our lock row is gone (an `unlock`, or a lease that ran out while this process
+            # could not reach D1): stop before doing more.
+            self._stop_keeper()
             self._my_lock = None
-            raise LockHeld(self.read_lock(), "this session's lease expired and was taken over")
-        self._my_lock = LockHolder(h.owner, h.host, h.pid, h.acquired_at, expires, h.note)
+            now = self.read_lock()
+            if now is None:
+                raise LockLost(self.display_url)
+            raise LockHeld(now, "this session's lock was taken over")
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
 
     def release_lock(self) -> None:
         if self._my_lock is None:
             return
+        self._stop_keeper()
         h = self._my_lock
         self._my_lock = None
         try:
