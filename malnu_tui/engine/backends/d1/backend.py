@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
+from malnu_tui.engine.backends.d1 import lockrow
 from malnu_tui.engine.backends.d1.client import (
     DEFAULT_API_BASE,
     ENV_API_BASE,
@@ -45,7 +46,6 @@ from malnu_tui.engine.backends.d1.client import (
     parse_d1_url,
     sent_bytes,
 )
-from malnu_tui.engine.backends.lease import LeaseKeeper, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
 from malnu_tui.engine.errors import (
@@ -61,6 +61,7 @@ from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backends.lease import LeaseKeeper
     from malnu_tui.engine.config import Target
 
 __all__ = ["D1Backend", "open_target"]
@@ -434,93 +435,22 @@ class D1Backend:
             return None  # no lock table yet
         if not rows:
             return None
-        r = rows[0]
-        return LockHolder(
-            owner=r["owner"],
-            host=r["host"],
-            pid=int(r["pid"]),
-            acquired_at=r["acquired_at"],
-            expires_at=r["expires_at"],
-            note=str(r.get("purpose") or ""),
-            lease_left=r.get("lease_left"),
-        )
+        return lockrow.holder(rows[0])
 
     def acquire_lock(self, holder: LockHolder) -> None:
-        """Insert the lock row; a plain INSERT fails on the primary key if anyone holds it,
-        so two operators racing cannot both win. A stale row (dead process on this host, or
-        an expired lease) is deleted in the same batch, exactly as read, and audited."""
+        """Take the lock row (:func:`.lockrow.acquire`) and keep its lease while held."""
         self.ensure_schema()
-        current = self.read_lock()
-        stale = lock_is_stale(current, holder.host) if current else None
-        if current is not None and stale is None:
-            raise LockHeld(current)
-        sqls: list[str] = []
-        audit: AuditEntry | None = None
-        if current is not None:
-            # Exactly the row read, and, when its lease is why it is stale, only while D1's
-            # clock still says it ran out: a holder that renewed meanwhile keeps its lock.
-            expired = "" if current.host == holder.host else " AND expires_at < datetime('now')"
-            sqls.append(
-                bind_literals(
-                    "DELETE FROM malnu_lock WHERE id = 1 AND owner = ? AND host = ? AND pid = ? "
-                    f"AND acquired_at = ?{expired}",
-                    (current.owner, current.host, current.pid, current.acquired_at),
-                )
-            )
-            audit = AuditEntry.now(
-                "unlock",
-                "migration lock",
-                "ok",
-                f"took over a stale lock of {current.describe()}: {stale}",
-            )
-        sqls.append(
-            bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-                f"VALUES (1, ?, ?, ?, ?, {q.LEASE_UNTIL}, ?)",
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, holder.note),
-            )
-        )
-
-        def took_effect() -> bool:
-            now = self.read_lock()
-            return now is not None and (now.host, now.pid, now.acquired_at) == (
-                holder.host,
-                holder.pid,
-                holder.acquired_at,
-            )
-
-        if audit is not None:
-            sqls.append(self._audit_sql(audit))
-        try:
-            self.api.batch(sqls, took_effect)
-        except D1QueryError as exc:
-            if "constraint" in str(exc).lower():
-                raise LockHeld(self.read_lock(), "taken a moment ago") from None
-            raise
+        lockrow.acquire(self, holder)
         self._my_lock = holder
         # The lease is renewed while this process runs, also through one long step (a big
         # import or sync, an export): another host takes the lock over only once it is dead.
-        self._keeper = self._keep_lease(holder)
-
-    def _keep_lease(self, holder: LockHolder) -> LeaseKeeper:
-        api = self.api.twin()  # a client of the keeper's own thread
-        sql = self._renew_sql(holder)
-
-        def renew() -> bool:
-            results = api.batch([sql], lambda: False)  # idempotent: a re-send is harmless
-            return not results or bool(results[0].meta.get("changes", 1))
-
-        return LeaseKeeper(renew, api.close)
-
-    @staticmethod
-    def _renew_sql(h: LockHolder) -> str:
-        return bind_literals(q.RENEW_LOCK, (h.host, h.pid, h.acquired_at))
+        self._keeper = lockrow.keep_lease(self.api, holder)
 
     def renew_lock(self) -> None:
         if self._my_lock is None:
             return
         h = self._my_lock
-        results = self._flush(self._renew_sql(h))
+        results = self._flush(lockrow.renew_sql(h))
         lost = self._keeper is not None and self._keeper.lost
         if lost or (results and not results[0].meta.get("changes", 1)):
             # Our lock row is gone (an `unlock`, or a lease that ran out while this process
