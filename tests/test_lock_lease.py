@@ -5,20 +5,23 @@ with a wrong clock are real processes here: the CLI (or a holder script) runs wi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.backends import lease
-from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backends.base import lock_holder_for_this_process, utc_now
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import LockHeld, LockHolder
-from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
+from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import D1Target
+from tests.fixtures_matrix import DbTarget
 
 _SKEW = """\
 import datetime as _dt, os, time
@@ -44,7 +47,7 @@ def skewed_clock(tmp_path: Path, seconds: float) -> dict[str, str]:
 _HOLD = """\
 import os, sys
 from malnu_tui.engine.backends import lease
-from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backends.base import lock_holder_for_this_process, utc_now
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import LockHolder
 b = open_backend(Target("t", sys.argv[1], sys.argv[2], sys.argv[2], sys.argv[2], {}))
@@ -119,3 +122,37 @@ def test_the_lease_is_renewed_while_its_holder_works_through_one_long_step(
     assert not [t for t in threading.enumerate() if t.name == "malnu-lease"]
     a.close()
     b.close()
+
+
+def _in_own_pid_namespace() -> list[str] | None:
+    """``unshare`` argv that runs a command in a pid namespace of its own (a container started
+    with ``docker run --network host``: the machine's name, its own pids), or None here."""
+    argv = ["unshare", "--pid", "--fork", "--mount-proc"]
+    try:
+        ok = subprocess.run([*argv, "true"], capture_output=True, timeout=30).returncode == 0
+    except OSError:
+        return None
+    return argv if ok else None
+
+
+def test_a_holder_in_another_pid_namespace_of_this_host_is_not_taken_for_dead(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`docker run --network host` keeps the machine's host name, with pids of its own: an
+    operator in such a container looked the live holder's pid up in its own namespace, found
+    nothing, "took over a stale lock" and ran (on PostgreSQL: ended the holder's session)."""
+    unshare = _in_own_pid_namespace()
+    if unshare is None:
+        pytest.skip("no pid namespace can be made here (unshare needs root or user namespaces)")
+    d = school_set(mdirs)
+    for kind in ("sqlite", "postgresql"):
+        db = fresh_db(kind)
+        a = db.open(d)
+        a.acquire_lock(lock_holder_for_this_process("import"))  # alive, on this machine
+        argv = [*unshare, *CLI, "--database", db.url, *d.args(), "up", "--no-backup"]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert res.returncode == 3, (kind, res.stderr)
+        assert f"(pid {os.getpid()})" in res.stderr and "took over" not in res.stderr
+        assert a.fetch_records() == []
+        a.release_lock()
+        a.close()

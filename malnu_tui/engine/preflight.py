@@ -12,7 +12,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.base import hostname
+from malnu_tui.engine.backends.base import lock_host
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import LockHolder, MalnuError
 from malnu_tui.engine.plan import (
@@ -210,7 +210,7 @@ def preflight_unlock(backend: Backend, target: Target) -> Preflight:
     lp = lock_problem(lock)
     if isinstance(lp, StaleLock):
         problems.append(lp)
-    elif isinstance(lp, LiveLock) and lock is not None and lock.host == hostname():
+    elif isinstance(lp, LiveLock) and lock is not None and lock.host == lock_host():
         problems.append(
             Notice(
                 f"pid {lock.pid} is still running on this host: release its lock only if that "
