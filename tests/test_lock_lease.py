@@ -156,3 +156,19 @@ def test_a_holder_in_another_pid_namespace_of_this_host_is_not_taken_for_dead(
         assert a.fetch_records() == []
         a.release_lock()
         a.close()
+
+
+def test_unlock_says_a_lock_from_another_host_may_be_live(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """`unlock` warned about a live holder on this host only: a lock taken a minute ago on
+    another laptop, its lease running, was offered for release as if it were stale."""
+    a = open_backend(Target("t", d1.url, mdirs.migrations, mdirs.rollback, mdirs.root, {}))
+    a.ensure_schema()
+    a.acquire_lock(LockHolder("ops@box-a", "box-a", 4242, utc_now(), note="import"))
+    res = run_cli("--database", d1.url, *mdirs.args(), "unlock")
+    assert res.code == 2, res.err  # no terminal to confirm on
+    assert "held from another host (box-a): whether pid 4242 still runs cannot be seen" in res.err
+    assert "its lease runs until" in res.err
+    assert d1.sql("SELECT host FROM malnu_lock") == [("box-a",)]
+    a.close()

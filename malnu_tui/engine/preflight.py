@@ -217,6 +217,15 @@ def preflight_unlock(backend: Backend, target: Target) -> Preflight:
                 "process is stuck (better: stop it first)"
             )
         )
+    elif isinstance(lp, LiveLock) and lock is not None:
+        # Its lease runs (D1, SQLite) or its session is open (PostgreSQL): as the console's
+        # unlock dialog says, whether it still works cannot be told from here.
+        from malnu_tui.engine.backends.lease import lock_liveness
+
+        _kind, sentence = lock_liveness(lock, lock_host())
+        problems.append(
+            Notice(f"{sentence}: release it only if you know that session is dead (ask its owner)")
+        )
     return Preflight(
         "unlock", target.name, confirmation_word(backend), None, tuple(problems), lock=lock
     )
