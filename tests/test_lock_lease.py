@@ -172,3 +172,62 @@ def test_unlock_says_a_lock_from_another_host_may_be_live(
     assert "its lease runs until" in res.err
     assert d1.sql("SELECT host FROM malnu_lock") == [("box-a",)]
     a.close()
+
+
+def test_a_d1_import_whose_lock_was_released_mid_run_writes_nothing(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """Box-b released box-a's lock (`unlock --yes`) while box-a's import was reading, and
+    started its own work. Box-a's import went on to write its rows into the table all the
+    same, then said exit 3: two operators had changed the database."""
+    from malnu_tui.engine.data import ImportRequest, open_csv, run_import
+    from malnu_tui.engine.errors import LockLost
+    from malnu_tui.engine.migrate import unlock
+
+    target = Target("t", d1.url, mdirs.migrations, mdirs.rollback, mdirs.root, {})
+    a, b = open_backend(target), open_backend(target)
+    b.ensure_schema()
+    b.api.batch(["CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL)"], lambda: False)  # type: ignore[attr-defined]
+    csv_file = tmp_path / "kelas.csv"
+    csv_file.write_text("id,nama\n1,X IPA 1\n2,X IPS 2\n")
+    request = ImportRequest(table="kelas", file=csv_file)
+
+    def box_b_steps_in(event: object) -> None:
+        if getattr(event, "phase", "") == "commit":
+            unlock(b)
+            b.acquire_lock(LockHolder("ops@box-b", "box-b", 1, utc_now(), note="up"))
+
+    with pytest.raises((LockLost, LockHeld)):
+        run_import(a, request, open_csv(request), progress=box_b_steps_in)
+    assert d1.sql("SELECT count(*) FROM kelas") == [(0,)]
+    assert d1.sql("SELECT host FROM malnu_lock") == [("box-b",)]
+    a.close()
+    b.release_lock()
+    b.close()
+
+
+def test_a_d1_sync_whose_lock_was_released_mid_run_stops_writing(
+    tmp_path: Path, request: pytest.FixtureRequest, mdirs: MigrationDirs
+) -> None:
+    """The same for a sync into D1: it wrote every chunk after its lock was released and
+    another operator had taken it, and never noticed (the sync never looked at its lock)."""
+    from malnu_tui.engine.migrate import unlock
+    from tests.sync_support import make_db, sqlite_source, sync
+
+    src, dst = sqlite_source(tmp_path), make_db("d1", request, tmp_path, "d1")
+    src.create_users(6)
+    b = open_backend(dst.target("analytics"))
+    b.ensure_schema()
+    chunks: list[int] = []
+
+    def box_b_steps_in(event: object) -> None:
+        if getattr(event, "phase", "") == "copy" and not chunks:
+            chunks.append(getattr(event, "rows", 0))
+            unlock(b)
+            b.acquire_lock(LockHolder("ops@box-b", "box-b", 1, utc_now(), note="up"))
+
+    with pytest.raises(LockHeld, match=r"ops@box-b .*\(this session's lock was taken over\)"):
+        sync(src, dst, box_b_steps_in, chunk_rows=2, full=True)
+    assert chunks and dst.count() == chunks[0] < 6  # nothing written after box-b took over
+    b.release_lock()
+    b.close()

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
@@ -54,6 +54,7 @@ from malnu_tui.engine.errors import (
     LockHeld,
     LockHolder,
     LockLost,
+    MalnuError,
     StatementFailed,
 )
 from malnu_tui.engine.monitor import debuglog
@@ -289,7 +290,9 @@ class D1Backend:
         guard = _guard_sql(change)
         started = time.perf_counter()
         try:
-            results = self.api.batch([guard, *texts, tracking, self._audit_sql(audit)], took_effect)
+            results = self.locked_batch(
+                [guard, *texts, tracking, self._audit_sql(audit)], took_effect
+            )
         except D1QueryError as exc:
             if _GUARD_ERROR in str(exc) and self._guard_fired(change):
                 # An earlier delivery of this very batch (delayed past its timeout) or another
@@ -455,12 +458,33 @@ class D1Backend:
         if lost or (results and not results[0].meta.get("changes", 1)):
             # Our lock row is gone (an `unlock`, or a lease that ran out while this process
             # could not reach D1): stop before doing more.
-            self._stop_keeper()
-            self._my_lock = None
-            now = self.read_lock()
-            if now is None:
-                raise LockLost(self.display_url)
-            raise LockHeld(now, "this session's lock was taken over")
+            raise self._lock_gone()
+
+    def _lock_gone(self) -> MalnuError:
+        """This session's lock row is gone: forget it, and say who holds the lock now."""
+        self._stop_keeper()
+        self._my_lock = None
+        now = self.read_lock()
+        if now is None:
+            return LockLost(self.display_url)
+        return LockHeld(now, "this session's lock was taken over")
+
+    def locked_batch(
+        self, statements: Sequence[str], took_effect: Callable[[], bool]
+    ) -> list[D1Result]:
+        """One batch of changes that D1 runs only while this session holds the migration
+        lock: its first statement checks the lock row, so a session whose lock was released
+        (`unlock` from another host) or taken over changes nothing more (LockLost/LockHeld).
+        Without a lock held, a plain batch."""
+        h = self._my_lock
+        if h is None:
+            return self.api.batch(statements, took_effect)
+        try:
+            return self.api.batch([lockrow.guard_sql(h), *statements], took_effect)[1:]
+        except D1QueryError:
+            if lockrow.is_mine(self.read_lock(), h):
+                raise
+            raise self._lock_gone() from None
 
     def _stop_keeper(self) -> None:
         if self._keeper is not None:

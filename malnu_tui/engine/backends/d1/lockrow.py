@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.backend import D1Backend
     from malnu_tui.engine.backends.d1.client import D1Api
 
-__all__ = ["acquire", "holder", "keep_lease", "renew_sql"]
+__all__ = ["acquire", "guard_sql", "holder", "is_mine", "keep_lease", "renew_sql"]
 
 
 def holder(r: dict[str, Any]) -> LockHolder:
@@ -36,6 +36,24 @@ def holder(r: dict[str, Any]) -> LockHolder:
 def renew_sql(h: LockHolder) -> str:
     """The renewal of ``h``'s own row (0 rows changed: the lock is no longer ``h``'s)."""
     return bind_literals(q.RENEW_LOCK, (h.host, h.pid, h.acquired_at))
+
+
+def guard_sql(h: LockHolder) -> str:
+    """A batch's first statement: it fails, and D1 rolls the whole batch back, once the lock
+    row is no longer ``h``'s (released by `unlock`, or taken over after a lapsed lease)."""
+    return bind_literals(
+        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM malnu_lock WHERE id = 1 AND host = ? "
+        "AND pid = ? AND acquired_at = ?) THEN json('malnu lock guard: lock lost') END",
+        (h.host, h.pid, h.acquired_at),
+    )
+
+
+def is_mine(now: LockHolder | None, h: LockHolder) -> bool:
+    return now is not None and (now.host, now.pid, now.acquired_at) == (
+        h.host,
+        h.pid,
+        h.acquired_at,
+    )
 
 
 def acquire(b: D1Backend, mine: LockHolder) -> None:
@@ -74,12 +92,7 @@ def acquire(b: D1Backend, mine: LockHolder) -> None:
     )
 
     def took_effect() -> bool:
-        now = b.read_lock()
-        return now is not None and (now.host, now.pid, now.acquired_at) == (
-            mine.host,
-            mine.pid,
-            mine.acquired_at,
-        )
+        return is_mine(b.read_lock(), mine)
 
     if audit is not None:
         sqls.append(b._audit_sql(audit))
