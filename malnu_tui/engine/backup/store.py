@@ -18,17 +18,15 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Target
 
 __all__ = [
@@ -41,16 +39,12 @@ __all__ = [
     "BackupNotFound",
     "BackupProgress",
     "BackupProgressCallback",
-    "PrunePlan",
     "backup_of",
     "backups_of",
-    "delete_backup",
     "emitter",
     "list_backups",
     "load_manifest",
     "other_owners",
-    "plan_prune",
-    "prune_backups",
     "read_manifest",
     "refuse_foreign",
 ]
@@ -167,6 +161,7 @@ class BackupManifest:
     def from_json(data: Mapping[str, Any]) -> BackupManifest:
         """Read a manifest; :class:`BackupError` when a field is missing or malformed."""
         try:
+            parse_iso(str(data["created_at"]))  # every use of a backup reads its time
             return BackupManifest(
                 id=str(data["id"]),
                 created_at=str(data["created_at"]),
@@ -365,7 +360,10 @@ def read_manifest(path: Path) -> BackupManifest:
         raise BackupError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise BackupError(f"corrupt manifest {path}: not a JSON object")
-    manifest = BackupManifest.from_json(data)
+    try:
+        manifest = BackupManifest.from_json(data)
+    except BackupError as exc:
+        raise BackupError(f"corrupt manifest {path}: {exc}") from None
     if manifest.id != path.stem or not _ID.match(manifest.id):
         raise BackupError(
             f"corrupt manifest {path}: its id {manifest.id[:80]!r} is not its file name",
@@ -385,18 +383,28 @@ def read_manifest(path: Path) -> BackupManifest:
 def list_backups(directory: Path) -> list[BackupManifest]:
     """Every backup with a readable manifest, newest first. Sweeps the temp files of dead
     processes first (every command that opens the store does)."""
+    out = [m for _, m in _read_all(directory) if isinstance(m, BackupManifest)]
+    out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    return out
+
+
+def unreadable_manifests(directory: Path) -> list[tuple[str, str]]:
+    """(id, why) of each manifest in the store that cannot be read (half-written by hand, or
+    damaged): never listed, restored or pruned, its data file left, so commands say so."""
+    return sorted((i, str(m)) for i, m in _read_all(directory) if isinstance(m, BackupError))
+
+
+def _read_all(directory: Path) -> list[tuple[str, BackupManifest | BackupError]]:
     if not directory.is_dir():
         return []
     sweep_stale_temp(directory)
-    out: list[BackupManifest] = []
+    out: list[tuple[str, BackupManifest | BackupError]] = []
     for p in directory.glob("*.json"):
-        if p.name.startswith(TMP_PREFIX) or not _ID.match(p.stem):
-            continue
-        try:
-            out.append(read_manifest(p))
-        except BackupError:
-            continue  # half-written by hand or damaged: never offered for restore
-    out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        if not p.name.startswith(TMP_PREFIX) and _ID.match(p.stem):
+            try:
+                out.append((p.stem, read_manifest(p)))
+            except BackupError as exc:
+                out.append((p.stem, exc))
     return out
 
 
@@ -414,7 +422,16 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
             raise ConfigError(
                 f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in matches[:5])
             )
-        raise BackupNotFound(backup_id, directory)
+        missing = BackupNotFound(backup_id, directory)
+        bad = [
+            i for i, _ in unreadable_manifests(directory) if backup_id and i.startswith(backup_id)
+        ]
+        if bad:
+            missing.hint = (
+                f"backup {bad[0]} matches, but its manifest cannot be read, so it is never "
+                "used: `malnu-tui backup list` says why"
+            )
+        raise missing
     if directory.is_dir():
         sweep_stale_temp(directory)
     path = manifest_path(directory, backup_id)
@@ -477,109 +494,3 @@ def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
     updated = replace(manifest, verified_at=utc_iso())
     save_manifest(directory, updated)
     return updated
-
-
-def delete_backup(
-    directory: Path,
-    backup_id: str,
-    *,
-    backend: Backend | None = None,
-    target: Target | None = None,
-) -> BackupManifest:
-    """Remove a backup: manifest first (it is no longer listed), then its data file.
-
-    With ``backend``, the deletion is recorded in that database's audit trail; with
-    ``target``, another database's backup (a shared store) is refused, nothing deleted.
-    """
-    manifest = load_manifest(directory, backup_id)
-    if target is not None:
-        refuse_foreign(manifest, target, "deleted")
-    manifest_path(directory, manifest.id).unlink()
-    fsync_dir(directory)
-    with contextlib.suppress(FileNotFoundError):
-        (directory / manifest.file).unlink()
-    fsync_dir(directory)
-    if backend is not None:
-        backend.append_audit(
-            AuditEntry.now(
-                "backup-delete",
-                manifest.id,
-                "ok",
-                f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
-            )
-        )
-    return manifest
-
-
-@dataclass(frozen=True)
-class PrunePlan:
-    """What ``prune`` would delete and what it keeps (and why)."""
-
-    delete: tuple[BackupManifest, ...]
-    keep: tuple[BackupManifest, ...]
-    protected: str | None  # id of the newest verified backup, never deleted
-
-    @property
-    def bytes_freed(self) -> int:
-        """Total size of the backups the plan deletes."""
-        return sum(m.size for m in self.delete)
-
-
-def plan_prune(
-    directory: Path,
-    *,
-    keep: int | None = None,
-    older_than_days: float | None = None,
-    now: datetime | None = None,
-    target: Target | None = None,
-) -> PrunePlan:
-    """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
-
-    With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
-    verified backup is never deleted. With ``target``, only that target's backups are counted
-    and chosen (another database's backups in a shared store are left alone).
-    """
-    if keep is None and older_than_days is None:
-        raise ConfigError("prune needs --keep N and/or --older-than DAYS")
-    if keep is not None and keep < 1:
-        raise ConfigError(f"--keep must be 1 or more, got {keep}")
-    if older_than_days is not None and not 0 <= older_than_days <= 100_000:
-        raise ConfigError(
-            f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
-        )
-    backups = list_backups(directory) if target is None else backups_of(target)[0]
-    protected = next((m.id for m in backups if m.verified), None)
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
-    delete: list[BackupManifest] = []
-    kept: list[BackupManifest] = []
-    for i, m in enumerate(backups):
-        beyond = keep is None or i >= keep
-        old = older_than_days is None or m.created < cutoff
-        if beyond and old and m.id != protected:
-            delete.append(m)
-        else:
-            kept.append(m)
-    return PrunePlan(tuple(delete), tuple(kept), protected)
-
-
-def prune_backups(
-    directory: Path, plan: PrunePlan, *, backend: Backend | None = None
-) -> list[BackupManifest]:
-    """Delete the backups a :class:`PrunePlan` chose; returns those deleted. With
-    ``backend``, one audit row records the prune."""
-    done: list[BackupManifest] = []
-    for m in plan.delete:
-        if m.id == plan.protected:
-            continue
-        with contextlib.suppress(BackupNotFound):
-            done.append(delete_backup(directory, m.id))
-    if backend is not None and done:
-        backend.append_audit(
-            AuditEntry.now(
-                "backup-prune",
-                f"{len(done)} backup(s)",
-                "ok",
-                ", ".join(m.id for m in done)[:1000],
-            )
-        )
-    return done
