@@ -205,3 +205,24 @@ def test_a_restore_into_a_new_file_keeps_the_backups_history(tmp_path: Path) -> 
         assert backend.read_lock() is None
     finally:
         backend.close()
+
+
+def test_a_schema_of_a_newer_sqlite_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound file whose schema uses syntax newer than this machine's SQLite (an app bundling
+    a newer one: `group_concat(x ORDER BY y)` is 3.44) reads as SQLITE_CORRUPT, "malformed
+    database schema". Advising to restore a backup over it would throw away sound data."""
+    db = tmp_path / "baru.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.execute("PRAGMA writable_schema = ON")  # as SQLite 3.44 would have written it
+        conn.execute(
+            "INSERT INTO sqlite_master VALUES ('view', 'v', 'v', 0, "
+            "'CREATE VIEW v AS SELECT group_concat(email ORDER BY id) FROM users')"
+        )
+    conn.close()
+    for command in (["status"], ["backup", "create"]):
+        res = run_inproc("--database", f"sqlite:///{db}", *command)
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        assert "malformed database schema (v)" in res.err
+        assert "the file may well be sound" in res.err and "before restoring" in res.err
+        assert "restore a backup over it" not in res.err

@@ -36,7 +36,7 @@ from malnu_tui.engine.backup.store import (
     sha256_file,
     temp_path,
 )
-from malnu_tui.engine.errors import DAMAGED_HINT, DatabaseBusy, sqlite_damaged
+from malnu_tui.engine.errors import DatabaseBusy, damaged_hint, sqlite_damaged
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -260,7 +260,7 @@ def create(
         if not (damaged_ok and sqlite_damaged(exc)):
             raise BackupError(
                 f"the copy of {live} cannot be read back: {exc}",
-                hint=DAMAGED_HINT if sqlite_damaged(exc) else None,
+                hint=damaged_hint(str(exc)) if sqlite_damaged(exc) else None,
             ) from None
         verdict = str(exc)
     finally:
@@ -272,7 +272,7 @@ def create(
         raise err
     if verdict != "ok" and not damaged_ok:
         raise BackupError(
-            f"the copy of {live} failed PRAGMA quick_check: {verdict}", hint=DAMAGED_HINT
+            f"the copy of {live} failed PRAGMA quick_check: {verdict}", hint=damaged_hint(verdict)
         )
     digest, size = hashed[0]
     details = {"sqlite_version": sqlite3.sqlite_version, "source": str(live)}
