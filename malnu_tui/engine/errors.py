@@ -148,14 +148,19 @@ class LockLost(MalnuError):
 
 
 class StatementFailed(MalnuError):
-    """A statement of a migration failed; the whole migration was rolled back."""
+    """A statement of a migration failed; the whole migration was rolled back, except what
+    ``left`` names (a statement outside a transaction that stopped half-way and could not be
+    undone: a DROP INDEX CONCURRENTLY leaves its index INVALID)."""
 
-    def __init__(self, filename: str, line: int, statement: str, error: str) -> None:
+    def __init__(
+        self, filename: str, line: int, statement: str, error: str, left: str = ""
+    ) -> None:
         super().__init__(f"{filename}:{line}: {error}")
         self.filename = filename
         self.line = line
         self.statement = statement
         self.error = error
+        self.left = left
 
 
 class GroupCommitFailed(MalnuError):
