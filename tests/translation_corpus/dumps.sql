@@ -182,3 +182,27 @@ UPDATE note SET pinned = 1 WHERE id = 1;
 DELETE FROM note WHERE NOT (pinned <> 0) AND user_id IN (SELECT id FROM "user" WHERE (email_verified <> 0));
 -- check:
 SELECT u.id, u.role, n.id, n.pinned FROM "user" u LEFT JOIN note n ON n.user_id = u.id ORDER BY u.id
+
+-- case: trigger_header_with_begin_inside_quotes
+-- setup:
+CREATE TABLE "jadwal" ("id" INTEGER PRIMARY KEY, "begin" TEXT, "end" TEXT, "catatan" TEXT);
+CREATE TABLE "log" ("id" INTEGER PRIMARY KEY, "msg" TEXT);
+-- sqlite:
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal"
+WHEN NEW."begin" > NEW."end" OR NEW."catatan" = 'BEGIN; END'
+BEGIN
+  /* a comment ; with END; inside */
+  INSERT INTO "log" ("msg") VALUES ('terbalik: ' || NEW."begin" || '-' || NEW."end"); -- END;
+END;
+INSERT INTO "jadwal" ("begin", "end", "catatan") VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- postgres:
+CREATE OR REPLACE FUNCTION "jadwal_cek_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (msg) VALUES ('terbalik: ' || new."begin" || '-' || new."end");
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal" FOR EACH ROW WHEN (new."begin" > new."end" OR new.catatan = 'BEGIN; END') EXECUTE FUNCTION "jadwal_cek_fn"();
+INSERT INTO jadwal ("begin", "end", catatan) VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- check:
+SELECT "id", "msg" FROM "log" ORDER BY "id"
