@@ -254,7 +254,7 @@ class D1Side(SqliteDialect):
                     f"{self.label}: a statement of {size} bytes exceeds D1's limit",
                     hint="rows this large cannot be written to D1 in one statement",
                 )
-        return self.api.batch(statements, took_effect)
+        return self.backend.locked_batch(statements, took_effect)
 
     def create_table(self, source: TableShape) -> None:
         # Re-sent after it ran, CREATE TABLE would fail on the table it made.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_DDL,
@@ -44,9 +44,7 @@ class PostgresState(PostgresKeys):
             return
         name = self._t(STATE_TABLE).as_string(self.conn)
         upgrade = state_upgrade(self._state_columns(), name)
-        self.conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-        )
+        create_schema_if_missing(self.conn, self.schema)
         for ddl in (STATE_DDL.format(t=name), *upgrade):
             self.conn.execute(ddl.encode())
 
