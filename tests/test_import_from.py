@@ -17,7 +17,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.data.records import SourceRecord, chunked
 from malnu_tui.engine.data.tablesource import TableSource
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import ImportTarget, sqlite_file_rows
+from tests.import_support import ImportTarget, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
@@ -418,3 +418,31 @@ def test_a_d1_table_of_photos_is_read_within_d1_s_result_limit(
     assert sqlite_file_rows(path, "SELECT count(*), sum(length(img)) FROM photos") == [
         (60, 3_600_000)
     ]
+
+
+def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -> None:
+    """A legacy PHP application stored cp1252 bytes as TEXT ('Jos\\xe9'): sqlite3 could not
+    decode the page, and the import ended in a traceback. Now that row is rejected, naming the
+    column and what the bytes say; --max-errors lets the rest in."""
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES "
+        "(1, 'Budi'), (2, CAST(x'4a6f73e9' AS TEXT)), (3, 'Siti')",
+    )
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    report = _import(
+        tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:people", "people", "--max-errors", "1"
+    )
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    assert rejects_of(report["rejects_file"]) == [
+        {
+            "line": "3",
+            "column": "",
+            "reason": "name: not UTF-8 text (bytes 4a6f73e9; as cp1252: 'José'): fix it in the "
+            "source",
+            "raw": "2,Jos\ufffd",
+        }
+    ]
+    assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]
