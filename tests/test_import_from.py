@@ -110,18 +110,20 @@ def test_blobs_and_large_integers_between_sqlite_and_d1(
     _sqlite(
         path,
         f"{ddl}; INSERT INTO photos VALUES (1, 3201234567890123457, x'ffd8ffe000104a46', 'jpeg'), "
-        "(2, NULL, 'text kept in a BLOB column', '\\x6869')",
+        "(2, NULL, 'text kept in a BLOB column', '\\x6869'), "
+        "(3, NULL, NULL, 'a' || char(0) || 'b')",
     )
     on_d1 = ImportTarget("d1", d1.url, tmp_path)
     on_d1.execute(ddl)
-    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 3
     assert on_d1.rows("SELECT typeof(img), hex(img), note FROM photos ORDER BY id") == [
         ("blob", "FFD8FFE000104A46", "jpeg"),
         ("text", "74657874206B65707420696E206120424C4F4220636F6C756D6E", "\\x6869"),
+        ("null", "", "a\x00b"),  # NUL was U+FFFD: another value, reported imported
     ]
     back = tmp_path / "back.db"
     _sqlite(back, ddl)
-    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 3
     assert sqlite_file_rows(back, "SELECT * FROM photos ORDER BY id") == sqlite_file_rows(
         path, "SELECT * FROM photos ORDER BY id"
     )
