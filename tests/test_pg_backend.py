@@ -304,3 +304,29 @@ def test_read_only_commands_take_no_lock_on_the_tool_tables(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'malnu_lock'"
         ).fetchall()
     assert ("purpose",) in cols
+
+
+def test_a_role_that_may_create_tables_in_its_schema_but_not_schemas_starts(pg_url: str) -> None:
+    # PostgreSQL 15's usual grant (Supabase's, RDS's): CREATE on schema public, or a schema a
+    # DBA made for the role, and no CREATE on the database. `CREATE SCHEMA IF NOT EXISTS` asks
+    # for the database's CREATE even when the schema is there: every command failed with
+    # "cannot create the tool tables in schema 'public': permission denied for database".
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'tbl_only'").fetchone() is None:
+            conn.execute("CREATE ROLE tbl_only LOGIN")
+        conn.execute("GRANT CREATE ON SCHEMA public TO tbl_only")
+        conn.execute("CREATE SCHEMA malnu AUTHORIZATION tbl_only")
+    url = pg_url.replace("postgres@", "tbl_only@", 1)
+    for target_url in (url, f"{url}?schema=malnu"):
+        backend = open_url(target_url)
+        try:
+            backend.ensure_schema()
+            assert backend.fetch_records() == []
+        finally:
+            backend.close()
+    with psycopg.connect(pg_url) as conn:
+        made = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'migrations' ORDER BY 1"
+        ).fetchall()
+    assert made == [("malnu",), ("public",)]

@@ -134,7 +134,10 @@ class ConcurrentUnit:
                 "dropped (and such INVALID leftovers of an earlier run, first)"
             )
         else:
-            undo = "if it fails, nothing is recorded and the run stops"
+            undo = (
+                "if it fails, nothing is recorded and the run stops (a DROP stopped past its "
+                "first step leaves the index INVALID: the error says so, and a rerun finishes it)"
+            )
         return (
             f"{filename}: runs outside a transaction ({self.what}): statement by statement "
             f"under the migration lock, recorded once the last one is done; {undo}"

@@ -216,12 +216,37 @@ def run_concurrently(
         error = _error_text(exc)
         if replaced:
             error += f"; an INVALID leftover {', '.join(replaced)} was dropped first"
-        raise StatementFailed(filename, line, st.text, error + undo) from None
+        stopped = _drop_left(conn, current) if current is not None else ""
+        raise StatementFailed(filename, line, st.text, error + undo, stopped) from None
     finally:
         if saved:
             with contextlib.suppress(psycopg.Error):
                 _restore_settings(conn, saved)
     return elapsed
+
+
+def _drop_left(conn: Conn, cs: ConcurrentStatement) -> str:
+    """What a DROP INDEX CONCURRENTLY stopped half-way (a lock timeout, a cancel) left: past its
+    first step the index is INVALID — queries no longer use it, writes still maintain it (a
+    UNIQUE one still refuses duplicates) — until a DROP finishes it. "" when it is not."""
+    if cs.kind != "drop" or cs.name is None or conn.closed:
+        return ""
+    try:
+        row = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND (n.nspname = %s OR (%s::text IS NULL AND "
+            "pg_table_is_visible(c.oid)))",
+            (cs.name, cs.schema, cs.schema),
+        ).fetchone()
+        if row is None or not invalid_index(conn, str(row[0]), cs.name):
+            return ""
+    except psycopg.Error:
+        return ""
+    return (
+        f"the index {row[0]}.{cs.name} is left INVALID (the DROP stopped after its first step: "
+        "queries no longer use it, writes still maintain it) and the migration's tracking row "
+        "is unchanged"
+    )
 
 
 def _before_create(

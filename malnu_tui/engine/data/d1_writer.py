@@ -241,7 +241,7 @@ class D1Writer:
             return int(rows[0][0]) == 0
 
         try:
-            self.api.batch(statements, took_effect)
+            self.backend.locked_batch(statements, took_effect)
         except BackendError as exc:
             if "malformed JSON" in str(exc):
                 raise ImportCheckFailed(
