@@ -449,7 +449,7 @@ def cmd_unlock(ctx: Context) -> int:
     ctx.confirm("release this lock (only if that session is dead)", pf.database_name)
     released = unlock(backend) or pf.lock
     if ctx.json:
-        ctx.out_json({"released": True, "lock": released.__dict__})
+        ctx.out_json({"released": True, "lock": released.as_json()})
     ctx.message("lock released (audited, with the lock row's before-image)")
     return 0
 

@@ -309,7 +309,8 @@ def _check_still_selected(
 def before_image(row: TrackingRecord | LockHolder) -> str:
     """The row as it was, for the audit detail: every change of ``repair``, ``clear-failed``
     and ``unlock`` can be undone by hand from the audit trail alone."""
-    return "before: " + json.dumps(dataclasses.asdict(row), sort_keys=True, ensure_ascii=False)
+    image = row.as_json() if isinstance(row, LockHolder) else dataclasses.asdict(row)
+    return "before: " + json.dumps(image, sort_keys=True, ensure_ascii=False)
 
 
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:

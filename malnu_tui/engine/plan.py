@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from malnu_tui.engine.backends.base import hostname
+from malnu_tui.engine.backends.base import lock_host
 from malnu_tui.engine.errors import (
     ChecksumDrift,
     ConfigError,
@@ -329,7 +329,7 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
         return None
     from malnu_tui.engine.backends.lease import lock_is_stale
 
-    host = this_host or hostname()
+    host = this_host or lock_host()
     reason = lock_is_stale(holder, host)
     if reason is None:
         return LiveLock(holder)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry
+from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
@@ -120,7 +119,7 @@ class AdvisoryLock:
         took_over = False
         while not self._try():
             current = self.read()
-            stale = lock_is_stale(current, socket.gethostname()) if current else None
+            stale = lock_is_stale(current, lock_host()) if current else None
             if current is not None and stale is not None and not took_over:
                 self._end_holder_session()
                 self.b.append_audit(

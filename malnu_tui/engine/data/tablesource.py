@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 PAGE_ROWS = 2000  # the most rows one page holds
 PAGE_BYTES = 4_000_000  # about the most text one page holds (photos, essays: fewer rows)
-FIRST_PAGE_ROWS = 50  # before a row's size is known
+FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2 MB, a BLOB
+# twice that as hex) stay within its 50 MB answer
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
@@ -129,10 +130,27 @@ class TableSource:
         if self.view:
             yield from self._view_pages(f"SELECT {cols} FROM {t}")
             return
-        keys = ("rowid",) if self.schema.rowid else self.schema.primary_key
-        # The keys are read as they are stored (the next page starts after them), ahead of
-        # the values.
-        order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+        pk = self.schema.primary_key
+        alias = (
+            pk[0]
+            if self.schema.rowid
+            and len(pk) == 1
+            and (c := self.schema.column(pk[0])) is not None
+            and c.declared_type.upper() == "INTEGER"
+            else None
+        )
+        keys: tuple[str, ...]
+        if alias is not None:
+            # The rowid's own column (INTEGER PRIMARY KEY) among the values: no column read
+            # twice (D1 allows 100 result columns, all of a 100-column table).
+            keys, order, lead, at = (alias,), quote_ident(alias), 0, self.header.index(alias)
+        else:
+            # The keys are read as they are stored (the next page starts after them), ahead of
+            # the values.
+            keys = ("rowid",) if self.schema.rowid else pk
+            order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+            lead, at = len(keys), 0
+        head = "" if alias is not None else f"{order}, "
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
@@ -142,13 +160,14 @@ class TableSource:
                 params = after
             rows = sqlite_rows(
                 self.backend,
-                f"SELECT {order}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
+                f"SELECT {head}{cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
                 params,
             )
             if not rows:
                 return
-            after = tuple(rows[-1][: len(keys)])
-            page = [r[len(keys) :] for r in rows]
+            # An integer read as its digits on D1: the rowid bound as a number again.
+            after = (int(rows[-1][at]),) if lead == 0 else tuple(rows[-1][:lead])
+            page = [r[lead:] for r in rows] if lead else rows
             limit = _page_size(page)
             yield page
 

@@ -15,10 +15,27 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.sync.model import Column, Row, TableShape, key_text
 
-__all__ = ["SCALES_SQL", "TIME_KINDS", "as_text", "scales", "unscaled_value"]
+__all__ = ["SCALES_SQL", "TIME_KINDS", "as_text", "printed", "scales", "unscaled_value"]
 
 _CHARACTER_TYPES = ("text", "character varying", "character")
 TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
+
+
+def printed(c: Column, expr: str, key: Sequence[str]) -> str:
+    """``expr`` (column ``c``) as the value PostgreSQL prints, where its cast says otherwise,
+    for the reads and the checksums alike (not a key's: read, paged and asked as its cast).
+    A ``real`` prints its shortest digits (0.1), which the copy holds, where ``::float8``
+    gave the float4's exact binary value (0.10000000149011612): `sync verify` called every
+    such row different for ever. An ``inet`` host prints without its /32 (or /128), which
+    ``::text`` adds: a copy in SQLite held ``10.0.0.1/32``."""
+    if c.name in key:
+        return expr
+    if c.pg_type == "real":
+        return f"{expr}::text::float8"
+    if c.pg_type == "inet":
+        full = f"CASE family({expr}) WHEN 4 THEN 32 ELSE 128 END"
+        return f"CASE WHEN masklen({expr}) = {full} THEN host({expr}) ELSE {expr}::text END"
+    return expr
 
 
 def as_text(c: Column, key: Sequence[str]) -> bool:
