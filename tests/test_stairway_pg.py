@@ -275,7 +275,8 @@ def test_an_extension_the_set_installs_in_the_scratch_schema_is_one_difference(
     mdirs.add(
         "20240101000000",
         "ids",
-        'create extension if not exists "uuid-ossp";\ncreate table t (id uuid default uuid_generate_v4());',
+        'create extension if not exists "uuid-ossp";\n'
+        "create table t (id uuid default uuid_generate_v4());",
         "drop table t;",
     )
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
