@@ -248,6 +248,8 @@ def test_plan_check_on_a_scratch_server_takes_supabase_files_as_up_does(
     r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err
     assert "not checked" in r.out  # the use of the new value, said as a note
+    assert "_archive.sql (ran on PostgreSQL; 1 statement(s) could not be checked)" in r.out
+    assert "line  file " in r.out  # the set's own SQL, not "SQLite"
     r = db.cli(mdirs, "--json", "plan", "--check", "--postgres", scratch.url)
     statuses = {
         m["filename"]: [s["status"] for s in m["statements"]]
