@@ -226,3 +226,20 @@ def test_a_schema_of_a_newer_sqlite_is_not_called_damaged(tmp_path: Path) -> Non
         assert "malformed database schema (v)" in res.err
         assert "the file may well be sound" in res.err and "before restoring" in res.err
         assert "restore a backup over it" not in res.err
+
+
+def test_the_console_names_a_damaged_database_with_the_way_out(tmp_path: Path) -> None:
+    """The console's workers showed "unexpected DatabaseError: database disk image is
+    malformed" and "retry"; the way out is the CLI's (no console is run here)."""
+    from malnu_tui.tui.session import explain
+
+    _damaged_db(tmp_path)
+    _overwrite_page(tmp_path / "sekolah.db", "malnu_lock")
+    with sqlite3.connect(tmp_path / "sekolah.db") as conn:
+        try:
+            conn.execute("SELECT * FROM malnu_lock").fetchall()
+        except sqlite3.DatabaseError as exc:
+            message, hint = explain(exc)
+    conn.close()
+    assert message == "the SQLite database is damaged: database disk image is malformed"
+    assert hint.startswith("the SQLite file itself is damaged: restore a backup over it")
