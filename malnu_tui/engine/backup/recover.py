@@ -69,6 +69,12 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     try:
         m = _RELATIVE.match(value)
         if m and (m.group(1) or m.group(3)):
+            if "M" in m.group(2):
+                # Grafana's and Prometheus' dashboards read `now-1M` as a month.
+                raise ConfigError(
+                    f"cannot read the time {text!r}: M is a month in Grafana, a minute here",
+                    hint="write m for minutes (-90m), d for days (-30d), or give a date",
+                )
             seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
             return now - timedelta(seconds=seconds)
         _refuse_clock_fraction(text, value)
