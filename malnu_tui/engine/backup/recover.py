@@ -52,9 +52,9 @@ _RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
+_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)  # Indonesia's zones, said by name
 # A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
 # as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
-_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)
 _CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
 
 
