@@ -219,7 +219,7 @@ def damaged_hint(detail: str) -> str:
 def sqlite_damaged(exc: BaseException) -> bool:
     """Whether SQLite said the file is damaged (``database disk image is malformed``, ``file
     is not a database``), not busy, full or unreadable by permission."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 

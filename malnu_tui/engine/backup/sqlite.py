@@ -415,14 +415,7 @@ def restore(
     except sqlite3.Error as exc:
         raise BackupError(
             f"restore into {live} failed, the database is unchanged: {exc}",
-            hint=f"{live} is damaged in a way the restore cannot read past: move it aside "
-            "(with its -wal and -shm files), then run the restore again: a missing file is "
-            "created and restored into"
-            if sqlite_damaged(exc)
-            else f"the disk of {live.parent} is full: the restore needs room there for the "
-            f"whole backup ({manifest.size} bytes) beside the database; free space there"
-            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
-            else "another process may hold a write lock; retry when it is idle",
+            hint=_restore_hint(exc, live, manifest.size),
         ) from None
     except OSError as exc:
         raise BackupError(f"restore into {live} failed, the database is unchanged: {exc}") from None
@@ -430,6 +423,22 @@ def restore(
         remove_quietly(staging)
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _restore_hint(exc: sqlite3.Error, live: Path, size: int) -> str:
+    """What to do about a restore SQLite refused: damage, a full disk, or a writer."""
+    if sqlite_damaged(exc):
+        return (
+            f"{live} is damaged in a way the restore cannot read past: move it aside (with its "
+            "-wal and -shm files), then run the restore again: a missing file is created and "
+            "restored into"
+        )
+    if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return (
+            f"the disk of {live.parent} is full: the restore needs room there for the whole "
+            f"backup ({size} bytes) beside the database; free space there"
+        )
+    return "another process may hold a write lock; retry when it is idle"
 
 
 def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> str:
