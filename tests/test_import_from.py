@@ -448,3 +448,17 @@ def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -
         }
     ]
     assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]
+
+
+def test_a_legacy_column_named_rowid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column named "rowid" hides SQLite's rowid: the table was paged by that column's own
+    values (repeated, NULL), skipping rows, and the count check failed."""
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.FIRST_PAGE_ROWS", 3)
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 3)
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    ddl = "CREATE TABLE t (rowid TEXT, name TEXT)"
+    _sqlite(path, f"{ddl}; INSERT INTO t VALUES ('x', 'a'), ('x', 'b'), (NULL, 'c'), "
+            "('x', 'd'), ('y', 'e'), ('a', 'f'), (NULL, 'g'), ('x', 'h')")  # fmt: skip
+    _sqlite(target, ddl)
+    assert _import(tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:t", "t")["inserted"] == 8
+    assert sqlite_file_rows(target, "SELECT group_concat(name, '') FROM t") == [("abcdefgh",)]

@@ -168,8 +168,12 @@ class TableSource:
         else:
             # The keys are read as they are stored (the next page starts after them), ahead of
             # the values.
-            keys = ("rowid",) if self.schema.rowid else pk
-            order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+            # The rowid by a name no column of the table shadows (a legacy column "rowid"
+            # paged the table by its own values: rows were skipped).
+            names = {n.lower() for n in self.header}
+            rowid = next((n for n in ("rowid", "_rowid_", "oid") if n not in names), "rowid")
+            keys = (rowid,) if self.schema.rowid else pk
+            order = rowid if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
             lead, at = len(keys), 0
         head = "" if alias is not None else f"{order}, "
         after: tuple[Any, ...] | None = None
