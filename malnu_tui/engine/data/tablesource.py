@@ -34,10 +34,12 @@ FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
-# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it.
+# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it — a
+# char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
+# no longer equal to 'AB').
 _PG_NATIVE = frozenset(
     {"int2", "int4", "int8", "oid", "numeric", "float4", "float8", "bool", "text", "varchar",
-     "bpchar", "name", "uuid", "citext"}
+     "name", "uuid", "citext"}
 )  # fmt: skip
 
 
