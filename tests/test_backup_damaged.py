@@ -243,3 +243,33 @@ def test_the_console_names_a_damaged_database_with_the_way_out(tmp_path: Path) -
     conn.close()
     assert message == "the SQLite database is damaged: database disk image is malformed"
     assert hint.startswith("the SQLite file itself is damaged: restore a backup over it")
+
+
+def test_a_backup_whose_data_file_is_gone_is_never_counted_as_good(tmp_path: Path) -> None:
+    """A cleanup script (`find /var/backups -mtime +7 -delete`) or a store copied without its
+    data files: `backup list` still said "✔ yes", `check` said backup_age OK, and `prune`
+    kept that ghost as "the newest verified backup", deleting the real one."""
+    target, older, _ = _damaged_db(tmp_path)
+    backend = open_fresh(target)
+    try:
+        newer = create_backup(backend, target)
+    finally:
+        backend.close()
+    args = _config(tmp_path, target)
+    (target.backup_dir / newer.file).unlink()
+
+    res = run_inproc(*args, "backup", "list")
+    assert res.code == 0
+    assert (
+        f"warning: backup {newer.id} cannot be restored: its data file {newer.file} is missing"
+        in (res.err)
+    )
+    assert [line.split()[-2] for line in res.out.splitlines() if newer.id in line] == ["gone"]
+    res = run_inproc(*args, "check")
+    assert res.code == 1 and f"backup {newer.id}: its data file {newer.file} is missing" in res.out
+    res = run_inproc(*args, "backup", "prune", "--keep", "1", "--yes")
+    assert res.code == 0, res.err
+    assert (target.backup_dir / f"{older}.sqlite").exists(), "the only real backup was pruned"
+    (target.backup_dir / f"{older}.sqlite").unlink()
+    res = run_inproc(*args, "check")
+    assert res.code == 2 and "no verified backup: backup " in res.out
