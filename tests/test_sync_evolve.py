@@ -178,3 +178,27 @@ def test_a_not_null_dropped_at_the_source_is_named_with_what_lets_the_copy_take_
     again = sync(src, dst)
     assert again.verified and dst.run("SELECT count(*) FROM guru WHERE nip IS NULL") == [(1,)]
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("b", ["sqlite", "postgresql"])
+def test_a_key_renamed_at_the_source_gets_the_statements_that_make_the_copy_again(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # nis renamed nisn: the hints were to add nisn and drop nis, which SQLite refuses (a
+    # PRIMARY KEY column) and which leaves a PostgreSQL copy without a key.
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    src.run("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT, updated_at DATETIME)")
+    src.many("INSERT INTO siswa VALUES (?, ?, ?)", [(f"{i:03d}", f"S{i}", STAMP) for i in range(9)])
+    assert sync(src, dst).verified
+    src.run("ALTER TABLE siswa RENAME COLUMN nis TO nisn")
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    hint = refused.value.hint or ""
+    assert hint.startswith("the source's key of siswa is now (nisn), its copy's (nis): "), hint
+    assert "; also " not in hint  # one hint for the table's problems
+    told = hint.split("make the copy again, ", 1)[1].removesuffix("; then sync again (a full copy)")
+    for statement in told.split("; "):
+        dst.run(statement)  # as it says
+    again = sync(src, dst)
+    assert (again.mode, again.inserted, again.verified) == ("full", 9, True), again
+    assert verify(src, dst).verified

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
-from malnu_tui.engine.sync.side import NULL_KEY, Side, columns_since, decode_key
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side, columns_since, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
@@ -258,6 +258,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             f"add it at the destination (every copied row gets the time of its copy): "
             f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
         )
+    if (remake := _remade_key(s, table, name)) is not None:
+        return remake
     if f"{table}: {_NO_COLUMNS} " in problem:
         # Columns a migration added at the source: the statements that add them here, then a
         # full pass (the rows copied before have the new columns empty).
@@ -295,6 +297,27 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
                     f"the next sync): {statements}; then {_REFILL}"
                 )
     return SyncRefused.MISMATCH
+
+
+def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
+    """What to do when the source's key is no longer the key of the sync's copy (``nis``
+    renamed ``nisn``, or another primary key): the copy is made again. Dropping the old key
+    column, as the column hints said, fails in SQLite (a PRIMARY KEY column) and leaves a
+    PostgreSQL copy without a key. None when the keys agree, or the copy is not the sync's
+    (no state row: a table the destination's migrations made)."""
+    src, dst = s.src.describe(table), s.dst.describe(table)
+    if src is None or dst is None or not dst.key or set(dst.key) == set(src.key):
+        return None
+    if s.dst.read_state(table) is None:
+        return None
+    state = STATE_TABLE
+    if s.dst.kind == "postgresql":
+        state = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + STATE_TABLE
+    return (
+        f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
+        f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "
+        f"WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+    )
 
 
 def _plan_table(
