@@ -59,6 +59,8 @@ def test_a_column_added_at_the_source_reaches_the_rows_copied_before(
     src.run("ALTER TABLE siswa ADD COLUMN hp TEXT")
     src.run("UPDATE siswa SET hp = '0812', updated_at = '2025-11-30 08:00:00' WHERE id = 5")
     follow_hint(src, dst)
+    before = verify(src, dst)  # not equal, and said why
+    assert not before.verified and before.note.startswith("column(s) aktif, hp added since")
     again = sync(src, dst)  # a plain sync, as an operator (or cron) runs it
     assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
     assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
