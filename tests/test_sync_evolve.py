@@ -204,3 +204,32 @@ def test_a_key_renamed_at_the_source_gets_the_statements_that_make_the_copy_agai
     again = sync(src, dst)
     assert (again.mode, again.inserted, again.verified) == ("full", 9, True), again
     assert verify(src, dst).verified
+
+
+def test_a_column_widened_at_the_source_is_named_with_the_statement_that_widens_the_copy(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Supabase → another PostgreSQL: a name column widened from varchar(20) to varchar(100)
+    # and a points column from integer to bigint at the source. The copy refused the longer
+    # values with "correct the row at the source" (the row is correct).
+    src = make_db("postgresql", request, tmp_path, "supabase")
+    dst = Db("postgresql", request.getfixturevalue("pg_second"))
+    src.run(
+        "CREATE TABLE siswa (id int PRIMARY KEY, nama varchar(20), poin integer, "
+        "updated_at timestamp)"
+    )
+    src.many("INSERT INTO siswa VALUES (?, ?, ?, ?)", [(i, f"S{i}", i, STAMP) for i in range(9)])
+    assert sync(src, dst).verified
+    src.run("ALTER TABLE siswa ALTER COLUMN nama TYPE varchar(100), ALTER COLUMN poin TYPE bigint")
+    later = "2025-11-30 08:00:00"
+    src.run("UPDATE siswa SET nama = ?, updated_at = ? WHERE id = 3", ("x" * 50, later))
+    src.run("UPDATE siswa SET poin = 5000000000, updated_at = ? WHERE id = 4", (later,))
+    for column, wider in (("nama", "character varying(100)"), ("poin", "bigint")):
+        with pytest.raises(BackendError) as refused:
+            sync(src, dst)
+        assert f", column {column}: " in str(refused.value), refused.value
+        hint = refused.value.hint or ""
+        widen = f'ALTER TABLE "public"."siswa" ALTER COLUMN "{column}" TYPE {wider}'
+        assert hint.startswith(f"the copy's {column} is ") and f"take it, {widen}; " in hint, hint
+        dst.run(widen)  # as it says
+    assert sync(src, dst).verified and verify(src, dst).verified
