@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
-from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side, columns_since, decode_key
@@ -169,6 +169,11 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
 _TIMES = frozenset({"ts", "tstz", "date", "time"})
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
+_COLUMN_CLASH = "SQLite's column names ignore case: they would be one column at the destination"
+_COLUMN_CLASH_HINT = (
+    "rename one of them at the source, or leave the table out with --tables; a PostgreSQL "
+    "destination keeps both"
+)
 
 
 def table_key(side: Side, name: str) -> str:
@@ -275,6 +280,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         return SyncRefused.NULL_KEY
     if problem.endswith(_OWN_STAMP):
         return own_stamp_hint(table)
+    if problem.endswith(_COLUMN_CLASH):
+        return _COLUMN_CLASH_HINT
     name = quote_ident(table)
     if s.dst.kind == "postgresql":
         name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
@@ -367,6 +374,13 @@ def _plan_table(
         problems.append(f"{t}: {mixed}")
     if (stamp := own_stamp(s.src, shape)) is not None:
         problems.append(stamp)
+    if s.dst.kind != "postgresql":  # a PostgreSQL source's "Nama" and nama: a traceback
+        folded: dict[str, list[str]] = {}
+        for name in (*shape.names, SYNCED_AT):
+            folded.setdefault(name.translate(_ASCII_LOWER), []).append(name)
+        problems.extend(
+            f"{t}: columns {', '.join(g)}: {_COLUMN_CLASH}" for g in folded.values() if len(g) > 1
+        )
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
