@@ -240,3 +240,16 @@ CREATE TABLE students (id INTEGER PRIMARY KEY, class_id INTEGER, name TEXT, clas
 -- sqlite:
 CREATE TRIGGER touch_class AFTER UPDATE ON students BEGIN UPDATE students SET class_touched_at = CURRENT_TIMESTAMP WHERE class_id = NEW.class_id; END;
 -- finding: trigger writing its own table
+
+-- case: group_concat_of_numbers
+-- setup:
+CREATE TABLE enrolments (id INTEGER PRIMARY KEY, class_id INTEGER NOT NULL, student TEXT NOT NULL);
+INSERT INTO enrolments VALUES (1, 7, 'Ana'), (2, 7, 'Budi'), (3, 8, 'Cici'), (4, 7, 'Ana');
+CREATE TABLE class_summary (class_id INTEGER PRIMARY KEY, ids TEXT, names TEXT);
+-- sqlite:
+INSERT INTO class_summary (class_id, ids, names) SELECT class_id, group_concat(id), group_concat(DISTINCT student) FROM enrolments GROUP BY class_id;
+-- postgres:
+INSERT INTO class_summary (class_id, ids, names) SELECT class_id, STRING_AGG(CAST(id AS TEXT), ','), STRING_AGG(DISTINCT student, ',') FROM enrolments GROUP BY class_id;
+SELECT setval(pg_get_serial_sequence('"class_summary"', 'class_id'), coalesce((SELECT max("class_id") FROM "class_summary"), 0) + 1, false);
+-- check:
+SELECT class_id, length(ids), length(names) FROM class_summary ORDER BY class_id

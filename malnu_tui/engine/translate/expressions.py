@@ -23,7 +23,12 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
-from malnu_tui.engine.translate.numbers import blob_sql, integer_cast, numeric_round
+from malnu_tui.engine.translate.numbers import (
+    blob_sql,
+    group_concat_text,
+    integer_cast,
+    numeric_round,
+)
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
@@ -147,6 +152,9 @@ def rewrite_functions(
             return node
         if isinstance(node, exp.Round):
             numeric_round(node, ctx)
+            return node
+        if isinstance(node, exp.GroupConcat):
+            group_concat_text(node, ctx)
             return node
         if isinstance(node, exp.Substring):
             _substr_from_the_end(node)
@@ -310,6 +318,7 @@ FUNCTION_NODES = (
     exp.Cast,
     exp.Round,
     exp.Substring,
+    exp.GroupConcat,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
