@@ -253,3 +253,23 @@ INSERT INTO class_summary (class_id, ids, names) SELECT class_id, STRING_AGG(CAS
 SELECT setval(pg_get_serial_sequence('"class_summary"', 'class_id'), coalesce((SELECT max("class_id") FROM "class_summary"), 0) + 1, false);
 -- check:
 SELECT class_id, length(ids), length(names) FROM class_summary ORDER BY class_id
+
+-- case: collate_binary_in_an_index_and_order_by
+-- setup:
+CREATE TABLE codes (code TEXT NOT NULL, label TEXT);
+INSERT INTO codes VALUES ('B', 'x'), ('a', 'y'), ('A', 'z');
+-- sqlite:
+CREATE UNIQUE INDEX codes_code ON codes (code COLLATE BINARY);
+CREATE VIEW codes_sorted AS SELECT code, label FROM codes ORDER BY code COLLATE BINARY;
+-- postgres:
+CREATE UNIQUE INDEX codes_code ON codes(code COLLATE "C");
+CREATE VIEW codes_sorted AS SELECT code, label FROM codes ORDER BY code COLLATE "C" NULLS FIRST;
+-- check:
+SELECT code, label FROM codes_sorted
+
+-- case: collate_rtrim_in_an_index_withheld
+-- setup:
+CREATE TABLE codes (code TEXT NOT NULL);
+-- sqlite:
+CREATE UNIQUE INDEX codes_code ON codes (code COLLATE RTRIM);
+-- finding: COLLATE RTRIM
