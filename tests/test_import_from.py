@@ -17,17 +17,17 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.data.records import SourceRecord, chunked
 from malnu_tui.engine.data.tablesource import TableSource
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import ImportTarget, sqlite_file_rows
+from tests.import_support import ImportTarget, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
     id integer PRIMARY KEY, data jsonb, photo bytea, tags text[], nums integer[],
-    span interval, term daterange, seen timestamptz, valid_until date)"""
+    span interval, term daterange, seen timestamptz, valid_until date, kode char(5))"""
 PG_ROWS = (
     "INSERT INTO legacy VALUES "
     """(1, '{"a": [1, 2], "s": "é"}', '\\xdeadbeef00', '{x,"y z"}', '{1,2}', '1 mon 2 days', """
-    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30'), "
-    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC')"
+    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB'), "
+    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL)"
 )
 
 
@@ -88,7 +88,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     _sqlite(
         path,
         "CREATE TABLE legacy (id INTEGER PRIMARY KEY, data TEXT, photo BLOB, tags TEXT, "
-        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT)",
+        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT)",
     )
     assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:legacy", "legacy")["inserted"] == 2
     rows = sqlite_file_rows(path, "SELECT * FROM legacy ORDER BY id")
@@ -96,6 +96,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     assert rows[0][2:7] == (bytes.fromhex("deadbeef00"), '{x,"y z"}', "{1,2}", "1 mon 2 days",
                             "[2020-01-01,2020-02-01)")  # fmt: skip
     assert rows[0][7] == "2024-01-01T03:00:00+00:00"  # ISO 8601, in UTC
+    assert rows[0][9] == "AB"  # char(5) without the padding PostgreSQL ignores
     assert rows[1][1:3] == ("null", b"") and rows[1][8] == "infinity"
 
 
@@ -110,18 +111,20 @@ def test_blobs_and_large_integers_between_sqlite_and_d1(
     _sqlite(
         path,
         f"{ddl}; INSERT INTO photos VALUES (1, 3201234567890123457, x'ffd8ffe000104a46', 'jpeg'), "
-        "(2, NULL, 'text kept in a BLOB column', '\\x6869')",
+        "(2, NULL, 'text kept in a BLOB column', '\\x6869'), "
+        "(3, NULL, NULL, 'a' || char(0) || 'b')",
     )
     on_d1 = ImportTarget("d1", d1.url, tmp_path)
     on_d1.execute(ddl)
-    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 3
     assert on_d1.rows("SELECT typeof(img), hex(img), note FROM photos ORDER BY id") == [
         ("blob", "FFD8FFE000104A46", "jpeg"),
         ("text", "74657874206B65707420696E206120424C4F4220636F6C756D6E", "\\x6869"),
+        ("null", "", "a\x00b"),  # NUL was U+FFFD: another value, reported imported
     ]
     back = tmp_path / "back.db"
     _sqlite(back, ddl)
-    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 3
     assert sqlite_file_rows(back, "SELECT * FROM photos ORDER BY id") == sqlite_file_rows(
         path, "SELECT * FROM photos ORDER BY id"
     )
@@ -418,3 +421,45 @@ def test_a_d1_table_of_photos_is_read_within_d1_s_result_limit(
     assert sqlite_file_rows(path, "SELECT count(*), sum(length(img)) FROM photos") == [
         (60, 3_600_000)
     ]
+
+
+def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -> None:
+    """A legacy PHP application stored cp1252 bytes as TEXT ('Jos\\xe9'): sqlite3 could not
+    decode the page, and the import ended in a traceback. Now that row is rejected, naming the
+    column and what the bytes say; --max-errors lets the rest in."""
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES "
+        "(1, 'Budi'), (2, CAST(x'4a6f73e9' AS TEXT)), (3, 'Siti')",
+    )
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    report = _import(
+        tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:people", "people", "--max-errors", "1"
+    )
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    assert rejects_of(report["rejects_file"]) == [
+        {
+            "line": "3",
+            "column": "",
+            "reason": "name: not UTF-8 text (bytes 4a6f73e9; as cp1252: 'José'): fix it in the "
+            "source",
+            "raw": "2,Jos\ufffd",
+        }
+    ]
+    assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]
+
+
+def test_a_legacy_column_named_rowid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column named "rowid" hides SQLite's rowid: the table was paged by that column's own
+    values (repeated, NULL), skipping rows, and the count check failed."""
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.FIRST_PAGE_ROWS", 3)
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 3)
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    ddl = "CREATE TABLE t (rowid TEXT, name TEXT)"
+    _sqlite(path, f"{ddl}; INSERT INTO t VALUES ('x', 'a'), ('x', 'b'), (NULL, 'c'), "
+            "('x', 'd'), ('y', 'e'), ('a', 'f'), (NULL, 'g'), ('x', 'h')")  # fmt: skip
+    _sqlite(target, ddl)
+    assert _import(tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:t", "t")["inserted"] == 8
+    assert sqlite_file_rows(target, "SELECT group_concat(name, '') FROM t") == [("abcdefgh",)]

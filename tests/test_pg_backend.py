@@ -179,6 +179,31 @@ def test_lock_is_exclusive_and_names_the_holder(pg_url: str) -> None:
         two.close()
 
 
+def test_a_second_operator_handed_the_holders_session_by_a_pooler_is_refused(
+    pg_url: str,
+) -> None:
+    """A pooler in transaction mode (pgbouncer's pool_mode = transaction: Neon's -pooler
+    endpoint, DigitalOcean's pools) hands an idle server session to whichever client comes,
+    and an advisory lock is re-entrant within its session: an operator whose statement landed
+    in the holder's session "took" the lock too. Seen with pgbouncer 1.18 and two CLIs: a
+    `rollback` ran while an `up` held the lock. Here the second client is given the first's
+    session, as the pooler gives it."""
+    one = open_url(pg_url)
+    two = open_url(pg_url)
+    two.conn.close()
+    two.conn = one.conn  # the pooler's doing: one server session for both clients
+    try:
+        one.acquire_lock(_holder(4242))
+        with pytest.raises(LockHeld, match=r"alice on box1 \(pid 4242\).*transaction mode"):
+            two.acquire_lock(LockHolder("bob", "box2", 5555, "2026-01-01 00:00:01"))
+        held = one.read_lock()
+        assert held is not None and (held.owner, held.pid) == ("alice", 4242)
+        one.release_lock()
+        assert one.read_lock() is None  # the refused try left no count behind
+    finally:
+        one.close()
+
+
 def test_holder_from_pg_stat_activity_without_info_row(pg_url: str) -> None:
     be = open_url(pg_url)
     be.ensure_schema()

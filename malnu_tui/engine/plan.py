@@ -93,6 +93,7 @@ class Plan:
     steps: tuple[PlanStep, ...]
     warnings: tuple[str, ...] = ()
     selection: RollbackSelection | None = None  # down plans made from --steps/--to
+    every_pending: bool = False  # an up plan of every pending migration up to its last step
 
     def sql_text(self) -> str:
         """The exact SQL that would run, file by file (for --dry-run and previews)."""
@@ -407,7 +408,7 @@ def plan_up_from(
             PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
         )
         planned.add(m.filename)
-    return Plan("up", tuple(steps), tuple(mset.warnings)), problems
+    return Plan("up", tuple(steps), tuple(mset.warnings), every_pending=True), problems
 
 
 def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:

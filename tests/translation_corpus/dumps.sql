@@ -157,3 +157,86 @@ CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT);
 -- sqlite:
 DELETE FROM docs WHERE NOT json_valid(body);
 -- finding: json_valid()
+
+-- case: integer_columns_read_as_conditions
+-- setup:
+CREATE TABLE `user` (`id` text PRIMARY KEY NOT NULL, `email_verified` integer DEFAULT false NOT NULL, `banned` integer, `role` text);
+CREATE TABLE `note` (`id` integer PRIMARY KEY NOT NULL, `user_id` text, `pinned` integer DEFAULT 0 NOT NULL);
+INSERT INTO `user` VALUES ('a', 1, 0, NULL), ('b', 1, 2, NULL), ('c', 0, 0, NULL), ('d', 5, NULL, NULL);
+INSERT INTO `note` VALUES (1, 'c', 0), (2, 'a', 0), (3, 'b', 1);
+-- sqlite:
+UPDATE `user` SET role = 'member' WHERE email_verified AND NOT banned;
+CREATE TRIGGER note_pinned AFTER UPDATE OF pinned ON note BEGIN UPDATE `user` SET role = 'pinner' WHERE id = NEW.user_id AND NEW.pinned; END;
+UPDATE note SET pinned = 1 WHERE id = 1;
+DELETE FROM note WHERE NOT pinned AND user_id IN (SELECT id FROM `user` WHERE email_verified);
+-- postgres:
+UPDATE "user" SET role = 'member' WHERE (email_verified <> 0) AND NOT (banned <> 0);
+CREATE OR REPLACE FUNCTION "note_pinned_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE "user" SET role = 'pinner' WHERE id = new.user_id AND (new.pinned <> 0);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "note_pinned" AFTER UPDATE OF "pinned" ON "note" FOR EACH ROW EXECUTE FUNCTION "note_pinned_fn"();
+UPDATE note SET pinned = 1 WHERE id = 1;
+DELETE FROM note WHERE NOT (pinned <> 0) AND user_id IN (SELECT id FROM "user" WHERE (email_verified <> 0));
+-- check:
+SELECT u.id, u.role, n.id, n.pinned FROM "user" u LEFT JOIN note n ON n.user_id = u.id ORDER BY u.id
+
+-- case: trigger_header_with_begin_inside_quotes
+-- setup:
+CREATE TABLE "jadwal" ("id" INTEGER PRIMARY KEY, "begin" TEXT, "end" TEXT, "catatan" TEXT);
+CREATE TABLE "log" ("id" INTEGER PRIMARY KEY, "msg" TEXT);
+-- sqlite:
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal"
+WHEN NEW."begin" > NEW."end" OR NEW."catatan" = 'BEGIN; END'
+BEGIN
+  /* a comment ; with END; inside */
+  INSERT INTO "log" ("msg") VALUES ('terbalik: ' || NEW."begin" || '-' || NEW."end"); -- END;
+END;
+INSERT INTO "jadwal" ("begin", "end", "catatan") VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- postgres:
+CREATE OR REPLACE FUNCTION "jadwal_cek_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (msg) VALUES ('terbalik: ' || new."begin" || '-' || new."end");
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal" FOR EACH ROW WHEN (new."begin" > new."end" OR new.catatan = 'BEGIN; END') EXECUTE FUNCTION "jadwal_cek_fn"();
+INSERT INTO jadwal ("begin", "end", catatan) VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- check:
+SELECT "id", "msg" FROM "log" ORDER BY "id"
+
+-- case: trigger_touch_where_old_key_in_a_text_column
+-- setup:
+CREATE TABLE settings (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
+INSERT INTO settings (id, v, updated_at) VALUES (1, 'a', '2000-01-01 00:00:00'), (2, 'b', '2000-01-01 00:00:00');
+-- sqlite:
+CREATE TRIGGER IF NOT EXISTS update_settings_timestamp
+AFTER UPDATE ON settings
+BEGIN
+    UPDATE settings SET updated_at = CURRENT_TIMESTAMP WHERE id = OLD.id;
+END;
+UPDATE settings SET v = 'c' WHERE id = 1;
+UPDATE settings SET id = 3, v = 'moved' WHERE id = 2;
+-- postgres:
+CREATE OR REPLACE FUNCTION "update_settings_timestamp_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW."id" = OLD."id" THEN
+    NEW."updated_at" := TO_CHAR((CURRENT_TIMESTAMP AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS');
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER "update_settings_timestamp" BEFORE UPDATE ON "settings" FOR EACH ROW EXECUTE FUNCTION "update_settings_timestamp_fn"();
+UPDATE settings SET v = 'c' WHERE id = 1;
+UPDATE settings SET id = 3, v = 'moved' WHERE id = 2;
+-- check:
+SELECT id, v, length(updated_at), updated_at > '2020' FROM settings ORDER BY id
+
+-- case: trigger_touch_of_other_rows_withheld
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY, class_id INTEGER, name TEXT, class_touched_at TEXT);
+-- sqlite:
+CREATE TRIGGER touch_class AFTER UPDATE ON students BEGIN UPDATE students SET class_touched_at = CURRENT_TIMESTAMP WHERE class_id = NEW.class_id; END;
+-- finding: trigger writing its own table

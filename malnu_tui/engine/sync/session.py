@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -122,7 +122,12 @@ class SyncSession:
 # -- preflight ----------------------------------------------------------------------------------
 
 
-def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -> list[str]:
+def schema_problems(
+    src: TableShape, dst: TableShape, *, copying: bool = True, sqlite_dest: bool = False
+) -> list[str]:
+    """The mismatches of the copy ``dst`` against the source ``src``. A SQLite or D1 copy
+    (``sqlite_dest``) may keep dates and times in a TEXT column (SQLite has no type of its
+    own for them; copies of a ``timestamp(3)`` were made so)."""
     t = src.name
     out: list[str] = []
     missing = [c for c in src.names if dst.column(c) is None]
@@ -133,11 +138,14 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
         out.append(f"{t}: {_EXTRA_COLUMNS} {', '.join(extra)}")
     for c in src.columns:
         d = dst.column(c.name)
-        if d is not None and d.kind != c.kind:
-            out.append(
-                f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
-                f"destination has {d.declared or d.pg_type}"
-            )
+        if d is None or d.kind == c.kind:
+            continue
+        if sqlite_dest and d.kind == "text" and c.kind in _TIMES:
+            continue
+        out.append(
+            f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
+            f"destination has {d.declared or d.pg_type}"
+        )
     if copying and not dst.has_synced_at:
         out.append(f"{t}: {_NO_STAMP}")
     if set(dst.key) != set(src.key) or not dst.unique_key:
@@ -158,6 +166,7 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
     return f"{shape.name}: {_OWN_STAMP}"
 
 
+_TIMES = frozenset({"ts", "tstz", "date", "time"})
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
 
@@ -166,6 +175,25 @@ def table_key(side: Side, name: str) -> str:
     """A table's name as ``side`` tells names apart: SQLite (and D1) ignore ASCII case, so a
     PostgreSQL source's "Siswa" is the table ``siswa`` there."""
     return name if side.kind == "postgresql" else name.translate(_ASCII_LOWER)
+
+
+def mirrored_elsewhere(
+    s: SyncSession, names: Sequence[str], there: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Source tables of SQLite or D1 (names that ignore case) whose PostgreSQL destination
+    has no table of their exact name but one that only case tells from it: ``siswa``, the
+    translation's name for ``Siswa`` in a mirror `up` built. The sync made a second table
+    "Siswa" beside it, copied there and said verified, while the reports read ``siswa``."""
+    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
+        return []
+    present = set(there)
+    folded = {name.translate(_ASCII_LOWER): name for name in sorted(present)}
+    out = []
+    for t in names:
+        other = folded.get(t.translate(_ASCII_LOWER))
+        if t not in present and other is not None:
+            out.append((t, other))
+    return out
 
 
 def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
@@ -206,6 +234,13 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         if there != t and s.dst.read_state(there) is not None:
             problems.append(f"{t}: {_CASE_CLASH} (the copy of {there})")
     hints: list[str] = [SyncRefused.CASE_CLASH for _ in problems]
+    for t, there in mirrored_elsewhere(s, names, dst_tables.values()):
+        problems.append(
+            f"{t}: the destination has {there}, not {quote_ident(t)}: the sync would make a "
+            f"second table beside it (a copy keeps the source's name exactly; {there} is the "
+            "translation's name for it, as `up` makes it from SQLite migrations)"
+        )
+        hints.append(SyncRefused.MIRROR_CASE)
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
@@ -314,7 +349,7 @@ def _plan_table(
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
         dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
-        problems.extend(schema_problems(shape, dshape))
+        problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []

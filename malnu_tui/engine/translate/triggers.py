@@ -29,9 +29,16 @@ _HEAD = re.compile(
     r"(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?\s*"
     r"(?P<event>DELETE|INSERT|UPDATE)(?:\s+OF\s+(?P<cols>.+?))?\s+"
     rf"ON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*"
-    r"(?:FOR\s+EACH\s+ROW\s*)?(?:WHEN\s+(?P<when>.+?)\s*)?\bBEGIN\b(?P<body>.*)\bEND\s*$",
+    r"(?:FOR\s+EACH\s+ROW\s*)?(?P<rest>(?:WHEN|BEGIN)\b.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+# What may hold the word BEGIN without being the body's: strings, quoted names, comments.
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|[A-Za-z_][\w$]*",
+    re.DOTALL,
+)
+_WHEN = re.compile(r"WHEN\b", re.IGNORECASE)
+_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
 _RAISE = re.compile(
     r"^\s*SELECT\s+RAISE\s*\(\s*(?P<kind>ABORT|FAIL|ROLLBACK|IGNORE)\s*"
     r"(?:,\s*'(?P<msg>(?:[^']|'')*)'\s*)?\)\s*(?P<rest>(?:FROM\b|WHERE\b).*)?$",
@@ -72,6 +79,9 @@ def parse_trigger(text: str) -> TriggerParts | None:
     m = _HEAD.match(text)
     if not m:
         return None
+    when, body = _when_and_body(m["rest"])
+    if body is None:
+        return None
     cols = tuple(unquote(c.strip()) for c in m["cols"].split(",")) if m["cols"] else ()
     return TriggerParts(
         name=unquote(m["name"]),
@@ -79,11 +89,27 @@ def parse_trigger(text: str) -> TriggerParts | None:
         timing=" ".join((m["timing"] or "BEFORE").upper().split()),
         event=m["event"].upper(),
         columns=cols,
-        when=m["when"],
-        body=m["body"],
+        when=when,
+        body=body,
         if_not_exists=bool(m["ine"]),
         temporary=bool(m["temp"]),
     )
+
+
+def _when_and_body(rest: str) -> tuple[str | None, str | None]:
+    """``WHEN cond BEGIN body END`` (or ``BEGIN body END``) split at the first BEGIN that is a
+    word of its own: not one inside a string (``WHEN NEW.note = 'BEGIN'``), a quoted name
+    (``NEW."begin"``) or a comment. (None, None) when there is no such BEGIN or no final END."""
+    when = _WHEN.match(rest)
+    start = when.end() if when else 0
+    for token in _TOKEN.finditer(rest, start):
+        if token[0].upper() == "BEGIN":
+            body = rest[token.end() :]
+            end = _END.search(body)
+            if end is None:
+                return None, None
+            return (rest[start : token.start()].strip() if when else None), body[: end.start()]
+    return None, None
 
 
 def trigger_function_name(trigger: str) -> str:
@@ -96,9 +122,17 @@ TranslateExpr = Callable[[str], str]  # SQLite expression → PostgreSQL express
 
 
 def _touch_assignments(
-    parts: TriggerParts, body: list[str], translate_expr: TranslateExpr
+    parts: TriggerParts,
+    body: list[str],
+    translate_expr: TranslateExpr,
+    keys: frozenset[str],
+    text: tuple[frozenset[str], TranslateExpr] | None,
 ) -> list[str] | None:
-    """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None."""
+    """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None: one
+    UPDATE of the trigger's own table whose WHERE is ``key = NEW.key`` (or, for an UPDATE
+    trigger, ``key = OLD.key``: the same row unless the UPDATE changed its key), ``key`` a
+    column alone unique (``keys``, lower-cased). On any other column the UPDATE reaches other
+    rows too (``WHERE class_id = NEW.class_id``), which assigning NEW would not."""
     if len(body) != 1 or parts.event not in ("UPDATE", "INSERT"):
         return None
     try:
@@ -116,16 +150,27 @@ def _touch_assignments(
     sides = [cond.this, cond.expression]
     if not all(isinstance(s, exp.Column) for s in sides):
         return None
-    new_side = [s for s in sides if s.table.lower() == "new"]
-    plain = [s for s in sides if not s.table or s.table.lower() == parts.table.lower()]
+    row = (
+        "old" if parts.event == "UPDATE" and any(x.table.lower() == "old" for x in sides) else "new"
+    )
+    new_side = [x for x in sides if x.table.lower() == row]
+    plain = [x for x in sides if not x.table or x.table.lower() == parts.table.lower()]
     if len(new_side) != 1 or len(plain) != 1 or new_side[0].name.lower() != plain[0].name.lower():
+        return None
+    key = plain[0].name.lower()
+    if key not in keys:
         return None
     lines: list[str] = []
     for assignment in tree.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             return None
-        value = translate_expr(sqlite_sql(assignment.expression))
+        column = assignment.this.name.lower()
+        to_text = text is not None and column in text[0]  # (a date/time in SQLite's text)
+        value = (text[1] if text and to_text else translate_expr)(sqlite_sql(assignment.expression))
         lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
+    if row == "old":  # (a key the UPDATE changed matches no row in SQLite: nothing touched)
+        column = pg_ident(key)
+        lines = [f"IF NEW.{column} = OLD.{column} THEN", *("  " + x for x in lines), "END IF;"]
     return lines
 
 
@@ -141,9 +186,15 @@ def _writes_table(statement: str, table: str) -> bool:
 
 
 def trigger_sql(
-    parts: TriggerParts, translate_one: TranslateOne, translate_expr: TranslateExpr
+    parts: TriggerParts,
+    translate_one: TranslateOne,
+    translate_expr: TranslateExpr,
+    keys: frozenset[str] = frozenset(),
+    text: tuple[frozenset[str], TranslateExpr] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The PostgreSQL statements (function, trigger) for a trigger, and notes.
+    """The PostgreSQL statements (function, trigger) for a trigger, and notes (``keys``: the
+    lower-cased columns that are alone unique in the trigger's table; ``text``: its TEXT
+    columns, and how to translate a value stored in one).
 
     Raises :class:`Untranslatable` when the body cannot be carried over faithfully.
     """
@@ -158,7 +209,7 @@ def trigger_sql(
     timing = parts.timing
     assignments = None
     if timing == "AFTER":
-        assignments = _touch_assignments(parts, body, translate_expr)
+        assignments = _touch_assignments(parts, body, translate_expr, keys, text)
     lines: list[str] = []
     if assignments is not None:
         timing = "BEFORE"
