@@ -312,9 +312,9 @@ def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
             ctx.message(f"safety backup: {exc.backup_id}")
         if ctx.json:
             failed = {"filename": exc.failure.filename, "line": exc.failure.line}
+            error = exc.failure.error + (f"; {exc.failure.left}" if exc.failure.left else "")
             ctx.out_json(
-                _report(verb, exc.done, (), exc.backup_id)
-                | {"failed": failed | {"error": exc.failure.error}}
+                _report(verb, exc.done, (), exc.backup_id) | {"failed": failed | {"error": error}}
             )
         raise
 
