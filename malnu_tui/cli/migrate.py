@@ -128,9 +128,9 @@ def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
     """Pending files the Supabase CLI's history in the same database shows as applied."""
     if ctx.target.kind != "postgresql" or not pending:
         return []
-    from malnu_tui.engine.backends.supabase_history import files_applied, read_history
+    from malnu_tui.engine.backends.pg_record import cli_history, files_applied
 
-    applied = read_history(getattr(ctx.backend(), "conn", None))
+    applied = cli_history(getattr(ctx.backend(), "conn", None))
     theirs = files_applied(ctx.migration_set(), applied) if applied else {}
     return [f for f in pending if f in theirs]
 
