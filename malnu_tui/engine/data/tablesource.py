@@ -122,9 +122,10 @@ class TableSource:
         )
         return int(rows[0][0])
 
-    def _view_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
-        """A view's rows through one cursor (a view has no key to page by): SQLite's
-        statement, or a PostgreSQL server-side cursor, read a page at a time."""
+    def _cursor_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``select`` through one cursor (a view, or a PostgreSQL table without a
+        key, has no key to page by): SQLite's statement, or a PostgreSQL server-side cursor in
+        the reading's snapshot, read a page at a time."""
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         conn: Any = self.backend.conn  # type: ignore[attr-defined]
         if self.backend.kind == "sqlite":
@@ -136,7 +137,7 @@ class TableSource:
         import psycopg
 
         try:
-            with conn.transaction(), conn.cursor(name="malnu_import_view") as cur:
+            with conn.transaction(), conn.cursor(name="malnu_import_rows") as cur:
                 cur.execute(select, ())
                 while page := [tuple(r) for r in cur.fetchmany(limit)]:
                     limit = _page_size(page)
@@ -151,7 +152,7 @@ class TableSource:
         t = quote_ident(self.table)
         cols = ", ".join(self._sqlite_value(c) for c in self.header)
         if self.view:
-            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
         pk = self.schema.primary_key
         alias = (
@@ -246,27 +247,22 @@ class TableSource:
         # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
         cols = ", ".join(value(c) for c in self.header).replace("%", "%%")
         t = quote_ident(self.table).replace("%", "%%")
-        if self.view:
-            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+        if self.view or not keys:
+            # A view, or a table without a key: one server-side cursor, in the snapshot the
+            # whole reading is in. Pages by ctid skipped rows of a partitioned (or INHERITS)
+            # table, whose partitions each have their own (0,1), (0,2)…: a page ending between
+            # two equal ctids lost the next ("count check failed", nothing imported).
+            yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
-        if keys:
-            # The keys are read as they are stored (the next page starts after them).
-            order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
-            lead = len(keys)
-        else:
-            # ORDER BY the table's ctid, qualified: a bare "ctid" names the output column
-            # ctid::text, and text order ('(0,1)', '(0,10)', … '(0,2)') skipped rows.
-            order, lead = f"{t}.ctid", 1
+        # The keys are read as they are stored (the next page starts after them).
+        order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
+        lead = len(keys)
+        marks = ", ".join("%s" for _ in keys)
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
-            if keys:
-                where = f"WHERE ({order}) > ({', '.join('%s' for _ in keys)}) " if after else ""
-                head = order
-            else:
-                where = f"WHERE {t}.ctid > %s::tid " if after else ""
-                head = "ctid::text"
-            query = f"SELECT {head}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
+            where = f"WHERE ({order}) > ({marks}) " if after else ""
+            query = f"SELECT {order}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
             try:
                 rows = conn.execute(query, after or ()).fetchall()
             except psycopg.Error as exc:
