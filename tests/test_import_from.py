@@ -481,3 +481,22 @@ def test_a_partitioned_postgresql_table_without_a_key(
     path = tmp_path / "school.db"
     _sqlite(path, "CREATE TABLE nilai (tahun INTEGER, nis INTEGER PRIMARY KEY, skor INTEGER)")
     assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:nilai", "nilai")["inserted"] == 300
+
+
+def test_a_source_that_fails_as_it_is_read_is_one_line(tmp_path: Path) -> None:
+    """A legacy SQLite view that fails as it runs (json_extract over text that is no JSON)
+    ended the import in a traceback."""
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    _sqlite(
+        path,
+        "CREATE TABLE raw (id INTEGER PRIMARY KEY, data TEXT); INSERT INTO raw VALUES "
+        "(1, '{\"nama\": \"Budi\"}'), (2, 'Siti'); CREATE VIEW v AS SELECT id, "
+        "json_extract(data, '$.nama') AS name FROM raw",
+    )
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", f"sqlite:///{path}:v",
+        "--table", "people", "--yes", "--no-backup", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 1 and res.err.endswith(f"error: view v of sqlite://{path}: malformed JSON\n")
+    assert "Traceback" not in res.err

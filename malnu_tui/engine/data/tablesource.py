@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -280,6 +281,14 @@ class TableSource:
         one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
         was when the import began, every row once (an UPDATE during the reading moved rows
         of a table without a key to later pages, read twice, and the count check failed)."""
+        try:
+            yield from self._records()
+        except sqlite3.Error as exc:
+            # A view that fails as it runs (malformed JSON, a missing function), a damaged
+            # legacy file: one line naming the source, where it was a traceback.
+            raise BackendError(f"{self.description}: {exc}") from None
+
+    def _records(self) -> Iterator[SourceRecord]:
         with self._snapshot():
             before = self._count()
             line = 1
