@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -500,3 +501,30 @@ def test_a_source_that_fails_as_it_is_read_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.code == 1 and res.err.endswith(f"error: view v of sqlite://{path}: malformed JSON\n")
     assert "Traceback" not in res.err
+
+
+def test_a_table_the_role_may_not_read(tmp_path: Path, fresh_db: Callable[[str], DbTarget]) -> None:
+    """A read-only legacy role without SELECT on the table was told "no table 'siswa'" with an
+    empty list of tables (information_schema hides what a role may not read); on a view, a
+    traceback (InsufficientPrivilege)."""
+    src = fresh_db("postgresql")
+    role = f"legacy_ro_{uuid.uuid4().hex[:8]}"
+    _pg(
+        src.url,
+        "CREATE TABLE siswa (nis integer PRIMARY KEY, nama text)",
+        "CREATE VIEW v_siswa AS SELECT nis AS id, nama AS name FROM siswa",
+        f"CREATE ROLE {role} LOGIN",
+    )
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    url = src.url.replace("://postgres@", f"://{role}@")
+    try:
+        for name, code in (("siswa", 2), ("v_siswa", 1)):
+            res = run_inproc(
+                "--database", f"sqlite:///{target}", "import", "--from", f"{url}:{name}",
+                "--table", "people", "--yes", "--rejects", str(tmp_path / "r.csv"),
+            )  # fmt: skip
+            assert res.code == code and "permission denied" in res.err, res.err
+            assert "Traceback" not in res.err
+    finally:
+        _pg(src.url, f"DROP ROLE {role}")

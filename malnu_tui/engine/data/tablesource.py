@@ -96,6 +96,8 @@ class TableSource:
             backend.conn.text_factory = self._text  # type: ignore[attr-defined]
         self.table = _in_its_schema(backend, table)
         self.view = self.table not in backend.table_names() and self.table in _views(backend)
+        if not self.view and self.table not in backend.table_names():
+            _unreadable(backend, self.table)
         self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
         self.header: tuple[str, ...] = self.schema.names
         what = "view" if self.view else "table"
@@ -281,9 +283,11 @@ class TableSource:
         one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
         was when the import began, every row once (an UPDATE during the reading moved rows
         of a table without a key to later pages, read twice, and the count check failed)."""
+        import psycopg
+
         try:
             yield from self._records()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, psycopg.Error) as exc:
             # A view that fails as it runs (malformed JSON, a missing function), a damaged
             # legacy file: one line naming the source, where it was a traceback.
             raise BackendError(f"{self.description}: {exc}") from None
@@ -366,6 +370,27 @@ _PG_VIEWS = (
     f"SELECT c.relname FROM pg_class c WHERE c.relnamespace = {_HERE} "
     "AND c.relkind IN ('v', 'm') ORDER BY c.relname"
 )
+
+
+def _unreadable(backend: Backend, name: str) -> None:
+    """A PostgreSQL table or view of the current schema that this role may not read: said so
+    (information_schema hides it, and the import said "no table", listing none)."""
+    if backend.kind != "postgresql":
+        return
+    rows = backend.conn.execute(  # type: ignore[attr-defined]
+        "SELECT c.relkind, current_user FROM pg_class c WHERE c.relname = %s AND c.relnamespace "
+        f"= {_HERE} AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT has_table_privilege(c.oid, "
+        "'SELECT')",
+        (name,),
+    ).fetchall()
+    if rows:
+        what = "view" if rows[0][0] in ("v", "m") else "table"
+        raise ConfigError(
+            f"{what} {name!r} of {backend.display_url}: permission denied (role {rows[0][1]!r} "
+            "may not SELECT it)",
+            hint=f"GRANT SELECT ON {quote_ident(name)} TO {quote_ident(str(rows[0][1]))}, or "
+            "connect as a role that may read it",
+        )
 
 
 def _in_its_schema(backend: Backend, name: str) -> str:
