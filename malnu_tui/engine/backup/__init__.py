@@ -33,6 +33,12 @@ from malnu_tui.engine.backup.recover import (
     run_native_recover,
     run_recover,
 )
+from malnu_tui.engine.backup.retention import (
+    PrunePlan,
+    delete_backup,
+    plan_prune,
+    prune_backups,
+)
 from malnu_tui.engine.backup.store import (
     REASONS,
     AppliedMigration,
@@ -42,14 +48,10 @@ from malnu_tui.engine.backup.store import (
     BackupNotFound,
     BackupProgress,
     BackupProgressCallback,
-    PrunePlan,
     backup_of,
     backups_of,
-    delete_backup,
     list_backups,
     load_manifest,
-    plan_prune,
-    prune_backups,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The backup store: manifests, durable files, listing, deleting and pruning.
+"""The backup store: manifests, durable files and listing (deleting and pruning: retention.py).
 
 Discipline (Litestream / pgBackRest): data goes to a temporary name in the store directory, is
 fsynced, hashed and checked, then renamed into place; the manifest is written last (temp, fsync,
@@ -9,6 +9,7 @@ failed half way is never offered. Files are 0600, the directory 0700.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -18,17 +19,15 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Target
 
 __all__ = [
@@ -41,16 +40,12 @@ __all__ = [
     "BackupNotFound",
     "BackupProgress",
     "BackupProgressCallback",
-    "PrunePlan",
     "backup_of",
     "backups_of",
-    "delete_backup",
     "emitter",
     "list_backups",
     "load_manifest",
     "other_owners",
-    "plan_prune",
-    "prune_backups",
     "read_manifest",
     "refuse_foreign",
 ]
@@ -220,8 +215,25 @@ def new_backup_id(now: datetime) -> str:
 
 
 def ensure_store(directory: Path) -> Path:
-    """Create the store directory (0700) and sweep temp files left by dead processes."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Create the store directory (0700) and sweep temp files left by dead processes. A path
+    that cannot be a directory (a file in its place, a read-only or virtual file system) is a
+    :class:`ConfigError` naming it, raised before anything is written anywhere."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            file = next((p for p in (directory, *directory.parents) if p.is_file()), directory)
+            why = f"{file} is a file, not a directory"
+        elif exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+            raise BackupError(f"cannot create the backup store {directory}: {why}") from None
+        raise ConfigError(
+            f"cannot use {directory} as the backup store: {why}; nothing was changed",
+            hint="set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
+            "directory this user can create and write",
+        ) from None
     with contextlib.suppress(OSError):
         os.chmod(directory, 0o700)
     sweep_stale_temp(directory)
@@ -477,109 +489,3 @@ def mark_verified(directory: Path, manifest: BackupManifest) -> BackupManifest:
     updated = replace(manifest, verified_at=utc_iso())
     save_manifest(directory, updated)
     return updated
-
-
-def delete_backup(
-    directory: Path,
-    backup_id: str,
-    *,
-    backend: Backend | None = None,
-    target: Target | None = None,
-) -> BackupManifest:
-    """Remove a backup: manifest first (it is no longer listed), then its data file.
-
-    With ``backend``, the deletion is recorded in that database's audit trail; with
-    ``target``, another database's backup (a shared store) is refused, nothing deleted.
-    """
-    manifest = load_manifest(directory, backup_id)
-    if target is not None:
-        refuse_foreign(manifest, target, "deleted")
-    manifest_path(directory, manifest.id).unlink()
-    fsync_dir(directory)
-    with contextlib.suppress(FileNotFoundError):
-        (directory / manifest.file).unlink()
-    fsync_dir(directory)
-    if backend is not None:
-        backend.append_audit(
-            AuditEntry.now(
-                "backup-delete",
-                manifest.id,
-                "ok",
-                f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
-            )
-        )
-    return manifest
-
-
-@dataclass(frozen=True)
-class PrunePlan:
-    """What ``prune`` would delete and what it keeps (and why)."""
-
-    delete: tuple[BackupManifest, ...]
-    keep: tuple[BackupManifest, ...]
-    protected: str | None  # id of the newest verified backup, never deleted
-
-    @property
-    def bytes_freed(self) -> int:
-        """Total size of the backups the plan deletes."""
-        return sum(m.size for m in self.delete)
-
-
-def plan_prune(
-    directory: Path,
-    *,
-    keep: int | None = None,
-    older_than_days: float | None = None,
-    now: datetime | None = None,
-    target: Target | None = None,
-) -> PrunePlan:
-    """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
-
-    With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
-    verified backup is never deleted. With ``target``, only that target's backups are counted
-    and chosen (another database's backups in a shared store are left alone).
-    """
-    if keep is None and older_than_days is None:
-        raise ConfigError("prune needs --keep N and/or --older-than DAYS")
-    if keep is not None and keep < 1:
-        raise ConfigError(f"--keep must be 1 or more, got {keep}")
-    if older_than_days is not None and not 0 <= older_than_days <= 100_000:
-        raise ConfigError(
-            f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
-        )
-    backups = list_backups(directory) if target is None else backups_of(target)[0]
-    protected = next((m.id for m in backups if m.verified), None)
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
-    delete: list[BackupManifest] = []
-    kept: list[BackupManifest] = []
-    for i, m in enumerate(backups):
-        beyond = keep is None or i >= keep
-        old = older_than_days is None or m.created < cutoff
-        if beyond and old and m.id != protected:
-            delete.append(m)
-        else:
-            kept.append(m)
-    return PrunePlan(tuple(delete), tuple(kept), protected)
-
-
-def prune_backups(
-    directory: Path, plan: PrunePlan, *, backend: Backend | None = None
-) -> list[BackupManifest]:
-    """Delete the backups a :class:`PrunePlan` chose; returns those deleted. With
-    ``backend``, one audit row records the prune."""
-    done: list[BackupManifest] = []
-    for m in plan.delete:
-        if m.id == plan.protected:
-            continue
-        with contextlib.suppress(BackupNotFound):
-            done.append(delete_backup(directory, m.id))
-    if backend is not None and done:
-        backend.append_audit(
-            AuditEntry.now(
-                "backup-prune",
-                f"{len(done)} backup(s)",
-                "ok",
-                ", ".join(m.id for m in done)[:1000],
-            )
-        )
-    return done

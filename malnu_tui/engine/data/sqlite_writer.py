@@ -92,7 +92,29 @@ class SQLiteWriter:
             changes += max(self.conn.executemany(self.sql, iter(rest)).rowcount, 0)
         return changes
 
+    def _failed(self, exc: sqlite3.Error) -> BackendError:
+        """A refusal of the unit itself (a full disk, an I/O error), not of a row: the caller
+        rolls the import back, so nothing of it is written."""
+        path = self.backend.path
+        hint = None
+        if (exc.sqlite_errorcode or 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            hint = (
+                f"the disk holding {path.parent} (or this user's quota) may be full: free space "
+                "there, then run the import again"
+            )
+        return BackendError(
+            f"{path}: {exc}; the import was rolled back, no row of it was written", hint=hint
+        )
+
     def write(self, rows: RowBatch) -> list[Rejection]:
+        try:
+            return self._write(rows)
+        except ROW_ERRORS:
+            raise
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
+
+    def _write(self, rows: RowBatch) -> list[Rejection]:
         if not rows:
             return []
         c = self.conn
@@ -123,19 +145,25 @@ class SQLiteWriter:
         return rejected
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
-        after = int(self.conn.execute(self._count_sql).fetchone()[0])
+        try:
+            after = int(self.conn.execute(self._count_sql).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         inserted, updated, skipped = counts_from(
             self.spec.on_conflict, self.accepted, self.changes, after - self.before
         )
         return WriteOutcome(inserted, updated, skipped, (), self.before, after, self.accepted)
 
     def commit(self, audit: AuditEntry | None) -> None:
-        if audit is not None:
-            e = audit
-            self.conn.execute(
-                q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
-            )
-        self.conn.execute("COMMIT")
+        try:
+            if audit is not None:
+                e = audit
+                self.conn.execute(
+                    q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+                )
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         self._open = False
         self._temp_in_memory(False)
 

@@ -1,0 +1,179 @@
+"""Deleting backups: one by one (``backup delete``) or by a retention rule (``backup prune``).
+
+Each deletion is written to the target's audit trail before any file goes, so a database that
+cannot take the row refuses the deletion with nothing deleted; the manifest goes first (the
+backup is no longer listed), then its data file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backup.store import (
+    BackupError,
+    BackupManifest,
+    backups_of,
+    fsync_dir,
+    list_backups,
+    load_manifest,
+    manifest_path,
+    refuse_foreign,
+)
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Target
+
+__all__ = ["PrunePlan", "delete_backup", "plan_prune", "prune_backups"]
+
+
+def delete_backup(
+    directory: Path,
+    backup_id: str,
+    *,
+    backend: Backend | None = None,
+    target: Target | None = None,
+) -> BackupManifest:
+    """Remove a backup: manifest first (it is no longer listed), then its data file.
+
+    With ``backend``, the deletion is recorded in that database's audit trail, BEFORE any file
+    goes: a database that cannot take the row (an application holding a SQLite file's write
+    lock, D1 unreachable) refuses the delete with nothing deleted, rather than a deletion
+    reported as failed and missing from the trail. With ``target``, another database's backup
+    (a shared store) is refused, nothing deleted.
+    """
+    manifest = load_manifest(directory, backup_id)
+    if target is not None:
+        refuse_foreign(manifest, target, "deleted")
+    if backend is not None:
+        backend.append_audit(
+            AuditEntry.now(
+                "backup-delete",
+                manifest.id,
+                "ok",
+                f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
+            )
+        )
+    try:
+        _remove_backup(directory, manifest)
+    except OSError as exc:
+        _audit_quietly(backend, "backup-delete", manifest.id, f"not deleted: {exc}")
+        raise BackupError(
+            f"cannot delete backup {manifest.id} from {directory}: {exc}; it is still listed"
+        ) from None
+    return manifest
+
+
+def _remove_backup(directory: Path, manifest: BackupManifest) -> None:
+    """Unlink the manifest (the backup is no longer listed), then its data file."""
+    manifest_path(directory, manifest.id).unlink()
+    fsync_dir(directory)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / manifest.file).unlink()
+    fsync_dir(directory)
+
+
+def _audit_quietly(backend: Backend | None, action: str, obj: str, detail: str) -> None:
+    """A follow-up "failed" row for a deletion audited before it ran (best effort: the error
+    itself is what the operator is told)."""
+    if backend is not None:
+        with contextlib.suppress(Exception):
+            backend.append_audit(AuditEntry.now(action, obj, "failed", detail[:500]))
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What ``prune`` would delete and what it keeps (and why)."""
+
+    delete: tuple[BackupManifest, ...]
+    keep: tuple[BackupManifest, ...]
+    protected: str | None  # id of the newest verified backup, never deleted
+
+    @property
+    def bytes_freed(self) -> int:
+        """Total size of the backups the plan deletes."""
+        return sum(m.size for m in self.delete)
+
+
+def plan_prune(
+    directory: Path,
+    *,
+    keep: int | None = None,
+    older_than_days: float | None = None,
+    now: datetime | None = None,
+    target: Target | None = None,
+) -> PrunePlan:
+    """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
+
+    With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
+    verified backup is never deleted. With ``target``, only that target's backups are counted
+    and chosen (another database's backups in a shared store are left alone).
+    """
+    if keep is None and older_than_days is None:
+        raise ConfigError("prune needs --keep N and/or --older-than DAYS")
+    if keep is not None and keep < 1:
+        raise ConfigError(f"--keep must be 1 or more, got {keep}")
+    if older_than_days is not None and not 0 <= older_than_days <= 100_000:
+        raise ConfigError(
+            f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
+        )
+    backups = list_backups(directory) if target is None else backups_of(target)[0]
+    protected = next((m.id for m in backups if m.verified), None)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
+    delete: list[BackupManifest] = []
+    kept: list[BackupManifest] = []
+    for i, m in enumerate(backups):
+        beyond = keep is None or i >= keep
+        old = older_than_days is None or m.created < cutoff
+        if beyond and old and m.id != protected:
+            delete.append(m)
+        else:
+            kept.append(m)
+    return PrunePlan(tuple(delete), tuple(kept), protected)
+
+
+def prune_backups(
+    directory: Path, plan: PrunePlan, *, backend: Backend | None = None
+) -> list[BackupManifest]:
+    """Delete the backups a :class:`PrunePlan` chose; returns those deleted. With
+    ``backend``, one audit row records the prune, written before anything is deleted (a
+    database that cannot take it refuses the prune, nothing deleted); a prune stopped half
+    way (a file that cannot be removed, Ctrl-C) adds a row saying how far it got."""
+    chosen = [m for m in plan.delete if m.id != plan.protected]
+    if backend is not None and chosen:
+        backend.append_audit(
+            AuditEntry.now(
+                "backup-prune",
+                f"{len(chosen)} backup(s)",
+                "ok",
+                ", ".join(m.id for m in chosen)[:1000],
+            )
+        )
+    done: list[BackupManifest] = []
+    try:
+        for m in chosen:
+            if manifest_path(directory, m.id).exists():
+                _remove_backup(directory, m)
+                done.append(m)
+    except BaseException as exc:
+        left = [m.id for m in chosen if m not in done]
+        why = str(exc) or type(exc).__name__
+        _audit_quietly(
+            backend,
+            "backup-prune",
+            f"{len(chosen)} backup(s)",
+            f"stopped after {len(done)} of {len(chosen)} ({why}); not deleted: {', '.join(left)}",
+        )
+        if isinstance(exc, OSError):
+            raise BackupError(
+                f"prune stopped after deleting {len(done)} of {len(chosen)} backup(s): {exc}; "
+                f"still listed: {', '.join(left)}"
+            ) from None
+        raise
+    return done

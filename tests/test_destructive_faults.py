@@ -1,0 +1,155 @@
+"""Destructive paths under crashes and resource failures, as operators meet them: a backup
+store that cannot be a directory, a full disk during an import, an application holding the
+SQLite file's write lock, a signal arriving after a restore has committed. Each leaves the
+database fully before or fully after, says one clear line, and never lists a half backup."""
+
+from __future__ import annotations
+
+import resource
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.backends.sqlite import SQLiteBackend
+from malnu_tui.engine.backup import (
+    create_backup,
+    delete_backup,
+    list_backups,
+    plan_prune,
+    prune_backups,
+)
+from malnu_tui.engine.config import url_slug
+from malnu_tui.engine.errors import DatabaseBusy
+from tests.backup_support import make_target, open_fresh
+from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, run_cli, school_set
+from tests.test_reliability import one_error
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A child's ``preexec_fn``: no file it writes may grow past ``limit`` bytes, as on a full
+    disk or quota (root ignores permissions, not this). Python ignores SIGXFSZ, so the write
+    fails with EFBIG and SQLite says ``disk I/O error``."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def run_limited(limit: int, *args: str) -> CliResult:
+    proc = subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        cwd=REPO,
+        preexec_fn=_file_size_limit(limit),
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _applied(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT filename FROM migrations ORDER BY 1")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("blocked", ["parent", "store"])
+def test_a_backup_store_that_cannot_be_a_directory_is_one_line_and_nothing_changes(
+    tmp_path: Path, mdirs: MigrationDirs, blocked: str
+) -> None:
+    """MALNU_BACKUP_DIR naming a file (or the store's own folder being a file): `backup
+    create`, and the safety backup of an emergency `rollback`, ended in a traceback
+    (NotADirectoryError / FileExistsError). Now: exit 2, one line naming the file, the
+    database untouched."""
+    d = school_set(mdirs)
+    db = tmp_path / "primary.db"
+    base = ["--database", f"sqlite:///{db}", *d.args()]
+    assert run_cli(*base, "up", "--to", "20250101_000200", "--no-backup").code == 0
+    before = _applied(db)
+    root = tmp_path / "backups"
+    if blocked == "parent":
+        root.write_text("not a folder\n")
+        culprit = root
+    else:
+        root.mkdir()
+        culprit = root / url_slug(f"sqlite:///{db}")
+        culprit.write_text("not a folder\n")
+    env = {"MALNU_BACKUP_DIR": str(root)}
+    for argv in (["backup", "create"], ["rollback", "--yes"], ["up", "--yes"]):
+        res = run_cli(*base, *argv, env=env)
+        assert res.code == 2, (argv, res.err)
+        one_error(res.err, f"{culprit} is a file, not a directory", "nothing was changed")
+        assert "MALNU_BACKUP_DIR" in res.err
+    assert _applied(db) == before
+    assert culprit.read_text() == "not a folder\n"
+
+
+def test_an_import_into_sqlite_on_a_full_disk_is_rolled_back_and_said_in_one_line(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The disk filled up while an import wrote its rows: a traceback (sqlite3.OperationalError:
+    disk I/O error), and no audit row of the failed import. Now: exit 1, one line saying the
+    import was rolled back, a hint about the disk; no row written, the lock released, audited."""
+    mdirs.add("20250101_000100", "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+    db = tmp_path / "primary.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    csv = tmp_path / "notes.csv"
+    csv.write_text("id,body\n" + "".join(f"{i},{'x' * 200}\n" for i in range(5000)))
+    res = run_limited(
+        400_000, *base, "import", str(csv), "--table", "notes", "--no-backup", "--yes"
+    )
+    assert res.code == 1, res.err
+    one_error(res.err, str(db), "the import was rolled back, no row of it was written")
+    assert "may be full" in res.err
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        failed = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'import' AND outcome = 'failed'"
+        ).fetchall()
+        assert failed and "rolled back" in failed[0][0], failed
+    finally:
+        conn.close()
+
+
+def test_delete_and_prune_while_the_app_holds_the_write_lock_delete_nothing(
+    tmp_path: Path,
+) -> None:
+    """The school application holds the SQLite file's write lock as `backup delete` (or a
+    cron `backup prune`) runs: the files went, then the audit row could not be written, and
+    the command said "busy … run the command again" (exit 3) for a backup already gone and
+    missing from the trail. Now the audit row is written first: busy means nothing deleted."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'school.db'}")
+    backend = open_fresh(target)
+    made = [create_backup(backend, target) for _ in range(3)]
+    backend.close()
+    ids = sorted(m.id for m in made)
+    app = sqlite3.connect(tmp_path / "school.db", isolation_level=None)
+    app.execute("BEGIN IMMEDIATE")
+    backend = SQLiteBackend(tmp_path / "school.db", busy_timeout=0.2)
+    try:
+        with pytest.raises(DatabaseBusy) as busy:
+            delete_backup(target.backup_dir, ids[0], backend=backend, target=target)
+        assert busy.value.exit_code == 3
+        plan = plan_prune(target.backup_dir, keep=1, target=target)
+        assert len(plan.delete) == 2
+        with pytest.raises(DatabaseBusy):
+            prune_backups(target.backup_dir, plan, backend=backend)
+        assert sorted(m.id for m in list_backups(target.backup_dir)) == ids
+        assert len(list(target.backup_dir.glob("*.sqlite"))) == 3
+        app.execute("ROLLBACK")
+        delete_backup(target.backup_dir, ids[0], backend=backend, target=target)
+        assert [e.object for e in backend.read_audit(action="backup-delete")] == [ids[0]]
+        assert sorted(m.id for m in list_backups(target.backup_dir)) == ids[1:]
+    finally:
+        app.close()
+        backend.close()
