@@ -8,22 +8,30 @@ from __future__ import annotations
 import resource
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.backends.sqlite import SQLiteBackend
 from malnu_tui.engine.backup import (
+    BackupProgress,
     create_backup,
     delete_backup,
     list_backups,
     plan_prune,
+    plan_recover,
     prune_backups,
+    restore_backup,
+    run_recover,
 )
-from malnu_tui.engine.config import url_slug
+from malnu_tui.engine.config import Target, url_slug
 from malnu_tui.engine.errors import DatabaseBusy
-from tests.backup_support import make_target, open_fresh
+from malnu_tui.engine.migrate import apply_plan, plan_up
+from malnu_tui.engine.safety import record_skipped_backup
+from tests.backup_support import V1, V2, make_target, mset_of, open_fresh, up
 from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, run_cli, school_set
 from tests.test_reliability import one_error
 
@@ -153,3 +161,110 @@ def test_delete_and_prune_while_the_app_holds_the_write_lock_delete_nothing(
     finally:
         app.close()
         backend.close()
+
+
+def _interrupt_at_commit(said: list[BackupProgress]) -> Callable[[BackupProgress], None]:
+    """A progress callback that is Ctrl-C arriving as the restore's last step returns (the
+    restore has committed then): raised where a signal's KeyboardInterrupt is, in Python code
+    running right after the C call, at most once."""
+
+    def progress(p: BackupProgress) -> None:
+        said.append(p)
+        done = p.phase == "restore" and p.total and p.done == p.total
+        if done and not any(q.phase == "interrupt" for q in said):
+            said.append(BackupProgress("interrupt", 0, 0, ""))
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def _school_with_backup(tmp_path: Path) -> tuple[Target, SQLiteBackend, str]:
+    """V1 applied with a row "before" in it, a backup of that, then a row "after" written."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'school.db'}")
+    backend = SQLiteBackend(tmp_path / "school.db", busy_timeout=1.0)
+    backend.ensure_schema()
+    up(backend, target, to=V1)
+    backend.conn.execute("INSERT INTO users (id, email) VALUES (1, 'before@malnu.sch.id')")
+    made = create_backup(backend, target)
+    backend.conn.execute("INSERT INTO users (id, email) VALUES (2, 'after@malnu.sch.id')")
+    return target, backend, made.id
+
+
+def _emails(backend: SQLiteBackend) -> list[str]:
+    return [r[0] for r in backend.conn.execute("SELECT email FROM users ORDER BY id")]
+
+
+def _last_run(backend: SQLiteBackend, op: str) -> str:
+    return next(e.outcome for e in backend.read_audit(action="run") if e.object.startswith(op))
+
+
+def test_ctrl_c_after_a_sqlite_restore_committed_reports_it_done(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM landing as the restore's last step committed: the database WAS
+    restored, yet the command said "terminated" (exit 143) and the run was recorded failed.
+    Now the restore is reported done (with the id that undoes it), with a warning saying the
+    interrupt came too late to undo it; the lock is released."""
+    target, backend, backup_id = _school_with_backup(tmp_path)
+    said: list[BackupProgress] = []
+    try:
+        try:
+            result = restore_backup(backend, target, backup_id, progress=_interrupt_at_commit(said))
+        except KeyboardInterrupt:
+            pytest.fail("the restore had committed, and was reported interrupted")
+        assert any(p.phase == "interrupt" for p in said), "the interrupt came"
+        assert _emails(backend) == ["before@malnu.sch.id"]
+        assert [w for w in result.warnings if "too late to undo it" in w], result.warnings
+        assert result.pre_restore_id in {m.id for m in list_backups(target.backup_dir)}
+        assert backend.read_lock() is None
+        assert _last_run(backend, "restore") == "ok"
+    finally:
+        backend.close()
+
+
+def test_ctrl_c_as_a_recovers_restore_committed_stops_it_half_way_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """The same interrupt inside `recover`: the backup was restored and the command said only
+    "interrupted", not that the recover had stopped half way and how to undo it. Now it stops
+    there and says so (the re-applied migrations not run), as any later interrupt does."""
+    target, backend, _backup_id = _school_with_backup(tmp_path)
+    mset = mset_of(target)
+    time.sleep(1.1)  # the audit trail's times have one-second resolution
+    record_skipped_backup(backend, "up")
+    apply_plan(backend, mset, plan_up(backend, mset, V2))
+    plan = plan_recover(backend, target, mset, datetime.now(UTC))
+    assert plan.reapply == (mset.find(V2).filename,)
+    said: list[BackupProgress] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_recover(backend, target, mset, plan, progress=_interrupt_at_commit(said))
+        stopped = [p.message for p in said if p.phase == "failed"]
+        assert stopped and "the recover stopped half-way" in stopped[0], said
+        assert "0 of 1 migration(s) re-run" in stopped[0]
+        assert _emails(backend) == ["before@malnu.sch.id"]
+        assert "posts" not in backend.table_names()
+        assert backend.read_audit(action="recover")[0].outcome == "failed"
+        assert backend.read_lock() is None
+    finally:
+        backend.close()
+
+
+def test_a_restore_killed_after_its_commit_leaves_a_lock_row_that_says_restore(
+    tmp_path: Path,
+) -> None:
+    """A SQLite restore carries the live lock row (its own) into the restored file; it was
+    carried without its purpose, so a restore SIGKILLed between its COMMIT and the lock's
+    release left a row saying who but not what ("[restore]") to the next operator."""
+    target, backend, backup_id = _school_with_backup(tmp_path)
+    seen: list[tuple[str, ...]] = []
+
+    def progress(p: BackupProgress) -> None:
+        if p.phase == "restore" and p.total and p.done == p.total:  # committed, still held
+            other = sqlite3.connect(tmp_path / "school.db")
+            seen.extend(other.execute("SELECT owner, purpose FROM malnu_lock").fetchall())
+            other.close()
+
+    try:
+        restore_backup(backend, target, backup_id, progress=progress)
+    finally:
+        backend.close()
+    assert len(seen) == 1 and seen[0][1] == "restore", seen

@@ -261,6 +261,8 @@ class RestoreResult:
     schema_matches: bool
     seconds: float
     warnings: tuple[str, ...] = ()  # what went wrong after the restore itself was done
+    # Ctrl-C or SIGTERM that came after the COMMIT: the restore is done; a recover stops.
+    interrupted: KeyboardInterrupt | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -365,6 +367,7 @@ def _restore_sqlite(
     taken: list[BackupManifest] = []
     rows: list[AuditEntry] = []  # the pre-restore backup's, written here if the restore fails
     outcome: list[bool] = []
+    finished: list[AuditEntry] = []  # the restore's own row: it commits with the data
 
     def held(schema_hash: str) -> list[AuditEntry]:
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
@@ -381,26 +384,31 @@ def _restore_sqlite(
         matches = schema_hash == manifest.schema_hash
         outcome.append(matches)
         done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
+        finished.append(done)
         return [*rows, done]
 
     backend.ensure_schema()
     backend.acquire_lock(lock_holder_for_this_process("restore"))
+    late, interrupted = "", None
     try:
         sqlite_method.restore(
             backend, target, data_path(target, manifest), manifest, emit, held=held
         )
     except BaseException as exc:
-        if isinstance(exc, MalnuError):
-            for row in rows:
-                _audit(backend, row)
-            undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
-            _audit(
-                backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500])
+        if finished and _committed(backend, finished[0]):
+            # Ctrl-C or SIGTERM (or an error) that came once the restore had committed (during
+            # its last step, or the clean-up after it): the restore is done, and said so, as a
+            # PostgreSQL restore whose COMMIT was sent is. "terminated" would read as undone.
+            what = (
+                "an interrupt (Ctrl-C or SIGTERM)"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"an error ({exc or type(exc).__name__})"
             )
-        left = _release(backend)
-        if left and isinstance(exc, MalnuError):
-            exc.hint = f"{exc.hint}; {left}" if exc.hint else left
-        raise
+            late = f"{what} came after it had committed, too late to undo it"
+            interrupted = exc if isinstance(exc, KeyboardInterrupt) else None
+        else:
+            _restore_failed(backend, manifest, exc, rows, taken)
+            raise
     # Done and audited: a lock row that cannot be deleted now (an application took the write
     # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
     left = _release(backend)
@@ -411,8 +419,44 @@ def _restore_sqlite(
         manifest,
         outcome[0],
         time.perf_counter() - started,
-        warnings=(left,) if left else (),
+        warnings=tuple(w for w in (late, left) if w),
+        interrupted=interrupted,
     )
+
+
+def _committed(backend: Backend, done: AuditEntry) -> bool:
+    """Whether the live database holds the restore's own audit row ``done`` (it commits with
+    the restored data, so then the restore has committed)."""
+    with contextlib.suppress(Exception):
+        for e in backend.read_audit(limit=50, action="restore"):
+            if (e.at, e.actor, e.object, e.outcome, e.detail) == (
+                done.at,
+                done.actor,
+                done.object,
+                done.outcome,
+                done.detail,
+            ):
+                return True
+    return False
+
+
+def _restore_failed(
+    backend: Backend,
+    manifest: BackupManifest,
+    exc: BaseException,
+    rows: list[AuditEntry],
+    taken: list[BackupManifest],
+) -> None:
+    """A SQLite restore that did not commit: its rows audited, the lock released (what could
+    not be released is added to the error's hint)."""
+    if isinstance(exc, MalnuError):
+        for row in rows:
+            _audit(backend, row)
+        undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
+        _audit(backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500]))
+    left = _release(backend)
+    if left and isinstance(exc, MalnuError):
+        exc.hint = f"{exc.hint}; {left}" if exc.hint else left
 
 
 def _release(backend: Backend) -> str:

@@ -395,6 +395,10 @@ def restore(
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
+    return [str(r[1]) for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
 def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
     """Copy the live database's audit trail and lock row into the staging copy ``st``."""
     st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
@@ -408,7 +412,6 @@ def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
         r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
     }
     cols_audit = "id, at, actor, action, object, outcome, detail"
-    cols_lock = "id, owner, host, pid, acquired_at, expires_at"
     st.execute("DELETE FROM main.malnu_audit")
     if "malnu_audit" in live_tables:
         st.execute(
@@ -416,6 +419,12 @@ def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
         )
     st.execute("DELETE FROM main.malnu_lock")
     if "malnu_lock" in live_tables:
+        # Every column of the live lock row, its purpose too ("restore"): a restore killed
+        # after its COMMIT leaves this row, and the next operator is told what held it.
+        live_cols = set(_columns(st, "live", "malnu_lock"))
+        if "purpose" in live_cols and "purpose" not in _columns(st, "main", "malnu_lock"):
+            st.execute(q.ADD_LOCK_PURPOSE)  # a backup from before the column existed
+        cols_lock = ", ".join(c for c in _columns(st, "main", "malnu_lock") if c in live_cols)
         st.execute(
             f"INSERT INTO main.malnu_lock ({cols_lock}) SELECT {cols_lock} FROM live.malnu_lock"
         )
