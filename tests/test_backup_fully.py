@@ -372,3 +372,35 @@ def test_backup_outlasting_the_servers_idle_in_transaction_timeout(
         assert made.verified
     finally:
         backend.close()
+
+
+def test_backup_of_a_target_whose_config_keeps_the_tool_tables_in_their_own_schema(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # `schema = "malnu"` in malnu.toml (not in the URL): the backup opened the URL alone, so
+    # it made a second, empty set of tool tables in public (or, for a role without CREATE
+    # there — PostgreSQL 15's default — failed, and every `up` with it, at its safety
+    # backup), and its manifest said no migration was applied: a rehearsal or a recovery
+    # from it would run them all again.
+    from dataclasses import replace
+
+    from malnu_tui.engine.backup import verify_backup
+
+    target = replace(make_target(tmp_path, pg_url), options={"schema": "malnu"})
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=2)
+        made = create_backup(backend, target)
+        applied = [r.filename for r in backend.fetch_records()]
+        assert applied and list(made.applied_filenames) == applied
+        with psycopg.connect(pg_url) as conn:
+            stray = conn.execute(
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND relname IN ('migrations', 'malnu_audit')"
+            ).fetchall()
+        assert stray == []
+        report = verify_backup(target, made.id, deep=True)
+        assert report.ok, report
+    finally:
+        backend.close()

@@ -451,3 +451,74 @@ def test_a_critical_target_is_not_hidden_by_an_unreachable_one(
     assert (res.code, report["status"]) == (2, "CRITICAL")
     assert report["targets"]["standby"]["status"] == "UNKNOWN"
     assert run_inproc(*c, "check", "--target", "standby").code == 3  # alone: UNKNOWN
+
+
+def test_notify_after_and_resolve_after_damp_a_flapping_problem(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A cron run every minute: a D1 blip seen once pages nobody with ``notify_after``; a
+    problem that stays is sent once it has been seen that long; one that flaps (gone a minute,
+    back) is one incident, its resolution said only once it has been gone ``resolve_after``."""
+    from datetime import UTC, datetime, timedelta
+
+    from malnu_tui.engine.monitor.alerts import load_incidents, process_alerts
+    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
+    from malnu_tui.engine.monitor.config import Webhook
+
+    hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
+    state = tmp_path / "incidents.json"
+    start = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+
+    def run(minute: int, problem: bool) -> list[str]:
+        problems = (Problem("p", "lock", Severity.WARNING, "lock past its lease", None, "lock"),)
+        report = CheckReport((TargetHealth("p", problems if problem else ()),), "")
+        before = len(receiver.bodies)
+        out = process_alerts(
+            report,
+            hooks,
+            path=state,
+            now=start + timedelta(minutes=minute),
+            notify_after=180,
+            resolve_after=300,
+        )
+        assert out.failed == ()
+        return [b["event"] for b in receiver.bodies[before:]]
+
+    # A blip: seen at 02:00, gone at 02:01 — never sent, and forgotten.
+    assert run(0, True) == []
+    assert [i.state for i in load_incidents(state)] == ["pending"]
+    assert run(1, False) == []
+    assert load_incidents(state) == ()
+    # A problem that stays: sent at its third minute, once.
+    assert run(10, True) == [] and run(12, True) == []
+    assert run(13, True) == ["problem"]
+    assert run(14, True) == []
+    # It flaps: gone two minutes, back — the same incident, nothing said either way.
+    assert run(15, False) == [] and run(16, False) == []
+    assert [i.state for i in load_incidents(state)] == ["clearing"]
+    assert run(17, True) == []
+    assert [i.state for i in load_incidents(state)] == ["open"]
+    # Gone for good: the resolution once it has been gone five minutes.
+    assert run(18, False) == [] and run(22, False) == []
+    assert run(23, False) == ["resolved"]
+    assert run(24, False) == [] and load_incidents(state) == ()
+
+
+def test_notify_after_from_the_config_says_what_waits(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """``[alerts] notify_after``: the first run that sees a failed migration sends nothing and
+    says so on stderr (the check's exit code is the problem's); a value past a day, or one
+    that is no duration, is the config's error naming the key."""
+    c = _config(tmp_path, mdirs, ("primary",), receiver.url())
+    conf = tmp_path / "malnu.toml"
+    text = conf.read_text(encoding="utf-8")
+    conf.write_text('[alerts]\nnotify_after = "3min"\n\n' + text, encoding="utf-8")
+    failed = _failed_migration(c, mdirs)
+    res = run_inproc(*c, "check", "--alert")
+    assert res.code == 2 and receiver.events() == [], res.err
+    assert f"alert: not sent yet (seen for less than [alerts] notify_after): {failed}" in res.err
+    for bad in ('"2d"', '"soon"'):
+        conf.write_text(f"[alerts]\nresolve_after = {bad}\n\n" + text, encoding="utf-8")
+        res = run_inproc(*c, "status")
+        assert res.code == 2 and "[alerts] resolve_after" in res.err, res.err

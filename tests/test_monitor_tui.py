@@ -32,11 +32,13 @@ def _loaded(app: MalnuApp) -> bool:
 async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
     demo = build_demo(tmp_path / "demo")
     settings = demo.settings()
-    # An incident as `check --alert` left it (no webhook configured: kept, not sent).
+    # An incident as `check --alert` left it (no webhook configured: kept, not sent), seen
+    # for less than [alerts] notify_after: shown as waiting, in words.
     report = run_checks([settings.target("primary")], MonitorConfig())
-    process_alerts(report, ())
+    process_alerts(report, (), notify_after=180)
     incidents = load_incidents()
     assert incidents, "the demo has no verified backup: CRITICAL"
+    assert {i.state for i in incidents} == {"pending"}
     with sqlite3.connect(demo.primary_db) as conn:
         runs = conn.execute(
             "SELECT detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
@@ -68,6 +70,8 @@ async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
         assert {str(table.get_row_at(i)[3]) for i in range(table.row_count)} == {
             i.check for i in incidents
         }
+        messages = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        assert all(m.endswith(" (seen, not sent yet: notify_after)") for m in messages), messages
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)
 

@@ -166,3 +166,51 @@ def test_a_database_the_tool_manages_is_live_whatever_url_reaches_it(
     r = db.cli(mdirs, "test", "--postgres", other.url)
     assert r.code == 2, r.out + r.err
     assert "20260101_000000_purge.sql:1: names public.students, a schema of the live" in r.err
+
+
+def test_a_rollback_that_leaves_a_function_in_public_fails_on_a_scratch_server(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """On a scratch server only the stairway's own schema was compared, but Supabase's and
+    pg_dump's files put everything in ``"public"``: a rollback that forgot the migration's
+    function (re-created by ``CREATE OR REPLACE``, so the re-apply passed) or its extension
+    was ✔. The database's other schemas, and its extensions, are compared too now."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20240101000000",
+        "notes",
+        'create extension if not exists "pgcrypto" with schema "public";\n'
+        'create table if not exists "public"."notes" ("id" bigint primary key, "body" text);\n'
+        'create or replace function "public"."note_count"() returns bigint\n'
+        "    language sql stable\n"
+        "    as $$ select count(*) from public.notes $$;",
+        'drop table if exists "public"."notes";',
+    )
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 1, r.out + r.err
+    assert "function public.note_count() left behind" in r.out
+    assert "extension pgcrypto left behind" in r.out  # one line, not its 40 functions
+    assert "function public.digest" not in r.out
+
+
+def test_a_supabase_file_naming_public_and_bare_names_climbs_on_a_scratch_server(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """Supabase's own user-management example creates ``public.profiles`` and then says
+    ``create policy … on profiles``, which ``up`` finds on the search path; the stairway's
+    search path held its scratch schema alone: "relation profiles does not exist", exit 1.
+    What the set made outside the scratch schema stays on the server, and a note says so."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20240101000000",
+        "profiles",
+        "create table public.profiles (id uuid primary key, full_name text);\n"
+        "alter table public.profiles enable row level security;\n"
+        'create policy "Public profiles are viewable by everyone." on profiles\n'
+        "  for select using (true);\n"
+        "comment on table profiles is 'one per user';",
+        "drop table public.profiles;",
+    )
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
+    assert "stays on the server: public (" in r.err

@@ -138,3 +138,33 @@ def test_repair_reads_of_d1_keep_each_answer_under_the_result_limit(
     report = sync(src, dest)
     assert (report.updated, report.verified) == (120, True), report
     assert dest.run("SELECT count(*), sum(length(gambar)) FROM foto") == [(120, 360_000)]
+
+
+@pytest.mark.parametrize("key", ["int", "text"])
+def test_a_full_resync_into_d1_deletes_within_the_statement_limit(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest, key: str
+) -> None:
+    """A chunk's range delete (rows of the range the source no longer has) named all the
+    chunk's keys in one ``NOT IN (VALUES …)``: 10,000 six-digit ids (or fewer long text keys)
+    passed D1's 100 KB, and every ``sync --full`` of a copied table failed. It is cut at the
+    chunk's keys into statements within the limit, and still deletes what it must."""
+    src = make_db("sqlite", request, tmp_path, "src")
+    kind = "INTEGER" if key == "int" else "TEXT"
+    src.run(f"CREATE TABLE siswa (id {kind} PRIMARY KEY, nama TEXT, updated_at DATETIME)")
+    n = 12_000 if key == "int" else 2_500
+
+    def ident(i: int) -> int | str:
+        # A text key holding "?": the range's bounds were spliced into the DELETE by replacing
+        # each "?" in turn, the second landing inside the first bound's literal.
+        return 100_000 + i * 2 if key == "int" else f"{i:06d}?" + "nisn-sekolah-" * 4
+
+    src.many("INSERT INTO siswa VALUES (?, ?, ?)", [(ident(i), f"s{i}", STAMP) for i in range(n)])
+    dest = make_db("d1", request, tmp_path, "d1")
+    assert sync(src, dest).verified
+    # Rows only the copy has, between and after the source's keys: the range delete's work.
+    gone = [ident(i) for i in (5, 1_700, n - 1)]
+    src.many("DELETE FROM siswa WHERE id = ?", [(g,) for g in gone])
+    chunk = 10_000 if key == "int" else 1_000  # text: ranges bounded by keys on both sides
+    again = sync(src, dest, full=True, chunk_rows=chunk)
+    assert (again.deleted, again.verified) == (3, True), again
+    assert dest.run("SELECT count(*) FROM siswa") == [(n - 3,)]

@@ -157,13 +157,23 @@ def cmd_check(ctx: Context) -> int:
             if settings.config_path is not None
             else None
         )
-        outcome = process_alerts(report, cfg.webhooks, configured=configured)
+        outcome = process_alerts(
+            report,
+            cfg.webhooks,
+            configured=configured,
+            notify_after=cfg.notify_after_seconds,
+            resolve_after=cfg.resolve_after_seconds,
+        )
         if outcome.no_webhooks:
             ctx.message("alert: no [[alerts.webhooks]] in the config; incidents kept, none sent")
         for line in outcome.closed:
             ctx.message(f"alert: incident closed, NOT fixed (no longer checked): {line}")
         for line in outcome.sent:
             ctx.message(f"alert sent: {line}")
+        for line in outcome.waiting:
+            ctx.message(f"alert: not sent yet (seen for less than [alerts] notify_after): {line}")
+        for line in outcome.clearing:
+            ctx.message(f"alert: gone, resolution not sent yet ([alerts] resolve_after): {line}")
         for line in outcome.failed:
             ctx.message(f"alert FAILED (retried next run): {line}")
         for line in outcome.state_errors:

@@ -73,7 +73,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "sync_max_lag_minutes",
         }
     ),
-    "alerts": frozenset({"webhooks"}),
+    "alerts": frozenset({"webhooks", "notify_after", "resolve_after"}),
     "alerts.webhooks": frozenset({"kind", "url", "timeout", "retries"}),
     "log": frozenset({"file", "max_bytes", "backups"}),
     "sync": frozenset({NAMED}),

@@ -96,6 +96,13 @@ def monitor_values(
         retries = int(_number(raw.get("retries", 2), f"{where} retries", maximum=20, whole=True))
         hooks.append((kind, url, timeout, retries))
     values["webhooks"] = tuple(hooks)
+    # A problem seen for less than notify_after is not sent (a network blip that a cron run
+    # every minute sees once); a resolution waits resolve_after (a problem that flaps).
+    for key in ("notify_after", "resolve_after"):
+        seconds = parse_duration(alerts.get(key, 0), f"{source}: [alerts] {key}")
+        if seconds > 86400:
+            raise ConfigError(f"{source}: [alerts] {key}: at most a day (1d), got {alerts[key]!r}")
+        values[f"{key}_seconds"] = float(seconds)
     log = _table(data, "log", source)
     log_file: Path | None = None
     if "file" in log:

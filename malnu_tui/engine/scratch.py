@@ -103,7 +103,8 @@ def compare_fingerprints(before: Fingerprint, after: Fingerprint) -> list[Schema
             out.append(SchemaDifference(name, "lost", b, ""))
         else:
             out.append(SchemaDifference(name, "changed", b, a))
-    named = {d.object.split(" ", 1)[1].split(".")[0] for d in out if d.object.startswith("column ")}
+    columns = [d.object.split(" ", 1)[1] for d in out if d.object.startswith("column ")]
+    named = {c.rsplit(".", 1)[0] for c in columns}  # "notes", or "public.notes" outside
     return [
         d
         for d in out
@@ -231,13 +232,25 @@ _PG_FINGERPRINT = {
         WHERE n.nspname = %(s)s AND c.relkind IN ('v', 'm')""",
     "functions": """
         SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc)
-        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s""",
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s
+          AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
+                          AND e.objid = p.oid AND e.deptype = 'e')""",
     "types": """
         SELECT t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE n.nspname = %(s)s AND t.typtype IN ('e', 'd', 'c')
           AND NOT EXISTS (SELECT 1 FROM pg_class c
                           WHERE c.oid = t.typrelid AND c.relkind <> 'c')""",
 }
+# The database's other schemas, for a scratch server (:meth:`PostgresScratch.fingerprint`):
+# not the system's, nor the scratch schemas of other stairways and checks (a CI server that
+# jobs share), nor this one's.
+_OTHER_SCHEMAS = """
+    SELECT nspname FROM pg_namespace WHERE nspname <> %(s)s
+      AND nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname !~ '^(pg_toast|pg_temp_|malnu_stairway_|malnu_scratch_)' ORDER BY 1"""
+_EXTENSIONS = """
+    SELECT e.extname, n.nspname, e.extversion FROM pg_extension e
+    JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"""
 _RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence",
             "f": "foreign table"}  # fmt: skip
 
@@ -280,6 +293,26 @@ def pg_fingerprint(conn: Any, schema: str) -> Fingerprint:
     for name, kind in run("types"):
         fp[f"type {name}"] = str(kind)
     return fp
+
+
+def pg_fingerprint_outside(conn: Any, scratch: str) -> Fingerprint:
+    """The objects of the database's other schemas (``public``…), each named with its schema
+    (``function public.note_count()``), and the schemas themselves."""
+    fp: Fingerprint = {}
+    for (schema,) in conn.execute(_OTHER_SCHEMAS, {"s": scratch}).fetchall():
+        fp[f"schema {schema}"] = "schema"
+        for key, value in pg_fingerprint(conn, str(schema)).items():
+            kind, _, name = key.partition(" ")
+            fp[f"{kind} {schema}.{name}"] = value
+    return fp
+
+
+def pg_extensions(conn: Any) -> Fingerprint:
+    """The database's extensions, one entry each (their functions are not listed)."""
+    return {
+        f"extension {name}": f"{version} in schema {schema}"
+        for name, schema, version in conn.execute(_EXTENSIONS).fetchall()
+    }
 
 
 def _pg_error(exc: Exception) -> str:
@@ -365,7 +398,10 @@ class PostgresScratch:
     stays for good; a set that names one of its schemas is refused before it runs
     (engine/live_guard.py). On a scratch server (``--postgres`` URL of no target, unmanaged)
     each file commits, as ``up`` runs it (CONCURRENTLY builds too), and the schema is dropped
-    on close."""
+    on close. There the server's own search path follows the scratch schema (a file that
+    creates ``public.profiles`` and then names ``profiles`` finds it, as ``up`` does), the
+    fingerprint covers the database's other schemas too (Supabase's and pg_dump's files
+    name ``"public"``), and :meth:`left_outside` says what the set left there."""
 
     def __init__(
         self, url: str, *, prefix: str = "malnu_stairway", rolled_back: bool = True
@@ -382,6 +418,8 @@ class PostgresScratch:
             self.backend.close()
             raise
         self.rolled_back = rolled_back
+        self._path = ""  # the server's search path, after the scratch schema's (scratch server)
+        self._outside: Fingerprint = {}  # the other schemas' objects before the stairway
         self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
             " (in a transaction rolled back at the end)" if rolled_back else ""
         )
@@ -389,6 +427,10 @@ class PostgresScratch:
             if rolled_back:
                 conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
+            if not rolled_back:
+                row = conn.execute("SELECT current_setting('search_path')").fetchone()
+                self._path = str(row[0]) if row and row[0] else ""
+                self._outside = pg_fingerprint_outside(conn, self.schema)
             self._pin()
         except Exception as exc:
             self.backend.close()
@@ -400,7 +442,8 @@ class PostgresScratch:
     def _pin(self) -> None:
         """search_path on the scratch; on a live database a short lock_timeout, so that
         anything still reaching a live table fails fast instead of queueing with the app."""
-        self.backend.conn.execute(f'SET search_path TO "{self.schema}"')
+        path = f'"{self.schema}"' + (f", {self._path}" if self._path else "")
+        self.backend.conn.execute("SELECT set_config('search_path', %s, false)", (path,))
         if self.rolled_back:
             self.backend.conn.execute(f"SET lock_timeout = '{LIVE_LOCK_TIMEOUT}'")
 
@@ -417,7 +460,26 @@ class PostgresScratch:
             self._pin()
 
     def fingerprint(self) -> Fingerprint:
-        return pg_fingerprint(self.backend.conn, self.schema)
+        conn = self.backend.conn
+        fp = {**pg_fingerprint(conn, self.schema), **pg_extensions(conn)}
+        if not self.rolled_back:
+            fp.update(pg_fingerprint_outside(conn, self.schema))
+        return fp
+
+    def left_outside(self) -> str | None:
+        """On a scratch server, what the set made outside the scratch schema and left there
+        (the last re-apply's objects: dropping the scratch schema does not remove them)."""
+        if self.rolled_back:
+            return None
+        now = pg_fingerprint_outside(self.backend.conn, self.schema)
+        left = [k for k, v in now.items() if self._outside.get(k) != v]
+        if not left:
+            return None
+        schemas = sorted({k.split(" ", 1)[1].split(".")[0] for k in left})
+        return (
+            f"what the set made outside the scratch schema stays on the server: "
+            f"{', '.join(schemas)} ({len(left)} object(s)), where the next run on it meets them"
+        )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -188,7 +188,15 @@ def run_stairway(
     if seeder is not None:
         seeder()
         notes.extend(seeder.notes())
+    notes.extend(_left_outside(scratch))
     return StairwayReport(scratch.where, tuple(steps), tuple(notes), time.perf_counter() - started)
+
+
+def _left_outside(scratch: Scratch) -> list[str]:
+    from malnu_tui.engine.scratch import PostgresScratch
+
+    left = scratch.left_outside() if isinstance(scratch, PostgresScratch) else None
+    return [left] if left else []
 
 
 def _refuse_live_reach(

@@ -19,6 +19,7 @@ from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
+    from malnu_tui.engine.config import Target
 
 __all__ = ["PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
 
@@ -155,10 +156,17 @@ def scrub(text: str, password: str | None) -> str:
     return text[-2000:]
 
 
-def open_url(url: str) -> PostgresBackend:
+def open_target(target: Target, url: str | None = None) -> PostgresBackend:
+    """The target's database (or ``url``, another database of its server) with the target's
+    options: its ``schema``, ``lock_timeout`` and ``statement_timeout`` from the config too,
+    not only from the URL. Opened from the URL alone, a target whose config says ``schema =
+    "malnu"`` got a second, empty set of tool tables in public (or a refusal where the role
+    may not create there), and its backup's manifest listed no applied migration."""
+    from dataclasses import replace
+
     from malnu_tui.engine.backends import postgresql
 
-    return postgresql.open_url(url)
+    return postgresql.open_target(target if url is None else replace(target, url=url))
 
 
 def server_major(conn: Any) -> int:

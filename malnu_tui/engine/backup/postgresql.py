@@ -28,7 +28,7 @@ from malnu_tui.engine.backup.pg_tools import (
     child_connection,
     exit_text,
     find_pg_tools,
-    open_url,
+    open_target,
     scrub,
     server_major,
     toc,
@@ -80,7 +80,7 @@ def create(
     import psycopg
 
     url, env, password = child_connection(target.url)
-    meta = open_url(target.url)
+    meta = open_target(target)
     try:
         meta.ensure_schema()
         tools = find_pg_tools(server_major(meta.conn))
@@ -205,7 +205,7 @@ def _deep_check(
     from psycopg import sql
 
     name = f"malnu_verify_{uuid.uuid4().hex[:10]}"
-    admin = open_url(target.url)
+    admin = open_target(target)
     scratch_url = with_dbname(target.url, name)
     url, env, password = child_connection(scratch_url)
     checks: list[VerifyCheck] = []
@@ -236,7 +236,7 @@ def _deep_check(
             checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, password)))
             return checks
         checks.append(VerifyCheck("scratch restore", True, name))
-        scratch = open_url(scratch_url)
+        scratch = open_target(target, scratch_url)
         try:
             counts = {t: scratch.row_count(t) for t in scratch.table_names()}
             schema_hash = scratch.schema_fingerprint()

@@ -27,7 +27,7 @@ from typing import Any
 from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, worst
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
-from malnu_tui.engine.monitor.runlog import format_time
+from malnu_tui.engine.monitor.runlog import format_time, parse_time
 
 __all__ = [
     "AlertOutcome",
@@ -94,6 +94,10 @@ class AlertOutcome:
     # Incidents of a target the config no longer has (or that now names another database):
     # "primary|backup_age|: target 'primary' is no longer in /etc/malnu/malnu.toml"
     closed: tuple[str, ...] = ()
+    # Problems seen but not sent yet ([alerts] notify_after), and problems gone whose
+    # resolution waits ([alerts] resolve_after): "primary|reach|"
+    waiting: tuple[str, ...] = ()
+    clearing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,12 @@ def _post(hook: Webhook, body: dict[str, Any]) -> int:
             task.cancel()
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
+        elif not task.cancelled():
+            # Stopped inside the task itself (the signal came while its code ran): the
+            # exception is the task's too, and one never retrieved is reported by the
+            # garbage collector ("Task exception was never retrieved") after "terminated".
+            with contextlib.suppress(BaseException):
+                task.exception()
         loop.close()
 
 
@@ -270,7 +280,22 @@ def _state_key(problem_key: str, database: str) -> str:
     return f"{problem_key}@{database}" if database else problem_key
 
 
-def _incident(p: Problem, now: str, database: str = "") -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Damping:
+    """``[alerts] notify_after`` and ``resolve_after``, in seconds (0: at once). An incident
+    waiting to be sent is ``pending``; one gone, its resolution waiting, is ``clearing``."""
+
+    notify_after: float = 0.0
+    resolve_after: float = 0.0
+
+    @staticmethod
+    def waited(since: object, at: str) -> float:
+        """Seconds from ``since`` (a state time) to ``at``; a time that does not read: long."""
+        start, end = parse_time(str(since or "")), parse_time(at)
+        return float("inf") if start is None or end is None else (end - start).total_seconds()
+
+
+def _incident(p: Problem, now: str, database: str = "", *, pending: bool = False) -> dict[str, Any]:
     return {
         "database": database,
         "target": p.target,
@@ -280,7 +305,7 @@ def _incident(p: Problem, now: str, database: str = "") -> dict[str, Any]:
         "message": p.message,
         "since": p.since,
         "opened_at": now,
-        "state": "open",
+        "state": "pending" if pending else "open",
         "sent": [],
     }
 
@@ -293,11 +318,16 @@ def process_alerts(
     sender: Sender | None = None,
     now: datetime | None = None,
     configured: Configured | None = None,
+    notify_after: float = 0.0,
+    resolve_after: float = 0.0,
 ) -> AlertOutcome:
     """Open incidents for new problems, resolve cleared ones, and deliver whatever each
     webhook has not been told yet. Never raises for a webhook; saves the state.
     ``configured``: the config this run read; its incidents of targets it no longer has are
-    resolved, the message saying so (not fixed: no longer checked)."""
+    resolved, the message saying so (not fixed: no longer checked). ``notify_after``
+    (seconds): a problem is sent once it has been seen that long (one gone before is never
+    sent); ``resolve_after``: a resolution is sent once the problem has been gone that long
+    (back before: the same incident, nothing sent)."""
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
     dbs = {t.target: t.database for t in report.targets}
@@ -314,6 +344,7 @@ def process_alerts(
     path = path or state_path()
     errors: list[str] = []
     closed: list[str] = []
+    incidents_now: dict[str, dict[str, Any]] = {}
     try:
         with _locked_state(path) as state:
             if "damaged" in state:
@@ -324,7 +355,9 @@ def process_alerts(
             _name_databases(state["incidents"], dbs)
             if configured is not None:
                 closed = _close_unconfigured(state["incidents"], configured, at)
-            open_count = _deliver(state, current, seen, ids, send, at, sent, failed)
+            damping = _Damping(notify_after, resolve_after)
+            open_count = _deliver(state, current, seen, ids, send, at, sent, failed, damping)
+            incidents_now = dict(state["incidents"])
             if configured is not None:
                 _stamp_config(state["incidents"], configured)
     except OSError as exc:
@@ -342,6 +375,16 @@ def process_alerts(
         no_webhooks=not hooks,
         state_errors=tuple(errors),
         closed=tuple(closed),
+        waiting=_shown(incidents_now, "pending"),
+        clearing=_shown(incidents_now, "clearing"),
+    )
+
+
+def _shown(incidents: dict[str, dict[str, Any]], state: str) -> tuple[str, ...]:
+    return tuple(
+        f"{i.get('target')}|{i.get('check')}|{i.get('object', '')}"
+        for i in incidents.values()
+        if i.get("state") == state
     )
 
 
@@ -406,22 +449,38 @@ def _deliver(
     at: str,
     sent: list[str],
     failed: list[str],
+    damping: _Damping | None = None,
 ) -> int:
     """Update the incidents in ``state`` and send what each webhook has not been told yet;
     the number of open incidents."""
+    damping = damping or _Damping()
     down: set[str] = set()  # webhooks that failed in this run: not tried again until the next
     incidents: dict[str, dict[str, Any]] = state["incidents"]
+    wait = damping.notify_after > 0
     for key, inc in list(incidents.items()):
-        if key in current and inc.get("state") == "resolved":
+        was = inc.get("state")
+        if key in current and was == "resolved":
             # back again: a new incident
-            incidents[key] = _incident(current[key], at, str(inc.get("database", "")))
-        elif key not in current and inc.get("state") == "open":
+            incidents[key] = _incident(current[key], at, str(inc.get("database", "")), pending=wait)
+        elif key not in current and was in ("open", "pending", "clearing"):
             if (str(inc.get("database", "")), inc.get("target")) not in seen:
                 continue
+            if was == "pending":  # gone before it was ever sent: a blip, nobody is told
+                del incidents[key]
+                continue
+            if was == "open" and damping.resolve_after > 0:
+                inc["state"], inc["cleared_at"] = "clearing", at
+            if inc["state"] == "clearing":
+                if damping.waited(inc.get("cleared_at"), at) < damping.resolve_after:
+                    continue
+                inc.pop("cleared_at", None)
             inc["state"] = "resolved"
             inc["resolved_at"] = at
             inc["sent"] = []
         elif key in current:
+            if was == "clearing":  # back before its resolution was said: the same incident
+                inc["state"] = "open"
+                inc.pop("cleared_at", None)
             p = current[key]
             was = Severity.__members__.get(str(inc.get("severity")), Severity.OK)
             if worst((was, p.severity)) is not was:
@@ -431,8 +490,15 @@ def _deliver(
                 inc["sent"] = []
             inc["severity"], inc["message"] = p.severity.name, p.message
     for key, p in current.items():
-        incidents.setdefault(key, _incident(p, at, key[len(p.key) + 1 :]))  # "key@database"
+        # "key@database"
+        incidents.setdefault(key, _incident(p, at, key[len(p.key) + 1 :], pending=wait))
+    for inc in incidents.values():
+        pending = inc.get("state") == "pending"
+        if pending and damping.waited(inc.get("opened_at"), at) >= damping.notify_after:
+            inc["state"], inc["sent"] = "open", []
     for key, inc in list(incidents.items()):
+        if inc.get("state") in ("pending", "clearing"):
+            continue  # not to be said yet
         event = "problem" if inc.get("state") == "open" else "resolved"
         done = set(inc.get("sent", []))
         for hid, hook in ids.items():
@@ -458,4 +524,4 @@ def _deliver(
         inc["sent"] = sorted(done)
         if event == "resolved" and set(ids) <= done:
             del incidents[key]
-    return sum(1 for i in incidents.values() if i.get("state") == "open")
+    return sum(1 for i in incidents.values() if i.get("state") in ("open", "clearing"))

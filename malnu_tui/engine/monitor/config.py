@@ -8,6 +8,10 @@ backup_max_age_hours = 26       # WARNING over this; CRITICAL when no verified b
 pending_max_age_days = 7        # WARNING for older pending migrations where production = true
 sync_max_lag_minutes = 60       # WARNING when a sync's last success is older than this
 
+[alerts]
+notify_after = "3min"           # send a problem seen this long (default 0: at once)
+resolve_after = "5min"          # say "resolved" once it has been gone this long (default 0)
+
 [[alerts.webhooks]]
 kind = "slack"                  # or "json"
 url = "https://hooks.slack.com/services/…"
@@ -78,6 +82,8 @@ class MonitorConfig:
     pending_max_age_days: float = DEFAULTS["pending_max_age_days"]
     sync_max_lag_minutes: float = DEFAULTS["sync_max_lag_minutes"]
     webhooks: tuple[Webhook, ...] = ()
+    notify_after_seconds: float = 0.0  # [alerts] notify_after: a problem is sent once this old
+    resolve_after_seconds: float = 0.0  # [alerts] resolve_after: a resolution once this long
     production: frozenset[str] = frozenset()  # target names with production = true
     log_file: Path | None = None
     log_max_bytes: int = 5 * 1024 * 1024

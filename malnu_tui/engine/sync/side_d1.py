@@ -8,6 +8,7 @@ before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_DDL,
     STATE_TABLE,
+    Bounds,
     Chunk,
     SyncState,
 )
@@ -78,6 +80,15 @@ def split_values(
             f"{row} does not fit in one D1 statement ({exc})",
             hint="rows this large cannot be written to D1 in one statement",
         ) from None
+
+
+def _ascending(keys: Sequence[Key]) -> bool:
+    """Whether ``keys`` rise strictly, as SQLite orders them (integers, or text in BINARY
+    order, which is Python's: code points; a key column of mixed types is refused earlier)."""
+    try:
+        return all(a < b for a, b in itertools.pairwise(keys))
+    except TypeError:
+        return False
 
 
 def _size_sql(shape: TableShape) -> str:
@@ -269,6 +280,41 @@ class D1Side(SqliteDialect):
             f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
         )
 
+    def _range_deletes(
+        self, shape: TableShape, bounds: Bounds, row_keys: Sequence[Key], keys: Sequence[str]
+    ) -> list[str]:
+        """The DELETE of the rows within ``bounds`` that the chunk (keys ``row_keys``, as
+        literals ``keys``) does not have: rows the source no longer has. Under D1's limit
+        (10,000 six-digit ids passed it): the range is cut at the chunk's own keys, which come
+        in key order, each piece naming only its own. Keys out of order are never cut (one
+        statement, which D1 may refuse by its size: an error, never a wrong delete)."""
+        t, k = q(shape.name), key_sql(shape)
+
+        def delete(lo: Key | None, hi: Key | None, group: Sequence[str]) -> str:
+            # The bounds as literals (a text key may hold "?": never spliced into a template).
+            cond = [f"{k} > {tuple_literal(lo)}"] if lo is not None else []
+            cond += [f"{k} <= {tuple_literal(hi)}"] if hi is not None else []
+            not_in = [f"{k} NOT IN (VALUES {', '.join(group)})"] if group else []
+            return f"DELETE FROM {t} WHERE {' AND '.join(cond + not_in) or '1'}"
+
+        lo, hi = bounds
+        whole = delete(lo, hi, keys)
+        if sent_bytes(whole) <= MAX_STATEMENT or not _ascending(row_keys):
+            return [whole]
+        out: list[str] = []
+        start, size = 0, 0
+        # Room for a piece's keys: the limit less its frame and its two bounds (the largest
+        # key's literal twice, at most), the rest for the keys and their separators.
+        frame = len(delete(None, None, ["()"]).encode()) + 64
+        room = MAX_STATEMENT - frame - 2 * max(len(x.encode()) for x in keys)
+        for i, lit in enumerate(keys):
+            size += len(lit.encode()) + 2
+            if size > room and i > start:
+                out.append(delete(lo, row_keys[i - 1], keys[start:i]))
+                lo, start, size = row_keys[i - 1], i, len(lit.encode()) + 2
+        out.append(delete(lo, hi, keys[start:]))
+        return out
+
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
@@ -301,12 +347,8 @@ class D1Side(SqliteDialect):
         upserts = len(statements) - upsert_at
         deletes_at = len(statements)
         if bounds is not None and not direct:
-            where, params = self._where(shape, bounds)
-            cond = " AND ".join(where) if where else "1"
-            for p in params:
-                cond = cond.replace("?", literal(p), 1)
-            not_in = f" AND {k} NOT IN (VALUES {', '.join(keys)})" if keys else ""
-            statements.append(f"DELETE FROM {t} WHERE {cond}{not_in}")
+            row_keys = [tuple(r[i] for i in kidx) for r in rows]
+            statements.extend(self._range_deletes(shape, bounds, row_keys, keys))
         if delete:
             statements.extend(
                 split_values(

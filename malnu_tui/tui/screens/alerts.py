@@ -27,6 +27,13 @@ if TYPE_CHECKING:
     from malnu_tui.engine.monitor.runlog import RunRecord
 
 RUNS_LIMIT = 100
+# How an incident's state reads beside its message ([alerts] notify_after / resolve_after).
+INCIDENT_STATES = {
+    "open": "",
+    "resolved": " (resolved, not yet sent)",
+    "pending": " (seen, not sent yet: notify_after)",
+    "clearing": " (gone, resolution not sent yet: resolve_after)",
+}
 OUTCOME_LOOK: dict[str, tuple[str, str]] = {
     "ok": ("✔ ok", "green"),
     "failed": ("✘ failed", "bold red"),
@@ -117,7 +124,7 @@ class AlertsScreen(Screen[None]):
         incidents = self.query_one("#incidents-table", DataTable)
         incidents.clear()
         for inc in event.incidents:
-            state = "" if inc.state == "open" else " (resolved, not yet sent)"
+            state = INCIDENT_STATES.get(inc.state, f" ({inc.state})")
             incidents.add_row(
                 inc.since or inc.opened_at, inc.severity, inc.target, inc.check,
                 inc.message + state,
