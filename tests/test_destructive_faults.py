@@ -5,6 +5,7 @@ database fully before or fully after, says one clear line, and never lists a hal
 
 from __future__ import annotations
 
+import os
 import resource
 import sqlite3
 import subprocess
@@ -47,9 +48,10 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def run_limited(limit: int, *args: str) -> CliResult:
+def run_limited(limit: int, *args: str, env: dict[str, str] | None = None) -> CliResult:
     proc = subprocess.run(
         [*CLI, *args],
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -268,3 +270,41 @@ def test_a_restore_killed_after_its_commit_leaves_a_lock_row_that_says_restore(
     finally:
         backend.close()
     assert len(seen) == 1 and seen[0][1] == "restore", seen
+
+
+def test_a_sqlite_restore_on_a_full_disk_names_the_disk_not_another_process(
+    tmp_path: Path,
+) -> None:
+    """The live file's disk fills up while a restore writes the database (its WAL grows by the
+    whole backup): the database was unchanged, but the hint blamed "another process may hold
+    a write lock; retry when it is idle". Now it names the live file's disk."""
+    db = tmp_path / "school.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE photos (body BLOB)")
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16) "
+        "INSERT INTO photos SELECT randomblob(200000) FROM n"
+    )
+    conn.commit()
+    conn.close()
+    base = ["--database", f"sqlite:///{db}"]
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    backup_id = made.out.strip()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM photos WHERE rowid > 8")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    size = next((tmp_path / "backups").rglob(f"{backup_id}.sqlite")).stat().st_size
+    # Room for the copies of the backup (and the smaller pre-restore backup), not for the
+    # WAL frames of the whole database (each page plus a 24-byte frame header).
+    res = run_limited(size + 8192, *base, "backup", "restore", backup_id, "--yes", env=env)
+    assert res.code == 1, res.err
+    one_error(res.err, f"restore into {db} failed, the database is unchanged")
+    assert f"the disk holding {tmp_path}" in res.err and "write lock" not in res.err, res.err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM photos").fetchone() == (8,)
+    assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    conn.close()

@@ -383,9 +383,15 @@ def restore(
         finally:
             st.close()
     except sqlite3.Error as exc:
+        hint = "another process may hold a write lock; retry when it is idle"
+        if (exc.sqlite_errorcode or 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            # The live file's own disk (its WAL grows by the whole database): not the store's.
+            hint = (
+                f"the disk holding {live.parent} (or this user's quota) may be full: the "
+                "restore needs about the backup's size free there; free space, then restore again"
+            )
         raise BackupError(
-            f"restore into {live} failed, the database is unchanged: {exc}",
-            hint="another process may hold a write lock; retry when it is idle",
+            f"restore into {live} failed, the database is unchanged: {exc}", hint=hint
         ) from None
     except OSError as exc:
         raise BackupError(f"restore into {live} failed, the database is unchanged: {exc}") from None
