@@ -32,7 +32,7 @@ from malnu_tui.engine.config import Target, url_slug
 from malnu_tui.engine.errors import DatabaseBusy
 from malnu_tui.engine.migrate import apply_plan, plan_up
 from malnu_tui.engine.safety import record_skipped_backup
-from tests.backup_support import V1, V2, make_target, mset_of, open_fresh, up
+from tests.backup_support import V1, V2, execute, make_target, mset_of, open_fresh, up
 from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, run_cli, school_set
 from tests.test_reliability import one_error
 
@@ -308,3 +308,39 @@ def test_a_sqlite_restore_on_a_full_disk_names_the_disk_not_another_process(
     assert conn.execute("SELECT count(*) FROM photos").fetchone() == (8,)
     assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
     conn.close()
+
+
+class _Killed(BaseException):
+    """The process dying at this point: nothing after it runs (no handler catches it)."""
+
+
+def test_a_postgresql_restore_dying_right_after_its_commit_is_in_the_audit_trail(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL restore's audit row was written by a later statement of its own: a
+    process killed between the restore's COMMIT and that write (seen with SIGKILL) left the
+    data restored and no "restore" row, so `log` showed no restore and `recover` replayed the
+    trail as if none had happened. Now the row commits in the restore's own transaction."""
+    target = make_target(tmp_path, pg_url)
+    backend = open_fresh(target)
+    try:
+        up(backend, target, to=V1)
+        made = create_backup(backend, target)
+        execute(backend, "CREATE TABLE made_after (x INTEGER)")
+
+        def progress(p: BackupProgress) -> None:
+            if p.phase == "restore" and p.total and p.done == p.total:  # COMMIT done
+                raise _Killed
+
+        with pytest.raises(_Killed):
+            restore_backup(backend, target, made.id, progress=progress)
+        assert "made_after" not in backend.table_names()  # restored
+        rows = backend.read_audit(action="restore")
+        assert [(e.object, e.outcome) for e in rows] == [(made.id, "ok")], rows
+        pre = [m for m in list_backups(target.backup_dir) if m.reason == "pre-restore"]
+        assert len(pre) == 1 and pre[0].id in rows[0].detail
+        # And a restore that runs to its end records it once.
+        restore_backup(backend, target, made.id)
+        assert len(backend.read_audit(action="restore")) == 2
+    finally:
+        backend.close()
