@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import sqlite3
 import subprocess
 import time
@@ -33,7 +34,9 @@ from malnu_tui.engine.errors import DatabaseBusy
 from malnu_tui.engine.migrate import apply_plan, plan_up
 from malnu_tui.engine.safety import record_skipped_backup
 from tests.backup_support import V1, V2, execute, make_target, mset_of, open_fresh, up
-from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, run_cli, school_set
+from tests.d1server import Fault
+from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, popen_cli, run_cli, school_set
+from tests.fixtures_d1 import D1Target
 from tests.test_reliability import one_error
 
 
@@ -344,3 +347,40 @@ def test_a_postgresql_restore_dying_right_after_its_commit_is_in_the_audit_trail
         assert len(backend.read_audit(action="restore")) == 2
     finally:
         backend.close()
+
+
+def test_sigterm_while_d1_time_travels_is_held_until_the_audit_trail_is_put_back(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """SIGTERM (or Ctrl-C) while D1 works on a Time Travel restore: the command said
+    "terminated" (exit 143), D1 restored all the same, and the tool's own tables went back
+    with it: the audit trail since the backup (the backup, the pre-restore backup, every
+    run) was gone, no restore row, no undo bookmark said. Now the signal waits for D1's
+    answer; the trail and the lock are put back, the restore is audited and reported done,
+    and the interrupt is said to have come too late."""
+    mdirs.add("20250101_000100", "t", "CREATE TABLE t (v TEXT);", "DROP TABLE t;")
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    backup_id = made.out.strip()
+    trail = [r[0] for r in d1.sql("SELECT id FROM malnu_audit ORDER BY id")]
+    # D1 holds the restore request 3 s before running it, as a busy D1 would.
+    d1.server.inject(Fault("slow", count=1, delay=3.0, path="time_travel/restore"))
+    seen = len(d1.server.requests)
+    proc = popen_cli(*base, "backup", "restore", backup_id, "--yes", env=env)
+    deadline = time.monotonic() + 60
+    while not any(r.path.endswith("time_travel/restore") for r in d1.server.requests[seen:]):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "came while D1 worked: restored all the same" in err and "terminated" not in err
+    assert "Traceback" not in err
+    left = {r[0] for r in d1.sql("SELECT id FROM malnu_audit")}
+    assert set(trail) <= left, "the audit trail written since the backup was put back"
+    restored = d1.sql("SELECT object FROM malnu_audit WHERE action = 'restore' AND outcome = 'ok'")
+    assert (backup_id,) in restored
+    assert d1.sql("SELECT count(*) FROM malnu_lock") == [(0,)]
