@@ -30,6 +30,7 @@ from malnu_tui.engine.backup import (
     run_recover,
 )
 from malnu_tui.engine.config import Target, url_slug
+from malnu_tui.engine.data import ImportRequest, open_csv, run_import
 from malnu_tui.engine.errors import DatabaseBusy
 from malnu_tui.engine.migrate import apply_plan, plan_up
 from malnu_tui.engine.safety import record_skipped_backup
@@ -384,3 +385,39 @@ def test_sigterm_while_d1_time_travels_is_held_until_the_audit_trail_is_put_back
     restored = d1.sql("SELECT object FROM malnu_audit WHERE action = 'restore' AND outcome = 'ok'")
     assert (backup_id,) in restored
     assert d1.sql("SELECT count(*) FROM malnu_lock") == [(0,)]
+
+
+def test_an_import_meeting_the_apps_write_lock_does_not_blame_itself(tmp_path: Path) -> None:
+    """The school application takes the SQLite file's write lock just as an import (holding
+    the migration lock) starts writing: the import said "another operator holds the migration
+    lock: root@host (pid <its own pid>) [import] … run `malnu-tui unlock`". Now it says the
+    database is busy with another connection (exit 3), and nothing is imported."""
+    db = tmp_path / "school.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.close()
+    csv = tmp_path / "notes.csv"
+    csv.write_text("id,body\n1,satu\n2,dua\n")
+    backend = SQLiteBackend(db, busy_timeout=0.2)
+    app = sqlite3.connect(db, isolation_level=None)
+
+    def app_writes(_reason: str) -> None:  # right before the import's own transaction
+        app.execute("BEGIN IMMEDIATE")
+        return None
+
+    request = ImportRequest(table="notes", file=csv)
+    try:
+        with pytest.raises(DatabaseBusy) as busy:
+            run_import(backend, request, open_csv(request), safety_backup=app_writes)
+        assert busy.value.exit_code == 3
+        said = f"{busy.value} {busy.value.hint}"
+        assert "another operator" not in said and "unlock" not in said, said
+        assert "busy" in said
+        app.execute("ROLLBACK")
+        assert backend.conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+    finally:
+        app.close()
+        backend.close()  # (the lock row it could not delete while the app wrote goes now)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    conn.close()

@@ -119,7 +119,8 @@ class SQLiteBackend:
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
-        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy`."""
+        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy` (the
+        import's writer, engine/data/sqlite_writer.py, opens its transaction here too)."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

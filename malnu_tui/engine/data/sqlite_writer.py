@@ -15,7 +15,7 @@ from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.data.sqlwrite import upsert_sql
 from malnu_tui.engine.data.transform import Value
-from malnu_tui.engine.errors import BackendError, LockHeld
+from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -59,12 +59,12 @@ class SQLiteWriter:
     def begin(self) -> int:
         self._temp_in_memory(True)
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+            # Busy under our own migration lock is another connection (the application), not
+            # an operator: said as such (it named this very session as "another operator").
+            self.backend._begin()
+        except BaseException:
             self._temp_in_memory(False)
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise LockHeld(self.backend.read_lock(), "the database is busy") from None
-            raise BackendError(f"{self.backend.path}: {exc}") from None
+            raise
         self._open = True
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
         return self.before
