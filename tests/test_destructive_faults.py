@@ -421,3 +421,33 @@ def test_an_import_meeting_the_apps_write_lock_does_not_blame_itself(tmp_path: P
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
     conn.close()
+
+
+def test_a_postgresql_import_behind_the_apps_transaction_names_it_not_an_operator(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The school app keeps a transaction open on the table being imported: the import said
+    "another operator holds the migration lock: another session … if that process is dead, run
+    `malnu-tui unlock`" (unlock frees nothing there). Now: busy, the app's session named, the
+    way out given, exit 3, nothing imported."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    csv = tmp_path / "notes.csv"
+    csv.write_text("id,body\n1,satu\n2,dua\n")
+    app = psycopg.connect(pg_url, application_name="school-app")
+    try:
+        app.execute("INSERT INTO notes VALUES (99, 'open')")  # its transaction stays open
+        res = run_cli(
+            "--database", f"{pg_url}?lock_timeout=1s", "import", str(csv), "--table", "notes",
+            "--no-backup", "--yes",
+        )  # fmt: skip
+        assert res.code == 3, res.err
+        one_error(res.err, "table notes", "is busy", "nothing was imported")
+        assert "school-app" in res.err and "pg_terminate_backend" in res.err, res.err
+        assert "another operator" not in res.err and "unlock" not in res.err, res.err
+        app.rollback()
+        assert app.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+    finally:
+        app.close()
