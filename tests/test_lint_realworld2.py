@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.lint import Finding
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.test_safety_realworld import _lint
 
 PG_BASE = (
     "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n"
@@ -294,3 +296,39 @@ def test_a_do_block_the_lint_cannot_read_is_a_note() -> None:
         ("PG-DO-NOT-READ", 1, "the DO block is written in plperl, which the lint does not read"),
         ("PG-DO-NOT-READ", 2, "the DO block's body does not parse: an unterminated ' quote"),
     ]
+
+
+REBUILD_USERS = """
+CREATE TABLE users_new (id INTEGER PRIMARY KEY, email {email}, name TEXT);
+INSERT INTO users_new (id, email, name) SELECT id, email, name FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+"""
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        ("VARCHAR(320)", []),  # Knex's .alter() of a string(320), as a rebuild
+        ("text", []),
+        ("VARCHAR(100)", [("COLUMN-TYPE-CHANGE", "warning", 1)]),
+        ("INTEGER", [("COLUMN-TYPE-CHANGE", "warning", 1)]),
+    ],
+)
+def test_a_rebuild_that_only_raises_a_text_length_changes_no_type(
+    mdirs: MigrationDirs, email: str, expected: list[tuple[str, str, int]]
+) -> None:
+    base = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255), name TEXT);"
+    assert _lint(mdirs, "sqlite", base, REBUILD_USERS.format(email=email)) == expected
+
+
+def test_a_dump_resetting_sqlite_sequence_deletes_no_rows(mdirs: MigrationDirs) -> None:
+    # `sqlite3 .dump` writes DELETE FROM sqlite_sequence (AUTOINCREMENT counters, set again by
+    # the INSERT after it): an error that emptied a table, on a baseline that empties nothing.
+    base = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);"
+    dump = (
+        "INSERT INTO users VALUES(1,'Ana');\nDELETE FROM sqlite_sequence;\n"
+        "INSERT INTO sqlite_sequence VALUES('users',1);\nDELETE FROM users;"
+    )
+    found = _lint(mdirs, "sqlite", base, dump)
+    assert [f for f in found if f[0] == "DELETE-ALL-ROWS"] == [("DELETE-ALL-ROWS", "error", 4)]

@@ -14,13 +14,15 @@ from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backup import (
     BackupError,
     create_backup,
+    list_backups,
     load_manifest,
     parse_when,
     plan_recover,
+    restore_backup,
     run_recover,
 )
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ChecksumDrift, ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
 from malnu_tui.engine.safety import backup_taker, record_skipped_backup
 from tests.backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
@@ -88,6 +90,78 @@ def test_recover_to_a_time_between_migrations(db: tuple[Target, Backend]) -> Non
     assert any(b.reason == "pre-recover" for b in _backups(target))
 
 
+def test_recover_to_a_time_after_a_restore_starts_from_the_restored_backup(
+    db: tuple[Target, Backend],
+) -> None:
+    """After `backup restore A` (taken before a bad deploy), the app kept writing. `recover
+    --to` a time after that restore chose the newest backup before the time: the restore's
+    own pre-restore backup, holding the bad deploy's rows, which the restore had thrown away.
+    It brought them back and said only that 3 s of changes were lost."""
+    target, backend = db
+    mset = mset_of(target)
+    up(backend, target, to=V1)
+    _mark(backend, 1, "good")
+    a = create_backup(backend, target)
+    _mark(backend, 2, "bad deploy")
+    restored = restore_backup(backend, target, a.id)
+    # V2 applied after the restore, without a backup: replayed from the restore on.
+    record_skipped_backup(backend, "up")
+    apply_plan(backend, mset, plan_up(backend, mset, V2))
+    t = _tick()
+    _mark(backend, 3, "later")
+
+    plan = plan_recover(backend, target, mset, t)
+    assert plan.backup.id == a.id, plan.describe()
+    assert plan.reapply == (mset.find(V2).filename,) and plan.rollback == ()
+    assert (restored.pre_restore_id, f"backup {a.id} was restored over its data") in [
+        (bid, why.split(" at ")[0]) for bid, why in plan.skipped_backups
+    ]
+    assert f"between the restore of backup {a.id} (" in plan.not_recovered
+    assert plan.lost_seconds < (t - a.created).total_seconds()
+    run_recover(backend, target, mset, plan)
+    assert _marks(backend) == {"good"}
+    assert status(backend, mset).head == V2
+
+
+def test_recover_after_a_restore_whose_backup_is_gone_is_refused(tmp_path: Path) -> None:
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'g.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        a = create_backup(backend, target)
+        _mark(backend, 2, "bad deploy")
+        pre = restore_backup(backend, target, a.id).pre_restore_id
+        (target.backup_dir / f"{a.id}.json").unlink()
+        with pytest.raises(BackupError) as err:
+            plan_recover(backend, target, mset_of(target), _tick())
+        assert f"restoring {pre} would bring back the data that restore replaced" in str(err.value)
+    finally:
+        backend.close()
+
+
+def test_recover_refuses_to_re_apply_a_file_edited_since_it_ran(tmp_path: Path) -> None:
+    """`up` refuses an applied file edited since it ran; recover re-applied it as edited
+    (a table the database never had at TIME), and its new tracking row hid the drift."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'e.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target, to=V2)
+        create_backup(backend, target)
+        time.sleep(1.1)
+        record_skipped_backup(backend, "up")
+        up(backend, target)
+        t = _tick()
+        edited = mset_of(target).find(V3).path
+        edited.write_text(edited.read_text() + "CREATE TABLE sneaky (id INTEGER);\n")
+        with pytest.raises(ChecksumDrift) as err:
+            plan_recover(backend, target, mset_of(target), t)
+        assert err.value.filenames == [edited.name]
+        assert err.value.hint is not None and "recover would re-apply them" in err.value.hint
+        assert "sneaky" not in backend.table_names()
+    finally:
+        backend.close()
+
+
 def _backups(target: Target) -> list[object]:
     from malnu_tui.engine.backup import list_backups
 
@@ -122,8 +196,10 @@ def test_recover_needs_a_backup_before_the_time(tmp_path: Path) -> None:
     try:
         before = datetime.now(UTC) - timedelta(hours=1)
         create_backup(backend, target)
-        with pytest.raises(BackupError, match="no verified backup"):
+        with pytest.raises(BackupError, match="no verified backup") as err:
             plan_recover(backend, target, mset_of(target), before)
+        first = min(m.created_at for m in list_backups(target.backup_dir))
+        assert str(err.value).endswith(f"; the oldest verified one was taken {first}")
         with pytest.raises(ConfigError, match="future"):
             plan_recover(backend, target, mset_of(target), datetime.now(UTC) + timedelta(hours=1))
     finally:
@@ -172,6 +248,56 @@ def test_parse_when() -> None:
     for bad in ("2h", "yesterday", "-2x"):
         with pytest.raises(ConfigError):
             parse_when(bad, now=now)
+    assert parse_when("2026-11-24 14:05:30,5+07:00") == datetime(
+        2026, 11, 24, 7, 5, 30, 500000, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("2026-11-24 14.05", "14.05 is a fraction of an hour in ISO 8601; write the time with "
+         "colons (14:05)"),
+        ("2026-11-24T02.30+07:00", "(02:30)"),
+        ("2026-11-24 02,30", "(02:30)"),
+        ("2026-11-24 14:05.5", "14:05.5 is a fraction of a minute in ISO 8601; write the time "
+         "with colons (14:05:SS)"),
+    ],
+)  # fmt: skip
+def test_a_time_written_with_a_dot_is_refused(typed: str, said: str) -> None:
+    """Indonesian writes 14:05 as "14.05". Python's fromisoformat read "2026-11-24 02.30" as
+    02:00:00.3 and the recover went to half an hour before the time meant, saying nothing."""
+    with pytest.raises(ConfigError) as err:
+        parse_when(typed)
+    assert said in str(err.value) and typed in str(err.value)
+
+
+def test_a_time_with_an_indonesian_zone_name_says_its_offset() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_when("2026-11-24 14:05 WIB")
+    assert str(err.value).endswith(": write WIB as its offset")
+    assert err.value.hint is not None and "WIB is +07:00, WITA +08:00, WIT +09:00" in err.value.hint
+
+
+def test_a_time_in_the_future_says_now_and_the_zone_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator in WIB types the local time of a moment ago; read as UTC it is 7 hours
+    ahead. The error only said "is in the future"."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'f.db'}")
+    backend = open_fresh(target)
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    try:
+        now = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
+        with pytest.raises(ConfigError) as err:
+            plan_recover(backend, target, mset_of(target), parse_when("2026-12-06 13:55"), now=now)
+        assert "(it is 2026-12-06 07:00:00 UTC now)" in str(err.value)
+        assert err.value.hint is not None and "add its offset (+07:00)" in err.value.hint
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        backend.close()
 
 
 def test_a_recover_stopped_half_way_says_so_and_how_to_undo_it(

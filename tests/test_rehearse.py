@@ -152,3 +152,43 @@ def test_rehearse_on_a_postgresql_mirror_runs_the_translation(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
         ).fetchall()
     assert ("seen_at",) not in cols, "the mirror itself is not touched"
+
+
+def test_a_scratch_that_does_not_fit_the_temp_folder_is_said_first(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A school database larger than /tmp (often a small tmpfs): the rehearsal failed half way
+    with `database or disk is full` and the hint `another process may hold a write lock`. A
+    real small filesystem (tmpfs, needs root: the suite runs as root on CI and here)."""
+    import os
+    import subprocess
+
+    import pytest
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        db = tmp_path / "prod.db"
+        base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+        _school(mdirs)
+        assert run_cli(*base, "up", "--no-backup").code == 0
+        with sqlite3.connect(db) as conn:  # ~1 MB of students
+            rows = [(f"s{i}@malnu.sch.id" + "x" * 200,) for i in range(4000)]
+            conn.executemany("INSERT INTO users (email) VALUES (?)", rows)
+        conn.close()
+        assert run_cli(*base, "backup", "create").code == 0
+        _pending(mdirs)
+        res = run_cli(*base, "rehearse", env={"TMPDIR": str(small)})
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        assert f"does not fit in {small} (" in res.err and "nothing was done" in res.err
+        assert "hint: point TMPDIR at a disk with room for it" in res.err
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

@@ -3,6 +3,7 @@ database left as it was."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -214,3 +215,49 @@ def test_a_supabase_file_naming_public_and_bare_names_climbs_on_a_scratch_server
     r = db.cli(mdirs, "test", "--postgres", scratch.url)
     assert r.code == 0, r.out + r.err
     assert "stays on the server: public (" in r.err
+
+
+def test_plan_check_on_a_scratch_server_takes_supabase_files_as_up_does(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``plan --check`` runs every file in one transaction it rolls back, on a search path of
+    its scratch schema alone: Supabase's ``create policy … on profiles`` after ``create table
+    public.profiles`` was "✘ REJECTED: relation profiles does not exist", and a value that one
+    migration adds to an enum and the next one uses was "unsafe use of new value" — both
+    fine for ``up``, which commits each file. Exit 1 for a set that applies. A value used in
+    the migration that adds it is still rejected: ``up`` fails there too."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    mdirs.add(
+        "20240101000000",
+        "profiles",
+        "create type public.status as enum ('open', 'done');\n"
+        "create table public.profiles (id int primary key, status public.status);\n"
+        "alter table public.profiles enable row level security;\n"
+        'create policy "Public profiles are viewable by everyone." on profiles\n'
+        "  for select using (true);",
+    )
+    mdirs.add("20240102000000", "archived", "alter type public.status add value 'archived';")
+    mdirs.add(
+        "20240103000000",
+        "archive",
+        "update public.profiles set status = 'archived' where status = 'done';",
+    )
+    r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
+    assert r.code == 0, r.out + r.err
+    assert "not checked" in r.out  # the use of the new value, said as a note
+    r = db.cli(mdirs, "--json", "plan", "--check", "--postgres", scratch.url)
+    statuses = {
+        m["filename"]: [s["status"] for s in m["statements"]]
+        for m in json.loads(r.out)["migrations"]
+    }
+    assert statuses["20240103000000_archive.sql"] == ["unchecked"]  # never "ok": not tried
+    assert statuses["20240101000000_profiles.sql"] == ["ok"] * 4
+    mdirs.add(
+        "20240104000000",
+        "paused",
+        "alter type public.status add value 'paused';\n"
+        "update public.profiles set status = 'paused' where id = 1;",
+    )
+    r = db.cli(mdirs, "plan", "--check", "--postgres", scratch.url)
+    assert r.code == 1, r.out + r.err
+    assert "unsafe use of new value" in r.out

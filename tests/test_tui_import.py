@@ -254,3 +254,52 @@ async def test_import_wizard_takes_the_files_encoding_and_delimiter(tmp_path: Pa
         assert "cp1252" in preview and "semicolon delimiter" in preview, preview
         rows = screen.query_one("#preview-rows", DataTable)
         assert "José Rizal" in [str(c) for c in rows.get_row_at(1)]
+
+
+@pytest.mark.anyio
+async def test_import_wizard_reads_a_table_of_another_target(tmp_path: Path) -> None:
+    """The legacy database's table as the source (`import --from TARGET:TABLE`): the console
+    reaches it through the engine's one way of opening it; both a file and a table, or a
+    label that is no TARGET:TABLE, are said on the spot."""
+    d = build_demo(tmp_path / "demo")
+    with sqlite3.connect(d.staging_db) as conn:
+        conn.execute("CREATE TABLE pengguna_lama (email TEXT PRIMARY KEY, name TEXT, role TEXT)")
+        conn.executemany(
+            "INSERT INTO pengguna_lama VALUES (?, ?, ?)",
+            [(f"siswa{i}@malnu.sch.id", f"Siswa {i}", "student") for i in range(3)],
+        )
+    app = app_for(d)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_wizard(pilot, app)
+        screen.query_one("#import-table", Input).value = "users"
+        source = screen.query_one("#import-from", Input)
+        source.value = "pengguna_lama"
+        await pilot.pause()
+        await _next(pilot, screen)
+        await wait_until(pilot, lambda: screen.last_error is not None)
+        assert "expected TARGET:TABLE" in str(screen.query_one("#wizard-error").render())
+        assert screen.step == "preview"  # the label is read where the source is opened
+        await pilot.press("b")  # Back
+        await wait_until(pilot, lambda: screen.step == "source")
+        source.value = "staging:pengguna_lama"
+        screen.query_one("#import-file", Input).value = str(d.root / "x.csv")
+        await pilot.pause()
+        await _next(pilot, screen)
+        await pilot.pause()
+        assert screen.step == "source"
+        assert "not both" in str(screen.query_one("#wizard-error").render())
+        screen.query_one("#import-file", Input).value = ""
+        await pilot.pause()
+        await _next(pilot, screen)
+        await wait_until(pilot, lambda: _ready(app, "preview"))
+        preview = str(screen.query_one("#preview-text", Static).render())
+        assert "table pengguna_lama of staging" in preview and "✔ schema check" in preview
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _ready(app, "validate"), timeout=20)
+        report = str(screen.query_one("#validate-text", Static).render())
+        assert "3 rows read: 3 to insert" in report, report
+        await pilot.press("n")
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: screen.finished, timeout=30)
+        assert "inserted 3" in str(screen.query_one("#result-text", Static).render())
+    assert _count(d.primary_db) == 3

@@ -220,6 +220,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ctx.message("interrupted")
         return 130
+    except Exception as exc:
+        # A damaged SQLite file fails wherever it is first read (a lock row, a migration
+        # row): one line and the way out, not a traceback, wherever that is.
+        from malnu_tui.engine.errors import DatabaseDamaged, sqlite_damaged
+
+        if not sqlite_damaged(exc):
+            raise
+        try:
+            where = ctx.target.display_url
+        except Exception:
+            where = "the database"
+        ctx.error(DatabaseDamaged(where, str(exc)))
+        return 1
     finally:
         ctx.close()
 

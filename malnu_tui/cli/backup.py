@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
+    from malnu_tui.engine.backup.core import RestoreResult
     from malnu_tui.engine.plan import Preflight
 
 
@@ -131,9 +132,11 @@ def cmd_create(ctx: Context) -> int:
 
 def cmd_list(ctx: Context) -> int:
     from malnu_tui.engine.backup import backups_of
-    from malnu_tui.engine.backup.store import other_owners
+    from malnu_tui.engine.backup.store import other_owners, unreadable_manifests
 
     backups, others = backups_of(ctx.target)
+    for bid, why in unreadable_manifests(ctx.target.backup_dir):
+        ctx.message(f"warning: backup {bid} is not listed (nor restored or pruned): {why}")
     if others:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "
@@ -212,16 +215,19 @@ def cmd_restore(ctx: Context) -> int:
     pf = _lock_preflight(ctx, "restore")
     ctx.confirm(f"restore backup {manifest.id} over {backend.name}", pf.database_name)
     result = restore_backup(backend, ctx.target, manifest.id, progress=_progress(ctx))
-    ctx.message(
-        f"restored {result.backup_id} in {result.seconds:.1f} s; "
-        f"to undo: malnu-tui backup restore {result.pre_restore_id}"
-    )
+    ctx.message(f"restored {result.backup_id} in {result.seconds:.1f} s; {_undo(result)}")
     for warning in result.warnings:
         ctx.message(f"warning: the restore is done, but: {warning}")
     if not result.schema_matches:
         ctx.message("warning: the restored schema hash differs from the manifest")
     _show_status(ctx, result.as_json())
     return 0
+
+
+def _undo(result: RestoreResult) -> str:
+    if result.pre_restore_verified:
+        return f"to undo: malnu-tui backup restore {result.pre_restore_id}"
+    return f"the damaged database it replaced is kept as backup {result.pre_restore_id}"
 
 
 def cmd_prune(ctx: Context) -> int:
@@ -294,8 +300,10 @@ def cmd_recover(ctx: Context) -> int:
     ctx.message(
         f"recovered to {plan.to}: restored {result.restore.backup_id}, "
         f"re-applied {len(result.reapplied)}, rolled back {len(result.rolled_back)}; "
-        f"to undo: malnu-tui backup restore {result.restore.pre_restore_id}"
+        + _undo(result.restore)
     )
+    for warning in result.restore.warnings:
+        ctx.message(f"warning: the restore is done, but: {warning}")
     ctx.message(f"NOT recovered: {plan.not_recovered}")
     _show_status(ctx, result.as_json())
     return 0

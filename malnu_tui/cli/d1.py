@@ -1,4 +1,5 @@
-"""D1 and wrangler commands: ``adopt`` (wrangler's history into our tracking table), and under
+"""D1 and wrangler commands: ``adopt`` (wrangler's history, or on PostgreSQL the Supabase CLI's,
+into our tracking table), and under
 ``d1``: ``lint``, ``bookmark``, ``time-travel``, ``export``, ``import``, ``wrangler-status``."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.d1.backend import D1Backend
-    from malnu_tui.engine.backends.d1.wrangler import WranglerMigration
+    from malnu_tui.engine.backends.d1.wrangler import AdoptPlan, WranglerMigration
     from malnu_tui.engine.backup.store import BackupProgress
 
 
@@ -34,7 +35,10 @@ def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     p = sub.add_parser(
-        "adopt", parents=[common], help="record migrations wrangler applied, without running them"
+        "adopt",
+        parents=[common],
+        help="record migrations wrangler (or, on PostgreSQL, the Supabase CLI) applied, without "
+        "running them",
     )
     _wrangler_options(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be recorded")
@@ -126,8 +130,11 @@ def cmd_adopt(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.wrangler import adopt, plan_adopt
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    applied, source = _wrangler_applied(ctx)
-    plan = plan_adopt(mset, applied, backend.fetch_records(), source)
+    if backend.kind == "postgresql" and not ctx.opt("wrangler_state"):
+        plan = _supabase_plan(ctx)
+    else:
+        applied, source = _wrangler_applied(ctx)
+        plan = plan_adopt(mset, applied, backend.fetch_records(), source)
     for line in plan.describe():
         ctx.message(line)
     if ctx.opt("dry_run", False) or not plan.to_adopt:
@@ -139,6 +146,23 @@ def cmd_adopt(ctx: Context) -> int:
         ctx.out_json({**plan.as_json(), "adopted": list(result.adopted)})
     ctx.message(f"adopted {len(result.adopted)} migration(s) (recorded, not run; audited)")
     return 0
+
+
+def _supabase_plan(ctx: Context) -> AdoptPlan:
+    """On PostgreSQL: the Supabase CLI's history in the target database itself."""
+    from malnu_tui.engine.backends import supabase_history as sb
+    from malnu_tui.engine.errors import ConfigError
+
+    backend = ctx.backend()
+    applied = sb.read_history(getattr(backend, "conn", None))
+    if applied is None:
+        raise ConfigError(
+            f"{backend.display_url} has no {sb.TABLE} this role may read: nothing to adopt "
+            "(the Supabase CLI keeps its history there; wrangler's is in D1)",
+            hint="use --wrangler-state PATH to adopt wrangler's local state instead",
+        )
+    source = f"{sb.TABLE} in {backend.display_url}"
+    return sb.plan_adopt(ctx.migration_set(), applied, backend.fetch_records(), source)
 
 
 def cmd_wrangler_status(ctx: Context) -> int:

@@ -101,28 +101,9 @@ def _request(ctx: Context) -> ImportRequest:
 
 def _source(ctx: Context, request: ImportRequest) -> tuple[Source, Backend | None]:
     """The source, and the backend it holds open (a ``--from`` target)."""
-    from malnu_tui.engine.data import TableSource, open_csv
+    from malnu_tui.engine.data import open_source
 
-    if request.file is not None:
-        return open_csv(request), None
-    from malnu_tui.engine.config import open_backend, require_existing, resolve_target
-    from malnu_tui.engine.errors import ConfigError
-
-    label = request.source_label
-    where, sep, table = label.rpartition(":")
-    if not sep or not where or not table:
-        raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
-    if "://" in where:
-        target = resolve_target(ctx.settings, database=where, env={})
-    else:
-        target = ctx.settings.target(where)
-    require_existing(target)
-    backend = open_backend(target)
-    try:
-        return TableSource(backend, table, label=f"{target.name}"), backend
-    except BaseException:
-        backend.close()
-        raise
+    return open_source(ctx.settings, request)
 
 
 def _show_preview(ctx: Context, preview: ImportPreview) -> None:

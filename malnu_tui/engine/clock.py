@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["local_time_line"]
+__all__ = ["local_offset", "local_time_line"]
+
+
+def _offset_text(offset: timedelta) -> str:
+    sign, rest = ("+" if offset >= timedelta(0) else "-"), abs(offset)
+    hours, minutes = divmod(int(rest.total_seconds()) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def local_offset(when: datetime | None = None) -> str:
+    """This machine's UTC offset at ``when`` (default now) as typed after a time: ``+07:00``."""
+    local = (when or datetime.now().astimezone()).astimezone()
+    return _offset_text(local.utcoffset() or timedelta(0))
 
 
 def local_time_line(utc: str) -> str | None:
@@ -19,9 +31,7 @@ def local_time_line(utc: str) -> str | None:
     offset = local.utcoffset() or timedelta(0)
     if not offset:
         return None
-    sign, rest = ("+" if offset >= timedelta(0) else "-"), abs(offset)
-    hours, minutes = divmod(int(rest.total_seconds()) // 60, 60)
-    zone = f"UTC{sign}{hours:02d}:{minutes:02d}"
+    zone = f"UTC{_offset_text(offset)}"
     name = local.tzname() or ""
     if name and name != zone and not name.startswith(("+", "-")):
         zone = f"{name}, {zone}"

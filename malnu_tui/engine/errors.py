@@ -180,6 +180,28 @@ class NoTerminal(MalnuError):
     exit_code = 2
 
 
+DAMAGED_HINT = (
+    "the SQLite file itself is damaged: restore a backup over it (`malnu-tui backup restore "
+    "ID` keeps the damaged file's copy as its pre-restore backup, not verified); if the "
+    "restore cannot open it either, move it aside with its -wal and -shm files and restore "
+    "again: the missing file is created and restored into"
+)
+
+
+def sqlite_damaged(exc: BaseException) -> bool:
+    """Whether SQLite said the file is damaged (``database disk image is malformed``, ``file
+    is not a database``), not busy, full or unreadable by permission."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class DatabaseDamaged(MalnuError):
+    """A SQLite database file that SQLite reads as damaged (exit 1), with the way out."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where}: {detail}", hint=DAMAGED_HINT)
+
+
 class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
 

@@ -231,8 +231,9 @@ class BadRequest(_Blocking):
 
 @dataclass(frozen=True)
 class AppliedByWrangler(_Blocking):
-    """Pending migrations that wrangler's own history (``d1_migrations``) shows as applied:
-    running them again would apply them twice."""
+    """Pending migrations that wrangler's own history (``d1_migrations``), or the Supabase
+    CLI's (``supabase_migrations.schema_migrations``), shows as applied: running them again
+    would apply them twice."""
 
     def error(self) -> MalnuError:
         return MalnuError(self.message, hint=self.hint or None)

@@ -18,6 +18,7 @@ from malnu_tui.engine.translate import (
     name_dependents,
     translate_script,
 )
+from malnu_tui.engine.translate.model import NOT_CHECKED
 
 __all__ = [
     "LinePair",
@@ -47,13 +48,15 @@ class LinePair:
 
     @property
     def status(self) -> str:
-        """``ok`` (ran on PostgreSQL), ``unchecked`` (translated, not run: no server given),
+        """``ok`` (ran on PostgreSQL), ``unchecked`` (translated, not run: no server given, or
+        the check could not try it),
         ``rejected`` (PostgreSQL refused it), ``withheld``, or ``dropped`` (nothing to run)."""
         if any(f.severity == "error" for f in self.findings):
             return "rejected" if self.postgres else "withheld"
         if not self.postgres:
             return "dropped"
-        return "ok" if self.checked else "unchecked"
+        tried = self.checked and not any(f.construct == NOT_CHECKED for f in self.findings)
+        return "ok" if tried else "unchecked"
 
 
 @dataclass(frozen=True)

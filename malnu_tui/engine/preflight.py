@@ -96,6 +96,32 @@ def _applied_by_wrangler(backend: Backend, mset: MigrationSet, plan: Plan) -> li
     ]
 
 
+def _applied_by_supabase(backend: Backend, mset: MigrationSet, plan: Plan) -> list[Problem]:
+    """A pending step that the Supabase CLI's history in the same database
+    (``supabase_migrations.schema_migrations``) shows as applied, by its version, would run
+    twice: on a project that ran ``supabase db push`` until now, every file is pending here."""
+    conn = getattr(backend, "conn", None)
+    if backend.kind != "postgresql" or not plan.steps or conn is None:
+        return []
+    from malnu_tui.engine.backends.supabase_history import TABLE, files_applied, read_history
+
+    applied = read_history(conn)
+    if not applied:
+        return []
+    theirs = files_applied(mset, applied)
+    both = [(s.filename, theirs[s.filename]) for s in plan.steps if s.filename in theirs]
+    if not both:
+        return []
+    names = ", ".join(f if f == w else f"{f} (the CLI's {w})" for f, w in both)
+    return [
+        AppliedByWrangler(
+            f"the Supabase CLI already applied {len(both)} pending migration(s) ({TABLE}): "
+            f"{names}; running them again would apply them twice",
+            hint="record them without running them: `malnu-tui adopt` (see `adopt --dry-run`)",
+        )
+    ]
+
+
 def preflight_apply(
     backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
 ) -> Preflight:
@@ -104,6 +130,7 @@ def preflight_apply(
     plan, problems = plan_up_from(report, mset, to)
     if plan is not None:
         problems += _applied_by_wrangler(backend, mset, plan)
+        problems += _applied_by_supabase(backend, mset, plan)
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)

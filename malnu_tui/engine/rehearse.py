@@ -242,6 +242,7 @@ def _scratch(
 
     tmp = Path(tempfile.mkdtemp(prefix="malnu-rehearse-"))
     try:
+        _check_room(tmp, manifest)
         db = tmp / "rehearsal.db"
         backend = SQLiteBackend(db)
         try:
@@ -267,6 +268,23 @@ def _scratch(
             backend.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_room(tmp: Path, manifest: BackupManifest) -> None:
+    """:class:`BackupError` before anything is copied when the temp folder has no room for
+    the scratch database (a 5 GB school database, a /tmp that is a 1 GB tmpfs): it failed
+    half-way with "database or disk is full" and a hint about write locks."""
+    from malnu_tui.engine.backup.store import BackupError
+
+    free = shutil.disk_usage(tmp).free
+    if free < manifest.size:
+        mib = 1024 * 1024
+        raise BackupError(
+            f"the rehearsal's scratch copy of backup {manifest.id} ({manifest.size / mib:.1f} "
+            f"MiB) does not fit in {tmp.parent} ({free / mib:.1f} MiB free); nothing was done",
+            hint="point TMPDIR at a disk with room for it, e.g. "
+            "`TMPDIR=/var/tmp malnu-tui rehearse`",
+        )
 
 
 @contextlib.contextmanager

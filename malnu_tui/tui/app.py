@@ -215,7 +215,9 @@ class MalnuApp(App[int]):
         from malnu_tui.tui.screens.data_import import ImportWizard
 
         if self._back_home():
-            self.push_screen(ImportWizard(self.current_target()), self._refresh_after)
+            self.push_screen(
+                ImportWizard(self.current_target(), settings=self.settings), self._refresh_after
+            )
 
     def action_open_apply(self) -> None:
         from malnu_tui.tui.screens.apply import ApplyWizard

@@ -62,8 +62,8 @@ BASE_COMMANDS: tuple[PaletteCommand, ...] = (
         "open_sync",
     ),
     PaletteCommand(
-        "Import a CSV file",
-        "Wizard: file and table, mapping preview, validation report, typed confirmation, run",
+        "Import a CSV file or a table",
+        "Wizard: file or TARGET:TABLE, mapping preview, validation, typed confirmation, run",
         "open_import",
     ),
     PaletteCommand("Filter by state", "Show all, or one state at a time", "cycle_filter"),

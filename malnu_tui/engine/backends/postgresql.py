@@ -29,13 +29,13 @@ from malnu_tui.engine.backends.base import (
     TRACKING_TABLE,
     AuditEntry,
     Kind,
-    RecordApplied,
     TrackingChange,
     TrackingRecord,
     actor,
 )
 from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
+from malnu_tui.engine.backends.pg_record import record, supabase_history
 from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
     create_tool_tables,
@@ -137,6 +137,7 @@ class PostgresBackend:
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
         self._pending_upgrade: tuple[tuple[str, str | None], ...] = ()
+        self._supabase: tuple[bool, bool] | None = None
         try:
             self._session()
         except psycopg.Error as exc:
@@ -305,6 +306,8 @@ class PostgresBackend:
         """Run the statements, the tracking change and the audit row in one transaction; a
         CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
         self.ensure_schema()
+        if self._supabase is None:  # read once, before any transaction: the CLI's history
+            self._supabase = supabase_history(self.conn)
         unit = classify(statements)
         if unit is not None:
             journal = BuildJournal(self.conn, self._t(AUDIT_TABLE), filename)
@@ -360,45 +363,8 @@ class PostgresBackend:
         return True
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
-        """The tracking change and the audit row in one round trip (data-modifying CTEs);
-        UPDATE-then-INSERT because an adopted table may lack the UNIQUE on filename."""
-        t, a = self._t(TRACKING_TABLE), self._t(AUDIT_TABLE)
-        audit_params = (
-            audit.at,
-            audit.actor,
-            audit.action,
-            audit.object,
-            audit.outcome,
-            audit.detail,
-        )
-        audit_sql = sql.SQL(
-            "audit AS (INSERT INTO {} (at, actor, action, object, outcome, detail) "
-            "VALUES (%s::timestamp, %s, %s, %s, %s, %s))"
-        ).format(a)
-        if isinstance(change, RecordApplied):
-            query = sql.SQL(
-                "WITH upd AS (UPDATE {t} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
-                "execution_time_ms = %s, success = TRUE, error_message = NULL "
-                "WHERE filename = %s RETURNING 1), "
-                "ins AS (INSERT INTO {t} (filename, checksum, executed_at, execution_time_ms, "
-                "success, error_message) SELECT %s, %s, CURRENT_TIMESTAMP, %s, TRUE, NULL "
-                "WHERE NOT EXISTS (SELECT 1 FROM upd)), {audit} SELECT 1"
-            ).format(t=t, audit=audit_sql)
-            params: tuple[Any, ...] = (
-                change.checksum,
-                elapsed_ms,
-                change.filename,
-                change.filename,
-                change.checksum,
-                elapsed_ms,
-                *audit_params,
-            )
-        else:
-            query = sql.SQL(
-                "WITH del AS (DELETE FROM {t} WHERE filename = %s), {audit} SELECT 1"
-            ).format(t=t, audit=audit_sql)
-            params = (change.filename, *audit_params)
-        self.conn.execute(query, params)
+        """The tracking change, the audit row and the Supabase CLI's row (pg_record.py)."""
+        record(self.conn, self.schema, change, elapsed_ms, audit, self._supabase or (False, False))
 
     @staticmethod
     def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:

@@ -25,12 +25,14 @@ from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
     DatabaseBusy,
+    DatabaseDamaged,
     GroupCommitFailed,
     LockHeld,
     LockHolder,
     LockLost,
     MalnuError,
     StatementFailed,
+    sqlite_damaged,
 )
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import current_observer, statement_started
@@ -82,6 +84,8 @@ class SQLiteBackend:
                     str(self.path), 0, doing="as it was opened (switching it to WAL mode needs "
                     "the file to itself)", hint=_OTHER_WRITER,
                 ) from None  # fmt: skip
+            if sqlite_damaged(exc):
+                raise DatabaseDamaged(f"cannot open {self.path}", str(exc)) from None
             raise BackendError(f"cannot open {self.path}: {exc}") from None
         self._my_lock: LockHolder | None = None
         self._group = False  # a group of migrations is open (begin_group)

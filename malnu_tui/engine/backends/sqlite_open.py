@@ -33,6 +33,16 @@ def check_path(path: Path, *, create: bool = True) -> None:
         ) from None
     if path.is_dir():
         raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
+    wal = path.with_name(path.name + "-wal")
+    if create and not path.exists() and wal.is_file() and wal.stat().st_size:
+        # A database moved or deleted without its WAL (committed rows not yet checkpointed):
+        # opening a new file there makes SQLite discard that WAL, and the rows in it.
+        raise ConfigError(
+            f"{path} does not exist, but {wal.name} beside it does: the WAL of the database "
+            "that was there, holding rows written to it; nothing was created",
+            hint=f"move {wal.name} (and {path.name}-shm) to where the database went, or "
+            "delete them if that database is to be given up",
+        )
 
 
 def _wal_mode(path: Path) -> bool:

@@ -156,7 +156,8 @@ def truthy(value: object) -> bool:
 
 
 def sql_literal(value: object) -> str:
-    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed."""
+    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed;
+    bytes as a BLOB literal ``X'…'``."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -165,6 +166,8 @@ def sql_literal(value: object) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "X'" + bytes(value).hex() + "'"  # a BLOB (str() spelt "b'…'" as text)
     text = str(value).replace("\x00", "\ufffd")
     return "'" + text.replace("'", "''") + "'"
 

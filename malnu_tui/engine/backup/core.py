@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from malnu_tui import __version__
 from malnu_tui.engine.backends.base import AuditEntry, Backend
-from malnu_tui.engine.backup.method import VerifyCheck, method_for
+from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, method_for
 from malnu_tui.engine.backup.store import (
     REASONS,
     BackupCorrupt,
@@ -43,6 +44,9 @@ __all__ = [
     "restore_backup",
     "verify_backup",
 ]
+
+
+CreateFn = Callable[[Backend, Target, Path, BackupProgressCallback], Snapshot]
 
 
 def _head(filenames: list[str]) -> str | None:
@@ -93,8 +97,10 @@ def _create_backup(
     reason: str,
     progress: BackupProgressCallback | None,
     audit: Callable[[AuditEntry], None] | None = None,
+    create: CreateFn | None = None,
 ) -> BackupManifest:
-    """The backup itself; its audit rows go to ``audit`` (default: appended to ``backend``)."""
+    """The backup itself; its audit rows go to ``audit`` (default: appended to ``backend``);
+    ``create`` writes the data file in place of the kind's method."""
     if audit is None:
 
         def audit(entry: AuditEntry) -> None:
@@ -111,7 +117,7 @@ def _create_backup(
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        snap = method.create(backend, target, tmp, emit)
+        snap = (create or method.create)(backend, target, tmp, emit)
         os.replace(tmp, final)
         manifest = BackupManifest(
             id=backup_id,
@@ -261,6 +267,7 @@ class RestoreResult:
     schema_matches: bool
     seconds: float
     warnings: tuple[str, ...] = ()  # what went wrong after the restore itself was done
+    pre_restore_verified: bool = True  # False: the database replaced was damaged (SQLite)
     # Ctrl-C or SIGTERM that came after the COMMIT: the restore is done; a recover stops.
     interrupted: KeyboardInterrupt | None = None
 
@@ -380,13 +387,18 @@ def _restore_sqlite(
     taken: list[BackupManifest] = []
     rows: list[AuditEntry] = []  # the pre-restore backup's, written here if the restore fails
     outcome: list[bool] = []
+    # A damaged database is what a restore is for: its copy is kept (not verified) as the
+    # pre-restore backup rather than refused, which left no way to replace it.
+    keep_damaged = functools.partial(sqlite_method.create, damaged_ok=True)
     finished: list[AuditEntry] = []  # the restore's own row: it commits with the data
 
     def held(schema_hash: str) -> list[AuditEntry]:
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
         run = RunRecorder("backup", pre_reason)
         try:
-            pre = _create_backup(backend, target, pre_reason, emit, audit=rows.append)
+            pre = _create_backup(
+                backend, target, pre_reason, emit, audit=rows.append, create=keep_damaged
+            )
         except Exception as exc:
             rows.append(run.finish("failed", str(exc)).as_audit())
             raise
@@ -426,13 +438,24 @@ def _restore_sqlite(
     # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
     left = _release(backend)
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
+    pre = taken[0]
+    damaged = pre.details.get("damaged")
+    said = [w for w in (late, left) if w]
+    if damaged:
+        said.insert(
+            0,
+            f"the database it replaced was damaged ({damaged[:300]}); its copy is kept as "
+            f"pre-restore backup {pre.id}, not verified: `backup restore` refuses it, and "
+            f"`sqlite3 {data_path(target, pre)} .recover` reads what can be read of it",
+        )
     return RestoreResult(
         manifest.id,
-        taken[0].id,
+        pre.id,
         manifest,
         outcome[0],
         time.perf_counter() - started,
-        warnings=tuple(w for w in (late, left) if w),
+        warnings=tuple(said),
+        pre_restore_verified=pre.verified,
         interrupted=interrupted,
     )
 

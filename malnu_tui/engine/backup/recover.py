@@ -30,11 +30,12 @@ from malnu_tui.engine.backup.store import (
     list_backups,
     load_manifest,
     parse_iso,
+    unreadable_manifests,
     utc_iso,
 )
-from malnu_tui.engine.clock import local_time_line
+from malnu_tui.engine.clock import local_offset, local_time_line
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.errors import ChecksumDrift, ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
 
 __all__ = [
@@ -51,6 +52,10 @@ _RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
+# A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
+# as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
+_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)
+_CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
 
 
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:
@@ -66,6 +71,7 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         if m and (m.group(1) or m.group(3)):
             seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
             return now - timedelta(seconds=seconds)
+        _refuse_clock_fraction(text, value)
         return parse_iso(value)
     except OverflowError:
         raise ConfigError(
@@ -73,11 +79,31 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
             hint="give a time between year 1 and 9999, e.g. -2h or 2026-11-24T09:30:00Z",
         ) from None
     except ValueError:
+        zone = _ZONE_NAME.search(value)
         raise ConfigError(
-            f"cannot read the time {text!r}",
-            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC) "
+            f"cannot read the time {text!r}"
+            + (f": write {zone.group(0)} as its offset" if zone else ""),
+            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC; WIB is "
+            "+07:00, WITA +08:00, WIT +09:00: 2026-11-24 16:30+07:00) "
             "or a relative time like -2h, -30m, -1d",
         ) from None
+
+
+def _refuse_clock_fraction(text: str, value: str) -> None:
+    """:class:`ConfigError` for a dot or comma after the hours or minutes of a time: never a
+    fraction of a second, and never read as what was meant."""
+    frac = _CLOCK_FRACTION.search(value)
+    if frac is None:
+        return
+    hh, mm = frac.groups()
+    written = frac.group(0).strip(" T")
+    meant = f"{hh}:{written[3:]}" if mm is None else f"{hh}:{mm.lstrip(':')}:SS"
+    raise ConfigError(
+        f"cannot read the time {text!r}: {written} is a fraction of "
+        f"{'an hour' if mm is None else 'a minute'} in ISO 8601; write the time with colons "
+        f"({meant})",
+        hint="e.g. 2026-11-24 14:05+07:00 (WIB), 2026-11-24T07:05:00Z, or -2h",
+    )
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -149,6 +175,14 @@ class RecoverPlan:
         }
 
 
+def _taken(backup_id: str) -> datetime | None:
+    """When a backup was taken, by its id (``YYYYMMDDTHHMMSSffffffZ-…``)."""
+    try:
+        return datetime.strptime(backup_id[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _version(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -157,16 +191,17 @@ def _version(filename: str) -> str:
 
 
 def _applied_at(
-    backend: Backend, target: Target, start: BackupManifest, when: datetime
+    backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
 ) -> tuple[set[str], list[str]]:
-    """Replay the audit trail from the backup to ``when`` over the backup's applied set.
+    """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
+    ``when`` over ``start``'s applied set.
 
-    Audit times have one-second resolution: events in the backup's own second are replayed
+    Audit times have one-second resolution: events in ``since``'s own second are replayed
     too (replaying is idempotent: apply adds, rollback removes, restore resets).
     """
     state = set(start.applied_filenames)
     notes: list[str] = []
-    lo = start.created.strftime(_AUDIT_TS)
+    lo = since.strftime(_AUDIT_TS)
     hi = when.strftime(_AUDIT_TS)
     entries = sorted(
         (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
@@ -190,6 +225,55 @@ def _applied_at(
     return state, notes
 
 
+def _restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
+    """The last restore (``backup restore``, or the one inside a ``recover``) done after
+    ``chosen`` was taken and by ``when``: from then on the database held the restored backup's
+    content, not ``chosen``'s. A restore in ``chosen``'s own second counts when ``chosen`` is
+    its own pre-restore backup (the usual case: it is taken the moment before)."""
+    lo = chosen.created.strftime(_AUDIT_TS)
+    hi = when.strftime(_AUDIT_TS)
+    own = f"pre-restore backup {chosen.id}"
+    found = [
+        e
+        for e in backend.read_audit(limit=1_000_000, action="restore")
+        if e.outcome == "ok" and lo <= e.at <= hi and (e.at > lo or own in e.detail)
+    ]
+    return max(found, key=lambda e: (e.at, e.id or 0), default=None)
+
+
+def _base_after_restore(
+    target: Target,
+    chosen: BackupManifest,
+    restore: AuditEntry,
+    when: datetime,
+    progress: BackupProgressCallback | None,
+) -> BackupManifest:
+    """The backup a restore between ``chosen`` and ``when`` put in place, verified: the
+    database held its content as of that restore, so recovering to ``when`` starts there."""
+    why = (
+        f"backup {restore.object} was restored at {restore.at} UTC, after backup {chosen.id} "
+        f"and before {utc_iso(when)}: the database held that backup's data then"
+    )
+    pick = f"pick a time before {restore.at} UTC, or restore a backup by hand"
+    try:
+        manifest = load_manifest(target.backup_dir, restore.object)
+    except (BackupNotFound, BackupError) as exc:
+        raise BackupError(
+            f"cannot recover to {utc_iso(when)}: {why}, and it cannot be read ({exc}); restoring "
+            f"{chosen.id} would bring back the data that restore replaced",
+            hint=pick,
+        ) from None
+    report = verify_backup(target, manifest.id, progress=progress)
+    if not report.ok:
+        raise BackupError(
+            f"cannot recover to {utc_iso(when)}: {why}, and it fails verification ("
+            + "; ".join(report.problems)
+            + f"); restoring {chosen.id} would bring back the data that restore replaced",
+            hint=pick,
+        )
+    return report.manifest
+
+
 def plan_recover(
     backend: Backend,
     target: Target,
@@ -207,7 +291,11 @@ def plan_recover(
     now = now or datetime.now(UTC)
     when = when.astimezone(UTC)
     if when > now + timedelta(seconds=1):
-        raise ConfigError(f"--to {utc_iso(when)} is in the future")
+        raise ConfigError(
+            f"--to {utc_iso(when)} is in the future (it is {now:%Y-%m-%d %H:%M:%S} UTC now)",
+            hint="a time given without a zone is read as UTC: for this machine's local time "
+            f"add its offset ({local_offset()}), or give a relative time such as -2h",
+        )
     candidates = [
         m
         for m in list_backups(target.backup_dir)
@@ -215,6 +303,13 @@ def plan_recover(
     ]
     skipped: list[tuple[str, str]] = []
     chosen: BackupManifest | None = None
+    # A manifest that cannot be read is never a candidate, but a recover that passes over a
+    # newer backup for it says so (its data file is still in the store).
+    unreadable = [
+        (bid, taken, why)
+        for bid, why in unreadable_manifests(target.backup_dir)
+        if (taken := _taken(bid)) is not None and taken <= when
+    ]
     for m in candidates:
         if not backup_of(m, target):
             skipped.append((m.id, f"a backup of {m.target_name or m.target}, not this database"))
@@ -225,13 +320,30 @@ def plan_recover(
             break
         skipped.append((m.id, "; ".join(report.problems)))
     if chosen is None:
+        skipped += [(bid, why) for bid, _, why in unreadable]
         passed_over = "".join(f"; skipped {bid}: {why}" for bid, why in skipped[:5])
+        own = [m for m in list_backups(target.backup_dir) if backup_of(m, target) and m.verified]
+        first = (
+            f"; the oldest verified one was taken {min(m.created_at for m in own)}" if own else ""
+        )
         raise BackupError(
             f"no verified backup of {target.display_url} was taken at or before "
-            f"{utc_iso(when)}{passed_over}",
+            f"{utc_iso(when)}{passed_over}{first}",
             hint="`malnu-tui backup list` shows what exists; pick a later time",
         )
-    state, notes = _applied_at(backend, target, chosen, when)
+    skipped += [(bid, why) for bid, taken, why in unreadable if taken > chosen.created]
+    since = chosen.created
+    held = f"the backup ({chosen.created_at})"
+    restore = _restored_since(backend, chosen, when)
+    if restore is not None:
+        skipped.append(
+            (chosen.id, f"backup {restore.object} was restored over its data at {restore.at} UTC")
+        )
+        # (The restore's second, but never before the backup it passed over: taken before it.)
+        since = max(parse_iso(restore.at), chosen.created)
+        chosen = _base_after_restore(target, chosen, restore, when, progress)
+        held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
+    state, notes = _applied_at(backend, target, chosen, since, when)
     in_backup = set(chosen.applied_filenames)
     reapply = tuple(sorted(state - in_backup, key=lambda f: (_version(f), f)))
     rollback = tuple(sorted(in_backup - state, key=lambda f: (_version(f), f), reverse=True))
@@ -245,9 +357,20 @@ def plan_recover(
         )
     if no_rb:
         raise BackupError("cannot recover: no rollback file for: " + ", ".join(no_rb))
-    lost = (when - chosen.created).total_seconds()
+    # A file edited since it ran would be re-applied as edited (`up` refuses drift): the
+    # schema of TIME never had that, and the new tracking row would hide the drift.
+    recorded = {r.filename: r.checksum for r in backend.fetch_records() if r.success}
+    drifted = [f for f in reapply if recorded.get(f, files[f].checksum) != files[f].checksum]
+    if drifted:
+        drift = ChecksumDrift(drifted)
+        drift.hint = (
+            "recover would re-apply them as they are now, which the database of then never "
+            "ran: restore the original files, or accept the edits with `malnu-tui repair` first"
+        )
+        raise drift
+    lost = (when - since).total_seconds()
     not_recovered = (
-        f"data written by the application between the backup ({chosen.created_at}) and "
+        f"data written by the application between {held} and "
         f"{utc_iso(when)}, {_fmt_duration(lost)} of changes: rows inserted, updated or deleted "
         "in that window are lost. Everything after that time is replaced too; it stays in the "
         "pre-recover backup."

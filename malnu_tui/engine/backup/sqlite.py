@@ -36,7 +36,7 @@ from malnu_tui.engine.backup.store import (
     sha256_file,
     temp_path,
 )
-from malnu_tui.engine.errors import DatabaseBusy
+from malnu_tui.engine.errors import DAMAGED_HINT, DatabaseBusy, sqlite_damaged
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -171,9 +171,19 @@ def _in_thread(fn: Callable[[], _T]) -> tuple[threading.Thread, list[_T], list[B
 
 
 def create(
-    backend: Backend, target: Target, dest: Path, progress: BackupProgressCallback
+    backend: Backend,
+    target: Target,
+    dest: Path,
+    progress: BackupProgressCallback,
+    *,
+    damaged_ok: bool = False,
 ) -> Snapshot:
-    """One-step online backup of the live file into ``dest``, then check, hash and fsync."""
+    """One-step online backup of the live file into ``dest``, then check, hash and fsync.
+
+    The backup API copies pages as they are, so a copy that fails ``quick_check`` is a
+    damaged database's faithful copy. That is a :class:`BackupError`, unless ``damaged_ok``
+    (the pre-restore backup of a restore that replaces the damaged database): the copy is then
+    kept, not verified, with what the check said, since it is all there is of that database."""
     live = _live_path(backend)
     try:
         src = sqlite3.connect(str(live), timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -230,18 +240,29 @@ def create(
     syncer, _, sync_err = _in_thread(lambda: fsync_file(dest))
     # (No progress from the helper threads: callers may not expect calls from other threads.)
     hasher, hashed, hash_err = _in_thread(lambda: sha256_file(dest))
+    records: tuple[AppliedMigration, ...] = ()
+    schema_hash, counts = "", {}
     try:
         conn = _open_readonly(dest)
         try:
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             verdict = _check(conn, "quick_check")
-            records = applied(conn)
-            schema_hash = fingerprint(conn)
-            counts = row_counts(conn)
+            try:
+                records = applied(conn)
+                schema_hash = fingerprint(conn)
+                counts = row_counts(conn)
+            except sqlite3.DatabaseError:
+                if not damaged_ok:
+                    raise  # (a damaged copy's manifest holds what could be read of it)
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"the copy of {live} cannot be read back: {exc}") from None
+        if not (damaged_ok and sqlite_damaged(exc)):
+            raise BackupError(
+                f"the copy of {live} cannot be read back: {exc}",
+                hint=DAMAGED_HINT if sqlite_damaged(exc) else None,
+            ) from None
+        verdict = str(exc)
     finally:
         hasher.join()
         syncer.join()
@@ -249,16 +270,23 @@ def create(
         if isinstance(err, OSError):
             raise BackupError(f"cannot write the backup to {dest.parent}: {err}") from None
         raise err
-    if verdict != "ok":
-        raise BackupError(f"the copy of {live} failed PRAGMA quick_check: {verdict}")
+    if verdict != "ok" and not damaged_ok:
+        raise BackupError(
+            f"the copy of {live} failed PRAGMA quick_check: {verdict}", hint=DAMAGED_HINT
+        )
     digest, size = hashed[0]
+    details = {"sqlite_version": sqlite3.sqlite_version, "source": str(live)}
+    if verdict != "ok":
+        said = "; ".join(line.strip() for line in verdict.splitlines() if line.strip())
+        details["damaged"] = f"PRAGMA quick_check: {said}"[:1000]
     return Snapshot(
         sha256=digest,
         size=size,
         migrations=records,
         schema_hash=schema_hash,
         row_counts=counts,
-        details={"sqlite_version": sqlite3.sqlite_version, "source": str(live)},
+        details=details,
+        verified=verdict == "ok",
     )
 
 
@@ -336,7 +364,9 @@ def restore(
         copy_verified(path, staging, manifest)  # the bytes verified, or BackupCorrupt
         st = sqlite3.connect(str(staging), isolation_level=None)
         try:
-            _carry_tool_rows(st, live)
+            lost = _carry_tool_rows(st, live)
+            if lost:
+                progress(BackupProgress("restore", 0, 0, f"warning: {lost}"))
             live_ps = int(conn.execute("PRAGMA page_size").fetchone()[0])
             st_ps = int(st.execute("PRAGMA page_size").fetchone()[0])
             if live_ps != st_ps:
@@ -383,15 +413,19 @@ def restore(
         finally:
             st.close()
     except sqlite3.Error as exc:
-        hint = "another process may hold a write lock; retry when it is idle"
-        if (exc.sqlite_errorcode or 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
-            # The live file's own disk (its WAL grows by the whole database): not the store's.
-            hint = (
-                f"the disk holding {live.parent} (or this user's quota) may be full: the "
-                "restore needs about the backup's size free there; free space, then restore again"
-            )
         raise BackupError(
-            f"restore into {live} failed, the database is unchanged: {exc}", hint=hint
+            f"restore into {live} failed, the database is unchanged: {exc}",
+            hint=f"{live} is damaged in a way the restore cannot read past: move it aside "
+            "(with its -wal and -shm files), then run the restore again: a missing file is "
+            "created and restored into"
+            if sqlite_damaged(exc)
+            # The live file's own disk (its WAL grows by the whole database), not the store's;
+            # a quota or file size limit says "disk I/O error" (EFBIG), not "disk is full".
+            else f"the disk of {live.parent} (or this user's quota) is full: the restore needs "
+            f"room there for the whole backup ({manifest.size} bytes) beside the database; "
+            "free space there"
+            if (exc.sqlite_errorcode or 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+            else "another process may hold a write lock; retry when it is idle",
         ) from None
     except OSError as exc:
         raise BackupError(f"restore into {live} failed, the database is unchanged: {exc}") from None
@@ -401,13 +435,66 @@ def restore(
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
+def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> str:
+    """Copy the live database's audit trail and lock row into the staging copy ``st``.
+
+    A table of a damaged live database that cannot be read is not carried: the staging copy
+    keeps the backup's own audit trail (the lock row is left out; ours is only released after
+    the restore). Returns what could not be carried, or ""."""
+    st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
+    try:
+        _carry(st, _CARRIED)
+        return ""
+    except sqlite3.DatabaseError as exc:
+        if not sqlite_damaged(exc):
+            raise
+        if st.in_transaction:  # SQLite refuses further writes in a transaction that met it
+            st.execute("ROLLBACK")
+    # Which of them can be read at all (only now: it reads them a second time).
+    lost: dict[str, str] = {}
+    for table, columns in _CARRIED.items():
+        try:
+            for _ in st.execute(f"SELECT {columns} FROM live.{table}"):
+                pass
+        except sqlite3.DatabaseError as exc:
+            if not sqlite_damaged(exc):
+                raise
+            lost[table] = f"{table} ({exc})"
+    _carry(st, {t: c for t, c in _CARRIED.items() if t not in lost}, keep_own=True)
+    lost.pop("malnu_lock", None)  # ours is released after the restore: nothing to keep
+    if not lost:
+        return ""
+    return (
+        "the audit trail of the damaged database could not be read ("
+        + ", ".join(lost.values())
+        + "): the restored database keeps the backup's own audit trail, and the pre-restore "
+        "backup holds what is left of the rest"
+    )
+
+
+_CARRIED = {
+    "malnu_audit": "id, at, actor, action, object, outcome, detail",
+    "malnu_lock": "id, owner, host, pid, acquired_at, expires_at",
+}
+
+
 def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
     return [str(r[1]) for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
 
 
-def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
-    """Copy the live database's audit trail and lock row into the staging copy ``st``."""
-    st.execute("ATTACH DATABASE ? AS live", (file_uri(live, "mode=ro"),))
+def _lock_columns(st: sqlite3.Connection) -> str:
+    """Every column of the live lock row, its purpose too ("restore"): a restore killed after
+    its COMMIT leaves that row, and the next operator is told what held it. A backup from
+    before the purpose column gets it in its staging copy."""
+    live_cols = set(_columns(st, "live", "malnu_lock"))
+    if "purpose" in live_cols and "purpose" not in _columns(st, "main", "malnu_lock"):
+        st.execute(q.ADD_LOCK_PURPOSE)
+    return ", ".join(c for c in _columns(st, "main", "malnu_lock") if c in live_cols)
+
+
+def _carry(st: sqlite3.Connection, tables: dict[str, str], keep_own: bool = False) -> None:
+    """Replace ``tables`` of the staging copy with the live ones (attached as ``live``); with
+    ``keep_own``, the tool tables not named keep the staging copy's rows (the lock row never)."""
     st.execute("BEGIN IMMEDIATE")
     have = _tables(st)
     if "malnu_audit" not in have:
@@ -417,22 +504,11 @@ def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> None:
     live_tables = {
         r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
     }
-    cols_audit = "id, at, actor, action, object, outcome, detail"
-    st.execute("DELETE FROM main.malnu_audit")
-    if "malnu_audit" in live_tables:
-        st.execute(
-            f"INSERT INTO main.malnu_audit ({cols_audit}) SELECT {cols_audit} FROM live.malnu_audit"
-        )
-    st.execute("DELETE FROM main.malnu_lock")
-    if "malnu_lock" in live_tables:
-        # Every column of the live lock row, its purpose too ("restore"): a restore killed
-        # after its COMMIT leaves this row, and the next operator is told what held it.
-        live_cols = set(_columns(st, "live", "malnu_lock"))
-        if "purpose" in live_cols and "purpose" not in _columns(st, "main", "malnu_lock"):
-            st.execute(q.ADD_LOCK_PURPOSE)  # a backup from before the column existed
-        cols_lock = ", ".join(c for c in _columns(st, "main", "malnu_lock") if c in live_cols)
-        st.execute(
-            f"INSERT INTO main.malnu_lock ({cols_lock}) SELECT {cols_lock} FROM live.malnu_lock"
-        )
+    for table in _CARRIED:
+        if table in tables or table == "malnu_lock" or not keep_own:
+            st.execute(f"DELETE FROM main.{table}")
+        if table in tables and table in live_tables:
+            columns = tables[table] if table != "malnu_lock" else _lock_columns(st)
+            st.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM live.{table}")
     st.execute("COMMIT")
     st.execute("DETACH DATABASE live")

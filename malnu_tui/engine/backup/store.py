@@ -162,6 +162,7 @@ class BackupManifest:
     def from_json(data: Mapping[str, Any]) -> BackupManifest:
         """Read a manifest; :class:`BackupError` when a field is missing or malformed."""
         try:
+            parse_iso(str(data["created_at"]))  # every use of a backup reads its time
             return BackupManifest(
                 id=str(data["id"]),
                 created_at=str(data["created_at"]),
@@ -377,7 +378,10 @@ def read_manifest(path: Path) -> BackupManifest:
         raise BackupError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise BackupError(f"corrupt manifest {path}: not a JSON object")
-    manifest = BackupManifest.from_json(data)
+    try:
+        manifest = BackupManifest.from_json(data)
+    except BackupError as exc:
+        raise BackupError(f"corrupt manifest {path}: {exc}") from None
     if manifest.id != path.stem or not _ID.match(manifest.id):
         raise BackupError(
             f"corrupt manifest {path}: its id {manifest.id[:80]!r} is not its file name",
@@ -397,18 +401,28 @@ def read_manifest(path: Path) -> BackupManifest:
 def list_backups(directory: Path) -> list[BackupManifest]:
     """Every backup with a readable manifest, newest first. Sweeps the temp files of dead
     processes first (every command that opens the store does)."""
+    out = [m for _, m in _read_all(directory) if isinstance(m, BackupManifest)]
+    out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    return out
+
+
+def unreadable_manifests(directory: Path) -> list[tuple[str, str]]:
+    """(id, why) of each manifest in the store that cannot be read (half-written by hand, or
+    damaged): never listed, restored or pruned, its data file left, so commands say so."""
+    return sorted((i, str(m)) for i, m in _read_all(directory) if isinstance(m, BackupError))
+
+
+def _read_all(directory: Path) -> list[tuple[str, BackupManifest | BackupError]]:
     if not directory.is_dir():
         return []
     sweep_stale_temp(directory)
-    out: list[BackupManifest] = []
+    out: list[tuple[str, BackupManifest | BackupError]] = []
     for p in directory.glob("*.json"):
-        if p.name.startswith(TMP_PREFIX) or not _ID.match(p.stem):
-            continue
-        try:
-            out.append(read_manifest(p))
-        except BackupError:
-            continue  # half-written by hand or damaged: never offered for restore
-    out.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        if not p.name.startswith(TMP_PREFIX) and _ID.match(p.stem):
+            try:
+                out.append((p.stem, read_manifest(p)))
+            except BackupError as exc:
+                out.append((p.stem, exc))
     return out
 
 
@@ -426,7 +440,16 @@ def load_manifest(directory: Path, backup_id: str) -> BackupManifest:
             raise ConfigError(
                 f"backup id {backup_id!r} is ambiguous: " + ", ".join(m.id for m in matches[:5])
             )
-        raise BackupNotFound(backup_id, directory)
+        missing = BackupNotFound(backup_id, directory)
+        bad = [
+            i for i, _ in unreadable_manifests(directory) if backup_id and i.startswith(backup_id)
+        ]
+        if bad:
+            missing.hint = (
+                f"backup {bad[0]} matches, but its manifest cannot be read, so it is never "
+                "used: `malnu-tui backup list` says why"
+            )
+        raise missing
     if directory.is_dir():
         sweep_stale_temp(directory)
     path = manifest_path(directory, backup_id)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         preview_import,
         run_import,
     )
+    from malnu_tui.engine.data.sources import open_source
     from malnu_tui.engine.data.tablesource import TableSource
     from malnu_tui.engine.data.writers import (
         ON_CONFLICT,
@@ -69,6 +70,7 @@ __all__ = [
     "WriteOutcome",
     "WriteSpec",
     "open_csv",
+    "open_source",
     "open_writer",
     "preview_import",
     "run_import",
@@ -93,6 +95,7 @@ _WHERE = {
     "preview_import": "run",
     "run_import": "run",
     "TableSource": "tablesource",
+    "open_source": "sources",
     "ON_CONFLICT": "writers",
     "TableWriter": "writers",
     "WriteOutcome": "writers",

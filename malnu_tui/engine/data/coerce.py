@@ -13,7 +13,13 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from malnu_tui.engine.data.schema import Column
-from malnu_tui.engine.data.transform import StepFailed, Value, bool_step, excel_damage
+from malnu_tui.engine.data.transform import (
+    StepFailed,
+    Value,
+    bool_step,
+    excel_damage,
+    zero_date_hint,
+)
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -89,6 +95,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             if v is None:
                 return None
             text = str(v).strip()
+            if col.pg_dates and (special := _pg_special(text)) is not None:
+                return special
             try:
                 if not _DATE.match(text):
                     raise ValueError
@@ -96,6 +104,7 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date {v!r} for a {col.declared_type} column (YYYY-MM-DD)"
+                    + zero_date_hint(text)
                 ) from None
             return text
 
@@ -106,6 +115,8 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             if v is None:
                 return None
             text = str(v).strip()
+            if col.pg_dates and (special := _pg_special(text, timestamp=True)) is not None:
+                return special
             try:
                 if len(text) < 10 or not _DATE.match(text[:10]):
                     raise ValueError
@@ -113,10 +124,13 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             except ValueError:
                 raise StepFailed(
                     f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
+                    + zero_date_hint(text)
                 ) from None
             return text
 
         return timestamp
+    if fam == "blob":
+        return _blob
     limit = col.max_length
 
     def text(v: Value) -> Value:
@@ -134,6 +148,39 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
         return s
 
     return text
+
+
+_INFINITY = re.compile(r"[+-]?infinity", re.I)
+
+
+def _pg_special(text: str, *, timestamp: bool = False) -> str | None:
+    """A date or time PostgreSQL takes and ISO 8601 has no room for: ``infinity`` and
+    ``-infinity``, or a BC date (``0044-03-15 BC``, as PostgreSQL writes one) whose part before
+    `` BC`` is a real date (None: neither)."""
+    if _INFINITY.fullmatch(text):
+        return text.lower()
+    if not text.upper().endswith(" BC"):
+        return None
+    ad = text[:-3].rstrip()
+    try:
+        if not _DATE.match(ad[:10]) or (len(ad) > 10 and not timestamp):
+            return None
+        datetime.fromisoformat(ad) if timestamp else date.fromisoformat(ad)
+    except ValueError:
+        return None
+    return text
+
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def _blob(v: Value) -> Value:
+    """A BLOB or ``bytea`` column's value: PostgreSQL's ``\\x`` hex text of bytes (as ``--from``
+    reads a BLOB, and as psql and pg_dump write a ``bytea``) is those bytes, which a SQLite or
+    D1 BLOB column stores as they are (it stored the hex as text); any other value as it is."""
+    if isinstance(v, str) and v[:2] == "\\x" and _HEX.fullmatch(v, 2):
+        return bytes.fromhex(v[2:])
+    return v
 
 
 # A number written with '.' between groups of three digits, as a sheet in a comma-decimal

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.data.sqlwrite import (
+    D1_STATEMENT_BYTES,
     RowTooLarge,
     d1_requests,
     d1_statements,
@@ -51,15 +52,20 @@ def _values_statements(
             return d1_statements(head, [t for _row, t in rows], tail), rejected
         except RowTooLarge as exc:
             row, _t = rows.pop(exc.index)
-            sizes = [len(v) if isinstance(v, str) else 0 for v in row.values]
+            # Sized as D1 sizes a statement: bytes of UTF-8 (an essay in Javanese script or
+            # with emoji is 3-4 bytes a character), a BLOB as its X'…' hex.
+            sizes = [len(sql_literal(v).encode()) for v in row.values]
             at = sizes.index(max(sizes))
             column = columns[at] if at < len(columns) else ""
+            value = row.values[at]
+            chars = f" ({len(value):,} characters)" if isinstance(value, str) else ""
             rejected.append(
                 Rejection(
                     row.line,
                     column,
-                    f"the row is too large for D1 ({sizes[at]:,} characters in {column!r}; "
-                    "D1 takes at most 100 KB per statement)",
+                    f"the row is too large for D1 ({sizes[at]:,} bytes in {column!r}{chars}; "
+                    f"D1 takes at most 100 KB per statement, the import sends at most "
+                    f"{D1_STATEMENT_BYTES // 1000} KB)",
                     row.raw,
                 )
             )

@@ -43,6 +43,7 @@ from malnu_tui.engine.data.transform import (
     date_step,
     decimal_step,
     digits_step,
+    null_if_step,
     phone_step,
 )
 
@@ -260,6 +261,8 @@ _NEEDS_ARGS = {
     'thousands_sep = "." } }',
     "digits": "digits needs the number of digits, e.g. { digits = 10 } (or { digits = { "
     "length = 10, leading_zeros_lost = true } } for a column Excel kept as numbers)",
+    "null_if": 'null_if needs the texts that mean "no value", e.g. '
+    '{ null_if = ["0000-00-00 00:00:00", "0000-00-00"] } (MySQL\'s zero dates)',
     "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" } '
     '(or { phone = { form = "national", leading_zero_lost = true } } for a column Excel '
     "kept as numbers)",
@@ -281,6 +284,9 @@ def _label(key: str, arg: Any) -> str:
         shown = "081234567890" if table["form"] == "national" else "+6281234567890"
         lost = ", 8123… read as 08123…" if table.get("leading_zero_lost") else ""
         return f"phone (→ {shown}{lost})"
+    if key == "null_if":
+        shown = ", ".join(repr(x) for x in ([arg] if isinstance(arg, str) else arg)[:3])
+        return f"null_if ({shown} → NULL)"
     if key == "date" and any(f in EXCEL_FORMATS for f in ([arg] if isinstance(arg, str) else arg)):
         return "date (+ Excel serials)"
     return key
@@ -335,6 +341,15 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['digits']}", line=line)
         return digits_step(length, leading_zeros_lost=table.get("leading_zeros_lost", False))
+    if key == "null_if":
+        values = [arg] if isinstance(arg, str) else arg
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(x, str) for x in values)
+        ):
+            raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['null_if']}", line=line)
+        return null_if_step(values)
     if key == "bool":
         if not isinstance(arg, MappingABC) or set(arg) != {"true", "false"}:
             raise MappingError(

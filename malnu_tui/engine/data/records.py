@@ -36,20 +36,28 @@ class RecordChunk(NamedTuple):
             yield SourceRecord(line, fields, raw, self.errors.get(i, ""))
 
 
-def chunked(records: Iterator[SourceRecord], size: int) -> Iterator[RecordChunk]:
-    """Records → chunks (for sources that read record by record)."""
+def chunked(
+    records: Iterator[SourceRecord], size: int, *, max_bytes: int | None = None
+) -> Iterator[RecordChunk]:
+    """Records → chunks of ``size`` records (for sources that read record by record), or
+    fewer once their text reaches ``max_bytes`` (rows of photos or essays: a chunk of 5,000
+    of them held gigabytes)."""
     lines: list[int] = []
     fields: list[Fields] = []
     raws: list[str] = []
     errors: dict[int, str] = {}
+    text = 0
     for rec in records:
         if rec.error:
             errors[len(lines)] = rec.error
         lines.append(rec.line)
         fields.append(rec.fields)
         raws.append(rec.raw)
-        if len(lines) >= size:
+        if max_bytes is not None:
+            text += len(rec.raw)
+        if len(lines) >= size or (max_bytes is not None and text >= max_bytes):
             yield RecordChunk(lines, fields, raws, errors)
             lines, fields, raws, errors = [], [], [], {}
+            text = 0
     if lines:
         yield RecordChunk(lines, fields, raws, errors)

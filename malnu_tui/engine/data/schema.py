@@ -19,13 +19,19 @@ if TYPE_CHECKING:
 
 _NUMERIC = re.compile(r"\s*(?:numeric|decimal)\s*\(\s*(\d+)\s*(?:,\s*([+-]?\d+)\s*)?\)", re.I)
 
+_GEOMETRIC = frozenset({"point", "line", "lseg", "box", "path", "polygon", "circle"})
+
 # How values are checked before they are sent: by the column's declared type.
-Family = str  # "text", "integer", "number", "boolean", "date", "timestamp"
+Family = str  # "text", "integer", "number", "boolean", "date", "timestamp", "blob"
 
 
 def type_family(declared: str) -> Family:
     """SQLite's affinity rules, extended with PostgreSQL's type names and date/time types."""
     t = declared.lower()
+    if "blob" in t or t == "bytea":
+        return "blob"
+    if t.endswith("]") or "range" in t or t in _GEOMETRIC:
+        return "text"  # integer[], daterange, point: no integer or date, by their names
     if "timestamp" in t or "datetime" in t:
         return "timestamp"
     if t.startswith("time") or t == "interval":
@@ -51,6 +57,9 @@ class Column:
     primary_key: bool = False
     max_length: int | None = None  # PostgreSQL character varying(n)
     int_bits: int = 64
+    # PostgreSQL's dates and times: ``infinity``, ``-infinity`` and BC dates are values (a
+    # legacy table's "valid until forever"); SQLite and D1 have no such dates.
+    pg_dates: bool = False
 
     @property
     def precision_scale(self) -> tuple[int, int] | None:
@@ -80,9 +89,10 @@ class TableSchema:
         return tuple(c.name for c in self.columns)
 
 
-def read_schema(backend: Backend, table: str) -> TableSchema:
-    """The live definition of ``table`` (ConfigError when there is no such table)."""
-    if table not in backend.table_names():
+def read_schema(backend: Backend, table: str, *, view: bool = False) -> TableSchema:
+    """The live definition of ``table`` (ConfigError when there is no such table); ``view``:
+    of a view the caller found (an import's source), which has columns and no key."""
+    if not view and table not in backend.table_names():
         raise ConfigError(
             f"no table {table!r} in {backend.display_url}",
             hint="tables: " + ", ".join(backend.table_names()[:20]),
@@ -189,6 +199,7 @@ def _pg_schema(backend: Backend, table: str) -> TableSchema:
             primary_key=str(r[0]) in primary,
             max_length=None if r[4] is None else int(r[4]),
             int_bits=bits.get(str(r[5]), 64),
+            pg_dates=True,
         )
         for r in rows
     )

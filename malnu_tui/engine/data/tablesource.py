@@ -1,11 +1,21 @@
 """A table of another target as the import's source (``--from TARGET:TABLE``), read in
-keyset-paginated pages: never the whole table in memory, and no OFFSET that slows down."""
+keyset-paginated pages: never the whole table in memory, and no OFFSET that slows down.
+
+Each value is read as the text the source database itself writes for it, which every target
+reads back as that value: a BLOB or ``bytea`` as PostgreSQL's ``\\x`` hex (a target BLOB column
+stores the bytes again), ``json``/``jsonb``, arrays, ranges and intervals in PostgreSQL's own
+text (Python's reading of them — ``{'a': 1}``, ``['x']``, ``1 mon`` as 30 days — is no value any
+database reads), dates and times in ISO 8601 with ``infinity`` and BC dates as text, and a D1
+integer as its digits (D1's JSON rounds one past 2^53). Pages are sized by their bytes as well as
+their rows: a table of photos is read a few rows at a time.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,20 +27,38 @@ from malnu_tui.engine.errors import BackendError, ConfigError
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
 
-PAGE_ROWS = 2000
+PAGE_ROWS = 2000  # the most rows one page holds
+PAGE_BYTES = 4_000_000  # about the most text one page holds (photos, essays: fewer rows)
+FIRST_PAGE_ROWS = 50  # before a row's size is known
+CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
+
+# PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
+# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it.
+_PG_NATIVE = frozenset(
+    {"int2", "int4", "int8", "oid", "numeric", "float4", "float8", "bool", "text", "varchar",
+     "bpchar", "name", "uuid", "citext"}
+)  # fmt: skip
 
 
 def as_text(value: object) -> str | None:
-    """A database value as the text a CSV would hold (NULL stays None)."""
+    """A database value as the text a CSV would hold (NULL stays None; bytes as ``\\x`` hex,
+    PostgreSQL's text of a ``bytea``)."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
     return str(value)
+
+
+def _page_size(page: Sequence[tuple[Any, ...]]) -> int:
+    """The rows the next page may hold: ``PAGE_BYTES`` over this page's bytes per row."""
+    size = sum(len(v) if isinstance(v, (str, bytes)) else 8 for r in page for v in r)
+    per_row = max(1, size // max(1, len(page)))
+    return max(1, min(PAGE_ROWS, PAGE_BYTES // per_row))
 
 
 class TableSource:
@@ -41,107 +69,204 @@ class TableSource:
 
     def __init__(self, backend: Backend, table: str, *, label: str = "") -> None:
         self.backend = backend
-        self.table = table
-        self.schema: TableSchema = read_schema(backend, table)
+        self.table = _in_its_schema(backend, table)
+        self.view = self.table not in backend.table_names() and self.table in _views(backend)
+        self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
         self.header: tuple[str, ...] = self.schema.names
-        self.description = f"table {table} of {label or backend.display_url}"
+        what = "view" if self.view else "table"
+        self.description = f"{what} {table} of {label or backend.display_url}"
         self.format = None
         self.counts: tuple[int | None, int | None] = (None, None)  # (before, after) reading
-        if backend.kind != "postgresql" and not self.schema.rowid and not self.schema.primary_key:
+        if self.view and backend.kind == "d1":
+            raise ConfigError(
+                f"{table!r} is a view: D1 has no cursor to read a view in pages",
+                hint="import from its tables, or CREATE TABLE … AS SELECT the view first",
+            )
+        keyless = not self.schema.rowid and not self.schema.primary_key
+        if backend.kind != "postgresql" and not self.view and keyless:
             raise ConfigError(f"table {table!r} has neither rowid nor primary key to page by")
 
-    def _pages(self) -> Iterator[list[tuple[Any, ...]]]:
-        t = quote_ident(self.table)
-        cols = ", ".join(quote_ident(c) for c in self.header)
-        if self.backend.kind == "postgresql":
-            yield from self._pg_pages(cols)
-            return
-        if self.schema.rowid:
-            last: int | None = None
-            while True:
-                where = "" if last is None else f"WHERE rowid > {int(last)} "
-                rows = sqlite_rows(
-                    self.backend,
-                    f"SELECT rowid, {cols} FROM {t} {where}ORDER BY rowid LIMIT {PAGE_ROWS}",
-                )
-                if not rows:
-                    return
-                last = int(rows[-1][0])
-                yield [r[1:] for r in rows]
-        else:
-            keys = self.schema.primary_key
-            idx = [self.header.index(k) for k in keys]
-            order = ", ".join(quote_ident(k) for k in keys)
-            after: tuple[Any, ...] | None = None
-            while True:
-                where, params = "", ()
-                if after is not None:
-                    where = f"WHERE ({order}) > ({', '.join('?' for _ in keys)}) "
-                    params = after
-                rows = sqlite_rows(
-                    self.backend,
-                    f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}",
-                    params,
-                )
-                if not rows:
-                    return
-                after = tuple(rows[-1][i] for i in idx)
-                yield rows
+    def _count(self) -> int:
+        if not self.view:
+            return self.backend.row_count(self.table)
+        rows = (
+            sqlite_rows(self.backend, f"SELECT count(*) FROM {quote_ident(self.table)}")
+            if self.backend.kind != "postgresql"
+            else self.backend.conn.execute(  # type: ignore[attr-defined]
+                f"SELECT count(*) FROM {quote_ident(self.table)}".replace("%", "%%"), ()
+            ).fetchall()
+        )
+        return int(rows[0][0])
 
-    def _pg_pages(self, cols: str) -> Iterator[list[tuple[Any, ...]]]:
+    def _view_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
+        """A view's rows through one cursor (a view has no key to page by): SQLite's
+        statement, or a PostgreSQL server-side cursor, read a page at a time."""
+        limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
+        conn: Any = self.backend.conn  # type: ignore[attr-defined]
+        if self.backend.kind == "sqlite":
+            cur = conn.execute(select)
+            while page := [tuple(r) for r in cur.fetchmany(limit)]:
+                limit = _page_size(page)
+                yield page
+            return
+        import psycopg
+
+        try:
+            with conn.transaction(), conn.cursor(name="malnu_import_view") as cur:
+                cur.execute(select, ())
+                while page := [tuple(r) for r in cur.fetchmany(limit)]:
+                    limit = _page_size(page)
+                    yield page
+        except psycopg.Error as exc:
+            raise BackendError(f"{self.description}: {exc}".strip()) from None
+
+    def _pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        if self.backend.kind == "postgresql":
+            yield from self._pg_pages()
+            return
+        t = quote_ident(self.table)
+        cols = ", ".join(self._sqlite_value(c) for c in self.header)
+        if self.view:
+            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            return
+        keys = ("rowid",) if self.schema.rowid else self.schema.primary_key
+        # The keys are read as they are stored (the next page starts after them), ahead of
+        # the values.
+        order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+        after: tuple[Any, ...] | None = None
+        limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
+        while True:
+            where, params = "", ()
+            if after is not None:
+                where = f"WHERE ({order}) > ({', '.join('?' for _ in keys)}) "
+                params = after
+            rows = sqlite_rows(
+                self.backend,
+                f"SELECT {order}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
+                params,
+            )
+            if not rows:
+                return
+            after = tuple(rows[-1][: len(keys)])
+            page = [r[len(keys) :] for r in rows]
+            limit = _page_size(page)
+            yield page
+
+    def _sqlite_value(self, column: str) -> str:
+        """A SQLite or D1 column's value as the import reads it: a BLOB as ``\\x`` hex text
+        (D1's JSON has no bytes); on D1 an integer as its digits (D1's JSON rounds one past
+        2^53; a local file's are read exactly)."""
+        c = quote_ident(column)
+        if self.backend.kind != "d1":
+            return c  # bytes come as bytes, and as_text spells them
+        return (
+            f"CASE typeof({c}) WHEN 'blob' THEN '\\x' || lower(hex({c})) "
+            f"WHEN 'integer' THEN CAST({c} AS TEXT) ELSE {c} END"
+        )
+
+    def _pg_types(self) -> dict[str, tuple[str, str]]:
+        """Each column's base type (a domain's underlying one): name → (typname, category)."""
+        conn = self.backend.conn  # type: ignore[attr-defined]
+        rows = conn.execute(
+            "SELECT a.attname, b.typname, b.typcategory FROM pg_attribute a "
+            "JOIN pg_type t ON t.oid = a.atttypid "
+            "JOIN pg_type b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "
+            "WHERE a.attrelid = "
+            "(quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
+            "AND a.attnum > 0 AND NOT a.attisdropped",
+            (self.table,),
+        ).fetchall()
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+    def _pg_pages(self) -> Iterator[list[tuple[Any, ...]]]:
         import psycopg
 
         conn = self.backend.conn  # type: ignore[attr-defined]
         keys = self.schema.primary_key
+        types = self._pg_types()
+
+        def value(name: str) -> str:
+            c = quote_ident(name)
+            typname, category = types.get(name, ("text", "S"))
+            if typname in _PG_NATIVE:
+                return c
+            if typname == "bytea":
+                return f"'\\x' || encode({c}, 'hex')"
+            if category == "D":  # ISO 8601 whatever the DateStyle; infinity, BC as text
+                return f"to_json({c}) #>> '{{}}'"
+            return f"{c}::text"
+
         # Run with parameters (an empty tuple too), so a "%" in a quoted name is doubled:
         # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
-        cols = cols.replace("%", "%%")
+        cols = ", ".join(value(c) for c in self.header).replace("%", "%%")
         t = quote_ident(self.table).replace("%", "%%")
+        if self.view:
+            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            return
         if keys:
+            # The keys are read as they are stored (the next page starts after them).
             order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
-            idx = [self.header.index(k) for k in keys]
+            lead = len(keys)
         else:
-            order, idx = "ctid", []
+            # ORDER BY the table's ctid, qualified: a bare "ctid" names the output column
+            # ctid::text, and text order ('(0,1)', '(0,10)', … '(0,2)') skipped rows.
+            order, lead = f"{t}.ctid", 1
         after: tuple[Any, ...] | None = None
+        limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
             if keys:
                 where = f"WHERE ({order}) > ({', '.join('%s' for _ in keys)}) " if after else ""
-                query = f"SELECT {cols} FROM {t} {where}ORDER BY {order} LIMIT {PAGE_ROWS}"
+                head = order
             else:
-                # ORDER BY the table's ctid, qualified: a bare "ctid" names the output column
-                # ctid::text, and text order ('(0,1)', '(0,10)', … '(0,2)') skipped rows.
                 where = f"WHERE {t}.ctid > %s::tid " if after else ""
-                query = (
-                    f"SELECT ctid::text, {cols} FROM {t} {where}ORDER BY {t}.ctid LIMIT {PAGE_ROWS}"
-                )
+                head = "ctid::text"
+            query = f"SELECT {head}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
             try:
                 rows = conn.execute(query, after or ()).fetchall()
             except psycopg.Error as exc:
                 raise BackendError(f"{self.description}: {exc}".strip()) from None
             if not rows:
                 return
-            if keys:
-                after = tuple(rows[-1][i] for i in idx)
-                yield [tuple(r) for r in rows]
-            else:
-                after = (rows[-1][0],)
-                yield [tuple(r[1:]) for r in rows]
+            after = tuple(rows[-1][:lead])
+            page = [tuple(r[lead:]) for r in rows]
+            limit = _page_size(page)
+            yield page
 
     def records(self) -> Iterator[SourceRecord]:
         """The rows in pages; the table is counted before the first and after the last, so
-        that :meth:`unread` can tell rows the pages missed."""
-        self.counts = (self.backend.row_count(self.table), None)
-        line = 1
-        for page in self._pages():
-            for r in page:
-                line += 1
-                fields = tuple(as_text(v) for v in r)
-                buf = io.StringIO()
-                csv.writer(buf, lineterminator="\n").writerow(
-                    ["" if f is None else f for f in fields]
-                )
-                yield SourceRecord(line, fields, buf.getvalue())
-        self.counts = (self.counts[0], self.backend.row_count(self.table))
+        that :meth:`unread` can tell rows the pages missed. On PostgreSQL all of it is read in
+        one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
+        was when the import began, every row once (an UPDATE during the reading moved rows
+        of a table without a key to later pages, read twice, and the count check failed)."""
+        with self._snapshot():
+            before = self._count()
+            line = 1
+            for page in self._pages():
+                for r in page:
+                    line += 1
+                    fields = tuple(as_text(v) for v in r)
+                    buf = io.StringIO()
+                    csv.writer(buf, lineterminator="\n").writerow(
+                        ["" if f is None else f for f in fields]
+                    )
+                    yield SourceRecord(line, fields, buf.getvalue())
+            # Set once the whole table was read: a pass that stops early (the preview's
+            # samples, the raw text of rows the database refused) left (count, None), which
+            # skipped the count check.
+            self.counts = (before, self._count())
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        if self.backend.kind != "postgresql":
+            yield  # SQLite: short reads, so the legacy application's writers are not held
+            return
+        conn = self.backend.conn  # type: ignore[attr-defined]
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # Idle between pages while the target writes: not ended by the server's
+            # idle_in_transaction_session_timeout (for this transaction only).
+            conn.execute("SELECT set_config('idle_in_transaction_session_timeout', '0', true)")
+            yield
 
     def unread(self, read: int) -> str | None:
         """Why ``read`` rows, all the pages gave, are not the whole table: its count, the same
@@ -153,4 +278,43 @@ class TableSource:
         return f"read {read} row(s) of the source table's {before}"
 
     def chunks(self, size: int) -> Iterator[RecordChunk]:
-        return chunked(self.records(), size)
+        return chunked(self.records(), size, max_bytes=CHUNK_BYTES)
+
+
+def _views(backend: Backend) -> list[str]:
+    """The views of the backend's schema (a PostgreSQL materialized view among them)."""
+    if backend.kind != "postgresql":
+        return [str(r[0]) for r in sqlite_rows(backend, _SQLITE_VIEWS)]
+    rows = backend.conn.execute(_PG_VIEWS).fetchall()  # type: ignore[attr-defined]
+    return [str(r[0]) for r in rows]
+
+
+_SQLITE_VIEWS = "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
+_HERE = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+_PG_VIEWS = (
+    f"SELECT c.relname FROM pg_class c WHERE c.relnamespace = {_HERE} "
+    "AND c.relkind IN ('v', 'm') ORDER BY c.relname"
+)
+
+
+def _in_its_schema(backend: Backend, name: str) -> str:
+    """``legacy.users`` on PostgreSQL, when no relation of the current schema has that name
+    and schema ``legacy`` has ``users``: the source's connection (its own, only read) is set
+    to look in that schema, and ``users`` is the name. Any other name as it is."""
+    if backend.kind != "postgresql" or "." not in name:
+        return name
+    schema, _, table = name.partition(".")
+    conn = backend.conn  # type: ignore[attr-defined]
+    here = conn.execute(
+        f"SELECT 1 FROM pg_class WHERE relname = %s AND relnamespace = {_HERE}",
+        (name,),
+    ).fetchall()
+    there = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm')",
+        (schema, table),
+    ).fetchall()
+    if here or not there:
+        return name
+    conn.execute("SELECT set_config('search_path', quote_ident(%s), false)", (schema,))
+    return table

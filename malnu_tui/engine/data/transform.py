@@ -214,8 +214,32 @@ def date_step(formats: Sequence[str]) -> StepFn:
                 return parsed.isoformat(timespec="seconds")
             return parsed.date().isoformat()
         raise StepFailed(
-            f"date: {v!r} matches none of {', '.join(fmts)}" + (f" ({why})" if why else "")
+            f"date: {v!r} matches none of {', '.join(fmts)}"
+            + (f" ({why})" if why else "")
+            + zero_date_hint(text)
         )
+
+    return run
+
+
+def zero_date_hint(text: str) -> str:
+    """What to do with MySQL's "zero date" (``0000-00-00``, ``0000-00-00 00:00:00``: MySQL's
+    "no date", which no other database takes) — said after the refusal of one ("" else)."""
+    if not _ZERO_DATE.fullmatch(text.strip()):
+        return ""
+    return f'; MySQL\'s "zero date" (no date): make it NULL with {{ null_if = ["{text.strip()}"] }}'
+
+
+_ZERO_DATE = re.compile(r"0000-00-00(?:[ T]00:00:00(?:\.0+)?)?")
+
+
+def null_if_step(values: Sequence[str]) -> StepFn:
+    """Any of ``values`` (as the text is, after the steps before) → NULL: MySQL's zero dates,
+    a legacy system's ``-`` or ``N/A`` for "none"; any other value as it is."""
+    none = frozenset(values)
+
+    def run(v: Value) -> Value:
+        return None if isinstance(v, str) and v in none else v
 
     return run
 
@@ -419,8 +443,8 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "int": _int,
     "bool": bool_step(),
 }
-STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone", "digits")
-STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone", "digits")
+STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone", "digits", "null_if")
+STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone", "digits", "null_if")
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,8 @@ def _delete_all(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     for name in op.names:
         if key(name) in s.created:
             continue
+        if s.dialect != "postgresql" and key(name).startswith("sqlite_"):
+            continue  # SQLite's own tables (`.dump`'s DELETE FROM sqlite_sequence): no rows of ours
         if cascade:
             why = f"TRUNCATE … CASCADE empties {name} and every table referencing it (theirs too)"
         elif st.first_words.startswith("TRUNCATE"):

@@ -119,7 +119,7 @@ def _columns(
             out.append(_f("DROP-COLUMN", file, line, why, sev))
             continue
         new_typ, new_nn = new.columns[col]
-        if new_typ != typ:
+        if new_typ != typ and not _widened(typ, new_typ):
             why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
             out.append(_f("COLUMN-TYPE-CHANGE", file, line, why))
         if new_nn and not notnull:
@@ -198,3 +198,20 @@ def left_dangling(
             )
             out.append(_f("SQLITE-DANGLING-VIEW", file, line, why))
     return out
+
+
+_SIZED = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*\(\s*(\d+)\s*\)\s*$")
+_TEXT_TYPES = ("CHAR", "VARCHAR", "CHARACTER", "CHARACTER VARYING", "NVARCHAR", "NCHAR")
+
+
+def _widened(old: str, new: str) -> bool:
+    """A text column's length only raised (``VARCHAR(255)`` → ``VARCHAR(320)`` or ``TEXT``, as
+    Knex and Prisma rebuild a table for ``.alter()``): SQLite stores the same values either way
+    and PostgreSQL changes only the catalog, so no reader or writer can break."""
+    m = _SIZED.match(old or "")
+    if m is None or " ".join(m[1].upper().split()) not in _TEXT_TYPES:
+        return False
+    if " ".join(new.upper().split()) == "TEXT":
+        return True
+    n = _SIZED.match(new)
+    return n is not None and n[1].upper() == m[1].upper() and int(n[2]) >= int(m[2])

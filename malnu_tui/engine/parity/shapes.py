@@ -176,6 +176,7 @@ _CLOCK = re.compile(
     r"\b(?:datetime|date|time)\s*\(",
     re.IGNORECASE,
 )
+_SUBSEC = re.compile(r"'subsec(?:ond)?'", re.IGNORECASE)
 _CHANCE = re.compile(r"random|gen_random_uuid", re.IGNORECASE)
 RANDOM = "<random>"
 NOW_NUMBER = "<now, as a number>"
@@ -192,7 +193,12 @@ def norm_default(value: object, pg_type: str, expression: str) -> str | None:
     if not _CLOCK.search(expression):
         return norm_value(value, pg_type)
     if value is None:
-        return None
+        if not _SUBSEC.search(expression):
+            return None
+        # 'subsec' is SQLite 3.42's (D1 has it); an older SQLite here reads it as NULL.
+        if re.search(r"unixepoch|%s", expression, re.IGNORECASE):
+            return NOW_NUMBER
+        return NOW if pg_type.startswith("timestamp") else NOW_TEXT
     text = str(value).strip()
     if _TS.match(text) or pg_type.startswith("timestamp"):
         return NOW

@@ -200,6 +200,7 @@ class Context:
         "line",
         "opaque",
         "replaced",
+        "row_table",
         "sqlite_accepted",
         "state",
         "tables",
@@ -217,6 +218,7 @@ class Context:
         self.replaced = False  # rewrite_functions replaced a node of the tree (not opaquely)
         self.opaque = False  # … by a value holding nothing a later pass looks at
         self.tables: list[str] = []  # the tables the statement names
+        self.row_table: str | None = None  # in a trigger's body: the table of NEW and OLD
 
     def note(self, construct: str, why: str, suggestion: str = "") -> None:
         self.findings.append(Finding(self.file, self.line, construct, why, suggestion, "note"))

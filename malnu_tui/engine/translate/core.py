@@ -24,6 +24,7 @@ from malnu_tui.engine.translate.model import FileTranslation, Finding, Translate
 from malnu_tui.engine.translate.names import SQLITE_NAME
 from malnu_tui.engine.translate.pipeline import generate
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.sequence import names_sequence_table, sequence_statements
 from malnu_tui.engine.translate.triggers import (
     parse_trigger,
     pg_ident,
@@ -241,6 +242,10 @@ def _translate_one(
                 f"DROP FUNCTION IF EXISTS {pg_ident(fn)}()",
             )
             return TranslatedStatement(st.line, text, drops, tuple(ctx.findings))
+        if verb in ("INSERT", "UPDATE", "DELETE", "REPLACE") and names_sequence_table(text):
+            counters = sequence_statements(text, ctx)
+            if counters is not None:
+                return TranslatedStatement(st.line, st.text, tuple(counters), tuple(ctx.findings))
         if verb == "REPLACE":
             text = re.sub(r"^\s*REPLACE\b", "INSERT OR REPLACE", text, count=1, flags=re.I)
         if verb == "CREATE" and "TABLE" in words.split()[1:3]:
@@ -332,6 +337,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     def one(sql: str) -> str:
         inner = Context(ctx.file, ctx.line, ctx.state)
         inner.sqlite_accepted = ctx.sqlite_accepted
+        inner.row_table = parts.table
         out = generate(sql, inner)
         ctx.findings.extend(inner.findings)
         if inner.extra:
@@ -345,6 +351,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
             ctx.findings.extend(dataclasses.replace(f, file=ctx.file, line=ctx.line) for f in found)
             return out
         inner = Context(ctx.file, ctx.line, ctx.state)
+        inner.row_table = parts.table
         out = generate("SELECT " + sql, inner, expression_only=True)
         ctx.findings.extend(inner.findings)
         if not inner.tables:

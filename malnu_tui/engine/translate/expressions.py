@@ -23,6 +23,7 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
+from malnu_tui.engine.translate.numbers import blob_sql, integer_cast, numeric_round
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
@@ -100,10 +101,11 @@ def rewrite_functions(
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
+                lits = tuple(lit(a) for a in args)
+                if any(a is not None and a.lower() in _SUBSEC for a in lits):
+                    return pg_value(node, _subsec_epoch_sql(args, lits))
                 first = _arg_sql(args[0])
-                return pg_value(
-                    node, epoch_sql(timestamp_sql("datetime", [lit(a) for a in args], first)[0])
-                )
+                return pg_value(node, epoch_sql(timestamp_sql("datetime", list(lits), first)[0]))
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -129,6 +131,17 @@ def rewrite_functions(
                 else pg_value(node, date_function_sql(kind, ["now"], ""))
             )
             return tag(ctx, out, kind, NOW_UTC, False)
+        if isinstance(node, exp.HexString):
+            return pg_value(node, blob_sql(str(node.this)))
+        if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+            integer_cast(node, ctx)
+            return node
+        if isinstance(node, exp.Round):
+            numeric_round(node, ctx)
+            return node
+        if isinstance(node, exp.Substring):
+            _substr_from_the_end(node)
+            return node
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -284,6 +297,10 @@ _WALK_KEPT = "malnu_walk_kept"
 
 
 FUNCTION_NODES = (
+    exp.HexString,
+    exp.Cast,
+    exp.Round,
+    exp.Substring,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
@@ -302,6 +319,50 @@ FUNCTION_NODES = (
     exp.Greatest,
     exp.Least,
 )
+
+
+_SUBSEC = frozenset({"subsec", "subsecond"})
+
+
+def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str:
+    """``unixepoch(…, 'subsec')`` (SQLite 3.42+; better-auth's and Drizzle's
+    ``cast(unixepoch('subsecond') * 1000 as integer)``): seconds with their milliseconds, as
+    a REAL. The word may also stand for the time value: ``unixepoch('subsec')`` is now."""
+    mods = [a for a in lits[1:] if a is None or a.lower() not in _SUBSEC]
+    if lits[0] is not None and lits[0].lower() in _SUBSEC:
+        value = timestamp_sql("datetime", ["now", *mods], "")[0]
+    else:
+        value = timestamp_sql("datetime", [lits[0], *mods], _arg_sql(args[0]))[0]
+    return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
+
+
+def _substr_from_the_end(node: exp.Substring) -> None:
+    """``substr(x, -3)`` in place: SQLite counts a negative start from the end (the last three
+    characters); PostgreSQL's SUBSTRING starts before the first character and returns the whole
+    string. The start becomes ``LENGTH(x) + 1 - 3``: for any start PostgreSQL then takes the
+    characters SQLite takes. A negative length (the characters before the start) has no form."""
+    length = node.args.get("length")
+    if length is not None and _negative_literal(length):
+        raise Untranslatable(
+            "substr() with a negative length",
+            "SQLite then takes the characters before the start; SUBSTRING raises",
+            "compute the start and a positive length",
+        )
+    start = node.args.get("start")
+    if start is None or not _negative_literal(start):
+        return
+    size = exp.Length(this=node.this.copy())
+    normalise_identifiers(size)  # (a copy: not among the identifiers the first walk found)
+    back = exp.Literal.number(str(start.this.this))
+    node.set(
+        "start", exp.Sub(this=exp.Add(this=size, expression=exp.Literal.number(1)), expression=back)
+    )
+
+
+def _negative_literal(node: exp.Expr) -> bool:
+    return (
+        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
+    )
 
 
 def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FileTranslation", "Finding", "Severity", "TranslatedStatement"]
+__all__ = ["NOT_CHECKED", "FileTranslation", "Finding", "Severity", "TranslatedStatement"]
 
 Severity = Literal["error", "warning", "note"]
+
+
+# The construct of a note saying that a check on PostgreSQL could not try the statement
+# (``plan --check``): its status is ``unchecked``, never ``ok``.
+NOT_CHECKED = "not checked"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.leftovers import leftover_syntax
 from malnu_tui.engine.translate.plaininsert import plain_insert
+from malnu_tui.engine.translate.rowid import mentions_rowid, rewrite_rowid
 from malnu_tui.engine.translate.statements import (
     insert_text_datetimes,
     rewrite_column,
@@ -100,6 +101,12 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
             sinks[found](node)  # type: ignore[misc]
     tables = [str(t.name) for t in table_nodes if t.name]
     ctx.tables = tables
+    if (
+        (tables or ctx.row_table)
+        and not isinstance(tree, exp.Create | exp.Alter)
+        and mentions_rowid(text)
+    ):
+        rewrite_rowid(tree, ctx)  # (renames identifiers in place: the walk's lists stay valid)
     tree = rewrite_functions(tree, ctx, calls)
     walked = not ctx.replaced
     if walked and ctx.opaque and compares:

@@ -20,6 +20,8 @@ from malnu_tui.engine.translate.types import map_type
 
 __all__ = ["ColumnInfo", "PendingKey", "SchemaState"]
 
+_AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class PendingKey:
@@ -184,6 +186,12 @@ class SchemaState(ScratchSchema):
     def _read_without_rowid(self, table: str) -> bool:
         found = self._first(table, "table")
         return found is not None and without_rowid(found[4])
+
+    def autoincrement(self, table: str) -> bool:
+        """True when ``table`` was created with AUTOINCREMENT (only those read their counter
+        in ``sqlite_sequence``)."""
+        found = self._first(table, "table")
+        return found is not None and _AUTOINCREMENT.search(found[4]) is not None
 
     def boolean_columns(self, table: str) -> set[str]:
         """Lower-cased names of the columns declared BOOLEAN/BOOL."""

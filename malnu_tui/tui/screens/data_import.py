@@ -4,7 +4,8 @@ lines) → typed confirmation → import with progress (lock, safety backup, one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -24,8 +25,9 @@ from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.progress import OperationProgress
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.config import Settings, Target
     from malnu_tui.engine.data import ImportPreview, ImportProgress, ImportReport, ImportRequest
+    from malnu_tui.engine.data.run import Source
 
 
 @dataclass
@@ -55,11 +57,12 @@ def _short(value: object, width: int = 24) -> str:
 
 
 class ImportWizard(WizardScreen):
-    """Load a CSV file into a table of the current target, all or nothing."""
+    """Load a CSV file, or a table of another target (the legacy database), into a table of
+    the current target, all or nothing."""
 
-    WIZARD_TITLE: ClassVar[str] = "Import a CSV file"
+    WIZARD_TITLE: ClassVar[str] = "Import a file or table"
     STEPS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("source", "File and table"),
+        ("source", "Source"),
         ("preview", "Mapping preview"),
         ("validate", "Validation"),
         ("confirm", "Confirm"),
@@ -69,10 +72,17 @@ class ImportWizard(WizardScreen):
     NO_RETURN_FROM: ClassVar[str] = "run"
 
     def __init__(
-        self, target: Target, *, file: str = "", table: str = "", mapping: str = ""
+        self,
+        target: Target,
+        *,
+        settings: Settings | None = None,
+        file: str = "",
+        table: str = "",
+        mapping: str = "",
     ) -> None:
         super().__init__()
         self.target = target
+        self.settings = settings  # where a TARGET:TABLE source is looked up
         self.initial = (file, table, mapping)
         self.request: ImportRequest | None = None
         self.preview: ImportPreview | None = None
@@ -90,7 +100,8 @@ class ImportWizard(WizardScreen):
             file, table, mapping = self.initial
             for label, field_id, placeholder, value in (
                 ("CSV file", "import-file", "path/to/file.csv", file),
-                ("table", "import-table", "users", table),
+                ("or a table", "import-from", "TARGET:TABLE of another target (legacy:users)", ""),
+                ("into table", "import-table", "users", table),
                 ("mapping (optional)", "import-map", "path/to/mapping.toml", mapping),
                 ("key (optional)", "import-key", "id  (existing keys are updated)", ""),
                 ("on conflict", "import-conflict", "update | skip | error", ""),
@@ -173,9 +184,16 @@ class ImportWizard(WizardScreen):
                 f"header line: {exc}",
                 hint="the line that holds the column names (1, or below a title; 5-6: two rows)",
             ) from None
+        file, source = value("import-file"), value("import-from")
+        if file and source:
+            raise ConfigError(
+                "give either a CSV file or a table of another target, not both",
+                hint="clear one of the two fields",
+            )
         return ImportRequest(
             table=value("import-table"),
-            file=Path(value("import-file")).expanduser(),
+            file=Path(file).expanduser() if file else None,
+            source_label=source,
             mapping=Path(mapping).expanduser() if mapping else None,
             key=key,
             on_conflict=conflict,  # type: ignore[arg-type]  # checked above
@@ -193,9 +211,10 @@ class ImportWizard(WizardScreen):
 
     def _source_changed(self) -> None:
         file = self.query_one("#import-file", Input).value.strip()
+        source = self.query_one("#import-from", Input).value.strip()
         table = self.query_one("#import-table", Input).value.strip()
-        if not file:
-            self.allow_next("name the CSV file")
+        if not file and not source:
+            self.allow_next("name the CSV file, or a table as TARGET:TABLE")
         elif not table:
             self.allow_next("name the table")
         else:
@@ -214,13 +233,26 @@ class ImportWizard(WizardScreen):
                 return False
         return True
 
+    @contextlib.contextmanager
+    def _source(self, request: ImportRequest) -> Iterator[Source]:
+        """The request's source (the engine's, as the CLI opens it), its connection closed
+        at the end."""
+        from malnu_tui.engine.config import load_settings
+        from malnu_tui.engine.data import open_source
+
+        source, backend = open_source(self.settings or load_settings(), request)
+        try:
+            yield source
+        finally:
+            if backend is not None:
+                backend.close()
+
     # -- preview ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="import-preview")
     def _preview(self, request: ImportRequest) -> None:
-        from malnu_tui.engine.data import open_csv, preview_import
+        from malnu_tui.engine.data import preview_import
 
-        with reporting(self, "preview"):
-            source = open_csv(request)
+        with reporting(self, "preview"), self._source(request) as source:
             with connected(self.target) as backend:
                 preview = preview_import(backend, request, source)
                 self.post_message(ImportPreviewed(preview, backend.name))
@@ -267,10 +299,9 @@ class ImportWizard(WizardScreen):
     # -- validation (a dry run) ---------------------------------------------------------------
     @work(thread=True, exclusive=True, group="import-validate")
     def _validate(self, request: ImportRequest) -> None:
-        from malnu_tui.engine.data import open_csv, run_import
+        from malnu_tui.engine.data import run_import
 
-        with reporting(self, "validate"):
-            source = open_csv(request)
+        with reporting(self, "validate"), self._source(request) as source:
             with connected(self.target) as backend:
                 report = run_import(
                     backend,
@@ -396,10 +427,9 @@ class ImportWizard(WizardScreen):
     @work(thread=True, exclusive=True, group="import-run")
     def _run(self, request: ImportRequest) -> None:
         from malnu_tui.engine import safety
-        from malnu_tui.engine.data import open_csv, run_import
+        from malnu_tui.engine.data import run_import
 
-        with reporting(self, "run"):
-            source = open_csv(request)
+        with reporting(self, "run"), self._source(request) as source:
             with connected(self.target) as backend:
                 backup = safety.backup_taker(backend, self.target, backup_progress_poster(self))
                 report = run_import(

@@ -327,6 +327,8 @@ class RecoverWizard(WizardScreen):
             )
             text.append("Pre-recover backup (restore it to undo this): ", style="bold")
             text.append(f"{r.restore.pre_restore_id}\n", style="bold reverse")
+            for warning in r.restore.warnings:
+                text.append(f"⚠ {warning}\n", style="bold yellow")
         else:
             text.append("✘ the recovery did not complete\n", style="bold red")
             if self.last_error:

@@ -207,6 +207,8 @@ class RestoreWizard(WizardScreen):
                 text.append("⚠ the schema hash differs from the manifest\n", style="bold yellow")
             text.append("Pre-restore backup (restore it to undo this): ", style="bold")
             text.append(f"{r.pre_restore_id}\n", style="bold reverse")
+            for warning in r.warnings:
+                text.append(f"⚠ {warning}\n", style="bold yellow")
         else:
             text.append("✘ the restore did not complete\n", style="bold red")
             if self.last_error:

@@ -74,12 +74,14 @@ class AdoptPlan:
     to_adopt: tuple[tuple[Migration, WranglerMigration], ...]
     already_tracked: tuple[str, ...]
     unmatched: tuple[str, ...]  # applied by wrangler, but no such file in our migration set
+    tool: str = "wrangler"  # whose history (the Supabase CLI's: backends/supabase_history.py)
 
     def describe(self) -> list[str]:
-        lines = [f"wrangler history from {self.source}:"]
+        lines = [f"{self.tool}'s history from {self.source}:"]
         for m, w in self.to_adopt:
-            as_ = "" if w.name == m.filename else f" as wrangler's {w.name}"
-            lines.append(f"  adopt {m.filename}{as_} (applied by wrangler at {w.applied_at})")
+            as_ = "" if w.name == m.filename else f" as {self.tool}'s {w.name}"
+            at = f" at {w.applied_at}" if w.applied_at else ""
+            lines.append(f"  adopt {m.filename}{as_} (applied by {self.tool}{at})")
         if self.already_tracked:
             lines.append(f"  already tracked: {', '.join(self.already_tracked)}")
         if self.unmatched:
@@ -286,8 +288,9 @@ def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
                 "adopt",
                 m.filename,
                 "ok",
-                f"applied by wrangler as {w.name} at {w.applied_at} ({plan.source}); "
-                "recorded, not run",
+                f"applied by {plan.tool} as {w.name}"
+                + (f" at {w.applied_at}" if w.applied_at else "")
+                + f" ({plan.source}); recorded, not run",
             )
             backend.run_unit(m.filename, [], RecordApplied(m.filename, m.checksum), audit)
             done.append(m.filename)

@@ -1,0 +1,126 @@
+"""A migration's tracking and audit rows on PostgreSQL, in one round trip; and, where the
+Supabase CLI keeps its history in the same database (``supabase_migrations.schema_migrations``,
+engine/backends/supabase_history.py), its row too, in the same transaction.
+
+Without that row, ``supabase db push`` run after this tool's ``up`` took the migration for
+pending and ran it a second time; and a rollback that left the CLI's row behind made the next
+``up`` refuse the migration as "already applied by the Supabase CLI", pointing at an ``adopt``
+that would have recorded it without running it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from psycopg import sql
+
+from malnu_tui.engine.backends.base import (
+    AUDIT_TABLE,
+    TRACKING_TABLE,
+    AuditEntry,
+    RecordApplied,
+    TrackingChange,
+)
+
+__all__ = ["SUPABASE_TABLE", "SUPABASE_TABLE_SQL", "record", "supabase_history"]
+
+SUPABASE_TABLE = "supabase_migrations.schema_migrations"
+_FILE = re.compile(r"^(\d{8})_?(\d{6})_(.+)\.sql$", re.IGNORECASE)
+
+
+# Whether the CLI's history table is there with the given privileges (CASE: a name is looked
+# up only in a schema that exists and the role may use — to_regclass raises "permission
+# denied for schema" otherwise — and a privilege asked only of a table that exists), and
+# whether it has the newer CLI's ``name`` column.
+SUPABASE_TABLE_SQL = (
+    "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = "
+    "'supabase_migrations') THEN false WHEN NOT has_schema_privilege('supabase_migrations', "
+    "'USAGE') THEN false WHEN to_regclass(%(t)s) IS NULL THEN false ELSE {privileges} END, "
+    "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+    "'supabase_migrations' AND table_name = 'schema_migrations' AND column_name = 'name')"
+)
+
+
+def supabase_history(conn: Any) -> tuple[bool, bool]:
+    """Whether the Supabase CLI's history table is in this database and the tool's role may
+    write it (INSERT and DELETE), and whether it has the newer CLI's ``name`` column. Asked
+    outside the migration's transaction (an error would abort it): on any error, no."""
+    import psycopg
+
+    privileges = "has_table_privilege(%(t)s, 'INSERT') AND has_table_privilege(%(t)s, 'DELETE')"
+    try:
+        with conn.transaction(force_rollback=True):
+            row = conn.execute(
+                SUPABASE_TABLE_SQL.format(privileges=privileges), {"t": SUPABASE_TABLE}
+            ).fetchone()
+    except psycopg.Error:
+        return False, False
+    return (bool(row[0]), bool(row[1])) if row else (False, False)
+
+
+def _supabase_row(conn: Any, change: TrackingChange, with_name: bool) -> None:
+    """The CLI's row for the migration (its ``version`` is the file's YYYYMMDDHHMMSS, as the
+    CLI writes it), inserted with the tracking row or deleted with it."""
+    m = _FILE.match(change.filename)
+    if m is None:
+        return
+    version = m[1] + m[2]
+    if not isinstance(change, RecordApplied):
+        conn.execute(f"DELETE FROM {SUPABASE_TABLE} WHERE version = %s", (version,))
+    elif with_name:
+        conn.execute(
+            f"INSERT INTO {SUPABASE_TABLE} (version, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (version, m[3]),
+        )
+    else:
+        conn.execute(
+            f"INSERT INTO {SUPABASE_TABLE} (version) VALUES (%s) ON CONFLICT DO NOTHING",
+            (version,),
+        )
+
+
+def record(
+    conn: Any,
+    schema: str,
+    change: TrackingChange,
+    elapsed_ms: int,
+    audit: AuditEntry,
+    supabase: tuple[bool, bool] = (False, False),
+) -> None:
+    """The tracking change and the audit row in one round trip (data-modifying CTEs);
+    UPDATE-then-INSERT because an adopted table may lack the UNIQUE on filename. With
+    ``supabase`` (:func:`supabase_history`) writable, the CLI's row as well."""
+    t = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
+    a = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(AUDIT_TABLE))
+    audit_params = (audit.at, audit.actor, audit.action, audit.object, audit.outcome, audit.detail)
+    audit_sql = sql.SQL(
+        "audit AS (INSERT INTO {} (at, actor, action, object, outcome, detail) "
+        "VALUES (%s::timestamp, %s, %s, %s, %s, %s))"
+    ).format(a)
+    if isinstance(change, RecordApplied):
+        query = sql.SQL(
+            "WITH upd AS (UPDATE {t} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
+            "execution_time_ms = %s, success = TRUE, error_message = NULL "
+            "WHERE filename = %s RETURNING 1), "
+            "ins AS (INSERT INTO {t} (filename, checksum, executed_at, execution_time_ms, "
+            "success, error_message) SELECT %s, %s, CURRENT_TIMESTAMP, %s, TRUE, NULL "
+            "WHERE NOT EXISTS (SELECT 1 FROM upd)), {audit} SELECT 1"
+        ).format(t=t, audit=audit_sql)
+        params: tuple[Any, ...] = (
+            change.checksum,
+            elapsed_ms,
+            change.filename,
+            change.filename,
+            change.checksum,
+            elapsed_ms,
+            *audit_params,
+        )
+    else:
+        query = sql.SQL(
+            "WITH del AS (DELETE FROM {t} WHERE filename = %s), {audit} SELECT 1"
+        ).format(t=t, audit=audit_sql)
+        params = (change.filename, *audit_params)
+    conn.execute(query, params)
+    if supabase[0]:
+        _supabase_row(conn, change, supabase[1])

@@ -1,0 +1,53 @@
+"""The import's source as the operator names it, for the CLI and the console alike: a CSV file,
+or ``TARGET:TABLE`` of another target (``--from``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.data.run import open_csv
+from malnu_tui.engine.data.tablesource import TableSource
+from malnu_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.config import Settings
+    from malnu_tui.engine.data.request import ImportRequest
+    from malnu_tui.engine.data.run import Source
+
+__all__ = ["open_source"]
+
+
+def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Backend | None]:
+    """The import's source, for the CLI and the console alike: the CSV file, or the table
+    ``TARGET:TABLE`` (``request.source_label``; TARGET a name of the config or a URL) with the
+    connection it holds open, which the caller closes. ConfigError naming the label when it
+    is no ``TARGET:TABLE``."""
+    from malnu_tui.engine.config import open_backend, require_existing, resolve_target
+    from malnu_tui.engine.config_sections import is_database_url
+    from malnu_tui.engine.urls import mask_url
+
+    if request.file is not None:
+        return open_csv(request), None
+    label = request.source_label
+    where, sep, table = label.rpartition(":")
+    if not sep or not where or not table:
+        raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
+    url = is_database_url(where) or "://" in label
+    if url and (not is_database_url(where) or table.isdigit() or "/" in table or "@" in table):
+        # A URL without its :TABLE: the last colon was the port's or the password's, and
+        # the rest was taken for a host to connect to ("port 5432 failed", "resolve host").
+        raise ConfigError(
+            f"--from {mask_url(label)}: the URL names no table",
+            hint="put :TABLE after the URL, e.g. --from postgresql://host/legacy:users",
+        )
+    target = resolve_target(settings, database=where, env={}) if url else settings.target(where)
+    require_existing(target)
+    # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
+    # old application on it, or on a network share, may not read).
+    backend = open_backend(target, read_only=True)
+    try:
+        return TableSource(backend, table, label="" if url else target.name), backend
+    except BaseException:
+        backend.close()
+        raise

@@ -1,0 +1,85 @@
+"""Numbers and blobs as SQLite computes them: ``CAST(x AS INTEGER)`` (64-bit, truncated),
+``round()`` (half away from zero) and blob literals (``X'00ff'``), rewritten in place or as
+PostgreSQL text for :func:`.expressions.rewrite_functions`."""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context
+from malnu_tui.engine.translate.functions import Untranslatable
+
+__all__ = ["blob_sql", "integer_cast", "numeric_round"]
+
+_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
+
+
+def blob_sql(digits: str) -> str:
+    """A blob literal ``X'00ff'``: PostgreSQL reads ``x'…'`` as a bit string, never bytea."""
+    if not _HEX_DIGITS.fullmatch(digits) or len(digits) % 2:
+        raise Untranslatable("blob literal", "not an even number of hex digits", "")
+    return f"DECODE('{digits.lower()}', 'hex')"
+
+
+def integer_cast(node: exp.Cast, ctx: Context) -> None:
+    """``CAST(x AS INTEGER)`` in place: SQLite's integers are 64-bit and its cast truncates a
+    REAL toward zero (759.999… → 759); PostgreSQL's INT is 32-bit (a millisecond timestamp
+    overflows it) and its cast rounds (7.6 → 8). So: BIGINT, and a value not known to be an
+    integer is truncated as a double first, as SQLite does (a NUMERIC would round to 15 digits
+    first: 760). A truth value (a boolean column, a comparison) keeps INT: PostgreSQL casts a
+    boolean to INT only."""
+    value = node.this
+    if _truth_value(value, ctx):
+        return
+    node.set("to", exp.DataType(this=exp.DataType.Type.BIGINT, nested=False))
+    if _integer_valued(value, ctx):
+        return
+    double = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+    node.set("this", exp.Anonymous(this="TRUNC", expressions=[double]))
+
+
+def _truth_value(node: exp.Expr, ctx: Context) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Boolean):
+        return True
+    declared = _column_infos(node, ctx)
+    return bool(declared) and all(d.strip() in ("BOOLEAN", "BOOL") for d in declared)
+
+
+def numeric_round(node: exp.Round, ctx: Context) -> None:
+    """``round(x[, n])`` in place: SQLite rounds half away from zero (round(2.5) is 3.0);
+    PostgreSQL's round of a double rounds half to even (2.0) and takes no digits argument
+    (``round(double precision, integer) does not exist``). Its round of a numeric is SQLite's."""
+    value = node.this
+    if _integer_valued(value, ctx) or (
+        isinstance(value, exp.Cast) and value.to.is_type(exp.DataType.Type.DECIMAL)
+    ):
+        return
+    node.set(
+        "this", exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.DECIMAL, nested=False))
+    )
+
+
+def _column_infos(node: exp.Expr, ctx: Context) -> list[str]:
+    """The declared types a column reference may have (empty when it is no known column)."""
+    if not isinstance(node, exp.Column):
+        return []
+    name = node.name.lower()
+    tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
+    return [
+        c.declared.upper() for t in tables for c in ctx.state.columns(t) if c.name.lower() == name
+    ]
+
+
+def _integer_valued(node: exp.Expr, ctx: Context) -> bool:
+    if isinstance(node, exp.Neg | exp.Paren):
+        return _integer_valued(node.this, ctx)
+    if isinstance(node, exp.Cast):
+        return node.to.is_type(*exp.DataType.INTEGER_TYPES)
+    if isinstance(node, exp.Literal):
+        return not node.is_string and str(node.this).lstrip("-").isdigit()
+    declared = _column_infos(node, ctx)
+    return bool(declared) and all("INT" in d for d in declared)

@@ -1,0 +1,74 @@
+"""SQLite's ``rowid`` (``_rowid_``, ``oid``) in a statement.
+
+Every SQLite table without WITHOUT ROWID has one, and data migrations use it: the classic
+de-duplication before a UNIQUE index is ``DELETE FROM t WHERE rowid NOT IN (SELECT min(rowid)
+FROM t GROUP BY email)``. PostgreSQL rows have none. Where the table has an ``INTEGER PRIMARY
+KEY`` that column *is* the rowid, so the name becomes that column's; otherwise the statement is
+withheld rather than emitted to fail (or, unchecked, to be believed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context
+from malnu_tui.engine.translate.functions import Untranslatable
+
+__all__ = ["mentions_rowid", "rewrite_rowid"]
+
+_NAMES = frozenset({"rowid", "_rowid_", "oid"})
+_WORD = re.compile(r"\b(?:_rowid_|rowid|oid)\b", re.IGNORECASE)
+
+
+def mentions_rowid(text: str) -> bool:
+    """True when the statement's text holds one of the rowid's names (a cheap first test)."""
+    return _WORD.search(text) is not None
+
+
+def rewrite_rowid(tree: exp.Expr, ctx: Context) -> None:
+    """Each column reference to the rowid renamed, in place, to its table's INTEGER PRIMARY KEY
+    column (raises :class:`Untranslatable` when the table has none)."""
+    aliases: dict[str, str] = {}
+    for node in tree.find_all(exp.Table):
+        if node.name:
+            aliases[(node.alias_or_name or node.name).lower()] = node.name
+            aliases.setdefault(node.name.lower(), node.name)
+    if ctx.row_table is not None:  # a trigger's body: NEW and OLD are rows of its table
+        aliases.setdefault("new", ctx.row_table)
+        aliases.setdefault("old", ctx.row_table)
+    scope = sorted({name.lower() for name in ctx.tables})
+    for col in list(tree.find_all(exp.Column)):
+        ident = col.this
+        if not isinstance(ident, exp.Identifier) or str(ident.this).lower() not in _NAMES:
+            continue
+        word = str(ident.this).lower()
+        candidates: list[str]
+        if col.table:
+            owner = aliases.get(col.table.lower())
+            candidates = [owner] if owner else []
+        else:
+            candidates = scope
+        if any(_has_column(t, word, ctx) for t in candidates):
+            continue  # a real column of that name: SQLite reads that column too
+        if len(candidates) != 1:
+            raise Untranslatable(
+                word,
+                "SQLite's rowid, and the table it belongs to is not clear here",
+                "name the table's key column instead",
+            )
+        key = ctx.state.rowid_alias(candidates[0])
+        if key is None:
+            raise Untranslatable(
+                word,
+                f"PostgreSQL rows have no rowid, and {candidates[0]} has no INTEGER PRIMARY KEY "
+                "standing for it",
+                "use a key column (or, on PostgreSQL only, ctid) by hand",
+            )
+        ident.set("this", key)
+        ident.set("quoted", False)
+
+
+def _has_column(table: str, name: str, ctx: Context) -> bool:
+    return any(c.name.lower() == name for c in ctx.state.columns(table))

@@ -1,0 +1,188 @@
+"""A damaged SQLite database ("database disk image is malformed"), the commonest reason to
+restore one, on real files damaged the way a failing disk damages them: a page overwritten.
+
+`backup restore` refused to replace it: its pre-restore backup failed PRAGMA quick_check, and
+no backup could be restored over the damaged file. A page of the lock table gave a traceback,
+a damaged first page an error without a way out."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from malnu_tui.engine.backup import (
+    BackupManifest,
+    create_backup,
+    list_backups,
+    load_manifest,
+    restore_backup,
+)
+from malnu_tui.engine.config import Target
+from tests.backup_support import fill, make_target, open_fresh, rows, up
+from tests.inproc import run_inproc
+
+
+def _damaged_db(tmp_path: Path) -> tuple[Target, str, dict[str, list[tuple[object, ...]]]]:
+    """A target with 200 users and their posts, a verified backup of it (its id), and the rows."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'sekolah.db'}")
+    backend = open_fresh(target)
+    try:
+        up(backend, target)
+        fill(backend, users=200)
+        backup = create_backup(backend, target)
+        return target, backup.id, rows(backend)
+    finally:
+        backend.close()
+
+
+def _overwrite_page(db: Path, table: str | None) -> None:
+    """Overwrite the root page of ``table`` (None: the first page's b-tree) with garbage."""
+    with sqlite3.connect(db) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        page = 1
+        if table is not None:
+            page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,))
+            page = page.fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        f.seek((page - 1) * size + (100 if page == 1 else 0))  # page 1: after the file header
+        f.write(b"\xde\xad\xbe\xef" * 256)
+
+
+def _config(tmp_path: Path, target: Target) -> list[str]:
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.sekolah]\nurl = "{target.url}"\nbackup_dir = "{target.backup_dir}"\n'
+        f'migrations_dir = "{target.migrations_dir}"\nrollback_dir = "{target.rollback_dir}"\n',
+        encoding="utf-8",
+    )
+    return ["--config", str(cfg), "--target", "sekolah"]
+
+
+def test_a_damaged_database_is_restored_and_its_copy_kept(tmp_path: Path) -> None:
+    target, backup_id, before = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    _overwrite_page(db, "posts")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    assert "Traceback" not in res.err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    conn.close()
+    backend = open_fresh(target)
+    try:
+        assert rows(backend) == before
+    finally:
+        backend.close()
+    pre = [m for m in _manifests(target) if m.reason == "pre-restore"]
+    assert len(pre) == 1 and not pre[0].verified
+    assert pre[0].details["damaged"].startswith("PRAGMA quick_check: ")
+    assert (target.backup_dir / pre[0].file).stat().st_size == db.stat().st_size
+    assert f"the damaged database it replaced is kept as backup {pre[0].id}" in res.err
+    assert "warning: the restore is done, but: the database it replaced was damaged" in res.err
+    assert f"to undo: malnu-tui backup restore {pre[0].id}" not in res.err
+
+
+def test_a_damaged_audit_trail_does_not_stop_the_restore(tmp_path: Path) -> None:
+    target, backup_id, before = _damaged_db(tmp_path)
+    _overwrite_page(tmp_path / "sekolah.db", "malnu_audit")
+    backend = open_fresh(target)
+    try:
+        result = restore_backup(backend, target, backup_id)
+        assert rows(backend) == before
+        trail = backend.read_audit(limit=500)
+        assert [e.action for e in trail if e.object == backup_id] == ["restore"]
+        # The backup's own trail, kept where the damaged one could not be read.
+        assert len([e for e in trail if e.action == "apply"]) == 3
+        assert backend.read_lock() is None
+    finally:
+        backend.close()
+    assert not load_manifest(target.backup_dir, result.pre_restore_id).verified
+
+
+def test_a_database_damaged_where_nothing_can_read_it_is_one_line_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    target, backup_id, _ = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    args = _config(tmp_path, target)
+    for table in ("malnu_lock", None):  # the lock row is read first; then the schema
+        _overwrite_page(db, table)
+        res = run_inproc(*args, "backup", "restore", backup_id, "--yes")
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        assert "database disk image is malformed" in res.err
+        assert "hint: the SQLite file itself is damaged" in res.err
+        assert "move it aside with its -wal and -shm files" in res.err
+    db.rename(db.with_suffix(".damaged"))  # as the hint says
+    assert run_inproc(*args, "backup", "restore", backup_id, "--yes").code == 0
+
+
+def _manifests(target: Target) -> list[BackupManifest]:
+    return list_backups(target.backup_dir)
+
+
+def test_a_manifest_damaged_by_hand_is_said_not_silently_passed_over(tmp_path: Path) -> None:
+    """A truncated manifest made its backup vanish from `backup list` without a word, and
+    `recover` chose an older backup (more data lost) without naming the newer one; a
+    `created_at` edited to something that is not a time was a traceback in `recover`."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.backup import plan_recover
+    from tests.backup_support import mset_of
+
+    target, older, _ = _damaged_db(tmp_path)
+    backend = open_fresh(target)
+    try:
+        newer = create_backup(backend, target).id
+        args = _config(tmp_path, target)
+        manifest = target.backup_dir / f"{newer}.json"
+        text = manifest.read_text(encoding="utf-8")
+        for damaged in (text[:300], text.replace('"created_at": "', '"created_at": "kemarin')):
+            manifest.write_text(damaged, encoding="utf-8")
+            res = run_inproc(*args, "backup", "list")
+            assert res.code == 0 and newer not in res.out and older in res.out
+            assert f"warning: backup {newer} is not listed (nor restored or pruned): " in res.err
+            assert f" manifest {manifest}: " in res.err
+            plan = plan_recover(backend, target, mset_of(target), datetime.now(UTC))
+            assert plan.backup.id == older
+            assert [bid for bid, _ in plan.skipped_backups] == [newer]
+            res = run_inproc(*args, "recover", "--to", "now", "--dry-run")
+            assert res.code == 0 and "Traceback" not in res.err, res.err
+            assert f"skipped newer backup {newer}: " in res.out and str(manifest) in res.out
+            res = run_inproc(*args, "backup", "restore", newer[:16], "--yes")
+            assert res.code == 2 and f"hint: backup {newer} matches, but its manifest" in res.err
+    finally:
+        backend.close()
+
+
+def test_a_database_moved_away_without_its_wal_is_not_replaced_by_a_new_file(
+    tmp_path: Path,
+) -> None:
+    """Moved aside without its -wal (rows the app committed, not yet checkpointed, as after a
+    crash): a restore (or any command) opened a new file there, and SQLite deleted that WAL,
+    and the rows in it, for good."""
+    import subprocess
+    import sys
+
+    target, backup_id, _ = _damaged_db(tmp_path)
+    db = tmp_path / "sekolah.db"
+    crash = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.executemany('INSERT INTO users (id, email) VALUES (?, ?)',"
+        " [(1000 + i, f'baru{i}@malnu.sch.id') for i in range(50)])\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(db)], check=True)
+    wal = tmp_path / "sekolah.db-wal"
+    assert wal.stat().st_size > 0
+    db.rename(tmp_path / "sekolah.damaged")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 2 and "Traceback" not in res.err, res.err
+    assert "sekolah.db-wal beside it does: the WAL of the database that was there" in res.err
+    assert not db.exists() and wal.stat().st_size > 0
+    wal.rename(tmp_path / "sekolah.damaged-wal")
+    with sqlite3.connect(tmp_path / "sekolah.damaged") as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE id >= 1000").fetchone() == (50,)
+    conn.close()

@@ -1,0 +1,137 @@
+-- What real tools write for a SQLite/D1 database, beyond the schema: `sqlite3 .dump` (blob
+-- literals, the sqlite_sequence rows of AUTOINCREMENT tables), data migrations with CAST and
+-- round() as Drizzle/Prisma users write them, better-auth's millisecond defaults.
+
+-- case: dump_blob_literals
+-- setup:
+CREATE TABLE files (id INTEGER PRIMARY KEY, name TEXT, data BLOB);
+-- sqlite:
+INSERT INTO files VALUES(1,'logo.png',X'89504e470d0a1a0a00ff');
+INSERT INTO files VALUES(2,'empty',X'');
+INSERT INTO files (id, name, data) VALUES (3, 'upper', X'DEADBEEF'), (4, 'none', NULL);
+-- postgres:
+INSERT INTO files VALUES (1, 'logo.png', DECODE('89504e470d0a1a0a00ff', 'hex'));
+SELECT setval(pg_get_serial_sequence('"files"', 'id'), coalesce((SELECT max("id") FROM "files"), 0) + 1, false);
+INSERT INTO files VALUES (2, 'empty', DECODE('', 'hex'));
+SELECT setval(pg_get_serial_sequence('"files"', 'id'), coalesce((SELECT max("id") FROM "files"), 0) + 1, false);
+INSERT INTO files (id, name, data) VALUES (3, 'upper', DECODE('deadbeef', 'hex')), (4, 'none', NULL);
+SELECT setval(pg_get_serial_sequence('"files"', 'id'), coalesce((SELECT max("id") FROM "files"), 0) + 1, false);
+-- check:
+SELECT id, name, data FROM files ORDER BY id
+
+-- case: dump_sqlite_sequence_sets_the_identity
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);
+CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);
+-- sqlite:
+INSERT INTO users VALUES(1,'Ana');
+INSERT INTO users VALUES(2,'Budi');
+DELETE FROM sqlite_sequence;
+INSERT INTO sqlite_sequence VALUES('users',41);
+INSERT INTO sqlite_sequence VALUES('tags',7);
+INSERT INTO users (name) VALUES ('Cici');
+UPDATE sqlite_sequence SET seq = 99 WHERE name = 'users';
+INSERT INTO users (name) VALUES ('Dodi');
+INSERT INTO tags (name) VALUES ('x');
+-- postgres:
+INSERT INTO users VALUES (1, 'Ana');
+SELECT setval(pg_get_serial_sequence('"users"', 'id'), coalesce((SELECT max("id") FROM "users"), 0) + 1, false);
+INSERT INTO users VALUES (2, 'Budi');
+SELECT setval(pg_get_serial_sequence('"users"', 'id'), coalesce((SELECT max("id") FROM "users"), 0) + 1, false);
+SELECT setval(pg_get_serial_sequence('"users"', 'id'), GREATEST(41, coalesce((SELECT max("id") FROM "users"), 0)) + 1, false);
+INSERT INTO users (name) VALUES ('Cici');
+SELECT setval(pg_get_serial_sequence('"users"', 'id'), GREATEST(99, coalesce((SELECT max("id") FROM "users"), 0)) + 1, false);
+INSERT INTO users (name) VALUES ('Dodi');
+INSERT INTO tags (name) VALUES ('x');
+-- note: DELETE FROM sqlite_sequence: dropped
+-- note: tags is not AUTOINCREMENT
+-- check:
+SELECT 'u', id, name FROM users UNION ALL SELECT 't', id, name FROM tags ORDER BY 1, 2
+
+-- case: dump_sqlite_sequence_expression_withheld
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);
+-- sqlite:
+UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'users';
+-- finding: sqlite_sequence
+
+-- case: cast_integer_truncates_like_sqlite_and_is_64_bit
+-- setup:
+CREATE TABLE scores (id INTEGER PRIMARY KEY, score REAL, weight INTEGER, passed BOOLEAN, cents INTEGER, whole INTEGER, bits INTEGER, ms INTEGER, code TEXT, num INTEGER);
+INSERT INTO scores (id, score, weight, passed, code) VALUES (1, 0.29, 3, 1, '12.9'), (2, -7.6, 2, 0, '-4'), (3, 2.5, 1, 1, '7'), (4, 1.15, 4, 0, '0');
+-- sqlite:
+UPDATE scores SET cents = CAST(score * 100 AS INTEGER), whole = CAST(score AS INT), bits = CAST(passed AS INTEGER) + CAST(score > 1 AS INTEGER), ms = CAST(1733468734.123 * 1000 AS INTEGER) + CAST(weight AS INTEGER), num = CAST(code AS INTEGER);
+-- postgres:
+UPDATE scores SET cents = CAST(TRUNC(CAST(score * 100 AS DOUBLE PRECISION)) AS BIGINT), whole = CAST(TRUNC(CAST(score AS DOUBLE PRECISION)) AS BIGINT), bits = CAST(passed AS INT) + CAST(score > 1 AS INT), ms = CAST(TRUNC(CAST(1733468734.123 * 1000 AS DOUBLE PRECISION)) AS BIGINT) + CAST(weight AS BIGINT), num = CAST(TRUNC(CAST(code AS DOUBLE PRECISION)) AS BIGINT);
+-- check:
+SELECT id, cents, whole, bits, ms, num FROM scores ORDER BY id
+
+-- case: round_half_away_from_zero_with_digits
+-- setup:
+CREATE TABLE grades (id INTEGER PRIMARY KEY, uts REAL, uas REAL, final REAL, whole REAL);
+INSERT INTO grades (id, uts, uas) VALUES (1, 80, 85), (2, 1.1, 1.2), (3, -2, -3), (4, 70.5, 70.5);
+-- sqlite:
+UPDATE grades SET final = round((uts + uas) / 2, 1), whole = round((uts + uas) / 2);
+-- postgres:
+UPDATE grades SET final = ROUND(CAST((uts + uas) / NULLIF(2, 0) AS DECIMAL), 1), whole = ROUND(CAST((uts + uas) / NULLIF(2, 0) AS DECIMAL));
+-- check:
+SELECT id, final, whole FROM grades ORDER BY id
+
+-- case: rowid_dedupe_before_unique_index
+-- setup:
+CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+INSERT INTO subscribers (id, email) VALUES (1, 'a@x'), (2, 'b@x'), (3, 'a@x'), (4, 'b@x'), (5, 'c@x');
+-- sqlite:
+DELETE FROM subscribers WHERE rowid NOT IN (SELECT min(rowid) FROM subscribers GROUP BY email);
+UPDATE subscribers SET email = upper(email) WHERE _rowid_ = 5;
+CREATE UNIQUE INDEX subscribers_email ON subscribers (email);
+-- postgres:
+DELETE FROM subscribers WHERE NOT id IN (SELECT MIN(id) FROM subscribers GROUP BY email);
+UPDATE subscribers SET email = UPPER(email) WHERE id = 5;
+CREATE UNIQUE INDEX subscribers_email ON subscribers(email);
+-- check:
+SELECT id, email FROM subscribers ORDER BY id
+
+-- case: rowid_in_a_trigger_body_is_the_key_of_new
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+CREATE TABLE student_log (student_id INTEGER, what TEXT);
+-- sqlite:
+CREATE TRIGGER students_log AFTER INSERT ON students BEGIN INSERT INTO student_log (student_id, what) VALUES (NEW.rowid, 'added ' || NEW.name); END;
+INSERT INTO students (name) VALUES ('Ana'), ('Budi');
+-- postgres:
+CREATE OR REPLACE FUNCTION "students_log_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO student_log (student_id, what) VALUES (new.id, 'added ' || new.name);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "students_log" AFTER INSERT ON "students" FOR EACH ROW EXECUTE FUNCTION "students_log_fn"();
+INSERT INTO students (name) VALUES ('Ana'), ('Budi');
+-- check:
+SELECT student_id, what FROM student_log ORDER BY student_id
+
+-- case: rowid_of_a_table_without_integer_key_withheld
+-- setup:
+CREATE TABLE tags (name TEXT, post_id INTEGER);
+-- sqlite:
+DELETE FROM tags WHERE rowid NOT IN (SELECT max(rowid) FROM tags GROUP BY name, post_id);
+-- finding: rowid
+
+-- case: substr_negative_start_counts_from_the_end
+-- setup:
+CREATE TABLE phones (id INTEGER PRIMARY KEY, phone TEXT, last4 TEXT, mid TEXT);
+INSERT INTO phones (id, phone) VALUES (1, '081234567890'), (2, 'abc'), (3, NULL);
+-- sqlite:
+UPDATE phones SET last4 = substr(phone, -4), mid = substr(phone, -6, 2);
+-- postgres:
+UPDATE phones SET last4 = SUBSTRING(phone FROM LENGTH(phone) + 1 - 4), mid = SUBSTRING(phone FROM LENGTH(phone) + 1 - 6 FOR 2);
+-- check:
+SELECT id, last4, mid FROM phones ORDER BY id
+
+-- case: substr_negative_length_withheld
+-- setup:
+CREATE TABLE phones (id INTEGER PRIMARY KEY, phone TEXT);
+-- sqlite:
+SELECT substr(phone, 5, -2) FROM phones;
+-- finding: substr() with a negative length
