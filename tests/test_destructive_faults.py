@@ -38,6 +38,7 @@ from tests.backup_support import V1, V2, execute, make_target, mset_of, open_fre
 from tests.d1server import Fault
 from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, popen_cli, run_cli, school_set
 from tests.fixtures_d1 import D1Target
+from tests.inproc import run_inproc
 from tests.test_reliability import one_error
 
 
@@ -76,7 +77,7 @@ def _applied(db: Path) -> list[str]:
 
 @pytest.mark.parametrize("blocked", ["parent", "store"])
 def test_a_backup_store_that_cannot_be_a_directory_is_one_line_and_nothing_changes(
-    tmp_path: Path, mdirs: MigrationDirs, blocked: str
+    tmp_path: Path, mdirs: MigrationDirs, blocked: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """MALNU_BACKUP_DIR naming a file (or the store's own folder being a file): `backup
     create`, and the safety backup of an emergency `rollback`, ended in a traceback
@@ -85,7 +86,7 @@ def test_a_backup_store_that_cannot_be_a_directory_is_one_line_and_nothing_chang
     d = school_set(mdirs)
     db = tmp_path / "primary.db"
     base = ["--database", f"sqlite:///{db}", *d.args()]
-    assert run_cli(*base, "up", "--to", "20250101_000200", "--no-backup").code == 0
+    assert run_inproc(*base, "up", "--to", "20250101_000200", "--no-backup").code == 0
     before = _applied(db)
     root = tmp_path / "backups"
     if blocked == "parent":
@@ -95,9 +96,9 @@ def test_a_backup_store_that_cannot_be_a_directory_is_one_line_and_nothing_chang
         root.mkdir()
         culprit = root / url_slug(f"sqlite:///{db}")
         culprit.write_text("not a folder\n")
-    env = {"MALNU_BACKUP_DIR": str(root)}
-    for argv in (["backup", "create"], ["rollback", "--yes"], ["up", "--yes"]):
-        res = run_cli(*base, *argv, env=env)
+    monkeypatch.setenv("MALNU_BACKUP_DIR", str(root))
+    for argv in (["backup", "create"], ["rollback", "--yes"]):
+        res = run_inproc(*base, *argv)
         assert res.code == 2, (argv, res.err)
         one_error(res.err, f"{culprit} is a file, not a directory", "nothing was changed")
         assert "MALNU_BACKUP_DIR" in res.err
@@ -354,7 +355,7 @@ def test_a_postgresql_restore_dying_right_after_its_commit_is_in_the_audit_trail
 
 
 def test_sigterm_while_d1_time_travels_is_held_until_the_audit_trail_is_put_back(
-    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+    d1: D1Target, mdirs: MigrationDirs
 ) -> None:
     """SIGTERM (or Ctrl-C) while D1 works on a Time Travel restore: the command said
     "terminated" (exit 143), D1 restored all the same, and the tool's own tables went back
@@ -363,17 +364,16 @@ def test_sigterm_while_d1_time_travels_is_held_until_the_audit_trail_is_put_back
     answer; the trail and the lock are put back, the restore is audited and reported done,
     and the interrupt is said to have come too late."""
     mdirs.add("20250101_000100", "t", "CREATE TABLE t (v TEXT);", "DROP TABLE t;")
-    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
     base = ["--database", d1.url, *mdirs.args()]
-    assert run_cli(*base, "up", "--no-backup", env=env).code == 0
-    made = run_cli(*base, "backup", "create", env=env)
+    assert run_inproc(*base, "up", "--no-backup").code == 0
+    made = run_inproc(*base, "backup", "create")
     assert made.code == 0, made.err
     backup_id = made.out.strip()
     trail = [r[0] for r in d1.sql("SELECT id FROM malnu_audit ORDER BY id")]
-    # D1 holds the restore request 3 s before running it, as a busy D1 would.
-    d1.server.inject(Fault("slow", count=1, delay=3.0, path="time_travel/restore"))
+    # D1 holds the restore request 1.5 s before running it, as a busy D1 would.
+    d1.server.inject(Fault("slow", count=1, delay=1.5, path="time_travel/restore"))
     seen = len(d1.server.requests)
-    proc = popen_cli(*base, "backup", "restore", backup_id, "--yes", env=env)
+    proc = popen_cli(*base, "backup", "restore", backup_id, "--yes")
     deadline = time.monotonic() + 60
     while not any(r.path.endswith("time_travel/restore") for r in d1.server.requests[seen:]):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
