@@ -39,6 +39,7 @@ from tests.d1server import Fault
 from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, popen_cli, run_cli, school_set
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
+from tests.test_processes import slow_sql
 from tests.test_reliability import one_error
 
 
@@ -454,3 +455,42 @@ def test_a_postgresql_import_behind_the_apps_transaction_names_it_not_an_operato
         assert app.execute("SELECT count(*) FROM notes").fetchone() == (0,)
     finally:
         app.close()
+
+
+def test_a_dropped_ssh_session_ends_up_as_sigterm_does(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """SIGHUP (the operator's SSH session dropped mid-`up`) killed the process outright: no
+    rollback said, the run unrecorded, the lock row left (on D1, blocking every other host
+    for the lease's 10 minutes). Now it ends as SIGTERM does: the migration rolled back, the
+    lock released, the run recorded, exit 129."""
+    mdirs.add(
+        "20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);\nINSERT INTO seed VALUES (1);"
+    )
+    mdirs.add("20250101_000200", "slow", slow_sql("sqlite", 1.5, seed="seed"), "DROP TABLE big;")
+    db = tmp_path / "school.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_inproc(*base, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    proc = popen_cli(*base, "up", "--no-backup")
+    watch = sqlite3.connect(db)
+    deadline = time.monotonic() + 60
+    while not watch.execute("SELECT count(*) FROM malnu_lock").fetchone()[0]:  # it is at work
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    watch.close()
+    proc.send_signal(signal.SIGHUP)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 129, err
+    assert "Traceback" not in err
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone() == (
+            0,
+        )
+        run = conn.execute(
+            "SELECT outcome, detail FROM malnu_audit WHERE action = 'run' ORDER BY id DESC"
+        ).fetchone()
+        assert run[0] == "failed" and "interrupted" in run[1], run
+    finally:
+        conn.close()

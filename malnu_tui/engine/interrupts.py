@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM held back while a request that cannot be taken back is in flight.
+"""Ctrl-C, SIGTERM and SIGHUP held back while a request that cannot be taken back is in flight.
 
 A D1 Time Travel restore or import, once sent, runs on D1 whoever stops listening; it replaces
 the tool's own tables too, which the tool then puts back (the audit trail written since the
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 __all__ = ["HeldInterrupts", "interrupts_held"]
 
-_INTERRUPTS = frozenset({signal.SIGINT, signal.SIGTERM})
+# SIGHUP too: an SSH session dropped while D1 restores is the likeliest of the three.
+_INTERRUPTS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 @dataclass
@@ -31,7 +32,7 @@ class HeldInterrupts:
 
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[HeldInterrupts]:
-    """Hold SIGINT and SIGTERM for the block (main thread only: elsewhere Python delivers no
+    """Hold SIGINT, SIGTERM and SIGHUP for the block (main thread only: elsewhere Python delivers no
     signal anyway). A block that ends normally takes the held signals (``came`` says whether
     one came); a block that raises leaves them pending, so they end the command as usual."""
     held = HeldInterrupts()
