@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 API_PREFIX = "/client/v4"
 MAX_STATEMENT_BYTES = 100_000  # D1's documented maximum SQL statement length
 MAX_BOUND_PARAMS = 100  # D1's documented maximum bound parameters per query
+MAX_COLUMNS = 100  # D1's documented maximum number of columns per table
 TXN_REFUSED = (
     "To execute a transaction, please use the state.storage.transaction() or "
     "state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT "
@@ -129,6 +130,11 @@ class Database:
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = OFF")  # a test stand-in: speed over durability
+        # "Maximum number of columns per table: 100" (D1's limits page); D1 answers a CREATE
+        # TABLE of 101 with "too many columns on <table>: SQLITE_ERROR" (verified against D1
+        # in cloudflare/cloudflare-docs#31047), SQLite's message for this limit, which also
+        # bounds a SELECT's result columns.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS)
         return conn
 
     def snapshot(self) -> Snapshot:

@@ -149,7 +149,7 @@ def test_a_manifest_damaged_by_hand_is_said_not_silently_passed_over(tmp_path: P
             res = run_inproc(*args, "recover", "--to", "now", "--dry-run")
             assert res.code == 0 and "Traceback" not in res.err, res.err
             assert f"skipped newer backup {newer}: " in res.out and str(manifest) in res.out
-            res = run_inproc(*args, "backup", "restore", newer[:16], "--yes")
+            res = run_inproc(*args, "backup", "restore", newer[:-3], "--yes")
             assert res.code == 2 and f"hint: backup {newer} matches, but its manifest" in res.err
     finally:
         backend.close()

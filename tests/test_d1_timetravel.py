@@ -169,6 +169,8 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     assert "idx_posts_user" not in str(d1.sql("SELECT name FROM sqlite_master"))
     imports = b.read_audit(action="import")
     assert imports and "undo with bookmark" in imports[0].detail
+    # The backup's file, not the name of the temp copy the import read (`.tmp-5830-….sql`).
+    assert imports[0].object == m.file and f"imported {m.file} (" in imports[0].detail
     assert any(e.action == "backup" for e in b.read_audit()), "older audit rows survive"
     b.close()
 
@@ -227,8 +229,14 @@ def test_native_recover_with_time_travel(d1: D1Target, mdirs: MigrationDirs) -> 
     assert rec and undo in rec[0].detail
     with pytest.raises(ConfigError, match="older than D1 Time Travel reaches"):
         bookmark_at(b, datetime.now(UTC) - timedelta(days=31))
-    with pytest.raises(ConfigError, match="in the future"):
+    with pytest.raises(ConfigError, match="in the future") as err:
         bookmark_at(b, datetime.now(UTC) + timedelta(hours=1))
+    # As a WIB time of a moment ago typed without its zone (read as UTC, 7 h ahead) looks:
+    # say the time now and the zone rule, as recover does on SQLite and PostgreSQL.
+    assert " UTC now)" in str(err.value)
+    assert err.value.hint is not None and "a time given without a zone is read as UTC" in (
+        err.value.hint
+    )
     b.close()
 
 

@@ -17,7 +17,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.data.records import SourceRecord, chunked
 from malnu_tui.engine.data.tablesource import TableSource
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import ImportTarget, sqlite_file_rows
+from tests.import_support import ImportTarget, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
@@ -110,18 +110,20 @@ def test_blobs_and_large_integers_between_sqlite_and_d1(
     _sqlite(
         path,
         f"{ddl}; INSERT INTO photos VALUES (1, 3201234567890123457, x'ffd8ffe000104a46', 'jpeg'), "
-        "(2, NULL, 'text kept in a BLOB column', '\\x6869')",
+        "(2, NULL, 'text kept in a BLOB column', '\\x6869'), "
+        "(3, NULL, NULL, 'a' || char(0) || 'b')",
     )
     on_d1 = ImportTarget("d1", d1.url, tmp_path)
     on_d1.execute(ddl)
-    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 3
     assert on_d1.rows("SELECT typeof(img), hex(img), note FROM photos ORDER BY id") == [
         ("blob", "FFD8FFE000104A46", "jpeg"),
         ("text", "74657874206B65707420696E206120424C4F4220636F6C756D6E", "\\x6869"),
+        ("null", "", "a\x00b"),  # NUL was U+FFFD: another value, reported imported
     ]
     back = tmp_path / "back.db"
     _sqlite(back, ddl)
-    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 3
     assert sqlite_file_rows(back, "SELECT * FROM photos ORDER BY id") == sqlite_file_rows(
         path, "SELECT * FROM photos ORDER BY id"
     )
@@ -146,7 +148,7 @@ def test_a_table_of_photos_is_read_a_few_rows_at_a_time(
     finally:
         backend.close()
     # 10 KB a row: the first page is FIRST_PAGE_ROWS, the next ones 100 KB.
-    assert sum(pages) == 300 and pages[0] == 50 and max(pages[1:]) == 9
+    assert sum(pages) == 300 and pages[0] == 10 and max(pages[1:]) == 9
     records = (SourceRecord(i, ("x" * 1000,), "x" * 1000) for i in range(100))
     assert [len(c.lines) for c in chunked(records, 5000, max_bytes=10_000)] == [10] * 10
 
@@ -372,3 +374,77 @@ def test_a_live_postgresql_table_is_read_as_it_was_when_the_import_began(
     assert sqlite_file_rows(path, "SELECT count(*), min(nis), max(nis), max(kelas) FROM siswa") == [
         (50, 1, 50, "7A")
     ]
+
+
+def test_a_table_of_100_columns_to_and_from_d1(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """D1 allows 100 columns a table (and a result). The staging table had one more, its line
+    column ("too many columns on malnu_stage_…"), and reading one selected the rowid besides
+    its INTEGER PRIMARY KEY ("too many columns in result set"): neither ever worked."""
+    d1 = fresh_db("d1")
+    cols = ", ".join(f"c{i} TEXT" for i in range(1, 100))
+    ddl = f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {cols})"
+    path = tmp_path / "legacy.db"
+    values = ", ".join(f"'v{i} ü'" for i in range(1, 100))
+    _sqlite(path, f"{ddl}; INSERT INTO wide VALUES (1, {values}), (2, {values})")
+    ImportTarget("d1", d1.url, tmp_path).execute(ddl)
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:wide", "wide")["inserted"] == 2
+    back = tmp_path / "back.db"
+    _sqlite(back, ddl)
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:wide", "wide")["inserted"] == 2
+    assert sqlite_file_rows(back, "SELECT * FROM wide") == sqlite_file_rows(
+        path, "SELECT * FROM wide"
+    )
+
+
+def test_a_d1_table_of_photos_is_read_within_d1_s_result_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """D1 answers at most 50 MB a query, and a BLOB crosses its JSON as hex, twice its size:
+    a first page of 50 rows of 600 KB photos was refused (SQLITE_TOOBIG), and the import with
+    it. Shown at a tenth of the scale: a 5 MB limit, 60 KB photos."""
+    d1 = fresh_db("d1")
+    assert d1.d1 is not None
+    monkeypatch.setattr(d1.d1.server, "max_result_bytes", 5_000_000)
+    ddl = "CREATE TABLE photos (id INTEGER PRIMARY KEY, img BLOB)"
+    ImportTarget("d1", d1.url, tmp_path).execute(ddl)
+    _sqlite(  # written to the stand-in's file: D1 takes no statement over 100 KB
+        d1.d1.db.path,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) "
+        "INSERT INTO photos SELECT i, randomblob(60000) FROM n",
+    )
+    path = tmp_path / "school.db"
+    _sqlite(path, ddl)
+    assert _import(tmp_path, f"sqlite:///{path}", f"{d1.url}:photos", "photos")["inserted"] == 60
+    assert sqlite_file_rows(path, "SELECT count(*), sum(length(img)) FROM photos") == [
+        (60, 3_600_000)
+    ]
+
+
+def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -> None:
+    """A legacy PHP application stored cp1252 bytes as TEXT ('Jos\\xe9'): sqlite3 could not
+    decode the page, and the import ended in a traceback. Now that row is rejected, naming the
+    column and what the bytes say; --max-errors lets the rest in."""
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES "
+        "(1, 'Budi'), (2, CAST(x'4a6f73e9' AS TEXT)), (3, 'Siti')",
+    )
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    report = _import(
+        tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:people", "people", "--max-errors", "1"
+    )
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    assert rejects_of(report["rejects_file"]) == [
+        {
+            "line": "3",
+            "column": "",
+            "reason": "name: not UTF-8 text (bytes 4a6f73e9; as cp1252: 'José'): fix it in the "
+            "source",
+            "raw": "2,Jos\ufffd",
+        }
+    ]
+    assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]

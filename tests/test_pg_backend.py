@@ -179,6 +179,31 @@ def test_lock_is_exclusive_and_names_the_holder(pg_url: str) -> None:
         two.close()
 
 
+def test_a_second_operator_handed_the_holders_session_by_a_pooler_is_refused(
+    pg_url: str,
+) -> None:
+    """A pooler in transaction mode (pgbouncer's pool_mode = transaction: Neon's -pooler
+    endpoint, DigitalOcean's pools) hands an idle server session to whichever client comes,
+    and an advisory lock is re-entrant within its session: an operator whose statement landed
+    in the holder's session "took" the lock too. Seen with pgbouncer 1.18 and two CLIs: a
+    `rollback` ran while an `up` held the lock. Here the second client is given the first's
+    session, as the pooler gives it."""
+    one = open_url(pg_url)
+    two = open_url(pg_url)
+    two.conn.close()
+    two.conn = one.conn  # the pooler's doing: one server session for both clients
+    try:
+        one.acquire_lock(_holder(4242))
+        with pytest.raises(LockHeld, match=r"alice on box1 \(pid 4242\).*transaction mode"):
+            two.acquire_lock(LockHolder("bob", "box2", 5555, "2026-01-01 00:00:01"))
+        held = one.read_lock()
+        assert held is not None and (held.owner, held.pid) == ("alice", 4242)
+        one.release_lock()
+        assert one.read_lock() is None  # the refused try left no count behind
+    finally:
+        one.close()
+
+
 def test_holder_from_pg_stat_activity_without_info_row(pg_url: str) -> None:
     be = open_url(pg_url)
     be.ensure_schema()
@@ -304,3 +329,29 @@ def test_read_only_commands_take_no_lock_on_the_tool_tables(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'malnu_lock'"
         ).fetchall()
     assert ("purpose",) in cols
+
+
+def test_a_role_that_may_create_tables_in_its_schema_but_not_schemas_starts(pg_url: str) -> None:
+    # PostgreSQL 15's usual grant (Supabase's, RDS's): CREATE on schema public, or a schema a
+    # DBA made for the role, and no CREATE on the database. `CREATE SCHEMA IF NOT EXISTS` asks
+    # for the database's CREATE even when the schema is there: every command failed with
+    # "cannot create the tool tables in schema 'public': permission denied for database".
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'tbl_only'").fetchone() is None:
+            conn.execute("CREATE ROLE tbl_only LOGIN")
+        conn.execute("GRANT CREATE ON SCHEMA public TO tbl_only")
+        conn.execute("CREATE SCHEMA malnu AUTHORIZATION tbl_only")
+    url = pg_url.replace("postgres@", "tbl_only@", 1)
+    for target_url in (url, f"{url}?schema=malnu"):
+        backend = open_url(target_url)
+        try:
+            backend.ensure_schema()
+            assert backend.fetch_records() == []
+        finally:
+            backend.close()
+    with psycopg.connect(pg_url) as conn:
+        made = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'migrations' ORDER BY 1"
+        ).fetchall()
+    assert made == [("malnu",), ("public",)]

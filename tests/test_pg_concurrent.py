@@ -396,3 +396,71 @@ def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:
         ("c.sql", "note", "CONCURRENTLY"),
     ]
     assert "the concurrent build itself was not tried" in findings[0].why
+
+
+def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_invalid(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # A DROP INDEX CONCURRENTLY that times out waiting for an older transaction has already
+    # marked its index INVALID: queries stop using it (seq scans at 2 a.m.), writes go on
+    # maintaining it. The rollback said "all of it was rolled back … the database is as it was
+    # before this rollback file". Now it names the INVALID index, in the audit row too, and a
+    # second run finishes the drop.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200",
+        "index",
+        "CREATE INDEX idx_events_user ON events (user_id);",
+        "SET lock_timeout = '300ms';\nDROP INDEX CONCURRENTLY idx_events_user;",
+    )
+    assert pg.cli(d, "up", "--no-backup").code == 0
+    with psycopg.connect(pg.url) as reader:  # an application's open transaction on events
+        reader.execute("SELECT count(*) FROM events")
+        res = pg.cli(d, "rollback", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "the index public.idx_events_user is left INVALID" in res.err
+    assert "all of it was rolled back" not in res.err
+    assert "as it was before" not in res.err
+    assert _indexes(pg.url)["idx_events_user"] is False
+    assert _records(pg.url)[-1] == ("20250101_000200_index.sql", True)
+    with psycopg.connect(pg.url) as conn:
+        detail = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'rollback' AND outcome = 'failed' "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert detail is not None and "left INVALID" in str(detail[0])
+    res = pg.cli(d, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert "idx_events_user" not in _indexes(pg.url)
+
+
+def test_a_concurrent_build_with_maintenance_work_mem_set_runs_and_puts_it_back(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL's docs advise raising maintenance_work_mem for an index build (GitLab's and
+    # Discourse's migrations do): `SET maintenance_work_mem = '256MB'` beside the CREATE INDEX
+    # CONCURRENTLY was refused, exit 2, "could not be undone half-way" — a SET has nothing to
+    # undo. It runs now, and the next file starts from the session's own value again.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200",
+        "index",
+        "SET maintenance_work_mem = '256MB';\nSET max_parallel_maintenance_workers = 0;\n"
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )
+    d.add(
+        "20250101_000300",
+        "seen",
+        "CREATE TABLE seen AS SELECT current_setting('maintenance_work_mem') AS mwm;",
+        "DROP TABLE seen;",
+    )
+    assert pg.cli(d, "lint").code == 0
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url)["idx_events_user"] is True
+    with psycopg.connect(pg.url) as conn:
+        default = conn.execute("SELECT current_setting('maintenance_work_mem')").fetchone()
+        assert conn.execute("SELECT mwm FROM seen").fetchone() == default

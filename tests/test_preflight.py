@@ -157,6 +157,33 @@ def test_rollback_planned_again_under_the_lock_refuses_a_changed_plan(
         backend.close()
 
 
+def test_up_planned_before_another_operator_rolled_back_runs_nothing(
+    any_url: str, mdirs: MigrationDirs
+) -> None:
+    """`up` planned the newest pending migration; another operator rolled the one below it
+    back before the lock was taken. The plan ran all the same, out of order, said "applied 1"
+    and exit 0 with an older migration left pending behind it. Like a rollback, `up` now checks
+    its plan again under the lock."""
+    target, backend = _applied(mdirs, any_url)
+    other = open_backend(target)
+    try:
+        mdirs.add(
+            "20250101_000400", "mapel", "CREATE TABLE mapel (n INTEGER);", "DROP TABLE mapel;"
+        )
+        mset = discover(mdirs.migrations, mdirs.rollback)
+        planned = plan_up(backend, mset)
+        assert [s.filename for s in planned.steps] == ["20250101_000400_mapel.sql"]
+        apply_plan(other, mset, plan_rollback(other, mset, steps=1))  # meanwhile
+        with pytest.raises(PlanChanged, match=r"20250101_000300_index_posts\.sql") as info:
+            apply_plan(backend, mset, planned)
+        assert info.value.exit_code == 1
+        done = {r.filename for r in backend.fetch_records() if r.success}
+        assert "20250101_000400_mapel.sql" not in done  # nothing ran
+    finally:
+        other.close()
+        backend.close()
+
+
 def test_before_images_of_repair_clear_failed_and_unlock(
     any_url: str, mdirs: MigrationDirs
 ) -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync_support import make_db, sync, verify
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
 
 # (column, SQLite declared type, PostgreSQL type, what a real source wrote, what PostgreSQL
 # stores from it, printed)
@@ -194,3 +196,33 @@ def test_a_char_n_column_is_no_difference_for_its_padding(
         (None, None),
         ("X", ""),
     ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1", "postgresql"])
+def test_a_real_and_an_inet_column_arrive_as_postgresql_prints_them(
+    kind: str, tmp_path: Path, pg_url: str, request: pytest.FixtureRequest
+) -> None:
+    """A Supabase table of device readings: a ``real`` (float4) and the device's ``inet``.
+    The copy held the real as PostgreSQL prints it (0.1), and `sync verify` compared the
+    float4's exact binary value (0.10000000149011612): "different" for ever, where the sync
+    itself said verified. An inet host arrived as ``10.0.0.1/32`` (``::text`` adds the mask;
+    PostgreSQL prints ``10.0.0.1``)."""
+    pg = Db("postgresql", pg_url)
+    pg.run("CREATE TABLE bacaan (id bigint PRIMARY KEY, suhu real, ip inet, updated_at timestamp)")
+    pg.run(
+        "INSERT INTO bacaan VALUES (1, 0.1, '10.0.0.1', ?), (2, 36.6, '192.168.1.0/24', ?), "
+        "(3, 3.14159, '::1', ?), (4, NULL, NULL, ?)",
+        (STAMP, STAMP, STAMP, STAMP),
+    )
+    if kind == "postgresql":
+        dst = Db("postgresql", request.getfixturevalue("pg_second"))
+    else:
+        dst = make_db(kind, request, tmp_path, "dest")
+    assert sync(pg, dst).verified
+    report = verify(pg, dst)
+    assert report.verified, [d.describe(report.key) for d in report.differences]
+    got = dst.run("SELECT suhu, ip FROM bacaan ORDER BY id")
+    if kind != "postgresql":
+        assert got == [(0.1, "10.0.0.1"), (36.6, "192.168.1.0/24"), (3.14159, "::1"), (None, None)]
+    pg.run("UPDATE bacaan SET suhu = 0.2 WHERE id = 1")  # a real difference is still found
+    assert [d.key for d in verify(pg, dst).differences] == [(1,)]

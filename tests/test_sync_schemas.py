@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from malnu_tui.engine.errors import ConfigError, SyncRefused
-from tests.sync_support import make_db, sync, verify
+from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync, verify_sync
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP, LATER = "2025-11-24 08:00:00", "2025-11-25 09:00:00"
 
 
 @pytest.mark.parametrize("source", ["sqlite", "d1"])
@@ -129,6 +132,44 @@ def test_a_partitioned_table_is_synced_once_as_itself_and_its_partitions_are_not
     dst.run("CREATE VIEW v_backup AS SELECT * FROM absensi")  # SQLite's views too
     with pytest.raises(ConfigError, match=r"v_backup is a view \(the sync copies tables"):
         sync(dst, make_db("sqlite", request, tmp_path, "other"), tables=("v_backup",))
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "postgresql"])
+def test_a_table_others_inherit_from_is_synced_with_its_own_rows_only(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Tables made with INHERITS (a school's logs split by year before declarative
+    partitioning, or a `siswa_pindahan` sharing `siswa`'s columns): each is synced on its own,
+    but the parent was read without ONLY, so its copy held the children's rows too — every
+    child row copied twice, verified — and the parent's key, unique in its own rows only, came
+    twice (a child row with id 1 beside the parent's: "✘ not verified", rows deleted and
+    copied again by every sync). Each table's copy now holds its own rows, as pg_dump and
+    logical replication take them."""
+    src = make_db("postgresql", request, tmp_path, "sekolah")
+    dst = (
+        Db("postgresql", request.getfixturevalue("pg_second"))
+        if dest == "postgresql"
+        else make_db(dest, request, tmp_path, "backup")
+    )
+    src.run("CREATE TABLE catatan (id BIGINT PRIMARY KEY, isi TEXT, updated_at TIMESTAMP)")
+    src.run("CREATE TABLE catatan_2024 (PRIMARY KEY (id)) INHERITS (catatan)")
+    src.many("INSERT INTO catatan VALUES (?, ?, ?)", [(i, f"baru {i}", STAMP) for i in (1, 2, 3)])
+    src.many(
+        "INSERT INTO catatan_2024 VALUES (?, ?, ?)", [(i, f"lama {i}", STAMP) for i in (1, 7, 8)]
+    )
+
+    def both() -> dict[str, tuple[int, bool]]:
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            return {r.table: (r.dest_count, r.verified) for r in run_sync(s, SyncRequest())}
+
+    assert both() == {"catatan": (3, True), "catatan_2024": (3, True)}
+    assert dst.run("SELECT isi FROM catatan ORDER BY id") == [("baru 1",), ("baru 2",), ("baru 3",)]
+    src.run("UPDATE catatan_2024 SET isi = 'diubah', updated_at = ? WHERE id = 7", (LATER,))
+    src.run("DELETE FROM catatan WHERE id = 3")
+    assert both() == {"catatan": (2, True), "catatan_2024": (3, True)}
+    assert dst.run("SELECT isi FROM catatan_2024 WHERE id = 7") == [("diubah",)]
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        assert all(r.verified for r in verify_sync(s))
 
 
 @pytest.mark.parametrize("source", ["postgresql", "sqlite"])

@@ -6,6 +6,7 @@ server, compared by ``parity``."""
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.parity import check_parity
@@ -89,3 +90,21 @@ def test_millisecond_defaults_give_now_on_postgresql(pg_url: str) -> None:
             "RETURNING seen_at, TRUNC(EXTRACT(EPOCH FROM now()), 3)"
         ).fetchone()
         assert isinstance(seen, float) and abs(seen - float(now_s)) < 0.002
+
+
+def test_django_jsonfield_check_refuses_what_sqlite_refuses(pg_url: str) -> None:
+    # Django's JSONField on SQLite is `text … CHECK ((JSON_VALID("meta") OR "meta" IS NULL))`:
+    # json_valid() had withheld every such table (and all that followed from it).
+    ft = translate_script(
+        'CREATE TABLE "app_doc" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"meta" text NULL CHECK ((JSON_VALID("meta") OR "meta" IS NULL)));',
+        "0001_initial.sql",
+        SchemaState(),
+    )
+    assert ft.ok, [f.describe() for f in ft.errors]
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(ft.postgres_statements[0])
+        conn.execute("INSERT INTO app_doc (meta) VALUES ('{\"a\": 1}'), (NULL)")
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation), conn.transaction():
+            conn.execute("INSERT INTO app_doc (meta) VALUES ('{not json')")
+        assert conn.execute("SELECT count(*) FROM app_doc").fetchone() == (2,)

@@ -179,6 +179,7 @@ def cmd_sync(ctx: Context) -> int:
         SyncRequest,
         SyncSession,
         dry_run,
+        left_behind,
         plan_sync,
         run_sync,
         start_early,
@@ -187,6 +188,8 @@ def cmd_sync(ctx: Context) -> int:
 
     progress = _progress(ctx)
     with SyncSession(source, dest) as s:
+        for gone in left_behind(s.src, s.dst, source.name):
+            ctx.message(f"warning: {gone}")
         if action == "verify":
             reports = verify_sync(s, tables, progress)  # type: ignore[arg-type]
             _print_reports(ctx, reports)

@@ -70,16 +70,22 @@ class ApplyResult:
 
 
 class MigrationFailed(MalnuError):
-    """A migration (or rollback) failed: nothing of it was left behind."""
+    """A migration (or rollback) failed: nothing of it was left behind, unless the failure
+    says what was (``StatementFailed.left``)."""
 
     def __init__(self, failure: StatementFailed, direction: str, done: list[tuple[str, int]]):
         verb = "migration" if direction == "up" else "rollback"
+        if failure.left:
+            outcome, hint = failure.left, "run it again to finish it, once what blocked it is gone"
+        elif direction == "up":
+            outcome = "all of it was rolled back"
+            hint = "fix the file and run again; the tracking row records the error"
+        else:
+            outcome = "all of it was rolled back"
+            hint = "the database is as it was before this rollback file"
         super().__init__(
-            f"{verb} {failure.filename} failed at line {failure.line}: {failure.error}; "
-            "all of it was rolled back",
-            hint="fix the file and run again; the tracking row records the error"
-            if direction == "up"
-            else "the database is as it was before this rollback file",
+            f"{verb} {failure.filename} failed at line {failure.line}: {failure.error}; " + outcome,
+            hint=hint,
         )
         self.failure = failure
         self.done = tuple(done)
@@ -243,8 +249,8 @@ class StepRunner:
 
     def fail(self, i: int, step: PlanStep, exc: StatementFailed) -> NoReturn:
         """Record the failure (tracking row for ``up``, audit row) and stop."""
-        failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error)
-        detail = f"line {exc.line}: {exc.error}"
+        failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error, exc.left)
+        detail = f"line {exc.line}: {exc.error}" + (f"; {exc.left}" if exc.left else "")
         fail_audit = AuditEntry.now(self.action, step.filename, "failed", detail)
         if self.direction == "up":
             self.backend.record_failure(step.filename, step.checksum, detail, 0, fail_audit)

@@ -6,9 +6,11 @@ on this machine's clock, so the difference is seen before the confirmation word 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["local_offset", "local_time_line"]
+from malnu_tui.engine.errors import ConfigError
+
+__all__ = ["local_offset", "local_time_line", "refuse_future"]
 
 
 def _offset_text(offset: timedelta) -> str:
@@ -39,3 +41,15 @@ def local_time_line(utc: str) -> str | None:
         f"That is {local:%Y-%m-%d %H:%M:%S} here ({zone}, this machine's local time); "
         "a time given without a zone is read as UTC."
     )
+
+
+def refuse_future(when: datetime, now: datetime, said: str) -> None:
+    """:class:`ConfigError` when ``when`` is past ``now`` (a second's grace): ``said`` is the
+    time as the message names it. A WIB time of a moment ago typed without its zone reads as
+    7 hours ahead, so the message gives the UTC time now and the zone rule."""
+    if when > now + timedelta(seconds=1):
+        raise ConfigError(
+            f"{said} is in the future (it is {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC now)",
+            hint="a time given without a zone is read as UTC: for this machine's local time "
+            f"add its offset ({local_offset()}), or give a relative time such as -2h",
+        )

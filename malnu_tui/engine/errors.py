@@ -3,7 +3,7 @@ status; the TUI shows ``str(error)`` (and ``hint`` when set)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class MalnuError(Exception):
@@ -74,6 +74,14 @@ class LockHolder:
     acquired_at: str
     expires_at: str | None = None
     note: str = ""
+    # Seconds of lease left when the row was read, by the DATABASE's clock (D1's, the SQLite
+    # file's host): a lease is never judged by the clock of the machine that reads it.
+    lease_left: float | None = field(default=None, compare=False)
+
+    def as_json(self) -> dict[str, object]:
+        """The lock as ``status --json`` and ``unlock --json`` print it (a contract)."""
+        keys = ("owner", "host", "pid", "acquired_at", "expires_at", "note")
+        return {k: getattr(self, k) for k in keys}
 
     def describe(self) -> str:
         text = f"{self.owner} on {self.host} (pid {self.pid}) since {self.acquired_at}"
@@ -140,14 +148,19 @@ class LockLost(MalnuError):
 
 
 class StatementFailed(MalnuError):
-    """A statement of a migration failed; the whole migration was rolled back."""
+    """A statement of a migration failed; the whole migration was rolled back, except what
+    ``left`` names (a statement outside a transaction that stopped half-way and could not be
+    undone: a DROP INDEX CONCURRENTLY leaves its index INVALID)."""
 
-    def __init__(self, filename: str, line: int, statement: str, error: str) -> None:
+    def __init__(
+        self, filename: str, line: int, statement: str, error: str, left: str = ""
+    ) -> None:
         super().__init__(f"{filename}:{line}: {error}")
         self.filename = filename
         self.line = line
         self.statement = statement
         self.error = error
+        self.left = left
 
 
 class GroupCommitFailed(MalnuError):

@@ -197,6 +197,8 @@ def _apply_plan(
         tracking = backend.fetch_records()
         if plan.selection is not None:
             _check_still_selected(backend, mset, plan, tracking)
+        elif plan.every_pending:
+            _check_nothing_below_undone(backend, mset, plan, tracking)
         records = {r.filename: r for r in tracking}
         todo: list[PlanStep] = []
         for step in plan.steps:
@@ -303,13 +305,37 @@ def _check_still_selected(
         raise PlanChanged(detail)
 
 
+def _check_nothing_below_undone(
+    backend: Backend, mset: MigrationSet, plan: Plan, tracking: list[TrackingRecord]
+) -> None:
+    """Under the lock, for an ``up``: a migration the plan left out (it was applied when the
+    plan was made) that is no longer applied, below the plan's last step, was rolled back
+    meanwhile by another operator: running the plan would apply out of order what was
+    planned in order, and leave that one pending."""
+    if not plan.steps:
+        return
+    last = plan.steps[-1].version
+    planned = {s.filename for s in plan.steps}
+    applied = {r.filename for r in tracking if r.success}
+    undone = [
+        m.filename
+        for m in mset.migrations
+        if m.version <= last and m.filename not in planned and m.filename not in applied
+    ]
+    if undone:
+        detail = f"{', '.join(undone)} no longer applied (rolled back meanwhile?)"
+        backend.append_audit(AuditEntry.now("apply", plan.steps[0].filename, "refused", detail))
+        raise PlanChanged(detail)
+
+
 # -- troubleshooting ------------------------------------------------------------------------
 
 
 def before_image(row: TrackingRecord | LockHolder) -> str:
     """The row as it was, for the audit detail: every change of ``repair``, ``clear-failed``
     and ``unlock`` can be undone by hand from the audit trail alone."""
-    return "before: " + json.dumps(dataclasses.asdict(row), sort_keys=True, ensure_ascii=False)
+    image = row.as_json() if isinstance(row, LockHolder) else dataclasses.asdict(row)
+    return "before: " + json.dumps(image, sort_keys=True, ensure_ascii=False)
 
 
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from malnu_tui.engine.backends.base import hostname
+from malnu_tui.engine.backends.base import lock_host
 from malnu_tui.engine.errors import (
     ChecksumDrift,
     ConfigError,
@@ -93,6 +93,7 @@ class Plan:
     steps: tuple[PlanStep, ...]
     warnings: tuple[str, ...] = ()
     selection: RollbackSelection | None = None  # down plans made from --steps/--to
+    every_pending: bool = False  # an up plan of every pending migration up to its last step
 
     def sql_text(self) -> str:
         """The exact SQL that would run, file by file (for --dry-run and previews)."""
@@ -329,7 +330,7 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
         return None
     from malnu_tui.engine.backends.lease import lock_is_stale
 
-    host = this_host or hostname()
+    host = this_host or lock_host()
     reason = lock_is_stale(holder, host)
     if reason is None:
         return LiveLock(holder)
@@ -407,7 +408,7 @@ def plan_up_from(
             PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
         )
         planned.add(m.filename)
-    return Plan("up", tuple(steps), tuple(mset.warnings)), problems
+    return Plan("up", tuple(steps), tuple(mset.warnings), every_pending=True), problems
 
 
 def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:

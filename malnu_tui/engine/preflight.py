@@ -12,7 +12,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.base import hostname
+from malnu_tui.engine.backends.base import lock_host
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import LockHolder, MalnuError
 from malnu_tui.engine.plan import (
@@ -237,12 +237,21 @@ def preflight_unlock(backend: Backend, target: Target) -> Preflight:
     lp = lock_problem(lock)
     if isinstance(lp, StaleLock):
         problems.append(lp)
-    elif isinstance(lp, LiveLock) and lock is not None and lock.host == hostname():
+    elif isinstance(lp, LiveLock) and lock is not None and lock.host == lock_host():
         problems.append(
             Notice(
                 f"pid {lock.pid} is still running on this host: release its lock only if that "
                 "process is stuck (better: stop it first)"
             )
+        )
+    elif isinstance(lp, LiveLock) and lock is not None:
+        # Its lease runs (D1, SQLite) or its session is open (PostgreSQL): as the console's
+        # unlock dialog says, whether it still works cannot be told from here.
+        from malnu_tui.engine.backends.lease import lock_liveness
+
+        _kind, sentence = lock_liveness(lock, lock_host())
+        problems.append(
+            Notice(f"{sentence}: release it only if you know that session is dead (ask its owner)")
         )
     return Preflight(
         "unlock", target.name, confirmation_word(backend), None, tuple(problems), lock=lock

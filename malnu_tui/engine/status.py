@@ -123,7 +123,7 @@ class StatusReport:
             "kind": self.kind,
             "head": self.head,
             "counts": self.counts,
-            "lock": None if self.lock is None else self.lock.__dict__,
+            "lock": None if self.lock is None else self.lock.as_json(),
             "warnings": list(self.warnings),
             "migrations": [m.as_json() for m in self.migrations],
         }

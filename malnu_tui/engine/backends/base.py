@@ -50,6 +50,24 @@ def hostname() -> str:
     return socket.gethostname()
 
 
+_INIT_PID_NAMESPACE = "pid:[4026531836]"  # the kernel's first pid namespace (PROC_PID_INIT_INO)
+
+
+@functools.cache
+def lock_host() -> str:
+    """The host a lock row names, and against which a holder's pid is looked up: this
+    machine's name, and, in a pid namespace of its own (a container: `docker run --network
+    host` keeps the machine's name), that namespace too. A pid means something only in its
+    own namespace: a holder in another one is judged by its lease, never by a pid looked up
+    here."""
+    name = hostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return name
+    return name if namespace == _INIT_PID_NAMESPACE else f"{name}/{namespace}"
+
+
 @functools.cache
 def actor() -> str:
     """``user@host`` of the operator running this process (read once: every audit row asks)."""
@@ -65,7 +83,7 @@ def lock_holder_for_this_process(purpose: str = "") -> LockHolder:
     it from here, which spares its start-up the import of the migration engine)."""
     return LockHolder(
         owner=actor(),
-        host=hostname(),
+        host=lock_host(),
         pid=os.getpid(),
         acquired_at=utc_now(),
         note=purpose,

@@ -3,13 +3,17 @@ whether a holder is still alive, and when a lease runs out."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from datetime import UTC, datetime, timedelta
+import threading
+from collections.abc import Callable
 
-from malnu_tui.engine.backends.base import LEASE_SECONDS, utc_now
+from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.errors import LockHolder
 
-__all__ = ["lease_until", "lock_is_stale", "pid_alive"]
+__all__ = ["LeaseKeeper", "lock_is_stale", "pid_alive"]
+
+RENEW_EVERY_S = 60.0  # a tenth of the lease: many missed renewals before it can run out
 
 
 def pid_alive(pid: int) -> bool:
@@ -32,21 +36,56 @@ def pid_alive(pid: int) -> bool:
     return state not in ([b"Z"], [b"X"])
 
 
-def lease_until(seconds: int = LEASE_SECONDS) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+class LeaseKeeper:
+    """Renews a held lock's lease from a thread of its own, every :data:`RENEW_EVERY_S`, until
+    :meth:`stop`: a lease is proof that its holder runs, also through one step longer than
+    the lease (a big import or sync, an export, a restore). ``renew`` says whether the row
+    was still this holder's; once it was not, :attr:`lost` is set and renewing stops. A
+    renewal that fails (the database unreachable for a while) is tried again next time."""
+
+    def __init__(self, renew: Callable[[], bool], close: Callable[[], None]) -> None:
+        self._renew, self._close = renew, close
+        self._every = RENEW_EVERY_S
+        self._stopped = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, name="malnu-lease", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.wait(self._every):
+                try:
+                    still_ours = self._renew()
+                except Exception:  # the next renewal tries again
+                    continue
+                if not still_ours:
+                    self.lost = True
+                    return
+        finally:
+            with contextlib.suppress(Exception):
+                self._close()
+
+    def stop(self) -> None:
+        """Stop renewing (the lock is being released). A renewal in flight is not waited
+        for long: it can only touch this holder's own row."""
+        self._stopped.set()
+        self._thread.join(timeout=5)
 
 
 def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
     """Why ``holder``'s lock may be taken over, or None while it is live.
 
     On this host a lock is live exactly while its process is; from another host, while its
-    lease runs (it is renewed after every migration).
+    lease runs (renewed while its holder runs), judged by the database's clock when the row
+    was read with it (``lease_left``), never by this machine's.
     """
     if holder.host == this_host:
         return None if pid_alive(holder.pid) else f"pid {holder.pid} is not running"
-    if holder.expires_at and holder.expires_at < utc_now():
-        return f"lease expired at {holder.expires_at}"
-    return None
+    if holder.lease_left is not None:
+        expired = holder.lease_left < 0
+    else:
+        expired = bool(holder.expires_at) and str(holder.expires_at) < utc_now()
+    return f"lease expired at {holder.expires_at}" if expired else None
 
 
 def lock_liveness(holder: LockHolder, this_host: str) -> tuple[str, str]:

@@ -38,8 +38,8 @@ __all__ = ["BuildJournal", "invalid_index", "run_concurrently"]
 
 Conn = psycopg.Connection[Any]
 ACTION = "build-index"
-# The session settings a concurrent file may change (SET lock_timeout / statement_timeout):
-# put back after it, as run_unit puts back a transactional file's SETs.
+# The session settings a concurrent file may change (SET lock_timeout, maintenance_work_mem…)
+# are put back after it, as run_unit puts back a transactional file's SETs; these two always.
 _SETTINGS = ("lock_timeout", "statement_timeout")
 
 
@@ -137,16 +137,22 @@ def _drop(conn: Conn, schema: str, name: str) -> None:
     )
 
 
-def _saved_settings(conn: Conn) -> list[str]:
-    row = conn.execute(
-        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
-    ).fetchone()
-    return [str(v) for v in row] if row else []
+def _saved_settings(conn: Conn, unit: ConcurrentUnit) -> dict[str, str | None]:
+    """The session's value of each setting the file sets (None: not defined before)."""
+    names = [*_SETTINGS, *(s.name for s in unit.statements if s.kind == "set" and s.name)]
+    saved: dict[str, str | None] = {}
+    for name in dict.fromkeys(names):
+        row = conn.execute("SELECT current_setting(%s, true)", (name,)).fetchone()
+        saved[name] = None if row is None or row[0] is None else str(row[0])
+    return saved
 
 
-def _restore_settings(conn: Conn, saved: list[str]) -> None:
-    for name, value in zip(_SETTINGS, saved, strict=False):
-        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+def _restore_settings(conn: Conn, saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            conn.execute(sql.SQL("RESET {}").format(sql.Identifier(*name.split("."))))
+        else:
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
 def run_concurrently(
@@ -172,12 +178,12 @@ def run_concurrently(
     ours: list[tuple[str, str]] = []  # indexes this run created (or is creating)
     rebuilt: list[_Reindex] = []  # the REINDEX's scope and the _ccnew/_ccold there before
     replaced: list[str] = []
-    saved: list[str] = []
+    saved: dict[str, str | None] = {}
     current: ConcurrentStatement | None = None
     debug = debuglog.enabled()
     started = time.perf_counter()
     try:
-        saved = _saved_settings(conn)
+        saved = _saved_settings(conn, unit)
         left = journal.leftovers() if journal is not None and unit.creates else set()
         for i, cs in enumerate(unit.statements, 1):
             current = cs
@@ -216,12 +222,37 @@ def run_concurrently(
         error = _error_text(exc)
         if replaced:
             error += f"; an INVALID leftover {', '.join(replaced)} was dropped first"
-        raise StatementFailed(filename, line, st.text, error + undo) from None
+        stopped = _drop_left(conn, current) if current is not None else ""
+        raise StatementFailed(filename, line, st.text, error + undo, stopped) from None
     finally:
         if saved:
             with contextlib.suppress(psycopg.Error):
                 _restore_settings(conn, saved)
     return elapsed
+
+
+def _drop_left(conn: Conn, cs: ConcurrentStatement) -> str:
+    """What a DROP INDEX CONCURRENTLY stopped half-way (a lock timeout, a cancel) left: past its
+    first step the index is INVALID — queries no longer use it, writes still maintain it (a
+    UNIQUE one still refuses duplicates) — until a DROP finishes it. "" when it is not."""
+    if cs.kind != "drop" or cs.name is None or conn.closed:
+        return ""
+    try:
+        row = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND (n.nspname = %s OR (%s::text IS NULL AND "
+            "pg_table_is_visible(c.oid)))",
+            (cs.name, cs.schema, cs.schema),
+        ).fetchone()
+        if row is None or not invalid_index(conn, str(row[0]), cs.name):
+            return ""
+    except psycopg.Error:
+        return ""
+    return (
+        f"the index {row[0]}.{cs.name} is left INVALID (the DROP stopped after its first step: "
+        "queries no longer use it, writes still maintain it) and the migration's tracking row "
+        "is unchanged"
+    )
 
 
 def _before_create(

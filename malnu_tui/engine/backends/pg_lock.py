@@ -8,14 +8,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry
+from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
@@ -24,6 +23,12 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCK_GRACE_SECONDS", "AdvisoryLock", "lock_key"]
 
+POOLED_SESSION = (
+    "this connection shares that operator's PostgreSQL session: a pooler in transaction mode "
+    "(pgbouncer pool_mode = transaction; Neon's -pooler host, a DigitalOcean pool) hands one "
+    "server session to several clients, and no lock holds there; connect directly, or "
+    "through a pooler in session mode"
+)
 LOCK_GRACE_SECONDS = 2.0  # a killed holder's session needs a moment to be reaped by the server
 _APP_NAME = re.compile(r"^malnu-tui (?P<owner>\S+?)@(?P<host>\S+) pid (?P<pid>\d+)$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
@@ -109,7 +114,23 @@ class AdvisoryLock:
         )
 
     def _try(self) -> bool:
-        return bool(self.b._query("SELECT pg_try_advisory_lock(%s)", (self.key,))[0][0])
+        """pg_try_advisory_lock, refused when this session held the lock already: the lock is
+        re-entrant within a session, and this process holds none, so the session is another
+        client's, handed over by a pooler in transaction mode. One statement (one session):
+        the count before, the try, and the undo of a re-entrant take."""
+        hi, lo = (self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF
+        before, got = self.b._query(
+            "WITH b AS MATERIALIZED (SELECT count(*) AS n FROM pg_locks WHERE locktype = "
+            "'advisory' AND granted AND pid = pg_backend_pid() AND classid::bigint = %s "
+            "AND objid::bigint = %s AND objsubid = 1), "
+            "t AS MATERIALIZED (SELECT pg_try_advisory_lock(%s) AS got FROM b) "
+            "SELECT b.n, CASE WHEN b.n > 0 THEN NOT pg_advisory_unlock(%s) ELSE t.got END "
+            "FROM b, t",
+            (hi, lo, self.key, self.key),
+        )[0]
+        if before:
+            raise LockHeld(self.read(), POOLED_SESSION)
+        return bool(got)
 
     def acquire(self, holder: LockHolder) -> None:
         """Take the lock or raise :class:`LockHeld` naming who has it. A holder whose process
@@ -120,7 +141,7 @@ class AdvisoryLock:
         took_over = False
         while not self._try():
             current = self.read()
-            stale = lock_is_stale(current, socket.gethostname()) if current else None
+            stale = lock_is_stale(current, lock_host()) if current else None
             if current is not None and stale is not None and not took_over:
                 self._end_holder_session()
                 self.b.append_audit(

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
@@ -97,10 +98,9 @@ def tracking_columns(missing: tuple[tuple[str, str | None], ...]) -> dict[str, s
 
 def create_tool_tables(conn: Conn, schema: str, migration_key: int) -> None:
     """Create the schema and the three tables (a first run), under the migration lock."""
-    s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (migration_key,))
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+        create_schema_if_missing(conn, schema)
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("

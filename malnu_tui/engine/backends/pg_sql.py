@@ -10,7 +10,7 @@ from psycopg import sql
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["error_text", "run_statement", "with_params"]
+__all__ = ["create_schema_if_missing", "error_text", "run_statement", "with_params"]
 
 
 def run_statement(conn: psycopg.Connection[Any], st: Statement) -> int:
@@ -49,3 +49,13 @@ def error_text(exc: psycopg.Error) -> str:
     if diag.message_detail:
         text += f"; {diag.message_detail}"
     return text
+
+
+def create_schema_if_missing(conn: psycopg.Connection[Any], schema: str) -> None:
+    """``CREATE SCHEMA`` only when there is none of that name. ``CREATE SCHEMA IF NOT EXISTS``
+    asks for CREATE on the database even when the schema is there, so a role that may create
+    tables in its schema (``GRANT CREATE ON SCHEMA public``, a schema made for it) but not
+    schemas — PostgreSQL 15's usual grant, Supabase's and RDS's — could not start at all."""
+    found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found is None:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -211,9 +211,14 @@ class PostgresBackend:
             ):
                 missing = ()
         except psycopg.Error as exc:
+            denied = exc.sqlstate == "42501"  # PostgreSQL 15+: no CREATE on public by default
             raise BackendError(
                 f"{self.display_url}: cannot create the tool tables in schema "
-                f"{self.schema!r}: {error_text(exc)}"
+                f"{self.schema!r}: {error_text(exc)}",
+                hint=f'GRANT CREATE ON SCHEMA "{self.schema}" (and, for a new schema, CREATE ON '
+                'DATABASE) to this role, or set the target\'s schema = "…" to one it owns'
+                if denied
+                else None,
             ) from None
         self._pending_upgrade = missing
         self._schema_ready = True

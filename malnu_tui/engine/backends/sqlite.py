@@ -19,7 +19,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
-from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
+from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.backends.sqlite_open import check_path, connect
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
@@ -165,6 +165,7 @@ class SQLiteBackend:
             acquired_at=row[3],
             expires_at=row[4],
             note=row[5] or "",
+            lease_left=row[6],
         )
 
     def ensure_schema(self) -> None:
@@ -352,7 +353,7 @@ class SQLiteBackend:
         me = self._my_lock
         if me is None:
             return
-        cur = self.conn.execute(q.RENEW_LOCK, (lease_until(), me.host, me.pid))
+        cur = self.conn.execute(q.RENEW_LOCK, (me.host, me.pid, me.acquired_at))
         if cur.rowcount == 1:
             self._renewed = time.monotonic()
             return
@@ -454,7 +455,6 @@ class SQLiteBackend:
                     holder.host,
                     holder.pid,
                     holder.acquired_at,
-                    lease_until(),
                     holder.note,
                 ),
             )
@@ -477,7 +477,8 @@ class SQLiteBackend:
             return
         self._renewed = time.monotonic()
         with self.transaction() as c:
-            c.execute(q.RENEW_LOCK, (lease_until(), self._my_lock.host, self._my_lock.pid))
+            me = self._my_lock
+            c.execute(q.RENEW_LOCK, (me.host, me.pid, me.acquired_at))
 
     def release_lock(self) -> None:
         if self._my_lock is None:

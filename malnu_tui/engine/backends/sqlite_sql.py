@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.base import LEASE_SECONDS
 from malnu_tui.engine.errors import NotInitialised, StatementFailed
 
 if TYPE_CHECKING:
@@ -113,14 +114,24 @@ INSERT_AUDIT = (
 )
 SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
 
+# The lease is written and judged by the database's clock (D1's; the SQLite file's host),
+# never by the clock of the machine that reads it: an operator's laptop whose clock runs
+# ahead had taken live locks over, and one whose clock runs behind wrote expired leases.
+LEASE_UNTIL = f"datetime('now', '+{LEASE_SECONDS} seconds')"
 SELECT_LOCK = (
-    "SELECT owner, host, pid, acquired_at, expires_at, purpose FROM malnu_lock WHERE id = 1"
+    "SELECT owner, host, pid, acquired_at, expires_at, purpose, "
+    "(julianday(expires_at) - julianday('now')) * 86400.0 AS lease_left "
+    "FROM malnu_lock WHERE id = 1"
 )
 INSERT_LOCK = (
     "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-    "VALUES (1, ?, ?, ?, ?, ?, ?)"
+    f"VALUES (1, ?, ?, ?, ?, {LEASE_UNTIL}, ?)"
 )
-RENEW_LOCK = "UPDATE malnu_lock SET expires_at = ? WHERE id = 1 AND host = ? AND pid = ?"
+# A row of this very holder (its acquired_at too: a pid reused on that host is not it).
+RENEW_LOCK = (
+    f"UPDATE malnu_lock SET expires_at = {LEASE_UNTIL} "
+    "WHERE id = 1 AND host = ? AND pid = ? AND acquired_at = ?"
+)
 RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"
 FORCE_RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1"
 
@@ -156,8 +167,8 @@ def truthy(value: object) -> bool:
 
 
 def sql_literal(value: object) -> str:
-    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed;
-    bytes as a BLOB literal ``X'…'``."""
+    """``value`` as a SQLite literal: text single-quoted with quotes doubled (a text holding
+    NUL as ``CAST(X'…' AS TEXT)``); bytes as a BLOB literal ``X'…'``."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -168,7 +179,12 @@ def sql_literal(value: object) -> str:
         return repr(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "X'" + bytes(value).hex() + "'"  # a BLOB (str() spelt "b'…'" as text)
-    text = str(value).replace("\x00", "\ufffd")
+    text = str(value)
+    if "\x00" in text:
+        # Not in the SQL's text (a statement ends at a NUL), nor changed: NUL used to become
+        # U+FFFD, a different value stored and reported imported. The text's UTF-8 as a BLOB,
+        # cast back to TEXT, is that very value.
+        return f"CAST(X'{text.encode().hex()}' AS TEXT)"
     return "'" + text.replace("'", "''") + "'"
 
 

@@ -33,7 +33,7 @@ from malnu_tui.engine.backup.store import (
     unreadable_manifests,
     utc_iso,
 )
-from malnu_tui.engine.clock import local_offset, local_time_line
+from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ChecksumDrift, ConfigError, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
@@ -290,12 +290,7 @@ def plan_recover(
     """
     now = now or datetime.now(UTC)
     when = when.astimezone(UTC)
-    if when > now + timedelta(seconds=1):
-        raise ConfigError(
-            f"--to {utc_iso(when)} is in the future (it is {now:%Y-%m-%d %H:%M:%S} UTC now)",
-            hint="a time given without a zone is read as UTC: for this machine's local time "
-            f"add its offset ({local_offset()}), or give a relative time such as -2h",
-        )
+    refuse_future(when, now, f"--to {utc_iso(when)}")
     candidates = [
         m
         for m in list_backups(target.backup_dir)

@@ -24,6 +24,7 @@ from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.data.sqlwrite import (
+    D1_MAX_COLUMNS,
     D1_STATEMENT_BYTES,
     RowTooLarge,
     d1_requests,
@@ -41,7 +42,12 @@ GUARD = "malnu import guard"
 
 
 def _values_statements(
-    head: str, rows: list[tuple[Row, str]], columns: Sequence[str], tail: str = ""
+    head: str,
+    rows: list[tuple[Row, str]],
+    columns: Sequence[str],
+    tail: str = "",
+    *,
+    width: int | None = None,
 ) -> tuple[list[str], list[Rejection]]:
     """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail);
     ``rows`` are (row, tuple text). A row too large for any statement is a rejected row (an
@@ -49,7 +55,10 @@ def _values_statements(
     rejected: list[Rejection] = []
     while True:
         try:
-            return d1_statements(head, [t for _row, t in rows], tail), rejected
+            # A VALUES of several rows is a SELECT, whose result D1 limits to 100 columns: rows
+            # wider than that (the staging table's line and 100 values) go one a statement.
+            one = 1 if (width or len(columns)) > D1_MAX_COLUMNS else None
+            return d1_statements(head, [t for _row, t in rows], tail, max_rows=one), rejected
         except RowTooLarge as exc:
             row, _t = rows.pop(exc.index)
             # Sized as D1 sizes a statement: bytes of UTF-8 (an essay in Javanese script or
@@ -112,15 +121,20 @@ class D1Writer:
         drops = [f"DROP TABLE IF EXISTS {quote_ident(n)}" for n in old]
         # IF NOT EXISTS: the name is this run's own, and a re-send after an answer was lost
         # (D1 ran it) failed on "table … already exists".
-        create = f"CREATE TABLE IF NOT EXISTS {self._s} (_line INTEGER PRIMARY KEY, {self._vcols})"
+        # Keyed by the source line held in the rowid, not in a column of its own: D1 allows
+        # 100 columns a table, and a _line column made the staging table of a 100-column
+        # table one too many ("too many columns on …": such a table could never be imported).
+        create = f"CREATE TABLE IF NOT EXISTS {self._s} ({self._vcols})"
         self.api.batch([*drops, create], lambda: False)
         self.before = self._count(self._t)
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
-        head = f"INSERT OR IGNORE INTO {self._s} (_line, {self._vcols}) VALUES "
+        head = f"INSERT OR IGNORE INTO {self._s} (rowid, {self._vcols}) VALUES "
         tuples = [(r, sql_tuple((r.line, *r.values))) for r in rows.rows()]
-        statements, too_large = _values_statements(head, tuples, self.spec.columns)
+        statements, too_large = _values_statements(
+            head, tuples, self.spec.columns, width=len(self.spec.columns) + 1
+        )
         for request in d1_requests(statements):
             self._send(request)
         self.sent += len(tuples)
@@ -138,12 +152,12 @@ class D1Writer:
         vals = ", ".join(f"v{i}" for i in range(len(self.spec.columns)))
         return (
             f"INSERT INTO {self._t} ({self.spec.column_list()}) SELECT {vals} FROM {self._s} "
-            f"WHERE {where} ORDER BY _line{self.spec.conflict_clause()}"
+            f"WHERE {where} ORDER BY rowid{self.spec.conflict_clause()}"
         )
 
     def _line_at(self, offset: int) -> int:
         rows = self.api.raw(
-            f"SELECT _line FROM {self._s} ORDER BY _line LIMIT 1 OFFSET ?", (offset,)
+            f"SELECT rowid FROM {self._s} ORDER BY rowid LIMIT 1 OFFSET ?", (offset,)
         ).rows
         return int(rows[0][0])
 
@@ -163,19 +177,19 @@ class D1Writer:
             error = ""
             while lo < hi:
                 mid = (lo + hi) // 2
-                failed = self._probe(f"_line <= {self._line_at(mid)}")
+                failed = self._probe(f"rowid <= {self._line_at(mid)}")
                 if failed is None:
                     lo = mid + 1
                 else:
                     hi, error = mid, failed
             line = self._line_at(lo)
             if not error:
-                error = self._probe(f"_line <= {line}") or "refused by the database"
+                error = self._probe(f"rowid <= {line}") or "refused by the database"
             message = _clean(error)
             rejections.append(
                 Rejection(line, constraint_column(message, self.spec.table), message, "")
             )
-            self.api.batch([f"DELETE FROM {self._s} WHERE _line = {line}"], lambda: False)
+            self.api.batch([f"DELETE FROM {self._s} WHERE rowid = {line}"], lambda: False)
             staged -= 1
         inserted = staged
         if self.spec.key and self.spec.on_conflict != "error" and staged:
@@ -227,7 +241,7 @@ class D1Writer:
             return int(rows[0][0]) == 0
 
         try:
-            self.api.batch(statements, took_effect)
+            self.backend.locked_batch(statements, took_effect)
         except BackendError as exc:
             if "malformed JSON" in str(exc):
                 raise ImportCheckFailed(

@@ -18,6 +18,7 @@ Mode = Literal["error", "update", "skip"]
 D1_STATEMENT_BYTES = 90_000  # D1 refuses statements over 100 KB; keep a margin
 D1_REQUEST_BYTES = 600_000  # statements per batch request, in bytes
 D1_MAX_PARAMS = 100  # bound parameters per query (the statements here bind none)
+D1_MAX_COLUMNS = 100  # columns of a table, and of a result (a VALUES of many rows is one)
 
 
 class RowTooLarge(ValueError):
@@ -93,10 +94,11 @@ def d1_statements(
     tail: str = "",
     *,
     max_bytes: int = D1_STATEMENT_BYTES,
+    max_rows: int | None = None,
 ) -> list[str]:
     """``head`` + comma-joined ``tuples`` + ``tail`` as few statements as fit under
-    ``max_bytes`` each (UTF-8). A tuple that cannot fit even alone raises :class:`RowTooLarge`
-    with its index."""
+    ``max_bytes`` each (UTF-8), and at most ``max_rows`` tuples each. A tuple that cannot fit
+    even alone raises :class:`RowTooLarge` with its index."""
     out: list[str] = []
     parts: list[str] = []
     fixed = len(head.encode()) + len(tail.encode())
@@ -105,7 +107,7 @@ def d1_statements(
         n = len(tup.encode()) + 2
         if fixed + n > max_bytes:
             raise RowTooLarge(i, n, max_bytes)
-        if parts and size + n > max_bytes:
+        if parts and (size + n > max_bytes or len(parts) == max_rows):
             out.append(head + ", ".join(parts) + tail)
             parts, size = [], fixed
         parts.append(tup)

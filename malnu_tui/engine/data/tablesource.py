@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 PAGE_ROWS = 2000  # the most rows one page holds
 PAGE_BYTES = 4_000_000  # about the most text one page holds (photos, essays: fewer rows)
-FIRST_PAGE_ROWS = 50  # before a row's size is known
+FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2 MB, a BLOB
+# twice that as hex) stay within its 50 MB answer
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
@@ -54,6 +55,21 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
+class NotUtf8(str):
+    """A SQLite TEXT value whose bytes are not UTF-8 (a legacy application's Latin-1 or
+    cp1252): shown with U+FFFD where a byte does not decode, the bytes kept."""
+
+    data: bytes
+
+    def __new__(cls, data: bytes) -> NotUtf8:
+        text = super().__new__(cls, data.decode("utf-8", "replace"))
+        text.data = data
+        return text
+
+    def as_cp1252(self) -> str:
+        return self.data.decode("cp1252", "replace")
+
+
 def _page_size(page: Sequence[tuple[Any, ...]]) -> int:
     """The rows the next page may hold: ``PAGE_BYTES`` over this page's bytes per row."""
     size = sum(len(v) if isinstance(v, (str, bytes)) else 8 for r in page for v in r)
@@ -69,6 +85,12 @@ class TableSource:
 
     def __init__(self, backend: Backend, table: str, *, label: str = "") -> None:
         self.backend = backend
+        self._not_utf8 = False  # a page held text that is not UTF-8 (see _text)
+        if backend.kind == "sqlite":
+            # A legacy application's Latin-1 or cp1252 bytes stored as TEXT: sqlite3 refused
+            # the whole page ("Could not decode to UTF-8", a traceback). Read as NotUtf8, the
+            # row is rejected naming the column and what the bytes say.
+            backend.conn.text_factory = self._text  # type: ignore[attr-defined]
         self.table = _in_its_schema(backend, table)
         self.view = self.table not in backend.table_names() and self.table in _views(backend)
         self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
@@ -129,10 +151,27 @@ class TableSource:
         if self.view:
             yield from self._view_pages(f"SELECT {cols} FROM {t}")
             return
-        keys = ("rowid",) if self.schema.rowid else self.schema.primary_key
-        # The keys are read as they are stored (the next page starts after them), ahead of
-        # the values.
-        order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+        pk = self.schema.primary_key
+        alias = (
+            pk[0]
+            if self.schema.rowid
+            and len(pk) == 1
+            and (c := self.schema.column(pk[0])) is not None
+            and c.declared_type.upper() == "INTEGER"
+            else None
+        )
+        keys: tuple[str, ...]
+        if alias is not None:
+            # The rowid's own column (INTEGER PRIMARY KEY) among the values: no column read
+            # twice (D1 allows 100 result columns, all of a 100-column table).
+            keys, order, lead, at = (alias,), quote_ident(alias), 0, self.header.index(alias)
+        else:
+            # The keys are read as they are stored (the next page starts after them), ahead of
+            # the values.
+            keys = ("rowid",) if self.schema.rowid else pk
+            order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+            lead, at = len(keys), 0
+        head = "" if alias is not None else f"{order}, "
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
@@ -142,13 +181,14 @@ class TableSource:
                 params = after
             rows = sqlite_rows(
                 self.backend,
-                f"SELECT {order}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
+                f"SELECT {head}{cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}",
                 params,
             )
             if not rows:
                 return
-            after = tuple(rows[-1][: len(keys)])
-            page = [r[len(keys) :] for r in rows]
+            # An integer read as its digits on D1: the rowid bound as a number again.
+            after = (int(rows[-1][at]),) if lead == 0 else tuple(rows[-1][:lead])
+            page = [r[lead:] for r in rows] if lead else rows
             limit = _page_size(page)
             yield page
 
@@ -242,6 +282,7 @@ class TableSource:
             before = self._count()
             line = 1
             for page in self._pages():
+                bad, self._not_utf8 = self._not_utf8, False
                 for r in page:
                     line += 1
                     fields = tuple(as_text(v) for v in r)
@@ -249,11 +290,30 @@ class TableSource:
                     csv.writer(buf, lineterminator="\n").writerow(
                         ["" if f is None else f for f in fields]
                     )
-                    yield SourceRecord(line, fields, buf.getvalue())
+                    error = self._why_not_utf8(r) if bad else ""
+                    yield SourceRecord(line, fields, buf.getvalue(), error)
             # Set once the whole table was read: a pass that stops early (the preview's
             # samples, the raw text of rows the database refused) left (count, None), which
             # skipped the count check.
             self.counts = (before, self._count())
+
+    def _text(self, data: bytes) -> str:
+        """SQLite's TEXT as str; bytes that are not UTF-8 as :class:`NotUtf8` (flagged)."""
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            self._not_utf8 = True
+            return NotUtf8(data)
+
+    def _why_not_utf8(self, row: Sequence[object]) -> str:
+        for name, v in zip(self.header, row, strict=False):
+            if isinstance(v, NotUtf8):
+                return (
+                    f"{name}: not UTF-8 text (bytes {v.data[:24].hex()}"
+                    f"{'…' if len(v.data) > 24 else ''}; as cp1252: {v.as_cp1252()!r}): fix "
+                    "it in the source"
+                )
+        return ""
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[None]:

@@ -370,8 +370,13 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 
     lock = facts.lock
     if lock is not None and lock.expires_at:
+        # By the database's clock when the row was read with it (a monitoring host whose
+        # clock runs ahead had called every fresh lease overdue); else by ``now``.
         expires = parse_time(lock.expires_at)
-        if expires is not None and expires < now:
+        past = lock.lease_left < 0 if lock.lease_left is not None else None
+        if past is None:
+            past = expires is not None and expires < now
+        if past:
             add(
                 "lock_lease",
                 Severity.WARNING,

@@ -13,6 +13,7 @@ from malnu_tui.engine.sync.model import (
 )
 from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
 from malnu_tui.engine.sync.readonly import dry_run, lag_seconds, read_states, states, verify_sync
+from malnu_tui.engine.sync.relations import left_behind
 from malnu_tui.engine.sync.run import run_sync, start_early
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
 from malnu_tui.engine.sync.side import SyncState
@@ -28,6 +29,7 @@ __all__ = [
     "TableReport",
     "dry_run",
     "lag_seconds",
+    "left_behind",
     "load_pairs",
     "plan_sync",
     "read_states",

@@ -51,6 +51,9 @@ class TableShape:
     unique_key: bool = True  # the key is backed by a PRIMARY KEY or UNIQUE index
     # Generated columns: not copied (computed from the others; a copy the sync creates has none)
     generated: tuple[str, ...] = ()
+    # Columns placed after ``synced_at``: added to a copy since it was made (the sync puts
+    # ``synced_at`` last), so NULL in the rows copied before unless a full pass followed.
+    after_stamp: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import ConfigError
-from malnu_tui.engine.sync.side import Side
+from malnu_tui.engine.sync.side import STATE_TABLE, Side
 
-__all__ = ["unknown_tables"]
+__all__ = ["left_behind", "unknown_tables"]
 
 
 class _Reads(Protocol):
@@ -62,3 +63,29 @@ def unknown_tables(side: Side, unknown: Sequence[str], listed: str = "") -> Conf
     message = f"no table {', '.join(map(repr, unknown))} at the source {side.label}{listed}"
     what = [f"{n} is {w}" for n in unknown if (w := _what(side, n)) is not None]
     return ConfigError(message + "".join(f"; {w}" for w in what))
+
+
+def left_behind(src: Side, dst: Side, source: str) -> list[str]:
+    """The copies at ``dst`` last synced from ``source`` (a target's name) whose table that
+    source no longer has (renamed or dropped there): each is said, with the statements that
+    drop it. Nothing syncs them any more; they stayed, silently stale, with ``sync status``
+    showing their lag grow, while ``sync`` and ``sync verify`` said every table was equal."""
+    fold = (lambda n: n) if src.kind == dst.kind == "postgresql" else str.lower
+    there = {fold(t) for t in src.tables()}
+    gone = [st.table_name for st in dst.all_states() if st.source == source]
+    gone = [t for t in gone if fold(t) not in there]
+    if not gone:
+        return []
+    copies = set(dst.tables())
+    prefix = ""
+    if dst.kind == "postgresql":
+        prefix = quote_ident(str(cast("Any", dst).schema)) + "."
+    out = []
+    for t in gone:
+        drop = f"DROP TABLE {prefix}{quote_ident(t)}; " if t in copies else ""
+        forget = f"DELETE FROM {prefix}{STATE_TABLE} WHERE table_name = {sql_literal(t)}"
+        out.append(
+            f"{t}: synced from {source}, which has no table {t} any more (renamed or dropped "
+            f"there?): its copy is no longer synced; if it is not needed here: {drop}{forget}"
+        )
+    return out

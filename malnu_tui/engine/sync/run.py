@@ -41,7 +41,7 @@ from malnu_tui.engine.sync.session import (
     open_side,
     plan_sync,
 )
-from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState
+from malnu_tui.engine.sync.side import Bounds, Chunk, SyncState, columns_text
 from malnu_tui.engine.sync.verify import (
     RangeDigest,
     RangeResult,
@@ -382,6 +382,7 @@ def sync_table(
             since=plan.since,
             direct=direct,
             key_pending=defer,
+            copied_columns=columns_text(shape),
         )
     s.dst.write_state(state)
     report = TableReport(

@@ -18,7 +18,7 @@ from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
-from malnu_tui.engine.sync.side import NULL_KEY, Side, decode_key
+from malnu_tui.engine.sync.side import NULL_KEY, Side, columns_since, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
@@ -43,6 +43,8 @@ _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
 _NO_COLUMNS = "destination lacks column(s)"
 _EXTRA_COLUMNS = "destination has column(s) the source lacks:"
+# The next sync after columns were added to a copy is a full pass (see _plan_table).
+_REFILL = "sync again (a full pass: the rows copied before get their values)"
 _OWN_STAMP = (
     "has a column synced_at of its own, where a copy keeps when the sync wrote each row: its "
     "values would not be copied"
@@ -120,7 +122,12 @@ class SyncSession:
 # -- preflight ----------------------------------------------------------------------------------
 
 
-def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -> list[str]:
+def schema_problems(
+    src: TableShape, dst: TableShape, *, copying: bool = True, sqlite_dest: bool = False
+) -> list[str]:
+    """The mismatches of the copy ``dst`` against the source ``src``. A SQLite or D1 copy
+    (``sqlite_dest``) may keep dates and times in a TEXT column (SQLite has no type of its
+    own for them; copies of a ``timestamp(3)`` were made so)."""
     t = src.name
     out: list[str] = []
     missing = [c for c in src.names if dst.column(c) is None]
@@ -131,11 +138,14 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
         out.append(f"{t}: {_EXTRA_COLUMNS} {', '.join(extra)}")
     for c in src.columns:
         d = dst.column(c.name)
-        if d is not None and d.kind != c.kind:
-            out.append(
-                f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
-                f"destination has {d.declared or d.pg_type}"
-            )
+        if d is None or d.kind == c.kind:
+            continue
+        if sqlite_dest and d.kind == "text" and c.kind in _TIMES:
+            continue
+        out.append(
+            f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
+            f"destination has {d.declared or d.pg_type}"
+        )
     if copying and not dst.has_synced_at:
         out.append(f"{t}: {_NO_STAMP}")
     if set(dst.key) != set(src.key) or not dst.unique_key:
@@ -156,6 +166,7 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
     return f"{shape.name}: {_OWN_STAMP}"
 
 
+_TIMES = frozenset({"ts", "tstz", "date", "time"})
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
 
@@ -254,7 +265,7 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         if src is not None and dst is not None:
             names = [c.name for c in src.columns if dst.column(c.name) is None]
             statements = "; ".join(s.dst.add_columns_ddl(src, names))
-            return f"add them at the destination: {statements}; then sync with --full"
+            return f"add them at the destination: {statements}; then {_REFILL}"
     if problem.startswith(f"{table}: {_EXTRA_COLUMNS} "):
         # Columns a migration dropped at the source: the copy's are no longer synced.
         src, dst = s.src.describe(table), s.dst.describe(table)
@@ -265,6 +276,24 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
                 f"the source has dropped them: drop them at the destination too (their values "
                 f"there go with them): {drops}; then sync again"
             )
+    if problem.startswith(f"{table}.") and " maps to " in problem:
+        # Columns whose type changed at the source (a SQLite table rebuilt with REAL where it
+        # had INTEGER): replaced at the destination, refilled by the next sync's full pass.
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            changed = [
+                c.name
+                for c in src.columns
+                if (d := dst.column(c.name)) is not None and d.kind != c.kind
+            ]
+            if changed and not set(changed) & set(src.key):
+                retyped = [f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in changed]
+                statements = "; ".join([*retyped, *s.dst.add_columns_ddl(src, changed)])
+                return (
+                    f"{', '.join(changed)} of another type at the destination (changed at the "
+                    f"source?): replace them there (their values there go, and come back with "
+                    f"the next sync): {statements}; then {_REFILL}"
+                )
     return SyncRefused.MISMATCH
 
 
@@ -294,7 +323,7 @@ def _plan_table(
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
         dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
-        problems.extend(schema_problems(shape, dshape))
+        problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []
@@ -308,12 +337,24 @@ def _plan_table(
             f"generated column(s) {', '.join(shape.generated)} not copied (computed from the "
             "others at the source; the copy has none)"
         )
+    # Columns the rows copied before do not hold (a column added at the source, then to the
+    # copy by the refusal's hint): an incremental pass would leave them NULL there.
+    stale = (
+        columns_since(state.copied_columns, shape, dshape)
+        if cursor and state is not None and dshape is not None and not req.full
+        else []
+    )
+    if stale:
+        notes.append(
+            f"column(s) {', '.join(stale)} added since the copy's rows were written (NULL in "
+            "them): a full pass"
+        )
     resume: Key | None = None
     since: str | None = None
     running_full = state is not None and state.status == "running" and state.mode == "full"
-    if req.full or state is None or not exists or running_full:
+    if req.full or state is None or not exists or running_full or stale:
         mode = "full"
-        if running_full and not req.full and state is not None and state.last_key:
+        if running_full and not req.full and not stale and state is not None and state.last_key:
             resume = decode_key(state.last_key)
             notes.append("resumes a sync that was interrupted")
     elif cursor:

@@ -5,7 +5,7 @@ state table. Ranges are ``(lo, hi]`` in key order; ``None`` is unbounded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ __all__ = [
     "Side",
     "SyncState",
     "add_fingerprints",
+    "columns_since",
+    "columns_text",
     "decode_key",
     "encode_key",
     "fingerprint_sql",
@@ -30,6 +32,8 @@ __all__ = [
     "key_fingerprint",
     "no_fingerprint",
     "same_fingerprint",
+    "state_select",
+    "state_upgrade",
 ]
 
 STATE_TABLE = "malnu_sync"
@@ -107,16 +111,55 @@ def key_fingerprint(keys: Iterable[int]) -> Fingerprint:
 STATE_COLUMNS = (
     "table_name", "source", "mode", "status", "watermark", "since", "last_key", "direct",
     "rows_read", "inserted", "updated", "deleted", "source_count", "dest_count", "verified",
-    "differences", "started_at", "finished_at",
+    "differences", "started_at", "finished_at", "copied_columns",
 )  # fmt: skip
+# Added after the table's first release: a state table made before lacks it (read as NULL;
+# added by the first write, see :func:`state_upgrade`).
+COPIED_COLUMNS = "copied_columns"
 STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS {t} (table_name TEXT PRIMARY KEY, source TEXT NOT NULL, "
     "mode TEXT NOT NULL, status TEXT NOT NULL, watermark TEXT, since TEXT, last_key TEXT, "
     "direct INTEGER NOT NULL DEFAULT 0, rows_read BIGINT NOT NULL DEFAULT 0, "
     "inserted BIGINT NOT NULL DEFAULT 0, updated BIGINT NOT NULL DEFAULT 0, "
     "deleted BIGINT NOT NULL DEFAULT 0, source_count BIGINT, dest_count BIGINT, "
-    "verified INTEGER, differences BIGINT, started_at TEXT NOT NULL, finished_at TEXT)"
+    "verified INTEGER, differences BIGINT, started_at TEXT NOT NULL, finished_at TEXT, "
+    f"{COPIED_COLUMNS} TEXT)"
 )
+
+
+def state_select(present: Collection[str]) -> list[str]:
+    """The state table's columns as a SELECT list reads them from a table that has the
+    columns ``present`` (one made before a column was added reads it as NULL)."""
+    return [c if c in present else f"NULL AS {c}" for c in STATE_COLUMNS]
+
+
+def state_upgrade(present: Collection[str], table: str) -> list[str]:
+    """The statements that add the columns a state table made before lacks (none when it has
+    them all, or does not exist yet: ``present`` empty)."""
+    if not present or COPIED_COLUMNS in present:
+        return []
+    return [f"ALTER TABLE {table} ADD COLUMN {COPIED_COLUMNS} TEXT"]
+
+
+def columns_text(shape: TableShape) -> str:
+    """The columns a pass copies into every row of the copy, for its state row: their names
+    and kinds as JSON."""
+    return json.dumps([[c.name, c.kind] for c in shape.columns], separators=(",", ":"))
+
+
+def columns_since(recorded: str | None, shape: TableShape, dest: TableShape) -> list[str]:
+    """The columns of ``shape`` (the source's) that not every row of the copy has been given:
+    added (or retyped) at the source since the pass the state row ``recorded`` — a column the
+    copy got by ``ALTER TABLE … ADD COLUMN`` is NULL in every row copied before. A state row
+    written before the columns were recorded (None) tells nothing: then the copy's columns
+    placed after its ``synced_at`` (added to it since it was made) are named."""
+    if recorded is None:
+        return [c for c in dest.after_stamp if shape.column(c) is not None]
+    try:
+        before = {str(n): str(k) for n, k in json.loads(recorded)}
+    except (ValueError, TypeError):
+        return list(shape.names)  # unreadable (edited by hand): every column
+    return [c.name for c in shape.columns if before.get(c.name) != c.kind]
 
 
 def encode_key(key: Key | None) -> str | None:
@@ -159,6 +202,9 @@ class SyncState:
     differences: int | None = None
     started_at: str = ""
     finished_at: str | None = None
+    # The source's columns the copy holds in every row (:func:`columns_text`): those of the
+    # first or last full pass (an incremental one carries only the rows it reads).
+    copied_columns: str | None = None
 
     def values(self) -> tuple[Any, ...]:
         return tuple(

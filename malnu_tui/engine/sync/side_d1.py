@@ -13,14 +13,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
-from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER, MAX_STATEMENT_BYTES, sent_bytes
+from malnu_tui.engine.backends.d1.client import (
+    MAX_SAFE_INTEGER,
+    MAX_STATEMENT_BYTES,
+    D1QueryError,
+    sent_bytes,
+)
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
-    STATE_DDL,
     STATE_TABLE,
     Bounds,
     Chunk,
@@ -249,7 +254,7 @@ class D1Side(SqliteDialect):
                     f"{self.label}: a statement of {size} bytes exceeds D1's limit",
                     hint="rows this large cannot be written to D1 in one statement",
                 )
-        return self.api.batch(statements, took_effect)
+        return self.backend.locked_batch(statements, took_effect)
 
     def create_table(self, source: TableShape) -> None:
         # Re-sent after it ran, CREATE TABLE would fail on the table it made.
@@ -270,7 +275,8 @@ class D1Side(SqliteDialect):
         return True
 
     def write_state(self, state: SyncState) -> None:
-        self._batch([STATE_DDL.format(t=STATE_TABLE), self._state_sql(state)], None)
+        self._batch([*self._state_ddl(), self._state_sql(state)], None)
+        self._state_made = True
 
     def _state_sql(self, state: SyncState) -> str:
         cols = ", ".join(STATE_COLUMNS)
@@ -315,6 +321,27 @@ class D1Side(SqliteDialect):
         out.append(delete(lo, hi, keys[start:]))
         return out
 
+    def _refused_row(
+        self, shape: TableShape, rows: Sequence[Row], singles: Sequence[str], message: str
+    ) -> tuple[str, str | None]:
+        """``(", row id=7", hint)`` naming the row of a chunk the table refused on its own (D1's
+        message names none): a NOT NULL names its column; else the first of ``singles`` (each
+        row's upsert) that fails, found in batches D1 rolls back (``trial``), halving."""
+        found = not_null_refusal(shape, rows, message)
+        if found is not None:
+            return found
+        lo, hi = 0, len(singles)  # the first failing statement is in [lo, hi)
+        if self.api.trial(singles) is None:
+            return "", None  # each row alone is taken: rows of the chunk clash with each other
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.api.trial(singles[:mid]) is None:
+                lo = mid
+            else:
+                hi = mid
+        key = key_text(shape.key, tuple(rows[lo][i] for i in shape.key_index))
+        return f", row {key}", REFUSED
+
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
@@ -327,7 +354,8 @@ class D1Side(SqliteDialect):
         tuples = [tuple_literal((*convert(r), now)) for r in rows]
         keys = [tuple_literal([r[i] for i in kidx]) for r in rows]
         t, k = q(shape.name), key_sql(shape)
-        statements: list[str] = [STATE_DDL.format(t=STATE_TABLE)]
+        statements: list[str] = self._state_ddl()
+        ddl = len(statements)
         counting = (
             []
             if direct
@@ -362,10 +390,21 @@ class D1Side(SqliteDialect):
         # rows read and the key; the counts follow in a second, idempotent statement.
         provisional = state.advanced(ChunkCounts(), len(rows), last_key)
         statements.append(self._state_sql(provisional))
-        results = self._batch(statements, provisional)
+        try:
+            results = self._batch(statements, provisional)
+        except D1QueryError as exc:
+            if "constraint failed" not in str(exc):
+                raise
+            head = self._upsert_head(shape)
+            singles = [f"{head}{v}{suffix}" for v in tuples]
+            where, hint = self._refused_row(shape, rows, singles, str(exc))
+            raise BackendError(
+                f"{self.label}: writing {shape.name}{where}: {exc}", hint=hint
+            ) from None
         if not results:  # an attempt of unknown outcome had been applied: counts unknown
             return ChunkCounts(len(rows) if direct else 0, 0, 0)
-        existing = sum(int(r.rows[0][0]) for r in results[1 : 1 + len(counting)])
+        self._state_made = True
+        existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
         changed = sum(
             int(r.meta.get("changes", 0)) for r in results[upsert_at : upsert_at + upserts]
         )

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, Row, TableShape
@@ -83,9 +83,7 @@ class PostgresKeyBuild(PostgresKeys):
     def create_table(self, source: TableShape, *, defer_key: bool = False) -> None:
         try:
             with self.conn.transaction():
-                self.conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-                )
+                create_schema_if_missing(self.conn, self.schema)
                 self.conn.execute(self.create_ddl(source, key=not defer_key).encode())
         except psycopg.Error as exc:
             raise pg_error(self.label, exc) from None
@@ -96,7 +94,7 @@ class PostgresKeyBuild(PostgresKeys):
         if scale is None and rows:
             at = self._t(shape.name).as_string(self.conn)
             scale = self._scales[shape.name] = scales(self._rows(SCALES_SQL, (at,)))
-        refused = unscaled_value(shape, rows, scale or {})
+        refused = unscaled_value(shape, rows, scale or {}, self._t(shape.name).as_string(self.conn))
         if refused is not None:
             raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
 

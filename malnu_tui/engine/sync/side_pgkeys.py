@@ -17,6 +17,7 @@ from psycopg import sql
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import relaxed_hint
 from malnu_tui.engine.sync.copytext import pg_line_sql
 from malnu_tui.engine.sync.model import Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
@@ -72,12 +73,13 @@ def pg_error(
 
 
 def failing_row(
-    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error
+    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error, dest: str = ""
 ) -> tuple[str, str | None]:
     """``, row id=7, column n`` naming the source row a chunk's write of ``rows`` stopped at:
     the line its COPY names (a chunk's COPY has one line per row, in order), or, for a NULL
     that a NOT NULL column refuses, the first row holding NULL there; "" when neither says.
-    With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`)."""
+    With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`;
+    a NULL the source's column allows: the statement that lets the copy, ``dest``, take it)."""
     if not isinstance(exc, _DATA_ERRORS):
         return "", None
     diag = exc.diag
@@ -108,6 +110,9 @@ def failing_row(
         hint = number_as_time_hint(shape, column, row[shape.names.index(column)])
     if column in shape.key and isinstance(exc, psycopg.errors.NotNullViolation):
         hint = _null_key_hint(shape, column)
+    elif isinstance(exc, psycopg.errors.NotNullViolation) and dest and column:
+        relax = f"ALTER TABLE {dest} ALTER COLUMN {quote_ident(column)} DROP NOT NULL"
+        hint = relaxed_hint(shape, column, f"let the copy take NULL: {relax}")
     return f", row {key}" + (f", column {column}" if column else ""), hint
 
 
@@ -180,9 +185,25 @@ class PostgresKeys:
     # table → (rows, md5) its last upsert wrote (see prove_writes)
     _prove: dict[str, UpsertProof | None]
     _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
+    _partitioned: dict[str, bool]  # table → partitioned (see _from)
 
     def _t(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def _from(self, table: str) -> sql.Composed:
+        """``table`` as a read names it: ``ONLY`` its own rows. A table others inherit from
+        (``INHERITS``, each synced on its own) held their rows too, so they were copied twice,
+        and its key, not unique across them, could repeat; a partitioned table has no rows of
+        its own: its partitions' are its rows (they are not synced on their own)."""
+        if table not in self._partitioned:
+            kind = self._rows(
+                "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                (self._t(table).as_string(self.conn),),
+            )
+            self._partitioned[table] = bool(kind) and kind[0][0] == "p"
+        if self._partitioned[table]:
+            return self._t(table)
+        return sql.SQL("ONLY {}").format(self._t(table))
 
     def _rows(
         self, query: sql.Composable | str, params: Sequence[Any] = ()
@@ -194,7 +215,7 @@ class PostgresKeys:
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
         q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-            k=sql.Identifier(shape.key[0]), t=self._t(shape.name)
+            k=sql.Identifier(shape.key[0]), t=self._from(shape.name)
         )
         lo, hi = self._rows(q)[0]
         return None if lo is None else (lo, hi)
@@ -206,7 +227,7 @@ class PostgresKeys:
         q = sql.SQL(
             "SELECT ({k} - %s - 1) / %s, count(*), sum(({k} - %s) %% %s), min({k}), max({k}) "
             "FROM {t} GROUP BY 1"
-        ).format(k=sql.Identifier(shape.key[0]), t=self._t(shape.name))
+        ).format(k=sql.Identifier(shape.key[0]), t=self._from(shape.name))
         rows = self._rows(q, (base, width, base, RESIDUE))
         out = {int(i): (int(n), int(t), int(lo), int(hi)) for i, n, t, lo, hi in rows}
         return sum(v[0] for v in out.values()), out
@@ -214,7 +235,7 @@ class PostgresKeys:
     def key_fingerprint(self, shape: TableShape) -> Fingerprint | None:
         k = sql.Identifier(shape.key[0]).as_string(self.conn) + "::int8"  # (% doubled below)
         q = sql.SQL("SELECT " + fingerprint_sql(k).replace("%", "%%") + " FROM {}").format(
-            self._t(shape.name)
+            self._from(shape.name)
         )  # type: ignore[arg-type]
         n, *sums = self._rows(q)[0]
         return int(n), tuple(int(v or 0) for v in sums)
@@ -327,7 +348,7 @@ class PostgresKeys:
                 + sql.SQL(kept.replace("%", "%%"))  # type: ignore[arg-type]
                 + sql.SQL(
                     ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone}) END"
-                ).format(k=key, t=self._t(shape.name), alone=alone)
+                ).format(k=key, t=self._from(shape.name), alone=alone)
             )
         return returning, tally
 

@@ -23,18 +23,11 @@ from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
-from malnu_tui.engine.sync.side import (
-    NULL_KEY,
-    STATE_COLUMNS,
-    STATE_DDL,
-    STATE_TABLE,
-    Bounds,
-    Chunk,
-    SyncState,
-)
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
-from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text
+from malnu_tui.engine.sync.side_pgstate import PostgresState
+from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, printed
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
     kind_of,
@@ -56,7 +49,7 @@ _HASH_PAGE = 50_000
 _err = pg_error
 
 
-class PostgresSide(PostgresKeyBuild):
+class PostgresSide(PostgresKeyBuild, PostgresState):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -70,12 +63,11 @@ class PostgresSide(PostgresKeyBuild):
         self._stages: dict[str, str] = {}
         self._fresh = {}
         self._prove = {}
-        self._state_ready = False
         self._synced_default: dict[str, bool] = {}  # table → synced_at has a default
         self._notnull: dict[str, frozenset[str]] = {}  # table → its NOT NULL columns
+        self._partitioned: dict[str, bool] = {}  # table → partitioned (see _from)
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
-        self._upsert_q: sql.Composed | None = None
         self._blocks_q: dict[str, sql.Composed] = {}
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
@@ -128,7 +120,7 @@ class PostgresSide(PostgresKeyBuild):
             where.append(
                 sql.SQL(
                     "{} <= (SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {} DESC LIMIT 1)"
-                ).format(self._key(shape, alias), k, self._t(shape.name), k, k)
+                ).format(self._key(shape, alias), k, self._from(shape.name), k, k)
             )
         return where, params
 
@@ -141,10 +133,14 @@ class PostgresSide(PostgresKeyBuild):
         # a year BC or past 9999, a time of 24:00:00, and the whole read stopped on one.
         return sql.SQL(", ").join(
             sql.SQL(
-                (pg_text_sql("{c}", c.kind) if c.kind in TIME_KINDS else "{c}::text") + " AS {t}"
+                (pg_text_sql("{c}", c.kind) if c.kind in TIME_KINDS else "{p}::text") + " AS {t}"
                 if as_text(c, shape.key)
                 else "{c}"
-            ).format(c=sql.Identifier(c.name), t=sql.Identifier(c.name + " (text)"))
+            ).format(
+                c=sql.Identifier(c.name),
+                p=sql.SQL(printed(c, "{x}", shape.key)).format(x=sql.Identifier(c.name)),
+                t=sql.Identifier(c.name + " (text)"),
+            )
             for c in shape.columns
         )
 
@@ -178,6 +174,7 @@ class PostgresSide(PostgresKeyBuild):
         colls: dict[str, str] = {}
         has_synced = False
         generated: list[str] = []
+        after: list[str] = []  # TableShape.after_stamp
         for name, pg_type, notnull, coll, hasdef, computed in rows:
             if computed:
                 generated.append(name)
@@ -188,6 +185,8 @@ class PostgresSide(PostgresKeyBuild):
                 continue
             cols.append(Column(name, pg_type, kind_of(pg_type), pg_type, bool(notnull)))
             colls[name] = coll
+            if has_synced:
+                after.append(name)
         self._notnull[table] = frozenset(c.name for c in cols if c.notnull)
         key = self._index_key(table, primary=True) or self._index_key(table, primary=False)
         (db_coll,) = self._rows(
@@ -201,7 +200,13 @@ class PostgresSide(PostgresKeyBuild):
             for k in key
         )
         return TableShape(
-            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+            table,
+            tuple(cols),
+            tuple(key),
+            has_synced,
+            bool(key),
+            generated=tuple(generated),
+            after_stamp=tuple(after),
         )
 
     def _index_key(self, table: str, *, primary: bool) -> list[str]:
@@ -225,20 +230,20 @@ class PostgresSide(PostgresKeyBuild):
         return [str(r[1]) for r in rows if r[0] == first]
 
     def count(self, table: str) -> int:
-        return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._t(table)))[0][0])
+        return int(self._rows(sql.SQL("SELECT count(*) FROM {}").format(self._from(table)))[0][0])
 
     def mixed_key(self, shape: TableShape) -> str | None:
         # A column holds its type's values only; but a UNIQUE key's column may hold NULLs.
         for k in (c.name for c in shape.columns if c.name in shape.key and not c.notnull):
             q = sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE {} IS NULL)")
-            if self._rows(q.format(self._t(shape.name), sql.Identifier(k)))[0][0]:
+            if self._rows(q.format(self._from(shape.name), sql.Identifier(k)))[0][0]:
                 return f"key {k} holds NULL (a UNIQUE column takes any number): {NULL_KEY}"
         return None
 
     def greatest(self, table: str, column: str) -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
         it when there is one, else one scan."""
-        query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._t(table))
+        query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._from(table))
         return self._rows(query)[0][0]
 
     # -- reads ------------------------------------------------------------------------------
@@ -261,7 +266,7 @@ class PostgresSide(PostgresKeyBuild):
                 params.append(since)
             q = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT %s").format(
                 self._select(shape),
-                self._t(shape.name),
+                self._from(shape.name),
                 sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
                 order,
             )
@@ -280,14 +285,14 @@ class PostgresSide(PostgresKeyBuild):
         return all(c.kind in SERVER_KINDS for c in shape.columns)
 
     def _hash_sql(self, shape: TableShape) -> sql.Composable:
-        cols = [ident_text(c, self.conn) for c in shape.names]
+        cols = [printed(c, ident_text(c.name, self.conn), shape.key) for c in shape.columns]
         return sql.SQL(pg_row_hash_sql(cols, [c.kind for c in shape.columns]))  # type: ignore[arg-type]
 
     def range_digest(self, shape: TableShape, bounds: Bounds) -> tuple[int, int]:
         where, params = self._range(shape, bounds)
         q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}{}").format(
             self._hash_sql(shape),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
         n, total = self._rows(q, params)[0]
@@ -304,7 +309,7 @@ class PostgresSide(PostgresKeyBuild):
         q = sql.SQL("SELECT {}, {} FROM {}{} ORDER BY {}").format(
             sql.SQL(", ").join(self._key_reads(shape)),
             self._hash_sql(shape),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
             sql.SQL(", ").join(self._key_exprs(shape)),
         )
@@ -365,7 +370,7 @@ class PostgresSide(PostgresKeyBuild):
         q = sql.SQL("SELECT count(*), md5(string_agg({}, E'\\n'{}) || E'\\n') FROM {}{}").format(
             sql.SQL(line),  # type: ignore[arg-type]
             order if ordered else sql.SQL(""),
-            self._t(shape.name),
+            self._from(shape.name),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         )
         n, digest = self._rows(q, params)[0]
@@ -390,7 +395,7 @@ class PostgresSide(PostgresKeyBuild):
         for i in range(0, len(keys), 1000):
             where, params = self._keys_where(shape, keys[i : i + 1000])
             q = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                self._select(shape), self._t(shape.name), where
+                self._select(shape), self._from(shape.name), where
             )
             out.extend(self._rows(q, params))
         out.sort(key=lambda r: tuple(r[i] for i in kidx))
@@ -401,67 +406,11 @@ class PostgresSide(PostgresKeyBuild):
         for i in range(0, len(keys), 10_000):
             where, params = self._keys_where(shape, keys[i : i + 10_000])
             q = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {} WHERE {}").format(
-                self._hash_sql(shape), self._t(shape.name), where
+                self._hash_sql(shape), self._from(shape.name), where
             )
             found, part = self._rows(q, params)[0]
             n, total = n + int(found), total + int(part)
         return n, total
-
-    # -- state ------------------------------------------------------------------------------
-    def _state_upsert(self) -> sql.Composed:
-        if self._upsert_q is None:  # made once: it is written with every chunk
-            cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
-            sets = sql.SQL(", ").join(
-                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
-            )
-            ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
-            self._upsert_q = sql.SQL(
-                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
-            ).format(self._t(STATE_TABLE), cols, ph, sets)
-        return self._upsert_q
-
-    def _ensure_state_table(self) -> None:
-        if self._state_ready:
-            return  # created by a committed write of this session
-        ddl = STATE_DDL.format(t=self._t(STATE_TABLE).as_string(self.conn))
-        self.conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-        )
-        self.conn.execute(ddl.encode())
-
-    def _has_state(self) -> bool:
-        found = self._rows("SELECT to_regclass(%s)", (self._t(STATE_TABLE).as_string(self.conn),))
-        return found[0][0] is not None
-
-    def read_state(self, table: str) -> SyncState | None:
-        if not self._has_state():
-            return None
-        rows = self._rows(
-            sql.SQL("SELECT {} FROM {} WHERE table_name = %s").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
-            ),
-            (table,),
-        )
-        return SyncState.from_row(rows[0]) if rows else None
-
-    def all_states(self) -> list[SyncState]:
-        if not self._has_state():
-            return []
-        rows = self._rows(
-            sql.SQL("SELECT {} FROM {} ORDER BY 1").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS), self._t(STATE_TABLE)
-            )
-        )
-        return [SyncState.from_row(r) for r in rows]
-
-    def write_state(self, state: SyncState) -> None:
-        try:
-            with self.conn.transaction():
-                self._ensure_state_table()
-                self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
-            self._state_ready = True
-        except psycopg.Error as exc:
-            raise _err(self.label, exc) from None
 
     # -- writes -----------------------------------------------------------------------------
     def stamps_by_default(self, table: str) -> bool:
@@ -542,7 +491,7 @@ class PostgresSide(PostgresKeyBuild):
                     self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
-            where, hint = failing_row(shape, rows, exc)
+            where, hint = failing_row(shape, rows, exc, t.as_string(self.conn))
             label = f"{self.label}: writing {shape.name}{where}"
             raise _err(label, exc, writing=True, row_named=bool(where), hint=hint) from None
         return counts

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import (
     SYNCED_AT,
     ChunkCounts,
@@ -20,15 +21,9 @@ from malnu_tui.engine.sync.model import (
     TableShape,
     key_text,
 )
-from malnu_tui.engine.sync.side import (
-    STATE_COLUMNS,
-    STATE_DDL,
-    STATE_TABLE,
-    Bounds,
-    Chunk,
-    SyncState,
-)
+from malnu_tui.engine.sync.side import STATE_TABLE, Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
+from malnu_tui.engine.sync.side_sqlstate import SqliteState
 from malnu_tui.engine.sync.sqlite_values import (
     is_utf8,
     not_utf8_column,
@@ -58,13 +53,6 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
-_REFUSED = (
-    "the destination's table does not take this row (a constraint of its own: UNIQUE, CHECK, "
-    "NOT NULL, a STRICT column's type): correct the row at the source or the constraint here, "
-    "then sync again (chunks written before it stay, and the next sync resumes after them)"
-)
-
-
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
     """The text ranges of a cursor column's values at or after ``since`` (``YYYY-MM-DD
     HH:MM:SS[.f]``, the normal form). Applications stamp in two layouts: SQLite's
@@ -79,7 +67,7 @@ def since_ranges(since: str) -> list[tuple[str, str | None]]:
     return [(since, day_t), (day_t + since[11:], None)]
 
 
-class SqliteDialect(SqliteKeys, ABC):
+class SqliteDialect(SqliteKeys, SqliteState, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
 
@@ -120,6 +108,7 @@ class SqliteDialect(SqliteKeys, ABC):
         pk: list[tuple[int, str]] = []
         has_synced = False
         generated: list[str] = []
+        after: list[str] = []  # TableShape.after_stamp
         for _cid, name, decl, notnull, _dflt, pkpos, hidden in info:
             if hidden:  # 2, 3: generated (not copied, see TableShape.generated); 1: a vtab's
                 if int(hidden) in (2, 3):
@@ -130,13 +119,21 @@ class SqliteDialect(SqliteKeys, ABC):
                 continue
             pg = pg_type_for_sqlite(str(decl or ""))
             cols.append(Column(str(name), pg, kind_of(pg), str(decl or ""), bool(notnull)))
+            if has_synced:
+                after.append(str(name))
             if pkpos:
                 pk.append((int(pkpos), str(name)))
         key = [n for _, n in sorted(pk)]
         if not key:
             key = self._unique_index(table)
         return TableShape(
-            table, tuple(cols), tuple(key), has_synced, bool(key), generated=tuple(generated)
+            table,
+            tuple(cols),
+            tuple(key),
+            has_synced,
+            bool(key),
+            generated=tuple(generated),
+            after_stamp=tuple(after),
         )
 
     def _unique_index(self, table: str) -> list[str]:
@@ -395,35 +392,6 @@ class SqliteDialect(SqliteKeys, ABC):
     def keys_digest(self, shape: TableShape, keys: Sequence[Key]) -> tuple[int, int]:
         raise BackendError(f"{self.label}: no server-side hashing in SQLite")
 
-    # -- state ----------------------------------------------------------------------------
-    def _state_upsert_sql(self) -> str:
-        cols = ", ".join(STATE_COLUMNS)
-        sets = ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[1:])
-        return (
-            f"INSERT INTO {STATE_TABLE} ({cols}) VALUES {row_placeholders(len(STATE_COLUMNS))} "
-            f"ON CONFLICT (table_name) DO UPDATE SET {sets}"
-        )
-
-    def _has_state_table(self) -> bool:
-        rows = self._rows(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,)
-        )
-        return bool(rows)
-
-    def read_state(self, table: str) -> SyncState | None:
-        if not self._has_state_table():
-            return None
-        rows = self._rows(
-            f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} WHERE table_name = ?", (table,)
-        )
-        return SyncState.from_row(rows[0]) if rows else None
-
-    def all_states(self) -> list[SyncState]:
-        if not self._has_state_table():
-            return []
-        rows = self._rows(f"SELECT {', '.join(STATE_COLUMNS)} FROM {STATE_TABLE} ORDER BY 1")
-        return [SyncState.from_row(r) for r in rows]
-
     # -- writes (shared SQL) --------------------------------------------------------------
     def _upsert_head(self, shape: TableShape) -> str:
         """``INSERT INTO t (columns…, synced_at) VALUES `` (engine/data's shared SQL)."""
@@ -500,12 +468,14 @@ class SqliteSide(SqliteDialect):
         return True
 
     def _ensure_state_table(self, c: sqlite3.Connection) -> None:
-        c.execute(STATE_DDL.format(t=STATE_TABLE))
+        for ddl in self._state_ddl():
+            c.execute(ddl)
 
     def write_state(self, state: SyncState) -> None:
         with self.backend.transaction() as c:
             self._ensure_state_table(c)
             c.execute(self._state_upsert_sql(), state.values())
+        self._state_made = True
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
@@ -564,10 +534,12 @@ class SqliteSide(SqliteDialect):
                 counts = ChunkCounts(inserted, updated, deleted)
                 new_state = state.advanced(counts, len(rows), last_key)
                 c.execute(self._state_upsert_sql(), new_state.values())
+            self._state_made = True
         except sqlite3.IntegrityError as exc:
-            row = self._refused_row(shape, values, direct)
+            found = not_null_refusal(shape, rows, str(exc))
+            row, hint = found or (self._refused_row(shape, values, direct), REFUSED)
             raise BackendError(
-                f"{self.label}: writing {shape.name}{row}: {exc}", hint=_REFUSED if row else None
+                f"{self.label}: writing {shape.name}{row}: {exc}", hint=hint if row else None
             ) from None
         except sqlite3.Error as exc:
             raise BackendError(f"{self.label}: writing {shape.name}: {exc}") from None

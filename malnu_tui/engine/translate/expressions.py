@@ -106,6 +106,15 @@ def rewrite_functions(
                     return pg_value(node, _subsec_epoch_sql(args, lits))
                 first = _arg_sql(args[0])
                 return pg_value(node, epoch_sql(timestamp_sql("datetime", list(lits), first)[0]))
+            if name == "JSON_VALID" and len(args) == 1 and _in_check(node):
+                ctx.note(
+                    "json_valid() in a CHECK",
+                    "became a cast to json: text that is not JSON is refused as SQLite's CHECK "
+                    "refuses it, with PostgreSQL's 'invalid input syntax for type json'",
+                )
+                return pg_value(
+                    node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
+                )
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
@@ -334,6 +343,17 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     else:
         value = timestamp_sql("datetime", [lits[0], *mods], _arg_sql(args[0]))[0]
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
+
+
+def _in_check(node: exp.Expr) -> bool:
+    """True inside a CHECK constraint: there a value that raises refuses the row, as a FALSE
+    does (elsewhere a query would fail where SQLite's test returned 0)."""
+    up = node.parent
+    while up is not None:
+        if isinstance(up, exp.CheckColumnConstraint | exp.Check):
+            return True
+        up = up.parent
+    return False
 
 
 def _substr_from_the_end(node: exp.Substring) -> None:

@@ -5,7 +5,6 @@ held, there is nothing to release and nothing is offered."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -46,6 +45,7 @@ class LockState:
 
 
 def read_lock_state(target: Target) -> LockState:
+    from malnu_tui.engine.backends.base import lock_host
     from malnu_tui.engine.backends.lease import lock_liveness
     from malnu_tui.engine.preflight import preflight_unlock
 
@@ -53,7 +53,7 @@ def read_lock_state(target: Target) -> LockState:
         pre = preflight_unlock(backend, target)
     if pre.lock is None:
         return LockState(None, "", "", pre.database_name)
-    kind, sentence = lock_liveness(pre.lock, socket.gethostname())
+    kind, sentence = lock_liveness(pre.lock, lock_host())
     return LockState(pre.lock, kind, sentence, pre.database_name)
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
@@ -28,6 +28,7 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     utc_now,
 )
+from malnu_tui.engine.backends.d1 import lockrow
 from malnu_tui.engine.backends.d1.client import (
     DEFAULT_API_BASE,
     ENV_API_BASE,
@@ -45,15 +46,23 @@ from malnu_tui.engine.backends.d1.client import (
     parse_d1_url,
     sent_bytes,
 )
-from malnu_tui.engine.backends.lease import lease_until, lock_is_stale
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
-from malnu_tui.engine.errors import BackendError, ConfigError, LockHeld, LockHolder, StatementFailed
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    LockHeld,
+    LockHolder,
+    LockLost,
+    MalnuError,
+    StatementFailed,
+)
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backends.lease import LeaseKeeper
     from malnu_tui.engine.config import Target
 
 __all__ = ["D1Backend", "open_target"]
@@ -121,6 +130,7 @@ class D1Backend:
         self.display_url = api.location.url
         self.name = api.location.database_id
         self._my_lock: LockHolder | None = None
+        self._keeper: LeaseKeeper | None = None  # renews the lease while the lock is held
         self._schema_ready = False
         self._pending: list[str] = []  # idempotent bookkeeping not yet sent
 
@@ -280,7 +290,9 @@ class D1Backend:
         guard = _guard_sql(change)
         started = time.perf_counter()
         try:
-            results = self.api.batch([guard, *texts, tracking, self._audit_sql(audit)], took_effect)
+            results = self.locked_batch(
+                [guard, *texts, tracking, self._audit_sql(audit)], took_effect
+            )
         except D1QueryError as exc:
             if _GUARD_ERROR in str(exc) and self._guard_fired(change):
                 # An earlier delivery of this very batch (delayed past its timeout) or another
@@ -426,86 +438,63 @@ class D1Backend:
             return None  # no lock table yet
         if not rows:
             return None
-        r = rows[0]
-        return LockHolder(
-            owner=r["owner"],
-            host=r["host"],
-            pid=int(r["pid"]),
-            acquired_at=r["acquired_at"],
-            expires_at=r["expires_at"],
-            note=str(r.get("purpose") or ""),
-        )
+        return lockrow.holder(rows[0])
 
     def acquire_lock(self, holder: LockHolder) -> None:
-        """Insert the lock row; a plain INSERT fails on the primary key if anyone holds it,
-        so two operators racing cannot both win. A stale row (dead process on this host, or
-        an expired lease) is deleted in the same batch, exactly as read, and audited."""
+        """Take the lock row (:func:`.lockrow.acquire`) and keep its lease while held."""
         self.ensure_schema()
-        current = self.read_lock()
-        stale = lock_is_stale(current, holder.host) if current else None
-        if current is not None and stale is None:
-            raise LockHeld(current)
-        expires = lease_until()
-        mine = LockHolder(
-            holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note
-        )
-        sqls: list[str] = []
-        audit: AuditEntry | None = None
-        if current is not None:
-            sqls.append(
-                bind_literals(
-                    "DELETE FROM malnu_lock WHERE id = 1 AND owner = ? AND host = ? AND pid = ? "
-                    "AND acquired_at = ?",
-                    (current.owner, current.host, current.pid, current.acquired_at),
-                )
-            )
-            audit = AuditEntry.now(
-                "unlock",
-                "migration lock",
-                "ok",
-                f"took over a stale lock of {current.describe()}: {stale}",
-            )
-        sqls.append(
-            bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (holder.owner, holder.host, holder.pid, holder.acquired_at, expires, holder.note),
-            )
-        )
-
-        def took_effect() -> bool:
-            now = self.read_lock()
-            return now is not None and (now.host, now.pid, now.acquired_at) == (
-                holder.host,
-                holder.pid,
-                holder.acquired_at,
-            )
-
-        if audit is not None:
-            sqls.append(self._audit_sql(audit))
-        try:
-            self.api.batch(sqls, took_effect)
-        except D1QueryError as exc:
-            if "constraint" in str(exc).lower():
-                raise LockHeld(self.read_lock(), "taken a moment ago") from None
-            raise
-        self._my_lock = mine
+        lockrow.acquire(self, holder)
+        self._my_lock = holder
+        # The lease is renewed while this process runs, also through one long step (a big
+        # import or sync, an export): another host takes the lock over only once it is dead.
+        self._keeper = lockrow.keep_lease(self.api, holder)
 
     def renew_lock(self) -> None:
         if self._my_lock is None:
             return
         h = self._my_lock
-        expires = lease_until()
-        results = self._flush(bind_literals(q.RENEW_LOCK, (expires, h.host, h.pid)))
-        if results and not results[0].meta.get("changes", 1):
-            # Our lease ran out and another operator took the lock: stop before doing more.
-            self._my_lock = None
-            raise LockHeld(self.read_lock(), "this session's lease expired and was taken over")
-        self._my_lock = LockHolder(h.owner, h.host, h.pid, h.acquired_at, expires, h.note)
+        results = self._flush(lockrow.renew_sql(h))
+        lost = self._keeper is not None and self._keeper.lost
+        if lost or (results and not results[0].meta.get("changes", 1)):
+            # Our lock row is gone (an `unlock`, or a lease that ran out while this process
+            # could not reach D1): stop before doing more.
+            raise self._lock_gone()
+
+    def _lock_gone(self) -> MalnuError:
+        """This session's lock row is gone: forget it, and say who holds the lock now."""
+        self._stop_keeper()
+        self._my_lock = None
+        now = self.read_lock()
+        if now is None:
+            return LockLost(self.display_url)
+        return LockHeld(now, "this session's lock was taken over")
+
+    def locked_batch(
+        self, statements: Sequence[str], took_effect: Callable[[], bool]
+    ) -> list[D1Result]:
+        """One batch of changes that D1 runs only while this session holds the migration
+        lock: its first statement checks the lock row, so a session whose lock was released
+        (`unlock` from another host) or taken over changes nothing more (LockLost/LockHeld).
+        Without a lock held, a plain batch."""
+        h = self._my_lock
+        if h is None:
+            return self.api.batch(statements, took_effect)
+        try:
+            return self.api.batch([lockrow.guard_sql(h), *statements], took_effect)[1:]
+        except D1QueryError:
+            if lockrow.is_mine(self.read_lock(), h):
+                raise
+            raise self._lock_gone() from None
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
 
     def release_lock(self) -> None:
         if self._my_lock is None:
             return
+        self._stop_keeper()
         h = self._my_lock
         self._my_lock = None
         try:

@@ -148,7 +148,9 @@ def restore(
     own = temp_path(path.parent, SUFFIX)  # the import reads its own copy, hashed as copied
     try:
         copy_verified(path, own, manifest)
-        result = import_dump(d1, own, reason=f"backup {manifest.id}", progress=progress)
+        result = import_dump(
+            d1, own, reason=f"backup {manifest.id}", progress=progress, name=path.name
+        )
     except D1OutcomeUnknown as exc:
         raise BackupError(f"import into {d1.display_url}: {exc}", hint=exc.hint) from None
     except D1Error as exc:

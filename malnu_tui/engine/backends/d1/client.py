@@ -226,7 +226,20 @@ class D1Api:
             transport=transport,
             headers={"User-Agent": "malnu-tui"},
         )
+        self._transport = transport
         self.requests_sent = 0
+
+    def twin(self) -> D1Api:
+        """A client of its own for the same database (for another thread: the lease keeper)."""
+        return D1Api(
+            self.location,
+            self.__token,
+            api_base=self.api_base,
+            policy=self.policy,
+            transport=self._transport,
+            sleep=self._sleep,
+            token_source=self.token_source,
+        )
 
     def __repr__(self) -> str:
         return f"D1Api({self.location.url}, token=***)"

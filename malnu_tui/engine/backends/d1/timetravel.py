@@ -36,7 +36,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
     dump_statements,
 )
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
-from malnu_tui.engine.clock import local_time_line
+from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.interrupts import HeldInterrupts, interrupts_held
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
@@ -160,8 +160,7 @@ def bookmark_at(backend: D1Backend, when: datetime, *, now: datetime | None = No
     """The bookmark of the database as it was at ``when`` (within the Time Travel window)."""
     now = now or datetime.now(UTC)
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    if when > now + timedelta(seconds=1):
-        raise ConfigError(f"{_iso(when)} is in the future")
+    refuse_future(when, now, _iso(when))
     if when < now - timedelta(days=TIME_TRAVEL_DAYS):
         raise ConfigError(
             f"{_iso(when)} is older than D1 Time Travel reaches ({TIME_TRAVEL_DAYS} days; "
@@ -436,10 +435,13 @@ def import_dump(
     action: str = "import",
     reason: str = "",
     progress: BackupProgressCallback | None = None,
+    name: str | None = None,
 ) -> ImportResult:
     """Replace the database with the dump at ``path`` through D1's import API, in ONE batch
     (D1 rolls an import back whole on failure). With ``replace`` every table and view is
-    dropped first, in the same batch. Audited with the bookmark that undoes it."""
+    dropped first, in the same batch. Audited with the bookmark that undoes it, under ``name``
+    (default the file's name; a backup's restore reads a temp copy and names its backup file)."""
+    name = name or path.name
     emit = emitter(progress)
     before = _audit_rows(backend)
     lock = backend.read_lock()
@@ -473,21 +475,20 @@ def import_dump(
             except (D1Unavailable, D1OutcomeUnknown) as exc:
                 # Started, and D1 could not be asked how it ended: it may have run.
                 raise D1OutcomeUnknown(
-                    f"the import of {path.name} was started but how it ended could not be "
-                    f"read ({exc})",
+                    f"the import of {name} was started but how it ended could not be read ({exc})",
                     hint=f"run `malnu-tui status` once D1 answers; if it ran, `malnu-tui d1 "
                     f"time-travel --bookmark {previous}` undoes it",
                 ) from None
             final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
             num = int((done.get("result") or {}).get("num_queries") or 0)
-            detail = f"imported {path.name} ({num} queries); undo with bookmark {previous}"
+            detail = f"imported {name} ({num} queries); undo with bookmark {previous}"
             if reason:
                 detail = f"{reason}: {detail}"
-            entry = AuditEntry.now(action, path.name, "ok", detail)
-            carried = _settle(backend, before, lock, entry, emit, f"imported {path.name}")
+            entry = AuditEntry.now(action, name, "ok", detail)
+            carried = _settle(backend, before, lock, entry, emit, f"imported {name}")
     except BackendError as exc:
         with contextlib.suppress(D1Error):
-            backend.append_audit(AuditEntry.now(action, path.name, "failed", str(exc)[:500]))
+            backend.append_audit(AuditEntry.now(action, name, "failed", str(exc)[:500]))
         raise
-    _too_late(held, emit, f"imported {path.name}")
+    _too_late(held, emit, f"imported {name}")
     return ImportResult(final, previous, num, carried)

@@ -1,0 +1,83 @@
+"""The sync's state table in PostgreSQL (a base of :class:`.side_postgres.PostgresSide`):
+``malnu_sync`` created with the first write, upgraded when a release added a column to it
+(read as NULL until then: ``sync status`` opens a database read-only), and its rows."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
+from malnu_tui.engine.sync.side import (
+    STATE_COLUMNS,
+    STATE_DDL,
+    STATE_TABLE,
+    SyncState,
+    state_select,
+    state_upgrade,
+)
+from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
+
+__all__ = ["PostgresState"]
+
+
+class PostgresState(PostgresKeys):
+    """``malnu_sync`` in the target's schema."""
+
+    _state_ready = False  # created (and upgraded) by a committed write of this session
+    _upsert_q: sql.Composed | None = None
+
+    def _state_upsert(self) -> sql.Composed:
+        if self._upsert_q is None:  # made once: it is written with every chunk
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS)
+            sets = sql.SQL(", ").join(
+                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in STATE_COLUMNS[1:]
+            )
+            ph = sql.SQL(", ").join(sql.Placeholder() for _ in STATE_COLUMNS)
+            self._upsert_q = sql.SQL(
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (table_name) DO UPDATE SET {}"
+            ).format(self._t(STATE_TABLE), cols, ph, sets)
+        return self._upsert_q
+
+    def _ensure_state_table(self) -> None:
+        if self._state_ready:
+            return
+        name = self._t(STATE_TABLE).as_string(self.conn)
+        upgrade = state_upgrade(self._state_columns(), name)
+        create_schema_if_missing(self.conn, self.schema)
+        for ddl in (STATE_DDL.format(t=name), *upgrade):
+            self.conn.execute(ddl.encode())
+
+    def _state_columns(self) -> list[str]:
+        """The state table's columns (none: there is no state table)."""
+        rows = self._rows(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+            "AND NOT attisdropped",
+            (self._t(STATE_TABLE).as_string(self.conn),),
+        )
+        return [str(r[0]) for r in rows]
+
+    def _read_states(self, where: str, params: tuple[str, ...] = ()) -> list[SyncState]:
+        present = self._state_columns()
+        if not present:
+            return []
+        q = sql.SQL("SELECT {} FROM {} " + where).format(
+            sql.SQL(", ").join(sql.SQL(c) for c in state_select(present)), self._t(STATE_TABLE)
+        )
+        return [SyncState.from_row(r) for r in self._rows(q, params)]
+
+    def read_state(self, table: str) -> SyncState | None:
+        found = self._read_states("WHERE table_name = %s", (table,))
+        return found[0] if found else None
+
+    def all_states(self) -> list[SyncState]:
+        return self._read_states("ORDER BY 1")
+
+    def write_state(self, state: SyncState) -> None:
+        try:
+            with self.conn.transaction():
+                self._ensure_state_table()
+                self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
+            self._state_ready = True
+        except psycopg.Error as exc:
+            raise pg_error(self.label, exc) from None

@@ -1,0 +1,180 @@
+"""A source whose schema changes between syncs: a column added (or renamed) at the source and
+then, as the refusal's hint says, to the copy, reaches the rows copied before — the next sync
+is a full pass, where an incremental one left them NULL and said "✔ yes"."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.errors import BackendError, SyncRefused
+from malnu_tui.engine.sync import read_states
+from tests.inproc import run_inproc
+from tests.sync_support import Db, make_db, sync, verify
+
+STAMP = "2025-11-24 08:00:00"
+PAIRS = [("sqlite", "postgresql"), ("postgresql", "sqlite"), ("sqlite", "d1")]
+
+
+def siswa(src: Db, n: int) -> None:
+    kinds = ("BIGINT", "TIMESTAMP") if src.kind == "postgresql" else ("INTEGER", "DATETIME")
+    src.run(
+        f"CREATE TABLE siswa (id {kinds[0]} PRIMARY KEY, nama TEXT, kelas TEXT, "
+        f"updated_at {kinds[1]})"
+    )
+    src.many(
+        "INSERT INTO siswa VALUES (?, ?, ?, ?)",
+        [
+            (i, f"Siswa {i}", f"X-{i % 3}", f"2025-11-{1 + i % 20:02d} 08:00:00")
+            for i in range(1, 31)
+        ],
+    )
+
+
+def follow_hint(src: Db, dst: Db, says: str = "add them at the destination: ") -> None:
+    """Sync, be refused, run the hint's statements at the destination."""
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    hint = refused.value.hint or ""
+    assert says in hint, hint
+    for part in hint.split("; "):
+        statement = part.rsplit(": ", 1)[-1]
+        if statement.startswith("ALTER TABLE"):
+            dst.run(statement)
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def test_a_column_added_at_the_source_reaches_the_rows_copied_before(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    siswa(src, 30)
+    assert sync(src, dst).verified
+    # The primary's migration: a column with a default every old row takes (updated_at
+    # untouched), another one set on one row only.
+    src.run("ALTER TABLE siswa ADD COLUMN aktif INTEGER NOT NULL DEFAULT 1")
+    src.run("ALTER TABLE siswa ADD COLUMN hp TEXT")
+    src.run("UPDATE siswa SET hp = '0812', updated_at = '2025-11-30 08:00:00' WHERE id = 5")
+    follow_hint(src, dst)
+    again = sync(src, dst)  # a plain sync, as an operator (or cron) runs it
+    assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
+    assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
+    assert verify(src, dst).verified
+    # Then incremental again: the copy holds every column in every row.
+    assert sync(src, dst).mode == "updated_at"
+
+    # A column renamed at the source: the hint adds the new name and drops the old one.
+    src.run("ALTER TABLE siswa RENAME COLUMN kelas TO rombel")
+    follow_hint(src, dst)
+    renamed = sync(src, dst)
+    assert (renamed.mode, renamed.verified) == ("full", True), renamed
+    assert dst.run("SELECT rombel FROM siswa WHERE id = 4") == [("X-1",)]
+    assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite", "d1"])
+def test_a_state_table_made_before_the_columns_were_recorded_is_read_and_upgraded(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A copy synced by a release whose malnu_sync had no copied_columns, then a column added
+    # at the source and to the copy (its place after synced_at tells it was added later).
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    siswa(src, 30)
+    assert sync(src, dst).verified
+    dst.run("ALTER TABLE malnu_sync DROP COLUMN copied_columns")
+    (old,) = read_states(dst.target("analytics"))  # as sync status reads it, unchanged
+    assert old.copied_columns is None and old.verified
+    src.run("ALTER TABLE siswa ADD COLUMN aktif INTEGER NOT NULL DEFAULT 1")
+    follow_hint(src, dst)
+    again = sync(src, dst)
+    assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
+    assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
+    (upgraded,) = read_states(dst.target("analytics"))
+    assert upgraded.copied_columns is not None and "aktif" in upgraded.copied_columns
+    assert sync(src, dst).mode == "updated_at"
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_a_copy_whose_source_table_was_renamed_is_said_with_what_to_drop(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The primary's migration renames siswa to peserta_didik: the next sync made the new copy
+    # and said nothing of the old one, stale from then on, still "✔ yes" in sync status.
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    siswa(src, 30)
+    ends = ["--from", src.url, "--to", dst.url]
+    assert run_inproc("sync", "--yes", *ends).code == 0
+    src.run("ALTER TABLE siswa RENAME TO peserta_didik")
+    for words in (["sync", "--yes"], ["sync", "verify"]):
+        done = run_inproc(*words, *ends)
+        assert done.code == 0, done.err
+        (warning,) = [line for line in done.err.splitlines() if line.startswith("warning: ")]
+        assert "warning: siswa: synced from " in warning and "no table siswa any more" in warning
+    for statement in warning.split("here: ", 1)[1].split("; "):
+        dst.run(statement)  # as it says
+    again = run_inproc("sync", "--yes", *ends)
+    assert again.code == 0 and "warning" not in again.err, again.err
+    status = run_inproc("sync", "status", "--to", dst.url, "--json")
+    assert [r["table"] for r in json.loads(status.out)] == ["peserta_didik"]
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_a_column_whose_type_changed_at_the_source_is_replaced_by_the_hint_and_refilled(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # SQLite changes a column's type by rebuilding the table (create, copy, drop, rename):
+    # grades kept as INTEGER become REAL; updated_at is copied as it was. The hint was the
+    # generic "make the destination table match".
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor INTEGER, updated_at DATETIME)")
+    src.many("INSERT INTO nilai VALUES (?, ?, ?)", [(i, 70 + i, STAMP) for i in range(1, 21)])
+    assert sync(src, dst).verified
+    src.run("CREATE TABLE nilai_baru (id INTEGER PRIMARY KEY, skor REAL, updated_at DATETIME)")
+    src.run("INSERT INTO nilai_baru SELECT id, skor + 0.5, updated_at FROM nilai")
+    src.run("DROP TABLE nilai")
+    src.run("ALTER TABLE nilai_baru RENAME TO nilai")
+    follow_hint(src, dst, says="skor of another type at the destination (changed at the source?)")
+    again = sync(src, dst)
+    assert (again.mode, again.updated, again.verified) == ("full", 20, True), again
+    assert dst.run("SELECT skor FROM nilai WHERE id = 3") == [(73.5,)]
+    assert verify(src, dst).verified
+
+
+NULL_PAIRS = [("postgresql", "sqlite"), ("postgresql", "d1"), ("sqlite", "postgresql")]
+
+
+@pytest.mark.parametrize(("a", "b"), NULL_PAIRS, ids=[f"{a}-to-{b}" for a, b in NULL_PAIRS])
+def test_a_not_null_dropped_at_the_source_is_named_with_what_lets_the_copy_take_nulls(
+    a: str, b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A teacher's NIP became optional (honorary teachers have none): the copy, made NOT NULL
+    # as the source was, refused the row with "correct the row at the source" (it is correct;
+    # into D1, D1's bare message named neither the row nor the database).
+    src, dst = make_db(a, request, tmp_path, "source"), make_db(b, request, tmp_path, "dest")
+    kinds = ("BIGINT", "TIMESTAMP") if a == "postgresql" else ("INTEGER", "DATETIME")
+    create = f"CREATE TABLE guru (id {kinds[0]} PRIMARY KEY, nip TEXT {{}}, updated_at {kinds[1]})"
+    src.run(create.format("NOT NULL"))
+    src.many("INSERT INTO guru VALUES (?, ?, ?)", [(i, f"19800{i}", STAMP) for i in range(1, 21)])
+    assert sync(src, dst).verified
+    if a == "postgresql":
+        src.run("ALTER TABLE guru ALTER COLUMN nip DROP NOT NULL")
+    else:  # SQLite: the table rebuilt
+        src.run(create.format("").replace("guru", "guru_baru", 1))
+        src.run("INSERT INTO guru_baru SELECT * FROM guru")
+        src.run("DROP TABLE guru")
+        src.run("ALTER TABLE guru_baru RENAME TO guru")
+    src.run("INSERT INTO guru VALUES (21, NULL, '2025-11-30 08:00:00')")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing guru, row id=21, column nip: " in str(refused.value), refused.value
+    hint = refused.value.hint or ""
+    assert hint.startswith("nip takes NULL at the source but not in the copy"), hint
+    told = hint.split("; or give the row")[0]
+    for statement in re.findall(r"(?:ALTER TABLE|DROP TABLE|DELETE FROM) [^;]+", told):
+        dst.run(statement)  # as it says
+    again = sync(src, dst)
+    assert again.verified and dst.run("SELECT count(*) FROM guru WHERE nip IS NULL") == [(1,)]
+    assert verify(src, dst).verified
