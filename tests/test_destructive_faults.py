@@ -494,3 +494,26 @@ def test_a_dropped_ssh_session_ends_up_as_sigterm_does(
         assert run[0] == "failed" and "interrupted" in run[1], run
     finally:
         conn.close()
+
+
+def test_d1_export_onto_a_full_disk_is_one_line_and_leaves_no_file(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """`d1 export FILE` (an operator's own dump before a risky change) on a disk that fills up
+    while the dump is downloaded: a traceback (OSError: File too large). Now one line saying
+    no dump was written, exit 1, and no file (not even a half one) at that path."""
+    mdirs.add(
+        "20250101_000100",
+        "essays",
+        "CREATE TABLE essays (body TEXT);\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+        "INSERT INTO essays SELECT hex(randomblob(500)) FROM n;",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_inproc(*base, "up", "--no-backup").code == 0
+    dest = tmp_path / "before-the-change.sql"
+    res = run_limited(100_000, *base, "d1", "export", str(dest))
+    assert res.code == 1, res.err
+    one_error(res.err, f"cannot write the dump to {dest}", "no dump was written")
+    assert "may be full" in res.err
+    assert not dest.exists() and not list(tmp_path.glob(".before-the-change*"))
