@@ -32,7 +32,7 @@ from malnu_tui.engine.backup import (
 from malnu_tui.engine.config import Target, url_slug
 from malnu_tui.engine.data import ImportRequest, open_csv, run_import
 from malnu_tui.engine.errors import DatabaseBusy
-from malnu_tui.engine.migrate import apply_plan, plan_up
+from malnu_tui.engine.migrate import apply_plan, plan_up, unlock
 from malnu_tui.engine.safety import record_skipped_backup
 from tests.backup_support import V1, V2, execute, make_target, mset_of, open_fresh, up
 from tests.d1server import Fault
@@ -517,3 +517,33 @@ def test_d1_export_onto_a_full_disk_is_one_line_and_leaves_no_file(
     one_error(res.err, f"cannot write the dump to {dest}", "no dump was written")
     assert "may be full" in res.err
     assert not dest.exists() and not list(tmp_path.glob(".before-the-change*"))
+
+
+def test_unlock_while_the_app_holds_the_write_lock_says_busy_not_run_unlock(
+    tmp_path: Path,
+) -> None:
+    """`unlock --yes` of a dead operator's lock row while the application holds the SQLite
+    file's write lock said "another operator holds the migration lock … run `malnu-tui
+    unlock`" to the operator running unlock. Now: busy, what holds it, nothing released."""
+    db = tmp_path / "school.db"
+    backend = SQLiteBackend(db, busy_timeout=0.2)
+    backend.ensure_schema()
+    backend.conn.execute(
+        "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+        "VALUES (1, 'ops@laptop', 'laptop', 4242, '2026-12-06 01:00:00', '2099-01-01 00:00:00', "
+        "'rollback')"
+    )
+    app = sqlite3.connect(db, isolation_level=None)
+    app.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseBusy) as busy:
+            unlock(backend)
+        said = f"{busy.value} {busy.value.hint}"
+        assert busy.value.exit_code == 3 and "nothing was released" in said, said
+        assert "another operator" not in said and "run `malnu-tui unlock`" not in said, said
+        app.execute("ROLLBACK")
+        assert backend.read_lock() is not None
+        assert unlock(backend) is not None and backend.read_lock() is None
+    finally:
+        app.close()
+        backend.close()

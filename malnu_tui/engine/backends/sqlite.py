@@ -496,10 +496,22 @@ class SQLiteBackend:
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()
-        with self.transaction() as c:
-            current = self.read_lock()
-            c.execute(q.FORCE_RELEASE_LOCK)
-            self._audit(c, audit)
+        try:
+            with self.transaction() as c:
+                current = self.read_lock()
+                c.execute(q.FORCE_RELEASE_LOCK)
+                self._audit(c, audit)
+        except LockHeld:
+            # The write lock, not the lock row, stopped it: "another operator holds the
+            # migration lock … run `malnu-tui unlock`" to the operator running unlock.
+            raise DatabaseBusy(
+                str(self.path),
+                self.busy_timeout,
+                doing="before `unlock` could release the lock row; nothing was released",
+                hint="a connection keeps the database's write lock: the application or a "
+                "`sqlite3` shell (`fuser` or `lsof` on the file names it), or the lock's holder "
+                "itself if it still runs; let it finish, then run `unlock` again",
+            ) from None
         return current
 
     # -- introspection ----------------------------------------------------------------------
