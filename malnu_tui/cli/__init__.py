@@ -4,6 +4,7 @@ the Textual console (imported lazily: other commands never pay for Textual)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import re
@@ -13,7 +14,7 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context, Terminated, sigterm_as_interrupt
+from malnu_tui.cli.context import Context, HungUp, Terminated, sigterm_as_interrupt
 from malnu_tui.engine.errors import MalnuError
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
@@ -214,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except HungUp:
+        with contextlib.suppress(OSError):
+            ctx.message("hung up")  # (to /dev/null when it was the terminal that went away)
+        return 129
     except Terminated:
         ctx.message("terminated")
         return 143

@@ -123,7 +123,8 @@ class SQLiteBackend:
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
-        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy`."""
+        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy` (the
+        import's writer, engine/data/sqlite_writer.py, opens its transaction here too)."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -495,10 +496,22 @@ class SQLiteBackend:
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()
-        with self.transaction() as c:
-            current = self.read_lock()
-            c.execute(q.FORCE_RELEASE_LOCK)
-            self._audit(c, audit)
+        try:
+            with self.transaction() as c:
+                current = self.read_lock()
+                c.execute(q.FORCE_RELEASE_LOCK)
+                self._audit(c, audit)
+        except LockHeld:
+            # The write lock, not the lock row, stopped it: "another operator holds the
+            # migration lock … run `malnu-tui unlock`" to the operator running unlock.
+            raise DatabaseBusy(
+                str(self.path),
+                self.busy_timeout,
+                doing="before `unlock` could release the lock row; nothing was released",
+                hint="a connection keeps the database's write lock: the application or a "
+                "`sqlite3` shell (`fuser` or `lsof` on the file names it), or the lock's holder "
+                "itself if it still runs; let it finish, then run `unlock` again",
+            ) from None
         return current
 
     # -- introspection ----------------------------------------------------------------------
