@@ -324,7 +324,8 @@ def test_url_and_literals() -> None:
         with pytest.raises(ConfigError):
             parse_d1_url(bad)
     assert sql_literal("it's") == "'it''s'" and sql_literal(None) == "NULL"
-    assert sql_literal(True) == "1" and sql_literal("a\x00b") == "'a\ufffdb'"
+    # A NUL is kept (it was U+FFFD: another value stored), and never in the SQL's text.
+    assert sql_literal(True) == "1" and sql_literal("a\x00b") == "CAST(X'610062' AS TEXT)"
     assert bind_literals("SELECT '?', ? , ?", ["x'; DROP TABLE t; --", 3]) == (
         "SELECT '?', 'x''; DROP TABLE t; --' , 3"
     )

@@ -17,7 +17,7 @@ from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.data.records import SourceRecord, chunked
 from malnu_tui.engine.data.tablesource import TableSource
 from tests.fixtures_matrix import DbTarget
-from tests.import_support import ImportTarget, sqlite_file_rows
+from tests.import_support import ImportTarget, rejects_of, sqlite_file_rows
 from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
@@ -110,18 +110,20 @@ def test_blobs_and_large_integers_between_sqlite_and_d1(
     _sqlite(
         path,
         f"{ddl}; INSERT INTO photos VALUES (1, 3201234567890123457, x'ffd8ffe000104a46', 'jpeg'), "
-        "(2, NULL, 'text kept in a BLOB column', '\\x6869')",
+        "(2, NULL, 'text kept in a BLOB column', '\\x6869'), "
+        "(3, NULL, NULL, 'a' || char(0) || 'b')",
     )
     on_d1 = ImportTarget("d1", d1.url, tmp_path)
     on_d1.execute(ddl)
-    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, d1.url, f"sqlite:///{path}:photos", "photos")["inserted"] == 3
     assert on_d1.rows("SELECT typeof(img), hex(img), note FROM photos ORDER BY id") == [
         ("blob", "FFD8FFE000104A46", "jpeg"),
         ("text", "74657874206B65707420696E206120424C4F4220636F6C756D6E", "\\x6869"),
+        ("null", "", "a\x00b"),  # NUL was U+FFFD: another value, reported imported
     ]
     back = tmp_path / "back.db"
     _sqlite(back, ddl)
-    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 2
+    assert _import(tmp_path, f"sqlite:///{back}", f"{d1.url}:photos", "photos")["inserted"] == 3
     assert sqlite_file_rows(back, "SELECT * FROM photos ORDER BY id") == sqlite_file_rows(
         path, "SELECT * FROM photos ORDER BY id"
     )
@@ -418,3 +420,31 @@ def test_a_d1_table_of_photos_is_read_within_d1_s_result_limit(
     assert sqlite_file_rows(path, "SELECT count(*), sum(length(img)) FROM photos") == [
         (60, 3_600_000)
     ]
+
+
+def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -> None:
+    """A legacy PHP application stored cp1252 bytes as TEXT ('Jos\\xe9'): sqlite3 could not
+    decode the page, and the import ended in a traceback. Now that row is rejected, naming the
+    column and what the bytes say; --max-errors lets the rest in."""
+    path = tmp_path / "legacy.db"
+    _sqlite(
+        path,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES "
+        "(1, 'Budi'), (2, CAST(x'4a6f73e9' AS TEXT)), (3, 'Siti')",
+    )
+    target = tmp_path / "school.db"
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    report = _import(
+        tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:people", "people", "--max-errors", "1"
+    )
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    assert rejects_of(report["rejects_file"]) == [
+        {
+            "line": "3",
+            "column": "",
+            "reason": "name: not UTF-8 text (bytes 4a6f73e9; as cp1252: 'José'): fix it in the "
+            "source",
+            "raw": "2,Jos\ufffd",
+        }
+    ]
+    assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]

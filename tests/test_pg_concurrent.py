@@ -433,3 +433,34 @@ def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_inval
     res = pg.cli(d, "rollback", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert "idx_events_user" not in _indexes(pg.url)
+
+
+def test_a_concurrent_build_with_maintenance_work_mem_set_runs_and_puts_it_back(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # PostgreSQL's docs advise raising maintenance_work_mem for an index build (GitLab's and
+    # Discourse's migrations do): `SET maintenance_work_mem = '256MB'` beside the CREATE INDEX
+    # CONCURRENTLY was refused, exit 2, "could not be undone half-way" — a SET has nothing to
+    # undo. It runs now, and the next file starts from the session's own value again.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200",
+        "index",
+        "SET maintenance_work_mem = '256MB';\nSET max_parallel_maintenance_workers = 0;\n"
+        "CREATE INDEX CONCURRENTLY idx_events_user ON events (user_id);",
+        "DROP INDEX CONCURRENTLY idx_events_user;",
+    )
+    d.add(
+        "20250101_000300",
+        "seen",
+        "CREATE TABLE seen AS SELECT current_setting('maintenance_work_mem') AS mwm;",
+        "DROP TABLE seen;",
+    )
+    assert pg.cli(d, "lint").code == 0
+    res = pg.cli(d, "up", "--no-backup")
+    assert res.code == 0, res.err
+    assert _indexes(pg.url)["idx_events_user"] is True
+    with psycopg.connect(pg.url) as conn:
+        default = conn.execute("SELECT current_setting('maintenance_work_mem')").fetchone()
+        assert conn.execute("SELECT mwm FROM seen").fetchone() == default

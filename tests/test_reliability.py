@@ -96,14 +96,17 @@ def test_real_process_empty_database_and_traceback_free(sqlite_url: str) -> None
     one_error(res.err, "'yesterday'")
 
 
-@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "symlink loop"])
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "symlink loop", ".SQL"])
 def test_non_files_named_like_migrations_are_errors(
     applied: tuple[list[str], Path], mdirs: MigrationDirs, kind: str
 ) -> None:
     base, db = applied
     before = digest(db)
     odd = mdirs.migrations / "20250102_000001_x.sql"
-    if kind == "directory":
+    if kind == ".SQL":  # a Windows tool's upper case: it was skipped, and `up` said up to date
+        odd = odd.with_suffix(".SQL")
+        odd.write_text("DROP TABLE users;")
+    elif kind == "directory":
         odd.mkdir()
     elif kind == "dangling symlink":
         odd.symlink_to(mdirs.root / "gone.sql")
@@ -117,6 +120,8 @@ def test_non_files_named_like_migrations_are_errors(
     odd_rb = mdirs.rollback / "20250101_000300_undo_again.sql"
     os.symlink(mdirs.root / "nowhere.sql", odd_rb)
     odd.unlink() if kind != "directory" else odd.rmdir()
+    if kind == ".SQL":
+        return
     res = run_inproc(*base, "rollback", "--yes", "--no-backup")
     assert res.code == 2
     one_error(res.err, str(odd_rb))

@@ -60,6 +60,9 @@ def test_what_supabase_db_push_applied_is_refused_then_adopted_and_kept_in_step(
         "alter table public.todos add column done boolean not null default false;",
         "alter table public.todos drop column done;",
     )
+    r = db.cli(mdirs, "status")
+    assert r.code == 0, r.err
+    assert "the Supabase CLI applied 1 migration(s) this tool does not track" in r.err
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 1, r.out + r.err
     assert "the Supabase CLI already applied 1 pending migration(s)" in r.err

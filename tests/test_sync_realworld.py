@@ -11,7 +11,7 @@ import pytest
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
 from malnu_tui.engine.sync.model import SyncProgress
-from tests.sync_support import Db, make_db, sync, verify
+from tests.sync_support import Db, make_db, sqlite_source, sync, verify
 
 PAIRS = [
     ("sqlite", "postgresql"),
@@ -285,3 +285,82 @@ def test_progress_shows_no_rate_of_a_near_zero_time_nor_a_count_past_its_total(
         assert p.total is None or p.rows <= p.total, p
         # A rate is measured over a quarter of a second at least, never from a near-zero time.
         assert p.rate <= 4 * p.rows, p
+
+
+def test_a_prisma_made_analytics_table_of_timestamp_3_takes_the_primarys_copy(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The analytics database's tables made by Prisma: its DateTime is ``timestamp(3)``. Only
+    the type's name before ``(`` was looked up, so such a column counted as text, and the
+    primary's DATETIME was refused against it ("source DATETIME maps to timestamp …,
+    destination has timestamp(3) …"). A time with more digits of a second than it keeps is
+    refused by row, with the statement that widens the copy's column (it was stored rounded
+    and reported different for ever, with no reason)."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME)")
+    stamps = ["2025-11-24 08:00:00", "2025-11-24 08:00:00.5", "2025-11-24T08:00:00.125Z"]
+    src.many("INSERT INTO users VALUES (?, ?, ?)", [(i, f"u{i}", t) for i, t in enumerate(stamps)])
+    dst.run(
+        'CREATE TABLE "users" ("id" BIGINT NOT NULL, "name" TEXT, "updated_at" TIMESTAMP(3), '
+        '"synced_at" TIMESTAMP(3), CONSTRAINT "users_pkey" PRIMARY KEY ("id"))'
+    )
+    assert sync(src, dst).verified and verify(src, dst).verified
+    src.run("INSERT INTO users VALUES (7, 'u7', '2025-11-25 09:00:00.123456')")  # Python's
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing users, row id=7, column updated_at: 2025-11-25 09:00:00.123456 has more " in (
+        str(refused.value)
+    )
+    hint = refused.value.hint or ""
+    widen = (
+        'ALTER TABLE "public"."users" ALTER COLUMN "updated_at" TYPE timestamp(6) without time zone'
+    )
+    assert hint.startswith(f"let the copy keep them: {widen}; "), hint
+    dst.run(widen)  # as it says
+    assert sync(src, dst).verified and verify(src, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_timestamptz_3_from_postgresql_is_copied_in_utc_like_any_timestamptz(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Prisma's ``@db.Timestamptz(3)`` on Supabase, on a server whose zone is WIB: counted as
+    text, it was copied as the session printed it (``2025-11-24 15:00:00.123+07``) where a
+    plain timestamptz is copied in UTC, into a TEXT column. A copy made so still syncs."""
+    src, dst = (
+        make_db("postgresql", request, tmp_path, "supabase"),
+        make_db(kind, request, tmp_path, "d"),
+    )
+    (db,) = src.run("SELECT current_database()")[0]
+    src.run(f"ALTER DATABASE \"{db}\" SET timezone = 'Asia/Jakarta'")
+    try:
+        src.run(
+            'CREATE TABLE "Event" (id bigint PRIMARY KEY, at timestamptz(3), '
+            '"updatedAt" timestamp(3) NOT NULL)'
+        )
+        src.run(
+            "INSERT INTO \"Event\" VALUES (1, '2025-11-24 08:00:00.123+00', '2025-11-24 08:00:00'),"
+            " (2, NULL, '2025-11-24 08:00:00.5')"
+        )
+        assert sync(src, dst, cursor="updatedAt").verified
+        assert dst.run('SELECT at, "updatedAt" FROM "Event" ORDER BY id') == [
+            ("2025-11-24 08:00:00.123", "2025-11-24 08:00:00"),
+            (None, "2025-11-24 08:00:00.5"),
+        ]
+        declared = {r[1]: r[2] for r in dst.run('PRAGMA table_info("Event")')}
+        assert (declared["at"], declared["updatedAt"]) == ("TIMESTAMPTZ", "DATETIME")
+        # A copy made before, its columns TEXT and its times in the session's zone.
+        dst.run('DROP TABLE "Event"')
+        dst.run(
+            'CREATE TABLE "Event" (id INTEGER PRIMARY KEY, at TEXT, "updatedAt" TEXT, '
+            "synced_at DATETIME)"
+        )
+        dst.many(
+            'INSERT INTO "Event" VALUES (?, ?, ?, NULL)',
+            [(1, "2025-11-24 15:00:00.123+07", "2025-11-24 08:00:00"),
+             (2, None, "2025-11-24 08:00:00.5")],
+        )  # fmt: skip
+        assert verify(src, dst).verified
+        assert sync(src, dst, cursor="updatedAt").verified
+    finally:
+        src.run(f'ALTER DATABASE "{db}" RESET timezone')

@@ -113,7 +113,26 @@ def cmd_status(ctx: Context) -> int:
             f"({', '.join(untracked[:3])}{'…' if len(untracked) > 3 else ''}): "
             "run `malnu-tui adopt` to record them without running them"
         )
+    pending = [m.filename for m in report.migrations if m.state.value in ("pending", "failed")]
+    theirs = _supabase_untracked(ctx, pending)
+    if theirs:
+        ctx.message(
+            f"the Supabase CLI applied {len(theirs)} migration(s) this tool does not track "
+            f"({', '.join(theirs[:3])}{'…' if len(theirs) > 3 else ''}): "
+            "run `malnu-tui adopt` to record them without running them (`up` refuses them)"
+        )
     return 0
+
+
+def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
+    """Pending files the Supabase CLI's history in the same database shows as applied."""
+    if ctx.target.kind != "postgresql" or not pending:
+        return []
+    from malnu_tui.engine.backends.supabase_history import files_applied, read_history
+
+    applied = read_history(getattr(ctx.backend(), "conn", None))
+    theirs = files_applied(ctx.migration_set(), applied) if applied else {}
+    return [f for f in pending if f in theirs]
 
 
 def _wrangler_rows(ctx: Context) -> list[WranglerRow]:

@@ -107,7 +107,12 @@ def _state(m: MigrationTranslation) -> str:
         return "translated, not checked on PostgreSQL: use --check"
     if m.rejected:
         return f"{m.rejected} rejected by PostgreSQL"
-    return "ok: ran on PostgreSQL" if m.ok else "has untranslatable statements"
+    if not m.ok:
+        return "has untranslatable statements"
+    unchecked = sum(1 for p in m.statements if p.status == "unchecked")
+    if unchecked:  # e.g. a use of an enum value an earlier migration adds: see its note
+        return f"ran on PostgreSQL; {unchecked} statement(s) could not be checked"
+    return "ok: ran on PostgreSQL"
 
 
 def _exit(ctx: Context, plan: list[MigrationTranslation]) -> int:
@@ -156,6 +161,8 @@ def cmd_plan(ctx: Context) -> int:
         return _exit(ctx, plan)
     from malnu_tui.cli.output import print_table
 
+    # A PostgreSQL-dialect set runs as written: its file is not SQLite.
+    source = "file" if _dialect(ctx) == "postgresql" else "SQLite"
     for m in plan:
         rows = [
             (
@@ -168,7 +175,7 @@ def cmd_plan(ctx: Context) -> int:
             for p in m.statements
         ]
         print_table(
-            ctx.stdout, ["line", "SQLite", "PostgreSQL", "status", "findings"], rows,
+            ctx.stdout, ["line", source, "PostgreSQL", "status", "findings"], rows,
             title=f"{m.filename} ({_state(m)})",
         )  # fmt: skip
         ctx.out()

@@ -29,7 +29,8 @@ __all__ = [
 OWN_MIGRATION = (
     "put the CONCURRENTLY statements in a migration of their own (all CREATE INDEX "
     "CONCURRENTLY, each index named, or one DROP INDEX CONCURRENTLY, or one REINDEX … "
-    "CONCURRENTLY; SET lock_timeout / statement_timeout may accompany them)"
+    "CONCURRENTLY; session SETs such as lock_timeout or maintenance_work_mem may accompany "
+    "them)"
 )
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\W\d][\w$]*)'
@@ -53,8 +54,12 @@ _REINDEX = re.compile(
     _F,
 )
 _OPT_ON = re.compile(r"\bCONCURRENTLY\b(?!\s+(?:FALSE|OFF|0)\b)", re.IGNORECASE)
-_SET_TIMEOUT = re.compile(
-    r"^SET\s+(?:SESSION\s+)?(?:lock_timeout|statement_timeout)\s*(?:=|\bTO\b)", _F
+# A session setting (``SET lock_timeout = '30s'``, ``SET maintenance_work_mem = '1GB'``, as
+# PostgreSQL's docs advise before an index build): no transaction needed, and nothing to undo —
+# put back after the file (engine/backends/pg_concurrent.py). Not SET LOCAL (its transaction is
+# the statement's own), nor SET ROLE / SESSION AUTHORIZATION / TRANSACTION / CONSTRAINTS.
+_SET_SESSION = re.compile(
+    r"^SET\s+(?:SESSION\s+)?(?!LOCAL\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)", _F
 )
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
@@ -95,7 +100,8 @@ class ConcurrentStatement:
     """One statement of a concurrent file. For ``create``: the index's name and its table's
     (schema is None when the table is unqualified: found by the search path); for ``drop``:
     the index named; for ``reindex``: what it rebuilds (``INDEX``, ``TABLE``, ``SCHEMA``,
-    ``DATABASE`` or ``SYSTEM``) and the name as written (None when there is none)."""
+    ``DATABASE`` or ``SYSTEM``) and the name as written (None when there is none); for
+    ``set``: the setting's name, lower case."""
 
     statement: Statement
     kind: Kind
@@ -177,7 +183,8 @@ def _read(st: Statement) -> ConcurrentStatement | ConcurrentRefusal | None:
     head = _head(st.text)
     kind = _kind(head) if _WORD.search(head) else None
     if kind is None:
-        return ConcurrentStatement(st, "set") if _SET_TIMEOUT.match(head) else None
+        m = _SET_SESSION.match(head)
+        return ConcurrentStatement(st, "set", name=m["name"].lower()) if m else None
     if kind == "create":
         m = _CREATE.match(head)
         if m is None or m["name"] is None:

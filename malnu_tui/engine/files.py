@@ -367,6 +367,10 @@ def _sql_files(directory: Path) -> list[tuple[str, str]]:
     with os.scandir(directory) as it:
         for e in it:
             if not e.name.endswith(".sql"):
+                if e.name.lower().endswith(".sql"):  # 20240101120000_init.SQL (Windows tools)
+                    raise MigrationFileError(
+                        e.path, "the name ends in .SQL, not .sql: rename it (it was never read)"
+                    )
                 continue
             try:
                 regular = e.is_file()

@@ -307,11 +307,13 @@ def pg_fingerprint_outside(conn: Any, scratch: str) -> Fingerprint:
     return fp
 
 
-def pg_extensions(conn: Any) -> Fingerprint:
-    """The database's extensions, one entry each (their functions are not listed)."""
+def pg_extensions(conn: Any, schema: str | None = None) -> Fingerprint:
+    """The database's extensions (those installed in ``schema`` when given), one entry each:
+    their functions are not listed."""
     return {
-        f"extension {name}": f"{version} in schema {schema}"
-        for name, schema, version in conn.execute(_EXTENSIONS).fetchall()
+        f"extension {name}": f"{version} in schema {where}"
+        for name, where, version in conn.execute(_EXTENSIONS).fetchall()
+        if schema is None or where == schema
     }
 
 
@@ -420,6 +422,7 @@ class PostgresScratch:
         self.rolled_back = rolled_back
         self._path = ""  # the server's search path, after the scratch schema's (scratch server)
         self._outside: Fingerprint = {}  # the other schemas' objects before the stairway
+        self._extensions: Fingerprint = {}  # and the database's extensions
         self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
             " (in a transaction rolled back at the end)" if rolled_back else ""
         )
@@ -431,6 +434,7 @@ class PostgresScratch:
                 row = conn.execute("SELECT current_setting('search_path')").fetchone()
                 self._path = str(row[0]) if row and row[0] else ""
                 self._outside = pg_fingerprint_outside(conn, self.schema)
+                self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:
             self.backend.close()
@@ -461,7 +465,11 @@ class PostgresScratch:
 
     def fingerprint(self) -> Fingerprint:
         conn = self.backend.conn
-        fp = {**pg_fingerprint(conn, self.schema), **pg_extensions(conn)}
+        # An extension installed in the scratch schema is compared with its objects; one the
+        # set ensures elsewhere (Supabase's `create extension if not exists pgcrypto with
+        # schema extensions`, there already in production, which no rollback should drop) is
+        # not a stair's difference: the closing note names it when the set leaves it.
+        fp = {**pg_fingerprint(conn, self.schema), **pg_extensions(conn, self.schema)}
         if not self.rolled_back:
             fp.update(pg_fingerprint_outside(conn, self.schema))
         return fp
@@ -471,14 +479,20 @@ class PostgresScratch:
         (the last re-apply's objects: dropping the scratch schema does not remove them)."""
         if self.rolled_back:
             return None
-        now = pg_fingerprint_outside(self.backend.conn, self.schema)
+        conn = self.backend.conn
+        now = pg_fingerprint_outside(conn, self.schema)
         left = [k for k, v in now.items() if self._outside.get(k) != v]
-        if not left:
+        extensions = [k.split(" ", 1)[1] for k in pg_extensions(conn) if k not in self._extensions]
+        if not left and not extensions:
             return None
-        schemas = sorted({k.split(" ", 1)[1].split(".")[0] for k in left})
+        where = sorted({k.split(" ", 1)[1].split(".")[0] for k in left})
+        if left:
+            where = [f"{', '.join(where)} ({len(left)} object(s))"]
+        if extensions:
+            where.append(f"extension(s) {', '.join(sorted(extensions))}")
         return (
             f"what the set made outside the scratch schema stays on the server: "
-            f"{', '.join(schemas)} ({len(left)} object(s)), where the next run on it meets them"
+            f"{'; '.join(where)}, where the next run on it meets them"
         )
 
     def close(self) -> None:

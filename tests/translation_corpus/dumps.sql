@@ -157,3 +157,52 @@ CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT);
 -- sqlite:
 DELETE FROM docs WHERE NOT json_valid(body);
 -- finding: json_valid()
+
+-- case: integer_columns_read_as_conditions
+-- setup:
+CREATE TABLE `user` (`id` text PRIMARY KEY NOT NULL, `email_verified` integer DEFAULT false NOT NULL, `banned` integer, `role` text);
+CREATE TABLE `note` (`id` integer PRIMARY KEY NOT NULL, `user_id` text, `pinned` integer DEFAULT 0 NOT NULL);
+INSERT INTO `user` VALUES ('a', 1, 0, NULL), ('b', 1, 2, NULL), ('c', 0, 0, NULL), ('d', 5, NULL, NULL);
+INSERT INTO `note` VALUES (1, 'c', 0), (2, 'a', 0), (3, 'b', 1);
+-- sqlite:
+UPDATE `user` SET role = 'member' WHERE email_verified AND NOT banned;
+CREATE TRIGGER note_pinned AFTER UPDATE OF pinned ON note BEGIN UPDATE `user` SET role = 'pinner' WHERE id = NEW.user_id AND NEW.pinned; END;
+UPDATE note SET pinned = 1 WHERE id = 1;
+DELETE FROM note WHERE NOT pinned AND user_id IN (SELECT id FROM `user` WHERE email_verified);
+-- postgres:
+UPDATE "user" SET role = 'member' WHERE (email_verified <> 0) AND NOT (banned <> 0);
+CREATE OR REPLACE FUNCTION "note_pinned_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE "user" SET role = 'pinner' WHERE id = new.user_id AND (new.pinned <> 0);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "note_pinned" AFTER UPDATE OF "pinned" ON "note" FOR EACH ROW EXECUTE FUNCTION "note_pinned_fn"();
+UPDATE note SET pinned = 1 WHERE id = 1;
+DELETE FROM note WHERE NOT (pinned <> 0) AND user_id IN (SELECT id FROM "user" WHERE (email_verified <> 0));
+-- check:
+SELECT u.id, u.role, n.id, n.pinned FROM "user" u LEFT JOIN note n ON n.user_id = u.id ORDER BY u.id
+
+-- case: trigger_header_with_begin_inside_quotes
+-- setup:
+CREATE TABLE "jadwal" ("id" INTEGER PRIMARY KEY, "begin" TEXT, "end" TEXT, "catatan" TEXT);
+CREATE TABLE "log" ("id" INTEGER PRIMARY KEY, "msg" TEXT);
+-- sqlite:
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal"
+WHEN NEW."begin" > NEW."end" OR NEW."catatan" = 'BEGIN; END'
+BEGIN
+  /* a comment ; with END; inside */
+  INSERT INTO "log" ("msg") VALUES ('terbalik: ' || NEW."begin" || '-' || NEW."end"); -- END;
+END;
+INSERT INTO "jadwal" ("begin", "end", "catatan") VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- postgres:
+CREATE OR REPLACE FUNCTION "jadwal_cek_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (msg) VALUES ('terbalik: ' || new."begin" || '-' || new."end");
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal" FOR EACH ROW WHEN (new."begin" > new."end" OR new.catatan = 'BEGIN; END') EXECUTE FUNCTION "jadwal_cek_fn"();
+INSERT INTO jadwal ("begin", "end", catatan) VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
+-- check:
+SELECT "id", "msg" FROM "log" ORDER BY "id"

@@ -38,8 +38,8 @@ __all__ = ["BuildJournal", "invalid_index", "run_concurrently"]
 
 Conn = psycopg.Connection[Any]
 ACTION = "build-index"
-# The session settings a concurrent file may change (SET lock_timeout / statement_timeout):
-# put back after it, as run_unit puts back a transactional file's SETs.
+# The session settings a concurrent file may change (SET lock_timeout, maintenance_work_mem…)
+# are put back after it, as run_unit puts back a transactional file's SETs; these two always.
 _SETTINGS = ("lock_timeout", "statement_timeout")
 
 
@@ -137,16 +137,22 @@ def _drop(conn: Conn, schema: str, name: str) -> None:
     )
 
 
-def _saved_settings(conn: Conn) -> list[str]:
-    row = conn.execute(
-        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
-    ).fetchone()
-    return [str(v) for v in row] if row else []
+def _saved_settings(conn: Conn, unit: ConcurrentUnit) -> dict[str, str | None]:
+    """The session's value of each setting the file sets (None: not defined before)."""
+    names = [*_SETTINGS, *(s.name for s in unit.statements if s.kind == "set" and s.name)]
+    saved: dict[str, str | None] = {}
+    for name in dict.fromkeys(names):
+        row = conn.execute("SELECT current_setting(%s, true)", (name,)).fetchone()
+        saved[name] = None if row is None or row[0] is None else str(row[0])
+    return saved
 
 
-def _restore_settings(conn: Conn, saved: list[str]) -> None:
-    for name, value in zip(_SETTINGS, saved, strict=False):
-        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+def _restore_settings(conn: Conn, saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            conn.execute(sql.SQL("RESET {}").format(sql.Identifier(*name.split("."))))
+        else:
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
 def run_concurrently(
@@ -172,12 +178,12 @@ def run_concurrently(
     ours: list[tuple[str, str]] = []  # indexes this run created (or is creating)
     rebuilt: list[_Reindex] = []  # the REINDEX's scope and the _ccnew/_ccold there before
     replaced: list[str] = []
-    saved: list[str] = []
+    saved: dict[str, str | None] = {}
     current: ConcurrentStatement | None = None
     debug = debuglog.enabled()
     started = time.perf_counter()
     try:
-        saved = _saved_settings(conn)
+        saved = _saved_settings(conn, unit)
         left = journal.leftovers() if journal is not None and unit.creates else set()
         for i, cs in enumerate(unit.statements, 1):
             current = cs

@@ -167,8 +167,8 @@ def truthy(value: object) -> bool:
 
 
 def sql_literal(value: object) -> str:
-    """``value`` as a SQLite literal: text single-quoted with quotes doubled, NUL removed;
-    bytes as a BLOB literal ``X'…'``."""
+    """``value`` as a SQLite literal: text single-quoted with quotes doubled (a text holding
+    NUL as ``CAST(X'…' AS TEXT)``); bytes as a BLOB literal ``X'…'``."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -179,7 +179,12 @@ def sql_literal(value: object) -> str:
         return repr(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "X'" + bytes(value).hex() + "'"  # a BLOB (str() spelt "b'…'" as text)
-    text = str(value).replace("\x00", "\ufffd")
+    text = str(value)
+    if "\x00" in text:
+        # Not in the SQL's text (a statement ends at a NUL), nor changed: NUL used to become
+        # U+FFFD, a different value stored and reported imported. The text's UTF-8 as a BLOB,
+        # cast back to TEXT, is that very value.
+        return f"CAST(X'{text.encode().hex()}' AS TEXT)"
     return "'" + text.replace("'", "''") + "'"
 
 

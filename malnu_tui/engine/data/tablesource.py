@@ -55,6 +55,21 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
+class NotUtf8(str):
+    """A SQLite TEXT value whose bytes are not UTF-8 (a legacy application's Latin-1 or
+    cp1252): shown with U+FFFD where a byte does not decode, the bytes kept."""
+
+    data: bytes
+
+    def __new__(cls, data: bytes) -> NotUtf8:
+        text = super().__new__(cls, data.decode("utf-8", "replace"))
+        text.data = data
+        return text
+
+    def as_cp1252(self) -> str:
+        return self.data.decode("cp1252", "replace")
+
+
 def _page_size(page: Sequence[tuple[Any, ...]]) -> int:
     """The rows the next page may hold: ``PAGE_BYTES`` over this page's bytes per row."""
     size = sum(len(v) if isinstance(v, (str, bytes)) else 8 for r in page for v in r)
@@ -70,6 +85,12 @@ class TableSource:
 
     def __init__(self, backend: Backend, table: str, *, label: str = "") -> None:
         self.backend = backend
+        self._not_utf8 = False  # a page held text that is not UTF-8 (see _text)
+        if backend.kind == "sqlite":
+            # A legacy application's Latin-1 or cp1252 bytes stored as TEXT: sqlite3 refused
+            # the whole page ("Could not decode to UTF-8", a traceback). Read as NotUtf8, the
+            # row is rejected naming the column and what the bytes say.
+            backend.conn.text_factory = self._text  # type: ignore[attr-defined]
         self.table = _in_its_schema(backend, table)
         self.view = self.table not in backend.table_names() and self.table in _views(backend)
         self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
@@ -261,6 +282,7 @@ class TableSource:
             before = self._count()
             line = 1
             for page in self._pages():
+                bad, self._not_utf8 = self._not_utf8, False
                 for r in page:
                     line += 1
                     fields = tuple(as_text(v) for v in r)
@@ -268,11 +290,30 @@ class TableSource:
                     csv.writer(buf, lineterminator="\n").writerow(
                         ["" if f is None else f for f in fields]
                     )
-                    yield SourceRecord(line, fields, buf.getvalue())
+                    error = self._why_not_utf8(r) if bad else ""
+                    yield SourceRecord(line, fields, buf.getvalue(), error)
             # Set once the whole table was read: a pass that stops early (the preview's
             # samples, the raw text of rows the database refused) left (count, None), which
             # skipped the count check.
             self.counts = (before, self._count())
+
+    def _text(self, data: bytes) -> str:
+        """SQLite's TEXT as str; bytes that are not UTF-8 as :class:`NotUtf8` (flagged)."""
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            self._not_utf8 = True
+            return NotUtf8(data)
+
+    def _why_not_utf8(self, row: Sequence[object]) -> str:
+        for name, v in zip(self.header, row, strict=False):
+            if isinstance(v, NotUtf8):
+                return (
+                    f"{name}: not UTF-8 text (bytes {v.data[:24].hex()}"
+                    f"{'…' if len(v.data) > 24 else ''}; as cp1252: {v.as_cp1252()!r}): fix "
+                    "it in the source"
+                )
+        return ""
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[None]:

@@ -81,7 +81,9 @@ def verify_sync(
             continue
         dshape = s.dst.describe(t)
         assert dshape is not None
-        problems = schema_problems(shape, dshape, copying=False)
+        problems = schema_problems(
+            shape, dshape, copying=False, sqlite_dest=s.dst.kind != "postgresql"
+        )
         hints = None
         if not dshape.key and (state := s.dst.read_state(t)) is not None and state.key_pending:
             problems = [f"{t}: a full copy was interrupted before its primary key was built"]

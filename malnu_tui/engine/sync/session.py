@@ -122,7 +122,12 @@ class SyncSession:
 # -- preflight ----------------------------------------------------------------------------------
 
 
-def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -> list[str]:
+def schema_problems(
+    src: TableShape, dst: TableShape, *, copying: bool = True, sqlite_dest: bool = False
+) -> list[str]:
+    """The mismatches of the copy ``dst`` against the source ``src``. A SQLite or D1 copy
+    (``sqlite_dest``) may keep dates and times in a TEXT column (SQLite has no type of its
+    own for them; copies of a ``timestamp(3)`` were made so)."""
     t = src.name
     out: list[str] = []
     missing = [c for c in src.names if dst.column(c) is None]
@@ -133,11 +138,14 @@ def schema_problems(src: TableShape, dst: TableShape, *, copying: bool = True) -
         out.append(f"{t}: {_EXTRA_COLUMNS} {', '.join(extra)}")
     for c in src.columns:
         d = dst.column(c.name)
-        if d is not None and d.kind != c.kind:
-            out.append(
-                f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
-                f"destination has {d.declared or d.pg_type}"
-            )
+        if d is None or d.kind == c.kind:
+            continue
+        if sqlite_dest and d.kind == "text" and c.kind in _TIMES:
+            continue
+        out.append(
+            f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
+            f"destination has {d.declared or d.pg_type}"
+        )
     if copying and not dst.has_synced_at:
         out.append(f"{t}: {_NO_STAMP}")
     if set(dst.key) != set(src.key) or not dst.unique_key:
@@ -158,6 +166,7 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
     return f"{shape.name}: {_OWN_STAMP}"
 
 
+_TIMES = frozenset({"ts", "tstz", "date", "time"})
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
 
@@ -314,7 +323,7 @@ def _plan_table(
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
         dshape = replace(dshape, key=shape.key, unique_key=True)  # built when the copy ends
     if dshape is not None:
-        problems.extend(schema_problems(shape, dshape))
+        problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = []

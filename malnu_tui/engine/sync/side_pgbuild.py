@@ -94,7 +94,7 @@ class PostgresKeyBuild(PostgresKeys):
         if scale is None and rows:
             at = self._t(shape.name).as_string(self.conn)
             scale = self._scales[shape.name] = scales(self._rows(SCALES_SQL, (at,)))
-        refused = unscaled_value(shape, rows, scale or {})
+        refused = unscaled_value(shape, rows, scale or {}, self._t(shape.name).as_string(self.conn))
         if refused is not None:
             raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
 

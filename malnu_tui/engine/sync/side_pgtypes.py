@@ -50,28 +50,60 @@ def as_text(c: Column, key: Sequence[str]) -> bool:
     return c.kind == "text" and (own not in _CHARACTER_TYPES or padded)
 
 
-# The numeric columns of a table (its regclass text, the parameter) that have a scale.
+# The numeric columns of a table (its regclass text, the parameter) that have a scale, and its
+# times and timestamps of a precision under microseconds (Prisma's DateTime: timestamp(3)).
 SCALES_SQL = (
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-    "WHERE a.attrelid = to_regclass(%s) AND a.atttypid = 'numeric'::regtype "
-    "AND a.atttypmod >= 0 AND a.attnum > 0 AND NOT a.attisdropped"
+    "WHERE a.attrelid = to_regclass(%s) AND a.atttypmod >= 0 AND a.attnum > 0 "
+    "AND NOT a.attisdropped AND (a.atttypid = 'numeric'::regtype OR (a.atttypid IN "
+    "('timestamp'::regtype, 'timestamptz'::regtype, 'time'::regtype) AND a.atttypmod < 6))"
 )
 _SCALE = re.compile(r"^numeric\(\d+,(\d+)\)$")
+_PRECISION = re.compile(r"^(?:timestamp|time)\((\d)\) with(?:out)? time zone$")
+_FRACTION = re.compile(r"\d:\d\d\.(\d+)")  # a time text's fraction of a second
 
 
 def scales(rows: Sequence[tuple[str, str]]) -> dict[str, tuple[int, str]]:
-    """``SCALES_SQL``'s rows as column → (scale, type); a negative scale (PostgreSQL 15's
-    ``numeric(5,-2)``) is left out."""
+    """``SCALES_SQL``'s rows as column → (scale or precision, type); a negative scale
+    (PostgreSQL 15's ``numeric(5,-2)``) is left out."""
     out: dict[str, tuple[int, str]] = {}
     for name, pg_type in rows:
-        found = _SCALE.match(pg_type)
+        found = _SCALE.match(pg_type) or _PRECISION.match(pg_type)
         if found:
             out[name] = (int(found[1]), pg_type)
     return out
 
 
+def _finer(value: object, digits: int) -> str | None:
+    """The fraction of a second of a time ``value`` (text or datetime/time) when it has more
+    digits than ``digits``; None when it fits."""
+    if isinstance(value, str):
+        found = _FRACTION.search(value)
+        fraction = found[1] if found else ""
+    else:
+        fraction = f"{getattr(value, 'microsecond', 0):06d}"
+    fraction = fraction.rstrip("0")
+    return fraction if len(fraction) > digits else None
+
+
+def _coarser_time(
+    shape: TableShape, row: Row, column: str, value: object, digits: int, pg_type: str, dest: str
+) -> tuple[str, str]:
+    key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
+    wider = re.sub(r"\(\d\)", "(6)", pg_type, count=1)
+    return (
+        f", row {key}, column {column}: {value} has more digits of a second than the "
+        f"destination's {pg_type} keeps (it would store it rounded to {digits} digits, then differ "
+        "from the source at every sync)",
+        f"let the copy keep them: ALTER TABLE {dest or quote_ident(shape.name)} ALTER COLUMN "
+        f"{quote_ident(column)} TYPE {wider}; or store at the source times of {digits} "
+        "digits; then sync again (chunks written before it stay), or leave the table out with "
+        "--tables",
+    )
+
+
 def unscaled_value(
-    shape: TableShape, rows: Sequence[Row], scale: Mapping[str, tuple[int, str]]
+    shape: TableShape, rows: Sequence[Row], scale: Mapping[str, tuple[int, str]], dest: str = ""
 ) -> tuple[str, str] | None:
     """``(", row id=7, column rata: why", hint)`` for the first value of ``rows`` with more
     decimals than its destination column keeps (``scale``: :func:`scales`); None when every
@@ -81,6 +113,12 @@ def unscaled_value(
     for row in rows if checked else ():
         for i, column, s, pg_type in checked:
             value = row[i]
+            if value is None:
+                continue
+            if not pg_type.startswith("numeric"):  # a time's precision (SCALES_SQL)
+                if _finer(value, s) is not None:
+                    return _coarser_time(shape, row, column, value, s, pg_type, dest)
+                continue
             if type(value) is float:
                 if round(value, s) == value or not math.isfinite(value):
                     continue  # the double of a decimal with s places at most: kept as sent

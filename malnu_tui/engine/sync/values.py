@@ -57,9 +57,17 @@ SERVER_KINDS = frozenset(
 )
 
 
+_MODIFIER = re.compile(r"\(\s*\d+\s*(?:,\s*-?\d+\s*)?\)")
+
+
 def kind_of(pg_type: str) -> str:
-    """The normalization kind of a PostgreSQL type (``format_type()`` spelling)."""
-    base = pg_type.split("(", 1)[0].strip().lower()
+    """The normalization kind of a PostgreSQL type (``format_type()`` spelling), whatever its
+    modifier: ``timestamp(3) with time zone`` (Prisma's ``@db.Timestamptz(3)``, and its
+    ``DateTime`` is ``timestamp(3)``) is a timestamp, where only the part before ``(`` was
+    looked up — such a column was text: a copy of it was refused against a ``timestamp``
+    (a SQLite source's DATETIME into a Prisma-made table), and its copy in SQLite or D1
+    held the session's zone, ``+07``, where a ``timestamptz`` is copied in UTC."""
+    base = " ".join(_MODIFIER.sub("", pg_type).lower().split())
     return _KINDS.get(base, "text")
 
 

@@ -138,6 +138,16 @@ PG_RESERVED = frozenset(
         "where",
         "window",
         "with",
+        # PL/pgSQL's own reserved words (pl_reserved_kwlist.h) that SQL leaves free: inside a
+        # trigger's function `new.begin` is no field ("record new has no field begin"), and
+        # only when the trigger fires. Quoted everywhere: one name, one spelling.
+        "begin",
+        "declare",
+        "foreach",
+        "if",
+        "loop",
+        "strict",
+        "while",
     ]
 )
 # Dialect objects, looked up once (a name is looked up again on every parse and generate).

@@ -360,7 +360,10 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
             _TABLELESS[sql] = (out, tuple(inner.findings))
         return out
 
-    statements, notes = trigger_sql(parts, one, expr)
+    try:
+        statements, notes = trigger_sql(parts, one, expr)
+    except SplitError as exc:  # (a body SQLite's own parser took: never a traceback)
+        return _withheld(st, ctx, "CREATE TRIGGER", f"cannot split the trigger's body ({exc})", "")
     for n in notes:
         ctx.note("CREATE TRIGGER", n)
     ctx.state.trigger_functions[parts.name.lower()] = trigger_function_name(parts.name)

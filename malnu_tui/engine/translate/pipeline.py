@@ -35,6 +35,7 @@ from malnu_tui.engine.translate.statements import (
     rewrite_create_table,
     rewrite_insert,
 )
+from malnu_tui.engine.translate.truth import CONDITION_NODES, integer_conditions
 
 __all__ = ["generate"]
 
@@ -81,6 +82,7 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
     compares: list[exp.Expr] = []  # EQ, NEQ, In, GT, GTE, LT, LTE, Between
     idents: list[exp.Expr] = []
     holders: list[exp.Expr] = []
+    conditions: list[exp.Expr] = []  # nodes reading a child as a condition (WHERE, NOT, AND…)
     # Each node to the list of its kind (decided once per class), without a test per kind.
     sinks = (
         None,
@@ -91,6 +93,7 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         compares.append,
         compares.append,
         holders.append,
+        conditions.append,
     )
     kinds = _KINDS
     for node in tree.bfs():  # (= tree.walk(), one generator less)
@@ -129,6 +132,10 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
         if not (maybe_later and ctx.state.booleans_later(t)):
             bools |= ctx.state.boolean_columns(t)
     rewrite_booleans(tree, bools, compared)
+    if conditions and (tables or ctx.row_table):
+        if not walked:  # (replaced nodes: the first walk's list may hold nodes now gone)
+            conditions = list(tree.find_all(*CONDITION_NODES))
+        integer_conditions(tree, conditions, ctx)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         text_cols = text_columns(tables, ctx.state)
         if text_cols:
@@ -174,7 +181,7 @@ def _parsed(text: str) -> exp.Expr:
 
 
 # What the first walk of generate collects, by node class (decided once per class).
-_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER = range(8)
+_OTHER, _IDENT, _TABLE, _CALL, _COMPARISON, _IN, _ORDER, _HOLDER, _CONDITION = range(9)
 _KINDS: dict[type, int] = {}
 
 
@@ -193,4 +200,6 @@ def _kind(node: exp.Expr) -> int:
         return _ORDER
     if isinstance(node, exp.IndexParameters | exp.OnConflict):
         return _HOLDER
+    if isinstance(node, CONDITION_NODES):
+        return _CONDITION
     return _OTHER

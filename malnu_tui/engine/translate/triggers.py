@@ -29,9 +29,16 @@ _HEAD = re.compile(
     r"(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?\s*"
     r"(?P<event>DELETE|INSERT|UPDATE)(?:\s+OF\s+(?P<cols>.+?))?\s+"
     rf"ON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*"
-    r"(?:FOR\s+EACH\s+ROW\s*)?(?:WHEN\s+(?P<when>.+?)\s*)?\bBEGIN\b(?P<body>.*)\bEND\s*$",
+    r"(?:FOR\s+EACH\s+ROW\s*)?(?P<rest>(?:WHEN|BEGIN)\b.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+# What may hold the word BEGIN without being the body's: strings, quoted names, comments.
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|[A-Za-z_][\w$]*",
+    re.DOTALL,
+)
+_WHEN = re.compile(r"WHEN\b", re.IGNORECASE)
+_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
 _RAISE = re.compile(
     r"^\s*SELECT\s+RAISE\s*\(\s*(?P<kind>ABORT|FAIL|ROLLBACK|IGNORE)\s*"
     r"(?:,\s*'(?P<msg>(?:[^']|'')*)'\s*)?\)\s*(?P<rest>(?:FROM\b|WHERE\b).*)?$",
@@ -72,6 +79,9 @@ def parse_trigger(text: str) -> TriggerParts | None:
     m = _HEAD.match(text)
     if not m:
         return None
+    when, body = _when_and_body(m["rest"])
+    if body is None:
+        return None
     cols = tuple(unquote(c.strip()) for c in m["cols"].split(",")) if m["cols"] else ()
     return TriggerParts(
         name=unquote(m["name"]),
@@ -79,11 +89,27 @@ def parse_trigger(text: str) -> TriggerParts | None:
         timing=" ".join((m["timing"] or "BEFORE").upper().split()),
         event=m["event"].upper(),
         columns=cols,
-        when=m["when"],
-        body=m["body"],
+        when=when,
+        body=body,
         if_not_exists=bool(m["ine"]),
         temporary=bool(m["temp"]),
     )
+
+
+def _when_and_body(rest: str) -> tuple[str | None, str | None]:
+    """``WHEN cond BEGIN body END`` (or ``BEGIN body END``) split at the first BEGIN that is a
+    word of its own: not one inside a string (``WHEN NEW.note = 'BEGIN'``), a quoted name
+    (``NEW."begin"``) or a comment. (None, None) when there is no such BEGIN or no final END."""
+    when = _WHEN.match(rest)
+    start = when.end() if when else 0
+    for token in _TOKEN.finditer(rest, start):
+        if token[0].upper() == "BEGIN":
+            body = rest[token.end() :]
+            end = _END.search(body)
+            if end is None:
+                return None, None
+            return (rest[start : token.start()].strip() if when else None), body[: end.start()]
+    return None, None
 
 
 def trigger_function_name(trigger: str) -> str:

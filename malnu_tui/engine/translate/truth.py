@@ -1,0 +1,69 @@
+"""An integer column used as a condition: ``WHERE email_verified``, ``NOT banned``, ``CASE WHEN
+is_active THEN …``.
+
+SQLite has no boolean type: Drizzle's ``integer({ mode: 'boolean' })`` and Knex's booleans are
+INTEGER columns holding 0/1, and SQLite reads any non-zero number as true. PostgreSQL refuses a
+``bigint`` where it needs a boolean (``argument of WHERE must be type boolean``), and inside a
+trigger's body only when the trigger first fires: PL/pgSQL checks a statement's types when it
+runs it, so ``plan --check`` and ``parity`` accept the function. Such a column becomes
+``(col <> 0)``, SQLite's own reading.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context
+
+__all__ = ["CONDITION_NODES", "integer_conditions"]
+
+# Nodes whose children are read as conditions.
+CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join)
+
+
+def integer_conditions(tree: exp.Expr, nodes: list[exp.Expr], ctx: Context) -> None:
+    """Each integer column read as a condition by one of ``nodes`` (CONDITION_NODES of
+    ``tree``) becomes ``(col <> 0)``, in place (the column node itself is kept)."""
+    read: list[exp.Column] = []
+    for node in nodes:
+        if isinstance(node, exp.Join):
+            children = [node.args.get("on")]
+        elif isinstance(node, exp.And | exp.Or):
+            children = [node.this, node.expression]
+        else:
+            children = [node.this]
+        for child in children:
+            while isinstance(child, exp.Paren):
+                child = child.this
+            if isinstance(child, exp.Column):
+                read.append(child)
+    if not read:  # (the commonest case: comparisons only)
+        return
+    owners: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        if table.name:
+            owners[(table.alias_or_name or table.name).lower()] = table.name
+    if ctx.row_table is not None:
+        owners.setdefault("new", ctx.row_table)
+        owners.setdefault("old", ctx.row_table)
+    for col in read:
+        if _integer_column(col, owners, ctx):
+            holder = exp.Paren()
+            col.replace(holder)
+            holder.set("this", exp.NEQ(this=col, expression=exp.Literal.number(0)))
+
+
+def _integer_column(col: exp.Column, owners: dict[str, str], ctx: Context) -> bool:
+    if col.table:
+        owner = owners.get(col.table.lower())
+        tables = [owner] if owner else []
+    else:
+        tables = list(dict.fromkeys(t.lower() for t in ctx.tables))
+    name = col.name.lower()
+    declared = [
+        c.declared.strip().upper()
+        for t in tables
+        for c in ctx.state.columns(t)
+        if c.name.lower() == name
+    ]
+    return bool(declared) and all("INT" in d and d not in ("BOOLEAN", "BOOL") for d in declared)
