@@ -22,12 +22,12 @@ from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
     id integer PRIMARY KEY, data jsonb, photo bytea, tags text[], nums integer[],
-    span interval, term daterange, seen timestamptz, valid_until date)"""
+    span interval, term daterange, seen timestamptz, valid_until date, kode char(5))"""
 PG_ROWS = (
     "INSERT INTO legacy VALUES "
     """(1, '{"a": [1, 2], "s": "é"}', '\\xdeadbeef00', '{x,"y z"}', '{1,2}', '1 mon 2 days', """
-    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30'), "
-    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC')"
+    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB'), "
+    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL)"
 )
 
 
@@ -88,7 +88,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     _sqlite(
         path,
         "CREATE TABLE legacy (id INTEGER PRIMARY KEY, data TEXT, photo BLOB, tags TEXT, "
-        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT)",
+        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT)",
     )
     assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:legacy", "legacy")["inserted"] == 2
     rows = sqlite_file_rows(path, "SELECT * FROM legacy ORDER BY id")
@@ -96,6 +96,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     assert rows[0][2:7] == (bytes.fromhex("deadbeef00"), '{x,"y z"}', "{1,2}", "1 mon 2 days",
                             "[2020-01-01,2020-02-01)")  # fmt: skip
     assert rows[0][7] == "2024-01-01T03:00:00+00:00"  # ISO 8601, in UTC
+    assert rows[0][9] == "AB"  # char(5) without the padding PostgreSQL ignores
     assert rows[1][1:3] == ("null", b"") and rows[1][8] == "infinity"
 
 
@@ -448,3 +449,17 @@ def test_latin1_text_in_a_legacy_sqlite_file_is_a_rejected_row(tmp_path: Path) -
         }
     ]
     assert sqlite_file_rows(target, "SELECT name FROM people ORDER BY id") == [("Budi",), ("Siti",)]
+
+
+def test_a_legacy_column_named_rowid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column named "rowid" hides SQLite's rowid: the table was paged by that column's own
+    values (repeated, NULL), skipping rows, and the count check failed."""
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.FIRST_PAGE_ROWS", 3)
+    monkeypatch.setattr("malnu_tui.engine.data.tablesource.PAGE_ROWS", 3)
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    ddl = "CREATE TABLE t (rowid TEXT, name TEXT)"
+    _sqlite(path, f"{ddl}; INSERT INTO t VALUES ('x', 'a'), ('x', 'b'), (NULL, 'c'), "
+            "('x', 'd'), ('y', 'e'), ('a', 'f'), (NULL, 'g'), ('x', 'h')")  # fmt: skip
+    _sqlite(target, ddl)
+    assert _import(tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:t", "t")["inserted"] == 8
+    assert sqlite_file_rows(target, "SELECT group_concat(name, '') FROM t") == [("abcdefgh",)]

@@ -540,3 +540,19 @@ def test_a_unique_key_holding_nulls_is_refused_with_what_to_do_about_them(
     assert 'UPDATE "alumni" SET "nis" = … WHERE "nis" IS NULL' in no.value.hint
     src.run("UPDATE alumni SET nis = 2000 + rowid WHERE nis IS NULL")
     assert sync(src, dst).verified
+
+
+def test_a_mirror_made_by_up_under_the_translations_names_is_not_doubled(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A Prisma-style SQLite table "Siswa" whose PostgreSQL mirror `up` built from the same
+    migrations as ``siswa`` (the translation lower-cases names): the sync made a second table
+    "Siswa" beside it, copied there and said verified, while the reports read ``siswa``."""
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run('CREATE TABLE "Siswa" (id INTEGER PRIMARY KEY, "namaLengkap" TEXT)')
+    src.run("""INSERT INTO "Siswa" VALUES (1, 'Ani')""")
+    dst.run("CREATE TABLE siswa (id BIGINT PRIMARY KEY, namalengkap TEXT, synced_at TIMESTAMP)")
+    with pytest.raises(SyncRefused, match=r'Siswa: the destination has siswa, not "Siswa"') as e:
+        sync(src, dst)
+    assert "lower-case names" in (e.value.hint or "")
+    assert not dest_table(dst, '"Siswa"')  # quoted: to_regclass folds case

@@ -253,6 +253,12 @@ class SyncRefused(MalnuError):
         "sync one of them (--tables), or rename one at the source; a PostgreSQL destination "
         "keeps both"
     )
+    MIRROR_CASE = (
+        "a table `up` makes from SQLite migrations has the translation's lower-case names, "
+        "and a sync copy keeps the source's names exactly: let the sync make this copy (drop "
+        "that table at the destination, or leave it out of the set applied there), or name "
+        "the table in lower case at the source"
+    )
     MIXED_KEY = (
         "store every key of the table as the one type its declared type says, at the source "
         "(SQLite keeps whatever it is given), or leave the table out with --tables"

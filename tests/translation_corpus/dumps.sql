@@ -206,3 +206,37 @@ CREATE TRIGGER "jadwal_cek" AFTER INSERT ON "jadwal" FOR EACH ROW WHEN (new."beg
 INSERT INTO jadwal ("begin", "end", catatan) VALUES ('07:00', '08:00', 'ok'), ('09:00', '08:00', 'x'), ('07:00', '08:00', 'BEGIN; END');
 -- check:
 SELECT "id", "msg" FROM "log" ORDER BY "id"
+
+-- case: trigger_touch_where_old_key_in_a_text_column
+-- setup:
+CREATE TABLE settings (id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);
+INSERT INTO settings (id, v, updated_at) VALUES (1, 'a', '2000-01-01 00:00:00'), (2, 'b', '2000-01-01 00:00:00');
+-- sqlite:
+CREATE TRIGGER IF NOT EXISTS update_settings_timestamp
+AFTER UPDATE ON settings
+BEGIN
+    UPDATE settings SET updated_at = CURRENT_TIMESTAMP WHERE id = OLD.id;
+END;
+UPDATE settings SET v = 'c' WHERE id = 1;
+UPDATE settings SET id = 3, v = 'moved' WHERE id = 2;
+-- postgres:
+CREATE OR REPLACE FUNCTION "update_settings_timestamp_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW."id" = OLD."id" THEN
+    NEW."updated_at" := TO_CHAR((CURRENT_TIMESTAMP AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS');
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER "update_settings_timestamp" BEFORE UPDATE ON "settings" FOR EACH ROW EXECUTE FUNCTION "update_settings_timestamp_fn"();
+UPDATE settings SET v = 'c' WHERE id = 1;
+UPDATE settings SET id = 3, v = 'moved' WHERE id = 2;
+-- check:
+SELECT id, v, length(updated_at), updated_at > '2020' FROM settings ORDER BY id
+
+-- case: trigger_touch_of_other_rows_withheld
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY, class_id INTEGER, name TEXT, class_touched_at TEXT);
+-- sqlite:
+CREATE TRIGGER touch_class AFTER UPDATE ON students BEGIN UPDATE students SET class_touched_at = CURRENT_TIMESTAMP WHERE class_id = NEW.class_id; END;
+-- finding: trigger writing its own table

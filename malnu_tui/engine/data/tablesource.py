@@ -34,10 +34,12 @@ FIRST_PAGE_ROWS = 10  # before a row's size is known: 10 of D1's largest rows (2
 CHUNK_BYTES = 8_000_000  # about the most text of one chunk handed to the writer
 
 # PostgreSQL types whose values psycopg gives as Python values whose text is the type's own
-# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it.
+# (numbers, booleans, text, uuid); every other type is read as PostgreSQL's text of it — a
+# char(n) too, without the padding PostgreSQL ignores ('AB   ' into a SQLite TEXT column was
+# no longer equal to 'AB').
 _PG_NATIVE = frozenset(
     {"int2", "int4", "int8", "oid", "numeric", "float4", "float8", "bool", "text", "varchar",
-     "bpchar", "name", "uuid", "citext"}
+     "name", "uuid", "citext"}
 )  # fmt: skip
 
 
@@ -168,8 +170,12 @@ class TableSource:
         else:
             # The keys are read as they are stored (the next page starts after them), ahead of
             # the values.
-            keys = ("rowid",) if self.schema.rowid else pk
-            order = "rowid" if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
+            # The rowid by a name no column of the table shadows (a legacy column "rowid"
+            # paged the table by its own values: rows were skipped).
+            names = {n.lower() for n in self.header}
+            rowid = next((n for n in ("rowid", "_rowid_", "oid") if n not in names), "rowid")
+            keys = (rowid,) if self.schema.rowid else pk
+            order = rowid if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
             lead, at = len(keys), 0
         head = "" if alias is not None else f"{order}, "
         after: tuple[Any, ...] | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -177,6 +177,25 @@ def table_key(side: Side, name: str) -> str:
     return name if side.kind == "postgresql" else name.translate(_ASCII_LOWER)
 
 
+def mirrored_elsewhere(
+    s: SyncSession, names: Sequence[str], there: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Source tables of SQLite or D1 (names that ignore case) whose PostgreSQL destination
+    has no table of their exact name but one that only case tells from it: ``siswa``, the
+    translation's name for ``Siswa`` in a mirror `up` built. The sync made a second table
+    "Siswa" beside it, copied there and said verified, while the reports read ``siswa``."""
+    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
+        return []
+    present = set(there)
+    folded = {name.translate(_ASCII_LOWER): name for name in sorted(present)}
+    out = []
+    for t in names:
+        other = folded.get(t.translate(_ASCII_LOWER))
+        if t not in present and other is not None:
+            out.append((t, other))
+    return out
+
+
 def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
     """The problems of source tables whose names only case tells apart, for a SQLite or D1
     destination (creating the second stopped the sync on a traceback: "table siswa already
@@ -215,6 +234,13 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         if there != t and s.dst.read_state(there) is not None:
             problems.append(f"{t}: {_CASE_CLASH} (the copy of {there})")
     hints: list[str] = [SyncRefused.CASE_CLASH for _ in problems]
+    for t, there in mirrored_elsewhere(s, names, dst_tables.values()):
+        problems.append(
+            f"{t}: the destination has {there}, not {quote_ident(t)}: the sync would make a "
+            f"second table beside it (a copy keeps the source's name exactly; {there} is the "
+            "translation's name for it, as `up` makes it from SQLite migrations)"
+        )
+        hints.append(SyncRefused.MIRROR_CASE)
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:

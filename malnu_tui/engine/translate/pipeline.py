@@ -17,7 +17,9 @@ from malnu_tui.engine.translate.common import (
     table_name,
 )
 from malnu_tui.engine.translate.expressions import (
+    DT_TAG,
     FUNCTION_NODES,
+    as_sqlite_text,
     double_quoted_strings,
     rewrite_booleans,
     rewrite_functions,
@@ -40,8 +42,12 @@ from malnu_tui.engine.translate.truth import CONDITION_NODES, integer_conditions
 __all__ = ["generate"]
 
 
-def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
-    """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable)."""
+def generate(
+    text: str, ctx: Context, *, expression_only: bool = False, text_value: bool = False
+) -> str:
+    """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable).
+    ``text_value``: the expression (``expression_only``) is stored in a TEXT column, so a
+    date/time value is written in SQLite's text form."""
     tree: exp.Expr | None = plain_insert(text)  # (a seed file's rows: not parsed)
     if tree is None:
         tree = _parsed(text)
@@ -144,6 +150,9 @@ def generate(text: str, ctx: Context, *, expression_only: bool = False) -> str:
                 walked = False
         if isinstance(tree, exp.Insert) and insert_text_datetimes(tree, ctx.state):
             walked = False
+    if text_value and isinstance(tree, exp.Select) and DT_TAG in tree.expressions[0].meta:
+        tree.expressions[0].replace(as_sqlite_text(tree.expressions[0]))
+        walked = False
     normalise_identifiers(tree, idents if walked else None)
     if isinstance(tree, exp.Create | exp.Insert):
         plain_index_order(tree, holders if walked else None)

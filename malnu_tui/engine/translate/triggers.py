@@ -122,9 +122,17 @@ TranslateExpr = Callable[[str], str]  # SQLite expression → PostgreSQL express
 
 
 def _touch_assignments(
-    parts: TriggerParts, body: list[str], translate_expr: TranslateExpr
+    parts: TriggerParts,
+    body: list[str],
+    translate_expr: TranslateExpr,
+    keys: frozenset[str],
+    text: tuple[frozenset[str], TranslateExpr] | None,
 ) -> list[str] | None:
-    """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None."""
+    """``NEW.col := expr`` lines when the body is the "touch a column" idiom, else None: one
+    UPDATE of the trigger's own table whose WHERE is ``key = NEW.key`` (or, for an UPDATE
+    trigger, ``key = OLD.key``: the same row unless the UPDATE changed its key), ``key`` a
+    column alone unique (``keys``, lower-cased). On any other column the UPDATE reaches other
+    rows too (``WHERE class_id = NEW.class_id``), which assigning NEW would not."""
     if len(body) != 1 or parts.event not in ("UPDATE", "INSERT"):
         return None
     try:
@@ -142,16 +150,27 @@ def _touch_assignments(
     sides = [cond.this, cond.expression]
     if not all(isinstance(s, exp.Column) for s in sides):
         return None
-    new_side = [s for s in sides if s.table.lower() == "new"]
-    plain = [s for s in sides if not s.table or s.table.lower() == parts.table.lower()]
+    row = (
+        "old" if parts.event == "UPDATE" and any(x.table.lower() == "old" for x in sides) else "new"
+    )
+    new_side = [x for x in sides if x.table.lower() == row]
+    plain = [x for x in sides if not x.table or x.table.lower() == parts.table.lower()]
     if len(new_side) != 1 or len(plain) != 1 or new_side[0].name.lower() != plain[0].name.lower():
+        return None
+    key = plain[0].name.lower()
+    if key not in keys:
         return None
     lines: list[str] = []
     for assignment in tree.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             return None
-        value = translate_expr(sqlite_sql(assignment.expression))
+        column = assignment.this.name.lower()
+        to_text = text is not None and column in text[0]  # (a date/time in SQLite's text)
+        value = (text[1] if text and to_text else translate_expr)(sqlite_sql(assignment.expression))
         lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
+    if row == "old":  # (a key the UPDATE changed matches no row in SQLite: nothing touched)
+        column = pg_ident(key)
+        lines = [f"IF NEW.{column} = OLD.{column} THEN", *("  " + x for x in lines), "END IF;"]
     return lines
 
 
@@ -167,9 +186,15 @@ def _writes_table(statement: str, table: str) -> bool:
 
 
 def trigger_sql(
-    parts: TriggerParts, translate_one: TranslateOne, translate_expr: TranslateExpr
+    parts: TriggerParts,
+    translate_one: TranslateOne,
+    translate_expr: TranslateExpr,
+    keys: frozenset[str] = frozenset(),
+    text: tuple[frozenset[str], TranslateExpr] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The PostgreSQL statements (function, trigger) for a trigger, and notes.
+    """The PostgreSQL statements (function, trigger) for a trigger, and notes (``keys``: the
+    lower-cased columns that are alone unique in the trigger's table; ``text``: its TEXT
+    columns, and how to translate a value stored in one).
 
     Raises :class:`Untranslatable` when the body cannot be carried over faithfully.
     """
@@ -184,7 +209,7 @@ def trigger_sql(
     timing = parts.timing
     assignments = None
     if timing == "AFTER":
-        assignments = _touch_assignments(parts, body, translate_expr)
+        assignments = _touch_assignments(parts, body, translate_expr, keys, text)
     lines: list[str] = []
     if assignments is not None:
         timing = "BEFORE"
