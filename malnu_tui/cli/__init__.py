@@ -214,11 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Terminated:
+    except Terminated as exc:
         ctx.message("terminated")
+        for note in getattr(exc, "__notes__", ()):  # what the stop left (engine: add_note)
+            ctx.message(f"note: {note}")
         return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         ctx.message("interrupted")
+        for note in getattr(exc, "__notes__", ()):
+            ctx.message(f"note: {note}")
         return 130
     except Exception as exc:
         # A damaged SQLite file fails wherever it is first read (a lock row, a migration

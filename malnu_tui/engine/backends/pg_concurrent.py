@@ -77,6 +77,9 @@ class BuildJournal:
     def undone(self, names: list[str]) -> None:
         self._write("undone", ", ".join(names))
 
+    def left_invalid(self, what: str) -> None:
+        self._write("left-invalid", what)
+
     def leftovers(self) -> set[str]:
         """The indexes an interrupted run of this file was building (its newest rows)."""
         rows = self.conn.execute(
@@ -213,7 +216,15 @@ def run_concurrently(
     except BaseException as exc:
         undo = _undo(conn, ours, journal) + "".join(_undo_reindex(conn, r) for r in rebuilt)
         if not isinstance(exc, psycopg.Error):
-            raise  # an interrupt goes on, the indexes dropped (as far as the server let us)
+            # An interrupt goes on, the indexes dropped (as far as the server let us); a DROP
+            # it stopped half-way is named on it (the CLI prints its notes) and in the audit.
+            stopped = _drop_left(conn, current) if current is not None else ""
+            if stopped:
+                exc.add_note(stopped)
+                if journal is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        journal.left_invalid(stopped)
+            raise
         st = (current or unit.statements[-1]).statement
         line = st.line
         pos = exc.diag.statement_position if current is not None else None
