@@ -355,3 +355,45 @@ def test_a_role_that_may_create_tables_in_its_schema_but_not_schemas_starts(pg_u
             "WHERE c.relname = 'migrations' ORDER BY 1"
         ).fetchall()
     assert made == [("malnu",), ("public",)]
+
+
+def test_a_deferred_constraint_failing_at_commit_is_a_failed_migration(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # A DEFERRABLE INITIALLY DEFERRED foreign key is checked at the COMMIT: the migration's
+    # orphan row failed there, and the run said "error: <url>: insert or update … violates
+    # foreign key constraint" with no file or line and no tracking row (status: pending, not
+    # failed). Now it is a failed migration as any other, its row saying why.
+    mdirs.add(
+        "20240101_000000",
+        "tables",
+        "create table p (id int primary key);\n"
+        "create table c (id int, p_id int references p deferrable initially deferred);",
+        "drop table c; drop table p;",
+    )
+    mdirs.add("20240102_000000", "orphan", "insert into c values (1, 42);", "delete from c;")
+    res = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "migration 20240102_000000_orphan.sql failed at line 1: at its COMMIT" in res.err
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT filename, success FROM migrations ORDER BY id").fetchall()
+        assert rows == [("20240101_000000_tables.sql", True), ("20240102_000000_orphan.sql", False)]
+        assert conn.execute("SELECT count(*) FROM c").fetchone() == (0,)
+
+
+def test_a_migration_that_drops_the_tools_own_schema_is_said_so(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # A reporting mirror's "reset" (DROP SCHEMA reporting CASCADE) in the schema that holds the
+    # tool's tables: "error: <url>: relation "reporting.migrations" does not exist".
+    mdirs.add(
+        "20240101_000000",
+        "reset",
+        "drop schema if exists reporting cascade;\ncreate schema reporting;",
+        "select 1;",
+    )
+    res = run_cli("--database", f"{pg_url}?schema=reporting", *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "20240101_000000_reset.sql ran, but its tracking row could not be written" in res.err
+    assert "all of it was rolled back" in res.err
+    assert "must not drop or alter the tool's tables (schema 'reporting')" in res.err
