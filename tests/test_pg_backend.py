@@ -397,3 +397,29 @@ def test_a_migration_that_drops_the_tools_own_schema_is_said_so(
     assert "20240101_000000_reset.sql ran, but its tracking row could not be written" in res.err
     assert "all of it was rolled back" in res.err
     assert "must not drop or alter the tool's tables (schema 'reporting')" in res.err
+
+
+def test_a_migration_that_gives_up_on_a_lock_names_the_sessions_holding_one(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # 2 a.m.: the app left a transaction open on the table, the ALTER gives up after its
+    # lock_timeout. The run said "canceling statement due to lock timeout" and "fix the file
+    # and run again" — the file is fine. It names the sessions holding locks now, and says to
+    # run it again once they end.
+    mdirs.add("20240101_000000", "t", "create table t (id int);", "drop table t;")
+    mdirs.add(
+        "20240102_000000",
+        "note",
+        "SET lock_timeout = '200ms';\nalter table t add column note text;",
+        "alter table t drop column note;",
+    )
+    assert run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to",
+                   "20240101_000000").code == 0  # fmt: skip
+    with psycopg.connect(pg_url, application_name="school-app") as app:
+        app.execute("SELECT count(*) FROM t")  # idle in transaction from here
+        res = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "lock timeout" in res.err
+    assert "sessions holding locks in this database now: pid " in res.err
+    assert "(school-app, postgres, idle in transaction)" in res.err
+    assert "fix the file" not in res.err and "run it again once they end" in res.err

@@ -42,7 +42,12 @@ from malnu_tui.engine.backends.pg_schema import (
     missing_columns,
     tracking_columns,
 )
-from malnu_tui.engine.backends.pg_sql import error_text, run_statement, with_params
+from malnu_tui.engine.backends.pg_sql import (
+    error_text,
+    run_statement,
+    with_lock_holders,
+    with_params,
+)
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -355,7 +360,7 @@ class PostgresBackend:
                 recorded = True
         except psycopg.Error as exc:
             if failure is not None:
-                raise failure from None
+                raise with_lock_holders(self.conn, failure, exc) from None
             if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
                 last = statements[-1] if statements else Statement("", 1)
                 error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"
