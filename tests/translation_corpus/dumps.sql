@@ -273,3 +273,26 @@ CREATE TABLE codes (code TEXT NOT NULL);
 -- sqlite:
 CREATE UNIQUE INDEX codes_code ON codes (code COLLATE RTRIM);
 -- finding: COLLATE RTRIM
+
+-- case: concat_of_two_numbers
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL, class_no INTEGER NOT NULL, code TEXT);
+CREATE TABLE log (id INTEGER PRIMARY KEY, msg TEXT);
+INSERT INTO students (id, grade, class_no) VALUES (1, 7, 2), (2, 8, 11);
+-- sqlite:
+UPDATE students SET code = grade || class_no || '-' || id;
+CREATE TRIGGER students_log AFTER INSERT ON students BEGIN INSERT INTO log (msg) VALUES (NEW.grade || NEW.class_no); END;
+INSERT INTO students (id, grade, class_no) VALUES (3, 9, 4);
+-- postgres:
+UPDATE students SET code = CAST(grade AS TEXT) || class_no || '-' || id;
+CREATE OR REPLACE FUNCTION "students_log_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (msg) VALUES (CAST(new.grade AS TEXT) || new.class_no);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "students_log" AFTER INSERT ON "students" FOR EACH ROW EXECUTE FUNCTION "students_log_fn"();
+INSERT INTO students (id, grade, class_no) VALUES (3, 9, 4);
+SELECT setval(pg_get_serial_sequence('"students"', 'id'), coalesce((SELECT max("id") FROM "students"), 0) + 1, false);
+-- check:
+SELECT s.id, s.code, l.msg FROM students s LEFT JOIN log l ON l.msg = CAST(s.grade AS TEXT) || CAST(s.class_no AS TEXT) ORDER BY s.id

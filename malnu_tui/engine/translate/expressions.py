@@ -25,6 +25,7 @@ from malnu_tui.engine.translate.functions import (
 )
 from malnu_tui.engine.translate.numbers import (
     blob_sql,
+    concat_text,
     group_concat_text,
     integer_cast,
     numeric_round,
@@ -155,6 +156,9 @@ def rewrite_functions(
             return node
         if isinstance(node, exp.Collate):
             _binary_collation(node)
+            return node
+        if isinstance(node, exp.DPipe):
+            concat_text(node, ctx)
             return node
         if isinstance(node, exp.GroupConcat):
             group_concat_text(node, ctx)
@@ -323,6 +327,7 @@ FUNCTION_NODES = (
     exp.Substring,
     exp.GroupConcat,
     exp.Collate,
+    exp.DPipe,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,

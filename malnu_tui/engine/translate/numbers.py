@@ -11,7 +11,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["blob_sql", "group_concat_text", "integer_cast", "numeric_round"]
+__all__ = ["blob_sql", "concat_text", "group_concat_text", "integer_cast", "numeric_round"]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
 
@@ -68,7 +68,10 @@ def _column_infos(node: exp.Expr, ctx: Context) -> list[str]:
     if not isinstance(node, exp.Column):
         return []
     name = node.name.lower()
-    tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
+    if node.table.lower() in ("new", "old") and ctx.row_table is not None:
+        tables = [ctx.row_table]  # a trigger's row
+    else:
+        tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
     return [
         c.declared.upper() for t in tables for c in ctx.state.columns(t) if c.name.lower() == name
     ]
@@ -106,3 +109,24 @@ def group_concat_text(node: exp.GroupConcat, ctx: Context) -> None:
         holder.set("expressions", [text, *holder.expressions[1:]])
     else:
         holder.set("this", text)
+
+
+def concat_text(node: exp.DPipe, ctx: Context) -> None:
+    """``a || b`` in place: SQLite joins any two values as text; PostgreSQL has no ``||`` for
+    two numbers (``operator does not exist: bigint || bigint``). When neither side is known to
+    be text but the left one is a number (an integer column, a numeric literal), it is cast to
+    TEXT, which writes an integer as SQLite does."""
+    if not (_number(node.this, ctx) and _number(node.expression, ctx)):
+        return
+    text = exp.Cast(this=node.this, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
+    node.set("this", text)
+
+
+def _number(node: exp.Expr, ctx: Context) -> bool:
+    if isinstance(node, exp.Literal):
+        return not node.is_string
+    declared = _column_infos(node, ctx)
+    return bool(declared) and all(
+        "INT" in d or any(word in d for word in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"))
+        for d in declared
+    )
