@@ -296,3 +296,14 @@ INSERT INTO students (id, grade, class_no) VALUES (3, 9, 4);
 SELECT setval(pg_get_serial_sequence('"students"', 'id'), coalesce((SELECT max("id") FROM "students"), 0) + 1, false);
 -- check:
 SELECT s.id, s.code, l.msg FROM students s LEFT JOIN log l ON l.msg = CAST(s.grade AS TEXT) || CAST(s.class_no AS TEXT) ORDER BY s.id
+
+-- case: simple_case_value_is_no_condition
+-- setup:
+CREATE TABLE marks (id INTEGER PRIMARY KEY, got INTEGER, wanted INTEGER, verdict TEXT);
+INSERT INTO marks (id, got, wanted) VALUES (1, 5, 5), (2, 3, 0), (3, 0, 2);
+-- sqlite:
+UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END WHERE wanted;
+-- postgres:
+UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END WHERE (wanted <> 0);
+-- check:
+SELECT id, verdict FROM marks ORDER BY id

@@ -24,6 +24,7 @@ from malnu_tui.engine.translate.functions import (
     timestamp_sql,
 )
 from malnu_tui.engine.translate.numbers import (
+    INTEGER_CASTS,
     blob_sql,
     concat_text,
     group_concat_text,
@@ -148,7 +149,7 @@ def rewrite_functions(
             return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.HexString):
             return pg_value(node, blob_sql(str(node.this)))
-        if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+        if isinstance(node, exp.Cast) and node.to.is_type(*INTEGER_CASTS):
             integer_cast(node, ctx)
             return node
         if isinstance(node, exp.Round):

@@ -11,9 +11,18 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["blob_sql", "concat_text", "group_concat_text", "integer_cast", "numeric_round"]
+__all__ = [
+    "INTEGER_CASTS",
+    "blob_sql",
+    "concat_text",
+    "group_concat_text",
+    "integer_cast",
+    "numeric_round",
+]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
+# Type names with SQLite's INTEGER affinity as sqlglot reads them (BIT holds no "INT": NUMERIC).
+INTEGER_CASTS = tuple(t for t in exp.DataType.INTEGER_TYPES if t != exp.DataType.Type.BIT)
 
 
 def blob_sql(digits: str) -> str:
@@ -81,7 +90,7 @@ def _integer_valued(node: exp.Expr, ctx: Context) -> bool:
     if isinstance(node, exp.Neg | exp.Paren):
         return _integer_valued(node.this, ctx)
     if isinstance(node, exp.Cast):
-        return node.to.is_type(*exp.DataType.INTEGER_TYPES)
+        return node.to.is_type(*INTEGER_CASTS)
     if isinstance(node, exp.Literal):
         return not node.is_string and str(node.this).lstrip("-").isdigit()
     declared = _column_infos(node, ctx)
