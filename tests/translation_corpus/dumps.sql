@@ -307,3 +307,11 @@ UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END W
 UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END WHERE (wanted <> 0);
 -- check:
 SELECT id, verdict FROM marks ORDER BY id
+
+-- case: group_concat_of_numbers_in_order
+-- setup:
+CREATE TABLE enrolments (id INTEGER PRIMARY KEY, class_id INTEGER NOT NULL);
+-- sqlite:
+SELECT class_id, group_concat(id ORDER BY id DESC) FROM enrolments GROUP BY class_id;
+-- postgres:
+SELECT class_id, STRING_AGG(CAST(id AS TEXT), ',' ORDER BY id DESC NULLS LAST) FROM enrolments GROUP BY class_id;

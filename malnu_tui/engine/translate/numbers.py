@@ -101,8 +101,12 @@ def group_concat_text(node: exp.GroupConcat, ctx: Context) -> None:
     """``group_concat(id)`` in place: SQLite joins any values as text; PostgreSQL's
     STRING_AGG takes text only (``function string_agg(bigint, unknown) does not exist``), so a
     value not known to be TEXT is cast to it."""
-    holder: exp.Expr = node.this if isinstance(node.this, exp.Distinct) else node
-    key = "expressions" if holder is not node else "this"
+    holder: exp.Expr = node
+    while isinstance(holder.this, exp.Order):  # group_concat(x ORDER BY y) (SQLite 3.44+)
+        holder = holder.this
+    if isinstance(holder.this, exp.Distinct):
+        holder = holder.this
+    key = "expressions" if isinstance(holder, exp.Distinct) else "this"
     value = holder.expressions[0] if key == "expressions" else holder.this
     if (
         value is None
