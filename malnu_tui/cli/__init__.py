@@ -215,15 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except HungUp:
+    except HungUp as exc:
         with contextlib.suppress(OSError):
             ctx.message("hung up")  # (to /dev/null when it was the terminal that went away)
+            for note in getattr(exc, "__notes__", ()):
+                ctx.message(f"note: {note}")
         return 129
-    except Terminated:
+    except Terminated as exc:
         ctx.message("terminated")
+        for note in getattr(exc, "__notes__", ()):  # what the stop left (engine: add_note)
+            ctx.message(f"note: {note}")
         return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         ctx.message("interrupted")
+        for note in getattr(exc, "__notes__", ()):
+            ctx.message(f"note: {note}")
         return 130
     except Exception as exc:
         # A damaged SQLite file fails wherever it is first read (a lock row, a migration

@@ -307,7 +307,7 @@ class SQLiteBackend:
                 self.conn.execute("RELEASE malnu_unit")
             self._group_units += 1
             return
-        self._keep_lock()
+        self.keep_lock()
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -338,7 +338,7 @@ class SQLiteBackend:
         try:
             if not c.in_transaction:
                 raise sqlite3.OperationalError("SQLite rolled the transaction back")
-            self._keep_lock()
+            self.keep_lock()
             c.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -346,10 +346,11 @@ class SQLiteBackend:
                     c.execute("ROLLBACK")
             raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
 
-    def _keep_lock(self) -> None:
-        """Just before a COMMIT of migrations, in its transaction: our lock row is still
-        there (its lease renewed on the way), or everything is rolled back and
-        :class:`LockLost` raised: nothing commits once another session has unlocked us."""
+    def keep_lock(self) -> None:
+        """Inside a write transaction under the lock (before a COMMIT of migrations, of an
+        import, of a sync's chunk): our lock row is still there (its lease renewed on the
+        way), or everything is rolled back and :class:`LockLost` raised: nothing commits once
+        another session has unlocked us. Without a lock held, nothing to check."""
         me = self._my_lock
         if me is None:
             return

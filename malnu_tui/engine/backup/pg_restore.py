@@ -23,9 +23,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_sql import lock_holders
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
     SUFFIX,
@@ -264,36 +265,6 @@ def _giving_up(lock_timeout: str) -> str:
     if re.fullmatch(r"\s*0+\s*[a-z]*\s*", lock_timeout):
         return "lock_timeout = 0: waiting until they end"
     return f"giving up after lock_timeout = {lock_timeout}"
-
-
-def lock_holders(conn: Any, tables: Sequence[str] | None = None) -> str:
-    """The other sessions (clients, not autovacuum) holding locks on ``tables`` — with None,
-    an ACCESS EXCLUSIVE lock on any relation of the database (what stops a backup reading) —
-    as ``pid 4242 (application, user, state)``, for a message; "" when there are none."""
-    import psycopg
-
-    where = (
-        "l.relation = ANY(%s::regclass[])"
-        if tables is not None
-        else "l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL AND l.database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    if tables is not None and not tables:
-        return ""
-    try:
-        rows = conn.execute(
-            "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
-            f"AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND {where} "
-            "ORDER BY a.pid",
-            () if tables is None else (list(tables),),
-        ).fetchall()
-    except psycopg.Error:
-        return ""  # a table dropped meanwhile: what runs next says what happens
-    return ", ".join(
-        f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
-        for pid, app, state, user in rows[:5]
-    ) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
 
 def restore(

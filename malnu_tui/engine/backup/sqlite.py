@@ -151,8 +151,12 @@ def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
 
 
 def _check(conn: sqlite3.Connection, pragma: str) -> str:
+    """``ok``, or what the check found on one line (its first row holds line breaks:
+    ``*** in database main ***`` then the pages), as `backup verify` prints one per check."""
     rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}").fetchmany(20)]
-    return "ok" if rows == ["ok"] else "; ".join(rows)
+    if rows == ["ok"]:
+        return "ok"
+    return "; ".join(line.strip() for row in rows for line in row.splitlines() if line.strip())
 
 
 def _in_thread(fn: Callable[[], _T]) -> tuple[threading.Thread, list[_T], list[BaseException]]:
@@ -277,8 +281,7 @@ def create(
     digest, size = hashed[0]
     details = {"sqlite_version": sqlite3.sqlite_version, "source": str(live)}
     if verdict != "ok":
-        said = "; ".join(line.strip() for line in verdict.splitlines() if line.strip())
-        details["damaged"] = f"PRAGMA quick_check: {said}"[:1000]
+        details["damaged"] = f"PRAGMA quick_check: {verdict}"[:1000]
     return Snapshot(
         sha256=digest,
         size=size,

@@ -155,6 +155,7 @@ class SQLiteWriter:
         return WriteOutcome(inserted, updated, skipped, (), self.before, after, self.accepted)
 
     def commit(self, audit: AuditEntry | None) -> None:
+        self.backend.keep_lock()  # nothing commits once our lock was released (`unlock`)
         try:
             if audit is not None:
                 e = audit

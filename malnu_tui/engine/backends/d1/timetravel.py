@@ -197,6 +197,18 @@ def _carry_over(
     live database had (the restoring session's, normally): both are live state, not data."""
     backend.forget_schema()
     backend.ensure_schema()
+    # The lock row first: until it is back the database says "no lock", and another operator
+    # could take it while the trail is carried (whose row the carry-over then deleted).
+    sqls = ["DELETE FROM malnu_lock"]
+    if lock is not None:
+        sqls.append(
+            bind_literals(
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+                f"VALUES (1, ?, ?, ?, ?, {q.LEASE_UNTIL}, ?)",
+                (lock.owner, lock.host, lock.pid, lock.acquired_at, lock.note),
+            )
+        )
+    backend.api.batch(sqls, lambda: False)
     rows = backend.query("SELECT coalesce(max(id), 0) AS m FROM malnu_audit")
     top = int(rows[0]["m"]) if rows else 0
     missing = [r for r in before if int(r["id"]) > top]
@@ -211,23 +223,6 @@ def _carry_over(
             for r in chunk
         ]
         backend.api.batch(sqls, lambda: False)  # INSERT OR IGNORE by id: safe to re-send
-    sqls = ["DELETE FROM malnu_lock"]
-    if lock is not None:
-        sqls.append(
-            bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (
-                    lock.owner,
-                    lock.host,
-                    lock.pid,
-                    lock.acquired_at,
-                    lock.expires_at or "",
-                    lock.note,
-                ),
-            )
-        )
-    backend.api.batch(sqls, lambda: False)
     return len(missing)
 
 
