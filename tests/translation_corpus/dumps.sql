@@ -337,3 +337,14 @@ UPDATE note SET pinned = 1 WHERE id = 2;
 UPDATE note SET pinned = 0 WHERE id = 1;
 -- check:
 SELECT note_id FROM pins ORDER BY note_id
+
+-- case: remainder_of_integers_and_by_zero
+-- setup:
+CREATE TABLE m (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, r REAL, x INTEGER, y INTEGER, z INTEGER);
+INSERT INTO m (id, a, b, r) VALUES (1, 7, 0, 7.5), (2, 7, 2, -7.5), (3, -7, 3, 2.9);
+-- sqlite:
+UPDATE m SET x = a % b, y = r % 2, z = a % r;
+-- postgres:
+UPDATE m SET x = a % NULLIF(b, 0), y = CAST(TRUNC(CAST(r AS DOUBLE PRECISION)) AS BIGINT) % 2, z = a % NULLIF(CAST(TRUNC(CAST(r AS DOUBLE PRECISION)) AS BIGINT), 0);
+-- check:
+SELECT id, x, y, z FROM m ORDER BY id
