@@ -528,3 +528,34 @@ def test_a_table_the_role_may_not_read(tmp_path: Path, fresh_db: Callable[[str],
             assert "Traceback" not in res.err
     finally:
         _pg(src.url, f"DROP ROLE {role}")
+
+
+def test_a_wal_sqlite_source_written_during_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A legacy file in WAL mode with no connection open (no -wal: a PHP app between requests)
+    was opened "immutable", read without a lock: the application writing meanwhile, the pages
+    a checkpoint or a VACUUM rewrote were read torn ("database disk image is malformed", or
+    wrong rows). The source now locks as its application does."""
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    _sqlite(
+        path,
+        "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, essay TEXT); "
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000) "
+        "INSERT INTO t SELECT i, printf('%.800c', 'a') FROM s",
+    )
+    assert not Path(f"{path}-wal").exists()
+    _sqlite(target, "CREATE TABLE t (id INTEGER PRIMARY KEY, essay TEXT)")
+    pages = TableSource._pages
+
+    def written_meanwhile(self: TableSource) -> Any:
+        for i, page in enumerate(pages(self)):
+            if i == 1:  # the application: rewrites every row, then the file
+                _sqlite(path, "UPDATE t SET essay = printf('%.900c', 'b'); VACUUM")
+            yield page
+
+    monkeypatch.setattr(TableSource, "_pages", written_meanwhile)
+    report = _import(tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:t", "t")
+    assert report["inserted"] == 3000
+    rows = sqlite_file_rows(target, "SELECT count(*), count(DISTINCT essay) FROM t")
+    assert rows[0][0] == 3000 and rows[0][1] <= 2  # each row as it was before or after

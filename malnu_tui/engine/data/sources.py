@@ -45,7 +45,17 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     require_existing(target)
     # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
     # old application on it, or on a network share, may not read).
-    backend = open_backend(target, read_only=True)
+    if target.kind == "sqlite":
+        from malnu_tui.engine.backends.sqlite import open_target
+
+        # Locking as its application does: read "immutable" (how monitoring reads a quiet
+        # file), pages a checkpoint rewrote during the reading were read torn.
+        from malnu_tui.engine.monitor.debuglog import name_target
+
+        backend: Backend = open_target(target, live=True)
+        name_target(backend.display_url, target.name)  # as open_backend does
+    else:
+        backend = open_backend(target, read_only=True)
     try:
         return TableSource(backend, table, label="" if url else target.name), backend
     except BaseException:
