@@ -59,6 +59,8 @@ def test_a_column_added_at_the_source_reaches_the_rows_copied_before(
     src.run("ALTER TABLE siswa ADD COLUMN hp TEXT")
     src.run("UPDATE siswa SET hp = '0812', updated_at = '2025-11-30 08:00:00' WHERE id = 5")
     follow_hint(src, dst)
+    before = verify(src, dst)  # not equal, and said why
+    assert not before.verified and before.note.startswith("column(s) aktif, hp added since")
     again = sync(src, dst)  # a plain sync, as an operator (or cron) runs it
     assert (again.mode, again.updated, again.verified) == ("full", 30, True), again
     assert dst.run("SELECT count(*) FROM siswa WHERE aktif = 1") == [(30,)]
@@ -178,3 +180,56 @@ def test_a_not_null_dropped_at_the_source_is_named_with_what_lets_the_copy_take_
     again = sync(src, dst)
     assert again.verified and dst.run("SELECT count(*) FROM guru WHERE nip IS NULL") == [(1,)]
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("b", ["sqlite", "postgresql"])
+def test_a_key_renamed_at_the_source_gets_the_statements_that_make_the_copy_again(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # nis renamed nisn: the hints were to add nisn and drop nis, which SQLite refuses (a
+    # PRIMARY KEY column) and which leaves a PostgreSQL copy without a key.
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    src.run("CREATE TABLE siswa (nis TEXT PRIMARY KEY, nama TEXT, updated_at DATETIME)")
+    src.many("INSERT INTO siswa VALUES (?, ?, ?)", [(f"{i:03d}", f"S{i}", STAMP) for i in range(9)])
+    assert sync(src, dst).verified
+    src.run("ALTER TABLE siswa RENAME COLUMN nis TO nisn")
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    hint = refused.value.hint or ""
+    assert hint.startswith("the source's key of siswa is now (nisn), its copy's (nis): "), hint
+    assert "; also " not in hint  # one hint for the table's problems
+    told = hint.split("make the copy again, ", 1)[1].removesuffix("; then sync again (a full copy)")
+    for statement in told.split("; "):
+        dst.run(statement)  # as it says
+    again = sync(src, dst)
+    assert (again.mode, again.inserted, again.verified) == ("full", 9, True), again
+    assert verify(src, dst).verified
+
+
+def test_a_column_widened_at_the_source_is_named_with_the_statement_that_widens_the_copy(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Supabase → another PostgreSQL: a name column widened from varchar(20) to varchar(100)
+    # and a points column from integer to bigint at the source. The copy refused the longer
+    # values with "correct the row at the source" (the row is correct).
+    src = make_db("postgresql", request, tmp_path, "supabase")
+    dst = Db("postgresql", request.getfixturevalue("pg_second"))
+    src.run(
+        "CREATE TABLE siswa (id int PRIMARY KEY, nama varchar(20), poin integer, "
+        "updated_at timestamp)"
+    )
+    src.many("INSERT INTO siswa VALUES (?, ?, ?, ?)", [(i, f"S{i}", i, STAMP) for i in range(9)])
+    assert sync(src, dst).verified
+    src.run("ALTER TABLE siswa ALTER COLUMN nama TYPE varchar(100), ALTER COLUMN poin TYPE bigint")
+    later = "2025-11-30 08:00:00"
+    src.run("UPDATE siswa SET nama = ?, updated_at = ? WHERE id = 3", ("x" * 50, later))
+    src.run("UPDATE siswa SET poin = 5000000000, updated_at = ? WHERE id = 4", (later,))
+    for column, wider in (("nama", "character varying(100)"), ("poin", "bigint")):
+        with pytest.raises(BackendError) as refused:
+            sync(src, dst)
+        assert f", column {column}: " in str(refused.value), refused.value
+        hint = refused.value.hint or ""
+        widen = f'ALTER TABLE "public"."siswa" ALTER COLUMN "{column}" TYPE {wider}'
+        assert hint.startswith(f"the copy's {column} is ") and f"take it, {widen}; " in hint, hint
+        dst.run(widen)  # as it says
+    assert sync(src, dst).verified and verify(src, dst).verified

@@ -172,6 +172,27 @@ def test_a_table_others_inherit_from_is_synced_with_its_own_rows_only(
         assert all(r.verified for r in verify_sync(s))
 
 
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_postgresql_columns_whose_names_only_case_tells_apart_are_refused_for_sqlite(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A PostgreSQL table with "Nama" and nama (a column a later migration added in another
+    case): SQLite's column names ignore case, so creating the copy stopped on a traceback
+    ("duplicate column name: nama"); a copy made before got the hint to add "Nama", which
+    SQLite refuses the same way. Refused by name; a PostgreSQL destination keeps both."""
+    src = make_db("postgresql", request, tmp_path, "sekolah")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run('CREATE TABLE t (id BIGINT PRIMARY KEY, "Nama" TEXT, nama TEXT, "Synced_At" TEXT)')
+    src.run("INSERT INTO t VALUES (1, 'A', 'a', 'x')")
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    message = str(refused.value)
+    assert "t: columns Nama, nama: SQLite's column names ignore case" in message, message
+    assert "t: columns Synced_At, synced_at: " in message, message
+    assert refused.value.hint is not None and "rename one of them" in refused.value.hint
+    assert sync(src, Db("postgresql", request.getfixturevalue("pg_second"))).verified
+
+
 @pytest.mark.parametrize("source", ["postgresql", "sqlite"])
 def test_a_unique_key_holding_nulls_is_refused_not_said_synced(
     source: str, request: pytest.FixtureRequest, tmp_path: Path

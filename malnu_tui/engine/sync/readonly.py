@@ -11,7 +11,7 @@ from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync.fastcopy import FastCopy
-from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport
+from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
 from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.session import (
@@ -23,7 +23,7 @@ from malnu_tui.engine.sync.session import (
     schema_problems,
     table_key,
 )
-from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState
+from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState, columns_since
 from malnu_tui.engine.sync.verify import PAGE_ROWS
 
 __all__ = ["dry_run", "lag_seconds", "read_states", "states", "verify_sync"]
@@ -108,13 +108,27 @@ def verify_sync(
             fast.compare(PAGE_ROWS) if fast is not None else None,
         )
         dst_count = s.dst.count(t)
+        ok = not found.left and src_count == dst_count
         reports.append(
-            TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count,
-                        not found.left and src_count == dst_count, found.remaining, shape.key,
-                        seconds=time.perf_counter() - started,
-                        truncated=found.left > len(found.remaining))
+            TableReport(t, "verify", src_count, 0, 0, 0, src_count, dst_count, ok,
+                        found.remaining, shape.key, seconds=time.perf_counter() - started,
+                        truncated=found.left > len(found.remaining),
+                        note="" if ok else _unfilled(s, shape, dshape))
         )  # fmt: skip
     return reports
+
+
+def _unfilled(s: SyncSession, shape: TableShape, dshape: TableShape) -> str:
+    """Why a copy differs, when its rows copied before hold none of columns added since (the
+    next sync is a full pass that fills them: :func:`.session._plan_table`); "" otherwise."""
+    state = s.dst.read_state(shape.name)
+    stale = columns_since(state.copied_columns, shape, dshape) if state is not None else []
+    if not stale:
+        return ""
+    return (
+        f"column(s) {', '.join(stale)} added since the copy's rows were written (NULL in them): "
+        "the next sync is a full pass that fills them"
+    )
 
 
 def states(side: Side) -> list[SyncState]:

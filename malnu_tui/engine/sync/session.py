@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import ConfigError, SyncRefused
-from malnu_tui.engine.sync.model import Key, TablePlan, TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
-from malnu_tui.engine.sync.side import NULL_KEY, Side, columns_since, decode_key
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side, columns_since, decode_key
 from malnu_tui.engine.sync.watermark import capped
 from malnu_tui.engine.urls import sqlite_path
 
@@ -169,6 +169,11 @@ def own_stamp(src: Side, shape: TableShape) -> str | None:
 _TIMES = frozenset({"ts", "tstz", "date", "time"})
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
+_COLUMN_CLASH = "SQLite's column names ignore case: they would be one column at the destination"
+_COLUMN_CLASH_HINT = (
+    "rename one of them at the source, or leave the table out with --tables; a PostgreSQL "
+    "destination keeps both"
+)
 
 
 def table_key(side: Side, name: str) -> str:
@@ -275,6 +280,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         return SyncRefused.NULL_KEY
     if problem.endswith(_OWN_STAMP):
         return own_stamp_hint(table)
+    if problem.endswith(_COLUMN_CLASH):
+        return _COLUMN_CLASH_HINT
     name = quote_ident(table)
     if s.dst.kind == "postgresql":
         name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
@@ -284,6 +291,8 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             f"add it at the destination (every copied row gets the time of its copy): "
             f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
         )
+    if (remake := _remade_key(s, table, name)) is not None:
+        return remake
     if f"{table}: {_NO_COLUMNS} " in problem:
         # Columns a migration added at the source: the statements that add them here, then a
         # full pass (the rows copied before have the new columns empty).
@@ -323,6 +332,27 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
     return SyncRefused.MISMATCH
 
 
+def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
+    """What to do when the source's key is no longer the key of the sync's copy (``nis``
+    renamed ``nisn``, or another primary key): the copy is made again. Dropping the old key
+    column, as the column hints said, fails in SQLite (a PRIMARY KEY column) and leaves a
+    PostgreSQL copy without a key. None when the keys agree, or the copy is not the sync's
+    (no state row: a table the destination's migrations made)."""
+    src, dst = s.src.describe(table), s.dst.describe(table)
+    if src is None or dst is None or not dst.key or set(dst.key) == set(src.key):
+        return None
+    if s.dst.read_state(table) is None:
+        return None
+    state = STATE_TABLE
+    if s.dst.kind == "postgresql":
+        state = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + STATE_TABLE
+    return (
+        f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
+        f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "
+        f"WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+    )
+
+
 def _plan_table(
     s: SyncSession,
     req: SyncRequest,
@@ -344,6 +374,13 @@ def _plan_table(
         problems.append(f"{t}: {mixed}")
     if (stamp := own_stamp(s.src, shape)) is not None:
         problems.append(stamp)
+    if s.dst.kind != "postgresql":  # a PostgreSQL source's "Nama" and nama: a traceback
+        folded: dict[str, list[str]] = {}
+        for name in (*shape.names, SYNCED_AT):
+            folded.setdefault(name.translate(_ASCII_LOWER), []).append(name)
+        problems.extend(
+            f"{t}: columns {', '.join(g)}: {_COLUMN_CLASH}" for g in folded.values() if len(g) > 1
+        )
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:

@@ -98,6 +98,16 @@ class PostgresKeyBuild(PostgresKeys):
         if refused is not None:
             raise BackendError(f"{self.label}: writing {shape.name}{refused[0]}", hint=refused[1])
 
+    def _copy_type(self, table: str, column: str) -> str | None:
+        """The type of ``column`` of the copy ``table`` (``format_type``; looked up when a
+        write failed)."""
+        rows = self._rows(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+            "to_regclass(%s) AND attname = %s AND NOT attisdropped",
+            (self._t(table).as_string(self.conn), column),
+        )
+        return str(rows[0][0]) if rows else None
+
     def defers_keys(self) -> bool:
         """True when a full copy into a new table may build its key afterwards: the range
         checks meanwhile read the chunk's own blocks (TID range scans, PostgreSQL 14+)."""

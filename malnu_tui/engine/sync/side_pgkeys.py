@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = ["PostgresKeys", "UpsertProof", "failing_row", "ident_text", "pg_error
 # A value the destination's column does not take (its type: class 22) or a constraint refuses
 # (class 23): the source's data, not the sync, has to change.
 _DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+_TOO_WIDE = (psycopg.errors.StringDataRightTruncation, psycopg.errors.NumericValueOutOfRange)
 _DATA_HINT = (
     "the destination's column does not take this value (its type or a constraint): correct "
     "the row at the source, then sync again (chunks written before it stay, and the next "
@@ -73,13 +74,19 @@ def pg_error(
 
 
 def failing_row(
-    shape: TableShape, rows: Sequence[Row], exc: psycopg.Error, dest: str = ""
+    shape: TableShape,
+    rows: Sequence[Row],
+    exc: psycopg.Error,
+    dest: str = "",
+    copy_type: Callable[[str], str | None] | None = None,
 ) -> tuple[str, str | None]:
     """``, row id=7, column n`` naming the source row a chunk's write of ``rows`` stopped at:
     the line its COPY names (a chunk's COPY has one line per row, in order), or, for a NULL
     that a NOT NULL column refuses, the first row holding NULL there; "" when neither says.
     With it, a hint of its own for the value when one applies (:func:`number_as_time_hint`;
-    a NULL the source's column allows: the statement that lets the copy, ``dest``, take it)."""
+    a NULL the source's column allows: the statement that lets the copy, ``dest``, take it;
+    a value too long or too large for the copy's column, ``copy_type`` of it, that the
+    source's type takes: the statement that widens it)."""
     if not isinstance(exc, _DATA_ERRORS):
         return "", None
     diag = exc.diag
@@ -113,7 +120,26 @@ def failing_row(
     elif isinstance(exc, psycopg.errors.NotNullViolation) and dest and column:
         relax = f"ALTER TABLE {dest} ALTER COLUMN {quote_ident(column)} DROP NOT NULL"
         hint = relaxed_hint(shape, column, f"let the copy take NULL: {relax}")
+    elif isinstance(exc, _TOO_WIDE) and dest and column and copy_type is not None:
+        hint = _widen_hint(shape, column, copy_type(column), dest) or hint
     return f", row {key}" + (f", column {column}" if column else ""), hint
+
+
+def _widen_hint(shape: TableShape, column: str, there: str | None, dest: str) -> str | None:
+    """What to do about a value the copy's column (of type ``there``) is too narrow for,
+    where the source's type differs (``varchar(20)`` widened to ``varchar(100)``, ``integer``
+    to ``bigint`` at the source since the copy was made): the statement that widens the
+    copy's. None when the types agree (then the source's row holds what its own declared type
+    does not: SQLite keeps it)."""
+    c = shape.column(column)
+    if c is None or there is None or there == c.pg_type:
+        return None
+    return (
+        f"the copy's {column} is {there}, the source's {c.pg_type} (widened at the source "
+        f"since the copy was made?): let the copy take it, ALTER TABLE {dest} ALTER COLUMN "
+        f"{quote_ident(column)} TYPE {c.pg_type}; then sync again (chunks written before it "
+        "stay, and the next sync resumes after them)"
+    )
 
 
 def _null_key_hint(shape: TableShape, column: str) -> str:

@@ -491,7 +491,10 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                     self.conn.execute(with_params(self._state_upsert(), self.conn), values)
         except psycopg.Error as exc:
             self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
-            where, hint = failing_row(shape, rows, exc, t.as_string(self.conn))
+            there = t.as_string(self.conn)
+            where, hint = failing_row(
+                shape, rows, exc, there, lambda c: self._copy_type(shape.name, c)
+            )
             label = f"{self.label}: writing {shape.name}{where}"
             raise _err(label, exc, writing=True, row_named=bool(where), hint=hint) from None
         return counts

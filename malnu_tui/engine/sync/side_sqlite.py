@@ -452,8 +452,11 @@ class SqliteSide(SqliteDialect):
         return row is not None
 
     def create_table(self, source: TableShape) -> None:
-        with self.backend.transaction() as c:
-            c.execute(self.create_ddl(source))
+        try:
+            with self.backend.transaction() as c:
+                c.execute(self.create_ddl(source))
+        except sqlite3.Error as exc:  # a traceback, where every other write names its table
+            raise BackendError(f"{self.label}: creating {source.name}: {exc}") from None
 
     def drop_empty_copy(self, table: str) -> bool:
         """(See :meth:`.side.Side.drop_empty_copy`.)"""
