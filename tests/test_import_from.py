@@ -23,12 +23,14 @@ from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
     id integer PRIMARY KEY, data jsonb, photo bytea, tags text[], nums integer[],
-    span interval, term daterange, seen timestamptz, valid_until date, kode char(5))"""
+    span interval, term daterange, seen timestamptz, valid_until date, kode char(5),
+    aktif boolean)"""
 PG_ROWS = (
     "INSERT INTO legacy VALUES "
     """(1, '{"a": [1, 2], "s": "é"}', '\\xdeadbeef00', '{x,"y z"}', '{1,2}', '1 mon 2 days', """
-    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB'), "
-    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL)"
+    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB', true), "
+    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL, "
+    "false)"
 )
 
 
@@ -89,7 +91,8 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     _sqlite(
         path,
         "CREATE TABLE legacy (id INTEGER PRIMARY KEY, data TEXT, photo BLOB, tags TEXT, "
-        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT)",
+        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT, "
+        "aktif INTEGER)",
     )
     assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:legacy", "legacy")["inserted"] == 2
     rows = sqlite_file_rows(path, "SELECT * FROM legacy ORDER BY id")
@@ -98,6 +101,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
                             "[2020-01-01,2020-02-01)")  # fmt: skip
     assert rows[0][7] == "2024-01-01T03:00:00+00:00"  # ISO 8601, in UTC
     assert rows[0][9] == "AB"  # char(5) without the padding PostgreSQL ignores
+    assert (rows[0][10], rows[1][10]) == (1, 0)  # a boolean in SQLite's INTEGER: was refused
     assert rows[1][1:3] == ("null", b"") and rows[1][8] == "infinity"
 
 
