@@ -563,3 +563,18 @@ def test_a_wal_sqlite_source_written_during_the_import(
     assert report["inserted"] == 3000
     rows = sqlite_file_rows(target, "SELECT count(*), count(DISTINCT essay) FROM t")
     assert rows[0][0] == 3000 and rows[0][1] <= 2  # each row as it was before or after
+
+
+def test_a_source_that_is_no_sqlite_database(tmp_path: Path) -> None:
+    """--from naming a MySQL dump (.sql) instead of a SQLite file: the error named the TARGET
+    as damaged and told the operator to restore a backup over it."""
+    dump, target = tmp_path / "legacy.sql", tmp_path / "school.db"
+    dump.write_text("CREATE TABLE users (id int(11) NOT NULL);\nINSERT INTO users VALUES (1);\n")
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", f"sqlite:///{dump}:users",
+        "--table", "people", "--yes",
+    )  # fmt: skip
+    assert res.code == 2, res.err
+    assert res.err.startswith(f"error: --from sqlite://{dump}: file is not a database")
+    assert "restore" not in res.err and str(target) not in res.err
