@@ -75,7 +75,7 @@ class SQLiteBackend:
         check_path(self.path, create=not read_only)
         try:
             # live: read-only, and locking as the application does (an import's source).
-            self.conn = connect(self.path, busy_timeout, read_only or live, live=live)
+            self.conn = connect(self.path, busy_timeout, read_only, live=live)
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]

@@ -48,11 +48,10 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     # old application on it, or on a network share, may not read).
     if target.kind == "sqlite":
         from malnu_tui.engine.backends.sqlite import open_target
+        from malnu_tui.engine.monitor.debuglog import name_target
 
         # Locking as its application does: read "immutable" (how monitoring reads a quiet
         # file), pages a checkpoint rewrote during the reading were read torn.
-        from malnu_tui.engine.monitor.debuglog import name_target
-
         backend: Backend = open_target(target, live=True)
         name_target(backend.display_url, target.name)  # as open_backend does
     else:
