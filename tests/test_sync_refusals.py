@@ -556,3 +556,53 @@ def test_a_mirror_made_by_up_under_the_translations_names_is_not_doubled(
         sync(src, dst)
     assert "lower-case names" in (e.value.hint or "")
     assert not dest_table(dst, '"Siswa"')  # quoted: to_regclass folds case
+
+
+@pytest.mark.parametrize("dest_kind", ["postgresql", "sqlite"])
+def test_a_copy_whose_triggers_fire_on_the_syncs_writes_is_said_with_what_stops_them(
+    tmp_path: Path, pg_url: str, dest_kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A mirror `up` built from the source's own migrations has its triggers too: the
+    AFTER INSERT log trigger wrote a log row at the destination for each copied student, then
+    the sync copied the source's log row with the same key (a duplicate key, said with no
+    cause). The plan names the triggers and the statements that stop them."""
+    from malnu_tui.engine.sync import SyncRequest, plan_sync
+
+    src = make_db("sqlite", request, tmp_path, "src")
+    dst = (
+        make_db("sqlite", request, tmp_path, "dst")
+        if dest_kind == "sqlite"
+        else Db("postgresql", pg_url)
+    )
+    src.run("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.run("INSERT INTO siswa VALUES (1, 'Ani')")
+    key = "BIGINT" if dest_kind == "postgresql" else "INTEGER"
+    stamp = "TIMESTAMP" if dest_kind == "postgresql" else "DATETIME"
+    dst.run(f"CREATE TABLE siswa (id {key} PRIMARY KEY, nama TEXT, synced_at {stamp})")
+    dst.run(f"CREATE TABLE siswa_log (id {key} PRIMARY KEY, siswa_id {key})")
+    if dest_kind == "postgresql":
+        dst.run(
+            "CREATE FUNCTION log_siswa() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO siswa_log VALUES (NEW.id, NEW.id); RETURN NEW; END $$"
+        )
+        dst.run(
+            "CREATE TRIGGER siswa_logged AFTER INSERT ON siswa FOR EACH ROW "
+            "EXECUTE FUNCTION log_siswa()"
+        )
+    else:
+        dst.run(
+            "CREATE TRIGGER siswa_logged AFTER INSERT ON siswa BEGIN "
+            "INSERT INTO siswa_log VALUES (NEW.id, NEW.id); END"
+        )
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (plan,) = plan_sync(s, SyncRequest())
+    (note,) = [n for n in plan.notes if "triggers" in n]
+    stop = "DISABLE TRIGGER" if dest_kind == "postgresql" else "DROP TRIGGER"
+    assert "fire on every row the sync writes: siswa_logged" in note and stop in note, note
+    if dest_kind == "postgresql":  # disabled, it fires no more, and the plan says nothing
+        dst.run("ALTER TABLE siswa DISABLE TRIGGER siswa_logged")
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            (plan,) = plan_sync(s, SyncRequest())
+        assert not [n for n in plan.notes if "triggers" in n]
+        assert sync(src, dst).verified
+        assert dst.run("SELECT count(*) FROM siswa_log") == [(0,)]

@@ -271,6 +271,21 @@ def own_stamp_hint(table: str) -> str:
     )
 
 
+def _fires_note(s: SyncSession, table: str, names: Sequence[str]) -> str:
+    """The plan's note for a copy whose own triggers fire on the sync's writes."""
+    if s.dst.kind == "postgresql":
+        where = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + quote_ident(table)
+        stop = "; ".join(f"ALTER TABLE {where} DISABLE TRIGGER {quote_ident(n)}" for n in names)
+    else:  # SQLite has no disabled trigger
+        stop = "; ".join(f"DROP TRIGGER {quote_ident(n)}" for n in names)
+    return (
+        f"the copy has triggers that fire on every row the sync writes: {', '.join(names)} "
+        "(a mirror built from the source's migrations has the source's: a log row written "
+        "twice, a stamp changed and found different); where they should not fire there: "
+        f"{stop}"
+    )
+
+
 _D1_WIDE = f"D1 takes at most {D1_MAX_COLUMNS} columns a table"
 
 
@@ -396,6 +411,12 @@ def _plan_table(
             f"{t}: {len(shape.columns)} columns, and the copy adds synced_at: {_D1_WIDE}"
         )
         return
+    # A mirror `up` built from the source's own migrations has the source's triggers too: an
+    # AFTER INSERT log trigger wrote its row at the destination, then the sync copied the
+    # source's log row (duplicate key); a touch trigger re-stamps every copied row (the
+    # verification finds it). Said in the plan, with the statements that stop them; not
+    # refused: an analytics trigger that keeps a table of its own is the destination's right.
+    fired = s.dst.triggers(t) if exists else []
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
@@ -404,7 +425,7 @@ def _plan_table(
         problems.extend(schema_problems(shape, dshape, sqlite_dest=s.dst.kind != "postgresql"))
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
-    notes: list[str] = []
+    notes: list[str] = [_fires_note(s, t, fired)] if fired else []
     if state is not None and state.source != s.source_target.name:
         # A copy last synced from another source (a pair whose `from` changed, `--from`
         # another target): its watermark and last key tell nothing of this source's rows.

@@ -272,6 +272,9 @@ class Side(Protocol):
     def tables(self) -> list[str]:
         """User tables (tool tables excluded)."""
 
+    def triggers(self, table: str) -> list[str]:
+        """The triggers that fire on writes to ``table`` (enabled, not the database's own)."""
+
     def describe(self, table: str) -> TableShape | None:
         """The table's columns (types mapped to PostgreSQL's) and key; None when absent."""
 

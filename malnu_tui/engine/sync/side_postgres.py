@@ -158,6 +158,15 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         )
         return [str(r[0]) for r in rows if r[0] not in TOOL_TABLES]
 
+    def triggers(self, table: str) -> list[str]:
+        rows = self._rows(
+            "SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid = to_regclass(format('%%I.%%I', "
+            "%s::text, %s::text)) AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') "
+            "ORDER BY 1",
+            (self.schema, table),
+        )
+        return [str(r[0]) for r in rows]
+
     def describe(self, table: str) -> TableShape | None:
         rows = self._rows(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "

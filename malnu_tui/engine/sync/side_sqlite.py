@@ -87,6 +87,14 @@ class SqliteDialect(SqliteKeys, SqliteState, ABC):
         return rows
 
     # -- schema ---------------------------------------------------------------------------
+    def triggers(self, table: str) -> list[str]:
+        rows = self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+            "COLLATE NOCASE ORDER BY name",
+            (table,),
+        )
+        return [str(r[0]) for r in rows]
+
     def tables(self) -> list[str]:
         # Not a virtual table (an FTS5 index) nor its shadow tables: derived data, without keys
         # (they stopped every sync). table_list tells them apart, on D1 too.
