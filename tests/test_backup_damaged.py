@@ -186,3 +186,90 @@ def test_a_database_moved_away_without_its_wal_is_not_replaced_by_a_new_file(
     with sqlite3.connect(tmp_path / "sekolah.damaged") as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE id >= 1000").fetchone() == (50,)
     conn.close()
+
+
+def test_a_restore_into_a_new_file_keeps_the_backups_history(tmp_path: Path) -> None:
+    """Restoring into a file that is not there (moved aside as the damaged-file hint says, or
+    a new server after a disk died): the new file's empty audit trail replaced the backup's,
+    and the history up to the backup (what was applied when, what `recover` replays) was gone."""
+    target, backup_id, before = _damaged_db(tmp_path)
+    (tmp_path / "sekolah.db").rename(tmp_path / "sekolah.damaged")
+    res = run_inproc(*_config(tmp_path, target), "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    backend = open_fresh(target)
+    try:
+        assert rows(backend) == before
+        trail = backend.read_audit(limit=500)
+        assert len([e for e in trail if e.action == "apply"]) == 3
+        assert [e.object for e in trail if e.action == "restore"] == [backup_id]
+        assert backend.read_lock() is None
+    finally:
+        backend.close()
+
+
+def test_a_schema_of_a_newer_sqlite_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound file whose schema uses syntax newer than this machine's SQLite (an app bundling
+    a newer one: `group_concat(x ORDER BY y)` is 3.44) reads as SQLITE_CORRUPT, "malformed
+    database schema". Advising to restore a backup over it would throw away sound data."""
+    db = tmp_path / "baru.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.execute("PRAGMA writable_schema = ON")  # as SQLite 3.44 would have written it
+        conn.execute(
+            "INSERT INTO sqlite_master VALUES ('view', 'v', 'v', 0, "
+            "'CREATE VIEW v AS SELECT group_concat(email ORDER BY id) FROM users')"
+        )
+    conn.close()
+    for command in (["status"], ["backup", "create"]):
+        res = run_inproc("--database", f"sqlite:///{db}", *command)
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        assert "malformed database schema (v)" in res.err
+        assert "the file may well be sound" in res.err and "before restoring" in res.err
+        assert "restore a backup over it" not in res.err
+
+
+def test_the_console_names_a_damaged_database_with_the_way_out(tmp_path: Path) -> None:
+    """The console's workers showed "unexpected DatabaseError: database disk image is
+    malformed" and "retry"; the way out is the CLI's (no console is run here)."""
+    from malnu_tui.tui.session import explain
+
+    _damaged_db(tmp_path)
+    _overwrite_page(tmp_path / "sekolah.db", "malnu_lock")
+    with sqlite3.connect(tmp_path / "sekolah.db") as conn:
+        try:
+            conn.execute("SELECT * FROM malnu_lock").fetchall()
+        except sqlite3.DatabaseError as exc:
+            message, hint = explain(exc)
+    conn.close()
+    assert message == "the SQLite database is damaged: database disk image is malformed"
+    assert hint.startswith("the SQLite file itself is damaged: restore a backup over it")
+
+
+def test_a_backup_whose_data_file_is_gone_is_never_counted_as_good(tmp_path: Path) -> None:
+    """A cleanup script (`find /var/backups -mtime +7 -delete`) or a store copied without its
+    data files: `backup list` still said "✔ yes", `check` said backup_age OK, and `prune`
+    kept that ghost as "the newest verified backup", deleting the real one."""
+    target, older, _ = _damaged_db(tmp_path)
+    backend = open_fresh(target)
+    try:
+        newer = create_backup(backend, target)
+    finally:
+        backend.close()
+    args = _config(tmp_path, target)
+    (target.backup_dir / newer.file).unlink()
+
+    res = run_inproc(*args, "backup", "list")
+    assert res.code == 0
+    assert (
+        f"warning: backup {newer.id} cannot be restored: its data file {newer.file} is missing"
+        in (res.err)
+    )
+    assert [line.split()[-2] for line in res.out.splitlines() if newer.id in line] == ["gone"]
+    res = run_inproc(*args, "check")
+    assert res.code == 1 and f"backup {newer.id}: its data file {newer.file} is missing" in res.out
+    res = run_inproc(*args, "backup", "prune", "--keep", "1", "--yes")
+    assert res.code == 0, res.err
+    assert (target.backup_dir / f"{older}.sqlite").exists(), "the only real backup was pruned"
+    (target.backup_dir / f"{older}.sqlite").unlink()
+    res = run_inproc(*args, "check")
+    assert res.code == 2 and "no verified backup: backup " in res.out

@@ -430,6 +430,10 @@ def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_inval
             "ORDER BY id DESC LIMIT 1"
         ).fetchone()
     assert detail is not None and "left INVALID" in str(detail[0])
+    with psycopg.connect(pg.url) as reader:  # --json's "failed" says it too
+        reader.execute("SELECT count(*) FROM events")
+        res = pg.cli(d, "--json", "rollback", "--yes", "--no-backup")
+    assert res.code == 1 and "left INVALID" in json.loads(res.out)["failed"]["error"]
     res = pg.cli(d, "rollback", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert "idx_events_user" not in _indexes(pg.url)

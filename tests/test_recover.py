@@ -272,6 +272,16 @@ def test_a_time_written_with_a_dot_is_refused(typed: str, said: str) -> None:
     assert said in str(err.value) and typed in str(err.value)
 
 
+def test_a_relative_time_in_capital_m_is_refused() -> None:
+    """`-1M` (a month on a Grafana dashboard) was read as one minute ago."""
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert parse_when("-1m", now=now) == now - timedelta(minutes=1)
+    assert parse_when("-2H", now=now) == now - timedelta(hours=2)
+    for typed in ("-1M", "1M ago", "-1h30M"):
+        with pytest.raises(ConfigError, match="M is a month in Grafana, a minute here"):
+            parse_when(typed, now=now)
+
+
 def test_a_time_with_an_indonesian_zone_name_says_its_offset() -> None:
     with pytest.raises(ConfigError) as err:
         parse_when("2026-11-24 14:05 WIB")

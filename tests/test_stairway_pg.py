@@ -285,3 +285,48 @@ def test_an_extension_the_set_installs_in_the_scratch_schema_is_one_difference(
     assert r.code == 1, r.out + r.err
     assert "extension uuid-ossp left behind" in r.out
     assert "uuid_generate_v4" not in r.out
+
+
+def test_a_rollback_that_leaves_row_level_security_or_a_grant_fails_its_stair(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """Supabase's RLS on an existing table: a rollback that drops the policy but leaves row
+    level security on (every read by anon or authenticated then returns nothing: the app is
+    down after the rollback), or leaves a grant to anon, or a function's SECURITY DEFINER, was
+    ✔ — the fingerprint had no RLS, policy, grant or function attribute in it."""
+    db, scratch = fresh_db("postgresql"), fresh_db("postgresql")
+    with psycopg.connect(scratch.url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'anon'").fetchone() is None:
+            conn.execute("CREATE ROLE anon NOLOGIN")
+    mdirs.add(
+        "20240101000000",
+        "profiles",
+        "create table public.profiles (id int primary key, owner name);\n"
+        "create function public.mine() returns setof public.profiles language sql stable\n"
+        "  as $$ select * from public.profiles where owner = current_user $$;",
+        "drop function public.mine(); drop table public.profiles;",
+    )
+    mdirs.add(
+        "20240102000000",
+        "rls",
+        "alter table public.profiles enable row level security;\n"
+        'create policy "own" on public.profiles for select using (owner = current_user);\n'
+        "grant select on public.profiles to anon;\n"
+        "alter function public.mine() security definer;",
+        'drop policy "own" on public.profiles;',
+    )
+    r = db.cli(mdirs, "test", "--postgres", scratch.url)
+    assert r.code == 1, r.out + r.err
+    assert "✔ 20240101000000_profiles.sql" in r.out
+    assert "table public.profiles row level security left behind" in r.out
+    assert "table public.profiles grants left behind" in r.out
+    assert "function public.mine() changed" in r.out
+    # The complete rollback: its REVOKE leaves the owner's default ACL, not a difference.
+    (mdirs.rollback / "20240102000000_undo_rls.sql").write_text(
+        'drop policy "own" on public.profiles;\n'
+        "alter table public.profiles disable row level security;\n"
+        "revoke select on public.profiles from anon;\n"
+        "alter function public.mine() security invoker;\n"
+    )
+    r = db.cli(mdirs, "test", "--postgres", fresh_db("postgresql").url)
+    assert r.code == 0, r.out + r.err

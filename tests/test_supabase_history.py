@@ -5,6 +5,7 @@ to this tool without running anything twice, and the CLI run afterwards sees wha
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -91,14 +92,15 @@ def test_what_supabase_db_push_applied_is_refused_then_adopted_and_kept_in_step(
 
 
 def test_an_older_cli_table_and_a_concurrent_index_get_their_row(
-    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path
 ) -> None:
-    """An older CLI's table has `version` alone; a CREATE INDEX CONCURRENTLY file records its
-    rows after its last statement: both get the CLI's row, written in the same transaction as
-    ours."""
+    """The CLI's own directory (`supabase/migrations`), an older CLI's table (`version`
+    alone, empty yet), a CREATE INDEX CONCURRENTLY file whose rows are recorded after its last
+    statement: each migration gets the CLI's row, in the same transaction as ours."""
     db = fresh_db("postgresql")
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute(OLD_CLI_TABLE)
+    mdirs = MigrationDirs(tmp_path / "supabase")  # supabase/migrations, as the CLI has it
     mdirs.add("20240101120000", "todos", TODOS, "drop table public.todos;")
     mdirs.add(
         "20240102090000",
@@ -138,3 +140,31 @@ def test_a_role_that_may_not_use_the_clis_schema_still_applies_and_rolls_back(
     r = operator.cli(mdirs, "adopt", "--dry-run")
     assert r.code == 2 and "has no supabase_migrations.schema_migrations" in r.err, r.err
     assert _cli_versions(db.url) == []
+
+
+def test_another_set_in_the_same_database_leaves_the_clis_history_alone(
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path
+) -> None:
+    """The app's own migrations are the CLI's; the school's analytics set lives beside them in
+    the same Supabase database (README's [targets.analytics]). Its `up` wrote its versions into
+    the CLI's table, and `supabase db push` then refused: "Remote migration versions not found
+    in local migrations directory". Only the CLI's set (its directory, or one sharing its
+    history) keeps the CLI's table in step."""
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(CLI_TABLE)
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations (version, name) "
+            "VALUES ('20231201000000', 'app_init')"
+        )
+    analytics = MigrationDirs(tmp_path / "analytics")
+    analytics.add(
+        "20260301_020000", "events", "create table analytics_events (id bigint);",
+        "drop table analytics_events;",
+    )  # fmt: skip
+    r = db.cli(analytics, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _cli_versions(db.url) == ["20231201000000"]
+    r = db.cli(analytics, "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _cli_versions(db.url) == ["20231201000000"]

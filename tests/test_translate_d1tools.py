@@ -5,13 +5,15 @@ server, compared by ``parity``."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.parity import check_parity
 from malnu_tui.engine.translate import SchemaState, translate_script
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, run_cli
 
 INIT = """\
 CREATE TABLE `user` (
@@ -108,3 +110,30 @@ def test_django_jsonfield_check_refuses_what_sqlite_refuses(pg_url: str) -> None
         with pytest.raises(psycopg.errors.InvalidTextRepresentation), conn.transaction():
             conn.execute("INSERT INTO app_doc (meta) VALUES ('{not json')")
         assert conn.execute("SELECT count(*) FROM app_doc").fetchone() == (2,)
+
+
+def test_plan_check_analyses_a_trigger_body(pg_url: str, mdirs: MigrationDirs) -> None:
+    # PL/pgSQL checks a body statement only when it first runs: the function and trigger were
+    # created, `plan --check` and `parity` said ok, and the first INSERT into students failed.
+    mdirs.add(
+        "20250101_000000",
+        "log",
+        "CREATE TABLE students (id INTEGER PRIMARY KEY, grade INTEGER, class_no INTEGER, "
+        "name TEXT);\nCREATE TABLE log (id INTEGER PRIMARY KEY, msg TEXT);\n"
+        "CREATE TRIGGER students_ok AFTER INSERT ON students BEGIN "
+        "INSERT INTO log (msg) VALUES (NEW.name || ':' || NEW.id); END;\n"
+        "CREATE TRIGGER students_touch AFTER UPDATE ON students BEGIN "
+        "UPDATE students SET name = upper(NEW.name) WHERE id = NEW.id; END;\n"
+        "CREATE TRIGGER students_log AFTER INSERT ON students BEGIN "
+        "INSERT INTO log (msg) VALUES (NEW.grade || NEW.class_no); END;",
+    )
+    db = f"sqlite:///{mdirs.root / 'app.db'}"
+    res = run_cli(
+        "--database", db, *mdirs.args(), "--json", "plan", "--check", "--postgres", pg_url
+    )
+    assert res.code == 1, res.err
+    statements = json.loads(res.out)["migrations"][0]["statements"]
+    rejected = [(s["line"], s["status"]) for s in statements if s["status"] != "ok"]
+    assert rejected == [(5, "rejected")]
+    (finding,) = [f for s in statements for f in s["findings"] if f["severity"] == "error"]
+    assert "the trigger's body: operator does not exist: bigint || bigint" in finding["why"]

@@ -99,7 +99,7 @@ def _manifest_row(m: BackupManifest) -> tuple[str, ...]:
         m.reason,
         _size(m.size),
         m.head or "—",
-        "✔ yes" if m.verified else "✘ no",
+        "✔ yes" if m.verified else "✘ gone" if "missing" in m.details else "✘ no",
         m.sha256[:12],
     )
 
@@ -137,6 +137,9 @@ def cmd_list(ctx: Context) -> int:
     backups, others = backups_of(ctx.target)
     for bid, why in unreadable_manifests(ctx.target.backup_dir):
         ctx.message(f"warning: backup {bid} is not listed (nor restored or pruned): {why}")
+    for m in backups:
+        if "missing" in m.details:
+            ctx.message(f"warning: backup {m.id} cannot be restored: {m.details['missing']}")
     if others:
         ctx.message(
             f"note: {len(others)} backup(s) of other databases in {ctx.target.backup_dir} are "

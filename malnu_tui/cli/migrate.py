@@ -128,9 +128,9 @@ def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
     """Pending files the Supabase CLI's history in the same database shows as applied."""
     if ctx.target.kind != "postgresql" or not pending:
         return []
-    from malnu_tui.engine.backends.supabase_history import files_applied, read_history
+    from malnu_tui.engine.backends.pg_record import cli_history, files_applied
 
-    applied = read_history(getattr(ctx.backend(), "conn", None))
+    applied = cli_history(getattr(ctx.backend(), "conn", None))
     theirs = files_applied(ctx.migration_set(), applied) if applied else {}
     return [f for f in pending if f in theirs]
 
@@ -312,9 +312,9 @@ def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
             ctx.message(f"safety backup: {exc.backup_id}")
         if ctx.json:
             failed = {"filename": exc.failure.filename, "line": exc.failure.line}
+            error = exc.failure.error + (f"; {exc.failure.left}" if exc.failure.left else "")
             ctx.out_json(
-                _report(verb, exc.done, (), exc.backup_id)
-                | {"failed": failed | {"error": exc.failure.error}}
+                _report(verb, exc.done, (), exc.backup_id) | {"failed": failed | {"error": error}}
             )
         raise
 

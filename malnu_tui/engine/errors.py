@@ -201,10 +201,25 @@ DAMAGED_HINT = (
 )
 
 
+def damaged_hint(detail: str) -> str:
+    """The way out for SQLite's words ``detail``: a schema this SQLite cannot parse may be a
+    sound file written by a newer SQLite (the app's, D1's), never to be restored over unseen."""
+    if "malformed database schema" not in detail:
+        return DAMAGED_HINT
+    import sqlite3
+
+    return (
+        f"SQLite {sqlite3.sqlite_version} here cannot read this database's schema; if the "
+        "application's SQLite is newer (syntax added since), the file may well be sound: "
+        "check it with the application's own sqlite3 (`PRAGMA quick_check`) before restoring "
+        "anything over it, and run malnu-tui with a Python whose SQLite is as new"
+    )
+
+
 def sqlite_damaged(exc: BaseException) -> bool:
     """Whether SQLite said the file is damaged (``database disk image is malformed``, ``file
     is not a database``), not busy, full or unreadable by permission."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
@@ -212,7 +227,7 @@ class DatabaseDamaged(MalnuError):
     """A SQLite database file that SQLite reads as damaged (exit 1), with the way out."""
 
     def __init__(self, where: str, detail: str) -> None:
-        super().__init__(f"{where}: {detail}", hint=DAMAGED_HINT)
+        super().__init__(f"{where}: {detail}", hint=damaged_hint(detail))
 
 
 class BackendError(MalnuError):

@@ -209,6 +209,7 @@ def _apply_plan(
             else:
                 todo.append(step)
         todo = _keep_wrangler_in_step(backend, mset, plan.direction, todo)
+        _keep_supabase_in_step(backend, mset)
         if todo and safety_backup is not None:
             # Under the lock and after the confirmation: every row written before this
             # moment is in the backup, and nobody can change the database until we finish.
@@ -270,6 +271,25 @@ def _keep_wrangler_in_step(
 
 
 _WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table
+
+
+def _keep_supabase_in_step(backend: Backend, mset: MigrationSet) -> None:
+    """Whether each step also writes (or, rolled back, removes) the Supabase CLI's row
+    (backends/pg_record.py): only for the set the CLI reads — a ``supabase/migrations``
+    directory, or a set sharing the CLI's history (one of its files is in the CLI's table: it
+    was adopted, or kept in step). Another set in the same database (the school's analytics
+    set, a reporting mirror) never writes there: the CLI would refuse every `db push` over
+    versions it cannot find in its own directory."""
+    if backend.kind != "postgresql" or not hasattr(backend, "supabase_in_step"):
+        return
+    from malnu_tui.engine.backends.pg_record import cli_history, files_applied
+
+    path = Path(mset.migrations_dir)
+    own = path.name == "migrations" and path.parent.name == "supabase"
+    if not own:
+        applied = cli_history(getattr(backend, "conn", None)) or []
+        own = bool(files_applied(mset, applied))
+    setattr(backend, "supabase_in_step", own)  # noqa: B010 - a PostgreSQL backend's own flag
 
 
 def _purpose(plan: Plan) -> str:

@@ -103,9 +103,10 @@ def _applied_by_supabase(backend: Backend, mset: MigrationSet, plan: Plan) -> li
     conn = getattr(backend, "conn", None)
     if backend.kind != "postgresql" or not plan.steps or conn is None:
         return []
-    from malnu_tui.engine.backends.supabase_history import TABLE, files_applied, read_history
+    from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE as TABLE
+    from malnu_tui.engine.backends.pg_record import cli_history, files_applied
 
-    applied = read_history(conn)
+    applied = cli_history(conn)
     if not applied:
         return []
     theirs = files_applied(mset, applied)

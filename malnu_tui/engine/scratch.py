@@ -230,8 +230,26 @@ _PG_FINGERPRINT = {
         SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = %(s)s AND c.relkind IN ('v', 'm')""",
+    "rls": """
+        SELECT c.relname, c.relforcerowsecurity FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p') AND c.relrowsecurity""",
+    "policies": """
+        SELECT tablename, policyname,
+               concat_ws(' ', permissive, cmd, 'TO', roles::text, 'USING', qual,
+                         'WITH CHECK', with_check)
+        FROM pg_policies WHERE schemaname = %(s)s""",
+    "grants": """
+        SELECT c.relname, c.relacl::text FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          AND c.relacl IS NOT NULL  -- a GRANT then its REVOKE leave the owner's default:
+          AND c.relacl <> acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char",
+                                     c.relowner)""",
     "functions": """
-        SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc)
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid),
+               concat_ws(' ', md5(p.prosrc), CASE WHEN p.prosecdef THEN 'SECURITY DEFINER' END,
+                         p.proconfig::text)
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s
           AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
                           AND e.objid = p.oid AND e.deptype = 'e')""",
@@ -288,6 +306,14 @@ def pg_fingerprint(conn: Any, schema: str) -> Fingerprint:
         fp[f"trigger {table}.{name}"] = _norm(str(ddl).replace(prefix, ""))
     for name, ddl in run("views"):
         fp[f"view {name}"] = _norm(str(ddl).replace(prefix, ""))
+    for table, forced in run("rls"):
+        if table not in TOOL_TABLES:
+            fp[f"table {table} row level security"] = "on" + (", forced" if forced else "")
+    for table, name, definition in run("policies"):
+        fp[f"policy {table}.{name}"] = _norm(str(definition).replace(prefix, ""))
+    for rel, acl in run("grants"):
+        if rel not in TOOL_TABLES:
+            fp[f"table {rel} grants"] = str(acl)
     for name, args, digest in run("functions"):
         fp[f"function {name}({args})"] = str(digest)
     for name, kind in run("types"):

@@ -170,6 +170,10 @@ def explain(exc: BaseException) -> tuple[str, str]:
 
     if isinstance(exc, MalnuError):
         return mask_secrets(str(exc)), mask_secrets(exc.hint or "")
+    from malnu_tui.engine.errors import damaged_hint, sqlite_damaged
+
+    if sqlite_damaged(exc):  # read wherever it first fails, as the CLI says it
+        return f"the SQLite database is damaged: {exc}", damaged_hint(str(exc))
     return (
         mask_secrets(f"unexpected {type(exc).__name__}: {exc}"),
         "nothing was committed by the step that failed; check the audit log (l) and retry",

@@ -240,3 +240,36 @@ CREATE TABLE students (id INTEGER PRIMARY KEY, class_id INTEGER, name TEXT, clas
 -- sqlite:
 CREATE TRIGGER touch_class AFTER UPDATE ON students BEGIN UPDATE students SET class_touched_at = CURRENT_TIMESTAMP WHERE class_id = NEW.class_id; END;
 -- finding: trigger writing its own table
+
+-- case: group_concat_of_numbers
+-- setup:
+CREATE TABLE enrolments (id INTEGER PRIMARY KEY, class_id INTEGER NOT NULL, student TEXT NOT NULL);
+INSERT INTO enrolments VALUES (1, 7, 'Ana'), (2, 7, 'Budi'), (3, 8, 'Cici'), (4, 7, 'Ana');
+CREATE TABLE class_summary (class_id INTEGER PRIMARY KEY, ids TEXT, names TEXT);
+-- sqlite:
+INSERT INTO class_summary (class_id, ids, names) SELECT class_id, group_concat(id), group_concat(DISTINCT student) FROM enrolments GROUP BY class_id;
+-- postgres:
+INSERT INTO class_summary (class_id, ids, names) SELECT class_id, STRING_AGG(CAST(id AS TEXT), ','), STRING_AGG(DISTINCT student, ',') FROM enrolments GROUP BY class_id;
+SELECT setval(pg_get_serial_sequence('"class_summary"', 'class_id'), coalesce((SELECT max("class_id") FROM "class_summary"), 0) + 1, false);
+-- check:
+SELECT class_id, length(ids), length(names) FROM class_summary ORDER BY class_id
+
+-- case: collate_binary_in_an_index_and_order_by
+-- setup:
+CREATE TABLE codes (code TEXT NOT NULL, label TEXT);
+INSERT INTO codes VALUES ('B', 'x'), ('a', 'y'), ('A', 'z');
+-- sqlite:
+CREATE UNIQUE INDEX codes_code ON codes (code COLLATE BINARY);
+CREATE VIEW codes_sorted AS SELECT code, label FROM codes ORDER BY code COLLATE BINARY;
+-- postgres:
+CREATE UNIQUE INDEX codes_code ON codes(code COLLATE "C");
+CREATE VIEW codes_sorted AS SELECT code, label FROM codes ORDER BY code COLLATE "C" NULLS FIRST;
+-- check:
+SELECT code, label FROM codes_sorted
+
+-- case: collate_rtrim_in_an_index_withheld
+-- setup:
+CREATE TABLE codes (code TEXT NOT NULL);
+-- sqlite:
+CREATE UNIQUE INDEX codes_code ON codes (code COLLATE RTRIM);
+-- finding: COLLATE RTRIM

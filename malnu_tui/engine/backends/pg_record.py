@@ -5,12 +5,16 @@ engine/backends/supabase_history.py), its row too, in the same transaction.
 Without that row, ``supabase db push`` run after this tool's ``up`` took the migration for
 pending and ran it a second time; and a rollback that left the CLI's row behind made the next
 ``up`` refuse the migration as "already applied by the Supabase CLI", pointing at an ``adopt``
-that would have recorded it without running it.
+that would have recorded it without running it. Only for the set the CLI itself reads (its
+``supabase/migrations`` directory, or one sharing its history: engine/migrate.py decides): the
+school's analytics set or a reporting mirror in the same database never writes there — the CLI
+would find "remote migration versions not found in local migrations directory" and refuse.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql
@@ -22,8 +26,17 @@ from malnu_tui.engine.backends.base import (
     RecordApplied,
     TrackingChange,
 )
+from malnu_tui.engine.errors import BadVersion
+from malnu_tui.engine.files import MigrationSet, normalise_version
 
-__all__ = ["SUPABASE_TABLE", "SUPABASE_TABLE_SQL", "record", "supabase_history"]
+__all__ = [
+    "SUPABASE_TABLE",
+    "cli_history",
+    "files_applied",
+    "record",
+    "supabase_history",
+    "version_of",
+]
 
 SUPABASE_TABLE = "supabase_migrations.schema_migrations"
 _FILE = re.compile(r"^(\d{8})_?(\d{6})_(.+)\.sql$", re.IGNORECASE)
@@ -59,6 +72,50 @@ def supabase_history(conn: Any) -> tuple[bool, bool]:
     return (bool(row[0]), bool(row[1])) if row else (False, False)
 
 
+def cli_history(conn: Any) -> list[str] | None:
+    """The Supabase CLI's applied migrations in the database of ``conn`` (a PostgreSQL
+    connection in autocommit mode), oldest first, each named ``<version>_<name>.sql`` (the
+    file the CLI applied; its version alone in an older CLI's table, which has no ``name``);
+    None when there is no such table, or the role may not read it. Read in a transaction
+    rolled back: it changes nothing."""
+    import psycopg
+
+    try:
+        with conn.transaction(force_rollback=True):
+            query = SUPABASE_TABLE_SQL.format(privileges="has_table_privilege(%(t)s, 'SELECT')")
+            row = conn.execute(query, {"t": SUPABASE_TABLE}).fetchone()
+            if row is None or not row[0]:
+                return None
+            name = "name" if row[1] else "NULL"
+            rows = conn.execute(
+                f"SELECT version, {name} FROM {SUPABASE_TABLE} ORDER BY version"  # constants
+            ).fetchall()
+    except psycopg.Error:  # no USAGE on the schema: the history is not ours to read
+        return None
+    return [f"{v}_{label}.sql" if label else str(v) for v, label in rows]
+
+
+def version_of(name: str) -> str | None:
+    """The normalised version (``YYYYMMDD_HHMMSS``) of a CLI name, or None."""
+    try:
+        return normalise_version(name.split("_", 1)[0])
+    except BadVersion:
+        return None
+
+
+def files_applied(mset: MigrationSet, applied: Sequence[str]) -> dict[str, str]:
+    """Our files that the CLI's history (:func:`cli_history`) shows as applied, matched by
+    version: filename → the CLI's name for it."""
+    by_version = {m.version: m for m in mset.migrations}
+    out: dict[str, str] = {}
+    for name in applied:
+        v = version_of(name)
+        m = by_version.get(v) if v is not None else None
+        if m is not None:
+            out[m.filename] = name
+    return out
+
+
 def _supabase_row(conn: Any, change: TrackingChange, with_name: bool) -> None:
     """The CLI's row for the migration (its ``version`` is the file's YYYYMMDDHHMMSS, as the
     CLI writes it), inserted with the tracking row or deleted with it."""
@@ -90,7 +147,8 @@ def record(
 ) -> None:
     """The tracking change and the audit row in one round trip (data-modifying CTEs);
     UPDATE-then-INSERT because an adopted table may lack the UNIQUE on filename. With
-    ``supabase`` (:func:`supabase_history`) writable, the CLI's row as well."""
+    ``supabase`` (:func:`supabase_history`, and the set keeping in step with the CLI:
+    engine/migrate.py) writable, the CLI's row as well."""
     t = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
     a = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(AUDIT_TABLE))
     audit_params = (audit.at, audit.actor, audit.action, audit.object, audit.outcome, audit.detail)

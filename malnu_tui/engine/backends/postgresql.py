@@ -138,6 +138,9 @@ class PostgresBackend:
         self._schema_ready = False
         self._pending_upgrade: tuple[tuple[str, str | None], ...] = ()
         self._supabase: tuple[bool, bool] | None = None
+        # Whether the migration set being run is the Supabase CLI's own (engine/migrate.py):
+        # only then does a tracking change also write or remove the CLI's row (pg_record.py).
+        self.supabase_in_step = False
         try:
             self._session()
         except psycopg.Error as exc:
@@ -369,7 +372,9 @@ class PostgresBackend:
 
     def _record(self, change: TrackingChange, elapsed_ms: int, audit: AuditEntry) -> None:
         """The tracking change, the audit row and the Supabase CLI's row (pg_record.py)."""
-        record(self.conn, self.schema, change, elapsed_ms, audit, self._supabase or (False, False))
+        writable, with_name = self._supabase or (False, False)
+        in_step = (writable and self.supabase_in_step, with_name)
+        record(self.conn, self.schema, change, elapsed_ms, audit, in_step)
 
     @staticmethod
     def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:

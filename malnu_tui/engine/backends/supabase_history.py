@@ -19,9 +19,8 @@ from typing import Any
 
 from malnu_tui.engine.backends.base import TrackingRecord
 from malnu_tui.engine.backends.d1.wrangler import AdoptPlan, WranglerMigration
-from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, SUPABASE_TABLE_SQL
-from malnu_tui.engine.errors import BadVersion
-from malnu_tui.engine.files import Migration, MigrationSet, normalise_version
+from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, cli_history, version_of
+from malnu_tui.engine.files import Migration, MigrationSet
 
 __all__ = ["TABLE", "TOOL", "plan_adopt", "read_history"]
 
@@ -30,48 +29,10 @@ TOOL = "the Supabase CLI"
 
 
 def read_history(conn: Any) -> list[WranglerMigration] | None:
-    """The Supabase CLI's applied migrations in the database of ``conn`` (a PostgreSQL
-    connection in autocommit mode), oldest first, each named ``<version>_<name>.sql`` (the
-    file the CLI applied; its version alone in an older CLI's table, which has no ``name``);
-    None when there is no such table, or the role may not read it."""
-    import psycopg
-
-    try:
-        with conn.transaction(force_rollback=True):
-            query = SUPABASE_TABLE_SQL.format(privileges="has_table_privilege(%(t)s, 'SELECT')")
-            row = conn.execute(query, {"t": TABLE}).fetchone()
-            if row is None or not row[0]:
-                return None
-            name = "name" if row[1] else "NULL"
-            rows = conn.execute(
-                f"SELECT version, {name} FROM {TABLE} ORDER BY version"  # constants only
-            ).fetchall()
-    except psycopg.Error:  # no USAGE on the schema: the history is not ours to read
-        return None
-    out: list[WranglerMigration] = []
-    for i, (version, label) in enumerate(rows, 1):
-        text = str(version)
-        out.append(WranglerMigration(i, f"{text}_{label}.sql" if label else text, ""))
-    return out
-
-
-def _version(name: str) -> str | None:
-    try:
-        return normalise_version(name.split("_", 1)[0])
-    except BadVersion:
-        return None
-
-
-def files_applied(mset: MigrationSet, applied: Sequence[WranglerMigration]) -> dict[str, str]:
-    """Our files that the CLI's history shows as applied: filename → the CLI's name for it."""
-    by_version = {m.version: m for m in mset.migrations}
-    out: dict[str, str] = {}
-    for w in applied:
-        v = _version(w.name)
-        m = by_version.get(v) if v is not None else None
-        if m is not None:
-            out[m.filename] = w.name
-    return out
+    """The Supabase CLI's applied migrations (:func:`~malnu_tui.engine.backends.pg_record.
+    cli_history`), as adopt reads a history; None when there is none this role may read."""
+    names = cli_history(conn)
+    return None if names is None else [WranglerMigration(i, n, "") for i, n in enumerate(names, 1)]
 
 
 def plan_adopt(
@@ -87,7 +48,7 @@ def plan_adopt(
     already: list[str] = []
     unmatched: list[str] = []
     for w in applied:
-        v = _version(w.name)
+        v = version_of(w.name)
         m = by_version.get(v) if v is not None else None
         if m is None:
             unmatched.append(w.name)

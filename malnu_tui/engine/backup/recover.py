@@ -52,9 +52,9 @@ _RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
+_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)  # Indonesia's zones, said by name
 # A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
 # as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
-_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)
 _CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
 
 
@@ -69,6 +69,12 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     try:
         m = _RELATIVE.match(value)
         if m and (m.group(1) or m.group(3)):
+            if "M" in m.group(2):
+                # Grafana's and Prometheus' dashboards read `now-1M` as a month.
+                raise ConfigError(
+                    f"cannot read the time {text!r}: M is a month in Grafana, a minute here",
+                    hint="write m for minutes (-90m), d for days (-30d), or give a date",
+                )
             seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
             return now - timedelta(seconds=seconds)
         _refuse_clock_fraction(text, value)

@@ -36,7 +36,7 @@ from malnu_tui.engine.backup.store import (
     sha256_file,
     temp_path,
 )
-from malnu_tui.engine.errors import DAMAGED_HINT, DatabaseBusy, sqlite_damaged
+from malnu_tui.engine.errors import DatabaseBusy, damaged_hint, sqlite_damaged
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -260,7 +260,7 @@ def create(
         if not (damaged_ok and sqlite_damaged(exc)):
             raise BackupError(
                 f"the copy of {live} cannot be read back: {exc}",
-                hint=DAMAGED_HINT if sqlite_damaged(exc) else None,
+                hint=damaged_hint(str(exc)) if sqlite_damaged(exc) else None,
             ) from None
         verdict = str(exc)
     finally:
@@ -272,7 +272,7 @@ def create(
         raise err
     if verdict != "ok" and not damaged_ok:
         raise BackupError(
-            f"the copy of {live} failed PRAGMA quick_check: {verdict}", hint=DAMAGED_HINT
+            f"the copy of {live} failed PRAGMA quick_check: {verdict}", hint=damaged_hint(verdict)
         )
     digest, size = hashed[0]
     details = {"sqlite_version": sqlite3.sqlite_version, "source": str(live)}
@@ -415,14 +415,7 @@ def restore(
     except sqlite3.Error as exc:
         raise BackupError(
             f"restore into {live} failed, the database is unchanged: {exc}",
-            hint=f"{live} is damaged in a way the restore cannot read past: move it aside "
-            "(with its -wal and -shm files), then run the restore again: a missing file is "
-            "created and restored into"
-            if sqlite_damaged(exc)
-            else f"the disk of {live.parent} is full: the restore needs room there for the "
-            f"whole backup ({manifest.size} bytes) beside the database; free space there"
-            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
-            else "another process may hold a write lock; retry when it is idle",
+            hint=_restore_hint(exc, live, manifest.size),
         ) from None
     except OSError as exc:
         raise BackupError(f"restore into {live} failed, the database is unchanged: {exc}") from None
@@ -430,6 +423,22 @@ def restore(
         remove_quietly(staging)
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _restore_hint(exc: sqlite3.Error, live: Path, size: int) -> str:
+    """What to do about a restore SQLite refused: damage, a full disk, or a writer."""
+    if sqlite_damaged(exc):
+        return (
+            f"{live} is damaged in a way the restore cannot read past: move it aside (with its "
+            "-wal and -shm files), then run the restore again: a missing file is created and "
+            "restored into"
+        )
+    if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return (
+            f"the disk of {live.parent} is full: the restore needs room there for the whole "
+            f"backup ({size} bytes) beside the database; free space there"
+        )
+    return "another process may hold a write lock; retry when it is idle"
 
 
 def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> str:
@@ -457,7 +466,7 @@ def _carry_tool_rows(st: sqlite3.Connection, live: Path) -> str:
             if not sqlite_damaged(exc):
                 raise
             lost[table] = f"{table} ({exc})"
-    _carry(st, {t: c for t, c in _CARRIED.items() if t not in lost}, keep_own=True)
+    _carry(st, {t: c for t, c in _CARRIED.items() if t not in lost})
     lost.pop("malnu_lock", None)  # ours is released after the restore: nothing to keep
     if not lost:
         return ""
@@ -475,9 +484,11 @@ _CARRIED = {
 }
 
 
-def _carry(st: sqlite3.Connection, tables: dict[str, str], keep_own: bool = False) -> None:
-    """Replace ``tables`` of the staging copy with the live ones (attached as ``live``); with
-    ``keep_own``, the tool tables not named keep the staging copy's rows (the lock row never)."""
+def _carry(st: sqlite3.Connection, tables: dict[str, str]) -> None:
+    """Replace ``tables`` of the staging copy with the live ones (attached as ``live``). The
+    lock row is the live one or none. An audit trail the live database does not have (not
+    readable, or empty: a new file in place of one moved aside, a new server) leaves the
+    backup's own: the history up to the backup, which `recover` and `log` read."""
     st.execute("BEGIN IMMEDIATE")
     have = _tables(st)
     if "malnu_audit" not in have:
@@ -488,9 +499,12 @@ def _carry(st: sqlite3.Connection, tables: dict[str, str], keep_own: bool = Fals
         r[0] for r in st.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
     }
     for table in _CARRIED:
-        if table in tables or table == "malnu_lock" or not keep_own:
+        carry = table in tables and table in live_tables
+        if carry and table == "malnu_audit":
+            carry = st.execute("SELECT 1 FROM live.malnu_audit LIMIT 1").fetchone() is not None
+        if carry or table == "malnu_lock":
             st.execute(f"DELETE FROM main.{table}")
-        if table in tables and table in live_tables:
+        if carry:
             columns = tables[table]
             st.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM live.{table}")
     st.execute("COMMIT")

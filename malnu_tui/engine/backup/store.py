@@ -402,10 +402,26 @@ def _read_all(directory: Path) -> list[tuple[str, BackupManifest | BackupError]]
     for p in directory.glob("*.json"):
         if not p.name.startswith(TMP_PREFIX) and _ID.match(p.stem):
             try:
-                out.append((p.stem, read_manifest(p)))
+                out.append((p.stem, _with_data_file(directory, read_manifest(p))))
             except BackupError as exc:
                 out.append((p.stem, exc))
     return out
+
+
+def _with_data_file(directory: Path, manifest: BackupManifest) -> BackupManifest:
+    """``manifest``, or, when its data file is gone or not the size it records (deleted by a
+    cleanup script, a store copied without it), the same not counted as verified (in memory,
+    with ``details["missing"]`` saying why): `backup list`, `check`, `prune` and `rehearse`
+    took such a backup for a good one."""
+    try:
+        size = (directory / manifest.file).stat().st_size
+    except OSError:
+        why = f"its data file {manifest.file} is missing"
+    else:
+        if size == manifest.size:
+            return manifest
+        why = f"its data file {manifest.file} is {size} bytes, the manifest says {manifest.size}"
+    return replace(manifest, verified_at=None, details={**manifest.details, "missing": why})
 
 
 def load_manifest(directory: Path, backup_id: str) -> BackupManifest:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,8 @@ class TableSource:
             backend.conn.text_factory = self._text  # type: ignore[attr-defined]
         self.table = _in_its_schema(backend, table)
         self.view = self.table not in backend.table_names() and self.table in _views(backend)
+        if not self.view and self.table not in backend.table_names():
+            _unreadable(backend, self.table)
         self.schema: TableSchema = read_schema(backend, self.table, view=self.view)
         self.header: tuple[str, ...] = self.schema.names
         what = "view" if self.view else "table"
@@ -122,9 +125,10 @@ class TableSource:
         )
         return int(rows[0][0])
 
-    def _view_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
-        """A view's rows through one cursor (a view has no key to page by): SQLite's
-        statement, or a PostgreSQL server-side cursor, read a page at a time."""
+    def _cursor_pages(self, select: str) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``select`` through one cursor (a view, or a PostgreSQL table without a
+        key, has no key to page by): SQLite's statement, or a PostgreSQL server-side cursor in
+        the reading's snapshot, read a page at a time."""
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         conn: Any = self.backend.conn  # type: ignore[attr-defined]
         if self.backend.kind == "sqlite":
@@ -136,7 +140,7 @@ class TableSource:
         import psycopg
 
         try:
-            with conn.transaction(), conn.cursor(name="malnu_import_view") as cur:
+            with conn.transaction(), conn.cursor(name="malnu_import_rows") as cur:
                 cur.execute(select, ())
                 while page := [tuple(r) for r in cur.fetchmany(limit)]:
                     limit = _page_size(page)
@@ -151,7 +155,7 @@ class TableSource:
         t = quote_ident(self.table)
         cols = ", ".join(self._sqlite_value(c) for c in self.header)
         if self.view:
-            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+            yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
         pk = self.schema.primary_key
         alias = (
@@ -246,27 +250,22 @@ class TableSource:
         # psycopg would read it as a placeholder's (see backends.pg_sql.with_params).
         cols = ", ".join(value(c) for c in self.header).replace("%", "%%")
         t = quote_ident(self.table).replace("%", "%%")
-        if self.view:
-            yield from self._view_pages(f"SELECT {cols} FROM {t}")
+        if self.view or not keys:
+            # A view, or a table without a key: one server-side cursor, in the snapshot the
+            # whole reading is in. Pages by ctid skipped rows of a partitioned (or INHERITS)
+            # table, whose partitions each have their own (0,1), (0,2)…: a page ending between
+            # two equal ctids lost the next ("count check failed", nothing imported).
+            yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
-        if keys:
-            # The keys are read as they are stored (the next page starts after them).
-            order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
-            lead = len(keys)
-        else:
-            # ORDER BY the table's ctid, qualified: a bare "ctid" names the output column
-            # ctid::text, and text order ('(0,1)', '(0,10)', … '(0,2)') skipped rows.
-            order, lead = f"{t}.ctid", 1
+        # The keys are read as they are stored (the next page starts after them).
+        order = ", ".join(quote_ident(k) for k in keys).replace("%", "%%")
+        lead = len(keys)
+        marks = ", ".join("%s" for _ in keys)
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
-            if keys:
-                where = f"WHERE ({order}) > ({', '.join('%s' for _ in keys)}) " if after else ""
-                head = order
-            else:
-                where = f"WHERE {t}.ctid > %s::tid " if after else ""
-                head = "ctid::text"
-            query = f"SELECT {head}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
+            where = f"WHERE ({order}) > ({marks}) " if after else ""
+            query = f"SELECT {order}, {cols} FROM {t} {where}ORDER BY {order} LIMIT {limit}"
             try:
                 rows = conn.execute(query, after or ()).fetchall()
             except psycopg.Error as exc:
@@ -284,6 +283,16 @@ class TableSource:
         one snapshot (a REPEATABLE READ, READ ONLY transaction): a live table is read as it
         was when the import began, every row once (an UPDATE during the reading moved rows
         of a table without a key to later pages, read twice, and the count check failed)."""
+        import psycopg
+
+        try:
+            yield from self._records()
+        except (sqlite3.Error, psycopg.Error) as exc:
+            # A view that fails as it runs (malformed JSON, a missing function), a damaged
+            # legacy file: one line naming the source, where it was a traceback.
+            raise BackendError(f"{self.description}: {exc}") from None
+
+    def _records(self) -> Iterator[SourceRecord]:
         with self._snapshot():
             before = self._count()
             line = 1
@@ -361,6 +370,27 @@ _PG_VIEWS = (
     f"SELECT c.relname FROM pg_class c WHERE c.relnamespace = {_HERE} "
     "AND c.relkind IN ('v', 'm') ORDER BY c.relname"
 )
+
+
+def _unreadable(backend: Backend, name: str) -> None:
+    """A PostgreSQL table or view of the current schema that this role may not read: said so
+    (information_schema hides it, and the import said "no table", listing none)."""
+    if backend.kind != "postgresql":
+        return
+    rows = backend.conn.execute(  # type: ignore[attr-defined]
+        "SELECT c.relkind, current_user FROM pg_class c WHERE c.relname = %s AND c.relnamespace "
+        f"= {_HERE} AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT has_table_privilege(c.oid, "
+        "'SELECT')",
+        (name,),
+    ).fetchall()
+    if rows:
+        what = "view" if rows[0][0] in ("v", "m") else "table"
+        raise ConfigError(
+            f"{what} {name!r} of {backend.display_url}: permission denied (role {rows[0][1]!r} "
+            "may not SELECT it)",
+            hint=f"GRANT SELECT ON {quote_ident(name)} TO {quote_ident(str(rows[0][1]))}, or "
+            "connect as a role that may read it",
+        )
 
 
 def _in_its_schema(backend: Backend, name: str) -> str:

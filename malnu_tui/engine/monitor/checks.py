@@ -401,12 +401,30 @@ def _backup_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         metrics["backup_age_seconds"] = float("nan")
         return
     verified = [b for b in facts.backups if b.verified]
+    # A backup whose data file is gone is never counted (the store marks it, see
+    # backup.store): all of them deleted by a cleanup script read as fresh backups.
+    gone = [b for b in facts.backups if "missing" in b.details]
     if not verified:
         what = "no backup at all" if not facts.backups else "no verified backup"
+        if gone:
+            more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+            what += f": backup {gone[0].id}: {gone[0].details['missing']}{more}"
         add("backup_age", Severity.CRITICAL, what, None, "backups")
         metrics["backup_age_seconds"] = float("nan")
         return
     newest = max(verified, key=lambda b: b.created)
+    newer_gone = [b for b in gone if b.created > newest.created]
+    if newer_gone:
+        add(
+            "backup_age",
+            Severity.WARNING,
+            f"backup {newer_gone[0].id}: {newer_gone[0].details['missing']}; the newest "
+            f"verified backup is {_ago(now, newest.created)} old",
+            format_time(newest.created),
+            "backups",
+        )
+        metrics["backup_age_seconds"] = round((now - newest.created).total_seconds(), 3)
+        return
     age = (now - newest.created).total_seconds()
     metrics["backup_age_seconds"] = round(age, 3)
     if age < -_CLOCK_SLACK_S:

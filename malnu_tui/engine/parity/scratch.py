@@ -38,6 +38,20 @@ _ADD_VALUE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _NEW_VALUE = re.compile(r'new value "(.*)" of enum type')
+# A trigger function as the translation writes it (translate/triggers.py), and its trigger.
+_TRIGGER_FUNCTION = re.compile(
+    r'^CREATE OR REPLACE FUNCTION ("(?:[^"]|"")+")\(\) RETURNS trigger LANGUAGE plpgsql AS '
+    r"\$fn\$\nBEGIN\n(?P<body>.*)\nEND\n\$fn\$$",
+    re.DOTALL,
+)
+_TRIGGER = re.compile(
+    r'^CREATE (?:OR REPLACE )?TRIGGER "(?:[^"]|"")+" .*? ON (?P<table>"(?:[^"]|"")+") '
+    r'FOR EACH ROW .*EXECUTE FUNCTION (?P<fn>"(?:[^"]|"")+")\(\)$',
+    re.DOTALL,
+)
+_BODY_STATEMENT = re.compile(r"^\s*((?:INSERT|UPDATE|DELETE|WITH)\b.*);$", re.IGNORECASE)
+_BODY_ASSIGNMENT = re.compile(r'^\s*NEW\."(?:[^"]|"")+" := (.*);$')
+_ROW = re.compile(r"\b(?:new|old)\.", re.IGNORECASE)
 
 
 def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
@@ -86,6 +100,7 @@ def run_each(
     failed = {} if failed is None else failed
     ran = 0
     added: set[str] = set()  # enum values this file adds (ALTER TYPE … ADD VALUE)
+    bodies: dict[str, str] = {}  # trigger functions created here (name → body)
     for item in statements:
         line, text = (item.line, item.text) if isinstance(item, Statement) else item
         data = item.copy_data if isinstance(item, Statement) else None
@@ -107,6 +122,10 @@ def run_each(
                         copy.write(data)
                 else:
                     conn.execute(text)
+            if (m_fn := _TRIGGER_FUNCTION.match(text)) is not None:
+                bodies[m_fn[1]] = m_fn["body"]
+            elif (m_tr := _TRIGGER.match(text)) is not None and m_tr["fn"] in bodies:
+                _check_trigger_body(conn, file, line, bodies[m_tr["fn"]], m_tr["table"], findings)
         except psycopg.Error as exc:
             message = (exc.diag.message_primary or str(exc)).strip()
             new_value = _NEW_VALUE.search(message) if exc.sqlstate == "55P04" else None
@@ -135,6 +154,43 @@ def run_each(
                 )
             )  # fmt: skip
     return ran
+
+
+def _check_trigger_body(
+    conn: psycopg.Connection[Any],
+    file: str,
+    line: int,
+    body: str,
+    table: str,
+    findings: list[Finding],
+) -> None:
+    """PL/pgSQL checks a statement of a function's body only when it first runs it: a
+    translated trigger whose body names a column PostgreSQL does not have, or reads a bigint as
+    a condition, was created and passed, then failed at the table's first write. Each body
+    statement (and each value assigned to NEW) is analysed by PREPARE, never run, with NEW and
+    OLD standing as a NULL row of the trigger's table; a refusal is a finding on the trigger."""
+    row = f"(NULL::{table})."
+    for body_line in body.splitlines():
+        m = _BODY_STATEMENT.match(body_line)
+        query = m[1] if m else None
+        if query is None and (a := _BODY_ASSIGNMENT.match(body_line)) is not None:
+            query = f"SELECT {a[1]}"
+        if query is None:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(f"PREPARE malnu_trigger_check AS {_ROW.sub(row, query)}")
+                conn.execute("DEALLOCATE malnu_trigger_check")
+        except psycopg.Error as exc:
+            message = (exc.diag.message_primary or str(exc)).strip()
+            findings.append(
+                Finding(
+                    file, line, REJECTED, f"the trigger's body: {message}",
+                    "PostgreSQL would refuse it at the table's first write: the translation "
+                    "is wrong here, report it or write a PostgreSQL-specific migration",
+                )
+            )  # fmt: skip
+            return
 
 
 def _refuse_live_reach(

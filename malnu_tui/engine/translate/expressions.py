@@ -23,7 +23,12 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
-from malnu_tui.engine.translate.numbers import blob_sql, integer_cast, numeric_round
+from malnu_tui.engine.translate.numbers import (
+    blob_sql,
+    group_concat_text,
+    integer_cast,
+    numeric_round,
+)
 from malnu_tui.engine.translate.schema import SchemaState
 
 __all__ = [
@@ -147,6 +152,12 @@ def rewrite_functions(
             return node
         if isinstance(node, exp.Round):
             numeric_round(node, ctx)
+            return node
+        if isinstance(node, exp.Collate):
+            _binary_collation(node)
+            return node
+        if isinstance(node, exp.GroupConcat):
+            group_concat_text(node, ctx)
             return node
         if isinstance(node, exp.Substring):
             _substr_from_the_end(node)
@@ -310,6 +321,8 @@ FUNCTION_NODES = (
     exp.Cast,
     exp.Round,
     exp.Substring,
+    exp.GroupConcat,
+    exp.Collate,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,
@@ -343,6 +356,23 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     else:
         value = timestamp_sql("datetime", [lits[0], *mods], _arg_sql(args[0]))[0]
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
+
+
+def _binary_collation(node: exp.Collate) -> None:
+    """``x COLLATE BINARY`` (SQLite's default, memcmp; in an index or an ORDER BY) in place as
+    PostgreSQL's ``"C"``, the same order: it was emitted as is, a syntax error. ``RTRIM``
+    (trailing spaces ignored) has no PostgreSQL collation. (``NOCASE`` is named by the
+    leftover check; a column's own COLLATE by :func:`.statements.rewrite_column`.)"""
+    name = node.args.get("expression")
+    word = name.name if isinstance(name, exp.Column | exp.Var | exp.Identifier) else ""
+    if word.lower() == "binary":
+        node.set("expression", exp.Var(this='"C"'))
+    elif word.lower() == "rtrim":
+        raise Untranslatable(
+            "COLLATE RTRIM",
+            "PostgreSQL has no collation that ignores trailing spaces",
+            "compare rtrim(x) by hand",
+        )
 
 
 def _in_check(node: exp.Expr) -> bool:

@@ -11,7 +11,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["blob_sql", "integer_cast", "numeric_round"]
+__all__ = ["blob_sql", "group_concat_text", "integer_cast", "numeric_round"]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
 
@@ -83,3 +83,26 @@ def _integer_valued(node: exp.Expr, ctx: Context) -> bool:
         return not node.is_string and str(node.this).lstrip("-").isdigit()
     declared = _column_infos(node, ctx)
     return bool(declared) and all("INT" in d for d in declared)
+
+
+def group_concat_text(node: exp.GroupConcat, ctx: Context) -> None:
+    """``group_concat(id)`` in place: SQLite joins any values as text; PostgreSQL's
+    STRING_AGG takes text only (``function string_agg(bigint, unknown) does not exist``), so a
+    value not known to be TEXT is cast to it."""
+    holder: exp.Expr = node.this if isinstance(node.this, exp.Distinct) else node
+    key = "expressions" if holder is not node else "this"
+    value = holder.expressions[0] if key == "expressions" else holder.this
+    if (
+        value is None
+        or isinstance(value, exp.DPipe)
+        or (isinstance(value, exp.Literal) and value.is_string)
+    ):
+        return  # (text already)
+    declared = _column_infos(value, ctx)
+    if declared and all(d.strip() in ("TEXT", "") or "CHAR" in d or "CLOB" in d for d in declared):
+        return
+    text = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
+    if key == "expressions":
+        holder.set("expressions", [text, *holder.expressions[1:]])
+    else:
+        holder.set("this", text)
