@@ -35,12 +35,13 @@ def _damaged_db(tmp_path: Path) -> tuple[Target, str, dict[str, list[tuple[objec
         backend.close()
 
 
-def _overwrite_page(db: Path, table: str | None) -> None:
-    """Overwrite the root page of ``table`` (None: the first page's b-tree) with garbage."""
+def _overwrite_page(db: Path, table: str | int | None) -> None:
+    """Overwrite the root page of ``table`` (or page number ``table``; None: the first page's
+    b-tree) with garbage."""
     with sqlite3.connect(db) as conn:
         size = conn.execute("PRAGMA page_size").fetchone()[0]
-        page = 1
-        if table is not None:
+        page = table if isinstance(table, int) else 1
+        if isinstance(table, str):
             page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,))
             page = page.fetchone()[0]
     conn.close()
@@ -81,6 +82,44 @@ def test_a_damaged_database_is_restored_and_its_copy_kept(tmp_path: Path) -> Non
     assert f"the damaged database it replaced is kept as backup {pre[0].id}" in res.err
     assert "warning: the restore is done, but: the database it replaced was damaged" in res.err
     assert f"to undo: malnu-tui backup restore {pre[0].id}" not in res.err
+
+
+def test_a_damaged_leaf_page_is_one_line_per_check(tmp_path: Path) -> None:
+    """A leaf page of a table damaged (quick_check answers rows, the first holding a line
+    break): `backup verify` of the pre-restore copy printed a check over two lines."""
+    import shutil
+
+    target, backup_id, _ = _damaged_db(tmp_path)
+    db, probe = tmp_path / "sekolah.db", tmp_path / "probe.db"
+    with sqlite3.connect(db) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    for page in range(2, pages + 1):  # a page whose damage quick_check reports as rows
+        shutil.copyfile(db, probe)
+        _overwrite_page(probe, page)
+        try:
+            with sqlite3.connect(probe) as conn:
+                said = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError:
+            continue
+        finally:
+            conn.close()
+        if "\n" in said:
+            break
+    else:
+        raise AssertionError("no page found whose damage quick_check reports in rows")
+    _overwrite_page(db, page)
+    args = _config(tmp_path, target)
+    assert run_inproc(*args, "backup", "restore", backup_id, "--yes").code == 0
+    pre = next(m for m in list_backups(target.backup_dir) if m.reason == "pre-restore")
+    assert pre.details["damaged"].startswith("PRAGMA quick_check: *** in database main ***; ")
+    res = run_inproc(*args, "backup", "verify", pre.id)
+    assert res.code == 1
+    assert [line.split()[2] for line in res.out.splitlines()] == [
+        "size:",
+        "sha256:",
+        "quick_check:",
+    ]
 
 
 def test_a_damaged_audit_trail_does_not_stop_the_restore(tmp_path: Path) -> None:

@@ -231,3 +231,54 @@ def test_a_d1_sync_whose_lock_was_released_mid_run_stops_writing(
     assert chunks and dst.count() == chunks[0] < 6  # nothing written after box-b took over
     b.release_lock()
     b.close()
+
+
+def test_a_sqlite_import_or_sync_whose_lock_was_released_mid_run_commits_nothing(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """On a SQLite file a migration never commits once its lock row is gone (an `unlock
+    --yes` of a live process, with its note); an import or a sync did: released during the
+    import's safety backup, the lock was taken by another operator, who rolled a migration
+    back, and the import then committed beside it with exit 0 (seen with real processes)."""
+    from malnu_tui.engine.data import ImportRequest, open_csv, run_import
+    from malnu_tui.engine.errors import LockLost
+    from malnu_tui.engine.migrate import unlock
+    from tests.sync_support import make_db, sqlite_source, sync
+
+    url = f"sqlite:///{tmp_path / 'school.db'}"
+    target = Target("t", url, mdirs.migrations, mdirs.rollback, mdirs.root, {})
+    a, b = open_backend(target), open_backend(target)
+    b.ensure_schema()
+    b.conn.execute("CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL)")  # type: ignore[attr-defined]
+    csv_file = tmp_path / "kelas.csv"
+    csv_file.write_text("id,nama\n1,X IPA 1\n2,X IPS 2\n")
+    request = ImportRequest(table="kelas", file=csv_file)
+
+    def released_during_the_backup(_reason: str) -> str | None:
+        unlock(b)  # box-b: `unlock --yes`, then its own work
+        b.acquire_lock(LockHolder("ops@box-b", "box-b", 1, utc_now(), note="up"))
+        b.release_lock()
+        return None
+
+    with pytest.raises(LockLost):
+        run_import(a, request, open_csv(request), safety_backup=released_during_the_backup)
+    assert b.row_count("kelas") == 0
+    a.close()
+    b.close()
+
+    # A sync into a SQLite file: no chunk after the release commits.
+    src, dst = sqlite_source(tmp_path), make_db("sqlite", None, tmp_path, "copy")  # type: ignore[arg-type]
+    src.create_users(6)
+    other = open_backend(dst.target("analytics"))
+    other.ensure_schema()
+    chunks: list[int] = []
+
+    def box_b_steps_in(event: object) -> None:
+        if getattr(event, "phase", "") == "copy" and not chunks:
+            chunks.append(getattr(event, "rows", 0))
+            unlock(other)
+
+    with pytest.raises(LockLost):
+        sync(src, dst, box_b_steps_in, chunk_rows=2, full=True)
+    assert chunks and dst.count() == chunks[0] < 6
+    other.close()

@@ -275,6 +275,45 @@ def test_lock_held_past_its_lease(tmp_path: Path, mdirs: MigrationDirs) -> None:
     assert "ops@other" in h.problems[0].message
 
 
+def test_lock_of_this_host_is_judged_by_its_process(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    """On the host that holds it, a lock is alive exactly while its process runs (as every
+    command judges it): a migration longer than the lease (renewed only at its COMMIT) was
+    paged as "held past its lease" while it ran, and a killed holder's lock went unsaid for
+    ten minutes."""
+    import os
+    import sqlite3
+    import subprocess
+
+    from malnu_tui.engine.backends.base import lock_host
+
+    target = Target(
+        "primary", f"sqlite:///{tmp_path / 'p.db'}", mdirs.migrations, mdirs.rollback,
+        tmp_path / "backups",
+    )  # fmt: skip
+    b = open_backend(target)
+    b.ensure_schema()
+    create_backup(b, target)
+    b.close()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+
+    def lock_of(pid: int, lease: str) -> None:
+        with sqlite3.connect(tmp_path / "p.db") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO malnu_lock (id, owner, host, pid, acquired_at, "
+                f"expires_at) VALUES (1, 'ops@here', ?, ?, datetime('now', '-1 hour'), "
+                f"datetime('now', '{lease}'))",
+                (lock_host(), pid),
+            )
+
+    lock_of(os.getpid(), "-5 minutes")  # a long migration, running
+    assert _checks(_health(target)) == {}
+    lock_of(gone.pid, "+5 minutes")  # killed a minute ago
+    h = _health(target)
+    assert _checks(h) == {"lock_lease": Severity.WARNING}
+    assert f"pid {gone.pid} is not running" in h.problems[0].message
+
+
 def test_unreachable_targets_are_unknown(tmp_path: Path, mdirs: MigrationDirs) -> None:
     import socket
 

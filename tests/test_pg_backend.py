@@ -355,3 +355,71 @@ def test_a_role_that_may_create_tables_in_its_schema_but_not_schemas_starts(pg_u
             "WHERE c.relname = 'migrations' ORDER BY 1"
         ).fetchall()
     assert made == [("malnu",), ("public",)]
+
+
+def test_a_deferred_constraint_failing_at_commit_is_a_failed_migration(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # A DEFERRABLE INITIALLY DEFERRED foreign key is checked at the COMMIT: the migration's
+    # orphan row failed there, and the run said "error: <url>: insert or update … violates
+    # foreign key constraint" with no file or line and no tracking row (status: pending, not
+    # failed). Now it is a failed migration as any other, its row saying why.
+    mdirs.add(
+        "20240101_000000",
+        "tables",
+        "create table p (id int primary key);\n"
+        "create table c (id int, p_id int references p deferrable initially deferred);",
+        "drop table c; drop table p;",
+    )
+    mdirs.add("20240102_000000", "orphan", "insert into c values (1, 42);", "delete from c;")
+    res = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "migration 20240102_000000_orphan.sql failed at line 1: at its COMMIT" in res.err
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT filename, success FROM migrations ORDER BY id").fetchall()
+        assert rows == [("20240101_000000_tables.sql", True), ("20240102_000000_orphan.sql", False)]
+        assert conn.execute("SELECT count(*) FROM c").fetchone() == (0,)
+
+
+def test_a_migration_that_drops_the_tools_own_schema_is_said_so(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # A reporting mirror's "reset" (DROP SCHEMA reporting CASCADE) in the schema that holds the
+    # tool's tables: "error: <url>: relation "reporting.migrations" does not exist".
+    mdirs.add(
+        "20240101_000000",
+        "reset",
+        "drop schema if exists reporting cascade;\ncreate schema reporting;",
+        "select 1;",
+    )
+    res = run_cli("--database", f"{pg_url}?schema=reporting", *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "20240101_000000_reset.sql ran, but its tracking row could not be written" in res.err
+    assert "all of it was rolled back" in res.err
+    assert "must not drop or alter the tool's tables (schema 'reporting')" in res.err
+
+
+def test_a_migration_that_gives_up_on_a_lock_names_the_sessions_holding_one(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # 2 a.m.: the app left a transaction open on the table, the ALTER gives up after its
+    # lock_timeout. The run said "canceling statement due to lock timeout" and "fix the file
+    # and run again" — the file is fine. It names the sessions holding locks now, and says to
+    # run it again once they end.
+    mdirs.add("20240101_000000", "t", "create table t (id int);", "drop table t;")
+    mdirs.add(
+        "20240102_000000",
+        "note",
+        "SET lock_timeout = '200ms';\nalter table t add column note text;",
+        "alter table t drop column note;",
+    )
+    assert run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup", "--to",
+                   "20240101_000000").code == 0  # fmt: skip
+    with psycopg.connect(pg_url, application_name="school-app") as app:
+        app.execute("SELECT count(*) FROM t")  # idle in transaction from here
+        res = run_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    assert res.code == 1, res.err
+    assert "lock timeout" in res.err
+    assert "sessions holding locks in this database now: pid " in res.err
+    assert "(school-app, postgres, idle in transaction)" in res.err
+    assert "fix the file" not in res.err and "run it again once they end" in res.err

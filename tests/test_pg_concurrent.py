@@ -439,6 +439,38 @@ def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_inval
     assert "idx_events_user" not in _indexes(pg.url)
 
 
+def test_sigterm_during_a_drop_index_concurrently_names_the_index_it_leaves_invalid(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    # Stopped by SIGTERM while waiting for an application's transaction, the DROP had already
+    # made the index INVALID; the run said only "terminated". It names the index now, on
+    # stderr and in the audit trail.
+    pg, d = fresh_db("postgresql"), mdirs
+    _base(pg, d)
+    d.add(
+        "20250101_000200",
+        "index",
+        "CREATE INDEX idx_events_user ON events (user_id);",
+        "SET lock_timeout = '60s';\nDROP INDEX CONCURRENTLY idx_events_user;",
+    )
+    assert pg.cli(d, "up", "--no-backup").code == 0
+    with psycopg.connect(pg.url) as reader:
+        reader.execute("SELECT count(*) FROM events")
+        proc = pg.popen(d, "rollback", "--yes", "--no-backup")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _indexes(pg.url)["idx_events_user"]:
+            time.sleep(0.05)  # the DROP's first step done: waiting for the reader
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "note: the index public.idx_events_user is left INVALID" in err
+    with psycopg.connect(pg.url) as conn:
+        row = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE outcome = 'left-invalid' ORDER BY id DESC"
+        ).fetchone()
+    assert row is not None and "public.idx_events_user" in str(row[0])
+
+
 def test_a_concurrent_build_with_maintenance_work_mem_set_runs_and_puts_it_back(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:

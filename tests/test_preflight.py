@@ -97,9 +97,11 @@ def test_dead_holders_lock_is_taken_over_and_audited(any_url: str, mdirs: Migrat
         mset = discover(mdirs.migrations, mdirs.rollback)
         pf = preflight_rollback(backend, target, mset, steps=1)
         assert pf.ok
-        assert [p.describe() for p in pf.notices] == [
-            f"pid {pid} is not running: its lock will be taken over (audited)"
-        ]
+        (notice,) = [p.describe() for p in pf.notices]
+        assert notice.startswith(
+            f"pid {pid} is not running: its lock will be taken over (audited); it was the lock "
+            f"of ops@box on {socket.gethostname()} (pid {pid}) since 2026-01-01 00:00:00"
+        )
         assert isinstance(pf.notices[0], StaleLock)
         assert pf.plan is not None
         result = apply_plan(backend, mset, pf.plan)
@@ -254,11 +256,18 @@ def test_cli_rollback_takes_over_a_dead_holders_lock(any_url: str, mdirs: Migrat
     target, backend = _applied(mdirs, any_url)
     pid = _dead_pid()
     other = open_backend(target)
-    other.acquire_lock(LockHolder("ops@box", socket.gethostname(), pid, "2026-01-01 00:00:00"))
+    other.acquire_lock(
+        LockHolder(
+            "ops@box", socket.gethostname(), pid, "2026-01-01 00:00:00", note="rollback of 2"
+        )
+    )
     try:
         res = run_cli("--database", any_url, *mdirs.args(), "rollback", "--yes", "--no-backup")
         assert res.code == 0, res.err
         assert f"pid {pid} is not running: its lock will be taken over" in res.err
+        # Whose it was and what it was doing when it died: a rollback killed half-way.
+        assert f"it was the lock of ops@box on {socket.gethostname()} (pid {pid})" in res.err
+        assert "[rollback of 2" in res.err
     finally:
         other.close()
     assert [r.filename for r in backend.fetch_records()] == [

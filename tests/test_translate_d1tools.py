@@ -125,7 +125,7 @@ def test_plan_check_analyses_a_trigger_body(pg_url: str, mdirs: MigrationDirs) -
         "CREATE TRIGGER students_touch AFTER UPDATE ON students BEGIN "
         "UPDATE students SET name = upper(NEW.name) WHERE id = NEW.id; END;\n"
         "CREATE TRIGGER students_log AFTER INSERT ON students BEGIN "
-        "INSERT INTO log (msg) VALUES (NEW.grade || NEW.class_no); END;",
+        "INSERT INTO log (msg) SELECT name FROM students WHERE name = NEW.grade; END;",
     )
     db = f"sqlite:///{mdirs.root / 'app.db'}"
     res = run_cli(
@@ -136,4 +136,4 @@ def test_plan_check_analyses_a_trigger_body(pg_url: str, mdirs: MigrationDirs) -
     rejected = [(s["line"], s["status"]) for s in statements if s["status"] != "ok"]
     assert rejected == [(5, "rejected")]
     (finding,) = [f for s in statements for f in s["findings"] if f["severity"] == "error"]
-    assert "the trigger's body: operator does not exist: bigint || bigint" in finding["why"]
+    assert "the trigger's body: operator does not exist: text = bigint" in finding["why"]

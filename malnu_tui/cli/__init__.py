@@ -4,6 +4,7 @@ the Textual console (imported lazily: other commands never pay for Textual)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import re
@@ -13,7 +14,7 @@ from typing import Any, NoReturn
 
 from malnu_tui import __version__
 from malnu_tui.cli.argtypes import not_empty
-from malnu_tui.cli.context import Context, Terminated, sigterm_as_interrupt
+from malnu_tui.cli.context import Context, HungUp, Terminated, sigterm_as_interrupt
 from malnu_tui.engine.errors import MalnuError
 
 # Each module has register(subparsers, common); handlers are set with set_defaults(handler=…)
@@ -214,11 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Terminated:
+    except HungUp as exc:
+        with contextlib.suppress(OSError):
+            ctx.message("hung up")  # (to /dev/null when it was the terminal that went away)
+            for note in getattr(exc, "__notes__", ()):
+                ctx.message(f"note: {note}")
+        return 129
+    except Terminated as exc:
         ctx.message("terminated")
+        for note in getattr(exc, "__notes__", ()):  # what the stop left (engine: add_note)
+            ctx.message(f"note: {note}")
         return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         ctx.message("interrupted")
+        for note in getattr(exc, "__notes__", ()):
+            ctx.message(f"note: {note}")
         return 130
     except Exception as exc:
         # A damaged SQLite file fails wherever it is first read (a lock row, a migration

@@ -28,9 +28,28 @@ class Terminated(KeyboardInterrupt):
     released, the run row written), then exit 143."""
 
 
+class HungUp(Terminated):
+    """SIGHUP: the operator's SSH session or terminal went away mid-command. Ended as SIGTERM
+    ends it (it killed the process outright: a D1 restore in flight then lost the audit trail
+    it would have put back), with nothing more said to the terminal that is gone; exit 129."""
+
+
+def _hang_up(_signum: int, _frame: object) -> None:
+    # The terminal is gone: what the clean-up would print there would fail (EIO) half way.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            if os.isatty(stream.fileno()):
+                stream.flush()
+                os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    raise HungUp
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only)."""
+    """Within the block, SIGTERM raises :class:`Terminated` and SIGHUP :class:`HungUp`
+    (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -39,10 +58,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
         raise Terminated
 
     before = signal.signal(signal.SIGTERM, stop)
+    before_hup = signal.signal(signal.SIGHUP, _hang_up)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGHUP, before_hup)
 
 
 class Context:

@@ -292,6 +292,14 @@ def cmd_export(ctx: Context) -> int:
     try:
         res = export_dump(backend, tmp, _progress(ctx))
         os.replace(tmp, dest)
+    except OSError as exc:  # a full disk or quota while the dump was written: no traceback
+        from malnu_tui.engine.backup.store import BackupError
+
+        raise BackupError(
+            f"cannot write the dump to {dest}: {exc.strerror or exc}; no dump was written",
+            hint=f"the disk of {dest.parent} (or this user's quota) may be full: free space "
+            "there, or export to another disk",
+        ) from None
     finally:
         if tmp.exists():
             tmp.unlink()

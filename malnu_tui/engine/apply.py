@@ -77,6 +77,13 @@ class MigrationFailed(MalnuError):
         verb = "migration" if direction == "up" else "rollback"
         if failure.left:
             outcome, hint = failure.left, "run it again to finish it, once what blocked it is gone"
+        elif "[SQLSTATE 55P03]" in failure.error:  # lock_timeout: the file is not at fault
+            outcome = "all of it was rolled back"
+            hint = (
+                "another session held a lock this needs (the sessions are named above, where "
+                "any still hold one): run it again once they end, or raise the file's SET "
+                "lock_timeout"
+            )
         elif direction == "up":
             outcome = "all of it was rolled back"
             hint = "fix the file and run again; the tracking row records the error"

@@ -151,7 +151,11 @@ class StaleLock:
     blocking: ClassVar[bool] = False
 
     def describe(self) -> str:
-        return f"{self.reason}: its lock will be taken over (audited)"
+        # Whose it was and what it was doing: a rollback killed half-way wants a look.
+        return (
+            f"{self.reason}: its lock will be taken over (audited); it was the lock of "
+            f"{self.holder.describe()}"
+        )
 
     def error(self) -> MalnuError:
         return LockHeld(self.holder, self.reason)

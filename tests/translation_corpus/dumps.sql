@@ -273,3 +273,45 @@ CREATE TABLE codes (code TEXT NOT NULL);
 -- sqlite:
 CREATE UNIQUE INDEX codes_code ON codes (code COLLATE RTRIM);
 -- finding: COLLATE RTRIM
+
+-- case: concat_of_two_numbers
+-- setup:
+CREATE TABLE students (id INTEGER PRIMARY KEY, grade INTEGER NOT NULL, class_no INTEGER NOT NULL, code TEXT);
+CREATE TABLE log (id INTEGER PRIMARY KEY, msg TEXT);
+INSERT INTO students (id, grade, class_no) VALUES (1, 7, 2), (2, 8, 11);
+-- sqlite:
+UPDATE students SET code = grade || class_no || '-' || id;
+CREATE TRIGGER students_log AFTER INSERT ON students BEGIN INSERT INTO log (msg) VALUES (NEW.grade || NEW.class_no); END;
+INSERT INTO students (id, grade, class_no) VALUES (3, 9, 4);
+-- postgres:
+UPDATE students SET code = CAST(grade AS TEXT) || class_no || '-' || id;
+CREATE OR REPLACE FUNCTION "students_log_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (msg) VALUES (CAST(new.grade AS TEXT) || new.class_no);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "students_log" AFTER INSERT ON "students" FOR EACH ROW EXECUTE FUNCTION "students_log_fn"();
+INSERT INTO students (id, grade, class_no) VALUES (3, 9, 4);
+SELECT setval(pg_get_serial_sequence('"students"', 'id'), coalesce((SELECT max("id") FROM "students"), 0) + 1, false);
+-- check:
+SELECT s.id, s.code, l.msg FROM students s LEFT JOIN log l ON l.msg = CAST(s.grade AS TEXT) || CAST(s.class_no AS TEXT) ORDER BY s.id
+
+-- case: simple_case_value_is_no_condition
+-- setup:
+CREATE TABLE marks (id INTEGER PRIMARY KEY, got INTEGER, wanted INTEGER, verdict TEXT);
+INSERT INTO marks (id, got, wanted) VALUES (1, 5, 5), (2, 3, 0), (3, 0, 2);
+-- sqlite:
+UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END WHERE wanted;
+-- postgres:
+UPDATE marks SET verdict = CASE got WHEN wanted THEN 'same' ELSE 'differs' END WHERE (wanted <> 0);
+-- check:
+SELECT id, verdict FROM marks ORDER BY id
+
+-- case: group_concat_of_numbers_in_order
+-- setup:
+CREATE TABLE enrolments (id INTEGER PRIMARY KEY, class_id INTEGER NOT NULL);
+-- sqlite:
+SELECT class_id, group_concat(id ORDER BY id DESC) FROM enrolments GROUP BY class_id;
+-- postgres:
+SELECT class_id, STRING_AGG(CAST(id AS TEXT), ',' ORDER BY id DESC NULLS LAST) FROM enrolments GROUP BY class_id;

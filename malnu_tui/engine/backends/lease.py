@@ -39,28 +39,24 @@ def pid_alive(pid: int) -> bool:
 class LeaseKeeper:
     """Renews a held lock's lease from a thread of its own, every :data:`RENEW_EVERY_S`, until
     :meth:`stop`: a lease is proof that its holder runs, also through one step longer than
-    the lease (a big import or sync, an export, a restore). ``renew`` says whether the row
-    was still this holder's; once it was not, :attr:`lost` is set and renewing stops. A
-    renewal that fails (the database unreachable for a while) is tried again next time."""
+    the lease (a big import or sync, an export, a restore). ``renew`` touches this holder's
+    own row only (none left: nothing happens). Whether the lock is still held is the holder's
+    own check, before each change (a row briefly missing, as while a Time Travel restore
+    puts it back, must not count as lost). A renewal that fails (the database unreachable
+    for a while) is tried again next time."""
 
-    def __init__(self, renew: Callable[[], bool], close: Callable[[], None]) -> None:
+    def __init__(self, renew: Callable[[], object], close: Callable[[], None]) -> None:
         self._renew, self._close = renew, close
         self._every = RENEW_EVERY_S
         self._stopped = threading.Event()
-        self.lost = False
         self._thread = threading.Thread(target=self._run, name="malnu-lease", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             while not self._stopped.wait(self._every):
-                try:
-                    still_ours = self._renew()
-                except Exception:  # the next renewal tries again
-                    continue
-                if not still_ours:
-                    self.lost = True
-                    return
+                with contextlib.suppress(Exception):  # the next renewal tries again
+                    self._renew()
         finally:
             with contextlib.suppress(Exception):
                 self._close()

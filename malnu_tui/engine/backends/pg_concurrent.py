@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backends.pg_sql import error_text
+from malnu_tui.engine.backends.pg_sql import error_text, with_lock_holders
 from malnu_tui.engine.concurrently import (
     ConcurrentRefusal,
     ConcurrentStatement,
@@ -76,6 +76,9 @@ class BuildJournal:
 
     def undone(self, names: list[str]) -> None:
         self._write("undone", ", ".join(names))
+
+    def left_invalid(self, what: str) -> None:
+        self._write("left-invalid", what)
 
     def leftovers(self) -> set[str]:
         """The indexes an interrupted run of this file was building (its newest rows)."""
@@ -213,7 +216,15 @@ def run_concurrently(
     except BaseException as exc:
         undo = _undo(conn, ours, journal) + "".join(_undo_reindex(conn, r) for r in rebuilt)
         if not isinstance(exc, psycopg.Error):
-            raise  # an interrupt goes on, the indexes dropped (as far as the server let us)
+            # An interrupt goes on, the indexes dropped (as far as the server let us); a DROP
+            # it stopped half-way is named on it (the CLI prints its notes) and in the audit.
+            stopped = _drop_left(conn, current) if current is not None else ""
+            if stopped:
+                exc.add_note(stopped)
+                if journal is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        journal.left_invalid(stopped)
+            raise
         st = (current or unit.statements[-1]).statement
         line = st.line
         pos = exc.diag.statement_position if current is not None else None
@@ -223,7 +234,8 @@ def run_concurrently(
         if replaced:
             error += f"; an INVALID leftover {', '.join(replaced)} was dropped first"
         stopped = _drop_left(conn, current) if current is not None else ""
-        raise StatementFailed(filename, line, st.text, error + undo, stopped) from None
+        failed = StatementFailed(filename, line, st.text, error + undo, stopped)
+        raise with_lock_holders(conn, failed, exc) from None
     finally:
         if saved:
             with contextlib.suppress(psycopg.Error):

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.errors import StatementFailed
+
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["create_schema_if_missing", "error_text", "run_statement", "with_params"]
+__all__ = [
+    "create_schema_if_missing",
+    "error_text",
+    "lock_holders",
+    "run_statement",
+    "with_lock_holders",
+    "with_params",
+]
 
 
 def run_statement(conn: psycopg.Connection[Any], st: Statement) -> int:
@@ -59,3 +69,50 @@ def create_schema_if_missing(conn: psycopg.Connection[Any], schema: str) -> None
     found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
     if found is None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def lock_holders(conn: Any, tables: Sequence[str] | None = None, *, any_mode: bool = False) -> str:
+    """The other sessions (clients, not autovacuum) holding locks on ``tables`` — with None,
+    an ACCESS EXCLUSIVE lock on any relation of the database (what stops a backup reading),
+    or with ``any_mode`` a lock of any mode there (what stops a migration's ALTER: an
+    application idle in a transaction that read the table) — as ``pid 4242 (application,
+    user, state)``, for a message; "" when there are none."""
+    mode = "" if any_mode else "l.mode = 'AccessExclusiveLock' AND "
+    where = (
+        "l.relation = ANY(%s::regclass[])"
+        if tables is not None
+        else f"{mode}l.relation IS NOT NULL AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    if tables is not None and not tables:
+        return ""
+    try:
+        rows = conn.execute(
+            "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
+            f"AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND {where} "
+            "ORDER BY a.pid",
+            () if tables is None else (list(tables),),
+        ).fetchall()
+    except psycopg.Error:
+        return ""  # a table dropped meanwhile: what runs next says what happens
+    return ", ".join(
+        f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
+        for pid, app, state, user in rows[:5]
+    ) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out (or NOWAIT)
+
+
+def with_lock_holders(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> StatementFailed:
+    """A statement that gave up on a lock (``lock_timeout``): ``failure`` with the sessions
+    that hold locks in the database now (an application idle in a transaction, as a rule),
+    read once the migration's transaction is rolled back. Anything else: ``failure``."""
+    if exc.sqlstate != LOCK_NOT_AVAILABLE or conn.closed:
+        return failure
+    holders = lock_holders(conn, any_mode=True)
+    if not holders:
+        return failure
+    error = f"{failure.error}; sessions holding locks in this database now: {holders}"
+    return StatementFailed(failure.filename, failure.line, failure.statement, error, failure.left)

@@ -42,7 +42,12 @@ from malnu_tui.engine.backends.pg_schema import (
     missing_columns,
     tracking_columns,
 )
-from malnu_tui.engine.backends.pg_sql import error_text, run_statement, with_params
+from malnu_tui.engine.backends.pg_sql import (
+    error_text,
+    run_statement,
+    with_lock_holders,
+    with_params,
+)
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -325,6 +330,7 @@ class PostgresBackend:
             )  # fmt: skip
         failure: StatementFailed | None = None
         elapsed = 0
+        recorded = False
         try:
             debug = debuglog.enabled()
             with self.conn.transaction():
@@ -351,10 +357,22 @@ class PostgresBackend:
                 # are undone with it.
                 self.end_file_settings(statements)
                 self._record(change, elapsed, audit)
+                recorded = True
         except psycopg.Error as exc:
             if failure is not None:
-                raise failure from None
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+                raise with_lock_holders(self.conn, failure, exc) from None
+            if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
+                last = statements[-1] if statements else Statement("", 1)
+                error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"
+                raise StatementFailed(filename, last.line, last.text, error) from None
+            # Its statements ran; writing its tracking or audit row failed (a file that drops
+            # the tool's own schema or tables, a role without rights on them): all rolled back.
+            raise BackendError(
+                f"{self.display_url}: {filename} ran, but its tracking row could not be "
+                f"written: {error_text(exc)}; all of it was rolled back",
+                hint=f"a migration must not drop or alter the tool's tables (schema "
+                f"{self.schema!r}); the tool's role needs INSERT, UPDATE and DELETE on them",
+            ) from None
         return elapsed
 
     def end_file_settings(self, statements: Sequence[Statement]) -> bool:

@@ -123,7 +123,8 @@ class SQLiteBackend:
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
-        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy`."""
+        while we hold the migration lock (nobody else's then), :class:`DatabaseBusy` (the
+        import's writer, engine/data/sqlite_writer.py, opens its transaction here too)."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -306,7 +307,7 @@ class SQLiteBackend:
                 self.conn.execute("RELEASE malnu_unit")
             self._group_units += 1
             return
-        self._keep_lock()
+        self.keep_lock()
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -337,7 +338,7 @@ class SQLiteBackend:
         try:
             if not c.in_transaction:
                 raise sqlite3.OperationalError("SQLite rolled the transaction back")
-            self._keep_lock()
+            self.keep_lock()
             c.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -345,10 +346,11 @@ class SQLiteBackend:
                     c.execute("ROLLBACK")
             raise GroupCommitFailed(f"{self.path}: the group's COMMIT failed: {exc}") from None
 
-    def _keep_lock(self) -> None:
-        """Just before a COMMIT of migrations, in its transaction: our lock row is still
-        there (its lease renewed on the way), or everything is rolled back and
-        :class:`LockLost` raised: nothing commits once another session has unlocked us."""
+    def keep_lock(self) -> None:
+        """Inside a write transaction under the lock (before a COMMIT of migrations, of an
+        import, of a sync's chunk): our lock row is still there (its lease renewed on the
+        way), or everything is rolled back and :class:`LockLost` raised: nothing commits once
+        another session has unlocked us. Without a lock held, nothing to check."""
         me = self._my_lock
         if me is None:
             return
@@ -495,10 +497,22 @@ class SQLiteBackend:
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()
-        with self.transaction() as c:
-            current = self.read_lock()
-            c.execute(q.FORCE_RELEASE_LOCK)
-            self._audit(c, audit)
+        try:
+            with self.transaction() as c:
+                current = self.read_lock()
+                c.execute(q.FORCE_RELEASE_LOCK)
+                self._audit(c, audit)
+        except LockHeld:
+            # The write lock, not the lock row, stopped it: "another operator holds the
+            # migration lock … run `malnu-tui unlock`" to the operator running unlock.
+            raise DatabaseBusy(
+                str(self.path),
+                self.busy_timeout,
+                doing="before `unlock` could release the lock row; nothing was released",
+                hint="a connection keeps the database's write lock: the application or a "
+                "`sqlite3` shell (`fuser` or `lsof` on the file names it), or the lock's holder "
+                "itself if it still runs; let it finish, then run `unlock` again",
+            ) from None
         return current
 
     # -- introspection ----------------------------------------------------------------------

@@ -268,6 +268,8 @@ class RestoreResult:
     seconds: float
     warnings: tuple[str, ...] = ()  # what went wrong after the restore itself was done
     pre_restore_verified: bool = True  # False: the database replaced was damaged (SQLite)
+    # Ctrl-C or SIGTERM that came after the COMMIT: the restore is done; a recover stops.
+    interrupted: KeyboardInterrupt | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -329,8 +331,18 @@ def _restore_backup(
     with migration_lock(backend, "restore"):
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
         pre = create_backup(backend, target, reason=pre_reason, progress=emit)
+        path = data_path(target, manifest)
+        # PostgreSQL: the restore's audit row is inserted in the restore's own transaction, so
+        # a process killed right after the COMMIT still leaves it (recover replays the trail).
+        in_txn = backend.kind == "postgresql"
+        done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, True))
         try:
-            method.restore(backend, target, data_path(target, manifest), manifest, emit)
+            if in_txn:
+                from malnu_tui.engine.backup import pg_restore
+
+                pg_restore.restore(backend, target, path, manifest, emit, audit=(done,))
+            else:
+                method.restore(backend, target, path, manifest, emit)
         except MalnuError as exc:
             _audit(
                 backend,
@@ -340,9 +352,12 @@ def _restore_backup(
             )
             raise
         matches = backend.schema_fingerprint() == manifest.schema_hash
-        _audit(
-            backend, AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
-        )
+        if not in_txn:
+            detail = _restored(manifest, pre, matches)
+            _audit(backend, AuditEntry.now("restore", manifest.id, "ok", detail))
+        elif not matches:  # known only now; "ok" once, so recover replays the restore once
+            detail = "schema hash of the restored database differs from the manifest"
+            _audit(backend, AuditEntry.now("restore", manifest.id, "warning", detail))
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     return RestoreResult(manifest.id, pre.id, manifest, matches, time.perf_counter() - started)
 
@@ -375,6 +390,7 @@ def _restore_sqlite(
     # A damaged database is what a restore is for: its copy is kept (not verified) as the
     # pre-restore backup rather than refused, which left no way to replace it.
     keep_damaged = functools.partial(sqlite_method.create, damaged_ok=True)
+    finished: list[AuditEntry] = []  # the restore's own row: it commits with the data
 
     def held(schema_hash: str) -> list[AuditEntry]:
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
@@ -393,33 +409,38 @@ def _restore_sqlite(
         matches = schema_hash == manifest.schema_hash
         outcome.append(matches)
         done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
+        finished.append(done)
         return [*rows, done]
 
     backend.ensure_schema()
     backend.acquire_lock(lock_holder_for_this_process("restore"))
+    late, interrupted = "", None
     try:
         sqlite_method.restore(
             backend, target, data_path(target, manifest), manifest, emit, held=held
         )
     except BaseException as exc:
-        if isinstance(exc, MalnuError):
-            for row in rows:
-                _audit(backend, row)
-            undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
-            _audit(
-                backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500])
+        if finished and _committed(backend, finished[0]):
+            # Ctrl-C or SIGTERM (or an error) that came once the restore had committed (during
+            # its last step, or the clean-up after it): the restore is done, and said so, as a
+            # PostgreSQL restore whose COMMIT was sent is. "terminated" would read as undone.
+            what = (
+                "an interrupt (Ctrl-C or SIGTERM)"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"an error ({exc or type(exc).__name__})"
             )
-        left = _release(backend)
-        if left and isinstance(exc, MalnuError):
-            exc.hint = f"{exc.hint}; {left}" if exc.hint else left
-        raise
+            late = f"{what} came after it had committed, too late to undo it"
+            interrupted = exc if isinstance(exc, KeyboardInterrupt) else None
+        else:
+            _restore_failed(backend, manifest, exc, rows, taken)
+            raise
     # Done and audited: a lock row that cannot be deleted now (an application took the write
     # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
     left = _release(backend)
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     pre = taken[0]
     damaged = pre.details.get("damaged")
-    said = [left] if left else []
+    said = [w for w in (late, left) if w]
     if damaged:
         said.insert(
             0,
@@ -435,7 +456,43 @@ def _restore_sqlite(
         time.perf_counter() - started,
         warnings=tuple(said),
         pre_restore_verified=pre.verified,
+        interrupted=interrupted,
     )
+
+
+def _committed(backend: Backend, done: AuditEntry) -> bool:
+    """Whether the live database holds the restore's own audit row ``done`` (it commits with
+    the restored data, so then the restore has committed)."""
+    with contextlib.suppress(Exception):
+        for e in backend.read_audit(limit=50, action="restore"):
+            if (e.at, e.actor, e.object, e.outcome, e.detail) == (
+                done.at,
+                done.actor,
+                done.object,
+                done.outcome,
+                done.detail,
+            ):
+                return True
+    return False
+
+
+def _restore_failed(
+    backend: Backend,
+    manifest: BackupManifest,
+    exc: BaseException,
+    rows: list[AuditEntry],
+    taken: list[BackupManifest],
+) -> None:
+    """A SQLite restore that did not commit: its rows audited, the lock released (what could
+    not be released is added to the error's hint)."""
+    if isinstance(exc, MalnuError):
+        for row in rows:
+            _audit(backend, row)
+        undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
+        _audit(backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500]))
+    left = _release(backend)
+    if left and isinstance(exc, MalnuError):
+        exc.hint = f"{exc.hint}; {left}" if exc.hint else left
 
 
 def _release(backend: Backend) -> str:

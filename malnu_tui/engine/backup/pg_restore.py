@@ -23,8 +23,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_sql import lock_holders
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
     SUFFIX,
@@ -47,7 +49,7 @@ from malnu_tui.engine.backup.store import (
 )
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.backends.base import AuditEntry, Backend
     from malnu_tui.engine.backends.postgresql import PostgresBackend
     from malnu_tui.engine.config import Target
 
@@ -265,44 +267,18 @@ def _giving_up(lock_timeout: str) -> str:
     return f"giving up after lock_timeout = {lock_timeout}"
 
 
-def lock_holders(conn: Any, tables: Sequence[str] | None = None) -> str:
-    """The other sessions (clients, not autovacuum) holding locks on ``tables`` — with None,
-    an ACCESS EXCLUSIVE lock on any relation of the database (what stops a backup reading) —
-    as ``pid 4242 (application, user, state)``, for a message; "" when there are none."""
-    import psycopg
-
-    where = (
-        "l.relation = ANY(%s::regclass[])"
-        if tables is not None
-        else "l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL AND l.database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    if tables is not None and not tables:
-        return ""
-    try:
-        rows = conn.execute(
-            "SELECT DISTINCT a.pid, a.application_name, a.state, a.usename FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted "
-            f"AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND {where} "
-            "ORDER BY a.pid",
-            () if tables is None else (list(tables),),
-        ).fetchall()
-    except psycopg.Error:
-        return ""  # a table dropped meanwhile: what runs next says what happens
-    return ", ".join(
-        f"pid {pid} ({app or 'no application_name'}, {user}, {state})"
-        for pid, app, state, user in rows[:5]
-    ) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-
-
 def restore(
     backend: Backend,
     target: Target,
     path: Path,
     manifest: BackupManifest,
     progress: BackupProgressCallback,
+    audit: Sequence[AuditEntry] = (),
 ) -> None:
-    """Replace the database's content with the dump, in one transaction (see module doc)."""
+    """Replace the database's content with the dump, in one transaction (see module doc).
+    The ``audit`` rows are inserted in that transaction, so they commit with the restore or
+    not at all: a restore killed between its COMMIT and a later audit write is still in the
+    trail (``recover`` replays the trail, restores included)."""
     from malnu_tui.engine.backends.postgresql import PostgresBackend
 
     if not isinstance(backend, PostgresBackend):
@@ -329,6 +305,7 @@ def restore(
             and not (tool_schema and _is_schema_entry(ln, backend.schema))
         ]
         prelude, replaced = _prelude(backend, listed)
+        epilogue = [_audit_insert(backend, e) for e in audit]
         holders = lock_holders(backend.conn, replaced)
         if holders:
             progress(
@@ -349,7 +326,9 @@ def restore(
             )
         )
         started = time.monotonic()
-        ok = _pipe_restore(tools, own, list_file, url, env, prelude, password, backend.lock_timeout)
+        ok = _pipe_restore(
+            tools, own, list_file, url, env, prelude, epilogue, password, backend.lock_timeout
+        )
         if ok is not None:
             hint = None
             if "lock timeout" in ok:
@@ -370,6 +349,23 @@ def restore(
         remove_quietly(list_file, own)
 
 
+def _audit_insert(backend: PostgresBackend, e: AuditEntry) -> str:
+    """An audit row as one INSERT statement for psql (values quoted by psycopg for this
+    connection; the dump empties the search path, so the table is schema-qualified)."""
+    from psycopg import sql
+
+    table = sql.SQL("{}.{}").format(sql.Identifier(backend.schema), sql.Identifier(AUDIT_TABLE))
+    values = (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+    return (
+        sql.SQL(
+            "INSERT INTO {} (at, actor, action, object, outcome, detail) "
+            "VALUES ({}::timestamp, {}, {}, {}, {}, {})"
+        )
+        .format(table, *(sql.Literal(v) for v in values))
+        .as_string(backend.conn)
+    )
+
+
 def _pipe_restore(
     tools: PgTools,
     path: Path,
@@ -377,6 +373,7 @@ def _pipe_restore(
     url: str,
     env: dict[str, str],
     prelude: Sequence[str],
+    epilogue: Sequence[str],
     password: str | None,
     lock_timeout: str,
 ) -> str | None:
@@ -417,7 +414,8 @@ def _pipe_restore(
                     first = False
                 consumer.stdin.write(chunk)
             if producer.wait() == 0:
-                consumer.stdin.write(f"\n\\echo {marker}\n".encode())
+                tail = "".join(f"\n{st};" for st in epilogue)  # the audit rows: in the txn
+                consumer.stdin.write(f"{tail}\n\\echo {marker}\n".encode())
                 consumer.stdin.flush()
                 while line := consumer.stdout.readline():
                     if line.strip() == marker.encode():

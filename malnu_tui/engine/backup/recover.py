@@ -456,6 +456,8 @@ def _run_recover(
     rolled: tuple[str, ...] = ()
     reapplied: tuple[str, ...] = ()
     try:
+        if restored.interrupted is not None:  # Ctrl-C or SIGTERM as the restore committed
+            raise restored.interrupted
         if plan.rollback:
             steps = []
             for f in plan.rollback:

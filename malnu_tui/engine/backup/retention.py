@@ -1,6 +1,9 @@
-"""Retention: deleting one backup and pruning old ones (``backup delete``, ``backup prune``).
-Only this target's backups are counted and deleted in a store shared by two targets, and its
-newest verified backup is always kept."""
+"""Deleting backups: one by one (``backup delete``) or by a retention rule (``backup prune``).
+
+Each deletion is written to the target's audit trail before any file goes, so a database that
+cannot take the row refuses the deletion with nothing deleted; the manifest goes first (the
+backup is no longer listed), then its data file.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry
 from malnu_tui.engine.backup.store import (
+    BackupError,
     BackupManifest,
-    BackupNotFound,
     backups_of,
     fsync_dir,
     list_backups,
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Target
 
+__all__ = ["PrunePlan", "delete_backup", "plan_prune", "prune_backups"]
+
 
 def delete_backup(
     directory: Path,
@@ -37,17 +42,15 @@ def delete_backup(
 ) -> BackupManifest:
     """Remove a backup: manifest first (it is no longer listed), then its data file.
 
-    With ``backend``, the deletion is recorded in that database's audit trail; with
-    ``target``, another database's backup (a shared store) is refused, nothing deleted.
+    With ``backend``, the deletion is recorded in that database's audit trail, BEFORE any file
+    goes: a database that cannot take the row (an application holding a SQLite file's write
+    lock, D1 unreachable) refuses the delete with nothing deleted, rather than a deletion
+    reported as failed and missing from the trail. With ``target``, another database's backup
+    (a shared store) is refused, nothing deleted.
     """
     manifest = load_manifest(directory, backup_id)
     if target is not None:
         refuse_foreign(manifest, target, "deleted")
-    manifest_path(directory, manifest.id).unlink()
-    fsync_dir(directory)
-    with contextlib.suppress(FileNotFoundError):
-        (directory / manifest.file).unlink()
-    fsync_dir(directory)
     if backend is not None:
         backend.append_audit(
             AuditEntry.now(
@@ -57,7 +60,31 @@ def delete_backup(
                 f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
             )
         )
+    try:
+        _remove_backup(directory, manifest)
+    except OSError as exc:
+        _audit_quietly(backend, "backup-delete", manifest.id, f"not deleted: {exc}")
+        raise BackupError(
+            f"cannot delete backup {manifest.id} from {directory}: {exc}; it is still listed"
+        ) from None
     return manifest
+
+
+def _remove_backup(directory: Path, manifest: BackupManifest) -> None:
+    """Unlink the manifest (the backup is no longer listed), then its data file."""
+    manifest_path(directory, manifest.id).unlink()
+    fsync_dir(directory)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / manifest.file).unlink()
+    fsync_dir(directory)
+
+
+def _audit_quietly(backend: Backend | None, action: str, obj: str, detail: str) -> None:
+    """A follow-up "failed" row for a deletion audited before it ran (best effort: the error
+    itself is what the operator is told)."""
+    if backend is not None:
+        with contextlib.suppress(Exception):
+            backend.append_audit(AuditEntry.now(action, obj, "failed", detail[:500]))
 
 
 @dataclass(frozen=True)
@@ -115,20 +142,38 @@ def prune_backups(
     directory: Path, plan: PrunePlan, *, backend: Backend | None = None
 ) -> list[BackupManifest]:
     """Delete the backups a :class:`PrunePlan` chose; returns those deleted. With
-    ``backend``, one audit row records the prune."""
-    done: list[BackupManifest] = []
-    for m in plan.delete:
-        if m.id == plan.protected:
-            continue
-        with contextlib.suppress(BackupNotFound):
-            done.append(delete_backup(directory, m.id))
-    if backend is not None and done:
+    ``backend``, one audit row records the prune, written before anything is deleted (a
+    database that cannot take it refuses the prune, nothing deleted); a prune stopped half
+    way (a file that cannot be removed, Ctrl-C) adds a row saying how far it got."""
+    chosen = [m for m in plan.delete if m.id != plan.protected]
+    if backend is not None and chosen:
         backend.append_audit(
             AuditEntry.now(
                 "backup-prune",
-                f"{len(done)} backup(s)",
+                f"{len(chosen)} backup(s)",
                 "ok",
-                ", ".join(m.id for m in done)[:1000],
+                ", ".join(m.id for m in chosen)[:1000],
             )
         )
+    done: list[BackupManifest] = []
+    try:
+        for m in chosen:
+            if manifest_path(directory, m.id).exists():
+                _remove_backup(directory, m)
+                done.append(m)
+    except BaseException as exc:
+        left = [m.id for m in chosen if m not in done]
+        why = str(exc) or type(exc).__name__
+        _audit_quietly(
+            backend,
+            "backup-prune",
+            f"{len(chosen)} backup(s)",
+            f"stopped after {len(done)} of {len(chosen)} ({why}); not deleted: {', '.join(left)}",
+        )
+        if isinstance(exc, OSError):
+            raise BackupError(
+                f"prune stopped after deleting {len(done)} of {len(chosen)} backup(s): {exc}; "
+                f"still listed: {', '.join(left)}"
+            ) from None
+        raise
     return done

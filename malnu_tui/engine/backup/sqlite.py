@@ -151,8 +151,12 @@ def applied(conn: sqlite3.Connection) -> tuple[AppliedMigration, ...]:
 
 
 def _check(conn: sqlite3.Connection, pragma: str) -> str:
+    """``ok``, or what the check found on one line (its first row holds line breaks:
+    ``*** in database main ***`` then the pages), as `backup verify` prints one per check."""
     rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}").fetchmany(20)]
-    return "ok" if rows == ["ok"] else "; ".join(rows)
+    if rows == ["ok"]:
+        return "ok"
+    return "; ".join(line.strip() for row in rows for line in row.splitlines() if line.strip())
 
 
 def _in_thread(fn: Callable[[], _T]) -> tuple[threading.Thread, list[_T], list[BaseException]]:
@@ -277,8 +281,7 @@ def create(
     digest, size = hashed[0]
     details = {"sqlite_version": sqlite3.sqlite_version, "source": str(live)}
     if verdict != "ok":
-        said = "; ".join(line.strip() for line in verdict.splitlines() if line.strip())
-        details["damaged"] = f"PRAGMA quick_check: {said}"[:1000]
+        details["damaged"] = f"PRAGMA quick_check: {verdict}"[:1000]
     return Snapshot(
         sha256=digest,
         size=size,
@@ -433,10 +436,13 @@ def _restore_hint(exc: sqlite3.Error, live: Path, size: int) -> str:
             "-wal and -shm files), then run the restore again: a missing file is created and "
             "restored into"
         )
-    if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == sqlite3.SQLITE_FULL:
+    # The live file's own disk (its WAL grows by the whole database), not the store's; a quota
+    # or a file size limit says "disk I/O error" (EFBIG), not "disk is full".
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
         return (
-            f"the disk of {live.parent} is full: the restore needs room there for the whole "
-            f"backup ({size} bytes) beside the database; free space there"
+            f"the disk of {live.parent} (or this user's quota) is full: the restore needs room "
+            f"there for the whole backup ({size} bytes) beside the database; free space there"
         )
     return "another process may hold a write lock; retry when it is idle"
 
@@ -484,6 +490,20 @@ _CARRIED = {
 }
 
 
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
+    return [str(r[1]) for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
+def _lock_columns(st: sqlite3.Connection) -> str:
+    """Every column of the live lock row, its purpose too ("restore"): a restore killed after
+    its COMMIT leaves that row, and the next operator is told what held it. A backup from
+    before the purpose column gets it in its staging copy."""
+    live_cols = set(_columns(st, "live", "malnu_lock"))
+    if "purpose" in live_cols and "purpose" not in _columns(st, "main", "malnu_lock"):
+        st.execute(q.ADD_LOCK_PURPOSE)
+    return ", ".join(c for c in _columns(st, "main", "malnu_lock") if c in live_cols)
+
+
 def _carry(st: sqlite3.Connection, tables: dict[str, str]) -> None:
     """Replace ``tables`` of the staging copy with the live ones (attached as ``live``). The
     lock row is the live one or none. An audit trail the live database does not have (not
@@ -505,7 +525,7 @@ def _carry(st: sqlite3.Connection, tables: dict[str, str]) -> None:
         if carry or table == "malnu_lock":
             st.execute(f"DELETE FROM main.{table}")
         if carry:
-            columns = tables[table]
+            columns = tables[table] if table != "malnu_lock" else _lock_columns(st)
             st.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM live.{table}")
     st.execute("COMMIT")
     st.execute("DETACH DATABASE live")

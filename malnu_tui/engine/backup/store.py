@@ -1,4 +1,4 @@
-"""The backup store: manifests, durable files, listing, deleting and pruning.
+"""The backup store: manifests, durable files and listing (deleting and pruning: retention.py).
 
 Discipline (Litestream / pgBackRest): data goes to a temporary name in the store directory, is
 fsynced, hashed and checked, then renamed into place; the manifest is written last (temp, fsync,
@@ -9,6 +9,7 @@ failed half way is never offered. Files are 0600, the directory 0700.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -215,8 +216,25 @@ def new_backup_id(now: datetime) -> str:
 
 
 def ensure_store(directory: Path) -> Path:
-    """Create the store directory (0700) and sweep temp files left by dead processes."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Create the store directory (0700) and sweep temp files left by dead processes. A path
+    that cannot be a directory (a file in its place, a read-only or virtual file system) is a
+    :class:`ConfigError` naming it, raised before anything is written anywhere."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            file = next((p for p in (directory, *directory.parents) if p.is_file()), directory)
+            why = f"{file} is a file, not a directory"
+        elif exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+            raise BackupError(f"cannot create the backup store {directory}: {why}") from None
+        raise ConfigError(
+            f"cannot use {directory} as the backup store: {why}; nothing was changed",
+            hint="set [backup] dir (or a target's backup_dir, or MALNU_BACKUP_DIR) to a "
+            "directory this user can create and write",
+        ) from None
     with contextlib.suppress(OSError):
         os.chmod(directory, 0o700)
     sweep_stale_temp(directory)

@@ -17,7 +17,7 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
-from malnu_tui.engine.errors import BackendError, LockHeld
+from malnu_tui.engine.errors import BackendError, DatabaseBusy
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -63,6 +63,23 @@ class PgUnit:
     def _fail(self, exc: psycopg.Error) -> BackendError:
         return BackendError(f"{self.backend.display_url}: {_reason(exc)}")
 
+    def _busy(self) -> DatabaseBusy:
+        """The table stayed locked past ``lock_timeout`` by other sessions (the school app's
+        open transaction, not an operator: `unlock` frees nothing here), named as the
+        restore names them."""
+        from malnu_tui.engine.backup.pg_restore import lock_holders
+
+        who = lock_holders(self.conn, [self._t.as_string(self.conn)])
+        return DatabaseBusy(
+            f"table {self.spec.table} of {self.backend.display_url}",
+            0,
+            doing=f"past lock_timeout = {self.backend.lock_timeout} before the import could "
+            "lock it; nothing was imported",
+            hint=(f"{who} holds it: " if who else "")
+            + "let that transaction finish (or end it with pg_terminate_backend), then run "
+            "the import again",
+        )
+
     def _count(self) -> int:
         row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
         return int(row[0]) if row else 0
@@ -78,7 +95,7 @@ class PgUnit:
             self._start()
         except psycopg.errors.LockNotAvailable:
             self.rollback()
-            raise LockHeld(None, f"table {self.spec.table} is locked by another session") from None
+            raise self._busy() from None
         except psycopg.Error as exc:
             self.rollback()
             raise self._fail(exc) from None

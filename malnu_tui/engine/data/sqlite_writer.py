@@ -15,7 +15,7 @@ from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column, counts_from
 from malnu_tui.engine.data.sqlwrite import upsert_sql
 from malnu_tui.engine.data.transform import Value
-from malnu_tui.engine.errors import BackendError, LockHeld
+from malnu_tui.engine.errors import BackendError
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -59,12 +59,12 @@ class SQLiteWriter:
     def begin(self) -> int:
         self._temp_in_memory(True)
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+            # Busy under our own migration lock is another connection (the application), not
+            # an operator: said as such (it named this very session as "another operator").
+            self.backend._begin()
+        except BaseException:
             self._temp_in_memory(False)
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise LockHeld(self.backend.read_lock(), "the database is busy") from None
-            raise BackendError(f"{self.backend.path}: {exc}") from None
+            raise
         self._open = True
         self.before = int(self.conn.execute(self._count_sql).fetchone()[0])
         return self.before
@@ -92,7 +92,29 @@ class SQLiteWriter:
             changes += max(self.conn.executemany(self.sql, iter(rest)).rowcount, 0)
         return changes
 
+    def _failed(self, exc: sqlite3.Error) -> BackendError:
+        """A refusal of the unit itself (a full disk, an I/O error), not of a row: the caller
+        rolls the import back, so nothing of it is written."""
+        path = self.backend.path
+        hint = None
+        if (exc.sqlite_errorcode or 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            hint = (
+                f"the disk holding {path.parent} (or this user's quota) may be full: free space "
+                "there, then run the import again"
+            )
+        return BackendError(
+            f"{path}: {exc}; the import was rolled back, no row of it was written", hint=hint
+        )
+
     def write(self, rows: RowBatch) -> list[Rejection]:
+        try:
+            return self._write(rows)
+        except ROW_ERRORS:
+            raise
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
+
+    def _write(self, rows: RowBatch) -> list[Rejection]:
         if not rows:
             return []
         c = self.conn
@@ -123,19 +145,26 @@ class SQLiteWriter:
         return rejected
 
     def finish(self, max_rejections: int | None = None) -> WriteOutcome:
-        after = int(self.conn.execute(self._count_sql).fetchone()[0])
+        try:
+            after = int(self.conn.execute(self._count_sql).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         inserted, updated, skipped = counts_from(
             self.spec.on_conflict, self.accepted, self.changes, after - self.before
         )
         return WriteOutcome(inserted, updated, skipped, (), self.before, after, self.accepted)
 
     def commit(self, audit: AuditEntry | None) -> None:
-        if audit is not None:
-            e = audit
-            self.conn.execute(
-                q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
-            )
-        self.conn.execute("COMMIT")
+        self.backend.keep_lock()  # nothing commits once our lock was released (`unlock`)
+        try:
+            if audit is not None:
+                e = audit
+                self.conn.execute(
+                    q.INSERT_AUDIT, (e.at, e.actor, e.action, e.object, e.outcome, e.detail)
+                )
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         self._open = False
         self._temp_in_memory(False)
 

@@ -255,6 +255,9 @@ class Facts:
     lock: LockHolder | None
     backups: tuple[BackupManifest, ...]
     backups_error: str | None = None
+    # The lock's holder on this host, judged by its process as every command judges it:
+    # "running", or why it is gone ("pid 3446 is not running"); None: held from elsewhere.
+    lock_here: str | None = None
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -369,7 +372,15 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                 )
 
     lock = facts.lock
-    if lock is not None and lock.expires_at:
+    if lock is not None and facts.lock_here not in (None, "running"):
+        add(
+            "lock_lease",
+            Severity.WARNING,
+            f"lock of {lock.describe()} held by a process gone from this host ({facts.lock_here})",
+            lock.acquired_at,
+            "migration lock",
+        )
+    elif lock is not None and lock.expires_at and facts.lock_here is None:
         # By the database's clock when the row was read with it (a monitoring host whose
         # clock runs ahead had called every fresh lease overdue); else by ``now``.
         expires = parse_time(lock.expires_at)

@@ -25,6 +25,7 @@ from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
 if TYPE_CHECKING:
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.errors import LockHolder
     from malnu_tui.engine.migrate import StatusReport
 
 __all__ = ["AUDIT_WINDOW", "check_target", "run_checks", "target_database"]
@@ -123,6 +124,7 @@ def check_target(
         lock,
         backups,
         backups_error,
+        _lock_here(lock),
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
@@ -148,3 +150,13 @@ def run_checks(
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
             healths = list(pool.map(lambda t: check_target(t, cfg, now), targets))
     return CheckReport(tuple(healths), format_time(now))
+
+
+def _lock_here(lock: LockHolder | None) -> str | None:
+    """For :attr:`Facts.lock_here`: "running", why the holder is gone, or None (elsewhere)."""
+    from malnu_tui.engine.backends.base import lock_host
+    from malnu_tui.engine.backends.lease import pid_alive
+
+    if lock is None or lock.host != lock_host():
+        return None
+    return "running" if pid_alive(lock.pid) else f"pid {lock.pid} is not running"

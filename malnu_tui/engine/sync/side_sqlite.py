@@ -495,6 +495,7 @@ class SqliteSide(SqliteDialect):
         inserted = updated = deleted = 0
         try:
             with self.backend.transaction() as c:
+                self.backend.keep_lock()  # no chunk commits once our lock was released
                 self._ensure_state_table(c)
                 ph = row_placeholders(len(shape.names) + 1)
                 if direct:

@@ -24,7 +24,9 @@ from malnu_tui.engine.translate.functions import (
     timestamp_sql,
 )
 from malnu_tui.engine.translate.numbers import (
+    INTEGER_CASTS,
     blob_sql,
+    concat_text,
     group_concat_text,
     integer_cast,
     numeric_round,
@@ -147,7 +149,7 @@ def rewrite_functions(
             return tag(ctx, out, kind, NOW_UTC, False)
         if isinstance(node, exp.HexString):
             return pg_value(node, blob_sql(str(node.this)))
-        if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+        if isinstance(node, exp.Cast) and node.to.is_type(*INTEGER_CASTS):
             integer_cast(node, ctx)
             return node
         if isinstance(node, exp.Round):
@@ -155,6 +157,9 @@ def rewrite_functions(
             return node
         if isinstance(node, exp.Collate):
             _binary_collation(node)
+            return node
+        if isinstance(node, exp.DPipe):
+            concat_text(node, ctx)
             return node
         if isinstance(node, exp.GroupConcat):
             group_concat_text(node, ctx)
@@ -323,6 +328,7 @@ FUNCTION_NODES = (
     exp.Substring,
     exp.GroupConcat,
     exp.Collate,
+    exp.DPipe,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,

@@ -11,9 +11,18 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["blob_sql", "group_concat_text", "integer_cast", "numeric_round"]
+__all__ = [
+    "INTEGER_CASTS",
+    "blob_sql",
+    "concat_text",
+    "group_concat_text",
+    "integer_cast",
+    "numeric_round",
+]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
+# Type names with SQLite's INTEGER affinity as sqlglot reads them (BIT holds no "INT": NUMERIC).
+INTEGER_CASTS = tuple(t for t in exp.DataType.INTEGER_TYPES if t != exp.DataType.Type.BIT)
 
 
 def blob_sql(digits: str) -> str:
@@ -68,7 +77,10 @@ def _column_infos(node: exp.Expr, ctx: Context) -> list[str]:
     if not isinstance(node, exp.Column):
         return []
     name = node.name.lower()
-    tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
+    if node.table.lower() in ("new", "old") and ctx.row_table is not None:
+        tables = [ctx.row_table]  # a trigger's row
+    else:
+        tables = [t for t in ctx.tables if not node.table or t.lower() == node.table.lower()]
     return [
         c.declared.upper() for t in tables for c in ctx.state.columns(t) if c.name.lower() == name
     ]
@@ -78,7 +90,7 @@ def _integer_valued(node: exp.Expr, ctx: Context) -> bool:
     if isinstance(node, exp.Neg | exp.Paren):
         return _integer_valued(node.this, ctx)
     if isinstance(node, exp.Cast):
-        return node.to.is_type(*exp.DataType.INTEGER_TYPES)
+        return node.to.is_type(*INTEGER_CASTS)
     if isinstance(node, exp.Literal):
         return not node.is_string and str(node.this).lstrip("-").isdigit()
     declared = _column_infos(node, ctx)
@@ -89,8 +101,12 @@ def group_concat_text(node: exp.GroupConcat, ctx: Context) -> None:
     """``group_concat(id)`` in place: SQLite joins any values as text; PostgreSQL's
     STRING_AGG takes text only (``function string_agg(bigint, unknown) does not exist``), so a
     value not known to be TEXT is cast to it."""
-    holder: exp.Expr = node.this if isinstance(node.this, exp.Distinct) else node
-    key = "expressions" if holder is not node else "this"
+    holder: exp.Expr = node
+    while isinstance(holder.this, exp.Order):  # group_concat(x ORDER BY y) (SQLite 3.44+)
+        holder = holder.this
+    if isinstance(holder.this, exp.Distinct):
+        holder = holder.this
+    key = "expressions" if isinstance(holder, exp.Distinct) else "this"
     value = holder.expressions[0] if key == "expressions" else holder.this
     if (
         value is None
@@ -106,3 +122,24 @@ def group_concat_text(node: exp.GroupConcat, ctx: Context) -> None:
         holder.set("expressions", [text, *holder.expressions[1:]])
     else:
         holder.set("this", text)
+
+
+def concat_text(node: exp.DPipe, ctx: Context) -> None:
+    """``a || b`` in place: SQLite joins any two values as text; PostgreSQL has no ``||`` for
+    two numbers (``operator does not exist: bigint || bigint``). When neither side is known to
+    be text but the left one is a number (an integer column, a numeric literal), it is cast to
+    TEXT, which writes an integer as SQLite does."""
+    if not (_number(node.this, ctx) and _number(node.expression, ctx)):
+        return
+    text = exp.Cast(this=node.this, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
+    node.set("this", text)
+
+
+def _number(node: exp.Expr, ctx: Context) -> bool:
+    if isinstance(node, exp.Literal):
+        return not node.is_string
+    declared = _column_infos(node, ctx)
+    return bool(declared) and all(
+        "INT" in d or any(word in d for word in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"))
+        for d in declared
+    )

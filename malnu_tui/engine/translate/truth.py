@@ -30,6 +30,8 @@ def integer_conditions(tree: exp.Expr, nodes: list[exp.Expr], ctx: Context) -> N
             children = [node.args.get("on")]
         elif isinstance(node, exp.And | exp.Or):
             children = [node.this, node.expression]
+        elif isinstance(node, exp.If) and isinstance(node.parent, exp.Case) and node.parent.this:
+            continue  # CASE a WHEN b: b is a value compared with a, no condition
         else:
             children = [node.this]
         for child in children:

@@ -454,8 +454,7 @@ class D1Backend:
             return
         h = self._my_lock
         results = self._flush(lockrow.renew_sql(h))
-        lost = self._keeper is not None and self._keeper.lost
-        if lost or (results and not results[0].meta.get("changes", 1)):
+        if results and not results[0].meta.get("changes", 1):
             # Our lock row is gone (an `unlock`, or a lease that ran out while this process
             # could not reach D1): stop before doing more.
             raise self._lock_gone()

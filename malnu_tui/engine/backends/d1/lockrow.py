@@ -109,8 +109,7 @@ def keep_lease(api: D1Api, mine: LockHolder) -> LeaseKeeper:
     twin = api.twin()
     sql = renew_sql(mine)
 
-    def renew() -> bool:
-        results = twin.batch([sql], lambda: False)  # idempotent: a re-send is harmless
-        return not results or bool(results[0].meta.get("changes", 1))
+    def renew() -> None:
+        twin.batch([sql], lambda: False)  # idempotent: a re-send is harmless
 
     return LeaseKeeper(renew, twin.close)

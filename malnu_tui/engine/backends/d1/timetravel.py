@@ -38,6 +38,7 @@ from malnu_tui.engine.backends.d1.dumpfile import (
 from malnu_tui.engine.backends.sqlite_sql import bind_literals
 from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
+from malnu_tui.engine.interrupts import HeldInterrupts, interrupts_held
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 from malnu_tui.engine.sqlsplit import is_transaction_control
 
@@ -196,6 +197,18 @@ def _carry_over(
     live database had (the restoring session's, normally): both are live state, not data."""
     backend.forget_schema()
     backend.ensure_schema()
+    # The lock row first: until it is back the database says "no lock", and another operator
+    # could take it while the trail is carried (whose row the carry-over then deleted).
+    sqls = ["DELETE FROM malnu_lock"]
+    if lock is not None:
+        sqls.append(
+            bind_literals(
+                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+                f"VALUES (1, ?, ?, ?, ?, {q.LEASE_UNTIL}, ?)",
+                (lock.owner, lock.host, lock.pid, lock.acquired_at, lock.note),
+            )
+        )
+    backend.api.batch(sqls, lambda: False)
     rows = backend.query("SELECT coalesce(max(id), 0) AS m FROM malnu_audit")
     top = int(rows[0]["m"]) if rows else 0
     missing = [r for r in before if int(r["id"]) > top]
@@ -210,23 +223,6 @@ def _carry_over(
             for r in chunk
         ]
         backend.api.batch(sqls, lambda: False)  # INSERT OR IGNORE by id: safe to re-send
-    sqls = ["DELETE FROM malnu_lock"]
-    if lock is not None:
-        sqls.append(
-            bind_literals(
-                "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (
-                    lock.owner,
-                    lock.host,
-                    lock.pid,
-                    lock.acquired_at,
-                    lock.expires_at or "",
-                    lock.note,
-                ),
-            )
-        )
-    backend.api.batch(sqls, lambda: False)
     return len(missing)
 
 
@@ -256,33 +252,55 @@ def restore_bookmark(
         lost.append(True)
         return False
 
-    emit(BackupProgress("restore", 0, 0, f"Time Travel restore to bookmark {bookmark}"))
-    try:
-        result = backend.api.call(
-            "POST", "time_travel/restore", params={"bookmark": bookmark}, took_effect=resend
+    emit(
+        BackupProgress(
+            "restore", 0, 0, f"Time Travel restore to bookmark {bookmark} ({_UNSTOPPABLE})"
         )
-    except D1Error as exc:
-        with contextlib.suppress(D1Error):
-            backend.append_audit(
-                AuditEntry.now(action, f"bookmark {bookmark}", "failed", str(exc)[:500])
+    )
+    with interrupts_held() as held:  # sent, D1 restores whoever listens: settle it first
+        try:
+            result = backend.api.call(
+                "POST", "time_travel/restore", params={"bookmark": bookmark}, took_effect=resend
             )
-        raise
-    restored = TimeTravelRestore(
-        bookmark=str(result.get("bookmark") or bookmark),
-        previous_bookmark=current if lost else str(result.get("previous_bookmark") or current),
-        message=str(result.get("message") or ""),
-    )
-    detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
-        restored.previous_bookmark or "(not returned by D1)"
-    )
-    if reason:
-        detail = f"{reason}: {detail}"
-    entry = AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail)
-    carried = _settle(backend, before, lock, entry, emit, "restored")
+        except D1Error as exc:
+            with contextlib.suppress(D1Error):
+                backend.append_audit(
+                    AuditEntry.now(action, f"bookmark {bookmark}", "failed", str(exc)[:500])
+                )
+            raise
+        restored = TimeTravelRestore(
+            bookmark=str(result.get("bookmark") or bookmark),
+            previous_bookmark=current if lost else str(result.get("previous_bookmark") or current),
+            message=str(result.get("message") or ""),
+        )
+        detail = f"Time Travel to bookmark {restored.bookmark}; undo with bookmark " + (
+            restored.previous_bookmark or "(not returned by D1)"
+        )
+        if reason:
+            detail = f"{reason}: {detail}"
+        entry = AuditEntry.now(action, f"bookmark {restored.bookmark}", "ok", detail)
+        carried = _settle(backend, before, lock, entry, emit, "restored")
+    _too_late(held, emit, "restored")
     emit(BackupProgress("restore", 1, 1, f"undo with bookmark {restored.previous_bookmark}"))
     return TimeTravelRestore(
         restored.bookmark, restored.previous_bookmark, restored.message, carried
     )
+
+
+_UNSTOPPABLE = "once sent it cannot be stopped: Ctrl-C waits for D1's answer"
+
+
+def _too_late(held: HeldInterrupts, emit: BackupProgressCallback, done: str) -> None:
+    if held.came:
+        emit(
+            BackupProgress(
+                "restore",
+                1,
+                1,
+                f"warning: an interrupt (Ctrl-C or SIGTERM) came while D1 worked: {done} all the "
+                "same (too late to stop it), the audit trail and the lock put back",
+            )
+        )
 
 
 def _settle(
@@ -439,32 +457,33 @@ def import_dump(
                 raise BackendError(
                     "the dump did not upload intact (etag mismatch); nothing changed"
                 )
-            emit(BackupProgress("restore", len(sql), len(sql), "D1 is importing"))
+            emit(BackupProgress("restore", len(sql), len(sql), f"D1 is importing ({_UNSTOPPABLE})"))
             # The bookmark the import will start from (and that undoes it): read again, as
             # the application may have written during the upload.
             previous = current_bookmark(backend)
             ingest = {"action": "ingest", "filename": init["filename"], "etag": etag}
-            first = _start_import(backend, ingest, previous)
-        else:
-            first = init  # D1 already had this file: init answers like ingest
-        try:
-            done = _until_complete(backend, "import", first, {"action": "poll"})
-        except (D1Unavailable, D1OutcomeUnknown) as exc:
-            # Started, and D1 could not be asked how it ended: it may have run.
-            raise D1OutcomeUnknown(
-                f"the import of {name} was started but how it ended could not be read ({exc})",
-                hint=f"run `malnu-tui status` once D1 answers; if it ran, `malnu-tui d1 "
-                f"time-travel --bookmark {previous}` undoes it",
-            ) from None
+        with interrupts_held() as held:  # started, D1 imports whoever listens: settle it first
+            # (D1 already had the file when init gave no upload URL: init answers like ingest.)
+            first = _start_import(backend, ingest, previous) if "upload_url" in init else init
+            try:
+                done = _until_complete(backend, "import", first, {"action": "poll"})
+            except (D1Unavailable, D1OutcomeUnknown) as exc:
+                # Started, and D1 could not be asked how it ended: it may have run.
+                raise D1OutcomeUnknown(
+                    f"the import of {name} was started but how it ended could not be read ({exc})",
+                    hint=f"run `malnu-tui status` once D1 answers; if it ran, `malnu-tui d1 "
+                    f"time-travel --bookmark {previous}` undoes it",
+                ) from None
+            final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
+            num = int((done.get("result") or {}).get("num_queries") or 0)
+            detail = f"imported {name} ({num} queries); undo with bookmark {previous}"
+            if reason:
+                detail = f"{reason}: {detail}"
+            entry = AuditEntry.now(action, name, "ok", detail)
+            carried = _settle(backend, before, lock, entry, emit, f"imported {name}")
     except BackendError as exc:
         with contextlib.suppress(D1Error):
             backend.append_audit(AuditEntry.now(action, name, "failed", str(exc)[:500]))
         raise
-    final = str((done.get("result") or {}).get("final_bookmark") or done.get("at_bookmark"))
-    num = int((done.get("result") or {}).get("num_queries") or 0)
-    detail = f"imported {name} ({num} queries); undo with bookmark {previous}"
-    if reason:
-        detail = f"{reason}: {detail}"
-    entry = AuditEntry.now(action, name, "ok", detail)
-    carried = _settle(backend, before, lock, entry, emit, f"imported {name}")
+    _too_late(held, emit, f"imported {name}")
     return ImportResult(final, previous, num, carried)
