@@ -547,3 +547,26 @@ def test_unlock_while_the_app_holds_the_write_lock_says_busy_not_run_unlock(
     finally:
         app.close()
         backend.close()
+
+
+def test_a_backup_made_while_the_app_writes_says_its_audit_row_is_missing(
+    tmp_path: Path,
+) -> None:
+    """`backup create` (a cron job) while the application holds the SQLite write lock: the
+    backup is made (a WAL reader), but its audit row could not be written and that was
+    dropped without a word. Now a warning says so; the backup is still listed."""
+    target = make_target(tmp_path, f"sqlite:///{tmp_path / 'school.db'}")
+    backend = SQLiteBackend(tmp_path / "school.db", busy_timeout=0.2)
+    backend.ensure_schema()
+    app = sqlite3.connect(tmp_path / "school.db", isolation_level=None)
+    app.execute("BEGIN IMMEDIATE")
+    said: list[BackupProgress] = []
+    try:
+        made = create_backup(backend, target, progress=said.append)
+    finally:
+        app.execute("ROLLBACK")
+        app.close()
+        backend.close()
+    assert [m.id for m in list_backups(target.backup_dir)] == [made.id]
+    warned = [p.message for p in said if "audit row of this backup" in p.message]
+    assert warned and made.id in warned[0] and "busy" in warned[0], said

@@ -23,12 +23,14 @@ from tests.inproc import run_inproc
 
 PG_LEGACY = """CREATE TABLE legacy (
     id integer PRIMARY KEY, data jsonb, photo bytea, tags text[], nums integer[],
-    span interval, term daterange, seen timestamptz, valid_until date, kode char(5))"""
+    span interval, term daterange, seen timestamptz, valid_until date, kode char(5),
+    aktif boolean)"""
 PG_ROWS = (
     "INSERT INTO legacy VALUES "
     """(1, '{"a": [1, 2], "s": "é"}', '\\xdeadbeef00', '{x,"y z"}', '{1,2}', '1 mon 2 days', """
-    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB'), "
-    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL)"
+    "'[2020-01-01,2020-02-01)', '2024-01-01 10:00+07', '2030-06-30', 'AB', true), "
+    "(2, 'null', '\\x', '{}', NULL, '-1 year', 'empty', '-infinity', '0044-03-15 BC', NULL, "
+    "false)"
 )
 
 
@@ -89,7 +91,8 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
     _sqlite(
         path,
         "CREATE TABLE legacy (id INTEGER PRIMARY KEY, data TEXT, photo BLOB, tags TEXT, "
-        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT)",
+        "nums TEXT, span TEXT, term TEXT, seen TIMESTAMP, valid_until TEXT, kode TEXT, "
+        "aktif INTEGER)",
     )
     assert _import(tmp_path, f"sqlite:///{path}", f"{src.url}:legacy", "legacy")["inserted"] == 2
     rows = sqlite_file_rows(path, "SELECT * FROM legacy ORDER BY id")
@@ -98,6 +101,7 @@ def test_postgresql_values_into_sqlite(tmp_path: Path, fresh_db: Callable[[str],
                             "[2020-01-01,2020-02-01)")  # fmt: skip
     assert rows[0][7] == "2024-01-01T03:00:00+00:00"  # ISO 8601, in UTC
     assert rows[0][9] == "AB"  # char(5) without the padding PostgreSQL ignores
+    assert (rows[0][10], rows[1][10]) == (1, 0)  # a boolean in SQLite's INTEGER: was refused
     assert rows[1][1:3] == ("null", b"") and rows[1][8] == "infinity"
 
 
@@ -528,3 +532,49 @@ def test_a_table_the_role_may_not_read(tmp_path: Path, fresh_db: Callable[[str],
             assert "Traceback" not in res.err
     finally:
         _pg(src.url, f"DROP ROLE {role}")
+
+
+def test_a_wal_sqlite_source_written_during_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A legacy file in WAL mode with no connection open (no -wal: a PHP app between requests)
+    was opened "immutable", read without a lock: the application writing meanwhile, the pages
+    a checkpoint or a VACUUM rewrote were read torn ("database disk image is malformed", or
+    wrong rows). The source now locks as its application does."""
+    path, target = tmp_path / "legacy.db", tmp_path / "school.db"
+    _sqlite(
+        path,
+        "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, essay TEXT); "
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000) "
+        "INSERT INTO t SELECT i, printf('%.800c', 'a') FROM s",
+    )
+    assert not Path(f"{path}-wal").exists()
+    _sqlite(target, "CREATE TABLE t (id INTEGER PRIMARY KEY, essay TEXT)")
+    pages = TableSource._pages
+
+    def written_meanwhile(self: TableSource) -> Any:
+        for i, page in enumerate(pages(self)):
+            if i == 1:  # the application: rewrites every row, then the file
+                _sqlite(path, "UPDATE t SET essay = printf('%.900c', 'b'); VACUUM")
+            yield page
+
+    monkeypatch.setattr(TableSource, "_pages", written_meanwhile)
+    report = _import(tmp_path, f"sqlite:///{target}", f"sqlite:///{path}:t", "t")
+    assert report["inserted"] == 3000
+    rows = sqlite_file_rows(target, "SELECT count(*), count(DISTINCT essay) FROM t")
+    assert rows[0][0] == 3000 and rows[0][1] <= 2  # each row as it was before or after
+
+
+def test_a_source_that_is_no_sqlite_database(tmp_path: Path) -> None:
+    """--from naming a MySQL dump (.sql) instead of a SQLite file: the error named the TARGET
+    as damaged and told the operator to restore a backup over it."""
+    dump, target = tmp_path / "legacy.sql", tmp_path / "school.db"
+    dump.write_text("CREATE TABLE users (id int(11) NOT NULL);\nINSERT INTO users VALUES (1);\n")
+    _sqlite(target, "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", f"sqlite:///{dump}:users",
+        "--table", "people", "--yes",
+    )  # fmt: skip
+    assert res.code == 2, res.err
+    assert res.err.startswith(f"error: --from sqlite://{dump}: file is not a database")
+    assert "restore" not in res.err and str(target) not in res.err

@@ -423,3 +423,20 @@ def test_a_migration_that_gives_up_on_a_lock_names_the_sessions_holding_one(
     assert "sessions holding locks in this database now: pid " in res.err
     assert "(school-app, postgres, idle in transaction)" in res.err
     assert "fix the file" not in res.err and "run it again once they end" in res.err
+
+
+def test_a_session_ended_by_the_server_says_who_may_have_ended_it(pg_url: str) -> None:
+    """`unlock --yes` of a PostgreSQL lock ends the holder's session (pg_terminate_backend):
+    the holder's next statement failed with 'terminating connection due to administrator
+    command' alone, which says nothing of the other operator's unlock."""
+    from malnu_tui.engine.backends.pg_sql import error_text
+
+    victim = psycopg.connect(pg_url, autocommit=True)
+    pid = victim.info.backend_pid
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    with pytest.raises(psycopg.OperationalError) as e:
+        victim.execute("SELECT 1")
+    victim.close()
+    text = error_text(e.value)
+    assert "57P01" in text and "another operator's `malnu-tui unlock`" in text, text

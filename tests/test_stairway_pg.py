@@ -330,3 +330,31 @@ def test_a_rollback_that_leaves_row_level_security_or_a_grant_fails_its_stair(
     )
     r = db.cli(mdirs, "test", "--postgres", fresh_db("postgresql").url)
     assert r.code == 0, r.out + r.err
+
+
+def test_the_live_stairway_finds_functions_of_an_extensions_schema_as_up_does(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """Supabase keeps uuid-ossp in schema `extensions`, on the database's search path: `up`
+    finds `uuid_generate_v4()`, but `test` and `plan --check` on the target's own database
+    searched their scratch schema alone — "function uuid_generate_v4() does not exist", exit 1.
+    A schema of extensions' objects only is on their path now; a schema with tables is not."""
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            'CREATE SCHEMA extensions; CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions'
+        )
+        name = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{name}" SET search_path = "$user", public, extensions')
+    mdirs.add(
+        "20240101000000",
+        "items",
+        "create table items (id uuid default uuid_generate_v4() primary key, name text);",
+        "drop table items;",
+    )
+    assert db.cli(mdirs, "status").code == 0  # the tool's tables: public is live from here
+    r = db.cli(mdirs, "test")
+    assert r.code == 0, r.out + r.err
+    r = db.cli(mdirs, "plan", "--check")
+    assert r.code == 0, r.out + r.err
+    assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 0

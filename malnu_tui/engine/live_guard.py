@@ -36,6 +36,26 @@ def database_schemas(conn: Any) -> set[str]:
     return {str(r[0]) for r in conn.execute(_SCHEMAS).fetchall()}
 
 
+# The schemas of the session's search path that hold no table, view or sequence of their own
+# (only an extension's, as Supabase's `extensions` with uuid-ossp and pg_stat_statements), in
+# path order: a scratch on a live database may look there, so that `uuid_generate_v4()` is
+# found as `up` finds it, and still reaches no live table by an unqualified name.
+_EXTENSION_ONLY_PATH = """
+    SELECT quote_ident(p.s) FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(s, i)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = p.s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e'))
+    ORDER BY p.i"""
+
+
+def extension_only_path(conn: Any) -> str:
+    """The search path's schemas that hold only extensions' objects, as ``"a", "b"`` ("" for
+    none): what a scratch on a live database may add after its own schema."""
+    return ", ".join(str(r[0]) for r in conn.execute(_EXTENSION_ONLY_PATH).fetchall())
+
+
 def is_managed(conn: Any) -> bool:
     """Whether the tool manages that database (its audit table is there): live data, whatever
     the URL it was reached by."""

@@ -460,6 +460,10 @@ class PostgresScratch:
                 row = conn.execute("SELECT current_setting('search_path')").fetchone()
                 self._path = str(row[0]) if row and row[0] else ""
                 self._outside = pg_fingerprint_outside(conn, self.schema)
+            else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
+                from malnu_tui.engine.live_guard import extension_only_path
+
+                self._path = extension_only_path(conn)
                 self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:

@@ -315,3 +315,36 @@ CREATE TABLE enrolments (id INTEGER PRIMARY KEY, class_id INTEGER NOT NULL);
 SELECT class_id, group_concat(id ORDER BY id DESC) FROM enrolments GROUP BY class_id;
 -- postgres:
 SELECT class_id, STRING_AGG(CAST(id AS TEXT), ',' ORDER BY id DESC NULLS LAST) FROM enrolments GROUP BY class_id;
+
+-- case: integer_column_as_a_trigger_when
+-- setup:
+CREATE TABLE note (id INTEGER PRIMARY KEY, pinned INTEGER NOT NULL DEFAULT 0, body TEXT);
+CREATE TABLE pins (note_id INTEGER);
+INSERT INTO note (id, body) VALUES (1, 'a'), (2, 'b');
+-- sqlite:
+CREATE TRIGGER note_pinned AFTER UPDATE OF pinned ON note WHEN NEW.pinned BEGIN INSERT INTO pins (note_id) VALUES (NEW.id); END;
+UPDATE note SET pinned = 1 WHERE id = 2;
+UPDATE note SET pinned = 0 WHERE id = 1;
+-- postgres:
+CREATE OR REPLACE FUNCTION "note_pinned_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO pins (note_id) VALUES (new.id);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "note_pinned" AFTER UPDATE OF "pinned" ON "note" FOR EACH ROW WHEN ((new.pinned <> 0)) EXECUTE FUNCTION "note_pinned_fn"();
+UPDATE note SET pinned = 1 WHERE id = 2;
+UPDATE note SET pinned = 0 WHERE id = 1;
+-- check:
+SELECT note_id FROM pins ORDER BY note_id
+
+-- case: remainder_of_integers_and_by_zero
+-- setup:
+CREATE TABLE m (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, r REAL, x INTEGER, y INTEGER, z INTEGER);
+INSERT INTO m (id, a, b, r) VALUES (1, 7, 0, 7.5), (2, 7, 2, -7.5), (3, -7, 3, 2.9);
+-- sqlite:
+UPDATE m SET x = a % b, y = r % 2, z = a % r;
+-- postgres:
+UPDATE m SET x = a % NULLIF(b, 0), y = CAST(TRUNC(CAST(r AS DOUBLE PRECISION)) AS BIGINT) % 2, z = a % NULLIF(CAST(TRUNC(CAST(r AS DOUBLE PRECISION)) AS BIGINT), 0);
+-- check:
+SELECT id, x, y, z FROM m ORDER BY id

@@ -58,6 +58,11 @@ def error_text(exc: psycopg.Error) -> str:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
     if diag.message_detail:
         text += f"; {diag.message_detail}"
+    if diag.sqlstate == "57P01":  # admin_shutdown: pg_terminate_backend, or a server stop
+        text += (
+            "; the server ended this session: an administrator, a server restart, or another "
+            "operator's `malnu-tui unlock` of this lock (see `malnu-tui log --action unlock`)"
+        )
     return text
 
 

@@ -57,7 +57,12 @@ class SQLiteBackend:
     kind: Kind = "sqlite"
 
     def __init__(
-        self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S, read_only: bool = False
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        read_only: bool = False,
+        live: bool = False,
     ) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
@@ -65,11 +70,12 @@ class SQLiteBackend:
         self.name = self.path.stem
         # Read-only (monitoring): opened mode=ro, its journal mode left as it is, and no tool
         # table created (ensure_schema says NotInitialised): a check never writes what it watches.
-        self.read_only = read_only
+        self.read_only = read_only = read_only or live
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
         check_path(self.path, create=not read_only)
         try:
-            self.conn = connect(self.path, busy_timeout, read_only)
+            # live: read-only, and locking as the application does (an import's source).
+            self.conn = connect(self.path, busy_timeout, read_only, live=live)
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -532,8 +538,9 @@ class SQLiteBackend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def open_target(target: Target, *, read_only: bool = False) -> SQLiteBackend:
-    """Open the SQLite file a ``sqlite:`` target names."""
+def open_target(target: Target, *, read_only: bool = False, live: bool = False) -> SQLiteBackend:
+    """Open the SQLite file a ``sqlite:`` target names (``live``: an import's source, only read,
+    while its application writes)."""
     from malnu_tui.engine.urls import sqlite_path
 
-    return SQLiteBackend(sqlite_path(target.url), read_only=read_only)
+    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live)

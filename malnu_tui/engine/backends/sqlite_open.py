@@ -55,12 +55,16 @@ def _wal_mode(path: Path) -> bool:
     return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
 
 
-def connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connection:
+def connect(
+    path: Path, busy_timeout: float, read_only: bool, *, live: bool = False
+) -> sqlite3.Connection:
     """A connection with the busy timeout; ``read_only``: ``mode=ro``, creating nothing. A WAL
     database without a ``-wal`` (no connection open) is read as it is on disk (``immutable``):
     mode=ro would create a ``-wal`` and ``-shm`` it cannot remove. So is one whose ``-shm``
     this user cannot create (a monitoring user allowed to read the file only) while its WAL
-    holds nothing; one whose WAL holds changes is said."""
+    holds nothing; one whose WAL holds changes is said. ``live`` (an import's source, read for
+    minutes while its application writes): never ``immutable``, which takes no lock and read
+    pages a checkpoint was rewriting ("database disk image is malformed", or wrong rows)."""
 
     def connect(where: str) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -76,6 +80,8 @@ def connect(path: Path, busy_timeout: float, read_only: bool) -> sqlite3.Connect
     if not read_only:
         return connect(str(path))
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    if live:
+        return connect(uri)
     wal = Path(f"{path}-wal")
     if not wal.exists() and _wal_mode(path):
         # Nothing in a WAL to read, and mode=ro would leave a -wal and -shm behind, owned by

@@ -67,7 +67,7 @@ class PgUnit:
         """The table stayed locked past ``lock_timeout`` by other sessions (the school app's
         open transaction, not an operator: `unlock` frees nothing here), named as the
         restore names them."""
-        from malnu_tui.engine.backup.pg_restore import lock_holders
+        from malnu_tui.engine.backends.pg_sql import lock_holders
 
         who = lock_holders(self.conn, [self._t.as_string(self.conn)])
         return DatabaseBusy(

@@ -112,6 +112,19 @@ def _getter(
     return get
 
 
+def _database_booleans(check: Callable[[Value], Value]) -> Callable[[Value], Value]:
+    """An integer column's check for a database's rows: a boolean (PostgreSQL's, read as
+    ``true``/``false``) is 1 or 0, as SQLite and D1 keep one in an INTEGER column (it was
+    refused: "'true' is not a whole number")."""
+
+    def run(v: Value) -> Value:
+        if v == "true" or v == "false":
+            return check(v == "true")
+        return check(v)
+
+    return run
+
+
 class _Slow(Exception):
     """A chunk the column-wise path cannot take as it is: it is built row by row instead
     (which names each bad row and its reason)."""
@@ -239,7 +252,9 @@ class RowBuilder:
                 (
                     name,
                     _getter(rules[name], header, now),
-                    coercer(col, as_written=as_written),
+                    _database_booleans(coercer(col, as_written=as_written))
+                    if not csv_text and col.family == "integer"
+                    else coercer(col, as_written=as_written),
                     null,
                 )
             )

@@ -3,11 +3,12 @@ or ``TARGET:TABLE`` of another target (``--from``)."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.data.run import open_csv
 from malnu_tui.engine.data.tablesource import TableSource
-from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.errors import ConfigError, sqlite_damaged
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -45,9 +46,30 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     require_existing(target)
     # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
     # old application on it, or on a network share, may not read).
-    backend = open_backend(target, read_only=True)
+    if target.kind == "sqlite":
+        from malnu_tui.engine.backends.sqlite import open_target
+        from malnu_tui.engine.monitor.debuglog import name_target
+
+        # Locking as its application does: read "immutable" (how monitoring reads a quiet
+        # file), pages a checkpoint rewrote during the reading were read torn.
+        backend: Backend = open_target(target, live=True)
+        name_target(backend.display_url, target.name)  # as open_backend does
+    else:
+        backend = open_backend(target, read_only=True)
     try:
         return TableSource(backend, table, label="" if url else target.name), backend
+    except sqlite3.DatabaseError as exc:
+        backend.close()
+        if not sqlite_damaged(exc):
+            raise
+        # Said of the source, not of the target: the CLI's catch-all named the TARGET damaged
+        # and told the operator to restore a backup over it.
+        raise ConfigError(
+            f"--from {backend.display_url}: {exc} (the source is no SQLite database, or a "
+            "damaged one)",
+            hint="--from names a SQLite database file; a .sql dump is loaded into one first "
+            "(sqlite3 legacy.db < dump.sql)",
+        ) from None
     except BaseException:
         backend.close()
         raise

@@ -1,5 +1,7 @@
 """A table of another target as the import's source (``--from TARGET:TABLE``), read in
-keyset-paginated pages: never the whole table in memory, and no OFFSET that slows down.
+keyset-paginated pages (a view, or a PostgreSQL table without a key, through one cursor): never
+the whole table in memory, and no OFFSET that slows down. A PostgreSQL source is read in one
+snapshot; a SQLite or D1 one in short reads, never holding the legacy application's writers.
 
 Each value is read as the text the source database itself writes for it, which every target
 reads back as that value: a BLOB or ``bytea`` as PostgreSQL's ``\\x`` hex (a target BLOB column

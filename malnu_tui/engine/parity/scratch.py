@@ -82,6 +82,11 @@ def scratch_schema(conn: psycopg.Connection[Any], *, server_path: bool = False) 
         if server_path:
             row = conn.execute("SELECT current_setting('search_path')").fetchone()
             path += f", {row[0]}" if row and row[0] else ""
+        else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
+            from malnu_tui.engine.live_guard import extension_only_path
+
+            extensions = extension_only_path(conn)
+            path += f", {extensions}" if extensions else ""
         conn.execute("SELECT set_config('search_path', %s, true)", (path,))
         yield name
 

@@ -344,6 +344,13 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
             raise Untranslatable("trigger body", "needs statements a trigger cannot hold", "")
         return out
 
+    def when_expr(sql: str) -> str:  # (the trigger's WHEN: a condition)
+        inner = Context(ctx.file, ctx.line, ctx.state)
+        inner.row_table = parts.table
+        out = generate("SELECT " + sql, inner, expression_only=True, condition=True)
+        ctx.findings.extend(inner.findings)
+        return out
+
     def text_expr(sql: str) -> str:  # (a value assigned to a TEXT column)
         inner = Context(ctx.file, ctx.line, ctx.state)
         inner.row_table = parts.table
@@ -370,7 +377,7 @@ def _translate_trigger(st: Statement, ctx: Context) -> TranslatedStatement:
     keys = frozenset(k[0].lower() for k in ctx.state.unique_keys(parts.table) if len(k) == 1)
     text = ctx.state.text_columns(parts.table)[0]
     try:
-        statements, notes = trigger_sql(parts, one, expr, keys, (text, text_expr))
+        statements, notes = trigger_sql(parts, one, expr, keys, (text, text_expr), when_expr)
     except SplitError as exc:  # (a body SQLite's own parser took: never a traceback)
         return _withheld(st, ctx, "CREATE TRIGGER", f"cannot split the trigger's body ({exc})", "")
     for n in notes:

@@ -29,6 +29,7 @@ from malnu_tui.engine.translate.numbers import (
     concat_text,
     group_concat_text,
     integer_cast,
+    integer_remainder,
     numeric_round,
 )
 from malnu_tui.engine.translate.schema import SchemaState
@@ -157,6 +158,9 @@ def rewrite_functions(
             return node
         if isinstance(node, exp.Collate):
             _binary_collation(node)
+            return node
+        if isinstance(node, exp.Mod):
+            integer_remainder(node, ctx)
             return node
         if isinstance(node, exp.DPipe):
             concat_text(node, ctx)
@@ -329,6 +333,7 @@ FUNCTION_NODES = (
     exp.GroupConcat,
     exp.Collate,
     exp.DPipe,
+    exp.Mod,
     exp.LowerHex,
     exp.Hex,
     exp.Anonymous,

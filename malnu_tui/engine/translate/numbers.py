@@ -17,6 +17,7 @@ __all__ = [
     "concat_text",
     "group_concat_text",
     "integer_cast",
+    "integer_remainder",
     "numeric_round",
 ]
 
@@ -143,3 +144,22 @@ def _number(node: exp.Expr, ctx: Context) -> bool:
         "INT" in d or any(word in d for word in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"))
         for d in declared
     )
+
+
+def integer_remainder(node: exp.Mod, ctx: Context) -> None:
+    """``a % b`` in place: SQLite takes the remainder of both operands as integers (truncated:
+    ``7.5 % 2`` is 1.0, PostgreSQL's numeric remainder 1.5) and ``a % 0`` is NULL (an error on
+    PostgreSQL). A value not known to be an integer is truncated as ``CAST(… AS INTEGER)``
+    does, and a divisor that may be 0 is ``NULLIF(b, 0)``."""
+    for key in ("this", "expression"):
+        value = node.args[key]
+        if _integer_valued(value, ctx):
+            continue
+        number = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+        integer_cast(number, ctx)
+        node.set(key, number)
+    divisor = node.expression
+    if not (isinstance(divisor, exp.Literal) and str(divisor.this).strip("0") != ""):
+        holder = exp.Nullif(expression=exp.Literal.number(0))
+        divisor.replace(holder)
+        holder.set("this", divisor)

@@ -43,11 +43,17 @@ __all__ = ["generate"]
 
 
 def generate(
-    text: str, ctx: Context, *, expression_only: bool = False, text_value: bool = False
+    text: str,
+    ctx: Context,
+    *,
+    expression_only: bool = False,
+    text_value: bool = False,
+    condition: bool = False,
 ) -> str:
     """Parse one SQLite statement, rewrite it and generate PostgreSQL (raises Untranslatable).
     ``text_value``: the expression (``expression_only``) is stored in a TEXT column, so a
-    date/time value is written in SQLite's text form."""
+    date/time value is written in SQLite's text form; ``condition``: it is read as a
+    condition (a trigger's WHEN)."""
     tree: exp.Expr | None = plain_insert(text)  # (a seed file's rows: not parsed)
     if tree is None:
         tree = _parsed(text)
@@ -138,10 +144,11 @@ def generate(
         if not (maybe_later and ctx.state.booleans_later(t)):
             bools |= ctx.state.boolean_columns(t)
     rewrite_booleans(tree, bools, compared)
-    if conditions and (tables or ctx.row_table):
+    root = tree.expressions[0] if condition and isinstance(tree, exp.Select) else None
+    if (conditions or root is not None) and (tables or ctx.row_table):
         if not walked:  # (replaced nodes: the first walk's list may hold nodes now gone)
             conditions = list(tree.find_all(*CONDITION_NODES))
-        integer_conditions(tree, conditions, ctx)
+        integer_conditions(tree, conditions, ctx, root)
     if ctx.tagged and not isinstance(tree, exp.Create | exp.Alter):
         text_cols = text_columns(tables, ctx.state)
         if text_cols:

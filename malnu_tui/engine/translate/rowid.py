@@ -24,7 +24,8 @@ _WORD = re.compile(r"\b(?:_rowid_|rowid|oid)\b", re.IGNORECASE)
 
 def mentions_rowid(text: str) -> bool:
     """True when the statement's text holds one of the rowid's names (a cheap first test)."""
-    return _WORD.search(text) is not None
+    low = text.lower()  # (a substring test first: most statements hold neither)
+    return ("rowid" in low or "oid" in low) and _WORD.search(text) is not None
 
 
 def rewrite_rowid(tree: exp.Expr, ctx: Context) -> None:

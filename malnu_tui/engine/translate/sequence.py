@@ -10,8 +10,6 @@ a note (the dump's INSERTs, or the inserts' own ``setval``, set them); anything 
 
 from __future__ import annotations
 
-import re
-
 import sqlglot
 from sqlglot import exp
 
@@ -23,13 +21,12 @@ from malnu_tui.engine.translate.triggers import pg_ident
 __all__ = ["SEQUENCE_TABLE", "names_sequence_table", "sequence_statements"]
 
 SEQUENCE_TABLE = "sqlite_sequence"
-_MENTION = re.compile(r"[\"`\[]?\bsqlite_sequence\b", re.IGNORECASE)
 
 
 def names_sequence_table(text: str) -> bool:
     """True when the statement's target may be ``sqlite_sequence`` (a cheap first test: the
     target is named in the statement's first words, and a seed's INSERT may be long)."""
-    return _MENTION.search(text, 0, 80) is not None
+    return "sqlite_sequence" in text[:80].lower()
 
 
 def sequence_statements(text: str, ctx: Context) -> list[str] | None:

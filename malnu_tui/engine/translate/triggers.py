@@ -191,10 +191,12 @@ def trigger_sql(
     translate_expr: TranslateExpr,
     keys: frozenset[str] = frozenset(),
     text: tuple[frozenset[str], TranslateExpr] | None = None,
+    translate_when: TranslateExpr | None = None,
 ) -> tuple[list[str], list[str]]:
     """The PostgreSQL statements (function, trigger) for a trigger, and notes (``keys``: the
     lower-cased columns that are alone unique in the trigger's table; ``text``: its TEXT
-    columns, and how to translate a value stored in one).
+    columns, and how to translate a value stored in one; ``translate_when``: how to translate
+    the WHEN clause, a condition).
 
     Raises :class:`Untranslatable` when the body cannot be carried over faithfully.
     """
@@ -258,7 +260,7 @@ def trigger_sql(
         f"{create} {pg_ident(parts.name)} {timing} {event} ON {pg_ident(parts.table)} FOR EACH ROW"
     )
     if parts.when:
-        trigger += f" WHEN ({translate_expr(parts.when)})"
+        trigger += f" WHEN ({(translate_when or translate_expr)(parts.when)})"
     trigger += f" EXECUTE FUNCTION {pg_ident(fn)}()"
     if parts.if_not_exists:
         notes.append("IF NOT EXISTS became CREATE OR REPLACE TRIGGER (PostgreSQL 14+)")

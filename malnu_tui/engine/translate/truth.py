@@ -21,10 +21,17 @@ __all__ = ["CONDITION_NODES", "integer_conditions"]
 CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join)
 
 
-def integer_conditions(tree: exp.Expr, nodes: list[exp.Expr], ctx: Context) -> None:
+def integer_conditions(
+    tree: exp.Expr, nodes: list[exp.Expr], ctx: Context, root: exp.Expr | None = None
+) -> None:
     """Each integer column read as a condition by one of ``nodes`` (CONDITION_NODES of
-    ``tree``) becomes ``(col <> 0)``, in place (the column node itself is kept)."""
+    ``tree``), or that is ``root`` (a trigger's WHEN), becomes ``(col <> 0)``, in place (the
+    column node itself is kept)."""
     read: list[exp.Column] = []
+    while isinstance(root, exp.Paren):
+        root = root.this
+    if isinstance(root, exp.Column):
+        read.append(root)
     for node in nodes:
         if isinstance(node, exp.Join):
             children = [node.args.get("on")]
