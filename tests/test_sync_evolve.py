@@ -233,3 +233,26 @@ def test_a_column_widened_at_the_source_is_named_with_the_statement_that_widens_
         assert hint.startswith(f"the copy's {column} is ") and f"take it, {widen}; " in hint, hint
         dst.run(widen)  # as it says
     assert sync(src, dst).verified and verify(src, dst).verified
+
+
+def test_a_mirrors_lower_case_column_is_not_dropped_by_the_hint(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A reporting mirror `up` built from the primary's SQLite migrations has the translation's
+    # lower-case names (namalengkap for "namaLengkap"). The hints were to add "namaLengkap"
+    # and to drop namalengkap, "their values there go with them", the column the reports read.
+    src, dst = (
+        make_db("sqlite", request, tmp_path, "primary"),
+        make_db("postgresql", request, tmp_path, "a"),
+    )
+    src.run('CREATE TABLE siswa (id INTEGER PRIMARY KEY, "namaLengkap" TEXT, updated_at DATETIME)')
+    src.run("INSERT INTO siswa VALUES (1, 'Ani', ?)", (STAMP,))
+    dst.run(
+        "CREATE TABLE siswa (id bigint PRIMARY KEY, namalengkap text, updated_at timestamp, "
+        "synced_at timestamp)"
+    )
+    with pytest.raises(SyncRefused) as refused:
+        sync(src, dst)
+    hint = refused.value.hint or ""
+    assert hint.startswith("namalengkap is the translation's name of namaLengkap"), hint
+    assert "DROP COLUMN" not in hint and "ADD COLUMN" not in hint, hint

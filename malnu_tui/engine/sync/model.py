@@ -168,7 +168,8 @@ class TableReport:
     # sync, a checksum-mode sync, ``sync verify``) or "changed" (an incremental sync: the rows
     # it wrote, the key ranges it wrote densely, and per-range counts/key sums of the rest).
     scope: Literal["full", "changed"] = "full"
-    # Why the table could not be compared, when it could not (no copy at the destination).
+    # Why the table could not be compared, when it could not (no copy at the destination), or
+    # why its copy differs when that is known (columns added since its rows were written).
     note: str = ""
     # The error that stopped the sync at this table (the tables before it are synced).
     error: str = ""

@@ -317,6 +317,16 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         )
     if (remake := _remade_key(s, table, name)) is not None:
         return remake
+    if (mirrored := _mirrored_columns(s, table)) and (
+        f"{table}: {_NO_COLUMNS} " in problem or problem.startswith(f"{table}: {_EXTRA_COLUMNS} ")
+    ):
+        return (
+            f"{mirrored} (`up` lower-cases SQLite's names in a mirror it builds), and a copy "
+            "keeps the source's names exactly: let the sync make this copy (drop the table "
+            "at the destination, or leave it out of the set applied there), or name the "
+            "columns in lower case at the source — not the statements that add and drop them "
+            "(the mirror's reports read its names)"
+        )
     if f"{table}: {_NO_COLUMNS} " in problem:
         # Columns a migration added at the source: the statements that add them here, then a
         # full pass (the rows copied before have the new columns empty).
@@ -354,6 +364,20 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
                     f"the next sync): {statements}; then {_REFILL}"
                 )
     return SyncRefused.MISMATCH
+
+
+def _mirrored_columns(s: SyncSession, table: str) -> str:
+    """For a SQLite or D1 source into PostgreSQL: the copy's columns that are the
+    translation's lower-case names of the source's (``namalengkap`` for ``namaLengkap``: a
+    mirror `up` built), said as such; "" when there are none."""
+    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
+        return ""
+    src, dst = s.src.describe(table), s.dst.describe(table)
+    if src is None or dst is None:
+        return ""
+    extra = {c.translate(_ASCII_LOWER): c for c in dst.names if src.column(c) is None}
+    found = [(c, extra.get(c.translate(_ASCII_LOWER))) for c in src.names if dst.column(c) is None]
+    return "; ".join(f"{d} is the translation's name of {c}" for c, d in found if d is not None)
 
 
 def _remade_key(s: SyncSession, table: str, name: str) -> str | None:

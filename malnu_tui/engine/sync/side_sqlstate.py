@@ -32,10 +32,9 @@ class SqliteState(ABC):
         """Run one read statement and return its rows."""
 
     def _state_columns(self) -> list[str]:
-        """The state table's columns (none: there is no state table)."""
-        return [
-            str(r[0]) for r in self._rows(f"SELECT name FROM pragma_table_info('{STATE_TABLE}')")
-        ]
+        """The state table's columns (none: there is no state table). The statement form of
+        the pragma, which D1 documents (as :meth:`.SqliteDialect.describe` reads tables)."""
+        return [str(r[1]) for r in self._rows(f"PRAGMA table_info({STATE_TABLE})")]
 
     def _has_state_table(self) -> bool:
         return bool(self._state_columns())

@@ -66,7 +66,7 @@ def kind_of(pg_type: str) -> str:
     ``DateTime`` is ``timestamp(3)``) is a timestamp, where only the part before ``(`` was
     looked up — such a column was text: a copy of it was refused against a ``timestamp``
     (a SQLite source's DATETIME into a Prisma-made table), and its copy in SQLite or D1
-    held the session's zone, ``+07``, where a ``timestamptz`` is copied in UTC."""
+    held it with a zone, ``+00``, where a ``timestamptz`` is copied in UTC without one."""
     base = " ".join(_MODIFIER.sub("", pg_type).lower().split())
     return _KINDS.get(base, "text")
 
