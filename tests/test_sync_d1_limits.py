@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, SyncRefused
 from malnu_tui.engine.sync.session import open_side
 from malnu_tui.engine.sync.side_d1 import D1Side
 from tests.fixtures_d1 import D1Target
@@ -168,3 +168,19 @@ def test_a_full_resync_into_d1_deletes_within_the_statement_limit(
     again = sync(src, dest, full=True, chunk_rows=chunk)
     assert (again.deleted, again.verified) == (3, True), again
     assert dest.run("SELECT count(*) FROM siswa") == [(n - 3,)]
+
+
+def test_a_table_of_100_columns_is_refused_for_d1_before_anything_is_written(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    """D1 takes at most 100 columns a table; the copy adds `synced_at`, so a source table of
+    100 columns cannot be copied there: refused by name at planning, nothing made."""
+    src = make_db("sqlite", request, tmp_path, "src")
+    cols = ", ".join(f"c{i} TEXT" for i in range(1, 100))
+    src.run(f"CREATE TABLE lebar (id INTEGER PRIMARY KEY, {cols})")
+    src.run("INSERT INTO lebar (id, c1) VALUES (1, 'x')")
+    dest = make_db("d1", request, tmp_path, "d1")
+    with pytest.raises(SyncRefused, match=r"lebar: .*100 columns.*D1") as e:
+        sync(src, dest)
+    assert "synced_at" in str(e.value) and "--tables" in (e.value.hint or "")
+    assert dest.run("SELECT count(*) FROM sqlite_master WHERE name = 'lebar'") == [(0,)]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
@@ -270,6 +271,9 @@ def own_stamp_hint(table: str) -> str:
     )
 
 
+_D1_WIDE = f"D1 takes at most {D1_MAX_COLUMNS} columns a table"
+
+
 def _hint(s: SyncSession, table: str, problem: str) -> str:
     """What to do about one of ``table``'s problems."""
     if problem.endswith(_NO_KEY):
@@ -282,6 +286,11 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
         return own_stamp_hint(table)
     if problem.endswith(_COLUMN_CLASH):
         return _COLUMN_CLASH_HINT
+    if problem.endswith(_D1_WIDE):
+        return (
+            "leave the table out with --tables, or sync it into PostgreSQL or a SQLite file "
+            "(D1's limit is fixed; it holds for each table)"
+        )
     name = quote_ident(table)
     if s.dst.kind == "postgresql":
         name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
@@ -381,6 +390,12 @@ def _plan_table(
         problems.extend(
             f"{t}: columns {', '.join(g)}: {_COLUMN_CLASH}" for g in folded.values() if len(g) > 1
         )
+    if s.dst.kind == "d1" and not exists and len(shape.columns) + 1 > D1_MAX_COLUMNS:
+        # D1 refused the CREATE ("too many columns") after the plan said all was well.
+        problems.append(
+            f"{t}: {len(shape.columns)} columns, and the copy adds synced_at: {_D1_WIDE}"
+        )
+        return
     dshape = s.dst.describe(t) if exists else None
     state = s.dst.read_state(t) if exists else None
     if dshape is not None and state is not None and state.key_pending and not dshape.key:
