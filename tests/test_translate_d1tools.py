@@ -137,3 +137,15 @@ def test_plan_check_analyses_a_trigger_body(pg_url: str, mdirs: MigrationDirs) -
     assert rejected == [(5, "rejected")]
     (finding,) = [f for s in statements for f in s["findings"] if f["severity"] == "error"]
     assert "the trigger's body: operator does not exist: text = bigint" in finding["why"]
+
+
+def test_subsec_outside_unixepoch_says_what_is_missing() -> None:
+    # It said "depends on SQLite's own calendar or the server's time zone": neither is true.
+    ft = translate_script(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT DEFAULT (datetime('now', 'subsec')));",
+        "x.sql",
+        SchemaState(),
+    )
+    (error,) = ft.errors
+    assert error.construct == "datetime() modifier 'subsec'"
+    assert "unixepoch() only" in error.why and "time zone" not in error.why

@@ -64,6 +64,12 @@ def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
         if s:
             out = f"DATE_TRUNC({_literal(s['unit'].lower())}, {out})"
             continue
+        if mod.strip().lower() in ("subsec", "subsecond"):
+            raise Untranslatable(
+                f"{func}() modifier {mod!r}",
+                "the milliseconds it adds to SQLite's text are carried over in unixepoch() only",
+                "use unixepoch('subsec') (a number), or write the PostgreSQL by hand",
+            )
         raise Untranslatable(
             f"{func}() modifier {mod!r}",
             f"the modifier {mod!r} depends on SQLite's own calendar or the server's time zone",
