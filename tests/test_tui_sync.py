@@ -161,6 +161,13 @@ async def test_the_engines_warnings_and_plan_notes_are_shown_as_the_cli_says_the
         assert gone in shown, shown
         assert 'DROP TABLE "absensi"; DELETE FROM malnu_sync' in shown.replace("\n", " ")
         assert "users: note: the copy has triggers that fire on every row the sync" in shown
+        screen = sync_screen(app)
+        assert screen is not None
+        box = screen.query_one("#sync-report-box")
+        await pilot.press("tab", "tab")  # past the pairs and the tables: the report scrolls
+        assert app.focused is box and box.max_scroll_y > 0
+        await pilot.press("end")
+        await wait_until(pilot, lambda: box.scroll_y == box.max_scroll_y)
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "missing: id=4"), timeout=60)
         assert gone in report_text(app)
