@@ -35,6 +35,14 @@ def verified_cell(app: MalnuApp, table: str) -> str:
     return str(screen.query_one("#sync-tables", DataTable).get_row(table)[6])
 
 
+def status_cell(app: MalnuApp, table: str) -> str:
+    screen = sync_screen(app)
+    tables = screen.query_one("#sync-tables", DataTable) if screen else None
+    if tables is None or table not in {str(k.value) for k in tables.rows}:
+        return ""
+    return str(tables.get_row(table)[2])
+
+
 def has_pairs(app: MalnuApp) -> bool:
     screen = sync_screen(app)
     return screen is not None and bool(screen.pairs)
@@ -135,6 +143,10 @@ def left_behind_and_a_trigger(demo: Demo) -> None:
         c.execute("DROP TABLE absensi")
     with sqlite3.connect(reports) as c:
         c.execute(
+            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
+            "finished_at = '2026-11-20 08:55:00' WHERE table_name = 'absensi'"
+        )
+        c.execute(
             "CREATE TRIGGER users_log AFTER UPDATE ON users "
             "BEGIN UPDATE users SET name = name WHERE id = -1; END"
         )
@@ -154,6 +166,9 @@ async def test_the_engines_warnings_and_plan_notes_are_shown_as_the_cli_says_the
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
         await pilot.press("s")
         await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        # The copy is listed as sync status lists it (the pair names users and academic_records).
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
+        assert status_cell(app, "users") == "done"
         await pilot.press("d")
         await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
         shown = report_text(app)

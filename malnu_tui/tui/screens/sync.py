@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -40,6 +41,7 @@ class PairsLoaded(Message):
 class StatesLoaded(Message):
     pair: str
     states: tuple[SyncState, ...]
+    gone: frozenset[str] = frozenset()  # copies whose source table is gone (sync status's ✘ gone)
 
 
 @dataclass
@@ -205,11 +207,13 @@ class SyncScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sync-read")
     def _read_states(self, pair: SyncPair) -> None:
-        from malnu_tui.engine.sync import read_states, resolve_end
+        from malnu_tui.engine.sync import configured_source, copy_statuses, resolve_end
 
         with reporting(self, "sync"):
-            states = read_states(resolve_end(self.settings, pair.dest))
-            self.post_message(StatesLoaded(pair.name, tuple(states)))
+            ask = partial(configured_source, self.settings)
+            found = copy_statuses(resolve_end(self.settings, pair.dest), ask)
+            gone = frozenset(c.state.table_name for c in found if c.source_has_table is False)
+            self.post_message(StatesLoaded(pair.name, tuple(c.state for c in found), gone))
 
     @on(StatesLoaded)
     def _states_loaded(self, event: StatesLoaded) -> None:
@@ -222,6 +226,8 @@ class SyncScreen(Screen[None]):
         self.query_one(ErrorBox).clear()
         by_table = {s.table_name: s for s in event.states}
         names = list(pair.tables) or sorted(by_table)
+        # A copy from this pair's source whose table is gone there: no run names it any more.
+        names += sorted(t for t in event.gone - set(names) if by_table[t].source == pair.source)
         table = self.query_one("#sync-tables", DataTable)
         table.clear()
         for name in names:
@@ -236,7 +242,7 @@ class SyncScreen(Screen[None]):
             table.add_row(
                 name,
                 st.mode,
-                st.status,
+                Text("✘ source gone", style="bold red") if name in event.gone else st.status,
                 st.finished_at or "—",
                 _age(lag_seconds(st)),
                 "—" if st.dest_count is None else f"{st.dest_count:,}",
