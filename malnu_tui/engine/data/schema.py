@@ -68,6 +68,11 @@ class Column:
         return (int(m[1]), int(m[2] or 0)) if m else None
 
     @property
+    def zoned(self) -> bool:
+        """A PostgreSQL ``timestamptz``: it reads a time written without an offset as UTC."""
+        return self.pg_dates and "with time zone" in self.declared_type.lower()
+
+    @property
     def required(self) -> bool:
         """NOT NULL without a default: the input must give it."""
         return self.not_null and not self.has_default
@@ -267,6 +272,14 @@ def check_input(
         unused = [h for h in header if h and h not in mapping.sources()]
         if unused:
             notes.append("source columns not imported: " + ", ".join(unused))
+    for r in mapping.rules:
+        col = schema.column(r.column)
+        if r.source is not None and col is not None and col.zoned and not r.zone_given:
+            notes.append(
+                f"{r.column} is {col.declared_type}: a time without its offset is taken as UTC "
+                "(08:00 WIB would be stored as 15:00 WIB); if the source's times are local, "
+                'say their zone with the step { timezone = "Asia/Jakarta" }'
+            )
     for c in schema.columns:
         if c.required and c.name not in targets:
             problems.append(f"NOT NULL column {c.name!r} has no default and is not given")
