@@ -13,7 +13,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from tests.test_tui_snapshots import SETTLE, app_for, settle_threads
 from tests.test_tui_snapshots import demo as demo  # the fixture
-from tests.test_tui_sync import idle_with, left_behind_and_a_trigger
+from tests.test_tui_sync import idle_with, left_behind_and_a_trigger, status_cell
 from tests.tui_demo import Demo, synced_pair, wait_until
 
 SnapCompare = Callable[..., bool]
@@ -63,6 +63,7 @@ def test_sync_screen_dry_run_with_a_warning_and_a_note_snapshot(
         await wait_until(
             pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
         )
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
         await pilot.press("d")
         await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
         await pilot.pause(SETTLE)

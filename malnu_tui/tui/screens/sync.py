@@ -41,7 +41,9 @@ class PairsLoaded(Message):
 class StatesLoaded(Message):
     pair: str
     states: tuple[SyncState, ...]
-    gone: frozenset[str] = frozenset()  # copies whose source table is gone (sync status's ✘ gone)
+    # The copies whose source table is gone (sync status's "✘ gone"); None: not asked yet
+    # (what the last answer said is kept meanwhile).
+    gone: frozenset[str] | None = None
 
 
 @dataclass
@@ -136,6 +138,7 @@ class SyncScreen(Screen[None]):
         # table's own progress column is past the right edge at 80 columns).
         self.progress_lines: dict[str, str] = {}
         self.planned_said: tuple[str, ...] = ()  # the confirmed plan's warnings and notes
+        self.gone: dict[str, frozenset[str]] = {}  # pair → its copies whose source table is gone
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -207,11 +210,19 @@ class SyncScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sync-read")
     def _read_states(self, pair: SyncPair) -> None:
-        from malnu_tui.engine.sync import configured_source, copy_statuses, resolve_end
+        from malnu_tui.engine.sync import (
+            configured_source,
+            copy_statuses,
+            read_states,
+            resolve_end,
+        )
 
         with reporting(self, "sync"):
-            ask = partial(configured_source, self.settings)
-            found = copy_statuses(resolve_end(self.settings, pair.dest), ask)
+            dest = resolve_end(self.settings, pair.dest)
+            # The states at once; then whether each copy's source still has its table (a
+            # source that does not answer would hold them back for its connect timeout).
+            self.post_message(StatesLoaded(pair.name, tuple(read_states(dest))))
+            found = copy_statuses(dest, partial(configured_source, self.settings))
             gone = frozenset(c.state.table_name for c in found if c.source_has_table is False)
             self.post_message(StatesLoaded(pair.name, tuple(c.state for c in found), gone))
 
@@ -225,9 +236,12 @@ class SyncScreen(Screen[None]):
             return
         self.query_one(ErrorBox).clear()
         by_table = {s.table_name: s for s in event.states}
+        if event.gone is not None:
+            self.gone[pair.name] = event.gone
+        gone = self.gone.get(pair.name, frozenset()) & set(by_table)
         names = list(pair.tables) or sorted(by_table)
         # A copy from this pair's source whose table is gone there: no run names it any more.
-        names += sorted(t for t in event.gone - set(names) if by_table[t].source == pair.source)
+        names += sorted(t for t in gone - set(names) if by_table[t].source == pair.source)
         table = self.query_one("#sync-tables", DataTable)
         table.clear()
         for name in names:
@@ -242,7 +256,7 @@ class SyncScreen(Screen[None]):
             table.add_row(
                 name,
                 st.mode,
-                Text("✘ source gone", style="bold red") if name in event.gone else st.status,
+                Text("✘ source gone", style="bold red") if name in gone else st.status,
                 st.finished_at or "—",
                 _age(lag_seconds(st)),
                 "—" if st.dest_count is None else f"{st.dest_count:,}",
