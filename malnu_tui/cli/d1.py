@@ -208,7 +208,7 @@ def cmd_lint(ctx: Context) -> int:
 
 def cmd_bookmark(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import bookmark_at, current_bookmark
-    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.clock import parse_when
 
     backend = _d1(ctx)
     at = ctx.opt("at")
@@ -227,7 +227,7 @@ def cmd_time_travel(ctx: Context) -> int:
         plan_time_travel,
         restore_bookmark,
     )
-    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.clock import parse_when
     from malnu_tui.engine.migrate import migration_lock
 
     given = None if ctx.opt("to") else check_bookmark(ctx.args.bookmark)

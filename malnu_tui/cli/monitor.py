@@ -218,7 +218,7 @@ def cmd_doctor(ctx: Context) -> int:
 
 
 def cmd_history(ctx: Context) -> int:
-    from malnu_tui.engine.backup.recover import parse_when
+    from malnu_tui.engine.clock import parse_when
     from malnu_tui.engine.monitor.runlog import history_since
 
     since = parse_when(ctx.args.since)

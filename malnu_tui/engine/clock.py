@@ -1,4 +1,5 @@
-"""Times told to operators: the UTC time the tool works in, and this machine's local time.
+"""Times told to operators and typed by them: the UTC time the tool works in, this machine's
+local time, and the times an operator types (``recover --to``, ``history --since``, D1 bookmarks).
 
 Times typed without a zone (``recover --to "2026-11-24 01:55"``) are read as UTC (a contract);
 an operator in WIB (UTC+7) who meant local time would restore 7 hours off. Plans echo the time
@@ -6,11 +7,12 @@ on this machine's clock, so the difference is seen before the confirmation word 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from malnu_tui.engine.errors import ConfigError
 
-__all__ = ["local_offset", "local_time_line", "refuse_future"]
+__all__ = ["local_offset", "local_time_line", "parse_iso", "parse_when", "refuse_future"]
 
 
 def _offset_text(offset: timedelta) -> str:
@@ -53,3 +55,74 @@ def refuse_future(when: datetime, now: datetime, said: str) -> None:
             hint="a time given without a zone is read as UTC: for this machine's local time "
             f"add its offset ({local_offset()}), or give a relative time such as -2h",
         )
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time; a naive one is taken as UTC."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+_RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", re.I)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)  # Indonesia's zones, said by name
+# A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
+# as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
+_CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """A recovery time: ISO 8601 (naive means UTC), ``now``, or relative like ``-2h``,
+    ``-90m``, ``-1d``, ``-1h30m`` or ``2h ago``. Returns an aware UTC datetime; a
+    :class:`ConfigError` naming the text for anything else (also for times out of range)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    try:
+        m = _RELATIVE.match(value)
+        if m and (m.group(1) or m.group(3)):
+            if "M" in m.group(2):
+                # Grafana's and Prometheus' dashboards read `now-1M` as a month.
+                raise ConfigError(
+                    f"cannot read the time {text!r}: M is a month in Grafana, a minute here",
+                    hint="write m for minutes (-90m), d for days (-30d), or give a date",
+                )
+            seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
+            return now - timedelta(seconds=seconds)
+        _refuse_clock_fraction(text, value)
+        return parse_iso(value)
+    except OverflowError:
+        raise ConfigError(
+            f"the time {text!r} is out of range",
+            hint="give a time between year 1 and 9999, e.g. -2h or 2026-11-24T09:30:00Z",
+        ) from None
+    except ValueError:
+        zone = _ZONE_NAME.search(value)
+        raise ConfigError(
+            f"cannot read the time {text!r}"
+            + (f": write {zone.group(0)} as its offset" if zone else ""),
+            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC; WIB is "
+            "+07:00, WITA +08:00, WIT +09:00: 2026-11-24 16:30+07:00) "
+            "or a relative time like -2h, -30m, -1d",
+        ) from None
+
+
+def _refuse_clock_fraction(text: str, value: str) -> None:
+    """:class:`ConfigError` for a dot or comma after the hours or minutes of a time: never a
+    fraction of a second, and never read as what was meant."""
+    frac = _CLOCK_FRACTION.search(value)
+    if frac is None:
+        return
+    hh, mm = frac.groups()
+    written = frac.group(0).strip(" T")
+    meant = f"{hh}:{written[3:]}" if mm is None else f"{hh}:{mm.lstrip(':')}:SS"
+    raise ConfigError(
+        f"cannot read the time {text!r}: {written} is a fraction of "
+        f"{'an hour' if mm is None else 'a minute'} in ISO 8601; write the time with colons "
+        f"({meant})",
+        hint="e.g. 2026-11-24 14:05+07:00 (WIB), 2026-11-24T07:05:00Z, or -2h",
+    )

@@ -10,10 +10,9 @@ Travel) brings the data itself back instead.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -29,13 +28,12 @@ from malnu_tui.engine.backup.store import (
     emitter,
     list_backups,
     load_manifest,
-    parse_iso,
     unreadable_manifests,
     utc_iso,
 )
-from malnu_tui.engine.clock import local_time_line, refuse_future
+from malnu_tui.engine.clock import local_time_line, parse_iso, parse_when, refuse_future
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ChecksumDrift, ConfigError, MalnuError
+from malnu_tui.engine.errors import ChecksumDrift, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
 
 __all__ = [
@@ -48,68 +46,7 @@ __all__ = [
     "run_recover",
 ]
 
-_RELATIVE = re.compile(r"^(-)?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+?)\s*(ago)?$", re.I)
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AUDIT_TS = "%Y-%m-%d %H:%M:%S"
-_ZONE_NAME = re.compile(r"\b(WIB|WITA|WIT)\b", re.I)  # Indonesia's zones, said by name
-# A fraction after the hours or the minutes (``14.05``, ``02:30,5``): Indonesian writes 14:05
-# as "14.05", and Python's fromisoformat reads the ".05" as 0.05 s (14:00:00.05), silently.
-_CLOCK_FRACTION = re.compile(r"[T ]\s*(\d{2})(:?\d{2})?[.,]\d+")
-
-
-def parse_when(text: str, *, now: datetime | None = None) -> datetime:
-    """A recovery time: ISO 8601 (naive means UTC), ``now``, or relative like ``-2h``,
-    ``-90m``, ``-1d``, ``-1h30m`` or ``2h ago``. Returns an aware UTC datetime; a
-    :class:`ConfigError` naming the text for anything else (also for times out of range)."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    value = text.strip()
-    if value.lower() == "now":
-        return now
-    try:
-        m = _RELATIVE.match(value)
-        if m and (m.group(1) or m.group(3)):
-            if "M" in m.group(2):
-                # Grafana's and Prometheus' dashboards read `now-1M` as a month.
-                raise ConfigError(
-                    f"cannot read the time {text!r}: M is a month in Grafana, a minute here",
-                    hint="write m for minutes (-90m), d for days (-30d), or give a date",
-                )
-            seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _PART.findall(m.group(2)))
-            return now - timedelta(seconds=seconds)
-        _refuse_clock_fraction(text, value)
-        return parse_iso(value)
-    except OverflowError:
-        raise ConfigError(
-            f"the time {text!r} is out of range",
-            hint="give a time between year 1 and 9999, e.g. -2h or 2026-11-24T09:30:00Z",
-        ) from None
-    except ValueError:
-        zone = _ZONE_NAME.search(value)
-        raise ConfigError(
-            f"cannot read the time {text!r}"
-            + (f": write {zone.group(0)} as its offset" if zone else ""),
-            hint="use ISO 8601 (2026-11-24T09:30:00Z; without a zone it is UTC; WIB is "
-            "+07:00, WITA +08:00, WIT +09:00: 2026-11-24 16:30+07:00) "
-            "or a relative time like -2h, -30m, -1d",
-        ) from None
-
-
-def _refuse_clock_fraction(text: str, value: str) -> None:
-    """:class:`ConfigError` for a dot or comma after the hours or minutes of a time: never a
-    fraction of a second, and never read as what was meant."""
-    frac = _CLOCK_FRACTION.search(value)
-    if frac is None:
-        return
-    hh, mm = frac.groups()
-    written = frac.group(0).strip(" T")
-    meant = f"{hh}:{written[3:]}" if mm is None else f"{hh}:{mm.lstrip(':')}:SS"
-    raise ConfigError(
-        f"cannot read the time {text!r}: {written} is a fraction of "
-        f"{'an hour' if mm is None else 'a minute'} in ISO 8601; write the time with colons "
-        f"({meant})",
-        hint="e.g. 2026-11-24 14:05+07:00 (WIB), 2026-11-24T07:05:00Z, or -2h",
-    )
 
 
 def _fmt_duration(seconds: float) -> str:

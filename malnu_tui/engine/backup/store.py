@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.lease import pid_alive
+from malnu_tui.engine.clock import parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
@@ -197,14 +198,6 @@ class BackupManifest:
 def utc_iso(when: datetime | None = None) -> str:
     """UTC ISO 8601 with microseconds, e.g. ``2026-11-24T13:15:02.123456+00:00``."""
     return (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(text: str) -> datetime:
-    """An ISO 8601 time; a naive one is taken as UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def new_backup_id(now: datetime) -> str:
