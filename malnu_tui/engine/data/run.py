@@ -441,7 +441,8 @@ def _execute(
             writer.rollback()
     except BaseException as exc:
         writer.rollback()
-        rejects.close()
+        with contextlib.suppress(MalnuError):  # its own failure must not hide ``exc``
+            rejects.close()
         if not request.dry_run and isinstance(exc, (MalnuError, OSError)):
             with contextlib.suppress(MalnuError):
                 backend.append_audit(
