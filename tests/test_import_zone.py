@@ -78,6 +78,13 @@ def test_wib_times_without_a_zone_into_timestamptz(
     assert code == 0, err
     # A time that says its offset keeps it.
     assert _utc(url)[2:] == [(3, "2019-07-15 23:45"), (4, "2019-07-16 12:00")]
+    # A PostgreSQL timestamptz source's times carry their offset: no note, no step needed.
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE TABLE old_absensi AS SELECT id + 10 AS id, masuk FROM absensi")
+    code, err = _import(url, tmp_path, "--from", f"{url}:old_absensi")
+    assert code == 0 and "note: masuk" not in err, err
+    rows = _utc(url)
+    assert rows[4:] == [(i + 10, t) for i, t in rows[:4]]
 
 
 @pytest.mark.parametrize(

@@ -194,8 +194,18 @@ def _check(
     backend: Backend, request: ImportRequest, source: Source, mapping: Mapping
 ) -> tuple[TableSchema, SchemaCheck]:
     schema = read_schema(backend, request.table)
+    zoned = (
+        frozenset(c.name for c in source.schema.columns if c.zoned)
+        if isinstance(source, TableSource)
+        else frozenset()
+    )
     check = check_input(
-        schema, source.header, mapping, key=request.key, on_conflict=request.conflict
+        schema,
+        source.header,
+        mapping,
+        key=request.key,
+        on_conflict=request.conflict,
+        zoned_sources=zoned,
     )
     if not check.ok and isinstance(source, CsvSource) and request.header_line is None:
         found = _header_below(source, schema, mapping)

@@ -233,9 +233,11 @@ def check_input(
     *,
     key: Sequence[str] = (),
     on_conflict: str | None = None,
+    zoned_sources: frozenset[str] = frozenset(),
 ) -> SchemaCheck:
     """Every problem at once: duplicate or empty headers, unknown columns (mapped or not),
-    sources missing from the header, NOT NULL columns without default left out, a bad key."""
+    sources missing from the header, NOT NULL columns without default left out, a bad key;
+    a note for a ``timestamptz`` column given times that may lack their offset."""
     problems: list[str] = []
     notes: list[str] = []
     seen: set[str] = set()
@@ -274,7 +276,9 @@ def check_input(
             notes.append("source columns not imported: " + ", ".join(unused))
     for r in mapping.rules:
         col = schema.column(r.column)
-        if r.source is not None and col is not None and col.zoned and not r.zone_given:
+        # ``zoned_sources``: a database source's columns whose times carry their offset.
+        zoneless = r.source is not None and r.source not in zoned_sources
+        if zoneless and col is not None and col.zoned and not r.zone_given:
             notes.append(
                 f"{r.column} is {col.declared_type}: a time without its offset is taken as UTC "
                 "(08:00 WIB would be stored as 15:00 WIB); if the source's times are local, "
