@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import ConfigError, MalnuError
@@ -257,7 +258,7 @@ def _stopped(
 
 def _status(ctx: Context, pair_name: str | None) -> int:
     from malnu_tui.engine.sync import copy_statuses, lag_seconds
-    from malnu_tui.engine.sync.pairs import load_pairs, resolve_end
+    from malnu_tui.engine.sync.pairs import configured_source, load_pairs, resolve_end
 
     settings = ctx.settings
     pairs = load_pairs(settings)
@@ -276,15 +277,11 @@ def _status(ctx: Context, pair_name: str | None) -> int:
             "sync status: no [sync.NAME] pairs in the config; name one with --to TARGET"
         )
 
-    def source_of(name: str) -> Target:  # a copy's source: a target of the config
-        if name not in settings.targets:  # synced --from a URL: its name is made from it
-            raise ConfigError(f"{name} is no target of the config")
-        return resolve_end(settings, name)
-
     rows: list[dict[str, object]] = []
     said: list[str] = []
     for name in dests:
-        for cs in copy_statuses(resolve_end(settings, name), source_of):
+        ask = partial(configured_source, settings)
+        for cs in copy_statuses(resolve_end(settings, name), ask):
             st = cs.state
             lag = lag_seconds(st)
             if cs.source_has_table is False:

@@ -11,7 +11,7 @@ from malnu_tui.engine.sync.model import (
     TablePlan,
     TableReport,
 )
-from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
+from malnu_tui.engine.sync.pairs import SyncPair, configured_source, load_pairs, resolve_end
 from malnu_tui.engine.sync.readonly import (
     CopyStatus,
     copy_statuses,
@@ -36,6 +36,7 @@ __all__ = [
     "SyncState",
     "TablePlan",
     "TableReport",
+    "configured_source",
     "copy_statuses",
     "dry_run",
     "lag_seconds",
