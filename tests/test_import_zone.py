@@ -58,9 +58,10 @@ def test_wib_times_without_a_zone_into_timestamptz(
     # Without the step: as before (taken as UTC), and the preview says so.
     code, err = _import(url, tmp_path, *source)
     assert code == 0, err
-    assert "note: masuk is timestamp with time zone: a time without its offset is taken as UTC" in (
-        err
-    )
+    assert (
+        "note: masuk is timestamp with time zone: a time without its offset "
+        "('2019-07-15 07:00:00') is taken as UTC"
+    ) in err
     assert _utc(url) == [(1, "2019-07-15 07:00"), (2, None)]
     # With it: 07:00 WIB is 00:00 UTC, from a legacy database and from a CSV file alike.
     zoned = tmp_path / "zoned.toml"
@@ -78,6 +79,14 @@ def test_wib_times_without_a_zone_into_timestamptz(
     assert code == 0, err
     # A time that says its offset keeps it.
     assert _utc(url)[2:] == [(3, "2019-07-15 23:45"), (4, "2019-07-16 12:00")]
+    # A PostgreSQL timestamptz source's times carry their offset: no step needed, no note
+    # (the preview's rows show it).
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE TABLE old_absensi AS SELECT id + 10 AS id, masuk FROM absensi")
+    code, err = _import(url, tmp_path, "--from", f"{url}:old_absensi")
+    assert code == 0 and "note: masuk" not in err, err
+    rows = _utc(url)
+    assert rows[4:] == [(i + 10, t) for i, t in rows[:4]]
 
 
 @pytest.mark.parametrize(
