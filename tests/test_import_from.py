@@ -578,3 +578,26 @@ def test_a_source_that_is_no_sqlite_database(tmp_path: Path) -> None:
     assert res.code == 2, res.err
     assert res.err.startswith(f"error: --from sqlite://{dump}: file is not a database")
     assert "restore" not in res.err and str(target) not in res.err
+
+
+def test_a_locked_sqlite_source_is_said_as_only_read(tmp_path: Path) -> None:
+    """A legacy file an application holds locked (a write being committed, a shell's BEGIN
+    EXCLUSIVE) was a traceback at the source's first query ("database is locked"); before
+    that, the busy error said "switching it to WAL mode needs the file to itself", of a file
+    that is only read."""
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.errors import DatabaseBusy
+
+    legacy = tmp_path / "legacy.db"
+    _sqlite(legacy, "CREATE TABLE users (id INTEGER PRIMARY KEY); INSERT INTO users VALUES (1);")
+    app = sqlite3.connect(legacy, isolation_level=None)
+    try:
+        app.execute("BEGIN EXCLUSIVE")
+        app.execute("INSERT INTO users VALUES (2)")
+        with pytest.raises(DatabaseBusy) as caught:
+            SQLiteBackend(legacy, busy_timeout=0.05, live=True)
+    finally:
+        app.close()
+    said = str(caught.value)
+    assert "as it was opened to be read (it is only read)" in said and "WAL" not in said, said
+    assert caught.value.exit_code == 3

@@ -124,6 +124,39 @@ def test_a_copy_whose_source_table_was_renamed_is_said_with_what_to_drop(
 
 
 @pytest.mark.parametrize("b", ["postgresql", "sqlite"])
+def test_sync_status_says_a_copy_whose_source_table_is_gone_or_not_checked(
+    b: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # sync status read only the destination: a copy whose source table was renamed stayed
+    # "✔ yes" there with its lag growing. It now asks the source, as sync warns.
+    src, dst = make_db("sqlite", request, tmp_path, "source"), make_db(b, request, tmp_path, "d")
+    siswa(src, 30)
+    src.run("CREATE TABLE guru (id INTEGER PRIMARY KEY, nama TEXT)")
+    config = tmp_path / "malnu.toml"
+    config.write_text(f'[targets.primary]\nurl = "{src.url}"\n[targets.copy]\nurl = "{dst.url}"\n')
+    cfg = ["--to", "copy", "--config", str(config)]
+    assert run_inproc("sync", "--yes", "--from", "primary", *cfg).code == 0
+    src.run("ALTER TABLE siswa RENAME TO peserta_didik")
+    done = run_inproc("sync", "status", "--json", *cfg)
+    assert done.code == 0, done.err
+    rows = {r["table"]: r for r in json.loads(done.out)}
+    assert rows["guru"]["source_has_table"] is True and rows["guru"]["source_note"] is None
+    assert rows["siswa"]["source_has_table"] is False
+    assert "no table siswa any more" in rows["siswa"]["source_note"]
+    assert rows["siswa"]["verified"] is True  # the existing fields as they were
+    (warning,) = [line for line in done.err.splitlines() if line.startswith("warning: ")]
+    assert warning == "warning: " + rows["siswa"]["source_note"]
+    text = run_inproc("sync", "status", *cfg)
+    assert re.search(r"siswa .*✔ yes +✘ gone", text.out) and "guru " in text.out, text.out
+    Path(src.url.removeprefix("sqlite:///")).rename(tmp_path / "away.db")  # unreachable
+    done = run_inproc("sync", "status", "--json", *cfg)
+    assert done.code == 0, done.err
+    assert {r["source_has_table"] for r in json.loads(done.out)} == {None}
+    assert "not checked" in json.loads(done.out)[0]["source_note"]
+    assert "warning" not in done.err and "was not checked" in done.err, done.err
+
+
+@pytest.mark.parametrize("b", ["postgresql", "sqlite"])
 def test_a_column_whose_type_changed_at_the_source_is_replaced_by_the_hint_and_refilled(
     b: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ analytics database (outcomes checked in the databases), and its SVG snapshot."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -13,7 +14,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
-from tests.tui_demo import add_sync_pair, build_demo, wait_until
+from tests.tui_demo import Demo, add_sync_pair, build_demo, synced_pair, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +33,14 @@ def verified_cell(app: MalnuApp, table: str) -> str:
     if screen is None:
         return ""
     return str(screen.query_one("#sync-tables", DataTable).get_row(table)[6])
+
+
+def status_cell(app: MalnuApp, table: str) -> str:
+    screen = sync_screen(app)
+    tables = screen.query_one("#sync-tables", DataTable) if screen else None
+    if tables is None or table not in {str(k.value) for k in tables.rows}:
+        return ""
+    return str(tables.get_row(table)[2])
 
 
 def has_pairs(app: MalnuApp) -> bool:
@@ -116,6 +125,67 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
         assert "sync refused" in str(box.render())
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def left_behind_and_a_trigger(demo: Demo) -> None:
+    """The reporting pair synced into reports.db, plus an ``absensi`` copy whose table the
+    primary then dropped, and a trigger on the ``users`` copy (a mirror's, firing on the
+    sync's writes): what ``sync`` warns and notes on stderr."""
+    from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+
+    reports = synced_pair(demo)
+    with sqlite3.connect(demo.primary_db) as c:
+        c.execute("CREATE TABLE absensi (id INTEGER PRIMARY KEY, hadir INTEGER)")
+    settings = demo.settings()
+    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
+        run_sync(s, SyncRequest(tables=("absensi",)))
+    with sqlite3.connect(demo.primary_db) as c:
+        c.execute("DROP TABLE absensi")
+    with sqlite3.connect(reports) as c:
+        c.execute(
+            "UPDATE malnu_sync SET started_at = '2026-11-20 08:54:00', "
+            "finished_at = '2026-11-20 08:55:00' WHERE table_name = 'absensi'"
+        )
+        c.execute(
+            "CREATE TRIGGER users_log AFTER UPDATE ON users "
+            "BEGIN UPDATE users SET name = name WHERE id = -1; END"
+        )
+
+
+async def test_the_engines_warnings_and_plan_notes_are_shown_as_the_cli_says_them(
+    tmp_path: Path,
+) -> None:
+    # The screen showed neither the warning for a copy whose source table is gone nor the
+    # plan's notes (a full pass and why, the copy's triggers…) after a dry run or a verify:
+    # only the CLI said them, on stderr.
+    demo = build_demo(tmp_path / "demo")
+    left_behind_and_a_trigger(demo)
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        # The copy is listed as sync status lists it (the pair names users and academic_records).
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
+        assert status_cell(app, "users") == "done"
+        await pilot.press("d")
+        await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
+        shown = report_text(app)
+        gone = "warning: absensi: synced from primary, which has no table absensi any more"
+        assert gone in shown, shown
+        assert 'DROP TABLE "absensi"; DELETE FROM malnu_sync' in shown.replace("\n", " ")
+        assert "users: note: the copy has triggers that fire on every row the sync" in shown
+        screen = sync_screen(app)
+        assert screen is not None
+        box = screen.query_one("#sync-report-box")
+        await pilot.press("tab", "tab")  # past the pairs and the tables: the report scrolls
+        assert app.focused is box and box.max_scroll_y > 0
+        await pilot.press("end")
+        await wait_until(pilot, lambda: box.scroll_y == box.max_scroll_y)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: idle_with(app, "missing: id=4"), timeout=60)
+        assert gone in report_text(app)
 
 
 def test_progress_is_shown_under_the_tables() -> None:

@@ -13,7 +13,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from tests.test_tui_snapshots import SETTLE, app_for, settle_threads
 from tests.test_tui_snapshots import demo as demo  # the fixture
-from tests.test_tui_sync import idle_with
+from tests.test_tui_sync import idle_with, left_behind_and_a_trigger, status_cell
 from tests.tui_demo import Demo, synced_pair, wait_until
 
 SnapCompare = Callable[..., bool]
@@ -43,4 +43,30 @@ def test_sync_screen_snapshot(
         await pilot.pause(SETTLE)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)
+    settle_threads()
+
+
+@pytest.mark.xdist_group("tui")
+def test_sync_screen_dry_run_with_a_warning_and_a_note_snapshot(
+    snap_compare: SnapCompare, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80×24: a dry run's report opens with the warning for a copy whose source table is
+    gone and the plan's note on the copy's trigger, in words and colour, scrollable."""
+    left_behind_and_a_trigger(demo)
+    monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
+        )
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
+        await pilot.pause(SETTLE)
+
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)
     settle_threads()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import ConfigError, MalnuError
@@ -256,8 +257,8 @@ def _stopped(
 
 
 def _status(ctx: Context, pair_name: str | None) -> int:
-    from malnu_tui.engine.sync import lag_seconds, read_states
-    from malnu_tui.engine.sync.pairs import load_pairs, resolve_end
+    from malnu_tui.engine.sync import copy_statuses, lag_seconds
+    from malnu_tui.engine.sync.pairs import configured_source, load_pairs, resolve_end
 
     settings = ctx.settings
     pairs = load_pairs(settings)
@@ -275,10 +276,18 @@ def _status(ctx: Context, pair_name: str | None) -> int:
         raise ConfigError(
             "sync status: no [sync.NAME] pairs in the config; name one with --to TARGET"
         )
+
     rows: list[dict[str, object]] = []
+    said: list[str] = []
     for name in dests:
-        for st in read_states(resolve_end(settings, name)):
+        ask = partial(configured_source, settings)
+        for cs in copy_statuses(resolve_end(settings, name), ask):
+            st = cs.state
             lag = lag_seconds(st)
+            if cs.source_has_table is False:
+                said.append(f"warning: {cs.source_note}")
+            elif cs.source_has_table is None and f"note: {cs.source_note}" not in said:
+                said.append(f"note: {cs.source_note}")
             rows.append(
                 {
                     "destination": name,
@@ -297,8 +306,12 @@ def _status(ctx: Context, pair_name: str | None) -> int:
                     "dest_count": st.dest_count,
                     "verified": st.verified,
                     "differences": st.differences,
+                    "source_has_table": cs.source_has_table,
+                    "source_note": cs.source_note or None,
                 }
             )
+    for line in said:
+        ctx.message(line)
     if ctx.json:
         ctx.out_json(rows)
         return 0
@@ -309,17 +322,23 @@ def _status(ctx: Context, pair_name: str | None) -> int:
 
     print_table(
         ctx.stdout,
-        ["destination", "table", "from", "mode", "status", "last sync", "lag", "rows", "verified"],
+        ["destination", "table", "from", "mode", "status", "last sync", "lag", "rows", "verified",
+         "at source"],
         [
             (
                 r["destination"], r["table"], r["source"], r["mode"], r["status"],
                 r["finished_at"] or "—", _age(r["lag_seconds"]), r["dest_count"],
                 {True: "✔ yes", False: "✘ no", None: "—"}[r["verified"]],  # type: ignore[index]
+                _AT_SOURCE[r["source_has_table"]],  # type: ignore[index]
             )
             for r in rows
         ],
     )  # fmt: skip
     return 0
+
+
+# Whether the copy's source still has its table (``sync status``'s "at source" column).
+_AT_SOURCE = {True: "✔ there", False: "✘ gone", None: "not checked"}
 
 
 def _age(seconds: object) -> str:

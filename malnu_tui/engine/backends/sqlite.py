@@ -81,8 +81,23 @@ class SQLiteBackend:
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
             if not read_only and str(journal).lower() != "wal":
                 self.conn.execute("PRAGMA journal_mode = WAL")
+            if live:
+                # Its first read here: an application's write lock held past the busy timeout
+                # is said as this file's (it was a traceback at the source's first query).
+                # Anything else (no database at all) is said by the first read, as a source's.
+                try:
+                    self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.DatabaseError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
+            if ("locked" in str(exc) or "busy" in str(exc)) and read_only:
+                # Only read (an import's source, a check): nothing was to be switched.
+                raise DatabaseBusy(
+                    str(self.path), busy_timeout, doing="as it was opened to be read (it is "
+                    "only read)", hint=_OTHER_WRITER,
+                ) from None  # fmt: skip
             if "locked" in str(exc) or "busy" in str(exc):
                 # A database not in WAL mode yet needs the file to itself to switch: an
                 # application's open write transaction refuses that at once.

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from malnu_tui.engine.data.errors import MappingError
 from malnu_tui.engine.data.transform import (
@@ -45,6 +46,7 @@ from malnu_tui.engine.data.transform import (
     digits_step,
     null_if_step,
     phone_step,
+    timezone_step,
 )
 
 COLUMN_KEYS = ("from", "apply", "map", "default", "const", "now")
@@ -66,6 +68,11 @@ class ColumnRule:
     has_const: bool = False
     now: bool = False
     line: int = 0
+
+    @property
+    def zone_given(self) -> bool:
+        """A ``timezone`` step says the zone of times written without one."""
+        return any(n.startswith("timezone") for n in self.step_names)
 
     def describe(self) -> str:
         if self.now:
@@ -263,6 +270,8 @@ _NEEDS_ARGS = {
     "length = 10, leading_zeros_lost = true } } for a column Excel kept as numbers)",
     "null_if": 'null_if needs the texts that mean "no value", e.g. '
     '{ null_if = ["0000-00-00 00:00:00", "0000-00-00"] } (MySQL\'s zero dates)',
+    "timezone": "timezone needs the zone of times written without one, e.g. "
+    '{ timezone = "Asia/Jakarta" } (WIB; WITA is Asia/Makassar, WIT Asia/Jayapura)',
     "phone": 'phone needs the form to write, { phone = "national" } or { phone = "e164" } '
     '(or { phone = { form = "national", leading_zero_lost = true } } for a column Excel '
     "kept as numbers)",
@@ -287,9 +296,32 @@ def _label(key: str, arg: Any) -> str:
     if key == "null_if":
         shown = ", ".join(repr(x) for x in ([arg] if isinstance(arg, str) else arg)[:3])
         return f"null_if ({shown} → NULL)"
+    if key == "timezone":
+        return f"timezone (a time without its offset is {arg}'s)"
     if key == "date" and any(f in EXCEL_FORMATS for f in ([arg] if isinstance(arg, str) else arg)):
         return "date (+ Excel serials)"
     return key
+
+
+# Indonesia's zones by the names operators say (WIB, WITA, WIT): not IANA names.
+_ID_ZONES = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
+
+
+def _zone(p: str, line: int, name: str, arg: object) -> ZoneInfo:
+    """The zone of a ``timezone`` step: an IANA name the system's time zone data knows."""
+    if not isinstance(arg, str) or not arg.strip():
+        raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['timezone']}", line=line)
+    try:
+        return ZoneInfo(arg)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    if arg.strip().lower() in _ID_ZONES:
+        why = f"write {_ID_ZONES[arg.strip().lower()]!r} (the zone's name, not its abbreviation)"
+    elif not available_timezones():
+        why = "this system has no time zone data (install its tzdata package)"
+    else:
+        why = 'a zone name such as "Asia/Jakarta" (WIB), "Asia/Makassar" (WITA), "UTC"'
+    raise MappingError(p, f"columns.{name}: unknown time zone {arg!r}: {why}", line=line)
 
 
 def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
@@ -350,6 +382,8 @@ def _step_with_args(p: str, line: int, name: str, key: str, arg: Any) -> StepFn:
         ):
             raise MappingError(p, f"columns.{name}: {_NEEDS_ARGS['null_if']}", line=line)
         return null_if_step(values)
+    if key == "timezone":
+        return timezone_step(_zone(p, line, name, arg))
     if key == "bool":
         if not isinstance(arg, MappingABC) or set(arg) != {"true", "false"}:
             raise MappingError(

@@ -3,6 +3,7 @@ record (``line`` is the physical line where the record starts; the header is lin
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import os
@@ -95,10 +96,7 @@ class RejectsWriter:
             assert self._writer is not None
             self._writer.writerow((r.line, r.column, r.reason, r.raw.rstrip("\r\n")))
         except OSError as exc:  # a full disk: the rows refused must be kept, or nothing is
-            raise ImportCheckFailed(
-                f"cannot write the rejects file {self.path}: {exc.strerror or exc}; "
-                "nothing committed"
-            ) from None
+            raise self._failed(exc) from None
         self.count += 1
         if len(self.first) < KEEP_FIRST:
             self.first.append(r)
@@ -120,9 +118,33 @@ class RejectsWriter:
     def close(self) -> None:
         """Flush and fsync: a rejects file that loses rows is worse than none."""
         if self._fh is not None and not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+            except OSError as exc:  # its last rows did not fit on the disk
+                raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> ImportCheckFailed:
+        """A write of the file failed (a full disk, a file size limit): the part written
+        ends in the middle of a row and would pass for the whole list of rejected rows, so it
+        is removed (or, if that fails too, said to be partial); nothing is committed."""
+        fh, self._fh, self._writer = self._fh, None, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()  # its buffer cannot be written either: dropped
+            if not fh.closed:
+                with contextlib.suppress(OSError):
+                    os.close(fh.fileno())
+        try:
+            self.path.unlink(missing_ok=True)
+            left = "the part written was removed"
+        except OSError:
+            left = "the part written there is INCOMPLETE"
+        return ImportCheckFailed(
+            f"cannot write the rejects file {self.path}: {exc.strerror or exc}; {left}; "
+            "nothing committed"
+        )
 
 
 _HEADER_LINES = (",".join(HEADER).encode() + b"\r\n", ",".join(HEADER).encode() + b"\n")

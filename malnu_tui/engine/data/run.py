@@ -30,7 +30,13 @@ from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
 from malnu_tui.engine.data.request import ImportRequest
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
-from malnu_tui.engine.data.schema import SchemaCheck, TableSchema, check_input, read_schema
+from malnu_tui.engine.data.schema import (
+    SchemaCheck,
+    TableSchema,
+    check_input,
+    read_schema,
+    zone_notes,
+)
 from malnu_tui.engine.data.tablesource import TableSource
 from malnu_tui.engine.data.writers import (
     OnConflict,
@@ -260,6 +266,8 @@ def preview_import(
                 break
     rules = tuple((r.column, r.describe()) for r in mapping.rules if r.column in check.columns)
     by_column = {r.column: r.source for r in mapping.rules}
+    after = [dict(s.after) for s in samples if s.after is not None]
+    check = replace(check, notes=(*check.notes, *zone_notes(schema, mapping, after)))
     return ImportPreview(
         table=request.table,
         target_url=backend.display_url,
@@ -441,7 +449,8 @@ def _execute(
             writer.rollback()
     except BaseException as exc:
         writer.rollback()
-        rejects.close()
+        with contextlib.suppress(MalnuError):  # its own failure must not hide ``exc``
+            rejects.close()
         if not request.dry_run and isinstance(exc, (MalnuError, OSError)):
             with contextlib.suppress(MalnuError):
                 backend.append_audit(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.errors import ConfigError
@@ -66,6 +67,11 @@ class Column:
         """``NUMERIC(p,s)``/``DECIMAL(p,s)`` → (p, s) (``(p)``: scale 0); None otherwise."""
         m = _NUMERIC.match(self.declared_type)
         return (int(m[1]), int(m[2] or 0)) if m else None
+
+    @property
+    def zoned(self) -> bool:
+        """A PostgreSQL ``timestamptz``: it reads a time written without an offset as UTC."""
+        return self.pg_dates and "with time zone" in self.declared_type.lower()
 
     @property
     def required(self) -> bool:
@@ -290,6 +296,34 @@ def check_input(
         )
     ordered = tuple(n for n in schema.names if n in targets)
     return SchemaCheck(schema.name, ordered, chosen, tuple(problems), tuple(notes))
+
+
+def zone_notes(
+    schema: TableSchema, mapping: Mapping, samples: Sequence[dict[str, object]]
+) -> list[str]:
+    """A note for each PostgreSQL ``timestamptz`` column whose sample values (the preview's
+    first rows, as they will be written) hold a time without its offset and no ``timezone``
+    step: PostgreSQL takes it as UTC, which a legacy WIB time is not. Nothing is changed."""
+    notes = []
+    for r in mapping.rules:
+        col = schema.column(r.column)
+        if r.source is None or col is None or not col.zoned or r.zone_given:
+            continue
+        naive = next((v for s in samples if _naive_time(v := s.get(r.column))), None)
+        if naive is not None:
+            notes.append(
+                f"{r.column} is {col.declared_type}: a time without its offset ({naive!r}) is "
+                "taken as UTC (08:00 WIB would be stored as 15:00 WIB); if the source's times "
+                'are local, say their zone with the step { timezone = "Asia/Jakarta" }'
+            )
+    return notes
+
+
+def _naive_time(v: object) -> bool:
+    try:
+        return isinstance(v, str) and datetime.fromisoformat(v.strip()).tzinfo is None
+    except ValueError:
+        return False
 
 
 def _rule(mapping: Mapping, name: str) -> Any:

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 Value = object  # str | int | bool | None
@@ -233,6 +233,46 @@ def zero_date_hint(text: str) -> str:
 _ZERO_DATE = re.compile(r"0000-00-00(?:[ T]00:00:00(?:\.0+)?)?")
 
 
+def timezone_step(zone: tzinfo) -> StepFn:
+    """A date/time written without its offset (a legacy app's local time, WIB) → the same
+    text with the offset it had in ``zone`` (``2019-07-15 08:00:00`` in Asia/Jakarta →
+    ``2019-07-15 08:00:00+07:00``; a date alone is its midnight there). A value that says its
+    offset already is left as it is; a local time a clock change skipped or repeated (not in
+    WIB, WITA or WIT) is refused rather than guessed."""
+
+    def run(v: Value) -> Value:
+        if v is None:
+            return None
+        text = str(v).strip()
+        try:
+            if len(text) < 10 or not _ISO_DATE.match(text):
+                raise ValueError
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise StepFailed(
+                f"timezone: {v!r} is no ISO 8601 date/time (read it with a date step first)"
+            ) from None
+        if moment.tzinfo is not None:
+            return text
+        if len(text) == 10:
+            text += "T00:00:00"
+        first, second = moment.replace(tzinfo=zone), moment.replace(tzinfo=zone, fold=1)
+        offset = first.utcoffset()
+        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+            raise StepFailed(f"timezone: {text} never was in {zone} (a clock set forward)")
+        if offset != second.utcoffset():
+            raise StepFailed(f"timezone: {text} was twice in {zone} (a clock set back): which?")
+        assert offset is not None
+        minutes = int(offset.total_seconds()) // 60
+        sign, minutes = ("-", -minutes) if minutes < 0 else ("+", minutes)
+        return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+    return run
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def null_if_step(values: Sequence[str]) -> StepFn:
     """Any of ``values`` (as the text is, after the steps before) → NULL: MySQL's zero dates,
     a legacy system's ``-`` or ``N/A`` for "none"; any other value as it is."""
@@ -443,8 +483,8 @@ SIMPLE_STEPS: dict[str, StepFn] = {
     "int": _int,
     "bool": bool_step(),
 }
-STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone", "digits", "null_if")
-STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone", "digits", "null_if")
+STEPS_WITH_ARGS = ("date", "bool", "decimal", "phone", "digits", "null_if", "timezone")
+STEP_NAMES = (*SIMPLE_STEPS, "date", "decimal", "phone", "digits", "null_if", "timezone")
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,23 @@ from malnu_tui.engine.sync.model import (
     TablePlan,
     TableReport,
 )
-from malnu_tui.engine.sync.pairs import SyncPair, load_pairs, resolve_end
-from malnu_tui.engine.sync.readonly import dry_run, lag_seconds, read_states, states, verify_sync
+from malnu_tui.engine.sync.pairs import SyncPair, configured_source, load_pairs, resolve_end
+from malnu_tui.engine.sync.readonly import (
+    CopyStatus,
+    copy_statuses,
+    dry_run,
+    lag_seconds,
+    read_states,
+    states,
+    verify_sync,
+)
 from malnu_tui.engine.sync.relations import left_behind
 from malnu_tui.engine.sync.run import run_sync, start_early
 from malnu_tui.engine.sync.session import SyncRequest, SyncSession, plan_sync
 from malnu_tui.engine.sync.side import SyncState
 
 __all__ = [
+    "CopyStatus",
     "Difference",
     "SyncPair",
     "SyncProgress",
@@ -27,6 +36,8 @@ __all__ = [
     "SyncState",
     "TablePlan",
     "TableReport",
+    "configured_source",
+    "copy_statuses",
     "dry_run",
     "lag_seconds",
     "left_behind",

@@ -60,6 +60,15 @@ def resolve_end(settings: Settings, name_or_url: str) -> Target:
     raise ConfigError(f"no target named {name_or_url!r} (configured: {known})")
 
 
+def configured_source(settings: Settings, name: str) -> Target:
+    """A copy's source (its ``malnu_sync`` row's name) as a target of the config, for
+    ``sync status`` to ask it: a copy synced ``--from`` a URL has a name made from the URL,
+    which names no target (ConfigError: not checked)."""
+    if name not in settings.targets:
+        raise ConfigError(f"{name} is no target of the config")
+    return resolve_end(settings, name)
+
+
 def tables_option(text: str | None) -> tuple[str, ...]:
     """``--tables users,academic_records`` as a tuple (empty: all)."""
     if not text:

@@ -4,15 +4,17 @@ copies (``sync status``, the console's last sync and lag)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
+from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
-from malnu_tui.engine.sync.relations import unknown_tables
+from malnu_tui.engine.sync.relations import left_behind_by_table, unknown_tables
 from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.session import (
     SyncSession,
@@ -25,8 +27,17 @@ from malnu_tui.engine.sync.session import (
 )
 from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState, columns_since
 from malnu_tui.engine.sync.verify import PAGE_ROWS
+from malnu_tui.engine.urls import sqlite_path
 
-__all__ = ["dry_run", "lag_seconds", "read_states", "states", "verify_sync"]
+__all__ = [
+    "CopyStatus",
+    "copy_statuses",
+    "dry_run",
+    "lag_seconds",
+    "read_states",
+    "states",
+    "verify_sync",
+]
 
 
 def dry_run(
@@ -143,6 +154,60 @@ def read_states(dest: Target) -> list[SyncState]:
         return side.all_states()
     finally:
         side.backend.close()
+
+
+@dataclass(frozen=True)
+class CopyStatus:
+    """A copy's ``malnu_sync`` row, and whether its source still has its table: True, False
+    (renamed or dropped there: nothing syncs the copy any more, its lag only grows) or None
+    (not checked: the source could not be reached). ``source_note`` says which: the warning
+    ``sync`` prints (with the statements that drop the copy), or why it was not checked."""
+
+    state: SyncState
+    source_has_table: bool | None
+    source_note: str = ""
+
+
+def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[CopyStatus]:
+    """``sync status``: every ``malnu_sync`` row of ``dest``, each checked against its source
+    (``source_of`` resolves a row's source name to a target; each source opened once, read
+    only: its list of tables, :func:`.relations.left_behind_by_table` as ``sync`` warns)."""
+    side = open_side(dest)
+    try:
+        states = side.all_states()
+        checked = {
+            name: _source_check(side, name, source_of)
+            for name in sorted({st.source for st in states})
+        }
+    finally:
+        side.backend.close()
+    out = []
+    for st in states:
+        gone, why = checked[st.source]
+        if gone is None:
+            out.append(CopyStatus(st, None, why))
+        else:
+            out.append(CopyStatus(st, st.table_name not in gone, gone.get(st.table_name, "")))
+    return out
+
+
+def _source_check(
+    dst: Side, name: str, source_of: Callable[[str], Target]
+) -> tuple[dict[str, str] | None, str]:
+    """The copies from source ``name`` whose table it no longer has (None: not checked, and
+    why)."""
+    try:
+        target = source_of(name)
+        if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
+            raise ConfigError(f"no SQLite database at {target.display_url}")
+        src = open_side(target)
+        try:
+            return left_behind_by_table(src, dst, name), ""
+        finally:
+            src.backend.close()
+    except MalnuError as exc:
+        why = one_line(mask_secrets(str(exc)))
+        return None, f"source {name} not read ({why}): whether its tables are there was not checked"
 
 
 def lag_seconds(state: SyncState, now: datetime | None = None) -> float | None:

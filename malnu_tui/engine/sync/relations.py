@@ -14,7 +14,7 @@ from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.sync.side import STATE_TABLE, Side
 
-__all__ = ["left_behind", "unknown_tables"]
+__all__ = ["left_behind", "left_behind_by_table", "unknown_tables"]
 
 
 class _Reads(Protocol):
@@ -70,21 +70,27 @@ def left_behind(src: Side, dst: Side, source: str) -> list[str]:
     source no longer has (renamed or dropped there): each is said, with the statements that
     drop it. Nothing syncs them any more; they stayed, silently stale, with ``sync status``
     showing their lag grow, while ``sync`` and ``sync verify`` said every table was equal."""
+    return list(left_behind_by_table(src, dst, source).values())
+
+
+def left_behind_by_table(src: Side, dst: Side, source: str) -> dict[str, str]:
+    """:func:`left_behind`'s warnings by the copy's table name (``sync status`` marks those
+    rows)."""
     fold = (lambda n: n) if src.kind == dst.kind == "postgresql" else str.lower
     there = {fold(t) for t in src.tables()}
     gone = [st.table_name for st in dst.all_states() if st.source == source]
     gone = [t for t in gone if fold(t) not in there]
     if not gone:
-        return []
+        return {}
     copies = set(dst.tables())
     prefix = ""
     if dst.kind == "postgresql":
         prefix = quote_ident(str(cast("Any", dst).schema)) + "."
-    out = []
+    out = {}
     for t in gone:
         drop = f"DROP TABLE {prefix}{quote_ident(t)}; " if t in copies else ""
         forget = f"DELETE FROM {prefix}{STATE_TABLE} WHERE table_name = {sql_literal(t)}"
-        out.append(
+        out[t] = (
             f"{t}: synced from {source}, which has no table {t} any more (renamed or dropped "
             f"there?): its copy is no longer synced; if it is not needed here: {drop}{forget}"
         )

@@ -4,13 +4,16 @@ with the differing keys. Every engine call runs in a worker; the screen holds no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -38,6 +41,9 @@ class PairsLoaded(Message):
 class StatesLoaded(Message):
     pair: str
     states: tuple[SyncState, ...]
+    # The copies whose source table is gone (sync status's "✘ gone"); None: not asked yet
+    # (what the last answer said is kept meanwhile).
+    gone: frozenset[str] | None = None
 
 
 @dataclass
@@ -45,6 +51,7 @@ class SyncPlanned(Message):
     pair: str
     plans: tuple[TablePlan, ...]
     database: str  # the destination's name, typed to confirm
+    warnings: tuple[str, ...] = ()  # engine.sync.left_behind: copies whose source table is gone
 
 
 @dataclass
@@ -57,6 +64,7 @@ class SyncFinished(Message):
     what: str  # sync, verify, dry run
     reports: tuple[TableReport, ...]
     pair: str = ""
+    said: tuple[str, ...] = ()  # "warning: …" and the plan's "table: note: …", as the CLI says
 
 
 def _age(seconds: float | None) -> str:
@@ -67,6 +75,30 @@ def _age(seconds: float | None) -> str:
         if s >= size:
             return f"{s // size} {unit}"
     return f"{s} s"
+
+
+def said_lines(warnings: Sequence[str], plans: Sequence[TablePlan] = ()) -> tuple[str, ...]:
+    """What the CLI prints on stderr before a run's table, in its words: the engine's warnings
+    (:func:`engine.sync.left_behind`) and each table's plan notes (a full pass and why, the
+    copy's triggers that fire on the sync's writes…)."""
+    return tuple(f"warning: {w}" for w in warnings) + tuple(
+        f"{p.table}: note: {n}" for p in plans for n in p.notes
+    )
+
+
+def said_text(said: Sequence[str]) -> Text:
+    """:func:`said_lines` shown first in the report: warnings in words and in colour."""
+    out = Text()
+    for line in said:
+        if line.startswith("warning: "):
+            out.append("⚠ warning: ", style="bold yellow")
+            out.append(line.removeprefix("warning: ") + "\n")
+        else:
+            table, note = line.split(": note: ", 1)
+            out.append(f"{table}: ", style="bold")
+            out.append("note: ", style="yellow")
+            out.append(note + "\n")
+    return out
 
 
 def progress_report(working: str, lines: dict[str, str]) -> Text:
@@ -105,6 +137,8 @@ class SyncScreen(Screen[None]):
         # table → its latest progress, shown under the tables while a run goes on (the
         # table's own progress column is past the right edge at 80 columns).
         self.progress_lines: dict[str, str] = {}
+        self.planned_said: tuple[str, ...] = ()  # the confirmed plan's warnings and notes
+        self.gone: dict[str, frozenset[str]] = {}  # pair → its copies whose source table is gone
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -112,7 +146,8 @@ class SyncScreen(Screen[None]):
         yield ErrorBox()
         yield DataTable(id="sync-pairs", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="sync-tables", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="sync-report")
+        with VerticalScroll(id="sync-report-box"):  # long warnings and notes scroll
+            yield Static("", id="sync-report")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -175,11 +210,21 @@ class SyncScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sync-read")
     def _read_states(self, pair: SyncPair) -> None:
-        from malnu_tui.engine.sync import read_states, resolve_end
+        from malnu_tui.engine.sync import (
+            configured_source,
+            copy_statuses,
+            read_states,
+            resolve_end,
+        )
 
         with reporting(self, "sync"):
-            states = read_states(resolve_end(self.settings, pair.dest))
-            self.post_message(StatesLoaded(pair.name, tuple(states)))
+            dest = resolve_end(self.settings, pair.dest)
+            # The states at once; then whether each copy's source still has its table (a
+            # source that does not answer would hold them back for its connect timeout).
+            self.post_message(StatesLoaded(pair.name, tuple(read_states(dest))))
+            found = copy_statuses(dest, partial(configured_source, self.settings))
+            gone = frozenset(c.state.table_name for c in found if c.source_has_table is False)
+            self.post_message(StatesLoaded(pair.name, tuple(c.state for c in found), gone))
 
     @on(StatesLoaded)
     def _states_loaded(self, event: StatesLoaded) -> None:
@@ -191,7 +236,12 @@ class SyncScreen(Screen[None]):
             return
         self.query_one(ErrorBox).clear()
         by_table = {s.table_name: s for s in event.states}
+        if event.gone is not None:
+            self.gone[pair.name] = event.gone
+        gone = self.gone.get(pair.name, frozenset()) & set(by_table)
         names = list(pair.tables) or sorted(by_table)
+        # A copy from this pair's source whose table is gone there: no run names it any more.
+        names += sorted(t for t in gone - set(names) if by_table[t].source == pair.source)
         table = self.query_one("#sync-tables", DataTable)
         table.clear()
         for name in names:
@@ -206,7 +256,7 @@ class SyncScreen(Screen[None]):
             table.add_row(
                 name,
                 st.mode,
-                st.status,
+                Text("✘ source gone", style="bold red") if name in gone else st.status,
                 st.finished_at or "—",
                 _age(lag_seconds(st)),
                 "—" if st.dest_count is None else f"{st.dest_count:,}",
@@ -232,6 +282,7 @@ class SyncScreen(Screen[None]):
             return None
         self.working = what
         self.progress_lines = {}
+        self.planned_said = ()
         self.query_one(ErrorBox).clear()
         self.query_one("#sync-report", Static).update(f"{what} of {pair.name}: reading both sides…")
         return pair
@@ -282,7 +333,7 @@ class SyncScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sync-run")
     def _plan(self, pair: SyncPair) -> None:
-        from malnu_tui.engine.sync import SyncSession, plan_sync, resolve_end
+        from malnu_tui.engine.sync import SyncSession, left_behind, plan_sync, resolve_end
 
         with reporting(self, "plan"):
             source, dest = (
@@ -290,8 +341,9 @@ class SyncScreen(Screen[None]):
                 resolve_end(self.settings, pair.dest),
             )
             with SyncSession(source, dest) as s:
+                gone = tuple(left_behind(s.src, s.dst, source.name))
                 plans = plan_sync(s, self._request(pair))  # type: ignore[arg-type]
-                self.post_message(SyncPlanned(pair.name, tuple(plans), s.dst.backend.name))
+                self.post_message(SyncPlanned(pair.name, tuple(plans), s.dst.backend.name, gone))
 
     @on(SyncPlanned)
     def _planned(self, event: SyncPlanned) -> None:
@@ -300,6 +352,8 @@ class SyncScreen(Screen[None]):
         event.stop()
         pair = next(p for p in self.pairs if p.name == event.pair)
         lines = [f"{pair.source} → {pair.dest}" + (" (full resync)" if self.full else "")]
+        lines.extend(f"warning: {w}" for w in event.warnings)
+        self.planned_said = said_lines(event.warnings, event.plans)
         for p in event.plans:
             what: str = "create the table, full copy" if p.create else p.mode
             lines.append(
@@ -330,6 +384,7 @@ class SyncScreen(Screen[None]):
         from malnu_tui.engine.sync import (
             SyncSession,
             dry_run,
+            left_behind,
             plan_sync,
             resolve_end,
             run_sync,
@@ -342,13 +397,18 @@ class SyncScreen(Screen[None]):
                 resolve_end(self.settings, pair.dest),
             )
             with SyncSession(source, dest) as s:
+                said = self.planned_said  # a sync: what its confirmed plan said
+                if what != "sync":
+                    said = said_lines(left_behind(s.src, s.dst, source.name))
                 if what == "verify":
                     reports = verify_sync(s, pair.tables, self._progress)
                 elif what == "dry run":
-                    reports = dry_run(s, plan_sync(s, self._request(pair)), self._progress)  # type: ignore[arg-type]
+                    plans = plan_sync(s, self._request(pair))  # type: ignore[arg-type]
+                    said += said_lines((), plans)
+                    reports = dry_run(s, plans, self._progress)
                 else:
                     reports = run_sync(s, self._request(pair), self._progress)  # type: ignore[arg-type]
-            self.post_message(SyncFinished(what, tuple(reports), pair.name))
+            self.post_message(SyncFinished(what, tuple(reports), pair.name, said))
 
     @on(TableProgress)
     def _progressed(self, event: TableProgress) -> None:
@@ -371,7 +431,7 @@ class SyncScreen(Screen[None]):
     def _finished(self, event: SyncFinished) -> None:
         event.stop()
         self._done()
-        out = Text()
+        out = said_text(event.said)
         verbs = (
             ("would insert", "would update", "would delete")
             if event.what == "dry run"
@@ -394,6 +454,9 @@ class SyncScreen(Screen[None]):
             if r.scope == "changed" and event.what != "dry run":
                 out.append(" (what it changed; v verifies every row)")
             out.append("\n")
+            if r.note:  # why it differs (columns added since), or that it has no copy yet
+                out.append("  note: ", style="yellow")
+                out.append(f"{r.note}\n")
             for d in r.differences[:MAX_KEYS_SHOWN]:
                 out.append(f"  {d.describe(r.key)}\n")
             if len(r.differences) > MAX_KEYS_SHOWN:
