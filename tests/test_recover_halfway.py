@@ -72,11 +72,13 @@ def test_a_recover_killed_before_its_migrations_is_said_by_status_check_up_and_r
     for line in proc.stderr:  # synchronised on the re-apply starting: the restore committed
         said.append(line)
         if f"start: {V2_FILE}" in line:
+            running = cli("status")  # a recover at work is not one stopped half-way
             os.kill(proc.pid, signal.SIGKILL)
             break
     assert proc.wait(timeout=60) == -signal.SIGKILL, "".join(said)
     proc.communicate()
     assert _applied(db) == [f"{V1}_users_and_gate.sql"]  # the backup's state
+    assert "[recover to " in running[2] and "half-way" not in running[2], running
 
     code, _, err = cli("status")
     assert code == 0

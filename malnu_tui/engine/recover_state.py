@@ -16,10 +16,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from malnu_tui.engine.backends.base import AuditEntry, Backend
-from malnu_tui.engine.errors import RecoverHalfDone
+from malnu_tui.engine.backends.base import AuditEntry, Backend, lock_host
+from malnu_tui.engine.backends.lease import lock_is_stale
+from malnu_tui.engine.errors import LockHolder, RecoverHalfDone
 
-__all__ = ["MARK", "HalfDoneRecover", "half_done", "read_half_done", "refuse_half_done"]
+__all__ = [
+    "MARK",
+    "HalfDoneRecover",
+    "half_done",
+    "read_half_done",
+    "recovering",
+    "refuse_half_done",
+]
 
 MARK = "recover-start"  # the action of the mark
 _TOTAL = re.compile(r"; (\d+) migration step\(s\) to run")
@@ -95,6 +103,14 @@ def half_done(audit: Iterable[AuditEntry]) -> HalfDoneRecover | None:
         ran,
         int(total.group(1)) if total else None,
     )
+
+
+def recovering(lock: LockHolder | None, live: bool | None = None) -> bool:
+    """Whether ``lock`` is a live recover's (its mark is then the work in progress, not a
+    recover stopped half-way). ``live``: judged by the caller, else as every command does."""
+    if lock is None or not lock.note.startswith("recover to "):
+        return False
+    return live if live is not None else lock_is_stale(lock, lock_host()) is None
 
 
 def read_half_done(backend: Backend) -> HalfDoneRecover | None:
