@@ -9,6 +9,7 @@ import re
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from malnu_tui.engine.backup import BackupProgress, create_backup, plan_recover,
 from malnu_tui.engine.config import Target
 from tests.backup_support import V1, V2, mset_of, up
 from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_matrix import DbTarget
 
 V2_FILE = "20250101_000200_fill_big.sql"
 # Counts up from gate.n to 2e9: instant where gate.n is 2e9 (when `up` first ran it), minutes
@@ -128,3 +130,56 @@ def test_the_recovers_lock_is_not_released_between_its_restore_and_its_migration
     assert other and other[0][0] == 3, other
     assert "recover to" in other[0][1]  # the holder's purpose names the recover
     assert [f[:15] for f in result.reapplied] == [V2]
+
+
+def test_a_postgresql_recover_killed_before_its_migrations_leaves_the_mark(
+    fresh_db: Callable[[str], DbTarget], tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """PostgreSQL: the mark is inserted in the restore's own transaction (psql's), so the
+    recover killed while its migration waits (here on an advisory lock the test holds) is
+    said by status and refused by up; run again, it finishes."""
+    import psycopg
+
+    d, pg = mdirs, fresh_db("postgresql")
+    d.add(V1, "users", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);",
+          "DROP TABLE users;")  # fmt: skip
+    d.add(V2, "gated", "SELECT pg_advisory_xact_lock(4242);\nCREATE TABLE big (x INTEGER);",
+          "DROP TABLE big;")  # fmt: skip
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    args = ["--database", pg.url, *d.args()]
+
+    def cli(*more: str) -> tuple[int, str, str]:
+        r = run_cli(*args, *more, env=env)
+        return r.code, r.out, r.err
+
+    assert cli("up", "--to", V1, "--no-backup")[0] == 0
+    assert cli("backup", "create")[0] == 0
+    assert cli("up", "--no-backup")[0] == 0
+    time.sleep(1.1)  # audit times have one-second resolution
+    when = datetime.now(UTC).isoformat()
+    time.sleep(1.1)
+    with psycopg.connect(pg.url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(4242)")
+        proc = popen_cli(*args, "recover", "--to", when, "--yes", env=env)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the restore committed; V2 cannot pass the gate
+            if "start: 20250101_000200_gated.sql" in line:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        proc.communicate()
+        # The server notices the dead client only when it reads from it: end its session as
+        # a DBA (or TCP keepalive) would, and wait until it is gone.
+        waiting = (
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted"
+        )
+        for (pid,) in gate.execute(waiting).fetchall():
+            gate.execute("SELECT pg_terminate_backend(%s, 30000)", (pid,))
+    code, _, err = cli("status")
+    assert code == 0 and "stopped half-way" in err and "0 of 1 migration step(s)" in err, err
+    code, _, err = cli("up", "--yes", "--no-backup")
+    assert code == 1 and "up refused" in err, err
+    code, _, err = cli("recover", "--to", when, "--yes")
+    assert code == 0, err
+    code, _, err = cli("status")
+    assert code == 0 and "half-way" not in err and "2 applied, 0 pending" in err, err
