@@ -93,6 +93,10 @@ def test_a_recover_killed_before_its_migrations_is_said_by_status_check_up_and_r
     code, _, err = cli("up", "--yes", "--no-backup")
     assert code == 1 and "stopped half-way" in err and "up refused" in err, err
     assert "Traceback" not in err and _applied(db) == [f"{V1}_users_and_gate.sql"]
+    code, _, err = cli("up", "--dry-run")  # said in the preflight (a dry run said "would run")
+    assert code == 1 and "up refused" in err, err
+    code, _, err = cli("rollback", "--yes", "--no-backup")
+    assert code == 1 and "rollback refused" in err, err
 
     code, _, err = cli("recover", "--to", to.group(1), "--yes")
     assert code == 0, err
