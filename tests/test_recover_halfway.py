@@ -187,3 +187,25 @@ def test_a_postgresql_recover_killed_before_its_migrations_leaves_the_mark(
     assert code == 0, err
     code, _, err = cli("status")
     assert code == 0 and "half-way" not in err and "2 applied, 0 pending" in err, err
+
+
+def test_what_closes_the_mark_and_what_does_not() -> None:
+    """The mark is closed by the recover's `ok` row or a later restore (the undo with the
+    pre-recover backup, or another recover's); a `failed` recover row (SIGTERM, a migration
+    that failed) after it leaves it open: the database is half-way all the same."""
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.recover_state import half_done, started_row
+
+    def row(n: int, action: str, outcome: str = "ok", detail: str = "") -> AuditEntry:
+        return AuditEntry("2026-12-06 02:00:00", "ops", action, "x", outcome, detail, n)
+
+    mark = started_row("2026-12-06T01:55:00+00:00", "B", "P", 2)
+    mark = AuditEntry("2026-12-06 02:00:00", "ops", mark.action, mark.object, "ok", mark.detail, 3)
+    half = half_done([row(1, "restore"), mark, row(4, "apply"), row(5, "recover", "failed")])
+    assert half is not None and (half.backup_id, half.pre_recover_id) == ("B", "P")
+    assert (half.ran, half.total) == (1, 2) and "1 of 2 migration step(s)" in half.describe()
+    assert "backup restore P" in half.way_out
+    assert half_done([mark, row(4, "apply"), row(5, "recover")]) is None
+    assert half_done([mark, row(4, "restore")]) is None
+    assert half_done([mark, row(4, "restore", "failed")]) is not None
+    assert half_done([row(1, "recover"), row(2, "restore")]) is None
