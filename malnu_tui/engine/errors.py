@@ -180,6 +180,12 @@ class PlanChanged(MalnuError):
         )
 
 
+class RecoverHalfDone(MalnuError):
+    """A ``recover --to TIME`` stopped between its restore and its migrations (killed): the
+    database holds neither its old state nor TIME's; work other than the recover is refused
+    (engine/recover_state.py)."""
+
+
 class NotConfirmed(MalnuError):
     """A destructive operation was not confirmed (no TTY and no --yes, or the answer was no)."""
 

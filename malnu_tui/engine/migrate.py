@@ -72,6 +72,7 @@ __all__ = [
     "apply_plan",
     "clear_failed",
     "create_migration",
+    "holds_lock",
     "migration_lock",
     "plan_rollback",
     "plan_up",
@@ -128,19 +129,36 @@ def _raise_first(problems: list[Problem]) -> None:
 # -- running --------------------------------------------------------------------------------
 
 
+_HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
+
+
+def holds_lock(backend: Backend) -> bool:
+    """Whether a :func:`migration_lock` block of this process holds ``backend``'s lock (a
+    ``recover`` holds it across its restore and its migrations: they take it no second time)."""
+    return id(backend) in _HELD
+
+
 @contextlib.contextmanager
 def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
-    """Hold the one-operator-at-a-time lock for the duration of the block."""
+    """Hold the one-operator-at-a-time lock for the duration of the block. Inside a block
+    that holds it already (recover's restore and migrations), the lock is kept, not retaken:
+    released between the steps, another operator's ``up`` could slip in."""
+    if holds_lock(backend):
+        yield
+        return
     backend.ensure_schema()
     backend.acquire_lock(lock_holder_for_this_process(purpose))
+    _HELD.add(id(backend))
     try:
         yield
     except BaseException:
         # The block's own error is the one to tell: a release that fails too (the same full
         # disk or busy database) leaves the lock row to the next run's takeover.
+        _HELD.discard(id(backend))
         with contextlib.suppress(MalnuError):
             backend.release_lock()
         raise
+    _HELD.discard(id(backend))
     backend.release_lock()
 
 
@@ -193,7 +211,12 @@ def _apply_plan(
     emit = progress or (lambda _p: None)
     skipped: list[str] = []
     backup_id: str | None = None
+    nested = holds_lock(backend)  # recover's own steps run on its half-way state
     with migration_lock(backend, _purpose(plan)):
+        if not nested:
+            from malnu_tui.engine.recover_state import refuse_half_done
+
+            refuse_half_done(backend, "up" if plan.direction == "up" else "rollback")
         tracking = backend.fetch_records()
         if plan.selection is not None:
             _check_still_selected(backend, mset, plan, tracking)

@@ -245,6 +245,17 @@ class AppliedByWrangler(_Blocking):
 
 
 @dataclass(frozen=True)
+class RecoverStoppedHalfWay(_Blocking):
+    """A ``recover --to TIME`` stopped between its restore and its migrations
+    (engine/recover_state.py): ``up``/``rollback`` would run on its half-way state."""
+
+    def error(self) -> MalnuError:
+        from malnu_tui.engine.errors import RecoverHalfDone
+
+        return RecoverHalfDone(self.message, hint=self.hint or None)
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the operator should read before confirming; blocks nothing."""
 
@@ -268,6 +279,7 @@ Problem = (
     | UnreadableFile
     | Untranslatable
     | BadRequest
+    | RecoverStoppedHalfWay
 )
 
 

@@ -24,6 +24,7 @@ from malnu_tui.engine.plan import (
     PlanStep,
     Preflight,
     Problem,
+    RecoverStoppedHalfWay,
     RollbackSelection,
     StaleLock,
     UnreadableFile,
@@ -33,7 +34,7 @@ from malnu_tui.engine.plan import (
     plan_up_from,
     translated_for,
 )
-from malnu_tui.engine.status import MigrationState, status
+from malnu_tui.engine.status import MigrationState, StatusReport, status
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -123,12 +124,24 @@ def _applied_by_supabase(backend: Backend, mset: MigrationSet, plan: Plan) -> li
     ]
 
 
+def _half_done_recover(backend: Backend, report: StatusReport, operation: str) -> list[Problem]:
+    """A recover stopped half-way (its mark, read again: status only warns of it) blocks
+    ``up`` and ``rollback`` before the prompt; re-checked under the lock (engine/migrate)."""
+    from malnu_tui.engine.recover_state import read_half_done, recovering
+
+    half = None if recovering(report.lock) else read_half_done(backend)
+    if half is None:
+        return []
+    return [RecoverStoppedHalfWay(f"{half.describe()}; {operation} refused", half.way_out)]
+
+
 def preflight_apply(
     backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
 ) -> Preflight:
     """``up`` / the apply wizard: pending migrations up to ``to`` in the target's dialect."""
     report = status(backend, mset, target.name)
     plan, problems = plan_up_from(report, mset, to)
+    problems += _half_done_recover(backend, report, "up")
     if plan is not None:
         problems += _applied_by_wrangler(backend, mset, plan)
         problems += _applied_by_supabase(backend, mset, plan)
@@ -161,6 +174,7 @@ def preflight_rollback(
     with every problem (lock, drift in range vs elsewhere, rollback files, translation)."""
     report = status(backend, mset, target.name)
     plan, problems, rows = plan_rollback_from(report, mset, RollbackSelection(steps, to))
+    problems += _half_done_recover(backend, report, "rollback")
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated

@@ -3,6 +3,7 @@ follow from states (which count as applied, which a rollback picks), and verific
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -137,9 +138,18 @@ def _version_of(filename: str) -> str:
 
 
 def status(backend: Backend, mset: MigrationSet, target_name: str = "") -> StatusReport:
-    """Every migration file and tracking row, with its state (two reads: records, lock)."""
-    return report_from_records(
+    """Every migration file and tracking row, with its state (records, lock, and the newest
+    recover rows of the audit trail: a recover stopped half-way is the first warning)."""
+    from malnu_tui.engine.recover_state import read_half_done, recovering
+
+    report = report_from_records(
         backend, mset, backend.fetch_records(), backend.read_lock(), target_name
+    )
+    half = None if recovering(report.lock) else read_half_done(backend)
+    if half is None:  # (a recover at work: the summary names its lock)
+        return report
+    return dataclasses.replace(
+        report, warnings=(f"{half.describe()}: {half.way_out}", *report.warnings)
     )
 
 

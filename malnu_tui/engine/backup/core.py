@@ -47,6 +47,8 @@ __all__ = [
 
 
 CreateFn = Callable[[Backend, Target, Path, BackupProgressCallback], Snapshot]
+# The pre-restore backup → one more audit row committed with the restored data.
+Mark = Callable[[BackupManifest], AuditEntry]
 
 
 def _head(filenames: list[str]) -> str | None:
@@ -302,12 +304,15 @@ def restore_backup(
     *,
     progress: BackupProgressCallback | None = None,
     pre_reason: str = "pre-restore",
+    mark: Mark | None = None,
 ) -> RestoreResult:
     """Verify a backup, take a ``pre-restore`` backup, then replace the database with it
     atomically, under the migration lock; audited. A backup that fails verification is
-    refused with :class:`BackupCorrupt` and nothing is changed."""
+    refused with :class:`BackupCorrupt` and nothing is changed. ``mark`` gives, from the
+    pre-restore backup, one more audit row that commits with the restored data (a recover's
+    "started" mark)."""
     with record_run(backend, "restore", backup_id) as run:
-        result = _restore_backup(backend, target, backup_id, progress, pre_reason)
+        result = _restore_backup(backend, target, backup_id, progress, pre_reason, mark)
         run.count("tables", len(result.manifest.row_counts))
         run.count("rows", sum(result.manifest.row_counts.values()))
     return result
@@ -319,6 +324,7 @@ def _restore_backup(
     backup_id: str,
     progress: BackupProgressCallback | None,
     pre_reason: str,
+    mark: Mark | None,
 ) -> RestoreResult:
     from malnu_tui.engine.migrate import migration_lock
 
@@ -340,7 +346,7 @@ def _restore_backup(
         raise BackupCorrupt(manifest.id, report.problems)
     started = time.perf_counter()
     if backend.kind == "sqlite":
-        return _restore_sqlite(backend, target, manifest, emit, pre_reason, started)
+        return _restore_sqlite(backend, target, manifest, emit, pre_reason, started, mark)
     with migration_lock(backend, "restore"):
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
         pre = create_backup(backend, target, reason=pre_reason, progress=emit)
@@ -349,11 +355,12 @@ def _restore_backup(
         # a process killed right after the COMMIT still leaves it (recover replays the trail).
         in_txn = backend.kind == "postgresql"
         done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, True))
+        marks = (mark(pre),) if mark else ()
         try:
             if in_txn:
                 from malnu_tui.engine.backup import pg_restore
 
-                pg_restore.restore(backend, target, path, manifest, emit, audit=(done,))
+                pg_restore.restore(backend, target, path, manifest, emit, audit=(done, *marks))
             else:
                 method.restore(backend, target, path, manifest, emit)
         except MalnuError as exc:
@@ -368,6 +375,8 @@ def _restore_backup(
         if not in_txn:
             detail = _restored(manifest, pre, matches)
             _audit(backend, AuditEntry.now("restore", manifest.id, "ok", detail))
+            for row in marks:
+                _audit(backend, row)
         elif not matches:  # known only now; "ok" once, so recover replays the restore once
             detail = "schema hash of the restored database differs from the manifest"
             _audit(backend, AuditEntry.now("restore", manifest.id, "warning", detail))
@@ -390,6 +399,7 @@ def _restore_sqlite(
     emit: BackupProgressCallback,
     pre_reason: str,
     started: float,
+    mark: Mark | None,
 ) -> RestoreResult:
     """SQLite: the pre-restore backup is taken while the restore holds the live file's write
     lock, so no write of the application falls between the two (it would be in neither); its
@@ -423,10 +433,14 @@ def _restore_sqlite(
         outcome.append(matches)
         done = AuditEntry.now("restore", manifest.id, "ok", _restored(manifest, pre, matches))
         finished.append(done)
-        return [*rows, done]
+        return [*rows, done, *([mark(pre)] if mark else [])]
 
+    from malnu_tui.engine.migrate import holds_lock
+
+    nested = holds_lock(backend)  # a recover's: its lock is kept for its migrations
     backend.ensure_schema()
-    backend.acquire_lock(lock_holder_for_this_process("restore"))
+    if not nested:
+        backend.acquire_lock(lock_holder_for_this_process("restore"))
     late, interrupted = "", None
     try:
         sqlite_method.restore(
@@ -445,11 +459,11 @@ def _restore_sqlite(
             late = f"{what} came after it had committed, too late to undo it"
             interrupted = exc if isinstance(exc, KeyboardInterrupt) else None
         else:
-            _restore_failed(backend, manifest, exc, rows, taken)
+            _restore_failed(backend, manifest, exc, rows, taken, release=not nested)
             raise
     # Done and audited: a lock row that cannot be deleted now (an application took the write
     # lock right after the restore) must not turn the restore into a failure, nor go unsaid.
-    left = _release(backend)
+    left = "" if nested else _release(backend)
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     pre = taken[0]
     damaged = pre.details.get("damaged")
@@ -495,6 +509,8 @@ def _restore_failed(
     exc: BaseException,
     rows: list[AuditEntry],
     taken: list[BackupManifest],
+    *,
+    release: bool = True,
 ) -> None:
     """A SQLite restore that did not commit: its rows audited, the lock released (what could
     not be released is added to the error's hint)."""
@@ -503,7 +519,7 @@ def _restore_failed(
             _audit(backend, row)
         undo = f"pre-restore backup {taken[0].id}" if taken else "nothing was changed"
         _audit(backend, AuditEntry.now("restore", manifest.id, "failed", f"{exc}; {undo}"[:500]))
-    left = _release(backend)
+    left = _release(backend) if release else ""
     if left and isinstance(exc, MalnuError):
         exc.hint = f"{exc.hint}; {left}" if exc.hint else left
 

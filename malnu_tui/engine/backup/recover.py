@@ -35,6 +35,7 @@ from malnu_tui.engine.clock import local_time_line, parse_iso, parse_when, refus
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ChecksumDrift, MalnuError
 from malnu_tui.engine.files import MigrationSet, normalise_version
+from malnu_tui.engine.recover_state import read_half_done, started_row
 
 __all__ = [
     "RecoverPlan",
@@ -317,6 +318,12 @@ def plan_recover(
         "audit times have one-second resolution: choose a time at least a second away from "
         "the change you want on either side"
     )
+    half = read_half_done(backend)
+    if half is not None:
+        notes.append(
+            f"{half.describe()}; this recover starts over from its backup; the database as it "
+            f"was before that recover is pre-recover backup {half.pre_recover_id}"
+        )
     return RecoverPlan(
         to=utc_iso(when),
         backup=chosen,
@@ -376,13 +383,36 @@ def _run_recover(
     plan: RecoverPlan,
     progress: BackupProgressCallback | None,
 ) -> RecoverResult:
+    from malnu_tui.engine.migrate import migration_lock
+
+    method_for(backend.kind)  # a kind without backups fails before anything changes
+    # One lock from the pre-recover backup to the last migration: released between the
+    # restore and the migrations, another operator's `up` would run on the half-way state.
+    with migration_lock(backend, f"recover to {plan.to}"):
+        return _recover_locked(backend, target, mset, plan, progress)
+
+
+def _recover_locked(
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    plan: RecoverPlan,
+    progress: BackupProgressCallback | None,
+) -> RecoverResult:
     from malnu_tui.engine.migrate import Plan, PlanStep, Progress, apply_plan
 
     emit = emitter(progress)
     started = time.perf_counter()
-    method_for(backend.kind)  # a kind without backups fails before anything changes
+    steps_total = len(plan.rollback) + len(plan.reapply)
     restored = restore_backup(
-        backend, target, plan.backup.id, progress=emit, pre_reason="pre-recover"
+        backend,
+        target,
+        plan.backup.id,
+        progress=emit,
+        pre_reason="pre-recover",
+        # Committed with the restored data: a recover killed before its migrations ran
+        # leaves this mark, which status/check/up read (engine/recover_state.py).
+        mark=lambda pre: started_row(plan.to, plan.backup.id, pre.id, steps_total),
     )
 
     def relay(p: Progress) -> None:
@@ -429,7 +459,7 @@ def _run_recover(
         # it, where the operator looks (the error's hint, or a line before "interrupted").
         from malnu_tui.engine.apply import MigrationFailed
 
-        total = len(plan.rollback) + len(plan.reapply)
+        total = steps_total
         ran = len(rolled) + (len(exc.done) if isinstance(exc, MigrationFailed) else 0)
         where = (
             f"the recover stopped half-way: backup {plan.backup.id} is restored and {ran} of "
@@ -447,7 +477,7 @@ def _run_recover(
                 )
             )
         if isinstance(exc, MalnuError):
-            exc.hint = f"{where}; or fix the cause and run `malnu-tui up` to finish it"
+            exc.hint = f"{where}; or fix the cause and run this recover again to finish it"
         else:
             emit(BackupProgress("failed", 0, 0, where))
         raise

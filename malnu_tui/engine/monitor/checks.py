@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 from malnu_tui.engine.monitor.runlog import RunRecord, format_time, parse_time
+from malnu_tui.engine.recover_state import half_done, recovering
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -370,6 +371,11 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                     format_time(born),
                     m.filename,
                 )
+
+    half = half_done(facts.audit)
+    if half is not None and not recovering(facts.lock, facts.lock_here in (None, "running")):
+        add("failed_migrations", Severity.CRITICAL, f"{half.describe()}: {half.way_out}",
+            half.at, f"recover to {half.to}")  # fmt: skip
 
     lock = facts.lock
     if lock is not None and facts.lock_here not in (None, "running"):
