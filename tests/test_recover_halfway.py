@@ -209,3 +209,17 @@ def test_what_closes_the_mark_and_what_does_not() -> None:
     assert half_done([mark, row(4, "restore")]) is None
     assert half_done([mark, row(4, "restore", "failed")]) is not None
     assert half_done([row(1, "recover"), row(2, "restore")]) is None
+
+
+def test_a_recover_with_no_migration_to_run_leaves_no_mark(db: tuple[Target, Backend]) -> None:
+    """Its restore is the whole recover: a mark there would call a recover killed before its
+    `ok` row "half-way" with the database already as of TIME."""
+    target, backend = db
+    up(backend, target, V1)
+    create_backup(backend, target)
+    mset = mset_of(target)
+    plan = plan_recover(backend, target, mset, datetime.now(UTC))
+    assert plan.reapply == () and plan.rollback == ()
+    run_recover(backend, target, mset, plan)
+    assert backend.read_audit(action="recover-start") == []
+    assert [e.outcome for e in backend.read_audit(action="recover")] == ["ok"]

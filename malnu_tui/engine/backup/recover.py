@@ -411,8 +411,11 @@ def _recover_locked(
         progress=emit,
         pre_reason="pre-recover",
         # Committed with the restored data: a recover killed before its migrations ran
-        # leaves this mark, which status/check/up read (engine/recover_state.py).
-        mark=lambda pre: started_row(plan.to, plan.backup.id, pre.id, steps_total),
+        # leaves this mark, which status/check/up read (engine/recover_state.py). With no
+        # migration to run, the restore alone is the recover: nothing can be left half-way.
+        mark=(lambda pre: started_row(plan.to, plan.backup.id, pre.id, steps_total))
+        if steps_total
+        else None,
     )
 
     def relay(p: Progress) -> None:
