@@ -398,6 +398,20 @@ def test_plan_check_tries_the_plain_statement_and_says_so(pg_url: str) -> None:
     assert "the concurrent build itself was not tried" in findings[0].why
 
 
+def _index_dropped_concurrently_on_rollback(
+    pg: DbTarget, d: MigrationDirs, *, lock_timeout: str
+) -> None:
+    """The base set, and a migration (applied) whose rollback drops its index CONCURRENTLY."""
+    _base(pg, d)
+    d.add(
+        "20250101_000200",
+        "index",
+        "CREATE INDEX idx_events_user ON events (user_id);",
+        f"SET lock_timeout = '{lock_timeout}';\nDROP INDEX CONCURRENTLY idx_events_user;",
+    )
+    assert pg.cli(d, "up", "--no-backup").code == 0
+
+
 def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_invalid(
     fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
@@ -407,14 +421,7 @@ def test_a_drop_index_concurrently_stopped_half_way_says_the_index_is_left_inval
     # before this rollback file". Now it names the INVALID index, in the audit row too, and a
     # second run finishes the drop.
     pg, d = fresh_db("postgresql"), mdirs
-    _base(pg, d)
-    d.add(
-        "20250101_000200",
-        "index",
-        "CREATE INDEX idx_events_user ON events (user_id);",
-        "SET lock_timeout = '300ms';\nDROP INDEX CONCURRENTLY idx_events_user;",
-    )
-    assert pg.cli(d, "up", "--no-backup").code == 0
+    _index_dropped_concurrently_on_rollback(pg, d, lock_timeout="300ms")
     with psycopg.connect(pg.url) as reader:  # an application's open transaction on events
         reader.execute("SELECT count(*) FROM events")
         res = pg.cli(d, "rollback", "--yes", "--no-backup")
@@ -446,14 +453,7 @@ def test_sigterm_during_a_drop_index_concurrently_names_the_index_it_leaves_inva
     # made the index INVALID; the run said only "terminated". It names the index now, on
     # stderr and in the audit trail.
     pg, d = fresh_db("postgresql"), mdirs
-    _base(pg, d)
-    d.add(
-        "20250101_000200",
-        "index",
-        "CREATE INDEX idx_events_user ON events (user_id);",
-        "SET lock_timeout = '60s';\nDROP INDEX CONCURRENTLY idx_events_user;",
-    )
-    assert pg.cli(d, "up", "--no-backup").code == 0
+    _index_dropped_concurrently_on_rollback(pg, d, lock_timeout="60s")
     with psycopg.connect(pg.url) as reader:
         reader.execute("SELECT count(*) FROM events")
         proc = pg.popen(d, "rollback", "--yes", "--no-backup")

@@ -271,10 +271,18 @@ def own_stamp_hint(table: str) -> str:
     )
 
 
+def _at_dest(s: SyncSession, name: str) -> str:
+    """``name`` (SQL text) as a hint's statement names it at the destination: in its schema
+    on PostgreSQL."""
+    if s.dst.kind != "postgresql":
+        return name
+    return quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
+
+
 def _fires_note(s: SyncSession, table: str, names: Sequence[str]) -> str:
     """The plan's note for a copy whose own triggers fire on the sync's writes."""
     if s.dst.kind == "postgresql":
-        where = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + quote_ident(table)
+        where = _at_dest(s, quote_ident(table))
         stop = "; ".join(f"ALTER TABLE {where} DISABLE TRIGGER {quote_ident(n)}" for n in names)
     else:  # SQLite has no disabled trigger
         stop = "; ".join(f"DROP TRIGGER {quote_ident(n)}" for n in names)
@@ -306,9 +314,7 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             "leave the table out with --tables, or sync it into PostgreSQL or a SQLite file "
             "(D1's limit is fixed; it holds for each table)"
         )
-    name = quote_ident(table)
-    if s.dst.kind == "postgresql":
-        name = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
+    name = _at_dest(s, quote_ident(table))
     if problem.endswith(_NO_STAMP):
         kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
         return (
@@ -391,9 +397,7 @@ def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
         return None
     if s.dst.read_state(table) is None:
         return None
-    state = STATE_TABLE
-    if s.dst.kind == "postgresql":
-        state = quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + STATE_TABLE
+    state = _at_dest(s, STATE_TABLE)
     return (
         f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
         f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "

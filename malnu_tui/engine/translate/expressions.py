@@ -4,6 +4,8 @@ double-quoted-string fallback."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from sqlglot import exp
 
@@ -153,24 +155,10 @@ def rewrite_functions(
         if isinstance(node, exp.Cast) and node.to.is_type(*INTEGER_CASTS):
             integer_cast(node, ctx)
             return node
-        if isinstance(node, exp.Round):
-            numeric_round(node, ctx)
-            return node
-        if isinstance(node, exp.Collate):
-            _binary_collation(node)
-            return node
-        if isinstance(node, exp.Mod):
-            integer_remainder(node, ctx)
-            return node
-        if isinstance(node, exp.DPipe):
-            concat_text(node, ctx)
-            return node
-        if isinstance(node, exp.GroupConcat):
-            group_concat_text(node, ctx)
-            return node
-        if isinstance(node, exp.Substring):
-            _substr_from_the_end(node)
-            return node
+        for node_type, rewrite in _IN_PLACE:
+            if isinstance(node, node_type):
+                rewrite(node, ctx)
+                return node
         if isinstance(node, exp.Typeof):
             raise Untranslatable(
                 "typeof()", "SQLite's storage classes do not exist in PostgreSQL", "pg_typeof()"
@@ -424,6 +412,17 @@ def _negative_literal(node: exp.Expr) -> bool:
     return (
         isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
     )
+
+
+# Nodes SQLite computes otherwise, rewritten in place (each rewrite's doc says how), in order.
+_IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
+    (exp.Round, numeric_round),
+    (exp.Collate, lambda node, _ctx: _binary_collation(node)),
+    (exp.Mod, integer_remainder),
+    (exp.DPipe, concat_text),
+    (exp.GroupConcat, group_concat_text),
+    (exp.Substring, lambda node, _ctx: _substr_from_the_end(node)),
+)
 
 
 def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
