@@ -427,13 +427,15 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
-        """Accept an edited file (``repair``), audited."""
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
+        """Accept an edited (or renamed) file (``repair``), audited."""
         self._change(
-            sql.SQL("UPDATE {} SET checksum = %s WHERE filename = %s").format(
+            sql.SQL("UPDATE {} SET checksum = %s, filename = %s WHERE filename = %s").format(
                 self._t(TRACKING_TABLE)
             ),
-            (checksum, filename),
+            (checksum, rename_to or filename, filename),
             audit,
         )
 
