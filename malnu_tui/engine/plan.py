@@ -383,7 +383,7 @@ def plan_up_from(
     """Pending (and failed, for a retry) migrations in version order, up to ``to``, with
     every problem: drift, unreadable files, unmet dependencies, an unknown ``to``."""
     problems: list[Problem] = []
-    drift = tuple(m.filename for m in report.migrations if m.state is MigrationState.DRIFTED)
+    drift = tuple(_drifted(m) for m in report.migrations if m.state is MigrationState.DRIFTED)
     if drift:
         problems.append(Drift(drift, in_range=False))
     limit: str | None = None
@@ -427,6 +427,13 @@ def plan_up_from(
     return Plan("up", tuple(steps), tuple(mset.warnings), every_pending=True), problems
 
 
+def _drifted(m: MigrationStatus) -> str:
+    """A drifted file as a problem names it: a rename says from what."""
+    if m.recorded_filename:
+        return f"{m.filename} (renamed since it ran: recorded as {m.recorded_filename})"
+    return m.filename
+
+
 def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:
     for dep in m.dependencies:
         dep_mig = mset.find(dep)
@@ -451,9 +458,9 @@ def plan_rollback_from(
         return None, [BadRequest(str(exc), exc.hint or "")], []
     problems: list[Problem] = []
     picked = {s.filename for s in chosen}
-    inside = tuple(s.filename for s in chosen if s.state is MigrationState.DRIFTED)
+    inside = tuple(_drifted(s) for s in chosen if s.state is MigrationState.DRIFTED)
     outside = tuple(
-        m.filename
+        _drifted(m)
         for m in report.migrations
         if m.state is MigrationState.DRIFTED and m.filename not in picked
     )

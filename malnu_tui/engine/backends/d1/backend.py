@@ -393,8 +393,11 @@ class D1Backend:
             audit,
         )
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
-        self._write([bind_literals(q.UPDATE_CHECKSUM, (checksum, filename))], audit)
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
+        row = (checksum, rename_to or filename, filename)
+        self._write([bind_literals(q.UPDATE_CHECKSUM, row)], audit)
 
     def delete_record(self, filename: str, audit: AuditEntry) -> None:
         self._write([bind_literals(q.DELETE_RECORD, (filename,))], audit)
