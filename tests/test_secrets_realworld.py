@@ -234,3 +234,30 @@ def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> 
         assert res.code in (2, 3), (args, res.err)
         assert res.err.startswith("error: "), (args, res.err)
         assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+
+
+def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
+    pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
+) -> None:
+    """``?password=`` with a ``+`` (``openssl rand -base64`` writes them): libpq reads a ``+``
+    as a ``+``, but the child's PGPASSWORD was decoded as a form (``+`` → space), so psycopg
+    logged in and pg_dump did not: every backup, and the safety backup before every ``up``,
+    failed with "password authentication failed". The other parameters were re-encoded the
+    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``)."""
+    password = f"{HEAD}+a/b c+{TAIL}"
+    set_password(pg_cluster, password)
+    host, db = secret_role
+    url = (
+        f"postgresql://{ROLE}@{host}/{db}?password={quote(password, safe='+/')}"
+        "&options=-c%20search_path%3Dpublic&application_name=malnu%20ops"
+    )
+    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    base = ("--database", url)
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    backup_id = made.out.split()[0]
+    for args in (("backup", "verify", "--deep", backup_id), ("backup", "restore", backup_id)):
+        res = run_cli(*base, "--yes", *args, env=env)
+        assert res.code == 0, (args, res.err)
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
+    assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
