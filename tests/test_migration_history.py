@@ -82,3 +82,53 @@ def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
     assert b.row_count("kelas") == 0
     assert {r.filename for r in b.fetch_records()} == {"20250101_000100_create_kelas.sql"}
     b.close()
+
+
+def test_template_statements_on_the_tracking_table_are_not_run(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The template's trailing INSERT with the table named after its schema, and a template
+    rollback's own DELETE FROM migrations naming another file (copy-pasted): the tool keeps
+    the tracking table; run as written they recorded a migration that never ran and removed
+    another one's row."""
+    d = mdirs
+    schema = "public" if db_target.kind == "postgresql" else "main"
+    d.add(
+        "20250101_000100",
+        "create_kelas",
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL);",
+        "DROP TABLE kelas;",
+    )
+    d.add(
+        "20250101_000200",
+        "create_mapel",
+        f"""
+        BEGIN TRANSACTION;
+        CREATE TABLE mapel (id INTEGER PRIMARY KEY, nama TEXT NOT NULL);
+        COMMIT;
+        -- Record migration
+        insert into {schema}.migrations (filename, checksum)
+        VALUES ('20251124_120500_migration_name.sql', 'checksum_hash');
+        """,
+        """
+        BEGIN TRANSACTION;
+        DROP TABLE mapel;
+        DELETE FROM "migrations" WHERE filename = '20250101_000100_create_kelas.sql';
+        COMMIT;
+        """,
+    )
+    b = db_target.open(d)
+    mset = discover(d.migrations, d.rollback)
+    plan = plan_up(b, mset)
+    assert "its INSERT INTO migrations (line 5) not run" in " ".join(plan.steps[1].notes)
+    apply_plan(b, mset, plan)
+    assert sorted(r.filename for r in b.fetch_records()) == [
+        "20250101_000100_create_kelas.sql",
+        "20250101_000200_create_mapel.sql",
+    ]
+    rollback = plan_rollback(b, mset, steps=1)
+    assert "its DELETE FROM migrations (line 3) not run" in " ".join(rollback.steps[0].notes)
+    apply_plan(b, mset, rollback)
+    assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
+    assert "kelas" in b.table_names() and "mapel" not in b.table_names()
+    b.close()
