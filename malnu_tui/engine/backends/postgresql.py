@@ -40,6 +40,7 @@ from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
     create_tool_tables,
     missing_columns,
+    refuse_tables_elsewhere,
     tracking_columns,
 )
 from malnu_tui.engine.backends.pg_sql import (
@@ -203,6 +204,8 @@ class PostgresBackend:
             return
         try:
             missing = missing_columns(self.conn, self.schema)
+            if (TRACKING_TABLE, None) in missing:
+                refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:
                 if (TRACKING_TABLE, None) in missing:
                     raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
