@@ -23,7 +23,12 @@ from malnu_tui.engine.errors import (
     MigrationFileError,
     MissingRollback,
 )
-from malnu_tui.engine.files import Migration, MigrationSet, normalise_version
+from malnu_tui.engine.files import (
+    Migration,
+    MigrationSet,
+    dependencies_line,
+    normalise_version,
+)
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.status import (
     DONE_STATES,
@@ -448,12 +453,31 @@ def _drifted(m: MigrationStatus) -> str:
 
 def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:
     for dep in m.dependencies:
-        dep_mig = mset.find(dep)
-        if dep_mig.filename not in available:
+        try:
+            name = mset.find(dep).filename
+        except MigrationFileError:  # no file: met only by an applied row whose file is gone
+            version = normalise_version(dep)  # (discover let only versions through)
+            if any(_is_version(f, version) for f in available):
+                continue
             raise MigrationFileError(
                 str(m.path),
-                f"dependency {dep!r} ({dep_mig.filename}) is neither applied nor in this plan",
+                f"unknown dependency {dep!r}: no migration file and no applied migration has "
+                f"version {version}",
+                line=dependencies_line(m),
+            ) from None
+        if name not in available:
+            raise MigrationFileError(
+                str(m.path),
+                f"dependency {dep!r} ({name}) is neither applied nor in this plan",
+                line=dependencies_line(m),
             )
+
+
+def _is_version(filename: str, version: str) -> bool:
+    try:
+        return normalise_version(filename) == version
+    except ValueError:
+        return False
 
 
 def plan_rollback_from(
