@@ -13,7 +13,6 @@ from the tool's own query parameters (``schema``, ``statement_timeout``, ``lock_
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends import pg_tables
 from malnu_tui.engine.backends.base import (
     AUDIT_TABLE,
     LOCK_TABLE,
@@ -49,6 +49,7 @@ from malnu_tui.engine.backends.pg_sql import (
     with_lock_holders,
     with_params,
 )
+from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -86,12 +87,6 @@ __all__ = [
 ]
 
 CLIENT_CHECK_INTERVAL = "500ms"
-TOOL_TABLES = (
-    TRACKING_TABLE,
-    AUDIT_TABLE,
-    LOCK_TABLE,
-    "malnu_sync",
-)  # malnu_sync: the sync's state
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
 _SETS_SESSION = re.compile(r"^\s*(?:SET|RESET)\b|set_config", re.IGNORECASE)
@@ -506,16 +501,7 @@ class PostgresBackend:
 
     def table_names(self) -> list[str]:
         """Base tables of the current schema (tool tables excluded), sorted."""
-        data_schema = self._data_schema()
-        rows = self._query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
-            (data_schema,),
-        )
-        names = [str(r[0]) for r in rows]
-        if data_schema == self.schema:
-            names = [n for n in names if n not in TOOL_TABLES]
-        return names
+        return pg_tables.table_names(self._query, self._data_schema(), self.schema)
 
     def row_count(self, table: str) -> int:
         """``count(*)`` of a table checked against the live schema first."""
@@ -531,28 +517,7 @@ class PostgresBackend:
 
     def schema_fingerprint(self) -> str:
         """sha256 over columns, constraints and indexes of the user tables."""
-        data_schema = self._data_schema()
-        tables = self.table_names()
-        cols = self._query(
-            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '') "
-            "FROM information_schema.columns WHERE table_schema = %s AND table_name = ANY(%s) "
-            "ORDER BY table_name, column_name",
-            (data_schema, tables),
-        )
-        cons = self._query(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
-            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-            "JOIN pg_namespace n ON n.oid = t.relnamespace "
-            "WHERE n.nspname = %s AND t.relname = ANY(%s) ORDER BY 1, 2",
-            (data_schema, tables),
-        )
-        idx = self._query(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes "
-            "WHERE schemaname = %s AND tablename = ANY(%s) ORDER BY 1, 2",
-            (data_schema, tables),
-        )
-        text = "\n".join("|".join(str(v) for v in row) for row in [*cols, *cons, *idx])
-        return hashlib.sha256(text.encode()).hexdigest()
+        return pg_tables.schema_fingerprint(self._query, self._data_schema(), self.table_names())
 
 
 def open_url(url: str) -> PostgresBackend:
