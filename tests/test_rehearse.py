@@ -262,3 +262,43 @@ def test_a_deferred_check_failing_at_commit_is_the_migrations_failure(
     (got,) = json.loads(res.out)["migrations"]
     assert (got["ok"], got["line"], got["statement"]) == (False, 2, "COMMIT"), got
     assert "violates foreign key constraint" in got["error"] and "(at COMMIT)" in got["error"]
+
+
+def test_a_rebuild_that_empties_child_tables_fails_the_rehearsal(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """On D1 a rebuild's DROP TABLE fires its children's ON DELETE CASCADE (PRAGMA
+    foreign_keys = OFF is ignored, defer_foreign_keys does not stop it): `up` empties the
+    child table and says ok, and so did the rehearsal, ✔. A SQLite file honours the pragma;
+    a rebuild there without it empties the child table the same way."""
+    from tests.test_lint import PRISMA_REBUILD
+
+    _school(mdirs)
+    mdirs.add("20250101_000250", "grades",
+              "CREATE TABLE grades (id INTEGER PRIMARY KEY, "
+              "user_id INTEGER REFERENCES users(id) ON DELETE CASCADE);\n"
+              "INSERT INTO grades VALUES (1, 1), (2, 1), (3, 2);",
+              "DROP TABLE grades;")  # fmt: skip
+    db = tmp_path / "school.db"
+    targets = (["--database", d1.url], ["--database", f"sqlite:///{db}"])
+    for target in targets:
+        base = [*target, *mdirs.args()]
+        assert run_cli(*base, "up", "--no-backup").code == 0
+        assert run_cli(*base, "backup", "create").code == 0
+    rebuild = mdirs.add("20250101_000300", "name", PRISMA_REBUILD, "SELECT 1;")
+    res = run_cli("--database", d1.url, *mdirs.args(), "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 6), got
+    assert "deleted or changed 3 row(s)" in got["error"], got["error"]
+    assert "grades(user_id) CASCADE" in got["error"] and "on D1" in got["error"]
+    sqlite_base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_cli(*sqlite_base, "rehearse").code == 0, "the pragma is honoured there"
+    rebuild.write_text(PRISMA_REBUILD.replace("PRAGMA foreign_keys=OFF;\n", ""))
+    res = run_cli(*sqlite_base, "rehearse", "--json")
+    (got,) = json.loads(res.out)["migrations"]
+    assert res.code == 1 and "foreign keys are on: turn them off first" in got["error"]
+    # What the rehearsal saw is what `up` does on D1, saying ok.
+    rebuild.write_text(PRISMA_REBUILD)
+    assert run_cli("--database", d1.url, *mdirs.args(), "up", "--no-backup").code == 0
+    assert d1.sql("SELECT count(*) FROM grades") == [(0,)]
