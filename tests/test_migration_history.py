@@ -18,6 +18,8 @@ from malnu_tui.engine.migrate import (
     status,
     verify,
 )
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.reading import check_target
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
 
@@ -69,6 +71,10 @@ def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
     with pytest.raises(ChecksumDrift, match=r"recorded as 20250101_000200_seed_kelas\.sql"):
         _up(b, d)
     assert b.row_count("kelas") == 1  # it ran once, and only once
+    health = check_target(db_target.target(d), MonitorConfig())
+    assert f"{new.name} renamed (recorded as {old.name}) since it ran" in [
+        p.message for p in health.problems
+    ]
 
     assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
     recs = {r.filename: r for r in b.fetch_records()}
