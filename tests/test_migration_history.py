@@ -90,6 +90,33 @@ def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
     b.close()
 
 
+def test_a_file_re_stamped_after_it_ran_is_drift_not_run_again(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """dbmate users re-stamp a branch's file to sort after main's (`mv 20250101_000200_x.sql
+    20250301_000100_x.sql`): same name, same content, a new version. Once it had run, it was
+    missing + pending and `up` ran it again."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    assert len(_up(b, d)) == 2
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    new = old.with_name("20250301_000100_seed_kelas.sql")
+    old.rename(new)
+    (d.rollback / "20250101_000200_undo_seed_kelas.sql").rename(
+        d.rollback / "20250301_000100_undo_seed_kelas.sql"
+    )
+    rows = {m.filename: m for m in status(b, discover(d.migrations, d.rollback)).migrations}
+    assert rows[new.name].state is MigrationState.DRIFTED
+    assert rows[new.name].recorded_filename == old.name and old.name not in rows
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    assert b.row_count("kelas") == 1
+    assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
+    assert status(b, discover(d.migrations, d.rollback)).head == "20250301_000100"
+    b.close()
+
+
 def test_template_statements_on_the_tracking_table_are_not_run(
     db_target: DbTarget, mdirs: MigrationDirs
 ) -> None:
