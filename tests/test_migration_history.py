@@ -207,3 +207,47 @@ def test_a_dependency_archived_after_it_ran_is_met_by_its_row(
         _up(b, d)
     assert "typo" not in b.table_names()
     b.close()
+
+
+def test_rollback_names_a_migration_applied_out_of_order_that_stays(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A branch merged with a version older than the head is applied out of order (a note);
+    a later `rollback` goes by version, so "undo the last deploy" undoes main's newest and
+    keeps the branch's: the plan says so before anything is asked."""
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    d = mdirs
+    for day in (1, 3):
+        d.add(
+            f"2025010{day}_000100",
+            f"t{day}",
+            f"CREATE TABLE t{day} (x INTEGER);",
+            f"DROP TABLE t{day};",
+        )
+    b = db_target.open(d)
+    _up(b, d)
+    d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    mset = discover(d.migrations, d.rollback)
+    assert any("applied out of order" in n for n in plan_up(b, mset).steps[0].notes)
+    _up(b, d)
+    for day, filename in ((1, "t1"), (3, "t3"), (4, "t2")):  # t2 ran a day after t3
+        version = "20250102_000100" if filename == "t2" else f"2025010{day}_000100"
+        sql = (
+            f"UPDATE migrations SET executed_at = '2025-01-0{day} 08:00:00' "
+            f"WHERE filename = '{version}_{filename}.sql'"
+        )
+        b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    pf = preflight_rollback(b, db_target.target(d), mset)
+    assert [s.filename for s in pf.rows] == ["20250103_000100_t3.sql"]
+    notes = [p.describe() for p in pf.notices]
+    assert any(
+        n.startswith("20250102_000100_t2.sql ran at 2025-01-04 08:00:00") and "--steps 2" in n
+        for n in notes
+    ), notes
+    assert pf.ok  # a notice, not a refusal
+    assert not any(
+        "out of order" in p.describe()
+        for p in preflight_rollback(b, db_target.target(d), mset, steps=2).problems
+    )
+    b.close()
