@@ -555,13 +555,13 @@ def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -
     if not chosen:
         return []
     picked = {s.filename for s in chosen}
-    first = min((s.executed_at for s in chosen if s.executed_at), default=None)
+    first = min((_when(s) for s in chosen if s.executed_at), default=None)
     if first is None:
         return []
     later = [
         m
         for m in report.migrations
-        if m.state in DONE_STATES and m.filename not in picked and (m.executed_at or "") > first
+        if m.state in DONE_STATES and m.filename not in picked and _when(m) > first
     ]
     done = [m.version for m in report.migrations if m.state in DONE_STATES]
     return [
@@ -573,6 +573,12 @@ def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -
         )
         for m in later
     ]
+
+
+def _when(m: MigrationStatus) -> str:
+    """``executed_at`` comparable as text: the tool's ``YYYY-MM-DD HH:MM:SS`` and an adopted
+    row's ISO 8601 (``…T…Z``, as a JavaScript runner writes it) alike."""
+    return (m.executed_at or "").replace("T", " ")[:19]
 
 
 def translated_for(target: Target, plan: Plan, mset: MigrationSet) -> tuple[Plan, list[Problem]]:
