@@ -65,13 +65,11 @@ _NO_EQUIVALENT: dict[str, tuple[str, str]] = {
     "FORMAT": ("printf formats differ", "use format() by hand"),
     "HEX": ("no hex() in PostgreSQL", "use encode(x, 'hex')"),
     "UNHEX": ("no unhex() in PostgreSQL", "use decode(x, 'hex')"),
-    "LIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "UNLIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "LIKELIHOOD": ("planner hints do not exist in PostgreSQL", "drop the hint"),
     "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
     "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
     "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
 }
+_HINTS = {"LIKELY": 1, "UNLIKELY": 1, "LIKELIHOOD": 2}  # and their number of arguments
 DATE_FUNCS = {"DATETIME", "DATE", "TIME"}
 KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays an integer one
 
@@ -125,6 +123,9 @@ def rewrite_functions(
                 return pg_value(
                     node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
                 )
+            if name in _HINTS and len(args) == _HINTS[name]:
+                hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
+                return hinted
             if name in _NO_EQUIVALENT:
                 why, suggestion = _NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
