@@ -4,6 +4,7 @@ wrote is searched for them. Real processes, a real PostgreSQL cluster, the D1 st
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -207,3 +208,56 @@ def test_a_d1_token_pasted_into_the_wrong_config_key_is_not_echoed(tmp_path: Pat
         assert res.code == 2, res.err
         assert res.err.startswith(f"error: {cfg}: [targets.production] api_token"), res.err
         assert not leaks(res.out + res.err) and "90210555" not in res.err, res.err
+
+
+def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> None:
+    """argparse's usage errors quote what they could not place: a URL typed where a command
+    goes, or after an option the command does not have, was printed password and all (and,
+    for ``check``, into the monitoring plugin's UNKNOWN line on stdout). ``--config`` given
+    the URL named it in "config file not found" (the path had folded ``//`` to ``/``)."""
+    raw = f"postgresql://malnu:{HEAD}-pw#1@{TAIL}@127.0.0.1:1/school"
+    plain = f"postgresql://malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school"
+    query = f"postgresql://malnu@127.0.0.1:1/school?sslmode=disable&password={HEAD}+{TAIL}"
+    urls = itertools.cycle((raw, plain, query))
+    for args in (
+        ("{}", "status"),  # --database forgotten: "invalid choice: '<url>'"
+        ("status", "{}"),  # "unrecognized arguments: <url>"
+        ("rehearse", "--postgres", "{}"),  # an option of another command
+        ("backup", "create", "--reason", "{}"),
+        ("--databse={}", "status"),
+        ("--config", "{}", "status"),
+        ("check", "{}"),
+        ("check", "--json", "{}"),
+    ):
+        url = next(urls)
+        res = run_cli(*(a.format(url) for a in args), env={"MALNU_CONFIG": ""})
+        assert res.code in (2, 3), (args, res.err)
+        assert res.err.startswith("error: "), (args, res.err)
+        assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+
+
+def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
+    pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
+) -> None:
+    """``?password=`` with a ``+`` (``openssl rand -base64`` writes them): libpq reads a ``+``
+    as a ``+``, but the child's PGPASSWORD was decoded as a form (``+`` → space), so psycopg
+    logged in and pg_dump did not: every backup, and the safety backup before every ``up``,
+    failed with "password authentication failed". The other parameters were re-encoded the
+    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``)."""
+    password = f"{HEAD}+a/b c+{TAIL}"
+    set_password(pg_cluster, password)
+    host, db = secret_role
+    url = (
+        f"postgresql://{ROLE}@{host}/{db}?password={quote(password, safe='+/')}"
+        "&options=-c%20search_path%3Dpublic&application_name=malnu%20ops"
+    )
+    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    base = ("--database", url)
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    backup_id = made.out.split()[0]
+    for args in (("backup", "verify", "--deep", backup_id), ("backup", "restore", backup_id)):
+        res = run_cli(*base, "--yes", *args, env=env)
+        assert res.code == 0, (args, res.err)
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
+    assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
