@@ -67,6 +67,9 @@ class MigrationStatus:
     rollback_file: str | None
     description: str = ""
     author: str = ""
+    # The tracking row's filename when it is not the file's: the file was renamed after it
+    # ran (same version), so it is DRIFTED, and `repair` records the new name.
+    recorded_filename: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -82,6 +85,7 @@ class MigrationStatus:
             "rollback_file": self.rollback_file,
             "description": self.description,
             "author": self.author,
+            "recorded_filename": self.recorded_filename,
         }
 
 
@@ -162,18 +166,26 @@ def report_from_records(
 ) -> StatusReport:
     """The status built from tracking rows already read (no database round trip)."""
     records = {r.filename: r for r in tracking}
+    renamed = _renamed_records(mset, records)  # pops the rows it pairs with a file
     out: list[MigrationStatus] = []
+    warnings = list(mset.warnings)
     for m in mset.migrations:
-        rec = records.pop(m.filename, None)
+        rec = records.pop(m.filename, None) or renamed.get(m.filename)
         if rec is None:
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum:
+        elif rec.checksum != m.checksum or rec.filename != m.filename:
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
         out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
+        if rec is not None and rec.filename != m.filename:
+            warnings.append(
+                f"{m.filename}: renamed since it ran (recorded as {rec.filename}, version "
+                f"{m.version}): it is not run again; `malnu-tui repair` records the new name "
+                "(audited), or rename the file back"
+            )
     for rec in records.values():
         version = _version_of(rec.filename)
         name = rec.filename.removesuffix(".sql").split("_", 2)[-1]
@@ -194,8 +206,30 @@ def report_from_records(
         )
     out.sort(key=lambda s: (s.version, s.filename))
     return StatusReport(
-        target_name, backend.display_url, backend.kind, tuple(out), lock, mset.warnings
+        target_name, backend.display_url, backend.kind, tuple(out), lock, tuple(warnings)
     )
+
+
+def _renamed_records(
+    mset: MigrationSet, records: dict[str, TrackingRecord]
+) -> dict[str, TrackingRecord]:
+    """Successful tracking rows whose file is gone but whose version is a file of another
+    name with no row of its own: that file was renamed after it ran (a typo fixed, a branch's
+    name changed). Read as missing + pending, `up` ran it a second time (an INSERT of seed
+    data twice). Pairs each such row with its file (filename → row) and removes it from
+    ``records``."""
+    names = {m.filename for m in mset.migrations}
+    orphans: dict[str, list[TrackingRecord]] = {}
+    for rec in records.values():
+        if rec.success and rec.filename not in names:
+            orphans.setdefault(_version_of(rec.filename), []).append(rec)
+    paired: dict[str, TrackingRecord] = {}
+    for m in mset.migrations:
+        rows = orphans.get(m.version)
+        if rows and len(rows) == 1 and m.filename not in records:
+            paired[m.filename] = rows[0]
+            del records[rows[0].filename]
+    return paired
 
 
 def _status_row(
@@ -219,6 +253,7 @@ def _status_row(
         rollback_file=m.rollback.filename if m.rollback else None,
         description=m.description,
         author=m.author,
+        recorded_filename=rec.filename if rec and rec.filename != filename else None,
     )
 
 
