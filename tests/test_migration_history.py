@@ -18,6 +18,8 @@ from malnu_tui.engine.migrate import (
     status,
     verify,
 )
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.reading import check_target
 from tests.fixtures_core import MigrationDirs
 from tests.fixtures_matrix import DbTarget
 
@@ -69,6 +71,10 @@ def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
     with pytest.raises(ChecksumDrift, match=r"recorded as 20250101_000200_seed_kelas\.sql"):
         _up(b, d)
     assert b.row_count("kelas") == 1  # it ran once, and only once
+    health = check_target(db_target.target(d), MonitorConfig())
+    assert f"{new.name} renamed (recorded as {old.name}) since it ran" in [
+        p.message for p in health.problems
+    ]
 
     assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
     recs = {r.filename: r for r in b.fetch_records()}
@@ -81,6 +87,33 @@ def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
     assert _down(b, d) == [new.name]  # the row under its new name is the one removed
     assert b.row_count("kelas") == 0
     assert {r.filename for r in b.fetch_records()} == {"20250101_000100_create_kelas.sql"}
+    b.close()
+
+
+def test_a_file_re_stamped_after_it_ran_is_drift_not_run_again(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """dbmate users re-stamp a branch's file to sort after main's (`mv 20250101_000200_x.sql
+    20250301_000100_x.sql`): same name, same content, a new version. Once it had run, it was
+    missing + pending and `up` ran it again."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    assert len(_up(b, d)) == 2
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    new = old.with_name("20250301_000100_seed_kelas.sql")
+    old.rename(new)
+    (d.rollback / "20250101_000200_undo_seed_kelas.sql").rename(
+        d.rollback / "20250301_000100_undo_seed_kelas.sql"
+    )
+    rows = {m.filename: m for m in status(b, discover(d.migrations, d.rollback)).migrations}
+    assert rows[new.name].state is MigrationState.DRIFTED
+    assert rows[new.name].recorded_filename == old.name and old.name not in rows
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    assert b.row_count("kelas") == 1
+    assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
+    assert status(b, discover(d.migrations, d.rollback)).head == "20250301_000100"
     b.close()
 
 
@@ -173,4 +206,48 @@ def test_a_dependency_archived_after_it_ran_is_met_by_its_row(
     with pytest.raises(MigrationFileError, match=r"000500_typo\.sql:1: unknown dependency"):
         _up(b, d)
     assert "typo" not in b.table_names()
+    b.close()
+
+
+def test_rollback_names_a_migration_applied_out_of_order_that_stays(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A branch merged with a version older than the head is applied out of order (a note);
+    a later `rollback` goes by version, so "undo the last deploy" undoes main's newest and
+    keeps the branch's: the plan says so before anything is asked."""
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    d = mdirs
+    for day in (1, 3):
+        d.add(
+            f"2025010{day}_000100",
+            f"t{day}",
+            f"CREATE TABLE t{day} (x INTEGER);",
+            f"DROP TABLE t{day};",
+        )
+    b = db_target.open(d)
+    _up(b, d)
+    d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    mset = discover(d.migrations, d.rollback)
+    assert any("applied out of order" in n for n in plan_up(b, mset).steps[0].notes)
+    _up(b, d)
+    for day, filename in ((1, "t1"), (3, "t3"), (4, "t2")):  # t2 ran a day after t3
+        version = "20250102_000100" if filename == "t2" else f"2025010{day}_000100"
+        sql = (
+            f"UPDATE migrations SET executed_at = '2025-01-0{day} 08:00:00' "
+            f"WHERE filename = '{version}_{filename}.sql'"
+        )
+        b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    pf = preflight_rollback(b, db_target.target(d), mset)
+    assert [s.filename for s in pf.rows] == ["20250103_000100_t3.sql"]
+    notes = [p.describe() for p in pf.notices]
+    assert any(
+        n.startswith("20250102_000100_t2.sql ran at 2025-01-04 08:00:00") and "--steps 2" in n
+        for n in notes
+    ), notes
+    assert pf.ok  # a notice, not a refusal
+    assert not any(
+        "out of order" in p.describe()
+        for p in preflight_rollback(b, db_target.target(d), mset, steps=2).problems
+    )
     b.close()
