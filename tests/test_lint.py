@@ -197,6 +197,50 @@ def test_lint_ignore_keeps_the_reason_and_the_exit_code_follows_errors(
     assert "instead: expand/contract" in res.out and "2 error(s)" in res.err
 
 
+def test_a_lint_ignore_that_accepts_nothing_is_said(mdirs: MigrationDirs) -> None:
+    """A mistyped rule id, a blank line before the statement, a directive after the
+    statement: each left its finding standing without a word, and the operator believed it
+    accepted. `RULE, RULE` (a space after the comma) accepted only the first, the second
+    rule id becoming part of the reason."""
+    mdirs.add("20250101_000100", "base",
+              BASE_SQLITE + "\nCREATE TABLE logs (id INTEGER);\nCREATE TABLE tags (id INTEGER);",
+              "DROP TABLE tags;\nDROP TABLE logs;\nDROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "cleanup",
+        "-- lint:ignore DROP_TABLE logs are archived\n"  # 1
+        "DROP TABLE logs;\n"
+        "-- lint:ignore DROP-TABLE tags are unused\n"  # 3
+        "\n"
+        "DROP TABLE tags;\n"  # 5
+        "UPDATE users SET email = lower(email); -- lint:ignore UPDATE-ALL-ROWS 40 rows\n"
+        "-- lint:ignore DELETE-ALL-ROWS, UPDATE-ALL-ROWS the school has 40 users\n"  # 7
+        "UPDATE users SET name = trim(name);\n"
+        "-- lint:ignore DROP-COLUMN\n",  # 9: the end of the file
+        "SELECT 1;",
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(mset, ["20250101_000200_cleanup.sql"])
+    got = [
+        (f.line, f.rule, f.reason) for f in report.findings if f.rule != "ROLLBACK-LEAVES-OBJECTS"
+    ]
+    assert got == [
+        (1, "IGNORE-UNMATCHED", ""),
+        (2, "DROP-TABLE", ""),
+        (3, "IGNORE-UNMATCHED", ""),
+        (5, "DROP-TABLE", ""),
+        (6, "IGNORE-UNMATCHED", ""),
+        (6, "UPDATE-ALL-ROWS", ""),
+        (8, "UPDATE-ALL-ROWS", "the school has 40 users"),
+        (9, "IGNORE-UNMATCHED", ""),
+    ], got
+    why = {f.line: f.why for f in report.findings if f.rule == "IGNORE-UNMATCHED"}
+    assert "names no rule of the lint (did you mean DROP-TABLE?)" in why[1]
+    assert "followed by a blank line" in why[3] and "after a statement" in why[6]
+    assert "end of the file" in why[9]
+    assert report.ok is False and len(report.errors) == 2, "warnings: the exit code is unchanged"
+
+
 def test_school_migrations_are_clean_in_both_dialects() -> None:
     from pathlib import Path
 
