@@ -10,7 +10,9 @@ from pathlib import Path
 
 import psycopg
 
+from tests.d1server import Fault
 from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db
 
 WAIT = 60  # seconds: far beyond what any of these takes; only a hang reaches it
@@ -80,3 +82,42 @@ def test_a_backup_behind_a_table_locked_by_another_session_gives_up_and_names_it
     assert "Traceback" not in res.err
     listed = run_cli("--database", pg_url, "backup", "list", "--json")
     assert listed.code == 0 and json.loads(listed.out) == [], listed.out
+
+
+def test_d1_asking_to_come_back_in_an_hour_is_said_at_once_not_retried_for_minutes(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """Cloudflare's 429 (or a 503 of maintenance) with `Retry-After: 3600`: the client waited
+    32 s (its own cap), was refused again, five times — `status` sat silent for 160 s, then
+    said "no answer after 6 attempts"; `check` took 32 s. Neither honoured the hour asked.
+    Now a wait longer than the command's is said at once, with the time to come back."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    files = ("--migrations-dir", str(empty), "--rollback-dir", str(empty))
+    assert run_cli("--database", d1.url, *files, "status").code == 0  # the tool's tables
+    d1.server.inject(Fault("status", count=1000, status=429, retry_after=3600))
+    res = run_cli("--database", d1.url, *files, "status", timeout=WAIT)
+    assert res.code == 1, res.err
+    assert "rate limited by Cloudflare (HTTP 429), and asked to be tried again in 60 min" in res.err
+    assert "hint: run again after " in res.err and " UTC; nothing was applied twice" in res.err
+    checked = run_cli("--database", d1.url, *files, "check", timeout=WAIT)
+    assert checked.code == 3, checked.out
+    assert checked.out.startswith("MALNU UNKNOWN - ")
+    assert "asked to be tried again in 60 min (Retry-After)" in checked.out.splitlines()[0]
+
+
+def test_a_d1_retry_wait_is_said_as_it_starts(d1: D1Target, tmp_path: Path) -> None:
+    """A 503 with `Retry-After: 2`: the command waited in silence (up to 32 s a retry, over
+    two minutes in all) and an operator took it for a hang. Each wait of a second or more is
+    now one stderr line saying what it waits for; the command then goes on."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    files = ("--migrations-dir", str(empty), "--rollback-dir", str(empty))
+    assert run_cli("--database", d1.url, *files, "status").code == 0
+    d1.server.inject(Fault("status", count=1, status=503, retry_after=2))
+    res = run_cli("--database", d1.url, *files, "status", timeout=WAIT)
+    assert res.code == 0, res.err
+    assert (
+        "waiting: D1: HTTP 503: D1 DB is overloaded; trying again in 2.0 s (attempt 2 of 6)"
+        in res.err
+    )
