@@ -251,3 +251,45 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
         for p in preflight_rollback(b, db_target.target(d), mset, steps=2).problems
     )
     b.close()
+
+
+def test_rows_the_guides_runner_wrote_on_a_windows_checkout_are_not_drift(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The school guide's runner records ``sha256(content)`` of the file as read (CRLF and
+    BOM kept): adopted from a Windows checkout, every such row was "drifted" and `up`
+    refused until a `repair` of the whole history. The same content is not drift; an edit
+    still is, and a template's placeholder checksum too."""
+    import hashlib
+
+    d = mdirs
+    d.add("20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);")
+    d.add("20250101_000200", "create_mapel", "CREATE TABLE mapel (id INTEGER PRIMARY KEY);")
+    d.add("20250101_000300", "create_guru", "CREATE TABLE guru (id INTEGER PRIMARY KEY);")
+    for p in d.migrations.iterdir():  # a Windows checkout, saved by Notepad
+        p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes().replace(b"\n", b"\r\n"))
+    b = db_target.open(d)
+    runner = {  # what the guide's runner recorded, and a row from the template's own INSERT
+        "20250101_000100_create_kelas.sql": "kelas",
+        "20250101_000200_create_mapel.sql": "mapel",
+    }
+    for name, table in runner.items():
+        raw = (d.migrations / name).read_bytes()
+        checksum = hashlib.sha256(raw).hexdigest() if table == "kelas" else "checksum_hash"
+        for sql in (
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)",
+            f"INSERT INTO migrations (filename, checksum) VALUES ('{name}', '{checksum}')",
+        ):
+            b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    mset = discover(d.migrations, d.rollback)
+    got = {m.filename: m.state for m in status(b, mset).migrations}
+    assert got == {
+        "20250101_000100_create_kelas.sql": MigrationState.APPLIED,
+        "20250101_000200_create_mapel.sql": MigrationState.DRIFTED,  # 'checksum_hash'
+        "20250101_000300_create_guru.sql": MigrationState.PENDING,
+    }
+    kelas = d.migrations / "20250101_000100_create_kelas.sql"
+    kelas.write_bytes(kelas.read_bytes().replace(b"kelas (id", b"kelas (kode"))
+    drifted = verify(b, discover(d.migrations, d.rollback)).drifted
+    assert [m.filename for m in drifted] == [kelas.name, "20250101_000200_create_mapel.sql"]
+    b.close()

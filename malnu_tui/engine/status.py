@@ -179,7 +179,7 @@ def report_from_records(
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum or rec.filename != m.filename:
+        elif rec.filename != m.filename or not m.same_content(rec.checksum):
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
