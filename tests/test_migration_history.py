@@ -293,3 +293,22 @@ def test_rows_the_guides_runner_wrote_on_a_windows_checkout_are_not_drift(
     drifted = verify(b, discover(d.migrations, d.rollback)).drifted
     assert [m.filename for m in drifted] == [kelas.name, "20250101_000200_create_mapel.sql"]
     b.close()
+
+
+def test_clear_failed_takes_a_version_as_every_command_does(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.migrate import MigrationFailed, clear_failed
+
+    d = mdirs
+    d.add("20250101_000100", "bad", "INSERT INTO nowhere VALUES (1);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    with pytest.raises(ConfigError, match="no tracking row for 20250101_000900"):
+        clear_failed(b, "20250101_000900")
+    assert clear_failed(b, "20250101000100").filename == "20250101_000100_bad.sql"
+    assert b.fetch_records() == []
+    assert b.read_audit(action="clear-failed")[0].object == "20250101_000100_bad.sql"
+    b.close()
