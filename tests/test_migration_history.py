@@ -312,3 +312,18 @@ def test_clear_failed_takes_a_version_as_every_command_does(
     assert b.fetch_records() == []
     assert b.read_audit(action="clear-failed")[0].object == "20250101_000100_bad.sql"
     b.close()
+
+
+def test_hidden_files_in_the_directories_are_not_migrations(mdirs: MigrationDirs) -> None:
+    """An emacs lock (a dangling symlink, while the file is being edited on the server) and
+    macOS's AppleDouble files (copied from a Mac) stopped every command, `status` included."""
+    d = mdirs
+    d.add(
+        "20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
+    )
+    (d.migrations / ".#20250101_000100_create_kelas.sql").symlink_to("root@vm.4242:1733470000")
+    (d.migrations / "._20250101_000100_create_kelas.sql").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    (d.rollback / "._20250101_000100_undo_create_kelas.sql").write_bytes(b"\x00\x05\x16\x07")
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in mset.migrations] == ["20250101_000100_create_kelas.sql"]
+    assert mset.migrations[0].rollback is not None and not mset.warnings

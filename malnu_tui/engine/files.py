@@ -386,7 +386,8 @@ def _split_deps(value: str) -> list[str]:
 
 
 def _sql_files(directory: Path) -> list[tuple[str, str]]:
-    """(name, path) of the ``.sql`` files in ``directory``, sorted by name (scandir: no stat).
+    """(name, path) of the ``.sql`` files in ``directory`` (hidden ones skipped), sorted by
+    name (scandir: no stat).
 
     Anything else named ``*.sql`` (a directory, a dangling symlink, a symlink loop) is an error
     naming it: skipping it silently would make ``up`` say "up to date" with a migration unread.
@@ -396,6 +397,11 @@ def _sql_files(directory: Path) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     with os.scandir(directory) as it:
         for e in it:
+            if e.name.startswith("."):
+                # Hidden, as `ls` and git hide them: an editor's lock (emacs's `.#name.sql`, a
+                # dangling symlink while a buffer is edited) or macOS's AppleDouble `._name.sql`
+                # (copied from a Mac to a share or a tarball). Each stopped every command.
+                continue
             if not e.name.endswith(".sql"):
                 if e.name.lower().endswith(".sql"):  # 20240101120000_init.SQL (Windows tools)
                     raise MigrationFileError(
