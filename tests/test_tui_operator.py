@@ -97,3 +97,65 @@ async def test_migration_tables_fit_the_width_they_get_and_a_resized_terminal(
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is status)
         await wait_until(pilot, lambda: fits(status.query_one(MigrationTable)))
+
+
+async def test_the_sync_tables_state_columns_fit_80_columns_with_a_source_gone_row(
+    demo: Demo,
+) -> None:
+    # "✘ source gone" widened the status column and pushed "verified" past the right edge
+    # ("verifie"); a "✘ no (verify)" or a long table name did the same.
+    from tests.test_tui_sync import has_pairs, left_behind_and_a_trigger, status_cell
+
+    left_behind_and_a_trigger(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
+        tables = app.screen.query_one("#sync-tables", DataTable)
+        await wait_until(pilot, lambda: not tables._require_update_dimensions)
+        labels = [str(c.label) for c in tables.ordered_columns]
+        widths = [c.get_render_width(tables) for c in tables.ordered_columns]
+        # Every column up to and including "verified" is on screen, and its header whole.
+        edge = sum(widths[: labels.index("verified") + 1])
+        assert edge <= tables.scrollable_content_region.width, list(
+            zip(labels, widths, strict=True)
+        )
+
+
+async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field(
+    demo: Demo,
+) -> None:
+    # The dialog grew with its text: at 80×24 a sync plan with many notes pushed the lines
+    # below the fold, then the typed field and the buttons, out of the screen; no key
+    # brought them back.
+    from textual.widgets import Input
+
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from malnu_tui.tui.widgets.dialog import DialogBody
+
+    lines = [f"  table_{i}: updated_at; source {i} rows, destination {i}" for i in range(30)]
+    answers: list[bool | None] = []
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await app.push_screen(
+            ConfirmScreen("Sync 30 table(s) into reports?", "\n".join(lines), "reports", "Sync"),
+            answers.append,
+        )
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        field = dialog.query_one("#confirm-typed", Input)
+        await wait_until(pilot, lambda: app.focused is field)
+        await pilot.pause(0.2)
+        for selector in ("#confirm-typed", "#yes", "#no"):
+            shown = dialog.query_one(selector).region
+            assert shown.height and dialog.region.contains_region(shown), selector
+        body = dialog.query_one(DialogBody)
+        await wait_until(pilot, lambda: body.max_scroll_y > 0)
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await wait_until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+        assert app.focused is field  # still typing there
+        await pilot.press(*"reports", "enter")
+        await wait_until(pilot, lambda: answers == [True])
