@@ -438,7 +438,11 @@ class D1Server:
         if self.max_db_bytes is not None and size > self.max_db_bytes:
             conn.execute("ROLLBACK")
             raise ApiError(400, 7500, "D1_ERROR: Exceeded maximum DB size: SQLITE_FULL")
-        conn.execute("COMMIT")
+        try:  # a check SQLite makes only at COMMIT (deferred foreign keys): the batch's error
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise ApiError(400, 7500, _d1_error(exc)) from None
         changed = changed or conn.execute("PRAGMA schema_version").fetchone()[0] != before_schema
         for r in results:
             r["meta"]["size_after"] = size

@@ -81,6 +81,37 @@ def test_config_options_schema_and_timeouts(
         assert conn.execute("SELECT to_regclass('public.posts')").fetchone() == ("posts",)
 
 
+def test_a_mistyped_schema_is_refused_where_the_tool_tables_live_elsewhere(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # `schema = "malnuu"` for "malnu": status made a second, empty set of tool tables there
+    # and said every migration was pending, `check` said OK, and `up` ran the whole set again.
+    d = school_set(mdirs)
+    cfg = tmp_path / "malnu.toml"
+
+    def config(schema: str) -> None:
+        cfg.write_text(
+            f'[targets.secondary]\nurl = "{pg_url}"\nmigrations_dir = "{d.migrations}"\n'
+            f'rollback_dir = "{d.rollback}"\nschema = "{schema}"\n'
+        )
+
+    config("malnu")
+    assert run_cli("--config", str(cfg), "--target", "secondary", "up", "--no-backup").code == 0
+    config("malnuu")
+    for argv, code in ((("status",), 2), (("up", "--no-backup", "--yes"), 2), (("check",), 3)):
+        res = run_cli("--config", str(cfg), "--target", "secondary", *argv)
+        assert res.code == code, (argv, res.out, res.err)
+        assert "schema 'malnuu' has no malnu-tui tables, but 'malnu'" in res.err + res.out
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('malnuu')").fetchone() == (None,)
+    # The way out the hint gives: a separate set, started on purpose.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA malnuu")
+        conn.execute("CREATE TABLE malnuu.migrations (LIKE malnu.migrations INCLUDING ALL)")
+    res = run_cli("--config", str(cfg), "--target", "secondary", "status")
+    assert res.code == 0 and "pending" in res.out, res.err
+
+
 def test_postgresql_mirror_runs_the_translated_primary_set(pg_url: str, tmp_path: Path) -> None:
     """A target with dialect = "sqlite" applies the school's SQLite files, translated."""
     from malnu_tui.engine.config import BUNDLED_PRIMARY

@@ -223,3 +223,52 @@ def test_a_recover_with_no_migration_to_run_leaves_no_mark(db: tuple[Target, Bac
     run_recover(backend, target, mset, plan)
     assert backend.read_audit(action="recover-start") == []
     assert [e.outcome for e in backend.read_audit(action="recover")] == ["ok"]
+
+
+def test_an_import_or_a_sync_into_a_database_a_recover_left_half_way_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Only `up` and `rollback` read the mark: an import (its preview too) loaded rows, and a
+    sync wrote copies, into a database neither as before nor as of the recover's TIME. Both
+    are now refused before anything is written, the way out named."""
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.recover_state import started_row
+
+    src, db = tmp_path / "primary.db", tmp_path / "school.db"
+    for path in (src, db):
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+            conn.execute("INSERT INTO users VALUES (1, 'a@malnu.sch.id')")
+    target = Target("school", f"sqlite:///{db}", tmp_path, tmp_path, tmp_path)
+    backend = open_backend(target)
+    try:
+        backend.ensure_schema()
+        mark = started_row("2026-12-06T01:55:00+00:00", "B", "P", 1)
+        backend.append_audit(AuditEntry.now(mark.action, mark.object, "ok", mark.detail))
+    finally:
+        backend.close()
+    csv = tmp_path / "users.csv"
+    csv.write_text("id,email\n2,b@malnu.sch.id\n")
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n[targets.school]\nurl = "sqlite:///{db}"\n'
+    )
+    runs = [
+        ("import", str(csv), "--table", "users", "--yes", "--no-backup"),
+        ("import", str(csv), "--table", "users", "--dry-run"),
+        ("sync", "--from", "primary", "--to", "school", "--yes"),
+        ("sync", "--from", "primary", "--to", "school", "--dry-run"),
+    ]
+    for argv in runs:
+        r = run_cli("--config", str(cfg), "--target", "school", *argv, env=env)
+        assert r.code == 1, (argv, r.out, r.err)
+        assert "stopped half-way" in r.err and "refused" in r.err, (argv, r.err)
+        assert "backup restore P" in r.err and "Traceback" not in r.err, r.err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+        assert (
+            conn.execute("SELECT name FROM sqlite_master WHERE name = 'malnu_sync'").fetchone()
+            is None
+        )

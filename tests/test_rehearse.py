@@ -192,3 +192,73 @@ def test_a_scratch_that_does_not_fit_the_temp_folder_is_said_first(
         assert list(small.iterdir()) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+# drizzle-kit's table rebuild for SQLite, as it writes it (`__new_` table, breakpoints).
+DRIZZLE_POSTS = (
+    "CREATE TABLE `posts` (`id` integer PRIMARY KEY NOT NULL, `author_id` integer NOT NULL,\n"
+    "  FOREIGN KEY (`author_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action"
+    "\n);--> statement-breakpoint\nINSERT INTO `posts` VALUES (1, 1);"
+)
+DRIZZLE_REBUILD = """\
+PRAGMA foreign_keys=OFF;--> statement-breakpoint
+CREATE TABLE `__new_users` (`id` integer PRIMARY KEY, `email` text NOT NULL,
+  `role` text DEFAULT 'teacher' NOT NULL);
+--> statement-breakpoint
+INSERT INTO `__new_users`("id", "email", "role") SELECT "id", "email", coalesce("role", 'teacher')
+  FROM `users`;--> statement-breakpoint
+DROP TABLE `users`;--> statement-breakpoint
+ALTER TABLE `__new_users` RENAME TO `users`;--> statement-breakpoint
+PRAGMA foreign_keys=ON;
+"""
+DRIZZLE_UNDO = """\
+PRAGMA foreign_keys=OFF;--> statement-breakpoint
+CREATE TABLE `__new_users` (id INTEGER PRIMARY KEY, email TEXT NOT NULL, role TEXT);
+--> statement-breakpoint
+INSERT INTO `__new_users` SELECT "id", "email", "role" FROM `users`;--> statement-breakpoint
+DROP TABLE `users`;--> statement-breakpoint
+ALTER TABLE `__new_users` RENAME TO `users`;--> statement-breakpoint
+PRAGMA foreign_keys=ON;
+"""
+
+
+def test_rehearse_on_d1_runs_a_rebuild_as_d1_does(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """D1 ignores PRAGMA foreign_keys = OFF: drizzle-kit's rebuild of a parent whose children
+    hold rows fails there at its DROP TABLE. The rehearsal ran it on its local copy with the
+    pragma honoured and said ✔, then `up` failed on production."""
+    _school(mdirs)
+    mdirs.add("20250101_000250", "posts", DRIZZLE_POSTS, "DROP TABLE `posts`;")
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000300", "role_not_null", DRIZZLE_REBUILD, DRIZZLE_UNDO)
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.out
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 7), got
+    assert "FOREIGN KEY constraint failed" in got["error"]
+    assert d1.sql("SELECT count(*) FROM migrations") == [(3,)], "production untouched"
+    # What `up` meets on D1: the same statement fails.
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "failed at line 7: FOREIGN KEY constraint failed" in res.err
+
+
+def test_a_deferred_check_failing_at_commit_is_the_migrations_failure(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """A DEFERRABLE INITIALLY DEFERRED foreign key broken by a migration fails at its COMMIT:
+    the rehearsal stopped with `error: …: insert or update … violates foreign key constraint`
+    (exit 2, no report); it is that migration's failure, "(at COMMIT)", as `up` says it."""
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id int PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "grades",
+              "CREATE TABLE grades (user_id int REFERENCES users DEFERRABLE INITIALLY DEFERRED);"
+              "\nINSERT INTO grades VALUES (7);", "DROP TABLE grades;")  # fmt: skip
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"], got["statement"]) == (False, 2, "COMMIT"), got
+    assert "violates foreign key constraint" in got["error"] and "(at COMMIT)" in got["error"]

@@ -4,7 +4,9 @@ wrote is searched for them. Real processes, a real PostgreSQL cluster, the D1 st
 
 from __future__ import annotations
 
+import itertools
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +209,94 @@ def test_a_d1_token_pasted_into_the_wrong_config_key_is_not_echoed(tmp_path: Pat
         assert res.code == 2, res.err
         assert res.err.startswith(f"error: {cfg}: [targets.production] api_token"), res.err
         assert not leaks(res.out + res.err) and "90210555" not in res.err, res.err
+
+
+def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> None:
+    """argparse's usage errors quote what they could not place: a URL typed where a command
+    goes, or after an option the command does not have, was printed password and all (and,
+    for ``check``, into the monitoring plugin's UNKNOWN line on stdout). ``--config`` given
+    the URL named it in "config file not found" (the path had folded ``//`` to ``/``)."""
+    raw = f"postgresql://malnu:{HEAD}-pw#1@{TAIL}@127.0.0.1:1/school"
+    plain = f"postgresql://malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school"
+    query = f"postgresql://malnu@127.0.0.1:1/school?sslmode=disable&password={HEAD}+{TAIL}"
+    urls = itertools.cycle((raw, plain, query))
+    for args in (
+        ("{}", "status"),  # --database forgotten: "invalid choice: '<url>'"
+        ("status", "{}"),  # "unrecognized arguments: <url>"
+        ("rehearse", "--postgres", "{}"),  # an option of another command
+        ("backup", "create", "--reason", "{}"),
+        ("--databse={}", "status"),
+        ("--config", "{}", "status"),
+        ("check", "{}"),
+        ("check", "--json", "{}"),
+    ):
+        url = next(urls)
+        res = run_cli(*(a.format(url) for a in args), env={"MALNU_CONFIG": ""})
+        assert res.code in (2, 3), (args, res.err)
+        assert res.err.startswith("error: "), (args, res.err)
+        assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+
+
+def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
+    pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
+) -> None:
+    """``?password=`` with a ``+`` (``openssl rand -base64`` writes them): libpq reads a ``+``
+    as a ``+``, but the child's PGPASSWORD was decoded as a form (``+`` → space), so psycopg
+    logged in and pg_dump did not: every backup, and the safety backup before every ``up``,
+    failed with "password authentication failed". The other parameters were re-encoded the
+    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``)."""
+    password = f"{HEAD}+a/b c+{TAIL}"
+    set_password(pg_cluster, password)
+    host, db = secret_role
+    url = (
+        f"postgresql://{ROLE}@{host}/{db}?password={quote(password, safe='+/')}"
+        "&options=-c%20search_path%3Dpublic&application_name=malnu%20ops"
+    )
+    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    base = ("--database", url)
+    made = run_cli(*base, "backup", "create", env=env)
+    assert made.code == 0, made.err
+    backup_id = made.out.split()[0]
+    for args in (("backup", "verify", "--deep", backup_id), ("backup", "restore", backup_id)):
+        res = run_cli(*base, "--yes", *args, env=env)
+        assert res.code == 0, (args, res.err)
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
+    assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
+
+
+def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: Path) -> None:
+    """Supabase hands out its connection string with the password in it, and it goes into
+    malnu.toml as it is, mode 0644: every user of the box could read the school's database
+    password, and nothing said so (libpq refuses a ~/.pgpass with group or world access).
+    ``doctor`` checks the permissions of a config that holds a secret; one without stays
+    as it was."""
+    cfg = tmp_path / "malnu.toml"
+    db = tmp_path / "p.db"
+    sqlite3.connect(db).close()
+    plain = f'[targets.primary]\nurl = "sqlite:///{db}"\n'
+    pg = f'[targets.analytics]\nurl = "postgresql://malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/x"\n'
+    d1 = (
+        f'[targets.prod]\nurl = "d1://{ACCOUNT}/db-1"\napi_token = "{HEAD}0123456789abcdef{TAIL}"\n'
+    )
+    hook = (
+        f'[[alerts.webhooks]]\nkind = "slack"\nurl = "https://hooks.slack.com/T0/B0/{HEAD}{TAIL}"\n'
+    )
+    for body, holds, bad in (
+        (pg, "password", 0o644),
+        (d1, "api_token", 0o640),
+        (hook, "webhook URL", 0o606),
+    ):
+        cfg.write_text(plain + body)
+        for mode, ok in ((bad, False), (0o600, True)):
+            cfg.chmod(mode)
+            res = run_cli("--config", str(cfg), "--target", "primary", "doctor", "--json")
+            checks = {c["check"]: c for c in json.loads(res.out)["checks"]}
+            perm = checks["config permissions"]
+            assert perm["ok"] is ok and res.code == (0 if ok else 1), (body, oct(mode), res.out)
+            assert holds in perm["detail"] and not leaks(res.out + res.err), perm
+            if not ok:
+                assert f"{mode:o}" in perm["detail"] and f"chmod 600 {cfg}" in perm["fix"], perm
+    cfg.write_text(plain)
+    cfg.chmod(0o644)
+    res = run_cli("--config", str(cfg), "doctor", "--json")
+    assert res.code == 0 and "config permissions" not in res.out, res.out

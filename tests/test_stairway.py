@@ -5,6 +5,7 @@ are caught and named; seed data runs so data migrations are exercised."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 
@@ -162,3 +163,76 @@ def test_a_d1_target_climbs_on_a_local_sqlite_copy(mdirs: MigrationDirs) -> None
     bad = data["steps"][1]
     assert bad["stage"] == "rollback" and bad["file"] == "20250101_000200_undo_grades.sql"
     assert bad["line"] == 1 and "FOREIGN KEY constraint failed" in bad["message"]
+
+
+def test_a_d1_stairway_runs_a_rebuild_as_d1_does(mdirs: MigrationDirs, tmp_path: Path) -> None:
+    """D1 ignores PRAGMA foreign_keys = OFF: a rebuild of a parent whose seeded children hold
+    rows fails there at its DROP TABLE, so on a D1 target's stairway too; a SQLite file honours
+    the pragma."""
+    from tests.test_rehearse import DRIZZLE_POSTS, DRIZZLE_REBUILD, DRIZZLE_UNDO
+
+    mdirs.add("20250101_000100", "users",
+              "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, role TEXT);",
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add("20250101_000200", "posts", DRIZZLE_POSTS, "DROP TABLE `posts`;")
+    mdirs.add("20250101_000300", "role_not_null", DRIZZLE_REBUILD, DRIZZLE_UNDO)
+    seed = tmp_path / "seed.sql"
+    seed.write_text("INSERT INTO users (id, email) VALUES (1, 'a@x');\n")
+    d1 = "d1://0123456789abcdef0123456789abcdef/00000000-0000-0000-0000-000000000000"
+    res = run_cli("--database", d1, *mdirs.args(), "test", "--seed", str(seed), "--json",
+                  env={"MALNU_D1_API_BASE": "http://127.0.0.1:9"})  # fmt: skip
+    assert res.code == 1, res.out
+    bad = json.loads(res.out)["steps"][2]
+    assert (bad["stage"], bad["line"]) == ("apply", 7), bad
+    assert "FOREIGN KEY constraint failed" in bad["message"]
+    res = run_cli("--database", f"sqlite:///{tmp_path / 'a.db'}", *mdirs.args(), "test",
+                  "--seed", str(seed))  # fmt: skip
+    assert res.code == 0, res.out + res.err
+
+
+def test_a_rebuild_undone_by_a_rebuild_is_the_same_table(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """SQLite's `ALTER TABLE new_t RENAME TO t` writes the name back as "t": a table created
+    as t, `t` (drizzle-kit) or [t] and rebuilt by its migration and by its rollback was
+    "changed: CREATE TABLE t (…) → CREATE TABLE "t" (…)", and the stair failed."""
+    rebuild = (
+        "PRAGMA foreign_keys=OFF;\nCREATE TABLE new_{t} (id INTEGER PRIMARY KEY, {cols});\n"
+        "INSERT INTO new_{t} (id, name) SELECT id, name FROM {t};\nDROP TABLE {t};\n"
+        "ALTER TABLE new_{t} RENAME TO {t};\nPRAGMA foreign_keys=ON;"
+    )
+    for i, spelt in enumerate(("users", "`guru`", "[kelas]")):
+        t = spelt.strip("`[]")
+        v = f"20250101_0001{i}0"
+        mdirs.add(v, f"{t}", f"CREATE TABLE {spelt} (id INTEGER PRIMARY KEY, name TEXT);",
+                  f"DROP TABLE {t};")  # fmt: skip
+        mdirs.add(v[:-1] + "5", f"{t}_email",
+                  rebuild.format(t=t, cols="name TEXT, email TEXT"),
+                  rebuild.format(t=t, cols="name TEXT"))  # fmt: skip
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "test")
+    assert res.code == 0, res.out
+    assert res.out.count("✔") == 6
+
+
+def test_a_check_made_at_commit_fails_the_stair_at_the_files_end(
+    sqlite_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A rebuild under PRAGMA defer_foreign_keys = on without `= off` after it fails at the
+    COMMIT (SQLite counted the orphaned child rows): the stairway stopped on a traceback,
+    sqlite3.IntegrityError; `up` names the file's last line, "(at COMMIT)", and so does it."""
+    from tests.test_lint import PRISMA_REBUILD
+
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+              "CREATE TABLE grades (id INTEGER, user_id INTEGER REFERENCES users(id));",
+              "DROP TABLE grades;\nDROP TABLE users;")  # fmt: skip
+    no_off = PRISMA_REBUILD.replace("PRAGMA defer_foreign_keys=OFF;\n", "").replace(
+        "PRAGMA foreign_keys=OFF;\n", ""
+    )
+    mdirs.add("20250101_000200", "name", no_off, "SELECT 1;")
+    seed = tmp_path / "seed.sql"
+    seed.write_text("INSERT INTO users VALUES (1);\nINSERT INTO grades VALUES (1, 1);\n")
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "test", "--seed", str(seed), "--json")
+    assert res.code == 1, res.err
+    bad = json.loads(res.out)["steps"][1]
+    assert (bad["stage"], bad["line"], bad["statement"]) == ("apply", 7, "COMMIT"), bad
+    assert bad["message"] == "FOREIGN KEY constraint failed (at COMMIT)"

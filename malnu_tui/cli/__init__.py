@@ -78,6 +78,11 @@ class Parser(argparse.ArgumentParser):
     last_error = ""  # the message of the last usage error (``check`` says it as UNKNOWN)
 
     def error(self, message: str) -> NoReturn:
+        from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+        # argparse quotes what it could not place: a URL typed where the command goes, or
+        # after an option the command lacks ("invalid choice: 'postgresql://u:pw@…'").
+        message = mask_secrets(message)
         Parser.last_error = message
         self.exit(2, f"error: {message}\nhint: `{self.prog} --help` lists the options\n")
 
@@ -176,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``malnu-tui`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     _writable_streams()
+    _register_secrets_of(argv)
     parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
@@ -246,6 +252,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         ctx.close()
+
+
+def _register_secrets_of(argv: Sequence[str]) -> None:
+    """The secrets of every URL on the command line (``--database``, ``--postgres``, ``--from``,
+    ``--to``, and one typed where it does not belong) join those every message is masked of,
+    before anything can quote them: a usage error, or ``--config`` given the URL (a path, where
+    ``//`` is folded to ``/`` and no URL pattern matches any more)."""
+    values = [a.partition("=")[2] if a.startswith("--") else a for a in argv]
+    urls = [v for v in values if "://" in v]
+    if not urls:
+        return
+    from malnu_tui.engine.monitor.debuglog import register_secret
+    from malnu_tui.engine.urls import url_secrets
+
+    for url in urls:
+        for secret in url_secrets(url):
+            register_secret(secret)
 
 
 def _debug_mode(ctx: Context, *, console: bool) -> None:

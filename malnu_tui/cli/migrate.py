@@ -382,6 +382,9 @@ def cmd_verify(ctx: Context) -> int:
     else:
         for m in result.drifted:
             ctx.out(f"drifted  {m.filename}  recorded {m.recorded_checksum}  file {m.checksum}")
+            if m.recorded_filename:
+                was = m.recorded_filename
+                ctx.message(f"  {m.filename}: renamed since it ran (recorded as {was})")
         for m in result.missing:
             ctx.out(f"missing  {m.filename}  (applied, but the file is gone)")
         for m in result.failed:
@@ -407,6 +410,8 @@ def cmd_repair(ctx: Context) -> int:
         return 0
     for m in pf.rows:
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
+        if m.recorded_filename:
+            ctx.message(f"    renamed since it ran: its row {m.recorded_filename} takes this name")
     ctx.confirm("record the current checksums of the files above", pf.database_name)
     done = repair(backend, mset, [m.filename for m in pf.rows])
     if ctx.json:

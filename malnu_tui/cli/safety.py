@@ -151,7 +151,7 @@ def cmd_test(ctx: Context) -> int:
         scratch = PostgresScratch(url, rolled_back=_is_a_targets_database(ctx, url))
     else:
         units = units_for(mset, translate=False)
-        scratch = SQLiteScratch()
+        scratch = SQLiteScratch(d1=ctx.target.kind == "d1")
 
     def show(step: StairStep) -> None:
         ctx.message(f"  {step.filename}: {step.stage} ({step.ms} ms)")

@@ -253,6 +253,25 @@ class NotInitialised(MalnuError):
         )
 
 
+class ToolTablesElsewhere(ConfigError):
+    """The target's configured PostgreSQL schema has no tool tables while another schema of
+    the same database has them: most likely a typo in ``schema = "…"`` (or a line lost from
+    the config). Creating fresh tables there would show every migration as pending and let
+    ``up`` run the whole set again, so nothing is created."""
+
+    def __init__(self, where: str, schema: str, found: list[tuple[str, int]]) -> None:
+        names = ", ".join(f"{name!r} ({rows} tracking row(s))" for name, rows in found)
+        first = found[0][0]
+        super().__init__(
+            f"{where}: schema {schema!r} has no malnu-tui tables, but {names} has them: "
+            f"is the target's schema = {schema!r} a typo? nothing was created or changed",
+            hint=f'set schema = "{first}" in the target\'s config; to keep a separate set of '
+            f"migrations in {schema!r}, create its tracking table first: CREATE SCHEMA IF NOT "
+            f'EXISTS "{schema}"; CREATE TABLE "{schema}".migrations (LIKE "{first}".migrations '
+            "INCLUDING ALL)",
+        )
+
+
 class SyncRefused(MalnuError):
     """A sync cannot run as asked: a destination table does not match the source's mapped
     schema, or a table has no key to match rows by. Nothing was written."""

@@ -399,8 +399,12 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
         for f in chosen:
             m = drifted[f]
             assert m.checksum is not None
-            detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[f])}"
-            backend.set_checksum(f, m.checksum, AuditEntry.now("repair", f, "ok", detail))
+            row = m.recorded_filename or f  # a file renamed after it ran: its old name's row
+            detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[row])}"
+            if row != f:
+                detail = f"renamed {row} → {f}; {detail}"
+            audit = AuditEntry.now("repair", f, "ok", detail)
+            backend.set_checksum(row, m.checksum, audit, rename_to=f if row != f else None)
         run.count("files", len(chosen))
     return chosen
 

@@ -23,7 +23,12 @@ from malnu_tui.engine.errors import (
     MigrationFileError,
     MissingRollback,
 )
-from malnu_tui.engine.files import Migration, MigrationSet, normalise_version
+from malnu_tui.engine.files import (
+    Migration,
+    MigrationSet,
+    dependencies_line,
+    normalise_version,
+)
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.status import (
     DONE_STATES,
@@ -353,7 +358,9 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
     return StaleLock(holder, reason)
 
 
-def _template_notes(path: Path, txn: list[int], tracking: list[int]) -> tuple[str, ...]:
+def _template_notes(
+    path: Path, txn: list[int], tracking: list[int], deletes: list[int]
+) -> tuple[str, ...]:
     notes: list[str] = []
     if txn:
         notes.append(
@@ -364,6 +371,11 @@ def _template_notes(path: Path, txn: list[int], tracking: list[int]) -> tuple[st
         notes.append(
             f"{path.name}: its INSERT INTO migrations (line {', '.join(map(str, tracking))}) "
             "not run: the tool records the migration itself"
+        )
+    if deletes:
+        notes.append(
+            f"{path.name}: its DELETE FROM migrations (line {', '.join(map(str, deletes))}) "
+            "not run: the tool removes the migration's record itself"
         )
     return tuple(notes)
 
@@ -383,7 +395,7 @@ def plan_up_from(
     """Pending (and failed, for a retry) migrations in version order, up to ``to``, with
     every problem: drift, unreadable files, unmet dependencies, an unknown ``to``."""
     problems: list[Problem] = []
-    drift = tuple(m.filename for m in report.migrations if m.state is MigrationState.DRIFTED)
+    drift = tuple(_drifted(m) for m in report.migrations if m.state is MigrationState.DRIFTED)
     if drift:
         problems.append(Drift(drift, in_range=False))
     limit: str | None = None
@@ -413,7 +425,12 @@ def plan_up_from(
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue
-        notes = _template_notes(m.path, parts.transaction_lines, parts.tracking_insert_lines)
+        notes = _template_notes(
+            m.path,
+            parts.transaction_lines,
+            parts.tracking_insert_lines,
+            parts.tracking_delete_lines,
+        )
         if head and m.version < head:
             notes += (f"{m.filename}: older than the head {head}: applied out of order",)
         if states.get(m.filename) is MigrationState.FAILED:
@@ -427,14 +444,40 @@ def plan_up_from(
     return Plan("up", tuple(steps), tuple(mset.warnings), every_pending=True), problems
 
 
+def _drifted(m: MigrationStatus) -> str:
+    """A drifted file as a problem names it: a rename says from what."""
+    if m.recorded_filename:
+        return f"{m.filename} (renamed since it ran: recorded as {m.recorded_filename})"
+    return m.filename
+
+
 def _check_deps_met(m: Migration, mset: MigrationSet, available: set[str]) -> None:
     for dep in m.dependencies:
-        dep_mig = mset.find(dep)
-        if dep_mig.filename not in available:
+        try:
+            name = mset.find(dep).filename
+        except MigrationFileError:  # no file: met only by an applied row whose file is gone
+            version = normalise_version(dep)  # (discover let only versions through)
+            if any(_is_version(f, version) for f in available):
+                continue
             raise MigrationFileError(
                 str(m.path),
-                f"dependency {dep!r} ({dep_mig.filename}) is neither applied nor in this plan",
+                f"unknown dependency {dep!r}: no migration file and no applied migration has "
+                f"version {version}",
+                line=dependencies_line(m),
+            ) from None
+        if name not in available:
+            raise MigrationFileError(
+                str(m.path),
+                f"dependency {dep!r} ({name}) is neither applied nor in this plan",
+                line=dependencies_line(m),
             )
+
+
+def _is_version(filename: str, version: str) -> bool:
+    try:
+        return normalise_version(filename) == version
+    except ValueError:
+        return False
 
 
 def plan_rollback_from(
@@ -451,9 +494,9 @@ def plan_rollback_from(
         return None, [BadRequest(str(exc), exc.hint or "")], []
     problems: list[Problem] = []
     picked = {s.filename for s in chosen}
-    inside = tuple(s.filename for s in chosen if s.state is MigrationState.DRIFTED)
+    inside = tuple(_drifted(s) for s in chosen if s.state is MigrationState.DRIFTED)
     outside = tuple(
-        m.filename
+        _drifted(m)
         for m in report.migrations
         if m.state is MigrationState.DRIFTED and m.filename not in picked
     )
@@ -461,6 +504,7 @@ def plan_rollback_from(
         problems.append(Drift(inside, in_range=True))
     if outside:
         problems.append(Drift(outside, in_range=False, blocking=False))
+    problems += _applied_out_of_order(report, chosen)
     missing: list[str] = []
     undoes_nothing: list[str] = []
     plan_steps: list[PlanStep] = []
@@ -474,7 +518,12 @@ def plan_rollback_from(
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue
-        notes = _template_notes(rb.path, parts.transaction_lines, parts.tracking_insert_lines)
+        notes = _template_notes(
+            rb.path,
+            parts.transaction_lines,
+            parts.tracking_insert_lines,
+            parts.tracking_delete_lines,
+        )
         if s.state is MigrationState.MISSING:
             notes += (f"{s.filename}: the migration file is gone; its rollback still runs",)
         if not parts.statements:  # diesel's convention: a warning in the plan, not a block
@@ -496,6 +545,40 @@ def plan_rollback_from(
         problems.append(MissingRollbackFiles(tuple(missing)))
     plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
+
+
+def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -> list[Problem]:
+    """A notice for each applied migration that stays applied although it ran after one the
+    rollback undoes (a branch merged with an older version, applied out of order): a rollback
+    goes by version, so "undo the last deploy" may undo an older deploy's migration and keep
+    the one that just ran."""
+    if not chosen:
+        return []
+    picked = {s.filename for s in chosen}
+    first = min((_when(s) for s in chosen if s.executed_at), default=None)
+    if first is None:
+        return []
+    later = [
+        m
+        for m in report.migrations
+        if m.state in DONE_STATES and m.filename not in picked and _when(m) > first
+    ]
+    done = [m.version for m in report.migrations if m.state in DONE_STATES]
+    return [
+        Notice(
+            f"{m.filename} ran at {m.executed_at}, after migrations this rollback undoes, "
+            "although its version is older (applied out of order): a rollback goes by "
+            "version, newest first, so it stays applied (`rollback --steps "
+            f"{sum(1 for v in done if v >= m.version)}` undoes it too)"
+        )
+        for m in later
+    ]
+
+
+def _when(m: MigrationStatus) -> str:
+    """``executed_at`` comparable as text: the tool's ``YYYY-MM-DD HH:MM:SS`` and an adopted
+    row's ISO 8601 (``…T…Z``, as a JavaScript runner writes it) alike."""
+    return (m.executed_at or "").replace("T", " ")[:19]
 
 
 def translated_for(target: Target, plan: Plan, mset: MigrationSet) -> tuple[Plan, list[Problem]]:

@@ -259,7 +259,7 @@ def _scratch(
             else:
                 scratch_target = replace(target, url=sqlite_url(db), backup_dir=path.parent)
                 method_for("sqlite").restore(backend, scratch_target, path, manifest, emit)
-            scratch = SQLiteScratch(db)
+            scratch = SQLiteScratch(db, d1=target.kind == "d1")
             try:
                 yield f"scratch SQLite file {db}", backend, scratch.run
             finally:

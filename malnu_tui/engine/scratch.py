@@ -120,6 +120,16 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# A table's own name as its CREATE TABLE spells it: `ALTER TABLE new_t RENAME TO t` (the last
+# step of a rebuild) writes it back as "t", so a table created as t, `t` or [t] and rebuilt
+# by its rollback is the same table.
+_TABLE_HEAD = re.compile(
+    r"""\s*(CREATE\s+(?:TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"""
+    r"""("(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|'(?:[^']|'')*'|[^\s(]+)""",
+    re.IGNORECASE,
+)
+
+
 def sqlite_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
     fp: Fingerprint = {}
     rows = conn.execute(
@@ -129,6 +139,10 @@ def sqlite_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
     for typ, name, table, sql in rows:
         if str(table) in TOOL_TABLES or sql is None:
             continue
+        if typ == "table":
+            head = _TABLE_HEAD.match(str(sql))
+            if head is not None:
+                sql = head[1] + _q(str(name)) + str(sql)[head.end() :]
         fp[f"{typ} {name}"] = _norm(sql)
         if typ != "table":
             continue
@@ -150,9 +164,14 @@ def sqlite_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
 
 
 class SQLiteScratch:
-    """A temp SQLite file (deleted on close), foreign keys on as on the tool's connections."""
+    """A temp SQLite file (deleted on close), foreign keys on as on the tool's connections.
 
-    def __init__(self, path: Path | None = None) -> None:
+    With ``d1`` it runs each unit as D1 does: foreign keys stay on (D1 ignores a file's
+    ``PRAGMA foreign_keys = OFF``, so a rebuild's ``DROP TABLE`` fires its children's ``ON
+    DELETE`` actions or fails on their rows), and what D1 refuses before running is refused."""
+
+    def __init__(self, path: Path | None = None, *, d1: bool = False) -> None:
+        self.d1 = d1
         self._dir: Path | None = None
         if path is None:
             self._dir = Path(tempfile.mkdtemp(prefix="malnu-scratch-"))
@@ -168,8 +187,13 @@ class SQLiteScratch:
         rows = 0
         started = time.perf_counter()
         # As `up` runs it (backends/sqlite.py): a file's PRAGMA foreign_keys = OFF before the
-        # BEGIN (inside, it is a no-op), and the references checked before the COMMIT.
-        fk_off = foreign_keys_off_line(statements)
+        # BEGIN (inside, it is a no-op), and the references checked before the COMMIT. D1
+        # runs it inside its batch's transaction, where it is a no-op.
+        fk_off = None if self.d1 else foreign_keys_off_line(statements)
+        if self.d1:
+            from malnu_tui.engine.backends.d1.backend import refuse_unsendable
+
+            refuse_unsendable(filename, statements)
         if fk_off is not None:
             self.conn.execute("PRAGMA foreign_keys = OFF")
         self.conn.execute("BEGIN IMMEDIATE")
@@ -183,7 +207,11 @@ class SQLiteScratch:
                 rows += max(cur.rowcount, 0)
             if fk_off is not None:
                 check_foreign_keys(self.conn, filename, fk_off, broken)
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # a check SQLite makes only then, as `up` says it
+                line = statements[-1].line if statements else 0
+                raise StatementFailed(filename, line, "COMMIT", f"{exc} (at COMMIT)") from None
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
@@ -393,6 +421,11 @@ def pg_run(
     except psycopg.Error as exc:
         if failure is not None:
             raise failure from None
+        if (exc.sqlstate or "").startswith("23"):  # a deferred constraint, checked at COMMIT
+            line = statements[-1].line if statements else 0
+            raise StatementFailed(
+                filename, line, "COMMIT", f"{_pg_error(exc)} (at COMMIT)"
+            ) from None
         raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
     ms = int((time.perf_counter() - started) * 1000)
     backend.end_file_settings(statements)

@@ -15,7 +15,7 @@ engine owns and therefore strips.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.lazy import cached
 
@@ -528,10 +528,19 @@ _TXN = re.compile(
 )
 
 _TXN_VERBS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
+_TRACKING_NAME = (
+    r"(?:(?:\w+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])\s*\.\s*)?[\"`\[]?migrations[\"`\]]?(?:[\s(]|$)"
+)
+# A statement on the tracking table, which the tool keeps itself: the template's trailing
+# ``INSERT INTO migrations`` (or ``REPLACE INTO``, ``INSERT OR …``) and a template rollback's
+# ``DELETE FROM migrations`` (the seed's rollback procedure deletes the row), the table named
+# alone or after a schema (``main.migrations``, ``"public"."migrations"``). Run as written, a
+# copy-pasted filename recorded a migration that never ran, or deleted another one's row.
 _TRACKING_INSERT = re.compile(
-    r"^\s*INSERT\s+(OR\s+\w+\s+)?INTO\s+[\"`\[]?migrations[\"`\]]?\s*[\s(]",
+    r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+" + _TRACKING_NAME,
     re.IGNORECASE,
 )
+_TRACKING_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+" + _TRACKING_NAME, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -541,10 +550,13 @@ class TemplateParts:
     statements: list[Statement]
     transaction_lines: list[int]
     tracking_insert_lines: list[int]
+    tracking_delete_lines: list[int] = field(default_factory=list)
 
     @property
     def is_template(self) -> bool:
-        return bool(self.transaction_lines or self.tracking_insert_lines)
+        return bool(
+            self.transaction_lines or self.tracking_insert_lines or self.tracking_delete_lines
+        )
 
 
 def is_transaction_control(sql: str) -> str | None:
@@ -563,16 +575,19 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     kept: list[Statement] = []
     txn: list[int] = []
     tracking: list[int] = []
+    deletes: list[int] = []
     for st in statements:
         first = st.first_words  # cheap tests first: most statements are neither
         if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
             txn.append(st.line)
-        elif (
-            first.startswith("INSERT")
-            and "migrations" in st.text.lower()
-            and _TRACKING_INSERT.match(_strip_comments(st.text))
+        elif not first.startswith(("INSERT", "REPLACE", "DELETE")) or (
+            "migrations" not in st.text.lower()
         ):
+            kept.append(st)
+        elif _TRACKING_INSERT.match(_strip_comments(st.text)):
             tracking.append(st.line)
+        elif _TRACKING_DELETE.match(_strip_comments(st.text)):
+            deletes.append(st.line)
         else:
             kept.append(st)
-    return TemplateParts(kept, txn, tracking)
+    return TemplateParts(kept, txn, tracking, deletes)

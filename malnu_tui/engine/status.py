@@ -4,6 +4,7 @@ follow from states (which count as applied, which a rollback picks), and verific
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,6 +68,9 @@ class MigrationStatus:
     rollback_file: str | None
     description: str = ""
     author: str = ""
+    # The tracking row's filename when it is not the file's: the file was renamed after it
+    # ran (same version), so it is DRIFTED, and `repair` records the new name.
+    recorded_filename: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -82,6 +86,7 @@ class MigrationStatus:
             "rollback_file": self.rollback_file,
             "description": self.description,
             "author": self.author,
+            "recorded_filename": self.recorded_filename,
         }
 
 
@@ -130,6 +135,9 @@ class StatusReport:
         }
 
 
+_FILENAME = re.compile(r"^\d{8}_?\d{6}_(?P<name>.+)\.sql$")
+
+
 def _version_of(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -162,21 +170,29 @@ def report_from_records(
 ) -> StatusReport:
     """The status built from tracking rows already read (no database round trip)."""
     records = {r.filename: r for r in tracking}
+    renamed = _renamed_records(mset, records)  # pops the rows it pairs with a file
     out: list[MigrationStatus] = []
+    warnings = list(mset.warnings)
     for m in mset.migrations:
-        rec = records.pop(m.filename, None)
+        rec = records.pop(m.filename, None) or renamed.get(m.filename)
         if rec is None:
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum:
+        elif rec.checksum != m.checksum or rec.filename != m.filename:
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
         out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
+        if rec is not None and rec.filename != m.filename:
+            warnings.append(
+                f"{m.filename}: renamed since it ran (recorded as {rec.filename}): it is not "
+                "run again; `malnu-tui repair` records the new name (audited), or rename the "
+                "file back"
+            )
     for rec in records.values():
         version = _version_of(rec.filename)
-        name = rec.filename.removesuffix(".sql").split("_", 2)[-1]
+        name = _name_of(rec.filename)
         rb = rollback_for_version(mset, version)
         out.append(
             MigrationStatus(
@@ -194,8 +210,44 @@ def report_from_records(
         )
     out.sort(key=lambda s: (s.version, s.filename))
     return StatusReport(
-        target_name, backend.display_url, backend.kind, tuple(out), lock, mset.warnings
+        target_name, backend.display_url, backend.kind, tuple(out), lock, tuple(warnings)
     )
+
+
+def _renamed_records(
+    mset: MigrationSet, records: dict[str, TrackingRecord]
+) -> dict[str, TrackingRecord]:
+    """Successful tracking rows whose file is gone, paired with the file of another name and
+    no row of its own that is the same migration renamed after it ran: one of the same
+    version (a typo fixed in its name), or one of the same name and content under a new
+    version (a branch's file re-stamped to sort after main's). Read as missing + pending,
+    `up` ran it a second time (seed data inserted twice). Returns filename → row, and removes
+    the paired rows from ``records``."""
+    names = {m.filename for m in mset.migrations}
+    orphans = [r for r in records.values() if r.success and r.filename not in names]
+    if not orphans:
+        return {}
+    by_version: dict[str, list[TrackingRecord]] = {}
+    by_content: dict[tuple[str, str], list[TrackingRecord]] = {}
+    for rec in orphans:
+        by_version.setdefault(_version_of(rec.filename), []).append(rec)
+        by_content.setdefault((_name_of(rec.filename), rec.checksum), []).append(rec)
+    paired: dict[str, TrackingRecord] = {}
+    for m in mset.migrations:
+        if m.filename in records:
+            continue
+        for rows in (by_version.get(m.version), by_content.get((m.name, m.checksum))):
+            if rows and len(rows) == 1 and rows[0].filename in records:
+                paired[m.filename] = rows[0]
+                del records[rows[0].filename]
+                break
+    return paired
+
+
+def _name_of(filename: str) -> str:
+    """The name part of a migration's filename (after its version, either style)."""
+    m = _FILENAME.match(filename)
+    return m["name"] if m else filename.removesuffix(".sql")
 
 
 def _status_row(
@@ -219,6 +271,7 @@ def _status_row(
         rollback_file=m.rollback.filename if m.rollback else None,
         description=m.description,
         author=m.author,
+        recorded_filename=rec.filename if rec and rec.filename != filename else None,
     )
 
 

@@ -83,15 +83,15 @@ CREATE VIEW months AS SELECT TO_CHAR(CAST(at AS TIMESTAMP), 'YYYY"-"MM') AS mont
 SELECT datetime('now', 'localtime');
 -- finding: modifier
 
--- case: tricky_weekday_modifier
+-- case: tricky_weekday_modifier_with_fraction
 -- sqlite:
-SELECT date('now', 'weekday 0');
+SELECT date('now', 'weekday 1.5');
 -- finding: modifier
 
--- case: tricky_strftime_weekday
+-- case: tricky_strftime_iso_week
 -- sqlite:
-SELECT strftime('%w', 'now');
--- finding: %w
+SELECT strftime('%V', 'now');
+-- finding: %V
 
 -- case: tricky_julianday
 -- sqlite:

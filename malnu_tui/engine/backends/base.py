@@ -170,7 +170,11 @@ class Backend(Protocol):
     ) -> None:
         """Upsert a success = FALSE row with the error, and the audit row."""
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None: ...
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
+        """``repair``: record ``checksum`` (and the file's new name ``rename_to``, for a file
+        renamed after it ran) in ``filename``'s row, with the audit row, in one unit."""
 
     def delete_record(self, filename: str, audit: AuditEntry) -> None: ...
 

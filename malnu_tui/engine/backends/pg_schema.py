@@ -12,6 +12,7 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing
+from malnu_tui.engine.errors import ToolTablesElsewhere
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
@@ -19,6 +20,7 @@ __all__ = [
     "add_missing_columns",
     "create_tool_tables",
     "missing_columns",
+    "refuse_tables_elsewhere",
     "tracking_columns",
 ]
 
@@ -74,6 +76,35 @@ def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ..
     if AUDIT_TABLE in have and AUDIT_INDEX not in have[AUDIT_TABLE]:
         missing.append(MISSING_AUDIT_INDEX)
     return tuple(missing)
+
+
+def refuse_tables_elsewhere(conn: Conn, schema: str, where: str) -> None:
+    """Raise :class:`ToolTablesElsewhere` when ``schema`` lacks the tracking table and other
+    schemas have the tool's tables with tracking rows (a ``migrations`` table with
+    ``filename`` and ``checksum``, beside ``malnu_audit``: another tool's ``migrations`` table
+    is not taken for ours)."""
+    rows = conn.execute(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND n.nspname <> %s "
+        "AND EXISTS (SELECT 1 FROM pg_class a WHERE a.relnamespace = n.oid AND a.relname = %s) "
+        "AND (SELECT count(*) FROM pg_attribute x WHERE x.attrelid = c.oid "
+        "AND x.attname IN ('filename', 'checksum') AND NOT x.attisdropped) = 2 "
+        "ORDER BY n.nspname",
+        (TRACKING_TABLE, schema, AUDIT_TABLE),
+    ).fetchall()
+    found: list[tuple[str, int]] = []
+    for (name,) in rows:
+        try:
+            with conn.transaction():
+                (count,) = conn.execute(  # type: ignore[misc]
+                    sql.SQL("SELECT count(*) FROM {}").format(_t(str(name), TRACKING_TABLE))
+                ).fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            continue  # a set this role may not read is not the one it works with
+        if count:  # an empty set (a `status` run once there) records nothing to run again
+            found.append((str(name), int(count)))
+    if found:
+        raise ToolTablesElsewhere(where, schema, found)
 
 
 def _create_audit_index(conn: Conn, schema: str) -> None:

@@ -13,7 +13,6 @@ from the tool's own query parameters (``schema``, ``statement_timeout``, ``lock_
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends import pg_tables
 from malnu_tui.engine.backends.base import (
     AUDIT_TABLE,
     LOCK_TABLE,
@@ -40,6 +40,7 @@ from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
     create_tool_tables,
     missing_columns,
+    refuse_tables_elsewhere,
     tracking_columns,
 )
 from malnu_tui.engine.backends.pg_sql import (
@@ -48,6 +49,7 @@ from malnu_tui.engine.backends.pg_sql import (
     with_lock_holders,
     with_params,
 )
+from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
@@ -85,12 +87,6 @@ __all__ = [
 ]
 
 CLIENT_CHECK_INTERVAL = "500ms"
-TOOL_TABLES = (
-    TRACKING_TABLE,
-    AUDIT_TABLE,
-    LOCK_TABLE,
-    "malnu_sync",
-)  # malnu_sync: the sync's state
 _TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
 _SETS_SESSION = re.compile(r"^\s*(?:SET|RESET)\b|set_config", re.IGNORECASE)
@@ -203,6 +199,8 @@ class PostgresBackend:
             return
         try:
             missing = missing_columns(self.conn, self.schema)
+            if (TRACKING_TABLE, None) in missing:
+                refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:
                 if (TRACKING_TABLE, None) in missing:
                     raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
@@ -379,7 +377,7 @@ class PostgresBackend:
         """After a file that sets the session (pg_dump's search_path, lock_timeout = 0, a
         role), the tool's own settings again, so the next file starts from them (RESET ALL
         keeps a SET ROLE; the authorization's DEFAULT ends that too). True when it reset."""
-        if not any(_SETS_SESSION.search(st.text) for st in statements):
+        if not any("SET" in st.text.upper() and _SETS_SESSION.search(st.text) for st in statements):
             return False
         try:
             self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")
@@ -424,13 +422,15 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
-        """Accept an edited file (``repair``), audited."""
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
+        """Accept an edited (or renamed) file (``repair``), audited."""
         self._change(
-            sql.SQL("UPDATE {} SET checksum = %s WHERE filename = %s").format(
+            sql.SQL("UPDATE {} SET checksum = %s, filename = %s WHERE filename = %s").format(
                 self._t(TRACKING_TABLE)
             ),
-            (checksum, filename),
+            (checksum, rename_to or filename, filename),
             audit,
         )
 
@@ -501,16 +501,7 @@ class PostgresBackend:
 
     def table_names(self) -> list[str]:
         """Base tables of the current schema (tool tables excluded), sorted."""
-        data_schema = self._data_schema()
-        rows = self._query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
-            (data_schema,),
-        )
-        names = [str(r[0]) for r in rows]
-        if data_schema == self.schema:
-            names = [n for n in names if n not in TOOL_TABLES]
-        return names
+        return pg_tables.table_names(self._query, self._data_schema(), self.schema)
 
     def row_count(self, table: str) -> int:
         """``count(*)`` of a table checked against the live schema first."""
@@ -526,28 +517,7 @@ class PostgresBackend:
 
     def schema_fingerprint(self) -> str:
         """sha256 over columns, constraints and indexes of the user tables."""
-        data_schema = self._data_schema()
-        tables = self.table_names()
-        cols = self._query(
-            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '') "
-            "FROM information_schema.columns WHERE table_schema = %s AND table_name = ANY(%s) "
-            "ORDER BY table_name, column_name",
-            (data_schema, tables),
-        )
-        cons = self._query(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
-            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-            "JOIN pg_namespace n ON n.oid = t.relnamespace "
-            "WHERE n.nspname = %s AND t.relname = ANY(%s) ORDER BY 1, 2",
-            (data_schema, tables),
-        )
-        idx = self._query(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes "
-            "WHERE schemaname = %s AND tablename = ANY(%s) ORDER BY 1, 2",
-            (data_schema, tables),
-        )
-        text = "\n".join("|".join(str(v) for v in row) for row in [*cols, *cons, *idx])
-        return hashlib.sha256(text.encode()).hexdigest()
+        return pg_tables.schema_fingerprint(self._query, self._data_schema(), self.table_names())
 
 
 def open_url(url: str) -> PostgresBackend:

@@ -418,9 +418,11 @@ class SQLiteBackend:
             c.execute(q.UPSERT_FAILURE, (filename, checksum, utc_now(), elapsed_ms, error))
             self._audit(c, audit)
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
         with self.transaction() as c:
-            c.execute(q.UPDATE_CHECKSUM, (checksum, filename))
+            c.execute(q.UPDATE_CHECKSUM, (checksum, rename_to or filename, filename))
             self._audit(c, audit)
 
     def delete_record(self, filename: str, audit: AuditEntry) -> None:

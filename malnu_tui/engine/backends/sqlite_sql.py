@@ -107,7 +107,8 @@ UPSERT_FAILURE = (
 )
 
 DELETE_RECORD = "DELETE FROM migrations WHERE filename = ?"
-UPDATE_CHECKSUM = "UPDATE migrations SET checksum = ? WHERE filename = ?"
+# (repair: the file as it is now, its content and its name: a file renamed after it ran)
+UPDATE_CHECKSUM = "UPDATE migrations SET checksum = ?, filename = ? WHERE filename = ?"
 
 INSERT_AUDIT = (
     "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)"

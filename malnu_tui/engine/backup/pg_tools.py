@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX
 from malnu_tui.engine.backup.store import BackupError
@@ -125,16 +125,19 @@ def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
             password = unquote(secret)
             userinfo = user
         netloc = f"{userinfo}@{hostport}"
-    query: list[tuple[str, str]] = []
-    for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k == "password":
-            password = v
+    # Read as libpq reads a query: split at & and =, then percent-decoded only (a + stays a
+    # +, where a form decoder makes it a space); the other parameters are kept as written.
+    query: list[str] = []
+    for piece in parts.query.split("&") if parts.query else ():
+        key, _, value = piece.partition("=")
+        if unquote(key) == "password":
+            password = unquote(value)
         else:
-            query.append((k, v))
+            query.append(piece)
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password
-    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+    clean = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
     return clean, env, password
 
 

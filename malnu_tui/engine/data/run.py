@@ -239,6 +239,7 @@ def preview_import(
 ) -> ImportPreview:
     """The mapping preview: detected format, schema check, the first rows before/after."""
     request.check_options()
+    _refuse_half_done(backend)
     mapping = _mapping(request, source)
     schema, check = _check(backend, request, source, mapping)
     _rejects(request)
@@ -282,6 +283,14 @@ def preview_import(
     )
 
 
+def _refuse_half_done(backend: Backend) -> None:
+    """A recover stopped half-way (engine/recover_state.py): an import would load rows into a
+    database that is neither as before nor as of the recover's TIME."""
+    from malnu_tui.engine.recover_state import refuse_half_done
+
+    refuse_half_done(backend, "import")
+
+
 def utc_now_iso() -> str:
     """The import's ``now``: UTC, ISO 8601."""
     return utc_now().replace(" ", "T") + "Z"
@@ -308,6 +317,7 @@ def run_import(
     # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
     with record_run(backend, "import", request.table) as run, migration_lock(backend, "import"):
         # Re-checked under the lock: the table may have changed since the preview.
+        _refuse_half_done(backend)
         mapping = _mapping(request, source)
         _schema, check = _check(backend, request, source, mapping)
         if not check.ok:

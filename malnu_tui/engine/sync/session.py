@@ -227,6 +227,9 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     ``recount=False`` (the plan made again under the lock, which nobody reads): a table synced
     incrementally or by checksums keeps the counts of its last sync instead of counting both
     sides again — its run counts them in its verification."""
+    from malnu_tui.engine.recover_state import refuse_half_done
+
+    refuse_half_done(s.dst.backend, "a sync into it")  # the next recover's restore undoes it
     src_tables = s.src.tables()
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]

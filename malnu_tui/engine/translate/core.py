@@ -402,7 +402,8 @@ def translate_script(
     outside = [
         Finding(file, line, "template statement",
                 "not translated: the tool owns the transaction and the tracking row", "", "note")
-        for line in [*parts.transaction_lines, *parts.tracking_insert_lines]
+        for line in [*parts.transaction_lines, *parts.tracking_insert_lines,
+                     *parts.tracking_delete_lines]
     ]  # fmt: skip
     if not parts.statements:
         outside.append(

@@ -25,6 +25,7 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
+from malnu_tui.engine.translate.jsonvalues import json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
     blob_sql,
@@ -35,6 +36,12 @@ from malnu_tui.engine.translate.numbers import (
     numeric_round,
 )
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.unsupported import (
+    HINTS,
+    NO_EQUIVALENT,
+    TYPED_NODES,
+    typed_reason,
+)
 
 __all__ = [
     "DATE_FUNCS",
@@ -52,26 +59,6 @@ __all__ = [
 
 # Functions PostgreSQL has with the same name and meaning that sqlglot leaves anonymous.
 _PG_SAME = frozenset({"NOW", "GEN_RANDOM_UUID", "TO_CHAR", "DATE_TRUNC", "TO_TIMESTAMP", "CHR"})
-_NO_EQUIVALENT: dict[str, tuple[str, str]] = {
-    "JULIANDAY": ("a Julian day number has no PostgreSQL function", "use EXTRACT(EPOCH …)/86400"),
-    "LAST_INSERT_ROWID": ("there is no session rowid in PostgreSQL", "use INSERT … RETURNING"),
-    "CHANGES": ("no PostgreSQL function counts the last statement's rows", "use RETURNING"),
-    "TOTAL_CHANGES": ("no PostgreSQL equivalent", ""),
-    "TYPEOF": ("SQLite's storage classes do not exist in PostgreSQL", "use pg_typeof()"),
-    "RANDOMBLOB": ("no PostgreSQL equivalent without pgcrypto", "use gen_random_bytes()"),
-    "ZEROBLOB": ("no PostgreSQL equivalent", "use decode(repeat('00', n), 'hex')"),
-    "QUOTE": ("SQLite literal quoting differs", "use quote_literal()"),
-    "PRINTF": ("printf formats differ", "use format() by hand"),
-    "FORMAT": ("printf formats differ", "use format() by hand"),
-    "HEX": ("no hex() in PostgreSQL", "use encode(x, 'hex')"),
-    "UNHEX": ("no unhex() in PostgreSQL", "use decode(x, 'hex')"),
-    "LIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "UNLIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "LIKELIHOOD": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
-    "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
-    "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
-}
 DATE_FUNCS = {"DATETIME", "DATE", "TIME"}
 KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays an integer one
 
@@ -125,8 +112,11 @@ def rewrite_functions(
                 return pg_value(
                     node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
                 )
-            if name in _NO_EQUIVALENT:
-                why, suggestion = _NO_EQUIVALENT[name]
+            if name in HINTS and len(args) == HINTS[name]:
+                hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
+                return hinted
+            if name in NO_EQUIVALENT:
+                why, suggestion = NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
             if name not in _PG_SAME:
                 raise Untranslatable(
@@ -178,11 +168,10 @@ def rewrite_functions(
                 "write the PostgreSQL expression by hand",
             )
         if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
-            raise Untranslatable(
-                "json_extract / ->",
-                "SQLite keeps JSON in TEXT and returns typed values",
-                "cast the column to jsonb and use ->/->> by hand",
-            )
+            return json_extract_sql(node, ctx)
+        reason = typed_reason(node)
+        if reason is not None:
+            raise Untranslatable(*reason)
         if isinstance(node, exp.CurrentVersion):
             raise Untranslatable("sqlite_version()", "no meaning on PostgreSQL", "")
         if isinstance(node, exp.Like):
@@ -313,7 +302,7 @@ def _now_utc() -> exp.Expr:
 _WALK_KEPT = "malnu_walk_kept"
 
 
-FUNCTION_NODES = (
+FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.HexString,
     exp.Cast,
     exp.Round,
@@ -339,6 +328,7 @@ FUNCTION_NODES = (
     exp.Like,
     exp.Greatest,
     exp.Least,
+    *TYPED_NODES,
 )
 
 

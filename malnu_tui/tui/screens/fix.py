@@ -113,6 +113,8 @@ class FixScreen(ModalScreen[bool]):
                 body.append(
                     f"  recorded checksum {m.recorded_checksum}\n  file now         {m.checksum}\n"
                 )
+                if m.recorded_filename:
+                    body.append(f"  renamed since it ran: recorded as {m.recorded_filename}\n")
             body.append(
                 "The database keeps what ran; only the recorded checksum changes, so the edited "
                 "file is no longer drift.\n"

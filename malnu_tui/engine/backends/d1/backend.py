@@ -114,6 +114,30 @@ def _verb(text: str) -> str:
     return Statement(text, 1).first_words.split(" ", 1)[0]
 
 
+def refuse_unsendable(filename: str, statements: Sequence[Statement]) -> None:
+    """:class:`StatementFailed` for the first statement D1 refuses before running anything:
+    transaction control, or over D1's size per statement. Also what a rehearsal or stairway
+    on a local copy of a D1 database refuses (engine/scratch.py)."""
+    for st in statements:
+        verb = _verb(st.text)
+        if verb in _TXN_VERBS:
+            raise StatementFailed(
+                filename,
+                st.line,
+                st.text,
+                f"D1 rejects {verb} in SQL sent over its API: remove the transaction "
+                "control (the tool runs each migration as one batch)",
+            )
+        if (size := sent_bytes(st.text)) > MAX_STATEMENT_BYTES:
+            raise StatementFailed(
+                filename,
+                st.line,
+                st.text[:200],
+                f"statement is {size} bytes as sent; D1 allows "
+                f"{MAX_STATEMENT_BYTES} per statement: split it",
+            )
+
+
 # -- the backend ----------------------------------------------------------------------------
 
 
@@ -250,24 +274,7 @@ class D1Backend:
         audit: AuditEntry,
     ) -> int:
         """Statements + tracking change + audit row as one D1 batch (see the protocol)."""
-        for st in statements:
-            verb = _verb(st.text)
-            if verb in _TXN_VERBS:
-                raise StatementFailed(
-                    filename,
-                    st.line,
-                    st.text,
-                    f"D1 rejects {verb} in SQL sent over its API: remove the transaction "
-                    "control (the tool runs each migration as one batch)",
-                )
-            if (size := sent_bytes(st.text)) > MAX_STATEMENT_BYTES:
-                raise StatementFailed(
-                    filename,
-                    st.line,
-                    st.text[:200],
-                    f"statement is {size} bytes as sent; D1 allows "
-                    f"{MAX_STATEMENT_BYTES} per statement: split it",
-                )
+        refuse_unsendable(filename, statements)
         now = utc_now()
         if isinstance(change, RecordApplied):
             tracking = bind_literals(
@@ -386,8 +393,11 @@ class D1Backend:
             audit,
         )
 
-    def set_checksum(self, filename: str, checksum: str, audit: AuditEntry) -> None:
-        self._write([bind_literals(q.UPDATE_CHECKSUM, (checksum, filename))], audit)
+    def set_checksum(
+        self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
+    ) -> None:
+        row = (checksum, rename_to or filename, filename)
+        self._write([bind_literals(q.UPDATE_CHECKSUM, row)], audit)
 
     def delete_record(self, filename: str, audit: AuditEntry) -> None:
         self._write([bind_literals(q.DELETE_RECORD, (filename,))], audit)

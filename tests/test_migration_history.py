@@ -1,0 +1,253 @@
+"""A migration set as teams keep it for months, on every backend of the matrix: files renamed
+after they ran, template files that touch the tracking table themselves. Each test checks the
+real database, the tracking rows and the audit rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.files import discover
+from malnu_tui.engine.migrate import (
+    MigrationState,
+    apply_plan,
+    plan_rollback,
+    plan_up,
+    repair,
+    status,
+    verify,
+)
+from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.reading import check_target
+from tests.fixtures_core import MigrationDirs
+from tests.fixtures_matrix import DbTarget
+
+
+def _up(b: Backend, d: MigrationDirs) -> list[str]:
+    mset = discover(d.migrations, d.rollback)
+    return [f for f, _ in apply_plan(b, mset, plan_up(b, mset)).done]
+
+
+def _down(b: Backend, d: MigrationDirs, steps: int = 1) -> list[str]:
+    mset = discover(d.migrations, d.rollback)
+    return [f for f, _ in apply_plan(b, mset, plan_rollback(b, mset, steps=steps)).done]
+
+
+def _seed_set(d: MigrationDirs) -> None:
+    d.add(
+        "20250101_000100",
+        "create_kelas",
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL);",
+        "DROP TABLE kelas;",
+    )
+    # Seed data: run twice, it is two of every row (no key to stop it).
+    d.add(
+        "20250101_000200",
+        "seed_kelas",
+        "INSERT INTO kelas (id, nama) SELECT count(*) + 1, 'X-A' FROM kelas;",
+        "DELETE FROM kelas WHERE nama = 'X-A';",
+    )
+
+
+def test_a_file_renamed_after_it_ran_is_drift_not_run_again(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    assert len(_up(b, d)) == 2
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    new = old.with_name("20250101_000200_seed_data_kelas.sql")  # a name fixed in review
+    old.rename(new)
+
+    report = status(b, discover(d.migrations, d.rollback))
+    rows = {m.filename: m for m in report.migrations}
+    assert set(rows) == {"20250101_000100_create_kelas.sql", new.name}  # not missing + pending
+    assert rows[new.name].state is MigrationState.DRIFTED
+    assert rows[new.name].recorded_filename == old.name
+    assert any("renamed since it ran" in w for w in report.warnings)
+    assert verify(b, discover(d.migrations, d.rollback)).drifted[0].filename == new.name
+    with pytest.raises(ChecksumDrift, match=r"recorded as 20250101_000200_seed_kelas\.sql"):
+        _up(b, d)
+    assert b.row_count("kelas") == 1  # it ran once, and only once
+    health = check_target(db_target.target(d), MonitorConfig())
+    assert f"{new.name} renamed (recorded as {old.name}) since it ran" in [
+        p.message for p in health.problems
+    ]
+
+    assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
+    recs = {r.filename: r for r in b.fetch_records()}
+    assert set(recs) == {"20250101_000100_create_kelas.sql", new.name}
+    assert recs[new.name].success
+    audit = b.read_audit(action="repair")[0]
+    assert audit.object == new.name and f"renamed {old.name} → {new.name}" in audit.detail
+    assert verify(b, discover(d.migrations, d.rollback)).ok
+    assert _up(b, d) == []
+    assert _down(b, d) == [new.name]  # the row under its new name is the one removed
+    assert b.row_count("kelas") == 0
+    assert {r.filename for r in b.fetch_records()} == {"20250101_000100_create_kelas.sql"}
+    b.close()
+
+
+def test_a_file_re_stamped_after_it_ran_is_drift_not_run_again(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """dbmate users re-stamp a branch's file to sort after main's (`mv 20250101_000200_x.sql
+    20250301_000100_x.sql`): same name, same content, a new version. Once it had run, it was
+    missing + pending and `up` ran it again."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    assert len(_up(b, d)) == 2
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    new = old.with_name("20250301_000100_seed_kelas.sql")
+    old.rename(new)
+    (d.rollback / "20250101_000200_undo_seed_kelas.sql").rename(
+        d.rollback / "20250301_000100_undo_seed_kelas.sql"
+    )
+    rows = {m.filename: m for m in status(b, discover(d.migrations, d.rollback)).migrations}
+    assert rows[new.name].state is MigrationState.DRIFTED
+    assert rows[new.name].recorded_filename == old.name and old.name not in rows
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    assert b.row_count("kelas") == 1
+    assert repair(b, discover(d.migrations, d.rollback)) == [new.name]
+    assert status(b, discover(d.migrations, d.rollback)).head == "20250301_000100"
+    b.close()
+
+
+def test_template_statements_on_the_tracking_table_are_not_run(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The template's trailing INSERT with the table named after its schema, and a template
+    rollback's own DELETE FROM migrations naming another file (copy-pasted): the tool keeps
+    the tracking table; run as written they recorded a migration that never ran and removed
+    another one's row."""
+    d = mdirs
+    schema = "public" if db_target.kind == "postgresql" else "main"
+    d.add(
+        "20250101_000100",
+        "create_kelas",
+        "CREATE TABLE kelas (id INTEGER PRIMARY KEY, nama TEXT NOT NULL);",
+        "DROP TABLE kelas;",
+    )
+    d.add(
+        "20250101_000200",
+        "create_mapel",
+        f"""
+        BEGIN TRANSACTION;
+        CREATE TABLE mapel (id INTEGER PRIMARY KEY, nama TEXT NOT NULL);
+        COMMIT;
+        -- Record migration
+        insert into {schema}.migrations (filename, checksum)
+        VALUES ('20251124_120500_migration_name.sql', 'checksum_hash');
+        """,
+        """
+        BEGIN TRANSACTION;
+        DROP TABLE mapel;
+        DELETE FROM "migrations" WHERE filename = '20250101_000100_create_kelas.sql';
+        COMMIT;
+        """,
+    )
+    b = db_target.open(d)
+    mset = discover(d.migrations, d.rollback)
+    plan = plan_up(b, mset)
+    assert "its INSERT INTO migrations (line 5) not run" in " ".join(plan.steps[1].notes)
+    apply_plan(b, mset, plan)
+    assert sorted(r.filename for r in b.fetch_records()) == [
+        "20250101_000100_create_kelas.sql",
+        "20250101_000200_create_mapel.sql",
+    ]
+    rollback = plan_rollback(b, mset, steps=1)
+    assert "its DELETE FROM migrations (line 3) not run" in " ".join(rollback.steps[0].notes)
+    apply_plan(b, mset, rollback)
+    assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
+    assert "kelas" in b.table_names() and "mapel" not in b.table_names()
+    b.close()
+
+
+def test_a_dependency_archived_after_it_ran_is_met_by_its_row(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """Old files moved out after months (archived, squashed) while a later file names one of
+    them in ``-- Dependencies:``: every command, `status` included, stopped on "unknown
+    dependency" (exit 2). The applied row meets the dependency; one no row has is refused by
+    `up` before anything runs."""
+    d = mdirs
+    _seed_set(d)
+    d.add(
+        "20250101_000300",
+        "index_kelas",
+        "CREATE INDEX kelas_nama ON kelas (nama);",
+        "DROP INDEX kelas_nama;",
+        dependencies="20250101_000100_create_kelas.sql",
+    )
+    b = db_target.open(d)
+    assert len(_up(b, d)) == 3
+    (d.migrations / "20250101_000100_create_kelas.sql").unlink()  # archived
+    d.add(
+        "20250101_000400",
+        "create_siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas (id));",
+        "DROP TABLE siswa;",
+        dependencies="20250101_000100_create_kelas.sql",
+    )
+    mset = discover(d.migrations, d.rollback)
+    states = {m.filename: m.state for m in status(b, mset).migrations}
+    assert states["20250101_000100_create_kelas.sql"] is MigrationState.MISSING
+    assert states["20250101_000400_create_siswa.sql"] is MigrationState.PENDING
+    assert _up(b, d) == ["20250101_000400_create_siswa.sql"]
+    assert "siswa" in b.table_names()
+
+    d.add(
+        "20250101_000500", "typo", "CREATE TABLE typo (id INTEGER);", dependencies="20250101_000099"
+    )
+    with pytest.raises(MigrationFileError, match=r"000500_typo\.sql:1: unknown dependency"):
+        _up(b, d)
+    assert "typo" not in b.table_names()
+    b.close()
+
+
+def test_rollback_names_a_migration_applied_out_of_order_that_stays(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A branch merged with a version older than the head is applied out of order (a note);
+    a later `rollback` goes by version, so "undo the last deploy" undoes main's newest and
+    keeps the branch's: the plan says so before anything is asked."""
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    d = mdirs
+    for day in (1, 3):
+        d.add(
+            f"2025010{day}_000100",
+            f"t{day}",
+            f"CREATE TABLE t{day} (x INTEGER);",
+            f"DROP TABLE t{day};",
+        )
+    b = db_target.open(d)
+    _up(b, d)
+    d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    mset = discover(d.migrations, d.rollback)
+    assert any("applied out of order" in n for n in plan_up(b, mset).steps[0].notes)
+    _up(b, d)
+    for day, filename in ((1, "t1"), (3, "t3"), (4, "t2")):  # t2 ran a day after t3
+        version = "20250102_000100" if filename == "t2" else f"2025010{day}_000100"
+        sql = (
+            f"UPDATE migrations SET executed_at = '2025-01-0{day} 08:00:00' "
+            f"WHERE filename = '{version}_{filename}.sql'"
+        )
+        b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    pf = preflight_rollback(b, db_target.target(d), mset)
+    assert [s.filename for s in pf.rows] == ["20250103_000100_t3.sql"]
+    notes = [p.describe() for p in pf.notices]
+    assert any(
+        n.startswith("20250102_000100_t2.sql ran at 2025-01-04 08:00:00") and "--steps 2" in n
+        for n in notes
+    ), notes
+    assert pf.ok  # a notice, not a refusal
+    assert not any(
+        "out of order" in p.describe()
+        for p in preflight_rollback(b, db_target.target(d), mset, steps=2).problems
+    )
+    b.close()
