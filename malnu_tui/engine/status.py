@@ -22,6 +22,7 @@ __all__ = [
     "VerifyResult",
     "applied_newest_first",
     "report_from_records",
+    "row_named",
     "select_rollback",
     "status",
     "verify",
@@ -179,7 +180,7 @@ def report_from_records(
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum or rec.filename != m.filename:
+        elif rec.filename != m.filename or not m.same_content(rec.checksum):
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
@@ -273,6 +274,26 @@ def _status_row(
         author=m.author,
         recorded_filename=rec.filename if rec and rec.filename != filename else None,
     )
+
+
+def row_named(records: Sequence[TrackingRecord], given: str) -> TrackingRecord | None:
+    """The tracking row an operator names (``clear-failed``): by its filename (a path's
+    base name, ``.sql`` optional) or by its version, as every other command takes it; the
+    failed row when that version has more than one."""
+    name = given.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    by_name = {r.filename: r for r in records}
+    rec = by_name.get(name) or by_name.get(name + ".sql")
+    if rec is not None:
+        return rec
+    try:
+        version = normalise_version(name)
+    except ValueError:
+        return None
+    rows = [r for r in records if _version_of(r.filename) == version]
+    failed = [r for r in rows if not r.success]
+    if len(rows) == 1 or len(failed) == 1:
+        return rows[0] if len(rows) == 1 else failed[0]
+    return None
 
 
 def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | None:
