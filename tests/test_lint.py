@@ -99,6 +99,17 @@ CASES = [
     ("PG-CONCURRENTLY safe (one DROP INDEX)", "postgresql",
      "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
      "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);", []),
+    # Django's sqlmigrate of AddField(ForeignKey) on PostgreSQL: a column constraint, which
+    # cannot be NOT VALID, so the table is scanned under ADD COLUMN's lock (was clean).
+    ("ADD-FOREIGN-KEY (ADD COLUMN … REFERENCES)", "postgresql",
+     'BEGIN;\n--\n-- Add field manager to users\n--\nALTER TABLE "users" ADD COLUMN "manager_id" '
+     'bigint NULL CONSTRAINT "users_manager_id_3f0b_fk_users_id" REFERENCES "users"("id") '
+     'DEFERRABLE INITIALLY DEFERRED; SET CONSTRAINTS "users_manager_id_3f0b_fk_users_id" '
+     "IMMEDIATE;\nCOMMIT;",
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;', [("ADD-FOREIGN-KEY", "warning", 5)]),
+    ("ADD-FOREIGN-KEY safe (ADD COLUMN … REFERENCES, new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN u bigint REFERENCES users(id);",
+     "DROP TABLE t;", []),
     ("NO-ROLLBACK", "sqlite", "-- new\nCREATE TABLE t (id INTEGER);", None,
      [("NO-ROLLBACK", "error", 2)]),
     ("ROLLBACK-LEAVES-OBJECTS", "sqlite",

@@ -209,9 +209,7 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
         if s.dialect == "postgresql":
-            found = pg_alter_action(s.file, st.line, op.name, a)
-            if found is not None:
-                out.append(found)
+            out.extend(pg_alter_action(s.file, st.line, op.name, a))
 
 
 def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
