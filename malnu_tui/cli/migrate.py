@@ -53,7 +53,12 @@ def register(
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("repair", parents=[common], help="accept edited applied files (audited)")
-    p.add_argument("files", nargs="*", help="only these files (default: every drifted one)")
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="only these files (default: every drifted one); a missing one (applied, its file "
+        "gone) named here has its tracking row forgotten",
+    )
     p.set_defaults(handler=cmd_repair)
 
     p = sub.add_parser("clear-failed", parents=[common], help="delete a failed tracking row")
@@ -409,17 +414,32 @@ def cmd_repair(ctx: Context) -> int:
             ctx.out_json({"repaired": []})
         return 0
     for m in pf.rows:
+        if m.checksum is None:  # a missing row, named: forgotten
+            ctx.message(
+                f"  {m.filename}: its file is gone: its row is removed (it would run "
+                "again if the file came back)"
+            )
+            continue
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
         if m.recorded_filename:
             ctx.message(f"    renamed since it ran: its row {m.recorded_filename} takes this name")
-    ctx.confirm("record the current checksums of the files above", pf.database_name)
+    gone = sum(1 for m in pf.rows if m.checksum is None)
+    what = (
+        "forget the rows of the missing files above"
+        if gone == len(pf.rows)
+        else (
+            "record the current checksums of the files above"
+            + (" and forget the missing ones" if gone else "")
+        )
+    )
+    ctx.confirm(what, pf.database_name)
     done = repair(backend, mset, [m.filename for m in pf.rows])
     if ctx.json:
         ctx.out_json({"repaired": list(done)})
     else:
         for f in done:
             ctx.out(f)
-    ctx.message(f"repaired {len(done)} checksum(s) (audited, with each row's before-image)")
+    ctx.message(f"repaired {len(done)} row(s) (audited, with each row's before-image)")
     return 0
 
 

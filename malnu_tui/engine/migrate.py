@@ -49,6 +49,7 @@ from malnu_tui.engine.status import (
     StatusReport,
     VerifyResult,
     report_from_records,
+    select_repair,
     select_rollback,
     status,
     verify,
@@ -382,8 +383,9 @@ def before_image(row: TrackingRecord | LockHolder) -> str:
 
 
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:
-    """Accept edits of applied files: record their current checksums (audited per file, with
-    the tracking row's before-image). Checked again under the lock."""
+    """Accept edits of applied files: record their current checksums (or a renamed file's
+    new name), and forget the missing rows named in ``filenames`` (:func:`select_repair`);
+    audited per file, with the tracking row's before-image. Checked again under the lock."""
     with (
         record_run(backend, "repair", ", ".join(filenames or ["every drifted file"])) as run,
         migration_lock(backend, "repair of drifted checksums"),
@@ -391,13 +393,16 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
         tracking = backend.fetch_records()
         report = report_from_records(backend, mset, tracking, None)
         records = {r.filename: r for r in tracking}
-        drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
-        chosen = list(drifted) if not filenames else [mset.find(f).filename for f in filenames]
-        for f in chosen:
-            if f not in drifted:
-                raise ConfigError(f"{f} has not drifted; nothing to repair")
-        for f in chosen:
-            m = drifted[f]
+        rows, errors = select_repair(report, mset, filenames)
+        if errors:
+            raise ConfigError(errors[0])
+        chosen = [m.filename for m in rows]
+        for m in rows:
+            f = m.filename
+            if m.state is MigrationState.MISSING:
+                detail = f"forgot {f}: applied, its file is gone; {before_image(records[f])}"
+                backend.delete_record(f, AuditEntry.now("repair", f, "ok", detail))
+                continue
             assert m.checksum is not None
             row = m.recorded_filename or f  # a file renamed after it ran: its old name's row
             detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[row])}"
