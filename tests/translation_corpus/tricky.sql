@@ -93,10 +93,10 @@ SELECT date('now', 'weekday 1.5');
 SELECT strftime('%V', 'now');
 -- finding: %V
 
--- case: tricky_julianday
+-- case: tricky_julianday_localtime
 -- sqlite:
-SELECT julianday('now') - julianday('2025-01-01');
--- finding: julianday
+SELECT julianday('now', 'localtime') - julianday('2025-01-01');
+-- finding: modifier
 
 -- case: tricky_last_insert_rowid
 -- sqlite:

@@ -22,6 +22,7 @@ from malnu_tui.engine.translate.functions import (
     Untranslatable,
     date_function_sql,
     epoch_sql,
+    julianday_sql,
     strftime_sql,
     timestamp_sql,
 )
@@ -95,6 +96,11 @@ def rewrite_functions(
                 lits = tuple(lit(a) for a in args)
                 first = _first_sql(args, lits, 1)
                 return pg_value(node, _strftime_sql(lits[0], lits[1:], first))
+            if name == "JULIANDAY":
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 0)
+                value = timestamp_sql("datetime", list(lits), first)[0]
+                return pg_value(node, julianday_sql(value))
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))

@@ -24,7 +24,6 @@ _JSON_EDIT = (
 _JSON_BLOB = "SQLite's binary JSONB (a BLOB, SQLite 3.45+) has no PostgreSQL form"
 
 NO_EQUIVALENT: dict[str, tuple[str, str]] = {
-    "JULIANDAY": ("a Julian day number has no PostgreSQL function", "use EXTRACT(EPOCH …)/86400"),
     "LAST_INSERT_ROWID": ("there is no session rowid in PostgreSQL", "use INSERT … RETURNING"),
     "CHANGES": ("no PostgreSQL function counts the last statement's rows", "use RETURNING"),
     "TOTAL_CHANGES": ("no PostgreSQL equivalent", ""),
