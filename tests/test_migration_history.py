@@ -356,3 +356,27 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     assert audit.detail.startswith("forgot 20251124_120500_migration_name.sql: applied, its file")
     assert '"checksum": "checksum_hash"' in audit.detail  # the before-image
     b.close()
+
+
+def test_create_names_the_new_file_after_the_newest(mdirs: MigrationDirs) -> None:
+    """Two `create`s in one second (a script): the second was refused ("wait a second"). A
+    set whose newest file was named by a clock ahead of UTC (WIB, typed by hand, in
+    Supabase's form): the new file sorted before it and ran out of order."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    d = mdirs
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    dirs = (d.migrations, d.rollback)
+    first, _ = create_migration(dirs, "add nisn", now=now)
+    second, second_rb = create_migration(dirs, "add nisn index", now=now)
+    assert (first.name, second.name) == (
+        "20251124_050000_add_nisn.sql",
+        "20251124_050001_add_nisn_index.sql",
+    )
+    assert second_rb.name == "20251124_050001_undo_add_nisn_index.sql"
+    (d.migrations / "20251124120000_wib.sql").write_text("SELECT 1;\n")  # 12:00 WIB is 05:00 UTC
+    third, _ = create_migration(dirs, "add kelas", now=now)
+    assert third.name == "20251124_120001_add_kelas.sql"
+    assert [m.filename for m in discover(d.migrations, d.rollback).migrations][-1] == third.name

@@ -169,7 +169,19 @@ def cmd_create(ctx: Context) -> int:
             "no ./migrations here: creating ./migrations and ./rollback (the bundled set is "
             "never edited; the tool uses ./migrations from now on in this directory)"
         )
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import newest_version
+
+    before = newest_version(*dirs)
     mig, rb = create_migration(dirs, ctx.args.name)
+    now = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    if before is not None and before > now:  # (the same second: bumped without a word)
+        ctx.message(
+            f"note: the newest migration's version, {before}, is after now ({now} UTC): this "
+            "one is named one second after it, so it sorts last (was that file named by a "
+            "local clock? WIB is UTC+7)"
+        )
     if ctx.json:
         ctx.out_json({"migration": str(mig), "rollback": str(rb)})
     else:
