@@ -36,6 +36,7 @@ from malnu_tui.engine.translate.numbers import (
     integer_remainder,
     numeric_round,
 )
+from malnu_tui.engine.translate.patterns import glob_regex
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
@@ -166,7 +167,7 @@ def rewrite_functions(
                 value = value.this
             return pg_value(node, _strftime_sql(fmt, (lit(value),), _arg_sql(value)))
         if isinstance(node, exp.Glob):
-            raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
+            return glob_regex(node, ctx)
         if isinstance(node, exp.Rand):
             raise Untranslatable(
                 "random()",
