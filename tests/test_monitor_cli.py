@@ -146,6 +146,29 @@ def test_alerts_once_per_problem_resolved_once_failing_receiver(
     assert key3 in [k.split("@")[0] for k in kept]
 
 
+def test_the_incident_state_is_its_owners_only(
+    tmp_path: Path, mdirs: MigrationDirs, receiver: Receiver
+) -> None:
+    """The incident state keeps each problem's message (a failed migration's error, which can
+    quote a row's values) and what was sent: it was created by the umask, 0664 under the
+    002 of a shared operators' group, so any member could read it, or mark an incident sent
+    and silence its alert. It is 0600 now, as the backups and the debug log are."""
+    mdirs.add("20250101_000100", "a", "INSERT INTO nosuch VALUES ('siti@example.id');")
+    hook = f'\n[[alerts.webhooks]]\nkind = "json"\nurl = "{receiver.url("json")}"\n'
+    cfg = _config(tmp_path, mdirs, {"primary": f"sqlite:///{tmp_path / 'p.db'}"}, hook)
+    state = Path(os.environ["XDG_STATE_HOME"]) / "malnu-tui" / "incidents.json"
+    before = os.umask(0o002)
+    try:
+        run_inproc("--config", str(cfg), "up", "--yes")
+        for _ in range(2):  # created, then replaced
+            assert run_inproc("--config", str(cfg), "check", "--alert").code == 2
+            for f in (state, state.with_suffix(".lock")):
+                assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    finally:
+        os.umask(before)
+    assert receiver.events("json")
+
+
 _SAMPLE = re.compile(r'^([a-z_]+)\{target="([^"]+)"\} (-?[0-9.e+-]+|NaN|[+-]Inf)$')
 
 

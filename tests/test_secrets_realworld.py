@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,3 +262,41 @@ def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
         assert res.code == 0, (args, res.err)
         assert not leaks(res.out + res.err), (args, res.out + res.err)
     assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
+
+
+def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: Path) -> None:
+    """Supabase hands out its connection string with the password in it, and it goes into
+    malnu.toml as it is, mode 0644: every user of the box could read the school's database
+    password, and nothing said so (libpq refuses a ~/.pgpass with group or world access).
+    ``doctor`` checks the permissions of a config that holds a secret; one without stays
+    as it was."""
+    cfg = tmp_path / "malnu.toml"
+    db = tmp_path / "p.db"
+    sqlite3.connect(db).close()
+    plain = f'[targets.primary]\nurl = "sqlite:///{db}"\n'
+    pg = f'[targets.analytics]\nurl = "postgresql://malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/x"\n'
+    d1 = (
+        f'[targets.prod]\nurl = "d1://{ACCOUNT}/db-1"\napi_token = "{HEAD}0123456789abcdef{TAIL}"\n'
+    )
+    hook = (
+        f'[[alerts.webhooks]]\nkind = "slack"\nurl = "https://hooks.slack.com/T0/B0/{HEAD}{TAIL}"\n'
+    )
+    for body, holds, bad in (
+        (pg, "password", 0o644),
+        (d1, "api_token", 0o640),
+        (hook, "webhook URL", 0o606),
+    ):
+        cfg.write_text(plain + body)
+        for mode, ok in ((bad, False), (0o600, True)):
+            cfg.chmod(mode)
+            res = run_cli("--config", str(cfg), "--target", "primary", "doctor", "--json")
+            checks = {c["check"]: c for c in json.loads(res.out)["checks"]}
+            perm = checks["config permissions"]
+            assert perm["ok"] is ok and res.code == (0 if ok else 1), (body, oct(mode), res.out)
+            assert holds in perm["detail"] and not leaks(res.out + res.err), perm
+            if not ok:
+                assert f"{mode:o}" in perm["detail"] and f"chmod 600 {cfg}" in perm["fix"], perm
+    cfg.write_text(plain)
+    cfg.chmod(0o644)
+    res = run_cli("--config", str(cfg), "doctor", "--json")
+    assert res.code == 0 and "config permissions" not in res.out, res.out

@@ -57,7 +57,7 @@ def register(
     p.set_defaults(handler=cmd_repair)
 
     p = sub.add_parser("clear-failed", parents=[common], help="delete a failed tracking row")
-    p.add_argument("file", help="the migration's filename")
+    p.add_argument("file", help="the migration's filename or version")
     p.set_defaults(handler=cmd_clear_failed)
 
     p = sub.add_parser("unlock", parents=[common], help="release a stale migration lock")

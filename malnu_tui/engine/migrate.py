@@ -412,12 +412,14 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
 def clear_failed(backend: Backend, filename: str) -> TrackingRecord:
     """Delete a success = FALSE tracking row (the seed's "clear stuck migration"), audited
     with the row's before-image. Checked again under the lock."""
+    from malnu_tui.engine.status import row_named
+
     name = Path(filename).name
     with migration_lock(backend, f"clear-failed of {name}"):
-        records = {r.filename: r for r in backend.fetch_records()}
-        rec = records.get(name)
+        rec = row_named(backend.fetch_records(), filename)
         if rec is None:
             raise ConfigError(f"no tracking row for {name}")
+        name = rec.filename
         if rec.success:
             raise ConfigError(f"{name} succeeded; only failed rows can be cleared")
         detail = f"error was: {rec.error_message}; {before_image(rec)}"

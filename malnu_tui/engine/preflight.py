@@ -225,15 +225,21 @@ def preflight_repair(
 
 def preflight_clear_failed(backend: Backend, target: Target, filename: str) -> Preflight:
     """``clear-failed``: the one failed tracking row that would be deleted."""
+    from malnu_tui.engine.status import row_named
+
     name = os.path.basename(filename)
-    records = {r.filename: r for r in backend.fetch_records()}
+    rec = row_named(backend.fetch_records(), filename)
     lock = backend.read_lock()
-    rec = records.get(name)
     problems: list[Problem] = []
     if rec is None:
-        problems.append(BadRequest(f"no tracking row for {name}"))
+        problems.append(
+            BadRequest(
+                f"no tracking row for {name}",
+                "name a failed migration by its filename or version, as `status` shows it",
+            )
+        )
     elif rec.success:
-        problems.append(BadRequest(f"{name} succeeded; only failed rows can be cleared"))
+        problems.append(BadRequest(f"{rec.filename} succeeded; only failed rows can be cleared"))
     return Preflight(
         "clear-failed",
         target.name,

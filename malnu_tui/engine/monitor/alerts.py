@@ -211,7 +211,10 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
 def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
     """The state file read under an exclusive lock, written back atomically at the end."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+") as lockf:
+    lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    with contextlib.suppress(OSError):
+        os.fchmod(lock_fd, 0o600)  # one made by an earlier release got the umask's mode
+    with open(lock_fd, "a+") as lockf:
         fcntl.flock(lockf.fileno(), fcntl.LOCK_EX)
         state = _read(path)
         try:
@@ -224,8 +227,13 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:
+    """Replace the state file, readable by its owner only (as backups and the debug log are):
+    its messages quote databases' errors, and whoever may write it could silence an alert."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a temp file left by a killed run with this pid keeps its mode
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(state, indent=1, sort_keys=True))
     os.replace(tmp, path)
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.monitor.debuglog import mask_secrets
@@ -269,6 +271,40 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
     return c.out
 
 
+def _secrets_held(settings: Settings) -> list[str]:
+    """What secrets the config file holds, by where (never their values)."""
+    from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.urls import url_secrets
+
+    held = []
+    for name, target in settings.targets.items():
+        if url_secrets(target.url):
+            held.append(f"a password ([targets.{name}] url)")
+        if target.options.get("api_token"):
+            held.append(f"an api_token ([targets.{name}])")
+    with contextlib.suppress(Exception):  # a config that does not load fails its own check
+        if load_monitor_config(settings).webhooks:
+            held.append("webhook URLs ([[alerts.webhooks]])")
+    return held
+
+
+def _owner_only(path: Path, held: Sequence[str]) -> str:
+    """The config that holds secrets may be read by its owner only, as libpq asks of a
+    ~/.pgpass: its mode, or the error saying who else may read (or write) it."""
+    from malnu_tui.engine.errors import ConfigError
+
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        who = " and ".join(
+            w for w, bits in (("its group", 0o070), ("others", 0o007)) if mode & bits
+        )
+        can = " and ".join(v for v, bits in (("read", 0o044), ("change", 0o022)) if mode & bits)
+        raise ConfigError(
+            f"{path} holds {', '.join(held)}; its mode {mode:o} lets {who} {can or 'open'} it"
+        )
+    return f"{path} holds {', '.join(held)}; readable by its owner only (mode {mode:o})"
+
+
 CONFIG_FIX = "fix the file as the message says (`malnu-tui --help` lists the keys)"
 
 
@@ -289,6 +325,15 @@ def run_doctor(settings: Settings, targets: Sequence[Target]) -> DoctorResult:
         lambda: (load_monitor_config(settings), f"{where}: valid")[1],
         CONFIG_FIX,
     )
+    held = _secrets_held(settings)
+    if held and settings.config_path is not None:
+        path = settings.config_path
+        top.run(
+            "config permissions",
+            lambda: _owner_only(path, held),
+            f"chmod 600 {path}, or keep the secrets out of it (PGPASSWORD or ~/.pgpass, "
+            "CLOUDFLARE_API_TOKEN)",
+        )
     checks = list(top.out)
     for t in targets:
         checks.extend(doctor_target(t))
