@@ -380,3 +380,24 @@ def test_create_names_the_new_file_after_the_newest(mdirs: MigrationDirs) -> Non
     third, _ = create_migration(dirs, "add kelas", now=now)
     assert third.name == "20251124_120001_add_kelas.sql"
     assert [m.filename for m in discover(d.migrations, d.rollback).migrations][-1] == third.name
+
+
+def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) -> None:
+    """`-- Dependencies: create_kelas` (the name as the guide's directory listing shows it,
+    without its version) was "unknown dependency" and stopped every command; it names the one
+    file of that name. A name two files share stays an error."""
+    d = mdirs
+    d.add("20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);")
+    d.add(
+        "20250101_000200",
+        "create_siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas (id));",
+        dependencies="create_kelas",
+    )
+    mset = discover(d.migrations, d.rollback)
+    assert mset.find("create_kelas").filename == "20250101_000100_create_kelas.sql"
+    d.add("20250101_000300", "add_index", "CREATE INDEX a ON kelas (id);")
+    d.add("20250101_000400", "add_index", "CREATE INDEX b ON siswa (id);")
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
+    with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
+        discover(d.migrations, d.rollback)
