@@ -361,6 +361,9 @@ class MigrationSet:
         try:
             v = normalise_version(key)
         except ValueError:
+            named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
+            if len(named) == 1:  # its name alone (create_users_table), when only one has it
+                return named[0]
             raise MigrationFileError(key, "no such migration") from None
         for m in self.migrations:
             if m.version == v:
@@ -541,6 +544,12 @@ def _check_dependencies(found: list[Migration]) -> None:
     if not any(m.dependencies for m in found):
         return
     index: dict[str, int] = {}
+    names: dict[str, list[int]] = {}
+    for i, mig in enumerate(found):
+        names.setdefault(mig.name, []).append(i)
+    for name, at in names.items():  # a file's name alone (create_users_table), when unique
+        if len(at) == 1:
+            index[name] = index[name + ".sql"] = at[0]
     for i, mig in enumerate(found):
         index[mig.filename] = i
         index[mig.filename.removesuffix(".sql")] = i
