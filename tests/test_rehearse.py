@@ -302,3 +302,51 @@ def test_a_rebuild_that_empties_child_tables_fails_the_rehearsal(
     rebuild.write_text(PRISMA_REBUILD)
     assert run_cli("--database", d1.url, *mdirs.args(), "up", "--no-backup").code == 0
     assert d1.sql("SELECT count(*) FROM grades") == [(0,)]
+
+
+def test_a_backup_older_than_productions_migrations_is_said(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The newest verified backup was taken before production applied a migration: the
+    rehearsal ran that one again as "pending", on older data, without a word."""
+    db = tmp_path / "prod.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    backup_id = json.loads(run_cli(*base, "backup", "create", "--json").out)["id"]
+    _pending(mdirs)
+    assert run_cli(*base, "up", "--no-backup", "--to", "20250101_000300").code == 0
+    before = _sha(db)
+    res = run_cli(*base, "rehearse", "--json")
+    data = json.loads(res.out)
+    assert len(data["migrations"]) == 3, "the backup's view: three to apply"
+    (note,) = [n for n in data["notes"] if "predates" in n]
+    assert f"backup {backup_id} predates 1 migration(s)" in note
+    assert "(20250101_000300_lower_emails.sql)" in note and "only 2 of its 3 are pending" in note
+    assert _sha(db) == before, "production only read"
+
+
+def test_a_migration_slower_than_the_monitor_threshold_is_noted(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """`check` warns of a migration over [monitor] slow_migration_seconds once it has run on
+    production; the rehearsal, which timed it on production's data first, said only its ms."""
+    db = tmp_path / "prod.db"
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.prod]\nurl = "sqlite:///{db}"\nmigrations_dir = "{mdirs.migrations}"\n'
+        f'rollback_dir = "{mdirs.rollback}"\nbackup_dir = "{tmp_path / "b"}"\n'
+        "[monitor]\nslow_migration_seconds = 0\n"  # any migration that takes time at all
+    )
+    base = ["--config", str(config), "--target", "prod"]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000300", "history",
+              "CREATE TABLE history (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL "
+              "SELECT n + 1 FROM c WHERE n < 200000) INSERT INTO history SELECT n FROM c;",
+              "DROP TABLE history;")  # fmt: skip
+    res = run_cli(*base, "rehearse")
+    assert res.code == 0, res.err
+    assert "note: 20250101_000300_history.sql took " in res.err
+    assert "over slow_migration_seconds (0 s): on prod the application's writes wait" in res.err
