@@ -32,6 +32,7 @@ from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
     left_dangling,
@@ -339,6 +340,7 @@ def _lint_one(
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
     enum_columns: DeclaredColumns | None = None,
+    rls: RowSecurity | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -401,8 +403,12 @@ def _lint_one(
         tx.see(st, op, findings)
         if drops is not None:
             drops.see(st, op, findings)
+        if rls is not None:
+            rls.see(st, op, s.created)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
+            if rls is not None:
+                rls.see(inner, inner_op, s.created)
             _statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
             if drops is not None:
@@ -419,6 +425,8 @@ def _lint_one(
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
+    if rls is not None:
+        findings.extend(rls.end(m.filename))
     findings = apply_ignores(findings, text, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
@@ -449,6 +457,7 @@ def lint_migrations(
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
     enum_columns = DeclaredColumns() if dialect == "postgresql" else None
+    rls = RowSecurity() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -462,11 +471,14 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
-                if checks is not None and enum_columns is not None:
+                if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
-                        for op in map(read_ops, m.statements()):
+                        for st in m.statements():
+                            op = read_ops(st)
                             checks.see(op)
                             enum_columns.see(op)
+                            rls.see(st, op, set())
+                    rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
@@ -481,6 +493,7 @@ def lint_migrations(
                     table_rows,
                     checks,
                     enum_columns,
+                    rls,
                 )
             )
     finally:
