@@ -235,6 +235,12 @@ def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> 
         assert res.code in (2, 3), (args, res.err)
         assert res.err.startswith("error: "), (args, res.err)
         assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+    # Debug mode reads the config before `check` runs: its UNKNOWN line (stdout, what the
+    # monitoring system keeps) quoted the error unmasked, while stderr's was masked.
+    for args in (("check",), ("check", "--json")):
+        res = run_cli("--config", plain, *args, env={"MIGRATION_DEBUG": "1"})
+        assert res.code == 3 and "UNKNOWN" in res.out, res.out
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
 
 
 def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
