@@ -79,8 +79,9 @@ def create(
     """pg_dump -Fc of the database from an exported snapshot, then hash and --list check."""
     import psycopg
 
-    url, env, password = child_connection(target.url)
     meta = open_target(target)
+    child = child_connection(target.url)
+    password = child.password
     try:
         meta.ensure_schema()
         tools = find_pg_tools(server_major(meta.conn))
@@ -104,9 +105,10 @@ def create(
                         "--no-password",
                         f"--snapshot={snapshot}",
                         f"--file={dest}",
-                        f"--dbname={url}",
+                        f"--dbname={child.url}",
                     ],
-                    env=env,
+                    env=child.env,
+                    pass_fds=child.pass_fds,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -141,6 +143,7 @@ def create(
                 "again, or give the target a longer lock_timeout (?lock_timeout=60s)",
             ) from None
     finally:
+        child.close()
         meta.close()
     if proc.returncode != 0:
         raise BackupError(
@@ -207,7 +210,7 @@ def _deep_check(
     name = f"malnu_verify_{uuid.uuid4().hex[:10]}"
     admin = open_target(target)
     scratch_url = with_dbname(target.url, name)
-    url, env, password = child_connection(scratch_url)
+    child = child_connection(scratch_url)
     checks: list[VerifyCheck] = []
     try:
         try:
@@ -223,17 +226,18 @@ def _deep_check(
                 "--single-transaction",
                 "--no-owner",
                 "--no-privileges",
-                f"--dbname={url}",
+                f"--dbname={child.url}",
                 str(path),
             ],
-            env=env,
+            env=child.env,
+            pass_fds=child.pass_fds,
             capture_output=True,
             text=True,
             timeout=3600,
             check=False,
         )
         if proc.returncode != 0:
-            checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, password)))
+            checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, child.password)))
             return checks
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)
@@ -245,6 +249,7 @@ def _deep_check(
         checks += compare_with_manifest(manifest, counts, schema_hash)
         return checks
     finally:
+        child.close()
         with contextlib.suppress(Exception):
             admin.conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
