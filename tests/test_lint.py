@@ -267,6 +267,50 @@ def test_d1_restrict_children_with_rows_need_the_live_database(
     assert len(report.notes) == 1 and "needs the live database" in report.notes[0]
 
 
+PRISMA_REBUILD = """\
+-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_users" ("id" INTEGER NOT NULL PRIMARY KEY, "name" TEXT);
+INSERT INTO "new_users" ("id") SELECT "id" FROM "users";
+DROP TABLE "users";
+ALTER TABLE "new_users" RENAME TO "users";
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
+"""
+
+
+def test_d1_rebuild_under_deferred_foreign_keys(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """After PRAGMA defer_foreign_keys = on SQLite defers RESTRICT too, and counts the child
+    rows the DROP orphaned until `= off` clears the count: Prisma's rebuild (it ends with
+    `= off`) of a parent whose RESTRICT children hold rows runs on D1, and was refused as
+    "DROP TABLE users fails on D1"; the same rebuild without the `= off` fails on D1 at its
+    end, and was clean."""
+    mdirs.add("20250101_000100", "base", D1_PARENT, "DROP TABLE notes;\nDROP TABLE grades;\n"
+              "DROP TABLE users;")  # fmt: skip
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    d1.server.sql(d1.db, "INSERT INTO users (id) VALUES (1)")
+    d1.server.sql(d1.db, "INSERT INTO grades (id, user_id) VALUES (1, 1)")
+    d1.server.sql(d1.db, "INSERT INTO notes (id, user_id) VALUES (1, 1)")
+    rebuild = mdirs.add("20250101_000200", "name", PRISMA_REBUILD, "SELECT 1;")
+
+    def d1_findings() -> list[tuple[str, int]]:
+        res = run_cli(*base, "lint", "--json")
+        found = json.loads(res.out)["findings"]
+        return [(f["rule"], f["line"]) for f in found if f["rule"].startswith("D1-")]
+
+    assert d1_findings() == [("D1-PRAGMA-FK", 3)]
+    # Without the final `= off`: refused at the end of the batch, named at the DROP.
+    rebuild.write_text(PRISMA_REBUILD.replace("PRAGMA defer_foreign_keys=OFF;\n", ""))
+    assert d1_findings() == [("D1-PRAGMA-FK", 3), ("D1-RESTRICT-DROP", 6)]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "FOREIGN KEY constraint failed" in res.err, res.err
+    rebuild.write_text(PRISMA_REBUILD)
+    assert run_cli(*base, "up", "--no-backup").code == 0, "as the lint says: it runs on D1"
+    assert d1.sql("SELECT * FROM grades") == [(1, 1)]
+
+
 def test_up_shows_lint_and_an_enforcing_target_refuses_unless_accepted(
     mdirs: MigrationDirs, tmp_path: object
 ) -> None:

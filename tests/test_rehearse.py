@@ -241,3 +241,24 @@ def test_rehearse_on_d1_runs_a_rebuild_as_d1_does(d1: D1Target, mdirs: Migration
     # What `up` meets on D1: the same statement fails.
     res = run_cli(*base, "up", "--no-backup")
     assert res.code == 1 and "failed at line 7: FOREIGN KEY constraint failed" in res.err
+
+
+def test_a_deferred_check_failing_at_commit_is_the_migrations_failure(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """A DEFERRABLE INITIALLY DEFERRED foreign key broken by a migration fails at its COMMIT:
+    the rehearsal stopped with `error: …: insert or update … violates foreign key constraint`
+    (exit 2, no report); it is that migration's failure, "(at COMMIT)", as `up` says it."""
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id int PRIMARY KEY);",
+              "DROP TABLE users;")  # fmt: skip
+    base = ["--database", pg_url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "grades",
+              "CREATE TABLE grades (user_id int REFERENCES users DEFERRABLE INITIALLY DEFERRED);"
+              "\nINSERT INTO grades VALUES (7);", "DROP TABLE grades;")  # fmt: skip
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"], got["statement"]) == (False, 2, "COMMIT"), got
+    assert "violates foreign key constraint" in got["error"] and "(at COMMIT)" in got["error"]

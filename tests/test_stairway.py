@@ -212,3 +212,27 @@ def test_a_rebuild_undone_by_a_rebuild_is_the_same_table(
     res = run_cli("--database", sqlite_url, *mdirs.args(), "test")
     assert res.code == 0, res.out
     assert res.out.count("✔") == 6
+
+
+def test_a_check_made_at_commit_fails_the_stair_at_the_files_end(
+    sqlite_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """A rebuild under PRAGMA defer_foreign_keys = on without `= off` after it fails at the
+    COMMIT (SQLite counted the orphaned child rows): the stairway stopped on a traceback,
+    sqlite3.IntegrityError; `up` names the file's last line, "(at COMMIT)", and so does it."""
+    from tests.test_lint import PRISMA_REBUILD
+
+    mdirs.add("20250101_000100", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+              "CREATE TABLE grades (id INTEGER, user_id INTEGER REFERENCES users(id));",
+              "DROP TABLE grades;\nDROP TABLE users;")  # fmt: skip
+    no_off = PRISMA_REBUILD.replace("PRAGMA defer_foreign_keys=OFF;\n", "").replace(
+        "PRAGMA foreign_keys=OFF;\n", ""
+    )
+    mdirs.add("20250101_000200", "name", no_off, "SELECT 1;")
+    seed = tmp_path / "seed.sql"
+    seed.write_text("INSERT INTO users VALUES (1);\nINSERT INTO grades VALUES (1, 1);\n")
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "test", "--seed", str(seed), "--json")
+    assert res.code == 1, res.err
+    bad = json.loads(res.out)["steps"][1]
+    assert (bad["stage"], bad["line"], bad["statement"]) == ("apply", 7, "COMMIT"), bad
+    assert bad["message"] == "FOREIGN KEY constraint failed (at COMMIT)"

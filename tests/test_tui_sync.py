@@ -32,7 +32,7 @@ def verified_cell(app: MalnuApp, table: str) -> str:
     screen = sync_screen(app)
     if screen is None:
         return ""
-    return str(screen.query_one("#sync-tables", DataTable).get_row(table)[6])
+    return str(screen.query_one("#sync-tables", DataTable).get_cell(table, "verified"))
 
 
 def status_cell(app: MalnuApp, table: str) -> str:
@@ -40,7 +40,7 @@ def status_cell(app: MalnuApp, table: str) -> str:
     tables = screen.query_one("#sync-tables", DataTable) if screen else None
     if tables is None or table not in {str(k.value) for k in tables.rows}:
         return ""
-    return str(tables.get_row(table)[2])
+    return str(tables.get_cell(table, "status"))
 
 
 def has_pairs(app: MalnuApp) -> bool:

@@ -504,6 +504,7 @@ def plan_rollback_from(
         problems.append(Drift(inside, in_range=True))
     if outside:
         problems.append(Drift(outside, in_range=False, blocking=False))
+    problems += _applied_out_of_order(report, chosen)
     missing: list[str] = []
     undoes_nothing: list[str] = []
     plan_steps: list[PlanStep] = []
@@ -544,6 +545,40 @@ def plan_rollback_from(
         problems.append(MissingRollbackFiles(tuple(missing)))
     plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
+
+
+def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -> list[Problem]:
+    """A notice for each applied migration that stays applied although it ran after one the
+    rollback undoes (a branch merged with an older version, applied out of order): a rollback
+    goes by version, so "undo the last deploy" may undo an older deploy's migration and keep
+    the one that just ran."""
+    if not chosen:
+        return []
+    picked = {s.filename for s in chosen}
+    first = min((_when(s) for s in chosen if s.executed_at), default=None)
+    if first is None:
+        return []
+    later = [
+        m
+        for m in report.migrations
+        if m.state in DONE_STATES and m.filename not in picked and _when(m) > first
+    ]
+    done = [m.version for m in report.migrations if m.state in DONE_STATES]
+    return [
+        Notice(
+            f"{m.filename} ran at {m.executed_at}, after migrations this rollback undoes, "
+            "although its version is older (applied out of order): a rollback goes by "
+            "version, newest first, so it stays applied (`rollback --steps "
+            f"{sum(1 for v in done if v >= m.version)}` undoes it too)"
+        )
+        for m in later
+    ]
+
+
+def _when(m: MigrationStatus) -> str:
+    """``executed_at`` comparable as text: the tool's ``YYYY-MM-DD HH:MM:SS`` and an adopted
+    row's ISO 8601 (``…T…Z``, as a JavaScript runner writes it) alike."""
+    return (m.executed_at or "").replace("T", " ")[:19]
 
 
 def translated_for(target: Target, plan: Plan, mset: MigrationSet) -> tuple[Plan, list[Problem]]:

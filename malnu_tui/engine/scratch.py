@@ -207,7 +207,11 @@ class SQLiteScratch:
                 rows += max(cur.rowcount, 0)
             if fk_off is not None:
                 check_foreign_keys(self.conn, filename, fk_off, broken)
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # a check SQLite makes only then, as `up` says it
+                line = statements[-1].line if statements else 0
+                raise StatementFailed(filename, line, "COMMIT", f"{exc} (at COMMIT)") from None
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
@@ -417,6 +421,11 @@ def pg_run(
     except psycopg.Error as exc:
         if failure is not None:
             raise failure from None
+        if (exc.sqlstate or "").startswith("23"):  # a deferred constraint, checked at COMMIT
+            line = statements[-1].line if statements else 0
+            raise StatementFailed(
+                filename, line, "COMMIT", f"{_pg_error(exc)} (at COMMIT)"
+            ) from None
         raise BackendError(f"{backend.display_url}: {_pg_error(exc)}") from None
     ms = int((time.perf_counter() - started) * 1000)
     backend.end_file_settings(statements)

@@ -4,12 +4,13 @@ follow from states (which count as applied, which a rollback picks), and verific
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from malnu_tui.engine.backends.base import Backend, TrackingRecord
-from malnu_tui.engine.errors import ConfigError, LockHolder
+from malnu_tui.engine.errors import ConfigError, LockHolder, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "VerifyResult",
     "applied_newest_first",
     "report_from_records",
+    "row_named",
+    "select_repair",
     "select_rollback",
     "status",
     "verify",
@@ -134,6 +137,9 @@ class StatusReport:
         }
 
 
+_FILENAME = re.compile(r"^\d{8}_?\d{6}_(?P<name>.+)\.sql$")
+
+
 def _version_of(filename: str) -> str:
     try:
         return normalise_version(filename)
@@ -175,20 +181,20 @@ def report_from_records(
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum or rec.filename != m.filename:
+        elif rec.filename != m.filename or not m.same_content(rec.checksum):
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
         out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
         if rec is not None and rec.filename != m.filename:
             warnings.append(
-                f"{m.filename}: renamed since it ran (recorded as {rec.filename}, version "
-                f"{m.version}): it is not run again; `malnu-tui repair` records the new name "
-                "(audited), or rename the file back"
+                f"{m.filename}: renamed since it ran (recorded as {rec.filename}): it is not "
+                "run again; `malnu-tui repair` records the new name (audited), or rename the "
+                "file back"
             )
     for rec in records.values():
         version = _version_of(rec.filename)
-        name = rec.filename.removesuffix(".sql").split("_", 2)[-1]
+        name = _name_of(rec.filename)
         rb = rollback_for_version(mset, version)
         out.append(
             MigrationStatus(
@@ -213,23 +219,37 @@ def report_from_records(
 def _renamed_records(
     mset: MigrationSet, records: dict[str, TrackingRecord]
 ) -> dict[str, TrackingRecord]:
-    """Successful tracking rows whose file is gone but whose version is a file of another
-    name with no row of its own: that file was renamed after it ran (a typo fixed, a branch's
-    name changed). Read as missing + pending, `up` ran it a second time (an INSERT of seed
-    data twice). Pairs each such row with its file (filename → row) and removes it from
-    ``records``."""
+    """Successful tracking rows whose file is gone, paired with the file of another name and
+    no row of its own that is the same migration renamed after it ran: one of the same
+    version (a typo fixed in its name), or one of the same name and content under a new
+    version (a branch's file re-stamped to sort after main's). Read as missing + pending,
+    `up` ran it a second time (seed data inserted twice). Returns filename → row, and removes
+    the paired rows from ``records``."""
     names = {m.filename for m in mset.migrations}
-    orphans: dict[str, list[TrackingRecord]] = {}
-    for rec in records.values():
-        if rec.success and rec.filename not in names:
-            orphans.setdefault(_version_of(rec.filename), []).append(rec)
+    orphans = [r for r in records.values() if r.success and r.filename not in names]
+    if not orphans:
+        return {}
+    by_version: dict[str, list[TrackingRecord]] = {}
+    by_content: dict[tuple[str, str], list[TrackingRecord]] = {}
+    for rec in orphans:
+        by_version.setdefault(_version_of(rec.filename), []).append(rec)
+        by_content.setdefault((_name_of(rec.filename), rec.checksum), []).append(rec)
     paired: dict[str, TrackingRecord] = {}
     for m in mset.migrations:
-        rows = orphans.get(m.version)
-        if rows and len(rows) == 1 and m.filename not in records:
-            paired[m.filename] = rows[0]
-            del records[rows[0].filename]
+        if m.filename in records:
+            continue
+        for rows in (by_version.get(m.version), by_content.get((m.name, m.checksum))):
+            if rows and len(rows) == 1 and rows[0].filename in records:
+                paired[m.filename] = rows[0]
+                del records[rows[0].filename]
+                break
     return paired
+
+
+def _name_of(filename: str) -> str:
+    """The name part of a migration's filename (after its version, either style)."""
+    m = _FILENAME.match(filename)
+    return m["name"] if m else filename.removesuffix(".sql")
 
 
 def _status_row(
@@ -255,6 +275,26 @@ def _status_row(
         author=m.author,
         recorded_filename=rec.filename if rec and rec.filename != filename else None,
     )
+
+
+def row_named(records: Sequence[TrackingRecord], given: str) -> TrackingRecord | None:
+    """The tracking row an operator names (``clear-failed``): by its filename (a path's
+    base name, ``.sql`` optional) or by its version, as every other command takes it; the
+    failed row when that version has more than one."""
+    name = given.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    by_name = {r.filename: r for r in records}
+    rec = by_name.get(name) or by_name.get(name + ".sql")
+    if rec is not None:
+        return rec
+    try:
+        version = normalise_version(name)
+    except ValueError:
+        return None
+    rows = [r for r in records if _version_of(r.filename) == version]
+    failed = [r for r in rows if not r.success]
+    if len(rows) == 1 or len(failed) == 1:
+        return rows[0] if len(rows) == 1 else failed[0]
+    return None
 
 
 def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | None:
@@ -306,6 +346,44 @@ def select_rollback(
             hint=f"use --steps {len(applied)} to roll back all of them" if applied else None,
         )
     return applied[: steps or 1]
+
+
+def select_repair(
+    report: StatusReport, mset: MigrationSet, filenames: Sequence[str] | None = None
+) -> tuple[list[MigrationStatus], list[str]]:
+    """What ``repair`` accepts, and why a named file cannot be: by default every drifted
+    file (its checksum, or its new name, recorded); a file named on the command line must be
+    drifted, or be a *missing* row (applied, its file gone: archived, or a row the template's
+    own INSERT recorded under its placeholder name), whose row is then forgotten. Such a
+    row used to stay for good (`verify` exit 1, `check` CRITICAL) unless deleted by hand."""
+    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+    if not filenames:
+        return list(drifted.values()), []
+    missing = [m for m in report.migrations if m.state is MigrationState.MISSING]
+    chosen: list[MigrationStatus] = []
+    errors: list[str] = []
+    for f in filenames:
+        try:
+            name = mset.find(f).filename
+        except MigrationFileError as exc:  # no such file: a missing row, named?
+            row = row_named([_as_record(m) for m in missing], f)
+            gone = next((m for m in missing if row and m.filename == row.filename), None)
+            if gone is None:
+                errors.append(str(exc))
+            elif gone not in chosen:
+                chosen.append(gone)
+            continue
+        if name not in drifted:
+            errors.append(f"{name} has not drifted; nothing to repair")
+        elif drifted[name] not in chosen:
+            chosen.append(drifted[name])
+    return chosen, errors
+
+
+def _as_record(m: MigrationStatus) -> TrackingRecord:
+    return TrackingRecord(
+        m.filename, m.recorded_checksum or "", m.executed_at, m.execution_time_ms, True, None
+    )
 
 
 # -- verification ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.cte import cte_statements
-from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_statement, d1_template
+from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
 from malnu_tui.engine.lint.model import (
     LARGE_TABLE_ROWS,
     SEVERITY_ORDER,
@@ -473,6 +473,8 @@ def _lint_one(
             replay.run(st, op)
     if replay is not None:
         findings.extend(left_dangling(m.filename, dropped, replay))
+        if d1 is not None:
+            findings.extend(d1_end(m.filename, d1, notes))
         restores = s.rollback.restores_column
         facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
         findings.extend(rebuild_findings(facts, replay))

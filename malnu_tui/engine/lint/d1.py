@@ -10,7 +10,11 @@ What D1 does (from its documentation):
 - So the classic SQLite table rebuild (create new, copy, ``DROP TABLE`` old, rename) runs the
   implicit ``DELETE`` of the drop with foreign keys on: every child row with ``ON DELETE
   CASCADE`` is deleted (this has wiped child rows for real users), and a child row with
-  ``ON DELETE RESTRICT`` (or ``NO ACTION`` without deferred checks) makes the drop fail.
+  ``ON DELETE RESTRICT`` or ``NO ACTION`` makes the drop fail. After ``PRAGMA
+  defer_foreign_keys = on`` SQLite defers both (RESTRICT too: fkey.c skips its action when
+  checks are deferred) and counts the rows the drop orphaned; it does not count again after
+  the ``RENAME``, so the batch fails at its end unless ``PRAGMA defer_foreign_keys = off``
+  (which clears the count, as Prisma's migrations end) comes after the drop.
 - ``ATTACH``/``DETACH`` and ``VACUUM`` are not available; one statement is at most 100 KB.
 
 The schema each statement sees is the lint's replay (:mod:`malnu_tui.engine.lint.replay`),
@@ -21,7 +25,7 @@ child table dropped earlier in the same migration no longer counts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
@@ -30,7 +34,7 @@ from malnu_tui.engine.lint.replay import Replay
 from malnu_tui.engine.lint.rules import register
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["D1_RULES", "D1State", "RowProbe", "d1_statement", "d1_template"]
+__all__ = ["D1_RULES", "D1State", "RowProbe", "d1_end", "d1_statement", "d1_template"]
 
 MAX_STATEMENT_BYTES = 100_000
 
@@ -76,6 +80,9 @@ class D1State:
     probe: RowProbe | None
     deferred: bool = False
     probe_missing_noted: bool = False
+    # DROP TABLEs made while deferred, whose RESTRICT/NO ACTION children's orphaned rows stay
+    # counted until a later PRAGMA defer_foreign_keys = off: (line, parent, children).
+    counted: list[tuple[int, str, list[tuple[str, str, str]]]] = field(default_factory=list)
 
 
 def _finding(rule_id: str, file: str, line: int, why: str, instead: str = "") -> Finding:
@@ -133,6 +140,8 @@ def d1_statement(
             )
         elif op.name == "defer_foreign_keys":
             state.deferred = op.value in _ON
+            if not state.deferred:
+                state.counted.clear()  # SQLite forgets the counted violations
     if verb in ("ATTACH", "DETACH"):
         found.append(_finding("D1-ATTACH", file, st.line, f"D1 does not allow {verb}"))
     if verb == "VACUUM":
@@ -160,8 +169,12 @@ def _drop_parent(
     children = replay.foreign_keys_to(parent)
     cascades = [c for c in children if c[2] == "CASCADE"]
     actions = [c for c in children if c[2] in ("SET NULL", "SET DEFAULT")]
-    restrict = [c for c in children if c[2] == "RESTRICT" or (c[2] == "NO ACTION" and
-                                                              not state.deferred)]  # fmt: skip
+    held = [c for c in children if c[2] in ("RESTRICT", "NO ACTION")]
+    if state.deferred:  # not refused at the drop: counted, and refused at the end
+        if held:
+            state.counted.append((line, parent, held))
+        held = []
+    restrict = held
     if cascades:
         names = ", ".join(f"{c}({col})" for c, col, _ in cascades)
         found.append(
@@ -203,6 +216,41 @@ def _drop_parent(
                     line,
                     f"DROP TABLE {parent} fails on D1: rows of {names} reference it and "
                     "foreign keys are always enforced",
+                )
+            )
+    return found
+
+
+def d1_end(file: str, state: D1State, notes: list[str]) -> list[Finding]:
+    """At the end of a migration: the drops made under ``PRAGMA defer_foreign_keys = on``
+    whose orphaned child rows are still counted (no ``= off`` came after them)."""
+    found: list[Finding] = []
+    for line, parent, held in state.counted:
+        names = ", ".join(c for c, _, _ in held)
+        if state.probe is None:
+            if not state.probe_missing_noted:
+                notes.append(
+                    f"{file}:{line}: DROP TABLE {parent} has ON DELETE RESTRICT/NO ACTION "
+                    f"children ({names}) and no PRAGMA defer_foreign_keys = off after it: "
+                    "whether they hold rows (the migration would fail at its end on D1) "
+                    "needs the live database, which was not reachable"
+                )
+                state.probe_missing_noted = True
+            continue
+        filled = [(c, col, a) for c, col, a in held if state.probe(c, col)]
+        if filled:
+            names = ", ".join(f"{c}({col}) {a}" for c, col, a in filled)
+            found.append(
+                _finding(
+                    "D1-RESTRICT-DROP",
+                    file,
+                    line,
+                    f"DROP TABLE {parent} leaves rows of {names} without their parent: with "
+                    "PRAGMA defer_foreign_keys = on SQLite counts them and does not count "
+                    "again once the rebuilt table is renamed, so on D1 the migration fails "
+                    "at its end (FOREIGN KEY constraint failed)",
+                    "put PRAGMA defer_foreign_keys = off after the ALTER TABLE … RENAME (as "
+                    "Prisma's migrations end): it clears the count",
                 )
             )
     return found

@@ -351,7 +351,10 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
 
     for m in migs:
         if m.state is MigrationState.DRIFTED:
-            add("drift", Severity.CRITICAL, f"{m.filename} changed since it ran", None, m.filename)
+            what = (
+                f"renamed (recorded as {m.recorded_filename})" if m.recorded_filename else "changed"
+            )
+            add("drift", Severity.CRITICAL, f"{m.filename} {what} since it ran", None, m.filename)
         elif m.state is MigrationState.MISSING:
             add("missing_files", Severity.CRITICAL, f"{m.filename} applied but its file is gone",
                 None, m.filename)  # fmt: skip

@@ -22,9 +22,11 @@ from malnu_tui.engine.translate.functions import (
     Untranslatable,
     date_function_sql,
     epoch_sql,
+    julianday_sql,
     strftime_sql,
     timestamp_sql,
 )
+from malnu_tui.engine.translate.jsonvalues import json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
     blob_sql,
@@ -34,7 +36,14 @@ from malnu_tui.engine.translate.numbers import (
     integer_remainder,
     numeric_round,
 )
+from malnu_tui.engine.translate.patterns import glob_regex
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.unsupported import (
+    HINTS,
+    NO_EQUIVALENT,
+    TYPED_NODES,
+    typed_reason,
+)
 
 __all__ = [
     "DATE_FUNCS",
@@ -52,26 +61,6 @@ __all__ = [
 
 # Functions PostgreSQL has with the same name and meaning that sqlglot leaves anonymous.
 _PG_SAME = frozenset({"NOW", "GEN_RANDOM_UUID", "TO_CHAR", "DATE_TRUNC", "TO_TIMESTAMP", "CHR"})
-_NO_EQUIVALENT: dict[str, tuple[str, str]] = {
-    "JULIANDAY": ("a Julian day number has no PostgreSQL function", "use EXTRACT(EPOCH …)/86400"),
-    "LAST_INSERT_ROWID": ("there is no session rowid in PostgreSQL", "use INSERT … RETURNING"),
-    "CHANGES": ("no PostgreSQL function counts the last statement's rows", "use RETURNING"),
-    "TOTAL_CHANGES": ("no PostgreSQL equivalent", ""),
-    "TYPEOF": ("SQLite's storage classes do not exist in PostgreSQL", "use pg_typeof()"),
-    "RANDOMBLOB": ("no PostgreSQL equivalent without pgcrypto", "use gen_random_bytes()"),
-    "ZEROBLOB": ("no PostgreSQL equivalent", "use decode(repeat('00', n), 'hex')"),
-    "QUOTE": ("SQLite literal quoting differs", "use quote_literal()"),
-    "PRINTF": ("printf formats differ", "use format() by hand"),
-    "FORMAT": ("printf formats differ", "use format() by hand"),
-    "HEX": ("no hex() in PostgreSQL", "use encode(x, 'hex')"),
-    "UNHEX": ("no unhex() in PostgreSQL", "use decode(x, 'hex')"),
-    "LIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "UNLIKELY": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "LIKELIHOOD": ("planner hints do not exist in PostgreSQL", "drop the hint"),
-    "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
-    "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
-    "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
-}
 DATE_FUNCS = {"DATETIME", "DATE", "TIME"}
 KEEP_INTEGER = "malnu_integer_test"  # meta flag: a comparison with 0 that stays an integer one
 
@@ -108,6 +97,13 @@ def rewrite_functions(
                 lits = tuple(lit(a) for a in args)
                 first = _first_sql(args, lits, 1)
                 return pg_value(node, _strftime_sql(lits[0], lits[1:], first))
+            if name == "JULIANDAY":
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 0)
+                value = timestamp_sql("datetime", list(lits), first)[0]
+                return pg_value(node, julianday_sql(value))
+            if name == "TOTAL" and len(args) == 1 and not isinstance(node.parent, exp.Window):
+                return _total(args[0])
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
@@ -125,8 +121,11 @@ def rewrite_functions(
                 return pg_value(
                     node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
                 )
-            if name in _NO_EQUIVALENT:
-                why, suggestion = _NO_EQUIVALENT[name]
+            if name in HINTS and len(args) == HINTS[name]:
+                hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
+                return hinted
+            if name in NO_EQUIVALENT:
+                why, suggestion = NO_EQUIVALENT[name]
                 raise Untranslatable(f"{name.lower()}()", why, suggestion)
             if name not in _PG_SAME:
                 raise Untranslatable(
@@ -170,7 +169,7 @@ def rewrite_functions(
                 value = value.this
             return pg_value(node, _strftime_sql(fmt, (lit(value),), _arg_sql(value)))
         if isinstance(node, exp.Glob):
-            raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
+            return glob_regex(node, ctx)
         if isinstance(node, exp.Rand):
             raise Untranslatable(
                 "random()",
@@ -178,11 +177,10 @@ def rewrite_functions(
                 "write the PostgreSQL expression by hand",
             )
         if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
-            raise Untranslatable(
-                "json_extract / ->",
-                "SQLite keeps JSON in TEXT and returns typed values",
-                "cast the column to jsonb and use ->/->> by hand",
-            )
+            return json_extract_sql(node, ctx)
+        reason = typed_reason(node)
+        if reason is not None:
+            raise Untranslatable(*reason)
         if isinstance(node, exp.CurrentVersion):
             raise Untranslatable("sqlite_version()", "no meaning on PostgreSQL", "")
         if isinstance(node, exp.Like):
@@ -299,6 +297,14 @@ def _arg_sql(node: exp.Expr) -> str:
     return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
 
 
+def _total(arg: exp.Expr) -> exp.Expr:
+    """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
+    ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
+    after, as any value)."""
+    summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
+    return exp.Cast(this=summed, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+
+
 def _now_utc() -> exp.Expr:
     """``(now() AT TIME ZONE 'UTC')``, built directly (the commonest rewrite)."""
     at = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
@@ -313,7 +319,7 @@ def _now_utc() -> exp.Expr:
 _WALK_KEPT = "malnu_walk_kept"
 
 
-FUNCTION_NODES = (
+FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.HexString,
     exp.Cast,
     exp.Round,
@@ -339,6 +345,7 @@ FUNCTION_NODES = (
     exp.Like,
     exp.Greatest,
     exp.Least,
+    *TYPED_NODES,
 )
 
 

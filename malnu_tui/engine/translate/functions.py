@@ -15,6 +15,7 @@ __all__ = [
     "Untranslatable",
     "date_function_sql",
     "epoch_sql",
+    "julianday_sql",
     "strftime_sql",
     "timestamp_sql",
 ]
@@ -33,12 +34,16 @@ class Untranslatable(Exception):
 # The current time as SQLite gives it: UTC, as a timestamp without time zone.
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 
+# As SQLite reads them: no space before the number or after the unit (' +1 day' is NULL there).
 _MOD = re.compile(
-    r"^\s*(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s+(?P<unit>year|month|day|hour|minute|second)s?"
-    r"\s*$",
+    r"^(?P<sign>[+-]?)(?P<n>\d+(?:\.\d*)?|\.\d+)\s+(?P<unit>year|month|day|hour|minute|second)s?$",
     re.IGNORECASE,
 )
-_START = re.compile(r"^\s*start\s+of\s+(?P<unit>day|month|year)\s*$", re.IGNORECASE)
+_START = re.compile(r"^start of (?P<unit>day|month|year)$", re.IGNORECASE)
+_WEEKDAY = re.compile(r"^weekday \s*(?P<n>[0-6])(?:\.0*)?\s*$", re.IGNORECASE)
+_LOOSE = re.compile(
+    r"^\s*[+-]?\s*[\d.]+\s*(year|month|day|hour|minute|second)s?\s*$|^\s*start\s+of\s", re.I
+)
 
 
 def _literal(text: str) -> str:
@@ -47,7 +52,9 @@ def _literal(text: str) -> str:
 
 def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
     out = base
+    at_first = False  # the value is the first of a month ('start of month' / 'year')
     for mod in mods:
+        was_at_first, at_first = at_first, False
         if mod is None:
             raise Untranslatable(
                 f"{func}() modifier",
@@ -58,12 +65,31 @@ def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
         if m:
             sign = "-" if m["sign"] == "-" else "+"
             unit = m["unit"].lower()
-            out = f"{out} {sign} INTERVAL {_literal(m['n'] + ' ' + unit + 's')}"
+            interval = f"INTERVAL {_literal(m['n'] + ' ' + unit + 's')}"
+            if unit in ("month", "year"):
+                out = _calendar_add(out, sign, interval, m["n"], unit, func, was_at_first)
+            else:
+                out = f"{out} {sign} {interval}"
             continue
         s = _START.match(mod)
         if s:
             out = f"DATE_TRUNC({_literal(s['unit'].lower())}, {out})"
+            at_first = s["unit"].lower() != "day"
             continue
+        w = _WEEKDAY.match(mod)
+        if w:
+            # SQLite moves forward to the next day numbered N (0 = Sunday; the same day when it
+            # is one), keeping the time of day: EXTRACT(DOW) numbers days the same way.
+            days = f"MOD(CAST({w['n']} + 7 - EXTRACT(DOW FROM {out}) AS INT), 7)"
+            out = f"{out} + {days} * INTERVAL '1 day'"
+            continue
+        if _LOOSE.match(mod):
+            raise Untranslatable(
+                f"{func}() modifier {mod!r}",
+                "SQLite does not read this modifier (a space where it allows none): "
+                f"{func}() gives NULL there, PostgreSQL would compute a value",
+                "write the modifier as SQLite documents it ('+1 day', 'start of month')",
+            )
         if mod.strip().lower() in ("subsec", "subsecond"):
             raise Untranslatable(
                 f"{func}() modifier {mod!r}",
@@ -76,6 +102,27 @@ def _apply_modifiers(base: str, mods: list[str | None], func: str) -> str:
             "use explicit AT TIME ZONE / date_trunc in a PostgreSQL-specific migration",
         )
     return out
+
+
+def _calendar_add(
+    value: str, sign: str, interval: str, n: str, unit: str, func: str, at_first: bool
+) -> str:
+    """``value`` moved by whole months or years as SQLite moves it: the day of the month is
+    kept and a day past the month's end runs on into the next month (January 31 + 1 month is
+    March 3; February 29 + 1 year is March 1), where PostgreSQL's interval stops at the last
+    day (February 28). From the first of the month, PostgreSQL and SQLite land on the same
+    day; the days and time past the first are added back after. A fraction of a month is 30
+    days in both; a fraction of a year is 365 days in SQLite, 6 months in PostgreSQL."""
+    if unit == "year" and float(n) != int(float(n)):
+        raise Untranslatable(
+            f"{func}() modifier '{sign}{n} years'",
+            "SQLite adds a fraction of a year as 365 days, PostgreSQL as months",
+            "write the years and the days as two modifiers",
+        )
+    if at_first and float(n) == int(float(n)):
+        return f"{value} {sign} {interval}"
+    first = f"DATE_TRUNC('month', {value})"
+    return f"{first} {sign} {interval} + ({value} - {first})"
 
 
 def timestamp_sql(func: str, args: list[str | None], first: str) -> tuple[str, bool]:
@@ -113,6 +160,26 @@ _STRF = {
 }  # fmt: skip
 
 
+# strftime specifiers to_char has no form for (SQLite 3.40's): %w the day of the week, 0 =
+# Sunday (to_char's D starts at 1); %W the week of the year, weeks starting on Monday, the
+# days before the year's first Monday in week 00 (SQLite: (day of year + 7 − ISO weekday) / 7).
+_WEEK = {
+    "w": "CAST(CAST(EXTRACT(DOW FROM {v}) AS INT) AS TEXT)",
+    "W": "LPAD(CAST((CAST(EXTRACT(DOY FROM {v}) AS INT) + 7"
+    " - CAST(EXTRACT(ISODOW FROM {v}) AS INT)) / 7 AS TEXT), 2, '0')",
+}
+
+
+def julianday_sql(value: str) -> str:
+    """SQLite's ``julianday()`` of a timestamp, to the last bit: SQLite keeps the time as whole
+    milliseconds since the Julian epoch (1970-01-01 is 2440587.5 days after it), rounds the
+    seconds to the millisecond and divides by 86,400,000 as a double; so does this."""
+    return (
+        f"(CAST(ROUND(EXTRACT(EPOCH FROM {value}) * 1000) + 210866760000000 AS DOUBLE PRECISION)"
+        " / CAST(86400000 AS DOUBLE PRECISION))"
+    )
+
+
 def epoch_sql(value: str) -> str:
     """Whole seconds since 1970 of a timestamp, truncated like SQLite's (not rounded)."""
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value})) AS BIGINT)"
@@ -127,20 +194,19 @@ def strftime_sql(fmt: str | None, args: list[str | None], first: str) -> str:
     value = date_function_sql("datetime", args, first) if args else NOW_UTC
     if fmt == "%s":
         return epoch_sql(value)
-    out: list[str] = []
-    literal: list[str] = []
+    # Pieces in order: ("code", to_char's), ("text", literal), ("sql", an expression).
+    pieces: list[tuple[str, str]] = []
     i = 0
     while i < len(fmt):
         ch = fmt[i]
         if ch == "%" and i + 1 < len(fmt):
             spec = fmt[i + 1]
             if spec == "%":
-                literal.append("%")
+                pieces.append(("text", "%"))
             elif spec in _STRF:
-                if literal:
-                    out.append('"' + "".join(literal) + '"')
-                    literal = []
-                out.append(_STRF[spec])
+                pieces.append(("code", _STRF[spec]))
+            elif spec in _WEEK:
+                pieces.append(("sql", _WEEK[spec].format(v=value)))
             else:
                 raise Untranslatable(
                     f"strftime() %{spec}",
@@ -149,10 +215,50 @@ def strftime_sql(fmt: str | None, args: list[str | None], first: str) -> str:
                 )
             i += 2
             continue
-        if ch == '"':
-            raise Untranslatable("strftime() format", "a double quote in the format", "")
-        literal.append(ch)
+        pieces.append(("text", ch))
         i += 1
-    if literal:
-        out.append('"' + "".join(literal) + '"')
-    return f"TO_CHAR({value}, {_literal(''.join(out))})"
+    return _to_char_sql(value, pieces)
+
+
+# Literal text to_char may hold in its format ("…"): sqlglot rewrites letters there as codes
+# ('" d"' became '" D"', 'minggu' 'MInggu'); any other text is joined on with ||.
+_PLAIN_TEXT = frozenset("-:/., _0123456789")
+
+
+def _to_char_sql(value: str, pieces: list[tuple[str, str]]) -> str:
+    parts: list[str] = []
+    fmt: list[str] = []  # to_char's format being built
+    text: list[str] = []  # literal text being gathered
+
+    def flush_text() -> None:
+        if not text:
+            return
+        joined = "".join(text)
+        text.clear()
+        if set(joined) <= _PLAIN_TEXT:
+            fmt.append('"' + joined + '"')
+        else:
+            flush_fmt()
+            parts.append(_literal(joined))
+
+    def flush_fmt() -> None:
+        if fmt:
+            parts.append(f"TO_CHAR({value}, {_literal(''.join(fmt))})")
+            fmt.clear()
+
+    for kind, piece in pieces:
+        if kind == "text":
+            text.append(piece)
+            continue
+        flush_text()
+        if kind == "code":
+            fmt.append(piece)
+        else:
+            flush_fmt()
+            parts.append(piece)
+    flush_text()
+    flush_fmt()
+    if not any(kind != "text" for kind, _piece in pieces):
+        # only text: SQLite still gives NULL for a NULL time value
+        parts.insert(0, f"LEFT(CAST({value} AS TEXT), 0)")
+    return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"

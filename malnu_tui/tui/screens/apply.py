@@ -80,9 +80,11 @@ def preview_apply(target: Target) -> ApplyPreview:
         pf = preflight_apply(backend, target, mset)
         problems = [p.describe() for p in pf.blocking]
         notices = [p.describe() for p in pf.notices]
-        plan = pf.plan if not pf.blocking else None
+        # Kept when something blocks: what is pending, and its SQL, is still shown (as
+        # `up --dry-run` shows it), with Next blocked by the problems.
+        plan = pf.plan
         lint: list[str] = []
-        if plan is not None and plan.steps:
+        if plan is not None and plan.steps and not problems:
             from malnu_tui.engine.lint.target import lint_gate, lint_target
 
             try:
@@ -193,11 +195,16 @@ class ApplyWizard(WizardScreen):
     def _show_plan(self, p: ApplyPreview) -> None:
         self.preview = p
         steps = p.plan.steps if p.plan else ()
+        pending = (f"{len(steps)} migration(s)", "bold")
         self.query_one("#plan-intro", Static).update(
             Text.assemble(
-                ("Will apply ", ""),
-                (f"{len(steps)} migration(s)", "bold"),
-                (f" to {p.database_name}, oldest first:", ""),
+                ("Would apply ", ""),
+                pending,
+                (f" to {p.database_name} once the problems below are solved, oldest first:", ""),
+            )
+            if p.problems and steps
+            else Text.assemble(
+                ("Will apply ", ""), pending, (f" to {p.database_name}, oldest first:", "")
             )
         )
         table = self.query_one("#plan-table", DataTable)

@@ -8,10 +8,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 
@@ -32,9 +33,9 @@ class ConfirmScreen(ModalScreen[bool]):
         self.verb = verb
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox():
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
-            yield Static(self.body, classes="dialog-body")
+            yield DialogBody(self.body)
             if self.expected is not None:
                 yield TypedConfirmation(field_id="confirm-typed")
             with Horizontal(classes="dialog-buttons"):

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -21,6 +21,7 @@ from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, migration_set, reporting
+from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 
@@ -82,9 +83,9 @@ class FixScreen(ModalScreen[bool]):
             if self.kind == "repair"
             else "Clear a failed migration (clear-failed)"
         )
-        with Vertical(classes="dialog"):
+        with DialogBox():
             yield Static(Text(title, style="bold"), classes="dialog-title")
-            yield Static("checking…", id="fix-body", classes="dialog-body")
+            yield DialogBody("checking…", id="fix-body")
             yield ErrorBox()
             yield Field(placeholder="the database name", id="fix-typed", disabled=True)
             yield Static("", id="fix-why")

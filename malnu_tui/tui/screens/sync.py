@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sync import SyncPair, SyncProgress, SyncState, TablePlan, TableReport
 
 VERIFIED = {True: ("✔ yes", "green"), False: ("✘ no", "bold red"), None: ("—", "")}
+COLUMNS = ("table", "status", "verified", "lag", "last sync (UTC)", "rows", "mode", "progress")
 MAX_KEYS_SHOWN = 20
 
 
@@ -154,9 +155,10 @@ class SyncScreen(Screen[None]):
         pairs = self.query_one("#sync-pairs", DataTable)
         pairs.add_columns("pair", "from", "to", "tables")
         tables = self.query_one("#sync-tables", DataTable)
-        for label in ("table", "mode", "status", "last sync (UTC)", "lag", "rows", "verified"):
-            tables.add_column(label)
-        tables.add_column("progress", key="progress")
+        # What an operator must see at 80 columns first (a "✘ source gone" status and a
+        # "✘ no (verify)" pushed "verified" past the right edge); the rest scrolls (← →).
+        for label in COLUMNS:
+            tables.add_column(label, key=label)
         pairs.focus()
         self._load_pairs()
 
@@ -247,7 +249,7 @@ class SyncScreen(Screen[None]):
         for name in names:
             st = by_table.get(name)
             if st is None:
-                table.add_row(name, "—", "never synced", "—", "—", "—", "—", "", key=name)
+                table.add_row(name, "never synced", "—", "—", "—", "—", "—", "", key=name)
                 continue
             label, style = VERIFIED[st.verified]
             if (found := self.verified_now.get((pair.name, name))) is not None:
@@ -255,12 +257,12 @@ class SyncScreen(Screen[None]):
                 label += " (verify)"
             table.add_row(
                 name,
-                st.mode,
                 Text("✘ source gone", style="bold red") if name in gone else st.status,
-                st.finished_at or "—",
-                _age(lag_seconds(st)),
-                "—" if st.dest_count is None else f"{st.dest_count:,}",
                 Text(label, style=style),
+                _age(lag_seconds(st)),
+                st.finished_at or "—",
+                "—" if st.dest_count is None else f"{st.dest_count:,}",
+                st.mode,
                 "",
                 key=name,
             )

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Static
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 
@@ -89,9 +90,9 @@ class UnlockScreen(ModalScreen[bool]):
         self.state: LockState | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox():
             yield Static(Text("Release the migration lock", style="bold"), classes="dialog-title")
-            yield Static("reading the lock…", id="unlock-body", classes="dialog-body")
+            yield DialogBody("reading the lock…", id="unlock-body")
             yield ErrorBox()
             yield Field(placeholder="the database name", id="unlock-typed", disabled=True)
             yield Field(placeholder="the pid of the running process", id="unlock-pid")

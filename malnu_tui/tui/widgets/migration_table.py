@@ -112,6 +112,7 @@ class MigrationTable(ScrollView, can_focus=True):
         self._columns: tuple[str, ...] = WIDE_COLUMNS
         self._widths: list[int] = [len(c) for c in WIDE_COLUMNS]
         self.narrow = False
+        self._fitted_width = 0  # the width the columns were fitted to
 
     # -- data -----------------------------------------------------------------------------------
     @property
@@ -167,6 +168,7 @@ class MigrationTable(ScrollView, can_focus=True):
         """Narrow the name column (names elided in the middle) so that the state and rollback
         columns stay on screen: those are what an operator must see at 80 columns."""
         # The table's own width once laid out, else the screen's; one cell for a scrollbar.
+        self._fitted_width = self.size.width
         available = (self.size.width or self.app.size.width or 80) - 1
         total = sum(widths) + GAP * len(widths) + 1
         name = self._columns.index("name")
@@ -180,6 +182,12 @@ class MigrationTable(ScrollView, can_focus=True):
             tuple(elide_middle(c, width) if i == name else c for i, c in enumerate(cells))
             for cells in self._cells
         ]
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Laid out after the rows were shown (a wizard step's table), or the terminal was
+        # resized: fit the columns to the width the table has now.
+        if self.rows_shown and event.size.width != self._fitted_width:
+            self.show_rows(self.rows_shown)
 
     def selected(self) -> MigrationStatus | None:
         if not self.rows_shown:

@@ -80,7 +80,9 @@ class TargetPanel(Vertical):
         self.mset: MigrationSet | None = None
         self.state_filter: MigrationState | None = None
         self.loading_started = False
-        self.loading = False
+        # Not Textual's `loading` (which covers the whole panel with a loading indicator,
+        # hiding the last picture and the "reading status of …" line at every refresh).
+        self.reading = False
         self.as_of: datetime | None = None
         self.token: tuple[int, ...] | None = None
         self.health: TargetHealth | None = None
@@ -100,7 +102,7 @@ class TargetPanel(Vertical):
         """Read the status again; ``quiet`` (the automatic refresh) keeps the current picture on
         screen until the new one arrives."""
         self.loading_started = True
-        self.loading = True
+        self.reading = True
         if not quiet or self.report is None:
             self.query_one(".summary", Static).update(
                 Text(f"reading status of {self.target.display_url}…", style="italic")
@@ -129,7 +131,7 @@ class TargetPanel(Vertical):
         if event.target != self.target.name:
             return
         self.report, self.mset = event.report, event.mset
-        self.loading = False
+        self.reading = False
         self.as_of = clock()
         self.token = event.token
         self.query_one(ErrorBox).clear()
@@ -145,7 +147,7 @@ class TargetPanel(Vertical):
     def _failed(self, event: OperationFailed) -> None:
         if event.what != "status":
             return
-        self.loading = False
+        self.reading = False
         self.as_of = clock()
         self.query_one(".summary", Static).update(
             Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
@@ -158,7 +160,7 @@ class TargetPanel(Vertical):
             return
         event.stop()
         self.health = event.health
-        if event.token is not None and not self.loading:
+        if event.token is not None and not self.reading:
             self.token = event.token  # the health check's own read is no change by others
         self.query_one(".health", Static).update(health_text(event.health))
 
@@ -177,7 +179,7 @@ class TargetPanel(Vertical):
     def stale(self, max_age: float) -> bool:
         """True when this panel's picture may be out of date: older than ``max_age`` seconds,
         or its SQLite file changed since it was read."""
-        if self.loading or self.as_of is None:
+        if self.reading or self.as_of is None:
             return False
         if (clock() - self.as_of).total_seconds() >= max_age:
             return True

@@ -1,0 +1,161 @@
+"""The console as an operator meets it over SSH at 80×24, keyboard only: what a blocked step
+still shows, what stays on screen while it is re-read, what fits. Driven with Pilot on the
+demo's real SQLite databases; the outcomes are checked in the databases."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, DataTable, TextArea
+
+from malnu_tui.engine.backup import list_backups
+from malnu_tui.tui.screens.apply import ApplyWizard
+from tests.test_tui_wizards import SCHOOL_APPLIED, loaded, make_app, settled, text_of
+from tests.test_tui_wizards import demo as demo  # the fixture
+from tests.tui_demo import Demo, take_lock_elsewhere, wait_until
+
+pytestmark = pytest.mark.anyio
+
+PENDING = (
+    "20251124_123500_create_chat_conversations_table.sql",
+    "20251125_090000_create_roles_table.sql",
+    "20251125_091500_seed_default_roles.sql",
+)
+
+
+async def test_a_blocked_apply_still_shows_what_is_pending_and_its_sql(demo: Demo) -> None:
+    # With another operator's lock held, the wizard said "Will apply 0 migration(s)" with an
+    # empty table and no SQL, where `up --dry-run` says 3 would run and prints them.
+    take_lock_elsewhere(demo.primary_db)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        screen = app.screen
+        assert isinstance(screen, ApplyWizard)
+        intro = text_of(app, "#plan-intro")
+        assert "Would apply 3 migration(s) to school once the problems below are solved" in intro
+        table = screen.query_one("#plan-table", DataTable)
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [
+            f[:15] for f in PENDING
+        ]
+        sql = screen.query_one("#plan-sql", TextArea).text
+        assert all(f"-- up: {f}" in sql for f in PENDING)
+        assert "night-shift@admin-laptop" in text_of(app, "#plan-checks")
+        assert screen.blocked is not None and screen.query_one("#next", Button).disabled
+        await pilot.press("n")
+        assert screen.step == "plan"
+        await pilot.press("escape")
+    assert demo.applied() == SCHOOL_APPLIED
+    assert list_backups(demo.target().backup_dir) == []
+
+
+async def test_the_status_picture_stays_on_screen_while_it_is_read_again(demo: Demo) -> None:
+    # The panel kept its read-in-progress flag in Textual's own `loading` attribute: every
+    # refresh (each 5 s while idle) covered the whole table with "Loading...", as long as
+    # the read took (a second or more on D1 or a distant PostgreSQL), and the first read
+    # hid its "reading status of …" line the same way.
+    from malnu_tui.tui.widgets.target_panel import TargetPanel
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.screen.query(TargetPanel).first()
+        panel.reload(quiet=True)  # what the periodic refresh does
+        assert not panel.loading  # no loading indicator over the table
+        assert panel.table.row_count == 9
+        panel.reload()
+        assert not panel.loading
+        assert "reading status of sqlite:///" in text_of(app, "TargetPanel .summary")
+        await wait_until(pilot, lambda: panel.report is not None and not panel.reading)
+
+
+async def test_migration_tables_fit_the_width_they_get_and_a_resized_terminal(
+    demo: Demo,
+) -> None:
+    # The columns were fitted once, to the screen's width when the rows came: a wizard's table
+    # laid out narrower than the screen (the rollback's "how far" step) had its rollback column
+    # cut to "rollb", and a terminal resized from 120 to 80 columns kept the wide columns
+    # (state and rollback past the right edge) until the next read.
+    from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.widgets.migration_table import NARROW_COLUMNS, MigrationTable
+
+    def fits(table: MigrationTable) -> bool:
+        width = table.scrollable_content_region.width
+        return table._columns == NARROW_COLUMNS and table.virtual_size.width <= width + 1
+
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        status = app.screen
+        assert isinstance(status, StatusScreen)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: settled(app, "how-far"))
+        await pilot.resize_terminal(80, 24)
+        applied = app.screen.query_one("#applied-table", MigrationTable)
+        await wait_until(pilot, lambda: fits(applied))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is status)
+        await wait_until(pilot, lambda: fits(status.query_one(MigrationTable)))
+
+
+async def test_the_sync_tables_state_columns_fit_80_columns_with_a_source_gone_row(
+    demo: Demo,
+) -> None:
+    # "✘ source gone" widened the status column and pushed "verified" past the right edge
+    # ("verifie"); a "✘ no (verify)" or a long table name did the same.
+    from tests.test_tui_sync import has_pairs, left_behind_and_a_trigger, status_cell
+
+    left_behind_and_a_trigger(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
+        tables = app.screen.query_one("#sync-tables", DataTable)
+        await wait_until(pilot, lambda: not tables._require_update_dimensions)
+        labels = [str(c.label) for c in tables.ordered_columns]
+        widths = [c.get_render_width(tables) for c in tables.ordered_columns]
+        # Every column up to and including "verified" is on screen, and its header whole.
+        edge = sum(widths[: labels.index("verified") + 1])
+        assert edge <= tables.scrollable_content_region.width, list(
+            zip(labels, widths, strict=True)
+        )
+
+
+async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field(
+    demo: Demo,
+) -> None:
+    # The dialog grew with its text: at 80×24 a sync plan with many notes pushed the lines
+    # below the fold, then the typed field and the buttons, out of the screen; no key
+    # brought them back.
+    from textual.widgets import Input
+
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from malnu_tui.tui.widgets.dialog import DialogBody
+
+    lines = [f"  table_{i}: updated_at; source {i} rows, destination {i}" for i in range(30)]
+    answers: list[bool | None] = []
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await app.push_screen(
+            ConfirmScreen("Sync 30 table(s) into reports?", "\n".join(lines), "reports", "Sync"),
+            answers.append,
+        )
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        field = dialog.query_one("#confirm-typed", Input)
+        await wait_until(pilot, lambda: app.focused is field)
+        await pilot.pause(0.2)
+        for selector in ("#confirm-typed", "#yes", "#no"):
+            shown = dialog.query_one(selector).region
+            assert shown.height and dialog.region.contains_region(shown), selector
+        body = dialog.query_one(DialogBody)
+        await wait_until(pilot, lambda: body.max_scroll_y > 0)
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await wait_until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+        assert app.focused is field  # still typing there
+        await pilot.press(*"reports", "enter")
+        await wait_until(pilot, lambda: answers == [True])
