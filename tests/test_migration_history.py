@@ -401,3 +401,6 @@ def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) ->
     d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
     with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
         discover(d.migrations, d.rollback)
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="later")
+    with pytest.raises(MigrationFileError, match="dependency 'later' is this migration itself"):
+        discover(d.migrations, d.rollback)

@@ -577,7 +577,9 @@ def _check_dependencies(found: list[Migration]) -> None:
             if j >= i:
                 raise MigrationFileError(
                     str(mig.path),
-                    f"dependency {dep!r} does not come before this migration",
+                    f"dependency {dep!r} is this migration itself"
+                    if j == i
+                    else f"dependency {dep!r} does not come before this migration",
                     line=dependencies_line(mig),
                 )
 
