@@ -364,7 +364,7 @@ class MigrationSet:
             named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
             if len(named) == 1:  # its name alone (create_users_table), when only one has it
                 return named[0]
-            raise MigrationFileError(key, "no such migration") from None
+            raise MigrationFileError(key or "''", "no such migration") from None
         for m in self.migrations:
             if m.version == v:
                 return m
