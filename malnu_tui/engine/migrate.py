@@ -3,10 +3,9 @@ rollback, verify, repair, clear-failed, unlock and create."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +22,15 @@ from malnu_tui.engine.backends.base import (
     Backend,
     TrackingRecord,
     actor,
-    lock_holder_for_this_process,
 )
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
-    MalnuError,
     PlanChanged,
 )
 from malnu_tui.engine.files import MigrationSet
 from malnu_tui.engine.monitor.runlog import record_run
+from malnu_tui.engine.oplock import holds_lock, migration_lock
 from malnu_tui.engine.plan import (
     Plan,
     PlanStep,
@@ -129,39 +127,6 @@ def _raise_first(problems: list[Problem]) -> None:
 
 
 # -- running --------------------------------------------------------------------------------
-
-
-_HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
-
-
-def holds_lock(backend: Backend) -> bool:
-    """Whether a :func:`migration_lock` block of this process holds ``backend``'s lock (a
-    ``recover`` holds it across its restore and its migrations: they take it no second time)."""
-    return id(backend) in _HELD
-
-
-@contextlib.contextmanager
-def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
-    """Hold the one-operator-at-a-time lock for the duration of the block. Inside a block
-    that holds it already (recover's restore and migrations), the lock is kept, not retaken:
-    released between the steps, another operator's ``up`` could slip in."""
-    if holds_lock(backend):
-        yield
-        return
-    backend.ensure_schema()
-    backend.acquire_lock(lock_holder_for_this_process(purpose))
-    _HELD.add(id(backend))
-    try:
-        yield
-    except BaseException:
-        # The block's own error is the one to tell: a release that fails too (the same full
-        # disk or busy database) leaves the lock row to the next run's takeover.
-        _HELD.discard(id(backend))
-        with contextlib.suppress(MalnuError):
-            backend.release_lock()
-        raise
-    _HELD.discard(id(backend))
-    backend.release_lock()
 
 
 SafetyBackup = Callable[[str], str | None]  # reason → backup id

@@ -24,3 +24,16 @@ SELECT setval(pg_get_serial_sequence('"flags"', 'id'), coalesce((SELECT max("id"
 UPDATE flags SET is_paid = CAST(EXISTS(SELECT 1 FROM orders WHERE orders.id = flags.id) AS INT) WHERE id = 2;
 -- check:
 SELECT id, is_paid, late, CASE WHEN done THEN 'y' WHEN NOT done THEN 'n' END, score FROM flags ORDER BY id
+
+-- case: total_is_a_real_sum_zero_over_no_rows
+-- setup:
+CREATE TABLE pay (id INTEGER PRIMARY KEY, amount INTEGER, paid INTEGER, fee REAL, cls TEXT);
+INSERT INTO pay VALUES (1, 100, 1, 2.5, '7A'), (2, 250, 0, 2.5, '7A'), (3, NULL, 1, NULL, '7B'), (4, 40, 1, 0.125, '7C');
+-- sqlite:
+CREATE VIEW per_class AS SELECT cls, total(amount) AS t, total(CASE WHEN paid THEN amount END) AS tp, total(DISTINCT fee) AS tf FROM pay GROUP BY cls;
+CREATE VIEW no_rows AS SELECT total(amount) AS t FROM pay WHERE id < 0;
+-- postgres:
+CREATE VIEW per_class AS SELECT cls, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t, CAST(COALESCE(SUM(CASE WHEN (paid <> 0) THEN amount END), 0) AS DOUBLE PRECISION) AS tp, CAST(COALESCE(SUM(DISTINCT fee), 0) AS DOUBLE PRECISION) AS tf FROM pay GROUP BY cls;
+CREATE VIEW no_rows AS SELECT CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t FROM pay WHERE id < 0;
+-- check:
+SELECT cls, t, tp, tf FROM per_class UNION ALL SELECT 'none', t, t, t FROM no_rows ORDER BY 1
