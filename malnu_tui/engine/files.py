@@ -10,15 +10,8 @@ from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.lazy import cached
-from malnu_tui.engine.sqlsplit import (
-    SplitError,
-    Statement,
-    TemplateParts,
-    is_transaction_control,
-    line_ends,
-    split_statements,
-    strip_template,
-)
+from malnu_tui.engine.sqlsplit import SplitError, Statement, line_ends, split_statements
+from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
 __all__ = [
     "Migration",
