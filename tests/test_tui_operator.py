@@ -4,6 +4,8 @@ demo's real SQLite databases; the outcomes are checked in the databases."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button, DataTable, TextArea
 
@@ -159,3 +161,67 @@ async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field
         assert app.focused is field  # still typing there
         await pilot.press(*"reports", "enter")
         await wait_until(pilot, lambda: answers == [True])
+
+
+async def test_the_import_wizard_says_why_and_confirms_as_every_wizard(
+    demo: Demo, tmp_path: Path
+) -> None:
+    # Enter in a source field with no table named did nothing and said nothing; the
+    # confirmation was a field of its own whose placeholder was the database name itself
+    # (it looked typed already), compared without the engine's rule, and Enter on a wrong
+    # word did nothing; a failed preview went on saying "reading…" under its error.
+    from textual.widgets import Input, Static
+
+    from malnu_tui.tui.screens.data_import import ImportWizard
+    from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
+
+    csv = tmp_path / "siswa.csv"
+    csv.write_text("email,name\nsiswa1@malnu.sch.id,Siswa Satu\n", encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns.email]\nfrom = "email"\napply = ["frobnicate"]\n', encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: settled(app, "source"))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        screen.query_one("#import-file", Input).value = str(csv)
+        await pilot.press("enter")  # in the file field, focused
+        said = [n.message for n in app._notifications]
+        assert "cannot go on: name the table" in said, said
+        screen.query_one("#import-table", Input).value = "users"
+        screen.query_one("#import-map", Input).value = str(bad)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.step == "preview" and not screen.working)
+        preview = text_of(app, "#preview-text")
+        assert "reading" not in preview and "✘ no preview" in preview
+        assert "unknown step 'frobnicate'" in text_of(app, "#wizard-error")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: settled(app, "source"))
+        screen.query_one("#import-map", Input).value = ""
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "validate"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        field = screen.query_one("#confirm-input", Input)
+        assert app.focused is field and field.placeholder != "school"
+        assert screen.query(TypedConfirmation)
+        prompt = text_of(app, "#confirm .typed-prompt")
+        assert "Type school to import 1 row into users" in prompt, prompt
+        await pilot.press(*"School", "enter")
+        why = str(screen.query_one("#confirm .typed-why", Static).render())
+        assert "check upper and lower case" in why and screen.step == "confirm"
+        field.value = ""
+        await pilot.press(*" school ", "enter")  # the engine's rule, as the CLI prompt's
+        await wait_until(pilot, lambda: screen.finished, timeout=30)
+        assert "✔ committed" in text_of(app, "#result-text")
+    import sqlite3
+
+    with sqlite3.connect(demo.primary_db) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("siswa1@malnu.sch.id",)]
+        audit = conn.execute("SELECT outcome FROM malnu_audit WHERE action = 'import'").fetchall()
+    assert audit == [("ok",)]
+    assert [m.reason for m in list_backups(demo.target().backup_dir)] == ["pre-import"]
