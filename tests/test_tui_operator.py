@@ -225,3 +225,37 @@ async def test_the_import_wizard_says_why_and_confirms_as_every_wizard(
         audit = conn.execute("SELECT outcome FROM malnu_audit WHERE action = 'import'").fetchall()
     assert audit == [("ok",)]
     assert [m.reason for m in list_backups(demo.target().backup_dir)] == ["pre-import"]
+
+
+async def test_a_failed_run_is_seen_in_the_audit_list_at_80_columns(demo: Demo) -> None:
+    # The outcome was the fifth column, after the object (a 50-character file name): at 80
+    # columns "✘ failed" was past the right edge, seen only in the selected row's detail.
+    import subprocess
+    import sys
+
+    from malnu_tui.tui.screens.audit import AuditScreen
+
+    broken = "20251126_000000_add_users_again.sql"
+    (demo.root / "migrations" / broken).write_text(
+        "CREATE TABLE users (id INTEGER);\n", encoding="utf-8"
+    )
+    cli = [sys.executable, "-m", "malnu_tui", "--config", str(demo.config), "up"]
+    done = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stderr
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("l")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
+        )
+        table = app.screen.query_one("#audit-table", DataTable)
+        await wait_until(
+            pilot, lambda: table.row_count > 0 and not table._require_update_dimensions
+        )
+        labels = [str(c.label) for c in table.ordered_columns]
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        edge = sum(widths[: labels.index("outcome") + 1])
+        assert edge <= table.scrollable_content_region.width, list(zip(labels, widths, strict=True))
+        outcomes = [str(table.get_row_at(i)[labels.index("outcome")]) for i in range(3)]
+        assert "✘ failed" in outcomes, outcomes
