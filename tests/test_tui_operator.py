@@ -259,3 +259,43 @@ async def test_a_failed_run_is_seen_in_the_audit_list_at_80_columns(demo: Demo) 
         assert edge <= table.scrollable_content_region.width, list(zip(labels, widths, strict=True))
         outcomes = [str(table.get_row_at(i)[labels.index("outcome")]) for i in range(3)]
         assert "✘ failed" in outcomes, outcomes
+
+
+async def test_a_wizard_reading_a_database_that_does_not_answer_can_be_cancelled(
+    tmp_path: Path,
+) -> None:
+    # Cancel was refused while any step's worker ran: on a server (or D1) that does not
+    # answer, the apply wizard stayed on "Planning …" for the whole connect timeout (D1's
+    # retries: 17 s), esc did nothing and the footer offered only quitting the console.
+    import socket
+
+    from malnu_tui.tui.app import MalnuApp
+    from malnu_tui.tui.screens.apply import ApplyWizard
+    from malnu_tui.tui.screens.status import StatusScreen
+    from tests.tui_demo import build_demo
+
+    demo = build_demo(tmp_path / "demo")
+    silent = socket.socket()  # accepts the connection (backlog), never answers it
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            "\n[targets.far]\n"
+            f'url = "postgresql://malnu@127.0.0.1:{port}/school?connect_timeout=3"\n'
+            'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
+        )
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("far"))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard))
+            wizard = app.screen
+            assert isinstance(wizard, ApplyWizard)
+            await wait_until(pilot, lambda: wizard.working)  # planning, the server silent
+            await pilot.press("escape")
+            assert isinstance(app.screen, StatusScreen), app.screen
+    finally:
+        silent.close()

@@ -71,6 +71,7 @@ class ImportWizard(WizardScreen):
         ("result", "Result"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset({"preview"})
 
     def __init__(
         self,
