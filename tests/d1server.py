@@ -81,7 +81,9 @@ class Fault:
     mid-way by a proxy that buffered it), ``error-after`` (execute and commit, then answer
     ``status`` with D1's error ``message``: D1's documented transient errors, "Network
     connection lost." or "… storage caused object to be reset.", come after the work may
-    have been done; D1's error list says to retry them).
+    have been done; D1's error list says to retry them), ``slow-after`` (execute and commit,
+    then sleep ``delay`` seconds before answering: the client stops waiting, or is stopped,
+    after the work was done).
     """
 
     kind: str
@@ -671,6 +673,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop-after":
             self._drop()
             return
+        if fault is not None and fault.kind == "slow-after":
+            time.sleep(fault.delay)
         if fault is not None and fault.kind == "error-after":
             entry.status = fault.status
             self._error(fault.status, 7500, fault.message or "D1_ERROR: Network connection lost.")

@@ -251,3 +251,153 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
         for p in preflight_rollback(b, db_target.target(d), mset, steps=2).problems
     )
     b.close()
+
+
+def test_rows_the_guides_runner_wrote_on_a_windows_checkout_are_not_drift(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The school guide's runner records ``sha256(content)`` of the file as read (CRLF and
+    BOM kept): adopted from a Windows checkout, every such row was "drifted" and `up`
+    refused until a `repair` of the whole history. The same content is not drift; an edit
+    still is, and a template's placeholder checksum too."""
+    import hashlib
+
+    d = mdirs
+    d.add("20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);")
+    d.add("20250101_000200", "create_mapel", "CREATE TABLE mapel (id INTEGER PRIMARY KEY);")
+    d.add("20250101_000300", "create_guru", "CREATE TABLE guru (id INTEGER PRIMARY KEY);")
+    for p in d.migrations.iterdir():  # a Windows checkout, saved by Notepad
+        p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes().replace(b"\n", b"\r\n"))
+    b = db_target.open(d)
+    runner = {  # what the guide's runner recorded, and a row from the template's own INSERT
+        "20250101_000100_create_kelas.sql": "kelas",
+        "20250101_000200_create_mapel.sql": "mapel",
+    }
+    for name, table in runner.items():
+        raw = (d.migrations / name).read_bytes()
+        checksum = hashlib.sha256(raw).hexdigest() if table == "kelas" else "checksum_hash"
+        for sql in (
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)",
+            f"INSERT INTO migrations (filename, checksum) VALUES ('{name}', '{checksum}')",
+        ):
+            b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    mset = discover(d.migrations, d.rollback)
+    got = {m.filename: m.state for m in status(b, mset).migrations}
+    assert got == {
+        "20250101_000100_create_kelas.sql": MigrationState.APPLIED,
+        "20250101_000200_create_mapel.sql": MigrationState.DRIFTED,  # 'checksum_hash'
+        "20250101_000300_create_guru.sql": MigrationState.PENDING,
+    }
+    kelas = d.migrations / "20250101_000100_create_kelas.sql"
+    kelas.write_bytes(kelas.read_bytes().replace(b"kelas (id", b"kelas (kode"))
+    drifted = verify(b, discover(d.migrations, d.rollback)).drifted
+    assert [m.filename for m in drifted] == [kelas.name, "20250101_000200_create_mapel.sql"]
+    b.close()
+
+
+def test_clear_failed_takes_a_version_as_every_command_does(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.migrate import MigrationFailed, clear_failed
+
+    d = mdirs
+    d.add("20250101_000100", "bad", "INSERT INTO nowhere VALUES (1);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    with pytest.raises(ConfigError, match="no tracking row for 20250101_000900"):
+        clear_failed(b, "20250101_000900")
+    assert clear_failed(b, "20250101000100").filename == "20250101_000100_bad.sql"
+    assert b.fetch_records() == []
+    assert b.read_audit(action="clear-failed")[0].object == "20250101_000100_bad.sql"
+    b.close()
+
+
+def test_hidden_files_in_the_directories_are_not_migrations(mdirs: MigrationDirs) -> None:
+    """An emacs lock (a dangling symlink, while the file is being edited on the server) and
+    macOS's AppleDouble files (copied from a Mac) stopped every command, `status` included."""
+    d = mdirs
+    d.add(
+        "20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
+    )
+    (d.migrations / ".#20250101_000100_create_kelas.sql").symlink_to("root@vm.4242:1733470000")
+    (d.migrations / "._20250101_000100_create_kelas.sql").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    (d.rollback / "._20250101_000100_undo_create_kelas.sql").write_bytes(b"\x00\x05\x16\x07")
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in mset.migrations] == ["20250101_000100_create_kelas.sql"]
+    assert mset.migrations[0].rollback is not None and not mset.warnings
+
+
+def test_repair_forgets_a_missing_row_only_when_it_is_named(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A row whose file is gone (the template's placeholder name recorded by its own
+    INSERT run through `wrangler d1 execute --file`, or an archived file) stayed `missing` for
+    good: `verify` exit 1 and `check` CRITICAL, with raw SQL the only way out."""
+    d = mdirs
+    d.add(
+        "20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
+    )
+    b = db_target.open(d)
+    _up(b, d)
+    sql = (
+        "INSERT INTO migrations (filename, checksum) "
+        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
+    )
+    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    assert repair(b, mset) == []  # never without being named
+    assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
+    assert verify(b, mset).ok
+    assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
+    audit = b.read_audit(action="repair")[0]
+    assert audit.detail.startswith("forgot 20251124_120500_migration_name.sql: applied, its file")
+    assert '"checksum": "checksum_hash"' in audit.detail  # the before-image
+    b.close()
+
+
+def test_create_names_the_new_file_after_the_newest(mdirs: MigrationDirs) -> None:
+    """Two `create`s in one second (a script): the second was refused ("wait a second"). A
+    set whose newest file was named by a clock ahead of UTC (WIB, typed by hand, in
+    Supabase's form): the new file sorted before it and ran out of order."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    d = mdirs
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    dirs = (d.migrations, d.rollback)
+    first, _ = create_migration(dirs, "add nisn", now=now)
+    second, second_rb = create_migration(dirs, "add nisn index", now=now)
+    assert (first.name, second.name) == (
+        "20251124_050000_add_nisn.sql",
+        "20251124_050001_add_nisn_index.sql",
+    )
+    assert second_rb.name == "20251124_050001_undo_add_nisn_index.sql"
+    (d.migrations / "20251124120000_wib.sql").write_text("SELECT 1;\n")  # 12:00 WIB is 05:00 UTC
+    third, _ = create_migration(dirs, "add kelas", now=now)
+    assert third.name == "20251124_120001_add_kelas.sql"
+    assert [m.filename for m in discover(d.migrations, d.rollback).migrations][-1] == third.name
+
+
+def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) -> None:
+    """`-- Dependencies: create_kelas` (the name as the guide's directory listing shows it,
+    without its version) was "unknown dependency" and stopped every command; it names the one
+    file of that name. A name two files share stays an error."""
+    d = mdirs
+    d.add("20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);")
+    d.add(
+        "20250101_000200",
+        "create_siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas (id));",
+        dependencies="create_kelas",
+    )
+    mset = discover(d.migrations, d.rollback)
+    assert mset.find("create_kelas").filename == "20250101_000100_create_kelas.sql"
+    d.add("20250101_000300", "add_index", "CREATE INDEX a ON kelas (id);")
+    d.add("20250101_000400", "add_index", "CREATE INDEX b ON siswa (id);")
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
+    with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
+        discover(d.migrations, d.rollback)

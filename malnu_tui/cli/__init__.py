@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SIGTERM (a service manager, a CI timeout, `kill`) ends every command as Ctrl-C does:
         # its own cleanup runs (a restore rolled back, a scratch database dropped, the lock
         # released), then exit 143.
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), _waits_said(ctx, args):
             code: int = handler(ctx)
         return code
     except MalnuError as exc:
@@ -252,6 +252,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         ctx.close()
+
+
+def _waits_said(ctx: Context, args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """A long wait (a D1 retry's backoff, a Retry-After) said on stderr as it starts, so an
+    operator never takes it for a hang; not by ``check``, whose output is the plugin's."""
+    from malnu_tui.engine.observe import observing_waits
+
+    if getattr(args, "command", None) == "check":
+        return contextlib.nullcontext()
+    return observing_waits(lambda text: ctx.message(f"waiting: {text}"))
 
 
 def _register_secrets_of(argv: Sequence[str]) -> None:

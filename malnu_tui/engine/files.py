@@ -24,6 +24,7 @@ __all__ = [
     "Migration",
     "MigrationSet",
     "RollbackFile",
+    "checkout_checksums",
     "checksum_bytes",
     "dependencies_line",
     "discover",
@@ -115,6 +116,18 @@ def checksum_bytes(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def checkout_checksums(data: bytes) -> frozenset[str]:
+    """sha256 hex of each form a checkout of the file ``data`` may take: LF or CRLF line
+    ends, with or without a UTF-8 BOM, and ``data`` as it is. A tracking row written by
+    another runner that hashes the raw file (the school guide's ``calculateChecksum``, on a
+    Windows checkout) holds one of these: the same content, not drift."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    lf = body.replace(b"\r\n", b"\n")
+    crlf = lf.replace(b"\n", b"\r\n")
+    forms = (data, lf, crlf, b"\xef\xbb\xbf" + lf, b"\xef\xbb\xbf" + crlf)
+    return frozenset(hashlib.sha256(f).hexdigest() for f in forms)
 
 
 def normalise_version(text: str) -> str:
@@ -298,6 +311,22 @@ class Migration:
             return self.text
         return _decode(self.path, _read(str(self.path)))
 
+    def same_content(self, recorded: str | None) -> bool:
+        """Whether a tracking row's checksum is this file's: the tool's own (BOM stripped,
+        CRLF folded), or another runner's hash of a checkout of the same content
+        (:func:`checkout_checksums`; the file is read again only then)."""
+        if recorded is None:
+            return False
+        recorded = recorded.strip().lower()
+        if recorded == self.checksum:
+            return True
+        if len(recorded) != 64:  # not a sha256 at all ('checksum_hash', a template's)
+            return False
+        try:
+            return recorded in checkout_checksums(_read(str(self.path)))
+        except MigrationFileError:
+            return False
+
     @cached
     def _parts(self) -> TemplateParts:
         return parse_sql_file(self.path, self.read_text(), self.dialect)
@@ -332,6 +361,9 @@ class MigrationSet:
         try:
             v = normalise_version(key)
         except ValueError:
+            named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
+            if len(named) == 1:  # its name alone (create_users_table), when only one has it
+                return named[0]
             raise MigrationFileError(key, "no such migration") from None
         for m in self.migrations:
             if m.version == v:
@@ -357,7 +389,8 @@ def _split_deps(value: str) -> list[str]:
 
 
 def _sql_files(directory: Path) -> list[tuple[str, str]]:
-    """(name, path) of the ``.sql`` files in ``directory``, sorted by name (scandir: no stat).
+    """(name, path) of the ``.sql`` files in ``directory`` (hidden ones skipped), sorted by
+    name (scandir: no stat).
 
     Anything else named ``*.sql`` (a directory, a dangling symlink, a symlink loop) is an error
     naming it: skipping it silently would make ``up`` say "up to date" with a migration unread.
@@ -367,6 +400,11 @@ def _sql_files(directory: Path) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     with os.scandir(directory) as it:
         for e in it:
+            if e.name.startswith("."):
+                # Hidden, as `ls` and git hide them: an editor's lock (emacs's `.#name.sql`, a
+                # dangling symlink while a buffer is edited) or macOS's AppleDouble `._name.sql`
+                # (copied from a Mac to a share or a tarball). Each stopped every command.
+                continue
             if not e.name.endswith(".sql"):
                 if e.name.lower().endswith(".sql"):  # 20240101120000_init.SQL (Windows tools)
                     raise MigrationFileError(
@@ -506,6 +544,12 @@ def _check_dependencies(found: list[Migration]) -> None:
     if not any(m.dependencies for m in found):
         return
     index: dict[str, int] = {}
+    names: dict[str, list[int]] = {}
+    for i, mig in enumerate(found):
+        names.setdefault(mig.name, []).append(i)
+    for name, at in names.items():  # a file's name alone (create_users_table), when unique
+        if len(at) == 1:
+            index[name] = index[name + ".sql"] = at[0]
     for i, mig in enumerate(found):
         index[mig.filename] = i
         index[mig.filename.removesuffix(".sql")] = i

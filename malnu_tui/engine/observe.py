@@ -37,3 +37,26 @@ def observing(observer: StatementObserver) -> Iterator[None]:
         yield
     finally:
         _OBSERVER.reset(token)
+
+
+WaitObserver = Callable[[str], None]  # what is awaited, and for how long, in words
+
+_WAITS: ContextVar[WaitObserver | None] = ContextVar("malnu_wait_observer", default=None)
+
+
+def waiting(text: str) -> None:
+    """Called before a wait that an operator would otherwise take for a hang (a D1 retry's
+    backoff, a server's Retry-After): ``text`` says what is awaited and for how long."""
+    observer = _WAITS.get()
+    if observer is not None:
+        observer(text)
+
+
+@contextlib.contextmanager
+def observing_waits(observer: WaitObserver) -> Iterator[None]:
+    """Within the block (in this thread), ``observer`` hears of every long wait."""
+    token = _WAITS.set(observer)
+    try:
+        yield
+    finally:
+        _WAITS.reset(token)

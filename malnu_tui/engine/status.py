@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from malnu_tui.engine.backends.base import Backend, TrackingRecord
-from malnu_tui.engine.errors import ConfigError, LockHolder
+from malnu_tui.engine.errors import ConfigError, LockHolder, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "VerifyResult",
     "applied_newest_first",
     "report_from_records",
+    "row_named",
+    "select_repair",
     "select_rollback",
     "status",
     "verify",
@@ -179,7 +181,7 @@ def report_from_records(
             state = MigrationState.PENDING
         elif not rec.success:
             state = MigrationState.FAILED
-        elif rec.checksum != m.checksum or rec.filename != m.filename:
+        elif rec.filename != m.filename or not m.same_content(rec.checksum):
             state = MigrationState.DRIFTED
         else:
             state = MigrationState.APPLIED
@@ -275,6 +277,26 @@ def _status_row(
     )
 
 
+def row_named(records: Sequence[TrackingRecord], given: str) -> TrackingRecord | None:
+    """The tracking row an operator names (``clear-failed``): by its filename (a path's
+    base name, ``.sql`` optional) or by its version, as every other command takes it; the
+    failed row when that version has more than one."""
+    name = given.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    by_name = {r.filename: r for r in records}
+    rec = by_name.get(name) or by_name.get(name + ".sql")
+    if rec is not None:
+        return rec
+    try:
+        version = normalise_version(name)
+    except ValueError:
+        return None
+    rows = [r for r in records if _version_of(r.filename) == version]
+    failed = [r for r in rows if not r.success]
+    if len(rows) == 1 or len(failed) == 1:
+        return rows[0] if len(rows) == 1 else failed[0]
+    return None
+
+
 def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | None:
     for m in mset.migrations:
         if m.version == version:
@@ -324,6 +346,44 @@ def select_rollback(
             hint=f"use --steps {len(applied)} to roll back all of them" if applied else None,
         )
     return applied[: steps or 1]
+
+
+def select_repair(
+    report: StatusReport, mset: MigrationSet, filenames: Sequence[str] | None = None
+) -> tuple[list[MigrationStatus], list[str]]:
+    """What ``repair`` accepts, and why a named file cannot be: by default every drifted
+    file (its checksum, or its new name, recorded); a file named on the command line must be
+    drifted, or be a *missing* row (applied, its file gone: archived, or a row the template's
+    own INSERT recorded under its placeholder name), whose row is then forgotten. Such a
+    row used to stay for good (`verify` exit 1, `check` CRITICAL) unless deleted by hand."""
+    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+    if not filenames:
+        return list(drifted.values()), []
+    missing = [m for m in report.migrations if m.state is MigrationState.MISSING]
+    chosen: list[MigrationStatus] = []
+    errors: list[str] = []
+    for f in filenames:
+        try:
+            name = mset.find(f).filename
+        except MigrationFileError as exc:  # no such file: a missing row, named?
+            row = row_named([_as_record(m) for m in missing], f)
+            gone = next((m for m in missing if row and m.filename == row.filename), None)
+            if gone is None:
+                errors.append(str(exc))
+            elif gone not in chosen:
+                chosen.append(gone)
+            continue
+        if name not in drifted:
+            errors.append(f"{name} has not drifted; nothing to repair")
+        elif drifted[name] not in chosen:
+            chosen.append(drifted[name])
+    return chosen, errors
+
+
+def _as_record(m: MigrationStatus) -> TrackingRecord:
+    return TrackingRecord(
+        m.filename, m.recorded_checksum or "", m.executed_at, m.execution_time_ms, True, None
+    )
 
 
 # -- verification ---------------------------------------------------------------------------

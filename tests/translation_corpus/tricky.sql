@@ -93,10 +93,10 @@ SELECT date('now', 'weekday 1.5');
 SELECT strftime('%V', 'now');
 -- finding: %V
 
--- case: tricky_julianday
+-- case: tricky_julianday_localtime
 -- sqlite:
-SELECT julianday('now') - julianday('2025-01-01');
--- finding: julianday
+SELECT julianday('now', 'localtime') - julianday('2025-01-01');
+-- finding: modifier
 
 -- case: tricky_last_insert_rowid
 -- sqlite:
@@ -105,9 +105,20 @@ SELECT last_insert_rowid();
 
 -- case: tricky_glob
 -- setup:
-CREATE TABLE f (name TEXT);
+CREATE TABLE f (name TEXT, size INTEGER);
+INSERT INTO f VALUES ('001_init.sql', 10), ('README', 200), ('x.SQL', 3), (NULL, NULL);
 -- sqlite:
-SELECT name FROM f WHERE name GLOB '*.sql';
+CREATE VIEW migrations AS SELECT name FROM f WHERE name GLOB '[0-9]*.sql' OR size GLOB '2*';
+-- postgres:
+CREATE VIEW migrations AS SELECT name FROM f WHERE name ~ '^[0-9].*\.sql$' OR CAST(size AS TEXT) ~ '^2.*$';
+-- check:
+SELECT name FROM migrations ORDER BY name
+
+-- case: tricky_glob_of_a_computed_pattern
+-- setup:
+CREATE TABLE f (name TEXT, ext TEXT);
+-- sqlite:
+SELECT name FROM f WHERE name GLOB '*.' || ext;
 -- finding: GLOB
 
 -- case: tricky_random

@@ -188,6 +188,11 @@ class AdvisoryLock:
                 )
             )
         self.held = False
+        if self.b.conn.closed:
+            # The session ended (a server stop or restart, a terminated backend): its advisory
+            # lock ended with it. Saying "the connection is closed" here hid why the command
+            # stopped (the error that closed it, raised through this release's `finally`).
+            return
         self.b._query("SELECT pg_advisory_unlock(%s)", (self.key,))
 
     def _end_holder_session(self) -> None:

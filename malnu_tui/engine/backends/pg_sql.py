@@ -18,6 +18,7 @@ __all__ = [
     "error_text",
     "lock_holders",
     "run_statement",
+    "session_ended",
     "with_lock_holders",
     "with_params",
 ]
@@ -58,12 +59,18 @@ def error_text(exc: psycopg.Error) -> str:
         text = f"{text} [SQLSTATE {diag.sqlstate}]"
     if diag.message_detail:
         text += f"; {diag.message_detail}"
-    if diag.sqlstate == "57P01":  # admin_shutdown: pg_terminate_backend, or a server stop
-        text += (
-            "; the server ended this session: an administrator, a server restart, or another "
-            "operator's `malnu-tui unlock` of this lock (see `malnu-tui log --action unlock`)"
-        )
-    return text
+    return text + session_ended(exc)
+
+
+def session_ended(exc: psycopg.Error) -> str:
+    """Why a session was ended by the server (SQLSTATE 57P01, admin_shutdown:
+    ``pg_terminate_backend``, or a server stop), as the end of a message; "" otherwise."""
+    if exc.diag.sqlstate != "57P01":
+        return ""
+    return (
+        "; the server ended this session: an administrator, a server restart, or another "
+        "operator's `malnu-tui unlock` of this lock (see `malnu-tui log --action unlock`)"
+    )
 
 
 def create_schema_if_missing(conn: psycopg.Connection[Any], schema: str) -> None:

@@ -13,6 +13,7 @@ The restore is in :mod:`malnu_tui.engine.backup.pg_restore`, the client tools in
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -97,11 +98,20 @@ def create(
                 assert row is not None
                 snapshot, total = str(row[0]), int(row[1])
                 progress(BackupProgress("dump", 0, total, f"pg_dump -Fc of {meta.name}"))
+                # pg_dump takes a share lock on every table it dumps, in every schema: behind
+                # a session holding one exclusively it waited for ever (no word, no end), so
+                # it waits as long as the tool's own statements do.
+                wait = (
+                    []
+                    if _is_zero(meta.lock_timeout)
+                    else [f"--lock-wait-timeout={meta.lock_timeout}"]
+                )
                 proc = subprocess.Popen(
                     [
                         tools.pg_dump,
                         "--format=custom",
                         "--no-password",
+                        *wait,
                         f"--snapshot={snapshot}",
                         f"--file={dest}",
                         f"--dbname={url}",
@@ -133,13 +143,14 @@ def create(
             text = str(exc) if isinstance(exc, BackendError) else f"{meta.display_url}: {exc}"
             if "55P03" not in text and getattr(exc, "sqlstate", None) != "55P03":
                 raise BackupError(text.strip()) from None
-            who = lock_holders(conn)  # lock_timeout: a session holds a table exclusively
-            raise BackupError(
-                f"{text.strip()}; no backup was made",
-                hint="another session holds an exclusive lock on a table (a migration or "
-                f"maintenance in progress{': ' + who if who else ''}): let it finish and run "
-                "again, or give the target a longer lock_timeout (?lock_timeout=60s)",
-            ) from None
+            raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
+        given_up = _LOCK_GIVEN_UP.search(err) if proc.returncode != 0 else None
+        if given_up:
+            raise _lock_wait(
+                conn,
+                f"{meta.display_url}: pg_dump gave up waiting {meta.lock_timeout} for a lock on "
+                f"{given_up[1]}; no backup was made",
+            )
     finally:
         meta.close()
     if proc.returncode != 0:
@@ -163,6 +174,28 @@ def create(
         schema_hash=schema_hash,
         row_counts=counts,
         details={"pg_dump": f"{tools.pg_dump} ({tools.major})", "toc_entries": detail},
+    )
+
+
+# pg_dump's --lock-wait-timeout is a statement_timeout around its LOCK TABLE statements.
+_LOCK_GIVEN_UP = re.compile(
+    r"canceling statement due to (?:statement|lock) timeout.*?LOCK TABLE (.+?) IN ACCESS SHARE",
+    re.DOTALL,
+)
+
+
+def _is_zero(timeout: str) -> bool:
+    return re.fullmatch(r"0+\s*(us|ms|s|min|h|d)?", timeout.strip()) is not None
+
+
+def _lock_wait(conn: object, message: str) -> BackupError:
+    """The backup gave up on a lock (``lock_timeout``): who holds one exclusively."""
+    who = lock_holders(conn)
+    return BackupError(
+        message,
+        hint="another session holds an exclusive lock on a table (a migration or "
+        f"maintenance in progress{': ' + who if who else ''}): let it finish and run "
+        "again, or give the target a longer lock_timeout (?lock_timeout=60s)",
     )
 
 

@@ -299,7 +299,7 @@ def plan_recover(
     # A file edited since it ran would be re-applied as edited (`up` refuses drift): the
     # schema of TIME never had that, and the new tracking row would hide the drift.
     recorded = {r.filename: r.checksum for r in backend.fetch_records() if r.success}
-    drifted = [f for f in reapply if recorded.get(f, files[f].checksum) != files[f].checksum]
+    drifted = [f for f in reapply if f in recorded and not files[f].same_content(recorded[f])]
     if drifted:
         drift = ChecksumDrift(drifted)
         drift.hint = (
@@ -383,7 +383,7 @@ def _run_recover(
     plan: RecoverPlan,
     progress: BackupProgressCallback | None,
 ) -> RecoverResult:
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     method_for(backend.kind)  # a kind without backups fails before anything changes
     # One lock from the pre-recover backup to the last migration: released between the

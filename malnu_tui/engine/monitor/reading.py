@@ -34,12 +34,14 @@ AUDIT_WINDOW = 2000  # newest audit rows read per target
 
 
 def _for_check(target: Target) -> Target:
-    """A target opened for a check: D1 retries kept short so a dead API answers quickly."""
+    """A target opened for a check: D1 retries kept short so a dead API answers quickly (a
+    Retry-After over 8 s is UNKNOWN at once, naming it)."""
     if target.kind != "d1":
         return target
     opts = dict(target.options)
     opts.setdefault("retry_attempts", 2)
     opts.setdefault("retry_base_delay", 0.2)
+    opts.setdefault("retry_max_delay", 2)
     opts.setdefault("timeout", 10)
     return dataclasses.replace(target, options=opts)
 

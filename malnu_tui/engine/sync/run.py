@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from malnu_tui.engine.backends.base import AuditEntry, lock_holder_for_this_process, utc_now
+from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Difference,
@@ -548,14 +548,16 @@ def run_sync(
     failed syncs and the sync lag). Each table's report is appended to ``done`` as it ends,
     so a caller still has the tables synced before one that failed (an exception)."""
     from malnu_tui.engine.monitor.runlog import record_run
+    from malnu_tui.engine.oplock import migration_lock
 
     start_early(s, req)
     backend = s.dst.backend
     backend.ensure_schema()
     pair = f"{s.source_target.name}->{s.dest_target.name}"
+    # The lock as every other command holds it (engine/migrate.py): a failed release after a
+    # failure (the server or D1 gone) never hides the failure itself.
     with record_run(backend, "sync", pair) as run:
-        backend.acquire_lock(lock_holder_for_this_process("sync"))
-        try:
+        with migration_lock(backend, "sync"):
             plans = plan_sync(s, req, recount=False)
             for p in plans:
                 if p.table in s.early and not _incremental(p):
@@ -563,8 +565,6 @@ def run_sync(
             reports = [] if done is None else done
             for p in plans:
                 reports.append(sync_table(s, p, req, progress))
-        finally:
-            backend.release_lock()
         run.count("tables", len(reports))
         for name in ("read", "inserted", "updated", "deleted"):
             run.count(name, sum(getattr(r, name) for r in reports))

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_sql import with_params
+from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import relaxed_hint
@@ -70,7 +70,7 @@ def pg_error(
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):
         hint = hint or _DATA_HINT
-    return BackendError(f"{label}: {text}", hint=hint)
+    return BackendError(f"{label}: {text}{session_ended(exc)}", hint=hint)
 
 
 def failing_row(

@@ -22,6 +22,7 @@ from malnu_tui.engine.translate.functions import (
     Untranslatable,
     date_function_sql,
     epoch_sql,
+    julianday_sql,
     strftime_sql,
     timestamp_sql,
 )
@@ -35,6 +36,7 @@ from malnu_tui.engine.translate.numbers import (
     integer_remainder,
     numeric_round,
 )
+from malnu_tui.engine.translate.patterns import glob_regex
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
@@ -95,6 +97,13 @@ def rewrite_functions(
                 lits = tuple(lit(a) for a in args)
                 first = _first_sql(args, lits, 1)
                 return pg_value(node, _strftime_sql(lits[0], lits[1:], first))
+            if name == "JULIANDAY":
+                lits = tuple(lit(a) for a in args)
+                first = _first_sql(args, lits, 0)
+                value = timestamp_sql("datetime", list(lits), first)[0]
+                return pg_value(node, julianday_sql(value))
+            if name == "TOTAL" and len(args) == 1 and not isinstance(node.parent, exp.Window):
+                return _total(args[0])
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
@@ -160,7 +169,7 @@ def rewrite_functions(
                 value = value.this
             return pg_value(node, _strftime_sql(fmt, (lit(value),), _arg_sql(value)))
         if isinstance(node, exp.Glob):
-            raise Untranslatable("GLOB", "PostgreSQL has no GLOB", "use SIMILAR TO or ~ by hand")
+            return glob_regex(node, ctx)
         if isinstance(node, exp.Rand):
             raise Untranslatable(
                 "random()",
@@ -286,6 +295,14 @@ def _arg_sql(node: exp.Expr) -> str:
     """A function argument's PostgreSQL (generating a column or a literal changes nothing: no
     copy for those)."""
     return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
+
+
+def _total(arg: exp.Expr) -> exp.Expr:
+    """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
+    ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
+    after, as any value)."""
+    summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
+    return exp.Cast(this=summed, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
 
 
 def _now_utc() -> exp.Expr:

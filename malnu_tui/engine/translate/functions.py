@@ -15,6 +15,7 @@ __all__ = [
     "Untranslatable",
     "date_function_sql",
     "epoch_sql",
+    "julianday_sql",
     "strftime_sql",
     "timestamp_sql",
 ]
@@ -167,6 +168,16 @@ _WEEK = {
     "W": "LPAD(CAST((CAST(EXTRACT(DOY FROM {v}) AS INT) + 7"
     " - CAST(EXTRACT(ISODOW FROM {v}) AS INT)) / 7 AS TEXT), 2, '0')",
 }
+
+
+def julianday_sql(value: str) -> str:
+    """SQLite's ``julianday()`` of a timestamp, to the last bit: SQLite keeps the time as whole
+    milliseconds since the Julian epoch (1970-01-01 is 2440587.5 days after it), rounds the
+    seconds to the millisecond and divides by 86,400,000 as a double; so does this."""
+    return (
+        f"(CAST(ROUND(EXTRACT(EPOCH FROM {value}) * 1000) + 210866760000000 AS DOUBLE PRECISION)"
+        " / CAST(86400000 AS DOUBLE PRECISION))"
+    )
 
 
 def epoch_sql(value: str) -> str:

@@ -129,8 +129,17 @@ def concat_text(node: exp.DPipe, ctx: Context) -> None:
     """``a || b`` in place: SQLite joins any two values as text; PostgreSQL has no ``||`` for
     two numbers (``operator does not exist: bigint || bigint``). When neither side is known to
     be text but the left one is a number (an integer column, a numeric literal), it is cast to
-    TEXT, which writes an integer as SQLite does."""
-    if not (_number(node.this, ctx) and _number(node.expression, ctx)):
+    TEXT, which writes an integer as SQLite does. A truth value (a comparison, a BOOLEAN
+    column) is SQLite's 1 or 0, where PostgreSQL would join 'true': it is cast to INT, then
+    TEXT."""
+    truths = False
+    for key in ("this", "expression"):
+        side = node.args[key]
+        if _truth_value(side, ctx):
+            number = exp.Cast(this=side, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+            node.set(key, exp.Cast(this=number, to=exp.DataType.build("TEXT")))
+            truths = True
+    if truths or not (_number(node.this, ctx) and _number(node.expression, ctx)):
         return
     text = exp.Cast(this=node.this, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
     node.set("this", text)

@@ -37,7 +37,7 @@ from malnu_tui.engine.translate.statements import (
     rewrite_create_table,
     rewrite_insert,
 )
-from malnu_tui.engine.translate.truth import CONDITION_NODES, integer_conditions
+from malnu_tui.engine.translate.truth import CONDITION_NODES, integer_conditions, update_truths
 
 __all__ = ["generate"]
 
@@ -82,6 +82,8 @@ def generate(
                 rewrite_column(action, table, ctx)
     elif isinstance(tree, exp.Insert):
         rewrite_insert(tree, ctx)
+    elif isinstance(tree, exp.Update) and isinstance(tree.this, exp.Table):
+        update_truths(list(tree.expressions), tree.this.name, ctx)
     # Each pass walks the tree: skip those that cannot apply (cheap checks first).
     if ctx.sqlite_accepted and '"' in text and not isinstance(tree, exp.Alter | exp.Drop):
         double_quoted_strings(tree, ctx)  # (after ALTER/DROP the names it used are gone)

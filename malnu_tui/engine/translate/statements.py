@@ -31,6 +31,7 @@ from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
 from malnu_tui.engine.translate.triggers import pg_ident
+from malnu_tui.engine.translate.truth import stored_truth, update_truths
 from malnu_tui.engine.translate.types import map_type
 
 __all__ = [
@@ -400,8 +401,12 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     elif alternative:
         raise Untranslatable(f"INSERT OR {alternative}", "unknown conflict resolution", "")
 
-    # 0/1 into BOOLEAN columns; NULL into the rowid alias means "assign one" in SQLite.
+    # 0/1 into BOOLEAN columns, truth values as 1/0 into others; NULL into the rowid alias
+    # means "assign one" in SQLite.
     bools = state.boolean_columns(table)
+    known = {c.name.lower() for c in table_cols}
+    if native is not None and not alternative:
+        update_truths(list(native.expressions), table, ctx)
     alias = state.rowid_alias(table)
     identity: set[str] = set()
     if alias is not None and any(c.name.lower() == alias for c in table_cols):
@@ -418,7 +423,9 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                 name = cols[i].lower()
                 if name in bools and (b := bool_literal(item)) is not None:
                     item.replace(b)
-                elif name in identity:
+                elif name not in bools and name in known:
+                    stored_truth(item)
+                if name in identity:
                     if isinstance(item, exp.Null):
                         item.replace(exp.var("DEFAULT"))
                     else:
@@ -428,6 +435,10 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
             explicit_ids = True  # INSERT … SELECT into the identity column
         if isinstance(values, exp.Select) and bools:
             _select_into_booleans(values, cols, bools, state)
+        if isinstance(values, exp.Select):
+            for i, item in enumerate(list(values.expressions)):
+                if i < len(cols) and cols[i].lower() in known and cols[i].lower() not in bools:
+                    stored_truth(item.this if isinstance(item, exp.Alias) else item)
 
     # Explicit values for an identity column do not move its sequence in PostgreSQL.
     for c in table_cols if explicit_ids and identity else ():

@@ -24,7 +24,6 @@ _JSON_EDIT = (
 _JSON_BLOB = "SQLite's binary JSONB (a BLOB, SQLite 3.45+) has no PostgreSQL form"
 
 NO_EQUIVALENT: dict[str, tuple[str, str]] = {
-    "JULIANDAY": ("a Julian day number has no PostgreSQL function", "use EXTRACT(EPOCH …)/86400"),
     "LAST_INSERT_ROWID": ("there is no session rowid in PostgreSQL", "use INSERT … RETURNING"),
     "CHANGES": ("no PostgreSQL function counts the last statement's rows", "use RETURNING"),
     "TOTAL_CHANGES": ("no PostgreSQL equivalent", ""),
@@ -36,7 +35,7 @@ NO_EQUIVALENT: dict[str, tuple[str, str]] = {
     "FORMAT": ("printf formats differ", "use format() by hand"),
     "HEX": ("no hex() in PostgreSQL", "use encode(x, 'hex')"),
     "UNHEX": ("no unhex() in PostgreSQL", "use decode(x, 'hex')"),
-    "TOTAL": ("total() returns 0.0 on no rows where sum() returns NULL", "use coalesce(sum(x), 0)"),
+    "TOTAL": ("total() over a window (0.0 where sum() is NULL)", "coalesce(sum(x) OVER …, 0)"),
     "RAISE": ("RAISE() exists only inside SQLite triggers", ""),
     "JSON": ("SQLite's json() minifies text", "cast to json/jsonb"),
     "JSONB": (_JSON_BLOB, "keep JSON as text, or a jsonb column by hand"),

@@ -17,12 +17,14 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from malnu_tui.engine import observe
 from malnu_tui.engine.config_schema import d1_number
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.monitor import debuglog
@@ -279,6 +281,7 @@ class D1Api:
             attempt += 1
             unknown = False
             delay = self.policy.delay(attempt)
+            asked = 0.0  # what the answer's Retry-After asks, in seconds
             t0 = time.perf_counter()
             try:
                 self.requests_sent += 1
@@ -297,12 +300,12 @@ class D1Api:
                 data = _json(resp)
                 if resp.status_code == 429:
                     last = "rate limited by Cloudflare (HTTP 429)"
-                    delay = max(delay, _retry_after(resp, self.policy.max_delay))
+                    asked = _retry_after(resp)
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
                     # A 503 of maintenance or overload may say when to come back, as a 429 does.
-                    delay = max(delay, _retry_after(resp, self.policy.max_delay))
+                    asked = _retry_after(resp)
                 elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
                     # D1's own error list: retry these (and an overload: "send fewer requests
                     # by spreading the load over time" — the backoff does). The work may have
@@ -328,6 +331,15 @@ class D1Api:
                     ) from None
                 if applied:
                     return None
+            if asked > self.longest_wait:
+                # Asked to come back later than this command waits: tried again sooner, it
+                # was refused again (six times, minutes of silence); said now, with when.
+                raise D1Unavailable(
+                    f"D1 {self.location.database_id}: {last}, and asked to be tried again in "
+                    f"{_seconds(asked)} (Retry-After), longer than a command waits",
+                    hint=f"run again after {_utc_after(asked)}; nothing was applied twice",
+                )
+            delay = max(delay, asked)
             if attempt >= self.policy.attempts:
                 raise D1Unavailable(
                     f"D1 {self.location.database_id}: no answer after {attempt} attempts: {last}",
@@ -339,7 +351,18 @@ class D1Api:
                     )
                     + "; nothing was applied twice",
                 )
+            if delay >= 1:
+                observe.waiting(
+                    f"D1: {last.rstrip('.')}; trying again in {_seconds(delay)} "
+                    f"(attempt {attempt + 1} of {self.policy.attempts})"
+                )
             self._sleep(delay)
+
+    @property
+    def longest_wait(self) -> float:
+        """The longest this client waits before trying a request again, a Retry-After
+        included (32 s by default; a ``check`` waits less)."""
+        return max(self.policy.max_delay, 1.0) * 4
 
     def _result(self, resp: httpx.Response, data: Any) -> Any:
         if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
@@ -469,11 +492,34 @@ def _json(resp: httpx.Response) -> Any:
         return None
 
 
-def _retry_after(resp: httpx.Response, cap: float) -> float:
-    try:
-        return min(float(resp.headers.get("retry-after", "0")), max(cap, 1.0) * 4)
-    except ValueError:
+def _retry_after(resp: httpx.Response) -> float:
+    """The seconds a ``Retry-After`` header asks for (a number, or an HTTP date); 0 without."""
+    value = resp.headers.get("retry-after", "").strip()
+    if not value:
         return 0.0
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        return 0.0
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _seconds(value: float) -> str:
+    if value >= 90:
+        return f"{value / 60:.0f} min"
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def _utc_after(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
 
 
 def _first_error(resp: httpx.Response) -> tuple[int, str]:

@@ -1,0 +1,119 @@
+"""SQLite's ``x GLOB 'pattern'`` as a PostgreSQL regular expression, exactly.
+
+GLOB is case-sensitive; ``*`` is any run of characters, ``?`` one character, ``[abc]`` /
+``[a-z]`` / ``[^…]`` one character of (not of) a set, a ``]`` first in a set is itself, and
+there is no escape character (``[*]`` is a star). The pattern is read as SQLite's
+``patternCompare`` reads it and written as an anchored regular expression (``x ~ '^…$'``):
+PostgreSQL's ``.`` matches any character, a newline too, and every other character is escaped
+(a backslash before a character that is no letter or digit is that character, in a bracket
+expression too). A set SQLite never closes matches nothing.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from malnu_tui.engine.translate.common import Context, pg_expr, pg_sql
+from malnu_tui.engine.translate.functions import Untranslatable
+
+__all__ = ["glob_regex", "glob_to_regex"]
+
+
+def _char(c: str) -> str:
+    """``c`` as itself in a regular expression (ASCII punctuation escaped; a letter or digit,
+    or a character past ASCII, is no operator and stays as it is)."""
+    return "\\" + c if c.isascii() and not c.isalnum() else c
+
+
+def glob_to_regex(pattern: str) -> str | None:
+    """The anchored PostgreSQL regular expression matching what ``GLOB pattern`` matches, or
+    None when nothing matches (a set that is never closed)."""
+    out = ["^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            invert = i < n and pattern[i] == "^"
+            if invert:
+                i += 1
+            items: list[str] = []
+            if i < n and pattern[i] == "]":
+                items.append(_char("]"))
+                i += 1
+            prior = ""
+            while i < n and pattern[i] != "]":
+                c = pattern[i]
+                i += 1
+                if c == "-" and prior and i < n and pattern[i] != "]":
+                    high = pattern[i]
+                    i += 1
+                    items[-1] = f"{_char(prior)}-{_char(high)}" if high >= prior else ""
+                    prior = ""
+                else:
+                    items.append(_char(c))
+                    prior = c
+            if i >= n:
+                return None  # never closed: SQLite matches nothing
+            i += 1  # the closing ]
+            body = "".join(items)
+            if not body:  # (only empty ranges: no character is in the set)
+                if not invert:
+                    return None
+                out.append(".")
+            else:
+                out.append("[" + ("^" if invert else "") + body + "]")
+        else:
+            out.append(_char(c))
+    out.append("$")
+    return "".join(out)
+
+
+def glob_regex(node: exp.Glob, ctx: Context) -> exp.Expr:
+    """``x GLOB 'pattern'`` → ``x ~ '^…$'`` (the value a text: an integer column is cast)."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise Untranslatable(
+            "GLOB", "the pattern is not a string literal: it cannot be rewritten as a regex", ""
+        )
+    regex = glob_to_regex(str(pattern.this))
+    value = pg_sql(node.this)
+    if _integer_column(node.this, ctx):
+        value = f"CAST({value} AS TEXT)"
+    elif not _text_like(node.this, ctx):
+        raise Untranslatable(
+            "GLOB", "the value is not known to be text or an integer (SQLite writes it as text)", ""
+        )
+    if regex is None:
+        return pg_expr(f"({value} IS NULL AND NULL)")  # NULL for NULL, else no match (false)
+    return pg_expr(f"{value} ~ '{regex.replace(chr(39), chr(39) * 2)}'")
+
+
+def _declared(node: exp.Expr, ctx: Context) -> list[str]:
+    if not isinstance(node, exp.Column):
+        return []
+    name = node.name.lower()
+    return [
+        c.declared.strip().upper()
+        for t in dict.fromkeys(t.lower() for t in ctx.tables)
+        for c in ctx.state.columns(t)
+        if c.name.lower() == name
+    ]
+
+
+def _integer_column(node: exp.Expr, ctx: Context) -> bool:
+    declared = _declared(node, ctx)
+    return bool(declared) and all("INT" in d for d in declared)
+
+
+def _text_like(node: exp.Expr, ctx: Context) -> bool:
+    if isinstance(node, exp.Literal):
+        return bool(node.is_string)
+    declared = _declared(node, ctx)
+    return bool(declared) and all(
+        any(w in d for w in ("CHAR", "CLOB", "TEXT")) and "INT" not in d for d in declared
+    )

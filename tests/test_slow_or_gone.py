@@ -1,0 +1,123 @@
+"""A database that is slow, unreachable or goes away while a command runs: every command ends
+with a one-line error that says what happened (never a wait without end, never the error of a
+clean-up step in place of the one that stopped it). Real processes and real sockets."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.d1server import Fault
+from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_d1 import D1Target
+from tests.sync_support import Db
+
+WAIT = 60  # seconds: far beyond what any of these takes; only a hang reaches it
+
+
+def _session_waiting_on_a_lock(url: str, deadline: float) -> int:
+    """The backend pid of the tool's session once it waits on a table lock."""
+    with psycopg.connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            row = c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            time.sleep(0.05)
+    raise AssertionError("the sync never waited on the table's lock")
+
+
+def test_a_sync_whose_session_the_server_ends_says_so_not_the_connection_is_closed(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The PostgreSQL server stopped (or restarted, or the session was terminated) in the
+    middle of a sync: the command said `error: …: the connection is closed`, the error of
+    releasing the lock on the dead session, which hid what had happened."""
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'p.db'}", path=tmp_path / "p.db")
+    src.create_users(20)
+    dst = Db("postgresql", pg_url)
+    to = f"{pg_url}?lock_timeout=60s"  # the sync waits on the app's lock until it is ended
+    args = ("sync", "--from", src.url, "--to", to, "--tables", "users", "--yes")
+    assert run_cli(*args).code == 0
+    src.insert_users(range(21, 41), updated="2025-11-25 08:00:00")
+    with psycopg.connect(pg_url) as app:
+        app.execute("LOCK TABLE users IN SHARE MODE")  # reads pass, the sync's writes wait
+        proc = popen_cli(*args)
+        try:
+            pid = _session_waiting_on_a_lock(pg_url, time.monotonic() + WAIT)
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+            _out, err = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 1, err
+    assert "the connection is closed" not in err, err
+    assert "the server ended this session" in err, err
+    assert "Traceback" not in err
+    assert dst.count() == 20  # the chunk that was cut off was rolled back
+
+
+def test_a_backup_behind_a_table_locked_by_another_session_gives_up_and_names_it(
+    pg_url: str,
+) -> None:
+    """pg_dump locks every table it dumps, in every schema. Behind a maintenance session
+    holding a table of another schema exclusively (one the tool's own reads never touch),
+    `backup create` — and the safety backup before every `up` — printed "pg_dump -Fc of …"
+    and waited for ever. It now waits the target's lock_timeout, as the tool's statements do."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE SCHEMA laporan; CREATE TABLE laporan.rekap (id int)")
+    with psycopg.connect(pg_url, application_name="vacuum-full-job") as maint:
+        maint.execute("LOCK TABLE laporan.rekap IN ACCESS EXCLUSIVE MODE")
+        res = run_cli("--database", f"{pg_url}?lock_timeout=1s", "backup", "create", timeout=WAIT)
+    assert res.code == 1, res.err
+    assert "pg_dump gave up waiting 1s for a lock on laporan.rekap; no backup was made" in res.err
+    assert "(vacuum-full-job, postgres, idle in transaction)" in res.err
+    assert "Traceback" not in res.err
+    listed = run_cli("--database", pg_url, "backup", "list", "--json")
+    assert listed.code == 0 and json.loads(listed.out) == [], listed.out
+
+
+def test_d1_asking_to_come_back_in_an_hour_is_said_at_once_not_retried_for_minutes(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """Cloudflare's 429 (or a 503 of maintenance) with `Retry-After: 3600`: the client waited
+    32 s (its own cap), was refused again, five times — `status` sat silent for 160 s, then
+    said "no answer after 6 attempts"; `check` took 32 s. Neither honoured the hour asked.
+    Now a wait longer than the command's is said at once, with the time to come back."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    files = ("--migrations-dir", str(empty), "--rollback-dir", str(empty))
+    assert run_cli("--database", d1.url, *files, "status").code == 0  # the tool's tables
+    d1.server.inject(Fault("status", count=1000, status=429, retry_after=3600))
+    res = run_cli("--database", d1.url, *files, "status", timeout=WAIT)
+    assert res.code == 1, res.err
+    assert "rate limited by Cloudflare (HTTP 429), and asked to be tried again in 60 min" in res.err
+    assert "hint: run again after " in res.err and " UTC; nothing was applied twice" in res.err
+    checked = run_cli("--database", d1.url, *files, "check", timeout=WAIT)
+    assert checked.code == 3, checked.out
+    assert checked.out.startswith("MALNU UNKNOWN - ")
+    assert "asked to be tried again in 60 min (Retry-After)" in checked.out.splitlines()[0]
+
+
+def test_a_d1_retry_wait_is_said_as_it_starts(d1: D1Target, tmp_path: Path) -> None:
+    """A 503 with `Retry-After: 2`: the command waited in silence (up to 32 s a retry, over
+    two minutes in all) and an operator took it for a hang. Each wait of a second or more is
+    now one stderr line saying what it waits for; the command then goes on."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    files = ("--migrations-dir", str(empty), "--rollback-dir", str(empty))
+    assert run_cli("--database", d1.url, *files, "status").code == 0
+    d1.server.inject(Fault("status", count=1, status=503, retry_after=2))
+    res = run_cli("--database", d1.url, *files, "status", timeout=WAIT)
+    assert res.code == 0, res.err
+    assert (
+        "waiting: D1: HTTP 503: D1 DB is overloaded; trying again in 2.0 s (attempt 2 of 6)"
+        in res.err
+    )

@@ -1,0 +1,39 @@
+-- Values SQLite stores as it computes them: a truth value (a comparison, AND/OR/NOT, IS, IN,
+-- LIKE, EXISTS, TRUE/FALSE) is the integer 1 or 0 in SQLite, a boolean in PostgreSQL, which an
+-- integer column refuses and a TEXT column stores as 'true'.
+
+-- case: truth_values_stored_as_integers
+-- setup:
+CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT, due TEXT);
+INSERT INTO orders (id, status, due) VALUES (1, 'paid', '2024-12-01'), (2, 'open', '2025-02-01'), (3, NULL, NULL);
+CREATE TABLE flags (id INTEGER PRIMARY KEY, is_paid INTEGER, late TEXT, done BOOLEAN, score REAL);
+-- sqlite:
+INSERT INTO flags (id, is_paid, late, done) SELECT id, status = 'paid', due < '2025-01-01', status = 'paid' FROM orders;
+UPDATE flags SET score = TRUE, late = late || '/' || (id > 1 AND is_paid) WHERE id < 3;
+INSERT INTO flags (id, is_paid, late, done) VALUES (9, 1 > 0, FALSE, 1), (10, NULL IS NULL, 'x' LIKE 'X', 0);
+INSERT INTO flags (id, is_paid) VALUES (10, 0) ON CONFLICT (id) DO UPDATE SET is_paid = excluded.id IN (1, 10);
+UPDATE flags SET is_paid = EXISTS (SELECT 1 FROM orders WHERE orders.id = flags.id) WHERE id = 2;
+-- postgres:
+INSERT INTO flags (id, is_paid, late, done) SELECT id, CAST(status = 'paid' AS INT), CAST(due < '2025-01-01' AS INT), status = 'paid' FROM orders;
+SELECT setval(pg_get_serial_sequence('"flags"', 'id'), coalesce((SELECT max("id") FROM "flags"), 0) + 1, false);
+UPDATE flags SET score = 1, late = late || '/' || CAST(CAST((id > 1 AND (is_paid <> 0)) AS INT) AS TEXT) WHERE id < 3;
+INSERT INTO flags (id, is_paid, late, done) VALUES (9, CAST(1 > 0 AS INT), 0, TRUE), (10, CAST(NULL IS NULL AS INT), CAST('x' ILIKE 'X' AS INT), FALSE);
+SELECT setval(pg_get_serial_sequence('"flags"', 'id'), coalesce((SELECT max("id") FROM "flags"), 0) + 1, false);
+INSERT INTO flags (id, is_paid) VALUES (10, 0) ON CONFLICT(id) DO UPDATE SET is_paid = CAST(excluded.id IN (1, 10) AS INT);
+SELECT setval(pg_get_serial_sequence('"flags"', 'id'), coalesce((SELECT max("id") FROM "flags"), 0) + 1, false);
+UPDATE flags SET is_paid = CAST(EXISTS(SELECT 1 FROM orders WHERE orders.id = flags.id) AS INT) WHERE id = 2;
+-- check:
+SELECT id, is_paid, late, CASE WHEN done THEN 'y' WHEN NOT done THEN 'n' END, score FROM flags ORDER BY id
+
+-- case: total_is_a_real_sum_zero_over_no_rows
+-- setup:
+CREATE TABLE pay (id INTEGER PRIMARY KEY, amount INTEGER, paid INTEGER, fee REAL, cls TEXT);
+INSERT INTO pay VALUES (1, 100, 1, 2.5, '7A'), (2, 250, 0, 2.5, '7A'), (3, NULL, 1, NULL, '7B'), (4, 40, 1, 0.125, '7C');
+-- sqlite:
+CREATE VIEW per_class AS SELECT cls, total(amount) AS t, total(CASE WHEN paid THEN amount END) AS tp, total(DISTINCT fee) AS tf FROM pay GROUP BY cls;
+CREATE VIEW no_rows AS SELECT total(amount) AS t FROM pay WHERE id < 0;
+-- postgres:
+CREATE VIEW per_class AS SELECT cls, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t, CAST(COALESCE(SUM(CASE WHEN (paid <> 0) THEN amount END), 0) AS DOUBLE PRECISION) AS tp, CAST(COALESCE(SUM(DISTINCT fee), 0) AS DOUBLE PRECISION) AS tf FROM pay GROUP BY cls;
+CREATE VIEW no_rows AS SELECT CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t FROM pay WHERE id < 0;
+-- check:
+SELECT cls, t, tp, tf FROM per_class UNION ALL SELECT 'none', t, t, t FROM no_rows ORDER BY 1
