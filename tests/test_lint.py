@@ -138,6 +138,17 @@ CASES = [
      "CREATE TABLE t (id bigint);\nCREATE SEQUENCE invoice_no;\n"
      "ALTER SEQUENCE invoice_no OWNED BY NONE;", "DROP TABLE t;",
      [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
+    # Django's reverse of AddField(ForeignKey): DROP COLUMN … CASCADE, which on PostgreSQL
+    # drops the column's index too (was "does not drop index …", an error).
+    ("ROLLBACK safe (an index goes with its column, PostgreSQL)", "postgresql",
+     'ALTER TABLE "users" ADD COLUMN "manager_id" bigint NULL;\n'
+     'CREATE INDEX "users_manager_id_0b6f5c1d" ON "users" ("manager_id");',
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;',
+     [("PG-INDEX-NOT-CONCURRENT", "warning", 2)]),
+    ("ROLLBACK-LEAVES-OBJECTS (SQLite refuses to drop an indexed column)", "sqlite",
+     "ALTER TABLE users ADD COLUMN manager_id INTEGER;\n"
+     "CREATE INDEX users_manager_id ON users (manager_id);",
+     "ALTER TABLE users DROP COLUMN manager_id;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
     ("ROLLBACK safe", "postgresql",
      "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
      "DROP VIEW v;\nDROP TABLE a;", []),

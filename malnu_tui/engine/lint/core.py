@@ -27,6 +27,7 @@ from malnu_tui.engine.lint.ops import (
     adds_unique,
     key,
     read_ops,
+    strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
@@ -52,6 +53,7 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+_WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
 
 
@@ -76,6 +78,7 @@ class _State:
     columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
@@ -217,6 +220,9 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = key(op.table)
     if op.name:
         s.objects[("index", op.key)] = (st.line, op.table)
+        body = strip_comments(st.text)
+        at = body.find("(", body.upper().find(" ON "))
+        s.index_columns[op.key] = {key(w) for w in _WORDS.findall(body[at:])} if at >= 0 else set()
     existing = t not in s.created and t not in s.rebuilt
     if not existing:
         return
@@ -309,6 +315,9 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             continue  # dropped by the rollback, or a rebuilt table's own object re-created
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
+        used = s.index_columns.get(name, set()) if kind == "index" else set()
+        if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
+            continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
         why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
         out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (t, col), line in s.added_columns.items():
