@@ -197,3 +197,24 @@ def test_a_session_ended_during_the_commit_says_the_outcome_is_not_known(
     assert "whether it committed is not known" in res.err
     assert "`malnu-tui status` shows whether it is applied" in res.err
     assert "rolled back" not in res.err and "Traceback" not in res.err
+
+
+def test_a_d1_request_that_timed_out_is_said_before_it_is_sent_again(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """D1 (or a proxy before it) that accepts and does not answer: each attempt waited its
+    whole `timeout` (60 s by default) in silence, `status` six minutes with nothing said for
+    the first two, and the end read "connection lost during the request (ReadTimeout)"."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{d1.url}"\nmigrations_dir = "none"\nrollback_dir = "none"\n'
+        "timeout = 1\n"
+    )
+    assert run_cli("--config", str(config), "status").code == 0
+    d1.server.inject(Fault("slow", count=1, delay=3))
+    res = run_cli("--config", str(config), "status", timeout=WAIT)
+    assert res.code == 0, res.err
+    assert "waiting: D1: no answer within 1 s (ReadTimeout); trying again in " in res.err
+    assert "(attempt 2 of 6)" in res.err
