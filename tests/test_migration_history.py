@@ -465,3 +465,18 @@ def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
     with pytest.raises(ChecksumDrift):
         _up(b, d)
     b.close()
+
+
+def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: MigrationDirs) -> None:
+    """golang-migrate writes `<version>_<name>.up.sql` and `.down.sql` side by side; copied
+    into migrations/, the down file was "duplicate version" (or, alone, a migration that
+    drops what it should create)."""
+    d = mdirs
+    (d.migrations / "20240101000000_create_users.up.sql").write_text(
+        "CREATE TABLE users (id int);\n"
+    )
+    (d.migrations / "20240101000000_create_users.down.sql").write_text("DROP TABLE users;\n")
+    with pytest.raises(
+        MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
+    ):
+        discover(d.migrations, d.rollback)
