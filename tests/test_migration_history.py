@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     MigrationState,
@@ -351,6 +351,9 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
     assert repair(b, mset) == []  # never without being named
+    with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
+        _down(b, d)
+    assert err.value.hint and "forget its row with `malnu-tui repair FILE`" in err.value.hint
     assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
     assert verify(b, mset).ok
     assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
