@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     MigrationState,
@@ -351,6 +351,9 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
     assert repair(b, mset) == []  # never without being named
+    with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
+        _down(b, d)
+    assert err.value.hint and "forget its row with `malnu-tui repair FILE`" in err.value.hint
     assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
     assert verify(b, mset).ok
     assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
@@ -465,3 +468,18 @@ def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
     with pytest.raises(ChecksumDrift):
         _up(b, d)
     b.close()
+
+
+def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: MigrationDirs) -> None:
+    """golang-migrate writes `<version>_<name>.up.sql` and `.down.sql` side by side; copied
+    into migrations/, the down file was "duplicate version" (or, alone, a migration that
+    drops what it should create)."""
+    d = mdirs
+    (d.migrations / "20240101000000_create_users.up.sql").write_text(
+        "CREATE TABLE users (id int);\n"
+    )
+    (d.migrations / "20240101000000_create_users.down.sql").write_text("DROP TABLE users;\n")
+    with pytest.raises(
+        MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
+    ):
+        discover(d.migrations, d.rollback)

@@ -244,9 +244,15 @@ def _renamed_records(
 
 def _renamed_warning(m: Migration, rec: TrackingRecord) -> str:
     if m.same_content(rec.checksum):
+        again = (
+            ""
+            if _version_of(rec.filename) == m.version
+            else " (a copy meant to run once more needs a name of its own)"
+        )
         return (
             f"{m.filename}: renamed since it ran (recorded as {rec.filename}): it is not run "
-            "again; `malnu-tui repair` records the new name (audited), or rename the file back"
+            "again; `malnu-tui repair` records the new name (audited), or rename the file "
+            f"back{again}"
         )
     # The same version, another name and other content: that migration renamed and edited,
     # or a new one given a version already used: only the operator knows which.
