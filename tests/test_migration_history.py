@@ -483,3 +483,30 @@ def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: Migrati
         MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
     ):
         discover(d.migrations, d.rollback)
+
+
+def test_a_failed_migration_fixed_and_renamed_replaces_its_failed_row(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A retry under the same name updates the failed row; one whose fix also renamed the
+    file left the old failed row for good beside the applied migration (`check` CRITICAL)."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    _seed_set(d)
+    bad = d.add("20250101_000300", "index_kelas", "CREATE INDEX kelas_nama ON kelas (namaa);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    bad.unlink()
+    d.add("20250101_000300", "index_kelas_nama", "CREATE INDEX kelas_nama ON kelas (nama);")
+    report = status(b, discover(d.migrations, d.rollback))
+    assert any(w.startswith("20250101_000300_index_kelas.sql failed") for w in report.warnings)
+    assert _up(b, d) == ["20250101_000300_index_kelas_nama.sql"]
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert "20250101_000300_index_kelas.sql" not in recs
+    assert recs["20250101_000300_index_kelas_nama.sql"] is True
+    audit = b.read_audit(action="clear-failed")[0]
+    assert audit.object == "20250101_000300_index_kelas.sql"
+    assert audit.detail.startswith("superseded: 20250101_000300_index_kelas_nama.sql")
+    b.close()

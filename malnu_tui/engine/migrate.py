@@ -207,13 +207,41 @@ def _apply_plan(
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
         runner = StepRunner(backend, plan.direction, len(todo), emit)
         runners.append(runner)
+        up = plan.direction == "up"
         try:
             runner.run(todo)  # MigrationFailed at the first failure
         except MigrationFailed as exc:
             exc.backup_id = backup_id
+            if up:  # (not when interrupted: nothing more is written then)
+                _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
             raise
+        if up:
+            _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
+
+
+def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: list[str]) -> None:
+    """After a migration is applied, the failed row of its version under another name (it
+    failed, then was fixed *and* renamed, its old file gone) is deleted, audited with its
+    before-image: the retry replaced it, as a retry under the same name updates its row. It
+    stayed as a failure for good (`check` CRITICAL) beside the applied migration."""
+    from malnu_tui.engine.files import normalise_version
+
+    def version(name: str) -> str | None:
+        try:
+            return normalise_version(name)
+        except ValueError:
+            return None
+
+    failed = [r for r in tracking if not r.success]
+    for f in done:
+        for r in failed:
+            if r.filename != f and version(r.filename) == version(f):
+                detail = f"superseded: {f}, of its version, applied; {before_image(r)}"
+                backend.delete_record(
+                    r.filename, AuditEntry.now("clear-failed", r.filename, "ok", detail)
+                )
 
 
 def _keep_wrangler_in_step(

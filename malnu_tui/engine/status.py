@@ -188,8 +188,19 @@ def report_from_records(
         out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
         if rec is not None and rec.filename != m.filename:
             warnings.append(_renamed_warning(m, rec))
+    files = {m.version: m for m in out}
     for rec in records.values():
         version = _version_of(rec.filename)
+        if not rec.success and version in files:  # failed, then fixed and renamed?
+            now = files[version]
+            warnings.append(
+                f"{rec.filename} failed and its file is gone; {now.filename} has its version: "
+                + (
+                    f"clear the failed row with `malnu-tui clear-failed {rec.filename}`"
+                    if now.state in DONE_STATES
+                    else "once that is applied, this failed row is cleared"
+                )
+            )
         name = _name_of(rec.filename)
         rb = rollback_for_version(mset, version)
         out.append(
