@@ -37,3 +37,16 @@ CREATE VIEW per_class AS SELECT cls, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRE
 CREATE VIEW no_rows AS SELECT CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t FROM pay WHERE id < 0;
 -- check:
 SELECT cls, t, tp, tf FROM per_class UNION ALL SELECT 'none', t, t, t FROM no_rows ORDER BY 1
+
+-- case: decimal_literals_compute_in_doubles
+-- setup:
+CREATE TABLE p (id INTEGER PRIMARY KEY, qty INTEGER, total REAL);
+INSERT INTO p (id, qty) VALUES (1, 3), (2, 10), (3, 7), (4, NULL);
+-- sqlite:
+UPDATE p SET total = qty * 1.1;
+CREATE VIEW priced AS SELECT id, qty * 1.0 / 7 AS share, -0.1 + qty AS shifted, qty * 1.1 = 3.3 AS exact FROM p WHERE qty * 1.1 <> 11.0;
+-- postgres:
+UPDATE p SET total = qty * CAST(1.1 AS DOUBLE PRECISION);
+CREATE VIEW priced AS SELECT id, qty * CAST(1.0 AS DOUBLE PRECISION) / NULLIF(7, 0) AS share, CAST(-0.1 AS DOUBLE PRECISION) + qty AS shifted, qty * CAST(1.1 AS DOUBLE PRECISION) = 3.3 AS exact FROM p WHERE qty * CAST(1.1 AS DOUBLE PRECISION) <> 11.0;
+-- check:
+SELECT p.id, p.total, p.total = 3.3, v.share, v.shifted, CASE WHEN v.exact THEN 1 WHEN NOT v.exact THEN 0 END FROM p LEFT JOIN priced v ON v.id = p.id ORDER BY p.id

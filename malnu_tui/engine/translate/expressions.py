@@ -35,9 +35,11 @@ from malnu_tui.engine.translate.numbers import (
     integer_cast,
     integer_remainder,
     numeric_round,
+    real_literals,
 )
 from malnu_tui.engine.translate.patterns import glob_regex
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -345,6 +347,10 @@ FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.Like,
     exp.Greatest,
     exp.Least,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
     *TYPED_NODES,
 )
 
@@ -364,23 +370,6 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
 
 
-def _binary_collation(node: exp.Collate) -> None:
-    """``x COLLATE BINARY`` (SQLite's default, memcmp; in an index or an ORDER BY) in place as
-    PostgreSQL's ``"C"``, the same order: it was emitted as is, a syntax error. ``RTRIM``
-    (trailing spaces ignored) has no PostgreSQL collation. (``NOCASE`` is named by the
-    leftover check; a column's own COLLATE by :func:`.statements.rewrite_column`.)"""
-    name = node.args.get("expression")
-    word = name.name if isinstance(name, exp.Column | exp.Var | exp.Identifier) else ""
-    if word.lower() == "binary":
-        node.set("expression", exp.Var(this='"C"'))
-    elif word.lower() == "rtrim":
-        raise Untranslatable(
-            "COLLATE RTRIM",
-            "PostgreSQL has no collation that ignores trailing spaces",
-            "compare rtrim(x) by hand",
-        )
-
-
 def _in_check(node: exp.Expr) -> bool:
     """True inside a CHECK constraint: there a value that raises refuses the row, as a FALSE
     does (elsewhere a query would fail where SQLite's test returned 0)."""
@@ -392,43 +381,18 @@ def _in_check(node: exp.Expr) -> bool:
     return False
 
 
-def _substr_from_the_end(node: exp.Substring) -> None:
-    """``substr(x, -3)`` in place: SQLite counts a negative start from the end (the last three
-    characters); PostgreSQL's SUBSTRING starts before the first character and returns the whole
-    string. The start becomes ``LENGTH(x) + 1 - 3``: for any start PostgreSQL then takes the
-    characters SQLite takes. A negative length (the characters before the start) has no form."""
-    length = node.args.get("length")
-    if length is not None and _negative_literal(length):
-        raise Untranslatable(
-            "substr() with a negative length",
-            "SQLite then takes the characters before the start; SUBSTRING raises",
-            "compute the start and a positive length",
-        )
-    start = node.args.get("start")
-    if start is None or not _negative_literal(start):
-        return
-    size = exp.Length(this=node.this.copy())
-    normalise_identifiers(size)  # (a copy: not among the identifiers the first walk found)
-    back = exp.Literal.number(str(start.this.this))
-    node.set(
-        "start", exp.Sub(this=exp.Add(this=size, expression=exp.Literal.number(1)), expression=back)
-    )
-
-
-def _negative_literal(node: exp.Expr) -> bool:
-    return (
-        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
-    )
-
-
 # Nodes SQLite computes otherwise, rewritten in place (each rewrite's doc says how), in order.
 _IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
     (exp.Round, numeric_round),
-    (exp.Collate, lambda node, _ctx: _binary_collation(node)),
+    (exp.Collate, lambda node, _ctx: binary_collation(node)),
     (exp.Mod, integer_remainder),
     (exp.DPipe, concat_text),
     (exp.GroupConcat, group_concat_text),
-    (exp.Substring, lambda node, _ctx: _substr_from_the_end(node)),
+    (exp.Substring, lambda node, _ctx: substr_from_the_end(node)),
+    (exp.Add, real_literals),
+    (exp.Sub, real_literals),
+    (exp.Mul, real_literals),
+    (exp.Div, real_literals),
 )
 
 
