@@ -4,6 +4,8 @@ real database, the tracking rows and the audit rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
@@ -327,3 +329,118 @@ def test_hidden_files_in_the_directories_are_not_migrations(mdirs: MigrationDirs
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in mset.migrations] == ["20250101_000100_create_kelas.sql"]
     assert mset.migrations[0].rollback is not None and not mset.warnings
+
+
+def test_repair_forgets_a_missing_row_only_when_it_is_named(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A row whose file is gone (the template's placeholder name recorded by its own
+    INSERT run through `wrangler d1 execute --file`, or an archived file) stayed `missing` for
+    good: `verify` exit 1 and `check` CRITICAL, with raw SQL the only way out."""
+    d = mdirs
+    d.add(
+        "20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
+    )
+    b = db_target.open(d)
+    _up(b, d)
+    sql = (
+        "INSERT INTO migrations (filename, checksum) "
+        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
+    )
+    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    assert repair(b, mset) == []  # never without being named
+    assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
+    assert verify(b, mset).ok
+    assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
+    audit = b.read_audit(action="repair")[0]
+    assert audit.detail.startswith("forgot 20251124_120500_migration_name.sql: applied, its file")
+    assert '"checksum": "checksum_hash"' in audit.detail  # the before-image
+    b.close()
+
+
+def test_create_names_the_new_file_after_the_newest(mdirs: MigrationDirs) -> None:
+    """Two `create`s in one second (a script): the second was refused ("wait a second"). A
+    set whose newest file was named by a clock ahead of UTC (WIB, typed by hand, in
+    Supabase's form): the new file sorted before it and ran out of order."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    d = mdirs
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    dirs = (d.migrations, d.rollback)
+    first, _ = create_migration(dirs, "add nisn", now=now)
+    second, second_rb = create_migration(dirs, "add nisn index", now=now)
+    assert (first.name, second.name) == (
+        "20251124_050000_add_nisn.sql",
+        "20251124_050001_add_nisn_index.sql",
+    )
+    assert second_rb.name == "20251124_050001_undo_add_nisn_index.sql"
+    (d.migrations / "20251124120000_wib.sql").write_text("SELECT 1;\n")  # 12:00 WIB is 05:00 UTC
+    third, _ = create_migration(dirs, "add kelas", now=now)
+    assert third.name == "20251124_120001_add_kelas.sql"
+    assert [m.filename for m in discover(d.migrations, d.rollback).migrations][-1] == third.name
+
+
+def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) -> None:
+    """`-- Dependencies: create_kelas` (the name as the guide's directory listing shows it,
+    without its version) was "unknown dependency" and stopped every command; it names the one
+    file of that name. A name two files share stays an error."""
+    d = mdirs
+    d.add("20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);")
+    d.add(
+        "20250101_000200",
+        "create_siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, kelas_id INTEGER REFERENCES kelas (id));",
+        dependencies="create_kelas",
+    )
+    mset = discover(d.migrations, d.rollback)
+    assert mset.find("create_kelas").filename == "20250101_000100_create_kelas.sql"
+    d.add("20250101_000300", "add_index", "CREATE INDEX a ON kelas (id);")
+    d.add("20250101_000400", "add_index", "CREATE INDEX b ON siswa (id);")
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
+    with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
+        discover(d.migrations, d.rollback)
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="later")
+    with pytest.raises(MigrationFileError, match="dependency 'later' is this migration itself"):
+        discover(d.migrations, d.rollback)
+
+
+def test_another_frameworks_migrations_table_is_written_as_the_file_says(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The school's Laravel app keeps its own `public.migrations` (migration, batch) and the
+    tool's tables live in `schema = "malnu"`: a migration that marks a Laravel migration as
+    run writes that table; only statements naming the tracking key (`filename`) are the
+    tool's to skip."""
+    import psycopg
+
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.migrations (id serial PRIMARY KEY, migration text, batch int)"
+        )
+        conn.execute("INSERT INTO public.migrations (migration, batch) VALUES ('2019_old', 1)")
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "laravel_mark",
+        """
+        INSERT INTO public.migrations (migration, batch) VALUES ('2025_01_01_kelas', 2);
+        DELETE FROM public.migrations WHERE migration = '2019_old';
+        INSERT INTO migrations (filename, checksum) VALUES ('x.sql', 'checksum_hash');
+        """,
+    )
+    b = db.open(d, schema="malnu")
+    mset = discover(d.migrations, d.rollback, "postgresql")
+    plan = plan_up(b, mset)
+    assert [st.line for st in plan.steps[0].statements] == [1, 2]
+    apply_plan(b, mset, plan)
+    with psycopg.connect(db.url) as conn:
+        laravel = conn.execute("SELECT migration, batch FROM public.migrations").fetchall()
+        tool = conn.execute("SELECT filename FROM malnu.migrations").fetchall()
+    assert laravel == [("2025_01_01_kelas", 2)]
+    assert tool == [("20250101_000100_laravel_mark.sql",)]
+    b.close()

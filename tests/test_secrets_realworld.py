@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from malnu_tui.engine.backup.pg_tools import find_pg_tools
 from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
@@ -235,24 +236,42 @@ def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> 
         assert res.code in (2, 3), (args, res.err)
         assert res.err.startswith("error: "), (args, res.err)
         assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+    # Debug mode reads the config before `check` runs: its UNKNOWN line (stdout, what the
+    # monitoring system keeps) quoted the error unmasked, while stderr's was masked.
+    for args in (("check",), ("check", "--json")):
+        res = run_cli("--config", plain, *args, env={"MIGRATION_DEBUG": "1"})
+        assert res.code == 3 and "UNKNOWN" in res.out, res.out
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
 
 
-def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
+def test_secrets_in_the_query_reach_the_client_tools_as_libpq_reads_them_never_on_argv(
     pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
 ) -> None:
     """``?password=`` with a ``+`` (``openssl rand -base64`` writes them): libpq reads a ``+``
     as a ``+``, but the child's PGPASSWORD was decoded as a form (``+`` → space), so psycopg
     logged in and pg_dump did not: every backup, and the safety backup before every ``up``,
     failed with "password authentication failed". The other parameters were re-encoded the
-    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``)."""
+    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``).
+    ``?sslpassword=`` (a client key's passphrase) stayed in the URL on the tools' command
+    line, where ``ps`` shows it to every user of the box. The tools are the real ones, behind
+    a script that writes down their command lines."""
     password = f"{HEAD}+a/b c+{TAIL}"
     set_password(pg_cluster, password)
     host, db = secret_role
     url = (
         f"postgresql://{ROLE}@{host}/{db}?password={quote(password, safe='+/')}"
-        "&options=-c%20search_path%3Dpublic&application_name=malnu%20ops"
+        f"&options=-c%20search_path%3Dpublic&application_name=malnu%20ops&sslmode=disable"
+        f"&sslpassword={HEAD}-key%26pass-{TAIL}"
     )
-    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    spy, argv = tmp_path / "bin", tmp_path / "argv.log"
+    spy.mkdir()
+    tools = find_pg_tools()
+    for name in ("pg_dump", "pg_restore", "psql"):
+        (spy / name).write_text(
+            f'#!/bin/sh\necho "$*" >> {argv}\nexec {getattr(tools, name)} "$@"\n'
+        )
+        (spy / name).chmod(0o755)
+    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data"), "MALNU_PG_BINDIR": str(spy)}
     base = ("--database", url)
     made = run_cli(*base, "backup", "create", env=env)
     assert made.code == 0, made.err
@@ -262,6 +281,8 @@ def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
         assert res.code == 0, (args, res.err)
         assert not leaks(res.out + res.err), (args, res.out + res.err)
     assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
+    # pg_dump, pg_restore (--deep), the restore's own backup (pg_dump) and psql
+    assert argv.read_text().count("--dbname=") == 4 and not leaks(argv.read_text())
 
 
 def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: Path) -> None:

@@ -228,7 +228,7 @@ def cmd_time_travel(ctx: Context) -> int:
         restore_bookmark,
     )
     from malnu_tui.engine.clock import parse_when
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     given = None if ctx.opt("to") else check_bookmark(ctx.args.bookmark)
     backend = _d1(ctx)
@@ -315,7 +315,7 @@ def cmd_export(ctx: Context) -> int:
 def cmd_import(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import check_dump, import_dump
     from malnu_tui.engine.errors import ConfigError
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     backend = _d1(ctx)
     path = Path(ctx.args.file)

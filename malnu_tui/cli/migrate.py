@@ -53,7 +53,12 @@ def register(
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("repair", parents=[common], help="accept edited applied files (audited)")
-    p.add_argument("files", nargs="*", help="only these files (default: every drifted one)")
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="only these files (default: every drifted one); a missing one (applied, its file "
+        "gone) named here has its tracking row forgotten",
+    )
     p.set_defaults(handler=cmd_repair)
 
     p = sub.add_parser("clear-failed", parents=[common], help="delete a failed tracking row")
@@ -164,7 +169,19 @@ def cmd_create(ctx: Context) -> int:
             "no ./migrations here: creating ./migrations and ./rollback (the bundled set is "
             "never edited; the tool uses ./migrations from now on in this directory)"
         )
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import newest_version
+
+    before = newest_version(*dirs)
     mig, rb = create_migration(dirs, ctx.args.name)
+    now = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    if before is not None and before > now:  # (the same second: bumped without a word)
+        ctx.message(
+            f"note: the newest migration's version, {before}, is after now ({now} UTC): this "
+            "one is named one second after it, so it sorts last (was that file named by a "
+            "local clock? WIB is UTC+7)"
+        )
     if ctx.json:
         ctx.out_json({"migration": str(mig), "rollback": str(rb)})
     else:
@@ -409,17 +426,32 @@ def cmd_repair(ctx: Context) -> int:
             ctx.out_json({"repaired": []})
         return 0
     for m in pf.rows:
+        if m.checksum is None:  # a missing row, named: forgotten
+            ctx.message(
+                f"  {m.filename}: its file is gone: its row is removed (it would run "
+                "again if the file came back)"
+            )
+            continue
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
         if m.recorded_filename:
             ctx.message(f"    renamed since it ran: its row {m.recorded_filename} takes this name")
-    ctx.confirm("record the current checksums of the files above", pf.database_name)
+    gone = sum(1 for m in pf.rows if m.checksum is None)
+    what = (
+        "forget the rows of the missing files above"
+        if gone == len(pf.rows)
+        else (
+            "record the current checksums of the files above"
+            + (" and forget the missing ones" if gone else "")
+        )
+    )
+    ctx.confirm(what, pf.database_name)
     done = repair(backend, mset, [m.filename for m in pf.rows])
     if ctx.json:
         ctx.out_json({"repaired": list(done)})
     else:
         for f in done:
             ctx.out(f)
-    ctx.message(f"repaired {len(done)} checksum(s) (audited, with each row's before-image)")
+    ctx.message(f"repaired {len(done)} row(s) (audited, with each row's before-image)")
     return 0
 
 

@@ -10,15 +10,8 @@ from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.lazy import cached
-from malnu_tui.engine.sqlsplit import (
-    SplitError,
-    Statement,
-    TemplateParts,
-    is_transaction_control,
-    line_ends,
-    split_statements,
-    strip_template,
-)
+from malnu_tui.engine.sqlsplit import SplitError, Statement, line_ends, split_statements
+from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
 __all__ = [
     "Migration",
@@ -361,7 +354,10 @@ class MigrationSet:
         try:
             v = normalise_version(key)
         except ValueError:
-            raise MigrationFileError(key, "no such migration") from None
+            named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
+            if len(named) == 1:  # its name alone (create_users_table), when only one has it
+                return named[0]
+            raise MigrationFileError(key or "''", "no such migration") from None
         for m in self.migrations:
             if m.version == v:
                 return m
@@ -541,6 +537,12 @@ def _check_dependencies(found: list[Migration]) -> None:
     if not any(m.dependencies for m in found):
         return
     index: dict[str, int] = {}
+    names: dict[str, list[int]] = {}
+    for i, mig in enumerate(found):
+        names.setdefault(mig.name, []).append(i)
+    for name, at in names.items():  # a file's name alone (create_users_table), when unique
+        if len(at) == 1:
+            index[name] = index[name + ".sql"] = at[0]
     for i, mig in enumerate(found):
         index[mig.filename] = i
         index[mig.filename.removesuffix(".sql")] = i
@@ -568,7 +570,9 @@ def _check_dependencies(found: list[Migration]) -> None:
             if j >= i:
                 raise MigrationFileError(
                     str(mig.path),
-                    f"dependency {dep!r} does not come before this migration",
+                    f"dependency {dep!r} is this migration itself"
+                    if j == i
+                    else f"dependency {dep!r} does not come before this migration",
                     line=dependencies_line(mig),
                 )
 

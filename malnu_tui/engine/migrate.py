@@ -3,10 +3,9 @@ rollback, verify, repair, clear-failed, unlock and create."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +22,15 @@ from malnu_tui.engine.backends.base import (
     Backend,
     TrackingRecord,
     actor,
-    lock_holder_for_this_process,
 )
 from malnu_tui.engine.errors import (
     ConfigError,
     LockHolder,
-    MalnuError,
     PlanChanged,
 )
 from malnu_tui.engine.files import MigrationSet
 from malnu_tui.engine.monitor.runlog import record_run
+from malnu_tui.engine.oplock import holds_lock, migration_lock
 from malnu_tui.engine.plan import (
     Plan,
     PlanStep,
@@ -49,6 +47,7 @@ from malnu_tui.engine.status import (
     StatusReport,
     VerifyResult,
     report_from_records,
+    select_repair,
     select_rollback,
     status,
     verify,
@@ -74,6 +73,7 @@ __all__ = [
     "create_migration",
     "holds_lock",
     "migration_lock",
+    "newest_version",
     "plan_rollback",
     "plan_up",
     "repair",
@@ -127,39 +127,6 @@ def _raise_first(problems: list[Problem]) -> None:
 
 
 # -- running --------------------------------------------------------------------------------
-
-
-_HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
-
-
-def holds_lock(backend: Backend) -> bool:
-    """Whether a :func:`migration_lock` block of this process holds ``backend``'s lock (a
-    ``recover`` holds it across its restore and its migrations: they take it no second time)."""
-    return id(backend) in _HELD
-
-
-@contextlib.contextmanager
-def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
-    """Hold the one-operator-at-a-time lock for the duration of the block. Inside a block
-    that holds it already (recover's restore and migrations), the lock is kept, not retaken:
-    released between the steps, another operator's ``up`` could slip in."""
-    if holds_lock(backend):
-        yield
-        return
-    backend.ensure_schema()
-    backend.acquire_lock(lock_holder_for_this_process(purpose))
-    _HELD.add(id(backend))
-    try:
-        yield
-    except BaseException:
-        # The block's own error is the one to tell: a release that fails too (the same full
-        # disk or busy database) leaves the lock row to the next run's takeover.
-        _HELD.discard(id(backend))
-        with contextlib.suppress(MalnuError):
-            backend.release_lock()
-        raise
-    _HELD.discard(id(backend))
-    backend.release_lock()
 
 
 SafetyBackup = Callable[[str], str | None]  # reason → backup id
@@ -382,8 +349,9 @@ def before_image(row: TrackingRecord | LockHolder) -> str:
 
 
 def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = None) -> list[str]:
-    """Accept edits of applied files: record their current checksums (audited per file, with
-    the tracking row's before-image). Checked again under the lock."""
+    """Accept edits of applied files: record their current checksums (or a renamed file's
+    new name), and forget the missing rows named in ``filenames`` (:func:`select_repair`);
+    audited per file, with the tracking row's before-image. Checked again under the lock."""
     with (
         record_run(backend, "repair", ", ".join(filenames or ["every drifted file"])) as run,
         migration_lock(backend, "repair of drifted checksums"),
@@ -391,13 +359,16 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
         tracking = backend.fetch_records()
         report = report_from_records(backend, mset, tracking, None)
         records = {r.filename: r for r in tracking}
-        drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
-        chosen = list(drifted) if not filenames else [mset.find(f).filename for f in filenames]
-        for f in chosen:
-            if f not in drifted:
-                raise ConfigError(f"{f} has not drifted; nothing to repair")
-        for f in chosen:
-            m = drifted[f]
+        rows, errors = select_repair(report, mset, filenames)
+        if errors:
+            raise ConfigError(errors[0])
+        chosen = [m.filename for m in rows]
+        for m in rows:
+            f = m.filename
+            if m.state is MigrationState.MISSING:
+                detail = f"forgot {f}: applied, its file is gone; {before_image(records[f])}"
+                backend.delete_record(f, AuditEntry.now("repair", f, "ok", detail))
+                continue
             assert m.checksum is not None
             row = m.recorded_filename or f  # a file renamed after it ran: its old name's row
             detail = f"checksum {m.recorded_checksum} → {m.checksum}; {before_image(records[row])}"
@@ -418,7 +389,7 @@ def clear_failed(backend: Backend, filename: str) -> TrackingRecord:
     with migration_lock(backend, f"clear-failed of {name}"):
         rec = row_named(backend.fetch_records(), filename)
         if rec is None:
-            raise ConfigError(f"no tracking row for {name}")
+            raise ConfigError(f"no tracking row for {name or repr(name)}")
         name = rec.filename
         if rec.success:
             raise ConfigError(f"{name} succeeded; only failed rows can be cleared")
@@ -442,14 +413,28 @@ def unlock(backend: Backend) -> LockHolder | None:
 def create_migration(
     mset_dirs: tuple[Path, Path], name: str, *, now: datetime | None = None, author: str = ""
 ) -> tuple[Path, Path]:
-    """Write a new migration and its rollback skeleton named with the current UTC time."""
+    """Write a new migration and its rollback skeleton named with the current UTC time, or
+    one second after the newest version in the directories when that is not earlier (as
+    Rails does): the new file always sorts last, so it is never applied out of order. A
+    second `create` in the same second was refused ("wait a second"), and a set whose
+    newest file was named by a clock ahead of UTC (WIB, UTC+7, typed by hand) got a new file
+    sorting before it."""
     import re
+    from datetime import timedelta
 
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not slug:
         raise ConfigError(f"migration name {name!r} has no letters or digits")
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d_%H%M%S")
     mig_dir, rb_dir = mset_dirs
+    at = (now or datetime.now(UTC)).replace(microsecond=0, tzinfo=None)
+    newest = newest_version(mig_dir, rb_dir)
+    if newest is not None:
+        try:
+            after = datetime.strptime(newest, "%Y%m%d_%H%M%S") + timedelta(seconds=1)
+        except ValueError:  # (20251399_…: a version no clock gives; sorts last anyway)
+            after = at
+        at = max(at, after)
+    stamp = at.strftime("%Y%m%d_%H%M%S")
     mig_dir.mkdir(parents=True, exist_ok=True)
     rb_dir.mkdir(parents=True, exist_ok=True)
     mig = mig_dir / f"{stamp}_{slug}.sql"
@@ -457,8 +442,6 @@ def create_migration(
     for p in (mig, rb):
         if p.exists():
             raise ConfigError(f"{p} already exists")
-    for p in mig_dir.glob(f"{stamp}_*.sql"):
-        raise ConfigError(f"version {stamp} is taken by {p.name}; wait a second and retry")
     author = author or actor()
     mig.write_text(
         f"-- Description: {name}\n-- Author: {author}\n-- Dependencies: none\n\n"
@@ -472,6 +455,21 @@ def create_migration(
         encoding="utf-8",
     )
     return mig, rb
+
+
+def newest_version(*dirs: Path) -> str | None:
+    """The newest version named by a migration or rollback file in ``dirs`` (either style)."""
+    from malnu_tui.engine.files import normalise_version
+
+    versions: list[str] = []
+    for d in dirs:
+        if d.is_dir():
+            for p in d.glob("*.sql"):
+                try:
+                    versions.append(normalise_version(p.name))
+                except ValueError:
+                    continue
+    return max(versions, default=None)
 
 
 @dataclass(frozen=True)

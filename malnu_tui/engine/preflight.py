@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import lock_host
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
-from malnu_tui.engine.errors import LockHolder, MalnuError
+from malnu_tui.engine.errors import LockHolder
 from malnu_tui.engine.plan import (
     AppliedByWrangler,
     BadRequest,
@@ -34,7 +34,7 @@ from malnu_tui.engine.plan import (
     plan_up_from,
     translated_for,
 )
-from malnu_tui.engine.status import MigrationState, StatusReport, status
+from malnu_tui.engine.status import StatusReport, status
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -194,23 +194,13 @@ def preflight_rollback(
 def preflight_repair(
     backend: Backend, target: Target, mset: MigrationSet, filenames: list[str] | None = None
 ) -> Preflight:
-    """``repair``: the drifted files whose checksums would be recorded (``rows``)."""
+    """``repair``: the drifted files whose checksums would be recorded, and the missing rows
+    named to be forgotten (``rows``: :func:`select_repair`)."""
+    from malnu_tui.engine.status import select_repair
+
     report = status(backend, mset, target.name)
-    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
-    problems: list[Problem] = []
-    chosen = list(drifted)
-    if filenames:
-        chosen = []
-        for f in filenames:
-            try:
-                name = mset.find(f).filename
-            except MalnuError as exc:  # no such migration
-                problems.append(BadRequest(str(exc)))
-                continue
-            if name not in drifted:
-                problems.append(BadRequest(f"{name} has not drifted; nothing to repair"))
-            else:
-                chosen.append(name)
+    rows, errors = select_repair(report, mset, filenames)
+    problems: list[Problem] = [BadRequest(e) for e in errors]
     return Preflight(
         "repair",
         target.name,
@@ -218,7 +208,7 @@ def preflight_repair(
         None,
         tuple(_with_lock(problems, report.lock)),
         report,
-        tuple(drifted[f] for f in chosen),
+        tuple(rows),
         report.lock,
     )
 
@@ -234,7 +224,7 @@ def preflight_clear_failed(backend: Backend, target: Target, filename: str) -> P
     if rec is None:
         problems.append(
             BadRequest(
-                f"no tracking row for {name}",
+                f"no tracking row for {name or repr(name)}",
                 "name a failed migration by its filename or version, as `status` shows it",
             )
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from malnu_tui.engine.backends.base import Backend, TrackingRecord
-from malnu_tui.engine.errors import ConfigError, LockHolder
+from malnu_tui.engine.errors import ConfigError, LockHolder, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "applied_newest_first",
     "report_from_records",
     "row_named",
+    "select_repair",
     "select_rollback",
     "status",
     "verify",
@@ -345,6 +346,44 @@ def select_rollback(
             hint=f"use --steps {len(applied)} to roll back all of them" if applied else None,
         )
     return applied[: steps or 1]
+
+
+def select_repair(
+    report: StatusReport, mset: MigrationSet, filenames: Sequence[str] | None = None
+) -> tuple[list[MigrationStatus], list[str]]:
+    """What ``repair`` accepts, and why a named file cannot be: by default every drifted
+    file (its checksum, or its new name, recorded); a file named on the command line must be
+    drifted, or be a *missing* row (applied, its file gone: archived, or a row the template's
+    own INSERT recorded under its placeholder name), whose row is then forgotten. Such a
+    row used to stay for good (`verify` exit 1, `check` CRITICAL) unless deleted by hand."""
+    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+    if not filenames:
+        return list(drifted.values()), []
+    missing = [m for m in report.migrations if m.state is MigrationState.MISSING]
+    chosen: list[MigrationStatus] = []
+    errors: list[str] = []
+    for f in filenames:
+        try:
+            name = mset.find(f).filename
+        except MigrationFileError as exc:  # no such file: a missing row, named?
+            row = row_named([_as_record(m) for m in missing], f)
+            gone = next((m for m in missing if row and m.filename == row.filename), None)
+            if gone is None:
+                errors.append(str(exc))
+            elif gone not in chosen:
+                chosen.append(gone)
+            continue
+        if name not in drifted:
+            errors.append(f"{name} has not drifted; nothing to repair")
+        elif drifted[name] not in chosen:
+            chosen.append(drifted[name])
+    return chosen, errors
+
+
+def _as_record(m: MigrationStatus) -> TrackingRecord:
+    return TrackingRecord(
+        m.filename, m.recorded_checksum or "", m.executed_at, m.execution_time_ms, True, None
+    )
 
 
 # -- verification ---------------------------------------------------------------------------

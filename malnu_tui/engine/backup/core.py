@@ -326,7 +326,7 @@ def _restore_backup(
     pre_reason: str,
     mark: Mark | None,
 ) -> RestoreResult:
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     emit = emitter(progress)
     manifest = load_manifest(target.backup_dir, backup_id)
@@ -435,7 +435,7 @@ def _restore_sqlite(
         finished.append(done)
         return [*rows, done, *([mark(pre)] if mark else [])]
 
-    from malnu_tui.engine.migrate import holds_lock
+    from malnu_tui.engine.oplock import holds_lock
 
     nested = holds_lock(backend)  # a recover's: its lock is kept for its migrations
     backend.ensure_schema()

@@ -383,7 +383,7 @@ def _run_recover(
     plan: RecoverPlan,
     progress: BackupProgressCallback | None,
 ) -> RecoverResult:
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     method_for(backend.kind)  # a kind without backups fails before anything changes
     # One lock from the pre-recover backup to the last migration: released between the

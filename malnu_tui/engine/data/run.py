@@ -311,8 +311,8 @@ def run_import(
     always rolled back, without the lock, backup or audit row: it writes nothing."""
     if request.dry_run:
         return _execute(backend, request, source, progress)
-    from malnu_tui.engine.migrate import migration_lock
     from malnu_tui.engine.monitor.runlog import record_run
+    from malnu_tui.engine.oplock import migration_lock
 
     # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
     with record_run(backend, "import", request.table) as run, migration_lock(backend, "import"):

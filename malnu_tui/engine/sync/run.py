@@ -547,8 +547,8 @@ def run_sync(
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
     failed syncs and the sync lag). Each table's report is appended to ``done`` as it ends,
     so a caller still has the tables synced before one that failed (an exception)."""
-    from malnu_tui.engine.migrate import migration_lock
     from malnu_tui.engine.monitor.runlog import record_run
+    from malnu_tui.engine.oplock import migration_lock
 
     start_early(s, req)
     backend = s.dst.backend

@@ -166,7 +166,7 @@ def native_recover(
     """Bring the database back to ``when`` with Time Travel; returns the bookmark that undoes
     it (also audited, with action ``recover``)."""
     from malnu_tui.engine.backends.d1.timetravel import bookmark_at, restore_bookmark
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     d1 = _d1(backend)
     bookmark = bookmark_at(d1, when)

@@ -276,7 +276,7 @@ def plan_adopt(
 def adopt(backend: Backend, plan: AdoptPlan) -> AdoptResult:
     """Record every migration of ``plan`` as applied, without running it: for each, the
     tracking row and an ``adopt`` audit row in one transaction, under the migration lock."""
-    from malnu_tui.engine.migrate import migration_lock
+    from malnu_tui.engine.oplock import migration_lock
 
     done: list[str] = []
     with migration_lock(backend, "adopt"):

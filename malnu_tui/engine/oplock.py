@@ -1,0 +1,48 @@
+"""The one-operator-at-a-time lock as every write holds it: taken after the tool's tables are
+in place, released after the block (its own error told first when the release fails too), and
+kept, not taken again, by a block nested in one that holds it (a recover's restore and
+migrations). A module of its own, so that a sync or an import holds it without loading the
+migration machinery (its plan, files and status modules: ~20 ms of an incremental sync's
+start)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from malnu_tui.engine.backends.base import Backend, lock_holder_for_this_process
+from malnu_tui.engine.errors import MalnuError
+
+__all__ = ["holds_lock", "migration_lock"]
+
+_HELD: set[int] = set()  # id() of the backends whose lock an outer migration_lock holds
+
+
+def holds_lock(backend: Backend) -> bool:
+    """Whether a :func:`migration_lock` block of this process holds ``backend``'s lock (a
+    ``recover`` holds it across its restore and its migrations: they take it no second time)."""
+    return id(backend) in _HELD
+
+
+@contextlib.contextmanager
+def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
+    """Hold the one-operator-at-a-time lock for the duration of the block. Inside a block
+    that holds it already (recover's restore and migrations), the lock is kept, not retaken:
+    released between the steps, another operator's ``up`` could slip in."""
+    if holds_lock(backend):
+        yield
+        return
+    backend.ensure_schema()
+    backend.acquire_lock(lock_holder_for_this_process(purpose))
+    _HELD.add(id(backend))
+    try:
+        yield
+    except BaseException:
+        # The block's own error is the one to tell: a release that fails too (the same full
+        # disk or busy database) leaves the lock row to the next run's takeover.
+        _HELD.discard(id(backend))
+        with contextlib.suppress(MalnuError):
+            backend.release_lock()
+        raise
+    _HELD.discard(id(backend))
+    backend.release_lock()
