@@ -50,3 +50,26 @@ UPDATE p SET total = qty * CAST(1.1 AS DOUBLE PRECISION);
 CREATE VIEW priced AS SELECT id, qty * CAST(1.0 AS DOUBLE PRECISION) / NULLIF(7, 0) AS share, CAST(-0.1 AS DOUBLE PRECISION) + qty AS shifted, qty * CAST(1.1 AS DOUBLE PRECISION) = 3.3 AS exact FROM p WHERE qty * CAST(1.1 AS DOUBLE PRECISION) <> 11.0;
 -- check:
 SELECT p.id, p.total, p.total = 3.3, v.share, v.shifted, CASE WHEN v.exact THEN 1 WHEN NOT v.exact THEN 0 END FROM p LEFT JOIN priced v ON v.id = p.id ORDER BY p.id
+
+-- case: truths_in_trigger_bodies_and_upsert_conditions
+-- setup:
+CREATE TABLE orders (id INTEGER PRIMARY KEY, meta TEXT, paid INTEGER DEFAULT 0, flag INTEGER);
+CREATE TABLE log (id INTEGER PRIMARY KEY, order_id INTEGER, was_paid INTEGER);
+INSERT INTO orders (id, meta, paid, flag) VALUES (1, '{"status":"open"}', 0, 0), (2, '{"status":"open"}', 1, 1);
+-- sqlite:
+CREATE TRIGGER tr_paid AFTER UPDATE ON orders WHEN json_extract(NEW.meta, '$.status') = 'paid' BEGIN INSERT INTO log (order_id, was_paid) VALUES (NEW.id, OLD.paid = 1); END;
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT (id) DO UPDATE SET paid = excluded.paid WHERE excluded.flag;
+-- postgres:
+CREATE OR REPLACE FUNCTION "tr_paid_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (order_id, was_paid) VALUES (new.id, CAST(old.paid = 1 AS INT));
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "tr_paid" AFTER UPDATE ON "orders" FOR EACH ROW WHEN (NULLIF(CAST(new.meta AS JSONB) -> 'status', 'null') = CAST('"paid"' AS JSONB)) EXECUTE FUNCTION "tr_paid_fn"();
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT(id) DO UPDATE SET paid = excluded.paid WHERE (excluded.flag <> 0);
+SELECT setval(pg_get_serial_sequence('"orders"', 'id'), coalesce((SELECT max("id") FROM "orders"), 0) + 1, false);
+-- check:
+SELECT 'log', order_id, was_paid FROM log UNION ALL SELECT 'orders', id, paid FROM orders ORDER BY 1, 2, 3

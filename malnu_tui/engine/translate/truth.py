@@ -55,6 +55,10 @@ def integer_conditions(
     if ctx.row_table is not None:
         owners.setdefault("new", ctx.row_table)
         owners.setdefault("old", ctx.row_table)
+    if isinstance(tree, exp.Insert):
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if isinstance(target, exp.Table):
+            owners.setdefault("excluded", target.name)  # (an upsert's proposed row)
     for col in read:
         if _integer_column(col, owners, ctx):
             holder = exp.Paren()
