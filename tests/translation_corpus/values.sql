@@ -73,3 +73,35 @@ INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT(id) 
 SELECT setval(pg_get_serial_sequence('"orders"', 'id'), coalesce((SELECT max("id") FROM "orders"), 0) + 1, false);
 -- check:
 SELECT 'log', order_id, was_paid FROM log UNION ALL SELECT 'orders', id, paid FROM orders ORDER BY 1, 2, 3
+
+-- case: negative_limit_is_no_limit
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, flag INTEGER);
+INSERT INTO t VALUES (1, 0), (2, 1), (3, 2), (4, NULL);
+-- sqlite:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id LIMIT -1 OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE flag IS TRUE OR flag IS NOT FALSE AND id = 1;
+-- postgres:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id NULLS FIRST LIMIT ALL OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE (flag <> 0) IS TRUE OR NOT (flag <> 0) IS FALSE AND id = 1;
+-- check:
+SELECT 'after_first', id FROM after_first UNION ALL SELECT 'flagged', id FROM flagged ORDER BY 1, 2
+
+-- case: upsert_without_a_target_names_the_only_key
+-- setup:
+CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);
+INSERT INTO counters VALUES ('visits', 5);
+-- sqlite:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+-- postgres:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT(name) DO UPDATE SET n = counters.n + excluded.n;
+-- note: the only key
+-- check:
+SELECT name, n FROM counters ORDER BY name
+
+-- case: upsert_without_a_target_on_two_keys_withheld
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);
+-- sqlite:
+INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A') ON CONFLICT DO UPDATE SET name = excluded.name;
+-- finding: ON CONFLICT DO UPDATE without a target

@@ -151,6 +151,9 @@ def rewrite_functions(
                 else pg_value(node, date_function_sql(kind, ["now"], ""))
             )
             return tag(ctx, out, kind, NOW_UTC, False)
+        if isinstance(node, exp.Limit) and _negative_number(node.expression):
+            node.set("expression", exp.Var(this="ALL"))  # SQLite: a negative LIMIT is none
+            return node
         if isinstance(node, exp.HexString):
             return pg_value(node, blob_sql(str(node.this)))
         if isinstance(node, exp.Cast) and node.to.is_type(*INTEGER_CASTS):
@@ -299,6 +302,14 @@ def _arg_sql(node: exp.Expr) -> str:
     return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
 
 
+def _negative_number(node: exp.Expr | None) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return (
+        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
+    )
+
+
 def _total(arg: exp.Expr) -> exp.Expr:
     """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
     ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
@@ -351,6 +362,7 @@ FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.Sub,
     exp.Mul,
     exp.Div,
+    exp.Limit,
     *TYPED_NODES,
 )
 

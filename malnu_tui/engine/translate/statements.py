@@ -269,6 +269,36 @@ def _select_into_booleans(
             value.replace(exp.Paren(this=test))
 
 
+def _targetless_update(conflict: exp.Expr) -> bool:
+    action = conflict.args.get("action")
+    return (
+        isinstance(action, exp.Var)
+        and str(action.this).upper() == "DO UPDATE"
+        and not conflict.args.get("conflict_keys")
+        and not conflict.args.get("constraint")
+    )
+
+
+def _conflict_target(conflict: exp.Expr, table: str, ctx: Context) -> None:
+    """``ON CONFLICT DO UPDATE`` with no target (SQLite 3.35+: any uniqueness conflict):
+    PostgreSQL needs the target. With one uniqueness constraint on the table it is that one's
+    columns; with several SQLite updates on whichever fails, which one target cannot say."""
+    keys = ctx.state.unique_keys(table)
+    if len(keys) != 1 or ctx.state.unique_constraint_count(table) != 1:
+        raise Untranslatable(
+            "ON CONFLICT DO UPDATE without a target",
+            f"{table!r} has {ctx.state.unique_constraint_count(table)} uniqueness constraints: "
+            "SQLite updates on whichever one fails, PostgreSQL needs one named",
+            "name the conflict target: ON CONFLICT (col) DO UPDATE",
+        )
+    conflict.set("conflict_keys", [exp.column(k) for k in keys[0]])
+    ctx.note(
+        "ON CONFLICT DO UPDATE without a target",
+        f"the target is the only key of {table!r} ({', '.join(keys[0])}), which PostgreSQL "
+        "needs named",
+    )
+
+
 def _known(name: str, columns: list[ColumnInfo]) -> bool:
     return bool(name) and any(c.name.lower() == name for c in columns)
 
@@ -343,6 +373,8 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     colset = {c.lower() for c in cols}
 
     native = tree.args.get("conflict")
+    if native is not None and not alternative and _targetless_update(native):
+        _conflict_target(native, table, ctx)
     if native is not None and not alternative:
         # SQLite resolves a bare column in DO UPDATE to the existing row; PostgreSQL calls it
         # ambiguous (it could be EXCLUDED's), so qualify it with the table.

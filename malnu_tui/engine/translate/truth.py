@@ -18,7 +18,7 @@ from malnu_tui.engine.translate.common import Context
 __all__ = ["CONDITION_NODES", "integer_conditions", "stored_truth", "truth_value", "update_truths"]
 
 # Nodes whose children are read as conditions.
-CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join)
+CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join, exp.Is)
 
 
 def integer_conditions(
@@ -39,6 +39,10 @@ def integer_conditions(
             children = [node.this, node.expression]
         elif isinstance(node, exp.If) and isinstance(node.parent, exp.Case) and node.parent.this:
             continue  # CASE a WHEN b: b is a value compared with a, no condition
+        elif isinstance(node, exp.Is):
+            if not isinstance(node.expression, exp.Boolean):
+                continue  # (IS NULL, IS 'x': a value)
+            children = [node.this]  # flag IS TRUE / IS FALSE
         else:
             children = [node.this]
         for child in children:
