@@ -321,3 +321,12 @@ def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: 
     cfg.chmod(0o644)
     res = run_cli("--config", str(cfg), "doctor", "--json")
     assert res.code == 0 and "config permissions" not in res.out, res.out
+
+
+def test_a_masked_password_parameter_keeps_the_text_after_it() -> None:
+    """Every error line is masked once more at the end: a ``password=***`` already masked
+    lost what followed it (``…/school?password=*** connection failed``, the colon gone)."""
+    url = f"postgresql://malnu@127.0.0.1:1/school?password={HEAD}-{TAIL}"
+    res = run_cli("--database", url, "status", env={"PGCONNECT_TIMEOUT": "2"})
+    assert res.code == 1 and not leaks(res.err), res.err
+    assert "127.0.0.1:1/school?password=***: " in res.err, res.err
