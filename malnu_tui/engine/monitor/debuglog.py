@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from malnu_tui.engine.private import make_dirs
+
 if TYPE_CHECKING:
     import logging
 
@@ -143,7 +145,7 @@ def configure(
     if log_file is None:
         return None
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(log_file.parent)
         fh = _OwnerOnlyFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
         where = "stderr only" if to_stderr else "nowhere"
