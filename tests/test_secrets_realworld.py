@@ -5,8 +5,8 @@ wrote is searched for them. Real processes, a real PostgreSQL cluster, the D1 st
 from __future__ import annotations
 
 import itertools
-import os
 import json
+import os
 import sqlite3
 import stat
 import uuid
