@@ -99,6 +99,17 @@ CASES = [
     ("PG-CONCURRENTLY safe (one DROP INDEX)", "postgresql",
      "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
      "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);", []),
+    # Django's sqlmigrate of AddField(ForeignKey) on PostgreSQL: a column constraint, which
+    # cannot be NOT VALID, so the table is scanned under ADD COLUMN's lock (was clean).
+    ("ADD-FOREIGN-KEY (ADD COLUMN … REFERENCES)", "postgresql",
+     'BEGIN;\n--\n-- Add field manager to users\n--\nALTER TABLE "users" ADD COLUMN "manager_id" '
+     'bigint NULL CONSTRAINT "users_manager_id_3f0b_fk_users_id" REFERENCES "users"("id") '
+     'DEFERRABLE INITIALLY DEFERRED; SET CONSTRAINTS "users_manager_id_3f0b_fk_users_id" '
+     "IMMEDIATE;\nCOMMIT;",
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;', [("ADD-FOREIGN-KEY", "warning", 5)]),
+    ("ADD-FOREIGN-KEY safe (ADD COLUMN … REFERENCES, new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN u bigint REFERENCES users(id);",
+     "DROP TABLE t;", []),
     ("NO-ROLLBACK", "sqlite", "-- new\nCREATE TABLE t (id INTEGER);", None,
      [("NO-ROLLBACK", "error", 2)]),
     ("ROLLBACK-LEAVES-OBJECTS", "sqlite",
@@ -106,6 +117,17 @@ CASES = [
      "ALTER TABLE users ADD COLUMN nick TEXT;",
      "DROP TABLE a;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2),
                        ("ROLLBACK-LEAVES-OBJECTS", "error", 3)]),
+    # pg_dump's (and Rails' structure.sql's) serial: a sequence OWNED BY the table's column
+    # is dropped with the table (was "does not drop sequence t_id_seq", an error).
+    ("ROLLBACK safe (a sequence OWNED BY its table)", "postgresql",
+     "CREATE TABLE public.t (id bigint NOT NULL);\nCREATE SEQUENCE public.t_id_seq\n"
+     "    START WITH 1\n    INCREMENT BY 1\n    NO MINVALUE\n    NO MAXVALUE\n    CACHE 1;\n"
+     "ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;\n"
+     "CREATE SEQUENCE t_no_seq OWNED BY t.id;", "DROP TABLE public.t;", []),
+    ("ROLLBACK-LEAVES-OBJECTS (a sequence of its own)", "postgresql",
+     "CREATE TABLE t (id bigint);\nCREATE SEQUENCE invoice_no;\n"
+     "ALTER SEQUENCE invoice_no OWNED BY NONE;", "DROP TABLE t;",
+     [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
     ("ROLLBACK safe", "postgresql",
      "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
      "DROP VIEW v;\nDROP TABLE a;", []),
@@ -195,6 +217,50 @@ def test_lint_ignore_keeps_the_reason_and_the_exit_code_follows_errors(
     assert "20250101_000300_drop_users.sql:1: error [DROP-TABLE]" in res.out
     assert "20250101_000300_drop_users.sql:1: error [NO-ROLLBACK]" in res.out
     assert "instead: expand/contract" in res.out and "2 error(s)" in res.err
+
+
+def test_a_lint_ignore_that_accepts_nothing_is_said(mdirs: MigrationDirs) -> None:
+    """A mistyped rule id, a blank line before the statement, a directive after the
+    statement: each left its finding standing without a word, and the operator believed it
+    accepted. `RULE, RULE` (a space after the comma) accepted only the first, the second
+    rule id becoming part of the reason."""
+    mdirs.add("20250101_000100", "base",
+              BASE_SQLITE + "\nCREATE TABLE logs (id INTEGER);\nCREATE TABLE tags (id INTEGER);",
+              "DROP TABLE tags;\nDROP TABLE logs;\nDROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "cleanup",
+        "-- lint:ignore DROP_TABLE logs are archived\n"  # 1
+        "DROP TABLE logs;\n"
+        "-- lint:ignore DROP-TABLE tags are unused\n"  # 3
+        "\n"
+        "DROP TABLE tags;\n"  # 5
+        "UPDATE users SET email = lower(email); -- lint:ignore UPDATE-ALL-ROWS 40 rows\n"
+        "-- lint:ignore DELETE-ALL-ROWS, UPDATE-ALL-ROWS the school has 40 users\n"  # 7
+        "UPDATE users SET name = trim(name);\n"
+        "-- lint:ignore DROP-COLUMN\n",  # 9: the end of the file
+        "SELECT 1;",
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(mset, ["20250101_000200_cleanup.sql"])
+    got = [
+        (f.line, f.rule, f.reason) for f in report.findings if f.rule != "ROLLBACK-LEAVES-OBJECTS"
+    ]
+    assert got == [
+        (1, "IGNORE-UNMATCHED", ""),
+        (2, "DROP-TABLE", ""),
+        (3, "IGNORE-UNMATCHED", ""),
+        (5, "DROP-TABLE", ""),
+        (6, "IGNORE-UNMATCHED", ""),
+        (6, "UPDATE-ALL-ROWS", ""),
+        (8, "UPDATE-ALL-ROWS", "the school has 40 users"),
+        (9, "IGNORE-UNMATCHED", ""),
+    ], got
+    why = {f.line: f.why for f in report.findings if f.rule == "IGNORE-UNMATCHED"}
+    assert "names no rule of the lint (did you mean DROP-TABLE?)" in why[1]
+    assert "followed by a blank line" in why[3] and "after a statement" in why[6]
+    assert "end of the file" in why[9]
+    assert report.ok is False and len(report.errors) == 2, "warnings: the exit code is unchanged"
 
 
 def test_school_migrations_are_clean_in_both_dialects() -> None:

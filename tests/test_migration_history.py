@@ -4,6 +4,8 @@ real database, the tracking rows and the audit rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
@@ -401,3 +403,65 @@ def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) ->
     d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
     with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
         discover(d.migrations, d.rollback)
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="later")
+    with pytest.raises(MigrationFileError, match="dependency 'later' is this migration itself"):
+        discover(d.migrations, d.rollback)
+
+
+def test_another_frameworks_migrations_table_is_written_as_the_file_says(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The school's Laravel app keeps its own `public.migrations` (migration, batch) and the
+    tool's tables live in `schema = "malnu"`: a migration that marks a Laravel migration as
+    run writes that table; only statements naming the tracking key (`filename`) are the
+    tool's to skip."""
+    import psycopg
+
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.migrations (id serial PRIMARY KEY, migration text, batch int)"
+        )
+        conn.execute("INSERT INTO public.migrations (migration, batch) VALUES ('2019_old', 1)")
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "laravel_mark",
+        """
+        INSERT INTO public.migrations (migration, batch) VALUES ('2025_01_01_kelas', 2);
+        DELETE FROM public.migrations WHERE migration = '2019_old';
+        INSERT INTO migrations (filename, checksum) VALUES ('x.sql', 'checksum_hash');
+        """,
+    )
+    b = db.open(d, schema="malnu")
+    mset = discover(d.migrations, d.rollback, "postgresql")
+    plan = plan_up(b, mset)
+    assert [st.line for st in plan.steps[0].statements] == [1, 2]
+    apply_plan(b, mset, plan)
+    with psycopg.connect(db.url) as conn:
+        laravel = conn.execute("SELECT migration, batch FROM public.migrations").fetchall()
+        tool = conn.execute("SELECT filename FROM malnu.migrations").fetchall()
+    assert laravel == [("2025_01_01_kelas", 2)]
+    assert tool == [("20250101_000100_laravel_mark.sql",)]
+    b.close()
+
+
+def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The version of an applied migration whose file is gone, on a file of another name and
+    content: renamed and edited, or a new migration given a used version. Neither may run
+    unseen; the warning names both ways out."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    _up(b, d)
+    (d.migrations / "20250101_000200_seed_kelas.sql").unlink()
+    d.add("20250101_000200", "add_wali_kelas", "ALTER TABLE kelas ADD COLUMN wali TEXT;")
+    report = status(b, discover(d.migrations, d.rollback))
+    warning = next(w for w in report.warnings if w.startswith("20250101_000200_add_wali_kelas"))
+    assert "has the version of 20250101_000200_seed_kelas.sql" in warning
+    assert "give it a version of its own" in warning
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    b.close()

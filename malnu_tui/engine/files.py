@@ -10,15 +10,8 @@ from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.lazy import cached
-from malnu_tui.engine.sqlsplit import (
-    SplitError,
-    Statement,
-    TemplateParts,
-    is_transaction_control,
-    line_ends,
-    split_statements,
-    strip_template,
-)
+from malnu_tui.engine.sqlsplit import SplitError, Statement, line_ends, split_statements
+from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
 __all__ = [
     "Migration",
@@ -364,7 +357,7 @@ class MigrationSet:
             named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
             if len(named) == 1:  # its name alone (create_users_table), when only one has it
                 return named[0]
-            raise MigrationFileError(key, "no such migration") from None
+            raise MigrationFileError(key or "''", "no such migration") from None
         for m in self.migrations:
             if m.version == v:
                 return m
@@ -577,7 +570,9 @@ def _check_dependencies(found: list[Migration]) -> None:
             if j >= i:
                 raise MigrationFileError(
                     str(mig.path),
-                    f"dependency {dep!r} does not come before this migration",
+                    f"dependency {dep!r} is this migration itself"
+                    if j == i
+                    else f"dependency {dep!r} does not come before this migration",
                     line=dependencies_line(mig),
                 )
 

@@ -389,7 +389,7 @@ def clear_failed(backend: Backend, filename: str) -> TrackingRecord:
     with migration_lock(backend, f"clear-failed of {name}"):
         rec = row_named(backend.fetch_records(), filename)
         if rec is None:
-            raise ConfigError(f"no tracking row for {name}")
+            raise ConfigError(f"no tracking row for {name or repr(name)}")
         name = rec.filename
         if rec.success:
             raise ConfigError(f"{name} succeeded; only failed rows can be cleared")

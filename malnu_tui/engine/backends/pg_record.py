@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
@@ -27,7 +27,9 @@ from malnu_tui.engine.backends.base import (
     TrackingChange,
 )
 from malnu_tui.engine.errors import BadVersion
-from malnu_tui.engine.files import MigrationSet, normalise_version
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.files import MigrationSet
 
 __all__ = [
     "SUPABASE_TABLE",
@@ -98,6 +100,8 @@ def cli_history(conn: Any) -> list[str] | None:
 def version_of(name: str) -> str | None:
     """The normalised version (``YYYYMMDD_HHMMSS``) of a CLI name, or None."""
     try:
+        from malnu_tui.engine.files import normalise_version  # (a migration's write only)
+
         return normalise_version(name.split("_", 1)[0])
     except BadVersion:
         return None

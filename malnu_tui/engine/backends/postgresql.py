@@ -33,7 +33,6 @@ from malnu_tui.engine.backends.base import (
     TrackingRecord,
     actor,
 )
-from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
 from malnu_tui.engine.backends.pg_record import record, supabase_history
 from malnu_tui.engine.backends.pg_schema import (
@@ -50,7 +49,6 @@ from malnu_tui.engine.backends.pg_sql import (
     with_params,
 )
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
-from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
@@ -316,6 +314,10 @@ class PostgresBackend:
     ) -> int:
         """Run the statements, the tracking change and the audit row in one transaction; a
         CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
+        # (loaded here: a sync or a status never runs a migration)
+        from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
+        from malnu_tui.engine.concurrently import classify
+
         self.ensure_schema()
         if self._supabase is None:  # read once, before any transaction: the CLI's history
             self._supabase = supabase_history(self.conn)
@@ -359,6 +361,14 @@ class PostgresBackend:
         except psycopg.Error as exc:
             if failure is not None:
                 raise with_lock_holders(self.conn, failure, exc) from None
+            if recorded and self.conn.closed:  # the session ended while it committed
+                raise BackendError(
+                    f"{self.display_url}: {filename}: the connection was lost at its COMMIT "
+                    f"({error_text(exc)}): whether it committed is not known",
+                    hint="once the server answers, `malnu-tui status` shows whether it is "
+                    "applied (its tracking row commits with it, or not at all); then run `up` "
+                    "again, which runs it only if it is not",
+                ) from None
             if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
                 last = statements[-1] if statements else Statement("", 1)
                 error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"

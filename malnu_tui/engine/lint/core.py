@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
@@ -13,12 +13,12 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
+from malnu_tui.engine.lint.ignores import apply_ignores
 from malnu_tui.engine.lint.model import (
     LARGE_TABLE_ROWS,
     SEVERITY_ORDER,
     Finding,
     LintReport,
-    Rule,
     Severity,
 )
 from malnu_tui.engine.lint.ops import (
@@ -42,7 +42,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile, read_rollback
-from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.rules import RULES
 from malnu_tui.engine.lint.sqlite_rules import add_column_refusal
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
@@ -52,16 +52,6 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
-_IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
-register(
-    Rule(
-        "IGNORE-WITHOUT-REASON",
-        "warning",
-        "lint:ignore without a reason",
-        "an accepted finding needs the reason it is safe, for the next reader",
-        "write `-- lint:ignore RULE why this is safe here`",
-    )
-)
 
 
 def _f(
@@ -219,9 +209,7 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
         if s.dialect == "postgresql":
-            found = pg_alter_action(s.file, st.line, op.name, a)
-            if found is not None:
-                out.append(found)
+            out.extend(pg_alter_action(s.file, st.line, op.name, a))
 
 
 def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
@@ -287,6 +275,9 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
+        where = s.objects[("sequence", op.key)][0]
+        s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table
     elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
         line = s.objects.pop(("type", op.key), None)
         if line is None:
@@ -324,58 +315,6 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             continue
         why = f"{rb_name} does not drop column {t}.{col}, which {m.filename} adds"
         out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
-
-
-def _ignores(text: str) -> dict[int, dict[str, str]]:
-    """``-- lint:ignore RULE[,RULE] reason`` lines, keyed by the line of the statement below
-    (consecutive comment lines directly above a statement all count)."""
-    lines = text.splitlines()
-    out: dict[int, dict[str, str]] = {}
-    pending: dict[str, str] = {}
-    for number, raw in enumerate(lines, 1):
-        stripped = raw.strip()
-        m = _IGNORE.match(raw)
-        if m:
-            for r in m["rules"].split(","):
-                pending[r.strip().upper()] = m["reason"]
-        elif stripped.startswith("--") or not stripped:
-            if not stripped:
-                pending = {}
-        else:
-            if pending:
-                out[number] = pending
-            pending = {}
-    return out
-
-
-def _apply_ignores(
-    findings: list[Finding], text: str, file: str, do_lines: dict[int, int]
-) -> list[Finding]:
-    """Each finding's ``lint:ignore`` (for a statement inside a DO block, the one above that
-    statement or above the DO)."""
-    if not findings or "lint:ignore" not in text:
-        return findings
-    directives = _ignores(text)
-    out: list[Finding] = []
-    for f in findings:
-        reason = directives.get(f.line, {}).get(f.rule) if f.file == file else None
-        if reason is None and f.line in do_lines:
-            reason = directives.get(do_lines[f.line], {}).get(f.rule)
-        if reason is None:
-            out.append(f)
-        elif not reason:
-            out.append(f)
-            out.append(
-                _f(
-                    "IGNORE-WITHOUT-REASON",
-                    file,
-                    f.line,
-                    f"lint:ignore {f.rule} has no reason, so the finding stands",
-                )
-            )
-        else:
-            out.append(replace(f, ignored=True, reason=reason))
-    return out
 
 
 def _inner_statements(
@@ -480,7 +419,7 @@ def _lint_one(
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
-    findings = _apply_ignores(findings, text, m.filename, do_lines)
+    findings = apply_ignores(findings, text, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
 
