@@ -356,3 +356,20 @@ def test_the_directories_the_tool_makes_are_its_owners_only(
     made += [p for root in (data, cache) for p in (root / "malnu-tui").rglob("*") if p.is_dir()]
     assert len(made) >= 5, made
     assert {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {p: "0o700" for p in made}
+
+
+def test_a_mistyped_scheme_separator_still_masks_the_password(tmp_path: Path) -> None:
+    """``postgresql:/``, ``postgresql:`` or ``postgresql//`` for ``postgresql://`` (one
+    character off): the masking looked for ``://`` only, so the error, and ``check``'s line
+    with the target named after the URL (also the name of its backup store), showed the
+    password; libpq quoted it back too ("missing "=" after "postgresql:/u:…@h/db"")."""
+    for url in (
+        f"postgresql:/malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql:malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql//malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+    ):
+        for args in (("status",), ("check",)):
+            res = run_cli("--database", url, *args, env={"PGCONNECT_TIMEOUT": "2"})
+            assert res.code in (2, 3), (url, args, res.err)
+            assert "***" in res.out + res.err, (url, args, res.out + res.err)
+            assert not leaks(res.out + res.err), (url, args, res.out + res.err)
