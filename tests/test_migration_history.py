@@ -510,3 +510,29 @@ def test_a_failed_migration_fixed_and_renamed_replaces_its_failed_row(
     assert audit.object == "20250101_000300_index_kelas.sql"
     assert audit.detail.startswith("superseded: 20250101_000300_index_kelas_nama.sql")
     b.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_rename_repaired_is_kept_in_step_in_wranglers_history(
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up` keeps wrangler's `d1_migrations` in step; a rename accepted by `repair` left the
+    old name there, and wrangler on the same directory took the renamed file for new."""
+    db = fresh_db(kind)
+    d = mdirs
+    _seed_set(d)
+    b = db.open(d)
+    create = (
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    b.query(create) if kind == "d1" else b.conn.execute(create)  # type: ignore[attr-defined]
+    _up(b, d)
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    old.rename(old.with_name("20250101_000200_seed_data_kelas.sql"))
+    repair(b, discover(d.migrations, d.rollback))
+    names = "SELECT name FROM d1_migrations ORDER BY name"
+    rows = b.query(names) if kind == "d1" else b.conn.execute(names).fetchall()  # type: ignore[attr-defined]
+    got = [r["name"] if kind == "d1" else r[0] for r in rows]
+    assert got == ["20250101_000100_create_kelas.sql", "20250101_000200_seed_data_kelas.sql"]
+    b.close()

@@ -291,6 +291,26 @@ def _keep_wrangler_in_step(
 _WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table
 
 
+def _rename_in_wrangler(backend: Backend, old: str, new: str) -> None:
+    """A rename accepted by ``repair``, in wrangler's ``d1_migrations`` too where `up` keeps it
+    in step: left under the old name, wrangler run on the same directory took the renamed
+    file for one never applied."""
+    if backend.kind not in ("d1", "sqlite"):
+        return
+    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    rename = (
+        f"UPDATE {_WRANGLER_TABLE} SET name = ? WHERE name = ? "
+        f"AND ? NOT IN (SELECT name FROM {_WRANGLER_TABLE})"
+    )
+    query = getattr(backend, "query", None)  # D1
+    conn = getattr(backend, "conn", None)  # SQLite
+    if callable(query):
+        if int(query(exists, (_WRANGLER_TABLE,))[0]["n"]):
+            query(rename, (new, old, new))
+    elif conn is not None and int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0]):
+        conn.execute(rename, (new, old, new))
+
+
 def _keep_supabase_in_step(backend: Backend, mset: MigrationSet) -> None:
     """Whether each step also writes (or, rolled back, removes) the Supabase CLI's row
     (backends/pg_record.py): only for the set the CLI reads — a ``supabase/migrations``
@@ -404,6 +424,8 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
                 detail = f"renamed {row} → {f}; {detail}"
             audit = AuditEntry.now("repair", f, "ok", detail)
             backend.set_checksum(row, m.checksum, audit, rename_to=f if row != f else None)
+            if row != f:
+                _rename_in_wrangler(backend, row, f)
         run.count("files", len(chosen))
     return chosen
 
