@@ -117,6 +117,17 @@ CASES = [
      "ALTER TABLE users ADD COLUMN nick TEXT;",
      "DROP TABLE a;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2),
                        ("ROLLBACK-LEAVES-OBJECTS", "error", 3)]),
+    # pg_dump's (and Rails' structure.sql's) serial: a sequence OWNED BY the table's column
+    # is dropped with the table (was "does not drop sequence t_id_seq", an error).
+    ("ROLLBACK safe (a sequence OWNED BY its table)", "postgresql",
+     "CREATE TABLE public.t (id bigint NOT NULL);\nCREATE SEQUENCE public.t_id_seq\n"
+     "    START WITH 1\n    INCREMENT BY 1\n    NO MINVALUE\n    NO MAXVALUE\n    CACHE 1;\n"
+     "ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;\n"
+     "CREATE SEQUENCE t_no_seq OWNED BY t.id;", "DROP TABLE public.t;", []),
+    ("ROLLBACK-LEAVES-OBJECTS (a sequence of its own)", "postgresql",
+     "CREATE TABLE t (id bigint);\nCREATE SEQUENCE invoice_no;\n"
+     "ALTER SEQUENCE invoice_no OWNED BY NONE;", "DROP TABLE t;",
+     [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
     ("ROLLBACK safe", "postgresql",
      "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
      "DROP VIEW v;\nDROP TABLE a;", []),

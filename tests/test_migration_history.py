@@ -444,3 +444,24 @@ def test_another_frameworks_migrations_table_is_written_as_the_file_says(
     assert laravel == [("2025_01_01_kelas", 2)]
     assert tool == [("20250101_000100_laravel_mark.sql",)]
     b.close()
+
+
+def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The version of an applied migration whose file is gone, on a file of another name and
+    content: renamed and edited, or a new migration given a used version. Neither may run
+    unseen; the warning names both ways out."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    _up(b, d)
+    (d.migrations / "20250101_000200_seed_kelas.sql").unlink()
+    d.add("20250101_000200", "add_wali_kelas", "ALTER TABLE kelas ADD COLUMN wali TEXT;")
+    report = status(b, discover(d.migrations, d.rollback))
+    warning = next(w for w in report.warnings if w.startswith("20250101_000200_add_wali_kelas"))
+    assert "has the version of 20250101_000200_seed_kelas.sql" in warning
+    assert "give it a version of its own" in warning
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    b.close()

@@ -4,6 +4,8 @@ demo's real SQLite databases; the outcomes are checked in the databases."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button, DataTable, TextArea
 
@@ -159,3 +161,141 @@ async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field
         assert app.focused is field  # still typing there
         await pilot.press(*"reports", "enter")
         await wait_until(pilot, lambda: answers == [True])
+
+
+async def test_the_import_wizard_says_why_and_confirms_as_every_wizard(
+    demo: Demo, tmp_path: Path
+) -> None:
+    # Enter in a source field with no table named did nothing and said nothing; the
+    # confirmation was a field of its own whose placeholder was the database name itself
+    # (it looked typed already), compared without the engine's rule, and Enter on a wrong
+    # word did nothing; a failed preview went on saying "reading…" under its error.
+    from textual.widgets import Input, Static
+
+    from malnu_tui.tui.screens.data_import import ImportWizard
+    from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
+
+    csv = tmp_path / "siswa.csv"
+    csv.write_text("email,name\nsiswa1@malnu.sch.id,Siswa Satu\n", encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns.email]\nfrom = "email"\napply = ["frobnicate"]\n', encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: settled(app, "source"))
+        screen = app.screen
+        assert isinstance(screen, ImportWizard)
+        screen.query_one("#import-file", Input).value = str(csv)
+        await pilot.press("enter")  # in the file field, focused
+        said = [n.message for n in app._notifications]
+        assert "cannot go on: name the table" in said, said
+        screen.query_one("#import-table", Input).value = "users"
+        screen.query_one("#import-map", Input).value = str(bad)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.step == "preview" and not screen.working)
+        preview = text_of(app, "#preview-text")
+        assert "reading" not in preview and "✘ no preview" in preview
+        assert "unknown step 'frobnicate'" in text_of(app, "#wizard-error")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: settled(app, "source"))
+        screen.query_one("#import-map", Input).value = ""
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "validate"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        field = screen.query_one("#confirm-input", Input)
+        assert app.focused is field and field.placeholder != "school"
+        assert screen.query(TypedConfirmation)
+        prompt = text_of(app, "#confirm .typed-prompt")
+        assert "Type school to import 1 row into users" in prompt, prompt
+        await pilot.press(*"School", "enter")
+        why = str(screen.query_one("#confirm .typed-why", Static).render())
+        assert "check upper and lower case" in why and screen.step == "confirm"
+        field.value = ""
+        await pilot.press(*" school ", "enter")  # the engine's rule, as the CLI prompt's
+        await wait_until(pilot, lambda: screen.finished, timeout=30)
+        assert "✔ committed" in text_of(app, "#result-text")
+    import sqlite3
+
+    with sqlite3.connect(demo.primary_db) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("siswa1@malnu.sch.id",)]
+        audit = conn.execute("SELECT outcome FROM malnu_audit WHERE action = 'import'").fetchall()
+    assert audit == [("ok",)]
+    assert [m.reason for m in list_backups(demo.target().backup_dir)] == ["pre-import"]
+
+
+async def test_a_failed_run_is_seen_in_the_audit_list_at_80_columns(demo: Demo) -> None:
+    # The outcome was the fifth column, after the object (a 50-character file name): at 80
+    # columns "✘ failed" was past the right edge, seen only in the selected row's detail.
+    import subprocess
+    import sys
+
+    from malnu_tui.tui.screens.audit import AuditScreen
+
+    broken = "20251126_000000_add_users_again.sql"
+    (demo.root / "migrations" / broken).write_text(
+        "CREATE TABLE users (id INTEGER);\n", encoding="utf-8"
+    )
+    cli = [sys.executable, "-m", "malnu_tui", "--config", str(demo.config), "up"]
+    done = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stderr
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("l")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AuditScreen) and bool(app.screen.entries)
+        )
+        table = app.screen.query_one("#audit-table", DataTable)
+        await wait_until(
+            pilot, lambda: table.row_count > 0 and not table._require_update_dimensions
+        )
+        labels = [str(c.label) for c in table.ordered_columns]
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        edge = sum(widths[: labels.index("outcome") + 1])
+        assert edge <= table.scrollable_content_region.width, list(zip(labels, widths, strict=True))
+        outcomes = [str(table.get_row_at(i)[labels.index("outcome")]) for i in range(3)]
+        assert "✘ failed" in outcomes, outcomes
+
+
+async def test_a_wizard_reading_a_database_that_does_not_answer_can_be_cancelled(
+    tmp_path: Path,
+) -> None:
+    # Cancel was refused while any step's worker ran: on a server (or D1) that does not
+    # answer, the apply wizard stayed on "Planning …" for the whole connect timeout (D1's
+    # retries: 17 s), esc did nothing and the footer offered only quitting the console.
+    import socket
+
+    from malnu_tui.tui.app import MalnuApp
+    from malnu_tui.tui.screens.apply import ApplyWizard
+    from malnu_tui.tui.screens.status import StatusScreen
+    from tests.tui_demo import build_demo
+
+    demo = build_demo(tmp_path / "demo")
+    silent = socket.socket()  # accepts the connection (backlog), never answers it
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            "\n[targets.far]\n"
+            f'url = "postgresql://malnu@127.0.0.1:{port}/school?connect_timeout=3"\n'
+            'migrations_dir = "migrations"\nrollback_dir = "rollback"\n'
+        )
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("far"))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen))
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard))
+            wizard = app.screen
+            assert isinstance(wizard, ApplyWizard)
+            await wait_until(pilot, lambda: wizard.working)  # planning, the server silent
+            await pilot.press("escape")
+            assert isinstance(app.screen, StatusScreen), app.screen
+    finally:
+        silent.close()

@@ -275,6 +275,9 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
+        where = s.objects[("sequence", op.key)][0]
+        s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table
     elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
         line = s.objects.pop(("type", op.key), None)
         if line is None:

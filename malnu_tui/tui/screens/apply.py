@@ -110,6 +110,7 @@ class ApplyWizard(WizardScreen):
         ("result", "Result"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset({"plan"})
 
     def __init__(self, target: Target) -> None:
         super().__init__()

@@ -72,7 +72,9 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("at (UTC)", "actor", "action", "object", "outcome", "detail")
+        # The outcome before the object (a file name, a backup id): at 80 columns a
+        # "✘ failed" must be seen in the list, not only in the selected row's detail.
+        table.add_columns("at (UTC)", "actor", "action", "outcome", "object", "detail")
         table.focus()
         self.action_reload()
 
@@ -145,7 +147,7 @@ class AuditScreen(Screen[None]):
             haystack = f"{e.at} {e.actor} {e.action} {e.object} {e.outcome} {e.detail}".lower()
             if all(w in haystack for w in words):
                 table.add_row(
-                    e.at, e.actor, e.action, e.object, outcome_text(e.outcome), e.detail, key=str(i)
+                    e.at, e.actor, e.action, outcome_text(e.outcome), e.object, e.detail, key=str(i)
                 )
                 shown += 1
         if not shown:

@@ -23,6 +23,7 @@ from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.progress import OperationProgress
+from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings, Target
@@ -70,6 +71,7 @@ class ImportWizard(WizardScreen):
         ("result", "Result"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset({"preview"})
 
     def __init__(
         self,
@@ -124,7 +126,7 @@ class ImportWizard(WizardScreen):
             yield DataTable(id="validate-rejects", cursor_type="row")
         with StepPane(id="confirm"):
             yield Static("", id="confirm-text", classes="intro")
-            yield Field(placeholder="database name", id="confirm-input")
+            yield TypedConfirmation(id="import-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")
         with StepPane(id="result"):
@@ -222,7 +224,8 @@ class ImportWizard(WizardScreen):
 
     @on(Input.Submitted, ".import-field Input")
     def _source_submitted(self) -> None:
-        self.action_next()
+        # Enter in a field goes on, or says what is missing (it did nothing at all).
+        self.action_why_blocked()
 
     def leave_step(self, step: str) -> bool:
         if step == "source":
@@ -387,30 +390,17 @@ class ImportWizard(WizardScreen):
         text.append(f"of {p.source} into {p.table} on {self.target.display_url}.\n")
         text.append(
             "First the lock and a safety backup; then one unit: every row or none. "
-            f"{r.rejected} rejected row(s) go to the rejects file.\n"
+            f"{r.rejected} rejected row(s) go to the rejects file."
         )
-        text.append("Type the database name ")
-        text.append(self.database_name, style="bold reverse")
-        text.append(" to go on:")
         self.query_one("#confirm-text", Static).update(text)
-        field = self.query_one("#confirm-input", Input)
-        field.value = ""
-        field.placeholder = self.database_name
-        field.focus()
-        self.allow_next(f"type {self.database_name} to confirm", label="Import ▶")
-
-    @on(Input.Changed, "#confirm-input")
-    def _confirm_typed(self, event: Input.Changed) -> None:
-        if self.step != "confirm":
-            return
-        if event.value == self.database_name:
-            self.allow_next(label="Import ▶")
-        else:
-            self.allow_next(f"type {self.database_name} to confirm")
-
-    @on(Input.Submitted, "#confirm-input")
-    def _confirm_submitted(self) -> None:
-        self.action_next()
+        # The one typed confirmation of every wizard: the engine's rule, a placeholder that is
+        # not the word itself, and Enter on an empty or wrong word says why.
+        n = r.read - r.rejected
+        self.ask_typed(
+            self.database_name,
+            f"import {n} row{'' if n == 1 else 's'} into {p.table}",
+            label="Import ▶",
+        )
 
     # -- run ----------------------------------------------------------------------------------
     def _start_run(self) -> None:
@@ -490,4 +480,13 @@ class ImportWizard(WizardScreen):
             )
             self.allow_next(label="Result ▶ (n)")
             return
+        # The step's own line must not go on saying "reading…" under the error.
+        if what == "preview":
+            self.query_one("#preview-text", Static).update(
+                Text("✘ no preview (the error is above; b goes back to the source)", style="bold")
+            )
+        elif what == "validate":
+            self.query_one("#validate-progress", OperationProgress).caption(
+                "✘ the validation stopped: nothing was written"
+            )
         super().step_failed(what)

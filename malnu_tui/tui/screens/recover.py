@@ -98,6 +98,7 @@ class RecoverWizard(WizardScreen):
         ("result", "Result"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset({"when", "plan"})
 
     def __init__(self, target: Target) -> None:
         super().__init__()

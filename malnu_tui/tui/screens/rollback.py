@@ -85,6 +85,7 @@ class RollbackWizard(WizardScreen):
         ("summary", "Summary"),
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset({"how-far", "preview"})
 
     def __init__(self, target: Target, report: StatusReport | None = None) -> None:
         super().__init__()

@@ -36,6 +36,10 @@ class WizardScreen(Screen[str | None]):
     NO_RETURN_FROM: ClassVar[str] = ""
     # Each step focuses what it needs; a hidden step's field must never get the keys.
     AUTO_FOCUS: ClassVar[str | None] = ""
+    # Steps whose worker only reads (a plan, a preview): Cancel stays possible while it works
+    # and the answer is dropped (a D1 or a server that does not answer held the operator in
+    # the wizard for its whole timeout, with no key but quitting the console).
+    READ_STEPS: ClassVar[frozenset[str]] = frozenset()
 
     HELP_TITLE = "Wizards (every one)"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -151,7 +155,9 @@ class WizardScreen(Screen[str | None]):
         return self.index > 0 and not self.working and not self.past_no_return
 
     def check_cancel(self) -> bool:
-        return self.finished or (not self.working and not self.past_no_return)
+        if self.finished:
+            return True
+        return not self.past_no_return and (not self.working or self.step in self.READ_STEPS)
 
     def check_next(self) -> bool:
         return not self.working and self.blocked is None and not self.finished
