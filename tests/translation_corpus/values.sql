@@ -105,3 +105,21 @@ CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);
 -- sqlite:
 INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A') ON CONFLICT DO UPDATE SET name = excluded.name;
 -- finding: ON CONFLICT DO UPDATE without a target
+
+-- case: printf_of_text_and_integers_is_format
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, first TEXT, last TEXT, n INTEGER, label TEXT, code TEXT);
+INSERT INTO s (id, first, last, n) VALUES (1, 'Ana', 'Putri', 3), (2, 'Budi', NULL, NULL), (3, NULL, 'x%y', -7);
+-- sqlite:
+UPDATE s SET label = printf('%s %s (%d) 100%%', first, last, n), code = format('#%d-%s', id, 'A' || id);
+-- postgres:
+UPDATE s SET label = FORMAT('%s %s (%s) 100%%', first, last, COALESCE(n, 0)), code = FORMAT('#%s-%s', COALESCE(id, 0), 'A' || id);
+-- check:
+SELECT id, label, code FROM s ORDER BY id
+
+-- case: printf_of_a_real_withheld
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, r REAL);
+-- sqlite:
+SELECT printf('%s', r) FROM s;
+-- finding: printf

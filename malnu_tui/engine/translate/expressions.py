@@ -37,7 +37,7 @@ from malnu_tui.engine.translate.numbers import (
     numeric_round,
     real_literals,
 )
-from malnu_tui.engine.translate.patterns import glob_regex
+from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
 from malnu_tui.engine.translate.unsupported import (
@@ -123,6 +123,8 @@ def rewrite_functions(
                 return pg_value(
                     node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
                 )
+            if name == "PRINTF" and args:
+                return printf_format(args[0], args[1:], ctx)
             if name in HINTS and len(args) == HINTS[name]:
                 hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
                 return hinted
@@ -183,6 +185,8 @@ def rewrite_functions(
             )
         if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
             return json_extract_sql(node, ctx)
+        if isinstance(node, exp.Format):
+            return printf_format(node.this, list(node.expressions), ctx)
         reason = typed_reason(node)
         if reason is not None:
             raise Untranslatable(*reason)
