@@ -299,3 +299,43 @@ async def test_a_wizard_reading_a_database_that_does_not_answer_can_be_cancelled
             assert isinstance(app.screen, StatusScreen), app.screen
     finally:
         silent.close()
+
+
+async def test_a_backup_whose_file_is_gone_reads_as_the_cli_says_it(demo: Demo) -> None:
+    # `backup list` says "✘ gone" for a backup whose data file was deleted; the console's
+    # backup browser and recover wizard said "✘ no", and its manifest "not verified (v to
+    # verify)": as if verifying could make it usable.
+    import subprocess
+    import sys
+
+    from textual.widgets import Static
+
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.recover import RecoverWizard
+    from tests.tui_demo import add_backups
+
+    ids = add_backups(demo)  # the newest first in every list
+    store = demo.target().backup_dir
+    (data,) = [p for p in store.iterdir() if p.name.startswith(ids[1]) and p.suffix != ".json"]
+    data.unlink()
+    cli = [sys.executable, "-m", "malnu_tui", "--config", str(demo.config), "backup", "list"]
+    listed = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    said = {line.split()[0]: line for line in listed.stdout.splitlines() if line[:1].isdigit()}
+    assert "✘ gone" in said[ids[1]] and "✔ yes" in said[ids[0]]
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        table = app.screen.query_one("#backup-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2)
+        assert [str(table.get_row_at(i)[-1]) for i in range(2)] == ["✘ gone", "✔ yes"]
+        pane = str(app.screen.query_one("#manifest", Static).render())
+        assert f"✘ gone: its data file {data.name} is missing" in pane, pane
+        await pilot.press("escape", "p")
+        await wait_until(pilot, lambda: settled(app, "when"))
+        assert isinstance(app.screen, RecoverWizard)
+        listed_here = app.screen.query_one("#when-backups", DataTable)
+        assert [str(listed_here.get_row_at(i)[-1]) for i in range(2)] == ["✘ gone", "✔ yes"]

@@ -23,7 +23,7 @@ from malnu_tui.tui.session import (
     reporting,
 )
 from malnu_tui.tui.widgets.fields import Field
-from malnu_tui.tui.widgets.manifest import list_target_backups, short_time
+from malnu_tui.tui.widgets.manifest import list_target_backups, short_time, verified_cell
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -279,7 +279,7 @@ class RecoverWizard(WizardScreen):
                 short_time(m.created_at),
                 m.reason,
                 m.head or "—",
-                Text("✔ yes", "green") if m.verified else Text("✘ no", "yellow"),
+                verified_cell(m),
             )
         if manifests or self.native:
             self.allow_next()
