@@ -129,14 +129,14 @@ def test_manifest_schema_hash_matches_the_backend(tmp_path: Path) -> None:
 def test_pg_password_never_reaches_a_command_line() -> None:
     from malnu_tui.engine.backup.postgresql import child_connection
 
-    url, env, password = child_connection(
+    child = child_connection(
         "postgresql://app:s3cr%40t@db.example:5432/school?sslmode=require&schema=analytics"
     )
-    assert password == "s3cr@t" and env["PGPASSWORD"] == "s3cr@t"
-    assert "s3cr" not in url and "schema=" not in url
-    assert url == "postgresql://app@db.example:5432/school?sslmode=require"
-    url, env, password = child_connection("postgresql://u@h/d?password=zz")
-    assert password == "zz" and "zz" not in url
+    assert child.password == "s3cr@t" and child.env["PGPASSWORD"] == "s3cr@t"
+    assert "s3cr" not in child.url and "schema=" not in child.url
+    assert child.url == "postgresql://app@db.example:5432/school?sslmode=require"
+    child = child_connection("postgresql://u@h/d?password=zz")
+    assert child.password == "zz" and "zz" not in child.url and not child.pass_fds
 
 
 def test_pg_clients_older_than_the_server_are_refused() -> None:

@@ -12,7 +12,8 @@ import pytest
 from malnu_tui.engine import sqlsplit
 from malnu_tui.engine.errors import MigrationFileError
 from malnu_tui.engine.files import checksum_bytes, discover, normalise_version
-from malnu_tui.engine.sqlsplit import SplitError, split_statements, strip_template
+from malnu_tui.engine.sqlsplit import SplitError, split_statements
+from malnu_tui.engine.sqltemplate import strip_template
 from tests.fixtures_core import MigrationDirs, run_cli
 
 

@@ -99,6 +99,27 @@ CASES = [
     ("PG-CONCURRENTLY safe (one DROP INDEX)", "postgresql",
      "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
      "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);", []),
+    # Django's sqlmigrate of AddField(ForeignKey) on PostgreSQL: a column constraint, which
+    # cannot be NOT VALID, so the table is scanned under ADD COLUMN's lock (was clean).
+    ("ADD-FOREIGN-KEY (ADD COLUMN … REFERENCES)", "postgresql",
+     'BEGIN;\n--\n-- Add field manager to users\n--\nALTER TABLE "users" ADD COLUMN "manager_id" '
+     'bigint NULL CONSTRAINT "users_manager_id_3f0b_fk_users_id" REFERENCES "users"("id") '
+     'DEFERRABLE INITIALLY DEFERRED; SET CONSTRAINTS "users_manager_id_3f0b_fk_users_id" '
+     "IMMEDIATE;\nCOMMIT;",
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;', [("ADD-FOREIGN-KEY", "warning", 5)]),
+    ("ADD-FOREIGN-KEY safe (ADD COLUMN … REFERENCES, new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN u bigint REFERENCES users(id);",
+     "DROP TABLE t;", []),
+    # Supabase: row level security on a live table with no policy hides every row from the
+    # app (anon, authenticated) at once (was clean).
+    ("PG-RLS-NO-POLICY", "postgresql", "alter table public.users\n  enable row level security;",
+     "alter table users disable row level security;", [("PG-RLS-NO-POLICY", "warning", 1)]),
+    ("PG-RLS safe (a policy in the migration)", "postgresql",
+     "ALTER TABLE users ENABLE ROW LEVEL SECURITY;\n"
+     'CREATE POLICY "read own" ON public.users FOR SELECT TO authenticated USING (true);',
+     'DROP POLICY "read own" ON users;\nALTER TABLE users DISABLE ROW LEVEL SECURITY;', []),
+    ("PG-RLS safe (a new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nALTER TABLE t ENABLE ROW LEVEL SECURITY;", "DROP TABLE t;", []),
     ("NO-ROLLBACK", "sqlite", "-- new\nCREATE TABLE t (id INTEGER);", None,
      [("NO-ROLLBACK", "error", 2)]),
     ("ROLLBACK-LEAVES-OBJECTS", "sqlite",
@@ -106,6 +127,28 @@ CASES = [
      "ALTER TABLE users ADD COLUMN nick TEXT;",
      "DROP TABLE a;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2),
                        ("ROLLBACK-LEAVES-OBJECTS", "error", 3)]),
+    # pg_dump's (and Rails' structure.sql's) serial: a sequence OWNED BY the table's column
+    # is dropped with the table (was "does not drop sequence t_id_seq", an error).
+    ("ROLLBACK safe (a sequence OWNED BY its table)", "postgresql",
+     "CREATE TABLE public.t (id bigint NOT NULL);\nCREATE SEQUENCE public.t_id_seq\n"
+     "    START WITH 1\n    INCREMENT BY 1\n    NO MINVALUE\n    NO MAXVALUE\n    CACHE 1;\n"
+     "ALTER SEQUENCE public.t_id_seq OWNED BY public.t.id;\n"
+     "CREATE SEQUENCE t_no_seq OWNED BY t.id;", "DROP TABLE public.t;", []),
+    ("ROLLBACK-LEAVES-OBJECTS (a sequence of its own)", "postgresql",
+     "CREATE TABLE t (id bigint);\nCREATE SEQUENCE invoice_no;\n"
+     "ALTER SEQUENCE invoice_no OWNED BY NONE;", "DROP TABLE t;",
+     [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
+    # Django's reverse of AddField(ForeignKey): DROP COLUMN … CASCADE, which on PostgreSQL
+    # drops the column's index too (was "does not drop index …", an error).
+    ("ROLLBACK safe (an index goes with its column, PostgreSQL)", "postgresql",
+     'ALTER TABLE "users" ADD COLUMN "manager_id" bigint NULL;\n'
+     'CREATE INDEX "users_manager_id_0b6f5c1d" ON "users" ("manager_id");',
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;',
+     [("PG-INDEX-NOT-CONCURRENT", "warning", 2)]),
+    ("ROLLBACK-LEAVES-OBJECTS (SQLite refuses to drop an indexed column)", "sqlite",
+     "ALTER TABLE users ADD COLUMN manager_id INTEGER;\n"
+     "CREATE INDEX users_manager_id ON users (manager_id);",
+     "ALTER TABLE users DROP COLUMN manager_id;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
     ("ROLLBACK safe", "postgresql",
      "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
      "DROP VIEW v;\nDROP TABLE a;", []),
@@ -195,6 +238,69 @@ def test_lint_ignore_keeps_the_reason_and_the_exit_code_follows_errors(
     assert "20250101_000300_drop_users.sql:1: error [DROP-TABLE]" in res.out
     assert "20250101_000300_drop_users.sql:1: error [NO-ROLLBACK]" in res.out
     assert "instead: expand/contract" in res.out and "2 error(s)" in res.err
+
+
+def test_a_lint_ignore_that_accepts_nothing_is_said(mdirs: MigrationDirs) -> None:
+    """A mistyped rule id, a blank line before the statement, a directive after the
+    statement: each left its finding standing without a word, and the operator believed it
+    accepted. `RULE, RULE` (a space after the comma) accepted only the first, the second
+    rule id becoming part of the reason."""
+    mdirs.add("20250101_000100", "base",
+              BASE_SQLITE + "\nCREATE TABLE logs (id INTEGER);\nCREATE TABLE tags (id INTEGER);",
+              "DROP TABLE tags;\nDROP TABLE logs;\nDROP TABLE users;")  # fmt: skip
+    mdirs.add(
+        "20250101_000200",
+        "cleanup",
+        "-- lint:ignore DROP_TABLE logs are archived\n"  # 1
+        "DROP TABLE logs;\n"
+        "-- lint:ignore DROP-TABLE tags are unused\n"  # 3
+        "\n"
+        "DROP TABLE tags;\n"  # 5
+        "UPDATE users SET email = lower(email); -- lint:ignore UPDATE-ALL-ROWS 40 rows\n"
+        "-- lint:ignore DELETE-ALL-ROWS, UPDATE-ALL-ROWS the school has 40 users\n"  # 7
+        "UPDATE users SET name = trim(name);\n"
+        "-- lint:ignore DROP-COLUMN\n",  # 9: the end of the file
+        "SELECT 1;",
+    )
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(mset, ["20250101_000200_cleanup.sql"])
+    got = [
+        (f.line, f.rule, f.reason) for f in report.findings if f.rule != "ROLLBACK-LEAVES-OBJECTS"
+    ]
+    assert got == [
+        (1, "IGNORE-UNMATCHED", ""),
+        (2, "DROP-TABLE", ""),
+        (3, "IGNORE-UNMATCHED", ""),
+        (5, "DROP-TABLE", ""),
+        (6, "IGNORE-UNMATCHED", ""),
+        (6, "UPDATE-ALL-ROWS", ""),
+        (8, "UPDATE-ALL-ROWS", "the school has 40 users"),
+        (9, "IGNORE-UNMATCHED", ""),
+    ], got
+    why = {f.line: f.why for f in report.findings if f.rule == "IGNORE-UNMATCHED"}
+    assert "names no rule of the lint (did you mean DROP-TABLE?)" in why[1]
+    assert "followed by a blank line" in why[3] and "after a statement" in why[6]
+    assert "end of the file" in why[9]
+    assert report.ok is False and len(report.errors) == 2, "warnings: the exit code is unchanged"
+
+
+def test_row_level_security_counts_the_policies_of_earlier_migrations(
+    mdirs: MigrationDirs,
+) -> None:
+    """A policy made by an earlier migration counts (linted or not); one dropped since does
+    not."""
+    mdirs.add("20250101_000100", "base", BASE_PG + '\nCREATE POLICY "p" ON users USING (true);',
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add("20250101_000200", "rls", "ALTER TABLE users ENABLE ROW LEVEL SECURITY;",
+              "ALTER TABLE users DISABLE ROW LEVEL SECURITY;")  # fmt: skip
+    mdirs.add("20250101_000300", "no_policy",
+              'DROP POLICY IF EXISTS "p" ON public.users;\n'
+              "ALTER TABLE users ENABLE ROW LEVEL SECURITY;", "SELECT 1;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    for only in (None, ["20250101_000200_rls.sql", "20250101_000300_no_policy.sql"]):
+        report = lint_migrations(mset, only, dialect="postgresql", session_lock_timeout=True)
+        got = [(f.file[16:], f.line) for f in report.findings if f.rule == "PG-RLS-NO-POLICY"]
+        assert got == [("no_policy.sql", 2)], got
 
 
 def test_school_migrations_are_clean_in_both_dialects() -> None:

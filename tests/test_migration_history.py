@@ -4,10 +4,12 @@ real database, the tracking rows and the audit rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     MigrationState,
@@ -349,6 +351,9 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
     assert repair(b, mset) == []  # never without being named
+    with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
+        _down(b, d)
+    assert err.value.hint and "forget its row with `malnu-tui repair FILE`" in err.value.hint
     assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
     assert verify(b, mset).ok
     assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
@@ -401,3 +406,133 @@ def test_a_dependency_named_by_its_migration_name_alone(mdirs: MigrationDirs) ->
     d.add("20250101_000500", "later", "SELECT 1;", dependencies="add_index")
     with pytest.raises(MigrationFileError, match=r"000500_later\.sql:1: unknown dependency"):
         discover(d.migrations, d.rollback)
+    d.add("20250101_000500", "later", "SELECT 1;", dependencies="later")
+    with pytest.raises(MigrationFileError, match="dependency 'later' is this migration itself"):
+        discover(d.migrations, d.rollback)
+
+
+def test_another_frameworks_migrations_table_is_written_as_the_file_says(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The school's Laravel app keeps its own `public.migrations` (migration, batch) and the
+    tool's tables live in `schema = "malnu"`: a migration that marks a Laravel migration as
+    run writes that table; only statements naming the tracking key (`filename`) are the
+    tool's to skip."""
+    import psycopg
+
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.migrations (id serial PRIMARY KEY, migration text, batch int)"
+        )
+        conn.execute("INSERT INTO public.migrations (migration, batch) VALUES ('2019_old', 1)")
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "laravel_mark",
+        """
+        INSERT INTO public.migrations (migration, batch) VALUES ('2025_01_01_kelas', 2);
+        DELETE FROM public.migrations WHERE migration = '2019_old';
+        INSERT INTO migrations (filename, checksum) VALUES ('x.sql', 'checksum_hash');
+        """,
+    )
+    b = db.open(d, schema="malnu")
+    mset = discover(d.migrations, d.rollback, "postgresql")
+    plan = plan_up(b, mset)
+    assert [st.line for st in plan.steps[0].statements] == [1, 2]
+    apply_plan(b, mset, plan)
+    with psycopg.connect(db.url) as conn:
+        laravel = conn.execute("SELECT migration, batch FROM public.migrations").fetchall()
+        tool = conn.execute("SELECT filename FROM malnu.migrations").fetchall()
+    assert laravel == [("2025_01_01_kelas", 2)]
+    assert tool == [("20250101_000100_laravel_mark.sql",)]
+    b.close()
+
+
+def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The version of an applied migration whose file is gone, on a file of another name and
+    content: renamed and edited, or a new migration given a used version. Neither may run
+    unseen; the warning names both ways out."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    _up(b, d)
+    (d.migrations / "20250101_000200_seed_kelas.sql").unlink()
+    d.add("20250101_000200", "add_wali_kelas", "ALTER TABLE kelas ADD COLUMN wali TEXT;")
+    report = status(b, discover(d.migrations, d.rollback))
+    warning = next(w for w in report.warnings if w.startswith("20250101_000200_add_wali_kelas"))
+    assert "has the version of 20250101_000200_seed_kelas.sql" in warning
+    assert "give it a version of its own" in warning
+    with pytest.raises(ChecksumDrift):
+        _up(b, d)
+    b.close()
+
+
+def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: MigrationDirs) -> None:
+    """golang-migrate writes `<version>_<name>.up.sql` and `.down.sql` side by side; copied
+    into migrations/, the down file was "duplicate version" (or, alone, a migration that
+    drops what it should create)."""
+    d = mdirs
+    (d.migrations / "20240101000000_create_users.up.sql").write_text(
+        "CREATE TABLE users (id int);\n"
+    )
+    (d.migrations / "20240101000000_create_users.down.sql").write_text("DROP TABLE users;\n")
+    with pytest.raises(
+        MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
+    ):
+        discover(d.migrations, d.rollback)
+
+
+def test_a_failed_migration_fixed_and_renamed_replaces_its_failed_row(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A retry under the same name updates the failed row; one whose fix also renamed the
+    file left the old failed row for good beside the applied migration (`check` CRITICAL)."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    _seed_set(d)
+    bad = d.add("20250101_000300", "index_kelas", "CREATE INDEX kelas_nama ON kelas (namaa);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    bad.unlink()
+    d.add("20250101_000300", "index_kelas_nama", "CREATE INDEX kelas_nama ON kelas (nama);")
+    report = status(b, discover(d.migrations, d.rollback))
+    assert any(w.startswith("20250101_000300_index_kelas.sql failed") for w in report.warnings)
+    assert _up(b, d) == ["20250101_000300_index_kelas_nama.sql"]
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert "20250101_000300_index_kelas.sql" not in recs
+    assert recs["20250101_000300_index_kelas_nama.sql"] is True
+    audit = b.read_audit(action="clear-failed")[0]
+    assert audit.object == "20250101_000300_index_kelas.sql"
+    assert audit.detail.startswith("superseded: 20250101_000300_index_kelas_nama.sql")
+    b.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_rename_repaired_is_kept_in_step_in_wranglers_history(
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up` keeps wrangler's `d1_migrations` in step; a rename accepted by `repair` left the
+    old name there, and wrangler on the same directory took the renamed file for new."""
+    db = fresh_db(kind)
+    d = mdirs
+    _seed_set(d)
+    b = db.open(d)
+    create = (
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    b.query(create) if kind == "d1" else b.conn.execute(create)  # type: ignore[attr-defined]
+    _up(b, d)
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    old.rename(old.with_name("20250101_000200_seed_data_kelas.sql"))
+    repair(b, discover(d.migrations, d.rollback))
+    names = "SELECT name FROM d1_migrations ORDER BY name"
+    rows = b.query(names) if kind == "d1" else b.conn.execute(names).fetchall()  # type: ignore[attr-defined]
+    got = [r["name"] if kind == "d1" else r[0] for r in rows]
+    assert got == ["20250101_000100_create_kelas.sql", "20250101_000200_seed_data_kelas.sql"]
+    b.close()

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backends.base import AuditEntry, Backend, lock_holder_for_this_process
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.errors import LockHolder, PlanChanged
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     apply_plan,
     clear_failed,
-    lock_holder_for_this_process,
     plan_rollback,
     plan_up,
     repair,

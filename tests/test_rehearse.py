@@ -262,3 +262,91 @@ def test_a_deferred_check_failing_at_commit_is_the_migrations_failure(
     (got,) = json.loads(res.out)["migrations"]
     assert (got["ok"], got["line"], got["statement"]) == (False, 2, "COMMIT"), got
     assert "violates foreign key constraint" in got["error"] and "(at COMMIT)" in got["error"]
+
+
+def test_a_rebuild_that_empties_child_tables_fails_the_rehearsal(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """On D1 a rebuild's DROP TABLE fires its children's ON DELETE CASCADE (PRAGMA
+    foreign_keys = OFF is ignored, defer_foreign_keys does not stop it): `up` empties the
+    child table and says ok, and so did the rehearsal, ✔. A SQLite file honours the pragma;
+    a rebuild there without it empties the child table the same way."""
+    from tests.test_lint import PRISMA_REBUILD
+
+    _school(mdirs)
+    mdirs.add("20250101_000250", "grades",
+              "CREATE TABLE grades (id INTEGER PRIMARY KEY, "
+              "user_id INTEGER REFERENCES users(id) ON DELETE CASCADE);\n"
+              "INSERT INTO grades VALUES (1, 1), (2, 1), (3, 2);",
+              "DROP TABLE grades;")  # fmt: skip
+    db = tmp_path / "school.db"
+    targets = (["--database", d1.url], ["--database", f"sqlite:///{db}"])
+    for target in targets:
+        base = [*target, *mdirs.args()]
+        assert run_cli(*base, "up", "--no-backup").code == 0
+        assert run_cli(*base, "backup", "create").code == 0
+    rebuild = mdirs.add("20250101_000300", "name", PRISMA_REBUILD, "SELECT 1;")
+    res = run_cli("--database", d1.url, *mdirs.args(), "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 6), got
+    assert "deleted or changed 3 row(s)" in got["error"], got["error"]
+    assert "grades(user_id) CASCADE" in got["error"] and "on D1" in got["error"]
+    sqlite_base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    assert run_cli(*sqlite_base, "rehearse").code == 0, "the pragma is honoured there"
+    rebuild.write_text(PRISMA_REBUILD.replace("PRAGMA foreign_keys=OFF;\n", ""))
+    res = run_cli(*sqlite_base, "rehearse", "--json")
+    (got,) = json.loads(res.out)["migrations"]
+    assert res.code == 1 and "foreign keys are on: turn them off first" in got["error"]
+    # What the rehearsal saw is what `up` does on D1, saying ok.
+    rebuild.write_text(PRISMA_REBUILD)
+    assert run_cli("--database", d1.url, *mdirs.args(), "up", "--no-backup").code == 0
+    assert d1.sql("SELECT count(*) FROM grades") == [(0,)]
+
+
+def test_a_backup_older_than_productions_migrations_is_said(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The newest verified backup was taken before production applied a migration: the
+    rehearsal ran that one again as "pending", on older data, without a word."""
+    db = tmp_path / "prod.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    backup_id = json.loads(run_cli(*base, "backup", "create", "--json").out)["id"]
+    _pending(mdirs)
+    assert run_cli(*base, "up", "--no-backup", "--to", "20250101_000300").code == 0
+    before = _sha(db)
+    res = run_cli(*base, "rehearse", "--json")
+    data = json.loads(res.out)
+    assert len(data["migrations"]) == 3, "the backup's view: three to apply"
+    (note,) = [n for n in data["notes"] if "predates" in n]
+    assert f"backup {backup_id} predates 1 migration(s)" in note
+    assert "(20250101_000300_lower_emails.sql)" in note and "only 2 of its 3 are pending" in note
+    assert _sha(db) == before, "production only read"
+
+
+def test_a_migration_slower_than_the_monitor_threshold_is_noted(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """`check` warns of a migration over [monitor] slow_migration_seconds once it has run on
+    production; the rehearsal, which timed it on production's data first, said only its ms."""
+    db = tmp_path / "prod.db"
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.prod]\nurl = "sqlite:///{db}"\nmigrations_dir = "{mdirs.migrations}"\n'
+        f'rollback_dir = "{mdirs.rollback}"\nbackup_dir = "{tmp_path / "b"}"\n'
+        "[monitor]\nslow_migration_seconds = 0\n"  # any migration that takes time at all
+    )
+    base = ["--config", str(config), "--target", "prod"]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000300", "history",
+              "CREATE TABLE history (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL "
+              "SELECT n + 1 FROM c WHERE n < 200000) INSERT INTO history SELECT n FROM c;",
+              "DROP TABLE history;")  # fmt: skip
+    res = run_cli(*base, "rehearse")
+    assert res.code == 0, res.err
+    assert "note: 20250101_000300_history.sql took " in res.err
+    assert "over slow_migration_seconds (0 s): on prod the application's writes wait" in res.err

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from malnu_tui.engine.backup.pg_tools import find_pg_tools
 from tests.d1server import D1Server, Fault
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
@@ -235,24 +238,42 @@ def test_a_command_line_mistake_does_not_repeat_the_password(tmp_path: Path) -> 
         assert res.code in (2, 3), (args, res.err)
         assert res.err.startswith("error: "), (args, res.err)
         assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+    # Debug mode reads the config before `check` runs: its UNKNOWN line (stdout, what the
+    # monitoring system keeps) quoted the error unmasked, while stderr's was masked.
+    for args in (("check",), ("check", "--json")):
+        res = run_cli("--config", plain, *args, env={"MIGRATION_DEBUG": "1"})
+        assert res.code == 3 and "UNKNOWN" in res.out, res.out
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
 
 
-def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
+def test_secrets_in_the_query_reach_the_client_tools_as_libpq_reads_them_never_on_argv(
     pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
 ) -> None:
     """``?password=`` with a ``+`` (``openssl rand -base64`` writes them): libpq reads a ``+``
     as a ``+``, but the child's PGPASSWORD was decoded as a form (``+`` → space), so psycopg
     logged in and pg_dump did not: every backup, and the safety backup before every ``up``,
     failed with "password authentication failed". The other parameters were re-encoded the
-    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``)."""
+    same way (``options=-c%20search_path%3D…`` reached pg_dump as ``-c+search_path=…``).
+    ``?sslpassword=`` (a client key's passphrase) stayed in the URL on the tools' command
+    line, where ``ps`` shows it to every user of the box. The tools are the real ones, behind
+    a script that writes down their command lines."""
     password = f"{HEAD}+a/b c+{TAIL}"
     set_password(pg_cluster, password)
     host, db = secret_role
     url = (
         f"postgresql://{ROLE}@{host}/{db}?password={quote(password, safe='+/')}"
-        "&options=-c%20search_path%3Dpublic&application_name=malnu%20ops"
+        f"&options=-c%20search_path%3Dpublic&application_name=malnu%20ops&sslmode=disable"
+        f"&sslpassword={HEAD}-key%26pass-{TAIL}"
     )
-    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    spy, argv = tmp_path / "bin", tmp_path / "argv.log"
+    spy.mkdir()
+    tools = find_pg_tools()
+    for name in ("pg_dump", "pg_restore", "psql"):
+        (spy / name).write_text(
+            f'#!/bin/sh\necho "$*" >> {argv}\nexec {getattr(tools, name)} "$@"\n'
+        )
+        (spy / name).chmod(0o755)
+    env = {**NO_PG_ENV, "XDG_DATA_HOME": str(tmp_path / "data"), "MALNU_PG_BINDIR": str(spy)}
     base = ("--database", url)
     made = run_cli(*base, "backup", "create", env=env)
     assert made.code == 0, made.err
@@ -262,6 +283,8 @@ def test_a_password_in_the_query_reaches_pg_dump_and_psql_as_libpq_reads_it(
         assert res.code == 0, (args, res.err)
         assert not leaks(res.out + res.err), (args, res.out + res.err)
     assert not leaks(made.out + made.err) and files_leaking(tmp_path) == []
+    # pg_dump, pg_restore (--deep), the restore's own backup (pg_dump) and psql
+    assert argv.read_text().count("--dbname=") == 4 and not leaks(argv.read_text())
 
 
 def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: Path) -> None:
@@ -300,3 +323,53 @@ def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: 
     cfg.chmod(0o644)
     res = run_cli("--config", str(cfg), "doctor", "--json")
     assert res.code == 0 and "config permissions" not in res.out, res.out
+
+
+def test_a_masked_password_parameter_keeps_the_text_after_it() -> None:
+    """Every error line is masked once more at the end: a ``password=***`` already masked
+    lost what followed it (``…/school?password=*** connection failed``, the colon gone)."""
+    url = f"postgresql://malnu@127.0.0.1:1/school?password={HEAD}-{TAIL}"
+    res = run_cli("--database", url, "status", env={"PGCONNECT_TIMEOUT": "2"})
+    assert res.code == 1 and not leaks(res.err), res.err
+    assert "127.0.0.1:1/school?password=***: " in res.err, res.err
+
+
+def test_the_directories_the_tool_makes_are_its_owners_only(
+    isolated_env: Path, mdirs: MigrationDirs
+) -> None:
+    """Under the umask 002 of a shared operators' group, the directories the tool made took
+    mode 775: the backup store itself is 0700, but a member of the group could rename it
+    away (its parent let them) and put one of their own in its place, whose dump ``backup
+    restore`` or ``recover`` then runs (pg_restore's SQL, as the operator). Every directory
+    the tool makes is 0700 now, as the XDG base directory spec asks of its directories."""
+    data = isolated_env / "xdg_data_home"
+    cache = isolated_env / "xdg_cache_home"
+    d = school_set(mdirs)
+    before = os.umask(0o002)
+    try:
+        for args in (("status",), ("backup", "create"), ("lint", "--all")):
+            res = run_cli(*d.args(), *args)
+            assert res.code == 0, (args, res.err)
+    finally:
+        os.umask(before)
+    made = [data / "malnu-tui", data / "malnu-tui" / "backups", cache / "malnu-tui"]
+    made += [p for root in (data, cache) for p in (root / "malnu-tui").rglob("*") if p.is_dir()]
+    assert len(made) >= 5, made
+    assert {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {p: "0o700" for p in made}
+
+
+def test_a_mistyped_scheme_separator_still_masks_the_password(tmp_path: Path) -> None:
+    """``postgresql:/``, ``postgresql:`` or ``postgresql//`` for ``postgresql://`` (one
+    character off): the masking looked for ``://`` only, so the error, and ``check``'s line
+    with the target named after the URL (also the name of its backup store), showed the
+    password; libpq quoted it back too ("missing "=" after "postgresql:/u:…@h/db"")."""
+    for url in (
+        f"postgresql:/malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql:malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql//malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+    ):
+        for args in (("status",), ("check",)):
+            res = run_cli("--database", url, *args, env={"PGCONNECT_TIMEOUT": "2"})
+            assert res.code in (2, 3), (url, args, res.err)
+            assert "***" in res.out + res.err, (url, args, res.out + res.err)
+            assert not leaks(res.out + res.err), (url, args, res.out + res.err)

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from tests.d1server import Fault
-from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli
 from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db
 
@@ -121,3 +121,165 @@ def test_a_d1_retry_wait_is_said_as_it_starts(d1: D1Target, tmp_path: Path) -> N
         "waiting: D1: HTTP 503: D1 DB is overloaded; trying again in 2.0 s (attempt 2 of 6)"
         in res.err
     )
+
+
+def _session_running(url: str, query: str, deadline: float) -> int:
+    """The backend pid of the tool's session once it runs ``query`` (a prefix) and sleeps."""
+    with psycopg.connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            row = c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %%' "
+                "AND query LIKE %s AND wait_event = 'PgSleep'",
+                (query + "%",),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            time.sleep(0.05)
+    raise AssertionError(f"the tool's session never ran {query!r}")
+
+
+def _up_ended_by_the_server(pg_url: str, mdirs: MigrationDirs, query: str) -> CliResult:
+    proc = popen_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+    try:
+        pid = _session_running(pg_url, query, time.monotonic() + WAIT)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return CliResult(proc.returncode, out, err)
+
+
+def test_a_migration_cut_off_by_a_server_stop_says_so_not_the_connection_is_lost(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """The server stopped (a restart, a failover, `pg_terminate_backend`) while a migration
+    ran: writing its failure row failed in turn, and that was all the operator read —
+    `error: …: the connection is lost` — with no word of the migration or of its state."""
+    mdirs.add("20240101_000000", "backfill", "SELECT pg_sleep(60);\nCREATE TABLE t (id int);",
+              "DROP TABLE t;")  # fmt: skip
+    res = _up_ended_by_the_server(pg_url, mdirs, "SELECT pg_sleep")
+    assert res.code == 1, res.err
+    assert (
+        "migration 20240101_000000_backfill.sql failed at line 1: terminating connection" in res.err
+    )
+    assert "the server ended this session" in res.err and "all of it was rolled back" in res.err
+    assert "its failure could not be recorded either (" in res.err
+    assert "fix the file" not in res.err and "Traceback" not in res.err
+    assert run_cli("--database", pg_url, *mdirs.args(), "status").code == 0
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
+        assert c.execute("SELECT to_regclass('t')").fetchone() == (None,)
+
+
+def test_a_session_ended_during_the_commit_says_the_outcome_is_not_known(
+    pg_url: str, mdirs: MigrationDirs
+) -> None:
+    """Ended while its COMMIT ran (here a deferred constraint trigger's work at COMMIT): it was
+    reported "failed … all of it was rolled back", which the client cannot know — the
+    COMMIT may have gone through. Now it says so, and how to find out."""
+    mdirs.add(
+        "20240101_000000",
+        "nilai",
+        "CREATE TABLE nilai (id int);\n"
+        "CREATE FUNCTION nilai_cek() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;\n"
+        "CREATE CONSTRAINT TRIGGER nilai_cek AFTER INSERT ON nilai DEFERRABLE INITIALLY "
+        "DEFERRED FOR EACH ROW EXECUTE FUNCTION nilai_cek();\n"
+        "INSERT INTO nilai VALUES (1);",
+        "DROP TABLE nilai; DROP FUNCTION nilai_cek();",
+    )
+    res = _up_ended_by_the_server(pg_url, mdirs, "COMMIT")
+    assert res.code == 1, res.err
+    assert "20240101_000000_nilai.sql: the connection was lost at its COMMIT (" in res.err
+    assert "whether it committed is not known" in res.err
+    assert "`malnu-tui status` shows whether it is applied" in res.err
+    assert "rolled back" not in res.err and "Traceback" not in res.err
+
+
+def test_a_d1_request_that_timed_out_is_said_before_it_is_sent_again(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """D1 (or a proxy before it) that accepts and does not answer: each attempt waited its
+    whole `timeout` (60 s by default) in silence, `status` six minutes with nothing said for
+    the first two, and the end read "connection lost during the request (ReadTimeout)"."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{d1.url}"\nmigrations_dir = "none"\nrollback_dir = "none"\n'
+        "timeout = 1\n"
+    )
+    assert run_cli("--config", str(config), "status").code == 0
+    d1.server.inject(Fault("slow", count=1, delay=3))
+    res = run_cli("--config", str(config), "status", timeout=WAIT)
+    assert res.code == 0, res.err
+    assert "waiting: D1: no answer within 1 s (ReadTimeout); trying again in " in res.err
+    assert "(attempt 2 of 6)" in res.err
+
+
+def _import_ended_by_the_server(pg_url: str, csv: Path, query: str) -> CliResult:
+    args = ("--database", pg_url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
+    proc = popen_cli(*args)
+    try:
+        pid = _session_running(pg_url, query, time.monotonic() + WAIT)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return CliResult(proc.returncode, out, err)
+
+
+KELAS = """CREATE TABLE kelas (kode text PRIMARY KEY, nama text);
+CREATE FUNCTION kelas_lambat() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN IF NEW.kode = 'K000005' THEN PERFORM pg_sleep(60); END IF; RETURN NEW; END $$;"""
+
+
+def test_an_import_cut_off_mid_copy_prints_no_psycopg_internals(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The session ended while the CSV streamed in: beside the error, stderr had `error
+    ignored terminating <psycopg.Copy [BAD] at 0x7f9cdc0f01d0>: the connection is lost`, a
+    library's log line, which the console would have drawn over its screen."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(KELAS)
+        c.execute(
+            "CREATE TRIGGER kelas_lambat BEFORE INSERT ON kelas FOR EACH ROW "
+            "EXECUTE FUNCTION kelas_lambat()"
+        )
+    csv = tmp_path / "kelas.csv"  # far more than the socket buffers hold, so it is mid-send
+    filler = "x" * 200
+    csv.write_text("kode,nama\n" + "".join(f"K{i:06d},{filler}\n" for i in range(150_000)))
+    res = _import_ended_by_the_server(pg_url, csv, "COPY")
+    assert res.code == 1, res.err
+    assert "error ignored" not in res.err and "psycopg" not in res.err, res.err
+    assert res.err.rstrip().splitlines()[-1].startswith("error: "), res.err
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM kelas").fetchone() == (0,)
+
+
+def test_an_import_whose_session_ends_during_its_commit_says_the_outcome_is_not_known(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Ended during the import's COMMIT: it said the import failed (the operator runs it again
+    with `--on-conflict error` and gets duplicates refused, or without a key imports twice).
+    The COMMIT may have gone through: now it says so, and where to look."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(KELAS)
+        c.execute(
+            "CREATE CONSTRAINT TRIGGER kelas_lambat AFTER INSERT ON kelas DEFERRABLE "
+            "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kelas_lambat()"
+        )
+    csv = tmp_path / "kelas.csv"
+    csv.write_text("kode,nama\n" + "".join(f"K{i:06d},Kelas {i}\n" for i in range(10)))
+    res = _import_ended_by_the_server(pg_url, csv, "COMMIT")
+    assert res.code == 1, res.err
+    assert "the connection was lost at the import's COMMIT (" in res.err
+    assert "the server ended this session" in res.err
+    assert "whether its rows were imported is not known" in res.err
+    assert "`malnu-tui log --action import`" in res.err and "Traceback" not in res.err

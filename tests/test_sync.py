@@ -634,8 +634,8 @@ def test_dry_run_reads_both_sides_and_writes_nothing(tmp_path: Path, pg_url: str
 
 
 def test_the_destination_lock_is_taken_and_both_sides_audited(tmp_path: Path, pg_url: str) -> None:
+    from malnu_tui.engine.backends.base import lock_holder_for_this_process
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
-    from malnu_tui.engine.migrate import lock_holder_for_this_process
 
     src = Db("postgresql", pg_url)
     dst = Db("sqlite", f"sqlite:///{tmp_path / 'a.db'}", path=tmp_path / "a.db")

@@ -101,7 +101,7 @@ def cmd_status(ctx: Context) -> int:
     ]
     print_table(
         ctx.stdout,
-        ["version", "name", "state", "applied at", "took", "rollback"],
+        ["version", "name", "state", "applied (UTC)", "took", "rollback"],
         rows,
         title=f"{ctx.target.name}: {report.display_url}",
     )

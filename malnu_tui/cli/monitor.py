@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
@@ -93,7 +93,7 @@ def _chosen_targets(ctx: Context) -> list[Target]:
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS, Severity, unknown_json
+    from malnu_tui.engine.monitor.checks import CHECKS, Severity
     from malnu_tui.engine.monitor.config import load_monitor_config
     from malnu_tui.engine.monitor.reading import run_checks
 
@@ -102,14 +102,7 @@ def cmd_check(ctx: Context) -> int:
         targets = _chosen_targets(ctx)
     except MalnuError as exc:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
-        from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
-
-        reason = one_line(mask_secrets(str(exc)))  # the plugin's summary: one line
-        if ctx.json:
-            ctx.out_json(unknown_json(reason))
-        else:
-            ctx.out(f"MALNU UNKNOWN - {reason}")
-        return int(Severity.UNKNOWN)
+        return say_unknown(str(exc), json=ctx.json, out=ctx.stdout)
     report = run_checks(targets, cfg)
     if ctx.json:
         ctx.out_json(report.as_json())
@@ -181,7 +174,7 @@ def cmd_check(ctx: Context) -> int:
     return int(status)
 
 
-def say_unknown(reason: str, *, json: bool) -> int:
+def say_unknown(reason: str, *, json: bool, out: TextIO | None = None) -> int:
     """``check`` stopped before it could check (a bad command line; a config debug mode could
     not read), its ``error:`` line already on stderr: the summary line (or JSON) says UNKNOWN,
     exit 3, as the monitoring-plugin convention has it (2 would read as CRITICAL)."""
@@ -189,11 +182,14 @@ def say_unknown(reason: str, *, json: bool) -> int:
     import sys
 
     from malnu_tui.engine.monitor.checks import Severity, unknown_json
+    from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 
+    reason = one_line(mask_secrets(reason))  # the plugin's summary: one line, as stderr's
+    out = out or sys.stdout
     if json:
-        sys.stdout.write(jsonlib.dumps(unknown_json(reason)) + "\n")
+        out.write(jsonlib.dumps(unknown_json(reason)) + "\n")
     else:
-        print(f"MALNU UNKNOWN - {reason}", file=sys.stdout)
+        print(f"MALNU UNKNOWN - {reason}", file=out)
     return int(Severity.UNKNOWN)
 
 

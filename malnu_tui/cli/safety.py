@@ -181,7 +181,11 @@ def cmd_rehearse(ctx: Context) -> int:
         if p.message and p.phase in ("verify", "restore", "migrate"):
             ctx.message(p.message)
 
-    report = rehearse(ctx.target, ctx.migration_set(), backup_id=ctx.opt("backup"), progress=show)
+    from malnu_tui.engine.monitor.config import load_monitor_config
+
+    slow = load_monitor_config(ctx.settings).slow_migration_seconds
+    report = rehearse(ctx.target, ctx.migration_set(), backup_id=ctx.opt("backup"),
+                      progress=show, slow_seconds=slow)  # fmt: skip
     if ctx.json:
         ctx.out_json(report.as_json())
     else:

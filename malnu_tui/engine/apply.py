@@ -27,6 +27,7 @@ from malnu_tui.engine.backends.base import (
     RemoveRecord,
 )
 from malnu_tui.engine.errors import (
+    BackendError,
     ConfigError,
     GroupCommitFailed,
     MalnuError,
@@ -73,7 +74,13 @@ class MigrationFailed(MalnuError):
     """A migration (or rollback) failed: nothing of it was left behind, unless the failure
     says what was (``StatementFailed.left``)."""
 
-    def __init__(self, failure: StatementFailed, direction: str, done: list[tuple[str, int]]):
+    def __init__(
+        self,
+        failure: StatementFailed,
+        direction: str,
+        done: list[tuple[str, int]],
+        unrecorded: str | None = None,
+    ):
         verb = "migration" if direction == "up" else "rollback"
         if failure.left:
             outcome, hint = failure.left, "run it again to finish it, once what blocked it is gone"
@@ -90,6 +97,15 @@ class MigrationFailed(MalnuError):
         else:
             outcome = "all of it was rolled back"
             hint = "the database is as it was before this rollback file"
+        if unrecorded is not None and not failure.left:
+            # The failure could not be written either: the database itself went away (a
+            # server stopped or restarted, the session ended) far likelier than a bad file.
+            # That second error used to be all that was said ("the connection is lost").
+            hint = (
+                f"its failure could not be recorded either ({unrecorded}): the database "
+                "stopped answering, not the file; once it answers, `malnu-tui status` shows "
+                "what stands, then run it again"
+            )
         super().__init__(
             f"{verb} {failure.filename} failed at line {failure.line}: {failure.error}; " + outcome,
             hint=hint,
@@ -263,12 +279,16 @@ class StepRunner:
         failure = StatementFailed(str(step.file.name), exc.line, exc.statement, exc.error, exc.left)
         detail = f"line {exc.line}: {exc.error}" + (f"; {exc.left}" if exc.left else "")
         fail_audit = AuditEntry.now(self.action, step.filename, "failed", detail)
-        if self.direction == "up":
-            self.backend.record_failure(step.filename, step.checksum, detail, 0, fail_audit)
-        else:
-            self.backend.append_audit(fail_audit)
+        unrecorded: str | None = None
+        try:
+            if self.direction == "up":
+                self.backend.record_failure(step.filename, step.checksum, detail, 0, fail_audit)
+            else:
+                self.backend.append_audit(fail_audit)
+        except BackendError as exc:  # not a lock lost or taken over: that one says itself
+            unrecorded = str(exc)
         self.emit(Progress("failed", i, self.total, step.filename, message=detail))
-        raise MigrationFailed(failure, self.direction, self.done) from None
+        raise MigrationFailed(failure, self.direction, self.done, unrecorded) from None
 
     def _grouped(self, backend: GroupCommits, steps: Sequence[PlanStep], bound: float) -> None:
         group = self._group_ran  # run in the open group, not yet durable

@@ -10,15 +10,8 @@ from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.lazy import cached
-from malnu_tui.engine.sqlsplit import (
-    SplitError,
-    Statement,
-    TemplateParts,
-    is_transaction_control,
-    line_ends,
-    split_statements,
-    strip_template,
-)
+from malnu_tui.engine.sqlsplit import SplitError, Statement, line_ends, split_statements
+from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
 __all__ = [
     "Migration",
@@ -364,7 +357,7 @@ class MigrationSet:
             named = [m for m in self.migrations if m.name == key.removesuffix(".sql")]
             if len(named) == 1:  # its name alone (create_users_table), when only one has it
                 return named[0]
-            raise MigrationFileError(key, "no such migration") from None
+            raise MigrationFileError(key or "''", "no such migration") from None
         for m in self.migrations:
             if m.version == v:
                 return m
@@ -487,6 +480,12 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
         version, name = _parse_name(path, fname, "migration")
+        if name.endswith(".down"):  # golang-migrate's pair: 2024…_x.up.sql + 2024…_x.down.sql
+            raise MigrationFileError(
+                str(path),
+                "a down file (golang-migrate's .down.sql) among the migrations: it would run as "
+                f"one; move it into the rollback directory as {version}_{name[:-5]}.sql",
+            )
         if version in seen:
             raise MigrationFileError(
                 str(path), f"duplicate version {version} (also {seen[version].name})"
@@ -577,7 +576,9 @@ def _check_dependencies(found: list[Migration]) -> None:
             if j >= i:
                 raise MigrationFileError(
                     str(mig.path),
-                    f"dependency {dep!r} does not come before this migration",
+                    f"dependency {dep!r} is this migration itself"
+                    if j == i
+                    else f"dependency {dep!r} does not come before this migration",
                     line=dependencies_line(mig),
                 )
 

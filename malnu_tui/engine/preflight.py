@@ -224,7 +224,7 @@ def preflight_clear_failed(backend: Backend, target: Target, filename: str) -> P
     if rec is None:
         problems.append(
             BadRequest(
-                f"no tracking row for {name}",
+                f"no tracking row for {name or repr(name)}",
                 "name a failed migration by its filename or version, as `status` shows it",
             )
         )

@@ -132,6 +132,7 @@ def choose_backup(target: Target, backup_id: str | None) -> BackupManifest:
 
 
 Runner = Callable[[str, Sequence[Statement]], tuple[int, int]]
+D1_QUERY_SECONDS = 30  # D1's limit on one query's duration
 
 
 def _units(
@@ -185,9 +186,12 @@ def rehearse(
     *,
     backup_id: str | None = None,
     progress: BackupProgressCallback | None = None,
+    slow_seconds: float = 30.0,
 ) -> RehearsalReport:
     """Restore a verified backup of ``target`` into a scratch database and apply the
-    migrations the backup does not have there. Never writes to ``target``'s database."""
+    migrations the backup does not have there. Never writes to ``target``'s database. A
+    migration slower than ``slow_seconds`` (``[monitor] slow_migration_seconds``) there is
+    noted."""
     from malnu_tui.engine.backup import verify_backup
     from malnu_tui.engine.backup.core import data_path
     from malnu_tui.engine.backup.store import BackupCorrupt, BackupProgress, emitter
@@ -218,10 +222,61 @@ def rehearse(
     notes = list(lint.notes)
     if not pending:
         notes.append(f"backup {manifest.id} already has every migration: nothing to rehearse")
+    notes.extend(_applied_since(target, manifest, pending))
+    notes.extend(_slow(target, results, slow_seconds))
     return RehearsalReport(
         target.name, manifest.id, manifest.created_at, age, where, restore_s,
         tuple(results), tuple(notes),
     )  # fmt: skip
+
+
+def _slow(target: Target, results: list[RehearsedMigration], seconds: float) -> list[str]:
+    """A note per migration slower on the copy than ``seconds``: it holds the write lock (on
+    PostgreSQL, its tables' locks) that long on production too, and D1 stops a query after
+    30 s (a local copy is no slower than D1)."""
+    out: list[str] = []
+    for m in results:
+        if not m.ok or m.ms <= seconds * 1000:
+            continue
+        note = (
+            f"{m.filename} took {m.ms / 1000:.1f} s on the copy, over slow_migration_seconds "
+            f"({seconds:g} s): on {target.name} the application's writes wait as long for it, "
+            "and `check` warns of it afterwards"
+        )
+        if target.kind == "d1" and m.ms > D1_QUERY_SECONDS * 1000:
+            note += f"; D1 stops a query after {D1_QUERY_SECONDS} s, so it may fail there"
+        out.append(note)
+    return out
+
+
+def _applied_since(target: Target, manifest: BackupManifest, pending: list[str]) -> list[str]:
+    """A note when production applied some of ``pending`` after the backup was taken: the
+    rehearsal runs them again, on data older than production's, and counts them as pending.
+    Production is read only (as ``check`` reads it); unreachable, it is not mentioned."""
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.errors import MalnuError
+
+    if not pending:
+        return []
+    try:
+        backend = open_backend(target, read_only=True)
+        try:
+            records = backend.fetch_records()
+        finally:
+            backend.close()
+    except (MalnuError, OSError, sqlite3.Error):
+        return []
+    applied = {r.filename for r in records if r.success}
+    since = [f for f in pending if f in applied]
+    if not since:
+        return []
+    left = len(pending) - len(since)
+    return [
+        f"backup {manifest.id} predates {len(since)} migration(s) that {target.name} has "
+        f"applied since ({', '.join(since)}): the rehearsal runs them again, on older data, "
+        f"and only {left} of its {len(pending)} are pending on {target.name}; take a fresh "
+        "backup (`malnu-tui backup create`) to rehearse those on today's data"
+    ]
 
 
 @contextlib.contextmanager

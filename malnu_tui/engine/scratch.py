@@ -23,6 +23,7 @@ from malnu_tui.engine.backends.sqlite_sql import (
     foreign_key_violations,
     foreign_keys_off_line,
 )
+from malnu_tui.engine.drop_actions import DropWatch
 from malnu_tui.engine.errors import BackendError, StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -197,16 +198,24 @@ class SQLiteScratch:
         if fk_off is not None:
             self.conn.execute("PRAGMA foreign_keys = OFF")
         self.conn.execute("BEGIN IMMEDIATE")
+        # With foreign keys on, a rebuild's DROP TABLE acts on the child rows (drop_actions.py).
+        drops = DropWatch(self.conn, filename, self.d1) if fk_off is None else None
         try:
             broken = foreign_key_violations(self.conn) if fk_off is not None else set()
             for st in statements:
+                if drops is not None:
+                    drops.before(st)
                 try:
                     cur = self.conn.execute(st.text)
                 except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
                     raise StatementFailed(filename, st.line, st.text, str(exc)) from None
                 rows += max(cur.rowcount, 0)
+                if drops is not None:
+                    drops.after(st)
             if fk_off is not None:
                 check_foreign_keys(self.conn, filename, fk_off, broken)
+            if drops is not None:
+                drops.check()
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:  # a check SQLite makes only then, as `up` says it

@@ -8,24 +8,23 @@ differently, the file's dialect decides, as psql and the sqlite3 shell do: Postg
 ``/* /* */ */`` comments, does not end a statement at a ``;`` inside parentheses (``CREATE RULE
 … DO INSTEAD (a; b)``), has no ``[…]``/`` `…` `` quoting and no trigger bodies, and a line
 starting with ``\\`` where a statement would start is a psql meta-command (``\\restrict``).
-Also recognises the seed template's own transaction control and tracking insert, which the
-engine owns and therefore strips.
+The seed template's own transaction control and tracking statements are recognised in
+:mod:`malnu_tui.engine.sqltemplate`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from malnu_tui.engine.lazy import cached
 
 __all__ = [
+    "SplitError",
     "Statement",
-    "TemplateParts",
-    "is_transaction_control",
     "line_ends",
     "split_statements",
-    "strip_template",
+    "strip_comments",
 ]
 
 
@@ -49,6 +48,11 @@ class Statement:
 
 _WORD = re.compile(r"[A-Za-z_]+")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def strip_comments(sql: str) -> str:
+    """``sql`` without ``--`` and ``/* */`` comments (quoted text kept as it is)."""
+    return _strip_comments(sql)
 
 
 def _strip_comments(sql: str) -> str:
@@ -513,81 +517,3 @@ def _is_trigger(words: list[str]) -> bool:
         return False
     head = words[1:4]
     return "TRIGGER" in head
-
-
-# Transaction control in either dialect (the words, comments and commas dropped): SQLite's
-# BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] / COMMIT / END / ROLLBACK [TRANSACTION];
-# PostgreSQL's BEGIN / START TRANSACTION [WORK] with its modes, COMMIT / END / ROLLBACK /
-# ABORT [WORK|TRANSACTION] [AND [NO] CHAIN]. A ``COMMIT WORK`` the tool did not strip ended
-# its transaction half-way: what ran before stayed when a later statement failed.
-_TXN = re.compile(
-    r"(?:BEGIN(?: (?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?: (?:TRANSACTION|WORK))?|START TRANSACTION)"
-    r"(?: (?:ISOLATION|LEVEL|SERIALIZABLE|REPEATABLE|READ|COMMITTED|UNCOMMITTED|WRITE|ONLY"
-    r"|NOT|DEFERRABLE))*"
-    r"|(?:COMMIT|END|ROLLBACK|ABORT)(?: (?:TRANSACTION|WORK))?(?: AND(?: NO)? CHAIN)?"
-)
-
-_TXN_VERBS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
-_TRACKING_NAME = (
-    r"(?:(?:\w+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])\s*\.\s*)?[\"`\[]?migrations[\"`\]]?(?:[\s(]|$)"
-)
-# A statement on the tracking table, which the tool keeps itself: the template's trailing
-# ``INSERT INTO migrations`` (or ``REPLACE INTO``, ``INSERT OR …``) and a template rollback's
-# ``DELETE FROM migrations`` (the seed's rollback procedure deletes the row), the table named
-# alone or after a schema (``main.migrations``, ``"public"."migrations"``). Run as written, a
-# copy-pasted filename recorded a migration that never ran, or deleted another one's row.
-_TRACKING_INSERT = re.compile(
-    r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+" + _TRACKING_NAME,
-    re.IGNORECASE,
-)
-_TRACKING_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+" + _TRACKING_NAME, re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class TemplateParts:
-    """What :func:`strip_template` removed: transaction control and tracking inserts."""
-
-    statements: list[Statement]
-    transaction_lines: list[int]
-    tracking_insert_lines: list[int]
-    tracking_delete_lines: list[int] = field(default_factory=list)
-
-    @property
-    def is_template(self) -> bool:
-        return bool(
-            self.transaction_lines or self.tracking_insert_lines or self.tracking_delete_lines
-        )
-
-
-def is_transaction_control(sql: str) -> str | None:
-    """``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` (the words, upper case) when the statement
-    ``sql`` is transaction control, as a template or a ``sqlite3 .dump`` writes it; else None."""
-    words = " ".join(_WORD.findall(_strip_comments(sql))).upper()
-    return words if _TXN.fullmatch(words) else None
-
-
-def strip_template(statements: list[Statement]) -> TemplateParts:
-    """Remove the seed template's ``BEGIN TRANSACTION``/``COMMIT`` and ``INSERT INTO migrations``.
-
-    The engine owns the transaction and the tracking row, so these must never run as written
-    (they would commit half a migration or record it twice).
-    """
-    kept: list[Statement] = []
-    txn: list[int] = []
-    tracking: list[int] = []
-    deletes: list[int] = []
-    for st in statements:
-        first = st.first_words  # cheap tests first: most statements are neither
-        if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
-            txn.append(st.line)
-        elif not first.startswith(("INSERT", "REPLACE", "DELETE")) or (
-            "migrations" not in st.text.lower()
-        ):
-            kept.append(st)
-        elif _TRACKING_INSERT.match(_strip_comments(st.text)):
-            tracking.append(st.line)
-        elif _TRACKING_DELETE.match(_strip_comments(st.text)):
-            deletes.append(st.line)
-        else:
-            kept.append(st)
-    return TemplateParts(kept, txn, tracking, deletes)

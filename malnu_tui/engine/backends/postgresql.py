@@ -361,6 +361,14 @@ class PostgresBackend:
         except psycopg.Error as exc:
             if failure is not None:
                 raise with_lock_holders(self.conn, failure, exc) from None
+            if recorded and self.conn.closed:  # the session ended while it committed
+                raise BackendError(
+                    f"{self.display_url}: {filename}: the connection was lost at its COMMIT "
+                    f"({error_text(exc)}): whether it committed is not known",
+                    hint="once the server answers, `malnu-tui status` shows whether it is "
+                    "applied (its tracking row commits with it, or not at all); then run `up` "
+                    "again, which runs it only if it is not",
+                ) from None
             if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
                 last = statements[-1] if statements else Statement("", 1)
                 error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"

@@ -32,6 +32,7 @@ from malnu_tui.engine.backup.pg_tools import (
     SUFFIX,
     TOC_LINE,
     TOOL_ENTRY_NAMES,
+    ChildConnection,
     PgTools,
     child_connection,
     find_pg_tools,
@@ -286,7 +287,7 @@ def restore(
     tools = find_pg_tools(server_major(backend.conn))
     own = temp_path(path.parent, SUFFIX)  # the restore reads its own copy, hashed as copied
     list_file = temp_path(path.parent, ".list")
-    url, env, password = child_connection(target.url)
+    child = child_connection(target.url)
     try:
         progress(BackupProgress("restore", 0, 0, f"copying {path.name}, checking its sha256"))
         copy_verified(path, own, manifest)
@@ -326,9 +327,7 @@ def restore(
             )
         )
         started = time.monotonic()
-        ok = _pipe_restore(
-            tools, own, list_file, url, env, prelude, epilogue, password, backend.lock_timeout
-        )
+        ok = _pipe_restore(tools, own, list_file, child, prelude, epilogue, backend.lock_timeout)
         if ok is not None:
             hint = None
             if "lock timeout" in ok:
@@ -346,6 +345,7 @@ def restore(
             )
         progress(BackupProgress("restore", 1, 1, f"restored in {time.monotonic() - started:.1f} s"))
     finally:
+        child.close()
         remove_quietly(list_file, own)
 
 
@@ -370,11 +370,9 @@ def _pipe_restore(
     tools: PgTools,
     path: Path,
     list_file: Path,
-    url: str,
-    env: dict[str, str],
+    child: ChildConnection,
     prelude: Sequence[str],
     epilogue: Sequence[str],
-    password: str | None,
     lock_timeout: str,
 ) -> str | None:
     """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
@@ -387,15 +385,16 @@ def _pipe_restore(
         producer = subprocess.Popen(
             [tools.pg_restore, "--clean", "--if-exists", f"--use-list={list_file}", "--file=-",
              str(path)],
-            env=env,
+            env=child.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=prod_err,
         )  # fmt: skip
         consumer = subprocess.Popen(
             [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
-             f"--output={os.devnull}", f"--dbname={url}"],
-            env=env,
+             f"--output={os.devnull}", f"--dbname={child.url}"],
+            env=child.env,
+            pass_fds=child.pass_fds,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,  # only the marker (query output goes to --output)
             stderr=cons_err,
@@ -445,8 +444,8 @@ def _pipe_restore(
             consumer.stdout.close()
         prod_err.seek(0)
         cons_err.seek(0)
-        perr = scrub(prod_err.read().decode(errors="replace"), password)
-        cerr = scrub(cons_err.read().decode(errors="replace"), password)
+        perr = scrub(prod_err.read().decode(errors="replace"), child.password)
+        cerr = scrub(cons_err.read().decode(errors="replace"), child.password)
     if consumer.returncode != 0:
         return cerr or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:

@@ -4,6 +4,7 @@ command line), reading a dump's table of contents, and scrubbing what a child pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
     from malnu_tui.engine.config import Target
 
-__all__ = ["PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
+__all__ = ["ChildConnection", "PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
 
 SUFFIX = ".dump"
 ENV_PG_BINDIR = "MALNU_PG_BINDIR"
@@ -107,11 +108,32 @@ def find_pg_tools(server_major: int | None = None) -> PgTools:
     )
 
 
-def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
-    """(URL without password or tool options, environment with ``PGPASSWORD``, password).
+@dataclass(frozen=True)
+class ChildConnection:
+    """How a client tool (pg_dump, pg_restore, psql) connects: ``url`` for its command line,
+    with no secret in it (``ps`` shows a command line to every user of the box); ``env`` with
+    the password in ``PGPASSWORD``; ``password``, scrubbed from what the tool prints; and
+    ``pass_fds``, the pipe an ``sslpassword`` reaches it through (libpq has no variable for
+    it: a service file, read once from that pipe, never written to disk). One tool per
+    connection (the pipe is read once); :meth:`close` once it has started."""
 
-    The password never reaches a command line (where ``ps`` would show it).
-    """
+    url: str
+    env: dict[str, str]
+    password: str | None
+    pass_fds: tuple[int, ...] = ()
+
+    def close(self) -> None:
+        for fd in self.pass_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+_CHILD_SERVICE = "malnu_child"
+
+
+def child_connection(url: str) -> ChildConnection:
+    """The connection of one client tool to ``url`` (see :class:`ChildConnection`): the
+    password and ``sslpassword`` never reach a command line."""
     from malnu_tui.engine.urls import split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
@@ -128,17 +150,31 @@ def child_connection(url: str) -> tuple[str, dict[str, str], str | None]:
     # Read as libpq reads a query: split at & and =, then percent-decoded only (a + stays a
     # +, where a form decoder makes it a space); the other parameters are kept as written.
     query: list[str] = []
-    for piece in parts.query.split("&") if parts.query else ():
+    service: dict[str, str] = {}
+    pieces = parts.query.split("&") if parts.query else []
+    own_service = any(unquote(p.partition("=")[0]) == "service" for p in pieces)
+    for piece in pieces:
         key, _, value = piece.partition("=")
-        if unquote(key) == "password":
+        name = unquote(key)
+        if name == "password":
             password = unquote(value)
+        elif name == "sslpassword" and not own_service and "\n" not in unquote(value):
+            service[name] = unquote(value)
         else:
             query.append(piece)
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password
+    fds: tuple[int, ...] = ()
+    if service:
+        read, write = os.pipe()
+        with open(write, "w", encoding="utf-8") as fh:
+            fh.write(f"[{_CHILD_SERVICE}]\n" + "".join(f"{k}={v}\n" for k, v in service.items()))
+        env["PGSERVICEFILE"] = f"/dev/fd/{read}"
+        query.append(f"service={_CHILD_SERVICE}")
+        fds = (read,)
     clean = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
-    return clean, env, password
+    return ChildConnection(clean, env, password, fds)
 
 
 def exit_text(code: int) -> str:

@@ -80,8 +80,9 @@ def create(
     """pg_dump -Fc of the database from an exported snapshot, then hash and --list check."""
     import psycopg
 
-    url, env, password = child_connection(target.url)
     meta = open_target(target)
+    child = child_connection(target.url)
+    password = child.password
     try:
         meta.ensure_schema()
         tools = find_pg_tools(server_major(meta.conn))
@@ -114,9 +115,10 @@ def create(
                         *wait,
                         f"--snapshot={snapshot}",
                         f"--file={dest}",
-                        f"--dbname={url}",
+                        f"--dbname={child.url}",
                     ],
-                    env=env,
+                    env=child.env,
+                    pass_fds=child.pass_fds,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -152,6 +154,7 @@ def create(
                 f"{given_up[1]}; no backup was made",
             )
     finally:
+        child.close()
         meta.close()
     if proc.returncode != 0:
         raise BackupError(
@@ -240,7 +243,7 @@ def _deep_check(
     name = f"malnu_verify_{uuid.uuid4().hex[:10]}"
     admin = open_target(target)
     scratch_url = with_dbname(target.url, name)
-    url, env, password = child_connection(scratch_url)
+    child = child_connection(scratch_url)
     checks: list[VerifyCheck] = []
     try:
         try:
@@ -256,17 +259,18 @@ def _deep_check(
                 "--single-transaction",
                 "--no-owner",
                 "--no-privileges",
-                f"--dbname={url}",
+                f"--dbname={child.url}",
                 str(path),
             ],
-            env=env,
+            env=child.env,
+            pass_fds=child.pass_fds,
             capture_output=True,
             text=True,
             timeout=3600,
             check=False,
         )
         if proc.returncode != 0:
-            checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, password)))
+            checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, child.password)))
             return checks
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)
@@ -278,6 +282,7 @@ def _deep_check(
         checks += compare_with_manifest(manifest, counts, schema_hash)
         return checks
     finally:
+        child.close()
         with contextlib.suppress(Exception):
             admin.conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

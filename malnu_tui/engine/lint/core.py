@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
@@ -13,12 +13,12 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
+from malnu_tui.engine.lint.ignores import apply_ignores
 from malnu_tui.engine.lint.model import (
     LARGE_TABLE_ROWS,
     SEVERITY_ORDER,
     Finding,
     LintReport,
-    Rule,
     Severity,
 )
 from malnu_tui.engine.lint.ops import (
@@ -27,11 +27,13 @@ from malnu_tui.engine.lint.ops import (
     adds_unique,
     key,
     read_ops,
+    strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
     left_dangling,
@@ -42,7 +44,7 @@ from malnu_tui.engine.lint.rebuild import (
 )
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rollback import RollbackFile, read_rollback
-from malnu_tui.engine.lint.rules import RULES, register
+from malnu_tui.engine.lint.rules import RULES
 from malnu_tui.engine.lint.sqlite_rules import add_column_refusal
 from malnu_tui.engine.lint.transaction import OneTransaction
 from malnu_tui.engine.sqlsplit import Statement
@@ -51,17 +53,8 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+_WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
-_IGNORE = re.compile(r"^\s*--\s*lint:ignore\s+(?P<rules>[A-Za-z0-9_,-]+)\s*(?P<reason>.*?)\s*$")
-register(
-    Rule(
-        "IGNORE-WITHOUT-REASON",
-        "warning",
-        "lint:ignore without a reason",
-        "an accepted finding needs the reason it is safe, for the next reader",
-        "write `-- lint:ignore RULE why this is safe here`",
-    )
-)
 
 
 def _f(
@@ -85,6 +78,7 @@ class _State:
     columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
@@ -219,15 +213,16 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             why = f"a CHECK constraint is added to {op.name} and validated against its rows"
             out.append(_f("ADD-CHECK", s.file, st.line, why))
         if s.dialect == "postgresql":
-            found = pg_alter_action(s.file, st.line, op.name, a)
-            if found is not None:
-                out.append(found)
+            out.extend(pg_alter_action(s.file, st.line, op.name, a))
 
 
 def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = key(op.table)
     if op.name:
         s.objects[("index", op.key)] = (st.line, op.table)
+        body = strip_comments(st.text)
+        at = body.find("(", body.upper().find(" ON "))
+        s.index_columns[op.key] = {key(w) for w in _WORDS.findall(body[at:])} if at >= 0 else set()
     existing = t not in s.created and t not in s.rebuilt
     if not existing:
         return
@@ -287,6 +282,9 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
         _create_index(s, st, op, out)
     elif op.kind.startswith("create_"):
         s.objects[(op.kind[7:], op.key)] = (st.line, op.table)
+    elif op.kind == "sequence_owned" and ("sequence", op.key) in s.objects:
+        where = s.objects[("sequence", op.key)][0]
+        s.objects[("sequence", op.key)] = (where, op.table)  # it goes with its table
     elif op.kind == "rename_type":  # Prisma's enum swap: Role → Role_old, Role_new → Role
         line = s.objects.pop(("type", op.key), None)
         if line is None:
@@ -317,6 +315,9 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             continue  # dropped by the rollback, or a rebuilt table's own object re-created
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
+        used = s.index_columns.get(name, set()) if kind == "index" else set()
+        if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
+            continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
         why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
         out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (t, col), line in s.added_columns.items():
@@ -324,58 +325,6 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             continue
         why = f"{rb_name} does not drop column {t}.{col}, which {m.filename} adds"
         out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
-
-
-def _ignores(text: str) -> dict[int, dict[str, str]]:
-    """``-- lint:ignore RULE[,RULE] reason`` lines, keyed by the line of the statement below
-    (consecutive comment lines directly above a statement all count)."""
-    lines = text.splitlines()
-    out: dict[int, dict[str, str]] = {}
-    pending: dict[str, str] = {}
-    for number, raw in enumerate(lines, 1):
-        stripped = raw.strip()
-        m = _IGNORE.match(raw)
-        if m:
-            for r in m["rules"].split(","):
-                pending[r.strip().upper()] = m["reason"]
-        elif stripped.startswith("--") or not stripped:
-            if not stripped:
-                pending = {}
-        else:
-            if pending:
-                out[number] = pending
-            pending = {}
-    return out
-
-
-def _apply_ignores(
-    findings: list[Finding], text: str, file: str, do_lines: dict[int, int]
-) -> list[Finding]:
-    """Each finding's ``lint:ignore`` (for a statement inside a DO block, the one above that
-    statement or above the DO)."""
-    if not findings or "lint:ignore" not in text:
-        return findings
-    directives = _ignores(text)
-    out: list[Finding] = []
-    for f in findings:
-        reason = directives.get(f.line, {}).get(f.rule) if f.file == file else None
-        if reason is None and f.line in do_lines:
-            reason = directives.get(do_lines[f.line], {}).get(f.rule)
-        if reason is None:
-            out.append(f)
-        elif not reason:
-            out.append(f)
-            out.append(
-                _f(
-                    "IGNORE-WITHOUT-REASON",
-                    file,
-                    f.line,
-                    f"lint:ignore {f.rule} has no reason, so the finding stands",
-                )
-            )
-        else:
-            out.append(replace(f, ignored=True, reason=reason))
-    return out
 
 
 def _inner_statements(
@@ -400,6 +349,7 @@ def _lint_one(
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
     enum_columns: DeclaredColumns | None = None,
+    rls: RowSecurity | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -462,8 +412,12 @@ def _lint_one(
         tx.see(st, op, findings)
         if drops is not None:
             drops.see(st, op, findings)
+        if rls is not None:
+            rls.see(st, op, s.created)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
+            if rls is not None:
+                rls.see(inner, inner_op, s.created)
             _statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
             if drops is not None:
@@ -480,7 +434,9 @@ def _lint_one(
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
-    findings = _apply_ignores(findings, text, m.filename, do_lines)
+    if rls is not None:
+        findings.extend(rls.end(m.filename))
+    findings = apply_ignores(findings, text, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
 
@@ -510,6 +466,7 @@ def lint_migrations(
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
     enum_columns = DeclaredColumns() if dialect == "postgresql" else None
+    rls = RowSecurity() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -523,11 +480,14 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
-                if checks is not None and enum_columns is not None:
+                if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
-                        for op in map(read_ops, m.statements()):
+                        for st in m.statements():
+                            op = read_ops(st)
                             checks.see(op)
                             enum_columns.see(op)
+                            rls.see(st, op, set())
+                    rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
@@ -542,6 +502,7 @@ def lint_migrations(
                     table_rows,
                     checks,
                     enum_columns,
+                    rls,
                 )
             )
     finally:

@@ -55,6 +55,12 @@ _DROP_NAME = re.compile(rf"\s*{_QNAME}", _F)
 _ALTER_TABLE = re.compile(
     rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_QNAME}\s+(?P<rest>.*)$", _F
 )
+# A sequence owned by a column (pg_dump's and Rails' structure.sql for every serial): dropped
+# with its table.
+_OWNED_BY = re.compile(
+    rf"\bOWNED\s+BY\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})\s*\.\s*{_IDENT}\s*$", _F
+)
+_ALTER_SEQUENCE = re.compile(rf"^ALTER\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?{_QNAME}\s", _F)
 _RENAME_TYPE = re.compile(rf"^ALTER\s+TYPE\s+{_QNAME}\s+RENAME\s+TO\s+(?P<new>{_IDENT})\s*$", _F)
 _INSERT_SELECT = re.compile(
     rf"^INSERT\s+(?:OR\s+\w+\s+)?INTO\s+{_QNAME}\s*(?:\((?P<cols>[^()]*)\))?.*?\bSELECT\b.*?\bFROM\s+"
@@ -190,7 +196,8 @@ class Op:
     #            mode), vacuum (value: "full" or ""), do (a PostgreSQL DO block), with (its
     #            statements: lint/cte.py), refresh_view (a materialized view; concurrently),
     #            cluster (name: the table, "" for a bare CLUSTER), rename_type (value: the
-    #            new name), reindex (value: index, table, schema…; concurrently), other
+    #            new name), reindex (value: index, table, schema…; concurrently),
+    #            sequence_owned (ALTER SEQUENCE … OWNED BY table.column), other
     name: str = ""  # display form (unquoted)
     table: str = ""  # the table of an index/trigger, the source of an INSERT … SELECT
     unique: bool = False
@@ -309,6 +316,8 @@ def read_ops(st: Statement) -> Op:
             if kind == "trigger":
                 t = _TRIGGER_TABLE.search(text, m.end())
                 table = _unq(t["table"]) if t else ""
+            elif kind == "sequence" and (owned := _OWNED_BY.search(text, m.end())):
+                table = _unq(owned["table"])
             return Op(f"create_{kind}", _unq(m["name"]), table=table)
         return Op("other")
     if head.startswith("DROP"):
@@ -340,6 +349,9 @@ def read_ops(st: Statement) -> Op:
         m = _RENAME_TYPE.match(text)
         if m:
             return Op("rename_type", _unq(m["name"]), value=_unq(m["new"]))
+        m = _ALTER_SEQUENCE.match(text)
+        if m and (owned := _OWNED_BY.search(text, m.end())):
+            return Op("sequence_owned", _unq(m["name"]), table=_unq(owned["table"]))
         return Op("other")
     if head.startswith("INSERT"):
         # (the regex's lazy scan for SELECT cost 1 ms per 8 KB of VALUES: 8 s of a 50 MB seed)

@@ -54,15 +54,36 @@ _REWRITE = re.compile(
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
-def pg_alter_action(file: str, line: int, table: str, a: Action) -> Finding | None:
-    """PostgreSQL's finding for one action of an ALTER TABLE on an existing table."""
+_REFERENCES = re.compile(r"\bREFERENCES\s+(?P<parent>[^\s(]+)", re.IGNORECASE)
+
+
+def pg_alter_action(file: str, line: int, table: str, a: Action) -> list[Finding]:
+    """PostgreSQL's findings for one action of an ALTER TABLE on an existing table."""
+    out: list[Finding] = []
     if a.kind == "add_fk" and not a.not_valid:
         why = f"a FOREIGN KEY is added to {table} and validated against its rows"
-        return _finding("ADD-FOREIGN-KEY", file, line, why)
-    if a.kind == "add_column" and _REWRITE.search(_STRING.sub("''", a.definition)):
+        out.append(_finding("ADD-FOREIGN-KEY", file, line, why))
+    if a.kind != "add_column":
+        return out
+    definition = _STRING.sub("''", a.definition)
+    if _REWRITE.search(definition):
         why = f"ADD COLUMN {table}.{a.column} computes a value for every row: {table} is rewritten"
-        return _finding("PG-ADD-COLUMN-REWRITE", file, line, why)
-    return None
+        out.append(_finding("PG-ADD-COLUMN-REWRITE", file, line, why))
+    ref = _REFERENCES.search(definition)
+    if ref is not None:  # a column constraint cannot be NOT VALID: validated at once
+        parent = ref["parent"].replace('"', "")
+        why = (
+            f"ADD COLUMN {table}.{a.column} REFERENCES {parent}: the new foreign key is "
+            f"validated with a scan of {table} under ADD COLUMN's lock (every query on it "
+            f"waits), and writes to {parent} wait until the migration commits (Django's "
+            "AddField of a ForeignKey writes it so)"
+        )
+        instead = (
+            "add the column without REFERENCES, then ADD CONSTRAINT … FOREIGN KEY … NOT "
+            "VALID, and VALIDATE CONSTRAINT in a later migration"
+        )
+        out.append(Finding("ADD-FOREIGN-KEY", "warning", file, line, why, instead))
+    return out
 
 
 @dataclass

@@ -11,7 +11,8 @@ from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lint.model import Finding
 from malnu_tui.engine.lint.ops import key, read_ops, strip_comments
 from malnu_tui.engine.lint.rules import RULES
-from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
+from malnu_tui.engine.sqltemplate import strip_template
 
 __all__ = ["RollbackFile", "read_rollback"]
 

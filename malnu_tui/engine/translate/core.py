@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements, strip_template
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_statements
+from malnu_tui.engine.sqltemplate import strip_template
 from malnu_tui.engine.translate.common import Context
 from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import dropped_table_keys, rename_pending, resolve_pending

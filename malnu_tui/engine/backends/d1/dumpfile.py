@@ -16,7 +16,7 @@ from pathlib import Path
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
 from malnu_tui.engine.backends.sqlite_sql import truthy
-from malnu_tui.engine.sqlsplit import is_transaction_control
+from malnu_tui.engine.sqltemplate import is_transaction_control
 
 __all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump"]
 

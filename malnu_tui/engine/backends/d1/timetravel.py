@@ -40,7 +40,7 @@ from malnu_tui.engine.clock import local_time_line, refuse_future
 from malnu_tui.engine.errors import BackendError, ConfigError, LockHolder
 from malnu_tui.engine.interrupts import HeldInterrupts, interrupts_held
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
-from malnu_tui.engine.sqlsplit import is_transaction_control
+from malnu_tui.engine.sqltemplate import is_transaction_control
 
 __all__ = [
     "TIME_TRAVEL_DAYS",

@@ -1,0 +1,103 @@
+"""What a ``DROP TABLE`` does to other tables' rows while foreign keys are on: SQLite deletes
+the table's rows first, and its children's ``ON DELETE CASCADE`` / ``SET NULL`` / ``SET
+DEFAULT`` act on theirs. D1 keeps foreign keys on whatever a file says, and a SQLite file does
+when the file does not turn them off, so a table rebuild (create new, copy, drop, rename) there
+empties or unlinks the child rows, and ``up`` says "ok". The rehearsal and the stairway (engine/
+scratch.py) watch each drop and fail a migration whose rebuild did so, rather than say ✔."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["DropWatch"]
+
+_ACTS = ("CASCADE", "SET NULL", "SET DEFAULT")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _acting_children(conn: sqlite3.Connection, parent: str) -> list[str]:
+    """``child(column) ACTION`` for each foreign key whose ON DELETE acts on ``parent``'s rows."""
+    out: list[str] = []
+    tables = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    for (child,) in tables:
+        for fk in conn.execute(f"PRAGMA foreign_key_list({_q(str(child))})"):
+            # (id, seq, table, from, to, on_update, on_delete, match)
+            if str(fk[2]).lower() == parent.lower() and str(fk[6]).upper() in _ACTS:
+                out.append(f"{child}({fk[3]}) {str(fk[6]).upper()}")
+    return out
+
+
+@dataclass
+class DropWatch:
+    """Per migration run: call :meth:`before` and :meth:`after` around each statement, then
+    :meth:`check` before the COMMIT."""
+
+    conn: sqlite3.Connection
+    filename: str
+    d1: bool
+    # (the DROP, the table, child rows it deleted or changed, the acting children)
+    acted: list[tuple[Statement, str, int, list[str]]] = field(default_factory=list)
+    _watching: tuple[str, int, int, list[str]] | None = None
+
+    def before(self, st: Statement) -> None:
+        from malnu_tui.engine.lint.ops import read_ops
+
+        self._watching = None
+        op = read_ops(st)
+        if op.kind != "drop_table" or len(op.names) != 1:
+            return
+        table = op.names[0]
+        children = _acting_children(self.conn, table)
+        if not children:
+            return
+        try:
+            (rows,) = self.conn.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()
+        except sqlite3.Error:
+            return  # no such table: the DROP fails on its own
+        self._watching = (table, int(rows), self.conn.total_changes, children)
+
+    def after(self, st: Statement) -> None:
+        if self._watching is None:
+            return
+        table, rows, changes, children = self._watching
+        self._watching = None
+        # The drop's own implicit DELETE counts its rows; the rest were the children's.
+        acted = self.conn.total_changes - changes - rows
+        if acted > 0:
+            self.acted.append((st, table, acted, children))
+
+    def check(self) -> None:
+        """:class:`StatementFailed` at the first DROP whose table the migration re-creates (a
+        rebuild: it never meant to touch the children) and whose children's rows it changed."""
+        for st, table, acted, children in self.acted:
+            again = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (table,),
+            ).fetchone()
+            if again is None:
+                continue
+            why = (
+                "on D1 foreign keys stay on (PRAGMA foreign_keys = OFF is ignored there, and "
+                "defer_foreign_keys does not stop ON DELETE actions)"
+                if self.d1
+                else "foreign keys are on: turn them off first (PRAGMA foreign_keys = OFF, as "
+                "sqlite.org's rebuild procedure does)"
+            )
+            raise StatementFailed(
+                self.filename,
+                st.line,
+                st.text,
+                f"this DROP TABLE of a rebuild of {table} deleted or changed {acted} row(s) "
+                f"of its child tables through their ON DELETE actions ({', '.join(children)}): "
+                f"{why}; `up` would do the same to production's rows and say ok. Copy the "
+                "child tables aside and rebuild them in the same migration, or avoid the rebuild",
+            )

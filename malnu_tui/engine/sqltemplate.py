@@ -1,0 +1,108 @@
+"""The seed template's own statements, which the tool owns and so never runs as written: its
+transaction control (``BEGIN TRANSACTION`` … ``COMMIT``, in every spelling of either dialect)
+and its statements on the tracking table (the trailing ``INSERT INTO migrations``, a template
+rollback's ``DELETE FROM migrations``). Split from :mod:`malnu_tui.engine.sqlsplit`, which
+reads the statements; this module only classifies them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.sqlsplit import Statement, strip_comments
+
+__all__ = ["TemplateParts", "is_transaction_control", "strip_template"]
+
+_WORD = re.compile(r"[A-Za-z_]+")
+# Transaction control in either dialect (the words, comments and commas dropped): SQLite's
+# BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] / COMMIT / END / ROLLBACK [TRANSACTION];
+# PostgreSQL's BEGIN / START TRANSACTION [WORK] with its modes, COMMIT / END / ROLLBACK /
+# ABORT [WORK|TRANSACTION] [AND [NO] CHAIN]. A ``COMMIT WORK`` the tool did not strip ended
+# its transaction half-way: what ran before stayed when a later statement failed.
+_TXN = re.compile(
+    r"(?:BEGIN(?: (?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?: (?:TRANSACTION|WORK))?|START TRANSACTION)"
+    r"(?: (?:ISOLATION|LEVEL|SERIALIZABLE|REPEATABLE|READ|COMMITTED|UNCOMMITTED|WRITE|ONLY"
+    r"|NOT|DEFERRABLE))*"
+    r"|(?:COMMIT|END|ROLLBACK|ABORT)(?: (?:TRANSACTION|WORK))?(?: AND(?: NO)? CHAIN)?"
+)
+
+_TXN_VERBS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
+_TRACKING_NAME = (
+    r"(?:(?:\w+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])\s*\.\s*)?[\"`\[]?migrations[\"`\]]?(?:[\s(]|$)"
+)
+# A statement on the tracking table, which the tool keeps itself: the template's trailing
+# ``INSERT INTO migrations`` (or ``REPLACE INTO``, ``INSERT OR …``) and a template rollback's
+# ``DELETE FROM migrations`` (the seed's rollback procedure deletes the row), the table named
+# alone or after a schema (``main.migrations``, ``"public"."migrations"``). Run as written, a
+# copy-pasted filename recorded a migration that never ran, or deleted another one's row.
+_TRACKING_INSERT = re.compile(
+    r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+" + _TRACKING_NAME,
+    re.IGNORECASE,
+)
+_TRACKING_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+" + _TRACKING_NAME, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TemplateParts:
+    """What :func:`strip_template` removed: transaction control and tracking inserts."""
+
+    statements: list[Statement]
+    transaction_lines: list[int]
+    tracking_insert_lines: list[int]
+    tracking_delete_lines: list[int] = field(default_factory=list)
+
+    @property
+    def is_template(self) -> bool:
+        return bool(
+            self.transaction_lines or self.tracking_insert_lines or self.tracking_delete_lines
+        )
+
+
+def is_transaction_control(sql: str) -> str | None:
+    """``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` (the words, upper case) when the statement
+    ``sql`` is transaction control, as a template or a ``sqlite3 .dump`` writes it; else None."""
+    words = " ".join(_WORD.findall(strip_comments(sql))).upper()
+    return words if _TXN.fullmatch(words) else None
+
+
+def strip_template(statements: list[Statement]) -> TemplateParts:
+    """Remove the seed template's ``BEGIN TRANSACTION``/``COMMIT`` and ``INSERT INTO migrations``.
+
+    The engine owns the transaction and the tracking row, so these must never run as written
+    (they would commit half a migration or record it twice).
+    """
+    kept: list[Statement] = []
+    txn: list[int] = []
+    tracking: list[int] = []
+    deletes: list[int] = []
+    for st in statements:
+        first = st.first_words  # cheap tests first: most statements are neither
+        if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
+            txn.append(st.line)
+        elif not first.startswith(("INSERT", "REPLACE", "DELETE")) or (
+            "migrations" not in st.text.lower()
+        ):
+            kept.append(st)
+        elif _is_tracking(_TRACKING_INSERT, st.text):
+            tracking.append(st.line)
+        elif _is_tracking(_TRACKING_DELETE, st.text):
+            deletes.append(st.line)
+        else:
+            kept.append(st)
+    return TemplateParts(kept, txn, tracking, deletes)
+
+
+def _is_tracking(pattern: re.Pattern[str], sql: str) -> bool:
+    """Whether ``sql`` writes the tool's tracking table: ``pattern`` names a ``migrations``
+    table, and the statement names the tracking key, ``filename`` (an INSERT without a column
+    list counts too). Another framework's ``migrations`` table beside the tool's schema
+    (Laravel's ``migration``/``batch``, with the tool's tables in ``schema = "malnu"``) is the
+    migration's own business and runs."""
+    text = strip_comments(sql)
+    m = pattern.match(text)
+    if m is None:
+        return False
+    if "filename" in text.lower():
+        return True
+    rest = text[m.end() - 1 :].lstrip()
+    return pattern is _TRACKING_INSERT and not rest.startswith("(")
