@@ -21,7 +21,7 @@ from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, migration_set, reporting
-from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
+from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 
@@ -85,7 +85,7 @@ class FixScreen(ModalScreen[bool]):
         )
         with DialogBox():
             yield Static(Text(title, style="bold"), classes="dialog-title")
-            yield DialogBody("checking…", id="fix-body")
+            yield FitScroll("checking…", id="fix-body", classes="dialog-body")
             yield ErrorBox()
             yield Field(placeholder="the database name", id="fix-typed", disabled=True)
             yield Static("", id="fix-why")
