@@ -37,3 +37,89 @@ CREATE VIEW per_class AS SELECT cls, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRE
 CREATE VIEW no_rows AS SELECT CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t FROM pay WHERE id < 0;
 -- check:
 SELECT cls, t, tp, tf FROM per_class UNION ALL SELECT 'none', t, t, t FROM no_rows ORDER BY 1
+
+-- case: decimal_literals_compute_in_doubles
+-- setup:
+CREATE TABLE p (id INTEGER PRIMARY KEY, qty INTEGER, total REAL);
+INSERT INTO p (id, qty) VALUES (1, 3), (2, 10), (3, 7), (4, NULL);
+-- sqlite:
+UPDATE p SET total = qty * 1.1;
+CREATE VIEW priced AS SELECT id, qty * 1.0 / 7 AS share, -0.1 + qty AS shifted, qty * 1.1 = 3.3 AS exact FROM p WHERE qty * 1.1 <> 11.0;
+-- postgres:
+UPDATE p SET total = qty * CAST(1.1 AS DOUBLE PRECISION);
+CREATE VIEW priced AS SELECT id, qty * CAST(1.0 AS DOUBLE PRECISION) / NULLIF(7, 0) AS share, CAST(-0.1 AS DOUBLE PRECISION) + qty AS shifted, qty * CAST(1.1 AS DOUBLE PRECISION) = 3.3 AS exact FROM p WHERE qty * CAST(1.1 AS DOUBLE PRECISION) <> 11.0;
+-- check:
+SELECT p.id, p.total, p.total = 3.3, v.share, v.shifted, CASE WHEN v.exact THEN 1 WHEN NOT v.exact THEN 0 END FROM p LEFT JOIN priced v ON v.id = p.id ORDER BY p.id
+
+-- case: truths_in_trigger_bodies_and_upsert_conditions
+-- setup:
+CREATE TABLE orders (id INTEGER PRIMARY KEY, meta TEXT, paid INTEGER DEFAULT 0, flag INTEGER);
+CREATE TABLE log (id INTEGER PRIMARY KEY, order_id INTEGER, was_paid INTEGER);
+INSERT INTO orders (id, meta, paid, flag) VALUES (1, '{"status":"open"}', 0, 0), (2, '{"status":"open"}', 1, 1);
+-- sqlite:
+CREATE TRIGGER tr_paid AFTER UPDATE ON orders WHEN json_extract(NEW.meta, '$.status') = 'paid' BEGIN INSERT INTO log (order_id, was_paid) VALUES (NEW.id, OLD.paid = 1); END;
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT (id) DO UPDATE SET paid = excluded.paid WHERE excluded.flag;
+-- postgres:
+CREATE OR REPLACE FUNCTION "tr_paid_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (order_id, was_paid) VALUES (new.id, CAST(old.paid = 1 AS INT));
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "tr_paid" AFTER UPDATE ON "orders" FOR EACH ROW WHEN (NULLIF(CAST(new.meta AS JSONB) -> 'status', 'null') = CAST('"paid"' AS JSONB)) EXECUTE FUNCTION "tr_paid_fn"();
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT(id) DO UPDATE SET paid = excluded.paid WHERE (excluded.flag <> 0);
+SELECT setval(pg_get_serial_sequence('"orders"', 'id'), coalesce((SELECT max("id") FROM "orders"), 0) + 1, false);
+-- check:
+SELECT 'log', order_id, was_paid FROM log UNION ALL SELECT 'orders', id, paid FROM orders ORDER BY 1, 2, 3
+
+-- case: negative_limit_is_no_limit
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, flag INTEGER);
+INSERT INTO t VALUES (1, 0), (2, 1), (3, 2), (4, NULL);
+-- sqlite:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id LIMIT -1 OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE flag IS TRUE OR flag IS NOT FALSE AND id = 1;
+-- postgres:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id NULLS FIRST LIMIT ALL OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE (flag <> 0) IS TRUE OR NOT (flag <> 0) IS FALSE AND id = 1;
+-- check:
+SELECT 'after_first', id FROM after_first UNION ALL SELECT 'flagged', id FROM flagged ORDER BY 1, 2
+
+-- case: upsert_without_a_target_names_the_only_key
+-- setup:
+CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);
+INSERT INTO counters VALUES ('visits', 5);
+-- sqlite:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+-- postgres:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT(name) DO UPDATE SET n = counters.n + excluded.n;
+-- note: the only key
+-- check:
+SELECT name, n FROM counters ORDER BY name
+
+-- case: upsert_without_a_target_on_two_keys_withheld
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);
+-- sqlite:
+INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A') ON CONFLICT DO UPDATE SET name = excluded.name;
+-- finding: ON CONFLICT DO UPDATE without a target
+
+-- case: printf_of_text_and_integers_is_format
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, first TEXT, last TEXT, n INTEGER, label TEXT, code TEXT);
+INSERT INTO s (id, first, last, n) VALUES (1, 'Ana', 'Putri', 3), (2, 'Budi', NULL, NULL), (3, NULL, 'x%y', -7);
+-- sqlite:
+UPDATE s SET label = printf('%s %s (%d) 100%%', first, last, n), code = format('#%d-%s', id, 'A' || id);
+-- postgres:
+UPDATE s SET label = FORMAT('%s %s (%s) 100%%', first, last, COALESCE(n, 0)), code = FORMAT('#%s-%s', COALESCE(id, 0), 'A' || id);
+-- check:
+SELECT id, label, code FROM s ORDER BY id
+
+-- case: printf_of_a_real_withheld
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, r REAL);
+-- sqlite:
+SELECT printf('%s', r) FROM s;
+-- finding: printf

@@ -19,6 +19,7 @@ __all__ = [
     "integer_cast",
     "integer_remainder",
     "numeric_round",
+    "real_literals",
 ]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
@@ -172,3 +173,26 @@ def integer_remainder(node: exp.Mod, ctx: Context) -> None:
         holder = exp.Nullif(expression=exp.Literal.number(0))
         divisor.replace(holder)
         holder.set("this", divisor)
+
+
+def real_literals(node: exp.Add | exp.Sub | exp.Mul | exp.Div, ctx: Context) -> None:
+    """A decimal literal in arithmetic (``qty * 1.1``, ``x / 3.0``) in place as a double:
+    SQLite's ``1.1`` is a REAL, so it computes in doubles (``3 * 1.1`` is 3.3000000000000003,
+    not equal to 3.3; ``1 / 3.0`` is 0.3333333333333333); PostgreSQL's is an exact numeric
+    (3.3, equal; 0.33333333333333333333)."""
+    for key in ("this", "expression"):
+        side = node.args.get(key)
+        number = side.this if isinstance(side, exp.Neg) else side
+        if (
+            isinstance(side, exp.Expr)
+            and isinstance(number, exp.Literal)
+            and not number.is_string
+            and _decimal(str(number.this))
+        ):
+            double = exp.Cast(to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+            side.replace(double)
+            double.set("this", side)
+
+
+def _decimal(text: str) -> bool:
+    return "." in text or "e" in text or "E" in text
