@@ -123,3 +123,14 @@ CREATE TABLE s (id INTEGER PRIMARY KEY, r REAL);
 -- sqlite:
 SELECT printf('%s', r) FROM s;
 -- finding: printf
+
+-- case: aggregates_of_truths_and_averages_as_sqlite
+-- setup:
+CREATE TABLE marks (id INTEGER PRIMARY KEY, student TEXT, score INTEGER, status TEXT);
+INSERT INTO marks VALUES (1, 'a', 70, 'ok'), (2, 'a', 71, 'remedial'), (3, 'a', 71, 'ok'), (4, 'b', 90, 'ok'), (5, 'b', NULL, NULL);
+-- sqlite:
+CREATE VIEW per_student AS SELECT student, sum(status = 'ok') AS passed, avg(score) AS mean, avg(status = 'remedial') AS remedial_rate, max(score > 80) AS any_high, avg(DISTINCT score) AS mean_distinct FROM marks GROUP BY student;
+-- postgres:
+CREATE VIEW per_student AS SELECT student, SUM(CAST(status = 'ok' AS INT)) AS passed, AVG(CAST(score AS DOUBLE PRECISION)) AS mean, AVG(CAST(CAST(status = 'remedial' AS INT) AS DOUBLE PRECISION)) AS remedial_rate, MAX(CAST(score > 80 AS INT)) AS any_high, AVG(DISTINCT CAST(score AS DOUBLE PRECISION)) AS mean_distinct FROM marks GROUP BY student;
+-- check:
+SELECT student, passed, mean, remedial_rate, any_high, mean_distinct FROM per_student ORDER BY student
