@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     MigrationState,
@@ -351,6 +351,9 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
     assert repair(b, mset) == []  # never without being named
+    with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
+        _down(b, d)
+    assert err.value.hint and "forget its row with `malnu-tui repair FILE`" in err.value.hint
     assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
     assert verify(b, mset).ok
     assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
@@ -464,4 +467,72 @@ def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
     assert "give it a version of its own" in warning
     with pytest.raises(ChecksumDrift):
         _up(b, d)
+    b.close()
+
+
+def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: MigrationDirs) -> None:
+    """golang-migrate writes `<version>_<name>.up.sql` and `.down.sql` side by side; copied
+    into migrations/, the down file was "duplicate version" (or, alone, a migration that
+    drops what it should create)."""
+    d = mdirs
+    (d.migrations / "20240101000000_create_users.up.sql").write_text(
+        "CREATE TABLE users (id int);\n"
+    )
+    (d.migrations / "20240101000000_create_users.down.sql").write_text("DROP TABLE users;\n")
+    with pytest.raises(
+        MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
+    ):
+        discover(d.migrations, d.rollback)
+
+
+def test_a_failed_migration_fixed_and_renamed_replaces_its_failed_row(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A retry under the same name updates the failed row; one whose fix also renamed the
+    file left the old failed row for good beside the applied migration (`check` CRITICAL)."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    _seed_set(d)
+    bad = d.add("20250101_000300", "index_kelas", "CREATE INDEX kelas_nama ON kelas (namaa);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    bad.unlink()
+    d.add("20250101_000300", "index_kelas_nama", "CREATE INDEX kelas_nama ON kelas (nama);")
+    report = status(b, discover(d.migrations, d.rollback))
+    assert any(w.startswith("20250101_000300_index_kelas.sql failed") for w in report.warnings)
+    assert _up(b, d) == ["20250101_000300_index_kelas_nama.sql"]
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert "20250101_000300_index_kelas.sql" not in recs
+    assert recs["20250101_000300_index_kelas_nama.sql"] is True
+    audit = b.read_audit(action="clear-failed")[0]
+    assert audit.object == "20250101_000300_index_kelas.sql"
+    assert audit.detail.startswith("superseded: 20250101_000300_index_kelas_nama.sql")
+    b.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_rename_repaired_is_kept_in_step_in_wranglers_history(
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up` keeps wrangler's `d1_migrations` in step; a rename accepted by `repair` left the
+    old name there, and wrangler on the same directory took the renamed file for new."""
+    db = fresh_db(kind)
+    d = mdirs
+    _seed_set(d)
+    b = db.open(d)
+    create = (
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    b.query(create) if kind == "d1" else b.conn.execute(create)  # type: ignore[attr-defined]
+    _up(b, d)
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    old.rename(old.with_name("20250101_000200_seed_data_kelas.sql"))
+    repair(b, discover(d.migrations, d.rollback))
+    names = "SELECT name FROM d1_migrations ORDER BY name"
+    rows = b.query(names) if kind == "d1" else b.conn.execute(names).fetchall()  # type: ignore[attr-defined]
+    got = [r["name"] if kind == "d1" else r[0] for r in rows]
+    assert got == ["20250101_000100_create_kelas.sql", "20250101_000200_seed_data_kelas.sql"]
     b.close()

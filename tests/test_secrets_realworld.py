@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,3 +323,53 @@ def test_doctor_fails_a_config_that_holds_secrets_and_others_may_read(tmp_path: 
     cfg.chmod(0o644)
     res = run_cli("--config", str(cfg), "doctor", "--json")
     assert res.code == 0 and "config permissions" not in res.out, res.out
+
+
+def test_a_masked_password_parameter_keeps_the_text_after_it() -> None:
+    """Every error line is masked once more at the end: a ``password=***`` already masked
+    lost what followed it (``…/school?password=*** connection failed``, the colon gone)."""
+    url = f"postgresql://malnu@127.0.0.1:1/school?password={HEAD}-{TAIL}"
+    res = run_cli("--database", url, "status", env={"PGCONNECT_TIMEOUT": "2"})
+    assert res.code == 1 and not leaks(res.err), res.err
+    assert "127.0.0.1:1/school?password=***: " in res.err, res.err
+
+
+def test_the_directories_the_tool_makes_are_its_owners_only(
+    isolated_env: Path, mdirs: MigrationDirs
+) -> None:
+    """Under the umask 002 of a shared operators' group, the directories the tool made took
+    mode 775: the backup store itself is 0700, but a member of the group could rename it
+    away (its parent let them) and put one of their own in its place, whose dump ``backup
+    restore`` or ``recover`` then runs (pg_restore's SQL, as the operator). Every directory
+    the tool makes is 0700 now, as the XDG base directory spec asks of its directories."""
+    data = isolated_env / "xdg_data_home"
+    cache = isolated_env / "xdg_cache_home"
+    d = school_set(mdirs)
+    before = os.umask(0o002)
+    try:
+        for args in (("status",), ("backup", "create"), ("lint", "--all")):
+            res = run_cli(*d.args(), *args)
+            assert res.code == 0, (args, res.err)
+    finally:
+        os.umask(before)
+    made = [data / "malnu-tui", data / "malnu-tui" / "backups", cache / "malnu-tui"]
+    made += [p for root in (data, cache) for p in (root / "malnu-tui").rglob("*") if p.is_dir()]
+    assert len(made) >= 5, made
+    assert {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {p: "0o700" for p in made}
+
+
+def test_a_mistyped_scheme_separator_still_masks_the_password(tmp_path: Path) -> None:
+    """``postgresql:/``, ``postgresql:`` or ``postgresql//`` for ``postgresql://`` (one
+    character off): the masking looked for ``://`` only, so the error, and ``check``'s line
+    with the target named after the URL (also the name of its backup store), showed the
+    password; libpq quoted it back too ("missing "=" after "postgresql:/u:…@h/db"")."""
+    for url in (
+        f"postgresql:/malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql:malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql//malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+    ):
+        for args in (("status",), ("check",)):
+            res = run_cli("--database", url, *args, env={"PGCONNECT_TIMEOUT": "2"})
+            assert res.code in (2, 3), (url, args, res.err)
+            assert "***" in res.out + res.err, (url, args, res.out + res.err)
+            assert not leaks(res.out + res.err), (url, args, res.out + res.err)

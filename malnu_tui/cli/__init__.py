@@ -270,7 +270,7 @@ def _register_secrets_of(argv: Sequence[str]) -> None:
     before anything can quote them: a usage error, or ``--config`` given the URL (a path, where
     ``//`` is folded to ``/`` and no URL pattern matches any more)."""
     values = [a.partition("=")[2] if a.startswith("--") else a for a in argv]
-    urls = [v for v in values if "://" in v]
+    urls = [v for v in values if "@" in v or "=" in v]  # user:password@, ?password=
     if not urls:
         return
     from malnu_tui.engine.monitor.debuglog import register_secret

@@ -186,13 +186,14 @@ class Drift:
 @dataclass(frozen=True)
 class MissingRollbackFiles:
     filenames: tuple[str, ...]
+    gone: tuple[str, ...] = ()  # of them, rows whose migration file is gone too
     blocking: ClassVar[bool] = True
 
     def describe(self) -> str:
         return str(self.error())
 
     def error(self) -> MalnuError:
-        return MissingRollback(list(self.filenames))
+        return MissingRollback(list(self.filenames), list(self.gone))
 
 
 @dataclass(frozen=True)
@@ -542,7 +543,8 @@ def plan_rollback_from(
             )
         )
     if missing:
-        problems.append(MissingRollbackFiles(tuple(missing)))
+        gone = tuple(s.filename for s in chosen if s.filename in missing and s.checksum is None)
+        problems.append(MissingRollbackFiles(tuple(missing), gone))
     plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
 

@@ -105,11 +105,17 @@ def mask_url_error(message: str, url: str) -> str:
     return re.sub(r"(['\"])(.*?)\1", quoted, message)
 
 
+# ``scheme://`` as written, and one character off (``postgresql:/``, ``postgresql:``,
+# ``postgresql//``): such a URL is refused, but its password must be masked all the same.
+_AUTHORITY_START = re.compile(r"(?s)([A-Za-z][A-Za-z0-9+.-]*:/*|[^/:@\s]+//)(.*)")
+
+
 def _split_authority(url: str) -> tuple[str, str, int, str]:
     """``(scheme://, authority, end of the userinfo in it or -1 without a password, rest)``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
+    m = _AUTHORITY_START.match(url)
+    if not m:
         return "", "", -1, url
+    scheme_sep, rest = m.group(1), m.group(2)
     end = _first_of(rest, "/?#", 0)
     userinfo = rest[: rest.rfind("@", 0, end)] if "@" in rest[:end] else rest[:end]
     at = rest.rfind("@")
@@ -119,7 +125,7 @@ def _split_authority(url: str) -> tuple[str, str, int, str]:
     netloc = rest[:end]
     last = netloc.rfind("@")
     has_password = last >= 0 and ":" in netloc[:last]
-    return scheme + sep, netloc, last if has_password else -1, rest[end:]
+    return scheme_sep, netloc, last if has_password else -1, rest[end:]
 
 
 def _first_of(text: str, chars: str, start: int) -> int:

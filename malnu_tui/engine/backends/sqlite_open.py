@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.private import make_dirs
 
 __all__ = ["check_path", "connect"]
 
@@ -24,7 +25,7 @@ def check_path(path: Path, *, create: bool = True) -> None:
         )
     try:
         if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
     except OSError as exc:
         why = f"{exc.filename} is not a directory" if isinstance(exc, FileExistsError) else ""
         raise ConfigError(

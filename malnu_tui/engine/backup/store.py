@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.clock import parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
+from malnu_tui.engine.private import make_dirs
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def ensure_store(directory: Path) -> Path:
     that cannot be a directory (a file in its place, a read-only or virtual file system) is a
     :class:`ConfigError` naming it, raised before anything is written anywhere."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(directory)
         if not directory.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
     except OSError as exc:

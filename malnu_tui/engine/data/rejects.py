@@ -13,6 +13,7 @@ from typing import TextIO
 
 from malnu_tui.engine.data.errors import ImportCheckFailed, InputFileError
 from malnu_tui.engine.data.rows import Rejection
+from malnu_tui.engine.private import make_dirs
 
 HEADER = ("line", "column", "reason", "raw")
 KEEP_FIRST = 50  # shown in reports and the console
@@ -55,7 +56,7 @@ class RejectsWriter:
                 raise IsADirectoryError(errno.EISDIR, "it is a folder")
             if self.path.parent.exists() and not self.path.parent.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, f"{self.path.parent} is not a folder")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.path.parent)
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".malnu-rejects-"):
                 pass
         except OSError as exc:
@@ -86,7 +87,7 @@ class RejectsWriter:
     def add(self, r: Rejection) -> None:
         try:
             if self._fh is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(self.path.parent)
                 # Owner only, as backups are: the raw rows are students' and parents' data.
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise

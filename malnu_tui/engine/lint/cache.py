@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.model import Finding, LintReport
+from malnu_tui.engine.private import make_dirs
 
 if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
@@ -117,7 +118,7 @@ def _store(path: Path, report: LintReport) -> None:
         "rule_sets": list(report.rule_sets),
     }
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)

@@ -28,6 +28,7 @@ from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, wors
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import format_time, parse_time
+from malnu_tui.engine.private import make_dirs
 
 __all__ = [
     "AlertOutcome",
@@ -210,7 +211,7 @@ def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
     """The state file read under an exclusive lock, written back atomically at the end."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     with contextlib.suppress(OSError):
         os.fchmod(lock_fd, 0o600)  # one made by an earlier release got the umask's mode

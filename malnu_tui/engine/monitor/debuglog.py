@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from malnu_tui.engine.private import make_dirs
+
 if TYPE_CHECKING:
     import logging
 
@@ -39,10 +41,16 @@ _SECRETS: set[str] = set()
 _ENABLED = False
 
 _PATTERN_TEXT = (
-    # user:password@ in any URL, up to its last @ (a password may hold a raw @ / ? # or :)
-    (r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+):\S*@", r"\1:***@"),
-    # secret query / key=value parameters (sslpassword= too)
-    (r"(?i)((?:password|passwd|pwd|token|secret|apikey|api_key|key)=)[^&\s]+", r"\1***"),
+    # user:password@ in any URL, up to its last @ (a password may hold a raw @ / ? # or :);
+    # the user may be empty (postgresql://:password@host/db)
+    (r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*):\S*@", r"\1:***@"),
+    # secret query / key=value parameters (sslpassword= too); one masked already (a URL
+    # shown by mask_url) keeps the punctuation after it ("…?password=***: connection failed")
+    (
+        r"(?i)((?:password|passwd|pwd|token|secret|apikey|api_key|key)=)"
+        r"(?!\*\*\*[:;,.!?)\]'\"]*(?:\s|$))[^&\s]+",
+        r"\1***",
+    ),
     (r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1***"),
     # incoming-webhook URLs carry their secret in the path
     (r"(?i)(https?://hooks\.slack\.com/)\S+", r"\1***"),
@@ -137,7 +145,7 @@ def configure(
     if log_file is None:
         return None
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(log_file.parent)
         fh = _OwnerOnlyFile(log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
         where = "stderr only" if to_stderr else "nowhere"

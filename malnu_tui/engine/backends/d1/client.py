@@ -291,6 +291,10 @@ class D1Api:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
                 _debug_http(method, url, type(exc).__name__, t0)
+            except httpx.TimeoutException as exc:  # sent, and no answer in time
+                last = f"no answer within {self.policy.timeout:g} s ({type(exc).__name__})"
+                unknown = True
+                _debug_http(method, url, type(exc).__name__, t0)
             except httpx.TransportError as exc:
                 last = f"connection lost during the request ({type(exc).__name__})"
                 unknown = True
@@ -351,7 +355,7 @@ class D1Api:
                     )
                     + "; nothing was applied twice",
                 )
-            if delay >= 1:
+            if delay >= 1 or time.perf_counter() - t0 >= 1:  # a long wait, or after one
                 observe.waiting(
                     f"D1: {last.rstrip('.')}; trying again in {_seconds(delay)} "
                     f"(attempt {attempt + 1} of {self.policy.attempts})"
