@@ -592,3 +592,28 @@ def test_the_guides_tracking_table_as_a_first_migration_rolls_back(
     assert recs.get("20251124_120500_create_users.sql") is True
     assert recs.get("20251124_121000_rename_it.sql") is not True
     b.close()
+
+
+def test_a_baseline_dumped_with_the_tools_tables_says_so(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`sqlite3 prod.db .dump > migrations/…_baseline.sql` holds the tool's own tables: the
+    tracking table's CREATE and rows are skipped, the audit table's CREATE fails; the hint
+    said "fix the file"."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    d.add(
+        "20250201_000000",
+        "baseline",
+        """
+        CREATE TABLE kelas (id INTEGER PRIMARY KEY);
+        CREATE TABLE malnu_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+        """,
+    )
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed) as err:
+        _up(b, d)
+    assert err.value.hint and "creates the tool's own tables" in err.value.hint
+    assert "kelas" not in b.table_names()
+    b.close()
