@@ -536,3 +536,84 @@ def test_a_rename_repaired_is_kept_in_step_in_wranglers_history(
     got = [r["name"] if kind == "d1" else r[0] for r in rows]
     assert got == ["20250101_000100_create_kelas.sql", "20250101_000200_seed_data_kelas.sql"]
     b.close()
+
+
+GUIDE_TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS migrations (
+    id INTEGER PRIMARY KEY,
+    filename TEXT NOT NULL UNIQUE,
+    checksum TEXT NOT NULL,
+    executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    execution_time_ms INTEGER,
+    success BOOLEAN DEFAULT TRUE,
+    error_message TEXT
+);
+"""
+
+
+def test_the_guides_tracking_table_as_a_first_migration_rolls_back(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The guide's "Migration Metadata" DDL written as the first migration, its rollback
+    `DROP TABLE IF EXISTS migrations`: rolling it back dropped the tool's own table in the
+    unit that then removes its row (a traceback on SQLite). The tool keeps that table; a file
+    that renames it anyway fails with one line, all of it rolled back."""
+    from malnu_tui.engine.errors import MalnuError
+
+    d = mdirs
+    d.add(
+        "20251124_120000",
+        "create_migrations_table",
+        GUIDE_TRACKING_DDL,
+        "DROP TABLE IF EXISTS migrations;",
+    )
+    d.add(
+        "20251124_120500",
+        "create_users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+        "DROP TABLE users;",
+    )
+    b = db_target.open(d)
+    mset = discover(d.migrations, d.rollback)
+    plan = plan_up(b, mset)
+    assert "its CREATE/DROP TABLE migrations (line 1) not run" in " ".join(plan.steps[0].notes)
+    apply_plan(b, mset, plan)
+    assert _down(b, d, steps=2) == [
+        "20251124_120500_create_users.sql",
+        "20251124_120000_create_migrations_table.sql",
+    ]
+    assert b.fetch_records() == [] and "users" not in b.table_names()
+    assert len(_up(b, d)) == 2
+    d.add("20251124_121000", "rename_it", "ALTER TABLE migrations RENAME TO old_migrations;")
+    with pytest.raises(MalnuError, match="ran, but its tracking row could not be written"):
+        _up(b, d)
+    assert "old_migrations" not in b.table_names()
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert recs.get("20251124_120500_create_users.sql") is True
+    assert recs.get("20251124_121000_rename_it.sql") is not True
+    b.close()
+
+
+def test_a_baseline_dumped_with_the_tools_tables_says_so(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`sqlite3 prod.db .dump > migrations/…_baseline.sql` holds the tool's own tables: the
+    tracking table's CREATE and rows are skipped, the audit table's CREATE fails; the hint
+    said "fix the file"."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    d.add(
+        "20250201_000000",
+        "baseline",
+        """
+        CREATE TABLE kelas (id INTEGER PRIMARY KEY);
+        CREATE TABLE malnu_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+        """,
+    )
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed) as err:
+        _up(b, d)
+    assert err.value.hint and "creates the tool's own tables" in err.value.hint
+    assert "kelas" not in b.table_names()
+    b.close()
