@@ -576,7 +576,9 @@ def test_the_guides_tracking_table_as_a_first_migration_rolls_back(
     b = db_target.open(d)
     mset = discover(d.migrations, d.rollback)
     plan = plan_up(b, mset)
-    assert "its CREATE/DROP TABLE migrations (line 1) not run" in " ".join(plan.steps[0].notes)
+    notes = " ".join(plan.steps[0].notes)
+    assert "its CREATE/DROP TABLE migrations (line 1) not run" in notes
+    assert "nothing left to run: a no-op" in notes and "holds only comments" not in notes
     apply_plan(b, mset, plan)
     assert _down(b, d, steps=2) == [
         "20251124_120500_create_users.sql",
@@ -617,3 +619,14 @@ def test_a_baseline_dumped_with_the_tools_tables_says_so(
     assert err.value.hint and "creates the tool's own tables" in err.value.hint
     assert "kelas" not in b.table_names()
     b.close()
+
+
+def test_a_file_saved_as_utf16_is_named_so(mdirs: MigrationDirs) -> None:
+    """Windows PowerShell's `>` and Notepad's "Unicode" write UTF-16: it was "not UTF-8 (byte
+    0xff)", which does not say what to do."""
+    d = mdirs
+    (d.migrations / "20250101_000100_kelas.sql").write_bytes(
+        "CREATE TABLE kelas (id INTEGER);\r\n".encode("utf-16")
+    )
+    with pytest.raises(MigrationFileError, match=r"kelas\.sql:1: saved as UTF-16, not UTF-8"):
+        discover(d.migrations, d.rollback)
