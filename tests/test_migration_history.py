@@ -5,6 +5,7 @@ real database, the tracking rows and the audit rows."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -630,3 +631,27 @@ def test_a_file_saved_as_utf16_is_named_so(mdirs: MigrationDirs) -> None:
     )
     with pytest.raises(MigrationFileError, match=r"kelas\.sql:1: saved as UTF-16, not UTF-8"):
         discover(d.migrations, d.rollback)
+
+
+def test_create_in_a_supabase_project_names_files_as_the_supabase_cli_reads_them(
+    tmp_path: Path,
+) -> None:
+    """In `supabase/migrations` (or a directory of 14-digit names only) `create` wrote
+    `20251124_050000_x.sql`, which the Supabase CLI reads as version `20251124`."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    supa = (tmp_path / "supabase" / "migrations", tmp_path / "supabase" / "rollback")
+    mig, rb = create_migration(supa, "add profiles", now=now)
+    assert (mig.name, rb.name) == (
+        "20251124050000_add_profiles.sql",
+        "20251124050000_undo_add_profiles.sql",
+    )
+    other = (tmp_path / "db" / "migrations", tmp_path / "db" / "rollback")
+    other[0].mkdir(parents=True)
+    (other[0] / "20240101000000_init.sql").write_text("SELECT 1;\n")
+    assert create_migration(other, "next", now=now)[0].name == "20251124050000_next.sql"
+    plain = (tmp_path / "migrations", tmp_path / "rollback")
+    assert create_migration(plain, "next", now=now)[0].name == "20251124_050000_next.sql"
