@@ -153,3 +153,35 @@ SELECT setval(pg_get_serial_sequence('"people"', 'id'), coalesce((SELECT max("id
 -- note: became STORED
 -- check:
 SELECT id, is_adult, checked, label FROM people ORDER BY id
+
+-- case: trigger_counter_reads_the_row_as_new
+-- setup:
+CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, edits INTEGER NOT NULL DEFAULT 0, score INTEGER DEFAULT 1);
+INSERT INTO posts (id, title) VALUES (1, 'a'), (2, 'b');
+-- sqlite:
+CREATE TRIGGER posts_edits AFTER UPDATE OF title ON posts WHEN OLD.title IS NOT NEW.title BEGIN UPDATE posts SET edits = edits + 1, score = posts.score * 2 WHERE id = NEW.id; END;
+UPDATE posts SET title = 'a2' WHERE id = 1;
+UPDATE posts SET title = 'a3' WHERE id = 1;
+UPDATE posts SET title = 'b' WHERE id = 2;
+-- postgres:
+CREATE OR REPLACE FUNCTION "posts_edits_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW."edits" := new.edits + 1;
+  NEW."score" := new.score * 2;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER "posts_edits" BEFORE UPDATE OF "title" ON "posts" FOR EACH ROW WHEN (old.title IS DISTINCT FROM new.title) EXECUTE FUNCTION "posts_edits_fn"();
+UPDATE posts SET title = 'a2' WHERE id = 1;
+UPDATE posts SET title = 'a3' WHERE id = 1;
+UPDATE posts SET title = 'b' WHERE id = 2;
+-- note: became a BEFORE trigger
+-- check:
+SELECT id, title, edits, score FROM posts ORDER BY id
+
+-- case: trigger_swap_of_its_own_columns_withheld
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);
+-- sqlite:
+CREATE TRIGGER t_swap AFTER UPDATE OF id ON t BEGIN UPDATE t SET a = b, b = a WHERE id = NEW.id; END;
+-- finding: trigger writing its own table
