@@ -680,3 +680,19 @@ def test_a_row_without_a_version_is_no_head(db_target: DbTarget, mdirs: Migratio
     _up(b, d)
     assert _down(b, d) == ["20250101_000300_index_kelas.sql"]
     b.close()
+
+
+def test_an_operators_script_in_the_rollback_directory_is_a_warning(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`rollback/emergency_rollback_all.sql` (an operator's own script, written at 2 a.m.)
+    stopped every command, `status` and `rollback` included, with "bad rollback file name"."""
+    d = mdirs
+    _seed_set(d)
+    (d.rollback / "emergency_rollback_all.sql").write_text("DROP TABLE kelas;\n")
+    b = db_target.open(d)
+    _up(b, d)
+    mset = discover(d.migrations, d.rollback)
+    assert any("emergency_rollback_all.sql: not a rollback file name" in w for w in mset.warnings)
+    assert _down(b, d) == ["20250101_000200_seed_kelas.sql"]
+    b.close()
