@@ -696,3 +696,22 @@ def test_an_operators_script_in_the_rollback_directory_is_a_warning(
     assert any("emergency_rollback_all.sql: not a rollback file name" in w for w in mset.warnings)
     assert _down(b, d) == ["20250101_000200_seed_kelas.sql"]
     b.close()
+
+
+def test_create_refuses_what_it_cannot_write_in_one_line(tmp_path: Path) -> None:
+    """A name past the file system's 255 bytes and a rollback directory that cannot be made
+    were tracebacks (the latter after the migration file was written: half a pair); a name
+    holding a line break wrote its second line into the new file as SQL."""
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.migrate import create_migration
+
+    mig_dir, rb_dir = tmp_path / "migrations", tmp_path / "rollback"
+    with pytest.raises(ConfigError, match="file systems allow 255: shorten it"):
+        create_migration((mig_dir, rb_dir), "tambah kolom " * 30)
+    mig, _rb = create_migration((mig_dir, rb_dir), "kolom baru\nDROP TABLE users;")
+    assert discover(mig_dir, rb_dir).migrations[0].statements() == []  # comments only
+    blocked = tmp_path / "not_a_dir"
+    blocked.write_text("")
+    with pytest.raises(ConfigError, match="cannot write"):
+        create_migration((mig_dir, blocked / "rollback"), "lagi")
+    assert [p.name for p in mig_dir.iterdir()] == [mig.name]  # no half pair left
