@@ -5,6 +5,7 @@ clean-up step in place of the one that stopped it). Real processes and real sock
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -283,3 +284,35 @@ def test_an_import_whose_session_ends_during_its_commit_says_the_outcome_is_not_
     assert "the server ended this session" in res.err
     assert "whether its rows were imported is not known" in res.err
     assert "`malnu-tui log --action import`" in res.err and "Traceback" not in res.err
+
+
+def test_ctrl_c_while_d1_fails_stops_at_once_not_after_every_clean_up_retried(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """Ctrl-C during a retry's wait while D1 answered 503: the command went on to its
+    clean-up (the migrations read back, the run row, the lock's release), each tried six
+    times with D1's Retry-After between — 84 s after the Ctrl-C here, with 5 s — and left
+    the lock row all the same. Now the clean-up gets one brief try each."""
+    mdirs.add("20240101_000000", "t", "CREATE TABLE t (id INTEGER);", "DROP TABLE t;")
+    d1.server.inject(
+        Fault("status", count=1000, status=503, retry_after=10, match="CREATE TABLE t")
+    )
+    seen = len(d1.server.requests)  # the server is shared: earlier tests' requests are there
+    proc = popen_cli("--database", d1.url, *mdirs.args(), "up", "--yes", "--no-backup")
+    try:
+        deadline = time.monotonic() + WAIT
+        while not any(r.fault for r in d1.server.requests[seen:]):
+            assert time.monotonic() < deadline, "the migration's batch was never sent"
+            time.sleep(0.05)
+        d1.server.faults.clear()
+        d1.server.inject(Fault("status", count=1000, status=503, retry_after=10))
+        proc.send_signal(signal.SIGINT)  # in the first 10 s wait
+        _out, err = proc.communicate(timeout=WAIT)  # it took 150 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        d1.server.faults.clear()
+    assert proc.returncode == 130, err
+    assert err.rstrip().endswith("interrupted"), err
+    assert d1.sql("SELECT count(*) FROM migrations") == [(0,)]

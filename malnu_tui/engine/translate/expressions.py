@@ -29,6 +29,7 @@ from malnu_tui.engine.translate.functions import (
 from malnu_tui.engine.translate.jsonvalues import json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
+    aggregate_of_truths,
     blob_sql,
     concat_text,
     group_concat_text,
@@ -40,6 +41,7 @@ from malnu_tui.engine.translate.numbers import (
 from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
+from malnu_tui.engine.translate.truth import truth_value
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -318,6 +320,9 @@ def _total(arg: exp.Expr) -> exp.Expr:
     """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
     ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
     after, as any value)."""
+    if truth_value(arg):  # (the new SUM is not among the nodes still to rewrite)
+        cast = exp.Cast(this=arg, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+        arg = cast
     summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
     return exp.Cast(this=summed, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
 
@@ -367,6 +372,10 @@ FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.Mul,
     exp.Div,
     exp.Limit,
+    exp.Sum,
+    exp.Avg,
+    exp.Max,
+    exp.Min,
     *TYPED_NODES,
 )
 
@@ -405,6 +414,10 @@ _IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
     (exp.DPipe, concat_text),
     (exp.GroupConcat, group_concat_text),
     (exp.Substring, lambda node, _ctx: substr_from_the_end(node)),
+    (exp.Sum, aggregate_of_truths),
+    (exp.Avg, aggregate_of_truths),
+    (exp.Max, aggregate_of_truths),
+    (exp.Min, aggregate_of_truths),
     (exp.Add, real_literals),
     (exp.Sub, real_literals),
     (exp.Mul, real_literals),

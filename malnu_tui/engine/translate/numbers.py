@@ -196,3 +196,27 @@ def real_literals(node: exp.Add | exp.Sub | exp.Mul | exp.Div, ctx: Context) -> 
 
 def _decimal(text: str) -> bool:
     return "." in text or "e" in text or "E" in text
+
+
+def aggregate_of_truths(node: exp.Sum | exp.Avg | exp.Max | exp.Min, ctx: Context) -> None:
+    """``sum(status = 'hadir')`` (SQLite's count of the rows where it holds: a truth value is 1
+    or 0) in place as ``SUM(CAST(… AS INT))``: PostgreSQL has no sum/avg/max of booleans. An
+    average is of doubles, as SQLite's always is (PostgreSQL's avg of integers is a numeric
+    with twenty digits: 0.33333333333333333333 where SQLite gives 0.3333333333333333)."""
+    value = node.this
+    inner = value
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, exp.Predicate | exp.Connector | exp.Not):
+        cast = exp.Cast(to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+        value.replace(cast)
+        cast.set("this", value)
+        value = cast
+    if isinstance(inner, exp.Distinct):
+        if len(inner.expressions) != 1:
+            return
+        value = inner.expressions[0]
+    if isinstance(node, exp.Avg):
+        double = exp.Cast(to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+        value.replace(double)
+        double.set("this", value)

@@ -1,5 +1,5 @@
 """SQLite's ``x GLOB 'pattern'`` as a PostgreSQL regular expression, and ``printf()`` /
-``format()`` of plain ``%s`` / ``%d`` as PostgreSQL's ``format()``, exactly.
+``format()`` of plain ``%s`` / ``%d`` as text joined with ``||``, exactly.
 
 GLOB is case-sensitive; ``*`` is any run of characters, ``?`` one character, ``[abc]`` /
 ``[a-z]`` / ``[^…]`` one character of (not of) a set, a ``]`` first in a set is itself, and
@@ -130,40 +130,46 @@ _PRINTF_WHY = (
 
 
 def printf_format(fmt: exp.Expr, args: list[exp.Expr], ctx: Context) -> exp.Expr:
-    """``printf('%s-%d', name, n)`` (or ``format()``) → ``FORMAT('%s-%s', name, COALESCE(n,
-    0))``: only ``%s`` of a text or integer value (NULL is '' in both), ``%d`` of an integer
-    (NULL is 0 in SQLite) and ``%%``; a REAL (SQLite writes 2.0, PostgreSQL 2), a width or a
-    precision is withheld."""
+    """``printf('%s-%d', name, n)`` (or ``format()``) → ``('' || COALESCE(CAST(name AS TEXT), '')
+    || '-' || CAST(COALESCE(n, 0) AS TEXT))``: only ``%s`` of a text or integer value (NULL is
+    '' in SQLite), ``%d`` of an integer (NULL is 0) and ``%%``; a REAL (SQLite writes 2.0,
+    PostgreSQL 2), a width or a precision is withheld. Joined with ``||``, not PostgreSQL's
+    format(), which is not immutable (a generated column refused it)."""
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
         raise Untranslatable("format() / printf()", "the format is not a string literal", "")
     text = str(fmt.this)
-    out: list[str] = []
-    values: list[exp.Expr] = []
+    pieces: list[exp.Expr] = []
+    literal: list[str] = []
+    used = 0
     i = 0
     while i < len(text):
         c = text[i]
         if c != "%":
-            out.append(c)
+            literal.append(c)
             i += 1
             continue
         spec = text[i + 1 : i + 2]
         i += 2
         if spec == "%":
-            out.append("%%")
+            literal.append("%")
             continue
         if spec not in ("s", "d", "i"):
             raise Untranslatable("format() / printf()", _PRINTF_WHY, "to_char() / lpad() by hand")
-        if len(values) >= len(args):
+        if used >= len(args):
             raise Untranslatable(
                 "format() / printf()",
                 "fewer values than the format asks for (SQLite writes nothing, PostgreSQL raises)",
                 "",
             )
-        arg = args[len(values)]
+        arg = args[used]
+        used += 1
+        if literal:
+            pieces.append(exp.Literal.string("".join(literal)))
+            literal = []
         if spec == "s" and (_integer(arg, ctx) or _text_like(arg, ctx)):
-            values.append(arg)
+            pieces.append(exp.Coalesce(this=_as_text(arg), expressions=[exp.Literal.string("")]))
         elif spec in ("d", "i") and _integer(arg, ctx):
-            values.append(exp.Coalesce(this=arg, expressions=[exp.Literal.number(0)]))
+            pieces.append(_as_text(exp.Coalesce(this=arg, expressions=[exp.Literal.number(0)])))
         else:
             raise Untranslatable(
                 "format() / printf()",
@@ -172,10 +178,18 @@ def printf_format(fmt: exp.Expr, args: list[exp.Expr], ctx: Context) -> exp.Expr
                 + " (SQLite writes a REAL as 2.0, PostgreSQL as 2; %d of text reads its digits)",
                 "cast the value, or write the PostgreSQL by hand",
             )
-        out.append("%s")
-    if len(values) != len(args):
+    if used != len(args):
         raise Untranslatable("format() / printf()", "more values than the format uses", "")
-    return exp.Format(this=exp.Literal.string("".join(out)), expressions=values)
+    if literal or not pieces:
+        pieces.append(exp.Literal.string("".join(literal)))
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = exp.DPipe(this=joined, expression=piece)
+    return exp.Paren(this=joined)
+
+
+def _as_text(node: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
 
 
 def _integer(node: exp.Expr, ctx: Context) -> bool:

@@ -142,6 +142,13 @@ def rewrite_column(
         if isinstance(k, exp.ComputedColumnConstraint) and not k.args.get("persisted"):
             k.set("persisted", True)
             ctx.note(f"column {name}", "a VIRTUAL generated column became STORED")
+        if (
+            isinstance(k, exp.ComputedColumnConstraint | exp.DefaultColumnConstraint)
+            and not is_bool
+            and truth_value(k.this)
+            and not (pg_type in _INTEGER_TYPES and isinstance(k.this, exp.Boolean))
+        ):
+            stored_truth(k.this)  # (age >= 18): SQLite stores 1/0
         if isinstance(k, exp.DefaultColumnConstraint):
             value = k.this
             if isinstance(value, exp.Paren):

@@ -115,10 +115,16 @@ class FixScreen(ModalScreen[bool]):
                 )
                 if m.recorded_filename:
                     body.append(f"  renamed since it ran: recorded as {m.recorded_filename}\n")
-            body.append(
-                "The database keeps what ran; only the recorded checksum changes, so the edited "
-                "file is no longer drift.\n"
-            )
+            if any(m.recorded_filename for m in pf.rows):
+                body.append(
+                    "The database keeps what ran; only the recorded name and checksum change, "
+                    "so the renamed file is no longer drift (it is not run again).\n"
+                )
+            else:
+                body.append(
+                    "The database keeps what ran; only the recorded checksum changes, so the "
+                    "edited file is no longer drift.\n"
+                )
         else:
             body.append(f"{self.filename}\n", style="bold")
             body.append(
