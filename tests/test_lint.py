@@ -51,6 +51,18 @@ CASES = [
     ("SET-NOT-NULL (rebuild)", "sqlite",
      "-- tighten\n" + REBUILD.format(email="TEXT NOT NULL", extra=""), "SELECT 1;",
      [("SET-NOT-NULL", "error", 3)]),
+    # Django's sqlmigrate of AlterField(null=False) on SQLite writes the default into the
+    # copy: no row can fail it (was an error).
+    ("SET-NOT-NULL safe (rebuild, Django's coalesce)", "sqlite",
+     'CREATE TABLE "new__users" ("id" INTEGER PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\n'
+     'INSERT INTO "new__users" ("id", "email", "name") SELECT "id", coalesce("email", \'\'), '
+     '"name" FROM "users";\nDROP TABLE "users";\nALTER TABLE "new__users" RENAME TO "users";',
+     "SELECT 1;", []),
+    ("SET-NOT-NULL (rebuild, coalesce with a column)", "sqlite",
+     'CREATE TABLE "new__users" ("id" INTEGER PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\n'
+     'INSERT INTO "new__users" ("id", "email", "name") SELECT "id", coalesce("email", "name"), '
+     '"name" FROM "users";\nDROP TABLE "users";\nALTER TABLE "new__users" RENAME TO "users";',
+     "SELECT 1;", [("SET-NOT-NULL", "error", 1)]),
     ("SET-NOT-NULL", "postgresql", "ALTER TABLE users ALTER COLUMN name SET NOT NULL;",
      "ALTER TABLE users ALTER COLUMN name DROP NOT NULL;", [("SET-NOT-NULL", "error", 1)]),
     ("COLUMN-TYPE-CHANGE (rebuild)", "sqlite", REBUILD.format(email="INTEGER", extra=""),

@@ -5,6 +5,7 @@ real database, the tracking rows and the audit rows."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -576,7 +577,9 @@ def test_the_guides_tracking_table_as_a_first_migration_rolls_back(
     b = db_target.open(d)
     mset = discover(d.migrations, d.rollback)
     plan = plan_up(b, mset)
-    assert "its CREATE/DROP TABLE migrations (line 1) not run" in " ".join(plan.steps[0].notes)
+    notes = " ".join(plan.steps[0].notes)
+    assert "its CREATE/DROP TABLE migrations (line 1) not run" in notes
+    assert "nothing left to run: a no-op" in notes and "holds only comments" not in notes
     apply_plan(b, mset, plan)
     assert _down(b, d, steps=2) == [
         "20251124_120500_create_users.sql",
@@ -617,3 +620,38 @@ def test_a_baseline_dumped_with_the_tools_tables_says_so(
     assert err.value.hint and "creates the tool's own tables" in err.value.hint
     assert "kelas" not in b.table_names()
     b.close()
+
+
+def test_a_file_saved_as_utf16_is_named_so(mdirs: MigrationDirs) -> None:
+    """Windows PowerShell's `>` and Notepad's "Unicode" write UTF-16: it was "not UTF-8 (byte
+    0xff)", which does not say what to do."""
+    d = mdirs
+    (d.migrations / "20250101_000100_kelas.sql").write_bytes(
+        "CREATE TABLE kelas (id INTEGER);\r\n".encode("utf-16")
+    )
+    with pytest.raises(MigrationFileError, match=r"kelas\.sql:1: saved as UTF-16, not UTF-8"):
+        discover(d.migrations, d.rollback)
+
+
+def test_create_in_a_supabase_project_names_files_as_the_supabase_cli_reads_them(
+    tmp_path: Path,
+) -> None:
+    """In `supabase/migrations` (or a directory of 14-digit names only) `create` wrote
+    `20251124_050000_x.sql`, which the Supabase CLI reads as version `20251124`."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    supa = (tmp_path / "supabase" / "migrations", tmp_path / "supabase" / "rollback")
+    mig, rb = create_migration(supa, "add profiles", now=now)
+    assert (mig.name, rb.name) == (
+        "20251124050000_add_profiles.sql",
+        "20251124050000_undo_add_profiles.sql",
+    )
+    other = (tmp_path / "db" / "migrations", tmp_path / "db" / "rollback")
+    other[0].mkdir(parents=True)
+    (other[0] / "20240101000000_init.sql").write_text("SELECT 1;\n")
+    assert create_migration(other, "next", now=now)[0].name == "20251124050000_next.sql"
+    plain = (tmp_path / "migrations", tmp_path / "rollback")
+    assert create_migration(plain, "next", now=now)[0].name == "20251124_050000_next.sql"

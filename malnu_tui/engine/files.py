@@ -141,6 +141,10 @@ def normalise_version(text: str) -> str:
 def _decode(path: Path, data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # (Notepad's "Unicode", PowerShell's >)
+        raise MigrationFileError(
+            str(path), "saved as UTF-16, not UTF-8: save it again as UTF-8", line=1
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -469,7 +470,6 @@ def create_migration(
     second `create` in the same second was refused ("wait a second"), and a set whose
     newest file was named by a clock ahead of UTC (WIB, UTC+7, typed by hand) got a new file
     sorting before it."""
-    import re
     from datetime import timedelta
 
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -484,7 +484,7 @@ def create_migration(
         except ValueError:  # (20251399_…: a version no clock gives; sorts last anyway)
             after = at
         at = max(at, after)
-    stamp = at.strftime("%Y%m%d_%H%M%S")
+    stamp = at.strftime("%Y%m%d%H%M%S" if _supabase_style(mig_dir) else "%Y%m%d_%H%M%S")
     mig_dir.mkdir(parents=True, exist_ok=True)
     rb_dir.mkdir(parents=True, exist_ok=True)
     mig = mig_dir / f"{stamp}_{slug}.sql"
@@ -505,6 +505,16 @@ def create_migration(
         encoding="utf-8",
     )
     return mig, rb
+
+
+def _supabase_style(mig_dir: Path) -> bool:
+    """Whether new files are named ``YYYYMMDDHHMMSS_name.sql``: in ``supabase/migrations``, or
+    where every file already is. The Supabase CLI reads ``20251206_101500_x.sql`` as version
+    ``20251206`` (its pattern is ``<digits>_<name>``): out of order, and not ours."""
+    if mig_dir.name == "migrations" and mig_dir.parent.name == "supabase":
+        return True
+    names = [p.name for p in mig_dir.glob("*.sql")] if mig_dir.is_dir() else []
+    return bool(names) and all(re.match(r"\d{14}_", n) for n in names)
 
 
 def newest_version(*dirs: Path) -> str | None:

@@ -409,7 +409,9 @@ def plan_up_from(
             notes += (f"{m.filename}: older than the head {head}: applied out of order",)
         if states.get(m.filename) is MigrationState.FAILED:
             notes += (f"{m.filename}: failed before; this run retries it",)
-        if not parts.statements:
+        if not parts.statements and parts.is_template:
+            notes += (f"{m.filename}: nothing left to run: a no-op, recorded as applied",)
+        elif not parts.statements:
             notes += (f"{m.filename}: holds only comments: a no-op, recorded as applied",)
         steps.append(
             PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)

@@ -36,6 +36,7 @@ from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
 from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
+    coalesced_columns,
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
@@ -87,6 +88,7 @@ class _State:
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
     filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
+    coalesced: dict[str, set[str]] = field(default_factory=dict)  # … filled never NULL
     replay: Replay | None = None  # SQLite: the schema before each statement
 
 
@@ -270,6 +272,7 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
+        s.coalesced[op.key] = coalesced_columns(st.text, op.names)
     elif op.kind == "set_lock_timeout":
         s.lock_timeout = True
     elif op.kind == "drop_table":
@@ -404,6 +407,7 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
                     if op.key in s.filled:
                         s.filled[key(a.new)] = s.filled.pop(op.key)
+                        s.coalesced[key(a.new)] = s.coalesced.pop(op.key, set())
                     if replay is not None and not legacy_rename:
                         findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
         elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
@@ -430,7 +434,9 @@ def _lint_one(
         if d1 is not None:
             findings.extend(d1_end(m.filename, d1, notes))
         restores = s.rollback.restores_column
-        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
+        facts = RebuildFacts(
+            s.file, s.before_rebuild, s.rebuild_line, restores, s.filled, s.coalesced
+        )
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
