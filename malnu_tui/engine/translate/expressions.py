@@ -37,11 +37,11 @@ from malnu_tui.engine.translate.numbers import (
     integer_remainder,
     numeric_round,
     real_literals,
+    truth_or_boolean,
 )
 from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
-from malnu_tui.engine.translate.truth import truth_value
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -107,7 +107,7 @@ def rewrite_functions(
                 value = timestamp_sql("datetime", list(lits), first)[0]
                 return pg_value(node, julianday_sql(value))
             if name == "TOTAL" and len(args) == 1 and not isinstance(node.parent, exp.Window):
-                return _total(args[0])
+                return _total(args[0], ctx)
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
@@ -316,11 +316,11 @@ def _negative_number(node: exp.Expr | None) -> bool:
     )
 
 
-def _total(arg: exp.Expr) -> exp.Expr:
+def _total(arg: exp.Expr, ctx: Context) -> exp.Expr:
     """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
     ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
     after, as any value)."""
-    if truth_value(arg):  # (the new SUM is not among the nodes still to rewrite)
+    if truth_or_boolean(arg, ctx):  # (the new SUM is not among the nodes still to rewrite)
         cast = exp.Cast(this=arg, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
         arg = cast
     summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
