@@ -26,7 +26,7 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
-from malnu_tui.engine.translate.jsonvalues import json_extract_sql
+from malnu_tui.engine.translate.jsonvalues import json_each_membership, json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
     aggregate_of_truths,
@@ -127,6 +127,8 @@ def rewrite_functions(
                 )
             if name == "PRINTF" and args:
                 return printf_format(args[0], args[1:], ctx)
+            if name == "JSON_EACH" and json_each_membership(node, ctx):
+                return node  # (the IN around it was replaced)
             if name in HINTS and len(args) == HINTS[name]:
                 hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
                 return hinted
