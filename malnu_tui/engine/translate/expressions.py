@@ -41,7 +41,11 @@ from malnu_tui.engine.translate.numbers import (
 )
 from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
-from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
+from malnu_tui.engine.translate.strings import (
+    binary_collation,
+    random_hex_digits,
+    substr_from_the_end,
+)
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -86,7 +90,7 @@ def rewrite_functions(
 
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.LowerHex | exp.Hex):
-            random_hex = _random_hex(node, ctx)
+            random_hex = random_hex_digits(node, ctx)
             if random_hex is not None:
                 return random_hex
         if isinstance(node, exp.Anonymous):
@@ -425,31 +429,6 @@ _IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
     (exp.Mul, real_literals),
     (exp.Div, real_literals),
 )
-
-
-def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
-    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
-    ``gen_random_uuid()`` (PostgreSQL 13+)."""
-    blob = node.this
-    if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
-        return None
-    args = list(blob.expressions)
-    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
-        return None
-    size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
-    if not 1 <= size <= 16:
-        return None
-    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
-    if size < 16:
-        digits = f"LEFT({digits}, {size * 2})"
-    if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
-        digits = f"UPPER({digits})"
-    ctx.note(
-        "randomblob() id",
-        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
-        "so 122 of the 128 bits are random",
-    )
-    return pg_expr(digits)
 
 
 def bool_literal(node: exp.Expr) -> exp.Expr | None:
