@@ -11,9 +11,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.d1server import Fault
 from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli
@@ -347,16 +349,10 @@ def _let_in_and_never_answer(conn: socket.socket) -> None:
             pass
 
 
-def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
-    tmp_path: Path,
-) -> None:
-    """A PostgreSQL that accepts the login and then answers no query (a server stuck on its
-    disk, a pgbouncer whose pool the application has exhausted): `check` waited for ever
-    — no connect timeout applies once in, and the server's statement_timeout is the server's
-    — and cron started another every minute behind it. It now gives up at
-    `[monitor] check_timeout_seconds`, UNKNOWN, the other targets checked as usual."""
+@pytest.fixture
+def silent_pg() -> Iterator[int]:
+    """The port of a PostgreSQL that lets every client in and answers nothing after."""
     server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
 
     def accept() -> None:
         with contextlib.suppress(OSError):
@@ -365,18 +361,30 @@ def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
                 threading.Thread(target=_let_in_and_never_answer, args=(conn,), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
+    tmp_path: Path, silent_pg: int
+) -> None:
+    """A PostgreSQL that accepts the login and then answers no query (a server stuck on its
+    disk, a pgbouncer whose pool the application has exhausted): `check` waited for ever
+    — no connect timeout applies once in, and the server's statement_timeout is the server's
+    — and cron started another every minute behind it. It now gives up at
+    `[monitor] check_timeout_seconds`, UNKNOWN, the other targets checked as usual. (Here
+    the connection's own bound, below, is set longer, so the check's is the one met.)"""
     healthy = tmp_path / "ok.db"
     assert run_cli("--database", f"sqlite:///{healthy}", "status").code == 0
     config = tmp_path / "malnu.toml"
     config.write_text(
-        "[monitor]\ncheck_timeout_seconds = 2\n"
-        f'[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:{port}/laporan"\n'
+        "[monitor]\ncheck_timeout_seconds = 2\n[targets.laporan]\n"
+        f'url = "postgresql://malnu@127.0.0.1:{silent_pg}/laporan?connect_timeout=600"\n'
         f'[targets.utama]\nurl = "sqlite:///{healthy}"\n'
     )
-    try:
-        res = run_cli("--config", str(config), "check", "--all", timeout=WAIT)
-    finally:
-        server.close()
+    res = run_cli("--config", str(config), "check", "--all", timeout=WAIT)
     assert res.code in (2, 3), res.out + res.err  # the healthy one has no backup: CRITICAL
     lines = res.out.splitlines()
     assert (
@@ -384,3 +392,18 @@ def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
         "connecting: the database (or the way to it) has stopped answering"
     ) in lines, res.out
     assert any(line.startswith("utama: reach OK") for line in lines), res.out
+
+
+def test_a_server_that_lets_the_client_in_and_never_answers_is_cannot_connect(
+    silent_pg: int,
+) -> None:
+    """The same server for every other command: `status`, `up`, `doctor` waited for ever in
+    the first query after the login, with nothing said. The connection's `connect_timeout`
+    (10 s unless the URL or PGCONNECT_TIMEOUT says) now bounds that first answer too."""
+    url = f"postgresql://malnu@127.0.0.1:{silent_pg}/laporan?connect_timeout=1"
+    res = run_cli("--database", url, "status", timeout=WAIT)
+    assert res.code == 1, res.err
+    assert res.err.strip() == (
+        f"error: cannot connect to {url}: it let this client in, then did not answer within "
+        "1 s (a stuck server, or a pooler with no server connection free)"
+    )
