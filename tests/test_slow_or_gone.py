@@ -407,3 +407,47 @@ def test_a_server_that_lets_the_client_in_and_never_answers_is_cannot_connect(
         f"error: cannot connect to {url}: it let this client in, then did not answer within "
         "1 s (a stuck server, or a pooler with no server connection free)"
     )
+
+
+def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path: Path) -> None:
+    """An operator's `check --alert`, suspended with Ctrl-Z while it sent (or stuck on its
+    disk), kept its hold on the incident state: every `check --alert` cron started after it
+    waited on that hold for ever, silent. Now a run waits 10 s, then says who holds it and
+    that its alerts wait for the next run; its check's result and exit code stand."""
+    hook = socket.create_server(("127.0.0.1", 0))  # a receiver that takes the POST and hangs
+    calls: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                calls.append(hook.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.utama]\nurl = "sqlite:///{tmp_path / "gone.db"}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "http://127.0.0.1:{hook.getsockname()[1]}/x"\n'
+        "timeout = 60\nretries = 0\n"
+    )
+    first = popen_cli("--config", str(config), "check", "--alert")
+    try:
+        deadline = time.monotonic() + WAIT
+        while not calls:  # the first run is sending: it holds the incident state
+            assert time.monotonic() < deadline and first.poll() is None, "it never sent"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGSTOP)  # Ctrl-Z
+        second = run_cli("--config", str(config), "check", "--alert", timeout=WAIT)
+    finally:
+        first.kill()
+        first.communicate()
+        hook.close()
+        for c in calls:
+            c.close()
+    assert second.code == 3, second.out + second.err  # the check's own result: UNKNOWN
+    assert second.out.startswith("MALNU UNKNOWN - utama: database file ")
+    assert (
+        f"alerting FAILED: cannot keep the incident state in {tmp_path}/home/xdg_state_home/"
+        f"malnu-tui/incidents.json: another `malnu-tui check --alert` (pid {first.pid}) has "
+        "held it for over 10 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
+        "nothing sent"
+    ) in second.err, second.err
