@@ -412,7 +412,7 @@ def test_a_server_that_lets_the_client_in_and_never_answers_is_cannot_connect(
 def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path: Path) -> None:
     """An operator's `check --alert`, suspended with Ctrl-Z while it sent (or stuck on its
     disk), kept its hold on the incident state: every `check --alert` cron started after it
-    waited on that hold for ever, silent. Now a run waits 10 s, then says who holds it and
+    waited on that hold for ever, silent. Now a run waits 5 s, then says who holds it and
     that its alerts wait for the next run; its check's result and exit code stand."""
     hook = socket.create_server(("127.0.0.1", 0))  # a receiver that takes the POST and hangs
     calls: list[socket.socket] = []
@@ -448,6 +448,6 @@ def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path:
     assert (
         f"alerting FAILED: cannot keep the incident state in {tmp_path}/home/xdg_state_home/"
         f"malnu-tui/incidents.json: another `malnu-tui check --alert` (pid {first.pid}) has "
-        "held it for over 10 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
+        "held it for over 5 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
         "nothing sent"
     ) in second.err, second.err

@@ -43,7 +43,7 @@ __all__ = [
 
 STATE_FILE = "incidents.json"
 STATE_VERSION = 1
-STATE_WAIT_S = 10.0  # how long a run waits for another run's hold on the incident state
+STATE_WAIT_S = 5.0  # how long a run waits for another run's hold on the incident state
 
 Sender = Callable[[Webhook, dict[str, Any]], None]
 
