@@ -418,10 +418,12 @@ def test_d1_rebuild_under_deferred_foreign_keys(d1: D1Target, mdirs: MigrationDi
         found = json.loads(res.out)["findings"]
         return [(f["rule"], f["line"]) for f in found if f["rule"].startswith("D1-")]
 
-    assert d1_findings() == [("D1-PRAGMA-FK", 3)]
+    # (no D1-PRAGMA-FK either: its `foreign_keys=OFF` comes after `defer_foreign_keys=ON`,
+    # the advice that warning gives; it was said on every Prisma migration for D1)
+    assert d1_findings() == []
     # Without the final `= off`: refused at the end of the batch, named at the DROP.
     rebuild.write_text(PRISMA_REBUILD.replace("PRAGMA defer_foreign_keys=OFF;\n", ""))
-    assert d1_findings() == [("D1-PRAGMA-FK", 3), ("D1-RESTRICT-DROP", 6)]
+    assert d1_findings() == [("D1-RESTRICT-DROP", 6)]
     res = run_cli(*base, "up", "--no-backup")
     assert res.code == 1 and "FOREIGN KEY constraint failed" in res.err, res.err
     rebuild.write_text(PRISMA_REBUILD)
