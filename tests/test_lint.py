@@ -308,11 +308,21 @@ def test_row_level_security_counts_the_policies_of_earlier_migrations(
     mdirs.add("20250101_000300", "no_policy",
               'DROP POLICY IF EXISTS "p" ON public.users;\n'
               "ALTER TABLE users ENABLE ROW LEVEL SECURITY;", "SELECT 1;")  # fmt: skip
+    # Dropping the last policy of a table with row level security on does the same; a
+    # policy replaced in the same migration does not.
+    mdirs.add("20250101_000400", "policy", 'CREATE POLICY "q" ON users USING (true);',
+              'DROP POLICY "q" ON users;')  # fmt: skip
+    mdirs.add("20250101_000500", "replace",
+              'DROP POLICY IF EXISTS "q" ON users;\nCREATE POLICY "q" ON users USING (false);',
+              "SELECT 1;")  # fmt: skip
+    mdirs.add("20250101_000600", "drop_last", 'DROP POLICY "q" ON public.users;', "SELECT 1;")
     mset = discover(mdirs.migrations, mdirs.rollback)
-    for only in (None, ["20250101_000200_rls.sql", "20250101_000300_no_policy.sql"]):
+    some = ["20250101_000200_rls.sql", "20250101_000300_no_policy.sql",
+            "20250101_000500_replace.sql", "20250101_000600_drop_last.sql"]  # fmt: skip
+    for only in (None, some):
         report = lint_migrations(mset, only, dialect="postgresql", session_lock_timeout=True)
         got = [(f.file[16:], f.line) for f in report.findings if f.rule == "PG-RLS-NO-POLICY"]
-        assert got == [("no_policy.sql", 2)], got
+        assert got == [("no_policy.sql", 2), ("drop_last.sql", 1)], got
 
 
 def test_school_migrations_are_clean_in_both_dialects() -> None:
