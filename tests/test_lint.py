@@ -40,6 +40,10 @@ CASES = [
      "ALTER TABLE people RENAME TO users;", [("RENAME-TABLE", "warning", 1)]),
     ("RENAME-TABLE safe (rebuild)", "sqlite", REBUILD.format(email="TEXT", extra=""),
      "SELECT 1;", []),
+    # ALTER TABLE … SET SCHEMA moves the table the running app queries by name (squawk's
+    # ban-set-schema; was clean).
+    ("RENAME-TABLE (SET SCHEMA)", "postgresql", "ALTER TABLE public.users SET SCHEMA archive;",
+     "ALTER TABLE archive.users SET SCHEMA public;", [("RENAME-TABLE", "warning", 1)]),
     ("RENAME-COLUMN", "postgresql",
      "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN name TO full_name;",
      "ALTER TABLE users RENAME COLUMN full_name TO name;", [("RENAME-COLUMN", "warning", 2)]),
