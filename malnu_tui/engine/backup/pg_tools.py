@@ -152,7 +152,9 @@ def child_connection(url: str) -> ChildConnection:
     query: list[str] = []
     service: dict[str, str] = {}
     pieces = parts.query.split("&") if parts.query else []
-    own_service = any(unquote(p.partition("=")[0]) == "service" for p in pieces)
+    own_service = "PGSERVICE" in os.environ or any(
+        unquote(p.partition("=")[0]) == "service" for p in pieces
+    )  # the operator's service file stays theirs
     for piece in pieces:
         key, _, value = piece.partition("=")
         name = unquote(key)
