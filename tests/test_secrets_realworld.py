@@ -373,3 +373,32 @@ def test_a_mistyped_scheme_separator_still_masks_the_password(tmp_path: Path) ->
             assert res.code in (2, 3), (url, args, res.err)
             assert "***" in res.out + res.err, (url, args, res.out + res.err)
             assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+
+
+def test_the_values_a_crash_report_prints_hold_no_secret(tmp_path: Path) -> None:
+    """The console's crash report (Textual's traceback) prints every frame's locals, by
+    rich's pretty repr: a Target printed its URL, password and all, and its api_token; the
+    settings printed every target's; an import request its ``--from`` URL; a client tool's
+    connection its PGPASSWORD."""
+    from rich.pretty import pretty_repr
+
+    from malnu_tui.engine.backup.pg_tools import child_connection
+    from malnu_tui.engine.config import load_settings, resolve_target
+    from malnu_tui.engine.data.request import ImportRequest
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.analytics]\nurl = "postgresql://malnu:{HEAD}-pw-{TAIL}@db/school"\n'
+        f'[targets.prod]\nurl = "d1://{ACCOUNT}/db-1"\napi_token = "{HEAD}0123456789abc{TAIL}"\n'
+    )
+    settings = load_settings(config=str(cfg))
+    values = [
+        settings,
+        resolve_target(settings, name="prod", env={}),
+        child_connection(f"postgresql://u:{HEAD}1{TAIL}@h/d?sslpassword={HEAD}2{TAIL}"),
+        ImportRequest("users", source_label=f"postgresql://u:{HEAD}3{TAIL}@h/legacy:users"),
+    ]
+    for value in values:
+        shown = repr(value) + pretty_repr(value)
+        assert not leaks(shown), shown
+    values[2].close()
