@@ -402,3 +402,23 @@ def test_the_values_a_crash_report_prints_hold_no_secret(tmp_path: Path) -> None
         shown = repr(value) + pretty_repr(value)
         assert not leaks(shown), shown
     values[2].close()
+
+
+def test_a_sync_pairs_url_in_the_config_is_masked(tmp_path: Path) -> None:
+    """``[sync.NAME] to = "<URL>"`` with its ``://`` mistyped: every command (the config's
+    tables are checked at load) printed the password in its error; the ends of a pair given
+    as URLs join the secrets every message is masked of."""
+    cfg = tmp_path / "malnu.toml"
+    db = tmp_path / "p.db"
+    for to in (
+        f"postgresql:/malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql//malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+    ):
+        cfg.write_text(
+            f'[targets.primary]\nurl = "sqlite:///{db}"\n[sync.rep]\nfrom = "primary"\n'
+            f'to = "{to}"\n'
+        )
+        for args in (("status",), ("sync", "status")):
+            res = run_cli("--config", str(cfg), *args)
+            assert res.code == 2 and "[sync.rep] to = " in res.err, res.err
+            assert not leaks(res.out + res.err), (to, args, res.err)

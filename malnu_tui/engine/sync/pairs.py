@@ -15,6 +15,7 @@ from malnu_tui.engine.config_sections import DEFAULT_OVERLAP_SECONDS as DEFAULT_
 from malnu_tui.engine.config_sections import is_database_url, sync_values
 from malnu_tui.engine.config_sections import parse_duration as parse_duration
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.urls import mask_url
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -57,7 +58,7 @@ def resolve_end(settings: Settings, name_or_url: str) -> Target:
     if is_database_url(name_or_url):
         return resolve_target(settings, database=name_or_url, env={})
     known = ", ".join(sorted(settings.targets)) or "none"
-    raise ConfigError(f"no target named {name_or_url!r} (configured: {known})")
+    raise ConfigError(f"no target named {mask_url(name_or_url)!r} (configured: {known})")
 
 
 def configured_source(settings: Settings, name: str) -> Target:
