@@ -51,6 +51,18 @@ CASES = [
     ("SET-NOT-NULL (rebuild)", "sqlite",
      "-- tighten\n" + REBUILD.format(email="TEXT NOT NULL", extra=""), "SELECT 1;",
      [("SET-NOT-NULL", "error", 3)]),
+    # Django's sqlmigrate of AlterField(null=False) on SQLite writes the default into the
+    # copy: no row can fail it (was an error).
+    ("SET-NOT-NULL safe (rebuild, Django's coalesce)", "sqlite",
+     'CREATE TABLE "new__users" ("id" INTEGER PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\n'
+     'INSERT INTO "new__users" ("id", "email", "name") SELECT "id", coalesce("email", \'\'), '
+     '"name" FROM "users";\nDROP TABLE "users";\nALTER TABLE "new__users" RENAME TO "users";',
+     "SELECT 1;", []),
+    ("SET-NOT-NULL (rebuild, coalesce with a column)", "sqlite",
+     'CREATE TABLE "new__users" ("id" INTEGER PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\n'
+     'INSERT INTO "new__users" ("id", "email", "name") SELECT "id", coalesce("email", "name"), '
+     '"name" FROM "users";\nDROP TABLE "users";\nALTER TABLE "new__users" RENAME TO "users";',
+     "SELECT 1;", [("SET-NOT-NULL", "error", 1)]),
     ("SET-NOT-NULL", "postgresql", "ALTER TABLE users ALTER COLUMN name SET NOT NULL;",
      "ALTER TABLE users ALTER COLUMN name DROP NOT NULL;", [("SET-NOT-NULL", "error", 1)]),
     ("COLUMN-TYPE-CHANGE (rebuild)", "sqlite", REBUILD.format(email="INTEGER", extra=""),
@@ -110,6 +122,16 @@ CASES = [
     ("ADD-FOREIGN-KEY safe (ADD COLUMN … REFERENCES, new table)", "postgresql",
      "CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN u bigint REFERENCES users(id);",
      "DROP TABLE t;", []),
+    # Supabase: row level security on a live table with no policy hides every row from the
+    # app (anon, authenticated) at once (was clean).
+    ("PG-RLS-NO-POLICY", "postgresql", "alter table public.users\n  enable row level security;",
+     "alter table users disable row level security;", [("PG-RLS-NO-POLICY", "warning", 1)]),
+    ("PG-RLS safe (a policy in the migration)", "postgresql",
+     "ALTER TABLE users ENABLE ROW LEVEL SECURITY;\n"
+     'CREATE POLICY "read own" ON public.users FOR SELECT TO authenticated USING (true);',
+     'DROP POLICY "read own" ON users;\nALTER TABLE users DISABLE ROW LEVEL SECURITY;', []),
+    ("PG-RLS safe (a new table)", "postgresql",
+     "CREATE TABLE t (id bigint);\nALTER TABLE t ENABLE ROW LEVEL SECURITY;", "DROP TABLE t;", []),
     ("NO-ROLLBACK", "sqlite", "-- new\nCREATE TABLE t (id INTEGER);", None,
      [("NO-ROLLBACK", "error", 2)]),
     ("ROLLBACK-LEAVES-OBJECTS", "sqlite",
@@ -128,6 +150,17 @@ CASES = [
      "CREATE TABLE t (id bigint);\nCREATE SEQUENCE invoice_no;\n"
      "ALTER SEQUENCE invoice_no OWNED BY NONE;", "DROP TABLE t;",
      [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
+    # Django's reverse of AddField(ForeignKey): DROP COLUMN … CASCADE, which on PostgreSQL
+    # drops the column's index too (was "does not drop index …", an error).
+    ("ROLLBACK safe (an index goes with its column, PostgreSQL)", "postgresql",
+     'ALTER TABLE "users" ADD COLUMN "manager_id" bigint NULL;\n'
+     'CREATE INDEX "users_manager_id_0b6f5c1d" ON "users" ("manager_id");',
+     'ALTER TABLE "users" DROP COLUMN "manager_id" CASCADE;',
+     [("PG-INDEX-NOT-CONCURRENT", "warning", 2)]),
+    ("ROLLBACK-LEAVES-OBJECTS (SQLite refuses to drop an indexed column)", "sqlite",
+     "ALTER TABLE users ADD COLUMN manager_id INTEGER;\n"
+     "CREATE INDEX users_manager_id ON users (manager_id);",
+     "ALTER TABLE users DROP COLUMN manager_id;", [("ROLLBACK-LEAVES-OBJECTS", "error", 2)]),
     ("ROLLBACK safe", "postgresql",
      "CREATE TABLE a (id bigint);\nCREATE INDEX i_a ON a (id);\nCREATE VIEW v AS SELECT 1;",
      "DROP VIEW v;\nDROP TABLE a;", []),
@@ -261,6 +294,25 @@ def test_a_lint_ignore_that_accepts_nothing_is_said(mdirs: MigrationDirs) -> Non
     assert "followed by a blank line" in why[3] and "after a statement" in why[6]
     assert "end of the file" in why[9]
     assert report.ok is False and len(report.errors) == 2, "warnings: the exit code is unchanged"
+
+
+def test_row_level_security_counts_the_policies_of_earlier_migrations(
+    mdirs: MigrationDirs,
+) -> None:
+    """A policy made by an earlier migration counts (linted or not); one dropped since does
+    not."""
+    mdirs.add("20250101_000100", "base", BASE_PG + '\nCREATE POLICY "p" ON users USING (true);',
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add("20250101_000200", "rls", "ALTER TABLE users ENABLE ROW LEVEL SECURITY;",
+              "ALTER TABLE users DISABLE ROW LEVEL SECURITY;")  # fmt: skip
+    mdirs.add("20250101_000300", "no_policy",
+              'DROP POLICY IF EXISTS "p" ON public.users;\n'
+              "ALTER TABLE users ENABLE ROW LEVEL SECURITY;", "SELECT 1;")  # fmt: skip
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    for only in (None, ["20250101_000200_rls.sql", "20250101_000300_no_policy.sql"]):
+        report = lint_migrations(mset, only, dialect="postgresql", session_lock_timeout=True)
+        got = [(f.file[16:], f.line) for f in report.findings if f.rule == "PG-RLS-NO-POLICY"]
+        assert got == [("no_policy.sql", 2)], got
 
 
 def test_school_migrations_are_clean_in_both_dialects() -> None:

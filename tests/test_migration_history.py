@@ -5,11 +5,12 @@ real database, the tracking rows and the audit rows."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
-from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError
+from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import (
     MigrationState,
@@ -351,6 +352,9 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     mset = discover(d.migrations, d.rollback)
     assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
     assert repair(b, mset) == []  # never without being named
+    with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
+        _down(b, d)
+    assert err.value.hint and "forget its row with `malnu-tui repair FILE`" in err.value.hint
     assert repair(b, mset, ["20251124_120500"]) == ["20251124_120500_migration_name.sql"]
     assert verify(b, mset).ok
     assert [r.filename for r in b.fetch_records()] == ["20250101_000100_create_kelas.sql"]
@@ -465,3 +469,189 @@ def test_a_new_file_reusing_an_applied_version_is_held_and_explained(
     with pytest.raises(ChecksumDrift):
         _up(b, d)
     b.close()
+
+
+def test_a_golang_migrate_down_file_among_the_migrations_is_named(mdirs: MigrationDirs) -> None:
+    """golang-migrate writes `<version>_<name>.up.sql` and `.down.sql` side by side; copied
+    into migrations/, the down file was "duplicate version" (or, alone, a migration that
+    drops what it should create)."""
+    d = mdirs
+    (d.migrations / "20240101000000_create_users.up.sql").write_text(
+        "CREATE TABLE users (id int);\n"
+    )
+    (d.migrations / "20240101000000_create_users.down.sql").write_text("DROP TABLE users;\n")
+    with pytest.raises(
+        MigrationFileError, match=r"golang-migrate.*20240101_000000_create_users\.sql"
+    ):
+        discover(d.migrations, d.rollback)
+
+
+def test_a_failed_migration_fixed_and_renamed_replaces_its_failed_row(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A retry under the same name updates the failed row; one whose fix also renamed the
+    file left the old failed row for good beside the applied migration (`check` CRITICAL)."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    _seed_set(d)
+    bad = d.add("20250101_000300", "index_kelas", "CREATE INDEX kelas_nama ON kelas (namaa);")
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed):
+        _up(b, d)
+    bad.unlink()
+    d.add("20250101_000300", "index_kelas_nama", "CREATE INDEX kelas_nama ON kelas (nama);")
+    report = status(b, discover(d.migrations, d.rollback))
+    assert any(w.startswith("20250101_000300_index_kelas.sql failed") for w in report.warnings)
+    assert _up(b, d) == ["20250101_000300_index_kelas_nama.sql"]
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert "20250101_000300_index_kelas.sql" not in recs
+    assert recs["20250101_000300_index_kelas_nama.sql"] is True
+    audit = b.read_audit(action="clear-failed")[0]
+    assert audit.object == "20250101_000300_index_kelas.sql"
+    assert audit.detail.startswith("superseded: 20250101_000300_index_kelas_nama.sql")
+    b.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_rename_repaired_is_kept_in_step_in_wranglers_history(
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`up` keeps wrangler's `d1_migrations` in step; a rename accepted by `repair` left the
+    old name there, and wrangler on the same directory took the renamed file for new."""
+    db = fresh_db(kind)
+    d = mdirs
+    _seed_set(d)
+    b = db.open(d)
+    create = (
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    b.query(create) if kind == "d1" else b.conn.execute(create)  # type: ignore[attr-defined]
+    _up(b, d)
+    old = d.migrations / "20250101_000200_seed_kelas.sql"
+    old.rename(old.with_name("20250101_000200_seed_data_kelas.sql"))
+    repair(b, discover(d.migrations, d.rollback))
+    names = "SELECT name FROM d1_migrations ORDER BY name"
+    rows = b.query(names) if kind == "d1" else b.conn.execute(names).fetchall()  # type: ignore[attr-defined]
+    got = [r["name"] if kind == "d1" else r[0] for r in rows]
+    assert got == ["20250101_000100_create_kelas.sql", "20250101_000200_seed_data_kelas.sql"]
+    b.close()
+
+
+GUIDE_TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS migrations (
+    id INTEGER PRIMARY KEY,
+    filename TEXT NOT NULL UNIQUE,
+    checksum TEXT NOT NULL,
+    executed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    execution_time_ms INTEGER,
+    success BOOLEAN DEFAULT TRUE,
+    error_message TEXT
+);
+"""
+
+
+def test_the_guides_tracking_table_as_a_first_migration_rolls_back(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """The guide's "Migration Metadata" DDL written as the first migration, its rollback
+    `DROP TABLE IF EXISTS migrations`: rolling it back dropped the tool's own table in the
+    unit that then removes its row (a traceback on SQLite). The tool keeps that table; a file
+    that renames it anyway fails with one line, all of it rolled back."""
+    from malnu_tui.engine.errors import MalnuError
+
+    d = mdirs
+    d.add(
+        "20251124_120000",
+        "create_migrations_table",
+        GUIDE_TRACKING_DDL,
+        "DROP TABLE IF EXISTS migrations;",
+    )
+    d.add(
+        "20251124_120500",
+        "create_users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+        "DROP TABLE users;",
+    )
+    b = db_target.open(d)
+    mset = discover(d.migrations, d.rollback)
+    plan = plan_up(b, mset)
+    notes = " ".join(plan.steps[0].notes)
+    assert "its CREATE/DROP TABLE migrations (line 1) not run" in notes
+    assert "nothing left to run: a no-op" in notes and "holds only comments" not in notes
+    apply_plan(b, mset, plan)
+    assert _down(b, d, steps=2) == [
+        "20251124_120500_create_users.sql",
+        "20251124_120000_create_migrations_table.sql",
+    ]
+    assert b.fetch_records() == [] and "users" not in b.table_names()
+    assert len(_up(b, d)) == 2
+    d.add("20251124_121000", "rename_it", "ALTER TABLE migrations RENAME TO old_migrations;")
+    with pytest.raises(MalnuError, match="ran, but its tracking row could not be written"):
+        _up(b, d)
+    assert "old_migrations" not in b.table_names()
+    recs = {r.filename: r.success for r in b.fetch_records()}
+    assert recs.get("20251124_120500_create_users.sql") is True
+    assert recs.get("20251124_121000_rename_it.sql") is not True
+    b.close()
+
+
+def test_a_baseline_dumped_with_the_tools_tables_says_so(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`sqlite3 prod.db .dump > migrations/…_baseline.sql` holds the tool's own tables: the
+    tracking table's CREATE and rows are skipped, the audit table's CREATE fails; the hint
+    said "fix the file"."""
+    from malnu_tui.engine.migrate import MigrationFailed
+
+    d = mdirs
+    d.add(
+        "20250201_000000",
+        "baseline",
+        """
+        CREATE TABLE kelas (id INTEGER PRIMARY KEY);
+        CREATE TABLE malnu_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+        """,
+    )
+    b = db_target.open(d)
+    with pytest.raises(MigrationFailed) as err:
+        _up(b, d)
+    assert err.value.hint and "creates the tool's own tables" in err.value.hint
+    assert "kelas" not in b.table_names()
+    b.close()
+
+
+def test_a_file_saved_as_utf16_is_named_so(mdirs: MigrationDirs) -> None:
+    """Windows PowerShell's `>` and Notepad's "Unicode" write UTF-16: it was "not UTF-8 (byte
+    0xff)", which does not say what to do."""
+    d = mdirs
+    (d.migrations / "20250101_000100_kelas.sql").write_bytes(
+        "CREATE TABLE kelas (id INTEGER);\r\n".encode("utf-16")
+    )
+    with pytest.raises(MigrationFileError, match=r"kelas\.sql:1: saved as UTF-16, not UTF-8"):
+        discover(d.migrations, d.rollback)
+
+
+def test_create_in_a_supabase_project_names_files_as_the_supabase_cli_reads_them(
+    tmp_path: Path,
+) -> None:
+    """In `supabase/migrations` (or a directory of 14-digit names only) `create` wrote
+    `20251124_050000_x.sql`, which the Supabase CLI reads as version `20251124`."""
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.migrate import create_migration
+
+    now = datetime(2025, 11, 24, 5, 0, 0, tzinfo=UTC)
+    supa = (tmp_path / "supabase" / "migrations", tmp_path / "supabase" / "rollback")
+    mig, rb = create_migration(supa, "add profiles", now=now)
+    assert (mig.name, rb.name) == (
+        "20251124050000_add_profiles.sql",
+        "20251124050000_undo_add_profiles.sql",
+    )
+    other = (tmp_path / "db" / "migrations", tmp_path / "db" / "rollback")
+    other[0].mkdir(parents=True)
+    (other[0] / "20240101000000_init.sql").write_text("SELECT 1;\n")
+    assert create_migration(other, "next", now=now)[0].name == "20251124050000_next.sql"
+    plain = (tmp_path / "migrations", tmp_path / "rollback")
+    assert create_migration(plain, "next", now=now)[0].name == "20251124_050000_next.sql"

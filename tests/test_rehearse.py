@@ -350,3 +350,30 @@ def test_a_migration_slower_than_the_monitor_threshold_is_noted(
     assert res.code == 0, res.err
     assert "note: 20250101_000300_history.sql took " in res.err
     assert "over slow_migration_seconds (0 s): on prod the application's writes wait" in res.err
+
+
+def test_a_d1_backup_after_a_parent_table_rebuild_loads(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """D1 exports each table with its rows in the order the tables were made: after Prisma's
+    rebuild of a parent table, a child's rows come before the parent's CREATE TABLE, and the
+    export loaded nowhere with foreign keys on ("no such table: main.users", workers-sdk
+    issue 5683). Every safety backup before `up` failed ("the export … is unusable") and no
+    rehearsal could run. The tables now come first."""
+    from tests.test_lint import PRISMA_REBUILD
+
+    _school(mdirs)
+    mdirs.add("20250101_000250", "grades",
+              "CREATE TABLE grades (id INTEGER PRIMARY KEY, "
+              "user_id INTEGER REFERENCES users(id) ON DELETE RESTRICT);\n"
+              "INSERT INTO grades VALUES (1, 1), (2, 3);", "DROP TABLE grades;")  # fmt: skip
+    mdirs.add("20250101_000300", "name", PRISMA_REBUILD, "SELECT 1;")
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    res = run_cli(*base, "backup", "create", "--json")
+    assert res.code == 0, res.err
+    mdirs.add("20250101_000400", "notes", "CREATE TABLE notes (id INTEGER);", "DROP TABLE notes;")
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 0, res.err
+    assert [m["ok"] for m in json.loads(res.out)["migrations"]] == [True]
+    res = run_cli(*base, "up")  # its safety backup
+    assert res.code == 0, res.err
+    assert d1.sql("SELECT * FROM grades ORDER BY id") == [(1, 1), (2, 3)]

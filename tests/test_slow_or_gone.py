@@ -5,6 +5,7 @@ clean-up step in place of the one that stopped it). Real processes and real sock
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -197,3 +198,121 @@ def test_a_session_ended_during_the_commit_says_the_outcome_is_not_known(
     assert "whether it committed is not known" in res.err
     assert "`malnu-tui status` shows whether it is applied" in res.err
     assert "rolled back" not in res.err and "Traceback" not in res.err
+
+
+def test_a_d1_request_that_timed_out_is_said_before_it_is_sent_again(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    """D1 (or a proxy before it) that accepts and does not answer: each attempt waited its
+    whole `timeout` (60 s by default) in silence, `status` six minutes with nothing said for
+    the first two, and the end read "connection lost during the request (ReadTimeout)"."""
+    empty = tmp_path / "none"
+    empty.mkdir()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "{d1.url}"\nmigrations_dir = "none"\nrollback_dir = "none"\n'
+        "timeout = 1\n"
+    )
+    assert run_cli("--config", str(config), "status").code == 0
+    d1.server.inject(Fault("slow", count=1, delay=3))
+    res = run_cli("--config", str(config), "status", timeout=WAIT)
+    assert res.code == 0, res.err
+    assert "waiting: D1: no answer within 1 s (ReadTimeout); trying again in " in res.err
+    assert "(attempt 2 of 6)" in res.err
+
+
+def _import_ended_by_the_server(pg_url: str, csv: Path, query: str) -> CliResult:
+    args = ("--database", pg_url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
+    proc = popen_cli(*args)
+    try:
+        pid = _session_running(pg_url, query, time.monotonic() + WAIT)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return CliResult(proc.returncode, out, err)
+
+
+KELAS = """CREATE TABLE kelas (kode text PRIMARY KEY, nama text);
+CREATE FUNCTION kelas_lambat() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN IF NEW.kode = 'K000005' THEN PERFORM pg_sleep(60); END IF; RETURN NEW; END $$;"""
+
+
+def test_an_import_cut_off_mid_copy_prints_no_psycopg_internals(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The session ended while the CSV streamed in: beside the error, stderr had `error
+    ignored terminating <psycopg.Copy [BAD] at 0x7f9cdc0f01d0>: the connection is lost`, a
+    library's log line, which the console would have drawn over its screen."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(KELAS)
+        c.execute(
+            "CREATE TRIGGER kelas_lambat BEFORE INSERT ON kelas FOR EACH ROW "
+            "EXECUTE FUNCTION kelas_lambat()"
+        )
+    csv = tmp_path / "kelas.csv"  # far more than the socket buffers hold, so it is mid-send
+    filler = "x" * 200
+    csv.write_text("kode,nama\n" + "".join(f"K{i:06d},{filler}\n" for i in range(150_000)))
+    res = _import_ended_by_the_server(pg_url, csv, "COPY")
+    assert res.code == 1, res.err
+    assert "error ignored" not in res.err and "psycopg" not in res.err, res.err
+    assert res.err.rstrip().splitlines()[-1].startswith("error: "), res.err
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM kelas").fetchone() == (0,)
+
+
+def test_an_import_whose_session_ends_during_its_commit_says_the_outcome_is_not_known(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Ended during the import's COMMIT: it said the import failed (the operator runs it again
+    with `--on-conflict error` and gets duplicates refused, or without a key imports twice).
+    The COMMIT may have gone through: now it says so, and where to look."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(KELAS)
+        c.execute(
+            "CREATE CONSTRAINT TRIGGER kelas_lambat AFTER INSERT ON kelas DEFERRABLE "
+            "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kelas_lambat()"
+        )
+    csv = tmp_path / "kelas.csv"
+    csv.write_text("kode,nama\n" + "".join(f"K{i:06d},Kelas {i}\n" for i in range(10)))
+    res = _import_ended_by_the_server(pg_url, csv, "COMMIT")
+    assert res.code == 1, res.err
+    assert "the connection was lost at the import's COMMIT (" in res.err
+    assert "the server ended this session" in res.err
+    assert "whether its rows were imported is not known" in res.err
+    assert "`malnu-tui log --action import`" in res.err and "Traceback" not in res.err
+
+
+def test_ctrl_c_while_d1_fails_stops_at_once_not_after_every_clean_up_retried(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """Ctrl-C during a retry's wait while D1 answered 503: the command went on to its
+    clean-up (the migrations read back, the run row, the lock's release), each tried six
+    times with D1's Retry-After between — 84 s after the Ctrl-C here, with 5 s — and left
+    the lock row all the same. Now the clean-up gets one brief try each."""
+    mdirs.add("20240101_000000", "t", "CREATE TABLE t (id INTEGER);", "DROP TABLE t;")
+    d1.server.inject(
+        Fault("status", count=1000, status=503, retry_after=10, match="CREATE TABLE t")
+    )
+    seen = len(d1.server.requests)  # the server is shared: earlier tests' requests are there
+    proc = popen_cli("--database", d1.url, *mdirs.args(), "up", "--yes", "--no-backup")
+    try:
+        deadline = time.monotonic() + WAIT
+        while not any(r.fault for r in d1.server.requests[seen:]):
+            assert time.monotonic() < deadline, "the migration's batch was never sent"
+            time.sleep(0.05)
+        d1.server.faults.clear()
+        d1.server.inject(Fault("status", count=1000, status=503, retry_after=10))
+        proc.send_signal(signal.SIGINT)  # in the first 10 s wait
+        _out, err = proc.communicate(timeout=WAIT)  # it took 150 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        d1.server.faults.clear()
+    assert proc.returncode == 130, err
+    assert err.rstrip().endswith("interrupted"), err
+    assert d1.sql("SELECT count(*) FROM migrations") == [(0,)]

@@ -135,7 +135,7 @@ async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field
     from textual.widgets import Input
 
     from malnu_tui.tui.screens.confirm import ConfirmScreen
-    from malnu_tui.tui.widgets.dialog import DialogBody
+    from malnu_tui.tui.widgets.dialog import FitScroll
 
     lines = [f"  table_{i}: updated_at; source {i} rows, destination {i}" for i in range(30)]
     answers: list[bool | None] = []
@@ -154,7 +154,7 @@ async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field
         for selector in ("#confirm-typed", "#yes", "#no"):
             shown = dialog.query_one(selector).region
             assert shown.height and dialog.region.contains_region(shown), selector
-        body = dialog.query_one(DialogBody)
+        body = dialog.query_one(FitScroll)
         await wait_until(pilot, lambda: body.max_scroll_y > 0)
         await pilot.press("pagedown", "pagedown", "pagedown")
         await wait_until(pilot, lambda: body.scroll_y == body.max_scroll_y)
@@ -299,3 +299,83 @@ async def test_a_wizard_reading_a_database_that_does_not_answer_can_be_cancelled
             assert isinstance(app.screen, StatusScreen), app.screen
     finally:
         silent.close()
+
+
+async def test_a_backup_whose_file_is_gone_reads_as_the_cli_says_it(demo: Demo) -> None:
+    # `backup list` says "✘ gone" for a backup whose data file was deleted; the console's
+    # backup browser and recover wizard said "✘ no", and its manifest "not verified (v to
+    # verify)": as if verifying could make it usable.
+    import subprocess
+    import sys
+
+    from textual.widgets import Static
+
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.recover import RecoverWizard
+    from tests.tui_demo import add_backups
+
+    ids = add_backups(demo)  # the newest first in every list
+    store = demo.target().backup_dir
+    (data,) = [p for p in store.iterdir() if p.name.startswith(ids[1]) and p.suffix != ".json"]
+    data.unlink()
+    cli = [sys.executable, "-m", "malnu_tui", "--config", str(demo.config), "backup", "list"]
+    listed = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    said = {line.split()[0]: line for line in listed.stdout.splitlines() if line[:1].isdigit()}
+    assert "✘ gone" in said[ids[1]] and "✔ yes" in said[ids[0]]
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        table = app.screen.query_one("#backup-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2)
+        assert [str(table.get_row_at(i)[-1]) for i in range(2)] == ["✘ gone", "✔ yes"]
+        pane = str(app.screen.query_one("#manifest", Static).render())
+        assert f"✘ gone: its data file {data.name} is missing" in pane, pane
+        await pilot.press("escape", "p")
+        await wait_until(pilot, lambda: settled(app, "when"))
+        assert isinstance(app.screen, RecoverWizard)
+        listed_here = app.screen.query_one("#when-backups", DataTable)
+        assert [str(listed_here.get_row_at(i)[-1]) for i in range(2)] == ["✘ gone", "✔ yes"]
+
+
+async def test_a_long_confirmation_keeps_its_field_and_reason_on_screen(tmp_path: Path) -> None:
+    # 18 pending migrations listed above the apply wizard's typed confirmation pushed the
+    # prompt, the field being typed into and the reason a word was refused below the
+    # screen's edge: the operator typed blind, and Enter on a wrong word showed nothing.
+    from textual.widgets import Input, Static
+
+    from tests.tui_demo import build_many
+
+    demo = build_many(tmp_path / "demo", 20, 2)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        screen = app.screen
+        assert isinstance(screen, ApplyWizard)
+        field = screen.query_one("#confirm-input", Input)
+        assert app.focused is field
+        await pilot.press("x", "enter")
+        await pilot.pause(0.2)
+        why = screen.query_one("#confirm .typed-why", Static)
+        assert "'x' is not 'school'" in str(why.render())
+        pane = screen.query_one("#confirm").region
+        for shown in (field.region, why.region):
+            assert shown.height and pane.contains_region(shown), (shown, pane)
+        from malnu_tui.tui.widgets.dialog import FitScroll
+
+        listed = screen.query_one("#confirm FitScroll", FitScroll)
+        assert listed.max_scroll_y > 0
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await wait_until(pilot, lambda: listed.scroll_y == listed.max_scroll_y)
+        assert app.focused is field
+        field.value = ""
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: screen.finished, timeout=30)
+    assert len(demo.applied()) == 20

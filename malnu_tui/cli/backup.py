@@ -99,7 +99,7 @@ def _manifest_row(m: BackupManifest) -> tuple[str, ...]:
         m.reason,
         _size(m.size),
         m.head or "—",
-        "✔ yes" if m.verified else "✘ gone" if "missing" in m.details else "✘ no",
+        m.verified_label,
         m.sha256[:12],
     )
 

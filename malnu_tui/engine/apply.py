@@ -70,6 +70,13 @@ class ApplyResult:
     notes: tuple[str, ...] = field(default=())
 
 
+# A baseline dumped from a database the tool worked on re-creates its tables (the tracking
+# table's own CREATE is skipped: engine/sqltemplate.py; these are the others).
+_TOOL_TABLE_EXISTS = re.compile(
+    r"(?:table|relation) \W?(?:\w+\.)?(?:malnu_audit|malnu_lock)\W? already exists"
+)
+
+
 class MigrationFailed(MalnuError):
     """A migration (or rollback) failed: nothing of it was left behind, unless the failure
     says what was (``StatementFailed.left``)."""
@@ -90,6 +97,13 @@ class MigrationFailed(MalnuError):
                 "another session held a lock this needs (the sessions are named above, where "
                 "any still hold one): run it again once they end, or raise the file's SET "
                 "lock_timeout"
+            )
+        elif direction == "up" and _TOOL_TABLE_EXISTS.search(failure.error):
+            outcome = "all of it was rolled back"
+            hint = (
+                "the file creates the tool's own tables (a `sqlite3 .dump` or `pg_dump` of a "
+                "database the tool worked on?): leave them out, e.g. `sqlite3 app.db '.dump "
+                "users kelas …'` names the tables to dump"
             )
         elif direction == "up":
             outcome = "all of it was rolled back"

@@ -43,11 +43,14 @@ class MigrationFileError(MalnuError):
 class MissingRollback(MalnuError):
     """A rollback file needed for the requested range is absent."""
 
-    def __init__(self, filenames: list[str]) -> None:
-        super().__init__(
-            "no rollback file for: " + ", ".join(filenames),
-            hint="write rollback/<version>_<name>.sql for each, or roll back fewer steps",
-        )
+    def __init__(self, filenames: list[str], gone: list[str] | None = None) -> None:
+        hint = "write rollback/<version>_<name>.sql for each, or roll back fewer steps"
+        if gone:  # rows whose migration file is gone too (a template's placeholder row…)
+            hint += (
+                f"; {', '.join(gone)} has no migration file either: if it never was a "
+                "migration here, forget its row with `malnu-tui repair FILE` (audited)"
+            )
+        super().__init__("no rollback file for: " + ", ".join(filenames), hint=hint)
         self.filenames = filenames
 
 

@@ -141,6 +141,10 @@ def normalise_version(text: str) -> str:
 def _decode(path: Path, data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # (Notepad's "Unicode", PowerShell's >)
+        raise MigrationFileError(
+            str(path), "saved as UTF-16, not UTF-8: save it again as UTF-8", line=1
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -480,6 +484,12 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
     for fname, fpath in _sql_files(migrations_dir):
         path = migrations_dir / fname
         version, name = _parse_name(path, fname, "migration")
+        if name.endswith(".down"):  # golang-migrate's pair: 2024…_x.up.sql + 2024…_x.down.sql
+            raise MigrationFileError(
+                str(path),
+                "a down file (golang-migrate's .down.sql) among the migrations: it would run as "
+                f"one; move it into the rollback directory as {version}_{name[:-5]}.sql",
+            )
         if version in seen:
             raise MigrationFileError(
                 str(path), f"duplicate version {version} (also {seen[version].name})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -207,13 +208,41 @@ def _apply_plan(
             backup_id = safety_backup("pre-up" if plan.direction == "up" else "pre-rollback")
         runner = StepRunner(backend, plan.direction, len(todo), emit)
         runners.append(runner)
+        up = plan.direction == "up"
         try:
             runner.run(todo)  # MigrationFailed at the first failure
         except MigrationFailed as exc:
             exc.backup_id = backup_id
+            if up:  # (not when interrupted: nothing more is written then)
+                _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
             raise
+        if up:
+            _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
     notes = tuple(n for s in plan.steps for n in s.notes)
     return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
+
+
+def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: list[str]) -> None:
+    """After a migration is applied, the failed row of its version under another name (it
+    failed, then was fixed *and* renamed, its old file gone) is deleted, audited with its
+    before-image: the retry replaced it, as a retry under the same name updates its row. It
+    stayed as a failure for good (`check` CRITICAL) beside the applied migration."""
+    from malnu_tui.engine.files import normalise_version
+
+    def version(name: str) -> str | None:
+        try:
+            return normalise_version(name)
+        except ValueError:
+            return None
+
+    failed = [r for r in tracking if not r.success]
+    for f in done:
+        for r in failed:
+            if r.filename != f and version(r.filename) == version(f):
+                detail = f"superseded: {f}, of its version, applied; {before_image(r)}"
+                backend.delete_record(
+                    r.filename, AuditEntry.now("clear-failed", r.filename, "ok", detail)
+                )
 
 
 def _keep_wrangler_in_step(
@@ -261,6 +290,26 @@ def _keep_wrangler_in_step(
 
 
 _WRANGLER_TABLE = "d1_migrations"  # wrangler's default migrations_table
+
+
+def _rename_in_wrangler(backend: Backend, old: str, new: str) -> None:
+    """A rename accepted by ``repair``, in wrangler's ``d1_migrations`` too where `up` keeps it
+    in step: left under the old name, wrangler run on the same directory took the renamed
+    file for one never applied."""
+    if backend.kind not in ("d1", "sqlite"):
+        return
+    exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
+    rename = (
+        f"UPDATE {_WRANGLER_TABLE} SET name = ? WHERE name = ? "
+        f"AND ? NOT IN (SELECT name FROM {_WRANGLER_TABLE})"
+    )
+    query = getattr(backend, "query", None)  # D1
+    conn = getattr(backend, "conn", None)  # SQLite
+    if callable(query):
+        if int(query(exists, (_WRANGLER_TABLE,))[0]["n"]):
+            query(rename, (new, old, new))
+    elif conn is not None and int(conn.execute(exists, (_WRANGLER_TABLE,)).fetchone()[0]):
+        conn.execute(rename, (new, old, new))
 
 
 def _keep_supabase_in_step(backend: Backend, mset: MigrationSet) -> None:
@@ -376,6 +425,8 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
                 detail = f"renamed {row} → {f}; {detail}"
             audit = AuditEntry.now("repair", f, "ok", detail)
             backend.set_checksum(row, m.checksum, audit, rename_to=f if row != f else None)
+            if row != f:
+                _rename_in_wrangler(backend, row, f)
         run.count("files", len(chosen))
     return chosen
 
@@ -419,7 +470,6 @@ def create_migration(
     second `create` in the same second was refused ("wait a second"), and a set whose
     newest file was named by a clock ahead of UTC (WIB, UTC+7, typed by hand) got a new file
     sorting before it."""
-    import re
     from datetime import timedelta
 
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -434,7 +484,7 @@ def create_migration(
         except ValueError:  # (20251399_…: a version no clock gives; sorts last anyway)
             after = at
         at = max(at, after)
-    stamp = at.strftime("%Y%m%d_%H%M%S")
+    stamp = at.strftime("%Y%m%d%H%M%S" if _supabase_style(mig_dir) else "%Y%m%d_%H%M%S")
     mig_dir.mkdir(parents=True, exist_ok=True)
     rb_dir.mkdir(parents=True, exist_ok=True)
     mig = mig_dir / f"{stamp}_{slug}.sql"
@@ -455,6 +505,16 @@ def create_migration(
         encoding="utf-8",
     )
     return mig, rb
+
+
+def _supabase_style(mig_dir: Path) -> bool:
+    """Whether new files are named ``YYYYMMDDHHMMSS_name.sql``: in ``supabase/migrations``, or
+    where every file already is. The Supabase CLI reads ``20251206_101500_x.sql`` as version
+    ``20251206`` (its pattern is ``<digits>_<name>``): out of order, and not ours."""
+    if mig_dir.name == "migrations" and mig_dir.parent.name == "supabase":
+        return True
+    names = [p.name for p in mig_dir.glob("*.sql")] if mig_dir.is_dir() else []
+    return bool(names) and all(re.match(r"\d{14}_", n) for n in names)
 
 
 def newest_version(*dirs: Path) -> str | None:

@@ -186,13 +186,14 @@ class Drift:
 @dataclass(frozen=True)
 class MissingRollbackFiles:
     filenames: tuple[str, ...]
+    gone: tuple[str, ...] = ()  # of them, rows whose migration file is gone too
     blocking: ClassVar[bool] = True
 
     def describe(self) -> str:
         return str(self.error())
 
     def error(self) -> MalnuError:
-        return MissingRollback(list(self.filenames))
+        return MissingRollback(list(self.filenames), list(self.gone))
 
 
 @dataclass(frozen=True)
@@ -358,28 +359,6 @@ def lock_problem(holder: LockHolder | None, this_host: str | None = None) -> Pro
     return StaleLock(holder, reason)
 
 
-def _template_notes(
-    path: Path, txn: list[int], tracking: list[int], deletes: list[int]
-) -> tuple[str, ...]:
-    notes: list[str] = []
-    if txn:
-        notes.append(
-            f"{path.name}: its own BEGIN/COMMIT (line {', '.join(map(str, txn))}) not run: "
-            "the tool runs each migration in one transaction"
-        )
-    if tracking:
-        notes.append(
-            f"{path.name}: its INSERT INTO migrations (line {', '.join(map(str, tracking))}) "
-            "not run: the tool records the migration itself"
-        )
-    if deletes:
-        notes.append(
-            f"{path.name}: its DELETE FROM migrations (line {', '.join(map(str, deletes))}) "
-            "not run: the tool removes the migration's record itself"
-        )
-    return tuple(notes)
-
-
 def _file_problem(exc: MalnuError) -> Problem:
     if isinstance(exc, MigrationFileError):
         where = f"{exc.path}:{exc.line}: " if exc.line else f"{exc.path}: "
@@ -425,17 +404,14 @@ def plan_up_from(
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue
-        notes = _template_notes(
-            m.path,
-            parts.transaction_lines,
-            parts.tracking_insert_lines,
-            parts.tracking_delete_lines,
-        )
+        notes = parts.notes(m.path.name)
         if head and m.version < head:
             notes += (f"{m.filename}: older than the head {head}: applied out of order",)
         if states.get(m.filename) is MigrationState.FAILED:
             notes += (f"{m.filename}: failed before; this run retries it",)
-        if not parts.statements:
+        if not parts.statements and parts.is_template:
+            notes += (f"{m.filename}: nothing left to run: a no-op, recorded as applied",)
+        elif not parts.statements:
             notes += (f"{m.filename}: holds only comments: a no-op, recorded as applied",)
         steps.append(
             PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
@@ -518,12 +494,7 @@ def plan_rollback_from(
         except MalnuError as exc:
             problems.append(_file_problem(exc))
             continue
-        notes = _template_notes(
-            rb.path,
-            parts.transaction_lines,
-            parts.tracking_insert_lines,
-            parts.tracking_delete_lines,
-        )
+        notes = parts.notes(rb.path.name)
         if s.state is MigrationState.MISSING:
             notes += (f"{s.filename}: the migration file is gone; its rollback still runs",)
         if not parts.statements:  # diesel's convention: a warning in the plan, not a block
@@ -542,7 +513,8 @@ def plan_rollback_from(
             )
         )
     if missing:
-        problems.append(MissingRollbackFiles(tuple(missing)))
+        gone = tuple(s.filename for s in chosen if s.filename in missing and s.checksum is None)
+        problems.append(MissingRollbackFiles(tuple(missing), gone))
     plan = Plan("down", tuple(plan_steps), (*mset.warnings, *undoes_nothing), selection)
     return plan, problems, chosen
 

@@ -40,6 +40,11 @@ _TRACKING_INSERT = re.compile(
     re.IGNORECASE,
 )
 _TRACKING_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+" + _TRACKING_NAME, re.IGNORECASE)
+_TRACKING_TABLE = re.compile(
+    r"^\s*(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?)"
+    + _TRACKING_NAME,
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,47 @@ class TemplateParts:
     transaction_lines: list[int]
     tracking_insert_lines: list[int]
     tracking_delete_lines: list[int] = field(default_factory=list)
+    # CREATE TABLE / DROP TABLE of the tracking table itself (the guide's "Migration Metadata"
+    # DDL written as a first migration, and its rollback's DROP): the tool keeps that table.
+    tracking_table_lines: list[int] = field(default_factory=list)
 
     @property
     def is_template(self) -> bool:
         return bool(
-            self.transaction_lines or self.tracking_insert_lines or self.tracking_delete_lines
+            self.transaction_lines
+            or self.tracking_insert_lines
+            or self.tracking_delete_lines
+            or self.tracking_table_lines
         )
+
+    def notes(self, filename: str) -> tuple[str, ...]:
+        """What was not run, for the plan: a note per kind, naming the lines."""
+
+        def lines(at: list[int]) -> str:
+            return ", ".join(map(str, at))
+
+        notes: list[str] = []
+        if self.transaction_lines:
+            notes.append(
+                f"{filename}: its own BEGIN/COMMIT (line {lines(self.transaction_lines)}) not "
+                "run: the tool runs each migration in one transaction"
+            )
+        if self.tracking_insert_lines:
+            notes.append(
+                f"{filename}: its INSERT INTO migrations (line {lines(self.tracking_insert_lines)})"
+                " not run: the tool records the migration itself"
+            )
+        if self.tracking_delete_lines:
+            notes.append(
+                f"{filename}: its DELETE FROM migrations (line {lines(self.tracking_delete_lines)})"
+                " not run: the tool removes the migration's record itself"
+            )
+        if self.tracking_table_lines:
+            notes.append(
+                f"{filename}: its CREATE/DROP TABLE migrations (line "
+                f"{lines(self.tracking_table_lines)}) not run: the tool keeps its tracking table"
+            )
+        return tuple(notes)
 
 
 def is_transaction_control(sql: str) -> str | None:
@@ -75,21 +115,40 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     txn: list[int] = []
     tracking: list[int] = []
     deletes: list[int] = []
+    table: list[int] = []
     for st in statements:
         first = st.first_words  # cheap tests first: most statements are neither
         if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
             txn.append(st.line)
-        elif not first.startswith(("INSERT", "REPLACE", "DELETE")) or (
+        elif not first.startswith(("INSERT", "REPLACE", "DELETE", "CREATE", "DROP")) or (
             "migrations" not in st.text.lower()
         ):
             kept.append(st)
+        elif first.startswith(("CREATE", "DROP")):
+            if _is_tracking_table(st.text):
+                table.append(st.line)
+            else:
+                kept.append(st)
         elif _is_tracking(_TRACKING_INSERT, st.text):
             tracking.append(st.line)
         elif _is_tracking(_TRACKING_DELETE, st.text):
             deletes.append(st.line)
         else:
             kept.append(st)
-    return TemplateParts(kept, txn, tracking, deletes)
+    return TemplateParts(kept, txn, tracking, deletes, table)
+
+
+def _is_tracking_table(sql: str) -> bool:
+    """``CREATE``/``DROP TABLE migrations`` of the tool's table: a DROP with no other table
+    named, or a CREATE whose columns hold ``filename`` (the guide's DDL); another framework's
+    table of that name beside the tool's schema is the file's business."""
+    text = strip_comments(sql)
+    m = _TRACKING_TABLE.match(text)
+    if m is None:
+        return False
+    if text.lstrip().upper().startswith("DROP"):
+        return "," not in text[m.end() - 1 :]  # DROP TABLE migrations, other: left to run
+    return "filename" in text.lower()
 
 
 def _is_tracking(pattern: re.Pattern[str], sql: str) -> bool:

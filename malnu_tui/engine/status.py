@@ -188,8 +188,19 @@ def report_from_records(
         out.append(_status_row(m.version, m.filename, m.name, state, m, rec))
         if rec is not None and rec.filename != m.filename:
             warnings.append(_renamed_warning(m, rec))
+    files = {m.version: m for m in out}
     for rec in records.values():
         version = _version_of(rec.filename)
+        if not rec.success and version in files:  # failed, then fixed and renamed?
+            now = files[version]
+            warnings.append(
+                f"{rec.filename} failed and its file is gone; {now.filename} has its version: "
+                + (
+                    f"clear the failed row with `malnu-tui clear-failed {rec.filename}`"
+                    if now.state in DONE_STATES
+                    else "once that is applied, this failed row is cleared"
+                )
+            )
         name = _name_of(rec.filename)
         rb = rollback_for_version(mset, version)
         out.append(
@@ -244,9 +255,15 @@ def _renamed_records(
 
 def _renamed_warning(m: Migration, rec: TrackingRecord) -> str:
     if m.same_content(rec.checksum):
+        again = (
+            ""
+            if _version_of(rec.filename) == m.version
+            else " (a copy meant to run once more needs a name of its own)"
+        )
         return (
             f"{m.filename}: renamed since it ran (recorded as {rec.filename}): it is not run "
-            "again; `malnu-tui repair` records the new name (audited), or rename the file back"
+            "again; `malnu-tui repair` records the new name (audited), or rename the file "
+            f"back{again}"
         )
     # The same version, another name and other content: that migration renamed and edited,
     # or a new one given a version already used: only the operator knows which.

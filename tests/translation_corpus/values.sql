@@ -37,3 +37,151 @@ CREATE VIEW per_class AS SELECT cls, CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRE
 CREATE VIEW no_rows AS SELECT CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) AS t FROM pay WHERE id < 0;
 -- check:
 SELECT cls, t, tp, tf FROM per_class UNION ALL SELECT 'none', t, t, t FROM no_rows ORDER BY 1
+
+-- case: decimal_literals_compute_in_doubles
+-- setup:
+CREATE TABLE p (id INTEGER PRIMARY KEY, qty INTEGER, total REAL);
+INSERT INTO p (id, qty) VALUES (1, 3), (2, 10), (3, 7), (4, NULL);
+-- sqlite:
+UPDATE p SET total = qty * 1.1;
+CREATE VIEW priced AS SELECT id, qty * 1.0 / 7 AS share, -0.1 + qty AS shifted, qty * 1.1 = 3.3 AS exact FROM p WHERE qty * 1.1 <> 11.0;
+-- postgres:
+UPDATE p SET total = qty * CAST(1.1 AS DOUBLE PRECISION);
+CREATE VIEW priced AS SELECT id, qty * CAST(1.0 AS DOUBLE PRECISION) / NULLIF(7, 0) AS share, CAST(-0.1 AS DOUBLE PRECISION) + qty AS shifted, qty * CAST(1.1 AS DOUBLE PRECISION) = 3.3 AS exact FROM p WHERE qty * CAST(1.1 AS DOUBLE PRECISION) <> 11.0;
+-- check:
+SELECT p.id, p.total, p.total = 3.3, v.share, v.shifted, CASE WHEN v.exact THEN 1 WHEN NOT v.exact THEN 0 END FROM p LEFT JOIN priced v ON v.id = p.id ORDER BY p.id
+
+-- case: truths_in_trigger_bodies_and_upsert_conditions
+-- setup:
+CREATE TABLE orders (id INTEGER PRIMARY KEY, meta TEXT, paid INTEGER DEFAULT 0, flag INTEGER);
+CREATE TABLE log (id INTEGER PRIMARY KEY, order_id INTEGER, was_paid INTEGER);
+INSERT INTO orders (id, meta, paid, flag) VALUES (1, '{"status":"open"}', 0, 0), (2, '{"status":"open"}', 1, 1);
+-- sqlite:
+CREATE TRIGGER tr_paid AFTER UPDATE ON orders WHEN json_extract(NEW.meta, '$.status') = 'paid' BEGIN INSERT INTO log (order_id, was_paid) VALUES (NEW.id, OLD.paid = 1); END;
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT (id) DO UPDATE SET paid = excluded.paid WHERE excluded.flag;
+-- postgres:
+CREATE OR REPLACE FUNCTION "tr_paid_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (order_id, was_paid) VALUES (new.id, CAST(old.paid = 1 AS INT));
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "tr_paid" AFTER UPDATE ON "orders" FOR EACH ROW WHEN (NULLIF(CAST(new.meta AS JSONB) -> 'status', 'null') = CAST('"paid"' AS JSONB)) EXECUTE FUNCTION "tr_paid_fn"();
+UPDATE orders SET meta = '{"status":"paid"}';
+INSERT INTO orders (id, paid, flag) VALUES (1, 5, 1), (2, 6, 0) ON CONFLICT(id) DO UPDATE SET paid = excluded.paid WHERE (excluded.flag <> 0);
+SELECT setval(pg_get_serial_sequence('"orders"', 'id'), coalesce((SELECT max("id") FROM "orders"), 0) + 1, false);
+-- check:
+SELECT 'log', order_id, was_paid FROM log UNION ALL SELECT 'orders', id, paid FROM orders ORDER BY 1, 2, 3
+
+-- case: negative_limit_is_no_limit
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, flag INTEGER);
+INSERT INTO t VALUES (1, 0), (2, 1), (3, 2), (4, NULL);
+-- sqlite:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id LIMIT -1 OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE flag IS TRUE OR flag IS NOT FALSE AND id = 1;
+-- postgres:
+CREATE VIEW after_first AS SELECT id FROM t ORDER BY id NULLS FIRST LIMIT ALL OFFSET 1;
+CREATE VIEW flagged AS SELECT id FROM t WHERE (flag <> 0) IS TRUE OR NOT (flag <> 0) IS FALSE AND id = 1;
+-- check:
+SELECT 'after_first', id FROM after_first UNION ALL SELECT 'flagged', id FROM flagged ORDER BY 1, 2
+
+-- case: upsert_without_a_target_names_the_only_key
+-- setup:
+CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);
+INSERT INTO counters VALUES ('visits', 5);
+-- sqlite:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+-- postgres:
+INSERT INTO counters (name, n) VALUES ('visits', 1), ('logins', 1) ON CONFLICT(name) DO UPDATE SET n = counters.n + excluded.n;
+-- note: the only key
+-- check:
+SELECT name, n FROM counters ORDER BY name
+
+-- case: upsert_without_a_target_on_two_keys_withheld
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT);
+-- sqlite:
+INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A') ON CONFLICT DO UPDATE SET name = excluded.name;
+-- finding: ON CONFLICT DO UPDATE without a target
+
+-- case: printf_of_text_and_integers_is_joined_text
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, first TEXT, last TEXT, n INTEGER, label TEXT, code TEXT);
+INSERT INTO s (id, first, last, n) VALUES (1, 'Ana', 'Putri', 3), (2, 'Budi', NULL, NULL), (3, NULL, 'x%y', -7);
+-- sqlite:
+UPDATE s SET label = printf('%s %s (%d) 100%%', first, last, n), code = format('#%d-%s', id, 'A' || id);
+-- postgres:
+UPDATE s SET label = (COALESCE(CAST(first AS TEXT), '') || ' ' || COALESCE(CAST(last AS TEXT), '') || ' (' || CAST(COALESCE(n, 0) AS TEXT) || ') 100%'), code = ('#' || CAST(COALESCE(id, 0) AS TEXT) || '-' || COALESCE(CAST('A' || id AS TEXT), ''));
+-- check:
+SELECT id, label, code FROM s ORDER BY id
+
+-- case: printf_of_a_real_withheld
+-- setup:
+CREATE TABLE s (id INTEGER PRIMARY KEY, r REAL);
+-- sqlite:
+SELECT printf('%s', r) FROM s;
+-- finding: printf
+
+-- case: aggregates_of_truths_and_averages_as_sqlite
+-- setup:
+CREATE TABLE marks (id INTEGER PRIMARY KEY, student TEXT, score INTEGER, status TEXT);
+INSERT INTO marks VALUES (1, 'a', 70, 'ok'), (2, 'a', 71, 'remedial'), (3, 'a', 71, 'ok'), (4, 'b', 90, 'ok'), (5, 'b', NULL, NULL);
+-- sqlite:
+CREATE VIEW per_student AS SELECT student, sum(status = 'ok') AS passed, avg(score) AS mean, avg(status = 'remedial') AS remedial_rate, max(score > 80) AS any_high, avg(DISTINCT score) AS mean_distinct FROM marks GROUP BY student;
+-- postgres:
+CREATE VIEW per_student AS SELECT student, SUM(CAST(status = 'ok' AS INT)) AS passed, AVG(CAST(score AS DOUBLE PRECISION)) AS mean, AVG(CAST(CAST(status = 'remedial' AS INT) AS DOUBLE PRECISION)) AS remedial_rate, MAX(CAST(score > 80 AS INT)) AS any_high, AVG(DISTINCT CAST(score AS DOUBLE PRECISION)) AS mean_distinct FROM marks GROUP BY student;
+-- check:
+SELECT student, passed, mean, remedial_rate, any_high, mean_distinct FROM per_student ORDER BY student
+
+-- case: truths_and_printf_in_generated_columns_and_defaults
+-- sqlite:
+CREATE TABLE people (id INTEGER PRIMARY KEY, age INTEGER, first TEXT, is_adult INTEGER GENERATED ALWAYS AS (age >= 18) VIRTUAL, checked INTEGER DEFAULT (1 > 0), label TEXT GENERATED ALWAYS AS (printf('%s/%d', first, age)) STORED);
+INSERT INTO people (id, age, first) VALUES (1, 17, 'Ana'), (2, 18, NULL), (3, NULL, 'Cici');
+-- postgres:
+CREATE TABLE people (
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  age BIGINT,
+  first TEXT,
+  is_adult BIGINT GENERATED ALWAYS AS (CAST(age >= 18 AS INT)) STORED,
+  checked BIGINT DEFAULT CAST((1 > 0) AS INT),
+  label TEXT GENERATED ALWAYS AS ((COALESCE(CAST(first AS TEXT), '') || '/' || CAST(COALESCE(age, 0) AS TEXT))) STORED
+);
+INSERT INTO people (id, age, first) VALUES (1, 17, 'Ana'), (2, 18, NULL), (3, NULL, 'Cici');
+SELECT setval(pg_get_serial_sequence('"people"', 'id'), coalesce((SELECT max("id") FROM "people"), 0) + 1, false);
+-- note: became STORED
+-- check:
+SELECT id, is_adult, checked, label FROM people ORDER BY id
+
+-- case: trigger_counter_reads_the_row_as_new
+-- setup:
+CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, edits INTEGER NOT NULL DEFAULT 0, score INTEGER DEFAULT 1);
+INSERT INTO posts (id, title) VALUES (1, 'a'), (2, 'b');
+-- sqlite:
+CREATE TRIGGER posts_edits AFTER UPDATE OF title ON posts WHEN OLD.title IS NOT NEW.title BEGIN UPDATE posts SET edits = edits + 1, score = posts.score * 2 WHERE id = NEW.id; END;
+UPDATE posts SET title = 'a2' WHERE id = 1;
+UPDATE posts SET title = 'a3' WHERE id = 1;
+UPDATE posts SET title = 'b' WHERE id = 2;
+-- postgres:
+CREATE OR REPLACE FUNCTION "posts_edits_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW."edits" := new.edits + 1;
+  NEW."score" := new.score * 2;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER "posts_edits" BEFORE UPDATE OF "title" ON "posts" FOR EACH ROW WHEN (old.title IS DISTINCT FROM new.title) EXECUTE FUNCTION "posts_edits_fn"();
+UPDATE posts SET title = 'a2' WHERE id = 1;
+UPDATE posts SET title = 'a3' WHERE id = 1;
+UPDATE posts SET title = 'b' WHERE id = 2;
+-- note: became a BEFORE trigger
+-- check:
+SELECT id, title, edits, score FROM posts ORDER BY id
+
+-- case: trigger_swap_of_its_own_columns_withheld
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);
+-- sqlite:
+CREATE TRIGGER t_swap AFTER UPDATE OF id ON t BEGIN UPDATE t SET a = b, b = a WHERE id = NEW.id; END;
+-- finding: trigger writing its own table

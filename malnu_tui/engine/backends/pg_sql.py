@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,12 @@ from malnu_tui.engine.errors import StatementFailed
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
+
+# psycopg logs what it could not tidy up after a lost connection ("error ignored terminating
+# <psycopg.Copy [BAD] at 0x7f…>: the connection is lost") as a warning; with no handler,
+# Python's last resort printed it on stderr beside the one-line error (and over the console's
+# screen). The error raised says what happened; debug mode's own handlers still see it.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 __all__ = [
     "create_schema_if_missing",

@@ -273,7 +273,19 @@ class SQLiteBackend:
             elapsed = int((time.perf_counter() - started) * 1000)
             if fk_off is not None:
                 q.check_foreign_keys(c, filename, fk_off, broken)
-            self._record(c, change, elapsed, audit)
+            try:
+                self._record(c, change, elapsed, audit)
+            except sqlite3.Error as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise
+                # (a traceback) Its statements ran; writing its tracking or audit row failed:
+                # a file that drops or renames the tool's own tables. All of it rolled back.
+                raise BackendError(
+                    f"{self.display_url}: {filename} ran, but its tracking row could not be "
+                    f"written: {exc}; all of it was rolled back",
+                    hint="a migration must not drop or alter the tool's tables (migrations, "
+                    "malnu_audit, malnu_lock)",
+                ) from None
         except BaseException:
             self._undo_unit(savepoint)
             raise

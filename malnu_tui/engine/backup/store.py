@@ -148,6 +148,18 @@ class BackupManifest:
         return self.verified_at is not None
 
     @property
+    def gone(self) -> str | None:
+        """Why this backup cannot be restored (its data file missing or not its size), as
+        read by :func:`list_backups`; None when its data file is there."""
+        return self.details.get("missing")
+
+    @property
+    def verified_label(self) -> str:
+        """``✔ yes``, ``✘ gone`` (no data file: verifying it again cannot help) or ``✘ no``:
+        the word of `backup list` and of the console's lists alike."""
+        return "✔ yes" if self.verified else "✘ gone" if self.gone else "✘ no"
+
+    @property
     def applied_filenames(self) -> tuple[str, ...]:
         """Filenames of the migrations applied at backup time."""
         return tuple(m.filename for m in self.migrations)

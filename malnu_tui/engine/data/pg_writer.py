@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
@@ -34,7 +35,7 @@ def _reason(exc: psycopg.Error) -> str:
     text = d.message_primary or str(exc).strip()
     if d.message_detail:
         text += f" ({d.message_detail})"
-    return text
+    return text + session_ended(exc)
 
 
 class PgUnit:
@@ -105,6 +106,7 @@ class PgUnit:
         """What the writer opens inside the unit, after the lock and the count."""
 
     def commit(self, audit: AuditEntry | None) -> None:
+        committing = False
         try:
             if audit is not None:
                 e = audit
@@ -115,10 +117,18 @@ class PgUnit:
                     ).format(sql.Identifier(self.backend.schema), sql.Identifier(AUDIT_TABLE)),
                     (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
                 )
+            committing = True
             self.conn.execute("COMMIT")
             self._open = False
         except psycopg.Error as exc:
             self.rollback()
+            if committing and self.conn.closed:  # the session ended while it committed
+                raise BackendError(
+                    f"{self.backend.display_url}: the connection was lost at the import's "
+                    f"COMMIT ({_reason(exc)}): whether its rows were imported is not known",
+                    hint="once the server answers, the import's audit row tells (`malnu-tui "
+                    "log --action import`): it commits with the rows, or not at all",
+                ) from None
             raise self._fail(exc) from None
 
     def _end_copy(self, exc: BaseException | None = None) -> None:

@@ -27,13 +27,16 @@ from malnu_tui.engine.lint.ops import (
     adds_unique,
     key,
     read_ops,
+    strip_comments,
 )
 from malnu_tui.engine.lint.pg import NotNullChecks, pg_alter_action, widens
 from malnu_tui.engine.lint.pg_do import do_statements
 from malnu_tui.engine.lint.pg_drop import PgDrops
 from malnu_tui.engine.lint.pg_enum import DeclaredColumns, NewEnumValues
+from malnu_tui.engine.lint.pg_rls import RowSecurity
 from malnu_tui.engine.lint.rebuild import (
     RebuildFacts,
+    coalesced_columns,
     left_dangling,
     legacy_alter_table,
     rebuild_findings,
@@ -51,6 +54,7 @@ __all__ = ["LARGE_TABLE_ROWS", "Dialect", "lint_migrations"]
 
 Dialect = Literal["sqlite", "postgresql"]
 TableRows = Callable[[str], "int | None"]  # live rows of a table (None: unknown)
+_WORDS = re.compile(r'"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*')
 _CONSTANT_DEFAULT = re.compile(r"\bDEFAULT\s+(?:'|[-+]?\d|TRUE\b|FALSE\b)", re.IGNORECASE)
 
 
@@ -75,6 +79,7 @@ class _State:
     columns: DeclaredColumns | None = None  # PostgreSQL: each column's declared type
     created: dict[str, int] = field(default_factory=dict)  # table → line
     objects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    index_columns: dict[str, set[str]] = field(default_factory=dict)  # index → names it uses
     added_columns: dict[tuple[str, str], int] = field(default_factory=dict)
     copied: set[str] = field(default_factory=set)
     lock_timeout: bool = False
@@ -83,6 +88,7 @@ class _State:
     rebuild_line: dict[str, int] = field(default_factory=dict)
     had_before: set[tuple[str, str]] = field(default_factory=set)  # dropped, then re-created
     filled: dict[str, set[str] | None] = field(default_factory=dict)  # INSERT … SELECT's columns
+    coalesced: dict[str, set[str]] = field(default_factory=dict)  # … filled never NULL
     replay: Replay | None = None  # SQLite: the schema before each statement
 
 
@@ -216,6 +222,9 @@ def _create_index(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
     t = key(op.table)
     if op.name:
         s.objects[("index", op.key)] = (st.line, op.table)
+        body = strip_comments(st.text)
+        at = body.find("(", body.upper().find(" ON "))
+        s.index_columns[op.key] = {key(w) for w in _WORDS.findall(body[at:])} if at >= 0 else set()
     existing = t not in s.created and t not in s.rebuilt
     if not existing:
         return
@@ -263,6 +272,7 @@ def _statement_rules(s: _State, st: Statement, op: Op, out: list[Finding]) -> No
     elif op.kind == "insert_select":
         s.copied.add(key(op.table))
         s.filled[op.key] = {key(c) for c in op.names} if op.names else None
+        s.coalesced[op.key] = coalesced_columns(st.text, op.names)
     elif op.kind == "set_lock_timeout":
         s.lock_timeout = True
     elif op.kind == "drop_table":
@@ -308,6 +318,9 @@ def _rollback_rules(s: _State, m: Migration, first_line: int, out: list[Finding]
             continue  # dropped by the rollback, or a rebuilt table's own object re-created
         if table and (tk in s.created or tk in dropped_tables):
             continue  # goes with its table
+        used = s.index_columns.get(name, set()) if kind == "index" else set()
+        if s.dialect == "postgresql" and any((tk, c) in rb.dropped_columns for c in used):
+            continue  # PostgreSQL's DROP COLUMN drops the indexes that use the column
         why = f"{rb_name} does not drop {kind} {name}, which {m.filename} creates"
         out.append(_f("ROLLBACK-LEAVES-OBJECTS", s.file, line, why))
     for (t, col), line in s.added_columns.items():
@@ -339,6 +352,7 @@ def _lint_one(
     table_rows: TableRows | None = None,
     not_null_checks: NotNullChecks | None = None,
     enum_columns: DeclaredColumns | None = None,
+    rls: RowSecurity | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -393,6 +407,7 @@ def _lint_one(
                     s.rebuild_line[key(a.new)] = s.created.get(op.key, st.line)
                     if op.key in s.filled:
                         s.filled[key(a.new)] = s.filled.pop(op.key)
+                        s.coalesced[key(a.new)] = s.coalesced.pop(op.key, set())
                     if replay is not None and not legacy_rename:
                         findings.extend(views_in_the_way(m.filename, st.line, a.new, replay))
         elif op.kind == "pragma" and (on := legacy_alter_table(op.name, op.value)) is not None:
@@ -401,8 +416,12 @@ def _lint_one(
         tx.see(st, op, findings)
         if drops is not None:
             drops.see(st, op, findings)
+        if rls is not None:
+            rls.see(st, op, s.created)
         for inner in _inner_statements(m.filename, st, op, dialect, findings):
             inner_op = read_ops(inner)
+            if rls is not None:
+                rls.see(inner, inner_op, s.created)
             _statement_rules(s, inner, inner_op, findings)
             tx.see(inner, inner_op, findings)
             if drops is not None:
@@ -415,10 +434,14 @@ def _lint_one(
         if d1 is not None:
             findings.extend(d1_end(m.filename, d1, notes))
         restores = s.rollback.restores_column
-        facts = RebuildFacts(s.file, s.before_rebuild, s.rebuild_line, restores, s.filled)
+        facts = RebuildFacts(
+            s.file, s.before_rebuild, s.rebuild_line, restores, s.filled, s.coalesced
+        )
         findings.extend(rebuild_findings(facts, replay))
     if statements:  # a comment-only migration is a no-op: nothing to undo
         _rollback_rules(s, m, statements[0].line, findings)
+    if rls is not None:
+        findings.extend(rls.end(m.filename))
     findings = apply_ignores(findings, text, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
@@ -449,6 +472,7 @@ def lint_migrations(
     replay = Replay(base_schema) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
     enum_columns = DeclaredColumns() if dialect == "postgresql" else None
+    rls = RowSecurity() if dialect == "postgresql" else None
     found: list[Finding] = []
     checked: list[str] = []
     out_notes = list(notes)
@@ -462,11 +486,14 @@ def lint_migrations(
                             replay.run(st)
                     except MalnuError:
                         pass
-                if checks is not None and enum_columns is not None:
+                if checks is not None and enum_columns is not None and rls is not None:
                     with contextlib.suppress(MalnuError):
-                        for op in map(read_ops, m.statements()):
+                        for st in m.statements():
+                            op = read_ops(st)
                             checks.see(op)
                             enum_columns.see(op)
+                            rls.see(st, op, set())
+                    rls.end(m.filename)  # judged when it was linted
                 continue
             checked.append(m.filename)
             d1_state = D1State(probe) if d1 else None
@@ -481,6 +508,7 @@ def lint_migrations(
                     table_rows,
                     checks,
                     enum_columns,
+                    rls,
                 )
             )
     finally:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.lint.model import Finding, Rule, Severity
+from malnu_tui.engine.lint.ops import key, split_top_level, strip_comments
 from malnu_tui.engine.lint.replay import Replay, TableShape
 from malnu_tui.engine.lint.rules import RULES, register
 
@@ -18,6 +19,7 @@ __all__ = [
     "DANGLING_RULES",
     "REBUILD_RULES",
     "RebuildFacts",
+    "coalesced_columns",
     "left_dangling",
     "rebuild_findings",
     "renames_refused",
@@ -81,6 +83,8 @@ class RebuildFacts:
     lines: dict[str, int]
     restores: Callable[[str, str], bool]  # (table, column) → the rollback re-adds it
     filled: dict[str, set[str] | None]  # the copy's columns (None: all) into each new table
+    # columns the copy fills with coalesce(col, 'literal'): never NULL (Django's AlterField)
+    coalesced: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _lost_objects(
@@ -122,7 +126,7 @@ def _columns(
         if new_typ != typ and not _widened(typ, new_typ):
             why = f"the rebuild of {t} changes {col} from {typ or '(none)'} to {new_typ}"
             out.append(_f("COLUMN-TYPE-CHANGE", file, line, why))
-        if new_nn and not notnull:
+        if new_nn and not notnull and col not in facts.coalesced.get(t, set()):
             why = f"the rebuild of {t} adds NOT NULL to {col}, which holds rows already"
             out.append(_f("SET-NOT-NULL", file, line, why))
     filled = facts.filled.get(t, set())
@@ -215,3 +219,26 @@ def _widened(old: str, new: str) -> bool:
         return True
     n = _SIZED.match(new)
     return n is not None and n[1].upper() == m[1].upper() and int(n[2]) >= int(m[2])
+
+
+_SELECT_LIST = re.compile(r"\bSELECT\s+(?P<list>.*?)\s+FROM\b", re.IGNORECASE | re.DOTALL)
+_COALESCE = re.compile(r"^\s*(?:coalesce|ifnull)\s*\((?P<args>.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_NOT_NULL_LITERAL = re.compile(
+    r"^\s*(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|TRUE|FALSE|CURRENT_(?:TIMESTAMP|DATE|TIME))\s*$",
+    re.IGNORECASE,
+)
+
+
+def coalesced_columns(text: str, columns: tuple[str, ...]) -> set[str]:
+    """The columns of ``INSERT INTO t (columns) SELECT …`` whose value is ``coalesce(x,
+    'literal')`` (or ``ifnull``): never NULL, as Django's rebuild for AlterField(null=False)
+    writes the default into the copy. Folded names."""
+    m = _SELECT_LIST.search(strip_comments(text))
+    if m is None or not columns:
+        return set()
+    out: set[str] = set()
+    for column, expr in zip(columns, split_top_level(m["list"]), strict=False):
+        c = _COALESCE.match(expr)
+        if c is not None and _NOT_NULL_LITERAL.match(split_top_level(c["args"])[-1]):
+            out.add(key(column))
+    return out

@@ -3,6 +3,7 @@ schema, each as a :class:`SchemaShape` in PostgreSQL terms."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,7 +35,14 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Table options after the column list, which sqlglot does not parse (the whole CREATE became an
+# opaque command, and the table's CHECKs were not seen: a false difference for every
+# WITHOUT ROWID / STRICT table with one).
+_TABLE_OPTIONS = re.compile(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+$", re.IGNORECASE)
+
+
 def _sqlite_checks(create_sql: str) -> tuple[CheckShape, ...]:
+    create_sql = _TABLE_OPTIONS.sub(")", create_sql.strip().rstrip(";"))
     try:
         tree = sqlglot.parse_one(create_sql, read="sqlite")
     except sqlglot.errors.SqlglotError:

@@ -404,7 +404,7 @@ def translate_script(
         Finding(file, line, "template statement",
                 "not translated: the tool owns the transaction and the tracking row", "", "note")
         for line in [*parts.transaction_lines, *parts.tracking_insert_lines,
-                     *parts.tracking_delete_lines]
+                     *parts.tracking_delete_lines, *parts.tracking_table_lines]
     ]  # fmt: skip
     if not parts.statements:
         outside.append(

@@ -29,15 +29,19 @@ from malnu_tui.engine.translate.functions import (
 from malnu_tui.engine.translate.jsonvalues import json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
+    aggregate_of_truths,
     blob_sql,
     concat_text,
     group_concat_text,
     integer_cast,
     integer_remainder,
     numeric_round,
+    real_literals,
 )
-from malnu_tui.engine.translate.patterns import glob_regex
+from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
+from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
+from malnu_tui.engine.translate.truth import truth_value
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -121,6 +125,8 @@ def rewrite_functions(
                 return pg_value(
                     node, f"NULLIF(CAST({_arg_sql(args[0])} AS JSON) IS NOT NULL, FALSE)"
                 )
+            if name == "PRINTF" and args:
+                return printf_format(args[0], args[1:], ctx)
             if name in HINTS and len(args) == HINTS[name]:
                 hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
                 return hinted
@@ -149,6 +155,9 @@ def rewrite_functions(
                 else pg_value(node, date_function_sql(kind, ["now"], ""))
             )
             return tag(ctx, out, kind, NOW_UTC, False)
+        if isinstance(node, exp.Limit) and _negative_number(node.expression):
+            node.set("expression", exp.Var(this="ALL"))  # SQLite: a negative LIMIT is none
+            return node
         if isinstance(node, exp.HexString):
             return pg_value(node, blob_sql(str(node.this)))
         if isinstance(node, exp.Cast) and node.to.is_type(*INTEGER_CASTS):
@@ -178,6 +187,8 @@ def rewrite_functions(
             )
         if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
             return json_extract_sql(node, ctx)
+        if isinstance(node, exp.Format):
+            return printf_format(node.this, list(node.expressions), ctx)
         reason = typed_reason(node)
         if reason is not None:
             raise Untranslatable(*reason)
@@ -297,10 +308,21 @@ def _arg_sql(node: exp.Expr) -> str:
     return pg_sql(node, copy=not isinstance(node, exp.Column | exp.Literal))
 
 
+def _negative_number(node: exp.Expr | None) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return (
+        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
+    )
+
+
 def _total(arg: exp.Expr) -> exp.Expr:
     """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
     ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
     after, as any value)."""
+    if truth_value(arg):  # (the new SUM is not among the nodes still to rewrite)
+        cast = exp.Cast(this=arg, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+        arg = cast
     summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
     return exp.Cast(this=summed, to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
 
@@ -345,6 +367,15 @@ FUNCTION_NODES: tuple[type[exp.Expr], ...] = (
     exp.Like,
     exp.Greatest,
     exp.Least,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Limit,
+    exp.Sum,
+    exp.Avg,
+    exp.Max,
+    exp.Min,
     *TYPED_NODES,
 )
 
@@ -364,23 +395,6 @@ def _subsec_epoch_sql(args: list[exp.Expr], lits: tuple[str | None, ...]) -> str
     return f"CAST(TRUNC(EXTRACT(EPOCH FROM {value}), 3) AS DOUBLE PRECISION)"
 
 
-def _binary_collation(node: exp.Collate) -> None:
-    """``x COLLATE BINARY`` (SQLite's default, memcmp; in an index or an ORDER BY) in place as
-    PostgreSQL's ``"C"``, the same order: it was emitted as is, a syntax error. ``RTRIM``
-    (trailing spaces ignored) has no PostgreSQL collation. (``NOCASE`` is named by the
-    leftover check; a column's own COLLATE by :func:`.statements.rewrite_column`.)"""
-    name = node.args.get("expression")
-    word = name.name if isinstance(name, exp.Column | exp.Var | exp.Identifier) else ""
-    if word.lower() == "binary":
-        node.set("expression", exp.Var(this='"C"'))
-    elif word.lower() == "rtrim":
-        raise Untranslatable(
-            "COLLATE RTRIM",
-            "PostgreSQL has no collation that ignores trailing spaces",
-            "compare rtrim(x) by hand",
-        )
-
-
 def _in_check(node: exp.Expr) -> bool:
     """True inside a CHECK constraint: there a value that raises refuses the row, as a FALSE
     does (elsewhere a query would fail where SQLite's test returned 0)."""
@@ -392,43 +406,22 @@ def _in_check(node: exp.Expr) -> bool:
     return False
 
 
-def _substr_from_the_end(node: exp.Substring) -> None:
-    """``substr(x, -3)`` in place: SQLite counts a negative start from the end (the last three
-    characters); PostgreSQL's SUBSTRING starts before the first character and returns the whole
-    string. The start becomes ``LENGTH(x) + 1 - 3``: for any start PostgreSQL then takes the
-    characters SQLite takes. A negative length (the characters before the start) has no form."""
-    length = node.args.get("length")
-    if length is not None and _negative_literal(length):
-        raise Untranslatable(
-            "substr() with a negative length",
-            "SQLite then takes the characters before the start; SUBSTRING raises",
-            "compute the start and a positive length",
-        )
-    start = node.args.get("start")
-    if start is None or not _negative_literal(start):
-        return
-    size = exp.Length(this=node.this.copy())
-    normalise_identifiers(size)  # (a copy: not among the identifiers the first walk found)
-    back = exp.Literal.number(str(start.this.this))
-    node.set(
-        "start", exp.Sub(this=exp.Add(this=size, expression=exp.Literal.number(1)), expression=back)
-    )
-
-
-def _negative_literal(node: exp.Expr) -> bool:
-    return (
-        isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
-    )
-
-
 # Nodes SQLite computes otherwise, rewritten in place (each rewrite's doc says how), in order.
 _IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
     (exp.Round, numeric_round),
-    (exp.Collate, lambda node, _ctx: _binary_collation(node)),
+    (exp.Collate, lambda node, _ctx: binary_collation(node)),
     (exp.Mod, integer_remainder),
     (exp.DPipe, concat_text),
     (exp.GroupConcat, group_concat_text),
-    (exp.Substring, lambda node, _ctx: _substr_from_the_end(node)),
+    (exp.Substring, lambda node, _ctx: substr_from_the_end(node)),
+    (exp.Sum, aggregate_of_truths),
+    (exp.Avg, aggregate_of_truths),
+    (exp.Max, aggregate_of_truths),
+    (exp.Min, aggregate_of_truths),
+    (exp.Add, real_literals),
+    (exp.Sub, real_literals),
+    (exp.Mul, real_literals),
+    (exp.Div, real_literals),
 )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "integer_cast",
     "integer_remainder",
     "numeric_round",
+    "real_literals",
 ]
 
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
@@ -172,3 +173,50 @@ def integer_remainder(node: exp.Mod, ctx: Context) -> None:
         holder = exp.Nullif(expression=exp.Literal.number(0))
         divisor.replace(holder)
         holder.set("this", divisor)
+
+
+def real_literals(node: exp.Add | exp.Sub | exp.Mul | exp.Div, ctx: Context) -> None:
+    """A decimal literal in arithmetic (``qty * 1.1``, ``x / 3.0``) in place as a double:
+    SQLite's ``1.1`` is a REAL, so it computes in doubles (``3 * 1.1`` is 3.3000000000000003,
+    not equal to 3.3; ``1 / 3.0`` is 0.3333333333333333); PostgreSQL's is an exact numeric
+    (3.3, equal; 0.33333333333333333333)."""
+    for key in ("this", "expression"):
+        side = node.args.get(key)
+        number = side.this if isinstance(side, exp.Neg) else side
+        if (
+            isinstance(side, exp.Expr)
+            and isinstance(number, exp.Literal)
+            and not number.is_string
+            and _decimal(str(number.this))
+        ):
+            double = exp.Cast(to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+            side.replace(double)
+            double.set("this", side)
+
+
+def _decimal(text: str) -> bool:
+    return "." in text or "e" in text or "E" in text
+
+
+def aggregate_of_truths(node: exp.Sum | exp.Avg | exp.Max | exp.Min, ctx: Context) -> None:
+    """``sum(status = 'hadir')`` (SQLite's count of the rows where it holds: a truth value is 1
+    or 0) in place as ``SUM(CAST(… AS INT))``: PostgreSQL has no sum/avg/max of booleans. An
+    average is of doubles, as SQLite's always is (PostgreSQL's avg of integers is a numeric
+    with twenty digits: 0.33333333333333333333 where SQLite gives 0.3333333333333333)."""
+    value = node.this
+    inner = value
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, exp.Predicate | exp.Connector | exp.Not):
+        cast = exp.Cast(to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
+        value.replace(cast)
+        cast.set("this", value)
+        value = cast
+    if isinstance(inner, exp.Distinct):
+        if len(inner.expressions) != 1:
+            return
+        value = inner.expressions[0]
+    if isinstance(node, exp.Avg):
+        double = exp.Cast(to=exp.DataType(this=exp.DataType.Type.DOUBLE, nested=False))
+        value.replace(double)
+        double.set("this", value)

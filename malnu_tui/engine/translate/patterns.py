@@ -1,4 +1,5 @@
-"""SQLite's ``x GLOB 'pattern'`` as a PostgreSQL regular expression, exactly.
+"""SQLite's ``x GLOB 'pattern'`` as a PostgreSQL regular expression, and ``printf()`` /
+``format()`` of plain ``%s`` / ``%d`` as text joined with ``||``, exactly.
 
 GLOB is case-sensitive; ``*`` is any run of characters, ``?`` one character, ``[abc]`` /
 ``[a-z]`` / ``[^…]`` one character of (not of) a set, a ``]`` first in a set is itself, and
@@ -16,7 +17,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context, pg_expr, pg_sql
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["glob_regex", "glob_to_regex"]
+__all__ = ["glob_regex", "glob_to_regex", "printf_format"]
 
 
 def _char(c: str) -> str:
@@ -113,7 +114,85 @@ def _integer_column(node: exp.Expr, ctx: Context) -> bool:
 def _text_like(node: exp.Expr, ctx: Context) -> bool:
     if isinstance(node, exp.Literal):
         return bool(node.is_string)
+    if isinstance(node, exp.DPipe | exp.Null):
+        return True  # (|| gives text; NULL is '' for %s in both)
     declared = _declared(node, ctx)
     return bool(declared) and all(
         any(w in d for w in ("CHAR", "CLOB", "TEXT")) and "INT" not in d for d in declared
     )
+
+
+_PRINTF_WHY = (
+    "printf's %5.2f, %x, %05d… are not PostgreSQL format()'s (%s, %I, %L only), and format() "
+    "fails only when the view or statement is run; translated: %s of text or integers, %d of "
+    "integers, %%"
+)
+
+
+def printf_format(fmt: exp.Expr, args: list[exp.Expr], ctx: Context) -> exp.Expr:
+    """``printf('%s-%d', name, n)`` (or ``format()``) → ``('' || COALESCE(CAST(name AS TEXT), '')
+    || '-' || CAST(COALESCE(n, 0) AS TEXT))``: only ``%s`` of a text or integer value (NULL is
+    '' in SQLite), ``%d`` of an integer (NULL is 0) and ``%%``; a REAL (SQLite writes 2.0,
+    PostgreSQL 2), a width or a precision is withheld. Joined with ``||``, not PostgreSQL's
+    format(), which is not immutable (a generated column refused it)."""
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise Untranslatable("format() / printf()", "the format is not a string literal", "")
+    text = str(fmt.this)
+    pieces: list[exp.Expr] = []
+    literal: list[str] = []
+    used = 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "%":
+            literal.append(c)
+            i += 1
+            continue
+        spec = text[i + 1 : i + 2]
+        i += 2
+        if spec == "%":
+            literal.append("%")
+            continue
+        if spec not in ("s", "d", "i"):
+            raise Untranslatable("format() / printf()", _PRINTF_WHY, "to_char() / lpad() by hand")
+        if used >= len(args):
+            raise Untranslatable(
+                "format() / printf()",
+                "fewer values than the format asks for (SQLite writes nothing, PostgreSQL raises)",
+                "",
+            )
+        arg = args[used]
+        used += 1
+        if literal:
+            pieces.append(exp.Literal.string("".join(literal)))
+            literal = []
+        if spec == "s" and (_integer(arg, ctx) or _text_like(arg, ctx)):
+            pieces.append(exp.Coalesce(this=_as_text(arg), expressions=[exp.Literal.string("")]))
+        elif spec in ("d", "i") and _integer(arg, ctx):
+            pieces.append(_as_text(exp.Coalesce(this=arg, expressions=[exp.Literal.number(0)])))
+        else:
+            raise Untranslatable(
+                "format() / printf()",
+                f"%{spec} of a value not known to be "
+                + ("text or an integer" if spec == "s" else "an integer")
+                + " (SQLite writes a REAL as 2.0, PostgreSQL as 2; %d of text reads its digits)",
+                "cast the value, or write the PostgreSQL by hand",
+            )
+    if used != len(args):
+        raise Untranslatable("format() / printf()", "more values than the format uses", "")
+    if literal or not pieces:
+        pieces.append(exp.Literal.string("".join(literal)))
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = exp.DPipe(this=joined, expression=piece)
+    return exp.Paren(this=joined)
+
+
+def _as_text(node: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType(this=exp.DataType.Type.TEXT, nested=False))
+
+
+def _integer(node: exp.Expr, ctx: Context) -> bool:
+    if isinstance(node, exp.Literal):
+        return not node.is_string and str(node.this).isdigit()
+    return _integer_column(node, ctx)

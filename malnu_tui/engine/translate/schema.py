@@ -151,6 +151,17 @@ class SchemaState(ScratchSchema):
             return keys
         return index_keys(self.conn, name, keys)
 
+    def unique_constraint_count(self, table: str) -> int:
+        """How many uniqueness constraints SQLite checks on an insert into ``table``: its
+        unique indexes (partial and expression ones too) and a rowid-alias primary key."""
+        name = self.real_name(table)
+        if name is None:
+            return 0
+        row = self.conn.execute(
+            'SELECT count(*) FROM pragma_index_list(?) WHERE "unique"', (name,)
+        ).fetchone()
+        return int(row[0]) + (1 if self.rowid_alias(table) is not None else 0)
+
     def is_rowid_alias(self, table: str, column: str) -> bool:
         """True for SQLite's ``INTEGER PRIMARY KEY`` column (auto-assigned rowid)."""
         alias = self.rowid_alias(table)

@@ -31,7 +31,7 @@ from malnu_tui.engine.translate.functions import Untranslatable
 from malnu_tui.engine.translate.keys import rewrite_foreign_keys
 from malnu_tui.engine.translate.schema import ColumnInfo, SchemaState
 from malnu_tui.engine.translate.triggers import pg_ident
-from malnu_tui.engine.translate.truth import stored_truth, update_truths
+from malnu_tui.engine.translate.truth import stored_truth, truth_value, update_truths
 from malnu_tui.engine.translate.types import map_type
 
 __all__ = [
@@ -142,6 +142,13 @@ def rewrite_column(
         if isinstance(k, exp.ComputedColumnConstraint) and not k.args.get("persisted"):
             k.set("persisted", True)
             ctx.note(f"column {name}", "a VIRTUAL generated column became STORED")
+        if (
+            isinstance(k, exp.ComputedColumnConstraint | exp.DefaultColumnConstraint)
+            and not is_bool
+            and truth_value(k.this)
+            and not (pg_type in _INTEGER_TYPES and isinstance(k.this, exp.Boolean))
+        ):
+            stored_truth(k.this)  # (age >= 18): SQLite stores 1/0
         if isinstance(k, exp.DefaultColumnConstraint):
             value = k.this
             if isinstance(value, exp.Paren):
@@ -269,6 +276,40 @@ def _select_into_booleans(
             value.replace(exp.Paren(this=test))
 
 
+def _targetless_update(conflict: exp.Expr) -> bool:
+    action = conflict.args.get("action")
+    return (
+        isinstance(action, exp.Var)
+        and str(action.this).upper() == "DO UPDATE"
+        and not conflict.args.get("conflict_keys")
+        and not conflict.args.get("constraint")
+    )
+
+
+def _conflict_target(conflict: exp.Expr, table: str, ctx: Context) -> None:
+    """``ON CONFLICT DO UPDATE`` with no target (SQLite 3.35+: any uniqueness conflict):
+    PostgreSQL needs the target. With one uniqueness constraint on the table it is that one's
+    columns; with several SQLite updates on whichever fails, which one target cannot say."""
+    keys = ctx.state.unique_keys(table)
+    if len(keys) != 1 or ctx.state.unique_constraint_count(table) != 1:
+        raise Untranslatable(
+            "ON CONFLICT DO UPDATE without a target",
+            f"{table!r} has {ctx.state.unique_constraint_count(table)} uniqueness constraints: "
+            "SQLite updates on whichever one fails, PostgreSQL needs one named",
+            "name the conflict target: ON CONFLICT (col) DO UPDATE",
+        )
+    conflict.set("conflict_keys", [exp.column(k) for k in keys[0]])
+    ctx.note(
+        "ON CONFLICT DO UPDATE without a target",
+        f"the target is the only key of {table!r} ({', '.join(keys[0])}), which PostgreSQL "
+        "needs named",
+    )
+
+
+def _known(name: str, columns: list[ColumnInfo]) -> bool:
+    return bool(name) and any(c.name.lower() == name for c in columns)
+
+
 @functools.lru_cache(maxsize=1024)
 def _parsed_conflict(keys_sql: str, action: str) -> exp.Expr:
     template = sqlglot.parse_one(
@@ -339,6 +380,8 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     colset = {c.lower() for c in cols}
 
     native = tree.args.get("conflict")
+    if native is not None and not alternative and _targetless_update(native):
+        _conflict_target(native, table, ctx)
     if native is not None and not alternative:
         # SQLite resolves a bare column in DO UPDATE to the existing row; PostgreSQL calls it
         # ambiguous (it could be EXCLUDED's), so qualify it with the table.
@@ -404,7 +447,6 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
     # 0/1 into BOOLEAN columns, truth values as 1/0 into others; NULL into the rowid alias
     # means "assign one" in SQLite.
     bools = state.boolean_columns(table)
-    known = {c.name.lower() for c in table_cols}
     if native is not None and not alternative:
         update_truths(list(native.expressions), table, ctx)
     alias = state.rowid_alias(table)
@@ -423,7 +465,7 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
                 name = cols[i].lower()
                 if name in bools and (b := bool_literal(item)) is not None:
                     item.replace(b)
-                elif name not in bools and name in known:
+                elif truth_value(item) and name not in bools and _known(name, table_cols):
                     stored_truth(item)
                 if name in identity:
                     if isinstance(item, exp.Null):
@@ -437,8 +479,10 @@ def rewrite_insert(tree: exp.Insert, ctx: Context) -> None:
             _select_into_booleans(values, cols, bools, state)
         if isinstance(values, exp.Select):
             for i, item in enumerate(list(values.expressions)):
-                if i < len(cols) and cols[i].lower() in known and cols[i].lower() not in bools:
-                    stored_truth(item.this if isinstance(item, exp.Alias) else item)
+                value = item.this if isinstance(item, exp.Alias) else item
+                name = cols[i].lower() if i < len(cols) else ""
+                if truth_value(value) and name not in bools and _known(name, table_cols):
+                    stored_truth(value)
 
     # Explicit values for an identity column do not move its sequence in PostgreSQL.
     for c in table_cols if explicit_ids and identity else ():

@@ -161,10 +161,14 @@ def _touch_assignments(
     if key not in keys:
         return None
     lines: list[str] = []
+    assigned: set[str] = set()
     for assignment in tree.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             return None
+        if not _row_columns_as_new(assignment, parts.table, assigned):
+            return None
         column = assignment.this.name.lower()
+        assigned.add(column)
         to_text = text is not None and column in text[0]  # (a date/time in SQLite's text)
         value = (text[1] if text and to_text else translate_expr)(sqlite_sql(assignment.expression))
         lines.append(f"NEW.{pg_ident(assignment.this.name)} := {value};")
@@ -172,6 +176,26 @@ def _touch_assignments(
         column = pg_ident(key)
         lines = [f"IF NEW.{column} = OLD.{column} THEN", *("  " + x for x in lines), "END IF;"]
     return lines
+
+
+def _row_columns_as_new(assignment: exp.EQ, table: str, assigned: set[str]) -> bool:
+    """The row's own columns in ``SET n = n + 1`` (bare, or named by the table) as ``NEW.n``:
+    in the trigger's function a bare ``n`` is no column (it failed when the trigger fired).
+    False when the value reads a column an earlier assignment of the same SET changed (an
+    UPDATE reads them all before it writes; assignments to NEW run one after the other), or
+    holds a subquery (in a BEFORE trigger it reads the table as it was before the change)."""
+    value = assignment.expression
+    if value.find(exp.Query) is not None:
+        return False  # (a subquery: a BEFORE trigger's reads see the table before the change)
+    for col in list(value.find_all(exp.Column)):
+        owner = col.table.lower()
+        if owner in ("", table.lower()):
+            if col.name.lower() in assigned:
+                return False
+            col.set("table", exp.to_identifier("NEW"))
+        elif owner == "new" and col.name.lower() in assigned:
+            return False
+    return True
 
 
 def _writes_table(statement: str, table: str) -> bool:

@@ -15,10 +15,10 @@ from sqlglot import exp
 
 from malnu_tui.engine.translate.common import Context
 
-__all__ = ["CONDITION_NODES", "integer_conditions", "stored_truth", "update_truths"]
+__all__ = ["CONDITION_NODES", "integer_conditions", "stored_truth", "truth_value", "update_truths"]
 
 # Nodes whose children are read as conditions.
-CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join)
+CONDITION_NODES = (exp.Where, exp.Having, exp.If, exp.Not, exp.And, exp.Or, exp.Join, exp.Is)
 
 
 def integer_conditions(
@@ -39,6 +39,10 @@ def integer_conditions(
             children = [node.this, node.expression]
         elif isinstance(node, exp.If) and isinstance(node.parent, exp.Case) and node.parent.this:
             continue  # CASE a WHEN b: b is a value compared with a, no condition
+        elif isinstance(node, exp.Is):
+            if not isinstance(node.expression, exp.Boolean):
+                continue  # (IS NULL, IS 'x': a value)
+            children = [node.this]  # flag IS TRUE / IS FALSE
         else:
             children = [node.this]
         for child in children:
@@ -55,6 +59,10 @@ def integer_conditions(
     if ctx.row_table is not None:
         owners.setdefault("new", ctx.row_table)
         owners.setdefault("old", ctx.row_table)
+    if isinstance(tree, exp.Insert):
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if isinstance(target, exp.Table):
+            owners.setdefault("excluded", target.name)  # (an upsert's proposed row)
     for col in read:
         if _integer_column(col, owners, ctx):
             holder = exp.Paren()
@@ -78,12 +86,18 @@ def _integer_column(col: exp.Column, owners: dict[str, str], ctx: Context) -> bo
     return bool(declared) and all("INT" in d and d not in ("BOOLEAN", "BOOL") for d in declared)
 
 
+def truth_value(value: exp.Expr) -> bool:
+    """A comparison, AND/OR/NOT, IS, IN, LIKE, EXISTS or TRUE/FALSE (in parentheses or not)."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    return isinstance(value, exp.Predicate | exp.Connector | exp.Not | exp.Boolean)
+
+
 def stored_truth(value: exp.Expr) -> None:
-    """A truth value (a comparison, AND/OR/NOT, IS, IN, LIKE, EXISTS, TRUE/FALSE) stored in a
-    column that is no BOOLEAN (``UPDATE t SET is_late = (due < date('now'))``, ``INSERT … SELECT
-    a = b``): SQLite stores 1 or 0 (NULL stays NULL). PostgreSQL refuses a boolean for an
-    integer column and writes 'true' into a TEXT one. In place: ``CAST(value AS INT)``
-    (TRUE/FALSE: 1/0)."""
+    """A truth value (see :func:`truth_value`) stored in a column that is no BOOLEAN
+    (``UPDATE t SET is_late = (due < date('now'))``, ``INSERT … SELECT a = b``): SQLite stores
+    1 or 0 (NULL stays NULL). PostgreSQL refuses a boolean for an integer column and writes
+    'true' into a TEXT one. In place: ``CAST(value AS INT)`` (TRUE/FALSE: 1/0)."""
     inner = value
     while isinstance(inner, exp.Paren):
         inner = inner.this
@@ -97,14 +111,17 @@ def stored_truth(value: exp.Expr) -> None:
 
 def update_truths(assignments: list[exp.Expr], table: str, ctx: Context) -> None:
     """:func:`stored_truth` for each ``SET col = value`` of ``table`` (an UPDATE's, an upsert's
-    DO UPDATE) whose column is known and not BOOLEAN."""
-    state = ctx.state
-    if not state.has_table(table):
-        return
-    known = {c.name.lower() for c in state.columns(table)}
-    bools = state.boolean_columns(table)
+    DO UPDATE) whose column is known and not BOOLEAN. (The schema is asked only about a truth
+    value: most assignments hold none.)"""
     for assignment in assignments:
-        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
-            name = assignment.this.name.lower()
-            if name in known and name not in bools:
-                stored_truth(assignment.expression)
+        if not (
+            isinstance(assignment, exp.EQ)
+            and isinstance(assignment.this, exp.Column)
+            and truth_value(assignment.expression)
+        ):
+            continue
+        name = assignment.this.name.lower()
+        state = ctx.state
+        known = state.has_table(table) and any(c.name.lower() == name for c in state.columns(table))
+        if known and name not in state.boolean_columns(table):
+            stored_truth(assignment.expression)

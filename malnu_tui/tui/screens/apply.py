@@ -28,6 +28,7 @@ from malnu_tui.tui.session import (
     reporting,
     run_confirmed,
 )
+from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -132,7 +133,7 @@ class ApplyWizard(WizardScreen):
             )
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="confirm"):
-            yield Static("", id="confirm-text", classes="intro")
+            yield FitScroll("", id="confirm-text", classes="intro")
             yield TypedConfirmation(id="apply-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")

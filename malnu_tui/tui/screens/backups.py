@@ -25,6 +25,7 @@ from malnu_tui.tui.widgets.manifest import (
     list_target_backups,
     manifest_text,
     short_time,
+    verified_cell,
 )
 from malnu_tui.tui.widgets.progress import OperationProgress
 
@@ -272,7 +273,7 @@ class BackupBrowser(Screen[None]):
                 m.reason,
                 human_size(m.size),
                 m.head or "—",
-                Text("✔ yes", style="green") if m.verified else Text("✘ no", style="yellow"),
+                verified_cell(m),
             )
         if self.manifests:
             table.move_cursor(row=min(max(keep, 0), len(self.manifests) - 1), animate=False)

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
+from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 
@@ -35,7 +35,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with DialogBox():
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
-            yield DialogBody(self.body)
+            yield FitScroll(self.body, classes="dialog-body")
             if self.expected is not None:
                 yield TypedConfirmation(field_id="confirm-typed")
             with Horizontal(classes="dialog-buttons"):

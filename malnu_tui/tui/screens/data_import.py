@@ -21,6 +21,7 @@ from malnu_tui.engine.errors import ConfigError
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
+from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -125,7 +126,7 @@ class ImportWizard(WizardScreen):
             yield Static("", id="validate-text", classes="intro")
             yield DataTable(id="validate-rejects", cursor_type="row")
         with StepPane(id="confirm"):
-            yield Static("", id="confirm-text", classes="intro")
+            yield FitScroll("", id="confirm-text", classes="intro")
             yield TypedConfirmation(id="import-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")

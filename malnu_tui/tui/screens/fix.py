@@ -21,7 +21,7 @@ from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, migration_set, reporting
-from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
+from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 
@@ -85,7 +85,7 @@ class FixScreen(ModalScreen[bool]):
         )
         with DialogBox():
             yield Static(Text(title, style="bold"), classes="dialog-title")
-            yield DialogBody("checking…", id="fix-body")
+            yield FitScroll("checking…", id="fix-body", classes="dialog-body")
             yield ErrorBox()
             yield Field(placeholder="the database name", id="fix-typed", disabled=True)
             yield Static("", id="fix-why")
@@ -115,10 +115,16 @@ class FixScreen(ModalScreen[bool]):
                 )
                 if m.recorded_filename:
                     body.append(f"  renamed since it ran: recorded as {m.recorded_filename}\n")
-            body.append(
-                "The database keeps what ran; only the recorded checksum changes, so the edited "
-                "file is no longer drift.\n"
-            )
+            if any(m.recorded_filename for m in pf.rows):
+                body.append(
+                    "The database keeps what ran; only the recorded name and checksum change, "
+                    "so the renamed file is no longer drift (it is not run again).\n"
+                )
+            else:
+                body.append(
+                    "The database keeps what ran; only the recorded checksum changes, so the "
+                    "edited file is no longer drift.\n"
+                )
         else:
             body.append(f"{self.filename}\n", style="bold")
             body.append(

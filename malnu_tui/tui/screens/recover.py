@@ -22,8 +22,9 @@ from malnu_tui.tui.session import (
     migration_set,
     reporting,
 )
+from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
-from malnu_tui.tui.widgets.manifest import list_target_backups, short_time
+from malnu_tui.tui.widgets.manifest import list_target_backups, short_time, verified_cell
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -135,7 +136,7 @@ class RecoverWizard(WizardScreen):
             yield OperationProgress(log=False, id="plan-progress")
             yield Static("", id="recover-plan")
         with StepPane(id="confirm"):
-            yield Static("", id="recover-confirm-text", classes="intro")
+            yield FitScroll("", id="recover-confirm-text", classes="intro")
             yield TypedConfirmation(id="recover-typed", field_id="recover-confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="recover-progress")
@@ -279,7 +280,7 @@ class RecoverWizard(WizardScreen):
                 short_time(m.created_at),
                 m.reason,
                 m.head or "—",
-                Text("✔ yes", "green") if m.verified else Text("✘ no", "yellow"),
+                verified_cell(m),
             )
         if manifests or self.native:
             self.allow_next()

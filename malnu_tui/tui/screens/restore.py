@@ -17,6 +17,7 @@ from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
+from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -76,7 +77,7 @@ class RestoreWizard(WizardScreen):
             yield OperationProgress(log=False, id="verify-progress")
             yield Static("", id="verify-checks")
         with StepPane(id="confirm"):
-            yield Static("", id="restore-confirm-text", classes="intro")
+            yield FitScroll("", id="restore-confirm-text", classes="intro")
             yield TypedConfirmation(id="restore-typed", field_id="restore-confirm-input")
         with StepPane(id="restore"):
             yield OperationProgress(id="restore-progress")

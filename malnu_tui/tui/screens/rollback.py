@@ -46,6 +46,7 @@ from malnu_tui.tui.session import (
     run_confirmed,
 )
 from malnu_tui.tui.widgets.choice import ChoiceButton
+from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field, SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable, elide_middle
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -119,7 +120,7 @@ class RollbackWizard(WizardScreen):
                 "", language="sql", read_only=True, id="preview-sql", show_line_numbers=True
             )
         with StepPane(id="confirm"):
-            yield Static("", id="confirm-text", classes="intro")
+            yield FitScroll("", id="confirm-text", classes="intro")
             yield TypedConfirmation(id="rollback-typed", field_id="confirm-input")
         with StepPane(id="run"):
             yield OperationProgress(id="run-progress")

@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Static
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
-from malnu_tui.tui.widgets.dialog import DialogBody, DialogBox
+from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 
@@ -92,7 +92,7 @@ class UnlockScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with DialogBox():
             yield Static(Text("Release the migration lock", style="bold"), classes="dialog-title")
-            yield DialogBody("reading the lock…", id="unlock-body")
+            yield FitScroll("reading the lock…", id="unlock-body", classes="dialog-body")
             yield ErrorBox()
             yield Field(placeholder="the database name", id="unlock-typed", disabled=True)
             yield Field(placeholder="the pid of the running process", id="unlock-pid")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
@@ -16,6 +16,7 @@ from textual.widgets import Button, ContentSwitcher, Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed, StatementProgress
+from malnu_tui.tui.widgets.dialog import page_text, refit
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.progress import OperationProgress
@@ -49,6 +50,11 @@ class WizardScreen(Screen[str | None]):
         # With Next blocked nothing is focused, so Enter never presses Cancel by accident:
         # it says why the wizard cannot go on.
         Binding("enter", "why_blocked", "Why not?", show=False, id="wizard.why"),
+        # A confirmation's list taller than the screen scrolls; the field keeps the focus.
+        Binding("pageup", "page_text(-1)", "Scroll the text up", show=False, id="wizard.page_up"),
+        Binding(
+            "pagedown", "page_text(1)", "Scroll the text down", show=False, id="wizard.page_down"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -101,6 +107,7 @@ class WizardScreen(Screen[str | None]):
         self._typed_label = None
         self.set_focus(None)  # a widget of the previous step must not keep the keys
         self.enter_step(self.step)
+        refit(self.query_one(f"#{self.step}", StepPane))
         self.update_nav()
         self._focus_nav()
 
@@ -187,6 +194,9 @@ class WizardScreen(Screen[str | None]):
     def action_next(self) -> None:
         if self.check_next() and self.leave_step(self.step):
             self.go(self.index + 1)
+
+    def action_page_text(self, direction: int) -> None:
+        page_text(self.query_one(f"#{self.step}", StepPane), direction)
 
     def action_why_blocked(self) -> None:
         if self.check_next():
@@ -276,6 +286,10 @@ class WizardScreen(Screen[str | None]):
 
 
 class StepPane(Container):
-    """One step's content."""
+    """One step's content. When it overflows, its :class:`FitScroll` (a confirmation's list of
+    what will run) shrinks and scrolls, so that the typed field below stays on screen."""
 
     DEFAULT_CLASSES = "step"
+
+    def on_resize(self, event: events.Resize) -> None:
+        refit(self)

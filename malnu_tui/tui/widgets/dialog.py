@@ -1,7 +1,8 @@
-"""A dialog's frame: title, a body that scrolls when it is taller than the screen leaves it, and
-below it the field and buttons, always on screen. A sync plan with long warnings, or a repair of
-many drifted files, no longer pushes the typed confirmation and the buttons off an 80×24
-screen, and no line of the body is lost below the fold."""
+"""Text that scrolls when it is taller than the screen leaves it, while the field and buttons
+below it stay on screen: a dialog's body, a wizard's confirmation (the list of what will run).
+A sync plan with long warnings, or 18 pending migrations above the apply wizard's typed
+confirmation, no longer pushes the field (and the reason a typed word was refused) off an 80×24
+screen, and no line of the text is lost below the fold."""
 
 from __future__ import annotations
 
@@ -12,46 +13,63 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
+
+
+class FitScroll(VerticalScroll):
+    """A :class:`Static` (its ``id`` and ``classes`` given here, updated as before) as tall as
+    its text; when its container overflows (class ``-long``, see :func:`refit`), it takes
+    what the container's other widgets leave and scrolls."""
+
+    DEFAULT_CLASSES = "fit-scroll"
+
+    def __init__(self, content: Text | str, *, id: str | None = None, classes: str = "") -> None:
+        super().__init__()
+        self._content = content
+        self._static_id = id
+        self._static_classes = classes
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._content, id=self._static_id, classes=self._static_classes)
+
+
+def refit(container: Widget) -> None:
+    """Measure ``container`` at its content's height again, then mark it ``-long`` when that
+    overflows it, so that its :class:`FitScroll` shrinks to what is left and scrolls."""
+    container.remove_class("-long")
+
+    def fit() -> None:
+        overflow = container.virtual_size.height > container.content_region.height
+        container.set_class(overflow, "-long")
+
+    container.call_after_refresh(fit)
+
+
+def page_text(container: Widget, direction: int) -> None:
+    """PgUp/PgDn: scroll ``container``'s :class:`FitScroll` (the field keeps the focus)."""
+    for text in container.query(FitScroll):
+        if direction < 0:
+            text.scroll_page_up(animate=False)
+        else:
+            text.scroll_page_down(animate=False)
 
 
 class DialogBox(Vertical):
     """The ``.dialog`` frame. As tall as its content; when that is taller than the screen,
-    it takes the screen's height and its :class:`DialogBody` scrolls (class ``-long``).
-    PgUp/PgDn scroll the body from the field; Tab also reaches it (then ↑ ↓ Home End)."""
+    it takes the screen's height and its :class:`FitScroll` scrolls. PgUp/PgDn scroll the
+    text from the field; Tab also reaches it (then ↑ ↓ Home End)."""
 
     DEFAULT_CLASSES = "dialog"
     HELP_TITLE = "Dialogs"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("pageup", "page_body(-1)", "Scroll the text up", id="dialog.page_up"),
-        Binding("pagedown", "page_body(1)", "Scroll the text down", id="dialog.page_down"),
+        Binding("pageup", "page_text(-1)", "Scroll the text up", id="dialog.page_up"),
+        Binding("pagedown", "page_text(1)", "Scroll the text down", id="dialog.page_down"),
     ]
 
     def on_resize(self, event: events.Resize) -> None:
-        # Grown or shrunk (new text, a resized terminal): measure again at content height.
-        self.remove_class("-long")
-        self.call_after_refresh(self._fit)
+        # Grown or shrunk (new text, a resized terminal): measure again.
+        refit(self)
 
-    def _fit(self) -> None:
-        self.set_class(self.virtual_size.height > self.content_region.height, "-long")
-
-    def action_page_body(self, direction: int) -> None:
-        for body in self.query(DialogBody):
-            if direction < 0:
-                body.scroll_page_up(animate=False)
-            else:
-                body.scroll_page_down(animate=False)
-
-
-class DialogBody(VerticalScroll):
-    """The dialog's text (a :class:`Static` with ``id``, updated as before)."""
-
-    DEFAULT_CLASSES = "dialog-body-box"
-
-    def __init__(self, content: Text | str, *, id: str | None = None) -> None:
-        super().__init__()
-        self._content = content
-        self._static_id = id
-
-    def compose(self) -> ComposeResult:
-        yield Static(self._content, id=self._static_id, classes="dialog-body")
+    def action_page_text(self, direction: int) -> None:
+        page_text(self, direction)

@@ -28,6 +28,12 @@ def short_time(iso: str | None) -> str:
     return iso.replace("T", " ")[:19]
 
 
+def verified_cell(m: BackupManifest) -> Text:
+    """The "verified" cell of a list of backups: the engine's word, in colour too."""
+    label = m.verified_label
+    return Text(label, style="green" if m.verified else "bold red" if m.gone else "yellow")
+
+
 def manifest_text(m: BackupManifest) -> Text:
     text = Text()
 
@@ -46,6 +52,8 @@ def manifest_text(m: BackupManifest) -> Text:
     field("migrations", f"{len(m.migrations)} applied at backup time")
     if m.verified_at:
         field("verified", f"✔ {short_time(m.verified_at)} UTC", "green")
+    elif m.gone:
+        field("verified", f"✘ gone: {m.gone}; it cannot be restored", "bold red")
     else:
         field("verified", "✘ not verified (v to verify)", "bold yellow")
     field("schema hash", m.schema_hash[:16] + "…")

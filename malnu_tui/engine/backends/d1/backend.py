@@ -78,6 +78,11 @@ _ERROR_OBJECT = re.compile(
 )
 
 
+# The tool's own tables missing inside a migration's batch: the file dropped or renamed one
+# (its statements ran, then the tracking row failed; it was said as the file's line 1).
+_TOOL_TABLE_GONE = re.compile(r"no such table: (?:main\.)?(?:migrations|malnu_audit|malnu_lock)\b")
+
+
 def _guess_failing(statements: Sequence[Statement], error: str) -> Statement | None:
     """The one statement that names the object of a SQLite error message, if exactly one."""
     m = _ERROR_OBJECT.search(error)
@@ -313,6 +318,13 @@ class D1Backend:
                 ) from None
             if isinstance(exc, D1LimitExceeded) and not texts:
                 raise
+            if _TOOL_TABLE_GONE.search(str(exc)):  # (the tool made them before the batch)
+                raise D1Error(
+                    f"{self.display_url}: {filename} ran, but its tracking row could not be "
+                    f"written: {exc}; all of it was rolled back",
+                    hint="a migration must not drop or alter the tool's tables (migrations, "
+                    "malnu_audit, malnu_lock)",
+                ) from None
             line, text = self._locate_failure(statements, str(exc), time.perf_counter() - started)
             raise StatementFailed(filename, line, text, str(exc)) from None
         if results:

@@ -17,7 +17,6 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,6 +24,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from malnu_tui.engine import observe
+from malnu_tui.engine.backends.d1.answers import (
+    OVERLOADED,
+    first_error,
+    is_limit,
+    json_of,
+    retry_after,
+    seconds_text,
+    transient,
+    utc_after,
+)
 from malnu_tui.engine.config_schema import d1_number
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.monitor import debuglog
@@ -61,6 +70,7 @@ MAX_STATEMENT_BYTES = 100_000
 # Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
 # "BigInts are not currently supported in the API yet" (D1's type conversion reference).
 MAX_SAFE_INTEGER = 2**53 - 1
+STOPPING_TIMEOUT = 5.0  # seconds a request may take once the command is being stopped
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -230,6 +240,7 @@ class D1Api:
         )
         self._transport = transport
         self.requests_sent = 0
+        self.stopping = False  # an interrupt came through: one brief try per request (call)
 
     def twin(self) -> D1Api:
         """A client of its own for the same database (for another thread: the lease keeper)."""
@@ -274,8 +285,29 @@ class D1Api:
         Reads (``took_effect`` None) are retried on any transient failure. For writes,
         ``took_effect`` reads the database to tell whether an attempt whose outcome is unknown
         was applied; if it was, ``call`` returns None instead of sending it again.
+
+        Once an interrupt (Ctrl-C, SIGTERM, SIGHUP) has come through a request or a retry's
+        wait, every later request of this client — the clean-up on the way out: the run row,
+        the lock's release — is tried once, briefly: an operator who pressed Ctrl-C while D1
+        failed sat through each one's six tries (84 s), and the lock row stayed all the same.
         """
+        try:
+            return self._call(method, action, body, params, took_effect)
+        except KeyboardInterrupt:
+            self.stopping = True
+            raise
+
+    def _call(
+        self,
+        method: str,
+        action: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        took_effect: Callable[[], bool] | None,
+    ) -> Any:
         url = self.api_base + self.database_path + (f"/{action}" if action else "")
+        attempts = 1 if self.stopping else self.policy.attempts
+        timeout: Any = STOPPING_TIMEOUT if self.stopping else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
             attempt += 1
@@ -286,10 +318,15 @@ class D1Api:
             try:
                 self.requests_sent += 1
                 resp = self._http.request(
-                    method, url, json=body, params=params, headers=self._auth()
+                    method, url, json=body, params=params, headers=self._auth(), timeout=timeout
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
+                _debug_http(method, url, type(exc).__name__, t0)
+            except httpx.TimeoutException as exc:  # sent, and no answer in time
+                within = STOPPING_TIMEOUT if self.stopping else self.policy.timeout
+                last = f"no answer within {within:g} s ({type(exc).__name__})"
+                unknown = True
                 _debug_http(method, url, type(exc).__name__, t0)
             except httpx.TransportError as exc:
                 last = f"connection lost during the request ({type(exc).__name__})"
@@ -297,21 +334,21 @@ class D1Api:
                 _debug_http(method, url, type(exc).__name__, t0)
             else:
                 _debug_http(method, url, resp.status_code, t0)
-                data = _json(resp)
+                data = json_of(resp)
                 if resp.status_code == 429:
                     last = "rate limited by Cloudflare (HTTP 429)"
-                    asked = _retry_after(resp)
+                    asked = retry_after(resp)
                 elif resp.status_code >= 500:
-                    last = f"HTTP {resp.status_code}: {_first_error(resp)[1] or resp.reason_phrase}"
+                    last = f"HTTP {resp.status_code}: {first_error(resp)[1] or resp.reason_phrase}"
                     unknown = True
                     # A 503 of maintenance or overload may say when to come back, as a 429 does.
-                    asked = _retry_after(resp)
-                elif resp.status_code >= 400 and _transient(_first_error(resp)[1]):
+                    asked = retry_after(resp)
+                elif resp.status_code >= 400 and transient(first_error(resp)[1]):
                     # D1's own error list: retry these (and an overload: "send fewer requests
                     # by spreading the load over time" — the backoff does). The work may have
                     # been done before the error (a connection lost on D1's side; a request
                     # queued "for too long" is not said to be dropped): an unknown outcome.
-                    last = _first_error(resp)[1]
+                    last = first_error(resp)[1]
                     unknown = True
                 elif resp.status_code < 300 and not (isinstance(data, dict) and "success" in data):
                     # A success whose answer is not D1's whole JSON (cut mid-way by a proxy):
@@ -336,25 +373,25 @@ class D1Api:
                 # was refused again (six times, minutes of silence); said now, with when.
                 raise D1Unavailable(
                     f"D1 {self.location.database_id}: {last}, and asked to be tried again in "
-                    f"{_seconds(asked)} (Retry-After), longer than a command waits",
-                    hint=f"run again after {_utc_after(asked)}; nothing was applied twice",
+                    f"{seconds_text(asked)} (Retry-After), longer than a command waits",
+                    hint=f"run again after {utc_after(asked)}; nothing was applied twice",
                 )
             delay = max(delay, asked)
-            if attempt >= self.policy.attempts:
+            if attempt >= attempts:
                 raise D1Unavailable(
                     f"D1 {self.location.database_id}: no answer after {attempt} attempts: {last}",
                     hint=(
                         "D1 says the database has more requests than it can queue (the "
                         "application's, at a busy hour?): run again at a quieter time"
-                        if _OVERLOADED in last
+                        if OVERLOADED in last
                         else "check https://www.cloudflarestatus.com/ and the network"
                     )
                     + "; nothing was applied twice",
                 )
-            if delay >= 1:
+            if delay >= 1 or time.perf_counter() - t0 >= 1:  # a long wait, or after one
                 observe.waiting(
-                    f"D1: {last.rstrip('.')}; trying again in {_seconds(delay)} "
-                    f"(attempt {attempt + 1} of {self.policy.attempts})"
+                    f"D1: {last.rstrip('.')}; trying again in {seconds_text(delay)} "
+                    f"(attempt {attempt + 1} of {attempts})"
                 )
             self._sleep(delay)
 
@@ -367,7 +404,7 @@ class D1Api:
     def _result(self, resp: httpx.Response, data: Any) -> Any:
         if resp.status_code < 400 and isinstance(data, dict) and data.get("success"):
             return data.get("result")
-        code, message = _first_error(resp)
+        code, message = first_error(resp)
         loc = self.location
         status = resp.status_code
         if status == 401 or (status in (400, 403) and code in (10000, 6003, 6111, 9106, 9109)):
@@ -400,7 +437,7 @@ class D1Api:
                 status=status,
                 code=code,
             )
-        if _is_limit(message):
+        if is_limit(message):
             raise D1LimitExceeded(
                 f"D1 limit reached: {message}",
                 hint="D1 allows 100 KB per SQL statement, 100 bound parameters per query and "
@@ -482,85 +519,6 @@ class D1Api:
 def _debug_http(method: str, url: str, status: int | str, t0: float) -> None:
     if debuglog.enabled():
         debuglog.http_request(method, url, status, (time.perf_counter() - t0) * 1000)
-
-
-def _json(resp: httpx.Response) -> Any:
-    """The answer's JSON, None when it is not JSON (an HTML page, a body cut short)."""
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _retry_after(resp: httpx.Response) -> float:
-    """The seconds a ``Retry-After`` header asks for (a number, or an HTTP date); 0 without."""
-    value = resp.headers.get("retry-after", "").strip()
-    if not value:
-        return 0.0
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    if when.tzinfo is None:
-        return 0.0
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _seconds(value: float) -> str:
-    if value >= 90:
-        return f"{value / 60:.0f} min"
-    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
-
-
-def _utc_after(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
-
-
-def _first_error(resp: httpx.Response) -> tuple[int, str]:
-    try:
-        data = resp.json()
-    except ValueError:
-        return 0, resp.text[:200]
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if errors and isinstance(errors, list) and isinstance(errors[0], dict):
-        return int(errors[0].get("code") or 0), str(errors[0].get("message") or "")
-    return 0, ""
-
-
-# D1's transient errors, whose recommended action is "Retry the operation" (D1's error list,
-# developers.cloudflare.com/d1/observability/debug-d1/; the retry example of "Retry queries").
-_OVERLOADED = "D1 DB is overloaded"  # "Too many requests queued." / "Requests queued for too long."
-_TRANSIENT_WORDS = (
-    "Network connection lost",
-    "storage caused object to be reset",
-    "reset because its code was updated",
-    _OVERLOADED,
-)
-
-
-def _transient(message: str) -> bool:
-    return any(w in message for w in _TRANSIENT_WORDS)
-
-
-_LIMIT_WORDS = (
-    "SQLITE_TOOBIG",
-    "too long",
-    "too many SQL variables",
-    "Exceeded maximum DB size",
-    "SQLITE_FULL",
-    "exceeded timeout",
-)
-
-
-def _is_limit(message: str) -> bool:
-    low = message.lower()
-    return any(w.lower() in low for w in _LIMIT_WORDS)
 
 
 def _parse_raw(result: Any) -> list[D1Result]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.sqltemplate import is_transaction_control
 
-__all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump"]
+__all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump", "tables_first"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,48 @@ def dump_statements(path: Path) -> Iterator[str]:
     rest = "".join(buf)
     if rest.strip():
         yield rest
+
+
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\b", re.IGNORECASE)
+_INSERT = re.compile(r"\s*INSERT\b", re.IGNORECASE)
+_PRAGMA = re.compile(r"\s*PRAGMA\b", re.IGNORECASE)
+
+
+def tables_first(path: Path) -> bool:
+    """Move every ``CREATE TABLE`` of a dump before its first row, in place (fsynced), when
+    a table comes after rows: D1 exports each table with its rows in the order the tables
+    were made, so after a rebuild (Prisma's, drizzle-kit's) of a parent table, a child's
+    rows reference a table made later, and the dump loads nowhere with foreign keys on (``no
+    such table: main.User``; workers-sdk issue 5683): not into D1, not into the backup's
+    check. Whether it was rewritten."""
+    seen_rows = False
+    for statement in dump_statements(path):
+        if _INSERT.match(statement):
+            seen_rows = True
+        elif seen_rows and _CREATE_TABLE.match(statement):
+            break
+    else:
+        return False
+    tmp = path.with_name(path.name + ".order")
+    head = 0  # the leading PRAGMA defer_foreign_keys, BEGIN…: they stay first
+    for statement in dump_statements(path):
+        if not (_PRAGMA.match(statement) or is_transaction_control(statement)):
+            break
+        head += 1
+    mode = path.stat().st_mode & 0o777  # a backup is private (0600): so is its rewrite
+    tmp.unlink(missing_ok=True)  # one a killed run left keeps its own mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with open(fd, "w", encoding="utf-8") as out:
+        for i, statement in enumerate(dump_statements(path)):
+            if i < head or _CREATE_TABLE.match(statement):
+                out.write(statement)
+        for i, statement in enumerate(dump_statements(path)):
+            if i >= head and not _CREATE_TABLE.match(statement):
+                out.write(statement)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return True
 
 
 def load_dump(path: Path, conn: sqlite3.Connection) -> str | None:

@@ -1,0 +1,77 @@
+"""PostgreSQL row level security enabled on a live table with no policy (Supabase's advisor
+calls it "RLS enabled, no policy"): from the migration's commit every query of a role that is
+neither the table's owner nor BYPASSRLS (Supabase's ``anon`` and ``authenticated``: the app)
+sees no rows, and its writes fail, until a ``CREATE POLICY … ON`` the table exists."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from malnu_tui.engine.lint.model import Finding, Rule
+from malnu_tui.engine.lint.ops import Op, key, strip_comments
+from malnu_tui.engine.lint.rules import register
+from malnu_tui.engine.sqlsplit import Statement
+
+__all__ = ["RowSecurity"]
+
+RULE = Rule(
+    "PG-RLS-NO-POLICY",
+    "warning",
+    "row level security enabled on a table with no policy",
+    "every query of a role other than the owner (Supabase's anon and authenticated) then "
+    "returns no rows and its writes fail",
+    "create the table's policies in the same migration (before or after the ENABLE); for a "
+    "table only the server reads, accept it with lint:ignore and say so",
+)
+register(RULE)
+
+_IDENT = r'(?:"(?:[^"]|"")+"|[\w$]+)'
+_ON_TABLE = rf"\s+ON\s+(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})"
+_POLICY = re.compile(
+    rf"^(?P<verb>CREATE|DROP)\s+POLICY\s+(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT}){_ON_TABLE}",
+    re.IGNORECASE,
+)
+_ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+
+
+@dataclass
+class RowSecurity:
+    """Across the set's migrations, in order: each table's policies; per migration, the
+    tables it enables row level security on (:meth:`see`), judged at its end (:meth:`end`)."""
+
+    policies: dict[str, set[str]] = field(default_factory=dict)  # table → policy names
+    enabled: dict[str, tuple[str, int]] = field(default_factory=dict)  # table → (name, line)
+
+    def see(self, st: Statement, op: Op, new_tables: set[str] | dict[str, int]) -> None:
+        if op.kind == "alter_table":
+            if op.key not in new_tables and any(
+                a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions
+            ):
+                self.enabled.setdefault(op.key, (op.name, st.line))
+            return
+        if op.kind != "other" or "POLICY" not in st.text.upper():
+            return
+        m = _POLICY.match(strip_comments(st.text))
+        if m is None:
+            return
+        names = self.policies.setdefault(key(m["table"]), set())
+        if m["verb"].upper() == "CREATE":
+            names.add(key(m["name"]))
+        else:
+            names.discard(key(m["name"]))
+
+    def end(self, file: str) -> list[Finding]:
+        """The migration's findings: each table it enabled row level security on that has
+        no policy once it (and the migrations before it) ran."""
+        out = [
+            Finding(RULE.id, RULE.severity, file, line,
+                    f"row level security is enabled on {name}, which has no policy: every "
+                    "query of a role other than its owner or a BYPASSRLS role (Supabase's anon "
+                    "and authenticated, the app) returns no rows, and its writes fail, until a "
+                    f"CREATE POLICY … ON {name} runs", RULE.instead)
+            for t, (name, line) in self.enabled.items()
+            if not self.policies.get(t)
+        ]  # fmt: skip
+        self.enabled.clear()
+        return out
