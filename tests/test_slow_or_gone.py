@@ -4,8 +4,12 @@ clean-up step in place of the one that stopped it). Real processes and real sock
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
+import struct
+import threading
 import time
 from pathlib import Path
 
@@ -316,3 +320,67 @@ def test_ctrl_c_while_d1_fails_stops_at_once_not_after_every_clean_up_retried(
     assert proc.returncode == 130, err
     assert err.rstrip().endswith("interrupted"), err
     assert d1.sql("SELECT count(*) FROM migrations") == [(0,)]
+
+
+def _message(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("!i", len(payload) + 4) + payload
+
+
+def _let_in_and_never_answer(conn: socket.socket) -> None:
+    """The server side of one client: the startup answered as PostgreSQL answers a trusted
+    login, then every query read and left unanswered (a stuck server; a pooler that let the
+    client in and has no server connection to give it)."""
+    with contextlib.suppress(OSError, struct.error), conn:
+        while True:
+            (n,) = struct.unpack("!i", conn.recv(4, socket.MSG_WAITALL))
+            body = conn.recv(n - 4, socket.MSG_WAITALL)
+            if struct.unpack("!i", body[:4])[0] not in (80877103, 80877104):
+                break  # the startup packet (the others ask for SSL or GSS encryption)
+            conn.sendall(b"N")
+        hello = _message(b"R", struct.pack("!i", 0))
+        for key, value in (("server_version", "15.8"), ("client_encoding", "UTF8"),
+                           ("standard_conforming_strings", "on"), ("TimeZone", "UTC"),
+                           ("integer_datetimes", "on"), ("DateStyle", "ISO, MDY")):  # fmt: skip
+            hello += _message(b"S", f"{key}\0{value}\0".encode())
+        conn.sendall(hello + _message(b"K", struct.pack("!ii", 4242, 1)) + _message(b"Z", b"I"))
+        while conn.recv(65536):
+            pass
+
+
+def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
+    tmp_path: Path,
+) -> None:
+    """A PostgreSQL that accepts the login and then answers no query (a server stuck on its
+    disk, a pgbouncer whose pool the application has exhausted): `check` waited for ever
+    — no connect timeout applies once in, and the server's statement_timeout is the server's
+    — and cron started another every minute behind it. It now gives up at
+    `[monitor] check_timeout_seconds`, UNKNOWN, the other targets checked as usual."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=_let_in_and_never_answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    healthy = tmp_path / "ok.db"
+    assert run_cli("--database", f"sqlite:///{healthy}", "status").code == 0
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        "[monitor]\ncheck_timeout_seconds = 2\n"
+        f'[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:{port}/laporan"\n'
+        f'[targets.utama]\nurl = "sqlite:///{healthy}"\n'
+    )
+    try:
+        res = run_cli("--config", str(config), "check", "--all", timeout=WAIT)
+    finally:
+        server.close()
+    assert res.code in (2, 3), res.out + res.err  # the healthy one has no backup: CRITICAL
+    lines = res.out.splitlines()
+    assert (
+        "UNKNOWN laporan reach: no answer within 2 s ([monitor] check_timeout_seconds) while "
+        "connecting: the database (or the way to it) has stopped answering"
+    ) in lines, res.out
+    assert any(line.startswith("utama: reach OK") for line in lines), res.out

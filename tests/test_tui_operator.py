@@ -379,3 +379,52 @@ async def test_a_long_confirmation_keeps_its_field_and_reason_on_screen(tmp_path
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: screen.finished, timeout=30)
     assert len(demo.applied()) == 20
+
+
+async def test_an_emergency_rollback_of_15_shows_every_drop_and_its_rows(tmp_path: Path) -> None:
+    # The preview listed each DROP with the rows it takes in a block as tall as it was: at
+    # 80×24 three of 15 were seen, the others and the SQL pane were below the edge, and Tab
+    # focused an SQL pane of no height.
+    import sqlite3
+
+    from textual.widgets import Input, Static
+
+    from malnu_tui.tui.screens.rollback import RollbackWizard
+    from tests.tui_demo import build_many
+
+    demo = build_many(tmp_path / "demo", 20, 20)
+    with sqlite3.connect(demo.primary_db) as conn:
+        for i in range(20):
+            conn.execute(f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY)")
+            conn.executemany(f"INSERT INTO t{i} VALUES (?)", [(n,) for n in range(i + 1)])
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: settled(app, "how-far"))
+        screen = app.screen
+        assert isinstance(screen, RollbackWizard)
+        await pilot.press("down", "space")
+        screen.query_one("#steps-input", Input).value = "15"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.pause(0.2)
+        step = screen.query_one("#preview").region
+        sql = screen.query_one("#preview-sql").region
+        assert sql.height >= 4 and step.contains_region(sql), (sql, step)
+        from malnu_tui.tui.widgets.dialog import FitScroll
+
+        checks = screen.query_one("#preview FitScroll", FitScroll)
+        said = str(screen.query_one("#preconditions", Static).render())
+        assert all(f"drops table t{i}: {i + 1} rows" in said for i in range(5, 20)), said
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
+        await wait_until(pilot, lambda: checks.max_scroll_y > 0)
+        await wait_until(pilot, lambda: checks.scroll_y == checks.max_scroll_y)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: settled(app, "verify"), timeout=30)
+    assert len(demo.applied()) == 5
+    assert [t for t in demo.tables() if t.startswith("t") and t[1:].isdigit()] == sorted(
+        f"t{i}" for i in range(5)
+    )

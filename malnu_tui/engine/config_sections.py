@@ -20,6 +20,9 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
     "backup_max_age_hours": 26.0,
     "pending_max_age_days": 7.0,
     "sync_max_lag_minutes": 60.0,
+    # A check gives up on a target that has not answered by then (UNKNOWN), below a minute so
+    # that a check run every minute never piles up behind one that waits; 0: no limit.
+    "check_timeout_seconds": 50.0,
 }
 DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
 DEFAULT_CURSOR = "updated_at"

@@ -124,9 +124,9 @@ class ApplyWizard(WizardScreen):
         with StepPane(id="plan"):
             yield Static("", id="plan-intro", classes="intro")
             yield DataTable(id="plan-table", cursor_type="row")
-            yield Static("", id="plan-checks", classes="preconditions")
+            yield FitScroll("", id="plan-checks", classes="preconditions")
             yield Button("Rehearse on a backup copy first", id="rehearse")
-            yield Static(
+            yield FitScroll(
                 "Rehearse: restores the newest verified backup into a scratch database and runs "
                 "these migrations there, with times and rows (production is not touched).",
                 id="rehearse-report",
@@ -246,6 +246,7 @@ class ApplyWizard(WizardScreen):
             checks.set_class(False, "problems")
             self.allow_next(label="Confirm ▶ (n)")
         self.query_one("#plan-sql", TextArea).load_text(p.plan.sql_text() if p.plan else "")
+        self.refit_step()  # many notes or lint findings scroll; the SQL stays below
 
     # -- run ----------------------------------------------------------------------------------
     def _start_run(self) -> None:
@@ -358,6 +359,7 @@ class ApplyWizard(WizardScreen):
             text.append(f"  {m.describe()}\n")
         self.query_one("#rehearse-report", Static).update(text)
         self.query_one("#rehearse", Button).disabled = False
+        self.refit_step()
 
     @on(ApplyPlanned)
     def _planned(self, event: ApplyPlanned) -> None:

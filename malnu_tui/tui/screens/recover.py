@@ -134,7 +134,7 @@ class RecoverWizard(WizardScreen):
             yield DataTable(id="when-backups", cursor_type="row", zebra_stripes=True)
         with StepPane(id="plan"):
             yield OperationProgress(log=False, id="plan-progress")
-            yield Static("", id="recover-plan")
+            yield FitScroll("", id="recover-plan")
         with StepPane(id="confirm"):
             yield FitScroll("", id="recover-confirm-text", classes="intro")
             yield TypedConfirmation(id="recover-typed", field_id="recover-confirm-input")
@@ -306,6 +306,7 @@ class RecoverWizard(WizardScreen):
             else:
                 text.append(line + "\n")
         self.query_one("#recover-plan", Static).update(text)
+        self.refit_step()
         self.query_one("#plan-progress", OperationProgress).finish(
             f"✔ plan ready: start from backup {p.backup.id}"
             if not isinstance(p, NativeRecoverPlan)

@@ -73,7 +73,7 @@ class RestoreWizard(WizardScreen):
 
     def compose_steps(self) -> Iterable[Widget]:
         with StepPane(id="verify"):
-            yield Static(manifest_text(self.manifest), id="restore-manifest", classes="intro")
+            yield FitScroll(manifest_text(self.manifest), id="restore-manifest", classes="intro")
             yield OperationProgress(log=False, id="verify-progress")
             yield Static("", id="verify-checks")
         with StepPane(id="confirm"):
@@ -184,6 +184,7 @@ class RestoreWizard(WizardScreen):
             mark, style = ("✘", "bold red") if p.blocking else ("⚠", "yellow")
             text.append(f"{mark} {p.describe()}\n", style=style)
         self.query_one("#verify-checks", Static).update(text)
+        self.refit_step()  # a long manifest scrolls; the checks stay in view
         progress = self.query_one("#verify-progress", OperationProgress)
         if report.ok and not pf.ok:
             progress.caption("✘ another operator holds the migration lock: nothing can start")

@@ -115,7 +115,7 @@ class RollbackWizard(WizardScreen):
         with StepPane(id="preview"):
             yield Static("", id="preview-intro", classes="intro")
             yield DataTable(id="preview-table", cursor_type="row")
-            yield Static("", id="preconditions", classes="preconditions")
+            yield FitScroll("", id="preconditions", classes="preconditions")
             yield SqlText(
                 "", language="sql", read_only=True, id="preview-sql", show_line_numbers=True
             )
@@ -287,6 +287,7 @@ class RollbackWizard(WizardScreen):
             text.append(f"  ⚠ {warning}\n", style="yellow")
         checks.update(text)
         checks.set_class(bool(p.problems), "problems")
+        self.refit_step()  # 15 DROPs and their rows: they scroll, the SQL stays below
         if p.problems:
             # Nothing is focused: Enter must not press Cancel (esc is the way out).
             self.allow_next("a precondition does not hold")

@@ -107,7 +107,7 @@ class WizardScreen(Screen[str | None]):
         self._typed_label = None
         self.set_focus(None)  # a widget of the previous step must not keep the keys
         self.enter_step(self.step)
-        refit(self.query_one(f"#{self.step}", StepPane))
+        self.refit_step()
         self.update_nav()
         self._focus_nav()
 
@@ -194,6 +194,11 @@ class WizardScreen(Screen[str | None]):
     def action_next(self) -> None:
         if self.check_next() and self.leave_step(self.step):
             self.go(self.index + 1)
+
+    def refit_step(self) -> None:
+        """After the step's text changed: its :class:`FitScroll` fits, or shrinks and scrolls
+        so that what follows it (the SQL, the field) stays on screen."""
+        refit(self.query_one(f"#{self.step}", StepPane))
 
     def action_page_text(self, direction: int) -> None:
         page_text(self.query_one(f"#{self.step}", StepPane), direction)
