@@ -422,3 +422,34 @@ def test_a_sync_pairs_url_in_the_config_is_masked(tmp_path: Path) -> None:
             res = run_cli("--config", str(cfg), *args)
             assert res.code == 2 and "[sync.rep] to = " in res.err, res.err
             assert not leaks(res.out + res.err), (to, args, res.err)
+
+
+def test_sync_status_masks_a_destination_given_by_url(
+    pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
+) -> None:
+    """``[sync.NAME] to = "postgresql://…:password@…"`` (or ``sync status --to URL``):
+    ``sync status`` printed the destination as written, password and all, in its table and
+    in ``--json`` (the console's list of pairs showed it likewise)."""
+    password = f"{HEAD}-sync-{TAIL}"
+    set_password(pg_cluster, password)
+    host, db = secret_role
+    url = f"postgresql://{ROLE}:{password}@{host}/{db}"
+    src = tmp_path / "p.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users VALUES (1, 'Siti')")
+    conn.close()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n'
+        f'[sync.reporting]\nfrom = "primary"\nto = "{url}"\ntables = ["users"]\n'
+    )
+    base = ("--config", str(cfg))
+    res = run_cli(*base, "sync", "--yes", env=NO_PG_ENV)
+    assert res.code == 0 and not leaks(res.out + res.err), res.err
+    for args in (("sync", "status"), ("sync", "status", "--json"), ("sync", "status", "--to", url)):
+        res = run_cli(*base, *args, env=NO_PG_ENV)
+        assert res.code == 0 and "users" in res.out, (args, res.err)
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
+    rows = json.loads(run_cli(*base, "sync", "status", "--json", env=NO_PG_ENV).out)
+    assert rows[0]["destination"] == url.replace(password, "***")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.config import Settings, Target, resolve_target
 
@@ -30,11 +30,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SyncPair:
-    """``[sync.NAME]``: which target is copied into which, and the options."""
+    """``[sync.NAME]``: which target is copied into which, and the options. An end may be a
+    URL with its password: shown through :func:`end_label`, and out of the repr."""
 
     name: str
-    source: str
-    dest: str
+    source: str = field(repr=False)
+    dest: str = field(repr=False)
     tables: tuple[str, ...] = ()  # empty: every table of the source
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
     cursor: str = DEFAULT_CURSOR
@@ -49,6 +50,14 @@ def load_pairs(settings: Settings) -> dict[str, SyncPair]:
     data = read_config_file(path)  # TOML imported there: a sync from a script needs none
     values = sync_values(data.get("sync", {}), str(path), settings.targets)
     return {v["name"]: SyncPair(**v) for v in values}
+
+
+def end_label(end: str) -> str:
+    """A pair's end as it may be shown: a target's name as it is, a URL masked."""
+    try:
+        return mask_url(end)
+    except ConfigError:
+        return "***"
 
 
 def resolve_end(settings: Settings, name_or_url: str) -> Target:

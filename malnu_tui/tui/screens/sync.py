@@ -178,13 +178,19 @@ class SyncScreen(Screen[None]):
 
     @on(PairsLoaded)
     def _pairs_loaded(self, event: PairsLoaded) -> None:
+        from malnu_tui.engine.sync.pairs import end_label  # a URL end's password masked
+
         event.stop()
         self.pairs = event.pairs
         table = self.query_one("#sync-pairs", DataTable)
         table.clear()
         for p in self.pairs:
             table.add_row(
-                p.name, p.source, p.dest, ", ".join(p.tables) or "every table", key=p.name
+                p.name,
+                end_label(p.source),
+                end_label(p.dest),
+                ", ".join(p.tables) or "every table",
+                key=p.name,
             )
         if not self.pairs:
             self.query_one("#sync-report", Static).update(
