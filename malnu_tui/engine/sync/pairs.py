@@ -109,4 +109,7 @@ def pick_pair(
 
 
 def describe_pairs(pairs: Sequence[SyncPair]) -> str:
-    return ", ".join(f"{p.name} ({p.source} → {p.dest})" for p in pairs) or "none"
+    return (
+        ", ".join(f"{p.name} ({end_label(p.source)} → {end_label(p.dest)})" for p in pairs)
+        or "none"
+    )

@@ -355,11 +355,13 @@ class SyncScreen(Screen[None]):
 
     @on(SyncPlanned)
     def _planned(self, event: SyncPlanned) -> None:
+        from malnu_tui.engine.sync.pairs import end_label
         from malnu_tui.tui.screens.confirm import ConfirmScreen
 
         event.stop()
         pair = next(p for p in self.pairs if p.name == event.pair)
-        lines = [f"{pair.source} → {pair.dest}" + (" (full resync)" if self.full else "")]
+        source, dest = end_label(pair.source), end_label(pair.dest)  # a URL's password masked
+        lines = [f"{source} → {dest}" + (" (full resync)" if self.full else "")]
         lines.extend(f"warning: {w}" for w in event.warnings)
         self.planned_said = said_lines(event.warnings, event.plans)
         for p in event.plans:
@@ -379,7 +381,7 @@ class SyncScreen(Screen[None]):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Sync {len(event.plans)} table(s) into {pair.dest}?",
+                f"Sync {len(event.plans)} table(s) into {dest}?",
                 "\n".join(lines),
                 event.database,
                 "Sync",
