@@ -38,7 +38,7 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
         register_secret(secret)
     where, sep, table = label.rpartition(":")
     if not sep or not where or not table:
-        raise ConfigError(f"--from {mask_url(label)!r}: expected TARGET:TABLE (e.g. legacy:users)")
+        raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")
     url = is_database_url(where) or "://" in label
     if url and (not is_database_url(where) or table.isdigit() or "/" in table or "@" in table):
         # A URL without its :TABLE: the last colon was the port's or the password's, and
