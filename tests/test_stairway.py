@@ -256,6 +256,6 @@ def test_a_rollback_that_gives_the_schema_back_but_not_the_rows_is_noted(
     notes = [n for n in json.loads(res.out)["notes"] if "seeded rows" in n]
     assert notes == [
         "20250101_000200_undo_lower.sql gives the schema back but not the seeded rows of users "
-        "(2 rows, other values): a `rollback` of 20250101_000200_lower.sql keeps what it "
+        "(2 row(s), other values): a `rollback` of 20250101_000200_lower.sql keeps what it "
         "changed in them (only a backup has the rows as they were)"
     ]

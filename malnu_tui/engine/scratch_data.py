@@ -69,5 +69,5 @@ def changed_tables(before: RowDigests, after: RowDigests) -> list[str]:
     for t in sorted(set(before) & set(after)):
         (n, digest), (m, digest_after) = before[t], after[t]
         if digest != digest_after:
-            out.append(f"{t} ({n} → {m} rows)" if n != m else f"{t} ({n} rows, other values)")
+            out.append(f"{t} ({n} → {m} rows)" if n != m else f"{t} ({n} row(s), other values)")
     return out

@@ -208,3 +208,14 @@ INSERT INTO t (id, n, flag) VALUES (2, 1, 0);
 SELECT setval(pg_get_serial_sequence('"t"', 'id'), coalesce((SELECT max("id") FROM "t"), 0) + 1, false);
 -- check:
 SELECT x, f FROM log ORDER BY x, f
+
+-- case: aggregates_of_a_boolean_column
+-- setup:
+CREATE TABLE tasks (id INTEGER PRIMARY KEY, grp TEXT, done BOOLEAN);
+INSERT INTO tasks VALUES (1, 'a', 1), (2, 'a', 0), (3, 'a', 1), (4, 'b', 0), (5, 'b', NULL);
+-- sqlite:
+CREATE VIEW progress AS SELECT grp, sum(done) AS finished, avg(done) AS rate, max(done) AS any_done, total(done) AS t FROM tasks GROUP BY grp;
+-- postgres:
+CREATE VIEW progress AS SELECT grp, SUM(CAST(done AS INT)) AS finished, AVG(CAST(CAST(done AS INT) AS DOUBLE PRECISION)) AS rate, MAX(CAST(done AS INT)) AS any_done, CAST(COALESCE(SUM(CAST(done AS INT)), 0) AS DOUBLE PRECISION) AS t FROM tasks GROUP BY grp;
+-- check:
+SELECT grp, finished, rate, any_done, t FROM progress ORDER BY grp
