@@ -478,3 +478,25 @@ def test_a_source_url_typed_into_the_console_is_masked_in_its_error(tmp_path: Pa
             open_source(settings, ImportRequest("users", source_label=label))
         shown = mask_secrets(f"{info.value} {info.value.hint or ''}")
         assert not leaks(shown), (label, shown)
+
+
+def test_a_webhook_whose_host_is_its_secret_is_masked() -> None:
+    """Pipedream's (and RequestBin's) endpoints carry their secret in the host, not the path
+    (``https://eo1x2y3z4a5b6c7.m.pipedream.net``): "scheme and host" showed it whole in every
+    alert line and in the console's alerts view."""
+    from malnu_tui.engine.monitor.config import Webhook
+
+    shown = {
+        url: Webhook("json", url).display
+        for url in (
+            f"https://eo{HEAD}1x2y3z4a5b{TAIL}.m.pipedream.net",
+            f"https://hooks.slack.com/services/T0/B0/{HEAD}{TAIL}",
+            f"http://127.0.0.1:9/hook/{HEAD}{TAIL}",
+        )
+    }
+    assert not leaks(" ".join(shown.values())), shown
+    assert list(shown.values()) == [
+        "json https://***.m.pipedream.net/***",
+        "json https://hooks.slack.com/***",
+        "json http://127.0.0.1:9/***",
+    ]
