@@ -494,3 +494,19 @@ def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unch
     assert "the restore had not begun: the database is unchanged" in err
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM nilai").fetchone() == (2,)
+
+
+def test_a_read_behind_a_table_held_exclusively_names_the_session(pg_url: str) -> None:
+    """`VACUUM FULL malnu_audit` (the audit table grows) or a DBA's ALTER holds a tool table
+    exclusively: `status` and `check` gave up at lock_timeout saying only "canceling statement
+    due to lock timeout" — nothing of what they waited for, or on whom."""
+    assert run_cli("--database", pg_url, "status").code == 0
+    url = f"{pg_url}?lock_timeout=1s"
+    with psycopg.connect(pg_url, application_name="vacuum-full") as maint:
+        maint.execute("LOCK TABLE malnu_audit IN ACCESS EXCLUSIVE MODE")
+        res = run_cli("--database", url, "status", timeout=WAIT)
+        checked = run_cli("--database", url, "check", timeout=WAIT)
+    who = "a session holds a table exclusively: pid "
+    assert res.code == 1 and who in res.err, res.err
+    assert "(vacuum-full, postgres, idle in transaction)" in res.err
+    assert checked.code == 3 and who in checked.out.splitlines()[0], checked.out
