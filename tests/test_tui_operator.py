@@ -428,3 +428,53 @@ async def test_an_emergency_rollback_of_15_shows_every_drop_and_its_rows(tmp_pat
     assert [t for t in demo.tables() if t.startswith("t") and t[1:].isdigit()] == sorted(
         f"t{i}" for i in range(5)
     )
+
+
+async def test_back_names_the_key_that_works_in_a_field(demo: Demo) -> None:
+    # On a typed confirmation, Back said "(b)": b is typed into the field there; ctrl+b
+    # (the footer's "^b") goes back.
+    from textual.widgets import Input
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        screen = app.screen
+        back = screen.query_one("#back", Button)
+        assert str(back.label) == "◀ Back (b)"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        field = screen.query_one("#confirm-input", Input)
+        assert app.focused is field and str(back.label) == "◀ Back (^b)"
+        await pilot.press("b")
+        assert field.value == "b" and settled(app, "confirm")
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        assert str(back.label) == "◀ Back (b)"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (100, 30)])
+async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
+    demo: Demo, size: tuple[int, int]
+) -> None:
+    # Beside the manifest pane the list got half the width, and its last column, whether the
+    # backup is verified, read "✘ n" / "✔ y" under a header cut to "ver".
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from tests.tui_demo import add_backups
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        table = app.screen.query_one("#backup-table", DataTable)
+        await wait_until(
+            pilot, lambda: table.row_count == 2 and not table._require_update_dimensions
+        )
+        await pilot.pause(0.1)
+        needed = sum(c.get_render_width(table) for c in table.ordered_columns)
+        assert needed <= table.scrollable_content_region.width, (needed, table.region)
