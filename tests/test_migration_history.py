@@ -655,3 +655,63 @@ def test_create_in_a_supabase_project_names_files_as_the_supabase_cli_reads_them
     assert create_migration(other, "next", now=now)[0].name == "20251124050000_next.sql"
     plain = (tmp_path / "migrations", tmp_path / "rollback")
     assert create_migration(plain, "next", now=now)[0].name == "20251124_050000_next.sql"
+
+
+def test_a_row_without_a_version_is_no_head(db_target: DbTarget, mdirs: MigrationDirs) -> None:
+    """A row another runner wrote under a name with no version (`init.sql`) sorted after every
+    version: it was the head, every new file "older than the head: applied out of order", and
+    the first thing `rollback` picked (then refused: no rollback file)."""
+    d = mdirs
+    _seed_set(d)
+    b = db_target.open(d)
+    _up(b, d)
+    sql = "INSERT INTO migrations (filename, checksum) VALUES ('init.sql', 'x')"
+    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    d.add(
+        "20250101_000300",
+        "index_kelas",
+        "CREATE INDEX kelas_nama ON kelas (nama);",
+        "DROP INDEX kelas_nama;",
+    )
+    mset = discover(d.migrations, d.rollback)
+    report = status(b, mset)
+    assert report.head == "20250101_000200"
+    assert not any("out of order" in n for s in plan_up(b, mset).steps for n in s.notes)
+    _up(b, d)
+    assert _down(b, d) == ["20250101_000300_index_kelas.sql"]
+    b.close()
+
+
+def test_an_operators_script_in_the_rollback_directory_is_a_warning(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`rollback/emergency_rollback_all.sql` (an operator's own script, written at 2 a.m.)
+    stopped every command, `status` and `rollback` included, with "bad rollback file name"."""
+    d = mdirs
+    _seed_set(d)
+    (d.rollback / "emergency_rollback_all.sql").write_text("DROP TABLE kelas;\n")
+    b = db_target.open(d)
+    _up(b, d)
+    mset = discover(d.migrations, d.rollback)
+    assert any("emergency_rollback_all.sql: not a rollback file name" in w for w in mset.warnings)
+    assert _down(b, d) == ["20250101_000200_seed_kelas.sql"]
+    b.close()
+
+
+def test_create_refuses_what_it_cannot_write_in_one_line(tmp_path: Path) -> None:
+    """A name past the file system's 255 bytes and a rollback directory that cannot be made
+    were tracebacks (the latter after the migration file was written: half a pair); a name
+    holding a line break wrote its second line into the new file as SQL."""
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.migrate import create_migration
+
+    mig_dir, rb_dir = tmp_path / "migrations", tmp_path / "rollback"
+    with pytest.raises(ConfigError, match="file systems allow 255: shorten it"):
+        create_migration((mig_dir, rb_dir), "tambah kolom " * 30)
+    mig, _rb = create_migration((mig_dir, rb_dir), "kolom baru\nDROP TABLE users;")
+    assert discover(mig_dir, rb_dir).migrations[0].statements() == []  # comments only
+    blocked = tmp_path / "not_a_dir"
+    blocked.write_text("")
+    with pytest.raises(ConfigError, match="cannot write"):
+        create_migration((mig_dir, blocked / "rollback"), "lagi")
+    assert [p.name for p in mig_dir.iterdir()] == [mig.name]  # no half pair left

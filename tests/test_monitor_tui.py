@@ -17,7 +17,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.alerts import AlertsScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import build_demo, wait_until
+from tests.tui_demo import build_demo, run_from_palette, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -76,8 +76,5 @@ async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
         assert isinstance(app.screen, StatusScreen)
 
         # The palette reaches the same view.
-        await pilot.press("ctrl+p")
-        await pilot.press(*"health and alerts")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "health and alerts", "Health and alerts")
         await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))

@@ -373,3 +373,83 @@ def test_a_mistyped_scheme_separator_still_masks_the_password(tmp_path: Path) ->
             assert res.code in (2, 3), (url, args, res.err)
             assert "***" in res.out + res.err, (url, args, res.out + res.err)
             assert not leaks(res.out + res.err), (url, args, res.out + res.err)
+
+
+def test_the_values_a_crash_report_prints_hold_no_secret(tmp_path: Path) -> None:
+    """The console's crash report (Textual's traceback) prints every frame's locals, by
+    rich's pretty repr: a Target printed its URL, password and all, and its api_token; the
+    settings printed every target's; an import request its ``--from`` URL; a client tool's
+    connection its PGPASSWORD."""
+    from rich.pretty import pretty_repr
+
+    from malnu_tui.engine.backup.pg_tools import child_connection
+    from malnu_tui.engine.config import load_settings, resolve_target
+    from malnu_tui.engine.data.request import ImportRequest
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.analytics]\nurl = "postgresql://malnu:{HEAD}-pw-{TAIL}@db/school"\n'
+        f'[targets.prod]\nurl = "d1://{ACCOUNT}/db-1"\napi_token = "{HEAD}0123456789abc{TAIL}"\n'
+    )
+    settings = load_settings(config=str(cfg))
+    values = [
+        settings,
+        resolve_target(settings, name="prod", env={}),
+        child_connection(f"postgresql://u:{HEAD}1{TAIL}@h/d?sslpassword={HEAD}2{TAIL}"),
+        ImportRequest("users", source_label=f"postgresql://u:{HEAD}3{TAIL}@h/legacy:users"),
+    ]
+    for value in values:
+        shown = repr(value) + pretty_repr(value)
+        assert not leaks(shown), shown
+    values[2].close()
+
+
+def test_a_sync_pairs_url_in_the_config_is_masked(tmp_path: Path) -> None:
+    """``[sync.NAME] to = "<URL>"`` with its ``://`` mistyped: every command (the config's
+    tables are checked at load) printed the password in its error; the ends of a pair given
+    as URLs join the secrets every message is masked of."""
+    cfg = tmp_path / "malnu.toml"
+    db = tmp_path / "p.db"
+    for to in (
+        f"postgresql:/malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+        f"postgresql//malnu:{HEAD}-pw-{TAIL}@127.0.0.1:1/school",
+    ):
+        cfg.write_text(
+            f'[targets.primary]\nurl = "sqlite:///{db}"\n[sync.rep]\nfrom = "primary"\n'
+            f'to = "{to}"\n'
+        )
+        for args in (("status",), ("sync", "status")):
+            res = run_cli("--config", str(cfg), *args)
+            assert res.code == 2 and "[sync.rep] to = " in res.err, res.err
+            assert not leaks(res.out + res.err), (to, args, res.err)
+
+
+def test_sync_status_masks_a_destination_given_by_url(
+    pg_cluster: PgCluster, secret_role: tuple[str, str], tmp_path: Path
+) -> None:
+    """``[sync.NAME] to = "postgresql://…:password@…"`` (or ``sync status --to URL``):
+    ``sync status`` printed the destination as written, password and all, in its table and
+    in ``--json`` (the console's list of pairs showed it likewise)."""
+    password = f"{HEAD}-sync-{TAIL}"
+    set_password(pg_cluster, password)
+    host, db = secret_role
+    url = f"postgresql://{ROLE}:{password}@{host}/{db}"
+    src = tmp_path / "p.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users VALUES (1, 'Siti')")
+    conn.close()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n'
+        f'[sync.reporting]\nfrom = "primary"\nto = "{url}"\ntables = ["users"]\n'
+    )
+    base = ("--config", str(cfg))
+    res = run_cli(*base, "sync", "--yes", env=NO_PG_ENV)
+    assert res.code == 0 and not leaks(res.out + res.err), res.err
+    for args in (("sync", "status"), ("sync", "status", "--json"), ("sync", "status", "--to", url)):
+        res = run_cli(*base, *args, env=NO_PG_ENV)
+        assert res.code == 0 and "users" in res.out, (args, res.err)
+        assert not leaks(res.out + res.err), (args, res.out + res.err)
+    rows = json.loads(run_cli(*base, "sync", "status", "--json", env=NO_PG_ENV).out)
+    assert rows[0]["destination"] == url.replace(password, "***")

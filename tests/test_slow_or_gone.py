@@ -4,12 +4,18 @@ clean-up step in place of the one that stopped it). Real processes and real sock
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
+import struct
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.d1server import Fault
 from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli
@@ -316,3 +322,132 @@ def test_ctrl_c_while_d1_fails_stops_at_once_not_after_every_clean_up_retried(
     assert proc.returncode == 130, err
     assert err.rstrip().endswith("interrupted"), err
     assert d1.sql("SELECT count(*) FROM migrations") == [(0,)]
+
+
+def _message(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("!i", len(payload) + 4) + payload
+
+
+def _let_in_and_never_answer(conn: socket.socket) -> None:
+    """The server side of one client: the startup answered as PostgreSQL answers a trusted
+    login, then every query read and left unanswered (a stuck server; a pooler that let the
+    client in and has no server connection to give it)."""
+    with contextlib.suppress(OSError, struct.error), conn:
+        while True:
+            (n,) = struct.unpack("!i", conn.recv(4, socket.MSG_WAITALL))
+            body = conn.recv(n - 4, socket.MSG_WAITALL)
+            if struct.unpack("!i", body[:4])[0] not in (80877103, 80877104):
+                break  # the startup packet (the others ask for SSL or GSS encryption)
+            conn.sendall(b"N")
+        hello = _message(b"R", struct.pack("!i", 0))
+        for key, value in (("server_version", "15.8"), ("client_encoding", "UTF8"),
+                           ("standard_conforming_strings", "on"), ("TimeZone", "UTC"),
+                           ("integer_datetimes", "on"), ("DateStyle", "ISO, MDY")):  # fmt: skip
+            hello += _message(b"S", f"{key}\0{value}\0".encode())
+        conn.sendall(hello + _message(b"K", struct.pack("!ii", 4242, 1)) + _message(b"Z", b"I"))
+        while conn.recv(65536):
+            pass
+
+
+@pytest.fixture
+def silent_pg() -> Iterator[int]:
+    """The port of a PostgreSQL that lets every client in and answers nothing after."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=_let_in_and_never_answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_check_of_a_server_that_lets_it_in_and_never_answers_ends_unknown(
+    tmp_path: Path, silent_pg: int
+) -> None:
+    """A PostgreSQL that accepts the login and then answers no query (a server stuck on its
+    disk, a pgbouncer whose pool the application has exhausted): `check` waited for ever
+    — no connect timeout applies once in, and the server's statement_timeout is the server's
+    — and cron started another every minute behind it. It now gives up at
+    `[monitor] check_timeout_seconds`, UNKNOWN, the other targets checked as usual. (Here
+    the connection's own bound, below, is set longer, so the check's is the one met.)"""
+    healthy = tmp_path / "ok.db"
+    assert run_cli("--database", f"sqlite:///{healthy}", "status").code == 0
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        "[monitor]\ncheck_timeout_seconds = 2\n[targets.laporan]\n"
+        f'url = "postgresql://malnu@127.0.0.1:{silent_pg}/laporan?connect_timeout=600"\n'
+        f'[targets.utama]\nurl = "sqlite:///{healthy}"\n'
+    )
+    res = run_cli("--config", str(config), "check", "--all", timeout=WAIT)
+    assert res.code in (2, 3), res.out + res.err  # the healthy one has no backup: CRITICAL
+    lines = res.out.splitlines()
+    assert (
+        "UNKNOWN laporan reach: no answer within 2 s ([monitor] check_timeout_seconds) while "
+        "connecting: the database (or the way to it) has stopped answering"
+    ) in lines, res.out
+    assert any(line.startswith("utama: reach OK") for line in lines), res.out
+
+
+def test_a_server_that_lets_the_client_in_and_never_answers_is_cannot_connect(
+    silent_pg: int,
+) -> None:
+    """The same server for every other command: `status`, `up`, `doctor` waited for ever in
+    the first query after the login, with nothing said. The connection's `connect_timeout`
+    (10 s unless the URL or PGCONNECT_TIMEOUT says) now bounds that first answer too."""
+    url = f"postgresql://malnu@127.0.0.1:{silent_pg}/laporan?connect_timeout=1"
+    res = run_cli("--database", url, "status", timeout=WAIT)
+    assert res.code == 1, res.err
+    assert res.err.strip() == (
+        f"error: cannot connect to {url}: it let this client in, then did not answer within "
+        "1 s (a stuck server, or a pooler with no server connection free)"
+    )
+
+
+def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path: Path) -> None:
+    """An operator's `check --alert`, suspended with Ctrl-Z while it sent (or stuck on its
+    disk), kept its hold on the incident state: every `check --alert` cron started after it
+    waited on that hold for ever, silent. Now a run waits 5 s, then says who holds it and
+    that its alerts wait for the next run; its check's result and exit code stand."""
+    hook = socket.create_server(("127.0.0.1", 0))  # a receiver that takes the POST and hangs
+    calls: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                calls.append(hook.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.utama]\nurl = "sqlite:///{tmp_path / "gone.db"}"\n'
+        f'[[alerts.webhooks]]\nkind = "json"\nurl = "http://127.0.0.1:{hook.getsockname()[1]}/x"\n'
+        "timeout = 60\nretries = 0\n"
+    )
+    first = popen_cli("--config", str(config), "check", "--alert")
+    try:
+        deadline = time.monotonic() + WAIT
+        while not calls:  # the first run is sending: it holds the incident state
+            assert time.monotonic() < deadline and first.poll() is None, "it never sent"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGSTOP)  # Ctrl-Z
+        second = run_cli("--config", str(config), "check", "--alert", timeout=WAIT)
+    finally:
+        first.kill()
+        first.communicate()
+        hook.close()
+        for c in calls:
+            c.close()
+    assert second.code == 3, second.out + second.err  # the check's own result: UNKNOWN
+    assert second.out.startswith("MALNU UNKNOWN - utama: database file ")
+    assert (
+        f"alerting FAILED: cannot keep the incident state in {tmp_path}/home/xdg_state_home/"
+        f"malnu-tui/incidents.json: another `malnu-tui check --alert` (pid {first.pid}) has "
+        "held it for over 5 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
+        "nothing sent"
+    ) in second.err, second.err

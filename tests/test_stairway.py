@@ -236,3 +236,26 @@ def test_a_check_made_at_commit_fails_the_stair_at_the_files_end(
     bad = json.loads(res.out)["steps"][1]
     assert (bad["stage"], bad["line"], bad["statement"]) == ("apply", 7, "COMMIT"), bad
     assert bad["message"] == "FOREIGN KEY constraint failed (at COMMIT)"
+
+
+def test_a_rollback_that_gives_the_schema_back_but_not_the_rows_is_noted(
+    sqlite_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """With --seed, a data migration whose rollback cannot undo it (the schema is the same,
+    the rows are not) passed its stair without a word."""
+    mdirs.add("20250101_000100", "users",
+              "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);",
+              "DROP TABLE users;")  # fmt: skip
+    mdirs.add("20250101_000200", "lower", "UPDATE users SET email = lower(email);", "SELECT 1;")
+    mdirs.add("20250101_000300", "nick", "ALTER TABLE users ADD COLUMN nick TEXT;\n"
+              "UPDATE users SET nick = name;", "ALTER TABLE users DROP COLUMN nick;")  # fmt: skip
+    seed = tmp_path / "seed.sql"
+    seed.write_text("INSERT INTO users VALUES (1, 'A@X', 'Ani'), (2, 'b@x', 'Budi');\n")
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "test", "--seed", str(seed), "--json")
+    assert res.code == 0, res.err
+    notes = [n for n in json.loads(res.out)["notes"] if "seeded rows" in n]
+    assert notes == [
+        "20250101_000200_undo_lower.sql gives the schema back but not the seeded rows of users "
+        "(2 row(s), other values): a `rollback` of 20250101_000200_lower.sql keeps what it "
+        "changed in them (only a backup has the rows as they were)"
+    ]

@@ -14,7 +14,14 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.sync import SyncScreen
-from tests.tui_demo import Demo, add_sync_pair, build_demo, synced_pair, wait_until
+from tests.tui_demo import (
+    Demo,
+    add_sync_pair,
+    build_demo,
+    run_from_palette,
+    synced_pair,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -96,11 +103,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
         await wait_until(pilot, lambda: idle_with(app, "sync cancelled"), timeout=60)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"Sync between")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "Sync between", "Sync between the databases")
         await wait_until(pilot, lambda: sync_screen(app) is not None, timeout=60)
 
 

@@ -246,6 +246,28 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+async def run_from_palette(pilot: Any, app: Any, words: str, title: str) -> None:
+    """Open the command palette, type ``words`` and press Enter once its highlighted entry is
+    ``title``: the palette searches in a worker, and an Enter pressed after a fixed pause on a
+    loaded machine ran an earlier keystroke's match, or nothing."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*words)
+    hits = app.screen.query_one(CommandList)
+
+    def ready() -> bool:
+        at = hits.highlighted
+        if at is None or hits.option_count == 0:
+            return False
+        prompt = hits.get_option_at_index(at).prompt
+        return title.lower() in str(getattr(prompt, "plain", prompt)).lower()
+
+    await wait_until(pilot, ready, timeout=60)
+    await pilot.press("enter")
+
+
 def take_lock_elsewhere(db: Path) -> None:
     """Hold the migration lock as another operator on another host (a second connection)."""
     from malnu_tui.engine.backends.base import LOCK_TABLE

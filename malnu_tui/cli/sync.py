@@ -258,7 +258,7 @@ def _stopped(
 
 def _status(ctx: Context, pair_name: str | None) -> int:
     from malnu_tui.engine.sync import copy_statuses, lag_seconds
-    from malnu_tui.engine.sync.pairs import configured_source, load_pairs, resolve_end
+    from malnu_tui.engine.sync.pairs import configured_source, end_label, load_pairs, resolve_end
 
     settings = ctx.settings
     pairs = load_pairs(settings)
@@ -290,7 +290,7 @@ def _status(ctx: Context, pair_name: str | None) -> int:
                 said.append(f"note: {cs.source_note}")
             rows.append(
                 {
-                    "destination": name,
+                    "destination": end_label(name),
                     "table": st.table_name,
                     "source": st.source,
                     "mode": st.mode,

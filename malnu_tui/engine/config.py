@@ -80,14 +80,16 @@ def expand_path(value: str, where: str = "") -> Path:
 
 @dataclass(frozen=True)
 class Target:
-    """One database and the migration files that belong to it."""
+    """One database and the migration files that belong to it. Its ``url`` (a password) and
+    ``options`` (an ``api_token``) stay out of its repr: the console's crash report (Textual's
+    traceback) prints every frame's locals by repr."""
 
     name: str
-    url: str
+    url: str = field(repr=False)
     migrations_dir: Path
     rollback_dir: Path
     backup_dir: Path
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> Kind:

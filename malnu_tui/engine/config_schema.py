@@ -71,6 +71,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "backup_max_age_hours",
             "pending_max_age_days",
             "sync_max_lag_minutes",
+            "check_timeout_seconds",
         }
     ),
     "alerts": frozenset({"webhooks", "notify_after", "resolve_after"}),

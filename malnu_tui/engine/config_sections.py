@@ -20,6 +20,9 @@ MONITOR_DEFAULTS: Mapping[str, float] = {
     "backup_max_age_hours": 26.0,
     "pending_max_age_days": 7.0,
     "sync_max_lag_minutes": 60.0,
+    # A check gives up on a target that has not answered by then (UNKNOWN), below a minute so
+    # that a check run every minute never piles up behind one that waits; 0: no limit.
+    "check_timeout_seconds": 50.0,
 }
 DEFAULT_OVERLAP_SECONDS = 300  # late commits within five minutes of the watermark are caught
 DEFAULT_CURSOR = "updated_at"
@@ -179,6 +182,9 @@ def sync_values(
     """Every pair of a ``[sync]`` table (:func:`pair_values` each); ConfigError naming the file
     and ``[sync.NAME] key``. With ``targets``, an end that is neither one of them nor a
     database URL is an error too."""
+    from malnu_tui.engine.monitor.debuglog import register_secret
+    from malnu_tui.engine.urls import mask_url, url_secrets
+
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: [sync] must hold named pairs, like [sync.reporting]")
     pairs: list[dict[str, Any]] = []
@@ -188,14 +194,16 @@ def sync_values(
             raise ConfigError(f"{where} must be a table")
         pair = pair_values(name, body, where)
         for key, end in (("from", pair["source"]), ("to", pair["dest"])):
+            for secret in url_secrets(end):  # an end given as a URL, mistyped ones too
+                register_secret(secret)
             if targets is None or end in targets or is_database_url(end):
                 continue
             close = difflib.get_close_matches(end, sorted(targets), n=1, cutoff=0.6)
             tip = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(sorted(targets)) or "none"
             raise ConfigError(
-                f"{where} {key} = {end!r}: no target of that name, and not a database URL "
-                f"(configured: {known}{tip})"
+                f"{where} {key} = {mask_url(end)!r}: no target of that name, and not a "
+                f"database URL (configured: {known}{tip})"
             )
         pairs.append(pair)
     return pairs

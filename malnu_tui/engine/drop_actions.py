@@ -52,6 +52,8 @@ class DropWatch:
         from malnu_tui.engine.lint.ops import read_ops
 
         self._watching = None
+        if not st.first_words.startswith("DROP TABLE"):  # cheap: a seed's INSERTs pass here
+            return
         op = read_ops(st)
         if op.kind != "drop_table" or len(op.names) != 1:
             return

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.lazy import cached
-from malnu_tui.engine.sqlsplit import SplitError, Statement, line_ends, split_statements
+from malnu_tui.engine.sqlsplit import (
+    SQL_VERBS,
+    SplitError,
+    Statement,
+    line_ends,
+    split_statements,
+)
 from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
 __all__ = [
@@ -39,66 +45,6 @@ _DOWN_MARKER = re.compile(
 KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
 KEEP_TEXT_TOTAL = 64 * 1024 * 1024  # and no more than this is kept for one set
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
-_SQL_VERBS = {
-    "ALTER",
-    "ANALYZE",
-    "ATTACH",
-    "BEGIN",
-    "COMMENT",
-    "COMMIT",
-    "CREATE",
-    "DELETE",
-    "DETACH",
-    "DO",
-    "DROP",
-    "END",
-    "EXPLAIN",
-    "GRANT",
-    "INSERT",
-    "PRAGMA",
-    "REINDEX",
-    "RELEASE",
-    "REPLACE",
-    "REVOKE",
-    "ROLLBACK",
-    "SAVEPOINT",
-    "SELECT",
-    "SET",
-    "TRUNCATE",
-    "UPDATE",
-    "UPSERT",
-    "VACUUM",
-    "VALUES",
-    "WITH",
-    "CALL",
-    "CLUSTER",
-    "COPY",
-    "LOCK",
-    "NOTIFY",
-    "REFRESH",
-    "RESET",
-    "SECURITY",
-    # PostgreSQL statements a migration may hold that were refused as "unparsable SQL":
-    "MERGE",  # PostgreSQL 15+: a backfill that inserts or updates
-    "IMPORT",  # IMPORT FOREIGN SCHEMA
-    "DISCARD",
-    "LISTEN",
-    "UNLISTEN",
-    "CHECKPOINT",
-    "LOAD",
-    "PREPARE",
-    "EXECUTE",
-    "DEALLOCATE",
-    "SHOW",
-    "TABLE",
-    "START",  # START TRANSACTION: a template's BEGIN, stripped as one
-    "ABORT",  # PostgreSQL's ROLLBACK: refused as one
-    "REASSIGN",  # REASSIGN OWNED BY old_role TO new_role (retiring a role)
-    "DECLARE",  # a cursor a data migration walks (DECLARE / FETCH / MOVE / CLOSE)
-    "FETCH",
-    "MOVE",
-    "CLOSE",
-}
 
 
 def checksum_bytes(data: bytes) -> str:
@@ -214,9 +160,9 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
         ]
     for st in statements:
         verb = st.first_words.split(" ", 1)[0]
-        if verb not in _SQL_VERBS and st.text.startswith((".", "\\")):
+        if verb not in SQL_VERBS and st.text.startswith((".", "\\")):
             raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
-        if verb not in _SQL_VERBS:
+        if verb not in SQL_VERBS:
             raise MigrationFileError(
                 str(path),
                 f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
@@ -470,6 +416,16 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
     rollbacks: dict[str, RollbackFile] = {}
     for fname, _fpath in _sql_files(rollback_dir):
         path = rollback_dir / fname
+        if not _NAME.match(fname):
+            # An operator's own script beside the rollback files (`rollback_all.sql`) pairs
+            # with no migration: said, not fatal (it stopped every command, `status` too). A
+            # rollback file whose name lost its version leaves its migration without one,
+            # which a rollback refuses, naming it.
+            warnings.append(
+                f"{path}: not a rollback file name (YYYYMMDD_HHMMSS_name.sql): ignored, it "
+                "pairs with no migration"
+            )
+            continue
         version, _name = _parse_name(path, fname, "rollback")
         if version in rollbacks:
             raise MigrationFileError(

@@ -485,25 +485,37 @@ def create_migration(
             after = at
         at = max(at, after)
     stamp = at.strftime("%Y%m%d%H%M%S" if _supabase_style(mig_dir) else "%Y%m%d_%H%M%S")
-    mig_dir.mkdir(parents=True, exist_ok=True)
-    rb_dir.mkdir(parents=True, exist_ok=True)
     mig = mig_dir / f"{stamp}_{slug}.sql"
     rb = rb_dir / f"{stamp}_undo_{slug}.sql"
+    if len(rb.name.encode()) > 255:  # (a traceback: "File name too long")
+        raise ConfigError(
+            f"migration name {name[:40]!r}… makes a file name of {len(rb.name.encode())} bytes; "
+            "file systems allow 255: shorten it"
+        )
     for p in (mig, rb):
         if p.exists():
             raise ConfigError(f"{p} already exists")
-    author = author or actor()
-    mig.write_text(
-        f"-- Description: {name}\n-- Author: {author}\n-- Dependencies: none\n\n"
+    # One line each: a name holding a line break wrote its second line into the file as SQL.
+    description = " ".join(name.split())
+    author = " ".join((author or actor()).split())
+    texts = (
+        f"-- Description: {description}\n-- Author: {author}\n-- Dependencies: none\n\n"
         "-- Write the migration here. The tool runs the file in one transaction and records\n"
         "-- it in the migrations table: no BEGIN/COMMIT or INSERT INTO migrations needed.\n",
-        encoding="utf-8",
-    )
-    rb.write_text(
         f"-- Description: undo {mig.name}\n-- Author: {author}\n\n"
         "-- Write the statements that reverse the migration, newest change first.\n",
-        encoding="utf-8",
     )
+    written: list[Path] = []
+    try:
+        for path, text in zip((mig, rb), texts, strict=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x", encoding="utf-8") as f:  # never over a file made meanwhile
+                f.write(text)
+            written.append(path)
+    except OSError as exc:  # a read-only checkout, a full disk: no half pair is left
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {exc.filename or mig}: {exc.strerror or exc}") from None
     return mig, rb
 
 

@@ -20,12 +20,77 @@ from dataclasses import dataclass
 from malnu_tui.engine.lazy import cached
 
 __all__ = [
+    "SQL_VERBS",
     "SplitError",
     "Statement",
     "line_ends",
     "split_statements",
     "strip_comments",
 ]
+
+
+# Every statement verb of SQLite and PostgreSQL a migration may start a statement with; a
+# statement starting otherwise is "unparsable SQL" (engine/files.py), named with its line.
+SQL_VERBS = {
+    "ALTER",
+    "ANALYZE",
+    "ATTACH",
+    "BEGIN",
+    "COMMENT",
+    "COMMIT",
+    "CREATE",
+    "DELETE",
+    "DETACH",
+    "DO",
+    "DROP",
+    "END",
+    "EXPLAIN",
+    "GRANT",
+    "INSERT",
+    "PRAGMA",
+    "REINDEX",
+    "RELEASE",
+    "REPLACE",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SELECT",
+    "SET",
+    "TRUNCATE",
+    "UPDATE",
+    "UPSERT",
+    "VACUUM",
+    "VALUES",
+    "WITH",
+    "CALL",
+    "CLUSTER",
+    "COPY",
+    "LOCK",
+    "NOTIFY",
+    "REFRESH",
+    "RESET",
+    "SECURITY",
+    # PostgreSQL statements a migration may hold that were refused as "unparsable SQL":
+    "MERGE",  # PostgreSQL 15+: a backfill that inserts or updates
+    "IMPORT",  # IMPORT FOREIGN SCHEMA
+    "DISCARD",
+    "LISTEN",
+    "UNLISTEN",
+    "CHECKPOINT",
+    "LOAD",
+    "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "SHOW",
+    "TABLE",
+    "START",  # START TRANSACTION: a template's BEGIN, stripped as one
+    "ABORT",  # PostgreSQL's ROLLBACK: refused as one
+    "REASSIGN",  # REASSIGN OWNED BY old_role TO new_role (retiring a role)
+    "DECLARE",  # a cursor a data migration walks (DECLARE / FETCH / MOVE / CLOSE)
+    "FETCH",
+    "MOVE",
+    "CLOSE",
+}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.errors import MigrationFileError, StatementFailed
 from malnu_tui.engine.files import MigrationSet, read_sql_file
 from malnu_tui.engine.scratch import SchemaDifference, Scratch, compare_fingerprints
+from malnu_tui.engine.scratch_data import RowDigests, changed_tables, table_rows
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -176,8 +177,22 @@ def run_stairway(
     for unit in units:
         if seeder is not None:
             seeder()
-        step = _stair(scratch, unit)
+        # Seeded: whether the rollback gives back the rows as well as the schema.
+        rows_before = table_rows(scratch) if seeder is not None and not unit.problem else None
+        changed: list[str] = []
+
+        def rows_back(before: RowDigests | None = rows_before, out: list[str] = changed) -> None:
+            if before is not None:
+                out.extend(changed_tables(before, table_rows(scratch)))
+
+        step = _stair(scratch, unit, rows_back)
         steps.append(step)
+        if step.ok and changed:
+            notes.append(
+                f"{unit.rollback_file} gives the schema back but not the seeded rows of "
+                f"{', '.join(changed)}: a `rollback` of {unit.filename} keeps what it changed "
+                "in them (only a backup has the rows as they were)"
+            )
         if progress is not None:
             progress(step)
         if step.stage in ("apply", "reapply", "untranslatable"):
@@ -226,7 +241,7 @@ def _refuse_live_reach(
         )
 
 
-def _stair(scratch: Scratch, unit: Unit) -> StairStep:
+def _stair(scratch: Scratch, unit: Unit, rolled_back: Callable[[], None]) -> StairStep:
     t0 = time.perf_counter()
 
     def ms() -> int:
@@ -248,6 +263,8 @@ def _stair(scratch: Scratch, unit: Unit) -> StairStep:
         step = _failed(unit.filename, "rollback", exc, ms())
         return step
     diff = compare_fingerprints(before, scratch.fingerprint())
+    if not diff:
+        rolled_back()
     try:
         scratch.run(unit.filename, unit.up)
     except StatementFailed as exc:

@@ -110,8 +110,10 @@ class StatusReport:
 
     @property
     def head(self) -> str | None:
-        """The newest version applied successfully (drifted counts: it ran)."""
-        done = [m.version for m in self.migrations if m.state in DONE_STATES]
+        """The newest version applied successfully (drifted counts: it ran). A row whose name
+        holds no version (another runner's ``init.sql``) is no head: it made every new file
+        "older than the head" and the first to roll back."""
+        done = [m.version for m in self.migrations if m.state in DONE_STATES and _is_version(m)]
         return max(done) if done else None
 
     def summary(self) -> str:
@@ -137,6 +139,7 @@ class StatusReport:
         }
 
 
+_VERSION = re.compile(r"\d{8}_\d{6}")
 _FILENAME = re.compile(r"^\d{8}_?\d{6}_(?P<name>.+)\.sql$")
 
 
@@ -345,7 +348,12 @@ def rollback_for_version(mset: MigrationSet, version: str) -> RollbackFile | Non
 def applied_newest_first(report: StatusReport) -> list[MigrationStatus]:
     """The applied migrations (:data:`DONE_STATES`), newest first."""
     done = [m for m in report.migrations if m.state in DONE_STATES]
-    return sorted(done, key=lambda m: (m.version, m.filename), reverse=True)
+    # (a row whose name holds no version counts as the oldest: see StatusReport.head)
+    return sorted(done, key=lambda m: (_is_version(m), m.version, m.filename), reverse=True)
+
+
+def _is_version(m: MigrationStatus) -> bool:
+    return _VERSION.fullmatch(m.version) is not None
 
 
 def select_rollback(
@@ -369,7 +377,7 @@ def select_rollback(
             raise ConfigError(f"--to {to!r}: not a migration version (YYYYMMDD_HHMMSS)") from None
         if not any(m.version == limit for m in report.migrations):
             raise ConfigError(f"--to {to}: no migration with version {limit}")
-        return [m for m in applied if m.version > limit]
+        return [m for m in applied if _is_version(m) and m.version > limit]
     if steps is not None and steps > len(applied):
         raise ConfigError(
             f"--steps {steps}: only {len(applied)} migration(s) are applied",

@@ -109,3 +109,19 @@ SELECT hex(kind) FROM events;
 -- finding: json_type()
 -- finding: format()
 -- finding: hex()
+
+-- case: json_each_membership_of_a_string
+-- setup:
+CREATE TABLE users (id INTEGER PRIMARY KEY, roles TEXT);
+INSERT INTO users VALUES (1, '["admin","guru"]'), (2, '["guru",null]'), (3, NULL), (4, '"admin"'), (5, '{"main":"admin"}'), (6, '[1,true,"1"]'), (7, '[]'), (8, 'null'), (9, '[["admin"]]'), (10, '{"admin":1}');
+-- sqlite:
+CREATE VIEW admins AS SELECT id FROM users WHERE 'admin' IN (SELECT value FROM json_each(users.roles));
+CREATE VIEW not_guru AS SELECT id FROM users WHERE 'guru' NOT IN (SELECT value FROM json_each(roles));
+CREATE VIEW ones AS SELECT id, '1' IN (SELECT value FROM json_each(roles)) AS has_one FROM users;
+-- postgres:
+CREATE VIEW admins AS SELECT id FROM users WHERE CAST('"admin"' AS JSONB) IN (SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(users.roles AS JSONB), 'strict $[*]', '{}', TRUE) AS v UNION ALL SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(users.roles AS JSONB), 'strict $.*', '{}', TRUE) AS v UNION ALL SELECT NULLIF(CAST(users.roles AS JSONB), 'null') WHERE NOT JSONB_TYPEOF(CAST(users.roles AS JSONB)) IN ('array', 'object'));
+CREATE VIEW not_guru AS SELECT id FROM users WHERE NOT CAST('"guru"' AS JSONB) IN (SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(roles AS JSONB), 'strict $[*]', '{}', TRUE) AS v UNION ALL SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(roles AS JSONB), 'strict $.*', '{}', TRUE) AS v UNION ALL SELECT NULLIF(CAST(roles AS JSONB), 'null') WHERE NOT JSONB_TYPEOF(CAST(roles AS JSONB)) IN ('array', 'object'));
+CREATE VIEW ones AS SELECT id, CAST('"1"' AS JSONB) IN (SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(roles AS JSONB), 'strict $[*]', '{}', TRUE) AS v UNION ALL SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY(CAST(roles AS JSONB), 'strict $.*', '{}', TRUE) AS v UNION ALL SELECT NULLIF(CAST(roles AS JSONB), 'null') WHERE NOT JSONB_TYPEOF(CAST(roles AS JSONB)) IN ('array', 'object')) AS has_one FROM users;
+-- note: became a jsonb path
+-- check:
+SELECT 'admins', id, -1 FROM admins UNION ALL SELECT 'not_guru', id, -1 FROM not_guru UNION ALL SELECT 'ones', id, CASE WHEN has_one THEN 1 WHEN NOT has_one THEN 0 END FROM ones ORDER BY 1, 2

@@ -185,3 +185,37 @@ CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);
 -- sqlite:
 CREATE TRIGGER t_swap AFTER UPDATE OF id ON t BEGIN UPDATE t SET a = b, b = a WHERE id = NEW.id; END;
 -- finding: trigger writing its own table
+
+-- case: trigger_insert_select_with_a_cte
+-- setup:
+CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, flag INTEGER);
+CREATE TABLE log (x INTEGER, f INTEGER);
+-- sqlite:
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log (x, f) WITH c AS (SELECT count(*) AS k FROM t WHERE flag) SELECT k, NEW.n > 1 FROM c; END;
+INSERT INTO t (id, n, flag) VALUES (1, 2, 1);
+INSERT INTO t (id, n, flag) VALUES (2, 1, 0);
+-- postgres:
+CREATE OR REPLACE FUNCTION "tr_fn"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO log (x, f) WITH c AS (SELECT COUNT(*) AS k FROM t WHERE (flag <> 0)) SELECT k, CAST(new.n > 1 AS INT) FROM c;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER "tr" AFTER INSERT ON "t" FOR EACH ROW EXECUTE FUNCTION "tr_fn"();
+INSERT INTO t (id, n, flag) VALUES (1, 2, 1);
+SELECT setval(pg_get_serial_sequence('"t"', 'id'), coalesce((SELECT max("id") FROM "t"), 0) + 1, false);
+INSERT INTO t (id, n, flag) VALUES (2, 1, 0);
+SELECT setval(pg_get_serial_sequence('"t"', 'id'), coalesce((SELECT max("id") FROM "t"), 0) + 1, false);
+-- check:
+SELECT x, f FROM log ORDER BY x, f
+
+-- case: aggregates_of_a_boolean_column
+-- setup:
+CREATE TABLE tasks (id INTEGER PRIMARY KEY, grp TEXT, done BOOLEAN);
+INSERT INTO tasks VALUES (1, 'a', 1), (2, 'a', 0), (3, 'a', 1), (4, 'b', 0), (5, 'b', NULL);
+-- sqlite:
+CREATE VIEW progress AS SELECT grp, sum(done) AS finished, avg(done) AS rate, max(done) AS any_done, total(done) AS t FROM tasks GROUP BY grp;
+-- postgres:
+CREATE VIEW progress AS SELECT grp, SUM(CAST(done AS INT)) AS finished, AVG(CAST(CAST(done AS INT) AS DOUBLE PRECISION)) AS rate, MAX(CAST(done AS INT)) AS any_done, CAST(COALESCE(SUM(CAST(done AS INT)), 0) AS DOUBLE PRECISION) AS t FROM tasks GROUP BY grp;
+-- check:
+SELECT grp, finished, rate, any_done, t FROM progress ORDER BY grp

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import socket
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 __all__ = [
+    "answered_within",
     "create_schema_if_missing",
     "error_text",
     "lock_holders",
@@ -67,6 +71,37 @@ def error_text(exc: psycopg.Error) -> str:
     if diag.message_detail:
         text += f"; {diag.message_detail}"
     return text + session_ended(exc)
+
+
+@contextlib.contextmanager
+def answered_within(conn: psycopg.Connection[Any], seconds: float) -> Iterator[list[bool]]:
+    """Within the block, the server must answer in ``seconds`` (0: no limit), or the
+    connection's socket is shut down, which ends the wait with an error; the list it gives
+    holds True then. For the first query after connecting: a server that lets a client in and
+    then answers nothing (stuck, or a pooler with no server connection free) is as unreachable
+    as one that does not answer the connection, and no timeout of the server's applies."""
+    fired = [False]
+    if seconds <= 0:
+        yield fired
+        return
+
+    def cut() -> None:
+        fired[0] = True
+        with contextlib.suppress(OSError):
+            sock = socket.socket(fileno=conn.pgconn.socket)  # the socket itself, borrowed
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            finally:
+                sock.detach()  # the connection keeps its descriptor
+
+    timer = threading.Timer(seconds, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+        timer.join()
 
 
 def session_ended(exc: psycopg.Error) -> str:

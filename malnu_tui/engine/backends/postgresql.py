@@ -43,6 +43,7 @@ from malnu_tui.engine.backends.pg_schema import (
     tracking_columns,
 )
 from malnu_tui.engine.backends.pg_sql import (
+    answered_within,
     error_text,
     run_statement,
     with_lock_holders,
@@ -140,11 +141,22 @@ class PostgresBackend:
         # Whether the migration set being run is the Supabase CLI's own (engine/migrate.py):
         # only then does a tracking change also write or remove the CLI's row (pg_record.py).
         self.supabase_in_step = False
+        within = float(self.conn.info.get_parameters().get("connect_timeout") or 0)
         try:
-            self._session()
+            with answered_within(self.conn, within) as timed_out:
+                self._session()
         except psycopg.Error as exc:
             self.conn.close()
+            if timed_out[0]:  # what a connect_timeout would say, had it applied in here
+                raise BackendError(
+                    f"cannot connect to {self.display_url}: it let this client in, then did "
+                    f"not answer within {within:g} s (a stuck server, or a pooler with no "
+                    "server connection free)"
+                ) from None
             raise ConfigError(f"{self.display_url}: {error_text(exc)}") from None
+        if timed_out[0]:  # answered, but the socket was cut at that very moment
+            self.conn.close()
+            raise BackendError(f"cannot connect to {self.display_url}: no answer in time")
 
     def _session(self) -> None:
         """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;

@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -118,8 +118,8 @@ class ChildConnection:
     connection (the pipe is read once); :meth:`close` once it has started."""
 
     url: str
-    env: dict[str, str]
-    password: str | None
+    env: dict[str, str] = field(repr=False)  # out of reprs (a crash report's locals)
+    password: str | None = field(repr=False)
     pass_fds: tuple[int, ...] = ()
 
     def close(self) -> None:
@@ -152,7 +152,9 @@ def child_connection(url: str) -> ChildConnection:
     query: list[str] = []
     service: dict[str, str] = {}
     pieces = parts.query.split("&") if parts.query else []
-    own_service = any(unquote(p.partition("=")[0]) == "service" for p in pieces)
+    own_service = "PGSERVICE" in os.environ or any(
+        unquote(p.partition("=")[0]) == "service" for p in pieces
+    )  # the operator's service file stays theirs
     for piece in pieces:
         key, _, value = piece.partition("=")
         name = unquote(key)

@@ -41,7 +41,8 @@ class MaxErrors:
 class ImportRequest:
     table: str
     file: Path | None = None  # a CSV file, or…
-    source_label: str = ""  # … "TARGET:TABLE" (the source object is passed separately)
+    # … "TARGET:TABLE" (the source object is passed separately); a URL's password: no repr
+    source_label: str = field(default="", repr=False)
     mapping: Path | None = None
     key: tuple[str, ...] = ()
     on_conflict: OnConflict | None = None

@@ -197,6 +197,9 @@ def _alter_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
         elif a.kind == "rename_column":
             why = f"{op.name}.{a.column} is renamed to {a.new}"
             out.append(_f("RENAME-COLUMN", s.file, st.line, why))
+        elif a.kind == "set_schema":  # the running app's queries of the old name fail too
+            why = f"{op.name} moves to schema {a.new}"
+            out.append(_f("RENAME-TABLE", s.file, st.line, why))
         elif a.kind == "alter_type":
             old = s.columns.declared.get((t, key(a.column)), "") if s.columns else ""
             if old and widens(old, a.column, a.definition):

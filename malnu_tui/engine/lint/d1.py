@@ -128,7 +128,8 @@ def d1_statement(
             )
         )
     if op.kind == "pragma":
-        if op.name == "foreign_keys" and op.value in _FK_OFF:
+        # After `defer_foreign_keys = on` (Prisma writes it first) the advice is followed.
+        if op.name == "foreign_keys" and op.value in _FK_OFF and not state.deferred:
             found.append(
                 _finding(
                     "D1-PRAGMA-FK",

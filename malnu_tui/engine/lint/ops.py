@@ -114,6 +114,7 @@ _A_DROP_COLUMN = re.compile(
 )
 _A_DROP_CONSTRAINT = re.compile(rf"^DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT})", _F)
 _A_RENAME_TABLE = re.compile(rf"^RENAME\s+TO\s+(?:{_IDENT}\s*\.\s*)?(?P<new>{_IDENT})$", _F)
+_A_SET_SCHEMA = re.compile(rf"^SET\s+SCHEMA\s+(?P<new>{_IDENT})$", _F)
 _A_RENAME_COLUMN = re.compile(
     rf"^RENAME\s+(?:COLUMN\s+)?(?P<old>{_IDENT})\s+TO\s+(?P<new>{_IDENT})$", _F
 )
@@ -178,7 +179,8 @@ class Action:
 
     kind: str  # add_column, drop_column, rename_table, rename_column, alter_type,
     #            set_not_null, add_unique, add_check, add_pk, add_fk, validate,
-    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint, other
+    #            attach_index (ADD … UNIQUE/PRIMARY KEY USING INDEX), drop_constraint,
+    #            set_schema (new: the schema), other
     column: str = ""  # add_check: the column of a CHECK (col IS NOT NULL)
     new: str = ""  # add_…/validate: the constraint's name
     definition: str = ""
@@ -263,6 +265,9 @@ def _action(text: str) -> Action:
     m = _A_SET_NOT_NULL.match(text)
     if m:
         return Action("set_not_null", column=_unq(m["col"]))
+    m = _A_SET_SCHEMA.match(text)
+    if m:
+        return Action("set_schema", new=_unq(m["new"]))
     return Action("other", definition=text)
 
 

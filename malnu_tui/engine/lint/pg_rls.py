@@ -33,6 +33,7 @@ _POLICY = re.compile(
     re.IGNORECASE,
 )
 _ENABLE = re.compile(r"^\s*ENABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
+_DISABLE = re.compile(r"^\s*DISABLE\s+ROW\s+LEVEL\s+SECURITY\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -42,13 +43,20 @@ class RowSecurity:
 
     policies: dict[str, set[str]] = field(default_factory=dict)  # table → policy names
     enabled: dict[str, tuple[str, int]] = field(default_factory=dict)  # table → (name, line)
+    rls_on: set[str] = field(default_factory=set)  # tables with row level security on
+    dropped: dict[str, tuple[str, int]] = field(default_factory=dict)  # DROP POLICY's table
 
     def see(self, st: Statement, op: Op, new_tables: set[str] | dict[str, int]) -> None:
         if op.kind == "alter_table":
-            if op.key not in new_tables and any(
-                a.kind == "other" and _ENABLE.match(a.definition) for a in op.actions
-            ):
-                self.enabled.setdefault(op.key, (op.name, st.line))
+            for a in op.actions:
+                if a.kind != "other":
+                    continue
+                if _ENABLE.match(a.definition):
+                    self.rls_on.add(op.key)
+                    if op.key not in new_tables:
+                        self.enabled.setdefault(op.key, (op.name, st.line))
+                elif _DISABLE.match(a.definition):
+                    self.rls_on.discard(op.key)
             return
         if op.kind != "other" or "POLICY" not in st.text.upper():
             return
@@ -60,6 +68,7 @@ class RowSecurity:
             names.add(key(m["name"]))
         else:
             names.discard(key(m["name"]))
+            self.dropped.setdefault(key(m["table"]), (m["table"].replace('"', ""), st.line))
 
     def end(self, file: str) -> list[Finding]:
         """The migration's findings: each table it enabled row level security on that has
@@ -73,5 +82,15 @@ class RowSecurity:
             for t, (name, line) in self.enabled.items()
             if not self.policies.get(t)
         ]  # fmt: skip
+        out.extend(
+            Finding(RULE.id, RULE.severity, file, line,
+                    f"DROP POLICY leaves {name} with row level security on and no policy: every "
+                    "query of a role other than its owner or a BYPASSRLS role (Supabase's anon "
+                    "and authenticated, the app) returns no rows, and its writes fail",
+                    RULE.instead)
+            for t, (name, line) in self.dropped.items()
+            if t in self.rls_on and not self.policies.get(t) and t not in self.enabled
+        )  # fmt: skip
         self.enabled.clear()
+        self.dropped.clear()
         return out

@@ -43,6 +43,7 @@ __all__ = [
 
 STATE_FILE = "incidents.json"
 STATE_VERSION = 1
+STATE_WAIT_S = 5.0  # how long a run waits for another run's hold on the incident state
 
 Sender = Callable[[Webhook, dict[str, Any]], None]
 
@@ -216,7 +217,7 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
     with contextlib.suppress(OSError):
         os.fchmod(lock_fd, 0o600)  # one made by an earlier release got the umask's mode
     with open(lock_fd, "a+") as lockf:
-        fcntl.flock(lockf.fileno(), fcntl.LOCK_EX)
+        _hold(lockf.fileno())
         state = _read(path)
         try:
             yield state
@@ -225,6 +226,30 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
                 _write(path, state)
             raise
         _write(path, state)
+
+
+def _hold(fd: int) -> None:
+    """Take the state's lock, waiting at most :data:`STATE_WAIT_S` for another run's hold,
+    then write this process's id in the lock file for the next one to name. A run stopped
+    with Ctrl-Z (or stuck on its disk) held every later `check --alert` for ever, silent."""
+    deadline = time.monotonic() + STATE_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                raise TimeoutError(
+                    0,
+                    f"another `malnu-tui check --alert` (pid {holder or '?'}) has held it for "
+                    f"over {STATE_WAIT_S:g} s (stopped with Ctrl-Z, or stuck): alerts wait for "
+                    "the next run",
+                ) from None
+            time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:

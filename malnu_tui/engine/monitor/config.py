@@ -7,6 +7,7 @@ slow_migration_seconds = 30     # WARNING over this, in the last 24 h
 backup_max_age_hours = 26       # WARNING over this; CRITICAL when no verified backup at all
 pending_max_age_days = 7        # WARNING for older pending migrations where production = true
 sync_max_lag_minutes = 60       # WARNING when a sync's last success is older than this
+check_timeout_seconds = 50      # UNKNOWN for a target that has not answered by then (0: none)
 
 [alerts]
 notify_after = "3min"           # send a problem seen this long (default 0: at once)
@@ -81,6 +82,7 @@ class MonitorConfig:
     backup_max_age_hours: float = DEFAULTS["backup_max_age_hours"]
     pending_max_age_days: float = DEFAULTS["pending_max_age_days"]
     sync_max_lag_minutes: float = DEFAULTS["sync_max_lag_minutes"]
+    check_timeout_seconds: float = DEFAULTS["check_timeout_seconds"]
     webhooks: tuple[Webhook, ...] = ()
     notify_after_seconds: float = 0.0  # [alerts] notify_after: a problem is sent once this old
     resolve_after_seconds: float = 0.0  # [alerts] resolve_after: a resolution once this long

@@ -70,9 +70,12 @@ def check_target(
     now: datetime | None = None,
     *,
     report: StatusReport | None = None,
+    stage: list[str] | None = None,
 ) -> TargetHealth:
     """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
-    ``report``: a status just read by the caller (the console), not read again."""
+    ``report``: a status just read by the caller (the console), not read again. ``stage``:
+    what it is doing now, kept in its one item (for :func:`run_checks`' deadline)."""
+    doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.store import backups_of
     from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
@@ -86,12 +89,14 @@ def check_target(
     if path is not None and not path.is_file():
         why = "is a directory, not a database file" if path.is_dir() else "does not exist"
         return _unknown(target, f"database file {path} {why}", started)
+    doing[0] = "connecting"
     try:
         backend = open_backend(_for_check(target), read_only=True)  # never writes it
     except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
         return _unknown(target, f"cannot connect: {exc}", started)
     files_error: str | None = None
     try:
+        doing[0] = "reading the migrations"
         if report is None:
             try:
                 mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
@@ -101,7 +106,9 @@ def check_target(
                     raise
                 files_error = str(exc)  # the files are unusable; the database is still checked
                 backend.fetch_records()
+        doing[0] = "reading the lock"
         lock = backend.read_lock()
+        doing[0] = "reading the audit trail"
         audit = audit_and_runs(backend, AUDIT_WINDOW)[0]  # runs read apart: a busy sync's rows
         # never push a failed import or sync (or the last good sync) out of view
     except NotInitialised as exc:
@@ -110,6 +117,7 @@ def check_target(
         return _unknown(target, f"cannot read: {exc}", started)
     finally:
         backend.close()
+    doing[0] = "reading the backup store"
     backups: tuple[BackupManifest, ...] = ()
     backups_error = None
     try:
@@ -142,15 +150,47 @@ def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
 def run_checks(
     targets: Sequence[Target], cfg: MonitorConfig, now: datetime | None = None
 ) -> CheckReport:
-    """Check every target (in parallel threads: each waits on its own server)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Check every target, each in a thread of its own (each waits on its own server), until
+    ``check_timeout_seconds``: a target that has not answered by then is UNKNOWN, saying what
+    it was doing. Its thread is left behind (a daemon: it ends with the process). A server
+    that lets a client in and never answers (a stuck server, a pooler out of server
+    connections) held `check` for ever, and a cron job every minute piled up behind it."""
+    import threading
 
     now = now or datetime.now(UTC)
-    if len(targets) <= 1:
-        healths = [check_target(t, cfg, now) for t in targets]
-    else:
-        with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-            healths = list(pool.map(lambda t: check_target(t, cfg, now), targets))
+    started = time.perf_counter()
+    limit = cfg.check_timeout_seconds
+    stages = [["starting"] for _ in targets]
+    results: list[TargetHealth | BaseException | None] = [None] * len(targets)
+
+    def one(i: int, target: Target) -> None:
+        try:
+            results[i] = check_target(target, cfg, now, stage=stages[i])
+        except BaseException as exc:  # raised in the caller's thread, as before
+            results[i] = exc
+
+    threads = [
+        threading.Thread(target=one, args=(i, t), name=f"check {t.name}", daemon=True)
+        for i, t in enumerate(targets)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(None if limit <= 0 else max(0.0, started + limit - time.perf_counter()))
+    healths: list[TargetHealth] = []
+    for target, result, stage in zip(targets, results, stages, strict=True):
+        if isinstance(result, BaseException):
+            raise result
+        healths.append(
+            result
+            if result is not None
+            else _unknown(
+                target,
+                f"no answer within {limit:g} s ([monitor] check_timeout_seconds) while "
+                f"{stage[0]}: the database (or the way to it) has stopped answering",
+                started,
+            )
+        )
     return CheckReport(tuple(healths), format_time(now))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from malnu_tui.engine.config import Settings, Target, resolve_target
 
@@ -15,6 +15,7 @@ from malnu_tui.engine.config_sections import DEFAULT_OVERLAP_SECONDS as DEFAULT_
 from malnu_tui.engine.config_sections import is_database_url, sync_values
 from malnu_tui.engine.config_sections import parse_duration as parse_duration
 from malnu_tui.engine.errors import ConfigError
+from malnu_tui.engine.urls import mask_url
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -29,11 +30,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SyncPair:
-    """``[sync.NAME]``: which target is copied into which, and the options."""
+    """``[sync.NAME]``: which target is copied into which, and the options. An end may be a
+    URL with its password: shown through :func:`end_label`, and out of the repr."""
 
     name: str
-    source: str
-    dest: str
+    source: str = field(repr=False)
+    dest: str = field(repr=False)
     tables: tuple[str, ...] = ()  # empty: every table of the source
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
     cursor: str = DEFAULT_CURSOR
@@ -50,6 +52,14 @@ def load_pairs(settings: Settings) -> dict[str, SyncPair]:
     return {v["name"]: SyncPair(**v) for v in values}
 
 
+def end_label(end: str) -> str:
+    """A pair's end as it may be shown: a target's name as it is, a URL masked."""
+    try:
+        return mask_url(end)
+    except ConfigError:
+        return "***"
+
+
 def resolve_end(settings: Settings, name_or_url: str) -> Target:
     """A configured target by name, or a database URL."""
     if name_or_url in settings.targets:
@@ -57,7 +67,7 @@ def resolve_end(settings: Settings, name_or_url: str) -> Target:
     if is_database_url(name_or_url):
         return resolve_target(settings, database=name_or_url, env={})
     known = ", ".join(sorted(settings.targets)) or "none"
-    raise ConfigError(f"no target named {name_or_url!r} (configured: {known})")
+    raise ConfigError(f"no target named {mask_url(name_or_url)!r} (configured: {known})")
 
 
 def configured_source(settings: Settings, name: str) -> Target:
@@ -99,4 +109,7 @@ def pick_pair(
 
 
 def describe_pairs(pairs: Sequence[SyncPair]) -> str:
-    return ", ".join(f"{p.name} ({p.source} → {p.dest})" for p in pairs) or "none"
+    return (
+        ", ".join(f"{p.name} ({end_label(p.source)} → {end_label(p.dest)})" for p in pairs)
+        or "none"
+    )

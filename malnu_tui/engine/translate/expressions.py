@@ -26,7 +26,7 @@ from malnu_tui.engine.translate.functions import (
     strftime_sql,
     timestamp_sql,
 )
-from malnu_tui.engine.translate.jsonvalues import json_extract_sql
+from malnu_tui.engine.translate.jsonvalues import json_each_membership, json_extract_sql
 from malnu_tui.engine.translate.numbers import (
     INTEGER_CASTS,
     aggregate_of_truths,
@@ -37,11 +37,15 @@ from malnu_tui.engine.translate.numbers import (
     integer_remainder,
     numeric_round,
     real_literals,
+    truth_or_boolean,
 )
 from malnu_tui.engine.translate.patterns import glob_regex, printf_format
 from malnu_tui.engine.translate.schema import SchemaState
-from malnu_tui.engine.translate.strings import binary_collation, substr_from_the_end
-from malnu_tui.engine.translate.truth import truth_value
+from malnu_tui.engine.translate.strings import (
+    binary_collation,
+    random_hex_digits,
+    substr_from_the_end,
+)
 from malnu_tui.engine.translate.unsupported import (
     HINTS,
     NO_EQUIVALENT,
@@ -86,7 +90,7 @@ def rewrite_functions(
 
     def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.LowerHex | exp.Hex):
-            random_hex = _random_hex(node, ctx)
+            random_hex = random_hex_digits(node, ctx)
             if random_hex is not None:
                 return random_hex
         if isinstance(node, exp.Anonymous):
@@ -107,7 +111,7 @@ def rewrite_functions(
                 value = timestamp_sql("datetime", list(lits), first)[0]
                 return pg_value(node, julianday_sql(value))
             if name == "TOTAL" and len(args) == 1 and not isinstance(node.parent, exp.Window):
-                return _total(args[0])
+                return _total(args[0], ctx)
             if name == "UNIXEPOCH":
                 if not args:
                     return pg_value(node, epoch_sql("now()"))
@@ -127,6 +131,8 @@ def rewrite_functions(
                 )
             if name == "PRINTF" and args:
                 return printf_format(args[0], args[1:], ctx)
+            if name == "JSON_EACH" and json_each_membership(node, ctx):
+                return node  # (the IN around it was replaced)
             if name in HINTS and len(args) == HINTS[name]:
                 hinted: exp.Expr = args[0]  # a planner hint: SQLite returns the value as is
                 return hinted
@@ -316,11 +322,11 @@ def _negative_number(node: exp.Expr | None) -> bool:
     )
 
 
-def _total(arg: exp.Expr) -> exp.Expr:
+def _total(arg: exp.Expr, ctx: Context) -> exp.Expr:
     """``total(x)``: a REAL sum that is 0.0 over no rows (or only NULLs), where sum() is NULL:
     ``CAST(COALESCE(SUM(x), 0) AS DOUBLE PRECISION)``, built around ``x`` itself (rewritten
     after, as any value)."""
-    if truth_value(arg):  # (the new SUM is not among the nodes still to rewrite)
+    if truth_or_boolean(arg, ctx):  # (the new SUM is not among the nodes still to rewrite)
         cast = exp.Cast(this=arg, to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
         arg = cast
     summed = exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)])
@@ -423,31 +429,6 @@ _IN_PLACE: tuple[tuple[type[exp.Expr], Callable[[Any, Context], None]], ...] = (
     (exp.Mul, real_literals),
     (exp.Div, real_literals),
 )
-
-
-def _random_hex(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
-    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
-    ``gen_random_uuid()`` (PostgreSQL 13+)."""
-    blob = node.this
-    if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
-        return None
-    args = list(blob.expressions)
-    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
-        return None
-    size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
-    if not 1 <= size <= 16:
-        return None
-    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
-    if size < 16:
-        digits = f"LEFT({digits}, {size * 2})"
-    if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
-        digits = f"UPPER({digits})"
-    ctx.note(
-        "randomblob() id",
-        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
-        "so 122 of the 128 bits are random",
-    )
-    return pg_expr(digits)
 
 
 def bool_literal(node: exp.Expr) -> exp.Expr | None:

@@ -31,7 +31,7 @@ from sqlglot import exp
 from malnu_tui.engine.translate.common import Context, pg_expr, pg_sql
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["json_extract_sql"]
+__all__ = ["json_each_membership", "json_extract_sql"]
 
 _WHY = (
     "SQLite returns the JSON value as its own SQL type (an integer, a real, 1 for true, the "
@@ -93,18 +93,22 @@ def json_extract_sql(node: exp.JSONExtract | exp.JSONExtractScalar, ctx: Context
     raise Untranslatable(construct, _WHY, _SUGGESTION)
 
 
-_NOTE = "json_extract() / ->> / ->"
+_NOTE = "JSON in TEXT (json_extract, ->>, ->, json_each)"
 
 
 def _value(value: str, ctx: Context) -> exp.Expr:
+    _note(ctx)
+    return pg_expr(value)
+
+
+def _note(ctx: Context) -> None:
     if any(f.construct == _NOTE and f.line == ctx.line for f in ctx.findings):
-        return pg_expr(value)  # (one note a statement)
+        return  # (one note a statement)
     ctx.note(
         _NOTE,
         "became a jsonb path (exact here); PostgreSQL reads a key given twice in one object "
         "as its last value, SQLite as its first, and refuses JSON5 text SQLite 3.42+ reads",
     )
-    return pg_expr(value)
 
 
 def _literal(text: str) -> str:
@@ -190,3 +194,48 @@ def _in_plain_index(node: exp.Expr) -> bool:
         and str(create.args.get("kind") or "").upper() == "INDEX"
         and not create.args.get("unique")
     )
+
+
+def json_each_membership(call: exp.Anonymous, ctx: Context) -> bool:
+    """``'admin' IN (SELECT value FROM json_each(roles))`` (is the string one of the JSON
+    array's elements; an object's member values, a scalar itself) in place as a jsonb test,
+    exactly: a JSON string equals it, a number or boolean never does (SQLite compares an
+    INTEGER and a TEXT as different), a JSON null element makes a miss NULL, and no JSON (NULL)
+    is no element (false). True when ``call`` was that idiom and the IN was replaced."""
+    table = call.parent
+    sel = table.parent.parent if isinstance(table, exp.Table) and table.parent else None
+    sub = sel.parent if isinstance(sel, exp.Select) else None
+    test = sub.parent if isinstance(sub, exp.Subquery) else None
+    if not (
+        isinstance(sel, exp.Select)
+        and isinstance(test, exp.In)
+        and test.args.get("query") is sub
+        and _plain_string(test.this)
+        and len(call.expressions) == 1
+        and len(sel.expressions) == 1
+        and isinstance(sel.expressions[0], exp.Column)
+        and sel.expressions[0].name.lower() == "value"
+        and not any(v for k, v in sel.args.items() if k not in ("expressions", "from_", "from"))
+    ):
+        return False
+    source = call.expressions[0]
+    if not (
+        isinstance(source, exp.Column) or (isinstance(source, exp.Literal) and source.is_string)
+    ):
+        return False
+    j = f"CAST({pg_sql(source)} AS JSONB)"
+    # An array's elements, an object's member values, a scalar itself (strict paths: nothing
+    # where the JSON is not of that kind).
+    each = "SELECT NULLIF(v, 'null') FROM JSONB_PATH_QUERY({j}, '{path}', '{{}}', TRUE) AS v"
+    elements = " UNION ALL ".join(
+        [
+            each.format(j=j, path="strict $[*]"),
+            each.format(j=j, path="strict $.*"),
+            f"SELECT NULLIF({j}, 'null') WHERE JSONB_TYPEOF({j}) NOT IN ('array', 'object')",
+        ]
+    )
+    string = _literal(json.dumps(str(test.this.this), ensure_ascii=False))
+    test.replace(pg_expr(f"CAST({string} AS JSONB) IN ({elements})"))
+    ctx.replaced = True
+    _note(ctx)
+    return True

@@ -51,6 +51,11 @@ def integer_cast(node: exp.Cast, ctx: Context) -> None:
     node.set("this", exp.Anonymous(this="TRUNC", expressions=[double]))
 
 
+def truth_or_boolean(node: exp.Expr, ctx: Context) -> bool:
+    """A truth value (a comparison, AND/OR/NOT, TRUE/FALSE) or a BOOLEAN column."""
+    return _truth_value(node, ctx)
+
+
 def _truth_value(node: exp.Expr, ctx: Context) -> bool:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -199,15 +204,16 @@ def _decimal(text: str) -> bool:
 
 
 def aggregate_of_truths(node: exp.Sum | exp.Avg | exp.Max | exp.Min, ctx: Context) -> None:
-    """``sum(status = 'hadir')`` (SQLite's count of the rows where it holds: a truth value is 1
-    or 0) in place as ``SUM(CAST(… AS INT))``: PostgreSQL has no sum/avg/max of booleans. An
+    """``sum(status = 'hadir')`` (SQLite's count of the rows where it holds: a truth value, or a
+    BOOLEAN column, is 1 or 0) in place as ``SUM(CAST(… AS INT))``: PostgreSQL has no
+    sum/avg/max of booleans. An
     average is of doubles, as SQLite's always is (PostgreSQL's avg of integers is a numeric
     with twenty digits: 0.33333333333333333333 where SQLite gives 0.3333333333333333)."""
     value = node.this
     inner = value
     while isinstance(inner, exp.Paren):
         inner = inner.this
-    if isinstance(inner, exp.Predicate | exp.Connector | exp.Not):
+    if not isinstance(inner, exp.Distinct) and _truth_value(value, ctx):  # (a BOOLEAN column too)
         cast = exp.Cast(to=exp.DataType(this=exp.DataType.Type.INT, nested=False))
         value.replace(cast)
         cast.set("this", value)

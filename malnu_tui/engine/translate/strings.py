@@ -1,13 +1,13 @@
-"""Text rewrites: ``substr()`` from the end, ``COLLATE BINARY``."""
+"""Text rewrites: ``substr()`` from the end, ``COLLATE BINARY``, D1's random hex ids."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from malnu_tui.engine.translate.common import normalise_identifiers
+from malnu_tui.engine.translate.common import Context, normalise_identifiers, pg_expr
 from malnu_tui.engine.translate.functions import Untranslatable
 
-__all__ = ["binary_collation", "substr_from_the_end"]
+__all__ = ["binary_collation", "random_hex_digits", "substr_from_the_end"]
 
 
 def binary_collation(node: exp.Collate) -> None:
@@ -54,3 +54,28 @@ def _negative_literal(node: exp.Expr) -> bool:
     return (
         isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
     )
+
+
+def random_hex_digits(node: exp.LowerHex | exp.Hex, ctx: Context) -> exp.Expr | None:
+    """D1's random-id idiom ``lower(hex(randomblob(n)))`` (n ≤ 16) → hex digits of
+    ``gen_random_uuid()`` (PostgreSQL 13+)."""
+    blob = node.this
+    if not (isinstance(blob, exp.Anonymous) and str(blob.this).upper() == "RANDOMBLOB"):
+        return None
+    args = list(blob.expressions)
+    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
+        return None
+    size = int(str(args[0].this)) if str(args[0].this).isdigit() else 0
+    if not 1 <= size <= 16:
+        return None
+    digits = "REPLACE(CAST(gen_random_uuid() AS TEXT), '-', '')"
+    if size < 16:
+        digits = f"LEFT({digits}, {size * 2})"
+    if not isinstance(node, exp.LowerHex):  # LowerHex is a Hex too
+        digits = f"UPPER({digits})"
+    ctx.note(
+        "randomblob() id",
+        "random hex digits now come from gen_random_uuid(): one digit is the UUID version, "
+        "so 122 of the 128 bits are random",
+    )
+    return pg_expr(digits)

@@ -96,6 +96,7 @@ TYPED_NO_EQUIVALENT: dict[str, tuple[str, str, str]] = {
         "jsonb_typeof() by hand",
     ),
     "JSONBExtract": ("jsonb_extract()", _JSON_BLOB, "CAST(x AS JSONB) -> 'key' by hand"),
+    # (Format: what patterns.printf_format cannot write as text; listed to be gathered.)
     "Format": (
         "format() / printf()",
         "printf's %d, %5.2f, %x… are not PostgreSQL format()'s (%s, %I, %L only), and "

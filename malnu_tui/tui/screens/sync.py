@@ -178,13 +178,19 @@ class SyncScreen(Screen[None]):
 
     @on(PairsLoaded)
     def _pairs_loaded(self, event: PairsLoaded) -> None:
+        from malnu_tui.engine.sync.pairs import end_label  # a URL end's password masked
+
         event.stop()
         self.pairs = event.pairs
         table = self.query_one("#sync-pairs", DataTable)
         table.clear()
         for p in self.pairs:
             table.add_row(
-                p.name, p.source, p.dest, ", ".join(p.tables) or "every table", key=p.name
+                p.name,
+                end_label(p.source),
+                end_label(p.dest),
+                ", ".join(p.tables) or "every table",
+                key=p.name,
             )
         if not self.pairs:
             self.query_one("#sync-report", Static).update(
@@ -349,11 +355,13 @@ class SyncScreen(Screen[None]):
 
     @on(SyncPlanned)
     def _planned(self, event: SyncPlanned) -> None:
+        from malnu_tui.engine.sync.pairs import end_label
         from malnu_tui.tui.screens.confirm import ConfirmScreen
 
         event.stop()
         pair = next(p for p in self.pairs if p.name == event.pair)
-        lines = [f"{pair.source} → {pair.dest}" + (" (full resync)" if self.full else "")]
+        source, dest = end_label(pair.source), end_label(pair.dest)  # a URL's password masked
+        lines = [f"{source} → {dest}" + (" (full resync)" if self.full else "")]
         lines.extend(f"warning: {w}" for w in event.warnings)
         self.planned_said = said_lines(event.warnings, event.plans)
         for p in event.plans:
@@ -373,7 +381,7 @@ class SyncScreen(Screen[None]):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Sync {len(event.plans)} table(s) into {pair.dest}?",
+                f"Sync {len(event.plans)} table(s) into {dest}?",
                 "\n".join(lines),
                 event.database,
                 "Sync",
