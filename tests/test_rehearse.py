@@ -377,3 +377,27 @@ def test_a_d1_backup_after_a_parent_table_rebuild_loads(d1: D1Target, mdirs: Mig
     res = run_cli(*base, "up")  # its safety backup
     assert res.code == 0, res.err
     assert d1.sql("SELECT * FROM grades ORDER BY id") == [(1, 1), (2, 3)]
+
+
+def test_a_d1_backup_with_rounded_integers_is_rehearsed_with_a_note(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """D1's export rounds integers past 2**53 (a 16-digit NIK stored as INTEGER), so such a
+    backup is never verified for a restore. The rehearsal refused it ("no verified backup";
+    with --backup, "failed verification: integers exact … choose an older backup"), and a new
+    backup was no better: a D1 database holding one NIK could never be rehearsed."""
+    mdirs.add("20250101_000100", "siswa",
+              "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nik INTEGER, nama TEXT);\n"
+              "INSERT INTO siswa VALUES (1, 9171012345678901, 'Ani');",
+              "DROP TABLE siswa;")  # fmt: skip
+    base = ["--database", d1.url, *mdirs.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000200", "idx", "CREATE INDEX siswa_nama ON siswa (nama);",
+              "DROP INDEX siswa_nama;")  # fmt: skip
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert [m["ok"] for m in data["migrations"]] == [True]
+    (note,) = [n for n in data["notes"] if "rounds" in n]
+    assert "siswa.nik: 1 value" in note and "the rehearsal ran on the rounded values" in note

@@ -453,3 +453,50 @@ def test_sync_status_masks_a_destination_given_by_url(
         assert not leaks(res.out + res.err), (args, res.out + res.err)
     rows = json.loads(run_cli(*base, "sync", "status", "--json", env=NO_PG_ENV).out)
     assert rows[0]["destination"] == url.replace(password, "***")
+
+
+def test_a_source_url_typed_into_the_console_is_masked_in_its_error(tmp_path: Path) -> None:
+    """The console's import wizard opens a typed ``TARGET:TABLE`` by the CLI's engine call,
+    with no command line to learn the password from: a URL one character off (``//`` for
+    ``://``, or no table) came back in the error, which the console's error box shows
+    through the one masking rule, password and all."""
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.engine.data.request import ImportRequest
+    from malnu_tui.engine.data.sources import open_source
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.primary]\nurl = "sqlite:///{tmp_path / "p.db"}"\n')
+    settings = load_settings(config=str(cfg))
+    for label in (
+        f"postgresql//malnu:{HEAD}-1-{TAIL}@127.0.0.1:1/legacy:users",
+        f"postgresql:/malnu:{HEAD}-2-{TAIL}@127.0.0.1:1/legacy:users",
+        f"postgresql://:{HEAD}-3-{TAIL}@127.0.0.1:1/legacy:",
+    ):
+        with pytest.raises(ConfigError) as info:
+            open_source(settings, ImportRequest("users", source_label=label))
+        shown = mask_secrets(f"{info.value} {info.value.hint or ''}")
+        assert not leaks(shown), (label, shown)
+
+
+def test_a_webhook_whose_host_is_its_secret_is_masked() -> None:
+    """Pipedream's (and RequestBin's) endpoints carry their secret in the host, not the path
+    (``https://eo1x2y3z4a5b6c7.m.pipedream.net``): "scheme and host" showed it whole in every
+    alert line and in the console's alerts view."""
+    from malnu_tui.engine.monitor.config import Webhook
+
+    shown = {
+        url: Webhook("json", url).display
+        for url in (
+            f"https://eo{HEAD}1x2y3z4a5b{TAIL}.m.pipedream.net",
+            f"https://hooks.slack.com/services/T0/B0/{HEAD}{TAIL}",
+            f"http://127.0.0.1:9/hook/{HEAD}{TAIL}",
+        )
+    }
+    assert not leaks(" ".join(shown.values())), shown
+    assert list(shown.values()) == [
+        "json https://***.m.pipedream.net/***",
+        "json https://hooks.slack.com/***",
+        "json http://127.0.0.1:9/***",
+    ]

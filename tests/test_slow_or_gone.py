@@ -451,3 +451,62 @@ def test_check_alert_behind_a_run_stopped_with_ctrl_z_ends_and_says_so(tmp_path:
         "held it for over 5 s (stopped with Ctrl-Z, or stuck): alerts wait for the next run; "
         "nothing sent"
     ) in second.err, second.err
+
+
+def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unchanged(
+    pg_url: str,
+) -> None:
+    """The server ended the restore's session (a restart, `pg_terminate_backend`) while its
+    pre-restore backup ran: the restore's first query on it was a traceback
+    (`psycopg.OperationalError: the connection is closed`) that said nothing of the
+    database, whose content had not been touched."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE nilai (id int); INSERT INTO nilai VALUES (1)")
+        c.execute("CREATE SCHEMA laporan; CREATE TABLE laporan.rekap (id int)")
+    made = run_cli("--database", pg_url, "backup", "create")
+    assert made.code == 0, made.err
+    (backup,) = json.loads(run_cli("--database", pg_url, "backup", "list", "--json").out)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("INSERT INTO nilai VALUES (2)")
+    with psycopg.connect(pg_url) as maint, psycopg.connect(pg_url, autocommit=True) as admin:
+        maint.execute("LOCK TABLE laporan.rekap IN ACCESS EXCLUSIVE MODE")  # pg_dump waits
+        proc = popen_cli("--database", pg_url, "backup", "restore", backup["id"], "--yes")
+        try:
+            deadline = time.monotonic() + WAIT
+            while not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone():  # the pre-restore backup waits: the restore's session is idle
+                assert time.monotonic() < deadline, "the pre-restore backup never waited"
+                time.sleep(0.05)
+            admin.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted"
+            )
+            maint.rollback()
+            _out, err = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err, err
+    assert "the restore had not begun: the database is unchanged" in err
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM nilai").fetchone() == (2,)
+
+
+def test_a_read_behind_a_table_held_exclusively_names_the_session(pg_url: str) -> None:
+    """`VACUUM FULL malnu_audit` (the audit table grows) or a DBA's ALTER holds a tool table
+    exclusively: `status` and `check` gave up at lock_timeout saying only "canceling statement
+    due to lock timeout" — nothing of what they waited for, or on whom."""
+    assert run_cli("--database", pg_url, "status").code == 0
+    url = f"{pg_url}?lock_timeout=1s"
+    with psycopg.connect(pg_url, application_name="vacuum-full") as maint:
+        maint.execute("LOCK TABLE malnu_audit IN ACCESS EXCLUSIVE MODE")
+        res = run_cli("--database", url, "status", timeout=WAIT)
+        checked = run_cli("--database", url, "check", timeout=WAIT)
+    who = "a session holds a table exclusively: pid "
+    assert res.code == 1 and who in res.err, res.err
+    assert "(vacuum-full, postgres, idle in transaction)" in res.err
+    assert checked.code == 3 and who in checked.out.splitlines()[0], checked.out

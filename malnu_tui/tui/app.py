@@ -107,7 +107,9 @@ class MalnuApp(App[int]):
         # What the CLI says once on stderr (two targets sharing a backup_dir) would be drawn
         # over by the console: said here, where the operator looks, until dismissed.
         for warning in self.settings.warnings:
-            self.notify(warning, title="Configuration", severity="warning", timeout=30)
+            self.notify(
+                warning, title="Configuration", severity="warning", timeout=30, markup=False
+            )
 
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)
@@ -126,6 +128,7 @@ class MalnuApp(App[int]):
             f"{self.operation} is still running; wait for it to finish",
             severity="warning",
             timeout=4,
+            markup=False,
         )
 
     def end_operation(self) -> None:
@@ -158,7 +161,7 @@ class MalnuApp(App[int]):
 
     def action_quit_app(self) -> None:
         if self.operation is not None:
-            self.notify(quit_refusal(self.operation), severity="error", timeout=12)
+            self.notify(quit_refusal(self.operation), severity="error", timeout=12, markup=False)
             return
         self.exit(0)
 
@@ -166,7 +169,7 @@ class MalnuApp(App[int]):
         """ctrl+c: never vanish. While an operation runs it says what quitting would do (and
         does not quit); otherwise it asks first."""
         if self.operation is not None:
-            self.notify(quit_refusal(self.operation), severity="error", timeout=12)
+            self.notify(quit_refusal(self.operation), severity="error", timeout=12, markup=False)
             return
         if isinstance(self.screen, ConfirmScreen) and self.screen.title_text == QUIT_TITLE:
             self.exit(0)  # ctrl+c twice: the operator means it
@@ -280,6 +283,7 @@ class MalnuApp(App[int]):
                 f"select a {wanted.value} migration first (f filters by state)",
                 severity="warning",
                 timeout=5,
+                markup=False,
             )
             return
         self.push_screen(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 __all__ = [
+    "LOCK_NOT_AVAILABLE",
     "answered_within",
     "create_schema_if_missing",
     "error_text",

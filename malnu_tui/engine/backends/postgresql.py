@@ -43,8 +43,10 @@ from malnu_tui.engine.backends.pg_schema import (
     tracking_columns,
 )
 from malnu_tui.engine.backends.pg_sql import (
+    LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
+    lock_holders,
     run_statement,
     with_lock_holders,
     with_params,
@@ -198,7 +200,11 @@ class PostgresBackend:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            text = error_text(exc)
+            who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""
+            if who:  # a read behind a VACUUM FULL or an ALTER of the tool's tables
+                text += f"; a session holds a table exclusively: {who}"
+            raise BackendError(f"{self.display_url}: {text}") from None
 
     def ensure_schema(self) -> None:
         """Make sure the tool's tables are there, taking no lock when they are: one catalog

@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from malnu_tui.engine.backends.base import AUDIT_TABLE
-from malnu_tui.engine.backends.pg_sql import lock_holders
+from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
     SUFFIX,
@@ -344,6 +346,11 @@ def restore(
                 hint=hint,
             )
         progress(BackupProgress("restore", 1, 1, f"restored in {time.monotonic() - started:.1f} s"))
+    except psycopg.Error as exc:  # the server went away while the restore was being prepared
+        raise BackupError(
+            f"{backend.display_url}: {error_text(exc)}; the restore had not begun: the "
+            "database is unchanged"
+        ) from None
     finally:
         child.close()
         remove_quietly(list_file, own)

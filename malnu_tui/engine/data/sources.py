@@ -26,11 +26,16 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
     is no ``TARGET:TABLE``."""
     from malnu_tui.engine.config import open_backend, require_existing, resolve_target
     from malnu_tui.engine.config_sections import is_database_url
-    from malnu_tui.engine.urls import mask_url
+    from malnu_tui.engine.monitor.debuglog import register_secret
+    from malnu_tui.engine.urls import mask_url, url_secrets
 
     if request.file is not None:
         return open_csv(request), None
     label = request.source_label
+    # Typed into the console, a URL's password is known nowhere else: every message that
+    # quotes the label (mistyped, or naming no table) is masked of it.
+    for secret in url_secrets(label):
+        register_secret(secret)
     where, sep, table = label.rpartition(":")
     if not sep or not where or not table:
         raise ConfigError(f"--from {label!r}: expected TARGET:TABLE (e.g. legacy:users)")

@@ -46,7 +46,8 @@ DEFAULTS = MONITOR_DEFAULTS
 
 
 def mask_webhook(url: str) -> str:
-    """A webhook URL as it may be shown: scheme and host only (the path is the secret)."""
+    """A webhook URL as it may be shown: scheme and host only (the path is the secret), and
+    the host's first label masked too when it is a token rather than a name."""
     from urllib.parse import urlsplit
 
     try:
@@ -56,6 +57,9 @@ def mask_webhook(url: str) -> str:
     if not parts.scheme or not parts.netloc:
         return "***"
     host = parts.netloc.rsplit("@", 1)[-1]
+    label, dot, rest = host.partition(".")
+    if dot and len(label) >= 12 and any(c.isdigit() for c in label) and not label.isdigit():
+        host = f"***.{rest}"  # a token for a host name (Pipedream's eo….m.pipedream.net)
     return f"{parts.scheme}://{host}/***"
 
 

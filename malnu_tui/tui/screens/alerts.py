@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.health import health_text, target_health
+from malnu_tui.tui.widgets.plain import DataTable, Static
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Label, Static, TextArea
+from textual.widgets import Button, TextArea
 
 from malnu_tui.engine.concurrently import classify
 from malnu_tui.engine.errors import MalnuError
@@ -31,6 +31,7 @@ from malnu_tui.tui.session import (
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.migration_table import MigrationTable, duration_label, elide_middle
+from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 

@@ -9,13 +9,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from malnu_tui.tui.messages import AuditLoaded, OperationFailed
 from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.plain import DataTable, Static
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry

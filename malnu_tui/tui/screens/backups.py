@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, BackupsListed, OperationFailed
@@ -27,6 +27,7 @@ from malnu_tui.tui.widgets.manifest import (
     short_time,
     verified_cell,
 )
+from malnu_tui.tui.widgets.plain import DataTable, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 
 if TYPE_CHECKING:
@@ -110,7 +111,9 @@ class BackupBrowser(Screen[None]):
 
     def _begin(self, name: str) -> bool:
         if self.busy is not None:
-            self.notify(f"{self.busy} is still running", severity="warning", timeout=3)
+            self.notify(
+                f"{self.busy} is still running", severity="warning", timeout=3, markup=False
+            )
             return False
         if not begin_operation(self.app, name):
             return False
@@ -129,7 +132,9 @@ class BackupBrowser(Screen[None]):
         if self.busy is None:
             self.dismiss(None)
         else:
-            self.notify(f"{self.busy} is running; wait for it", severity="warning", timeout=3)
+            self.notify(
+                f"{self.busy} is running; wait for it", severity="warning", timeout=3, markup=False
+            )
 
     def action_reload(self) -> None:
         self._load()
@@ -141,7 +146,7 @@ class BackupBrowser(Screen[None]):
     def action_verify(self) -> None:
         m = self.selected()
         if m is None:
-            self.notify("no backup selected", severity="warning", timeout=3)
+            self.notify("no backup selected", severity="warning", timeout=3, markup=False)
         elif self._begin(f"verifying {m.id}"):
             self._verify(m.id)
 
@@ -150,10 +155,12 @@ class BackupBrowser(Screen[None]):
 
         m = self.selected()
         if m is None:
-            self.notify("no backup selected", severity="warning", timeout=3)
+            self.notify("no backup selected", severity="warning", timeout=3, markup=False)
             return
         if self.busy is not None:
-            self.notify(f"{self.busy} is still running", severity="warning", timeout=3)
+            self.notify(
+                f"{self.busy} is still running", severity="warning", timeout=3, markup=False
+            )
             return
         self.app.push_screen(RestoreWizard(self.target, m), lambda _r: self.action_reload())
 

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
+from malnu_tui.tui.widgets.plain import Static
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input
 
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
@@ -24,6 +24,7 @@ from malnu_tui.tui.session import connected, migration_set, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -195,7 +196,7 @@ class FixScreen(ModalScreen[bool]):
     @on(FixDone)
     def _done(self, event: FixDone) -> None:
         event.stop()
-        self.notify(event.summary, timeout=6)
+        self.notify(event.summary, timeout=6, markup=False)
         self.dismiss(True)
 
     @on(OperationFailed)

@@ -9,10 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from malnu_tui.tui.keys import key_entries
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.plain import DataTable, Static
 
 INTRO = (
     "Keyboard only; ctrl+p: every action. States: ✔ applied, ○ pending, ✘ failed, "

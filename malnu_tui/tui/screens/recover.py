@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, Input
 
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
@@ -26,6 +26,7 @@ from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.manifest import list_target_backups, short_time, verified_cell
 from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 

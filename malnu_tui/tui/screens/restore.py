@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
@@ -20,6 +20,7 @@ from malnu_tui.tui.session import backup_progress_poster, connected, load_status
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.plain import Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 

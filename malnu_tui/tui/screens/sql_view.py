@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static, TextArea
+from textual.widgets import ContentSwitcher, Footer, TextArea
 
 from malnu_tui.tui.host import TargetsHost
 from malnu_tui.tui.messages import OperationFailed
@@ -32,6 +32,7 @@ from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.state import state_text
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ class SqlViewScreen(Screen[None]):
         """(Re)run the check of this migration and its rollback on the PostgreSQL server the
         CLI's rule names; without one, say so at once (no worker)."""
         if self.checking:
-            self.notify("the check is still running…", timeout=3)
+            self.notify("the check is still running…", timeout=3, markup=False)
             return
         from malnu_tui.engine.errors import MalnuError
         from malnu_tui.engine.urls import check_server

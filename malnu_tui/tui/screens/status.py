@@ -143,14 +143,16 @@ class StatusScreen(Screen[None]):
         if len(ids) > 1:
             tabs.active = ids[(ids.index(tabs.active) + 1) % len(ids)]
         else:
-            self.notify("only one target is configured", timeout=3)
+            self.notify("only one target is configured", timeout=3, markup=False)
 
     def action_cycle_filter(self) -> None:
         self.filter_index = (self.filter_index + 1) % len(FILTERS)
         for panel in self.query(TargetPanel):
             panel.set_filter(FILTERS[self.filter_index])
         state = FILTERS[self.filter_index]
-        self.notify(f"showing {state.value if state else 'every'} migration(s)", timeout=2)
+        self.notify(
+            f"showing {state.value if state else 'every'} migration(s)", timeout=2, markup=False
+        )
 
     @on(MigrationTable.Selected)
     def _row_selected(self) -> None:
@@ -161,7 +163,7 @@ class StatusScreen(Screen[None]):
 
         chosen = self.current_selection()
         if chosen is None:
-            self.notify("no migration selected", severity="warning", timeout=3)
+            self.notify("no migration selected", severity="warning", timeout=3, markup=False)
             return
         status, mset = chosen
         self.app.push_screen(SqlViewScreen(self.current_target(), status, mset))

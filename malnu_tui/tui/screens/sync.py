@@ -16,13 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.plain import DataTable, Static
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
@@ -284,7 +285,7 @@ class SyncScreen(Screen[None]):
     def _start(self, what: str) -> SyncPair | None:
         pair = self.selected()
         if pair is None:
-            self.notify("no sync pair selected", severity="warning", timeout=3)
+            self.notify("no sync pair selected", severity="warning", timeout=3, markup=False)
             return None
         if self.working is not None or not begin_operation(self.app, what):
             return None
@@ -302,7 +303,11 @@ class SyncScreen(Screen[None]):
 
     def action_back(self) -> None:
         if self.working is not None:
-            self.notify(f"{self.working} is running; wait for it to finish", severity="warning")
+            self.notify(
+                f"{self.working} is running; wait for it to finish",
+                severity="warning",
+                markup=False,
+            )
             return
         self.app.pop_screen()
 

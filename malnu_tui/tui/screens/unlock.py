@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input
 
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
@@ -23,6 +23,7 @@ from malnu_tui.tui.session import connected, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.plain import Static
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -185,7 +186,7 @@ class UnlockScreen(ModalScreen[bool]):
     @on(LockReleased)
     def _released(self, event: LockReleased) -> None:
         event.stop()
-        self.notify("lock released (audited)", timeout=4)
+        self.notify("lock released (audited)", timeout=4, markup=False)
         self.dismiss(True)
 
     @on(OperationFailed)

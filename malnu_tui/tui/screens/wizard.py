@@ -207,9 +207,11 @@ class WizardScreen(Screen[str | None]):
         if self.check_next():
             self.action_next()
         elif self.working:
-            self.notify("still working on this step…", timeout=3)
+            self.notify("still working on this step…", timeout=3, markup=False)
         elif self.blocked:
-            self.notify(f"cannot go on: {self.blocked}", severity="warning", timeout=5)
+            self.notify(
+                f"cannot go on: {self.blocked}", severity="warning", timeout=5, markup=False
+            )
 
     # -- the typed confirmation of a destructive wizard ----------------------------------------
     def ask_typed(self, word: str, purpose: str, label: str) -> None:

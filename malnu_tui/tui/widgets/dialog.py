@@ -14,7 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Static
+
+from malnu_tui.tui.widgets.plain import Static
 
 
 class FitScroll(VerticalScroll):

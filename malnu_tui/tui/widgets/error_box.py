@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from rich.text import Text
-from textual.widgets import Static
+
+from malnu_tui.tui.widgets.plain import Static
 
 # The engine's hints name CLI commands; inside the console the key that does it is the hint.
 CONSOLE_KEYS = {

@@ -7,9 +7,10 @@ import time
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widgets import Log, ProgressBar, Static
+from textual.widgets import Log, ProgressBar
 
 from malnu_tui.engine.migrate import Progress
+from malnu_tui.tui.widgets.plain import Static
 
 
 class OperationProgress(Vertical):

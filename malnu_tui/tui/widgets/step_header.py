@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+
+from malnu_tui.tui.widgets.plain import Static
 
 
 class StepHeader(Static):

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from malnu_tui.engine.migrate import STATE_SYMBOLS, MigrationState, MigrationStatus, StatusReport
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
@@ -24,6 +23,7 @@ from malnu_tui.tui.widgets.health import (
     target_health,
 )
 from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.plain import Static
 from malnu_tui.tui.widgets.state import STATE_STYLES
 
 if TYPE_CHECKING:

@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.plain import Static
 
 
 def confirmation_problem(typed: str, word: str, purpose: str) -> str | None:
