@@ -150,10 +150,15 @@ async def test_a_confirmation_longer_than_the_screen_scrolls_and_keeps_its_field
         assert isinstance(dialog, ConfirmScreen)
         field = dialog.query_one("#confirm-typed", Input)
         await wait_until(pilot, lambda: app.focused is field)
-        await pilot.pause(0.2)
-        for selector in ("#confirm-typed", "#yes", "#no"):
-            shown = dialog.query_one(selector).region
-            assert shown.height and dialog.region.contains_region(shown), selector
+
+        def on_screen() -> bool:  # once laid out: the field and both buttons
+            return all(
+                (shown := dialog.query_one(selector).region).height
+                and dialog.region.contains_region(shown)
+                for selector in ("#confirm-typed", "#yes", "#no")
+            )
+
+        await wait_until(pilot, on_screen)
         body = dialog.query_one(FitScroll)
         await wait_until(pilot, lambda: body.max_scroll_y > 0)
         await pilot.press("pagedown", "pagedown", "pagedown")
@@ -362,12 +367,14 @@ async def test_a_long_confirmation_keeps_its_field_and_reason_on_screen(tmp_path
         field = screen.query_one("#confirm-input", Input)
         assert app.focused is field
         await pilot.press("x", "enter")
-        await pilot.pause(0.2)
         why = screen.query_one("#confirm .typed-why", Static)
         assert "'x' is not 'school'" in str(why.render())
-        pane = screen.query_one("#confirm").region
-        for shown in (field.region, why.region):
-            assert shown.height and pane.contains_region(shown), (shown, pane)
+
+        def on_screen() -> bool:  # once laid out: the field and the reason within the step
+            pane = screen.query_one("#confirm").region
+            return all(w.region.height and pane.contains_region(w.region) for w in (field, why))
+
+        await wait_until(pilot, on_screen)
         from malnu_tui.tui.widgets.dialog import FitScroll
 
         listed = screen.query_one("#confirm FitScroll", FitScroll)
@@ -408,17 +415,19 @@ async def test_an_emergency_rollback_of_15_shows_every_drop_and_its_rows(tmp_pat
         screen.query_one("#steps-input", Input).value = "15"
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "preview"))
-        await pilot.pause(0.2)
-        step = screen.query_one("#preview").region
-        sql = screen.query_one("#preview-sql").region
-        assert sql.height >= 4 and step.contains_region(sql), (sql, step)
+
+        def sql_shown() -> bool:  # laid out once the step has refitted
+            sql = screen.query_one("#preview-sql").region
+            return sql.height >= 4 and screen.query_one("#preview").region.contains_region(sql)
+
+        await wait_until(pilot, sql_shown)
         from malnu_tui.tui.widgets.dialog import FitScroll
 
         checks = screen.query_one("#preview FitScroll", FitScroll)
         said = str(screen.query_one("#preconditions", Static).render())
         assert all(f"drops table t{i}: {i + 1} rows" in said for i in range(5, 20)), said
-        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
         await wait_until(pilot, lambda: checks.max_scroll_y > 0)
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
         await wait_until(pilot, lambda: checks.scroll_y == checks.max_scroll_y)
         await pilot.press("n")
         await wait_until(pilot, lambda: settled(app, "confirm"))
@@ -428,3 +437,53 @@ async def test_an_emergency_rollback_of_15_shows_every_drop_and_its_rows(tmp_pat
     assert [t for t in demo.tables() if t.startswith("t") and t[1:].isdigit()] == sorted(
         f"t{i}" for i in range(5)
     )
+
+
+async def test_back_names_the_key_that_works_in_a_field(demo: Demo) -> None:
+    # On a typed confirmation, Back said "(b)": b is typed into the field there; ctrl+b
+    # (the footer's "^b") goes back.
+    from textual.widgets import Input
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        screen = app.screen
+        back = screen.query_one("#back", Button)
+        assert str(back.label) == "◀ Back (b)"
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        field = screen.query_one("#confirm-input", Input)
+        assert app.focused is field and str(back.label) == "◀ Back (^b)"
+        await pilot.press("b")
+        assert field.value == "b" and settled(app, "confirm")
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        assert str(back.label) == "◀ Back (b)"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (100, 30)])
+async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
+    demo: Demo, size: tuple[int, int]
+) -> None:
+    # Beside the manifest pane the list got half the width, and its last column, whether the
+    # backup is verified, read "✘ n" / "✔ y" under a header cut to "ver".
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from tests.tui_demo import add_backups
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        table = app.screen.query_one("#backup-table", DataTable)
+        await wait_until(
+            pilot, lambda: table.row_count == 2 and not table._require_update_dimensions
+        )
+        await pilot.pause(0.1)
+        needed = sum(c.get_render_width(table) for c in table.ordered_columns)
+        assert needed <= table.scrollable_content_region.width, (needed, table.region)

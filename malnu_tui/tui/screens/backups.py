@@ -65,7 +65,8 @@ class BackupBrowser(Screen[None]):
         # Not r (rollback on the status screen) nor s (sync): one key, one meaning.
         Binding("o", "restore", "Restore", id="backups.restore"),
         Binding("d", "delete", "Delete", id="backups.delete"),
-        Binding("ctrl+r,f5", "reload", "Refresh", id="backups.refresh"),
+        # In help, not the footer: at 80 columns it pushed "f1 Help" to "f1 H".
+        Binding("ctrl+r,f5", "reload", "Refresh", show=False, id="backups.refresh"),
     ]
 
     def __init__(self, target: Target) -> None:

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher, Footer
+from textual.widgets import Button, ContentSwitcher, Footer, Input
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed, StatementProgress
@@ -250,6 +250,15 @@ class WizardScreen(Screen[str | None]):
         self.finished = True
         self.update_nav()
         self.query_one("#cancel", Button).focus()
+
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _back_key(self) -> None:
+        """Back's button names the key that works now: in a field (the typed confirmation, a
+        path) b is a letter typed, ctrl+b (^b, as the footer writes it) goes back."""
+        typing = isinstance(self.focused, Input)
+        self.query_one("#back", Button).label = "◀ Back (^b)" if typing else "◀ Back (b)"
+        self.query_one("#wizard-nav").refresh(layout=True)
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
