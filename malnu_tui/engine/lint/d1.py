@@ -24,7 +24,7 @@ child table dropped earlier in the same migration no longer counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.files import Migration
@@ -198,27 +198,21 @@ def _drop_parent(
                 f"DROP TABLE {parent} fires ON DELETE actions on D1: {names}",
             )
         )
-    if restrict and state.probe is None:
-        if not state.probe_missing_noted:
-            notes.append(
-                f"{file}:{line}: DROP TABLE {parent} has ON DELETE RESTRICT/NO ACTION children "
-                "(" + ", ".join(c for c, _, _ in restrict) + "): whether they hold rows (the drop "
-                "would fail on D1) needs the live database, which was not reachable"
-            )
-            state.probe_missing_noted = True
-    elif restrict and state.probe is not None:
-        filled = [(c, col, a) for c, col, a in restrict if state.probe(c, col)]
-        if filled:
-            names = ", ".join(f"{c}({col}) {a}" for c, col, a in filled)
-            found.append(
-                _finding(
-                    "D1-RESTRICT-DROP",
-                    file,
-                    line,
-                    f"DROP TABLE {parent} fails on D1: rows of {names} reference it and "
-                    "foreign keys are always enforced",
-                )
-            )
+    found += _restricted(
+        file,
+        line,
+        restrict,
+        state,
+        notes,
+        unreachable=f"DROP TABLE {parent} has ON DELETE RESTRICT/NO ACTION children ("
+        + ", ".join(c for c, _, _ in restrict)
+        + "): whether they hold rows (the drop would fail on D1) needs the live database, "
+        "which was not reachable",
+        says=(
+            f"DROP TABLE {parent} fails on D1: rows of ",
+            " reference it and foreign keys are always enforced",
+        ),
+    )
     return found
 
 
@@ -227,31 +221,50 @@ def d1_end(file: str, state: D1State, notes: list[str]) -> list[Finding]:
     whose orphaned child rows are still counted (no ``= off`` came after them)."""
     found: list[Finding] = []
     for line, parent, held in state.counted:
-        names = ", ".join(c for c, _, _ in held)
-        if state.probe is None:
-            if not state.probe_missing_noted:
-                notes.append(
-                    f"{file}:{line}: DROP TABLE {parent} has ON DELETE RESTRICT/NO ACTION "
-                    f"children ({names}) and no PRAGMA defer_foreign_keys = off after it: "
-                    "whether they hold rows (the migration would fail at its end on D1) "
-                    "needs the live database, which was not reachable"
-                )
-                state.probe_missing_noted = True
-            continue
-        filled = [(c, col, a) for c, col, a in held if state.probe(c, col)]
-        if filled:
-            names = ", ".join(f"{c}({col}) {a}" for c, col, a in filled)
-            found.append(
-                _finding(
-                    "D1-RESTRICT-DROP",
-                    file,
-                    line,
-                    f"DROP TABLE {parent} leaves rows of {names} without their parent: with "
-                    "PRAGMA defer_foreign_keys = on SQLite counts them and does not count "
-                    "again once the rebuilt table is renamed, so on D1 the migration fails "
-                    "at its end (FOREIGN KEY constraint failed)",
-                    "put PRAGMA defer_foreign_keys = off after the ALTER TABLE … RENAME (as "
-                    "Prisma's migrations end): it clears the count",
-                )
-            )
+        found += _restricted(
+            file,
+            line,
+            held,
+            state,
+            notes,
+            unreachable=f"DROP TABLE {parent} has ON DELETE RESTRICT/NO ACTION children ("
+            + ", ".join(c for c, _, _ in held)
+            + ") and no PRAGMA defer_foreign_keys = off after it: whether they hold rows (the "
+            "migration would fail at its end on D1) needs the live database, which was not "
+            "reachable",
+            says=(
+                f"DROP TABLE {parent} leaves rows of ",
+                " without their parent: with PRAGMA defer_foreign_keys = on SQLite counts them "
+                "and does not count again once the rebuilt table is renamed, so on D1 the "
+                "migration fails at its end (FOREIGN KEY constraint failed)",
+            ),
+            instead="put PRAGMA defer_foreign_keys = off after the ALTER TABLE … RENAME (as "
+            "Prisma's migrations end): it clears the count",
+        )
     return found
+
+
+def _restricted(
+    file: str,
+    line: int,
+    held: Sequence[tuple[str, str, str]],
+    state: D1State,
+    notes: list[str],
+    *,
+    unreachable: str,
+    says: tuple[str, str],
+    instead: str = "",
+) -> list[Finding]:
+    """RESTRICT/NO ACTION children ``held`` of a dropped table: D1-RESTRICT-DROP naming those
+    the live database shows rows in (between the two parts of ``says``); without a live
+    database, the ``unreachable`` note (once per run) in its place."""
+    if state.probe is None:
+        if not state.probe_missing_noted:
+            notes.append(f"{file}:{line}: {unreachable}")
+            state.probe_missing_noted = True
+        return []
+    filled = [(c, col, a) for c, col, a in held if state.probe(c, col)]
+    if not filled:
+        return []
+    names = ", ".join(f"{c}({col}) {a}" for c, col, a in filled)
+    return [_finding("D1-RESTRICT-DROP", file, line, says[0] + names + says[1], instead)]
