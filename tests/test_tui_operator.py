@@ -487,3 +487,16 @@ async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
         await pilot.pause(0.1)
         needed = sum(c.get_render_width(table) for c in table.ordered_columns)
         assert needed <= table.scrollable_content_region.width, (needed, table.region)
+
+
+def test_hints_name_the_backups_screen_not_a_key_that_means_back_in_a_wizard() -> None:
+    # The recover wizard's "no verified backup before TIME" said "hint: press b (backups)
+    # shows what exists": in a wizard b is Back, and the sentence did not read.
+    from malnu_tui.tui.widgets.error_box import console_hint
+
+    assert console_hint("`malnu-tui backup list` shows what exists; pick a later time") == (
+        "the backups screen (b on the status screen) shows what exists; pick a later time"
+    )
+    assert console_hint("take one with `malnu-tui backup create`, or name one") == (
+        "take one with c on the backups screen (b on the status screen), or name one"
+    )

@@ -14,9 +14,11 @@ CONSOLE_KEYS = {
     "repair": "select the migration and press D on the status screen (accept drift)",
     "clear-failed": "select the migration and press C on the status screen (clear failed)",
     "status": "look at the status screen (ctrl+r refreshes it)",
-    "backup list": "press b (backups)",
-    "backup create": "press b, then c (create a backup)",
-    "backup restore": "press b, pick the backup, then o (restore)",
+    # Named by its screen: inside a wizard, b is Back ("press b (backups) shows what exists"
+    # read as an order, and did something else).
+    "backup list": "the backups screen (b on the status screen)",
+    "backup create": "c on the backups screen (b on the status screen)",
+    "backup restore": "o on the backups screen (b on the status screen), the backup selected",
     "plan": "press a (the apply plan)",
     "rollback": "press r (emergency rollback)",
     "up": "press a (apply)",
