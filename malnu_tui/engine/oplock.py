@@ -37,12 +37,20 @@ def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
     _HELD.add(id(backend))
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         # The block's own error is the one to tell: a release that fails too (the same full
-        # disk or busy database) leaves the lock row to the next run's takeover.
+        # disk or busy database) leaves the lock row to the next run's takeover; after an
+        # interrupt that is said too, after "interrupted".
         _HELD.discard(id(backend))
-        with contextlib.suppress(MalnuError):
+        try:
             backend.release_lock()
+        except MalnuError as failed:
+            if isinstance(exc, KeyboardInterrupt):
+                exc.add_note(
+                    f"the migration lock could not be released ({failed}): the next "
+                    "malnu-tui run on this host takes it over; from another host, "
+                    "`malnu-tui unlock` once no one is working"
+                )
         raise
     _HELD.discard(id(backend))
     backend.release_lock()

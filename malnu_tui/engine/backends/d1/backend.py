@@ -523,8 +523,10 @@ class D1Backend:
         except (D1Unavailable, D1OutcomeUnknown):
             # D1 unreachable once the work is done (restarting after a restore, say): the
             # work stands; the row is left to its lease, or to the next run on this host,
-            # which takes over a lock whose process is gone (audited).
-            pass
+            # which takes over a lock whose process is gone (audited). On the way out of an
+            # interrupt, the caller says the row was left.
+            if self.api.stopping:
+                raise
 
     def force_unlock(self, audit: AuditEntry) -> LockHolder | None:
         self.ensure_schema()
