@@ -82,16 +82,18 @@ def glob_regex(node: exp.Glob, ctx: Context) -> exp.Expr:
             "GLOB", "the pattern is not a string literal: it cannot be rewritten as a regex", ""
         )
     regex = glob_to_regex(str(pattern.this))
-    value = pg_sql(node.this)
-    if _integer_column(node.this, ctx):
-        value = f"CAST({value} AS TEXT)"
-    elif not _text_like(node.this, ctx):
+    value: exp.Expr = node.this.copy()
+    declared = _declared(node.this, ctx)  # (read once: both tests below use it)
+    if declared and all("INT" in d for d in declared):
+        value = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.TEXT))
+    elif not _text_like(node.this, ctx, declared):
         raise Untranslatable(
             "GLOB", "the value is not known to be text or an integer (SQLite writes it as text)", ""
         )
-    if regex is None:
-        return pg_expr(f"({value} IS NULL AND NULL)")  # NULL for NULL, else no match (false)
-    return pg_expr(f"{value} ~ '{regex.replace(chr(39), chr(39) * 2)}'")
+    if regex is None:  # NULL for NULL, else no match (false)
+        return pg_expr(f"({pg_sql(value)} IS NULL AND NULL)")
+    # The node built, not parsed from text: GLOB is one statement in eight of bench_translate.
+    return exp.RegexpLike(this=value, expression=exp.Literal.string(regex))
 
 
 def _declared(node: exp.Expr, ctx: Context) -> list[str]:
@@ -111,12 +113,13 @@ def _integer_column(node: exp.Expr, ctx: Context) -> bool:
     return bool(declared) and all("INT" in d for d in declared)
 
 
-def _text_like(node: exp.Expr, ctx: Context) -> bool:
+def _text_like(node: exp.Expr, ctx: Context, declared: list[str] | None = None) -> bool:
     if isinstance(node, exp.Literal):
         return bool(node.is_string)
     if isinstance(node, exp.DPipe | exp.Null):
         return True  # (|| gives text; NULL is '' for %s in both)
-    declared = _declared(node, ctx)
+    if declared is None:
+        declared = _declared(node, ctx)
     return bool(declared) and all(
         any(w in d for w in ("CHAR", "CLOB", "TEXT")) and "INT" not in d for d in declared
     )
