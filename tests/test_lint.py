@@ -329,6 +329,55 @@ def test_row_level_security_counts_the_policies_of_earlier_migrations(
         assert got == [("no_policy.sql", 2), ("drop_last.sql", 1)], got
 
 
+DJANGO_KELAS = (
+    'CREATE TABLE "app_kelas" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "nama" '
+    'varchar(50) NOT NULL);\nCREATE TABLE "app_siswa" ("id" integer NOT NULL PRIMARY KEY '
+    'AUTOINCREMENT, "kelas_id" bigint NOT NULL REFERENCES "app_kelas" ("id") DEFERRABLE '
+    "INITIALLY DEFERRED);\nINSERT INTO app_kelas VALUES (1, '7A');\n"
+    "INSERT INTO app_siswa VALUES (1, 1);"
+)
+# Django's sqlmigrate of AlterField on SQLite: a rebuild with no PRAGMA (Django turns the
+# checks off on its own connection).
+DJANGO_REBUILD = """BEGIN;
+--
+-- Alter field nama on kelas
+--
+CREATE TABLE "new__app_kelas" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
+ "nama" varchar(100) NOT NULL);
+INSERT INTO "new__app_kelas" ("id", "nama") SELECT "id", "nama" FROM "app_kelas";
+DROP TABLE "app_kelas";
+ALTER TABLE "new__app_kelas" RENAME TO "app_kelas";
+COMMIT;"""
+
+
+def test_a_sqlite_rebuild_with_foreign_keys_on_is_an_error(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """Django's rebuild of a table others reference, run as written with foreign keys on:
+    the DROP's implicit DELETE leaves the children's deferred references counted, and `up`
+    fails at its COMMIT once they hold rows (a CASCADE child would lose its rows). The lint
+    was clean; with PRAGMA foreign_keys = OFF first it is, and `up` runs."""
+    mdirs.add("20250101_000100", "initial", DJANGO_KELAS,
+              'DROP TABLE "app_siswa";\nDROP TABLE "app_kelas";')  # fmt: skip
+    rebuild = mdirs.add("20250101_000200", "nama", DJANGO_REBUILD, "SELECT 1;")
+    mset = discover(mdirs.migrations, mdirs.rollback)
+    report = lint_migrations(mset, ["20250101_000200_nama.sql"])
+    found = [(f.rule, f.line) for f in report.findings]
+    assert found == [("SQLITE-REBUILD-FOREIGN-KEYS-ON", 8)], found
+    assert "app_siswa(kelas_id) ON DELETE NO ACTION: the migration fails" in report.findings[0].why
+    report = lint_migrations(mset, ["20250101_000200_nama.sql"], d1=True)
+    assert "SQLITE-REBUILD-FOREIGN-KEYS-ON" not in {f.rule for f in report.findings}, "D1's own"
+    base = ["--database", sqlite_url, *mdirs.args()]
+    res = run_cli(*base, "up", "--no-backup")
+    assert res.code == 1 and "FOREIGN KEY constraint failed (at COMMIT)" in res.err, res.err
+    rebuild.write_text("PRAGMA foreign_keys = OFF;\n" + DJANGO_REBUILD)
+    report = lint_migrations(
+        discover(mdirs.migrations, mdirs.rollback), ["20250101_000200_nama.sql"]
+    )
+    assert report.findings == ()
+    assert run_cli(*base, "up", "--no-backup").code == 0
+
+
 def test_school_migrations_are_clean_in_both_dialects() -> None:
     from pathlib import Path
 

@@ -401,3 +401,23 @@ def test_a_d1_backup_with_rounded_integers_is_rehearsed_with_a_note(
     assert [m["ok"] for m in data["migrations"]] == [True]
     (note,) = [n for n in data["notes"] if "rounds" in n]
     assert "siswa.nik: 1 value" in note and "the rehearsal ran on the rounded values" in note
+
+
+def test_a_failed_migration_is_reported_with_its_time(mdirs: MigrationDirs, tmp_path: Path) -> None:
+    """How long a failing migration ran before it failed (production's lock is held as long,
+    then everything is rolled back) was reported as 0 ms."""
+    db = tmp_path / "prod.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    mdirs.add("20250101_000300", "history",
+              "CREATE TABLE history (n INTEGER UNIQUE);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION "
+              "ALL SELECT n + 1 FROM c WHERE n < 200000) INSERT INTO history SELECT n FROM c;\n"
+              "INSERT INTO history VALUES (1);", "DROP TABLE history;")  # fmt: skip
+    res = run_cli(*base, "rehearse", "--json")
+    assert res.code == 1, res.err
+    (got,) = json.loads(res.out)["migrations"]
+    assert (got["ok"], got["line"]) == (False, 3) and got["ms"] > 0, got
+    res = run_cli(*base, "rehearse")
+    assert "failed at line 3: UNIQUE constraint failed: history.n (after " in res.out

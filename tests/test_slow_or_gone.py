@@ -510,3 +510,51 @@ def test_a_read_behind_a_table_held_exclusively_names_the_session(pg_url: str) -
     assert res.code == 1 and who in res.err, res.err
     assert "(vacuum-full, postgres, idle in transaction)" in res.err
     assert checked.code == 3 and who in checked.out.splitlines()[0], checked.out
+
+
+def test_a_restore_whose_session_ends_in_its_commit_says_the_outcome_is_not_known(
+    pg_url: str,
+) -> None:
+    """psql lost the server while the restore's COMMIT ran: the restore was reported "failed
+    and was rolled back, the database is unchanged", which no client can know once COMMIT is
+    sent. (Held at COMMIT here by a deferred unique check on the audit table waiting for
+    another transaction that wrote the same key.)"""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE nilai (id int); INSERT INTO nilai VALUES (1)")
+    made = run_cli("--database", pg_url, "backup", "create")
+    assert made.code == 0, made.err
+    (backup,) = json.loads(run_cli("--database", pg_url, "backup", "list", "--json").out)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "ALTER TABLE malnu_audit ADD COLUMN restored int GENERATED ALWAYS AS "
+            "(CASE WHEN action = 'restore' AND outcome = 'ok' THEN 1 END) STORED, "
+            "ADD UNIQUE (restored) DEFERRABLE INITIALLY DEFERRED"
+        )
+    with psycopg.connect(pg_url) as other, psycopg.connect(pg_url, autocommit=True) as admin:
+        other.execute(
+            "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) "
+            "VALUES (now(), 'x', 'restore', 'x', 'ok', 'x')"
+        )  # not committed: the restore's own row waits for it at COMMIT
+        proc = popen_cli("--database", pg_url, "backup", "restore", backup["id"], "--yes")
+        try:
+            deadline = time.monotonic() + WAIT
+            while not (
+                row := admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'psql' "
+                    "AND query LIKE 'COMMIT%' AND wait_event_type = 'Lock'"
+                ).fetchone()
+            ):
+                assert time.monotonic() < deadline, "the restore never waited in its COMMIT"
+                time.sleep(0.05)
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", row)
+            _out, err = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+            other.rollback()
+    assert proc.returncode == 1, err
+    assert "the connection was lost while the restore committed (" in err, err
+    assert "whether the database is restored is not known" in err
+    assert "`malnu-tui log --action restore`" in err
+    assert "unchanged" not in err and "Traceback" not in err

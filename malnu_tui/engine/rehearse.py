@@ -47,7 +47,8 @@ class RehearsedMigration:
         if not self.ran:
             return f"- {self.filename}: not run (an earlier migration failed)"
         if not self.ok:
-            return f"✘ {self.filename}: failed at line {self.line}: {self.error}"
+            took = f" (after {self.ms} ms)"
+            return f"✘ {self.filename}: failed at line {self.line}: {self.error}{took}"
         lint = f", {len(self.findings)} lint finding(s)" if self.findings else ""
         return f"✔ {self.filename}: {self.ms} ms, {self.rows} row(s) affected{lint}"
 
@@ -174,11 +175,13 @@ def _run_all(
             out.append(RehearsedMigration(filename, False, False, findings=found))
             continue
         progress(BackupProgress("migrate", i - 1, len(units), f"applying {filename}"))
+        started = time.perf_counter()
         try:
             ms, rows = run(filename, statements)
         except StatementFailed as exc:
             failed = True
-            out.append(RehearsedMigration(filename, True, False, 0, 0, exc.error, exc.line,
+            took = int((time.perf_counter() - started) * 1000)  # production's lock is held so long
+            out.append(RehearsedMigration(filename, True, False, took, 0, exc.error, exc.line,
                                           exc.statement, found))  # fmt: skip
             continue
         out.append(RehearsedMigration(filename, True, True, ms, rows, findings=found))

@@ -356,6 +356,15 @@ def restore(
         remove_quietly(list_file, own)
 
 
+# What psql says when the server goes away under it (a stop, a restart, a terminated session).
+_CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection to server was lost",
+    "no connection to the server",
+)
+
+
 def _audit_insert(backend: PostgresBackend, e: AuditEntry) -> str:
     """An audit row as one INSERT statement for psql (values quoted by psycopg for this
     connection; the dump empties the search path, so the table is schema-qualified)."""
@@ -453,6 +462,15 @@ def _pipe_restore(
         cons_err.seek(0)
         perr = scrub(prod_err.read().decode(errors="replace"), child.password)
         cerr = scrub(cons_err.read().decode(errors="replace"), child.password)
+    if consumer.returncode != 0 and committed and any(w in cerr for w in _CONNECTION_LOST):
+        said = " ".join(cerr.split())  # psql lost the server as it committed: either way
+        raise BackupError(
+            f"the connection was lost while the restore committed ({said}): whether the "
+            "database is restored is not known",
+            hint="once the server answers, the restore's audit row (written in its "
+            "transaction) tells: `malnu-tui log --action restore`; the pre-restore backup "
+            "holds the state before",
+        )
     if consumer.returncode != 0:
         return cerr or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:

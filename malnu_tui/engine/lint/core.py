@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
@@ -345,6 +346,26 @@ def _inner_statements(
     return [x for s in inner for x in (cte_statements(s) if read_ops(s).kind == "with" else [s])]
 
 
+def _rebuild_with_fk_on(s: _State, st: Statement, op: Op, replay: Replay) -> list[Finding]:
+    out: list[Finding] = []
+    for n in op.names:
+        children = replay.foreign_keys_to(n) if key(n) in s.rebuilt else []
+        if children:
+            effects = {"CASCADE": "its rows are deleted", "SET NULL": "its rows are unlinked",
+                       "SET DEFAULT": "its rows are unlinked"}  # fmt: skip
+            names = "; ".join(
+                f"{c}({col}) ON DELETE {a}: "
+                + effects.get(a, "the migration fails once it holds rows")
+                for c, col, a in children
+            )
+            why = (
+                f"the rebuild drops {n} with foreign keys on (no PRAGMA foreign_keys = OFF in "
+                f"the file), so its implicit DELETE reaches the tables that reference it: {names}"
+            )
+            out.append(_f("SQLITE-REBUILD-FOREIGN-KEYS-ON", s.file, st.line, why))
+    return out
+
+
 def _lint_one(
     m: Migration,
     dialect: Dialect,
@@ -385,10 +406,15 @@ def _lint_one(
         if isinstance(refused, ConcurrentRefusal):
             findings.append(_f("PG-CONCURRENTLY-IN-TRANSACTION", m.filename, refused.line,
                                refused.why))  # fmt: skip
+    # A SQLite file runs a rebuild with foreign keys on unless the file turns them off (D1,
+    # which ignores the pragma, has its own rules for the drop).
+    fk_on = dialect == "sqlite" and d1 is None and foreign_keys_off_line(statements) is None
     for st, op in zip(statements, ops, strict=True):
         if replay is not None:
             if d1 is not None:
                 findings.extend(d1_statement(m.filename, st, op, replay, d1, notes))
+            if op.kind == "drop_table" and fk_on:
+                findings.extend(_rebuild_with_fk_on(s, st, op, replay))
             if op.kind == "drop_table":
                 for n in op.names:
                     shape = replay.shape(n) if key(n) in s.rebuilt else None

@@ -10,7 +10,7 @@ import sqlite3
 from malnu_tui.engine.lint.model import Rule
 from malnu_tui.engine.lint.rules import register
 
-__all__ = ["SQLITE_RULES", "add_column_refusal"]
+__all__ = ["REBUILD_FK_ON", "SQLITE_RULES", "add_column_refusal"]
 
 SQLITE_RULES = (
     Rule(
@@ -39,7 +39,20 @@ SQLITE_RULES = (
         "without the column), or rebuild the table without it",
     ),
 )
-register(*SQLITE_RULES)
+REBUILD_FK_ON = Rule(
+    "SQLITE-REBUILD-FOREIGN-KEYS-ON",
+    "error",
+    "table rebuild with foreign keys on",
+    "a rebuild's DROP TABLE of a table other tables reference runs its implicit DELETE with "
+    "foreign keys on when the file does not turn them off: ON DELETE CASCADE deletes the "
+    "children's rows, SET NULL unlinks them, and RESTRICT, NO ACTION or a DEFERRABLE key "
+    "fails the migration (at the DROP, or at its COMMIT); Django's sqlmigrate output leaves "
+    "the pragma out (Django turns the checks off on its own connection)",
+    "put PRAGMA foreign_keys = OFF; before the rebuild (and = ON after it), as sqlite.org's "
+    "procedure and Prisma write it: the tool turns the checks off before the migration's "
+    "transaction and runs PRAGMA foreign_key_check before its COMMIT",
+)
+register(*SQLITE_RULES, REBUILD_FK_ON)
 
 # What makes SQLite refuse ADD COLUMN only when the table has rows (its own messages).
 _SUSPECT = re.compile(r"\bDEFAULT\b|\bREFERENCES\b|\bSTORED\b", re.IGNORECASE)
