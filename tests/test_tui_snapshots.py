@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,16 @@ async def settle(pilot: Pilot[Any]) -> None:
             table.refresh()
     await pilot.pause()
     await pilot.pause(0.05)
+    # Then until two pictures a tenth of a second apart are the same: a step's text that
+    # scrolls (widgets/dialog.py refit) settles a few refreshes after it is filled, and on a
+    # loaded machine the picture was taken before.
+    picture, deadline = pilot.app.export_screenshot(), time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        again = pilot.app.export_screenshot()
+        if again == picture:
+            break
+        picture = again
 
 
 def status_loaded(app: MalnuApp) -> bool:
