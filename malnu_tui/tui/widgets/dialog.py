@@ -36,15 +36,34 @@ class FitScroll(VerticalScroll):
 
 
 def refit(container: Widget) -> None:
-    """Measure ``container`` at its content's height again, then mark it ``-long`` when that
-    overflows it, so that its :class:`FitScroll` shrinks to what is left and scrolls."""
-    container.remove_class("-long")
+    """Mark ``container`` ``-long`` when its children, its :class:`FitScroll` at its text's
+    full height, take more than its height, so that the FitScroll shrinks to what is left and
+    scrolls. Measured once the new text is laid out; the class is never taken off to measure
+    (taken off, then measured a refresh too early, a loaded machine and a quiet one ended in
+    different pictures)."""
+    container.call_after_refresh(_fit, container)
 
-    def fit() -> None:
-        overflow = container.virtual_size.height > container.content_region.height
-        container.set_class(overflow, "-long")
 
-    container.call_after_refresh(fit)
+def _fit(container: Widget) -> None:
+    from textual.css.scalar import Unit
+
+    taken = 0
+    for child in container.displayed_children:
+        margin = child.styles.margin.top + child.styles.margin.bottom
+        gutter = child.outer_size.height - child.size.height
+        height = child.styles.height
+        if isinstance(child, FitScroll):
+            inner = sum(
+                c.outer_size.height + c.styles.margin.top + c.styles.margin.bottom
+                for c in child.displayed_children
+            )
+            taken += inner + gutter + margin
+        elif height is not None and height.unit == Unit.FRACTION:
+            least = child.styles.min_height
+            taken += (int(least.value) if least is not None else 1) + gutter + margin
+        else:
+            taken += child.outer_size.height + margin
+    container.set_class(taken > container.content_region.height, "-long")
 
 
 def page_text(container: Widget, direction: int) -> None:
