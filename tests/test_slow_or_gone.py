@@ -145,8 +145,10 @@ def _session_running(url: str, query: str, deadline: float) -> int:
     raise AssertionError(f"the tool's session never ran {query!r}")
 
 
-def _up_ended_by_the_server(pg_url: str, mdirs: MigrationDirs, query: str) -> CliResult:
-    proc = popen_cli("--database", pg_url, *mdirs.args(), "up", "--no-backup")
+def _ended_by_the_server(pg_url: str, query: str, *argv: str) -> CliResult:
+    """The CLI run with ``argv``, its session ended by the server (pg_terminate_backend) while
+    it runs ``query``."""
+    proc = popen_cli(*argv)
     try:
         pid = _session_running(pg_url, query, time.monotonic() + WAIT)
         with psycopg.connect(pg_url, autocommit=True) as admin:
@@ -157,6 +159,11 @@ def _up_ended_by_the_server(pg_url: str, mdirs: MigrationDirs, query: str) -> Cl
             proc.kill()
             proc.communicate()
     return CliResult(proc.returncode, out, err)
+
+
+def _up_ended_by_the_server(pg_url: str, mdirs: MigrationDirs, query: str) -> CliResult:
+    return _ended_by_the_server(pg_url, query, "--database", pg_url, *mdirs.args(), "up",
+                                "--no-backup")  # fmt: skip
 
 
 def test_a_migration_cut_off_by_a_server_stop_says_so_not_the_connection_is_lost(
@@ -229,17 +236,7 @@ def test_a_d1_request_that_timed_out_is_said_before_it_is_sent_again(
 
 def _import_ended_by_the_server(pg_url: str, csv: Path, query: str) -> CliResult:
     args = ("--database", pg_url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
-    proc = popen_cli(*args)
-    try:
-        pid = _session_running(pg_url, query, time.monotonic() + WAIT)
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
-        out, err = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return CliResult(proc.returncode, out, err)
+    return _ended_by_the_server(pg_url, query, *args)
 
 
 KELAS = """CREATE TABLE kelas (kode text PRIMARY KEY, nama text);

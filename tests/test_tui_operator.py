@@ -5,6 +5,7 @@ demo's real SQLite databases; the outcomes are checked in the databases."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Button, DataTable, TextArea
@@ -22,6 +23,18 @@ PENDING = (
     "20251125_090000_create_roles_table.sql",
     "20251125_091500_seed_default_roles.sql",
 )
+
+
+async def _backup_list(pilot: Any, app: Any) -> DataTable[Any]:
+    """The backup browser opened with its key (b), once it has read the manifests: its list."""
+    from malnu_tui.tui.screens.backups import BackupBrowser
+
+    await pilot.press("b")
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+    )
+    table: DataTable[Any] = app.screen.query_one("#backup-table", DataTable)
+    return table
 
 
 async def test_a_blocked_apply_still_shows_what_is_pending_and_its_sql(demo: Demo) -> None:
@@ -315,7 +328,6 @@ async def test_a_backup_whose_file_is_gone_reads_as_the_cli_says_it(demo: Demo) 
 
     from textual.widgets import Static
 
-    from malnu_tui.tui.screens.backups import BackupBrowser
     from malnu_tui.tui.screens.recover import RecoverWizard
     from tests.tui_demo import add_backups
 
@@ -330,11 +342,7 @@ async def test_a_backup_whose_file_is_gone_reads_as_the_cli_says_it(demo: Demo) 
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("b")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
-        )
-        table = app.screen.query_one("#backup-table", DataTable)
+        table = await _backup_list(pilot, app)
         await wait_until(pilot, lambda: table.row_count == 2)
         assert [str(table.get_row_at(i)[-1]) for i in range(2)] == ["✘ gone", "✔ yes"]
         pane = str(app.screen.query_one("#manifest", Static).render())
@@ -469,18 +477,13 @@ async def test_the_backup_lists_verified_column_is_whole_beside_the_manifest(
 ) -> None:
     # Beside the manifest pane the list got half the width, and its last column, whether the
     # backup is verified, read "✘ n" / "✔ y" under a header cut to "ver".
-    from malnu_tui.tui.screens.backups import BackupBrowser
     from tests.tui_demo import add_backups
 
     add_backups(demo)
     app = make_app(demo)
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("b")
-        await wait_until(
-            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
-        )
-        table = app.screen.query_one("#backup-table", DataTable)
+        table = await _backup_list(pilot, app)
         await wait_until(
             pilot, lambda: table.row_count == 2 and not table._require_update_dimensions
         )
