@@ -162,3 +162,24 @@ async def test_the_apply_wizards_rehearsal_uses_the_configs_threshold_and_says_i
         assert "over slow_migration_seconds (0 s)" in shown
         assert "lint: " in shown and "UPDATE-ALL-ROWS" in shown
         await pilot.press("escape")
+
+
+async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> None:
+    # The problems box shared the step's room with a 3-row Rehearse button and its standing
+    # explanation: at 80×24 it showed "✘ cannot proceed:" and not one of the problems.
+    from tests.test_tui_wizards import settled
+
+    edited = demo.root / "migrations" / "20251124_120500_create_users_table.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "-- diubah\n", encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        await pilot.pause(0.2)
+        shown = " ".join(screen_text(app).replace("┃", " ").split())
+        assert "✘ cannot proceed:" in shown
+        assert "✘ drift outside the range: 20251124_120500_create_users_table.sql" in shown
+        assert "changed since they ran" in shown
+        assert "Rehearse first on a backup copy" in shown
+        await pilot.press("escape")
