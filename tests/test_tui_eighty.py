@@ -183,3 +183,47 @@ async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> Non
         assert "changed since they ran" in shown
         assert "Rehearse first on a backup copy" in shown
         await pilot.press("escape")
+
+
+async def test_an_imports_reject_reasons_are_read_whole_with_long_column_names(
+    demo: Demo,
+) -> None:
+    # A school's column names (rata_rata_nilai_ulangan_harian_…) are long: the reason of a
+    # rejected row came after the column, past the right edge at 80 columns, in the
+    # preview and in the validation's list of rejects.
+    import sqlite3
+
+    from textual.widgets import Input
+
+    from malnu_tui.tui.screens.data_import import ImportWizard
+    from tests.test_tui_wizards import settled
+
+    long_name = "rata_rata_nilai_ulangan_harian_matematika_wajib"
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute(
+            "CREATE TABLE nilai_akhir_semester_ganjil (id INTEGER PRIMARY KEY, "
+            f"nomor_induk_siswa_nasional TEXT NOT NULL, {long_name} REAL)"
+        )
+    csv = demo.root / "nilai.csv"
+    csv.write_text(
+        f"nomor_induk_siswa_nasional;{long_name}\n0051234567;85,5\n0051234568;90\n",
+        encoding="utf-8",
+    )
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        app.screen.query_one("#import-file", Input).value = str(csv)
+        app.screen.query_one("#import-table", Input).value = "nilai_akhir_semester_ganjil"
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.pause(0.2)
+        assert "'85,5' is not a number" in screen_text(app)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "validate"))
+        await pilot.pause(0.2)
+        rows = [line for line in screen_text(app).splitlines() if line.startswith("  2 ")]
+        assert len(rows) == 1 and "'85,5' is not a number" in rows[0], screen_text(app)
+        await pilot.press("escape")
