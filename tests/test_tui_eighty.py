@@ -227,3 +227,29 @@ async def test_an_imports_reject_reasons_are_read_whole_with_long_column_names(
         rows = [line for line in screen_text(app).splitlines() if line.startswith("  2 ")]
         assert len(rows) == 1 and "'85,5' is not a number" in rows[0], screen_text(app)
         await pilot.press("escape")
+
+
+async def test_the_alerts_view_never_says_no_runs_of_a_target_it_could_not_read(
+    demo: Demo,
+) -> None:
+    # A PostgreSQL target that is down: its runs were not read, and the view said "no runs
+    # recorded", as of a target where nothing ever ran.
+    from textual.widgets import DataTable
+
+    from malnu_tui.tui.app import MalnuApp
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[targets.mati]\nurl = "postgresql://malnu@127.0.0.1:1/sekolah"\n')
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("mati"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("h")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+        )
+        runs = app.screen.query_one("#runs-table", DataTable)
+        cells = [str(c) for c in runs.get_row_at(0)]
+        assert "not read: mati cannot be reached" in cells, cells
+        assert "no runs recorded" not in cells
+        await pilot.press("escape")
