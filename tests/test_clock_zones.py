@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import psycopg
 
 from tests.fixtures_core import MigrationDirs, run_cli
 
@@ -28,3 +31,56 @@ def test_history_since_a_local_time_typed_without_its_zone_is_refused_not_empty(
     assert "is in the future" in res.err and "add its offset (+07:00)" in res.err, res.err
     res = run_cli(*args, "history", "--since", f"{local:%Y-%m-%d %H:%M}+07:00", env=WIB)
     assert res.code == 0 and "apply" in res.out, res
+
+
+def _pg(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Run ``statements`` on ``url`` (set-up and assertions); the last one's rows."""
+    rows: list[tuple[Any, ...]] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            cur = conn.execute(statement)  # type: ignore[arg-type]
+            rows = cur.fetchall() if cur.description else []
+    return rows
+
+
+def _in_wib(url: str) -> None:
+    """The database's own timezone Asia/Jakarta (a self-hosted server set up in WIB)."""
+    name = url.rsplit("/", 1)[1]
+    _pg(url, f"ALTER DATABASE {name} SET timezone = 'Asia/Jakarta'")
+
+
+def test_import_timezone_step_into_a_timestamp_without_time_zone_stores_utc(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A legacy attendance sheet in WIB, the mapping saying so (`{ timezone = "Asia/Jakarta" }`),
+    into a Rails/Prisma-style `timestamp(3)` column (UTC times, no zone): the step made
+    `07:00:00+07:00` and PostgreSQL dropped the offset, so 07:00 WIB was stored as 07:00 — a
+    WIB wall clock among UTC times, the step a silent no-op (a `timestamptz` beside it was
+    right). A time that says its offset is stored as its UTC time there too."""
+    _in_wib(pg_url)
+    _pg(pg_url, "CREATE TABLE absen (id int PRIMARY KEY, masuk timestamp(3), keluar timestamptz)")
+    csv = tmp_path / "absen.csv"
+    csv.write_text(
+        "id,masuk,keluar\n1,2019-07-15 07:00:00,2019-07-15 14:00:00\n"
+        "2,2019-07-15T07:00:00.250+07:00,2019-07-15T07:00:00Z\n"
+    )
+    mapping = tmp_path / "absen.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\napply = ["int"]\n'
+        '[columns.masuk]\nfrom = "masuk"\napply = [{ timezone = "Asia/Jakarta" }]\n'
+        '[columns.keluar]\nfrom = "keluar"\napply = [{ timezone = "Asia/Jakarta" }]\n'
+    )
+    res = run_cli(
+        "--database", pg_url, "import", str(csv), "--table", "absen", "--map", str(mapping),
+        "--yes", env=WIB,
+    )  # fmt: skip
+    assert res.code == 0, res
+    rows = _pg(
+        pg_url,
+        "SET timezone = 'UTC'",
+        "SELECT id, masuk::text, keluar::text FROM absen ORDER BY id",
+    )
+    assert rows == [
+        (1, "2019-07-15 00:00:00", "2019-07-15 07:00:00+00"),
+        (2, "2019-07-15 00:00:00.25", "2019-07-15 07:00:00+00"),
+    ], rows
