@@ -4,6 +4,7 @@ per database, never the cluster's), and times typed or stored without their zone
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,35 @@ def test_import_timezone_step_into_a_timestamp_without_time_zone_stores_utc(
         (1, "2019-07-15 00:00:00", "2019-07-15 07:00:00+00"),
         (2, "2019-07-15 00:00:00.25", "2019-07-15 07:00:00+00"),
     ], rows
+
+
+def test_sync_copies_an_app_time_with_its_offset_as_utc_and_verify_finds_a_wall_clock(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A D1 app stamping from the phone (`dayjs().format()`: `…T17:00:00+07:00`) beside
+    SQLite's UTC `CURRENT_TIMESTAMP`, copied into the analytics database's `timestamp`
+    (server in WIB): PostgreSQL dropped the offset and kept 17:00 — 7 hours ahead of the
+    row stamped at the same moment in UTC — and `sync` and `sync verify` said equal, since the
+    check asked PostgreSQL how it reads the text. The copy now holds the UTC time, and a copy
+    holding the wall clock (written before) is named different."""
+    _in_wib(pg_url)
+    src = tmp_path / "app.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE absen (id INTEGER PRIMARY KEY, updated_at DATETIME)")
+        conn.execute(
+            "INSERT INTO absen VALUES (1, '2026-12-06 10:00:00'), "
+            "(2, '2026-12-06T17:00:00+07:00'), (3, '2026-12-06T17:00:00.250+07:00')"
+        )
+    conn.close()
+    ends = ("--from", f"sqlite:///{src}", "--to", pg_url)
+    res = run_cli("sync", *ends, "--yes", env=WIB)
+    assert res.code == 0, res
+    rows = _pg(pg_url, "SELECT id, updated_at::text FROM absen ORDER BY id")
+    assert rows == [
+        (1, "2026-12-06 10:00:00"),
+        (2, "2026-12-06 10:00:00"),
+        (3, "2026-12-06 10:00:00.25"),
+    ], rows
+    _pg(pg_url, "UPDATE absen SET updated_at = '2026-12-06 17:00:00' WHERE id = 2")
+    res = run_cli("sync", "verify", *ends, env=WIB)
+    assert res.code == 1 and "different: id=2" in res.out, res

@@ -35,6 +35,7 @@ __all__ = [
     "sqlite_param",
     "to_postgres",
     "to_sqlite",
+    "ts_for_postgres",
 ]
 
 Normalizer = Callable[[Any], str]
@@ -253,8 +254,34 @@ def _ts(v: Any) -> str:
     dt = _parse_dt(v)
     if dt is None:
         return _raw(v)
-    # PostgreSQL ignores a zone written into a `timestamp without time zone` value.
-    return _fmt_dt(dt.replace(tzinfo=None))
+    return _fmt_dt(_utc_wall_clock(dt))
+
+
+def _utc_wall_clock(dt: datetime) -> datetime:
+    """A time that says its offset (an application's ``…T17:00:00+07:00``) as the UTC time a
+    ``timestamp without time zone`` copy holds (:func:`to_postgres` writes it so: PostgreSQL
+    itself drops the offset, and a WIB wall clock stood among UTC times, verified); naive as
+    it is. Year 1 in UTC (out of Python's range) keeps its clock."""
+    if dt.tzinfo is None:
+        return dt
+    try:
+        return dt.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return dt.replace(tzinfo=None)
+
+
+# The end of a time that says its offset (``+07:00``, ``-0500``, ``+07``): PostgreSQL drops it.
+_OFFSET_END = re.compile(r"\d[+-]\d\d(?::?\d\d)?\s*\Z")
+
+
+def ts_for_postgres(v: Any) -> Any:
+    """A value for a ``timestamp without time zone`` column: a text with an offset as its UTC
+    time (:func:`_utc_wall_clock`); anything else as it is (PostgreSQL parses it)."""
+    if type(v) is str and len(v) > 19 and _OFFSET_END.search(v):
+        dt = _parse_dt(v)
+        if dt is not None and dt.tzinfo is not None:
+            return _fmt_dt(_utc_wall_clock(dt))
+    return v
 
 
 def _tstz(v: Any) -> str:
@@ -501,7 +528,10 @@ def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ..
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":
             return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        # Text, numbers and datetimes go through COPY as they are (PostgreSQL parses them).
+        if kind == "ts":
+            return ts_for_postgres
+        # Text, numbers and other datetimes go through COPY as they are (PostgreSQL parses
+        # them).
         return None
 
     return _row_converter([conv(k) for k in kinds])
