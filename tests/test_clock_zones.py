@@ -5,7 +5,7 @@ per database, never the cluster's), and times typed or stored without their zone
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -117,3 +117,28 @@ def test_sync_copies_an_app_time_with_its_offset_as_utc_and_verify_finds_a_wall_
     _pg(pg_url, "UPDATE absen SET updated_at = '2026-12-06 17:00:00' WHERE id = 2")
     res = run_cli("sync", "verify", *ends, env=WIB)
     assert res.code == 1 and "different: id=2" in res.out, res
+
+
+def test_incremental_sync_by_a_date_column_reads_the_day_its_overlap_reaches_into(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A grades table stamped by day (`updated_at DATE`): the overlap window was taken off the
+    watermark as a time (`2026-12-05 23:55:00`, or `… 00:00:00` with `overlap = "1d"`), which
+    sorts after that day's own dates in SQLite, so a grade of the day before changed after
+    the last sync was never read — "✔ yes (what it changed)" — and `sync verify` named it."""
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    src = tmp_path / "nilai.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE nilai (id INTEGER PRIMARY KEY, skor INTEGER, updated_at DATE)")
+        conn.execute(f"INSERT INTO nilai VALUES (1, 80, '{yesterday}'), (2, 90, '{today}')")
+    conn.close()
+    ends = ("--from", f"sqlite:///{src}", "--to", pg_url)
+    assert run_cli("sync", *ends, "--yes").code == 0
+    with sqlite3.connect(src) as conn:  # committed late, stamped the day before
+        conn.execute("UPDATE nilai SET skor = 85 WHERE id = 1")
+    conn.close()
+    res = run_cli("sync", *ends, "--yes")
+    assert res.code == 0, res
+    assert _pg(pg_url, "SELECT skor FROM nilai WHERE id = 1") == [(85,)], res.err
+    assert f"rows with updated_at >= {yesterday})" in res.err, res.err
