@@ -142,3 +142,35 @@ def test_incremental_sync_by_a_date_column_reads_the_day_its_overlap_reaches_int
     assert res.code == 0, res
     assert _pg(pg_url, "SELECT skor FROM nilai WHERE id = 1") == [(85,)], res.err
     assert f"rows with updated_at >= {yesterday})" in res.err, res.err
+
+
+def test_incremental_sync_of_an_app_stamping_a_local_time_behind_utc_reads_its_changes(
+    tmp_path: Path,
+) -> None:
+    """An app writing New York's local time with its offset (`…T07:00:00-05:00`): an
+    incremental pass compares the source's texts with the watermark, so the watermark is
+    the texts' own clock; as their UTC time it stood 5 hours past every later change's text,
+    and the next pass left the change behind (said verified, what it changed)."""
+    ny = ZoneInfo("America/New_York")
+    stamp = "%Y-%m-%dT%H:%M:%S%z"
+    earlier = datetime.now(ny) - timedelta(hours=1)
+    src, dst = tmp_path / "app.db", tmp_path / "copy.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE tugas (id INTEGER PRIMARY KEY, judul TEXT, updated_at DATETIME)")
+        conn.execute(
+            "INSERT INTO tugas VALUES (1, 'a', ?), (2, 'b', ?)", (f"{earlier:{stamp}}",) * 2
+        )
+    conn.close()
+    ends = ("--from", f"sqlite:///{src}", "--to", f"sqlite:///{dst}")
+    assert run_cli("sync", *ends, "--yes").code == 0
+    with sqlite3.connect(src) as conn:
+        now = datetime.now(ny)
+        conn.execute(
+            "UPDATE tugas SET judul = 'a2', updated_at = ? WHERE id = 1", (f"{now:{stamp}}",)
+        )
+    conn.close()
+    res = run_cli("sync", *ends, "--yes")
+    assert res.code == 0, res
+    with sqlite3.connect(dst) as conn:
+        assert conn.execute("SELECT judul FROM tugas WHERE id = 1").fetchall() == [("a2",)], res.err
+    conn.close()

@@ -36,6 +36,7 @@ __all__ = [
     "to_postgres",
     "to_sqlite",
     "ts_for_postgres",
+    "wall_clock",
 ]
 
 Normalizer = Callable[[Any], str]
@@ -255,6 +256,20 @@ def _ts(v: Any) -> str:
     if dt is None:
         return _raw(v)
     return _fmt_dt(_utc_wall_clock(dt))
+
+
+def wall_clock(v: Any) -> str:
+    """A ``timestamp without time zone`` value as the clock its text shows, an offset left
+    out: the layout an incremental pass compares a SQLite or D1 source's texts in
+    (:func:`.watermark.greatest_of`). A New York app's ``…T09:00:00-05:00`` is 09:00 there; as
+    its UTC time (14:00) the watermark stood 5 hours past the texts of every later change,
+    and the next passes left them behind."""
+    if type(v) is str and (_CANON_TS.match(v) or _PG_ONLY_TS.match(v)):
+        return v
+    dt = _parse_dt(v)
+    if dt is None:
+        return _raw(v)
+    return _fmt_dt(dt.replace(tzinfo=None))
 
 
 def _utc_wall_clock(dt: datetime) -> datetime:
