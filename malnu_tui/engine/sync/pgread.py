@@ -24,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.sync.model import Key, TableShape
-from malnu_tui.engine.sync.values import hash_fields, normalizer, pg_text_sql, ts_for_postgres
+from malnu_tui.engine.sync.timetext import ts_for_postgres
+from malnu_tui.engine.sync.values import hash_fields, normalizer, pg_text_sql
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.side import Side
@@ -80,7 +81,7 @@ def agreed(
 def _text(value: Any, kind: str) -> str | None:
     """The COPY text a value of ``kind`` was written as, when PostgreSQL is asked to read it:
     a text (one with an offset, for a ``timestamp without time zone``, as its UTC time:
-    :func:`.values.ts_for_postgres`), or an integer in a date or time column (``20250105`` is
+    :func:`.timetext.ts_for_postgres`), or an integer in a date or time column (``20250105`` is
     a date to PostgreSQL)."""
     if type(value) is str:
         return ts_for_postgres(value) if kind == "ts" else value
