@@ -22,7 +22,8 @@ def test_a_password_in_the_url_neither_names_the_store_nor_parts_its_backups(
 ) -> None:
     # One database, its password given three ways (cron's PGPASSWORD, a pasted `user:pw@`,
     # `?password=`): `?password=` named its store `…_password`, and a backup made with the
-    # password in the URL was listed, under PGPASSWORD, as "of other databases".
+    # password in the URL was listed, under PGPASSWORD, as "of other databases". Nor does
+    # the `?lock_timeout=60s` a restore is given part them.
     role, password = pg_password_role
     where = f"{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
     bare = f"postgresql://{role}@{where}"
@@ -37,6 +38,7 @@ def test_a_password_in_the_url_neither_names_the_store_nor_parts_its_backups(
         assert made.code == 0, made.err
     stores = [p.name for p in (tmp_path / "backups").iterdir()]
     assert len(stores) == 1 and "password" not in stores[0], stores
+    spellings.append((f"{bare}?lock_timeout=60s", {**env, "PGPASSWORD": password}))
     for url, how in spellings:
         listed = run_cli("--database", url, "--json", "backup", "list", env=how)
         assert listed.code == 0 and "other databases" not in listed.err, listed.err
