@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,3 +101,27 @@ def test_a_backup_killed_outright_takes_its_pg_dump_with_it(pg_url: str) -> None
             app.execute("ROLLBACK")  # without the fix, the orphan then finishes and ends
             cli.kill()
             cli.communicate()
+
+
+def test_one_manifest_edited_out_of_range_does_not_break_the_store(tmp_path: Path) -> None:
+    # A manifest holding a count no integer can be (`1e400`, `Infinity`, which Python's JSON
+    # reads) or nested past the parser's depth (a foreign file under a manifest's name) was a
+    # traceback in every command that reads the store (`backup list`, `check`, `prune`,
+    # `recover`, the safety backups' listing): now it is said and left out, as any corrupt one.
+    db = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY)")
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    made = run_cli("--database", f"sqlite:///{db}", "backup", "create", env=env)
+    assert made.code == 0, made.err
+    (store,) = (tmp_path / "backups").iterdir()
+    good = json.loads((store / f"{made.out.strip()}.json").read_text())
+    bad = "20260101T000000000000Z-0000a1"
+    (store / f"{bad}.json").write_text(
+        json.dumps({**good, "id": bad, "file": f"{bad}.sqlite", "row_counts": {"siswa": 1e400}})
+    )
+    (store / "20260101T000000000000Z-0000a2.json").write_text("[" * 100_000)
+    listed = run_cli("--database", f"sqlite:///{db}", "--json", "backup", "list", env=env)
+    assert listed.code == 0, listed.err
+    assert [m["id"] for m in json.loads(listed.out)] == [good["id"]]
+    assert f"backup {bad} is not listed" in listed.err and "0000a2 is not listed" in listed.err

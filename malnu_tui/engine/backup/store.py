@@ -201,7 +201,8 @@ class BackupManifest:
                 details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
                 manifest_version=int(data.get("manifest_version", MANIFEST_VERSION)),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            # ArithmeticError: a count edited to 1e400 or Infinity (OverflowError)
             raise BackupError(f"unreadable backup manifest: {exc!r}") from None
 
 
@@ -380,7 +381,8 @@ def read_manifest(path: Path) -> BackupManifest:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # RecursionError: nested too deep to be one (a foreign file under a manifest's name)
         raise BackupError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise BackupError(f"corrupt manifest {path}: not a JSON object")
