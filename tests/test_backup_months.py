@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import pytest
 
-from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 from tests.fixtures_pg import PgCluster
 
 
@@ -125,3 +128,34 @@ def test_one_manifest_edited_out_of_range_does_not_break_the_store(tmp_path: Pat
     assert listed.code == 0, listed.err
     assert [m["id"] for m in json.loads(listed.out)] == [good["id"]]
     assert f"backup {bad} is not listed" in listed.err and "0000a2 is not listed" in listed.err
+
+
+def test_a_store_remounted_read_only_stops_up_before_anything_runs(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # A backup disk remounted read-only after I/O errors (ext4's errors=remount-ro): the store
+    # is there, it cannot be written. `up`'s safety backup was `[Errno 30] Read-only file
+    # system: '…/.tmp-…'` (exit 1); now the one line and exit 2 a missing store gets, the
+    # migration not run. A real read-only tmpfs (needs root: the suite runs as root on CI).
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        db = tmp_path / "app.db"
+        mdirs.add(
+            "20261201000000", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
+        )
+        base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+        env = {"MALNU_BACKUP_DIR": str(small)}
+        assert run_cli(*base, "backup", "create", env=env).code == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(small)], check=True)
+        res = run_cli(*base, "up", "--yes", env=env)
+        assert res.code == 2, res.err
+        assert "as the backup store: Read-only file system; nothing was changed" in res.err
+        assert "Traceback" not in res.err and "Errno" not in res.err
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kelas'").fetchall()
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

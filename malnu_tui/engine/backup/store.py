@@ -230,6 +230,11 @@ def ensure_store(directory: Path) -> Path:
         make_dirs(directory)
         if not directory.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+        if not os.access(directory, os.W_OK | os.X_OK):
+            # A store already there that cannot be written: a disk remounted read-only after
+            # errors (ext4's errors=remount-ro), or another user's. Said as a missing one is.
+            code = errno.EROFS if os.statvfs(directory).f_flag & os.ST_RDONLY else errno.EACCES
+            raise OSError(code, os.strerror(code), str(directory))
     except OSError as exc:
         why = exc.strerror or str(exc)
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
