@@ -318,7 +318,7 @@ def resolve_target(
     # URL as given) is the target: its name and its backups. Another database's backups live
     # apart from the configured target's.
     same = url == target.url or database_key(url) == database_key(target.url)
-    bdir = target.backup_dir if same else settings.backup_root / url_slug(url)
+    bdir = target.backup_dir if same else url_store(settings.backup_root, url)
     return Target(
         name=target.name if same else url_slug(url),
         url=url,
@@ -368,6 +368,21 @@ def url_slug(url: str) -> str:
     if len(slug) <= 80:
         return slug
     return f"{slug[:71]}-{hashlib.sha256(masked.encode()).hexdigest()[:8]}"
+
+
+def url_store(root: Path, url: str) -> Path:
+    """The backup store of a database given by URL: ``root/<url_slug>``. Versions before
+    2026-12-06 cut a long slug at 80 characters, without the hash: where that folder is there
+    and the new one is not, it is this database's store still (its backups were made there,
+    and `up`'s next safety backup joins them). A store that cut name shares with another
+    database is safe to share: a database given by URL owns only the backups whose manifest
+    names its URL (``backup.store.backup_of``)."""
+    store = root / url_slug(url)
+    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", mask_url(url)).strip("_")[:80]
+    before = root / cut
+    if before != store and not store.exists() and before.is_dir():
+        return before
+    return store
 
 
 def require_existing(target: Target) -> None:

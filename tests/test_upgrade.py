@@ -1,0 +1,62 @@
+"""What earlier versions of the tool left behind, met by this one: backup stores, tool tables,
+sync state and incident state as those versions really wrote them (captured once into
+``tests/fixtures/upgrade/``, whose README says which commit made each file and how), loaded
+into real databases and read by the current CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.fixtures_core import run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "upgrade"
+
+
+def _render(name: str, **values: str) -> str:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def test_backups_an_earlier_version_made_of_a_long_url_are_still_listed_and_restored(
+    tmp_path: Path,
+) -> None:
+    # Before 2026-12-06 a database given by --database had its store named after its URL cut
+    # at 80 characters; since then a long one ends in a hash. Upgraded, the operator's
+    # `backup list` said "no backups" and `recover` found none, every one of them still on disk.
+    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
+    deep.mkdir(parents=True)
+    db = deep / "primary-region-main.db"
+    url = f"sqlite:///{db}"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (v TEXT)")
+    conn.execute("INSERT INTO t VALUES ('NEW')")
+    conn.commit()
+    conn.close()
+    # The folder as db29291 named it (config._slug: the masked URL's slug, cut at 80).
+    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]
+    store = tmp_path / "backups" / cut
+    store.mkdir(parents=True)
+    backup_id = "20261206T123201987987Z-bfbd5a"
+    shutil.copy(FIXTURES / "db29291_long_url_backup.sqlite", store / f"{backup_id}.sqlite")
+    manifest = _render("db29291_long_url_backup.json", ROOT=str(tmp_path), CUT=cut)
+    (store / f"{backup_id}.json").write_text(manifest, encoding="utf-8")
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    target = ("--database", url)
+
+    listed = run_cli(*target, "backup", "list", "--json", env=env)
+    assert listed.code == 0, listed.err
+    assert [b["id"] for b in json.loads(listed.out)] == [backup_id]
+    restored = run_cli(*target, "backup", "restore", backup_id, "--yes", env=env)
+    assert restored.code == 0, restored.err
+    assert [r[0] for r in sqlite3.connect(db).execute("SELECT v FROM t")] == ["OLD"]
+    # The safety backup taken before the restore joined the old ones, in the same store.
+    after = run_cli(*target, "backup", "list", "--json", env=env)
+    assert len(json.loads(after.out)) == 2 and sorted(p.name for p in store.parent.iterdir()) == [
+        cut
+    ]
