@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.fixtures_core import run_cli
+from tests.fixtures_d1 import D1Target
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upgrade"
 
@@ -60,3 +61,24 @@ def test_backups_an_earlier_version_made_of_a_long_url_are_still_listed_and_rest
     assert len(json.loads(after.out)) == 2 and sorted(p.name for p in store.parent.iterdir()) == [
         cut
     ]
+
+
+def test_a_sync_of_every_table_leaves_the_staging_table_of_a_killed_d1_import(
+    d1: D1Target, tmp_path: Path
+) -> None:
+    # An import into D1 stages its rows in malnu_stage_<hex>, dropped by its last batch; one
+    # killed (here by de30483) left it until the next import. A pair naming no tables copied
+    # it to the reporting database as a table of its own, 14,012 half-imported rows.
+    conn = sqlite3.connect(d1.db.path)
+    conn.executescript((FIXTURES / "de30483_d1_killed_import.sql").read_text(encoding="utf-8"))
+    conn.close()
+    copy = tmp_path / "copy.db"
+    ends = ("sync", "--from", d1.url, "--to", f"sqlite:///{copy}")
+
+    res = run_cli(*ends, "--yes", "--json", env=d1.env)
+    assert res.code == 0, res.err
+    assert [r["table"] for r in json.loads(res.out)] == ["siswa"]
+    tables = {r[0] for r in sqlite3.connect(copy).execute("SELECT name FROM sqlite_master")}
+    assert not {t for t in tables if t.startswith("malnu_stage_")}, tables
+    checked = run_cli(*ends[:1], "verify", *ends[1:], "--json", env=d1.env)
+    assert checked.code == 0 and [r["table"] for r in json.loads(checked.out)] == ["siswa"]
