@@ -63,6 +63,20 @@ def test_backups_an_earlier_version_made_of_a_long_url_are_still_listed_and_rest
     ]
 
 
+def test_the_store_a_password_query_parameter_named_is_still_the_databases(tmp_path: Path) -> None:
+    # Before session 12 `?password=` named the store `…_password` (mask_url's spelling); the
+    # store's name no longer holds the password, and an upgraded operator's store was orphaned.
+    from malnu_tui.engine.config import url_slug, url_store
+
+    url = "postgresql://guru@db.sekolah.sch.id:5432/rapor?password=Rahasia%2B1&sslmode=require"
+    earlier = tmp_path / "postgresql_guru_db.sekolah.sch.id_5432_rapor_password_sslmode_require"
+    assert url_store(tmp_path, url) == tmp_path / url_slug(url) != earlier
+    earlier.mkdir()
+    assert url_store(tmp_path, url) == earlier
+    (tmp_path / url_slug(url)).mkdir()  # once today's folder is there, it is the store
+    assert url_store(tmp_path, url) == tmp_path / url_slug(url)
+
+
 def test_a_sync_of_every_table_leaves_the_staging_table_of_a_killed_d1_import(
     d1: D1Target, tmp_path: Path
 ) -> None:
