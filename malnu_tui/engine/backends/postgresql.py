@@ -47,6 +47,7 @@ from malnu_tui.engine.backends.pg_sql import (
     answered_within,
     error_text,
     lock_holders,
+    policy_refusal,
     run_statement,
     with_lock_holders,
     with_params,
@@ -200,6 +201,9 @@ class PostgresBackend:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
+            refused = policy_refusal(self.display_url, exc, self.conn)
+            if refused is not None:  # a read with row_security off (pg_sql.every_row)
+                raise refused from None
             text = error_text(exc)
             who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""
             if who:  # a read behind a VACUUM FULL or an ALTER of the tool's tables

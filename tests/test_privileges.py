@@ -1,0 +1,73 @@
+"""The databases' own settings and privileges, as managed servers have them: a role that row
+level security narrows, a read-only session (a hot standby, ``default_transaction_read_only``),
+a role that may not alter a table it does not own. Each is said in one line naming what to
+grant or change, before anything is written."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.inproc import run_inproc
+
+
+@pytest.fixture
+def role(pg_url: str) -> Iterator[str]:
+    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test."""
+    name = f"priv_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def _as(pg_url: str, role: str) -> str:
+    return pg_url.replace("://postgres@", f"://{role}@", 1)
+
+
+def test_rows_row_level_security_hides_are_refused_not_left_out(
+    tmp_path: Path, pg_url: str, role: str
+) -> None:
+    """A reporting role that a policy narrows (Supabase's tables have row level security) read
+    half of ``siswa``: the sync into the SQLite copy deleted the other half there and said
+    "✔ yes", and ``import --from`` imported half and said committed."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE siswa (id int PRIMARY KEY, nama text)")
+        conn.execute("INSERT INTO siswa SELECT i, 'n' || i FROM generate_series(1, 4) i")
+        conn.execute(f"GRANT SELECT ON siswa TO {role}")
+        conn.execute("ALTER TABLE siswa ENABLE ROW LEVEL SECURITY")
+        conn.execute(f"CREATE POLICY own ON siswa FOR SELECT TO {role} USING (id <= 2)")
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(copy) as db:  # last night's copy, made when the role saw every row
+        db.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, synced_at TEXT)")
+        db.executemany("INSERT INTO siswa VALUES (?, ?, NULL)", [(i, f"n{i}") for i in (1, 2, 3, 4)])
+    url = _as(pg_url, role)
+    res = run_inproc(
+        "sync", "--from", url, "--to", f"sqlite:///{copy}", "--tables", "siswa", "--full", "--yes"
+    )
+    assert res.code == 2, res.err
+    assert 'row-level security policy for table "siswa"' in res.err
+    assert f"ALTER ROLE {role} BYPASSRLS;" in res.err and "Traceback" not in res.err
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM siswa").fetchone() == (4,)
+
+    target = tmp_path / "school.db"
+    with sqlite3.connect(target) as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, nama TEXT)")
+    res = run_inproc(
+        "--database", f"sqlite:///{target}", "import", "--from", f"{url}:siswa",
+        "--table", "people", "--yes", "--no-backup", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert res.code == 2 and f"ALTER ROLE {role} BYPASSRLS;" in res.err, res.err
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT count(*) FROM people").fetchone() == (0,)
