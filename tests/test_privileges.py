@@ -71,3 +71,31 @@ def test_rows_row_level_security_hides_are_refused_not_left_out(
     assert res.code == 2 and f"ALTER ROLE {role} BYPASSRLS;" in res.err, res.err
     with sqlite3.connect(target) as db:
         assert db.execute("SELECT count(*) FROM people").fetchone() == (0,)
+
+
+def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
+    tmp_path: Path, pg_url: str, role: str
+) -> None:
+    """``default_transaction_read_only = on`` for the role (a DBA's freeze; Supabase's on a
+    full disk): ``up`` took a safety backup, failed on the file's first statement, and said
+    its failure "could not be recorded either …: the database stopped answering"."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    url = _as(pg_url, role)
+    assert run_inproc("--database", url, *dirs, "status").code == 0  # the tool's tables
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+    for more in ((), ("--no-backup",)):
+        res = run_inproc("--database", url, *dirs, "up", "--yes", *more)
+        assert res.code == 2, res.err
+        assert f"read-only (default_transaction_read_only = on for role {role})" in res.err
+        assert f"ALTER ROLE {role} RESET default_transaction_read_only;" in res.err
+        assert "safety backup" not in res.err and "Traceback" not in res.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)

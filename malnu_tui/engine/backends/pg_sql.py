@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.errors import NotPermitted, StatementFailed
+from malnu_tui.engine.errors import StatementFailed
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
@@ -29,10 +28,7 @@ __all__ = [
     "answered_within",
     "create_schema_if_missing",
     "error_text",
-    "every_row",
     "lock_holders",
-    "policy_refusal",
-    "row_security_hint",
     "run_statement",
     "session_ended",
     "with_lock_holders",
@@ -118,48 +114,6 @@ def session_ended(exc: psycopg.Error) -> str:
         "; the server ended this session: an administrator, a server restart, or another "
         "operator's `malnu-tui unlock` of this lock (see `malnu-tui log --action unlock`)"
     )
-
-
-def every_row(conn: psycopg.Connection[Any], *, local: bool = False) -> None:
-    """Row level security off for this session, as pg_dump sets it: a read or write that a
-    policy would narrow for this role fails (``query would be affected by row-level security
-    policy for table …``, :func:`row_security_hint`) instead of seeing some of the rows. For
-    the sessions of a sync and an import, which copy every row: a role subject to a policy
-    read half a table, and the sync deleted the other half from its copy and said verified.
-    A superuser, a ``BYPASSRLS`` role and a table's owner (unless FORCE) are not affected.
-    ``local``: for the current transaction only (an import into the console's connection)."""
-    conn.execute("SELECT set_config('row_security', 'off', %s)", (local,))
-
-
-def row_security_hint(
-    exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
-) -> str | None:
-    """The way out of :func:`every_row`'s refusal, naming the role of ``conn`` (None for any
-    other error)."""
-    if exc.sqlstate != "42501" or "row-level security" not in (exc.diag.message_primary or ""):
-        return None
-    role = ""
-    with contextlib.suppress(psycopg.Error):
-        role = conn.info.user if conn is not None else ""
-    plain = not role or re.fullmatch(r"[a-z_][a-z0-9_]*", role)
-    quoted = role if plain else '"' + role.replace('"', '""') + '"'
-    return (
-        f"row level security would hide rows of this table from role {quoted or '…'}, or "
-        "refuse some of its writes, and a sync or an import copies every row or none: as a "
-        f"superuser, `ALTER ROLE {quoted or '…'} BYPASSRLS;`, or connect as the table's owner "
-        "(with `ALTER TABLE … NO FORCE ROW LEVEL SECURITY` where it is forced on the owner too)"
-    )
-
-
-def policy_refusal(
-    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
-) -> NotPermitted | None:
-    """:func:`every_row`'s refusal as the error to raise (exit 2, :func:`row_security_hint`
-    its hint), said of ``where``; None for any other error."""
-    hint = row_security_hint(exc, conn)
-    if hint is None:
-        return None
-    return NotPermitted(f"{where}: {exc.diag.message_primary}", hint=hint)
 
 
 def create_schema_if_missing(conn: psycopg.Connection[Any], schema: str) -> None:

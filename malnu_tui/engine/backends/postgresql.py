@@ -42,12 +42,12 @@ from malnu_tui.engine.backends.pg_schema import (
     refuse_tables_elsewhere,
     tracking_columns,
 )
+from malnu_tui.engine.backends.pg_session import policy_refusal, refuse_read_only
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
     lock_holders,
-    policy_refusal,
     run_statement,
     with_lock_holders,
     with_params,
@@ -194,6 +194,9 @@ class PostgresBackend:
         try:
             with self.conn.transaction():
                 yield self.conn
+        except psycopg.errors.ReadOnlySqlTransaction:  # a hot standby, or a read-only role
+            refuse_read_only(self.conn, self.display_url)
+            raise
         except psycopg.OperationalError as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
@@ -237,6 +240,8 @@ class PostgresBackend:
             ):
                 missing = ()
         except psycopg.Error as exc:
+            if exc.sqlstate == "25006":  # a hot standby, default_transaction_read_only
+                refuse_read_only(self.conn, self.display_url)
             denied = exc.sqlstate == "42501"  # PostgreSQL 15+: no CREATE on public by default
             raise BackendError(
                 f"{self.display_url}: cannot create the tool tables in schema "

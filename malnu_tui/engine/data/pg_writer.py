@@ -14,7 +14,8 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
-from malnu_tui.engine.backends.pg_sql import every_row, policy_refusal, session_ended
+from malnu_tui.engine.backends.pg_session import every_row, policy_refusal
+from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from

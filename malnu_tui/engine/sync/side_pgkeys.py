@@ -14,7 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_sql import policy_refusal, session_ended, with_params
+from malnu_tui.engine.backends.pg_session import policy_refusal
+from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import relaxed_hint

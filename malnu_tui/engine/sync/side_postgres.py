@@ -19,7 +19,8 @@ from psycopg import sql
 from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
-from malnu_tui.engine.backends.pg_sql import every_row, with_params
+from malnu_tui.engine.backends.pg_session import every_row
+from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
