@@ -99,3 +99,30 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
         assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+
+
+def test_a_table_another_role_owns_is_said_as_the_role_and_the_owner_not_a_bad_file(
+    tmp_path: Path, pg_url: str, role: str
+) -> None:
+    """Tables the dashboard (or a superuser's restore) made belong to another role than the
+    one migrations run as: ``must be owner of table siswa`` came with "fix the file and run
+    again"; the file was right and the owner was not named."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE siswa (id int PRIMARY KEY)")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_email.sql").write_text(
+        "ALTER TABLE siswa ADD COLUMN email text;\n"
+    )
+    (tmp_path / "r" / "20250101_000000_email.sql").write_text(
+        "ALTER TABLE siswa DROP COLUMN email;\n"
+    )
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert (
+        f"must be owner of table siswa [SQLSTATE 42501]; the tool runs as role {role}, and "
+        "table siswa belongs to role postgres; all of it was rolled back" in res.err
+    )
+    assert "fix the file" not in res.err and "the file may well be right" in res.err

@@ -47,9 +47,9 @@ from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
+    explained,
     lock_holders,
     run_statement,
-    with_lock_holders,
     with_params,
 )
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -387,7 +387,7 @@ class PostgresBackend:
                 recorded = True
         except psycopg.Error as exc:
             if failure is not None:
-                raise with_lock_holders(self.conn, failure, exc) from None
+                raise explained(self.conn, failure, exc) from None
             if recorded and self.conn.closed:  # the session ended while it committed
                 raise BackendError(
                     f"{self.display_url}: {filename}: the connection was lost at its COMMIT "
