@@ -5,7 +5,9 @@ grant or change, before anything is written."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.fixtures_core import CLI, REPO
 from tests.inproc import run_inproc
 
 
@@ -50,7 +53,9 @@ def test_rows_row_level_security_hides_are_refused_not_left_out(
     copy = tmp_path / "copy.db"
     with sqlite3.connect(copy) as db:  # last night's copy, made when the role saw every row
         db.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, synced_at TEXT)")
-        db.executemany("INSERT INTO siswa VALUES (?, ?, NULL)", [(i, f"n{i}") for i in (1, 2, 3, 4)])
+        db.executemany(
+            "INSERT INTO siswa VALUES (?, ?, NULL)", [(i, f"n{i}") for i in (1, 2, 3, 4)]
+        )
     url = _as(pg_url, role)
     res = run_inproc(
         "sync", "--from", url, "--to", f"sqlite:///{copy}", "--tables", "siswa", "--full", "--yes"
@@ -126,3 +131,38 @@ def test_a_table_another_role_owns_is_said_as_the_role_and_the_owner_not_a_bad_f
         "table siswa belongs to role postgres; all of it was rolled back" in res.err
     )
     assert "fix the file" not in res.err and "the file may well be right" in res.err
+
+
+# A process that file modes bind as they bind any user: root without the capabilities that
+# override them (the suite runs as root; the venv's Python may be where no other user can
+# reach it). Its files are judged by their owner, group and mode, as another user's are.
+_NO_OVERRIDE = "-dac_override,-dac_read_search,-fowner"
+AS_ANOTHER_USER = ["setpriv", f"--bounding-set={_NO_OVERRIDE}", f"--inh-caps={_NO_OVERRIDE}"]
+
+
+def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    """The school app's file, ``www-data`` 0644, and the operator's user is another: a read
+    worked, and the first write (``rollback``'s audit row of --no-backup, the lock row) was a
+    traceback, "attempt to write a readonly database", leaving a -wal and -shm of the
+    operator's beside the file, which the application could then not write."""
+    (tmp_path / "var").mkdir()
+    db = tmp_path / "var" / "app.db"
+    url = f"sqlite:///{db}"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    assert run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup").code == 0
+    os.chown(db, 65534, 65534)  # nobody's, as www-data's would be
+    db.chmod(0o644)
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, *dirs, "rollback", "--yes", "--no-backup"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {db}: user root may not write the file (owner ")
+    assert "mode 0644); nothing was changed\nhint: run malnu-tui as " in proc.stderr
+    assert [p.name for p in db.parent.iterdir()] == ["app.db"]  # no -wal, -shm of root's
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
