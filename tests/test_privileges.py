@@ -6,6 +6,7 @@ grant or change, before anything is written."""
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import uuid
@@ -166,3 +167,49 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]  # no -wal, -shm of root's
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+
+
+def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(pg_url: str) -> None:
+    """A server gone mid-command (a failover, a NAT dropping an idle flow) held a command for
+    the OS's 2 hours before its first keepalive probe. The tool's connections ask for probes
+    after 30 s of silence (and the URL's own values win); pg_dump's and pg_restore's too."""
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.backup.pg_tools import child_connection
+
+    for url, idle in ((pg_url, 30), (f"{pg_url}?keepalives_idle=7", 7)):
+        backend = open_url(url)
+        try:
+            params = backend.conn.info.get_parameters()
+            assert params["keepalives_idle"] == str(idle) and params["keepalives_count"] == "3"
+            # What libpq did with them: the socket's own options, as the kernel holds them.
+            sock = socket.socket(fileno=backend.conn.pgconn.socket)
+            try:
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == idle
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 60000
+            finally:
+                sock.detach()
+        finally:
+            backend.close()
+    assert "&keepalives_idle=30&" in child_connection(pg_url).url
+
+
+def test_a_roles_idle_session_timeout_does_not_end_the_locks_session(
+    pg_url: str, role: str
+) -> None:
+    """``ALTER ROLE … SET idle_session_timeout`` (PostgreSQL 14+): the session holding the
+    migration lock sits idle while pg_dump takes the safety backup, and was ended there; the
+    lock went with it, and the migration said it "ran, but its tracking row could not be
+    written", hinting at a file that drops the tool's tables."""
+    from malnu_tui.engine.backends.postgresql import open_url
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} SET idle_session_timeout = '1s'")
+    with psycopg.connect(_as(pg_url, role)) as conn:  # the role's own sessions have it
+        assert conn.execute("SHOW idle_session_timeout").fetchone() == ("1s",)
+    backend = open_url(_as(pg_url, role))
+    try:
+        assert backend.conn.execute("SHOW idle_session_timeout").fetchone() == ("0",)
+    finally:
+        backend.close()

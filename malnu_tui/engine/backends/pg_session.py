@@ -6,6 +6,7 @@ and an import's sessions read and write every row, or are refused). Each refusal
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from typing import Any
 
@@ -14,7 +15,48 @@ import psycopg
 from malnu_tui.engine.backends.pg_sql import error_text
 from malnu_tui.engine.errors import BackendError, NotPermitted
 
-__all__ = ["every_row", "policy_refusal", "refuse_read_only", "role_name", "row_security_hint"]
+__all__ = [
+    "KEEPALIVES",
+    "TCP_USER",
+    "connect_options",
+    "every_row",
+    "policy_refusal",
+    "refuse_read_only",
+    "role_name",
+    "row_security_hint",
+]
+
+# TCP keepalives on the tool's connections (libpq's names): a server that vanishes mid-command
+# (a failover, a NAT or firewall dropping an idle flow, a cable) is found within ~1 minute of
+# silence, where the OS's own keepalive waits 2 hours before its first probe. A server busy
+# with a long statement still answers probes (its kernel does), so nothing long is cut short.
+# tcp_user_timeout bounds data sent and never acknowledged the same way.
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",  # seconds of silence before the first probe
+    "keepalives_interval": "10",  # between probes
+    "keepalives_count": "3",  # unanswered probes that end the connection
+    "tcp_user_timeout": "60000",  # ms
+}
+TCP_USER = "tcp_user_timeout"  # (libpq 12 and later: not for an older pg_dump)
+
+
+def connect_options(url: str, connect_timeout: int = 10) -> dict[str, Any]:
+    """libpq options for the tool's connections that the URL does not set itself:
+    ``connect_timeout`` (unless ``PGCONNECT_TIMEOUT`` is set) and :data:`KEEPALIVES` (all
+    left to the URL when it says ``keepalives=0``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error:
+        given = {}  # a malformed URL: connecting says what is wrong with it
+    out: dict[str, Any] = {}
+    if "keepalives" not in given:
+        out = {k: v for k, v in KEEPALIVES.items() if k not in given}
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        out["connect_timeout"] = connect_timeout
+    return out
 
 
 def _sql_name(name: str) -> str:
