@@ -213,3 +213,21 @@ def test_a_roles_idle_session_timeout_does_not_end_the_locks_session(
         assert backend.conn.execute("SHOW idle_session_timeout").fetchone() == ("0",)
     finally:
         backend.close()
+
+
+def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant(
+    tmp_path: Path, pg_url: str, role: str
+) -> None:
+    """PostgreSQL 15 gives a new role no CREATE on the database: ``parity`` and ``plan
+    --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on."""
+    db = tmp_path / "app.db"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
+    dbname = pg_url.rsplit("/", 1)[1]
+    for command in (("parity",), ("plan", "--check")):
+        res = run_inproc(
+            "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "m"),
+            *command, "--postgres", _as(pg_url, role),
+        )  # fmt: skip
+        assert res.code == 2, res.err
+        assert f"hint: GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err

@@ -24,6 +24,7 @@ __all__ = [
     "refuse_read_only",
     "role_name",
     "row_security_hint",
+    "sql_name",
 ]
 
 # TCP keepalives on the tool's connections (libpq's names): a server that vanishes mid-command
@@ -59,7 +60,7 @@ def connect_options(url: str, connect_timeout: int = 10) -> dict[str, Any]:
     return out
 
 
-def _sql_name(name: str) -> str:
+def sql_name(name: str) -> str:
     """``name`` as SQL writes it: quoted unless it is a plain lower-case word."""
     if not name or re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         return name
@@ -71,7 +72,7 @@ def role_name(conn: psycopg.Connection[Any] | None) -> str:
     role = ""
     with contextlib.suppress(psycopg.Error):
         role = conn.info.user if conn is not None else ""
-    return _sql_name(role)
+    return sql_name(role)
 
 
 def every_row(conn: psycopg.Connection[Any], *, local: bool = False) -> None:
@@ -165,7 +166,7 @@ def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
         )
     names = {
         "role": role_name(conn) or "…",
-        "db": _sql_name(str(db)),
+        "db": sql_name(str(db)),
     }
     said, how = _READ_ONLY_FROM.get(
         str(source), (f"({source})", "SET default_transaction_read_only = off where it is set")
