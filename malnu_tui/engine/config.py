@@ -23,7 +23,7 @@ from malnu_tui.engine.config_schema import (
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
-from malnu_tui.engine.urls import database_key
+from malnu_tui.engine.urls import database_key, store_spelling
 from malnu_tui.engine.urls import mask_url as mask_url
 from malnu_tui.engine.urls import sqlite_path as sqlite_path
 from malnu_tui.engine.urls import sqlite_url as sqlite_url
@@ -362,8 +362,10 @@ def url_slug(url: str) -> str:
     """The name (and backup store folder) of a database given by URL, secrets masked. A slug
     over 80 characters is cut and ends in a hash of the whole URL: two databases whose URLs
     share their first 80 characters (a Supabase pooler's ``…/postgres`` and ``…/analytics``)
-    must never share a store, or one's backups would be restored over the other."""
-    masked = mask_url(url)
+    must never share a store, or one's backups would be restored over the other. A password
+    neither changes it nor is in it (``?password=`` named the store ``…_password``, apart from
+    the same database's under ``PGPASSWORD``): :func:`~malnu_tui.engine.urls.store_spelling`."""
+    masked = store_spelling(url)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
     if len(slug) <= 80:
         return slug

@@ -33,6 +33,7 @@ __all__ = [
     "split_tool_options",
     "sqlite_path",
     "sqlite_url",
+    "store_spelling",
     "url_kind",
     "url_secrets",
 ]
@@ -79,6 +80,27 @@ def mask_url(url: str) -> str:
         return head + netloc + _mask_params(tail)
     user = netloc[:userinfo_end].split(":", 1)[0]
     return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
+
+
+def store_spelling(url: str) -> str:
+    """``url`` as a backup store tells databases by (its folder's name under ``--database``,
+    the manifests it counts as this database's): secrets masked, a password spelt the same
+    wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
+    secret parameters left out, so neither a password nor where it was written changes it."""
+    masked = mask_url(url)
+    if masked.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return masked
+    head, netloc, _end, tail = _split_authority(masked)
+    at = netloc.rfind("@")
+    if at >= 0:
+        netloc = f"{netloc[:at].split(':', 1)[0]}:***@{netloc[at + 1 :]}"
+    path, _, query = tail.partition("?")
+    kept = [p for p in query.split("&") if p and not _MASKED_PARAM.fullmatch(p)]
+    return head + netloc + path + ("?" + "&".join(kept) if kept else "")
+
+
+# A secret parameter as :func:`mask_url` leaves it (``sslpassword=***``).
+_MASKED_PARAM = re.compile(r"(?i)\w*(?:password|passwd|pwd|token|secret|apikey|api_key|key)=\*\*\*")
 
 
 def url_secrets(url: str) -> list[str]:

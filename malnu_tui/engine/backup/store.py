@@ -484,12 +484,16 @@ def backup_of(manifest: BackupManifest, target: Target) -> bool:
     """Whether ``manifest`` is a backup of ``target`` (same name, or same URL with secrets
     masked): a store shared by two databases must not hand one's backup to the other. A
     database given by URL (``--database``) is named after its URL's slug, which two URLs can
-    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone."""
+    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone. A URL
+    is compared as a store spells it: a password in the URL or in ``PGPASSWORD`` is one
+    database (the manifest's own backups were listed as "other databases'")."""
     from malnu_tui.engine.config import url_slug
+    from malnu_tui.engine.urls import store_spelling
 
+    same_url = store_spelling(manifest.target) == store_spelling(target.url)
     if target.name == url_slug(target.url):
-        return manifest.target == target.display_url
-    return manifest.target_name == target.name or manifest.target == target.display_url
+        return same_url
+    return manifest.target_name == target.name or same_url
 
 
 def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifest]]:
