@@ -32,12 +32,12 @@ def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
     return missing
 
 
-async def test_every_key_of_the_status_sync_and_backups_screens_is_on_them_at_80_columns(
-    demo: Demo,
-) -> None:
+async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
     # The footer is one line: at 80 columns p/h/s/i/t/^r/U/D/C of the status screen (and
-    # F and ^r of sync, ^r of backups) were only in help and the palette.
+    # F and ^r of sync, ^r of backups) were only in help and the palette, and the SQL view's
+    # footer ran under the palette key ("c Check▏^p paletteS": no q, no f1).
     from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
     from malnu_tui.tui.screens.status import StatusScreen
     from malnu_tui.tui.screens.sync import SyncScreen
 
@@ -49,11 +49,13 @@ async def test_every_key_of_the_status_sync_and_backups_screens_is_on_them_at_80
         await pilot.pause(0.1)
         assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
         assert " P Recover " in screen_text(app)
-        for key, cls in (("s", SyncScreen), ("b", BackupBrowser)):
+        for key, cls in (("s", SyncScreen), ("b", BackupBrowser), ("v", SqlViewScreen)):
             await pilot.press(key)
             await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
             await pilot.pause(0.1)
             assert _keys_on_screen(app, cls) == []
+            footer = screen_text(app).splitlines()[-1]
+            assert " q Quit f1 Help " in footer and footer.rstrip().endswith("^p palette")
             await pilot.press("escape")
             await wait_until(pilot, lambda: loaded(app))
 
