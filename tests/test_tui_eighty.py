@@ -255,3 +255,50 @@ async def test_the_alerts_view_never_says_no_runs_of_a_target_it_could_not_read(
         assert "not read: mati cannot be reached" in cells, cells
         assert "no runs recorded" not in cells
         await pilot.press("escape")
+
+
+async def test_the_health_line_is_checked_again_after_an_operation(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The health line was checked at most every 30 s: after clearing a failed migration it
+    # still said "1 failed migration in the last hour" under "✘ 0 failed" (and `check` OK).
+    from textual.widgets import Static
+
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+    from malnu_tui.tui.widgets.target_panel import TargetPanel
+
+    # Never again by the clock here: only what the operation does can bring it up to date.
+    monkeypatch.setattr("malnu_tui.tui.widgets.target_panel.HEALTH_SECONDS", 3600.0)
+    name = "20251126_000000_tambah_kolom_wali_kelas.sql"
+    (demo.root / "migrations" / name).write_text(
+        "ALTER TABLE data_wali_kelas ADD COLUMN nomor_telepon TEXT;\n", encoding="utf-8"
+    )
+    target = demo.target()
+    mset = discover(target.migrations_dir, target.rollback_dir)
+    backend = open_backend(target)
+    try:
+        with pytest.raises(MigrationFailed):
+            apply_plan(backend, mset, plan_up(backend, mset))
+    finally:
+        backend.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.status_screen.current_panel()
+        assert panel is not None
+
+        def health() -> str:
+            assert isinstance(panel, TargetPanel)
+            return str(panel.query_one(".health", Static).render())
+
+        await wait_until(pilot, lambda: "1 failed migration" in health())
+        await pilot.press("end", "C")
+        await wait_until(pilot, lambda: app.screen is not app.status_screen)
+        await pilot.pause(0.3)
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: loaded(app) and panel.report is not None
+                         and panel.report.counts["failed"] == 0)  # fmt: skip
+        await wait_until(pilot, lambda: "failed migration" not in health())
+        assert health().startswith("✘ health CRITICAL - no verified backup")
