@@ -38,6 +38,7 @@ from malnu_tui.engine.sync.values import (
     sqlite_param,
     to_sqlite,
 )
+from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
@@ -243,7 +244,7 @@ class SqliteDialect(SqliteKeys, SqliteState, ABC):
 
     def changed_filter(
         self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[Any]]:
         """The condition of the rows changed since ``since`` (or without a ``cursor`` value),
         and its parameters. When an index starts with the cursor column and few rows changed
         (at most four pages: each page's statement gathers their keys again), they are found
@@ -253,21 +254,34 @@ class SqliteDialect(SqliteKeys, SqliteState, ABC):
 
     def _changed(
         self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> tuple[str, list[str], int | None]:
+    ) -> tuple[str, list[Any], int | None]:
         """:meth:`changed_filter`, and how many rows it counted through the index (None when
         it did not)."""
         c, t = q(cursor), q(shape.name)
-        ranges = since_ranges(since or "")
-        # A number in the column (Unix seconds or a julianday an application wrote into a
-        # DATETIME column) sorts below every text, so no range holds it: such rows are read
-        # too (``< ''``: numbers only, through the index as well), and the copy then stores
-        # them or refuses them by name, never leaves them behind unread.
-        conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
-        params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
-        plain = "(" + " OR ".join([*(f"({x})" for x in conds), f"{c} IS NULL", f"{c} < ''"]) + ")"
+        col = shape.column(cursor)
+        params: list[Any]
+        lo = int_since(col.kind if col is not None else None, since)
+        if lo is not None:
+            # Unix seconds or milliseconds: compared as numbers (a text or a blob in the
+            # column sorts above every number: read too, never left behind). In a column of
+            # milliseconds, a time in seconds (a DEFAULT (unixepoch()) beside Date.now()) is
+            # read too, as a number is in a column of texts.
+            conds, params, others = [f"{c} >= ?"], [lo], [f"{c} IS NULL"]
+            if epoch_scale(lo) > 1:
+                others.append(f"{c} < {SECONDS_BELOW}")
+        else:
+            ranges = since_ranges(since or "")
+            # A number in the column (Unix seconds or a julianday an application wrote into
+            # a DATETIME column) sorts below every text, so no range holds it: such rows are
+            # read too (``< ''``: numbers only, through the index as well), and the copy then
+            # stores them or refuses them by name, never leaves them behind unread.
+            conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
+            params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
+            others = [f"{c} IS NULL", f"{c} < ''"]
+        plain = "(" + " OR ".join([*(f"({x})" for x in conds), *others]) + ")"
         if not self.leads_an_index(shape.name, cursor):
             return plain, params, None
-        conds += [f"{c} IS NULL", f"{c} < ''"]
+        conds += others
         changed = self._rows(
             "SELECT " + " + ".join(f"(SELECT count(*) FROM {t} WHERE {x})" for x in conds), params
         )[0][0]
