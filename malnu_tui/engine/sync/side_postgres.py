@@ -255,7 +255,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                 return f"key {k} holds NULL (a UNIQUE column takes any number): {NULL_KEY}"
         return None
 
-    def greatest(self, table: str, column: str) -> object:
+    def greatest(self, table: str, column: str, kind: str = "ts") -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
         it when there is one, else one scan."""
         query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._from(table))
@@ -275,7 +275,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         kidx = shape.key_index
         order = sql.SQL(", ").join(self._key_exprs(shape))
         # A cursor of Unix milliseconds: a time in seconds among them is read too (as the
-        # SQLite side reads it: .side_sqlite's _changed).
+        # SQLite side reads it: .side_sqlchanged).
         col = shape.column(cursor) if cursor else None
         lo = int_since(col.kind if col is not None else None, since)
         seconds = (

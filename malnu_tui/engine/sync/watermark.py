@@ -58,14 +58,15 @@ def greatest_of(
 
 def mark_before_copy(src: Side, shape: TableShape, cursor: str | None) -> tuple[bool, str | None]:
     """(True, the watermark) when a full copy takes it before its first page: a column of
-    timestamps' greatest value then (:meth:`.Side.greatest`: from the end of an index leading
-    with it, or one scan). A row changed while the copy runs, even behind its reading, is
-    newer, so the next incremental pass reads it however long the copy took. Else (False,
+    timestamps' (or of Unix times') greatest value then (:meth:`.Side.greatest`: from the end
+    of an index leading with it, or one scan). A row changed while the copy runs, even behind
+    its reading, is newer, so the next incremental pass reads it however long the copy took.
+    Else (False,
     None): each page's rows tell it as the copy reads them (:func:`greatest_of`)."""
     col = shape.column(cursor) if cursor else None
-    if cursor is None or col is None or col.kind not in ("ts", "tstz"):
+    if cursor is None or col is None or col.kind not in ("ts", "tstz", "int"):
         return False, None
-    top = src.greatest(shape.name, cursor)
+    top = src.greatest(shape.name, cursor, col.kind)
     return True, greatest_of(
         shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
     )
