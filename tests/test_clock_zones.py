@@ -213,3 +213,26 @@ def test_incremental_sync_by_unix_milliseconds_reads_only_the_changes_with_its_o
         names = conn.execute("SELECT nama FROM kegiatan WHERE id <= 3 ORDER BY id").fetchall()
     conn.close()
     assert names == [("now",), ("late",), ("secs",)]
+
+
+def test_import_date_format_with_a_zone_name_keeps_the_zone_on_any_machine(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A sheet writing `15/07/2019 07:00 WIB`, read with `{ date = ["%d/%m/%Y %H:%M %Z"] }`:
+    Python's `%Z` takes this machine's zone names and drops them, so on a jump box in WIB the
+    time came out without its zone (`2019-07-15T07:00:00`) and a `timestamptz` stored 07:00
+    UTC — 14:00 WIB — while on one in UTC every row was refused. WIB, WITA, WIT, UTC and GMT
+    are read as their offsets now, the same on any machine."""
+    _pg(pg_url, "CREATE TABLE hadir (id int PRIMARY KEY, masuk timestamptz)")
+    csv = tmp_path / "hadir.csv"
+    csv.write_text("id,masuk\n1,15/07/2019 07:00 WIB\n2,15/07/2019 07:00 WITA\n")
+    mapping = tmp_path / "hadir.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\napply = ["int"]\n'
+        '[columns.masuk]\nfrom = "masuk"\napply = [{ date = ["%d/%m/%Y %H:%M %Z"] }]\n'
+    )
+    args = ("--database", pg_url, "import", str(csv), "--table", "hadir", "--map", str(mapping))
+    res = run_cli(*args, "--yes", env=WIB)
+    assert res.code == 0, res
+    rows = _pg(pg_url, "SET timezone = 'UTC'", "SELECT id, masuk::text FROM hadir ORDER BY id")
+    assert rows == [(1, "2019-07-15 00:00:00+00"), (2, "2019-07-14 23:00:00+00")], rows
