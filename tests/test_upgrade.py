@@ -96,3 +96,33 @@ def test_a_sync_of_every_table_leaves_the_staging_table_of_a_killed_d1_import(
     assert not {t for t in tables if t.startswith("malnu_stage_")}, tables
     checked = run_cli(*ends[:1], "verify", *ends[1:], "--json", env=d1.env)
     assert checked.code == 0 and [r["table"] for r in json.loads(checked.out)] == ["siswa"]
+
+
+def test_dry_runs_leave_an_earlier_versions_tables_and_a_new_database_as_they_were(
+    tmp_path: Path,
+) -> None:
+    # `import --dry-run` and `sync --dry-run` say "nothing was written"; their look for a
+    # half-done recover read the trail through a command that may write: the tool tables of
+    # the first release were upgraded (lock purpose column, audit index) and a destination that
+    # never had them got them.
+    old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
+    conn = sqlite3.connect(old)
+    conn.executescript((FIXTURES / "84e3c15_sqlite_tool_tables.sql").read_text(encoding="utf-8"))
+    conn.close()
+    sqlite3.connect(fresh).close()
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    before = sqlite3.connect(old).execute(schema).fetchall()
+    (tmp_path / "u.csv").write_text("email,name\nsiti@sekolah.id,Siti\n", encoding="utf-8")
+
+    imported = run_cli(
+        "--database", f"sqlite:///{old}", "import", str(tmp_path / "u.csv"), "--table", "users",
+        "--dry-run",
+    )  # fmt: skip
+    synced = run_cli(
+        "sync", "--from", f"sqlite:///{old}", "--to", f"sqlite:///{fresh}", "--tables", "users",
+        "--dry-run",
+    )  # fmt: skip
+    assert imported.code == 0 and synced.code == 0, imported.err + synced.err
+    assert "nothing was written" in imported.err and "nothing was written" in synced.err
+    assert sqlite3.connect(old).execute(schema).fetchall() == before
+    assert sqlite3.connect(fresh).execute(schema).fetchall() == []

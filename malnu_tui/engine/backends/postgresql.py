@@ -483,7 +483,12 @@ class PostgresBackend:
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
         self.ensure_schema()
-        if (AUDIT_TABLE, None) in self._pending_upgrade:  # read-only, no audit table yet
+        return self.peek_audit(limit, action)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        ready = self._schema_ready
+        missing = self._pending_upgrade if ready else missing_columns(self.conn, self.schema)
+        if (AUDIT_TABLE, None) in missing:  # no audit table (yet): nothing to read
             return []
         where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
         params: tuple[Any, ...] = (action, limit) if action else (limit,)
