@@ -70,12 +70,11 @@ from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
-    PERCENT_ENCODE_HINT,
     PostgresOptions,
+    check_conninfo,
     check_timeout,
     mask_url,
     mask_url_error,
-    refuse_transaction_pooler,
     split_tool_options,
 )
 
@@ -573,26 +572,11 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
-def _check_conninfo(url: str) -> None:
-    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
-    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        why = mask_url_error(str(exc).strip(), url)
-        raise ConfigError(
-            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
-        ) from None
-    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)
-
-
 def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
-    _check_conninfo(libpq_url)
+    check_conninfo(libpq_url)
     options = getattr(target, "options", None) or {}
     return PostgresBackend(
         libpq_url,
