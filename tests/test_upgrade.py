@@ -126,3 +126,38 @@ def test_dry_runs_leave_an_earlier_versions_tables_and_a_new_database_as_they_we
     assert "nothing was written" in imported.err and "nothing was written" in synced.err
     assert sqlite3.connect(old).execute(schema).fetchall() == before
     assert sqlite3.connect(fresh).execute(schema).fetchall() == []
+
+
+def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_from_a_url(
+    tmp_path: Path,
+) -> None:
+    # A copy synced `--from` a database URL records its source by the URL's slug; an earlier
+    # version cut a long one at 80 characters (and spelt `?password=` into it). Upgraded, the
+    # next sync said "last synced from …: a full pass" and copied the whole table again.
+    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
+    deep.mkdir(parents=True)
+    src, copy = deep / "primary-region-main.db", tmp_path / "copy.db"
+    url = f"sqlite:///{src}"
+    conn = sqlite3.connect(src)
+    conn.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO users VALUES (1, 'Ahmad', '2026-11-01 07:00:00')")
+    conn.execute("INSERT INTO users VALUES (2, 'Siti Aminah', '2026-12-01 07:00:00')")  # edited
+    conn.commit()
+    conn.close()
+    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]  # db29291's name for it
+    conn = sqlite3.connect(copy)
+    conn.executescript(_render("db29291_sync_state_long_url.sql", CUT=cut))
+    conn.close()
+
+    res = run_cli(
+        "sync", "--from", url, "--to", f"sqlite:///{copy}", "--tables", "users", "--yes", "--json"
+    )
+    assert res.code == 0, res.err
+    assert "a full pass" not in res.err
+    [report] = json.loads(res.out)
+    assert (report["mode"], report["read"], report["updated"]) == ("updated_at", 1, 1), report
+    assert sqlite3.connect(copy).execute("SELECT name FROM users WHERE id = 2").fetchone() == (
+        "Siti Aminah",
+    )
