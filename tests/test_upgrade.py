@@ -161,3 +161,28 @@ def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_
     assert sqlite3.connect(copy).execute("SELECT name FROM users WHERE id = 2").fetchone() == (
         "Siti Aminah",
     )
+
+
+def test_deep_verify_of_an_earlier_versions_backup_of_a_tool_schema_target(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Up to session 8 a target with schema = "malnu" also got empty tool tables in public; its
+    # backups hold them and their manifests leave them out. Upgraded, every deep verification
+    # failed (row counts, schema hash), the backup was marked unverified, and `recover` and
+    # `check` no longer counted it.
+    store = tmp_path / "backups" / "analytics"
+    store.mkdir(parents=True)
+    backup_id = "20261206T125839767899Z-be62b0"
+    shutil.copy(FIXTURES / "de30483_pg_tool_schema_backup.dump", store / f"{backup_id}.dump")
+    manifest = _render("de30483_pg_tool_schema_backup.json", URL=pg_url)
+    (store / f"{backup_id}.json").write_text(manifest, encoding="utf-8")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.analytics]\nurl = "{pg_url}"\nschema = "malnu"\nbackup_dir = "{store}"\n',
+        encoding="utf-8",
+    )
+
+    res = run_cli("--config", str(config), "backup", "verify", backup_id, "--deep")
+    assert res.code == 0, res.err
+    assert f"backup {backup_id} is good" in res.err
+    assert json.loads((store / f"{backup_id}.json").read_text())["verified_at"] is not None

@@ -555,9 +555,10 @@ class PostgresBackend:
         )
         return int(rows[0][0])
 
-    def schema_fingerprint(self) -> str:
-        """sha256 over columns, constraints and indexes of the user tables."""
-        return pg_tables.schema_fingerprint(self._query, self._data_schema(), self.table_names())
+    def schema_fingerprint(self, tables: Sequence[str] | None = None) -> str:
+        """sha256 over columns, constraints and indexes of the user tables (or ``tables``)."""
+        names = self.table_names() if tables is None else tables
+        return pg_tables.schema_fingerprint(self._query, self._data_schema(), names)
 
 
 def open_url(url: str) -> PostgresBackend:
