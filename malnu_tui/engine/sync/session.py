@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
-from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.config import Target, earlier_slugs, open_backend, url_slug
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
@@ -236,6 +236,15 @@ def _since(watermark: str | None, overlap: int, kind: str | None = None) -> str 
     if len(watermark) == 10:
         return back.date().isoformat()
     return back.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def same_source(recorded: str, source: Target) -> bool:
+    """Whether a copy's ``malnu_sync`` source ``recorded`` is ``source``: its name, or, for a
+    database given by URL, a name an earlier version gave that URL (a state row it wrote made
+    the first sync after an upgrade a full pass: "last synced from …")."""
+    if recorded == source.name:
+        return True
+    return source.name == url_slug(source.url) and recorded in earlier_slugs(source.url)
 
 
 def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:
@@ -473,7 +482,7 @@ def _plan_table(
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = [_fires_note(s, t, fired)] if fired else []
-    if state is not None and state.source != s.source_target.name:
+    if state is not None and not same_source(state.source, s.source_target):
         # A copy last synced from another source (a pair whose `from` changed, `--from`
         # another target): its watermark and last key tell nothing of this source's rows.
         notes.append(f"last synced from {state.source}: a full pass")
