@@ -17,7 +17,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import CLI, MigrationDirs, popen_cli, run_cli
 from tests.fixtures_pg import PgCluster
 
 
@@ -159,3 +159,46 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
             assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kelas'").fetchall()
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def _cli_in(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=folder,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path: Path) -> None:
+    # `--database sqlite:app.db`, run in /srv/sman1 and in /srv/sman2 (cron's WorkingDirectory):
+    # both stores were named `sqlite_app.db` and both manifests said `sqlite:app.db`, so the
+    # second school's `recover` restored the first school's backup over its database. A
+    # backup now records, and its store is named by, the file's absolute path.
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    for school in ("sman1", "sman2"):
+        (tmp_path / school).mkdir()
+        with contextlib.closing(sqlite3.connect(tmp_path / school / "app.db")) as conn, conn:
+            conn.execute("CREATE TABLE siswa (nama TEXT)")
+            conn.execute("INSERT INTO siswa VALUES (?)", (school,))
+    made = _cli_in(tmp_path / "sman1", "--database", "sqlite:app.db", "backup", "create", env=env)
+    assert made.returncode == 0, made.stderr
+    other = _cli_in(
+        tmp_path / "sman2",
+        "--database",
+        "sqlite:app.db",
+        "recover",
+        "--to",
+        "now",
+        "--yes",
+        env=env,
+    )
+    assert other.returncode == 1 and "no verified backup" in other.stderr, other.stderr
+    with contextlib.closing(sqlite3.connect(tmp_path / "sman2" / "app.db")) as conn:
+        assert conn.execute("SELECT nama FROM siswa").fetchall() == [("sman2",)]
+    url = f"sqlite:///{tmp_path}/sman1/app.db"
+    mine = run_cli("--database", url, "--json", "backup", "list", env=env)
+    assert [m["target"] for m in json.loads(mine.out)] == [f"sqlite://{tmp_path}/sman1/app.db"]
