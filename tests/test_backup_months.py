@@ -202,3 +202,16 @@ def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path
     url = f"sqlite:///{tmp_path}/sman1/app.db"
     mine = run_cli("--database", url, "--json", "backup", "list", env=env)
     assert [m["target"] for m in json.loads(mine.out)] == [f"sqlite://{tmp_path}/sman1/app.db"]
+
+
+def test_a_backup_of_a_mistyped_sqlite_path_is_refused_not_an_empty_new_database(
+    tmp_path: Path,
+) -> None:
+    # cron's `sqlite:///srv/sekolah/app.db` where the file is elsewhere: `backup create` made
+    # the folder and a new empty database there, and said its backup was "checked" (exit 0),
+    # every hour, for months.
+    missing = tmp_path / "sekolah" / "app.db"
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    res = run_cli("--database", f"sqlite:///{missing}", "backup", "create", env=env)
+    assert res.code == 2 and f"database file {missing} does not exist" in res.err, res.err
+    assert not missing.parent.exists() and not (tmp_path / "backups").exists()
