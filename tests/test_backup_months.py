@@ -144,6 +144,7 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
         pytest.skip("mounting a tmpfs needs root")
     try:
         db = tmp_path / "app.db"
+        sqlite3.connect(db).close()
         mdirs.add(
             "20261201000000", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
         )
