@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import time
@@ -216,3 +217,40 @@ def test_a_backup_of_a_mistyped_sqlite_path_is_refused_not_an_empty_new_database
     res = run_cli("--database", f"sqlite:///{missing}", "backup", "create", env=env)
     assert res.code == 2 and f"database file {missing} does not exist" in res.err, res.err
     assert not missing.parent.exists() and not (tmp_path / "backups").exists()
+
+
+def test_a_disk_that_fills_during_ups_pg_dump_stops_up_in_one_line(
+    mdirs: MigrationDirs, pg_url: str, tmp_path: Path
+) -> None:
+    # The backup disk fills while `up`'s safety backup runs: a real file size limit on the
+    # process (RLIMIT_FSIZE; pg_dump, which does not ignore SIGXFSZ as Python does, is killed by
+    # it). It said `pg_dump failed (killed by SIGXFSZ (…)): ` and stopped there, not whether
+    # anything had run.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE siswa AS SELECT g AS id, md5(g::text) AS nama"
+            " FROM generate_series(1, 20000) g"
+        )
+    mdirs.add("20261201000000", "kelas", "CREATE TABLE kelas (id int);", "DROP TABLE kelas;")
+    store = tmp_path / "backups"
+    limit = 64 * 1024
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    res = subprocess.run(
+        [*CLI, "--database", pg_url, *mdirs.args(), "up", "--yes"],
+        env={**os.environ, "MALNU_BACKUP_DIR": str(store)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=small_disk,
+    )
+    assert res.returncode == 1, res.stderr
+    error = next(line for line in res.stderr.splitlines() if line.startswith("error: "))
+    assert error.startswith("error: pg_dump failed (killed by SIGXFSZ (file size limit"), error
+    assert error.endswith("; no backup was made, " + pg_url.rsplit("/", 1)[1] + " is unchanged")
+    assert [p.name for d in store.iterdir() for p in d.iterdir()] == []  # nothing half-written
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('kelas')").fetchone() == (None,)

@@ -160,7 +160,9 @@ def create(
         meta.close()
     if proc.returncode != 0:
         raise BackupError(
-            f"pg_dump failed ({exit_text(proc.returncode)}): {scrub(err, password)}",
+            f"pg_dump failed ({exit_text(proc.returncode)})"
+            + (f": {said}" if (said := " ".join(scrub(err, password).split())) else "")
+            + f"; no backup was made, {meta.name} is unchanged",
             hint="check the disk space of the backup directory and the role's privileges",
         )
     progress(BackupProgress("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
