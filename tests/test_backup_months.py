@@ -11,6 +11,7 @@ import resource
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -254,3 +255,36 @@ def test_a_disk_that_fills_during_ups_pg_dump_stops_up_in_one_line(
     assert [p.name for d in store.iterdir() for p in d.iterdir()] == []  # nothing half-written
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regclass('kelas')").fetchone() == (None,)
+
+
+def test_a_restore_by_a_role_that_does_not_own_a_table_says_whose_it_is(
+    pg_cluster: PgCluster, pg_url: str, tmp_path: Path
+) -> None:
+    # The app's role restores, and a reporting table belongs to another role (made by a DBA):
+    # `permission denied for table laporan`, rolled back, and nothing said of why or what to
+    # do. The hint now names the owner and the ways through.
+    suffix = uuid.uuid4().hex[:8]
+    app, report = f"app_{suffix}", f"laporan_{suffix}"
+    db = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE ROLE {report}")
+        conn.execute(f"ALTER DATABASE {db} OWNER TO {app}; ALTER SCHEMA public OWNER TO {app}")
+        conn.execute(f"CREATE TABLE laporan (id int); ALTER TABLE laporan OWNER TO {report}")
+        conn.execute(f"GRANT SELECT ON laporan TO {app}")
+    url = pg_cluster.url(db).replace(f"{pg_cluster.user}@", f"{app}@")
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    try:
+        made = run_cli("--database", url, "backup", "create", env=env)
+        assert made.code == 0, made.err
+        res = run_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+        assert res.code == 1 and "the database is unchanged" in res.err, res.err
+        assert (
+            f"hint: laporan belongs to {report}, and {app} (the role restoring) may not replace "
+            f"it: restore as {report} or a superuser, or `GRANT {report} TO {app}` first"
+        ) in res.err
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {report}; ALTER DATABASE {db} OWNER TO {pg_cluster.user}")
+            conn.execute(f"DROP OWNED BY {app}")
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
