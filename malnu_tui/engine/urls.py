@@ -25,6 +25,7 @@ __all__ = [
     "D1Location",
     "PostgresOptions",
     "check_server",
+    "check_timeout",
     "database_key",
     "mask_url",
     "mask_url_error",
@@ -51,7 +52,15 @@ PERCENT_ENCODE_HINT = (
     "(# is %23, @ is %40, / is %2F, a space is %20)"
 )
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
+_TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def check_timeout(name: str, value: str) -> str:
+    """A ``statement_timeout``/``lock_timeout`` as PostgreSQL takes it, or a ConfigError."""
+    if not _TIMEOUT.match(value):
+        raise ConfigError(f"{name} must look like 0, 500ms, 10s, 5min (got {value!r})")
+    return value.strip()
 
 
 # -- every kind -------------------------------------------------------------------------------

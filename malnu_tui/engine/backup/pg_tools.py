@@ -137,6 +137,7 @@ _CHILD_SERVICE = "malnu_child"
 def child_connection(url: str) -> ChildConnection:
     """The connection of one client tool to ``url`` (see :class:`ChildConnection`): the
     password and ``sslpassword`` never reach a command line."""
+    from malnu_tui.engine.backends.pg_session import KEEPALIVES, TCP_USER
     from malnu_tui.engine.urls import split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
@@ -167,6 +168,9 @@ def child_connection(url: str) -> ChildConnection:
             service[name] = unquote(value)
         else:
             query.append(piece)
+    given = {unquote(p.partition("=")[0]) for p in pieces}
+    if "keepalives" not in given:  # the tool's own keepalives (not tcp_user_timeout: libpq 12+)
+        query += [f"{k}={v}" for k, v in KEEPALIVES.items() if k not in given | {TCP_USER}]
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password
