@@ -189,6 +189,17 @@ def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path
             conn.execute("INSERT INTO siswa VALUES (?)", (school,))
     made = _cli_in(tmp_path / "sman1", "--database", "sqlite:app.db", "backup", "create", env=env)
     assert made.returncode == 0, made.stderr
+    # The same backup as an earlier version left it: in `sqlite_app.db`, naming `sqlite:app.db`
+    # (which folder's, it cannot say): the second school falls back to that store, and must
+    # not take it for its own.
+    bid = made.stdout.strip()
+    (new,) = (tmp_path / "backups").iterdir()
+    old = tmp_path / "backups" / "sqlite_app.db"
+    old.mkdir()
+    (old / f"{bid}.sqlite").write_bytes((new / f"{bid}.sqlite").read_bytes())
+    legacy = json.loads((new / f"{bid}.json").read_text())
+    legacy.update(target="sqlite:app.db", target_name="sqlite_app.db")
+    (old / f"{bid}.json").write_text(json.dumps(legacy))
     other = _cli_in(
         tmp_path / "sman2",
         "--database",
