@@ -299,3 +299,38 @@ def test_a_restore_by_a_role_that_does_not_own_a_table_says_whose_it_is(
             conn.execute(f"DROP OWNED BY {app}")
         with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
             conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
+
+
+def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_next(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    # `backup verify --deep` killed outright (the OOM killer, systemd's SIGKILL after its stop
+    # timeout) left its `malnu_verify_…` database, a whole copy of production on the server,
+    # for ever. The next deep verify of this host drops it. The scratch restore is held (a
+    # CHECK that sleeps while a role `hold` exists) so the kill surely lands during it.
+    hold = f"hold_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
+            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN 30 ELSE 0 END) IS NOT "
+            "NULL $$"
+        )
+        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    made = run_cli("--database", pg_url, "backup", "create")
+    assert made.code == 0, made.err
+    verify = ("--database", pg_url, "backup", "verify", made.out.strip(), "--deep")
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'malnu_verify%'"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as look:
+        before = {r[0] for r in look.execute(scratch).fetchall()}
+        look.execute(f"CREATE ROLE {hold}")
+        cli = popen_cli(*verify)
+        try:
+            left = _until(lambda: {r[0] for r in look.execute(scratch).fetchall()} - before)
+            assert isinstance(left, set) and left, cli.poll()
+        finally:
+            cli.kill()
+            cli.communicate()
+            look.execute(f"DROP ROLE {hold}")
+        again = run_cli(*verify)
+        assert again.code == 0, again.err
+        assert not left & {r[0] for r in look.execute(scratch).fetchall()}, again.err
