@@ -334,3 +334,40 @@ def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_n
         again = run_cli(*verify)
         assert again.code == 0, again.err
         assert not left & {r[0] for r in look.execute(scratch).fetchall()}, again.err
+
+
+def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -> None:
+    # The backup disk with room for all but the last few pages of the copy of a WAL database:
+    # SQLite says SQLITE_IOERR_SHMSIZE ("disk I/O error", the copy's -shm), not FULL, and it
+    # was `SQLite backup of <live database> failed: disk I/O error`, which reads as the live
+    # database's disk failing.
+    # A real small tmpfs (needs root: the suite runs as root on CI).
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        db = tmp_path / "app.db"
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("PRAGMA journal_mode = WAL")  # as the school app (and the tool) use it
+            conn.execute("CREATE TABLE siswa (nama TEXT)")
+            conn.executemany("INSERT INTO siswa VALUES (?)", [("x" * 200,)] * 2500)
+        assert run_cli("--database", f"sqlite:///{db}", "status").code == 0  # its tool tables
+        store = small / "store"
+        store.mkdir(mode=0o700)
+        room = os.statvfs(small).f_bavail * os.statvfs(small).f_frsize
+        (small / "filler").write_bytes(b"\0" * (room - db.stat().st_size - 16 * 1024))
+        res = run_cli(
+            "--database",
+            f"sqlite:///{db}",
+            "backup",
+            "create",
+            env={"MALNU_BACKUP_DIR": str(store)},
+        )
+        assert res.code == 1, res.err
+        assert f"error: cannot write the backup to {store}/" in res.err, res.err
+        assert "hint: that disk (or quota) is full" in res.err
+        assert [p.name for p in store.rglob("*") if p.is_file()] == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
