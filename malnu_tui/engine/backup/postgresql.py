@@ -45,7 +45,7 @@ from malnu_tui.engine.backup.store import (
     fsync_file,
     sha256_file,
 )
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, NotPermitted
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -240,7 +240,10 @@ def _deep_check(
     manifest: BackupManifest,
     progress: BackupProgressCallback,
 ) -> list[VerifyCheck]:
+    import psycopg
     from psycopg import sql
+
+    from malnu_tui.engine.backends.pg_session import role_name
 
     name = f"malnu_verify_{uuid.uuid4().hex[:10]}"
     admin = open_target(target)
@@ -250,6 +253,16 @@ def _deep_check(
     try:
         try:
             admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            # Not the backup's failure: a sound backup was marked "✘ no" (and `check` went
+            # CRITICAL on "no verified backup") because the role may not create databases.
+            raise NotPermitted(
+                f"backup verify --deep of {manifest.id}: cannot create a scratch database "
+                f"({exc.diag.message_primary}); nothing was checked or changed, the backup's "
+                "verified state is as it was",
+                hint=f"as a superuser: ALTER ROLE {role_name(admin.conn) or '…'} CREATEDB; "
+                "(the scratch database is dropped after), or verify without --deep",
+            ) from None
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
