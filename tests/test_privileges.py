@@ -259,3 +259,18 @@ def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
     assert f"hint: as a superuser: ALTER ROLE {role} CREATEDB;" in res.err
     listed = json.loads(run_inproc("--database", url, "backup", "list", "--json").out)
     assert [b["verified_at"] is not None for b in listed if b["id"] == backup_id] == [True]
+
+
+def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
+    role: str, pg_url: str
+) -> None:
+    """pg_dump reads (and locks) every table: one the role has no SELECT on stopped every
+    backup, and every `up` behind its safety backup, with "check the disk space of the backup
+    directory and the role's privileges", exit 1."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE gaji (id int)")  # the bursar's, owned by another role
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 2, res.err
+    assert f"pg_dump may not read table public.gaji as role {role}; no backup was made" in res.err
+    assert f"GRANT SELECT ON TABLE public.gaji TO {role};" in res.err

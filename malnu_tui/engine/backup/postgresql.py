@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.pg_session import role_name
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
@@ -82,6 +83,7 @@ def create(
     import psycopg
 
     meta = open_target(target)
+    role = role_name(meta.conn)
     child = child_connection(target.url)
     password = child.password
     try:
@@ -158,6 +160,11 @@ def create(
     finally:
         child.close()
         meta.close()
+    denied = _DENIED.search(err) if proc.returncode != 0 else None
+    if denied:
+        locking = re.search(r"LOCK TABLE (\S+) IN ACCESS SHARE", err)  # schema-qualified
+        name = locking[1] if locking and denied[1] == "table" else denied[2]
+        raise _not_readable(meta.display_url, denied[1], name, role)
     if proc.returncode != 0:
         raise BackupError(
             f"pg_dump failed ({exit_text(proc.returncode)}): {scrub(err, password)}",
@@ -204,6 +211,26 @@ def _lock_wait(conn: object, message: str) -> BackupError:
     )
 
 
+# pg_dump reads every table, sequence and schema of the database (and locks each table).
+_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) (\S+)")
+_GRANT = {
+    "table": "GRANT SELECT ON TABLE {name} TO {role};",
+    "sequence": "GRANT SELECT ON SEQUENCE {name} TO {role};",
+    "schema": "GRANT USAGE ON SCHEMA {name} TO {role};",
+    "large object": "GRANT SELECT ON LARGE OBJECT {name} TO {role};",
+}
+
+
+def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:
+    """pg_dump refused an object this role may not read: what to grant (exit 2)."""
+    grant = _GRANT[kind].format(name=name, role=role or "…")
+    return NotPermitted(
+        f"{where}: pg_dump may not read {kind} {name} as role {role or '?'}; no backup was made",
+        hint=f"a backup reads the whole database: {grant} (as its owner), or back up as a role "
+        "that may read everything in it (the database's owner, or a superuser)",
+    )
+
+
 def _list_check(tools: PgTools, path: Path) -> tuple[bool, str]:
     code, lines, err = toc(tools, path)
     entries = [ln for ln in lines if TOC_LINE.match(ln)]
@@ -242,8 +269,6 @@ def _deep_check(
 ) -> list[VerifyCheck]:
     import psycopg
     from psycopg import sql
-
-    from malnu_tui.engine.backends.pg_session import role_name
 
     name = f"malnu_verify_{uuid.uuid4().hex[:10]}"
     admin = open_target(target)
