@@ -274,3 +274,24 @@ def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
     assert res.code == 2, res.err
     assert f"pg_dump may not read table public.gaji as role {role}; no backup was made" in res.err
     assert f"GRANT SELECT ON TABLE public.gaji TO {role};" in res.err
+
+
+def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
+    role: str, pg_url: str
+) -> None:
+    """The tool's tables made by the DBA's role, and the operator's role given nothing on
+    them: every command was `permission denied for table migrations`, exit 1, no way on."""
+    assert run_inproc("--database", pg_url, "status").code == 0  # made by the superuser
+    url = _as(pg_url, role)
+    res = run_inproc("--database", url, "log")
+    assert res.code == 2, res.err
+    assert f"permission denied for table malnu_audit (role {role})" in res.err
+    grant = (
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON public.migrations, public.malnu_audit, "
+        f"public.malnu_lock TO {role};"
+    )
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(grant)  # the hint, as written, is what lets it in
+    res = run_inproc("--database", url, "log")
+    assert res.code == 0, res.err

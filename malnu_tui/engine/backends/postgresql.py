@@ -44,7 +44,7 @@ from malnu_tui.engine.backends.pg_schema import (
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
-    policy_refusal,
+    refusal,
     refuse_read_only,
 )
 from malnu_tui.engine.backends.pg_sql import (
@@ -203,8 +203,8 @@ class PostgresBackend:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
-            refused = policy_refusal(self.display_url, exc, self.conn)
-            if refused is not None:  # a read with row_security off (pg_sql.every_row)
+            refused = refusal(self.display_url, exc, self.conn, self.schema)
+            if refused is not None:  # a missing GRANT; row security (pg_session.every_row)
                 raise refused from None
             text = error_text(exc)
             who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""
