@@ -295,3 +295,36 @@ def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
         conn.execute(grant)  # the hint, as written, is what lets it in
     res = run_inproc("--database", url, "log")
     assert res.code == 0, res.err
+
+
+def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: Path) -> None:
+    """A disk that fills during ``up`` (a seed's rows, at 2 a.m.): "disk I/O error (at
+    COMMIT)" came with "fix the file and run again". Here the disk is a file-size limit on the
+    process (RLIMIT_FSIZE: SQLite's write is refused as on a full disk)."""
+    import resource
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_seed.sql").write_text(
+        "CREATE TABLE nilai (id INTEGER PRIMARY KEY, t TEXT);\n"
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)\n"
+        "INSERT INTO nilai SELECT i, hex(randomblob(50)) FROM c;\n"
+    )
+    (tmp_path / "r" / "20250101_000000_seed.sql").write_text("DROP TABLE nilai;\n")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    assert run_inproc("--database", url, *dirs, "status").code == 0
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, 600_000))
+
+    proc = subprocess.run(
+        [*CLI, "--database", url, *dirs, "up", "--yes", "--no-backup"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+        preexec_fn=small_disk,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "all of it was rolled back\nhint: the disk where the database lives is full" in (
+        proc.stderr
+    )
+    assert "fix the file" not in proc.stderr
