@@ -200,25 +200,37 @@ def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
     assert "&keepalives_idle=30&" in child_connection(pg_url).url
 
 
-def test_a_roles_idle_session_timeout_does_not_end_the_locks_session(
+def test_a_roles_idle_timeouts_do_not_end_the_tools_sessions(
     pg_cluster: PgCluster, role: str
 ) -> None:
     """``ALTER ROLE … SET idle_session_timeout`` (PostgreSQL 14+): the session holding the
     migration lock sits idle while pg_dump takes the safety backup, and was ended there; the
     lock went with it, and the migration said it "ran, but its tracking row could not be
-    written", hinting at a file that drops the tool's tables."""
+    written", hinting at a file that drops the tool's tables. A DBA's
+    ``idle_in_transaction_session_timeout`` ended an import whose transaction waited on its
+    source between batches (and, set short, every migration between its statements)."""
+    from malnu_tui.engine.backends.pg_sql import unit_failure
     from malnu_tui.engine.backends.postgresql import open_url
 
     pg_url = pg_cluster.superuser_url  # (nothing is written: no database of its own)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER ROLE {role} SET idle_session_timeout = '1s'")
-    with psycopg.connect(_as(pg_url, role)) as conn:  # the role's own sessions have it
-        assert conn.execute("SHOW idle_session_timeout").fetchone() == ("1s",)
+        conn.execute(f"ALTER ROLE {role} SET idle_in_transaction_session_timeout = '1ms'")
+    show = "SELECT current_setting('idle_session_timeout'), "
+    show += "current_setting('idle_in_transaction_session_timeout')"
+    with psycopg.connect(_as(pg_url, role), autocommit=True) as conn:  # the role has them
+        assert conn.execute(show).fetchone() == ("1s", "1ms")
     backend = open_url(_as(pg_url, role))
     try:
-        assert backend.conn.execute("SHOW idle_session_timeout").fetchone() == ("0",)
+        assert backend.conn.execute(show).fetchone() == ("0", "0")
     finally:
         backend.close()
+    # A session the server ended anyway (a restart) before the tracking row: said so, not
+    # "ran, but its tracking row could not be written … must not drop the tool's tables".
+    lost = psycopg.OperationalError("consuming input failed: server closed the connection")
+    error = unit_failure(backend.conn, ("pg", "public"), "a.sql", [], None, False, lost)
+    assert "the connection was lost before its tracking row was written" in str(error)
+    assert "nothing of it was committed" in str(error) and "must not drop" not in error.hint
 
 
 def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant(

@@ -51,9 +51,9 @@ from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
-    explained,
     lock_holders,
     run_statement,
+    unit_failure,
     with_params,
 )
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -160,11 +160,14 @@ class PostgresBackend:
 
     def _session(self) -> None:
         """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;
-        timeouts per configuration."""
+        timeouts per configuration, whatever the role's or database's are (Supabase's roles
+        have a statement_timeout; a DBA's idle_in_transaction_session_timeout ended an import
+        whose transaction waited on a slow source, or a migration's between statements)."""
         self.conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('statement_timeout', %s, false), "
-            "set_config('lock_timeout', %s, false)",
+            "set_config('lock_timeout', %s, false), "
+            "set_config('idle_in_transaction_session_timeout', '0', false)",
             (self.statement_timeout, self.lock_timeout),
         )
         if self.conn.info.server_version >= 140000:
@@ -385,27 +388,9 @@ class PostgresBackend:
                 self._record(change, elapsed, audit)
                 recorded = True
         except psycopg.Error as exc:
-            if failure is not None:
-                raise explained(self.conn, failure, exc) from None
-            if recorded and self.conn.closed:  # the session ended while it committed
-                raise BackendError(
-                    f"{self.display_url}: {filename}: the connection was lost at its COMMIT "
-                    f"({error_text(exc)}): whether it committed is not known",
-                    hint="once the server answers, `malnu-tui status` shows whether it is "
-                    "applied (its tracking row commits with it, or not at all); then run `up` "
-                    "again, which runs it only if it is not",
-                ) from None
-            if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
-                last = statements[-1] if statements else Statement("", 1)
-                error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"
-                raise StatementFailed(filename, last.line, last.text, error) from None
-            # Its statements ran; writing its tracking or audit row failed (a file that drops
-            # the tool's own schema or tables, a role without rights on them): all rolled back.
-            raise BackendError(
-                f"{self.display_url}: {filename} ran, but its tracking row could not be "
-                f"written: {error_text(exc)}; all of it was rolled back",
-                hint=f"a migration must not drop or alter the tool's tables (schema "
-                f"{self.schema!r}); the tool's role needs INSERT, UPDATE and DELETE on them",
+            where = (self.display_url, self.schema)
+            raise unit_failure(
+                self.conn, where, filename, statements, failure, recorded, exc
             ) from None
         return elapsed
 
