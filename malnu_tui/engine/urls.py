@@ -86,7 +86,9 @@ def store_spelling(url: str) -> str:
     """``url`` as a backup store tells databases by (its folder's name under ``--database``,
     the manifests it counts as this database's): secrets masked, a password spelt the same
     wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
-    secret parameters left out, so neither a password nor where it was written changes it."""
+    secret parameters left out, so neither a password nor where it was written changes it; nor
+    do the tool's waits (``?lock_timeout=60s``, which a restore may want and its backup had
+    not)."""
     masked = mask_url(url)
     if masked.lower().startswith(("sqlite:", "sqlite3:", "file:")):
         return masked
@@ -95,10 +97,15 @@ def store_spelling(url: str) -> str:
     if at >= 0:
         netloc = f"{netloc[:at].split(':', 1)[0]}:***@{netloc[at + 1 :]}"
     path, _, query = tail.partition("?")
-    kept = [p for p in query.split("&") if p and not _MASKED_PARAM.fullmatch(p)]
+    kept = [
+        p
+        for p in query.split("&")
+        if p and not _MASKED_PARAM.fullmatch(p) and unquote(p.partition("=")[0]) not in _WAITS
+    ]
     return head + netloc + path + ("?" + "&".join(kept) if kept else "")
 
 
+_WAITS = ("statement_timeout", "lock_timeout")
 # A secret parameter as :func:`mask_url` leaves it (``sslpassword=***``).
 _MASKED_PARAM = re.compile(r"(?i)\w*(?:password|passwd|pwd|token|secret|apikey|api_key|key)=\*\*\*")
 

@@ -201,7 +201,8 @@ class BackupManifest:
                 details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
                 manifest_version=int(data.get("manifest_version", MANIFEST_VERSION)),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            # ArithmeticError: a count edited to 1e400 or Infinity (OverflowError)
             raise BackupError(f"unreadable backup manifest: {exc!r}") from None
 
 
@@ -229,6 +230,11 @@ def ensure_store(directory: Path) -> Path:
         make_dirs(directory)
         if not directory.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+        if not os.access(directory, os.W_OK | os.X_OK):
+            # A store already there that cannot be written: a disk remounted read-only after
+            # errors (ext4's errors=remount-ro), or another user's. Said as a missing one is.
+            code = errno.EROFS if os.statvfs(directory).f_flag & os.ST_RDONLY else errno.EACCES
+            raise OSError(code, os.strerror(code), str(directory))
     except OSError as exc:
         why = exc.strerror or str(exc)
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
@@ -380,7 +386,8 @@ def read_manifest(path: Path) -> BackupManifest:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # RecursionError: nested too deep to be one (a foreign file under a manifest's name)
         raise BackupError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise BackupError(f"corrupt manifest {path}: not a JSON object")
