@@ -134,7 +134,10 @@ def test_pg_password_never_reaches_a_command_line() -> None:
     )
     assert child.password == "s3cr@t" and child.env["PGPASSWORD"] == "s3cr@t"
     assert "s3cr" not in child.url and "schema=" not in child.url
-    assert child.url == "postgresql://app@db.example:5432/school?sslmode=require"
+    assert child.url == (
+        "postgresql://app@db.example:5432/school?sslmode=require&keepalives=1&"
+        "keepalives_idle=30&keepalives_interval=10&keepalives_count=3"
+    )
     child = child_connection("postgresql://u@h/d?password=zz")
     assert child.password == "zz" and "zz" not in child.url and not child.pass_fds
 

@@ -299,6 +299,10 @@ def test_debug_names_each_statement_with_its_duration(
         lines[0],
     )
     assert re.search(r"line=3 duration_ms=\d+ rows=1$", lines[1])
+    # progress lines fall between the statement lines in the order things ran (not batched)
+    order = [ln.split()[0] if ln.startswith("[") else ln[:16] for ln in res.err.splitlines()]
+    run = order.index("[1/1]")
+    assert order[run : run + 4] == ["[1/1]", "debug: statement", "debug: statement", "[1/1]"]
     assert "target=primary" in log.read_text()
     assert stat.S_IMODE(log.stat().st_mode) == 0o600  # owner only, as backups are
     mdirs.add("20250101_000200", "b", "INSERT INTO a VALUES (2);\nINSERT INTO nosuch VALUES (1);")

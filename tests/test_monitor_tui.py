@@ -63,7 +63,7 @@ async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
         assert isinstance(screen, AlertsScreen) and screen.loaded is not None
         shown = screen.query_one("#runs-table", DataTable)
         assert shown.row_count == len(runs)
-        took = [str(shown.get_row_at(i)[4]) for i in range(shown.row_count)]
+        took = [str(shown.get_row_at(i)[3]) for i in range(shown.row_count)]
         assert took == [f"{ms} ms" for ms in durations]
         table = screen.query_one("#incidents-table", DataTable)
         assert table.row_count == len(incidents)

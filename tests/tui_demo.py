@@ -413,3 +413,21 @@ def synced_pair(demo: Demo) -> Path:
             "finished_at = '2026-11-20 08:55:00'"
         )
     return reports
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows now, as plain text (one line a row): what an operator reads,
+    with whatever is past an edge or under a docked widget left out."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+        color_system="truecolor", legacy_windows=False, safe_box=False,
+    )  # fmt: skip
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()

@@ -193,10 +193,12 @@ def cmd_create(ctx: Context) -> int:
 @contextlib.contextmanager
 def _progress(ctx: Context) -> Iterator[Callable[[Progress], None]]:
     """Progress lines of a run on stderr, written in batches (cli/paced.py); all of them are
-    out when the block ends, before anything else is said."""
+    out when the block ends, before anything else is said. In debug mode each line is written at
+    once, so it falls between the statement lines of its migration, in the order things ran."""
     from malnu_tui.cli.paced import PacedLines
+    from malnu_tui.engine.monitor import debuglog
 
-    with PacedLines(ctx.stderr) as out:
+    with PacedLines(ctx.stderr, interval=0.0 if debuglog.enabled() else 0.1) as out:
 
         def show(p: Progress) -> None:
             if p.event == "start":

@@ -98,6 +98,15 @@ class MigrationFailed(MalnuError):
                 "any still hold one): run it again once they end, or raise the file's SET "
                 "lock_timeout"
             )
+        elif "[SQLSTATE 42501]" in failure.error:  # insufficient_privilege: not the file
+            outcome = "all of it was rolled back"
+            hint = (
+                "the file may well be right: the tool's role may not do this here (it does not "
+                "own the object, lacks a GRANT, or a row level security policy refuses it): "
+                "connect as the objects' owner (or start the file with `SET ROLE owner;`, the "
+                "tool's role a member of it), or have the owner `ALTER … OWNER TO` or GRANT it "
+                "to this role, then run it again"
+            )
         elif direction == "up" and _TOOL_TABLE_EXISTS.search(failure.error):
             outcome = "all of it was rolled back"
             hint = (

@@ -23,7 +23,7 @@ from malnu_tui.engine.config_schema import (
 from malnu_tui.engine.errors import ConfigError
 
 # Re-exported (older callers import them from here); they live in urls.py.
-from malnu_tui.engine.urls import database_key
+from malnu_tui.engine.urls import database_key, store_spelling
 from malnu_tui.engine.urls import mask_url as mask_url
 from malnu_tui.engine.urls import sqlite_path as sqlite_path
 from malnu_tui.engine.urls import sqlite_url as sqlite_url
@@ -318,7 +318,7 @@ def resolve_target(
     # URL as given) is the target: its name and its backups. Another database's backups live
     # apart from the configured target's.
     same = url == target.url or database_key(url) == database_key(target.url)
-    bdir = target.backup_dir if same else settings.backup_root / url_slug(url)
+    bdir = target.backup_dir if same else url_store(settings.backup_root, url)
     return Target(
         name=target.name if same else url_slug(url),
         url=url,
@@ -362,12 +362,36 @@ def url_slug(url: str) -> str:
     """The name (and backup store folder) of a database given by URL, secrets masked. A slug
     over 80 characters is cut and ends in a hash of the whole URL: two databases whose URLs
     share their first 80 characters (a Supabase pooler's ``…/postgres`` and ``…/analytics``)
-    must never share a store, or one's backups would be restored over the other."""
-    masked = mask_url(url)
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
+    must never share a store, or one's backups would be restored over the other. A password
+    neither changes it nor is in it (``?password=`` named the store ``…_password``, apart from
+    the same database's under ``PGPASSWORD``): :func:`~malnu_tui.engine.urls.store_spelling`."""
+    return _slug(store_spelling(url))
+
+
+def _slug(spelt: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", spelt).strip("_") or "target"
     if len(slug) <= 80:
         return slug
-    return f"{slug[:71]}-{hashlib.sha256(masked.encode()).hexdigest()[:8]}"
+    return f"{slug[:71]}-{hashlib.sha256(spelt.encode()).hexdigest()[:8]}"
+
+
+def url_store(root: Path, url: str) -> Path:
+    """The backup store of a database given by URL: ``root/<url_slug>``, else, where that
+    folder is not there, the first of the names earlier versions gave it that is: the URL as
+    :func:`mask_url` spells it (before session 12: ``?password=`` made it ``…_password``),
+    and that name cut at 80 characters without a hash (until 03:15). Its backups were made
+    there, and new ones join them. A folder such a name shares with another database is safe
+    to share: a database given by URL owns only the backups whose manifest names its URL
+    (``backup.store.backup_of``)."""
+    store = root / url_slug(url)
+    if store.exists():
+        return store
+    masked = mask_url(url)
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
+    for name in (_slug(masked), plain[:80]):
+        if (root / name).is_dir():
+            return root / name
+    return store
 
 
 def require_existing(target: Target) -> None:

@@ -243,6 +243,14 @@ class BackendError(MalnuError):
     """The database could not be reached or answered with an error."""
 
 
+class NotPermitted(BackendError):
+    """The database refused for want of a privilege, or by a setting of the role's or the
+    server's (a read-only session, row level security): the hint says what to grant or
+    change. Exit 2, as for configuration: running again changes nothing."""
+
+    exit_code = 2
+
+
 class NotInitialised(MalnuError):
     """A read-only command (``check``, ``history``) found no tracking table: malnu-tui has
     never used this database, or the URL names another one. It creates nothing there."""

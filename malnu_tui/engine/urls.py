@@ -25,6 +25,7 @@ __all__ = [
     "D1Location",
     "PostgresOptions",
     "check_server",
+    "check_timeout",
     "database_key",
     "mask_url",
     "mask_url_error",
@@ -32,6 +33,7 @@ __all__ = [
     "split_tool_options",
     "sqlite_path",
     "sqlite_url",
+    "store_spelling",
     "url_kind",
     "url_secrets",
 ]
@@ -49,7 +51,15 @@ PERCENT_ENCODE_HINT = (
     "(# is %23, @ is %40, / is %2F, a space is %20)"
 )
 _TOOL_PARAMS = ("schema", "statement_timeout", "lock_timeout")
+_TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _D1_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def check_timeout(name: str, value: str) -> str:
+    """A ``statement_timeout``/``lock_timeout`` as PostgreSQL takes it, or a ConfigError."""
+    if not _TIMEOUT.match(value):
+        raise ConfigError(f"{name} must look like 0, 500ms, 10s, 5min (got {value!r})")
+    return value.strip()
 
 
 # -- every kind -------------------------------------------------------------------------------
@@ -70,6 +80,34 @@ def mask_url(url: str) -> str:
         return head + netloc + _mask_params(tail)
     user = netloc[:userinfo_end].split(":", 1)[0]
     return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
+
+
+def store_spelling(url: str) -> str:
+    """``url`` as a backup store tells databases by (its folder's name under ``--database``,
+    the manifests it counts as this database's): secrets masked, a password spelt the same
+    wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
+    secret parameters left out, so neither a password nor where it was written changes it; nor
+    do the tool's waits (``?lock_timeout=60s``, which a restore may want and its backup had
+    not)."""
+    masked = mask_url(url)
+    if masked.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return masked
+    head, netloc, _end, tail = _split_authority(masked)
+    at = netloc.rfind("@")
+    if at >= 0:
+        netloc = f"{netloc[:at].split(':', 1)[0]}:***@{netloc[at + 1 :]}"
+    path, _, query = tail.partition("?")
+    kept = [
+        p
+        for p in query.split("&")
+        if p and not _MASKED_PARAM.fullmatch(p) and unquote(p.partition("=")[0]) not in _WAITS
+    ]
+    return head + netloc + path + ("?" + "&".join(kept) if kept else "")
+
+
+_WAITS = ("statement_timeout", "lock_timeout")
+# A secret parameter as :func:`mask_url` leaves it (``sslpassword=***``).
+_MASKED_PARAM = re.compile(r"(?i)\w*(?:password|passwd|pwd|token|secret|apikey|api_key|key)=\*\*\*")
 
 
 def url_secrets(url: str) -> list[str]:

@@ -111,6 +111,22 @@ class MalnuApp(App[int]):
                 warning, title="Configuration", severity="warning", timeout=30, markup=False
             )
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report with secrets masked (``tui/crash.py``): Textual's own
+        report prints every frame's locals, a URL's password with them. The one override of
+        Textual's private API: it runs Textual's (the bell, the exit), then puts the masked
+        report in the place of the one it queued for printing at exit."""
+        from rich.segment import Segments
+
+        from malnu_tui.tui.crash import crash_report
+
+        queued = len(self._exit_renderables)
+        super()._fatal_error()
+        if len(self._exit_renderables) > queued:
+            report = crash_report()
+            rendered = Segments(self.console.render(report, self.console.options))
+            self._exit_renderables[queued] = rendered
+
     def get_default_screen(self) -> Screen[None]:
         return StatusScreen(self.targets, self.initial_target)
 

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backends.pg_sql import error_text, with_lock_holders
+from malnu_tui.engine.backends.pg_sql import error_text, explained
 from malnu_tui.engine.concurrently import (
     ConcurrentRefusal,
     ConcurrentStatement,
@@ -235,7 +235,7 @@ def run_concurrently(
             error += f"; an INVALID leftover {', '.join(replaced)} was dropped first"
         stopped = _drop_left(conn, current) if current is not None else ""
         failed = StatementFailed(filename, line, st.text, error + undo, stopped)
-        raise with_lock_holders(conn, failed, exc) from None
+        raise explained(conn, failed, exc) from None
     finally:
         if saved:
             with contextlib.suppress(psycopg.Error):

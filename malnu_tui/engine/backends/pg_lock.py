@@ -16,6 +16,7 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
+from malnu_tui.engine.backends.pg_session import refuse_read_only
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class AdvisoryLock:
         is gone from this host has its session ended first (audited as a takeover)."""
         if self.held:
             return
+        refuse_read_only(self.b.conn, self.b.display_url)  # every write takes this lock first
         deadline = time.monotonic() + LOCK_GRACE_SECONDS
         took_over = False
         while not self._try():
@@ -220,6 +222,7 @@ class AdvisoryLock:
     def force_release(self, audit: AuditEntry) -> LockHolder | None:
         """End the session holding the lock and clear the info row; audited."""
         holder = self.read()
+        refuse_read_only(self.b.conn, self.b.display_url)
         self._end_holder_session()
         try:
             with self.b._txn() as c:

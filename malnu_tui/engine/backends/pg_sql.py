@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,10 +29,10 @@ __all__ = [
     "answered_within",
     "create_schema_if_missing",
     "error_text",
+    "explained",
     "lock_holders",
     "run_statement",
     "session_ended",
-    "with_lock_holders",
     "with_params",
 ]
 
@@ -160,14 +161,46 @@ def lock_holders(conn: Any, tables: Sequence[str] | None = None, *, any_mode: bo
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out (or NOWAIT)
 
 
-def with_lock_holders(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> StatementFailed:
-    """A statement that gave up on a lock (``lock_timeout``): ``failure`` with the sessions
-    that hold locks in the database now (an application idle in a transaction, as a rule),
-    read once the migration's transaction is rolled back. Anything else: ``failure``."""
-    if exc.sqlstate != LOCK_NOT_AVAILABLE or conn.closed:
+def explained(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> StatementFailed:
+    """``failure`` with what the server can say of its cause, read once the migration's
+    transaction is rolled back: for a statement that gave up on a lock (``lock_timeout``), the
+    sessions that hold locks in the database now (an application idle in a transaction, as a
+    rule); for one the role may not run (``must be owner of table …``, ``permission denied
+    for schema …``), the role the tool runs as and the object's owner. Else ``failure``."""
+    if conn.closed or exc.sqlstate not in (LOCK_NOT_AVAILABLE, INSUFFICIENT_PRIVILEGE):
         return failure
-    holders = lock_holders(conn, any_mode=True)
-    if not holders:
+    if exc.sqlstate == INSUFFICIENT_PRIVILEGE:
+        facts = _privilege_facts(conn, exc.diag.message_primary or "")
+    else:
+        holders = lock_holders(conn, any_mode=True)
+        facts = f"sessions holding locks in this database now: {holders}" if holders else ""
+    if not facts:
         return failure
-    error = f"{failure.error}; sessions holding locks in this database now: {holders}"
+    error = f"{failure.error}; {facts}"
     return StatementFailed(failure.filename, failure.line, failure.statement, error, failure.left)
+
+
+INSUFFICIENT_PRIVILEGE = "42501"
+# PostgreSQL's words for an object the role does not own, with the catalog query of its owner.
+_OWNER_OF = re.compile(
+    r"^must be owner of (?:(table|view|materialized view|index|sequence|relation|foreign table)"
+    r"|(schema)) (.+)$"
+)
+_OWNER_SQL = (
+    "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(quote_ident(%s))",
+    "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s",
+)
+
+
+def _privilege_facts(conn: Any, message: str) -> str:
+    """``tool role app; table students belongs to postgres`` ("" when nothing can be read)."""
+    try:
+        facts = f"the tool runs as role {conn.execute('SELECT current_user').fetchone()[0]}"
+        m = _OWNER_OF.match(message)
+        if m:
+            row = conn.execute(_OWNER_SQL[bool(m[2])], (m[3],)).fetchone()
+            if row and row[0]:
+                facts += f", and {m[1] or m[2]} {m[3]} belongs to role {row[0]}"
+    except psycopg.Error:
+        return ""
+    return facts

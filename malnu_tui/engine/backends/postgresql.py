@@ -42,13 +42,18 @@ from malnu_tui.engine.backends.pg_schema import (
     refuse_tables_elsewhere,
     tracking_columns,
 )
+from malnu_tui.engine.backends.pg_session import (
+    connect_options,
+    policy_refusal,
+    refuse_read_only,
+)
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
+    explained,
     lock_holders,
     run_statement,
-    with_lock_holders,
     with_params,
 )
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -67,6 +72,7 @@ from malnu_tui.engine.urls import (
     DEFAULT_STATEMENT_TIMEOUT,
     PERCENT_ENCODE_HINT,
     PostgresOptions,
+    check_timeout,
     mask_url,
     mask_url_error,
     refuse_transaction_pooler,
@@ -88,15 +94,8 @@ __all__ = [
 ]
 
 CLIENT_CHECK_INTERVAL = "500ms"
-_TIMEOUT = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
 _SETS_SESSION = re.compile(r"^\s*(?:SET|RESET)\b|set_config", re.IGNORECASE)
-
-
-def _check_timeout(name: str, value: str) -> str:
-    if not _TIMEOUT.match(value):
-        raise ConfigError(f"{name} must look like 0, 500ms, 10s, 5min (got {value!r})")
-    return value.strip()
 
 
 class PostgresBackend:
@@ -123,13 +122,12 @@ class PostgresBackend:
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
         self.schema = schema
-        self.statement_timeout = _check_timeout("statement_timeout", statement_timeout)
-        self.lock_timeout = _check_timeout("lock_timeout", lock_timeout)
+        self.statement_timeout = check_timeout("statement_timeout", statement_timeout)
+        self.lock_timeout = check_timeout("lock_timeout", lock_timeout)
         who = actor()
         self.application_name = f"malnu-tui {who} pid {os.getpid()}"[:63]
         kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
-        if "connect_timeout" not in url and not os.environ.get("PGCONNECT_TIMEOUT"):
-            kwargs["connect_timeout"] = connect_timeout
+        kwargs.update(connect_options(url, connect_timeout))  # and TCP keepalives
         try:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
@@ -171,9 +169,11 @@ class PostgresBackend:
         )
         if self.conn.info.server_version >= 140000:
             # A killed client's migration is aborted (and its lock freed) within a second,
-            # instead of running on until its statement ends.
+            # instead of running on until its statement ends. A role's idle_session_timeout
+            # ended the lock's session while the safety backup ran (pg_dump's own session).
             self.conn.execute(
-                "SELECT set_config('client_connection_check_interval', %s, false)",
+                "SELECT set_config('client_connection_check_interval', %s, false), "
+                "set_config('idle_session_timeout', '0', false)",
                 (CLIENT_CHECK_INTERVAL,),
             )
 
@@ -193,6 +193,9 @@ class PostgresBackend:
         try:
             with self.conn.transaction():
                 yield self.conn
+        except psycopg.errors.ReadOnlySqlTransaction:  # a hot standby, or a read-only role
+            refuse_read_only(self.conn, self.display_url)
+            raise
         except psycopg.OperationalError as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
@@ -200,6 +203,9 @@ class PostgresBackend:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
+            refused = policy_refusal(self.display_url, exc, self.conn)
+            if refused is not None:  # a read with row_security off (pg_sql.every_row)
+                raise refused from None
             text = error_text(exc)
             who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""
             if who:  # a read behind a VACUUM FULL or an ALTER of the tool's tables
@@ -233,6 +239,8 @@ class PostgresBackend:
             ):
                 missing = ()
         except psycopg.Error as exc:
+            if exc.sqlstate == "25006":  # a hot standby, default_transaction_read_only
+                refuse_read_only(self.conn, self.display_url)
             denied = exc.sqlstate == "42501"  # PostgreSQL 15+: no CREATE on public by default
             raise BackendError(
                 f"{self.display_url}: cannot create the tool tables in schema "
@@ -378,7 +386,7 @@ class PostgresBackend:
                 recorded = True
         except psycopg.Error as exc:
             if failure is not None:
-                raise with_lock_holders(self.conn, failure, exc) from None
+                raise explained(self.conn, failure, exc) from None
             if recorded and self.conn.closed:  # the session ended while it committed
                 raise BackendError(
                     f"{self.display_url}: {filename}: the connection was lost at its COMMIT "

@@ -4,14 +4,15 @@ user, no database where a path has a typo). :mod:`.sqlite` is the backend over i
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
 from malnu_tui.engine.private import make_dirs
 
-__all__ = ["check_path", "connect"]
+__all__ = ["check_path", "connect", "refuse_unwritable"]
 
 
 def check_path(path: Path, *, create: bool = True) -> None:
@@ -34,6 +35,8 @@ def check_path(path: Path, *, create: bool = True) -> None:
         ) from None
     if path.is_dir():
         raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
+    if create:
+        refuse_unwritable(path)
     wal = path.with_name(path.name + "-wal")
     if create and not path.exists() and wal.is_file() and wal.stat().st_size:
         # A database moved or deleted without its WAL (committed rows not yet checkpointed):
@@ -44,6 +47,51 @@ def check_path(path: Path, *, create: bool = True) -> None:
             hint=f"move {wal.name} (and {path.name}-shm) to where the database went, or "
             "delete them if that database is to be given up",
         )
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _owned(path: Path) -> tuple[str, str]:
+    """(owner's name, "owner X, mode 0644") of ``path``."""
+    st = path.stat()
+    owner = _user(st.st_uid)
+    return owner, f"owner {owner}, mode {st.st_mode & 0o7777:04o}"
+
+
+def refuse_unwritable(path: Path) -> None:
+    """:class:`NotPermitted` when this user may not write the database at ``path``: the file,
+    a ``-wal``/``-shm`` another user's application made, or the directory where SQLite makes
+    them (and a rollback journal). Asked before SQLite opens it: opened anyway, a read worked
+    and the first write (the lock row, an audit row) was a traceback, "attempt to write a
+    readonly database", with a ``-wal`` and ``-shm`` of this user's left beside the file,
+    which the application, running as another user, could then not write."""
+    me = _user(os.geteuid())
+    side = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+    blocked: Path | None = None
+    if path.exists() and not os.access(path, os.W_OK):
+        blocked, what = path, "the file"
+    elif found := next((p for p in side if p.exists() and not os.access(p, os.W_OK)), None):
+        blocked, what = found, f"{found.name}, which the application made as its user"
+    elif not all(p.exists() for p in side) and not os.access(path.parent, os.W_OK | os.X_OK):
+        blocked = path.parent
+        what = f"its directory, where SQLite makes {path.name}-wal and -shm (or a -journal)"
+    if blocked is None:
+        return
+    owner, facts = _owned(blocked)
+    where = facts if blocked == path else f"{blocked}: {facts}"
+    raise NotPermitted(
+        f"{path}: user {me} may not write {what} ({where}); nothing was changed",
+        hint=f"run malnu-tui as {owner}, the user the application writes it as (`sudo -u "
+        f"{owner} malnu-tui …`), or give {me} write access to the file, its -wal and -shm and "
+        "its directory (a group both are in: chgrp, chmod g+w)",
+    )
 
 
 def _wal_mode(path: Path) -> bool:

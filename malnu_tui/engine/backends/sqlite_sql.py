@@ -136,6 +136,11 @@ RENEW_LOCK = (
 RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1 AND host = ? AND pid = ?"
 FORCE_RELEASE_LOCK = "DELETE FROM malnu_lock WHERE id = 1"
 
+# The staging table of a D1 import (engine/data/d1_writer.py), promoted and dropped in its
+# last batch; one a killed import left (this version's or an earlier one's) stays until the
+# next import sweeps it. The tool's, never the application's: no sync copies it.
+STAGE_PREFIX = "malnu_stage_"
+
 TOOL_TABLES = (
     "migrations",
     "malnu_audit",

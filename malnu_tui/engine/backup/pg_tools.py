@@ -5,11 +5,14 @@ command line), reading a dump's table of contents, and scrubbing what a child pr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,6 +137,7 @@ _CHILD_SERVICE = "malnu_child"
 def child_connection(url: str) -> ChildConnection:
     """The connection of one client tool to ``url`` (see :class:`ChildConnection`): the
     password and ``sslpassword`` never reach a command line."""
+    from malnu_tui.engine.backends.pg_session import KEEPALIVES, TCP_USER
     from malnu_tui.engine.urls import split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
@@ -164,6 +168,9 @@ def child_connection(url: str) -> ChildConnection:
             service[name] = unquote(value)
         else:
             query.append(piece)
+    given = {unquote(p.partition("=")[0]) for p in pieces}
+    if "keepalives" not in given:  # the tool's own keepalives (not tcp_user_timeout: libpq 12+)
+        query += [f"{k}={v}" for k, v in KEEPALIVES.items() if k not in given | {TCP_USER}]
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password
@@ -177,6 +184,33 @@ def child_connection(url: str) -> ChildConnection:
         fds = (read,)
     clean = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
     return ChildConnection(clean, env, password, fds)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def dies_with_us() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel end the child (SIGKILL) when this process ends,
+    also killed outright (SIGKILL, the OOM killer): a ``pg_dump`` left behind kept dumping
+    for minutes, holding a share lock on every table (an ``ALTER TABLE`` of the next ``up``
+    queued behind it) and writing into a temp file the store's sweep had already removed.
+    None where there is no ``prctl`` (not Linux). The child runs two system calls before its
+    ``exec``, and no Python code that takes a lock."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # ended before the call: the kernel will not say
+            os._exit(1)
+
+    return preexec
 
 
 def exit_text(code: int) -> str:

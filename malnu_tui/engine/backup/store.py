@@ -201,7 +201,8 @@ class BackupManifest:
                 details={str(k): str(v) for k, v in dict(data.get("details", {})).items()},
                 manifest_version=int(data.get("manifest_version", MANIFEST_VERSION)),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            # ArithmeticError: a count edited to 1e400 or Infinity (OverflowError)
             raise BackupError(f"unreadable backup manifest: {exc!r}") from None
 
 
@@ -229,6 +230,11 @@ def ensure_store(directory: Path) -> Path:
         make_dirs(directory)
         if not directory.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+        if not os.access(directory, os.W_OK | os.X_OK):
+            # A store already there that cannot be written: a disk remounted read-only after
+            # errors (ext4's errors=remount-ro), or another user's. Said as a missing one is.
+            code = errno.EROFS if os.statvfs(directory).f_flag & os.ST_RDONLY else errno.EACCES
+            raise OSError(code, os.strerror(code), str(directory))
     except OSError as exc:
         why = exc.strerror or str(exc)
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
@@ -380,7 +386,8 @@ def read_manifest(path: Path) -> BackupManifest:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # RecursionError: nested too deep to be one (a foreign file under a manifest's name)
         raise BackupError(f"cannot read manifest {path}: {exc}") from None
     if not isinstance(data, dict):
         raise BackupError(f"corrupt manifest {path}: not a JSON object")
@@ -484,12 +491,16 @@ def backup_of(manifest: BackupManifest, target: Target) -> bool:
     """Whether ``manifest`` is a backup of ``target`` (same name, or same URL with secrets
     masked): a store shared by two databases must not hand one's backup to the other. A
     database given by URL (``--database``) is named after its URL's slug, which two URLs can
-    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone."""
+    share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone. A URL
+    is compared as a store spells it: a password in the URL or in ``PGPASSWORD`` is one
+    database (the manifest's own backups were listed as "other databases'")."""
     from malnu_tui.engine.config import url_slug
+    from malnu_tui.engine.urls import store_spelling
 
+    same_url = store_spelling(manifest.target) == store_spelling(target.url)
     if target.name == url_slug(target.url):
-        return manifest.target == target.display_url
-    return manifest.target_name == target.name or manifest.target == target.display_url
+        return same_url
+    return manifest.target_name == target.name or same_url
 
 
 def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifest]]:

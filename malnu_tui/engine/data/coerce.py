@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from malnu_tui.engine.data.schema import Column
@@ -120,12 +120,14 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
             try:
                 if len(text) < 10 or not _DATE.match(text[:10]):
                     raise ValueError
-                datetime.fromisoformat(text)
+                moment = datetime.fromisoformat(text)
             except ValueError:
                 raise StepFailed(
                     f"invalid date/time {v!r} for a {col.declared_type} column (ISO 8601)"
                     + zero_date_hint(text)
                 ) from None
+            if moment.tzinfo is not None and col.pg_dates and not col.zoned:
+                return _utc_wall_clock(moment, text)
             return text
 
         return timestamp
@@ -151,6 +153,19 @@ def coercer(col: Column, *, as_written: bool = False) -> Callable[[Value], Value
 
 
 _INFINITY = re.compile(r"[+-]?infinity", re.I)
+
+
+def _utc_wall_clock(moment: datetime, text: str) -> str:
+    """A time that says its offset, for a PostgreSQL ``timestamp without time zone``: its UTC
+    time, as every other time the tool writes there (and Rails, Prisma). PostgreSQL itself
+    drops the offset: a ``timezone`` step's ``07:00:00+07:00`` was stored as 07:00, a WIB
+    wall clock among UTC times, and the step did nothing. Year 1 in UTC (out of Python's
+    range) is left to PostgreSQL."""
+    try:
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return text
+    return utc.isoformat(sep=" ")
 
 
 def _pg_special(text: str, *, timestamp: bool = False) -> str | None:

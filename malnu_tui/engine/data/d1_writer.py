@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backends.d1.backend import D1Backend
 
-STAGE_PREFIX = "malnu_stage_"
+STAGE_PREFIX = q.STAGE_PREFIX
 GUARD = "malnu import guard"
 
 

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
+from malnu_tui.engine.backends.pg_session import every_row, policy_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
@@ -62,7 +63,9 @@ class PgUnit:
         )
 
     def _fail(self, exc: psycopg.Error) -> BackendError:
-        return BackendError(f"{self.backend.display_url}: {_reason(exc)}")
+        where = f"table {self.spec.table} of {self.backend.display_url}"
+        refused = policy_refusal(where, exc, self.conn)
+        return refused or BackendError(f"{self.backend.display_url}: {_reason(exc)}")
 
     def _busy(self) -> DatabaseBusy:
         """The table stayed locked past ``lock_timeout`` by other sessions (the school app's
@@ -90,6 +93,7 @@ class PgUnit:
         try:
             self.conn.execute("BEGIN")
             self._open = True
+            every_row(self.conn, local=True)  # every row, or an error: never what a policy shows
             # Other writers wait (readers do not): the count check must mean something.
             self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._t))
             self.before = self._count()

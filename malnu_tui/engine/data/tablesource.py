@@ -292,6 +292,13 @@ class TableSource:
         except (sqlite3.Error, psycopg.Error) as exc:
             # A view that fails as it runs (malformed JSON, a missing function), a damaged
             # legacy file: one line naming the source, where it was a traceback.
+            if isinstance(exc, psycopg.Error):
+                from malnu_tui.engine.backends.pg_session import policy_refusal
+
+                conn = self.backend.conn  # type: ignore[attr-defined]
+                refused = policy_refusal(self.description, exc, conn)
+                if refused is not None:
+                    raise refused from None
             raise BackendError(f"{self.description}: {exc}") from None
 
     def _records(self) -> Iterator[SourceRecord]:
@@ -337,12 +344,15 @@ class TableSource:
         if self.backend.kind != "postgresql":
             yield  # SQLite: short reads, so the legacy application's writers are not held
             return
+        from malnu_tui.engine.backends.pg_session import every_row
+
         conn = self.backend.conn  # type: ignore[attr-defined]
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             # Idle between pages while the target writes: not ended by the server's
             # idle_in_transaction_session_timeout (for this transaction only).
             conn.execute("SELECT set_config('idle_in_transaction_session_timeout', '0', true)")
+            every_row(conn, local=True)  # every row, or an error: never what a policy shows
             yield
 
     def unread(self, read: int) -> str | None:

@@ -299,8 +299,15 @@ def history_since(
     backend: Backend, since: datetime | timedelta, *, now: datetime | None = None
 ) -> History:
     """Everything the audit trail of ``backend`` records since ``since`` (a time, or a span
-    back from ``now``), newest first, with the runs parsed."""
-    start = (now or datetime.now(UTC)) - since if isinstance(since, timedelta) else since
+    back from ``now``), newest first, with the runs parsed. A time after ``now`` is refused
+    (:func:`.clock.refuse_future`): a WIB time of a moment ago typed without its zone is 7
+    hours ahead, and "0 runs" since then said that nothing had run."""
+    from malnu_tui.engine.clock import refuse_future
+
+    now = now or datetime.now(UTC)
+    if not isinstance(since, timedelta):
+        refuse_future(since, now, f"--since {format_time(since)} UTC")
+    start = now - since if isinstance(since, timedelta) else since
     cutoff = format_time(start)
     rows, (runs_from, events_from) = audit_and_runs(backend, _HISTORY_LIMIT)
     events: list[AuditEntry] = []

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.concurrently import is_concurrent, without_concurrently
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import FileTranslation, Finding
 from malnu_tui.engine.translate.model import NOT_CHECKED
@@ -56,11 +56,14 @@ _ROW = re.compile(r"\b(?:new|old)\.", re.IGNORECASE)
 
 def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
     """A connection to the server at ``url`` (tool options removed, password masked in errors)."""
+    from malnu_tui.engine.backends.pg_session import connect_options
     from malnu_tui.engine.urls import mask_url, mask_url_error, split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
     try:
-        return psycopg.connect(libpq_url, application_name=application, connect_timeout=10)
+        return psycopg.connect(
+            libpq_url, application_name=application, **connect_options(libpq_url)
+        )
     except psycopg.Error as exc:
         why = mask_url_error(str(exc), url)
         raise BackendError(f"cannot connect to {mask_url(url)}: {why}") from None
@@ -77,7 +80,19 @@ def scratch_schema(conn: psycopg.Connection[Any], *, server_path: bool = False) 
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL lock_timeout = '5s'")
         conn.execute("SET LOCAL TimeZone = 'UTC'")
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            from malnu_tui.engine.backends.pg_session import role_name, sql_name
+
+            db = sql_name(conn.info.dbname)
+            raise NotPermitted(
+                f"cannot create a scratch schema on database {conn.info.dbname}: "
+                f"{exc.diag.message_primary}",
+                hint=f"GRANT CREATE ON DATABASE {db} TO {role_name(conn) or '…'}; (the scratch "
+                "schema is rolled back, nothing is left), or --postgres a server where the role "
+                "may create schemas",
+            ) from None
         path = sql.Identifier(name).as_string(conn)
         if server_path:
             row = conn.execute("SELECT current_setting('search_path')").fetchone()

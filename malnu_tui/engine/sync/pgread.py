@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.sync.model import Key, TableShape
+from malnu_tui.engine.sync.timetext import ts_for_postgres
 from malnu_tui.engine.sync.values import hash_fields, normalizer, pg_text_sql
 
 if TYPE_CHECKING:
@@ -79,9 +80,11 @@ def agreed(
 
 def _text(value: Any, kind: str) -> str | None:
     """The COPY text a value of ``kind`` was written as, when PostgreSQL is asked to read it:
-    a text, or an integer in a date or time column (``20250105`` is a date to PostgreSQL)."""
+    a text (one with an offset, for a ``timestamp without time zone``, as its UTC time:
+    :func:`.timetext.ts_for_postgres`), or an integer in a date or time column (``20250105`` is
+    a date to PostgreSQL)."""
     if type(value) is str:
-        return value
+        return ts_for_postgres(value) if kind == "ts" else value
     if type(value) is int and kind in _TIME_KINDS:
         return str(value)
     return None

@@ -213,13 +213,21 @@ def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
 
 
 def _since(watermark: str | None, overlap: int) -> str | None:
+    """The lower bound of an incremental pass: ``watermark`` minus the overlap window. A
+    watermark that is a date (a ``DATE`` cursor) gives a date: the day the window reaches
+    back into. As a time (``2026-12-05 00:00:00``) it sorted after that day's own dates in a
+    SQLite or D1 source, so `overlap = "1d"` re-read no row of the day before, and a row of
+    that day changed late was left behind while the sync said verified."""
     if watermark is None:
         return None
     try:
         dt = datetime.fromisoformat(watermark)
     except ValueError:
         return watermark
-    return (dt - timedelta(seconds=overlap)).strftime("%Y-%m-%d %H:%M:%S")
+    back = dt - timedelta(seconds=overlap)
+    if len(watermark) == 10:
+        return back.date().isoformat()
+    return back.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:

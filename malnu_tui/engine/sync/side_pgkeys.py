@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends.pg_session import policy_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
@@ -57,6 +58,7 @@ def pg_error(
     writing: bool = False,
     row_named: bool = False,
     hint: str | None = None,
+    conn: psycopg.Connection[Any] | None = None,
 ) -> BackendError:
     """A PostgreSQL error as the sync's BackendError, with its message and detail (and, when
     ``writing`` source rows met a value the destination refuses, what to do). With
@@ -70,6 +72,9 @@ def pg_error(
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):
         hint = hint or _DATA_HINT
+    refused = policy_refusal(label, exc, conn)
+    if refused is not None:
+        return refused
     return BackendError(f"{label}: {text}{session_ended(exc)}", hint=hint)
 
 
@@ -237,7 +242,7 @@ class PostgresKeys:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            raise pg_error(self.label, exc) from None
+            raise pg_error(self.label, exc, conn=self.conn) from None
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
         q = sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(

@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.pg_session import every_row
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
@@ -77,6 +78,10 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
             "set_config('extra_float_digits', '1', false), set_config('bytea_output', 'hex', false)"
         )
         self._tx: Any = None  # psycopg's Transformer for copy_bytes, made on first use
+        try:
+            every_row(self.conn)  # a policy that would hide rows from this role is refused
+        except psycopg.Error as exc:
+            raise _err(label, exc, conn=self.conn) from None
 
     # -- plumbing (and _t, _rows: PostgresKeys) ---------------------------------------------
     def _key_exprs(self, shape: TableShape, alias: str = "") -> list[sql.Composable]:
@@ -505,7 +510,9 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                 shape, rows, exc, there, lambda c: self._copy_type(shape.name, c)
             )
             label = f"{self.label}: writing {shape.name}{where}"
-            raise _err(label, exc, writing=True, row_named=bool(where), hint=hint) from None
+            raise _err(
+                label, exc, writing=True, row_named=bool(where), hint=hint, conn=self.conn
+            ) from None
         return counts
 
     def _state_blocks(self, table: str) -> sql.Composed:

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
@@ -97,14 +98,15 @@ class SqliteDialect(SqliteKeys, SqliteState, ABC):
 
     def tables(self) -> list[str]:
         # Not a virtual table (an FTS5 index) nor its shadow tables: derived data, without keys
-        # (they stopped every sync). table_list tells them apart, on D1 too.
+        # (they stopped every sync). table_list tells them apart, on D1 too. Nor the staging
+        # table a killed D1 import left: a pair of every table copied it as a table of its own.
         rows = self._rows("PRAGMA table_list")
         return sorted(
             str(name)
             for schema, name, kind, *_ in rows
             if schema == "main"
             and kind == "table"
-            and not str(name).startswith(("sqlite_", "_cf_"))
+            and not str(name).startswith(("sqlite_", "_cf_", STAGE_PREFIX))
             and name not in TOOL_TABLES
         )
 

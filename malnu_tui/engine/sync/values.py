@@ -15,11 +15,23 @@ import json
 import re
 import struct
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
+from malnu_tui.engine.sync.timetext import (
+    CANON_DATE,
+    CANON_TS,
+    PG_ONLY_DATE,
+    PG_ONLY_TS,
+    fmt_dt,
+    parse_dt,
+    pg_read_time,
+    pg_read_tod,
+    ts_for_postgres,
+    utc_wall_clock,
+)
 from malnu_tui.engine.translate.types import format_type, map_type
 
 __all__ = [
@@ -35,6 +47,7 @@ __all__ = [
     "sqlite_param",
     "to_postgres",
     "to_sqlite",
+    "wall_clock",
 ]
 
 Normalizer = Callable[[Any], str]
@@ -142,125 +155,33 @@ def _bool(v: Any) -> str:
     return _raw(v)
 
 
-# Text already in the normal form (the common case in SQLite): returned as it is. Not a leap
-# second, 24:00:00 or a fraction finer than microseconds: PostgreSQL stores another text.
-_CANON_TS = re.compile(r"\d{4}-\d\d-\d\d (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{0,5}[1-9])?\Z")
-_CANON_DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
-
-
-def _fmt_dt(dt: datetime) -> str:
-    """A naive datetime as ``YYYY-MM-DD HH:MM:SS[.ffffff]``, fraction without trailing zeros."""
-    text = dt.isoformat(sep=" ")
-    return text.rstrip("0") if dt.microsecond else text
-
-
-# A date and time as PostgreSQL 15 reads it (datetime.c): seconds up to 60 (a leap second is
-# the next minute's first), a fraction rounded to microseconds as rint(strtod(…) * 1e6) does
-# (half to even, on the double), and a time of day up to 24:00:00 exactly (the next day's
-# midnight; time_overflows()). Anything else it refuses, and so is no such time here either.
-_PG_TIME_TEXT = re.compile(
-    r"\s*(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(\.\d*)?)?"
-    r"\s*(Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
-)
-_DAY_USEC = 86_400_000_000
-
-
-def _pg_read_time(v: str) -> tuple[date, int, tzinfo | None] | None:
-    """The day, the time of day in microseconds and the zone PostgreSQL reads in ``v``."""
-    m = _PG_TIME_TEXT.match(v)
-    if m is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = m.groups()
-    usec = round(float("0" + fraction) * 1_000_000) if fraction else 0
-    h, mi, sec = int(hour), int(minute), int(second or 0)
-    tod = ((h * 60 + mi) * 60 + sec) * 1_000_000 + usec
-    if mi > 59 or sec > 60 or usec > 1_000_000 or tod > _DAY_USEC:
-        return None
-    try:
-        the_day = date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    tz: tzinfo | None = None
-    if zone == "Z":
-        tz = UTC
-    elif zone:
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        tz = timezone(-offset if zone[0] == "-" else offset)
-    return the_day, tod, tz
-
-
-# What PostgreSQL prints for a date or timestamp Python cannot hold (``infinity``, a year BC or
-# past 9999), which the sync reads as that text: kept as it is, since PostgreSQL prints no other
-# value so (any other spelling of such a value is asked of PostgreSQL: see .pgread).
-_PG_ONLY_TS = re.compile(
-    r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])? BC"
-    r"|\d{5,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])?|-?infinity)\Z"
-)
-_PG_ONLY_DATE = re.compile(r"(?:\d{4}-\d\d-\d\d BC|\d{5,}-\d\d-\d\d|-?infinity)\Z")
-# A time of day as PostgreSQL 15 reads it: the hour in one or two digits, a zone ignored, and
-# a date before it (a valid one) ignored too — Rails stores a TIME as `2000-01-01 07:30:00`.
-_PG_TOD_TEXT = re.compile(
-    r"\s*(?:(\d{4})-(\d\d?)-(\d\d?) +)?"
-    r"(\d\d?):(\d\d)(?::(\d\d)(\.\d*)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)?\s*\Z"
-)
-
-
-def _pg_read_tod(v: str) -> int | None:
-    """The time of day in microseconds PostgreSQL reads in ``v`` (see :func:`_pg_read_time`:
-    a leap second is the next minute's first, up to 24:00:00 exactly), None if it refuses it."""
-    m = _PG_TOD_TEXT.match(v)
-    if m is None:
-        return None
-    year, month, day, hour, minute, second, fraction = m.groups()
-    if year is not None:
-        try:
-            date(int(year), int(month), int(day))
-        except ValueError:
-            return None
-    usec = round(float("0" + fraction) * 1_000_000) if fraction else 0
-    h, mi, sec = int(hour), int(minute), int(second or 0)
-    tod = ((h * 60 + mi) * 60 + sec) * 1_000_000 + usec
-    if mi > 59 or sec > 60 or usec > 1_000_000 or tod > _DAY_USEC:
-        return None
-    return tod
-
-
-def _parse_dt(v: Any) -> datetime | None:
-    if isinstance(v, datetime):
-        return v
-    if isinstance(v, date):
-        return datetime(v.year, v.month, v.day)
-    if isinstance(v, str):
-        read = _pg_read_time(v)
-        if read is not None:
-            the_day, tod, tz = read
-            try:
-                start = datetime(the_day.year, the_day.month, the_day.day, tzinfo=tz)
-                return start + timedelta(microseconds=tod)
-            except OverflowError:  # 9999-12-31 24:00:00: year 10000, beyond Python's
-                return None
-        try:
-            return datetime.fromisoformat(v.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _ts(v: Any) -> str:
-    if type(v) is str and (_CANON_TS.match(v) or _PG_ONLY_TS.match(v)):
+    if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v
-    dt = _parse_dt(v)
+    dt = parse_dt(v)
     if dt is None:
         return _raw(v)
-    # PostgreSQL ignores a zone written into a `timestamp without time zone` value.
-    return _fmt_dt(dt.replace(tzinfo=None))
+    return fmt_dt(utc_wall_clock(dt))
+
+
+def wall_clock(v: Any) -> str:
+    """A ``timestamp without time zone`` value as the clock its text shows, an offset left
+    out: the layout an incremental pass compares a SQLite or D1 source's texts in
+    (:func:`.watermark.greatest_of`). A New York app's ``…T09:00:00-05:00`` is 09:00 there; as
+    its UTC time (14:00) the watermark stood 5 hours past the texts of every later change,
+    and the next passes left them behind."""
+    if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
+        return v
+    dt = parse_dt(v)
+    if dt is None:
+        return _raw(v)
+    return fmt_dt(dt.replace(tzinfo=None))
 
 
 def _tstz(v: Any) -> str:
-    if type(v) is str and (_CANON_TS.match(v) or _PG_ONLY_TS.match(v)):
+    if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v  # naive text is read in the session's zone: UTC
-    dt = _parse_dt(v)
+    dt = parse_dt(v)
     if dt is None:
         return _raw(v)
     if dt.tzinfo is not None:  # a naive value is read in the session's zone: UTC
@@ -268,15 +189,15 @@ def _tstz(v: Any) -> str:
             dt = dt.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:  # 0001-01-01 00:00:00+07:00 is a time BC in UTC
             return _raw(v)
-    return _fmt_dt(dt)
+    return fmt_dt(dt)
 
 
 def _date(v: Any) -> str:
-    if type(v) is str and (_CANON_DATE.match(v) or _PG_ONLY_DATE.match(v)):
+    if type(v) is str and (CANON_DATE.match(v) or PG_ONLY_DATE.match(v)):
         return v
-    if type(v) is str and (read := _pg_read_time(v)) is not None:
+    if type(v) is str and (read := pg_read_time(v)) is not None:
         return read[0].isoformat()  # a date takes the day as written (24:00:00 too)
-    dt = _parse_dt(v)
+    dt = parse_dt(v)
     # isoformat, not strftime: strftime's %Y writes year 1 as '1', not '0001'.
     return _raw(v) if dt is None else dt.date().isoformat()
 
@@ -285,7 +206,7 @@ def _time(v: Any) -> str:
     if isinstance(v, time):
         tod = ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
     else:
-        found = _pg_read_tod(v) if type(v) is str else None
+        found = pg_read_tod(v) if type(v) is str else None
         if found is None:
             return _raw(v)
         tod = found
@@ -501,7 +422,10 @@ def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ..
             return lambda v: v if isinstance(v, bytes) else str(v).encode()
         if kind == "json":
             return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        # Text, numbers and datetimes go through COPY as they are (PostgreSQL parses them).
+        if kind == "ts":
+            return ts_for_postgres
+        # Text, numbers and other datetimes go through COPY as they are (PostgreSQL parses
+        # them).
         return None
 
     return _row_converter([conv(k) for k in kinds])

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from malnu_tui.engine.sync.model import Row, TableShape
 from malnu_tui.engine.sync.side import Side
-from malnu_tui.engine.sync.values import normalizer
+from malnu_tui.engine.sync.values import normalizer, wall_clock
 
 __all__ = ["capped", "greatest_of", "mark_before_copy"]
 
@@ -24,7 +24,9 @@ def greatest_of(
     col = shape.column(cursor)
     assert col is not None
     i = shape.names.index(cursor)
-    norm = normalizer(col.kind)
+    # The texts' own clock for a timestamp (an offset left out), as the source's texts are
+    # compared with the watermark; not their UTC time (:func:`.values.wall_clock`).
+    norm = wall_clock if col.kind == "ts" else normalizer(col.kind)
     values = [r[i] for r in rows if r[i] is not None]
     if not values:
         return current

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on, widgets, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -90,14 +90,18 @@ class AlertsScreen(Screen[None]):
             f"Recent runs on {self.current.name} (newest {RUNS_LIMIT})", classes="section-title"
         )
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        # The highlighted row in full: at 80 columns a run's error (the last column) was past
+        # the right edge, and an incident's problem was cut.
+        yield Static("", id="alert-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#incidents-table", DataTable).add_columns(
             "since (UTC)", "severity", "target", "check", "problem"
         )
+        # The outcome and duration before the object (a range of files, a backup id).
         self.query_one("#runs-table", DataTable).add_columns(
-            "ended (UTC)", "operation", "object", "outcome", "took", "counts / error"
+            "ended (UTC)", "outcome", "operation", "took", "object", "counts / error"
         )
         self.query_one("#runs-table", DataTable).focus()
         self.action_reload()
@@ -124,30 +128,66 @@ class AlertsScreen(Screen[None]):
         self.query_one("#health-lines", Static).update(lines)
         incidents = self.query_one("#incidents-table", DataTable)
         incidents.clear()
-        for inc in event.incidents:
+        for i, inc in enumerate(event.incidents):
             state = INCIDENT_STATES.get(inc.state, f" ({inc.state})")
             incidents.add_row(
                 inc.since or inc.opened_at, inc.severity, inc.target, inc.check,
-                inc.message + state,
+                inc.message + state, key=str(i),
             )  # fmt: skip
         if not event.incidents:
             incidents.add_row("", "", "", "", "no open incidents")
         runs = self.query_one("#runs-table", DataTable)
         runs.clear()
-        for r in event.runs:
-            label, style = OUTCOME_LOOK.get(r.outcome, (r.outcome, ""))
-            counts = " ".join(f"{k}={v}" for k, v in sorted(r.counts.items()))
+        for i, r in enumerate(event.runs):
             runs.add_row(
-                r.ended_at, r.op, r.obj, Text(label, style=style), _took(r.duration_ms),
-                r.error or counts,
+                r.ended_at, _outcome(r.outcome), r.op, _took(r.duration_ms), r.obj,
+                r.error or _counts(r), key=str(i),
             )  # fmt: skip
         if not event.runs:
-            runs.add_row("", "", "no runs recorded", "", "", "")
+            runs.add_row("", "", "", "", "no runs recorded", "")
+        self._show_detail("runs-table", runs)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.data_table.id or "", event.data_table)
+
+    def _show_detail(self, which: str, table: widgets.DataTable[object]) -> None:
+        """The highlighted run (or incident, when that list has the keys) in full, wrapped."""
+        from textual.coordinate import Coordinate
+
+        pane = self.query_one("#alert-detail", Static)
+        loaded = self.loaded
+        text = Text()
+        key = None
+        if loaded is not None and table.row_count:
+            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        if loaded is not None and key is not None:
+            if which == "runs-table":
+                r = loaded.runs[int(key)]
+                text.append(f"{r.op} {r.obj}".strip() + "  ", "bold")
+                text.append_text(_outcome(r.outcome))
+                text.append(f" in {_took(r.duration_ms)}\n")
+                text.append(r.error or _counts(r) or "(no detail)")
+            else:
+                inc = loaded.incidents[int(key)]
+                state = INCIDENT_STATES.get(inc.state, f" ({inc.state})")
+                text.append(f"{inc.target} {inc.check} {inc.severity}", "bold")
+                text.append(f" since {inc.since or inc.opened_at}\n{inc.message}{state}")
+        pane.update(text)
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+
+
+def _outcome(outcome: str) -> Text:
+    label, style = OUTCOME_LOOK.get(outcome, (outcome, ""))
+    return Text(label, style=style)
+
+
+def _counts(r: RunRecord) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(r.counts.items()))
 
 
 def _took(ms: int) -> str:

@@ -342,10 +342,16 @@ class ApplyWizard(WizardScreen):
 
     @work(thread=True, exclusive=True, group="apply-rehearse")
     def _rehearse(self) -> None:
+        from malnu_tui.engine.monitor.config import load_monitor_config
         from malnu_tui.engine.rehearse import rehearse
 
         with reporting(self, "rehearse"):
-            self.post_message(ApplyRehearsed(rehearse(self.target, migration_set(self.target))))
+            # The config's [monitor] slow_migration_seconds, as `rehearse` reads it (the
+            # console noted nothing under the default 30 s that `check` warns of afterwards).
+            settings = getattr(self.app, "settings", None)
+            slow = load_monitor_config(settings).slow_migration_seconds if settings else 30.0
+            report = rehearse(self.target, migration_set(self.target), slow_seconds=slow)
+            self.post_message(ApplyRehearsed(report))
 
     @on(ApplyRehearsed)
     def _rehearsed(self, event: ApplyRehearsed) -> None:
@@ -356,8 +362,15 @@ class ApplyWizard(WizardScreen):
             style="bold",
         )
         text.append("all applied\n" if r.ok else "FAILED\n", style="green" if r.ok else "bold red")
+        # What `rehearse` prints: each migration with its lint findings, then the notes (a
+        # slow migration, a backup older than production's migrations); the console showed
+        # only "N lint finding(s)" and no note.
         for m in r.migrations:
             text.append(f"  {m.describe()}\n")
+            for f in m.findings:
+                text.append(f"      lint: {f.describe()}\n")
+        for note in r.notes:
+            text.append(f"  note: {note}\n", style="yellow")
         self.query_one("#rehearse-report", Static).update(text)
         self.query_one("#rehearse", Button).disabled = False
         self.refit_step()

@@ -27,6 +27,7 @@ from malnu_tui.tui.widgets.manifest import (
     short_time,
     verified_cell,
 )
+from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.plain import DataTable, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 
@@ -90,6 +91,7 @@ class BackupBrowser(Screen[None]):
             with VerticalScroll(id="manifest-pane"):
                 yield Static("", id="manifest")
         yield OperationProgress(log=False, id="backup-op")
+        yield MoreKeys()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

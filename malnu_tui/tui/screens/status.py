@@ -15,6 +15,7 @@ from malnu_tui.engine.migrate import MigrationState, MigrationStatus
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.migration_table import MigrationTable
+from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class StatusScreen(Screen[None]):
             for t in self.targets:
                 with TabPane(t.name, id=pane_id(t.name)):
                     yield TargetPanel(t)
+        yield MoreKeys()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -23,6 +23,7 @@ from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.plain import DataTable, Static
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ class SyncScreen(Screen[None]):
         yield DataTable(id="sync-tables", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="sync-report-box"):  # long warnings and notes scroll
             yield Static("", id="sync-report")
+        yield MoreKeys()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

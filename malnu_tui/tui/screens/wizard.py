@@ -45,6 +45,8 @@ class WizardScreen(Screen[str | None]):
     HELP_TITLE = "Wizards (every one)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="wizard.cancel"),
+        # The same key once the wizard is done: the footer says what its button says.
+        Binding("escape", "close", "Close", id="wizard.close"),
         Binding("b,ctrl+b", "back", "Back", id="wizard.back"),
         Binding("n", "next", "Next", id="wizard.next"),
         # With Next blocked nothing is focused, so Enter never presses Cancel by accident:
@@ -175,7 +177,9 @@ class WizardScreen(Screen[str | None]):
         if action == "back":
             return self.check_back()
         if action == "cancel":
-            return self.check_cancel()
+            return self.check_cancel() and not self.finished
+        if action == "close":
+            return self.finished
         if action == "next":
             return self.check_next()
         if action == "why_blocked":
@@ -189,6 +193,10 @@ class WizardScreen(Screen[str | None]):
 
     def action_cancel(self) -> None:
         if self.check_cancel():
+            self.dismiss(None)
+
+    def action_close(self) -> None:
+        if self.finished:
             self.dismiss(None)
 
     def action_next(self) -> None:

@@ -1,0 +1,179 @@
+"""What the server lets the tool's session do, said before anything is written: a read-only
+session (a hot standby, ``default_transaction_read_only``) and row level security (a sync's
+and an import's sessions read and write every row, or are refused). Each refusal is a
+:class:`NotPermitted` (exit 2) whose hint says what to grant or change."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from typing import Any
+
+import psycopg
+
+from malnu_tui.engine.backends.pg_sql import error_text
+from malnu_tui.engine.errors import BackendError, NotPermitted
+
+__all__ = [
+    "KEEPALIVES",
+    "TCP_USER",
+    "connect_options",
+    "every_row",
+    "policy_refusal",
+    "refuse_read_only",
+    "role_name",
+    "row_security_hint",
+    "sql_name",
+]
+
+# TCP keepalives on the tool's connections (libpq's names): a server that vanishes mid-command
+# (a failover, a NAT or firewall dropping an idle flow, a cable) is found within ~1 minute of
+# silence, where the OS's own keepalive waits 2 hours before its first probe. A server busy
+# with a long statement still answers probes (its kernel does), so nothing long is cut short.
+# tcp_user_timeout bounds data sent and never acknowledged the same way.
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",  # seconds of silence before the first probe
+    "keepalives_interval": "10",  # between probes
+    "keepalives_count": "3",  # unanswered probes that end the connection
+    "tcp_user_timeout": "60000",  # ms
+}
+TCP_USER = "tcp_user_timeout"  # (libpq 12 and later: not for an older pg_dump)
+
+
+def connect_options(url: str, connect_timeout: int = 10) -> dict[str, Any]:
+    """libpq options for the tool's connections that the URL does not set itself:
+    ``connect_timeout`` (unless ``PGCONNECT_TIMEOUT`` is set) and :data:`KEEPALIVES` (all
+    left to the URL when it says ``keepalives=0``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error:
+        given = {}  # a malformed URL: connecting says what is wrong with it
+    out: dict[str, Any] = {}
+    if "keepalives" not in given:
+        out = {k: v for k, v in KEEPALIVES.items() if k not in given}
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        out["connect_timeout"] = connect_timeout
+    return out
+
+
+def sql_name(name: str) -> str:
+    """``name`` as SQL writes it: quoted unless it is a plain lower-case word."""
+    if not name or re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def role_name(conn: psycopg.Connection[Any] | None) -> str:
+    """The role ``conn`` logged in as, quoted where SQL needs it ("" when unknown)."""
+    role = ""
+    with contextlib.suppress(psycopg.Error):
+        role = conn.info.user if conn is not None else ""
+    return sql_name(role)
+
+
+def every_row(conn: psycopg.Connection[Any], *, local: bool = False) -> None:
+    """Row level security off for this session, as pg_dump sets it: a read or write that a
+    policy would narrow for this role fails (``query would be affected by row-level security
+    policy for table …``, :func:`row_security_hint`) instead of seeing some of the rows. For
+    the sessions of a sync and an import, which copy every row: a role subject to a policy
+    read half a table, and the sync deleted the other half from its copy and said verified.
+    A superuser, a ``BYPASSRLS`` role and a table's owner (unless FORCE) are not affected.
+    ``local``: for the current transaction only (an import into the console's connection)."""
+    conn.execute("SELECT set_config('row_security', 'off', %s)", (local,))
+
+
+def row_security_hint(
+    exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
+) -> str | None:
+    """The way out of :func:`every_row`'s refusal, naming the role of ``conn`` (None for any
+    other error)."""
+    if exc.sqlstate != "42501" or "row-level security" not in (exc.diag.message_primary or ""):
+        return None
+    quoted = role_name(conn)
+    return (
+        f"row level security would hide rows of this table from role {quoted or '…'}, or "
+        "refuse some of its writes, and a sync or an import copies every row or none: as a "
+        f"superuser, `ALTER ROLE {quoted or '…'} BYPASSRLS;`, or connect as the table's owner "
+        "(with `ALTER TABLE … NO FORCE ROW LEVEL SECURITY` where it is forced on the owner too)"
+    )
+
+
+def policy_refusal(
+    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
+) -> NotPermitted | None:
+    """:func:`every_row`'s refusal as the error to raise (exit 2, :func:`row_security_hint`
+    its hint), said of ``where``; None for any other error."""
+    hint = row_security_hint(exc, conn)
+    if hint is None:
+        return None
+    return NotPermitted(f"{where}: {exc.diag.message_primary}", hint=hint)
+
+
+# Where default_transaction_read_only = on comes from (pg_settings.source): how to say it, and
+# what turns it off.
+_READ_ONLY_FROM = {
+    "user": (
+        "for role {role}",
+        "ALTER ROLE {role} RESET default_transaction_read_only;",
+    ),
+    "database": (
+        "for database {db}",
+        "ALTER DATABASE {db} RESET default_transaction_read_only;",
+    ),
+    "database user": (
+        "for role {role} in database {db}",
+        "ALTER ROLE {role} IN DATABASE {db} RESET default_transaction_read_only;",
+    ),
+    "configuration file": (
+        "in the server's configuration",
+        "ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf(); (or "
+        "its line in postgresql.conf)",
+    ),
+    "client": (
+        "by this connection's options",
+        "leave -c default_transaction_read_only=on out of PGOPTIONS (or the URL's options=)",
+    ),
+}
+
+
+def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
+    """:class:`NotPermitted` when this session cannot write: a hot standby (a read replica),
+    or ``default_transaction_read_only = on`` (for the role, the database, the server — as
+    Supabase sets it on a database whose disk is full). Asked before the lock is taken: a
+    write there failed only after the safety backup, and its failure could not be recorded
+    either ("the database stopped answering")."""
+    try:
+        row = conn.execute(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', "
+            "(SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only'), "
+            "current_database()"
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise BackendError(f"{where}: {error_text(exc)}") from None
+    if row is None or not (row[0] or row[1]):
+        return
+    standby, _read_only, source, db = row
+    if standby:
+        raise NotPermitted(
+            f"{where} is a hot standby (a read replica, in recovery): it takes no writes; "
+            "nothing was changed",
+            hint="point the target at the primary server (a replica serves `status`, `check` "
+            "and backups only)",
+        )
+    names = {
+        "role": role_name(conn) or "…",
+        "db": sql_name(str(db)),
+    }
+    said, how = _READ_ONLY_FROM.get(
+        str(source), (f"({source})", "SET default_transaction_read_only = off where it is set")
+    )
+    raise NotPermitted(
+        f"{where}: this session is read-only (default_transaction_read_only = on "
+        f"{said.format(**names)}); nothing was changed",
+        hint=f"as a superuser: {how.format(**names)} — Supabase sets it on a database whose "
+        "disk is full: free space, or grow the disk, first",
+    )

@@ -1,0 +1,164 @@
+"""The console at 80×24 as an operator reads it: what is on the screen itself (its text as the
+terminal shows it), not what a widget holds past an edge. Real SQLite files of the demo."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from textual.binding import Binding
+
+from tests.test_tui_wizards import demo as demo  # the fixture
+from tests.test_tui_wizards import loaded, make_app
+from tests.tui_demo import Demo, screen_text, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
+    """``screen_cls``'s own bindings that the terminal does not show: none of their keys (as
+    the footer names keys) beside their description."""
+    shown = " ".join(screen_text(app).split())
+    missing = []
+    for b in screen_cls.__dict__["BINDINGS"]:
+        assert isinstance(b, Binding)
+        keys = [app.get_key_display(Binding(k, b.action)) for k in b.key.split(",")]
+        if not any(
+            re.search(rf"(^|\s){re.escape(k)} {re.escape(b.description)}(\s|$)", shown)
+            for k in keys
+        ):
+            missing.append(f"{b.key} {b.description}")
+    return missing
+
+
+async def test_every_key_of_the_status_sync_and_backups_screens_is_on_them_at_80_columns(
+    demo: Demo,
+) -> None:
+    # The footer is one line: at 80 columns p/h/s/i/t/^r/U/D/C of the status screen (and
+    # F and ^r of sync, ^r of backups) were only in help and the palette.
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.status import StatusScreen
+    from malnu_tui.tui.screens.sync import SyncScreen
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[keys]\n"status.recover" = "P"\n')  # shown as remapped
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.pause(0.1)
+        assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
+        assert " P Recover " in screen_text(app)
+        for key, cls in (("s", SyncScreen), ("b", BackupBrowser)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
+            await pilot.pause(0.1)
+            assert _keys_on_screen(app, cls) == []
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: loaded(app))
+
+
+async def test_a_finished_wizard_offers_close_with_esc_and_no_cancel(demo: Demo) -> None:
+    # The apply result's footer said "esc Cancel" beside the button "Close (esc)": the
+    # operator was left wondering whether esc would undo what had just run.
+    from malnu_tui.tui.screens.apply import ApplyWizard
+    from tests.test_tui_wizards import settled
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        await pilot.press(*"school", "enter")
+        wizard = app.screen
+        assert isinstance(wizard, ApplyWizard)
+        await wait_until(pilot, lambda: wizard.finished, timeout=30)
+        await pilot.pause(0.1)
+        footer = screen_text(app).splitlines()[-1]
+        assert "esc Close" in footer and "Cancel" not in footer
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))
+    assert len(demo.applied()) == 9
+
+
+async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_columns(
+    demo: Demo,
+) -> None:
+    # The runs' "counts / error" column came last, past the right edge at 80 columns: the
+    # operator saw "✘ failed" (or not even that) and never why.
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+
+    name = "20251126_000000_tambah_kolom_rata_rata_nilai_ulangan_harian_semester_ganjil.sql"
+    (demo.root / "migrations" / name).write_text(
+        "ALTER TABLE nilai_akhir_semester_ganjil_kelas_sepuluh_ipa ADD COLUMN rata_rata REAL;\n",
+        encoding="utf-8",
+    )
+    target = demo.target()
+    mset = discover(target.migrations_dir, target.rollback_dir)
+    backend = open_backend(target)
+    try:
+        with pytest.raises(MigrationFailed):
+            apply_plan(backend, mset, plan_up(backend, mset))
+    finally:
+        backend.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("h")
+        await wait_until(pilot, lambda: getattr(app.screen, "loaded", None) is not None)
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        rows = [line for line in shown.splitlines() if "apply" in line and "failed" in line]
+        assert rows, shown  # the outcome is in the row itself
+        words = " ".join(shown.split())
+        assert "no such table: nilai_akhir_semester_ganjil_kelas_sepuluh_ipa" in words, shown
+
+
+async def test_the_apply_wizards_rehearsal_uses_the_configs_threshold_and_says_its_notes(
+    demo: Demo,
+) -> None:
+    # The console's rehearsal used the default 30 s, not [monitor] slow_migration_seconds,
+    # and showed neither the rehearsal's notes nor its lint findings (only "1 lint
+    # finding(s)"), where `rehearse` prints them.
+    from textual.widgets import Static
+
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import open_backend
+    from tests.test_tui_wizards import settled
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write("\n[monitor]\nslow_migration_seconds = 0\n")  # any migration that takes time
+    name = "20251126_000000_isi_riwayat_nilai.sql"
+    (demo.root / "migrations" / name).write_text(
+        "CREATE TABLE riwayat_nilai (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL "
+        "SELECT n + 1 FROM c WHERE n < 50000) INSERT INTO riwayat_nilai SELECT n FROM c;\n"
+        "UPDATE users SET updated_at = updated_at;\n",
+        encoding="utf-8",
+    )
+    (demo.root / "rollback" / name).write_text("DROP TABLE riwayat_nilai;\n", encoding="utf-8")
+    target = demo.target()
+    backend = open_backend(target)
+    try:
+        create_backup(backend, target)
+    finally:
+        backend.close()
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        await pilot.click("#rehearse")
+
+        def report() -> str:
+            return str(app.screen.query_one("#rehearse-report", Static).render())
+
+        await wait_until(pilot, lambda: "Rehearsal on backup" in report(), timeout=30)
+        shown = report()
+        assert f"note: {name} took " in shown
+        assert "over slow_migration_seconds (0 s)" in shown
+        assert "lint: " in shown and "UPDATE-ALL-ROWS" in shown
+        await pilot.press("escape")
