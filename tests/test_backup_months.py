@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.fixtures_core import CLI, MigrationDirs, popen_cli, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.fixtures_pg import PgCluster
 
 
@@ -371,3 +372,47 @@ def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -
         assert [p.name for p in store.rglob("*") if p.is_file()] == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_a_disk_that_fills_during_ups_d1_dump_stops_up_in_one_line(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # The D1 dump is written by the tool itself: a full disk (here a real file size limit,
+    # RLIMIT_FSIZE) said `[Errno 27] File too large`, with no hint, nor that nothing changed.
+    rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+    mdirs.add(
+        "20261201000000",
+        "siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT);\n"
+        f"INSERT INTO siswa {rows}SELECT i, 'siswa nomor ' || i || ' kelas sepuluh' FROM n;",
+        "DROP TABLE siswa;",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    store = tmp_path / "backups"
+    env = {**os.environ, **d1.env, "MALNU_BACKUP_DIR": str(store)}
+    assert run_cli(*base, "up", "--yes", "--no-backup", env=env).code == 0
+    mdirs.add(
+        "20261202000000",
+        "kelas",
+        "ALTER TABLE siswa ADD kelas TEXT;",
+        "ALTER TABLE siswa DROP kelas;",
+    )
+    limit = 64 * 1024
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    res = subprocess.run(
+        [*CLI, *base, "up", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=small_disk,
+    )
+    assert res.returncode == 1, res.stderr
+    assert f": File too large; no backup was made, {d1.url} is unchanged\n" in res.stderr
+    assert "hint: that disk (or quota) is full" in res.stderr and "Errno" not in res.stderr
+    assert [p.name for p in store.rglob("*") if p.is_file()] == []
+    assert "kelas" not in {r[1] for r in d1.sql("PRAGMA table_info(siswa)")}
