@@ -24,6 +24,7 @@ __all__ = [
     "ENV_PARITY_DATABASE",
     "D1Location",
     "PostgresOptions",
+    "check_conninfo",
     "check_server",
     "check_timeout",
     "database_key",
@@ -402,3 +403,19 @@ def check_server(
             )
         return str(value)
     return target.url if target.kind == "postgresql" else None
+
+
+def check_conninfo(url: str) -> None:
+    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
+    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        why = mask_url_error(str(exc).strip(), url)
+        raise ConfigError(
+            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
+        ) from None
+    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.lease import pid_alive
+from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
@@ -315,8 +316,15 @@ def _deep_check(
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)
         try:
-            counts = {t: scratch.row_count(t) for t in scratch.table_names()}
-            schema_hash = scratch.schema_fingerprint()
+            # Tables named as the tool's that versions up to session 8 left, empty, in the
+            # data schema of a target whose tool tables live in a schema of their own: those
+            # versions' manifests leave them out (their deep verification failed after an
+            # upgrade, and the backup no longer counted as verified), so does the comparison.
+            tables = [
+                t for t in scratch.table_names() if t in manifest.row_counts or t not in TOOL_TABLES
+            ]
+            counts = {t: scratch.row_count(t) for t in tables}
+            schema_hash = scratch.schema_fingerprint(tables)
         finally:
             scratch.close()
         checks += compare_with_manifest(manifest, counts, schema_hash)
