@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.lease import pid_alive
+from malnu_tui.engine.backends.pg_session import role_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
@@ -50,7 +51,7 @@ from malnu_tui.engine.backup.store import (
     fsync_file,
     sha256_file,
 )
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, NotPermitted
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -87,6 +88,7 @@ def create(
     import psycopg
 
     meta = open_target(target)
+    role = role_name(meta.conn)
     child = child_connection(target.url)
     password = child.password
     try:
@@ -163,6 +165,11 @@ def create(
     finally:
         child.close()
         meta.close()
+    denied = _DENIED.search(err) if proc.returncode != 0 else None
+    if denied:
+        locking = re.search(r"LOCK TABLE (\S+) IN ACCESS SHARE", err)  # schema-qualified
+        name = locking[1] if locking and denied[1] == "table" else denied[2]
+        raise _not_readable(meta.display_url, denied[1], name, role)
     if proc.returncode != 0:
         raise BackupError(
             f"pg_dump failed ({exit_text(proc.returncode)})"
@@ -208,6 +215,26 @@ def _lock_wait(conn: object, message: str) -> BackupError:
         hint="another session holds an exclusive lock on a table (a migration or "
         f"maintenance in progress{': ' + who if who else ''}): let it finish and run "
         "again, or give the target a longer lock_timeout (?lock_timeout=60s)",
+    )
+
+
+# pg_dump reads every table, sequence and schema of the database (and locks each table).
+_DENIED = re.compile(r"permission denied for (table|schema|sequence|large object) (\S+)")
+_GRANT = {
+    "table": "GRANT SELECT ON TABLE {name} TO {role};",
+    "sequence": "GRANT SELECT ON SEQUENCE {name} TO {role};",
+    "schema": "GRANT USAGE ON SCHEMA {name} TO {role};",
+    "large object": "GRANT SELECT ON LARGE OBJECT {name} TO {role};",
+}
+
+
+def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:
+    """pg_dump refused an object this role may not read: what to grant (exit 2)."""
+    grant = _GRANT[kind].format(name=name, role=role or "…")
+    return NotPermitted(
+        f"{where}: pg_dump may not read {kind} {name} as role {role or '?'}; no backup was made",
+        hint=f"a backup reads the whole database: {grant} (as its owner), or back up as a role "
+        "that may read everything in it (the database's owner, or a superuser)",
     )
 
 
@@ -276,6 +303,7 @@ def _deep_check(
     manifest: BackupManifest,
     progress: BackupProgressCallback,
 ) -> list[VerifyCheck]:
+    import psycopg
     from psycopg import sql
 
     name = f"malnu_verify_{os.getpid()}_{_HOST}_{uuid.uuid4().hex[:6]}"
@@ -288,6 +316,16 @@ def _deep_check(
     try:
         try:
             admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            # Not the backup's failure: a sound backup was marked "✘ no" (and `check` went
+            # CRITICAL on "no verified backup") because the role may not create databases.
+            raise NotPermitted(
+                f"backup verify --deep of {manifest.id}: cannot create a scratch database "
+                f"({exc.diag.message_primary}); nothing was checked or changed, the backup's "
+                "verified state is as it was",
+                hint=f"as a superuser: ALTER ROLE {role_name(admin.conn) or '…'} CREATEDB; "
+                "(the scratch database is dropped after), or verify without --deep",
+            ) from None
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
