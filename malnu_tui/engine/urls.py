@@ -31,6 +31,7 @@ __all__ = [
     "mask_url",
     "mask_url_error",
     "parse_d1_url",
+    "recorded_url",
     "split_tool_options",
     "sqlite_path",
     "sqlite_url",
@@ -83,16 +84,24 @@ def mask_url(url: str) -> str:
     return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
 
 
+def recorded_url(url: str) -> str:
+    """``url`` as a backup's manifest records it: secrets masked, a SQLite file by its
+    absolute path (``sqlite:app.db`` run in two schools' folders is two databases)."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return sqlite_url(Path(os.path.abspath(sqlite_path(url))))
+    return mask_url(url)
+
+
 def store_spelling(url: str) -> str:
     """``url`` as a backup store tells databases by (its folder's name under ``--database``,
     the manifests it counts as this database's): secrets masked, a password spelt the same
     wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
     secret parameters left out, so neither a password nor where it was written changes it; nor
     do the tool's waits (``?lock_timeout=60s``, which a restore may want and its backup had
-    not)."""
+    not). A SQLite file by its absolute path (:func:`recorded_url`)."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return recorded_url(url)
     masked = mask_url(url)
-    if masked.lower().startswith(("sqlite:", "sqlite3:", "file:")):
-        return masked
     head, netloc, _end, tail = _split_authority(masked)
     at = netloc.rfind("@")
     if at >= 0:
