@@ -167,8 +167,18 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert proc.stderr.startswith(f"error: {db}: user root may not write the file (owner ")
     assert "mode 0644); nothing was changed\nhint: run malnu-tui as " in proc.stderr
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]  # no -wal, -shm of root's
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn.close()  # (a connection left open keeps its -wal and -shm)
+    # `doctor`'s probe said PostgreSQL's fix ("grant CREATE on the database/schema") and left
+    # its -wal and -shm there too.
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, "doctor"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert "create tables: " + f"{db}: user root may not write the file (owner " in proc.stdout
+    assert "grant CREATE" not in proc.stdout
+    assert [p.name for p in db.parent.iterdir()] == ["app.db"]
 
 
 def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
