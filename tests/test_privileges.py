@@ -350,3 +350,41 @@ def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: P
         proc.stderr
     )
     assert "fix the file" not in proc.stderr
+
+
+def test_a_database_error_no_path_says_yet_is_one_masked_line_not_a_traceback(
+    tmp_path: Path, pg_cluster: PgCluster, pg_password_role: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The catch-all at the top of the CLI: a real driver error (sqlite3's, psycopg's) that
+    reached ``main`` unsaid was a traceback (a Laravel ``migrations`` table in the SQLite file
+    was one: "no such column: filename"). The command here is a stand-in for such a path: it
+    runs a real statement that fails."""
+    import malnu_tui.cli.migrate as migrate
+
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, migration TEXT, batch INT)")
+    conn.close()
+    role, password = pg_password_role
+    pg = f"postgresql://{role}:{password}@{pg_cluster.host}:{pg_cluster.port}/postgres"
+
+    def sqlite_path(ctx: object) -> int:
+        sqlite3.connect(db).execute("SELECT filename FROM migrations")
+        return 0
+
+    def postgres_path(ctx: object) -> int:
+        with psycopg.connect(pg) as c:  # the message quotes the statement's position only
+            c.execute("SELECT filename FROM no_such_table_here")
+        return 0
+
+    for handler, said in (
+        (sqlite_path, f"error: sqlite://{db}: no such column: filename\n"),
+        (postgres_path, 'relation "no_such_table_here" does not exist [SQLSTATE 42P01]\n'),
+    ):
+        monkeypatch.setattr(migrate, "cmd_log", handler)
+        res = run_inproc("--database", pg if handler is postgres_path else f"sqlite:///{db}", "log")
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        first, hint = res.err.splitlines()
+        assert first.endswith(said.rstrip("\n")) and password not in res.err
+        assert hint.startswith("hint: malnu-tui did not expect this error here")
