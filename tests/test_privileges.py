@@ -388,3 +388,38 @@ def test_a_database_error_no_path_says_yet_is_one_masked_line_not_a_traceback(
         first, hint = res.err.splitlines()
         assert first.endswith(said.rstrip("\n")) and password not in res.err
         assert hint.startswith("hint: malnu-tui did not expect this error here")
+
+
+LARAVEL_MIGRATIONS = (
+    'CREATE TABLE "migrations" ("id" integer primary key not null, '
+    '"migration" varchar(255) not null, "batch" integer not null)'
+)
+
+
+def test_a_frameworks_own_migrations_table_is_left_alone_and_said(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Laravel (and TypeORM) keep their history in a table named ``migrations`` too. On
+    PostgreSQL `status` added four columns to it (a read command altering the application's
+    table), then failed on "column filename does not exist"; on SQLite every command was a
+    traceback, "no such column: filename"."""
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute(LARAVEL_MIGRATIONS)
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute(LARAVEL_MIGRATIONS)
+    for url, hint in (
+        (f"sqlite:///{db}", "use the framework's own migration tool"),
+        (pg_url, 'schema = "malnu" in the target\'s config'),
+    ):
+        res = run_inproc("--database", url, "status")
+        assert res.code == 2, res.err
+        assert "the table " in res.err and " there is not malnu-tui's (its columns: " in res.err
+        assert hint in res.err and "Traceback" not in res.err
+    with psycopg.connect(pg_url) as pg:
+        columns = pg.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'migrations'"
+        ).fetchone()
+    assert columns == (3,)  # as Laravel made it
+    assert run_inproc("--database", f"{pg_url}?schema=malnu", "status").code == 0  # the way out
