@@ -70,12 +70,11 @@ from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
-    PERCENT_ENCODE_HINT,
     PostgresOptions,
+    check_conninfo,
     check_timeout,
     mask_url,
     mask_url_error,
-    refuse_transaction_pooler,
     split_tool_options,
 )
 
@@ -476,7 +475,12 @@ class PostgresBackend:
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
         self.ensure_schema()
-        if (AUDIT_TABLE, None) in self._pending_upgrade:  # read-only, no audit table yet
+        return self.peek_audit(limit, action)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        ready = self._schema_ready
+        missing = self._pending_upgrade if ready else missing_columns(self.conn, self.schema)
+        if (AUDIT_TABLE, None) in missing:  # no audit table (yet): nothing to read
             return []
         where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
         params: tuple[Any, ...] = (action, limit) if action else (limit,)
@@ -536,9 +540,10 @@ class PostgresBackend:
         )
         return int(rows[0][0])
 
-    def schema_fingerprint(self) -> str:
-        """sha256 over columns, constraints and indexes of the user tables."""
-        return pg_tables.schema_fingerprint(self._query, self._data_schema(), self.table_names())
+    def schema_fingerprint(self, tables: Sequence[str] | None = None) -> str:
+        """sha256 over columns, constraints and indexes of the user tables (or ``tables``)."""
+        names = self.table_names() if tables is None else tables
+        return pg_tables.schema_fingerprint(self._query, self._data_schema(), names)
 
 
 def open_url(url: str) -> PostgresBackend:
@@ -553,26 +558,11 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
-def _check_conninfo(url: str) -> None:
-    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
-    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        why = mask_url_error(str(exc).strip(), url)
-        raise ConfigError(
-            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
-        ) from None
-    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)
-
-
 def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
-    _check_conninfo(libpq_url)
+    check_conninfo(libpq_url)
     options = getattr(target, "options", None) or {}
     return PostgresBackend(
         libpq_url,

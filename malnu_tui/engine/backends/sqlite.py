@@ -455,7 +455,12 @@ class SQLiteBackend:
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()
-        if "malnu_audit" in self._absent:
+        return self.peek_audit(limit, action)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        if "malnu_audit" in self._absent or not (
+            self._schema_ready or self.conn.execute(q.HAS_AUDIT).fetchone()
+        ):
             return []
         sql = q.SELECT_AUDIT
         params: tuple[object, ...] = ()

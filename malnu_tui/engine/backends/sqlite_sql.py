@@ -131,6 +131,7 @@ INSERT_AUDIT = (
     "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)"
 )
 SELECT_AUDIT = "SELECT id, at, actor, action, object, outcome, detail FROM malnu_audit"
+HAS_AUDIT = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'malnu_audit'"
 
 # The lease is written and judged by the database's clock (D1's; the SQLite file's host),
 # never by the clock of the machine that reads it: an operator's laptop whose clock runs

@@ -36,6 +36,7 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.monitor.runlog import RunRecorder, record_run
+from malnu_tui.engine.urls import recorded_url
 
 __all__ = [
     "RestoreResult",
@@ -137,7 +138,7 @@ def _create_backup(
         manifest = BackupManifest(
             id=backup_id,
             created_at=utc_iso(now),
-            target=target.display_url,
+            target=recorded_url(target.url),
             target_name=target.name,
             target_kind=backend.kind,
             method=method.METHOD,

@@ -420,6 +420,11 @@ class D1Backend:
         self.ensure_schema()
         self._write([], entry)
 
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        if not self._schema_ready and not self.query(q.HAS_AUDIT):
+            return []
+        return self.read_audit(limit, action)
+
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()
         if "malnu_audit" in self._absent:
