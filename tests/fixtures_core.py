@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import cliserver
+
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "malnu_tui"]
 
@@ -113,13 +115,20 @@ class CliResult:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
 ) -> CliResult:
-    """Run ``malnu-tui ARGS`` as a real process with no terminal."""
+    """Run ``malnu-tui ARGS`` as a real process with no terminal: forked from the CLI fork
+    server (:mod:`tests.cliserver`, the imports done once), or a fresh ``python -m malnu_tui``
+    when the environment changes how Python starts or ``MALNU_TEST_FRESH_CLI=1``."""
+    full_env = {**os.environ, **(env or {})}
+    stdin = input if input is not None else ""
+    if cliserver.usable(full_env):
+        code, out, err = cliserver.run(list(args), full_env, stdin, timeout, REPO)
+        return CliResult(code, out, err)
     proc = subprocess.run(
         [*CLI, *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
-        input=input if input is not None else "",
+        env=full_env,
+        input=stdin,
         timeout=timeout,
         cwd=REPO,
     )

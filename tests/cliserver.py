@@ -1,0 +1,316 @@
+"""The CLI as a real process without paying the interpreter's start-up each time: a fork server.
+
+Most of a ``python -m malnu_tui …`` run in the tests was spent starting Python and importing the
+CLI, psycopg, httpx and sqlglot (0.2–0.6 s of CPU a run, some 3000 runs a suite). One server
+per test process (``python -m tests.cliserver``, started on first use) imports them once and
+never runs anything itself; for each run it forks a child that takes the caller's stdin, stdout
+and stderr (passed over a unix socket), environment, working directory and arguments, and runs
+``malnu_tui``'s ``__main__`` as ``python -m`` would: ``SystemExit``, an uncaught exception's
+traceback, non-daemon threads and ``atexit`` handlers at the end, the exit status as
+``subprocess`` reports it (``-N`` for a signal). The child is a process of its own (its pid,
+its file descriptors, signals, its own lock holder); only the imports are done before it starts.
+
+Used by :func:`tests.fixtures_core.run_cli` (a run to its end). Runs whose start-up itself is
+under test get a fresh interpreter: ``popen_cli`` (the processes tests signal or kill), a call
+whose environment changes how Python starts (``PYTHON*``, the locale), and every run when
+``MALNU_TEST_FRESH_CLI=1``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import locale
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# What a CLI run imports anyway, imported once in the server. Packages only, as the CLI imports
+# them: what they register on import (the lint rules…) is registered in the same order.
+PRELOAD = (
+    "malnu_tui.cli",
+    "malnu_tui.cli.backup",
+    "malnu_tui.cli.data",
+    "malnu_tui.cli.d1",
+    "malnu_tui.cli.migrate",
+    "malnu_tui.cli.monitor",
+    "malnu_tui.cli.output",
+    "malnu_tui.cli.parity",
+    "malnu_tui.cli.safety",
+    "malnu_tui.cli.sync",
+    "malnu_tui.engine.migrate",
+    "malnu_tui.engine.lint.core",
+    "malnu_tui.engine.plan_diff",
+    "malnu_tui.engine.backends.postgresql",
+    "malnu_tui.engine.backends.d1.backend",
+    "psycopg",
+    "httpx",
+    "sqlglot",
+    "rich.console",
+    "rich.table",
+)
+
+# Read by Python itself as it starts: a run that sets one of these differently gets its own
+# interpreter.
+STARTUP_KEYS = ("PYTHON", "LC_", "LANG")
+
+
+def _startup_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith(STARTUP_KEYS)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The server (``python -m tests.cliserver SOCKET``)
+
+
+def _child(request: dict[str, object], fds: list[int]) -> None:
+    """In the forked child: become ``python -m malnu_tui ARGS`` and never return."""
+    code = 1
+    interrupted = False
+    try:
+        for target, fd in zip((0, 1, 2), fds, strict=True):
+            os.dup2(fd, target)
+        for fd in fds:
+            os.close(fd)
+        env = request["env"]
+        assert isinstance(env, dict)
+        os.environ.clear()
+        os.environ.update(env)
+        time.tzset()
+        os.chdir(str(request["cwd"]))
+        args = request["args"]
+        assert isinstance(args, list)
+        import runpy
+
+        sys.argv = ["-m", *args]  # runpy puts __main__.py's path first, as python -m does
+        try:
+            runpy.run_module("malnu_tui", run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None:
+                code = 0
+            elif isinstance(exc.code, int):
+                code = exc.code
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException as exc:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+            interrupted = isinstance(exc, KeyboardInterrupt)
+        threading._shutdown()  # type: ignore[attr-defined]  # non-daemon threads, as at exit
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                code = 120  # what Python exits with when flushing stdout fails
+        if interrupted:  # as Python ends on an uncaught KeyboardInterrupt: killed by SIGINT
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        os._exit(code)
+
+
+def serve(path: str) -> None:
+    """Accept runs on the unix socket ``path`` until stdin (the test process) closes."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, "accept")
+    sel.register(sys.stdin, selectors.EVENT_READ, "parent")
+    print("ready", flush=True)
+    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, connection)
+    while True:
+        for key, _ in sel.select():
+            if key.data == "parent":
+                return  # the test process is gone: children finish on their own
+            if key.data == "accept":
+                conn, _ = listener.accept()
+                msg, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+                while not msg.endswith(b"\n"):
+                    msg += conn.recv(1 << 20)
+                request = json.loads(msg)
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    conn.close()
+                    for _, other in running.values():
+                        other.close()
+                    _child(request, fds)
+                for fd in fds:
+                    os.close(fd)
+                pidfd = os.pidfd_open(pid)
+                running[pidfd] = (pid, conn)
+                sel.register(pidfd, selectors.EVENT_READ, "child")
+                conn.sendall(f"{pid}\n".encode())
+            else:
+                pidfd = key.fd
+                pid, conn = running.pop(pidfd)
+                sel.unregister(pidfd)
+                os.close(pidfd)
+                _, status = os.waitpid(pid, 0)
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+                conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The client (in the test process)
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="malnu-cliserver-")
+        self.path = str(Path(self.dir) / "s")
+        repo = Path(__file__).resolve().parent.parent
+        self.env = dict(os.environ)
+        self.owner = os.getpid()  # a forked test process starts its own
+        log = Path(self.dir) / "log"
+        with log.open("wb") as errors:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.cliserver", self.path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                cwd=repo,
+                env=self.env,
+            )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline() != b"ready\n":
+            self.proc.wait()
+            said = log.read_text(errors="replace")
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"the CLI fork server did not start:\n{said}")
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_server: _Server | None = None
+_server_lock = threading.Lock()
+
+
+def _get_server() -> _Server:
+    global _server
+    with _server_lock:
+        if _server is None or _server.owner != os.getpid() or _server.proc.poll() is not None:
+            _server = _Server()
+        return _server
+
+
+def usable(env: dict[str, str]) -> bool:
+    """Whether a run with environment ``env`` can be forked from the server."""
+    if os.environ.get("MALNU_TEST_FRESH_CLI") == "1":
+        return False
+    server = _server
+    base = server.env if server is not None else os.environ
+    return _startup_env(env) == _startup_env(dict(base))
+
+
+def run(
+    args: list[str], env: dict[str, str], input: str, timeout: float, cwd: Path
+) -> tuple[int, str, str]:
+    """``python -m malnu_tui ARGS`` forked from the server: (exit code, stdout, stderr), text
+    decoded as ``subprocess.run(text=True)`` does. Raises ``subprocess.TimeoutExpired`` (the
+    child killed) as it does."""
+    server = _get_server()
+    if _startup_env(env) != _startup_env(server.env):
+        raise ValueError("this environment needs a fresh interpreter")
+    deadline = time.monotonic() + timeout
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(server.path)
+        request = json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode() + b"\n"
+        socket.send_fds(sock, [request], [in_r, out_w, err_w])
+    finally:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    answers = sock.makefile("rb")
+    pid = int(answers.readline())
+    writer = threading.Thread(target=_feed, args=(in_w, input.encode()), daemon=True)
+    writer.start()
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    sel = selectors.DefaultSelector()
+    for fd in chunks:
+        sel.register(fd, selectors.EVENT_READ)
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            ready = sel.select(max(left, 0)) if left > 0 else []
+            if not ready:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+                raise subprocess.TimeoutExpired(["malnu_tui", *args], timeout)
+            for key, _ in ready:
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            code = int(answers.readline())
+        except (TimeoutError, ValueError):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            raise subprocess.TimeoutExpired(["malnu_tui", *args], timeout) from None
+    finally:
+        sel.close()
+        answers.close()
+        sock.close()
+        os.close(out_r)
+        os.close(err_r)
+        writer.join(timeout=5)
+    encoding = locale.getpreferredencoding(False)
+    return code, _text(b"".join(chunks[out_r]), encoding), _text(b"".join(chunks[err_r]), encoding)
+
+
+def _feed(fd: int, data: bytes) -> None:
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _text(data: bytes, encoding: str) -> str:
+    return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+
+
+if __name__ == "__main__":
+    try:
+        serve(sys.argv[1])
+    finally:  # also when the test process died without closing it
+        shutil.rmtree(Path(sys.argv[1]).parent, ignore_errors=True)

@@ -1,0 +1,105 @@
+"""``run_cli`` forks the CLI from a server that imported it once (tests/cliserver.py): each run
+must be what a fresh ``python -m malnu_tui`` gives, exit code, stdout and stderr to the byte."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests import cliserver
+from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
+
+
+def fresh(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input="",
+        timeout=60,
+        cwd=REPO,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def forked(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    return cliserver.run(list(args), {**os.environ, **(env or {})}, "", 60, REPO)
+
+
+def _same(text: str, db: Path) -> str:
+    """The run's text with what differs between two runs on two databases made equal: the
+    database's path, milliseconds taken, times of day, and the padding of table columns whose
+    width follows the milliseconds (``3 ms`` or ``12 ms``, under load)."""
+    text = text.replace(db.parent.name, "WAY")
+    text = re.sub(r"\d+(\.\d+)? m?s\b", "N ms", text)
+    text = re.sub(r"\d\d:\d\d(:\d\d(\.\d+)?)?", "HH:MM", text)
+    return re.sub(r" +", " ", text)
+
+
+def test_a_forked_run_is_a_fresh_processs_to_the_byte(tmp_path: Path, mdirs: MigrationDirs) -> None:
+    d = school_set(mdirs)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[targets.primary]\nurl = \n")
+    runs: tuple[tuple[bool, tuple[str, ...], dict[str, str] | None], ...] = (
+        (False, ("--help",), None),  # argparse's prog and its exit through SystemExit(0)
+        (False, ("rollback", "--steps", "x"), None),  # a usage error: exit 2
+        (False, ("--config", str(bad), "status"), None),  # a config error naming the file
+        (True, ("up", "--no-backup"), None),  # the run's lines on stderr, exit 0
+        (True, ("status",), {"TZ": "Asia/Jakarta"}),  # the time zone of the run's environment
+        (True, ("rollback", "--no-backup"), None),  # no terminal, no --yes: exit 2
+        (True, ("status", "--json"), None),
+    )
+    # A short root: a --database path over 80 characters (xdist's tmp_path) names its store
+    # with a hash of the whole URL, which differs between wayA and wayB.
+    root = Path(tempfile.mkdtemp(prefix="cs", dir="/tmp"))
+    for on_db, args, env in runs:  # each way on a database of its own: the runs change them
+        seen = []
+        for way, db in ((forked, root / "wayA" / "x.db"), (fresh, root / "wayB" / "x.db")):
+            db.parent.mkdir(exist_ok=True)
+            where = ("--database", f"sqlite:///{db}", *d.args()) if on_db else ()
+            code, out, err = way(*where, *args, env=env)
+            seen.append((code, _same(out, db), _same(err, db)))
+        assert seen[0] == seen[1], args
+    shutil.rmtree(root)
+
+
+def test_a_forked_run_is_a_process_of_its_own(tmp_path: Path) -> None:
+    """Runs started together run together, each with its own exit status and output; a run
+    that outlasts its timeout is killed and said, as ``subprocess.run`` does."""
+    script = tmp_path / "pid.toml"
+    script.write_text("[targets.primary]\nurl = \n")
+    results: list[tuple[int, str, str]] = []
+
+    def one() -> None:
+        results.append(forked("--config", str(script), "status"))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and len(set(results)) == 1 and results[0][0] == 2, results
+    silent = socket.create_server(("127.0.0.1", 0))  # lets the client in, never answers
+    try:
+        url = f"postgresql://x@127.0.0.1:{silent.getsockname()[1]}/db?connect_timeout=30"
+        with pytest.raises(subprocess.TimeoutExpired):
+            run_cli("--database", url, "status", timeout=1)
+    finally:
+        silent.close()
+
+
+def test_a_run_whose_environment_changes_how_python_starts_gets_a_fresh_interpreter() -> None:
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    assert not cliserver.usable(env)
+    with pytest.raises(ValueError):
+        cliserver.run(["--help"], env, "", 60, REPO)
+    assert run_cli("--help", env={"PYTHONIOENCODING": "ascii"}).code == 0
