@@ -423,3 +423,26 @@ def test_a_frameworks_own_migrations_table_is_left_alone_and_said(
         ).fetchone()
     assert columns == (3,)  # as Laravel made it
     assert run_inproc("--database", f"{pg_url}?schema=malnu", "status").code == 0  # the way out
+
+
+def test_a_role_search_path_that_names_no_schema_is_said_not_blamed_on_the_file(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """``ALTER ROLE … SET search_path = reporting`` where no such schema is (a DBA's, for
+    reports): a migration's unqualified names resolve nowhere, and the failure said "fix the
+    file and run again"."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute(f"ALTER ROLE {role} SET search_path = reporting")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE kelas (id int);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE kelas;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert (
+        "no schema has been selected to create in [SQLSTATE 3F000]; this session's search_path "
+        "(reporting) names no schema that exists; all of it was rolled back" in res.err
+    )
+    assert "RESET search_path" in res.err and "fix the file" not in res.err
