@@ -5,10 +5,12 @@ grant or change, before anything is written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -446,3 +448,62 @@ def test_a_role_search_path_that_names_no_schema_is_said_not_blamed_on_the_file(
         "(reporting) names no schema that exists; all of it was rolled back" in res.err
     )
     assert "RESET search_path" in res.err and "fix the file" not in res.err
+
+
+@contextlib.contextmanager
+def hot_standby(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
+    """A real read replica of the test cluster as it is now (pg_basebackup -R: standby.signal
+    and the primary's conninfo); yields the URL of ``pg_url``'s database there. Stopped and
+    removed afterwards."""
+    import shutil
+    import tempfile
+
+    from tests.fixtures_pg import _free_port, _run, _wait_ready, stop_cluster
+
+    base = Path(tempfile.mkdtemp(prefix="malnu-standby-"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    try:
+        _run(
+            [pg_cluster.bin("pg_basebackup"), "-h", pg_cluster.host, "-p", str(pg_cluster.port),
+             "-U", "postgres", "-D", str(data), "-R", "-X", "stream", "--checkpoint=fast",
+             "--no-sync"],
+            "pg_basebackup",
+        )  # fmt: skip
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+            "-c fsync=off -c max_connections=60 -c shared_buffers=32MB"
+        )
+        _run(
+            [pg_cluster.bin("pg_ctl"), "-D", str(data), "-o", options, "-l",
+             str(base / "server.log"), "-w", "-t", "60", "start"],
+            "pg_ctl start (standby)",
+        )  # fmt: skip
+        _wait_ready("127.0.0.1", port, time.monotonic() + 30)
+        yield pg_url.replace(f":{pg_cluster.port}/", f":{port}/", 1)
+    finally:
+        stop_cluster(pg_cluster.bin_dir, data)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """An operator's URL pointing at a read replica: `up` took a safety backup, failed on the
+    file's first statement ("cannot execute CREATE TABLE in a read-only transaction") and said
+    the database "stopped answering, not the file"."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    assert run_inproc("--database", pg_url, *dirs, "status").code == 0  # the tool's tables
+    with hot_standby(pg_cluster, pg_url) as replica:
+        with psycopg.connect(replica, autocommit=True) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        res = run_inproc("--database", replica, *dirs, "up", "--yes")
+    assert res.code == 2, res.err
+    assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
+    assert "safety backup" not in res.err and "point the target at the primary" in res.err
