@@ -88,7 +88,15 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
 ) -> None:
     """``default_transaction_read_only = on`` for the role (a DBA's freeze; Supabase's on a
     full disk): ``up`` took a safety backup, failed on the file's first statement, and said
-    its failure "could not be recorded either …: the database stopped answering"."""
+    its failure "could not be recorded either …: the database stopped answering". `doctor`
+    gave "grant CREATE on the database/schema" for it, and for a missing GRANT its error ran
+    over three lines (the statement, a caret), the fix on the last."""
+    url = _as(pg_url, role)
+    doctor = run_inproc("--database", url, "doctor")
+    assert (
+        "create tables: permission denied for schema public [SQLSTATE 42501] (fix: as the "
+        f"schema's owner: GRANT CREATE ON SCHEMA public TO {role};)\n" in doctor.out
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
     (tmp_path / "m").mkdir()
@@ -96,7 +104,6 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
     (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
     dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
-    url = _as(pg_url, role)
     assert run_inproc("--database", url, *dirs, "status").code == 0  # the tool's tables
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
@@ -109,6 +116,9 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
         assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+    doctor = run_inproc("--database", url, "doctor")
+    assert f"read-only (default_transaction_read_only = on for role {role})" in doctor.out
+    assert "grant CREATE" not in doctor.out
 
 
 def test_a_table_another_role_owns_is_said_as_the_role_and_the_owner_not_a_bad_file(
