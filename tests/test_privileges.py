@@ -517,3 +517,28 @@ def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
     assert res.code == 2, res.err
     assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
     assert "safety backup" not in res.err and "point the target at the primary" in res.err
+
+
+def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A loader's grant, SELECT and INSERT: the import's own lock against other writers (SHARE
+    ROW EXCLUSIVE, for which PostgreSQL asks UPDATE, DELETE or TRUNCATE) failed as a bare
+    "permission denied for table nilai", exit 1, though the role may insert there."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE nilai (id int PRIMARY KEY, skor int)")
+        conn.execute(f"GRANT SELECT, INSERT ON nilai TO {role}")
+    csv = tmp_path / "nilai.csv"
+    csv.write_text("id,skor\n1,90\n2,80\n")
+    url = _as(pg_url, role)
+    args = ("--database", url, "import", str(csv), "--table", "nilai", "--yes", "--no-backup")
+    res = run_inproc(*args)
+    assert res.code == 2, res.err
+    assert f"role {role} may not lock it against other writers" in res.err
+    grant = f'GRANT UPDATE ON "public"."nilai" TO {role};'
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM nilai").fetchone() == (0,)
+        conn.execute(grant)  # the hint, as written, is what lets it in
+    assert run_inproc(*args).code == 0
