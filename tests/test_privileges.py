@@ -542,3 +542,39 @@ def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
         assert conn.execute("SELECT count(*) FROM nilai").fetchone() == (0,)
         conn.execute(grant)  # the hint, as written, is what lets it in
     assert run_inproc(*args).code == 0
+
+
+def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A reporting role given SELECT, INSERT and UPDATE on the copy (the DBA made it): every
+    sync failed at its state row ("permission denied for schema public": CREATE TABLE IF NOT
+    EXISTS asks for CREATE even when the table is there); past that, its upserts committed and
+    it failed at the deletes, the copy left half-synced."""
+    src = tmp_path / "primary.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, updated_at TEXT)")
+    conn.executemany(
+        "INSERT INTO siswa VALUES (?, ?, '2025-01-01 00:00:00')", [(i, f"n{i}") for i in (1, 2, 3)]
+    )
+    conn.commit()
+    sync = ("sync", "--from", f"sqlite:///{src}", "--tables", "siswa", "--yes", "--to")
+    assert run_inproc(*sync, pg_url).code == 0  # the DBA's first copy
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute(f"GRANT SELECT, INSERT, UPDATE ON siswa, malnu_sync TO {role}")
+        pg.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON migrations, malnu_audit, malnu_lock TO {role}"
+        )
+    conn.execute("DELETE FROM siswa WHERE id = 2")
+    conn.execute("UPDATE siswa SET nama = 'baru', updated_at = '2025-02-01 00:00:00' WHERE id = 3")
+    conn.commit()
+    conn.close()
+    res = run_inproc(*sync, _as(pg_url, role))
+    assert res.code == 1, res.err
+    assert f'siswa: role {role} lacks DELETE on "public"."siswa"' in res.err
+    grant = f'GRANT DELETE ON "public"."siswa" TO {role}'
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        assert pg.execute("SELECT count(*), max(nama) FROM siswa").fetchone() == (3, "n3")
+        pg.execute(grant)  # the hint, as written, is what lets it through
+    assert run_inproc(*sync, _as(pg_url, role)).code == 0
