@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.fixtures_core import CLI, MigrationDirs, popen_cli, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.fixtures_pg import PgCluster
 
 
@@ -29,27 +30,40 @@ def test_a_password_in_the_url_neither_names_the_store_nor_parts_its_backups(
     # One database, its password given three ways (cron's PGPASSWORD, a pasted `user:pw@`,
     # `?password=`): `?password=` named its store `…_password`, and a backup made with the
     # password in the URL was listed, under PGPASSWORD, as "of other databases". Nor does
-    # the `?lock_timeout=60s` a restore is given part them.
+    # the `?lock_timeout=60s` a restore is given part them, nor Heroku's `postgres://`.
     role, password = pg_password_role
     where = f"{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
-    bare = f"postgresql://{role}@{where}"
     env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
-    spellings = [
-        (f"{bare}?password={quote(password, safe='')}", env),
-        (f"postgresql://{role}:{quote(password, safe='')}@{where}", env),
-        (bare, {**env, "PGPASSWORD": password}),
-    ]
-    for url, how in spellings:
-        made = run_cli("--database", url, "backup", "create", env=how)
+    secret = quote(password, safe="")
+    for url in (
+        f"postgresql://{role}@{where}?password={secret}",
+        f"postgresql://{role}:{secret}@{where}",
+    ):
+        made = run_cli("--database", url, "backup", "create", env=env)
         assert made.code == 0, made.err
     stores = [p.name for p in (tmp_path / "backups").iterdir()]
     assert len(stores) == 1 and "password" not in stores[0], stores
-    spellings.append((f"{bare}?lock_timeout=60s", {**env, "PGPASSWORD": password}))
-    for url, how in spellings:
-        listed = run_cli("--database", url, "--json", "backup", "list", env=how)
+    with_pgpassword = {**env, "PGPASSWORD": password}
+    for url in (f"postgresql://{role}@{where}", f"postgres://{role}@{where}?lock_timeout=60s"):
+        listed = run_cli("--database", url, "--json", "backup", "list", env=with_pgpassword)
         assert listed.code == 0 and "other databases" not in listed.err, listed.err
-        assert len(json.loads(listed.out)) == 3, listed.out
+        assert len(json.loads(listed.out)) == 2, listed.out
     assert password not in json.dumps(stores) + listed.out + listed.err
+
+
+def test_a_default_port_or_a_host_in_capitals_names_no_store_of_its_own(tmp_path: Path) -> None:
+    # `…@db.sekolah.sch.id/app` and `…@DB.sekolah.sch.id:5432/app` are one database (what
+    # `backup list` names as its store is read without connecting).
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    stores = set()
+    for url in (
+        "postgresql://app@db.sekolah.sch.id/app",
+        "postgres://app@DB.sekolah.sch.id:5432/app",
+    ):
+        res = run_cli("--database", url, "backup", "list", env=env)
+        assert res.code == 0, res.err
+        stores.add(res.err.strip())
+    assert stores == {f"no backups in {tmp_path}/backups/postgresql_app_db.sekolah.sch.id_app"}
 
 
 def _pg_dump_of(parent: int) -> int | None:
@@ -371,3 +385,47 @@ def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -
         assert [p.name for p in store.rglob("*") if p.is_file()] == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_a_disk_that_fills_during_ups_d1_dump_stops_up_in_one_line(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # The D1 dump is written by the tool itself: a full disk (here a real file size limit,
+    # RLIMIT_FSIZE) said `[Errno 27] File too large`, with no hint, nor that nothing changed.
+    rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+    mdirs.add(
+        "20261201000000",
+        "siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT);\n"
+        f"INSERT INTO siswa {rows}SELECT i, 'siswa nomor ' || i || ' kelas sepuluh' FROM n;",
+        "DROP TABLE siswa;",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    store = tmp_path / "backups"
+    env = {**os.environ, **d1.env, "MALNU_BACKUP_DIR": str(store)}
+    assert run_cli(*base, "up", "--yes", "--no-backup", env=env).code == 0
+    mdirs.add(
+        "20261202000000",
+        "kelas",
+        "ALTER TABLE siswa ADD kelas TEXT;",
+        "ALTER TABLE siswa DROP kelas;",
+    )
+    limit = 64 * 1024
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    res = subprocess.run(
+        [*CLI, *base, "up", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=small_disk,
+    )
+    assert res.returncode == 1, res.stderr
+    assert f": File too large; no backup was made, {d1.url} is unchanged\n" in res.stderr
+    assert "hint: that disk (or quota) is full" in res.stderr and "Errno" not in res.stderr
+    assert [p.name for p in store.rglob("*") if p.is_file()] == []
+    assert "kelas" not in {r[1] for r in d1.sql("PRAGMA table_info(siswa)")}

@@ -98,7 +98,9 @@ def store_spelling(url: str) -> str:
     wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
     secret parameters left out, so neither a password nor where it was written changes it; nor
     do the tool's waits (``?lock_timeout=60s``, which a restore may want and its backup had
-    not). A SQLite file by its absolute path (:func:`recorded_url`)."""
+    not). A SQLite file by its absolute path (:func:`recorded_url`). PostgreSQL's two schemes
+    (``postgres://``, as Heroku, Render and Railway give it, and ``postgresql://``), a host in
+    any case and its default port written or not are one spelling too."""
     if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
         return recorded_url(url)
     masked = mask_url(url)
@@ -106,6 +108,13 @@ def store_spelling(url: str) -> str:
     at = netloc.rfind("@")
     if at >= 0:
         netloc = f"{netloc[:at].split(':', 1)[0]}:***@{netloc[at + 1 :]}"
+    if head.lower() in ("postgres://", "postgresql://"):
+        head = "postgresql://"
+        user, sep, host = netloc.rpartition("@")
+        host = host.lower()
+        if host.endswith(":5432") and "," not in host:
+            host = host[: -len(":5432")]
+        netloc = user + sep + host
     path, _, query = tail.partition("?")
     kept = [
         p
