@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -54,14 +56,18 @@ def test_a_forked_run_is_a_fresh_processs_to_the_byte(tmp_path: Path, mdirs: Mig
         (True, ("rollback", "--no-backup"), None),  # no terminal, no --yes: exit 2
         (True, ("status", "--json"), None),
     )
-    for on_db, args, env in runs:  # each way on a database of its own: the runs change them
-        seen = []
-        for way, db in ((forked, tmp_path / "wayA" / "x.db"), (fresh, tmp_path / "wayB" / "x.db")):
-            db.parent.mkdir(exist_ok=True)
-            where = ("--database", f"sqlite:///{db}", *d.args()) if on_db else ()
-            code, out, err = way(*where, *args, env=env)
-            seen.append((code, _same(out, db), _same(err, db)))
-        assert seen[0] == seen[1], args
+    short = Path(tempfile.mkdtemp(prefix="cs"))  # a path short enough to be printed whole
+    try:
+        for on_db, args, env in runs:  # each way on a database of its own: runs change them
+            seen = []
+            for way, db in ((forked, short / "wayA" / "x.db"), (fresh, short / "wayB" / "x.db")):
+                db.parent.mkdir(exist_ok=True)
+                where = ("--database", f"sqlite:///{db}", *d.args()) if on_db else ()
+                code, out, err = way(*where, *args, env=env)
+                seen.append((code, _same(out, db), _same(err, db)))
+            assert seen[0] == seen[1], args
+    finally:
+        shutil.rmtree(short)
 
 
 def test_a_forked_run_is_a_process_of_its_own(tmp_path: Path) -> None:
