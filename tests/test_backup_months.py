@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +19,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import CLI, MigrationDirs, popen_cli, run_cli
+from tests.fixtures_d1 import D1Target
 from tests.fixtures_pg import PgCluster
 
 
@@ -27,27 +30,40 @@ def test_a_password_in_the_url_neither_names_the_store_nor_parts_its_backups(
     # One database, its password given three ways (cron's PGPASSWORD, a pasted `user:pw@`,
     # `?password=`): `?password=` named its store `…_password`, and a backup made with the
     # password in the URL was listed, under PGPASSWORD, as "of other databases". Nor does
-    # the `?lock_timeout=60s` a restore is given part them.
+    # the `?lock_timeout=60s` a restore is given part them, nor Heroku's `postgres://`.
     role, password = pg_password_role
     where = f"{pg_cluster.host}:{pg_cluster.port}/{pg_password_db}"
-    bare = f"postgresql://{role}@{where}"
     env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
-    spellings = [
-        (f"{bare}?password={quote(password, safe='')}", env),
-        (f"postgresql://{role}:{quote(password, safe='')}@{where}", env),
-        (bare, {**env, "PGPASSWORD": password}),
-    ]
-    for url, how in spellings:
-        made = run_cli("--database", url, "backup", "create", env=how)
+    secret = quote(password, safe="")
+    for url in (
+        f"postgresql://{role}@{where}?password={secret}",
+        f"postgresql://{role}:{secret}@{where}",
+    ):
+        made = run_cli("--database", url, "backup", "create", env=env)
         assert made.code == 0, made.err
     stores = [p.name for p in (tmp_path / "backups").iterdir()]
     assert len(stores) == 1 and "password" not in stores[0], stores
-    spellings.append((f"{bare}?lock_timeout=60s", {**env, "PGPASSWORD": password}))
-    for url, how in spellings:
-        listed = run_cli("--database", url, "--json", "backup", "list", env=how)
+    with_pgpassword = {**env, "PGPASSWORD": password}
+    for url in (f"postgresql://{role}@{where}", f"postgres://{role}@{where}?lock_timeout=60s"):
+        listed = run_cli("--database", url, "--json", "backup", "list", env=with_pgpassword)
         assert listed.code == 0 and "other databases" not in listed.err, listed.err
-        assert len(json.loads(listed.out)) == 3, listed.out
+        assert len(json.loads(listed.out)) == 2, listed.out
     assert password not in json.dumps(stores) + listed.out + listed.err
+
+
+def test_a_default_port_or_a_host_in_capitals_names_no_store_of_its_own(tmp_path: Path) -> None:
+    # `…@db.sekolah.sch.id/app` and `…@DB.sekolah.sch.id:5432/app` are one database (what
+    # `backup list` names as its store is read without connecting).
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    stores = set()
+    for url in (
+        "postgresql://app@db.sekolah.sch.id/app",
+        "postgres://app@DB.sekolah.sch.id:5432/app",
+    ):
+        res = run_cli("--database", url, "backup", "list", env=env)
+        assert res.code == 0, res.err
+        stores.add(res.err.strip())
+    assert stores == {f"no backups in {tmp_path}/backups/postgresql_app_db.sekolah.sch.id_app"}
 
 
 def _pg_dump_of(parent: int) -> int | None:
@@ -144,6 +160,7 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
         pytest.skip("mounting a tmpfs needs root")
     try:
         db = tmp_path / "app.db"
+        sqlite3.connect(db).close()
         mdirs.add(
             "20261201000000", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
         )
@@ -159,3 +176,256 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
             assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kelas'").fetchall()
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def _cli_in(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=folder,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path: Path) -> None:
+    # `--database sqlite:app.db`, run in /srv/sman1 and in /srv/sman2 (cron's WorkingDirectory):
+    # both stores were named `sqlite_app.db` and both manifests said `sqlite:app.db`, so the
+    # second school's `recover` restored the first school's backup over its database. A
+    # backup now records, and its store is named by, the file's absolute path.
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    for school in ("sman1", "sman2"):
+        (tmp_path / school).mkdir()
+        with contextlib.closing(sqlite3.connect(tmp_path / school / "app.db")) as conn, conn:
+            conn.execute("CREATE TABLE siswa (nama TEXT)")
+            conn.execute("INSERT INTO siswa VALUES (?)", (school,))
+    made = _cli_in(tmp_path / "sman1", "--database", "sqlite:app.db", "backup", "create", env=env)
+    assert made.returncode == 0, made.stderr
+    # The same backup as an earlier version left it: in `sqlite_app.db`, naming `sqlite:app.db`
+    # (which folder's, it cannot say): the second school falls back to that store, and must
+    # not take it for its own.
+    bid = made.stdout.strip()
+    (new,) = (tmp_path / "backups").iterdir()
+    old = tmp_path / "backups" / "sqlite_app.db"
+    old.mkdir()
+    (old / f"{bid}.sqlite").write_bytes((new / f"{bid}.sqlite").read_bytes())
+    legacy = json.loads((new / f"{bid}.json").read_text())
+    legacy.update(target="sqlite:app.db", target_name="sqlite_app.db")
+    (old / f"{bid}.json").write_text(json.dumps(legacy))
+    other = _cli_in(
+        tmp_path / "sman2",
+        "--database",
+        "sqlite:app.db",
+        "recover",
+        "--to",
+        "now",
+        "--yes",
+        env=env,
+    )
+    assert other.returncode == 1 and "no verified backup" in other.stderr, other.stderr
+    with contextlib.closing(sqlite3.connect(tmp_path / "sman2" / "app.db")) as conn:
+        assert conn.execute("SELECT nama FROM siswa").fetchall() == [("sman2",)]
+    url = f"sqlite:///{tmp_path}/sman1/app.db"
+    mine = run_cli("--database", url, "--json", "backup", "list", env=env)
+    assert [m["target"] for m in json.loads(mine.out)] == [f"sqlite://{tmp_path}/sman1/app.db"]
+
+
+def test_a_backup_of_a_mistyped_sqlite_path_is_refused_not_an_empty_new_database(
+    tmp_path: Path,
+) -> None:
+    # cron's `sqlite:///srv/sekolah/app.db` where the file is elsewhere: `backup create` made
+    # the folder and a new empty database there, and said its backup was "checked" (exit 0),
+    # every hour, for months.
+    missing = tmp_path / "sekolah" / "app.db"
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    res = run_cli("--database", f"sqlite:///{missing}", "backup", "create", env=env)
+    assert res.code == 2 and f"database file {missing} does not exist" in res.err, res.err
+    assert not missing.parent.exists() and not (tmp_path / "backups").exists()
+
+
+def test_a_disk_that_fills_during_ups_pg_dump_stops_up_in_one_line(
+    mdirs: MigrationDirs, pg_url: str, tmp_path: Path
+) -> None:
+    # The backup disk fills while `up`'s safety backup runs: a real file size limit on the
+    # process (RLIMIT_FSIZE; pg_dump, which does not ignore SIGXFSZ as Python does, is killed by
+    # it). It said `pg_dump failed (killed by SIGXFSZ (…)): ` and stopped there, not whether
+    # anything had run.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE siswa AS SELECT g AS id, md5(g::text) AS nama"
+            " FROM generate_series(1, 20000) g"
+        )
+    mdirs.add("20261201000000", "kelas", "CREATE TABLE kelas (id int);", "DROP TABLE kelas;")
+    store = tmp_path / "backups"
+    limit = 64 * 1024
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    res = subprocess.run(
+        [*CLI, "--database", pg_url, *mdirs.args(), "up", "--yes"],
+        env={**os.environ, "MALNU_BACKUP_DIR": str(store)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=small_disk,
+    )
+    assert res.returncode == 1, res.stderr
+    error = next(line for line in res.stderr.splitlines() if line.startswith("error: "))
+    assert error.startswith("error: pg_dump failed (killed by SIGXFSZ (file size limit"), error
+    assert error.endswith("; no backup was made, " + pg_url.rsplit("/", 1)[1] + " is unchanged")
+    assert [p.name for d in store.iterdir() for p in d.iterdir()] == []  # nothing half-written
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('kelas')").fetchone() == (None,)
+
+
+def test_a_restore_by_a_role_that_does_not_own_a_table_says_whose_it_is(
+    pg_cluster: PgCluster, pg_url: str, tmp_path: Path
+) -> None:
+    # The app's role restores, and a reporting table belongs to another role (made by a DBA):
+    # `permission denied for table laporan`, rolled back, and nothing said of why or what to
+    # do. The hint now names the owner and the ways through.
+    suffix = uuid.uuid4().hex[:8]
+    app, report = f"app_{suffix}", f"laporan_{suffix}"
+    db = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app} LOGIN; CREATE ROLE {report}")
+        conn.execute(f"ALTER DATABASE {db} OWNER TO {app}; ALTER SCHEMA public OWNER TO {app}")
+        conn.execute(f"CREATE TABLE laporan (id int); ALTER TABLE laporan OWNER TO {report}")
+        conn.execute(f"GRANT SELECT ON laporan TO {app}")
+    url = pg_cluster.url(db).replace(f"{pg_cluster.user}@", f"{app}@")
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    try:
+        made = run_cli("--database", url, "backup", "create", env=env)
+        assert made.code == 0, made.err
+        res = run_cli("--database", url, "backup", "restore", made.out.strip(), "--yes", env=env)
+        assert res.code == 1 and "the database is unchanged" in res.err, res.err
+        assert (
+            f"hint: laporan belongs to {report}, and {app} (the role restoring) may not replace "
+            f"it: restore as {report} or a superuser, or `GRANT {report} TO {app}` first"
+        ) in res.err
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {report}; ALTER DATABASE {db} OWNER TO {pg_cluster.user}")
+            conn.execute(f"DROP OWNED BY {app}")
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
+
+
+def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_next(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    # `backup verify --deep` killed outright (the OOM killer, systemd's SIGKILL after its stop
+    # timeout) left its `malnu_verify_…` database, a whole copy of production on the server,
+    # for ever. The next deep verify of this host drops it. The scratch restore is held (a
+    # CHECK that sleeps while a role `hold` exists) so the kill surely lands during it.
+    hold = f"hold_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
+            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN 30 ELSE 0 END) IS NOT "
+            "NULL $$"
+        )
+        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    made = run_cli("--database", pg_url, "backup", "create")
+    assert made.code == 0, made.err
+    verify = ("--database", pg_url, "backup", "verify", made.out.strip(), "--deep")
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'malnu_verify%'"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as look:
+        before = {r[0] for r in look.execute(scratch).fetchall()}
+        look.execute(f"CREATE ROLE {hold}")
+        cli = popen_cli(*verify)
+        try:
+            left = _until(lambda: {r[0] for r in look.execute(scratch).fetchall()} - before)
+            assert isinstance(left, set) and left, cli.poll()
+        finally:
+            cli.kill()
+            cli.communicate()
+            look.execute(f"DROP ROLE {hold}")
+        again = run_cli(*verify)
+        assert again.code == 0, again.err
+        assert not left & {r[0] for r in look.execute(scratch).fetchall()}, again.err
+
+
+def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -> None:
+    # The backup disk with room for all but the last few pages of the copy of a WAL database:
+    # SQLite says SQLITE_IOERR_SHMSIZE ("disk I/O error", the copy's -shm), not FULL, and it
+    # was `SQLite backup of <live database> failed: disk I/O error`, which reads as the live
+    # database's disk failing.
+    # A real small tmpfs (needs root: the suite runs as root on CI).
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        db = tmp_path / "app.db"
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("PRAGMA journal_mode = WAL")  # as the school app (and the tool) use it
+            conn.execute("CREATE TABLE siswa (nama TEXT)")
+            conn.executemany("INSERT INTO siswa VALUES (?)", [("x" * 200,)] * 2500)
+        assert run_cli("--database", f"sqlite:///{db}", "status").code == 0  # its tool tables
+        store = small / "store"
+        store.mkdir(mode=0o700)
+        room = os.statvfs(small).f_bavail * os.statvfs(small).f_frsize
+        (small / "filler").write_bytes(b"\0" * (room - db.stat().st_size - 16 * 1024))
+        res = run_cli(
+            "--database",
+            f"sqlite:///{db}",
+            "backup",
+            "create",
+            env={"MALNU_BACKUP_DIR": str(store)},
+        )
+        assert res.code == 1, res.err
+        assert f"error: cannot write the backup to {store}/" in res.err, res.err
+        assert "hint: that disk (or quota) is full" in res.err
+        assert [p.name for p in store.rglob("*") if p.is_file()] == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_a_disk_that_fills_during_ups_d1_dump_stops_up_in_one_line(
+    d1: D1Target, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # The D1 dump is written by the tool itself: a full disk (here a real file size limit,
+    # RLIMIT_FSIZE) said `[Errno 27] File too large`, with no hint, nor that nothing changed.
+    rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+    mdirs.add(
+        "20261201000000",
+        "siswa",
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT);\n"
+        f"INSERT INTO siswa {rows}SELECT i, 'siswa nomor ' || i || ' kelas sepuluh' FROM n;",
+        "DROP TABLE siswa;",
+    )
+    base = ["--database", d1.url, *mdirs.args()]
+    store = tmp_path / "backups"
+    env = {**os.environ, **d1.env, "MALNU_BACKUP_DIR": str(store)}
+    assert run_cli(*base, "up", "--yes", "--no-backup", env=env).code == 0
+    mdirs.add(
+        "20261202000000",
+        "kelas",
+        "ALTER TABLE siswa ADD kelas TEXT;",
+        "ALTER TABLE siswa DROP kelas;",
+    )
+    limit = 64 * 1024
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    res = subprocess.run(
+        [*CLI, *base, "up", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=small_disk,
+    )
+    assert res.returncode == 1, res.stderr
+    assert f": File too large; no backup was made, {d1.url} is unchanged\n" in res.stderr
+    assert "hint: that disk (or quota) is full" in res.stderr and "Errno" not in res.stderr
+    assert [p.name for p in store.rglob("*") if p.is_file()] == []
+    assert "kelas" not in {r[1] for r in d1.sql("PRAGMA table_info(siswa)")}

@@ -4,6 +4,7 @@ per database, never the cluster's), and times typed or stored without their zone
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,3 +175,64 @@ def test_incremental_sync_of_an_app_stamping_a_local_time_behind_utc_reads_its_c
     with sqlite3.connect(dst) as conn:
         assert conn.execute("SELECT judul FROM tugas WHERE id = 1").fetchall() == [("a2",)], res.err
     conn.close()
+
+
+def test_incremental_sync_by_unix_milliseconds_reads_only_the_changes_with_its_overlap(
+    tmp_path: Path,
+) -> None:
+    """A D1 app stamping `updated_at INTEGER` with JavaScript's `Date.now()`: an integer
+    column was no cursor at all — the plan said "no updated_at column" and every sync compared
+    the whole table by checksums (on D1 every row read, and billed). It is read incrementally
+    now, the overlap taken off in milliseconds (a change committed late, stamped before the
+    watermark, is read), and a time in seconds among them (a DEFAULT (unixepoch())) too."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    src, dst = tmp_path / "d1app.db", tmp_path / "copy.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute(
+            "CREATE TABLE kegiatan (id INTEGER PRIMARY KEY, nama TEXT, updated_at INTEGER)"
+        )
+        conn.execute("CREATE INDEX kegiatan_updated_at ON kegiatan (updated_at)")
+        conn.executemany(
+            "INSERT INTO kegiatan VALUES (?, 'x', ?)",
+            [(i, now_ms - 7_200_000) for i in range(1, 50)] + [(50, now_ms - 600_000)],
+        )
+    conn.close()
+    ends = ("--from", f"sqlite:///{src}", "--to", f"sqlite:///{dst}")
+    assert run_cli("sync", *ends, "--yes").code == 0
+    with sqlite3.connect(src) as conn:
+        conn.execute("UPDATE kegiatan SET nama = 'now', updated_at = ? WHERE id = 1", (now_ms,))
+        late = now_ms - 720_000  # committed late: 2 min before the watermark
+        conn.execute("UPDATE kegiatan SET nama = 'late', updated_at = ? WHERE id = 2", (late,))
+        conn.execute("UPDATE kegiatan SET nama = 'secs', updated_at = unixepoch() WHERE id = 3")
+    conn.close()
+    res = run_cli("sync", *ends, "--yes", "--json")
+    assert res.code == 0, res
+    (table,) = json.loads(res.out)
+    assert (table["mode"], table["read"], table["updated"]) == ("updated_at", 4, 3), table
+    with sqlite3.connect(dst) as conn:
+        names = conn.execute("SELECT nama FROM kegiatan WHERE id <= 3 ORDER BY id").fetchall()
+    conn.close()
+    assert names == [("now",), ("late",), ("secs",)]
+
+
+def test_import_date_format_with_a_zone_name_keeps_the_zone_on_any_machine(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A sheet writing `15/07/2019 07:00 WIB`, read with `{ date = ["%d/%m/%Y %H:%M %Z"] }`:
+    Python's `%Z` takes this machine's zone names and drops them, so on a jump box in WIB the
+    time came out without its zone (`2019-07-15T07:00:00`) and a `timestamptz` stored 07:00
+    UTC — 14:00 WIB — while on one in UTC every row was refused. WIB, WITA, WIT, UTC and GMT
+    are read as their offsets now, the same on any machine."""
+    _pg(pg_url, "CREATE TABLE hadir (id int PRIMARY KEY, masuk timestamptz)")
+    csv = tmp_path / "hadir.csv"
+    csv.write_text("id,masuk\n1,15/07/2019 07:00 WIB\n2,15/07/2019 07:00 WITA\n")
+    mapping = tmp_path / "hadir.toml"
+    mapping.write_text(
+        '[columns.id]\nfrom = "id"\napply = ["int"]\n'
+        '[columns.masuk]\nfrom = "masuk"\napply = [{ date = ["%d/%m/%Y %H:%M %Z"] }]\n'
+    )
+    args = ("--database", pg_url, "import", str(csv), "--table", "hadir", "--map", str(mapping))
+    res = run_cli(*args, "--yes", env=WIB)
+    assert res.code == 0, res
+    rows = _pg(pg_url, "SET timezone = 'UTC'", "SELECT id, masuk::text FROM hadir ORDER BY id")
+    assert rows == [(1, "2019-07-15 00:00:00+00"), (2, "2019-07-14 23:00:00+00")], rows

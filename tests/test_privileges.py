@@ -18,19 +18,21 @@ import pytest
 from psycopg import sql
 
 from tests.fixtures_core import CLI, REPO
+from tests.fixtures_pg import PgCluster
 from tests.inproc import run_inproc
 
 
 @pytest.fixture
-def role(pg_url: str) -> Iterator[str]:
-    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test."""
+def role(pg_cluster: PgCluster) -> Iterator[str]:
+    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test: ask for
+    it before ``pg_url``, whose database (and what the role owned there) goes first."""
     name = f"priv_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
     try:
         yield name
     finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
@@ -40,7 +42,7 @@ def _as(pg_url: str, role: str) -> str:
 
 
 def test_rows_row_level_security_hides_are_refused_not_left_out(
-    tmp_path: Path, pg_url: str, role: str
+    tmp_path: Path, role: str, pg_url: str
 ) -> None:
     """A reporting role that a policy narrows (Supabase's tables have row level security) read
     half of ``siswa``: the sync into the SQLite copy deleted the other half there and said
@@ -80,7 +82,7 @@ def test_rows_row_level_security_hides_are_refused_not_left_out(
 
 
 def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
-    tmp_path: Path, pg_url: str, role: str
+    tmp_path: Path, role: str, pg_url: str
 ) -> None:
     """``default_transaction_read_only = on`` for the role (a DBA's freeze; Supabase's on a
     full disk): ``up`` took a safety backup, failed on the file's first statement, and said
@@ -108,7 +110,7 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
 
 
 def test_a_table_another_role_owns_is_said_as_the_role_and_the_owner_not_a_bad_file(
-    tmp_path: Path, pg_url: str, role: str
+    tmp_path: Path, role: str, pg_url: str
 ) -> None:
     """Tables the dashboard (or a superuser's restore) made belong to another role than the
     one migrations run as: ``must be owner of table siswa`` came with "fix the file and run
@@ -165,17 +167,30 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert proc.stderr.startswith(f"error: {db}: user root may not write the file (owner ")
     assert "mode 0644); nothing was changed\nhint: run malnu-tui as " in proc.stderr
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]  # no -wal, -shm of root's
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn.close()  # (a connection left open keeps its -wal and -shm)
+    # `doctor`'s probe said PostgreSQL's fix ("grant CREATE on the database/schema") and left
+    # its -wal and -shm there too.
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, "doctor"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert "create tables: " + f"{db}: user root may not write the file (owner " in proc.stdout
+    assert "grant CREATE" not in proc.stdout
+    assert [p.name for p in db.parent.iterdir()] == ["app.db"]
 
 
-def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(pg_url: str) -> None:
+def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
+    pg_cluster: PgCluster,
+) -> None:
     """A server gone mid-command (a failover, a NAT dropping an idle flow) held a command for
     the OS's 2 hours before its first keepalive probe. The tool's connections ask for probes
     after 30 s of silence (and the URL's own values win); pg_dump's and pg_restore's too."""
     from malnu_tui.engine.backends.postgresql import open_url
     from malnu_tui.engine.backup.pg_tools import child_connection
 
+    pg_url = pg_cluster.superuser_url  # (nothing is written: no database of its own)
     for url, idle in ((pg_url, 30), (f"{pg_url}?keepalives_idle=7", 7)):
         backend = open_url(url)
         try:
@@ -195,35 +210,48 @@ def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(pg_
     assert "&keepalives_idle=30&" in child_connection(pg_url).url
 
 
-def test_a_roles_idle_session_timeout_does_not_end_the_locks_session(
-    pg_url: str, role: str
+def test_a_roles_idle_timeouts_do_not_end_the_tools_sessions(
+    pg_cluster: PgCluster, role: str
 ) -> None:
     """``ALTER ROLE … SET idle_session_timeout`` (PostgreSQL 14+): the session holding the
     migration lock sits idle while pg_dump takes the safety backup, and was ended there; the
     lock went with it, and the migration said it "ran, but its tracking row could not be
-    written", hinting at a file that drops the tool's tables."""
+    written", hinting at a file that drops the tool's tables. A DBA's
+    ``idle_in_transaction_session_timeout`` ended an import whose transaction waited on its
+    source between batches (and, set short, every migration between its statements)."""
+    from malnu_tui.engine.backends.pg_sql import unit_failure
     from malnu_tui.engine.backends.postgresql import open_url
 
+    pg_url = pg_cluster.superuser_url  # (nothing is written: no database of its own)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER ROLE {role} SET idle_session_timeout = '1s'")
-    with psycopg.connect(_as(pg_url, role)) as conn:  # the role's own sessions have it
-        assert conn.execute("SHOW idle_session_timeout").fetchone() == ("1s",)
+        conn.execute(f"ALTER ROLE {role} SET idle_in_transaction_session_timeout = '1ms'")
+    show = "SELECT current_setting('idle_session_timeout'), "
+    show += "current_setting('idle_in_transaction_session_timeout')"
+    with psycopg.connect(_as(pg_url, role), autocommit=True) as conn:  # the role has them
+        assert conn.execute(show).fetchone() == ("1s", "1ms")
     backend = open_url(_as(pg_url, role))
     try:
-        assert backend.conn.execute("SHOW idle_session_timeout").fetchone() == ("0",)
+        assert backend.conn.execute(show).fetchone() == ("0", "0")
     finally:
         backend.close()
+    # A session the server ended anyway (a restart) before the tracking row: said so, not
+    # "ran, but its tracking row could not be written … must not drop the tool's tables".
+    lost = psycopg.OperationalError("consuming input failed: server closed the connection")
+    error = unit_failure(backend.conn, ("pg", "public"), "a.sql", [], None, False, lost)
+    assert "the connection was lost before its tracking row was written" in str(error)
+    assert "nothing of it was committed" in str(error) and "must not drop" not in error.hint
 
 
 def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant(
-    tmp_path: Path, pg_url: str, role: str
+    tmp_path: Path, pg_cluster: PgCluster, role: str
 ) -> None:
     """PostgreSQL 15 gives a new role no CREATE on the database: ``parity`` and ``plan
     --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on."""
     db = tmp_path / "app.db"
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
-    dbname = pg_url.rsplit("/", 1)[1]
+    pg_url, dbname = pg_cluster.superuser_url, "postgres"  # (its scratch is rolled back)
     for command in (("parity",), ("plan", "--check")):
         res = run_inproc(
             "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "m"),
@@ -231,3 +259,167 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
         )  # fmt: skip
         assert res.code == 2, res.err
         assert f"hint: GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err
+
+
+def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
+    role: str, pg_url: str
+) -> None:
+    """``backup verify --deep`` restores into a scratch database; a role without CREATEDB
+    (the usual migration role) got "FAILED verification: it will not be restored", and the
+    sound backup was marked "✘ no" (``check``: CRITICAL, "no verified backup")."""
+    import json
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+    url = _as(pg_url, role)
+    made = run_inproc("--database", url, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    backup_id = json.loads(made.out)["id"]
+    res = run_inproc("--database", url, "backup", "verify", "--deep", backup_id)
+    assert res.code == 2, res.err
+    assert "cannot create a scratch database (permission denied to create database)" in res.err
+    assert f"hint: as a superuser: ALTER ROLE {role} CREATEDB;" in res.err
+    listed = json.loads(run_inproc("--database", url, "backup", "list", "--json").out)
+    assert [b["verified_at"] is not None for b in listed if b["id"] == backup_id] == [True]
+
+
+def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
+    role: str, pg_url: str
+) -> None:
+    """pg_dump reads (and locks) every table: one the role has no SELECT on stopped every
+    backup, and every `up` behind its safety backup, with "check the disk space of the backup
+    directory and the role's privileges", exit 1."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE gaji (id int)")  # the bursar's, owned by another role
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 2, res.err
+    assert f"pg_dump may not read table public.gaji as role {role}; no backup was made" in res.err
+    assert f"GRANT SELECT ON TABLE public.gaji TO {role};" in res.err
+
+
+def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
+    role: str, pg_url: str
+) -> None:
+    """The tool's tables made by the DBA's role, and the operator's role given nothing on
+    them: every command was `permission denied for table migrations`, exit 1, no way on."""
+    assert run_inproc("--database", pg_url, "status").code == 0  # made by the superuser
+    url = _as(pg_url, role)
+    res = run_inproc("--database", url, "log")
+    assert res.code == 2, res.err
+    assert f"permission denied for table malnu_audit (role {role})" in res.err
+    grant = (
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON public.migrations, public.malnu_audit, "
+        f"public.malnu_lock TO {role};"
+    )
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(grant)  # the hint, as written, is what lets it in
+    res = run_inproc("--database", url, "log")
+    assert res.code == 0, res.err
+
+
+def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: Path) -> None:
+    """A disk that fills during ``up`` (a seed's rows, at 2 a.m.): "disk I/O error (at
+    COMMIT)" came with "fix the file and run again". Here the disk is a file-size limit on the
+    process (RLIMIT_FSIZE: SQLite's write is refused as on a full disk)."""
+    import resource
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_seed.sql").write_text(
+        "CREATE TABLE nilai (id INTEGER PRIMARY KEY, t TEXT);\n"
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)\n"
+        "INSERT INTO nilai SELECT i, hex(randomblob(50)) FROM c;\n"
+    )
+    (tmp_path / "r" / "20250101_000000_seed.sql").write_text("DROP TABLE nilai;\n")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    assert run_inproc("--database", url, *dirs, "status").code == 0
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, 600_000))
+
+    proc = subprocess.run(
+        [*CLI, "--database", url, *dirs, "up", "--yes", "--no-backup"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+        preexec_fn=small_disk,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "all of it was rolled back\nhint: the disk where the database lives is full" in (
+        proc.stderr
+    )
+    assert "fix the file" not in proc.stderr
+
+
+def test_a_database_error_no_path_says_yet_is_one_masked_line_not_a_traceback(
+    tmp_path: Path, pg_cluster: PgCluster, pg_password_role: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The catch-all at the top of the CLI: a real driver error (sqlite3's, psycopg's) that
+    reached ``main`` unsaid was a traceback (a Laravel ``migrations`` table in the SQLite file
+    was one: "no such column: filename"). The command here is a stand-in for such a path: it
+    runs a real statement that fails."""
+    import malnu_tui.cli.migrate as migrate
+
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, migration TEXT, batch INT)")
+    conn.close()
+    role, password = pg_password_role
+    pg = f"postgresql://{role}:{password}@{pg_cluster.host}:{pg_cluster.port}/postgres"
+
+    def sqlite_path(ctx: object) -> int:
+        sqlite3.connect(db).execute("SELECT filename FROM migrations")
+        return 0
+
+    def postgres_path(ctx: object) -> int:
+        with psycopg.connect(pg) as c:  # the message quotes the statement's position only
+            c.execute("SELECT filename FROM no_such_table_here")
+        return 0
+
+    for handler, said in (
+        (sqlite_path, f"error: sqlite://{db}: no such column: filename\n"),
+        (postgres_path, 'relation "no_such_table_here" does not exist [SQLSTATE 42P01]\n'),
+    ):
+        monkeypatch.setattr(migrate, "cmd_log", handler)
+        res = run_inproc("--database", pg if handler is postgres_path else f"sqlite:///{db}", "log")
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        first, hint = res.err.splitlines()
+        assert first.endswith(said.rstrip("\n")) and password not in res.err
+        assert hint.startswith("hint: malnu-tui did not expect this error here")
+
+
+LARAVEL_MIGRATIONS = (
+    'CREATE TABLE "migrations" ("id" integer primary key not null, '
+    '"migration" varchar(255) not null, "batch" integer not null)'
+)
+
+
+def test_a_frameworks_own_migrations_table_is_left_alone_and_said(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Laravel (and TypeORM) keep their history in a table named ``migrations`` too. On
+    PostgreSQL `status` added four columns to it (a read command altering the application's
+    table), then failed on "column filename does not exist"; on SQLite every command was a
+    traceback, "no such column: filename"."""
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute(LARAVEL_MIGRATIONS)
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute(LARAVEL_MIGRATIONS)
+    for url, hint in (
+        (f"sqlite:///{db}", "use the framework's own migration tool"),
+        (pg_url, 'schema = "malnu" in the target\'s config'),
+    ):
+        res = run_inproc("--database", url, "status")
+        assert res.code == 2, res.err
+        assert "the table " in res.err and " there is not malnu-tui's (its columns: " in res.err
+        assert hint in res.err and "Traceback" not in res.err
+    with psycopg.connect(pg_url) as pg:
+        columns = pg.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'migrations'"
+        ).fetchone()
+    assert columns == (3,)  # as Laravel made it
+    assert run_inproc("--database", f"{pg_url}?schema=malnu", "status").code == 0  # the way out

@@ -162,3 +162,94 @@ async def test_the_apply_wizards_rehearsal_uses_the_configs_threshold_and_says_i
         assert "over slow_migration_seconds (0 s)" in shown
         assert "lint: " in shown and "UPDATE-ALL-ROWS" in shown
         await pilot.press("escape")
+
+
+async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> None:
+    # The problems box shared the step's room with a 3-row Rehearse button and its standing
+    # explanation: at 80×24 it showed "✘ cannot proceed:" and not one of the problems.
+    from tests.test_tui_wizards import settled
+
+    edited = demo.root / "migrations" / "20251124_120500_create_users_table.sql"
+    edited.write_text(edited.read_text(encoding="utf-8") + "-- diubah\n", encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        await pilot.pause(0.2)
+        shown = " ".join(screen_text(app).replace("┃", " ").split())
+        assert "✘ cannot proceed:" in shown
+        assert "✘ drift outside the range: 20251124_120500_create_users_table.sql" in shown
+        assert "changed since they ran" in shown
+        assert "Rehearse first on a backup copy" in shown
+        await pilot.press("escape")
+
+
+async def test_an_imports_reject_reasons_are_read_whole_with_long_column_names(
+    demo: Demo,
+) -> None:
+    # A school's column names (rata_rata_nilai_ulangan_harian_…) are long: the reason of a
+    # rejected row came after the column, past the right edge at 80 columns, in the
+    # preview and in the validation's list of rejects.
+    import sqlite3
+
+    from textual.widgets import Input
+
+    from malnu_tui.tui.screens.data_import import ImportWizard
+    from tests.test_tui_wizards import settled
+
+    long_name = "rata_rata_nilai_ulangan_harian_matematika_wajib"
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute(
+            "CREATE TABLE nilai_akhir_semester_ganjil (id INTEGER PRIMARY KEY, "
+            f"nomor_induk_siswa_nasional TEXT NOT NULL, {long_name} REAL)"
+        )
+    csv = demo.root / "nilai.csv"
+    csv.write_text(
+        f"nomor_induk_siswa_nasional;{long_name}\n0051234567;85,5\n0051234568;90\n",
+        encoding="utf-8",
+    )
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportWizard))
+        app.screen.query_one("#import-file", Input).value = str(csv)
+        app.screen.query_one("#import-table", Input).value = "nilai_akhir_semester_ganjil"
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: settled(app, "preview"))
+        await pilot.pause(0.2)
+        assert "'85,5' is not a number" in screen_text(app)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "validate"))
+        await pilot.pause(0.2)
+        rows = [line for line in screen_text(app).splitlines() if line.startswith("  2 ")]
+        assert len(rows) == 1 and "'85,5' is not a number" in rows[0], screen_text(app)
+        await pilot.press("escape")
+
+
+async def test_the_alerts_view_never_says_no_runs_of_a_target_it_could_not_read(
+    demo: Demo,
+) -> None:
+    # A PostgreSQL target that is down: its runs were not read, and the view said "no runs
+    # recorded", as of a target where nothing ever ran.
+    from textual.widgets import DataTable
+
+    from malnu_tui.tui.app import MalnuApp
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[targets.mati]\nurl = "postgresql://malnu@127.0.0.1:1/sekolah"\n')
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("mati"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("h")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+        )
+        runs = app.screen.query_one("#runs-table", DataTable)
+        cells = [str(c) for c in runs.get_row_at(0)]
+        assert "not read: mati cannot be reached" in cells, cells
+        assert "no runs recorded" not in cells
+        await pilot.press("escape")

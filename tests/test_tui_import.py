@@ -77,7 +77,7 @@ async def test_import_wizard_end_to_end(tmp_path: Path) -> None:
         report = str(screen.query_one("#validate-text", Static).render())
         assert "7 rows read: 5 to insert" in report and "2 rejected" in report
         rejects = screen.query_one("#validate-rejects", DataTable)
-        assert rejects.row_count == 2 and [str(c) for c in rejects.get_row_at(0)[:2]] == [
+        assert rejects.row_count == 2 and [str(c) for c in rejects.get_row_at(0)[::2]] == [
             "7",
             "role",
         ]
@@ -224,7 +224,7 @@ async def test_import_wizard_reads_a_sheet_with_a_title_above_its_header(tmp_pat
         report = str(screen.query_one("#validate-text", Static).render())
         assert "7 rows read: 5 to insert" in report and "2 rejected" in report
         rejects = screen.query_one("#validate-rejects", DataTable)
-        assert [str(c) for c in rejects.get_row_at(0)[:2]] == [
+        assert [str(c) for c in rejects.get_row_at(0)[::2]] == [
             "9",
             "role",
         ]  # line 7 of the bare file, + 2

@@ -94,5 +94,93 @@ def test_a_sync_of_every_table_leaves_the_staging_table_of_a_killed_d1_import(
     assert [r["table"] for r in json.loads(res.out)] == ["siswa"]
     tables = {r[0] for r in sqlite3.connect(copy).execute("SELECT name FROM sqlite_master")}
     assert not {t for t in tables if t.startswith("malnu_stage_")}, tables
-    checked = run_cli(*ends[:1], "verify", *ends[1:], "--json", env=d1.env)
-    assert checked.code == 0 and [r["table"] for r in json.loads(checked.out)] == ["siswa"]
+
+
+def test_dry_runs_leave_an_earlier_versions_tables_and_a_new_database_as_they_were(
+    tmp_path: Path,
+) -> None:
+    # `import --dry-run` and `sync --dry-run` say "nothing was written"; their look for a
+    # half-done recover read the trail through a command that may write: the tool tables of
+    # the first release were upgraded (lock purpose column, audit index) and a destination that
+    # never had them got them.
+    old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
+    conn = sqlite3.connect(old)
+    conn.executescript((FIXTURES / "84e3c15_sqlite_tool_tables.sql").read_text(encoding="utf-8"))
+    conn.close()
+    sqlite3.connect(fresh).close()
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    before = sqlite3.connect(old).execute(schema).fetchall()
+    (tmp_path / "u.csv").write_text("email,name\nsiti@sekolah.id,Siti\n", encoding="utf-8")
+
+    imported = run_cli(
+        "--database", f"sqlite:///{old}", "import", str(tmp_path / "u.csv"), "--table", "users",
+        "--dry-run",
+    )  # fmt: skip
+    synced = run_cli(
+        "sync", "--from", f"sqlite:///{old}", "--to", f"sqlite:///{fresh}", "--tables", "users",
+        "--dry-run",
+    )  # fmt: skip
+    assert imported.code == 0 and synced.code == 0, imported.err + synced.err
+    assert "nothing was written" in imported.err and "nothing was written" in synced.err
+    assert sqlite3.connect(old).execute(schema).fetchall() == before
+    assert sqlite3.connect(fresh).execute(schema).fetchall() == []
+
+
+def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_from_a_url(
+    tmp_path: Path,
+) -> None:
+    # A copy synced `--from` a database URL records its source by the URL's slug; an earlier
+    # version cut a long one at 80 characters (and spelt `?password=` into it). Upgraded, the
+    # next sync said "last synced from …: a full pass" and copied the whole table again.
+    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
+    deep.mkdir(parents=True)
+    src, copy = deep / "primary-region-main.db", tmp_path / "copy.db"
+    url = f"sqlite:///{src}"
+    conn = sqlite3.connect(src)
+    conn.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO users VALUES (1, 'Ahmad', '2026-11-01 07:00:00')")
+    conn.execute("INSERT INTO users VALUES (2, 'Siti Aminah', '2026-12-01 07:00:00')")  # edited
+    conn.commit()
+    conn.close()
+    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]  # db29291's name for it
+    conn = sqlite3.connect(copy)
+    conn.executescript(_render("db29291_sync_state_long_url.sql", CUT=cut))
+    conn.close()
+
+    res = run_cli(
+        "sync", "--from", url, "--to", f"sqlite:///{copy}", "--tables", "users", "--yes", "--json"
+    )
+    assert res.code == 0, res.err
+    assert "a full pass" not in res.err
+    [report] = json.loads(res.out)
+    assert (report["mode"], report["read"], report["updated"]) == ("updated_at", 1, 1), report
+    assert sqlite3.connect(copy).execute("SELECT name FROM users WHERE id = 2").fetchone() == (
+        "Siti Aminah",
+    )
+
+
+def test_deep_verify_of_an_earlier_versions_backup_of_a_tool_schema_target(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Up to session 8 a target with schema = "malnu" also got empty tool tables in public; its
+    # backups hold them and their manifests leave them out. Upgraded, every deep verification
+    # failed (row counts, schema hash), the backup was marked unverified, and `recover` and
+    # `check` no longer counted it.
+    store = tmp_path / "backups" / "analytics"
+    store.mkdir(parents=True)
+    backup_id = "20261206T125839767899Z-be62b0"
+    shutil.copy(FIXTURES / "de30483_pg_tool_schema_backup.dump", store / f"{backup_id}.dump")
+    manifest = _render("de30483_pg_tool_schema_backup.json", URL=pg_url)
+    (store / f"{backup_id}.json").write_text(manifest, encoding="utf-8")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.analytics]\nurl = "{pg_url}"\nschema = "malnu"\nbackup_dir = "{store}"\n',
+        encoding="utf-8",
+    )
+
+    res = run_cli("--config", str(config), "backup", "verify", backup_id, "--deep")
+    assert res.code == 0, res.err
+    assert f"backup {backup_id} is good" in res.err
+    assert json.loads((store / f"{backup_id}.json").read_text())["verified_at"] is not None

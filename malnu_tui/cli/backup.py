@@ -116,7 +116,11 @@ def _show_manifest(ctx: Context, m: BackupManifest) -> None:
 
 def cmd_create(ctx: Context) -> int:
     from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import require_existing
 
+    # A mistyped path (cron's `sqlite:///srv/sekolah/app.db` for ////): opening it made a new,
+    # empty database, and its backup was "checked", every hour, for months.
+    require_existing(ctx.target)
     backend = ctx.backend()
     manifest = create_backup(backend, ctx.target, reason=ctx.args.reason, progress=_progress(ctx))
     if ctx.json:

@@ -77,6 +77,11 @@ _TOOL_TABLE_EXISTS = re.compile(
 )
 
 
+# SQLite's words for a write the disk refused (SQLITE_FULL, SQLITE_IOERR: a full disk, a
+# quota, a file-size limit, a failing device), PostgreSQL's disk_full and io_error.
+_DISK_TROUBLE = re.compile(r"database or disk is full|disk I/O error|\[SQLSTATE (?:53100|58030)\]")
+
+
 class MigrationFailed(MalnuError):
     """A migration (or rollback) failed: nothing of it was left behind, unless the failure
     says what was (``StatementFailed.left``)."""
@@ -97,6 +102,12 @@ class MigrationFailed(MalnuError):
                 "another session held a lock this needs (the sessions are named above, where "
                 "any still hold one): run it again once they end, or raise the file's SET "
                 "lock_timeout"
+            )
+        elif _DISK_TROUBLE.search(failure.error):  # a full (or failing) disk: not the file
+            outcome = "all of it was rolled back"
+            hint = (
+                "the disk where the database lives is full (or failing), not the file at fault: "
+                "free space there (`df -h`), then run it again"
             )
         elif "[SQLSTATE 42501]" in failure.error:  # insufficient_privilege: not the file
             outcome = "all of it was rolled back"

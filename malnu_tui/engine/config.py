@@ -375,23 +375,28 @@ def _slug(spelt: str) -> str:
     return f"{slug[:71]}-{hashlib.sha256(spelt.encode()).hexdigest()[:8]}"
 
 
+def earlier_slugs(url: str) -> tuple[str, ...]:
+    """The names earlier versions gave a database given by URL, where they differ from
+    :func:`url_slug`'s: the URL as :func:`mask_url` spells it (before session 12:
+    ``?password=`` made it ``…_password``), and that name cut at 80 characters without a hash
+    (until 2026-12-06 03:15). Its backup store's folder and a copy's source in ``malnu_sync``
+    were named so."""
+    masked = mask_url(url)
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
+    now = url_slug(url)
+    return tuple(dict.fromkeys(n for n in (_slug(masked), plain[:80]) if n != now))
+
+
 def url_store(root: Path, url: str) -> Path:
     """The backup store of a database given by URL: ``root/<url_slug>``, else, where that
-    folder is not there, the first of the names earlier versions gave it that is: the URL as
-    :func:`mask_url` spells it (before session 12: ``?password=`` made it ``…_password``),
-    and that name cut at 80 characters without a hash (until 03:15). Its backups were made
-    there, and new ones join them. A folder such a name shares with another database is safe
-    to share: a database given by URL owns only the backups whose manifest names its URL
-    (``backup.store.backup_of``)."""
+    folder is not there, the first of the folders :func:`earlier_slugs` names that is: its
+    backups were made there, and new ones join them. A folder such a name shares with another
+    database is safe to share: a database given by URL owns only the backups whose manifest
+    names its URL (``backup.store.backup_of``)."""
     store = root / url_slug(url)
     if store.exists():
         return store
-    masked = mask_url(url)
-    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
-    for name in (_slug(masked), plain[:80]):
-        if (root / name).is_dir():
-            return root / name
-    return store
+    return next((root / n for n in earlier_slugs(url) if (root / n).is_dir()), store)
 
 
 def require_existing(target: Target) -> None:

@@ -115,18 +115,20 @@ def recovering(lock: LockHolder | None, live: bool | None = None) -> bool:
 
 def read_half_done(backend: Backend) -> HalfDoneRecover | None:
     """:func:`half_done` of ``backend``'s trail: one small read when no mark is there. D1
-    recovers by Time Travel (one request, never half-way): nothing is read there."""
+    recovers by Time Travel (one request, never half-way): nothing is read there. The trail is
+    read as it is (``peek_audit``): a preview or a dry run of `import` and `sync` asks too, and
+    made the tool tables in a database that had none, or upgraded an older version's."""
     if backend.kind == "d1":
         return None
-    marks = backend.read_audit(limit=1, action=MARK)
+    marks = backend.peek_audit(limit=1, action=MARK)
     if not marks:
         return None
     mark = max((e.at, e.id or 0) for e in marks)
-    closers = backend.read_audit(limit=5, action="recover")
-    closers += backend.read_audit(limit=5, action="restore")
+    closers = backend.peek_audit(limit=5, action="recover")
+    closers += backend.peek_audit(limit=5, action="restore")
     if any(e.outcome == "ok" and (e.at, e.id or 0) > mark for e in closers):
         return None  # the usual case: that recover finished (or was undone)
-    return half_done(backend.read_audit(limit=2000))
+    return half_done(backend.peek_audit(limit=2000))
 
 
 def refuse_half_done(backend: Backend, operation: str) -> None:

@@ -24,12 +24,14 @@ __all__ = [
     "ENV_PARITY_DATABASE",
     "D1Location",
     "PostgresOptions",
+    "check_conninfo",
     "check_server",
     "check_timeout",
     "database_key",
     "mask_url",
     "mask_url_error",
     "parse_d1_url",
+    "recorded_url",
     "split_tool_options",
     "sqlite_path",
     "sqlite_url",
@@ -82,20 +84,37 @@ def mask_url(url: str) -> str:
     return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
 
 
+def recorded_url(url: str) -> str:
+    """``url`` as a backup's manifest records it: secrets masked, a SQLite file by its
+    absolute path (``sqlite:app.db`` run in two schools' folders is two databases)."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return sqlite_url(Path(os.path.abspath(sqlite_path(url))))
+    return mask_url(url)
+
+
 def store_spelling(url: str) -> str:
     """``url`` as a backup store tells databases by (its folder's name under ``--database``,
     the manifests it counts as this database's): secrets masked, a password spelt the same
     wherever it was given (``user:pw@``, ``?password=``, ``PGPASSWORD``: ``user:***@``), and
     secret parameters left out, so neither a password nor where it was written changes it; nor
     do the tool's waits (``?lock_timeout=60s``, which a restore may want and its backup had
-    not)."""
+    not). A SQLite file by its absolute path (:func:`recorded_url`). PostgreSQL's two schemes
+    (``postgres://``, as Heroku, Render and Railway give it, and ``postgresql://``), a host in
+    any case and its default port written or not are one spelling too."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return recorded_url(url)
     masked = mask_url(url)
-    if masked.lower().startswith(("sqlite:", "sqlite3:", "file:")):
-        return masked
     head, netloc, _end, tail = _split_authority(masked)
     at = netloc.rfind("@")
     if at >= 0:
         netloc = f"{netloc[:at].split(':', 1)[0]}:***@{netloc[at + 1 :]}"
+    if head.lower() in ("postgres://", "postgresql://"):
+        head = "postgresql://"
+        user, sep, host = netloc.rpartition("@")
+        host = host.lower()
+        if host.endswith(":5432") and "," not in host:
+            host = host[: -len(":5432")]
+        netloc = user + sep + host
     path, _, query = tail.partition("?")
     kept = [
         p
@@ -393,3 +412,19 @@ def check_server(
             )
         return str(value)
     return target.url if target.kind == "postgresql" else None
+
+
+def check_conninfo(url: str) -> None:
+    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
+    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        why = mask_url_error(str(exc).strip(), url)
+        raise ConfigError(
+            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
+        ) from None
+    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)

@@ -182,6 +182,10 @@ class Backend(Protocol):
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]: ...
 
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        """:meth:`read_audit` of the table as it is, creating nothing (none where it is not
+        there) and upgrading nothing: what a preview or a dry run reads."""
+
     def acquire_lock(self, holder: LockHolder) -> None:
         """Take the migration lock or raise :class:`LockHeld` naming who has it."""
 

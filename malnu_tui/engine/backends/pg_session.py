@@ -21,6 +21,7 @@ __all__ = [
     "connect_options",
     "every_row",
     "policy_refusal",
+    "refusal",
     "refuse_read_only",
     "role_name",
     "row_security_hint",
@@ -111,6 +112,37 @@ def policy_refusal(
     if hint is None:
         return None
     return NotPermitted(f"{where}: {exc.diag.message_primary}", hint=hint)
+
+
+_DENIED = re.compile(r"^permission denied for (table|schema) (.+)$")
+
+
+def refusal(
+    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any], schema: str
+) -> NotPermitted | None:
+    """A read the role may not make, as the error to raise (exit 2) with the GRANT that lets
+    it: :func:`policy_refusal`'s, or ``permission denied for table migrations`` (the tool's
+    tables made by another role: its rights are the tool's to need, in ``schema``, the
+    target's); None for any other error."""
+    refused = policy_refusal(where, exc, conn)
+    m = _DENIED.match(exc.diag.message_primary or "") if exc.sqlstate == "42501" else None
+    if refused is not None or m is None:
+        return refused
+    from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
+
+    role = role_name(conn) or "…"
+    if m[1] == "schema":
+        grant = f"GRANT USAGE ON SCHEMA {sql_name(m[2])} TO {role};"
+    elif m[2] in TOOL_TABLES:  # the three every target has, and the sync's where it is one
+        named = dict.fromkeys((*TOOL_TABLES[:3], m[2]))
+        tables = ", ".join(f"{sql_name(schema)}.{t}" for t in named)
+        grant = f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};"
+    else:
+        grant = f"GRANT SELECT ON TABLE {sql_name(m[2])} TO {role};"
+    return NotPermitted(
+        f"{where}: {exc.diag.message_primary} (role {role})",
+        hint=f"as the owner of the tables (the role that made them) or a superuser: {grant}",
+    )
 
 
 # Where default_transaction_read_only = on comes from (pg_settings.source): how to say it, and

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.errors import StatementFailed
+from malnu_tui.engine.errors import BackendError, MalnuError, StatementFailed
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
@@ -33,6 +33,7 @@ __all__ = [
     "lock_holders",
     "run_statement",
     "session_ended",
+    "unit_failure",
     "with_params",
 ]
 
@@ -204,3 +205,50 @@ def _privilege_facts(conn: Any, message: str) -> str:
     except psycopg.Error:
         return ""
     return facts
+
+
+def unit_failure(
+    conn: Any,
+    where: tuple[str, str],
+    filename: str,
+    statements: Sequence[Statement],
+    failure: StatementFailed | None,
+    recorded: bool,
+    exc: psycopg.Error,
+) -> MalnuError:
+    """What a migration's transaction ending in ``exc`` was (``where``: the target's masked
+    URL and tool schema): a statement's failure (``failure``, :func:`explained`), a COMMIT
+    the server ended or refused (``recorded``: its tracking row was written), or a tracking
+    row that could not be written, its statements having run."""
+    url, schema = where
+    if failure is not None:
+        return explained(conn, failure, exc)
+    if recorded and conn.closed:  # the session ended while it committed
+        return BackendError(
+            f"{url}: {filename}: the connection was lost at its COMMIT ({error_text(exc)}): "
+            "whether it committed is not known",
+            hint="once the server answers, `malnu-tui status` shows whether it is applied (its "
+            "tracking row commits with it, or not at all); then run `up` again, which runs it "
+            "only if it is not",
+        )
+    if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
+        from malnu_tui.engine.sqlsplit import Statement
+
+        last = statements[-1] if statements else Statement("", 1)
+        error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"
+        return StatementFailed(filename, last.line, last.text, error)
+    if conn.closed:  # the server ended the session (a restart, a timeout of its own)
+        return BackendError(
+            f"{url}: {filename}: the connection was lost before its tracking row was written "
+            f"({error_text(exc)}); nothing of it was committed",
+            hint="the server ended the session (a restart, a failover, an administrator): "
+            "once it answers, `malnu-tui status` shows what stands, then run it again",
+        )
+    # Its statements ran; writing its tracking or audit row failed (a file that drops the
+    # tool's own schema or tables, a role without rights on them): all rolled back.
+    return BackendError(
+        f"{url}: {filename} ran, but its tracking row could not be written: "
+        f"{error_text(exc)}; all of it was rolled back",
+        hint=f"a migration must not drop or alter the tool's tables (schema {schema!r}); the "
+        "tool's role needs INSERT, UPDATE and DELETE on them",
+    )

@@ -44,16 +44,16 @@ from malnu_tui.engine.backends.pg_schema import (
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
-    policy_refusal,
+    refusal,
     refuse_read_only,
 )
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     answered_within,
     error_text,
-    explained,
     lock_holders,
     run_statement,
+    unit_failure,
     with_params,
 )
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
@@ -70,12 +70,11 @@ from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
-    PERCENT_ENCODE_HINT,
     PostgresOptions,
+    check_conninfo,
     check_timeout,
     mask_url,
     mask_url_error,
-    refuse_transaction_pooler,
     split_tool_options,
 )
 
@@ -160,11 +159,14 @@ class PostgresBackend:
 
     def _session(self) -> None:
         """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;
-        timeouts per configuration."""
+        timeouts per configuration, whatever the role's or database's are (Supabase's roles
+        have a statement_timeout; a DBA's idle_in_transaction_session_timeout ended an import
+        whose transaction waited on a slow source, or a migration's between statements)."""
         self.conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('statement_timeout', %s, false), "
-            "set_config('lock_timeout', %s, false)",
+            "set_config('lock_timeout', %s, false), "
+            "set_config('idle_in_transaction_session_timeout', '0', false)",
             (self.statement_timeout, self.lock_timeout),
         )
         if self.conn.info.server_version >= 140000:
@@ -203,8 +205,8 @@ class PostgresBackend:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
         except psycopg.Error as exc:
-            refused = policy_refusal(self.display_url, exc, self.conn)
-            if refused is not None:  # a read with row_security off (pg_sql.every_row)
+            refused = refusal(self.display_url, exc, self.conn, self.schema)
+            if refused is not None:  # a missing GRANT; row security (pg_session.every_row)
                 raise refused from None
             text = error_text(exc)
             who = lock_holders(self.conn) if exc.sqlstate == LOCK_NOT_AVAILABLE else ""
@@ -220,7 +222,7 @@ class PostgresBackend:
         if self._schema_ready:
             return
         try:
-            missing = missing_columns(self.conn, self.schema)
+            missing = missing_columns(self.conn, self.schema, self.display_url)
             if (TRACKING_TABLE, None) in missing:
                 refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:
@@ -385,27 +387,9 @@ class PostgresBackend:
                 self._record(change, elapsed, audit)
                 recorded = True
         except psycopg.Error as exc:
-            if failure is not None:
-                raise explained(self.conn, failure, exc) from None
-            if recorded and self.conn.closed:  # the session ended while it committed
-                raise BackendError(
-                    f"{self.display_url}: {filename}: the connection was lost at its COMMIT "
-                    f"({error_text(exc)}): whether it committed is not known",
-                    hint="once the server answers, `malnu-tui status` shows whether it is "
-                    "applied (its tracking row commits with it, or not at all); then run `up` "
-                    "again, which runs it only if it is not",
-                ) from None
-            if recorded:  # the COMMIT failed: a DEFERRABLE constraint is checked only then
-                last = statements[-1] if statements else Statement("", 1)
-                error = f"at its COMMIT (deferred constraints are checked then): {error_text(exc)}"
-                raise StatementFailed(filename, last.line, last.text, error) from None
-            # Its statements ran; writing its tracking or audit row failed (a file that drops
-            # the tool's own schema or tables, a role without rights on them): all rolled back.
-            raise BackendError(
-                f"{self.display_url}: {filename} ran, but its tracking row could not be "
-                f"written: {error_text(exc)}; all of it was rolled back",
-                hint=f"a migration must not drop or alter the tool's tables (schema "
-                f"{self.schema!r}); the tool's role needs INSERT, UPDATE and DELETE on them",
+            where = (self.display_url, self.schema)
+            raise unit_failure(
+                self.conn, where, filename, statements, failure, recorded, exc
             ) from None
         return elapsed
 
@@ -491,7 +475,12 @@ class PostgresBackend:
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
         self.ensure_schema()
-        if (AUDIT_TABLE, None) in self._pending_upgrade:  # read-only, no audit table yet
+        return self.peek_audit(limit, action)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        ready = self._schema_ready
+        missing = self._pending_upgrade if ready else missing_columns(self.conn, self.schema)
+        if (AUDIT_TABLE, None) in missing:  # no audit table (yet): nothing to read
             return []
         where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
         params: tuple[Any, ...] = (action, limit) if action else (limit,)
@@ -551,9 +540,10 @@ class PostgresBackend:
         )
         return int(rows[0][0])
 
-    def schema_fingerprint(self) -> str:
-        """sha256 over columns, constraints and indexes of the user tables."""
-        return pg_tables.schema_fingerprint(self._query, self._data_schema(), self.table_names())
+    def schema_fingerprint(self, tables: Sequence[str] | None = None) -> str:
+        """sha256 over columns, constraints and indexes of the user tables (or ``tables``)."""
+        names = self.table_names() if tables is None else tables
+        return pg_tables.schema_fingerprint(self._query, self._data_schema(), names)
 
 
 def open_url(url: str) -> PostgresBackend:
@@ -568,26 +558,11 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
-def _check_conninfo(url: str) -> None:
-    """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
-    connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        why = mask_url_error(str(exc).strip(), url)
-        raise ConfigError(
-            f"malformed PostgreSQL URL {mask_url(url)!r}: {why}", hint=PERCENT_ENCODE_HINT
-        ) from None
-    refuse_transaction_pooler({k: str(v) for k, v in params.items()}, url)
-
-
 def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
-    _check_conninfo(libpq_url)
+    check_conninfo(libpq_url)
     options = getattr(target, "options", None) or {}
     return PostgresBackend(
         libpq_url,

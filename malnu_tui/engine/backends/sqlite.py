@@ -193,6 +193,7 @@ class SQLiteBackend:
         if self._schema_ready:
             return
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
+        q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
         elif todo := q.schema_upgrade(have):
@@ -454,7 +455,12 @@ class SQLiteBackend:
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()
-        if "malnu_audit" in self._absent:
+        return self.peek_audit(limit, action)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        if "malnu_audit" in self._absent or not (
+            self._schema_ready or self.conn.execute(q.HAS_AUDIT).fetchone()
+        ):
             return []
         sql = q.SELECT_AUDIT
         params: tuple[object, ...] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import time
@@ -36,6 +37,7 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.monitor.runlog import RunRecorder, record_run
+from malnu_tui.engine.urls import recorded_url
 
 __all__ = [
     "RestoreResult",
@@ -137,7 +139,7 @@ def _create_backup(
         manifest = BackupManifest(
             id=backup_id,
             created_at=utc_iso(now),
-            target=target.display_url,
+            target=recorded_url(target.url),
             target_name=target.name,
             target_kind=backend.kind,
             method=method.METHOD,
@@ -169,7 +171,7 @@ def _create_backup(
         if isinstance(exc, Exception):
             audit(AuditEntry.now("backup", reason, "failed", str(exc)[:500]))
         if isinstance(exc, OSError):
-            raise BackupError(f"cannot write the backup to {directory}: {exc}") from None
+            raise _not_written(directory, exc, backend) from None
         raise
     audit(
         AuditEntry.now(
@@ -181,6 +183,22 @@ def _create_backup(
     )
     emit(BackupProgress("done", snap.size, snap.size, f"backup {backup_id} written"))
     return manifest
+
+
+def _not_written(directory: Path, exc: OSError, backend: Backend) -> BackupError:
+    """The one line for a backup file that could not be written (a D1 dump the tool writes
+    itself): a full disk or quota, or a file size limit, is named as such, with the way out,
+    as a SQLite copy's is; it said `[Errno 27] File too large`, and not that nothing changed."""
+    why = exc.strerror or str(exc)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return BackupError(
+        f"cannot write the backup to {directory}: {why}; no backup was made, "
+        f"{backend.display_url} is unchanged",
+        hint="that disk (or quota) is full: free space there, or set [backup] dir (or "
+        "MALNU_BACKUP_DIR) to a bigger disk"
+        if full
+        else None,
+    )
 
 
 @dataclass(frozen=True)

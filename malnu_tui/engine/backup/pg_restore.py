@@ -341,6 +341,8 @@ def restore(
                     + ": let them finish (or end them with pg_terminate_backend), then run "
                     "the restore again"
                 )
+            else:
+                hint = _not_owner_hint(backend, ok)
             raise BackupError(
                 f"restore failed and was rolled back, the database is unchanged: {ok}",
                 hint=hint,
@@ -354,6 +356,34 @@ def restore(
     finally:
         child.close()
         remove_quietly(list_file, own)
+
+
+_NOT_OWNER = re.compile(
+    r"(?:permission denied for|must be owner of) (?:table|sequence|view|materialized view|"
+    r"relation) ([^\s;]+)"
+)
+
+
+def _not_owner_hint(backend: PostgresBackend, error: str) -> str | None:
+    """What to do when the role restoring may not replace an object (a table another role
+    owns): who owns it, and the ways through. None for any other error."""
+    m = _NOT_OWNER.search(error)
+    if not m:
+        return None
+    name = m.group(1).strip('"')
+    with contextlib.suppress(Exception):
+        row = backend.conn.execute(
+            "SELECT pg_get_userbyid(relowner), current_user FROM pg_class "
+            "WHERE oid = to_regclass(%s)",
+            (name,),
+        ).fetchone()
+        if row is not None:
+            owner, me = row
+            return (
+                f"{name} belongs to {owner}, and {me} (the role restoring) may not replace it: "
+                f"restore as {owner} or a superuser, or `GRANT {owner} TO {me}` first"
+            )
+    return None
 
 
 # What psql says when the server goes away under it (a stop, a restart, a terminated session).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shutil
 import sqlite3
 import threading
 import time
@@ -120,6 +121,16 @@ def fingerprint(conn: sqlite3.Connection) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _short_of_room(dest: Path, live: Path) -> bool:
+    """Whether the store's disk has less room left than the database takes: then a "disk I/O
+    error" of the copy is that disk filling up (SQLite says SQLITE_IOERR_SHMSIZE, not FULL,
+    when it runs out a few pages short), not the live database's disk failing."""
+    try:
+        return shutil.disk_usage(dest.parent).free < live.stat().st_size
+    except OSError:
+        return False
+
+
 def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
@@ -228,7 +239,10 @@ def create(
         finally:
             dst.close()
     except sqlite3.Error as exc:
-        if exc.sqlite_errorcode in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_WRITE):
+        code = exc.sqlite_errorcode
+        if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_WRITE) or (
+            code is not None and code & 0xFF == sqlite3.SQLITE_IOERR and _short_of_room(dest, live)
+        ):
             # Only the copy is written: say whose disk, so no one frees the wrong one.
             raise BackupError(
                 f"cannot write the backup to {dest.parent}: {exc}; {live} is unchanged",

@@ -493,14 +493,30 @@ def backup_of(manifest: BackupManifest, target: Target) -> bool:
     database given by URL (``--database``) is named after its URL's slug, which two URLs can
     share (``…/sekolah 1/x.db`` and ``…/sekolah_1/x.db``): it is told by its URL alone. A URL
     is compared as a store spells it: a password in the URL or in ``PGPASSWORD`` is one
-    database (the manifest's own backups were listed as "other databases'")."""
+    database (the manifest's own backups were listed as "other databases'"). A SQLite file's
+    manifest records its absolute path; one an earlier version wrote with a relative path
+    (``sqlite:app.db``, run in which folder is not known) is no database's by URL: read from
+    another school's folder it was taken for that school's, and its data restored there."""
     from malnu_tui.engine.config import url_slug
     from malnu_tui.engine.urls import store_spelling
 
-    same_url = store_spelling(manifest.target) == store_spelling(target.url)
+    same_url = _spelt(manifest.target) == store_spelling(target.url)
     if target.name == url_slug(target.url):
         return same_url
     return manifest.target_name == target.name or same_url
+
+
+def _spelt(recorded: str) -> str | None:
+    """A manifest's recorded URL as :func:`~malnu_tui.engine.urls.store_spelling` spells it;
+    None (no database's) for a relative SQLite path or a URL that cannot be read."""
+    from malnu_tui.engine.urls import sqlite_path, store_spelling, url_kind
+
+    try:
+        if url_kind(recorded) == "sqlite" and not sqlite_path(recorded).is_absolute():
+            return None
+        return store_spelling(recorded)
+    except ConfigError:
+        return None
 
 
 def backups_of(target: Target) -> tuple[list[BackupManifest], list[BackupManifest]]:

@@ -165,12 +165,26 @@ def _excel_serial(text: str, system: str) -> tuple[str | None, str]:
     return moment.isoformat(timespec="seconds"), ""
 
 
+# Zone names a sheet writes after a time, as their offsets: Indonesia's three, and UTC.
+_ZONE_OFFSETS = {"wib": "+0700", "wita": "+0800", "wit": "+0900", "utc": "+0000", "gmt": "+0000"}
+_ZONE_WORD = re.compile(r"\b(WIB|WITA|WIT|UTC|GMT|Z)\s*\Z", re.IGNORECASE)
+
+
+def _zone_offset(text: str) -> str:
+    """A time's zone name at its end (``07:00 WIB``) as its offset (``07:00 +0700``), for a
+    format's ``%Z``, which ``strptime`` reads by this machine's zone names and then drops:
+    ``07:00 WIB`` was 07:00 without a zone on a jump box set to WIB (a timestamptz took it as
+    UTC) and no time at all on one in UTC. Another name is left: the format then fails."""
+    return _ZONE_WORD.sub(lambda m: _ZONE_OFFSETS.get(m[1].lower(), "+0000"), text)
+
+
 def date_step(formats: Sequence[str]) -> StepFn:
     """Parse with each ``strptime`` format in turn → ISO 8601 (``YYYY-MM-DD`` when the formats
     hold no time, ``YYYY-MM-DDTHH:MM:SS`` when they do). ``%B``/``%b`` take Indonesian month
     names too (``16 Juli 2023``, ``16-Agt-2023``). The format ``excel`` (``excel1904``: Excel
     for Mac's old date system) reads Excel's date serials (``45123`` → ``2023-07-16``; with
-    a fraction, the time of day too)."""
+    a fraction, the time of day too). ``%Z`` reads WIB, WITA, WIT, UTC and GMT as their
+    offsets, on any machine, and the time keeps its offset (``…T07:00:00+07:00``)."""
     fmts = tuple(formats)
     months = any("%b" in f or "%B" in f for f in fmts)
     days = any("%a" in f or "%A" in f for f in fmts)
@@ -189,6 +203,14 @@ def date_step(formats: Sequence[str]) -> StepFn:
                 why = why or no
                 continue
             given = named if "%b" in fmt or "%B" in fmt or "%a" in fmt or "%A" in fmt else text
+            if "%Z" in fmt:
+                zoned, fmt = _zone_offset(given), fmt.replace("%Z", "%z")
+                if zoned == given:
+                    why = why or (
+                        "no WIB, WITA, WIT, UTC or GMT after the time for %Z; another zone: "
+                        "its offset, with %z"
+                    )
+                given = zoned
             try:
                 parsed = datetime.strptime(given, fmt)
             except ValueError:

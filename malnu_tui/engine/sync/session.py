@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
-from malnu_tui.engine.config import Target, open_backend
+from malnu_tui.engine.config import Target, earlier_slugs, open_backend, url_slug
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side, columns_since, decode_key
-from malnu_tui.engine.sync.watermark import capped
+from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
 
 if TYPE_CHECKING:
@@ -38,7 +38,9 @@ __all__ = [
     "table_key",
 ]
 
-CURSOR_KINDS = ("ts", "tstz", "date", "text")
+# A timestamp, a date, a text (times as an application wrote them) or an integer (Unix
+# seconds or milliseconds: JavaScript's Date.now(), what D1 apps write).
+CURSOR_KINDS = ("ts", "tstz", "date", "text", "int")
 _NO_KEY = "no primary key or unique index at the source to match rows by"
 _MIXED_KEY = "the two sides would order such keys differently"
 _NO_STAMP = "destination lacks the synced_at column"
@@ -212,7 +214,7 @@ def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
     return [f"{', '.join(g)}: {_CASE_CLASH}" for g in groups.values() if len(g) > 1]
 
 
-def _since(watermark: str | None, overlap: int) -> str | None:
+def _since(watermark: str | None, overlap: int, kind: str | None = None) -> str | None:
     """The lower bound of an incremental pass: ``watermark`` minus the overlap window. A
     watermark that is a date (a ``DATE`` cursor) gives a date: the day the window reaches
     back into. As a time (``2026-12-05 00:00:00``) it sorted after that day's own dates in a
@@ -220,6 +222,12 @@ def _since(watermark: str | None, overlap: int) -> str | None:
     that day changed late was left behind while the sync said verified."""
     if watermark is None:
         return None
+    if kind == "int":  # the overlap in the watermark's unit (seconds or milliseconds)
+        try:
+            n = int(watermark)
+        except ValueError:
+            return watermark
+        return str(n - overlap * epoch_scale(n))
     try:
         dt = datetime.fromisoformat(watermark)
     except ValueError:
@@ -228,6 +236,15 @@ def _since(watermark: str | None, overlap: int) -> str | None:
     if len(watermark) == 10:
         return back.date().isoformat()
     return back.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def same_source(recorded: str, source: Target) -> bool:
+    """Whether a copy's ``malnu_sync`` source ``recorded`` is ``source``: its name, or, for a
+    database given by URL, a name an earlier version gave that URL (a state row it wrote made
+    the first sync after an upgrade a full pass: "last synced from …")."""
+    if recorded == source.name:
+        return True
+    return source.name == url_slug(source.url) and recorded in earlier_slugs(source.url)
 
 
 def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:
@@ -465,7 +482,7 @@ def _plan_table(
     cur = shape.column(req.cursor)
     cursor = req.cursor if cur is not None and cur.kind in CURSOR_KINDS else None
     notes: list[str] = [_fires_note(s, t, fired)] if fired else []
-    if state is not None and state.source != s.source_target.name:
+    if state is not None and not same_source(state.source, s.source_target):
         # A copy last synced from another source (a pair whose `from` changed, `--from`
         # another target): its watermark and last key tell nothing of this source's rows.
         notes.append(f"last synced from {state.source}: a full pass")
@@ -507,7 +524,7 @@ def _plan_table(
                     f"the last watermark ({state.watermark}) is later than that sync began: "
                     f"reads from then ({mark})"
                 )
-            since = _since(mark, req.overlap_seconds)
+            since = _since(mark, req.overlap_seconds, cur.kind if cur is not None else None)
     else:
         mode = "checksum"
         notes.append(f"no {req.cursor} column: chunks are compared by checksum")

@@ -293,8 +293,9 @@ class Side(Protocol):
 
     def count(self, table: str) -> int: ...
 
-    def greatest(self, table: str, column: str) -> object:
-        """The greatest value of ``column`` now, None without any (a full copy's watermark)."""
+    def greatest(self, table: str, column: str, kind: str = "ts") -> object:
+        """The greatest value of ``column`` now, None without any (a full copy's watermark);
+        ``kind`` "int": of its integers (Unix seconds or milliseconds)."""
         ...
 
     def mixed_key(self, shape: TableShape) -> str | None:

@@ -36,6 +36,7 @@ from malnu_tui.engine.sync.values import (
     pg_text_sql,
     to_postgres,
 )
+from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.postgresql import PostgresBackend
@@ -254,7 +255,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                 return f"key {k} holds NULL (a UNIQUE column takes any number): {NULL_KEY}"
         return None
 
-    def greatest(self, table: str, column: str) -> object:
+    def greatest(self, table: str, column: str, kind: str = "ts") -> object:
         """The greatest value of ``column`` (None without any): through an index leading with
         it when there is one, else one scan."""
         query = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._from(table))
@@ -273,10 +274,20 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
     ) -> Iterator[list[Row]]:
         kidx = shape.key_index
         order = sql.SQL(", ").join(self._key_exprs(shape))
+        # A cursor of Unix milliseconds: a time in seconds among them is read too (as the
+        # SQLite side reads it: .side_sqlchanged).
+        col = shape.column(cursor) if cursor else None
+        lo = int_since(col.kind if col is not None else None, since)
+        seconds = (
+            sql.SQL(" OR {} < {}").format(sql.Identifier(cursor), sql.Literal(SECONDS_BELOW))
+            if cursor and lo is not None and epoch_scale(lo) > 1
+            else sql.SQL("")
+        )
         while True:
             where, params = self._range(shape, (after, upto))
             if cursor:
-                where.append(sql.SQL("({c} >= %s OR {c} IS NULL)").format(c=sql.Identifier(cursor)))
+                where.append(sql.SQL("({c} >= %s OR {c} IS NULL{s})").format(
+                    c=sql.Identifier(cursor), s=seconds))  # fmt: skip
                 params.append(since)
             q = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT %s").format(
                 self._select(shape),

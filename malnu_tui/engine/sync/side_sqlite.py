@@ -23,6 +23,7 @@ from malnu_tui.engine.sync.model import (
     key_text,
 )
 from malnu_tui.engine.sync.side import STATE_TABLE, Bounds, Chunk, SyncState
+from malnu_tui.engine.sync.side_sqlchanged import SqliteChanged
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
 from malnu_tui.engine.sync.side_sqlstate import SqliteState
 from malnu_tui.engine.sync.sqlite_values import (
@@ -54,21 +55,7 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
-def since_ranges(since: str) -> list[tuple[str, str | None]]:
-    """The text ranges of a cursor column's values at or after ``since`` (``YYYY-MM-DD
-    HH:MM:SS[.f]``, the normal form). Applications stamp in two layouts: SQLite's
-    ``CURRENT_TIMESTAMP`` with a space, JavaScript's ``toISOString()`` with a ``T`` (and
-    ``.000Z``). Compared as text, every ``T`` value of ``since``'s day sorts after it, so each
-    pass read again all of that day's changes (on D1, rows read are billed): the day's ``T``
-    values are compared with ``since`` spelt with a ``T``. Any other text keeps the one range
-    (a later day, or another separator, is never left out)."""
-    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
-        return [(since, None)]
-    day_t = since[:10] + "T"
-    return [(since, day_t), (day_t + since[11:], None)]
-
-
-class SqliteDialect(SqliteKeys, SqliteState, ABC):
+class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
 
@@ -242,81 +229,6 @@ class SqliteDialect(SqliteKeys, SqliteState, ABC):
     def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
         """Rows to ask for next, at most ``cap`` (D1 bounds them by its answers' size)."""
         return cap
-
-    def changed_filter(
-        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> tuple[str, list[str]]:
-        """The condition of the rows changed since ``since`` (or without a ``cursor`` value),
-        and its parameters. When an index starts with the cursor column and few rows changed
-        (at most four pages: each page's statement gathers their keys again), they are found
-        through it (a subquery of their keys); else every row is looked at in key order."""
-        found, params, _counted = self._changed(shape, cursor, since, page_rows)
-        return found, params
-
-    def _changed(
-        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
-    ) -> tuple[str, list[str], int | None]:
-        """:meth:`changed_filter`, and how many rows it counted through the index (None when
-        it did not)."""
-        c, t = q(cursor), q(shape.name)
-        ranges = since_ranges(since or "")
-        # A number in the column (Unix seconds or a julianday an application wrote into a
-        # DATETIME column) sorts below every text, so no range holds it: such rows are read
-        # too (``< ''``: numbers only, through the index as well), and the copy then stores
-        # them or refuses them by name, never leaves them behind unread.
-        conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
-        params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
-        plain = "(" + " OR ".join([*(f"({x})" for x in conds), f"{c} IS NULL", f"{c} < ''"]) + ")"
-        if not self.leads_an_index(shape.name, cursor):
-            return plain, params, None
-        conds += [f"{c} IS NULL", f"{c} < ''"]
-        changed = self._rows(
-            "SELECT " + " + ".join(f"(SELECT count(*) FROM {t} WHERE {x})" for x in conds), params
-        )[0][0]
-        if int(changed) > 4 * page_rows:
-            return plain, params, None
-        keys = ", ".join(q(x) for x in shape.key)
-        union = " UNION ALL ".join(f"SELECT {keys} FROM {t} WHERE {x}" for x in conds)
-        return f"{key_sql(shape)} IN ({union})", params, int(changed)
-
-    def leads_an_index(self, table: str, column: str) -> bool:
-        for row in self._rows(f"PRAGMA index_list({q(table)})"):
-            if not int(row[4]):  # not partial
-                info = self._rows(f"PRAGMA index_info({q(str(row[1]))})")
-                if info and min(info)[2] == column:
-                    return True
-        return False
-
-    def indexed_greatest_text(self, table: str, column: str) -> tuple[bool, str | None]:
-        """(True, the greatest text value of ``column``, None without any) when an index (not
-        partial) leads with it in BINARY order: read from that index's end, one search
-        (numbers sort below text and blobs above it, so it starts under the blobs); else
-        (False, None)."""
-        for row in self._rows(f"PRAGMA index_list({q(table)})"):
-            if int(row[4]):  # partial
-                continue
-            info = self._rows(f"PRAGMA index_xinfo({q(str(row[1]))})")
-            if info and (info[0][2], str(info[0][4]).upper()) == (column, "BINARY"):
-                c = q(column)
-                top = self._rows(
-                    f"SELECT {c} FROM {q(table)} WHERE {c} < x'' "
-                    f"ORDER BY {c} COLLATE BINARY DESC LIMIT 1"
-                )
-                value = top[0][0] if top else None
-                return True, value if type(value) is str else None
-        return False, None
-
-    def greatest(self, table: str, column: str) -> str | None:
-        """(See :class:`Side`.) The greatest TEXT value (numbers, blobs and NULLs left out), in
-        BINARY order: from the end of an index leading with it (one search), else one scan."""
-        indexed, value = self.indexed_greatest_text(table, column)
-        if not indexed:
-            c = q(column)
-            top = self._rows(
-                f"SELECT max({c} COLLATE BINARY) FROM {q(table)} WHERE typeof({c}) = 'text'"
-            )
-            value = top[0][0] if top else None
-        return value if type(value) is str else None
 
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)

@@ -5,12 +5,20 @@ watermark minus the overlap window (:mod:`.session`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from malnu_tui.engine.sync.model import Row, TableShape
 from malnu_tui.engine.sync.side import Side
 from malnu_tui.engine.sync.values import normalizer, wall_clock
 
-__all__ = ["capped", "greatest_of", "mark_before_copy"]
+__all__ = [
+    "SECONDS_BELOW",
+    "capped",
+    "epoch_scale",
+    "greatest_of",
+    "int_since",
+    "mark_before_copy",
+]
 
 
 def greatest_of(
@@ -30,6 +38,12 @@ def greatest_of(
     values = [r[i] for r in rows if r[i] is not None]
     if not values:
         return current
+    if col.kind == "int":  # Unix seconds or milliseconds (a text among them is left out)
+        nums = [v for v in values if type(v) is int]
+        if not nums:
+            return current
+        top_n = max(nums)
+        return str(top_n) if current is None or top_n > _int_or(current, top_n - 1) else current
     if col.kind in ("ts", "tstz") and all(
         type(v) is str and len(v) == 19 and v[10] == " " for v in values
     ):
@@ -44,17 +58,43 @@ def greatest_of(
 
 def mark_before_copy(src: Side, shape: TableShape, cursor: str | None) -> tuple[bool, str | None]:
     """(True, the watermark) when a full copy takes it before its first page: a column of
-    timestamps' greatest value then (:meth:`.Side.greatest`: from the end of an index leading
-    with it, or one scan). A row changed while the copy runs, even behind its reading, is
-    newer, so the next incremental pass reads it however long the copy took. Else (False,
+    timestamps' (or of Unix times') greatest value then (:meth:`.Side.greatest`: from the end
+    of an index leading with it, or one scan). A row changed while the copy runs, even behind
+    its reading, is newer, so the next incremental pass reads it however long the copy took.
+    Else (False,
     None): each page's rows tell it as the copy reads them (:func:`greatest_of`)."""
     col = shape.column(cursor) if cursor else None
-    if cursor is None or col is None or col.kind not in ("ts", "tstz"):
+    if cursor is None or col is None or col.kind not in ("ts", "tstz", "int"):
         return False, None
-    top = src.greatest(shape.name, cursor)
+    top = src.greatest(shape.name, cursor, col.kind)
     return True, greatest_of(
         shape, cursor, [tuple(top if c == cursor else None for c in shape.names)], None
     )
+
+
+def epoch_scale(n: int) -> int:
+    """1000 for a time in Unix milliseconds (JavaScript's ``Date.now()``, what D1 apps write),
+    1 for one in seconds (``unixepoch()``): 10^11 seconds is the year 5138, 10^11 ms 1973."""
+    return 1000 if abs(n) >= SECONDS_BELOW else 1
+
+
+# Below this a Unix time is in seconds (see :func:`epoch_scale`).
+SECONDS_BELOW = 10**11
+
+
+def int_since(kind: str | None, since: str | None) -> int | None:
+    """The lower bound of an incremental pass by a cursor of integers (Unix seconds or
+    milliseconds), or None for any other cursor."""
+    if kind != "int" or not since or not since.lstrip("-").isdigit():
+        return None
+    return int(since)
+
+
+def _int_or(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
 
 
 def capped(kind: str | None, watermark: str | None, began: str) -> str | None:
@@ -64,8 +104,16 @@ def capped(kind: str | None, watermark: str | None, began: str) -> str | None:
     every real change to come, and the incremental passes would leave each of them behind
     while saying verified. The cost: such a row, and any stamped in a local time ahead of UTC,
     is read again by the next pass. Kept as it is for a text cursor that is not a time."""
-    if watermark is None or not began or kind not in ("ts", "tstz", "date", "text"):
+    if watermark is None or not began or kind not in ("ts", "tstz", "date", "text", "int"):
         return watermark
+    if kind == "int":  # Unix seconds or milliseconds: when the sync began, in that unit
+        try:
+            n = int(watermark)
+            start = int(datetime.fromisoformat(began).replace(tzinfo=UTC).timestamp())
+        except ValueError:
+            return watermark
+        top_n = start * epoch_scale(n)
+        return str(top_n) if n > top_n else watermark
     top = began[:10] if kind == "date" else began
     if kind == "text":  # the text as the application wrote it: ``T`` or space, a zone
         if not _looks_like_time(watermark):

@@ -46,18 +46,18 @@ OUTCOME_LOOK: dict[str, tuple[str, str]] = {
 class AlertsLoaded(Message):
     healths: tuple[TargetHealth, ...]
     incidents: tuple[Incident, ...]
-    runs: tuple[RunRecord, ...]
+    runs: tuple[RunRecord, ...] | None  # None: not read (the target cannot be reached)
 
 
 def load_alerts(
     app: object, targets: list[Target], current: Target
-) -> tuple[tuple[TargetHealth, ...], tuple[Incident, ...], tuple[RunRecord, ...]]:
+) -> tuple[tuple[TargetHealth, ...], tuple[Incident, ...], tuple[RunRecord, ...] | None]:
     from malnu_tui.engine.monitor.alerts import load_incidents
     from malnu_tui.engine.monitor.runlog import recent_runs
 
     healths = tuple(target_health(app, t) for t in targets)  # type: ignore[arg-type]
     incidents = load_incidents()
-    runs: tuple[RunRecord, ...] = ()
+    runs: tuple[RunRecord, ...] | None = None
     if not any(h.target == current.name and h.check_status("reach") for h in healths):
         with connected(current) as backend:
             runs = recent_runs(backend, RUNS_LIMIT)
@@ -138,12 +138,15 @@ class AlertsScreen(Screen[None]):
             incidents.add_row("", "", "", "", "no open incidents")
         runs = self.query_one("#runs-table", DataTable)
         runs.clear()
-        for i, r in enumerate(event.runs):
+        for i, r in enumerate(event.runs or ()):
             runs.add_row(
                 r.ended_at, _outcome(r.outcome), r.op, _took(r.duration_ms), r.obj,
                 r.error or _counts(r), key=str(i),
             )  # fmt: skip
-        if not event.runs:
+        if event.runs is None:
+            # Not "no runs recorded": nothing was read (it said so of a target that is down).
+            runs.add_row("", "", "", "", f"not read: {self.current.name} cannot be reached", "")
+        elif not event.runs:
             runs.add_row("", "", "", "", "no runs recorded", "")
         self._show_detail("runs-table", runs)
 
@@ -162,13 +165,13 @@ class AlertsScreen(Screen[None]):
         if loaded is not None and table.row_count:
             key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         if loaded is not None and key is not None:
-            if which == "runs-table":
+            if which == "runs-table" and loaded.runs is not None:
                 r = loaded.runs[int(key)]
                 text.append(f"{r.op} {r.obj}".strip() + "  ", "bold")
                 text.append_text(_outcome(r.outcome))
                 text.append(f" in {_took(r.duration_ms)}\n")
                 text.append(r.error or _counts(r) or "(no detail)")
-            else:
+            elif which == "incidents-table":
                 inc = loaded.incidents[int(key)]
                 state = INCIDENT_STATES.get(inc.state, f" ({inc.state})")
                 text.append(f"{inc.target} {inc.check} {inc.severity}", "bold")

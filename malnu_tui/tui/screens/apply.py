@@ -126,12 +126,17 @@ class ApplyWizard(WizardScreen):
             yield Static("", id="plan-intro", classes="intro")
             yield DataTable(id="plan-table", cursor_type="row")
             yield FitScroll("", id="plan-checks", classes="preconditions")
-            yield Button("Rehearse on a backup copy first", id="rehearse")
-            yield FitScroll(
-                "Rehearse: restores the newest verified backup into a scratch database and runs "
-                "these migrations there, with times and rows (production is not touched).",
-                id="rehearse-report",
+            # One line, and the report only once asked for: at 80×24 the button (3 rows) and
+            # its standing explanation shared the room with the problems box, which showed
+            # "✘ cannot proceed:" and none of the problems.
+            yield Button(
+                "Rehearse first on a backup copy (production untouched)",
+                id="rehearse",
+                compact=True,
+                tooltip="Restores the newest verified backup into a scratch database and runs "
+                "these migrations there, with times and rows; production is not touched.",
             )
+            yield FitScroll("", id="rehearse-report")
             yield SqlText("", language="sql", read_only=True, id="plan-sql")
         with StepPane(id="confirm"):
             yield FitScroll("", id="confirm-text", classes="intro")
@@ -230,6 +235,7 @@ class ApplyWizard(WizardScreen):
             text = Text("✘ cannot proceed:\n", style="bold red")
             for problem in problems:
                 text.append(f"  ✘ {problem}\n", style="")
+            text.rstrip()  # no blank last line in the box
             checks.update(text)
             checks.set_class(True, "problems")
             self.allow_next("nothing can run")
@@ -332,12 +338,27 @@ class ApplyWizard(WizardScreen):
 
     # -- worker results -----------------------------------------------------------------------
     # -- rehearse (optional, from the first step) ---------------------------------------------
+    def on_mount(self) -> None:
+        # (Textual calls WizardScreen's on_mount as well, after this one.)
+        self._rehearse_box().display = False  # until a rehearsal is asked for
+
+    def _rehearse_box(self) -> Widget:
+        box = self.query_one("#rehearse-report", Static).parent
+        assert isinstance(box, Widget)
+        return box
+
     @on(Button.Pressed, "#rehearse")
     def _rehearse_pressed(self) -> None:
         self.query_one("#rehearse", Button).disabled = True
+        self._rehearse_box().display = True
         self.query_one("#rehearse-report", Static).update(
-            Text("Rehearsing on a scratch restore of the newest verified backup…", "italic")
+            Text(
+                "Rehearsing: the newest verified backup restored into a scratch database, "
+                "these migrations run there (production is not touched)…",
+                "italic",
+            )
         )
+        self.refit_step()
         self._rehearse()
 
     @work(thread=True, exclusive=True, group="apply-rehearse")

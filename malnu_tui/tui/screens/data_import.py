@@ -5,7 +5,7 @@ lines) → typed confirmation → import with progress (lock, safety backup, one
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +23,7 @@ from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, reporting
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
+from malnu_tui.tui.widgets.migration_table import elide_middle
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.progress import OperationProgress
 from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
@@ -52,6 +53,16 @@ class ImportProgressed(Message):
 @dataclass
 class ImportFinished(Message):
     report: ImportReport
+
+
+def _reject_reason(reason: str, columns: Sequence[str]) -> str:
+    """A sample's reason with the column it names elided in the middle: the reason is the
+    first column's cell, and at 80 columns a long name (rata_rata_nilai_ulangan_harian_…)
+    pushed the reason itself past the right edge."""
+    for column in columns:
+        if reason.startswith(f"{column}: "):
+            return elide_middle(column, 16) + reason[len(column) :]
+    return reason
 
 
 def _short(value: object, width: int = 24) -> str:
@@ -295,7 +306,9 @@ class ImportWizard(WizardScreen):
                 table.add_row("  → table", *(_short(v) for _, v in s.after))
             else:
                 blanks = [""] * (len(p.check.columns) - 1)
-                table.add_row("  ✘", Text(s.reason, style="red"), *blanks)
+                table.add_row(
+                    "  ✘", Text(_reject_reason(s.reason, p.check.columns), "red"), *blanks
+                )
         if p.problems:
             self.allow_next("fix the file or the mapping")
         else:
@@ -378,10 +391,16 @@ class ImportWizard(WizardScreen):
     def _fill_rejects(self, selector: str, r: ImportReport) -> None:
         table = self.query_one(selector, DataTable)
         table.clear(columns=True)
-        table.add_columns("line", "column", "reason")
-        for rej in r.first_rejects[:50]:
-            table.add_row(str(rej.line), rej.column or "—", rej.reason)
-        table.display = bool(r.first_rejects)
+        # The reason before the column, and the column's name elided in the middle to what is
+        # left: at 80 columns a school's long column names (rata_rata_nilai_ulangan_harian_…)
+        # pushed every reason past the right edge.
+        table.add_columns("line", "reason", "column")
+        shown = r.first_rejects[:50]
+        widest = max((len(rej.reason) for rej in shown), default=0)
+        room = max(12, self.app.size.width - 14 - widest)  # line, paddings, scrollbar
+        for rej in shown:
+            table.add_row(str(rej.line), rej.reason, elide_middle(rej.column or "—", room))
+        table.display = bool(shown)
 
     # -- confirm ------------------------------------------------------------------------------
     def _show_confirm(self) -> None:

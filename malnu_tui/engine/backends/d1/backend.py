@@ -225,6 +225,7 @@ class D1Backend:
         if self._schema_ready:
             return
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
+        q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
         elif todo := q.schema_upgrade(have):
@@ -418,6 +419,11 @@ class D1Backend:
     def append_audit(self, entry: AuditEntry) -> None:
         self.ensure_schema()
         self._write([], entry)
+
+    def peek_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
+        if not self._schema_ready and not self.query(q.HAS_AUDIT):
+            return []
+        return self.read_audit(limit, action)
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         self.ensure_schema()

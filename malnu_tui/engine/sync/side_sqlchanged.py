@@ -1,0 +1,132 @@
+"""Which rows of a SQLite-dialect side (a local file or D1) an incremental pass reads — those
+whose cursor is at or after the watermark minus the overlap, whatever layout or unit the
+application wrote it in — and the greatest cursor value a full copy takes its watermark from.
+Mixed into :class:`.side_sqlite.SqliteDialect`."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.side_sqlkeys import key_sql, q
+from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
+
+__all__ = ["SqliteChanged", "since_ranges"]
+
+
+def since_ranges(since: str) -> list[tuple[str, str | None]]:
+    """The text ranges of a cursor column's values at or after ``since`` (``YYYY-MM-DD
+    HH:MM:SS[.f]``, the normal form). Applications stamp in two layouts: SQLite's
+    ``CURRENT_TIMESTAMP`` with a space, JavaScript's ``toISOString()`` with a ``T`` (and
+    ``.000Z``). Compared as text, every ``T`` value of ``since``'s day sorts after it, so each
+    pass read again all of that day's changes (on D1, rows read are billed): the day's ``T``
+    values are compared with ``since`` spelt with a ``T``. Any other text keeps the one range
+    (a later day, or another separator, is never left out)."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return [(since, None)]
+    day_t = since[:10] + "T"
+    return [(since, day_t), (day_t + since[11:], None)]
+
+
+class SqliteChanged:
+    """The changed rows' condition and the cursor's greatest value, over ``_rows``."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read statement and return its rows."""
+
+    def changed_filter(
+        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
+    ) -> tuple[str, list[Any]]:
+        """The condition of the rows changed since ``since`` (or without a ``cursor`` value),
+        and its parameters. When an index starts with the cursor column and few rows changed
+        (at most four pages: each page's statement gathers their keys again), they are found
+        through it (a subquery of their keys); else every row is looked at in key order."""
+        found, params, _counted = self._changed(shape, cursor, since, page_rows)
+        return found, params
+
+    def _changed(
+        self, shape: TableShape, cursor: str, since: str | None, page_rows: int
+    ) -> tuple[str, list[Any], int | None]:
+        """:meth:`changed_filter`, and how many rows it counted through the index (None when
+        it did not)."""
+        c, t = q(cursor), q(shape.name)
+        col = shape.column(cursor)
+        params: list[Any]
+        lo = int_since(col.kind if col is not None else None, since)
+        if lo is not None:
+            # Unix seconds or milliseconds: compared as numbers (a text or a blob in the
+            # column sorts above every number: read too, never left behind). In a column of
+            # milliseconds, a time in seconds (a DEFAULT (unixepoch()) beside Date.now()) is
+            # read too, as a number is in a column of texts.
+            conds, params, others = [f"{c} >= ?"], [lo], [f"{c} IS NULL"]
+            if epoch_scale(lo) > 1:
+                others.append(f"{c} < {SECONDS_BELOW}")
+        else:
+            ranges = since_ranges(since or "")
+            # A number in the column (Unix seconds or a julianday an application wrote into
+            # a DATETIME column) sorts below every text, so no range holds it: such rows are
+            # read too (``< ''``: numbers only, through the index as well), and the copy then
+            # stores them or refuses them by name, never leaves them behind unread.
+            conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
+            params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
+            others = [f"{c} IS NULL", f"{c} < ''"]
+        plain = "(" + " OR ".join([*(f"({x})" for x in conds), *others]) + ")"
+        if not self.leads_an_index(shape.name, cursor):
+            return plain, params, None
+        conds += others
+        changed = self._rows(
+            "SELECT " + " + ".join(f"(SELECT count(*) FROM {t} WHERE {x})" for x in conds), params
+        )[0][0]
+        if int(changed) > 4 * page_rows:
+            return plain, params, None
+        keys = ", ".join(q(x) for x in shape.key)
+        union = " UNION ALL ".join(f"SELECT {keys} FROM {t} WHERE {x}" for x in conds)
+        return f"{key_sql(shape)} IN ({union})", params, int(changed)
+
+    def leads_an_index(self, table: str, column: str) -> bool:
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            if not int(row[4]):  # not partial
+                info = self._rows(f"PRAGMA index_info({q(str(row[1]))})")
+                if info and min(info)[2] == column:
+                    return True
+        return False
+
+    def indexed_greatest_text(self, table: str, column: str) -> tuple[bool, str | None]:
+        """(True, the greatest text value of ``column``, None without any) when an index (not
+        partial) leads with it in BINARY order: read from that index's end, one search
+        (numbers sort below text and blobs above it, so it starts under the blobs); else
+        (False, None)."""
+        for row in self._rows(f"PRAGMA index_list({q(table)})"):
+            if int(row[4]):  # partial
+                continue
+            info = self._rows(f"PRAGMA index_xinfo({q(str(row[1]))})")
+            if info and (info[0][2], str(info[0][4]).upper()) == (column, "BINARY"):
+                c = q(column)
+                top = self._rows(
+                    f"SELECT {c} FROM {q(table)} WHERE {c} < x'' "
+                    f"ORDER BY {c} COLLATE BINARY DESC LIMIT 1"
+                )
+                value = top[0][0] if top else None
+                return True, value if type(value) is str else None
+        return False, None
+
+    def greatest(self, table: str, column: str, kind: str = "ts") -> str | int | None:
+        """(See :class:`Side`.) The greatest TEXT value (numbers, blobs and NULLs left out), in
+        BINARY order: from the end of an index leading with it (one search), else one scan.
+        ``kind`` "int": the greatest number (below every text), the same way."""
+        if kind == "int":
+            c = q(column)
+            top = self._rows(f"SELECT {c} FROM {q(table)} WHERE {c} < '' ORDER BY {c} DESC LIMIT 1")
+            number = top[0][0] if top else None
+            return number if type(number) is int else None
+        indexed, value = self.indexed_greatest_text(table, column)
+        if not indexed:
+            c = q(column)
+            top = self._rows(
+                f"SELECT max({c} COLLATE BINARY) FROM {q(table)} WHERE typeof({c}) = 'text'"
+            )
+            value = top[0][0] if top else None
+        return value if type(value) is str else None
