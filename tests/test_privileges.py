@@ -167,8 +167,18 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert proc.stderr.startswith(f"error: {db}: user root may not write the file (owner ")
     assert "mode 0644); nothing was changed\nhint: run malnu-tui as " in proc.stderr
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]  # no -wal, -shm of root's
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (1,)
+    conn.close()  # (a connection left open keeps its -wal and -shm)
+    # `doctor`'s probe said PostgreSQL's fix ("grant CREATE on the database/schema") and left
+    # its -wal and -shm there too.
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, "doctor"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert "create tables: " + f"{db}: user root may not write the file (owner " in proc.stdout
+    assert "grant CREATE" not in proc.stdout
+    assert [p.name for p in db.parent.iterdir()] == ["app.db"]
 
 
 def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
@@ -340,3 +350,76 @@ def test_a_migration_the_full_disk_stopped_is_not_blamed_on_the_file(tmp_path: P
         proc.stderr
     )
     assert "fix the file" not in proc.stderr
+
+
+def test_a_database_error_no_path_says_yet_is_one_masked_line_not_a_traceback(
+    tmp_path: Path, pg_cluster: PgCluster, pg_password_role: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The catch-all at the top of the CLI: a real driver error (sqlite3's, psycopg's) that
+    reached ``main`` unsaid was a traceback (a Laravel ``migrations`` table in the SQLite file
+    was one: "no such column: filename"). The command here is a stand-in for such a path: it
+    runs a real statement that fails."""
+    import malnu_tui.cli.migrate as migrate
+
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, migration TEXT, batch INT)")
+    conn.close()
+    role, password = pg_password_role
+    pg = f"postgresql://{role}:{password}@{pg_cluster.host}:{pg_cluster.port}/postgres"
+
+    def sqlite_path(ctx: object) -> int:
+        sqlite3.connect(db).execute("SELECT filename FROM migrations")
+        return 0
+
+    def postgres_path(ctx: object) -> int:
+        with psycopg.connect(pg) as c:  # the message quotes the statement's position only
+            c.execute("SELECT filename FROM no_such_table_here")
+        return 0
+
+    for handler, said in (
+        (sqlite_path, f"error: sqlite://{db}: no such column: filename\n"),
+        (postgres_path, 'relation "no_such_table_here" does not exist [SQLSTATE 42P01]\n'),
+    ):
+        monkeypatch.setattr(migrate, "cmd_log", handler)
+        res = run_inproc("--database", pg if handler is postgres_path else f"sqlite:///{db}", "log")
+        assert res.code == 1 and "Traceback" not in res.err, res.err
+        first, hint = res.err.splitlines()
+        assert first.endswith(said.rstrip("\n")) and password not in res.err
+        assert hint.startswith("hint: malnu-tui did not expect this error here")
+
+
+LARAVEL_MIGRATIONS = (
+    'CREATE TABLE "migrations" ("id" integer primary key not null, '
+    '"migration" varchar(255) not null, "batch" integer not null)'
+)
+
+
+def test_a_frameworks_own_migrations_table_is_left_alone_and_said(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Laravel (and TypeORM) keep their history in a table named ``migrations`` too. On
+    PostgreSQL `status` added four columns to it (a read command altering the application's
+    table), then failed on "column filename does not exist"; on SQLite every command was a
+    traceback, "no such column: filename"."""
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute(LARAVEL_MIGRATIONS)
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute(LARAVEL_MIGRATIONS)
+    for url, hint in (
+        (f"sqlite:///{db}", "use the framework's own migration tool"),
+        (pg_url, 'schema = "malnu" in the target\'s config'),
+    ):
+        res = run_inproc("--database", url, "status")
+        assert res.code == 2, res.err
+        assert "the table " in res.err and " there is not malnu-tui's (its columns: " in res.err
+        assert hint in res.err and "Traceback" not in res.err
+    with psycopg.connect(pg_url) as pg:
+        columns = pg.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'migrations'"
+        ).fetchone()
+    assert columns == (3,)  # as Laravel made it
+    assert run_inproc("--database", f"{pg_url}?schema=malnu", "status").code == 0  # the way out

@@ -94,8 +94,6 @@ def test_a_sync_of_every_table_leaves_the_staging_table_of_a_killed_d1_import(
     assert [r["table"] for r in json.loads(res.out)] == ["siswa"]
     tables = {r[0] for r in sqlite3.connect(copy).execute("SELECT name FROM sqlite_master")}
     assert not {t for t in tables if t.startswith("malnu_stage_")}, tables
-    checked = run_cli(*ends[:1], "verify", *ends[1:], "--json", env=d1.env)
-    assert checked.code == 0 and [r["table"] for r in json.loads(checked.out)] == ["siswa"]
 
 
 def test_dry_runs_leave_an_earlier_versions_tables_and_a_new_database_as_they_were(

@@ -239,19 +239,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         # A damaged SQLite file fails wherever it is first read (a lock row, a migration
-        # row): one line and the way out, not a traceback, wherever that is.
+        # row): one line and the way out, not a traceback, wherever that is. Any other
+        # database error on a path that does not say it yet: one masked line too, exit 1.
         from malnu_tui.engine.errors import DatabaseDamaged, sqlite_damaged
 
-        if not sqlite_damaged(exc):
+        unexpected = _database_error(exc)
+        if unexpected is None:
             raise
         try:
             where = ctx.target.display_url
         except Exception:
             where = "the database"
-        ctx.error(DatabaseDamaged(where, str(exc)))
+        if sqlite_damaged(exc):
+            ctx.error(DatabaseDamaged(where, str(exc)))
+        else:
+            ctx.error(MalnuError(f"{where}: {unexpected}", hint=_UNEXPECTED_HINT))
         return 1
     finally:
         ctx.close()
+
+
+_UNEXPECTED_HINT = (
+    "malnu-tui did not expect this error here: `malnu-tui status` and `malnu-tui log` show "
+    "what stands (a migration or an import commits whole or not at all); run it again with "
+    "--debug to see the statement, and report it"
+)
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """``exc`` as one line when it is a database driver's error (sqlite3's, psycopg's) that
+    reached the top unsaid; None for anything else (a bug: its traceback is wanted)."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return str(exc) or type(exc).__name__
+    psycopg = sys.modules.get("psycopg")  # (never imported here just to ask)
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        from malnu_tui.engine.backends.pg_sql import error_text
+
+        return error_text(exc)
+    return None
 
 
 def _waits_said(ctx: Context, args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:

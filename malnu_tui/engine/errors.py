@@ -283,6 +283,20 @@ class ToolTablesElsewhere(ConfigError):
         )
 
 
+class ForeignTrackingTable(ConfigError):
+    """The database has a table named ``migrations`` that is not the tool's (no ``filename``
+    and ``checksum`` columns): Laravel's and TypeORM's own history is kept in a table of that
+    name. Nothing is read from or added to it."""
+
+    def __init__(self, where: str, table: str, columns: str, hint: str) -> None:
+        super().__init__(
+            f"{where}: the table {table} there is not malnu-tui's (its columns: {columns}; "
+            "Laravel and TypeORM keep their own migration history in a table of that name); "
+            "nothing was changed",
+            hint=hint,
+        )
+
+
 class SyncRefused(MalnuError):
     """A sync cannot run as asked: a destination table does not match the source's mapped
     schema, or a table has no key to match rows by. Nothing was written."""

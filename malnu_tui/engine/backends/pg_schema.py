@@ -12,7 +12,7 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing
-from malnu_tui.engine.errors import ToolTablesElsewhere
+from malnu_tui.engine.errors import ForeignTrackingTable, ToolTablesElsewhere
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
@@ -49,10 +49,11 @@ def _t(schema: str, table: str) -> sql.Composed:
 MISSING_AUDIT_INDEX = (AUDIT_TABLE, AUDIT_INDEX)
 
 
-def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ...]:
+def missing_columns(conn: Conn, schema: str, where: str = "") -> tuple[tuple[str, str | None], ...]:
     """What is missing, from the catalog alone (one read): ``(table, None)`` for a missing
     table, ``(table, column)`` for a missing column, :data:`MISSING_AUDIT_INDEX` for the audit
-    table's index. Empty when everything is in place."""
+    table's index. Empty when everything is in place. A ``migrations`` that is not the tool's
+    (Laravel's) is :class:`ForeignTrackingTable`: its "missing" columns were added to it."""
     rows = conn.execute(
         "SELECT c.relname, a.attname FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -67,6 +68,15 @@ def missing_columns(conn: Conn, schema: str) -> tuple[tuple[str, str | None], ..
     have: dict[str, set[str]] = {}
     for table, column in rows:
         have.setdefault(str(table), set()).add(str(column))
+    ours = have.get(TRACKING_TABLE, {"filename", "checksum"})
+    if not {"filename", "checksum"} <= ours:
+        raise ForeignTrackingTable(
+            where or schema,
+            f"{schema}.{TRACKING_TABLE}",
+            ", ".join(sorted(ours)),
+            hint='keep malnu-tui\'s tables in a schema of their own: schema = "malnu" in the '
+            "target's config (or ?schema=malnu in the URL); the tool creates them there",
+        )
     missing: list[tuple[str, str | None]] = []
     for table, columns in UPGRADE_COLUMNS.items():
         if table not in have:

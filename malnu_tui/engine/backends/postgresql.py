@@ -222,7 +222,7 @@ class PostgresBackend:
         if self._schema_ready:
             return
         try:
-            missing = missing_columns(self.conn, self.schema)
+            missing = missing_columns(self.conn, self.schema, self.display_url)
             if (TRACKING_TABLE, None) in missing:
                 refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:

@@ -193,6 +193,7 @@ class SQLiteBackend:
         if self._schema_ready:
             return
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
+        q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
         elif todo := q.schema_upgrade(have):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import LEASE_SECONDS
-from malnu_tui.engine.errors import NotInitialised, StatementFailed
+from malnu_tui.engine.errors import ForeignTrackingTable, NotInitialised, StatementFailed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -54,6 +54,23 @@ SELECT_TOOL_TABLES = (
     "AND name IN ('migrations', 'malnu_audit', 'malnu_lock')) "
     "OR (type = 'index' AND name = 'malnu_audit_action_id' AND tbl_name = 'malnu_audit')"
 )
+
+
+def refuse_foreign_tracking(have: Mapping[str, object], where: str) -> None:
+    """:class:`ForeignTrackingTable` when ``migrations`` (in :data:`SELECT_TOOL_TABLES`'
+    rows) is not the tool's: Laravel's or TypeORM's own. Every command stopped on "no such
+    column: filename" (a traceback)."""
+    create = str(have.get("migrations") or "")
+    if "migrations" in have and not ("filename" in create and "checksum" in create):
+        columns = re.sub(r"\s+", " ", create.partition("(")[2].rpartition(")")[0]).strip()
+        raise ForeignTrackingTable(
+            where,
+            "migrations",
+            columns[:200] or "?",
+            hint="malnu-tui keeps its history in a table named migrations, and this database's "
+            "belongs to the application's framework: malnu-tui cannot track migrations here; "
+            "use the framework's own migration tool for this database",
+        )
 
 
 def schema_upgrade(have: Mapping[str, object]) -> list[str]:

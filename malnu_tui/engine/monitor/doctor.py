@@ -110,6 +110,12 @@ def _probe_create(backend: Backend) -> str:
     if backend.kind == "sqlite":
         import sqlite3
 
+        from malnu_tui.engine.backends.sqlite_open import refuse_unwritable
+
+        # Asked first, as every command that writes asks: a probe of a file this user may
+        # not write left a -wal and -shm of this user's beside the application's file, and
+        # its fix was PostgreSQL's "grant CREATE on the database/schema".
+        refuse_unwritable(backend.path)  # type: ignore[attr-defined]
         # Its own connection: the doctor's backend is read-only (and a plain one leaves the
         # file's journal mode as it is). The file exists: connect said so.
         conn = sqlite3.connect(str(backend.path), isolation_level=None, timeout=5)  # type: ignore[attr-defined]

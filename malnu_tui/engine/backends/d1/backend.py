@@ -225,6 +225,7 @@ class D1Backend:
         if self._schema_ready:
             return
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
+        q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
             self._absent = q.absent_tool_tables(have, self.display_url)
         elif todo := q.schema_upgrade(have):
