@@ -225,6 +225,7 @@ class DatabasePool:
         self.cluster = cluster
         self._ready: list[str] = []
         self._drops: list[str] = []
+        self._dropping = 0  # drops taken off the list and not yet done
         self._stopped = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="pg-database-pool", daemon=True)
@@ -233,20 +234,27 @@ class DatabasePool:
     def take(self) -> str:
         with self._changed:
             if self._ready:
-                self._changed.notify()
+                self._changed.notify_all()
                 return self._ready.pop(0)
         return _create(self.cluster, "t")
 
     def drop_later(self, name: str) -> None:
         with self._changed:
             self._drops.append(name)
-            self._changed.notify()
+            self._changed.notify_all()
+
+    def settle(self) -> None:
+        """Wait until every database handed to :meth:`drop_later` is gone (a test that drops
+        a role afterwards: what the role owned in those databases goes with them)."""
+        with self._changed:
+            while (self._drops or self._dropping) and self._thread.is_alive():
+                self._changed.wait(timeout=1)
 
     def close(self) -> None:
         """Stop the thread (databases not yet dropped go with the cluster)."""
         with self._changed:
             self._stopped = True
-            self._changed.notify()
+            self._changed.notify_all()
         self._thread.join(timeout=60)
 
     def _work(self) -> None:
@@ -257,8 +265,14 @@ class DatabasePool:
                 if self._stopped:
                     return
                 drop = self._drops.pop(0) if self._drops else None
+                self._dropping += drop is not None
             if drop is not None:
-                _drop(self.cluster, drop)
+                try:
+                    _drop(self.cluster, drop)
+                finally:
+                    with self._changed:
+                        self._dropping -= 1
+                        self._changed.notify_all()
                 continue
             try:
                 name = _create(self.cluster, "t")
@@ -280,6 +294,13 @@ def create_database(cluster: PgCluster, prefix: str = "t") -> str:
     if prefix == "t" and pool is not None:
         return pool.take()
     return _create(cluster, prefix)
+
+
+def settle_drops(cluster: PgCluster) -> None:
+    """Wait for the databases :func:`drop_database` handed to the pool to be gone."""
+    pool = _POOLS.get(cluster.port)
+    if pool is not None:
+        pool.settle()
 
 
 def drop_database(cluster: PgCluster, name: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 
 from tests.fixtures_core import CLI, REPO
-from tests.fixtures_pg import PgCluster
+from tests.fixtures_pg import PgCluster, settle_drops
 from tests.inproc import run_inproc
 
 
@@ -34,6 +34,7 @@ def role(pg_cluster: PgCluster) -> Iterator[str]:
     try:
         yield name
     finally:
+        settle_drops(pg_cluster)  # pg_url's database, dropped a moment later by the pool
         with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
