@@ -302,3 +302,24 @@ async def test_the_health_line_is_checked_again_after_an_operation(
                          and panel.report.counts["failed"] == 0)  # fmt: skip
         await wait_until(pilot, lambda: "failed migration" not in health())
         assert health().startswith("✘ health CRITICAL - no verified backup")
+
+
+async def test_a_status_that_could_not_be_read_again_says_the_list_is_the_last_one(
+    demo: Demo,
+) -> None:
+    # A refresh that fails (a D1 answering 502, a server gone, a damaged file) kept the last
+    # list on screen under "could not be read", with nothing saying it was not the state now.
+    from textual.widgets import Static
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.status_screen.current_panel()
+        assert panel is not None
+        demo.primary_db.write_bytes(b"this is no SQLite database, a half-copied file" * 100)
+        await pilot.press("ctrl+r")
+        summary = panel.query_one(".summary", Static)
+        await wait_until(pilot, lambda: "could not be read" in str(summary.render()))
+        said = str(summary.render())
+        assert "the list below is the last status read, at " in said, said
+        assert panel.table.row_count == 9  # the last list, still there
