@@ -323,3 +323,36 @@ async def test_a_status_that_could_not_be_read_again_says_the_list_is_the_last_o
         said = str(summary.render())
         assert "the list below is the last status read, at " in said, said
         assert panel.table.row_count == 9  # the last list, still there
+
+
+async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_name(
+    demo: Demo,
+) -> None:
+    # A long Indonesian table name took the whole width: "verified" (and at 80 columns even
+    # the status) was past the right edge, as it was for "✘ source gone" before.
+    import sqlite3
+
+    from malnu_tui.tui.screens.sync import SyncScreen
+
+    long = "nilai_akhir_semester_ganjil_kelas_sepuluh_ipa_tahun_ajaran_2026"
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute(f"CREATE TABLE {long} (id INTEGER PRIMARY KEY, nilai REAL)")
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "sqlite:///{demo.root / "reports.db"}"\n\n'
+            f'[sync.rapor]\nfrom = "primary"\nto = "reports"\ntables = ["{long}"]\n'
+        )
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, SyncScreen) and app.screen.states_for == "rapor"
+        )
+        await pilot.pause(0.1)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if line.startswith(" table "))
+        row = next(line for line in lines if line.startswith(" nilai_akhir_"))
+        assert " status " in header and " verified " in header, header
+        assert "never synced" in row and "…" in row, row
+        await pilot.press("escape")
