@@ -4,6 +4,7 @@ terminal shows it), not what a widget holds past an edge. Real SQLite files of t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -356,3 +357,33 @@ async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_na
         assert " status " in header and " verified " in header, header
         assert "never synced" in row and "…" in row, row
         await pilot.press("escape")
+
+
+async def test_targets_named_as_the_config_allows_open_in_the_console(tmp_path: Path) -> None:
+    # Names the CLI takes stopped the console at start with a traceback: "sekolah.lama" beside
+    # "sekolah-lama" (one tab id for both), "Sekolah Ä" (an invalid id); "sekolah [lama]"
+    # showed as "sekolah" (its tab title read as markup).
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.tui.app import MalnuApp
+
+    names = ("sekolah.lama", "sekolah-lama", "Sekolah Ä", "sekolah [lama]")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        "".join(
+            f'[targets."{n}"]\nurl = "sqlite:///{tmp_path / f"db{i}.db"}"\n'
+            for i, n in enumerate(names)
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(config=str(config), env={})
+    app = MalnuApp(settings=settings, target=settings.target(names[0]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        assert " ".join(names) in " ".join(screen_text(app).split())
+        for name in names[1:]:
+            await pilot.press("t")
+            await wait_until(pilot, lambda name=name: app.current_target().name == name)
+        assert app.sub_title.endswith("db3.db")
+        await pilot.press("ctrl+p", *"lama")
+        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: "target sekolah [lama]" in screen_text(app))
