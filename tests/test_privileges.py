@@ -259,18 +259,19 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
     tmp_path: Path, pg_cluster: PgCluster, role: str
 ) -> None:
     """PostgreSQL 15 gives a new role no CREATE on the database: ``parity`` and ``plan
-    --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on."""
+    --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on;
+    ``test`` said the role needs CREATE on the database, exit 1, without the GRANT."""
     db = tmp_path / "app.db"
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
     pg_url, dbname = pg_cluster.superuser_url, "postgres"  # (its scratch is rolled back)
-    for command in (("parity",), ("plan", "--check")):
+    for command in (("parity",), ("plan", "--check"), ("test",)):
         res = run_inproc(
             "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "m"),
             *command, "--postgres", _as(pg_url, role),
         )  # fmt: skip
         assert res.code == 2, res.err
-        assert f"hint: GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err
+        assert f"GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err
 
 
 def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
