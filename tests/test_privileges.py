@@ -579,3 +579,21 @@ def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
         assert pg.execute("SELECT count(*), max(nama) FROM siswa").fetchone() == (3, "n3")
         pg.execute(grant)  # the hint, as written, is what lets it through
     assert run_inproc(*sync, _as(pg_url, role)).code == 0
+
+
+def test_a_migration_stopped_by_statement_timeout_is_not_blamed_on_the_file(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The target's ``statement_timeout`` (or a DBA's for the role, which the file restores
+    with its own SET) cancels a long backfill: "canceling statement due to statement timeout"
+    came with "fix the file and run again"."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_backfill.sql").write_text("SELECT pg_sleep(2);\n")
+    (tmp_path / "r" / "20250101_000000_backfill.sql").write_text("SELECT 1;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    url = f"{pg_url}?statement_timeout=100ms"
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "statement timeout [SQLSTATE 57014]; all of it was rolled back" in res.err
+    assert "SET statement_timeout = '30min';" in res.err and "fix the file" not in res.err
