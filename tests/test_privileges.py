@@ -191,6 +191,15 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert "create tables: " + f"{db}: user root may not write the file (owner " in proc.stdout
     assert "grant CREATE" not in proc.stdout
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]
+    # Not even readable (0600): `log` (and `check`'s UNKNOWN) said "unable to open database
+    # file", exit 1.
+    db.chmod(0o600)
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, "log"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert f"error: {db}: user root may not read the file (owner " in proc.stderr
 
 
 def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
