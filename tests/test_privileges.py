@@ -551,7 +551,12 @@ def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM nilai").fetchone() == (0,)
         conn.execute(grant)  # the hint, as written, is what lets it in
-    assert run_inproc(*args).code == 0
+        dbname = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f"REVOKE TEMPORARY ON DATABASE {dbname} FROM PUBLIC")  # a hardened server
+    assert run_inproc(*args).code == 0  # a plain COPY: no stage
+    res = run_inproc(*args, "--key", "id")  # an upsert stages its rows in a temporary table
+    assert res.code == 2, res.err
+    assert f"GRANT TEMPORARY ON DATABASE {dbname} TO {role};" in res.err
 
 
 def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
@@ -579,14 +584,22 @@ def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
     conn.execute("UPDATE siswa SET nama = 'baru', updated_at = '2025-02-01 00:00:00' WHERE id = 3")
     conn.commit()
     conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        dbname = pg.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        pg.execute(f"REVOKE TEMPORARY ON DATABASE {dbname} FROM PUBLIC")  # a hardened server
     res = run_inproc(*sync, _as(pg_url, role))
     assert res.code == 1, res.err
     assert f'siswa: role {role} lacks DELETE on "public"."siswa"' in res.err
-    grant = f'GRANT DELETE ON "public"."siswa" TO {role}'
-    assert grant in res.err
+    assert f"database {dbname}: role {role} may not create temporary tables" in res.err
+    grants = (
+        f'GRANT DELETE ON "public"."siswa" TO {role}',
+        f"GRANT TEMPORARY ON DATABASE {dbname} TO {role}",
+    )
+    assert all(grant in res.err for grant in grants)
     with psycopg.connect(pg_url, autocommit=True) as pg:
         assert pg.execute("SELECT count(*), max(nama) FROM siswa").fetchone() == (3, "n3")
-        pg.execute(grant)  # the hint, as written, is what lets it through
+        for grant in grants:  # the hints, as written, are what let it through
+            pg.execute(grant)
     assert run_inproc(*sync, _as(pg_url, role)).code == 0
 
 
