@@ -25,18 +25,21 @@ from tests.inproc import run_inproc
 
 
 @pytest.fixture
-def role(pg_cluster: PgCluster) -> Iterator[str]:
-    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test: ask for
-    it before ``pg_url``, whose database (and what the role owned there) goes first."""
-    name = f"priv_{uuid.uuid4().hex[:8]}"
+def role(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
+    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test with
+    what it owns in ``pg_url``'s database (dropped later, by the pool's thread)."""
+    plain = f"priv_{uuid.uuid4().hex[:8]}"
+    name = sql.Identifier(plain)
     with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(name))
     try:
-        yield name
+        yield plain
     finally:
+        for where in (pg_url, pg_cluster.superuser_url):
+            with psycopg.connect(where, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(name))
         with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(name))
 
 
 def _as(pg_url: str, role: str) -> str:
