@@ -225,7 +225,6 @@ class DatabasePool:
         self.cluster = cluster
         self._ready: list[str] = []
         self._drops: list[str] = []
-        self._dropping = 0  # drops taken off the list and not yet done
         self._stopped = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="pg-database-pool", daemon=True)
@@ -243,13 +242,6 @@ class DatabasePool:
             self._drops.append(name)
             self._changed.notify_all()
 
-    def settle(self) -> None:
-        """Wait until every database handed to :meth:`drop_later` is gone (a test that drops
-        a role afterwards: what the role owned in those databases goes with them)."""
-        with self._changed:
-            while (self._drops or self._dropping) and self._thread.is_alive():
-                self._changed.wait(timeout=1)
-
     def close(self) -> None:
         """Stop the thread (databases not yet dropped go with the cluster)."""
         with self._changed:
@@ -265,14 +257,8 @@ class DatabasePool:
                 if self._stopped:
                     return
                 drop = self._drops.pop(0) if self._drops else None
-                self._dropping += drop is not None
             if drop is not None:
-                try:
-                    _drop(self.cluster, drop)
-                finally:
-                    with self._changed:
-                        self._dropping -= 1
-                        self._changed.notify_all()
+                _drop(self.cluster, drop)
                 continue
             try:
                 name = _create(self.cluster, "t")
@@ -294,13 +280,6 @@ def create_database(cluster: PgCluster, prefix: str = "t") -> str:
     if prefix == "t" and pool is not None:
         return pool.take()
     return _create(cluster, prefix)
-
-
-def settle_drops(cluster: PgCluster) -> None:
-    """Wait for the databases :func:`drop_database` handed to the pool to be gone."""
-    pool = _POOLS.get(cluster.port)
-    if pool is not None:
-        pool.settle()
 
 
 def drop_database(cluster: PgCluster, name: str) -> None:
