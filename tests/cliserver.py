@@ -58,6 +58,8 @@ PRELOAD = (
     "rich.table",
 )
 
+PACKAGE = Path(__file__).resolve().parent.parent / "malnu_tui"
+
 # Read by Python itself as it starts: a run that sets one of these differently gets its own
 # interpreter.
 STARTUP_KEYS = ("PYTHON", "LC_", "LANG")
@@ -183,6 +185,7 @@ class _Server:
         repo = Path(__file__).resolve().parent.parent
         self.env = dict(os.environ)
         self.owner = os.getpid()  # a forked test process starts its own
+        self.sources = _sources()  # taken before the imports: an edit during them counts
         log = Path(self.dir) / "log"
         with log.open("wb") as errors:
             self.proc = subprocess.Popen(
@@ -217,10 +220,30 @@ _server: _Server | None = None
 _server_lock = threading.Lock()
 
 
+def _sources() -> tuple[int, int]:
+    """(how many, newest change) of the package's files: a fresh process imports them as
+    they are now, so a server that imported older ones is replaced (an edit or a `git merge`
+    during a test session would otherwise mix old preloaded modules with new lazy ones)."""
+    stamps = [
+        os.stat(os.path.join(folder, name)).st_mtime_ns
+        for folder, _dirs, names in os.walk(PACKAGE)
+        for name in names
+        if not name.endswith(".pyc")
+    ]
+    return len(stamps), max(stamps, default=0)
+
+
 def _get_server() -> _Server:
     global _server
     with _server_lock:
-        if _server is None or _server.owner != os.getpid() or _server.proc.poll() is not None:
+        if (
+            _server is None
+            or _server.owner != os.getpid()
+            or _server.proc.poll() is not None
+            or _server.sources != _sources()
+        ):
+            if _server is not None and _server.owner == os.getpid():
+                _server.close()
             _server = _Server()
         return _server
 
