@@ -567,8 +567,8 @@ class SQLiteBackend:
         row = self.conn.execute(f"SELECT count(*) FROM {q.quote_ident(table)}").fetchone()
         return int(row[0])
 
-    def schema_fingerprint(self) -> str:
-        rows = self.conn.execute(q.SELECT_SCHEMA).fetchall()
+    def schema_fingerprint(self, rule: str = q.NOT_INTERNAL) -> str:
+        rows = self.conn.execute(q.select_schema(rule)).fetchall()
         text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
         return hashlib.sha256(text.encode()).hexdigest()
 

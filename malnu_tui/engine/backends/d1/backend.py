@@ -550,8 +550,8 @@ class D1Backend:
         rows = self.api.raw(f"SELECT count(*) FROM {q.quote_ident(table)}").rows
         return int(rows[0][0])
 
-    def schema_fingerprint(self) -> str:
-        rows = self.api.raw(q.SELECT_SCHEMA).rows
+    def schema_fingerprint(self, rule: str = q.NOT_INTERNAL) -> str:
+        rows = self.api.raw(q.select_schema(rule)).rows
         text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
         return hashlib.sha256(text.encode()).hexdigest()
 
