@@ -111,6 +111,7 @@ class PostgresBackend:
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
         connect_timeout: int = 10,
         read_only: bool = False,
+        fresh_ok: bool = False,
     ) -> None:
         self.display_url = mask_url(url)
         # Read-only (monitoring): no tool table created or altered (ensure_schema says
@@ -118,6 +119,7 @@ class PostgresBackend:
         # transaction-mode pooler (Supabase's port 6543) a session setting stays on the server
         # connection the application gets next, and "off" would undo a DBA's freeze.
         self.read_only = read_only
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
         self.schema = schema
@@ -226,7 +228,7 @@ class PostgresBackend:
             if (TRACKING_TABLE, None) in missing:
                 refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:
-                if (TRACKING_TABLE, None) in missing:
+                if (TRACKING_TABLE, None) in missing and not self._fresh_ok:
                     raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
                 self._pending_upgrade, self._schema_ready = missing, True
                 return
@@ -278,6 +280,8 @@ class PostgresBackend:
     def fetch_records(self) -> list[TrackingRecord]:
         """Every row of the tracking table, by filename."""
         self.ensure_schema()
+        if (TRACKING_TABLE, None) in self._pending_upgrade:  # a dry run of a new database
+            return []
         cols = tracking_columns(self._pending_upgrade)  # read-only: NULL for a missing one
         rows = self._query(
             sql.SQL(
@@ -558,7 +562,9 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
-def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
+def open_target(
+    target: Target, *, read_only: bool = False, fresh_ok: bool = False
+) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
@@ -570,4 +576,5 @@ def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
         statement_timeout=str(options.get("statement_timeout", opts.statement_timeout)),
         lock_timeout=str(options.get("lock_timeout", opts.lock_timeout)),
         read_only=read_only,
+        fresh_ok=fresh_ok,
     )

@@ -63,6 +63,7 @@ class SQLiteBackend:
         busy_timeout: float = BUSY_TIMEOUT_S,
         read_only: bool = False,
         live: bool = False,
+        fresh_ok: bool = False,
     ) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
@@ -72,6 +73,7 @@ class SQLiteBackend:
         # table created (ensure_schema says NotInitialised): a check never writes what it watches.
         self.read_only = read_only = read_only or live
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
         check_path(self.path, create=not read_only)
         try:
             # live: read-only, and locking as the application does (an import's source).
@@ -195,7 +197,7 @@ class SQLiteBackend:
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
         q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
-            self._absent = q.absent_tool_tables(have, self.display_url)
+            self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
             with self.transaction() as c:
                 for statement in todo:
@@ -205,6 +207,8 @@ class SQLiteBackend:
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
         self.ensure_schema()
+        if "migrations" in self._absent:
+            return []
         rows = self.conn.execute(q.SELECT_RECORDS).fetchall()
         return [
             TrackingRecord(
@@ -573,9 +577,11 @@ class SQLiteBackend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def open_target(target: Target, *, read_only: bool = False, live: bool = False) -> SQLiteBackend:
+def open_target(
+    target: Target, *, read_only: bool = False, live: bool = False, fresh_ok: bool = False
+) -> SQLiteBackend:
     """Open the SQLite file a ``sqlite:`` target names (``live``: an import's source, only read,
     while its application writes)."""
     from malnu_tui.engine.urls import sqlite_path
 
-    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live)
+    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live, fresh_ok=fresh_ok)

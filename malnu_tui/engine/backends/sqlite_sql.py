@@ -86,13 +86,16 @@ def schema_upgrade(have: Mapping[str, object]) -> list[str]:
     return todo
 
 
-def absent_tool_tables(have: Mapping[str, object], where: str) -> frozenset[str]:
+def absent_tool_tables(
+    have: Mapping[str, object], where: str, *, fresh_ok: bool = False
+) -> frozenset[str]:
     """The tool tables missing from ``have`` (:data:`SELECT_TOOL_TABLES`' rows), and
     ``malnu_lock.purpose`` for a lock table made before that column, for a read-only backend
-    that must not create them; :class:`NotInitialised` without ``migrations``."""
-    if "migrations" not in have:
+    that must not create them; :class:`NotInitialised` without ``migrations``, unless
+    ``fresh_ok`` (a dry run: no tracking table is every migration pending)."""
+    if "migrations" not in have and not fresh_ok:
         raise NotInitialised(where)
-    absent = {"malnu_audit", "malnu_lock"} - set(have)
+    absent = {"migrations", "malnu_audit", "malnu_lock"} - set(have)
     if "malnu_lock" in have and "purpose" not in str(have["malnu_lock"] or ""):
         absent.add("malnu_lock.purpose")
     return frozenset(absent)

@@ -151,9 +151,10 @@ class D1Backend:
 
     kind: Kind = "d1"
 
-    def __init__(self, api: D1Api, *, read_only: bool = False) -> None:
+    def __init__(self, api: D1Api, *, read_only: bool = False, fresh_ok: bool = False) -> None:
         self.api = api
         self.read_only = read_only  # monitoring: no tool table created (NotInitialised)
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
         self._absent: frozenset[str] = frozenset()
         self.location = api.location
         self.display_url = api.location.url
@@ -227,7 +228,7 @@ class D1Backend:
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
         q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
-            self._absent = q.absent_tool_tables(have, self.display_url)
+            self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A lock table
             # made before the purpose column: a re-send after the batch (all or nothing) took
@@ -564,7 +565,7 @@ def _token_variable(options: Mapping[str, Any]) -> str:
     return d1_token_variable(options, "D1 option", ENV_TOKEN)
 
 
-def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
+def open_target(target: Target, *, read_only: bool = False, fresh_ok: bool = False) -> D1Backend:
     """Connect to the D1 database a ``d1://ACCOUNT_ID/DATABASE_ID`` target names.
 
     Token: the target's ``api_token`` option, else the variable named by ``api_token_env``
@@ -595,4 +596,4 @@ def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
         policy=RetryPolicy.from_options(options),
         token_source=source,
     )
-    return D1Backend(api, read_only=read_only)
+    return D1Backend(api, read_only=read_only, fresh_ok=fresh_ok)
