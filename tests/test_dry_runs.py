@@ -44,6 +44,9 @@ def test_dry_runs_write_nothing_to_sqlite(mdirs: MigrationDirs, tmp_path: Path) 
     mistyped = tmp_path / "mistyped" / "path.db"
     res = run_cli("--database", f"sqlite:///{mistyped}", "recover", "--to", "now", "--dry-run")
     assert res.code == 2 and "does not exist" in res.err, res.err
+    # What the first `up` would make: read as a new empty database, still not created.
+    first = run_cli("--database", f"sqlite:///{mistyped}", *mdirs.args(), "up", "--dry-run")
+    assert first.code == 0 and "3 migration(s) would run" in first.err, first.err
     assert not mistyped.parent.exists()
 
 

@@ -74,10 +74,18 @@ class SQLiteBackend:
         self.read_only = read_only = read_only or live
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
         self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
-        check_path(self.path, create=not read_only)
+        # A dry run of a database not made yet (`up --dry-run` before the first `up`): read
+        # as the new empty database `up` would make, in memory; the file is not created.
+        new = fresh_ok and not self.path.exists()
+        if not new:
+            check_path(self.path, create=not read_only)
         try:
             # live: read-only, and locking as the application does (an import's source).
-            self.conn = connect(self.path, busy_timeout, read_only, live=live)
+            self.conn = (
+                sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                if new
+                else connect(self.path, busy_timeout, read_only, live=live)
+            )
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]

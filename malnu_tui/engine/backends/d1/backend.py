@@ -240,6 +240,8 @@ class D1Backend:
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
         self.ensure_schema()
+        if "migrations" in self._absent:
+            return []
         self._flush()
         return [
             TrackingRecord(
