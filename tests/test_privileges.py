@@ -5,10 +5,12 @@ grant or change, before anything is written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +88,15 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
 ) -> None:
     """``default_transaction_read_only = on`` for the role (a DBA's freeze; Supabase's on a
     full disk): ``up`` took a safety backup, failed on the file's first statement, and said
-    its failure "could not be recorded either …: the database stopped answering"."""
+    its failure "could not be recorded either …: the database stopped answering". `doctor`
+    gave "grant CREATE on the database/schema" for it, and for a missing GRANT its error ran
+    over three lines (the statement, a caret), the fix on the last."""
+    url = _as(pg_url, role)
+    doctor = run_inproc("--database", url, "doctor")
+    assert (
+        "create tables: permission denied for schema public [SQLSTATE 42501] (fix: as the "
+        f"schema's owner: GRANT CREATE ON SCHEMA public TO {role};)\n" in doctor.out
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
     (tmp_path / "m").mkdir()
@@ -94,7 +104,6 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
     (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
     dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
-    url = _as(pg_url, role)
     assert run_inproc("--database", url, *dirs, "status").code == 0  # the tool's tables
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
@@ -107,6 +116,9 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
         assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+    doctor = run_inproc("--database", url, "doctor")
+    assert f"read-only (default_transaction_read_only = on for role {role})" in doctor.out
+    assert "grant CREATE" not in doctor.out
 
 
 def test_a_table_another_role_owns_is_said_as_the_role_and_the_owner_not_a_bad_file(
@@ -423,3 +435,146 @@ def test_a_frameworks_own_migrations_table_is_left_alone_and_said(
         ).fetchone()
     assert columns == (3,)  # as Laravel made it
     assert run_inproc("--database", f"{pg_url}?schema=malnu", "status").code == 0  # the way out
+
+
+def test_a_role_search_path_that_names_no_schema_is_said_not_blamed_on_the_file(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """``ALTER ROLE … SET search_path = reporting`` where no such schema is (a DBA's, for
+    reports): a migration's unqualified names resolve nowhere, and the failure said "fix the
+    file and run again"."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute(f"ALTER ROLE {role} SET search_path = reporting")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE kelas (id int);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE kelas;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert (
+        "no schema has been selected to create in [SQLSTATE 3F000]; this session's search_path "
+        "(reporting) names no schema that exists; all of it was rolled back" in res.err
+    )
+    assert "RESET search_path" in res.err and "fix the file" not in res.err
+
+
+@contextlib.contextmanager
+def hot_standby(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
+    """A real read replica of the test cluster as it is now (pg_basebackup -R: standby.signal
+    and the primary's conninfo); yields the URL of ``pg_url``'s database there. Stopped and
+    removed afterwards."""
+    import shutil
+    import tempfile
+
+    from tests.fixtures_pg import _free_port, _run, _wait_ready, stop_cluster
+
+    base = Path(tempfile.mkdtemp(prefix="malnu-standby-"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    try:
+        _run(
+            [pg_cluster.bin("pg_basebackup"), "-h", pg_cluster.host, "-p", str(pg_cluster.port),
+             "-U", "postgres", "-D", str(data), "-R", "-X", "stream", "--checkpoint=fast",
+             "--no-sync"],
+            "pg_basebackup",
+        )  # fmt: skip
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+            "-c fsync=off -c max_connections=60 -c shared_buffers=32MB"
+        )
+        _run(
+            [pg_cluster.bin("pg_ctl"), "-D", str(data), "-o", options, "-l",
+             str(base / "server.log"), "-w", "-t", "60", "start"],
+            "pg_ctl start (standby)",
+        )  # fmt: skip
+        _wait_ready("127.0.0.1", port, time.monotonic() + 30)
+        yield pg_url.replace(f":{pg_cluster.port}/", f":{port}/", 1)
+    finally:
+        stop_cluster(pg_cluster.bin_dir, data)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """An operator's URL pointing at a read replica: `up` took a safety backup, failed on the
+    file's first statement ("cannot execute CREATE TABLE in a read-only transaction") and said
+    the database "stopped answering, not the file"."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
+    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    assert run_inproc("--database", pg_url, *dirs, "status").code == 0  # the tool's tables
+    with hot_standby(pg_cluster, pg_url) as replica:
+        with psycopg.connect(replica, autocommit=True) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        res = run_inproc("--database", replica, *dirs, "up", "--yes")
+    assert res.code == 2, res.err
+    assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
+    assert "safety backup" not in res.err and "point the target at the primary" in res.err
+
+
+def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A loader's grant, SELECT and INSERT: the import's own lock against other writers (SHARE
+    ROW EXCLUSIVE, for which PostgreSQL asks UPDATE, DELETE or TRUNCATE) failed as a bare
+    "permission denied for table nilai", exit 1, though the role may insert there."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute("CREATE TABLE nilai (id int PRIMARY KEY, skor int)")
+        conn.execute(f"GRANT SELECT, INSERT ON nilai TO {role}")
+    csv = tmp_path / "nilai.csv"
+    csv.write_text("id,skor\n1,90\n2,80\n")
+    url = _as(pg_url, role)
+    args = ("--database", url, "import", str(csv), "--table", "nilai", "--yes", "--no-backup")
+    res = run_inproc(*args)
+    assert res.code == 2, res.err
+    assert f"role {role} may not lock it against other writers" in res.err
+    grant = f'GRANT UPDATE ON "public"."nilai" TO {role};'
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM nilai").fetchone() == (0,)
+        conn.execute(grant)  # the hint, as written, is what lets it in
+    assert run_inproc(*args).code == 0
+
+
+def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A reporting role given SELECT, INSERT and UPDATE on the copy (the DBA made it): every
+    sync failed at its state row ("permission denied for schema public": CREATE TABLE IF NOT
+    EXISTS asks for CREATE even when the table is there); past that, its upserts committed and
+    it failed at the deletes, the copy left half-synced."""
+    src = tmp_path / "primary.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT, updated_at TEXT)")
+    conn.executemany(
+        "INSERT INTO siswa VALUES (?, ?, '2025-01-01 00:00:00')", [(i, f"n{i}") for i in (1, 2, 3)]
+    )
+    conn.commit()
+    sync = ("sync", "--from", f"sqlite:///{src}", "--tables", "siswa", "--yes", "--to")
+    assert run_inproc(*sync, pg_url).code == 0  # the DBA's first copy
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute(f"GRANT SELECT, INSERT, UPDATE ON siswa, malnu_sync TO {role}")
+        pg.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON migrations, malnu_audit, malnu_lock TO {role}"
+        )
+    conn.execute("DELETE FROM siswa WHERE id = 2")
+    conn.execute("UPDATE siswa SET nama = 'baru', updated_at = '2025-02-01 00:00:00' WHERE id = 3")
+    conn.commit()
+    conn.close()
+    res = run_inproc(*sync, _as(pg_url, role))
+    assert res.code == 1, res.err
+    assert f'siswa: role {role} lacks DELETE on "public"."siswa"' in res.err
+    grant = f'GRANT DELETE ON "public"."siswa" TO {role}'
+    assert grant in res.err
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        assert pg.execute("SELECT count(*), max(nama) FROM siswa").fetchone() == (3, "n3")
+        pg.execute(grant)  # the hint, as written, is what lets it through
+    assert run_inproc(*sync, _as(pg_url, role)).code == 0

@@ -32,12 +32,12 @@ def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
     return missing
 
 
-async def test_every_key_of_the_status_sync_and_backups_screens_is_on_them_at_80_columns(
-    demo: Demo,
-) -> None:
+async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
     # The footer is one line: at 80 columns p/h/s/i/t/^r/U/D/C of the status screen (and
-    # F and ^r of sync, ^r of backups) were only in help and the palette.
+    # F and ^r of sync, ^r of backups) were only in help and the palette, and the SQL view's
+    # footer ran under the palette key ("c Check▏^p paletteS": no q, no f1).
     from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.sql_view import SqlViewScreen
     from malnu_tui.tui.screens.status import StatusScreen
     from malnu_tui.tui.screens.sync import SyncScreen
 
@@ -49,11 +49,13 @@ async def test_every_key_of_the_status_sync_and_backups_screens_is_on_them_at_80
         await pilot.pause(0.1)
         assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
         assert " P Recover " in screen_text(app)
-        for key, cls in (("s", SyncScreen), ("b", BackupBrowser)):
+        for key, cls in (("s", SyncScreen), ("b", BackupBrowser), ("v", SqlViewScreen)):
             await pilot.press(key)
             await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
             await pilot.pause(0.1)
             assert _keys_on_screen(app, cls) == []
+            footer = screen_text(app).splitlines()[-1]
+            assert " q Quit f1 Help " in footer and footer.rstrip().endswith("^p palette")
             await pilot.press("escape")
             await wait_until(pilot, lambda: loaded(app))
 
@@ -253,3 +255,50 @@ async def test_the_alerts_view_never_says_no_runs_of_a_target_it_could_not_read(
         assert "not read: mati cannot be reached" in cells, cells
         assert "no runs recorded" not in cells
         await pilot.press("escape")
+
+
+async def test_the_health_line_is_checked_again_after_an_operation(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The health line was checked at most every 30 s: after clearing a failed migration it
+    # still said "1 failed migration in the last hour" under "✘ 0 failed" (and `check` OK).
+    from textual.widgets import Static
+
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+    from malnu_tui.tui.widgets.target_panel import TargetPanel
+
+    # Never again by the clock here: only what the operation does can bring it up to date.
+    monkeypatch.setattr("malnu_tui.tui.widgets.target_panel.HEALTH_SECONDS", 3600.0)
+    name = "20251126_000000_tambah_kolom_wali_kelas.sql"
+    (demo.root / "migrations" / name).write_text(
+        "ALTER TABLE data_wali_kelas ADD COLUMN nomor_telepon TEXT;\n", encoding="utf-8"
+    )
+    target = demo.target()
+    mset = discover(target.migrations_dir, target.rollback_dir)
+    backend = open_backend(target)
+    try:
+        with pytest.raises(MigrationFailed):
+            apply_plan(backend, mset, plan_up(backend, mset))
+    finally:
+        backend.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.status_screen.current_panel()
+        assert panel is not None
+
+        def health() -> str:
+            assert isinstance(panel, TargetPanel)
+            return str(panel.query_one(".health", Static).render())
+
+        await wait_until(pilot, lambda: "1 failed migration" in health())
+        await pilot.press("end", "C")
+        await wait_until(pilot, lambda: app.screen is not app.status_screen)
+        await pilot.pause(0.3)
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: loaded(app) and panel.report is not None
+                         and panel.report.counts["failed"] == 0)  # fmt: skip
+        await wait_until(pilot, lambda: "failed migration" not in health())
+        assert health().startswith("✘ health CRITICAL - no verified backup")

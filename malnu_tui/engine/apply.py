@@ -27,6 +27,7 @@ from malnu_tui.engine.backends.base import (
     RemoveRecord,
 )
 from malnu_tui.engine.errors import (
+    NO_SCHEMA_ON_PATH,
     BackendError,
     ConfigError,
     GroupCommitFailed,
@@ -102,6 +103,13 @@ class MigrationFailed(MalnuError):
                 "another session held a lock this needs (the sessions are named above, where "
                 "any still hold one): run it again once they end, or raise the file's SET "
                 "lock_timeout"
+            )
+        elif "search_path (" in failure.error and NO_SCHEMA_ON_PATH in failure.error:
+            outcome = "all of it was rolled back"
+            hint = (
+                "the file may well be right: the role's (or database's) search_path points at "
+                "no schema, so its unqualified names resolve nowhere: `ALTER ROLE … RESET "
+                "search_path;` (or SET search_path at the file's top), then run it again"
             )
         elif _DISK_TROUBLE.search(failure.error):  # a full (or failing) disk: not the file
             outcome = "all of it was rolled back"

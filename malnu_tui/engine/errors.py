@@ -150,6 +150,11 @@ class LockLost(MalnuError):
         )
 
 
+# What a failed PostgreSQL statement's error ends with when the session's search_path names no
+# schema that exists (backends/pg_sql.py): not the file's fault (engine/apply.py's hint).
+NO_SCHEMA_ON_PATH = "names no schema that exists"
+
+
 class StatementFailed(MalnuError):
     """A statement of a migration failed; the whole migration was rolled back, except what
     ``left`` names (a statement outside a transaction that stopped half-way and could not be

@@ -172,7 +172,7 @@ class MalnuApp(App[int]):
         return True
 
     def _refresh_after(self, _result: object = None) -> None:
-        self.status_screen.reload(all_targets=True)
+        self.status_screen.reload(all_targets=True, health=True)
         self.status_screen.focus_table()
 
     def action_quit_app(self) -> None:
@@ -204,7 +204,7 @@ class MalnuApp(App[int]):
 
     def action_refresh_status(self) -> None:
         if self._back_home():
-            self.status_screen.reload(all_targets=True)
+            self.status_screen.reload(all_targets=True, health=True)
 
     def action_open_help(self) -> None:
         from malnu_tui.tui.screens.help import HelpScreen

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.errors import BackendError, MalnuError, StatementFailed
+from malnu_tui.engine.errors import NO_SCHEMA_ON_PATH, BackendError, MalnuError, StatementFailed
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
@@ -167,10 +167,13 @@ def explained(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> Statem
     transaction is rolled back: for a statement that gave up on a lock (``lock_timeout``), the
     sessions that hold locks in the database now (an application idle in a transaction, as a
     rule); for one the role may not run (``must be owner of table …``, ``permission denied
-    for schema …``), the role the tool runs as and the object's owner. Else ``failure``."""
-    if conn.closed or exc.sqlstate not in (LOCK_NOT_AVAILABLE, INSUFFICIENT_PRIVILEGE):
+    for schema …``), the role the tool runs as and the object's owner; for a name found
+    nowhere, a ``search_path`` that names no schema. Else ``failure``."""
+    if conn.closed or exc.sqlstate not in (LOCK_NOT_AVAILABLE, INSUFFICIENT_PRIVILEGE, *_NOWHERE):
         return failure
-    if exc.sqlstate == INSUFFICIENT_PRIVILEGE:
+    if exc.sqlstate in _NOWHERE:
+        facts = _nowhere(conn)
+    elif exc.sqlstate == INSUFFICIENT_PRIVILEGE:
         facts = _privilege_facts(conn, exc.diag.message_primary or "")
     else:
         holders = lock_holders(conn, any_mode=True)
@@ -182,6 +185,22 @@ def explained(conn: Any, failure: StatementFailed, exc: psycopg.Error) -> Statem
 
 
 INSUFFICIENT_PRIVILEGE = "42501"
+# undefined_table, invalid_schema_name ("no schema has been selected to create in")
+_NOWHERE = ("42P01", "3F000")
+
+
+def _nowhere(conn: Any) -> str:
+    """Why an unqualified name found nothing, when the session's ``search_path`` (the role's
+    or the database's: ``ALTER ROLE … SET search_path``) names no schema that exists."""
+    try:
+        row = conn.execute("SELECT current_schema(), current_setting('search_path')").fetchone()
+    except psycopg.Error:
+        return ""
+    if row is None or row[0] is not None:
+        return ""
+    return f"this session's search_path ({row[1] or 'empty'}) {NO_SCHEMA_ON_PATH}"
+
+
 # PostgreSQL's words for an object the role does not own, with the catalog query of its owner.
 _OWNER_OF = re.compile(
     r"^must be owner of (?:(table|view|materialized view|index|sequence|relation|foreign table)"

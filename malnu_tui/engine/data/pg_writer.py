@@ -19,7 +19,7 @@ from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, counts_from
-from malnu_tui.engine.errors import BackendError, DatabaseBusy
+from malnu_tui.engine.errors import BackendError, DatabaseBusy, NotPermitted
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
@@ -84,6 +84,22 @@ class PgUnit:
             "the import again",
         )
 
+    def _no_lock(self) -> NotPermitted:
+        """A role with INSERT (a loader's grant) but none of what PostgreSQL asks of a lock that
+        stops other writers: said with the grant (it was a bare "permission denied for table
+        nilai", exit 1, though the role may insert there)."""
+        from malnu_tui.engine.backends.pg_session import role_name
+
+        role = role_name(self.conn) or "…"
+        return NotPermitted(
+            f"table {self.spec.table} of {self.backend.display_url}: role {role} may not lock "
+            "it against other writers (LOCK TABLE … IN SHARE ROW EXCLUSIVE MODE, which the "
+            "import takes so that its count check means something); nothing was imported",
+            hint=f"PostgreSQL asks UPDATE, DELETE or TRUNCATE on the table for that lock: GRANT "
+            f"UPDATE ON {self._t.as_string(self.conn)} TO {role}; (as the table's owner), or "
+            "import as the owner",
+        )
+
     def _count(self) -> int:
         row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t)).fetchone()
         return int(row[0]) if row else 0
@@ -95,7 +111,13 @@ class PgUnit:
             self._open = True
             every_row(self.conn, local=True)  # every row, or an error: never what a policy shows
             # Other writers wait (readers do not): the count check must mean something.
-            self.conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._t))
+            try:
+                self.conn.execute(
+                    sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(self._t)
+                )
+            except psycopg.errors.InsufficientPrivilege:
+                self.rollback()
+                raise self._no_lock() from None
             self.before = self._count()
             self._start()
         except psycopg.errors.LockNotAvailable:

@@ -105,6 +105,30 @@ def _server_version(backend: Backend) -> str:
     return f"Cloudflare D1 ({info.get('version', '?')}, {size} bytes)"
 
 
+def _probe_create_pg(backend: Backend) -> None:
+    """The PostgreSQL probe: a read-only session (a replica, a frozen role) said as such, not
+    as a missing GRANT; the error on one line (psycopg's ran on with the statement and a caret
+    under it, and the fix came three lines down)."""
+    import psycopg
+
+    from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name
+    from malnu_tui.engine.backends.pg_sql import error_text
+    from malnu_tui.engine.errors import BackendError
+
+    pg: Any = backend.conn  # type: ignore[attr-defined]
+    refuse_read_only(pg, backend.display_url)
+    try:
+        with pg.transaction(force_rollback=True):
+            pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
+    except psycopg.Error as exc:
+        hint = None
+        if exc.sqlstate == "42501":
+            row = pg.execute("SELECT current_schema()").fetchone()
+            where = sql_name(str(row[0])) if row and row[0] else "public"
+            hint = f"as the schema's owner: GRANT CREATE ON SCHEMA {where} TO {role_name(pg)};"
+        raise BackendError(error_text(exc), hint=hint) from None
+
+
 def _probe_create(backend: Backend) -> str:
     """Create and drop a scratch table (rolled back where DDL is transactional)."""
     if backend.kind == "sqlite":
@@ -128,9 +152,7 @@ def _probe_create(backend: Backend) -> str:
         finally:
             conn.close()
     elif backend.kind == "postgresql":
-        pg: Any = backend.conn  # type: ignore[attr-defined]
-        with pg.transaction(force_rollback=True):
-            pg.execute(f"CREATE TABLE {PROBE_TABLE} (x integer)")
+        _probe_create_pg(backend)
     else:
         # One batch D1 rolls back whole: nothing written (two committed requests, a CREATE and
         # a DROP, made two bookmarks and left the table behind when the DROP failed).

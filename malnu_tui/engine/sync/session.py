@@ -275,6 +275,11 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
             "translation's name for it, as `up` makes it from SQLite migrations)"
         )
         hints.append(SyncRefused.MIRROR_CASE)
+    if s.dst.kind == "postgresql":  # what the role may not write, before anything is
+        copies = [dst_tables.get(table_key(s.dst, t), t) for t in names]
+        lacking = s.dst.missing_grants(copies)  # type: ignore[attr-defined]
+        problems += [p for p, _grant in lacking]
+        hints += [f"as the tables' owner: {grant}" for _p, grant in lacking]
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import psycopg
 from psycopg import sql
 
+from malnu_tui.engine.backends.pg_session import role_name, sql_name
 from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, with_params
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
@@ -43,10 +46,15 @@ class PostgresState(PostgresKeys):
         if self._state_ready:
             return
         name = self._t(STATE_TABLE).as_string(self.conn)
-        upgrade = state_upgrade(self._state_columns(), name)
+        present = self._state_columns()
+        if present:  # CREATE … IF NOT EXISTS asks for CREATE on the schema even then: a role
+            # without it (the DBA made the table) failed every sync ("permission denied for
+            # schema public")
+            for ddl in state_upgrade(present, name):
+                self.conn.execute(ddl.encode())
+            return
         create_schema_if_missing(self.conn, self.schema)
-        for ddl in (STATE_DDL.format(t=name), *upgrade):
-            self.conn.execute(ddl.encode())
+        self.conn.execute(STATE_DDL.format(t=name).encode())
 
     def _state_columns(self) -> list[str]:
         """The state table's columns (none: there is no state table)."""
@@ -81,3 +89,32 @@ class PostgresState(PostgresKeys):
             self._state_ready = True
         except psycopg.Error as exc:
             raise pg_error(self.label, exc) from None
+
+    def missing_grants(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        """What this role lacks to write the copies of ``tables`` (an existing copy needs
+        SELECT, INSERT, UPDATE and DELETE, the state table the first three; a new copy, CREATE
+        on the schema), as (problem, the GRANT) pairs. Asked before anything is written: a role
+        without DELETE had the sync's upserts committed, then failed at its deletes."""
+        names = [*tables, STATE_TABLE]
+        rows = self._rows(
+            "SELECT to_regclass(q) IS NOT NULL, (SELECT string_agg(p, ', ' ORDER BY o) FROM "
+            "unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) WITH ORDINALITY AS x(p, o) "
+            "WHERE to_regclass(q) IS NOT NULL AND NOT has_table_privilege(q, p)), "
+            "has_schema_privilege(%s, 'CREATE') "
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS t(q, i) ORDER BY i",
+            (self.schema, [self._t(t).as_string(self.conn) for t in names]),
+        )
+        role = role_name(self.conn) or "…"
+        out = []
+        for table, (exists, lacks, may_create) in zip(names, rows, strict=True):
+            q = self._t(table).as_string(self.conn)
+            # (the state table's rows are deleted only with an empty copy the sync dropped)
+            keep = ("DELETE",) if table == STATE_TABLE else ()
+            lacking = ", ".join(p for p in (lacks or "").split(", ") if p and p not in keep)
+            if exists and lacking:
+                grant = f"GRANT {lacking} ON {q} TO {role}"
+                out.append((f"{table}: role {role} lacks {lacking} on {q}", grant))
+            elif not exists and not may_create and table != STATE_TABLE:
+                grant = f"GRANT CREATE ON SCHEMA {sql_name(self.schema)} TO {role}"
+                out.append((f"{table}: role {role} may not create its copy here", grant))
+        return out

@@ -32,6 +32,7 @@ from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.plain import DataTable, Label, Static
 from malnu_tui.tui.widgets.state import state_text
 
@@ -195,8 +196,10 @@ class SqlViewScreen(Screen[None]):
         Binding("m", "show('migration')", "Migration", id="sql.migration"),
         Binding("r", "show('rollback')", "Rollback", id="sql.rollback"),
         Binding("d", "toggle_layout", "Split/diff", id="sql.layout"),
-        Binding("g", "goto_finding", "Go to finding", id="sql.goto"),
-        Binding("c", "check", "Check on PostgreSQL", id="sql.check"),
+        # On the more: line (widgets/more_keys.py): in the footer at 80 columns they pushed
+        # "c Check on PostgreSQL", "q Quit" and "f1 Help" under the palette key.
+        Binding("g", "goto_finding", "Go to finding", show=False, id="sql.goto"),
+        Binding("c", "check", "Check on PostgreSQL", show=False, id="sql.check"),
     ]
 
     def __init__(self, target: Target, status: MigrationStatus, mset: MigrationSet) -> None:
@@ -242,6 +245,7 @@ class SqlViewScreen(Screen[None]):
         )
         yield DataTable(id="findings", cursor_type="row")
         yield Static("", id="finding-detail")
+        yield MoreKeys()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

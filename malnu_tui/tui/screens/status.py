@@ -129,10 +129,12 @@ class StatusScreen(Screen[None]):
         m = panel.selected()
         return (m, panel.mset) if m is not None else None
 
-    def reload(self, *, all_targets: bool = False) -> None:
+    def reload(self, *, all_targets: bool = False, health: bool = False) -> None:
+        """Read the status again (of every target with ``all_targets``); ``health``: their
+        health too, at once (after an operation, or a refresh asked for)."""
         for panel in self.query(TargetPanel):
             if all_targets or panel is self.current_panel():
-                panel.reload()
+                panel.reload(health=health)
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:

@@ -68,6 +68,12 @@ def summary_text(
     return text
 
 
+def health_basis(report: StatusReport) -> tuple[object, ...]:
+    """What of a status the health line depends on: each migration's state, and the lock."""
+    lock = report.lock.describe() if report.lock is not None else None
+    return (tuple((m.filename, m.state) for m in report.migrations), lock)
+
+
 class TargetPanel(Vertical):
     """Loads and shows the status of one target; reload with :meth:`reload`."""
 
@@ -87,6 +93,8 @@ class TargetPanel(Vertical):
         self.token: tuple[int, ...] | None = None
         self.health: TargetHealth | None = None
         self.health_at: float | None = None
+        self.health_basis: tuple[object, ...] | None = None  # the status it was checked on
+        self.health_due = False  # check again with the next status (after an operation)
 
     def compose(self) -> ComposeResult:
         yield Static("reading status…", classes="summary")
@@ -98,9 +106,11 @@ class TargetPanel(Vertical):
     def table(self) -> MigrationTable:
         return self.query_one(MigrationTable)
 
-    def reload(self, *, quiet: bool = False) -> None:
+    def reload(self, *, quiet: bool = False, health: bool = False) -> None:
         """Read the status again; ``quiet`` (the automatic refresh) keeps the current picture on
-        screen until the new one arrives."""
+        screen until the new one arrives; ``health``: check the target's health again with it
+        (after an operation, or a refresh asked for)."""
+        self.health_due = self.health_due or health
         self.loading_started = True
         self.reading = True
         if not quiet or self.report is None:
@@ -136,10 +146,18 @@ class TargetPanel(Vertical):
         self.token = event.token
         self.query_one(ErrorBox).clear()
         # Health at most every HEALTH_SECONDS, and only once the table is painted (the check
-        # must not slow the first picture down).
+        # must not slow the first picture down); at once when the status it was checked on
+        # changed, or after an operation: a repair, a cleared failure or an apply left
+        # "✘ health CRITICAL - 1 failed migration…" under "0 failed" for up to 30 s.
         now = time.monotonic()
-        if self.health_at is None or now - self.health_at >= HEALTH_SECONDS:
-            self.health_at = now
+        basis = health_basis(event.report)
+        if (
+            self.health_due
+            or basis != self.health_basis
+            or self.health_at is None
+            or now - self.health_at >= HEALTH_SECONDS
+        ):
+            self.health_at, self.health_basis, self.health_due = now, basis, False
             self.call_after_refresh(self._check_health, event.report)
         self._render_report()
 

@@ -12,8 +12,10 @@ sent only in the ``Authorization`` header to the API host and never appears in a
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -205,6 +207,14 @@ def check_token(token: str, source: str) -> None:
 # -- HTTP -----------------------------------------------------------------------------------
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's own default TLS context (its CA bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+    made once per process: loading the CA bundle cost some 50 ms of CPU for every client,
+    the lease keeper's twin included."""
+    return httpx.create_ssl_context()
+
+
 class D1Api:
     """D1's HTTP API for one database: authentication, retries, error messages.
 
@@ -235,6 +245,7 @@ class D1Api:
         self._sleep = sleep
         self._http = httpx.Client(
             timeout=httpx.Timeout(self.policy.timeout, connect=10.0),
+            verify=_tls_context(),
             transport=transport,
             headers={"User-Agent": "malnu-tui"},
         )
