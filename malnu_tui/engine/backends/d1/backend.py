@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
@@ -559,14 +559,6 @@ class D1Backend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _text_option(options: Mapping[str, Any], key: str) -> str | None:
-    return d1_text(options, key, "D1 option")
-
-
-def _token_variable(options: Mapping[str, Any]) -> str:
-    return d1_token_variable(options, "D1 option", ENV_TOKEN)
-
-
 def open_target(target: Target, *, read_only: bool = False, fresh_ok: bool = False) -> D1Backend:
     """Connect to the D1 database a ``d1://ACCOUNT_ID/DATABASE_ID`` target names.
 
@@ -577,15 +569,19 @@ def open_target(target: Target, *, read_only: bool = False, fresh_ok: bool = Fal
     """
     location = parse_d1_url(target.url)
     options = dict(target.options)
-    env_name = _token_variable(options)
-    token = (_text_option(options, "api_token") or os.environ.get(env_name) or "").strip()
+    env_name = d1_token_variable(options, "D1 option", ENV_TOKEN)
+    token = (d1_text(options, "api_token", "D1 option") or os.environ.get(env_name) or "").strip()
     if not token:
         raise ConfigError(
             f"no Cloudflare API token for {location.url}",
             hint=f"export {env_name}=… (a token with 'D1 Edit' permission on the account)",
         )
     source = "the api_token option" if options.get("api_token") else env_name
-    api_base = _text_option(options, "api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE
+    api_base = (
+        d1_text(options, "api_base", "D1 option")
+        or os.environ.get(ENV_API_BASE)
+        or DEFAULT_API_BASE
+    )
     if not api_base.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ConfigError(
             f"D1 API base {api_base!r} must be https:// (plain http only to localhost)",
