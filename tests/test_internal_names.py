@@ -60,7 +60,10 @@ def test_a_table_named_like_d1s_own_is_a_table_and_earlier_backups_still_verify(
     backup_id = _as_an_earlier_version_made_it(tmp_path / "store", db)
     # Compared as it was counted: not "scf_nilai: 3 in the copy, None in the manifest".
     deep = run_cli(*target, "backup", "verify", "--deep", backup_id, env=env)
-    assert deep.code == 0, deep.out + deep.err
+    restored = run_cli(*target, "backup", "restore", backup_id, "--yes", env=env)
+    assert deep.code == 0 and restored.code == 0, deep.out + deep.err + restored.err
+    trail = sqlite3.connect(db).execute("SELECT detail FROM malnu_audit WHERE action = 'restore'")
+    assert "differs" not in str(trail.fetchall())  # its hash made as the manifest's was
 
 
 def test_d1_restore_replaces_a_table_named_like_d1s_own(d1: D1Target, tmp_path: Path) -> None:
