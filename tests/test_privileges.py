@@ -622,3 +622,23 @@ def test_a_migration_stopped_by_statement_timeout_is_not_blamed_on_the_file(
     assert res.code == 1, res.err
     assert "statement timeout [SQLSTATE 57014]; all of it was rolled back" in res.err
     assert "SET statement_timeout = '30min';" in res.err and "fix the file" not in res.err
+
+
+def test_a_restore_the_role_may_not_create_tables_for_says_the_grant(
+    role: str, pg_url: str
+) -> None:
+    """The role owns its tables, and the schema's CREATE was taken from it since (PostgreSQL
+    15's default for a new database's public): the restore, which creates its tables again,
+    failed with psql's "permission denied for schema public" and no way on. (The restore
+    itself, rolled back whole, is tested elsewhere; here what it says of psql's error.)"""
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.backup.pg_restore import _not_owner_hint
+
+    psql_said = "ERROR:  permission denied for schema public; LINE 1: CREATE TABLE public.a (; ^"
+    backend = open_url(_as(pg_url, role))
+    try:
+        hint = _not_owner_hint(backend, psql_said)
+    finally:
+        backend.close()
+    assert hint is not None
+    assert f"GRANT CREATE ON SCHEMA public TO {role}; (as the schema's owner)" in hint
