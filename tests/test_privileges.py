@@ -527,9 +527,15 @@ def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
         with psycopg.connect(replica, autocommit=True) as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
         res = run_inproc("--database", replica, *dirs, "up", "--yes")
+        # `test` and `plan --check` there said "the role needs CREATE on the database"
+        checks = [
+            run_inproc("--database", replica, *dirs, *c) for c in (["test"], ["plan", "--check"])
+        ]
     assert res.code == 2, res.err
     assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
     assert "safety backup" not in res.err and "point the target at the primary" in res.err
+    for check in checks:
+        assert check.code == 2 and "is a hot standby (a read replica" in check.err, check.err
 
 
 def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
