@@ -4,6 +4,7 @@ terminal shows it), not what a widget holds past an edge. Real SQLite files of t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -302,3 +303,87 @@ async def test_the_health_line_is_checked_again_after_an_operation(
                          and panel.report.counts["failed"] == 0)  # fmt: skip
         await wait_until(pilot, lambda: "failed migration" not in health())
         assert health().startswith("✘ health CRITICAL - no verified backup")
+
+
+async def test_a_status_that_could_not_be_read_again_says_the_list_is_the_last_one(
+    demo: Demo,
+) -> None:
+    # A refresh that fails (a D1 answering 502, a server gone, a damaged file) kept the last
+    # list on screen under "could not be read", with nothing saying it was not the state now.
+    from textual.widgets import Static
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        panel = app.status_screen.current_panel()
+        assert panel is not None
+        demo.primary_db.write_bytes(b"this is no SQLite database, a half-copied file" * 100)
+        await pilot.press("ctrl+r")
+        summary = panel.query_one(".summary", Static)
+        await wait_until(pilot, lambda: "could not be read" in str(summary.render()))
+        said = str(summary.render())
+        assert "the list below is the last status read, at " in said, said
+        assert panel.table.row_count == 9  # the last list, still there
+
+
+async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_name(
+    demo: Demo,
+) -> None:
+    # A long Indonesian table name took the whole width: "verified" (and at 80 columns even
+    # the status) was past the right edge, as it was for "✘ source gone" before.
+    import sqlite3
+
+    from malnu_tui.tui.screens.sync import SyncScreen
+
+    long = "nilai_akhir_semester_ganjil_kelas_sepuluh_ipa_tahun_ajaran_2026"
+    with sqlite3.connect(demo.primary_db) as conn:
+        conn.execute(f"CREATE TABLE {long} (id INTEGER PRIMARY KEY, nilai REAL)")
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[targets.reports]\nurl = "sqlite:///{demo.root / "reports.db"}"\n\n'
+            f'[sync.rapor]\nfrom = "primary"\nto = "reports"\ntables = ["{long}"]\n'
+        )
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("s")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, SyncScreen) and app.screen.states_for == "rapor"
+        )
+        await pilot.pause(0.1)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if line.startswith(" table "))
+        row = next(line for line in lines if line.startswith(" nilai_akhir_"))
+        assert " status " in header and " verified " in header, header
+        assert "never synced" in row and "…" in row, row
+        await pilot.press("escape")
+
+
+async def test_targets_named_as_the_config_allows_open_in_the_console(tmp_path: Path) -> None:
+    # Names the CLI takes stopped the console at start with a traceback: "sekolah.lama" beside
+    # "sekolah-lama" (one tab id for both), "Sekolah Ä" (an invalid id); "sekolah [lama]"
+    # showed as "sekolah" (its tab title read as markup).
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.tui.app import MalnuApp
+
+    names = ("sekolah.lama", "sekolah-lama", "Sekolah Ä", "sekolah [lama]")
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        "".join(
+            f'[targets."{n}"]\nurl = "sqlite:///{tmp_path / f"db{i}.db"}"\n'
+            for i, n in enumerate(names)
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(config=str(config), env={})
+    app = MalnuApp(settings=settings, target=settings.target(names[0]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        assert " ".join(names) in " ".join(screen_text(app).split())
+        for name in names[1:]:
+            await pilot.press("t")
+            await wait_until(pilot, lambda name=name: app.current_target().name == name)
+        assert app.sub_title.endswith("db3.db")
+        await pilot.press("ctrl+p", *"lama")
+        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: "target sekolah [lama]" in screen_text(app))

@@ -9,12 +9,15 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from malnu_tui.tui.host import TargetsHost
 from malnu_tui.tui.keys import keys_for_action
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.fuzzy import Matcher
 
     from malnu_tui.engine.config import Target
 
@@ -104,18 +107,34 @@ def help_with_key(app: App[object], command: PaletteCommand) -> str:
     return f"{command.help}   [key: {key}]" if key else command.help
 
 
+def highlight_literal(matcher: Matcher, title: str) -> Content:
+    """``title`` as written, its matched characters styled as Textual's ``highlight`` styles
+    them (which reads the title as markup: "Switch to target sekolah [lama]" showed
+    "… sekolah")."""
+    content = Content(title)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class MalnuCommands(Provider):
     """Lists every console action in the command palette."""
 
     def _commands(self) -> list[tuple[PaletteCommand, str]]:
+        """Each command with its help, escaped: the palette reads help as markup (a target's
+        URL is the help of its "Switch to target")."""
         app = self.app
         if not isinstance(app, TargetsHost):
             return []
-        return [(c, help_with_key(self.app, c)) for c in palette_commands(app.targets)]
+        return [(c, escape(help_with_key(self.app, c))) for c in palette_commands(app.targets)]
 
     async def discover(self) -> Hits:
         for c, help_text in self._commands():
-            yield DiscoveryHit(c.title, partial(self.app.run_action, c.action), help=help_text)
+            yield DiscoveryHit(
+                Content(c.title), partial(self.app.run_action, c.action), c.title, help_text
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -128,7 +147,8 @@ class MalnuCommands(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(c.title),
+                    highlight_literal(matcher, c.title),
                     partial(self.app.run_action, c.action),
-                    help=help_text,
+                    c.title,
+                    help_text,
                 )

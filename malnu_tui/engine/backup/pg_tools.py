@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,15 +187,37 @@ def child_connection(url: str) -> ChildConnection:
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Held while a child is forked: a preexec_fn makes Python run its at-fork hooks (logging's
+# lock), and a SIGTERM whose handler raised inside one was "ignored", the command going on.
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def dies_with_us() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the kernel end the child (SIGKILL) when this process ends,
-    also killed outright (SIGKILL, the OOM killer): a ``pg_dump`` left behind kept dumping
-    for minutes, holding a share lock on every table (an ``ALTER TABLE`` of the next ``up``
-    queued behind it) and writing into a temp file the store's sweep had already removed.
-    None where there is no ``prctl`` (not Linux). The child runs two system calls before its
-    ``exec``, and no Python code that takes a lock."""
+def spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen(argv, **kwargs)`` of a client tool that the kernel ends (SIGKILL)
+    when this process ends, also killed outright (SIGKILL, the OOM killer): a ``pg_dump`` left
+    behind kept dumping for minutes, holding a share lock on every table (an ``ALTER TABLE``
+    of the next ``up`` queued behind it) and writing into a temp file the store's sweep had
+    already removed. Ctrl-C, SIGTERM and SIGHUP wait until the child is started (they are
+    handled then, as anywhere else). Elsewhere than Linux, a plain Popen."""
+    prctl = _prctl()
+    if prctl is None:
+        return subprocess.Popen(argv, **kwargs)
+    parent = os.getpid()
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+
+    def preexec() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # ended before the call: the kernel will not say
+            os._exit(1)
+
+    try:
+        return subprocess.Popen(argv, preexec_fn=preexec, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _prctl() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -203,14 +225,7 @@ def dies_with_us() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # ended before the call: the kernel will not say
-            os._exit(1)
-
-    return preexec
+    return prctl
 
 
 def exit_text(code: int) -> str:

@@ -33,12 +33,12 @@ from malnu_tui.engine.backup.pg_tools import (
     PgTools,
     PgToolsMissing,
     child_connection,
-    dies_with_us,
     exit_text,
     find_pg_tools,
     open_target,
     scrub,
     server_major,
+    spawn,
     toc,
     with_dbname,
 )
@@ -115,7 +115,7 @@ def create(
                     if _is_zero(meta.lock_timeout)
                     else [f"--lock-wait-timeout={meta.lock_timeout}"]
                 )
-                proc = subprocess.Popen(
+                proc = spawn(
                     [
                         tools.pg_dump,
                         "--format=custom",
@@ -127,7 +127,6 @@ def create(
                     ],
                     env=child.env,
                     pass_fds=child.pass_fds,
-                    preexec_fn=dies_with_us(),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -329,7 +328,7 @@ def _deep_check(
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
-        proc = subprocess.run(
+        restorer = spawn(
             [
                 tools.pg_restore,
                 "--no-password",
@@ -342,14 +341,19 @@ def _deep_check(
             ],
             env=child.env,
             pass_fds=child.pass_fds,
-            preexec_fn=dies_with_us(),
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=3600,
-            check=False,
         )
-        if proc.returncode != 0:
-            checks.append(VerifyCheck("scratch restore", False, scrub(proc.stderr, child.password)))
+        try:
+            _, restore_err = restorer.communicate(timeout=3600)
+        finally:
+            if restorer.poll() is None:
+                restorer.kill()
+                restorer.communicate()
+        if restorer.returncode != 0:
+            checks.append(VerifyCheck("scratch restore", False, scrub(restore_err, child.password)))
             return checks
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -27,7 +28,17 @@ FILTERS: tuple[MigrationState | None, ...] = (None, *MigrationState)
 
 
 def pane_id(target_name: str) -> str:
-    return "target-" + "".join(c if c.isalnum() else "-" for c in target_name)
+    """A Textual id for a target's tab, unique per name: ASCII letters, digits and ``-`` as
+    they are, any other character as ``_`` and its UTF-8 bytes in hex. Names differing only
+    there (``sekolah.lama`` and ``sekolah-lama``) made the same id, and a letter such as ``Ä``
+    an invalid one: the console stopped at start with a traceback (the CLI took them)."""
+    out = []
+    for c in target_name:
+        if c.isascii() and (c.isalnum() or c == "-"):
+            out.append(c)
+        else:
+            out.append("_" + c.encode().hex())
+    return "target-" + "".join(out)
 
 
 class StatusScreen(Screen[None]):
@@ -67,7 +78,8 @@ class StatusScreen(Screen[None]):
         yield AppHeader()
         with TabbedContent(initial=pane_id(self.initial), id="targets"):
             for t in self.targets:
-                with TabPane(t.name, id=pane_id(t.name)):
+                # The name as written: a str title is markup ("sekolah [lama]" showed "sekolah").
+                with TabPane(Content(t.name), id=pane_id(t.name)):
                     yield TargetPanel(t)
         yield MoreKeys()
         yield Footer(compact=True)

@@ -23,6 +23,7 @@ from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
+from malnu_tui.tui.widgets.migration_table import elide_middle
 from malnu_tui.tui.widgets.more_keys import MoreKeys
 from malnu_tui.tui.widgets.plain import DataTable, Static
 
@@ -255,17 +256,22 @@ class SyncScreen(Screen[None]):
         names += sorted(t for t in gone - set(names) if by_table[t].source == pair.source)
         table = self.query_one("#sync-tables", DataTable)
         table.clear()
+        # A school's long table name (nilai_akhir_semester_ganjil_kelas_sepuluh_…) is elided
+        # in the middle so that status and verified stay on an 80-column screen; the report
+        # below names it whole.
+        room = max(20, self.app.size.width - 36)
         for name in names:
             st = by_table.get(name)
+            shown = elide_middle(name, room)
             if st is None:
-                table.add_row(name, "never synced", "—", "—", "—", "—", "—", "", key=name)
+                table.add_row(shown, "never synced", "—", "—", "—", "—", "—", "", key=name)
                 continue
             label, style = VERIFIED[st.verified]
             if (found := self.verified_now.get((pair.name, name))) is not None:
                 label, style = VERIFIED[found]
                 label += " (verify)"
             table.add_row(
-                name,
+                shown,
                 Text("✘ source gone", style="bold red") if name in gone else st.status,
                 Text(label, style=style),
                 _age(lag_seconds(st)),

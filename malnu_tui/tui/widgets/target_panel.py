@@ -90,6 +90,7 @@ class TargetPanel(Vertical):
         # hiding the last picture and the "reading status of …" line at every refresh).
         self.reading = False
         self.as_of: datetime | None = None
+        self.read_at: datetime | None = None  # when the picture on screen was read
         self.token: tuple[int, ...] | None = None
         self.health: TargetHealth | None = None
         self.health_at: float | None = None
@@ -142,7 +143,7 @@ class TargetPanel(Vertical):
             return
         self.report, self.mset = event.report, event.mset
         self.reading = False
-        self.as_of = clock()
+        self.as_of = self.read_at = clock()
         self.token = event.token
         self.query_one(ErrorBox).clear()
         # Health at most every HEALTH_SECONDS, and only once the table is painted (the check
@@ -167,9 +168,14 @@ class TargetPanel(Vertical):
             return
         self.reading = False
         self.as_of = clock()
-        self.query_one(".summary", Static).update(
-            Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
-        )
+        text = Text(f"✘ status of {self.target.display_url} could not be read", style="bold")
+        if self.report is not None and self.read_at is not None:
+            # The list below stays: it must not pass for the state now.
+            text.append(
+                f"\nthe list below is the last status read, at {self.read_at:%H:%M:%S}",
+                style="yellow",
+            )
+        self.query_one(".summary", Static).update(text)
         self.query_one(ErrorBox).show_error(event.message, event.hint)
 
     @on(HealthLoaded)
