@@ -648,3 +648,16 @@ def test_a_restore_the_role_may_not_create_tables_for_says_the_grant(
         backend.close()
     assert hint is not None
     assert f"GRANT CREATE ON SCHEMA public TO {role}; (as the schema's owner)" in hint
+
+
+def test_a_role_connection_limit_is_named_with_the_way_out(role: str, pg_url: str) -> None:
+    """``ALTER ROLE … CONNECTION LIMIT 2``: a backup (and `up`'s safety backup) needs three
+    connections at once, its own, the snapshot's and pg_dump's; pg_dump's was refused and the
+    hint said to check the backup directory's disk space."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute(f"ALTER ROLE {role} CONNECTION LIMIT 2")
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 1, res.err
+    assert "pg_dump could not connect: too many connections; no backup was made" in res.err
+    assert f"ALTER ROLE {role} CONNECTION LIMIT 10;" in res.err and "disk space" not in res.err

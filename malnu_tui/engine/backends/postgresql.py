@@ -44,6 +44,7 @@ from malnu_tui.engine.backends.pg_schema import (
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
+    connection_limit_hint,
     refusal,
     refuse_read_only,
 )
@@ -131,7 +132,9 @@ class PostgresBackend:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
             why = mask_url_error(str(exc), url)
-            raise BackendError(f"cannot connect to {self.display_url}: {why}".strip()) from None
+            hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
+            text = f"cannot connect to {self.display_url}: {why}".strip()
+            raise BackendError(text, hint=hint) from None
         self.name = self.conn.info.dbname
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
