@@ -324,7 +324,7 @@ def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
 
 
 def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
-    role: str, pg_url: str
+    tmp_path: Path, role: str, pg_url: str
 ) -> None:
     """The tool's tables made by the DBA's role, and the operator's role given nothing on
     them: every command was `permission denied for table migrations`, exit 1, no way on."""
@@ -338,6 +338,15 @@ def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
         f"public.malnu_lock TO {role};"
     )
     assert grant in res.err
+    # Read only (SELECT): `up --no-backup`'s audit row was the bare error too.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON migrations, malnu_audit, malnu_lock TO {role}")
+    for d in ("m", "r"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "20250101_000000_t.sql").write_text("SELECT 1;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 2 and grant in res.err, res.err
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(grant)  # the hint, as written, is what lets it in
     res = run_inproc("--database", url, "log")

@@ -204,6 +204,11 @@ class PostgresBackend:
         except psycopg.OperationalError as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
+    def _failed(self, exc: psycopg.Error) -> BackendError:
+        """A write of the tool's rows that failed; a missing GRANT said with it (exit 2)."""
+        refused = refusal(self.display_url, exc, self.conn, self.schema)
+        return refused or BackendError(f"{self.display_url}: {error_text(exc)}")
+
     def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
@@ -434,7 +439,7 @@ class PostgresBackend:
                 self._upsert(c, filename, checksum, elapsed_ms, error)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def _change(self, query: sql.Composed, params: Sequence[Any], audit: AuditEntry) -> None:
         self.ensure_schema()
@@ -443,7 +448,7 @@ class PostgresBackend:
                 c.execute(query, params)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def set_checksum(
         self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
@@ -473,7 +478,7 @@ class PostgresBackend:
             with self._txn() as c:
                 self._audit(c, entry)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
