@@ -510,8 +510,14 @@ class PostgresScratch:
                 self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:
-            from malnu_tui.engine.backends.pg_session import role_name, sql_name
+            from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name
 
+            if getattr(exc, "sqlstate", None) == "25006":  # a replica, a read-only role
+                conn.rollback()
+                try:
+                    refuse_read_only(conn, self.backend.display_url)
+                finally:
+                    self.backend.close()
             # (as parity's: the GRANT itself, exit 2, for PostgreSQL 15's usual new role)
             denied = getattr(exc, "sqlstate", None) == "42501"
             grant = f"GRANT CREATE ON DATABASE {sql_name(conn.info.dbname)} TO {role_name(conn)};"

@@ -44,6 +44,7 @@ from malnu_tui.engine.backends.pg_schema import (
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
+    connection_limit_hint,
     refusal,
     refuse_read_only,
 )
@@ -133,7 +134,9 @@ class PostgresBackend:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
             why = mask_url_error(str(exc), url)
-            raise BackendError(f"cannot connect to {self.display_url}: {why}".strip()) from None
+            hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
+            text = f"cannot connect to {self.display_url}: {why}".strip()
+            raise BackendError(text, hint=hint) from None
         self.name = self.conn.info.dbname
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
@@ -202,6 +205,11 @@ class PostgresBackend:
             raise
         except psycopg.OperationalError as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+
+    def _failed(self, exc: psycopg.Error) -> BackendError:
+        """A write of the tool's rows that failed; a missing GRANT said with it (exit 2)."""
+        refused = refusal(self.display_url, exc, self.conn, self.schema)
+        return refused or BackendError(f"{self.display_url}: {error_text(exc)}")
 
     def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -435,7 +443,7 @@ class PostgresBackend:
                 self._upsert(c, filename, checksum, elapsed_ms, error)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def _change(self, query: sql.Composed, params: Sequence[Any], audit: AuditEntry) -> None:
         self.ensure_schema()
@@ -444,7 +452,7 @@ class PostgresBackend:
                 c.execute(query, params)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def set_checksum(
         self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
@@ -474,7 +482,7 @@ class PostgresBackend:
             with self._txn() as c:
                 self._audit(c, entry)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
