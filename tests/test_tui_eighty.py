@@ -373,3 +373,38 @@ async def test_targets_named_as_the_config_allows_open_in_the_console(tmp_path: 
         await pilot.press("ctrl+p", *"lama")
         await pilot.pause(0.5)
         await wait_until(pilot, lambda: "target sekolah [lama]" in screen_text(app))
+
+
+async def test_a_safety_backups_byte_progress_moves_the_bar_and_writes_no_log_line(
+    demo: Demo,
+) -> None:
+    # pg_dump reports its bytes every 0.25 s without a message: each became the line
+    # "safety backup: dump" in the run's log (four a second, for as long as a big database's
+    # dump takes), and "verify"/"hash" twice each in a restore's log. The events here are what
+    # the PostgreSQL backup sends (engine/backup/postgresql.py), through the real callback.
+    from textual.widgets import Log
+
+    from malnu_tui.engine.backup.store import BackupProgress as Event
+    from malnu_tui.tui.screens.apply import ApplyWizard
+    from malnu_tui.tui.session import backup_progress_poster
+    from tests.test_tui_wizards import settled
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        wizard = app.screen
+        assert isinstance(wizard, ApplyWizard)
+        post = backup_progress_poster(wizard)
+        post(Event("dump", 0, 4096, "pg_dump -Fc of school"))
+        for done in (1024, 2048, 3072, 4096):
+            post(Event("dump", done, 4096))
+        post(Event("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
+        log = wizard.query_one("#run-progress Log", Log)
+        await wait_until(pilot, lambda: any("fsync" in line for line in log.lines))
+        assert list(log.lines) == [
+            "safety backup: pg_dump -Fc of school",
+            "safety backup: fsync, sha256 and pg_restore --list",
+        ]
+        await pilot.press("escape")
