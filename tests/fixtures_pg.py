@@ -233,20 +233,20 @@ class DatabasePool:
     def take(self) -> str:
         with self._changed:
             if self._ready:
-                self._changed.notify()
+                self._changed.notify_all()
                 return self._ready.pop(0)
         return _create(self.cluster, "t")
 
     def drop_later(self, name: str) -> None:
         with self._changed:
             self._drops.append(name)
-            self._changed.notify()
+            self._changed.notify_all()
 
     def close(self) -> None:
         """Stop the thread (databases not yet dropped go with the cluster)."""
         with self._changed:
             self._stopped = True
-            self._changed.notify()
+            self._changed.notify_all()
         self._thread.join(timeout=60)
 
     def _work(self) -> None:

@@ -25,18 +25,21 @@ from tests.inproc import run_inproc
 
 
 @pytest.fixture
-def role(pg_cluster: PgCluster) -> Iterator[str]:
-    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test: ask for
-    it before ``pg_url``, whose database (and what the role owned there) goes first."""
-    name = f"priv_{uuid.uuid4().hex[:8]}"
+def role(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
+    """A login role of its own (no superuser, no BYPASSRLS), dropped after the test with
+    what it owns in ``pg_url``'s database (dropped later, by the pool's thread)."""
+    plain = f"priv_{uuid.uuid4().hex[:8]}"
+    name = sql.Identifier(plain)
     with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(name))
     try:
-        yield name
+        yield plain
     finally:
+        for where in (pg_url, pg_cluster.superuser_url):
+            with psycopg.connect(where, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(name))
         with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(name))
 
 
 def _as(pg_url: str, role: str) -> str:
@@ -191,6 +194,15 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     assert "create tables: " + f"{db}: user root may not write the file (owner " in proc.stdout
     assert "grant CREATE" not in proc.stdout
     assert [p.name for p in db.parent.iterdir()] == ["app.db"]
+    # Not even readable (0600): `log` (and `check`'s UNKNOWN) said "unable to open database
+    # file", exit 1.
+    db.chmod(0o600)
+    proc = subprocess.run(
+        [*AS_ANOTHER_USER, *CLI, "--database", url, "log"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert f"error: {db}: user root may not read the file (owner " in proc.stderr
 
 
 def test_the_tools_connections_carry_tcp_keepalives_unless_the_url_sets_them(
@@ -259,18 +271,19 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
     tmp_path: Path, pg_cluster: PgCluster, role: str
 ) -> None:
     """PostgreSQL 15 gives a new role no CREATE on the database: ``parity`` and ``plan
-    --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on."""
+    --check`` said "PostgreSQL error: permission denied for database …", exit 1, no way on;
+    ``test`` said the role needs CREATE on the database, exit 1, without the GRANT."""
     db = tmp_path / "app.db"
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
     pg_url, dbname = pg_cluster.superuser_url, "postgres"  # (its scratch is rolled back)
-    for command in (("parity",), ("plan", "--check")):
+    for command in (("parity",), ("plan", "--check"), ("test",)):
         res = run_inproc(
             "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "m"),
             *command, "--postgres", _as(pg_url, role),
         )  # fmt: skip
         assert res.code == 2, res.err
-        assert f"hint: GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err
+        assert f"GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err
 
 
 def test_a_deep_verify_the_role_cannot_run_leaves_a_sound_backup_verified(
@@ -541,7 +554,12 @@ def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM nilai").fetchone() == (0,)
         conn.execute(grant)  # the hint, as written, is what lets it in
-    assert run_inproc(*args).code == 0
+        dbname = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f"REVOKE TEMPORARY ON DATABASE {dbname} FROM PUBLIC")  # a hardened server
+    assert run_inproc(*args).code == 0  # a plain COPY: no stage
+    res = run_inproc(*args, "--key", "id")  # an upsert stages its rows in a temporary table
+    assert res.code == 2, res.err
+    assert f"GRANT TEMPORARY ON DATABASE {dbname} TO {role};" in res.err
 
 
 def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
@@ -569,12 +587,38 @@ def test_a_sync_the_role_may_not_finish_is_refused_before_it_writes(
     conn.execute("UPDATE siswa SET nama = 'baru', updated_at = '2025-02-01 00:00:00' WHERE id = 3")
     conn.commit()
     conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        dbname = pg.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        pg.execute(f"REVOKE TEMPORARY ON DATABASE {dbname} FROM PUBLIC")  # a hardened server
     res = run_inproc(*sync, _as(pg_url, role))
     assert res.code == 1, res.err
     assert f'siswa: role {role} lacks DELETE on "public"."siswa"' in res.err
-    grant = f'GRANT DELETE ON "public"."siswa" TO {role}'
-    assert grant in res.err
+    assert f"database {dbname}: role {role} may not create temporary tables" in res.err
+    grants = (
+        f'GRANT DELETE ON "public"."siswa" TO {role}',
+        f"GRANT TEMPORARY ON DATABASE {dbname} TO {role}",
+    )
+    assert all(grant in res.err for grant in grants)
     with psycopg.connect(pg_url, autocommit=True) as pg:
         assert pg.execute("SELECT count(*), max(nama) FROM siswa").fetchone() == (3, "n3")
-        pg.execute(grant)  # the hint, as written, is what lets it through
+        for grant in grants:  # the hints, as written, are what let it through
+            pg.execute(grant)
     assert run_inproc(*sync, _as(pg_url, role)).code == 0
+
+
+def test_a_migration_stopped_by_statement_timeout_is_not_blamed_on_the_file(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The target's ``statement_timeout`` (or a DBA's for the role, which the file restores
+    with its own SET) cancels a long backfill: "canceling statement due to statement timeout"
+    came with "fix the file and run again"."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "m" / "20250101_000000_backfill.sql").write_text("SELECT pg_sleep(2);\n")
+    (tmp_path / "r" / "20250101_000000_backfill.sql").write_text("SELECT 1;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    url = f"{pg_url}?statement_timeout=100ms"
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "statement timeout [SQLSTATE 57014]; all of it was rolled back" in res.err
+    assert "SET statement_timeout = '30min';" in res.err and "fix the file" not in res.err

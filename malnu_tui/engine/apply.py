@@ -78,9 +78,41 @@ _TOOL_TABLE_EXISTS = re.compile(
 )
 
 
-# SQLite's words for a write the disk refused (SQLITE_FULL, SQLITE_IOERR: a full disk, a
-# quota, a file-size limit, a failing device), PostgreSQL's disk_full and io_error.
-_DISK_TROUBLE = re.compile(r"database or disk is full|disk I/O error|\[SQLSTATE (?:53100|58030)\]")
+# Failures the file is not at fault for, by the words the database said them with, and what
+# to do instead of "fix the file": (pattern, hint), the first that matches.
+_NOT_THE_FILE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (  # lock_timeout
+        re.compile(r"\[SQLSTATE 55P03\]"),
+        "another session held a lock this needs (the sessions are named above, where any "
+        "still hold one): run it again once they end, or raise the file's SET lock_timeout",
+    ),
+    (  # the role's search_path names no schema (backends/pg_sql.py says so)
+        re.compile(r"search_path \(.*" + re.escape(NO_SCHEMA_ON_PATH)),
+        "the file may well be right: the role's (or database's) search_path points at no "
+        "schema, so its unqualified names resolve nowhere: `ALTER ROLE … RESET search_path;` "
+        "(or SET search_path at the file's top), then run it again",
+    ),
+    (
+        re.compile(r"statement timeout \[SQLSTATE 57014\]"),
+        "the file may well be right: a statement ran past statement_timeout (the target's "
+        "`statement_timeout` option, or the file's own SET): raise it for this migration (`SET "
+        "statement_timeout = '30min';` at the file's top, or the target's option), then run it "
+        "again",
+    ),
+    (  # SQLITE_FULL, SQLITE_IOERR (a full disk, a quota, a file-size limit, a failing
+        # device); PostgreSQL's disk_full and io_error
+        re.compile(r"database or disk is full|disk I/O error|\[SQLSTATE (?:53100|58030)\]"),
+        "the disk where the database lives is full (or failing), not the file at fault: free "
+        "space there (`df -h`), then run it again",
+    ),
+    (  # insufficient_privilege (the role and the owner are named by backends/pg_sql.py)
+        re.compile(r"\[SQLSTATE 42501\]"),
+        "the file may well be right: the tool's role may not do this here (it does not own the "
+        "object, lacks a GRANT, or a row level security policy refuses it): connect as the "
+        "objects' owner (or start the file with `SET ROLE owner;`, the tool's role a member of "
+        "it), or have the owner `ALTER … OWNER TO` or GRANT it to this role, then run it again",
+    ),
+)
 
 
 class MigrationFailed(MalnuError):
@@ -97,35 +129,8 @@ class MigrationFailed(MalnuError):
         verb = "migration" if direction == "up" else "rollback"
         if failure.left:
             outcome, hint = failure.left, "run it again to finish it, once what blocked it is gone"
-        elif "[SQLSTATE 55P03]" in failure.error:  # lock_timeout: the file is not at fault
-            outcome = "all of it was rolled back"
-            hint = (
-                "another session held a lock this needs (the sessions are named above, where "
-                "any still hold one): run it again once they end, or raise the file's SET "
-                "lock_timeout"
-            )
-        elif "search_path (" in failure.error and NO_SCHEMA_ON_PATH in failure.error:
-            outcome = "all of it was rolled back"
-            hint = (
-                "the file may well be right: the role's (or database's) search_path points at "
-                "no schema, so its unqualified names resolve nowhere: `ALTER ROLE … RESET "
-                "search_path;` (or SET search_path at the file's top), then run it again"
-            )
-        elif _DISK_TROUBLE.search(failure.error):  # a full (or failing) disk: not the file
-            outcome = "all of it was rolled back"
-            hint = (
-                "the disk where the database lives is full (or failing), not the file at fault: "
-                "free space there (`df -h`), then run it again"
-            )
-        elif "[SQLSTATE 42501]" in failure.error:  # insufficient_privilege: not the file
-            outcome = "all of it was rolled back"
-            hint = (
-                "the file may well be right: the tool's role may not do this here (it does not "
-                "own the object, lacks a GRANT, or a row level security policy refuses it): "
-                "connect as the objects' owner (or start the file with `SET ROLE owner;`, the "
-                "tool's role a member of it), or have the owner `ALTER … OWNER TO` or GRANT it "
-                "to this role, then run it again"
-            )
+        elif known := next((h for p, h in _NOT_THE_FILE if p.search(failure.error)), None):
+            outcome, hint = "all of it was rolled back", known
         elif direction == "up" and _TOOL_TABLE_EXISTS.search(failure.error):
             outcome = "all of it was rolled back"
             hint = (

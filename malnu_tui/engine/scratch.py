@@ -24,7 +24,7 @@ from malnu_tui.engine.backends.sqlite_sql import (
     foreign_keys_off_line,
 )
 from malnu_tui.engine.drop_actions import DropWatch
-from malnu_tui.engine.errors import BackendError, StatementFailed
+from malnu_tui.engine.errors import BackendError, NotPermitted, StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
 if TYPE_CHECKING:
@@ -509,10 +509,16 @@ class PostgresScratch:
                 self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:
+            from malnu_tui.engine.backends.pg_session import role_name, sql_name
+
+            # (as parity's: the GRANT itself, exit 2, for PostgreSQL 15's usual new role)
+            denied = getattr(exc, "sqlstate", None) == "42501"
+            grant = f"GRANT CREATE ON DATABASE {sql_name(conn.info.dbname)} TO {role_name(conn)};"
             self.backend.close()
-            raise BackendError(
+            raise (NotPermitted if denied else BackendError)(
                 f"cannot create a scratch schema on {self.backend.display_url}: {_pg_error(exc)}",
-                hint="the role needs CREATE on the database (or pass --postgres URL)",
+                hint=f"the role needs CREATE on the database: {grant} (the scratch schema is "
+                "dropped after), or pass --postgres URL",
             ) from None
 
     def _pin(self) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "role_name",
     "row_security_hint",
     "sql_name",
+    "write_refusal",
 ]
 
 # TCP keepalives on the tool's connections (libpq's names): a server that vanishes mid-command
@@ -117,14 +118,35 @@ def policy_refusal(
 _DENIED = re.compile(r"^permission denied for (table|schema) (.+)$")
 
 
+_NO_TEMP = "permission denied to create temporary tables in database"
+
+
+def write_refusal(
+    where: str, exc: psycopg.Error, conn: psycopg.Connection[Any] | None = None
+) -> NotPermitted | None:
+    """A write the role may not make, as the error to raise (exit 2): :func:`policy_refusal`'s,
+    or no TEMPORARY on the database (a hardened server's `REVOKE TEMP … FROM PUBLIC`), where
+    an import's or a sync's rows are staged; None for any other error."""
+    refused = policy_refusal(where, exc, conn)
+    message = exc.diag.message_primary or ""
+    if refused is not None or exc.sqlstate != "42501" or not message.startswith(_NO_TEMP):
+        return refused
+    db = sql_name(conn.info.dbname) if conn is not None else "…"
+    return NotPermitted(
+        f"{where}: {message}",
+        hint=f"an import or a sync stages its rows in a temporary table: as the database's "
+        f"owner, GRANT TEMPORARY ON DATABASE {db} TO {role_name(conn) or '…'};",
+    )
+
+
 def refusal(
     where: str, exc: psycopg.Error, conn: psycopg.Connection[Any], schema: str
 ) -> NotPermitted | None:
     """A read the role may not make, as the error to raise (exit 2) with the GRANT that lets
-    it: :func:`policy_refusal`'s, or ``permission denied for table migrations`` (the tool's
+    it: :func:`write_refusal`'s, or ``permission denied for table migrations`` (the tool's
     tables made by another role: its rights are the tool's to need, in ``schema``, the
     target's); None for any other error."""
-    refused = policy_refusal(where, exc, conn)
+    refused = write_refusal(where, exc, conn)
     m = _DENIED.match(exc.diag.message_primary or "") if exc.sqlstate == "42501" else None
     if refused is not None or m is None:
         return refused

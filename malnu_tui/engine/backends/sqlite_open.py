@@ -37,6 +37,14 @@ def check_path(path: Path, *, create: bool = True) -> None:
         raise ConfigError(f"cannot use {path} as a SQLite database: it is a directory")
     if create:
         refuse_unwritable(path)
+    elif not os.access(path, os.R_OK):  # (monitoring: `check`, `log`) said as unwritable is
+        owner, facts = _owned(path)
+        me = _user(os.geteuid())
+        raise NotPermitted(
+            f"{path}: user {me} may not read the file ({facts})",
+            hint=f"give {me} read access (a group both are in: chgrp, chmod g+r), or run as "
+            f"{owner}",
+        )
     wal = path.with_name(path.name + "-wal")
     if create and not path.exists() and wal.is_file() and wal.stat().st_size:
         # A database moved or deleted without its WAL (committed rows not yet checkpointed):

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
-from malnu_tui.engine.backends.pg_session import every_row, policy_refusal
+from malnu_tui.engine.backends.pg_session import every_row, write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.data.rows import Rejection, RowBatch
@@ -64,7 +64,7 @@ class PgUnit:
 
     def _fail(self, exc: psycopg.Error) -> BackendError:
         where = f"table {self.spec.table} of {self.backend.display_url}"
-        refused = policy_refusal(where, exc, self.conn)
+        refused = write_refusal(where, exc, self.conn)
         return refused or BackendError(f"{self.backend.display_url}: {_reason(exc)}")
 
     def _busy(self) -> DatabaseBusy:

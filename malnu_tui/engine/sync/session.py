@@ -279,7 +279,7 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         copies = [dst_tables.get(table_key(s.dst, t), t) for t in names]
         lacking = s.dst.missing_grants(copies)  # type: ignore[attr-defined]
         problems += [p for p, _grant in lacking]
-        hints += [f"as the tables' owner: {grant}" for _p, grant in lacking]
+        hints += [f"as its owner (or a superuser): {grant}" for _p, grant in lacking]
     # Each table's two counts at once: the destination's on a thread while the source counts.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:

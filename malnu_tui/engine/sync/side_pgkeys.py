@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.backends.pg_session import policy_refusal
+from malnu_tui.engine.backends.pg_session import write_refusal
 from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
@@ -72,7 +72,7 @@ def pg_error(
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):
         hint = hint or _DATA_HINT
-    refused = policy_refusal(label, exc, conn)
+    refused = write_refusal(label, exc, conn)
     if refused is not None:
         return refused
     return BackendError(f"{label}: {text}{session_ended(exc)}", hint=hint)

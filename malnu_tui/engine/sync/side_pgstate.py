@@ -93,8 +93,9 @@ class PostgresState(PostgresKeys):
     def missing_grants(self, tables: Sequence[str]) -> list[tuple[str, str]]:
         """What this role lacks to write the copies of ``tables`` (an existing copy needs
         SELECT, INSERT, UPDATE and DELETE, the state table the first three; a new copy, CREATE
-        on the schema), as (problem, the GRANT) pairs. Asked before anything is written: a role
-        without DELETE had the sync's upserts committed, then failed at its deletes."""
+        on the schema; the stage, TEMPORARY on the database), as (problem, the GRANT) pairs.
+        Asked before anything is written: a role without DELETE had the sync's upserts
+        committed, then failed at its deletes."""
         names = [*tables, STATE_TABLE]
         rows = self._rows(
             "SELECT to_regclass(q) IS NOT NULL, (SELECT string_agg(p, ', ' ORDER BY o) FROM "
@@ -117,4 +118,11 @@ class PostgresState(PostgresKeys):
             elif not exists and not may_create and table != STATE_TABLE:
                 grant = f"GRANT CREATE ON SCHEMA {sql_name(self.schema)} TO {role}"
                 out.append((f"{table}: role {role} may not create its copy here", grant))
+        # Rows are staged in a temporary table (a hardened server revokes TEMP from PUBLIC).
+        db = self._rows("SELECT current_database(), has_database_privilege(current_database(), "
+                        "'TEMPORARY')")[0]  # fmt: skip
+        if not db[1]:
+            grant = f"GRANT TEMPORARY ON DATABASE {sql_name(str(db[0]))} TO {role}"
+            where = f"database {db[0]}: role {role} may not create temporary tables (the stage)"
+            out.append((where, grant))
         return out
