@@ -468,7 +468,9 @@ class D1Server:
             later: list[str] = []
             objects = conn.execute(
                 "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY rowid"
+                # `_` escaped: D1 exports `scf_nilai` (only its own `_cf_…` are left out).
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY rowid"
             ).fetchall()
             for kind, name, table, sql in objects:
                 if only and table not in only:

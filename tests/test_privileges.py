@@ -324,7 +324,7 @@ def test_a_table_the_role_may_not_read_stops_the_backup_with_the_grant(
 
 
 def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
-    role: str, pg_url: str
+    tmp_path: Path, role: str, pg_url: str
 ) -> None:
     """The tool's tables made by the DBA's role, and the operator's role given nothing on
     them: every command was `permission denied for table migrations`, exit 1, no way on."""
@@ -338,6 +338,15 @@ def test_tool_tables_another_role_made_are_refused_with_the_grant_that_works(
         f"public.malnu_lock TO {role};"
     )
     assert grant in res.err
+    # Read only (SELECT): `up --no-backup`'s audit row was the bare error too.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON migrations, malnu_audit, malnu_lock TO {role}")
+    for d in ("m", "r"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "20250101_000000_t.sql").write_text("SELECT 1;\n")
+    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 2 and grant in res.err, res.err
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(grant)  # the hint, as written, is what lets it in
     res = run_inproc("--database", url, "log")
@@ -527,9 +536,15 @@ def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
         with psycopg.connect(replica, autocommit=True) as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
         res = run_inproc("--database", replica, *dirs, "up", "--yes")
+        # `test` and `plan --check` there said "the role needs CREATE on the database"
+        checks = [
+            run_inproc("--database", replica, *dirs, *c) for c in (["test"], ["plan", "--check"])
+        ]
     assert res.code == 2, res.err
     assert "is a hot standby (a read replica, in recovery): it takes no writes" in res.err
     assert "safety backup" not in res.err and "point the target at the primary" in res.err
+    for check in checks:
+        assert check.code == 2 and "is a hot standby (a read replica" in check.err, check.err
 
 
 def test_an_import_by_a_role_that_may_insert_but_not_lock_says_the_grant(
@@ -622,3 +637,36 @@ def test_a_migration_stopped_by_statement_timeout_is_not_blamed_on_the_file(
     assert res.code == 1, res.err
     assert "statement timeout [SQLSTATE 57014]; all of it was rolled back" in res.err
     assert "SET statement_timeout = '30min';" in res.err and "fix the file" not in res.err
+
+
+def test_a_restore_the_role_may_not_create_tables_for_says_the_grant(
+    role: str, pg_url: str
+) -> None:
+    """The role owns its tables, and the schema's CREATE was taken from it since (PostgreSQL
+    15's default for a new database's public): the restore, which creates its tables again,
+    failed with psql's "permission denied for schema public" and no way on. (The restore
+    itself, rolled back whole, is tested elsewhere; here what it says of psql's error.)"""
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.backup.pg_restore import _not_owner_hint
+
+    psql_said = "ERROR:  permission denied for schema public; LINE 1: CREATE TABLE public.a (; ^"
+    backend = open_url(_as(pg_url, role))
+    try:
+        hint = _not_owner_hint(backend, psql_said)
+    finally:
+        backend.close()
+    assert hint is not None
+    assert f"GRANT CREATE ON SCHEMA public TO {role}; (as the schema's owner)" in hint
+
+
+def test_a_role_connection_limit_is_named_with_the_way_out(role: str, pg_url: str) -> None:
+    """``ALTER ROLE … CONNECTION LIMIT 2``: a backup (and `up`'s safety backup) needs three
+    connections at once, its own, the snapshot's and pg_dump's; pg_dump's was refused and the
+    hint said to check the backup directory's disk space."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        conn.execute(f"ALTER ROLE {role} CONNECTION LIMIT 2")
+    res = run_inproc("--database", _as(pg_url, role), "backup", "create")
+    assert res.code == 1, res.err
+    assert "pg_dump could not connect: too many connections; no backup was made" in res.err
+    assert f"ALTER ROLE {role} CONNECTION LIMIT 10;" in res.err and "disk space" not in res.err

@@ -40,7 +40,6 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
     from malnu_tui.tui.screens.backups import BackupBrowser
     from malnu_tui.tui.screens.sql_view import SqlViewScreen
     from malnu_tui.tui.screens.status import StatusScreen
-    from malnu_tui.tui.screens.sync import SyncScreen
 
     with demo.config.open("a", encoding="utf-8") as f:
         f.write('\n[keys]\n"status.recover" = "P"\n')  # shown as remapped
@@ -50,7 +49,7 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
         await pilot.pause(0.1)
         assert _keys_on_screen(app, StatusScreen) == ["p Recover"]
         assert " P Recover " in screen_text(app)
-        for key, cls in (("s", SyncScreen), ("b", BackupBrowser), ("v", SqlViewScreen)):
+        for key, cls in (("b", BackupBrowser), ("v", SqlViewScreen)):
             await pilot.press(key)
             await wait_until(pilot, lambda cls=cls: isinstance(app.screen, cls))
             await pilot.pause(0.1)
@@ -59,31 +58,6 @@ async def test_every_key_of_a_screen_is_on_it_at_80_columns(demo: Demo) -> None:
             assert " q Quit f1 Help " in footer and footer.rstrip().endswith("^p palette")
             await pilot.press("escape")
             await wait_until(pilot, lambda: loaded(app))
-
-
-async def test_a_finished_wizard_offers_close_with_esc_and_no_cancel(demo: Demo) -> None:
-    # The apply result's footer said "esc Cancel" beside the button "Close (esc)": the
-    # operator was left wondering whether esc would undo what had just run.
-    from malnu_tui.tui.screens.apply import ApplyWizard
-    from tests.test_tui_wizards import settled
-
-    app = make_app(demo)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("a")
-        await wait_until(pilot, lambda: settled(app, "plan"))
-        await pilot.press("n")
-        await wait_until(pilot, lambda: settled(app, "confirm"))
-        await pilot.press(*"school", "enter")
-        wizard = app.screen
-        assert isinstance(wizard, ApplyWizard)
-        await wait_until(pilot, lambda: wizard.finished, timeout=30)
-        await pilot.pause(0.1)
-        footer = screen_text(app).splitlines()[-1]
-        assert "esc Close" in footer and "Cancel" not in footer
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: loaded(app))
-    assert len(demo.applied()) == 9
 
 
 async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_columns(
@@ -121,12 +95,13 @@ async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_column
         assert "no such table: nilai_akhir_semester_ganjil_kelas_sepuluh_ipa" in words, shown
 
 
-async def test_the_apply_wizards_rehearsal_uses_the_configs_threshold_and_says_its_notes(
+async def test_the_apply_wizards_rehearsal_says_its_notes_and_its_end_says_close(
     demo: Demo,
 ) -> None:
     # The console's rehearsal used the default 30 s, not [monitor] slow_migration_seconds,
     # and showed neither the rehearsal's notes nor its lint findings (only "1 lint
-    # finding(s)"), where `rehearse` prints them.
+    # finding(s)"), where `rehearse` prints them. Then the apply result's footer said
+    # "esc Cancel" beside the button "Close (esc)": would esc undo what had just run?
     from textual.widgets import Static
 
     from malnu_tui.engine.backup import create_backup
@@ -164,7 +139,17 @@ async def test_the_apply_wizards_rehearsal_uses_the_configs_threshold_and_says_i
         assert f"note: {name} took " in shown
         assert "over slow_migration_seconds (0 s)" in shown
         assert "lint: " in shown and "UPDATE-ALL-ROWS" in shown
+        wizard = app.screen
+        await pilot.press("n")
+        await wait_until(pilot, lambda: settled(app, "confirm"))
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: getattr(wizard, "finished", False), timeout=30)
+        await pilot.pause(0.1)
+        footer = screen_text(app).splitlines()[-1]
+        assert "esc Close" in footer and "Cancel" not in footer
         await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))
+    assert len(demo.applied()) == 10
 
 
 async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> None:
@@ -356,6 +341,7 @@ async def test_the_sync_tables_state_columns_stay_on_screen_with_a_long_table_na
         row = next(line for line in lines if line.startswith(" nilai_akhir_"))
         assert " status " in header and " verified " in header, header
         assert "never synced" in row and "…" in row, row
+        assert _keys_on_screen(app, SyncScreen) == []  # F and ^r on the more: line
         await pilot.press("escape")
 
 
@@ -387,3 +373,38 @@ async def test_targets_named_as_the_config_allows_open_in_the_console(tmp_path: 
         await pilot.press("ctrl+p", *"lama")
         await pilot.pause(0.5)
         await wait_until(pilot, lambda: "target sekolah [lama]" in screen_text(app))
+
+
+async def test_a_safety_backups_byte_progress_moves_the_bar_and_writes_no_log_line(
+    demo: Demo,
+) -> None:
+    # pg_dump reports its bytes every 0.25 s without a message: each became the line
+    # "safety backup: dump" in the run's log (four a second, for as long as a big database's
+    # dump takes), and "verify"/"hash" twice each in a restore's log. The events here are what
+    # the PostgreSQL backup sends (engine/backup/postgresql.py), through the real callback.
+    from textual.widgets import Log
+
+    from malnu_tui.engine.backup.store import BackupProgress as Event
+    from malnu_tui.tui.screens.apply import ApplyWizard
+    from malnu_tui.tui.session import backup_progress_poster
+    from tests.test_tui_wizards import settled
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: settled(app, "plan"))
+        wizard = app.screen
+        assert isinstance(wizard, ApplyWizard)
+        post = backup_progress_poster(wizard)
+        post(Event("dump", 0, 4096, "pg_dump -Fc of school"))
+        for done in (1024, 2048, 3072, 4096):
+            post(Event("dump", done, 4096))
+        post(Event("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
+        log = wizard.query_one("#run-progress Log", Log)
+        await wait_until(pilot, lambda: any("fsync" in line for line in log.lines))
+        assert list(log.lines) == [
+            "safety backup: pg_dump -Fc of school",
+            "safety backup: fsync, sha256 and pg_restore --list",
+        ]
+        await pilot.press("escape")

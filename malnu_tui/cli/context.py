@@ -120,7 +120,21 @@ class Context:
         if self._backend is None:
             from malnu_tui.engine.config import open_backend
 
-            self._backend = open_backend(self.target)
+            # A dry run writes nothing: no tool table created or upgraded, no file created.
+            dry = bool(self.opt("dry_run", False))
+            new_ok = dry and self.opt("command") == "up"  # what the first `up` would make
+            self._backend = open_backend(self.target, dry_run=dry, new_ok=new_ok)
+            self._backend.ensure_schema()
+        return self._backend
+
+    def peek(self) -> Backend:
+        """The target (or the one already open) opened as a dry run opens it, for commands
+        that only look (``plan``, ``diff``, ``lint``): nothing created or upgraded, a database
+        without the tool's tables (or a SQLite file not made yet) read as nothing applied."""
+        if self._backend is None:
+            from malnu_tui.engine.config import open_backend
+
+            self._backend = open_backend(self.target, dry_run=True, new_ok=True)
             self._backend.ensure_schema()
         return self._backend
 

@@ -76,7 +76,7 @@ def _selected(ctx: Context) -> tuple[list[Migration], list[str] | None]:
         return list(mset.migrations), None
     from malnu_tui.engine.migrate import MigrationState, status
 
-    report = status(ctx.backend(), mset, ctx.target.name)
+    report = status(ctx.peek(), mset, ctx.target.name)
     waiting = (MigrationState.PENDING, MigrationState.FAILED)
     return list(mset.migrations), [m.filename for m in report.migrations if m.state in waiting]
 

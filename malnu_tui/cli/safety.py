@@ -57,7 +57,7 @@ def lint_report(ctx: Context, filenames: list[str] | None, *, live: bool) -> Lin
     backend: Backend | None = None
     if live or ctx.target.kind == "d1":
         with contextlib.suppress(MalnuError):
-            backend = ctx.backend()
+            backend = ctx.peek()
     return lint_target(ctx.target, ctx.migration_set(), filenames, backend, from_live_schema=live)
 
 
@@ -80,7 +80,7 @@ def selected_for_lint(ctx: Context) -> tuple[list[str] | None, bool]:
         return None, False
     from malnu_tui.engine.migrate import MigrationState, status
 
-    states = status(ctx.backend(), mset, ctx.target.name)
+    states = status(ctx.peek(), mset, ctx.target.name)
     waiting = (MigrationState.PENDING, MigrationState.FAILED)
     return [m.filename for m in states.migrations if m.state in waiting], True
 

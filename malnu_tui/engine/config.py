@@ -409,14 +409,22 @@ def require_existing(target: Target) -> None:
         check_path(sqlite_path(target.url), create=False)
 
 
-def open_backend(target: Target, *, read_only: bool = False) -> Backend:
+def open_backend(
+    target: Target, *, read_only: bool = False, dry_run: bool = False, new_ok: bool = False
+) -> Backend:
     """Connect to ``target`` with the backend module of its kind (imported lazily).
     ``read_only``: for monitoring, which never writes what it watches (SQLite opened
     ``mode=ro``, PostgreSQL's transactions READ ONLY, no tool table created anywhere: a
-    database without them is :class:`~malnu_tui.engine.errors.NotInitialised`)."""
+    database without them is :class:`~malnu_tui.engine.errors.NotInitialised`).
+    ``dry_run``: read-only too, a database without the tool tables read as one where nothing
+    was applied yet, and a missing SQLite file refused (:func:`require_existing`), or with
+    ``new_ok`` (what `up` would make: `up --dry-run`, `plan`, `lint`) read as a new empty one,
+    not created."""
     kind = target.kind
     module = importlib.import_module(BACKEND_MODULES[kind])
-    backend: Backend = module.open_target(target, read_only=read_only)
+    if dry_run and not new_ok:
+        require_existing(target)
+    backend: Backend = module.open_target(target, read_only=read_only or dry_run, fresh_ok=dry_run)
     from malnu_tui.engine.monitor.debuglog import name_target
 
     name_target(backend.display_url, target.name)  # debug lines say target=<name>

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.errors import StatementFailed
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -26,7 +27,7 @@ def _acting_children(conn: sqlite3.Connection, parent: str) -> list[str]:
     """``child(column) ACTION`` for each foreign key whose ON DELETE acts on ``parent``'s rows."""
     out: list[str] = []
     tables = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        f"SELECT name FROM sqlite_master WHERE type = 'table' AND {NOT_INTERNAL}"
     ).fetchall()
     for (child,) in tables:
         for fk in conn.execute(f"PRAGMA foreign_key_list({_q(str(child))})"):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 from malnu_tui.engine.backends.sqlite_sql import (
+    NOT_INTERNAL,
     check_foreign_keys,
     foreign_key_violations,
     foreign_keys_off_line,
@@ -134,8 +135,8 @@ _TABLE_HEAD = re.compile(
 def sqlite_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
     fp: Fingerprint = {}
     rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-        "ORDER BY type, name"
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE "
+        f"{NOT_INTERNAL} ORDER BY type, name"
     ).fetchall()
     for typ, name, table, sql in rows:
         if str(table) in TOOL_TABLES or sql is None:
@@ -509,8 +510,14 @@ class PostgresScratch:
                 self._extensions = pg_extensions(conn)
             self._pin()
         except Exception as exc:
-            from malnu_tui.engine.backends.pg_session import role_name, sql_name
+            from malnu_tui.engine.backends.pg_session import refuse_read_only, role_name, sql_name
 
+            if getattr(exc, "sqlstate", None) == "25006":  # a replica, a read-only role
+                conn.rollback()
+                try:
+                    refuse_read_only(conn, self.backend.display_url)
+                finally:
+                    self.backend.close()
             # (as parity's: the GRANT itself, exit 2, for PostgreSQL 15's usual new role)
             denied = getattr(exc, "sqlstate", None) == "42501"
             grant = f"GRANT CREATE ON DATABASE {sql_name(conn.info.dbname)} TO {role_name(conn)};"

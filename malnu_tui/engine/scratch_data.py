@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
+
 if TYPE_CHECKING:
     from malnu_tui.engine.scratch import Scratch
 
@@ -31,7 +33,7 @@ def table_rows(scratch: Scratch) -> RowDigests:
             str(r[0])
             for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                f"AND {NOT_INTERNAL} ORDER BY name"
             )
         ]
         for name in names:

@@ -204,7 +204,8 @@ class Backend(Protocol):
     def row_count(self, table: str) -> int: ...
 
     def schema_fingerprint(self) -> str:
-        """sha256 of the normalised schema, for backup manifests."""
+        """sha256 of the normalised schema, for backup manifests. (SQLite and D1 take the
+        names rule of an older manifest: ``schema_fingerprint(sqlite_sql.names_rule(v))``.)"""
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ __all__ = [
     "KEEPALIVES",
     "TCP_USER",
     "connect_options",
+    "connection_limit_hint",
     "every_row",
     "policy_refusal",
     "refusal",
@@ -60,6 +61,22 @@ def connect_options(url: str, connect_timeout: int = 10) -> dict[str, Any]:
     if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
         out["connect_timeout"] = connect_timeout
     return out
+
+
+def connection_limit_hint(text: str) -> str | None:
+    """The way out when the server refused a connection for the role's ``CONNECTION LIMIT``
+    (or the database's) — a command needs several at once: its own, and for a safety backup
+    the snapshot's and pg_dump's; None for any other refusal."""
+    m = re.search(r'too many connections for (role|database) "([^"]+)"', text)
+    if m is None:
+        return None
+    what = "ROLE" if m[1] == "role" else "DATABASE"
+    return (
+        f"the {m[1]}'s CONNECTION LIMIT is reached: this command needs several connections at "
+        "once (its own, and for a backup the snapshot's and pg_dump's); end the "
+        f"{m[1]}'s idle sessions, or as a superuser: ALTER {what} {sql_name(m[2])} "
+        "CONNECTION LIMIT 10;"
+    )
 
 
 def sql_name(name: str) -> str:

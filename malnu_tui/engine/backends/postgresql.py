@@ -44,6 +44,7 @@ from malnu_tui.engine.backends.pg_schema import (
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
+    connection_limit_hint,
     refusal,
     refuse_read_only,
 )
@@ -111,6 +112,7 @@ class PostgresBackend:
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
         connect_timeout: int = 10,
         read_only: bool = False,
+        fresh_ok: bool = False,
     ) -> None:
         self.display_url = mask_url(url)
         # Read-only (monitoring): no tool table created or altered (ensure_schema says
@@ -118,6 +120,7 @@ class PostgresBackend:
         # transaction-mode pooler (Supabase's port 6543) a session setting stays on the server
         # connection the application gets next, and "off" would undo a DBA's freeze.
         self.read_only = read_only
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
         if not schema or len(schema) > 63:
             raise ConfigError(f"bad schema name {schema!r} for {self.display_url}")
         self.schema = schema
@@ -131,7 +134,9 @@ class PostgresBackend:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
             why = mask_url_error(str(exc), url)
-            raise BackendError(f"cannot connect to {self.display_url}: {why}".strip()) from None
+            hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
+            text = f"cannot connect to {self.display_url}: {why}".strip()
+            raise BackendError(text, hint=hint) from None
         self.name = self.conn.info.dbname
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
@@ -201,6 +206,11 @@ class PostgresBackend:
         except psycopg.OperationalError as exc:
             raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
 
+    def _failed(self, exc: psycopg.Error) -> BackendError:
+        """A write of the tool's rows that failed; a missing GRANT said with it (exit 2)."""
+        refused = refusal(self.display_url, exc, self.conn, self.schema)
+        return refused or BackendError(f"{self.display_url}: {error_text(exc)}")
+
     def _query(self, query: sql.Composed | sql.SQL | str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(with_params(query, self.conn), params).fetchall()
@@ -226,7 +236,7 @@ class PostgresBackend:
             if (TRACKING_TABLE, None) in missing:
                 refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
             if self.read_only:
-                if (TRACKING_TABLE, None) in missing:
+                if (TRACKING_TABLE, None) in missing and not self._fresh_ok:
                     raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
                 self._pending_upgrade, self._schema_ready = missing, True
                 return
@@ -278,6 +288,8 @@ class PostgresBackend:
     def fetch_records(self) -> list[TrackingRecord]:
         """Every row of the tracking table, by filename."""
         self.ensure_schema()
+        if (TRACKING_TABLE, None) in self._pending_upgrade:  # a dry run of a new database
+            return []
         cols = tracking_columns(self._pending_upgrade)  # read-only: NULL for a missing one
         rows = self._query(
             sql.SQL(
@@ -431,7 +443,7 @@ class PostgresBackend:
                 self._upsert(c, filename, checksum, elapsed_ms, error)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def _change(self, query: sql.Composed, params: Sequence[Any], audit: AuditEntry) -> None:
         self.ensure_schema()
@@ -440,7 +452,7 @@ class PostgresBackend:
                 c.execute(query, params)
                 self._audit(c, audit)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def set_checksum(
         self, filename: str, checksum: str, audit: AuditEntry, rename_to: str | None = None
@@ -470,7 +482,7 @@ class PostgresBackend:
             with self._txn() as c:
                 self._audit(c, entry)
         except psycopg.Error as exc:
-            raise BackendError(f"{self.display_url}: {error_text(exc)}") from None
+            raise self._failed(exc) from None
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""
@@ -558,7 +570,9 @@ def open_url(url: str) -> PostgresBackend:
     )
 
 
-def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
+def open_target(
+    target: Target, *, read_only: bool = False, fresh_ok: bool = False
+) -> PostgresBackend:
     """Open the database a ``postgresql:`` target names. The target's config options
     ``schema``, ``statement_timeout`` and ``lock_timeout`` override the URL's."""
     libpq_url, opts = split_tool_options(target.url)
@@ -570,4 +584,5 @@ def open_target(target: Target, *, read_only: bool = False) -> PostgresBackend:
         statement_timeout=str(options.get("statement_timeout", opts.statement_timeout)),
         lock_timeout=str(options.get("lock_timeout", opts.lock_timeout)),
         read_only=read_only,
+        fresh_ok=fresh_ok,
     )

@@ -63,6 +63,7 @@ class SQLiteBackend:
         busy_timeout: float = BUSY_TIMEOUT_S,
         read_only: bool = False,
         live: bool = False,
+        fresh_ok: bool = False,
     ) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
@@ -72,10 +73,19 @@ class SQLiteBackend:
         # table created (ensure_schema says NotInitialised): a check never writes what it watches.
         self.read_only = read_only = read_only or live
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
-        check_path(self.path, create=not read_only)
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
+        # A dry run of a database not made yet (`up --dry-run` before the first `up`): read
+        # as the new empty database `up` would make, in memory; the file is not created.
+        new = fresh_ok and not self.path.exists()
+        if not new:
+            check_path(self.path, create=not read_only)
         try:
             # live: read-only, and locking as the application does (an import's source).
-            self.conn = connect(self.path, busy_timeout, read_only, live=live)
+            self.conn = (
+                sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                if new
+                else connect(self.path, busy_timeout, read_only, live=live)
+            )
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -195,7 +205,7 @@ class SQLiteBackend:
         have = dict(self.conn.execute(q.SELECT_TOOL_TABLES).fetchall())
         q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
-            self._absent = q.absent_tool_tables(have, self.display_url)
+            self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
             with self.transaction() as c:
                 for statement in todo:
@@ -205,6 +215,8 @@ class SQLiteBackend:
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
         self.ensure_schema()
+        if "migrations" in self._absent:
+            return []
         rows = self.conn.execute(q.SELECT_RECORDS).fetchall()
         return [
             TrackingRecord(
@@ -567,15 +579,17 @@ class SQLiteBackend:
         row = self.conn.execute(f"SELECT count(*) FROM {q.quote_ident(table)}").fetchone()
         return int(row[0])
 
-    def schema_fingerprint(self) -> str:
-        rows = self.conn.execute(q.SELECT_SCHEMA).fetchall()
+    def schema_fingerprint(self, rule: str = q.NOT_INTERNAL) -> str:
+        rows = self.conn.execute(q.select_schema(rule)).fetchall()
         text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def open_target(target: Target, *, read_only: bool = False, live: bool = False) -> SQLiteBackend:
+def open_target(
+    target: Target, *, read_only: bool = False, live: bool = False, fresh_ok: bool = False
+) -> SQLiteBackend:
     """Open the SQLite file a ``sqlite:`` target names (``live``: an import's source, only read,
     while its application writes)."""
     from malnu_tui.engine.urls import sqlite_path
 
-    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live)
+    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live, fresh_ok=fresh_ok)

@@ -86,13 +86,16 @@ def schema_upgrade(have: Mapping[str, object]) -> list[str]:
     return todo
 
 
-def absent_tool_tables(have: Mapping[str, object], where: str) -> frozenset[str]:
+def absent_tool_tables(
+    have: Mapping[str, object], where: str, *, fresh_ok: bool = False
+) -> frozenset[str]:
     """The tool tables missing from ``have`` (:data:`SELECT_TOOL_TABLES`' rows), and
     ``malnu_lock.purpose`` for a lock table made before that column, for a read-only backend
-    that must not create them; :class:`NotInitialised` without ``migrations``."""
-    if "migrations" not in have:
+    that must not create them; :class:`NotInitialised` without ``migrations``, unless
+    ``fresh_ok`` (a dry run: no tracking table is every migration pending)."""
+    if "migrations" not in have and not fresh_ok:
         raise NotInitialised(where)
-    absent = {"malnu_audit", "malnu_lock"} - set(have)
+    absent = {"migrations", "malnu_audit", "malnu_lock"} - set(have)
     if "malnu_lock" in have and "purpose" not in str(have["malnu_lock"] or ""):
         absent.add("malnu_lock.purpose")
     return frozenset(absent)
@@ -167,15 +170,37 @@ TOOL_TABLES = (
     "sqlite_sequence",
     "d1_migrations",
 )
-SELECT_TABLES = (
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-    "AND name NOT LIKE '_cf_%' ORDER BY name"
-)
-SELECT_SCHEMA = (
-    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-    "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' "
-    "AND tbl_name NOT IN ('migrations', 'malnu_audit', 'malnu_lock') ORDER BY type, name"
-)
+# SQLite's own objects (sqlite_sequence, sqlite_stat1…) and D1's (_cf_KV, _cf_METADATA): no
+# application's. `_` is LIKE's wildcard, so it is escaped: unescaped, as versions before
+# session 12 had it, `scf_nilai` or `acf_log` (2nd-3rd letters "cf") were no table to the tool
+# (`import --table` found none, backups did not count them, D1's restore left them).
+NOT_INTERNAL = "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
+# The earlier rule, kept only to check a backup whose manifest was made by it (version 1).
+NOT_INTERNAL_V1 = "name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'"
+
+
+def select_tables(rule: str = NOT_INTERNAL) -> str:
+    """User and tool tables by name (``rule``: which names are SQLite's and D1's own)."""
+    return f"SELECT name FROM sqlite_master WHERE type = 'table' AND {rule} ORDER BY name"
+
+
+def select_schema(rule: str = NOT_INTERNAL) -> str:
+    """The rows the schema hash is made of (``rule`` as in :func:`select_tables`)."""
+    return (
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+        f"AND {rule} "
+        "AND tbl_name NOT IN ('migrations', 'malnu_audit', 'malnu_lock') ORDER BY type, name"
+    )
+
+
+def names_rule(manifest_version: int) -> str:
+    """The rule a backup manifest of that version was made by: its tables and schema hash
+    are compared as they were counted, so an earlier backup stays verified."""
+    return NOT_INTERNAL_V1 if manifest_version < 2 else NOT_INTERNAL
+
+
+SELECT_TABLES = select_tables()
+SELECT_SCHEMA = select_schema()
 
 
 def quote_ident(name: str) -> str:

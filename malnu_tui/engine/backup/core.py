@@ -389,7 +389,7 @@ def _restore_backup(
                 ),
             )
             raise
-        matches = backend.schema_fingerprint() == manifest.schema_hash
+        matches = _fingerprint_as_made(backend, manifest) == manifest.schema_hash
         if not in_txn:
             detail = _restored(manifest, pre, matches)
             _audit(backend, AuditEntry.now("restore", manifest.id, "ok", detail))
@@ -400,6 +400,18 @@ def _restore_backup(
             _audit(backend, AuditEntry.now("restore", manifest.id, "warning", detail))
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     return RestoreResult(manifest.id, pre.id, manifest, matches, time.perf_counter() - started)
+
+
+def _fingerprint_as_made(backend: Backend, manifest: BackupManifest) -> str:
+    """The restored database's schema hash, made as the manifest's was (a D1 backup of an
+    earlier version left out `scf_…` tables: its restore is not "differs" for that)."""
+    if backend.kind == "d1":
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+        from malnu_tui.engine.backends.sqlite_sql import names_rule
+
+        if isinstance(backend, D1Backend):
+            return backend.schema_fingerprint(names_rule(manifest.manifest_version))
+    return backend.schema_fingerprint()
 
 
 def _restored(manifest: BackupManifest, pre: BackupManifest, matches: bool) -> str:

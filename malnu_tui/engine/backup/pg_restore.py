@@ -364,9 +364,22 @@ _NOT_OWNER = re.compile(
 )
 
 
+_NO_CREATE = re.compile(r"permission denied for schema ([^\s;]+)")
+
+
 def _not_owner_hint(backend: PostgresBackend, error: str) -> str | None:
     """What to do when the role restoring may not replace an object (a table another role
     owns): who owns it, and the ways through. None for any other error."""
+    schema = _NO_CREATE.search(error)
+    if schema:  # PostgreSQL 15's usual role: it owns its tables, not the schema's CREATE
+        from malnu_tui.engine.backends.pg_session import role_name, sql_name
+
+        me = role_name(backend.conn) or "…"
+        return (
+            f"the restore creates its tables again in schema {schema[1]}, where {me} (the "
+            f"role restoring) may not create: GRANT CREATE ON SCHEMA {sql_name(schema[1])} TO "
+            f"{me}; (as the schema's owner), or restore as its owner or a superuser"
+        )
     m = _NOT_OWNER.search(error)
     if not m:
         return None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.lease import pid_alive
-from malnu_tui.engine.backends.pg_session import role_name
+from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
@@ -169,6 +169,12 @@ def create(
         locking = re.search(r"LOCK TABLE (\S+) IN ACCESS SHARE", err)  # schema-qualified
         name = locking[1] if locking and denied[1] == "table" else denied[2]
         raise _not_readable(meta.display_url, denied[1], name, role)
+    if proc.returncode != 0 and (limit := connection_limit_hint(err)):
+        raise BackupError(
+            f"{meta.display_url}: pg_dump could not connect: too many connections; no backup "
+            f"was made, {meta.name} is unchanged",
+            hint=limit,
+        )
     if proc.returncode != 0:
         raise BackupError(
             f"pg_dump failed ({exit_text(proc.returncode)})"

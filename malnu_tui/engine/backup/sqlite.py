@@ -114,9 +114,10 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(file_uri(path, "mode=ro&immutable=1"), uri=True, isolation_level=None)
 
 
-def fingerprint(conn: sqlite3.Connection) -> str:
-    """The schema hash, computed exactly as :meth:`SQLiteBackend.schema_fingerprint` does."""
-    rows = conn.execute(q.SELECT_SCHEMA).fetchall()
+def fingerprint(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> str:
+    """The schema hash, computed exactly as :meth:`SQLiteBackend.schema_fingerprint` does
+    (``rule``: :func:`sqlite_sql.names_rule` of the manifest it is compared with)."""
+    rows = conn.execute(q.select_schema(rule)).fetchall()
     text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -135,16 +136,16 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def user_tables(conn: sqlite3.Connection) -> list[str]:
+def user_tables(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> list[str]:
     """User tables (tool tables excluded), as the backend lists them."""
-    return [r[0] for r in conn.execute(q.SELECT_TABLES) if r[0] not in q.TOOL_TABLES]
+    return [r[0] for r in conn.execute(q.select_tables(rule)) if r[0] not in q.TOOL_TABLES]
 
 
-def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def row_counts(conn: sqlite3.Connection, rule: str = q.NOT_INTERNAL) -> dict[str, int]:
     """``count(*)`` of every user table."""
     return {
         t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
-        for t in user_tables(conn)
+        for t in user_tables(conn, rule)
     }
 
 
@@ -339,8 +340,10 @@ def check(
             progress(BackupProgress("verify", 0, 0, "PRAGMA integrity_check"))
             integrity = _check(dst, "integrity_check")
             checks.append(VerifyCheck("integrity_check", integrity == "ok", integrity))
-            counts = row_counts(dst)
-            schema_hash = fingerprint(dst)
+            # Counted as the manifest was: an earlier version's left out `scf_…` tables.
+            rule = q.names_rule(manifest.manifest_version)
+            counts = row_counts(dst, rule)
+            schema_hash = fingerprint(dst, rule)
         finally:
             src.close()
             dst.close()
@@ -391,7 +394,7 @@ def restore(
                 st.execute(f"PRAGMA page_size = {live_ps}")
                 st.execute("VACUUM")
             pages = int(st.execute("PRAGMA page_count").fetchone()[0])
-            schema_hash = fingerprint(st)
+            schema_hash = fingerprint(st, q.names_rule(manifest.manifest_version))
             wait = _BusyWait(
                 live,
                 limit,

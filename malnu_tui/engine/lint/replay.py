@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.lint.ops import Op, key, read_ops, strip_comments
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -225,7 +226,7 @@ class Replay:
             with contextlib.suppress(sqlite3.Error, sqlite3.Warning, ValueError):
                 conn.execute(sql)
         row = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            f"SELECT name FROM sqlite_master WHERE type = 'table' AND {NOT_INTERNAL}"
         ).fetchone()
         if row is None:
             conn.close()

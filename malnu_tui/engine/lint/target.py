@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.config_schema import LINT_MODES
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.cache import cached_report
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["dialect_of", "lint_gate", "lint_mode", "lint_target", "live_schema"]
 
 _LIVE_SCHEMA = (
-    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
-    "AND name NOT LIKE '_cf_%' ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
+    f"SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND {NOT_INTERNAL} "
+    "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid"
 )
 # The words are the config schema's (checked when the file is loaded).
 

@@ -14,6 +14,7 @@ import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.parity.shapes import (
     AUTO,
@@ -61,8 +62,7 @@ def sqlite_shape(conn: sqlite3.Connection) -> SchemaShape:
     """Introspect a SQLite database (tool tables excluded)."""
     tables: list[TableShape] = []
     rows = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT LIKE '_cf_%' ORDER BY name"
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'table' AND {NOT_INTERNAL} ORDER BY name"
     ).fetchall()
     try:  # FTS5's shadow tables (and the virtual table, withheld with a finding) are no tables
         skip = {

@@ -77,33 +77,39 @@ def scratch_schema(conn: psycopg.Connection[Any], *, server_path: bool = False) 
     server's own search path after it, as ``up`` has it: a file that creates
     ``public.profiles`` and then names ``profiles`` finds it."""
     name = f"malnu_scratch_{uuid.uuid4().hex[:12]}"
-    with conn.transaction(force_rollback=True):
-        conn.execute("SET LOCAL lock_timeout = '5s'")
-        conn.execute("SET LOCAL TimeZone = 'UTC'")
-        try:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-        except psycopg.errors.InsufficientPrivilege as exc:
-            from malnu_tui.engine.backends.pg_session import role_name, sql_name
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET LOCAL lock_timeout = '5s'")
+            conn.execute("SET LOCAL TimeZone = 'UTC'")
+            try:
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+            except psycopg.errors.InsufficientPrivilege as exc:
+                from malnu_tui.engine.backends.pg_session import role_name, sql_name
 
-            db = sql_name(conn.info.dbname)
-            raise NotPermitted(
-                f"cannot create a scratch schema on database {conn.info.dbname}: "
-                f"{exc.diag.message_primary}",
-                hint=f"GRANT CREATE ON DATABASE {db} TO {role_name(conn) or '…'}; (the scratch "
-                "schema is rolled back, nothing is left), or --postgres a server where the role "
-                "may create schemas",
-            ) from None
-        path = sql.Identifier(name).as_string(conn)
-        if server_path:
-            row = conn.execute("SELECT current_setting('search_path')").fetchone()
-            path += f", {row[0]}" if row and row[0] else ""
-        else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
-            from malnu_tui.engine.live_guard import extension_only_path
+                db = sql_name(conn.info.dbname)
+                raise NotPermitted(
+                    f"cannot create a scratch schema on database {conn.info.dbname}: "
+                    f"{exc.diag.message_primary}",
+                    hint=f"GRANT CREATE ON DATABASE {db} TO {role_name(conn) or '…'}; (the "
+                    "scratch schema is rolled back, nothing is left), or --postgres a server "
+                    "where the role may create schemas",
+                ) from None
+            path = sql.Identifier(name).as_string(conn)
+            if server_path:
+                row = conn.execute("SELECT current_setting('search_path')").fetchone()
+                path += f", {row[0]}" if row and row[0] else ""
+            else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
+                from malnu_tui.engine.live_guard import extension_only_path
 
-            extensions = extension_only_path(conn)
-            path += f", {extensions}" if extensions else ""
-        conn.execute("SELECT set_config('search_path', %s, true)", (path,))
-        yield name
+                extensions = extension_only_path(conn)
+                path += f", {extensions}" if extensions else ""
+            conn.execute("SELECT set_config('search_path', %s, true)", (path,))
+            yield name
+    except psycopg.errors.ReadOnlySqlTransaction:  # a replica, a read-only role: said so
+        from malnu_tui.engine.backends.pg_session import refuse_read_only
+
+        refuse_read_only(conn, f"database {conn.info.dbname}")
+        raise
 
 
 def run_each(

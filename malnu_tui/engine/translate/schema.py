@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 from malnu_tui.engine.translate.scratch import ScratchSchema
 from malnu_tui.engine.translate.tableinfo import (
     ColumnInfo,
@@ -249,7 +250,7 @@ class SchemaState(ScratchSchema):
         self.settle()
         for (child,) in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) <> lower(?) "
-            "AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            f"AND {NOT_INTERNAL} ORDER BY name",
             (table,),
         ).fetchall():
             groups: dict[int, list[Any]] = {}

@@ -284,9 +284,10 @@ class ApplyWizard(WizardScreen):
 
     @on(BackupProgress)
     def _backup_progress(self, event: BackupProgress) -> None:
-        self.query_one("#run-progress", OperationProgress).log_line(
-            f"safety backup: {event.message}"
-        )
+        if event.message:  # (one without a message only moves a bar)
+            self.query_one("#run-progress", OperationProgress).log_line(
+                f"safety backup: {event.message}"
+            )
 
     def _show_result(self) -> None:
         o = self.outcome

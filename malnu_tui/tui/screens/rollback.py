@@ -351,9 +351,10 @@ class RollbackWizard(WizardScreen):
 
     @on(BackupProgress)
     def _backup_progress(self, event: BackupProgress) -> None:
-        self.query_one("#run-progress", OperationProgress).log_line(
-            f"safety backup: {event.message}"
-        )
+        if event.message:  # (one without a message only moves a bar)
+            self.query_one("#run-progress", OperationProgress).log_line(
+                f"safety backup: {event.message}"
+            )
 
     # -- verify -------------------------------------------------------------------------------
     def _show_verify(self) -> None:

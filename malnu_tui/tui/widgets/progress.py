@@ -110,11 +110,13 @@ class OperationProgress(Vertical):
             self.log_line(f"{p.event} {p.filename} {p.message}".strip())
 
     def show_backup(self, done: float, total: float | None, message: str) -> None:
-        """A backup/verify/restore progress event (total None: amount unknown)."""
-        self.caption(message)
+        """A backup/verify/restore progress event (total None: amount unknown); one without
+        a message only moves the bar."""
+        if message:
+            self.caption(message)
+            self.log_line(message)
         if total is not None:
             self.advance_to(done, total)
-        self.log_line(message)
 
     def finish(self, caption: str) -> None:
         self._stop_clock()

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends import sqlite_sql as q
@@ -151,9 +151,10 @@ class D1Backend:
 
     kind: Kind = "d1"
 
-    def __init__(self, api: D1Api, *, read_only: bool = False) -> None:
+    def __init__(self, api: D1Api, *, read_only: bool = False, fresh_ok: bool = False) -> None:
         self.api = api
         self.read_only = read_only  # monitoring: no tool table created (NotInitialised)
+        self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
         self._absent: frozenset[str] = frozenset()
         self.location = api.location
         self.display_url = api.location.url
@@ -227,7 +228,7 @@ class D1Backend:
         have = {r["name"]: r["sql"] for r in self.query(q.SELECT_TOOL_TABLES)}
         q.refuse_foreign_tracking(have, self.display_url)
         if self.read_only:
-            self._absent = q.absent_tool_tables(have, self.display_url)
+            self._absent = q.absent_tool_tables(have, self.display_url, fresh_ok=self._fresh_ok)
         elif todo := q.schema_upgrade(have):
             # CREATE … IF NOT EXISTS is idempotent: a blind re-send is harmless. A lock table
             # made before the purpose column: a re-send after the batch (all or nothing) took
@@ -239,6 +240,8 @@ class D1Backend:
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
         self.ensure_schema()
+        if "migrations" in self._absent:
+            return []
         self._flush()
         return [
             TrackingRecord(
@@ -550,21 +553,13 @@ class D1Backend:
         rows = self.api.raw(f"SELECT count(*) FROM {q.quote_ident(table)}").rows
         return int(rows[0][0])
 
-    def schema_fingerprint(self) -> str:
-        rows = self.api.raw(q.SELECT_SCHEMA).rows
+    def schema_fingerprint(self, rule: str = q.NOT_INTERNAL) -> str:
+        rows = self.api.raw(q.select_schema(rule)).rows
         text = "\n".join(f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in rows)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _text_option(options: Mapping[str, Any], key: str) -> str | None:
-    return d1_text(options, key, "D1 option")
-
-
-def _token_variable(options: Mapping[str, Any]) -> str:
-    return d1_token_variable(options, "D1 option", ENV_TOKEN)
-
-
-def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
+def open_target(target: Target, *, read_only: bool = False, fresh_ok: bool = False) -> D1Backend:
     """Connect to the D1 database a ``d1://ACCOUNT_ID/DATABASE_ID`` target names.
 
     Token: the target's ``api_token`` option, else the variable named by ``api_token_env``
@@ -574,15 +569,19 @@ def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
     """
     location = parse_d1_url(target.url)
     options = dict(target.options)
-    env_name = _token_variable(options)
-    token = (_text_option(options, "api_token") or os.environ.get(env_name) or "").strip()
+    env_name = d1_token_variable(options, "D1 option", ENV_TOKEN)
+    token = (d1_text(options, "api_token", "D1 option") or os.environ.get(env_name) or "").strip()
     if not token:
         raise ConfigError(
             f"no Cloudflare API token for {location.url}",
             hint=f"export {env_name}=… (a token with 'D1 Edit' permission on the account)",
         )
     source = "the api_token option" if options.get("api_token") else env_name
-    api_base = _text_option(options, "api_base") or os.environ.get(ENV_API_BASE) or DEFAULT_API_BASE
+    api_base = (
+        d1_text(options, "api_base", "D1 option")
+        or os.environ.get(ENV_API_BASE)
+        or DEFAULT_API_BASE
+    )
     if not api_base.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ConfigError(
             f"D1 API base {api_base!r} must be https:// (plain http only to localhost)",
@@ -595,4 +594,4 @@ def open_target(target: Target, *, read_only: bool = False) -> D1Backend:
         policy=RetryPolicy.from_options(options),
         token_source=source,
     )
-    return D1Backend(api, read_only=read_only)
+    return D1Backend(api, read_only=read_only, fresh_ok=fresh_ok)

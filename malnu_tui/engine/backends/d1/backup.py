@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
 from malnu_tui.engine.backup.method import (
@@ -103,7 +104,8 @@ def check(
     from malnu_tui.engine.backends.d1.timetravel import check_dump
 
     progress(BackupProgress("verify", 0, 0, "loading the dump into a scratch SQLite database"))
-    checked = check_dump(path)
+    # Counted as the manifest was: an earlier version's left out `scf_…` tables.
+    checked = check_dump(path, q.names_rule(manifest.manifest_version))
     checks = [VerifyCheck("loads into SQLite", not checked.error, checked.error or "ok")]
     if checked.error:
         return checks

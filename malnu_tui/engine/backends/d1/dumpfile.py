@@ -146,7 +146,7 @@ def load_dump(path: Path, conn: sqlite3.Connection) -> str | None:
     return None
 
 
-def check_dump(path: Path) -> DumpCheck:
+def check_dump(path: Path, rule: str = q.NOT_INTERNAL) -> DumpCheck:
     """Load a dump into a scratch in-memory SQLite database: integrity check, row counts,
     schema hash (as the backends compute it) and the applied migrations it holds.
 
@@ -172,12 +172,12 @@ def check_dump(path: Path) -> DumpCheck:
             return DumpCheck("not checked", error=f"foreign key violations: {problems}")
         rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchmany(20)]
         integrity = "ok" if rows == ["ok"] else "; ".join(rows)
-        tables = [r[0] for r in conn.execute(q.SELECT_TABLES) if r[0] not in q.TOOL_TABLES]
+        tables = [r[0] for r in conn.execute(q.select_tables(rule)) if r[0] not in q.TOOL_TABLES]
         counts = {
             t: int(conn.execute(f"SELECT count(*) FROM {q.quote_ident(t)}").fetchone()[0])
             for t in tables
         }
-        schema = conn.execute(q.SELECT_SCHEMA).fetchall()
+        schema = conn.execute(q.select_schema(rule)).fetchall()
         text_schema = "\n".join(
             f"{r[0]}|{r[1]}|{r[2]}|{' '.join(str(r[3]).split())}" for r in schema
         )

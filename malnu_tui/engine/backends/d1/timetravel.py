@@ -388,7 +388,7 @@ def export_dump(
 def _drop_everything(backend: D1Backend) -> list[str]:
     objs = backend.query(
         "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
-        "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type DESC, name"
+        f"AND {q.NOT_INTERNAL} ORDER BY type DESC, name"
     )
     return [
         f"DROP {'VIEW' if o['type'] == 'view' else 'TABLE'} IF EXISTS {q.quote_ident(o['name'])}"
