@@ -1,7 +1,7 @@
 """The CLI as a real process without paying the interpreter's start-up each time: a fork server.
 
 Most of a ``python -m malnu_tui …`` run in the tests was spent starting Python and importing the
-CLI, psycopg, httpx and sqlglot (0.2–0.6 s of CPU a run, some 3000 runs a suite). One server
+CLI, psycopg, httpx and sqlglot (0.2–0.6 s of CPU a run, over a thousand runs a suite). One server
 per test process (``python -m tests.cliserver``, started on first use) imports them once and
 never runs anything itself; for each run it forks a child that takes the caller's stdin, stdout
 and stderr (passed over a unix socket), environment, working directory and arguments, and runs
