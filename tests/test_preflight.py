@@ -99,7 +99,7 @@ def test_dead_holders_lock_is_taken_over_and_audited(any_url: str, mdirs: Migrat
         (notice,) = [p.describe() for p in pf.notices]
         assert notice.startswith(
             f"pid {pid} is not running: its lock will be taken over (audited); it was the lock "
-            f"of ops@box on {socket.gethostname()} (pid {pid}) since 2026-01-01 00:00:00"
+            f"of ops@box on {socket.gethostname()} (pid {pid}) since 2026-01-01 00:00:00 UTC"
         )
         assert isinstance(pf.notices[0], StaleLock)
         assert pf.plan is not None

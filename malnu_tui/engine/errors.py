@@ -87,9 +87,10 @@ class LockHolder:
         return {k: getattr(self, k) for k in keys}
 
     def describe(self) -> str:
-        text = f"{self.owner} on {self.host} (pid {self.pid}) since {self.acquired_at}"
+        # UTC said: an operator on a WIB (UTC+7) box read a lock taken a minute ago as 7 h old
+        text = f"{self.owner} on {self.host} (pid {self.pid}) since {self.acquired_at} UTC"
         if self.expires_at:
-            text += f", lease until {self.expires_at}"
+            text += f", lease until {self.expires_at} UTC"
         if self.note:
             text += f" [{self.note}]"
         return text

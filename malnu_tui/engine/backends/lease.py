@@ -81,7 +81,7 @@ def lock_is_stale(holder: LockHolder, this_host: str) -> str | None:
         expired = holder.lease_left < 0
     else:
         expired = bool(holder.expires_at) and str(holder.expires_at) < utc_now()
-    return f"lease expired at {holder.expires_at}" if expired else None
+    return f"lease expired at {holder.expires_at} UTC" if expired else None
 
 
 def lock_liveness(holder: LockHolder, this_host: str) -> tuple[str, str]:
@@ -94,7 +94,7 @@ def lock_liveness(holder: LockHolder, this_host: str) -> tuple[str, str]:
         return "gone", f"{stale}: its lock can be released"
     if holder.host == this_host:
         return "running", f"pid {holder.pid} IS RUNNING on this host"
-    until = f"; its lease runs until {holder.expires_at}" if holder.expires_at else ""
+    until = f"; its lease runs until {holder.expires_at} UTC" if holder.expires_at else ""
     return (
         "elsewhere",
         f"held from another host ({holder.host}): whether pid {holder.pid} still runs cannot "
