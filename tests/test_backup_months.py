@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +22,20 @@ import pytest
 from tests.fixtures_core import CLI, MigrationDirs, popen_cli, run_cli
 from tests.fixtures_d1 import D1Target
 from tests.fixtures_pg import PgCluster
+
+
+@contextlib.contextmanager
+def _small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A real small tmpfs mounted at ``where`` for the test (a disk that fills or goes
+    read-only); needs root, as the suite has on CI."""
+    where.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
 
 
 def test_a_password_in_the_url_neither_names_the_store_nor_parts_its_backups(
@@ -153,12 +167,7 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
     # is there, it cannot be written. `up`'s safety backup was `[Errno 30] Read-only file
     # system: '…/.tmp-…'` (exit 1); now the one line and exit 2 a missing store gets, the
     # migration not run. A real read-only tmpfs (needs root: the suite runs as root on CI).
-    small = tmp_path / "small"
-    small.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)]
-    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    try:
+    with _small_tmpfs(tmp_path / "small", "1m") as small:
         db = tmp_path / "app.db"
         sqlite3.connect(db).close()
         mdirs.add(
@@ -174,8 +183,6 @@ def test_a_store_remounted_read_only_stops_up_before_anything_runs(
         assert "Traceback" not in res.err and "Errno" not in res.err
         with contextlib.closing(sqlite3.connect(db)) as conn:
             assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kelas'").fetchall()
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def _cli_in(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -356,12 +363,7 @@ def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -
     # was `SQLite backup of <live database> failed: disk I/O error`, which reads as the live
     # database's disk failing.
     # A real small tmpfs (needs root: the suite runs as root on CI).
-    small = tmp_path / "small"
-    small.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)]
-    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    try:
+    with _small_tmpfs(tmp_path / "small", "2m") as small:
         db = tmp_path / "app.db"
         with contextlib.closing(sqlite3.connect(db)) as conn, conn:
             conn.execute("PRAGMA journal_mode = WAL")  # as the school app (and the tool) use it
@@ -383,8 +385,6 @@ def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -
         assert f"error: cannot write the backup to {store}/" in res.err, res.err
         assert "hint: that disk (or quota) is full" in res.err
         assert [p.name for p in store.rglob("*") if p.is_file()] == []
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_a_disk_that_fills_during_ups_d1_dump_stops_up_in_one_line(
