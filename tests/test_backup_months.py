@@ -357,6 +357,64 @@ def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_n
         assert not left & {r[0] for r in look.execute(scratch).fetchall()}, again.err
 
 
+def _children(parent: int) -> set[int]:
+    """The pids of the live children of ``parent``."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent and _running(int(entry.name)):
+                    found.add(int(entry.name))
+    return found
+
+
+def test_a_rehearsal_killed_outright_takes_its_restore_and_its_scratch_database_with_it(
+    pg_cluster: PgCluster, pg_url: str, mdirs: MigrationDirs
+) -> None:
+    # `rehearse` killed outright (the OOM killer, systemd's SIGKILL after its stop timeout)
+    # during its restore left its `malnu_rehearse_…` database, a whole copy of production's
+    # data, on the server for ever, and its pg_restore | psql running on into it. Now the
+    # children die with it, and the next rehearsal from this host drops the database. The
+    # scratch restore is held (a CHECK that sleeps while a role `hold` exists).
+    hold = f"hold_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
+            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN 600 ELSE 0 END) IS NOT "
+            "NULL $$"
+        )
+        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    base = ("--database", pg_url, *mdirs.args())
+    made = run_cli(*base, "backup", "create")
+    assert made.code == 0, made.err
+    mdirs.add("20261201000000", "nama", "ALTER TABLE kelas ADD COLUMN nama text;")
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'malnu_rehearse%'"
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as look:
+        before = {r[0] for r in look.execute(scratch).fetchall()}
+        look.execute(f"CREATE ROLE {hold}")
+        cli = popen_cli(*base, "rehearse")
+        try:
+            sleeping = "SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'malnu_rehearse%' AND "
+            sleeping += "wait_event = 'PgSleep'"
+            assert _until(lambda: look.execute(sleeping).fetchone()), cli.poll()
+            left = {r[0] for r in look.execute(scratch).fetchall()} - before
+            children = _children(cli.pid)
+            assert left and children, cli.poll()
+            cli.kill()
+            cli.communicate()
+            assert _until(lambda: not any(map(_running, children))), "the restore outlived it"
+        finally:
+            cli.kill()
+            cli.communicate()
+            look.execute(f"DROP ROLE {hold}")
+        again = run_cli(*base, "rehearse")
+        assert again.code == 0, again.err
+        (name,) = left
+        assert f"dropped {name}, left by a rehearse killed" in again.err
+        assert not left & {r[0] for r in look.execute(scratch).fetchall()}, again.err
+
+
 def test_a_store_filling_up_a_few_pages_short_is_named_as_full(tmp_path: Path) -> None:
     # The backup disk with room for all but the last few pages of the copy of a WAL database:
     # SQLite says SQLITE_IOERR_SHMSIZE ("disk I/O error", the copy's -shm), not FULL, and it

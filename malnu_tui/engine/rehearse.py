@@ -11,7 +11,6 @@ import shutil
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -366,18 +365,26 @@ def _postgres_scratch(
     target: Target, manifest: BackupManifest, path: Path, emit: BackupProgressCallback
 ) -> Iterator[tuple[str, Backend, Runner]]:
     """A scratch database on the target's server (needs CREATEDB), restored with pg_restore
-    as ``backup restore`` does, dropped on exit."""
+    as ``backup restore`` does, dropped on exit; one a rehearsal killed outright left is
+    dropped first (:func:`~malnu_tui.engine.backup.pg_tools.drop_left_behind`)."""
     from psycopg import sql
 
     from malnu_tui.engine.backends.postgresql import open_target
     from malnu_tui.engine.backup.method import method_for
-    from malnu_tui.engine.backup.pg_tools import with_dbname
+    from malnu_tui.engine.backup.pg_tools import (
+        drop_left_behind,
+        drop_scratch,
+        scratch_database_name,
+        with_dbname,
+    )
     from malnu_tui.engine.backup.store import BackupProgress
     from malnu_tui.engine.scratch import pg_run
 
-    name = f"malnu_rehearse_{uuid.uuid4().hex[:10]}"
+    name = scratch_database_name("rehearse")
     admin = open_target(target)
     try:
+        for said in drop_left_behind(admin):
+            emit(BackupProgress("restore", 0, 0, said))
         try:
             admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except Exception as exc:
@@ -399,9 +406,6 @@ def _postgres_scratch(
             finally:
                 backend.close()
         finally:
-            with contextlib.suppress(Exception):
-                admin.conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+            drop_scratch(admin, name)
     finally:
         admin.close()

@@ -40,6 +40,7 @@ from malnu_tui.engine.backup.pg_tools import (
     find_pg_tools,
     scrub,
     server_major,
+    spawn,
     toc,
 )
 from malnu_tui.engine.backup.store import (
@@ -441,7 +442,7 @@ def _pipe_restore(
     either. Returns None on success, else what went wrong."""
     marker = f"malnu-restore-{uuid.uuid4().hex}"
     with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
-        producer = subprocess.Popen(
+        producer = spawn(
             [tools.pg_restore, "--clean", "--if-exists", f"--use-list={list_file}", "--file=-",
              str(path)],
             env=child.env,
@@ -449,7 +450,7 @@ def _pipe_restore(
             stdout=subprocess.PIPE,
             stderr=prod_err,
         )  # fmt: skip
-        consumer = subprocess.Popen(
+        consumer = spawn(
             [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
              f"--output={os.devnull}", f"--dbname={child.url}"],
             env=child.env,

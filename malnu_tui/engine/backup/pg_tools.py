@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX
+from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -277,3 +281,52 @@ def toc(tools: PgTools, path: Path) -> tuple[int, list[str], str]:
 def with_dbname(url: str, dbname: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+# The scratch databases the tool makes on a target's server (`backup verify --deep`'s,
+# `rehearse`'s: a whole copy of the database each) name their process and host (a hash of its
+# name), so that one a run killed outright left (SIGKILL, the OOM killer, systemd's SIGKILL
+# after its stop timeout), on the server for ever, is found and dropped by the next run.
+SCRATCH_KINDS = ("verify", "rehearse")
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_SCRATCH = re.compile(r"^malnu_(verify|rehearse)_(\d+)_([0-9a-f]{6})_[0-9a-f]{6}$")
+
+
+def scratch_database_name(kind: str) -> str:
+    """``malnu_<kind>_<pid>_<host hash>_<random>``; ``kind`` one of :data:`SCRATCH_KINDS`."""
+    assert kind in SCRATCH_KINDS, kind
+    return f"malnu_{kind}_{os.getpid()}_{_HOST}_{uuid.uuid4().hex[:6]}"
+
+
+def drop_left_behind(admin: PostgresBackend) -> list[str]:
+    """Drop the scratch databases (any kind) that runs of this host left when they were killed
+    outright: their process is gone. Another host's are left to it, and so is a name of
+    another form. Returns the messages to show, one per database dropped."""
+    from psycopg import sql
+
+    said: list[str] = []
+    rows: list[tuple[str]] = []
+    with contextlib.suppress(Exception):
+        rows = admin.conn.execute(
+            "SELECT datname FROM pg_database WHERE datname ~ '^malnu_(verify|rehearse)_'"
+        ).fetchall()
+    for (name,) in rows:
+        m = _SCRATCH.match(name)
+        if m and m[3] == _HOST and int(m[2]) != os.getpid() and not pid_alive(int(m[2])):
+            with contextlib.suppress(Exception):
+                admin.conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+                said.append(f"dropped {name}, left by a {m[1]} killed")
+    return said
+
+
+def drop_scratch(admin: PostgresBackend, name: str) -> None:
+    """Drop a scratch database on the way out (its sessions too); a failure is left to the
+    next run's :func:`drop_left_behind`."""
+    from psycopg import sql
+
+    with contextlib.suppress(Exception):
+        admin.conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

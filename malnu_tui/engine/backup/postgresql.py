@@ -13,16 +13,11 @@ The restore is in :mod:`malnu_tui.engine.backup.pg_restore`, the client tools in
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import re
-import socket
 import subprocess
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
@@ -33,9 +28,12 @@ from malnu_tui.engine.backup.pg_tools import (
     PgTools,
     PgToolsMissing,
     child_connection,
+    drop_left_behind,
+    drop_scratch,
     exit_text,
     find_pg_tools,
     open_target,
+    scratch_database_name,
     scrub,
     server_major,
     spawn,
@@ -272,35 +270,6 @@ def check(
     return checks
 
 
-# The scratch database of a `verify --deep` names its process and host (a hash of the name):
-# one a process killed outright left (SIGKILL, the OOM killer) is found and dropped.
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-_SCRATCH = re.compile(r"^malnu_verify_(\d+)_([0-9a-f]{6})_[0-9a-f]{6}$")
-
-
-def _drop_left_behind(admin: PostgresBackend) -> list[str]:
-    """Drop the scratch databases that ``verify --deep`` runs of this host left when they were
-    killed outright (a whole copy of the database each, on the server, for ever); another
-    host's are left to it. Returns the names dropped."""
-    from psycopg import sql
-
-    dropped: list[str] = []
-    rows: list[tuple[str]] = []
-    with contextlib.suppress(Exception):
-        rows = admin.conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'malnu\\_verify\\_%'"
-        ).fetchall()
-    for (name,) in rows:
-        m = _SCRATCH.match(name)
-        if m and m[2] == _HOST and int(m[1]) != os.getpid() and not pid_alive(int(m[1])):
-            with contextlib.suppress(Exception):
-                admin.conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-                dropped.append(name)
-    return dropped
-
-
 def _deep_check(
     tools: PgTools,
     target: Target,
@@ -311,10 +280,10 @@ def _deep_check(
     import psycopg
     from psycopg import sql
 
-    name = f"malnu_verify_{os.getpid()}_{_HOST}_{uuid.uuid4().hex[:6]}"
+    name = scratch_database_name("verify")
     admin = open_target(target)
-    for gone in _drop_left_behind(admin):
-        progress(BackupProgress("restore", 0, 0, f"dropped {gone}, left by a verify killed"))
+    for said in drop_left_behind(admin):
+        progress(BackupProgress("restore", 0, 0, said))
     scratch_url = with_dbname(target.url, name)
     child = child_connection(scratch_url)
     checks: list[VerifyCheck] = []
@@ -379,8 +348,5 @@ def _deep_check(
         return checks
     finally:
         child.close()
-        with contextlib.suppress(Exception):
-            admin.conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_scratch(admin, name)
         admin.close()
