@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 from tests.fixtures_d1 import D1Target
 
 
@@ -421,3 +421,40 @@ def test_a_failed_migration_is_reported_with_its_time(mdirs: MigrationDirs, tmp_
     assert (got["ok"], got["line"]) == (False, 3) and got["ms"] > 0, got
     res = run_cli(*base, "rehearse")
     assert "failed at line 3: UNIQUE constraint failed: history.n (after " in res.out
+
+
+def test_a_rehearsal_killed_outright_leaves_no_copy_in_the_temp_folder(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    # A SQLite (or D1) rehearsal killed outright (the OOM killer, `kill -9`) left its temp
+    # folder, a whole copy of production's data, in /tmp for ever (and a /tmp that fills up
+    # refuses the next rehearsals). The next rehearsal from this host removes it. The pending
+    # migration never ends, so the run is surely killed inside its scratch.
+    db = tmp_path / "prod.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    forever = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n;"
+    )
+    slow = mdirs.add("20250101_000300", "forever", forever)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    cli = popen_cli(*base, "rehearse", env={"TMPDIR": str(temp)})
+    try:
+        assert cli.stderr is not None
+        while line := cli.stderr.readline():
+            if line.startswith("restoring backup"):
+                break
+        left = list(temp.iterdir())
+        assert len(left) == 1 and (left[0] / "rehearsal.db").exists(), (line, cli.poll())
+    finally:
+        cli.kill()
+        cli.communicate()
+    slow.unlink()
+    _pending(mdirs)
+    again = run_cli(*base, "rehearse", env={"TMPDIR": str(temp)})
+    assert again.code == 1, again.err  # one_per_role fails, as in the first test
+    assert f"removed {left[0]}, left by a rehearse killed" in again.err
+    assert list(temp.iterdir()) == []

@@ -7,6 +7,8 @@ The scratch is dropped; the target itself is never written to."""
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -313,7 +315,7 @@ def _scratch(
     from malnu_tui.engine.scratch import SQLiteScratch
     from malnu_tui.engine.urls import sqlite_url
 
-    tmp = Path(tempfile.mkdtemp(prefix="malnu-rehearse-"))
+    tmp = _temp_dir(emit)
     try:
         _check_room(tmp, manifest)
         db = tmp / "rehearsal.db"
@@ -341,6 +343,26 @@ def _scratch(
             backend.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# The SQLite / D1 scratch is a temp folder naming its process and host: one a rehearsal killed
+# outright left (SIGKILL, the OOM killer), a whole copy of production's data in the temp folder
+# for ever (and a full /tmp refusing the next rehearsals), is removed by the next one.
+_TEMP_DIR = re.compile(r"^malnu-rehearse-(\d+)-h([0-9a-f]{6})-")
+
+
+def _temp_dir(emit: BackupProgressCallback) -> Path:
+    from malnu_tui.engine.backup.pg_tools import SCRATCH_HOST, scratch_owner_gone
+    from malnu_tui.engine.backup.store import BackupProgress
+
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for left in root.glob("malnu-rehearse-*"):
+            m = _TEMP_DIR.match(left.name)
+            if m and left.is_dir() and scratch_owner_gone(int(m[1]), m[2]):
+                shutil.rmtree(left, ignore_errors=True)
+                emit(BackupProgress("restore", 0, 0, f"removed {left}, left by a rehearse killed"))
+    return Path(tempfile.mkdtemp(prefix=f"malnu-rehearse-{os.getpid()}-h{SCRATCH_HOST}-"))
 
 
 def _check_room(tmp: Path, manifest: BackupManifest) -> None:

@@ -288,14 +288,20 @@ def with_dbname(url: str, dbname: str) -> str:
 # name), so that one a run killed outright left (SIGKILL, the OOM killer, systemd's SIGKILL
 # after its stop timeout), on the server for ever, is found and dropped by the next run.
 SCRATCH_KINDS = ("verify", "rehearse")
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+SCRATCH_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 _SCRATCH = re.compile(r"^malnu_(verify|rehearse)_(\d+)_([0-9a-f]{6})_[0-9a-f]{6}$")
 
 
 def scratch_database_name(kind: str) -> str:
     """``malnu_<kind>_<pid>_<host hash>_<random>``; ``kind`` one of :data:`SCRATCH_KINDS`."""
     assert kind in SCRATCH_KINDS, kind
-    return f"malnu_{kind}_{os.getpid()}_{_HOST}_{uuid.uuid4().hex[:6]}"
+    return f"malnu_{kind}_{os.getpid()}_{SCRATCH_HOST}_{uuid.uuid4().hex[:6]}"
+
+
+def scratch_owner_gone(pid: int, host: str) -> bool:
+    """Whether the run that named a scratch ``pid`` and ``host`` (:data:`SCRATCH_HOST`) was
+    of this host and is gone (killed outright); another host's is never taken for gone."""
+    return host == SCRATCH_HOST and pid != os.getpid() and not pid_alive(pid)
 
 
 def drop_left_behind(admin: PostgresBackend) -> list[str]:
@@ -312,7 +318,7 @@ def drop_left_behind(admin: PostgresBackend) -> list[str]:
         ).fetchall()
     for (name,) in rows:
         m = _SCRATCH.match(name)
-        if m and m[3] == _HOST and int(m[2]) != os.getpid() and not pid_alive(int(m[2])):
+        if m and scratch_owner_gone(int(m[2]), m[3]):
             with contextlib.suppress(Exception):
                 admin.conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
