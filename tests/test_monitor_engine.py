@@ -312,6 +312,8 @@ def test_lock_of_this_host_is_judged_by_its_process(tmp_path: Path, mdirs: Migra
     h = _health(target)
     assert _checks(h) == {"lock_lease": Severity.WARNING}
     assert f"pid {gone.pid} is not running" in h.problems[0].message
+    # its lease still runs: the summary says what is wrong, not "held past its lease"
+    assert h.health_line() == "primary: WARNING - migration lock held by a process that is gone"
 
 
 def test_unreachable_targets_are_unknown(tmp_path: Path, mdirs: MigrationDirs) -> None:

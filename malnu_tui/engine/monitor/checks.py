@@ -151,6 +151,9 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
             out.append("no verified backup" if worst is Severity.CRITICAL else "backup too old")
         elif check == "reach" and brief:
             out.append("cannot be reached")
+        elif check == "lock_lease" and " held by a process gone " in group[0].message:
+            # its lease may still run: "past its lease" was untrue (the detail line was right)
+            out.append("migration lock held by a process that is gone")
         elif check == "missing_files" and group[0].obj == _FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
