@@ -35,7 +35,7 @@ def test_prune_keeps_the_backups_a_recover_stopped_half_way_names(tmp_path: Path
     """A recover stopped half-way names its pre-recover backup as its only undo (`backup
     restore <pre>`), and the backup it restored. Two nightly backups of the half-recovered
     database later, `prune --keep 1` deleted both like any others: the way back was gone.
-    Now they are kept, and the plan and the JSON say why."""
+    Now they are kept, and the plan and the JSON say why; `backup delete` of one warns."""
     args, home, ids = _setup(tmp_path, 2)
     pre, restored = ids  # the pre-recover backup is taken after the one restored
     target = make_target(tmp_path, f"sqlite:///{tmp_path / 'school.db'}")
@@ -54,6 +54,9 @@ def test_prune_keeps_the_backups_a_recover_stopped_half_way_names(tmp_path: Path
     assert f"kept: {pre} (the pre-recover backup of a recover to " in p.err, p.err
     assert "its only undo" in p.err
     assert set(_ids(args, home)) == {newer[0], pre, restored}
+    # `backup delete` of it (an operator naming it) is done, and warned before the confirm
+    p = cli(*args, "backup", "delete", pre, "--yes", home=home)
+    assert p.code == 0 and f"warning: {pre} is the pre-recover backup of " in p.err, p.err
 
 
 def test_prune_deletes_nothing_while_a_restore_holds_the_lock(tmp_path: Path) -> None:

@@ -283,13 +283,16 @@ def _show_pinned(ctx: Context, pinned: tuple[tuple[str, str], ...]) -> None:
 
 
 def cmd_delete(ctx: Context) -> int:
-    from malnu_tui.engine.backup import delete_backup, load_manifest
+    from malnu_tui.engine.backup import delete_backup, load_manifest, pinned_backups
     from malnu_tui.engine.backup.store import refuse_foreign
 
     manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
     refuse_foreign(manifest, ctx.target, "deleted")
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)
+    why = pinned_backups(ctx.backend()).get(manifest.id)
+    if why:  # said before the confirm: `prune` keeps it
+        ctx.message(f"warning: {manifest.id} is {why}")
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
     delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend(), target=ctx.target)
     if ctx.json:
