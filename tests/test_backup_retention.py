@@ -72,6 +72,10 @@ def test_prune_deletes_nothing_while_a_restore_holds_the_lock(tmp_path: Path) ->
         p = cli(*args, "backup", "prune", "--keep", "1", "--yes", home=home)
         assert p.code == 3 and "[restore]" in p.err, p.err
         assert "Traceback" not in p.err and _ids(args, home) == ids
+        # `backup delete` of one by hand likewise: the backup may be the one being read
+        d = cli(*args, "backup", "delete", ids[0], "--yes", home=home)
+        assert d.code == 3 and "[restore]" in d.err, d.err
+        assert _ids(args, home) == ids
         backend.release_lock()
     finally:
         backend.close()

@@ -53,12 +53,19 @@ def delete_backup(
     goes: a database that cannot take the row (an application holding a SQLite file's write
     lock, D1 unreachable) refuses the delete with nothing deleted, rather than a deletion
     reported as failed and missing from the trail. With ``target``, another database's backup
-    (a shared store) is refused, nothing deleted.
+    (a shared store) is refused, nothing deleted. With ``backend`` the migration lock is held,
+    as :func:`prune_under_lock` holds it: a restore or recover at work may be reading this
+    very backup (:class:`LockHeld`, exit 3, nothing deleted).
     """
     manifest = load_manifest(directory, backup_id)
     if target is not None:
         refuse_foreign(manifest, target, "deleted")
-    if backend is not None:
+    if backend is None:
+        _remove_or_say(directory, manifest, None)
+        return manifest
+    from malnu_tui.engine.oplock import migration_lock
+
+    with migration_lock(backend, "backup-delete"):
         backend.append_audit(
             AuditEntry.now(
                 "backup-delete",
@@ -67,6 +74,11 @@ def delete_backup(
                 f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
             )
         )
+        _remove_or_say(directory, manifest, backend)
+    return manifest
+
+
+def _remove_or_say(directory: Path, manifest: BackupManifest, backend: Backend | None) -> None:
     try:
         _remove_backup(directory, manifest)
     except OSError as exc:
@@ -74,7 +86,6 @@ def delete_backup(
         raise BackupError(
             f"cannot delete backup {manifest.id} from {directory}: {exc}; it is still listed"
         ) from None
-    return manifest
 
 
 def _remove_backup(directory: Path, manifest: BackupManifest) -> None:
