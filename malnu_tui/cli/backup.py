@@ -238,28 +238,38 @@ def _undo(result: RestoreResult) -> str:
 
 
 def cmd_prune(ctx: Context) -> int:
-    from malnu_tui.engine.backup import plan_prune, prune_backups
+    from malnu_tui.engine.backup import pinned_backups, plan_prune, prune_under_lock
 
+    keep: int | None = ctx.args.keep
+    older: float | None = ctx.args.older_than
+    pins = pinned_backups(ctx.backend())
     plan = plan_prune(
-        ctx.target.backup_dir,
-        keep=ctx.args.keep,
-        older_than_days=ctx.args.older_than,
-        target=ctx.target,
+        ctx.target.backup_dir, keep=keep, older_than_days=older, target=ctx.target, pinned=pins
     )
+    pinned = [{"id": bid, "why": why} for bid, why in plan.pinned]
     if not plan.delete:
         ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
+        _show_pinned(ctx, plan.pinned)
         if ctx.json:
-            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep]})
+            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep], "pinned": pinned})
         return 0
     ctx.message(f"Prune plan: delete {len(plan.delete)} backup(s), {_size(plan.bytes_freed)}:")
     for m in plan.delete:
         _show_manifest(ctx, m)
     if plan.protected:
         ctx.message(f"  kept always: {plan.protected} (the newest verified backup)")
+    _show_pinned(ctx, plan.pinned)
     ctx.confirm(f"delete {len(plan.delete)} backup(s)", ctx.backend().name)
-    done = prune_backups(ctx.target.backup_dir, plan, backend=ctx.backend())
+    done = prune_under_lock(ctx.backend(), ctx.target, plan, keep=keep, older_than_days=older)
+    if len(done) < len(plan.delete):
+        ctx.message(
+            f"kept {len(plan.delete) - len(done)} of the planned backup(s): planned again "
+            "under the lock, the rule no longer deletes them"
+        )
     if ctx.json:
-        ctx.out_json({"deleted": [m.id for m in done], "kept": [m.id for m in plan.keep]})
+        kept = [m.id for m in plan.keep]
+        kept += [m.id for m in plan.delete if m not in done]
+        ctx.out_json({"deleted": [m.id for m in done], "kept": kept, "pinned": pinned})
     else:
         for m in done:
             ctx.out(m.id)
@@ -267,14 +277,22 @@ def cmd_prune(ctx: Context) -> int:
     return 0
 
 
+def _show_pinned(ctx: Context, pinned: tuple[tuple[str, str], ...]) -> None:
+    for bid, why in pinned:
+        ctx.message(f"  kept: {bid} ({why})")
+
+
 def cmd_delete(ctx: Context) -> int:
-    from malnu_tui.engine.backup import delete_backup, load_manifest
+    from malnu_tui.engine.backup import delete_backup, load_manifest, pinned_backups
     from malnu_tui.engine.backup.store import refuse_foreign
 
     manifest = load_manifest(ctx.target.backup_dir, ctx.args.id)
     refuse_foreign(manifest, ctx.target, "deleted")
     ctx.message("Delete backup:")
     _show_manifest(ctx, manifest)
+    why = pinned_backups(ctx.backend()).get(manifest.id)
+    if why:  # said before the confirm: `prune` keeps it
+        ctx.message(f"warning: {manifest.id} is {why}")
     ctx.confirm(f"delete backup {manifest.id}", ctx.backend().name)
     delete_backup(ctx.target.backup_dir, manifest.id, backend=ctx.backend(), target=ctx.target)
     if ctx.json:

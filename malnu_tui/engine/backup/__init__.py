@@ -36,8 +36,10 @@ from malnu_tui.engine.backup.recover import (
 from malnu_tui.engine.backup.retention import (
     PrunePlan,
     delete_backup,
+    pinned_backups,
     plan_prune,
     prune_backups,
+    prune_under_lock,
 )
 from malnu_tui.engine.backup.store import (
     REASONS,
@@ -80,10 +82,12 @@ __all__ = [
     "load_manifest",
     "native_recovery",
     "parse_when",
+    "pinned_backups",
     "plan_native_recover",
     "plan_prune",
     "plan_recover",
     "prune_backups",
+    "prune_under_lock",
     "restore_backup",
     "run_native_recover",
     "run_recover",

@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Target
 
-__all__ = ["PrunePlan", "delete_backup", "plan_prune", "prune_backups"]
+__all__ = [
+    "PrunePlan",
+    "delete_backup",
+    "pinned_backups",
+    "plan_prune",
+    "prune_backups",
+    "prune_under_lock",
+]
 
 
 def delete_backup(
@@ -46,12 +53,19 @@ def delete_backup(
     goes: a database that cannot take the row (an application holding a SQLite file's write
     lock, D1 unreachable) refuses the delete with nothing deleted, rather than a deletion
     reported as failed and missing from the trail. With ``target``, another database's backup
-    (a shared store) is refused, nothing deleted.
+    (a shared store) is refused, nothing deleted. With ``backend`` the migration lock is held,
+    as :func:`prune_under_lock` holds it: a restore or recover at work may be reading this
+    very backup (:class:`LockHeld`, exit 3, nothing deleted).
     """
     manifest = load_manifest(directory, backup_id)
     if target is not None:
         refuse_foreign(manifest, target, "deleted")
-    if backend is not None:
+    if backend is None:
+        _remove_or_say(directory, manifest, None)
+        return manifest
+    from malnu_tui.engine.oplock import migration_lock
+
+    with migration_lock(backend, "backup-delete"):
         backend.append_audit(
             AuditEntry.now(
                 "backup-delete",
@@ -60,6 +74,11 @@ def delete_backup(
                 f"{manifest.reason} backup of {manifest.created_at}, {manifest.size} bytes",
             )
         )
+        _remove_or_say(directory, manifest, backend)
+    return manifest
+
+
+def _remove_or_say(directory: Path, manifest: BackupManifest, backend: Backend | None) -> None:
     try:
         _remove_backup(directory, manifest)
     except OSError as exc:
@@ -67,7 +86,6 @@ def delete_backup(
         raise BackupError(
             f"cannot delete backup {manifest.id} from {directory}: {exc}; it is still listed"
         ) from None
-    return manifest
 
 
 def _remove_backup(directory: Path, manifest: BackupManifest) -> None:
@@ -94,6 +112,8 @@ class PrunePlan:
     delete: tuple[BackupManifest, ...]
     keep: tuple[BackupManifest, ...]
     protected: str | None  # id of the newest verified backup, never deleted
+    # (id, why) of backups kept whatever the rule: those a recover stopped half-way names
+    pinned: tuple[tuple[str, str], ...] = ()
 
     @property
     def bytes_freed(self) -> int:
@@ -108,12 +128,14 @@ def plan_prune(
     older_than_days: float | None = None,
     now: datetime | None = None,
     target: Target | None = None,
+    pinned: dict[str, str] | None = None,
 ) -> PrunePlan:
     """Choose backups to delete: beyond the ``keep`` newest, and/or older than the age.
 
     With both, a backup goes when it is beyond ``keep`` AND older than the age. The newest
-    verified backup is never deleted. With ``target``, only that target's backups are counted
-    and chosen (another database's backups in a shared store are left alone).
+    verified backup is never deleted, nor those of ``pinned`` (id: why; see
+    :func:`pinned_backups`). With ``target``, only that target's backups are counted and chosen
+    (another database's backups in a shared store are left alone).
     """
     if keep is None and older_than_days is None:
         raise ConfigError("prune needs --keep N and/or --older-than DAYS")
@@ -126,16 +148,70 @@ def plan_prune(
     backups = list_backups(directory) if target is None else backups_of(target)[0]
     protected = next((m.id for m in backups if m.verified), None)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
+    pins = pinned or {}
     delete: list[BackupManifest] = []
     kept: list[BackupManifest] = []
+    held: list[tuple[str, str]] = []
     for i, m in enumerate(backups):
         beyond = keep is None or i >= keep
         old = older_than_days is None or m.created < cutoff
-        if beyond and old and m.id != protected:
+        if beyond and old and m.id in pins:
+            held.append((m.id, pins[m.id]))
+            kept.append(m)
+        elif beyond and old and m.id != protected:
             delete.append(m)
         else:
             kept.append(m)
-    return PrunePlan(tuple(delete), tuple(kept), protected)
+    return PrunePlan(tuple(delete), tuple(kept), protected, tuple(held))
+
+
+def pinned_backups(backend: Backend) -> dict[str, str]:
+    """Backups no retention rule may delete now (id: why): while a recover stands half-way
+    (engine/recover_state.py), its pre-recover backup is the only way back to the database as
+    it was, and the backup it restored is what running it again starts from."""
+    from malnu_tui.engine.recover_state import read_half_done
+
+    found = read_half_done(backend)
+    if found is None:
+        return {}
+    why = f"a recover to {found.to} stopped half-way"
+    return {
+        found.backup_id: f"the backup {why} restored (running it again starts from it)",
+        found.pre_recover_id: f"the pre-recover backup of {why}: its only undo",
+    }
+
+
+def prune_under_lock(
+    backend: Backend,
+    target: Target,
+    plan: PrunePlan,
+    *,
+    keep: int | None = None,
+    older_than_days: float | None = None,
+) -> list[BackupManifest]:
+    """Run a confirmed :class:`PrunePlan` holding the migration lock, as every write does: a
+    restore or recover at work holds it (its backup is being read; a PostgreSQL restore for
+    minutes), so the prune is refused (:class:`LockHeld`, exit 3) with nothing deleted. Under
+    the lock the rule (``keep``, ``older_than_days``) is planned again with the pins
+    read again, and only a backup both plans delete goes."""
+    from malnu_tui.engine.oplock import migration_lock
+
+    with migration_lock(backend, "prune"):
+        again = plan_prune(
+            target.backup_dir,
+            keep=keep,
+            older_than_days=older_than_days,
+            target=target,
+            pinned=pinned_backups(backend),
+        )
+        still = {m.id for m in again.delete}
+        confirmed = PrunePlan(
+            tuple(m for m in plan.delete if m.id in still),
+            plan.keep,
+            plan.protected,
+            plan.pinned,
+        )
+        return prune_backups(target.backup_dir, confirmed, backend=backend)
 
 
 def prune_backups(
