@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
+from malnu_tui.tui.widgets.dialog import refit
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.tui_demo import FIXED_ROOT, Demo, add_backups, build_demo, take_lock_elsewhere
 from tests.tui_demo import wait_until as _wait_until
@@ -97,6 +98,13 @@ async def settle(pilot: Pilot[Any]) -> None:
     for screen in pilot.app.screen_stack:
         for table in screen.query(DataTable):
             table.refresh()
+    await pilot.pause()
+    # A step's text measured (widgets/dialog.py refit) while a table in its step was still
+    # sizing itself stayed as measured: measured again now that every table has its size
+    # (a loaded machine and a quiet one had ended in different pictures of the same step).
+    for screen in pilot.app.screen_stack:
+        for pane in screen.query(".step, .dialog"):
+            refit(pane)
     await pilot.pause()
     await pilot.pause(0.05)
     # Then until two pictures a tenth of a second apart are the same: a step's text that

@@ -44,8 +44,23 @@ def refit(container: Widget) -> None:
     container.call_after_refresh(_fit, container)
 
 
-def _fit(container: Widget) -> None:
+def _tables_sizing(container: Widget) -> bool:
+    """Whether a table in ``container`` has yet to size itself (a DataTable does so when
+    idle, late on a loaded machine): measured before, the step stayed as measured."""
+    from textual.widgets import DataTable
+
+    return any(
+        t._require_update_dimensions or t._new_rows or t._updated_cells
+        for t in container.query(DataTable)
+    )
+
+
+def _fit(container: Widget, tries: int = 50) -> None:
     from textual.css.scalar import Unit
+
+    if tries and _tables_sizing(container):  # measure once they have their size
+        container.call_after_refresh(_fit, container, tries - 1)
+        return
 
     taken = 0
     for child in container.displayed_children:
