@@ -322,6 +322,21 @@ def test_a_restore_by_a_role_that_does_not_own_a_table_says_whose_it_is(
             conn.execute(f"DROP ROLE {report}; DROP ROLE {app}")
 
 
+def _held_restore_table(pg_url: str, seconds: int) -> str:
+    """A table whose rows a restore cannot load while the role it returns exists (a CHECK that
+    sleeps ``seconds``): create that role, and a scratch restore of a backup of ``pg_url``
+    holds there, so a kill surely lands during it."""
+    hold = f"hold_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
+            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN {seconds} ELSE 0 END) "
+            "IS NOT NULL $$"
+        )
+        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    return hold
+
+
 def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_next(
     pg_cluster: PgCluster, pg_url: str
 ) -> None:
@@ -329,14 +344,7 @@ def test_a_scratch_database_of_a_deep_verify_killed_outright_is_dropped_by_the_n
     # timeout) left its `malnu_verify_…` database, a whole copy of production on the server,
     # for ever. The next deep verify of this host drops it. The scratch restore is held (a
     # CHECK that sleeps while a role `hold` exists) so the kill surely lands during it.
-    hold = f"hold_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
-            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN 30 ELSE 0 END) IS NOT "
-            "NULL $$"
-        )
-        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    hold = _held_restore_table(pg_url, 30)
     made = run_cli("--database", pg_url, "backup", "create")
     assert made.code == 0, made.err
     verify = ("--database", pg_url, "backup", "verify", made.out.strip(), "--deep")
@@ -377,14 +385,7 @@ def test_a_rehearsal_killed_outright_takes_its_restore_and_its_scratch_database_
     # data, on the server for ever, and its pg_restore | psql running on into it. Now the
     # children die with it, and the next rehearsal from this host drops the database. The
     # scratch restore is held (a CHECK that sleeps while a role `hold` exists).
-    hold = f"hold_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(CASE WHEN "
-            f"EXISTS (SELECT FROM pg_roles WHERE rolname = '{hold}') THEN 600 ELSE 0 END) IS NOT "
-            "NULL $$"
-        )
-        conn.execute("CREATE TABLE kelas (id int CHECK (slow())); INSERT INTO kelas VALUES (1)")
+    hold = _held_restore_table(pg_url, 600)
     base = ("--database", pg_url, *mdirs.args())
     made = run_cli(*base, "backup", "create")
     assert made.code == 0, made.err

@@ -42,6 +42,15 @@ def role(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP ROLE {}").format(name))
 
 
+def _one_migration(tmp_path: Path, filename: str, up: str, down: str) -> tuple[str, ...]:
+    """Migration and rollback dirs under ``tmp_path`` holding ``filename`` (``up``, and
+    ``down`` as its rollback): the CLI options that name them."""
+    for folder, text in (("m", up), ("r", down)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / filename).write_text(text)
+    return ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+
+
 def _as(pg_url: str, role: str) -> str:
     return pg_url.replace("://postgres@", f"://{role}@", 1)
 
@@ -102,11 +111,9 @@ def test_a_read_only_session_is_refused_before_the_backup_and_says_what_set_it(
     )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
-    (tmp_path / "m").mkdir()
-    (tmp_path / "r").mkdir()
-    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
-    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
-    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
     assert run_inproc("--database", url, *dirs, "status").code == 0  # the tool's tables
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
@@ -166,11 +173,9 @@ def test_a_sqlite_file_another_user_owns_is_refused_before_it_is_opened(tmp_path
     (tmp_path / "var").mkdir()
     db = tmp_path / "var" / "app.db"
     url = f"sqlite:///{db}"
-    (tmp_path / "m").mkdir()
-    (tmp_path / "r").mkdir()
-    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id INTEGER);\n")
-    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
-    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id INTEGER);\n", "DROP TABLE t;\n"
+    )
     assert run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup").code == 0
     os.chown(db, 65534, 65534)  # nobody's, as www-data's would be
     db.chmod(0o644)
@@ -468,11 +473,9 @@ def test_a_role_search_path_that_names_no_schema_is_said_not_blamed_on_the_file(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
         conn.execute(f"ALTER ROLE {role} SET search_path = reporting")
-    (tmp_path / "m").mkdir()
-    (tmp_path / "r").mkdir()
-    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE kelas (id int);\n")
-    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE kelas;\n")
-    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE kelas (id int);\n", "DROP TABLE kelas;\n"
+    )
     res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
     assert res.code == 1, res.err
     assert (
@@ -526,11 +529,9 @@ def test_a_hot_standby_is_refused_before_the_lock_and_the_backup(
     """An operator's URL pointing at a read replica: `up` took a safety backup, failed on the
     file's first statement ("cannot execute CREATE TABLE in a read-only transaction") and said
     the database "stopped answering, not the file"."""
-    (tmp_path / "m").mkdir()
-    (tmp_path / "r").mkdir()
-    (tmp_path / "m" / "20250101_000000_t.sql").write_text("CREATE TABLE t (id int);\n")
-    (tmp_path / "r" / "20250101_000000_t.sql").write_text("DROP TABLE t;\n")
-    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
     assert run_inproc("--database", pg_url, *dirs, "status").code == 0  # the tool's tables
     with hot_standby(pg_cluster, pg_url) as replica:
         with psycopg.connect(replica, autocommit=True) as conn:
@@ -627,11 +628,9 @@ def test_a_migration_stopped_by_statement_timeout_is_not_blamed_on_the_file(
     """The target's ``statement_timeout`` (or a DBA's for the role, which the file restores
     with its own SET) cancels a long backfill: "canceling statement due to statement timeout"
     came with "fix the file and run again"."""
-    (tmp_path / "m").mkdir()
-    (tmp_path / "r").mkdir()
-    (tmp_path / "m" / "20250101_000000_backfill.sql").write_text("SELECT pg_sleep(2);\n")
-    (tmp_path / "r" / "20250101_000000_backfill.sql").write_text("SELECT 1;\n")
-    dirs = ("--migrations-dir", str(tmp_path / "m"), "--rollback-dir", str(tmp_path / "r"))
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_backfill.sql", "SELECT pg_sleep(2);\n", "SELECT 1;\n"
+    )
     url = f"{pg_url}?statement_timeout=100ms"
     res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
     assert res.code == 1, res.err

@@ -17,6 +17,24 @@ from tests.tui_demo import Demo, screen_text, wait_until
 pytestmark = pytest.mark.anyio
 
 
+def _fail_a_migration(demo: Demo, name: str, sql: str) -> None:
+    """Write migration ``name`` (``sql``, which fails) and run the pending ones outside the
+    console, as another operator's `up` would: a failed run in the trail."""
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
+
+    (demo.root / "migrations" / name).write_text(sql, encoding="utf-8")
+    target = demo.target()
+    mset = discover(target.migrations_dir, target.rollback_dir)
+    backend = open_backend(target)
+    try:
+        with pytest.raises(MigrationFailed):
+            apply_plan(backend, mset, plan_up(backend, mset))
+    finally:
+        backend.close()
+
+
 def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
     """``screen_cls``'s own bindings that the terminal does not show: none of their keys (as
     the footer names keys) beside their description."""
@@ -65,23 +83,11 @@ async def test_a_failed_runs_error_is_read_whole_in_the_alerts_view_at_80_column
 ) -> None:
     # The runs' "counts / error" column came last, past the right edge at 80 columns: the
     # operator saw "✘ failed" (or not even that) and never why.
-    from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.files import discover
-    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
-
-    name = "20251126_000000_tambah_kolom_rata_rata_nilai_ulangan_harian_semester_ganjil.sql"
-    (demo.root / "migrations" / name).write_text(
+    _fail_a_migration(
+        demo,
+        "20251126_000000_tambah_kolom_rata_rata_nilai_ulangan_harian_semester_ganjil.sql",
         "ALTER TABLE nilai_akhir_semester_ganjil_kelas_sepuluh_ipa ADD COLUMN rata_rata REAL;\n",
-        encoding="utf-8",
     )
-    target = demo.target()
-    mset = discover(target.migrations_dir, target.rollback_dir)
-    backend = open_backend(target)
-    try:
-        with pytest.raises(MigrationFailed):
-            apply_plan(backend, mset, plan_up(backend, mset))
-    finally:
-        backend.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
@@ -250,25 +256,12 @@ async def test_the_health_line_is_checked_again_after_an_operation(
     # still said "1 failed migration in the last hour" under "✘ 0 failed" (and `check` OK).
     from textual.widgets import Static
 
-    from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.files import discover
-    from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up
     from malnu_tui.tui.widgets.target_panel import TargetPanel
 
     # Never again by the clock here: only what the operation does can bring it up to date.
     monkeypatch.setattr("malnu_tui.tui.widgets.target_panel.HEALTH_SECONDS", 3600.0)
     name = "20251126_000000_tambah_kolom_wali_kelas.sql"
-    (demo.root / "migrations" / name).write_text(
-        "ALTER TABLE data_wali_kelas ADD COLUMN nomor_telepon TEXT;\n", encoding="utf-8"
-    )
-    target = demo.target()
-    mset = discover(target.migrations_dir, target.rollback_dir)
-    backend = open_backend(target)
-    try:
-        with pytest.raises(MigrationFailed):
-            apply_plan(backend, mset, plan_up(backend, mset))
-    finally:
-        backend.close()
+    _fail_a_migration(demo, name, "ALTER TABLE data_wali_kelas ADD COLUMN nomor_telepon TEXT;\n")
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))

@@ -368,8 +368,12 @@ def url_slug(url: str) -> str:
     return _slug(store_spelling(url))
 
 
+def _plain(spelt: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spelt).strip("_") or "target"
+
+
 def _slug(spelt: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", spelt).strip("_") or "target"
+    slug = _plain(spelt)
     if len(slug) <= 80:
         return slug
     return f"{slug[:71]}-{hashlib.sha256(spelt.encode()).hexdigest()[:8]}"
@@ -382,9 +386,8 @@ def earlier_slugs(url: str) -> tuple[str, ...]:
     (until 2026-12-06 03:15). Its backup store's folder and a copy's source in ``malnu_sync``
     were named so."""
     masked = mask_url(url)
-    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", masked).strip("_") or "target"
     now = url_slug(url)
-    return tuple(dict.fromkeys(n for n in (_slug(masked), plain[:80]) if n != now))
+    return tuple(dict.fromkeys(n for n in (_slug(masked), _plain(masked)[:80]) if n != now))
 
 
 def url_store(root: Path, url: str) -> Path:
