@@ -7,11 +7,8 @@ The scratch is dropped; the target itself is never written to."""
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -348,21 +345,14 @@ def _scratch(
 # The SQLite / D1 scratch is a temp folder naming its process and host: one a rehearsal killed
 # outright left (SIGKILL, the OOM killer), a whole copy of production's data in the temp folder
 # for ever (and a full /tmp refusing the next rehearsals), is removed by the next one.
-_TEMP_DIR = re.compile(r"^malnu-rehearse-(\d+)-h([0-9a-f]{6})-")
-
-
 def _temp_dir(emit: BackupProgressCallback) -> Path:
-    from malnu_tui.engine.backup.pg_tools import SCRATCH_HOST, scratch_owner_gone
     from malnu_tui.engine.backup.store import BackupProgress
+    from malnu_tui.engine.left_behind import temp_dir
 
-    root = Path(tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for left in root.glob("malnu-rehearse-*"):
-            m = _TEMP_DIR.match(left.name)
-            if m and left.is_dir() and scratch_owner_gone(int(m[1]), m[2]):
-                shutil.rmtree(left, ignore_errors=True)
-                emit(BackupProgress("restore", 0, 0, f"removed {left}, left by a rehearse killed"))
-    return Path(tempfile.mkdtemp(prefix=f"malnu-rehearse-{os.getpid()}-h{SCRATCH_HOST}-"))
+    tmp, said = temp_dir("rehearse")
+    for line in said:
+        emit(BackupProgress("restore", 0, 0, line))
+    return tmp
 
 
 def _check_room(tmp: Path, manifest: BackupManifest) -> None:

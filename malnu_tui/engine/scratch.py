@@ -9,9 +9,7 @@ import contextlib
 import re
 import shutil
 import sqlite3
-import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +52,7 @@ class Scratch(Protocol):
     """A throwaway database: run units, fingerprint the schema, close (removes it)."""
 
     where: str
+    swept: list[str]  # what killed runs of this host left, removed (engine/left_behind.py)
 
     def run(self, filename: str, statements: Sequence[Statement]) -> tuple[int, int]:
         """Run ``statements`` in one transaction: (ms, rows affected); on a failing statement
@@ -173,10 +172,13 @@ class SQLiteScratch:
     DELETE`` actions or fails on their rows), and what D1 refuses before running is refused."""
 
     def __init__(self, path: Path | None = None, *, d1: bool = False) -> None:
+        from malnu_tui.engine.left_behind import temp_dir
+
         self.d1 = d1
         self._dir: Path | None = None
+        self.swept: list[str] = []
         if path is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="malnu-scratch-"))
+            self._dir, self.swept = temp_dir("stairway")
             path = self._dir / "scratch.db"
         self.path = path
         self.where = f"scratch SQLite file {path}"
@@ -474,14 +476,14 @@ class PostgresScratch:
     fingerprint covers the database's other schemas too (Supabase's and pg_dump's files
     name ``"public"``), and :meth:`left_outside` says what the set left there."""
 
-    def __init__(
-        self, url: str, *, prefix: str = "malnu_stairway", rolled_back: bool = True
-    ) -> None:
+    def __init__(self, url: str, *, rolled_back: bool = True) -> None:
         from malnu_tui.engine.backends.postgresql import open_url
+        from malnu_tui.engine.left_behind import drop_schemas_left, scratch_name
         from malnu_tui.engine.live_guard import is_managed
 
         self.backend: PostgresBackend = open_url(url)
-        self.schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.schema = scratch_name("stairway")
+        self.swept: list[str] = []
         conn = self.backend.conn
         try:  # a database the tool manages is live, whatever URL reached it
             rolled_back = rolled_back or is_managed(conn)
@@ -499,7 +501,8 @@ class PostgresScratch:
             if rolled_back:
                 conn.execute("BEGIN")  # pg_run's transactions are savepoints inside it
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            if not rolled_back:
+            if not rolled_back:  # (on a live one the schema goes with its transaction)
+                self.swept = drop_schemas_left(conn)
                 row = conn.execute("SELECT current_setting('search_path')").fetchone()
                 self._path = str(row[0]) if row and row[0] else ""
                 self._outside = pg_fingerprint_outside(conn, self.schema)

@@ -173,7 +173,7 @@ def run_stairway(
     started = time.perf_counter()
     steps: list[StairStep] = []
     seeder = _Seeder(scratch, seed[1], seed[0]) if seed else None
-    notes: list[str] = []
+    notes: list[str] = list(scratch.swept)  # what killed runs left, removed first
     for unit in units:
         if seeder is not None:
             seeder()

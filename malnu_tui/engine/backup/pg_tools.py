@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX
-from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.backup.store import BackupError
 
 if TYPE_CHECKING:
@@ -284,24 +280,16 @@ def with_dbname(url: str, dbname: str) -> str:
 
 
 # The scratch databases the tool makes on a target's server (`backup verify --deep`'s,
-# `rehearse`'s: a whole copy of the database each) name their process and host (a hash of its
-# name), so that one a run killed outright left (SIGKILL, the OOM killer, systemd's SIGKILL
-# after its stop timeout), on the server for ever, is found and dropped by the next run.
-SCRATCH_KINDS = ("verify", "rehearse")
-SCRATCH_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-_SCRATCH = re.compile(r"^malnu_(verify|rehearse)_(\d+)_([0-9a-f]{6})_[0-9a-f]{6}$")
+# `rehearse`'s: a whole copy of the database each) are named by engine/left_behind.py, so that
+# one a run killed outright left is dropped by the next run from that host.
 
 
 def scratch_database_name(kind: str) -> str:
-    """``malnu_<kind>_<pid>_<host hash>_<random>``; ``kind`` one of :data:`SCRATCH_KINDS`."""
-    assert kind in SCRATCH_KINDS, kind
-    return f"malnu_{kind}_{os.getpid()}_{SCRATCH_HOST}_{uuid.uuid4().hex[:6]}"
+    """``malnu_<kind>_<pid>_<host hash>_<random>``; ``kind`` "verify" or "rehearse"."""
+    from malnu_tui.engine.left_behind import scratch_name
 
-
-def scratch_owner_gone(pid: int, host: str) -> bool:
-    """Whether the run that named a scratch ``pid`` and ``host`` (:data:`SCRATCH_HOST`) was
-    of this host and is gone (killed outright); another host's is never taken for gone."""
-    return host == SCRATCH_HOST and pid != os.getpid() and not pid_alive(pid)
+    assert kind in ("verify", "rehearse"), kind
+    return scratch_name(kind)
 
 
 def drop_left_behind(admin: PostgresBackend) -> list[str]:
@@ -310,20 +298,20 @@ def drop_left_behind(admin: PostgresBackend) -> list[str]:
     another form. Returns the messages to show, one per database dropped."""
     from psycopg import sql
 
+    from malnu_tui.engine.left_behind import left_by_the_dead, said_dropped
+
     said: list[str] = []
     rows: list[tuple[str]] = []
     with contextlib.suppress(Exception):
         rows = admin.conn.execute(
             "SELECT datname FROM pg_database WHERE datname ~ '^malnu_(verify|rehearse)_'"
         ).fetchall()
-    for (name,) in rows:
-        m = _SCRATCH.match(name)
-        if m and scratch_owner_gone(int(m[2]), m[3]):
-            with contextlib.suppress(Exception):
-                admin.conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-                said.append(f"dropped {name}, left by a {m[1]} killed")
+    for name, kind in left_by_the_dead(r[0] for r in rows):
+        with contextlib.suppress(Exception):
+            admin.conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            said.append(said_dropped(name, kind))
     return said
 
 
