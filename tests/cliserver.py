@@ -88,6 +88,9 @@ def _child(request: dict[str, object], fds: list[int]) -> None:
         os.environ.update(env)
         time.tzset()
         os.chdir(str(request["cwd"]))
+        umask = request.get("umask")
+        if isinstance(umask, int):  # the caller's, as a process it started would inherit
+            os.umask(umask)
         args = request["args"]
         assert isinstance(args, list)
         import runpy
@@ -257,6 +260,14 @@ def usable(env: dict[str, str]) -> bool:
     return _startup_env(env) == _startup_env(dict(base))
 
 
+def _umask() -> int:
+    """This process's umask, read without setting it (another thread may be making a file)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    raise RuntimeError("no Umask line in /proc/self/status")
+
+
 def run(
     args: list[str], env: dict[str, str], input: str, timeout: float, cwd: Path
 ) -> tuple[int, str, str]:
@@ -273,8 +284,9 @@ def run(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(server.path)
-        request = json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode() + b"\n"
-        socket.send_fds(sock, [request], [in_r, out_w, err_w])
+        request = {"args": args, "env": env, "cwd": str(cwd), "umask": _umask()}
+        request_line = json.dumps(request).encode() + b"\n"
+        socket.send_fds(sock, [request_line], [in_r, out_w, err_w])
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)

@@ -102,6 +102,23 @@ def refuse_unwritable(path: Path) -> None:
     )
 
 
+def _create_private(path: Path) -> None:
+    """A database this tool creates is its owner's only (0600, whatever the umask): SQLite
+    made it 0644, every user of a shared box reading the students' rows; its ``-wal``,
+    ``-shm`` and ``-journal`` take the file's mode from SQLite. A file that exists is left
+    as it is (the application's, its mode its own)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite's own open says what is wrong, as it did before
+    try:
+        os.fchmod(fd, 0o600)  # under a umask that takes the owner's bits too (0277)
+    finally:
+        os.close(fd)
+
+
 def _wal_mode(path: Path) -> bool:
     """Whether the file's header says WAL (bytes 18 and 19 are 2)."""
     try:
@@ -135,6 +152,7 @@ def connect(
         return conn
 
     if not read_only:
+        _create_private(path)
         return connect(str(path))
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
     if live:

@@ -1,0 +1,120 @@
+"""Who can read what the tool leaves on disk. The school's databases hold students' names,
+grades and NISN numbers, and the tool runs on a shared jump box (root from cron, operators by
+hand, under the umask 022 of a default login or the 002 of a shared group): what it creates
+that holds rows or secrets is its owner's only, whatever the umask; what it replaces keeps the
+mode and owner it had. Checked on real files, and as another user (``nobody``) reading them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+
+NOBODY = 65534
+
+
+def _mode(p: Path) -> str:
+    return oct(stat.S_IMODE(p.stat().st_mode))
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder every user may enter and list (0755, outside pytest's 0700 base), as an
+    operator's project folder or /srv on a jump box is."""
+    d = Path(tempfile.mkdtemp(prefix="malnu-modes-"))
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The process's umask for the test (the CLI runs it inherits it)."""
+    before = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(before)
+
+
+def _nobody_reads(path: Path) -> subprocess.CompletedProcess[bytes]:
+    """``cat path`` as user nobody (the test suite runs as root)."""
+    return subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "cat", str(path)],
+        capture_output=True,
+    )
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="reads as another user (root only)")
+
+
+@needs_root
+def test_a_database_the_tool_creates_is_its_owners_only_whatever_the_umask(
+    umask: int, shared_dir: Path, mdirs: MigrationDirs, isolated_env: Path
+) -> None:
+    """``--database sqlite:new.db`` (and the embedded default database) was created by SQLite
+    with its default mode, 0644: any user of the box read the students' rows, and its -wal
+    and -shm, which SQLite makes with the file's mode, with them."""
+    d = school_set(mdirs)
+    new = shared_dir / "new.db"
+    for where in (("--database", f"sqlite:///{new}"), ()):
+        res = run_cli(*where, *d.args(), "up", "--yes", "--no-backup")
+        assert res.code == 0, res.err
+    default = isolated_env / "xdg_data_home" / "malnu-tui"
+    made = [new, *default.rglob("*.db")]
+    assert len(made) == 2, made
+    for db in made:
+        assert _mode(db) == "0o600", (db, oct(umask))
+        with sqlite3.connect(db) as conn:  # the application writing it, WAL as the tool set
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            conn.execute("INSERT INTO users (email) VALUES ('siswa@sekolah.sch.id')")
+            side = [db.with_name(db.name + s) for s in ("-wal", "-shm")]
+            assert {p: _mode(p) for p in side} == {p: "0o600" for p in side}
+    read = _nobody_reads(new)
+    assert read.returncode != 0 and b"Permission denied" in read.stderr, read
+    assert b"siswa" not in read.stdout
+
+
+def test_a_database_that_exists_keeps_its_mode(shared_dir: Path, mdirs: MigrationDirs) -> None:
+    """The application's own file (0664, shared with its group) is not the tool's to
+    narrow: `up` leaves its mode as it was."""
+    d = school_set(mdirs)
+    app = shared_dir / "app.db"
+    sqlite3.connect(app).close()
+    os.chmod(app, 0o664)
+    res = run_cli("--database", f"sqlite:///{app}", *d.args(), "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert _mode(app) == "0o664"
+
+
+@needs_root
+def test_a_restore_keeps_the_live_files_mode_and_owner(
+    shared_dir: Path, mdirs: MigrationDirs
+) -> None:
+    """A restore run by root (from cron, or `sudo`) into the application's file: the file is
+    still the application's user's, with its mode, so the application can write it after."""
+    d = school_set(mdirs)
+    live = shared_dir / "live.db"
+    url = ("--database", f"sqlite:///{live}", *d.args())
+    assert run_cli(*url, "up", "--yes", "--no-backup").code == 0
+    os.chown(live, NOBODY, NOBODY)
+    os.chmod(live, 0o640)
+    made = run_cli(*url, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    backup_id = json.loads(made.out)["id"]
+    res = run_cli(*url, "backup", "restore", backup_id, "--yes")
+    assert res.code == 0, res.err
+    st = live.stat()
+    assert (st.st_uid, st.st_gid, _mode(live)) == (NOBODY, NOBODY, "0o640")
