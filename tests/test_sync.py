@@ -20,7 +20,6 @@ from malnu_tui.engine.sync import (
 from malnu_tui.engine.sync import run as run_module
 from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
-from malnu_tui.engine.sync.model import Difference
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
 from malnu_tui.engine.sync.verify import keys_digest
