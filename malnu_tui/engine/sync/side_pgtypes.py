@@ -15,7 +15,15 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.sync.model import Column, Row, TableShape, key_text
 
-__all__ = ["SCALES_SQL", "TIME_KINDS", "as_text", "printed", "scales", "unscaled_value"]
+__all__ = [
+    "SCALES_SQL",
+    "TIME_KINDS",
+    "as_text",
+    "compared_as_text",
+    "printed",
+    "scales",
+    "unscaled_value",
+]
 
 _CHARACTER_TYPES = ("text", "character varying", "character")
 TIME_KINDS = frozenset({"ts", "tstz", "date", "time"})
@@ -48,6 +56,17 @@ def as_text(c: Column, key: Sequence[str]) -> bool:
     own = c.pg_type.split("(", 1)[0].strip().lower()
     padded = own == "character" and c.name not in key
     return c.kind == "text" and (own not in _CHARACTER_TYPES or padded)
+
+
+def compared_as_text(c: Column) -> bool:
+    """Whether the upsert tells a changed value of column ``c`` by its text rather than by its
+    type's ``=``, which is no identity: a ``json``, ``xml`` or ``point`` has none (the write
+    stopped on "operator does not exist: xml = xml"), and a ``citext``'s ignores case, a
+    ``box``'s or ``circle``'s compares areas, an ``interval``'s takes ``1 day`` for ``24:00:00``,
+    a float's ``-0`` for ``0``: such a change was left unwritten, "different" for ever."""
+    if c.kind in ("json", "float"):
+        return True
+    return c.kind == "text" and c.pg_type.split("(", 1)[0].strip().lower() not in _CHARACTER_TYPES
 
 
 # The numeric columns of a table (its regclass text, the parameter) that have a scale, and its

@@ -28,7 +28,7 @@ from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
 from malnu_tui.engine.sync.side_pgstate import PostgresState
-from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, printed
+from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, compared_as_text, printed
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
     kind_of,
@@ -554,7 +554,8 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
 
     def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
         """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
-        are all equal are left untouched (json compared as text: it has no equality)."""
+        are all equal are left untouched (compared as text where a type's ``=`` is no identity:
+        ``compared_as_text``)."""
         data = [c for c in shape.names if c not in shape.key]
         returning, tally = self._upsert_extras(shape, stage)
         q = pgcopy.upsert_sql(
@@ -565,7 +566,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
             "update" if data else "skip",
             values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
             only_changed=data,
-            compare_as_text=[c.name for c in shape.columns if c.kind == "json"],
+            compare_as_text=[c.name for c in shape.columns if compared_as_text(c)],
             returning=returning,
             tally=tally,
         )
