@@ -703,7 +703,7 @@ def test_pg_restores_own_error_is_one_clean_line_too() -> None:
     from malnu_tui.engine.backup.pg_tools import server_said
 
     said = (
-        "pg_restore: error: could not execute query: ERROR:  type \"geometry\" does not exist\n"
+        'pg_restore: error: could not execute query: ERROR:  type "geometry" does not exist\n'
         "LINE 3:     g geometry\n"
         "              ^\n"
         "Command was: CREATE TABLE public.t (\n"
