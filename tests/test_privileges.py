@@ -6,6 +6,7 @@ grant or change, before anything is written."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import sqlite3
@@ -19,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.fixtures_core import CLI, REPO
+from tests.fixtures_core import CLI, REPO, run_cli
 from tests.fixtures_pg import PgCluster
 from tests.inproc import run_inproc
 
@@ -656,6 +657,65 @@ def test_a_restore_the_role_may_not_create_tables_for_says_the_grant(
         backend.close()
     assert hint is not None
     assert f"GRANT CREATE ON SCHEMA public TO {role}; (as the schema's owner)" in hint
+
+
+def test_a_failed_restore_says_psqls_error_in_one_clean_line(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """The restore's error quoted psql whole: `ERROR:  permission denied for schema public;
+    LINE 1: CREATE TABLE public.a (; ^`, the echoed statement and its caret as noise in the
+    operator's one line (and in the audit row). Now the message, and the whole text in the
+    debug log."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+    url = _as(pg_url, role)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE a (id int PRIMARY KEY, nama text)")
+        conn.execute("INSERT INTO a VALUES (1, 'x')")
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    made = run_cli("--database", url, "backup", "create", "--json", env=env)
+    assert made.code == 0, made.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    backup_id = json.loads(made.out)["id"]
+    res = run_cli("--database", url, "--debug", "backup", "restore", backup_id, "--yes",
+                     env=env)  # fmt: skip
+    assert res.code == 1, res.err
+    error = next(ln for ln in res.err.splitlines() if ln.startswith("error:"))
+    assert error == (
+        "error: restore failed and was rolled back, the database is unchanged: "
+        "ERROR: permission denied for schema public"
+    ), error
+    assert f"hint: the restore creates its tables again in schema public, where {role}" in res.err
+    assert "LINE 1: CREATE TABLE public.a (" in res.err, "the whole text in the debug log"
+    log = run_cli("--database", url, "log", "--json", env=env)
+    failed = [e for e in json.loads(log.out) if e["action"] == "restore"]
+    detail = failed[0]["detail"]
+    assert "unchanged: ERROR: permission denied for schema public; pre-restore" in detail, detail
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT * FROM a").fetchall() == [(1, "x")]
+
+
+def test_pg_restores_own_error_is_one_clean_line_too() -> None:
+    """`backup verify --deep` quotes pg_restore's failure: its echo of the statement
+    (`Command was:` and the statement's lines) is dropped the same way."""
+    from malnu_tui.engine.backup.pg_tools import server_said
+
+    said = (
+        'pg_restore: error: could not execute query: ERROR:  type "geometry" does not exist\n'
+        "LINE 3:     g geometry\n"
+        "              ^\n"
+        "Command was: CREATE TABLE public.t (\n"
+        "    id integer,\n"
+        "    g geometry\n"
+        ");\n"
+        "pg_restore: warning: errors ignored on restore: 1\n"
+    )
+    assert server_said(said) == (
+        'pg_restore: error: could not execute query: ERROR: type "geometry" does not exist; '
+        "pg_restore: warning: errors ignored on restore: 1"
+    )
 
 
 def test_a_role_connection_limit_is_named_with_the_way_out(role: str, pg_url: str) -> None:

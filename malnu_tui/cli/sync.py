@@ -189,7 +189,7 @@ def cmd_sync(ctx: Context) -> int:
 
     progress = _progress(ctx)
     with SyncSession(source, dest) as s:
-        for gone in left_behind(s.src, s.dst, source.name):
+        for gone in (*s.notes, *left_behind(s.src, s.dst, source.name)):
             ctx.message(f"warning: {gone}")
         if action == "verify":
             reports = verify_sync(s, tables, progress)  # type: ignore[arg-type]

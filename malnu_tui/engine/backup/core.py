@@ -19,6 +19,7 @@ from malnu_tui.engine.backup.store import (
     REASONS,
     BackupCorrupt,
     BackupError,
+    BackupGone,
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
@@ -26,6 +27,7 @@ from malnu_tui.engine.backup.store import (
     ensure_store,
     fsync_dir,
     load_manifest,
+    manifest_path,
     mark_verified,
     new_backup_id,
     remove_quietly,
@@ -270,6 +272,8 @@ def verify_backup(
                 method = method_for(manifest.target_kind)
                 checks.extend(method.check(target, path, manifest, deep, emit))
     ok = all(c.ok for c in checks)
+    if not ok and not manifest_path(directory, manifest.id).is_file():
+        raise BackupGone(manifest.id, "it was being verified")  # not "corrupt"
     took = str(int((time.perf_counter() - started) * 1000))
     manifest = replace(
         manifest,
@@ -355,7 +359,11 @@ def _restore_backup(
         )
     method = method_for(manifest.target_kind)
     emit(BackupProgress("verify", 0, 0, f"verifying {manifest.id}"))
-    report = verify_backup(target, manifest.id, progress=emit)
+    try:
+        report = verify_backup(target, manifest.id, progress=emit)
+    except BackupGone:
+        _audit(backend, AuditEntry.now("restore", manifest.id, "refused", "deleted meanwhile"))
+        raise
     if not report.ok:
         _audit(
             backend,
@@ -366,6 +374,7 @@ def _restore_backup(
     if backend.kind == "sqlite":
         return _restore_sqlite(backend, target, manifest, emit, pre_reason, started, mark)
     with migration_lock(backend, "restore"):
+        _still_there(backend, target, manifest)
         emit(BackupProgress("pre-restore", 0, 0, "backing up the current state first"))
         pre = create_backup(backend, target, reason=pre_reason, progress=emit)
         path = data_path(target, manifest)
@@ -400,6 +409,17 @@ def _restore_backup(
             _audit(backend, AuditEntry.now("restore", manifest.id, "warning", detail))
     emit(BackupProgress("done", 0, 0, f"restored {manifest.id}"))
     return RestoreResult(manifest.id, pre.id, manifest, matches, time.perf_counter() - started)
+
+
+def _still_there(backend: Backend, target: Target, manifest: BackupManifest) -> None:
+    """Under the lock, the backup verified before it is still listed with its data file: a
+    prune or delete (they hold the lock while deleting) may have run in between. Refused
+    (:class:`BackupGone`), audited, before any pre-restore backup or change."""
+    path = data_path(target, manifest)
+    if manifest_path(target.backup_dir, manifest.id).is_file() and path.is_file():
+        return
+    _audit(backend, AuditEntry.now("restore", manifest.id, "refused", "deleted meanwhile"))
+    raise BackupGone(manifest.id)
 
 
 def _fingerprint_as_made(backend: Backend, manifest: BackupManifest) -> str:
@@ -471,6 +491,12 @@ def _restore_sqlite(
     backend.ensure_schema()
     if not nested:
         backend.acquire_lock(lock_holder_for_this_process("restore"))
+    try:
+        _still_there(backend, target, manifest)
+    except BackupGone:
+        if not nested:
+            _release(backend)
+        raise
     late, interrupted = "", None
     try:
         sqlite_method.restore(

@@ -40,6 +40,7 @@ from malnu_tui.engine.backup.pg_tools import (
     find_pg_tools,
     scrub,
     server_major,
+    server_said,
     spawn,
     toc,
 )
@@ -516,7 +517,7 @@ def _pipe_restore(
             "holds the state before",
         )
     if consumer.returncode != 0:
-        return cerr or f"psql exited with {consumer.returncode}"
+        return server_said(cerr) or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:
-        return f"pg_restore failed: {perr or producer.returncode}"
+        return f"pg_restore failed: {server_said(perr) or producer.returncode}"
     return None

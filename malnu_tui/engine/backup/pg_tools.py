@@ -246,6 +246,35 @@ def scrub(text: str, password: str | None) -> str:
     return text[-2000:]
 
 
+# psql's and pg_restore's echo of the failing statement (``LINE 3: …`` and its caret line;
+# pg_restore's ``Command was:`` and the statement's lines after it): noise in a one-line error.
+_ECHO = re.compile(r"^(?:LINE \d+: |Command was: )")
+_OWN = re.compile(r"^(?:ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|pg_restore|psql|pg_dump)\b")
+
+
+def server_said(text: str) -> str:
+    """What psql or pg_restore printed about a failure, as one clean line: its messages
+    (ERROR, DETAIL, HINT, CONTEXT…) joined with ``; ``, runs of spaces collapsed, without the
+    echoed statement (``LINE 1: CREATE TABLE public.a (`` and its ``^``, ``Command was: …``).
+    The whole text goes to the debug log (``MIGRATION_DEBUG=1``)."""
+    from malnu_tui.engine.monitor import debuglog
+
+    debuglog.note(f"client tool said: {text}")
+    kept: list[str] = []
+    echo = False
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if _ECHO.match(line):
+            echo = True
+            continue
+        if echo and (line.strip() == "^" or not _OWN.match(line)):
+            continue  # the caret, or a statement's next line
+        echo = False
+        kept.append(" ".join(line.split()))
+    return "; ".join(kept)
+
+
 def open_target(target: Target, url: str | None = None) -> PostgresBackend:
     """The target's database (or ``url``, another database of its server) with the target's
     options: its ``schema``, ``lock_timeout`` and ``statement_timeout`` from the config too,

@@ -36,6 +36,7 @@ from malnu_tui.engine.backup.pg_tools import (
     scratch_database_name,
     scrub,
     server_major,
+    server_said,
     spawn,
     toc,
     with_dbname,
@@ -328,7 +329,8 @@ def _deep_check(
                 restorer.kill()
                 restorer.communicate()
         if restorer.returncode != 0:
-            checks.append(VerifyCheck("scratch restore", False, scrub(restore_err, child.password)))
+            said = server_said(scrub(restore_err, child.password))
+            checks.append(VerifyCheck("scratch restore", False, said))
             return checks
         checks.append(VerifyCheck("scratch restore", True, name))
         scratch = open_target(target, scratch_url)

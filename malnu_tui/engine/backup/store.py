@@ -91,6 +91,21 @@ class BackupNotFound(BackupError):
         self.backup_id = backup_id
 
 
+class BackupGone(BackupError):
+    """The backup was deleted while it was verified, or before the restore that verified it
+    held the lock (a prune or delete ran in between): refused, nothing changed (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, backup_id: str, when: str = "the restore waited for the lock") -> None:
+        super().__init__(
+            f"backup {backup_id} was deleted while {when} (a `backup prune` or `backup "
+            "delete` ran meanwhile)",
+            hint="nothing was changed; choose another backup (`malnu-tui backup list`)",
+        )
+        self.backup_id = backup_id
+
+
 class BackupCorrupt(BackupError):
     """A backup failed verification: it is never restored."""
 

@@ -339,6 +339,8 @@ def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -
         + (f"; {error}" if error else "")
     )
     for side in (s.dst, s.src):
+        if getattr(side.backend, "read_only", False):
+            continue  # a source this user may not write (SyncSession.notes says so)
         with contextlib.suppress(Exception):
             side.backend.append_audit(AuditEntry.now("sync", report.table, outcome, detail))
 
@@ -403,7 +405,7 @@ def sync_table(
                 s.src,
                 s.dst,
                 shape,
-                lambda: open_side(s.source_target),
+                lambda: open_side(s.source_target, source=True),
                 lambda: open_side(s.dest_target),
                 ahead,
             )
@@ -528,7 +530,7 @@ def start_early(s: SyncSession, req: SyncRequest) -> None:
         cursor = shape.column(req.cursor) if shape is not None else None
         if shape is not None and cursor is not None and cursor.kind in CURSOR_KINDS:
             if int_key(shape) and s.src.audited("sync", table, _pair(s)):
-                s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target))
+                s.early[table] = SourceKeys(shape, lambda: open_side(s.source_target, source=True))
             return
 
 

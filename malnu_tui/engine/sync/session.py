@@ -24,6 +24,7 @@ from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.sync.verify import SourceKeys
 
 __all__ = [
@@ -65,9 +66,16 @@ class SyncRequest:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
-def open_side(target: Target) -> Side:
-    """Connect to ``target`` and wrap it for the sync."""
-    backend = open_backend(target)
+def open_side(target: Target, *, source: bool = False) -> Side:
+    """Connect to ``target`` and wrap it for the sync. A ``source`` SQLite file this user may
+    not write (a copy of production on a read-only mount, an application's file of another
+    user) is opened read-only (:func:`unwritable_source`): a sync only reads its source."""
+    if source and unwritable_source(target):
+        from malnu_tui.engine.backends.sqlite import open_target
+
+        backend: Backend = open_target(target, read_only=True)
+    else:
+        backend = open_backend(target)
     label = f"{target.name} ({target.display_url})"
     if backend.kind == "sqlite":
         from malnu_tui.engine.sync.side_sqlite import SqliteSide
@@ -82,6 +90,23 @@ def open_side(target: Target) -> Side:
     return D1Side(backend, label)  # type: ignore[arg-type]
 
 
+def unwritable_source(target: Target) -> str | None:
+    """Why this user may not write a SQLite source (None when it may, or for another kind):
+    the sync then reads it read-only and writes its audit row on the destination only. It was
+    refused ("may not write the file"), the dry run and ``sync verify`` too, for the audit row
+    the sync wants to add on the source."""
+    if target.kind != "sqlite":
+        return None
+    from malnu_tui.engine.backends.sqlite_open import refuse_unwritable
+    from malnu_tui.engine.errors import NotPermitted
+
+    try:
+        refuse_unwritable(sqlite_path(target.url))
+    except NotPermitted as exc:
+        return str(exc).removesuffix("; nothing was changed")
+    return None
+
+
 class SyncSession:
     """Both ends of a sync, opened once; close() releases the lock and the connections."""
 
@@ -91,7 +116,14 @@ class SyncSession:
         self.source_target, self.dest_target = source, dest
         if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
             raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
-        self.src = open_side(source)
+        why = unwritable_source(source)
+        self.src = open_side(source, source=True)
+        self.notes: tuple[str, ...] = ()  # said before the plan (CLI and console)
+        if why:
+            self.notes = (
+                f"the source is opened read-only ({why}): it is only read, and the sync's "
+                f"audit rows are written on {dest.name} only",
+            )
         self._dst: Side | None = None
         # Work on the source started before the destination is connected (run.start_early):
         # table → its source key fingerprint, under way or done.

@@ -362,7 +362,7 @@ class SyncScreen(Screen[None]):
                 resolve_end(self.settings, pair.dest),
             )
             with SyncSession(source, dest) as s:
-                gone = tuple(left_behind(s.src, s.dst, source.name))
+                gone = (*s.notes, *left_behind(s.src, s.dst, source.name))
                 plans = plan_sync(s, self._request(pair))  # type: ignore[arg-type]
                 self.post_message(SyncPlanned(pair.name, tuple(plans), s.dst.backend.name, gone))
 
@@ -422,7 +422,7 @@ class SyncScreen(Screen[None]):
             with SyncSession(source, dest) as s:
                 said = self.planned_said  # a sync: what its confirmed plan said
                 if what != "sync":
-                    said = said_lines(left_behind(s.src, s.dst, source.name))
+                    said = said_lines((*s.notes, *left_behind(s.src, s.dst, source.name)))
                 if what == "verify":
                     reports = verify_sync(s, pair.tables, self._progress)
                 elif what == "dry run":
