@@ -826,3 +826,46 @@ def test_what_the_preflight_counts_as_touching_a_narrowed_tables_rows() -> None:
     assert not hit("CREATE VIEW v AS SELECT * FROM siswa")
     assert not hit("UPDATE profiles SET x = 1 FROM users", other)
     assert hit("UPDATE profiles SET x = 1 FROM auth.users u", other)
+
+
+def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups_audit(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """`check` on a target that takes no writes said OK: the cron job's next `up` (or
+    restore, or sync into it) is refused, and every backup's audit row is lost, with nothing
+    said before. A hot standby (the URL pointing at a replica) and a database frozen read-only
+    (Supabase's on a full disk) are a WARNING now, saying which and what turns it off; the
+    primary, writable again, is OK."""
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
+    assert run_inproc("--database", pg_url, *dirs, "up", "--yes").code == 0  # a backup too
+    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+
+    def check(url: str) -> tuple[int, str]:
+        res = run_inproc("--database", url, *dirs, "check")
+        return res.code, res.out
+
+    with hot_standby(pg_cluster, pg_url) as replica:
+        made = run_inproc("--database", replica, "backup", "create")  # a replica serves them
+        code, out = check(replica)
+    assert made.code == 0, made.err
+    assert code == 1, out
+    assert (
+        "the database is a hot standby (a read replica, in recovery): it takes no writes (up, "
+        "rollback, restore, import, a sync into it, the audit rows of backups); point the "
+        "target at the primary" in out
+    )
+    assert "writable WARNING" in out and "reach OK" in out
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
+    try:
+        code, out = check(pg_url)
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{db}" RESET default_transaction_read_only')
+    assert code == 1, out
+    assert f"read-only (default_transaction_read_only = on for database {db})" in out
+    assert f"ALTER DATABASE {db} RESET default_transaction_read_only;" in out
+    code, out = check(pg_url)
+    assert code == 0 and "writable OK" in out, out
