@@ -869,3 +869,37 @@ def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups
     assert f"ALTER DATABASE {db} RESET default_transaction_read_only;" in out
     code, out = check(pg_url)
     assert code == 0 and "writable OK" in out, out
+
+
+def test_a_backup_row_level_security_narrows_says_the_way_out(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """pg_dump reads with row_security = off: a table whose policies apply to the role (not
+    its owner, or its owner under FORCE) stopped every backup, and every `up` behind its
+    safety backup (a migration of another table), with "pg_dump failed … check the disk
+    space of the backup directory", exit 1. Exit 2 now, with the way out."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT ON siswa TO {role}")
+    url = _as(pg_url, role)
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
+    for args in (("backup", "create"), (*dirs, "up", "--yes")):
+        res = run_inproc("--database", url, *args)
+        assert res.code == 2, res.err
+        assert (
+            f"pg_dump may not read every row of table siswa as role {role} (row level security "
+            "policies apply to it); no backup was made" in res.err
+        )
+        assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    res = run_inproc("--database", url, "backup", "create")
+    assert res.code == 2, res.err
+    assert "`ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY;`" in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
+    assert run_inproc("--database", url, "backup", "create").code == 0
