@@ -272,11 +272,10 @@ def cmd_time_travel(ctx: Context) -> int:
 
 def cmd_export(ctx: Context) -> int:
     import os
+    import tempfile
 
     from malnu_tui.engine.backends.d1.timetravel import export_dump
     from malnu_tui.engine.errors import ConfigError
-
-    import tempfile
 
     backend = _d1(ctx)
     dest = Path(ctx.args.file)
