@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import D1Target
 
 NOBODY = 65534
 
@@ -118,3 +119,61 @@ def test_a_restore_keeps_the_live_files_mode_and_owner(
     assert res.code == 0, res.err
     st = live.stat()
     assert (st.st_uid, st.st_gid, _mode(live)) == (NOBODY, NOBODY, "0o640")
+
+
+def test_a_d1_export_never_writes_through_a_link_left_where_its_part_file_goes(
+    d1: D1Target, mdirs: MigrationDirs, shared_dir: Path
+) -> None:
+    """`d1 export` wrote its dump to a fixed `.<name>.part` opened with O_TRUNC: in a shared
+    folder, a symlink another user left at that name made root's cron export overwrite the
+    link's target with the students' rows, and the "dump" renamed into place was that link;
+    a `.part` left there at 0644 kept its mode. The dump goes to a new file of its own now."""
+    d = school_set(mdirs)
+    base = ["--database", d1.url, *d.args()]
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    victim = shared_dir / "victim.txt"
+    victim.write_text("not yours\n")
+    dump = shared_dir / "prod.sql"
+    (shared_dir / ".prod.sql.part").symlink_to(victim)
+    res = run_cli(*base, "d1", "export", str(dump))
+    assert res.code == 0, res.err
+    assert victim.read_text() == "not yours\n"
+    assert not dump.is_symlink() and _mode(dump) == "0o600"
+    assert "CREATE TABLE" in dump.read_text()
+    assert sorted(p.name for p in shared_dir.iterdir()) == [
+        ".prod.sql.part",
+        "prod.sql",
+        "victim.txt",
+    ]
+
+
+@needs_root
+def test_a_database_root_creates_in_another_users_folder_is_that_users(
+    shared_dir: Path, mdirs: MigrationDirs
+) -> None:
+    """The damaged-file hint says: move the file aside and restore again, a missing file is
+    created. Run by root (from cron, or `sudo`) in the application's folder, that file was
+    root's: the application, running as the folder's owner, could not open it. It is the
+    folder owner's now (0600), as SQLite gives root's -wal the database's owner."""
+    d = school_set(mdirs)
+    app_dir = shared_dir / "app"
+    app_dir.mkdir(mode=0o755)
+    os.chown(app_dir, NOBODY, NOBODY)
+    live = app_dir / "school.db"
+    url = ("--database", f"sqlite:///{live}", *d.args())
+    assert run_cli(*url, "up", "--yes", "--no-backup").code == 0
+    made = run_cli(*url, "backup", "create", "--json")
+    assert made.code == 0, made.err
+    for p in app_dir.iterdir():  # moved aside, as the hint says
+        p.rename(shared_dir / p.name)
+    res = run_cli(*url, "backup", "restore", json.loads(made.out)["id"], "--yes")
+    assert res.code == 0, res.err
+    st = live.stat()
+    assert (st.st_uid, st.st_gid, _mode(live)) == (NOBODY, NOBODY, "0o600")
+    app = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "sqlite3",
+         str(live), "INSERT INTO users (email) VALUES ('guru@sekolah.sch.id');"
+         "SELECT count(*) FROM users;"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert app.returncode == 0, app.stderr

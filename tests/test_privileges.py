@@ -729,3 +729,237 @@ def test_a_role_connection_limit_is_named_with_the_way_out(role: str, pg_url: st
     assert res.code == 1, res.err
     assert "pg_dump could not connect: too many connections; no backup was made" in res.err
     assert f"ALTER ROLE {role} CONNECTION LIMIT 10;" in res.err and "disk space" not in res.err
+
+
+def _siswa(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Four students in classes 10A and 10B; a policy lets the role see those of 10A only."""
+    conn.execute("CREATE TABLE siswa (id int PRIMARY KEY, kelas text)")
+    conn.execute("INSERT INTO siswa VALUES (1, '10A'), (2, '10A'), (3, '10B'), (4, '10B')")
+    conn.execute("ALTER TABLE siswa ENABLE ROW LEVEL SECURITY")
+    conn.execute("CREATE POLICY wali ON siswa USING (kelas = '10A')")
+
+
+def _classes(pg_url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(pg_url) as conn:
+        return [(int(a), str(b)) for a, b in conn.execute("SELECT * FROM siswa ORDER BY id")]
+
+
+def test_a_data_migration_row_level_security_narrows_is_refused_before_the_lock_and_backup(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """`UPDATE siswa SET kelas = …` run by a role a policy narrows (not the table's owner, no
+    BYPASSRLS): with --no-backup it updated the two students the policy showed and was
+    recorded as applied, exit 0, the other half of the school keeping last year's class;
+    with the safety backup, pg_dump failed on the policy after the lock was taken, exit 1.
+    Refused now, exit 2, before the lock and the backup; with BYPASSRLS every row is
+    updated."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT, UPDATE ON siswa TO {role}")
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_naik_kelas.sql",
+        "-- Description: every student moves up a class\n"
+        "UPDATE siswa SET kelas = replace(kelas, '10', '11');\n",
+        "UPDATE siswa SET kelas = replace(kelas, '11', '10');\n",
+    )  # fmt: skip
+    url = _as(pg_url, role)
+    assert run_inproc("--database", url, *dirs, "status").code == 0  # the tool's tables
+    for more in (("--no-backup",), ()):
+        res = run_inproc("--database", url, *dirs, "up", "--yes", *more)
+        assert res.code == 2, res.err
+        assert (
+            "20250101_000000_naik_kelas.sql:2 reads or writes table public.siswa, whose row "
+            f"level security policies narrow what role {role} sees" in res.err
+        )
+        assert f"ALTER ROLE {role} BYPASSRLS;" in res.err and "(role postgres)" in res.err
+        assert "pg_dump" not in res.err and "Traceback" not in res.err
+        assert _classes(pg_url) == [(1, "10A"), (2, "10A"), (3, "10B"), (4, "10B")]
+    assert run_inproc("--database", url, "backup", "list", "--json").out.strip() == "[]"
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} BYPASSRLS")  # the hint, as written
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert _classes(pg_url) == [(1, "11A"), (2, "11A"), (3, "11B"), (4, "11B")]
+
+
+def test_a_table_owner_under_force_row_level_security_is_refused_then_lifts_it_in_the_file(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """The tool's role owns `siswa` and the DBA forced its policies on the owner too (FORCE
+    ROW LEVEL SECURITY): `up` and `rollback` changed the rows the policy showed, half the
+    school, and said applied. Refused now before the lock, exit 2, with the owner's way out;
+    a migration that lifts FORCE around its backfill (the hint's second way) runs, and its
+    rollback too, on every row."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+    url = _as(pg_url, role)
+    with psycopg.connect(url, autocommit=True) as conn:
+        _siswa(conn)
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+        assert conn.execute("SELECT count(*) FROM siswa").fetchone() == (2,)
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_naik_kelas.sql",
+        "UPDATE siswa SET kelas = replace(kelas, '10', '11');\n",
+        "UPDATE siswa SET kelas = replace(kelas, '11', '10');\n",
+    )  # fmt: skip
+    for more in (("--no-backup",), ()):
+        res = run_inproc("--database", url, *dirs, "up", "--yes", *more)
+        assert res.code == 2, res.err
+        assert f"whose row level security is forced on its owner, role {role}" in res.err
+        assert "`ALTER TABLE public.siswa NO FORCE ROW LEVEL SECURITY;`" in res.err
+        assert "pg_dump" not in res.err and "taking a safety backup" not in res.err
+        assert _classes(pg_url) == [(1, "10A"), (2, "10A"), (3, "10B"), (4, "10B")]
+    lift = "ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY;\n"
+    force = "ALTER TABLE siswa FORCE ROW LEVEL SECURITY;\n"
+    for folder, (old, new) in (("m", ("10", "11")), ("r", ("11", "10"))):
+        (tmp_path / folder / "20250101_000000_naik_kelas.sql").write_text(
+            f"{lift}UPDATE siswa SET kelas = replace(kelas, '{old}', '{new}');\n{force}"
+        )
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert _classes(pg_url) == [(1, "11A"), (2, "11A"), (3, "11B"), (4, "11B")]
+    res = run_inproc("--database", url, *dirs, "rollback", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    assert _classes(pg_url) == [(1, "10A"), (2, "10A"), (3, "10B"), (4, "10B")]
+    with psycopg.connect(pg_url) as conn:  # the policies are back on the owner
+        assert conn.execute(
+            "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'siswa'"
+        ).fetchone() == (True,)
+
+
+def test_a_narrowed_write_the_preflight_cannot_see_fails_whole_with_the_way_out(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """The table named only at run time (dynamic SQL in a DO block): the preflight cannot see
+    it, and the UPDATE changed the rows the policy showed. PostgreSQL refuses it now (the
+    migration's transaction has row_security = off): nothing changed, the hint says how."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT, UPDATE ON siswa TO {role}")
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_naik_kelas.sql",
+        "DO $$ BEGIN EXECUTE format('UPDATE %I SET kelas = %L', 'sis' || 'wa', '11A'); END $$;\n",
+        "SELECT 1;\n",
+    )  # fmt: skip
+    res = run_inproc("--database", _as(pg_url, role), *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert 'query would be affected by row-level security policy for table "siswa"' in res.err
+    assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "(role postgres)" in res.err
+    assert "all of it was rolled back" in res.err and "fix the file" not in res.err
+    assert _classes(pg_url) == [(1, "10A"), (2, "10A"), (3, "10B"), (4, "10B")]
+
+
+def test_what_the_preflight_counts_as_touching_a_narrowed_tables_rows() -> None:
+    """Rows are read or written by DML, DO blocks and tables made from a query; a foreign key
+    to the table, a comment or a string naming it, another schema's table of the same name
+    and DDL the owner alone may run are not refused."""
+    import re
+
+    from malnu_tui.engine.backends.pg_rowsec import _names, reads_rows
+    from malnu_tui.engine.sqlsplit import split_statements
+
+    pattern = _names(("public", "siswa", True))
+    other = _names(("auth", "users", False))
+
+    def hit(sql_text: str, p: re.Pattern[str] = pattern) -> bool:
+        from malnu_tui.engine.backends.pg_rowsec import _REFERENCES, _STRING
+        from malnu_tui.engine.sqlsplit import strip_comments
+
+        (st,) = split_statements(sql_text, "postgresql")
+        text = _REFERENCES.sub(" ", _STRING.sub("''", strip_comments(st.text)))
+        return reads_rows(st) and bool(p.search(text))
+
+    assert hit("UPDATE siswa SET kelas = '11A'")
+    assert hit('DELETE FROM public."siswa" WHERE id = 1')
+    assert hit("INSERT INTO arsip SELECT * FROM Siswa")
+    assert hit("CREATE TABLE arsip AS SELECT * FROM siswa")
+    assert hit("WITH s AS (SELECT id FROM siswa) UPDATE nilai SET x = 1 FROM s")
+    assert not hit("CREATE TABLE nilai (siswa_id int REFERENCES siswa (id))")
+    assert not hit("UPDATE nilai SET note = 'siswa pindah' -- siswa\n")
+    assert not hit("UPDATE nilai SET x = 1 FROM other.siswa")
+    assert not hit("ALTER TABLE siswa ADD COLUMN email text")
+    assert not hit("CREATE VIEW v AS SELECT * FROM siswa")
+    assert not hit("UPDATE profiles SET x = 1 FROM users", other)
+    assert hit("UPDATE profiles SET x = 1 FROM auth.users u", other)
+
+
+def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups_audit(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """`check` on a target that takes no writes said OK: the cron job's next `up` (or
+    restore, or sync into it) is refused, and every backup's audit row is lost, with nothing
+    said before. A hot standby (the URL pointing at a replica) and a database frozen read-only
+    (Supabase's on a full disk) are a WARNING now, saying which and what turns it off; the
+    primary, writable again, is OK."""
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
+    assert run_inproc("--database", pg_url, *dirs, "up", "--yes").code == 0  # a backup too
+    db = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+
+    def check(url: str) -> tuple[int, str]:
+        res = run_inproc("--database", url, *dirs, "check")
+        return res.code, res.out
+
+    with hot_standby(pg_cluster, pg_url) as replica:
+        made = run_inproc("--database", replica, "backup", "create")  # a replica serves them
+        code, out = check(replica)
+    assert made.code == 0, made.err
+    assert code == 1, out
+    assert (
+        "the database is a hot standby (a read replica, in recovery): it takes no writes (up, "
+        "rollback, restore, import, a sync into it, the audit rows of backups); point the "
+        "target at the primary" in out
+    )
+    assert "writable WARNING" in out and "reach OK" in out
+    with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
+    try:
+        code, out = check(pg_url)
+    finally:
+        with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{db}" RESET default_transaction_read_only')
+    assert code == 1, out
+    assert f"read-only (default_transaction_read_only = on for database {db})" in out
+    assert f"ALTER DATABASE {db} RESET default_transaction_read_only;" in out
+    code, out = check(pg_url)
+    assert code == 0 and "writable OK" in out, out
+
+
+def test_a_backup_row_level_security_narrows_says_the_way_out(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """pg_dump reads with row_security = off: a table whose policies apply to the role (not
+    its owner, or its owner under FORCE) stopped every backup, and every `up` behind its
+    safety backup (a migration of another table), with "pg_dump failed … check the disk
+    space of the backup directory", exit 1. Exit 2 now, with the way out."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
+        _siswa(conn)
+        conn.execute(f"GRANT SELECT ON siswa TO {role}")
+    url = _as(pg_url, role)
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+    )
+    for args in (("backup", "create"), (*dirs, "up", "--yes")):
+        res = run_inproc("--database", url, *args)
+        assert res.code == 2, res.err
+        assert (
+            f"pg_dump may not read every row of table siswa as role {role} (row level security "
+            "policies apply to it); no backup was made" in res.err
+        )
+        assert f"`ALTER ROLE {role} BYPASSRLS;`" in res.err and "disk space" not in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE siswa OWNER TO {role}")
+        conn.execute("ALTER TABLE siswa FORCE ROW LEVEL SECURITY")
+    res = run_inproc("--database", url, "backup", "create")
+    assert res.code == 2, res.err
+    assert "`ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY;`" in res.err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
+    assert run_inproc("--database", url, "backup", "create").code == 0

@@ -272,23 +272,27 @@ def cmd_time_travel(ctx: Context) -> int:
 
 def cmd_export(ctx: Context) -> int:
     import os
+    import tempfile
 
     from malnu_tui.engine.backends.d1.timetravel import export_dump
     from malnu_tui.engine.errors import ConfigError
 
     backend = _d1(ctx)
     dest = Path(ctx.args.file)
-    tmp = dest.with_name(f".{dest.name}.part")
     if dest.is_dir():  # found before the export (which D1 serves by blocking the database)
         raise ConfigError(f"{dest} is a directory", hint="give the dump's file name, e.g. dump.sql")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file of its own (O_EXCL, 0600): the fixed `.<name>.part` it was, opened with
+        # O_TRUNC, followed a symlink another user of a shared folder had put there (root's
+        # cron export overwrote its target) and kept the mode of one left there (0644).
+        fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as exc:
         raise ConfigError(
             f"cannot write the dump beside {dest}: {exc.strerror}",
             hint="give a file in an existing folder you may write to",
         ) from None
     os.close(fd)
+    tmp = Path(part)
     try:
         res = export_dump(backend, tmp, _progress(ctx))
         os.replace(tmp, dest)

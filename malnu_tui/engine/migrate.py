@@ -180,6 +180,7 @@ def _apply_plan(
     skipped: list[str] = []
     backup_id: str | None = None
     nested = holds_lock(backend)  # recover's own steps run on its half-way state
+    _refuse_narrowed(backend, plan)  # before the lock and the safety backup
     with migration_lock(backend, _purpose(plan)):
         if not nested:
             from malnu_tui.engine.recover_state import refuse_half_done
@@ -329,6 +330,18 @@ def _keep_supabase_in_step(backend: Backend, mset: MigrationSet) -> None:
         applied = cli_history(getattr(backend, "conn", None)) or []
         own = bool(files_applied(mset, applied))
     setattr(backend, "supabase_in_step", own)  # noqa: B010 - a PostgreSQL backend's own flag
+
+
+def _refuse_narrowed(backend: Backend, plan: Plan) -> None:
+    """PostgreSQL: a step that reads or writes a table whose rows row level security narrows
+    for the tool's role is refused (backends/pg_rowsec.py), exit 2, nothing changed."""
+    conn = getattr(backend, "conn", None)
+    if backend.kind != "postgresql" or conn is None or not plan.steps:
+        return
+    from malnu_tui.engine.backends.pg_rowsec import refuse_narrowed
+
+    where = getattr(backend, "display_url", "")
+    refuse_narrowed(conn, where, [(s.filename, s.statements) for s in plan.steps])
 
 
 def _purpose(plan: Plan) -> str:

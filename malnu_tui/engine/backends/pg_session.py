@@ -22,6 +22,7 @@ __all__ = [
     "connection_limit_hint",
     "every_row",
     "policy_refusal",
+    "read_only_state",
     "refusal",
     "refuse_read_only",
     "role_name",
@@ -211,28 +212,23 @@ _READ_ONLY_FROM = {
 }
 
 
-def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
-    """:class:`NotPermitted` when this session cannot write: a hot standby (a read replica),
-    or ``default_transaction_read_only = on`` (for the role, the database, the server — as
-    Supabase sets it on a database whose disk is full). Asked before the lock is taken: a
-    write there failed only after the safety backup, and its failure could not be recorded
-    either ("the database stopped answering")."""
-    try:
-        row = conn.execute(
-            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', "
-            "(SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only'), "
-            "current_database()"
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise BackendError(f"{where}: {error_text(exc)}") from None
+def read_only_state(conn: psycopg.Connection[Any]) -> tuple[str, str] | None:
+    """Why this session cannot write, and what turns that off: a hot standby (a read
+    replica), or ``default_transaction_read_only = on`` (for the role, the database, the
+    server — as Supabase sets it on a database whose disk is full), said where it was set;
+    None when it can. :class:`psycopg.Error` as the server raises it."""
+    row = conn.execute(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', "
+        "(SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only'), "
+        "current_database()"
+    ).fetchone()
     if row is None or not (row[0] or row[1]):
-        return
+        return None
     standby, _read_only, source, db = row
     if standby:
-        raise NotPermitted(
-            f"{where} is a hot standby (a read replica, in recovery): it takes no writes; "
-            "nothing was changed",
-            hint="point the target at the primary server (a replica serves `status`, `check` "
+        return (
+            "a hot standby (a read replica, in recovery)",
+            "point the target at the primary server (a replica serves `status`, `check` "
             "and backups only)",
         )
     names = {
@@ -242,9 +238,26 @@ def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
     said, how = _READ_ONLY_FROM.get(
         str(source), (f"({source})", "SET default_transaction_read_only = off where it is set")
     )
-    raise NotPermitted(
-        f"{where}: this session is read-only (default_transaction_read_only = on "
-        f"{said.format(**names)}); nothing was changed",
-        hint=f"as a superuser: {how.format(**names)} — Supabase sets it on a database whose "
-        "disk is full: free space, or grow the disk, first",
+    return (
+        f"read-only (default_transaction_read_only = on {said.format(**names)})",
+        f"as a superuser: {how.format(**names)} — Supabase sets it on a database whose disk "
+        "is full: free space, or grow the disk, first",
     )
+
+
+def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
+    """:class:`NotPermitted` when this session cannot write (:func:`read_only_state`). Asked
+    before the lock is taken: a write there failed only after the safety backup, and its
+    failure could not be recorded either ("the database stopped answering")."""
+    try:
+        state = read_only_state(conn)
+    except psycopg.Error as exc:
+        raise BackendError(f"{where}: {error_text(exc)}") from None
+    if state is None:
+        return
+    what, hint = state
+    if what.startswith("a hot standby"):
+        message = f"{where} is {what}: it takes no writes; nothing was changed"
+    else:
+        message = f"{where}: this session is {what}; nothing was changed"
+    raise NotPermitted(message, hint=hint)

@@ -206,16 +206,39 @@ _OWNER_OF = re.compile(
     r"^must be owner of (?:(table|view|materialized view|index|sequence|relation|foreign table)"
     r"|(schema)) (.+)$"
 )
+_POLICY = re.compile(r'^query would be affected by row-level security policy for table "(.+)"$')
 _OWNER_SQL = (
     "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(quote_ident(%s))",
     "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s",
 )
 
 
+def _quoted(name: str) -> str:
+    """A role's name as SQL writes it (pg_session.sql_name, which imports this module)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
 def _privilege_facts(conn: Any, message: str) -> str:
     """``tool role app; table students belongs to postgres`` ("" when nothing can be read)."""
     try:
-        facts = f"the tool runs as role {conn.execute('SELECT current_user').fetchone()[0]}"
+        role = conn.execute("SELECT current_user").fetchone()[0]
+        facts = f"the tool runs as role {role}"
+        rls = _POLICY.match(message)
+        if rls:  # (pg_rowsec.py: a migration runs with row_security = off)
+            row = conn.execute(_OWNER_SQL[0], (rls[1],)).fetchone()
+            owner = str(row[0]) if row and row[0] else ""
+            way = f"as a superuser, `ALTER ROLE {_quoted(role)} BYPASSRLS;`"
+            if owner == role:
+                way = (
+                    f"as its owner, `ALTER TABLE {_quoted(rls[1])} NO FORCE ROW LEVEL "
+                    f"SECURITY;` (or in the migration, before its statements), or {way}"
+                )
+            else:
+                way += f", or run the migrations as the table's owner (role {owner or '…'})"
+            return (
+                f"{facts}, which row level security lets see only some of the rows of "
+                f"{rls[1]}: {way}"
+            )
         m = _OWNER_OF.match(message)
         if m:
             row = conn.execute(_OWNER_SQL[bool(m[2])], (m[3],)).fetchone()

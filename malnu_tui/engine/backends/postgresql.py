@@ -356,6 +356,7 @@ class PostgresBackend:
         CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
         # (loaded here: a sync or a status never runs a migration)
         from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
+        from malnu_tui.engine.backends.pg_rowsec import EVERY_ROW
         from malnu_tui.engine.concurrently import classify
 
         self.ensure_schema()
@@ -374,6 +375,8 @@ class PostgresBackend:
         try:
             debug = debuglog.enabled()
             with self.conn.transaction():
+                # Every row or an error, never the rows a policy shows (pg_rowsec.py).
+                self.conn.execute(EVERY_ROW)
                 started = time.perf_counter()
                 for i, st in enumerate(statements, 1):
                     statement_started(filename, i, len(statements))

@@ -106,7 +106,10 @@ def _create_private(path: Path) -> None:
     """A database this tool creates is its owner's only (0600, whatever the umask): SQLite
     made it 0644, every user of a shared box reading the students' rows; its ``-wal``,
     ``-shm`` and ``-journal`` take the file's mode from SQLite. A file that exists is left
-    as it is (the application's, its mode its own)."""
+    as it is (the application's, its mode its own). Made by root (cron, `sudo`) in a folder
+    another user owns, it is that user's, as SQLite gives root's ``-wal`` the database's
+    owner: a restore into a file moved aside (the damaged-file hint's way) made a file of
+    root's that the application, running as the folder's owner, could not open."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -115,6 +118,10 @@ def _create_private(path: Path) -> None:
         return  # SQLite's own open says what is wrong, as it did before
     try:
         os.fchmod(fd, 0o600)  # under a umask that takes the owner's bits too (0277)
+        if os.geteuid() == 0:
+            folder = os.stat(path.parent)
+            if folder.st_uid != 0:
+                os.fchown(fd, folder.st_uid, folder.st_gid)
     finally:
         os.close(fd)
 

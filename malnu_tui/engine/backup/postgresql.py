@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name
+from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
@@ -168,6 +168,9 @@ def create(
         locking = re.search(r"LOCK TABLE (\S+) IN ACCESS SHARE", err)  # schema-qualified
         name = locking[1] if locking and denied[1] == "table" else denied[2]
         raise _not_readable(meta.display_url, denied[1], name, role)
+    narrowed = _NARROWED.search(err) if proc.returncode != 0 else None
+    if narrowed:
+        raise _not_every_row(meta.display_url, narrowed[1], role, "NO FORCE ROW" in err)
     if proc.returncode != 0 and (limit := connection_limit_hint(err)):
         raise BackupError(
             f"{meta.display_url}: pg_dump could not connect: too many connections; no backup "
@@ -239,6 +242,29 @@ def _not_readable(where: str, kind: str, name: str, role: str) -> NotPermitted:
         f"{where}: pg_dump may not read {kind} {name} as role {role or '?'}; no backup was made",
         hint=f"a backup reads the whole database: {grant} (as its owner), or back up as a role "
         "that may read everything in it (the database's owner, or a superuser)",
+    )
+
+
+# pg_dump runs with row_security = off: a table whose policies apply to its role is refused.
+_NARROWED = re.compile(r'query would be affected by row-level security policy for table "([^"]+)"')
+
+
+def _not_every_row(where: str, table: str, role: str, owned: bool) -> NotPermitted:
+    """pg_dump refused a table row level security narrows for this role (not its owner and
+    no BYPASSRLS, or its owner under FORCE): the way out (exit 2). It was "pg_dump failed …
+    check the disk space of the backup directory", exit 1, for every backup and every `up`
+    behind its safety backup."""
+    way = f"as a superuser, `ALTER ROLE {role or '…'} BYPASSRLS;`"
+    if owned:
+        way = (
+            f"as its owner, `ALTER TABLE {sql_name(table)} NO FORCE ROW LEVEL SECURITY;`, or {way}"
+        )
+    else:
+        way += ", or back up as the table's owner"
+    return NotPermitted(
+        f"{where}: pg_dump may not read every row of table {sql_name(table)} as role "
+        f"{role or '?'} (row level security policies apply to it); no backup was made",
+        hint=f"a backup reads every row, never the rows a policy shows: {way}",
     )
 
 

@@ -59,6 +59,7 @@ def worst(severities: Iterable[Severity]) -> Severity:
 # Every check, in the order reported; each line of `check` output names one of these.
 CHECKS: tuple[str, ...] = (
     "reach",
+    "writable",
     "failed_migrations",
     "slow_migrations",
     "drift",
@@ -262,6 +263,9 @@ class Facts:
     # The lock's holder on this host, judged by its process as every command judges it:
     # "running", or why it is gone ("pid 3446 is not running"); None: held from elsewhere.
     lock_here: str | None = None
+    # Why the database takes no writes (a hot standby, default_transaction_read_only) and
+    # what turns that off; None when it takes them (or cannot say: SQLite, D1).
+    read_only: tuple[str, str] | None = None
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -302,6 +306,18 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
         problems.append(Problem(t, check, sev, msg, since, obj, recent))
 
     migs = facts.report.migrations if facts.report else ()
+    if facts.read_only is not None:
+        # Reads answer, so the rest looked fine; but `up`, a rollback, a restore, an import or
+        # a sync into it, and every audit row (a cron backup's too) fail there.
+        what, how = facts.read_only
+        add(
+            "writable",
+            Severity.WARNING,
+            f"the database is {what}: it takes no writes (up, rollback, restore, import, a "
+            f"sync into it, the audit rows of backups); {how}",
+            None,
+            "target",
+        )
     if facts.files_error:
         add("missing_files", Severity.CRITICAL, facts.files_error, None, _FILES)
 

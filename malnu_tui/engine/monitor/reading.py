@@ -23,6 +23,7 @@ from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
 
 if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
@@ -106,6 +107,8 @@ def check_target(
                     raise
                 files_error = str(exc)  # the files are unusable; the database is still checked
                 backend.fetch_records()
+        doing[0] = "asking whether it takes writes"
+        read_only = _read_only(backend)
         doing[0] = "reading the lock"
         lock = backend.read_lock()
         doing[0] = "reading the audit trail"
@@ -135,6 +138,7 @@ def check_target(
         backups,
         backups_error,
         _lock_here(lock),
+        read_only,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
@@ -192,6 +196,17 @@ def run_checks(
             )
         )
     return CheckReport(tuple(healths), format_time(now))
+
+
+def _read_only(backend: Backend) -> tuple[str, str] | None:
+    """For :attr:`Facts.read_only`: on PostgreSQL, a hot standby or a read-only session (the
+    target's own role and database, as `up` would meet them); else None."""
+    conn = getattr(backend, "conn", None)
+    if backend.kind != "postgresql" or conn is None:
+        return None
+    from malnu_tui.engine.backends.pg_session import read_only_state
+
+    return read_only_state(conn)
 
 
 def _lock_here(lock: LockHolder | None) -> str | None:

@@ -1,0 +1,175 @@
+"""Migrations and row level security. A data migration (``UPDATE siswa SET kelas = …``) run
+by a role a policy narrows (not the table's owner, or its owner under FORCE ROW LEVEL
+SECURITY, and no BYPASSRLS) touched only the rows the policy showed it, and was recorded as
+applied: the other students kept the old value, and nothing said so. A migration's
+transaction therefore runs with ``row_security = off`` (:data:`EVERY_ROW`, as pg_dump and the
+tool's sync and import run): PostgreSQL raises instead of filtering. A statement that would be
+refused is said before the lock and the safety backup (:func:`refuse_narrowed`), exit 2, with
+the way out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import psycopg
+
+from malnu_tui.engine.backends.pg_session import role_name, sql_name
+from malnu_tui.engine.errors import BackendError, NotPermitted
+from malnu_tui.engine.sqlsplit import Statement, strip_comments
+
+__all__ = ["EVERY_ROW", "Narrowed", "narrowed_tables", "reads_rows", "refuse_narrowed"]
+
+# For the migration's transaction only (SET LOCAL): through a transaction-mode pooler a
+# session setting would stay on the server connection the application gets next.
+EVERY_ROW = "SELECT set_config('row_security', 'off', true)"
+
+# Tables a policy applies to for the current role (PostgreSQL's check_enable_rls): row level
+# security on, the role not BYPASSRLS (nor a superuser), and not the owner (nor a member with
+# its privileges) unless FORCE applies it to the owner too; with some right on the table
+# (without one the statement fails for that, and is said so).
+_NARROWED = """
+SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner),
+       n.nspname = ANY (current_schemas(false)), pg_has_role(c.relowner, 'USAGE')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relrowsecurity AND c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+  AND NOT (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user)
+  AND has_schema_privilege(n.oid, 'USAGE')
+  AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+ORDER BY 1, 2
+"""
+
+# Statements that read or write a table's rows (a policy applies to them): DML, a DO block or
+# a procedure, a table or materialized view made from a query. Other DDL of a table is the
+# owner's to run (a non-owner is refused for that, and told so); a foreign key's checks are
+# not subject to policies.
+_ROWS_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "WITH", "COPY", "DO", "CALL"}
+_ROWS_FIRST |= {"REFRESH", "VALUES", "TABLE"}
+_CREATE_AS = re.compile(r"\bAS\s*\(?\s*(?:SELECT|WITH|TABLE|VALUES)\b", re.IGNORECASE)
+_VIEWS_ROUTINES = re.compile(
+    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+|TEMPORARY\s+|RECURSIVE\s+)*"
+    r"(?:VIEW|FUNCTION|PROCEDURE|TRIGGER|RULE)\b",
+    re.IGNORECASE,
+)
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_REFERENCES = re.compile(
+    r'\bREFERENCES\s+(?:(?:"(?:[^"]|"")+"|\w+)\s*\.\s*)?(?:"(?:[^"]|"")+"|\w+)', re.IGNORECASE
+)
+
+
+def reads_rows(st: Statement) -> bool:
+    """Whether ``st`` reads or writes rows of the tables it names (see ``_ROWS_FIRST``)."""
+    words = st.first_words.split()
+    if not words:
+        return False
+    if words[0] in _ROWS_FIRST:
+        return True
+    text = strip_comments(st.text).strip()
+    return (
+        words[0] == "CREATE" and not _VIEWS_ROUTINES.match(text) and bool(_CREATE_AS.search(text))
+    )
+
+
+def _names(table: tuple[str, str, bool]) -> re.Pattern[str]:
+    """How a statement names ``(schema, table, on the search_path)``: qualified, or (when its
+    schema is on the search path) alone, quoted or not."""
+    schema, name, on_path = table
+
+    def ident(word: str) -> str:
+        quoted = re.escape('"' + word.replace('"', '""') + '"')
+        if re.fullmatch(r"[a-z_][a-z0-9_$]*", word):
+            return rf"(?:{quoted}|(?i:\b{re.escape(word)}\b))"
+        return quoted
+
+    qualified = rf"{ident(schema)}\s*\.\s*{ident(name)}"
+    if not on_path:
+        return re.compile(qualified)
+    return re.compile(rf"{qualified}|(?<![.\w$\"]){ident(name)}(?!\s*\.)")
+
+
+class Narrowed(NamedTuple):
+    """A table whose rows a policy narrows for this session's role."""
+
+    schema: str
+    table: str
+    owner: str
+    on_path: bool  # its schema is on the search path: named alone too
+    owned: bool  # the role owns it: FORCE ROW LEVEL SECURITY applies the policies to it
+
+
+def narrowed_tables(conn: psycopg.Connection[Any]) -> list[Narrowed]:
+    """Each table whose rows a policy narrows for this session's role."""
+    return [
+        Narrowed(str(a), str(b), str(c), bool(d), bool(e))
+        for a, b, c, d, e in conn.execute(_NARROWED)
+    ]
+
+
+def _switch(table: Narrowed) -> re.Pattern[str]:
+    """A statement that lifts the policies off ``table`` for what follows (its owner's ``ALTER
+    TABLE … NO FORCE ROW LEVEL SECURITY`` before a backfill, or DISABLE: group ``off``) or
+    puts them back (FORCE, ENABLE)."""
+    name = _names((table.schema, table.table, table.on_path)).pattern
+    return re.compile(
+        rf"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:{name})\s+"
+        r"(?:(?P<off>NO\s+FORCE|DISABLE)|FORCE|ENABLE)\s+ROW\s+LEVEL\s+SECURITY\s*$",
+        re.IGNORECASE,
+    )
+
+
+def refuse_narrowed(
+    conn: psycopg.Connection[Any], where: str, files: Sequence[tuple[str, Sequence[Statement]]]
+) -> None:
+    """:class:`NotPermitted` naming the first statement of ``files`` (``(filename,
+    statements)``) that reads or writes a table whose rows a policy narrows for this role:
+    run with every row (:data:`EVERY_ROW`), PostgreSQL would refuse it half way; run as the
+    role, it would touch only the rows the policy shows. Asked before the lock and the
+    safety backup; nothing is changed."""
+    try:
+        tables = narrowed_tables(conn)
+    except psycopg.Error as exc:
+        raise BackendError(f"{where}: {exc.diag.message_primary or exc}") from None
+    if not tables:
+        return
+    watched = {t: (_names((t.schema, t.table, t.on_path)), _switch(t)) for t in tables}
+    lifted: set[Narrowed] = set()
+    for filename, statements in files:
+        for st in statements:
+            text = strip_comments(st.text)
+            for t, (_named, switch) in watched.items():
+                if m := switch.match(text):
+                    (lifted.add if m["off"] else lifted.discard)(t)
+            if not reads_rows(st):
+                continue
+            text = _REFERENCES.sub(" ", _STRING.sub("''", text))
+            for t, (named, _) in watched.items():
+                if t not in lifted and named.search(text):
+                    raise _refusal(conn, where, filename, st.line, t)
+
+
+def _refusal(
+    conn: psycopg.Connection[Any], where: str, filename: str, line: int, t: Narrowed
+) -> NotPermitted:
+    role = role_name(conn) or "…"
+    name = f"{sql_name(t.schema)}.{sql_name(t.table)}"
+    if t.owned:
+        why = f"row level security is forced on its owner, role {sql_name(t.owner)}"
+        way = (
+            f"as its owner, `ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY;` (or in the "
+            "migration, before its statements, and FORCE again at its end), or as a superuser, "
+            f"`ALTER ROLE {role} BYPASSRLS;`"
+        )
+    else:
+        why = f"row level security policies narrow what role {role} sees and may write"
+        way = (
+            f"as a superuser, `ALTER ROLE {role} BYPASSRLS;`, or run the migrations as the "
+            f"table's owner (role {sql_name(t.owner)}), which sees every row"
+        )
+    return NotPermitted(
+        f"{where}: {filename}:{line} reads or writes table {name}, whose {why}: run as "
+        f"{role}, it would touch only some of the rows; nothing was changed",
+        hint=way,
+    )
