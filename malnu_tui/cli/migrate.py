@@ -75,7 +75,9 @@ def register(
 
 
 def cmd_status(ctx: Context) -> int:
-    from malnu_tui.engine.migrate import STATE_SYMBOLS, status
+    # From engine.status itself: engine.migrate would load the planning and applying modules,
+    # which a cron's `status --json` never uses (start-up).
+    from malnu_tui.engine.status import STATE_SYMBOLS, status
 
     backend, mset = ctx.backend(), ctx.migration_set()
     report = status(backend, mset, ctx.target.name)

@@ -4,10 +4,9 @@ naming the file, the ``[section] key`` and the nearest valid word, never a silen
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +121,8 @@ def check_known_keys(
             child = f"{section}.{key}" if section else key
         else:
             label = f"[{shown}] {key}" if shown else key
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            near = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(sorted(known))
+            close = closest(key, sorted(known), 0.6)
+            near = f"did you mean {close!r}?" if close else "known: " + ", ".join(sorted(known))
             raise ConfigError(f"{where}: unknown key {label} ({near})")
         check_value(section, key, value, where, f"[{shown}] {key}" if shown else key)
         if child not in KNOWN_KEYS:
@@ -143,6 +142,16 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("alerts.webhooks", "kind"): WEBHOOK_KINDS,
 }
 BOOLEANS: frozenset[tuple[str, str]] = frozenset({("targets.NAME", "production")})
+
+
+def closest(word: str, choices: Sequence[str], cutoff: float) -> str | None:
+    """The choice most like ``word`` (a mistake's "did you mean"), or None."""
+    import difflib  # loaded only for a mistake: every command reads the config
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 _TRUE_WORDS = frozenset({"yes", "y", "on", "1", "true", "enabled", "enable"})
 _FALSE_WORDS = frozenset({"no", "n", "off", "0", "false", "disabled", "disable", ""})
 
@@ -163,8 +172,8 @@ def check_value(section: str, key: str, value: object, where: str, label: str) -
     word = value.strip().lower() if isinstance(value, str) else None
     if word in allowed:
         return
-    close = difflib.get_close_matches(word or str(value).lower(), allowed, n=1, cutoff=0.5)
-    tip = f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word or str(value).lower(), allowed, 0.5)
+    tip = f" (did you mean {close!r}?)" if close else ""
     raise ConfigError(f"{where}: {label} = {value!r}: expected one of: {', '.join(allowed)}{tip}")
 
 

@@ -5,14 +5,13 @@ and read into plain values. Loading the config runs these for every command (a b
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.config_schema import WEBHOOK_KINDS
+from malnu_tui.engine.config_schema import WEBHOOK_KINDS, closest
 from malnu_tui.engine.errors import ConfigError
 
 MONITOR_DEFAULTS: Mapping[str, float] = {
@@ -198,8 +197,8 @@ def sync_values(
                 register_secret(secret)
             if targets is None or end in targets or is_database_url(end):
                 continue
-            close = difflib.get_close_matches(end, sorted(targets), n=1, cutoff=0.6)
-            tip = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(end, sorted(targets), 0.6)
+            tip = f"; did you mean {close!r}?" if close else ""
             known = ", ".join(sorted(targets)) or "none"
             raise ConfigError(
                 f"{where} {key} = {mask_url(end)!r}: no target of that name, and not a "

@@ -10,10 +10,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from malnu_tui.engine.errors import LockHolder
-from malnu_tui.engine.sqlsplit import Statement
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sqlsplit import Statement
 
 TRACKING_TABLE = "migrations"
 AUDIT_TABLE = "malnu_audit"

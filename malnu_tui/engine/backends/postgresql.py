@@ -67,7 +67,6 @@ from malnu_tui.engine.errors import (
 )
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
-from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_STATEMENT_TIMEOUT,
@@ -81,6 +80,7 @@ from malnu_tui.engine.urls import (
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",

@@ -36,11 +36,11 @@ from malnu_tui.engine.errors import (
 )
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import current_observer, statement_started
-from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.urls import sqlite_url
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.sqlsplit import Statement
 
 BUSY_TIMEOUT_S = 5.0
 

@@ -9,52 +9,59 @@ The public API the CLI and the TUI call (all in the engine, none of it prints):
 - :func:`plan_recover`, :func:`run_recover`: ``recover --to TIME``; :func:`native_recovery` /
   :func:`run_native_recover` where the kind has native PITR (D1 Time Travel).
 
-Long operations take ``progress: Callable[[BackupProgress], None]``.
+Long operations take ``progress: Callable[[BackupProgress], None]``. The names are imported
+on first use (PEP 562): ``check``, which reads the store only, never loads the backup, restore
+and recovery modules.
 """
 
 from __future__ import annotations
 
-from malnu_tui.engine.backup.core import (
-    RestoreResult,
-    VerifyReport,
-    create_backup,
-    restore_backup,
-    verify_backup,
-)
-from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
-from malnu_tui.engine.backup.recover import (
-    NativeRecoverPlan,
-    RecoverPlan,
-    RecoverResult,
-    native_recovery,
-    parse_when,
-    plan_native_recover,
-    plan_recover,
-    run_native_recover,
-    run_recover,
-)
-from malnu_tui.engine.backup.retention import (
-    PrunePlan,
-    delete_backup,
-    pinned_backups,
-    plan_prune,
-    prune_backups,
-    prune_under_lock,
-)
-from malnu_tui.engine.backup.store import (
-    REASONS,
-    AppliedMigration,
-    BackupCorrupt,
-    BackupError,
-    BackupManifest,
-    BackupNotFound,
-    BackupProgress,
-    BackupProgressCallback,
-    backup_of,
-    backups_of,
-    list_backups,
-    load_manifest,
-)
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backup.core import (
+        RestoreResult,
+        VerifyReport,
+        create_backup,
+        restore_backup,
+        verify_backup,
+    )
+    from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
+    from malnu_tui.engine.backup.recover import (
+        NativeRecoverPlan,
+        RecoverPlan,
+        RecoverResult,
+        native_recovery,
+        parse_when,
+        plan_native_recover,
+        plan_recover,
+        run_native_recover,
+        run_recover,
+    )
+    from malnu_tui.engine.backup.retention import (
+        PrunePlan,
+        delete_backup,
+        pinned_backups,
+        plan_prune,
+        prune_backups,
+        prune_under_lock,
+    )
+    from malnu_tui.engine.backup.store import (
+        REASONS,
+        AppliedMigration,
+        BackupCorrupt,
+        BackupError,
+        BackupManifest,
+        BackupNotFound,
+        BackupProgress,
+        BackupProgressCallback,
+        backup_of,
+        backups_of,
+        list_backups,
+        load_manifest,
+    )
 
 __all__ = [
     "METHOD_MODULES",
@@ -93,3 +100,44 @@ __all__ = [
     "run_recover",
     "verify_backup",
 ]
+
+_WHERE = {
+    "RestoreResult": "core",
+    "VerifyReport": "core",
+    "create_backup": "core",
+    "restore_backup": "core",
+    "verify_backup": "core",
+    "METHOD_MODULES": "method",
+    "Snapshot": "method",
+    "VerifyCheck": "method",
+    "NativeRecoverPlan": "recover",
+    "RecoverPlan": "recover",
+    "RecoverResult": "recover",
+    "native_recovery": "recover",
+    "parse_when": "recover",
+    "plan_native_recover": "recover",
+    "plan_recover": "recover",
+    "run_native_recover": "recover",
+    "run_recover": "recover",
+    "PrunePlan": "retention",
+    "delete_backup": "retention",
+    "pinned_backups": "retention",
+    "plan_prune": "retention",
+    "prune_backups": "retention",
+    "prune_under_lock": "retention",
+    "REASONS": "store",
+    "AppliedMigration": "store",
+    "BackupCorrupt": "store",
+    "BackupError": "store",
+    "BackupManifest": "store",
+    "BackupNotFound": "store",
+    "BackupProgress": "store",
+    "BackupProgressCallback": "store",
+    "backup_of": "store",
+    "backups_of": "store",
+    "list_backups": "store",
+    "load_manifest": "store",
+}
+
+
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.errors import LockHolder
-    from malnu_tui.engine.migrate import StatusReport
+    from malnu_tui.engine.status import StatusReport
 
 __all__ = [
     "CHECKS",
@@ -288,7 +288,7 @@ def _version_time(version: str) -> datetime | None:
 
 def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
     """Every check over ``facts`` (no I/O): the problems and the gauges of one target."""
-    from malnu_tui.engine.migrate import MigrationState
+    from malnu_tui.engine.status import MigrationState
 
     t = facts.target
     problems: list[Problem] = []

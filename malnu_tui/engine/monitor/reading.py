@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
-    from malnu_tui.engine.migrate import StatusReport
+    from malnu_tui.engine.status import StatusReport
 
 __all__ = ["AUDIT_WINDOW", "check_target", "run_checks", "target_database"]
 
@@ -81,7 +81,7 @@ def check_target(
     from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
-    from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.status import status
     from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()

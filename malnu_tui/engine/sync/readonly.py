@@ -12,10 +12,8 @@ from malnu_tui.engine.backends.base import utc_now
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
-from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
 from malnu_tui.engine.sync.relations import left_behind_by_table, unknown_tables
-from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.session import (
     SyncSession,
     case_clashes,
@@ -26,7 +24,6 @@ from malnu_tui.engine.sync.session import (
     table_key,
 )
 from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState, columns_since
-from malnu_tui.engine.sync.verify import PAGE_ROWS
 from malnu_tui.engine.urls import sqlite_path
 
 __all__ = [
@@ -44,6 +41,10 @@ def dry_run(
     s: SyncSession, plans: Sequence[TablePlan], progress: ProgressCallback | None = None
 ) -> list[TableReport]:
     """Read both sides and say what a sync would change; writes nothing (no lock, no state)."""
+    # The comparisons' modules are loaded here, not with this one: ``sync status`` and the
+    # console's lag read the states only.
+    from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
+
     reports = []
     for plan in plans:
         rate = PhaseProgress(progress, plan.table)
@@ -70,6 +71,10 @@ def verify_sync(
     s: SyncSession, tables: Sequence[str] = (), progress: ProgressCallback | None = None
 ) -> list[TableReport]:
     """``sync verify``: counts and range checksums of each table on both sides, read-only."""
+    from malnu_tui.engine.sync.fastcopy import FastCopy
+    from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
+    from malnu_tui.engine.sync.verify import PAGE_ROWS
+
     src_tables = s.src.tables()
     names = list(tables) or src_tables
     unknown = [t for t in names if t not in src_tables]

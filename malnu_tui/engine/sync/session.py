@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import string
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +23,8 @@ from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.sync.verify import SourceKeys
 
@@ -313,6 +314,8 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
         problems += [p for p, _grant in lacking]
         hints += [f"as its owner (or a superuser): {grant}" for _p, grant in lacking]
     # Each table's two counts at once: the destination's on a thread while the source counts.
+    from concurrent.futures import ThreadPoolExecutor  # (here: `sync status` never plans)
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count")
     try:
         for t in names:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from uuid import UUID
 
 from malnu_tui.engine.sync.timetext import (
     CANON_DATE,
@@ -459,6 +458,10 @@ def sqlite_param(value: Any) -> Any:
     """A key value read from PostgreSQL as a parameter for SQLite or D1, spelt as
     :func:`to_sqlite` stored it (a UUID as its text, a NUMERIC as its normal form): a key range
     or a key list of another side is asked of a SQLite-dialect side by these values."""
+    if value is None or isinstance(value, int | str | float | bytes):
+        return value  # the usual key, as it is
+    from uuid import UUID  # here: the module is slow to import (psycopg defers it too)
+
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, Decimal):

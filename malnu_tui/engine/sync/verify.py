@@ -252,8 +252,6 @@ def early_keys(
     the fingerprint does not apply (not one integer key column, or keys spread wider than
     :data:`.side.FINGERPRINT_SPAN`). The caller calls :meth:`EarlyKeys.before_write` before
     its first write."""
-    from malnu_tui.engine.sync.side_postgres import PostgresSide
-
     if not int_key(shape):
         return None
     spans = [sp for sp in (source.key_span(shape), dest.key_span(shape)) if sp is not None]
@@ -271,6 +269,8 @@ def early_keys(
             side.backend.close()
 
     def of_dest(taken: threading.Event) -> Fingerprint | None:
+        from malnu_tui.engine.sync.side_postgres import PostgresSide
+
         try:
             side = open_dest()
             try:
@@ -283,8 +283,11 @@ def early_keys(
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="malnu-sync-keys")
     ahead = early.result if early is not None else None
-    if not isinstance(dest, PostgresSide):
+    if dest.kind != "postgresql":  # (its class's module loads psycopg: not for other ends)
         return EarlyKeys(pool, of_source, source=ahead)
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+
+    assert isinstance(dest, PostgresSide)
     dest.count_fresh_keys(shape.name)
     taken = threading.Event()
     return EarlyKeys(pool, of_source, pool.submit(of_dest, taken), taken, ahead)
@@ -490,6 +493,8 @@ class _Comparer:
     ) -> list[tuple[Key, Difference]]:
         """``out`` without the rows that are equal once PostgreSQL has read the other side's
         texts (:mod:`.pgread`): between PostgreSQL and a SQLite or D1 side only."""
+        if (self.paged.kind == "postgresql") == (self.other.kind == "postgresql"):
+            return out  # (checked first: these modules load psycopg)
         from malnu_tui.engine.sync.pgread import agreed
         from malnu_tui.engine.sync.side_postgres import PostgresSide
 

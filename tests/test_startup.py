@@ -1,0 +1,171 @@
+"""Start-up: what a fresh process of a command imports. Each command loads the modules its own
+road uses, not the neighbours' (psycopg for a sync with no PostgreSQL end, the whole copy
+machinery for `sync status`, the planning and applying modules for a cron's `status --json`
+or `check`). Real processes on real SQLite files; the assertions are on sys.modules, never
+on times (those are in benchmarks/)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+# Runs the CLI's main() on argv in this fresh interpreter, then prints its exit code, what it
+# printed, and every module loaded (the last line: JSON).
+PROBE = """
+import contextlib, io, json, sys
+from malnu_tui.cli import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                  "modules": sorted(sys.modules)}))
+"""
+
+# Never on these roads: the console, D1's HTTP client and backend, the translation.
+NEVER = {
+    "textual",
+    "httpx",
+    "sqlglot",
+    "malnu_tui.engine.backends.d1.backend",
+    "malnu_tui.engine.backends.d1.client",
+    "malnu_tui.engine.sync.side_d1",
+    "malnu_tui.engine.translate.core",
+}
+# The migration lifecycle's planning and applying (status and check read the history only).
+MIGRATING = {
+    "malnu_tui.engine.migrate",
+    "malnu_tui.engine.apply",
+    "malnu_tui.engine.plan",
+    "malnu_tui.engine.oplock",
+}
+POSTGRESQL = {"psycopg", "malnu_tui.engine.sync.side_postgres", "malnu_tui.engine.backends.pg_sql"}
+
+
+def _run(cwd: Path, *argv: str) -> dict[str, object]:
+    res = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    found: dict[str, object] = json.loads(res.stdout.strip().splitlines()[-1])
+    return found
+
+
+def _loaded(found: dict[str, object], names: set[str]) -> list[str]:
+    modules = found["modules"]
+    assert isinstance(modules, list)
+    return sorted(names & set(modules))
+
+
+def test_status_json_loads_no_planning(tmp_path: Path) -> None:
+    """`status --json` (a cron's) reads the history: engine.status, not engine.migrate (which
+    loaded the plan, apply, the run log and the lock with it)."""
+    found = _run(tmp_path, "--database", f"sqlite:///{tmp_path / 'school.db'}", "status", "--json")
+    assert found["code"] == 0, found["err"]
+    assert json.loads(str(found["out"]))["migrations"]
+    assert _loaded(found, NEVER | MIGRATING | POSTGRESQL | {"rich", "difflib"}) == []
+
+
+def test_check_loads_no_planning_nor_backup_machinery(tmp_path: Path) -> None:
+    """`check` (every few minutes from a timer) reads the status and the backup store only:
+    not the migration planning, nor the backup, restore and recovery modules (the backup
+    package loaded them all)."""
+    url = f"sqlite:///{tmp_path / 'school.db'}"
+    assert _run(tmp_path, "--database", url, "up", "--no-backup", "--yes")["code"] == 0
+    found = _run(tmp_path, "--database", url, "check", "--json")
+    assert found["code"] == 2, found["out"]  # CRITICAL: no backup at all, the rest OK
+    assert "no backup at all" in str(found["out"])
+    heavy = {
+        "malnu_tui.engine.backup.core",
+        "malnu_tui.engine.backup.recover",
+        "malnu_tui.engine.backup.retention",
+    }
+    assert _loaded(found, NEVER | MIGRATING | POSTGRESQL | heavy) == []
+
+
+def _pair(tmp_path: Path) -> Path:
+    """A SQLite → SQLite sync pair in ``tmp_path`` (its malnu.toml), 500 rows at the source."""
+    src = tmp_path / "primary.db"
+    conn = sqlite3.connect(src)
+    conn.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "updated_at DATETIME NOT NULL)"
+    )
+    conn.executemany(
+        "INSERT INTO users VALUES (?, ?, '2025-01-01 07:00:00')",
+        [(i, f"siswa {i}") for i in range(1, 501)],
+    )
+    conn.commit()
+    conn.close()
+    (tmp_path / "malnu.toml").write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n'
+        f'[targets.archive]\nurl = "sqlite:///{tmp_path / "archive.db"}"\n'
+        '[sync.copy]\nfrom = "primary"\nto = "archive"\n'
+    )
+    return src
+
+
+def test_sync_without_postgresql_never_loads_psycopg(tmp_path: Path) -> None:
+    """A sync with no PostgreSQL end (SQLite → SQLite here; D1 ↔ SQLite alike): its full
+    copy, its incremental pass and `sync verify` never import psycopg (~0.1 s of start-up):
+    the fast path's and the key fingerprint's checks asked for the PostgreSQL side's class
+    (whose module loads psycopg) before looking at the ends' kinds."""
+    src = _pair(tmp_path)
+    full = _run(tmp_path, "sync", "copy", "--yes", "--json")
+    assert full["code"] == 0, full["err"]
+    (report,) = json.loads(str(full["out"]))
+    assert report["mode"] == "full" and report["verified"]
+    conn = sqlite3.connect(src)
+    conn.execute("UPDATE users SET name = 'pindah', updated_at = '2025-02-01 07:00:00' "
+                 "WHERE id % 100 = 0")  # fmt: skip
+    conn.commit()
+    conn.close()
+    inc = _run(tmp_path, "sync", "copy", "--yes", "--json")
+    assert inc["code"] == 0, inc["err"]
+    (report,) = json.loads(str(inc["out"]))
+    assert report["mode"] == "updated_at" and report["updated"] == 5 and report["verified"]
+    verify = _run(tmp_path, "sync", "verify", "copy", "--json")
+    assert verify["code"] == 0, verify["err"]
+    for found in (full, inc, verify):
+        assert _loaded(found, NEVER | POSTGRESQL | {"asyncio"}) == []
+
+
+def test_sync_status_loads_no_copy_machinery(tmp_path: Path) -> None:
+    """`sync status` reads the copies' state rows: not the copy, its checks and its threads
+    (the sync package and its read-only module imported them all)."""
+    _pair(tmp_path)
+    assert _run(tmp_path, "sync", "copy", "--yes")["code"] == 0
+    found = _run(tmp_path, "sync", "status", "--json")
+    assert found["code"] == 0, found["err"]
+    (row,) = json.loads(str(found["out"]))
+    assert row["table"] == "users" and row["verified"]
+    copying = {
+        "malnu_tui.engine.sync.fastcopy",
+        "malnu_tui.engine.sync.run",
+        "malnu_tui.engine.sync.verify",
+        "concurrent.futures",
+    }
+    assert _loaded(found, NEVER | POSTGRESQL | copying) == []
+
+
+def test_sync_engine_import_is_lean() -> None:
+    """What bench_sync.py's processes import before any work: the sync engine without the
+    console, D1, the translation or psycopg (loaded once a PostgreSQL end is opened), nor the
+    modules of rare paths (difflib for a config mistake's "did you mean", uuid for a UUID
+    key), nor the migration files' splitter (the backends name its Statement in annotations
+    only)."""
+    code = (
+        "import json, sys\n"
+        "from malnu_tui.engine.config import Target\n"
+        "from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync, verify_sync\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = set(json.loads(res.stdout))
+    assert "malnu_tui.engine.sync.run" in modules
+    rare = {"difflib", "uuid", "malnu_tui.engine.sqlsplit"}
+    assert sorted((NEVER | POSTGRESQL | rare) & modules) == []
