@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from malnu_tui.engine.errors import BackendError
 from tests.sync_support import Db, make_db, sync, verify
 
 # (column, PostgreSQL type, a value, another value that type's ``=`` calls equal or cannot
@@ -62,3 +63,34 @@ def test_a_change_the_types_own_equality_cannot_see_is_carried_between_postgresq
     repaired = sync(src, dst, full=True)
     assert (repaired.verified, repaired.updated) == (True, 1)
     assert dst.run(query) == src.run(query)
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("source", ["sqlite", "d1"])
+def test_a_json_text_postgresql_cannot_read_is_named_by_its_row_and_column(
+    source: str, full: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A SQLite/D1 ``JSON`` column keeps any text (a payload an app cut short); its copy's
+    ``json`` does not take it. The refusal named neither row nor
+    column (``writing nilai: invalid input syntax for type json; Token "rusak" is invalid.``),
+    among thousands of rows: PostgreSQL puts its JSON context line before the COPY line that
+    names them, which was looked for on the first line only."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("postgresql", request, tmp_path, "analytics")
+    src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, detail JSON, updated_at DATETIME)")
+    src.many(
+        "INSERT INTO nilai VALUES (?, ?, '2025-11-24 08:00:00')",
+        [(i, f'{{"skor": {i}}}') for i in range(1, 41)],
+    )
+    if not full:  # an incremental pass: the rows go through the stage
+        assert sync(src, dst).verified
+        src.run("UPDATE nilai SET updated_at = '2025-11-25 08:00:00' WHERE id > 30")
+    src.run("UPDATE nilai SET detail = 'rusak' WHERE id = 37")
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst, full=full, chunk_rows=100)
+    assert "writing nilai, row id=37, column detail: invalid input syntax for type json" in str(
+        refused.value
+    )
+    src.run("""UPDATE nilai SET detail = '{"skor": 37}' WHERE id = 37""")
+    again = sync(src, dst, full=full, chunk_rows=100)
+    assert (again.verified, dst.count("nilai")) == (True, 40)

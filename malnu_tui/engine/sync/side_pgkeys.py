@@ -42,7 +42,7 @@ _DATA_HINT = (
     "the row at the source, then sync again (chunks written before it stay, and the next "
     "sync resumes after them)"
 )
-_COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?")
+_COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?", re.MULTILINE)
 
 
 def ident_text(name: str, conn: psycopg.Connection[Any]) -> str:
