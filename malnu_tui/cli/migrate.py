@@ -77,7 +77,7 @@ def register(
 def cmd_status(ctx: Context) -> int:
     from malnu_tui.engine.migrate import STATE_SYMBOLS, status
 
-    backend, mset = ctx.backend(), ctx.migration_set()
+    backend, mset = ctx.viewer(), ctx.migration_set()
     report = status(backend, mset, ctx.target.name)
     wrangler = _wrangler_rows(ctx)
     if ctx.json:
@@ -135,7 +135,7 @@ def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
         return []
     from malnu_tui.engine.backends.pg_record import cli_history, files_applied
 
-    applied = cli_history(getattr(ctx.backend(), "conn", None))
+    applied = cli_history(getattr(ctx.viewer(), "conn", None))
     theirs = files_applied(ctx.migration_set(), applied) if applied else {}
     return [f for f in pending if f in theirs]
 
@@ -147,7 +147,7 @@ def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
     from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
     from malnu_tui.engine.errors import MalnuError
 
-    backend = ctx.backend()
+    backend = ctx.viewer()
     with contextlib.suppress(MalnuError):
         applied = read_from_backend(backend)
         if applied:
@@ -395,7 +395,7 @@ def cmd_rollback(ctx: Context) -> int:
 def cmd_verify(ctx: Context) -> int:
     from malnu_tui.engine.migrate import verify
 
-    result = verify(ctx.backend(), ctx.migration_set())
+    result = verify(ctx.viewer(), ctx.migration_set())
     if ctx.json:
         ctx.out_json(result.as_json())
     else:

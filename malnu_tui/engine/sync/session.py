@@ -65,9 +65,11 @@ class SyncRequest:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
-def open_side(target: Target) -> Side:
-    """Connect to ``target`` and wrap it for the sync."""
-    backend = open_backend(target)
+def open_side(target: Target, *, read_only: bool = False) -> Side:
+    """Connect to ``target`` and wrap it for the sync; ``read_only`` (``sync verify``,
+    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing, so a
+    database this user may only read is read (it was refused)."""
+    backend = open_backend(target, read_only=read_only)
     label = f"{target.name} ({target.display_url})"
     if backend.kind == "sqlite":
         from malnu_tui.engine.sync.side_sqlite import SqliteSide
@@ -85,13 +87,14 @@ def open_side(target: Target) -> Side:
 class SyncSession:
     """Both ends of a sync, opened once; close() releases the lock and the connections."""
 
-    def __init__(self, source: Target, dest: Target) -> None:
+    def __init__(self, source: Target, dest: Target, *, read_only: bool = False) -> None:
         if source.url == dest.url:
             raise ConfigError(f"--from and --to are the same database ({source.display_url})")
         self.source_target, self.dest_target = source, dest
         if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
             raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
-        self.src = open_side(source)
+        self.read_only = read_only
+        self.src = open_side(source, read_only=read_only)
         self._dst: Side | None = None
         # Work on the source started before the destination is connected (run.start_early):
         # table → its source key fingerprint, under way or done.
@@ -103,7 +106,7 @@ class SyncSession:
         """The destination, connected on first use: a sync from a SQLite file starts reading
         its source first (:func:`.run.start_early`), while the destination's driver loads."""
         if self._dst is None:
-            self._dst = open_side(self.dest_target)
+            self._dst = open_side(self.dest_target, read_only=self.read_only)
         return self._dst
 
     def close(self) -> None:
