@@ -30,6 +30,7 @@ __all__ = [
     "SyncRequest",
     "SyncSession",
     "case_clashes",
+    "earlier_pairs",
     "open_side",
     "own_stamp",
     "own_stamp_hint",
@@ -248,6 +249,20 @@ def same_source(recorded: str, source: Target) -> bool:
     if recorded == source.name:
         return True
     return source.name == url_slug(source.url) and recorded in earlier_slugs(source.url)
+
+
+def earlier_pairs(source: Target, dest: Target) -> tuple[str, ...]:
+    """The ``SOURCE->DEST`` names earlier versions gave this pair in the run log, where an end
+    given by URL was named otherwise (:func:`~malnu_tui.engine.config.earlier_slugs`): a
+    failed sync recorded so stayed `check`'s CRITICAL "failed sync" for ever, every later
+    sync (named today's way) good."""
+
+    def names(t: Target) -> tuple[str, ...]:
+        return (t.name, *earlier_slugs(t.url)) if t.name == url_slug(t.url) else (t.name,)
+
+    now = f"{source.name}->{dest.name}"
+    pairs = (f"{a}->{b}" for a in names(source) for b in names(dest))
+    return tuple(p for p in pairs if p != now)
 
 
 def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:
