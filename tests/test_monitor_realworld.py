@@ -288,7 +288,10 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     """A state file written before incidents named their database: its open incidents are
-    taken over, not resolved and opened again (a burst of messages at the upgrade)."""
+    taken over, not resolved and opened again (a burst of messages at the upgrade). And the
+    file stays one such a version reads: put back (a downgrade, an old copy still in cron) it
+    looked its incidents up by target|check|object, found `…@database` keys only, and sent
+    "resolved" then the problem again for each open one."""
     import json as jsonlib
 
     from malnu_tui.engine.monitor.alerts import _hook_id, process_alerts
@@ -308,10 +311,21 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     report = CheckReport((TargetHealth("primary", (problem,), database="sqlite:/x.db"),), "t")
     assert process_alerts(report, (hook,), path=state).sent == ()
     kept = jsonlib.loads(state.read_text())["incidents"]
-    assert list(kept) == [f"{key}@sqlite:/x.db"] and kept[f"{key}@sqlite:/x.db"]["opened_at"] == (
-        "2026-12-01 00:00:00"
-    )
-    assert receiver.events() == []
+    assert list(kept) == [key] and kept[key]["database"] == "sqlite:/x.db"
+    assert (kept[key]["opened_at"], kept[key]["state"]) == ("2026-12-01 00:00:00", "open")
+    assert kept[key]["sent"] == [_hook_id(hook)]  # what the older version finds: told already
+    # The form sessions 9 to 12 wrote is read as before, and written back as the older one.
+    state.write_text(jsonlib.dumps({"version": 1, "incidents": {f"{key}@sqlite:/x.db": kept[key]}}))
+    assert process_alerts(report, (hook,), path=state).sent == ()
+    assert list(jsonlib.loads(state.read_text())["incidents"]) == [key]
+    # Two databases with one target name (two configs' "primary"): each keeps its own.
+    other = CheckReport((TargetHealth("primary", (problem,), database="sqlite:/y.db"),), "t")
+    assert len(process_alerts(other, (hook,), path=state).sent) == 1
+    assert sorted(jsonlib.loads(state.read_text())["incidents"]) == [
+        f"{key}@sqlite:/x.db", f"{key}@sqlite:/y.db"
+    ]  # fmt: skip
+    assert process_alerts(report, (hook,), path=state).sent == ()
+    assert len(receiver.events()) == 1
 
 
 def test_a_slack_message_quoting_data_never_pings_or_links(

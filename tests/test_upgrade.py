@@ -184,3 +184,43 @@ def test_deep_verify_of_an_earlier_versions_backup_of_a_tool_schema_target(
     assert res.code == 0, res.err
     assert f"backup {backup_id} is good" in res.err
     assert json.loads((store / f"{backup_id}.json").read_text())["verified_at"] is not None
+
+
+def test_a_failed_sync_an_earlier_version_named_by_the_cut_url_is_past_after_a_good_one(
+    tmp_path: Path,
+) -> None:
+    # A sync from a database given by URL is the run `<source slug>->copy`; an earlier version
+    # cut a long slug at 80 characters. Its failed sync stayed `check`'s CRITICAL "failed
+    # sync" for ever after the upgrade: every later sync, good, is recorded under today's name.
+    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
+    deep.mkdir(parents=True)
+    src, copy = deep / "primary-region-main.db", tmp_path / "copy.db"
+    url = f"sqlite:///{src}"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute("INSERT INTO users VALUES (1, 'Ahmad')")
+    conn.commit()
+    conn.close()
+    check = ("--database", f"sqlite:///{copy}", "check")
+    assert run_cli("--database", f"sqlite:///{copy}", "status").code == 0  # its tool tables
+    from malnu_tui.engine.config import url_slug
+
+    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]  # db29291's name for it
+    pair = f"{cut}->{url_slug(f'sqlite:///{copy}')}"
+    detail = {"run": 1, "op": "sync", "object": pair, "started_at":
+              "2026-12-05 10:00:00", "ended_at": "2026-12-05 10:00:01", "duration_ms": 900,
+              "error": "cannot connect", "counts": {}}  # fmt: skip
+    conn = sqlite3.connect(copy)
+    conn.execute(
+        "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES "
+        "('2026-12-05 10:00:01', 'ops@sekolah', 'run', ?, 'failed', ?)",
+        (f"sync {pair}", json.dumps(detail)),
+    )
+    conn.commit()
+    conn.close()
+    assert "failed_syncs CRITICAL" in run_cli(*check).out
+
+    res = run_cli("sync", "--from", url, "--to", f"sqlite:///{copy}", "--yes")
+    assert res.code == 0, res.err
+    after = run_cli(*check).out
+    assert "failed_syncs OK" in after and "failed sync" not in after, after

@@ -138,6 +138,31 @@ class Context:
             self._backend.ensure_schema()
         return self._backend
 
+    def viewer(self) -> Backend:
+        """The target as :meth:`backend` opens it (``status``, ``verify``: a new database gets
+        the tool's tables, an earlier version's are upgraded), but one this user may not write
+        (a read-only file or directory, a SELECT-only role, a read-only session, a hot
+        standby) read as it is, as :meth:`peek` reads it: it was an error (exit 2) and showed
+        nothing."""
+        if self._backend is not None:
+            return self._backend
+        from malnu_tui.engine.errors import BackendError, NotPermitted
+
+        try:
+            return self.backend()
+        except BackendError as exc:
+            self.close()
+            # Not allowed to write (NotPermitted), or to create or upgrade the tool tables (a
+            # role without CREATE or ownership): read; any other failure is said as it was.
+            if not isinstance(exc, NotPermitted) and "GRANT CREATE" not in (exc.hint or ""):
+                raise
+            backend = self.peek()
+            from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+
+            said = one_line(mask_secrets(str(exc))).removesuffix("; nothing was changed")
+            self.message(f"note: read as it is, nothing created or upgraded: {said}")
+            return backend
+
     def reader(self) -> Backend:
         """The target opened for reading only (``history``, ``log``): nothing is created or
         changed there; a database the tool never used is NotInitialised (exit 1)."""

@@ -79,7 +79,7 @@ def cmd_status(ctx: Context) -> int:
     # which a cron's `status --json` never uses (start-up).
     from malnu_tui.engine.status import STATE_SYMBOLS, status
 
-    backend, mset = ctx.backend(), ctx.migration_set()
+    backend, mset = ctx.viewer(), ctx.migration_set()
     report = status(backend, mset, ctx.target.name)
     wrangler = _wrangler_rows(ctx)
     if ctx.json:
@@ -137,7 +137,7 @@ def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
         return []
     from malnu_tui.engine.backends.pg_record import cli_history, files_applied
 
-    applied = cli_history(getattr(ctx.backend(), "conn", None))
+    applied = cli_history(getattr(ctx.viewer(), "conn", None))
     theirs = files_applied(ctx.migration_set(), applied) if applied else {}
     return [f for f in pending if f in theirs]
 
@@ -149,7 +149,7 @@ def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
     from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
     from malnu_tui.engine.errors import MalnuError
 
-    backend = ctx.backend()
+    backend = ctx.viewer()
     with contextlib.suppress(MalnuError):
         applied = read_from_backend(backend)
         if applied:
@@ -397,7 +397,7 @@ def cmd_rollback(ctx: Context) -> int:
 def cmd_verify(ctx: Context) -> int:
     from malnu_tui.engine.migrate import verify
 
-    result = verify(ctx.backend(), ctx.migration_set())
+    result = verify(ctx.viewer(), ctx.migration_set())
     if ctx.json:
         ctx.out_json(result.as_json())
     else:

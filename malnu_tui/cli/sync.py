@@ -188,7 +188,7 @@ def cmd_sync(ctx: Context) -> int:
     )
 
     progress = _progress(ctx)
-    with SyncSession(source, dest) as s:
+    with SyncSession(source, dest, read_only=action == "verify" or bool(ctx.opt("dry_run"))) as s:
         for gone in (*s.notes, *left_behind(s.src, s.dst, source.name)):
             ctx.message(f"warning: {gone}")
         if action == "verify":

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -258,9 +259,36 @@ def _write(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # a temp file left by a killed run with this pid keeps its mode
+    written = {**state, "incidents": _as_filed(state["incidents"])}
     with open(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(state, indent=1, sort_keys=True))
+        fh.write(json.dumps(written, indent=1, sort_keys=True))
     os.replace(tmp, path)
+
+
+def _problem_key(inc: dict[str, Any]) -> str:
+    """The incident's problem key (:attr:`Problem.key`: target|check|object)."""
+    return f"{inc.get('target')}|{inc.get('check')}|{inc.get('object', '')}"
+
+
+def _as_filed(incidents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The incidents as the file keeps them: by their problem key, as every version wrote it
+    (the database is a field of the incident), ``key@database`` only where two databases
+    have the same problem. A version from before session 9 put back (a downgrade, or an old
+    copy still in cron) found none of its incidents under ``key@database``: it sent
+    "resolved", then the problem again, for each open one."""
+    shared = Counter(_problem_key(inc) for inc in incidents.values())
+    return {
+        _problem_key(inc) if shared[_problem_key(inc)] == 1 else key: inc
+        for key, inc in incidents.items()
+    }
+
+
+def _as_kept(incidents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The incidents of the file keyed as this version keys them (:func:`_state_key`)."""
+    return {
+        _state_key(_problem_key(inc), str(inc["database"])) if inc.get("database") else key: inc
+        for key, inc in incidents.items()
+    }
 
 
 def _is_incident(value: object) -> bool:
@@ -281,7 +309,7 @@ def _read(path: Path) -> dict[str, Any]:
         return {**fresh, "damaged": str(exc) or type(exc).__name__}
     if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
         return {**fresh, "damaged": "not an incident state file"}
-    data["incidents"] = {k: v for k, v in data["incidents"].items() if _is_incident(v)}
+    data["incidents"] = _as_kept({k: v for k, v in data["incidents"].items() if _is_incident(v)})
     return data
 
 

@@ -498,12 +498,13 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
         run = RunRecord.from_audit(e)
         if run is None or run.op not in ("import", "sync"):
             continue
-        newest.setdefault((run.op, run.obj), run)
+        for obj in (run.obj, *run.also):  # a run is also the newest of its earlier names
+            newest.setdefault((run.op, obj), run)
         if run.op == "sync" and run.outcome == "ok":
             last_ok.setdefault(run.obj, run)
     failed = {"import": 0, "sync": 0}
     for (op, obj), run in sorted(newest.items()):
-        if run.outcome == "failed":
+        if run.outcome == "failed" and obj == run.obj:
             failed[op] += 1
             add(
                 f"failed_{op}s",

@@ -102,6 +102,9 @@ class RunRecord:
     counts: Mapping[str, int] = field(default_factory=dict)
     actor: str = ""
     id: int | None = None
+    # The object's earlier spellings (a sync from or to a URL, as an earlier version named
+    # it): this run is their newest too, so a failure recorded under one of them is past.
+    also: tuple[str, ...] = ()
 
     @property
     def ended(self) -> datetime | None:
@@ -118,6 +121,7 @@ class RunRecord:
                 "duration_ms": self.duration_ms,
                 "error": self.error,
                 "counts": dict(self.counts),
+                **({"also": list(self.also)} if self.also else {}),
             },
             sort_keys=True,
         )
@@ -153,6 +157,7 @@ class RunRecord:
         if not isinstance(data, dict) or data.get("run") != 1:
             return None
         counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
+        also: list[Any] = data["also"] if isinstance(data.get("also"), list) else []
         try:
             return RunRecord(
                 op=str(data.get("op", "")),
@@ -165,6 +170,7 @@ class RunRecord:
                 counts={str(k): int(v) for k, v in dict(counts or {}).items()},
                 actor=entry.actor,
                 id=entry.id,
+                also=tuple(str(a) for a in also),
             )
         except (TypeError, ValueError):
             return None
@@ -177,6 +183,7 @@ class RunRecorder:
         self.op = op
         self.obj = obj
         self.counts: dict[str, int] = {}
+        self.also: tuple[str, ...] = ()  # the object's earlier spellings (RunRecord.also)
         self.started_at = utc_now()
         self._t0 = time.perf_counter()
         self.record: RunRecord | None = None  # set when the run has ended
@@ -206,6 +213,7 @@ class RunRecorder:
             _mask(error)[:500],
             dict(self.counts),
             actor(),
+            also=self.also,
         )
         return self.record
 

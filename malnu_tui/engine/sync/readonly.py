@@ -154,7 +154,7 @@ def states(side: Side) -> list[SyncState]:
 
 def read_states(dest: Target) -> list[SyncState]:
     """Every ``malnu_sync`` row of the destination ``dest`` (opened and closed here)."""
-    side = open_side(dest)
+    side = open_side(dest, read_only=True)
     try:
         return side.all_states()
     finally:
@@ -177,7 +177,7 @@ def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[Copy
     """``sync status``: every ``malnu_sync`` row of ``dest``, each checked against its source
     (``source_of`` resolves a row's source name to a target; each source opened once, read
     only: its list of tables, :func:`.relations.left_behind_by_table` as ``sync`` warns)."""
-    side = open_side(dest)
+    side = open_side(dest, read_only=True)
     try:
         states = side.all_states()
         checked = {
@@ -205,7 +205,7 @@ def _source_check(
         target = source_of(name)
         if target.kind == "sqlite" and not sqlite_path(target.url).is_file():
             raise ConfigError(f"no SQLite database at {target.display_url}")
-        src = open_side(target)
+        src = open_side(target, read_only=True)
         try:
             return left_behind_by_table(src, dst, name), ""
         finally:

@@ -38,6 +38,7 @@ from malnu_tui.engine.sync.session import (
     CURSOR_KINDS,
     SyncRequest,
     SyncSession,
+    earlier_pairs,
     open_side,
     plan_sync,
 )
@@ -559,6 +560,7 @@ def run_sync(
     # The lock as every other command holds it (engine/migrate.py): a failed release after a
     # failure (the server or D1 gone) never hides the failure itself.
     with record_run(backend, "sync", pair) as run:
+        run.also = earlier_pairs(s.source_target, s.dest_target)
         with migration_lock(backend, "sync"):
             plans = plan_sync(s, req, recount=False)
             for p in plans:

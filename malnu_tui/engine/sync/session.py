@@ -32,6 +32,7 @@ __all__ = [
     "SyncRequest",
     "SyncSession",
     "case_clashes",
+    "earlier_pairs",
     "open_side",
     "own_stamp",
     "own_stamp_hint",
@@ -67,16 +68,16 @@ class SyncRequest:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
-def open_side(target: Target, *, source: bool = False) -> Side:
-    """Connect to ``target`` and wrap it for the sync. A ``source`` SQLite file this user may
-    not write (a copy of production on a read-only mount, an application's file of another
-    user) is opened read-only (:func:`unwritable_source`): a sync only reads its source."""
-    if source and unwritable_source(target):
-        from malnu_tui.engine.backends.sqlite import open_target
-
-        backend: Backend = open_target(target, read_only=True)
-    else:
-        backend = open_backend(target)
+def open_side(target: Target, *, source: bool = False, read_only: bool = False) -> Side:
+    """Connect to ``target`` and wrap it for the sync; ``read_only`` (``sync verify``,
+    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing, so a
+    database this user may only read is read (it was refused). A ``source`` SQLite file this
+    user may not write (a copy of production on a read-only mount, an application's file of
+    another user) is opened read-only too (:func:`unwritable_source`): a sync only reads its
+    source."""
+    if not read_only and source and unwritable_source(target):
+        read_only = True
+    backend: Backend = open_backend(target, read_only=read_only)
     label = f"{target.name} ({target.display_url})"
     if backend.kind == "sqlite":
         from malnu_tui.engine.sync.side_sqlite import SqliteSide
@@ -111,14 +112,15 @@ def unwritable_source(target: Target) -> str | None:
 class SyncSession:
     """Both ends of a sync, opened once; close() releases the lock and the connections."""
 
-    def __init__(self, source: Target, dest: Target) -> None:
+    def __init__(self, source: Target, dest: Target, *, read_only: bool = False) -> None:
         if source.url == dest.url:
             raise ConfigError(f"--from and --to are the same database ({source.display_url})")
         self.source_target, self.dest_target = source, dest
         if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
             raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
-        why = unwritable_source(source)
-        self.src = open_side(source, source=True)
+        self.read_only = read_only
+        why = None if read_only else unwritable_source(source)
+        self.src = open_side(source, source=True, read_only=read_only)
         self.notes: tuple[str, ...] = ()  # said before the plan (CLI and console)
         if why:
             self.notes = (
@@ -136,7 +138,7 @@ class SyncSession:
         """The destination, connected on first use: a sync from a SQLite file starts reading
         its source first (:func:`.run.start_early`), while the destination's driver loads."""
         if self._dst is None:
-            self._dst = open_side(self.dest_target)
+            self._dst = open_side(self.dest_target, read_only=self.read_only)
         return self._dst
 
     def close(self) -> None:
@@ -278,6 +280,20 @@ def same_source(recorded: str, source: Target) -> bool:
     if recorded == source.name:
         return True
     return source.name == url_slug(source.url) and recorded in earlier_slugs(source.url)
+
+
+def earlier_pairs(source: Target, dest: Target) -> tuple[str, ...]:
+    """The ``SOURCE->DEST`` names earlier versions gave this pair in the run log, where an end
+    given by URL was named otherwise (:func:`~malnu_tui.engine.config.earlier_slugs`): a
+    failed sync recorded so stayed `check`'s CRITICAL "failed sync" for ever, every later
+    sync (named today's way) good."""
+
+    def names(t: Target) -> tuple[str, ...]:
+        return (t.name, *earlier_slugs(t.url)) if t.name == url_slug(t.url) else (t.name,)
+
+    now = f"{source.name}->{dest.name}"
+    pairs = (f"{a}->{b}" for a in names(source) for b in names(dest))
+    return tuple(p for p in pairs if p != now)
 
 
 def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list[TablePlan]:

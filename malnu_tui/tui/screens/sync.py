@@ -361,7 +361,7 @@ class SyncScreen(Screen[None]):
                 resolve_end(self.settings, pair.source),
                 resolve_end(self.settings, pair.dest),
             )
-            with SyncSession(source, dest) as s:
+            with SyncSession(source, dest, read_only=True) as s:  # a preview writes nothing
                 gone = (*s.notes, *left_behind(s.src, s.dst, source.name))
                 plans = plan_sync(s, self._request(pair))  # type: ignore[arg-type]
                 self.post_message(SyncPlanned(pair.name, tuple(plans), s.dst.backend.name, gone))
@@ -419,7 +419,7 @@ class SyncScreen(Screen[None]):
                 resolve_end(self.settings, pair.source),
                 resolve_end(self.settings, pair.dest),
             )
-            with SyncSession(source, dest) as s:
+            with SyncSession(source, dest, read_only=what != "sync") as s:
                 said = self.planned_said  # a sync: what its confirmed plan said
                 if what != "sync":
                     said = said_lines((*s.notes, *left_behind(s.src, s.dst, source.name)))
