@@ -12,7 +12,7 @@ from urllib.parse import quote
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
 from malnu_tui.engine.private import make_dirs
 
-__all__ = ["check_path", "connect", "refuse_unwritable"]
+__all__ = ["check_path", "connect", "refuse_unwritable", "unwritable_reason"]
 
 
 def check_path(path: Path, *, create: bool = True) -> None:
@@ -100,6 +100,16 @@ def refuse_unwritable(path: Path) -> None:
         f"{owner} malnu-tui …`), or give {me} write access to the file, its -wal and -shm and "
         "its directory (a group both are in: chgrp, chmod g+w)",
     )
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why this user may not write the database at ``path`` (:func:`refuse_unwritable`'s
+    words), or None when it may."""
+    try:
+        refuse_unwritable(path)
+    except NotPermitted as exc:
+        return str(exc).removesuffix("; nothing was changed")
+    return None
 
 
 def _create_private(path: Path) -> None:

@@ -25,7 +25,6 @@ from malnu_tui.engine.urls import sqlite_path
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-    from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.sync.verify import SourceKeys
 
 __all__ = [
@@ -70,14 +69,11 @@ class SyncRequest:
 
 def open_side(target: Target, *, source: bool = False, read_only: bool = False) -> Side:
     """Connect to ``target`` and wrap it for the sync; ``read_only`` (``sync verify``,
-    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing, so a
-    database this user may only read is read (it was refused). A ``source`` SQLite file this
-    user may not write (a copy of production on a read-only mount, an application's file of
-    another user) is opened read-only too (:func:`unwritable_source`): a sync only reads its
-    source."""
-    if not read_only and source and unwritable_source(target):
-        read_only = True
-    backend: Backend = open_backend(target, read_only=read_only)
+    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing (a database
+    this user may only read was refused), as is a ``source`` SQLite file this user may not
+    write (:func:`unwritable_source`: a read-only mount, another user's file)."""
+    read_only = read_only or bool(source and unwritable_source(target))
+    backend = open_backend(target, read_only=read_only)
     label = f"{target.name} ({target.display_url})"
     if backend.kind == "sqlite":
         from malnu_tui.engine.sync.side_sqlite import SqliteSide
@@ -94,19 +90,13 @@ def open_side(target: Target, *, source: bool = False, read_only: bool = False) 
 
 def unwritable_source(target: Target) -> str | None:
     """Why this user may not write a SQLite source (None when it may, or for another kind):
-    the sync then reads it read-only and writes its audit row on the destination only. It was
-    refused ("may not write the file"), the dry run and ``sync verify`` too, for the audit row
-    the sync wants to add on the source."""
+    the sync then reads it read-only and writes its audit row on the destination only (it was
+    refused, the dry run and ``sync verify`` too, for the audit row wanted on the source)."""
     if target.kind != "sqlite":
         return None
-    from malnu_tui.engine.backends.sqlite_open import refuse_unwritable
-    from malnu_tui.engine.errors import NotPermitted
+    from malnu_tui.engine.backends.sqlite_open import unwritable_reason
 
-    try:
-        refuse_unwritable(sqlite_path(target.url))
-    except NotPermitted as exc:
-        return str(exc).removesuffix("; nothing was changed")
-    return None
+    return unwritable_reason(sqlite_path(target.url))
 
 
 class SyncSession:
