@@ -66,7 +66,8 @@ OPERATIONS = (
     "recover",
 )
 # Refusals: nothing was attempted (lock held, not confirmed, a precondition failed).
-_REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt")
+_REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt",
+             "RollbackEdited")  # fmt: skip
 _HISTORY_LIMIT = 20_000
 
 
@@ -102,6 +103,7 @@ class RunRecord:
     counts: Mapping[str, int] = field(default_factory=dict)
     actor: str = ""
     id: int | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)  # more keys of the detail
 
     @property
     def ended(self) -> datetime | None:
@@ -110,6 +112,7 @@ class RunRecord:
     def detail_json(self) -> str:
         return json.dumps(
             {
+                **self.extra,
                 "run": 1,
                 "op": self.op,
                 "object": self.obj,
@@ -177,6 +180,7 @@ class RunRecorder:
         self.op = op
         self.obj = obj
         self.counts: dict[str, int] = {}
+        self.extra: dict[str, object] = {}  # more keys of the row's detail (an apply's sums)
         self.started_at = utc_now()
         self._t0 = time.perf_counter()
         self.record: RunRecord | None = None  # set when the run has ended
@@ -206,6 +210,7 @@ class RunRecorder:
             _mask(error)[:500],
             dict(self.counts),
             actor(),
+            extra=dict(self.extra),
         )
         return self.record
 
