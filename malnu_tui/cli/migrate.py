@@ -47,6 +47,11 @@ def register(
     g.add_argument("--to", metavar="VERSION", help="undo everything after VERSION")
     p.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
     p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
+    p.add_argument(
+        "--accept-edited-rollback",
+        action="store_true",
+        help="run rollback files edited since their migration was applied (audited)",
+    )
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("verify", parents=[common], help="checksums of applied files; 1 on drift")
@@ -316,7 +321,9 @@ def _up(ctx: Context) -> int:
     return 0
 
 
-def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
+def _run_plan(
+    ctx: Context, verb: str, plan: Plan, *, accept_edited_rollback: bool = False
+) -> ApplyResult:
     """Run ``plan`` (the safety backup first, unless --no-backup). When a file fails, what
     is durable is still reported before the error (exit 1): the safety backup's id, and with
     --json the report with ``failed`` (filename, line, error) on stdout."""
@@ -326,7 +333,12 @@ def _run_plan(ctx: Context, verb: str, plan: Plan) -> ApplyResult:
     try:
         with _progress(ctx) as show:
             return apply_plan(
-                ctx.backend(), ctx.migration_set(), plan, progress=show, safety_backup=backup
+                ctx.backend(),
+                ctx.migration_set(),
+                plan,
+                progress=show,
+                safety_backup=backup,
+                accept_edited_rollback=accept_edited_rollback,
             )
     except MigrationFailed as exc:
         if exc.backup_id:
@@ -361,7 +373,9 @@ def cmd_rollback(ctx: Context) -> int:
     from malnu_tui.engine.preflight import preflight_rollback
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    pf = preflight_rollback(backend, ctx.target, mset, steps=ctx.args.steps, to=ctx.args.to)
+    accept = bool(ctx.args.accept_edited_rollback)
+    pf = preflight_rollback(backend, ctx.target, mset, steps=ctx.args.steps, to=ctx.args.to,
+                            accept_edited_rollback=accept)  # fmt: skip
     show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
     plan = pf.plan
     assert plan is not None
@@ -382,7 +396,7 @@ def cmd_rollback(ctx: Context) -> int:
     for s in plan.steps:
         ctx.message(f"  {s.version}  {s.filename}  ← {s.file.name}")
     ctx.confirm(f"roll back {len(plan.steps)} migration(s) on {backend.name}", pf.database_name)
-    result = _run_plan(ctx, "rolled back", plan)
+    result = _run_plan(ctx, "rolled back", plan, accept_edited_rollback=accept)
     if result.backup_id:
         ctx.message(f"safety backup: {result.backup_id} (restore it to undo this rollback)")
     after = verify_after(backend, mset, plan, ctx.target.name)

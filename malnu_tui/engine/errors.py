@@ -65,6 +65,20 @@ class ChecksumDrift(MalnuError):
         self.filenames = filenames
 
 
+class RollbackEdited(MalnuError):
+    """Rollback files changed since their migration was applied (engine/rollback_sums.py)."""
+
+    def __init__(self, files: list[str]) -> None:
+        super().__init__(
+            "rollback files changed since their migration was applied: "
+            + "; ".join(files)
+            + "; nothing was run",
+            hint="read what changed (git log -p on the file) and restore the one reviewed, or "
+            "run the edited file with `rollback --accept-edited-rollback` (audited)",
+        )
+        self.files = files
+
+
 class FailedMigrationPending(MalnuError):
     """Nothing to do but a recorded failure blocks or needs attention."""
 

@@ -140,29 +140,40 @@ def apply_plan(
     *,
     progress: ProgressCallback | None = None,
     safety_backup: SafetyBackup | None = None,
+    accept_edited_rollback: bool = False,
 ) -> ApplyResult:
     """Run ``plan`` under the lock: each file all or nothing with its tracking row and audit
     row (engine/apply.py: an ``up`` on a SQLite file groups quick migrations under one durable
     COMMIT; "done" progress only once durable). The plan is re-checked under the lock: a step
-    another operator already ran is skipped, not run twice. Stops at the first failure and
-    raises :class:`MigrationFailed`. The whole run is one row of the run log
-    (engine/monitor/runlog.py).
+    another operator already ran is skipped, not run twice; a rollback file edited since its
+    migration was applied is refused unless ``accept_edited_rollback`` (engine/
+    rollback_sums.py). Stops at the first failure and raises :class:`MigrationFailed`. The
+    whole run is one row of the run log (engine/monitor/runlog.py), with an ``up``'s
+    rollback files' checksums.
     """
+    from malnu_tui.engine import rollback_sums
+
     span = [s.version for s in plan.steps]
     obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
+    sums = rollback_sums.at_apply(mset, plan.steps) if plan.direction == "up" else {}
     with record_run(backend, "apply" if plan.direction == "up" else "rollback", obj) as run:
         runners: list[StepRunner] = []
         try:
-            result = _apply_plan(backend, mset, plan, progress, safety_backup, runners)
+            result = _apply_plan(
+                backend, mset, plan, progress, safety_backup, runners, accept_edited_rollback
+            )
         except MigrationFailed as exc:
+            rollback_sums.note_applied(run, sums, exc.done)
             run.count("done", len(exc.done))
             run.count("failed", 1)
             raise
         except BaseException:
             # Interrupted, or the database kept busy mid-run: the row says how many are in.
             if runners:
+                rollback_sums.note_applied(run, sums, runners[0].done)
                 run.count("done", len(runners[0].done))
             raise
+        rollback_sums.note_applied(run, sums, result.done)
         run.count("done", len(result.done))
         run.count("skipped", len(result.skipped))
     return result
@@ -175,6 +186,7 @@ def _apply_plan(
     progress: ProgressCallback | None,
     safety_backup: SafetyBackup | None,
     runners: list[StepRunner],
+    accept_edited_rollback: bool = False,
 ) -> ApplyResult:
     emit = progress or (lambda _p: None)
     skipped: list[str] = []
@@ -189,6 +201,10 @@ def _apply_plan(
         tracking = backend.fetch_records()
         if plan.selection is not None:
             _check_still_selected(backend, mset, plan, tracking)
+        if plan.direction == "down":
+            from malnu_tui.engine.rollback_sums import check_under_lock
+
+            check_under_lock(backend, plan, accept_edited_rollback)
         elif plan.every_pending:
             _check_nothing_below_undone(backend, mset, plan, tracking)
         records = {r.filename: r for r in tracking}

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BadRequest",
     "Drift",
+    "EditedRollback",
     "LiveLock",
     "MissingRollbackFiles",
     "Notice",
@@ -78,6 +79,7 @@ class PlanStep:
     checksum: str  # the migration file's checksum (recorded on success)
     statements: tuple[Statement, ...]
     notes: tuple[str, ...] = ()
+    rollback_checksum: str = ""  # a rollback step's: its file as the plan read it
 
     def sql(self) -> str:
         return "".join(f"{st.text};\n" for st in self.statements)
@@ -184,6 +186,29 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class EditedRollback:
+    """Rollback files changed since their migration was applied (engine/rollback_sums.py):
+    blocks, unless the operator accepts them (``--accept-edited-rollback``, audited)."""
+
+    files: tuple[str, ...]
+    accepted: bool = False
+
+    @property
+    def blocking(self) -> bool:
+        return not self.accepted
+
+    def describe(self) -> str:
+        if self.accepted:
+            return "edited rollback file(s) accepted (audited): " + "; ".join(self.files)
+        return str(self.error())
+
+    def error(self) -> MalnuError:
+        from malnu_tui.engine.errors import RollbackEdited
+
+        return RollbackEdited(list(self.files))
+
+
+@dataclass(frozen=True)
 class MissingRollbackFiles:
     filenames: tuple[str, ...]
     gone: tuple[str, ...] = ()  # of them, rows whose migration file is gone too
@@ -281,6 +306,7 @@ Problem = (
     | LiveLock
     | StaleLock
     | Drift
+    | EditedRollback
     | MissingRollbackFiles
     | UnreadableFile
     | Untranslatable
@@ -510,6 +536,7 @@ def plan_rollback_from(
                 s.recorded_checksum or "",
                 tuple(parts.statements),
                 notes,
+                rb.checksum,
             )
         )
     if missing:

@@ -18,6 +18,7 @@ from malnu_tui.engine.errors import LockHolder
 from malnu_tui.engine.plan import (
     AppliedByWrangler,
     BadRequest,
+    EditedRollback,
     LiveLock,
     Notice,
     Plan,
@@ -169,12 +170,18 @@ def preflight_rollback(
     *,
     steps: int | None = None,
     to: str | None = None,
+    accept_edited_rollback: bool = False,
 ) -> Preflight:
     """``rollback`` / the rollback wizard: what :func:`select_rollback` picks, newest first,
-    with every problem (lock, drift in range vs elsewhere, rollback files, translation)."""
+    with every problem (lock, drift in range vs elsewhere, rollback files edited since their
+    migration was applied, translation)."""
+    from malnu_tui.engine.rollback_sums import edited
+
     report = status(backend, mset, target.name)
     plan, problems, rows = plan_rollback_from(report, mset, RollbackSelection(steps, to))
     problems += _half_done_recover(backend, report, "rollback")
+    if plan is not None and (files := edited(backend, plan)):
+        problems.append(EditedRollback(files, accepted=accept_edited_rollback))
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated

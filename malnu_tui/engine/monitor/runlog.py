@@ -66,7 +66,8 @@ OPERATIONS = (
     "recover",
 )
 # Refusals: nothing was attempted (lock held, not confirmed, a precondition failed).
-_REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt")
+_REFUSALS = ("LockHeld", "NotConfirmed", "ChecksumDrift", "MissingRollback", "BackupCorrupt",
+             "RollbackEdited")  # fmt: skip
 _HISTORY_LIMIT = 20_000
 
 
@@ -105,6 +106,7 @@ class RunRecord:
     # The object's earlier spellings (a sync from or to a URL, as an earlier version named
     # it): this run is their newest too, so a failure recorded under one of them is past.
     also: tuple[str, ...] = ()
+    extra: Mapping[str, object] = field(default_factory=dict)  # more keys of the detail
 
     @property
     def ended(self) -> datetime | None:
@@ -113,6 +115,7 @@ class RunRecord:
     def detail_json(self) -> str:
         return json.dumps(
             {
+                **self.extra,
                 "run": 1,
                 "op": self.op,
                 "object": self.obj,
@@ -184,6 +187,7 @@ class RunRecorder:
         self.obj = obj
         self.counts: dict[str, int] = {}
         self.also: tuple[str, ...] = ()  # the object's earlier spellings (RunRecord.also)
+        self.extra: dict[str, object] = {}  # more keys of the row's detail (an apply's sums)
         self.started_at = utc_now()
         self._t0 = time.perf_counter()
         self.record: RunRecord | None = None  # set when the run has ended
@@ -214,6 +218,7 @@ class RunRecorder:
             dict(self.counts),
             actor(),
             also=self.also,
+            extra=dict(self.extra),
         )
         return self.record
 

@@ -1,0 +1,116 @@
+"""Rollback files edited after their migration ran: the checksum of each migration's rollback
+file is recorded when the migration is applied (in the apply's run-log row: no tracking column
+is added to the seed's ``migrations`` table), and a rollback whose file no longer has it is
+refused before anything runs (``rollback --accept-edited-rollback`` runs it, audited). The
+rollback reviewed with its migration is the one that runs at 2 a.m., or the operator is told.
+
+A migration applied before this was recorded (or by another tool) has no recorded checksum:
+nothing is said of its rollback file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.errors import MalnuError
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.base import Backend
+    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.monitor.runlog import RunRecorder
+    from malnu_tui.engine.plan import Plan, PlanStep
+
+__all__ = ["RUN_KEY", "at_apply", "check_under_lock", "edited", "note_applied", "recorded"]
+
+RUN_KEY = "rollbacks"  # in an apply's run row: {migration filename: "rollback file sha256"}
+_RUN_ROWS = 5000  # the newest run rows read back (an apply's is one row per run)
+
+
+def at_apply(mset: MigrationSet, steps: Iterable[PlanStep]) -> dict[str, str]:
+    """``{migration: "<rollback file> <sha256>"}`` of the steps of an ``up`` whose migration
+    has a rollback file, read before anything runs (what was there when it was applied)."""
+    by_name = mset.by_filename()
+    out: dict[str, str] = {}
+    for step in steps:
+        m = by_name.get(step.filename)
+        if m is not None and m.rollback is not None:
+            with contextlib.suppress(MalnuError, OSError):
+                out[step.filename] = f"{m.rollback.filename} {m.rollback.checksum}"
+    return out
+
+
+def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """``{migration: (rollback file, sha256)}`` as the newest apply of each recorded them."""
+    wanted = set(filenames)
+    found: dict[str, tuple[str, str]] = {}
+    if not wanted:
+        return found
+    try:
+        rows = backend.peek_audit(limit=_RUN_ROWS, action="run")
+    except MalnuError:
+        return found
+    for row in rows:  # newest first
+        if not row.detail.startswith("{") or f'"{RUN_KEY}"' not in row.detail:
+            continue
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            data = json.loads(row.detail)
+            if data.get("op") != "apply":
+                continue
+            sums: Mapping[str, str] = data.get(RUN_KEY) or {}
+            for name, value in sums.items():
+                if name in wanted and name not in found:
+                    file, _, digest = str(value).rpartition(" ")
+                    found[name] = (file, digest)
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def edited(backend: Backend, plan: Plan) -> tuple[str, ...]:
+    """Each step of a rollback ``plan`` whose rollback file, as the plan read it, is not the
+    one recorded when its migration was applied: ``"<file> (sha256 <new>…; recorded <old>…
+    when <migration> was applied)"``."""
+    steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
+    then = recorded(backend, (s.filename for s in steps))
+    out: list[str] = []
+    for s in steps:
+        was = then.get(s.filename)
+        if was is not None and was[1] != s.rollback_checksum:
+            renamed = f", then named {was[0]}" if was[0] != s.file.name else ""
+            out.append(
+                f"{s.file.name} (sha256 {s.rollback_checksum[:12]}…; recorded "
+                f"{was[1][:12]}… when {s.filename} was applied{renamed})"
+            )
+    return tuple(out)
+
+
+def note_applied(
+    run: RunRecorder, sums: Mapping[str, str], done: Iterable[tuple[str, int]]
+) -> None:
+    """Put the rollback sums of the migrations an ``up`` applied (``done``) in its run row."""
+    got = {name: sums[name] for name, _ms in done if name in sums}
+    if got:
+        run.extra[RUN_KEY] = got
+
+
+def check_under_lock(backend: Backend, plan: Plan, accepted: bool) -> None:
+    """Under the lock, before a rollback runs: its files as the plan read them are the ones
+    recorded at apply, else it is refused (:class:`RollbackEdited`, audited, nothing run); an
+    accepted edit is audited (``warning``) and runs."""
+    from malnu_tui.engine.backends.base import AuditEntry
+    from malnu_tui.engine.errors import RollbackEdited
+
+    files = edited(backend, plan)
+    if not files:
+        return
+    first = plan.steps[0].filename
+    said = "; ".join(files)
+    if not accepted:
+        backend.append_audit(
+            AuditEntry.now("rollback", first, "refused", f"edited rollback file(s): {said}"[:1000])
+        )
+        raise RollbackEdited(list(files))
+    detail = f"edited rollback file(s) run as accepted (--accept-edited-rollback): {said}"
+    backend.append_audit(AuditEntry.now("rollback", first, "warning", detail[:1000]))
