@@ -963,3 +963,41 @@ def test_a_backup_row_level_security_narrows_says_the_way_out(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ALTER TABLE siswa NO FORCE ROW LEVEL SECURITY")
     assert run_inproc("--database", url, "backup", "create").code == 0
+
+
+def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read_only(
+    tmp_path: Path,
+) -> None:
+    """ext4's errors=remount-ro after I/O errors: the SQLite file and the backup store are
+    there and read as before, so `check` said OK, while the next `up`, every cron backup
+    (its data file, its manifest) and every safety backup were to fail. Each is a `writable`
+    WARNING now. A real tmpfs remounted read-only (needs root, as the suite runs on CI)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        dirs = _one_migration(
+            tmp_path, "20250101_000000_t.sql", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n"
+        )
+        db = disk / "school.db"
+        base = ("--database", f"sqlite:///{db}", *dirs)
+        env = {"MALNU_BACKUP_DIR": str(disk / "backups")}
+        assert run_cli(*base, "up", "--yes", env=env).code == 0  # its safety backup too
+        ok = run_cli(*base, "check", env=env)
+        assert ok.code == 0 and "writable OK" in ok.out, ok.out
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        res = run_cli(*base, "check", env=env)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert res.code == 1, res.out
+    assert (
+        "writable: the database is on a file system mounted read-only: it takes no writes "
+        f"(up, rollback, restore, import, a sync into it, the audit rows of backups); the file "
+        f"system of {disk} is read-only" in res.out
+    )
+    assert (
+        "writable: the backup store is on a file system mounted read-only: every backup fails "
+        "there (cron's, and the safety backup up, rollback and restore take first)" in res.out
+    )

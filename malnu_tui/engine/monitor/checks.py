@@ -263,9 +263,12 @@ class Facts:
     # The lock's holder on this host, judged by its process as every command judges it:
     # "running", or why it is gone ("pid 3446 is not running"); None: held from elsewhere.
     lock_here: str | None = None
-    # Why the database takes no writes (a hot standby, default_transaction_read_only) and
-    # what turns that off; None when it takes them (or cannot say: SQLite, D1).
+    # Why the database takes no writes (a hot standby, default_transaction_read_only, a
+    # SQLite file on a file system mounted read-only) and what turns that off; None when it
+    # takes them (or cannot say: D1).
     read_only: tuple[str, str] | None = None
+    # The backup store's file system is mounted read-only: what turns that off.
+    store_read_only: str | None = None
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -317,6 +320,16 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
             f"sync into it, the audit rows of backups); {how}",
             None,
             "target",
+        )
+    if facts.store_read_only is not None:
+        add(
+            "writable",
+            Severity.WARNING,
+            "the backup store is on a file system mounted read-only: every backup fails there "
+            "(cron's, and the safety backup up, rollback and restore take first); "
+            f"{facts.store_read_only}",
+            None,
+            "backup store",
         )
     if facts.files_error:
         add("missing_files", Severity.CRITICAL, facts.files_error, None, _FILES)

@@ -8,6 +8,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.monitor.checks import (
@@ -108,7 +109,7 @@ def check_target(
                 files_error = str(exc)  # the files are unusable; the database is still checked
                 backend.fetch_records()
         doing[0] = "asking whether it takes writes"
-        read_only = _read_only(backend)
+        read_only = _read_only(backend, path)
         doing[0] = "reading the lock"
         lock = backend.read_lock()
         doing[0] = "reading the audit trail"
@@ -139,6 +140,7 @@ def check_target(
         backups_error,
         _lock_here(lock),
         read_only,
+        _mounted_read_only(target.backup_dir),
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
@@ -198,15 +200,39 @@ def run_checks(
     return CheckReport(tuple(healths), format_time(now))
 
 
-def _read_only(backend: Backend) -> tuple[str, str] | None:
+def _read_only(backend: Backend, path: Path | None) -> tuple[str, str] | None:
     """For :attr:`Facts.read_only`: on PostgreSQL, a hot standby or a read-only session (the
-    target's own role and database, as `up` would meet them); else None."""
+    target's own role and database, as `up` would meet them); a SQLite file (``path``) on a
+    file system mounted read-only; else None."""
     conn = getattr(backend, "conn", None)
+    if path is not None:
+        how = _mounted_read_only(path.parent)
+        return None if how is None else ("on a file system mounted read-only", how)
     if backend.kind != "postgresql" or conn is None:
         return None
     from malnu_tui.engine.backends.pg_session import read_only_state
 
     return read_only_state(conn)
+
+
+def _mounted_read_only(folder: Path) -> str | None:
+    """What to do when ``folder`` (or, missing, its nearest parent) is on a file system
+    mounted read-only (ext4's ``errors=remount-ro`` after I/O errors); None when it is not.
+    A mount's flag, whoever checks (a monitoring user may well read only)."""
+    import os
+
+    for p in (folder, *folder.parents):
+        try:
+            flags = os.statvfs(p).f_flag
+        except OSError:
+            continue
+        if not flags & os.ST_RDONLY:
+            return None
+        return (
+            f"the file system of {p} is read-only: once its disk's errors are dealt with, "
+            "remount it read-write (`mount -o remount,rw`)"
+        )
+    return None
 
 
 def _lock_here(lock: LockHolder | None) -> str | None:
