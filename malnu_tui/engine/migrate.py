@@ -146,11 +146,9 @@ def apply_plan(
     row (engine/apply.py: an ``up`` on a SQLite file groups quick migrations under one durable
     COMMIT; "done" progress only once durable). The plan is re-checked under the lock: a step
     another operator already ran is skipped, not run twice; a rollback file edited since its
-    migration was applied is refused unless ``accept_edited_rollback`` (engine/
-    rollback_sums.py). Stops at the first failure and raises :class:`MigrationFailed`. The
-    whole run is one row of the run log (engine/monitor/runlog.py), with an ``up``'s
-    rollback files' checksums.
-    """
+    migration was applied is refused unless ``accept_edited_rollback`` (rollback_sums.py).
+    Stops at the first failure and raises :class:`MigrationFailed`. The whole run is one row
+    of the run log (engine/monitor/runlog.py), with an ``up``'s rollback files' checksums."""
     from malnu_tui.engine import rollback_sums
 
     span = [s.version for s in plan.steps]
