@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
-from malnu_tui.engine.config import Target, earlier_slugs, open_backend, url_slug
+from malnu_tui.engine.config import Target, earlier_slugs, url_slug
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import ConfigError, SyncRefused
+from malnu_tui.engine.sync.ends import open_side, unwritable_source
 from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
@@ -67,38 +68,6 @@ class SyncRequest:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
-def open_side(target: Target, *, source: bool = False, read_only: bool = False) -> Side:
-    """Connect to ``target`` and wrap it for the sync; ``read_only`` (``sync verify``,
-    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing (a database
-    this user may only read was refused), as is a ``source`` SQLite file this user may not
-    write (:func:`unwritable_source`: a read-only mount, another user's file)."""
-    read_only = read_only or bool(source and unwritable_source(target))
-    backend = open_backend(target, read_only=read_only)
-    label = f"{target.name} ({target.display_url})"
-    if backend.kind == "sqlite":
-        from malnu_tui.engine.sync.side_sqlite import SqliteSide
-
-        return SqliteSide(backend, label)  # type: ignore[arg-type]
-    if backend.kind == "postgresql":
-        from malnu_tui.engine.sync.side_postgres import PostgresSide
-
-        return PostgresSide(backend, label)  # type: ignore[arg-type]
-    from malnu_tui.engine.sync.side_d1 import D1Side
-
-    return D1Side(backend, label)  # type: ignore[arg-type]
-
-
-def unwritable_source(target: Target) -> str | None:
-    """Why this user may not write a SQLite source (None when it may, or for another kind):
-    the sync then reads it read-only and writes its audit row on the destination only (it was
-    refused, the dry run and ``sync verify`` too, for the audit row wanted on the source)."""
-    if target.kind != "sqlite":
-        return None
-    from malnu_tui.engine.backends.sqlite_open import unwritable_reason
-
-    return unwritable_reason(sqlite_path(target.url))
-
-
 class SyncSession:
     """Both ends of a sync, opened once; close() releases the lock and the connections."""
 
@@ -109,7 +78,7 @@ class SyncSession:
         if source.kind == "sqlite" and not sqlite_path(source.url).is_file():
             raise ConfigError(f"no SQLite database at {source.display_url} (the source of a sync)")
         self.read_only = read_only
-        why = None if read_only else unwritable_source(source)
+        why = unwritable_source(source)
         self.src = open_side(source, source=True, read_only=read_only)
         self.notes: tuple[str, ...] = ()  # said before the plan (CLI and console)
         if why:
