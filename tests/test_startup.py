@@ -1,7 +1,7 @@
 """Start-up: what a fresh process of a command imports. Each command loads the modules its own
 road uses, not the neighbours' (psycopg for a sync with no PostgreSQL end, the whole copy
-machinery for `sync status`, the planning and applying modules for a cron's `status --json`
-or `check`). Real processes on real SQLite files; the assertions are on sys.modules, never
+machinery for `sync status`, the planning and applying modules for a cron's `status --json`,
+`check` or `sync`). Real processes on real SQLite files; the assertions are on sys.modules, never
 on times (those are in benchmarks/)."""
 
 from __future__ import annotations
@@ -134,6 +134,16 @@ def test_sync_without_postgresql_never_loads_psycopg(tmp_path: Path) -> None:
     assert verify["code"] == 0, verify["err"]
     for found in (full, inc, verify):
         assert _loaded(found, NEVER | POSTGRESQL | {"asyncio"}) == []
+    # Its lock precondition and its confirmation (engine/problems.py) without the migration
+    # modules: plan.py's preflight values loaded the migration files, their status and plans.
+    migrations = {
+        "malnu_tui.engine.plan",
+        "malnu_tui.engine.preflight",
+        "malnu_tui.engine.status",
+        "malnu_tui.engine.files",
+    }
+    for found in (full, inc):
+        assert _loaded(found, migrations) == []
 
 
 def test_sync_status_loads_no_copy_machinery(tmp_path: Path) -> None:
