@@ -1,7 +1,7 @@
 """Start-up: what a fresh process of a command imports. Each command loads the modules its own
 road uses, not the neighbours' (psycopg for a sync with no PostgreSQL end, the whole copy
-machinery for `sync status`, the planning and applying modules for a cron's `status --json`
-or `check`). Real processes on real SQLite files; the assertions are on sys.modules, never
+machinery for `sync status`, the planning and applying modules for a cron's `status --json`,
+`check` or `sync`). Real processes on real SQLite files; the assertions are on sys.modules, never
 on times (those are in benchmarks/)."""
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def test_check_loads_no_planning_nor_backup_machinery(tmp_path: Path) -> None:
     assert _loaded(found, NEVER | MIGRATING | POSTGRESQL | heavy) == []
 
 
-def _pair(tmp_path: Path) -> Path:
-    """A SQLite → SQLite sync pair in ``tmp_path`` (its malnu.toml), 500 rows at the source."""
+def _pair(tmp_path: Path) -> tuple[Path, str]:
+    """A SQLite → SQLite sync pair in ``tmp_path`` (its source, and its config file), 500 rows
+    at the source."""
     src = tmp_path / "primary.db"
     conn = sqlite3.connect(src)
     conn.execute(
@@ -101,12 +102,13 @@ def _pair(tmp_path: Path) -> Path:
     )
     conn.commit()
     conn.close()
-    (tmp_path / "malnu.toml").write_text(
+    config = tmp_path / "malnu.toml"
+    config.write_text(
         f'[targets.primary]\nurl = "sqlite:///{src}"\n'
         f'[targets.archive]\nurl = "sqlite:///{tmp_path / "archive.db"}"\n'
         '[sync.copy]\nfrom = "primary"\nto = "archive"\n'
     )
-    return src
+    return src, str(config)
 
 
 def test_sync_without_postgresql_never_loads_psycopg(tmp_path: Path) -> None:
@@ -114,8 +116,8 @@ def test_sync_without_postgresql_never_loads_psycopg(tmp_path: Path) -> None:
     copy, its incremental pass and `sync verify` never import psycopg (~0.1 s of start-up):
     the fast path's and the key fingerprint's checks asked for the PostgreSQL side's class
     (whose module loads psycopg) before looking at the ends' kinds."""
-    src = _pair(tmp_path)
-    full = _run(tmp_path, "sync", "copy", "--yes", "--json")
+    src, config = _pair(tmp_path)
+    full = _run(tmp_path, "--config", config, "sync", "copy", "--yes", "--json")
     assert full["code"] == 0, full["err"]
     (report,) = json.loads(str(full["out"]))
     assert report["mode"] == "full" and report["verified"]
@@ -124,22 +126,32 @@ def test_sync_without_postgresql_never_loads_psycopg(tmp_path: Path) -> None:
                  "WHERE id % 100 = 0")  # fmt: skip
     conn.commit()
     conn.close()
-    inc = _run(tmp_path, "sync", "copy", "--yes", "--json")
+    inc = _run(tmp_path, "--config", config, "sync", "copy", "--yes", "--json")
     assert inc["code"] == 0, inc["err"]
     (report,) = json.loads(str(inc["out"]))
     assert report["mode"] == "updated_at" and report["updated"] == 5 and report["verified"]
-    verify = _run(tmp_path, "sync", "verify", "copy", "--json")
+    verify = _run(tmp_path, "--config", config, "sync", "verify", "copy", "--json")
     assert verify["code"] == 0, verify["err"]
     for found in (full, inc, verify):
         assert _loaded(found, NEVER | POSTGRESQL | {"asyncio"}) == []
+    # Its lock precondition and its confirmation (engine/problems.py) without the migration
+    # modules: plan.py's preflight values loaded the migration files, their status and plans.
+    migrations = {
+        "malnu_tui.engine.plan",
+        "malnu_tui.engine.preflight",
+        "malnu_tui.engine.status",
+        "malnu_tui.engine.files",
+    }
+    for found in (full, inc):
+        assert _loaded(found, migrations) == []
 
 
 def test_sync_status_loads_no_copy_machinery(tmp_path: Path) -> None:
     """`sync status` reads the copies' state rows: not the copy, its checks and its threads
     (the sync package and its read-only module imported them all)."""
-    _pair(tmp_path)
-    assert _run(tmp_path, "sync", "copy", "--yes")["code"] == 0
-    found = _run(tmp_path, "sync", "status", "--json")
+    _src, config = _pair(tmp_path)
+    assert _run(tmp_path, "--config", config, "sync", "copy", "--yes")["code"] == 0
+    found = _run(tmp_path, "--config", config, "sync", "status", "--json")
     assert found["code"] == 0, found["err"]
     (row,) = json.loads(str(found["out"]))
     assert row["table"] == "users" and row["verified"]

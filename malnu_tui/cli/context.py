@@ -242,7 +242,7 @@ class Context:
         self.message(f"About to {what}.")
         self.stderr.write(f"Type the database name ({expected}) to go on, anything else stops: ")
         self.stderr.flush()
-        from malnu_tui.engine.plan import is_confirmed
+        from malnu_tui.engine.problems import is_confirmed
 
         answer = self.stdin.readline().strip()
         if not is_confirmed(answer, expected):

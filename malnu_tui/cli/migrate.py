@@ -225,7 +225,7 @@ def _progress(ctx: Context) -> Iterator[Callable[[Progress], None]]:
 def show_preflight(ctx: Context, pf: Preflight, *, dry_run: bool = False) -> None:
     """Print every problem of a preflight and stop on a blocking one, before anything is
     asked (a live lock is exit 3). A dry run changes nothing: a held lock does not stop it."""
-    from malnu_tui.engine.plan import LiveLock
+    from malnu_tui.engine.problems import LiveLock
 
     blocking = [p for p in pf.blocking if not (dry_run and isinstance(p, LiveLock))]
     live = [p for p in blocking if isinstance(p, LiveLock)]
@@ -241,7 +241,7 @@ def lock_preflight(ctx: Context, backend: Backend, target: Target, operation: st
     """The lock precondition before the prompt, for work whose plan is made elsewhere
     (restore, recover, import, sync): a live holder is exit 3 before anything is asked; a
     dead holder's lock is announced (taken over, audited, when the work starts)."""
-    from malnu_tui.engine.preflight import preflight_lock
+    from malnu_tui.engine.problems import preflight_lock
 
     pf = preflight_lock(backend, target, operation)
     show_preflight(ctx, pf)

@@ -35,6 +35,7 @@ from malnu_tui.engine.plan import (
     plan_up_from,
     translated_for,
 )
+from malnu_tui.engine.problems import preflight_lock as preflight_lock
 from malnu_tui.engine.status import StatusReport, status
 
 if TYPE_CHECKING:
@@ -273,18 +274,4 @@ def preflight_unlock(backend: Backend, target: Target) -> Preflight:
         )
     return Preflight(
         "unlock", target.name, confirmation_word(backend), None, tuple(problems), lock=lock
-    )
-
-
-def preflight_lock(backend: Backend, target: Target, operation: str) -> Preflight:
-    """The lock precondition alone, for operations whose plan is made elsewhere (restore,
-    recover): a live holder blocks before anything is asked; a dead one is taken over."""
-    lock = backend.read_lock()
-    return Preflight(
-        operation,
-        target.name,
-        confirmation_word(backend),
-        None,
-        tuple(_with_lock([], lock)),
-        lock=lock,
     )
