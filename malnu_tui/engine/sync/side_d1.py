@@ -24,6 +24,7 @@ from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
+from malnu_tui.engine.sync.pagesize import row_bytes
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_TABLE,
@@ -31,7 +32,13 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q, row_placeholders
+from malnu_tui.engine.sync.side_sqlite import (
+    SqliteDialect,
+    key_sql,
+    q,
+    row_placeholders,
+    size_sql,
+)
 from malnu_tui.engine.sync.sqlite_values import unstorable_value
 from malnu_tui.engine.sync.values import sqlite_param, to_sqlite
 
@@ -96,53 +103,19 @@ def _ascending(keys: Sequence[Key]) -> bool:
         return False
 
 
-def _size_sql(shape: TableShape) -> str:
-    """The size of a row as it travels in D1's JSON answer (BLOBs as hex: twice their size)."""
-    sizes = " + ".join(
-        f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
-        f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
-        for c in shape.columns
-    )
-    return sizes or "0"
-
-
-def _row_bytes(shape: TableShape, largest: Any) -> int:
-    return max(1, int(largest or 0) + 8 * len(shape.columns))
-
-
 class D1Side(SqliteDialect):
     """One D1 database."""
 
     kind: Kind = "d1"
     read_page_cap = 2_000  # rows per response, at most
-    # D1 refuses a query whose result is over 50 MB (its limits page), and a page of 2,000
-    # rows of photos or long texts is far more (BLOBs travel as hex, twice their size): a
-    # table's pages are sized from the rows read so far to stay near this many bytes.
-    answer_bytes = 8_000_000
-    sample_rows = 20  # rows whose size sizes a table's first page
+    # D1 refuses a query whose result is over 50 MB (its limits page): pages are sized to
+    # stay near answer_bytes (.pagesize), BLOBs counted as hex, as they travel.
 
     def __init__(self, backend: D1Backend, label: str) -> None:
         self.backend = backend
         self.api = backend.api
         self.label = label
-        self._row_bytes: dict[str, int] = {}  # table → bytes per row, as last read
-
-    def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
-        if page:
-            size = sum(
-                2 * len(v) if isinstance(v, bytes) else len(v) if isinstance(v, str) else 8
-                for row in page
-                for v in row
-            )
-            self._row_bytes[shape.name] = max(1, size // len(page))
-        each = self._row_bytes.get(shape.name)
-        if each is None:  # before any page: the size of a few rows, as they travel
-            found = self._rows(
-                f"SELECT max(s) FROM (SELECT {_size_sql(shape)} AS s FROM {q(shape.name)} "
-                f"LIMIT {self.sample_rows})"
-            )
-            each = self._row_bytes[shape.name] = _row_bytes(shape, found[0][0])
-        return max(1, min(cap, self.answer_bytes // each))
+        self._row_bytes = {}
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
         """(See :class:`Side`.) Asked in batches whose answer stays near ``answer_bytes``,
@@ -155,11 +128,11 @@ class D1Side(SqliteDialect):
             chunk = keys[i : i + per]
             values = ", ".join(row_placeholders(len(shape.key)) for _ in chunk)
             found = self._rows(
-                f"SELECT max({_size_sql(shape)}) FROM {q(shape.name)} "
+                f"SELECT max({size_sql(shape)}) FROM {q(shape.name)} "
                 f"WHERE {key_sql(shape)} IN (VALUES {values})",
                 [v for k in chunk for v in k],
             )
-            step = max(1, self.answer_bytes // _row_bytes(shape, found[0][0]))
+            step = max(1, self.answer_bytes // row_bytes(shape, found[0][0]))
             for j in range(0, len(chunk), step):
                 out.extend(super().rows_for_keys(shape, chunk[j : j + step]))
         return out
