@@ -272,9 +272,9 @@ def test_a_statement_d1_cannot_take_leaves_no_copy_there(
 ) -> None:
     pg = Db("postgresql", pg_url)
     pg.run("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
-    pg.many("INSERT INTO notes VALUES (?, ?)", [(1, "pendek"), (2, "x" * 150_000)])
+    pg.many("INSERT INTO notes VALUES (?, ?)", [(1, "pendek"), (2, "x" * 2_100_000)])
     d1 = make_db("d1", request, tmp_path, "d1")
-    with pytest.raises(BackendError, match="row id=2 does not fit in one D1 statement"):
+    with pytest.raises(BackendError, match="writing notes, row id=2, column body: a row of "):
         sync(pg, d1)
     assert d1.run("SELECT name FROM sqlite_master WHERE name = 'notes'") == []
 

@@ -142,3 +142,55 @@ def test_a_table_of_photos_is_read_in_pages_of_bounded_size(
     if d == "postgresql":
         query = query.replace("length", "octet_length")
     assert dst.run(query) == [(i, size) for i in range(1, rows + 1)]
+
+
+@pytest.mark.parametrize("source", ["sqlite", "postgresql"])
+def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Into D1 every row went into a statement of literals, under D1's 100 KB a statement: a
+    chat's long answer or a photo kept as a ``data:`` URL (300 KB) stopped the sync on
+    "row id=30 does not fit in one D1 statement", naming neither the table nor the column,
+    though D1 keeps a row up to 2 MB. Such a row is now written alone with its texts bound
+    as parameters (its other values stay literals: a 2**53 + 1 stays exact); one D1 cannot
+    hold at all — over 2 MB, or a BLOB whose literal passes 100 KB — is refused by row and
+    column, and nothing of its chunk is written."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("d1", request, tmp_path, "analytics")
+    blob = "bytea" if source == "postgresql" else "BLOB"
+    src.run(
+        f"CREATE TABLE chat (id integer PRIMARY KEY, jawaban text, lampiran {blob}, "
+        "nomor bigint, updated_at text)"
+    )
+    src.many(
+        "INSERT INTO chat VALUES (?, ?, NULL, ?, '2025-11-24 08:00:00')",
+        [(i, f"jawaban {i}", 2**53 + i) for i in range(1, 31)],
+    )
+    long = "Penjelasan ✓ " * 25_000  # 350,000 bytes
+    src.run("UPDATE chat SET jawaban = ? WHERE id = 30", [long])
+    first = sync(src, dst)
+    assert (first.verified, first.inserted) == (True, 30)
+    query = "SELECT id, jawaban, nomor FROM chat ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    src.run(
+        "UPDATE chat SET jawaban = ?, updated_at = '2025-11-25 08:00:00' WHERE id IN (7, 30)",
+        ["data:image/png;base64," + "QUJD" * 150_000],
+    )
+    again = sync(src, dst)
+    assert (again.verified, again.updated) == (True, 2)
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified
+
+    src.run(
+        "UPDATE chat SET lampiran = ?, updated_at = '2025-11-26 08:00:00' WHERE id = 9",
+        [b"\x89PNG" * 15_000],
+    )
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing chat, row id=9, column lampiran: 120,003 bytes as a literal" in str(
+        refused.value
+    )
+    src.run("UPDATE chat SET lampiran = NULL, jawaban = ? WHERE id = 9", ["x" * 2_100_000])
+    with pytest.raises(BackendError, match=r"writing chat, row id=9, column jawaban: a row of "):
+        sync(src, dst)
+    assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-25 08:00:00")]
