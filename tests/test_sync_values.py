@@ -194,3 +194,35 @@ def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
     with pytest.raises(BackendError, match=r"writing chat, row id=9, column jawaban: a row of "):
         sync(src, dst)
     assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-25 08:00:00")]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_column_without_a_type_keeps_its_values_in_a_sqlite_copy(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A key-value table's ``value`` declared without a type holds each value as given (a
+    REAL, an integer, a text, a blob). Its SQLite or D1 copy declared it TEXT, and SQLite
+    turned each REAL into its 15-digit text (``1.79769313486232e+308``, ``123456789012346.0``,
+    ``1.0e+20``): the sync said "different" for those rows, every time, whatever it wrote.
+    The copy now keeps the source's declared type, none, and so every value as it is."""
+    src = make_db("sqlite", request, tmp_path, "primary")
+    dst = make_db(dest, request, tmp_path, "analytics")
+    src.run("CREATE TABLE pengaturan (kunci TEXT PRIMARY KEY, nilai)")
+    values = [
+        ("ambang", 1.7976931348623157e308),
+        ("bobot", 123456789012345.67),
+        ("faktor", 0.1 + 0.2),
+        ("kuota", 1e20),
+        ("nama", "MA Malnu Kananga"),
+        ("nol", 0.0),
+        ("semester", 2),
+        ("teks_angka", "1.50"),
+    ]
+    if dest == "sqlite":  # (D1's stand-in answers no BLOB in a column not declared one)
+        values.append(("logo", b"\x89PNG"))
+    src.many("INSERT INTO pengaturan VALUES (?, ?)", values)
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    query = "SELECT kunci, nilai, typeof(nilai) FROM pengaturan ORDER BY kunci"
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified

@@ -154,13 +154,17 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
         return []
 
     def _decl(self, source: TableShape, c: Column) -> str:
-        same_dialect = source_is_sqlite(source)
-        return c.declared if same_dialect and c.declared else sqlite_decl_for(c.pg_type)
+        """The copy's declared type of ``c``: a SQLite or D1 source's own, none too (a
+        key-value table's ``value``: every value kept as given — as TEXT, SQLite stored a REAL
+        as its 15-digit text, ``1.79769313486232e+308``, different for ever)."""
+        if source_is_sqlite(source):
+            return c.declared
+        return sqlite_decl_for(c.pg_type)
 
     def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
         """(See :class:`.side.Side`.)"""
         return [
-            f"ALTER TABLE {q(source.name)} ADD COLUMN {q(c.name)} {self._decl(source, c)}"
+            f"ALTER TABLE {q(source.name)} ADD COLUMN {q(c.name)} {self._decl(source, c)}".rstrip()
             for c in source.columns
             if c.name in names
         ]
@@ -169,7 +173,7 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
         parts = []
         for c in source.columns:
             decl = self._decl(source, c)
-            parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
+            parts.append(f"{q(c.name)} {decl}".rstrip() + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
         parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
         return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
