@@ -226,3 +226,34 @@ def test_a_column_without_a_type_keeps_its_values_in_a_sqlite_copy(
     query = "SELECT kunci, nilai, typeof(nilai) FROM pengaturan ORDER BY kunci"
     assert dst.run(query) == src.run(query)
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("pair", ["sqlite>sqlite", "postgresql>d1"])
+def test_a_change_of_case_reaches_a_copy_whose_column_ignores_case(
+    pair: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A SQLite or D1 copy made by the destination's own migrations may collate a column
+    ``NOCASE`` (emails) or ``RTRIM``. The upsert leaves a row whose values are all equal
+    untouched, and compared them in that collation: a name corrected from ``ali`` to ``Ali``,
+    or a trailing space, was never written, and the sync said "different" for ever (exit 1),
+    ``--full`` too. The values are now compared byte for byte."""
+    s, d = pair.split(">")
+    src = make_db(s, request, tmp_path, "primary")
+    dst = make_db(d, request, tmp_path, "analytics")
+    src.run("CREATE TABLE siswa (id integer PRIMARY KEY, nama text, email text)")
+    dst.run(
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT COLLATE NOCASE, "
+        "email TEXT COLLATE RTRIM, synced_at DATETIME)"
+    )
+    src.many(
+        "INSERT INTO siswa VALUES (?, ?, ?)",
+        [(i, f"siswa {i}", f"s{i}@malnu.sch.id") for i in range(1, 21)],
+    )
+    assert sync(src, dst).verified
+    src.run("UPDATE siswa SET nama = 'Siswa 3' WHERE id = 3")
+    src.run("UPDATE siswa SET email = 's7@malnu.sch.id ' WHERE id = 7")
+    again = sync(src, dst)
+    assert (again.verified, again.updated, again.differences) == (True, 2, ())
+    query = "SELECT id, nama, email FROM siswa ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified
