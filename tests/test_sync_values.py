@@ -4,6 +4,7 @@ sides are compared directly, not only through the tool's own verify."""
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,165 @@ def test_a_json_text_postgresql_cannot_read_is_named_by_its_row_and_column(
     src.run("""UPDATE nilai SET detail = '{"skor": 37}' WHERE id = 37""")
     again = sync(src, dst, full=full, chunk_rows=100)
     assert (again.verified, dst.count("nilai")) == (True, 40)
+
+
+@pytest.mark.parametrize("pair", ["sqlite>postgresql", "postgresql>sqlite", "sqlite>sqlite"])
+def test_a_table_of_photos_is_read_in_pages_of_bounded_size(
+    pair: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages held ``chunk_rows`` rows (10,000) whatever their size: a table of profile photos
+    (300 KB each, 1,200 students) was read whole into memory, with its COPY text and the page
+    read ahead — a sync's memory grew with the table (a 40 MB table took 129 MB from SQLite
+    into PostgreSQL, 45 MB the other way) — as only D1's answers were sized. Every side's
+    pages are now sized from the rows read to stay near ``answer_bytes`` (8 MB; 500 KB here,
+    for a 24 MB table), for the sync, its incremental passes and ``sync verify`` alike."""
+    from malnu_tui.engine.sync.side_postgres import PostgresSide
+    from malnu_tui.engine.sync.side_sqlite import SqliteDialect
+
+    for side in (SqliteDialect, PostgresSide):
+        monkeypatch.setattr(side, "answer_bytes", 500_000, raising=False)
+    s, d = pair.split(">")
+    src = make_db(s, request, tmp_path, "primary")
+    dst = make_db(d, request, tmp_path, "analytics")
+    blob = "bytea" if s == "postgresql" else "BLOB"
+    src.run(f"CREATE TABLE foto (id INTEGER PRIMARY KEY, gambar {blob}, updated_at TEXT)")
+    rows, size = 60, 400_000
+    for i in range(1, rows + 1):
+        photo = bytes([i]) * size
+        src.run("INSERT INTO foto VALUES (?, ?, '2025-11-24 08:00:00')", [i, photo])
+    table = rows * size
+
+    def peak(step: object) -> int:
+        tracemalloc.start()
+        try:
+            report = step()  # type: ignore[operator]
+            assert report.verified
+        finally:
+            top = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        return top
+
+    first = peak(lambda: sync(src, dst))
+    src.run("UPDATE foto SET updated_at = '2025-11-25 08:00:00'")
+    again = peak(lambda: sync(src, dst))
+    proof = peak(lambda: verify(src, dst))
+    assert max(first, again, proof) < table // 3, (first, again, proof)
+    query = "SELECT id, length(gambar) FROM foto ORDER BY id"
+    if d == "postgresql":
+        query = query.replace("length", "octet_length")
+    assert dst.run(query) == [(i, size) for i in range(1, rows + 1)]
+
+
+@pytest.mark.parametrize("source", ["sqlite", "postgresql"])
+def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Into D1 every row went into a statement of literals, under D1's 100 KB a statement: a
+    chat's long answer or a photo kept as a ``data:`` URL (300 KB) stopped the sync on
+    "row id=30 does not fit in one D1 statement", naming neither the table nor the column,
+    though D1 keeps a row up to 2 MB. Such a row is now written alone with its texts bound
+    as parameters (its other values stay literals: a 2**53 + 1 stays exact); one D1 cannot
+    hold at all — over 2 MB, or a BLOB whose literal passes 100 KB — is refused by row and
+    column, and nothing of its chunk is written."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("d1", request, tmp_path, "analytics")
+    blob = "bytea" if source == "postgresql" else "BLOB"
+    src.run(
+        f"CREATE TABLE chat (id integer PRIMARY KEY, jawaban text, lampiran {blob}, "
+        "nomor bigint, updated_at text)"
+    )
+    src.many(
+        "INSERT INTO chat VALUES (?, ?, NULL, ?, '2025-11-24 08:00:00')",
+        [(i, f"jawaban {i}", 2**53 + i) for i in range(1, 31)],
+    )
+    long = "Penjelasan ✓ " * 25_000  # 350,000 bytes
+    src.run("UPDATE chat SET jawaban = ? WHERE id = 30", [long])
+    first = sync(src, dst)
+    assert (first.verified, first.inserted) == (True, 30)
+    query = "SELECT id, jawaban, nomor FROM chat ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    src.run(
+        "UPDATE chat SET jawaban = ?, updated_at = '2025-11-25 08:00:00' WHERE id IN (7, 30)",
+        ["data:image/png;base64," + "QUJD" * 150_000],
+    )
+    again = sync(src, dst)
+    assert (again.verified, again.updated) == (True, 2)
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified
+
+    src.run(
+        "UPDATE chat SET lampiran = ?, updated_at = '2025-11-26 08:00:00' WHERE id = 9",
+        [b"\x89PNG" * 15_000],
+    )
+    with pytest.raises(BackendError) as refused:
+        sync(src, dst)
+    assert "writing chat, row id=9, column lampiran: 120,003 bytes as a literal" in str(
+        refused.value
+    )
+    src.run("UPDATE chat SET lampiran = NULL, jawaban = ? WHERE id = 9", ["x" * 2_100_000])
+    with pytest.raises(BackendError, match=r"writing chat, row id=9, column jawaban: a row of "):
+        sync(src, dst)
+    assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-25 08:00:00")]
+
+
+@pytest.mark.parametrize("dest", ["sqlite", "d1"])
+def test_a_column_without_a_type_keeps_its_values_in_a_sqlite_copy(
+    dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A key-value table's ``value`` declared without a type holds each value as given (a
+    REAL, an integer, a text, a blob). Its SQLite or D1 copy declared it TEXT, and SQLite
+    turned each REAL into its 15-digit text (``1.79769313486232e+308``, ``123456789012346.0``,
+    ``1.0e+20``): the sync said "different" for those rows, every time, whatever it wrote.
+    The copy now keeps the source's declared type, none, and so every value as it is."""
+    src = make_db("sqlite", request, tmp_path, "primary")
+    dst = make_db(dest, request, tmp_path, "analytics")
+    src.run("CREATE TABLE pengaturan (kunci TEXT PRIMARY KEY, nilai)")
+    values = [
+        ("ambang", 1.7976931348623157e308),
+        ("bobot", 123456789012345.67),
+        ("faktor", 0.1 + 0.2),
+        ("kuota", 1e20),
+        ("nama", "MA Malnu Kananga"),
+        ("nol", 0.0),
+        ("semester", 2),
+        ("teks_angka", "1.50"),
+    ]
+    if dest == "sqlite":  # (D1's stand-in answers no BLOB in a column not declared one)
+        values.append(("logo", b"\x89PNG"))
+    src.many("INSERT INTO pengaturan VALUES (?, ?)", values)
+    first = sync(src, dst)
+    assert (first.verified, first.differences) == (True, ())
+    query = "SELECT kunci, nilai, typeof(nilai) FROM pengaturan ORDER BY kunci"
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("pair", ["sqlite>sqlite", "postgresql>d1"])
+def test_a_change_of_case_reaches_a_copy_whose_column_ignores_case(
+    pair: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A SQLite or D1 copy made by the destination's own migrations may collate a column
+    ``NOCASE`` (emails) or ``RTRIM``. The upsert leaves a row whose values are all equal
+    untouched, and compared them in that collation: a name corrected from ``ali`` to ``Ali``,
+    or a trailing space, was never written, and the sync said "different" for ever (exit 1),
+    ``--full`` too. The values are now compared byte for byte."""
+    s, d = pair.split(">")
+    src = make_db(s, request, tmp_path, "primary")
+    dst = make_db(d, request, tmp_path, "analytics")
+    src.run("CREATE TABLE siswa (id integer PRIMARY KEY, nama text, email text)")
+    dst.run(
+        "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT COLLATE NOCASE, "
+        "email TEXT COLLATE RTRIM, synced_at DATETIME)"
+    )
+    src.many(
+        "INSERT INTO siswa VALUES (?, ?, ?)",
+        [(i, f"siswa {i}", f"s{i}@malnu.sch.id") for i in range(1, 21)],
+    )
+    assert sync(src, dst).verified
+    src.run("UPDATE siswa SET nama = 'Siswa 3' WHERE id = 3")
+    src.run("UPDATE siswa SET email = 's7@malnu.sch.id ' WHERE id = 7")
+    again = sync(src, dst)
+    assert (again.verified, again.updated, again.differences) == (True, 2, ())
+    query = "SELECT id, nama, email FROM siswa ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified

@@ -44,7 +44,10 @@ def conflict_clause(
     """``ON CONFLICT (key) DO …`` for an INSERT into ``table`` of ``columns`` ("" for a plain
     INSERT: ``mode`` ``error`` or no key). ``update`` sets every non-key column; with
     ``only_changed`` (columns to compare) a row whose compared columns are all equal is left
-    untouched (it counts as no change). SQLite syntax (PostgreSQL: :mod:`.pgcopy`)."""
+    untouched (it counts as no change), compared byte for byte: a column's own collation
+    (``COLLATE NOCASE`` on the emails of a table made by migrations, ``RTRIM``) took a change
+    of case or of trailing spaces for none, never written. SQLite syntax (PostgreSQL:
+    :mod:`.pgcopy`)."""
     if mode == "error" or not key:
         return ""
     keys = column_list(key)
@@ -56,7 +59,8 @@ def conflict_clause(
     if only_changed:
         t = quote_ident(table)
         changed = " OR ".join(
-            f"{t}.{quote_ident(c)} IS NOT excluded.{quote_ident(c)}" for c in only_changed
+            f"{t}.{quote_ident(c)} IS NOT excluded.{quote_ident(c)} COLLATE BINARY"
+            for c in only_changed
         )
         clause += f" WHERE {changed}"
     return clause

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.d1.client import (
+    MAX_ROW_BYTES,
     MAX_SAFE_INTEGER,
     MAX_STATEMENT_BYTES,
+    BatchStatement,
     D1QueryError,
     sent_bytes,
 )
@@ -24,6 +26,7 @@ from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
+from malnu_tui.engine.sync.pagesize import row_bytes
 from malnu_tui.engine.sync.side import (
     STATE_COLUMNS,
     STATE_TABLE,
@@ -31,7 +34,13 @@ from malnu_tui.engine.sync.side import (
     Chunk,
     SyncState,
 )
-from malnu_tui.engine.sync.side_sqlite import SqliteDialect, key_sql, q, row_placeholders
+from malnu_tui.engine.sync.side_sqlite import (
+    SqliteDialect,
+    key_sql,
+    q,
+    row_placeholders,
+    size_sql,
+)
 from malnu_tui.engine.sync.sqlite_values import unstorable_value
 from malnu_tui.engine.sync.values import sqlite_param, to_sqlite
 
@@ -96,53 +105,19 @@ def _ascending(keys: Sequence[Key]) -> bool:
         return False
 
 
-def _size_sql(shape: TableShape) -> str:
-    """The size of a row as it travels in D1's JSON answer (BLOBs as hex: twice their size)."""
-    sizes = " + ".join(
-        f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
-        f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
-        for c in shape.columns
-    )
-    return sizes or "0"
-
-
-def _row_bytes(shape: TableShape, largest: Any) -> int:
-    return max(1, int(largest or 0) + 8 * len(shape.columns))
-
-
 class D1Side(SqliteDialect):
     """One D1 database."""
 
     kind: Kind = "d1"
     read_page_cap = 2_000  # rows per response, at most
-    # D1 refuses a query whose result is over 50 MB (its limits page), and a page of 2,000
-    # rows of photos or long texts is far more (BLOBs travel as hex, twice their size): a
-    # table's pages are sized from the rows read so far to stay near this many bytes.
-    answer_bytes = 8_000_000
-    sample_rows = 20  # rows whose size sizes a table's first page
+    # D1 refuses a query whose result is over 50 MB (its limits page): pages are sized to
+    # stay near answer_bytes (.pagesize), BLOBs counted as hex, as they travel.
 
     def __init__(self, backend: D1Backend, label: str) -> None:
         self.backend = backend
         self.api = backend.api
         self.label = label
-        self._row_bytes: dict[str, int] = {}  # table → bytes per row, as last read
-
-    def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
-        if page:
-            size = sum(
-                2 * len(v) if isinstance(v, bytes) else len(v) if isinstance(v, str) else 8
-                for row in page
-                for v in row
-            )
-            self._row_bytes[shape.name] = max(1, size // len(page))
-        each = self._row_bytes.get(shape.name)
-        if each is None:  # before any page: the size of a few rows, as they travel
-            found = self._rows(
-                f"SELECT max(s) FROM (SELECT {_size_sql(shape)} AS s FROM {q(shape.name)} "
-                f"LIMIT {self.sample_rows})"
-            )
-            each = self._row_bytes[shape.name] = _row_bytes(shape, found[0][0])
-        return max(1, min(cap, self.answer_bytes // each))
+        self._row_bytes = {}
 
     def rows_for_keys(self, shape: TableShape, keys: Sequence[Key]) -> list[Row]:
         """(See :class:`Side`.) Asked in batches whose answer stays near ``answer_bytes``,
@@ -155,11 +130,11 @@ class D1Side(SqliteDialect):
             chunk = keys[i : i + per]
             values = ", ".join(row_placeholders(len(shape.key)) for _ in chunk)
             found = self._rows(
-                f"SELECT max({_size_sql(shape)}) FROM {q(shape.name)} "
+                f"SELECT max({size_sql(shape)}) FROM {q(shape.name)} "
                 f"WHERE {key_sql(shape)} IN (VALUES {values})",
                 [v for k in chunk for v in k],
             )
-            step = max(1, self.answer_bytes // _row_bytes(shape, found[0][0]))
+            step = max(1, self.answer_bytes // row_bytes(shape, found[0][0]))
             for j in range(0, len(chunk), step):
                 out.extend(super().rows_for_keys(shape, chunk[j : j + step]))
         return out
@@ -232,7 +207,7 @@ class D1Side(SqliteDialect):
 
     def _batch(
         self,
-        statements: list[str],
+        statements: Sequence[BatchStatement],
         expect: SyncState | None,
         done: Callable[[], bool] | None = None,
     ) -> list[Any]:
@@ -249,7 +224,7 @@ class D1Side(SqliteDialect):
             return now is not None and now.values() == expect.values()
 
         for st in statements:
-            if (size := sent_bytes(st)) > MAX_STATEMENT_BYTES:
+            if (size := sent_bytes(st if isinstance(st, str) else st[0])) > MAX_STATEMENT_BYTES:
                 raise BackendError(
                     f"{self.label}: a statement of {size} bytes exceeds D1's limit",
                     hint="rows this large cannot be written to D1 in one statement",
@@ -322,7 +297,11 @@ class D1Side(SqliteDialect):
         return out
 
     def _refused_row(
-        self, shape: TableShape, rows: Sequence[Row], singles: Sequence[str], message: str
+        self,
+        shape: TableShape,
+        rows: Sequence[Row],
+        singles: Sequence[BatchStatement],
+        message: str,
     ) -> tuple[str, str | None]:
         """``(", row id=7", hint)`` naming the row of a chunk the table refused on its own (D1's
         message names none): a NOT NULL names its column; else the first of ``singles`` (each
@@ -342,6 +321,37 @@ class D1Side(SqliteDialect):
         key = key_text(shape.key, tuple(rows[lo][i] for i in shape.key_index))
         return f", row {key}", REFUSED
 
+    def _bound_row(
+        self, shape: TableShape, row: Row, values: Sequence[Any], head: str, suffix: str
+    ) -> BatchStatement:
+        """The upsert of one row too large for a statement of literals: its texts bound as
+        parameters (the rest stay literals: D1's JSON carries no bytes, and rounds integers
+        past 2**53). A row over D1's 2 MB, or whose literals (a BLOB) still pass its 100 KB a
+        statement, is refused by row and column."""
+        params = [v for v in values if isinstance(v, str)]
+        marks = ", ".join("?" if isinstance(v, str) else literal(v) for v in values)
+        sql = f"{head}({marks}){suffix}"
+        sizes = [
+            len(v.encode()) if isinstance(v, str) else len(literal(v).encode()) for v in values
+        ]
+        largest = max(range(len(shape.names)), key=sizes.__getitem__)
+        column, size = shape.names[largest], sizes[largest]
+        if sum(sizes) > MAX_ROW_BYTES:
+            why = f"a row of {sum(sizes):,} bytes, more than D1's {MAX_ROW_BYTES:,} a row"
+        elif sent_bytes(sql) > MAX_STATEMENT_BYTES:
+            why = (
+                f"{size:,} bytes as a literal (a BLOB goes into the statement itself, as "
+                f"X'…'), more than D1's {MAX_STATEMENT_BYTES:,} a statement"
+            )
+        else:
+            return sql, params
+        key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+        raise BackendError(
+            f"{self.label}: writing {shape.name}, row {key}, column {column}: {why}",
+            hint="D1 cannot take this row: keep such files outside the database (R2, with "
+            "their address in the row), or leave the table out with --tables",
+        )
+
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
         direct, last_key = chunk.direct, chunk.last_key
@@ -351,10 +361,11 @@ class D1Side(SqliteDialect):
         now = utc_now()
         convert = to_sqlite([c.kind for c in shape.columns])
         kidx = shape.key_index
-        tuples = [tuple_literal((*convert(r), now)) for r in rows]
+        values = [(*convert(r), now) for r in rows]
+        tuples = [tuple_literal(v) for v in values]
         keys = [tuple_literal([r[i] for i in kidx]) for r in rows]
         t, k = q(shape.name), key_sql(shape)
-        statements: list[str] = self._state_ddl()
+        statements: list[BatchStatement] = [*self._state_ddl()]
         ddl = len(statements)
         counting = (
             []
@@ -363,15 +374,16 @@ class D1Side(SqliteDialect):
         )
         statements.extend(counting)
         upsert_at = len(statements)
-        suffix = "" if direct else self._upsert_tail(shape)
-        statements.extend(
-            split_values(
-                self._upsert_head(shape),
-                tuples,
-                suffix,
-                lambda i: key_text(shape.key, tuple(rows[i][j] for j in kidx)),
-            )
-        )
+        head, suffix = self._upsert_head(shape), "" if direct else self._upsert_tail(shape)
+        # A row too large for a statement of literals goes alone, its texts bound (D1 keeps a
+        # row up to 2 MB; its statements, 100 KB): a chat's long answer, a photo kept as a
+        # data: URL. It was refused, naming neither the table nor the column.
+        fixed = sent_bytes(head + suffix) + 2
+        alone = {i for i, tup in enumerate(tuples) if fixed + len(tup.encode()) > MAX_STATEMENT}
+        small = [i for i in range(len(rows)) if i not in alone]
+        statements.extend(split_values(head, [tuples[i] for i in small], suffix))
+        bound = {i: self._bound_row(shape, rows[i], values[i], head, suffix) for i in alone}
+        statements.extend(bound.values())
         upserts = len(statements) - upsert_at
         deletes_at = len(statements)
         if bounds is not None and not direct:
@@ -395,8 +407,7 @@ class D1Side(SqliteDialect):
         except D1QueryError as exc:
             if "constraint failed" not in str(exc):
                 raise
-            head = self._upsert_head(shape)
-            singles = [f"{head}{v}{suffix}" for v in tuples]
+            singles = [bound.get(i, f"{head}{v}{suffix}") for i, v in enumerate(tuples)]
             where, hint = self._refused_row(shape, rows, singles, str(exc))
             raise BackendError(
                 f"{self.label}: writing {shape.name}{where}: {exc}", hint=hint

@@ -186,11 +186,20 @@ def number_as_time_hint(shape: TableShape, column: str, value: object) -> str | 
         what, expr = "Unix milliseconds", f"{fn}({c} / 1000, 'unixepoch')"
     else:
         what, expr = "Unix seconds", f"{fn}({c}, 'unixepoch')"
+    # Prisma's SQLite connector writes its DateTime as Unix milliseconds and reads no text
+    # ("Inconsistent column data: Conversion failed"): the statement alone would break it.
+    prisma = (
+        " — unless the application reads them only as numbers: Prisma's SQLite DateTime is "
+        "Unix milliseconds and fails on text, so leave such a table out with --tables (the "
+        "copy cannot take them)"
+        if what == "Unix milliseconds"
+        else ""
+    )
     return (
         f"{column} holds a number ({value!r}: {what}?) where the other rows hold text and the "
         f"destination takes a {'date' if col.kind == 'date' else 'timestamp'}: store such "
         f"values at the source as text, e.g. UPDATE {t} SET {c} = {expr} WHERE "
-        f"typeof({c}) IN ('integer', 'real'); then sync again"
+        f"typeof({c}) IN ('integer', 'real'); then sync again{prisma}"
     )
 
 

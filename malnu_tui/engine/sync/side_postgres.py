@@ -24,6 +24,7 @@ from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
+from malnu_tui.engine.sync.pagesize import PageSizer
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
 from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
@@ -51,7 +52,7 @@ _HASH_PAGE = 50_000
 _err = pg_error
 
 
-class PostgresSide(PostgresKeyBuild, PostgresState):
+class PostgresSide(PostgresKeyBuild, PostgresState, PageSizer):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -71,6 +72,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
         self._scales: dict[str, dict[str, tuple[int, str]]] = {}  # table → side_pgtypes.scales
         self.heap_end: dict[str, int] = {}  # table → its blocks after a chunk (key pending)
         self._blocks_q: dict[str, sql.Composed] = {}
+        self._row_bytes = {}  # (.pagesize)
         # Timestamps as text in the normal form's layout (see values._PG_TEXT).
         # Output styles the normal forms rely on (input order kept): ISO timestamps, shortest
         # exact floats, hex bytea.
@@ -283,6 +285,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
             if cursor and lo is not None and epoch_scale(lo) > 1
             else sql.SQL("")
         )
+        limit = self._page_limit(shape, page_rows, None)
         while True:
             where, params = self._range(shape, (after, upto))
             if cursor:
@@ -295,13 +298,24 @@ class PostgresSide(PostgresKeyBuild, PostgresState):
                 sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
                 order,
             )
-            rows = self._rows(q, [*params, page_rows])
+            rows = self._rows(q, [*params, limit])
             if not rows:
                 return
             yield rows
-            if len(rows) < page_rows:
+            if len(rows) < limit:
                 return
+            limit = self._page_limit(shape, page_rows, rows)
             after = tuple(rows[-1][i] for i in kidx)
+
+    def _largest_sampled(self, shape: TableShape) -> Any:
+        size = sql.SQL(" + ").join(
+            sql.SQL("coalesce(octet_length({}::text), 0)").format(sql.Identifier(c))
+            for c in shape.names
+        )
+        q = sql.SQL("SELECT max(s) FROM (SELECT {} AS s FROM {} LIMIT {}) AS sample").format(
+            size or sql.SQL("0"), self._from(shape.name), sql.Literal(self.sample_rows)
+        )
+        return self._rows(q)[0][0]
 
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=_HASH_PAGE)

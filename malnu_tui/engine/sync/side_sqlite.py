@@ -22,6 +22,7 @@ from malnu_tui.engine.sync.model import (
     TableShape,
     key_text,
 )
+from malnu_tui.engine.sync.pagesize import PageSizer
 from malnu_tui.engine.sync.side import STATE_TABLE, Bounds, Chunk, SyncState
 from malnu_tui.engine.sync.side_sqlchanged import SqliteChanged
 from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys, key_order, key_sql, q
@@ -44,7 +45,7 @@ from malnu_tui.engine.sync.values import (
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
 
-__all__ = ["SqliteDialect", "SqliteSide", "key_sql", "q"]
+__all__ = ["SqliteDialect", "SqliteSide", "key_sql", "q", "size_sql"]
 
 TOOL_TABLES = frozenset(
     {"migrations", "malnu_audit", "malnu_lock", STATE_TABLE, "sqlite_sequence", "d1_migrations"}
@@ -55,7 +56,17 @@ def row_placeholders(n: int) -> str:
     return "(" + ", ".join("?" * n) + ")"
 
 
-class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, ABC):
+def size_sql(shape: TableShape) -> str:
+    """The size of a row as it travels in D1's JSON answer (BLOBs as hex: twice their size)."""
+    sizes = " + ".join(
+        f"CASE WHEN typeof({q(c.name)}) = 'blob' THEN 2 * length({q(c.name)}) "
+        f"ELSE coalesce(length(CAST({q(c.name)} AS BLOB)), 0) END"
+        for c in shape.columns
+    )
+    return sizes or "0"
+
+
+class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
     """SQL text of the SQLite dialect, and the reading logic on top of ``_rows`` (which each
     executor, a local file or D1's HTTP API, provides)."""
 
@@ -143,13 +154,17 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, ABC):
         return []
 
     def _decl(self, source: TableShape, c: Column) -> str:
-        same_dialect = source_is_sqlite(source)
-        return c.declared if same_dialect and c.declared else sqlite_decl_for(c.pg_type)
+        """The copy's declared type of ``c``: a SQLite or D1 source's own, none too (a
+        key-value table's ``value``: every value kept as given — as TEXT, SQLite stored a REAL
+        as its 15-digit text, ``1.79769313486232e+308``, different for ever)."""
+        if source_is_sqlite(source):
+            return c.declared
+        return sqlite_decl_for(c.pg_type)
 
     def add_columns_ddl(self, source: TableShape, names: Sequence[str]) -> list[str]:
         """(See :class:`.side.Side`.)"""
         return [
-            f"ALTER TABLE {q(source.name)} ADD COLUMN {q(c.name)} {self._decl(source, c)}"
+            f"ALTER TABLE {q(source.name)} ADD COLUMN {q(c.name)} {self._decl(source, c)}".rstrip()
             for c in source.columns
             if c.name in names
         ]
@@ -158,7 +173,7 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, ABC):
         parts = []
         for c in source.columns:
             decl = self._decl(source, c)
-            parts.append(f"{q(c.name)} {decl}" + (" NOT NULL" if c.notnull else ""))
+            parts.append(f"{q(c.name)} {decl}".rstrip() + (" NOT NULL" if c.notnull else ""))
         parts.append(f"{q(SYNCED_AT)} DATETIME")
         parts.append(f"PRIMARY KEY ({', '.join(q(k) for k in source.key)})")
         return f"CREATE TABLE {q(source.name)} ({', '.join(parts)})"
@@ -226,9 +241,11 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, ABC):
             last = rows[-1]
             after = tuple(last[i] for i in kidx)
 
-    def _page_limit(self, shape: TableShape, cap: int, page: list[Row] | None) -> int:
-        """Rows to ask for next, at most ``cap`` (D1 bounds them by its answers' size)."""
-        return cap
+    def _largest_sampled(self, shape: TableShape) -> Any:
+        return self._rows(
+            f"SELECT max(s) FROM (SELECT {size_sql(shape)} AS s FROM {q(shape.name)} "
+            f"LIMIT {self.sample_rows})"
+        )[0][0]
 
     def range_rows(self, shape: TableShape, bounds: Bounds) -> Iterator[list[Row]]:
         return self.pages(shape, after=bounds[0], upto=bounds[1], page_rows=self.read_page_cap)
@@ -348,6 +365,7 @@ class SqliteSide(SqliteDialect):
         self.backend = backend
         self.conn = backend.conn
         self.label = label
+        self._row_bytes = {}
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

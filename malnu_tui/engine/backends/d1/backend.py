@@ -34,6 +34,7 @@ from malnu_tui.engine.backends.d1.client import (
     ENV_API_BASE,
     ENV_TOKEN,
     MAX_STATEMENT_BYTES,
+    BatchStatement,
     D1Api,
     D1Error,
     D1LimitExceeded,
@@ -500,7 +501,7 @@ class D1Backend:
         return LockHeld(now, "this session's lock was taken over")
 
     def locked_batch(
-        self, statements: Sequence[str], took_effect: Callable[[], bool]
+        self, statements: Sequence[BatchStatement], took_effect: Callable[[], bool]
     ) -> list[D1Result]:
         """One batch of changes that D1 runs only while this session holds the migration
         lock: its first statement checks the lock row, so a session whose lock was released

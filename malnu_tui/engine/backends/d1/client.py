@@ -45,8 +45,10 @@ __all__ = [
     "DEFAULT_API_BASE",
     "ENV_API_BASE",
     "ENV_TOKEN",
+    "MAX_ROW_BYTES",
     "MAX_SAFE_INTEGER",
     "MAX_STATEMENT_BYTES",
+    "BatchStatement",
     "D1Api",
     "D1AuthError",
     "D1Error",
@@ -58,6 +60,7 @@ __all__ = [
     "D1Result",
     "D1Unavailable",
     "RetryPolicy",
+    "batch_body",
     "check_token",
     "parse_d1_url",
     "sent_bytes",
@@ -69,6 +72,7 @@ ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the
 
 # D1's documented limits, checked before sending so the operator gets a clear message.
 MAX_STATEMENT_BYTES = 100_000
+MAX_ROW_BYTES = 2_000_000  # "Maximum string, BLOB or table row size"
 # Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
 # "BigInts are not currently supported in the API yet" (D1's type conversion reference).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -174,6 +178,22 @@ def join_statements(statements: Sequence[str]) -> str:
 
 
 SENT_OVERHEAD = 2  # the "\n;" join_statements ends each statement with: D1 counts it
+# A statement of a batch: SQL text, or SQL with its bound parameters (D1's 100 KB limit is
+# the SQL's; a parameter carries a text up to D1's 2 MB a row).
+BatchStatement = str | tuple[str, Sequence[object]]
+
+
+def batch_body(statements: Sequence[BatchStatement]) -> dict[str, Any]:
+    """A batch's request body: its statements joined into one SQL text, or, when one binds
+    parameters, D1's ``{"batch": [{"sql", "params"}, …]}``."""
+    if all(isinstance(st, str) for st in statements):
+        return {"sql": join_statements([st for st in statements if isinstance(st, str)])}
+    return {
+        "batch": [
+            {"sql": st} if isinstance(st, str) else {"sql": st[0], "params": list(st[1])}
+            for st in statements
+        ]
+    }
 
 
 def sent_bytes(statement: str) -> int:
@@ -467,24 +487,24 @@ class D1Api:
         result = self.call("POST", "raw", body=body)
         return _parse_raw(result)[-1]
 
-    def trial(self, statements: Sequence[str]) -> str | None:
+    def trial(self, statements: Sequence[BatchStatement]) -> str | None:
         """Run ``statements`` in a batch that ends in a statement certain to fail, so D1 rolls
         it back whole: None when they would all succeed, else D1's error. Nothing is written
         (no bookmark, no row), whatever happens."""
         table = f"malnu_probe_{secrets.token_hex(6)}"
-        sql = join_statements([*statements, f'SELECT * FROM "{table}"'])
+        body = batch_body([*statements, f'SELECT * FROM "{table}"'])
         try:
-            self.call("POST", "raw", body={"sql": sql})
+            self.call("POST", "raw", body=body)
         except D1QueryError as exc:
             return None if table in str(exc) else str(exc)
         raise D1Error("a D1 probe batch did not fail as it must")
 
-    def batch(self, statements: Sequence[str], took_effect: Callable[[], bool]) -> list[D1Result]:
+    def batch(
+        self, statements: Sequence[BatchStatement], took_effect: Callable[[], bool]
+    ) -> list[D1Result]:
         """Run ``statements`` as ONE D1 batch (one transaction). Returns [] when an attempt of
         unknown outcome turned out, on reading back, to have been applied."""
-        result = self.call(
-            "POST", "raw", body={"sql": join_statements(statements)}, took_effect=took_effect
-        )
+        result = self.call("POST", "raw", body=batch_body(statements), took_effect=took_effect)
         return [] if result is None else _parse_raw(result)
 
     def download(self, url: str, dest: Path, progress: Callable[[int], None] | None = None) -> int:
