@@ -1,6 +1,6 @@
 """Opening the console and looking around writes nothing: every configured target's status,
-the audit log, the health view, the lock and the rollback preview are read as a dry run reads
-them. It opened every target as a command that writes: an earlier version's SQLite tool
+the audit log, the health view, the lock, the rollback preview and the restore wizard's
+verification are read as a dry run reads them. It opened every target as a command that writes: an earlier version's SQLite tool
 tables upgraded, a PostgreSQL database given the tool's tables, D1 sent CREATE TABLE (a new
 bookmark), before the operator did anything. The first operation that writes makes them."""
 
@@ -17,6 +17,8 @@ from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.alerts import AlertsScreen
 from malnu_tui.tui.screens.audit import AuditScreen
+from malnu_tui.tui.screens.backups import BackupBrowser
+from malnu_tui.tui.screens.restore import RestoreWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.unlock import UnlockScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
@@ -62,6 +64,13 @@ async def test_looking_around_the_console_writes_to_no_target(
         ),
         encoding="utf-8",
     )
+    # A backup of it (taking one upgrades the file: a command that writes), then the file of
+    # the first release put back, as it was: the restore wizard's "verify" step reads it.
+    assert run_cli("--config", str(cfg), "--target", "old", "backup", "create").code == 0
+    old.unlink()
+    conn = sqlite3.connect(old)
+    conn.executescript((FIXTURES / "84e3c15_sqlite_tool_tables.sql").read_text(encoding="utf-8"))
+    conn.close()
     before = _file(old)
     bookmarks = len(d1.db.snapshots)
     first = len(d1.server.requests)
@@ -95,6 +104,22 @@ async def test_looking_around_the_console_writes_to_no_target(
         await pilot.press("n")  # how far → the preview of the rollback
         screen = app.screen
         await wait_until(pilot, lambda: not getattr(screen, "working", False), timeout=30)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=30)
+        await pilot.press("b")  # the restore wizard's first step: the backup verified, the lock
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests),
+            timeout=30,
+        )  # fmt: skip
+        await pilot.press("o")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, RestoreWizard) and app.screen.step == "verify"
+            and not app.screen.working,
+            timeout=30,
+        )  # fmt: skip
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser), timeout=30)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=30)
         panels = {p.target.name: p.report for p in app.status_screen.query("TargetPanel")}
