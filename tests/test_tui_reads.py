@@ -1,8 +1,9 @@
 """Opening the console and looking around writes nothing: every configured target's status,
 the audit log, the health view, the lock, the rollback preview and the restore wizard's
-verification are read as a dry run reads them. It opened every target as a command that writes: an earlier version's SQLite tool
-tables upgraded, a PostgreSQL database given the tool's tables, D1 sent CREATE TABLE (a new
-bookmark), before the operator did anything. The first operation that writes makes them."""
+verification are read as a dry run reads them. It opened every target as a command that
+writes: an earlier version's SQLite tool tables upgraded, a PostgreSQL database given the
+tool's tables, D1 sent CREATE TABLE (a new bookmark), before the operator did anything. The
+first operation that writes makes them."""
 
 from __future__ import annotations
 
