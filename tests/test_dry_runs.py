@@ -72,3 +72,25 @@ def test_dry_runs_send_d1_no_write(mdirs: MigrationDirs, d1: D1Target) -> None:
     bodies = [r.body.upper() for r in d1.server.requests[first:]]
     writes = [b for b in bodies if any(w in b for w in ("CREATE ", "INSERT ", "ALTER ", "DROP "))]
     assert writes == [] and bodies, writes
+
+
+def test_import_dry_run_leaves_an_applications_rollback_journal_file_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # It opened the target as a command that writes: the file was switched to WAL for good
+    # (which an old application on it, or a network share, may not read) under "dry run:
+    # nothing was written".
+    db = tmp_path / "db" / "app.db"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users (email TEXT NOT NULL UNIQUE, name TEXT)")
+    conn.commit()
+    conn.close()
+    (tmp_path / "u.csv").write_text("email,name\nsiti@sekolah.id,Siti\n", encoding="utf-8")
+    before = _state(db)
+
+    res = run_cli("--database", f"sqlite:///{db}", "import", str(tmp_path / "u.csv"),
+                  "--table", "users", "--dry-run")  # fmt: skip
+    assert res.code == 0 and "nothing was written" in res.err, res.err
+    assert _state(db) == before
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone() == ("delete",)

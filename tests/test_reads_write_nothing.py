@@ -23,6 +23,7 @@ import pytest
 from psycopg import sql
 
 from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
+from tests.fixtures_d1 import D1Target
 from tests.fixtures_matrix import DbTarget
 
 READS = (
@@ -219,3 +220,21 @@ def test_d1_is_sent_no_write(
     verbs = ("CREATE ", "INSERT ", "ALTER ", "DROP ", "UPDATE ", "DELETE ")
     assert [b for b in bodies if any(w in b for w in verbs)] == []
     _reported_sensibly(results)
+
+
+def test_d1_the_tool_never_used_is_sent_no_write(d1: D1Target, tmp_path: Path) -> None:
+    """`d1 bookmark`, `d1 wrangler-status` and `d1 export` opened the database as a command
+    that writes: one the tool had never used got its tables (CREATE TABLE, a new bookmark)."""
+    app_table = "CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)"
+    d1.server.execute(d1.db, [(app_table, [])], raw=False)
+    bookmarks = len(d1.db.snapshots)
+    dump = tmp_path / "dump.sql"
+    for args, code in (
+        (("d1", "bookmark"), 0), (("d1", "wrangler-status"), 0), (("d1", "export", str(dump)), 0),
+        (("d1", "lint"), 0), (("doctor",), 0), (("history",), 1), (("check",), 3),
+    ):  # fmt: skip
+        res = run_cli("--database", d1.url, *args, env=d1.env)
+        assert res.code == code and "Traceback" not in res.err, (args, res.err)
+        assert len(d1.db.snapshots) == bookmarks, (args, res.err)
+    assert "CREATE TABLE siswa" in dump.read_text(encoding="utf-8")
+    assert [r[0] for r in d1.sql("SELECT name FROM sqlite_master")] == ["siswa"]

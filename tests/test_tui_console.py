@@ -163,7 +163,7 @@ async def test_database_url_means_that_database_only(tmp_path: Path) -> None:
         assert [p.target.url for p in panels] == [target.url]
         await pilot.press("t")  # no other tab to switch to
         await pilot.press("q")
-    assert db.exists()
+    assert not db.exists()  # read as the new database the first `up` makes: nothing written
     assert not (user_data_dir() / "malnu.db").exists()
 
 

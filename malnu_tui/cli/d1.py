@@ -86,11 +86,13 @@ def register(
     p.set_defaults(handler=cmd_adopt)
 
 
-def _d1(ctx: Context) -> D1Backend:
+def _d1(ctx: Context, *, look: bool = False) -> D1Backend:
+    """The target's D1 database; ``look`` (`d1 bookmark`, `d1 export`): opened as a dry run
+    opens it, nothing created (they sent a database the tool never used CREATE TABLE)."""
     from malnu_tui.engine.backends.d1.backend import D1Backend
     from malnu_tui.engine.errors import ConfigError
 
-    backend = ctx.backend()
+    backend = ctx.peek() if look else ctx.backend()
     if not isinstance(backend, D1Backend):
         raise ConfigError(
             f"{backend.display_url} is not a D1 database",
@@ -168,6 +170,7 @@ def _supabase_plan(ctx: Context) -> AdoptPlan:
 def cmd_wrangler_status(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.wrangler import wrangler_status
 
+    ctx.peek()  # only read: nothing created in a database the tool never used
     applied, source = _wrangler_applied(ctx)
     rows = wrangler_status(ctx.migration_set(), applied, ctx.backend().fetch_records())
     if ctx.json:
@@ -210,7 +213,7 @@ def cmd_bookmark(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import bookmark_at, current_bookmark
     from malnu_tui.engine.clock import parse_when
 
-    backend = _d1(ctx)
+    backend = _d1(ctx, look=True)
     at = ctx.opt("at")
     bookmark = bookmark_at(backend, parse_when(at)) if at else current_bookmark(backend)
     if ctx.json:
@@ -277,7 +280,7 @@ def cmd_export(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.timetravel import export_dump
     from malnu_tui.engine.errors import ConfigError
 
-    backend = _d1(ctx)
+    backend = _d1(ctx, look=True)
     dest = Path(ctx.args.file)
     if dest.is_dir():  # found before the export (which D1 serves by blocking the database)
         raise ConfigError(f"{dest} is a directory", hint="give the dump's file name, e.g. dump.sql")

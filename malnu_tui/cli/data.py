@@ -159,7 +159,7 @@ def cmd_import(ctx: Context) -> int:
     require_existing(ctx.target)  # a wrong path: not a new database with the tool's tables
     source, source_backend = _source(ctx, request)
     # A dry run must not even create the tool tables: open the target without ensure_schema.
-    backend = open_backend(ctx.target) if request.dry_run else ctx.backend()
+    backend = open_backend(ctx.target, rolled_back=True) if request.dry_run else ctx.backend()
     try:
         preview = preview_import(backend, request, source)
         _show_preview(ctx, preview)

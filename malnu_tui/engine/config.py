@@ -413,7 +413,12 @@ def require_existing(target: Target) -> None:
 
 
 def open_backend(
-    target: Target, *, read_only: bool = False, dry_run: bool = False, new_ok: bool = False
+    target: Target,
+    *,
+    read_only: bool = False,
+    dry_run: bool = False,
+    new_ok: bool = False,
+    rolled_back: bool = False,
 ) -> Backend:
     """Connect to ``target`` with the backend module of its kind (imported lazily).
     ``read_only``: for monitoring, which never writes what it watches (SQLite opened
@@ -422,12 +427,16 @@ def open_backend(
     ``dry_run``: read-only too, a database without the tool tables read as one where nothing
     was applied yet, and a missing SQLite file refused (:func:`require_existing`), or with
     ``new_ok`` (what `up` would make: `up --dry-run`, `plan`, `lint`) read as a new empty one,
-    not created."""
+    not created. ``rolled_back``: writable for work that is rolled back (`import --dry-run`),
+    and nothing changed by opening it (a SQLite file's journal mode left as it is)."""
     kind = target.kind
     module = importlib.import_module(BACKEND_MODULES[kind])
     if dry_run and not new_ok:
         require_existing(target)
-    backend: Backend = module.open_target(target, read_only=read_only or dry_run, fresh_ok=dry_run)
+    more = {"keep_journal": True} if rolled_back and kind == "sqlite" else {}
+    backend: Backend = module.open_target(
+        target, read_only=read_only or dry_run, fresh_ok=dry_run, **more
+    )
     from malnu_tui.engine.monitor.debuglog import name_target
 
     name_target(backend.display_url, target.name)  # debug lines say target=<name>

@@ -46,6 +46,40 @@ def connected(target: Target) -> Iterator[Backend]:
         backend.close()
 
 
+@contextlib.contextmanager
+def looking(target: Target) -> Iterator[Backend]:
+    """``target`` opened as a dry run opens it, for what the console shows (status, previews,
+    the audit log, the lock): nothing created or upgraded, a database without the tool's
+    tables read as one where nothing is applied yet, a SQLite path with no file read as the
+    new database the first `up` would make. Opening the console sent every configured target
+    CREATE TABLE (on D1 too) and upgraded an earlier version's tables before the operator did
+    anything: the first operation that writes (:func:`connected`) makes them now."""
+    from malnu_tui.engine.config import open_backend
+
+    backend = open_backend(target, dry_run=True, new_ok=True)
+    try:
+        backend.ensure_schema()
+        yield backend
+    finally:
+        backend.close()
+
+
+@contextlib.contextmanager
+def trying(target: Target) -> Iterator[Backend]:
+    """``target`` opened as `import --dry-run` opens it, for the import wizard's preview and
+    validation (work rolled back): writable, but nothing created, upgraded or switched by
+    opening it (they made the tool's tables, and a rollback-journal SQLite file WAL for good),
+    and a SQLite path with no file refused, not created."""
+    from malnu_tui.engine.config import open_backend, require_existing
+
+    require_existing(target)
+    backend = open_backend(target, rolled_back=True)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
 def migration_set(target: Target) -> MigrationSet:
     from malnu_tui.engine.files import discover
 
@@ -57,7 +91,7 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
     from malnu_tui.engine.migrate import status
 
     mset = migration_set(target)
-    with connected(target) as backend:
+    with looking(target) as backend:
         return status(backend, mset, target.name), mset
 
 

@@ -64,6 +64,7 @@ class SQLiteBackend:
         read_only: bool = False,
         live: bool = False,
         fresh_ok: bool = False,
+        keep_journal: bool = False,
     ) -> None:
         self.path = Path(path)
         self.display_url = sqlite_url(self.path)
@@ -89,7 +90,9 @@ class SQLiteBackend:
             # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
             # a second operator opening a busy database never waits on (or fails at) it.
             journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if not read_only and str(journal).lower() != "wal":
+            # ``keep_journal`` (a dry run, rolled back): an application's rollback-journal
+            # file stays one (`import --dry-run` switched it to WAL for good).
+            if not read_only and not keep_journal and str(journal).lower() != "wal":
                 self.conn.execute("PRAGMA journal_mode = WAL")
             if live:
                 # Its first read here: an application's write lock held past the busy timeout
@@ -585,11 +588,9 @@ class SQLiteBackend:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def open_target(
-    target: Target, *, read_only: bool = False, live: bool = False, fresh_ok: bool = False
-) -> SQLiteBackend:
-    """Open the SQLite file a ``sqlite:`` target names (``live``: an import's source, only read,
-    while its application writes)."""
+def open_target(target: Target, **how: bool) -> SQLiteBackend:
+    """Open the SQLite file a ``sqlite:`` target names (``how``: read_only, live (an import's
+    source, only read, while its application writes), fresh_ok, keep_journal)."""
     from malnu_tui.engine.urls import sqlite_path
 
-    return SQLiteBackend(sqlite_path(target.url), read_only=read_only, live=live, fresh_ok=fresh_ok)
+    return SQLiteBackend(sqlite_path(target.url), **how)

@@ -154,6 +154,8 @@ def states(side: Side) -> list[SyncState]:
 
 def read_states(dest: Target) -> list[SyncState]:
     """Every ``malnu_sync`` row of the destination ``dest`` (opened and closed here)."""
+    if _not_made(dest):
+        return []
     side = open_side(dest, read_only=True)
     try:
         return side.all_states()
@@ -177,6 +179,8 @@ def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[Copy
     """``sync status``: every ``malnu_sync`` row of ``dest``, each checked against its source
     (``source_of`` resolves a row's source name to a target; each source opened once, read
     only: its list of tables, :func:`.relations.left_behind_by_table` as ``sync`` warns)."""
+    if _not_made(dest):
+        return []
     side = open_side(dest, read_only=True)
     try:
         states = side.all_states()
@@ -194,6 +198,12 @@ def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[Copy
         else:
             out.append(CopyStatus(st, st.table_name not in gone, gone.get(st.table_name, "")))
     return out
+
+
+def _not_made(dest: Target) -> bool:
+    """A SQLite destination whose file the first sync has yet to make: nothing synced there
+    (opened, it was created, by a look at it)."""
+    return dest.kind == "sqlite" and not sqlite_path(dest.url).exists()
 
 
 def _source_check(

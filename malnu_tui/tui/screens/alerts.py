@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.session import looking, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.health import health_text, target_health
@@ -59,7 +59,7 @@ def load_alerts(
     incidents = load_incidents()
     runs: tuple[RunRecord, ...] | None = None
     if not any(h.target == current.name and h.check_status("reach") for h in healths):
-        with connected(current) as backend:
+        with looking(current) as backend:
             runs = recent_runs(backend, RUNS_LIMIT)
     return healths, incidents, runs
 

@@ -23,7 +23,7 @@ from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     RunOutcome,
-    connected,
+    looking,
     migration_set,
     reporting,
     run_confirmed,
@@ -78,7 +78,7 @@ def preview_apply(target: Target) -> ApplyPreview:
     from malnu_tui.engine.preflight import preflight_apply
 
     mset = migration_set(target)
-    with connected(target) as backend:
+    with looking(target) as backend:
         pf = preflight_apply(backend, target, mset)
         problems = [p.describe() for p in pf.blocking]
         notices = [p.describe() for p in pf.notices]

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from malnu_tui.tui.messages import AuditLoaded, OperationFailed
-from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.session import looking, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.header import AppHeader
@@ -39,7 +39,7 @@ def outcome_text(outcome: str) -> Text:
 def read_audit(target: Target) -> tuple[AuditEntry, ...]:
     from malnu_tui.engine.monitor.runlog import read_changes
 
-    with connected(target) as backend:
+    with looking(target) as backend:
         return tuple(read_changes(backend, limit=AUDIT_LIMIT))
 
 

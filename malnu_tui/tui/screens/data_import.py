@@ -20,7 +20,7 @@ from textual.widgets import Button, Input
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
-from malnu_tui.tui.session import backup_progress_poster, connected, reporting
+from malnu_tui.tui.session import backup_progress_poster, connected, reporting, trying
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.migration_table import elide_middle
@@ -269,7 +269,7 @@ class ImportWizard(WizardScreen):
         from malnu_tui.engine.data import preview_import
 
         with reporting(self, "preview"), self._source(request) as source:
-            with connected(self.target) as backend:
+            with trying(self.target) as backend:
                 preview = preview_import(backend, request, source)
                 self.post_message(ImportPreviewed(preview, backend.name))
 
@@ -320,7 +320,7 @@ class ImportWizard(WizardScreen):
         from malnu_tui.engine.data import run_import
 
         with reporting(self, "validate"), self._source(request) as source:
-            with connected(self.target) as backend:
+            with trying(self.target) as backend:
                 report = run_import(
                     backend,
                     request,

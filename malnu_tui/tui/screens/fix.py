@@ -20,7 +20,7 @@ from textual.widgets import Button, Input
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import connected, migration_set, reporting
+from malnu_tui.tui.session import connected, looking, migration_set, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
@@ -36,7 +36,7 @@ FixKind = Literal["repair", "clear-failed"]
 def fix_preflight(target: Target, kind: FixKind, filename: str) -> Preflight:
     from malnu_tui.engine.preflight import preflight_clear_failed, preflight_repair
 
-    with connected(target) as backend:
+    with looking(target) as backend:
         if kind == "repair":
             return preflight_repair(backend, target, migration_set(target), [filename])
         return preflight_clear_failed(backend, target, filename)

@@ -19,6 +19,7 @@ from malnu_tui.tui.session import (
     backup_progress_poster,
     connected,
     load_status,
+    looking,
     migration_set,
     reporting,
 )
@@ -76,7 +77,7 @@ def plan_recovery(
     mset = migration_set(target)
     from malnu_tui.engine.preflight import preflight_lock
 
-    with connected(target) as backend:
+    with looking(target) as backend:
         # A live operator's lock stops the wizard here, before the typed confirmation.
         pf = preflight_lock(backend, target, "recover")
         pf.raise_if_blocked()

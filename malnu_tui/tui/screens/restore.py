@@ -16,7 +16,7 @@ from textual.widgets import Button
 from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
-from malnu_tui.tui.session import backup_progress_poster, connected, load_status, reporting
+from malnu_tui.tui.session import backup_progress_poster, connected, load_status, looking, reporting
 from malnu_tui.tui.widgets.dialog import FitScroll
 from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
@@ -34,7 +34,7 @@ def restore_preflight(target: Target) -> Preflight:
     """The lock precondition of a restore (the engine's preflight), on one connection."""
     from malnu_tui.engine.preflight import preflight_lock
 
-    with connected(target) as backend:
+    with looking(target) as backend:
         return preflight_lock(backend, target, "restore")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.plan import Preflight, RollbackSelection
 from malnu_tui.engine.status import select_rollback
-from malnu_tui.tui.session import connected, migration_set
+from malnu_tui.tui.session import looking, migration_set
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -92,7 +92,7 @@ def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
 
     mset = migration_set(target)
     sel = choice.selection()
-    with connected(target) as backend:
+    with looking(target) as backend:
         pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
         stakes: list[RowsAtStake] = []
         if pf.plan is not None and pf.plan.steps:

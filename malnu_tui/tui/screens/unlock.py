@@ -19,7 +19,7 @@ from textual.widgets import Button, Input
 
 from malnu_tui.engine.plan import is_confirmed
 from malnu_tui.tui.messages import OperationFailed
-from malnu_tui.tui.session import connected, reporting
+from malnu_tui.tui.session import connected, looking, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import Field
@@ -51,7 +51,7 @@ def read_lock_state(target: Target) -> LockState:
     from malnu_tui.engine.backends.lease import lock_liveness
     from malnu_tui.engine.preflight import preflight_unlock
 
-    with connected(target) as backend:
+    with looking(target) as backend:
         pre = preflight_unlock(backend, target)
     if pre.lock is None:
         return LockState(None, "", "", pre.database_name)
