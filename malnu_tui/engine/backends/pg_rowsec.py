@@ -19,11 +19,20 @@ from malnu_tui.engine.backends.pg_session import role_name, sql_name
 from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement, strip_comments
 
-__all__ = ["EVERY_ROW", "Narrowed", "narrowed_tables", "reads_rows", "refuse_narrowed"]
+__all__ = [
+    "AS_POLICIES",
+    "EVERY_ROW",
+    "Narrowed",
+    "narrowed_tables",
+    "reads_rows",
+    "refuse_narrowed",
+    "refuse_narrowed_tool_tables",
+]
 
 # For the migration's transaction only (SET LOCAL): through a transaction-mode pooler a
 # session setting would stay on the server connection the application gets next.
 EVERY_ROW = "SELECT set_config('row_security', 'off', true)"
+AS_POLICIES = "SELECT set_config('row_security', 'on', true)"  # the tool's own rows after it
 
 # Tables a policy applies to for the current role (PostgreSQL's check_enable_rls): row level
 # security on, the role not BYPASSRLS (nor a superuser), and not the owner (nor a member with
@@ -171,5 +180,58 @@ def _refusal(
     return NotPermitted(
         f"{where}: {filename}:{line} reads or writes table {name}, whose {why}: run as "
         f"{role}, it would touch only some of the rows; nothing was changed",
+        hint=way,
+    )
+
+
+# The tool's own tables (tracking, audit, lock, sync state) under row level security that
+# applies to this role (not BYPASSRLS; not the owner, or the owner under FORCE), with no
+# policy letting it see and write every row: one permissive policy for all commands, to it
+# or PUBLIC, ``USING (true)`` (and ``WITH CHECK`` true or none), and no restrictive one.
+_TOOL_NARROWED = """
+SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = ANY (%s) AND c.relrowsecurity
+  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+  AND NOT (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user)
+  AND (NOT EXISTS (
+         SELECT 1 FROM pg_policy p
+         WHERE p.polrelid = c.oid AND p.polpermissive AND p.polcmd = '*'
+           AND ('0'::oid = ANY (p.polroles)
+                OR EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE pg_has_role(r, 'USAGE')))
+           AND pg_get_expr(p.polqual, p.polrelid) = 'true'
+           AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = 'true'))
+       OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND NOT p.polpermissive))
+ORDER BY 1
+"""
+
+
+def refuse_narrowed_tool_tables(
+    conn: psycopg.Connection[Any], schema: str, tables: Sequence[str], where: str
+) -> None:
+    """:class:`NotPermitted` when row level security hides rows of the tool's own tables from
+    this role (a DBA's `ENABLE ROW LEVEL SECURITY` on every table of ``public``, as
+    Supabase's advisor asks, with no policy for the tool's role): `status` said every applied
+    migration was pending, `check` said OK, and `up` ran the first one again (rolled back
+    only because its tracking row was refused, and blamed on the file)."""
+    rows = conn.execute(_TOOL_NARROWED, (schema, list(tables))).fetchall()
+    if not rows:
+        return
+    table, owner, owned = str(rows[0][0]), str(rows[0][1]), bool(rows[0][2])
+    role = role_name(conn) or "…"
+    name = f"{sql_name(schema)}.{sql_name(table)}"
+    if owned:
+        way = f"as its owner, `ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY;`"
+    else:
+        way = (
+            f"as its owner (role {sql_name(owner)}), a policy that lets {role} see and write "
+            f"every row, `CREATE POLICY malnu_tui ON {name} TO {role} USING (true) WITH CHECK "
+            f"(true);` (kept for each of the tool's tables), or `ALTER ROLE {role} BYPASSRLS;` "
+            "as a superuser"
+        )
+    raise NotPermitted(
+        f"{where}: row level security on the tool's table {name} hides rows from role {role} "
+        "(it would read applied migrations as pending, and its audit and lock rows partly); "
+        "nothing was changed",
         hint=way,
     )
