@@ -82,9 +82,14 @@ def reads_rows(st: Statement) -> bool:
     )
 
 
-def _names(table: tuple[str, str, bool]) -> re.Pattern[str]:
+# Where a table's name stands alone in a statement that reads or writes it (a column of the
+# same name, `SET siswa = …`, is not it). What this misses PostgreSQL still refuses.
+_TABLE_PLACE = r"(?:(?i:\b(?:FROM|JOIN|INTO|UPDATE|USING|TABLE|ONLY|COPY))|,)\s*"
+
+
+def _names(table: tuple[str, str, bool], *, placed: bool = True) -> re.Pattern[str]:
     """How a statement names ``(schema, table, on the search_path)``: qualified, or (when its
-    schema is on the search path) alone, quoted or not."""
+    schema is on the search path) alone where a table stands, quoted or not."""
     schema, name, on_path = table
 
     def ident(word: str) -> str:
@@ -96,7 +101,8 @@ def _names(table: tuple[str, str, bool]) -> re.Pattern[str]:
     qualified = rf"{ident(schema)}\s*\.\s*{ident(name)}"
     if not on_path:
         return re.compile(qualified)
-    return re.compile(rf"{qualified}|(?<![.\w$\"]){ident(name)}(?!\s*\.)")
+    place = _TABLE_PLACE if placed else ""
+    return re.compile(rf"{qualified}|{place}{ident(name)}(?![\w$]|\s*\.)")
 
 
 class Narrowed(NamedTuple):
@@ -121,7 +127,7 @@ def _switch(table: Narrowed) -> re.Pattern[str]:
     """A statement that lifts the policies off ``table`` for what follows (its owner's ``ALTER
     TABLE … NO FORCE ROW LEVEL SECURITY`` before a backfill, or DISABLE: group ``off``) or
     puts them back (FORCE, ENABLE)."""
-    name = _names((table.schema, table.table, table.on_path)).pattern
+    name = _names((table.schema, table.table, table.on_path), placed=False).pattern
     return re.compile(
         rf"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:{name})\s+"
         r"(?:(?P<off>NO\s+FORCE|DISABLE)|FORCE|ENABLE)\s+ROW\s+LEVEL\s+SECURITY\s*$",
