@@ -724,6 +724,11 @@ def test_a_data_migration_row_level_security_narrows_is_refused_before_the_lock_
     res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert _classes(pg_url) == [(1, "11A"), (2, "11A"), (3, "11B"), (4, "11B")]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} NOBYPASSRLS")
+    asked = run_inproc("--database", url, *dirs, "rollback")  # said before it asks
+    assert asked.code == 2 and "reads or writes table public.siswa" in asked.err, asked.err
+    assert "without confirmation" not in asked.err
 
 
 def test_a_table_owner_under_force_row_level_security_is_refused_then_lifts_it_in_the_file(

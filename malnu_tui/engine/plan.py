@@ -262,6 +262,17 @@ class RecoverStoppedHalfWay(_Blocking):
 
 
 @dataclass(frozen=True)
+class RowSecurity(_Blocking):
+    """A step reads or writes a table whose row level security policies narrow what the
+    tool's role sees (backends/pg_rowsec.py): it would touch only some of the rows."""
+
+    def error(self) -> MalnuError:
+        from malnu_tui.engine.errors import NotPermitted
+
+        return NotPermitted(self.message, hint=self.hint or None)
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the operator should read before confirming; blocks nothing."""
 
@@ -286,6 +297,7 @@ Problem = (
     | Untranslatable
     | BadRequest
     | RecoverStoppedHalfWay
+    | RowSecurity
 )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "AS_POLICIES",
     "EVERY_ROW",
     "Narrowed",
+    "narrowed_refusal",
     "narrowed_tables",
     "reads_rows",
     "refuse_narrowed",
@@ -138,17 +139,26 @@ def _switch(table: Narrowed) -> re.Pattern[str]:
 def refuse_narrowed(
     conn: psycopg.Connection[Any], where: str, files: Sequence[tuple[str, Sequence[Statement]]]
 ) -> None:
-    """:class:`NotPermitted` naming the first statement of ``files`` (``(filename,
+    """:func:`narrowed_refusal` raised: asked before the lock and the safety backup (and,
+    by the preflight, before the confirmation); nothing is changed."""
+    refused = narrowed_refusal(conn, where, files)
+    if refused is not None:
+        raise refused
+
+
+def narrowed_refusal(
+    conn: psycopg.Connection[Any], where: str, files: Sequence[tuple[str, Sequence[Statement]]]
+) -> NotPermitted | None:
+    """The :class:`NotPermitted` naming the first statement of ``files`` (``(filename,
     statements)``) that reads or writes a table whose rows a policy narrows for this role:
     run with every row (:data:`EVERY_ROW`), PostgreSQL would refuse it half way; run as the
-    role, it would touch only the rows the policy shows. Asked before the lock and the
-    safety backup; nothing is changed."""
+    role, it would touch only the rows the policy shows. None when there is none."""
     try:
         tables = narrowed_tables(conn)
     except psycopg.Error as exc:
         raise BackendError(f"{where}: {exc.diag.message_primary or exc}") from None
     if not tables:
-        return
+        return None
     watched = {t: (_names((t.schema, t.table, t.on_path)), _switch(t)) for t in tables}
     lifted: set[Narrowed] = set()
     for filename, statements in files:
@@ -162,7 +172,8 @@ def refuse_narrowed(
             text = _REFERENCES.sub(" ", _STRING.sub("''", text))
             for t, (named, _) in watched.items():
                 if t not in lifted and named.search(text):
-                    raise _refusal(conn, where, filename, st.line, t)
+                    return _refusal(conn, where, filename, st.line, t)
+    return None
 
 
 def _refusal(
