@@ -177,3 +177,58 @@ def test_a_database_root_creates_in_another_users_folder_is_that_users(
         capture_output=True, text=True,
     )  # fmt: skip
     assert app.returncode == 0, app.stderr
+
+
+def test_nothing_the_tool_leaves_on_disk_is_readable_by_others_under_umask_002(
+    isolated_env: Path,
+    mdirs: MigrationDirs,
+    shared_dir: Path,
+    pg_url: str,
+    d1: D1Target,
+) -> None:
+    """Every file and folder a day's work leaves (the embedded database, safety backups and
+    manifests of SQLite, PostgreSQL and D1, a deep verify, a rehearsal's copy, an import's
+    rejects, the debug log, a D1 export), made under the umask 002 of a shared operators'
+    group: none is readable by the group or others, every folder the tool made is 0700."""
+    d = school_set(mdirs)
+    config = shared_dir / "malnu.toml"
+    config.write_text('[log]\nfile = "logs/malnu.log"\n')
+    os.chmod(config, 0o600)
+    env = {"TMPDIR": str(shared_dir / "tmp"), "MALNU_DEBUG": "1"}
+    (shared_dir / "tmp").mkdir(mode=0o700)
+    csv = shared_dir / "guru.csv"
+    csv.write_text("id,email\n10,guru@sekolah.sch.id\nx,bad\n")
+    before = os.umask(0o002)
+    try:
+        runs = [
+            ("up", "--yes"),
+            ("backup", "create"),
+            ("import", str(csv), "--table", "users", "--yes", "--max-errors", "1",
+             "--rejects", str(shared_dir / "rejects.csv")),
+            ("--database", pg_url, "up", "--yes"),
+            ("--database", d1.url, "up", "--yes"),
+            ("--database", d1.url, "d1", "export", str(shared_dir / "prod.sql")),
+        ]  # fmt: skip
+        for args in runs:
+            res = run_cli("--config", str(config), *d.args(), *args, env=env)
+            assert res.code == 0, (args, res.err)
+        listed = run_cli("--config", str(config), *d.args(), "backup", "list", "--json", env=env)
+        newest = json.loads(listed.out)[0]["id"]
+        verify = ("backup", "verify", newest, "--deep")
+        assert run_cli("--config", str(config), *d.args(), *verify, env=env).code == 0
+        d.add("20250101_000400", "kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;")
+        res = run_cli("--config", str(config), *d.args(), "rehearse", env=env)
+        assert res.code == 0, res.err
+    finally:
+        os.umask(before)
+    xdg = {isolated_env / n for n in ("xdg_data_home", "xdg_config_home", "xdg_cache_home",
+                                      "xdg_state_home")}  # fmt: skip
+    made = [p for root in (isolated_env, shared_dir) for p in root.rglob("*") if p not in xdg]
+    mine = {config, csv, shared_dir / "tmp"}
+    files = [p for p in made if p.is_file() and p not in mine]
+    assert {p.suffix for p in files} >= {".db", ".sqlite", ".dump", ".sql", ".json", ".csv"}, files
+    assert any(p.name == "malnu.log" for p in files), files
+    opened = {p: _mode(p) for p in files if stat.S_IMODE(p.stat().st_mode) & 0o077}
+    assert opened == {}
+    folders = {p: _mode(p) for p in made if p.is_dir() and p not in mine}
+    assert folders and {m for m in folders.values()} == {"0o700"}, folders

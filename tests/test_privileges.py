@@ -784,6 +784,11 @@ def test_a_data_migration_row_level_security_narrows_is_refused_before_the_lock_
     res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert _classes(pg_url) == [(1, "11A"), (2, "11A"), (3, "11B"), (4, "11B")]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} NOBYPASSRLS")
+    asked = run_inproc("--database", url, *dirs, "rollback")  # said before it asks
+    assert asked.code == 2 and "reads or writes table public.siswa" in asked.err, asked.err
+    assert "without confirmation" not in asked.err
 
 
 def test_a_table_owner_under_force_row_level_security_is_refused_then_lifts_it_in_the_file(
@@ -882,6 +887,9 @@ def test_what_the_preflight_counts_as_touching_a_narrowed_tables_rows() -> None:
     assert not hit("CREATE TABLE nilai (siswa_id int REFERENCES siswa (id))")
     assert not hit("UPDATE nilai SET note = 'siswa pindah' -- siswa\n")
     assert not hit("UPDATE nilai SET x = 1 FROM other.siswa")
+    assert not hit("UPDATE nilai SET siswa = 1 WHERE siswa > 0")
+    assert hit("SELECT * FROM nilai n, siswa s WHERE n.id = s.id")
+    assert hit("COPY siswa TO stdout")
     assert not hit("ALTER TABLE siswa ADD COLUMN email text")
     assert not hit("CREATE VIEW v AS SELECT * FROM siswa")
     assert not hit("UPDATE profiles SET x = 1 FROM users", other)
@@ -1001,3 +1009,51 @@ def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read
         "writable: the backup store is on a file system mounted read-only: every backup fails "
         "there (cron's, and the safety backup up, rollback and restore take first)" in res.out
     )
+
+
+def test_row_level_security_on_the_tools_own_tables_is_said_not_read_as_pending(
+    tmp_path: Path, role: str, pg_url: str
+) -> None:
+    """A DBA enabled row level security on every table of `public` (Supabase's advisor asks
+    it), the tool's `migrations` too, with no policy for the migration role: `status` said the
+    applied migration was pending, `check` said OK, and `up` ran it again (rolled back only
+    because its tracking row was refused: "a migration must not drop or alter the tool's
+    tables"). Refused now, exit 2 (`check`: UNKNOWN), the policy to add in the hint; with it,
+    status reads every row and `up` records the next migration."""
+    dirs = _one_migration(
+        tmp_path, "20250101_000000_log.sql", "INSERT INTO log VALUES (1);\n", "DELETE FROM log;\n"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE log (id int)")
+        conn.execute(f"GRANT ALL ON log TO {role}")
+    assert run_inproc("--database", pg_url, *dirs, "up", "--yes", "--no-backup").code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT ALL ON migrations, malnu_audit, malnu_lock TO {role}")
+        conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.execute("ALTER TABLE migrations ENABLE ROW LEVEL SECURITY")
+    url = _as(pg_url, role)
+    said = (
+        f"row level security on the tool's table public.migrations hides rows from role {role} "
+        "(it would read applied migrations as pending"
+    )
+    policy = (
+        f"CREATE POLICY malnu_tui ON public.migrations TO {role} USING (true) WITH CHECK (true);"
+    )
+    for args in (("status",), ("up", "--yes", "--no-backup")):
+        res = run_inproc("--database", url, *dirs, *args)
+        assert res.code == 2, (args, res.err)
+        assert said in res.err and policy in res.err and "(role postgres)" in res.err
+    check = run_inproc("--database", url, *dirs, "check")
+    assert check.code == 3 and said in check.out, check.out
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM log").fetchone() == (1,)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(policy)  # the hint, as written
+    res = run_inproc("--database", url, *dirs, "status")
+    assert res.code == 0 and "1 applied, 0 pending" in res.err, res.err
+    (tmp_path / "m" / "20250102_000000_more.sql").write_text("INSERT INTO log VALUES (2);\n")
+    (tmp_path / "r" / "20250102_000000_more.sql").write_text("DELETE FROM log WHERE id = 2;\n")
+    res = run_inproc("--database", url, *dirs, "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (2,)

@@ -27,6 +27,7 @@ from malnu_tui.engine.plan import (
     Problem,
     RecoverStoppedHalfWay,
     RollbackSelection,
+    RowSecurity,
     StaleLock,
     UnreadableFile,
     confirmation_word,
@@ -137,6 +138,20 @@ def _half_done_recover(backend: Backend, report: StatusReport, operation: str) -
     return [RecoverStoppedHalfWay(f"{half.describe()}; {operation} refused", half.way_out)]
 
 
+def _row_security(backend: Backend, plan: Plan) -> list[Problem]:
+    """On PostgreSQL, a step that reads or writes a table whose row level security narrows
+    what the tool's role sees: refused before the confirmation (and again before the lock,
+    engine/migrate.py)."""
+    conn = getattr(backend, "conn", None)
+    if backend.kind != "postgresql" or not plan.steps or conn is None:
+        return []
+    from malnu_tui.engine.backends.pg_rowsec import narrowed_refusal
+
+    where = getattr(backend, "display_url", "")
+    refused = narrowed_refusal(conn, where, [(s.filename, s.statements) for s in plan.steps])
+    return [] if refused is None else [RowSecurity(str(refused), refused.hint or "")]
+
+
 def preflight_apply(
     backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
 ) -> Preflight:
@@ -150,6 +165,7 @@ def preflight_apply(
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)
+        problems += _row_security(backend, plan)
     planned = {s.filename for s in plan.steps} if plan is not None else set()
     rows = tuple(m for m in report.migrations if m.filename in planned)
     return Preflight(
@@ -187,6 +203,7 @@ def preflight_rollback(
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)
+        problems += _row_security(backend, plan)
     return Preflight(
         "rollback",
         target.name,

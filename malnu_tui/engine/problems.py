@@ -38,6 +38,7 @@ __all__ = [
     "Preflight",
     "Problem",
     "RecoverStoppedHalfWay",
+    "RowSecurity",
     "StaleLock",
     "UnreadableFile",
     "Untranslatable",
@@ -209,6 +210,17 @@ class RecoverStoppedHalfWay(_Blocking):
 
 
 @dataclass(frozen=True)
+class RowSecurity(_Blocking):
+    """A step reads or writes a table whose row level security policies narrow what the
+    tool's role sees (backends/pg_rowsec.py): it would touch only some of the rows."""
+
+    def error(self) -> MalnuError:
+        from malnu_tui.engine.errors import NotPermitted
+
+        return NotPermitted(self.message, hint=self.hint or None)
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the operator should read before confirming; blocks nothing."""
 
@@ -234,6 +246,7 @@ Problem = (
     | Untranslatable
     | BadRequest
     | RecoverStoppedHalfWay
+    | RowSecurity
 )
 
 

@@ -19,11 +19,21 @@ from malnu_tui.engine.backends.pg_session import role_name, sql_name
 from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement, strip_comments
 
-__all__ = ["EVERY_ROW", "Narrowed", "narrowed_tables", "reads_rows", "refuse_narrowed"]
+__all__ = [
+    "AS_POLICIES",
+    "EVERY_ROW",
+    "Narrowed",
+    "narrowed_refusal",
+    "narrowed_tables",
+    "reads_rows",
+    "refuse_narrowed",
+    "refuse_narrowed_tool_tables",
+]
 
 # For the migration's transaction only (SET LOCAL): through a transaction-mode pooler a
 # session setting would stay on the server connection the application gets next.
 EVERY_ROW = "SELECT set_config('row_security', 'off', true)"
+AS_POLICIES = "SELECT set_config('row_security', 'on', true)"  # the tool's own rows after it
 
 # Tables a policy applies to for the current role (PostgreSQL's check_enable_rls): row level
 # security on, the role not BYPASSRLS (nor a superuser), and not the owner (nor a member with
@@ -73,9 +83,14 @@ def reads_rows(st: Statement) -> bool:
     )
 
 
-def _names(table: tuple[str, str, bool]) -> re.Pattern[str]:
+# Where a table's name stands alone in a statement that reads or writes it (a column of the
+# same name, `SET siswa = …`, is not it). What this misses PostgreSQL still refuses.
+_TABLE_PLACE = r"(?:(?i:\b(?:FROM|JOIN|INTO|UPDATE|USING|TABLE|ONLY|COPY))|,)\s*"
+
+
+def _names(table: tuple[str, str, bool], *, placed: bool = True) -> re.Pattern[str]:
     """How a statement names ``(schema, table, on the search_path)``: qualified, or (when its
-    schema is on the search path) alone, quoted or not."""
+    schema is on the search path) alone where a table stands, quoted or not."""
     schema, name, on_path = table
 
     def ident(word: str) -> str:
@@ -87,7 +102,8 @@ def _names(table: tuple[str, str, bool]) -> re.Pattern[str]:
     qualified = rf"{ident(schema)}\s*\.\s*{ident(name)}"
     if not on_path:
         return re.compile(qualified)
-    return re.compile(rf"{qualified}|(?<![.\w$\"]){ident(name)}(?!\s*\.)")
+    place = _TABLE_PLACE if placed else ""
+    return re.compile(rf"{qualified}|{place}{ident(name)}(?![\w$]|\s*\.)")
 
 
 class Narrowed(NamedTuple):
@@ -112,7 +128,7 @@ def _switch(table: Narrowed) -> re.Pattern[str]:
     """A statement that lifts the policies off ``table`` for what follows (its owner's ``ALTER
     TABLE … NO FORCE ROW LEVEL SECURITY`` before a backfill, or DISABLE: group ``off``) or
     puts them back (FORCE, ENABLE)."""
-    name = _names((table.schema, table.table, table.on_path)).pattern
+    name = _names((table.schema, table.table, table.on_path), placed=False).pattern
     return re.compile(
         rf"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:{name})\s+"
         r"(?:(?P<off>NO\s+FORCE|DISABLE)|FORCE|ENABLE)\s+ROW\s+LEVEL\s+SECURITY\s*$",
@@ -123,17 +139,26 @@ def _switch(table: Narrowed) -> re.Pattern[str]:
 def refuse_narrowed(
     conn: psycopg.Connection[Any], where: str, files: Sequence[tuple[str, Sequence[Statement]]]
 ) -> None:
-    """:class:`NotPermitted` naming the first statement of ``files`` (``(filename,
+    """:func:`narrowed_refusal` raised: asked before the lock and the safety backup (and,
+    by the preflight, before the confirmation); nothing is changed."""
+    refused = narrowed_refusal(conn, where, files)
+    if refused is not None:
+        raise refused
+
+
+def narrowed_refusal(
+    conn: psycopg.Connection[Any], where: str, files: Sequence[tuple[str, Sequence[Statement]]]
+) -> NotPermitted | None:
+    """The :class:`NotPermitted` naming the first statement of ``files`` (``(filename,
     statements)``) that reads or writes a table whose rows a policy narrows for this role:
     run with every row (:data:`EVERY_ROW`), PostgreSQL would refuse it half way; run as the
-    role, it would touch only the rows the policy shows. Asked before the lock and the
-    safety backup; nothing is changed."""
+    role, it would touch only the rows the policy shows. None when there is none."""
     try:
         tables = narrowed_tables(conn)
     except psycopg.Error as exc:
         raise BackendError(f"{where}: {exc.diag.message_primary or exc}") from None
     if not tables:
-        return
+        return None
     watched = {t: (_names((t.schema, t.table, t.on_path)), _switch(t)) for t in tables}
     lifted: set[Narrowed] = set()
     for filename, statements in files:
@@ -147,7 +172,8 @@ def refuse_narrowed(
             text = _REFERENCES.sub(" ", _STRING.sub("''", text))
             for t, (named, _) in watched.items():
                 if t not in lifted and named.search(text):
-                    raise _refusal(conn, where, filename, st.line, t)
+                    return _refusal(conn, where, filename, st.line, t)
+    return None
 
 
 def _refusal(
@@ -171,5 +197,58 @@ def _refusal(
     return NotPermitted(
         f"{where}: {filename}:{line} reads or writes table {name}, whose {why}: run as "
         f"{role}, it would touch only some of the rows; nothing was changed",
+        hint=way,
+    )
+
+
+# The tool's own tables (tracking, audit, lock, sync state) under row level security that
+# applies to this role (not BYPASSRLS; not the owner, or the owner under FORCE), with no
+# policy letting it see and write every row: one permissive policy for all commands, to it
+# or PUBLIC, ``USING (true)`` (and ``WITH CHECK`` true or none), and no restrictive one.
+_TOOL_NARROWED = """
+SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = ANY (%s) AND c.relrowsecurity
+  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+  AND NOT (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user)
+  AND (NOT EXISTS (
+         SELECT 1 FROM pg_policy p
+         WHERE p.polrelid = c.oid AND p.polpermissive AND p.polcmd = '*'
+           AND ('0'::oid = ANY (p.polroles)
+                OR EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE pg_has_role(r, 'USAGE')))
+           AND pg_get_expr(p.polqual, p.polrelid) = 'true'
+           AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = 'true'))
+       OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND NOT p.polpermissive))
+ORDER BY 1
+"""
+
+
+def refuse_narrowed_tool_tables(
+    conn: psycopg.Connection[Any], schema: str, tables: Sequence[str], where: str
+) -> None:
+    """:class:`NotPermitted` when row level security hides rows of the tool's own tables from
+    this role (a DBA's `ENABLE ROW LEVEL SECURITY` on every table of ``public``, as
+    Supabase's advisor asks, with no policy for the tool's role): `status` said every applied
+    migration was pending, `check` said OK, and `up` ran the first one again (rolled back
+    only because its tracking row was refused, and blamed on the file)."""
+    rows = conn.execute(_TOOL_NARROWED, (schema, list(tables))).fetchall()
+    if not rows:
+        return
+    table, owner, owned = str(rows[0][0]), str(rows[0][1]), bool(rows[0][2])
+    role = role_name(conn) or "…"
+    name = f"{sql_name(schema)}.{sql_name(table)}"
+    if owned:
+        way = f"as its owner, `ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY;`"
+    else:
+        way = (
+            f"as its owner (role {sql_name(owner)}), a policy that lets {role} see and write "
+            f"every row, `CREATE POLICY malnu_tui ON {name} TO {role} USING (true) WITH CHECK "
+            f"(true);` (kept for each of the tool's tables), or `ALTER ROLE {role} BYPASSRLS;` "
+            "as a superuser"
+        )
+    raise NotPermitted(
+        f"{where}: row level security on the tool's table {name} hides rows from role {role} "
+        "(it would read applied migrations as pending, and its audit and lock rows partly); "
+        "nothing was changed",
         hint=way,
     )

@@ -35,6 +35,7 @@ from malnu_tui.engine.backends.base import (
 )
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
 from malnu_tui.engine.backends.pg_record import record, supabase_history
+from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES, EVERY_ROW, refuse_narrowed_tool_tables
 from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
     create_tool_tables,
@@ -235,6 +236,9 @@ class PostgresBackend:
             missing = missing_columns(self.conn, self.schema, self.display_url)
             if (TRACKING_TABLE, None) in missing:
                 refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
+            else:
+                tool = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
+                refuse_narrowed_tool_tables(self.conn, self.schema, tool, self.display_url)
             if self.read_only:
                 if (TRACKING_TABLE, None) in missing and not self._fresh_ok:
                     raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
@@ -356,7 +360,6 @@ class PostgresBackend:
         CONCURRENTLY file outside one, then its rows (engine/backends/pg_concurrent.py)."""
         # (loaded here: a sync or a status never runs a migration)
         from malnu_tui.engine.backends.pg_concurrent import BuildJournal, run_concurrently
-        from malnu_tui.engine.backends.pg_rowsec import EVERY_ROW
         from malnu_tui.engine.concurrently import classify
 
         self.ensure_schema()
@@ -395,6 +398,8 @@ class PostgresBackend:
                         ms = (time.perf_counter() - t0) * 1000
                         debuglog.statement(self.display_url, filename, st.line, ms, rowcount)
                 elapsed = int((time.perf_counter() - started) * 1000)
+                # The tool's rows as before: a policy that lets its role write them applies.
+                self.conn.execute(AS_POLICIES)
                 # Before the tracking row: a file's SET ROLE (DDL run as the owning role) has
                 # no rights on the tool's tables. Inside the transaction: a failed file's SETs
                 # are undone with it.

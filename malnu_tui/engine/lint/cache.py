@@ -120,7 +120,12 @@ def _store(path: Path, report: LintReport) -> None:
     with contextlib.suppress(OSError):
         make_dirs(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        # Owner only, as everything the tool leaves: the findings quote the live database
+        # (its tables, row counts) and the migrations' SQL.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # one a killed run with this pid left keeps its mode otherwise
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, ensure_ascii=False))
         os.replace(tmp, path)
         entries = sorted(path.parent.glob("*.json"), key=_mtime, reverse=True)
         for old in entries[KEEP:]:
