@@ -57,6 +57,11 @@ def register(
         "--to", required=True, metavar="TIME", help="ISO 8601 (UTC if no zone) or -2h, -30m, -1d"
     )
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    p.add_argument(
+        "--accept-edited-rollback",
+        action="store_true",
+        help="run rollback files edited since their migration was applied (audited)",
+    )
     p.set_defaults(handler=cmd_recover)
 
 
@@ -308,7 +313,8 @@ def cmd_recover(ctx: Context) -> int:
     when = parse_when(ctx.args.to)
     if native_recovery(backend.kind) is not None:
         return _recover_native(ctx, when)
-    plan = plan_recover(backend, ctx.target, mset, when, progress=_progress(ctx))
+    plan = plan_recover(backend, ctx.target, mset, when, progress=_progress(ctx),
+                        accept_edited_rollback=bool(ctx.args.accept_edited_rollback))  # fmt: skip
     if ctx.args.dry_run:
         if ctx.json:
             ctx.out_json(plan.as_json())

@@ -68,13 +68,13 @@ class ChecksumDrift(MalnuError):
 class RollbackEdited(MalnuError):
     """Rollback files changed since their migration was applied (engine/rollback_sums.py)."""
 
-    def __init__(self, files: list[str]) -> None:
+    def __init__(self, files: list[str], command: str = "rollback") -> None:
         super().__init__(
             "rollback files changed since their migration was applied: "
             + "; ".join(files)
             + "; nothing was run",
             hint="read what changed (git log -p on the file) and restore the one reviewed, or "
-            "run the edited file with `rollback --accept-edited-rollback` (audited)",
+            f"run the edited file with `{command} --accept-edited-rollback` (audited)",
         )
         self.files = files
 

@@ -95,22 +95,25 @@ def note_applied(
         run.extra[RUN_KEY] = got
 
 
-def check_under_lock(backend: Backend, plan: Plan, accepted: bool) -> None:
-    """Under the lock, before a rollback runs: its files as the plan read them are the ones
-    recorded at apply, else it is refused (:class:`RollbackEdited`, audited, nothing run); an
-    accepted edit is audited (``warning``) and runs."""
+def check_under_lock(
+    backend: Backend, plan: Plan, accepted: bool, *, command: str = "rollback", obj: str = ""
+) -> None:
+    """Under the lock, before a rollback runs (or a ``recover`` restores anything): its files
+    as the plan read them are the ones recorded at apply, else it is refused
+    (:class:`RollbackEdited`, audited under ``command``, nothing run); an accepted edit is
+    audited (``warning``) and runs."""
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.errors import RollbackEdited
 
     files = edited(backend, plan)
     if not files:
         return
-    first = plan.steps[0].filename
+    first = obj or plan.steps[0].filename
     said = "; ".join(files)
     if not accepted:
         backend.append_audit(
-            AuditEntry.now("rollback", first, "refused", f"edited rollback file(s): {said}"[:1000])
+            AuditEntry.now(command, first, "refused", f"edited rollback file(s): {said}"[:1000])
         )
-        raise RollbackEdited(list(files))
+        raise RollbackEdited(list(files), command)
     detail = f"edited rollback file(s) run as accepted (--accept-edited-rollback): {said}"
-    backend.append_audit(AuditEntry.now("rollback", first, "warning", detail[:1000]))
+    backend.append_audit(AuditEntry.now(command, first, "warning", detail[:1000]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -33,8 +33,9 @@ from malnu_tui.engine.backup.store import (
 )
 from malnu_tui.engine.clock import local_time_line, parse_iso, parse_when, refuse_future
 from malnu_tui.engine.config import Target
-from malnu_tui.engine.errors import ChecksumDrift, MalnuError
+from malnu_tui.engine.errors import ChecksumDrift, MalnuError, RollbackEdited
 from malnu_tui.engine.files import MigrationSet, normalise_version
+from malnu_tui.engine.plan import Plan, PlanStep
 from malnu_tui.engine.recover_state import read_half_done, started_row
 
 __all__ = [
@@ -76,6 +77,10 @@ class RecoverPlan:
     lost_seconds: float
     not_recovered: str
     notes: tuple[str, ...] = ()
+    # Rollback files edited since their migration was applied, run only as accepted
+    # (``recover --accept-edited-rollback``, engine/rollback_sums.py): re-checked under the lock.
+    edited_rollbacks: tuple[str, ...] = ()
+    accept_edited_rollback: bool = False
 
     def describe(self) -> list[str]:
         """The plan as plain sentences, for the CLI and the TUI."""
@@ -116,6 +121,7 @@ class RecoverPlan:
             "lost_seconds": round(self.lost_seconds, 3),
             "not_recovered": self.not_recovered,
             "notes": list(self.notes),
+            "edited_rollbacks": list(self.edited_rollbacks),
         }
 
 
@@ -218,6 +224,19 @@ def _base_after_restore(
     return report.manifest
 
 
+def _down_plan(mset: MigrationSet, filenames: tuple[str, ...]) -> Plan:
+    """The rollback steps of a recover, each with its rollback file's checksum as read now."""
+    files = mset.by_filename()
+    steps = []
+    for f in filenames:
+        m = files[f]
+        assert m.rollback is not None  # checked by plan_recover
+        statements = tuple(m.rollback.parts().statements)
+        steps.append(PlanStep(f, m.version, m.rollback.path, m.checksum, statements,
+                              rollback_checksum=m.rollback.checksum))  # fmt: skip
+    return Plan("down", tuple(steps))
+
+
 def plan_recover(
     backend: Backend,
     target: Target,
@@ -226,11 +245,14 @@ def plan_recover(
     *,
     now: datetime | None = None,
     progress: BackupProgressCallback | None = None,
+    accept_edited_rollback: bool = False,
 ) -> RecoverPlan:
     """Choose the newest verified backup at or before ``when`` and the migrations to replay.
 
     Candidates are re-verified (hash and engine check) newest first; a failing one is skipped
-    and named in the plan. Nothing is changed.
+    and named in the plan. A rollback file to run that was edited since its migration was
+    applied is refused here (:class:`RollbackEdited`), before anything is restored, unless
+    ``accept_edited_rollback``. Nothing is changed.
     """
     now = now or datetime.now(UTC)
     when = when.astimezone(UTC)
@@ -307,6 +329,13 @@ def plan_recover(
             "ran: restore the original files, or accept the edits with `malnu-tui repair` first"
         )
         raise drift
+    # A rollback file edited since its migration ran: refused now, not half-way (after the
+    # restore) as the rollback step's own check would.
+    from malnu_tui.engine.rollback_sums import edited
+
+    edits = edited(backend, _down_plan(mset, rollback)) if rollback else ()
+    if edits and not accept_edited_rollback:
+        raise RollbackEdited(list(edits), "recover")
     lost = (when - since).total_seconds()
     not_recovered = (
         f"data written by the application between {held} and "
@@ -318,6 +347,8 @@ def plan_recover(
         "audit times have one-second resolution: choose a time at least a second away from "
         "the change you want on either side"
     )
+    if edits:
+        notes.append("edited rollback file(s) accepted (audited): " + "; ".join(edits))
     half = read_half_done(backend)
     if half is not None:
         notes.append(
@@ -333,6 +364,8 @@ def plan_recover(
         lost_seconds=lost,
         not_recovered=not_recovered,
         notes=tuple(notes),
+        edited_rollbacks=edits,
+        accept_edited_rollback=accept_edited_rollback,
     )
 
 
@@ -399,11 +432,16 @@ def _recover_locked(
     plan: RecoverPlan,
     progress: BackupProgressCallback | None,
 ) -> RecoverResult:
-    from malnu_tui.engine.migrate import Plan, PlanStep, Progress, apply_plan
+    from malnu_tui.engine.migrate import Progress, apply_plan
+    from malnu_tui.engine.rollback_sums import check_under_lock
 
     emit = emitter(progress)
     started = time.perf_counter()
     steps_total = len(plan.rollback) + len(plan.reapply)
+    # Rollback files edited since planned (or since applied): refused before the pre-recover
+    # backup and the restore, under this lock, never half-way (audited as the recover's).
+    down = _down_plan(mset, plan.rollback)
+    check_under_lock(backend, down, plan.accept_edited_rollback, command="recover", obj=plan.to)
     restored = restore_backup(
         backend,
         target,
@@ -429,20 +467,9 @@ def _recover_locked(
         if restored.interrupted is not None:  # Ctrl-C or SIGTERM as the restore committed
             raise restored.interrupted
         if plan.rollback:
-            steps = []
-            for f in plan.rollback:
-                m = files[f]
-                assert m.rollback is not None  # checked by plan_recover
-                steps.append(
-                    PlanStep(
-                        f,
-                        m.version,
-                        m.rollback.path,
-                        m.checksum,
-                        tuple(m.rollback.parts().statements),
-                    )
-                )
-            done = apply_plan(backend, mset, Plan("down", tuple(steps)), progress=relay)
+            # Checked above, before the restore: not again half-way (rollback_checksum "").
+            undo = tuple(replace(s, rollback_checksum="") for s in down.steps)
+            done = apply_plan(backend, mset, Plan("down", undo), progress=relay)
             rolled = tuple(f for f, _ in done.done)
         if plan.reapply:
             steps = [
