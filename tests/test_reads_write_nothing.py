@@ -126,21 +126,31 @@ def test_a_sqlite_file_this_user_may_only_read(
     primary, copy, cfg, backup = _in_use(tmp_path, fresh_db, "sqlite", mdirs)
     folder = Path(primary.url.removeprefix("sqlite:///")).parent
     assert folder == Path(copy.url.removeprefix("sqlite:///")).parent
-    for p in folder.iterdir():
-        if p.is_file():
-            p.chmod(0o444)
-    folder.chmod(0o555)
-    before = _file_state(folder)
+    store = tmp_path / "store"  # one backup not verified yet, in a store it may only read
+    manifest = json.loads((store / f"{backup}.json").read_text())
+    (store / f"{backup}.json").write_text(json.dumps({**manifest, "verified_at": None}))
+    for where in (folder, store):
+        for p in where.iterdir():
+            if p.is_file():
+                p.chmod(0o444)
+        where.chmod(0o555)
+    before = {where: _file_state(where) for where in (folder, store)}
     try:
         # root drops the capabilities that let it ignore file modes
         results = _reads(cfg, backup, {}, (setpriv, "--bounding-set",
                                            "-dac_override,-dac_read_search"))  # fmt: skip
     finally:
         folder.chmod(0o755)
-    assert _file_state(folder) == before
+        store.chmod(0o700)
+    assert {where: _file_state(where) for where in (folder, store)} == before
     _reported_sensibly({c: r for c, r in results.items() if c != "doctor"})
     assert "may not write the file" in results["doctor"][1]  # its one finding: said, exit 1
     assert "read as it is, nothing created or upgraded" in results["verify"][1]
+    # "is good", and said that it could not be recorded: it was silent, and the backup stayed
+    # unverified for `check` and `recover`
+    said = results["backup verify {backup}"][1]
+    assert "the outcome could not be recorded in its manifest: Permission denied" in said, said
+    assert "still count this backup as not verified" in said
 
 
 def _pg_catalog(db: DbTarget) -> list[tuple[object, ...]]:

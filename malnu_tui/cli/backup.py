@@ -180,6 +180,12 @@ def cmd_verify(ctx: Context) -> int:
     else:
         for c in report.checks:
             ctx.out(f"{'✔ ok  ' if c.ok else '✘ FAIL'}  {c.name}: {c.detail}")
+    if report.unrecorded:
+        was = "verified" if report.manifest.verified_at else "not verified"
+        ctx.message(
+            f"warning: the outcome could not be recorded in its manifest: {report.unrecorded}; "
+            f"`check` and `recover` still count this backup as {was}"
+        )
     if report.ok:
         ctx.message(f"backup {report.backup_id} is good")
         return 0

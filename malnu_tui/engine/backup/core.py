@@ -212,6 +212,8 @@ class VerifyReport:
     deep: bool
     checks: tuple[VerifyCheck, ...]
     manifest: BackupManifest
+    unrecorded: str = ""  # why the outcome could not be written to the manifest (a store
+    # this user may only read): `check` and `recover` go by what the manifest still says
 
     @property
     def problems(self) -> list[str]:
@@ -279,7 +281,8 @@ def verify_backup(
         manifest,
         details={**dict(manifest.details), "verify_duration_ms": took, "verify_deep": str(deep)},
     )
-    with contextlib.suppress(OSError):
+    unrecorded = ""
+    try:
         if ok:
             manifest = mark_verified(directory, manifest)
         elif manifest.verified_at is not None:
@@ -289,8 +292,10 @@ def verify_backup(
                 details={**dict(manifest.details), "verify_failed_at": utc_iso()},
             )
             save_manifest(directory, manifest)
+    except OSError as exc:
+        unrecorded = f"{exc.strerror or exc} ({exc.filename or directory})"
     emit(BackupProgress("done", 0, 0, "verified" if ok else "verification failed"))
-    return VerifyReport(manifest.id, ok, deep, tuple(checks), manifest)
+    return VerifyReport(manifest.id, ok, deep, tuple(checks), manifest, unrecorded)
 
 
 @dataclass(frozen=True)

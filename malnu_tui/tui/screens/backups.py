@@ -253,6 +253,11 @@ class BackupBrowser(Screen[None]):
                 f"backup {report.backup_id} failed verification: " + "; ".join(report.problems),
                 "never restore it; choose an older backup",
             )
+        if report.unrecorded:  # a store this user may only read
+            self.notify(
+                f"the outcome could not be recorded in its manifest: {report.unrecorded}",
+                severity="warning", timeout=8, markup=False,
+            )  # fmt: skip
         self.action_reload()
 
     @on(BackupDeleted)
