@@ -206,8 +206,16 @@ def preflight_repair(
     from malnu_tui.engine.status import select_repair
 
     report = status(backend, mset, target.name)
-    rows, errors = select_repair(report, mset, filenames)
+    rows, errors = select_repair(report, mset, filenames, backend)
     problems: list[Problem] = [BadRequest(e) for e in errors]
+    problems += [
+        Notice(
+            f"rollback file edited since its migration was applied: {e.describe()}: "
+            "recorded as it is now (then `rollback` runs it)"
+        )
+        for m in rows
+        if (e := m.rollback_edited) is not None
+    ]
     return Preflight(
         "repair",
         target.name,
