@@ -86,3 +86,28 @@ def test_status_verify_and_check_show_an_edited_rollback_file_and_repair_accepts
     res = db.cli(mdirs, "rollback", "--yes", "--no-backup")
     assert res.code == 0, res.err
     assert _items(db, mdirs)[KELAS]["state"] == "pending"
+
+
+def test_a_rollback_dry_run_names_the_edited_file_with_both_checksums(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """`rollback --dry-run` printed the edited file's SQL as if it were the one reviewed (the
+    checksums only in a note on stderr, cut to 12 digits): its SQL, kept for review, and its
+    --json now say it was edited, with both full checksums."""
+    db = db_target
+    rb_name = _applied(db, mdirs)
+    res = db.cli(mdirs, "rollback", "--dry-run")
+    assert res.code == 0 and "EDITED" not in res.out, (res.out, res.err)
+    (mdirs.rollback / rb_name).write_text(EDITED, encoding="utf-8")
+    edit = _items(db, mdirs)[KELAS]["rollback_edited"]
+    assert isinstance(edit, dict)
+    res = db.cli(mdirs, "rollback", "--dry-run", "--accept-edited-rollback")
+    assert res.code == 0, res.err
+    assert (
+        f"-- down: {rb_name}\n-- EDITED since {KELAS} was applied: sha256 {edit['checksum']}, "
+        f"recorded {edit['recorded_checksum']}\n"
+    ) in res.out, res.out
+    res = db.cli(mdirs, "rollback", "--dry-run", "--accept-edited-rollback", "--json")
+    assert res.code == 0, res.err
+    (step,) = json.loads(res.out)["steps"]
+    assert step["rollback_edited"] == edit, step

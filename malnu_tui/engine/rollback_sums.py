@@ -31,6 +31,7 @@ __all__ = [
     "at_apply",
     "check_under_lock",
     "edited",
+    "edits",
     "note_applied",
     "recorded",
 ]
@@ -110,19 +111,23 @@ def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str,
     return found
 
 
+def edits(backend: Backend, plan: Plan) -> dict[str, RollbackEdit]:
+    """``{migration: RollbackEdit}`` of the steps of a rollback ``plan`` whose rollback file,
+    as the plan read it, is not the one recorded when its migration was applied."""
+    steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
+    then = recorded(backend, (s.filename for s in steps))
+    return {
+        s.filename: RollbackEdit(s.filename, s.file.name, s.rollback_checksum, *then[s.filename])
+        for s in steps
+        if s.filename in then and then[s.filename][1] != s.rollback_checksum
+    }
+
+
 def edited(backend: Backend, plan: Plan) -> tuple[str, ...]:
     """Each step of a rollback ``plan`` whose rollback file, as the plan read it, is not the
     one recorded when its migration was applied: ``"<file> (sha256 <new>…; recorded <old>…
     when <migration> was applied)"``."""
-    steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
-    then = recorded(backend, (s.filename for s in steps))
-    out: list[str] = []
-    for s in steps:
-        was = then.get(s.filename)
-        if was is not None and was[1] != s.rollback_checksum:
-            edit = RollbackEdit(s.filename, s.file.name, s.rollback_checksum, was[0], was[1])
-            out.append(edit.describe())
-    return tuple(out)
+    return tuple(e.describe() for e in edits(backend, plan).values())
 
 
 def note_applied(
