@@ -83,9 +83,10 @@ def cmd_status(ctx: Context) -> int:
     # From engine.status itself: engine.migrate would load the planning and applying modules,
     # which a cron's `status --json` never uses (start-up).
     from malnu_tui.engine.status import STATE_SYMBOLS, status
+    from malnu_tui.engine.status import mark_rollback_edits as mark
 
     backend, mset = ctx.viewer(), ctx.migration_set()
-    report = status(backend, mset, ctx.target.name)
+    report = mark(backend, status(backend, mset, ctx.target.name), mset)
     wrangler = _wrangler_rows(ctx)
     if ctx.json:
         data = report.as_json()
@@ -102,7 +103,7 @@ def cmd_status(ctx: Context) -> int:
             f"{STATE_SYMBOLS[m.state]} {m.state.value}",
             m.executed_at or "",
             "" if m.execution_time_ms is None else f"{m.execution_time_ms} ms",
-            "yes" if m.rollback_file else "NO",
+            ("≠ edited" if m.rollback_edited else "yes") if m.rollback_file else "NO",
         )
         for m in report.migrations
     ]
@@ -115,6 +116,12 @@ def cmd_status(ctx: Context) -> int:
     ctx.message(report.summary())
     for w in report.warnings:
         ctx.message(f"warning: {w}")
+    for m in report.migrations:
+        if m.rollback_edited:
+            ctx.message(
+                f"warning: rollback file changed since its migration was applied: "
+                f"{m.rollback_edited.describe()}; `rollback` refuses it"
+            )
     for m in report.migrations:
         if m.error_message:
             ctx.message(f"failed: {m.filename}: {m.error_message}")
@@ -424,10 +431,22 @@ def cmd_verify(ctx: Context) -> int:
             ctx.out(f"missing  {m.filename}  (applied, but the file is gone)")
         for m in result.failed:
             ctx.message(f"failed   {m.filename}: {m.error_message}")
+        for m in result.rollback_edited:
+            e = m.rollback_edited
+            assert e is not None
+            ctx.out(
+                f"edited   {e.rollback_file}  recorded {e.recorded_checksum}  file "
+                f"{e.checksum}  (the rollback of {m.filename}, edited since it was applied)"
+            )
     if result.ok:
         ctx.message(f"ok: {result.checked} applied file(s) match their checksums")
         return 0
-    ctx.message(f"{len(result.drifted)} drifted, {len(result.missing)} missing")
+    ctx.message(result.problems())
+    if result.rollback_edited:
+        ctx.message(
+            "hint: restore the rollback file reviewed with its migration, or accept the "
+            "edit with `malnu-tui repair` (audited); `rollback` refuses it until then"
+        )
     return 1
 
 
@@ -449,6 +468,8 @@ def cmd_repair(ctx: Context) -> int:
                 f"  {m.filename}: its file is gone: its row is removed (it would run "
                 "again if the file came back)"
             )
+            continue
+        if m.state.value == "applied":  # only its rollback file was edited: a note above
             continue
         ctx.message(f"  {m.filename}: {m.recorded_checksum} → {m.checksum}")
         if m.recorded_filename:

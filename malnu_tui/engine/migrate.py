@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from malnu_tui.engine import rollback_sums
 from malnu_tui.engine.apply import (
     ApplyResult,
     MigrationFailed,
@@ -149,8 +150,6 @@ def apply_plan(
     migration was applied is refused unless ``accept_edited_rollback`` (rollback_sums.py).
     Stops at the first failure and raises :class:`MigrationFailed`. The whole run is one row
     of the run log (engine/monitor/runlog.py), with an ``up``'s rollback files' checksums."""
-    from malnu_tui.engine import rollback_sums
-
     span = [s.version for s in plan.steps]
     obj = f"{span[0]}..{span[-1]}" if len(span) > 1 else (span[0] if span else "nothing")
     sums = rollback_sums.at_apply(mset, plan.steps) if plan.direction == "up" else {}
@@ -435,11 +434,12 @@ def repair(backend: Backend, mset: MigrationSet, filenames: list[str] | None = N
         tracking = backend.fetch_records()
         report = report_from_records(backend, mset, tracking, None)
         records = {r.filename: r for r in tracking}
-        rows, errors = select_repair(report, mset, filenames)
+        rows, errors = select_repair(report, mset, filenames, backend)
         if errors:
             raise ConfigError(errors[0])
         chosen = [m.filename for m in rows]
-        for m in rows:
+        rollback_sums.accept_edits(backend, run, rows)  # its rollback file edited since applied
+        for m in (m for m in rows if m.state is not MigrationState.APPLIED):
             f = m.filename
             if m.state is MigrationState.MISSING:
                 detail = f"forgot {f}: applied, its file is gone; {before_image(records[f])}"

@@ -56,6 +56,7 @@ from malnu_tui.engine.status import (
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.rollback_sums import RollbackEdit
 
 __all__ = [
     "AppliedByWrangler",
@@ -97,6 +98,7 @@ class PlanStep:
     statements: tuple[Statement, ...]
     notes: tuple[str, ...] = ()
     rollback_checksum: str = ""  # a rollback step's: its file as the plan read it
+    rollback_edited: RollbackEdit | None = None  # that file edited since it was applied
 
     def sql(self) -> str:
         return "".join(f"{st.text};\n" for st in self.statements)
@@ -123,7 +125,10 @@ class Plan:
         """The exact SQL that would run, file by file (for --dry-run and previews)."""
         chunks = []
         for s in self.steps:
-            chunks.append(f"-- {self.direction}: {s.file.name}\n{s.sql()}")
+            e = s.rollback_edited
+            was = f"\n-- EDITED since {e.migration} was applied: sha256 {e.checksum}, recorded " \
+                f"{e.recorded_checksum}" if e else ""  # fmt: skip
+            chunks.append(f"-- {self.direction}: {s.file.name}{was}\n{s.sql()}")
         return "\n".join(chunks)
 
     def as_json(self) -> dict[str, object]:
@@ -136,6 +141,7 @@ class Plan:
                     "version": s.version,
                     "file": str(s.file),
                     "notes": list(s.notes),
+                    "rollback_edited": s.rollback_edited and s.rollback_edited.as_json(),
                     "statements": [{"line": st.line, "sql": st.text} for st in s.statements],
                 }
                 for s in self.steps

@@ -192,13 +192,17 @@ def preflight_rollback(
     """``rollback`` / the rollback wizard: what :func:`select_rollback` picks, newest first,
     with every problem (lock, drift in range vs elsewhere, rollback files edited since their
     migration was applied, translation)."""
-    from malnu_tui.engine.rollback_sums import edited
+    from malnu_tui.engine.rollback_sums import edits
 
     report = status(backend, mset, target.name)
     plan, problems, rows = plan_rollback_from(report, mset, RollbackSelection(steps, to))
     problems += _half_done_recover(backend, report, "rollback")
-    if plan is not None and (files := edited(backend, plan)):
+    if plan is not None and (found := edits(backend, plan)):
+        files = tuple(e.describe() for e in found.values())
         problems.append(EditedRollback(files, accepted=accept_edited_rollback))
+        # The preview and --dry-run's SQL name it with both checksums (plan.sql_text).
+        marked = (dataclasses.replace(s, rollback_edited=found.get(s.filename)) for s in plan.steps)
+        plan = dataclasses.replace(plan, steps=tuple(marked))
     if plan is not None:
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
@@ -224,8 +228,16 @@ def preflight_repair(
     from malnu_tui.engine.status import select_repair
 
     report = status(backend, mset, target.name)
-    rows, errors = select_repair(report, mset, filenames)
+    rows, errors = select_repair(report, mset, filenames, backend)
     problems: list[Problem] = [BadRequest(e) for e in errors]
+    problems += [
+        Notice(
+            f"rollback file edited since its migration was applied: {e.describe()}: "
+            "recorded as it is now (then `rollback` runs it)"
+        )
+        for m in rows
+        if (e := m.rollback_edited) is not None
+    ]
     return Preflight(
         "repair",
         target.name,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
@@ -21,11 +22,53 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.monitor.runlog import RunRecorder
     from malnu_tui.engine.plan import Plan, PlanStep
+    from malnu_tui.engine.status import MigrationStatus
 
-__all__ = ["RUN_KEY", "at_apply", "check_under_lock", "edited", "note_applied", "recorded"]
+__all__ = [
+    "RUN_KEY",
+    "RollbackEdit",
+    "accept_edits",
+    "at_apply",
+    "check_under_lock",
+    "edited",
+    "edits",
+    "note_applied",
+    "recorded",
+]
 
 RUN_KEY = "rollbacks"  # in an apply's run row: {migration filename: "rollback file sha256"}
 _RUN_ROWS = 5000  # the newest run rows read back (an apply's is one row per run)
+
+
+@dataclass(frozen=True)
+class RollbackEdit:
+    """An applied migration's rollback file changed since the migration was applied (its
+    checksum recorded then); ``rollback`` refuses to run it."""
+
+    migration: str
+    rollback_file: str  # as it is named now
+    checksum: str  # of the file now
+    recorded_rollback_file: str
+    recorded_checksum: str
+
+    def describe(self) -> str:
+        renamed = (
+            f", then named {self.recorded_rollback_file}"
+            if self.recorded_rollback_file != self.rollback_file
+            else ""
+        )
+        return (
+            f"{self.rollback_file} (sha256 {self.checksum[:12]}…; recorded "
+            f"{self.recorded_checksum[:12]}… when {self.migration} was applied{renamed})"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "rollback_file": self.rollback_file,
+            "checksum": self.checksum,
+            "recorded_rollback_file": self.recorded_rollback_file,
+            "recorded_checksum": self.recorded_checksum,
+        }
 
 
 def at_apply(mset: MigrationSet, steps: Iterable[PlanStep]) -> dict[str, str]:
@@ -56,7 +99,7 @@ def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str,
             continue
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             data = json.loads(row.detail)
-            if data.get("op") != "apply":
+            if data.get("op") not in ("apply", "repair"):  # repair: an edit accepted
                 continue
             sums: Mapping[str, str] = data.get(RUN_KEY) or {}
             for name, value in sums.items():
@@ -68,22 +111,23 @@ def recorded(backend: Backend, filenames: Iterable[str]) -> dict[str, tuple[str,
     return found
 
 
+def edits(backend: Backend, plan: Plan) -> dict[str, RollbackEdit]:
+    """``{migration: RollbackEdit}`` of the steps of a rollback ``plan`` whose rollback file,
+    as the plan read it, is not the one recorded when its migration was applied."""
+    steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
+    then = recorded(backend, (s.filename for s in steps))
+    return {
+        s.filename: RollbackEdit(s.filename, s.file.name, s.rollback_checksum, *then[s.filename])
+        for s in steps
+        if s.filename in then and then[s.filename][1] != s.rollback_checksum
+    }
+
+
 def edited(backend: Backend, plan: Plan) -> tuple[str, ...]:
     """Each step of a rollback ``plan`` whose rollback file, as the plan read it, is not the
     one recorded when its migration was applied: ``"<file> (sha256 <new>…; recorded <old>…
     when <migration> was applied)"``."""
-    steps: Sequence[PlanStep] = [s for s in plan.steps if s.rollback_checksum]
-    then = recorded(backend, (s.filename for s in steps))
-    out: list[str] = []
-    for s in steps:
-        was = then.get(s.filename)
-        if was is not None and was[1] != s.rollback_checksum:
-            renamed = f", then named {was[0]}" if was[0] != s.file.name else ""
-            out.append(
-                f"{s.file.name} (sha256 {s.rollback_checksum[:12]}…; recorded "
-                f"{was[1][:12]}… when {s.filename} was applied{renamed})"
-            )
-    return tuple(out)
+    return tuple(e.describe() for e in edits(backend, plan).values())
 
 
 def note_applied(
@@ -117,3 +161,25 @@ def check_under_lock(
         raise RollbackEdited(list(files), command)
     detail = f"edited rollback file(s) run as accepted (--accept-edited-rollback): {said}"
     backend.append_audit(AuditEntry.now(command, first, "warning", detail[:1000]))
+
+
+def accept_edits(backend: Backend, run: RunRecorder, rows: Iterable[MigrationStatus]) -> None:
+    """``repair``: record the rollback files of ``rows`` edited since their migration was
+    applied as they are now (in the repair's run row, which :func:`recorded` reads like an
+    apply's), each audited with both checksums."""
+    from malnu_tui.engine.backends.base import AuditEntry
+
+    got: dict[str, str] = {}
+    for m in rows:
+        e = m.rollback_edited
+        if e is None:
+            continue
+        got[m.filename] = f"{e.rollback_file} {e.checksum}"
+        detail = f"rollback file of {m.filename}: checksum {e.recorded_checksum} → {e.checksum}" + (
+            f" (was {e.recorded_rollback_file})"
+            if e.recorded_rollback_file != e.rollback_file
+            else ""
+        )
+        backend.append_audit(AuditEntry.now("repair", e.rollback_file, "ok", detail))
+    if got:
+        run.extra[RUN_KEY] = got

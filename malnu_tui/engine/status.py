@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from malnu_tui.engine.backends.base import Backend, TrackingRecord
-from malnu_tui.engine.errors import ConfigError, LockHolder, MigrationFileError
+from malnu_tui.engine.errors import ConfigError, LockHolder, MalnuError, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
+from malnu_tui.engine.rollback_sums import RollbackEdit, recorded
 
 __all__ = [
     "DONE_STATES",
@@ -21,6 +22,7 @@ __all__ = [
     "StatusReport",
     "VerifyResult",
     "applied_newest_first",
+    "mark_rollback_edits",
     "report_from_records",
     "row_named",
     "select_repair",
@@ -73,6 +75,9 @@ class MigrationStatus:
     # The tracking row's filename when it is not the file's: the file was renamed after it
     # ran (same version), so it is DRIFTED, and `repair` records the new name.
     recorded_filename: str | None = None
+    # Its rollback file edited since it was applied (read by `status` and `verify` only:
+    # :func:`mark_rollback_edits`); None when unchanged or nothing was recorded.
+    rollback_edited: RollbackEdit | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -89,6 +94,7 @@ class MigrationStatus:
             "description": self.description,
             "author": self.author,
             "recorded_filename": self.recorded_filename,
+            "rollback_edited": self.rollback_edited and self.rollback_edited.as_json(),
         }
 
 
@@ -387,14 +393,25 @@ def select_rollback(
 
 
 def select_repair(
-    report: StatusReport, mset: MigrationSet, filenames: Sequence[str] | None = None
+    report: StatusReport,
+    mset: MigrationSet,
+    filenames: Sequence[str] | None = None,
+    backend: Backend | None = None,
 ) -> tuple[list[MigrationStatus], list[str]]:
     """What ``repair`` accepts, and why a named file cannot be: by default every drifted
     file (its checksum, or its new name, recorded); a file named on the command line must be
     drifted, or be a *missing* row (applied, its file gone: archived, or a row the template's
     own INSERT recorded under its placeholder name), whose row is then forgotten. Such a
     row used to stay for good (`verify` exit 1, `check` CRITICAL) unless deleted by hand."""
-    drifted = {m.filename: m for m in report.migrations if m.state is MigrationState.DRIFTED}
+    # With ``backend``: an applied file whose rollback file was edited since it was applied
+    # too (:func:`mark_rollback_edits`), that file's checksum then recorded anew.
+    if backend is not None:
+        report = mark_rollback_edits(backend, report, mset)
+    drifted = {
+        m.filename: m
+        for m in report.migrations
+        if m.state is MigrationState.DRIFTED or m.rollback_edited is not None
+    }
     if not filenames:
         return list(drifted.values()), []
     missing = [m for m in report.migrations if m.state is MigrationState.MISSING]
@@ -433,10 +450,17 @@ class VerifyResult:
     missing: tuple[MigrationStatus, ...]
     failed: tuple[MigrationStatus, ...]
     checked: int
+    rollback_edited: tuple[MigrationStatus, ...] = ()  # their rollback file changed since
 
     @property
     def ok(self) -> bool:
-        return not self.drifted and not self.missing
+        return not self.drifted and not self.missing and not self.rollback_edited
+
+    def problems(self) -> str:
+        text = f"{len(self.drifted)} drifted, {len(self.missing)} missing"
+        if self.rollback_edited:
+            text += f", {len(self.rollback_edited)} rollback file(s) edited since applied"
+        return text
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -445,21 +469,56 @@ class VerifyResult:
             "drifted": [m.as_json() for m in self.drifted],
             "missing": [m.as_json() for m in self.missing],
             "failed": [m.as_json() for m in self.failed],
+            "rollback_edited": [m.as_json() for m in self.rollback_edited],
         }
 
 
+def mark_rollback_edits(backend: Backend, report: StatusReport, mset: MigrationSet) -> StatusReport:
+    """``report`` with ``rollback_edited`` set on each applied migration whose rollback file
+    is not the one recorded when it was applied (``status``, ``verify``: the operator sees it
+    before choosing to roll back). Reads the rollback files of the applied migrations."""
+    by_name = mset.by_filename()
+    files = {
+        m.filename: rb
+        for m in report.migrations
+        if m.state in DONE_STATES
+        and (mig := by_name.get(m.filename)) is not None
+        and (rb := mig.rollback) is not None
+    }
+    then = recorded(backend, files)
+    edits: dict[str, RollbackEdit] = {}
+    for name, (was_file, was_sum) in then.items():
+        try:
+            now = files[name].checksum
+        except (MalnuError, OSError):
+            continue  # unreadable: said where a rollback reads it
+        if now != was_sum:
+            edits[name] = RollbackEdit(name, files[name].filename, now, was_file, was_sum)
+    if not edits:
+        return report
+    rows = tuple(
+        dataclasses.replace(m, rollback_edited=edits[m.filename]) if m.filename in edits else m
+        for m in report.migrations
+    )
+    return dataclasses.replace(report, migrations=rows)
+
+
 def verify(backend: Backend, mset: MigrationSet) -> VerifyResult:
-    """Compare the checksum of every applied file with its tracking row (a run in the log)."""
+    """Compare the checksum of every applied file with its tracking row, and of its rollback
+    file with the one recorded when it was applied (a run in the log)."""
     from malnu_tui.engine.monitor.runlog import record_run
 
     with record_run(backend, "verify", "checksums") as run:
-        result = verify_report(status(backend, mset))
+        report = mark_rollback_edits(backend, status(backend, mset), mset)
+        result = verify_report(report)
+        edited = tuple(m for m in report.migrations if m.rollback_edited is not None)
+        result = dataclasses.replace(result, rollback_edited=edited)
         run.count("checked", result.checked)
         run.count("drifted", len(result.drifted))
         run.count("missing", len(result.missing))
+        run.count("rollback_edited", len(edited))
         if not result.ok:
-            problems = f"{len(result.drifted)} drifted, {len(result.missing)} missing"
-            run.set_outcome("failed", problems)
+            run.set_outcome("failed", result.problems())
     return result
 
 

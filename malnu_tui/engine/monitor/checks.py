@@ -155,6 +155,12 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
         elif check == "lock_lease" and " held by a process gone " in group[0].message:
             # its lease may still run: "past its lease" was untrue (the detail line was right)
             out.append("migration lock held by a process that is gone")
+        elif check == "drift" and any(p.severity is Severity.WARNING for p in group):
+            edited = sum(1 for p in group if p.severity is Severity.WARNING)
+            changed = [_PHRASES["drift"](n - edited)] if n > edited else []
+            out.append(
+                "; ".join([*changed, f"{_plural(edited, 'rollback file')} edited since applied"])
+            )
         elif check == "missing_files" and group[0].obj == _FILES:
             # The migration files cannot be read (a bad file name, an unreadable directory):
             # that, not a count of applied migrations without their files.
@@ -387,6 +393,9 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                 f"renamed (recorded as {m.recorded_filename})" if m.recorded_filename else "changed"
             )
             add("drift", Severity.CRITICAL, f"{m.filename} {what} since it ran", None, m.filename)
+        if (rb := m.rollback_edited) is not None:  # `rollback` refuses it (WARNING: not broken)
+            add("drift", Severity.WARNING, f"rollback file {rb.describe()}: `rollback` refuses it",
+                None, rb.rollback_file)  # fmt: skip
         elif m.state is MigrationState.MISSING:
             add("missing_files", Severity.CRITICAL, f"{m.filename} applied but its file is gone",
                 None, m.filename)  # fmt: skip

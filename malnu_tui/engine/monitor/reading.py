@@ -82,7 +82,7 @@ def check_target(
     from malnu_tui.engine.config import open_backend
     from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
-    from malnu_tui.engine.status import status
+    from malnu_tui.engine.status import mark_rollback_edits, status
     from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()
@@ -102,7 +102,8 @@ def check_target(
         if report is None:
             try:
                 mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
-                report = status(backend, mset, target.name)
+                # (With its rollback files edited since applied: a WARNING under drift.)
+                report = mark_rollback_edits(backend, status(backend, mset, target.name), mset)
             except MalnuError as exc:
                 if not isinstance(exc, MigrationFileError):
                     raise
