@@ -729,6 +729,21 @@ def test_a_data_migration_row_level_security_narrows_is_refused_before_the_lock_
     asked = run_inproc("--database", url, *dirs, "rollback")  # said before it asks
     assert asked.code == 2 and "reads or writes table public.siswa" in asked.err, asked.err
     assert "without confirmation" not in asked.err
+    # The console's rollback and apply wizards show the preflight's problems as described:
+    # with the way out.
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    backend = open_url(url)
+    try:
+        target = Target("t", url, tmp_path / "m", tmp_path / "r", tmp_path / "backups")
+        pf = preflight_rollback(backend, target, discover(tmp_path / "m", tmp_path / "r"))
+    finally:
+        backend.close()
+    (said,) = [p.describe() for p in pf.blocking]
+    assert "reads or writes table public.siswa" in said and f"ALTER ROLE {role} BYPASSRLS;" in said
 
 
 def test_a_table_owner_under_force_row_level_security_is_refused_then_lifts_it_in_the_file(
