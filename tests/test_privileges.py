@@ -880,6 +880,7 @@ def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups
         "target at the primary" in out
     )
     assert "writable WARNING" in out and "reach OK" in out
+    assert out.splitlines()[0].endswith(": read-only: writes will fail | failed=0;;1 slow=0;1;")
     with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
     try:
@@ -955,6 +956,7 @@ def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert res.code == 1, res.out
+    assert ": read-only: writes will fail (database, store) |" in res.out.splitlines()[0]
     assert (
         "writable: the database is on a file system mounted read-only: it takes no writes "
         f"(up, rollback, restore, import, a sync into it, the audit rows of backups); the file "
