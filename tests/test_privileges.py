@@ -789,6 +789,21 @@ def test_a_data_migration_row_level_security_narrows_is_refused_before_the_lock_
     asked = run_inproc("--database", url, *dirs, "rollback")  # said before it asks
     assert asked.code == 2 and "reads or writes table public.siswa" in asked.err, asked.err
     assert "without confirmation" not in asked.err
+    # The console's rollback and apply wizards show the preflight's problems as described:
+    # with the way out.
+    from malnu_tui.engine.backends.postgresql import open_url
+    from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    backend = open_url(url)
+    try:
+        target = Target("t", url, tmp_path / "m", tmp_path / "r", tmp_path / "backups")
+        pf = preflight_rollback(backend, target, discover(tmp_path / "m", tmp_path / "r"))
+    finally:
+        backend.close()
+    (said,) = [p.describe() for p in pf.blocking]
+    assert "reads or writes table public.siswa" in said and f"ALTER ROLE {role} BYPASSRLS;" in said
 
 
 def test_a_table_owner_under_force_row_level_security_is_refused_then_lifts_it_in_the_file(
@@ -925,6 +940,7 @@ def test_check_warns_that_a_database_taking_no_writes_will_refuse_up_and_backups
         "target at the primary" in out
     )
     assert "writable WARNING" in out and "reach OK" in out
+    assert out.splitlines()[0].endswith(": read-only: writes will fail | failed=0;;1 slow=0;1;")
     with psycopg.connect(pg_cluster.superuser_url, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on')
     try:
@@ -1000,6 +1016,7 @@ def test_check_warns_of_a_database_and_a_backup_store_on_a_file_system_gone_read
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert res.code == 1, res.out
+    assert ": read-only: writes will fail (database, store) |" in res.out.splitlines()[0]
     assert (
         "writable: the database is on a file system mounted read-only: it takes no writes "
         f"(up, rollback, restore, import, a sync into it, the audit rows of backups); the file "

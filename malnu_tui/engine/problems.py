@@ -212,7 +212,11 @@ class RecoverStoppedHalfWay(_Blocking):
 @dataclass(frozen=True)
 class RowSecurity(_Blocking):
     """A step reads or writes a table whose row level security policies narrow what the
-    tool's role sees (backends/pg_rowsec.py): it would touch only some of the rows."""
+    tool's role sees (backends/pg_rowsec.py): it would touch only some of the rows. Said
+    with its way out (the console's plan step shows ``describe()`` alone)."""
+
+    def describe(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
 
     def error(self) -> MalnuError:
         from malnu_tui.engine.errors import NotPermitted

@@ -4,8 +4,10 @@ SECURITY, and no BYPASSRLS) touched only the rows the policy showed it, and was 
 applied: the other students kept the old value, and nothing said so. A migration's
 transaction therefore runs with ``row_security = off`` (:data:`EVERY_ROW`, as pg_dump and the
 tool's sync and import run): PostgreSQL raises instead of filtering. A statement that would be
-refused is said before the lock and the safety backup (:func:`refuse_narrowed`), exit 2, with
-the way out."""
+refused is said by the preflight and again before the lock and the safety backup
+(:func:`narrowed_refusal`), exit 2, with the way out. The tool's own tables under a policy
+that hides rows from its role are refused when they are opened
+(:func:`refuse_narrowed_tool_tables`)."""
 
 from __future__ import annotations
 

@@ -179,6 +179,7 @@ def _plural(n: int, word: str) -> str:
 
 
 _PHRASES: dict[str, Callable[[int], str]] = {
+    "writable": lambda n: "read-only: writes will fail" + ("" if n == 1 else " (database, store)"),
     "slow_migrations": lambda n: f"{_plural(n, 'slow migration')} in the last 24 h",
     "drift": lambda n: f"{_plural(n, 'applied file')} changed since it ran",
     "missing_files": lambda n: f"{_plural(n, 'applied migration')} without its file",
