@@ -601,3 +601,27 @@ def test_a_locked_sqlite_source_is_said_as_only_read(tmp_path: Path) -> None:
     said = str(caught.value)
     assert "as it was opened to be read (it is only read)" in said and "WAL" not in said, said
     assert caught.value.exit_code == 3
+
+
+def test_a_row_over_a_d1_statement_is_imported_from_a_table(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """``import --from`` into D1 writes through the CSV import's D1 writer: a photo kept as a
+    data: URL (600 KB) in a legacy table was a rejected row ("too large for D1"), though D1
+    keeps a row up to 2 MB; it is written alone with its text bound, as the sync writes it."""
+    d1 = fresh_db("d1")
+    path = tmp_path / "legacy.db"
+    photo = "data:image/png;base64," + "QUJD" * 150_000
+    _sqlite(path, "CREATE TABLE foto (id INTEGER PRIMARY KEY, url TEXT, n INTEGER)")
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.executemany(
+            "INSERT INTO foto VALUES (?, ?, ?)", [(1, "kecil", 2**53 + 1), (2, photo, 7)]
+        )
+    conn.close()
+    target = ImportTarget("d1", d1.url, tmp_path)
+    target.execute("CREATE TABLE foto (id INTEGER PRIMARY KEY, url TEXT, n INTEGER)")
+    report = _import(tmp_path, d1.url, f"sqlite:///{path}:foto", "foto")
+    assert (report["inserted"], report["rejected"]) == (2, 0), report
+    got = target.rows("SELECT id, length(url), substr(url, 1, 22) FROM foto ORDER BY id")
+    assert got == [(1, 5, "kecil"), (2, len(photo), "data:image/png;base64,")]

@@ -2,9 +2,10 @@
 
 D1 has no session, so no transaction can span requests. Rows go to a staging table keyed by
 their source line (``INSERT OR IGNORE``: a retried request whose first delivery landed adds
-nothing), each statement under 100 KB with its values inlined (no bound parameters, so D1's
-limit of 100 per query is never near). Rows the table would refuse are found before the promote
-by probe batches that end in a statement certain to fail (D1 rolls each probe back whole).
+nothing), each statement under 100 KB with its values inlined; a row larger than that goes
+alone with its largest texts bound (D1 keeps a row up to 2 MB), as the sync writes it. Rows
+the table would refuse are found before the promote by probe batches that end in a statement
+certain to fail (D1 rolls each probe back whole).
 The promote is ONE batch: a guard that the table was not written meanwhile, the INSERT …
 SELECT, a guard that the counts are the ones predicted, the audit row, and the DROP of the
 staging table; a re-sent promote finds no staging table and changes nothing. A killed import
@@ -19,14 +20,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
-from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident, sql_literal
+from malnu_tui.engine.backends.d1.client import BatchStatement
+from malnu_tui.engine.backends.sqlite_sql import bind_literals, quote_ident
 from malnu_tui.engine.data.errors import ImportCheckFailed
 from malnu_tui.engine.data.rows import Rejection, Row, RowBatch
 from malnu_tui.engine.data.spec import WriteOutcome, WriteSpec, constraint_column
 from malnu_tui.engine.data.sqlwrite import (
     D1_MAX_COLUMNS,
     D1_STATEMENT_BYTES,
-    RowTooLarge,
+    RowRefused,
+    d1_bound_row,
     d1_requests,
     d1_statements,
     sql_tuple,
@@ -43,44 +46,49 @@ GUARD = "malnu import guard"
 
 def _values_statements(
     head: str,
-    rows: list[tuple[Row, str]],
+    rows: Sequence[Row],
     columns: Sequence[str],
     tail: str = "",
     *,
-    width: int | None = None,
-) -> tuple[list[str], list[Rejection]]:
-    """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail);
-    ``rows`` are (row, tuple text). A row too large for any statement is a rejected row (an
-    essay pasted into a cell), taken out of ``rows``: the rest of the file goes on."""
+    line: bool = False,
+) -> tuple[list[BatchStatement], list[Rejection]]:
+    """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail),
+    each row's values preceded by its source line when ``line``. A row too large for that
+    (an essay pasted into a cell, a photo as a data: URL) goes alone with its texts bound, as
+    the sync writes it (D1 keeps a row up to 2 MB); one D1 cannot hold at all is a rejected
+    row, taken out: the rest of the file goes on."""
+    lead = 1 if line else 0
+    values = [(r.line, *r.values) if line else tuple(r.values) for r in rows]
+    tuples = [sql_tuple(v) for v in values]
+    fixed = len(head.encode()) + len(tail.encode())
+    small = [i for i, t in enumerate(tuples) if fixed + len(t.encode()) + 2 <= D1_STATEMENT_BYTES]
+    # A VALUES of several rows is a SELECT, whose result D1 limits to 100 columns: rows wider
+    # than that (the staging table's line and 100 values) go one a statement.
+    one = 1 if len(columns) + lead > D1_MAX_COLUMNS else None
+    statements: list[BatchStatement] = [
+        *d1_statements(head, [tuples[i] for i in small], tail, max_rows=one)
+    ]
     rejected: list[Rejection] = []
-    while True:
+    for i in sorted(set(range(len(rows))) - set(small)):
         try:
-            # A VALUES of several rows is a SELECT, whose result D1 limits to 100 columns: rows
-            # wider than that (the staging table's line and 100 values) go one a statement.
-            one = 1 if (width or len(columns)) > D1_MAX_COLUMNS else None
-            return d1_statements(head, [t for _row, t in rows], tail, max_rows=one), rejected
-        except RowTooLarge as exc:
-            row, _t = rows.pop(exc.index)
-            # Sized as D1 sizes a statement: bytes of UTF-8 (an essay in Javanese script or
-            # with emoji is 3-4 bytes a character), a BLOB as its X'…' hex.
-            sizes = [len(sql_literal(v).encode()) for v in row.values]
-            at = sizes.index(max(sizes))
+            statements.append(d1_bound_row(head, values[i], tail))
+        except RowRefused as exc:
+            row, at = rows[i], max(exc.column - lead, 0)
             column = columns[at] if at < len(columns) else ""
-            value = row.values[at]
-            chars = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+            value = row.values[at] if at < len(row.values) else None
+            chars = f", {len(value):,} characters" if isinstance(value, str) else ""
             rejected.append(
                 Rejection(
                     row.line,
                     column,
-                    f"the row is too large for D1 ({sizes[at]:,} bytes in {column!r}{chars}; "
-                    f"D1 takes at most 100 KB per statement, the import sends at most "
-                    f"{D1_STATEMENT_BYTES // 1000} KB)",
+                    f"the row is too large for D1 ({column!r}{chars}: {exc})",
                     row.raw,
                 )
             )
+    return statements, rejected
 
 
-def probe(backend: D1Backend, statements: Sequence[str]) -> str | None:
+def probe(backend: D1Backend, statements: Sequence[BatchStatement]) -> str | None:
     """Would ``statements`` all succeed? Tried in a batch D1 rolls back whole (None: yes; else
     the database's error)."""
     return backend.api.trial(statements)
@@ -131,16 +139,14 @@ class D1Writer:
 
     def write(self, rows: RowBatch) -> list[Rejection]:
         head = f"INSERT OR IGNORE INTO {self._s} (rowid, {self._vcols}) VALUES "
-        tuples = [(r, sql_tuple((r.line, *r.values))) for r in rows.rows()]
-        statements, too_large = _values_statements(
-            head, tuples, self.spec.columns, width=len(self.spec.columns) + 1
-        )
+        batch = list(rows.rows())
+        statements, too_large = _values_statements(head, batch, self.spec.columns, line=True)
         for request in d1_requests(statements):
             self._send(request)
-        self.sent += len(tuples)
+        self.sent += len(batch) - len(too_large)
         return too_large
 
-    def _send(self, statements: list[str]) -> None:
+    def _send(self, statements: list[BatchStatement]) -> None:
         # INSERT OR IGNORE keyed by line: re-sending a request that landed is harmless.
         self.api.batch(statements, lambda: False)
 
@@ -274,11 +280,12 @@ class D1DryRun:
         return self.before
 
     def write(self, rows: RowBatch) -> list[Rejection]:
-        pairs = [(r, sql_tuple(r.values)) for r in rows.rows()]
+        batch = list(rows.rows())
         _statements, too_large = _values_statements(
-            self._head, pairs, self.spec.columns, self.spec.conflict_clause()
+            self._head, batch, self.spec.columns, self.spec.conflict_clause()
         )
-        batch = [r for r, _t in pairs]
+        out = {r.line for r in too_large}
+        batch = [r for r in batch if r.line not in out]
         refused = self._refused(batch)
         self.accepted += len(batch) - len(refused)
         return too_large + refused
@@ -304,9 +311,8 @@ class D1DryRun:
         return refused
 
     def _try(self, rows: list[Row]) -> str | None:
-        tuples = [(r, sql_tuple(r.values)) for r in rows]
         statements, _ = _values_statements(
-            self._head, tuples, self.spec.columns, self.spec.conflict_clause()
+            self._head, rows, self.spec.columns, self.spec.conflict_clause()
         )
         for request in d1_requests(statements):
             error = probe(self.backend, request)

@@ -1,23 +1,30 @@
 """Chunk-write SQL in the SQLite dialect, shared by the import's writers and the sync (SQLite and
 D1): the upsert statement, and D1's chunking of inlined rows within its per-statement size.
 
-D1 limits: 100 KB per statement and 100 bound parameters per query. The statements built here
-inline every value as a literal (no bound parameter at all) and stay under ``max_bytes`` (90 KB
-by default, a margin below 100 KB); a batch request groups statements up to ``REQUEST_BYTES``.
+D1 limits: 100 KB per statement, 100 bound parameters per query, 2 MB per row. The statements
+built here inline every value as a literal and stay under ``max_bytes`` (90 KB by default, a
+margin below 100 KB); a row too large for that goes alone with its largest texts bound
+(:func:`d1_bound_row`); a batch request groups statements up to ``REQUEST_BYTES``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
+from malnu_tui.engine.backends.d1.client import (
+    MAX_ROW_BYTES,
+    MAX_STATEMENT_BYTES,
+    BatchStatement,
+    sent_bytes,
+)
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 
 Mode = Literal["error", "update", "skip"]
 
 D1_STATEMENT_BYTES = 90_000  # D1 refuses statements over 100 KB; keep a margin
 D1_REQUEST_BYTES = 600_000  # statements per batch request, in bytes
-D1_MAX_PARAMS = 100  # bound parameters per query (the statements here bind none)
+D1_MAX_PARAMS = 100  # bound parameters per query
 D1_MAX_COLUMNS = 100  # columns of a table, and of a result (a VALUES of many rows is one)
 
 
@@ -27,6 +34,57 @@ class RowTooLarge(ValueError):
     def __init__(self, index: int, size: int, limit: int) -> None:
         super().__init__(f"a row of {size} bytes does not fit in a {limit}-byte statement")
         self.index = index
+
+
+class RowRefused(ValueError):
+    """A row D1 cannot hold even with its texts bound: ``column`` is the index of the value
+    named (the largest), ``str()`` says why."""
+
+    def __init__(self, column: int, why: str) -> None:
+        super().__init__(why)
+        self.column = column
+
+
+def d1_bound_row(
+    head: str,
+    values: Sequence[object],
+    tail: str = "",
+    literal: Callable[[object], str] = sql_literal,
+) -> tuple[str, list[object]]:
+    """``head`` + ``(…)`` + ``tail`` for ONE row too large for a statement of literals, with its
+    largest texts bound as parameters until the SQL fits (D1 keeps a row up to 2 MB, a
+    statement up to 100 KB: a long essay, a photo kept as a data: URL); its other values stay
+    literals (D1's JSON carries no bytes, and rounds integers past 2**53). Shared by the
+    import and the sync. Raises :class:`RowRefused` for a row over 2 MB, or whose literals (a
+    BLOB as ``X'…'``) still pass 100 KB."""
+    lits = [literal(v) for v in values]
+    sizes = [
+        len(v.encode()) if isinstance(v, str) else len(t.encode())
+        for v, t in zip(values, lits, strict=True)
+    ]
+    largest = max(range(len(values)), key=sizes.__getitem__)
+    if sum(sizes) > MAX_ROW_BYTES:
+        raise RowRefused(
+            largest, f"a row of {sum(sizes):,} bytes, more than D1's {MAX_ROW_BYTES:,} a row"
+        )
+    size = len(head.encode()) + len(tail.encode()) + sum(len(t.encode()) + 2 for t in lits)
+    texts = [i for i, v in enumerate(values) if isinstance(v, str) and "\x00" not in v]
+    bound: set[int] = set()
+    for i in sorted(texts, key=lambda i: -sizes[i])[:D1_MAX_PARAMS]:
+        if size <= D1_STATEMENT_BYTES:
+            break
+        bound.add(i)
+        size -= len(lits[i].encode()) - 1
+    marks = ", ".join("?" if i in bound else t for i, t in enumerate(lits))
+    sql = f"{head}({marks}){tail}"
+    if sent_bytes(sql) > MAX_STATEMENT_BYTES:
+        at = max((i for i in range(len(values)) if i not in bound), key=sizes.__getitem__)
+        raise RowRefused(
+            at,
+            f"{sizes[at]:,} bytes as a literal (a BLOB goes into the statement itself, as "
+            f"X'…'), more than D1's {MAX_STATEMENT_BYTES:,} a statement",
+        )
+    return sql, [values[i] for i in sorted(bound)]
 
 
 def column_list(columns: Iterable[str]) -> str:
@@ -121,14 +179,17 @@ def d1_statements(
     return out
 
 
-def d1_requests(statements: Sequence[str], max_bytes: int = D1_REQUEST_BYTES) -> list[list[str]]:
+def d1_requests(
+    statements: Sequence[BatchStatement], max_bytes: int = D1_REQUEST_BYTES
+) -> list[list[BatchStatement]]:
     """Statements grouped into batch requests of at most ``max_bytes`` (a statement larger
-    than that goes alone)."""
-    out: list[list[str]] = []
-    batch: list[str] = []
+    than that goes alone; a bound one counts its texts too)."""
+    out: list[list[BatchStatement]] = []
+    batch: list[BatchStatement] = []
     size = 0
     for st in statements:
-        n = len(st.encode())
+        sql, params = (st, ()) if isinstance(st, str) else st
+        n = len(sql.encode()) + sum(len(str(v).encode()) for v in params)
         if batch and size + n > max_bytes:
             out.append(batch)
             batch, size = [], 0

@@ -13,9 +13,10 @@ leaves the table as it was:
 - PostgreSQL: ``COPY`` into a temp table, then one ``INSERT … SELECT … ON CONFLICT`` (split in
   halves under savepoints only when a row fails, to name it), the table locked against other
   writers so the count check means something;
-- D1: a staging table filled in chunks (each statement under 100 KB, values inlined: no bound
-  parameters), promoted in one final batch that also checks the counts and drops the staging
-  table. Staging rows are keyed by their source line, so a retried request never duplicates.
+- D1: a staging table filled in chunks (each statement under 100 KB, values inlined; a row
+  larger than that alone, its largest texts bound), promoted in one final batch that also
+  checks the counts and drops the staging table. Staging rows are keyed by their source
+  line, so a retried request never duplicates.
 """
 
 from __future__ import annotations

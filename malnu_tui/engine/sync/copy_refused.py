@@ -1,9 +1,9 @@
 """A row the copy's own constraint refuses, named for the operator: the row by its key, the
-column, and what to do. A NULL refused by a NOT NULL the source's column no longer has (dropped
-at the source since the copy was made: a Django ``null=True``) is told as such, with the
-statement that lets the copy take it, where the hint was "correct the row at the source" (the
-row is correct). SQLite's and D1's messages name no row: a NOT NULL one names the column, and
-the chunk's first row holding NULL there is the one."""
+column, and what to do. A NULL refused by a NOT NULL the source's column does not have (dropped
+there since the copy was made, a Django ``null=True``, or the destination's own) is told as
+such, with the statement that lets the copy take it, where the hint was "correct the row at
+the source" (the row is correct). SQLite's and D1's messages name no row: a NOT NULL one
+names the column, and the chunk's first row holding NULL there is the one."""
 
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ def relaxed_hint(shape: TableShape, column: str, remedy: str) -> str | None:
     c = shape.column(column)
     if c is None or c.notnull or column in shape.key:
         return None
+    # What is known, not a guess at its history ("NOT NULL dropped at the source since the
+    # copy was made?": the copy's NOT NULL may be the destination's own, or never the source's).
     return (
-        f"{column} takes NULL at the source but not in the copy (NOT NULL dropped at the "
-        f"source since the copy was made?): {remedy}; or give the row a value at the source; "
-        "then sync again (chunks written before it stay, and the next sync resumes after them)"
+        f"the copy's {column} requires a value (NOT NULL) that the source's does not (it "
+        f"takes NULL there), and this row has none: {remedy}; or give the row a value at the "
+        "source; then sync again (chunks written before it stay, and the next sync resumes "
+        "after them)"
     )
 
 
@@ -59,8 +62,8 @@ def not_null_refusal(
         return None
     key = key_text(shape.key, tuple(row[k] for k in shape.key_index))
     again = (
-        f"SQLite cannot drop a NOT NULL: make the copy again (the next sync copies it whole): "
-        f"DROP TABLE {quote_ident(shape.name)}; DELETE FROM {STATE_TABLE} WHERE table_name = "
-        f"{sql_literal(shape.name)}"
+        f"let the copy take NULL (SQLite cannot drop a NOT NULL: make the copy again, the next "
+        f"sync copies it whole): DROP TABLE {quote_ident(shape.name)}; DELETE FROM "
+        f"{STATE_TABLE} WHERE table_name = {sql_literal(shape.name)}"
     )
     return f", row {key}, column {column}", relaxed_hint(shape, column, again) or REFUSED

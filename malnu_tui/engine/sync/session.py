@@ -385,14 +385,22 @@ def _hint(s: SyncSession, table: str, problem: str) -> str:
             statements = "; ".join(s.dst.add_columns_ddl(src, names))
             return f"add them at the destination: {statements}; then {_REFILL}"
     if problem.startswith(f"{table}: {_EXTRA_COLUMNS} "):
-        # Columns a migration dropped at the source: the copy's are no longer synced.
+        # Columns the copy has and the source not: dropped at the source by a migration, or
+        # the destination's own (an analytics column added there on purpose), whose data the
+        # DROP that once led this hint deleted. Both readings, the non-destructive one first.
         src, dst = s.src.describe(table), s.dst.describe(table)
         if src is not None and dst is not None:
             extra = [c for c in dst.names if src.column(c) is None]
             drops = "; ".join(f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in extra)
+            one = len(extra) == 1
+            it, they, own = ("it", "it", "its") if one else ("them", "they", "their")
             return (
-                f"the source has dropped them: drop them at the destination too (their values "
-                f"there go with them): {drops}; then sync again"
+                f"{', '.join(extra)} {'is' if one else 'are'} in the copy only (the source has "
+                f"no such column): the copy cannot be verified with {it}. If {they} "
+                f"belong{'s' if one else ''} to the destination (added there on purpose), keep "
+                f"{it} in a table of {own} own beside the copy, or leave {table} out with "
+                f"--tables; if the source dropped {it}, drop {it} here too (the values there go "
+                f"with {it}): {drops}; then sync again"
             )
     if problem.startswith(f"{table}.") and " maps to " in problem:
         # Columns whose type changed at the source (a SQLite table rebuilt with REAL where it

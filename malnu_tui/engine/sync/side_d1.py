@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Kind, utc_now
 from malnu_tui.engine.backends.d1.client import (
-    MAX_ROW_BYTES,
     MAX_SAFE_INTEGER,
     MAX_STATEMENT_BYTES,
     BatchStatement,
@@ -324,33 +323,19 @@ class D1Side(SqliteDialect):
     def _bound_row(
         self, shape: TableShape, row: Row, values: Sequence[Any], head: str, suffix: str
     ) -> BatchStatement:
-        """The upsert of one row too large for a statement of literals: its texts bound as
-        parameters (the rest stay literals: D1's JSON carries no bytes, and rounds integers
-        past 2**53). A row over D1's 2 MB, or whose literals (a BLOB) still pass its 100 KB a
-        statement, is refused by row and column."""
-        params = [v for v in values if isinstance(v, str)]
-        marks = ", ".join("?" if isinstance(v, str) else literal(v) for v in values)
-        sql = f"{head}({marks}){suffix}"
-        sizes = [
-            len(v.encode()) if isinstance(v, str) else len(literal(v).encode()) for v in values
-        ]
-        largest = max(range(len(shape.names)), key=sizes.__getitem__)
-        column, size = shape.names[largest], sizes[largest]
-        if sum(sizes) > MAX_ROW_BYTES:
-            why = f"a row of {sum(sizes):,} bytes, more than D1's {MAX_ROW_BYTES:,} a row"
-        elif sent_bytes(sql) > MAX_STATEMENT_BYTES:
-            why = (
-                f"{size:,} bytes as a literal (a BLOB goes into the statement itself, as "
-                f"X'…'), more than D1's {MAX_STATEMENT_BYTES:,} a statement"
-            )
-        else:
-            return sql, params
-        key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
-        raise BackendError(
-            f"{self.label}: writing {shape.name}, row {key}, column {column}: {why}",
-            hint="D1 cannot take this row: keep such files outside the database (R2, with "
-            "their address in the row), or leave the table out with --tables",
-        )
+        """The upsert of one row too large for a statement of literals, its largest texts
+        bound (engine/data's :func:`~sqlwrite.d1_bound_row`, the import's too). One D1 cannot
+        hold (over 2 MB, or a BLOB's literal over 100 KB) is refused by row and column."""
+        try:
+            return sqlwrite.d1_bound_row(head, values, suffix, literal)
+        except sqlwrite.RowRefused as exc:
+            column = shape.names[min(exc.column, len(shape.names) - 1)]
+            key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+            raise BackendError(
+                f"{self.label}: writing {shape.name}, row {key}, column {column}: {exc}",
+                hint="D1 cannot take this row: keep such files outside the database (R2, with "
+                "their address in the row), or leave the table out with --tables",
+            ) from None
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
