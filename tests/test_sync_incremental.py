@@ -35,9 +35,9 @@ class Spied:
         opened = session_module.open_side
         real_buckets = verify_module.bucket_ranges
 
-        def open_side(target: Any) -> Any:
+        def open_side(target: Any, **how: Any) -> Any:
             spied.events.append(f"connect {target.name}")
-            return opened(target)
+            return opened(target, **how)
 
         class Early(verify_module.SourceKeys):
             def __init__(self, *a: Any, **k: Any) -> None:

@@ -68,9 +68,10 @@ class SyncRequest:
 
 def open_side(target: Target, *, read_only: bool = False) -> Side:
     """Connect to ``target`` and wrap it for the sync; ``read_only`` (``sync verify``,
-    ``sync status``, ``--dry-run``): opened as monitoring opens it, writing nothing, so a
-    database this user may only read is read (it was refused)."""
-    backend = open_backend(target, read_only=read_only)
+    ``sync status``, ``--dry-run``): opened as a dry run opens it, writing nothing, so a
+    database this user may only read is read (it was refused), and a SQLite destination the
+    first sync will make is read as that new empty file, not created."""
+    backend = open_backend(target, dry_run=True, new_ok=True) if read_only else open_backend(target)
     label = f"{target.name} ({target.display_url})"
     if backend.kind == "sqlite":
         from malnu_tui.engine.sync.side_sqlite import SqliteSide
