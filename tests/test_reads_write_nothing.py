@@ -248,3 +248,21 @@ def test_d1_the_tool_never_used_is_sent_no_write(d1: D1Target, tmp_path: Path) -
         assert len(d1.db.snapshots) == bookmarks, (args, res.err)
     assert "CREATE TABLE siswa" in dump.read_text(encoding="utf-8")
     assert [r[0] for r in d1.sql("SELECT name FROM sqlite_master")] == ["siswa"]
+
+
+def test_a_sync_dry_run_into_a_copy_not_made_yet_makes_nothing(tmp_path: Path) -> None:
+    """Opened to write, the destination's file was created (empty) by `sync --dry-run` and
+    `sync verify`; opened read-only it was refused. It reads as the new file the first sync
+    makes: every row to copy, and nothing made."""
+    src, dst = tmp_path / "src.db", tmp_path / "copy" / "dst.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute("INSERT INTO users VALUES (1, 'Siti')")
+    conn.commit()
+    conn.close()
+    ends = ("sync", "--from", f"sqlite:///{src}", "--to", f"sqlite:///{dst}")
+    dry = run_cli(*ends, "--dry-run")
+    assert dry.code == 0 and "nothing was written" in dry.err, dry.err
+    verify = run_cli(ends[0], "verify", *ends[1:])
+    assert verify.code == 1 and "users" in verify.err and "Traceback" not in verify.err
+    assert not dst.parent.exists()
