@@ -536,3 +536,54 @@ def test_notify_after_from_the_config_says_what_waits(
         conf.write_text(f"[alerts]\nresolve_after = {bad}\n\n" + text, encoding="utf-8")
         res = run_inproc(*c, "status")
         assert res.code == 2 and "[alerts] resolve_after" in res.err, res.err
+
+
+def test_a_failed_sync_from_a_source_renamed_in_the_config_is_past_once_the_copy_syncs(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The source target renamed in the config (`primary` → `utama`): its last sync under the
+    old name had failed, and no sync of that name would ever run again, so `check` said
+    CRITICAL "failed sync" for ever, every sync under the new name good. A failed sync from a
+    source no longer configured is past once a later sync into the same copy succeeds; one of
+    a source still configured is not (its own next sync decides)."""
+    import sqlite3
+
+    src, copy = tmp_path / "utama.db", tmp_path / "salinan.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        conn.execute("INSERT INTO users VALUES (1, 'Siti')")
+    conn.close()
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+        f'[targets.utama]\nurl = "sqlite:///{src}"\n[targets.salinan]\nurl = "sqlite:///{copy}"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+        '[sync.rapor]\nfrom = "utama"\nto = "salinan"\n',
+        encoding="utf-8",
+    )
+    c = ["--config", str(cfg)]
+    assert run_inproc(*c, "--target", "salinan", "status").code == 0  # its tool tables
+
+    def failed(source: str) -> None:
+        detail = {"run": 1, "op": "sync", "object": f"{source}->salinan", "started_at":
+                  "2026-12-05 10:00:00", "ended_at": "2026-12-05 10:00:01", "duration_ms": 900,
+                  "error": "cannot connect", "counts": {}}  # fmt: skip
+        with sqlite3.connect(copy) as conn:
+            conn.execute(
+                "INSERT INTO malnu_audit (at, actor, action, object, outcome, detail) VALUES "
+                "(?, 'ops@sekolah', 'run', ?, 'failed', ?)",
+                (utc_now(), f"sync {source}->salinan", json.dumps(detail)),
+            )
+        conn.close()
+
+    def check() -> str:
+        return run_inproc(*c, "check", "--target", "salinan").out
+
+    from malnu_tui.engine.backends.base import utc_now
+
+    failed("primary")  # the source's name before the rename
+    assert "failed_syncs CRITICAL" in check()
+    assert run_inproc(*c, "sync", "rapor", "--yes").code == 0
+    assert "failed_syncs OK" in check()
+    failed("utama")  # a source still configured: its failure stands until its next sync
+    assert "failed_syncs CRITICAL" in check()

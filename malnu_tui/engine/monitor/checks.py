@@ -517,16 +517,31 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     """Failed imports/syncs (their newest run failed) and the sync lag, from the run log."""
     newest: dict[tuple[str, str], RunRecord] = {}
     last_ok: dict[str, RunRecord] = {}
+    sources = cfg.sync_sources
+    ok_into: set[str] = set()  # copies a newer sync succeeded into
+    past: set[str] = set()  # failed syncs from a source no longer configured, a copy since good
     for e in facts.audit:  # newest first
         run = RunRecord.from_audit(e)
         if run is None or run.op not in ("import", "sync"):
             continue
         for obj in (run.obj, *run.also):  # a run is also the newest of its earlier names
             newest.setdefault((run.op, obj), run)
+        source, _, copy = run.obj.partition("->")
         if run.op == "sync" and run.outcome == "ok":
             last_ok.setdefault(run.obj, run)
+            ok_into.add(copy)
+        elif (
+            run.op == "sync"
+            and sources is not None
+            and source not in sources  # renamed or removed in the config, a URL's one-off:
+            and copy in ok_into  # no sync of that name runs again; it was CRITICAL for ever
+            and newest.get(("sync", run.obj)) is run
+        ):
+            past.add(run.obj)
     failed = {"import": 0, "sync": 0}
     for (op, obj), run in sorted(newest.items()):
+        if op == "sync" and obj in past:
+            continue
         if run.outcome == "failed" and obj == run.obj:
             failed[op] += 1
             add(
@@ -540,7 +555,6 @@ def _run_checks(facts: Facts, cfg: MonitorConfig, now: datetime, add: _Add,
     metrics["failed_syncs"] = failed["sync"]
     lag_limit = cfg.sync_max_lag_minutes * 60
     worst = 0.0
-    sources = cfg.sync_sources
     judged = False
     for obj, run in sorted(last_ok.items()):
         ended = run.ended
