@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
-from malnu_tui.engine.backends.d1.client import (
+from malnu_tui.engine.backends.d1.limits import (
     MAX_ROW_BYTES,
     MAX_STATEMENT_BYTES,
     BatchStatement,

@@ -36,6 +36,13 @@ from malnu_tui.engine.backends.d1.answers import (
     transient,
     utc_after,
 )
+from malnu_tui.engine.backends.d1.limits import (
+    MAX_ROW_BYTES,
+    MAX_SAFE_INTEGER,
+    MAX_STATEMENT_BYTES,
+    BatchStatement,
+    sent_bytes,
+)
 from malnu_tui.engine.config_schema import d1_number
 from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.monitor import debuglog
@@ -70,12 +77,6 @@ DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 ENV_TOKEN = "CLOUDFLARE_API_TOKEN"
 ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the test suite
 
-# D1's documented limits, checked before sending so the operator gets a clear message.
-MAX_STATEMENT_BYTES = 100_000
-MAX_ROW_BYTES = 2_000_000  # "Maximum string, BLOB or table row size"
-# Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
-# "BigInts are not currently supported in the API yet" (D1's type conversion reference).
-MAX_SAFE_INTEGER = 2**53 - 1
 STOPPING_TIMEOUT = 5.0  # seconds a request may take once the command is being stopped
 
 
@@ -177,12 +178,6 @@ def join_statements(statements: Sequence[str]) -> str:
     return "".join(f"{s}\n;\n" for s in statements)
 
 
-SENT_OVERHEAD = 2  # the "\n;" join_statements ends each statement with: D1 counts it
-# A statement of a batch: SQL text, or SQL with its bound parameters (D1's 100 KB limit is
-# the SQL's; a parameter carries a text up to D1's 2 MB a row).
-BatchStatement = str | tuple[str, Sequence[object]]
-
-
 def batch_body(statements: Sequence[BatchStatement]) -> dict[str, Any]:
     """A batch's request body: its statements joined into one SQL text, or, when one binds
     parameters, D1's ``{"batch": [{"sql", "params"}, …]}``."""
@@ -194,11 +189,6 @@ def batch_body(statements: Sequence[BatchStatement]) -> dict[str, Any]:
             for st in statements
         ]
     }
-
-
-def sent_bytes(statement: str) -> int:
-    """How long ``statement`` is as D1 receives it (compared with MAX_STATEMENT_BYTES)."""
-    return len(statement.encode()) + SENT_OVERHEAD
 
 
 def check_token(token: str, source: str) -> None:
