@@ -40,7 +40,7 @@ def test_backups_an_earlier_version_made_of_a_long_url_are_still_listed_and_rest
     conn.commit()
     conn.close()
     # The folder as db29291 named it (config._slug: the masked URL's slug, cut at 80).
-    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]
+    cut = _cut_slug(url)
     store = tmp_path / "backups" / cut
     store.mkdir(parents=True)
     backup_id = "20261206T123201987987Z-bfbd5a"
@@ -126,25 +126,40 @@ def test_dry_runs_leave_an_earlier_versions_tables_and_a_new_database_as_they_we
     assert sqlite3.connect(fresh).execute(schema).fetchall() == []
 
 
+def _deep_source(tmp_path: Path) -> Path:
+    """A SQLite source whose URL is over 80 characters (an earlier version cut its slug
+    there): ``users`` (id, name) holding Ahmad."""
+    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
+    deep.mkdir(parents=True)
+    src = deep / "primary-region-main.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute("INSERT INTO users VALUES (1, 'Ahmad')")
+    conn.commit()
+    conn.close()
+    return src
+
+
+def _cut_slug(url: str) -> str:
+    """db29291's name for a long URL: its slug cut at 80 characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]
+
+
 def test_the_first_sync_after_an_upgrade_resumes_a_copy_an_earlier_version_made_from_a_url(
     tmp_path: Path,
 ) -> None:
     # A copy synced `--from` a database URL records its source by the URL's slug; an earlier
     # version cut a long one at 80 characters (and spelt `?password=` into it). Upgraded, the
     # next sync said "last synced from …: a full pass" and copied the whole table again.
-    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
-    deep.mkdir(parents=True)
-    src, copy = deep / "primary-region-main.db", tmp_path / "copy.db"
+    src, copy = _deep_source(tmp_path), tmp_path / "copy.db"
     url = f"sqlite:///{src}"
     conn = sqlite3.connect(src)
-    conn.execute(
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL)"
-    )
-    conn.execute("INSERT INTO users VALUES (1, 'Ahmad', '2026-11-01 07:00:00')")
+    conn.execute("ALTER TABLE users ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE users SET updated_at = '2026-11-01 07:00:00'")
     conn.execute("INSERT INTO users VALUES (2, 'Siti Aminah', '2026-12-01 07:00:00')")  # edited
     conn.commit()
     conn.close()
-    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]  # db29291's name for it
+    cut = _cut_slug(url)
     conn = sqlite3.connect(copy)
     conn.executescript(_render("db29291_sync_state_long_url.sql", CUT=cut))
     conn.close()
@@ -192,20 +207,13 @@ def test_a_failed_sync_an_earlier_version_named_by_the_cut_url_is_past_after_a_g
     # A sync from a database given by URL is the run `<source slug>->copy`; an earlier version
     # cut a long slug at 80 characters. Its failed sync stayed `check`'s CRITICAL "failed
     # sync" for ever after the upgrade: every later sync, good, is recorded under today's name.
-    deep = tmp_path / "sekolah-malnu-kananga" / "production-databases" / "school-platform-2026"
-    deep.mkdir(parents=True)
-    src, copy = deep / "primary-region-main.db", tmp_path / "copy.db"
+    src, copy = _deep_source(tmp_path), tmp_path / "copy.db"
     url = f"sqlite:///{src}"
-    conn = sqlite3.connect(src)
-    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-    conn.execute("INSERT INTO users VALUES (1, 'Ahmad')")
-    conn.commit()
-    conn.close()
     check = ("--database", f"sqlite:///{copy}", "check")
     assert run_cli("--database", f"sqlite:///{copy}", "status").code == 0  # its tool tables
     from malnu_tui.engine.config import url_slug
 
-    cut = re.sub(r"[^A-Za-z0-9._-]+", "_", url).strip("_")[:80]  # db29291's name for it
+    cut = _cut_slug(url)
     pair = f"{cut}->{url_slug(f'sqlite:///{copy}')}"
     detail = {"run": 1, "op": "sync", "object": pair, "started_at":
               "2026-12-05 10:00:00", "ended_at": "2026-12-05 10:00:01", "duration_ms": 900,

@@ -36,9 +36,16 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def connected(target: Target) -> Iterator[Backend]:
     """An open backend for ``target`` with the tool's tables in place; closed afterwards."""
+    with _opened(target) as backend:
+        yield backend
+
+
+@contextlib.contextmanager
+def _opened(target: Target, **how: bool) -> Iterator[Backend]:
+    """``target`` opened with ``how`` (open_backend's options), its tool tables read."""
     from malnu_tui.engine.config import open_backend
 
-    backend = open_backend(target)
+    backend = open_backend(target, **how)
     try:
         backend.ensure_schema()
         yield backend
@@ -54,14 +61,8 @@ def looking(target: Target) -> Iterator[Backend]:
     new database the first `up` would make. Opening the console sent every configured target
     CREATE TABLE (on D1 too) and upgraded an earlier version's tables before the operator did
     anything: the first operation that writes (:func:`connected`) makes them now."""
-    from malnu_tui.engine.config import open_backend
-
-    backend = open_backend(target, dry_run=True, new_ok=True)
-    try:
-        backend.ensure_schema()
+    with _opened(target, dry_run=True, new_ok=True) as backend:
         yield backend
-    finally:
-        backend.close()
 
 
 @contextlib.contextmanager
