@@ -79,6 +79,8 @@ def test_status_verify_and_check_show_an_edited_rollback_file_and_repair_accepts
     assert (
         f"note: rollback file edited since its migration was applied: {rb_name} (sha256 "
     ) in res.err, res.err
+    # Said as what it did: no tracking row changed (it said "repaired 1 row(s)").
+    assert "accepted 1 edited rollback file(s)" in res.err and "repaired" not in res.err, res.err
     assert db.cli(mdirs, "verify").code == 0
     assert _items(db, mdirs)[KELAS]["rollback_edited"] is None
     log = json.loads(db.cli(mdirs, "log", "--json", "--action", "repair").out)

@@ -475,9 +475,13 @@ def cmd_repair(ctx: Context) -> int:
         if m.recorded_filename:
             ctx.message(f"    renamed since it ran: its row {m.recorded_filename} takes this name")
     gone = sum(1 for m in pf.rows if m.checksum is None)
+    # Rows whose migration is as it ran: only their rollback file was edited (accepted here).
+    edited = sum(1 for m in pf.rows if m.checksum is not None and m.state.value == "applied")
     what = (
         "forget the rows of the missing files above"
         if gone == len(pf.rows)
+        else "accept the edited rollback file(s) above"
+        if edited == len(pf.rows)
         else (
             "record the current checksums of the files above"
             + (" and forget the missing ones" if gone else "")
@@ -490,7 +494,12 @@ def cmd_repair(ctx: Context) -> int:
     else:
         for f in done:
             ctx.out(f)
-    ctx.message(f"repaired {len(done)} row(s) (audited, with each row's before-image)")
+    said = []
+    if len(done) > edited:
+        said.append(f"repaired {len(done) - edited} row(s) (audited, with each row's before-image)")
+    if edited:
+        said.append(f"accepted {edited} edited rollback file(s) (audited, with both checksums)")
+    ctx.message("; ".join(said))
     return 0
 
 
