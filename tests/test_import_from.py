@@ -625,3 +625,30 @@ def test_a_row_over_a_d1_statement_is_imported_from_a_table(
     assert (report["inserted"], report["rejected"]) == (2, 0), report
     got = target.rows("SELECT id, length(url), substr(url, 1, 22) FROM foto ORDER BY id")
     assert got == [(1, 5, "kecil"), (2, len(photo), "data:image/png;base64,")]
+
+
+def test_a_blob_over_a_d1_statement_is_imported_from_a_table(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A BLOB goes to D1 as ``X'…'`` inside the statement (D1's JSON parameters carry no
+    bytes): a scanned report card of 600 KB was a rejected row ("more than D1's 100,000 a
+    statement"), though D1 keeps a value up to 2 MB. It is built piece by piece in the row's
+    own batch, as the sync writes it: the same bytes, NULs and 0xFF included, as a BLOB."""
+    d1 = fresh_db("d1")
+    path = tmp_path / "legacy.db"
+    scan = (bytes(range(256)) + b"\x00\xff\xfe\xc3(") * 2_300  # 600,300 bytes
+    ddl = "CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB, nama TEXT)"
+    _sqlite(path, ddl)
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.executemany(
+            "INSERT INTO rapor VALUES (?, ?, ?)", [(1, b"\x00", "kecil"), (2, scan, "besar")]
+        )
+    conn.close()
+    target = ImportTarget("d1", d1.url, tmp_path)
+    target.execute(ddl)
+    report = _import(tmp_path, d1.url, f"sqlite:///{path}:rapor", "rapor")
+    assert (report["inserted"], report["rejected"]) == (2, 0), report
+    got = target.rows("SELECT id, typeof(scan), hex(scan), nama FROM rapor ORDER BY id")
+    assert got == [(1, "blob", "00", "kecil"), (2, "blob", scan.hex().upper(), "besar")]
+    assert target.rows("SELECT name FROM sqlite_master WHERE name LIKE '%blob%'") == []

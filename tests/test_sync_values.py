@@ -152,9 +152,9 @@ def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
     chat's long answer or a photo kept as a ``data:`` URL (300 KB) stopped the sync on
     "row id=30 does not fit in one D1 statement", naming neither the table nor the column,
     though D1 keeps a row up to 2 MB. Such a row is now written alone with its texts bound
-    as parameters (its other values stay literals: a 2**53 + 1 stays exact); one D1 cannot
-    hold at all — over 2 MB, or a BLOB whose literal passes 100 KB — is refused by row and
-    column, and nothing of its chunk is written."""
+    as parameters (its other values stay literals: a 2**53 + 1 stays exact), a BLOB over a
+    statement built piece by piece in the same batch; one D1 cannot hold at all — over 2 MB
+    — is refused by row and column, and nothing of its chunk is written."""
     src = make_db(source, request, tmp_path, "primary")
     dst = make_db("d1", request, tmp_path, "analytics")
     blob = "bytea" if source == "postgresql" else "BLOB"
@@ -181,19 +181,33 @@ def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
     assert dst.run(query) == src.run(query)
     assert verify(src, dst).verified
 
-    src.run(
-        "UPDATE chat SET lampiran = ?, updated_at = '2025-11-26 08:00:00' WHERE id = 9",
-        [b"\x89PNG" * 15_000],
+    # A BLOB over a statement (a scanned report card: NULs, 0xFF, bytes invalid as UTF-8) was
+    # refused ("120,003 bytes as a literal"): it is built piece by piece in the same batch.
+    scan = (bytes(range(256)) + b"\x00\xff\xfe\xc3(") * 2_300  # 600,300 bytes
+    src.run("UPDATE chat SET lampiran = ?, updated_at = '2025-11-26 08:00:00' WHERE id = 9", [scan])
+    third = sync(src, dst)
+    assert (third.verified, third.updated) == (True, 1)
+    got = dst.run("SELECT typeof(lampiran), hex(lampiran) FROM chat WHERE id = 9")
+    assert got == [("blob", scan.hex().upper())]
+    assert verify(src, dst).verified
+    # A batch that fails after the pieces were sent leaves nothing: no row, no scratch table.
+    dst.run(
+        "CREATE TRIGGER kecil BEFORE UPDATE ON chat WHEN length(NEW.lampiran) > 500000 "
+        "BEGIN SELECT RAISE(ABORT, 'lampiran terlalu besar'); END"
     )
-    with pytest.raises(BackendError) as refused:
+    src.run("UPDATE chat SET jawaban = 'baru', updated_at = '2025-11-27 08:00:00' WHERE id = 3")
+    src.run("UPDATE chat SET lampiran = ?, updated_at = '2025-11-27 08:00:00' WHERE id = 4", [scan])
+    with pytest.raises(BackendError, match="lampiran terlalu besar"):
         sync(src, dst)
-    assert "writing chat, row id=9, column lampiran: 120,003 bytes as a literal" in str(
-        refused.value
-    )
+    after = "SELECT jawaban, lampiran FROM chat WHERE id IN (3, 4) ORDER BY id"
+    assert dst.run(after) == [("jawaban 3", None), ("jawaban 4", None)]
+    assert dst.run("SELECT name FROM sqlite_master WHERE name LIKE '%blob%'") == []
+    dst.run("DROP TRIGGER kecil")
+    src.run("UPDATE chat SET lampiran = NULL WHERE id = 4")
     src.run("UPDATE chat SET lampiran = NULL, jawaban = ? WHERE id = 9", ["x" * 2_100_000])
     with pytest.raises(BackendError, match=r"writing chat, row id=9, column jawaban: a row of "):
         sync(src, dst)
-    assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-25 08:00:00")]
+    assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-26 08:00:00")]
 
 
 @pytest.mark.parametrize("dest", ["sqlite", "d1"])

@@ -51,7 +51,7 @@ def _values_statements(
     tail: str = "",
     *,
     line: bool = False,
-) -> tuple[list[BatchStatement], list[Rejection]]:
+) -> tuple[list[BatchStatement | list[BatchStatement]], list[Rejection]]:
     """``head`` + as many ``(…)`` tuples as fit in one statement under D1's 100 KB (+ tail),
     each row's values preceded by its source line when ``line``. A row too large for that
     (an essay pasted into a cell, a photo as a data: URL) goes alone with its texts bound, as
@@ -65,13 +65,13 @@ def _values_statements(
     # A VALUES of several rows is a SELECT, whose result D1 limits to 100 columns: rows wider
     # than that (the staging table's line and 100 values) go one a statement.
     one = 1 if len(columns) + lead > D1_MAX_COLUMNS else None
-    statements: list[BatchStatement] = [
+    statements: list[BatchStatement | list[BatchStatement]] = [
         *d1_statements(head, [tuples[i] for i in small], tail, max_rows=one)
     ]
     rejected: list[Rejection] = []
     for i in sorted(set(range(len(rows))) - set(small)):
         try:
-            statements.append(d1_bound_row(head, values[i], tail))
+            statements.append(d1_bound_row(head, values[i], tail).statements())
         except RowRefused as exc:
             row, at = rows[i], max(exc.column - lead, 0)
             column = columns[at] if at < len(columns) else ""

@@ -3,14 +3,15 @@ D1): the upsert statement, and D1's chunking of inlined rows within its per-stat
 
 D1 limits: 100 KB per statement, 100 bound parameters per query, 2 MB per row. The statements
 built here inline every value as a literal and stay under ``max_bytes`` (90 KB by default, a
-margin below 100 KB); a row too large for that goes alone with its largest texts bound
-(:func:`d1_bound_row`); a batch request groups statements up to ``REQUEST_BYTES``.
+margin below 100 KB); a row too large for that goes alone with its largest texts bound, its
+BLOBs too large built piece by piece in a scratch table (:func:`d1_bound_row`); a batch
+request groups statements up to ``REQUEST_BYTES``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple, cast
 
 from malnu_tui.engine.backends.d1.limits import (
     MAX_ROW_BYTES,
@@ -45,18 +46,50 @@ class RowRefused(ValueError):
         self.column = column
 
 
+D1_BLOB_PIECE = 44_000  # bytes of a BLOB a statement carries as X'…' (twice that in hex)
+BLOB_SCRATCH = "_malnu_tui_blob"  # made, filled and dropped within the row's own batch
+
+
+class BoundRow(NamedTuple):
+    """One large row's statements, to send in ONE batch request, in order: ``build`` (a BLOB
+    over a statement made piece by piece in a scratch table), ``row`` (the row's own
+    statement: its changes are the row's), ``drop`` (the scratch table dropped)."""
+
+    build: list[BatchStatement]
+    row: BatchStatement
+    drop: list[BatchStatement]
+
+    def statements(self) -> list[BatchStatement]:
+        return [*self.build, self.row, *self.drop]
+
+
+def _blob_pieces(slot: int, data: bytes) -> list[BatchStatement]:
+    """``data`` into row ``slot`` of the scratch table, one statement a piece: each appended
+    (``||`` joins the bytes as TEXT, unchanged, NUL and invalid UTF-8 included) and cast back,
+    so the stored value is a BLOB of exactly ``data``."""
+    t = quote_ident(BLOB_SCRATCH)
+    pieces = [data[i : i + D1_BLOB_PIECE] for i in range(0, len(data), D1_BLOB_PIECE)]
+    out: list[BatchStatement] = [f"INSERT INTO {t} (i, v) VALUES ({slot}, X'{pieces[0].hex()}')"]
+    out += [
+        f"UPDATE {t} SET v = CAST(v || X'{p.hex()}' AS BLOB) WHERE i = {slot}" for p in pieces[1:]
+    ]
+    return out
+
+
 def d1_bound_row(
     head: str,
     values: Sequence[object],
     tail: str = "",
     literal: Callable[[object], str] = sql_literal,
-) -> tuple[str, list[object]]:
+) -> BoundRow:
     """``head`` + ``(…)`` + ``tail`` for ONE row too large for a statement of literals, with its
     largest texts bound as parameters until the SQL fits (D1 keeps a row up to 2 MB, a
     statement up to 100 KB: a long essay, a photo kept as a data: URL); its other values stay
-    literals (D1's JSON carries no bytes, and rounds integers past 2**53). Shared by the
-    import and the sync. Raises :class:`RowRefused` for a row over 2 MB, or whose literals (a
-    BLOB as ``X'…'``) still pass 100 KB."""
+    literals (D1's JSON carries no bytes, and rounds integers past 2**53). A BLOB still too
+    large (a student's photo, a scanned report) is built first in a scratch table, piece by
+    piece, and read from it by the row's statement: all in the same batch, one transaction.
+    Shared by the import and the sync. Raises :class:`RowRefused` for a row over 2 MB, or
+    whose other literals still pass 100 KB."""
     lits = [literal(v) for v in values]
     sizes = [
         len(v.encode()) if isinstance(v, str) else len(t.encode())
@@ -75,16 +108,29 @@ def d1_bound_row(
             break
         bound.add(i)
         size -= len(lits[i].encode()) - 1
+    blobs = [i for i, v in enumerate(values) if isinstance(v, bytes | bytearray | memoryview)]
+    build: list[BatchStatement] = []
+    for i in sorted(blobs, key=lambda i: -sizes[i]):
+        if size <= D1_STATEMENT_BYTES:
+            break
+        if not build:
+            build.append(f"CREATE TABLE {quote_ident(BLOB_SCRATCH)} (i INTEGER PRIMARY KEY, v)")
+        build += _blob_pieces(i, bytes(cast(bytes, values[i])))
+        ref = f"(SELECT v FROM {quote_ident(BLOB_SCRATCH)} WHERE i = {i})"
+        size -= len(lits[i].encode()) - len(ref.encode())
+        lits[i] = ref
     marks = ", ".join("?" if i in bound else t for i, t in enumerate(lits))
     sql = f"{head}({marks}){tail}"
     if sent_bytes(sql) > MAX_STATEMENT_BYTES:
         at = max((i for i in range(len(values)) if i not in bound), key=sizes.__getitem__)
         raise RowRefused(
             at,
-            f"{sizes[at]:,} bytes as a literal (a BLOB goes into the statement itself, as "
-            f"X'…'), more than D1's {MAX_STATEMENT_BYTES:,} a statement",
+            f"{sizes[at]:,} bytes as a literal, more than D1's {MAX_STATEMENT_BYTES:,} a statement",
         )
-    return sql, [values[i] for i in sorted(bound)]
+    params = [values[i] for i in sorted(bound)]
+    row: BatchStatement = (sql, params) if params else sql
+    drop: list[BatchStatement] = [f"DROP TABLE {quote_ident(BLOB_SCRATCH)}"] if build else []
+    return BoundRow(build, row, drop)
 
 
 def column_list(columns: Iterable[str]) -> str:
@@ -180,20 +226,26 @@ def d1_statements(
 
 
 def d1_requests(
-    statements: Sequence[BatchStatement], max_bytes: int = D1_REQUEST_BYTES
+    statements: Sequence[BatchStatement | list[BatchStatement]],
+    max_bytes: int = D1_REQUEST_BYTES,
 ) -> list[list[BatchStatement]]:
     """Statements grouped into batch requests of at most ``max_bytes`` (a statement larger
-    than that goes alone; a bound one counts its texts too)."""
+    than that goes alone; a bound one counts its texts too). A list of statements (a
+    :class:`BoundRow`'s) stays whole in one request: its BLOB is built in a scratch table
+    that its last statement drops."""
     out: list[list[BatchStatement]] = []
     batch: list[BatchStatement] = []
     size = 0
-    for st in statements:
-        sql, params = (st, ()) if isinstance(st, str) else st
-        n = len(sql.encode()) + sum(len(str(v).encode()) for v in params)
+    for item in statements:
+        group = item if isinstance(item, list) else [item]
+        n = 0
+        for st in group:
+            sql, params = (st, ()) if isinstance(st, str) else st
+            n += len(sql.encode()) + sum(len(str(v).encode()) for v in params)
         if batch and size + n > max_bytes:
             out.append(batch)
             batch, size = [], 0
-        batch.append(st)
+        batch.extend(group)
         size += n
     if batch:
         out.append(batch)

@@ -299,7 +299,7 @@ class D1Side(SqliteDialect):
         self,
         shape: TableShape,
         rows: Sequence[Row],
-        singles: Sequence[BatchStatement],
+        singles: Sequence[list[BatchStatement]],
         message: str,
     ) -> tuple[str, str | None]:
         """``(", row id=7", hint)`` naming the row of a chunk the table refused on its own (D1's
@@ -309,11 +309,15 @@ class D1Side(SqliteDialect):
         if found is not None:
             return found
         lo, hi = 0, len(singles)  # the first failing statement is in [lo, hi)
-        if self.api.trial(singles) is None:
+
+        def flat(groups: Sequence[list[BatchStatement]]) -> list[BatchStatement]:
+            return [st for g in groups for st in g]
+
+        if self.api.trial(flat(singles)) is None:
             return "", None  # each row alone is taken: rows of the chunk clash with each other
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if self.api.trial(singles[:mid]) is None:
+            if self.api.trial(flat(singles[:mid])) is None:
                 lo = mid
             else:
                 hi = mid
@@ -322,10 +326,11 @@ class D1Side(SqliteDialect):
 
     def _bound_row(
         self, shape: TableShape, row: Row, values: Sequence[Any], head: str, suffix: str
-    ) -> BatchStatement:
+    ) -> sqlwrite.BoundRow:
         """The upsert of one row too large for a statement of literals, its largest texts
-        bound (engine/data's :func:`~sqlwrite.d1_bound_row`, the import's too). One D1 cannot
-        hold (over 2 MB, or a BLOB's literal over 100 KB) is refused by row and column."""
+        bound, a BLOB over a statement built piece by piece (engine/data's
+        :func:`~sqlwrite.d1_bound_row`, the import's too). One D1 cannot hold (over 2 MB) is
+        refused by row and column."""
         try:
             return sqlwrite.d1_bound_row(head, values, suffix, literal)
         except sqlwrite.RowRefused as exc:
@@ -368,8 +373,11 @@ class D1Side(SqliteDialect):
         small = [i for i in range(len(rows)) if i not in alone]
         statements.extend(split_values(head, [tuples[i] for i in small], suffix))
         bound = {i: self._bound_row(shape, rows[i], values[i], head, suffix) for i in alone}
-        statements.extend(bound.values())
-        upserts = len(statements) - upsert_at
+        upserts = list(range(upsert_at, len(statements)))  # a large row's own statement only
+        for big in bound.values():
+            statements.extend(big.build)
+            upserts.append(len(statements))
+            statements.extend([big.row, *big.drop])
         deletes_at = len(statements)
         if bounds is not None and not direct:
             row_keys = [tuple(r[i] for i in kidx) for r in rows]
@@ -392,7 +400,10 @@ class D1Side(SqliteDialect):
         except D1QueryError as exc:
             if "constraint failed" not in str(exc):
                 raise
-            singles = [bound.get(i, f"{head}{v}{suffix}") for i, v in enumerate(tuples)]
+            singles: list[list[BatchStatement]] = [
+                bound[i].statements() if i in bound else [f"{head}{v}{suffix}"]
+                for i, v in enumerate(tuples)
+            ]
             where, hint = self._refused_row(shape, rows, singles, str(exc))
             raise BackendError(
                 f"{self.label}: writing {shape.name}{where}: {exc}", hint=hint
@@ -401,9 +412,7 @@ class D1Side(SqliteDialect):
             return ChunkCounts(len(rows) if direct else 0, 0, 0)
         self._state_made = True
         existing = sum(int(r.rows[0][0]) for r in results[ddl : ddl + len(counting)])
-        changed = sum(
-            int(r.meta.get("changes", 0)) for r in results[upsert_at : upsert_at + upserts]
-        )
+        changed = sum(int(results[j].meta.get("changes", 0)) for j in upserts)
         removed = sum(
             int(r.meta.get("changes", 0)) for r in results[deletes_at : deletes_at + deletes]
         )
