@@ -10,6 +10,7 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.plan import Preflight, RollbackSelection
 from malnu_tui.engine.status import select_rollback
 from malnu_tui.tui.session import looking, migration_set
+from malnu_tui.tui.widgets.error_box import problem_text
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -75,14 +76,14 @@ class RollbackPreview:
     @property
     def problems(self) -> tuple[str, ...]:
         """What blocks, for the operator (with the hint where there is one)."""
-        texts = [p.describe() for p in self.preflight.blocking]
+        texts = [problem_text(p) for p in self.preflight.blocking]
         if self.plan is not None and not self.plan.steps and not texts:
             texts.append("nothing to roll back: no migration is applied")
         return tuple(texts)
 
     @property
     def notices(self) -> tuple[str, ...]:
-        return tuple(p.describe() for p in self.preflight.notices)
+        return tuple(problem_text(p) for p in self.preflight.notices)
 
 
 def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from malnu_tui.tui.widgets.plain import Static
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.problems import Problem
 
 # The engine's hints name CLI commands; inside the console the key that does it is the hint.
 CONSOLE_KEYS = {
@@ -37,6 +41,15 @@ def console_hint(hint: str) -> str:
         return m.group(0)
 
     return _CLI.sub(swap, hint)
+
+
+def problem_text(problem: Problem) -> str:
+    """A preflight's problem as every console screen lists it: its text with its way out
+    (the engine's :func:`~malnu_tui.engine.problems.with_hint`), the hint naming the
+    console's key where the CLI names a command."""
+    from malnu_tui.engine.problems import with_hint
+
+    return with_hint(problem, console_hint)
 
 
 class ErrorBox(Static):
