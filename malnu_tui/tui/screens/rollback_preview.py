@@ -85,16 +85,41 @@ class RollbackPreview:
     def notices(self) -> tuple[str, ...]:
         return tuple(problem_text(p) for p in self.preflight.notices)
 
+    @property
+    def edited_acceptable(self) -> bool:
+        """Only rollback files edited since their migration was applied block: the operator
+        may accept them (audited), as ``rollback --accept-edited-rollback`` does."""
+        from malnu_tui.engine.plan import EditedRollback
 
-def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
-    """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
+        blocking = self.preflight.blocking
+        return bool(blocking) and all(isinstance(p, EditedRollback) for p in blocking)
+
+    def edited_sums(self) -> list[tuple[str, str, str]]:
+        """(rollback file, its sha256 now, the one recorded when its migration was applied)
+        of each edited rollback file in the plan."""
+        steps = self.plan.steps if self.plan is not None else ()
+        return [
+            (e.rollback_file, e.checksum, e.recorded_checksum)
+            for s in steps
+            if (e := s.rollback_edited) is not None
+        ]
+
+
+def preview_rollback(
+    target: Target, choice: RollbackChoice, *, accept_edited: bool = False
+) -> RollbackPreview:
+    """The engine's preflight for ``choice``, on one connection (runs in a worker);
+    ``accept_edited``: rollback files edited since their migration was applied are accepted
+    (the CLI's ``--accept-edited-rollback``), a notice instead of a blocking problem."""
     from malnu_tui.engine.impact import files_at_stake
     from malnu_tui.engine.preflight import preflight_rollback
 
     mset = migration_set(target)
     sel = choice.selection()
     with looking(target) as backend:
-        pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
+        pf = preflight_rollback(
+            backend, target, mset, steps=sel.steps, to=sel.to, accept_edited_rollback=accept_edited
+        )
         stakes: list[RowsAtStake] = []
         if pf.plan is not None and pf.plan.steps:
             stakes = files_at_stake(backend, [s.file for s in pf.plan.steps], mset.dialect)

@@ -28,6 +28,12 @@ CONSOLE_KEYS = {
     "up": "press a (apply)",
 }
 _CLI = re.compile(r"(?:run )?`malnu-tui ([a-z-]+(?: [a-z-]+)?)[^`]*`")
+# Flags the console has a key for: the rollback wizard's preview accepts edited files.
+CONSOLE_FLAGS = {
+    "run the edited file with `rollback --accept-edited-rollback`": (
+        "press a (accept edited) to run the edited file as it is now"
+    ),
+}
 
 
 def console_hint(hint: str) -> str:
@@ -40,6 +46,8 @@ def console_hint(hint: str) -> str:
                 return CONSOLE_KEYS[command]
         return m.group(0)
 
+    for flag, key in CONSOLE_FLAGS.items():
+        hint = hint.replace(flag, key)
     return _CLI.sub(swap, hint)
 
 
