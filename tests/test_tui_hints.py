@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 from malnu_tui.engine.backup import list_backups
 from malnu_tui.engine.problems import BadRequest, Notice, RowSecurity, with_hint
 from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
@@ -182,3 +183,64 @@ async def test_going_back_to_choose_again_forgets_the_acceptance(demo: Demo) -> 
         assert not screen.accept_edited and screen.blocked is not None
         await pilot.press("escape")
     assert NEWEST in demo.applied()
+
+
+async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(demo: Demo) -> None:
+    """recover rolls back a migration undone between the backup and TIME: its plan refused the
+    edited rollback file with no way on in the console (the CLI has the flag)."""
+    import time
+    from datetime import UTC, datetime
+
+    from malnu_tui.engine.backup import create_backup
+    from malnu_tui.engine.config import open_backend
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import apply_plan, plan_rollback, plan_up
+
+    target = demo.target()
+    mset = discover(target.migrations_dir, target.rollback_dir)
+    backend = open_backend(target)
+    try:
+        apply_plan(backend, mset, plan_rollback(backend, mset))
+        apply_plan(backend, mset, plan_up(backend, mset, "20251124_123000"))  # sums recorded
+        create_backup(backend, target)  # holds the newest applied
+        time.sleep(1.1)
+        apply_plan(backend, mset, plan_rollback(backend, mset))  # undone: recover rolls it back
+        time.sleep(1.1)
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        time.sleep(1.1)
+        apply_plan(backend, mset, plan_up(backend, mset, "20251124_123000"))
+    finally:
+        backend.close()
+    (rb,) = (demo.root / "rollback").glob("20251124_123000_*.sql")
+    rb.write_text(rb.read_text(encoding="utf-8") + "SELECT 1;\n", encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("p")
+        await wait_until(pilot, lambda: at(app, "when") is not None)
+        screen = app.screen
+        assert isinstance(screen, RecoverWizard)
+        await pilot.press(*when, "enter")
+        await wait_until(pilot, lambda: at(app, "plan") is not None, timeout=20)
+        error = str(screen.query_one("#wizard-error", Static).render())
+        assert f"rollback files changed since their migration was applied: {rb.name}" in error
+        assert "press a (accept edited) to run the edited file as it is now" in error
+        assert screen.blocked is not None and screen.edited_refused
+        await pilot.press("a")
+        await wait_until(pilot, lambda: at(app, "plan") is not None, timeout=20)
+        assert screen.blocked is None and screen.accept_edited
+        assert f"edited rollback file(s) accepted (audited): {rb.name}" in text_of(
+            app, "#recover-plan"
+        )
+        await pilot.press("n")
+        assert screen.step == "confirm"
+        assert f"runs as accepted (audited): {rb.name}" in text_of(app, "#recover-confirm-text")
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: screen.step == "result" and screen.finished, timeout=30)
+        assert screen.result is not None and screen.result.rolled_back
+    assert NEWEST not in demo.applied()
+    with sqlite3.connect(demo.primary_db) as conn:
+        warned = conn.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'recover' AND outcome = 'warning'"
+        ).fetchall()
+    assert warned and rb.name in warned[0][0], warned

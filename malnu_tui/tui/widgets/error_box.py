@@ -33,6 +33,9 @@ CONSOLE_FLAGS = {
     "run the edited file with `rollback --accept-edited-rollback`": (
         "press a (accept edited) to run the edited file as it is now"
     ),
+    "run the edited file with `recover --accept-edited-rollback`": (
+        "press a (accept edited) to run the edited file as it is now"
+    ),
 }
 
 
