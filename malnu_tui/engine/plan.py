@@ -43,6 +43,7 @@ from malnu_tui.engine.problems import (
     confirmation_word,
     is_confirmed,
     lock_problem,
+    with_hint,
 )
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.status import (
@@ -81,6 +82,7 @@ __all__ = [
     "lock_problem",
     "plan_rollback_from",
     "plan_up_from",
+    "with_hint",
 ]
 
 

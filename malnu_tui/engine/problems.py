@@ -22,6 +22,8 @@ from malnu_tui.engine.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.plan import Plan
@@ -46,6 +48,7 @@ __all__ = [
     "is_confirmed",
     "lock_problem",
     "preflight_lock",
+    "with_hint",
 ]
 
 
@@ -213,7 +216,8 @@ class RecoverStoppedHalfWay(_Blocking):
 class RowSecurity(_Blocking):
     """A step reads or writes a table whose row level security policies narrow what the
     tool's role sees (backends/pg_rowsec.py): it would touch only some of the rows. Said
-    with its way out (the console's plan step shows ``describe()`` alone)."""
+    with its way out (the CLI's ``problem:`` lines show ``describe()`` alone;
+    :func:`with_hint` does not say it twice)."""
 
     def describe(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
@@ -252,6 +256,20 @@ Problem = (
     | RecoverStoppedHalfWay
     | RowSecurity
 )
+
+
+def with_hint(problem: Problem, hint_as: Callable[[str], str] | None = None) -> str:
+    """A problem as a screen lists it: its text and, when it blocks, its way out (its error's
+    hint, which the CLI prints as ``hint:``), said once (RowSecurity's text already ends with
+    it). ``hint_as`` rewords the hint (the console names its keys for the CLI's commands).
+    Secrets masked, as the CLI masks its lines."""
+    from malnu_tui.engine.monitor.debuglog import mask_secrets
+
+    text = problem.describe()
+    hint = problem.error().hint if problem.blocking else None
+    if hint and hint not in text:
+        text = f"{text} — {hint_as(hint) if hint_as is not None else hint}"
+    return mask_secrets(text)
 
 
 @dataclass(frozen=True)

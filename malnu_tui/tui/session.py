@@ -129,10 +129,19 @@ class RunOutcome:
     backup_id: str | None = None  # the safety backup, when one was taken (also on failure)
 
 
-def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessagePump) -> RunOutcome:
+def run_confirmed(
+    target: Target,
+    mset: MigrationSet,
+    plan: Plan,
+    pump: MessagePump,
+    *,
+    accept_edited_rollback: bool = False,
+) -> RunOutcome:
     """The step after the typed confirmation, on ONE connection: take the lock, check the
     plan again under it, take the safety backup (so it holds every row written until now),
-    run, and read the status once to verify. Progress goes to ``pump`` as messages."""
+    run, and read the status once to verify. Progress goes to ``pump`` as messages.
+    ``accept_edited_rollback``: the operator accepted rollback files edited since their
+    migration was applied (audited by the engine, as the CLI's flag)."""
     from malnu_tui.engine.migrate import MigrationFailed, apply_plan, verify_after
     from malnu_tui.engine.safety import backup_taker
 
@@ -160,7 +169,14 @@ def run_confirmed(target: Target, mset: MigrationSet, plan: Plan, pump: MessageP
 
         try:
             with observing(statement_poster(pump)):
-                result = apply_plan(backend, mset, plan, progress=progress, safety_backup=taker)
+                result = apply_plan(
+                    backend,
+                    mset,
+                    plan,
+                    progress=progress,
+                    safety_backup=taker,
+                    accept_edited_rollback=accept_edited_rollback,
+                )
         except MigrationFailed as exc:
             failure, done, error = exc.failure, exc.done, str(exc)
         except MalnuError as exc:

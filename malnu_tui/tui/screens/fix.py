@@ -22,7 +22,7 @@ from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
 from malnu_tui.tui.session import connected, looking, migration_set, reporting
 from malnu_tui.tui.widgets.dialog import DialogBox, FitScroll
-from malnu_tui.tui.widgets.error_box import ErrorBox
+from malnu_tui.tui.widgets.error_box import ErrorBox, problem_text
 from malnu_tui.tui.widgets.fields import Field
 from malnu_tui.tui.widgets.plain import Static
 
@@ -134,7 +134,7 @@ class FixScreen(ModalScreen[bool]):
             )
         for p in pf.problems:
             mark = "✘ " if p.blocking else "⚠ "
-            body.append(mark + p.describe() + "\n", style="bold" if p.blocking else "")
+            body.append(mark + problem_text(p) + "\n", style="bold" if p.blocking else "")
         if pf.blocking or (self.kind == "repair" and not pf.rows):
             if not pf.blocking:
                 body.append("✔ nothing to repair: this file has not drifted.\n")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input
@@ -51,6 +52,11 @@ class RecoverPlanned(Message):
 
 
 @dataclass
+class RecoverEditedRefused(Message):
+    """The plan refused rollback files edited since their migration was applied."""
+
+
+@dataclass
 class NativeRecovered(Message):
     undo: str  # the restore point (D1 bookmark) that undoes it
     report: StatusReport
@@ -63,7 +69,7 @@ class RecoverFinished(Message):
 
 
 def plan_recovery(
-    target: Target, when_text: str, progress: object
+    target: Target, when_text: str, progress: object, *, accept_edited_rollback: bool = False
 ) -> tuple[RecoverPlan | NativeRecoverPlan, MigrationSet, str]:
     from malnu_tui.engine.backup import (
         BackupProgressCallback,
@@ -84,7 +90,12 @@ def plan_recovery(
         if native_recovery(backend.kind) is not None:  # D1 Time Travel: the data comes back
             return plan_native_recover(backend, target, when), mset, pf.database_name
         plan = plan_recover(
-            backend, target, mset, when, progress=cast(BackupProgressCallback, progress)
+            backend,
+            target,
+            mset,
+            when,
+            progress=cast(BackupProgressCallback, progress),
+            accept_edited_rollback=accept_edited_rollback,
         )
         return plan, mset, pf.database_name
 
@@ -102,6 +113,11 @@ class RecoverWizard(WizardScreen):
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
     READ_STEPS: ClassVar[frozenset[str]] = frozenset({"when", "plan"})
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Offered only when the plan refused rollback files edited since their migration was
+        # applied: `recover --accept-edited-rollback`, audited.
+        Binding("a", "accept_edited", "Accept edited", id="recover.accept_edited"),
+    ]
 
     def __init__(self, target: Target) -> None:
         super().__init__()
@@ -118,6 +134,8 @@ class RecoverWizard(WizardScreen):
         self.database_name = ""
         self.result: RecoverResult | None = None
         self.report: StatusReport | None = None
+        self.edited_refused = False  # the plan refused edited rollback files
+        self.accept_edited = False  # the operator accepted them (audited)
 
     def compose_steps(self) -> Iterable[Widget]:
         with StepPane(id="when"):
@@ -157,8 +175,9 @@ class RecoverWizard(WizardScreen):
             self.query_one("#plan-progress", OperationProgress).reset(
                 f"planning recovery to {self.when_text}: re-verifying candidate backups…"
             )
+            self.edited_refused = False
             self.set_working(True)
-            self._plan(self.when_text)
+            self._plan(self.when_text, self.accept_edited)
         elif step == "confirm":
             from malnu_tui.engine.backup import NativeRecoverPlan
 
@@ -170,6 +189,8 @@ class RecoverWizard(WizardScreen):
                 text.append(f"from backup {p.backup.id}.\n")
                 text.append("NOT recovered: ", style="bold red")
                 text.append(p.not_recovered + "\n")
+                for edited in p.edited_rollbacks if p.accept_edited_rollback else ():
+                    text.append(f"⚠ runs as accepted (audited): {edited}\n", style="bold")
             else:
                 text.append("with D1 Time Travel: the data as it was then. ")
                 text.append("Everything written since is replaced", style="bold red")
@@ -199,7 +220,28 @@ class RecoverWizard(WizardScreen):
                 self.show_error("type a time first, e.g. -1h or 2026-11-24T09:30:00Z")
                 return False
             self.when_text = text
+            self.accept_edited = False  # accepted for the plan seen, not for another time
         return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accept_edited":
+            return self._can_accept()
+        return super().check_action(action, parameters)
+
+    def _can_accept(self) -> bool:
+        return (
+            self.step == "plan"
+            and not self.working
+            and self.edited_refused
+            and not self.accept_edited
+        )
+
+    def action_accept_edited(self) -> None:
+        """Plan again with the edited rollback files accepted (the plan names them with both
+        checksums), then the usual typed confirmation; the run audits them."""
+        if self._can_accept():
+            self.accept_edited = True
+            self.go(self.step_index("plan"))
 
     @on(Input.Submitted, "#when-input")
     def _when_submitted(self) -> None:
@@ -212,10 +254,26 @@ class RecoverWizard(WizardScreen):
             self.post_message(BackupsListed(list_target_backups(self.target)))
 
     @work(thread=True, exclusive=True, group="recover-plan")
-    def _plan(self, when_text: str) -> None:
+    def _plan(self, when_text: str, accept_edited: bool) -> None:
+        from malnu_tui.engine.errors import RollbackEdited
+
         with reporting(self, "plan"):
-            result = plan_recovery(self.target, when_text, backup_progress_poster(self))
+            try:
+                result = plan_recovery(
+                    self.target,
+                    when_text,
+                    backup_progress_poster(self),
+                    accept_edited_rollback=accept_edited,
+                )
+            except RollbackEdited:
+                self.post_message(RecoverEditedRefused())  # before the failure it explains
+                raise
             self.post_message(RecoverPlanned(*result))
+
+    @on(RecoverEditedRefused)
+    def _edited_refused(self, event: RecoverEditedRefused) -> None:
+        event.stop()
+        self.edited_refused = True
 
     @work(thread=True, exclusive=True, group="recover-run")
     def _run(self, plan: RecoverPlan | NativeRecoverPlan, mset: MigrationSet) -> None:
@@ -350,5 +408,10 @@ class RecoverWizard(WizardScreen):
             self.allow_next(label="Result ▶ (n)")
             return
         if what == "plan":
-            self.query_one("#plan-progress", OperationProgress).caption("✘ no plan")
+            self.query_one("#plan-progress", OperationProgress).caption(
+                "✘ no plan: press a (accept edited) to run the edited rollback file(s) as they "
+                "are now (audited), or restore the reviewed file(s)"
+                if self.edited_refused
+                else "✘ no plan"
+            )
         super().step_failed(what)

@@ -18,6 +18,7 @@ from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import backup_progress_poster, connected, load_status, looking, reporting
 from malnu_tui.tui.widgets.dialog import FitScroll
+from malnu_tui.tui.widgets.error_box import problem_text
 from malnu_tui.tui.widgets.manifest import manifest_text, short_time
 from malnu_tui.tui.widgets.migration_table import MigrationTable
 from malnu_tui.tui.widgets.plain import Static
@@ -183,7 +184,7 @@ class RestoreWizard(WizardScreen):
             text.append(f"{c.detail[:70]}\n")
         for p in pf.problems:
             mark, style = ("✘", "bold red") if p.blocking else ("⚠", "yellow")
-            text.append(f"{mark} {p.describe()}\n", style=style)
+            text.append(f"{mark} {problem_text(p)}\n", style=style)
         self.query_one("#verify-checks", Static).update(text)
         self.refit_step()  # a long manifest scrolls; the checks stay in view
         progress = self.query_one("#verify-progress", OperationProgress)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import (
@@ -87,6 +88,11 @@ class RollbackWizard(WizardScreen):
     )
     NO_RETURN_FROM: ClassVar[str] = "run"
     READ_STEPS: ClassVar[frozenset[str]] = frozenset({"how-far", "preview"})
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Offered (and in the footer) only when rollback files edited since their migration
+        # was applied are all that blocks: `rollback --accept-edited-rollback`, audited.
+        Binding("a", "accept_edited", "Accept edited", id="rollback.accept_edited"),
+    ]
 
     def __init__(self, target: Target, report: StatusReport | None = None) -> None:
         super().__init__()
@@ -100,6 +106,7 @@ class RollbackWizard(WizardScreen):
         self.result: ApplyResult | None = None
         self.run_error: str | None = None
         self.outcome: RunOutcome | None = None
+        self.accept_edited = False  # the operator accepted edited rollback files (audited)
 
     # -- layout -------------------------------------------------------------------------------
     def compose_steps(self) -> Iterable[Widget]:
@@ -116,6 +123,11 @@ class RollbackWizard(WizardScreen):
             yield Static("", id="preview-intro", classes="intro")
             yield DataTable(id="preview-table", cursor_type="row")
             yield FitScroll("", id="preconditions", classes="preconditions")
+            yield Button(
+                "Accept the edited rollback file(s) as they are now (audited) (a)",
+                id="accept-edited",
+                compact=True,
+            )
             yield SqlText(
                 "", language="sql", read_only=True, id="preview-sql", show_line_numbers=True
             )
@@ -150,8 +162,9 @@ class RollbackWizard(WizardScreen):
             self.query_one("#preview-table", DataTable).clear(columns=True)
             self.query_one("#preconditions", Static).update("")
             self.query_one("#preview-sql", TextArea).load_text("")
+            self.query_one("#accept-edited", Button).display = False
             self.set_working(True)
-            self._preview(self.choice)
+            self._preview(self.choice, self.accept_edited)
         elif step == "confirm":
             self._show_confirm()
         elif step == "run":
@@ -168,7 +181,31 @@ class RollbackWizard(WizardScreen):
             if choice is None:
                 return False
             self.choice = choice
+            self.accept_edited = False  # accepted for the files seen, not for another choice
         return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accept_edited":
+            return self._can_accept()
+        return super().check_action(action, parameters)
+
+    def _can_accept(self) -> bool:
+        p = self.preview
+        return (
+            self.step == "preview"
+            and not self.working
+            and p is not None
+            and not self.accept_edited
+            and p.edited_acceptable
+        )
+
+    @on(Button.Pressed, "#accept-edited")
+    def action_accept_edited(self) -> None:
+        """Run the edited rollback files as they are now: previewed again with them accepted
+        (both checksums stay on screen), then the usual typed confirmation."""
+        if self._can_accept():
+            self.accept_edited = True
+            self.go(self.step_index("preview"))
 
     # -- how far ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rollback-status")
@@ -240,9 +277,10 @@ class RollbackWizard(WizardScreen):
 
     # -- preview ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rollback-preview")
-    def _preview(self, choice: RollbackChoice) -> None:
+    def _preview(self, choice: RollbackChoice, accept_edited: bool) -> None:
         with reporting(self, "preview"):
-            self.post_message(RollbackPreviewed(preview_rollback(self.target, choice)))
+            preview = preview_rollback(self.target, choice, accept_edited=accept_edited)
+            self.post_message(RollbackPreviewed(preview))
 
     def _show_preview(self, p: RollbackPreview) -> None:
         self.preview = p
@@ -285,7 +323,9 @@ class RollbackWizard(WizardScreen):
                 text.append(f"  · {stake.file}: {stake.describe()}\n")
         for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
             text.append(f"  ⚠ {warning}\n", style="yellow")
+        text.append_text(self._edited_text(p))
         checks.update(text)
+        self.query_one("#accept-edited", Button).display = self._can_accept()
         checks.set_class(bool(p.problems), "problems")
         self.refit_step()  # 15 DROPs and their rows: they scroll, the SQL stays below
         if p.problems:
@@ -295,6 +335,25 @@ class RollbackWizard(WizardScreen):
             self.allow_next(label="Confirm ▶ (n)")
         nothing = "-- nothing can run until the problems above are fixed\n"
         self.query_one("#preview-sql", TextArea).load_text(p.plan.sql_text() if p.plan else nothing)
+
+    def _edited_text(self, p: RollbackPreview) -> Text:
+        """Each edited rollback file with both checksums, and the way to accept them."""
+        text = Text()
+        sums = p.edited_sums()
+        if not sums:
+            return text
+        state = "accepted (audited), runs as it is now" if self.accept_edited else "edited"
+        text.append(f"Rollback file(s) changed since applied ({state}):\n", style="bold")
+        for name, now, recorded in sums:
+            text.append(f"  {name}\n    now      sha256 {now}\n")
+            text.append(f"    recorded sha256 {recorded}\n")
+        if self._can_accept():
+            text.append(
+                "Press a to run them as they are now (audited), or restore the reviewed "
+                "file(s) and go back (b).\n",
+                style="bold yellow",
+            )
+        return text
 
     # -- confirm ------------------------------------------------------------------------------
     def _show_confirm(self) -> None:
@@ -309,6 +368,8 @@ class RollbackWizard(WizardScreen):
         for stake in p.stakes:
             if stake.rows:
                 text.append(f"  ⚠ {stake.describe()}\n", style="bold yellow")
+        for name, _now, _recorded in p.edited_sums() if self.accept_edited else ():
+            text.append(f"  ⚠ {name}: edited since applied, accepted (audited)\n", style="bold")
         text.append(
             "After you confirm: the lock is taken, the plan checked again, and a safety "
             "backup of the whole database taken before anything changes.\n"
@@ -332,12 +393,15 @@ class RollbackWizard(WizardScreen):
         progress = self.query_one("#run-progress", OperationProgress)
         progress.reset(f"rolling back {len(p.plan.steps)} migration(s)…", len(p.plan.steps))
         self.set_working(True)
-        self._run(p.mset, p.plan)
+        self._run(p.mset, p.plan, self.accept_edited)
 
     @work(thread=True, exclusive=True, group="rollback-run")
-    def _run(self, mset: MigrationSet, plan: Plan) -> None:
+    def _run(self, mset: MigrationSet, plan: Plan, accept_edited: bool) -> None:
         with reporting(self, "run"):
-            self.post_message(RollbackFinished(run_confirmed(self.target, mset, plan, self)))
+            outcome = run_confirmed(
+                self.target, mset, plan, self, accept_edited_rollback=accept_edited
+            )
+            self.post_message(RollbackFinished(outcome))
 
     @on(ProgressMessage)
     def _progress(self, event: ProgressMessage) -> None:

@@ -10,6 +10,7 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.plan import Preflight, RollbackSelection
 from malnu_tui.engine.status import select_rollback
 from malnu_tui.tui.session import looking, migration_set
+from malnu_tui.tui.widgets.error_box import problem_text
 
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
@@ -75,25 +76,50 @@ class RollbackPreview:
     @property
     def problems(self) -> tuple[str, ...]:
         """What blocks, for the operator (with the hint where there is one)."""
-        texts = [p.describe() for p in self.preflight.blocking]
+        texts = [problem_text(p) for p in self.preflight.blocking]
         if self.plan is not None and not self.plan.steps and not texts:
             texts.append("nothing to roll back: no migration is applied")
         return tuple(texts)
 
     @property
     def notices(self) -> tuple[str, ...]:
-        return tuple(p.describe() for p in self.preflight.notices)
+        return tuple(problem_text(p) for p in self.preflight.notices)
+
+    @property
+    def edited_acceptable(self) -> bool:
+        """Only rollback files edited since their migration was applied block: the operator
+        may accept them (audited), as ``rollback --accept-edited-rollback`` does."""
+        from malnu_tui.engine.plan import EditedRollback
+
+        blocking = self.preflight.blocking
+        return bool(blocking) and all(isinstance(p, EditedRollback) for p in blocking)
+
+    def edited_sums(self) -> list[tuple[str, str, str]]:
+        """(rollback file, its sha256 now, the one recorded when its migration was applied)
+        of each edited rollback file in the plan."""
+        steps = self.plan.steps if self.plan is not None else ()
+        return [
+            (e.rollback_file, e.checksum, e.recorded_checksum)
+            for s in steps
+            if (e := s.rollback_edited) is not None
+        ]
 
 
-def preview_rollback(target: Target, choice: RollbackChoice) -> RollbackPreview:
-    """The engine's preflight for ``choice``, on one connection (runs in a worker)."""
+def preview_rollback(
+    target: Target, choice: RollbackChoice, *, accept_edited: bool = False
+) -> RollbackPreview:
+    """The engine's preflight for ``choice``, on one connection (runs in a worker);
+    ``accept_edited``: rollback files edited since their migration was applied are accepted
+    (the CLI's ``--accept-edited-rollback``), a notice instead of a blocking problem."""
     from malnu_tui.engine.impact import files_at_stake
     from malnu_tui.engine.preflight import preflight_rollback
 
     mset = migration_set(target)
     sel = choice.selection()
     with looking(target) as backend:
-        pf = preflight_rollback(backend, target, mset, steps=sel.steps, to=sel.to)
+        pf = preflight_rollback(
+            backend, target, mset, steps=sel.steps, to=sel.to, accept_edited_rollback=accept_edited
+        )
         stakes: list[RowsAtStake] = []
         if pf.plan is not None and pf.plan.steps:
             stakes = files_at_stake(backend, [s.file for s in pf.plan.steps], mset.dialect)

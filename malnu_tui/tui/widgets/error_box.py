@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from malnu_tui.tui.widgets.plain import Static
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.problems import Problem
 
 # The engine's hints name CLI commands; inside the console the key that does it is the hint.
 CONSOLE_KEYS = {
@@ -24,6 +28,15 @@ CONSOLE_KEYS = {
     "up": "press a (apply)",
 }
 _CLI = re.compile(r"(?:run )?`malnu-tui ([a-z-]+(?: [a-z-]+)?)[^`]*`")
+# Flags the console has a key for: the rollback wizard's preview accepts edited files.
+CONSOLE_FLAGS = {
+    "run the edited file with `rollback --accept-edited-rollback`": (
+        "press a (accept edited) to run the edited file as it is now"
+    ),
+    "run the edited file with `recover --accept-edited-rollback`": (
+        "press a (accept edited) to run the edited file as it is now"
+    ),
+}
 
 
 def console_hint(hint: str) -> str:
@@ -36,7 +49,18 @@ def console_hint(hint: str) -> str:
                 return CONSOLE_KEYS[command]
         return m.group(0)
 
+    for flag, key in CONSOLE_FLAGS.items():
+        hint = hint.replace(flag, key)
     return _CLI.sub(swap, hint)
+
+
+def problem_text(problem: Problem) -> str:
+    """A preflight's problem as every console screen lists it: its text with its way out
+    (the engine's :func:`~malnu_tui.engine.problems.with_hint`), the hint naming the
+    console's key where the CLI names a command."""
+    from malnu_tui.engine.problems import with_hint
+
+    return with_hint(problem, console_hint)
 
 
 class ErrorBox(Static):
