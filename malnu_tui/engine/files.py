@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
+from malnu_tui.engine.filestream import Streamed, read_or_stream
 from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import (
     SQL_VERBS,
@@ -451,19 +452,26 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
                 str(path), f"duplicate version {version} (also {seen[version].name})"
             )
         seen[version] = path
-        data = _read(fpath)
-        text = _decode(path, data)
-        if not text.strip():
+        read = read_or_stream(fpath, KEEP_TEXT_BYTES)
+        if read is None:  # not UTF-8: read whole, for _decode to name the line
+            read = _read(fpath)
+        text: str | None
+        if isinstance(read, Streamed):  # a large file: not held in memory (filestream.py)
+            text, keep, blank, checksum = None, False, read.blank, read.checksum
+            head = _header(read.head)
+        else:
+            text = _decode(path, read)
+            blank, checksum, head = not text.strip(), checksum_bytes(read), _header(text)
+            keep = len(read) <= budget
+            budget -= len(read) if keep else 0
+        if blank:
             raise MigrationFileError(str(path), "the file is empty")
-        head = _header(text)
-        keep = len(data) <= min(KEEP_TEXT_BYTES, budget)
-        budget -= len(data) if keep else 0
         found.append(
             Migration(
                 version=version,
                 name=name,
                 path=path,
-                checksum=checksum_bytes(data),
+                checksum=checksum,
                 description=head.get("description", ""),
                 author=head.get("author", ""),
                 dependencies=tuple(_split_deps(head.get("dependencies", ""))),
