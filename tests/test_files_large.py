@@ -11,8 +11,8 @@ import pytest
 
 from malnu_tui.engine.errors import MigrationFileError
 from malnu_tui.engine.files import KEEP_TEXT_BYTES, checksum_bytes, discover
-from malnu_tui.engine.plan_diff import translate_plan, unified_diff
 from malnu_tui.engine.filestream import BLOCK
+from malnu_tui.engine.plan_diff import translate_plan, unified_diff
 
 _ROW = b"INSERT INTO s (id, note) VALUES (1, 'a; b');\r\n"
 
