@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
-from malnu_tui.engine.filestream import Streamed, read_or_stream
+from malnu_tui.engine.filestream import Streamed, checkout_checksums_of, read_or_stream
 from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import (
     SQL_VERBS,
@@ -267,7 +267,7 @@ class Migration:
         if len(recorded) != 64:  # not a sha256 at all ('checksum_hash', a template's)
             return False
         try:
-            return recorded in checkout_checksums(_read(str(self.path)))
+            return recorded in checkout_checksums_of(str(self.path))
         except MigrationFileError:
             return False
 

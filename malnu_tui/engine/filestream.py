@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from malnu_tui.engine.errors import MigrationFileError
 
-__all__ = ["BLOCK", "Streamed", "read_or_stream"]
+__all__ = ["BLOCK", "Streamed", "checkout_checksums_of", "read_or_stream"]
 
 BLOCK = 1 << 18  # bytes read at a time past the first ``limit``
 _BOM = b"\xef\xbb\xbf"
@@ -90,3 +90,37 @@ def _header_ends(text: str) -> bool:
     leading ``--`` lines: files._header stops at the first other non-blank line)."""
     lines = text.split("\n")
     return any(line.strip() and not line.lstrip().startswith("--") for line in lines[:-1])
+
+
+def checkout_checksums_of(path: str) -> frozenset[str]:
+    """files.checkout_checksums of the file at ``path`` (each form a checkout of it may take:
+    as it is, LF or CRLF line ends, with or without a BOM), read in blocks of :data:`BLOCK`.
+    OSError: a MigrationFileError."""
+    raw, lf, crlf, bom_lf, bom_crlf = (hashlib.sha256() for _ in range(5))
+    bom_lf.update(_BOM)
+    bom_crlf.update(_BOM)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            data = os.read(fd, BLOCK)
+            raw.update(data)
+            if data.startswith(_BOM):
+                data = data[3:]
+            carry = b""
+            while block := carry + data:
+                data = os.read(fd, BLOCK)
+                raw.update(data)
+                carry = b""
+                if data and block.endswith(b"\r"):
+                    carry, block = b"\r", block[:-1]
+                folded = block.replace(b"\r\n", b"\n")
+                lf.update(folded)
+                bom_lf.update(folded)
+                doubled = folded.replace(b"\n", b"\r\n")
+                crlf.update(doubled)
+                bom_crlf.update(doubled)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise MigrationFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    return frozenset(h.hexdigest() for h in (raw, lf, crlf, bom_lf, bom_crlf))
