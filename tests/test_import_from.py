@@ -652,3 +652,33 @@ def test_a_blob_over_a_d1_statement_is_imported_from_a_table(
     got = target.rows("SELECT id, typeof(scan), hex(scan), nama FROM rapor ORDER BY id")
     assert got == [(1, "blob", "00", "kecil"), (2, "blob", scan.hex().upper(), "besar")]
     assert target.rows("SELECT name FROM sqlite_master WHERE name LIKE '%blob%'") == []
+
+
+def test_a_text_holding_nul_over_a_d1_statement_is_imported_from_a_table(
+    tmp_path: Path, fresh_db: Callable[[str], DbTarget]
+) -> None:
+    """A text holding NUL goes to D1 as ``CAST(X'…' AS TEXT)`` (D1's JSON parameters carry no
+    NUL): a legacy note of 240 KB with NULs in it was a rejected row ("more than D1's 100,000
+    a statement"). It is built piece by piece in the row's own batch, as a large BLOB is, and
+    cast back: a TEXT of exactly the same characters, NULs included."""
+    d1 = fresh_db("d1")
+    path = tmp_path / "legacy.db"
+    note = "Nilai\x00rapor 'é' ✓ \U0001f600\x00\x00" * 9_000  # 243,000 bytes of UTF-8
+    ddl = "CREATE TABLE catatan (id INTEGER PRIMARY KEY, isi TEXT, n INTEGER)"
+    _sqlite(path, ddl)
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.executemany(
+            "INSERT INTO catatan VALUES (?, ?, ?)", [(1, "a\x00b", 2**53 + 1), (2, note, 7)]
+        )
+    conn.close()
+    target = ImportTarget("d1", d1.url, tmp_path)
+    target.execute(ddl)
+    report = _import(tmp_path, d1.url, f"sqlite:///{path}:catatan", "catatan")
+    assert (report["inserted"], report["rejected"]) == (2, 0), report
+    got = target.rows("SELECT id, typeof(isi), hex(isi), CAST(n AS TEXT) FROM catatan ORDER BY id")
+    assert got == [
+        (1, "text", b"a\x00b".hex().upper(), str(2**53 + 1)),
+        (2, "text", note.encode().hex().upper(), "7"),
+    ]
+    assert target.rows("SELECT name FROM sqlite_master WHERE name LIKE '%blob%'") == []

@@ -210,6 +210,41 @@ def test_a_row_too_large_for_a_d1_statement_is_carried_with_its_text_bound(
     assert dst.run("SELECT count(*), max(updated_at) FROM chat") == [(30, "2025-11-26 08:00:00")]
 
 
+def test_a_text_holding_nul_over_a_d1_statement_is_carried_as_text(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A text holding NUL (a note pasted from a legacy system, a file read as text) goes to D1
+    as ``CAST(X'…' AS TEXT)``, never bound (D1's JSON parameters carry no NUL): over ~45 KB it
+    stopped the sync ("… bytes as a literal, more than D1's 100,000 a statement") though D1
+    keeps 2 MB. It is built piece by piece in the scratch table, as a large BLOB is, and cast
+    back: a TEXT of exactly the same characters, NULs included, and verify is clean."""
+    src = make_db("sqlite", request, tmp_path, "primary")
+    dst = make_db("d1", request, tmp_path, "analytics")
+    src.run("CREATE TABLE catatan (id integer PRIMARY KEY, isi text, updated_at text)")
+    src.many(
+        "INSERT INTO catatan VALUES (?, ?, '2025-11-24 08:00:00')",
+        [(i, f"catatan {i}\x00akhir") for i in range(1, 6)],
+    )
+    # NUL, quotes, 2-, 3- and 4-byte characters; the pieces cut through characters.
+    note = "Nilai\x00rapor 'é' ✓ \U0001f600\x00\x00" * 9_000  # 243,000 bytes of UTF-8
+    src.run("UPDATE catatan SET isi = ? WHERE id = 3", [note])
+    first = sync(src, dst)
+    assert (first.verified, first.inserted) == (True, 5)
+    got = dst.run("SELECT typeof(isi), hex(isi) FROM catatan WHERE id = 3")
+    assert got == [("text", note.encode().hex().upper())]
+    query = "SELECT id, isi FROM catatan ORDER BY id"
+    assert dst.run(query) == src.run(query)
+    assert dst.run("SELECT name FROM sqlite_master WHERE name LIKE '%blob%'") == []
+    src.run(
+        "UPDATE catatan SET isi = ?, updated_at = '2025-11-25 08:00:00' WHERE id = 5",
+        [note[::-1]],
+    )
+    again = sync(src, dst)
+    assert (again.verified, again.updated) == (True, 1)
+    assert dst.run(query) == src.run(query)
+    assert verify(src, dst).verified
+
+
 @pytest.mark.parametrize("dest", ["sqlite", "d1"])
 def test_a_column_without_a_type_keeps_its_values_in_a_sqlite_copy(
     dest: str, request: pytest.FixtureRequest, tmp_path: Path

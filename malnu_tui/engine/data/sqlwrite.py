@@ -4,14 +4,15 @@ D1): the upsert statement, and D1's chunking of inlined rows within its per-stat
 D1 limits: 100 KB per statement, 100 bound parameters per query, 2 MB per row. The statements
 built here inline every value as a literal and stay under ``max_bytes`` (90 KB by default, a
 margin below 100 KB); a row too large for that goes alone with its largest texts bound, its
-BLOBs too large built piece by piece in a scratch table (:func:`d1_bound_row`); a batch
+BLOBs (and texts holding NUL) too large built piece by piece in a scratch table
+(:func:`d1_bound_row`); a batch
 request groups statements up to ``REQUEST_BYTES``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, NamedTuple, cast
+from typing import Literal, NamedTuple
 
 from malnu_tui.engine.backends.d1.limits import (
     MAX_ROW_BYTES,
@@ -66,9 +67,10 @@ class BoundRow(NamedTuple):
 def _blob_pieces(slot: int, data: bytes) -> list[BatchStatement]:
     """``data`` into row ``slot`` of the scratch table, one statement a piece: each appended
     (``||`` joins the bytes as TEXT, unchanged, NUL and invalid UTF-8 included) and cast back,
-    so the stored value is a BLOB of exactly ``data``."""
+    so the stored value is a BLOB of exactly ``data`` (a piece may end inside a character of
+    a text's UTF-8: the bytes are joined before the row's statement casts them to TEXT)."""
     t = quote_ident(BLOB_SCRATCH)
-    pieces = [data[i : i + D1_BLOB_PIECE] for i in range(0, len(data), D1_BLOB_PIECE)]
+    pieces = [data[i : i + D1_BLOB_PIECE] for i in range(0, len(data), D1_BLOB_PIECE)] or [b""]
     out: list[BatchStatement] = [f"INSERT INTO {t} (i, v) VALUES ({slot}, X'{pieces[0].hex()}')"]
     out += [
         f"UPDATE {t} SET v = CAST(v || X'{p.hex()}' AS BLOB) WHERE i = {slot}" for p in pieces[1:]
@@ -86,8 +88,10 @@ def d1_bound_row(
     largest texts bound as parameters until the SQL fits (D1 keeps a row up to 2 MB, a
     statement up to 100 KB: a long essay, a photo kept as a data: URL); its other values stay
     literals (D1's JSON carries no bytes, and rounds integers past 2**53). A BLOB still too
-    large (a student's photo, a scanned report) is built first in a scratch table, piece by
-    piece, and read from it by the row's statement: all in the same batch, one transaction.
+    large (a student's photo, a scanned report), or a text holding NUL (never bound: D1's JSON
+    parameters carry no NUL), is built first in a scratch table, piece by piece, and read from
+    it by the row's statement (the text cast back to TEXT): all in the same batch, one
+    transaction.
     Shared by the import and the sync. Raises :class:`RowRefused` for a row over 2 MB, or
     whose other literals still pass 100 KB."""
     lits = [literal(v) for v in values]
@@ -108,15 +112,25 @@ def d1_bound_row(
             break
         bound.add(i)
         size -= len(lits[i].encode()) - 1
-    blobs = [i for i, v in enumerate(values) if isinstance(v, bytes | bytearray | memoryview)]
+    # A BLOB, and a text holding NUL (never bound: D1's JSON parameters carry no NUL; its
+    # literal is CAST(X'…' AS TEXT)), are built in the scratch table as bytes, read back as
+    # they were: the text cast to TEXT, exactly its characters (its UTF-8, NULs included).
+    scratch: dict[int, tuple[bytes, bool]] = {}  # column: (its bytes, read back as TEXT)
+    for i, v in enumerate(values):
+        if isinstance(v, bytes | bytearray | memoryview):
+            scratch[i] = (bytes(v), False)
+        elif isinstance(v, str) and "\x00" in v:
+            scratch[i] = (v.encode(), True)
     build: list[BatchStatement] = []
-    for i in sorted(blobs, key=lambda i: -sizes[i]):
+    for i in sorted(scratch, key=lambda i: -len(lits[i])):
         if size <= D1_STATEMENT_BYTES:
             break
         if not build:
             build.append(f"CREATE TABLE {quote_ident(BLOB_SCRATCH)} (i INTEGER PRIMARY KEY, v)")
-        build += _blob_pieces(i, bytes(cast(bytes, values[i])))
+        data, text = scratch[i]
+        build += _blob_pieces(i, data)
         ref = f"(SELECT v FROM {quote_ident(BLOB_SCRATCH)} WHERE i = {i})"
+        ref = f"CAST({ref} AS TEXT)" if text else ref
         size -= len(lits[i].encode()) - len(ref.encode())
         lits[i] = ref
     marks = ", ".join("?" if i in bound else t for i, t in enumerate(lits))
