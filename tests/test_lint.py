@@ -618,3 +618,37 @@ def test_the_lint_cache_gives_the_same_report_and_follows_every_file_edit(
     assert [r for r, _f, _l in lint()] == ["DROP-TABLE"]
     assert len(list(cache.cache_dir().glob("*.json"))) == 4  # nothing stored
     db.close()
+
+
+def test_the_lint_cache_key_covers_every_engine_module_a_lint_runs_through(
+    mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The key hashes the code a report comes from. It listed the lint's modules and four
+    readers by name; the SQLite replay's templates and literals (sqltemplate.py,
+    sqlite_sql.py) and a large file's block reader were not among them, so after an upgrade
+    that changed one, a report made by the older code was read back."""
+    import sys
+
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.config import load_settings, resolve_target
+    from malnu_tui.engine.lint import cache
+    from malnu_tui.engine.lint.target import lint_target
+
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    target = resolve_target(
+        load_settings(),
+        database=f"sqlite:///{tmp_path / 'x.db'}",
+        migrations_dir=str(mdirs.migrations),
+        rollback_dir=str(mdirs.rollback),
+    )
+    db = SQLiteBackend(tmp_path / "x.db")
+    lint_target(target, discover(mdirs.migrations, mdirs.rollback), None, db,
+                from_live_schema=True)  # fmt: skip
+    db.close()
+    loaded = {
+        Path(m.__file__).resolve()
+        for name, m in list(sys.modules.items())
+        if name.startswith("malnu_tui.engine") and getattr(m, "__file__", None)
+    }
+    assert "malnu_tui.engine.sqltemplate" in sys.modules
+    assert sorted(str(f) for f in loaded - set(cache._code_files())) == []

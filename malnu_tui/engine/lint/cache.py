@@ -1,7 +1,9 @@
 """A cache of lint reports in the user cache dir, keyed by everything a report is made of.
 
-The key is a sha256 over: the code of the lint and of what it reads files with (the source of
-``engine/lint/*.py``, ``sqlsplit.py``, ``files.py``, ``errors.py``), the package version, the
+The key is a sha256 over: the engine's code (the source of every ``engine/**/*.py``: a list of
+the modules the lint reads through went stale as they grew — the SQLite replay's templates and
+literals, a large file's block reader — and a report made by older code was read), the package
+version, the
 Python and SQLite versions; the options (dialect, D1, the session lock_timeout, the notes
 handed in); the starting schema (the live database's CREATE statements); the directories; and,
 per migration in order, its filename and sha256, whether it is linted, and its rollback file's
@@ -51,24 +53,26 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("malnu-tui")) / "lint"
 
 
+def _code_files() -> list[Path]:
+    """The sources the key covers: every module of the engine."""
+    return sorted(Path(__file__).resolve().parent.parent.rglob("*.py"))
+
+
 @functools.cache
 def _code_version() -> str | None:
-    """sha256 of the lint's code and of what it reads files with (None: no sources here)."""
+    """sha256 of the engine's code (None: no sources here)."""
     from malnu_tui import __version__
 
     engine = Path(__file__).resolve().parent.parent
-    files = [*sorted((engine / "lint").glob("*.py")), *(engine / n for n in _READERS)]
+    files = _code_files()
     runtime = f"{sys.version_info[:2]}\0{sqlite3.sqlite_version}"  # the replay asks SQLite
     h = hashlib.sha256(f"{FORMAT}\0{__version__}\0{runtime}".encode())
     try:
         for f in files:
-            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+            h.update(str(f.relative_to(engine)).encode() + b"\0" + f.read_bytes() + b"\0")
     except OSError:
         return None
     return h.hexdigest()
-
-
-_READERS = ("sqlsplit.py", "files.py", "errors.py", "concurrently.py")
 
 
 def _key(
