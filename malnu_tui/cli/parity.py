@@ -214,7 +214,7 @@ def _more_line(rest: list[LinePair], filename: str) -> str:
     what = ", ".join(f"{n:,} {k}" for k, n in kinds.most_common())
     how = ", ".join(f"{n:,} {k}" for k, n in states.most_common())
     return (
-        f"… and {len(rest):,} more statements ({what}; {how}"
+        f"… and {len(rest):,} more statement{'' if len(rest) == 1 else 's'} ({what}; {how}"
         + (f"; {notes:,} notes" if notes else "; no findings")
         + f"), not listed: `malnu-tui diff {filename}` or `plan --json` shows each"
     )
