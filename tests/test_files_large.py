@@ -1,10 +1,14 @@
 """Large migration files (a legacy seed of hundreds of MB). Discovery of a file larger than
 the text it keeps: checksum, header, blank and bad-UTF-8 checks read the file in blocks, the
-same answers as reading it whole. `plan` makes no unified diff it does not show."""
+same answers as reading it whole. `plan` makes no unified diff it does not show; `plan`
+summarises a seed's statements past a number, `diff` is built statement by statement."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -19,6 +23,8 @@ from malnu_tui.engine.files import (
 )
 from malnu_tui.engine.filestream import BLOCK, checkout_checksums_of
 from malnu_tui.engine.plan_diff import translate_plan, unified_diff
+from malnu_tui.engine.textdiff import PIECE_LINES, WHOLE_FILE_LINES, pieces
+from tests.fixtures_core import MigrationDirs, run_cli
 
 _ROW = b"INSERT INTO s (id, note) VALUES (1, 'a; b');\r\n"
 
@@ -134,3 +140,103 @@ def test_other_runners_checksum_of_a_large_file_read_in_blocks(tmp_path: Path, b
         tracemalloc.stop()
     assert same and not m.same_content(hashlib.sha256(data + b"x").hexdigest())
     assert peak < size // 4  # read whole: over 5 * size
+
+
+def _seed(rows: int, odd: str = "") -> str:
+    """A seed of INSERTs, one in three with backticks (translated), the rest unchanged: the
+    scattered changes that made difflib's whole-file diff take 87 s for 2 MB."""
+    head = "CREATE TABLE s (id INTEGER, note TEXT);\n"
+    out = [head]
+    for i in range(1, rows + 1):
+        table = "`s`" if i % 3 == 0 else "s"
+        out.append(f"INSERT INTO {table} (id, note) VALUES ({i}, 'row {i}');\n")
+        if i == rows // 2 and odd:
+            out.append(odd)
+    return "".join(out)
+
+
+def _apply(diff: str, before: str) -> str:
+    """The text a unified diff turns ``before`` into (checks every hunk's context)."""
+    old = before.splitlines(keepends=True)
+    new: list[str] = []
+    at = 0
+    lines = diff.splitlines(keepends=True)[2:]
+    k = 0
+    while k < len(lines):
+        m = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", lines[k])
+        assert m, lines[k]
+        start = int(m.group(1)) - (0 if m.group(2) == "0" else 1)
+        new.extend(old[at:start])
+        at = start
+        k += 1
+        while k < len(lines) and not lines[k].startswith("@@"):
+            tag, line = lines[k][0], lines[k][1:]
+            if tag in " -":
+                assert old[at] == line
+                at += 1
+            if tag in " +":
+                new.append(line)
+            k += 1
+    return "".join(new + old[at:])
+
+
+def test_a_large_files_diff_is_built_statement_by_statement(tmp_path: Path) -> None:
+    """`diff`/`plan --json` of a 2 MB seed took 87 s (difflib over the whole file); the diff is
+    now made of each statement beside its own translation, still one unified diff of the whole
+    file. An ordinary file's diff is difflib's, as it was."""
+    mig, rb = _dirs(tmp_path)
+    kept = "INSERT INTO s (id, note) VALUES (1, 'same');"
+    changed = "INSERT INTO `s` (id, note) VALUES (1, 'same');"
+    rows = [changed if i % 3 == 0 else kept for i in range(1, 20_001)]
+    (mig / "20250101_000000_seed.sql").write_text(
+        "CREATE TABLE s (id INTEGER, note TEXT);\n" + "\n".join(rows) + "\n"
+    )
+    t = translate_plan(discover(mig, rb).migrations)[0]
+    before = t.sqlite_source.splitlines(keepends=True)
+    after = t.postgres_sql.splitlines(keepends=True)
+    assert len(before) > WHOLE_FILE_LINES
+    cut = pieces(before, after, [(p.line, p.postgres) for p in t.statements])
+    assert len(cut) == 20_001  # one piece a statement
+    longest = max(max(i1 - i0, j1 - j0) for i0, i1, j0, j1 in cut)
+    assert longest == 4 < PIECE_LINES  # CREATE TABLE's 4 lines
+    assert (cut[0][0], cut[-1][1], cut[0][2], cut[-1][3]) == (0, len(before), 0, len(after))
+    diff = t.diff
+    assert diff.startswith("--- 20250101_000000_seed.sql (SQLite)\n+++ ")
+    assert _apply(diff, t.sqlite_source) == t.postgres_sql
+    # Only the changed statements are taken out and put back, each beside its translation
+    # (over the whole file, difflib took these 20,000 like lines for noise and replaced all).
+    lines = diff.splitlines()
+    assert sum(1 for x in lines[2:] if x.startswith("-")) == 1 + 20_000 // 3
+    assert f" {kept}\n-{changed}\n+{kept}\n {kept}\n" in diff
+    small = _seed(30)
+    (mig / "20250101_000000_seed.sql").write_text(small)
+    t = translate_plan(discover(mig, rb).migrations)[0]
+    whole = difflib.unified_diff(
+        small.splitlines(keepends=True),
+        t.postgres_sql.splitlines(keepends=True),
+        "20250101_000000_seed.sql (SQLite)",
+        "20250101_000000_seed.sql (PostgreSQL)",
+    )
+    assert t.diff == "".join(whole)
+
+
+def test_plan_of_a_large_seed_summarises_its_statements(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """`plan` drew a table row for each of a seed's 20,000 INSERTs (12 s, 204 MB for 2 MB): it
+    lists the first 200 and any with an error or a warning, then one line for the rest."""
+    mdirs.migrations.joinpath("20250101_000000_seed.sql").write_text(
+        _seed(20_000, odd="SELECT typeof(1);\n")
+    )
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "plan", "--all")
+    assert res.code == 0, res.err
+    assert "VALUES (199, 'row" in res.out  # the 200th statement
+    assert "VALUES (200, 'row" not in res.out and "VALUES (19999, 'row" not in res.out
+    assert "typeof" in res.out and "NOT TRANSLATED" in res.out  # past row 200: still listed
+    more = "… and 19,801 more statements (19,801 INSERT; 19,801 unchecked; no findings)"
+    assert more in res.out
+    assert "`malnu-tui diff 20250101_000000_seed.sql` or `plan --json` shows each" in res.out
+    assert "1 untranslatable statements" in res.err
+    res = run_cli("--database", sqlite_url, *mdirs.args(), "plan", "--all", "--json")
+    statements = json.loads(res.out)["migrations"][0]["statements"]
+    assert len(statements) == 20_002  # --json keeps every statement

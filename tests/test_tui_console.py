@@ -13,7 +13,12 @@ from textual.widgets import DataTable, Input, Static
 from malnu_tui.engine.translate import translate_script
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.audit import AuditScreen
-from malnu_tui.tui.screens.sql_view import SqlDocument, translation_pane_text, unified_diff
+from malnu_tui.tui.screens.sql_view import (
+    DIFF_LINES,
+    SqlDocument,
+    translation_pane_text,
+    unified_diff,
+)
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.widgets.migration_table import (
     MigrationTable,
@@ -128,6 +133,24 @@ def test_sql_view_panes_are_never_empty() -> None:
     comments = "-- nothing here yet\n"
     doc2 = SqlDocument("2_c.sql", comments, translate_script(comments, "2_c.sql"))
     assert "nothing runs on PostgreSQL" in translation_pane_text(doc2)
+
+
+def test_sql_view_diff_of_a_large_seed_is_per_statement_and_cut_with_a_note() -> None:
+    """The diff layout of a 20,000-statement seed: difflib over the whole file took these like
+    lines for noise and replaced every one (and its time grows with the square of the file);
+    each statement is now beside its translation, and past DIFF_LINES a note says where the
+    rest is."""
+    kept = "INSERT INTO s (id, note) VALUES (1, 'same');"
+    changed = "INSERT INTO `s` (id, note) VALUES (1, 'same');"
+    rows = [changed if i % 3 == 0 else kept for i in range(1, 20_001)]
+    sql = "CREATE TABLE s (id INTEGER, note TEXT);\n" + "\n".join(rows) + "\n"
+    doc = SqlDocument("9_seed.sql", sql, translate_script(sql, "9_seed.sql"))
+    lines = str(unified_diff(doc)).splitlines()
+    assert len(lines) == DIFF_LINES + 1
+    assert lines[-1].startswith("… ") and lines[-1].endswith(
+        "more lines of the diff not shown here: malnu-tui diff 9_seed.sql"
+    )
+    assert [f" {kept}", f"-{changed}", f"+{kept}", f" {kept}"] == lines[9:13]
 
 
 async def test_status_refreshes_itself_when_another_operator_changes_the_lock(demo: Demo) -> None:

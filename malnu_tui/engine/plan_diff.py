@@ -4,7 +4,6 @@ TUI's side-by-side view). Values are frozen dataclasses; ``dataclasses.asdict`` 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from malnu_tui.engine.files import Migration
 from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import Statement
+from malnu_tui.engine.textdiff import unified_lines
 from malnu_tui.engine.translate import (
     FileTranslation,
     Finding,
@@ -77,7 +77,12 @@ class MigrationTranslation:
         """The unified diff from the source to the translation, made when asked (`diff`, `--json`):
         difflib's time grows with the square of a file's changed lines (a 2 MB seed of INSERTs
         took 36 s), which `plan` spent on a diff it never shows."""
-        return unified_diff(self.sqlite_source, self.postgres_sql, self.filename)
+        return unified_diff(
+            self.sqlite_source,
+            self.postgres_sql,
+            self.filename,
+            [(p.line, p.postgres) for p in self.statements],
+        )
 
     @property
     def ok(self) -> bool:
@@ -100,18 +105,26 @@ class MigrationTranslation:
         return data
 
 
-def unified_diff(sqlite_text: str, postgres_text: str, filename: str) -> str:
-    """A unified diff from the SQLite source to the PostgreSQL translation."""
+def unified_diff(
+    sqlite_text: str,
+    postgres_text: str,
+    filename: str,
+    statements: Iterable[tuple[int, str]] = (),
+) -> str:
+    """A unified diff from the SQLite source to the PostgreSQL translation. ``statements``
+    (each one's first source line and its PostgreSQL): a large file's diff is built piece by
+    piece between them, in linear time (:mod:`malnu_tui.engine.textdiff`)."""
     if not sqlite_text.endswith("\n"):
         sqlite_text += "\n"
     if not postgres_text.endswith("\n"):
         postgres_text += "\n"
     return "".join(
-        difflib.unified_diff(
+        unified_lines(
             sqlite_text.splitlines(keepends=True),
             postgres_text.splitlines(keepends=True),
-            fromfile=f"{filename} (SQLite)",
-            tofile=f"{filename} (PostgreSQL)",
+            statements,
+            f"{filename} (SQLite)",
+            f"{filename} (PostgreSQL)",
         )
     )
 

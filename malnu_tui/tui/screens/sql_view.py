@@ -5,7 +5,6 @@ see :mod:`sql_check`) and shown with its checked status."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
 
 # Below this width the two panes are too narrow to read: show a unified diff instead.
 SPLIT_MIN_WIDTH = 110
+# The diff layout shows this many lines of a large file's diff (a seed's runs to millions).
+DIFF_LINES = 5000
 Which = Literal["migration", "rollback"]
 
 
@@ -114,18 +115,34 @@ def unified_diff(doc: SqlDocument) -> Text:
         return Text("no file")
     if doc.translation is None:  # a PostgreSQL target: nothing to translate
         return Text(doc.sql)
+    from malnu_tui.engine.textdiff import unified_lines
+
     before = doc.sql.splitlines()
     after = doc.translation.postgres_sql().splitlines()
     text = Text()
+    statements = [
+        (st.line, "\n".join(s + ";" for s in st.output)) for st in doc.translation.statements
+    ]
     lines = list(
-        difflib.unified_diff(
-            before, after, "SQLite: " + (doc.filename or ""), "PostgreSQL", lineterm="", n=2
+        unified_lines(
+            before,
+            after,
+            statements,
+            "SQLite: " + (doc.filename or ""),
+            "PostgreSQL",
+            lineterm="",
+            n=2,
         )
     )
     if not lines:
         return Text("= identical: the PostgreSQL translation is this file as written\n\n") + Text(
             doc.sql
         )
+    if len(lines) > DIFF_LINES:
+        more = len(lines) - DIFF_LINES
+        lines = lines[:DIFF_LINES]
+        name = doc.filename or ""
+        lines.append(f"… {more:,} more lines of the diff not shown here: malnu-tui diff {name}")
     for line in lines:
         if line.startswith(("---", "+++")):
             text.append(line + "\n", style="bold")
