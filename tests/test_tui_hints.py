@@ -244,3 +244,22 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(dem
             "SELECT detail FROM malnu_audit WHERE action = 'recover' AND outcome = 'warning'"
         ).fetchall()
     assert warned and rb.name in warned[0][0], warned
+
+
+def test_the_apply_wizards_lint_gate_says_what_the_console_can_and_cannot_do(demo: Demo) -> None:
+    """On a target with lint = "enforce", the apply wizard's plan is blocked by a lint error
+    with the gate's hint, which said "run `up --accept-lint`" as if the console had it (it
+    has no such choice; every other problem's hint is the console's own since 1828cb2)."""
+    from malnu_tui.tui.screens.apply import preview_apply
+
+    config = demo.config.read_text(encoding="utf-8")
+    demo.config.write_text(
+        config.replace("[targets.primary]\n", '[targets.primary]\nlint = "enforce"\n', 1),
+        encoding="utf-8",
+    )
+    (demo.root / "migrations" / "20251201_000000_drop_roles.sql").write_text("DROP TABLE roles;\n")
+    (demo.root / "rollback" / "20251201_000000_undo_drop_roles.sql").write_text("SELECT 1;\n")
+    (problem,) = preview_apply(demo.settings().target("primary")).problems
+    assert "DROP-TABLE at 20251201_000000_drop_roles.sql:1" in problem
+    assert "the console does not accept lint errors" in problem, problem
+    assert "or run `up --accept-lint`" not in problem

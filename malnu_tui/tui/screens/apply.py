@@ -76,7 +76,7 @@ class ApplyRehearsed(Message):
 def preview_apply(target: Target) -> ApplyPreview:
     """The engine's preflight of ``up`` plus the lint of what would run, on one connection."""
     from malnu_tui.engine.preflight import preflight_apply
-    from malnu_tui.tui.widgets.error_box import problem_text
+    from malnu_tui.tui.widgets.error_box import console_hint, problem_text
 
     mset = migration_set(target)
     with looking(target) as backend:
@@ -95,8 +95,8 @@ def preview_apply(target: Target) -> ApplyPreview:
                 report = lint_target(target, mset, files, backend, from_live_schema=True)
                 lint = [f.describe() for f in report.findings] + list(report.notes)
                 lint_gate(target, report, accept=False)
-            except MalnuError as exc:
-                problems.append(str(exc) + (f" — {exc.hint}" if exc.hint else ""))
+            except MalnuError as exc:  # the lint gate: its hint as every problem's is said
+                problems.append(str(exc) + (f" — {console_hint(exc.hint)}" if exc.hint else ""))
         return ApplyPreview(
             plan, mset, tuple(problems), pf.database_name, pf.lock, tuple(lint), tuple(notices)
         )
