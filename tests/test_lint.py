@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +13,10 @@ from malnu_tui.engine.files import discover
 from malnu_tui.engine.lint import lint_migrations
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.backends.sqlite import SQLiteBackend
+    from malnu_tui.engine.config import Target
 
 BASE_SQLITE = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);"
 BASE_PG = "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);"
@@ -567,27 +572,33 @@ def test_a_plain_index_on_a_small_live_postgresql_table_is_a_note(
     ]
 
 
-def test_the_lint_cache_gives_the_same_report_and_follows_every_file_edit(
-    mdirs: MigrationDirs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reports are cached in the user cache dir by the sha256 of every input: a warm lint
-    reads the stored report (the rules do not run); an edit of a migration or of its rollback
-    file, or a changed live schema, is a new key; MALNU_LINT_CACHE=0 turns it off."""
+def _sqlite_target(mdirs: MigrationDirs, tmp_path: Path) -> tuple[Target, SQLiteBackend]:
+    """A target on ``x.db`` in ``tmp_path`` with the test's migrations, and its backend."""
     from malnu_tui.engine.backends.sqlite import SQLiteBackend
     from malnu_tui.engine.config import load_settings, resolve_target
-    from malnu_tui.engine.lint import cache, core
-    from malnu_tui.engine.lint.target import lint_target
 
-    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
-    change = mdirs.add("20250101_000200", "change", "ALTER TABLE users DROP COLUMN name;", "")
-    undo = mdirs.rollback / "20250101_000200_undo_change.sql"
     target = resolve_target(
         load_settings(),
         database=f"sqlite:///{tmp_path / 'x.db'}",
         migrations_dir=str(mdirs.migrations),
         rollback_dir=str(mdirs.rollback),
     )
-    db = SQLiteBackend(tmp_path / "x.db")
+    return target, SQLiteBackend(tmp_path / "x.db")
+
+
+def test_the_lint_cache_gives_the_same_report_and_follows_every_file_edit(
+    mdirs: MigrationDirs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports are cached in the user cache dir by the sha256 of every input: a warm lint
+    reads the stored report (the rules do not run); an edit of a migration or of its rollback
+    file, or a changed live schema, is a new key; MALNU_LINT_CACHE=0 turns it off."""
+    from malnu_tui.engine.lint import cache, core
+    from malnu_tui.engine.lint.target import lint_target
+
+    mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
+    change = mdirs.add("20250101_000200", "change", "ALTER TABLE users DROP COLUMN name;", "")
+    undo = mdirs.rollback / "20250101_000200_undo_change.sql"
+    target, db = _sqlite_target(mdirs, tmp_path)
 
     def lint() -> list[tuple[str, str, int]]:
         report = lint_target(target, discover(mdirs.migrations, mdirs.rollback), None, db,
@@ -629,19 +640,11 @@ def test_the_lint_cache_key_covers_every_engine_module_a_lint_runs_through(
     that changed one, a report made by the older code was read back."""
     import sys
 
-    from malnu_tui.engine.backends.sqlite import SQLiteBackend
-    from malnu_tui.engine.config import load_settings, resolve_target
     from malnu_tui.engine.lint import cache
     from malnu_tui.engine.lint.target import lint_target
 
     mdirs.add("20250101_000100", "base", BASE_SQLITE, "DROP TABLE users;")
-    target = resolve_target(
-        load_settings(),
-        database=f"sqlite:///{tmp_path / 'x.db'}",
-        migrations_dir=str(mdirs.migrations),
-        rollback_dir=str(mdirs.rollback),
-    )
-    db = SQLiteBackend(tmp_path / "x.db")
+    target, db = _sqlite_target(mdirs, tmp_path)
     lint_target(target, discover(mdirs.migrations, mdirs.rollback), None, db,
                 from_live_schema=True)  # fmt: skip
     db.close()

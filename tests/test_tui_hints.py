@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from malnu_tui.engine.backup import list_backups
@@ -17,10 +18,15 @@ from malnu_tui.engine.problems import BadRequest, Notice, RowSecurity, with_hint
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
-from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
-from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.tui_demo import Demo, build_demo, take_lock_elsewhere, wait_until
+from tests.tui_demo import (
+    Demo,
+    build_demo,
+    demo_app,
+    status_loaded,
+    take_lock_elsewhere,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -32,16 +38,7 @@ def demo(tmp_path: Path) -> Demo:
     return build_demo(tmp_path / "demo")
 
 
-def make_app(demo: Demo) -> MalnuApp:
-    settings = demo.settings()
-    return MalnuApp(settings=settings, target=settings.target("primary"))
-
-
-def loaded(app: MalnuApp) -> bool:
-    screen = app.screen
-    return isinstance(screen, StatusScreen) and all(
-        p.report is not None for p in screen.query(TargetPanel)
-    )
+make_app, loaded = demo_app, status_loaded  # the console on the demo, its status read
 
 
 def at(app: MalnuApp, step: str) -> WizardScreen | None:
@@ -54,6 +51,15 @@ def at(app: MalnuApp, step: str) -> WizardScreen | None:
     ):
         return screen
     return None
+
+
+async def to_rollback_preview(pilot: Pilot[None], app: MalnuApp) -> None:
+    """From the status screen once read: r, the default how-far, to the preview."""
+    await wait_until(pilot, lambda: loaded(app))
+    await pilot.press("r")
+    await wait_until(pilot, lambda: at(app, "how-far") is not None)
+    await pilot.press("n")
+    await wait_until(pilot, lambda: at(app, "preview") is not None)
 
 
 def text_of(app: MalnuApp, selector: str) -> str:
@@ -94,11 +100,7 @@ async def test_a_blocking_problems_hint_is_on_the_wizards_screen(demo: Demo) -> 
     (demo.root / "rollback" / "20251124_123000_drop_submissions_table.sql").unlink()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("r")
-        await wait_until(pilot, lambda: at(app, "how-far") is not None)
-        await pilot.press("n")
-        await wait_until(pilot, lambda: at(app, "preview") is not None)
+        await to_rollback_preview(pilot, app)
         checks = text_of(app, "#preconditions")
         assert "no rollback file for: " + NEWEST in checks
         assert "— write rollback/<version>_<name>.sql for each, or roll back fewer" in checks
@@ -121,11 +123,7 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_rollback_wizard(
     rb = edit_newest_rollback(demo, "CREATE TABLE edited_ran (id INTEGER);\n")
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("r")
-        await wait_until(pilot, lambda: at(app, "how-far") is not None)
-        await pilot.press("n")
-        await wait_until(pilot, lambda: at(app, "preview") is not None)
+        await to_rollback_preview(pilot, app)
         screen = app.screen
         assert isinstance(screen, RollbackWizard) and screen.preview is not None
         checks = text_of(app, "#preconditions")
@@ -167,11 +165,7 @@ async def test_going_back_to_choose_again_forgets_the_acceptance(demo: Demo) -> 
     edit_newest_rollback(demo, "SELECT 1;\n")
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: loaded(app))
-        await pilot.press("r")
-        await wait_until(pilot, lambda: at(app, "how-far") is not None)
-        await pilot.press("n")
-        await wait_until(pilot, lambda: at(app, "preview") is not None)
+        await to_rollback_preview(pilot, app)
         await pilot.press("a")
         await wait_until(pilot, lambda: at(app, "preview") is not None)
         screen = app.screen
