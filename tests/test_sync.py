@@ -351,6 +351,8 @@ def test_a_full_copy_is_proved_by_its_bytes_and_another_layout_is_no_difference(
     src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.create_users(50)  # booleans, REALs (whole and not), BLOBs, dates, NULLs
     src.run("UPDATE users SET updated_at = '2025-11-24T08:00:00' WHERE id = 17")  # same time
+    # Text of several bytes per character: both sides hash the UTF-8 bytes.
+    src.run("UPDATE users SET name = 'Muḥammad ʿAbdullāh محمد عبد الله' WHERE id = 23")
     report = sync(src, dst)
     assert report.verified and not report.differences and report.inserted == 50
     assert dst.run("SELECT updated_at::text FROM users WHERE id = 17") == [("2025-11-24 08:00:00",)]

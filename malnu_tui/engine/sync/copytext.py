@@ -4,12 +4,22 @@ same way."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.sync.model import TableShape
 
-__all__ = ["format_row_text", "pg_line_sql", "sqlite_select"]
+__all__ = [
+    "DIGEST_CLOSE",
+    "DIGEST_OPEN",
+    "DIGEST_SINCE",
+    "format_row_text",
+    "pg_digest_sql",
+    "pg_line_sql",
+    "sqlite_select",
+    "text_digest",
+]
 
 FormatRow = Callable[[Sequence[Any], Any, bytearray], None]
 if TYPE_CHECKING:
@@ -94,3 +104,22 @@ def pg_line_sql(
 
 def _concat(args: Sequence[str]) -> str:
     return rf"concat_ws(E'\t', {', '.join(args)})"
+
+
+DIGEST_OPEN, DIGEST_CLOSE = "encode(sha256(textsend(", ")), 'hex')"  # around a text expression
+DIGEST_SINCE = 110000  # the server version with sha256()
+
+
+def text_digest(data: bytes | bytearray) -> str:
+    """The digest of COPY text ``data`` as :func:`pg_digest_sql` says it: SHA-256, in hex.
+    SHA-256 rather than md5: both OpenSSL's (the CPU's SHA instructions), twice as fast on
+    each side (70 MB of text per 1,000,000 rows: 0.10 → 0.045 s here, 0.10 → 0.05 s in
+    PostgreSQL), and no collision to craft."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def pg_digest_sql(text: str) -> str:
+    """SQL for :func:`text_digest` of the text expression ``text`` (NULL for NULL): its
+    bytes as the client's encoding spells them (``textsend``), as psycopg encoded what was
+    sent. PostgreSQL 11+."""
+    return DIGEST_OPEN + text + DIGEST_CLOSE

@@ -3,7 +3,7 @@
 SQLite shapes each value in SQL so that psycopg's text for it is what PostgreSQL prints back for
 the stored value (booleans stored as 1/0 become ``t``/``f``, whole REALs become integers);
 psycopg's own row formatter (the one ``write_row`` uses) makes a chunk's COPY text in one
-buffer, which is hashed here (md5, in C) and sent with one write. While the copy goes on, a
+buffer, which is hashed here (SHA-256, in C) and sent with one write. While the copy goes on, a
 second connection has the destination print each committed key range the same way in SQL
 (:func:`.copytext.pg_line_sql`) and hash it: an equal row count and digest prove the range.
 A range whose bytes differ — a value stored in another layout (a timestamp written with a ``T``, a
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -31,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
 from malnu_tui.engine.sync import copytext
-from malnu_tui.engine.sync.copytext import sqlite_select
+from malnu_tui.engine.sync.copytext import sqlite_select, text_digest
 from malnu_tui.engine.sync.model import Key, Row, TableShape
 from malnu_tui.engine.sync.side import Bounds, SyncState
 from malnu_tui.engine.sync.verify import RangeResult, compare_table, int_key
@@ -73,10 +72,11 @@ class _Collector:
                     gc.set_threshold(*cls.before)
 
 
-def _md5(lines: Sequence[bytes | bytearray]) -> str | None:
-    """The md5 of COPY text ``lines`` (each ended by a newline), as PostgreSQL's
-    ``md5(string_agg(line, E'\\n') || E'\\n')`` says it: None for no line."""
-    return hashlib.md5(b"\n".join(lines) + b"\n").hexdigest() if lines else None
+def _lines_digest(lines: Sequence[bytes | bytearray]) -> str | None:
+    """The digest of COPY text ``lines`` (each ended by a newline), as PostgreSQL's
+    :func:`.copytext.pg_digest_sql` of ``string_agg(line, E'\\n') || E'\\n'`` says it:
+    None for no line."""
+    return text_digest(b"\n".join(lines) + b"\n") if lines else None
 
 
 def _proved(theirs: Future[tuple[int, str | None]], mine: tuple[int, str]) -> bool:
@@ -124,6 +124,8 @@ class FastCopy:
             return None
         if not isinstance(s.src, SqliteSide) or not isinstance(s.dst, PostgresSide):
             return None
+        if s.dst.conn.info.server_version < copytext.DIGEST_SINCE:
+            return None  # no sha256() to hash the destination's ranges with
         return sqlite_select(shape, q)
 
     @staticmethod
@@ -190,7 +192,7 @@ class FastCopy:
         since: str | None = None,
     ) -> Generator[tuple[list[Row], bytearray, str], None, None]:
         """The pages after ``after`` (with ``cursor``: only rows changed since ``since``), each
-        with its COPY text and the text's md5, read and formatted one page ahead in a thread
+        with its COPY text and the text's digest, read and formatted one page ahead in a thread
         (on the source's connection, which nothing else uses meanwhile): SQLite steps and
         psycopg formats while PostgreSQL takes in the previous chunk. At most two pages wait
         (memory stays flat)."""
@@ -209,7 +211,7 @@ class FastCopy:
                     select=self.select,
                 ):
                     data = self.dst.copy_bytes(page, self.shape)
-                    ready.put((page, data, hashlib.md5(data).hexdigest()))
+                    ready.put((page, data, text_digest(data)))
                     if stop.is_set():
                         return
                 ready.put(None)
@@ -250,7 +252,7 @@ class FastCopy:
         self, keys: Sequence[Key], rows: int, digest: str, data: bytearray | None = None
     ) -> Future[bool]:
         """Whether the destination's rows with ``keys`` (one column) print as the COPY text
-        that was sent for them (``data``: ``rows`` lines, md5 ``digest``). The rows the
+        that was sent for them (``data``: ``rows`` lines, digest ``digest``). The rows the
         chunk's upsert wrote are proved by the text it returned for them as it stored them,
         and the rest (left alone: equal already) by the text it printed for them as they are
         stored (:meth:`prove_writes`); when that does not hold, the rest, or all of them, are
@@ -262,9 +264,9 @@ class FastCopy:
             if len(lines) == rows == len(keys):
                 kept = set(got.left)
                 wrote = [line for k, line in zip(keys, lines, strict=True) if k[0] not in kept]
-                if (got.rows, got.digest) == (len(wrote), _md5(wrote)):
+                if (got.rows, got.digest) == (len(wrote), _lines_digest(wrote)):
                     rest = [(k, line) for k, line in zip(keys, lines, strict=True) if k[0] in kept]
-                    back = _md5([line for _, line in rest])
+                    back = _lines_digest([line for _, line in rest])
                     if len(rest) == len(kept) and got.left_digest == back:
                         done: Future[bool] = Future()
                         done.set_result(True)

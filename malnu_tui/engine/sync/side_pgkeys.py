@@ -19,7 +19,13 @@ from malnu_tui.engine.backends.pg_sql import session_ended, with_params
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.copy_refused import relaxed_hint
-from malnu_tui.engine.sync.copytext import pg_line_sql
+from malnu_tui.engine.sync.copytext import (
+    DIGEST_CLOSE,
+    DIGEST_OPEN,
+    DIGEST_SINCE,
+    pg_digest_sql,
+    pg_line_sql,
+)
 from malnu_tui.engine.sync.model import Row, TableShape, key_text
 from malnu_tui.engine.sync.side import (
     RESIDUE,
@@ -209,9 +215,9 @@ class UpsertProof:
     (:meth:`PostgresKeys.prove_writes`)."""
 
     rows: int  # rows written (inserted or updated)
-    digest: str | None  # md5 of their COPY text lines, in key order (None: no row)
+    digest: str | None  # digest of their COPY text lines, in key order (None: no row)
     left: tuple[int, ...]  # the staged keys it left alone (equal already)
-    left_digest: str | None  # md5 of those rows' lines as they are stored, in key order
+    left_digest: str | None  # digest of those rows' lines as they are stored, in key order
 
 
 class PostgresKeys:
@@ -222,7 +228,7 @@ class PostgresKeys:
     label: str
     # table → the fingerprint of the keys its upserts inserted (None: a write deleted rows)
     _fresh: dict[str, Fingerprint | None]
-    # table → (rows, md5) its last upsert wrote (see prove_writes)
+    # table → (rows, digest) its last upsert wrote (see prove_writes)
     _prove: dict[str, UpsertProof | None]
     _notnull: dict[str, frozenset[str]]  # table → its NOT NULL columns
     _partitioned: dict[str, bool]  # table → partitioned (see _from)
@@ -311,7 +317,7 @@ class PostgresKeys:
 
     def prove_writes(self, table: str) -> None:
         """From now on, each upsert into ``table`` (one integer key column) also returns the
-        COPY text md5 of the rows it wrote, as it stored them: :meth:`written_digest`. Not
+        COPY text digest of the rows it wrote, as it stored them: :meth:`written_digest`. Not
         when the table has a trigger or a rule of its own: what RETURNING shows is the row
         before its AFTER triggers (which may change it again) and rules run, so such a
         table's written rows are read back (the road without this)."""
@@ -322,7 +328,7 @@ class PostgresKeys:
             "WHERE ev_class = %s::regclass AND rulename <> '_RETURN')",
             (name, name),
         )[0]
-        if not rewrites:
+        if not rewrites and self.conn.info.server_version >= DIGEST_SINCE:
             self._prove[table] = None
 
     def written_digest(self, table: str) -> UpsertProof | None:
@@ -360,7 +366,9 @@ class PostgresKeys:
             )
             returning.append(sql.SQL(line.replace("%", "%%") + " AS malnu_line"))  # type: ignore[arg-type]
             tally.append(
-                sql.SQL("md5(string_agg(malnu_line, E'\\n' ORDER BY malnu_key) || E'\\n')")
+                sql.SQL(
+                    pg_digest_sql("string_agg(malnu_line, E'\\n' ORDER BY malnu_key) || E'\\n'")
+                )  # type: ignore[arg-type]
             )
             key = sql.Identifier(shape.key[0])
             alone = sql.SQL(
@@ -384,10 +392,11 @@ class PostgresKeys:
             )
             tally.append(
                 some
-                + sql.SQL("(SELECT md5(string_agg(")
+                + sql.SQL("(SELECT " + DIGEST_OPEN + "string_agg(")  # type: ignore[arg-type]
                 + sql.SQL(kept.replace("%", "%%"))  # type: ignore[arg-type]
                 + sql.SQL(
-                    ", E'\\n' ORDER BY k.{k}) || E'\\n') FROM {t} k WHERE k.{k} IN {alone}) END"
+                    ", E'\\n' ORDER BY k.{k}) || E'\\n'" + DIGEST_CLOSE + " FROM {t} k "
+                    "WHERE k.{k} IN {alone}) END"
                 ).format(k=key, t=self._from(shape.name), alone=alone)
             )
         return returning, tally

@@ -22,7 +22,7 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TAB
 from malnu_tui.engine.backends.pg_session import every_row
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
-from malnu_tui.engine.sync.copytext import format_row_text, pg_line_sql
+from malnu_tui.engine.sync.copytext import format_row_text, pg_digest_sql, pg_line_sql
 from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
@@ -377,7 +377,7 @@ class PostgresSide(PostgresKeyBuild, PostgresState, PageSizer):
     def copy_digest(
         self, shape: TableShape, bounds: Bounds, blocks: tuple[int, int] | None = None
     ) -> tuple[int, str | None]:
-        """(row count, md5 of the key range's rows as COPY text in key order), computed by
+        """(row count, digest of the key range's rows as COPY text in key order), computed by
         the server (see :func:`malnu_tui.engine.sync.fastcopy.pg_line_sql`). With
         ``blocks`` (first, end): only the rows in those heap blocks, in the order they lie
         there (a chunk COPYed into a table without its key: key order, no index needed)."""
@@ -406,7 +406,8 @@ class PostgresSide(PostgresKeyBuild, PostgresState, PageSizer):
             cols, [c.kind for c in shape.columns], [c in notnull for c in shape.names]
         )
         order = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(self._key_exprs(shape))
-        q = sql.SQL("SELECT count(*), md5(string_agg({}, E'\\n'{}) || E'\\n') FROM {}{}").format(
+        digest = pg_digest_sql("string_agg({}, E'\\n'{}) || E'\\n'")
+        q = sql.SQL("SELECT count(*), " + digest + " FROM {}{}").format(  # type: ignore[arg-type]
             sql.SQL(line),  # type: ignore[arg-type]
             order if ordered else sql.SQL(""),
             self._from(shape.name),
