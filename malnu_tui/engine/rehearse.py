@@ -379,11 +379,10 @@ def _postgres_scratch(
     """A scratch database on the target's server (needs CREATEDB), restored with pg_restore
     as ``backup restore`` does, dropped on exit; one a rehearsal killed outright left is
     dropped first (:func:`~malnu_tui.engine.backup.pg_tools.drop_left_behind`)."""
-    from psycopg import sql
-
     from malnu_tui.engine.backends.postgresql import open_target
     from malnu_tui.engine.backup.method import method_for
     from malnu_tui.engine.backup.pg_tools import (
+        create_scratch_database,
         drop_left_behind,
         drop_scratch,
         scratch_database_name,
@@ -398,7 +397,7 @@ def _postgres_scratch(
         for said in drop_left_behind(admin):
             emit(BackupProgress("restore", 0, 0, said))
         try:
-            admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create_scratch_database(admin, name)
         except Exception as exc:
             raise ConfigError(
                 f"cannot create the scratch database {name} on {admin.display_url}: {exc}",

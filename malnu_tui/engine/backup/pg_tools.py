@@ -344,6 +344,27 @@ def drop_left_behind(admin: PostgresBackend) -> list[str]:
     return said
 
 
+def create_scratch_database(admin: PostgresBackend, name: str) -> None:
+    """Create the scratch database ``name`` (a whole copy of the school's data once restored)
+    that only the tool's role (its owner) and superusers may connect to: PostgreSQL gives a
+    new database's CONNECT and TEMPORARY to PUBLIC, so any role of the server could open the
+    copy while it existed. It is made closed to every connection, PUBLIC's privileges are
+    revoked, then it opens: no moment when another role could get in. Raises as CREATE
+    DATABASE does; on a later failure the database is dropped again."""
+    from psycopg import sql
+
+    ident = sql.Identifier(name)
+    admin.conn.execute(sql.SQL("CREATE DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+    try:
+        admin.conn.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(ident)
+        )
+        admin.conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(ident))
+    except BaseException:
+        drop_scratch(admin, name)
+        raise
+
+
 def drop_scratch(admin: PostgresBackend, name: str) -> None:
     """Drop a scratch database on the way out (its sessions too); a failure is left to the
     next run's :func:`drop_left_behind`."""

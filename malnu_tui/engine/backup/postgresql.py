@@ -28,6 +28,7 @@ from malnu_tui.engine.backup.pg_tools import (
     PgTools,
     PgToolsMissing,
     child_connection,
+    create_scratch_database,
     drop_left_behind,
     drop_scratch,
     exit_text,
@@ -305,7 +306,6 @@ def _deep_check(
     progress: BackupProgressCallback,
 ) -> list[VerifyCheck]:
     import psycopg
-    from psycopg import sql
 
     name = scratch_database_name("verify")
     admin = open_target(target)
@@ -316,7 +316,7 @@ def _deep_check(
     checks: list[VerifyCheck] = []
     try:
         try:
-            admin.conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create_scratch_database(admin, name)
         except psycopg.errors.InsufficientPrivilege as exc:
             # Not the backup's failure: a sound backup was marked "✘ no" (and `check` went
             # CRITICAL on "no verified backup") because the role may not create databases.
