@@ -40,6 +40,14 @@ _TRACKING_INSERT = re.compile(
     re.IGNORECASE,
 )
 _TRACKING_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+" + _TRACKING_NAME, re.IGNORECASE)
+# SQLite connection settings SQLite refuses inside a transaction ("Safety level may not be
+# changed inside a transaction", "cannot change into wal mode from within a transaction"), as
+# an app's first migration sets them (leapkit's template: ``PRAGMA journal_mode = WAL;``). The
+# tool keeps a SQLite file in WAL mode with its own sync level, and a connection setting ends
+# with the file anyway: such a file failed `up` (or `test`, on its scratch copy).
+_STORAGE_PRAGMA = re.compile(
+    r"^\s*PRAGMA\s+(?:\w+\s*\.\s*)?(?:journal_mode|synchronous)\s*[=(]", re.IGNORECASE
+)
 _TRACKING_TABLE = re.compile(
     r"^\s*(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?)"
     + _TRACKING_NAME,
@@ -58,6 +66,8 @@ class TemplateParts:
     # CREATE TABLE / DROP TABLE of the tracking table itself (the guide's "Migration Metadata"
     # DDL written as a first migration, and its rollback's DROP): the tool keeps that table.
     tracking_table_lines: list[int] = field(default_factory=list)
+    # PRAGMA journal_mode / synchronous = … (see _STORAGE_PRAGMA): not the file's to set.
+    setting_lines: list[int] = field(default_factory=list)
 
     @property
     def is_template(self) -> bool:
@@ -66,6 +76,7 @@ class TemplateParts:
             or self.tracking_insert_lines
             or self.tracking_delete_lines
             or self.tracking_table_lines
+            or self.setting_lines
         )
 
     def notes(self, filename: str) -> tuple[str, ...]:
@@ -95,6 +106,13 @@ class TemplateParts:
                 f"{filename}: its CREATE/DROP TABLE migrations (line "
                 f"{lines(self.tracking_table_lines)}) not run: the tool keeps its tracking table"
             )
+        if self.setting_lines:
+            notes.append(
+                f"{filename}: its PRAGMA journal_mode/synchronous (line "
+                f"{lines(self.setting_lines)}) not run: SQLite refuses them inside the "
+                "migration's transaction, and the tool keeps the database in WAL mode with its "
+                "own sync level"
+            )
         return tuple(notes)
 
 
@@ -116,10 +134,13 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     tracking: list[int] = []
     deletes: list[int] = []
     table: list[int] = []
+    settings: list[int] = []
     for st in statements:
         first = st.first_words  # cheap tests first: most statements are neither
         if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
             txn.append(st.line)
+        elif first.startswith("PRAGMA") and _STORAGE_PRAGMA.match(strip_comments(st.text)):
+            settings.append(st.line)
         elif not first.startswith(("INSERT", "REPLACE", "DELETE", "CREATE", "DROP")) or (
             "migrations" not in st.text.lower()
         ):
@@ -135,7 +156,7 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
             deletes.append(st.line)
         else:
             kept.append(st)
-    return TemplateParts(kept, txn, tracking, deletes, table)
+    return TemplateParts(kept, txn, tracking, deletes, table, settings)
 
 
 def _is_tracking_table(sql: str) -> bool:

@@ -406,6 +406,10 @@ def translate_script(
         for line in [*parts.transaction_lines, *parts.tracking_insert_lines,
                      *parts.tracking_delete_lines, *parts.tracking_table_lines]
     ]  # fmt: skip
+    outside += [  # PRAGMA journal_mode / synchronous: not run on SQLite either
+        Finding(file, line, "PRAGMA", "dropped: PRAGMAs configure SQLite only", "", "note")
+        for line in parts.setting_lines
+    ]
     if not parts.statements:
         outside.append(
             Finding(file, 1, "file", "holds only comments: a no-op on both databases", "", "note")
