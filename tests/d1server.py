@@ -13,6 +13,12 @@ after D1's API reference and wrangler's client code:
 - Envelope ``{"success", "errors": [{code, message}], "messages", "result"}``; per statement
   ``{"results", "success", "meta": {changes, duration, last_row_id, rows_read, rows_written,
   changed_db, size_after, served_by}}``; ``/raw`` gives ``results: {columns, rows}``.
+- D1's documented limits (https://developers.cloudflare.com/d1/platform/limits/), set as
+  SQLite's own on every connection, so refused in SQLite's words as D1 refuses them: 100,000
+  bytes a statement, 100 bound parameters, 100 columns, 2,000,000 bytes a string, BLOB or row
+  (``string or blob too big: SQLITE_TOOBIG``), 32 arguments a function, 50 bytes a LIKE
+  pattern; a request body over 100 MB is answered 413 with Cloudflare's HTML page.
+- A BLOB in an answer is an array of its byte values, in any column (JSON has no bytes).
 - Bearer tokens: missing or unknown → 401 (code 10000), a token not granted the account → 403
   (10000), an unknown account → 403 (7403), an unknown database → 404 (7404).
 - Export: ``POST …/export`` polled with ``current_bookmark`` until ``result.signed_url``, a URL
@@ -51,9 +57,24 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 API_PREFIX = "/client/v4"
-MAX_STATEMENT_BYTES = 100_000  # D1's documented maximum SQL statement length
-MAX_BOUND_PARAMS = 100  # D1's documented maximum bound parameters per query
-MAX_COLUMNS = 100  # D1's documented maximum number of columns per table
+# D1's documented limits (https://developers.cloudflare.com/d1/platform/limits/), each applying
+# to every statement of a batch ("Limits for individual queries … apply to each individual
+# statement contained within a batch statement"). They are SQLite's own limits
+# (sqlite3_limit), set on every connection, so the stand-in refuses with SQLite's own words,
+# as D1 does ("string or blob too big: SQLITE_TOOBIG", "too many SQL variables"…).
+MAX_STATEMENT_BYTES = 100_000  # "Maximum SQL statement length: 100,000 bytes (100 KB)"
+MAX_BOUND_PARAMS = 100  # "Maximum bound parameters per query: 100"
+MAX_COLUMNS = 100  # "Maximum number of columns per table: 100"
+# "Maximum string, BLOB or table row size: 2,000,000 bytes (2 MB)": SQLITE_LIMIT_LENGTH, which
+# bounds each value and each row as SQLite stores it (its record: values and a header).
+# workerd's SQLite sets 2,200,000 (src/workerd/util/sqlite.c++, setupSecurity); the stand-in
+# holds D1 to the number it documents.
+MAX_LENGTH = 2_000_000
+MAX_FUNCTION_ARGS = 32  # "Maximum arguments per SQL function: 32"
+MAX_LIKE_PATTERN = 50  # "Maximum characters (bytes) in a LIKE or GLOB pattern: 50 bytes"
+# Cloudflare's network-wide request body limit, by plan (100 MB on Free and Pro), answered
+# with 413 before D1 sees the request (https://developers.cloudflare.com/workers/platform/limits/).
+MAX_REQUEST_BYTES = 100_000_000
 TXN_REFUSED = (
     "To execute a transaction, please use the state.storage.transaction() or "
     "state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT "
@@ -137,6 +158,11 @@ class Database:
         # in cloudflare/cloudflare-docs#31047), SQLite's message for this limit, which also
         # bounds a SELECT's result columns.
         conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_STATEMENT_BYTES)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMS)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_FUNCTION_ARG, MAX_FUNCTION_ARGS)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
         return conn
 
     def snapshot(self) -> Snapshot:
@@ -251,6 +277,7 @@ class D1Server:
         # "Maximum query result size: 50 MB" (D1's limits page); D1's wording of the refusal
         # is not documented, the stand-in's is its own. Tests lower it to stay small.
         self.max_result_bytes = 50_000_000
+        self.max_request_bytes = MAX_REQUEST_BYTES  # tests lower it to stay small
         self._exports: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}  # filename → content
         self._imports: dict[str, dict[str, Any]] = {}  # at_bookmark → job
@@ -404,6 +431,11 @@ class D1Server:
                 rows = cur.fetchall()
                 if self.js_numbers:
                     rows = [tuple(js_number(v) for v in r) for r in rows]
+                # A BLOB comes out of D1 as an array of its byte values (JSON has no bytes;
+                # D1 hands a Worker the same: cloudflare/workers-sdk#8642), whatever the
+                # column's declared type: SQLite keeps a BLOB in any column.
+                if any(type(v) is bytes for r in rows for v in r):
+                    rows = [tuple(list(v) if type(v) is bytes else v for v in r) for r in rows]
                 cols = [d[0] for d in cur.description] if cur.description else []
                 changes = conn.total_changes - changes0
                 meta = {
@@ -581,6 +613,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _too_large(self) -> bool:
+        """Answer 413 as Cloudflare's edge does to a body over the plan's limit (an HTML page,
+        not D1's JSON: D1 never sees the request), without reading the body."""
+        if int(self.headers.get("Content-Length") or 0) <= self.d1.max_request_bytes:
+            return False
+        page = b"<html><head><title>413 Request Entity Too Large</title></head></html>"
+        self.close_connection = True
+        self.send_response(413)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(page)
+        return True
+
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
@@ -627,6 +674,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
+        if self._too_large():
+            self.d1.requests.append(LoggedRequest(method, urlsplit(self.path).path, "", True, 413))
+            return
         body = self._body()
         text = body.decode("utf-8", "replace")
         url = urlsplit(self.path)

@@ -233,6 +233,44 @@ def test_limits_are_explained(d1: D1Target, mdirs: MigrationDirs) -> None:
     b.close()
 
 
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [  # each of D1's documented limits (developers.cloudflare.com/d1/platform/limits/)
+        ("INSERT INTO t VALUES (randomblob(2000001));", "string or blob too big"),  # 2 MB
+        ("INSERT INTO t VALUES (zeroblob(1999990) || 'abcdefghij');", "string or blob too big"),
+        ("INSERT INTO t SELECT max(" + ", ".join("1" * 33) + ");", "too many arguments"),
+        ("INSERT INTO t SELECT 'a' LIKE '" + "%a" * 26 + "';", "LIKE or GLOB pattern too"),
+    ],
+)
+def test_d1s_value_function_and_pattern_limits_fail_the_whole_migration(
+    d1: D1Target, mdirs: MigrationDirs, bad: str, error: str
+) -> None:
+    """The stand-in took what D1 refuses: a value or row over 2,000,000 bytes, a function of
+    more than 32 arguments, a LIKE pattern over 50 bytes (D1's limits page). Such a migration
+    passed every test here and failed on D1. It now fails here as there, at its line, and
+    nothing of it is left."""
+    mdirs.add("20250101_000100", "limit", f"CREATE TABLE t (v);\n{bad}\n")
+    b = connect(d1.url, mdirs)
+    with pytest.raises(MigrationFailed) as err:
+        up(b, mdirs)
+    said = str(err.value.failure.error)
+    assert error in said and err.value.failure.line == 2, said
+    assert "t" not in b.table_names()
+    b.close()
+
+
+def test_a_blob_comes_back_as_its_bytes_in_any_column(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """D1 answers a BLOB as an array of its byte values (JSON has no bytes). The stand-in
+    answered HTTP 500 for a BLOB read as it is (a column not declared BLOB, where SQLite keeps
+    one as readily); the client took an array for a value. It is read back as its bytes."""
+    b = connect(d1.url, mdirs)
+    b.api.batch(["CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT, w)"], lambda: False)
+    b.api.batch(["INSERT INTO kv VALUES ('logo', x'89504e4700ff', x'')"], lambda: False)
+    got = b.api.raw("SELECT k, v, w, typeof(v) FROM kv").rows
+    assert got == (("logo", b"\x89PNG\x00\xff", b"", "blob"),)
+    b.close()
+
+
 def test_auth_and_wrong_ids(
     d1: D1Target, mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -461,8 +461,11 @@ class D1Api:
         if is_limit(message):
             raise D1LimitExceeded(
                 f"D1 limit reached: {message}",
-                hint="D1 allows 100 KB per SQL statement, 100 bound parameters per query and "
-                "a bounded database size: split large data migrations into smaller files",
+                # developers.cloudflare.com/d1/platform/limits/
+                hint="D1 allows 100 KB per SQL statement, 2 MB per value or row, 100 bound "
+                "parameters per query, 32 arguments per SQL function, 50 bytes per LIKE "
+                "pattern and a bounded database size: split large data migrations into "
+                "smaller files",
                 status=status,
                 code=code,
             )
@@ -547,6 +550,13 @@ def _parse_raw(result: Any) -> list[D1Result]:
     for item in result or []:
         res = item.get("results") or {}
         cols = tuple(res.get("columns") or ())
-        rows = tuple(tuple(r) for r in res.get("rows") or ())
+        rows = tuple(tuple(map(_value, r)) for r in res.get("rows") or ())
         out.append(D1Result(cols, rows, item.get("meta") or {}))
     return out
+
+
+def _value(value: Any) -> Any:
+    """A value of D1's answer: a BLOB comes as an array of its byte values (JSON has no bytes;
+    D1 hands a Worker the same, cloudflare/workers-sdk#8642), in any column (SQLite keeps a
+    BLOB in a column declared TEXT or untyped): read back as the bytes it is."""
+    return bytes(value) if type(value) is list else value
