@@ -392,3 +392,78 @@ def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next
         ("behind",),
         ("ahead",),
     ]
+
+
+def _order_of_writes_and_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[str, object]]:
+    """Record, in order, each chunk the main connection writes and each range a checking
+    connection hashes (with the connection's process id)."""
+    events: list[tuple[str, object]] = []
+    real_write, real_digest = PostgresSide.write_chunk, PostgresSide.copy_digest
+
+    def write(self: PostgresSide, shape: Any, chunk: Any) -> Any:
+        out = real_write(self, shape, chunk)
+        events.append(("write", len(chunk.rows)))
+        return out
+
+    def digest(self: PostgresSide, shape: Any, bounds: Any, blocks: Any = None) -> Any:
+        events.append(("check", self.conn.info.backend_pid))
+        return real_digest(self, shape, bounds, blocks)
+
+    monkeypatch.setattr(PostgresSide, "write_chunk", write)
+    monkeypatch.setattr(PostgresSide, "copy_digest", digest)
+    return events
+
+
+def test_a_server_on_this_small_machine_checks_the_ranges_after_the_copy_on_two_connections(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test cluster listens on 127.0.0.1; the process is held to two CPUs (this box has
+    # two): the range checks would take CPU from the copy, so they wait for its end.
+    monkeypatch.setattr(fastcopy.os, "sched_getaffinity", lambda _pid: {0, 1})
+    src, dst = source(tmp_path, 600), Db("postgresql", pg_url)
+    events = _order_of_writes_and_checks(monkeypatch)
+    report = sync(src, dst, chunk_rows=100)
+    assert report.verified and report.inserted == 600 and not report.differences
+    kinds = [kind for kind, _ in events]
+    last_write = max(i for i, kind in enumerate(kinds) if kind == "write")
+    checks = [pid for kind, pid in events if kind == "check"]
+    assert len(checks) == 6 and "check" not in kinds[:last_write]  # all after the copy
+    assert len(set(checks)) == 2  # shared by two connections
+    # A range that differs is still found: the checks are the same, only later.
+    dst.run("UPDATE users SET name = 'Diubah' WHERE id = 250")
+    assert verify_sync_differences(src, dst) == [(250,)]
+
+
+def test_a_server_elsewhere_or_with_cpus_to_spare_checks_each_range_while_the_copy_goes_on(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four CPUs (a bigger box than this one): the checks start as each chunk commits.
+    monkeypatch.setattr(fastcopy.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    src, dst = source(tmp_path, 600), Db("postgresql", pg_url)
+    events = _order_of_writes_and_checks(monkeypatch)
+    report = sync(src, dst, chunk_rows=100)
+    assert report.verified and report.inserted == 600 and not report.differences
+    checks = [pid for kind, pid in events if kind == "check"]
+    assert len(checks) == 6 and len(set(checks)) == 1  # one checking connection
+
+
+def test_which_servers_share_this_machines_cpus(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    side = open_side(Db("postgresql", pg_url).target("analytics"))
+    try:
+        assert side.conn.info.host == "127.0.0.1"
+        monkeypatch.setattr(fastcopy.os, "sched_getaffinity", lambda _pid: {0})
+        assert fastcopy._shares_cpus(side)  # type: ignore[arg-type]
+        monkeypatch.setattr(fastcopy.os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+        assert not fastcopy._shares_cpus(side)  # type: ignore[arg-type]
+    finally:
+        side.backend.close()
+
+
+def verify_sync_differences(src: Db, dst: Db) -> list[tuple[Any, ...]]:
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        (report,) = verify_sync(s, ("users",))
+    return [d.key for d in report.differences]
