@@ -5,6 +5,8 @@ the tool's role's only, and a statement whose client was killed does not run on.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -123,3 +125,43 @@ def test_a_scratch_copy_of_the_school_is_closed_to_the_servers_other_roles(
     with psycopg.connect(roles.cluster.superuser_url, autocommit=True) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'malnu\\_%'")
         assert left.fetchall() == [], "the scratch is dropped after"
+
+
+def _tool_sessions(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT pid, wait_event, query FROM pg_stat_activity "
+        "WHERE application_name LIKE 'malnu-tui%'"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("command", ["test", "plan --check"])
+def test_a_killed_runs_sleeping_statement_ends_with_it(
+    mdirs: MigrationDirs, pg_url: str, command: str
+) -> None:
+    """`plan --check` (and `diff --check`, `parity`: their sessions are made alike) killed
+    outright (kill -9, CI's job timeout) inside a long statement of a migration: the statement
+    ran on at the server until it ended by itself, holding its locks. The server now cancels
+    it when the client is gone, as for `test`'s, `up`'s and every session of the backend's."""
+    mdirs.add("20250101_000100", "kelas", "CREATE TABLE kelas (id int);", "DROP TABLE kelas;")
+    base = ["--database", pg_url, *mdirs.args()]
+    assert (res := run_cli(*base, "up", "--no-backup")).code == 0, res.err
+    mdirs.add("20250101_000200", "slow", "SELECT pg_sleep(600);", "SELECT 1;")
+    with psycopg.connect(pg_url, autocommit=True) as look:
+        cli = popen_cli(*base, *command.split())
+        try:
+            deadline = time.monotonic() + 60
+            while not any(s[1] == "PgSleep" for s in _tool_sessions(look)):
+                assert cli.poll() is None and time.monotonic() < deadline, cli.communicate()
+                time.sleep(0.1)
+        finally:
+            if cli.poll() is None:
+                os.kill(cli.pid, signal.SIGKILL)
+            cli.communicate()
+        deadline = time.monotonic() + 30
+        while (left := _tool_sessions(look)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        look.execute(  # (what a failure leaves: not for the next tests)
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'malnu-tui%'"
+        )
+        assert left == [], "the server ends the dead client's statement"

@@ -16,10 +16,12 @@ from malnu_tui.engine.backends.pg_sql import error_text
 from malnu_tui.engine.errors import BackendError, NotPermitted
 
 __all__ = [
+    "CLIENT_CHECK_INTERVAL",
     "KEEPALIVES",
     "TCP_USER",
     "connect_options",
     "connection_limit_hint",
+    "end_with_the_client",
     "every_row",
     "policy_refusal",
     "read_only_state",
@@ -62,6 +64,31 @@ def connect_options(url: str, connect_timeout: int = 10) -> dict[str, Any]:
     if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
         out["connect_timeout"] = connect_timeout
     return out
+
+
+# How often the server looks, while a statement of the tool's runs, whether the tool is still
+# there (PostgreSQL 14 and later): one killed outright (kill -9, the OOM killer, CI's job
+# timeout) has its statement cancelled, its transaction rolled back and its locks freed within
+# a second, where it ran on until it ended by itself (a pg_sleep, a 20-minute index build).
+CLIENT_CHECK_INTERVAL = "500ms"
+
+
+def end_with_the_client(conn: psycopg.Connection[Any]) -> None:
+    """``client_connection_check_interval`` for this session, where the server has it (14+,
+    on a platform that can see a closed socket: elsewhere it refuses a value, and the session
+    goes on without it). Every connection of the tool's sets it, as it connects."""
+    if conn.info.server_version < 140000:
+        return
+    try:
+        conn.execute(
+            "SELECT set_config('client_connection_check_interval', %s, false)",
+            (CLIENT_CHECK_INTERVAL,),
+        )
+        if not conn.autocommit:
+            conn.commit()  # a session setting: kept once its transaction commits
+    except psycopg.Error:
+        if not conn.autocommit:
+            conn.rollback()
 
 
 def connection_limit_hint(text: str) -> str | None:

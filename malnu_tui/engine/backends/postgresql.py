@@ -46,6 +46,7 @@ from malnu_tui.engine.backends.pg_schema import (
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
     connection_limit_hint,
+    end_with_the_client,
     refusal,
     refuse_read_only,
 )
@@ -94,7 +95,6 @@ __all__ = [
     "split_tool_options",
 ]
 
-CLIENT_CHECK_INTERVAL = "500ms"
 _FMT_TS = "YYYY-MM-DD HH24:MI:SS"
 _SETS_SESSION = re.compile(r"^\s*(?:SET|RESET)\b|set_config", re.IGNORECASE)
 
@@ -176,14 +176,10 @@ class PostgresBackend:
             (self.statement_timeout, self.lock_timeout),
         )
         if self.conn.info.server_version >= 140000:
-            # A killed client's migration is aborted (and its lock freed) within a second,
-            # instead of running on until its statement ends. A role's idle_session_timeout
-            # ended the lock's session while the safety backup ran (pg_dump's own session).
-            self.conn.execute(
-                "SELECT set_config('client_connection_check_interval', %s, false), "
-                "set_config('idle_session_timeout', '0', false)",
-                (CLIENT_CHECK_INTERVAL,),
-            )
+            # A role's idle_session_timeout ended the lock's session while the safety backup
+            # ran (pg_dump's own session).
+            self.conn.execute("SELECT set_config('idle_session_timeout', '0', false)")
+        end_with_the_client(self.conn)  # a killed client's migration aborts, its lock freed
 
     # -- plumbing -------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:

@@ -56,17 +56,20 @@ _ROW = re.compile(r"\b(?:new|old)\.", re.IGNORECASE)
 
 def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
     """A connection to the server at ``url`` (tool options removed, password masked in errors)."""
-    from malnu_tui.engine.backends.pg_session import connect_options
+    from malnu_tui.engine.backends.pg_session import connect_options, end_with_the_client
     from malnu_tui.engine.urls import mask_url, mask_url_error, split_tool_options
 
     libpq_url, _opts = split_tool_options(url)
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             libpq_url, application_name=application, **connect_options(libpq_url)
         )
     except psycopg.Error as exc:
         why = mask_url_error(str(exc), url)
         raise BackendError(f"cannot connect to {mask_url(url)}: {why}") from None
+    # A `plan --check` or `parity` killed in a long statement: it ran on at the server.
+    end_with_the_client(conn)
+    return conn
 
 
 @contextmanager
