@@ -5,8 +5,12 @@ ran or refused otherwise."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+import psycopg
 
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_matrix import DbTarget
 
 
 def _sqlite(url: str) -> sqlite3.Connection:
@@ -78,4 +82,74 @@ def test_a_synchronous_pragma_no_longer_fails_the_migration(
         assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     r = run_cli("--database", sqlite_url, *mdirs.args(), "test")
+    assert r.code == 0, r.out + r.err
+
+
+# ahsandevhub/wetraineducattiontech, supabase/migrations/0001_profiles.sql and
+# 0002_profiles_email.sql (trimmed: no auth.users, no policies): the Supabase CLI takes any
+# digits as a version, and 77 files of that set are numbered so. This tool refuses such names,
+# so a team switching renames them to timestamps.
+PROFILES = """\
+-- Profiles table linked to auth.users
+create table if not exists public.profiles (
+  id uuid primary key,
+  full_name text,
+  phone text,
+  avatar_url text,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+alter table public.profiles enable row level security;
+"""
+PROFILES_EMAIL = """\
+-- Add email column to profiles and keep it in sync with auth.users
+alter table public.profiles
+  add column if not exists email text unique;
+"""
+
+
+def test_supabase_cli_history_under_its_own_numbers_matches_the_renamed_files(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The CLI's rows `0001`/`0002` matched no renamed file: `status` said nothing and `up`
+    ran both again ("ok": IF NOT EXISTS passes). Now they are matched by name, as wrangler's
+    `0002_name.sql`: `up` refuses, `adopt` records them, and `rollback` removes the CLI's row
+    (it stayed, and `up` then refused the migration as the CLI's)."""
+    db = fresh_db("postgresql")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA supabase_migrations; CREATE TABLE supabase_migrations."
+            "schema_migrations (version text NOT NULL PRIMARY KEY, statements text[], name text)"
+        )
+        for version, name, sql in (
+            ("0001", "profiles", PROFILES),
+            ("0002", "profiles_email", PROFILES_EMAIL),
+        ):
+            conn.execute(sql)  # as `supabase db push` ran it
+            conn.execute(
+                "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)",
+                (version, name),
+            )
+    mdirs.add("20250101000001", "profiles", PROFILES, "drop table public.profiles;")
+    mdirs.add(
+        "20250101000002",
+        "profiles_email",
+        PROFILES_EMAIL,
+        "alter table public.profiles drop column email;",
+    )
+    r = db.cli(mdirs, "status")
+    assert r.code == 0, r.err
+    assert "the Supabase CLI applied 2 migration(s) this tool does not track" in r.err
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 1, r.out + r.err
+    assert "20250101000001_profiles.sql (the CLI's 0001_profiles.sql)" in r.err
+    r = db.cli(mdirs, "adopt", "--yes")
+    assert r.code == 0, r.out + r.err
+    assert "adopted 2 migration(s)" in r.err
+    r = db.cli(mdirs, "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    with psycopg.connect(db.url) as conn:
+        rows = conn.execute("SELECT version FROM supabase_migrations.schema_migrations").fetchall()
+    assert rows == [("0001",)]
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err

@@ -14,7 +14,7 @@ would find "remote migration versions not found in local migrations directory" a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -29,11 +29,12 @@ from malnu_tui.engine.backends.base import (
 from malnu_tui.engine.errors import BadVersion
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.files import Migration, MigrationSet
 
 __all__ = [
     "SUPABASE_TABLE",
     "cli_history",
+    "cli_matcher",
     "files_applied",
     "record",
     "supabase_history",
@@ -109,15 +110,50 @@ def version_of(name: str) -> str | None:
 
 def files_applied(mset: MigrationSet, applied: Sequence[str]) -> dict[str, str]:
     """Our files that the CLI's history (:func:`cli_history`) shows as applied, matched by
-    version: filename → the CLI's name for it."""
-    by_version = {m.version: m for m in mset.migrations}
+    version (or, renamed, by :func:`cli_file`): filename → the CLI's name for it."""
+    find = cli_matcher(mset)
     out: dict[str, str] = {}
     for name in applied:
-        v = version_of(name)
-        m = by_version.get(v) if v is not None else None
+        m = find(name)
         if m is not None:
             out[m.filename] = name
     return out
+
+
+_NUMBERS = re.compile(r"^(?:\d+_)+")
+
+
+def _name_part(name: str) -> str:
+    """``0001_profiles.sql``, ``20260125_001_profiles.sql`` → ``profiles`` (lowercased)."""
+    return _NUMBERS.sub("", name.removesuffix(".sql")).lower()
+
+
+def cli_matcher(mset: MigrationSet) -> Callable[[str], Migration | None]:
+    """Our file for a name of the CLI's history: the one of the same version; or, for a
+    version no file of ours can have (the CLI takes any digits: ``0001_profiles.sql``,
+    ``202602220001_baseline.sql``, which this tool refuses until they are renamed to a
+    timestamp), the one file whose name is the same (``20240101_000001_profiles.sql``), as
+    wrangler's ``0002_name.sql`` numbering is matched. Renamed, such a file was pending with
+    nothing said, and `up` ran what the CLI had applied a second time."""
+    by_version = {m.version: m for m in mset.migrations}
+    by_part: dict[str, list[Migration]] | None = None
+
+    def find(name: str) -> Migration | None:
+        nonlocal by_part
+        v = version_of(name)
+        if v is not None:
+            return by_version.get(v)
+        part = _name_part(name) if "_" in name else ""
+        if not part:
+            return None  # an older CLI's table: its version alone
+        if by_part is None:
+            by_part = {}
+            for m in mset.migrations:
+                by_part.setdefault(_name_part(m.name), []).append(m)
+        same = by_part.get(part, [])
+        return same[0] if len(same) == 1 else None
+
+    return find
 
 
 def _supabase_row(conn: Any, change: TrackingChange, with_name: bool) -> None:
@@ -129,6 +165,12 @@ def _supabase_row(conn: Any, change: TrackingChange, with_name: bool) -> None:
     version = m[1] + m[2]
     if not isinstance(change, RecordApplied):
         conn.execute(f"DELETE FROM {SUPABASE_TABLE} WHERE version = %s", (version,))
+        if with_name:  # and its row under a version of the CLI's own (cli_matcher): renamed
+            conn.execute(
+                f"DELETE FROM {SUPABASE_TABLE} WHERE version !~ '^[0-9]{{14}}$' "
+                "AND lower(regexp_replace(name, '^([0-9]+_)+', '')) = %s",
+                (_name_part(m[3]),),
+            )
     elif with_name:
         conn.execute(
             f"INSERT INTO {SUPABASE_TABLE} (version, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",

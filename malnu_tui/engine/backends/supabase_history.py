@@ -19,7 +19,7 @@ from typing import Any
 
 from malnu_tui.engine.backends.base import TrackingRecord
 from malnu_tui.engine.backends.d1.wrangler import AdoptPlan, WranglerMigration
-from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, cli_history, version_of
+from malnu_tui.engine.backends.pg_record import SUPABASE_TABLE, cli_history, cli_matcher
 from malnu_tui.engine.files import Migration, MigrationSet
 
 __all__ = ["TABLE", "TOOL", "plan_adopt", "read_history"]
@@ -41,15 +41,15 @@ def plan_adopt(
     records: Sequence[TrackingRecord],
     source: str,
 ) -> AdoptPlan:
-    """Match the CLI's applied versions to our files by version; changes nothing."""
-    by_version = {m.version: m for m in mset.migrations}
+    """Match the CLI's applied versions to our files by version (a renamed file of a
+    version no file of ours can have, by its name: :func:`cli_matcher`); changes nothing."""
+    find = cli_matcher(mset)
     tracked = {r.filename for r in records if r.success}
     to_adopt: list[tuple[Migration, WranglerMigration]] = []
     already: list[str] = []
     unmatched: list[str] = []
     for w in applied:
-        v = version_of(w.name)
-        m = by_version.get(v) if v is not None else None
+        m = find(w.name)
         if m is None:
             unmatched.append(w.name)
         elif m.filename in tracked:
