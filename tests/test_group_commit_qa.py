@@ -247,13 +247,14 @@ def test_seed_templates_bom_crlf_and_triggers_share_a_group(
     assert rows(db, "SELECT count(*) FROM migrations") == [(3,)]
 
 
-def test_a_lock_that_cannot_be_released_is_an_error_not_a_traceback(
+def test_a_lock_that_cannot_be_released_is_said_not_a_traceback(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
     """The lock row's DELETE fails (a full disk does it at COMMIT; here a trigger refuses it):
-    after a clean run that is an error naming the lock (exit 1, no traceback); after a failed
-    migration the migration's failure is what is told. The next run on this host takes the
-    row over (its process is gone)."""
+    after a clean run the run is reported done (exit 0: an error made operators run a
+    `rollback` twice, tests/test_full_disk.py) with a warning naming the lock, no traceback;
+    after a failed migration the migration's failure is what is told. The next run on this
+    host takes the row over (its process is gone)."""
     names = add_tables(mdirs, 2)
     db = tmp_path / "l.db"
     url = f"sqlite:///{db}"
@@ -265,8 +266,10 @@ def test_a_lock_that_cannot_be_released_is_an_error_not_a_traceback(
     )
     backend.close()
     res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")
-    assert res.code == 1 and "Traceback" not in res.err
-    assert "error: cannot release the migration lock" in res.err and "lock kept" in res.err
+    assert res.code == 0 and "Traceback" not in res.err and "error:" not in res.err
+    assert "applied 2 migration(s)" in res.err, res.err
+    said = "warning: the migrations are applied, but: cannot release the migration lock"
+    assert said in res.err and "lock kept" in res.err, res.err
     assert tracking(db) == {n: (1, None) for n in names}
     bad = mdirs.add("20250101_000003", "bad", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
     res = run_cli("--database", url, *mdirs.args(), "up", "--no-backup")

@@ -373,6 +373,8 @@ def _report_result(ctx: Context, verb: str, result: ApplyResult) -> None:
     if ctx.json:
         ctx.out_json(_report(verb, result.done, result.skipped, result.backup_id))
     ctx.message(f"{verb} {len(result.done)} migration(s)")
+    for w in result.warnings:
+        ctx.message(f"warning: the migrations are {verb}, but: {w}")
 
 
 def cmd_rollback(ctx: Context) -> int:

@@ -69,6 +69,7 @@ class ApplyResult:
     skipped: tuple[str, ...] = ()
     backup_id: str | None = None
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()  # after the run was done (its lock row could not go)
 
 
 # A baseline dumped from a database the tool worked on re-creates its tables (the tracking
@@ -77,6 +78,10 @@ _TOOL_TABLE_EXISTS = re.compile(
     r"(?:table|relation) \W?(?:\w+\.)?(?:malnu_audit|malnu_lock)\W? already exists"
 )
 
+
+# SQLITE_FULL, SQLITE_IOERR (a full disk, a quota, a file-size limit, a failing device);
+# PostgreSQL's disk_full and io_error.
+_DISK = re.compile(r"database or disk is full|disk I/O error|\[SQLSTATE (?:53100|58030)\]")
 
 # Failures the file is not at fault for, by the words the database said them with, and what
 # to do instead of "fix the file": (pattern, hint), the first that matches.
@@ -99,9 +104,8 @@ _NOT_THE_FILE: tuple[tuple[re.Pattern[str], str], ...] = (
         "statement_timeout = '30min';` at the file's top, or the target's option), then run it "
         "again",
     ),
-    (  # SQLITE_FULL, SQLITE_IOERR (a full disk, a quota, a file-size limit, a failing
-        # device); PostgreSQL's disk_full and io_error
-        re.compile(r"database or disk is full|disk I/O error|\[SQLSTATE (?:53100|58030)\]"),
+    (
+        _DISK,
         "the disk where the database lives is full (or failing), not the file at fault: free "
         "space there (`df -h`), then run it again",
     ),
@@ -144,7 +148,10 @@ class MigrationFailed(MalnuError):
         else:
             outcome = "all of it was rolled back"
             hint = "the database is as it was before this rollback file"
-        if unrecorded is not None and not failure.left:
+        if unrecorded is not None and _DISK.search(failure.error):
+            # A full disk refuses the failure's row too: that says nothing of the server.
+            hint = f"{hint} (its failure could not be recorded either, for the same reason)"
+        elif unrecorded is not None and not failure.left:
             # The failure could not be written either: the database itself went away (a
             # server stopped or restarted, the session ended) far likelier than a bad file.
             # That second error used to be all that was said ("the connection is lost").

@@ -188,7 +188,7 @@ def _apply_plan(
     backup_id: str | None = None
     nested = holds_lock(backend)  # recover's own steps run on its half-way state
     _refuse_narrowed(backend, plan)  # before the lock and the safety backup
-    with migration_lock(backend, _purpose(plan)):
+    with migration_lock(backend, _purpose(plan), warn=True) as unreleased:
         if not nested:
             from malnu_tui.engine.recover_state import refuse_half_done
 
@@ -231,7 +231,8 @@ def _apply_plan(
         if up:
             _clear_superseded(backend, tracking, [f for f, _ms in runner.done])
     notes = tuple(n for s in plan.steps for n in s.notes)
-    return ApplyResult(plan.direction, tuple(runner.done), tuple(skipped), backup_id, notes)
+    done, left = tuple(runner.done), tuple(unreleased)
+    return ApplyResult(plan.direction, done, tuple(skipped), backup_id, notes, left)
 
 
 def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: list[str]) -> None:

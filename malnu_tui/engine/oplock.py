@@ -8,6 +8,7 @@ start)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 from malnu_tui.engine.backends.base import Backend, lock_holder_for_this_process
@@ -25,18 +26,21 @@ def holds_lock(backend: Backend) -> bool:
 
 
 @contextlib.contextmanager
-def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
+def migration_lock(backend: Backend, purpose: str, *, warn: bool = False) -> Iterator[list[str]]:
     """Hold the one-operator-at-a-time lock for the duration of the block. Inside a block
     that holds it already (recover's restore and migrations), the lock is kept, not retaken:
-    released between the steps, another operator's ``up`` could slip in."""
+    released between the steps, another operator's ``up`` could slip in. With ``warn``, a
+    release that fails after the block succeeded is added to the list it yields (for the
+    caller to warn of) instead of raised."""
+    unreleased: list[str] = []
     if holds_lock(backend):
-        yield
+        yield unreleased
         return
     backend.ensure_schema()
     backend.acquire_lock(lock_holder_for_this_process(purpose))
     _HELD.add(id(backend))
     try:
-        yield
+        yield unreleased
     except BaseException as exc:
         # The block's own error is the one to tell: a release that fails too (the same full
         # disk or busy database) leaves the lock row to the next run's takeover; after an
@@ -53,4 +57,15 @@ def migration_lock(backend: Backend, purpose: str) -> Iterator[None]:
                 )
         raise
     _HELD.discard(id(backend))
-    backend.release_lock()
+    try:
+        backend.release_lock()
+    except MalnuError as failed:
+        if not warn:
+            raise
+        # The block's work is committed: said as an error (exit 1), a `rollback` done on a
+        # disk that then filled up was run again by the operator, rolling back one more.
+        unreleased.append(
+            f"{failed}; the lock row of this session (pid {os.getpid()}) stays: the next "
+            "malnu-tui run on this host takes it over; from another host, `malnu-tui unlock` "
+            "once no one is working"
+        )

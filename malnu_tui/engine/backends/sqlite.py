@@ -20,7 +20,7 @@ from malnu_tui.engine.backends.base import (
     utc_now,
 )
 from malnu_tui.engine.backends.lease import lock_is_stale
-from malnu_tui.engine.backends.sqlite_open import check_path, connect
+from malnu_tui.engine.backends.sqlite_open import check_path, connect, disk_hint
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
@@ -120,7 +120,9 @@ class SQLiteBackend:
                 ) from None  # fmt: skip
             if sqlite_damaged(exc):
                 raise DatabaseDamaged(f"cannot open {self.path}", str(exc)) from None
-            raise BackendError(f"cannot open {self.path}: {exc}") from None
+            raise BackendError(
+                f"cannot open {self.path}: {exc}", hint=disk_hint(path, exc)
+            ) from None
         self._my_lock: LockHolder | None = None
         self._group = False  # a group of migrations is open (begin_group)
         self._group_units = 0  # migrations run in it so far
@@ -153,7 +155,9 @@ class SQLiteBackend:
             with contextlib.suppress(sqlite3.Error):
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
-            raise BackendError(f"{self.path}: COMMIT failed: {exc}") from None
+            raise BackendError(
+                f"{self.path}: COMMIT failed: {exc}", hint=disk_hint(self.path, exc)
+            ) from None
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; a database kept busy by another writer is :class:`LockHeld`, or,
@@ -175,7 +179,7 @@ class SQLiteBackend:
                         hint=_OTHER_WRITER,
                     ) from None  # fmt: skip
                 raise LockHeld(holder, "the database is busy") from None
-            raise BackendError(f"{self.path}: {exc}") from None
+            raise BackendError(f"{self.path}: {exc}", hint=disk_hint(self.path, exc)) from None
 
     def _peek_lock(self, *, strict: bool = False) -> LockHolder | None:
         """The lock row, read without creating anything (None: no row, or no lock table yet;

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
 from malnu_tui.engine.private import make_dirs
 
-__all__ = ["check_path", "connect", "refuse_unwritable", "unwritable_reason"]
+__all__ = ["check_path", "connect", "disk_hint", "refuse_unwritable", "unwritable_reason"]
 
 
 def check_path(path: Path, *, create: bool = True) -> None:
@@ -55,6 +55,36 @@ def check_path(path: Path, *, create: bool = True) -> None:
             hint=f"move {wal.name} (and {path.name}-shm) to where the database went, or "
             "delete them if that database is to be given up",
         )
+
+
+def disk_hint(path: Path, exc: BaseException) -> str | None:
+    """The hint for SQLite's "database or disk is full" or "disk I/O error" on the database at
+    ``path`` (None for any other error), with the room its disk has left: a full disk made
+    `status` say a bare "cannot open …: disk I/O error" (its -shm cannot grow), a lock row
+    "COMMIT failed", with no word of the disk."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return None
+    folder = path.parent
+    try:
+        st = os.statvfs(folder)
+        left = st.f_bavail * st.f_frsize
+    except OSError:
+        left = -1
+    if code == sqlite3.SQLITE_FULL or 0 <= left < _NEARLY_FULL:
+        room = f"{left // 1024:,} KiB left; " if left >= 0 else ""
+        return (
+            f"the disk holding {folder} is full ({room}or this user's quota is used up), not "
+            f"the database at fault: free space there (`df -h {folder}`), then run it again"
+        )
+    return (
+        f"the disk holding {folder} ({left // 1024**2:,} MiB left) failed a read or write: a "
+        "failing device (`dmesg`), or a quota or file size limit reached; run it again once "
+        "that is fixed"
+    )
+
+
+_NEARLY_FULL = 1024**2  # less room than this left, and an I/O error is a full disk's
 
 
 def _user(uid: int) -> str:

@@ -1,0 +1,99 @@
+"""A SQLite database on a disk that is full, at every amount of room left: a real small tmpfs
+(needs root, as the suite has on CI) filled to within N KiB, then `rollback`. Whatever N, the
+database is left fully before or fully after, and a failure is one line whose hint names the
+disk, never the database "stopped answering" or a bare "disk I/O error"."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.test_backup_months import _small_tmpfs
+from tests.test_reliability import one_error
+
+
+def _fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` with one file until ``leave`` bytes are left."""
+    st = os.statvfs(disk)
+    room = st.f_bavail * st.f_frsize - leave
+    with open(disk / "filler", "wb") as f:
+        while room > 0:
+            f.write(b"\0" * min(room, 1 << 20))
+            room -= 1 << 20
+
+
+def _state(db: Path) -> tuple[bool, bool]:
+    """(the index's tracking row is there, the index is there): both or neither."""
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM migrations WHERE filename LIKE '20250101_000300%'"
+        ).fetchone()
+        index = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'idx_posts_user'"
+        ).fetchone()
+        return bool(row[0]), bool(index[0])
+    finally:
+        conn.close()
+
+
+def test_a_rollback_on_a_full_disk_names_the_disk_whatever_room_is_left(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """With no room for its -shm, `status` and `rollback` said `error: cannot open …: disk I/O
+    error` and nothing more; with a little more, `COMMIT failed: database or disk is full`
+    (the lock row); with a little more still, the rollback's failure came with "the database
+    stopped answering, not the file" (its failure row could not be written either); with a
+    little more still, the rollback was done and committed but its lock row could not be
+    deleted: `error: cannot release the migration lock` (exit 1, no summary, no safety
+    backup id), so the operator ran it again and rolled back one migration more. Now each
+    failure says the disk holding the database is full; a rollback that was done says so
+    (exit 0) with a warning that its lock row stays."""
+    base_db = tmp_path / "base.db"
+    args = school_set(mdirs).args()
+    assert run_cli("--database", f"sqlite:///{base_db}", *args, "up", "--no-backup").code == 0
+    seen: set[str] = set()
+    with _small_tmpfs(tmp_path / "disk", "1m") as disk:
+        db = disk / "school.db"
+        url = ["--database", f"sqlite:///{db}", *args]
+        for kib in range(0, 132, 4):
+            for old in disk.iterdir():
+                old.unlink()
+            shutil.copyfile(base_db, db)
+            _fill(disk, kib * 1024)
+            res = run_cli(*url, "rollback", "--no-backup", "--yes")
+            (disk / "filler").unlink()  # as the operator would, then look
+            row, index = _state(db)
+            assert row == index, (kib, res.err)  # fully before or fully after
+            if not row:  # rolled back: said so (exit 0), whatever could not follow it
+                assert res.code == 0, (kib, res.err)
+                assert "rolled back 1 migration(s)" in res.err, (kib, res.err)
+                assert "error:" not in res.err and "Traceback" not in res.err, (kib, res.err)
+                if "warning: the migrations are rolled back, but: cannot release" in res.err:
+                    seen.add("done, its lock row left")
+                    assert "the next malnu-tui run on this host takes it over" in res.err
+                else:
+                    seen.add("done")
+                continue
+            assert res.code == 1, (kib, res.code, res.err)
+            one_error(res.err)
+            error = next(line for line in res.err.splitlines() if line.startswith("error: "))
+            seen.add(error.split(":")[1].strip().split()[0])
+            assert "stopped answering" not in res.err, (kib, res.err)
+            assert f"hint: the disk holding {disk} is full (" in res.err or (
+                "hint: the disk where the database lives is full" in res.err
+            ), (kib, res.err)
+        for old in disk.iterdir():
+            old.unlink()
+        shutil.copyfile(base_db, db)
+        _fill(disk, 0)
+        res = run_cli(*url, "status")
+        assert res.code == 1, res.err
+        one_error(res.err, f"cannot open {db}")
+        assert f"hint: the disk holding {disk} is full (0 KiB left; " in res.err, res.err
+    # The room left decides where it fails: opening, the lock row, the rollback, the lock
+    # row's release after it, or nowhere.
+    assert {"cannot", "rollback", "done", "done, its lock row left"} <= seen, seen
