@@ -184,3 +184,23 @@ def test_a_table_of_100_columns_is_refused_for_d1_before_anything_is_written(
         sync(src, dest)
     assert "synced_at" in str(e.value) and "--tables" in (e.value.hint or "")
     assert dest.run("SELECT count(*) FROM sqlite_master WHERE name = 'lebar'") == [(0,)]
+
+
+@pytest.mark.parametrize("dest", ["d1", "sqlite"])
+def test_a_chunk_into_d1_holds_10000_rows_at_most_elsewhere_the_default_25000(
+    tmp_path: Path, request: pytest.FixtureRequest, dest: str
+) -> None:
+    # Into D1 a chunk is one batch request: the default's growth to 25,000 rows stops at
+    # 10,000 there, as before; a SQLite (or PostgreSQL) copy takes the 21,000 rows in one.
+    src = Db("sqlite", f"sqlite:///{tmp_path / 'src.db'}", path=tmp_path / "src.db")
+    src.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    src.run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 21000) "
+        "INSERT INTO t SELECT i, 'baris ' || i FROM n"
+    )
+    dst = make_db(dest, request, tmp_path, "dst")
+    copied: list[int] = []
+    report = sync(src, dst, lambda p: copied.append(p.rows) if p.phase == "copy" else None)
+    assert report.verified and report.inserted == 21_000
+    chunks = [n for n in copied if n]
+    assert chunks == ([10_000, 20_000, 21_000] if dest == "d1" else [21_000])

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
+from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Difference,
@@ -172,13 +173,15 @@ def _copy(
     column = shape.column(plan.cursor) if plan.cursor else None
     kind = column.kind if column is not None else None
     watermark = mark if marked else watermark
+    # Into D1 a chunk is one batch request: no more rows than before the default grew.
+    rows = min(req.chunk_rows, D1_CHUNK_ROWS) if s.dst.kind == "d1" else req.chunk_rows
     pages: Generator[tuple[list[Row], bytearray | None, str], None, None] = (
-        fast.pages(lo, req.chunk_rows, cursor=cursor, since=plan.since)
+        fast.pages(lo, rows, cursor=cursor, since=plan.since)
         if fast is not None
         else (
             (page, None, "")
             for page in s.src.pages(
-                shape, after=lo, page_rows=req.chunk_rows, cursor=cursor, since=plan.since
+                shape, after=lo, page_rows=rows, cursor=cursor, since=plan.since
             )
         )
     )
