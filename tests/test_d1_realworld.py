@@ -4,6 +4,9 @@ stand-in's real SQLite."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.timetravel import current_bookmark
 from malnu_tui.engine.config import Target, open_backend
@@ -145,3 +148,90 @@ def test_a_statement_at_d1s_size_limit_is_measured_as_sent(
     assert res.code == 1 and "100002 bytes as sent; D1 allows 100000" in res.err, res.err
     assert "SQLITE_TOOBIG" not in res.err  # refused here, before D1 was asked
     assert d1.sql("SELECT count(*) FROM t") == [(1,)]
+
+
+def _pair(tmp_path: Path, d1: D1Target, ddl: str, rows: list[tuple[object, ...]]) -> list[str]:
+    """A SQLite primary holding ``rows`` of the table ``ddl`` makes, and a sync pair into D1."""
+    conn = sqlite3.connect(str(tmp_path / "primary.db"))
+    with conn:
+        conn.execute(ddl)
+        marks = ", ".join("?" * len(rows[0]))
+        conn.executemany(f"INSERT INTO rapor VALUES ({marks})", rows)
+    conn.close()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:{tmp_path / "primary.db"}"\n\n'
+        f'[targets.prod]\nurl = "{d1.url}"\n\n'
+        '[sync.naik]\nfrom = "primary"\nto = "prod"\ntables = ["rapor"]\nchunk_rows = 2\n',
+        encoding="utf-8",
+    )
+    return ["--config", str(config)]
+
+
+def test_a_blob_d1_could_not_give_back_is_refused_by_table_row_and_column(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """A scanned report card of 1.2 MB into D1: the sync counted a BLOB by its X'…' literal,
+    twice its size, and refused it as "a row of 2,400,0… bytes" (exit 1), though D1 keeps
+    2 MB. Written, it could not have been read back either: the sync reads a BLOB column as
+    hex, twice its size, over D1's 2,000,000 a value. Now refused as that, naming table, row
+    and column, before the chunk's batch is sent (exit 2); the largest that can be read
+    back (999,999 bytes: hex() allocates 2n + 1) goes through, exact, and is verified."""
+    early, stamp = "2025-11-01 08:00:00", "2025-11-24 08:00:00"
+    scan = (bytes(range(256)) * 4000)[:999_999]
+    rows = [(1, b"\x00\xff", early), (2, scan, early), (3, b"ok", stamp)]
+    cfg = _pair(
+        tmp_path,
+        d1,
+        "CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB, updated_at TEXT)",
+        rows,
+    )
+    done = run_cli("sync", "naik", "--yes", *cfg)
+    assert done.code == 0, done.err
+    assert d1.sql("SELECT id, hex(scan) FROM rapor ORDER BY id") == [
+        (i, v.hex().upper()) for i, v, _ in rows
+    ]
+    conn = sqlite3.connect(str(tmp_path / "primary.db"))
+    with conn:
+        conn.execute(
+            "UPDATE rapor SET scan = ?, updated_at = '2025-11-25 08:00:00' WHERE id = 3",
+            [scan + b"\x00" * 200_001],
+        )
+    conn.close()
+    since = len(d1.server.requests)
+    res = run_cli("sync", "naik", "--yes", *cfg)
+    assert res.code == 2, res.err
+    assert "writing rapor, row id=3, column scan: a BLOB of 1,200,000 bytes" in res.err, res.err
+    assert "hex, twice its size" in res.err and "SQLITE_TOOBIG" not in res.err
+    sent = [r.body for r in d1.server.requests[since:]]
+    assert not [b for b in sent if "_malnu_tui_blob" in b or 'INTO \\"rapor\\"' in b]
+    assert d1.sql("SELECT id, length(scan) FROM rapor WHERE id = 3") == [(3, 2)]
+
+
+def test_a_row_at_d1s_row_limit_is_a_rejected_row_not_a_failed_import(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """D1 keeps a row under 2,000,000 bytes as SQLite stores it, its header counted. The
+    import added up the values alone: a bio of 1,999,990 characters passed, D1 refused the
+    batch (`string or blob too big`), and the whole import stopped on "D1 limit reached",
+    naming no line. It is now a rejected row named by line and column, as a larger one was;
+    the rest of the file is imported."""
+    d1.sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, bio TEXT)")
+    bio = "x" * 1_999_990
+    path = tmp_path / "users.csv"
+    path.write_text(f"id,name,bio\n1,Ani,pendek\n2,Budi,{bio}\n3,Citra,ok\n", encoding="utf-8")
+    res = run_cli(
+        "--database",
+        d1.url,
+        "import",
+        str(path),
+        "--table",
+        "users",
+        "--max-errors",
+        "1",
+        "--yes",
+    )
+    assert res.code == 0, res.err
+    assert "rejected line 3 bio: the row is too large for D1" in res.err, res.err
+    assert "D1 keeps rows under 2,000,000 bytes" in res.err
+    assert d1.sql("SELECT id, length(bio) FROM users ORDER BY id") == [(1, 6), (3, 2)]

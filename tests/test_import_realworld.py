@@ -134,7 +134,7 @@ def test_a_field_too_large_for_a_d1_statement_is_imported(
     got = rejects_of(report.rejects_file)
     assert [(r["line"], r["column"]) for r in got] == [("6", "name")]
     assert "too large for D1 ('name', 2,100,000 characters: a row of 2,100,0" in got[0]["reason"]
-    assert "more than D1's 2,000,000 a row" in got[0]["reason"]
+    assert "bytes as D1 stores it; D1 keeps rows under 2,000,000 bytes" in got[0]["reason"]
 
 
 def test_excel_unicode_text_is_read_as_utf16(imp: ImportTarget, tmp_path: Path) -> None:

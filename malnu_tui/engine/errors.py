@@ -271,6 +271,14 @@ class NotPermitted(BackendError):
     exit_code = 2
 
 
+class RowTooLarge(BackendError):
+    """A row or value the destination cannot take (over D1's 2 MB a row), named by table, row
+    and column before its batch is sent. Exit 2, as for bad input: the data has to change,
+    running again changes nothing."""
+
+    exit_code = 2
+
+
 class NotInitialised(MalnuError):
     """A read-only command (``check``, ``history``) found no tracking table: malnu-tui has
     never used this database, or the URL names another one. It creates nothing there."""

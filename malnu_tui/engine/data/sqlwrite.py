@@ -18,7 +18,9 @@ from malnu_tui.engine.backends.d1.limits import (
     MAX_ROW_BYTES,
     MAX_STATEMENT_BYTES,
     BatchStatement,
+    record_bytes,
     sent_bytes,
+    value_bytes,
 )
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 
@@ -92,17 +94,23 @@ def d1_bound_row(
     parameters carry no NUL), is built first in a scratch table, piece by piece, and read from
     it by the row's statement (the text cast back to TEXT): all in the same batch, one
     transaction.
-    Shared by the import and the sync. Raises :class:`RowRefused` for a row over 2 MB, or
-    whose other literals still pass 100 KB."""
+    Shared by the import and the sync. Raises :class:`RowRefused` for a row D1 cannot store
+    (2,000,000 bytes as SQLite stores it, its header counted), or whose other literals still
+    pass 100 KB."""
     lits = [literal(v) for v in values]
     sizes = [
         len(v.encode()) if isinstance(v, str) else len(t.encode())
         for v, t in zip(values, lits, strict=True)
     ]
-    largest = max(range(len(values)), key=sizes.__getitem__)
-    if sum(sizes) > MAX_ROW_BYTES:
+    # The row as D1 stores it: a BLOB by its bytes, not its X'…' (a 1.2 MB scan was refused
+    # as "a row of 2,400,003 bytes"), the header counted (a text of 1,999,990 bytes passed,
+    # and D1 refused the batch: "string or blob too big", naming no row).
+    stored = [value_bytes(v) for v in values]
+    if (record := record_bytes(values)) >= MAX_ROW_BYTES:
         raise RowRefused(
-            largest, f"a row of {sum(sizes):,} bytes, more than D1's {MAX_ROW_BYTES:,} a row"
+            max(range(len(values)), key=stored.__getitem__),
+            f"a row of {record:,} bytes as D1 stores it; D1 keeps rows under "
+            f"{MAX_ROW_BYTES:,} bytes",
         )
     size = len(head.encode()) + len(tail.encode()) + sum(len(t.encode()) + 2 for t in lits)
     texts = [i for i, v in enumerate(values) if isinstance(v, str) and "\x00" not in v]

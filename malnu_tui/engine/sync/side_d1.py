@@ -20,9 +20,10 @@ from malnu_tui.engine.backends.d1.client import (
     D1QueryError,
     sent_bytes,
 )
+from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, RowTooLarge
 from malnu_tui.engine.sync.copy_refused import REFUSED, not_null_refusal
 from malnu_tui.engine.sync.model import ChunkCounts, Key, Row, TableShape, key_text
 from malnu_tui.engine.sync.pagesize import row_bytes
@@ -330,17 +331,38 @@ class D1Side(SqliteDialect):
         """The upsert of one row too large for a statement of literals, its largest texts
         bound, a BLOB over a statement built piece by piece (engine/data's
         :func:`~sqlwrite.d1_bound_row`, the import's too). One D1 cannot hold (over 2 MB) is
-        refused by row and column."""
+        refused by row and column (exit 2), as is a BLOB of a BLOB column over 1,000,000
+        bytes: the sync reads such a column back as hex (D1's JSON has no bytes), twice its
+        size, which D1 refuses over its 2 MB a value (``string or blob too big``): the copy
+        was written, then could not be read back or verified."""
+        key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
+        for i, c in enumerate(shape.columns):
+            if (
+                c.kind == "bytes"
+                and isinstance(v := values[i], bytes)
+                and len(v) > (MAX_HEX_BLOB_BYTES)
+            ):
+                raise RowTooLarge(
+                    f"{self.label}: writing {shape.name}, row {key}, column {c.name}: a BLOB "
+                    f"of {len(v):,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
+                    f"twice its size, and no value over {2 * MAX_HEX_BLOB_BYTES:,} bytes: a "
+                    f"sync can copy one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
+                    hint=self.TOO_LARGE,
+                )
         try:
             return sqlwrite.d1_bound_row(head, values, suffix, literal)
         except sqlwrite.RowRefused as exc:
             column = shape.names[min(exc.column, len(shape.names) - 1)]
-            key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
-            raise BackendError(
+            raise RowTooLarge(
                 f"{self.label}: writing {shape.name}, row {key}, column {column}: {exc}",
-                hint="D1 cannot take this row: keep such files outside the database (R2, with "
-                "their address in the row), or leave the table out with --tables",
+                hint=self.TOO_LARGE,
             ) from None
+
+    TOO_LARGE = (
+        "D1 cannot take this row (developers.cloudflare.com/d1/platform/limits/): keep such "
+        "files outside the database (R2, with their address in the row), or leave the table "
+        "out with --tables; chunks written before it stay"
+    )
 
     def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
         rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete

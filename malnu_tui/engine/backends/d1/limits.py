@@ -6,17 +6,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "MAX_HEX_BLOB_BYTES",
     "MAX_ROW_BYTES",
     "MAX_SAFE_INTEGER",
     "MAX_STATEMENT_BYTES",
     "SENT_OVERHEAD",
     "BatchStatement",
+    "record_bytes",
     "sent_bytes",
+    "value_bytes",
 ]
 
-# D1's documented limits, checked before sending so the operator gets a clear message.
-MAX_STATEMENT_BYTES = 100_000
-MAX_ROW_BYTES = 2_000_000  # "Maximum string, BLOB or table row size"
+# D1's documented limits (https://developers.cloudflare.com/d1/platform/limits/), checked
+# before sending so the operator gets a clear message.
+MAX_STATEMENT_BYTES = 100_000  # "Maximum SQL statement length: 100,000 bytes (100 KB)"
+# "Maximum string, BLOB or table row size: 2,000,000 bytes (2 MB)": SQLite's
+# SQLITE_LIMIT_LENGTH, which bounds a row as SQLite stores it (its record: a header, then the
+# values), refused from 2,000,000 bytes on (a value of 1,999,995 bytes alone is refused).
+MAX_ROW_BYTES = 2_000_000
+# D1's JSON carries a BLOB read with hex() as text twice its size, itself a value under the
+# limit: a larger BLOB can be written but not read back that way.
+MAX_HEX_BLOB_BYTES = (MAX_ROW_BYTES - 1) // 2  # hex() allocates twice the bytes and a NUL
 # Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
 # "BigInts are not currently supported in the API yet" (D1's type conversion reference).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -30,3 +40,24 @@ BatchStatement = str | tuple[str, Sequence[object]]
 def sent_bytes(statement: str) -> int:
     """How long ``statement`` is as D1 receives it (compared with MAX_STATEMENT_BYTES)."""
     return len(statement.encode()) + SENT_OVERHEAD
+
+
+def value_bytes(value: object) -> int:
+    """What ``value`` takes in a row D1 stores: a text its UTF-8, a BLOB its bytes, a number
+    at most 24 (8 stored as a number; its text, in a column of TEXT affinity)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, memoryview):
+        return value.nbytes
+    return 24
+
+
+def record_bytes(values: Sequence[object]) -> int:
+    """No less than the size SQLite stores ``values`` in as one row (a varint of at most 9
+    bytes a value and one for the header's length, then the values), which D1 holds to
+    MAX_ROW_BYTES: a row fits when this is below it."""
+    return 9 * (len(values) + 1) + sum(map(value_bytes, values))
