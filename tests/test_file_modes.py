@@ -232,3 +232,50 @@ def test_nothing_the_tool_leaves_on_disk_is_readable_by_others_under_umask_002(
     assert opened == {}
     folders = {p: _mode(p) for p in made if p.is_dir() and p not in mine}
     assert folders and {m for m in folders.values()} == {"0o700"}, folders
+
+
+@needs_root
+def test_what_root_makes_in_an_operators_folder_is_the_operators(
+    shared_dir: Path, mdirs: MigrationDirs, d1: D1Target
+) -> None:
+    """Root (cron, `sudo`) working in an operator's folder: an import's rejects, a D1 export,
+    the backups of a store there (folders, dumps, manifests) and the debug log were root's,
+    0600 and 0700, so the operator could neither read them nor empty the folders the tool
+    made. Each file and folder the tool makes there is the folder owner's now (mode as
+    before), as its SQLite database already was, and the operator reads every one."""
+    d = school_set(mdirs)
+    app = shared_dir / "app"
+    app.mkdir(mode=0o755)
+    config = app / "malnu.toml"
+    config.write_text('[log]\nfile = "logs/malnu.log"\n')
+    csv = app / "guru.csv"
+    csv.write_text("id,email\n10,guru@sekolah.sch.id\nx,bad\n")
+    os.chown(app, NOBODY, NOBODY)
+    env = {"MALNU_BACKUP_DIR": str(app / "backups"), "MALNU_DEBUG": "1"}
+    db = ("--database", f"sqlite:///{app / 'school.db'}")
+    runs = [
+        (*db, "up", "--yes"),
+        (*db, "backup", "create"),
+        (*db, "import", str(csv), "--table", "users", "--yes", "--max-errors", "1"),
+        (*db, "import", str(csv), "--table", "users", "--yes", "--max-errors", "1",
+         "--rejects", str(app / "out" / "today" / "rejects.csv")),
+        ("--database", d1.url, "up", "--yes"),
+        ("--database", d1.url, "backup", "create"),
+        ("--database", d1.url, "d1", "export", str(app / "prod.sql")),
+    ]  # fmt: skip
+    for args in runs:
+        res = run_cli("--config", str(config), *d.args(), *args, env=env)
+        assert res.code in (0, 1), (args, res.err)
+    made = [p for p in app.rglob("*") if p not in (config, csv)]
+    names = {p.relative_to(app).as_posix() for p in made}
+    assert {"guru.rejects.csv", "out/today/rejects.csv", "prod.sql", "logs/malnu.log",
+            "school.db"} <= names, names  # fmt: skip
+    assert sum(p.suffix == ".json" for p in made) >= 2, names  # the backups' manifests
+    assert {p.suffix for p in made if p.parent.parent == app / "backups"} >= {".sqlite", ".sql"}
+    roots = {
+        p.relative_to(app).as_posix(): p.stat().st_uid for p in made if p.stat().st_uid != NOBODY
+    }
+    assert roots == {}
+    unread = [p for p in made if p.is_file() and _nobody_reads(p).returncode != 0]
+    assert unread == []
+    assert {_mode(p) for p in made if p.is_dir()} == {"0o700"}

@@ -279,6 +279,7 @@ def cmd_export(ctx: Context) -> int:
 
     from malnu_tui.engine.backends.d1.timetravel import export_dump
     from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.private import hand_over
 
     backend = _d1(ctx, look=True)
     dest = Path(ctx.args.file)
@@ -294,6 +295,7 @@ def cmd_export(ctx: Context) -> int:
             f"cannot write the dump beside {dest}: {exc.strerror}",
             hint="give a file in an existing folder you may write to",
         ) from None
+    hand_over(fd, dest.parent)  # root's cron, in an operator's folder: the dump is theirs
     os.close(fd)
     tmp = Path(part)
     try:

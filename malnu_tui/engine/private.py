@@ -1,19 +1,39 @@
 """Directories the tool makes, readable by their owner only (the XDG base directory spec asks
 0700 of an application's directories). Under the umask 002 of a shared operators' group a
 directory made 775 lets any member rename what is in it: the 0700 backup store itself, put
-back as one of their own whose dump a restore then runs."""
+back as one of their own whose dump a restore then runs. What root makes (cron, `sudo`) in a
+folder another user owns is that user's (:func:`hand_over`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["make_dirs"]
+__all__ = ["hand_over", "make_dirs"]
+
+
+def hand_over(fd: int, like: Path) -> None:
+    """Run as root, give the file or folder open on ``fd``, which the tool has just made, the
+    owner and group of ``like``: the folder it was made in, or the file it replaces. Root
+    (from cron, or `sudo`) writing into an operator's folder (an import's rejects, a D1
+    export, a backup store, a SQLite database, a log) left files of root's, mode 0600, that
+    the operator could not read, and folders (0700) they could not enter or empty. Nothing
+    changes in root's own folders, nor for anyone else (only root may give a file away).
+    By descriptor, never by name: a name in another user's folder may be theirs by then."""
+    if os.geteuid() != 0:
+        return
+    try:
+        st = os.stat(like)
+        if st.st_uid != 0:
+            os.fchown(fd, st.st_uid, st.st_gid)
+    except OSError:
+        pass  # kept as root made it, as before
 
 
 def make_dirs(path: Path) -> None:
-    """``mkdir -p path``, each directory it makes mode 0700; those already there are left as
-    they are (not the tool's to change). OSError as ``Path.mkdir`` raises it."""
+    """``mkdir -p path``, each directory it makes mode 0700 (and its parent's owner's, made
+    by root: :func:`hand_over`); those already there are left as they are (not the tool's to
+    change). OSError as ``Path.mkdir`` raises it."""
     missing: list[Path] = []
     for p in (path, *path.parents):
         if p.is_dir():
@@ -25,3 +45,13 @@ def make_dirs(path: Path) -> None:
         except FileExistsError:
             if not p.is_dir():  # a file in its place: as mkdir -p says it
                 raise
+            continue
+        if os.geteuid() == 0:
+            try:  # (O_NOFOLLOW: a link put in its place meanwhile is not followed)
+                fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                hand_over(fd, p.parent)
+            finally:
+                os.close(fd)

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 
 __all__ = ["check_path", "connect", "disk_hint", "refuse_unwritable", "unwritable_reason"]
 
@@ -158,10 +158,7 @@ def _create_private(path: Path) -> None:
         return  # SQLite's own open says what is wrong, as it did before
     try:
         os.fchmod(fd, 0o600)  # under a umask that takes the owner's bits too (0277)
-        if os.geteuid() == 0:
-            folder = os.stat(path.parent)
-            if folder.st_uid != 0:
-                os.fchown(fd, folder.st_uid, folder.st_gid)
+        hand_over(fd, path.parent)
     finally:
         os.close(fd)
 

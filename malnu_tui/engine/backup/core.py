@@ -39,6 +39,7 @@ from malnu_tui.engine.backup.store import (
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError
 from malnu_tui.engine.monitor.runlog import RunRecorder, record_run
+from malnu_tui.engine.private import hand_over
 from malnu_tui.engine.urls import recorded_url
 
 __all__ = [
@@ -135,6 +136,7 @@ def _create_backup(
     started = time.perf_counter()
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        hand_over(fd, directory)
         os.close(fd)
         snap = (create or method.create)(backend, target, tmp, emit)
         os.replace(tmp, final)

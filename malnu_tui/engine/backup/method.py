@@ -29,6 +29,7 @@ from malnu_tui.engine.backup.store import (
     save_manifest,
     utc_iso,
 )
+from malnu_tui.engine.private import hand_over
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -104,6 +105,7 @@ def copy_verified(src: Path, dest: Path, manifest: BackupManifest) -> None:
     size = 0
     try:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        hand_over(fd, dest.parent)
         with src.open("rb", buffering=0) as fin, os.fdopen(fd, "wb") as fout:
             while chunk := fin.read(_CHUNK):
                 digest.update(chunk)

@@ -52,6 +52,7 @@ from malnu_tui.engine.backup.store import (
     remove_quietly,
     temp_path,
 )
+from malnu_tui.engine.private import hand_over
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry, Backend
@@ -323,6 +324,7 @@ def restore(
                 )
             )
         fd = os.open(list_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        hand_over(fd, list_file.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("\n".join(listing) + "\n")
         progress(

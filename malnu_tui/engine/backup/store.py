@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from malnu_tui.engine.backends.lease import pid_alive
 from malnu_tui.engine.clock import parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
@@ -370,6 +370,7 @@ def write_json_atomic(path: Path, data: object) -> None:
     tmp = temp_path(path.parent, ".json")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        hand_over(fd, path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")

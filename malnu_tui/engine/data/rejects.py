@@ -13,7 +13,7 @@ from typing import TextIO
 
 from malnu_tui.engine.data.errors import ImportCheckFailed, InputFileError
 from malnu_tui.engine.data.rows import Rejection
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 
 HEADER = ("line", "column", "reason", "raw")
 KEEP_FIRST = 50  # shown in reports and the console
@@ -91,6 +91,7 @@ class RejectsWriter:
                 # Owner only, as backups are: the raw rows are students' and parents' data.
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise
+                hand_over(fd, self.path.parent)  # root's, in an operator's folder: theirs
                 self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
                 self._writer = csv.writer(self._fh)
                 self._writer.writerow(HEADER)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.lint.model import Finding, LintReport
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 
 if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
@@ -128,6 +128,7 @@ def _store(path: Path, report: LintReport) -> None:
         # (its tables, row counts) and the migrations' SQL.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # one a killed run with this pid left keeps its mode otherwise
+        hand_over(fd, path.parent)
         with open(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(data, ensure_ascii=False))
         os.replace(tmp, path)

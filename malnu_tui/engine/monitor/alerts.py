@@ -29,7 +29,7 @@ from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, wors
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.runlog import format_time, parse_time
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 
 __all__ = [
     "AlertOutcome",
@@ -217,6 +217,7 @@ def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
     lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     with contextlib.suppress(OSError):
         os.fchmod(lock_fd, 0o600)  # one made by an earlier release got the umask's mode
+        hand_over(lock_fd, path.parent)
     with open(lock_fd, "a+") as lockf:
         _hold(lockf.fileno())
         state = _read(path)
@@ -259,6 +260,7 @@ def _write(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # a temp file left by a killed run with this pid keeps its mode
+    hand_over(fd, path.parent)
     written = {**state, "incidents": _as_filed(state["incidents"])}
     with open(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(written, indent=1, sort_keys=True))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from malnu_tui.engine.private import make_dirs
+from malnu_tui.engine.private import hand_over, make_dirs
 
 if TYPE_CHECKING:
     import logging
@@ -122,6 +122,7 @@ def configure(
         def _open(self) -> io.TextIOWrapper:
             fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.fchmod(fd, 0o600)  # one left by an earlier run keeps its mode otherwise
+            hand_over(fd, Path(self.baseFilename).parent)
             return io.TextIOWrapper(
                 io.FileIO(fd, "a"), encoding=self.encoding, errors=self.errors, write_through=True
             )

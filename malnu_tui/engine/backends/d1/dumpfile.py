@@ -17,6 +17,7 @@ from pathlib import Path
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.client import MAX_SAFE_INTEGER
 from malnu_tui.engine.backends.sqlite_sql import truthy
+from malnu_tui.engine.private import hand_over
 from malnu_tui.engine.sqltemplate import is_transaction_control
 
 __all__ = ["DumpCheck", "check_dump", "dump_statements", "load_dump", "tables_first"]
@@ -114,6 +115,7 @@ def tables_first(path: Path) -> bool:
     mode = path.stat().st_mode & 0o777  # a backup is private (0600): so is its rewrite
     tmp.unlink(missing_ok=True)  # one a killed run left keeps its own mode
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    hand_over(fd, path)  # and its owner (an export root made in an operator's folder)
     with open(fd, "w", encoding="utf-8") as out:
         for i, statement in enumerate(dump_statements(path)):
             if i < head or _CREATE_TABLE.match(statement):
