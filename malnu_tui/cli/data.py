@@ -184,6 +184,8 @@ def cmd_import(ctx: Context) -> int:
             backup = safety.backup_taker(backend, ctx.target, safety.warnings_to(ctx.message))
         report = run_import(backend, request, source, progress=_progress(ctx), safety_backup=backup)
         _show_report(ctx, report)
+        for w in report.warnings:  # an error here had the same rows imported twice
+            ctx.message(f"warning: the import is committed, but: {w}")
         return 0 if report.committed else 1
     finally:
         if request.dry_run:

@@ -132,6 +132,7 @@ class ImportReport:
     # Lines of delimiters only (Excel's empty rows): no record, like blank lines, so in no
     # count of the balance (not in the --json contract either); the summary mentions them.
     empty_lines: int = 0
+    warnings: tuple[str, ...] = ()  # after it committed (its lock row could not go)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -315,7 +316,10 @@ def run_import(
     from malnu_tui.engine.oplock import migration_lock
 
     # One run row (monitoring): outside the lock, so a held lock is recorded as refused.
-    with record_run(backend, "import", request.table) as run, migration_lock(backend, "import"):
+    with (
+        record_run(backend, "import", request.table) as run,
+        migration_lock(backend, "import", warn=True) as unreleased,
+    ):
         # Re-checked under the lock: the table may have changed since the preview.
         _refuse_half_done(backend)
         mapping = _mapping(request, source)
@@ -333,11 +337,7 @@ def run_import(
         if not report.committed:
             run.set_outcome("failed", f"not committed: {report.reason}")
         backend.renew_lock()
-    return _with_backup(report, backup_id)
-
-
-def _with_backup(report: ImportReport, backup_id: str | None) -> ImportReport:
-    return replace(report, backup_id=backup_id)
+    return replace(report, backup_id=backup_id, warnings=tuple(unreleased))
 
 
 def _execute(
