@@ -153,3 +153,61 @@ def test_supabase_cli_history_under_its_own_numbers_matches_the_renamed_files(
     assert rows == [("0001",)]
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
+
+
+# nasa/cumulus, packages/db/src/migrations/20240715101230_add_indexes.sql (trimmed to two of
+# its tables; one statement's line broken): each build timed with `SELECT CURRENT_TIMESTAMP;`,
+# then a VACUUM (ANALYZE).
+CUMULUS_INDEXES = """\
+-- Add indexes on updated_at
+SELECT CURRENT_TIMESTAMP;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS executions_updated_at_index ON executions(updated_at);
+SELECT CURRENT_TIMESTAMP;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS granules_updated_at_index ON granules(updated_at);
+SELECT CURRENT_TIMESTAMP;
+
+SELECT CURRENT_TIMESTAMP;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS executions_status_collection_cumulus_id_index
+  ON executions(status, collection_cumulus_id, cumulus_id);
+SELECT CURRENT_TIMESTAMP;
+
+VACUUM (ANALYZE, VERBOSE) executions;
+"""
+
+
+def test_a_concurrent_index_file_may_time_its_builds_and_vacuum(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The SELECTs of the clock and the VACUUM have nothing to undo, and VACUUM runs only
+    outside a transaction, as such a file does: it was refused before anything ran ("shares
+    its migration with SELECT CURRENT_TIMESTAMP … could not be undone half-way"), exit 2, and
+    the lint called the VACUUM an error."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20240701000000",
+        "tables",
+        """
+        create table executions (cumulus_id bigserial primary key, status text,
+                                 collection_cumulus_id int, updated_at timestamptz);
+        create table granules (cumulus_id bigserial primary key, updated_at timestamptz);
+        """,
+        "drop table executions; drop table granules;",
+    )
+    (mdirs.migrations / "20240715101230_add_indexes.sql").write_text(CUMULUS_INDEXES)
+    (mdirs.rollback / "20240715101230_add_indexes.sql").write_text(
+        "DROP INDEX executions_updated_at_index, granules_updated_at_index, "
+        "executions_status_collection_cumulus_id_index;\n"
+    )
+    r = db.cli(mdirs, "lint", "--all")
+    assert r.code == 0, r.out + r.err
+    assert "VACUUM" not in r.out + r.err
+    r = db.cli(mdirs, "plan", "--check", "--postgres", db.url)
+    assert r.code == 0, r.out + r.err
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert "runs outside a transaction (3 × CREATE INDEX CONCURRENTLY)" in r.err
+    with psycopg.connect(db.url) as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes").fetchall()}
+    assert "executions_status_collection_cumulus_id_index" in names
+    r = db.cli(mdirs, "rollback", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err

@@ -30,7 +30,7 @@ OWN_MIGRATION = (
     "put the CONCURRENTLY statements in a migration of their own (all CREATE INDEX "
     "CONCURRENTLY, each index named, or one DROP INDEX CONCURRENTLY, or one REINDEX … "
     "CONCURRENTLY; session SETs such as lock_timeout or maintenance_work_mem may accompany "
-    "them)"
+    "them, as may VACUUM and ANALYZE)"
 )
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\W\d][\w$]*)'
@@ -61,11 +61,23 @@ _OPT_ON = re.compile(r"\bCONCURRENTLY\b(?!\s+(?:FALSE|OFF|0)\b)", re.IGNORECASE)
 _SET_SESSION = re.compile(
     r"^SET\s+(?:SESSION\s+)?(?!LOCAL\b|SESSION\b)(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)", _F
 )
+# Statements with nothing to undo, which may share such a file (nasa/cumulus's index migration
+# times each build with ``SELECT CURRENT_TIMESTAMP;`` and ends with ``VACUUM (ANALYZE)``, and
+# was refused as "mixed"): VACUUM and ANALYZE change no schema and no row (VACUUM runs only
+# outside a transaction anyway), and a SELECT of the clock or of constants reads nothing.
+_MAINTAIN = re.compile(r"^(?:VACUUM|ANALYZE|ANALYSE)\b", _F)
+_VACUUM = re.compile(r"^VACUUM\b", _F)
+_VALUE = (
+    r"(?:CURRENT_TIMESTAMP|CURRENT_DATE|CURRENT_TIME|LOCALTIMESTAMP|LOCALTIME"
+    r"|(?:now|clock_timestamp|statement_timestamp|timeofday|version)\s*\(\s*\)"
+    r"|'(?:[^']|'')*'|\d+)(?:\s*::\s*\w+)?(?:\s+(?:AS\s+)?\w+)?"
+)
+_CLOCK_SELECT = re.compile(rf"^SELECT\s+{_VALUE}(?:\s*,\s*{_VALUE})*$", _F)
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 _CONC_KEYWORD = re.compile(r"\s+CONCURRENTLY\b", re.IGNORECASE)
 
-Kind = Literal["create", "drop", "reindex", "set"]
+Kind = Literal["create", "drop", "reindex", "set", "aside"]
 _WHAT = {
     "create": "CREATE INDEX CONCURRENTLY",
     "drop": "DROP INDEX CONCURRENTLY",
@@ -101,7 +113,8 @@ class ConcurrentStatement:
     (schema is None when the table is unqualified: found by the search path); for ``drop``:
     the index named; for ``reindex``: what it rebuilds (``INDEX``, ``TABLE``, ``SCHEMA``,
     ``DATABASE`` or ``SYSTEM``) and the name as written (None when there is none); for
-    ``set``: the setting's name, lower case."""
+    ``set``: the setting's name, lower case; ``aside``: a statement with nothing to undo
+    (VACUUM, ANALYZE, a SELECT of the clock)."""
 
     statement: Statement
     kind: Kind
@@ -123,7 +136,7 @@ class ConcurrentUnit:
 
     @property
     def what(self) -> str:
-        kinds = [s.what for s in self.statements if s.kind != "set"]
+        kinds = [s.what for s in self.statements if s.kind not in ("set", "aside")]
         return kinds[0] if len(kinds) == 1 else f"{len(kinds)} × {kinds[0]}"
 
     @property
@@ -184,7 +197,11 @@ def _read(st: Statement) -> ConcurrentStatement | ConcurrentRefusal | None:
     kind = _kind(head) if _WORD.search(head) else None
     if kind is None:
         m = _SET_SESSION.match(head)
-        return ConcurrentStatement(st, "set", name=m["name"].lower()) if m else None
+        if m:
+            return ConcurrentStatement(st, "set", name=m["name"].lower())
+        if _MAINTAIN.match(head) or _CLOCK_SELECT.match(head):
+            return ConcurrentStatement(st, "aside")
+        return None
     if kind == "create":
         m = _CREATE.match(head)
         if m is None or m["name"] is None:
@@ -220,7 +237,11 @@ def classify(statements: Sequence[Statement]) -> ConcurrentUnit | ConcurrentRefu
     if not any("CONCURRENTLY" in st.text.upper() and _WORD.search(st.text) for st in statements):
         return None  # the common case (a case-blind regex alone: 2 s per pass of 50 MB)
     read = [(st, _read(st)) for st in statements]
-    conc = [r for _st, r in read if isinstance(r, ConcurrentStatement) and r.kind != "set"]
+    conc = [
+        r
+        for _st, r in read
+        if isinstance(r, ConcurrentStatement) and r.kind not in ("set", "aside")
+    ]
     refused = [r for _st, r in read if isinstance(r, ConcurrentRefusal)]
     if not conc and not refused:
         return None
@@ -249,10 +270,12 @@ def classify(statements: Sequence[Statement]) -> ConcurrentUnit | ConcurrentRefu
 def without_concurrently(st: Statement) -> Statement | None:
     """``st`` with its CONCURRENTLY taken out, for a check inside a transaction that is
     rolled back (``plan --check``): the same index built or dropped the plain way. None for a
-    REINDEX (it changes no schema, and REINDEX SCHEMA never runs in a transaction)."""
-    kind = _kind(_head(st.text))
+    REINDEX (it changes no schema, and REINDEX SCHEMA never runs in a transaction), and for a
+    VACUUM (it changes no schema, and never runs in a transaction)."""
+    head = _head(st.text)
+    kind = _kind(head)
     if kind is None:
-        return st
+        return None if _VACUUM.match(head) else st
     if kind == "reindex":
         return None
     return Statement(_CONC_KEYWORD.sub("", _head(st.text), count=1), st.line)

@@ -403,6 +403,7 @@ def _lint_one(
         findings.extend(d1_template(m))
     if dialect == "postgresql":
         refused = classify(statements)  # what `up` refuses (engine/concurrently.py)
+        tx.outside = refused is not None and not isinstance(refused, ConcurrentRefusal)
         if isinstance(refused, ConcurrentRefusal):
             findings.append(_f("PG-CONCURRENTLY-IN-TRANSACTION", m.filename, refused.line,
                                refused.why))  # fmt: skip

@@ -131,6 +131,7 @@ class OneTransaction:
     views: set[str] = field(default_factory=set)  # views this migration creates
     indexes: set[str] = field(default_factory=set)  # indexes this migration creates
     enums: NewEnumValues | None = None  # PostgreSQL: enum values this migration adds
+    outside: bool = False  # a CONCURRENTLY file: `up` runs it outside a transaction
 
     def see(self, st: Statement, op: Op, out: list[Finding]) -> None:
         if self.enums is not None and op.kind not in ("do", "with"):  # their parts are seen
@@ -163,6 +164,10 @@ class OneTransaction:
             self._refresh(st, op, out)
         elif op.kind == "cluster" and self.dialect == "postgresql":
             self._cluster(st, op, out)
+        elif op.kind == "vacuum" and self.outside:  # (engine/concurrently.py) it runs there
+            if op.value == "full":
+                why = "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE"
+                out.append(_finding("VACUUM-IN-MIGRATION", self.file, st.line, why, "warning"))
         elif op.kind == "vacuum":
             what = "VACUUM FULL" if op.value == "full" else "VACUUM"
             why = f"{what} cannot run inside the migration's transaction: the migration fails"

@@ -18,7 +18,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from malnu_tui.engine.concurrently import is_concurrent, without_concurrently
+from malnu_tui.engine.concurrently import (
+    ConcurrentUnit,
+    classify,
+    is_concurrent,
+    without_concurrently,
+)
 from malnu_tui.engine.errors import BackendError, NotPermitted
 from malnu_tui.engine.sqlsplit import Statement
 from malnu_tui.engine.translate import FileTranslation, Finding
@@ -130,9 +135,20 @@ def run_each(
     ran = 0
     added: set[str] = set()  # enum values this file adds (ALTER TYPE … ADD VALUE)
     bodies: dict[str, str] = {}  # trigger functions created here (name → body)
-    for item in statements:
+    items = list(statements)
+    # A CONCURRENTLY file (`up` runs it outside a transaction) may hold a VACUUM, which runs
+    # there but never inside this rolled-back transaction: not tried, with a note.
+    outside = isinstance(
+        classify([i if isinstance(i, Statement) else Statement(i[1], i[0]) for i in items]),
+        ConcurrentUnit,
+    )
+    for item in items:
         line, text = (item.line, item.text) if isinstance(item, Statement) else item
         data = item.copy_data if isinstance(item, Statement) else None
+        st = Statement(text, line)
+        if outside and without_concurrently(st) is None and not is_concurrent(st):
+            findings.append(_not_vacuumed(file, line))  # a VACUUM (a REINDEX: noted below)
+            continue
         if "CONCURRENTLY" in text.upper() and is_concurrent(Statement(text, line)):
             # Never inside this rolled-back transaction: the plain form is checked, and the
             # output says so instead of passing the concurrent build off as tried.
@@ -257,6 +273,15 @@ def _enum_value_unchecked(file: str, line: int, message: str) -> Finding:
         "transaction, rolled back) never commits; up commits each migration, so it runs there",
         "test --postgres or rehearse run it for real",
         "note",
+    )  # fmt: skip
+
+
+def _not_vacuumed(file: str, line: int) -> Finding:
+    return Finding(
+        file, line, "VACUUM",
+        "not run: the check runs in a transaction that is rolled back, where VACUUM cannot "
+        "run (it changes no schema)",
+        "up runs this CONCURRENTLY file outside a transaction, where it runs", "note",
     )  # fmt: skip
 
 
