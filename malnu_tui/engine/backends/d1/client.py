@@ -13,6 +13,7 @@ sent only in the ``Authorization`` header to the API host and never appears in a
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import ssl
@@ -36,7 +37,19 @@ from malnu_tui.engine.backends.d1.answers import (
     transient,
     utc_after,
 )
+from malnu_tui.engine.backends.d1.errors import (
+    TOO_LARGE_HINT,
+    D1AuthError,
+    D1Error,
+    D1LimitExceeded,
+    D1NotFound,
+    D1OutcomeUnknown,
+    D1QueryError,
+    D1RequestTooLarge,
+    D1Unavailable,
+)
 from malnu_tui.engine.backends.d1.limits import (
+    MAX_REQUEST_BYTES,
     MAX_ROW_BYTES,
     MAX_SAFE_INTEGER,
     MAX_STATEMENT_BYTES,
@@ -44,7 +57,7 @@ from malnu_tui.engine.backends.d1.limits import (
     sent_bytes,
 )
 from malnu_tui.engine.config_schema import d1_number
-from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.urls import D1Location, parse_d1_url
 
@@ -64,6 +77,7 @@ __all__ = [
     "D1NotFound",
     "D1OutcomeUnknown",
     "D1QueryError",
+    "D1RequestTooLarge",
     "D1Result",
     "D1Unavailable",
     "RetryPolicy",
@@ -78,51 +92,6 @@ ENV_TOKEN = "CLOUDFLARE_API_TOKEN"
 ENV_API_BASE = "MALNU_D1_API_BASE"  # e.g. the local D1-compatible server of the test suite
 
 STOPPING_TIMEOUT = 5.0  # seconds a request may take once the command is being stopped
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-class D1Error(BackendError):
-    """D1 answered with an error, or could not be reached."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, status: int = 0, code: int = 0
-    ) -> None:
-        # The message may quote an answer that echoes the request (a proxy's error page, an
-        # API error naming the token): masked here, before it reaches any output or row.
-        super().__init__(debuglog.mask_secrets(message), hint=hint)
-        self.status = status
-        self.code = code
-
-
-class D1AuthError(D1Error):
-    """The API token is missing, invalid, or not allowed on this account (a configuration
-    problem: exit 2)."""
-
-    exit_code = 2
-
-
-class D1NotFound(D1Error):
-    """The account or database id of the ``d1://`` URL does not exist (exit 2)."""
-
-    exit_code = 2
-
-
-class D1QueryError(D1Error):
-    """D1 rejected the SQL of a request; nothing of that request was kept."""
-
-
-class D1LimitExceeded(D1QueryError):
-    """A D1 limit was hit (statement length, bound parameters, database size…)."""
-
-
-class D1Unavailable(D1Error):
-    """D1 kept failing (network, 429, 5xx) after every retry; nothing was sent twice."""
-
-
-class D1OutcomeUnknown(D1Error):
-    """A write may or may not have happened and it could not be read back to find out."""
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -171,6 +140,12 @@ class D1Result:
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=False)) for r in self.rows]
+
+
+def request_content(body: Mapping[str, Any]) -> bytes:
+    """``body`` as the JSON httpx sends (compact, UTF-8)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode()
 
 
 def join_statements(statements: Sequence[str]) -> str:
@@ -289,6 +264,8 @@ class D1Api:
             f"{quote(loc.database_id, safe='')}"
         )
 
+    max_request_bytes = MAX_REQUEST_BYTES
+
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.__token}"}
 
@@ -327,6 +304,17 @@ class D1Api:
         took_effect: Callable[[], bool] | None,
     ) -> Any:
         url = self.api_base + self.database_path + (f"/{action}" if action else "")
+        # Encoded here as httpx would, to be measured: Cloudflare answers a body over its
+        # limit with an HTML 413, after the whole of it was uploaded.
+        content = None if body is None else request_content(body)
+        if content is not None and len(content) > self.max_request_bytes:
+            raise D1RequestTooLarge(
+                f"D1 {self.location.database_id}: a request of {len(content):,} bytes; "
+                f"Cloudflare refuses a body over {self.max_request_bytes:,} bytes (HTTP 413): "
+                "nothing was sent",
+                hint=TOO_LARGE_HINT,
+            )
+        headers = {**self._auth(), **({"Content-Type": "application/json"} if content else {})}
         attempts = 1 if self.stopping else self.policy.attempts
         timeout: Any = STOPPING_TIMEOUT if self.stopping else httpx.USE_CLIENT_DEFAULT
         attempt = 0
@@ -339,7 +327,7 @@ class D1Api:
             try:
                 self.requests_sent += 1
                 resp = self._http.request(
-                    method, url, json=body, params=params, headers=self._auth(), timeout=timeout
+                    method, url, content=content, params=params, headers=headers, timeout=timeout
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = f"cannot connect to {urlsplit(url).netloc}: {type(exc).__name__}"
@@ -457,6 +445,13 @@ class D1Api:
                 hint="check the database id (`wrangler d1 list` shows it)",
                 status=status,
                 code=code,
+            )
+        if status == 413:  # Cloudflare's edge, before D1: an HTML page, not D1's JSON
+            raise D1RequestTooLarge(
+                f"D1 {loc.database_id}: Cloudflare refused a request of "
+                f"{len(resp.request.content):,} bytes as too large (HTTP 413): nothing ran",
+                hint=TOO_LARGE_HINT,
+                status=status,
             )
         if is_limit(message):
             raise D1LimitExceeded(

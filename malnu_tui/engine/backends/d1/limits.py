@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "MAX_HEX_BLOB_BYTES",
+    "MAX_REQUEST_BYTES",
     "MAX_ROW_BYTES",
     "MAX_SAFE_INTEGER",
     "MAX_STATEMENT_BYTES",
@@ -27,6 +28,12 @@ MAX_ROW_BYTES = 2_000_000
 # D1's JSON carries a BLOB read with hex() as text twice its size, itself a value under the
 # limit: a larger BLOB can be written but not read back that way.
 MAX_HEX_BLOB_BYTES = (MAX_ROW_BYTES - 1) // 2  # hex() allocates twice the bytes and a NUL
+# Cloudflare refuses a request body over its plan's limit with 413 before D1 sees it: 100 MB
+# on the Free and Pro plans (https://developers.cloudflare.com/workers/platform/limits/,
+# "Request limits"); what api.cloudflare.com takes for D1 is not documented, so the smallest.
+# A batch runs within D1's 30 s a request too ("Maximum SQL query duration … applies to the
+# entire batch call", D1's limits page).
+MAX_REQUEST_BYTES = 100_000_000
 # Values cross D1's API (and its export) as JavaScript numbers, exact only up to 2**53 - 1:
 # "BigInts are not currently supported in the API yet" (D1's type conversion reference).
 MAX_SAFE_INTEGER = 2**53 - 1
