@@ -211,3 +211,25 @@ def test_a_concurrent_index_file_may_time_its_builds_and_vacuum(
     assert "executions_status_collection_cumulus_id_index" in names
     r = db.cli(mdirs, "rollback", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
+
+
+def test_another_runners_numbered_file_is_refused_with_how_to_rename_it(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """A wrangler project's directory (akgngr/portfolio's 0001_create_projects_table.sql, as
+    its d1_migrations names it) or a Supabase one numbered 0001_profiles.sql
+    (ahsandevhub/wetraineducattiontech) was refused with only the format expected: nothing
+    said to rename the files keeping their names, which the history in the database matches."""
+    (mdirs.migrations / "0001_create_projects_table.sql").write_text(
+        "CREATE TABLE Projects (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n"
+    )
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "status")
+    assert r.code == 2, r.err
+    assert "0001_create_projects_table.sql: bad migration file name" in r.err
+    assert "e.g. 20240101_000001_create_projects_table.sql" in r.err
+    assert "history in the database match a file renamed so by that name" in r.err
+    (mdirs.migrations / "0001_create_projects_table.sql").unlink()
+    (mdirs.migrations / "V1__profiles.sql").write_text("create table profiles (id int);\n")
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "status")
+    assert r.code == 2, r.err
+    assert "this is Flyway's numbering (V1__name.sql)" in r.err

@@ -393,14 +393,41 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+# Other runners' numbering: wrangler's and drizzle-kit's ``0001_name.sql`` (and the Supabase
+# CLI's, which takes any digits), Flyway's ``V1__name.sql``.
+_NUMBERED = re.compile(r"^(\d+)_(?:\d+_)*(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
+_FLYWAY = re.compile(r"^[VUR]\d[\d._]*__(?P<name>.+)\.sql$", re.IGNORECASE)
+
+
+def _rename_hint(fname: str) -> str | None:
+    """How to rename another runner's numbered file (the error said only what was expected:
+    a wrangler, drizzle-kit or Supabase project's whole directory was refused so)."""
+    m = _NUMBERED.match(fname) or _FLYWAY.match(fname)
+    if m is None:
+        return None
+    rename = (
+        "rename each file to a timestamp that keeps the files' order, and keep its name "
+        f"(e.g. 20240101_000001_{m['name']}.sql)"
+    )
+    if m.re is _FLYWAY:
+        return f"this is Flyway's numbering (V1__name.sql): {rename}"
+    return (
+        "this is another runner's numbering (wrangler's and drizzle-kit's 0001_name.sql; the "
+        f"Supabase CLI takes any digits): {rename}; wrangler's and the Supabase CLI's history "
+        "in the database match a file renamed so by that name (`malnu-tui adopt --dry-run`)"
+    )
+
+
 def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
     """(version, name) of a migration or rollback file ``fname`` (``path``), or a
     MigrationFileError."""
     m = _NAME.match(fname)
     if not m:
-        raise MigrationFileError(
+        error = MigrationFileError(
             str(path), f"bad {kind} file name (expected YYYYMMDD_HHMMSS_name.sql)"
         )
+        error.hint = _rename_hint(fname)
+        raise error
     return f"{m['date']}_{m['time']}", m["name"]
 
 
