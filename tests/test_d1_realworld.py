@@ -235,3 +235,37 @@ def test_a_row_at_d1s_row_limit_is_a_rejected_row_not_a_failed_import(
     assert "rejected line 3 bio: the row is too large for D1" in res.err, res.err
     assert "D1 keeps rows under 2,000,000 bytes" in res.err
     assert d1.sql("SELECT id, length(bio) FROM users ORDER BY id") == [(1, 6), (3, 2)]
+
+
+def test_a_blob_d1_cannot_give_back_is_named_when_syncing_out_of_d1(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """An application's Worker can store a BLOB up to 2 MB in D1; over D1's HTTP API the
+    sync reads a BLOB column as hex, twice its size, which D1 refuses over its 2,000,000
+    bytes a value. A sync out of D1 stopped on "D1 limit reached: string or blob too big",
+    naming neither table, row nor column. It now names them and says why (exit 2), before
+    anything of the table is written."""
+    d1.sql("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB, updated_at TEXT)")
+    d1.sql(
+        "INSERT INTO rapor VALUES (1, x'00ff', '2025-11-24 08:00:00'), "
+        "(2, zeroblob(1200000), '2025-11-24 08:00:00')"
+    )
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.prod]\nurl = "{d1.url}"\n\n'
+        f'[targets.copy]\nurl = "sqlite:{tmp_path / "copy.db"}"\n\n'
+        '[sync.turun]\nfrom = "prod"\nto = "copy"\ntables = ["rapor"]\n',
+        encoding="utf-8",
+    )
+    res = run_cli("sync", "turun", "--yes", "--config", str(config))
+    assert res.code == 2, res.err
+    assert "reading rapor, row id=2, column scan: a BLOB of 1,200,000 bytes" in res.err, res.err
+    assert "as hex, twice its size" in res.err
+    copy = sqlite3.connect(str(tmp_path / "copy.db"))
+    try:
+        tables = copy.execute("SELECT count(*) FROM sqlite_master WHERE name = 'rapor'")
+        assert tables.fetchone() == (0,) or copy.execute(
+            "SELECT count(*) FROM rapor"
+        ).fetchone() == (0,)
+    finally:
+        copy.close()

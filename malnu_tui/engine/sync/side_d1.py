@@ -20,7 +20,7 @@ from malnu_tui.engine.backends.d1.client import (
     D1QueryError,
     sent_bytes,
 )
-from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES
+from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError, RowTooLarge
@@ -174,6 +174,38 @@ class D1Side(SqliteDialect):
             if c.kind != "bytes"
         )
         return ", ".join([*cols, f"nullif({flags or repr('')}, '')"])
+
+    def _not_utf8(
+        self, shape: TableShape, exc: BackendError, after: Key | None, upto: Key | None
+    ) -> None:
+        """(See :class:`.side_sqlite.SqliteDialect`.) Also names the value D1 could not give
+        back: a BLOB column is read as hex, twice its size, which D1 refuses over its
+        2,000,000 bytes a value (``string or blob too big``, naming nothing)."""
+        super()._not_utf8(shape, exc, after, upto)
+        if "too big" not in str(exc) or self._scanning:
+            return
+        keys = ", ".join(
+            f"CASE WHEN {_big_sql(q(k))} THEN CAST({q(k)} AS TEXT) ELSE {q(k)} END"
+            for k in shape.key
+        )
+        for c in shape.columns:
+            if c.kind != "bytes":
+                continue
+            found = self._rows(
+                f"SELECT length({q(c.name)}), {keys} FROM {q(shape.name)} "
+                f"WHERE length({q(c.name)}) > {MAX_HEX_BLOB_BYTES} LIMIT 1"
+            )
+            if found:
+                size, *key = found[0]
+                raise RowTooLarge(
+                    f"{self.label}: reading {shape.name}, row {key_text(shape.key, tuple(key))}"
+                    f", column {c.name}: a BLOB of {size:,} bytes; D1 gives a BLOB back over "
+                    f"its HTTP API as hex, twice its size, and no value over "
+                    f"{MAX_ROW_BYTES:,} bytes: a sync can read one of at most "
+                    f"{MAX_HEX_BLOB_BYTES:,} bytes",
+                    hint="keep such files outside the database (R2, with their address in the "
+                    "row), or leave the table out with --tables",
+                ) from None
 
     def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
         blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
@@ -345,7 +377,7 @@ class D1Side(SqliteDialect):
                 raise RowTooLarge(
                     f"{self.label}: writing {shape.name}, row {key}, column {c.name}: a BLOB "
                     f"of {len(v):,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
-                    f"twice its size, and no value over {2 * MAX_HEX_BLOB_BYTES:,} bytes: a "
+                    f"twice its size, and no value over {MAX_ROW_BYTES:,} bytes: a "
                     f"sync can copy one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
                     hint=self.TOO_LARGE,
                 )
