@@ -495,6 +495,45 @@ def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unch
         assert c.execute("SELECT count(*) FROM nilai").fetchone() == (2,)
 
 
+def test_a_backup_whose_pg_dump_the_server_cuts_off_says_so_not_the_disk(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The server ended pg_dump's session (`pg_terminate_backend`, a restart) during `backup
+    create` (or the safety backup of `up`, `restore`…): the one line quoted pg_dump, but the
+    hint sent the operator to "check the disk space of the backup directory and the role's
+    privileges". Now it says the server ended the session; no backup is listed."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE nilai (id int); INSERT INTO nilai VALUES (1)")
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "store")}
+    with psycopg.connect(pg_url) as maint, psycopg.connect(pg_url, autocommit=True) as admin:
+        maint.execute("LOCK TABLE nilai IN ACCESS EXCLUSIVE MODE")  # pg_dump waits on it
+        proc = popen_cli("--database", pg_url, "backup", "create", env=env)
+        try:
+            deadline = time.monotonic() + WAIT
+            while not (
+                dump := admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchone()
+            ):
+                assert time.monotonic() < deadline, "pg_dump never waited"
+                time.sleep(0.05)
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (dump[0],))
+            maint.rollback()
+            _out, err = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and err.count("\nerror: ") == 1, err
+    assert "error: pg_dump failed" in err and "no backup was made" in err, err
+    assert "hint: the server ended pg_dump's session" in err, err
+    assert "check the disk space" not in err, err
+    listed = run_cli("--database", pg_url, "backup", "list", "--json", env=env)
+    assert json.loads(listed.out) == [], listed
+
+
 def test_a_read_behind_a_table_held_exclusively_names_the_session(pg_url: str) -> None:
     """`VACUUM FULL malnu_audit` (the audit table grows) or a DBA's ALTER holds a tool table
     exclusively: `status` and `check` gave up at lock_timeout saying only "canceling statement

@@ -31,6 +31,7 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE
 from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
+    CONNECTION_LOST,
     SUFFIX,
     TOC_LINE,
     TOOL_ENTRY_NAMES,
@@ -403,15 +404,6 @@ def _not_owner_hint(backend: PostgresBackend, error: str) -> str | None:
     return None
 
 
-# What psql says when the server goes away under it (a stop, a restart, a terminated session).
-_CONNECTION_LOST = (
-    "server closed the connection",
-    "terminating connection",
-    "connection to server was lost",
-    "no connection to the server",
-)
-
-
 def _audit_insert(backend: PostgresBackend, e: AuditEntry) -> str:
     """An audit row as one INSERT statement for psql (values quoted by psycopg for this
     connection; the dump empties the search path, so the table is schema-qualified)."""
@@ -509,7 +501,7 @@ def _pipe_restore(
         cons_err.seek(0)
         perr = scrub(prod_err.read().decode(errors="replace"), child.password)
         cerr = scrub(cons_err.read().decode(errors="replace"), child.password)
-    if consumer.returncode != 0 and committed and any(w in cerr for w in _CONNECTION_LOST):
+    if consumer.returncode != 0 and committed and any(w in cerr for w in CONNECTION_LOST):
         said = " ".join(cerr.split())  # psql lost the server as it committed: either way
         raise BackupError(
             f"the connection was lost while the restore committed ({said}): whether the "

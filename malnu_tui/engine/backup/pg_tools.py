@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 __all__ = ["ChildConnection", "PgTools", "PgToolsMissing", "child_connection", "find_pg_tools"]
 
 SUFFIX = ".dump"
+# What psql and pg_dump say when the server goes away under them (a stop, a restart, a
+# terminated session).
+CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection to server was lost",
+    "no connection to the server",
+)
 ENV_PG_BINDIR = "MALNU_PG_BINDIR"
 TOOL_ENTRY_NAMES = frozenset(
     {

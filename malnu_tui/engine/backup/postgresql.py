@@ -23,6 +23,7 @@ from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
+    CONNECTION_LOST,
     SUFFIX,
     TOC_LINE,
     PgTools,
@@ -183,7 +184,7 @@ def create(
             f"pg_dump failed ({exit_text(proc.returncode)})"
             + (f": {said}" if (said := " ".join(scrub(err, password).split())) else "")
             + f"; no backup was made, {meta.name} is unchanged",
-            hint="check the disk space of the backup directory and the role's privileges",
+            hint=_dump_failed_hint(err, dest.parent),
         )
     progress(BackupProgress("fsync", 0, 0, "fsync, sha256 and pg_restore --list"))
     try:
@@ -202,6 +203,23 @@ def create(
         row_counts=counts,
         details={"pg_dump": f"{tools.pg_dump} ({tools.major})", "toc_entries": detail},
     )
+
+
+def _dump_failed_hint(err: str, store: Path) -> str:
+    """What to do about a pg_dump that failed for none of the reasons above, by its words:
+    a server that ended its session (a restart, `pg_terminate_backend`) was hinted "check the
+    disk space of the backup directory and the role's privileges"."""
+    if any(w in err for w in CONNECTION_LOST):
+        return (
+            "the server ended pg_dump's session (a restart, a failover, `pg_terminate_backend`), "
+            "not the disk or the role: run it again once the server answers"
+        )
+    if "No space left on device" in err or "Disk quota exceeded" in err:
+        return (
+            f"the disk of the backup store {store} (or this user's quota) is full: free space "
+            "there, or set [backup] dir (or MALNU_BACKUP_DIR) to a bigger disk"
+        )
+    return "check the disk space of the backup directory and the role's privileges"
 
 
 # pg_dump's --lock-wait-timeout is a statement_timeout around its LOCK TABLE statements.
