@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import ipaddress
-import os
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -90,26 +88,6 @@ def _proved(theirs: Future[tuple[int, str | None]], mine: tuple[int, str]) -> bo
         return False
 
 
-def _shares_cpus(dst: PostgresSide) -> bool:
-    """True when the destination's server runs on this machine (a Unix socket, a loopback
-    address) and this process may use two CPUs or fewer: the reading thread, the server's
-    COPY and its range checks then take turns on them. Checked after the copy, the ranges
-    leave the copy both CPUs; a remote server (Supabase) checks them on its own while the
-    copy goes on."""
-    host = dst.conn.info.host
-    try:
-        local = (
-            host.startswith("/") or host == "localhost" or ipaddress.ip_address(host).is_loopback
-        )
-    except ValueError:
-        local = False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return local and cpus <= 2
-
-
 class FastCopy:
     """A full copy's fast path for one table (SQLite file → PostgreSQL): shaped pages, their
     COPY text and its digest, and a verifier that checks each committed range on its own
@@ -126,15 +104,10 @@ class FastCopy:
         self.dst: PostgresSide = s.dst  # type: ignore[assignment]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-verify")
         self._checks: list[tuple[Bounds, int, str, Future[tuple[int, str | None]]]] = []
-        # A server on this machine with two CPUs or fewer: ranges checked after the copy
-        # (:meth:`_release`), each check's place in _checks held meanwhile.
-        self._held: list[tuple[int, Bounds, tuple[int, int] | None]] | None = None
-        self._second: ThreadPoolExecutor | None = None
-        self._local = threading.local()  # each checking thread's connection
-        self._sides: list[PostgresSide] = []
         # Ranges checked in their chunk's heap blocks only (a copy whose key is built after
         # it): their proof says nothing of a row elsewhere, which the table's count shows.
         self.scoped = False
+        self._side: PostgresSide | None = None
         self._counted: Future[tuple[int, int]] | None = None
         self.dst.copy_bytes([])  # its formatter made here, before the reading thread uses it
 
@@ -198,7 +171,6 @@ class FastCopy:
 
         def beside() -> Future[tuple[int, int]]:
             self._counted = self._pool.submit(count)
-            self._release()  # the held checks beside the build too, after the counts
             return self._counted
 
         self.dst.add_key(self.shape, state, beside)
@@ -267,29 +239,8 @@ class FastCopy:
         """A chunk is committed: have the destination hash its range (in the background);
         with ``blocks``, only in those heap blocks (the table has no key index yet)."""
         self.scoped = self.scoped or blocks is not None
-        if self._held is None and self.own_connection and _shares_cpus(self.dst):
-            self._held = []
-        if self._held is not None:
-            self._held.append((len(self._checks), bounds, blocks))
-            self._checks.append((bounds, rows, digest, Future()))
-            return
         check = self._pool.submit(self._digest, bounds, blocks)
         self._checks.append((bounds, rows, digest, check))
-
-    def _release(self) -> None:
-        """Start the checks :meth:`committed` held, on two connections (the verifier's and a
-        second one): the server's two CPUs share them (and the key's build) once the copy is
-        done, rather than taking from it while it goes on."""
-        if not self._held:
-            return
-        if self._second is None:
-            self._second = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-tail")
-        pools = (self._pool, self._second)
-        for n, (i, bounds, blocks) in enumerate(self._held):
-            range_, rows, digest, _ = self._checks[i]
-            check = pools[n % 2].submit(self._digest, bounds, blocks)
-            self._checks[i] = (range_, rows, digest, check)
-        self._held = []
 
     def prove_writes(self) -> None:
         """Have each chunk's upsert return the digest of the rows it wrote, as stored (an
@@ -332,25 +283,22 @@ class FastCopy:
         return self._verifier().copy_digest(self.shape, bounds, blocks)
 
     def _verifier(self) -> PostgresSide:
-        """The destination's side the checks run on: a connection of its own per checking
-        thread (opened on first use), or the main one for a read-only comparison."""
+        """The destination's side the checks run on: a connection of its own (opened on first
+        use), or the main one for a read-only comparison."""
         if not self.own_connection:
             return self.dst
-        side: PostgresSide | None = getattr(self._local, "side", None)
-        if side is None:
+        if self._side is None:
             from malnu_tui.engine.sync.session import open_side
 
-            side = open_side(self.s.dest_target)  # type: ignore[assignment]
-            assert side is not None
+            side = open_side(self.s.dest_target)
             side.describe(self.shape.name)  # its key collation
-            self._local.side = side
-            self._sides.append(side)
-        return side
+            self._side = side  # type: ignore[assignment]
+        assert self._side is not None
+        return self._side
 
     def results(self, end: Key | None) -> Iterator[RangeResult]:
         """Each copied range: proved by its digest, else compared value by value; then the
         range after the last key copied (rows the source gained meanwhile)."""
-        self._release()
         try:
             for bounds, rows, digest, theirs in self._checks:
                 # A range checked in its blocks only, whose rows lie elsewhere too (space
@@ -388,9 +336,7 @@ class FastCopy:
             self.close()
 
     def close(self) -> None:
-        for pool in (self._pool, self._second):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        for side in self._sides:
-            side.backend.close()
-        self._sides = []
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._side is not None:
+            self._side.backend.close()
+            self._side = None
