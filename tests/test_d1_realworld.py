@@ -269,3 +269,26 @@ def test_a_blob_d1_cannot_give_back_is_named_when_syncing_out_of_d1(
         ).fetchone() == (0,)
     finally:
         copy.close()
+
+
+def test_an_import_from_d1_names_a_blob_d1_cannot_give_back(tmp_path: Path, d1: D1Target) -> None:
+    """`import --from` a D1 table reads a BLOB as hex too: one over 999,999 bytes (stored by
+    the application's Worker) stopped the import on "D1 limit reached: string or blob too
+    big", naming nothing. It now names the row and column and says why (exit 2); the target
+    is untouched."""
+    d1.sql("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB)")
+    d1.sql("INSERT INTO rapor VALUES (1, x'00ff'), (7, zeroblob(1000000))")
+    copy = tmp_path / "copy.db"
+    conn = sqlite3.connect(str(copy))
+    conn.execute("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB)")
+    conn.close()
+    res = run_cli(
+        "--database", f"sqlite:///{copy}", "import", "--from", f"{d1.url}:rapor",
+        "--table", "rapor", "--yes", "--no-backup",
+    )  # fmt: skip
+    assert res.code == 2, res.err
+    assert "row id=7, column scan: a BLOB of 1,000,000 bytes" in res.err, res.err
+    assert "at most 999,999 bytes" in res.err
+    conn = sqlite3.connect(str(copy))
+    assert conn.execute("SELECT count(*) FROM rapor").fetchone() == (0,)
+    conn.close()

@@ -22,10 +22,12 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from malnu_tui.engine.backends.d1.errors import D1LimitExceeded
+from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord, chunked
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
-from malnu_tui.engine.errors import BackendError, ConfigError
+from malnu_tui.engine.errors import BackendError, ConfigError, RowTooLarge
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
@@ -289,6 +291,9 @@ class TableSource:
 
         try:
             yield from self._records()
+        except D1LimitExceeded as exc:
+            self._too_big_for_d1(str(exc))
+            raise
         except (sqlite3.Error, psycopg.Error) as exc:
             # A view that fails as it runs (malformed JSON, a missing function), a damaged
             # legacy file: one line naming the source, where it was a traceback.
@@ -300,6 +305,35 @@ class TableSource:
                 if refused is not None:
                     raise refused from None
             raise BackendError(f"{self.description}: {exc}") from None
+
+    def _too_big_for_d1(self, error: str) -> None:
+        """D1 read a BLOB as hex, twice its size, and refused it over its 2,000,000 bytes a
+        value (``string or blob too big``, naming nothing): the first such value named."""
+        if "too big" not in error:
+            return
+        t = quote_ident(self.table)
+        keys = self.schema.primary_key or ("rowid",)
+        key_list = ", ".join(f"CAST({quote_ident(k)} AS TEXT)" for k in keys)
+        for name in self.header:
+            c = quote_ident(name)
+            try:
+                found = sqlite_rows(
+                    self.backend,
+                    f"SELECT length({c}), {key_list} FROM {t} WHERE typeof({c}) = 'blob' "
+                    f"AND length({c}) > {MAX_HEX_BLOB_BYTES} LIMIT 1",
+                )
+            except BackendError:  # (a view has no rowid): D1's own error stands
+                return
+            if found:
+                key = ", ".join(f"{k}={v}" for k, v in zip(keys, found[0][1:], strict=True))
+                raise RowTooLarge(
+                    f"{self.description}: row {key}, column {name}: a BLOB of "
+                    f"{found[0][0]:,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
+                    f"twice its size, and no value over {MAX_ROW_BYTES:,} bytes: an import "
+                    f"can read one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
+                    hint="keep such files outside the database (R2, with their address in "
+                    "the row), or import the table without that column (a view of the others)",
+                ) from None
 
     def _records(self) -> Iterator[SourceRecord]:
         with self._snapshot():
