@@ -12,7 +12,7 @@ from textual.binding import Binding
 
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.test_tui_wizards import loaded, make_app
-from tests.tui_demo import Demo, screen_text, wait_until
+from tests.tui_demo import Demo, screen_text, take_lock_elsewhere, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -176,6 +176,32 @@ async def test_a_blocked_applys_problem_is_on_screen_at_80x24(demo: Demo) -> Non
         assert "✘ drift outside the range: 20251124_120500_create_users_table.sql" in shown
         assert "changed since they ran" in shown
         assert "Rehearse first on a backup copy" in shown
+        await pilot.press("escape")
+
+
+async def test_a_blocked_rollbacks_problems_and_ways_out_are_on_screen_at_80x24(
+    demo: Demo,
+) -> None:
+    # Two problems (a lock held, a rollback file missing) shared the step with the SQL of the
+    # file that is there: the box scrolled, the second problem and its way out below its
+    # edge. The SQL, which cannot run until they are fixed, gives them its room.
+    from tests.test_tui_wizards import _to_rollback_preview
+
+    (demo.root / "rollback" / "20251124_123000_drop_submissions_table.sql").unlink()
+    take_lock_elsewhere(demo.primary_db)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await _to_rollback_preview(pilot, app, 2)
+        await pilot.pause(0.2)
+        shown = " ".join(screen_text(app).replace("┃", " ").split())
+        assert "✘ cannot proceed:" in shown
+        assert "✘ the migration lock is held by night-shift@admin-laptop" in shown
+        assert "press U on the status screen (unlock)" in shown
+        assert "✘ no rollback file for: 20251124_123000_create_submissions_table.sql" in shown
+        assert "write rollback/<version>_<name>.sql for each, or roll back fewer steps" in shown
+        assert "(the rollback SQL is shown once nothing blocks it)" in shown
+        assert "Back (b)" in shown and "Cancel (esc)" in shown
         await pilot.press("escape")
 
 

@@ -206,7 +206,15 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(dem
     finally:
         backend.close()
     (rb,) = (demo.root / "rollback").glob("20251124_123000_*.sql")
+
+    def rollback_sum() -> str:
+        found = discover(target.migrations_dir, target.rollback_dir).by_filename()[NEWEST]
+        assert found.rollback is not None
+        return found.rollback.checksum
+
+    recorded = rollback_sum()
     rb.write_text(rb.read_text(encoding="utf-8") + "SELECT 1;\n", encoding="utf-8")
+    now = rollback_sum()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
@@ -220,15 +228,20 @@ async def test_an_edited_rollback_file_can_be_accepted_in_the_recover_wizard(dem
         assert f"rollback files changed since their migration was applied: {rb.name}" in error
         assert "press a (accept edited) to run the edited file as it is now" in error
         assert screen.blocked is not None and screen.edited_refused
+        # Both checksums in full, as the rollback wizard shows them (they were cut to 12).
+        plan = text_of(app, "#recover-plan")
+        assert f"now      sha256 {now}" in plan and f"recorded sha256 {recorded}" in plan
         await pilot.press("a")
         await wait_until(pilot, lambda: at(app, "plan") is not None, timeout=20)
         assert screen.blocked is None and screen.accept_edited
-        assert f"edited rollback file(s) accepted (audited): {rb.name}" in text_of(
-            app, "#recover-plan"
-        )
+        plan = text_of(app, "#recover-plan")
+        assert f"edited rollback file(s) accepted (audited): {rb.name}" in plan
+        assert "accepted (audited), runs as it is now" in plan
+        assert f"now      sha256 {now}" in plan and f"recorded sha256 {recorded}" in plan
         await pilot.press("n")
         assert screen.step == "confirm"
-        assert f"runs as accepted (audited): {rb.name}" in text_of(app, "#recover-confirm-text")
+        confirm = text_of(app, "#recover-confirm-text")
+        assert f"{rb.name}: edited since applied, accepted (audited)" in confirm
         await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: screen.step == "result" and screen.finished, timeout=30)
         assert screen.result is not None and screen.result.rolled_back

@@ -68,7 +68,12 @@ class ChecksumDrift(MalnuError):
 class RollbackEdited(MalnuError):
     """Rollback files changed since their migration was applied (engine/rollback_sums.py)."""
 
-    def __init__(self, files: list[str], command: str = "rollback") -> None:
+    def __init__(
+        self,
+        files: list[str],
+        command: str = "rollback",
+        sums: tuple[tuple[str, str, str], ...] = (),
+    ) -> None:
         super().__init__(
             "rollback files changed since their migration was applied: "
             + "; ".join(files)
@@ -77,6 +82,7 @@ class RollbackEdited(MalnuError):
             f"run the edited file with `{command} --accept-edited-rollback` (audited)",
         )
         self.files = files
+        self.sums = sums  # (file, sha256 now, recorded), in full, for the console
 
 
 class FailedMigrationPending(MalnuError):

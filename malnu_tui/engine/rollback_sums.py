@@ -62,6 +62,10 @@ class RollbackEdit:
             f"{self.recorded_checksum[:12]}… when {self.migration} was applied{renamed})"
         )
 
+    def sums(self) -> tuple[str, str, str]:
+        """(the rollback file, its sha256 now, the one recorded at apply), in full."""
+        return (self.rollback_file, self.checksum, self.recorded_checksum)
+
     def as_json(self) -> dict[str, object]:
         return {
             "rollback_file": self.rollback_file,

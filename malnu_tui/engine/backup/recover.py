@@ -81,6 +81,7 @@ class RecoverPlan:
     # (``recover --accept-edited-rollback``, engine/rollback_sums.py): re-checked under the lock.
     edited_rollbacks: tuple[str, ...] = ()
     accept_edited_rollback: bool = False
+    edited_sums: tuple[tuple[str, str, str], ...] = ()  # RollbackEdit.sums() of each
 
     def describe(self) -> list[str]:
         """The plan as plain sentences, for the CLI and the TUI."""
@@ -331,11 +332,13 @@ def plan_recover(
         raise drift
     # A rollback file edited since its migration ran: refused now, not half-way (after the
     # restore) as the rollback step's own check would.
-    from malnu_tui.engine.rollback_sums import edited
+    from malnu_tui.engine.rollback_sums import edits as edits_of
 
-    edits = edited(backend, _down_plan(mset, rollback)) if rollback else ()
+    found = list(edits_of(backend, _down_plan(mset, rollback)).values()) if rollback else []
+    edits = tuple(e.describe() for e in found)
+    sums = tuple(e.sums() for e in found)  # in full: the console shows them as `rollback`'s
     if edits and not accept_edited_rollback:
-        raise RollbackEdited(list(edits), "recover")
+        raise RollbackEdited(list(edits), "recover", sums=sums)
     lost = (when - since).total_seconds()
     not_recovered = (
         f"data written by the application between {held} and "
@@ -366,6 +369,7 @@ def plan_recover(
         notes=tuple(notes),
         edited_rollbacks=edits,
         accept_edited_rollback=accept_edited_rollback,
+        edited_sums=sums,
     )
 
 

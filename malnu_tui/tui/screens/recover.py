@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input
 
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
+from malnu_tui.tui.screens.rollback_preview import edited_sums_text
 from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
 from malnu_tui.tui.session import (
     backup_progress_poster,
@@ -54,6 +55,8 @@ class RecoverPlanned(Message):
 @dataclass
 class RecoverEditedRefused(Message):
     """The plan refused rollback files edited since their migration was applied."""
+
+    sums: tuple[tuple[str, str, str], ...]  # (file, sha256 now, recorded), in full
 
 
 @dataclass
@@ -189,8 +192,10 @@ class RecoverWizard(WizardScreen):
                 text.append(f"from backup {p.backup.id}.\n")
                 text.append("NOT recovered: ", style="bold red")
                 text.append(p.not_recovered + "\n")
-                for edited in p.edited_rollbacks if p.accept_edited_rollback else ():
-                    text.append(f"⚠ runs as accepted (audited): {edited}\n", style="bold")
+                for name, _now, _recorded in p.edited_sums if p.accept_edited_rollback else ():
+                    text.append(
+                        f"⚠ {name}: edited since applied, accepted (audited)\n", style="bold"
+                    )
             else:
                 text.append("with D1 Time Travel: the data as it was then. ")
                 text.append("Everything written since is replaced", style="bold red")
@@ -265,8 +270,8 @@ class RecoverWizard(WizardScreen):
                     backup_progress_poster(self),
                     accept_edited_rollback=accept_edited,
                 )
-            except RollbackEdited:
-                self.post_message(RecoverEditedRefused())  # before the failure it explains
+            except RollbackEdited as exc:  # (before the failure it explains)
+                self.post_message(RecoverEditedRefused(exc.sums))
                 raise
             self.post_message(RecoverPlanned(*result))
 
@@ -274,6 +279,10 @@ class RecoverWizard(WizardScreen):
     def _edited_refused(self, event: RecoverEditedRefused) -> None:
         event.stop()
         self.edited_refused = True
+        # Both checksums in full, as the rollback wizard shows them (the refusal's one line
+        # cuts them to 12 characters).
+        self.query_one("#recover-plan", Static).update(edited_sums_text(event.sums, False))
+        self.refit_step()
 
     @work(thread=True, exclusive=True, group="recover-run")
     def _run(self, plan: RecoverPlan | NativeRecoverPlan, mset: MigrationSet) -> None:
@@ -365,6 +374,8 @@ class RecoverWizard(WizardScreen):
                 text.append("ℹ " + line + "\n", style="yellow")
             else:
                 text.append(line + "\n")
+        if not isinstance(p, NativeRecoverPlan) and p.accept_edited_rollback:
+            text.append_text(edited_sums_text(p.edited_sums, True))
         self.query_one("#recover-plan", Static).update(text)
         self.refit_step()
         self.query_one("#plan-progress", OperationProgress).finish(

@@ -36,6 +36,7 @@ from malnu_tui.tui.messages import OperationProgress as ProgressMessage
 from malnu_tui.tui.screens.rollback_preview import (
     RollbackChoice,
     RollbackPreview,
+    edited_sums_text,
     preconditions_sentence,
     preview_rollback,
 )
@@ -323,8 +324,16 @@ class RollbackWizard(WizardScreen):
                 text.append(f"  · {stake.file}: {stake.describe()}\n")
         for warning in p.plan.warnings if p.plan else ():  # e.g. a rollback undoing nothing
             text.append(f"  ⚠ {warning}\n", style="yellow")
+        # Blocked by what only a fix outside the console lifts (a lock, a missing file): the
+        # problems take the room of the SQL, which runs only once they are gone. At 80×24 two
+        # problems scrolled beside it, the second one and its way out below the edge.
+        # (Edited files keep their SQL: it is what the operator reads before accepting it.)
+        hide_sql = bool(p.problems) and not p.edited_acceptable
+        if hide_sql:
+            text.append("  (the rollback SQL is shown once nothing blocks it)\n", style="dim")
         text.append_text(self._edited_text(p))
         checks.update(text)
+        self.query_one("#preview-sql", TextArea).display = not hide_sql
         self.query_one("#accept-edited", Button).display = self._can_accept()
         checks.set_class(bool(p.problems), "problems")
         self.refit_step()  # 15 DROPs and their rows: they scroll, the SQL stays below
@@ -338,15 +347,7 @@ class RollbackWizard(WizardScreen):
 
     def _edited_text(self, p: RollbackPreview) -> Text:
         """Each edited rollback file with both checksums, and the way to accept them."""
-        text = Text()
-        sums = p.edited_sums()
-        if not sums:
-            return text
-        state = "accepted (audited), runs as it is now" if self.accept_edited else "edited"
-        text.append(f"Rollback file(s) changed since applied ({state}):\n", style="bold")
-        for name, now, recorded in sums:
-            text.append(f"  {name}\n    now      sha256 {now}\n")
-            text.append(f"    recorded sha256 {recorded}\n")
+        text = edited_sums_text(p.edited_sums(), self.accept_edited)
         if self._can_accept():
             text.append(
                 "Press a to run them as they are now (audited), or restore the reviewed "

@@ -3,8 +3,11 @@ preflight for it with the rows each DROP would take (one connection, in a worker
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from rich.text import Text
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.plan import Preflight, RollbackSelection
@@ -143,3 +146,17 @@ def preconditions_sentence(pf: Preflight) -> str:
     if pf.lock is not None and not takeover:
         parts[-1] = "lock held (see below)"
     return "✔ preconditions hold: " + ", ".join(parts)
+
+
+def edited_sums_text(sums: Sequence[tuple[str, str, str]], accepted: bool) -> Text:
+    """Each edited rollback file with both sha256 in full, as the rollback and recover
+    wizards show them (the engine's one-line refusal cuts them to 12 characters)."""
+    text = Text()
+    if not sums:
+        return text
+    state = "accepted (audited), runs as it is now" if accepted else "edited"
+    text.append(f"Rollback file(s) changed since applied ({state}):\n", style="bold")
+    for name, now, recorded in sums:
+        text.append(f"  {name}\n    now      sha256 {now}\n")
+        text.append(f"    recorded sha256 {recorded}\n")
+    return text
