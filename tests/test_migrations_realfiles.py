@@ -233,3 +233,73 @@ def test_another_runners_numbered_file_is_refused_with_how_to_rename_it(
     r = run_cli("--database", sqlite_url, *mdirs.args(), "status")
     assert r.code == 2, r.err
     assert "this is Flyway's numbering (V1__name.sql)" in r.err
+
+
+# OV1-Kenobi/satnam_pub, database/migrations/043_tapsigner_lnbits_extension.sql (trimmed: its
+# header, two of its columns, one of its DO blocks; renamed to a timestamp as the tool asks).
+SATNAM_043 = """\
+-- ============================================================================
+-- Migration: 043_tapsigner_lnbits_extension.sql
+-- Date: November 5, 2025
+-- Purpose: Extend lnbits_boltcards table to support both NTAG424 and Tapsigner
+-- Author: Satnam Development Team
+-- Status: Idempotent (safe to re-run)
+-- Dependencies: Requires existing table:
+--   - public.lnbits_boltcards (created by add_lnbits_integration.sql)
+-- ============================================================================
+
+BEGIN;
+
+ALTER TABLE public.lnbits_boltcards
+  ADD COLUMN IF NOT EXISTS card_type TEXT
+    DEFAULT 'boltcard'
+    CHECK (card_type IN ('boltcard', 'tapsigner'));
+
+ALTER TABLE public.lnbits_boltcards
+  ADD COLUMN IF NOT EXISTS public_key_hex TEXT;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_indexes
+    WHERE schemaname = 'public' AND indexname = 'idx_lnbits_boltcards_type'
+  ) THEN
+    CREATE INDEX idx_lnbits_boltcards_type
+      ON public.lnbits_boltcards(card_type);
+  END IF;
+END $$;
+
+COMMIT;
+"""
+
+
+def test_a_dependencies_header_written_as_prose_is_not_a_list_of_migrations(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """`-- Dependencies: Requires existing table:` stopped every command, `status` included,
+    with "unknown dependency 'Requires'" (exit 2): the header could only be edited, which is
+    drift once the file is applied. It is now a warning naming the line; a list of names
+    that do not resolve is still an error."""
+    db = fresh_db("postgresql")
+    mdirs.add(
+        "20251101000000",
+        "add_lnbits_integration",
+        "create table public.lnbits_boltcards (id uuid primary key, user_duid text);",
+        "drop table public.lnbits_boltcards;",
+    )
+    (mdirs.migrations / "20251105000043_tapsigner_lnbits_extension.sql").write_text(SATNAM_043)
+    (mdirs.rollback / "20251105000043_tapsigner_lnbits_extension.sql").write_text(
+        "alter table public.lnbits_boltcards drop column card_type, drop column public_key_hex;\n"
+    )
+    r = db.cli(mdirs, "status")
+    assert r.code == 0, r.err
+    assert (
+        "20251105000043_tapsigner_lnbits_extension.sql:7: '-- Dependencies: Requires existing "
+        "table:' reads as prose, not as migrations: not checked" in r.err
+    )
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    mdirs.add("20251106000000", "later", "select 1;", dependencies="add_lnbits, tapsigner")
+    r = db.cli(mdirs, "status")
+    assert r.code == 2, r.err
+    assert "unknown dependency 'add_lnbits'" in r.err

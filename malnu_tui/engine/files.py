@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
 from malnu_tui.engine.filestream import Streamed, checkout_checksums_of, read_or_stream
+from malnu_tui.engine.foreign_files import prose_dependencies, rename_hint
 from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlsplit import (
     SQL_VERBS,
@@ -393,31 +394,6 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-# Other runners' numbering: wrangler's and drizzle-kit's ``0001_name.sql`` (and the Supabase
-# CLI's, which takes any digits), Flyway's ``V1__name.sql``.
-_NUMBERED = re.compile(r"^(\d+)_(?:\d+_)*(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
-_FLYWAY = re.compile(r"^[VUR]\d[\d._]*__(?P<name>.+)\.sql$", re.IGNORECASE)
-
-
-def _rename_hint(fname: str) -> str | None:
-    """How to rename another runner's numbered file (the error said only what was expected:
-    a wrangler, drizzle-kit or Supabase project's whole directory was refused so)."""
-    m = _NUMBERED.match(fname) or _FLYWAY.match(fname)
-    if m is None:
-        return None
-    rename = (
-        "rename each file to a timestamp that keeps the files' order, and keep its name "
-        f"(e.g. 20240101_000001_{m['name']}.sql)"
-    )
-    if m.re is _FLYWAY:
-        return f"this is Flyway's numbering (V1__name.sql): {rename}"
-    return (
-        "this is another runner's numbering (wrangler's and drizzle-kit's 0001_name.sql; the "
-        f"Supabase CLI takes any digits): {rename}; wrangler's and the Supabase CLI's history "
-        "in the database match a file renamed so by that name (`malnu-tui adopt --dry-run`)"
-    )
-
-
 def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
     """(version, name) of a migration or rollback file ``fname`` (``path``), or a
     MigrationFileError."""
@@ -426,7 +402,7 @@ def _parse_name(path: Path, fname: str, kind: str) -> tuple[str, str]:
         error = MigrationFileError(
             str(path), f"bad {kind} file name (expected YYYYMMDD_HHMMSS_name.sql)"
         )
-        error.hint = _rename_hint(fname)
+        error.hint = rename_hint(fname)
         raise error
     return f"{m['date']}_{m['time']}", m["name"]
 
@@ -513,7 +489,7 @@ def discover(migrations_dir: Path, rollback_dir: Path, dialect: str = "sqlite") 
         warnings.append(f"{rb.path}: rollback file has no migration with version {version}")
 
     found.sort(key=lambda m: m.version)  # the two naming styles sort differently by name
-    _check_dependencies(found)
+    _check_dependencies(found, warnings)
     return MigrationSet(tuple(found), migrations_dir, rollback_dir, tuple(warnings), dialect)
 
 
@@ -534,7 +510,7 @@ def _no_nested_set(directory: Path) -> None:
             )
 
 
-def _check_dependencies(found: list[Migration]) -> None:
+def _check_dependencies(found: list[Migration], warnings: list[str]) -> None:
     if not any(m.dependencies for m in found):
         return
     index: dict[str, int] = {}
@@ -549,7 +525,23 @@ def _check_dependencies(found: list[Migration]) -> None:
         index[mig.filename.removesuffix(".sql")] = i
         index[mig.version] = i
         index[mig.version.replace("_", "")] = i
+
+    def resolves(dep: str) -> bool:
+        try:
+            return dep in index or normalise_version(dep) in index
+        except ValueError:
+            return False
+
     for i, mig in enumerate(found):
+        unresolved = not all(resolves(d) for d in mig.dependencies)
+        line, value = _dependencies_header(mig) if unresolved else (None, "")
+        if unresolved and prose_dependencies(value, resolves):
+            warnings.append(
+                f"{mig.path}:{line}: '-- Dependencies: {value}' reads as prose, not as "
+                "migrations: not checked (to have it checked, list the files or versions it "
+                "needs, comma-separated)"
+            )
+            found[i] = mig = replace(mig, dependencies=())
         for dep in mig.dependencies:
             j = index.get(dep)
             version = None
@@ -580,8 +572,13 @@ def _check_dependencies(found: list[Migration]) -> None:
 
 def dependencies_line(mig: Migration) -> int | None:
     """The line of the ``-- Dependencies:`` header, for error messages."""
+    return _dependencies_header(mig)[0]
+
+
+def _dependencies_header(mig: Migration) -> tuple[int | None, str]:
+    """The ``-- Dependencies:`` header's line and value as written."""
     for number, line in enumerate(mig.read_text().splitlines(), 1):
         m = _HEADER.match(line)
         if m and m[1].lower() == "dependencies":
-            return number
-    return None
+            return number, m[2]
+    return None, ""
