@@ -50,6 +50,4 @@ def prose_dependencies(value: str, resolves: Callable[[str], bool]) -> bool:
     items = [item.split() for item in value.split(",")]
     if not any(len(words) > 1 for words in items):
         return False
-    return any(
-        _PROSE_WORD.fullmatch(w) is not None and not resolves(w) for ws in items for w in ws
-    )
+    return any(_PROSE_WORD.fullmatch(w) is not None and not resolves(w) for ws in items for w in ws)
