@@ -146,3 +146,46 @@ def test_an_import_on_a_full_disk_is_done_or_not_and_says_which_whatever_room_is
             assert "may be full" in res.err or f"the disk holding {disk} is full (" in res.err
             seen.add("not done")
     assert seen == {"not done", "done", "done, its lock row left"}, seen
+
+
+def test_a_restore_whose_store_has_no_room_for_its_copy_says_so_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A restore copies the backup it restores into the store first (so it restores exactly
+    the bytes it verified): with the store's disk too full for that copy, after the
+    pre-restore backup fitted, it said `… [Errno 28] No space left on device; nothing was
+    restored` and nothing of what to do. Now the hint says the store's disk is full and how
+    much room the copy needs; the database is unchanged."""
+    db = tmp_path / "school.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE photos (body BLOB)")
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12) "
+        "INSERT INTO photos SELECT randomblob(50000) FROM n"
+    )
+    conn.commit()
+    conn.close()
+    with _small_tmpfs(tmp_path / "store", "2m") as store:
+        env = {"MALNU_BACKUP_DIR": str(store)}
+        base = ["--database", f"sqlite:///{db}"]
+        made = run_cli(*base, "backup", "create", env=env)
+        assert made.code == 0, made.err
+        backup_id = made.out.strip()
+        conn = sqlite3.connect(db)
+        conn.execute("DELETE FROM photos WHERE rowid > 1")
+        conn.commit()
+        conn.execute("VACUUM")
+        conn.close()
+        _fill(store, 300 * 1024)  # room for the small pre-restore backup, not for the copy
+        res = run_cli(*base, "backup", "restore", backup_id, "--yes", env=env)
+        assert res.code == 1, res.err
+        one_error(
+            res.err, f"cannot copy backup {backup_id} for the restore", "nothing was restored"
+        )
+        assert "[Errno" not in res.err, res.err
+        assert "hint: the restore needs room for one copy of the backup (" in res.err, res.err
+        assert "that disk (or quota) is full" in res.err, res.err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM photos").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    conn.close()

@@ -10,6 +10,7 @@ moves bytes and checks them. A method may also offer native point-in-time recove
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib
 import os
@@ -115,9 +116,16 @@ def copy_verified(src: Path, dest: Path, manifest: BackupManifest) -> None:
         problem = f"file: {src.name} is missing (removed since it was verified)"
     except OSError as exc:
         remove_quietly(dest)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
         raise BackupError(
-            f"cannot copy backup {manifest.id} for the restore into {dest.parent}: {exc}; "
-            "nothing was restored"
+            f"cannot copy backup {manifest.id} for the restore into {dest.parent}: "
+            f"{exc.strerror or exc}; nothing was restored",
+            # It said `[Errno 28] No space left on device`, and nothing of what to do.
+            hint=f"the restore needs room for one copy of the backup ({manifest.size:,} "
+            "bytes) in the store, and that disk (or quota) is full: free space there, or set "
+            "[backup] dir (or MALNU_BACKUP_DIR) to a bigger disk"
+            if full
+            else None,
         ) from None
     else:
         if digest.hexdigest() == manifest.sha256 and size == manifest.size:
