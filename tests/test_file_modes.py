@@ -279,3 +279,26 @@ def test_what_root_makes_in_an_operators_folder_is_the_operators(
     unread = [p for p in made if p.is_file() and _nobody_reads(p).returncode != 0]
     assert unread == []
     assert {_mode(p) for p in made if p.is_dir()} == {"0o700"}
+
+
+@needs_root
+def test_a_file_of_a_third_user_in_an_operators_folder_stays_theirs(
+    shared_dir: Path, mdirs: MigrationDirs
+) -> None:
+    """What root hands to a folder's owner is only what it made (or left as root's): a debug
+    log another user keeps in that folder, appended to, stays that user's."""
+    d = school_set(mdirs)
+    app = shared_dir / "app"
+    (app / "logs").mkdir(parents=True)
+    log = app / "logs" / "malnu.log"
+    log.write_text("earlier\n")
+    config = app / "malnu.toml"
+    config.write_text('[log]\nfile = "logs/malnu.log"\n')
+    for p in (app, app / "logs"):
+        os.chown(p, NOBODY, NOBODY)
+    os.chown(log, NOBODY - 1, NOBODY - 1)
+    db = ("--database", f"sqlite:///{app / 'school.db'}")
+    res = run_cli("--config", str(config), *d.args(), *db, "up", "--yes", env={"MALNU_DEBUG": "1"})
+    assert res.code == 0, res.err
+    assert log.read_text().startswith("earlier\n") and log.stat().st_size > len("earlier\n")
+    assert (log.stat().st_uid, (app / "school.db").stat().st_uid) == (NOBODY - 1, NOBODY)

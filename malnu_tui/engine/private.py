@@ -24,7 +24,7 @@ def hand_over(fd: int, like: Path) -> None:
         return
     try:
         st = os.stat(like)
-        if st.st_uid != 0:
+        if st.st_uid != 0 and os.fstat(fd).st_uid == 0:  # another user's file stays theirs
             os.fchown(fd, st.st_uid, st.st_gid)
     except OSError:
         pass  # kept as root made it, as before
