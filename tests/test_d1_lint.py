@@ -106,3 +106,37 @@ def test_statement_size(mdirs: MigrationDirs) -> None:
         "CREATE TABLE t (x TEXT);\nINSERT INTO t VALUES ('" + "x" * 100_001 + "');\n",
     )
     assert codes(d) == [("20250101_000100_big.sql", 2, "D1-STATEMENT-SIZE")]
+
+
+def test_d1s_column_argument_and_pattern_limits(mdirs: MigrationDirs) -> None:
+    """D1 refuses a table of more than 100 columns, a function of more than 32 arguments
+    (json_object of 17 pairs, a report view's coalesce) and a LIKE/GLOB pattern over 50 bytes
+    (developers.cloudflare.com/d1/platform/limits/). The lint said nothing: the migration
+    failed on D1 only, and a CHECK's long pattern passed `up` and then failed every INSERT of
+    the application. Each is now an error at its line; what is within them is not."""
+    wide = ", ".join(f"c{i} TEXT" for i in range(101))
+    within = ", ".join(f"c{i} TEXT" for i in range(100))
+    pairs = ", ".join(f"'k{i}', {i}" for i in range(17))
+    fewer = ", ".join(f"'k{i}', {i}" for i in range(16))
+    pattern = "%" + "@malnu-kananga.sch.id" * 3  # 64 bytes
+    d = mdirs
+    d.add(
+        "20250101_000100",
+        "limits",
+        f"CREATE TABLE wide ({wide});\n"
+        f"CREATE VIEW v AS SELECT json_object({pairs}) AS j;\n"
+        f"CREATE TABLE guru (email TEXT CHECK (email LIKE '{pattern}'));\n"
+        f"CREATE TABLE ok ({within});\n"
+        f"CREATE VIEW w AS SELECT json_object({fewer}) AS j;\n"
+        "CREATE TABLE murid (email TEXT CHECK (email LIKE '%@malnu-kananga.sch.id'));\n",
+    )
+    mset = discover(d.migrations, d.rollback)
+    found = [(f.line, f.rule, f.why) for f in lint_migrations(mset)]
+    assert [(line, rule) for line, rule, _ in found] == [
+        (1, "D1-LIMITS"),
+        (2, "D1-LIMITS"),
+        (3, "D1-LIMITS"),
+    ], found
+    assert "too many columns on wide" in found[0][2]
+    assert "too many arguments on function json_object" in found[1][2]
+    assert "pattern of 64 bytes" in found[2][2]

@@ -24,6 +24,8 @@ child table dropped earlier in the same migration no longer counts.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +58,10 @@ D1_RULES = (
          "remove it; D1 manages storage itself"),
     Rule("D1-STATEMENT-SIZE", "error", "statement over 100 KB",
          "D1 rejects a statement over 100 KB", "split the data into several statements"),
+    Rule("D1-LIMITS", "error", "over D1's columns, function arguments or LIKE pattern",
+         "D1 refuses a table of more than 100 columns, a function of more than 32 arguments, "
+         "a LIKE or GLOB pattern over 50 bytes (developers.cloudflare.com/d1/platform/limits/)",
+         "split the table, the call (nest it: json_object(…) || …) or the pattern"),
     Rule("D1-CASCADE-REBUILD", "error", "DROP TABLE of a parent with ON DELETE CASCADE children",
          "on D1 the drop's implicit DELETE cascades into the child tables",
          "avoid the rebuild (ALTER TABLE … ADD/RENAME/DROP COLUMN), or copy the child tables "
@@ -157,9 +163,51 @@ def d1_statement(
                 f"statement is {size} bytes; D1 allows {MAX_STATEMENT_BYTES} per statement",
             )
         )
+    found.extend(_limits(file, st))
     if op.kind == "drop_table":
         for parent in op.names:
             found.extend(_drop_parent(file, st.line, parent, replay, state, notes))
+    return found
+
+
+# D1's limits that SQLite itself checks as it reads a statement (sqlite3_limit), before it
+# looks for a table: SQLite, compiling it with them, says which in its own words.
+_PARSED_LIMITS = (
+    (sqlite3.SQLITE_LIMIT_COLUMN, 100),
+    (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 32),
+)
+_PATTERN = re.compile(r"\b(?:LIKE|GLOB)\s+'((?:[^']|'')*)'", re.IGNORECASE)
+MAX_PATTERN_BYTES = 50
+
+
+def _limits(file: str, st: Statement) -> list[Finding]:
+    """A table of over 100 columns, a function of over 32 arguments (only a statement with
+    32 commas can have one), a literal LIKE/GLOB pattern over 50 bytes (refused as it runs:
+    in a CHECK, by every INSERT of the application afterwards)."""
+    found: list[Finding] = []
+    if st.text.count(",") >= 32:
+        conn = sqlite3.connect(":memory:")
+        for limit, value in _PARSED_LIMITS:
+            conn.setlimit(limit, value)
+        try:  # EXPLAIN compiles and runs nothing; a missing table comes after these
+            conn.execute("EXPLAIN " + st.text)
+        except sqlite3.Error as exc:
+            if str(exc).startswith(("too many columns", "too many arguments")):
+                found.append(_finding("D1-LIMITS", file, st.line, f"D1 would refuse it: {exc}"))
+        finally:
+            conn.close()
+    for m in _PATTERN.finditer(st.text):
+        size = len(m.group(1).replace("''", "'").encode())
+        if size > MAX_PATTERN_BYTES:
+            found.append(
+                _finding(
+                    "D1-LIMITS",
+                    file,
+                    st.line,
+                    f"a LIKE/GLOB pattern of {size} bytes; D1 refuses one over "
+                    f"{MAX_PATTERN_BYTES} (LIKE or GLOB pattern too complex) when it runs",
+                )
+            )
     return found
 
 
