@@ -6,15 +6,17 @@ never run it twice)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
 from tests.d1server import Fault
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
 from tests.fixtures_matrix import DbTarget
 
 
@@ -160,3 +162,35 @@ def test_held_lock_gives_exit_3_and_unlock_releases(
     entries = backend.read_audit(action="unlock")
     assert entries and "ops@other-box" in entries[-1].detail
     backend.close()
+
+
+def test_status_after_a_kill_says_the_lock_is_a_dead_runs_not_someone_at_work(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """SIGKILL (the OOM killer, `kill -9`) of an `up` leaves its lock row on SQLite: `status`
+    then said `locked by root@box (pid 4242) … [apply of 1 migration(s)]` just as it does
+    while that run works, so the operator waited on a run that was gone, or ran `unlock`.
+    Now, with the holder gone, it adds that its process is not running and that the next
+    run takes the lock over (`status --json`: `lock_stale`); while the run lives, nothing."""
+    d = mdirs
+    d.add("20250101_000100", "first", "CREATE TABLE first (n INTEGER);", "DROP TABLE first;")
+    url = ["--database", f"sqlite:///{tmp_path / 'school.db'}", *d.args()]
+    slow = slow_sql("sqlite:", 20)
+    d.add("20250101_000200", "slow", slow, "DROP TABLE big;")
+    assert run_cli(*url, "up", "--to", "20250101_000100", "--no-backup").code == 0
+    proc = popen_cli(*url, "up", "--no-backup")
+    try:
+        deadline = time.monotonic() + 60
+        while "locked by" not in (live := run_cli(*url, "status")).err:
+            assert time.monotonic() < deadline and proc.poll() is None, live.err
+            time.sleep(0.1)
+        assert f"(pid {proc.pid})" in live.err and "not running" not in live.err, live.err
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    res = run_cli(*url, "status")
+    assert res.code == 0, res.err
+    said = f"(pid {proc.pid} is not running: the next run takes its lock over, audited)"
+    assert said in res.err, res.err
+    report = json.loads(run_cli(*url, "--json", "status").out)
+    assert report["lock_stale"] == f"pid {proc.pid} is not running", report

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from malnu_tui.engine.backends.base import Backend, TrackingRecord
+from malnu_tui.engine.backends.base import Backend, TrackingRecord, lock_host
+from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.errors import ConfigError, LockHolder, MalnuError, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
 from malnu_tui.engine.rollback_sums import RollbackEdit, recorded
@@ -106,6 +107,7 @@ class StatusReport:
     migrations: tuple[MigrationStatus, ...]
     lock: LockHolder | None
     warnings: tuple[str, ...] = ()
+    lock_stale: str | None = None  # why the lock's holder is gone ("pid 4242 is not running")
 
     def count(self, state: MigrationState) -> int:
         return sum(1 for m in self.migrations if m.state is state)
@@ -130,6 +132,8 @@ class StatusReport:
         )
         if self.lock:
             text += f"; locked by {self.lock.describe()}"
+        if self.lock and self.lock_stale:  # after a kill: not someone at work
+            text += f" ({self.lock_stale}: the next run takes its lock over, audited)"
         return text
 
     def as_json(self) -> dict[str, object]:
@@ -140,6 +144,7 @@ class StatusReport:
             "head": self.head,
             "counts": self.counts,
             "lock": None if self.lock is None else self.lock.as_json(),
+            "lock_stale": self.lock_stale,
             "warnings": list(self.warnings),
             "migrations": [m.as_json() for m in self.migrations],
         }
@@ -227,8 +232,9 @@ def report_from_records(
             )
         )
     out.sort(key=lambda s: (s.version, s.filename))
+    stale = lock_is_stale(lock, lock_host()) if lock else None
     return StatusReport(
-        target_name, backend.display_url, backend.kind, tuple(out), lock, tuple(warnings)
+        target_name, backend.display_url, backend.kind, tuple(out), lock, tuple(warnings), stale
     )
 
 
