@@ -27,10 +27,19 @@ _IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
 _QNAME = rf"(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT})"
 _F = re.IGNORECASE | re.DOTALL
 
+# SQLite also takes a name in single quotes there, as `sqlite3 .dump` writes a virtual table's
+# shadow tables (``CREATE TABLE IF NOT EXISTS 'posts_fts_data'(…)``): read as a table named
+# "if", which the rollback "does not drop".
 _CREATE_TABLE = re.compile(
     rf"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?{_QNAME}\s*(?P<rest>.*)$",
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?:{_IDENT}\s*\.\s*)?(?P<name>{_IDENT}|'(?:[^']|'')+')"
+    rf"\s*(?P<rest>.*)$",
     _F,
+)
+# A virtual table's shadow tables (FTS3/4/5, R*Tree), which go with it: like the virtual table
+# itself (CREATE VIRTUAL TABLE), no table the rules follow.
+_SHADOW = re.compile(
+    r"_(?:data|idx|docsize|config|content|segments|segdir|stat|node|parent|rowid)$"
 )
 _CREATE_INDEX = re.compile(
     rf"^CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+(?P<conc>CONCURRENTLY\s+)?"
@@ -294,6 +303,9 @@ def read_ops(st: Statement) -> Op:
     head = text[:12].upper()
     if head.startswith("CREATE"):
         m = _CREATE_TABLE.match(text)
+        if m and m["name"].startswith("'"):
+            name = m["name"][1:-1].replace("''", "'")
+            return Op("other") if _SHADOW.search(name) else Op("create_table", name, body=m["rest"])
         if m:
             rest = m["rest"]
             a = _AS_SELECT.match(rest)
