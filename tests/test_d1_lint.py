@@ -128,7 +128,9 @@ def test_d1s_column_argument_and_pattern_limits(mdirs: MigrationDirs) -> None:
         f"CREATE TABLE guru (email TEXT CHECK (email LIKE '{pattern}'));\n"
         f"CREATE TABLE ok ({within});\n"
         f"CREATE VIEW w AS SELECT json_object({fewer}) AS j;\n"
-        "CREATE TABLE murid (email TEXT CHECK (email LIKE '%@malnu-kananga.sch.id'));\n",
+        "CREATE TABLE murid (email TEXT CHECK (email LIKE '%@malnu-kananga.sch.id'));\n"
+        f"INSERT INTO ok VALUES ({', '.join(repr(f'v{i}') for i in range(100))});\n"
+        f"INSERT INTO ok (c0) VALUES (json_object({pairs}));\n",
     )
     mset = discover(d.migrations, d.rollback)
     found = [(f.line, f.rule, f.why) for f in lint_migrations(mset)]
@@ -136,6 +138,7 @@ def test_d1s_column_argument_and_pattern_limits(mdirs: MigrationDirs) -> None:
         (1, "D1-LIMITS"),
         (2, "D1-LIMITS"),
         (3, "D1-LIMITS"),
+        (8, "D1-LIMITS"),
     ], found
     assert "too many columns on wide" in found[0][2]
     assert "too many arguments on function json_object" in found[1][2]

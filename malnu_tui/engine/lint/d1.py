@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -178,24 +179,44 @@ _PARSED_LIMITS = (
 )
 _PATTERN = re.compile(r"\b(?:LIKE|GLOB)\s+'((?:[^']|'')*)'", re.IGNORECASE)
 MAX_PATTERN_BYTES = 50
+_INSERT_VALUES = re.compile(r"\s*(?:INSERT|REPLACE)\b.*?\bVALUES\b", re.IGNORECASE | re.DOTALL)
+_CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
+_compiler = threading.local()  # one SQLite connection per thread, D1's limits set
+
+
+def _may_exceed(text: str) -> bool:
+    """Whether ``text`` can hold a function of 33 arguments or a table of 101 columns: 32
+    commas, and, for a seed's INSERT … VALUES, a call among its values (its rows are never
+    compiled: a seed of a million of them would take half a minute)."""
+    if text.count(",") < 32:
+        return False
+    m = _INSERT_VALUES.match(text)
+    return m is None or _CALL.search(text, m.end()) is not None
+
+
+def _compile(text: str) -> str | None:
+    """SQLite's refusal of ``text`` under D1's limits, or None (EXPLAIN runs nothing; a
+    missing table or any other error is not one of these)."""
+    conn = getattr(_compiler, "conn", None)
+    if conn is None:
+        conn = _compiler.conn = sqlite3.connect(":memory:")
+        for limit, value in _PARSED_LIMITS:
+            conn.setlimit(limit, value)
+    try:
+        conn.execute("EXPLAIN " + text)
+    except sqlite3.Error as exc:
+        if str(exc).startswith(("too many columns", "too many arguments")):
+            return str(exc)
+    return None
 
 
 def _limits(file: str, st: Statement) -> list[Finding]:
-    """A table of over 100 columns, a function of over 32 arguments (only a statement with
-    32 commas can have one), a literal LIKE/GLOB pattern over 50 bytes (refused as it runs:
-    in a CHECK, by every INSERT of the application afterwards)."""
+    """A table of over 100 columns, a function of over 32 arguments (:func:`_may_exceed`), a
+    literal LIKE/GLOB pattern over 50 bytes (refused as it runs: in a CHECK, by every INSERT
+    of the application afterwards)."""
     found: list[Finding] = []
-    if st.text.count(",") >= 32:
-        conn = sqlite3.connect(":memory:")
-        for limit, value in _PARSED_LIMITS:
-            conn.setlimit(limit, value)
-        try:  # EXPLAIN compiles and runs nothing; a missing table comes after these
-            conn.execute("EXPLAIN " + st.text)
-        except sqlite3.Error as exc:
-            if str(exc).startswith(("too many columns", "too many arguments")):
-                found.append(_finding("D1-LIMITS", file, st.line, f"D1 would refuse it: {exc}"))
-        finally:
-            conn.close()
+    if _may_exceed(st.text) and (refused := _compile(st.text)) is not None:
+        found.append(_finding("D1-LIMITS", file, st.line, f"D1 would refuse it: {refused}"))
     for m in _PATTERN.finditer(st.text):
         size = len(m.group(1).replace("''", "'").encode())
         if size > MAX_PATTERN_BYTES:
