@@ -82,14 +82,19 @@ def _sql(db: DbTarget, statement: str) -> list[tuple[object, ...]]:
 
 def _reads(cfg: Path, backup: str, env: dict[str, str], prefix: tuple[str, ...] = (),
            skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:  # fmt: skip
-    """Each read command's exit code and output, run as a real process (behind ``prefix``)."""
+    """Each read command's exit code and output, run as a real process: forked from the CLI
+    fork server (``run_cli``), or behind ``prefix`` (a command that starts it) in a fresh one."""
     out = {}
     for args in (a for a in READS if a[0] not in skip):
-        argv = [a.replace("{backup}", backup) for a in args]
+        argv = ["--config", str(cfg), "--target", "primary"]
+        argv += [a.replace("{backup}", backup) for a in args]
+        if not prefix:
+            res = run_cli(*argv, env=env, timeout=120)
+            out[" ".join(args)] = (res.code, res.out + res.err)
+            continue
         proc = subprocess.run(
-            [*prefix, *CLI, "--config", str(cfg), "--target", "primary", *argv],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO,
-            env={**os.environ, **env}, timeout=120,
+            [*prefix, *CLI, *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            cwd=REPO, env={**os.environ, **env}, timeout=120,
         )  # fmt: skip
         out[" ".join(args)] = (proc.returncode, proc.stdout + proc.stderr)
     return out
