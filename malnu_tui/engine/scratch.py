@@ -19,8 +19,10 @@ from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TAB
 from malnu_tui.engine.backends.sqlite_sql import (
     NOT_INTERNAL,
     check_foreign_keys,
+    connection_pragmas,
     foreign_key_violations,
     foreign_keys_off_line,
+    restore_pragmas,
 )
 from malnu_tui.engine.drop_actions import DropWatch
 from malnu_tui.engine.errors import BackendError, NotPermitted, StatementFailed
@@ -200,6 +202,7 @@ class SQLiteScratch:
             refuse_unsendable(filename, statements)
         if fk_off is not None:
             self.conn.execute("PRAGMA foreign_keys = OFF")
+        saved = connection_pragmas(self.conn, statements)  # a file's settings end with it
         self.conn.execute("BEGIN IMMEDIATE")
         # With foreign keys on, a rebuild's DROP TABLE acts on the child rows (drop_actions.py).
         drops = DropWatch(self.conn, filename, self.d1) if fk_off is None else None
@@ -229,9 +232,10 @@ class SQLiteScratch:
                 self.conn.execute("ROLLBACK")
             raise
         finally:
-            if fk_off is not None:
-                with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):
+                if fk_off is not None:
                     self.conn.execute("PRAGMA foreign_keys = ON")
+                restore_pragmas(self.conn, saved)
         return int((time.perf_counter() - started) * 1000), rows
 
     def fingerprint(self) -> Fingerprint:

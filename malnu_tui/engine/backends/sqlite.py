@@ -262,8 +262,7 @@ class SQLiteBackend:
             with contextlib.suppress(sqlite3.Error):
                 if fk_off is not None:
                     c.execute("PRAGMA foreign_keys = ON")
-                for name, value in saved.items():
-                    c.execute(f"PRAGMA {name} = {int(value)}")
+                q.restore_pragmas(c, saved)
 
     def _run_unit(
         self,

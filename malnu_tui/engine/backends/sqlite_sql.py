@@ -341,3 +341,15 @@ def connection_pragmas(c: sqlite3.Connection, statements: Sequence[Statement]) -
             if row is not None and isinstance(row[0], int):
                 saved[name] = row[0]
     return saved
+
+
+def restore_pragmas(c: sqlite3.Connection, saved: dict[str, int]) -> None:
+    """Put back the connection settings :func:`connection_pragmas` read. ``writable_schema``
+    goes back with RESET, which also reloads the schema: `sqlite3 .dump` creates a virtual
+    table by ``PRAGMA writable_schema=ON;`` and an ``INSERT INTO sqlite_schema``, which this
+    connection did not see, so the next migration of the run that wrote the FTS table (or
+    fired a trigger that does) failed "no such table: main.posts_fts", and `test` failed the
+    dump's own rollback."""
+    for name, value in saved.items():
+        setting = "RESET" if name == "writable_schema" and not value else str(int(value))
+        c.execute(f"PRAGMA {name} = {setting}")
