@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import socket
+import sqlite3
 import struct
 import threading
 import time
@@ -532,6 +533,55 @@ def test_a_backup_whose_pg_dump_the_server_cuts_off_says_so_not_the_disk(
     assert "check the disk space" not in err, err
     listed = run_cli("--database", pg_url, "backup", "list", "--json", env=env)
     assert json.loads(listed.out) == [], listed
+
+
+def test_an_import_whose_source_session_ends_mid_read_says_nothing_was_imported(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`import --from legacy:siswa`: the source's server ended its session while the import
+    read it page by page (a restart, `pg_terminate_backend`). It said `error: table siswa of
+    …: terminating connection due to administrator command` and nothing of the import, which
+    was open and writing. Now the line says the import was rolled back and no row written,
+    and the hint what ended the session; the destination is as it was."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "CREATE TABLE siswa (id int PRIMARY KEY, nama text NOT NULL); INSERT INTO siswa "
+            "SELECT g, 'siswa ' || g FROM generate_series(1, 200000) g"
+        )
+    db = tmp_path / "primary.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT NOT NULL)")
+    conn.close()
+    proc = popen_cli(
+        "--database", f"sqlite:///{db}", "import", "--from", f"{pg_url}:siswa", "--table",
+        "siswa", "--no-backup", "--yes",
+    )  # fmt: skip
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            deadline = time.monotonic() + WAIT
+            while not (
+                reader := admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
+                    "AND query LIKE '%WHERE (%) > (%'"  # a page after the first
+                ).fetchone()
+            ):
+                assert time.monotonic() < deadline and proc.poll() is None, "never paged"
+                time.sleep(0.02)
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (reader[0],))
+        _out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and err.count("\nerror: ") == 1, err
+    assert "error: table siswa of " in err, err
+    assert "; the import was rolled back, no row of it was written" in err, err
+    assert "hint: the source's server ended its session" in err, err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM siswa").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM malnu_lock").fetchone() == (0,)
+    conn.close()
 
 
 def test_a_read_behind_a_table_held_exclusively_names_the_session(pg_url: str) -> None:

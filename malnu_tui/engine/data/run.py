@@ -37,7 +37,7 @@ from malnu_tui.engine.data.schema import (
     read_schema,
     zone_notes,
 )
-from malnu_tui.engine.data.tablesource import TableSource
+from malnu_tui.engine.data.tablesource import SourceReadFailed, TableSource
 from malnu_tui.engine.data.writers import (
     OnConflict,
     TableWriter,
@@ -468,6 +468,8 @@ def _execute(
                         "import", request.table, "failed", f"{source.description}: {exc}"
                     )
                 )
+        if isinstance(exc, SourceReadFailed):
+            raise exc.rolled_back() from None
         raise
     after = outcome.after_count if committed else before
     if not committed:

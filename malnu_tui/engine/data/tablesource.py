@@ -84,6 +84,18 @@ def _page_size(page: Sequence[tuple[Any, ...]]) -> int:
     return max(1, min(PAGE_ROWS, PAGE_BYTES // per_row))
 
 
+class SourceReadFailed(BackendError):
+    """Reading the source table failed (said as the source's, not the destination's)."""
+
+    def rolled_back(self) -> SourceReadFailed:
+        """The same failure once the import was open: it said the source's error alone
+        ("terminating connection due to administrator command"), not what became of the
+        import, which was rolled back."""
+        return SourceReadFailed(
+            f"{self}; the import was rolled back, no row of it was written", hint=self.hint
+        )
+
+
 class TableSource:
     """Rows of ``table`` on ``backend`` as source records (``line`` = row number + 1, as if
     the table were a CSV file with a header)."""
@@ -116,6 +128,23 @@ class TableSource:
         keyless = not self.schema.rowid and not self.schema.primary_key
         if backend.kind != "postgresql" and not self.view and keyless:
             raise ConfigError(f"table {table!r} has neither rowid nor primary key to page by")
+
+    def _read_failed(self, exc: Exception) -> BackendError:
+        """Reading the source failed (its server ended the session, a view that fails as it
+        runs, a damaged legacy file): one line naming the source (the import, when it was
+        open, adds that it was rolled back)."""
+        diag = getattr(exc, "diag", None)
+        text = (diag and diag.message_primary) or str(exc).strip()
+        ended = diag is not None and diag.sqlstate == "57P01"
+        if diag is not None and diag.sqlstate:
+            text += f" [SQLSTATE {diag.sqlstate}]"
+        return SourceReadFailed(
+            f"{self.description}: {text}",
+            hint="the source's server ended its session (a restart, a failover, "
+            "`pg_terminate_backend`): run the import again once it answers"
+            if ended
+            else None,
+        )
 
     def _count(self) -> int:
         if not self.view:
@@ -150,7 +179,7 @@ class TableSource:
                     limit = _page_size(page)
                     yield page
         except psycopg.Error as exc:
-            raise BackendError(f"{self.description}: {exc}".strip()) from None
+            raise self._read_failed(exc) from None
 
     def _pages(self) -> Iterator[list[tuple[Any, ...]]]:
         if self.backend.kind == "postgresql":
@@ -273,7 +302,7 @@ class TableSource:
             try:
                 rows = conn.execute(query, after or ()).fetchall()
             except psycopg.Error as exc:
-                raise BackendError(f"{self.description}: {exc}".strip()) from None
+                raise self._read_failed(exc) from None
             if not rows:
                 return
             after = tuple(rows[-1][:lead])
@@ -304,7 +333,7 @@ class TableSource:
                 refused = policy_refusal(self.description, exc, conn)
                 if refused is not None:
                     raise refused from None
-            raise BackendError(f"{self.description}: {exc}") from None
+            raise self._read_failed(exc) from None
 
     def _too_big_for_d1(self, error: str) -> None:
         """D1 read a BLOB as hex, twice its size, and refused it over its 2,000,000 bytes a
