@@ -389,3 +389,49 @@ def test_a_dump_baselines_virtual_table_is_seen_by_the_next_migration(
         assert found.fetchall() == [("second",)]
     r = run_cli("--database", sqlite_url, *mdirs.args(), "test")
     assert r.code == 0, r.out + r.err
+
+
+# dbmate's `dbmate new` template (amacneil/dbmate, pkg/dbmate/db.go: migrationTemplate =
+# "-- migrate:up\n\n\n-- migrate:down\n\n"), its up part filled with a public project's seed of
+# roles and its down part left empty, as data migrations often are.
+DBMATE_EMPTY_DOWN = """\
+-- migrate:up
+insert into "user_roles"
+values ('user')
+on conflict (name) do nothing;
+
+insert into "user_roles"
+values ('admin')
+on conflict (name) do nothing;
+
+-- migrate:down
+
+"""
+
+
+def test_a_dbmate_file_whose_down_section_is_empty_runs(
+    mdirs: MigrationDirs, sqlite_url: str
+) -> None:
+    """A down section holding nothing undoes nothing: such a file was refused before anything
+    ran ("run whole, the file would undo itself"), exit 2; one whose down part holds SQL still
+    is."""
+    mdirs.add(
+        "20240101000000",
+        "roles",
+        'create table "user_roles" (name text primary key);',
+        "drop table user_roles;",
+    )
+    (mdirs.migrations / "20240102000000_seed_roles.sql").write_text(DBMATE_EMPTY_DOWN)
+    (mdirs.rollback / "20240102000000_seed_roles.sql").write_text(
+        "delete from user_roles where name in ('user', 'admin');\n"
+    )
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    with _sqlite(sqlite_url) as conn:
+        assert conn.execute("SELECT count(*) FROM user_roles").fetchone() == (2,)
+    (mdirs.migrations / "20240103000000_more.sql").write_text(
+        "-- migrate:up\ninsert into user_roles values ('guest');\n-- migrate:down\n"
+        "delete from user_roles where name = 'guest';\n"
+    )
+    r = run_cli("--database", sqlite_url, *mdirs.args(), "up", "--yes", "--no-backup")
+    assert r.code == 2 and "down section" in r.err, r.err

@@ -18,6 +18,7 @@ from malnu_tui.engine.sqlsplit import (
     Statement,
     line_ends,
     split_statements,
+    strip_comments,
 )
 from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
 
@@ -109,7 +110,9 @@ def _down_section(path: Path, text: str) -> None:
     if "migrate" not in text and "goose" not in text:  # cheap: nearly every file
         return
     m = _DOWN_MARKER.search(text)
-    if m:
+    # An empty down section (dbmate's `dbmate new` template ends in one, and a data migration
+    # often keeps it so) undoes nothing: its marker is a comment, and the file runs as it is.
+    if m and strip_comments(text[m.end() :]).strip():
         raise MigrationFileError(
             str(path),
             f"{m[1].strip()!r} starts a down section (dbmate/goose/sql-migrate style): run "
