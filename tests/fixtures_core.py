@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,15 @@ def school_set(d: MigrationDirs) -> MigrationDirs:
         "DROP INDEX idx_posts_user;",
     )
     return d
+
+
+def next_second() -> None:
+    """Sleep until the clock is in the next whole second (plus a little): the audit trail's
+    times have one-second resolution (truncated), so what was written before this call is in
+    an earlier second than anything after it. Half a second on average, where a fixed
+    ``sleep(1.1)`` waited 1.1."""
+    now = time.time()
+    time.sleep(int(now) + 1 - now + 0.02)
 
 
 @pytest.fixture

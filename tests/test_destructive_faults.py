@@ -36,7 +36,16 @@ from malnu_tui.engine.migrate import apply_plan, plan_up, unlock
 from malnu_tui.engine.safety import record_skipped_backup
 from tests.backup_support import V1, V2, execute, make_target, mset_of, open_fresh, up
 from tests.d1server import Fault
-from tests.fixtures_core import CLI, REPO, CliResult, MigrationDirs, popen_cli, run_cli, school_set
+from tests.fixtures_core import (
+    CLI,
+    REPO,
+    CliResult,
+    MigrationDirs,
+    next_second,
+    popen_cli,
+    run_cli,
+    school_set,
+)
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.test_processes import slow_sql
@@ -236,7 +245,7 @@ def test_ctrl_c_as_a_recovers_restore_committed_stops_it_half_way_and_says_so(
     there and says so (the re-applied migrations not run), as any later interrupt does."""
     target, backend, _backup_id = _school_with_backup(tmp_path)
     mset = mset_of(target)
-    time.sleep(1.1)  # the audit trail's times have one-second resolution
+    next_second()  # the audit trail's times have one-second resolution
     record_skipped_backup(backend, "up")
     apply_plan(backend, mset, plan_up(backend, mset, V2))
     plan = plan_recover(backend, target, mset, datetime.now(UTC))

@@ -26,7 +26,7 @@ from malnu_tui.engine.errors import ChecksumDrift, ConfigError
 from malnu_tui.engine.migrate import MigrationState, apply_plan, plan_up, status
 from malnu_tui.engine.safety import backup_taker, record_skipped_backup
 from tests.backup_support import V1, V2, V3, execute, make_target, mset_of, open_fresh, up
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, next_second
 
 
 def _marks(backend: Backend) -> set[str]:
@@ -40,9 +40,9 @@ def _mark(backend: Backend, n: int, name: str) -> None:
 
 def _tick() -> datetime:
     """A time strictly between what came before and what comes after (audit: 1 s resolution)."""
-    time.sleep(1.1)
+    next_second()
     when = datetime.now(UTC)
-    time.sleep(1.1)
+    next_second()
     return when
 
 
@@ -52,7 +52,7 @@ def test_recover_to_a_time_between_migrations(db: tuple[Target, Backend]) -> Non
     up(backend, target, to=V1)
     _mark(backend, 1, "m1")
     b0 = create_backup(backend, target, reason="scheduled")
-    time.sleep(1.1)
+    next_second()
     # V2 without a safety backup (recorded in the audit): recovery must replay it from the trail.
     record_skipped_backup(backend, "up")
     apply_plan(backend, mset, plan_up(backend, mset, V2))
@@ -147,7 +147,7 @@ def test_recover_refuses_to_re_apply_a_file_edited_since_it_ran(tmp_path: Path) 
     try:
         up(backend, target, to=V2)
         create_backup(backend, target)
-        time.sleep(1.1)
+        next_second()
         record_skipped_backup(backend, "up")
         up(backend, target)
         t = _tick()
@@ -175,7 +175,7 @@ def test_recover_rolls_back_what_was_undone_without_a_backup(tmp_path: Path) -> 
         mset = mset_of(target)
         up(backend, target)
         b = create_backup(backend, target)
-        time.sleep(1.1)
+        next_second()
         from malnu_tui.engine.migrate import plan_rollback
 
         record_skipped_backup(backend, "rollback")
@@ -330,7 +330,7 @@ def test_a_recover_stopped_half_way_says_so_and_how_to_undo_it(
         execute(backend, "INSERT INTO s VALUES ('A'), ('A'), ('B')")
         b = create_backup(backend, target)
         execute(backend, "DELETE FROM s WHERE rowid = 2")
-        time.sleep(1.1)
+        next_second()
         apply_plan(backend, mset, plan_up(backend, mset))
         plan = plan_recover(backend, target, mset, _tick())
         assert plan.backup.id == b.id

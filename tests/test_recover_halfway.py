@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.backup import BackupProgress, create_backup, plan_recover, run_recover
 from malnu_tui.engine.config import Target
 from tests.backup_support import V1, V2, mset_of, up
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import MigrationDirs, next_second, popen_cli, run_cli
 from tests.fixtures_matrix import DbTarget
 
 V2_FILE = "20250101_000200_fill_big.sql"
@@ -65,9 +64,9 @@ def test_a_recover_killed_before_its_migrations_is_said_by_status_check_up_and_r
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE gate SET n = 2000000000")
     assert cli("up", "--no-backup")[0] == 0  # V2, instant here
-    time.sleep(1.1)  # audit times have one-second resolution: TIME a second from either side
+    next_second()  # audit times have one-second resolution: TIME in a second of its own
     when = datetime.now(UTC).isoformat()
-    time.sleep(1.1)
+    next_second()
     proc = popen_cli(*args, "recover", "--to", when, "--yes", env=env)
     assert proc.stderr is not None
     said = []
@@ -159,9 +158,9 @@ def test_a_postgresql_recover_killed_before_its_migrations_leaves_the_mark(
     assert cli("up", "--to", V1, "--no-backup")[0] == 0
     assert cli("backup", "create")[0] == 0
     assert cli("up", "--no-backup")[0] == 0
-    time.sleep(1.1)  # audit times have one-second resolution
+    next_second()  # audit times have one-second resolution
     when = datetime.now(UTC).isoformat()
-    time.sleep(1.1)
+    next_second()
     with psycopg.connect(pg.url, autocommit=True) as gate:
         gate.execute("SELECT pg_advisory_lock(4242)")
         proc = popen_cli(*args, "recover", "--to", when, "--yes", env=env)

@@ -8,7 +8,6 @@ Travel): no rollback file runs there."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.config import Target
 from tests.backup_support import V3, cli, mset_of, up, write_migrations
+from tests.fixtures_core import next_second
 from tests.fixtures_matrix import DbTarget
 
 UNDO = "DROP INDEX idx_posts_user;\nALTER TABLE users DROP COLUMN nick;\n"
@@ -26,9 +26,9 @@ EDITED = UNDO + "DELETE FROM posts;\n"  # one more statement, never reviewed
 
 def _tick() -> str:
     """A time strictly between what came before and what comes after (audit: 1 s)."""
-    time.sleep(1.1)
+    next_second()
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    time.sleep(1.1)
+    next_second()
     return when
 
 
@@ -53,7 +53,7 @@ def test_recover_refuses_an_edited_rollback_file_before_it_restores_anything(
 
     assert run("up", "--no-backup")[0] == 0
     assert run("backup", "create")[0] == 0  # holds V3 applied
-    time.sleep(1.1)
+    next_second()
     assert run("rollback", "--yes", "--no-backup")[0] == 0  # V3 undone: recover rolls it back
     when = _tick()
     assert run("up", "--no-backup")[0] == 0
@@ -98,12 +98,12 @@ def test_a_recover_planned_before_the_edit_is_refused_under_the_lock(
     target, backend = db
     up(backend, target)
     create_backup(backend, target)
-    time.sleep(1.1)
+    next_second()
     record_skipped_backup(backend, "rollback")
     apply_plan(backend, mset_of(target), plan_rollback(backend, mset_of(target)))
-    time.sleep(1.1)
+    next_second()
     when = datetime.now(UTC)
-    time.sleep(1.1)
+    next_second()
     up(backend, target)
     plan = plan_recover(backend, target, mset_of(target), when)
     assert plan.rollback == (mset_of(target).find(V3).filename,)
