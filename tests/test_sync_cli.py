@@ -143,6 +143,54 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     assert clean.code == 0, clean.out
 
 
+def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A service manager's SIGTERM (or Ctrl-C) in the middle of a first copy: the command said
+    `terminated` alone, and its audit row `read 0, inserted 0` while thousands of rows, whole
+    chunks, stayed in the reporting table. Now a note says what stays and that the next sync
+    resumes after it, and the audit row counts the rows written."""
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(8_000)
+    proc = subprocess.Popen(
+        [*CLI, "sync", "reporting", "--yes", *cfg],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            while time.monotonic() < deadline:
+                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
+                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
+                    if row and row[0] >= 200:
+                        break
+                time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    copied = dst.count()
+    assert 200 <= copied < 8_000, err
+    assert "terminated\n" in err and "Traceback" not in err, err
+    said = (
+        f"note: users: what whole chunks wrote before it stopped stays in the destination "
+        f"({copied:,} inserted, 0 updated, 0 deleted); the next sync resumes after them"
+    )
+    assert said in err, err
+    (detail,) = dst.run("SELECT detail FROM malnu_audit WHERE action = 'sync'")[0]
+    assert f"inserted {copied}," in detail and "Terminated" in detail, detail
+    rerun = run_cli("sync", "reporting", "--yes", "--json", *cfg)
+    assert rerun.code == 0 and "resumes" in rerun.err, rerun.err
+    assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(8_000, 8_000)]
+
+
 def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
     tmp_path: Path,
 ) -> None:

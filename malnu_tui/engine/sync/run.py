@@ -500,9 +500,28 @@ def sync_table(
             fast.close()  # its verifying thread and connection
         if plan.create and isinstance(exc, Exception):
             _drop_empty_copy(s, plan.table)
+        report = _left(s, report, exc)
         _audit(s, report, "failed", str(exc) or type(exc).__name__)
         raise
     _audit(s, report, "ok" if report.verified else "failed")
+    return report
+
+
+def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
+    """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
+    from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), and,
+    after an interrupt, a note that they stay (it said `terminated` alone)."""
+    with contextlib.suppress(Exception):  # the stop is what to report
+        state = s.dst.read_state(report.table)
+        if state is not None and state.status == "running":
+            n = (state.rows_read, state.inserted, state.updated, state.deleted)
+            report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
+    if isinstance(exc, KeyboardInterrupt) and report.inserted + report.updated + report.deleted:
+        exc.add_note(
+            f"{report.table}: what whole chunks wrote before it stopped stays in the "
+            f"destination ({report.inserted:,} inserted, {report.updated:,} updated, "
+            f"{report.deleted:,} deleted); the next sync resumes after them"
+        )
     return report
 
 
