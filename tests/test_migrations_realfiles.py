@@ -153,6 +153,21 @@ def test_supabase_cli_history_under_its_own_numbers_matches_the_renamed_files(
     assert rows == [("0001",)]
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
+    # Another set in the database sharing one name with one of the CLI's three rows is not
+    # the CLI's: nothing of it is taken for applied.
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations VALUES ('0003', NULL, 'orders')"
+        )
+    other = MigrationDirs(mdirs.root.parent / "analytics")
+    other.add(
+        "20250301000000",
+        "orders",
+        "create table public.orders (id int);",
+        "drop table public.orders;",
+    )
+    r = db.cli(other, "status")
+    assert "Supabase CLI" not in r.err, r.err
 
 
 # nasa/cumulus, packages/db/src/migrations/20240715101230_add_indexes.sql (trimmed to two of

@@ -111,7 +111,7 @@ def version_of(name: str) -> str | None:
 def files_applied(mset: MigrationSet, applied: Sequence[str]) -> dict[str, str]:
     """Our files that the CLI's history (:func:`cli_history`) shows as applied, matched by
     version (or, renamed, by :func:`cli_file`): filename → the CLI's name for it."""
-    find = cli_matcher(mset)
+    find = cli_matcher(mset, applied)
     out: dict[str, str] = {}
     for name in applied:
         m = find(name)
@@ -128,30 +128,33 @@ def _name_part(name: str) -> str:
     return _NUMBERS.sub("", name.removesuffix(".sql")).lower()
 
 
-def cli_matcher(mset: MigrationSet) -> Callable[[str], Migration | None]:
-    """Our file for a name of the CLI's history: the one of the same version; or, for a
-    version no file of ours can have (the CLI takes any digits: ``0001_profiles.sql``,
+def cli_matcher(mset: MigrationSet, applied: Sequence[str]) -> Callable[[str], Migration | None]:
+    """Our file for a name of the CLI's history (``applied``): the one of the same version;
+    or, for a version no file of ours can have (the CLI takes any digits: ``0001_profiles.sql``,
     ``202602220001_baseline.sql``, which this tool refuses until they are renamed to a
     timestamp), the one file whose name is the same (``20240101_000001_profiles.sql``), as
     wrangler's ``0002_name.sql`` numbering is matched. Renamed, such a file was pending with
-    nothing said, and `up` ran what the CLI had applied a second time."""
+    nothing said, and `up` ran what the CLI had applied a second time. Only for the set whose
+    names match most of those rows: another set in the database (the analytics set)
+    sharing one name (``init``) is not the CLI's."""
     by_version = {m.version: m for m in mset.migrations}
-    by_part: dict[str, list[Migration]] | None = None
+    by_part: dict[str, list[Migration]] = {}
+    for m in mset.migrations:
+        by_part.setdefault(_name_part(m.name), []).append(m)
+
+    def renamed(name: str) -> Migration | None:
+        part = _name_part(name) if "_" in name else ""  # "": an older CLI's version alone
+        same = by_part.get(part, []) if part else []
+        return same[0] if len(same) == 1 else None
+
+    theirs = [n for n in applied if version_of(n) is None and "_" in n]
+    renamed_set = 2 * sum(renamed(n) is not None for n in theirs) > len(theirs)
 
     def find(name: str) -> Migration | None:
-        nonlocal by_part
         v = version_of(name)
         if v is not None:
             return by_version.get(v)
-        part = _name_part(name) if "_" in name else ""
-        if not part:
-            return None  # an older CLI's table: its version alone
-        if by_part is None:
-            by_part = {}
-            for m in mset.migrations:
-                by_part.setdefault(_name_part(m.name), []).append(m)
-        same = by_part.get(part, [])
-        return same[0] if len(same) == 1 else None
+        return renamed(name) if renamed_set else None
 
     return find
 

@@ -43,7 +43,7 @@ def plan_adopt(
 ) -> AdoptPlan:
     """Match the CLI's applied versions to our files by version (a renamed file of a
     version no file of ours can have, by its name: :func:`cli_matcher`); changes nothing."""
-    find = cli_matcher(mset)
+    find = cli_matcher(mset, [w.name for w in applied])
     tracked = {r.filename for r in records if r.success}
     to_adopt: list[tuple[Migration, WranglerMigration]] = []
     already: list[str] = []
