@@ -130,6 +130,42 @@ async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
         assert c.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
 
+async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # A sync refused under the error box (and a verify of a server gone) left "sync of
+    # reporting: reading both sides…" below it for good, as if it were still running.
+    from tests.tui_demo import screen_text
+
+    demo = build_demo(tmp_path / "demo")
+    add_sync_pair(demo, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        screen = sync_screen(app)
+        assert screen is not None
+        box = screen.query_one(".error-box")
+        for key, what in (("s", "sync"), ("v", "verify")):
+            await wait_until(pilot, lambda: screen.working is None, timeout=60)
+            box.display = False
+            await pilot.press(key)
+            await wait_until(
+                pilot, lambda: bool(box.display) and screen.working is None, timeout=60
+            )
+            await pilot.pause(0.1)
+            shown = " ".join(screen_text(app).split())
+            assert "reading both sides" not in shown
+            assert f"✘ {what} of reporting failed: see the error above" in shown
+        # Nothing holds the keys: the screen is left and the console goes on.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+
+
 def left_behind_and_a_trigger(demo: Demo) -> None:
     """The reporting pair synced into reports.db, plus an ``absensi`` copy whose table the
     primary then dropped, and a trigger on the ``users`` copy (a mirror's, firing on the

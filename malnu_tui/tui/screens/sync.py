@@ -114,6 +114,18 @@ def progress_report(working: str, lines: dict[str, str]) -> Text:
     return shown
 
 
+def failed_report(working: str, lines: dict[str, str]) -> Text:
+    """What a run that failed leaves under its error: that it stopped, and each table's last
+    progress (its "reading both sides…" or "⟳ copy 5,000" stayed, as if it still ran)."""
+    shown = Text(f"✘ {working} failed: see the error above", style="bold")
+    for name, line in lines.items():
+        if line == "done":
+            shown.append(f"\n  ✔ {name}: done")
+        else:
+            shown.append(f"\n  ✘ {name}: stopped at {line}")
+    return shown
+
+
 class SyncScreen(Screen[None]):
     """Pairs (``[sync.NAME]`` of the config) on top, the selected pair's tables below."""
 
@@ -132,6 +144,7 @@ class SyncScreen(Screen[None]):
         self.settings = settings
         self.pairs: tuple[SyncPair, ...] = ()
         self.working: str | None = None
+        self.working_on = ""  # "verify of reporting": what the run's report names
         self.full = False
         self.states_for: str | None = None  # the pair whose tables are shown
         # (pair, table) → what a verify run from this screen found: newer than the last
@@ -287,6 +300,15 @@ class SyncScreen(Screen[None]):
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+        if self.working is not None:  # a run, not a read of the states
+            self.query_one("#sync-report", Static).update(
+                failed_report(self.working_on or self.working, self.progress_lines)
+            )
+            tables = self.query_one("#sync-tables", DataTable)
+            names = {str(k.value) for k in tables.rows}
+            for name, line in self.progress_lines.items():
+                if line != "done" and name in names:
+                    tables.update_cell(name, "progress", f"✘ stopped at {line}")
         self._done()
 
     # -- sync, verify, dry run ----------------------------------------------------------------
@@ -298,6 +320,7 @@ class SyncScreen(Screen[None]):
         if self.working is not None or not begin_operation(self.app, what):
             return None
         self.working = what
+        self.working_on = f"{what} of {pair.name}"
         self.progress_lines = {}
         self.planned_said = ()
         self.query_one(ErrorBox).clear()
