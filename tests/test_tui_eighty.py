@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from textual.binding import Binding
+from textual.widgets import DataTable
 
 from tests.test_tui_wizards import demo as demo  # the fixture
 from tests.test_tui_wizards import loaded, make_app
@@ -427,3 +428,50 @@ async def test_a_safety_backups_byte_progress_moves_the_bar_and_writes_no_log_li
             "safety backup: fsync, sha256 and pg_restore --list",
         ]
         await pilot.press("escape")
+
+
+async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: Demo) -> None:
+    # The dialog asked for the word "delete" under a field that said "type the database
+    # name here" (`backup delete` asks the database's name): the name typed was refused, and
+    # d with no backup (or while one was being verified) did nothing at all.
+    from malnu_tui.engine.backup import list_backups
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.confirm import ConfirmScreen
+    from tests.tui_demo import add_backups
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser))
+        browser = app.screen
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        assert "no backup selected" in [n.message for n in app._notifications]
+        assert app.screen is browser
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))
+        ids = add_backups(demo)
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        browser = app.screen
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert f"Type school to delete backup {ids[1]}." in shown
+        await pilot.press(*"delete", "enter")
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert "✘ 'delete' is not 'school': type school exactly" in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is browser)
+        assert [m.id for m in list_backups(demo.target().backup_dir)] == [ids[1], ids[0]]
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(*"school", "enter")
+        await wait_until(pilot, lambda: app.screen is browser and len(browser.manifests) == 1)
+        assert isinstance(app.focused, DataTable)
+    assert [m.id for m in list_backups(demo.target().backup_dir)] == [ids[0]]

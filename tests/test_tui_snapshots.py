@@ -338,7 +338,7 @@ def test_backup_delete_dialog(snap_compare: SnapCompare, demo: Demo, size: tuple
         await pilot.press("d")
         app = pilot.app
         await wait_until(pilot, lambda: isinstance(app.focused, Input))
-        await pilot.press("d", "e")
+        await pilot.press("s", "c")  # the database's name, as `backup delete` asks it
         await settle(pilot)
 
     assert snap_compare(app_for(demo), terminal_size=size, run_before=run)

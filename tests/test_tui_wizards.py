@@ -13,6 +13,7 @@ from malnu_tui.engine.backup import list_backups
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.apply import ApplyWizard
 from malnu_tui.tui.screens.backups import BackupBrowser
+from malnu_tui.tui.screens.confirm import ConfirmScreen
 from malnu_tui.tui.screens.recover import RecoverWizard
 from malnu_tui.tui.screens.restore import RestoreWizard
 from malnu_tui.tui.screens.rollback import RollbackWizard
@@ -456,7 +457,8 @@ async def test_backup_browser_create_verify_delete(demo: Demo) -> None:
         await wait_until(pilot, lambda: screen.busy is None and screen.manifests[0].verified)
         assert "verified" in str(screen.query_one("#manifest", Static).render())
         await pilot.press("d")
-        await pilot.press(*"delete", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(*"school", "enter")
         await wait_until(pilot, lambda: screen.busy is None and not screen.manifests)
         await pilot.press("escape")
         assert isinstance(app.screen, StatusScreen)

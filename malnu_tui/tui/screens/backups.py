@@ -17,7 +17,7 @@ from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import BackupProgress, BackupsListed, OperationFailed
-from malnu_tui.tui.session import backup_progress_poster, connected, reporting
+from malnu_tui.tui.session import backup_progress_poster, connected, looking, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
 from malnu_tui.tui.widgets.manifest import (
@@ -53,6 +53,19 @@ class BackupVerified(Message):
 @dataclass
 class BackupDeleted(Message):
     manifest: BackupManifest
+
+
+@dataclass
+class DeleteAsked(Message):
+    """The database's name was read: the word typed to delete ``manifest``."""
+
+    manifest: BackupManifest
+    word: str
+
+
+# What fails before anything runs (no operation to end): the list, the name to type.
+ASK = "reading the database's name"
+READS = frozenset({"list", ASK})
 
 
 class BackupBrowser(Screen[None]):
@@ -167,23 +180,37 @@ class BackupBrowser(Screen[None]):
         self.app.push_screen(RestoreWizard(self.target, m), lambda _r: self.action_reload())
 
     def action_delete(self) -> None:
+        m = self.selected()
+        if m is None:
+            self.notify("no backup selected", severity="warning", timeout=3, markup=False)
+        elif self.busy is not None:
+            self.notify(
+                f"{self.busy} is still running", severity="warning", timeout=3, markup=False
+            )
+        else:
+            self._ask_delete(m)
+
+    @on(DeleteAsked)
+    def _delete_asked(self, event: DeleteAsked) -> None:
+        """The database's name typed, as `backup delete` asks it (the dialog asked for the
+        word "delete" under a field that said "type the database name here")."""
         from malnu_tui.tui.screens.confirm import ConfirmScreen
 
-        m = self.selected()
-        if m is None or self.busy is not None:
-            return
-        body = Text.assemble(
-            "Delete backup ",
-            (m.id, "bold"),
-            f"\ntaken {short_time(m.created_at)} UTC ({m.reason}, head {m.head or '—'}).\n"
-            "Its data file and manifest are removed; this cannot be undone.",
+        event.stop()
+        m = event.manifest
+        body = Text(
+            f"Taken {short_time(m.created_at)} UTC ({m.reason}, head {m.head or '—'}) from "
+            f"{self.target.display_url}.\n"
+            "Its data file and manifest are removed; this cannot be undone."
         )
 
         def done(yes: bool | None) -> None:
             if yes and self._begin(f"deleting {m.id}"):
                 self._delete(m.id)
 
-        self.app.push_screen(ConfirmScreen("Delete a backup", body, "delete", "Delete"), done)
+        self.app.push_screen(
+            ConfirmScreen(f"Delete backup {m.id}", body, event.word, "Delete"), done
+        )
 
     # -- workers ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="backups-list")
@@ -208,6 +235,13 @@ class BackupBrowser(Screen[None]):
         with reporting(self, "verify"):
             report = verify_backup(self.target, backup_id, progress=backup_progress_poster(self))
             self.post_message(BackupVerified(report))
+
+    @work(thread=True, exclusive=True, group="backups-ask")
+    def _ask_delete(self, m: BackupManifest) -> None:
+        from malnu_tui.engine.plan import confirmation_word
+
+        with reporting(self, ASK), looking(self.target) as backend:
+            self.post_message(DeleteAsked(m, confirmation_word(backend)))
 
     @work(thread=True, exclusive=True, group="backups-op")
     def _delete(self, backup_id: str) -> None:
@@ -273,7 +307,7 @@ class BackupBrowser(Screen[None]):
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
-        if event.what != "list":
+        if event.what not in READS:
             self._end()
             self.query_one("#backup-op", OperationProgress).caption(f"✘ {event.what} failed")
         self.query_one(ErrorBox).show_error(event.message, event.hint)
