@@ -43,7 +43,7 @@ def dry_run(
     """Read both sides and say what a sync would change; writes nothing (no lock, no state)."""
     # The comparisons' modules are loaded here, not with this one: ``sync status`` and the
     # console's lag read the states only.
-    from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
+    from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
 
     reports = []
     for plan in plans:
@@ -71,8 +71,8 @@ def verify_sync(
     s: SyncSession, tables: Sequence[str] = (), progress: ProgressCallback | None = None
 ) -> list[TableReport]:
     """``sync verify``: counts and range checksums of each table on both sides, read-only."""
+    from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
     from malnu_tui.engine.sync.fastcopy import FastCopy
-    from malnu_tui.engine.sync.run import PhaseProgress, compare_ranges
     from malnu_tui.engine.sync.verify import PAGE_ROWS
 
     src_tables = s.src.tables()

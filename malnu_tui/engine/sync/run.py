@@ -24,13 +24,13 @@ from typing import Literal
 
 from malnu_tui.engine.backends.base import AuditEntry, utc_now
 from malnu_tui.engine.config_sections import D1_CHUNK_ROWS
+from malnu_tui.engine.sync.compare import MAX_REPORTED, Comparison, PhaseProgress, compare_ranges
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.model import (
     Difference,
     Key,
     ProgressCallback,
     Row,
-    SyncProgress,
     TablePlan,
     TableReport,
     TableShape,
@@ -71,32 +71,7 @@ __all__ = [
 ]
 
 Digest = Callable[[Sequence[Row]], tuple[int, int]]
-MAX_REPORTED = 1_000  # differing keys kept in a report (all are repaired)
 DENSE = 32  # a chunk whose keys span at most this many keys per row written: range-compared
-
-
-class PhaseProgress:
-    """Progress events of one table, with the rate of the current phase."""
-
-    # A phase's first event comes after work already done (a chunk written, a range compared):
-    # its rate is measured from that event on, over a quarter of a second at least (the rows
-    # of the first event over the time since the phase "began" at it printed billions a second).
-    MIN_SPAN = 0.25
-
-    def __init__(self, progress: ProgressCallback | None, table: str) -> None:
-        self.progress, self.table = progress, table
-        self.started = time.perf_counter()
-        self.phase = ""
-        self.first_rows = 0
-
-    def __call__(self, phase: str, rows: int, total: int | None = None, detail: str = "") -> None:
-        now = time.perf_counter()
-        if phase != self.phase:
-            self.phase, self.started, self.first_rows = phase, now, rows
-        if self.progress is not None:
-            took = now - self.started
-            speed = max(rows - self.first_rows, 0) / took if took >= self.MIN_SPAN else 0.0
-            self.progress(SyncProgress(self.table, phase, rows, total, speed, detail))  # type: ignore[arg-type]
 
 
 def _key_of(row: Row, kidx: tuple[int, ...]) -> Key:
@@ -265,67 +240,6 @@ def _counts(s: SyncSession, table: str) -> tuple[int, int]:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="malnu-sync-count") as pool:
         theirs = pool.submit(s.dst.count, table)
         return s.src.count(table), theirs.result()
-
-
-def _repair(
-    s: SyncSession, shape: TableShape, state: SyncState, diffs: Sequence[Difference]
-) -> tuple[SyncState, list[Difference]]:
-    fix = [d.key for d in diffs if d.kind != "extra"]
-    extra = [d.key for d in diffs if d.kind == "extra"]
-    rows = s.src.rows_for_keys(shape, fix) if fix else []
-    counts = s.dst.write_chunk(shape, Chunk(rows, state, delete=extra))
-    state = state.advanced(counts, len(rows), None)
-    return state, compare_keys(s.src, s.dst, shape, [d.key for d in diffs])
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """What a comparison found: the counts before any repair, and what is left after it (the
-    first :data:`MAX_REPORTED` keys kept; ``left`` counts them all)."""
-
-    state: SyncState | None
-    remaining: tuple[Difference, ...]
-    missing: int
-    different: int
-    extra: int
-    left: int
-
-
-def compare_ranges(
-    s: SyncSession,
-    shape: TableShape,
-    state: SyncState | None,
-    rate: PhaseProgress,
-    total: int,
-    results: Iterator[RangeResult] | None = None,
-) -> Comparison:
-    """Compare every range; repair the differences when ``state`` is given (a real run)."""
-    remaining: list[Difference] = []
-    counts = {"missing": 0, "different": 0, "extra": 0}
-    done = left_total = 0
-    for rr in results if results is not None else compare_table(s.src, s.dst, shape):
-        done += rr.rows
-        # The rows of the side paged: more than the total given when the other side has fewer
-        # (or rows arrive meanwhile); past it, the count alone ("verify 30/29 rows" was shown).
-        rate("verify", done, total if done <= total else None)
-        if not rr.differences:
-            continue
-        for d in rr.differences:
-            counts[d.kind] += 1
-        if state is not None:
-            state, left = _repair(s, shape, state, rr.differences)
-        else:
-            left = list(rr.differences)
-        left_total += len(left)
-        remaining.extend(left[: MAX_REPORTED - len(remaining)])
-    return Comparison(
-        state,
-        tuple(remaining),
-        counts["missing"],
-        counts["different"],
-        counts["extra"],
-        left_total,
-    )
 
 
 def _pair(s: SyncSession) -> str:
