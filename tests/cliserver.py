@@ -10,21 +10,25 @@ traceback, non-daemon threads and ``atexit`` handlers at the end, the exit statu
 ``subprocess`` reports it (``-N`` for a signal). The child is a process of its own (its pid,
 its file descriptors, signals, its own lock holder); only the imports are done before it starts.
 
-Used by :func:`tests.fixtures_core.run_cli` (a run to its end). Runs whose start-up itself is
-under test get a fresh interpreter: ``popen_cli`` (the processes tests signal or kill), a call
-whose environment changes how Python starts (``PYTHON*``, the locale), and every run when
-``MALNU_TEST_FRESH_CLI=1``.
+Used by :func:`tests.fixtures_core.run_cli` (a run to its end) and ``popen_cli`` (a run left
+running, that tests signal or kill: :class:`Started`; every test signals it after a point it
+waits for, never during its start-up). Runs whose start-up itself is under test get a fresh
+interpreter: a call whose environment changes how Python starts (``PYTHON*``, the locale), and
+every run when ``MALNU_TEST_FRESH_CLI=1``.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import io
 import json
 import locale
 import os
+import select
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -328,6 +332,113 @@ def run(
         writer.join(timeout=5)
     encoding = locale.getpreferredencoding(False)
     return code, _text(b"".join(chunks[out_r]), encoding), _text(b"".join(chunks[err_r]), encoding)
+
+
+class Started:
+    """``python -m malnu_tui ARGS`` forked from the server and left running, stdin on
+    ``/dev/null``, stdout and stderr piped: what tests use of a ``subprocess.Popen(text=True)``
+    (``pid``, ``stdout``, ``stderr``, ``poll``, ``wait``, ``communicate``, ``send_signal``,
+    ``terminate``, ``kill``, ``returncode``). The child is a process of its own: signals sent
+    to ``pid`` reach it, its exit status is the server's ``waitpid``'s (``-N`` for a signal)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        server = _get_server()
+        if _startup_env(env) != _startup_env(server.env):
+            raise ValueError("this environment needs a fresh interpreter")
+        self.args = ["malnu_tui", *args]
+        self.returncode: int | None = None
+        self.stdin = None
+        self._answers = b""
+        self._readers: list[threading.Thread] = []
+        self._read: dict[str, str] = {}
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.connect(server.path)
+            request = {"args": args, "env": env, "cwd": str(cwd), "umask": _umask()}
+            line = json.dumps(request).encode() + b"\n"
+            socket.send_fds(self._sock, [line], [devnull, out_w, err_w])
+        finally:
+            for fd in (devnull, out_w, err_w):
+                os.close(fd)
+        encoding = locale.getpreferredencoding(False)
+        # Text with universal newlines, as subprocess.Popen(text=True) gives it.
+        self.stdout = open(out_r, encoding=encoding)  # noqa: SIM115 (closed by communicate)
+        self.stderr = open(err_r, encoding=encoding)  # noqa: SIM115
+        pid = self._line(None)
+        assert pid is not None
+        self.pid = int(pid)
+
+    def _line(self, timeout: float | None) -> str | None:
+        """The server's next answer line, or None when none came within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._answers:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0)
+            ready, _, _ = select.select([self._sock], [], [], left)
+            if not ready:
+                return None
+            data = self._sock.recv(64)
+            if not data:
+                raise RuntimeError("the CLI fork server went away")
+            self._answers += data
+        line, self._answers = self._answers.split(b"\n", 1)
+        return line.decode()
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            line = self._line(0)
+            if line is not None:
+                self.returncode = int(line)
+                self._sock.close()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            line = self._line(timeout)
+            if line is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self.returncode = int(line)
+            self._sock.close()
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # as Popen: never a pid the server has reaped
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """The rest of stdout and stderr (read to their end) and the exit status; on
+        ``TimeoutExpired`` a later call goes on where this one stopped, as Popen's does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._readers:
+            for name, stream in (("out", self.stdout), ("err", self.stderr)):
+                reader = threading.Thread(target=self._read_all, args=(name, stream), daemon=True)
+                reader.start()
+                self._readers.append(reader)
+        for reader in self._readers:
+            reader.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.wait(None if deadline is None else max(deadline - time.monotonic(), 0))
+        for stream in (self.stdout, self.stderr):
+            stream.close()
+        return self._read.get("out", ""), self._read.get("err", "")
+
+    def _read_all(self, name: str, stream: io.TextIOWrapper) -> None:
+        self._read[name] = stream.read()
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path) -> Started:
+    """``python -m malnu_tui ARGS`` forked from the server, running in the background."""
+    return Started(args, env, cwd)
 
 
 def _feed(fd: int, data: bytes) -> None:

@@ -11,6 +11,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -146,14 +147,21 @@ def run_cli(
 
 
 def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``malnu-tui ARGS`` started in the background, no terminal (stdin closed), output piped;
-    the caller waits for it (or kills it) and reads ``communicate()``."""
+    """``malnu-tui ARGS`` started in the background as a real process, no terminal (stdin on
+    /dev/null), output piped; the caller waits for it (or signals or kills it) and reads
+    ``communicate()``. Forked from the CLI fork server as ``run_cli`` is (what tests use of a
+    ``Popen``: :class:`tests.cliserver.Started`), or a fresh interpreter when ``run_cli``'s
+    would be one."""
+    full_env = {**os.environ, **(env or {})}
+    if cliserver.usable(full_env):
+        started: Any = cliserver.start(list(args), full_env, REPO)
+        return cast("subprocess.Popen[str]", started)
     return subprocess.Popen(
         [*CLI, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=full_env,
         cwd=REPO,
     )

@@ -6,16 +6,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests import cliserver
-from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
+from tests.fixtures_core import CLI, REPO, MigrationDirs, popen_cli, run_cli, school_set
+from tests.fixtures_matrix import DbTarget
+from tests.test_processes import slow_sql
 
 
 def fresh(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -103,3 +108,40 @@ def test_a_run_whose_environment_changes_how_python_starts_gets_a_fresh_interpre
     with pytest.raises(ValueError):
         cliserver.run(["--help"], env, "", 60, REPO)
     assert run_cli("--help", env={"PYTHONIOENCODING": "ascii"}).code == 0
+
+
+def test_a_started_run_is_signalled_and_ends_as_a_fresh_process_does(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """``popen_cli`` forks its run too: the run holds the lock under its own pid, takes
+    SIGTERM in the middle of a migration, and ends with a fresh process's exit status and
+    lines (its stderr read line by line, then ``communicate``)."""
+    mdirs.add("20250101_000100", "seed", "CREATE TABLE seed (n INTEGER);", "DROP TABLE seed;")
+    mdirs.add("20250101_000200", "slow", slow_sql("postgresql:", 60), "DROP TABLE big;")
+    starts = {
+        "forked": lambda *a: popen_cli(*a),
+        "fresh": lambda *a: subprocess.Popen(
+            [*CLI, *a], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, cwd=REPO,
+        ),
+    }  # fmt: skip
+    seen = {}
+    for way, start in starts.items():
+        db = fresh_db("postgresql")
+        proc = start("--database", db.url, *mdirs.args(), "up", "--no-backup")
+        assert isinstance(proc, cliserver.Started) == (way == "forked")
+        try:
+            assert proc.stderr is not None
+            while line := proc.stderr.readline():
+                if line.startswith("[2/2]"):
+                    break
+            assert proc.poll() is None, line
+            with psycopg.connect(db.url) as conn:
+                holder = conn.execute("SELECT pid FROM malnu_lock").fetchall()
+            assert holder == [(proc.pid,)]
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        seen[way] = (proc.returncode, err.replace(db.url, "DB"))
+    assert seen["forked"] == seen["fresh"] and seen["fresh"][0] != 0, seen
