@@ -4,6 +4,7 @@ stand-in's real SQLite."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
@@ -168,18 +169,30 @@ def _pair(tmp_path: Path, d1: D1Target, ddl: str, rows: list[tuple[object, ...]]
     return ["--config", str(config)]
 
 
-def test_a_blob_d1_could_not_give_back_is_refused_by_table_row_and_column(
+def _scans(d1: D1Target) -> list[tuple[int, bytes]]:
+    """The BLOBs of the stand-in's rapor table, as its file holds them (no limit applies)."""
+    with d1.db.lock:
+        conn = sqlite3.connect(str(d1.db.path))
+        try:
+            return list(conn.execute("SELECT id, scan FROM rapor ORDER BY id").fetchall())
+        finally:
+            conn.close()
+
+
+def test_a_blob_d1_keeps_is_synced_into_d1_and_read_back_in_pieces(
     tmp_path: Path, d1: D1Target
 ) -> None:
     """A scanned report card of 1.2 MB into D1: the sync counted a BLOB by its X'…' literal,
     twice its size, and refused it as "a row of 2,400,0… bytes" (exit 1), though D1 keeps
-    2 MB. Written, it could not have been read back either: the sync reads a BLOB column as
-    hex, twice its size, over D1's 2,000,000 a value. Now refused as that, naming table, row
-    and column, before the chunk's batch is sent (exit 2); the largest that can be read
-    back (999,999 bytes: hex() allocates 2n + 1) goes through, exact, and is verified."""
+    2 MB; then it refused any BLOB over 999,999 bytes (exit 2): the sync read a BLOB column
+    back as hex, twice its size, over D1's 2,000,000 a value, so could not verify it. Now one
+    too large for one hex() is read back in pieces: BLOBs of 999,999, 1,000,000 and 1,999,000
+    random bytes (NUL and 0xFF among them) are written, read back exact and verified; a row
+    D1 cannot hold is still refused by table, row and column, before its chunk's batch."""
     early, stamp = "2025-11-01 08:00:00", "2025-11-24 08:00:00"
-    scan = (bytes(range(256)) * 4000)[:999_999]
-    rows = [(1, b"\x00\xff", early), (2, scan, early), (3, b"ok", stamp)]
+    rng = random.Random(14)
+    scans = [b"\x00\xff" + rng.randbytes(n - 4) + b"\xff\x00" for n in (999_999, 1_000_000)]
+    rows = [(1, b"\x00\xff", early), (2, scans[0], early), (3, scans[1], stamp)]
     cfg = _pair(
         tmp_path,
         d1,
@@ -188,24 +201,36 @@ def test_a_blob_d1_could_not_give_back_is_refused_by_table_row_and_column(
     )
     done = run_cli("sync", "naik", "--yes", *cfg)
     assert done.code == 0, done.err
-    assert d1.sql("SELECT id, hex(scan) FROM rapor ORDER BY id") == [
-        (i, v.hex().upper()) for i, v, _ in rows
-    ]
+    assert _scans(d1) == [(i, v) for i, v, _ in rows]
+    big = b"\xff" + rng.randbytes(1_998_998) + b"\x00"
     conn = sqlite3.connect(str(tmp_path / "primary.db"))
     with conn:
         conn.execute(
-            "UPDATE rapor SET scan = ?, updated_at = '2025-11-25 08:00:00' WHERE id = 3",
-            [scan + b"\x00" * 200_001],
+            "UPDATE rapor SET scan = ?, updated_at = '2025-11-25 08:00:00' WHERE id = 3", [big]
+        )
+    conn.close()
+    res = run_cli("sync", "naik", "--yes", *cfg)
+    assert res.code == 0, res.err
+    since = len(d1.server.requests)
+    verified = run_cli("sync", "verify", "naik", *cfg)
+    assert verified.code == 0, verified.err + verified.out
+    assert [r for r in d1.server.requests[since:] if "hex(substr(" in r.body]  # read in pieces
+    assert _scans(d1) == [(1, rows[0][1]), (2, scans[0]), (3, big)]
+    conn = sqlite3.connect(str(tmp_path / "primary.db"))
+    with conn:
+        conn.execute(
+            "UPDATE rapor SET scan = ?, updated_at = '2025-11-26 08:00:00' WHERE id = 3",
+            [big + b"\x00" * 1_000],
         )
     conn.close()
     since = len(d1.server.requests)
     res = run_cli("sync", "naik", "--yes", *cfg)
     assert res.code == 2, res.err
-    assert "writing rapor, row id=3, column scan: a BLOB of 1,200,000 bytes" in res.err, res.err
-    assert "hex, twice its size" in res.err and "SQLITE_TOOBIG" not in res.err
+    assert "writing rapor, row id=3, column scan" in res.err, res.err
+    assert "SQLITE_TOOBIG" not in res.err
     sent = [r.body for r in d1.server.requests[since:]]
-    assert not [b for b in sent if "_malnu_tui_blob" in b or 'INTO \\"rapor\\"' in b]
-    assert d1.sql("SELECT id, length(scan) FROM rapor WHERE id = 3") == [(3, 2)]
+    assert not [b for b in sent if 'INTO \\"rapor\\"' in b]
+    assert d1.sql("SELECT id, length(scan) FROM rapor WHERE id = 3") == [(3, 1_999_000)]
 
 
 def test_a_row_at_d1s_row_limit_is_a_rejected_row_not_a_failed_import(
@@ -237,19 +262,30 @@ def test_a_row_at_d1s_row_limit_is_a_rejected_row_not_a_failed_import(
     assert d1.sql("SELECT id, length(bio) FROM users ORDER BY id") == [(1, 6), (3, 2)]
 
 
-def test_a_blob_d1_cannot_give_back_is_named_when_syncing_out_of_d1(
+def test_a_blob_over_what_d1_gives_back_whole_is_synced_out_of_d1_exact(
     tmp_path: Path, d1: D1Target
 ) -> None:
     """An application's Worker can store a BLOB up to 2 MB in D1; over D1's HTTP API the
-    sync reads a BLOB column as hex, twice its size, which D1 refuses over its 2,000,000
-    bytes a value. A sync out of D1 stopped on "D1 limit reached: string or blob too big",
-    naming neither table, row nor column. It now names them and says why (exit 2), before
-    anything of the table is written."""
+    sync read a BLOB column as hex, twice its size, which D1 refuses over its 2,000,000
+    bytes a value: a sync out of D1 stopped on "D1 limit reached: string or blob too big"
+    (exit 1), later on a refusal naming the row (exit 2); the table could not be synced at
+    all. Such a value is now read in pieces by its row's key: the copy holds the bytes
+    exact (999,999, 1,000,000 and 1,999,000 random bytes, NUL and 0xFF among them), and
+    the sync's verification, which reads both sides' values, passes."""
+    rng = random.Random(15)
+    scans = {
+        i: b"\x00" + rng.randbytes(n - 2) + b"\xff"
+        for i, n in ((2, 999_999), (3, 1_000_000), (5, 1_999_000))
+    }
     d1.sql("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB, updated_at TEXT)")
-    d1.sql(
-        "INSERT INTO rapor VALUES (1, x'00ff', '2025-11-24 08:00:00'), "
-        "(2, zeroblob(1200000), '2025-11-24 08:00:00')"
-    )
+    with d1.db.lock:
+        conn = sqlite3.connect(str(d1.db.path))
+        with conn:
+            conn.executemany(
+                "INSERT INTO rapor VALUES (?, ?, '2025-11-24 08:00:00')",
+                [(1, b"\x00\xff"), *scans.items(), (4, None), (6, b"")],
+            )
+        conn.close()
     config = tmp_path / "malnu.toml"
     config.write_text(
         f'[targets.prod]\nurl = "{d1.url}"\n\n'
@@ -258,17 +294,16 @@ def test_a_blob_d1_cannot_give_back_is_named_when_syncing_out_of_d1(
         encoding="utf-8",
     )
     res = run_cli("sync", "turun", "--yes", "--config", str(config))
-    assert res.code == 2, res.err
-    assert "reading rapor, row id=2, column scan: a BLOB of 1,200,000 bytes" in res.err, res.err
-    assert "as hex, twice its size" in res.err
+    assert res.code == 0, res.err
     copy = sqlite3.connect(str(tmp_path / "copy.db"))
     try:
-        tables = copy.execute("SELECT count(*) FROM sqlite_master WHERE name = 'rapor'")
-        assert tables.fetchone() == (0,) or copy.execute(
-            "SELECT count(*) FROM rapor"
-        ).fetchone() == (0,)
+        got = copy.execute("SELECT id, scan FROM rapor ORDER BY id").fetchall()
     finally:
         copy.close()
+    assert got == [(1, b"\x00\xff"), (2, scans[2]), (3, scans[3]), (4, None), (5, scans[5]),
+                   (6, b"")]  # fmt: skip
+    verified = run_cli("sync", "verify", "turun", "--config", str(config))
+    assert verified.code == 0, verified.err + verified.out
 
 
 def test_an_import_from_d1_names_a_blob_d1_cannot_give_back(tmp_path: Path, d1: D1Target) -> None:

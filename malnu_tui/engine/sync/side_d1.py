@@ -3,7 +3,8 @@
 Reads are keyset pages of bound-parameter queries (at most 100 parameters each). A chunk is
 ONE D1 batch (one transaction) of statements with inlined literals, each under D1's 100 KB
 statement limit; a batch whose outcome is unknown is checked through the state row it writes
-before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes).
+before it is ever re-sent. BLOBs travel as hex (D1's JSON has no bytes); one too large for one
+hex() (over 999,999 bytes) in pieces, read by its row's key after its page (.d1.pieces).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from malnu_tui.engine.backends.d1.client import (
     sent_bytes,
 )
 from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
+from malnu_tui.engine.backends.d1.pieces import Cell, hex_or_length, read_pieces
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, sql_literal
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError, RowTooLarge
@@ -164,7 +166,10 @@ class D1Side(SqliteDialect):
         for c in shape.columns:
             n = q(c.name)
             if c.kind == "bytes":  # hex(NULL) is '' in SQLite: keep NULL a NULL.
-                cols.append(f"CASE WHEN {n} IS NULL THEN NULL ELSE hex({n}) END")
+                # A value too large for one hex() comes as its size, read in pieces after
+                # (_decode); a key's is needed whole to page by.
+                whole = f"hex({n})" if c.name in shape.key else hex_or_length(n)
+                cols.append(f"CASE WHEN {n} IS NULL THEN NULL ELSE {whole} END")
             else:  # an integer a JavaScript number would round comes as its digits
                 cols.append(f"CASE WHEN {_big_sql(n)} THEN CAST({n} AS TEXT) ELSE {n} END")
         # Last, which columns of the row came as digits (NULL: none), so text stays text.
@@ -184,12 +189,13 @@ class D1Side(SqliteDialect):
         super()._not_utf8(shape, exc, after, upto)
         if "too big" not in str(exc) or self._scanning:
             return
+        # Other values are read in pieces (_decode): a key's cannot be, it is paged by.
         keys = ", ".join(
             f"CASE WHEN {_big_sql(q(k))} THEN CAST({q(k)} AS TEXT) ELSE {q(k)} END"
             for k in shape.key
         )
         for c in shape.columns:
-            if c.kind != "bytes":
+            if c.kind != "bytes" or c.name not in shape.key:
                 continue
             found = self._rows(
                 f"SELECT length({q(c.name)}), {keys} FROM {q(shape.name)} "
@@ -199,9 +205,9 @@ class D1Side(SqliteDialect):
                 size, *key = found[0]
                 raise RowTooLarge(
                     f"{self.label}: reading {shape.name}, row {key_text(shape.key, tuple(key))}"
-                    f", column {c.name}: a BLOB of {size:,} bytes; D1 gives a BLOB back over "
-                    f"its HTTP API as hex, twice its size, and no value over "
-                    f"{MAX_ROW_BYTES:,} bytes: a sync can read one of at most "
+                    f", key column {c.name}: a BLOB of {size:,} bytes; D1 gives a BLOB back "
+                    f"over its HTTP API as hex, twice its size, and no value over "
+                    f"{MAX_ROW_BYTES:,} bytes: a sync pages by a key of at most "
                     f"{MAX_HEX_BLOB_BYTES:,} bytes",
                     hint="keep such files outside the database (R2, with their address in the "
                     "row), or leave the table out with --tables",
@@ -210,7 +216,8 @@ class D1Side(SqliteDialect):
     def _decode(self, shape: TableShape, rows: list[tuple[Any, ...]]) -> list[Row]:
         blobs = [i for i, c in enumerate(shape.columns) if c.kind == "bytes"]
         width = len(shape.columns)
-        out: list[Row] = []
+        out: list[list[Any]] = []
+        later: list[tuple[int, int, Cell]] = []  # (row, column, value) read in pieces
         for r in rows:
             row = list(r[:width])
             flags = r[width] if len(r) > width else None  # another select list has none
@@ -219,10 +226,23 @@ class D1Side(SqliteDialect):
                     at = int(digits)
                     row[at] = int(row[at])
             for i in blobs:
-                if row[i] is not None:
+                if isinstance(row[i], int):  # its size: too large for one hex()
+                    key = tuple(row[k] for k in shape.key_index)
+                    named = f"reading {shape.name}, row {key_text(shape.key, key)}, column "
+                    later.append(
+                        (len(out), i, Cell(q(shape.names[i]), key, row[i], named + shape.names[i]))
+                    )
+                elif row[i] is not None:
                     row[i] = bytes.fromhex(row[i])
-            out.append(tuple(row))
-        return out
+            out.append(row)
+        if later:
+            where = f"{key_sql(shape)} = {row_placeholders(len(shape.key))}"
+            values = read_pieces(
+                self._rows, q(shape.name), where, [c for *_, c in later], self.label
+            )
+            for (at, i, _), value in zip(later, values, strict=True):
+                out[at][i] = value
+        return [tuple(r) for r in out]
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
         k, t = q(shape.key[0]), q(shape.name)
@@ -363,24 +383,10 @@ class D1Side(SqliteDialect):
         """The upsert of one row too large for a statement of literals, its largest texts
         bound, a BLOB over a statement built piece by piece (engine/data's
         :func:`~sqlwrite.d1_bound_row`, the import's too). One D1 cannot hold (over 2 MB) is
-        refused by row and column (exit 2), as is a BLOB of a BLOB column over 1,000,000
-        bytes: the sync reads such a column back as hex (D1's JSON has no bytes), twice its
-        size, which D1 refuses over its 2 MB a value (``string or blob too big``): the copy
-        was written, then could not be read back or verified."""
+        refused by row and column (exit 2). A BLOB over 999,999 bytes, which D1 cannot give
+        back in one hex(), is read back in pieces (.d1.pieces): it was refused, though D1
+        keeps 2 MB."""
         key = key_text(shape.key, tuple(row[i] for i in shape.key_index))
-        for i, c in enumerate(shape.columns):
-            if (
-                c.kind == "bytes"
-                and isinstance(v := values[i], bytes)
-                and len(v) > (MAX_HEX_BLOB_BYTES)
-            ):
-                raise RowTooLarge(
-                    f"{self.label}: writing {shape.name}, row {key}, column {c.name}: a BLOB "
-                    f"of {len(v):,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
-                    f"twice its size, and no value over {MAX_ROW_BYTES:,} bytes: a "
-                    f"sync can copy one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
-                    hint=self.TOO_LARGE,
-                )
         try:
             return sqlwrite.d1_bound_row(head, values, suffix, literal)
         except sqlwrite.RowRefused as exc:
