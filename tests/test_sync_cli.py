@@ -97,6 +97,18 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+def _until_rows_read(pg_url: str, rows: int) -> None:
+    """Wait (a minute at most) until the sync's state row at ``pg_url`` has read ``rows``."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
+                row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
+                if row and row[0] >= rows:
+                    return
+            time.sleep(0.005)
+
+
 @pytest.mark.parametrize("primary", ["sqlite", "d1"])
 def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     tmp_path: Path, pg_url: str, primary: str, request: pytest.FixtureRequest
@@ -112,14 +124,7 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
         env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
     )
     try:
-        deadline = time.monotonic() + 60
-        with psycopg.connect(pg_url, autocommit=True) as c:
-            while time.monotonic() < deadline:
-                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
-                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
-                    if row and row[0] >= 200:
-                        break
-                time.sleep(0.005)
+        _until_rows_read(pg_url, 200)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
@@ -163,14 +168,7 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
         env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
     )
     try:
-        deadline = time.monotonic() + 60
-        with psycopg.connect(pg_url, autocommit=True) as c:
-            while time.monotonic() < deadline:
-                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
-                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
-                    if row and row[0] >= 200:
-                        break
-                time.sleep(0.005)
+        _until_rows_read(pg_url, 200)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
     finally:
