@@ -475,3 +475,28 @@ async def test_deleting_a_backup_asks_the_database_name_as_the_cli_does(demo: De
         await wait_until(pilot, lambda: app.screen is browser and len(browser.manifests) == 1)
         assert isinstance(app.focused, DataTable)
     assert [m.id for m in list_backups(demo.target().backup_dir)] == [ids[0]]
+
+
+async def test_in_a_wizards_field_next_names_enter_not_n(demo: Demo) -> None:
+    # In a field (the recover time, the import's path, N of the rollback) n is a letter typed;
+    # the button said "Next ▶ (n)" and the footer named no key to go on: n typed "-1hn".
+    from tests.test_tui_wizards import wizard
+    from tests.tui_demo import add_backups
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("p")
+        await wait_until(pilot, lambda: wizard(app).step == "when" and app.focused is not None)
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        assert "Next ▶ (enter)" in shown and "Next ▶ (n)" not in shown
+        assert "◀ Back (^b)" in shown
+        await pilot.press(*"-1h", "enter")
+        await wait_until(pilot, lambda: wizard(app).step == "plan")
+        await wait_until(pilot, lambda: not wizard(app).working)
+        await pilot.pause(0.1)
+        shown = screen_text(app)  # out of the field, n goes on again
+        assert "▶ (n)" in shown and "(enter)" not in shown
+        await pilot.press("escape")

@@ -152,7 +152,7 @@ class ApplyWizard(WizardScreen):
             yield MigrationTable(id="result-table")
 
     def enter_step(self, step: str) -> None:
-        self.query_one("#next", Button).label = "Next ▶ (n)"
+        self.set_next_label("Next ▶ (n)")
         if step == "plan":
             self.query_one("#plan-intro", Static).update(
                 Text(f"Planning {self.target.display_url}…", style="italic")

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input
+from textual.widgets import Input
 
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.tui.messages import BackupProgress
@@ -148,7 +148,7 @@ class ImportWizard(WizardScreen):
 
     # -- steps --------------------------------------------------------------------------------
     def enter_step(self, step: str) -> None:
-        self.query_one("#next", Button).label = "Next ▶ (n)"
+        self.set_next_label("Next ▶ (n)")
         if step == "source":
             self._source_changed()
             self.query_one("#import-file", Input).focus()

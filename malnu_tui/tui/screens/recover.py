@@ -12,7 +12,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input
+from textual.widgets import Input
 
 from malnu_tui.tui.messages import BackupProgress, BackupsListed
 from malnu_tui.tui.screens.rollback_preview import edited_sums_text
@@ -168,7 +168,7 @@ class RecoverWizard(WizardScreen):
             yield MigrationTable(id="recover-table")
 
     def enter_step(self, step: str) -> None:
-        self.query_one("#next", Button).label = "Next ▶ (n)"
+        self.set_next_label("Next ▶ (n)")
         if step == "when":
             self.query_one("#when-input", Input).focus()
             self.set_working(True)

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button
 
 from malnu_tui.engine.plan import Preflight
 from malnu_tui.tui.messages import BackupProgress
@@ -88,7 +87,7 @@ class RestoreWizard(WizardScreen):
             yield MigrationTable(id="restore-table")
 
     def enter_step(self, step: str) -> None:
-        self.query_one("#next", Button).label = "Next ▶ (n)"
+        self.set_next_label("Next ▶ (n)")
         if step == "verify":
             if not self.app_begin("verifying a backup"):
                 self.allow_next("another operation is running")

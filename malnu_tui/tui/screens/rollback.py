@@ -145,7 +145,7 @@ class RollbackWizard(WizardScreen):
 
     # -- steps --------------------------------------------------------------------------------
     def enter_step(self, step: str) -> None:
-        self.query_one("#next", Button).label = "Next ▶ (n)"
+        self.set_next_label("Next ▶ (n)")
         if step == "how-far":
             self.query_one("#how-far-intro", Static).update(
                 f"Roll back {self.target.name} ({self.target.display_url}). How far?"

@@ -67,6 +67,7 @@ class WizardScreen(Screen[str | None]):
         self.finished = False
         self.last_error: str | None = None
         self._typed_label: str | None = None  # Next's label while a typed confirmation asks
+        self._next_label = "Next ▶ (n)"  # as the step set it; shown with the key that works
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -139,9 +140,17 @@ class WizardScreen(Screen[str | None]):
         """Enable Next (``blocked`` None) or disable it saying why."""
         self.blocked = blocked
         if label is not None:
-            self.query_one("#next", Button).label = label
+            self.set_next_label(label)
         self.update_nav()
         self._focus_nav()
+
+    def set_next_label(self, label: str) -> None:
+        """Next's label ("Preview ▶ (n)"), naming the key that works now: in a field (a path,
+        a time, N) n is a letter typed and Enter goes on, so it says "(enter)" there."""
+        self._next_label = label
+        typing = isinstance(self.focused, Input)
+        shown = label.replace("(n)", "(enter)") if typing else label
+        self.query_one("#next", Button).label = shown
 
     def set_working(self, working: bool) -> None:
         self.working = working
@@ -262,10 +271,12 @@ class WizardScreen(Screen[str | None]):
     @on(events.DescendantFocus)
     @on(events.DescendantBlur)
     def _back_key(self) -> None:
-        """Back's button names the key that works now: in a field (the typed confirmation, a
-        path) b is a letter typed, ctrl+b (^b, as the footer writes it) goes back."""
+        """Back's and Next's buttons name the keys that work now: in a field (the typed
+        confirmation, a path) b and n are letters typed, ctrl+b (^b, as the footer writes it)
+        goes back and Enter goes on."""
         typing = isinstance(self.focused, Input)
         self.query_one("#back", Button).label = "◀ Back (^b)" if typing else "◀ Back (b)"
+        self.set_next_label(self._next_label)
         self.query_one("#wizard-nav").refresh(layout=True)
 
     @on(Button.Pressed, "#back")
