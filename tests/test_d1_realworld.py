@@ -306,16 +306,59 @@ def test_a_blob_over_what_d1_gives_back_whole_is_synced_out_of_d1_exact(
     assert verified.code == 0, verified.err + verified.out
 
 
-def test_an_import_from_d1_names_a_blob_d1_cannot_give_back(tmp_path: Path, d1: D1Target) -> None:
+def test_an_import_from_d1_reads_a_blob_over_what_d1_gives_back_whole(
+    tmp_path: Path, d1: D1Target
+) -> None:
     """`import --from` a D1 table reads a BLOB as hex too: one over 999,999 bytes (stored by
     the application's Worker) stopped the import on "D1 limit reached: string or blob too
-    big", naming nothing. It now names the row and column and says why (exit 2); the target
-    is untouched."""
+    big", naming nothing, later on a refusal naming its row (exit 2): the table could not
+    be imported. Such a value is now read in pieces by its row's key: 999,999, 1,000,000 and
+    1,999,000 random bytes (NUL and 0xFF among them) arrive exact, in a table keyed by its
+    rowid's own column and in one keyed by text."""
+    rng = random.Random(16)
+    scans = [b"\x00" + rng.randbytes(n - 2) + b"\xff" for n in (999_999, 1_000_000, 1_999_000)]
+    rows = [(1, b"\x00\xff"), (2, scans[0]), (3, None), (7, scans[1]), (9, scans[2])]
     d1.sql("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB)")
-    d1.sql("INSERT INTO rapor VALUES (1, x'00ff'), (7, zeroblob(1000000))")
+    d1.sql("CREATE TABLE foto (nis TEXT PRIMARY KEY, scan BLOB) WITHOUT ROWID")
+    with d1.db.lock:
+        conn = sqlite3.connect(str(d1.db.path))
+        with conn:
+            conn.executemany("INSERT INTO rapor VALUES (?, ?)", rows)
+            conn.executemany("INSERT INTO foto VALUES (?, ?)", [(f"n{i}", v) for i, v in rows])
+        conn.close()
     copy = tmp_path / "copy.db"
     conn = sqlite3.connect(str(copy))
     conn.execute("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB)")
+    conn.execute("CREATE TABLE foto (nis TEXT PRIMARY KEY, scan BLOB)")
+    conn.close()
+    for table in ("rapor", "foto"):
+        res = run_cli(
+            "--database", f"sqlite:///{copy}", "import", "--from", f"{d1.url}:{table}",
+            "--table", table, "--yes", "--no-backup",
+        )  # fmt: skip
+        assert res.code == 0, res.err
+    conn = sqlite3.connect(str(copy))
+    try:
+        assert conn.execute("SELECT id, scan FROM rapor ORDER BY id").fetchall() == rows
+        assert conn.execute("SELECT nis, scan FROM foto ORDER BY nis").fetchall() == [
+            (f"n{i}", v) for i, v in rows
+        ]
+    finally:
+        conn.close()
+
+
+def test_an_import_from_a_d1_table_of_100_columns_names_a_blob_it_cannot_read(
+    tmp_path: Path, d1: D1Target
+) -> None:
+    """A table of D1's 100 columns leaves no room in the reading for the list of values read
+    in pieces: a BLOB over 999,999 bytes there is still refused by row and column (it
+    stopped the import on "D1 limit reached: string or blob too big", naming nothing)."""
+    cols = ", ".join(f"c{i} TEXT" for i in range(98))
+    d1.sql(f"CREATE TABLE rapor (id INTEGER PRIMARY KEY, {cols}, scan BLOB)")
+    d1.sql("INSERT INTO rapor (id, scan) VALUES (1, x'00ff'), (7, zeroblob(1000000))")
+    copy = tmp_path / "copy.db"
+    conn = sqlite3.connect(str(copy))
+    conn.execute(f"CREATE TABLE rapor (id INTEGER PRIMARY KEY, {cols}, scan BLOB)")
     conn.close()
     res = run_cli(
         "--database", f"sqlite:///{copy}", "import", "--from", f"{d1.url}:rapor",
@@ -323,7 +366,7 @@ def test_an_import_from_d1_names_a_blob_d1_cannot_give_back(tmp_path: Path, d1: 
     )  # fmt: skip
     assert res.code == 2, res.err
     assert "row id=7, column scan: a BLOB of 1,000,000 bytes" in res.err, res.err
-    assert "at most 999,999 bytes" in res.err
+    assert "a table of 100 columns" in res.err and "at most 999,999 bytes" in res.err
     conn = sqlite3.connect(str(copy))
     assert conn.execute("SELECT count(*) FROM rapor").fetchone() == (0,)
     conn.close()

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.d1.errors import D1LimitExceeded
 from malnu_tui.engine.backends.d1.limits import MAX_HEX_BLOB_BYTES, MAX_ROW_BYTES
+from malnu_tui.engine.backends.d1.pieces import Cell, read_pieces
 from malnu_tui.engine.backends.sqlite_sql import quote_ident
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord, chunked
 from malnu_tui.engine.data.schema import TableSchema, read_schema, sqlite_rows
+from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import BackendError, ConfigError, RowTooLarge
 
 if TYPE_CHECKING:
@@ -186,7 +188,7 @@ class TableSource:
             yield from self._pg_pages()
             return
         t = quote_ident(self.table)
-        cols = ", ".join(self._sqlite_value(c) for c in self.header)
+        cols = ", ".join(self._sqlite_value(c, pieced=False) for c in self.header)
         if self.view:
             yield from self._cursor_pages(f"SELECT {cols} FROM {t}")
             return
@@ -215,6 +217,18 @@ class TableSource:
             order = rowid if self.schema.rowid else ", ".join(quote_ident(k) for k in keys)
             lead, at = len(keys), 0
         head = "" if alias is not None else f"{order}, "
+        # On D1 a BLOB too large for one hex() comes as its size, listed in a last column, and
+        # is read in pieces by its row's key (.d1.pieces) — when D1's 100 result columns leave
+        # room for that list (else D1 refuses it: _too_big_for_d1 names it).
+        pieced = self.backend.kind == "d1" and lead + len(self.header) < D1_MAX_COLUMNS
+        if pieced:
+            cols = ", ".join(self._sqlite_value(c, pieced=True) for c in self.header)
+            listed = " || ".join(
+                f"CASE WHEN typeof({c}) = 'blob' AND length({c}) > {MAX_HEX_BLOB_BYTES} "
+                f"THEN '{i},' ELSE '' END"
+                for i, c in enumerate(map(quote_ident, self.header))
+            )
+            cols += f", nullif({listed}, '')"
         after: tuple[Any, ...] | None = None
         limit = min(PAGE_ROWS, FIRST_PAGE_ROWS)
         while True:
@@ -229,23 +243,58 @@ class TableSource:
             )
             if not rows:
                 return
+            if pieced:
+                rows = self._whole_blobs(rows, keys, order, lead, at)
             # An integer read as its digits on D1: the rowid bound as a number again.
             after = (int(rows[-1][at]),) if lead == 0 else tuple(rows[-1][:lead])
             page = [r[lead:] for r in rows] if lead else rows
             limit = _page_size(page)
             yield page
 
-    def _sqlite_value(self, column: str) -> str:
+    def _sqlite_value(self, column: str, *, pieced: bool) -> str:
         """A SQLite or D1 column's value as the import reads it: a BLOB as ``\\x`` hex text
-        (D1's JSON has no bytes); on D1 an integer as its digits (D1's JSON rounds one past
-        2^53; a local file's are read exactly)."""
+        (D1's JSON has no bytes; ``pieced``: one too large for one hex() as its size, read
+        after by :meth:`_whole_blobs`); on D1 an integer as its digits (D1's JSON rounds one
+        past 2^53; a local file's are read exactly)."""
         c = quote_ident(column)
         if self.backend.kind != "d1":
             return c  # bytes come as bytes, and as_text spells them
+        blob = f"'\\x' || lower(hex({c}))"
+        if pieced:
+            blob = f"CASE WHEN length({c}) > {MAX_HEX_BLOB_BYTES} THEN length({c}) ELSE {blob} END"
         return (
-            f"CASE typeof({c}) WHEN 'blob' THEN '\\x' || lower(hex({c})) "
+            f"CASE typeof({c}) WHEN 'blob' THEN {blob} "
             f"WHEN 'integer' THEN CAST({c} AS TEXT) ELSE {c} END"
         )
+
+    def _whole_blobs(
+        self, rows: list[tuple[Any, ...]], keys: Sequence[str], order: str, lead: int, at: int
+    ) -> list[tuple[Any, ...]]:
+        """D1's page ``rows`` without their last column, the list of the values that came as
+        their size (``"2,5,"``), those read in pieces by the row's key (``lead`` key columns
+        ahead of the values, or the rowid's own column at ``at``) and put in as bytes."""
+        out = [list(r[:-1]) for r in rows]
+        later: list[tuple[int, int, Cell]] = []
+        for n, r in enumerate(rows):
+            for digits in str(r[-1] or "").split(",")[:-1]:
+                i = int(digits)
+                key = tuple(r[:lead]) if lead else (int(r[at]),)
+                named = ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
+                where = f"row {named}, column {self.header[i]}"
+                cell = Cell(quote_ident(self.header[i]), key, int(r[lead + i]), where)
+                later.append((n, lead + i, cell))
+        if later:
+            where = f"({order}) = ({', '.join('?' for _ in keys)})"
+            values = read_pieces(
+                lambda sql, params: sqlite_rows(self.backend, sql, params),
+                quote_ident(self.table),
+                where,
+                [c for *_, c in later],
+                self.description,
+            )
+            for (n, i, _), value in zip(later, values, strict=True):
+                out[n][i] = value
+        return [tuple(r) for r in out]
 
     def _pg_types(self) -> dict[str, tuple[str, str]]:
         """Each column's base type (a domain's underlying one): name → (typname, category)."""
@@ -337,7 +386,9 @@ class TableSource:
 
     def _too_big_for_d1(self, error: str) -> None:
         """D1 read a BLOB as hex, twice its size, and refused it over its 2,000,000 bytes a
-        value (``string or blob too big``, naming nothing): the first such value named."""
+        value (``string or blob too big``, naming nothing): the first such value named. One is
+        read in pieces (:meth:`_whole_blobs`) unless the table's columns and keys fill D1's 100
+        result columns, leaving no room for the list of those values."""
         if "too big" not in error:
             return
         t = quote_ident(self.table)
@@ -359,9 +410,12 @@ class TableSource:
                     f"{self.description}: row {key}, column {name}: a BLOB of "
                     f"{found[0][0]:,} bytes; D1 gives a BLOB back over its HTTP API as hex, "
                     f"twice its size, and no value over {MAX_ROW_BYTES:,} bytes: an import "
-                    f"can read one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
+                    f"reads a larger one in pieces, but a table of {len(self.header)} columns "
+                    f"leaves no room for them in D1's {D1_MAX_COLUMNS} a result: it can read "
+                    f"one of at most {MAX_HEX_BLOB_BYTES:,} bytes",
                     hint="keep such files outside the database (R2, with their address in "
-                    "the row), or import the table without that column (a view of the others)",
+                    "the row), or copy the table with fewer columns first (CREATE TABLE … AS "
+                    "SELECT …) and import that",
                 ) from None
 
     def _records(self) -> Iterator[SourceRecord]:
