@@ -8,12 +8,15 @@ import random
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.timetravel import current_bookmark
 from malnu_tui.engine.config import Target, open_backend
 from tests.d1server import Fault
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.fixtures_d1 import D1Target
+from tests.sync_support import Db, make_db, sync, verify
 
 FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
 
@@ -370,3 +373,47 @@ def test_an_import_from_a_d1_table_of_100_columns_names_a_blob_it_cannot_read(
     conn = sqlite3.connect(str(copy))
     assert conn.execute("SELECT count(*) FROM rapor").fetchone() == (0,)
     conn.close()
+
+
+def test_a_d1_table_of_large_blobs_syncs_to_postgresql_exact_both_ways(
+    tmp_path: Path, d1: D1Target, request: pytest.FixtureRequest
+) -> None:
+    """The school's case: its D1 holds scans of 1 to 2 MB; the sync to PostgreSQL refused
+    the table (a BLOB over 999,999 bytes, exit 2). Now each crosses into `bytea` exact, the
+    verification reads both sides' values, and a change to one byte of one is a difference
+    that the next sync repairs; back into D1, the same bytes are written and verified."""
+    rng = random.Random(17)
+    scans = [b"\x00" + rng.randbytes(n - 2) + b"\xff" for n in (1_999_000, 1_000_000, 999_999)]
+    src = make_db("d1", request, tmp_path, "d1")
+    src.run("CREATE TABLE rapor (id INTEGER PRIMARY KEY, scan BLOB, updated_at DATETIME)")
+    rows = [(i, v, "2025-11-24 08:00:00") for i, v in enumerate([b"\x00", *scans], start=1)]
+    with d1.db.lock:
+        conn = sqlite3.connect(str(d1.db.path))
+        with conn:
+            conn.executemany("INSERT INTO rapor VALUES (?, ?, ?)", rows)
+        conn.close()
+    pg = make_db("postgresql", request, tmp_path, "pg")
+    report = sync(src, pg)
+    assert (report.inserted, report.verified) == (4, True), report
+    assert pg.run("SELECT id, scan FROM rapor ORDER BY id") == [(i, v) for i, v, _ in rows]
+    changed = scans[0][:1_500_000] + b"\x01" + scans[0][1_500_001:]
+    with d1.db.lock:
+        conn = sqlite3.connect(str(d1.db.path))
+        with conn:
+            conn.execute("UPDATE rapor SET scan = ? WHERE id = 2", [changed])
+        conn.close()
+    assert not verify(src, pg).verified
+    again = sync(src, pg, full=True)
+    assert again.verified, again
+    assert pg.run("SELECT scan FROM rapor WHERE id = 2") == [(changed,)]
+    other = D1Target(d1.server, d1.server.add_database(d1.db.account))
+    back = Db("d1", other.url, d1=other)
+    home = sync(pg, back)
+    assert (home.inserted, home.verified) == (4, True), home
+    with other.db.lock:
+        conn = sqlite3.connect(str(other.db.path))
+        try:
+            got = conn.execute("SELECT id, scan FROM rapor ORDER BY id").fetchall()
+        finally:
+            conn.close()
+    assert got == [(1, b"\x00"), (2, changed), (3, scans[1]), (4, scans[2])]
