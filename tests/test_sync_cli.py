@@ -148,6 +148,52 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     assert clean.code == 0, clean.out
 
 
+def test_sync_status_after_a_kill_says_stopped_not_running_for_ever(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A sync killed outright (kill -9, the machine lost) leaves its table's row `running`, so
+    that the next sync resumes: `sync status` showed `running` for ever, and the operator
+    waited for a sync that was gone. Now, with no live sync holding the destination's lock,
+    it says `stopped (resumes on the next sync)`; `--json` keeps `status` and adds `live`
+    (true while the sync runs)."""
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(40_000)  # 400 chunks: still copying while `sync status` looks
+    proc = subprocess.Popen(
+        [*CLI, "sync", "reporting", "--yes", *cfg],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            while time.monotonic() < deadline:
+                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
+                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
+                    if row and row[0] >= 200:
+                        break
+                time.sleep(0.005)
+        while_running = run_inproc("sync", "status", "--json", *cfg)
+        still_running = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert while_running.code == 0 and still_running, while_running.err
+    (live,) = json.loads(while_running.out)
+    assert (live["status"], live["live"]) == ("running", True), live
+    assert dst.run("SELECT status FROM malnu_sync") == [("running",)]  # kept for the resume
+
+    text = run_cli("sync", "status", *cfg)
+    assert text.code == 0, text.err
+    assert "stopped (resumes on the next sync)" in text.out and "running" not in text.out
+    as_json = run_cli("sync", "status", "--json", *cfg)
+    assert as_json.code == 0, as_json.err
+    (row,) = json.loads(as_json.out)
+    assert set(row) == set(live)  # the same fields; `status` as stored, for the scripts
+    assert (row["table"], row["status"], row["live"]) == ("users", "running", False), row
+
+
 def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     tmp_path: Path, pg_url: str
 ) -> None:

@@ -308,6 +308,7 @@ def _status(ctx: Context, pair_name: str | None) -> int:
                     "differences": st.differences,
                     "source_has_table": cs.source_has_table,
                     "source_note": cs.source_note or None,
+                    "live": cs.live,
                 }
             )
     for line in said:
@@ -326,7 +327,7 @@ def _status(ctx: Context, pair_name: str | None) -> int:
          "at source"],
         [
             (
-                r["destination"], r["table"], r["source"], r["mode"], r["status"],
+                r["destination"], r["table"], r["source"], r["mode"], _status_cell(r),
                 r["finished_at"] or "—", _age(r["lag_seconds"]), r["dest_count"],
                 {True: "✔ yes", False: "✘ no", None: "—"}[r["verified"]],  # type: ignore[index]
                 _AT_SOURCE[r["source_has_table"]],  # type: ignore[index]
@@ -335,6 +336,15 @@ def _status(ctx: Context, pair_name: str | None) -> int:
         ],
     )  # fmt: skip
     return 0
+
+
+def _status_cell(row: dict[str, object]) -> object:
+    """A row ``running`` with no sync at work holding the destination's lock: that sync was
+    stopped or killed (it read as running for ever); the next one resumes after its last
+    whole chunk. (``--json`` keeps ``status`` as stored and says it with ``live``.)"""
+    if row["status"] == "running" and row["live"] is False:
+        return "stopped (resumes on the next sync)"
+    return row["status"]
 
 
 # Whether the copy's source still has its table (``sync status``'s "at source" column).

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from malnu_tui.engine.backends.base import utc_now
+from malnu_tui.engine.backends.base import lock_host, utc_now
+from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
@@ -168,11 +169,15 @@ class CopyStatus:
     """A copy's ``malnu_sync`` row, and whether its source still has its table: True, False
     (renamed or dropped there: nothing syncs the copy any more, its lag only grows) or None
     (not checked: the source could not be reached). ``source_note`` says which: the warning
-    ``sync`` prints (with the statements that drop the copy), or why it was not checked."""
+    ``sync`` prints (with the statements that drop the copy), or why it was not checked.
+    ``live``: whether a sync at work holds the destination's lock now (None: the lock could
+    not be read); a row ``running`` without one is a sync stopped or killed, that the next
+    sync resumes (the row stays ``running`` for that)."""
 
     state: SyncState
     source_has_table: bool | None
     source_note: str = ""
+    live: bool | None = None
 
 
 def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[CopyStatus]:
@@ -184,6 +189,7 @@ def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[Copy
     side = open_side(dest, read_only=True)
     try:
         states = side.all_states()
+        live = _sync_at_work(side) if states else False
         checked = {
             name: _source_check(side, name, source_of)
             for name in sorted({st.source for st in states})
@@ -194,10 +200,29 @@ def copy_statuses(dest: Target, source_of: Callable[[str], Target]) -> list[Copy
     for st in states:
         gone, why = checked[st.source]
         if gone is None:
-            out.append(CopyStatus(st, None, why))
+            out.append(CopyStatus(st, None, why, live))
         else:
-            out.append(CopyStatus(st, st.table_name not in gone, gone.get(st.table_name, "")))
+            there = st.table_name not in gone
+            out.append(CopyStatus(st, there, gone.get(st.table_name, ""), live))
     return out
+
+
+def _sync_at_work(side: Side) -> bool | None:
+    """Whether a sync that still runs holds the lock of the destination ``side`` (None: the
+    lock could not be read). A sync stopped (SIGTERM, Ctrl-C) or killed outright leaves its
+    tables' rows ``running``, which is how the next sync resumes; only the lock tells one at
+    work from one gone, judged as ``status`` judges it (:func:`.lease.lock_is_stale`: on this
+    host its pid, from another its lease). A live holder doing something else (an ``up``) is
+    no sync; one whose purpose is not recorded (an older lock table) may be."""
+    try:
+        holder = side.backend.read_lock()
+    except MalnuError:
+        return None
+    if holder is None or lock_is_stale(holder, lock_host()) is not None:
+        return False
+    # The purpose, as the lock row keeps it; PostgreSQL adds its backend pid after a ";".
+    purpose = holder.note.split(";")[0].strip()
+    return purpose in ("sync", "") or purpose.startswith("PostgreSQL backend pid")
 
 
 def _not_made(dest: Target) -> bool:
