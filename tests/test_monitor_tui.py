@@ -78,3 +78,43 @@ async def test_health_line_and_alerts_view(tmp_path: Path) -> None:
         # The palette reaches the same view.
         await run_from_palette(pilot, app, "health and alerts", "Health and alerts")
         await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+
+
+async def test_a_lone_incidents_problem_is_read_whole_at_80_columns(tmp_path: Path) -> None:
+    # Tab to the incidents showed the highlighted run's detail still: a lone incident (its
+    # row already highlighted, so no key changed the pane) was read only as far as the
+    # problem column's edge, "20251124_123400_add_" of a failed migration.
+    from malnu_tui.engine.backup import create_backup, verify_backup
+    from malnu_tui.engine.config import open_backend
+    from tests.test_tui_eighty import _fail_a_migration
+    from tests.tui_demo import screen_text
+
+    demo = build_demo(tmp_path / "demo")
+    name = "20251124_123400_add_a_column_with_a_really_quite_long_name_for_grades.sql"
+    _fail_a_migration(demo, name, "ALTER TABLE nilai_yang_tidak_ada ADD COLUMN x INTEGER;\n")
+    target = demo.target()
+    backend = open_backend(target)
+    try:  # a fresh verified backup: the failed migration is the one incident
+        verify_backup(target, create_backup(backend, target, reason="manual").id)
+    finally:
+        backend.close()
+    process_alerts(run_checks([target], MonitorConfig()), ())
+    assert [i.check for i in load_incidents()] == ["failed_migrations"]
+
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: _loaded(app))
+        await pilot.press("h")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, AlertsScreen) and app.screen.loaded is not None
+        )
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: getattr(app.focused, "id", "") == "incidents-table")
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert "primary failed_migrations CRITICAL since" in shown
+        assert f"{name} failed: line 1: no such table: nilai_yang_tidak_ada" in shown
+        await pilot.press("tab")  # back to the runs: the run's detail again
+        await pilot.pause(0.1)
+        assert "primary failed_migrations CRITICAL since" not in screen_text(app)

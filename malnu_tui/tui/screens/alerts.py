@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, widgets, work
+from textual import events, on, widgets, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -148,7 +148,15 @@ class AlertsScreen(Screen[None]):
             runs.add_row("", "", "", "", f"not read: {self.current.name} cannot be reached", "")
         elif not event.runs:
             runs.add_row("", "", "", "", "no runs recorded", "")
-        self._show_detail("runs-table", runs)
+        shown = self.focused if isinstance(self.focused, widgets.DataTable) else runs
+        self._show_detail(shown.id or "", shown)
+
+    @on(events.DescendantFocus)
+    def _focused(self, event: events.DescendantFocus) -> None:
+        """Tab to a list details its highlighted row: the incidents' first row kept the run's
+        detail, so a lone incident's problem (cut at 80 columns) could not be read whole."""
+        if isinstance(event.widget, widgets.DataTable):
+            self._show_detail(event.widget.id or "", event.widget)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
