@@ -500,3 +500,35 @@ async def test_in_a_wizards_field_next_names_enter_not_n(demo: Demo) -> None:
         shown = screen_text(app)  # out of the field, n goes on again
         assert "▶ (n)" in shown and "(enter)" not in shown
         await pilot.press("escape")
+
+
+async def test_a_failed_step_stops_its_clock_under_the_error(demo: Demo) -> None:
+    # A restore whose backup was pruned after the list was read (a cron `backup prune`)
+    # showed the error above "verifying …… running for 0:07 — still working", ticking and
+    # pulsing for as long as the wizard stayed open.
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from malnu_tui.tui.screens.restore import RestoreWizard
+    from tests.tui_demo import add_backups
+
+    ids = add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        for f in demo.target().backup_dir.iterdir():
+            if f.name.startswith(ids[1]):  # the newest, selected
+                f.unlink()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreWizard))
+        wizard = app.screen
+        await wait_until(pilot, lambda: not wizard.working)
+        await pilot.pause(1.2)  # a clock still running would have ticked by now
+        shown = " ".join(screen_text(app).split())
+        assert f"✘ error: no backup '{ids[1]}'" in shown
+        assert "✘ verify failed: see the error above" in shown
+        assert "running for" not in shown and "still working" not in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser))

@@ -296,6 +296,11 @@ class WizardScreen(Screen[str | None]):
         event.stop()
         self.last_error = event.message
         self.show_error(event.message, event.hint)
+        # The step's progress stops saying "running for 0:37 — still working" under the
+        # error (a restore's verify of a backup pruned meanwhile ticked on for good).
+        for progress in self.query_one(f"#{self.step}", StepPane).query(OperationProgress):
+            if progress.running:
+                progress.fail(f"✘ {event.what} failed: see the error above")
         self.step_failed(event.what)
 
     @on(StatementProgress)

@@ -45,6 +45,7 @@ class OperationProgress(Vertical):
             self._ticker.resume()
         self._tick()
         bar = self.query_one(ProgressBar)
+        bar.display = True
         bar.update(total=total, progress=0)
         if self._with_log:
             self.query_one(Log).clear()
@@ -117,6 +118,20 @@ class OperationProgress(Vertical):
             self.log_line(message)
         if total is not None:
             self.advance_to(done, total)
+
+    @property
+    def running(self) -> bool:
+        """Its clock runs: reset and neither finished nor failed yet."""
+        return self._started is not None
+
+    def fail(self, caption: str) -> None:
+        """The work stopped on an error: the clock stops and a bar that only pulsed (amount
+        unknown) goes, so nothing on screen goes on looking alive."""
+        self._stop_clock()
+        bar = self.query_one(ProgressBar)
+        if bar.total is None:
+            bar.display = False
+        self.caption(caption)
 
     def finish(self, caption: str) -> None:
         self._stop_clock()
