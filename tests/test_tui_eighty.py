@@ -532,3 +532,32 @@ async def test_a_failed_step_stops_its_clock_under_the_error(demo: Demo) -> None
         assert "running for" not in shown and "still working" not in shown
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, BackupBrowser))
+
+
+async def test_a_failed_backup_operation_stops_pulsing(demo: Demo) -> None:
+    # Verify of a backup pruned after the list was read: "✘ verify failed" above a bar that
+    # went on pulsing "--%" as if the verify still ran.
+    from malnu_tui.tui.screens.backups import BackupBrowser
+    from tests.tui_demo import add_backups
+
+    ids = add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("b")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, BackupBrowser) and bool(app.screen.manifests)
+        )
+        browser = app.screen
+        for f in demo.target().backup_dir.iterdir():
+            if f.name.startswith(ids[1]):
+                f.unlink()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: browser.busy is None)
+        await pilot.pause(0.2)
+        shown = " ".join(screen_text(app).split())
+        assert f"✘ error: no backup '{ids[1]}'" in shown
+        assert "✘ verify failed: see the error above" in shown
+        assert "--%" not in shown and "running for" not in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))

@@ -309,7 +309,9 @@ class BackupBrowser(Screen[None]):
         event.stop()
         if event.what not in READS:
             self._end()
-            self.query_one("#backup-op", OperationProgress).caption(f"✘ {event.what} failed")
+            self.query_one("#backup-op", OperationProgress).fail(
+                f"✘ {event.what} failed: see the error above"
+            )
         self.query_one(ErrorBox).show_error(event.message, event.hint)
 
     def _show_list(self) -> None:
