@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from malnu_tui.engine.errors import MalnuError, NotConfirmed
@@ -188,6 +188,12 @@ class Context:
     # -- output: data on stdout, messages on stderr ----------------------------------------
     def out(self, text: str = "") -> None:
         print(text, file=self.stdout)
+
+    def out_pieces(self, pieces: Iterable[str]) -> None:
+        """:meth:`out` of the text made of ``pieces``, written as they come."""
+        for piece in pieces:
+            self.stdout.write(piece)
+        self.stdout.write("\n")
 
     def out_json(self, data: object) -> None:
         # Indented for a person at a terminal; compact (and C-encoded, so fast) for programs.

@@ -310,7 +310,7 @@ def _up(ctx: Context) -> int:
             ctx.out_json(plan.as_json())
         else:
             _show_plan(ctx, plan)
-            ctx.out(plan.sql_text())
+            ctx.out_pieces(plan.sql_pieces())  # a large seed's SQL is never held whole
         ctx.message(f"dry run: {len(plan.steps)} migration(s) would run; nothing was changed")
         return 0
     if not plan.steps:
@@ -398,7 +398,7 @@ def cmd_rollback(ctx: Context) -> int:
         if ctx.json:
             ctx.out_json(plan.as_json())
         else:
-            ctx.out(plan.sql_text())
+            ctx.out_pieces(plan.sql_pieces())  # a large seed's SQL is never held whole
         ctx.message(f"dry run: {len(plan.steps)} rollback file(s) would run; nothing changed")
         return 0
     ctx.message(f"Rollback plan for {ctx.target.name} ({backend.display_url}), newest first:")

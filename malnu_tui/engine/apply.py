@@ -34,6 +34,7 @@ from malnu_tui.engine.errors import (
     MalnuError,
     StatementFailed,
 )
+from malnu_tui.engine.filestatements import lacks_text, lacks_verb
 from malnu_tui.engine.plan import PlanStep
 from malnu_tui.engine.sqlsplit import Statement
 
@@ -214,6 +215,9 @@ _BIG_UNIT = 64 * 1024  # characters of SQL
 def unit_kind(statements: Sequence[Statement]) -> str:
     """:data:`GROUP` (may share a group), :data:`FIRST` (may run long: starts a new group)
     or :data:`ALONE` (its own transaction, as without grouping)."""
+    big = getattr(statements, "size", 0) > _BIG_UNIT  # a large file's, known without reading
+    if big and lacks_verb(statements, *_ALONE_WORDS) and lacks_text(statements, "DEFERR"):
+        return FIRST  # (it again: filestatements.py)
     kind = GROUP
     size = 0
     for st in statements:
@@ -375,8 +379,9 @@ class StepRunner:
                 if kind == ALONE:
                     commit()
                     self.one(i, step)
-                    alone_only = alone_only or any(
-                        "DEFERR" in s.text.upper() for s in step.statements
+                    alone_only = alone_only or (
+                        not lacks_text(step.statements, "DEFERR")
+                        and any("DEFERR" in s.text.upper() for s in step.statements)
                     )
                     continue
                 if group and (kind == FIRST or time.monotonic() - began >= bound):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from malnu_tui.engine.filestatements import lacks_text
 from malnu_tui.engine.sqlsplit import Statement
 
 __all__ = [
@@ -234,7 +235,9 @@ def classify(statements: Sequence[Statement]) -> ConcurrentUnit | ConcurrentRefu
     """None for a file with no CONCURRENTLY statement (it runs in one transaction); a
     :class:`ConcurrentUnit` for a file that runs outside one; a :class:`ConcurrentRefusal`
     for a file that may not run at all."""
-    if not any("CONCURRENTLY" in st.text.upper() and _WORD.search(st.text) for st in statements):
+    if lacks_text(statements, "CONCURRENTLY") or not any(
+        "CONCURRENTLY" in st.text.upper() and _WORD.search(st.text) for st in statements
+    ):
         return None  # the common case (a case-blind regex alone: 2 s per pass of 50 MB)
     read = [(st, _read(st)) for st in statements]
     conc = [

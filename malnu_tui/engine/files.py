@@ -5,22 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from malnu_tui.engine.errors import BadVersion, MigrationFileError
+from malnu_tui.engine.filestatements import FileStatements, read_large_parts, text_pieces
 from malnu_tui.engine.filestream import Streamed, checkout_checksums_of, read_or_stream
 from malnu_tui.engine.foreign_files import prose_dependencies, rename_hint
 from malnu_tui.engine.lazy import cached
+from malnu_tui.engine.sqlcheck import check_statement, down_section, meta_command
 from malnu_tui.engine.sqlsplit import (
-    SQL_VERBS,
     SplitError,
     Statement,
     line_ends,
     split_statements,
-    strip_comments,
 )
-from malnu_tui.engine.sqltemplate import TemplateParts, is_transaction_control, strip_template
+from malnu_tui.engine.sqltemplate import TemplateParts, strip_template
 
 __all__ = [
     "Migration",
@@ -40,11 +41,6 @@ __all__ = [
 _NAME = re.compile(r"^(?P<date>\d{8})_?(?P<time>\d{6})_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
 _VERSION = re.compile(r"^(\d{8})_?(\d{6})$")
 _HEADER = re.compile(r"^\s*--\s*(Description|Author|Dependencies)\s*:\s*(.*?)\s*$", re.IGNORECASE)
-# Other tools' marker of the undo kept in the migration's own file.
-_DOWN_MARKER = re.compile(
-    r"^[ \t]*(--[ \t]*(?:migrate:down|\+goose[ \t]+down|\+migrate[ \t]+down))\b",
-    re.IGNORECASE | re.MULTILINE,
-)
 KEEP_TEXT_BYTES = 256 * 1024  # larger files are read again when their statements are needed
 KEEP_TEXT_TOTAL = 64 * 1024 * 1024  # and no more than this is kept for one set
 _NONE_WORDS = {"", "none", "-", "n/a", "na", "nil"}
@@ -104,56 +100,11 @@ def _decode(path: Path, data: bytes) -> str:
     return line_ends(text)
 
 
-def _down_section(path: Path, text: str) -> None:
-    """Refuse a file holding another tool's down section: run whole, it would apply its
-    change and undo it at once."""
-    if "migrate" not in text and "goose" not in text:  # cheap: nearly every file
-        return
-    m = _DOWN_MARKER.search(text)
-    # An empty down section (dbmate's `dbmate new` template ends in one, and a data migration
-    # often keeps it so) undoes nothing: its marker is a comment, and the file runs as it is.
-    if m and strip_comments(text[m.end() :]).strip():
-        raise MigrationFileError(
-            str(path),
-            f"{m[1].strip()!r} starts a down section (dbmate/goose/sql-migrate style): run "
-            "whole, the file would undo itself; keep the up part here and move the down part "
-            "into the rollback file (rollback/<same version>_<name>.sql)",
-            line=text.count("\n", 0, m.start()) + 1,
-        )
-
-
-# psql meta-commands the tool may skip: pg_dump's (15.14/16.10/17.6 and later) around a dump,
-# which only stop psql from running other meta-commands a hostile server could slip into it;
-# and ON_ERROR_STOP turned on (the tool always stops at the first error). Any other
-# meta-command is refused (:func:`_meta_command`).
-_PSQL_SKIPPED = re.compile(
-    r"\\(?:restrict|unrestrict)(?:\s.*)?|\\set\s+ON_ERROR_STOP\s+'?(?:on|true|yes|1)'?\s*",
-    re.IGNORECASE,
-)
-
-
-def _meta_command(path: Path, st: Statement) -> bool:
-    """True for a psql meta-command the tool may skip; a MigrationFileError for any other."""
-    if _PSQL_SKIPPED.fullmatch(st.text):
-        return True
-    raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
-
-
-def _shell_command(text: str) -> str:
-    """Why a shell's own command (sqlite3's ``.read``, psql's ``\\i``) cannot run here."""
-    command = text.split(None, 1)[0]
-    shell = "sqlite3 shell command" if command.startswith(".") else "psql meta-command"
-    return (
-        f"{shell} '{command}' is not SQL: the tool sends the file's statements to the "
-        "database itself, not through the shell, so it cannot run it (remove the line)"
-    )
-
-
 def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplateParts:
     """Split a file's text (written in ``dialect``) into statements and strip the seed
     template's own transaction and tracking insert. Raises :class:`MigrationFileError` naming
     the file and line."""
-    _down_section(path, text)
+    down_section(path, text)
     try:
         statements = split_statements(text, dialect)
     except SplitError as exc:
@@ -161,29 +112,10 @@ def parse_sql_file(path: Path, text: str, dialect: str = "sqlite") -> TemplatePa
     if dialect == "postgresql" and any(st.text.startswith("\\") for st in statements):
         # (the splitter made each meta-command a statement of its line alone)
         statements = [
-            st for st in statements if not st.text.startswith("\\") or not _meta_command(path, st)
+            st for st in statements if not st.text.startswith("\\") or not meta_command(path, st)
         ]
     for st in statements:
-        verb = st.first_words.split(" ", 1)[0]
-        if verb not in SQL_VERBS and st.text.startswith((".", "\\")):
-            raise MigrationFileError(str(path), _shell_command(st.text), line=st.line)
-        if verb not in SQL_VERBS:
-            raise MigrationFileError(
-                str(path),
-                f"unparsable SQL: statement starts with {verb or st.text[:20]!r}",
-                line=st.line,
-            )
-        if verb in ("ROLLBACK", "ABORT") and is_transaction_control(st.text):
-            # The tool owns the transaction and strips the template's BEGIN/COMMIT; a file
-            # that ends its own transaction with ROLLBACK means "do not keep this": running
-            # it would keep what its author threw away.
-            raise MigrationFileError(
-                str(path),
-                f"{verb}: the file undoes its own transaction, so it cannot be applied "
-                "(the tool owns the transaction: end with COMMIT, as the seed's template "
-                "does, or leave both out)",
-                line=st.line,
-            )
+        check_statement(path, st)
     # A file of comments only is a valid no-op (SQLite runs it; a rollback file that undoes
     # nothing is diesel's convention): callers say so in their plans.
     return strip_template(statements)
@@ -259,6 +191,15 @@ class Migration:
             return self.text
         return _decode(self.path, _read(str(self.path)))
 
+    def text_pieces(self) -> Iterator[str]:
+        """The text in pieces that end at a line end: a large file's read from the file
+        (filestatements.py), never held whole; else :meth:`read_text` whole."""
+        statements = self._parts.statements if self.text is None else ()
+        if isinstance(statements, FileStatements):  # read as its statements are
+            yield from text_pieces(self.path, statements.mode, self.checksum)
+        else:
+            yield self.read_text()
+
     def same_content(self, recorded: str | None) -> bool:
         """Whether a tracking row's checksum is this file's: the tool's own (BOM stripped,
         CRLF folded), or another runner's hash of a checkout of the same content
@@ -277,13 +218,17 @@ class Migration:
 
     @cached
     def _parts(self) -> TemplateParts:
+        if self.text is None and _size(self.path) > KEEP_TEXT_BYTES:
+            # A large file (a legacy seed): its statements are read from the file each time
+            # they are walked, never held (filestatements.py); checked here as a whole.
+            return read_large_parts(self.path, self.dialect, self.checksum)
         return parse_sql_file(self.path, self.read_text(), self.dialect)
 
     def parts(self) -> TemplateParts:
         """Statements to run (template transaction/tracking statements stripped)."""
         return self._parts
 
-    def statements(self) -> list[Statement]:
+    def statements(self) -> Sequence[Statement]:
         return self._parts.statements
 
 
@@ -380,6 +325,13 @@ def _not_a_file(entry: os.DirEntry[str]) -> str:
             to = "?"
         return f"a dangling symlink (to {to}); restore its target or remove it"
     return "not a regular file"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read whole: the read names the error
 
 
 def _read(path: str) -> bytes:

@@ -272,6 +272,7 @@ def _keep_wrangler_in_step(
         return todo
     from malnu_tui.engine.backends.d1.wrangler_names import names_of
     from malnu_tui.engine.backends.sqlite_sql import bind_literals
+    from malnu_tui.engine.filestatements import FileStatements
     from malnu_tui.engine.sqlsplit import Statement
 
     exists = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -298,7 +299,12 @@ def _keep_wrangler_in_step(
             sqls = [f"DELETE FROM {_WRANGLER_TABLE} WHERE name = ?"] * len(gone)
             params = [(n,) for n in gone]
         extra = tuple(Statement(bind_literals(q, p), 0) for q, p in zip(sqls, params, strict=True))
-        out.append(dataclasses.replace(s, statements=(*s.statements, *extra)))
+        both = (
+            s.statements.with_extra(extra)  # a large file's: never held (filestatements.py)
+            if isinstance(s.statements, FileStatements)
+            else (*s.statements, *extra)
+        )
+        out.append(dataclasses.replace(s, statements=both))
     return out
 
 

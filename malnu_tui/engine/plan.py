@@ -10,6 +10,7 @@ again under it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,13 +98,26 @@ class PlanStep:
     version: str
     file: Path  # the file whose SQL runs
     checksum: str  # the migration file's checksum (recorded on success)
-    statements: tuple[Statement, ...]
+    # A large file's are read again from the file at each walk (filestatements.py).
+    statements: Sequence[Statement]
     notes: tuple[str, ...] = ()
     rollback_checksum: str = ""  # a rollback step's: its file as the plan read it
     rollback_edited: RollbackEdit | None = None  # that file edited since it was applied
 
     def sql(self) -> str:
         return "".join(f"{st.text};\n" for st in self.statements)
+
+    def sql_pieces(self) -> Iterator[str]:
+        """:meth:`sql` in pieces of about 1 MB (a large file's is never held whole)."""
+        piece: list[str] = []
+        size = 0
+        for st in self.statements:
+            piece.append(f"{st.text};\n")
+            size += len(st.text)
+            if size >= 1 << 20:
+                yield "".join(piece)
+                piece, size = [], 0
+        yield "".join(piece)
 
 
 @dataclass(frozen=True)
@@ -125,13 +139,16 @@ class Plan:
 
     def sql_text(self) -> str:
         """The exact SQL that would run, file by file (for --dry-run and previews)."""
-        chunks = []
-        for s in self.steps:
+        return "".join(self.sql_pieces())
+
+    def sql_pieces(self) -> Iterator[str]:
+        """:meth:`sql_text` in pieces: a large file's SQL is never held whole."""
+        for i, s in enumerate(self.steps):
             e = s.rollback_edited
             was = f"\n-- EDITED since {e.migration} was applied: sha256 {e.checksum}, recorded " \
                 f"{e.recorded_checksum}" if e else ""  # fmt: skip
-            chunks.append(f"-- {self.direction}: {s.file.name}{was}\n{s.sql()}")
-        return "\n".join(chunks)
+            yield f"{chr(10) if i else ''}-- {self.direction}: {s.file.name}{was}\n"
+            yield from s.sql_pieces()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -206,10 +223,18 @@ def plan_up_from(
         elif not parts.statements:
             notes += (f"{m.filename}: holds only comments: a no-op, recorded as applied",)
         steps.append(
-            PlanStep(m.filename, m.version, m.path, m.checksum, tuple(parts.statements), notes)
+            PlanStep(m.filename, m.version, m.path, m.checksum, _kept(parts.statements), notes)
         )
         planned.add(m.filename)
     return Plan("up", tuple(steps), tuple(mset.warnings), every_pending=True), problems
+
+
+def _kept(statements: Sequence[Statement]) -> Sequence[Statement]:
+    """A file's statements as a plan keeps them: a tuple, or a large file's read again at each
+    walk (a tuple of a 150 MB seed's statements took 5-7 times the file in memory)."""
+    from malnu_tui.engine.filestatements import FileStatements
+
+    return statements if isinstance(statements, FileStatements) else tuple(statements)
 
 
 def _drifted(m: MigrationStatus) -> str:
@@ -300,7 +325,7 @@ def plan_rollback_from(
                 s.version,
                 rb.path,
                 s.recorded_checksum or "",
-                tuple(parts.statements),
+                _kept(parts.statements),
                 notes,
                 rb.checksum,
             )

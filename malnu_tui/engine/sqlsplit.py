@@ -20,77 +20,14 @@ from dataclasses import dataclass
 from malnu_tui.engine.lazy import cached
 
 __all__ = [
-    "SQL_VERBS",
     "SplitError",
     "Statement",
     "line_ends",
+    "split_lf",
+    "split_prefix",
     "split_statements",
     "strip_comments",
 ]
-
-
-# Every statement verb of SQLite and PostgreSQL a migration may start a statement with; a
-# statement starting otherwise is "unparsable SQL" (engine/files.py), named with its line.
-SQL_VERBS = {
-    "ALTER",
-    "ANALYZE",
-    "ATTACH",
-    "BEGIN",
-    "COMMENT",
-    "COMMIT",
-    "CREATE",
-    "DELETE",
-    "DETACH",
-    "DO",
-    "DROP",
-    "END",
-    "EXPLAIN",
-    "GRANT",
-    "INSERT",
-    "PRAGMA",
-    "REINDEX",
-    "RELEASE",
-    "REPLACE",
-    "REVOKE",
-    "ROLLBACK",
-    "SAVEPOINT",
-    "SELECT",
-    "SET",
-    "TRUNCATE",
-    "UPDATE",
-    "UPSERT",
-    "VACUUM",
-    "VALUES",
-    "WITH",
-    "CALL",
-    "CLUSTER",
-    "COPY",
-    "LOCK",
-    "NOTIFY",
-    "REFRESH",
-    "RESET",
-    "SECURITY",
-    # PostgreSQL statements a migration may hold that were refused as "unparsable SQL":
-    "MERGE",  # PostgreSQL 15+: a backfill that inserts or updates
-    "IMPORT",  # IMPORT FOREIGN SCHEMA
-    "DISCARD",
-    "LISTEN",
-    "UNLISTEN",
-    "CHECKPOINT",
-    "LOAD",
-    "PREPARE",
-    "EXECUTE",
-    "DEALLOCATE",
-    "SHOW",
-    "TABLE",
-    "START",  # START TRANSACTION: a template's BEGIN, stripped as one
-    "ABORT",  # PostgreSQL's ROLLBACK: refused as one
-    "REASSIGN",  # REASSIGN OWNED BY old_role TO new_role (retiring a role)
-    "DECLARE",  # a cursor a data migration walks (DECLARE / FETCH / MOVE / CLOSE)
-    "FETCH",
-    "MOVE",
-    "CLOSE",
-}
 
 
 @dataclass(frozen=True)
@@ -221,10 +158,12 @@ def _is_simple(sql: str) -> bool:
     return not any(w in upper for w in ("FUNCTION", "PROCEDURE", "STDIN"))
 
 
-def _split_simple(sql: str, pg: bool = False) -> list[Statement] | None:
+def _split_simple(
+    sql: str, pg: bool = False, ends: Ends | None = None, line: int = 1
+) -> list[Statement] | None:
     """:func:`split_statements` of a simple script (see :func:`_is_simple`), or None when the
     script needs the full scanner (it also reports the errors)."""
-    statements = _simple_pieces(sql, pg)
+    statements = _simple_pieces(sql, pg, ends, line)
     if pg and statements is not None:
         # A ``;`` inside parentheses ends nothing in PostgreSQL: a piece whose parentheses
         # (outside strings and comments) do not balance is read by the full scanner.
@@ -244,10 +183,11 @@ _SIMPLE_NOISE = re.compile(r"'[^']*(?:''[^']*)*'|--[^\n]*")
 _INNERMOST = re.compile(r"\([^()]*\)")
 
 
-def _simple_pieces(sql: str, pg: bool) -> list[Statement] | None:
+def _simple_pieces(
+    sql: str, pg: bool, ends: Ends | None = None, line: int = 1
+) -> list[Statement] | None:
     statements: list[Statement] = []
-    seg = 0  # where the current piece starts (after the last ``;``)
-    line = 1  # the line at ``seg``
+    seg = 0  # where the current piece starts (after the last ``;``), on line ``line``
     # Where the word TRIGGER may be (upper-cased as the full scanner reads words; an ASCII
     # text keeps its offsets when upper-cased). PostgreSQL's triggers have no body.
     upper = sql.upper() if sql.isascii() else None
@@ -272,10 +212,14 @@ def _simple_pieces(sql: str, pg: bool) -> list[Statement] | None:
                 statements.extend(got)
                 line += sql.count("\n", seg, after)
                 seg = after
+                if ends is not None:
+                    ends.append((seg, len(statements)))
                 continue
             statements.append(Statement(sql[start:end].strip(), line + sql.count("\n", seg, start)))
         line += sql.count("\n", seg, end)
         seg = end + 1
+        if ends is not None:
+            ends.append((seg, len(statements)))
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     if start < len(sql):
         if not pg and "TRIGGER" in sql[start:].upper():
@@ -346,13 +290,48 @@ def split_statements(sql: str, dialect: str = "sqlite") -> list[Statement]:
     Raises :class:`SplitError` (with the line) for an unterminated quote or block comment,
     a ``CREATE TRIGGER`` whose ``BEGIN`` has no ``END``, or (PostgreSQL) a ``(`` never closed.
     """
-    sql = line_ends(sql)
+    return split_lf(line_ends(sql), dialect)
+
+
+def split_lf(sql: str, dialect: str = "sqlite", line: int = 1) -> list[Statement]:
+    """:func:`split_statements` of ``sql`` whose line ends are already as the file's are read
+    (:func:`line_ends` of the whole file)."""
     pg = dialect == "postgresql"
     if _is_simple(sql):
-        simple = _split_simple(sql, pg)
+        simple = _split_simple(sql, pg, None, line)
         if simple is not None:
             return simple
-    return _split_full(sql, pg)
+    return _scan(sql, 0, line, pg=pg)[0]
+
+
+# (where a statement ended: the offset just past its ``;``, and how many statements so far)
+Ends = list[tuple[int, int]]
+
+
+def split_prefix(sql: str, dialect: str = "sqlite", line: int = 1) -> tuple[list[Statement], int]:
+    """The statements of ``sql`` (the start of a longer text, as :func:`split_lf` reads it)
+    that end with a ``;`` of their own, and the offset just past the last one (0: none
+    does): the rest of the text reads from there as a text of its own (the scanner's state
+    is fresh after a statement's ``;``), so a large file is split piece by piece exactly as
+    whole. What the cut leaves unfinished (a string, a trigger body) is not an error here."""
+    pg = dialect == "postgresql"
+    ends: Ends = []
+    got: list[Statement] | None = None
+    try:
+        if _is_simple(sql):
+            got = _split_simple(sql, pg, ends, line)
+            if got is None:
+                ends.clear()
+        if got is None:
+            got = _scan(sql, 0, line, pg=pg, ends=ends)[0]
+    except SplitError:
+        got = None
+    if not ends:
+        return [], 0
+    end, count = ends[-1]
+    if got is None:  # cut in something unfinished: the part before it is whole
+        got = split_lf(sql[:end], dialect, line)
+    return got[:count], end
 
 
 def _split_full(sql: str, pg: bool = False) -> list[Statement]:
@@ -395,7 +374,7 @@ def _comment_end(sql: str, i: int, nest: bool) -> int:
 
 
 def _scan(
-    sql: str, pos: int, line: int, *, one: bool = False, pg: bool = False
+    sql: str, pos: int, line: int, *, one: bool = False, pg: bool = False, ends: Ends | None = None
 ) -> tuple[list[Statement], int]:
     """The full scanner from ``pos`` (a statement's start, on line ``line``): the statements
     up to the text's end, or with ``one`` up to the first statement's end; and where it
@@ -540,12 +519,16 @@ def _scan(
                 line += sql.count("\n", i, stop + 3)
                 words, prev_word, case_depth, fast = [], "", 0, False
                 i = start = stop + 3
+                if ends is not None:
+                    ends.append((i, len(statements)))
                 if one:
                     return statements, i
                 continue
             flush(i)
             if one:
                 return statements, i + 1
+            if ends is not None:
+                ends.append((i + 1, len(statements)))
             fast = False
             words = []
             prev_word = ""

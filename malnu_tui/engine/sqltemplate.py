@@ -7,11 +7,18 @@ reads the statements; this module only classifies them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from malnu_tui.engine.sqlsplit import Statement, strip_comments
 
-__all__ = ["TemplateParts", "is_transaction_control", "strip_template"]
+__all__ = [
+    "TEMPLATE_KINDS",
+    "TemplateParts",
+    "is_transaction_control",
+    "strip_template",
+    "template_kind",
+]
 
 _WORD = re.compile(r"[A-Za-z_]+")
 # Transaction control in either dialect (the words, comments and commas dropped): SQLite's
@@ -59,7 +66,7 @@ _TRACKING_TABLE = re.compile(
 class TemplateParts:
     """What :func:`strip_template` removed: transaction control and tracking inserts."""
 
-    statements: list[Statement]
+    statements: Sequence[Statement]  # a large file's: filestatements.FileStatements
     transaction_lines: list[int]
     tracking_insert_lines: list[int]
     tracking_delete_lines: list[int] = field(default_factory=list)
@@ -130,33 +137,39 @@ def strip_template(statements: list[Statement]) -> TemplateParts:
     (they would commit half a migration or record it twice).
     """
     kept: list[Statement] = []
-    txn: list[int] = []
-    tracking: list[int] = []
-    deletes: list[int] = []
-    table: list[int] = []
-    settings: list[int] = []
+    found: dict[str, list[int]] = {k: [] for k in TEMPLATE_KINDS}
     for st in statements:
-        first = st.first_words  # cheap tests first: most statements are neither
-        if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
-            txn.append(st.line)
-        elif first.startswith("PRAGMA") and _STORAGE_PRAGMA.match(strip_comments(st.text)):
-            settings.append(st.line)
-        elif not first.startswith(("INSERT", "REPLACE", "DELETE", "CREATE", "DROP")) or (
-            "migrations" not in st.text.lower()
-        ):
+        kind = template_kind(st)
+        if kind is None:
             kept.append(st)
-        elif first.startswith(("CREATE", "DROP")):
-            if _is_tracking_table(st.text):
-                table.append(st.line)
-            else:
-                kept.append(st)
-        elif _is_tracking(_TRACKING_INSERT, st.text):
-            tracking.append(st.line)
-        elif _is_tracking(_TRACKING_DELETE, st.text):
-            deletes.append(st.line)
         else:
-            kept.append(st)
-    return TemplateParts(kept, txn, tracking, deletes, table, settings)
+            found[kind].append(st.line)
+    return TemplateParts(kept, *found.values())
+
+
+# What :func:`template_kind` names, in the order of TemplateParts' line lists.
+TEMPLATE_KINDS = ("transaction", "tracking_insert", "tracking_delete", "tracking_table", "settings")
+
+
+def template_kind(st: Statement) -> str | None:
+    """Which of the template's own statements ``st`` is (one of :data:`TEMPLATE_KINDS`), or
+    None for a statement of the migration's own, which runs."""
+    first = st.first_words  # cheap tests first: most statements are neither
+    if first.startswith(_TXN_VERBS) and is_transaction_control(st.text):
+        return "transaction"
+    if first.startswith("PRAGMA") and _STORAGE_PRAGMA.match(strip_comments(st.text)):
+        return "settings"
+    if not first.startswith(("INSERT", "REPLACE", "DELETE", "CREATE", "DROP")) or (
+        "migrations" not in st.text.lower()
+    ):
+        return None
+    if first.startswith(("CREATE", "DROP")):
+        return "tracking_table" if _is_tracking_table(st.text) else None
+    if _is_tracking(_TRACKING_INSERT, st.text):
+        return "tracking_insert"
+    if _is_tracking(_TRACKING_DELETE, st.text):
+        return "tracking_delete"
+    return None
 
 
 def _is_tracking_table(sql: str) -> bool:

@@ -302,7 +302,7 @@ def read_seed(path: str, dialect: str = "sqlite") -> tuple[str, list[Statement]]
 
     p = Path(path)
     try:  # as a migration file is read: a BOM, CRLF, pg_dump's \restrict lines
-        return p.name, read_sql_file(p, dialect).statements
+        return p.name, list(read_sql_file(p, dialect).statements)
     except MigrationFileError as exc:
         raise ConfigError(f"--seed {exc}") from None
 

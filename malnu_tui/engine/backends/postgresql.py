@@ -67,6 +67,7 @@ from malnu_tui.engine.errors import (
     NotInitialised,
     StatementFailed,
 )
+from malnu_tui.engine.filestatements import lacks_text
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import statement_started
 from malnu_tui.engine.urls import (
@@ -413,7 +414,9 @@ class PostgresBackend:
         """After a file that sets the session (pg_dump's search_path, lock_timeout = 0, a
         role), the tool's own settings again, so the next file starts from them (RESET ALL
         keeps a SET ROLE; the authorization's DEFAULT ends that too). True when it reset."""
-        if not any("SET" in st.text.upper() and _SETS_SESSION.search(st.text) for st in statements):
+        if lacks_text(statements, "SET") or not any(
+            "SET" in st.text.upper() and _SETS_SESSION.search(st.text) for st in statements
+        ):
             return False
         try:
             self.conn.execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +12,7 @@ from malnu_tui.engine.backends.sqlite_sql import foreign_keys_off_line
 from malnu_tui.engine.concurrently import ConcurrentRefusal, classify
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
+from malnu_tui.engine.filestatements import FileStatements, lacks_verb
 from malnu_tui.engine.lint.cte import cte_statements
 from malnu_tui.engine.lint.d1 import D1State, RowProbe, d1_end, d1_statement, d1_template
 from malnu_tui.engine.lint.ignores import apply_ignores
@@ -93,7 +94,12 @@ class _State:
     replay: Replay | None = None  # SQLite: the schema before each statement
 
 
-def _rebuilt_tables(ops: Sequence[Op]) -> set[str]:
+def _with_ops(statements: Iterable[Statement]) -> Iterator[tuple[Statement, Op]]:
+    for st in statements:
+        yield st, read_ops(st)
+
+
+def _rebuilt_tables(ops: Iterable[Op]) -> set[str]:
     """Tables dropped and then replaced by a renamed table (SQLite's rebuild idiom)."""
     dropped: set[str] = set()
     rebuilt: set[str] = set()
@@ -380,15 +386,19 @@ def _lint_one(
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
-        text = m.read_text()
         statements = m.statements()
+        text = None if isinstance(statements, FileStatements) else m.read_text()
     except MalnuError as exc:
         return [_f("FILE-UNREADABLE", m.filename, getattr(exc, "line", None) or 1, str(exc))]
-    ops = [read_ops(st) for st in statements]
+    # A large file's statements are read again at each walk, and what is kept of each is
+    # only its findings: its ops are read in one walk for the rebuilt tables, again in the next.
+    ops = None if isinstance(statements, FileStatements) else [read_ops(st) for st in statements]
+    if ops is None and lacks_verb(statements, "DROP", "ALTER"):
+        rebuilt: set[str] = set()  # (a seed of INSERTs: known without a walk)
+    else:
+        rebuilt = _rebuilt_tables(ops if ops is not None else map(read_ops, statements))
     rollback = read_rollback(m, findings)
-    s = _State(
-        m.filename, dialect, rollback, _rebuilt_tables(ops), session_lock_timeout, table_rows
-    )
+    s = _State(m.filename, dialect, rollback, rebuilt, session_lock_timeout, table_rows)
     s.replay = replay
     if not_null_checks is not None:
         s.not_null_checks = not_null_checks
@@ -410,7 +420,8 @@ def _lint_one(
     # A SQLite file runs a rebuild with foreign keys on unless the file turns them off (D1,
     # which ignores the pragma, has its own rules for the drop).
     fk_on = dialect == "sqlite" and d1 is None and foreign_keys_off_line(statements) is None
-    for st, op in zip(statements, ops, strict=True):
+    pairs = zip(statements, ops, strict=True) if ops is not None else _with_ops(statements)
+    for st, op in pairs:
         if replay is not None:
             if d1 is not None:
                 findings.extend(d1_statement(m.filename, st, op, replay, d1, notes))
@@ -472,7 +483,8 @@ def _lint_one(
         _rollback_rules(s, m, statements[0].line, findings)
     if rls is not None:
         findings.extend(rls.end(m.filename))
-    findings = apply_ignores(findings, text, m.filename, do_lines)
+    pieces = m.text_pieces if text is None else lambda: (text,)
+    findings = apply_ignores(findings, pieces, m.filename, do_lines)
     findings.sort(key=lambda f: (f.line, SEVERITY_ORDER[f.severity], f.rule))
     return findings
 

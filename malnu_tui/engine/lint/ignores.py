@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from malnu_tui.engine.lint.model import Finding, Rule
@@ -53,7 +54,9 @@ def _unknown(rule: str, file: str, line: int) -> Finding:
     return _finding("IGNORE-UNMATCHED", file, line, why)
 
 
-def _directives(text: str, file: str) -> tuple[dict[int, dict[str, str]], list[Finding]]:
+def _directives(
+    pieces: Iterable[str], file: str
+) -> tuple[dict[int, dict[str, str]], list[Finding]]:
     """The directives keyed by the line of the statement below them (consecutive comment lines
     directly above a statement all count), and those that accept nothing."""
     out: dict[int, dict[str, str]] = {}
@@ -66,7 +69,8 @@ def _directives(text: str, file: str) -> tuple[dict[int, dict[str, str]], list[F
                                       f"lint:ignore {rule} {why}: it accepts nothing"))  # fmt: skip
         pending.clear()
 
-    for number, raw in enumerate(text.splitlines(), 1):
+    lines = (line for piece in pieces for line in piece.splitlines())
+    for number, raw in enumerate(lines, 1):
         stripped = raw.strip()
         m = _IGNORE.match(raw)
         if m:
@@ -93,13 +97,17 @@ def _directives(text: str, file: str) -> tuple[dict[int, dict[str, str]], list[F
 
 
 def apply_ignores(
-    findings: list[Finding], text: str, file: str, do_lines: dict[int, int]
+    findings: list[Finding],
+    text: Callable[[], Iterable[str]],
+    file: str,
+    do_lines: dict[int, int],
 ) -> list[Finding]:
     """Each finding's ``lint:ignore`` (for a statement inside a DO block, the one above that
-    statement or above the DO), and the directives that accept nothing."""
-    if "lint:ignore" not in text:
+    statement or above the DO), and the directives that accept nothing. ``text()`` gives the
+    file's text in pieces that end at a line end (a large file's is never held whole)."""
+    if not any("lint:ignore" in piece for piece in text()):
         return findings
-    directives, unmatched = _directives(text, file)
+    directives, unmatched = _directives(text(), file)
     out: list[Finding] = []
     for f in findings:
         reason = directives.get(f.line, {}).get(f.rule) if f.file == file else None

@@ -49,7 +49,7 @@ def _rollback_statements(text: str, dialect: str) -> list[Statement]:
     PostgreSQL's nested comments and parentheses are the splitter's)."""
     body = strip_comments(text) if "--" in text or "/*" in text else text
     if dialect == "postgresql" or _PLAIN.search(body):
-        return strip_template(split_statements(text, dialect)).statements
+        return list(strip_template(split_statements(text, dialect)).statements)
     return [Statement(part.strip(), 0) for part in body.split(";") if part.strip()]
 
 
