@@ -188,3 +188,41 @@ def test_up_of_a_large_seed_holds_no_copy_of_it(mdirs: MigrationDirs, tmp_path: 
     db = sqlite3.connect(tmp_path / "p.db")
     assert db.execute("SELECT count(*) FROM siswa").fetchone() == (48_000,)
     assert peak < size * 3 // 4  # (pieces of 128 KB: about 3.6 MB here, whatever the size)
+
+
+def test_a_large_files_storage_pragmas_and_empty_down_section_read_as_the_whole_files(
+    mdirs: MigrationDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large dbmate seed with an app's storage pragmas and dbmate's empty down section: read
+    in pieces, the pragmas are set aside with their note and the empty section is a comment,
+    as when the file is read whole; a down section with SQL is refused either way, and so is
+    an empty-looking one that ends a piece before the last (what follows it is in the next)."""
+    rows = "".join(
+        f"INSERT INTO siswa (id, nis) VALUES ({i}, '{i:010d}');\n" for i in range(1, 12_001)
+    )
+    head = "-- migrate:up\nPRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n"
+    data = (head + rows + "-- migrate:down\n\n").encode()
+    assert len(data) > 2 * CHUNK
+    seed = _set(mdirs, data)
+
+    def read(keep: int) -> tuple[object, ...]:
+        monkeypatch.setattr(files, "KEEP_TEXT_BYTES", keep)
+        m = discover(mdirs.migrations, mdirs.rollback).migrations[1]
+        parts = m.parts()
+        return (
+            isinstance(parts.statements, FileStatements),
+            len(parts.statements),
+            parts.notes(m.filename),
+        )
+
+    streamed, *pieces = read(files.KEEP_TEXT_BYTES)
+    whole, *read_whole = read(1 << 30)
+    assert (streamed, whole) == (True, False) and pieces == read_whole
+    count, notes = pieces
+    assert count == 12_000 and any("PRAGMA" in n and "line 2" in n for n in notes), notes
+    for body in (rows + "-- migrate:down\nDELETE FROM siswa;\n", "-- migrate:down\n\n" + rows):
+        seed.write_bytes((head + body).encode())
+        for keep in (files.KEEP_TEXT_BYTES, 1 << 30):
+            monkeypatch.setattr(files, "KEEP_TEXT_BYTES", keep)
+            with pytest.raises(MigrationFileError, match="starts a down section"):
+                discover(mdirs.migrations, mdirs.rollback).migrations[1].parts()

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import overload
 
 from malnu_tui.engine.errors import MigrationFileError
-from malnu_tui.engine.sqlcheck import check_statement, down_section, meta_command
-from malnu_tui.engine.sqlsplit import SplitError, Statement, split_lf, split_prefix
+from malnu_tui.engine.sqlcheck import check_statement, down_error, down_section, meta_command
+from malnu_tui.engine.sqlsplit import SplitError, Statement, split_lf, split_prefix, strip_comments
 from malnu_tui.engine.sqltemplate import TEMPLATE_KINDS, TemplateParts, template_kind
 
 __all__ = ["FileStatements", "lacks_text", "lacks_verb", "read_large_parts", "text_pieces"]
@@ -55,6 +55,16 @@ def _line_mode(path: Path) -> str:
     return "crlf" if lf == crlf else "keep"
 
 
+def _down(
+    path: Path, piece: str, lines: int, down: tuple[str, int] | None
+) -> tuple[str, int] | None:
+    """:func:`.sqlcheck.down_section` of a piece, with what an earlier piece left open: a down
+    section that looked empty at its piece's end is refused once SQL follows it."""
+    if down is not None and strip_comments(piece).strip():
+        raise down_error(path, *down)
+    return down_section(path, piece, lines) or down
+
+
 def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = False) -> Iterator[str]:
     """The file's text in pieces that end at a line end (the last one may not), as the whole
     file is decoded and folded; a MigrationFileError at the end when what was read is not
@@ -64,6 +74,7 @@ def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = Fals
     decoder = codecs.getincrementaldecoder("utf-8")()
     pending = ""
     lines = 0  # lines before ``pending``
+    down: tuple[str, int] | None = None  # an empty down section's marker in a piece before
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
@@ -101,7 +112,7 @@ def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = Fals
             if cut:
                 piece, pending = pending[:cut], pending[cut:]
                 if check_down:
-                    down_section(path, piece, lines, last=False)
+                    down = _down(path, piece, lines, down)
                 lines += piece.count("\n")
                 yield piece
         try:
@@ -114,7 +125,7 @@ def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = Fals
         os.close(fd)
     if pending:
         if check_down:
-            down_section(path, pending, lines)
+            _down(path, pending, lines, down)
         yield pending
     if sha.hexdigest() != checksum:
         raise MigrationFileError(

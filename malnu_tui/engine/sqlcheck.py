@@ -85,24 +85,33 @@ SQL_VERBS = {
 }
 
 
-def down_section(path: Path, text: str, lines_before: int = 0, last: bool = True) -> None:
+def down_section(path: Path, text: str, lines_before: int = 0) -> tuple[str, int] | None:
     """Refuse a file holding another tool's down section: run whole, it would apply its
     change and undo it at once. (``text`` may be a piece of the file starting at a line's
-    start, after ``lines_before`` lines; ``last``: the file's last piece, or all of it.)"""
+    start, after ``lines_before`` lines.) An empty down section (dbmate's ``dbmate new``
+    template ends in one, and a data migration often keeps it so) undoes nothing: its marker
+    is a comment, and the file runs as it is; its (marker, line) is returned, for a piece of
+    the file (:func:`.filestatements.text_pieces`): what follows is then in the next pieces."""
     if "migrate" not in text and "goose" not in text:  # cheap: nearly every file
-        return
+        return None
     m = _DOWN_MARKER.search(text)
-    # An empty down section (dbmate's `dbmate new` template ends in one, and a data migration
-    # often keeps it so) undoes nothing: its marker is a comment, and the file runs as it is.
-    # Only the last piece can tell: in an earlier one, what follows is in the next (refused).
-    if m and (not last or strip_comments(text[m.end() :]).strip()):
-        raise MigrationFileError(
-            str(path),
-            f"{m[1].strip()!r} starts a down section (dbmate/goose/sql-migrate style): run "
-            "whole, the file would undo itself; keep the up part here and move the down part "
-            "into the rollback file (rollback/<same version>_<name>.sql)",
-            line=lines_before + text.count("\n", 0, m.start()) + 1,
-        )
+    if m is None:
+        return None
+    found = m[1].strip(), lines_before + text.count("\n", 0, m.start()) + 1
+    if strip_comments(text[m.end() :]).strip():
+        raise down_error(path, *found)
+    return found
+
+
+def down_error(path: Path, marker: str, line: int) -> MigrationFileError:
+    """The refusal of a down section whose marker ``marker`` is on ``line``."""
+    return MigrationFileError(
+        str(path),
+        f"{marker!r} starts a down section (dbmate/goose/sql-migrate style): run whole, the "
+        "file would undo itself; keep the up part here and move the down part into the "
+        "rollback file (rollback/<same version>_<name>.sql)",
+        line=line,
+    )
 
 
 # psql meta-commands the tool may skip: pg_dump's (15.14/16.10/17.6 and later) around a dump,
