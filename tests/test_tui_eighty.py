@@ -589,3 +589,30 @@ async def test_a_repair_whose_check_fails_says_so_not_checking(demo: Demo) -> No
         assert isinstance(focused, Button) and focused.id == "no"
         await pilot.press("enter")  # Cancel, focused: the dialog closes
         await wait_until(pilot, lambda: app.screen is not fix)
+
+
+async def test_an_unlock_whose_read_fails_says_so_not_reading(demo: Demo) -> None:
+    # U on a server that does not answer (refused on 127.0.0.1:1): the error showed under
+    # "reading the lock…", which stayed as if the read went on.
+    from textual.widgets import Button
+
+    from malnu_tui.tui.screens.unlock import UnlockScreen
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:1/laporan"\n')
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.is_mounted)
+        app.push_screen(UnlockScreen(demo.settings().target("laporan")))
+        await wait_until(pilot, lambda: isinstance(app.screen, UnlockScreen))
+        unlock = app.screen
+        await wait_until(pilot, lambda: any(b.display for b in unlock.query(".error-box")))
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert "connection" in str(unlock.query_one(".error-box").render())
+        assert "reading the lock…" not in shown
+        assert "✘ the lock could not be read (the error below): nothing was released" in shown
+        focused = app.focused
+        assert isinstance(focused, Button) and focused.id == "no"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is not unlock)
