@@ -203,6 +203,11 @@ class FixScreen(ModalScreen[bool]):
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+        if self.word is None:  # the check itself failed: it said "checking…" for good
+            self.query_one("#fix-body", Static).update(
+                Text("✘ not checked (the error below): nothing was changed", style="bold")
+            )
+        self.query_one("#no", Button).focus()  # Enter closes; nothing else can go on
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

@@ -193,6 +193,12 @@ class UnlockScreen(ModalScreen[bool]):
     def _failed(self, event: OperationFailed) -> None:
         event.stop()
         self.query_one(ErrorBox).show_error(event.message, event.hint)
+        if self.state is None:  # the lock was not read: it said "reading the lock…" for good
+            self.query_one("#unlock-body", Static).update(
+                Text("✘ the lock could not be read (the error below): nothing was released",
+                     style="bold")
+            )  # fmt: skip
+            self.query_one("#no", Button).focus()
 
     @on(Input.Changed)
     def _typed(self) -> None:
