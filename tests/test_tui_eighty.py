@@ -616,3 +616,26 @@ async def test_an_unlock_whose_read_fails_says_so_not_reading(demo: Demo) -> Non
         assert isinstance(focused, Button) and focused.id == "no"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is not unlock)
+
+
+async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> None:
+    # A target that does not answer (refused on 127.0.0.1:1): the apply wizard showed the
+    # error above "Planning postgresql://…/laporan…", which stayed as if it still planned.
+    from malnu_tui.tui.screens.apply import ApplyWizard
+
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:1/laporan"\n')
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.is_mounted)
+        app.push_screen(ApplyWizard(demo.settings().target("laporan")))
+        await wait_until(pilot, lambda: isinstance(app.screen, ApplyWizard))
+        wizard = app.screen
+        await wait_until(pilot, lambda: wizard.last_error is not None and not wizard.working)
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert "✘ error: cannot connect to postgresql://malnu@127.0.0.1:1/laporan" in shown
+        assert "Planning" not in shown
+        assert "✘ no plan (the error above): nothing was run" in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not wizard)

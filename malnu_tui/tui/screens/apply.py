@@ -431,4 +431,8 @@ class ApplyWizard(WizardScreen):
             self.set_working(False)
             self.allow_next(label="Result ▶ (n)")
             return
+        if what == "plan":  # it said "Planning postgresql://…" under the error for good
+            self.query_one("#plan-intro", Static).update(
+                Text("✘ no plan (the error above): nothing was run", style="bold")
+            )
         super().step_failed(what)
