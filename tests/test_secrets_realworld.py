@@ -24,8 +24,10 @@ from tests.fixtures_core import MigrationDirs, run_cli, school_set
 from tests.fixtures_d1 import ACCOUNT
 from tests.fixtures_pg import PgCluster
 
-# Two markers that appear in no message of ours, at both ends of every secret.
-HEAD, TAIL = "Zq", "X9"
+# Two markers that appear in no message of ours, at both ends of every secret. Five characters
+# each: the files scanned include compressed dumps, where two-character markers turned up by
+# chance (a failed run: "X9" in a pg_dump's compressed bytes).
+HEAD, TAIL = "Zq7Kp", "X9wVm"
 ROLE = "malnu_secret_pw"
 # libpq reads a raw # ? & = : in a password (it ends the userinfo at the first @ or /); the
 # percent-encoded password holds every reserved character and a space.
@@ -84,7 +86,7 @@ NO_PG_ENV = {"PGPASSWORD": "", "PGPASSFILE": "/nonexistent", "PGCONNECT_TIMEOUT"
 def test_a_password_with_raw_reserved_characters_is_never_printed(
     pg_cluster: PgCluster, secret_role: tuple[str, str], mdirs: MigrationDirs, tmp_path: Path
 ) -> None:
-    """``#`` and ``?`` in a password pasted raw: the URL parser took ``Zq`` for the port and
+    """``#`` and ``?`` in a password pasted raw: the URL parser took ``Zq7Kp`` for the port and
     the whole URL, password included, was printed (and put into ``check --json``)."""
     set_password(pg_cluster, RAW_OK)
     host, db = secret_role
