@@ -227,6 +227,24 @@ async def test_the_engines_warnings_and_plan_notes_are_shown_as_the_cli_says_the
         assert gone in report_text(app)
 
 
+async def test_a_stopped_syncs_copy_reads_stopped_not_running(tmp_path: Path) -> None:
+    # A sync stopped mid-copy (SIGTERM, a kill, the SSH session lost) leaves its copy's row
+    # "running" on purpose (the next sync resumes from it): the screen showed "running" for
+    # ever, as `sync status` did, with no sync at work; it now says stopped, as the CLI does.
+    demo = build_demo(tmp_path / "demo")
+    reports = synced_pair(demo)
+    with sqlite3.connect(reports) as c:  # what a killed sync leaves: its row, no lock holder
+        c.execute("UPDATE malnu_sync SET status = 'running' WHERE table_name = 'users'")
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await wait_until(pilot, lambda: status_cell(app, "users") == "⏸ stopped", timeout=60)
+        assert status_cell(app, "academic_records") == "done"
+
+
 def test_progress_is_shown_under_the_tables() -> None:
     """A run's per-table progress as the engine reports it, in the lines under the tables
     (their progress column is past the right edge at 80×24); the Pilot tests above run the

@@ -48,6 +48,9 @@ class StatesLoaded(Message):
     # The copies whose source table is gone (sync status's "✘ gone"); None: not asked yet
     # (what the last answer said is kept meanwhile).
     gone: frozenset[str] | None = None
+    # The copies whose row says running with no sync at work holding the destination's lock
+    # (sync status's "stopped (resumes on the next sync)"); None: not asked yet.
+    stopped: frozenset[str] | None = None
 
 
 @dataclass
@@ -156,6 +159,7 @@ class SyncScreen(Screen[None]):
         self.progress_lines: dict[str, str] = {}
         self.planned_said: tuple[str, ...] = ()  # the confirmed plan's warnings and notes
         self.gone: dict[str, frozenset[str]] = {}  # pair → its copies whose source table is gone
+        self.stopped: dict[str, frozenset[str]] = {}  # pair → its copies of a stopped sync
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -249,7 +253,11 @@ class SyncScreen(Screen[None]):
             self.post_message(StatesLoaded(pair.name, tuple(read_states(dest))))
             found = copy_statuses(dest, partial(configured_source, self.settings))
             gone = frozenset(c.state.table_name for c in found if c.source_has_table is False)
-            self.post_message(StatesLoaded(pair.name, tuple(c.state for c in found), gone))
+            stopped = frozenset(
+                c.state.table_name for c in found if c.state.status == "running" and c.live is False
+            )
+            states = tuple(c.state for c in found)
+            self.post_message(StatesLoaded(pair.name, states, gone, stopped))
 
     @on(StatesLoaded)
     def _states_loaded(self, event: StatesLoaded) -> None:
@@ -263,7 +271,10 @@ class SyncScreen(Screen[None]):
         by_table = {s.table_name: s for s in event.states}
         if event.gone is not None:
             self.gone[pair.name] = event.gone
+        if event.stopped is not None:
+            self.stopped[pair.name] = event.stopped
         gone = self.gone.get(pair.name, frozenset()) & set(by_table)
+        stopped = self.stopped.get(pair.name, frozenset())
         names = list(pair.tables) or sorted(by_table)
         # A copy from this pair's source whose table is gone there: no run names it any more.
         names += sorted(t for t in gone - set(names) if by_table[t].source == pair.source)
@@ -285,7 +296,13 @@ class SyncScreen(Screen[None]):
                 label += " (verify)"
             table.add_row(
                 shown,
-                Text("✘ source gone", style="bold red") if name in gone else st.status,
+                Text("✘ source gone", style="bold red")
+                if name in gone
+                # A stopped or killed sync's row keeps "running" (the next sync resumes from
+                # it): said so, not as a sync at work.
+                else Text("⏸ stopped", style="yellow")
+                if name in stopped and st.status == "running"
+                else st.status,
                 Text(label, style=style),
                 _age(lag_seconds(st)),
                 st.finished_at or "—",
