@@ -20,7 +20,7 @@ from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.migrate import Plan
 from malnu_tui.tui.messages import BackupProgress
 from malnu_tui.tui.messages import OperationProgress as ProgressMessage
-from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen, warn_unreleased
 from malnu_tui.tui.session import (
     RunOutcome,
     looking,
@@ -307,6 +307,7 @@ class ApplyWizard(WizardScreen):
                 times.add_row(filename, duration_label(ms), Text("✔ applied", style="green"))
             if o.result is not None:
                 text.append(f"✔ applied {len(o.result.done)} migration(s)\n", style="bold green")
+                warn_unreleased(text, "applied", o.result.warnings)
                 for f in o.result.skipped:
                     text.append(f"  – {f}: already applied by someone else\n")
             else:

@@ -40,7 +40,7 @@ from malnu_tui.tui.screens.rollback_preview import (
     preconditions_sentence,
     preview_rollback,
 )
-from malnu_tui.tui.screens.wizard import StepPane, WizardScreen
+from malnu_tui.tui.screens.wizard import StepPane, WizardScreen, warn_unreleased
 from malnu_tui.tui.session import (
     RunOutcome,
     load_status,
@@ -469,6 +469,7 @@ class RollbackWizard(WizardScreen):
                 text.append(f"  ↶ {filename} ({ms} ms)\n")
             for filename in self.result.skipped:
                 text.append(f"  – {filename}: already rolled back by someone else\n")
+            warn_unreleased(text, "rolled back", self.result.warnings)
         else:
             text.append("✘ the rollback did not complete\n", style="bold red")
             if self.run_error:

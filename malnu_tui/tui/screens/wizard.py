@@ -3,9 +3,10 @@ point of no return, Next only when the step allows it, and nothing starts twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +26,14 @@ from malnu_tui.tui.widgets.typed_confirm import TypedConfirmation
 
 if TYPE_CHECKING:
     pass
+
+
+def warn_unreleased(text: Text, verb: str, warnings: Sequence[str]) -> None:
+    """A run that was done, but whose lock could not be released (a full disk, a database kept
+    busy): said as the CLI says it (``warning: the migrations are applied, but: …``), after
+    the run's ✔ line. The console showed a plain success."""
+    for w in warnings:
+        text.append(f"⚠ warning: the migrations are {verb}, but: {w}\n", style="bold yellow")
 
 
 class WizardScreen(Screen[str | None]):
