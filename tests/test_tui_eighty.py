@@ -639,3 +639,27 @@ async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> Non
         assert "✘ no plan (the error above): nothing was run" in shown
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is not wizard)
+
+
+async def test_a_rollback_whose_preview_fails_says_so_not_checking(demo: Demo) -> None:
+    # The preview failed (a second file of the same version pulled in after "how far"):
+    # the error showed above "Checking: undo the last migration…", which stayed.
+    from tests.test_tui_wizards import wizard
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: wizard(app).step == "how-far" and not wizard(app).working)
+        (demo.root / "migrations" / "20251124_123000_salinan.sql").write_text("SELECT 1;\n")
+        await pilot.press("n")
+        await wait_until(
+            pilot, lambda: wizard(app).step == "preview" and wizard(app).last_error is not None
+        )
+        await wait_until(pilot, lambda: not wizard(app).working)
+        await pilot.pause(0.1)
+        shown = " ".join(screen_text(app).split())
+        assert "duplicate version 20251124_123000" in (wizard(app).last_error or "")
+        assert "Checking:" not in shown
+        assert "✘ no preview (the error above): nothing was run" in shown
+        await pilot.press("escape")

@@ -550,4 +550,8 @@ class RollbackWizard(WizardScreen):
             self.run_error = self.last_error
             self.allow_next(label="Verification ▶ (n)")
             return
+        if what == "preview":  # it said "Checking: undo the last migration…" for good
+            self.query_one("#preview-intro", Static).update(
+                Text("✘ no preview (the error above): nothing was run", style="bold")
+            )
         super().step_failed(what)
