@@ -249,9 +249,10 @@ async def test_import_wizard_takes_the_files_encoding_and_delimiter(tmp_path: Pa
         screen.query_one("#import-delimiter", Input).value = ";;"
         await pilot.pause()
         await _next(pilot, screen)
-        await pilot.pause()
+        # Waited for, not a fixed pause: a loaded box paints it later (a failed run).
+        error = screen.query_one("#wizard-error")
+        await wait_until(pilot, lambda: "must be one character" in str(error.render()))
         assert screen.step == "source"
-        assert "must be one character" in str(screen.query_one("#wizard-error").render())
         screen.query_one("#import-delimiter", Input).value = ";"
         await pilot.pause()
         await _next(pilot, screen)
