@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import LEASE_SECONDS
 from malnu_tui.engine.errors import ForeignTrackingTable, NotInitialised, StatementFailed
-from malnu_tui.engine.filestatements import lacks_verb
 
 if TYPE_CHECKING:
     import sqlite3
@@ -280,6 +279,8 @@ _FK_OFF = re.compile(
 
 def foreign_keys_off_line(statements: Sequence[Statement]) -> int | None:
     """The line of the file's ``PRAGMA foreign_keys = OFF``, if it has one."""
+    from malnu_tui.engine.filestatements import lacks_verb  # (not in a sync's start-up)
+
     if lacks_verb(statements, "PRAGMA"):  # a large file's, known without reading it again
         return None
     for st in statements:
@@ -333,6 +334,8 @@ _SET_PRAGMA = re.compile(r"PRAGMA\s+(?:main\.)?(\w+)\s*=", re.IGNORECASE)
 
 def connection_pragmas(c: sqlite3.Connection, statements: Sequence[Statement]) -> dict[str, int]:
     """The current values of the connection settings ``statements`` set (to put back)."""
+    from malnu_tui.engine.filestatements import lacks_verb  # (not in a sync's start-up)
+
     saved: dict[str, int] = {}
     if lacks_verb(statements, "PRAGMA"):
         return saved
