@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import overload
 
 from malnu_tui.engine.errors import MigrationFileError
+from malnu_tui.engine.filestream import folded_blocks
 from malnu_tui.engine.sqlcheck import check_statement, down_error, down_section, meta_command
 from malnu_tui.engine.sqlsplit import SplitError, Statement, split_lf, split_prefix, strip_comments
 from malnu_tui.engine.sqltemplate import TEMPLATE_KINDS, TemplateParts, template_kind
@@ -89,13 +90,7 @@ def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = Fals
             raise MigrationFileError(
                 str(path), "saved as UTF-16, not UTF-8: save it again as UTF-8", line=1
             )
-        carry = b""  # a block's last CR, whose LF may start the next block
-        while block := carry + data:
-            data = os.read(fd, BLOCK)
-            carry = b""
-            if data and block.endswith(b"\r"):
-                carry, block = b"\r", block[:-1]
-            sha.update(block.replace(b"\r\n", b"\n"))
+        for block in folded_blocks(fd, data, sha.update, BLOCK):
             try:
                 text = decoder.decode(block)
             except UnicodeDecodeError as exc:
@@ -106,7 +101,7 @@ def text_pieces(path: Path, mode: str, checksum: str, *, check_down: bool = Fals
             if mode == "cr":
                 text = text.replace("\r", "\n")
             elif mode == "crlf":
-                text = text.replace("\r\n", "\n")  # (a pair is never cut: see carry)
+                text = text.replace("\r\n", "\n")  # (a pair is never cut: folded_blocks)
             pending += text
             cut = pending.rfind("\n") + 1
             if cut:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from malnu_tui.engine.errors import MigrationFileError
 
-__all__ = ["BLOCK", "Streamed", "checkout_checksums_of", "read_or_stream"]
+__all__ = ["BLOCK", "Streamed", "checkout_checksums_of", "folded_blocks", "read_or_stream"]
 
 BLOCK = 1 << 18  # bytes read at a time past the first ``limit``
 _BOM = b"\xef\xbb\xbf"
@@ -60,13 +61,7 @@ def _stream(fd: int, data: bytes) -> Streamed | None:
     last_line = ""  # the head's last (unfinished) line
     head_done = False
     blank = True
-    carry = b""  # a block's last CR, whose LF may start the next block
-    while block := carry + data:
-        data = os.read(fd, BLOCK)
-        carry = b""
-        if data and block.endswith(b"\r"):
-            carry, block = b"\r", block[:-1]
-        sha.update(block.replace(b"\r\n", b"\n"))
+    for block in folded_blocks(fd, data, sha.update):
         try:
             text = decoder.decode(block)
         except UnicodeDecodeError:
@@ -83,6 +78,22 @@ def _stream(fd: int, data: bytes) -> Streamed | None:
     except UnicodeDecodeError:
         return None
     return Streamed(sha.hexdigest(), head, blank)
+
+
+def folded_blocks(
+    fd: int, data: bytes, update: Callable[[bytes], None], size: int = BLOCK
+) -> Iterator[bytes]:
+    """The file's blocks from ``data`` (its first, the BOM stripped) on, reading ``size`` bytes
+    at a time from ``fd``; each block's bytes with CRLF folded to LF go to ``update`` (the
+    checksum's). A block's last CR waits for the next block, whose LF may follow it."""
+    carry = b""
+    while block := carry + data:
+        data = os.read(fd, size)
+        carry = b""
+        if data and block.endswith(b"\r"):
+            carry, block = b"\r", block[:-1]
+        update(block.replace(b"\r\n", b"\n"))
+        yield block
 
 
 def _header_ends(text: str) -> bool:
