@@ -97,6 +97,18 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+def _start_sync(cfg: list[str], stderr: int) -> subprocess.Popen[str]:
+    """``sync reporting --yes`` of the config ``cfg`` as a process of its own, left running."""
+    return subprocess.Popen(
+        [*CLI, "sync", "reporting", "--yes", *cfg],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
+    )
+
+
 def _until_rows_read(pg_url: str, rows: int) -> None:
     """Wait (a minute at most) until the sync's state row at ``pg_url`` has read ``rows``."""
     deadline = time.monotonic() + 60
@@ -116,13 +128,7 @@ def test_sigkill_in_the_middle_then_a_rerun_resumes_without_duplicates(
     d1 = request.getfixturevalue("d1") if primary == "d1" else None
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100, d1=d1)
     src.create_users(8_000)
-    proc = subprocess.Popen(
-        [*CLI, "sync", "reporting", "--yes", *cfg],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+    proc = _start_sync(cfg, subprocess.DEVNULL)
     try:
         _until_rows_read(pg_url, 200)
         proc.send_signal(signal.SIGKILL)
@@ -158,22 +164,9 @@ def test_sync_status_after_a_kill_says_stopped_not_running_for_ever(
     (true while the sync runs)."""
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
     src.create_users(40_000)  # 400 chunks: still copying while `sync status` looks
-    proc = subprocess.Popen(
-        [*CLI, "sync", "reporting", "--yes", *cfg],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+    proc = _start_sync(cfg, subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        with psycopg.connect(pg_url, autocommit=True) as c:
-            while time.monotonic() < deadline:
-                if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
-                    row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
-                    if row and row[0] >= 200:
-                        break
-                time.sleep(0.005)
+        _until_rows_read(pg_url, 200)
         while_running = run_inproc("sync", "status", "--json", *cfg)
         still_running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
@@ -205,14 +198,7 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     # 400 chunks: the copy runs on well past the signal even when a loaded box is slow to
     # send it (8,000 rows, 80 chunks, were all copied first now and then).
     src.create_users(40_000)
-    proc = subprocess.Popen(
-        [*CLI, "sync", "reporting", "--yes", *cfg],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
-    )
+    proc = _start_sync(cfg, subprocess.PIPE)
     try:
         _until_rows_read(pg_url, 200)
         proc.send_signal(signal.SIGTERM)
