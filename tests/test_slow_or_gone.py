@@ -646,3 +646,32 @@ def test_a_restore_whose_session_ends_in_its_commit_says_the_outcome_is_not_know
     assert "whether the database is restored is not known" in err
     assert "`malnu-tui log --action restore`" in err
     assert "unchanged" not in err and "Traceback" not in err
+
+
+def test_a_command_a_signal_stopped_half_way_is_ended_before_the_clean_up(pg_url: str) -> None:
+    """Ctrl-C or SIGTERM in the middle of a sync's chunk left its COPY open on the
+    destination's connection: the clean-up's state read, audit row and lock release all
+    failed with "another command is already in progress" (a CI run: the sync said neither
+    what stayed nor released its lock). The command is now ended first."""
+    from psycopg import pq
+
+    from malnu_tui.engine.backends.pg_session import settle_after_interrupt
+
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE halfway (id int)")
+        conn.commit()
+        # A COPY still taking data, as a signal between two of a chunk's writes leaves it.
+        conn.pgconn.send_query(b"COPY halfway FROM STDIN")
+        while (res := conn.pgconn.get_result()) is None or res.status != pq.ExecStatus.COPY_IN:
+            pass
+        conn.pgconn.put_copy_data(b"1\n")
+        with pytest.raises(psycopg.Error, match="another command is already in progress"):
+            conn.execute("SELECT 1")
+        settle_after_interrupt(conn)
+        assert conn.execute("SELECT count(*) FROM halfway").fetchone() == (0,)
+        conn.commit()
+        # A statement still running (the chunk's upsert): cancelled, not waited for (a server
+        # that kept it running past settle's 5 s would have the connection closed).
+        conn.pgconn.send_query(b"SELECT pg_sleep(600)")
+        settle_after_interrupt(conn)
+        assert not conn.closed and conn.execute("SELECT 1").fetchone() == (1,)

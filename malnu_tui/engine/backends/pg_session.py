@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
+import time
 from typing import Any
 
 import psycopg
@@ -29,6 +31,7 @@ __all__ = [
     "refuse_read_only",
     "role_name",
     "row_security_hint",
+    "settle_after_interrupt",
     "sql_name",
     "write_refusal",
 ]
@@ -288,3 +291,44 @@ def refuse_read_only(conn: psycopg.Connection[Any], where: str) -> None:
     else:
         message = f"{where}: this session is {what}; nothing was changed"
     raise NotPermitted(message, hint=hint)
+
+
+def settle_after_interrupt(conn: psycopg.Connection[Any], seconds: float = 5.0) -> None:
+    """After Ctrl-C or SIGTERM stopped the tool in the middle of a command on ``conn`` (a
+    chunk's COPY, say), end that command so that the clean-up can use the connection: the
+    state row read for what stays, the audit row, the lock released. They all failed with
+    "another command is already in progress", and the sync said neither what stayed nor
+    released its lock. The command is cancelled and its results read (a COPY still taking
+    data is ended as failed), then the transaction rolled back; a server that does not
+    answer within ``seconds`` gets the connection closed (its session and locks end)."""
+    from psycopg import pq
+
+    pgconn = conn.pgconn
+    if pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+        return
+    with contextlib.suppress(Exception):
+        conn.cancel_safe(timeout=seconds)
+    deadline = time.monotonic() + seconds
+    try:
+        while pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                select.select([pgconn.socket], [], [], 0.1)
+                continue
+            res = pgconn.get_result()
+            if res is None:
+                continue
+            if res.status == pq.ExecStatus.COPY_IN:
+                pgconn.put_copy_end(b"stopped by the operator")
+                pgconn.flush()
+            elif res.status == pq.ExecStatus.COPY_OUT:
+                while pgconn.get_copy_data(0)[0] > 0:
+                    pass
+    except Exception:
+        with contextlib.suppress(Exception):
+            conn.close()
+        return
+    with contextlib.suppress(Exception):
+        conn.rollback()
