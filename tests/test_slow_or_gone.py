@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -510,16 +511,12 @@ def test_a_backup_whose_pg_dump_the_server_cuts_off_says_so_not_the_disk(
         maint.execute("LOCK TABLE nilai IN ACCESS EXCLUSIVE MODE")  # pg_dump waits on it
         proc = popen_cli("--database", pg_url, "backup", "create", env=env)
         try:
-            deadline = time.monotonic() + WAIT
-            while not (
-                dump := admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' "
-                    "AND wait_event_type = 'Lock'"
-                ).fetchone()
-            ):
-                assert time.monotonic() < deadline, "pg_dump never waited"
-                time.sleep(0.05)
-            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (dump[0],))
+            _end_session_once(
+                admin,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+                "AND wait_event_type = 'Lock'",
+                "pg_dump never waited",
+            )
             maint.rollback()
             _out, err = proc.communicate(timeout=WAIT)
         finally:
@@ -558,16 +555,13 @@ def test_an_import_whose_source_session_ends_mid_read_says_nothing_was_imported(
     )  # fmt: skip
     try:
         with psycopg.connect(pg_url, autocommit=True) as admin:
-            deadline = time.monotonic() + WAIT
-            while not (
-                reader := admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
-                    "AND query LIKE '%WHERE (%) > (%'"  # a page after the first
-                ).fetchone()
-            ):
-                assert time.monotonic() < deadline and proc.poll() is None, "never paged"
-                time.sleep(0.02)
-            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (reader[0],))
+            _end_session_once(
+                admin,
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
+                "AND query LIKE '%WHERE (%) > (%'",  # a page after the first
+                "never paged",
+                proc,
+            )
         _out, err = proc.communicate(timeout=WAIT)
     finally:
         if proc.poll() is None:
@@ -625,16 +619,12 @@ def test_a_restore_whose_session_ends_in_its_commit_says_the_outcome_is_not_know
         )  # not committed: the restore's own row waits for it at COMMIT
         proc = popen_cli("--database", pg_url, "backup", "restore", backup["id"], "--yes")
         try:
-            deadline = time.monotonic() + WAIT
-            while not (
-                row := admin.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'psql' "
-                    "AND query LIKE 'COMMIT%' AND wait_event_type = 'Lock'"
-                ).fetchone()
-            ):
-                assert time.monotonic() < deadline, "the restore never waited in its COMMIT"
-                time.sleep(0.05)
-            admin.execute("SELECT pg_terminate_backend(%s, 5000)", row)
+            _end_session_once(
+                admin,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'psql' "
+                "AND query LIKE 'COMMIT%' AND wait_event_type = 'Lock'",
+                "the restore never waited in its COMMIT",
+            )
             _out, err = proc.communicate(timeout=WAIT)
         finally:
             if proc.poll() is None:
@@ -675,3 +665,15 @@ def test_a_command_a_signal_stopped_half_way_is_ended_before_the_clean_up(pg_url
         conn.pgconn.send_query(b"SELECT pg_sleep(600)")
         settle_after_interrupt(conn)
         assert not conn.closed and conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def _end_session_once(
+    admin: psycopg.Connection[Any], query: str, never: str, proc: Any = None
+) -> None:
+    """Wait (WAIT seconds at most; ``proc``, when given, still running) until ``query`` finds a
+    session's pid, then end that session as an administrator or a restart would."""
+    deadline = time.monotonic() + WAIT
+    while not (found := admin.execute(query).fetchone()):  # type: ignore[arg-type]
+        assert time.monotonic() < deadline and (proc is None or proc.poll() is None), never
+        time.sleep(0.02)
+    admin.execute("SELECT pg_terminate_backend(%s, 5000)", (found[0],))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -60,6 +61,24 @@ def idle_with(app: MalnuApp, words: str) -> bool:
     return screen is not None and screen.working is None and words in report_text(app)
 
 
+async def open_sync(pilot: Any, app: MalnuApp) -> None:
+    """From the status screen, ``s``: the sync screen, its pairs listed."""
+    await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+
+
+def refusing_pair(tmp_path: Path, pg_url: str) -> MalnuApp:
+    """The console on a demo whose reporting pair goes into ``pg_url``, where a ``users`` table
+    of another shape makes every sync and verify refused."""
+    demo = build_demo(tmp_path / "demo")
+    add_sync_pair(demo, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
+    settings = demo.settings()
+    return MalnuApp(settings=settings, target=settings.target("primary"))
+
+
 async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -68,9 +87,7 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await open_sync(pilot, app)
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
         name = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
@@ -110,16 +127,9 @@ async def test_sync_from_the_status_screen_with_a_typed_confirmation_then_verify
 async def test_a_refused_sync_shows_the_reason_and_writes_nothing(
     tmp_path: Path, pg_url: str
 ) -> None:
-    demo = build_demo(tmp_path / "demo")
-    add_sync_pair(demo, pg_url)
-    with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
-    settings = demo.settings()
-    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    app = refusing_pair(tmp_path, pg_url)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await open_sync(pilot, app)
         await pilot.press("s")
         screen = sync_screen(app)
         assert screen is not None
@@ -137,16 +147,9 @@ async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
     # reporting: reading both sides…" below it for good, as if it were still running.
     from tests.tui_demo import screen_text
 
-    demo = build_demo(tmp_path / "demo")
-    add_sync_pair(demo, pg_url)
-    with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, email INTEGER)")
-    settings = demo.settings()
-    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    app = refusing_pair(tmp_path, pg_url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await open_sync(pilot, app)
         screen = sync_screen(app)
         assert screen is not None
         box = screen.query_one(".error-box")
@@ -202,9 +205,7 @@ async def test_the_engines_warnings_and_plan_notes_are_shown_as_the_cli_says_the
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await open_sync(pilot, app)
         # The copy is listed as sync status lists it (the pair names users and academic_records).
         await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
         assert status_cell(app, "users") == "done"
@@ -238,9 +239,7 @@ async def test_a_stopped_syncs_copy_reads_stopped_not_running(tmp_path: Path) ->
     settings = demo.settings()
     app = MalnuApp(settings=settings, target=settings.target("primary"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: has_pairs(app), timeout=60)
+        await open_sync(pilot, app)
         await wait_until(pilot, lambda: status_cell(app, "users") == "⏸ stopped", timeout=60)
         assert status_cell(app, "academic_records") == "done"
 

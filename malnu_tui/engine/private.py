@@ -6,6 +6,7 @@ folder another user owns is that user's (:func:`hand_over`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -22,12 +23,12 @@ def hand_over(fd: int, like: Path) -> None:
     By descriptor, never by name: a name in another user's folder may be theirs by then."""
     if os.geteuid() != 0:
         return
-    try:
+    # A folder gone or a file system that refuses chown (a FAT USB stick, an NFS export with
+    # root squashed): the file stays root's, as every file root made did before.
+    with contextlib.suppress(OSError):
         st = os.stat(like)
         if st.st_uid != 0 and os.fstat(fd).st_uid == 0:  # another user's file stays theirs
             os.fchown(fd, st.st_uid, st.st_gid)
-    except OSError:
-        pass  # kept as root made it, as before
 
 
 def make_dirs(path: Path) -> None:

@@ -425,11 +425,12 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
     """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
     from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), and,
     after an interrupt, a note that they stay (it said `terminated` alone)."""
-    if s._dst is not None and s._dst.kind == "postgresql":  # connected, and PostgreSQL
+    dst = s.dst_if_open
+    if dst is not None and dst.kind == "postgresql":
         from malnu_tui.engine.backends.pg_session import settle_after_interrupt
 
         # A signal in the middle of a chunk's COPY left it open on the connection.
-        settle_after_interrupt(s._dst.conn)  # type: ignore[attr-defined]
+        settle_after_interrupt(dst.conn)  # type: ignore[attr-defined]
     with contextlib.suppress(Exception):  # the stop is what to report
         state = s.dst.read_state(report.table)
         if state is not None and state.status == "running":

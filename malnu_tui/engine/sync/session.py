@@ -100,6 +100,11 @@ class SyncSession:
             self._dst = open_side(self.dest_target, read_only=self.read_only)
         return self._dst
 
+    @property
+    def dst_if_open(self) -> Side | None:
+        """The destination if it is connected yet (None: nothing to tidy up there)."""
+        return self._dst
+
     def close(self) -> None:
         while self.early:
             self.early.popitem()[1].cancel()
