@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
 from tests.fixtures_matrix import DbTarget
 from tests.inproc import run_inproc
 
@@ -489,6 +489,11 @@ def test_doctor_reports_a_config_that_does_not_load_as_its_failed_check(tmp_path
     assert res.code == 1, res.err
     assert res.out.startswith(f"FAIL config: {cfg}: unknown key [monitor] slow_migration_secs")
     assert "did you mean 'slow_migration_seconds'" in res.out and "1 of 1 checks failed" in res.err
+    # The fix points where the keys are written down (it said `malnu-tui --help`, which lists none).
+    assert "(fix: fix the file as the message says (malnu.example.toml" in res.out, res.out
+    example = (REPO / "malnu.example.toml").read_text(encoding="utf-8")
+    assert "[monitor]" in example and "slow_migration_seconds" in example
+    assert "slow_migration_seconds" not in run_cli("--help").out
     res = run_cli("--config", str(cfg), "doctor", "--json")
     assert res.code == 1
     report = _strict_json(res.out)

@@ -333,7 +333,11 @@ def _owner_only(path: Path, held: Sequence[str]) -> str:
     return f"{path} holds {', '.join(held)}; readable by its owner only (mode {mode:o})"
 
 
-CONFIG_FIX = "fix the file as the message says (`malnu-tui --help` lists the keys)"
+# `malnu-tui --help` lists no config keys (it said it did); the example file and the README do.
+CONFIG_FIX = (
+    "fix the file as the message says (malnu.example.toml and the README's Configuration "
+    "section show every table and key)"
+)
 
 
 def config_failed(error: str, fix: str | None = None) -> DoctorResult:
