@@ -1,0 +1,234 @@
+"""The README is the operators' contract: every `malnu-tui …` line its examples show is a
+command line the CLI accepts, every command and option `--help` offers is named in it, and the
+JSON fields it (and the product brief's CLI contract) promise are there, with those names."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import shlex
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+# A `malnu-tui` that starts a command: at a line's start (after a `$ ` prompt), after a CI
+# step's `run:`, or as an installed path's last part (systemd's ExecStart, a crontab line).
+_COMMAND = re.compile(r"(?:^\s*(?:\$\s+)?|run:\s+|/bin/)malnu-tui(?=\s|$)(.*)")
+
+
+def readme_examples() -> Iterator[tuple[int, list[str]]]:
+    """(README line, argv) of every `malnu-tui` command in the README's code blocks."""
+    in_block = False
+    lines = README.splitlines()
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("```"):
+            in_block = not in_block
+            continue
+        if not in_block or (number > 1 and lines[number - 2].endswith("\\")):
+            continue
+        follow = number
+        while line.endswith("\\") and follow < len(lines):  # a shell line continued
+            line = line[:-1] + " " + lines[follow].strip()
+            follow += 1
+        for piece in re.split(r"\s(?:&&|\|\||\|)\s", line):
+            m = _COMMAND.search(piece)
+            if m:
+                yield number, _words(m.group(1))
+
+
+def _words(text: str) -> list[str]:
+    """A shell line's words, up to a redirection (`> lint.json`, `>/dev/null`, `2>&1`)."""
+    return shlex.split(re.split(r"\s\d?>", text)[0], comments=True)
+
+
+def _parse(argv: list[str]) -> tuple[int | str | None, argparse.Namespace | None, str]:
+    from malnu_tui.cli import build_parser
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return None, build_parser(argv).parse_args(argv), ""
+        except SystemExit as exc:
+            return exc.code, None, err.getvalue()
+
+
+def test_every_command_line_the_readme_shows_is_one_the_cli_accepts() -> None:
+    examples = list(readme_examples())
+    assert len(examples) > 60, "the README's examples were not found"
+    wrong = []
+    for number, argv in examples:
+        code, args, err = _parse(argv)
+        if code is not None:
+            wrong.append(f"README.md:{number}: malnu-tui {shlex.join(argv)}: {err.strip()}")
+        elif argv and getattr(args, "handler", None) is None:
+            wrong.append(f"README.md:{number}: malnu-tui {shlex.join(argv)}: runs no command")
+    assert not wrong, "\n".join(wrong)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    from malnu_tui.cli import build_parser
+
+    stack = [("", build_parser())]
+    while stack:
+        path, parser = stack.pop()
+        yield path, parser
+        for name, sub in _subcommands(parser).items():
+            stack.append((f"{path} {name}".strip(), sub))
+
+
+def test_every_command_and_option_of_help_is_named_in_the_readme() -> None:
+    missing = []
+    for path, parser in _every_parser():
+        if path and not re.search(rf"`(?:malnu-tui )?(?:[^`]* )?{re.escape(path)}\b", README):
+            missing.append(f"command `{path}`")
+        for action in parser._actions:
+            for option in action.option_strings:
+                named = re.search(re.escape(option) + r"(?![\w-])", README)
+                if option.startswith("--") and option != "--help" and not named:
+                    missing.append(f"`{path} {option}`")
+    assert not missing, "not in the README: " + ", ".join(sorted(set(missing)))
+
+
+def _strict(text: str) -> object:
+    def refuse(value: str) -> float:
+        raise AssertionError(f"{value} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _has(where: str, obj: object, keys: set[str]) -> None:
+    assert isinstance(obj, dict), (where, obj)
+    assert keys <= set(obj), f"{where}: missing {sorted(keys - set(obj))}; has {sorted(obj)}"
+
+
+@pytest.fixture
+def school(tmp_path: Path, mdirs: MigrationDirs) -> Iterator[list[str]]:
+    d = school_set(mdirs)
+    yield ["--database", f"sqlite:///{tmp_path / 'school.db'}", *d.args()]
+
+
+def test_the_json_fields_the_readme_names_are_there(
+    school: list[str], mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """README "The CLI" (`With --json a command prints…`), "Migration safety" (`JSON (--json,
+    on stdout): lint → …`) and PRODUCT.md's CLI contract, field by field."""
+
+    def run_json(*args: str, code: int = 0) -> object:
+        res = run_cli(*school, *args, "--json")
+        assert res.code == code and "Traceback" not in res.err, (args, res.err)
+        return _strict(res.out)
+
+    up = run_json("up")
+    _has("up", up, {"applied", "skipped", "backup_id"})
+    _has("up applied[]", up["applied"][0], {"filename", "execution_time_ms"})  # type: ignore[index]
+    status = run_json("status")
+    _has("status", status, {"migrations"})
+    _has(
+        "status migrations[]",
+        status["migrations"][0],  # type: ignore[index]
+        {"version", "filename", "state", "checksum", "executed_at", "execution_time_ms"}
+        | {"rollback_file"},
+    )
+    verify = run_json("verify")
+    _has("verify", verify, {"ok", "checked", "drifted", "missing", "failed", "rollback_edited"})
+    assert verify["ok"] is True and verify["checked"] == 3  # type: ignore[index]
+
+    mdirs.add(
+        "20250101_000400", "bad", "CREATE TABLE bad (id INTEGER);\nINSERT INTO nowhere VALUES (1);"
+    )
+    failed = run_json("up", code=1)
+    _has("up (failed)", failed, {"applied", "skipped", "backup_id", "failed"})
+    _has("up failed", failed["failed"], {"filename", "line", "error"})  # type: ignore[index]
+    _has(
+        "clear-failed",
+        run_json("clear-failed", "20250101_000400", "--yes"),
+        {"cleared", "error_message"},
+    )
+    (mdirs.migrations / "20250101_000400_bad.sql").unlink()
+
+    rolled = run_json("rollback", "--yes")
+    _has("rollback", rolled, {"rolled_back", "skipped", "backup_id"})
+    _has("rollback rolled_back[]", rolled["rolled_back"][0], {"filename", "execution_time_ms"})  # type: ignore[index]
+    _has("repair", run_json("repair", "--yes"), {"repaired"})
+
+    with sqlite3.connect(tmp_path / "school.db") as conn:
+        conn.execute(
+            "INSERT INTO malnu_lock (id, owner, host, pid, acquired_at, expires_at, purpose) "
+            "VALUES (1, 'ops@box-a', 'box-a', 4772, '2026-12-06 03:12:09', '2999-01-01 00:00:00', "
+            "'up of 1 migration(s)')"
+        )
+    conn.close()
+    unlock = run_json("unlock", "--yes")
+    _has("unlock", unlock, {"released", "lock"})
+    _has(
+        "unlock lock",
+        unlock["lock"],  # type: ignore[index]
+        {"owner", "host", "pid", "acquired_at", "expires_at", "note"},
+    )
+    log = run_json("log")
+    assert isinstance(log, list) and log
+    for entry in log:
+        _has("log[]", entry, {"at", "actor", "action", "object", "outcome", "detail", "id"})
+
+    backups = run_json("backup", "list")
+    assert isinstance(backups, list) and backups
+    _has("backup list[]", backups[0], {"id", "created_at", "size", "sha256", "reason"})
+
+    mdirs.add("20250101_000500", "drop_posts", "DROP TABLE posts;")
+    lint = run_json("lint", code=1)
+    _has(
+        "lint",
+        lint,
+        {"ok", "dialect", "rule_sets", "checked", "errors", "warnings", "infos", "ignored"}
+        | {"notes", "findings"},
+    )
+    _has(
+        "lint findings[]",
+        lint["findings"][0],  # type: ignore[index]
+        {"rule", "severity", "file", "line", "why", "instead", "ignored", "reason"},
+    )
+    (mdirs.migrations / "20250101_000500_drop_posts.sql").unlink()
+
+    stairway = run_json("test")
+    _has("test", stairway, {"ok", "where", "seconds", "notes", "steps"})
+    _has(
+        "test steps[]",
+        stairway["steps"][0],  # type: ignore[index]
+        {"filename", "ok", "stage", "message", "file", "line", "statement", "differences", "ms"},
+    )
+    assert run_cli(*school, "backup", "create").code == 0  # newest: one migration pending
+    rehearse = run_json("rehearse")
+    _has(
+        "rehearse",
+        rehearse,
+        {"ok", "target", "backup", "scratch", "restore_seconds", "notes", "migrations"},
+    )
+    _has("rehearse backup", rehearse["backup"], {"id", "created_at", "age_seconds"})  # type: ignore[index]
+    _has(
+        "rehearse migrations[]",
+        rehearse["migrations"][0],  # type: ignore[index]
+        {"filename", "ran", "ok", "ms", "rows", "error", "line", "statement", "findings"},
+    )
+
+    check = run_cli(*school, "check", "--json")
+    report = _strict(check.out)
+    _has("check", report, {"status", "problems", "checked_at", "targets"})
+    assert check.code == 0 and report["status"] == "OK", check.out  # type: ignore[index]
+    target = next(iter(report["targets"].values()))  # type: ignore[index]
+    _has("check targets{}", target, {"status", "checks", "metrics"})
