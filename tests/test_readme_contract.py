@@ -232,3 +232,43 @@ def test_the_json_fields_the_readme_names_are_there(
     assert check.code == 0 and report["status"] == "OK", check.out  # type: ignore[index]
     target = next(iter(report["targets"].values()))  # type: ignore[index]
     _has("check targets{}", target, {"status", "checks", "metrics"})
+
+
+def test_the_sync_json_fields_the_readme_names_are_there(tmp_path: Path) -> None:
+    """README "Sync between the databases": `sync verify --json` (and `sync --json`) and
+    `sync status --json`, field by field, on a SQLite → SQLite pair (any target to any other)."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "primary.db"}"\n'
+        f'[targets.copy]\nurl = "sqlite:///{tmp_path / "copy.db"}"\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "copy"\ntables = ["users"]\n'
+    )
+    base = ["--config", str(cfg)]
+    assert run_cli(*base, "--target", "primary", "up", "--yes").code == 0
+    assert run_cli(*base, "--target", "copy", "status").code == 0
+
+    res = run_cli(*base, "sync", "verify", "reporting", "--json")
+    assert res.code == 1, res.err
+    (before,) = _strict(res.out)  # type: ignore[misc]
+    assert before["verified"] is False and "no table users at" in before["note"], before
+
+    fields = {"table", "mode", "read", "inserted", "updated", "deleted", "source_count"}
+    fields |= {"dest_count", "verified", "differences", "verified_scope"}
+    for args in (("sync", "reporting", "--yes"), ("sync", "verify", "reporting")):
+        res = run_cli(*base, *args, "--json")
+        assert res.code == 0, res.err
+        (table,) = _strict(res.out)  # type: ignore[misc]
+        _has(" ".join(args), table, fields)
+        assert table["verified_scope"] in ("full", "changed"), table
+
+    res = run_cli(*base, "sync", "status", "--json")
+    assert res.code == 0, res.err
+    (row,) = _strict(res.out)  # type: ignore[misc]
+    _has(
+        "sync status",
+        row,
+        {"destination", "table", "source", "mode", "status", "finished_at", "lag_seconds"}
+        | {"watermark", "read", "inserted", "updated", "deleted", "source_count", "dest_count"}
+        | {"verified", "differences", "source_has_table", "source_note", "live"},
+    )
+    assert (row["destination"], row["source"], row["live"]) == ("copy", "primary", False)
