@@ -191,6 +191,46 @@ def test_cli_parity_live_against_postgres_target(pg_url: str) -> None:
     assert modes == ["scratch", "live"]
 
 
+def test_cli_parity_live_compares_the_schema_of_the_target_it_names(
+    pg_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """README's reporting mirror (`schema = "reporting"`): `parity --postgres reporting --live`
+    compared its tables in `public`, where they are not (every table "missing", exit 1)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA reporting")
+    with psycopg.connect(pg_url, autocommit=True, options="-c search_path=reporting") as conn:
+        for ft in translate_migrations(PRIMARY.migrations):
+            for stmt in ft.postgres_statements:
+                conn.execute(stmt)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "{sqlite_url}"\n'
+        f'[targets.reporting]\nurl = "{pg_url}"\nschema = "reporting"\ndialect = "sqlite"\n'
+    )
+    base = ["--config", str(cfg), "--migrations-dir", str(REPO / "migrations")]
+    base += ["--rollback-dir", str(REPO / "rollback")]
+    for where in (
+        ["--target", "primary", "parity", "--postgres", "reporting"],
+        ["--target", "reporting", "parity"],
+    ):
+        res = run_cli(*base, *where, "--live", "--json")
+        assert res.code == 0, res.out[-2000:] + res.err
+        live = json.loads(res.out)["reports"][1]
+        assert live["mode"] == "live" and live["differences"] == [], live
+    res = run_cli(
+        *base,
+        "--target",
+        "primary",
+        "parity",
+        "--postgres",
+        "reporting",
+        "--live",
+        "--schema",
+        "public",
+    )
+    assert res.code == 1 and "5 differences" in res.err, res.err  # the flag still names one
+
+
 def test_cli_parity_needs_a_postgres_server(sqlite_url: str) -> None:
     res = run_cli("--database", sqlite_url, "parity")
     assert res.code == 2 and "PostgreSQL server" in res.err

@@ -63,7 +63,10 @@ def register(
     p.add_argument(
         "--live", action="store_true", help="also compare that server's live tables (read only)"
     )
-    p.add_argument("--schema", default="public", help="the live schema (with --live)")
+    p.add_argument(
+        "--schema",
+        help="the live schema (with --live; default: that server's target's schema, else public)",
+    )
     p.set_defaults(handler=cmd_parity)
 
 
@@ -284,7 +287,12 @@ def cmd_parity(ctx: Context) -> int:
     migrations = list(ctx.migration_set().migrations)
     reports = [check_parity(migrations, url)]
     if ctx.opt("live", False):
-        reports.append(compare_live(migrations, url, schema=ctx.opt("schema") or "public"))
+        from malnu_tui.engine.urls import live_schema
+
+        schema = ctx.opt("schema") or live_schema(
+            ctx.target, ctx.settings.targets, ctx.opt("postgres")
+        )
+        reports.append(compare_live(migrations, url, schema=schema))
     ok = all(r.ok for r in reports)
     if ctx.json:
         ctx.out_json({"ok": ok, "reports": [r.as_json() for r in reports]})

@@ -414,6 +414,24 @@ def check_server(
     return target.url if target.kind == "postgresql" else None
 
 
+def live_schema(
+    target: Target,
+    targets: Mapping[str, Target],
+    chosen: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The schema ``parity --live`` compares on the server :func:`check_server` picks: that
+    target's ``schema`` option, else its URL's ``?schema=``, else ``public`` (a mirror kept in
+    ``schema = "reporting"`` was compared with ``public``, where its tables are not)."""
+    env = os.environ if environ is None else environ
+    value = chosen or env.get(ENV_PARITY_DATABASE)
+    server = targets.get(value) if value else target if target.kind == "postgresql" else None
+    if server is None:
+        return split_tool_options(value)[1].schema if value else PostgresOptions.schema
+    options = getattr(server, "options", None) or {}
+    return str(options.get("schema", split_tool_options(server.url)[1].schema))
+
+
 def check_conninfo(url: str) -> None:
     """libpq's own reading of the URL (bad percent-encoding, unknown parameters) before any
     connection: a malformed URL is a usage error (exit 2), never "cannot connect"."""
