@@ -272,3 +272,15 @@ def test_the_sync_json_fields_the_readme_names_are_there(tmp_path: Path) -> None
         | {"verified", "differences", "source_has_table", "source_note", "live"},
     )
     assert (row["destination"], row["source"], row["live"]) == ("copy", "primary", False)
+
+
+def test_the_backup_line_of_help_names_every_backup_action() -> None:
+    """`malnu-tui --help` said `backup: create, list, verify, restore backups`; the README's
+    `backup create | list | verify | restore | delete | prune` are all there."""
+    from malnu_tui.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    line = next(str(c.help) for c in commands._choices_actions if c.dest == "backup")
+    assert "backup create | list | verify | restore | delete | prune" in README
+    for action in _subcommands(commands.choices["backup"]):
+        assert action in line, (action, line)

@@ -22,7 +22,9 @@ def register(
 ) -> None:
     from malnu_tui.engine.backup.store import REASONS
 
-    bp = sub.add_parser("backup", parents=[common], help="create, list, verify, restore backups")
+    bp = sub.add_parser(
+        "backup", parents=[common], help="create, list, verify, restore, delete, prune backups"
+    )
     bsub = bp.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
 
     p = bsub.add_parser("create", parents=[common], help="back the database up now")
