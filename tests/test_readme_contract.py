@@ -284,3 +284,47 @@ def test_the_backup_line_of_help_names_every_backup_action() -> None:
     assert "backup create | list | verify | restore | delete | prune" in README
     for action in _subcommands(commands.choices["backup"]):
         assert action in line, (action, line)
+
+
+# The CLI contract of the product brief (docs/PRODUCT.md, "The CLI", "Data", "Sync",
+# "Monitoring"), which scripts outside the project rely on: each form, as it writes it.
+PRODUCT_FORMS = (
+    "status --json",
+    "create add_user_profiles",
+    "up --to 20251124_122000 --dry-run",
+    "rollback --steps 2 --dry-run --yes",
+    "rollback --to 20251124_122000 --dry-run --yes",
+    "verify",
+    "repair",
+    "clear-failed 20251124_122000_add_user_roles.sql",
+    "unlock",
+    "plan",
+    "diff",
+    "parity",
+    "backup create",
+    "backup list --json",
+    "backup verify ID",
+    "backup restore ID",
+    "recover --to 2026-11-24T09:30:00Z",
+    "log",
+    "check --json --prometheus malnu.prom",
+    "check --alert",
+    "lint --all --json",
+    "test",
+    "rehearse",
+    "import FILE.csv --table users --map mapping.toml --dry-run --rejects r.csv"
+    " --max-errors 5% --key nis --encoding cp1252 --on-conflict skip --no-backup --yes",
+    "import --from legacy:users --table users",
+    "sync --from primary --to analytics --tables users,academic_records --full --dry-run --yes",
+    "sync verify",
+    "--debug status",
+    "--database sqlite:///x.db --target t --config c.toml --migrations-dir m --rollback-dir r"
+    " --json --yes status",
+)
+
+
+@pytest.mark.parametrize("form", PRODUCT_FORMS)
+def test_every_form_of_the_product_contract_is_accepted(form: str) -> None:
+    code, args, err = _parse(shlex.split(form))
+    assert code is None, err
+    assert getattr(args, "handler", None) is not None
