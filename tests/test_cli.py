@@ -532,3 +532,22 @@ def test_import_and_sync_stop_on_a_live_lock_before_asking(tmp_path: Path) -> No
         res = run_cli(*args)
         assert res.code == 3, (args, res.err)
         assert "ops@other on other-box" in res.err and "refusing" not in res.err, res.err
+
+
+def test_log_says_which_actions_there_are_when_the_one_asked_for_matched_nothing(
+    sqlite_url: str, mdirs: MigrationDirs
+) -> None:
+    """`log --action rolback` (a typo of README's `log --action rollback`) printed an empty
+    table, exit 0, as if no rollback had ever run: it now says so, naming the actions the trail
+    holds; a filter that matches says nothing more."""
+    d = school_set(mdirs)
+    base = ["--database", sqlite_url, *d.args()]
+    assert run_cli(*base, "up", "--yes").code == 0
+    assert run_cli(*base, "rollback", "--yes").code == 0
+    for json_flag in ([], ["--json"]):
+        res = run_cli(*base, "log", "--action", "rolback", *json_flag)
+        assert res.code == 0 and "rollback" not in res.out, res.out
+        assert "note: no audit row has action 'rolback'; the newest 2,000 rows have: " in res.err
+        assert "apply, backup, rollback, run" in res.err, res.err
+    res = run_cli(*base, "log", "--action", "rollback")
+    assert res.code == 0 and "20250101_000300" in res.out and "note:" not in res.err, res.err

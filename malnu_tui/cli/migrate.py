@@ -542,9 +542,15 @@ def cmd_unlock(ctx: Context) -> int:
 
 
 def cmd_log(ctx: Context) -> int:
-    from malnu_tui.engine.monitor.runlog import read_changes
+    from malnu_tui.engine.monitor.runlog import ACTIONS_READ, actions_seen, read_changes
 
     entries = read_changes(ctx.reader(), limit=ctx.args.limit, action=ctx.args.action)
+    if ctx.args.action and not entries:
+        seen = actions_seen(ctx.reader())
+        ctx.message(
+            f"note: no audit row has action {ctx.args.action!r}; the newest {ACTIONS_READ:,} "
+            f"rows have: {', '.join(seen) or 'none'}"
+        )
     if ctx.json:
         ctx.out_json([e.__dict__ for e in entries])
         return 0

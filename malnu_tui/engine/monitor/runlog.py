@@ -269,6 +269,15 @@ def read_changes(backend: Backend, limit: int = 200, action: str | None = None) 
     return [e for e in rows if e.action != RUN_ACTION][:limit]
 
 
+ACTIONS_READ = 2000  # rows read for the actions a trail holds (``log --action`` that matched none)
+
+
+def actions_seen(backend: Backend) -> list[str]:
+    """The actions of the newest audit rows, sorted: what ``log --action`` can name here, told
+    when one matched nothing (``rolback`` printed an empty table, exit 0, as if none had run)."""
+    return sorted({e.action for e in backend.read_audit(limit=ACTIONS_READ)})
+
+
 def recent_runs(backend: Backend, limit: int = 100) -> tuple[RunRecord, ...]:
     """The newest ``limit`` runs, newest first, whatever their age."""
     rows = backend.read_audit(limit=limit, action=RUN_ACTION)
