@@ -40,6 +40,13 @@ def test_the_stairway_server_is_chosen_by_postgres_only(sqlite_url: str) -> None
     res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", sqlite_url)
     assert res.code == 2
     assert "error: --postgres must be a postgresql:// URL or a PostgreSQL target\n" in res.err
+    # An unreachable one is exit 1, as every command's `cannot connect` (README "In CI" said 2).
+    unreachable = bad_server["MALNU_PARITY_DATABASE"]
+    res = run_cli("--database", sqlite_url, *SCHOOL, "test", "--postgres", unreachable, "--json")
+    assert res.code == 1 and res.out == "", res.out
+    assert "error: cannot connect to postgresql://nobody@127.0.0.1:1/none" in res.err, res.err
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "not be reached: `error: cannot connect to …`, as for every command" in readme
     # A name that is neither a target nor a URL, from the variable: the variable is named (it
     # was "unsupported database URL 'analitik'", leaving the operator to guess where from).
     res = run_cli(
