@@ -328,3 +328,47 @@ def test_every_form_of_the_product_contract_is_accepted(form: str) -> None:
     code, args, err = _parse(shlex.split(form))
     assert code is None, err
     assert getattr(args, "handler", None) is not None
+
+
+def _toml_blocks() -> Iterator[tuple[int, str]]:
+    """(line, text) of every ```toml block of the README, its list indent taken off."""
+    lines = README.splitlines()
+    start: int | None = None
+    for number, line in enumerate(lines, 1):
+        fence = line.strip().startswith("```")
+        if fence and start is None and line.strip().startswith("```toml"):
+            start = number
+        elif fence and start is not None:
+            body = lines[start : number - 1]
+            indent = min((len(b) - len(b.lstrip()) for b in body if b.strip()), default=0)
+            yield start, "\n".join(b[indent:] for b in body)
+            start = None
+
+
+def test_every_toml_example_of_the_readme_loads(tmp_path: Path) -> None:
+    """A config block loads as a config (every key known, every value in range), a mapping
+    block as a mapping file: an example an operator copies is never refused by the tool."""
+    from malnu_tui.engine.config import load_settings
+    from malnu_tui.engine.data.mapping import parse_mapping
+
+    # The sync pair's snippet names the targets the configuration section defines.
+    targets = (
+        '[targets.primary]\nurl = "sqlite:p.db"\n[targets.analytics]\nurl = "postgresql://u@h/a"\n'
+    )
+    blocks = list(_toml_blocks())
+    assert len(blocks) >= 8
+    for number, text in blocks:
+        where = f"README.md:{number}"
+        if "[columns." in text:
+            parse_mapping(text, tmp_path / "mapping.toml")
+            continue
+        if "[sync." in text and "[targets." not in text:
+            text = targets + text
+        cfg = tmp_path / "malnu.toml"
+        cfg.write_text(text, encoding="utf-8")
+        try:
+            load_settings(config=str(cfg), env={})
+        except Exception as exc:
+            raise AssertionError(f"{where}: {exc}") from exc
+    # The example file the README (and doctor's fix for a config that does not load) points at.
+    load_settings(config=str(REPO / "malnu.example.toml"), env={})
