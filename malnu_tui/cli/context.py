@@ -196,12 +196,27 @@ class Context:
         self.stdout.write("\n")
 
     def out_json(self, data: object) -> None:
+        """``data`` as JSON on stdout; a :class:`JsonList` in it is written item by item where
+        it stands (a large seed's statements are never held as one document)."""
         # Indented for a person at a terminal; compact (and C-encoded, so fast) for programs.
         indent = 2 if _isatty(self.stdout) else None
+        lists: dict[str, JsonList] = {}
+
+        def later(value: object) -> object:
+            if isinstance(value, JsonList):
+                lists[json.dumps(value.marker)] = value
+                return value.marker
+            return str(value)
+
         try:
-            text = json.dumps(data, indent=indent, default=str, allow_nan=False)
+            text = json.dumps(data, indent=indent, default=later, allow_nan=False)
         except ValueError:  # NaN/Infinity are not JSON (jq's -e, Go, Node refuse them): null
-            text = json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
+            lists.clear()
+            text = json.dumps(_finite(data), indent=indent, default=later, allow_nan=False)
+        for marker, items in lists.items():
+            head, text = text.split(marker, 1)
+            self.stdout.write(head)
+            self.stdout.writelines(items.encoded(indent, _line_indent(head)))
         self.stdout.write(text + "\n")
 
     def message(self, text: str) -> None:
@@ -253,6 +268,39 @@ class Context:
         answer = self.stdin.readline().strip()
         if not is_confirmed(answer, expected):
             raise NotConfirmed(f"not confirmed (typed {answer!r}); nothing was changed")
+
+
+class JsonList:
+    """A list for :meth:`Context.out_json` to write item by item, as ``json.dumps`` would
+    write the list (items: JSON values without NaN)."""
+
+    def __init__(self, items: Iterable[object]) -> None:
+        self.items = items
+        self.marker = f"\x00list {id(self)}\x00"
+
+    def encoded(self, indent: int | None, pad: str) -> Iterator[str]:
+        """The list's JSON in pieces, at a line indented by ``pad`` (with ``indent``)."""
+        if indent is None:
+            sep, inner = ", ", ""
+        else:
+            sep, inner = ",", "\n" + pad + " " * indent
+        yield "["
+        first = True
+        for item in self.items:
+            text = json.dumps(item, indent=indent, default=str, allow_nan=False)
+            if indent is not None:
+                text = inner + text.replace("\n", inner)
+            yield text if first else sep + text
+            first = False
+        if indent is not None and not first:
+            yield "\n" + pad
+        yield "]"
+
+
+def _line_indent(text: str) -> str:
+    """The blanks that start the last line of ``text``."""
+    line = text[text.rfind("\n") + 1 :]
+    return line[: len(line) - len(line.lstrip(" "))]
 
 
 def _finite(data: object) -> object:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.cli.argtypes import count
+from malnu_tui.cli.context import JsonList
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -307,7 +308,7 @@ def _up(ctx: Context) -> int:
     gate_up(ctx, backend, [s.filename for s in plan.steps], dry_run=ctx.args.dry_run)
     if ctx.args.dry_run:
         if ctx.json:
-            ctx.out_json(plan.as_json())
+            ctx.out_json(plan.as_json(JsonList))  # a large seed's statements as they come
         else:
             _show_plan(ctx, plan)
             ctx.out_pieces(plan.sql_pieces())  # a large seed's SQL is never held whole
@@ -396,7 +397,7 @@ def cmd_rollback(ctx: Context) -> int:
     _show_plan(ctx, plan)
     if ctx.args.dry_run:
         if ctx.json:
-            ctx.out_json(plan.as_json())
+            ctx.out_json(plan.as_json(JsonList))  # a large seed's statements as they come
         else:
             ctx.out_pieces(plan.sql_pieces())  # a large seed's SQL is never held whole
         ctx.message(f"dry run: {len(plan.steps)} rollback file(s) would run; nothing changed")

@@ -10,7 +10,7 @@ again under it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -150,7 +150,11 @@ class Plan:
             yield f"{chr(10) if i else ''}-- {self.direction}: {s.file.name}{was}\n"
             yield from s.sql_pieces()
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(
+        self, statements: Callable[[Iterator[dict[str, object]]], object] = list
+    ) -> dict[str, object]:
+        """Plain data; each step's statements as ``statements`` makes them of their items (a
+        caller that writes them as they come: a large seed's are then never held)."""
         return {
             "direction": self.direction,
             "warnings": list(self.warnings),
@@ -161,7 +165,9 @@ class Plan:
                     "file": str(s.file),
                     "notes": list(s.notes),
                     "rollback_edited": s.rollback_edited and s.rollback_edited.as_json(),
-                    "statements": [{"line": st.line, "sql": st.text} for st in s.statements],
+                    "statements": statements(
+                        {"line": st.line, "sql": st.text} for st in s.statements
+                    ),
                 }
                 for s in self.steps
             ],

@@ -2,12 +2,13 @@
 
 Handles quoted strings and identifiers holding ``;``, ``--`` and ``/* */`` comments, CRLF line
 endings, and ``CREATE TRIGGER … BEGIN … END;`` bodies (whose inner ``;`` do not end the
-statement); and ``$$`` bodies, ``E'…\\'…'`` strings, ``BEGIN ATOMIC … END`` function bodies and
-``COPY … FROM stdin;`` data blocks (up to the ``\\.`` line). Where the two dialects read a file
-differently, the file's dialect decides, as psql and the sqlite3 shell do: PostgreSQL nests
-``/* /* */ */`` comments, does not end a statement at a ``;`` inside parentheses (``CREATE RULE
-… DO INSTEAD (a; b)``), has no ``[…]``/`` `…` `` quoting and no trigger bodies, and a line
-starting with ``\\`` where a statement would start is a psql meta-command (``\\restrict``).
+statement: it ends where SQLite's own ``sqlite3_complete`` ends it, :data:`COMPLETE`); and
+``$$`` bodies, ``E'…\\'…'`` strings, ``BEGIN ATOMIC … END`` function bodies and ``COPY … FROM
+stdin;`` data blocks (up to the ``\\.`` line). Where the two dialects read a file differently,
+the file's dialect decides, as psql and the sqlite3 shell do: PostgreSQL nests ``/* /* */ */``
+comments, does not end a statement at a ``;`` inside parentheses (``CREATE RULE … DO INSTEAD
+(a; b)``), has no ``[…]``/`` `…` `` quoting and no trigger bodies, and a line starting with
+``\\`` where a statement would start is a psql meta-command (``\\restrict``).
 The seed template's own transaction control and tracking statements are recognised in
 :mod:`malnu_tui.engine.sqltemplate`.
 """
@@ -18,6 +19,18 @@ import re
 from dataclasses import dataclass
 
 from malnu_tui.engine.lazy import cached
+from malnu_tui.engine.sqlite_complete import (
+    COMPLETE,
+    IN_TRIGGER,
+    NORMAL,
+    NOT_BLANK,
+    OTHER,
+    OTHER_MATTERS,
+    SEMI,
+    START,
+    TRIGGER_SEMI,
+    word_kind,
+)
 
 __all__ = [
     "SplitError",
@@ -81,7 +94,8 @@ def _strip_comments(sql: str) -> str:
 
 
 def _quote_end(sql: str, i: int) -> int:
-    """Index just past the quoted token starting at ``i`` (doubled quotes escape)."""
+    """Index just past the quoted token starting at ``i`` (doubled quotes escape); past the
+    text's end (``len(sql) + 1``) when it is never closed."""
     q = sql[i]
     close = "]" if q == "[" else q
     j = i + 1
@@ -93,11 +107,12 @@ def _quote_end(sql: str, i: int) -> int:
                 continue
             return j + 1
         j += 1
-    return n  # unterminated: the rest of the file belongs to it
+    return n + 1  # unterminated: the rest of the file belongs to it
 
 
 def _escape_string_end(sql: str, i: int) -> int:
-    """Index just past the ``E'…'`` string whose quote is at ``i`` (backslash escapes)."""
+    """Index just past the ``E'…'`` string whose quote is at ``i`` (backslash escapes); past
+    the text's end when it is never closed."""
     j, n = i + 1, len(sql)
     while j < n:
         ch = sql[j]
@@ -110,7 +125,7 @@ def _escape_string_end(sql: str, i: int) -> int:
                 continue
             return j + 1
         j += 1
-    return n
+    return n + 1
 
 
 _IDENT_RUN = re.compile(r"[\w$]+")
@@ -212,7 +227,8 @@ def _simple_pieces(
                 statements.extend(got)
                 line += sql.count("\n", seg, after)
                 seg = after
-                if ends is not None:
+                # (a trigger's ``; END`` at the text's end ends it without a ``;`` of its own)
+                if ends is not None and (after < n or sql.endswith(";")):
                     ends.append((seg, len(statements)))
                 continue
             statements.append(Statement(sql[start:end].strip(), line + sql.count("\n", seg, start)))
@@ -229,58 +245,37 @@ def _simple_pieces(
     return statements
 
 
-# The tokens that matter in a simple ASCII script's piece holding the word TRIGGER: '…'
-# strings (a lone ' is an unterminated one), -- comments, words, and ;.
-_TRIGGER_TOKEN = re.compile(r"'[^']*(?:''[^']*)*'|'|--[^\n]*|[A-Za-z_][\w$]*|;")
+# The tokens of a simple ASCII script's piece holding the word TRIGGER: '…' strings (a lone '
+# is an unterminated one), -- comments, SQLite's words, ;, and any other character.
+_TRIGGER_TOKEN = re.compile(r"'[^']*(?:''[^']*)*'|'|--[^\n]*|[\w$]+|;|[^ \t\n\f\r]")
 
 
 def _trigger_statement(sql: str, seg: int, line: int) -> tuple[Statement, int] | None:
     """``_scan(sql, seg, line, one=True)`` of a simple ASCII script (see :func:`_is_simple`):
     the statement from ``seg`` (on line ``line``) and where it ends, read as the full scanner
-    reads it (words, ``CREATE … TRIGGER`` bodies' BEGIN/CASE/END); None when the full scanner
-    must say (no ``;`` ends it, an unterminated string)."""
+    reads it (SQLite's rule for a ``CREATE TRIGGER``'s end: COMPLETE); None when the full
+    scanner must say (no ``;`` ends it, an unterminated string)."""
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
-    words: list[str] = []
-    trigger = False
-    depth = case_depth = 0
+    state = START
     for m in _TRIGGER_TOKEN.finditer(sql, start):
         token = m[0]
         first = token[0]
         if first == ";":
-            if depth == 0:
+            state = COMPLETE[state][SEMI]
+            if state == START:
                 text = sql[start : m.start()].strip()
                 return Statement(text, line + sql.count("\n", seg, start)), m.end()
         elif first == "'":
             if len(token) == 1:
                 return None
-        elif first != "-":
-            at = m.start()
-            if (token in ("e", "E") and sql.startswith("'", at + 1)) and (
-                at == 0 or not _ident_char(sql[at - 1])
-            ):
-                continue  # an E'…' string's prefix, no word
-            word = token.upper()
-            if len(words) < 4:
-                words.append(word)
-                trigger = _is_trigger(words)
-            if trigger:
-                depth, case_depth = _trigger_nesting(word, depth, case_depth)
+            state = COMPLETE[state][OTHER]
+        elif token.startswith("--"):
+            continue
+        elif first.isalnum() or first in "_$":
+            state = COMPLETE[state][word_kind(sql, m.start(), m.end())]
+        else:
+            state = COMPLETE[state][OTHER]
     return None
-
-
-def _trigger_nesting(word: str, depth: int, case_depth: int) -> tuple[int, int]:
-    """The BEGIN … END and CASE … END nesting of a ``CREATE TRIGGER``'s body after ``word``
-    (an END closes a CASE first; a stray END closes nothing)."""
-    if word == "BEGIN":
-        return depth + 1, case_depth
-    if word == "CASE":
-        return depth, case_depth + 1
-    if word == "END":
-        if case_depth:
-            return depth, case_depth - 1
-        if depth:
-            return depth - 1, case_depth
-    return depth, case_depth
 
 
 def split_statements(sql: str, dialect: str = "sqlite") -> list[Statement]:
@@ -387,10 +382,11 @@ def _scan(
     i = pos
     start = pos
     start_line = line
-    # Trigger tracking: tokens seen so far in the current statement (upper-cased words).
+    # The first words of the current statement (upper-cased), for a routine's body.
     words: list[str] = []
     prev_word = ""
-    depth = 0  # BEGIN … END nesting inside CREATE TRIGGER (or a BEGIN ATOMIC body)
+    depth = 0  # BEGIN ATOMIC … END nesting inside CREATE FUNCTION|PROCEDURE
+    state = START  # SQLite: where COMPLETE is (a CREATE TRIGGER ends at ; END ;)
     case_depth = 0
     has_content = False
     fast = False  # a plain statement past its first words: see _FAST_RUN
@@ -449,20 +445,23 @@ def _scan(
                 end = close + len(m.group(0))
                 line += sql.count("\n", i, end)
                 i = end
+                state = COMPLETE[state][OTHER]
                 continue
         if ch in "eE" and sql.startswith("'", i + 1) and (i == 0 or not _ident_char(sql[i - 1])):
             end = _escape_string_end(sql, i + 1)
-            if end >= n and sql[n - 1] != "'":
+            if end > n:
                 raise SplitError("unterminated E'…' string", line)
             line += sql.count("\n", i, end)
             i = end
+            state = COMPLETE[state][OTHER]
             continue
         if ch in quotes:
             end = _quote_end(sql, i)
-            if end >= n and (n == i + 1 or sql[n - 1] != ("]" if ch == "[" else ch)):
+            if end > n:
                 raise SplitError(f"unterminated quoted text starting with {ch}", line)
             line += sql.count("\n", i, end)
             i = end
+            state = COMPLETE[state][OTHER]
             continue
         if ch.isalpha() or ch == "_":
             m = _IDENT_RUN.match(sql, i)
@@ -471,7 +470,7 @@ def _scan(
             if len(words) < 12:
                 words.append(word)
                 if len(words) == 4:
-                    fast = not _is_routine(words) and (pg or not _is_trigger(words))
+                    fast = not _is_routine(words) and (pg or state == NORMAL)
             if _is_routine(words):  # BEGIN ATOMIC … END
                 if word == "ATOMIC" and prev_word == "BEGIN":
                     depth += 1
@@ -483,8 +482,8 @@ def _scan(
                     else:
                         depth -= 1
             prev_word = word
-            if not pg and _is_trigger(words):  # PostgreSQL's triggers have no body
-                depth, case_depth = _trigger_nesting(word, depth, case_depth)
+            if not pg:  # (PostgreSQL's triggers have no body)
+                state = COMPLETE[state][word_kind(sql, i, j)]
             i = j
             continue
         if pg and ch in "()":
@@ -503,7 +502,9 @@ def _scan(
                 "DO block that EXECUTEs each generated statement)",
                 line,
             )
-        if ch == ";" and depth == 0 and paren == 0:
+        if ch == ";" and not pg:
+            state = COMPLETE[state][SEMI]
+        if ch == ";" and depth == 0 and paren == 0 and (pg or state == START):
             text = sql[start:i]
             if has_content and _COPY_STDIN.match(text):
                 # The data follows on the next line, up to a line holding only "\.".
@@ -517,7 +518,7 @@ def _scan(
                 data = sql[begin : stop + 1]
                 flush(i, data)
                 line += sql.count("\n", i, stop + 3)
-                words, prev_word, case_depth, fast = [], "", 0, False
+                words, prev_word, case_depth, fast, state = [], "", 0, False, START
                 i = start = stop + 3
                 if ends is not None:
                     ends.append((i, len(statements)))
@@ -538,11 +539,20 @@ def _scan(
             continue
         # Plain characters (digits, punctuation, blanks) inside a statement: skip the run.
         m = plain_run.match(sql, i + 1) if has_content else None
-        i = m.end() if m else i + 1
+        j = m.end() if m else i + 1
+        if state in OTHER_MATTERS and ch != ";" and NOT_BLANK.search(sql, i, j):
+            state = COMPLETE[state][OTHER]
+        i = j
     if paren:
         raise SplitError("a ( is never closed (a ; inside parentheses ends nothing)", paren_line)
     if depth:
         raise SplitError("a BEGIN … END body (trigger or function) has no END", start_line)
+    if has_content and state in (IN_TRIGGER, TRIGGER_SEMI):
+        raise SplitError(
+            "a CREATE TRIGGER has no END; after its body (each statement in it ends with ;, "
+            "then END;)",
+            start_line,
+        )
     flush(n)
     return statements, n
 
@@ -558,10 +568,3 @@ def _is_routine(words: list[str]) -> bool:
         and words[0] == "CREATE"
         and any(w in ("FUNCTION", "PROCEDURE") for w in words[1:4])
     )
-
-
-def _is_trigger(words: list[str]) -> bool:
-    if not words or words[0] != "CREATE":
-        return False
-    head = words[1:4]
-    return "TRIGGER" in head
