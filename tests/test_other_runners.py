@@ -1,5 +1,6 @@
 """Other migration runners' history tables in the target database (Prisma, Drizzle, dbmate,
-Rails, golang-migrate, Flyway, Alembic), on real SQLite and the real PostgreSQL cluster: an
+Rails, golang-migrate, Flyway, Alembic), on real SQLite, the real PostgreSQL cluster and (Prisma,
+Drizzle) the D1 stand-in: an
 operator who switches to malnu-tui from another tool and runs `up` on the database that tool
 migrated had every migration run a second time (a failure half-way at best, the seed rows
 twice at worst). Now `status`, `up` (and its dry run) and `doctor` name the tool, its table and
@@ -59,9 +60,16 @@ def _dirs(mdirs: MigrationDirs) -> MigrationDirs:
     return mdirs
 
 
+def _sqlite(db: DbTarget) -> sqlite3.Connection:
+    """The SQLite file itself (D1: the stand-in's file behind its API)."""
+    if db.d1 is not None:
+        return db.d1.db.connect()
+    return sqlite3.connect(sqlite_path(db.url))
+
+
 def _run(db: DbTarget, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-    if db.kind == "sqlite":
-        conn = sqlite3.connect(sqlite_path(db.url))
+    if db.kind != "postgresql":
+        conn = _sqlite(db)
         with conn:
             for sql, params in statements:
                 conn.execute(sql, params)
@@ -73,8 +81,8 @@ def _run(db: DbTarget, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
 
 
 def _count(db: DbTarget, sql: str) -> int:
-    if db.kind == "sqlite":
-        conn = sqlite3.connect(sqlite_path(db.url))
+    if db.kind != "postgresql":
+        conn = _sqlite(db)
         try:
             return int(conn.execute(sql).fetchone()[0])
         finally:
@@ -233,9 +241,16 @@ RUNNERS = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+# Every runner on SQLite and PostgreSQL; on D1 (the stand-in) the two that migrate D1 databases.
+CASES = [(kind, *r) for r in RUNNERS for kind in ("sqlite", "postgresql")] + [
+    ("d1", *r) for r in RUNNERS if r[0] in ("Prisma", "Drizzle")
+]
+
+
 @pytest.mark.parametrize(
-    ("tool", "tables", "rows", "history", "by_version"), RUNNERS, ids=[r[0] for r in RUNNERS]
+    ("kind", "tool", "tables", "rows", "history", "by_version"),
+    CASES,
+    ids=[f"{c[1]}-{c[0]}" for c in CASES],
 )
 def test_a_database_another_runner_migrated_is_not_migrated_again(
     fresh_db: Callable[[str], DbTarget],
@@ -254,7 +269,7 @@ def test_a_database_another_runner_migrated_is_not_migrated_again(
     running them (by version where the rows name files, else `--through VERSION`), and `up`
     then runs only the new file."""
     db = fresh_db(kind)
-    _run(db, _applied_by_the_tool(db) + history(kind))
+    _run(db, _applied_by_the_tool(db) + history("sqlite" if kind == "d1" else kind))
     _dirs(mdirs)
     table = tables[0] if kind == "postgresql" else tables[1]
     said = f"{tool} applied this database's migrations ({table}, {rows} row(s)"

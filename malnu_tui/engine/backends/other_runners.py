@@ -167,12 +167,8 @@ def _reader(
 ) -> tuple[str, Callable[[str, Sequence[object]], list[tuple[Any, ...]]]]:
     """The dialect and a query function of the target (read-only statements only)."""
     if backend.kind == "d1":
-        query = backend.query  # type: ignore[attr-defined]
-
-        def d1(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-            return [tuple(row.values()) for row in query(sql, tuple(params))]
-
-        return "sqlite", d1
+        api = backend.api  # type: ignore[attr-defined]
+        return "sqlite", lambda sql, params: [tuple(r) for r in api.raw(sql, params).rows]
     conn = getattr(backend, "conn", None)
     if isinstance(conn, sqlite3.Connection):
         return "sqlite", lambda sql, params: conn.execute(sql, tuple(params)).fetchall()
