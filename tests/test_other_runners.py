@@ -395,3 +395,34 @@ def test_an_older_supabase_cli_history_is_named_with_its_rows(
     assert r.code == 0, r.out + r.err
     assert _count(db, "SELECT count(*) FROM students") == 1
     assert _count(db, "SELECT count(*) FROM migrations") == 3
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_runner_that_migrates_between_the_preflight_and_the_lock_is_not_run_over(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs, kind: str
+) -> None:
+    """`prisma migrate deploy` (a CI job, a colleague) ran between `up`'s preflight and its
+    lock: the preflight had seen no other history, and `up` ran both migrations again. The
+    history is read again under the lock: refused (exit 2's ConfigError), nothing run or
+    recorded, no safety backup taken."""
+    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.files import discover
+    from malnu_tui.engine.migrate import apply_plan
+    from malnu_tui.engine.preflight import preflight_apply
+
+    db = fresh_db(kind)
+    _dirs(mdirs)
+    backend = db.open(mdirs)
+    try:
+        mset = discover(mdirs.migrations, mdirs.rollback)
+        pf = preflight_apply(backend, db.target(mdirs), mset)
+        assert not pf.blocking and pf.plan is not None
+        _run(db, _applied_by_the_tool(db) + _prisma(kind))  # Prisma deploys, meanwhile
+        backups: list[str] = []
+        with pytest.raises(ConfigError, match=r"Prisma applied this database's migrations"):
+            apply_plan(backend, mset, pf.plan, safety_backup=lambda why: backups.append(why))
+    finally:
+        backend.close()
+    assert backups == []
+    assert _count(db, "SELECT count(*) FROM students") == 1
+    assert _count(db, "SELECT count(*) FROM migrations") == 0
