@@ -426,3 +426,23 @@ def test_a_runner_that_migrates_between_the_preflight_and_the_lock_is_not_run_ov
     assert backups == []
     assert _count(db, "SELECT count(*) FROM students") == 1
     assert _count(db, "SELECT count(*) FROM migrations") == 0
+
+
+def test_an_applications_history_in_public_is_not_the_analytics_sets(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """The school's analytics set lives in schema `analytics` of the database whose `public`
+    the application migrates with Prisma: the application's `_prisma_migrations` is not the
+    analytics set's history. Its `up` runs, and its `status --json` names no other runner
+    (read on the session's search path, `public`'s history refused the analytics set's every
+    `up`, pointing at an `adopt --through` that would have recorded its files unrun)."""
+    db = fresh_db("postgresql")
+    _run(db, _applied_by_the_tool(db) + _prisma("postgresql"))
+    analytics = DbTarget("postgresql", f"{db.url}?schema=analytics")
+    mdirs.add("20260301_020000", "events", "CREATE TABLE events (id bigint);", "DROP TABLE events;")
+    r = analytics.cli(mdirs, "status", "--json")
+    assert r.code == 0, r.err
+    assert "other_runners" not in json.loads(r.out)
+    r = analytics.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _count(db, "SELECT count(*) FROM analytics.migrations") == 1

@@ -180,8 +180,10 @@ def _reader(
 def _tables(
     dialect: str, run: Callable[[str, Sequence[object]], list[tuple[Any, ...]]], schema: str
 ) -> dict[tuple[str, str], set[str]]:
-    """(schema, table) → its columns, for the tables of :data:`RUNNERS`' names that are there
-    (PostgreSQL: in the target's schema, the session's search path, or Drizzle's own)."""
+    """(schema, table) → its columns, for the tables of :data:`RUNNERS`' names that are there.
+    On PostgreSQL only in the target's schema (where its tool tables are), and Drizzle's own
+    schema for a target in ``public`` (Drizzle's tables' default): an application's Prisma
+    history in ``public`` is not the history of the school's analytics set in ``analytics``."""
     found: dict[tuple[str, str], set[str]] = {}
     marks = ", ".join("?" for _ in _NAMES)
     if dialect == "sqlite":
@@ -195,12 +197,12 @@ def _tables(
         return found
     rows = run(
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-        "WHERE table_name = ANY(%s) AND (table_schema = ANY(current_schemas(false)) "
-        "OR table_schema = %s OR (table_schema = 'drizzle' AND table_name = "
-        "'__drizzle_migrations')) AND has_schema_privilege(table_schema, 'USAGE') "
+        "WHERE table_name = ANY(%s) AND (table_schema = %s OR (%s = 'public' AND "
+        "table_schema = 'drizzle' AND table_name = '__drizzle_migrations')) "
+        "AND has_schema_privilege(table_schema, 'USAGE') "
         "AND has_table_privilege(quote_ident(table_schema) || '.' || quote_ident(table_name), "
         "'SELECT')",
-        (_NAMES, schema),
+        (_NAMES, schema, schema),
     )
     for sch, table, column in rows:
         found.setdefault((str(sch), str(table)), set()).add(str(column).lower())
