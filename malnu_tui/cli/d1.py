@@ -41,6 +41,12 @@ def register(
         "running them",
     )
     _wrangler_options(p)
+    p.add_argument(
+        "--through",
+        metavar="VERSION",
+        help="record every file up to VERSION as applied by the other runner whose history is "
+        "in the database (Drizzle, golang-migrate, Flyway, Alembic: their rows name no file)",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be recorded")
     p.set_defaults(handler=cmd_adopt)
 
@@ -132,7 +138,10 @@ def cmd_adopt(ctx: Context) -> int:
     from malnu_tui.engine.backends.d1.wrangler import adopt, plan_adopt
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    if backend.kind == "postgresql" and not ctx.opt("wrangler_state"):
+    other = None if ctx.opt("wrangler_state") else _other_runner_plan(ctx)
+    if other is not None:
+        plan = other
+    elif backend.kind == "postgresql" and not ctx.opt("wrangler_state"):
         plan = _supabase_plan(ctx)
     else:
         applied, source = _wrangler_applied(ctx)
@@ -148,6 +157,36 @@ def cmd_adopt(ctx: Context) -> int:
         ctx.out_json({**plan.as_json(), "adopted": list(result.adopted)})
     ctx.message(f"adopted {len(result.adopted)} migration(s) (recorded, not run; audited)")
     return 0
+
+
+def _other_runner_plan(ctx: Context) -> AdoptPlan | None:
+    """Another runner's history in the target database (Prisma, Drizzle, dbmate, Rails,
+    golang-migrate, Flyway, Alembic), unless wrangler's or the Supabase CLI's is there with
+    rows and --through is not given (those are adopted as before)."""
+    from malnu_tui.engine.backends import other_runners
+    from malnu_tui.engine.errors import ConfigError
+
+    backend, through = ctx.backend(), ctx.opt("through")
+    if through is None:
+        conn = getattr(backend, "conn", None)
+        if backend.kind == "postgresql":
+            from malnu_tui.engine.backends.pg_record import cli_history
+
+            if cli_history(conn):
+                return None
+        else:
+            from malnu_tui.engine.backends.d1.wrangler import read_from_backend
+
+            if read_from_backend(backend):
+                return None
+    plan = other_runners.plan_adopt(backend, ctx.migration_set(), through)
+    if plan is None and through is not None:
+        raise ConfigError(
+            f"--through: {backend.display_url} has no other runner's migration history "
+            "(Prisma, Drizzle, dbmate, Rails, golang-migrate, Flyway, Alembic); nothing was "
+            "recorded"
+        )
+    return plan
 
 
 def _supabase_plan(ctx: Context) -> AdoptPlan:

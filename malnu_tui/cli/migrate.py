@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
     from malnu_tui.engine.backends.d1.wrangler import WranglerRow
+    from malnu_tui.engine.backends.other_runners import Finding
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
     from malnu_tui.engine.plan import Preflight
+    from malnu_tui.engine.status import StatusReport
 
 
 def register(
@@ -89,10 +92,13 @@ def cmd_status(ctx: Context) -> int:
     backend, mset = ctx.viewer(), ctx.migration_set()
     report = mark(backend, status(backend, mset, ctx.target.name), mset)
     wrangler = _wrangler_rows(ctx)
+    others = _other_runners(ctx, backend, mset, report)
     if ctx.json:
         data = report.as_json()
         if wrangler:
             data["wrangler"] = [r.as_json() for r in wrangler]
+        if others:
+            data["other_runners"] = [f.as_json() for f in others]
         ctx.out_json(data)
         return 0
     from malnu_tui.cli.output import print_table
@@ -141,7 +147,24 @@ def cmd_status(ctx: Context) -> int:
             f"({', '.join(theirs[:3])}{'…' if len(theirs) > 3 else ''}): "
             "run `malnu-tui adopt` to record them without running them (`up` refuses them)"
         )
+    for f in others:
+        if not f.runner.known:  # (the Supabase CLI's said above)
+            ctx.message(f.status_line())
     return 0
+
+
+def _other_runners(
+    ctx: Context, backend: Backend, mset: MigrationSet, report: StatusReport
+) -> list[Finding]:
+    """Prisma's, Drizzle's, dbmate's, Rails', golang-migrate's, Flyway's, Alembic's or the
+    Supabase CLI's history in the same database (engine/backends/other_runners.py), as `up`
+    judges it."""
+    from malnu_tui.engine.backends.other_runners import applied_by_other_runners
+    from malnu_tui.engine.status import DONE_STATES
+
+    pending = [m.filename for m in report.migrations if m.state.value in ("pending", "failed")]
+    taken_over = any(m.state in DONE_STATES for m in report.migrations)
+    return applied_by_other_runners(backend, taken_over, pending, mset, with_known=True)
 
 
 def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:

@@ -202,6 +202,8 @@ def _apply_plan(
             check_under_lock(backend, plan, accept_edited_rollback)
         elif plan.every_pending:
             _check_nothing_below_undone(backend, mset, plan, tracking)
+        if plan.direction == "up" and not nested:
+            _refuse_other_runners(backend, mset, plan, tracking)
         records = {r.filename: r for r in tracking}
         todo: list[PlanStep] = []
         for step in plan.steps:
@@ -233,6 +235,25 @@ def _apply_plan(
     notes = tuple(n for s in plan.steps for n in s.notes)
     done, left = tuple(runner.done), tuple(unreleased)
     return ApplyResult(plan.direction, done, tuple(skipped), backup_id, notes, left)
+
+
+def _refuse_other_runners(
+    backend: Backend, mset: MigrationSet, plan: Plan, tracking: list[TrackingRecord]
+) -> None:
+    """Another runner's history, read again under the lock (engine/preflight.py read it
+    before the prompt): a `prisma migrate deploy` or `drizzle-kit migrate` that ran in the
+    meantime is not run over. Refused (exit 2) before the safety backup; nothing run."""
+    from malnu_tui.engine.backends.other_runners import applied_by_other_runners
+    from malnu_tui.engine.errors import ConfigError
+
+    done = {r.filename for r in tracking if r.success}
+    pending = [s.filename for s in plan.steps if s.filename not in done]
+    if not pending:
+        return
+    found = applied_by_other_runners(backend, bool(done), pending, mset)
+    refused = [f for f in found if f.refuses_up]
+    if refused:
+        raise ConfigError(refused[0].refusal(backend.display_url))
 
 
 def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: list[str]) -> None:

@@ -120,11 +120,32 @@ def _applied_by_supabase(backend: Backend, mset: MigrationSet, plan: Plan) -> li
     names = ", ".join(f if f == w else f"{f} (the CLI's {w})" for f, w in both)
     return [
         AppliedByWrangler(
-            f"the Supabase CLI already applied {len(both)} pending migration(s) ({TABLE}): "
+            f"the Supabase CLI already applied {len(both)} pending migration(s) ({TABLE}, "
+            f"{len(applied)} row(s)): "
             f"{names}; running them again would apply them twice",
             hint="record them without running them: `malnu-tui adopt` (see `adopt --dry-run`)",
         )
     ]
+
+
+def _applied_by_other_runners(
+    backend: Backend, mset: MigrationSet, plan: Plan, report: StatusReport
+) -> list[Problem]:
+    """Another runner's history in the same database (Prisma, Drizzle, dbmate, Rails,
+    golang-migrate, Flyway, Alembic: backends/other_runners.py): before this tool has applied
+    or adopted anything there, each of its rows would run again; after, each pending file it
+    names by version would. Refused (exit 2), nothing run or recorded."""
+    if not plan.steps:
+        return []
+    from malnu_tui.engine.backends.other_runners import applied_by_other_runners
+    from malnu_tui.engine.problems import AppliedByOtherRunner
+    from malnu_tui.engine.status import DONE_STATES
+
+    pending = [s.filename for s in plan.steps]
+    taken_over = any(m.state in DONE_STATES for m in report.migrations)
+    found = applied_by_other_runners(backend, taken_over, pending, mset)
+    where = backend.display_url
+    return [AppliedByOtherRunner(f.refusal(where)) for f in found if f.refuses_up]
 
 
 def _half_done_recover(backend: Backend, report: StatusReport, operation: str) -> list[Problem]:
@@ -162,6 +183,7 @@ def preflight_apply(
     if plan is not None:
         problems += _applied_by_wrangler(backend, mset, plan)
         problems += _applied_by_supabase(backend, mset, plan)
+        problems += _applied_by_other_runners(backend, mset, plan, report)
         plan, untranslated = translated_for(target, plan, mset)
         problems += untranslated
         plan = _concurrent_checked(target, plan, problems)

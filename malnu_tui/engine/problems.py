@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.status import MigrationStatus, StatusReport
 
 __all__ = [
+    "AppliedByOtherRunner",
     "AppliedByWrangler",
     "BadRequest",
     "Drift",
@@ -199,6 +200,13 @@ class AppliedByWrangler(_Blocking):
 
     def error(self) -> MalnuError:
         return MalnuError(self.message, hint=self.hint or None)
+
+
+@dataclass(frozen=True)
+class AppliedByOtherRunner(BadRequest):
+    """Another runner's history (Prisma, Drizzle, dbmate, Rails, golang-migrate, Flyway,
+    Alembic: backends/other_runners.py) shows migrations applied that `up` would run again:
+    exit 2, one line naming its table, its rows and the `adopt` that records them."""
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,11 @@ def plan_adopt(
     applied: Sequence[WranglerMigration],
     records: Sequence[TrackingRecord],
     source: str,
+    tool: str = TOOL,
 ) -> AdoptPlan:
     """Match the CLI's applied versions to our files by version (a renamed file of a
-    version no file of ours can have, by its name: :func:`cli_matcher`); changes nothing."""
+    version no file of ours can have, by its name: :func:`cli_matcher`); changes nothing.
+    Prisma's, dbmate's and Rails' rows are matched so too (``tool``: backends/other_runners)."""
     find = cli_matcher(mset, [w.name for w in applied])
     tracked = {r.filename for r in records if r.success}
     to_adopt: list[tuple[Migration, WranglerMigration]] = []
@@ -56,4 +58,4 @@ def plan_adopt(
             already.append(m.filename)
         else:
             to_adopt.append((m, w))
-    return AdoptPlan(source, tuple(to_adopt), tuple(already), tuple(unmatched), tool=TOOL)
+    return AdoptPlan(source, tuple(to_adopt), tuple(already), tuple(unmatched), tool=tool)

@@ -227,6 +227,18 @@ def _probe_backup_dir(target: Target, need: int) -> str:
     return f"{directory} writable, {free // (1024 * 1024)} MiB free (a backup needs ~{need} bytes)"
 
 
+def _other_runners(c: _Checks, backend: Backend) -> None:
+    """Another runner's migration history in the database (Prisma, Drizzle, dbmate, Rails,
+    golang-migrate, Flyway, Alembic), said with its table and rows."""
+    from malnu_tui.engine.backends.other_runners import doctor_lines
+
+    for ok, detail, fix in doctor_lines(backend):
+        if ok:
+            c.ok("other runner", detail)
+        else:
+            c.fail("other runner", detail, fix)
+
+
 def doctor_target(target: Target) -> list[DoctorCheck]:
     """Every check of one target; connection failures stop the checks that need it."""
     from malnu_tui.engine.config import open_backend
@@ -285,6 +297,7 @@ def doctor_target(target: Target) -> list[DoctorCheck]:
                     lambda: _probe_d1_export(backend),
                     "give the API token D1 Edit permission (read and export)",
                 )
+            _other_runners(c, backend)
             need = _db_size(backend, target)
         finally:
             with contextlib.suppress(Exception):
