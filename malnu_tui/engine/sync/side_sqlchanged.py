@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side_sqlkeys import key_sql, q
 from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
-__all__ = ["SqliteChanged", "since_ranges"]
+__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ranges"]
 
 
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
@@ -28,6 +29,26 @@ def since_ranges(since: str) -> list[tuple[str, str | None]]:
         return [(since, None)]
     day_t = since[:10] + "T"
     return [(since, day_t), (day_t + since[11:], None)]
+
+
+# How far a text's clock can stand behind its UTC time: the most negative offset a text can
+# say (SQLite reads them down to -14:00; no zone is behind -12:00).
+BEHIND_UTC = timedelta(hours=14)
+
+
+def behind_ranges(since: str) -> list[tuple[str, str]]:
+    """The text ranges :func:`since_ranges` leaves out where a time that says a negative
+    offset (``2026-01-05T03:05:00-05:00``, 08:05 UTC) can still be at or after ``since``
+    (the normal form: UTC): its clock is up to :data:`BEHIND_UTC` behind. Such a row is
+    read when its UTC time (SQLite's ``datetime()``) is at or after ``since``."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return []
+    try:
+        lo = datetime.fromisoformat(since[:19]) - BEHIND_UTC
+    except ValueError:
+        return []
+    day_t = since[:10] + "T"
+    return [(lo.strftime("%Y-%m-%d %H:%M:%S"), since), (day_t, day_t + since[11:])]
 
 
 class SqliteChanged:
@@ -72,6 +93,12 @@ class SqliteChanged:
             # stores them or refuses them by name, never leaves them behind unread.
             conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
             params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
+            # A time behind UTC (a negative offset) sorts before ``since`` as text however
+            # late it is: read by its UTC time (one SQLite cannot read is read too).
+            utc = f"(datetime({c}) >= ? OR datetime({c}) IS NULL)"
+            for lo_b, hi_b in behind_ranges(since or ""):
+                conds.append(f"{c} >= ? AND {c} < ? AND {utc}")
+                params += [lo_b, hi_b, (since or "")[:19]]
             others = [f"{c} IS NULL", f"{c} < ''"]
         plain = "(" + " OR ".join([*(f"({x})" for x in conds), *others]) + ")"
         if not self.leads_an_index(shape.name, cursor):

@@ -46,7 +46,6 @@ __all__ = [
     "sqlite_param",
     "to_postgres",
     "to_sqlite",
-    "wall_clock",
 ]
 
 Normalizer = Callable[[Any], str]
@@ -161,20 +160,6 @@ def _ts(v: Any) -> str:
     if dt is None:
         return _raw(v)
     return fmt_dt(utc_wall_clock(dt))
-
-
-def wall_clock(v: Any) -> str:
-    """A ``timestamp without time zone`` value as the clock its text shows, an offset left
-    out: the layout an incremental pass compares a SQLite or D1 source's texts in
-    (:func:`.watermark.greatest_of`). A New York app's ``…T09:00:00-05:00`` is 09:00 there; as
-    its UTC time (14:00) the watermark stood 5 hours past the texts of every later change,
-    and the next passes left them behind."""
-    if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
-        return v
-    dt = parse_dt(v)
-    if dt is None:
-        return _raw(v)
-    return fmt_dt(dt.replace(tzinfo=None))
 
 
 def _tstz(v: Any) -> str:
