@@ -233,3 +233,47 @@ def test_a_text_cursor_of_every_shape_an_app_writes_loses_no_change_and_rereads_
         (6, "v3"),
     ]
     assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
+) -> None:
+    """Prisma's SQLite connector stores a ``DateTime`` as Unix milliseconds in a ``DATETIME``
+    column (and fails on a text). Such a table could not be copied: PostgreSQL's timestamp
+    refused the number, with a hint to leave the table out. The copy now holds their UTC
+    time (milliseconds kept), `sync verify` says equal, and an incremental pass by
+    ``updatedAt`` reads the changes since (its overlap in them), not the whole table."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run(
+        'CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"name" TEXT NOT NULL, "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, '
+        '"updatedAt" DATETIME NOT NULL)'
+    )
+    if kind == "sqlite":
+        src.run('CREATE INDEX "User_updatedAt_idx" ON "User" ("updatedAt")')
+    base = 1767600000000  # 2026-01-05 08:00:00 UTC
+    src.many(
+        'INSERT INTO "User" VALUES (?, ?, ?, ?)',
+        [(i, f"u{i}", base + i, base - 86_400_000 + i * 600_000) for i in range(1, 41)],
+    )
+    src.run('UPDATE "User" SET "createdAt" = \'2026-01-04 08:00:00\' WHERE id = 40')  # a text
+    first = sync(src, dst, cursor="updatedAt")
+    assert (first.inserted, first.verified) == (40, True), first
+    assert dst.run(
+        'SELECT "createdAt"::text, "updatedAt"::text FROM "User" WHERE id IN (1, 40) ORDER BY id'
+    ) == [
+        ("2026-01-05 08:00:00.001", "2026-01-04 08:10:00"),
+        ("2026-01-04 08:00:00", "2026-01-04 14:40:00"),
+    ]
+    ((mark,),) = dst.run("SELECT watermark FROM malnu_sync")
+    assert mark == "2026-01-04 14:40:00"
+    src.run('UPDATE "User" SET name = \'baru\', "updatedAt" = ? WHERE id = 7', (base + 250,))
+    second = sync(src, dst, cursor="updatedAt")
+    assert (second.read, second.updated, second.verified) == (2, 1, True), second  # 40 and 7
+    assert dst.run('SELECT name, "updatedAt"::text FROM "User" WHERE id = 7') == [
+        ("baru", "2026-01-05 08:00:00.25")
+    ]
+    assert verify(src, dst).verified
+    src.run("UPDATE \"User\" SET name = 'lagi' WHERE id = 8")  # updatedAt left as it was
+    assert not verify(src, dst).verified  # a real difference is still seen

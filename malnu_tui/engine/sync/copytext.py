@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.timetext import MS_FROM
 
 __all__ = [
     "DIGEST_CLOSE",
@@ -82,9 +83,16 @@ def _utc_text(x: str) -> str:
         f"CASE WHEN substr({x}, 20, 1) = '.' "
         f"THEN rtrim(rtrim(substr({x}, 20, length({x}) - 25), ' 0'), '.') ELSE '' END"
     )
-    # length() first, alone: the one test most values (19 characters) take.
+    # Unix milliseconds (Prisma's SQLite DateTime: :func:`.timetext.ms_time`) as their UTC
+    # time; a number sorts below every text. Then length(), alone: the one test most values
+    # (19 characters) take.
+    ms = (
+        f"CASE WHEN typeof({x}) = 'integer' AND {x} >= {MS_FROM} AND {x} < 253402300800000 "
+        f"THEN strftime('%Y-%m-%d %H:%M:%S', {x} / 1000, 'unixepoch') || CASE WHEN {x} % 1000 "
+        f"THEN rtrim(printf('.%03d', {x} % 1000), '0') ELSE '' END ELSE {x} END"
+    )
     return (
-        f"CASE WHEN length({x}) < 25 THEN {x} "
+        f"CASE WHEN {x} < '' THEN {ms} WHEN length({x}) < 25 THEN {x} "
         f"WHEN substr({x}, -6, 1) IN ('+', '-') AND length({x}) < 34 "
         f"AND {utc} = datetime({x}) AND length({frac}) < 8 THEN {utc} || {frac} ELSE {x} END"
     )

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side_sqlkeys import key_sql, q
+from malnu_tui.engine.sync.timetext import MS_FROM, ms_time
+from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
-__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ranges"]
+__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ms", "since_ranges"]
 
 
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
@@ -49,6 +51,16 @@ def behind_ranges(since: str) -> list[tuple[str, str]]:
         return []
     day_t = since[:10] + "T"
     return [(lo.strftime("%Y-%m-%d %H:%M:%S"), since), (day_t, day_t + since[11:])]
+
+
+def since_ms(since: str) -> int | None:
+    """``since`` (the normal form: UTC) in Unix milliseconds, or None when it is no time."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return None
+    try:
+        return int(datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 class SqliteChanged:
@@ -100,6 +112,10 @@ class SqliteChanged:
                 conds.append(f"{c} >= ? AND {c} < ? AND {utc}")
                 params += [lo_b, hi_b, (since or "")[:19]]
             others = [f"{c} IS NULL", f"{c} < ''"]
+            ms = since_ms(since or "")
+            if ms is not None:  # Unix milliseconds (Prisma's DateTime): those since only
+                others[1:] = [f"({c} >= ? AND {c} < '')", f"{c} < {MS_FROM}"]
+                params.append(ms)
         plain = "(" + " OR ".join([*(f"({x})" for x in conds), *others]) + ")"
         if not self.leads_an_index(shape.name, cursor):
             return plain, params, None
@@ -149,11 +165,20 @@ class SqliteChanged:
             top = self._rows(f"SELECT {c} FROM {q(table)} WHERE {c} < '' ORDER BY {c} DESC LIMIT 1")
             number = top[0][0] if top else None
             return number if type(number) is int else None
+        c = q(column)
         indexed, value = self.indexed_greatest_text(table, column)
-        if not indexed:
-            c = q(column)
+        if indexed:  # and the greatest number, from the index's other end of the texts
+            top = self._rows(f"SELECT {c} FROM {q(table)} WHERE {c} < '' ORDER BY {c} DESC LIMIT 1")
+            number = top[0][0] if top else None
+        else:  # one scan for both
             top = self._rows(
-                f"SELECT max({c} COLLATE BINARY) FROM {q(table)} WHERE typeof({c}) = 'text'"
+                f"SELECT max(CASE WHEN typeof({c}) = 'text' THEN {c} COLLATE BINARY END), "
+                f"max(CASE WHEN typeof({c}) = 'integer' THEN {c} END) FROM {q(table)}"
             )
-            value = top[0][0] if top else None
-        return value if type(value) is str else None
+            value, number = top[0] if top else (None, None)
+        text = value if type(value) is str else None
+        # Unix milliseconds (Prisma's SQLite DateTime): the later of them and the texts.
+        ms = ms_time(number)
+        if ms is not None and (text is None or ms > normalizer(kind)(text)):
+            return int(number)  # type: ignore[arg-type]
+        return text

@@ -25,6 +25,7 @@ from malnu_tui.engine.sync.timetext import (
     PG_ONLY_DATE,
     PG_ONLY_TS,
     fmt_dt,
+    ms_time,
     parse_dt,
     pg_read_time,
     pg_read_tod,
@@ -156,6 +157,8 @@ def _bool(v: Any) -> str:
 def _ts(v: Any) -> str:
     if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v
+    if type(v) is int:  # Unix milliseconds (Prisma's SQLite DateTime), as their copy holds
+        return ms_time(v) or _raw(v)
     dt = parse_dt(v)
     if dt is None:
         return _raw(v)
@@ -165,6 +168,8 @@ def _ts(v: Any) -> str:
 def _tstz(v: Any) -> str:
     if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v  # naive text is read in the session's zone: UTC
+    if type(v) is int:
+        return ms_time(v) or _raw(v)
     dt = parse_dt(v)
     if dt is None:
         return _raw(v)
@@ -408,6 +413,8 @@ def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ..
             return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
         if kind == "ts":
             return ts_for_postgres
+        if kind == "tstz":  # Unix milliseconds as their UTC time, as into a timestamp
+            return lambda v: (ms_time(v) or v) if type(v) is int else v
         # Text, numbers and other datetimes go through COPY as they are (PostgreSQL parses
         # them).
         return None
