@@ -421,3 +421,21 @@ def test_times_that_say_their_offset_are_sent_as_utc_and_written_once(
     assert dst.run("SELECT updated_at::text FROM absen WHERE id = 7") == [
         ("2026-01-05 02:00:00.125",)
     ]
+
+
+def test_unix_milliseconds_in_a_timestamptz_column_are_copied_as_their_utc_time(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A SQLite TIMESTAMPTZ column holding ``Date.now()`` milliseconds (and one a WIB text),
+    copied by the fast path into a ``timestamptz``: the number was sent as it was and
+    PostgreSQL refused it at the first row."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run("CREATE TABLE e (id INTEGER PRIMARY KEY, at TIMESTAMPTZ)")
+    src.many("INSERT INTO e VALUES (?, ?)", [(i, 1767600000000 + i) for i in range(1, 11)])
+    src.run("UPDATE e SET at = '2026-01-05T15:00:00.5+07:00' WHERE id = 10")
+    report = sync(src, dst)
+    assert (report.inserted, report.updated, report.verified) == (10, 0, True), report
+    assert dst.run("SELECT at::text FROM e WHERE id IN (1, 10) ORDER BY id") == [
+        ("2026-01-05 08:00:00.001+00",),
+        ("2026-01-05 08:00:00.5+00",),
+    ]

@@ -64,7 +64,7 @@ def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
                 f"CASE WHEN {x} = CAST({x} AS INTEGER) AND abs({x}) < 1e15 "
                 f"THEN CAST({x} AS INTEGER) ELSE {x} END"
             )
-        elif c.kind == "ts":
+        elif c.kind in ("ts", "tstz"):  # (TimeZone is UTC: a time without a zone is UTC)
             out.append(_utc_text(x))
         else:
             out.append(x)
