@@ -256,6 +256,44 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
     b.close()
 
 
+def test_a_tracking_time_hand_edited_with_its_offset_is_ordered_by_its_utc_time(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """An operator in WIB corrected `executed_at` by hand with its offset
+    (`2025-01-03T15:00:00+07:00`, 08:00 UTC) beside the tool's UTC times: compared as text,
+    15:00 came after a migration applied out of order at 09:00 UTC, so the rollback's plan
+    did not name it (and named one that ran before it). Times are compared in UTC."""
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    if db_target.kind == "postgresql":
+        pytest.skip("a TIMESTAMP column: PostgreSQL drops an offset written into it")
+    d = mdirs
+    for day in (1, 3):
+        d.add(
+            f"2025010{day}_000100",
+            f"t{day}",
+            f"CREATE TABLE t{day} (x INTEGER);",
+            f"DROP TABLE t{day};",
+        )
+    b = db_target.open(d)
+    _up(b, d)
+    d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    _up(b, d)
+    mset = discover(d.migrations, d.rollback)
+    for name, at in (
+        ("20250101_000100_t1", "2025-01-03T14:00:00+07:00"),  # 07:00 UTC: before t3
+        ("20250103_000100_t3", "2025-01-03T15:00:00+07:00"),  # 08:00 UTC
+        ("20250102_000100_t2", "2025-01-03 09:00:00"),  # an hour after t3
+    ):
+        sql = f"UPDATE migrations SET executed_at = '{at}' WHERE filename = '{name}.sql'"
+        b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    pf = preflight_rollback(b, db_target.target(d), mset)
+    assert [s.filename for s in pf.rows] == ["20250103_000100_t3.sql"]
+    notes = [p.describe() for p in pf.notices if "out of order" in p.describe()]
+    assert len(notes) == 1 and notes[0].startswith("20250102_000100_t2.sql ran at"), notes
+    b.close()
+
+
 def test_rows_the_guides_runner_wrote_on_a_windows_checkout_are_not_drift(
     db_target: DbTarget, mdirs: MigrationDirs
 ) -> None:

@@ -535,11 +535,19 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", params)
     assert any("INDEX users_updated (updated_at>? AND updated_at<?)" in str(r) for r in plan), plan
     assert any("INDEX users_updated (updated_at>?)" in str(r) for r in plan), plan
-    assert params == [later, "2025-11-25T", "2025-11-25T09:00:00"]
+    # Then the texts a time behind UTC (a negative offset) can sort as: by their UTC time.
+    assert params == [
+        *(later, "2025-11-25T", "2025-11-25T09:00:00"),
+        *("2025-11-24 19:00:00", later, later, "2025-11-25T", "2025-11-25T09:00:00", later),
+        1764061200000,  # Unix milliseconds (Prisma's DateTime) since then
+    ]
     # Many changed rows (more than four pages): read in key order, not gathered for each page.
+    utc = '(datetime("updated_at") >= ? OR datetime("updated_at") IS NULL)'
+    behind = f'("updated_at" >= ? AND "updated_at" < ? AND {utc})'
     assert many == (
         '(("updated_at" >= ? AND "updated_at" < ?) OR ("updated_at" >= ?) '
-        'OR "updated_at" IS NULL OR "updated_at" < \'\')'
+        f'OR {behind} OR {behind} OR "updated_at" IS NULL '
+        'OR ("updated_at" >= ? AND "updated_at" < \'\') OR "updated_at" < 100000000000)'
     )
 
 

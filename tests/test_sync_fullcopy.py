@@ -392,3 +392,50 @@ def test_a_row_changed_behind_a_copy_longer_than_the_overlap_is_read_by_the_next
         ("behind",),
         ("ahead",),
     ]
+
+
+def test_times_that_say_their_offset_are_sent_as_utc_and_written_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A SQLite app stamping in WIB with its offset (`dayjs().format()`: `…T17:00:00+07:00`,
+    and `.250` fractions): the fast path sent the text as it was, PostgreSQL's `timestamp`
+    dropped the offset, and each chunk's check found every such row different and wrote it
+    again — a full copy of 300 rows "inserted 300, updated 300", an incremental pass's one
+    change "updated 2". Each is written once now, as its UTC time."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run("CREATE TABLE absen (id INTEGER PRIMARY KEY, updated_at DATETIME, masuk DATETIME)")
+    stamps = ["2026-01-05T08:00:00+07:00", "2026-01-05 08:00:00.250 +07:00", "2026-01-05 01:00:00"]
+    src.many(
+        "INSERT INTO absen VALUES (?, ?, ?)",
+        [(i, stamps[i % 3], "2026-01-04T23:30:00.5-05:00") for i in range(1, 301)],
+    )
+    first = sync(src, dst, chunk_rows=100)
+    assert (first.inserted, first.updated, first.verified) == (300, 0, True), first
+    assert dst.run("SELECT DISTINCT updated_at::text, masuk::text FROM absen ORDER BY 1") == [
+        ("2026-01-05 01:00:00", "2026-01-05 04:30:00.5"),
+        ("2026-01-05 01:00:00.25", "2026-01-05 04:30:00.5"),
+    ]
+    src.run("UPDATE absen SET updated_at = '2026-01-05T09:00:00.125+07:00' WHERE id = 7")
+    second = sync(src, dst)
+    assert (second.updated, second.verified) == (1, True), second
+    assert dst.run("SELECT updated_at::text FROM absen WHERE id = 7") == [
+        ("2026-01-05 02:00:00.125",)
+    ]
+
+
+def test_unix_milliseconds_in_a_timestamptz_column_are_copied_as_their_utc_time(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A SQLite TIMESTAMPTZ column holding ``Date.now()`` milliseconds (and one a WIB text),
+    copied by the fast path into a ``timestamptz``: the number was sent as it was and
+    PostgreSQL refused it at the first row."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run("CREATE TABLE e (id INTEGER PRIMARY KEY, at TIMESTAMPTZ)")
+    src.many("INSERT INTO e VALUES (?, ?)", [(i, 1767600000000 + i) for i in range(1, 11)])
+    src.run("UPDATE e SET at = '2026-01-05T15:00:00.5+07:00' WHERE id = 10")
+    report = sync(src, dst)
+    assert (report.inserted, report.updated, report.verified) == (10, 0, True), report
+    assert dst.run("SELECT at::text FROM e WHERE id IN (1, 10) ORDER BY id") == [
+        ("2026-01-05 08:00:00.001+00",),
+        ("2026-01-05 08:00:00.5+00",),
+    ]

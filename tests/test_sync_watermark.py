@@ -78,6 +78,8 @@ def test_a_watermark_stored_in_the_future_reads_from_when_its_sync_began(
         ("text", "2026-12-06T01:59:00.000Z", "2026-12-06T01:59:00.000Z"),  # earlier: kept
         ("text", "2026-12-06T02:00:01.000Z", "2026-12-06 02:00:00"),
         ("text", "2026-12-06", "2026-12-06"),
+        ("text", "2026-12-06T00:00:00-05:00", "2026-12-06 02:00:00"),  # 05:00 UTC: later
+        ("text", "2026-12-06T08:00:00+07:00", "2026-12-06T08:00:00+07:00"),  # 01:00 UTC
         ("text", "v2", "v2"),  # a text cursor that is not a time
         ("int", "99999", "99999"),
         ("ts", None, None),
@@ -165,3 +167,113 @@ def test_iso_t_stamps_of_the_watermarks_day_are_not_read_again_and_none_is_lost(
         ("Sore",),
         ("Detik",),
     ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["scan", "index"])
+def test_a_change_stamped_behind_utc_among_utc_stamps_is_read(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str, indexed: bool
+) -> None:
+    """A row stamped by an app in New York (``…T03:05:00-05:00``: 08:05 UTC) beside rows
+    stamped in UTC: its text sorted before a watermark of 08:00 taken from them (as text, and
+    as its own clock), so each later pass left it behind and said verified; `sync verify`
+    named it. It is read by its UTC time, and an app stamping only so reads no more."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.create_users(30, updated="2026-01-04 08:00:00")
+    src.run("UPDATE users SET updated_at = '2026-01-05 08:00:00' WHERE id = 1")
+    if indexed:
+        src.run("CREATE INDEX users_updated ON users (updated_at)")
+    assert sync(src, dst).verified
+    src.run("UPDATE users SET name = 'NY', updated_at = '2026-01-05T03:05:00-05:00' WHERE id = 3")
+    first = sync(src, dst)
+    assert (first.read, first.updated) == (2, 1), first  # the watermark's row, and it
+    assert dst.run("SELECT name, updated_at::text FROM users WHERE id = 3") == [
+        ("NY", "2026-01-05 08:05:00")
+    ]
+    ((mark,),) = dst.run("SELECT watermark FROM malnu_sync")
+    assert mark == "2026-01-05 08:05:00"  # its UTC time
+    # Then only New York's stamps: each pass reads what changed since (its overlap).
+    src.run("UPDATE users SET name = 'NY2', updated_at = '2026-01-05T03:30:00-05:00' WHERE id = 4")
+    second = sync(src, dst)
+    assert (second.read, second.updated) == (3, 1), second  # 08:00, 08:05 (overlap), 08:30
+    assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_a_text_cursor_of_every_shape_an_app_writes_loses_no_change_and_rereads_few(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
+) -> None:
+    """An ``updated_at TEXT`` written by several apps: SQLite's UTC, ``toISOString()``'s
+    ``Z``, a phone's WIB ``+07:00``, a server's ``-05:00``, with and without fractions.
+    Each pass carries every change made since the one before, whatever its shape, and
+    reads again only the overlap's rows and the WIB ones of the last 7 hours."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run("CREATE TABLE absen (id INTEGER PRIMARY KEY, nama TEXT, updated_at TEXT)")
+    old = ["2026-01-04 08:00:00", "2026-01-04T01:00:00Z", "2026-01-04T08:00:00.5+07:00"]
+    src.many("INSERT INTO absen VALUES (?, 'x', ?)", [(i, old[i % 3]) for i in range(1, 31)])
+    src.run("UPDATE absen SET updated_at = '2026-01-05T08:00:00+07:00' WHERE id = 1")  # 01:00
+    src.run("UPDATE absen SET updated_at = '2026-01-05T02:00:00Z' WHERE id = 2")
+    assert sync(src, dst).verified
+    changes = [  # (id, stamp): each later than the one before, as instants
+        (3, "2026-01-05T02:30:00.250Z"),
+        (4, "2026-01-05 03:00:00"),
+        (5, "2026-01-04T22:30:00-05:00"),  # 03:30 UTC
+        (6, "2026-01-05T10:45:00.125+07:00"),  # 03:45 UTC
+    ]
+    for n, (i, stamp) in enumerate(changes):
+        src.run("UPDATE absen SET nama = ?, updated_at = ? WHERE id = ?", (f"v{n}", stamp, i))
+        report = sync(src, dst)
+        assert report.updated == 1 and report.verified, (stamp, report)
+        # Read again: the WIB row 1 (its clock 7 hours ahead), and the change before.
+        assert report.read <= 3, (stamp, report)
+    assert dst.run("SELECT id, nama FROM absen WHERE id BETWEEN 3 AND 6 ORDER BY id") == [
+        (3, "v0"),
+        (4, "v1"),
+        (5, "v2"),
+        (6, "v3"),
+    ]
+    assert verify(src, dst).verified
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])
+def test_prisma_datetimes_in_unix_milliseconds_are_copied_and_read_incrementally(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
+) -> None:
+    """Prisma's SQLite connector stores a ``DateTime`` as Unix milliseconds in a ``DATETIME``
+    column (and fails on a text). Such a table could not be copied: PostgreSQL's timestamp
+    refused the number, with a hint to leave the table out. The copy now holds their UTC
+    time (milliseconds kept), `sync verify` says equal, and an incremental pass by
+    ``updatedAt`` reads the changes since (its overlap in them), not the whole table."""
+    src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
+    src.run(
+        'CREATE TABLE "User" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, '
+        '"name" TEXT NOT NULL, "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, '
+        '"updatedAt" DATETIME NOT NULL)'
+    )
+    if kind == "sqlite":
+        src.run('CREATE INDEX "User_updatedAt_idx" ON "User" ("updatedAt")')
+    base = 1767600000000  # 2026-01-05 08:00:00 UTC
+    src.many(
+        'INSERT INTO "User" VALUES (?, ?, ?, ?)',
+        [(i, f"u{i}", base + i, base - 86_400_000 + i * 600_000) for i in range(1, 41)],
+    )
+    src.run('UPDATE "User" SET "createdAt" = \'2026-01-04 08:00:00\' WHERE id = 40')  # a text
+    first = sync(src, dst, cursor="updatedAt")
+    assert (first.inserted, first.verified) == (40, True), first
+    assert dst.run(
+        'SELECT "createdAt"::text, "updatedAt"::text FROM "User" WHERE id IN (1, 40) ORDER BY id'
+    ) == [
+        ("2026-01-05 08:00:00.001", "2026-01-04 08:10:00"),
+        ("2026-01-04 08:00:00", "2026-01-04 14:40:00"),
+    ]
+    ((mark,),) = dst.run("SELECT watermark FROM malnu_sync")
+    assert mark == "2026-01-04 14:40:00"
+    src.run('UPDATE "User" SET name = \'baru\', "updatedAt" = ? WHERE id = 7', (base + 250,))
+    second = sync(src, dst, cursor="updatedAt")
+    assert (second.read, second.updated, second.verified) == (2, 1, True), second  # 40 and 7
+    assert dst.run('SELECT name, "updatedAt"::text FROM "User" WHERE id = 7') == [
+        ("baru", "2026-01-05 08:00:00.25")
+    ]
+    assert verify(src, dst).verified
+    src.run("UPDATE \"User\" SET name = 'lagi' WHERE id = 8")  # updatedAt left as it was
+    assert not verify(src, dst).verified  # a real difference is still seen

@@ -10,8 +10,10 @@ again under it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -373,8 +375,18 @@ def _applied_out_of_order(report: StatusReport, chosen: list[MigrationStatus]) -
 
 def _when(m: MigrationStatus) -> str:
     """``executed_at`` comparable as text: the tool's ``YYYY-MM-DD HH:MM:SS`` and an adopted
-    row's ISO 8601 (``…T…Z``, as a JavaScript runner writes it) alike."""
-    return (m.executed_at or "").replace("T", " ")[:19]
+    row's ISO 8601 (``…T…Z``, as a JavaScript runner writes it) alike, and a time that says
+    its offset (``…T15:00:00+07:00``, edited by hand in WIB) as its UTC time."""
+    text = (m.executed_at or "").strip()
+    try:
+        said = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        said = None
+    if said is not None and said.tzinfo is not None:
+        with contextlib.suppress(OverflowError):
+            said = said.astimezone(UTC)
+        return said.strftime("%Y-%m-%d %H:%M:%S")
+    return text.replace("T", " ")[:19]
 
 
 def translated_for(target: Target, plan: Plan, mset: MigrationSet) -> tuple[Plan, list[Problem]]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.timetext import MS_FROM
 
 __all__ = [
     "DIGEST_CLOSE",
@@ -63,9 +64,38 @@ def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
                 f"CASE WHEN {x} = CAST({x} AS INTEGER) AND abs({x}) < 1e15 "
                 f"THEN CAST({x} AS INTEGER) ELSE {x} END"
             )
+        elif c.kind in ("ts", "tstz"):  # (TimeZone is UTC: a time without a zone is UTC)
+            out.append(_utc_text(x))
         else:
             out.append(x)
     return ", ".join(out)
+
+
+def _utc_text(x: str) -> str:
+    """A ``timestamp`` value's text, one that says its offset (``…T17:00:00.250+07:00``, what
+    ``dayjs().format()`` writes) as the UTC time PostgreSQL prints for what the copy stores
+    (``… 10:00:00.25``; :func:`.timetext.ts_for_postgres`). Sent as it was, PostgreSQL
+    dropped the offset, the chunk's check found the row different and wrote it again. Only
+    what SQLite's datetime() reads the same without the fraction (a fraction of at most 6
+    digits); any other text is sent as it is (and its check puts it right)."""
+    utc = f"datetime(substr({x}, 1, 19) || substr({x}, -6))"
+    frac = (
+        f"CASE WHEN substr({x}, 20, 1) = '.' "
+        f"THEN rtrim(rtrim(substr({x}, 20, length({x}) - 25), ' 0'), '.') ELSE '' END"
+    )
+    # Unix milliseconds (Prisma's SQLite DateTime: :func:`.timetext.ms_time`) as their UTC
+    # time; a number sorts below every text. Then length(), alone: the one test most values
+    # (19 characters) take.
+    ms = (
+        f"CASE WHEN typeof({x}) = 'integer' AND {x} >= {MS_FROM} AND {x} < 253402300800000 "
+        f"THEN strftime('%Y-%m-%d %H:%M:%S', {x} / 1000, 'unixepoch') || CASE WHEN {x} % 1000 "
+        f"THEN rtrim(printf('.%03d', {x} % 1000), '0') ELSE '' END ELSE {x} END"
+    )
+    return (
+        f"CASE WHEN {x} < '' THEN {ms} WHEN length({x}) < 25 THEN {x} "
+        f"WHEN substr({x}, -6, 1) IN ('+', '-') AND length({x}) < 34 "
+        f"AND {utc} = datetime({x}) AND length({frac}) < 8 THEN {utc} || {frac} ELSE {x} END"
+    )
 
 
 _PRINTED_AS_IS = frozenset({"int", "float", "numeric", "ts", "tstz", "date", "time", "bool"})

@@ -20,6 +20,7 @@ from malnu_tui.engine.sync.model import SYNCED_AT, Key, TablePlan, TableShape
 from malnu_tui.engine.sync.pairs import DEFAULT_CHUNK_ROWS, DEFAULT_CURSOR, DEFAULT_OVERLAP_SECONDS
 from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side, columns_since, decode_key
+from malnu_tui.engine.sync.timetext import utc_wall_clock
 from malnu_tui.engine.sync.watermark import capped, epoch_scale
 from malnu_tui.engine.urls import sqlite_path
 
@@ -231,7 +232,7 @@ def _since(watermark: str | None, overlap: int, kind: str | None = None) -> str 
         dt = datetime.fromisoformat(watermark)
     except ValueError:
         return watermark
-    back = dt - timedelta(seconds=overlap)
+    back = utc_wall_clock(dt - timedelta(seconds=overlap))  # a text cursor's offset: UTC
     if len(watermark) == 10:
         return back.date().isoformat()
     return back.strftime("%Y-%m-%d %H:%M:%S")

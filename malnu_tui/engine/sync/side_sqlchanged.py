@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side_sqlkeys import key_sql, q
+from malnu_tui.engine.sync.timetext import MS_FROM, ms_time
+from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
-__all__ = ["SqliteChanged", "since_ranges"]
+__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ms", "since_ranges"]
 
 
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
@@ -28,6 +31,36 @@ def since_ranges(since: str) -> list[tuple[str, str | None]]:
         return [(since, None)]
     day_t = since[:10] + "T"
     return [(since, day_t), (day_t + since[11:], None)]
+
+
+# How far a text's clock can stand behind its UTC time: the most negative offset a text can
+# say (SQLite reads them down to -14:00; no zone is behind -12:00).
+BEHIND_UTC = timedelta(hours=14)
+
+
+def behind_ranges(since: str) -> list[tuple[str, str]]:
+    """The text ranges :func:`since_ranges` leaves out where a time that says a negative
+    offset (``2026-01-05T03:05:00-05:00``, 08:05 UTC) can still be at or after ``since``
+    (the normal form: UTC): its clock is up to :data:`BEHIND_UTC` behind. Such a row is
+    read when its UTC time (SQLite's ``datetime()``) is at or after ``since``."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return []
+    try:
+        lo = datetime.fromisoformat(since[:19]) - BEHIND_UTC
+    except ValueError:
+        return []
+    day_t = since[:10] + "T"
+    return [(lo.strftime("%Y-%m-%d %H:%M:%S"), since), (day_t, day_t + since[11:])]
+
+
+def since_ms(since: str) -> int | None:
+    """``since`` (the normal form: UTC) in Unix milliseconds, or None when it is no time."""
+    if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
+        return None
+    try:
+        return int(datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 class SqliteChanged:
@@ -72,7 +105,17 @@ class SqliteChanged:
             # stores them or refuses them by name, never leaves them behind unread.
             conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
             params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
+            # A time behind UTC (a negative offset) sorts before ``since`` as text however
+            # late it is: read by its UTC time (one SQLite cannot read is read too).
+            utc = f"(datetime({c}) >= ? OR datetime({c}) IS NULL)"
+            for lo_b, hi_b in behind_ranges(since or ""):
+                conds.append(f"{c} >= ? AND {c} < ? AND {utc}")
+                params += [lo_b, hi_b, (since or "")[:19]]
             others = [f"{c} IS NULL", f"{c} < ''"]
+            ms = since_ms(since or "")
+            if ms is not None:  # Unix milliseconds (Prisma's DateTime): those since only
+                others[1:] = [f"({c} >= ? AND {c} < '')", f"{c} < {MS_FROM}"]
+                params.append(ms)
         plain = "(" + " OR ".join([*(f"({x})" for x in conds), *others]) + ")"
         if not self.leads_an_index(shape.name, cursor):
             return plain, params, None
@@ -122,11 +165,20 @@ class SqliteChanged:
             top = self._rows(f"SELECT {c} FROM {q(table)} WHERE {c} < '' ORDER BY {c} DESC LIMIT 1")
             number = top[0][0] if top else None
             return number if type(number) is int else None
+        c = q(column)
         indexed, value = self.indexed_greatest_text(table, column)
-        if not indexed:
-            c = q(column)
+        if indexed:  # and the greatest number, from the index's other end of the texts
+            top = self._rows(f"SELECT {c} FROM {q(table)} WHERE {c} < '' ORDER BY {c} DESC LIMIT 1")
+            number = top[0][0] if top else None
+        else:  # one scan for both
             top = self._rows(
-                f"SELECT max({c} COLLATE BINARY) FROM {q(table)} WHERE typeof({c}) = 'text'"
+                f"SELECT max(CASE WHEN typeof({c}) = 'text' THEN {c} COLLATE BINARY END), "
+                f"max(CASE WHEN typeof({c}) = 'integer' THEN {c} END) FROM {q(table)}"
             )
-            value = top[0][0] if top else None
-        return value if type(value) is str else None
+            value, number = top[0] if top else (None, None)
+        text = value if type(value) is str else None
+        # Unix milliseconds (Prisma's SQLite DateTime): the later of them and the texts.
+        ms = ms_time(number)
+        if ms is not None and (text is None or ms > normalizer(kind)(text)):
+            return int(number)  # type: ignore[arg-type]
+        return text

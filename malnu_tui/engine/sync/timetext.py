@@ -12,9 +12,11 @@ from typing import Any
 __all__ = [
     "CANON_DATE",
     "CANON_TS",
+    "MS_FROM",
     "PG_ONLY_DATE",
     "PG_ONLY_TS",
     "fmt_dt",
+    "ms_time",
     "parse_dt",
     "pg_read_time",
     "pg_read_tod",
@@ -147,9 +149,26 @@ _OFFSET_END = re.compile(r"\d[+-]\d\d(?::?\d\d)?\s*\Z")
 
 def ts_for_postgres(v: Any) -> Any:
     """A value for a ``timestamp without time zone`` column: a text with an offset as its UTC
-    time (:func:`utc_wall_clock`); anything else as it is (PostgreSQL parses it)."""
+    time (:func:`utc_wall_clock`), Unix milliseconds as theirs (:func:`ms_time`); anything
+    else as it is (PostgreSQL parses it)."""
     if type(v) is str and len(v) > 19 and _OFFSET_END.search(v):
         dt = parse_dt(v)
         if dt is not None and dt.tzinfo is not None:
             return fmt_dt(utc_wall_clock(dt))
+    elif type(v) is int:
+        return ms_time(v) or v
     return v
+
+
+# From here on an integer in a date/time column is Unix milliseconds (10^11 ms is 1973; as
+# seconds the year 5138), up to the year 9999: Prisma's SQLite ``DateTime``, ``Date.now()``.
+MS_FROM, _MS_UPTO = 100_000_000_000, 253_402_300_800_000
+_EPOCH = datetime(1970, 1, 1)
+
+
+def ms_time(v: Any) -> str | None:
+    """Unix milliseconds (an integer from :data:`MS_FROM`) as the UTC time in the normal
+    form (``2026-01-05 08:00:00.123``); None for any other value."""
+    if type(v) is not int or not MS_FROM <= v < _MS_UPTO:
+        return None
+    return fmt_dt(_EPOCH + timedelta(milliseconds=v))

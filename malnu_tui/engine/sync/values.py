@@ -25,6 +25,7 @@ from malnu_tui.engine.sync.timetext import (
     PG_ONLY_DATE,
     PG_ONLY_TS,
     fmt_dt,
+    ms_time,
     parse_dt,
     pg_read_time,
     pg_read_tod,
@@ -46,7 +47,6 @@ __all__ = [
     "sqlite_param",
     "to_postgres",
     "to_sqlite",
-    "wall_clock",
 ]
 
 Normalizer = Callable[[Any], str]
@@ -157,29 +157,19 @@ def _bool(v: Any) -> str:
 def _ts(v: Any) -> str:
     if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v
+    if type(v) is int:  # Unix milliseconds (Prisma's SQLite DateTime), as their copy holds
+        return ms_time(v) or _raw(v)
     dt = parse_dt(v)
     if dt is None:
         return _raw(v)
     return fmt_dt(utc_wall_clock(dt))
 
 
-def wall_clock(v: Any) -> str:
-    """A ``timestamp without time zone`` value as the clock its text shows, an offset left
-    out: the layout an incremental pass compares a SQLite or D1 source's texts in
-    (:func:`.watermark.greatest_of`). A New York app's ``…T09:00:00-05:00`` is 09:00 there; as
-    its UTC time (14:00) the watermark stood 5 hours past the texts of every later change,
-    and the next passes left them behind."""
-    if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
-        return v
-    dt = parse_dt(v)
-    if dt is None:
-        return _raw(v)
-    return fmt_dt(dt.replace(tzinfo=None))
-
-
 def _tstz(v: Any) -> str:
     if type(v) is str and (CANON_TS.match(v) or PG_ONLY_TS.match(v)):
         return v  # naive text is read in the session's zone: UTC
+    if type(v) is int:
+        return ms_time(v) or _raw(v)
     dt = parse_dt(v)
     if dt is None:
         return _raw(v)
@@ -423,6 +413,8 @@ def to_postgres(kinds: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ..
             return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
         if kind == "ts":
             return ts_for_postgres
+        if kind == "tstz":  # Unix milliseconds as their UTC time, as into a timestamp
+            return lambda v: (ms_time(v) or v) if type(v) is int else v
         # Text, numbers and other datetimes go through COPY as they are (PostgreSQL parses
         # them).
         return None

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from malnu_tui.engine.sync.model import Row, TableShape
 from malnu_tui.engine.sync.side import Side
-from malnu_tui.engine.sync.values import normalizer, wall_clock
+from malnu_tui.engine.sync.timetext import fmt_dt, parse_dt, utc_wall_clock
+from malnu_tui.engine.sync.values import normalizer
 
 __all__ = [
     "SECONDS_BELOW",
@@ -32,12 +33,19 @@ def greatest_of(
     col = shape.column(cursor)
     assert col is not None
     i = shape.names.index(cursor)
-    # The texts' own clock for a timestamp (an offset left out), as the source's texts are
-    # compared with the watermark; not their UTC time (:func:`.values.wall_clock`).
-    norm = wall_clock if col.kind == "ts" else normalizer(col.kind)
+    # A timestamp's UTC time (a text that says its offset, as its copy holds it): a source
+    # reads a time behind UTC by its UTC time (:mod:`.side_sqlchanged`). As the texts' own
+    # clock (an offset left out), a New York ``…T03:05:00-05:00`` (08:05 UTC) sorted before a
+    # watermark of 08:00 from a row stamped in UTC, and the next passes left it behind.
+    norm = normalizer(col.kind)
     values = [r[i] for r in rows if r[i] is not None]
     if not values:
         return current
+    if col.kind == "text" and all(_time_text(v) for v in values):
+        # Times in a TEXT column, in several shapes (a space or a ``T``, ``Z``, an offset):
+        # the latest by UTC time, not the greatest text (a WIB ``…T08:00:00+07:00``, 01:00
+        # UTC, sorted after ``…T02:30:00Z``: each pass read the 7 hours before again).
+        norm = normalizer("ts")
     if col.kind == "int":  # Unix seconds or milliseconds (a text among them is left out)
         nums = [v for v in values if type(v) is int]
         if not nums:
@@ -119,8 +127,17 @@ def capped(kind: str | None, watermark: str | None, began: str) -> str | None:
         if not _looks_like_time(watermark):
             return watermark
         when = watermark[:10] + " " + watermark[11:19]  # its day and clock, in either layout
+        said = parse_dt(watermark)
+        if said is not None and said.tzinfo is not None:  # an offset: its UTC time
+            when = fmt_dt(utc_wall_clock(said))[:19]
         return top if when > top else watermark
     return top if watermark > top else watermark
+
+
+def _time_text(v: object) -> bool:
+    """Whether ``v`` is a text of a date and a time of day (``YYYY-MM-DD`` then ``T`` or a
+    space)."""
+    return type(v) is str and len(v) >= 19 and v[10] in "T " and _looks_like_time(v)
 
 
 def _looks_like_time(text: str) -> bool:
