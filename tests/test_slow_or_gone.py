@@ -677,3 +677,32 @@ def _end_session_once(
         assert time.monotonic() < deadline and (proc is None or proc.poll() is None), never
         time.sleep(0.02)
     admin.execute("SELECT pg_terminate_backend(%s, 5000)", (found[0],))
+
+
+def test_parity_live_behind_another_sessions_lock_gives_up_at_the_lock_timeout(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """The parity check's connection had none of the tool's session settings (every other
+    connection has them: the URL's lock_timeout, 10 s by default, and statement_timeout):
+    `parity --live` evaluates a live column's default to compare it, and a default that
+    reads a table another session holds (a VACUUM FULL, a migration's ALTER) waited for
+    ever. It now gives up at the lock_timeout and shows the default as written."""
+    mdirs.add("20240101_000000", "kelas", "CREATE TABLE kelas (kode TEXT PRIMARY KEY, nama TEXT);",
+              "DROP TABLE kelas;")  # fmt: skip
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "CREATE TABLE arsip (nama text); CREATE FUNCTION nama_baru() RETURNS text "
+            "LANGUAGE sql AS $$ SELECT 'kelas ' || count(*) FROM arsip $$; "
+            "CREATE TABLE kelas (kode text PRIMARY KEY, nama text DEFAULT nama_baru())"
+        )
+    url = f"{pg_url}?lock_timeout=1s"
+    db = f"sqlite:///{tmp_path / 'primary.db'}"
+    with psycopg.connect(pg_url, application_name="vacuum-full") as maint:
+        maint.execute("LOCK TABLE arsip IN ACCESS EXCLUSIVE MODE")
+        res = run_cli("--database", db, *mdirs.args(), "parity", "--postgres", url, "--live",
+                      "--json", timeout=WAIT)  # fmt: skip
+    assert res.code == 1, res.err
+    live = json.loads(res.out)["reports"][1]
+    assert live["ok"] is False and "Traceback" not in res.err
+    (diff,) = [d for d in live["differences"] if d["aspect"] == "default"]
+    assert diff["actual"] == "nama_baru()", diff

@@ -33,6 +33,7 @@ __all__ = [
     "row_security_hint",
     "settle_after_interrupt",
     "sql_name",
+    "tool_session",
     "write_refusal",
 ]
 
@@ -92,6 +93,28 @@ def end_with_the_client(conn: psycopg.Connection[Any]) -> None:
     except psycopg.Error:
         if not conn.autocommit:
             conn.rollback()
+
+
+def tool_session(conn: psycopg.Connection[Any], statement_timeout: str, lock_timeout: str) -> None:
+    """The tool's settings on every session of its own (the backend's, the parity check's):
+    UTC everywhere, like the SQLite backend's timestamps; ``statement_timeout`` and
+    ``lock_timeout`` per configuration, whatever the role's or database's are (Supabase's
+    roles have a statement_timeout; a parity check with none of its own waited behind another
+    session's lock for ever); no idle timeout (a DBA's idle_in_transaction_session_timeout
+    ended an import whose transaction waited on a slow source, a role's idle_session_timeout
+    the lock's session while the safety backup ran); :func:`end_with_the_client`."""
+    conn.execute(
+        "SELECT set_config('TimeZone', 'UTC', false), "
+        "set_config('statement_timeout', %s, false), "
+        "set_config('lock_timeout', %s, false), "
+        "set_config('idle_in_transaction_session_timeout', '0', false)",
+        (statement_timeout, lock_timeout),
+    )
+    if conn.info.server_version >= 140000:
+        conn.execute("SELECT set_config('idle_session_timeout', '0', false)")
+    if not conn.autocommit:
+        conn.commit()  # session settings: kept once their transaction commits
+    end_with_the_client(conn)
 
 
 def connection_limit_hint(text: str) -> str | None:

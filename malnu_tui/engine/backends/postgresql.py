@@ -46,9 +46,9 @@ from malnu_tui.engine.backends.pg_schema import (
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
     connection_limit_hint,
-    end_with_the_client,
     refusal,
     refuse_read_only,
+    tool_session,
 )
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
@@ -165,22 +165,7 @@ class PostgresBackend:
             raise BackendError(f"cannot connect to {self.display_url}: no answer in time")
 
     def _session(self) -> None:
-        """The tool's session settings: UTC everywhere, like the SQLite backend's timestamps;
-        timeouts per configuration, whatever the role's or database's are (Supabase's roles
-        have a statement_timeout; a DBA's idle_in_transaction_session_timeout ended an import
-        whose transaction waited on a slow source, or a migration's between statements)."""
-        self.conn.execute(
-            "SELECT set_config('TimeZone', 'UTC', false), "
-            "set_config('statement_timeout', %s, false), "
-            "set_config('lock_timeout', %s, false), "
-            "set_config('idle_in_transaction_session_timeout', '0', false)",
-            (self.statement_timeout, self.lock_timeout),
-        )
-        if self.conn.info.server_version >= 140000:
-            # A role's idle_session_timeout ended the lock's session while the safety backup
-            # ran (pg_dump's own session).
-            self.conn.execute("SELECT set_config('idle_session_timeout', '0', false)")
-        end_with_the_client(self.conn)  # a killed client's migration aborts, its lock freed
+        tool_session(self.conn, self.statement_timeout, self.lock_timeout)
 
     # -- plumbing -------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:

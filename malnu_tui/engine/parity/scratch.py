@@ -60,11 +60,18 @@ _ROW = re.compile(r"\b(?:new|old)\.", re.IGNORECASE)
 
 
 def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connection[Any]:
-    """A connection to the server at ``url`` (tool options removed, password masked in errors)."""
-    from malnu_tui.engine.backends.pg_session import connect_options, end_with_the_client
-    from malnu_tui.engine.urls import mask_url, mask_url_error, split_tool_options
+    """A connection to the server at ``url`` (tool options removed, password masked in errors)
+    with the session every connection of the tool's has (pg_session.tool_session): the URL's
+    ``statement_timeout`` and ``lock_timeout`` (10 s by default), never the role's; a
+    `plan --check` or `parity` killed in a long statement ends at the server too. Without
+    them, `parity --live` waited for ever behind another session's lock (a live column's
+    default that reads a table, evaluated to be compared)."""
+    from malnu_tui.engine.backends.pg_session import connect_options, tool_session
+    from malnu_tui.engine.urls import check_timeout, mask_url, mask_url_error, split_tool_options
 
-    libpq_url, _opts = split_tool_options(url)
+    libpq_url, opts = split_tool_options(url)
+    statement_timeout = check_timeout("statement_timeout", opts.statement_timeout)
+    lock_timeout = check_timeout("lock_timeout", opts.lock_timeout)
     try:
         conn = psycopg.connect(
             libpq_url, application_name=application, **connect_options(libpq_url)
@@ -72,8 +79,11 @@ def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connecti
     except psycopg.Error as exc:
         why = mask_url_error(str(exc), url)
         raise BackendError(f"cannot connect to {mask_url(url)}: {why}") from None
-    # A `plan --check` or `parity` killed in a long statement: it ran on at the server.
-    end_with_the_client(conn)
+    try:
+        tool_session(conn, statement_timeout, lock_timeout)
+    except psycopg.Error as exc:
+        conn.close()
+        raise BackendError(f"{mask_url(url)}: {mask_url_error(str(exc), url)}") from None
     return conn
 
 
