@@ -398,5 +398,5 @@ def translated_for(target: Target, plan: Plan, mset: MigrationSet) -> tuple[Plan
 
     try:
         return postgres_plan(plan, mset), []
-    except MalnuError as exc:
-        return plan, [Untranslatable(str(exc), exc.hint or "")]
+    except MalnuError as exc:  # (a file too large to translate: the file's problem)
+        return plan, [_file_problem(exc)]

@@ -17,6 +17,7 @@ from malnu_tui.engine.translate import (
     Finding,
     SchemaState,
     name_dependents,
+    translate_migration,
     translate_script,
 )
 from malnu_tui.engine.translate.model import NOT_CHECKED
@@ -164,13 +165,17 @@ def translate_plan(
     on a scratch schema of that server (rolled back); each rejection is an error finding on its
     statement, and the statements PostgreSQL took are ``ok``."""
     wanted = None if only is None else set(only)
+    # A migration not asked for is translated for the schema it leaves (a large one as it is
+    # read, nothing of it kept), unless --check runs them all.
+    every = wanted is None or postgres_url is not None
     state = SchemaState()
     try:
-        sources = [m.read_text() for m in migrations]
         fts = name_dependents(
             [
-                translate_script(src, m.filename, state)
-                for m, src in zip(migrations, sources, strict=True)
+                translate_migration(
+                    m, state, keep=every or m.filename in (wanted or ()), refuse=_REFUSE
+                )
+                for m in migrations
             ],
             state,
         )
@@ -182,9 +187,10 @@ def translate_plan(
         rejections, _ran = check_translations(fts, postgres_url)
         fts = [_with_rejections(ft, [f for f in rejections if f.file == ft.file]) for ft in fts]
     result: list[MigrationTranslation] = []
-    for m, source, ft in zip(migrations, sources, fts, strict=True):
+    for m, ft in zip(migrations, fts, strict=True):
         if wanted is not None and m.filename not in wanted:
             continue
+        source = m.read_text()  # (a file over TRANSLATE_WHOLE_BYTES was refused above)
         pg = ft.postgres_sql()
         result.append(
             MigrationTranslation(
@@ -222,6 +228,7 @@ def as_written(
     for m in migrations:
         if wanted is not None and m.filename not in wanted:
             continue
+        _refuse_large(m)
         source = m.read_text()
         pairs = tuple(
             LinePair(
@@ -238,6 +245,21 @@ def as_written(
             MigrationTranslation(m.filename, m.version, source, source, pairs, findings, checked)
         )
     return result
+
+
+# What else to do than split a file too large to show translated (`plan`, `diff`).
+_REFUSE = "name the migrations to show instead of --all (`plan VERSION`)"
+
+
+def _refuse_large(m: Migration) -> None:
+    """A file over TRANSLATE_WHOLE_BYTES shown as written (held whole, twice) is refused as
+    a translated one is."""
+    from malnu_tui.engine.errors import MigrationFileError
+    from malnu_tui.engine.translate.core import TRANSLATE_WHOLE_BYTES, too_large_to_translate
+
+    size = 0 if m.text is not None else m.path.stat().st_size
+    if size > TRANSLATE_WHOLE_BYTES:
+        raise MigrationFileError(str(m.path), too_large_to_translate(size, _REFUSE))
 
 
 def translate_rollback(
@@ -287,7 +309,7 @@ def translate_rollback(
         )
     state = SchemaState()
     try:
-        fts = [translate_script(m.read_text(), m.filename, state) for m in upto]
+        fts = [translate_migration(m, state, keep=checked, refuse=_REFUSE) for m in upto]
         fts.append(translate_script(source, key, state))
         fts = name_dependents(fts, state)
     finally:

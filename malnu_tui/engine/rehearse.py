@@ -152,7 +152,7 @@ def _units(
     if target.kind == "postgresql" and dialect_of(target) == "sqlite":
         from malnu_tui.engine.translate import postgres_units
 
-        units = postgres_units(mset)
+        units = postgres_units(mset, pending)
         units.require(pending, rollback=False)
         return {f: units.migrations[f] for f in pending}
     by_name = mset.by_filename()

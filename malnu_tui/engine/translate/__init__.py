@@ -13,8 +13,10 @@ from malnu_tui.engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from malnu_tui.engine.translate.core import (
+        TRANSLATE_WHOLE_BYTES,
         name_dependents,
         translate_expression,
+        translate_migration,
         translate_migrations,
         translate_script,
         translate_statement,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "TRANSLATE_WHOLE_BYTES",
     "ColumnInfo",
     "FileTranslation",
     "Finding",
@@ -53,6 +56,7 @@ __all__ = [
     "postgres_plan",
     "postgres_units",
     "translate_expression",
+    "translate_migration",
     "translate_migrations",
     "translate_script",
     "translate_statement",
@@ -60,8 +64,10 @@ __all__ = [
 ]
 
 _WHERE = {
+    "TRANSLATE_WHOLE_BYTES": "core",
     "name_dependents": "core",
     "translate_expression": "core",
+    "translate_migration": "core",
     "translate_migrations": "core",
     "translate_script": "core",
     "translate_statement": "core",

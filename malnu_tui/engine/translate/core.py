@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import Migration
 
 __all__ = [
+    "TRANSLATE_WHOLE_BYTES",
     "name_dependents",
     "translate_expression",
+    "translate_migration",
     "translate_migrations",
     "translate_script",
     "translate_statement",
@@ -432,12 +434,67 @@ def _header_comments(sql: str) -> str:
     return "\n".join(lines)
 
 
+# A translation holds its file: its text, statements, PostgreSQL and findings (`plan`, `diff`
+# peaked at 18-24 times the file). Larger files are refused where their translation is kept.
+TRANSLATE_WHOLE_BYTES = 16 << 20
+
+
+def translate_migration(
+    m: Migration, state: SchemaState, *, keep: bool = True, refuse: str = ""
+) -> FileTranslation:
+    """:func:`translate_script` of migration ``m`` (``state``: the schema the ones before it
+    left). ``keep=False`` when only the schema it leaves is wanted (an applied migration before
+    those asked for): a large file is then translated a statement at a time as it is read
+    from the file (filestatements.py), only its errors kept. A file over
+    :data:`TRANSLATE_WHOLE_BYTES` whose translation is kept is refused (MigrationFileError,
+    exit 2), ``refuse`` saying what else to do."""
+    from malnu_tui.engine.errors import MigrationFileError
+    from malnu_tui.engine.files import KEEP_TEXT_BYTES
+
+    size = _file_size(m)
+    if size <= KEEP_TEXT_BYTES or (keep and size <= TRANSLATE_WHOLE_BYTES):
+        return translate_script(m.read_text(), m.filename, state)
+    if keep:
+        raise MigrationFileError(str(m.path), too_large_to_translate(size, refuse))
+    errors: list[TranslatedStatement] = []
+    try:
+        for st in m.statements():
+            done = translate_statement(st, m.filename, state)
+            if done.withheld:
+                errors.append(dataclasses.replace(done, output=()))
+    except MigrationFileError as exc:
+        where = f"{exc.path}:{exc.line}: " if exc.line else f"{exc.path}: "
+        message = str(exc).removeprefix(where)
+        found = Finding(m.filename, exc.line or 1, "SQL text", message, "fix the file")
+        return FileTranslation(m.filename, tuple(errors), (found,))
+    return FileTranslation(m.filename, tuple(errors))
+
+
+def too_large_to_translate(size: int, refuse: str) -> str:
+    """The one line that refuses to translate a file of ``size`` bytes."""
+    limit = TRANSLATE_WHOLE_BYTES >> 20
+    return (
+        f"{size / (1 << 20):.1f} MB is too large to translate to PostgreSQL here (the "
+        f"translation is held whole, about 20 times the file in memory; at most {limit} MB): "
+        f"{refuse + ', or ' if refuse else ''}split it into migrations of at most {limit} MB each"
+    )
+
+
+def _file_size(m: Migration) -> int:
+    if m.text is not None:
+        return 0  # (read at discovery: small)
+    try:
+        return m.path.stat().st_size
+    except OSError:
+        return 0  # read whole: the read names the error
+
+
 def translate_migrations(
     migrations: Iterable[Migration], state: SchemaState | None = None
 ) -> list[FileTranslation]:
     """Translate migrations in order, sharing schema knowledge between them."""
     state = state if state is not None else SchemaState()
-    done = [translate_script(m.read_text(), m.filename, state) for m in migrations]
+    done = [translate_migration(m, state) for m in migrations]
     return name_dependents(done, state)
 
 

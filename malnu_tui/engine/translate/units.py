@@ -6,14 +6,14 @@ a failure still names the SQLite file's line."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
 from malnu_tui.engine.files import Migration, MigrationSet
 from malnu_tui.engine.sqlsplit import Statement
-from malnu_tui.engine.translate.core import translate_script
+from malnu_tui.engine.translate.core import translate_migration, translate_script
 from malnu_tui.engine.translate.model import FileTranslation, Finding
 from malnu_tui.engine.translate.schema import SchemaState
 
@@ -61,9 +61,13 @@ class PostgresUnits:
             raise Untranslated(bad)
 
 
-def postgres_units(migrations: MigrationSet | Iterable[Migration]) -> PostgresUnits:
+def postgres_units(
+    migrations: MigrationSet | Iterable[Migration], keep: Collection[str] | None = None
+) -> PostgresUnits:
     """Translate every migration in order, and each rollback against the schema as it stands
-    right after its migration (so e.g. ``DROP TRIGGER`` knows the trigger's table)."""
+    right after its migration (so e.g. ``DROP TRIGGER`` knows the trigger's table).
+    ``keep``: the migrations whose statements are wanted (None: all); a large file among the
+    others is translated as it is read, for the schema it leaves (its errors kept)."""
     items = migrations.migrations if isinstance(migrations, MigrationSet) else tuple(migrations)
     state = SchemaState()
     units: dict[str, tuple[Statement, ...]] = {}
@@ -71,7 +75,7 @@ def postgres_units(migrations: MigrationSet | Iterable[Migration]) -> PostgresUn
     findings: dict[str, tuple[Finding, ...]] = {}
     try:
         for m in items:
-            ft = translate_script(m.read_text(), m.filename, state)
+            ft = translate_migration(m, state, keep=keep is None or m.filename in keep)
             units[m.filename] = _statements(ft)
             found = list(ft.findings)
             if m.rollback is not None:
@@ -94,8 +98,9 @@ def postgres_plan(plan: Plan, mset: MigrationSet) -> Plan:
 
     Raises :class:`Untranslated` (before anything runs) when a step cannot be translated.
     """
-    units = postgres_units(mset)
     down = plan.direction == "down"
+    # Rolled back, a migration's own statements are not run: only the schema it left.
+    units = postgres_units(mset, () if down else {s.filename for s in plan.steps})
     units.require((s.filename for s in plan.steps), rollback=down)
     source = units.rollbacks if down else units.migrations
     note = "translated from SQLite to PostgreSQL (see `malnu-tui plan`)"
