@@ -446,3 +446,28 @@ def test_an_applications_history_in_public_is_not_the_analytics_sets(
     r = analytics.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
     assert _count(db, "SELECT count(*) FROM analytics.migrations") == 1
+
+
+def test_an_unrelated_history_is_declared_once_with_unrelated_history(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
+) -> None:
+    """An application keeps its own Alembic history in the same SQLite file, for its own
+    tables: nothing of this set was applied there. `up` refuses (it cannot know), and the
+    only way on was an `adopt --through` that would record this set's files unrun. `up
+    --unrelated-history` runs them, audited; later `up`s need no flag (this tool has applied
+    migrations there)."""
+    db = fresh_db("sqlite")
+    _run(db, _alembic("sqlite"))
+    mdirs.add(V1, "init", INIT, "DROP TABLE students;")
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 2, r.out + r.err
+    assert "`up --unrelated-history`" in r.err
+    r = db.cli(mdirs, "up", "--unrelated-history", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _count(db, "SELECT count(*) FROM students") == 1
+    said = "up --unrelated-history: Alembic (alembic_version, 1 row(s), at eb9562d19265)"
+    assert _count(db, f"SELECT count(*) FROM malnu_audit WHERE detail LIKE '{said}%'") == 1
+    mdirs.add(V2, "grades", GRADES, "DROP TABLE grades;")
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _count(db, "SELECT count(*) FROM migrations") == 2

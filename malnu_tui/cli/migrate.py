@@ -39,6 +39,12 @@ def register(
     p.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
     p.add_argument("--no-backup", action="store_true", help="skip the safety backup (audited)")
     p.add_argument(
+        "--unrelated-history",
+        action="store_true",
+        help="another runner's history in the database is not this set's (an application's "
+        "own): run anyway; the pending files it names by version are still refused",
+    )
+    p.add_argument(
         "--accept-lint",
         action="store_true",
         help='run although lint errors remain on a lint = "enforce" target (audited)',
@@ -322,7 +328,8 @@ def _up(ctx: Context) -> int:
     from malnu_tui.engine.preflight import preflight_apply
 
     backend, mset = ctx.backend(), ctx.migration_set()
-    pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to)
+    unrelated = ctx.args.unrelated_history
+    pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to, unrelated_history=unrelated)
     show_preflight(ctx, pf, dry_run=ctx.args.dry_run)
     plan = pf.plan
     assert plan is not None

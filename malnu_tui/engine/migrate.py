@@ -250,10 +250,15 @@ def _refuse_other_runners(
     pending = [s.filename for s in plan.steps if s.filename not in done]
     if not pending:
         return
-    found = applied_by_other_runners(backend, bool(done), pending, mset)
+    taken_over = bool(done) or plan.unrelated_history  # (`up --unrelated-history`)
+    found = applied_by_other_runners(backend, taken_over, pending, mset)
     refused = [f for f in found if f.refuses_up]
     if refused:
         raise ConfigError(refused[0].refusal(backend.display_url))
+    declared = [f for f in found if f.runner.rows] if plan.unrelated_history and not done else []
+    for f in declared:  # the operator's word, audited once: on the first `up` it let run
+        detail = f"up --unrelated-history: {f.runner.describe()} is not this set's history"
+        backend.append_audit(AuditEntry.now("apply", f.runner.table, "ok", detail))
 
 
 def _clear_superseded(backend: Backend, tracking: list[TrackingRecord], done: list[str]) -> None:

@@ -138,6 +138,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     selection: RollbackSelection | None = None  # down plans made from --steps/--to
     every_pending: bool = False  # an up plan of every pending migration up to its last step
+    # `up --unrelated-history`: another runner's history in the database is not this set's
+    # (backends/other_runners.py): only the pending files it names by version are refused
+    unrelated_history: bool = False
 
     def sql_text(self) -> str:
         """The exact SQL that would run, file by file (for --dry-run and previews)."""

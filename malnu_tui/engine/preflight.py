@@ -142,7 +142,7 @@ def _applied_by_other_runners(
     from malnu_tui.engine.status import DONE_STATES
 
     pending = [s.filename for s in plan.steps]
-    taken_over = any(m.state in DONE_STATES for m in report.migrations)
+    taken_over = plan.unrelated_history or any(m.state in DONE_STATES for m in report.migrations)
     found = applied_by_other_runners(backend, taken_over, pending, mset)
     where = backend.display_url
     return [AppliedByOtherRunner(f.refusal(where)) for f in found if f.refuses_up]
@@ -174,11 +174,20 @@ def _row_security(backend: Backend, plan: Plan) -> list[Problem]:
 
 
 def preflight_apply(
-    backend: Backend, target: Target, mset: MigrationSet, *, to: str | None = None
+    backend: Backend,
+    target: Target,
+    mset: MigrationSet,
+    *,
+    to: str | None = None,
+    unrelated_history: bool = False,
 ) -> Preflight:
-    """``up`` / the apply wizard: pending migrations up to ``to`` in the target's dialect."""
+    """``up`` / the apply wizard: pending migrations up to ``to`` in the target's dialect.
+    ``unrelated_history``: another runner's history there is not this set's (the plan says
+    so, for the check under the lock)."""
     report = status(backend, mset, target.name)
     plan, problems = plan_up_from(report, mset, to)
+    if plan is not None and unrelated_history:
+        plan = dataclasses.replace(plan, unrelated_history=True)
     problems += _half_done_recover(backend, report, "up")
     if plan is not None:
         problems += _applied_by_wrangler(backend, mset, plan)

@@ -292,10 +292,11 @@ class Finding:
 
     def refusal(self, where: str) -> str:
         """The one line ``up`` refuses with (exit 2)."""
+        other = "" if self.taken_over else " (not this set's history: `up --unrelated-history`)"
         return (
             f"{where}: {self._applied()}: `up` would run them again; nothing was run or "
             "recorded; record them without "
-            f"running them: {self.runner.adopt_command()}"
+            f"running them: {self.runner.adopt_command()}{other}"
         )
 
     def status_line(self) -> str:
