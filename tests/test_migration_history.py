@@ -256,8 +256,9 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
     b.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "d1"])  # PostgreSQL's TIMESTAMP drops an offset
 def test_a_tracking_time_hand_edited_with_its_offset_is_ordered_by_its_utc_time(
-    db_target: DbTarget, mdirs: MigrationDirs
+    kind: str, fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs
 ) -> None:
     """An operator in WIB corrected `executed_at` by hand with its offset
     (`2025-01-03T15:00:00+07:00`, 08:00 UTC) beside the tool's UTC times: compared as text,
@@ -265,8 +266,7 @@ def test_a_tracking_time_hand_edited_with_its_offset_is_ordered_by_its_utc_time(
     did not name it (and named one that ran before it). Times are compared in UTC."""
     from malnu_tui.engine.preflight import preflight_rollback
 
-    if db_target.kind == "postgresql":
-        pytest.skip("a TIMESTAMP column: PostgreSQL drops an offset written into it")
+    db_target = fresh_db(kind)
     d = mdirs
     for day in (1, 3):
         d.add(
