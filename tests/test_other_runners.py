@@ -4,7 +4,8 @@ Drizzle) the D1 stand-in: an
 operator who switches to malnu-tui from another tool and runs `up` on the database that tool
 migrated had every migration run a second time (a failure half-way at best, the seed rows
 twice at worst). Now `status`, `up` (and its dry run) and `doctor` name the tool, its table and
-its rows; `up` refuses (exit 2, nothing run or recorded) until `adopt` records them.
+its rows; `up` refuses (exit 1, as for wrangler's and the Supabase CLI's histories; nothing run
+or recorded) until `adopt` records them.
 
 Each table is made in the shape the tool itself creates it:
 - Prisma: prisma/prisma-engines schema-engine/connectors/sql-schema-connector/src/flavour/
@@ -265,7 +266,7 @@ def test_a_database_another_runner_migrated_is_not_migrated_again(
     """`up` used to run both migrations the other tool had applied again: CREATE TABLE
     students failed half-way (or, written IF NOT EXISTS, the seed row went in twice). Now
     status, status --json, up --dry-run, up and doctor name the tool, its table and its rows;
-    `up` refuses with exit 2 and nothing is run or recorded; `adopt` records them without
+    `up` refuses with exit 1 and nothing is run or recorded; `adopt` records them without
     running them (by version where the rows name files, else `--through VERSION`), and `up`
     then runs only the new file."""
     db = fresh_db(kind)
@@ -285,7 +286,7 @@ def test_a_database_another_runner_migrated_is_not_migrated_again(
     ]
     for args in (["up", "--dry-run"], ["up", "--yes", "--no-backup"]):
         r = db.cli(mdirs, *args)
-        assert r.code == 2, r.out + r.err
+        assert r.code == 1, r.out + r.err
         assert said in r.err and "nothing was run or recorded" in r.err
         assert "malnu-tui adopt" in r.err
     assert _count(db, "SELECT count(*) FROM students") == 1  # the seed row once
@@ -342,7 +343,7 @@ def test_a_migration_the_other_runner_left_half_way_is_not_adopted(
     _run(db, _applied_by_the_tool(db) + made)
     _dirs(mdirs)
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
-    assert r.code == 2, r.out + r.err
+    assert r.code == 1, r.out + r.err
     assert "1 failed half-way" in r.err
     assert _count(db, "SELECT count(*) FROM migrations") == 0
     r = db.cli(mdirs, "adopt", "--through", V2, "--yes")
@@ -403,9 +404,9 @@ def test_a_runner_that_migrates_between_the_preflight_and_the_lock_is_not_run_ov
 ) -> None:
     """`prisma migrate deploy` (a CI job, a colleague) ran between `up`'s preflight and its
     lock: the preflight had seen no other history, and `up` ran both migrations again. The
-    history is read again under the lock: refused (exit 2's ConfigError), nothing run or
+    history is read again under the lock: refused (exit 1, MalnuError), nothing run or
     recorded, no safety backup taken."""
-    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.migrate import apply_plan
     from malnu_tui.engine.preflight import preflight_apply
@@ -419,7 +420,7 @@ def test_a_runner_that_migrates_between_the_preflight_and_the_lock_is_not_run_ov
         assert not pf.blocking and pf.plan is not None
         _run(db, _applied_by_the_tool(db) + _prisma(kind))  # Prisma deploys, meanwhile
         backups: list[str] = []
-        with pytest.raises(ConfigError, match=r"Prisma applied this database's migrations"):
+        with pytest.raises(MalnuError, match=r"Prisma applied this database's migrations"):
             apply_plan(backend, mset, pf.plan, safety_backup=lambda why: backups.append(why))
     finally:
         backend.close()
@@ -460,7 +461,7 @@ def test_an_unrelated_history_is_declared_once_with_unrelated_history(
     _run(db, _alembic("sqlite"))
     mdirs.add(V1, "init", INIT, "DROP TABLE students;")
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
-    assert r.code == 2, r.out + r.err
+    assert r.code == 1, r.out + r.err
     assert "`up --unrelated-history`" in r.err
     r = db.cli(mdirs, "up", "--unrelated-history", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err

@@ -242,9 +242,10 @@ def _refuse_other_runners(
 ) -> None:
     """Another runner's history, read again under the lock (engine/preflight.py read it
     before the prompt): a `prisma migrate deploy` or `drizzle-kit migrate` that ran in the
-    meantime is not run over. Refused (exit 2) before the safety backup; nothing run."""
+    meantime is not run over. Refused (exit 1, as before the prompt) before the safety backup;
+    nothing run."""
     from malnu_tui.engine.backends.other_runners import applied_by_other_runners
-    from malnu_tui.engine.errors import ConfigError
+    from malnu_tui.engine.errors import MalnuError
 
     done = {r.filename for r in tracking if r.success}
     pending = [s.filename for s in plan.steps if s.filename not in done]
@@ -254,7 +255,7 @@ def _refuse_other_runners(
     found = applied_by_other_runners(backend, taken_over, pending, mset)
     refused = [f for f in found if f.refuses_up]
     if refused:
-        raise ConfigError(refused[0].refusal(backend.display_url))
+        raise MalnuError(refused[0].refusal(backend.display_url))
     declared = [f for f in found if f.runner.rows] if plan.unrelated_history and not done else []
     for f in declared:  # the operator's word, audited once: on the first `up` it let run
         detail = f"up --unrelated-history: {f.runner.describe()} is not this set's history"

@@ -203,10 +203,11 @@ class AppliedByWrangler(_Blocking):
 
 
 @dataclass(frozen=True)
-class AppliedByOtherRunner(BadRequest):
+class AppliedByOtherRunner(AppliedByWrangler):
     """Another runner's history (Prisma, Drizzle, dbmate, Rails, golang-migrate, Flyway,
     Alembic: backends/other_runners.py) shows migrations applied that `up` would run again:
-    exit 2, one line naming its table, its rows and the `adopt` that records them."""
+    exit 1 as for wrangler's and the Supabase CLI's, one line naming its table, its rows and
+    the `adopt` that records them."""
 
 
 @dataclass(frozen=True)
