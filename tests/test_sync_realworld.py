@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from malnu_tui.engine.errors import BackendError
+from malnu_tui.engine.errors import BackendError, ConfigError
 from malnu_tui.engine.sync import SyncRequest, SyncSession, plan_sync, run_sync, verify_sync
 from malnu_tui.engine.sync.model import SyncProgress
-from tests.sync_support import Db, make_db, sqlite_source, sync, verify
+from tests.sync_support import Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
 PAIRS = [
     ("sqlite", "postgresql"),
@@ -360,3 +360,49 @@ def test_a_timestamptz_3_from_postgresql_is_copied_in_utc_like_any_timestamptz(
     )  # fmt: skip
     assert verify(src, dst).verified
     assert sync(src, dst, cursor="updatedAt").verified
+
+
+# Prisma's history table, as `prisma migrate` creates it (SQLite and PostgreSQL), and dbmate's.
+_PRISMA = (
+    "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, "
+    "checksum VARCHAR(64) NOT NULL, finished_at {ts}, migration_name VARCHAR(255) NOT NULL, "
+    "logs TEXT, rolled_back_at {ts}, started_at {ts} NOT NULL DEFAULT current_timestamp, "
+    "applied_steps_count INTEGER NOT NULL DEFAULT 0)"
+)
+_PRISMA_ROW = (
+    "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, "
+    "applied_steps_count) VALUES ('{name}', 'c0ffee', '2025-01-01 08:00:00', '{name}', 1)"
+)
+
+
+def test_other_tools_migration_histories_are_not_synced(tmp_path: Path, pg_url: str) -> None:
+    """The primary's app migrated with Prisma (and dbmate), the analytics database's own app
+    with Prisma too: a sync of every table copied the primary's `_prisma_migrations` into the
+    analytics database's, where Prisma then took the primary's migrations for applied ones of
+    its own. A migration tool's history is no data to report on: left out either way."""
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.create_users(3)
+    src.run(_PRISMA.format(ts="DATETIME"))
+    src.run(_PRISMA_ROW.format(name="20250101000000_primary"))
+    src.run("CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY)")
+    src.run("INSERT INTO schema_migrations VALUES ('20250101000000')")
+    dst.run(_PRISMA.format(ts="TIMESTAMPTZ"))
+    dst.run(_PRISMA_ROW.format(name="20240101000000_analytics"))
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        reports = run_sync(s, SyncRequest(), None)
+    assert [r.table for r in reports] == ["users"]
+    assert dst.run("SELECT migration_name FROM _prisma_migrations") == [
+        ("20240101000000_analytics",)
+    ]
+    assert dst.run("SELECT to_regclass('schema_migrations')") == [(None,)]
+    back = Db("sqlite", f"sqlite:///{tmp_path / 'back.db'}", path=tmp_path / "back.db")
+    with SyncSession(dst.target("analytics"), back.target("copy")) as s:
+        reports = run_sync(s, SyncRequest(), None)
+    assert [r.table for r in reports] == ["users"]
+    names = "('_prisma_migrations', 'schema_migrations')"
+    assert back.run(f"SELECT name FROM sqlite_master WHERE name IN {names}") == []
+    with (
+        SyncSession(src.target("primary"), dst.target("analytics")) as s,
+        pytest.raises(ConfigError, match="_prisma_migrations is a migration tool's history"),
+    ):
+        run_sync(s, SyncRequest(tables=("_prisma_migrations",)), None)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
 
 __all__ = [
+    "HISTORY_TABLES",
     "Finding",
     "OtherRunner",
     "Runner",
@@ -116,6 +117,9 @@ RUNNERS = (
     ),
 )
 _NAMES = sorted({r.table for r in RUNNERS} | {"ar_internal_metadata"})
+# Their tables are no data of the school's: a sync of every table leaves them out (copied, the
+# primary's Prisma history went into the analytics database's own).
+HISTORY_TABLES = frozenset(_NAMES)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
 """A name given to the sync (``--tables``, a pair's ``tables``) that is no table it copies: said
 what it is instead of only "no table" — a view (the sync copies tables: the ones it reads), a
 materialized view, a foreign table, a SQLite virtual table (an FTS5 index: derived data) or its
-shadow table, or a partition of a PostgreSQL partitioned table, whose rows the sync copies with
-the partitioned table (``PostgresSide.tables`` leaves partitions out: every row was copied twice,
-into the parent's copy and the partition's)."""
+shadow table, another migration tool's history table, or a partition of a PostgreSQL
+partitioned table, whose rows the sync copies with the partitioned table
+(``PostgresSide.tables`` leaves partitions out: every row was copied twice, into the parent's
+copy and the partition's)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
+from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.errors import ConfigError
 from malnu_tui.engine.sync.side import STATE_TABLE, Side
@@ -39,6 +41,10 @@ _SQLITE_KINDS = {
     "table)",
     "shadow": "the storage of a virtual table (an FTS5 index's: derived data)",
 }
+_HISTORY = (
+    "a migration tool's history table (Prisma's, Drizzle's, dbmate's…): the sync leaves such "
+    "tables out, no data to report on (a copy would read as the destination's own history)"
+)
 
 
 def _what(side: Side, name: str) -> str | None:
@@ -47,12 +53,16 @@ def _what(side: Side, name: str) -> str | None:
     if side.kind == "postgresql":
         schema = cast("Any", side).schema
         for kind, partition, parent in reads._rows(_PG, (schema, name)):
+            if kind in ("r", "p") and name in HISTORY_TABLES:
+                return _HISTORY
             if partition:
                 return f"a partition of {parent}: its rows are synced with {parent}"
             return _PG_KINDS.get(str(kind))
         return None
     for schema, found, kind, *_ in reads._rows("PRAGMA table_list"):
         if schema == "main" and found == name:
+            if kind == "table" and name in HISTORY_TABLES:
+                return _HISTORY
             return _SQLITE_KINDS.get(str(kind))
     return None
 

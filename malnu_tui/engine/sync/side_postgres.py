@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.adapt import Transformer
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
 from malnu_tui.engine.backends.pg_session import every_row
 from malnu_tui.engine.backends.pg_sql import with_params
 from malnu_tui.engine.data import pgcopy
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresSide"]
 
-TOOL_TABLES = frozenset({TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE})
+TOOL_TABLES = HISTORY_TABLES | {TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE}
 _HASH_PAGE = 50_000
 # A copy the sync creates leaves a tenth of each page free: an incremental sync's update of a
 # row then stays on its page with no new index entry (a HOT update), where a full page would

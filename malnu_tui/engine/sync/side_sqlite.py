@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
 from malnu_tui.engine.backends.sqlite_sql import STAGE_PREFIX
 from malnu_tui.engine.data import sqlwrite
 from malnu_tui.engine.errors import BackendError
@@ -47,9 +48,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteDialect", "SqliteSide", "key_sql", "q", "size_sql"]
 
-TOOL_TABLES = frozenset(
-    {"migrations", "malnu_audit", "malnu_lock", STATE_TABLE, "sqlite_sequence", "d1_migrations"}
-)
+TOOL_TABLES = HISTORY_TABLES | {
+    "migrations",
+    "malnu_audit",
+    "malnu_lock",
+    STATE_TABLE,
+    "sqlite_sequence",
+    "d1_migrations",
+}
 
 
 def row_placeholders(n: int) -> str:
