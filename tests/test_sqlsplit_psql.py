@@ -7,7 +7,6 @@ statements it sent are the splitter's."""
 from __future__ import annotations
 
 import random
-import re
 import subprocess
 
 from malnu_tui.engine.sqlsplit import split_statements, strip_comments
