@@ -29,6 +29,7 @@ __all__ = [
     "read_only_state",
     "refusal",
     "refuse_read_only",
+    "reopen",
     "role_name",
     "row_security_hint",
     "settle_after_interrupt",
@@ -115,6 +116,34 @@ def tool_session(conn: psycopg.Connection[Any], statement_timeout: str, lock_tim
     if not conn.autocommit:
         conn.commit()  # session settings: kept once their transaction commits
     end_with_the_client(conn)
+
+
+def reopen(
+    url: str,
+    kwargs: dict[str, Any],
+    statement_timeout: str,
+    lock_timeout: str,
+    within: float = 15.0,
+) -> psycopg.Connection[tuple[Any, ...]] | None:
+    """A new session of the tool's (:func:`tool_session`) in place of one the server ended (a
+    restart, a failover, ``pg_terminate_backend``), for the rows that say what happened: a
+    restore cut off by a restart left no audit row of its failure. A server on its way back
+    is given ``within`` seconds; None when it did not answer by then."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            conn = psycopg.connect(url, **kwargs)
+        except psycopg.Error:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.5)  # refused, or "the database system is starting up"
+            continue
+        try:
+            tool_session(conn, statement_timeout, lock_timeout)
+        except psycopg.Error:
+            conn.close()
+            return None
+        return conn
 
 
 def connection_limit_hint(text: str) -> str | None:

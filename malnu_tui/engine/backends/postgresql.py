@@ -48,6 +48,7 @@ from malnu_tui.engine.backends.pg_session import (
     connection_limit_hint,
     refusal,
     refuse_read_only,
+    reopen,
     tool_session,
 )
 from malnu_tui.engine.backends.pg_sql import (
@@ -132,6 +133,7 @@ class PostgresBackend:
         self.application_name = f"malnu-tui {who} pid {os.getpid()}"[:63]
         kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
         kwargs.update(connect_options(url, connect_timeout))  # and TCP keepalives
+        self._url, self._connect_kwargs, self._gone = url, kwargs, False
         try:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
@@ -166,6 +168,22 @@ class PostgresBackend:
 
     def _session(self) -> None:
         tool_session(self.conn, self.statement_timeout, self.lock_timeout)
+
+    def _audit_anew(self, entry: AuditEntry) -> bool:
+        """The audit row on a session of its own when the server ended this one (a restart:
+        a restore it cut off left no row of its failure), pg_session.reopen. Only the row:
+        the work stays on the ended session and fails there, its lock ended with it."""
+        if not (self.conn.closed or self.conn.broken) or self._gone:
+            return False
+        conn = reopen(self._url, self._connect_kwargs, self.statement_timeout, self.lock_timeout)
+        self._gone = conn is None  # a server that is not back: not waited for again
+        try:
+            if conn is not None:
+                with conn, conn.transaction():
+                    self._audit(conn, entry)
+        except psycopg.Error:
+            return False
+        return conn is not None
 
     # -- plumbing -------------------------------------------------------------------------
     def _t(self, table: str) -> sql.Composed:
@@ -473,8 +491,10 @@ class PostgresBackend:
         try:
             with self._txn() as c:
                 self._audit(c, entry)
-        except psycopg.Error as exc:
-            raise self._failed(exc) from None
+        except (psycopg.Error, BackendError) as exc:
+            failed = exc if isinstance(exc, BackendError) else self._failed(exc)
+            if not self._audit_anew(entry):  # the server ended the session: a new one
+                raise failed from None
 
     def read_audit(self, limit: int = 200, action: str | None = None) -> list[AuditEntry]:
         """The newest ``limit`` audit rows (optionally of one action), newest first."""

@@ -32,6 +32,7 @@ from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
+    SESSION_ENDED,
     SUFFIX,
     TOC_LINE,
     TOOL_ENTRY_NAMES,
@@ -42,6 +43,7 @@ from malnu_tui.engine.backup.pg_tools import (
     scrub,
     server_major,
     server_said,
+    session_ended,
     spawn,
     toc,
 )
@@ -346,6 +348,12 @@ def restore(
                     + ": let them finish (or end them with pg_terminate_backend), then run "
                     "the restore again"
                 )
+            elif ok.startswith(SESSION_ENDED):
+                hint = (
+                    "a server restart, a failover or `pg_terminate_backend` ends a session; "
+                    "nothing is wrong with the backup: run the restore again once the server "
+                    "answers (`malnu-tui status`)"
+                )
             else:
                 hint = _not_owner_hint(backend, ok)
             raise BackupError(
@@ -510,6 +518,8 @@ def _pipe_restore(
             "transaction) tells: `malnu-tui log --action restore`; the pre-restore backup "
             "holds the state before",
         )
+    if consumer.returncode != 0 and any(w in cerr for w in CONNECTION_LOST):
+        return session_ended(cerr)  # psql's three-line libpq text, joined, read as a crash
     if consumer.returncode != 0:
         return server_said(cerr) or f"psql exited with {consumer.returncode}"
     if producer.returncode != 0 or not committed:

@@ -279,8 +279,30 @@ def server_said(text: str) -> str:
         if echo and (line.strip() == "^" or not _OWN.match(line)):
             continue  # the caret, or a statement's next line
         echo = False
-        kept.append(" ".join(line.split()))
-    return "; ".join(kept)
+        words = " ".join(line.split()).rstrip(" ;")  # `… TO stdout;` then `; ` made `;;`
+        if line[:1].isspace() and kept:  # libpq's message goes on, indented, on the next line
+            kept[-1] = f"{kept[-1].rstrip('.')} {words}"
+        else:
+            kept.append(words)
+    return "; ".join(k.rstrip(".") if i < len(kept) - 1 else k for i, k in enumerate(kept))
+
+
+SESSION_ENDED = "the server ended psql's session"
+_WHY_ENDED = re.compile(r"terminating connection due to [\w -]+")
+
+
+def session_ended(text: str, whose: str = "psql's") -> str:
+    """What psql (or the tool's own session, ``whose``) met when the server went away under
+    it (a restart, a failover, ``pg_terminate_backend``) as one line: ``the server ended
+    psql's session (terminating connection due to administrator command)``, where libpq's
+    own text was three lines run together ("…unexpectedly; This probably means…; before or
+    while processing the request.; …")."""
+    server_said(text)  # (the whole text to the debug log)
+    why = _WHY_ENDED.search(text)
+    return (
+        f"the server ended {whose} session "
+        f"({why[0].strip() if why else 'the connection was closed unexpectedly'})"
+    )
 
 
 def open_target(target: Target, url: str | None = None) -> PostgresBackend:

@@ -39,6 +39,7 @@ from malnu_tui.engine.backup.pg_tools import (
     scrub,
     server_major,
     server_said,
+    session_ended,
     spawn,
     toc,
     with_dbname,
@@ -152,6 +153,13 @@ def create(
                         proc.wait()
         except (psycopg.Error, BackendError) as exc:
             text = str(exc) if isinstance(exc, BackendError) else f"{meta.display_url}: {exc}"
+            if any(w in text for w in CONNECTION_LOST):  # a restart: not the disk, not pg_dump
+                ended = session_ended(text, "the backup snapshot's")
+                raise BackupError(
+                    f"{meta.display_url}: {ended}; no backup was made",
+                    hint="a server restart, a failover or `pg_terminate_backend` ends a "
+                    "session: run it again once the server answers",
+                ) from None
             if "55P03" not in text and getattr(exc, "sqlstate", None) != "55P03":
                 raise BackupError(text.strip()) from None
             raise _lock_wait(conn, f"{text.strip()}; no backup was made") from None
@@ -182,7 +190,7 @@ def create(
     if proc.returncode != 0:
         raise BackupError(
             f"pg_dump failed ({exit_text(proc.returncode)})"
-            + (f": {said}" if (said := " ".join(scrub(err, password).split())) else "")
+            + (f": {said}" if (said := server_said(scrub(err, password))) else "")
             + f"; no backup was made, {meta.name} is unchanged",
             hint=_dump_failed_hint(err, dest.parent),
         )

@@ -1,0 +1,158 @@
+"""The PostgreSQL server restarted (``pg_ctl restart``: a maintenance window, a failover, a
+crash) in the middle of a command: a cluster of the test's own, since every session on it
+ends. What the operator reads, and what the audit trail keeps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_pg import PgCluster, _as_server_user, start_cluster, stop_cluster
+
+WAIT = 90  # seconds: far beyond what any of these takes; only a hang reaches it
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PgCluster]:
+    base = Path(tempfile.mkdtemp(prefix="malnu-pg-restart-"))
+    try:
+        cluster = start_cluster(base)
+    except Exception:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster.bin_dir, cluster.data_dir)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def db_url(own_cluster: PgCluster) -> str:
+    """A fresh database of the test's own cluster, filled with 400,000 rows."""
+    name = f"r_{time.monotonic_ns()}"
+    with psycopg.connect(own_cluster.superuser_url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    url = own_cluster.url(name)
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            "CREATE TABLE kelas (kode text PRIMARY KEY, nama text); INSERT INTO kelas "
+            "SELECT 'K' || g, repeat('x', 200) FROM generate_series(1, 400000) g"
+        )
+    return url
+
+
+def _restart_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str]) -> None:
+    """``pg_ctl restart`` (fast: every session ended) once ``query`` finds a session."""
+    deadline = time.monotonic() + WAIT
+    with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
+        while not c.execute(query).fetchone():  # type: ignore[arg-type]
+            assert time.monotonic() < deadline and proc.poll() is None, "never got there"
+            time.sleep(0.01)
+    pg_ctl = [cluster.bin("pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w"]
+    log = str(cluster.data_dir.parent / "server.log")
+    # The new postmaster keeps whatever output it is given: a log file, not a pipe.
+    subprocess.run(
+        _as_server_user([*pg_ctl, "-l", log, "restart"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=WAIT,
+        check=True,
+    )
+
+
+def _ended(proc: subprocess.Popen[str]) -> str:
+    try:
+        _out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err
+
+
+def test_a_restore_cut_by_a_server_restart_is_audited_and_said_plainly(
+    own_cluster: PgCluster, db_url: str, tmp_path: Path
+) -> None:
+    """`pg_ctl restart` while the restore's psql streamed the data in: the restore was
+    rolled back (right), but no audit row said it had failed (the row, and the run row, were
+    written on the tool's session the restart had ended: lost without a word), and the error
+    was libpq's three lines run together, `…unexpectedly; This probably means the server
+    terminated abnormally; before or while processing the request.; FATAL: …`, with no hint.
+    Now the failure is audited on a new session, and said in one line with a way on."""
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "store")}
+    assert run_cli("--database", db_url, "backup", "create", env=env).code == 0
+    (backup,) = json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO kelas VALUES ('baru', 'sesudah backup')")
+    proc = popen_cli("--database", db_url, "backup", "restore", backup["id"], "--yes", env=env)
+    _restart_when(
+        own_cluster,
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' "
+        "AND query LIKE 'COPY%FROM stdin%'",
+        proc,
+    )
+    err = _ended(proc)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and ".;" not in err and ";;" not in err, err
+    assert (
+        "error: restore failed and was rolled back, the database is unchanged: the server "
+        "ended psql's session (terminating connection due to administrator command)\n"
+    ) in err, err
+    assert "hint: a server restart, a failover or `pg_terminate_backend` ends a session" in err
+    with psycopg.connect(db_url) as c:
+        assert c.execute("SELECT count(*) FROM kelas").fetchone() == (400_001,)
+        rows = c.execute(
+            "SELECT action, outcome, detail FROM malnu_audit WHERE action IN ('restore', 'run') "
+            "ORDER BY id"
+        ).fetchall()
+    (failed,) = [r for r in rows if r[0] == "restore"]
+    assert failed[1] == "failed" and "the server ended psql's session" in failed[2], rows
+    run = json.loads(rows[-1][2])
+    assert (rows[-1][1], run["op"]) == ("failed", "restore"), rows
+
+
+def test_a_backup_cut_by_a_server_restart_says_no_backup_was_made_and_why(
+    own_cluster: PgCluster, db_url: str, tmp_path: Path
+) -> None:
+    """A restart during `backup create` (or a safety backup) ends the snapshot's session
+    too, and its error was all the operator read: `error: postgresql://…: terminating
+    connection due to administrator command`, nothing of the backup, no hint. pg_dump's
+    own failure, when it is the one said, ran its lines together: its last, `Command was:
+    COPY public.kelas (kode, nama) TO stdout;`, then `; no backup was made` gave `;;`."""
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "store")}
+    copying = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+        "AND query LIKE 'COPY%TO stdout%'"
+    )
+    proc = popen_cli("--database", db_url, "backup", "create", env=env)
+    _restart_when(own_cluster, copying, proc)
+    err = _ended(proc)
+    assert proc.returncode == 1, err
+    assert "error: postgresql://" in err and "; no backup was made\n" in err, err
+    assert "the server ended the backup snapshot's session (" in err, err
+    assert "hint: a server restart, a failover or `pg_terminate_backend` ends a session" in err
+    assert ".;" not in err and "Traceback" not in err, err
+
+    proc = popen_cli("--database", db_url, "backup", "create", env=env)
+    deadline = time.monotonic() + WAIT
+    with psycopg.connect(own_cluster.superuser_url, autocommit=True) as c:
+        while not (found := c.execute(copying).fetchone()):
+            assert time.monotonic() < deadline and proc.poll() is None, "never copied"
+            time.sleep(0.01)
+        c.execute("SELECT pg_terminate_backend(%s, 5000)", (found[0],))
+    err = _ended(proc)
+    assert proc.returncode == 1, err
+    assert "error: pg_dump failed" in err and " TO stdout; no backup was made" in err, err
+    assert ";;" not in err and ".;" not in err and "Traceback" not in err, err
+    listed = run_cli("--database", db_url, "backup", "list", "--json", env=env)
+    assert json.loads(listed.out) == [], listed
