@@ -193,7 +193,8 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     """A service manager's SIGTERM (or Ctrl-C) in the middle of a first copy: the command said
     `terminated` alone, and its audit row `read 0, inserted 0` while thousands of rows, whole
     chunks, stayed in the reporting table. Now a note says what stays and that the next sync
-    resumes after it, and the audit row counts the rows written."""
+    resumes after it, and the audit row counts the rows written and, where it said
+    `destination 0 rows` (the plan's count), the rows the destination holds."""
     src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
     # 400 chunks: the copy runs on well past the signal even when a loaded box is slow to
     # send it (8,000 rows, 80 chunks, were all copied first now and then).
@@ -218,6 +219,7 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     assert said in err, err
     (detail,) = dst.run("SELECT detail FROM malnu_audit WHERE action = 'sync'")[0]
     assert f"inserted {copied}," in detail and "Terminated" in detail, detail
+    assert f"destination {copied} rows," in detail, detail  # not the plan's `0 rows`
     rerun = run_cli("sync", "reporting", "--yes", "--json", *cfg)
     assert rerun.code == 0 and "resumes" in rerun.err, rerun.err
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(40_000, 40_000)]

@@ -423,8 +423,9 @@ def sync_table(
 
 def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
     """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
-    from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), and,
-    after an interrupt, a note that they stay (it said `terminated` alone)."""
+    from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), the
+    rows the destination holds now (it said `destination 0 rows`, the count of the plan),
+    and, after an interrupt, a note that they stay (it said `terminated` alone)."""
     dst = s.dst_if_open
     if dst is not None and dst.kind == "postgresql":
         from malnu_tui.engine.backends.pg_session import settle_after_interrupt
@@ -436,6 +437,8 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
         if state is not None and state.status == "running":
             n = (state.rows_read, state.inserted, state.updated, state.deleted)
             report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
+    with contextlib.suppress(Exception):
+        report = replace(report, dest_count=s.dst.count(report.table))
     if isinstance(exc, KeyboardInterrupt) and report.inserted + report.updated + report.deleted:
         exc.add_note(
             f"{report.table}: what whole chunks wrote before it stopped stays in the "
