@@ -535,9 +535,9 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", params)
     assert any("INDEX users_updated (updated_at>? AND updated_at<?)" in str(r) for r in plan), plan
     assert any("INDEX users_updated (updated_at>?)" in str(r) for r in plan), plan
-    # Then the texts a time behind UTC (a negative offset) can sort as: by their UTC time.
+    # Each by its UTC time, then the texts a time behind UTC (a negative offset) sorts as.
     assert params == [
-        *(later, "2025-11-25T", "2025-11-25T09:00:00"),
+        *(later, "2025-11-25T", later, "2025-11-25T09:00:00", later),
         *("2025-11-24 19:00:00", later, later, "2025-11-25T", "2025-11-25T09:00:00", later),
         1764061200000,  # Unix milliseconds (Prisma's DateTime) since then
     ]
@@ -545,7 +545,7 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     utc = '(datetime("updated_at") >= ? OR datetime("updated_at") IS NULL)'
     behind = f'("updated_at" >= ? AND "updated_at" < ? AND {utc})'
     assert many == (
-        '(("updated_at" >= ? AND "updated_at" < ?) OR ("updated_at" >= ?) '
+        f'(("updated_at" >= ? AND "updated_at" < ? AND {utc}) OR ("updated_at" >= ? AND {utc}) '
         f'OR {behind} OR {behind} OR "updated_at" IS NULL '
         'OR ("updated_at" >= ? AND "updated_at" < \'\') OR "updated_at" < 100000000000)'
     )

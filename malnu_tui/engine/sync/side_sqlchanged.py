@@ -105,12 +105,18 @@ class SqliteChanged:
             # stores them or refuses them by name, never leaves them behind unread.
             conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
             params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
-            # A time behind UTC (a negative offset) sorts before ``since`` as text however
-            # late it is: read by its UTC time (one SQLite cannot read is read too).
-            utc = f"(datetime({c}) >= ? OR datetime({c}) IS NULL)"
-            for lo_b, hi_b in behind_ranges(since or ""):
+            # A time that says its offset is read by its UTC time (one SQLite cannot read is
+            # read too): one ahead of UTC (a phone's WIB ``…T15:00:00+07:00``) sorts after
+            # ``since`` for 7 hours after it was written, and each pass read it again; one
+            # behind it (a negative offset) sorts before ``since`` however late it is.
+            utc, at = f"(datetime({c}) >= ? OR datetime({c}) IS NULL)", (since or "")[:19]
+            behind = behind_ranges(since or "")
+            if behind:
+                conds = [f"{x} AND {utc}" for x in conds]
+                params = [v for lo, hi in ranges for v in (lo, hi, at) if v is not None]
+            for lo_b, hi_b in behind:
                 conds.append(f"{c} >= ? AND {c} < ? AND {utc}")
-                params += [lo_b, hi_b, (since or "")[:19]]
+                params += [lo_b, hi_b, at]
             others = [f"{c} IS NULL", f"{c} < ''"]
             ms = since_ms(since or "")
             if ms is not None:  # Unix milliseconds (Prisma's DateTime): those since only
