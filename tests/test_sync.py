@@ -22,6 +22,7 @@ from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
+from malnu_tui.engine.sync.side_sqlchanged import utc_sql
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
@@ -542,7 +543,7 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
         1764061200000,  # Unix milliseconds (Prisma's DateTime) since then
     ]
     # Many changed rows (more than four pages): read in key order, not gathered for each page.
-    utc = '(datetime("updated_at") >= ? OR datetime("updated_at") IS NULL)'
+    utc = utc_sql('"updated_at"') + " >= ?"
     behind = f'("updated_at" >= ? AND "updated_at" < ? AND {utc})'
     assert many == (
         f'(("updated_at" >= ? AND "updated_at" < ? AND {utc}) OR ("updated_at" >= ? AND {utc}) '

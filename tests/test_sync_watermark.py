@@ -204,7 +204,8 @@ def test_a_text_cursor_of_every_shape_an_app_writes_loses_no_change_and_rereads_
     request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, kind: str
 ) -> None:
     """An ``updated_at TEXT`` written by several apps: SQLite's UTC, ``toISOString()``'s
-    ``Z``, a phone's WIB ``+07:00``, a server's ``-05:00``, with and without fractions.
+    ``Z``, a phone's WIB ``+07:00``, a server's ``-05:00`` (and ``-0500``, ``+07``), with
+    and without fractions.
     Each pass carries every change made since the one before, whatever its shape, and
     reads again only the overlap's rows."""
     src, dst = make_db(kind, request, tmp_path, "src"), Db("postgresql", pg_url)
@@ -219,6 +220,10 @@ def test_a_text_cursor_of_every_shape_an_app_writes_loses_no_change_and_rereads_
         (4, "2026-01-05 03:00:00"),
         (5, "2026-01-04T22:30:00-05:00"),  # 03:30 UTC
         (6, "2026-01-05T10:45:00.125+07:00"),  # 03:45 UTC
+        (7, "2026-01-04T22:52:00-0500"),  # 03:52 UTC
+        (8, "2026-01-05 11:00:00.5+07"),  # 04:00 UTC, as PostgreSQL prints a timestamptz
+        (9, "2026-01-05T04:30:00.000Z"),
+        (10, "2026-01-05T05:00:00.000Z"),  # the two before it: outside the overlap
     ]
     reads = []
     for n, (i, stamp) in enumerate(changes):
@@ -228,12 +233,9 @@ def test_a_text_cursor_of_every_shape_an_app_writes_loses_no_change_and_rereads_
         reads.append(report.read)
     # Each pass: its change and the one before (the overlap); not the WIB row 1, whose
     # clock stands 7 hours ahead of its UTC time (each pass read it again).
-    assert reads == [2, 2, 2, 2], reads
-    assert dst.run("SELECT id, nama FROM absen WHERE id BETWEEN 3 AND 6 ORDER BY id") == [
-        (3, "v0"),
-        (4, "v1"),
-        (5, "v2"),
-        (6, "v3"),
+    assert reads == [2] * 8, reads
+    assert dst.run("SELECT id, nama FROM absen WHERE id BETWEEN 3 AND 10 ORDER BY id") == [
+        (i, f"v{n}") for n, (i, _) in enumerate(changes)
     ]
     assert verify(src, dst).verified
 
