@@ -22,6 +22,7 @@ from malnu_tui.engine.sync import verify as verify_module
 from malnu_tui.engine.sync.fastcopy import FastCopy
 from malnu_tui.engine.sync.side import key_fingerprint, same_fingerprint
 from malnu_tui.engine.sync.side_postgres import PostgresSide
+from malnu_tui.engine.sync.side_sqlchanged import utc_sql
 from malnu_tui.engine.sync.verify import keys_digest
 from tests.sync_support import COLUMNS, Db, make_db, sqlite_source, sqlite_to_pg, sync, verify
 
@@ -535,17 +536,17 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     plan = src.run(f"EXPLAIN QUERY PLAN SELECT id FROM users WHERE {where}", params)
     assert any("INDEX users_updated (updated_at>? AND updated_at<?)" in str(r) for r in plan), plan
     assert any("INDEX users_updated (updated_at>?)" in str(r) for r in plan), plan
-    # Then the texts a time behind UTC (a negative offset) can sort as: by their UTC time.
+    # Each by its UTC time, then the texts a time behind UTC (a negative offset) sorts as.
     assert params == [
-        *(later, "2025-11-25T", "2025-11-25T09:00:00"),
+        *(later, "2025-11-25T", later, "2025-11-25T09:00:00", later),
         *("2025-11-24 19:00:00", later, later, "2025-11-25T", "2025-11-25T09:00:00", later),
         1764061200000,  # Unix milliseconds (Prisma's DateTime) since then
     ]
     # Many changed rows (more than four pages): read in key order, not gathered for each page.
-    utc = '(datetime("updated_at") >= ? OR datetime("updated_at") IS NULL)'
+    utc = utc_sql('"updated_at"') + " >= ?"
     behind = f'("updated_at" >= ? AND "updated_at" < ? AND {utc})'
     assert many == (
-        '(("updated_at" >= ? AND "updated_at" < ?) OR ("updated_at" >= ?) '
+        f'(("updated_at" >= ? AND "updated_at" < ? AND {utc}) OR ("updated_at" >= ? AND {utc}) '
         f'OR {behind} OR {behind} OR "updated_at" IS NULL '
         'OR ("updated_at" >= ? AND "updated_at" < \'\') OR "updated_at" < 100000000000)'
     )

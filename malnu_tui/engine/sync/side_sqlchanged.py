@@ -16,7 +16,7 @@ from malnu_tui.engine.sync.timetext import MS_FROM, ms_time
 from malnu_tui.engine.sync.values import normalizer
 from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
-__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ms", "since_ranges"]
+__all__ = ["BEHIND_UTC", "SqliteChanged", "behind_ranges", "since_ms", "since_ranges", "utc_sql"]
 
 
 def since_ranges(since: str) -> list[tuple[str, str | None]]:
@@ -63,6 +63,17 @@ def since_ms(since: str) -> int | None:
         return None
 
 
+def utc_sql(c: str) -> str:
+    """SQL for the UTC time (``YYYY-MM-DD HH:MM:SS``) of the text in column ``c``, by SQLite's
+    datetime(): an offset as ``+07:00``, and as ``+07`` (PostgreSQL's text of a timestamptz,
+    a Supabase export's) or ``+0700`` too; ``'9'``, after every time, for a text it cannot
+    read (such a row is read)."""
+    return (
+        f"coalesce(datetime({c}), datetime({c} || ':00'), "
+        f"datetime(substr({c}, 1, length({c}) - 2) || ':' || substr({c}, -2)), '9')"
+    )
+
+
 class SqliteChanged:
     """The changed rows' condition and the cursor's greatest value, over ``_rows``."""
 
@@ -105,12 +116,18 @@ class SqliteChanged:
             # stores them or refuses them by name, never leaves them behind unread.
             conds = [f"{c} >= ?" + (f" AND {c} < ?" if hi is not None else "") for _, hi in ranges]
             params = [v for lo, hi in ranges for v in (lo, hi) if v is not None]
-            # A time behind UTC (a negative offset) sorts before ``since`` as text however
-            # late it is: read by its UTC time (one SQLite cannot read is read too).
-            utc = f"(datetime({c}) >= ? OR datetime({c}) IS NULL)"
-            for lo_b, hi_b in behind_ranges(since or ""):
+            # A time that says its offset is read by its UTC time (:func:`utc_sql`): one
+            # ahead of UTC (a phone's WIB ``…T15:00:00+07:00``) sorts after ``since`` for 7
+            # hours after it was written, and each pass read it again; one behind it (a
+            # negative offset) sorts before ``since`` however late it is.
+            utc, at = f"{utc_sql(c)} >= ?", (since or "")[:19]
+            behind = behind_ranges(since or "")
+            if behind:
+                conds = [f"{x} AND {utc}" for x in conds]
+                params = [v for lo, hi in ranges for v in (lo, hi, at) if v is not None]
+            for lo_b, hi_b in behind:
                 conds.append(f"{c} >= ? AND {c} < ? AND {utc}")
-                params += [lo_b, hi_b, (since or "")[:19]]
+                params += [lo_b, hi_b, at]
             others = [f"{c} IS NULL", f"{c} < ''"]
             ms = since_ms(since or "")
             if ms is not None:  # Unix milliseconds (Prisma's DateTime): those since only
