@@ -10,6 +10,7 @@ import re
 __all__ = [
     "COMPLETE",
     "IN_TRIGGER",
+    "KEYWORDS",
     "NORMAL",
     "NOT_BLANK",
     "OTHER",

@@ -22,6 +22,7 @@ from malnu_tui.engine.lazy import cached
 from malnu_tui.engine.sqlite_complete import (
     COMPLETE,
     IN_TRIGGER,
+    KEYWORDS,
     NORMAL,
     NOT_BLANK,
     OTHER,
@@ -257,24 +258,25 @@ def _trigger_statement(sql: str, seg: int, line: int) -> tuple[Statement, int] |
     scanner must say (no ``;`` ends it, an unterminated string)."""
     start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     state = START
+    complete, keywords = COMPLETE, KEYWORDS
     for m in _TRIGGER_TOKEN.finditer(sql, start):
         token = m[0]
         first = token[0]
         if first == ";":
-            state = COMPLETE[state][SEMI]
+            state = complete[state][SEMI]
             if state == START:
                 text = sql[start : m.start()].strip()
                 return Statement(text, line + sql.count("\n", seg, start)), m.end()
-        elif first == "'":
+            continue
+        if first == "'":
             if len(token) == 1:
                 return None
-            state = COMPLETE[state][OTHER]
-        elif token.startswith("--"):
+            kind = OTHER
+        elif first == "-" and token.startswith("--"):
             continue
-        elif first.isalnum() or first in "_$":
-            state = COMPLETE[state][word_kind(sql, m.start(), m.end())]
-        else:
-            state = COMPLETE[state][OTHER]
+        else:  # (ASCII: a word token is the whole of SQLite's word, and a keyword's spelling)
+            kind = keywords.get(token.upper(), OTHER)
+        state = complete[state][kind]
     return None
 
 
@@ -482,8 +484,11 @@ def _scan(
                     else:
                         depth -= 1
             prev_word = word
-            if not pg:  # (PostgreSQL's triggers have no body)
-                state = COMPLETE[state][word_kind(sql, i, j)]
+            if not pg and not fast:  # (PostgreSQL's triggers have no body)
+                kind = KEYWORDS.get(word, OTHER)
+                state = COMPLETE[state][kind if kind == OTHER else word_kind(sql, i, j)]
+                # No trigger now (NORMAL lasts to the ;), nor a routine but after CREATE.
+                fast = state == NORMAL and words[0] != "CREATE"
             i = j
             continue
         if pg and ch in "()":
