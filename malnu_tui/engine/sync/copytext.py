@@ -77,7 +77,9 @@ def _utc_text(x: str) -> str:
     (``… 10:00:00.25``; :func:`.timetext.ts_for_postgres`). Sent as it was, PostgreSQL
     dropped the offset, the chunk's check found the row different and wrote it again. Only
     what SQLite's datetime() reads the same without the fraction (a fraction of at most 6
-    digits); any other text is sent as it is (and its check puts it right)."""
+    digits), in year 1 or later in UTC; any other text is sent as it is (PostgreSQL reads
+    ``0001-01-01 00:00:00+07:00`` into a timestamptz as a time BC; its check puts the rest
+    right)."""
     utc = f"datetime(substr({x}, 1, 19) || substr({x}, -6))"
     frac = (
         f"CASE WHEN substr({x}, 20, 1) = '.' "
@@ -94,7 +96,8 @@ def _utc_text(x: str) -> str:
     return (
         f"CASE WHEN {x} < '' THEN {ms} WHEN length({x}) < 25 THEN {x} "
         f"WHEN substr({x}, -6, 1) IN ('+', '-') AND length({x}) < 34 "
-        f"AND {utc} = datetime({x}) AND length({frac}) < 8 THEN {utc} || {frac} ELSE {x} END"
+        f"AND {utc} = datetime({x}) AND {utc} >= '0001' AND length({frac}) < 8 "
+        f"THEN {utc} || {frac} ELSE {x} END"
     )
 
 
