@@ -706,3 +706,41 @@ def test_parity_live_behind_another_sessions_lock_gives_up_at_the_lock_timeout(
     assert live["ok"] is False and "Traceback" not in res.err
     (diff,) = [d for d in live["differences"] if d["aspect"] == "default"]
     assert diff["actual"] == "nama_baru()", diff
+
+
+def test_sigterm_while_the_server_holds_an_imports_copy_ends_it_at_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM (or Ctrl-C) while the server had stopped reading an import's COPY (a slow
+    trigger here; a row lock, a loaded server): the writer thread stayed blocked sending,
+    and the command with it, until the server was done (a minute here, for ever behind a
+    lock with `lock_timeout = 0`); the clean-up waited behind it. The statement is now
+    cancelled on the server: rolled back, the run row written, `terminated` at once."""
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(KELAS.replace("pg_sleep(60)", "pg_sleep(600)"))
+        c.execute(
+            "CREATE TRIGGER kelas_lambat BEFORE INSERT ON kelas FOR EACH ROW "
+            "EXECUTE FUNCTION kelas_lambat()"
+        )
+    csv = tmp_path / "kelas.csv"  # far more than the socket buffers hold: the send blocks
+    csv.write_text("kode,nama\n" + "".join(f"K{i:06d},{'x' * 200}\n" for i in range(150_000)))
+    args = ("--database", pg_url, "import", str(csv), "--table", "kelas", "--no-backup", "--yes")
+    proc = popen_cli(*args)
+    try:
+        _session_running(pg_url, "COPY", time.monotonic() + WAIT)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert err.endswith("terminated\n") and "Traceback" not in err, err
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM kelas").fetchone() == (0,)
+        (run,) = c.execute("SELECT outcome, detail FROM malnu_audit WHERE action = 'run'")
+        assert run[0] == "failed" and json.loads(run[1])["error"] == "interrupted", run
+        assert not c.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
+            "AND state <> 'idle'"
+        ).fetchone()

@@ -256,6 +256,10 @@ class D1Writer:
                 ) from None
             raise
 
+    def stop(self) -> None:
+        """Nothing to end here: a D1 request in flight is the client's (its own timeout and
+        interrupt handling)."""
+
     def rollback(self) -> None:
         with contextlib.suppress(BackendError):
             self.api.batch([f"DROP TABLE IF EXISTS {self._s}"], lambda: False)
@@ -326,6 +330,10 @@ class D1DryRun:
 
     def commit(self, audit: AuditEntry | None) -> None:
         raise AssertionError("a dry run never commits")
+
+    def stop(self) -> None:
+        """Nothing to end here: a D1 request in flight is the client's (its own timeout and
+        interrupt handling)."""
 
     def rollback(self) -> None:
         return None

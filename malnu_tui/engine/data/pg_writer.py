@@ -167,6 +167,16 @@ class PgUnit:
                 with contextlib.suppress(Exception):
                     cm.__exit__(type(exc), exc, None)
 
+    def stop(self) -> None:
+        """The statement running for :meth:`write` cancelled on the server: a COPY the server
+        had stopped reading (behind a slow trigger, a row lock) held the writer thread, and
+        the interrupted import with it, until the server was done (a minute after SIGTERM)."""
+        from psycopg.pq import TransactionStatus
+
+        if self.conn.pgconn.transaction_status == TransactionStatus.ACTIVE:
+            with contextlib.suppress(Exception):
+                self.conn.cancel_safe(timeout=5.0)
+
     def rollback(self) -> None:
         self._end_copy(RuntimeError("import abandoned"))
         if self._open:

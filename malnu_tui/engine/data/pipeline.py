@@ -69,6 +69,8 @@ class WritePipeline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None:  # the writer thread may be waiting on the database
+            self.writer.stop()
         self._queue.put(_DONE)
         self._thread.join()
         if exc_type is None:

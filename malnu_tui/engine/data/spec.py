@@ -79,6 +79,11 @@ class TableWriter(Protocol):
     def rollback(self) -> None:
         """Undo everything (safe to call twice, or after a failure)."""
 
+    def stop(self) -> None:
+        """From another thread, when the import is interrupted (Ctrl-C, SIGTERM): end what
+        the database is doing for :meth:`write` now, so that the writer thread returns and
+        the clean-up can run; :meth:`rollback` follows."""
+
 
 def counts_from(
     on_conflict: OnConflict, accepted: int, changes: int, inserted: int

@@ -168,6 +168,10 @@ class SQLiteWriter:
         self._open = False
         self._temp_in_memory(False)
 
+    def stop(self) -> None:
+        """Nothing to end: the unit holds the write lock from its BEGIN IMMEDIATE, so no
+        write of it waits on another session."""
+
     def rollback(self) -> None:
         if self._open:
             with contextlib.suppress(sqlite3.Error):
