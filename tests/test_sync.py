@@ -539,7 +539,8 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     # Each by its UTC time, then the texts a time behind UTC (a negative offset) sorts as.
     assert params == [
         *(later, "2025-11-25T", later, "2025-11-25T09:00:00", later),
-        *("2025-11-24 19:00:00", later, later, "2025-11-25T", "2025-11-25T09:00:00", later),
+        *("2025-11-24 19:00:00", "2025-11-24T", later),
+        *("2025-11-24T19:00:00", later, later, "2025-11-25T", "2025-11-25T09:00:00", later),
         1764061200000,  # Unix milliseconds (Prisma's DateTime) since then
     ]
     # Many changed rows (more than four pages): read in key order, not gathered for each page.
@@ -547,7 +548,7 @@ def test_the_changed_rows_are_found_through_an_index_on_updated_at(
     behind = f'("updated_at" >= ? AND "updated_at" < ? AND {utc})'
     assert many == (
         f'(("updated_at" >= ? AND "updated_at" < ? AND {utc}) OR ("updated_at" >= ? AND {utc}) '
-        f'OR {behind} OR {behind} OR "updated_at" IS NULL '
+        f'OR {behind} OR {behind} OR {behind} OR "updated_at" IS NULL '
         'OR ("updated_at" >= ? AND "updated_at" < \'\') OR "updated_at" < 100000000000)'
     )
 

@@ -42,15 +42,21 @@ def behind_ranges(since: str) -> list[tuple[str, str]]:
     """The text ranges :func:`since_ranges` leaves out where a time that says a negative
     offset (``2026-01-05T03:05:00-05:00``, 08:05 UTC) can still be at or after ``since``
     (the normal form: UTC): its clock is up to :data:`BEHIND_UTC` behind. Such a row is
-    read when its UTC time (SQLite's ``datetime()``) is at or after ``since``."""
+    read when its UTC time (SQLite's ``datetime()``) is at or after ``since``. Each layout's
+    texts of those hours only (as one range from ``lo``, every ``T`` text of the day before
+    sorted in it: 38 hours of them)."""
     if len(since) < 19 or since[10] != " " or not since[:4].isdigit():
         return []
     try:
-        lo = datetime.fromisoformat(since[:19]) - BEHIND_UTC
+        lo = (datetime.fromisoformat(since[:19]) - BEHIND_UTC).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return []
-    day_t = since[:10] + "T"
-    return [(lo.strftime("%Y-%m-%d %H:%M:%S"), since), (day_t, day_t + since[11:])]
+    lo_t, day_t = lo[:10] + "T", since[:10] + "T"
+    if lo[:10] == since[:10]:
+        return [(lo, since), (lo_t + lo[11:], day_t + since[11:])]
+    # The day before's own texts, its T texts from then and the day's own texts up to
+    # ``since``, the day's T texts up to it.
+    return [(lo, lo_t), (lo_t + lo[11:], since), (day_t, day_t + since[11:])]
 
 
 def since_ms(since: str) -> int | None:
