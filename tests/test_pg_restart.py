@@ -156,3 +156,32 @@ def test_a_backup_cut_by_a_server_restart_says_no_backup_was_made_and_why(
     assert ";;" not in err and ".;" not in err and "Traceback" not in err, err
     listed = run_cli("--database", db_url, "backup", "list", "--json", env=env)
     assert json.loads(listed.out) == [], listed
+
+
+def test_a_deep_verification_cut_by_a_server_restart_leaves_the_backup_as_it_was(
+    own_cluster: PgCluster, db_url: str, tmp_path: Path
+) -> None:
+    """A restart while `backup verify --deep` restored into its scratch database: the sound
+    backup was marked `FAILED verification: it will not be restored` (its verified state
+    cleared: `restore` and `check` then treated it as bad), for a failure of the server.
+    Now nothing is concluded: an error that says so, the backup's state as it was."""
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "store")}
+    assert run_cli("--database", db_url, "backup", "create", env=env).code == 0
+    (before,) = json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
+    assert before["verified_at"] is not None
+    proc = popen_cli("--database", db_url, "backup", "verify", "--deep", before["id"], env=env)
+    _restart_when(
+        own_cluster,
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' "
+        "AND query LIKE 'COPY%'",
+        proc,
+    )
+    err = _ended(proc)
+    assert proc.returncode == 1, err
+    assert "FAILED verification" not in err and "Traceback" not in err, err
+    assert (
+        f"error: backup verify --deep of {before['id']}: the server ended pg_restore's session ("
+    ) in err, err
+    assert "nothing was concluded about the backup, its verified state is as it was" in err
+    (after,) = json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
+    assert after["verified_at"] == before["verified_at"], after

@@ -744,3 +744,32 @@ def test_sigterm_while_the_server_holds_an_imports_copy_ends_it_at_once(
             "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'malnu-tui %' "
             "AND state <> 'idle'"
         ).fetchone()
+
+
+def test_parity_against_a_named_target_takes_its_configured_timeouts(
+    pg_url: str, mdirs: MigrationDirs, tmp_path: Path
+) -> None:
+    """`parity --postgres analytics` (a target's name, or the target itself when it is
+    PostgreSQL) connected with the target's URL alone: its config's `statement_timeout` and
+    `lock_timeout`, which every other connection to it has, were lost. Here a live default
+    that takes 3 s is cut at the target's 1 s and shown as written, not evaluated."""
+    mdirs.add("20240101_000000", "kelas", "CREATE TABLE kelas (kode TEXT PRIMARY KEY, nama TEXT);",
+              "DROP TABLE kelas;")  # fmt: skip
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "CREATE FUNCTION nama_lambat() RETURNS text LANGUAGE sql AS "
+            "$$ SELECT 'lambat' FROM pg_sleep(3) $$; "
+            "CREATE TABLE kelas (kode text PRIMARY KEY, nama text DEFAULT nama_lambat())"
+        )
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "primary.db"}"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n\n'
+        f'[targets.analytics]\nurl = "{pg_url}"\nstatement_timeout = "1s"\n'
+    )
+    res = run_cli("--config", str(config), "--target", "primary", "parity", "--postgres",
+                  "analytics", "--live", "--json", timeout=WAIT)  # fmt: skip
+    assert res.code == 1, res.err
+    live = json.loads(res.out)["reports"][1]
+    (diff,) = [d for d in live["differences"] if d["aspect"] == "default"]
+    assert diff["actual"] == "nama_lambat()", diff

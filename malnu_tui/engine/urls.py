@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from malnu_tui.engine.errors import ConfigError
 
@@ -399,7 +399,7 @@ def check_server(
     value = chosen or env.get(ENV_PARITY_DATABASE)
     if value:
         if value in targets:
-            value = targets[value].url
+            value = _with_timeouts(targets[value])
         try:
             kind: str | None = url_kind(value)
         except ConfigError:  # not a URL (nor a target's name): say where it came from
@@ -411,7 +411,21 @@ def check_server(
                 hint=f"it is {mask_url(value)!r}; targets: {', '.join(sorted(targets)) or 'none'}",
             )
         return str(value)
-    return target.url if target.kind == "postgresql" else None
+    return _with_timeouts(target) if target.kind == "postgresql" else None
+
+
+def _with_timeouts(target: Target) -> str:
+    """The target's URL carrying its config's ``statement_timeout`` and ``lock_timeout``
+    (they win over the URL's, as for every connection of the tool's): the check's connection
+    (parity/scratch.py) reads them there, where a named target's config ones were lost."""
+    options = getattr(target, "options", None) or {}
+    given = {k: str(options[k]) for k in ("statement_timeout", "lock_timeout") if k in options}
+    if not given or target.kind != "postgresql":
+        return target.url
+    parts = urlsplit(target.url)
+    kept = [p for p in parts.query.split("&") if p and unquote(p.partition("=")[0]) not in given]
+    kept += [f"{k}={quote(v)}" for k, v in given.items()]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def live_schema(

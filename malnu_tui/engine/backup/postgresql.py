@@ -380,6 +380,16 @@ def _deep_check(
             if restorer.poll() is None:
                 restorer.kill()
                 restorer.communicate()
+        if restorer.returncode != 0 and any(w in restore_err for w in CONNECTION_LOST):
+            # Not the backup's failure: a sound backup was marked "FAILED verification: it
+            # will not be restored" when a server restart cut its scratch restore off.
+            ended = session_ended(scrub(restore_err, child.password), "pg_restore's")
+            raise BackupError(
+                f"backup verify --deep of {manifest.id}: {ended}; nothing was concluded "
+                "about the backup, its verified state is as it was",
+                hint="a server restart, a failover or `pg_terminate_backend` ends a session: "
+                "run the verification again once the server answers",
+            )
         if restorer.returncode != 0:
             said = server_said(scrub(restore_err, child.password))
             checks.append(VerifyCheck("scratch restore", False, said))
