@@ -144,16 +144,18 @@ def cmd_create(ctx: Context) -> int:
         # No ./migrations here: the set that ships inside the package is never edited (an
         # installed package would be changed under the operator's feet). Start a project here.
         dirs = (Path.cwd() / "migrations", Path.cwd() / "rollback")
-        ctx.message(
-            "no ./migrations here: creating ./migrations and ./rollback (the bundled set is "
-            "never edited; the tool uses ./migrations from now on in this directory)"
-        )
     from datetime import UTC, datetime
 
     from malnu_tui.engine.migrate import newest_version
 
     before = newest_version(*dirs)
     mig, rb = create_migration(dirs, ctx.args.name)
+    if dirs[0] != Path(t.migrations_dir):
+        # Said once they are made: said before, it stood above a refusal that made nothing.
+        ctx.message(
+            "no ./migrations here: created ./migrations and ./rollback (the bundled set is "
+            "never edited; the tool uses ./migrations from now on in this directory)"
+        )
     now = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     if before is not None and before > now:  # (the same second: bumped without a word)
         ctx.message(
