@@ -36,6 +36,22 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_rehearse_with_nothing_pending_says_so(mdirs: MigrationDirs, tmp_path: Path) -> None:
+    """Every migration in the backup: `rehearse` printed "pending migrations applied" and
+    "0/0 pending migration(s) applied …: all applied", as if it had rehearsed something. It
+    says there was nothing to run."""
+    db = tmp_path / "prod.db"
+    base = ["--database", f"sqlite:///{db}", *mdirs.args()]
+    _school(mdirs)
+    assert run_cli(*base, "up", "--no-backup").code == 0
+    assert run_cli(*base, "backup", "create").code == 0
+    res = run_cli(*base, "rehearse")
+    assert res.code == 0, res.err
+    assert "pending migrations applied" not in res.err and "all applied" not in res.err
+    assert "no pending migration: the backup has every one applied" in res.err
+    assert "no pending migration (the backup has every one applied): nothing was run" in res.err
+
+
 def test_rehearse_on_sqlite_reports_timings_rows_and_the_failure(
     mdirs: MigrationDirs, tmp_path: Path
 ) -> None:

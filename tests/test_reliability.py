@@ -248,4 +248,23 @@ def test_create_without_a_project_never_edits_the_bundled_set(tmp_path: Path) ->
     created = [Path(line) for line in proc.stdout.split()]
     assert [p.parent for p in created] == [work / "migrations", work / "rollback"]
     assert all(p.exists() for p in created)
-    assert "creating ./migrations" in proc.stderr
+    assert "created ./migrations" in proc.stderr
+
+
+def test_create_refused_without_a_project_says_nothing_was_created(tmp_path: Path) -> None:
+    """A name too long for a file: `create` printed "no ./migrations here: creating
+    ./migrations and ./rollback" above its error, although it created nothing. Now only the
+    error line (exit 2), and no directory is made."""
+    import subprocess
+
+    from tests.fixtures_core import CLI
+
+    work = tmp_path / "work"  # no ./migrations, no config: the embedded default
+    work.mkdir()
+    proc = subprocess.run(
+        [*CLI, "create", "x" * 300], cwd=work, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "file systems allow 255" in proc.stderr
+    assert "creat" not in proc.stderr.replace("`create`", ""), proc.stderr
+    assert list(work.iterdir()) == []

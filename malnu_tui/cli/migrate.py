@@ -15,13 +15,9 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backends.base import Backend
-    from malnu_tui.engine.backends.d1.wrangler import WranglerRow
-    from malnu_tui.engine.backends.other_runners import Finding
     from malnu_tui.engine.config import Target
-    from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.migrate import ApplyResult, Plan, Progress
     from malnu_tui.engine.plan import Preflight
-    from malnu_tui.engine.status import StatusReport
 
 
 def register(
@@ -92,20 +88,15 @@ def register(
 def cmd_status(ctx: Context) -> int:
     # From engine.status itself: engine.migrate would load the planning and applying modules,
     # which a cron's `status --json` never uses (start-up).
+    from malnu_tui.engine.histories import read_other_histories
     from malnu_tui.engine.status import STATE_SYMBOLS, status
     from malnu_tui.engine.status import mark_rollback_edits as mark
 
     backend, mset = ctx.viewer(), ctx.migration_set()
     report = mark(backend, status(backend, mset, ctx.target.name), mset)
-    wrangler = _wrangler_rows(ctx)
-    others = _other_runners(ctx, backend, mset, report)
+    others = read_other_histories(backend, mset, report)
     if ctx.json:
-        data = report.as_json()
-        if wrangler:
-            data["wrangler"] = [r.as_json() for r in wrangler]
-        if others:
-            data["other_runners"] = [f.as_json() for f in others]
-        ctx.out_json(data)
+        ctx.out_json({**report.as_json(), **others.as_json()})
         return 0
     from malnu_tui.cli.output import print_table
 
@@ -138,65 +129,9 @@ def cmd_status(ctx: Context) -> int:
     for m in report.migrations:
         if m.error_message:
             ctx.message(f"failed: {m.filename}: {m.error_message}")
-    untracked = [r.name for r in wrangler if not r.tracked]
-    if untracked:
-        ctx.message(
-            f"wrangler applied {len(untracked)} migration(s) this tool does not track "
-            f"({', '.join(untracked[:3])}{'…' if len(untracked) > 3 else ''}): "
-            "run `malnu-tui adopt` to record them without running them"
-        )
-    pending = [m.filename for m in report.migrations if m.state.value in ("pending", "failed")]
-    theirs = _supabase_untracked(ctx, pending)
-    if theirs:
-        ctx.message(
-            f"the Supabase CLI applied {len(theirs)} migration(s) this tool does not track "
-            f"({', '.join(theirs[:3])}{'…' if len(theirs) > 3 else ''}): "
-            "run `malnu-tui adopt` to record them without running them (`up` refuses them)"
-        )
-    for f in others:
-        if not f.runner.known:  # (the Supabase CLI's said above)
-            ctx.message(f.status_line())
+    for note in others.notes():
+        ctx.message(note.line)
     return 0
-
-
-def _other_runners(
-    ctx: Context, backend: Backend, mset: MigrationSet, report: StatusReport
-) -> list[Finding]:
-    """Prisma's, Drizzle's, dbmate's, Rails', golang-migrate's, Flyway's, Alembic's or the
-    Supabase CLI's history in the same database (engine/backends/other_runners.py), as `up`
-    judges it."""
-    from malnu_tui.engine.backends.other_runners import applied_by_other_runners
-    from malnu_tui.engine.status import DONE_STATES
-
-    pending = [m.filename for m in report.migrations if m.state.value in ("pending", "failed")]
-    taken_over = any(m.state in DONE_STATES for m in report.migrations)
-    return applied_by_other_runners(backend, taken_over, pending, mset, with_known=True)
-
-
-def _supabase_untracked(ctx: Context, pending: list[str]) -> list[str]:
-    """Pending files the Supabase CLI's history in the same database shows as applied."""
-    if ctx.target.kind != "postgresql" or not pending:
-        return []
-    from malnu_tui.engine.backends.pg_record import cli_history, files_applied
-
-    applied = cli_history(getattr(ctx.viewer(), "conn", None))
-    theirs = files_applied(ctx.migration_set(), applied) if applied else {}
-    return [f for f in pending if f in theirs]
-
-
-def _wrangler_rows(ctx: Context) -> list[WranglerRow]:
-    """wrangler's own history (its d1_migrations table), where the database has one."""
-    if ctx.target.kind not in ("d1", "sqlite"):
-        return []
-    from malnu_tui.engine.backends.d1.wrangler import read_from_backend, wrangler_status
-    from malnu_tui.engine.errors import MalnuError
-
-    backend = ctx.viewer()
-    with contextlib.suppress(MalnuError):
-        applied = read_from_backend(backend)
-        if applied:
-            return wrangler_status(ctx.migration_set(), applied, backend.fetch_records())
-    return []
 
 
 def cmd_create(ctx: Context) -> int:
@@ -209,16 +144,18 @@ def cmd_create(ctx: Context) -> int:
         # No ./migrations here: the set that ships inside the package is never edited (an
         # installed package would be changed under the operator's feet). Start a project here.
         dirs = (Path.cwd() / "migrations", Path.cwd() / "rollback")
-        ctx.message(
-            "no ./migrations here: creating ./migrations and ./rollback (the bundled set is "
-            "never edited; the tool uses ./migrations from now on in this directory)"
-        )
     from datetime import UTC, datetime
 
     from malnu_tui.engine.migrate import newest_version
 
     before = newest_version(*dirs)
     mig, rb = create_migration(dirs, ctx.args.name)
+    if dirs[0] != Path(t.migrations_dir):
+        # Said once they are made: said before, it stood above a refusal that made nothing.
+        ctx.message(
+            "no ./migrations here: created ./migrations and ./rollback (the bundled set is "
+            "never edited; the tool uses ./migrations from now on in this directory)"
+        )
     now = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     if before is not None and before > now:  # (the same second: bumped without a word)
         ctx.message(

@@ -92,11 +92,16 @@ class RehearsalReport:
         done = sum(1 for m in self.migrations if m.ok)
         total_ms = sum(m.ms for m in self.migrations)
         verdict = "all applied" if self.ok else "FAILED"
+        what = (
+            f"{done}/{len(self.migrations)} pending migration(s) applied in {total_ms} ms on "
+            f"{self.where}: {verdict}"
+            if self.migrations
+            else "no pending migration (the backup has every one applied): nothing was run"
+        )
         return (
             f"rehearsal of {self.target} on backup {self.backup_id} (data {self.age_text} old, "
-            f"taken {self.backup_created_at}): {done}/{len(self.migrations)} pending "
-            f"migration(s) applied in {total_ms} ms on {self.where}: {verdict}; the scratch "
-            "was dropped, the target was not touched"
+            f"taken {self.backup_created_at}): {what}; the scratch was dropped, the target "
+            "was not touched"
         )
 
     def as_json(self) -> dict[str, object]:
@@ -184,9 +189,12 @@ def _run_all(
             continue
         out.append(RehearsedMigration(filename, True, True, ms, rows, findings=found))
     done = sum(1 for m in out if m.ok)
-    said = (
-        "pending migrations applied" if not failed else f"stopped: {done} of {len(units)} applied"
-    )
+    if not units:  # ("pending migrations applied" when there were none)
+        said = "no pending migration: the backup has every one applied"
+    elif failed:
+        said = f"stopped: {done} of {len(units)} applied"
+    else:
+        said = f"{done} pending migration(s) applied"
     progress(BackupProgress("migrate", len(units), len(units), said))
     return out
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup import BackupManifest
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.histories import OtherHistories
     from malnu_tui.engine.migrate import Progress, StatusReport
 
 
@@ -23,6 +24,7 @@ class StatusLoaded(Message):
     report: StatusReport
     mset: MigrationSet
     token: tuple[int, ...] | None = None  # the SQLite file's change token when it was read
+    histories: OtherHistories | None = None  # other tools' histories in the same database
 
 
 @dataclass

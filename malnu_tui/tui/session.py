@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import StatementFailed
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.histories import OtherHistories
     from malnu_tui.engine.migrate import AfterRun, ApplyResult, Plan, Progress, StatusReport
 
 
@@ -94,6 +95,19 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
     mset = migration_set(target)
     with looking(target) as backend:
         return status(backend, mset, target.name), mset
+
+
+def load_panel(target: Target) -> tuple[StatusReport, MigrationSet, OtherHistories]:
+    """The status screen's reading of ``target``: its status, and other tools' migration
+    histories in the same database (wrangler's, the Supabase CLI's, Prisma's…) as the CLI's
+    `status` reads them, on the same connection."""
+    from malnu_tui.engine.histories import read_other_histories
+    from malnu_tui.engine.migrate import status
+
+    mset = migration_set(target)
+    with looking(target) as backend:
+        report = status(backend, mset, target.name)
+        return report, mset, read_other_histories(backend, mset, report)
 
 
 def change_token(target: Target) -> tuple[int, ...] | None:

@@ -303,19 +303,23 @@ class Finding:
             f"running them: {self.runner.adopt_command()}{other}"
         )
 
-    def status_line(self) -> str:
-        """What ``status`` says of it (stderr)."""
+    def status_note(self) -> tuple[bool, str]:
+        """What ``status`` says of it: (a warning: `up` refuses, the sentence)."""
         r = self.runner
         if self.refuses_up:
-            return (
-                f"warning: {self._applied()}: `up` refuses to run them again; record them "
-                "without running them: "
-                f"{r.adopt_command()}"
+            return True, (
+                f"{self._applied()}: `up` refuses to run them again; record them "
+                f"without running them: {r.adopt_command()}"
             )
-        return (
-            f"note: {r.tool}'s migration history is here too ({r.rows_at()}); "
+        return False, (
+            f"{r.tool}'s migration history is here too ({r.rows_at()}); "
             "this tool has tracked the database since it applied or adopted its first migration"
         )
+
+    def status_line(self) -> str:
+        """What ``status`` says of it (stderr)."""
+        warning, text = self.status_note()
+        return f"{'warning' if warning else 'note'}: {text}"
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 
 from malnu_tui.engine.migrate import STATE_SYMBOLS, MigrationState, MigrationStatus, StatusReport
 from malnu_tui.tui.messages import OperationFailed, StatusLoaded
-from malnu_tui.tui.session import change_token, load_status, reporting
+from malnu_tui.tui.session import change_token, load_panel, reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.health import (
     HEALTH_SECONDS,
@@ -29,6 +29,7 @@ from malnu_tui.tui.widgets.state import STATE_STYLES
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.files import MigrationSet
+    from malnu_tui.engine.histories import OtherHistories
 
 
 def clock() -> datetime:
@@ -68,6 +69,32 @@ def summary_text(
     return text
 
 
+def histories_text(histories: OtherHistories, shown: int = 2) -> Text:
+    """Other tools' histories in the target's database, as the CLI's `status` says them: a
+    line each, ``⚠ warning:`` when `up` refuses what they applied, else ``ℹ note:``; past
+    ``shown`` of them, the others named on one line (at 80×24 the table keeps its rows)."""
+    notes = histories.notes()
+    text = Text()
+    for note in notes[:shown]:
+        if text:
+            text.append("\n")
+        if note.warning:
+            text.append("⚠ warning: ", style="bold yellow")
+        else:
+            text.append("ℹ note: ", style="dim")
+        text.append(note.text)
+    rest = notes[shown:]
+    if rest:
+        warned = any(n.warning for n in rest)
+        text.append("\n")
+        text.append(
+            "⚠ warning: " if warned else "ℹ note: ", style="bold yellow" if warned else "dim"
+        )
+        text.append(f"and {len(rest)} more: " + "; ".join(n.about for n in rest))
+        text.append(" (`malnu-tui status` says each)", style="dim")
+    return text
+
+
 def health_basis(report: StatusReport) -> tuple[object, ...]:
     """What of a status the health line depends on: each migration's state, and the lock."""
     lock = report.lock.describe() if report.lock is not None else None
@@ -84,6 +111,7 @@ class TargetPanel(Vertical):
         self.target = target
         self.report: StatusReport | None = None
         self.mset: MigrationSet | None = None
+        self.histories: OtherHistories | None = None
         self.state_filter: MigrationState | None = None
         self.loading_started = False
         # Not Textual's `loading` (which covers the whole panel with a loading indicator,
@@ -100,6 +128,7 @@ class TargetPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("reading status…", classes="summary")
         yield Static("", classes="health")
+        yield Static("", classes="histories")
         yield ErrorBox()
         yield MigrationTable()
 
@@ -123,11 +152,11 @@ class TargetPanel(Vertical):
     @work(thread=True, exclusive=True, group="status")
     def _load(self) -> None:
         with reporting(self, "status"):
-            report, mset = load_status(self.target)
+            report, mset, histories = load_panel(self.target)
             # After the read: our own read's side effects (a WAL checkpoint on close) are in it;
             # a change by someone else in between is caught by the periodic refresh.
             token = change_token(self.target)
-            self.post_message(StatusLoaded(self.target.name, report, mset, token))
+            self.post_message(StatusLoaded(self.target.name, report, mset, token, histories))
 
     @work(thread=True, exclusive=True, group="health")
     def _check_health(self, report: StatusReport) -> None:
@@ -142,6 +171,7 @@ class TargetPanel(Vertical):
         if event.target != self.target.name:
             return
         self.report, self.mset = event.report, event.mset
+        self.histories = event.histories
         self.reading = False
         self.as_of = self.read_at = clock()
         self.token = event.token
@@ -198,6 +228,10 @@ class TargetPanel(Vertical):
         self.query_one(".summary", Static).update(
             summary_text(self.report, self.state_filter, self.as_of)
         )
+        histories = histories_text(self.histories) if self.histories else Text()
+        box = self.query_one(".histories", Static)
+        box.update(histories)
+        box.display = bool(histories)
         self.table.show(self.report, self.state_filter)
 
     def stale(self, max_age: float) -> bool:
