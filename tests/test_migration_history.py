@@ -212,15 +212,8 @@ def test_a_dependency_archived_after_it_ran_is_met_by_its_row(
     b.close()
 
 
-def test_rollback_names_a_migration_applied_out_of_order_that_stays(
-    db_target: DbTarget, mdirs: MigrationDirs
-) -> None:
-    """A branch merged with a version older than the head is applied out of order (a note);
-    a later `rollback` goes by version, so "undo the last deploy" undoes main's newest and
-    keeps the branch's: the plan says so before anything is asked."""
-    from malnu_tui.engine.preflight import preflight_rollback
-
-    d = mdirs
+def _t2_after_t1_and_t3(db_target: DbTarget, d: MigrationDirs) -> Backend:
+    """t1 and t3 applied, then t2 (a version between them) added: pending out of order."""
     for day in (1, 3):
         d.add(
             f"2025010{day}_000100",
@@ -231,6 +224,19 @@ def test_rollback_names_a_migration_applied_out_of_order_that_stays(
     b = db_target.open(d)
     _up(b, d)
     d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    return b
+
+
+def test_rollback_names_a_migration_applied_out_of_order_that_stays(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """A branch merged with a version older than the head is applied out of order (a note);
+    a later `rollback` goes by version, so "undo the last deploy" undoes main's newest and
+    keeps the branch's: the plan says so before anything is asked."""
+    from malnu_tui.engine.preflight import preflight_rollback
+
+    d = mdirs
+    b = _t2_after_t1_and_t3(db_target, d)
     mset = discover(d.migrations, d.rollback)
     assert any("applied out of order" in n for n in plan_up(b, mset).steps[0].notes)
     _up(b, d)
@@ -268,16 +274,7 @@ def test_a_tracking_time_hand_edited_with_its_offset_is_ordered_by_its_utc_time(
 
     db_target = fresh_db(kind)
     d = mdirs
-    for day in (1, 3):
-        d.add(
-            f"2025010{day}_000100",
-            f"t{day}",
-            f"CREATE TABLE t{day} (x INTEGER);",
-            f"DROP TABLE t{day};",
-        )
-    b = db_target.open(d)
-    _up(b, d)
-    d.add("20250102_000100", "t2", "CREATE TABLE t2 (x INTEGER);", "DROP TABLE t2;")
+    b = _t2_after_t1_and_t3(db_target, d)
     _up(b, d)
     mset = discover(d.migrations, d.rollback)
     for name, at in (

@@ -94,6 +94,16 @@ def _count(db: DbTarget, sql: str) -> int:
     return int(row[0])
 
 
+def _adopted_two_then_up_runs_the_third(db: DbTarget, mdirs: MigrationDirs, r: Any) -> None:
+    """``r`` (an adopt) recorded the two applied files; ``up`` then runs only the third."""
+    assert r.code == 0, r.out + r.err
+    assert "adopted 2 migration(s)" in r.err
+    r = db.cli(mdirs, "up", "--yes", "--no-backup")
+    assert r.code == 0, r.out + r.err
+    assert _count(db, "SELECT count(*) FROM students") == 1
+    assert _count(db, "SELECT count(*) FROM migrations") == 3
+
+
 def _applied_by_the_tool(db: DbTarget) -> list[tuple[str, tuple[Any, ...]]]:
     """What the other tool's two migrations did to the database."""
     return [(INIT.split(";\n")[0], ()), (INIT.split(";\n")[1].rstrip(";"), ()), (GRADES, ())]
@@ -303,12 +313,7 @@ def test_a_database_another_runner_migrated_is_not_migrated_again(
         assert "--through VERSION" in r.err
         assert _count(db, "SELECT count(*) FROM migrations") == 0
         r = db.cli(mdirs, "adopt", "--through", V2, "--yes")
-    assert r.code == 0, r.out + r.err
-    assert "adopted 2 migration(s)" in r.err
-    r = db.cli(mdirs, "up", "--yes", "--no-backup")
-    assert r.code == 0, r.out + r.err
-    assert _count(db, "SELECT count(*) FROM students") == 1
-    assert _count(db, "SELECT count(*) FROM migrations") == 3
+    _adopted_two_then_up_runs_the_third(db, mdirs, r)
     r = db.cli(mdirs, "status")
     assert f"note: {tool}'s migration history is here too ({table}" in r.err
 
@@ -390,12 +395,7 @@ def test_an_older_supabase_cli_history_is_named_with_its_rows(
     said = f"other runner: the Supabase CLI applied this database's migrations ({table}, 2 row(s))"
     assert any(ln.startswith("FAIL") and said in ln for ln in r.out.splitlines()), r.out
     r = db.cli(mdirs, "adopt", "--yes")
-    assert r.code == 0, r.out + r.err
-    assert "adopted 2 migration(s)" in r.err
-    r = db.cli(mdirs, "up", "--yes", "--no-backup")
-    assert r.code == 0, r.out + r.err
-    assert _count(db, "SELECT count(*) FROM students") == 1
-    assert _count(db, "SELECT count(*) FROM migrations") == 3
+    _adopted_two_then_up_runs_the_third(db, mdirs, r)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
