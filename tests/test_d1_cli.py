@@ -218,3 +218,18 @@ def test_time_travel_plan_shows_the_time_on_the_machines_clock(d1: D1Target) -> 
     assert res.code == 0 and f"{local:%H:%M:%S} here (WIB, UTC+07:00" in res.out, res.err
     res = run_cli(*base, "d1", "time-travel", "--to", typed, "--dry-run", env={"TZ": "UTC"})
     assert res.code == 0 and "here (" not in res.err, res.err
+
+
+def test_recover_dry_run_on_d1_is_one_plan_under_one_heading(d1: D1Target) -> None:
+    """`recover --dry-run` on D1 printed a general paragraph ("… with d1's native
+    point-in-time restore: … The restore point that undoes this is printed …") and then the
+    Time Travel plan under a second heading ("Recover D1 database … with Time Travel.") that
+    said the same again. Now one heading, then the steps."""
+    res = run_cli("--database", d1.url, "recover", "--to", "now", "--dry-run", env={"TZ": "UTC"})
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith("Recover ") and "D1 Time Travel" in lines[0], res.out
+    assert "native point-in-time restore" in lines[0], res.out
+    assert sum(1 for ln in lines if ln.startswith("Recover ")) == 1, res.out
+    assert [ln[:3] for ln in lines[1:3]] == ["1. ", "2. "], res.out
+    assert sum("undoes" in ln for ln in lines) == 1, res.out

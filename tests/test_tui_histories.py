@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from malnu_tui.engine.config import load_settings
@@ -18,6 +19,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.fixtures_core import MigrationDirs, run_cli
 from tests.test_other_runners import GRADES, V1, V2, V3, _alembic, _dirs, _prisma
+from tests.test_supabase_history import CLI_TABLE, TODOS
 from tests.tui_demo import screen_text, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -39,11 +41,12 @@ def _database(path: Path, statements: list[tuple[str, tuple[Any, ...]]]) -> None
     conn.close()
 
 
-def _config(tmp_path: Path, db: Path, mdirs: MigrationDirs) -> Path:
+def _config(tmp_path: Path, db: Path | str, mdirs: MigrationDirs) -> Path:
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
     cfg = tmp_path / "malnu.toml"
     cfg.write_text(
         f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        f'[targets.school]\nurl = "sqlite:///{db}"\n'
+        f'[targets.school]\nurl = "{url}"\n'
         f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
         encoding="utf-8",
     )
@@ -133,4 +136,35 @@ async def test_wrangler_and_two_more_runners_are_all_named_at_80x24(
         assert "⚠ warning: Prisma applied this database's migrations" in shown, shown
         assert "⚠ warning: and 1 more: Alembic (alembic_version, 1 row(s), at " in shown, shown
         assert f"{V3[:8]}_{V3[8:]}" in shown, shown  # the table's last row still on screen
+        await pilot.press("q")
+
+
+async def test_the_supabase_clis_history_is_named_on_postgresql(
+    tmp_path: Path, mdirs: MigrationDirs, pg_url: str
+) -> None:
+    """`supabase db push` applied the first file (its own table says so): the CLI's `status`
+    said so, the console did not."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(CLI_TABLE)
+        conn.execute(TODOS)
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) "
+            "VALUES ('20240101120000', 'todos', ARRAY[%s])",
+            (TODOS,),
+        )
+    mdirs.add("20240101120000", "todos", TODOS, "drop table public.todos;")
+    cfg = _config(tmp_path, pg_url, mdirs)
+    settings = load_settings(config=str(cfg))
+    app = MalnuApp(settings=settings, target=settings.target("school"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        await pilot.pause(0.3)
+        shown = _shown(app)
+        said = (
+            "the Supabase CLI applied 1 migration(s) this tool does not track "
+            "(20240101120000_todos.sql): run `malnu-tui adopt` to record them without running "
+            "them (`up` refuses them)"
+        )
+        assert f"⚠ warning: {said}" in shown, shown
+        assert _cli_lines(cfg, said) == [said]
         await pilot.press("q")

@@ -570,17 +570,25 @@ class NativeRecoverPlan:
 
 
 def plan_native_recover(backend: Backend, target: Target, when: datetime) -> NativeRecoverPlan:
-    """The native recovery's plan (D1: the bookmark of that time, asked of D1)."""
+    """The native recovery's plan (D1: the bookmark of that time, asked of D1), under one
+    heading: on D1 a general paragraph was followed by the Time Travel plan's own heading,
+    saying twice what undoes it."""
+    if backend.kind == "d1":
+        from malnu_tui.engine.backends.d1.backend import D1Backend
+        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
+
+        assert isinstance(backend, D1Backend)
+        tt = plan_time_travel(backend, when)
+        heading = (
+            f"Recover {target.name} ({backend.display_url}) to {tt.to} with D1 Time Travel, "
+            "its native point-in-time restore: data and schema come back as they were then; "
+            "everything written since is replaced."
+        )
+        return NativeRecoverPlan(when, (heading, *tt.steps()))
     lines = [
         f"Recover {target.name} ({backend.display_url}) to {utc_iso(when)} with "
         f"{backend.kind}'s native point-in-time restore:",
         "  data and schema come back as they were at that time; everything written since is",
         "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
     ]
-    if backend.kind == "d1":
-        from malnu_tui.engine.backends.d1.backend import D1Backend
-        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
-
-        assert isinstance(backend, D1Backend)
-        lines += plan_time_travel(backend, when).describe()
     return NativeRecoverPlan(when, tuple(lines))

@@ -110,6 +110,12 @@ class TimeTravelPlan:
         """The plan as plain sentences, for the CLI and the TUI."""
         return [
             f"Recover D1 database {self.database} to {self.to} with Time Travel.",
+            *self.steps(),
+        ]
+
+    def steps(self) -> list[str]:
+        """The plan without its heading (``recover``'s own heading names the target)."""
+        return [
             *filter(None, [local_time_line(self.to)]),
             f"1. Restore bookmark {self.bookmark} in place (data and schema as of then).",
             f"2. The current state stays reachable: bookmark {self.current_bookmark} "
