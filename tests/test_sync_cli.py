@@ -225,6 +225,42 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(40_000, 40_000)]
 
 
+def test_sigterm_in_an_incremental_pass_audits_the_source_as_it_is_not_as_it_was(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """SIGTERM in the middle of an incremental pass, after 20,000 new rows at the source: the
+    plan said `source 40,000 rows` and the audit row `source 20000 rows`, the count of the
+    last sync, which the plan made again under the lock takes from the state row. The row an
+    operator reads the morning after now counts both sides as the sync stopped."""
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(20_000)
+    first = run_cli("sync", "reporting", "--yes", *cfg)
+    assert first.code == 0, first.err
+    src.insert_users(range(20_001, 40_001), "2025-12-01 08:00:00")  # 400 chunks to read
+    proc = _start_sync(cfg, subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            q = "SELECT rows_read FROM malnu_sync WHERE status = 'running'"
+            while time.monotonic() < deadline and (c.execute(q).fetchone() or (0,))[0] < 200:
+                time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert "source 40,000 rows, destination 20,000 rows" in err, err  # the plan's line
+    held = dst.count()
+    assert held < 40_000, err
+    (detail,) = dst.run(
+        "SELECT detail FROM malnu_audit WHERE action = 'sync' AND outcome = 'failed'"
+    )[0]
+    assert "mode updated_at," in detail and "Terminated" in detail, detail
+    assert f"source 40000 rows, destination {held} rows," in detail, detail
+
+
 def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
     tmp_path: Path,
 ) -> None:

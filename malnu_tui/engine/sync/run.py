@@ -247,12 +247,24 @@ def _pair(s: SyncSession) -> str:
     return f"from {s.source_target.name} to {s.dest_target.name}: "
 
 
-def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
+def _audit(
+    s: SyncSession,
+    report: TableReport,
+    outcome: str,
+    error: str = "",
+    uncounted: frozenset[str] = frozenset(),
+) -> None:
+    """The table's audit row on both sides; ``uncounted``: the sides ("source",
+    "destination") a stopped sync could not count (said so, not a count of another time)."""
+
+    def rows(side: str, n: int) -> str:
+        return f"{side} not counted" if side in uncounted else f"{side} {n} rows"
+
     detail = (
         f"{_pair(s)}mode {report.mode}, read "
         f"{report.read}, inserted {report.inserted}, updated {report.updated}, deleted "
-        f"{report.deleted}, source {report.source_count} rows, destination "
-        f"{report.dest_count} rows, verified {'yes' if report.verified else 'no'}"
+        f"{report.deleted}, {rows('source', report.source_count)}, "
+        f"{rows('destination', report.dest_count)}, verified {'yes' if report.verified else 'no'}"
         + (f", {len(report.differences)} difference(s)" if report.differences else "")
         + (f"; {error}" if error else "")
     )
@@ -414,38 +426,49 @@ def sync_table(
             fast.close()  # its verifying thread and connection
         if plan.create and isinstance(exc, Exception):
             _drop_empty_copy(s, plan.table)
-        report = _left(s, report, exc)
-        _audit(s, report, "failed", str(exc) or type(exc).__name__)
+        report, uncounted = _left(s, report, exc)
+        _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted)
         raise
     _audit(s, report, "ok" if report.verified else "failed")
     return report
 
 
-def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
+def _left(
+    s: SyncSession, report: TableReport, exc: BaseException
+) -> tuple[TableReport, frozenset[str]]:
     """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
     from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), the
-    rows the destination holds now (it said `destination 0 rows`, the count of the plan),
-    and, after an interrupt, a note that they stay (it said `terminated` alone)."""
-    dst = s.dst_if_open
-    if dst is not None and dst.kind == "postgresql":
-        from malnu_tui.engine.backends.pg_session import settle_after_interrupt
+    rows each side holds now (it said `destination 0 rows`, the count of the plan, and, of an
+    incremental pass, `source 20000 rows`: the plan under the lock takes that one from the
+    state row, the count of the last sync), and, after an interrupt, a note that they stay
+    (it said `terminated` alone). Also the sides that could not be counted (the error was
+    that side gone, say): the audit row says so instead of a count of another time."""
+    from malnu_tui.engine.backends.pg_session import settle_after_interrupt
 
-        # A signal in the middle of a chunk's COPY left it open on the connection.
-        settle_after_interrupt(dst.conn)  # type: ignore[attr-defined]
+    for side in (s.dst_if_open, s.src):
+        if side is not None and side.kind == "postgresql":
+            # A signal in the middle of a chunk's COPY (or a read) left it open on the
+            # connection.
+            settle_after_interrupt(side.conn)  # type: ignore[attr-defined]
     with contextlib.suppress(Exception):  # the stop is what to report
         state = s.dst.read_state(report.table)
         if state is not None and state.status == "running":
             n = (state.rows_read, state.inserted, state.updated, state.deleted)
             report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
+    uncounted = {"source", "destination"}
     with contextlib.suppress(Exception):
         report = replace(report, dest_count=s.dst.count(report.table))
+        uncounted.discard("destination")
+    with contextlib.suppress(Exception):
+        report = replace(report, source_count=s.src.count(report.table))
+        uncounted.discard("source")
     if isinstance(exc, KeyboardInterrupt) and report.inserted + report.updated + report.deleted:
         exc.add_note(
             f"{report.table}: what whole chunks wrote before it stopped stays in the "
             f"destination ({report.inserted:,} inserted, {report.updated:,} updated, "
             f"{report.deleted:,} deleted); the next sync resumes after them"
         )
-    return report
+    return report, frozenset(uncounted)
 
 
 def _drop_empty_copy(s: SyncSession, table: str) -> None:
