@@ -292,3 +292,46 @@ def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
     assert set(first) == FIELDS and (first["table"], first["verified"]) == ("a", True)
     assert (stopped["table"], stopped["verified"], stopped["source_count"]) == ("b", False, 2)
     assert "UNIQUE constraint failed" in stopped["error"] and "row id=2" in stopped["error"]
+
+
+def test_json_of_a_sync_stopped_after_whole_chunks_counts_what_they_wrote(
+    tmp_path: Path,
+) -> None:
+    """`sync --json` stopped at row 251 by the destination's own UNIQUE rule, two chunks of
+    100 written and kept: the table's object said `read 0, inserted 0` and `dest_count` 0 (the
+    plan's count) while the destination held 200 rows and the audit row said so. Now it says
+    what the audit row says: 200 read and inserted, both sides counted as it stopped."""
+    import sqlite3
+
+    src, dst = tmp_path / "src.db", tmp_path / "dst.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.executemany(
+            "INSERT INTO b VALUES (?, ?)", [(i, f"s{i}@malnu.sch.id") for i in range(1, 301)]
+        )
+        conn.execute("UPDATE b SET email = 'S250@malnu.sch.id' WHERE id = 251")
+    conn.close()
+    with sqlite3.connect(dst) as conn:
+        conn.execute(
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, "
+            "synced_at DATETIME)"
+        )
+    conn.close()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n\n[targets.copy]\nurl = "sqlite:///{dst}"\n\n'
+        '[sync.backup]\nfrom = "primary"\nto = "copy"\nchunk_rows = 100\n',
+        encoding="utf-8",
+    )
+    res = run_cli("sync", "backup", "--yes", "--json", "--config", str(config))
+    assert res.code == 1 and "row id=251" in res.err, res.err
+    (stopped,) = json.loads(res.out)
+    assert "UNIQUE constraint failed" in stopped["error"], stopped
+    counts = [stopped[k] for k in ("read", "inserted", "source_count", "dest_count")]
+    assert counts == [200, 200, 300, 200], stopped
+    with sqlite3.connect(dst) as conn:
+        (held,) = conn.execute("SELECT count(*) FROM b").fetchone()
+        (detail,) = conn.execute("SELECT detail FROM malnu_audit WHERE action = 'sync'").fetchone()
+    conn.close()
+    assert held == 200
+    assert "inserted 200, updated 0, deleted 0, source 300 rows, destination 200 rows" in detail

@@ -276,9 +276,14 @@ def _audit(
 
 
 def sync_table(
-    s: SyncSession, plan: TablePlan, req: SyncRequest, progress: ProgressCallback | None = None
+    s: SyncSession,
+    plan: TablePlan,
+    req: SyncRequest,
+    progress: ProgressCallback | None = None,
+    stopped: list[TableReport] | None = None,
 ) -> TableReport:
-    """Sync one table (the caller holds the destination's lock)."""
+    """Sync one table (the caller holds the destination's lock). A table it stops at has its
+    report, as its audit row says it (:func:`_left`), appended to ``stopped``."""
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
@@ -428,6 +433,8 @@ def sync_table(
             _drop_empty_copy(s, plan.table)
         report, uncounted = _left(s, report, exc)
         _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted)
+        if stopped is not None:
+            stopped.append(report)
         raise
     _audit(s, report, "ok" if report.verified else "failed")
     return report
@@ -513,11 +520,14 @@ def run_sync(
     req: SyncRequest,
     progress: ProgressCallback | None = None,
     done: list[TableReport] | None = None,
+    stopped: list[TableReport] | None = None,
 ) -> list[TableReport]:
     """Take the destination's lock, plan again under it, and sync every table; the whole run is
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
     failed syncs and the sync lag). Each table's report is appended to ``done`` as it ends,
-    so a caller still has the tables synced before one that failed (an exception)."""
+    so a caller still has the tables synced before one that failed (an exception), and the
+    report of the table it stopped at is appended to ``stopped`` (what its chunks wrote, both
+    sides counted as it stopped)."""
     from malnu_tui.engine.monitor.runlog import record_run
     from malnu_tui.engine.oplock import migration_lock
 
@@ -536,7 +546,7 @@ def run_sync(
                     s.early.pop(p.table).cancel()
             reports = [] if done is None else done
             for p in plans:
-                reports.append(sync_table(s, p, req, progress))
+                reports.append(sync_table(s, p, req, progress, stopped))
         run.count("tables", len(reports))
         for name in ("read", "inserted", "updated", "deleted"):
             run.count(name, sum(getattr(r, name) for r in reports))
