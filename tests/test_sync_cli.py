@@ -223,6 +223,16 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     rerun = run_cli("sync", "reporting", "--yes", "--json", *cfg)
     assert rerun.code == 0 and "resumes" in rerun.err, rerun.err
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(40_000, 40_000)]
+    # The rerun's row counts the whole copy, and says that the stopped run's rows are in it
+    # (read alone, the two rows added up to 40,000 + `copied` inserted for 40,000 rows).
+    (resumed,) = dst.run("SELECT detail FROM malnu_audit WHERE action = 'sync' AND outcome = 'ok'")[
+        0
+    ]
+    assert "inserted 40000," in resumed, resumed
+    assert (
+        f"resumed: the counts include the {copied} read, {copied} inserted, 0 updated, "
+        "0 deleted before it resumed"
+    ) in resumed, resumed
 
 
 def test_sigterm_in_an_incremental_pass_audits_the_source_as_it_is_not_as_it_was(

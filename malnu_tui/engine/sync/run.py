@@ -253,12 +253,24 @@ def _audit(
     outcome: str,
     error: str = "",
     uncounted: frozenset[str] = frozenset(),
+    carried: SyncState | None = None,
 ) -> None:
     """The table's audit row on both sides; ``uncounted``: the sides ("source",
-    "destination") a stopped sync could not count (said so, not a count of another time)."""
+    "destination") a stopped sync could not count (said so, not a count of another time);
+    ``carried``: the state row a resumed sync went on from, whose counts its own include
+    (said so: the stopped run's row and this one's added up to 40,200 inserted for 40,000
+    rows)."""
 
     def rows(side: str, n: int) -> str:
         return f"{side} not counted" if side in uncounted else f"{side} {n} rows"
+
+    before = (
+        f", resumed: the counts include the {carried.rows_read} read, {carried.inserted} "
+        f"inserted, {carried.updated} updated, {carried.deleted} deleted before it resumed"
+        if carried is not None
+        and carried.rows_read + carried.inserted + carried.updated + carried.deleted
+        else ""
+    )
 
     detail = (
         f"{_pair(s)}mode {report.mode}, read "
@@ -266,6 +278,7 @@ def _audit(
         f"{report.deleted}, {rows('source', report.source_count)}, "
         f"{rows('destination', report.dest_count)}, verified {'yes' if report.verified else 'no'}"
         + (f", {len(report.differences)} difference(s)" if report.differences else "")
+        + before
         + (f"; {error}" if error else "")
     )
     for side in (s.dst, s.src):
@@ -300,6 +313,7 @@ def sync_table(
         and prev.status == "running"
         and prev.mode == "updated_at"
     )
+    carried = prev if resumed else None  # its counts go on in this run's
     if resumed and prev is not None:
         state = replace(prev, status="running")
     else:
@@ -432,11 +446,11 @@ def sync_table(
         if plan.create and isinstance(exc, Exception):
             _drop_empty_copy(s, plan.table)
         report, uncounted = _left(s, report, exc)
-        _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted)
+        _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted, carried)
         if stopped is not None:
             stopped.append(report)
         raise
-    _audit(s, report, "ok" if report.verified else "failed")
+    _audit(s, report, "ok" if report.verified else "failed", carried=carried)
     return report
 
 
