@@ -97,6 +97,23 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+def test_an_incremental_passs_progress_is_not_out_of_the_last_syncs_count(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The copy's progress of an incremental pass, 100 rows added to 200, said `users: copy
+    300/200 rows`: its total was the plan's source count, which the plan made again under the
+    lock takes from the state row (the last sync's). It now says the rows read, no total; the
+    plan's line before says the source's rows now."""
+    src, _dst, cfg = school(tmp_path, pg_url)
+    src.create_users(200)
+    assert run_cli("sync", "reporting", "--yes", *cfg).code == 0
+    src.insert_users(range(201, 301), "2025-12-01 08:00:00")
+    res = run_cli("sync", "reporting", "--yes", *cfg)
+    assert res.code == 0, res.err
+    assert "source 300 rows, destination 200 rows" in res.err, res.err
+    assert "users: copy 300 rows" in res.err and "/200 rows" not in res.err, res.err
+
+
 def _start_sync(cfg: list[str], stderr: int) -> subprocess.Popen[str]:
     """``sync reporting --yes`` of the config ``cfg`` as a process of its own, left running."""
     return subprocess.Popen(

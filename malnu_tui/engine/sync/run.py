@@ -192,7 +192,10 @@ def _copy(
                 _check_chunk(s, shape, page, written, digest_of, sent)
             read += len(page)
             lo = hi
-            rate("copy", read, plan.source_count)
+            # Of a full copy, out of the source's rows; an incremental pass reads the rows
+            # changed since its watermark, and its plan under the lock holds the last sync's
+            # count (it printed `copy 300/200 rows`): no total.
+            rate("copy", read, plan.source_count if full else None)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
