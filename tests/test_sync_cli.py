@@ -97,6 +97,23 @@ def test_the_reporting_pair_syncs_with_the_json_contract_and_verify_names_the_ke
     assert unknown.code == 2 and unknown.err.startswith("error: no table 'nope'")
 
 
+def test_an_incremental_passs_progress_is_not_out_of_the_last_syncs_count(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The copy's progress of an incremental pass, 100 rows added to 200, said `users: copy
+    300/200 rows`: its total was the plan's source count, which the plan made again under the
+    lock takes from the state row (the last sync's). It now says the rows read, no total; the
+    plan's line before says the source's rows now."""
+    src, _dst, cfg = school(tmp_path, pg_url)
+    src.create_users(200)
+    assert run_cli("sync", "reporting", "--yes", *cfg).code == 0
+    src.insert_users(range(201, 301), "2025-12-01 08:00:00")
+    res = run_cli("sync", "reporting", "--yes", *cfg)
+    assert res.code == 0, res.err
+    assert "source 300 rows, destination 200 rows" in res.err, res.err
+    assert "users: copy 300 rows" in res.err and "/200 rows" not in res.err, res.err
+
+
 def _start_sync(cfg: list[str], stderr: int) -> subprocess.Popen[str]:
     """``sync reporting --yes`` of the config ``cfg`` as a process of its own, left running."""
     return subprocess.Popen(
@@ -223,6 +240,52 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     rerun = run_cli("sync", "reporting", "--yes", "--json", *cfg)
     assert rerun.code == 0 and "resumes" in rerun.err, rerun.err
     assert dst.run("SELECT count(DISTINCT id), count(*) FROM users") == [(40_000, 40_000)]
+    # The rerun's row counts the whole copy, and says that the stopped run's rows are in it
+    # (read alone, the two rows added up to 40,000 + `copied` inserted for 40,000 rows).
+    (resumed,) = dst.run("SELECT detail FROM malnu_audit WHERE action = 'sync' AND outcome = 'ok'")[
+        0
+    ]
+    assert "inserted 40000," in resumed, resumed
+    assert (
+        f"resumed: the counts include the {copied} read, {copied} inserted, 0 updated, "
+        "0 deleted before it resumed"
+    ) in resumed, resumed
+
+
+def test_sigterm_in_an_incremental_pass_audits_the_source_as_it_is_not_as_it_was(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """SIGTERM in the middle of an incremental pass, after 20,000 new rows at the source: the
+    plan said `source 40,000 rows` and the audit row `source 20000 rows`, the count of the
+    last sync, which the plan made again under the lock takes from the state row. The row an
+    operator reads the morning after now counts both sides as the sync stopped."""
+    src, dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(20_000)
+    first = run_cli("sync", "reporting", "--yes", *cfg)
+    assert first.code == 0, first.err
+    src.insert_users(range(20_001, 40_001), "2025-12-01 08:00:00")  # 400 chunks to read
+    proc = _start_sync(cfg, subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            q = "SELECT rows_read FROM malnu_sync WHERE status = 'running'"
+            while time.monotonic() < deadline and (c.execute(q).fetchone() or (0,))[0] < 200:
+                time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert "source 40,000 rows, destination 20,000 rows" in err, err  # the plan's line
+    held = dst.count()
+    assert held < 40_000, err
+    (detail,) = dst.run(
+        "SELECT detail FROM malnu_audit WHERE action = 'sync' AND outcome = 'failed'"
+    )[0]
+    assert "mode updated_at," in detail and "Terminated" in detail, detail
+    assert f"source 40000 rows, destination {held} rows," in detail, detail
 
 
 def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
@@ -256,3 +319,46 @@ def test_json_of_a_sync_stopped_by_a_table_reports_the_tables_already_synced(
     assert set(first) == FIELDS and (first["table"], first["verified"]) == ("a", True)
     assert (stopped["table"], stopped["verified"], stopped["source_count"]) == ("b", False, 2)
     assert "UNIQUE constraint failed" in stopped["error"] and "row id=2" in stopped["error"]
+
+
+def test_json_of_a_sync_stopped_after_whole_chunks_counts_what_they_wrote(
+    tmp_path: Path,
+) -> None:
+    """`sync --json` stopped at row 251 by the destination's own UNIQUE rule, two chunks of
+    100 written and kept: the table's object said `read 0, inserted 0` and `dest_count` 0 (the
+    plan's count) while the destination held 200 rows and the audit row said so. Now it says
+    what the audit row says: 200 read and inserted, both sides counted as it stopped."""
+    import sqlite3
+
+    src, dst = tmp_path / "src.db", tmp_path / "dst.db"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.executemany(
+            "INSERT INTO b VALUES (?, ?)", [(i, f"s{i}@malnu.sch.id") for i in range(1, 301)]
+        )
+        conn.execute("UPDATE b SET email = 'S250@malnu.sch.id' WHERE id = 251")
+    conn.close()
+    with sqlite3.connect(dst) as conn:
+        conn.execute(
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, "
+            "synced_at DATETIME)"
+        )
+    conn.close()
+    config = tmp_path / "malnu.toml"
+    config.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{src}"\n\n[targets.copy]\nurl = "sqlite:///{dst}"\n\n'
+        '[sync.backup]\nfrom = "primary"\nto = "copy"\nchunk_rows = 100\n',
+        encoding="utf-8",
+    )
+    res = run_cli("sync", "backup", "--yes", "--json", "--config", str(config))
+    assert res.code == 1 and "row id=251" in res.err, res.err
+    (stopped,) = json.loads(res.out)
+    assert "UNIQUE constraint failed" in stopped["error"], stopped
+    counts = [stopped[k] for k in ("read", "inserted", "source_count", "dest_count")]
+    assert counts == [200, 200, 300, 200], stopped
+    with sqlite3.connect(dst) as conn:
+        (held,) = conn.execute("SELECT count(*) FROM b").fetchone()
+        (detail,) = conn.execute("SELECT detail FROM malnu_audit WHERE action = 'sync'").fetchone()
+    conn.close()
+    assert held == 200
+    assert "inserted 200, updated 0, deleted 0, source 300 rows, destination 200 rows" in detail

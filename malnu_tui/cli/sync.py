@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.errors import ConfigError, MalnuError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.sync import SyncPair, SyncProgress, TablePlan, TableReport
@@ -222,11 +224,12 @@ def cmd_sync(ctx: Context) -> int:
         lock_preflight(ctx, s.dst.backend, dest, "sync")  # a live holder: exit 3, not asked
         ctx.confirm(f"sync {len(plans)} table(s) into {dest.name}", s.dst.backend.name)
         done: list[TableReport] = []
+        stopped: list[TableReport] = []
         try:
-            reports = run_sync(s, req, progress, done)  # type: ignore[arg-type]
+            reports = run_sync(s, req, progress, done, stopped)  # type: ignore[arg-type]
         except MalnuError as exc:
             if ctx.json:  # what is synced, and where it stopped, as `up --json` reports
-                ctx.out_json(_stopped(done, plans, exc))
+                ctx.out_json(_stopped(done, plans, exc, stopped))
             raise
     _print_reports(ctx, reports)
     bad = [r for r in reports if not r.verified]
@@ -238,10 +241,16 @@ def cmd_sync(ctx: Context) -> int:
 
 
 def _stopped(
-    done: list[TableReport], plans: list[TablePlan], exc: MalnuError
+    done: list[TableReport],
+    plans: list[TablePlan],
+    exc: MalnuError,
+    stopped: Sequence[TableReport] = (),
 ) -> list[dict[str, object]]:
     """``sync --json`` stopped by an error: the reports of the tables synced before it, then
-    the table it stopped at (not verified, with ``error``)."""
+    the table it stopped at (not verified, with ``error``): what its whole chunks wrote and
+    both sides' rows as it stopped, as its audit row says (it said `inserted 0` and the plan's
+    `dest_count` beside 200 rows written); the plan's counts when it stopped before the
+    table began (the lock, the plan under it)."""
     from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
     from malnu_tui.engine.sync import TableReport
 
@@ -250,9 +259,14 @@ def _stopped(
     at = next((p for p in plans if p.table not in synced), None)
     if at is not None:
         error = one_line(mask_secrets(str(exc)))
-        stopped = TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
-                              False, key=at.key, error=error)  # fmt: skip
-        rows.append(stopped.as_json())
+        left = next((r for r in stopped if r.table == at.table), None)
+        report = (
+            replace(left, error=error)
+            if left is not None
+            else TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
+                             False, key=at.key, error=error)
+        )  # fmt: skip
+        rows.append(report.as_json())
     return rows
 
 

@@ -192,7 +192,10 @@ def _copy(
                 _check_chunk(s, shape, page, written, digest_of, sent)
             read += len(page)
             lo = hi
-            rate("copy", read, plan.source_count)
+            # Of a full copy, out of the source's rows; an incremental pass reads the rows
+            # changed since its watermark, and its plan under the lock holds the last sync's
+            # count (it printed `copy 300/200 rows`): no total.
+            rate("copy", read, plan.source_count if full else None)
     if full and not direct:
         counts = s.dst.write_chunk(shape, Chunk([], state, bounds=(lo, None)))
         state = state.advanced(counts, 0, None)
@@ -247,13 +250,38 @@ def _pair(s: SyncSession) -> str:
     return f"from {s.source_target.name} to {s.dest_target.name}: "
 
 
-def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -> None:
+def _audit(
+    s: SyncSession,
+    report: TableReport,
+    outcome: str,
+    error: str = "",
+    uncounted: frozenset[str] = frozenset(),
+    carried: SyncState | None = None,
+) -> None:
+    """The table's audit row on both sides; ``uncounted``: the sides ("source",
+    "destination") a stopped sync could not count (said so, not a count of another time);
+    ``carried``: the state row a resumed sync went on from, whose counts its own include
+    (said so: the stopped run's row and this one's added up to 40,200 inserted for 40,000
+    rows)."""
+
+    def rows(side: str, n: int) -> str:
+        return f"{side} not counted" if side in uncounted else f"{side} {n} rows"
+
+    before = (
+        f", resumed: the counts include the {carried.rows_read} read, {carried.inserted} "
+        f"inserted, {carried.updated} updated, {carried.deleted} deleted before it resumed"
+        if carried is not None
+        and carried.rows_read + carried.inserted + carried.updated + carried.deleted
+        else ""
+    )
+
     detail = (
         f"{_pair(s)}mode {report.mode}, read "
         f"{report.read}, inserted {report.inserted}, updated {report.updated}, deleted "
-        f"{report.deleted}, source {report.source_count} rows, destination "
-        f"{report.dest_count} rows, verified {'yes' if report.verified else 'no'}"
+        f"{report.deleted}, {rows('source', report.source_count)}, "
+        f"{rows('destination', report.dest_count)}, verified {'yes' if report.verified else 'no'}"
         + (f", {len(report.differences)} difference(s)" if report.differences else "")
+        + before
         + (f"; {error}" if error else "")
     )
     for side in (s.dst, s.src):
@@ -264,9 +292,14 @@ def _audit(s: SyncSession, report: TableReport, outcome: str, error: str = "") -
 
 
 def sync_table(
-    s: SyncSession, plan: TablePlan, req: SyncRequest, progress: ProgressCallback | None = None
+    s: SyncSession,
+    plan: TablePlan,
+    req: SyncRequest,
+    progress: ProgressCallback | None = None,
+    stopped: list[TableReport] | None = None,
 ) -> TableReport:
-    """Sync one table (the caller holds the destination's lock)."""
+    """Sync one table (the caller holds the destination's lock). A table it stops at has its
+    report, as its audit row says it (:func:`_left`), appended to ``stopped``."""
     started = time.perf_counter()
     rate = PhaseProgress(progress, plan.table)
     shape = s.src.describe(plan.table)
@@ -283,6 +316,7 @@ def sync_table(
         and prev.status == "running"
         and prev.mode == "updated_at"
     )
+    carried = prev if resumed else None  # its counts go on in this run's
     if resumed and prev is not None:
         state = replace(prev, status="running")
     else:
@@ -414,38 +448,51 @@ def sync_table(
             fast.close()  # its verifying thread and connection
         if plan.create and isinstance(exc, Exception):
             _drop_empty_copy(s, plan.table)
-        report = _left(s, report, exc)
-        _audit(s, report, "failed", str(exc) or type(exc).__name__)
+        report, uncounted = _left(s, report, exc)
+        _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted, carried)
+        if stopped is not None:
+            stopped.append(report)
         raise
-    _audit(s, report, "ok" if report.verified else "failed")
+    _audit(s, report, "ok" if report.verified else "failed", carried=carried)
     return report
 
 
-def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
+def _left(
+    s: SyncSession, report: TableReport, exc: BaseException
+) -> tuple[TableReport, frozenset[str]]:
     """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
     from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), the
-    rows the destination holds now (it said `destination 0 rows`, the count of the plan),
-    and, after an interrupt, a note that they stay (it said `terminated` alone)."""
-    dst = s.dst_if_open
-    if dst is not None and dst.kind == "postgresql":
-        from malnu_tui.engine.backends.pg_session import settle_after_interrupt
+    rows each side holds now (it said `destination 0 rows`, the count of the plan, and, of an
+    incremental pass, `source 20000 rows`: the plan under the lock takes that one from the
+    state row, the count of the last sync), and, after an interrupt, a note that they stay
+    (it said `terminated` alone). Also the sides that could not be counted (the error was
+    that side gone, say): the audit row says so instead of a count of another time."""
+    from malnu_tui.engine.backends.pg_session import settle_after_interrupt
 
-        # A signal in the middle of a chunk's COPY left it open on the connection.
-        settle_after_interrupt(dst.conn)  # type: ignore[attr-defined]
+    for side in (s.dst_if_open, s.src):
+        if side is not None and side.kind == "postgresql":
+            # A signal in the middle of a chunk's COPY (or a read) left it open on the
+            # connection.
+            settle_after_interrupt(side.conn)  # type: ignore[attr-defined]
     with contextlib.suppress(Exception):  # the stop is what to report
         state = s.dst.read_state(report.table)
         if state is not None and state.status == "running":
             n = (state.rows_read, state.inserted, state.updated, state.deleted)
             report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
+    uncounted = {"source", "destination"}
     with contextlib.suppress(Exception):
         report = replace(report, dest_count=s.dst.count(report.table))
+        uncounted.discard("destination")
+    with contextlib.suppress(Exception):
+        report = replace(report, source_count=s.src.count(report.table))
+        uncounted.discard("source")
     if isinstance(exc, KeyboardInterrupt) and report.inserted + report.updated + report.deleted:
         exc.add_note(
             f"{report.table}: what whole chunks wrote before it stopped stays in the "
             f"destination ({report.inserted:,} inserted, {report.updated:,} updated, "
             f"{report.deleted:,} deleted); the next sync resumes after them"
         )
-    return report
+    return report, frozenset(uncounted)
 
 
 def _drop_empty_copy(s: SyncSession, table: str) -> None:
@@ -490,11 +537,14 @@ def run_sync(
     req: SyncRequest,
     progress: ProgressCallback | None = None,
     done: list[TableReport] | None = None,
+    stopped: list[TableReport] | None = None,
 ) -> list[TableReport]:
     """Take the destination's lock, plan again under it, and sync every table; the whole run is
     one row of the destination's run log (``sync``, ``SOURCE->DEST``: what ``check`` reads for
     failed syncs and the sync lag). Each table's report is appended to ``done`` as it ends,
-    so a caller still has the tables synced before one that failed (an exception)."""
+    so a caller still has the tables synced before one that failed (an exception), and the
+    report of the table it stopped at is appended to ``stopped`` (what its chunks wrote, both
+    sides counted as it stopped)."""
     from malnu_tui.engine.monitor.runlog import record_run
     from malnu_tui.engine.oplock import migration_lock
 
@@ -513,7 +563,7 @@ def run_sync(
                     s.early.pop(p.table).cancel()
             reports = [] if done is None else done
             for p in plans:
-                reports.append(sync_table(s, p, req, progress))
+                reports.append(sync_table(s, p, req, progress, stopped))
         run.count("tables", len(reports))
         for name in ("read", "inserted", "updated", "deleted"):
             run.count(name, sum(getattr(r, name) for r in reports))
