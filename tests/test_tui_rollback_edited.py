@@ -55,6 +55,7 @@ async def test_the_status_table_marks_an_edited_rollback_file_as_the_cli_does(
     assert cli.code == 0, cli.err
     assert "≠ edited" in next(ln for ln in cli.out.splitlines() if "kelas" in ln), cli.out
 
+    check = run_cli("--config", str(cfg), "check")
     settings = load_settings(config=str(cfg))
     app = MalnuApp(settings=settings, target=settings.target("school"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -62,6 +63,15 @@ async def test_the_status_table_marks_an_edited_rollback_file_as_the_cli_does(
         panel = app.screen.query_one(TargetPanel)
         assert _rollback_cells(panel) == {"kelas": "≠ edited", "siswa": "yes"}
         assert panel.sums.hashed == 2  # both rollback files read once
+        # The health line, checked on this very status, warns as `check` does (it did not).
+        await wait_until(pilot, lambda: panel.health is not None, timeout=30)
+        assert panel.health is not None
+        said = [p.message for p in panel.health.problems if p.check == "drift"]
+        assert said == [
+            ln.removeprefix("WARNING school drift: ")
+            for ln in check.out.splitlines()
+            if ln.startswith("WARNING school drift: rollback file ")
+        ], (said, check.out)
 
         # A refresh with no file changed reads none of them again.
         before = panel.read_at
