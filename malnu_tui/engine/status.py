@@ -13,7 +13,7 @@ from malnu_tui.engine.backends.base import Backend, TrackingRecord, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
 from malnu_tui.engine.errors import ConfigError, LockHolder, MalnuError, MigrationFileError
 from malnu_tui.engine.files import Migration, MigrationSet, RollbackFile, normalise_version
-from malnu_tui.engine.rollback_sums import RollbackEdit, recorded
+from malnu_tui.engine.rollback_sums import FileSums, RollbackEdit, recorded
 
 __all__ = [
     "DONE_STATES",
@@ -479,10 +479,13 @@ class VerifyResult:
         }
 
 
-def mark_rollback_edits(backend: Backend, report: StatusReport, mset: MigrationSet) -> StatusReport:
+def mark_rollback_edits(
+    backend: Backend, report: StatusReport, mset: MigrationSet, sums: FileSums | None = None
+) -> StatusReport:
     """``report`` with ``rollback_edited`` set on each applied migration whose rollback file
     is not the one recorded when it was applied (``status``, ``verify``: the operator sees it
-    before choosing to roll back). Reads the rollback files of the applied migrations."""
+    before choosing to roll back). Reads the rollback files of the applied migrations; with
+    ``sums`` (the console's refresh) only those changed since that cache last read them."""
     by_name = mset.by_filename()
     files = {
         m.filename: rb
@@ -495,7 +498,7 @@ def mark_rollback_edits(backend: Backend, report: StatusReport, mset: MigrationS
     edits: dict[str, RollbackEdit] = {}
     for name, (was_file, was_sum) in then.items():
         try:
-            now = files[name].checksum
+            now = files[name].checksum if sums is None else sums.of(files[name])
         except (MalnuError, OSError):
             continue  # unreadable: said where a rollback reads it
         if now != was_sum:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.histories import OtherHistories
     from malnu_tui.engine.migrate import AfterRun, ApplyResult, Plan, Progress, StatusReport
+    from malnu_tui.engine.rollback_sums import FileSums
 
 
 @contextlib.contextmanager
@@ -97,16 +98,21 @@ def load_status(target: Target) -> tuple[StatusReport, MigrationSet]:
         return status(backend, mset, target.name), mset
 
 
-def load_panel(target: Target) -> tuple[StatusReport, MigrationSet, OtherHistories]:
-    """The status screen's reading of ``target``: its status, and other tools' migration
-    histories in the same database (wrangler's, the Supabase CLI's, Prisma's…) as the CLI's
-    `status` reads them, on the same connection."""
+def load_panel(
+    target: Target, sums: FileSums | None = None
+) -> tuple[StatusReport, MigrationSet, OtherHistories]:
+    """The status screen's reading of ``target``: its status with the rollback files edited
+    since their migration was applied marked (``sums``: the panel's checksums, a file read
+    again only when it changed), and other tools' migration histories in the same database
+    (wrangler's, the Supabase CLI's, Prisma's…) as the CLI's `status` reads them, on the same
+    connection."""
     from malnu_tui.engine.histories import read_other_histories
     from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.status import mark_rollback_edits
 
     mset = migration_set(target)
     with looking(target) as backend:
-        report = status(backend, mset, target.name)
+        report = mark_rollback_edits(backend, status(backend, mset, target.name), mset, sums)
         return report, mset, read_other_histories(backend, mset, report)
 
 

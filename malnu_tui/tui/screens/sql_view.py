@@ -5,7 +5,10 @@ see :mod:`sql_check`) and shown with its checked status."""
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.text import Text
@@ -51,11 +54,14 @@ Which = Literal["migration", "rollback"]
 
 @dataclass(frozen=True)
 class SqlDocument:
-    """One file's SQL and its translation (``None`` when the file does not exist)."""
+    """One file's SQL and its translation (``None`` when the file does not exist). A file too
+    large to translate whole (the CLI's rule, TRANSLATE_WHOLE_BYTES) is not translated: ``sql``
+    is then its first lines only, read in pieces, and ``note`` the one line that says so."""
 
     filename: str | None
     sql: str | None
     translation: FileTranslation | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,69 @@ class SqlLoaded(Message):
     lint: tuple[LintFinding, ...] = ()
 
 
+# A file too large to translate shows this much of its head (characters, then lines).
+HEAD_CHARS = 256 * 1024
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # (the read names the error)
+
+
+def _raw_pieces(path: Path) -> Iterator[str]:
+    """A rollback file's text in pieces (BOM dropped, CRLF folded), read as it is walked."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with open(path, "rb") as fh:
+        first = True
+        while data := fh.read(1 << 17):
+            if first and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            first = False
+            yield decoder.decode(data).replace("\r\n", "\n")
+
+
+def _head(pieces: Iterator[str]) -> str:
+    """The first lines of a large file, at most HEAD_CHARS and DIFF_LINES of them; the rest of
+    the file is never read."""
+    text = ""
+    for piece in pieces:
+        text += piece
+        if len(text) >= HEAD_CHARS:
+            break
+    text = text[:HEAD_CHARS]
+    return "".join(text.splitlines(keepends=True)[:DIFF_LINES])
+
+
+def _large(filename: str, size: int, head: str, translate: bool) -> SqlDocument:
+    """A file over TRANSLATE_WHOLE_BYTES: its head, untranslated, and the one line."""
+    mb = f"{size / (1 << 20):.1f} MB"
+    lines = f"{head.count(chr(10)):,} lines"
+    from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
+
+    limit = TRANSLATE_WHOLE_BYTES >> 20
+    note = (
+        f"⚠ too large to translate: {mb} (over {limit} MB) · first {lines} shown"
+        if translate
+        else f"⚠ large file: {mb} · first {lines} shown"
+    )
+    return SqlDocument(filename, head, None, note)
+
+
 def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
     """Read the migration and its rollback and translate both to PostgreSQL, with the schema
     knowledge of every earlier migration (runs in a worker). A PostgreSQL target's files are
-    PostgreSQL already: ``translate=False`` shows them as written."""
-    from malnu_tui.engine.translate import SchemaState, translate_script
+    PostgreSQL already: ``translate=False`` shows them as written. The migrations before it are
+    translated for the schema they leave only (a large one a statement at a time, as the CLI's
+    plan does); a file over TRANSLATE_WHOLE_BYTES is not translated (the CLI refuses it) and
+    only its head is read."""
+    from malnu_tui.engine.translate import (
+        TRANSLATE_WHOLE_BYTES,
+        SchemaState,
+        translate_migration,
+        translate_script,
+    )
 
     state = SchemaState()
     chosen = None
@@ -85,27 +149,33 @@ def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> Sq
             chosen = m
             break
         if translate:
-            translate_script(m.read_text(), m.filename, state)
-    if chosen is not None and not translate:
-        plain = chosen.rollback
-        return SqlBundle(
-            SqlDocument(chosen.filename, chosen.read_text(), None),
-            SqlDocument(plain.filename, plain.read_text(), None)
-            if plain
-            else SqlDocument(None, None, None),
-        )
+            translate_migration(m, state, keep=False)
     if chosen is None:
         return SqlBundle(SqlDocument(None, None, None), SqlDocument(None, None, None))
-    text = chosen.read_text()
-    mig = SqlDocument(chosen.filename, text, translate_script(text, chosen.filename, state))
-    if chosen.rollback is None:
+    size = 0 if chosen.text is not None else _size(chosen.path)
+    large = size > TRANSLATE_WHOLE_BYTES
+    if large:
+        mig = _large(chosen.filename, size, _head(chosen.text_pieces()), translate)
+    elif translate:
+        text = chosen.read_text()
+        mig = SqlDocument(chosen.filename, text, translate_script(text, chosen.filename, state))
+    else:
+        mig = SqlDocument(chosen.filename, chosen.read_text(), None)
+    rollback = chosen.rollback
+    if rollback is None:
         return SqlBundle(mig, SqlDocument(None, None, None))
-    rb_text = chosen.rollback.read_text()
-    rb = SqlDocument(
-        chosen.rollback.filename,
-        rb_text,
-        translate_script(rb_text, chosen.rollback.filename, state),
-    )
+    rb_size = _size(rollback.path)
+    if rb_size > TRANSLATE_WHOLE_BYTES:
+        rb = _large(rollback.filename, rb_size, _head(_raw_pieces(rollback.path)), translate)
+    elif translate:
+        if large:  # the schema it leaves, for its rollback: a statement at a time, not kept
+            translate_migration(chosen, state, keep=False)
+        rb_text = rollback.read_text()
+        rb = SqlDocument(
+            rollback.filename, rb_text, translate_script(rb_text, rollback.filename, state)
+        )
+    else:
+        rb = SqlDocument(rollback.filename, rollback.read_text(), None)
     return SqlBundle(mig, rb)
 
 
@@ -113,6 +183,8 @@ def unified_diff(doc: SqlDocument) -> Text:
     """SQLite → PostgreSQL as a unified diff: ``-`` lines only in SQLite, ``+`` only in PG."""
     if doc.sql is None:
         return Text("no file")
+    if doc.note is not None:  # too large to translate: its head as written
+        return Text(doc.note + "\n\n", style="bold yellow") + Text(doc.sql)
     if doc.translation is None:  # a PostgreSQL target: nothing to translate
         return Text(doc.sql)
     from malnu_tui.engine.textdiff import unified_lines
@@ -160,6 +232,8 @@ def unified_diff(doc: SqlDocument) -> Text:
 def translation_pane_text(doc: SqlDocument) -> str:
     """What the PostgreSQL pane shows: never an empty pane, so an operator never wonders whether
     the translation failed to load."""
+    if doc.note is not None:
+        return f"-- {doc.note}\n"
     if doc.translation is None:
         return "-- a PostgreSQL target: its files run as written, no translation\n"
     pg = doc.translation.postgres_sql()
@@ -411,6 +485,9 @@ class SqlViewScreen(Screen[None]):
             rows = statement_cells(checked, self.size.width) + lint_cells(doc, self.lint)
         else:
             rows = finding_cells(doc) + lint_cells(doc, self.lint)
+        if doc.note is not None:
+            word, what = ("too large", "translation") if self.translates else ("large", "view")
+            rows.insert(0, ("", Text(f"⚠ {word}", style="yellow"), what, doc.note[2:]))
         for row in rows:
             findings.add_row(*row)
         if not rows and doc.translation is not None:

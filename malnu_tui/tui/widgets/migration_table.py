@@ -123,7 +123,8 @@ class MigrationTable(ScrollView, can_focus=True):
         return self._cells[index]
 
     def _row(self, m: MigrationStatus) -> tuple[str, ...]:
-        rollback = "yes" if m.rollback_file else "NO"
+        # The CLI's status words: a rollback file edited since its migration was applied.
+        rollback = ("≠ edited" if m.rollback_edited else "yes") if m.rollback_file else "NO"
         if self.narrow:
             return (m.version, state_label(m.state), m.name, short_time(m.executed_at), rollback)
         return (
@@ -246,6 +247,8 @@ class MigrationTable(ScrollView, can_focus=True):
                 style = base + state_style
             elif state_style is not None and column == "rollback" and cell == "NO":
                 style = base + Style(bold=True, color="red")
+            elif state_style is not None and column == "rollback" and cell == "≠ edited":
+                style = base + Style(bold=True, color="yellow")
             segments.append(Segment(text, style))
             segments.append(Segment(" " * GAP, base))
         return Strip(segments)

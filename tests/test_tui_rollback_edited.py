@@ -1,0 +1,90 @@
+"""The console's status table never showed the CLI's `≠ edited` mark: a rollback file edited
+since its migration was applied (which `rollback` refuses) read "yes" in the console's rollback
+column while `status` said "≠ edited". Now the panel's worker marks it as `status` does, and
+keeps the rollback files' checksums between refreshes: a file is read again only when its
+(size, mtime) changed. Real SQLite file, applied by the real CLI, the real app at 80×24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malnu_tui.engine.config import load_settings
+from malnu_tui.tui.app import MalnuApp
+from malnu_tui.tui.widgets.target_panel import TargetPanel
+from tests.fixtures_core import MigrationDirs, run_cli
+from tests.tui_demo import status_loaded, wait_until
+
+pytestmark = pytest.mark.anyio
+
+EDITED = "DROP TABLE kelas;\nDELETE FROM siswa;\n"  # one more statement, never reviewed
+
+
+def _applied(tmp_path: Path, mdirs: MigrationDirs) -> Path:
+    mdirs.add("20250101_000100", "siswa", "CREATE TABLE siswa (id INTEGER PRIMARY KEY);",
+              "DROP TABLE siswa;")  # fmt: skip
+    mdirs.add("20250101_000200", "kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);",
+              "DROP TABLE kelas;")  # fmt: skip
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+        f'[targets.school]\nurl = "sqlite:///{tmp_path / "school.db"}"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    res = run_cli("--config", str(cfg), "up", "--yes", "--no-backup")
+    assert res.code == 0, res.err
+    return cfg
+
+
+def _rollback_cells(panel: TargetPanel) -> dict[str, str]:
+    table = panel.table
+    names = [m.name for m in table.rows_shown]
+    return {name: table.get_row_at(i)[-1] for i, name in enumerate(names)}
+
+
+async def test_the_status_table_marks_an_edited_rollback_file_as_the_cli_does(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    cfg = _applied(tmp_path, mdirs)
+    kelas = mdirs.rollback / "20250101_000200_undo_kelas.sql"
+    siswa = mdirs.rollback / "20250101_000100_undo_siswa.sql"
+    kelas.write_text(EDITED, encoding="utf-8")
+    cli = run_cli("--config", str(cfg), "status")
+    assert cli.code == 0, cli.err
+    assert "≠ edited" in next(ln for ln in cli.out.splitlines() if "kelas" in ln), cli.out
+
+    check = run_cli("--config", str(cfg), "check")
+    settings = load_settings(config=str(cfg))
+    app = MalnuApp(settings=settings, target=settings.target("school"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        panel = app.screen.query_one(TargetPanel)
+        assert _rollback_cells(panel) == {"kelas": "≠ edited", "siswa": "yes"}
+        assert panel.sums.hashed == 2  # both rollback files read once
+        # The health line, checked on this very status, warns as `check` does (it did not).
+        await wait_until(pilot, lambda: panel.health is not None, timeout=30)
+        assert panel.health is not None
+        said = [p.message for p in panel.health.problems if p.check == "drift"]
+        assert said == [
+            ln.removeprefix("WARNING school drift: ")
+            for ln in check.out.splitlines()
+            if ln.startswith("WARNING school drift: rollback file ")
+        ], (said, check.out)
+
+        # A refresh with no file changed reads none of them again.
+        before = panel.read_at
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: panel.read_at != before and not panel.reading)
+        assert _rollback_cells(panel) == {"kelas": "≠ edited", "siswa": "yes"}
+        assert panel.sums.hashed == 2
+
+        # The edit undone and the other file edited: both read again, both marks follow.
+        kelas.write_text("DROP TABLE kelas;\n", encoding="utf-8")
+        siswa.write_text("DROP TABLE siswa;\nVACUUM;\n", encoding="utf-8")
+        before = panel.read_at
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: panel.read_at != before and not panel.reading)
+        assert _rollback_cells(panel) == {"kelas": "yes", "siswa": "≠ edited"}
+        assert panel.sums.hashed == 4
