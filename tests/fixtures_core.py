@@ -67,6 +67,19 @@ class MigrationDirs:
         return ["--migrations-dir", str(self.migrations), "--rollback-dir", str(self.rollback)]
 
 
+def school_config(tmp_path: Path, url: str, d: MigrationDirs) -> Path:
+    """``tmp_path/malnu.toml``: one target, ``school`` at ``url`` with ``d``'s directories, and
+    backups in ``tmp_path/backups``."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
+        f'[targets.school]\nurl = "{url}"\n'
+        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n',
+        encoding="utf-8",
+    )
+    return cfg
+
+
 @pytest.fixture
 def mdirs(tmp_path: Path) -> MigrationDirs:
     d = MigrationDirs(tmp_path / "project")

@@ -19,7 +19,7 @@ from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.status import StatusScreen
 from malnu_tui.tui.screens.wizard import WizardScreen
 from tests.d1server import D1Server
-from tests.fixtures_core import MigrationDirs, run_cli, school_set
+from tests.fixtures_core import MigrationDirs, run_cli, school_config, school_set
 from tests.tui_demo import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -30,13 +30,7 @@ def _db_requests(server: D1Server) -> int:
 
 
 def _config(tmp_path: Path, url: str, d: MigrationDirs) -> Path:
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        f'[targets.school]\nurl = "{url}"\n'
-        f'migrations_dir = "{d.migrations}"\nrollback_dir = "{d.rollback}"\n'
-    )
-    return cfg
+    return school_config(tmp_path, url, d)
 
 
 def _ready(app: MalnuApp, step: str) -> bool:

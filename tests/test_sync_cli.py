@@ -127,15 +127,30 @@ def _start_sync(cfg: list[str], stderr: int) -> subprocess.Popen[str]:
 
 
 def _until_rows_read(pg_url: str, rows: int) -> None:
-    """Wait (a minute at most) until the sync's state row at ``pg_url`` has read ``rows``."""
+    """Wait (a minute at most) until the running sync's state row at ``pg_url`` has read
+    ``rows`` (a finished sync's row, an earlier pass's, does not count)."""
     deadline = time.monotonic() + 60
     with psycopg.connect(pg_url, autocommit=True) as c:
         while time.monotonic() < deadline:
             if c.execute("SELECT to_regclass('malnu_sync')").fetchone() != (None,):
-                row = c.execute("SELECT rows_read FROM malnu_sync").fetchone()
+                q = "SELECT rows_read FROM malnu_sync WHERE status = 'running'"
+                row = c.execute(q).fetchone()
                 if row and row[0] >= rows:
                     return
             time.sleep(0.005)
+
+
+def _sigterm_after(proc: subprocess.Popen[str], pg_url: str, rows: int) -> str:
+    """SIGTERM to the sync ``proc`` once it has read ``rows``; its stderr once it ended."""
+    try:
+        _until_rows_read(pg_url, rows)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err
 
 
 @pytest.mark.parametrize("primary", ["sqlite", "d1"])
@@ -217,14 +232,7 @@ def test_sigterm_in_the_middle_says_what_stays_and_audits_what_was_written(
     # send it (8,000 rows, 80 chunks, were all copied first now and then).
     src.create_users(40_000)
     proc = _start_sync(cfg, subprocess.PIPE)
-    try:
-        _until_rows_read(pg_url, 200)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    err = _sigterm_after(proc, pg_url, 200)
     assert proc.returncode == 143, err
     copied = dst.count()
     assert 200 <= copied < 40_000, err
@@ -265,18 +273,7 @@ def test_sigterm_in_an_incremental_pass_audits_the_source_as_it_is_not_as_it_was
     assert first.code == 0, first.err
     src.insert_users(range(20_001, 40_001), "2025-12-01 08:00:00")  # 400 chunks to read
     proc = _start_sync(cfg, subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        with psycopg.connect(pg_url, autocommit=True) as c:
-            q = "SELECT rows_read FROM malnu_sync WHERE status = 'running'"
-            while time.monotonic() < deadline and (c.execute(q).fetchone() or (0,))[0] < 200:
-                time.sleep(0.005)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    err = _sigterm_after(proc, pg_url, 200)
     assert proc.returncode == 143, err
     assert "source 40,000 rows, destination 20,000 rows" in err, err  # the plan's line
     held = dst.count()

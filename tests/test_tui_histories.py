@@ -7,17 +7,20 @@ database. Real SQLite files, the tables in the shape each tool creates them
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from textual.pilot import Pilot
 
 from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_core import MigrationDirs, run_cli, school_config
 from tests.test_other_runners import GRADES, V1, V2, V3, _alembic, _dirs, _prisma
 from tests.test_supabase_history import CLI_TABLE, TODOS
 from tests.tui_demo import screen_text, status_loaded, wait_until
@@ -43,14 +46,18 @@ def _database(path: Path, statements: list[tuple[str, tuple[Any, ...]]]) -> None
 
 def _config(tmp_path: Path, db: Path | str, mdirs: MigrationDirs) -> Path:
     url = db if isinstance(db, str) else f"sqlite:///{db}"
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        f'[targets.school]\nurl = "{url}"\n'
-        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
-        encoding="utf-8",
-    )
-    return cfg
+    return school_config(tmp_path, url, mdirs)
+
+
+@contextlib.asynccontextmanager
+async def _status_screen(cfg: Path) -> AsyncIterator[tuple[MalnuApp, Pilot[Any]]]:
+    """The real app on ``cfg``'s one target at 80×24, its status read."""
+    settings = load_settings(config=str(cfg))
+    app = MalnuApp(settings=settings, target=settings.target("school"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        await pilot.pause(0.3)
+        yield app, pilot
 
 
 def _shown(app: MalnuApp) -> str:
@@ -72,11 +79,7 @@ async def test_the_status_screen_names_a_prisma_history_as_the_cli_does(
     _database(db, TOOL_RAN + _prisma("sqlite"))
     _dirs(mdirs)
     cfg = _config(tmp_path, db, mdirs)
-    settings = load_settings(config=str(cfg))
-    app = MalnuApp(settings=settings, target=settings.target("school"))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.pause(0.3)
+    async with _status_screen(cfg) as (app, pilot):
         shown = _shown(app)
         # symbol and word, the tool, its table and rows, `up`'s refusal, the way out
         said = (
@@ -121,11 +124,7 @@ async def test_wrangler_and_two_more_runners_are_all_named_at_80x24(
     _database(db, TOOL_RAN + wrangler + _prisma("sqlite") + _alembic("sqlite"))
     _dirs(mdirs)
     cfg = _config(tmp_path, db, mdirs)
-    settings = load_settings(config=str(cfg))
-    app = MalnuApp(settings=settings, target=settings.target("school"))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.pause(0.3)
+    async with _status_screen(cfg) as (app, pilot):
         shown = _shown(app)
         wrangler_said = (
             f"wrangler applied 1 migration(s) this tool does not track ({V1}_init.sql): run "
@@ -154,11 +153,7 @@ async def test_the_supabase_clis_history_is_named_on_postgresql(
         )
     mdirs.add("20240101120000", "todos", TODOS, "drop table public.todos;")
     cfg = _config(tmp_path, pg_url, mdirs)
-    settings = load_settings(config=str(cfg))
-    app = MalnuApp(settings=settings, target=settings.target("school"))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.pause(0.3)
+    async with _status_screen(cfg) as (app, pilot):
         shown = _shown(app)
         said = (
             "the Supabase CLI applied 1 migration(s) this tool does not track "

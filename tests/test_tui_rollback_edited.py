@@ -13,7 +13,7 @@ import pytest
 from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.widgets.target_panel import TargetPanel
-from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_core import MigrationDirs, run_cli, school_config
 from tests.tui_demo import status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -26,13 +26,7 @@ def _applied(tmp_path: Path, mdirs: MigrationDirs) -> Path:
               "DROP TABLE siswa;")  # fmt: skip
     mdirs.add("20250101_000200", "kelas", "CREATE TABLE kelas (id INTEGER PRIMARY KEY);",
               "DROP TABLE kelas;")  # fmt: skip
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        f'[targets.school]\nurl = "sqlite:///{tmp_path / "school.db"}"\n'
-        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
-        encoding="utf-8",
-    )
+    cfg = school_config(tmp_path, f"sqlite:///{tmp_path / 'school.db'}", mdirs)
     res = run_cli("--config", str(cfg), "up", "--yes", "--no-backup")
     assert res.code == 0, res.err
     return cfg

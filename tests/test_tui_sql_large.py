@@ -15,7 +15,7 @@ from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.screens.sql_view import HEAD_CHARS, SqlViewScreen
 from malnu_tui.tui.widgets.plain import DataTable, Static
-from tests.fixtures_core import MigrationDirs
+from tests.fixtures_core import MigrationDirs, school_config
 from tests.tui_demo import screen_text, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -44,13 +44,7 @@ def _project(tmp_path: Path, mdirs: MigrationDirs) -> MalnuApp:
         "CREATE INDEX siswa_aktif ON siswa (aktif) WHERE aktif = 1;",
         "DROP INDEX siswa_aktif; ALTER TABLE siswa DROP COLUMN kelas;",
     )
-    cfg = tmp_path / "malnu.toml"
-    cfg.write_text(
-        f'[backup]\ndir = "{tmp_path / "backups"}"\n'
-        f'[targets.school]\nurl = "sqlite:///{tmp_path / "school.db"}"\n'
-        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
-        encoding="utf-8",
-    )
+    cfg = school_config(tmp_path, f"sqlite:///{tmp_path / 'school.db'}", mdirs)
     settings = load_settings(config=str(cfg))
     return MalnuApp(settings=settings, target=settings.target("school"))
 
