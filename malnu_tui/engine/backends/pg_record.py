@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SUPABASE_TABLE",
+    "audit_rows",
     "cli_history",
     "cli_matcher",
     "files_applied",
@@ -231,3 +232,20 @@ def record(
     conn.execute(query, params)
     if supabase[0]:
         _supabase_row(conn, change, supabase[1])
+
+
+def audit_rows(
+    query: Callable[..., list[Any]], table: sql.Composable, limit: int, action: str | None
+) -> list[AuditEntry]:
+    """The newest ``limit`` rows of the audit ``table`` (only ``action``'s, if given), newest
+    first, through ``query`` (the backend's)."""
+    where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
+    params: tuple[Any, ...] = (action, limit) if action else (limit,)
+    rows = query(
+        sql.SQL(
+            "SELECT id, to_char(at, {fmt}), actor, action, object, outcome, detail "
+            "FROM {t} {where} ORDER BY id DESC LIMIT %s"
+        ).format(fmt=sql.Literal("YYYY-MM-DD HH24:MI:SS"), t=table, where=where),
+        params,
+    )
+    return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], id=int(r[0])) for r in rows]

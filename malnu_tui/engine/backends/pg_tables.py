@@ -10,7 +10,7 @@ from typing import Any
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
 
-__all__ = ["TOOL_TABLES", "schema_fingerprint", "table_names"]
+__all__ = ["TOOL_TABLES", "row_count", "schema_fingerprint", "table_names"]
 
 TOOL_TABLES = (
     TRACKING_TABLE,
@@ -57,3 +57,13 @@ def schema_fingerprint(query: Query, data_schema: str, tables: Sequence[str]) ->
     )
     text = "\n".join("|".join(str(v) for v in row) for row in [*cols, *cons, *idx])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def row_count(query: Callable[..., list[Any]], schema: str, table: str) -> int:
+    """``count(*)`` of ``schema.table`` (checked against the live schema by the caller)."""
+    from psycopg import sql
+
+    rows = query(
+        sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    )
+    return int(rows[0][0])

@@ -34,7 +34,7 @@ from malnu_tui.engine.backends.base import (
     actor,
 )
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
-from malnu_tui.engine.backends.pg_record import record, supabase_history
+from malnu_tui.engine.backends.pg_record import audit_rows, record, supabase_history
 from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES, EVERY_ROW, refuse_narrowed_tool_tables
 from malnu_tui.engine.backends.pg_schema import (
     add_missing_columns,
@@ -506,16 +506,7 @@ class PostgresBackend:
         missing = self._pending_upgrade if ready else missing_columns(self.conn, self.schema)
         if (AUDIT_TABLE, None) in missing:  # no audit table (yet): nothing to read
             return []
-        where = sql.SQL("WHERE action = %s") if action else sql.SQL("")
-        params: tuple[Any, ...] = (action, limit) if action else (limit,)
-        rows = self._query(
-            sql.SQL(
-                "SELECT id, to_char(at, {fmt}), actor, action, object, outcome, detail "
-                "FROM {t} {where} ORDER BY id DESC LIMIT %s"
-            ).format(fmt=sql.Literal(_FMT_TS), t=self._t(AUDIT_TABLE), where=where),
-            params,
-        )
-        return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], id=int(r[0])) for r in rows]
+        return audit_rows(self._query, self._t(AUDIT_TABLE), limit, action)
 
     # -- locking (engine/backends/pg_lock.py) ---------------------------------------------
     def read_lock(self) -> LockHolder | None:
@@ -557,12 +548,7 @@ class PostgresBackend:
         if table not in self.table_names() and table not in TOOL_TABLES:
             raise BackendError(f"no table {table!r} in {self.display_url}")
         schema = self.schema if table in TOOL_TABLES else self._data_schema()
-        rows = self._query(
-            sql.SQL("SELECT count(*) FROM {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(table)
-            )
-        )
-        return int(rows[0][0])
+        return pg_tables.row_count(self._query, schema, table)
 
     def schema_fingerprint(self, tables: Sequence[str] | None = None) -> str:
         """sha256 over columns, constraints and indexes of the user tables (or ``tables``)."""
