@@ -81,6 +81,7 @@ def test_check_loads_no_planning_nor_backup_machinery(tmp_path: Path) -> None:
     assert "no backup at all" in str(found["out"])
     heavy = {
         "malnu_tui.engine.backup.core",
+        "malnu_tui.engine.backup.restore",
         "malnu_tui.engine.backup.recover",
         "malnu_tui.engine.backup.retention",
     }

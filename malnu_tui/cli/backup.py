@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.backup import BackupManifest, BackupProgress, BackupProgressCallback
-    from malnu_tui.engine.backup.core import RestoreResult
+    from malnu_tui.engine.backup.restore import RestoreResult
     from malnu_tui.engine.plan import Preflight
 
 

@@ -21,13 +21,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.backup.core import (
-        RestoreResult,
-        VerifyReport,
-        create_backup,
-        restore_backup,
-        verify_backup,
-    )
+    from malnu_tui.engine.backup.core import VerifyReport, create_backup, verify_backup
     from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
     from malnu_tui.engine.backup.recover import (
         NativeRecoverPlan,
@@ -40,6 +34,7 @@ if TYPE_CHECKING:
         run_native_recover,
         run_recover,
     )
+    from malnu_tui.engine.backup.restore import RestoreResult, restore_backup
     from malnu_tui.engine.backup.retention import (
         PrunePlan,
         delete_backup,
@@ -102,10 +97,10 @@ __all__ = [
 ]
 
 _WHERE = {
-    "RestoreResult": "core",
+    "RestoreResult": "restore",
     "VerifyReport": "core",
     "create_backup": "core",
-    "restore_backup": "core",
+    "restore_backup": "restore",
     "verify_backup": "core",
     "METHOD_MODULES": "method",
     "Snapshot": "method",

@@ -2,7 +2,8 @@
 
 Each kind has a module with ``METHOD``, ``SUFFIX`` and three functions, ``create``, ``check`` and
 ``restore``, registered in :data:`METHOD_MODULES`. The store, manifests, audit, locking and the
-verify-before-restore rule are written once in :mod:`malnu_tui.engine.backup.core`; a method only
+verify-before-restore rule are written once in :mod:`malnu_tui.engine.backup.core` and
+:mod:`malnu_tui.engine.backup.restore`; a method only
 moves bytes and checks them. A method may also offer native point-in-time recovery
 (``native_recover``), as D1's Time Travel does.
 """

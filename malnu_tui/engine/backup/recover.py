@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import cast
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
-from malnu_tui.engine.backup.core import RestoreResult, restore_backup, verify_backup
+from malnu_tui.engine.backup.core import verify_backup
 from malnu_tui.engine.backup.method import NativeRecovery, method_for
+from malnu_tui.engine.backup.restore import RestoreResult, restore_backup
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
