@@ -71,7 +71,9 @@ def test_a_rollback_on_a_full_disk_names_the_disk_whatever_room_is_left(
     with _small_tmpfs(tmp_path / "disk", "1m") as disk:
         db = disk / "school.db"
         url = ["--database", f"sqlite:///{db}", *args]
-        for kib in range(0, 132, 4):
+
+        def rollback_with(kib: int) -> str:
+            """A rollback with ``kib`` KiB of room: checked, and where it ended."""
             _fresh(disk, db, base_db, kib)
             res = run_cli(*url, "rollback", "--no-backup", "--yes")
             (disk / "filler").unlink()  # as the operator would, then look
@@ -82,19 +84,27 @@ def test_a_rollback_on_a_full_disk_names_the_disk_whatever_room_is_left(
                 assert "rolled back 1 migration(s)" in res.err, (kib, res.err)
                 assert "error:" not in res.err and "Traceback" not in res.err, (kib, res.err)
                 if "warning: the migrations are rolled back, but: cannot release" in res.err:
-                    seen.add("done, its lock row left")
                     assert "the next malnu-tui run on this host takes it over" in res.err
-                else:
-                    seen.add("done")
-                continue
+                    return "done, its lock row left"
+                return "done"
             assert res.code == 1, (kib, res.code, res.err)
             one_error(res.err)
             error = next(line for line in res.err.splitlines() if line.startswith("error: "))
-            seen.add(error.split(":")[1].strip().split()[0])
             assert "stopped answering" not in res.err, (kib, res.err)
             assert f"hint: the disk holding {disk} is full (" in res.err or (
                 "hint: the disk where the database lives is full" in res.err
             ), (kib, res.err)
+            return error.split(":")[1].strip().split()[0]
+
+        ended = {kib: rollback_with(kib) for kib in range(0, 132, 4)}
+        seen.update(ended.values())
+        if "done, its lock row left" not in seen:
+            # Its band is a page or so wide, between the last failure and the first clean
+            # rollback: a file of the process before still let go (a loaded box) can move
+            # it past a 4 KiB step. Walked again there, a KiB at a time.
+            last = max(k for k, e in ended.items() if not e.startswith("done"))
+            first = min(k for k, e in ended.items() if k > last)
+            seen.update(rollback_with(kib) for kib in range(last, first + 1))
         _fresh(disk, db, base_db, 0)
         res = run_cli(*url, "status")
         assert res.code == 1, res.err
