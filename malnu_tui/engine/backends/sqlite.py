@@ -20,19 +20,17 @@ from malnu_tui.engine.backends.base import (
     utc_now,
 )
 from malnu_tui.engine.backends.lease import lock_is_stale
-from malnu_tui.engine.backends.sqlite_open import check_path, connect, disk_hint
+from malnu_tui.engine.backends.sqlite_open import OTHER_WRITER, disk_hint, open_connection
 from malnu_tui.engine.backends.sqlite_sql import truthy
 from malnu_tui.engine.errors import (
     BackendError,
     DatabaseBusy,
-    DatabaseDamaged,
     GroupCommitFailed,
     LockHeld,
     LockHolder,
     LockLost,
     MalnuError,
     StatementFailed,
-    sqlite_damaged,
 )
 from malnu_tui.engine.monitor import debuglog
 from malnu_tui.engine.observe import current_observer, statement_started
@@ -43,12 +41,6 @@ if TYPE_CHECKING:
     from malnu_tui.engine.sqlsplit import Statement
 
 BUSY_TIMEOUT_S = 5.0
-
-
-_OTHER_WRITER = (
-    "an application or a `sqlite3` shell keeps a write transaction open (`fuser` or `lsof` on "
-    "the file names the process); let it finish, then run the command again"
-)
 
 
 class SQLiteBackend:
@@ -75,54 +67,10 @@ class SQLiteBackend:
         self.read_only = read_only = read_only or live
         self._absent: frozenset[str] = frozenset()  # tool tables a read-only open found missing
         self._fresh_ok = fresh_ok  # read-only (a dry run): no tracking table = nothing applied
-        # A dry run of a database not made yet (`up --dry-run` before the first `up`): read
-        # as the new empty database `up` would make, in memory; the file is not created.
-        new = fresh_ok and not self.path.exists()
-        if not new:
-            check_path(self.path, create=not read_only)
-        try:
-            # live: read-only, and locking as the application does (an import's source).
-            self.conn = (
-                sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                if new
-                else connect(self.path, busy_timeout, read_only, live=live)
-            )
-            # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
-            # a second operator opening a busy database never waits on (or fails at) it.
-            journal = "" if read_only else self.conn.execute("PRAGMA journal_mode").fetchone()[0]
-            # ``keep_journal`` (a dry run, rolled back): an application's rollback-journal
-            # file stays one (`import --dry-run` switched it to WAL for good).
-            if not read_only and not keep_journal and str(journal).lower() != "wal":
-                self.conn.execute("PRAGMA journal_mode = WAL")
-            if live:
-                # Its first read here: an application's write lock held past the busy timeout
-                # is said as this file's (it was a traceback at the source's first query).
-                # Anything else (no database at all) is said by the first read, as a source's.
-                try:
-                    self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                except sqlite3.DatabaseError as exc:
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        raise
-            self.conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            if ("locked" in str(exc) or "busy" in str(exc)) and read_only:
-                # Only read (an import's source, a check): nothing was to be switched.
-                raise DatabaseBusy(
-                    str(self.path), busy_timeout, doing="as it was opened to be read (it is "
-                    "only read)", hint=_OTHER_WRITER,
-                ) from None  # fmt: skip
-            if "locked" in str(exc) or "busy" in str(exc):
-                # A database not in WAL mode yet needs the file to itself to switch: an
-                # application's open write transaction refuses that at once.
-                raise DatabaseBusy(
-                    str(self.path), 0, doing="as it was opened (switching it to WAL mode needs "
-                    "the file to itself)", hint=_OTHER_WRITER,
-                ) from None  # fmt: skip
-            if sqlite_damaged(exc):
-                raise DatabaseDamaged(f"cannot open {self.path}", str(exc)) from None
-            raise BackendError(
-                f"cannot open {self.path}: {exc}", hint=disk_hint(path, exc)
-            ) from None
+        self.conn = open_connection(
+            self.path, busy_timeout, read_only, live=live, fresh_ok=fresh_ok,
+            keep_journal=keep_journal,
+        )  # fmt: skip
         self._my_lock: LockHolder | None = None
         self._group = False  # a group of migrations is open (begin_group)
         self._group_units = 0  # migrations run in it so far
@@ -176,7 +124,7 @@ class SQLiteBackend:
                 if holder is None:
                     raise DatabaseBusy(
                         str(self.path), self.busy_timeout, doing="before this session could write",
-                        hint=_OTHER_WRITER,
+                        hint=OTHER_WRITER,
                     ) from None  # fmt: skip
                 raise LockHeld(holder, "the database is busy") from None
             raise BackendError(f"{self.path}: {exc}", hint=disk_hint(self.path, exc)) from None

@@ -9,10 +9,30 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
+from malnu_tui.engine.errors import (
+    BackendError,
+    ConfigError,
+    DatabaseBusy,
+    DatabaseDamaged,
+    NotPermitted,
+    sqlite_damaged,
+)
 from malnu_tui.engine.private import hand_over, make_dirs
 
-__all__ = ["check_path", "connect", "disk_hint", "refuse_unwritable", "unwritable_reason"]
+__all__ = [
+    "OTHER_WRITER",
+    "check_path",
+    "connect",
+    "disk_hint",
+    "open_connection",
+    "refuse_unwritable",
+    "unwritable_reason",
+]
+
+OTHER_WRITER = (
+    "an application or a `sqlite3` shell keeps a write transaction open (`fuser` or `lsof` on "
+    "the file names the process); let it finish, then run the command again"
+)
 
 
 def check_path(path: Path, *, create: bool = True) -> None:
@@ -221,3 +241,66 @@ def connect(
                 hint=f"let this user write to {path.parent}, or run as the database's owner",
             ) from None
     return connect(uri + "&immutable=1")
+
+
+def open_connection(
+    path: Path,
+    busy_timeout: float,
+    read_only: bool,
+    *,
+    live: bool = False,
+    fresh_ok: bool = False,
+    keep_journal: bool = False,
+) -> sqlite3.Connection:
+    """The backend's connection to ``path``: WAL mode (asked only when it is not WAL yet),
+    foreign keys on; ``read_only`` opens mode=ro and switches nothing; ``live`` also locks as
+    the application does (an import's source); ``fresh_ok`` reads a database not made yet as
+    the new empty one, in memory; ``keep_journal`` leaves a rollback-journal file one. What
+    stops it is said as this file's: busy, damaged, or the disk's."""
+    # A dry run of a database not made yet (`up --dry-run` before the first `up`): read
+    # as the new empty database `up` would make, in memory; the file is not created.
+    new = fresh_ok and not path.exists()
+    if not new:
+        check_path(path, create=not read_only)
+    try:
+        # live: read-only, and locking as the application does (an import's source).
+        conn = (
+            sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            if new
+            else connect(path, busy_timeout, read_only, live=live)
+        )
+        # Switching to WAL needs the file to itself: only ask when it is not WAL yet, so
+        # a second operator opening a busy database never waits on (or fails at) it.
+        journal = "" if read_only else conn.execute("PRAGMA journal_mode").fetchone()[0]
+        # ``keep_journal`` (a dry run, rolled back): an application's rollback-journal
+        # file stays one (`import --dry-run` switched it to WAL for good).
+        if not read_only and not keep_journal and str(journal).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        if live:
+            # Its first read here: an application's write lock held past the busy timeout
+            # is said as this file's (it was a traceback at the source's first query).
+            # Anything else (no database at all) is said by the first read, as a source's.
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.DatabaseError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        if ("locked" in str(exc) or "busy" in str(exc)) and read_only:
+            # Only read (an import's source, a check): nothing was to be switched.
+            raise DatabaseBusy(
+                str(path), busy_timeout, doing="as it was opened to be read (it is "
+                "only read)", hint=OTHER_WRITER,
+            ) from None  # fmt: skip
+        if "locked" in str(exc) or "busy" in str(exc):
+            # A database not in WAL mode yet needs the file to itself to switch: an
+            # application's open write transaction refuses that at once.
+            raise DatabaseBusy(
+                str(path), 0, doing="as it was opened (switching it to WAL mode needs "
+                "the file to itself)", hint=OTHER_WRITER,
+            ) from None  # fmt: skip
+        if sqlite_damaged(exc):
+            raise DatabaseDamaged(f"cannot open {path}", str(exc)) from None
+        raise BackendError(f"cannot open {path}: {exc}", hint=disk_hint(path, exc)) from None
+    return conn
