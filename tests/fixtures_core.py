@@ -178,3 +178,11 @@ def popen_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
         env=full_env,
         cwd=REPO,
     )
+
+
+def stop_if_running(proc: Any) -> None:
+    """A test's ``finally``: ``proc`` killed and reaped if it still runs (an assertion or a
+    timeout left it), so no process outlives its test."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()

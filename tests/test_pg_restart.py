@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fixtures_core import popen_cli, run_cli
+from tests.fixtures_core import popen_cli, run_cli, stop_if_running
 from tests.fixtures_pg import PgCluster, _as_server_user, start_cluster, stop_cluster
 
 WAIT = 90  # seconds: far beyond what any of these takes; only a hang reaches it
@@ -74,9 +74,7 @@ def _ended(proc: subprocess.Popen[str]) -> str:
     try:
         _out, err = proc.communicate(timeout=WAIT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     return err
 
 

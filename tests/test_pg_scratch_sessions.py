@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.fixtures_core import MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import MigrationDirs, popen_cli, run_cli, stop_if_running
 from tests.fixtures_pg import PgCluster
 
 # An index whose expression sleeps in a scratch database only (malnu_verify_…,
@@ -119,9 +119,7 @@ def test_a_scratch_copy_of_the_school_is_closed_to_the_servers_other_roles(
             conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
         proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     with psycopg.connect(roles.cluster.superuser_url, autocommit=True) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'malnu\\_%'")
         assert left.fetchall() == [], "the scratch is dropped after"

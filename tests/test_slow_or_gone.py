@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.d1server import Fault
-from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli
+from tests.fixtures_core import CliResult, MigrationDirs, popen_cli, run_cli, stop_if_running
 from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db
 
@@ -63,9 +63,7 @@ def test_a_sync_whose_session_the_server_ends_says_so_not_the_connection_is_clos
                 admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
             _out, err = proc.communicate(timeout=WAIT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            stop_if_running(proc)
     assert proc.returncode == 1, err
     assert "the connection is closed" not in err, err
     assert "the server ended this session" in err, err
@@ -157,9 +155,7 @@ def _ended_by_the_server(pg_url: str, query: str, *argv: str) -> CliResult:
             admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
         out, err = proc.communicate(timeout=WAIT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     return CliResult(proc.returncode, out, err)
 
 
@@ -315,9 +311,7 @@ def test_ctrl_c_while_d1_fails_stops_at_once_not_after_every_clean_up_retried(
         proc.send_signal(signal.SIGINT)  # in the first 10 s wait
         _out, err = proc.communicate(timeout=WAIT)  # it took 150 s
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
         d1.server.faults.clear()
     assert proc.returncode == 130, err
     assert "\ninterrupted\nnote: the migration lock could not be released (D1 " in err, err
@@ -487,9 +481,7 @@ def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unch
             maint.rollback()
             _out, err = proc.communicate(timeout=WAIT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            stop_if_running(proc)
     assert proc.returncode == 1, err
     assert "Traceback" not in err, err
     assert "the restore had not begun: the database is unchanged" in err
@@ -520,9 +512,7 @@ def test_a_backup_whose_pg_dump_the_server_cuts_off_says_so_not_the_disk(
             maint.rollback()
             _out, err = proc.communicate(timeout=WAIT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            stop_if_running(proc)
     assert proc.returncode == 1, err
     assert "Traceback" not in err and err.count("\nerror: ") == 1, err
     assert "error: pg_dump failed" in err and "no backup was made" in err, err
@@ -564,9 +554,7 @@ def test_an_import_whose_source_session_ends_mid_read_says_nothing_was_imported(
             )
         _out, err = proc.communicate(timeout=WAIT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     assert proc.returncode == 1, err
     assert "Traceback" not in err and err.count("\nerror: ") == 1, err
     assert "error: table siswa of " in err, err
@@ -627,9 +615,7 @@ def test_a_restore_whose_session_ends_in_its_commit_says_the_outcome_is_not_know
             )
             _out, err = proc.communicate(timeout=WAIT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            stop_if_running(proc)
             other.rollback()
     assert proc.returncode == 1, err
     assert "the connection was lost while the restore committed (" in err, err
@@ -731,9 +717,7 @@ def test_sigterm_while_the_server_holds_an_imports_copy_ends_it_at_once(
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=WAIT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     assert proc.returncode == 143, err
     assert err.endswith("terminated\n") and "Traceback" not in err, err
     with psycopg.connect(pg_url, autocommit=True) as c:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fixtures_core import CLI, REPO, run_cli
+from tests.fixtures_core import CLI, REPO, run_cli, stop_if_running
 from tests.fixtures_d1 import D1Target
 from tests.inproc import run_inproc
 from tests.sync_support import Db
@@ -147,9 +147,7 @@ def _sigterm_after(proc: subprocess.Popen[str], pg_url: str, rows: int) -> str:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop_if_running(proc)
     return err
 
 

@@ -563,10 +563,34 @@ async def test_a_failed_backup_operation_stops_pulsing(demo: Demo) -> None:
         await wait_until(pilot, lambda: loaded(app))
 
 
+def _with_unreachable_target(demo: Demo) -> None:
+    """A target `laporan` on a server that does not answer (refused on 127.0.0.1:1)."""
+    with demo.config.open("a", encoding="utf-8") as f:
+        f.write('\n[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:1/laporan"\n')
+
+
+async def _failed_dialog(app: Any, pilot: Any, screen: Any) -> str:
+    """``screen`` pushed; once its error box shows, the screen's text (wrapped lines joined)."""
+    app.push_screen(screen)
+    await wait_until(pilot, lambda: app.screen is screen)
+    await wait_until(pilot, lambda: any(b.display for b in screen.query(".error-box")))
+    await pilot.pause(0.1)
+    return " ".join(screen_text(app).split())
+
+
+async def _cancel_closes(app: Any, pilot: Any, screen: Any) -> None:
+    """Cancel is focused where Enter should close: Enter closes ``screen``."""
+    from textual.widgets import Button
+
+    focused = app.focused
+    assert isinstance(focused, Button) and focused.id == "no"
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.screen is not screen)
+
+
 async def test_a_repair_whose_check_fails_says_so_not_checking(demo: Demo) -> None:
     # The repair dialog's check failed (a second file of the same version pulled in since
     # the status was read): the error showed under "checking…", which stayed for good.
-    from textual.widgets import Button
 
     from malnu_tui.tui.screens.fix import FixScreen
 
@@ -576,46 +600,30 @@ async def test_a_repair_whose_check_fails_says_so_not_checking(demo: Demo) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         (demo.root / "migrations" / "20251124_121000_salinan.sql").write_text("SELECT 1;\n")
-        app.push_screen(FixScreen(demo.target(), "repair", edited.name))
-        await wait_until(pilot, lambda: isinstance(app.screen, FixScreen))
-        fix = app.screen
-        await wait_until(pilot, lambda: any(b.display for b in fix.query(".error-box")))
-        await pilot.pause(0.1)
-        shown = " ".join(screen_text(app).split())
+        fix = FixScreen(demo.target(), "repair", edited.name)
+        shown = await _failed_dialog(app, pilot, fix)
         assert "duplicate version 20251124_121000" in str(fix.query_one(".error-box").render())
         assert "checking…" not in shown
         assert "✘ not checked (the error below): nothing was changed" in shown
-        focused = app.focused
-        assert isinstance(focused, Button) and focused.id == "no"
-        await pilot.press("enter")  # Cancel, focused: the dialog closes
-        await wait_until(pilot, lambda: app.screen is not fix)
+        await _cancel_closes(app, pilot, fix)
 
 
 async def test_an_unlock_whose_read_fails_says_so_not_reading(demo: Demo) -> None:
     # U on a server that does not answer (refused on 127.0.0.1:1): the error showed under
     # "reading the lock…", which stayed as if the read went on.
-    from textual.widgets import Button
 
     from malnu_tui.tui.screens.unlock import UnlockScreen
 
-    with demo.config.open("a", encoding="utf-8") as f:
-        f.write('\n[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:1/laporan"\n')
+    _with_unreachable_target(demo)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.screen.is_mounted)
-        app.push_screen(UnlockScreen(demo.settings().target("laporan")))
-        await wait_until(pilot, lambda: isinstance(app.screen, UnlockScreen))
-        unlock = app.screen
-        await wait_until(pilot, lambda: any(b.display for b in unlock.query(".error-box")))
-        await pilot.pause(0.1)
-        shown = " ".join(screen_text(app).split())
+        unlock = UnlockScreen(demo.settings().target("laporan"))
+        shown = await _failed_dialog(app, pilot, unlock)
         assert "connection" in str(unlock.query_one(".error-box").render())
         assert "reading the lock…" not in shown
         assert "✘ the lock could not be read (the error below): nothing was released" in shown
-        focused = app.focused
-        assert isinstance(focused, Button) and focused.id == "no"
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.screen is not unlock)
+        await _cancel_closes(app, pilot, unlock)
 
 
 async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> None:
@@ -623,8 +631,7 @@ async def test_an_apply_whose_plan_fails_says_so_not_planning(demo: Demo) -> Non
     # error above "Planning postgresql://…/laporan…", which stayed as if it still planned.
     from malnu_tui.tui.screens.apply import ApplyWizard
 
-    with demo.config.open("a", encoding="utf-8") as f:
-        f.write('\n[targets.laporan]\nurl = "postgresql://malnu@127.0.0.1:1/laporan"\n')
+    _with_unreachable_target(demo)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.screen.is_mounted)
