@@ -439,3 +439,40 @@ def test_unix_milliseconds_in_a_timestamptz_column_are_copied_as_their_utc_time(
         ("2026-01-05 08:00:00.001+00",),
         ("2026-01-05 08:00:00.5+00",),
     ]
+
+
+def test_times_with_short_offsets_are_sent_as_utc_and_written_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Offsets written without a colon or minutes (`+07`: what PostgreSQL prints for a
+    `timestamptz` in WIB, so what an export from the reporting database carries back;
+    `+0700`/`-0500`: Python's `%z`, moment's `ZZ`), with and without a fraction or a space:
+    the fast path sent them as they were, PostgreSQL's `timestamp` dropped the offset, and
+    each chunk's check wrote every such row again (a first copy of 300 rows said
+    "inserted 300, updated 200"). Each is written once now, as its UTC time."""
+    src, dst = sqlite_source(tmp_path), Db("postgresql", pg_url)
+    src.run("CREATE TABLE absen (id INTEGER PRIMARY KEY, updated_at DATETIME, masuk DATETIME)")
+    stamps = [
+        "2026-01-05 08:00:00+07",
+        "2026-01-05T08:00:00.250+0700",
+        "2026-01-05 01:00:00",
+        "2026-01-05 08:00:00.25 +07",
+        "2026-01-04T20:00:00-0500",
+        "2026-01-05 08:00:00.250+07:00",
+    ]
+    src.many(
+        "INSERT INTO absen VALUES (?, ?, ?)",
+        [(i, stamps[i % 6], "2026-01-04 23:30:00.5-05") for i in range(1, 301)],
+    )
+    first = sync(src, dst, chunk_rows=100)
+    assert (first.inserted, first.updated, first.verified) == (300, 0, True), first
+    assert dst.run("SELECT DISTINCT updated_at::text, masuk::text FROM absen ORDER BY 1") == [
+        ("2026-01-05 01:00:00", "2026-01-05 04:30:00.5"),
+        ("2026-01-05 01:00:00.25", "2026-01-05 04:30:00.5"),
+    ]
+    src.run("UPDATE absen SET updated_at = '2026-01-05 09:00:00.125+07' WHERE id = 7")
+    second = sync(src, dst)
+    assert (second.updated, second.verified) == (1, True), second
+    assert dst.run("SELECT updated_at::text FROM absen WHERE id = 7") == [
+        ("2026-01-05 02:00:00.125",)
+    ]

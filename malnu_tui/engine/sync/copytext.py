@@ -73,31 +73,46 @@ def sqlite_select(shape: TableShape, quote: Callable[[str], str]) -> str | None:
 
 def _utc_text(x: str) -> str:
     """A ``timestamp`` value's text, one that says its offset (``…T17:00:00.250+07:00``, what
-    ``dayjs().format()`` writes) as the UTC time PostgreSQL prints for what the copy stores
+    ``dayjs().format()`` writes; ``+0700``, Python's ``%z``; ``+07``, what PostgreSQL prints
+    for a ``timestamptz``) as the UTC time PostgreSQL prints for what the copy stores
     (``… 10:00:00.25``; :func:`.timetext.ts_for_postgres`). Sent as it was, PostgreSQL
     dropped the offset, the chunk's check found the row different and wrote it again. Only
     what SQLite's datetime() reads the same without the fraction (a fraction of at most 6
     digits), in year 1 or later in UTC; any other text is sent as it is (PostgreSQL reads
     ``0001-01-01 00:00:00+07:00`` into a timestamptz as a time BC; its check puts the rest
     right)."""
-    utc = f"datetime(substr({x}, 1, 19) || substr({x}, -6))"
-    frac = (
-        f"CASE WHEN substr({x}, 20, 1) = '.' "
-        f"THEN rtrim(rtrim(substr({x}, 20, length({x}) - 25), ' 0'), '.') ELSE '' END"
-    )
     # Unix milliseconds (Prisma's SQLite DateTime: :func:`.timetext.ms_time`) as their UTC
     # time; a number sorts below every text. Then length(), alone: the one test most values
-    # (19 characters) take.
+    # (19 characters) take; an offset makes a text 22 characters or more.
     ms = (
         f"CASE WHEN typeof({x}) = 'integer' AND {x} >= {MS_FROM} AND {x} < 253402300800000 "
         f"THEN strftime('%Y-%m-%d %H:%M:%S', {x} / 1000, 'unixepoch') || CASE WHEN {x} % 1000 "
         f"THEN rtrim(printf('.%03d', {x} % 1000), '0') ELSE '' END ELSE {x} END"
     )
+    offsets = " ".join(
+        _offset_branch(x, width, offset)
+        for width, offset in (
+            (6, f"substr({x}, -6)"),  # +07:00 (the one layout SQLite's datetime() reads)
+            (5, f"substr({x}, -5, 3) || ':' || substr({x}, -2)"),  # +0700
+            (3, f"substr({x}, -3) || ':00'"),  # +07
+        )
+    )
+    return f"CASE WHEN {x} < '' THEN {ms} WHEN length({x}) < 22 THEN {x} {offsets} ELSE {x} END"
+
+
+def _offset_branch(x: str, width: int, offset: str) -> str:
+    """The CASE branch for a text ending in an offset ``width`` characters long, which
+    ``offset`` spells as ``+HH:MM``: the seconds' UTC time, then the fraction as PostgreSQL
+    prints it (trailing zeros dropped)."""
+    utc = f"datetime(substr({x}, 1, 19) || {offset})"
+    frac = (
+        f"CASE WHEN substr({x}, 20, 1) = '.' "
+        f"THEN rtrim(rtrim(substr({x}, 20, length({x}) - {19 + width}), ' 0'), '.') ELSE '' END"
+    )
     return (
-        f"CASE WHEN {x} < '' THEN {ms} WHEN length({x}) < 25 THEN {x} "
-        f"WHEN substr({x}, -6, 1) IN ('+', '-') AND length({x}) < 34 "
-        f"AND {utc} = datetime({x}) AND {utc} >= '0001' AND length({frac}) < 8 "
-        f"THEN {utc} || {frac} ELSE {x} END"
+        f"WHEN substr({x}, -{width}, 1) IN ('+', '-') AND length({x}) < {28 + width} "
+        f"AND {utc} = datetime(substr({x}, 1, length({x}) - {width}) || {offset}) "
+        f"AND {utc} >= '0001' AND length({frac}) < 8 THEN {utc} || {frac}"
     )
 
 
