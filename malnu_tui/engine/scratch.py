@@ -197,7 +197,7 @@ class SQLiteScratch:
         # runs it inside its batch's transaction, where it is a no-op.
         fk_off = None if self.d1 else foreign_keys_off_line(statements)
         if self.d1:
-            from malnu_tui.engine.backends.d1.backend import refuse_unsendable
+            from malnu_tui.engine.backends.d1.statements import refuse_unsendable
 
             refuse_unsendable(filename, statements)
         if fk_off is not None:
