@@ -15,8 +15,8 @@ from malnu_tui.engine.backup import create_backup
 from malnu_tui.engine.config import Target, open_backend
 from malnu_tui.engine.files import discover
 from malnu_tui.engine.migrate import MigrationFailed, apply_plan, plan_up, verify
-from malnu_tui.engine.monitor.checks import CHECKS, Severity, TargetHealth
 from malnu_tui.engine.monitor.config import MonitorConfig
+from malnu_tui.engine.monitor.health import CHECKS, Severity, TargetHealth
 from malnu_tui.engine.monitor.reading import check_target
 from malnu_tui.engine.monitor.runlog import (
     RunRecord,

@@ -118,8 +118,8 @@ def test_a_problem_grown_worse_is_sent_again(tmp_path: Path, receiver: Receiver)
     """The newest backup grows old (WARNING), then there is none (CRITICAL): the same incident
     (target + check + object). Receivers route by severity, so the CRITICAL is told."""
     from malnu_tui.engine.monitor.alerts import process_alerts
-    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
     from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 
     hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
     state = tmp_path / "incidents.json"
@@ -295,8 +295,8 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     import json as jsonlib
 
     from malnu_tui.engine.monitor.alerts import _hook_id, process_alerts
-    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
     from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 
     hook = Webhook("json", receiver.url(), timeout=2, retries=0)
     state = tmp_path / "incidents.json"
@@ -400,8 +400,8 @@ def test_a_failed_import_is_not_pushed_out_by_sync_audit_rows(
     from malnu_tui.engine.backends.base import AuditEntry
     from malnu_tui.engine.backup import create_backup
     from malnu_tui.engine.config import Target, open_backend
-    from malnu_tui.engine.monitor.checks import Severity
     from malnu_tui.engine.monitor.config import MonitorConfig
+    from malnu_tui.engine.monitor.health import Severity
     from malnu_tui.engine.monitor.reading import AUDIT_WINDOW, check_target
     from malnu_tui.engine.monitor.runlog import record_run
 
@@ -476,8 +476,8 @@ def test_notify_after_and_resolve_after_damp_a_flapping_problem(
     from datetime import UTC, datetime, timedelta
 
     from malnu_tui.engine.monitor.alerts import load_incidents, process_alerts
-    from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, TargetHealth
     from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 
     hooks = (Webhook("json", receiver.url(), timeout=2, retries=0),)
     state = tmp_path / "incidents.json"

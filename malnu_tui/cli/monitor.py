@@ -93,8 +93,8 @@ def _chosen_targets(ctx: Context) -> list[Target]:
 
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
-    from malnu_tui.engine.monitor.checks import CHECKS, Severity
     from malnu_tui.engine.monitor.config import load_monitor_config
+    from malnu_tui.engine.monitor.health import CHECKS, Severity
     from malnu_tui.engine.monitor.reading import run_checks
 
     try:
@@ -121,7 +121,7 @@ def cmd_check(ctx: Context) -> int:
     if prom:
         from pathlib import Path
 
-        from malnu_tui.engine.monitor.checks import worst
+        from malnu_tui.engine.monitor.health import worst
         from malnu_tui.engine.monitor.prometheus import render, write_atomic
 
         try:
@@ -181,8 +181,8 @@ def say_unknown(reason: str, *, json: bool, out: TextIO | None = None) -> int:
     import json as jsonlib
     import sys
 
-    from malnu_tui.engine.monitor.checks import Severity, unknown_json
     from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
+    from malnu_tui.engine.monitor.health import Severity, unknown_json
 
     reason = one_line(mask_secrets(reason))  # the plugin's summary: one line, as stderr's
     out = out or sys.stdout

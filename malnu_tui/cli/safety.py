@@ -138,7 +138,8 @@ def _is_a_targets_database(ctx: Context, url: str) -> bool:
 def cmd_test(ctx: Context) -> int:
     """Exit 1 when any migration fails its stair."""
     from malnu_tui.engine.lint.target import dialect_of
-    from malnu_tui.engine.scratch import PostgresScratch, Scratch, SQLiteScratch
+    from malnu_tui.engine.scratch import Scratch, SQLiteScratch
+    from malnu_tui.engine.scratch_pg import PostgresScratch
     from malnu_tui.engine.stairway import StairStep, read_seed, run_stairway, units_for
 
     mset = ctx.migration_set()

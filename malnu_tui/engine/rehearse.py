@@ -397,7 +397,7 @@ def _postgres_scratch(
         with_dbname,
     )
     from malnu_tui.engine.backup.store import BackupProgress
-    from malnu_tui.engine.scratch import pg_run
+    from malnu_tui.engine.scratch_pg import pg_run
 
     name = scratch_database_name("rehearse")
     admin = open_target(target)

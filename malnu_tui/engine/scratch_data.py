@@ -24,7 +24,8 @@ def _q(name: str) -> str:
 
 def table_rows(scratch: Scratch) -> RowDigests:
     """Each user table of the scratch → (its row count, a digest of its rows)."""
-    from malnu_tui.engine.scratch import TOOL_TABLES, PostgresScratch, SQLiteScratch
+    from malnu_tui.engine.scratch import TOOL_TABLES, SQLiteScratch
+    from malnu_tui.engine.scratch_pg import PostgresScratch
 
     out: RowDigests = {}
     if isinstance(scratch, SQLiteScratch):

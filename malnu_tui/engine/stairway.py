@@ -208,7 +208,7 @@ def run_stairway(
 
 
 def _left_outside(scratch: Scratch) -> list[str]:
-    from malnu_tui.engine.scratch import PostgresScratch
+    from malnu_tui.engine.scratch_pg import PostgresScratch
 
     left = scratch.left_outside() if isinstance(scratch, PostgresScratch) else None
     return [left] if left else []
@@ -220,7 +220,7 @@ def _refuse_live_reach(
     """On a scratch schema of a live database, a set that names one of its schemas is refused
     before anything runs (engine/live_guard.py)."""
     from malnu_tui.engine.live_guard import first_live_reach
-    from malnu_tui.engine.scratch import PostgresScratch
+    from malnu_tui.engine.scratch_pg import PostgresScratch
 
     if not isinstance(scratch, PostgresScratch) or not scratch.rolled_back:
         return

@@ -23,15 +23,17 @@ from malnu_tui.engine.lazy import lazy_exports
 if TYPE_CHECKING:
     from malnu_tui.engine.backup.core import VerifyReport, create_backup, verify_backup
     from malnu_tui.engine.backup.method import METHOD_MODULES, Snapshot, VerifyCheck
-    from malnu_tui.engine.backup.recover import (
+    from malnu_tui.engine.backup.native_recover import (
         NativeRecoverPlan,
+        native_recovery,
+        plan_native_recover,
+        run_native_recover,
+    )
+    from malnu_tui.engine.backup.recover import (
         RecoverPlan,
         RecoverResult,
-        native_recovery,
         parse_when,
-        plan_native_recover,
         plan_recover,
-        run_native_recover,
         run_recover,
     )
     from malnu_tui.engine.backup.restore import RestoreResult, restore_backup
@@ -105,14 +107,14 @@ _WHERE = {
     "METHOD_MODULES": "method",
     "Snapshot": "method",
     "VerifyCheck": "method",
-    "NativeRecoverPlan": "recover",
+    "NativeRecoverPlan": "native_recover",
+    "native_recovery": "native_recover",
+    "plan_native_recover": "native_recover",
+    "run_native_recover": "native_recover",
     "RecoverPlan": "recover",
     "RecoverResult": "recover",
-    "native_recovery": "recover",
     "parse_when": "recover",
-    "plan_native_recover": "recover",
     "plan_recover": "recover",
-    "run_native_recover": "recover",
     "run_recover": "recover",
     "PrunePlan": "retention",
     "delete_backup": "retention",

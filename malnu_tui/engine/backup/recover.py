@@ -3,8 +3,9 @@
 Without native PITR the tool restores the newest verified backup taken at or before TIME, then
 re-applies (or rolls back) the migrations the audit trail shows changed by TIME, in order. Data
 written by the application between that backup and TIME is not in any backup: the plan says so,
-with the length of that window. A kind whose backup method offers ``native_recover`` (D1 Time
-Travel) brings the data itself back instead.
+with the length of that window (what the audit trail says of it: recover_trail.py). A kind whose
+backup method offers ``native_recover`` (D1 Time Travel) brings the data itself back instead
+(native_recover.py).
 """
 
 from __future__ import annotations
@@ -13,22 +14,20 @@ import contextlib
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import cast
 
 from malnu_tui.engine.backends.base import AuditEntry, Backend
 from malnu_tui.engine.backup.core import verify_backup
-from malnu_tui.engine.backup.method import NativeRecovery, method_for
+from malnu_tui.engine.backup.method import method_for
+from malnu_tui.engine.backup.recover_trail import applied_at, base_after_restore, restored_since
 from malnu_tui.engine.backup.restore import RestoreResult, restore_backup
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
-    BackupNotFound,
     BackupProgress,
     BackupProgressCallback,
     backup_of,
     emitter,
     list_backups,
-    load_manifest,
     unreadable_manifests,
     utc_iso,
 )
@@ -42,14 +41,10 @@ from malnu_tui.engine.recover_state import read_half_done, started_row
 __all__ = [
     "RecoverPlan",
     "RecoverResult",
-    "native_recovery",
     "parse_when",
     "plan_recover",
-    "run_native_recover",
     "run_recover",
 ]
-
-_AUDIT_TS = "%Y-%m-%d %H:%M:%S"
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -142,90 +137,6 @@ def _version(filename: str) -> str:
         return filename
 
 
-def _applied_at(
-    backend: Backend, target: Target, start: BackupManifest, since: datetime, when: datetime
-) -> tuple[set[str], list[str]]:
-    """Replay the audit trail from ``since`` (when the database held ``start``'s content) to
-    ``when`` over ``start``'s applied set.
-
-    Audit times have one-second resolution: events in ``since``'s own second are replayed
-    too (replaying is idempotent: apply adds, rollback removes, restore resets).
-    """
-    state = set(start.applied_filenames)
-    notes: list[str] = []
-    lo = since.strftime(_AUDIT_TS)
-    hi = when.strftime(_AUDIT_TS)
-    entries = sorted(
-        (e for e in backend.read_audit(limit=1_000_000) if lo <= e.at <= hi),
-        key=lambda e: (e.at, e.id or 0),
-    )
-    for e in entries:
-        if e.outcome != "ok":
-            continue
-        if e.action == "apply":
-            state.add(e.object)
-        elif e.action == "rollback":
-            state.discard(e.object)
-        elif e.action == "restore" and e.at > lo:
-            try:
-                state = set(load_manifest(target.backup_dir, e.object).applied_filenames)
-            except (BackupNotFound, BackupError):
-                notes.append(
-                    f"a restore of {e.object} at {e.at} is in the audit trail but its manifest "
-                    "is gone; the migrations it brought back are assumed unchanged"
-                )
-    return state, notes
-
-
-def _restored_since(backend: Backend, chosen: BackupManifest, when: datetime) -> AuditEntry | None:
-    """The last restore (``backup restore``, or the one inside a ``recover``) done after
-    ``chosen`` was taken and by ``when``: from then on the database held the restored backup's
-    content, not ``chosen``'s. A restore in ``chosen``'s own second counts when ``chosen`` is
-    its own pre-restore backup (the usual case: it is taken the moment before)."""
-    lo = chosen.created.strftime(_AUDIT_TS)
-    hi = when.strftime(_AUDIT_TS)
-    own = f"pre-restore backup {chosen.id}"
-    found = [
-        e
-        for e in backend.read_audit(limit=1_000_000, action="restore")
-        if e.outcome == "ok" and lo <= e.at <= hi and (e.at > lo or own in e.detail)
-    ]
-    return max(found, key=lambda e: (e.at, e.id or 0), default=None)
-
-
-def _base_after_restore(
-    target: Target,
-    chosen: BackupManifest,
-    restore: AuditEntry,
-    when: datetime,
-    progress: BackupProgressCallback | None,
-) -> BackupManifest:
-    """The backup a restore between ``chosen`` and ``when`` put in place, verified: the
-    database held its content as of that restore, so recovering to ``when`` starts there."""
-    why = (
-        f"backup {restore.object} was restored at {restore.at} UTC, after backup {chosen.id} "
-        f"and before {utc_iso(when)}: the database held that backup's data then"
-    )
-    pick = f"pick a time before {restore.at} UTC, or restore a backup by hand"
-    try:
-        manifest = load_manifest(target.backup_dir, restore.object)
-    except (BackupNotFound, BackupError) as exc:
-        raise BackupError(
-            f"cannot recover to {utc_iso(when)}: {why}, and it cannot be read ({exc}); restoring "
-            f"{chosen.id} would bring back the data that restore replaced",
-            hint=pick,
-        ) from None
-    report = verify_backup(target, manifest.id, progress=progress)
-    if not report.ok:
-        raise BackupError(
-            f"cannot recover to {utc_iso(when)}: {why}, and it fails verification ("
-            + "; ".join(report.problems)
-            + f"); restoring {chosen.id} would bring back the data that restore replaced",
-            hint=pick,
-        )
-    return report.manifest
-
-
 def _down_plan(mset: MigrationSet, filenames: tuple[str, ...]) -> Plan:
     """The rollback steps of a recover, each with its rollback file's checksum as read now."""
     files = mset.by_filename()
@@ -297,16 +208,16 @@ def plan_recover(
     skipped += [(bid, why) for bid, taken, why in unreadable if taken > chosen.created]
     since = chosen.created
     held = f"the backup ({chosen.created_at})"
-    restore = _restored_since(backend, chosen, when)
+    restore = restored_since(backend, chosen, when)
     if restore is not None:
         skipped.append(
             (chosen.id, f"backup {restore.object} was restored over its data at {restore.at} UTC")
         )
         # (The restore's second, but never before the backup it passed over: taken before it.)
         since = max(parse_iso(restore.at), chosen.created)
-        chosen = _base_after_restore(target, chosen, restore, when, progress)
+        chosen = base_after_restore(target, chosen, restore, when, progress)
         held = f"the restore of backup {chosen.id} ({restore.at} UTC)"
-    state, notes = _applied_at(backend, target, chosen, since, when)
+    state, notes = applied_at(backend, target, chosen, since, when)
     in_backup = set(chosen.applied_filenames)
     reapply = tuple(sorted(state - in_backup, key=lambda f: (_version(f), f)))
     rollback = tuple(sorted(in_backup - state, key=lambda f: (_version(f), f), reverse=True))
@@ -528,68 +439,3 @@ def _recover_locked(
     )
     emit(BackupProgress("done", 0, 0, f"recovered to {plan.to}"))
     return RecoverResult(plan, restored, reapplied, rolled, time.perf_counter() - started)
-
-
-def native_recovery(kind: str) -> NativeRecovery | None:
-    """The kind's native point-in-time recovery (D1 Time Travel), or None without one."""
-    module = method_for(kind)
-    return cast(NativeRecovery, module) if hasattr(module, "native_recover") else None
-
-
-def run_native_recover(
-    backend: Backend,
-    target: Target,
-    when: datetime,
-    *,
-    progress: BackupProgressCallback | None = None,
-) -> str:
-    """Native point-in-time recovery to ``when`` (data included); returns the restore point
-    (bookmark) that undoes it. The method audits it."""
-    from malnu_tui.engine.monitor.runlog import record_run
-
-    native = native_recovery(backend.kind)
-    if native is None:
-        raise BackupError(f"{backend.kind} targets have no native point-in-time recovery")
-    with record_run(backend, "recover", f"native {when.astimezone(UTC).isoformat()}"):
-        return native.native_recover(backend, target, when.astimezone(UTC), emitter(progress))
-
-
-@dataclass(frozen=True)
-class NativeRecoverPlan:
-    """What ``recover --to TIME`` does where the kind has native point-in-time recovery (D1
-    Time Travel): the data itself comes back. One plan for the CLI and the console."""
-
-    when: datetime
-    lines: tuple[str, ...]
-
-    @property
-    def to(self) -> str:
-        return utc_iso(self.when)
-
-    def describe(self) -> list[str]:
-        return list(self.lines)
-
-
-def plan_native_recover(backend: Backend, target: Target, when: datetime) -> NativeRecoverPlan:
-    """The native recovery's plan (D1: the bookmark of that time, asked of D1), under one
-    heading: on D1 a general paragraph was followed by the Time Travel plan's own heading,
-    saying twice what undoes it."""
-    if backend.kind == "d1":
-        from malnu_tui.engine.backends.d1.backend import D1Backend
-        from malnu_tui.engine.backends.d1.timetravel import plan_time_travel
-
-        assert isinstance(backend, D1Backend)
-        tt = plan_time_travel(backend, when)
-        heading = (
-            f"Recover {target.name} ({backend.display_url}) to {tt.to} with D1 Time Travel, "
-            "its native point-in-time restore: data and schema come back as they were then; "
-            "everything written since is replaced."
-        )
-        return NativeRecoverPlan(when, (heading, *tt.steps()))
-    lines = [
-        f"Recover {target.name} ({backend.display_url}) to {utc_iso(when)} with "
-        f"{backend.kind}'s native point-in-time restore:",
-        "  data and schema come back as they were at that time; everything written since is",
-        "  replaced. The restore point that undoes this is printed and recorded in the audit log.",
-    ]
-    return NativeRecoverPlan(when, tuple(lines))

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from malnu_tui.engine.monitor.checks import CheckReport, Problem, Severity, worst
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, worst
 from malnu_tui.engine.monitor.runlog import format_time, parse_time
 from malnu_tui.engine.private import hand_over, make_dirs
 

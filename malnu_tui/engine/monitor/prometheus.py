@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.private import hand_over
 
 if TYPE_CHECKING:
-    from malnu_tui.engine.monitor.checks import CheckReport
+    from malnu_tui.engine.monitor.health import CheckReport
 
 __all__ = ["GAUGES", "render", "write_atomic"]
 

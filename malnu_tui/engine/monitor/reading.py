@@ -11,16 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malnu_tui.engine.monitor.checks import (
-    CheckReport,
-    Facts,
-    Problem,
-    Severity,
-    TargetHealth,
-    evaluate,
-)
+from malnu_tui.engine.monitor.checks import Facts, evaluate
 from malnu_tui.engine.monitor.config import MonitorConfig
 from malnu_tui.engine.monitor.debuglog import mask_secrets
+from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
 from malnu_tui.engine.monitor.runlog import audit_and_runs, format_time
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from malnu_tui.tui.widgets.plain import DataTable, Static
 if TYPE_CHECKING:
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.monitor.alerts import Incident
-    from malnu_tui.engine.monitor.checks import TargetHealth
+    from malnu_tui.engine.monitor.health import TargetHealth
     from malnu_tui.engine.monitor.runlog import RunRecord
 
 RUNS_LIMIT = 100

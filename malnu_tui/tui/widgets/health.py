@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.message import Message
 
-from malnu_tui.engine.monitor.checks import Severity, TargetHealth
+from malnu_tui.engine.monitor.health import Severity, TargetHealth
 
 if TYPE_CHECKING:
     from textual.app import App

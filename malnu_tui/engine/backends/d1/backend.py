@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ from malnu_tui.engine.backends.d1.client import (
     DEFAULT_API_BASE,
     ENV_API_BASE,
     ENV_TOKEN,
-    MAX_STATEMENT_BYTES,
     BatchStatement,
     D1Api,
     D1Error,
@@ -43,10 +41,9 @@ from malnu_tui.engine.backends.d1.client import (
     D1Result,
     D1Unavailable,
     RetryPolicy,
-    join_statements,
     parse_d1_url,
-    sent_bytes,
 )
+from malnu_tui.engine.backends.d1.statements import locate_failure, refuse_unsendable
 from malnu_tui.engine.backends.sqlite_sql import bind_literals, truthy
 from malnu_tui.engine.config_schema import d1_text, d1_token_variable
 from malnu_tui.engine.errors import (
@@ -68,36 +65,9 @@ if TYPE_CHECKING:
 
 __all__ = ["D1Backend", "open_target"]
 
-_TXN_VERBS = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
-
-BISECT_MAX_SECONDS = 2.0
-_ERROR_OBJECT = re.compile(
-    r"no such (?:table|column|index|view|trigger): (?:\w+\.)?(?P<a>\S+?)(?::|$)"
-    r"|(?:table|index|view|trigger) (?P<b>\S+) already exists"
-    r"|near \"(?P<c>[^\"]+)\": syntax error"
-    r"|(?:UNIQUE|NOT NULL|PRIMARY KEY) constraint failed: (?P<d>[\w]+)\.",
-)
-
-
 # The tool's own tables missing inside a migration's batch: the file dropped or renamed one
 # (its statements ran, then the tracking row failed; it was said as the file's line 1).
 _TOOL_TABLE_GONE = re.compile(r"no such table: (?:main\.)?(?:migrations|malnu_audit|malnu_lock)\b")
-
-
-def _guess_failing(statements: Sequence[Statement], error: str) -> Statement | None:
-    """The one statement that names the object of a SQLite error message, if exactly one."""
-    m = _ERROR_OBJECT.search(error)
-    if not m:
-        return None
-    name = next(g for g in m.groups() if g).strip("\"'`[]")
-    word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])", re.IGNORECASE)
-    hits = [st for st in statements if word.search(st.text)]
-    if m["b"]:  # "already exists": the statement that creates it
-        hits = [st for st in hits if st.first_words.startswith(("CREATE", "ALTER"))]
-    if m["d"]:  # a constraint: the statement that writes into that table
-        writes = re.compile(rf"\b(?:INSERT|UPDATE|REPLACE)\b[^;]*?{word.pattern}", re.I | re.S)
-        hits = [st for st in statements if writes.search(st.text)]
-    return hits[0] if len(hits) == 1 else None
 
 
 _GUARD_ERROR = "malformed JSON"
@@ -114,34 +84,6 @@ def _guard_sql(change: TrackingChange) -> str:
         f"AND {_SUCCESS}) THEN json('malnu guard: tracking row already changed') END",
         (change.filename,),
     )
-
-
-def _verb(text: str) -> str:
-    return Statement(text, 1).first_words.split(" ", 1)[0]
-
-
-def refuse_unsendable(filename: str, statements: Sequence[Statement]) -> None:
-    """:class:`StatementFailed` for the first statement D1 refuses before running anything:
-    transaction control, or over D1's size per statement. Also what a rehearsal or stairway
-    on a local copy of a D1 database refuses (engine/scratch.py)."""
-    for st in statements:
-        verb = _verb(st.text)
-        if verb in _TXN_VERBS:
-            raise StatementFailed(
-                filename,
-                st.line,
-                st.text,
-                f"D1 rejects {verb} in SQL sent over its API: remove the transaction "
-                "control (the tool runs each migration as one batch)",
-            )
-        if (size := sent_bytes(st.text)) > MAX_STATEMENT_BYTES:
-            raise StatementFailed(
-                filename,
-                st.line,
-                st.text[:200],
-                f"statement is {size} bytes as sent; D1 allows "
-                f"{MAX_STATEMENT_BYTES} per statement: split it",
-            )
 
 
 # -- the backend ----------------------------------------------------------------------------
@@ -330,7 +272,9 @@ class D1Backend:
                     hint="a migration must not drop or alter the tool's tables (migrations, "
                     "malnu_audit, malnu_lock)",
                 ) from None
-            line, text = self._locate_failure(statements, str(exc), time.perf_counter() - started)
+            line, text = locate_failure(
+                self.api, statements, str(exc), time.perf_counter() - started
+            )
             raise StatementFailed(filename, line, text, str(exc)) from None
         if results:
             timed = results[1 : 1 + len(texts)]
@@ -356,51 +300,6 @@ class D1Backend:
         rec = self._record(change.filename)
         applied = rec is not None and rec.success
         return applied if isinstance(change, RecordApplied) else not applied
-
-    def _locate_failure(
-        self, statements: Sequence[Statement], error: str, batch_seconds: float = 0.0
-    ) -> tuple[int, str]:
-        """Which statement failed: D1 does not say. First the error's object name (``no such
-        table: x``, ``near "x"``…) when exactly one statement mentions it; else, when the
-        failed batch was quick, bisect with probe batches ending in a statement certain to
-        fail (each probe is rolled back whole and changes nothing). A slow batch is not
-        re-run: on D1 that would block the database again for every probe."""
-        if not statements:
-            return 0, ""
-        if len(statements) == 1:
-            return statements[0].line, statements[0].text
-        guess = _guess_failing(statements, error)
-        if guess is not None:
-            return guess.line, guess.text
-        if batch_seconds > BISECT_MAX_SECONDS:
-            return statements[0].line, statements[0].text
-        probe_table = f"malnu_probe_{secrets.token_hex(6)}"
-        probe = f'SELECT * FROM "{probe_table}"'
-        lo, hi = 0, len(statements) - 1  # the failing index is in [lo, hi]
-        try:
-            while lo < hi:
-                mid = (lo + hi) // 2
-                try:
-                    self.api.call(
-                        "POST",
-                        "raw",
-                        body={
-                            "sql": join_statements(
-                                [s.text for s in statements[: mid + 1]] + [probe]
-                            )
-                        },
-                    )
-                    break  # cannot happen: the probe always fails
-                except D1QueryError as exc:
-                    if probe_table in str(exc):
-                        lo = mid + 1  # statements 0..mid all ran
-                    else:
-                        hi = mid
-            else:
-                return statements[lo].line, statements[lo].text
-        except D1Error:
-            pass
-        return statements[0].line, statements[0].text
 
     def record_failure(
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry
