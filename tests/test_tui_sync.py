@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from textual.widgets import DataTable, Input, Static
 
 from malnu_tui.tui.app import MalnuApp
@@ -167,6 +168,88 @@ async def test_a_failed_sync_says_it_stopped_not_reading_both_sides(
         # Nothing holds the keys: the screen is left and the console goes on.
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+
+
+def academic_records_then_users(demo: Demo, chunk_rows: int) -> None:
+    """The reporting pair synced once, then ordered ``academic_records`` first with chunks of
+    ``chunk_rows``, its ``users`` copy emptied and forgotten: the next sync copies it again."""
+    from malnu_tui.engine.sync import SyncRequest, SyncSession, run_sync
+
+    settings = demo.settings()
+    with SyncSession(settings.target("primary"), settings.target("reports")) as s:
+        run_sync(s, SyncRequest(tables=("users", "academic_records")))
+    config = demo.config.read_text(encoding="utf-8")
+    demo.config.write_text(
+        config.replace(
+            'tables = ["users", "academic_records"]',
+            f'tables = ["academic_records", "users"]\nchunk_rows = {chunk_rows}',
+        ),
+        encoding="utf-8",
+    )
+
+
+async def test_a_sync_stopped_half_way_says_what_it_synced_and_where_it_stopped(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # The PostgreSQL copy refuses row 15 (a CHECK of its own), in the second chunk of 10: the
+    # screen said the error alone, while academic_records had been synced before it and the
+    # first chunk of users stayed (the audit row said so, and `sync --json`).
+    demo = build_demo(tmp_path / "demo")
+    add_sync_pair(demo, pg_url)
+    academic_records_then_users(demo, chunk_rows=10)
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("DELETE FROM users")
+        c.execute("DELETE FROM malnu_sync WHERE table_name = 'users'")
+        c.execute("ALTER TABLE users ADD CONSTRAINT no_fifteen CHECK (id <> 15)")
+    settings = demo.settings()
+    app = MalnuApp(settings=settings, target=settings.target("primary"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sync(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        app.screen.query_one(Input).value = str(conninfo_to_dict(pg_url)["dbname"])
+        await pilot.press("enter")
+        screen = sync_screen(app)
+        assert screen is not None
+        box = screen.query_one(".error-box")
+        await wait_until(pilot, lambda: bool(box.display) and screen.working is None, timeout=60)
+        assert "no_fifteen" in str(box.render())
+        shown = " ".join(report_text(app).split())
+    assert "✘ sync of reporting failed: see the error above" in shown, shown
+    assert "✔ academic_records: checksum, read 0, inserted 0, updated 0, deleted 0;" in shown
+    assert (
+        "✘ users: stopped: full, read 10, inserted 10, updated 0, deleted 0; as it stopped: "
+        "source 30 rows, destination 10 rows; verified ✘ no what whole chunks wrote before "
+        "it stopped stays in the destination; the next sync resumes after them"
+    ) in shown, shown
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT count(*) FROM users").fetchone() == (10,)
+        (detail,) = c.execute(
+            "SELECT detail FROM malnu_audit WHERE action = 'sync' AND object = 'users' "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert "inserted 10, updated 0, deleted 0, source 30 rows, destination 10 rows" in detail
+
+
+def test_a_stopped_tables_side_that_could_not_be_counted_says_so() -> None:
+    """The server gone as the sync stopped: that side reads `not counted`, as its audit row,
+    never the plan's count of before (the Pilot test above runs the screen through a real
+    stop, both sides counted)."""
+    from malnu_tui.engine.sync import TableReport
+    from malnu_tui.tui.screens.sync_report import failed_report
+
+    stopped = TableReport(
+        "users", "full", 200, 200, 0, 0, 300, 0, False, uncounted=frozenset({"destination"})
+    )
+    shown = str(failed_report("sync of reporting", {}, (), (stopped,), ("users", "absensi")))
+    assert shown == (
+        "✘ sync of reporting failed: see the error above\n"
+        "  ✘ users: stopped: full, read 200, inserted 200, updated 0, deleted 0; as it stopped: "
+        "source 300 rows, destination not counted; verified ✘ no\n"
+        "    what whole chunks wrote before it stopped stays in the destination; the next sync "
+        "resumes after them\n"
+        "  ○ absensi: not synced (the sync stopped before it)"
+    )
 
 
 def left_behind_and_a_trigger(demo: Demo) -> None:

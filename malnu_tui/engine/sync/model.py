@@ -173,6 +173,9 @@ class TableReport:
     note: str = ""
     # The error that stopped the sync at this table (the tables before it are synced).
     error: str = ""
+    # The sides ("source", "destination") a stopped sync could not count as it stopped (the
+    # error was that side gone): its counts there are the plan's, not a count of that time.
+    uncounted: frozenset[str] = frozenset()
 
     def as_json(self) -> dict[str, Any]:
         """The contract's per-table object (plus the differing keys, and ``note`` when the

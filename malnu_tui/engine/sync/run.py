@@ -448,8 +448,8 @@ def sync_table(
             fast.close()  # its verifying thread and connection
         if plan.create and isinstance(exc, Exception):
             _drop_empty_copy(s, plan.table)
-        report, uncounted = _left(s, report, exc)
-        _audit(s, report, "failed", str(exc) or type(exc).__name__, uncounted, carried)
+        report = _left(s, report, exc)
+        _audit(s, report, "failed", str(exc) or type(exc).__name__, report.uncounted, carried)
         if stopped is not None:
             stopped.append(report)
         raise
@@ -457,16 +457,15 @@ def sync_table(
     return report
 
 
-def _left(
-    s: SyncSession, report: TableReport, exc: BaseException
-) -> tuple[TableReport, frozenset[str]]:
+def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableReport:
     """A sync that stopped (an error, Ctrl-C, SIGTERM): the counts of the chunks it committed,
     from its state row (its audit row said `inserted 0` with 20,000 rows in the copy), the
     rows each side holds now (it said `destination 0 rows`, the count of the plan, and, of an
     incremental pass, `source 20000 rows`: the plan under the lock takes that one from the
     state row, the count of the last sync), and, after an interrupt, a note that they stay
     (it said `terminated` alone). Also the sides that could not be counted (the error was
-    that side gone, say): the audit row says so instead of a count of another time."""
+    that side gone, say), in the report's ``uncounted``: the audit row and the console say
+    so instead of a count of another time."""
     from malnu_tui.engine.backends.pg_session import settle_after_interrupt
 
     for side in (s.dst_if_open, s.src):
@@ -492,7 +491,7 @@ def _left(
             f"destination ({report.inserted:,} inserted, {report.updated:,} updated, "
             f"{report.deleted:,} deleted); the next sync resumes after them"
         )
-    return report, frozenset(uncounted)
+    return replace(report, uncounted=frozenset(uncounted))
 
 
 def _drop_empty_copy(s: SyncSession, table: str) -> None:

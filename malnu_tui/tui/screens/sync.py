@@ -4,7 +4,6 @@ with the differing keys. Every engine call runs in a worker; the screen holds no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -20,6 +19,14 @@ from textual.widgets import Footer
 
 from malnu_tui.tui.host import begin_operation, end_operation
 from malnu_tui.tui.messages import OperationFailed
+from malnu_tui.tui.screens.sync_report import (
+    VERIFIED,
+    failed_report,
+    progress_report,
+    said_lines,
+    said_text,
+    table_lines,
+)
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.header import AppHeader
@@ -31,9 +38,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.config import Settings
     from malnu_tui.engine.sync import SyncPair, SyncProgress, SyncState, TablePlan, TableReport
 
-VERIFIED = {True: ("✔ yes", "green"), False: ("✘ no", "bold red"), None: ("—", "")}
 COLUMNS = ("table", "status", "verified", "lag", "last sync (UTC)", "rows", "mode", "progress")
-MAX_KEYS_SHOWN = 20
 
 
 @dataclass
@@ -67,6 +72,16 @@ class TableProgress(Message):
 
 
 @dataclass
+class SyncStopped(Message):
+    """A sync failed: the tables it synced before the error and the one it stopped at (what
+    its whole chunks wrote, both sides counted as it stopped), as ``run_sync`` hands them to
+    the CLI; the error itself follows as :class:`OperationFailed`."""
+
+    done: tuple[TableReport, ...]
+    stopped: tuple[TableReport, ...]
+
+
+@dataclass
 class SyncFinished(Message):
     what: str  # sync, verify, dry run
     reports: tuple[TableReport, ...]
@@ -82,51 +97,6 @@ def _age(seconds: float | None) -> str:
         if s >= size:
             return f"{s // size} {unit}"
     return f"{s} s"
-
-
-def said_lines(warnings: Sequence[str], plans: Sequence[TablePlan] = ()) -> tuple[str, ...]:
-    """What the CLI prints on stderr before a run's table, in its words: the engine's warnings
-    (:func:`engine.sync.left_behind`) and each table's plan notes (a full pass and why, the
-    copy's triggers that fire on the sync's writes…)."""
-    return tuple(f"warning: {w}" for w in warnings) + tuple(
-        f"{p.table}: note: {n}" for p in plans for n in p.notes
-    )
-
-
-def said_text(said: Sequence[str]) -> Text:
-    """:func:`said_lines` shown first in the report: warnings in words and in colour."""
-    out = Text()
-    for line in said:
-        if line.startswith("warning: "):
-            out.append("⚠ warning: ", style="bold yellow")
-            out.append(line.removeprefix("warning: ") + "\n")
-        else:
-            table, note = line.split(": note: ", 1)
-            out.append(f"{table}: ", style="bold")
-            out.append("note: ", style="yellow")
-            out.append(note + "\n")
-    return out
-
-
-def progress_report(working: str, lines: dict[str, str]) -> Text:
-    """What a running sync, verify or dry run has done so far, a line per table (under the
-    tables: their progress column is past the right edge of an 80-column terminal)."""
-    shown = Text(f"{working}: ", style="bold")
-    for name, line in lines.items():
-        shown.append(f"\n  {'✔' if line == 'done' else '⟳'} {name}: {line}")
-    return shown
-
-
-def failed_report(working: str, lines: dict[str, str]) -> Text:
-    """What a run that failed leaves under its error: that it stopped, and each table's last
-    progress (its "reading both sides…" or "⟳ copy 5,000" stayed, as if it still ran)."""
-    shown = Text(f"✘ {working} failed: see the error above", style="bold")
-    for name, line in lines.items():
-        if line == "done":
-            shown.append(f"\n  ✔ {name}: done")
-        else:
-            shown.append(f"\n  ✘ {name}: stopped at {line}")
-    return shown
 
 
 class SyncScreen(Screen[None]):
@@ -158,6 +128,8 @@ class SyncScreen(Screen[None]):
         # table's own progress column is past the right edge at 80 columns).
         self.progress_lines: dict[str, str] = {}
         self.planned_said: tuple[str, ...] = ()  # the confirmed plan's warnings and notes
+        self.planned: tuple[str, ...] = ()  # the confirmed plan's tables, in its order
+        self.outcome = SyncStopped((), ())  # what a failed sync synced, and where it stopped
         self.gone: dict[str, frozenset[str]] = {}  # pair → its copies whose source table is gone
         self.stopped: dict[str, frozenset[str]] = {}  # pair → its copies of a stopped sync
 
@@ -319,7 +291,13 @@ class SyncScreen(Screen[None]):
         self.query_one(ErrorBox).show_error(event.message, event.hint)
         if self.working is not None:  # a run, not a read of the states
             self.query_one("#sync-report", Static).update(
-                failed_report(self.working_on or self.working, self.progress_lines)
+                failed_report(
+                    self.working_on or self.working,
+                    self.progress_lines,
+                    self.outcome.done,
+                    self.outcome.stopped,
+                    self.planned,
+                )
             )
             tables = self.query_one("#sync-tables", DataTable)
             names = {str(k.value) for k in tables.rows}
@@ -340,6 +318,8 @@ class SyncScreen(Screen[None]):
         self.working_on = f"{what} of {pair.name}"
         self.progress_lines = {}
         self.planned_said = ()
+        self.planned = ()
+        self.outcome = SyncStopped((), ())
         self.query_one(ErrorBox).clear()
         self.query_one("#sync-report", Static).update(f"{what} of {pair.name}: reading both sides…")
         return pair
@@ -417,6 +397,7 @@ class SyncScreen(Screen[None]):
         lines = [f"{source} → {dest}" + (" (full resync)" if self.full else "")]
         lines.extend(f"warning: {w}" for w in event.warnings)
         self.planned_said = said_lines(event.warnings, event.plans)
+        self.planned = tuple(p.table for p in event.plans)
         for p in event.plans:
             what: str = "create the table, full copy" if p.create else p.mode
             lines.append(
@@ -470,7 +451,13 @@ class SyncScreen(Screen[None]):
                     said += said_lines((), plans)
                     reports = dry_run(s, plans, self._progress)
                 else:
-                    reports = run_sync(s, self._request(pair), self._progress)  # type: ignore[arg-type]
+                    done: list[TableReport] = []
+                    stopped: list[TableReport] = []
+                    try:
+                        reports = run_sync(s, self._request(pair), self._progress, done, stopped)  # type: ignore[arg-type]
+                    except BaseException:  # shown under the error, as the CLI's --json says it
+                        self.post_message(SyncStopped(tuple(done), tuple(stopped)))
+                        raise
             self.post_message(SyncFinished(what, tuple(reports), pair.name, said))
 
     @on(TableProgress)
@@ -490,42 +477,21 @@ class SyncScreen(Screen[None]):
             progress_report(self.working, self.progress_lines)
         )
 
+    @on(SyncStopped)
+    def _stopped(self, event: SyncStopped) -> None:
+        event.stop()
+        self.outcome = event
+
     @on(SyncFinished)
     def _finished(self, event: SyncFinished) -> None:
         event.stop()
         self._done()
         out = said_text(event.said)
-        verbs = (
-            ("would insert", "would update", "would delete")
-            if event.what == "dry run"
-            else ("inserted", "updated", "deleted")
-        )
         for r in event.reports:
             if event.what == "verify":
                 self.verified_now[(event.pair, r.table)] = r.verified
             elif event.what == "sync":
                 self.verified_now.pop((event.pair, r.table), None)
-            label, style = VERIFIED[r.verified if event.what != "dry run" else None]
-            out.append(f"{r.table}: ", style="bold")
-            if event.what != "verify":
-                out.append(
-                    f"{r.mode}, read {r.read:,}, {verbs[0]} {r.inserted:,}, "
-                    f"{verbs[1]} {r.updated:,}, {verbs[2]} {r.deleted:,}; "
-                )
-            out.append(f"source {r.source_count:,} rows, destination {r.dest_count:,}; verified ")
-            out.append(label, style=style)
-            if r.scope == "changed" and event.what != "dry run":
-                out.append(" (what it changed; v verifies every row)")
-            out.append("\n")
-            if r.note:  # why it differs (columns added since), or that it has no copy yet
-                out.append("  note: ", style="yellow")
-                out.append(f"{r.note}\n")
-            for d in r.differences[:MAX_KEYS_SHOWN]:
-                out.append(f"  {d.describe(r.key)}\n")
-            if len(r.differences) > MAX_KEYS_SHOWN:
-                out.append(
-                    f"  … and {len(r.differences) - MAX_KEYS_SHOWN} more "
-                    "(malnu-tui sync verify --json lists them all)\n"
-                )
+            out.append_text(table_lines(r, event.what))
         self.query_one("#sync-report", Static).update(out)
         self._load_states()
