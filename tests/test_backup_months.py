@@ -239,6 +239,28 @@ def test_a_relative_sqlite_path_in_two_schools_folders_is_two_databases(tmp_path
     assert [m["target"] for m in json.loads(mine.out)] == [f"sqlite://{tmp_path}/sman1/app.db"]
 
 
+def test_a_bare_sqlite_path_is_the_same_database_as_its_sqlite_url(tmp_path: Path) -> None:
+    # README "Configuration": a bare `*.db` path is a SQLite URL. Its backups were recorded
+    # as typed (`app.db`: no folder, so no database's) in a store of that name: `backup list`
+    # of the same `--database app.db` called its own backup another database's, `recover`
+    # skipped it ("a backup of app.db, not this database"), and `sqlite:///…/app.db` or the
+    # absolute path (a second store) never saw it.
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "backups")}
+    school = tmp_path / "sman1"
+    school.mkdir()
+    with contextlib.closing(sqlite3.connect(school / "app.db")) as conn, conn:
+        conn.execute("CREATE TABLE siswa (nama TEXT)")
+    made = _cli_in(school, "--database", "app.db", "backup", "create", env=env)
+    assert made.returncode == 0, made.stderr
+    for spelt in ("app.db", str(school / "app.db"), f"sqlite:///{school}/app.db"):
+        mine = _cli_in(school, "--database", spelt, "--json", "backup", "list", env=env)
+        assert mine.returncode == 0, mine.stderr
+        listed = [(m["id"], m["target"]) for m in json.loads(mine.stdout)]
+        assert listed == [(made.stdout.strip(), f"sqlite://{school}/app.db")], (spelt, listed)
+    plan = _cli_in(school, "--database", "app.db", "recover", "--to", "now", "--dry-run", env=env)
+    assert plan.returncode == 0 and made.stdout.strip() in plan.stdout, plan.stderr
+
+
 def test_a_backup_of_a_mistyped_sqlite_path_is_refused_not_an_empty_new_database(
     tmp_path: Path,
 ) -> None:

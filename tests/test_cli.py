@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -387,6 +388,38 @@ def test_database_and_target_flags_naming_different_databases_are_refused(
     same = f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}"
     res = run_inproc("--config", str(cfg), "--database", same, "--target", "b", "status", "--json")
     assert res.code == 0 and json.loads(res.out)["target"] == "b", res.err
+
+
+def test_a_url_naming_another_configured_targets_database_is_that_target(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """README "Configuration": a `--database` or `MALNU_DATABASE_URL` naming a configured
+    target's database is that target, with its name and backup store. Only the default
+    target was matched: `--database <b's file> up` ran a's migration set on b's database (a's
+    migrations applied to b, or "drifted" when their versions met), with a's options, and its
+    backups went to a store named after the URL, which `check` of b never reads."""
+    d = school_set(mdirs)
+    cfg = _two_targets(tmp_path, d)  # a (the default: the tool's bundled set), b (school_set)
+    b_url = f"sqlite:{tmp_path / 'x' / '..' / 'b.db'}"
+    base = ("--config", str(cfg), "--yes")
+    assert run_cli(*base, "--target", "b", "up").code == 0
+    for how in ({"argv": ("--database", b_url)}, {"env": {"MALNU_DATABASE_URL": b_url}}):
+        argv, env = how.get("argv", ()), how.get("env")
+        res = run_cli(*base, *argv, "status", "--json", env=env)  # type: ignore[arg-type]
+        assert res.code == 0, res.err
+        status = json.loads(res.out)
+        assert status["target"] == "b", status["target"]
+        assert [m["state"] for m in status["migrations"]] == ["applied"] * 3, status
+        res = run_cli(*base, *argv, "up", "--json", env=env)  # type: ignore[arg-type]
+        assert res.code == 0 and json.loads(res.out)["applied"] == [], res.err
+    res = run_cli(*base, "--database", b_url, "backup", "create")
+    assert res.code == 0, res.err
+    listed = run_cli(*base, "--target", "b", "backup", "list", "--json")
+    assert res.out.strip() in [m["id"] for m in json.loads(listed.out)], listed.err
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        applied = [r[0] for r in conn.execute("SELECT filename FROM migrations ORDER BY 1")]
+    conn.close()
+    assert applied == sorted(p.name for p in d.migrations.glob("*.sql")), applied
 
 
 def _strict_json(text: str) -> object:

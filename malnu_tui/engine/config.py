@@ -262,11 +262,14 @@ def resolve_target(
     migrations_dir: str | None = None,
     rollback_dir: str | None = None,
     env: Mapping[str, str] | None = None,
+    any_target: bool = True,
 ) -> Target:
     """The target to work on: a flag, else the environment, else the config. A flag and an
     environment variable that name different databases (or directories) are refused (exit 2):
     an operator who types ``--target b`` with ``MALNU_DATABASE_URL`` exported hours ago must
-    never work on either one without being told."""
+    never work on either one without being told. A URL naming a configured target's database
+    is that target (``any_target``; a sync's or an import's end given by URL keeps the name
+    made from the URL, under which its state was kept)."""
     env = os.environ if env is None else env
     env_name = env.get(ENV_TARGET) or None
     env_url = env.get(ENV_DATABASE_URL) or None
@@ -318,6 +321,12 @@ def resolve_target(
     # URL as given) is the target: its name and its backups. Another database's backups live
     # apart from the configured target's.
     same = url == target.url or database_key(url) == database_key(target.url)
+    if any_target and not same and name is None and env_name is None:
+        # Another configured target's database given by URL is that target (its name,
+        # backups, options and migration set), not the default target's set on it.
+        owners = [t for t in settings.targets.values() if database_key(t.url) == database_key(url)]
+        if len(owners) == 1:
+            target, same = owners[0], True
     bdir = target.backup_dir if same else url_store(settings.backup_root, url)
     return Target(
         name=target.name if same else url_slug(url),

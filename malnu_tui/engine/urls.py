@@ -84,10 +84,18 @@ def mask_url(url: str) -> str:
     return f"{head}{user}:***@{netloc[userinfo_end + 1 :]}{_mask_params(tail)}"
 
 
+def _sqlite_spelt(url: str) -> bool:
+    """Whether ``url`` names a SQLite file: a ``sqlite:`` URL or a bare ``*.db`` path (which
+    was recorded as typed, ``app.db``, and stored apart from its ``sqlite:///`` spelling)."""
+    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+        return True
+    return ":" not in url and url.endswith((".db", ".sqlite", ".sqlite3"))
+
+
 def recorded_url(url: str) -> str:
     """``url`` as a backup's manifest records it: secrets masked, a SQLite file by its
     absolute path (``sqlite:app.db`` run in two schools' folders is two databases)."""
-    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+    if _sqlite_spelt(url):
         return sqlite_url(Path(os.path.abspath(sqlite_path(url))))
     return mask_url(url)
 
@@ -101,7 +109,7 @@ def store_spelling(url: str) -> str:
     not). A SQLite file by its absolute path (:func:`recorded_url`). PostgreSQL's two schemes
     (``postgres://``, as Heroku, Render and Railway give it, and ``postgresql://``), a host in
     any case and its default port written or not are one spelling too."""
-    if url.lower().startswith(("sqlite:", "sqlite3:", "file:")):
+    if _sqlite_spelt(url):
         return recorded_url(url)
     masked = mask_url(url)
     head, netloc, _end, tail = _split_authority(masked)

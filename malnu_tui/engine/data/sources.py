@@ -47,7 +47,11 @@ def open_source(settings: Settings, request: ImportRequest) -> tuple[Source, Bac
             f"--from {mask_url(label)}: the URL names no table",
             hint="put :TABLE after the URL, e.g. --from postgresql://host/legacy:users",
         )
-    target = resolve_target(settings, database=where, env={}) if url else settings.target(where)
+    target = (
+        resolve_target(settings, database=where, env={}, any_target=False)
+        if url
+        else settings.target(where)
+    )
     require_existing(target)
     # Only read: a SQLite source is opened mode=ro (it was switched to WAL for good, which an
     # old application on it, or on a network share, may not read).

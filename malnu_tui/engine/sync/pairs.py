@@ -65,7 +65,7 @@ def resolve_end(settings: Settings, name_or_url: str) -> Target:
     if name_or_url in settings.targets:
         return resolve_target(settings, name=name_or_url, env={})
     if is_database_url(name_or_url):
-        return resolve_target(settings, database=name_or_url, env={})
+        return resolve_target(settings, database=name_or_url, env={}, any_target=False)
     known = ", ".join(sorted(settings.targets)) or "none"
     raise ConfigError(f"no target named {mask_url(name_or_url)!r} (configured: {known})")
 
