@@ -260,8 +260,8 @@ def test_a_try_stopped_by_sigterm_is_not_left_pending(receiver: Receiver) -> Non
     import threading
 
     from malnu_tui.cli.context import Terminated, sigterm_as_interrupt
-    from malnu_tui.engine.monitor.alerts import http_sender
     from malnu_tui.engine.monitor.config import Webhook
+    from malnu_tui.engine.monitor.webhooks import http_sender
 
     receiver.mode = "hang"
     hook = Webhook("json", receiver.url(), timeout=30, retries=0)
@@ -294,16 +294,17 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     "resolved" then the problem again for each open one."""
     import json as jsonlib
 
-    from malnu_tui.engine.monitor.alerts import _hook_id, process_alerts
+    from malnu_tui.engine.monitor.alerts import process_alerts
     from malnu_tui.engine.monitor.config import Webhook
     from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, TargetHealth
+    from malnu_tui.engine.monitor.webhooks import hook_id
 
     hook = Webhook("json", receiver.url(), timeout=2, retries=0)
     state = tmp_path / "incidents.json"
     key = "primary|backup_age|backups"
     old = {"target": "primary", "check": "backup_age", "object": "backups", "severity": "CRITICAL",
            "message": "no backup at all", "since": None, "opened_at": "2026-12-01 00:00:00",
-           "state": "open", "sent": [_hook_id(hook)]}  # fmt: skip
+           "state": "open", "sent": [hook_id(hook)]}  # fmt: skip
     state.write_text(jsonlib.dumps({"version": 1, "incidents": {key: old}}))
     problem = Problem(
         "primary", "backup_age", Severity.CRITICAL, "no backup at all", None, "backups"
@@ -313,7 +314,7 @@ def test_incidents_kept_by_an_older_version_are_not_sent_again(
     kept = jsonlib.loads(state.read_text())["incidents"]
     assert list(kept) == [key] and kept[key]["database"] == "sqlite:/x.db"
     assert (kept[key]["opened_at"], kept[key]["state"]) == ("2026-12-01 00:00:00", "open")
-    assert kept[key]["sent"] == [_hook_id(hook)]  # what the older version finds: told already
+    assert kept[key]["sent"] == [hook_id(hook)]  # what the older version finds: told already
     # The form sessions 9 to 12 wrote is read as before, and written back as the older one.
     state.write_text(jsonlib.dumps({"version": 1, "incidents": {f"{key}@sqlite:/x.db": kept[key]}}))
     assert process_alerts(report, (hook,), path=state).sent == ()

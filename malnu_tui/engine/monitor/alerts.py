@@ -7,19 +7,13 @@ per webhook: a webhook that fails is reported and tried again on the next run (n
 rest of this run: one run costs at most ``timeout`` × tries per webhook); the others are not
 sent the same message twice. Sending is bounded by each webhook's ``timeout`` and
 ``retries`` and never raises. Webhook URLs are secrets: only :func:`mask_webhook` forms are ever
-put into messages.
+put into messages. The bodies and the sending are webhooks.py's; the state file incidents.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import json
-import os
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,34 +22,23 @@ from typing import Any
 from malnu_tui.engine.monitor.config import Webhook
 from malnu_tui.engine.monitor.debuglog import mask_secrets
 from malnu_tui.engine.monitor.health import CheckReport, Problem, Severity, worst
+from malnu_tui.engine.monitor.incidents import locked_state, read_state, state_key, state_path
 from malnu_tui.engine.monitor.runlog import format_time, parse_time
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.monitor.webhooks import (
+    Sender,
+    hook_id,
+    http_sender,
+    json_body,
+    slack_body,
+)
 
 __all__ = [
     "AlertOutcome",
     "Configured",
     "Incident",
-    "json_body",
     "load_incidents",
     "process_alerts",
-    "slack_body",
-    "state_path",
 ]
-
-STATE_FILE = "incidents.json"
-STATE_VERSION = 1
-STATE_WAIT_S = 5.0  # how long a run waits for another run's hold on the incident state
-
-Sender = Callable[[Webhook, dict[str, Any]], None]
-
-
-def state_path() -> Path:
-    """``incidents.json`` in the platformdirs user state dir."""
-    import platformdirs
-
-    from malnu_tui.engine.config import APP_NAME
-
-    return Path(platformdirs.user_state_dir(APP_NAME)) / STATE_FILE
 
 
 @dataclass(frozen=True)
@@ -113,211 +96,9 @@ class Configured:
     targets: frozenset[tuple[str, str]]
 
 
-def _hook_id(hook: Webhook) -> str:
-    return hashlib.sha256(f"{hook.kind}|{hook.url}".encode()).hexdigest()[:16]
-
-
-def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
-    """The documented body of ``kind = "json"`` webhooks."""
-    return {
-        "event": event,  # "problem" or "resolved"
-        "target": inc["target"],
-        "check": inc["check"],
-        "object": inc.get("object", ""),
-        "severity": inc["severity"] if event == "problem" else "OK",
-        "message": inc["message"],
-        "since": inc.get("since"),
-        "at": at,
-        "source": "malnu-tui",
-    }
-
-
-def _slack_escaped(text: object) -> str:
-    """Slack's three control characters escaped as its docs ask: a message quoting data (a
-    duplicate key's value, a file name) must never ping `<!channel>` or show a link."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
-    """A Slack incoming-webhook message."""
-    target, message = _slack_escaped(inc["target"]), _slack_escaped(inc["message"])
-    if event == "problem":
-        text = f":rotating_light: MALNU {inc['severity']} {target}: {message}"
-    elif inc.get("closed"):  # not fixed: no longer checked (the message says why)
-        text = f":grey_question: MALNU RESOLVED {target}: {message}"
-    else:
-        text = f":white_check_mark: MALNU RESOLVED {target}: {message}"
-    return {"text": text}
-
-
-def _post(hook: Webhook, body: dict[str, Any]) -> int:
-    """One try: the answer's status code, all of it within ``hook.timeout`` seconds. httpx's
-    own timeout is per read (an answer dripped a byte at a time never trips it), so the try
-    runs under one asyncio deadline that closes the connection; TimeoutError when it passes."""
-    import asyncio
-
-    import httpx
-
-    async def post() -> int:
-        # httpx's timeouts a little later than the deadline: the deadline is what is said.
-        async with httpx.AsyncClient(timeout=hook.timeout + 1) as client:
-            async with asyncio.timeout(hook.timeout):
-                return (await client.post(hook.url, json=body)).status_code
-
-    # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(post())
-    try:
-        return loop.run_until_complete(task)
-    finally:
-        # Stopped from outside (SIGTERM, Ctrl-C, raised while the loop waits): the try is
-        # cancelled and let finish, its connection closed, not left pending for the garbage
-        # collector to report ("Task was destroyed but it is pending!") on stderr.
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(task)
-        elif not task.cancelled():
-            # Stopped inside the task itself (the signal came while its code ran): the
-            # exception is the task's too, and one never retrieved is reported by the
-            # garbage collector ("Task exception was never retrieved") after "terminated".
-            with contextlib.suppress(BaseException):
-                task.exception()
-        loop.close()
-
-
-def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
-    """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each given
-    ``hook.timeout`` seconds in all (connect, send, the whole answer). Raises RuntimeError
-    with a masked reason when every try failed."""
-    import httpx
-
-    last = ""
-    for attempt in range(hook.retries + 1):
-        if attempt:
-            time.sleep(min(0.25 * attempt, 1.0))
-        try:
-            status = _post(hook, body)
-        except TimeoutError:
-            last = f"timed out ({hook.timeout:g} s per try)"
-            continue
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-            continue
-        if status < 300:
-            return
-        last = f"HTTP {status}"
-    raise RuntimeError(f"{last} after {hook.retries + 1} tries")
-
-
-@contextlib.contextmanager
-def _locked_state(path: Path) -> Iterator[dict[str, Any]]:
-    """The state file read under an exclusive lock, written back atomically at the end."""
-    make_dirs(path.parent)
-    lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    with contextlib.suppress(OSError):
-        os.fchmod(lock_fd, 0o600)  # one made by an earlier release got the umask's mode
-        hand_over(lock_fd, path.parent)
-    with open(lock_fd, "a+") as lockf:
-        _hold(lockf.fileno())
-        state = _read(path)
-        try:
-            yield state
-        except KeyboardInterrupt:  # SIGTERM, Ctrl-C while sending: what was sent is kept
-            with contextlib.suppress(OSError):
-                _write(path, state)
-            raise
-        _write(path, state)
-
-
-def _hold(fd: int) -> None:
-    """Take the state's lock, waiting at most :data:`STATE_WAIT_S` for another run's hold,
-    then write this process's id in the lock file for the next one to name. A run stopped
-    with Ctrl-Z (or stuck on its disk) held every later `check --alert` for ever, silent."""
-    deadline = time.monotonic() + STATE_WAIT_S
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                raise TimeoutError(
-                    0,
-                    f"another `malnu-tui check --alert` (pid {holder or '?'}) has held it for "
-                    f"over {STATE_WAIT_S:g} s (stopped with Ctrl-Z, or stuck): alerts wait for "
-                    "the next run",
-                ) from None
-            time.sleep(0.1)
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-
-
-def _write(path: Path, state: dict[str, Any]) -> None:
-    """Replace the state file, readable by its owner only (as backups and the debug log are):
-    its messages quote databases' errors, and whoever may write it could silence an alert."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a temp file left by a killed run with this pid keeps its mode
-    hand_over(fd, path.parent)
-    written = {**state, "incidents": _as_filed(state["incidents"])}
-    with open(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(written, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _problem_key(inc: dict[str, Any]) -> str:
-    """The incident's problem key (:attr:`Problem.key`: target|check|object)."""
-    return f"{inc.get('target')}|{inc.get('check')}|{inc.get('object', '')}"
-
-
-def _as_filed(incidents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The incidents as the file keeps them: by their problem key, as every version wrote it
-    (the database is a field of the incident), ``key@database`` only where two databases
-    have the same problem. A version from before session 9 put back (a downgrade, or an old
-    copy still in cron) found none of its incidents under ``key@database``: it sent
-    "resolved", then the problem again, for each open one."""
-    shared = Counter(_problem_key(inc) for inc in incidents.values())
-    return {
-        _problem_key(inc) if shared[_problem_key(inc)] == 1 else key: inc
-        for key, inc in incidents.items()
-    }
-
-
-def _as_kept(incidents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The incidents of the file keyed as this version keys them (:func:`_state_key`)."""
-    return {
-        _state_key(_problem_key(inc), str(inc["database"])) if inc.get("database") else key: inc
-        for key, inc in incidents.items()
-    }
-
-
-def _is_incident(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(value.get(k), str) for k in ("target", "check", "severity", "message")
-    )
-
-
-def _read(path: Path) -> dict[str, Any]:
-    """The state file; a fresh one when missing or unreadable (``"damaged"`` then says why).
-    Entries that are not incidents are dropped."""
-    fresh: dict[str, Any] = {"version": STATE_VERSION, "incidents": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return fresh
-    except (OSError, ValueError) as exc:
-        return {**fresh, "damaged": str(exc) or type(exc).__name__}
-    if not isinstance(data, dict) or not isinstance(data.get("incidents"), dict):
-        return {**fresh, "damaged": "not an incident state file"}
-    data["incidents"] = _as_kept({k: v for k, v in data["incidents"].items() if _is_incident(v)})
-    return data
-
-
 def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
     """The incidents the state file holds, oldest first (for the console's alerts view)."""
-    data = _read(path or state_path())
+    data = read_state(path or state_path())
     out = []
     for key, inc in data["incidents"].items():
         with contextlib.suppress(KeyError, TypeError):
@@ -336,12 +117,6 @@ def load_incidents(path: Path | None = None) -> tuple[Incident, ...]:
             )
     # by the problem's own key (target|check|object), as before incidents named a database
     return tuple(sorted(out, key=lambda i: (i.opened_at, f"{i.target}|{i.check}|{i.obj}")))
-
-
-def _state_key(problem_key: str, database: str) -> str:
-    """An incident's key in the state file: the problem's (target|check|object) and, where
-    known, its database: two configs' "primary" (staging, production) never share one."""
-    return f"{problem_key}@{database}" if database else problem_key
 
 
 @dataclass(frozen=True)
@@ -395,14 +170,14 @@ def process_alerts(
     send = sender or http_sender
     at = format_time(now or datetime.now(UTC))
     dbs = {t.target: t.database for t in report.targets}
-    current = {_state_key(p.key, dbs.get(p.target, "")): p for p in report.problems}
+    current = {state_key(p.key, dbs.get(p.target, "")): p for p in report.problems}
     # Only a target checked in this run and reached can show that a problem cleared: one not
     # named (`check --target other`) or not reachable says nothing about its open incidents,
     # nor does another config's target of the same name (another database).
     seen = {
         (t.database, t.target) for t in report.targets if t.check_status("reach") is Severity.OK
     }
-    ids = {_hook_id(h): h for h in hooks}
+    ids = {hook_id(h): h for h in hooks}
     sent: list[str] = []
     failed: list[str] = []
     path = path or state_path()
@@ -410,7 +185,7 @@ def process_alerts(
     closed: list[str] = []
     incidents_now: dict[str, dict[str, Any]] = {}
     try:
-        with _locked_state(path) as state:
+        with locked_state(path) as state:
             if "damaged" in state:
                 errors.append(
                     f"incident state {path} was unreadable ({state.pop('damaged')}): started "
@@ -501,7 +276,7 @@ def _name_databases(incidents: dict[str, dict[str, Any]], dbs: dict[str, str]) -
         db = dbs.get(str(inc.get("target")))
         if "database" not in inc and db:
             del incidents[key]
-            incidents.setdefault(_state_key(key, db), {**inc, "database": db})
+            incidents.setdefault(state_key(key, db), {**inc, "database": db})
 
 
 def _deliver(

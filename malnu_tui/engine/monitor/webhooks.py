@@ -1,0 +1,116 @@
+"""What a webhook is sent, and how: the documented JSON body and Slack's message (its control
+characters escaped), one POST under a deadline for the whole answer, the tries and their waits.
+Sending never prints; a webhook URL is a secret, said only masked (by the caller). Which
+incident is sent when is :mod:`.alerts`'s."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from malnu_tui.engine.monitor.config import Webhook
+
+__all__ = ["Sender", "hook_id", "http_sender", "json_body", "slack_body"]
+
+Sender = Callable[[Webhook, dict[str, Any]], None]
+
+
+def hook_id(hook: Webhook) -> str:
+    """The webhook's name in the incident state (its kind and URL hashed: no secret kept)."""
+    return hashlib.sha256(f"{hook.kind}|{hook.url}".encode()).hexdigest()[:16]
+
+
+def json_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
+    """The documented body of ``kind = "json"`` webhooks."""
+    return {
+        "event": event,  # "problem" or "resolved"
+        "target": inc["target"],
+        "check": inc["check"],
+        "object": inc.get("object", ""),
+        "severity": inc["severity"] if event == "problem" else "OK",
+        "message": inc["message"],
+        "since": inc.get("since"),
+        "at": at,
+        "source": "malnu-tui",
+    }
+
+
+def _slack_escaped(text: object) -> str:
+    """Slack's three control characters escaped as its docs ask: a message quoting data (a
+    duplicate key's value, a file name) must never ping `<!channel>` or show a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_body(event: str, inc: dict[str, Any], at: str) -> dict[str, Any]:
+    """A Slack incoming-webhook message."""
+    target, message = _slack_escaped(inc["target"]), _slack_escaped(inc["message"])
+    if event == "problem":
+        text = f":rotating_light: MALNU {inc['severity']} {target}: {message}"
+    elif inc.get("closed"):  # not fixed: no longer checked (the message says why)
+        text = f":grey_question: MALNU RESOLVED {target}: {message}"
+    else:
+        text = f":white_check_mark: MALNU RESOLVED {target}: {message}"
+    return {"text": text}
+
+
+def _post(hook: Webhook, body: dict[str, Any]) -> int:
+    """One try: the answer's status code, all of it within ``hook.timeout`` seconds. httpx's
+    own timeout is per read (an answer dripped a byte at a time never trips it), so the try
+    runs under one asyncio deadline that closes the connection; TimeoutError when it passes."""
+    import asyncio
+
+    import httpx
+
+    async def post() -> int:
+        # httpx's timeouts a little later than the deadline: the deadline is what is said.
+        async with httpx.AsyncClient(timeout=hook.timeout + 1) as client:
+            async with asyncio.timeout(hook.timeout):
+                return (await client.post(hook.url, json=body)).status_code
+
+    # Not asyncio.run(): at its end it waits for a name lookup still running in a thread.
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(post())
+    try:
+        return loop.run_until_complete(task)
+    finally:
+        # Stopped from outside (SIGTERM, Ctrl-C, raised while the loop waits): the try is
+        # cancelled and let finish, its connection closed, not left pending for the garbage
+        # collector to report ("Task was destroyed but it is pending!") on stderr.
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        elif not task.cancelled():
+            # Stopped inside the task itself (the signal came while its code ran): the
+            # exception is the task's too, and one never retrieved is reported by the
+            # garbage collector ("Task exception was never retrieved") after "terminated".
+            with contextlib.suppress(BaseException):
+                task.exception()
+        loop.close()
+
+
+def http_sender(hook: Webhook, body: dict[str, Any]) -> None:
+    """POST ``body`` with httpx: ``hook.retries`` more tries after a failure, each given
+    ``hook.timeout`` seconds in all (connect, send, the whole answer). Raises RuntimeError
+    with a masked reason when every try failed."""
+    import httpx
+
+    last = ""
+    for attempt in range(hook.retries + 1):
+        if attempt:
+            time.sleep(min(0.25 * attempt, 1.0))
+        try:
+            status = _post(hook, body)
+        except TimeoutError:
+            last = f"timed out ({hook.timeout:g} s per try)"
+            continue
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+            continue
+        if status < 300:
+            return
+        last = f"HTTP {status}"
+    raise RuntimeError(f"{last} after {hook.retries + 1} tries")
