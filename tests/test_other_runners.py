@@ -472,3 +472,31 @@ def test_an_unrelated_history_is_declared_once_with_unrelated_history(
     r = db.cli(mdirs, "up", "--yes", "--no-backup")
     assert r.code == 0, r.out + r.err
     assert _count(db, "SELECT count(*) FROM migrations") == 2
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "d1"])
+def test_check_warns_of_a_history_up_would_refuse_until_it_is_adopted(
+    fresh_db: Callable[[str], DbTarget], mdirs: MigrationDirs, kind: str
+) -> None:
+    """`check` (cron, the alerts, Prometheus) said OK of a database Prisma had migrated, after
+    a deploy's `up` had refused it (or `init`), so only the deploy's log said why nothing
+    was applied. It now warns with `status`'s
+    words and the `adopt` command, once per tool, and says nothing of it once adopted."""
+    db = fresh_db(kind)
+    _run(db, _applied_by_the_tool(db) + _prisma("sqlite" if kind == "d1" else kind))
+    _dirs(mdirs)
+    assert db.cli(mdirs, "up", "--yes", "--no-backup").code == 1  # refused (tracking made)
+    assert db.cli(mdirs, "backup", "create").code == 0  # (no backup at all is CRITICAL)
+    r = db.cli(mdirs, "check")
+    said = "Prisma applied this database's migrations (_prisma_migrations, 2 row(s))"
+    assert r.code == 1, r.out + r.err
+    assert "another tool's migrations not adopted: up refuses |" in r.out.splitlines()[0]
+    (line,) = [ln for ln in r.out.splitlines() if said in ln]
+    assert "WARNING" in line and "malnu-tui adopt" in line, r.out
+    r = db.cli(mdirs, "check", "--json")
+    doc = json.loads(r.out)
+    assert [p["check"] for p in doc["problems"] if said in p["message"]] == ["other_history"]
+    assert [t["checks"]["other_history"] for t in doc["targets"].values()] == ["WARNING"], doc
+    assert db.cli(mdirs, "adopt", "--yes").code == 0
+    r = db.cli(mdirs, "check")
+    assert "Prisma" not in r.out, r.out

@@ -58,6 +58,9 @@ class Facts:
     read_only: tuple[str, str] | None = None
     # The backup store's file system is mounted read-only: what turns that off.
     store_read_only: str | None = None
+    # Other tools' migration histories `up` refuses until `adopt` records them: (whose, what
+    # `status` says of it), one per tool.
+    other_histories: tuple[tuple[str, str], ...] = ()
 
 
 def _ago(now: datetime, when: datetime) -> str:
@@ -198,6 +201,9 @@ def evaluate(facts: Facts, cfg: MonitorConfig, now: datetime) -> TargetHealth:
                     format_time(born),
                     m.filename,
                 )
+
+    for about, text in facts.other_histories:  # `up` refuses: the deploy would stop there
+        add("other_history", Severity.WARNING, text, None, about)
 
     half = half_done(facts.audit)
     if half is not None and not recovering(facts.lock, facts.lock_here in (None, "running")):

@@ -55,6 +55,7 @@ CHECKS: tuple[str, ...] = (
     "drift",
     "missing_files",
     "pending_age",
+    "other_history",
     "lock_lease",
     "backup_age",
     "failed_imports",
@@ -165,6 +166,10 @@ def _summaries(problems: Sequence[Problem], *, brief: bool = False) -> list[str]
 MIGRATION_FILES = "migration files"
 
 
+def _others(n: int) -> str:
+    return "another tool's" if n == 1 else f"{n} other tools'"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -175,6 +180,7 @@ _PHRASES: dict[str, Callable[[int], str]] = {
     "drift": lambda n: f"{_plural(n, 'applied file')} changed since it ran",
     "missing_files": lambda n: f"{_plural(n, 'applied migration')} without its file",
     "pending_age": lambda n: f"{_plural(n, 'pending migration')} waiting too long",
+    "other_history": lambda n: _others(n) + " migrations not adopted: up refuses",
     "failed_imports": lambda n: f"{_plural(n, 'failed import')}",
     "failed_syncs": lambda n: f"{_plural(n, 'failed sync')}",
     "sync_lag": lambda n: f"{_plural(n, 'sync')} lagging",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.status import StatusReport
 
 __all__ = ["AUDIT_WINDOW", "check_target", "run_checks", "target_database"]
@@ -91,6 +92,7 @@ def check_target(
     except Exception as exc:  # anything that stops us reaching it: UNKNOWN, never a traceback
         return _unknown(target, f"cannot connect: {exc}", started)
     files_error: str | None = None
+    others: tuple[tuple[str, str], ...] = ()
     try:
         doing[0] = "reading the migrations"
         if report is None:
@@ -98,6 +100,8 @@ def check_target(
                 mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
                 # (With its rollback files edited since applied: a WARNING under drift.)
                 report = mark_rollback_edits(backend, status(backend, mset, target.name), mset)
+                doing[0] = "reading other tools' migration histories"
+                others = _other_histories(backend, mset, report)
             except MalnuError as exc:
                 if not isinstance(exc, MigrationFileError):
                     raise
@@ -136,10 +140,22 @@ def check_target(
         _lock_here(lock),
         read_only,
         _mounted_read_only(target.backup_dir),
+        others,
     )
     health = evaluate(facts, cfg, now)
     took = time.perf_counter() - started
     return dataclasses.replace(health, seconds=took, database=target_database(target))
+
+
+def _other_histories(
+    backend: Backend, mset: MigrationSet, report: StatusReport
+) -> tuple[tuple[str, str], ...]:
+    """For :attr:`Facts.other_histories`: what `status` warns of (wrangler's, the Supabase
+    CLI's and the other runners' rows `up` refuses until adopted), as (whose, its words)."""
+    from malnu_tui.engine.histories import read_other_histories
+
+    notes = read_other_histories(backend, mset, report).notes()
+    return tuple((n.about, n.text) for n in notes if n.warning)
 
 
 def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
