@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures_core import REPO, MigrationDirs, run_cli, school_set
+from tests.fixtures_core import CLI, REPO, MigrationDirs, run_cli, school_set
 from tests.fixtures_matrix import DbTarget
 from tests.inproc import run_inproc
 
@@ -145,6 +146,52 @@ def test_create_writes_a_pair(tmp_path: Path, mdirs: MigrationDirs) -> None:
     assert mig.parent == mdirs.migrations and mig.name.endswith("_add_user_profiles.sql")
     assert rb.parent == mdirs.rollback and rb.name[:15] == mig.name[:15]
     assert "-- Description: Add user profiles" in mig.read_text()
+
+
+def test_create_never_writes_into_the_bundled_set(tmp_path: Path) -> None:
+    """README "The CLI": `create` never edits the set bundled in the package. With
+    `--migrations-dir` alone (or MALNU_MIGRATIONS_DIR, or a target's migrations_dir without
+    rollback_dir) the rollback directory stayed the bundled one, and `create` wrote the
+    rollback skeleton into the installed package. Refused now, exit 2, nothing written."""
+    import subprocess
+
+    from malnu_tui.engine.config import BUNDLED_PRIMARY
+
+    bundled = BUNDLED_PRIMARY / "rollback"
+    before = sorted(p.name for p in bundled.iterdir())
+    db = ("--database", f"sqlite:///{tmp_path / 'x.db'}")
+    (tmp_path / "supabase" / "migrations").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALNU_")}
+    try:
+        for argv, extra in (
+            (("--migrations-dir", "supabase/migrations"), {}),
+            ((), {"MALNU_MIGRATIONS_DIR": "supabase/migrations"}),
+        ):
+            res = subprocess.run(
+                [*CLI, *db, *argv, "create", "add_x"],
+                cwd=tmp_path,
+                env={**env, **extra},
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=60,
+            )
+            assert res.returncode == 2 and res.stdout == "", res.stderr
+            assert "bundled in the package" in res.stderr and "--rollback-dir" in res.stderr
+            assert list((tmp_path / "supabase" / "migrations").iterdir()) == []
+        res = subprocess.run(
+            [*CLI, *db, "--migrations-dir", "supabase/migrations", "--rollback-dir",
+             "supabase/rollback", "create", "add_x"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            timeout=60,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert [Path(p).parent.name for p in res.stdout.split()] == ["migrations", "rollback"]
+    finally:
+        for p in bundled.iterdir():  # (without the fix: the skeleton written there)
+            if p.name not in before:
+                p.unlink()
+    assert sorted(p.name for p in bundled.iterdir()) == before
 
 
 def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> None:

@@ -226,7 +226,11 @@ def test_prometheus_file_not_written_is_unknown_and_not_left_stale(
     argv = [*CLI, "--config", str(cfg), "check", "--prometheus", str(prom)]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, preexec_fn=small_files)
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("MALNU OK"), "the databases' health is still said"
+    # The status word is the exit code's (it said `MALNU OK` beside exit 3, and the JSON
+    # "status": "OK"); the databases' health is still said beside the file's failure.
+    summary = proc.stdout.splitlines()[0]
+    assert summary.startswith(f"MALNU UNKNOWN - 1 target OK; cannot write {prom}"), summary
+    assert f"UNKNOWN prometheus: cannot write {prom}" in proc.stdout, proc.stdout
     assert f"error: cannot write {prom}: File too large" in proc.stderr, proc.stderr
     assert "no file of an earlier run is left" in proc.stderr and not prom.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if "prom" in p.name) == []
@@ -235,6 +239,14 @@ def test_prometheus_file_not_written_is_unknown_and_not_left_stale(
     (mdirs.migrations / "20250101_000100_a.sql").write_text("CREATE TABLE a (id BIGINT);\n")
     res = run_inproc("--config", str(cfg), "check", "--prometheus", str(missing))
     assert res.code == 2 and f"error: cannot write {missing}" in res.err, res.err
+    assert res.out.startswith("MALNU CRITICAL - primary: "), res.out
+    res = run_inproc("--config", str(cfg), "check", "--json", "--prometheus", str(missing))
+    report = json.loads(res.out)
+    assert res.code == 2 and report["status"] == "CRITICAL", res.out
+    assert report["problems"][-1]["check"] == "prometheus", report["problems"]
+    (mdirs.migrations / "20250101_000100_a.sql").write_text("CREATE TABLE a (id INTEGER);\n")
+    res = run_inproc("--config", str(cfg), "check", "--json", "--prometheus", str(missing))
+    assert res.code == 3 and json.loads(res.out)["status"] == "UNKNOWN", res.out
 
 
 def test_a_bad_command_line_is_unknown_not_critical(tmp_path: Path) -> None:

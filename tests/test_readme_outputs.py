@@ -141,3 +141,50 @@ def test_rollback_json_with_nothing_applied_is_the_readme_document(tmp_path: Pat
     res = run_cli("--database", f"sqlite:///{tmp_path / 'x.db'}", "rollback", "--json", "--yes")
     assert res.code == 0, res.err
     assert json.loads(res.out) == json.loads(m.group(1).replace("\n", " "))
+
+
+def test_the_incremental_sync_sample_is_what_sync_prints(tmp_path: Path) -> None:
+    """README "Sync between the databases": an incremental `sync reporting --yes` after a
+    full one (1,200 rows; 2 updated, 1 deleted, 5 added), its plan line, table and last line,
+    then `sync verify reporting` naming the row changed in the copy. SQLite to SQLite: the
+    lines are the same into PostgreSQL."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.primary]\nurl = "sqlite:///{tmp_path / "primary.db"}"\n'
+        f'[targets.analytics]\nurl = "sqlite:///{tmp_path / "copy.db"}"\n'
+        '[sync.reporting]\nfrom = "primary"\nto = "analytics"\ntables = ["users"]\n'
+        'overlap = "5min"\n'
+    )
+    with sqlite3.connect(tmp_path / "primary.db") as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT)")
+        stamps = ["2025-11-24 07:00:00"] * 1199 + ["2025-11-24 08:00:00"]  # the watermark
+        conn.executemany(
+            "INSERT INTO users VALUES (?, ?, ?)",
+            [(n, f"siswa {n}", stamp) for n, stamp in enumerate(stamps, 1)],
+        )
+    conn.close()
+    base = ("--config", str(cfg))
+    assert run_cli(*base, "sync", "reporting", "--yes").code == 0
+    with sqlite3.connect(tmp_path / "primary.db") as conn:
+        new = "2025-11-25 09:00:00"
+        conn.execute("UPDATE users SET name = 'x', updated_at = ? WHERE id IN (5, 6)", (new,))
+        conn.execute("DELETE FROM users WHERE id = 1200")
+        conn.executemany(
+            "INSERT INTO users VALUES (?, 'baru', ?)", [(n, new) for n in range(1201, 1206)]
+        )
+    conn.close()
+
+    shown = [line.split("  #")[0].rstrip() for line in block_after("lives in `malnu.toml`:", 2)]
+    res = run_cli(*base, "sync", "reporting", "--yes")
+    assert res.code == 0, res.err
+    at = shown.index("$ malnu-tui sync reporting --yes")
+    in_order([shown[at + 2], shown[at + 7]], res.err.splitlines())  # messages
+    in_order(shown[at + 5 : at + 7], [line.rstrip() for line in res.out.splitlines()])  # data
+
+    with sqlite3.connect(tmp_path / "copy.db") as conn:
+        conn.execute("UPDATE users SET name = 'changed' WHERE id = 137")
+    conn.close()
+    res = run_cli(*base, "sync", "verify", "reporting")
+    assert res.code == 1, res.err
+    at = shown.index("$ malnu-tui sync verify reporting")
+    in_order([shown[at + 1]], res.out.splitlines())

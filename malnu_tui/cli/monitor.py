@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from malnu_tui.cli.context import Context
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.monitor.health import CheckReport
 
 CHECK_EPILOG = """\
 exit codes (the monitoring-plugin convention of Nagios/Icinga, NOT the other commands' codes):
@@ -91,10 +92,33 @@ def _chosen_targets(ctx: Context) -> list[Target]:
     return list(settings.targets.values())
 
 
+def _write_prometheus(ctx: Context, report: CheckReport) -> str | None:
+    """Write ``--prometheus FILE`` (temp file + rename); why it could not be, else None. The
+    last run's file, which would go on showing its values to Prometheus as current, is
+    removed where it can be."""
+    from pathlib import Path
+
+    from malnu_tui.engine.monitor.prometheus import render, write_atomic
+
+    prom = Path(ctx.opt("prometheus"))
+    try:
+        write_atomic(prom, render(report))
+    except OSError as exc:
+        try:
+            prom.unlink(missing_ok=True)
+            old = "no file of an earlier run is left"
+        except OSError:
+            old = "the file of an earlier run still shows its values"
+        said = f"cannot write {prom}: {exc.strerror or exc}"
+        ctx.message(f"error: {said}; {old}")
+        return said
+    return None
+
+
 def cmd_check(ctx: Context) -> int:
     from malnu_tui.engine.errors import MalnuError
     from malnu_tui.engine.monitor.config import load_monitor_config
-    from malnu_tui.engine.monitor.health import CHECKS, Severity
+    from malnu_tui.engine.monitor.health import CHECKS, Severity, worst
     from malnu_tui.engine.monitor.reading import run_checks
 
     try:
@@ -104,39 +128,40 @@ def cmd_check(ctx: Context) -> int:
         # A check that cannot run is UNKNOWN to the monitoring system, not a usage error.
         return say_unknown(str(exc), json=ctx.json, out=ctx.stdout)
     report = run_checks(targets, cfg)
+    status = report.status
+    failed_file = _write_prometheus(ctx, report) if ctx.opt("prometheus") else None
+    if failed_file is not None:
+        # The run did not do what it was asked: UNKNOWN unless worse (a systemd unit fails,
+        # cron mails), said by the summary's status word and the JSON's status as by the exit
+        # code (they said OK beside exit 3), the databases' health kept beside it.
+        status = worst((status, Severity.UNKNOWN))
     if ctx.json:
-        ctx.out_json(report.as_json())
+        doc = report.as_json()
+        if failed_file is not None:
+            doc["status"] = status.name
+            doc["problems"] = [
+                *(p.as_json() for p in report.problems),
+                {"target": None, "check": "prometheus", "severity": "UNKNOWN"}
+                | {"message": failed_file, "since": None},
+            ]
+        ctx.out_json(doc)
     else:
-        ctx.out(report.summary_line())
+        line = report.summary_line()
+        if failed_file is not None:
+            text, _, perf = line.partition(" | ")
+            health = text.split(" - ", 1)[1]
+            line = f"MALNU {status.name} - {health}; {failed_file} | {perf}"
+        ctx.out(line)
         for p in report.problems:
             ctx.out(p.line())
+        if failed_file is not None:
+            ctx.out(f"UNKNOWN prometheus: {failed_file}")
         for t in report.targets:
             ctx.out(
                 f"{t.target}: "
                 + ", ".join(f"{c} {t.check_status(c).name}" for c in CHECKS)
                 + f" ({t.seconds:.2f} s)"
             )
-    status = report.status
-    prom = ctx.opt("prometheus")
-    if prom:
-        from pathlib import Path
-
-        from malnu_tui.engine.monitor.health import worst
-        from malnu_tui.engine.monitor.prometheus import render, write_atomic
-
-        try:
-            write_atomic(Path(prom), render(report))
-        except OSError as exc:
-            # The run did not do what it was asked: UNKNOWN unless worse (a systemd unit
-            # fails, cron mails), and the last run's file, which would go on showing its
-            # values to Prometheus as if current, is removed where it can be.
-            status = worst((status, Severity.UNKNOWN))
-            try:
-                Path(prom).unlink(missing_ok=True)
-                old = "no file of an earlier run is left"
-            except OSError:
-                old = "the file of an earlier run still shows its values"
-            ctx.message(f"error: cannot write {prom}: {exc.strerror or exc}; {old}")
     if ctx.opt("alert"):
         from malnu_tui.engine.monitor.alerts import Configured, process_alerts
         from malnu_tui.engine.monitor.reading import target_database
