@@ -200,7 +200,8 @@ def test_dump_with_rollback_or_garbage_fails_verification(tmp_path: Path) -> Non
 def test_sweep_never_takes_another_hosts_backup_in_progress(tmp_path: Path) -> None:
     """A store shared between machines: another host's pid means nothing here, so its temp
     file goes only once it has not been written for the orphan age."""
-    from malnu_tui.engine.backup.store import sweep_stale_temp, temp_path
+    from malnu_tui.engine.backup.durable import temp_path
+    from malnu_tui.engine.backup.store import sweep_stale_temp
 
     store = tmp_path / "store"
     store.mkdir()

@@ -15,7 +15,6 @@ The seed template's own transaction control and tracking statements are recognis
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from malnu_tui.engine.lazy import cached
@@ -31,6 +30,26 @@ from malnu_tui.engine.sqlite_complete import (
     START,
     TRIGGER_SEMI,
     word_kind,
+)
+from malnu_tui.engine.sqltokens import (
+    COPY_STDIN,
+    DOLLAR_TAG,
+    FAST_RUN,
+    FAST_RUN_PG,
+    IDENT_RUN,
+    INNERMOST,
+    LEAD,
+    PLAIN_RUN,
+    PLAIN_RUN_PG,
+    SIMPLE_NOISE,
+    SIMPLE_PIECE,
+    TRIGGER_TOKEN,
+    WORD,
+    comment_end,
+    escape_string_end,
+    ident_char,
+    is_routine,
+    quote_end,
 )
 
 __all__ = [
@@ -56,14 +75,10 @@ class Statement:
     def first_words(self) -> str:
         """The statement's leading keywords, upper-cased, comments removed (for classifying)."""
         text = _strip_comments(self.text)
-        words = _WORD.findall(text, 0, 64)  # five words found: the first four are whole
+        words = WORD.findall(text, 0, 64)  # five words found: the first four are whole
         if len(words) < 5 and len(text) > 64:
-            words = _WORD.findall(text)
+            words = WORD.findall(text)
         return " ".join(words[:4]).upper()
-
-
-_WORD = re.compile(r"[A-Za-z_]+")
-_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def strip_comments(sql: str) -> str:
@@ -85,65 +100,13 @@ def _strip_comments(sql: str) -> str:
             j = sql.find("*/", i + 2)
             i = n if j < 0 else j + 2
         elif ch in "'\"`[":
-            end = _quote_end(sql, i)
+            end = quote_end(sql, i)
             out.append(sql[i:end])
             i = end
         else:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def _quote_end(sql: str, i: int) -> int:
-    """Index just past the quoted token starting at ``i`` (doubled quotes escape); past the
-    text's end (``len(sql) + 1``) when it is never closed."""
-    q = sql[i]
-    close = "]" if q == "[" else q
-    j = i + 1
-    n = len(sql)
-    while j < n:
-        if sql[j] == close:
-            if close != "]" and j + 1 < n and sql[j + 1] == close:
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return n + 1  # unterminated: the rest of the file belongs to it
-
-
-def _escape_string_end(sql: str, i: int) -> int:
-    """Index just past the ``E'…'`` string whose quote is at ``i`` (backslash escapes); past
-    the text's end when it is never closed."""
-    j, n = i + 1, len(sql)
-    while j < n:
-        ch = sql[j]
-        if ch == "\\":
-            j += 2
-            continue
-        if ch == "'":
-            if j + 1 < n and sql[j + 1] == "'":
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return n + 1
-
-
-_IDENT_RUN = re.compile(r"[\w$]+")
-_PLAIN_RUN = re.compile(r"[^\n\-/$'\"`\[;A-Za-z_]+")
-# Past a statement's first four words, outside trigger and routine bodies, only quotes,
-# comments, ``$``, ``-``, ``/`` and ``;`` matter: skip identifiers (not an ``E'…'`` prefix)
-# and ASCII punctuation, digits and blanks (with the plain run after them) in one match.
-_FAST_RUN = re.compile(
-    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9(),.=<>*+!%&|^~:?@#{}\]][^\n\-/$'\"`\[;A-Za-z_]*|\n)+"
-)
-# The same in a PostgreSQL file, where parentheses matter (a ``;`` inside them ends nothing)
-# and ``[``, `` ` `` are plain characters.
-_PLAIN_RUN_PG = re.compile(r"[^\n\-/$'\"();\\A-Za-z_]+")
-_FAST_RUN_PG = re.compile(
-    r"(?:[A-Za-z_][\w$]*(?!')|[ \t\f\v0-9,.=<>*+!%&|^~:?@#{}\[\]`][^\n\-/$'\"();\\A-Za-z_]*|\n)+"
-)
-_COPY_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 
 
 class SplitError(ValueError):
@@ -159,14 +122,6 @@ class SplitError(ValueError):
 # then end where '…' ones do) and no word that may open a routine body or a COPY data block
 # (:func:`_is_simple`). A piece that holds the word TRIGGER (whose body may hold ``;``) is
 # read by the full scanner, from the piece's start to its statement's end.
-# A simple script's piece up to its ``;`` (or a lone ``'``, or the end): strings and comments
-# whole (a ``;`` in them ends nothing).
-_SIMPLE_PIECE = re.compile(r"(?:[^;'\-]+|'[^']*(?:''[^']*)*'|--[^\n]*|-)*")
-# Before a statement: blanks, ``--`` comments, and a BOM (two files joined by ``cat``: the
-# second's BOM would start a statement, and PostgreSQL reads it as part of the first word).
-_LEAD = re.compile(r"(?:[\s\ufeff]+|--[^\n]*)*")
-
-
 def _is_simple(sql: str) -> bool:
     if '"' in sql or "`" in sql or "[" in sql or "$" in sql or "\\" in sql or "/*" in sql:
         return False
@@ -184,19 +139,15 @@ def _split_simple(
         # A ``;`` inside parentheses ends nothing in PostgreSQL: a piece whose parentheses
         # (outside strings and comments) do not balance is read by the full scanner.
         for st in statements:
-            body = _SIMPLE_NOISE.sub("", st.text) if "'" in st.text or "--" in st.text else st.text
+            body = SIMPLE_NOISE.sub("", st.text) if "'" in st.text or "--" in st.text else st.text
             if body.count("(") != body.count(")"):
                 return None
             while "(" in body:  # each pass drops the innermost pairs: a ")(" stays
-                inner = _INNERMOST.sub("", body)
+                inner = INNERMOST.sub("", body)
                 if len(inner) == len(body):
                     return None
                 body = inner
     return statements
-
-
-_SIMPLE_NOISE = re.compile(r"'[^']*(?:''[^']*)*'|--[^\n]*")
-_INNERMOST = re.compile(r"\([^()]*\)")
 
 
 def _simple_pieces(
@@ -211,12 +162,12 @@ def _simple_pieces(
         upper = ""
     n = len(sql)
     while True:
-        end = _SIMPLE_PIECE.match(sql, seg).end()  # type: ignore[union-attr]
+        end = SIMPLE_PIECE.match(sql, seg).end()  # type: ignore[union-attr]
         if end >= n:
             break
         if sql[end] == "'":
             return None  # unterminated string: the full scanner says where
-        start = _LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
+        start = LEAD.match(sql, seg, end).end()  # type: ignore[union-attr]
         if start < end:
             if (
                 upper.find("TRIGGER", start, end) >= 0
@@ -237,7 +188,7 @@ def _simple_pieces(
         seg = end + 1
         if ends is not None:
             ends.append((seg, len(statements)))
-    start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
+    start = LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     if start < len(sql):
         if not pg and "TRIGGER" in sql[start:].upper():
             statements.extend(_scan(sql, seg, line, one=True)[0])
@@ -246,20 +197,15 @@ def _simple_pieces(
     return statements
 
 
-# The tokens of a simple ASCII script's piece holding the word TRIGGER: '…' strings (a lone '
-# is an unterminated one), -- comments, SQLite's words, ;, and any other character.
-_TRIGGER_TOKEN = re.compile(r"'[^']*(?:''[^']*)*'|'|--[^\n]*|[\w$]+|;|[^ \t\n\f\r]")
-
-
 def _trigger_statement(sql: str, seg: int, line: int) -> tuple[Statement, int] | None:
     """``_scan(sql, seg, line, one=True)`` of a simple ASCII script (see :func:`_is_simple`):
     the statement from ``seg`` (on line ``line``) and where it ends, read as the full scanner
     reads it (SQLite's rule for a ``CREATE TRIGGER``'s end: COMPLETE); None when the full
     scanner must say (no ``;`` ends it, an unterminated string)."""
-    start = _LEAD.match(sql, seg).end()  # type: ignore[union-attr]
+    start = LEAD.match(sql, seg).end()  # type: ignore[union-attr]
     state = START
     complete, keywords = COMPLETE, KEYWORDS
-    for m in _TRIGGER_TOKEN.finditer(sql, start):
+    for m in TRIGGER_TOKEN.finditer(sql, start):
         token = m[0]
         first = token[0]
         if first == ";":
@@ -350,33 +296,13 @@ def line_ends(text: str) -> str:
     return text
 
 
-def _comment_end(sql: str, i: int, nest: bool) -> int:
-    """Index just past the ``/* */`` comment opening at ``i``, or -1 when it never ends;
-    with ``nest`` (PostgreSQL) an inner ``/*`` needs its own ``*/``."""
-    j = sql.find("*/", i + 2)
-    if not nest or j < 0:
-        return j + 2 if j >= 0 else -1
-    depth, at = 1, i + 2
-    while True:
-        close = sql.find("*/", at)
-        if close < 0:
-            return -1
-        inner = sql.find("/*", at, close)
-        if inner >= 0:
-            depth, at = depth + 1, inner + 2
-            continue
-        depth, at = depth - 1, close + 2
-        if depth == 0:
-            return at
-
-
 def _scan(
     sql: str, pos: int, line: int, *, one: bool = False, pg: bool = False, ends: Ends | None = None
 ) -> tuple[list[Statement], int]:
     """The full scanner from ``pos`` (a statement's start, on line ``line``): the statements
     up to the text's end, or with ``one`` up to the first statement's end; and where it
     stopped. ``pg``: read as psql does (see the module's docstring)."""
-    plain_run, fast_run = (_PLAIN_RUN_PG, _FAST_RUN_PG) if pg else (_PLAIN_RUN, _FAST_RUN)
+    plain_run, fast_run = (PLAIN_RUN_PG, FAST_RUN_PG) if pg else (PLAIN_RUN, FAST_RUN)
     quotes = "'\"" if pg else "'\"`["
     paren = paren_line = 0  # PostgreSQL: ( … ) nesting, and where the outermost opened
     statements: list[Statement] = []
@@ -391,7 +317,7 @@ def _scan(
     state = START  # SQLite: where COMPLETE is (a CREATE TRIGGER ends at ; END ;)
     case_depth = 0
     has_content = False
-    fast = False  # a plain statement past its first words: see _FAST_RUN
+    fast = False  # a plain statement past its first words: see FAST_RUN
 
     def flush(end: int, copy_data: str | None = None) -> None:
         nonlocal has_content
@@ -418,7 +344,7 @@ def _scan(
             i = n if j < 0 else j
             continue
         if ch == "/" and sql.startswith("/*", i):
-            j = _comment_end(sql, i, pg)
+            j = comment_end(sql, i, pg)
             if j < 0:
                 raise SplitError("unterminated /* comment", line)
             line += sql.count("\n", i, j)
@@ -439,7 +365,7 @@ def _scan(
             start = i
             start_line = line
         if ch == "$":
-            m = _DOLLAR_TAG.match(sql, i)
+            m = DOLLAR_TAG.match(sql, i)
             if m:  # PostgreSQL dollar quoting: $$ … $$ or $tag$ … $tag$ (function bodies)
                 close = sql.find(m.group(0), m.end())
                 if close < 0:
@@ -449,8 +375,8 @@ def _scan(
                 i = end
                 state = COMPLETE[state][OTHER]
                 continue
-        if ch in "eE" and sql.startswith("'", i + 1) and (i == 0 or not _ident_char(sql[i - 1])):
-            end = _escape_string_end(sql, i + 1)
+        if ch in "eE" and sql.startswith("'", i + 1) and (i == 0 or not ident_char(sql[i - 1])):
+            end = escape_string_end(sql, i + 1)
             if end > n:
                 raise SplitError("unterminated E'…' string", line)
             line += sql.count("\n", i, end)
@@ -458,7 +384,7 @@ def _scan(
             state = COMPLETE[state][OTHER]
             continue
         if ch in quotes:
-            end = _quote_end(sql, i)
+            end = quote_end(sql, i)
             if end > n:
                 raise SplitError(f"unterminated quoted text starting with {ch}", line)
             line += sql.count("\n", i, end)
@@ -466,14 +392,14 @@ def _scan(
             state = COMPLETE[state][OTHER]
             continue
         if ch.isalpha() or ch == "_":
-            m = _IDENT_RUN.match(sql, i)
+            m = IDENT_RUN.match(sql, i)
             j = m.end() if m else i + 1
             word = sql[i:j].upper()
             if len(words) < 12:
                 words.append(word)
                 if len(words) == 4:
-                    fast = not _is_routine(words) and (pg or state == NORMAL)
-            if _is_routine(words):  # BEGIN ATOMIC … END
+                    fast = not is_routine(words) and (pg or state == NORMAL)
+            if is_routine(words):  # BEGIN ATOMIC … END
                 if word == "ATOMIC" and prev_word == "BEGIN":
                     depth += 1
                 elif depth and word == "CASE":
@@ -511,7 +437,7 @@ def _scan(
             state = COMPLETE[state][SEMI]
         if ch == ";" and depth == 0 and paren == 0 and (pg or state == START):
             text = sql[start:i]
-            if has_content and _COPY_STDIN.match(text):
+            if has_content and COPY_STDIN.match(text):
                 # The data follows on the next line, up to a line holding only "\.".
                 nl = sql.find("\n", i)
                 begin = n if nl < 0 else nl + 1
@@ -560,16 +486,3 @@ def _scan(
         )
     flush(n)
     return statements, n
-
-
-def _ident_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$"
-
-
-def _is_routine(words: list[str]) -> bool:
-    """``CREATE [OR REPLACE] FUNCTION|PROCEDURE`` (whose body may be ``BEGIN ATOMIC … END``)."""
-    return (
-        bool(words)
-        and words[0] == "CREATE"
-        and any(w in ("FUNCTION", "PROCEDURE") for w in words[1:4])
-    )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from malnu_tui import __version__
 from malnu_tui.engine.backends.base import AuditEntry, Backend
+from malnu_tui.engine.backup.durable import fsync_dir, remove_quietly, sha256_file, temp_path
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, method_for
 from malnu_tui.engine.backup.store import (
     REASONS,
@@ -23,15 +24,11 @@ from malnu_tui.engine.backup.store import (
     BackupProgressCallback,
     emitter,
     ensure_store,
-    fsync_dir,
     load_manifest,
     manifest_path,
     mark_verified,
     new_backup_id,
-    remove_quietly,
     save_manifest,
-    sha256_file,
-    temp_path,
     utc_iso,
 )
 from malnu_tui.engine.config import Target

@@ -21,13 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
+from malnu_tui.engine.backup.durable import remove_quietly
 from malnu_tui.engine.backup.store import (
     AppliedMigration,
     BackupCorrupt,
     BackupError,
     BackupManifest,
     BackupProgressCallback,
-    remove_quietly,
     save_manifest,
     utc_iso,
 )

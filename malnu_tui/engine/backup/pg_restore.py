@@ -29,6 +29,7 @@ import psycopg
 
 from malnu_tui.engine.backends.base import AUDIT_TABLE
 from malnu_tui.engine.backends.pg_sql import error_text, lock_holders
+from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import copy_verified
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
@@ -52,8 +53,6 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
-    remove_quietly,
-    temp_path,
 )
 from malnu_tui.engine.private import hand_over
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.pg_session import connection_limit_hint, role_name, sql_name
 from malnu_tui.engine.backends.pg_tables import TOOL_TABLES
+from malnu_tui.engine.backup.durable import fsync_file, sha256_file
 from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_manifest
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
@@ -50,8 +51,6 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
-    fsync_file,
-    sha256_file,
 )
 from malnu_tui.engine.errors import BackendError, NotPermitted
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry
+from malnu_tui.engine.backup.durable import fsync_dir
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
     backups_of,
-    fsync_dir,
     list_backups,
     load_manifest,
     manifest_path,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from malnu_tui.engine.backends import sqlite_sql as q
+from malnu_tui.engine.backup.durable import fsync_file, remove_quietly, sha256_file, temp_path
 from malnu_tui.engine.backup.method import (
     Snapshot,
     VerifyCheck,
@@ -32,10 +33,6 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
-    fsync_file,
-    remove_quietly,
-    sha256_file,
-    temp_path,
 )
 from malnu_tui.engine.errors import DatabaseBusy, damaged_hint, sqlite_damaged
 

@@ -1,4 +1,5 @@
-"""The backup store: manifests, durable files and listing (deleting and pruning: retention.py).
+"""The backup store: manifests, its directory and listing (durable files: durable.py; deleting and
+pruning: retention.py).
 
 Discipline (Litestream / pgBackRest): data goes to a temporary name in the store directory, is
 fsynced, hashed and checked, then renamed into place; the manifest is written last (temp, fsync,
@@ -10,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -23,10 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from malnu_tui.engine.backends.lease import pid_alive
+from malnu_tui.engine.backup.durable import (
+    TMP_PREFIX,
+    fsync_dir,
+    temp_is_stale,
+    write_json_atomic,
+)
 from malnu_tui.engine.clock import parse_iso
 from malnu_tui.engine.errors import ConfigError, MalnuError
-from malnu_tui.engine.private import hand_over, make_dirs
+from malnu_tui.engine.private import make_dirs
 from malnu_tui.engine.progress import BackupProgress, BackupProgressCallback, emitter
 
 if TYPE_CHECKING:
@@ -65,10 +69,8 @@ REASONS = (
     "pre-import",
     "scheduled",
 )
-TMP_PREFIX = ".tmp-"
 ORPHAN_AGE_S = 3600.0
 _ID = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
-_CHUNK = 4 * 1024 * 1024
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -236,7 +238,7 @@ def new_backup_id(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
-# -- durable files ----------------------------------------------------------------------------
+# -- the store directory ---------------------------------------------------------------------
 
 
 def ensure_store(directory: Path) -> Path:
@@ -270,32 +272,6 @@ def ensure_store(directory: Path) -> Path:
     return directory
 
 
-# This machine, as temp names carry it: a store shared between hosts (NFS) must not take
-# another machine's backup in progress for a dead process of this one.
-_HOST = re.sub(r"\W+", "_", socket.gethostname())[:40] or "host"
-_TMP = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-[0-9a-f]+(?:-h(\w+?))?(?=[.-]|$)")
-
-
-def temp_path(directory: Path, suffix: str) -> Path:
-    """A fresh temp name in ``directory`` that names this process and host (for the sweep)."""
-    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-h{_HOST}{suffix}"
-
-
-def _temp_is_stale(p: Path, now: float, orphan_age_s: float) -> bool:
-    """Whether ``p`` is a temp file left by a process that died: on this host, its pid is
-    gone; from another host (a shared store), it has not been written for ``orphan_age_s``."""
-    m = _TMP.match(p.name)
-    if not m:
-        return False
-    pid, host = int(m.group(1)), m.group(2)
-    if host is not None and host != _HOST:
-        try:
-            return now - p.stat().st_mtime > orphan_age_s
-        except OSError:
-            return False
-    return pid != os.getpid() and not pid_alive(pid)
-
-
 def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> list[Path]:
     """Remove temp files (and SQLite side files) of processes that died half way, and data
     files whose manifest was never written (a crash between the two renames), once they are
@@ -312,75 +288,13 @@ def sweep_stale_temp(directory: Path, *, orphan_age_s: float = ORPHAN_AGE_S) -> 
                     p.unlink()
                     removed.append(p)
             continue
-        if _temp_is_stale(p, now, orphan_age_s):
+        if temp_is_stale(p, now, orphan_age_s):
             with contextlib.suppress(OSError):
                 p.unlink()
                 removed.append(p)
     if removed:
         fsync_dir(directory)
     return removed
-
-
-def remove_quietly(*paths: Path) -> None:
-    """Unlink files (and their SQLite ``-journal``/``-wal``/``-shm`` companions) if present."""
-    for p in paths:
-        for q in (p, *(p.with_name(p.name + s) for s in ("-journal", "-wal", "-shm"))):
-            with contextlib.suppress(OSError):
-                q.unlink()
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file's data to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Flush a directory entry change (create, rename, unlink) to disk."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_file(
-    path: Path, progress: BackupProgressCallback | None = None, *, phase: str = "hash"
-) -> tuple[str, int]:
-    """(sha256 hex, size) of a file, reading it in 4 MiB chunks."""
-    emit = emitter(progress)
-    total = path.stat().st_size
-    h = hashlib.sha256()
-    done = 0
-    with path.open("rb", buffering=0) as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            done += len(chunk)
-            if done % (64 * _CHUNK) < _CHUNK:
-                emit(BackupProgress(phase, done, total))
-    emit(BackupProgress(phase, done, total))
-    return h.hexdigest(), done
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to a temp name, fsync, rename over ``path``, fsync the directory."""
-    tmp = temp_path(path.parent, ".json")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        hand_over(fd, path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 # -- the store --------------------------------------------------------------------------------

@@ -18,11 +18,20 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO
 
+from malnu_tui.engine.data.csvencoding import (
+    BOM,
+    C1_BYTE,
+    UTF16_BOMS,
+    c1_error,
+    decode_error,
+    refuse_utf8,
+)
+from malnu_tui.engine.data.csvfields import FillingChunk, nul_error, with_nulls
 from malnu_tui.engine.data.csvformat import (
     CsvFormat,
     normalise_encoding,
@@ -30,11 +39,9 @@ from malnu_tui.engine.data.csvformat import (
     two_row_header,
 )
 from malnu_tui.engine.data.errors import InputFileError
-from malnu_tui.engine.data.flatblock import Fields, FlatSplitter, byte_blocks
+from malnu_tui.engine.data.flatblock import FlatSplitter, byte_blocks
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 
-BOM = codecs.BOM_UTF8
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 20  # lines are read about a megabyte at a time
 
@@ -99,7 +106,7 @@ class CsvSource:
         if bom:
             head = head[len(BOM) :]
         enc = normalise_encoding(encoding) if encoding else "utf-8"
-        bom16 = head.startswith(_UTF16_BOMS)
+        bom16 = head.startswith(UTF16_BOMS)
         # A BOM is the file's own word on its encoding, over an --encoding kept from another
         # file's command: Excel's "Unicode Text" (UTF-16, the BOM also says the byte order)
         # or "CSV UTF-8" read as cp1252 stored "José" as "JosÃ©".
@@ -109,13 +116,13 @@ class CsvSource:
         elif bom and overridden:
             enc = "utf-8"
         elif encoding is not None and not enc.startswith("utf") and not head.isascii():
-            _refuse_utf8(self.path, head, encoding, enc)
+            refuse_utf8(self.path, head, encoding, enc)
         self._encoding = enc
         try:
             decoder = codecs.getincrementaldecoder(enc)()
             sample = decoder.decode(head, final=len(head) < SNIFF_BYTES - (3 if bom else 0))
         except UnicodeError:
-            raise self._decode_error() from None
+            raise decode_error(self.path, self._encoding) from None
         declared = m[1] if (m := _SEP_LINE.match(sample)) else None
         if declared is not None and delimiter is not None and delimiter != declared:
             raise InputFileError(
@@ -172,27 +179,6 @@ class CsvSource:
         # Lines of delimiters only skipped by the last pass (no record: not in any count).
         self.empty_lines = 0
 
-    def _decode_error(self) -> InputFileError:
-        """The first line holding a byte the encoding cannot decode, as an error."""
-        decoder = codecs.getincrementaldecoder(self._encoding)()
-        with self.path.open("rb") as fh:
-            for number, line in enumerate(fh, 1):
-                try:
-                    decoder.decode(line)
-                except UnicodeError as exc:
-                    if not isinstance(exc, UnicodeDecodeError):  # no BOM for utf-16
-                        return InputFileError(
-                            str(self.path), f"not valid {self._encoding}: {exc}", line=number
-                        )
-                    byte = exc.object[exc.start : exc.start + 1].hex()
-                    return InputFileError(
-                        str(self.path),
-                        f"not valid {self._encoding} (byte 0x{byte})",
-                        line=number,
-                        hint="pass --encoding cp1252 (Windows/Excel) or --encoding latin-1",
-                    )
-        return InputFileError(str(self.path), f"not valid {self._encoding}")
-
     def _open(self) -> io.TextIOWrapper:
         raw: BinaryIO = self.path.open("rb")
         if raw.read(len(BOM)) != BOM:
@@ -218,7 +204,7 @@ class CsvSource:
                     line=reader.line_num + self._preamble,
                 ) from None
             except UnicodeError:
-                raise self._decode_error() from None
+                raise decode_error(self.path, self._encoding) from None
 
     def leading_records(self, limit: int) -> list[tuple[int, tuple[str, ...]]]:
         """The first ``limit`` non-blank records from the header on, as (the line each starts
@@ -260,14 +246,14 @@ class CsvSource:
         delim = self.format.delimiter
         width = len(self.header)
         ready: list[RecordChunk] = []
-        chunk = _Chunk()
+        chunk = FillingChunk()
         skip = skip_header
 
         def full() -> None:
             nonlocal chunk
             if len(chunk.lines) >= size:
                 ready.append(chunk.done())
-                chunk = _Chunk()
+                chunk = FillingChunk()
 
         def emit(line: int, fields: list[str], raw: str, error: str = "") -> None:
             nonlocal skip
@@ -280,12 +266,12 @@ class CsvSource:
                 skip = False
                 return
             if not error and "\x00" in raw:
-                error = _nul_error(fields, self.header)
+                error = nul_error(fields, self.header)
             if error:
                 chunk.errors[len(chunk.lines)] = error
             chunk.lines.append(line)
             chunk.raws.append(raw)
-            chunk.fields.append(_nulls(fields, raw, delim) if "" in fields else tuple(fields))
+            chunk.fields.append(with_nulls(fields, raw, delim) if "" in fields else tuple(fields))
             full()
 
         def quoted_block(lines: list[str], start: int, eof: bool) -> list[str]:
@@ -374,9 +360,9 @@ class CsvSource:
             base = 0  # index of the next line the file gives
             preamble = self._preamble
             for data, block, eof in blocks:
-                if latin1 and data and (c1 := _C1.search(data)):
+                if latin1 and data and (c1 := C1_BYTE.search(data)):
                     line = base + len(_LINE_END.findall(data, 0, c1.start())) + 1
-                    raise _c1_error(str(self.path), data[c1.start()], line)
+                    raise c1_error(str(self.path), data[c1.start()], line)
                 if runaway:  # the rest of the file is in a record never closed: lines only
                     base += len(block) if data is None else len(_LINE_END.findall(data))
                     continue
@@ -402,7 +388,7 @@ class CsvSource:
                         rows, raws = clean
                         if chunk.lines:
                             ready.append(chunk.done())
-                            chunk = _Chunk()
+                            chunk = FillingChunk()
                         n = len(raws)
                         ready.append(RecordChunk(range(base + 1, base + 1 + n), rows, raws, {}))
                         base += n
@@ -440,44 +426,9 @@ class CsvSource:
             if splitter.usable:
                 self.digest = digest.hexdigest()
         except UnicodeError:
-            raise self._decode_error() from None
+            raise decode_error(self.path, self._encoding) from None
         finally:
             raw.close()
-
-
-# Latin-1's C1 range: control characters no text holds, where cp1252 (what Windows and Excel
-# write) has ’ “ ” … € and the like. Read as latin-1 they were stored as invisible controls.
-_C1 = re.compile(rb"[\x80-\x9f]")
-
-
-def _refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
-    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes are UTF-8 with
-    letters beyond ASCII: UTF-8 (no legacy text reads so by chance). Read as asked, ``José``
-    would be stored as ``JosÃ©``."""
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return
-    at = next(i for i, ch in enumerate(text) if not ch.isascii())
-    word = re.findall(r"[^\s,;|]*$", text[:at])[0] + re.findall(r"^[^\s,;|]*", text[at:])[0]
-    raise InputFileError(
-        str(path),
-        f"the file is UTF-8, not {asked}: {word!r} would be read as "
-        f"{word.encode('utf-8').decode(encoding, errors='replace')!r}",
-        line=text.count("\n", 0, at) + 1,
-        hint="leave --encoding out (UTF-8 is the default)",
-    )
-
-
-def _c1_error(path: str, byte: int, line: int) -> InputFileError:
-    shown = bytes([byte]).decode("cp1252", errors="replace")
-    return InputFileError(
-        path,
-        f"byte 0x{byte:02x} is a control character in latin-1 ({shown!r} in cp1252): "
-        "the file is cp1252 (Windows, Excel), not latin-1",
-        line=line,
-        hint="pass --encoding cp1252",
-    )
 
 
 def _after_lines(text: str, lines: int) -> str:
@@ -524,67 +475,3 @@ def _text_blocks(raw: BinaryIO, encoding: str) -> Iterator[Block]:
         yield None, block, not block
         if not block:
             return
-
-
-class _Chunk:
-    """A chunk being filled record by record."""
-
-    __slots__ = ("errors", "fields", "lines", "raws")
-
-    def __init__(self) -> None:
-        self.lines: list[int] = []
-        self.fields: list[Fields] = []
-        self.raws: list[str] = []
-        self.errors: dict[int, str] = {}
-
-    def done(self) -> RecordChunk:
-        return RecordChunk(self.lines, self.fields, self.raws, self.errors)
-
-
-def _nul_error(fields: list[str], header: Sequence[str]) -> str:
-    """The complaint about a record holding a NUL byte: no database keeps it as text
-    (PostgreSQL refuses it, SQLite cuts the text there), and it is never meant."""
-    at = next((i for i, f in enumerate(fields) if "\x00" in f), -1)
-    where = f" in {header[at]!r}" if 0 <= at < len(header) else ""
-    return f"a NUL byte (0x00){where}: not text (a binary file, or a broken export?)"
-
-
-def _nulls(fields: list[str], raw: str, delimiter: str) -> tuple[str | None, ...]:
-    """Empty unquoted fields → None; empty quoted fields stay ``""``."""
-    if "" not in fields:
-        return tuple(fields)
-    if '"' not in raw:
-        return tuple(f if f else None for f in fields)
-    quoted = _quoted_flags(raw, delimiter)
-    return tuple(f if f or (i < len(quoted) and quoted[i]) else None for i, f in enumerate(fields))
-
-
-def _quoted_flags(raw: str, delimiter: str) -> list[bool]:
-    """For each field of one record's raw text: did it start with a quote?"""
-    flags: list[bool] = []
-    in_quotes = False
-    at_start = True
-    i, n = 0, len(raw)
-    while i < n:
-        ch = raw[i]
-        if at_start:
-            flags.append(ch == '"')
-            at_start = False
-            if ch == '"':
-                in_quotes = True
-                i += 1
-                continue
-        if in_quotes:
-            if ch == '"':
-                if i + 1 < n and raw[i + 1] == '"':
-                    i += 1
-                else:
-                    in_quotes = False
-        elif ch == delimiter:
-            at_start = True
-        elif ch in "\r\n":
-            break
-        i += 1
-    if at_start:
-        flags.append(False)
-    return flags

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.backend import D1Backend
 from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
+from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import (
     Snapshot,
     VerifyCheck,
@@ -25,8 +26,6 @@ from malnu_tui.engine.backup.store import (
     BackupManifest,
     BackupProgress,
     BackupProgressCallback,
-    remove_quietly,
-    temp_path,
 )
 
 if TYPE_CHECKING:

@@ -1,0 +1,73 @@
+"""A CSV file's bytes against its encoding: the BOMs (UTF-8's skipped; UTF-16's, or UTF-8's
+over an ``--encoding`` given, the file's own word), a UTF-8 file given as cp1252 or latin-1
+refused with the word it would spoil, the first line holding a byte the encoding cannot decode,
+and latin-1's C1 controls, which say the file is cp1252. For :mod:`.csvsource`."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from malnu_tui.engine.data.errors import InputFileError
+
+__all__ = ["BOM", "C1_BYTE", "UTF16_BOMS", "c1_error", "decode_error", "refuse_utf8"]
+
+BOM = codecs.BOM_UTF8
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def decode_error(path: Path, encoding: str) -> InputFileError:
+    """The first line of ``path`` holding a byte ``encoding`` cannot decode, as an error."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                decoder.decode(line)
+            except UnicodeError as exc:
+                if not isinstance(exc, UnicodeDecodeError):  # no BOM for utf-16
+                    return InputFileError(str(path), f"not valid {encoding}: {exc}", line=number)
+                byte = exc.object[exc.start : exc.start + 1].hex()
+                return InputFileError(
+                    str(path),
+                    f"not valid {encoding} (byte 0x{byte})",
+                    line=number,
+                    hint="pass --encoding cp1252 (Windows/Excel) or --encoding latin-1",
+                )
+    return InputFileError(str(path), f"not valid {encoding}")
+
+
+# Latin-1's C1 range: control characters no text holds, where cp1252 (what Windows and Excel
+# write) has ’ “ ” … € and the like. Read as latin-1 they were stored as invisible controls.
+C1_BYTE = re.compile(rb"[\x80-\x9f]")
+
+
+def refuse_utf8(path: Path, head: bytes, asked: str, encoding: str) -> None:
+    """A file given as ``encoding`` (cp1252, latin-1…) whose first bytes are UTF-8 with
+    letters beyond ASCII: UTF-8 (no legacy text reads so by chance). Read as asked, ``José``
+    would be stored as ``JosÃ©``."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return
+    at = next(i for i, ch in enumerate(text) if not ch.isascii())
+    word = re.findall(r"[^\s,;|]*$", text[:at])[0] + re.findall(r"^[^\s,;|]*", text[at:])[0]
+    raise InputFileError(
+        str(path),
+        f"the file is UTF-8, not {asked}: {word!r} would be read as "
+        f"{word.encode('utf-8').decode(encoding, errors='replace')!r}",
+        line=text.count("\n", 0, at) + 1,
+        hint="leave --encoding out (UTF-8 is the default)",
+    )
+
+
+def c1_error(path: str, byte: int, line: int) -> InputFileError:
+    """A latin-1 file holding C1 control ``byte`` on ``line``: the file is cp1252."""
+    shown = bytes([byte]).decode("cp1252", errors="replace")
+    return InputFileError(
+        path,
+        f"byte 0x{byte:02x} is a control character in latin-1 ({shown!r} in cp1252): "
+        "the file is cp1252 (Windows, Excel), not latin-1",
+        line=line,
+        hint="pass --encoding cp1252",
+    )
