@@ -5,7 +5,12 @@ run log. Goal: the whole `check` (engine call, and the CLI as a process) under 2
 Floor, measured in the same run: `status` of the three targets one after the other (connect,
 read the tracking table, compare with the files) — what any look at the targets costs.
 
-Standalone: `.venv/bin/python benchmarks/bench_monitor.py [--migrations 200]`.
+Then one SQLite target with 10,000 applied migrations (`--big N`, 0 skips it): the second
+`check` pass, the rollback files' checksums kept from the first (engine/file_sums.py: the
+timer's minutely run), against the same pass reading every rollback file again (the cache
+off) and against its floor, `status` of that target.
+
+Standalone: `.venv/bin/python benchmarks/bench_monitor.py [--migrations 200] [--big 10000]`.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks._table import best_of, print_table  # noqa: E402
+from benchmarks._table import best_of, paired, print_table  # noqa: E402
 from malnu_tui.engine.backup import create_backup  # noqa: E402
 from malnu_tui.engine.config import Target, open_backend  # noqa: E402
+from malnu_tui.engine.file_sums import SETTLED_NS, FileSums  # noqa: E402
 from malnu_tui.engine.files import discover  # noqa: E402
 from malnu_tui.engine.migrate import apply_plan, plan_up, status  # noqa: E402
 from malnu_tui.engine.monitor.config import MonitorConfig  # noqa: E402
@@ -64,10 +70,65 @@ def floor(targets: list[Target]) -> None:
             b.close()
 
 
+def second_pass(count: int, repeat: int) -> None:
+    """`check` of one SQLite target with ``count`` applied migrations, its second pass."""
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="malnu-bench-monitor-big-") as tmp:
+        work = Path(tmp)
+        mig, rb = write_migrations(work / "project", count)
+        t = Target("primary", f"sqlite:///{work / 'p.db'}", mig, rb, work / "b")
+        b = open_backend(t)
+        try:
+            b.ensure_schema()
+            mset = discover(mig, rb)
+            apply_plan(b, mset, plan_up(b, mset))
+        finally:
+            b.close()
+        time.sleep(SETTLED_NS / 1e9 + 0.1)  # the files settle (a kept checksum is trusted)
+        kept = FileSums()
+        run_checks([t], MonitorConfig(), sums=kept)  # the first pass
+        base = best_of(lambda: floor([t]), repeat)
+        # (alternated: a burst of load from the other processes lands on both sides)
+        every, ours, ratio = paired(
+            lambda: run_checks([t], MonitorConfig(), sums=FileSums()),
+            lambda: run_checks([t], MonitorConfig(), sums=kept),
+            repeat,
+        )
+        assert kept.hashed == count, kept.hashed
+        # The timer's case: each run a new process, the checksums kept on disk between them.
+        cli = [str(REPO / ".venv" / "bin" / "malnu-tui"), "--database", t.url,
+               "--migrations-dir", str(mig), "--rollback-dir", str(rb), "check"]  # fmt: skip
+        env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
+        off = {**env, "MALNU_SUMS_CACHE": "0"}
+        subprocess.run(cli, env=env, capture_output=True, check=False)  # the first run
+        p_off, p_on, p_ratio = paired(
+            lambda: subprocess.run(cli, env=off, capture_output=True, check=False),
+            lambda: subprocess.run(cli, env=env, capture_output=True, check=False),
+            repeat,
+        )
+    print_table(
+        f"check of one SQLite target, {count:,} applied migrations with rollback files, "
+        f"second pass (medians of {repeat}, the two checks alternated)",
+        ["what", "seconds", "vs floor"],
+        [
+            ("floor: status of the target", f"{base:.3f}", "1.00×"),
+            ("check, checksums kept (none read again)", f"{ours:.3f}",
+             f"{ours / base:.2f}× ({ratio:.2f}× of reading them all, pair by pair)"),
+            ("check, every rollback file read (no cache)", f"{every:.3f}",
+             f"{every / base:.2f}×"),
+            ("check CLI process, checksums kept on disk", f"{p_on:.3f}",
+             f"{p_on / base:.2f}× ({p_ratio:.2f}× of MALNU_SUMS_CACHE=0, pair by pair)"),
+            ("check CLI process, MALNU_SUMS_CACHE=0", f"{p_off:.3f}", f"{p_off / base:.2f}×"),
+        ],
+    )  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--migrations", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--big", type=int, default=10_000, help="0: skip the second-pass table")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="malnu-bench-monitor-") as tmp:
         work = Path(tmp)
@@ -122,6 +183,9 @@ def main() -> None:
         ],
     )  # fmt: skip
     print("per target in the first check: " + ", ".join(f"{k} {v}" for k, v in per_target.items()))
+    if args.big:
+        print()
+        second_pass(args.big, args.repeat)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.errors import MalnuError
+from malnu_tui.engine.file_sums import FileSums  # (kept here: the console imports it from here)
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.base import Backend
-    from malnu_tui.engine.files import MigrationSet, RollbackFile
+    from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.monitor.runlog import RunRecorder
     from malnu_tui.engine.plan import Plan, PlanStep
     from malnu_tui.engine.status import MigrationStatus
@@ -39,29 +40,6 @@ __all__ = [
 
 RUN_KEY = "rollbacks"  # in an apply's run row: {migration filename: "rollback file sha256"}
 _RUN_ROWS = 5000  # the newest run rows read back (an apply's is one row per run)
-
-
-class FileSums:
-    """Rollback files' checksums kept between readings (the console's status refresh, every
-    few seconds, of up to 10,000 applied migrations): a file is hashed again only when its
-    (size, mtime, inode) changed since it was last hashed. One caller at a time."""
-
-    def __init__(self) -> None:
-        self._sums: dict[str, tuple[tuple[int, int, int], str]] = {}
-        self.hashed = 0  # files hashed (read) by this cache, for the tests
-
-    def of(self, rb: RollbackFile) -> str:
-        """``rb.checksum``, read only when the file changed (OSError: the caller's to say)."""
-        st = rb.path.stat()
-        key = (st.st_size, st.st_mtime_ns, st.st_ino)
-        path = str(rb.path)
-        kept = self._sums.get(path)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        digest = rb.checksum
-        self.hashed += 1
-        self._sums[path] = (key, digest)
-        return digest
 
 
 @dataclass(frozen=True)

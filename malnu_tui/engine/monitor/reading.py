@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from malnu_tui.engine.backup.store import BackupManifest
     from malnu_tui.engine.config import Target
     from malnu_tui.engine.errors import LockHolder
+    from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.files import MigrationSet
     from malnu_tui.engine.status import StatusReport
 
@@ -68,10 +69,12 @@ def check_target(
     *,
     report: StatusReport | None = None,
     stage: list[str] | None = None,
+    sums: FileSums | None = None,
 ) -> TargetHealth:
     """Read one target's facts and evaluate every check; UNKNOWN when it cannot be reached.
     ``report``: a status just read by the caller (the console), not read again. ``stage``:
-    what it is doing now, kept in its one item (for :func:`run_checks`' deadline)."""
+    what it is doing now, kept in its one item (for :func:`run_checks`' deadline). ``sums``:
+    the rollback files' checksums kept from earlier checks (a file read only when changed)."""
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.store import backups_of
     from malnu_tui.engine.config import open_backend
@@ -99,7 +102,9 @@ def check_target(
             try:
                 mset = discover(target.migrations_dir, target.rollback_dir, target.files_dialect)
                 # (With its rollback files edited since applied: a WARNING under drift.)
-                report = mark_rollback_edits(backend, status(backend, mset, target.name), mset)
+                report = mark_rollback_edits(
+                    backend, status(backend, mset, target.name), mset, sums
+                )
                 doing[0] = "reading other tools' migration histories"
                 others = _other_histories(backend, mset, report)
             except MalnuError as exc:
@@ -165,24 +170,36 @@ def _production(cfg: MonitorConfig, target: Target) -> frozenset[str]:
 
 
 def run_checks(
-    targets: Sequence[Target], cfg: MonitorConfig, now: datetime | None = None
+    targets: Sequence[Target],
+    cfg: MonitorConfig,
+    now: datetime | None = None,
+    *,
+    sums: FileSums | None = None,
 ) -> CheckReport:
     """Check every target, each in a thread of its own (each waits on its own server), until
     ``check_timeout_seconds``: a target that has not answered by then is UNKNOWN, saying what
     it was doing. Its thread is left behind (a daemon: it ends with the process). A server
     that lets a client in and never answers (a stuck server, a pooler out of server
-    connections) held `check` for ever, and a cron job every minute piled up behind it."""
+    connections) held `check` for ever, and a cron job every minute piled up behind it.
+
+    The rollback files' checksums (the "edited since applied" warning) are those kept by
+    earlier runs (``sums``, else the user cache dir's: :mod:`malnu_tui.engine.file_sums`), a
+    file read only when it changed: a timer's run over 10,000 applied migrations read them
+    all every minute."""
     import threading
+
+    from malnu_tui.engine.file_sums import stored_sums
 
     now = now or datetime.now(UTC)
     started = time.perf_counter()
     limit = cfg.check_timeout_seconds
     stages = [["starting"] for _ in targets]
     results: list[TargetHealth | BaseException | None] = [None] * len(targets)
+    kept = sums if sums is not None else stored_sums(t.rollback_dir for t in targets)
 
     def one(i: int, target: Target) -> None:
         try:
-            results[i] = check_target(target, cfg, now, stage=stages[i])
+            results[i] = check_target(target, cfg, now, stage=stages[i], sums=kept)
         except BaseException as exc:  # raised in the caller's thread, as before
             results[i] = exc
 
@@ -194,6 +211,8 @@ def run_checks(
         th.start()
     for th in threads:
         th.join(None if limit <= 0 else max(0.0, started + limit - time.perf_counter()))
+    if sums is None:
+        kept.save()
     healths: list[TargetHealth] = []
     for target, result, stage in zip(targets, results, stages, strict=True):
         if isinstance(result, BaseException):
