@@ -332,6 +332,17 @@ def test_bad_group_bound_is_a_usage_error(tmp_path: Path, mdirs: MigrationDirs) 
         "--database", url, *mdirs.args(), "up", "--no-backup", env={"MALNU_UP_GROUP_MS": "0.5s"}
     )
     assert res.code == 2 and "MALNU_UP_GROUP_MS='0.5s'" in res.err and "Traceback" not in res.err
+    # Before anything is changed (README "Bad input"): it was read once the run began, after
+    # the database was made and its `pre-up` safety backup taken (listed, audited).
+    assert not (tmp_path / "g.db").exists()
+    store = tmp_path / "backups"
+    res = run_cli(
+        "--database", url, *mdirs.args(), "up",
+        env={"MALNU_UP_GROUP_MS": "99999", "MALNU_BACKUP_DIR": str(store)},
+    )  # fmt: skip
+    assert res.code == 2 and "MALNU_UP_GROUP_MS='99999'" in res.err, res.err
+    assert "safety backup" not in res.err and not store.exists(), res.err
+    assert not (tmp_path / "g.db").exists()
     res = run_cli(
         "--database", url, *mdirs.args(), "up", "--no-backup", env={"MALNU_UP_GROUP_MS": "0"}
     )

@@ -399,6 +399,37 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     b.close()
 
 
+def test_repair_forgets_the_placeholder_row_beside_the_file_of_its_version(
+    db_target: DbTarget, mdirs: MigrationDirs
+) -> None:
+    """README "The CLI": `repair 20251124_120500_migration_name.sql` forgets the template's
+    placeholder row. Beside the file it was run from (the same version,
+    20251124_120500_create_users_table.sql) the name was taken for that file: "…
+    create_users_table.sql has not drifted; nothing to repair", exit 2, the row kept."""
+    d = mdirs
+    d.add(
+        "20251124_120500",
+        "create_users_table",
+        "CREATE TABLE users (id INTEGER);",
+        "DROP TABLE users;",
+    )
+    b = db_target.open(d)
+    _up(b, d)
+    sql = (
+        "INSERT INTO migrations (filename, checksum) "
+        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
+    )
+    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    assert repair(b, mset, ["20251124_120500_migration_name.sql"]) == [
+        "20251124_120500_migration_name.sql"
+    ]
+    assert verify(b, mset).ok
+    assert [r.filename for r in b.fetch_records()] == ["20251124_120500_create_users_table.sql"]
+    b.close()
+
+
 def test_create_names_the_new_file_after_the_newest(mdirs: MigrationDirs) -> None:
     """Two `create`s in one second (a script): the second was refused ("wait a second"). A
     set whose newest file was named by a clock ahead of UTC (WIB, typed by hand, in

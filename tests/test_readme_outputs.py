@@ -188,3 +188,16 @@ def test_the_incremental_sync_sample_is_what_sync_prints(tmp_path: Path) -> None
     assert res.code == 1, res.err
     at = shown.index("$ malnu-tui sync verify reporting")
     in_order([shown[at + 1]], res.out.splitlines())
+
+
+def test_the_doctor_config_permissions_line_is_what_doctor_prints(tmp_path: Path) -> None:
+    """README "Monitoring" (`doctor`): a config holding a password, mode 644."""
+    text = " ".join(README)
+    m = re.search(r"`(FAIL config permissions: /etc/malnu/malnu\.toml .*?\)\))`", text)
+    assert m, "README: the doctor sample line was not found"
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text('[targets.analytics]\nurl = "postgresql://malnu:rahasia@127.0.0.1:1/postgres"\n')
+    cfg.chmod(0o644)
+    res = run_cli("--config", str(cfg), "doctor")
+    assert res.code == 1 and "rahasia" not in res.out + res.err, res.out
+    assert m.group(1).replace("/etc/malnu/malnu.toml", str(cfg)) in res.out.splitlines(), res.out

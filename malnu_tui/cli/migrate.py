@@ -273,8 +273,10 @@ def cmd_up(ctx: Context) -> int:
 
 
 def _up(ctx: Context) -> int:
+    from malnu_tui.engine.apply import group_seconds
     from malnu_tui.engine.preflight import preflight_apply
 
+    group_seconds()  # a bad MALNU_UP_GROUP_MS: refused before the database is opened
     backend, mset = ctx.backend(), ctx.migration_set()
     unrelated = ctx.args.unrelated_history
     pf = preflight_apply(backend, ctx.target, mset, to=ctx.args.to, unrelated_history=unrelated)

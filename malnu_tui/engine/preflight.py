@@ -184,6 +184,9 @@ def preflight_apply(
     """``up`` / the apply wizard: pending migrations up to ``to`` in the target's dialect.
     ``unrelated_history``: another runner's history there is not this set's (the plan says
     so, for the check under the lock)."""
+    from malnu_tui.engine.apply import group_seconds
+
+    group_seconds()  # a bad MALNU_UP_GROUP_MS is refused here, not after the safety backup
     report = status(backend, mset, target.name)
     plan, problems = plan_up_from(report, mset, to)
     if plan is not None and unrelated_history:

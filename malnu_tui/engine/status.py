@@ -424,6 +424,14 @@ def select_repair(
     chosen: list[MigrationStatus] = []
     errors: list[str] = []
     for f in filenames:
+        # A missing row named by its own filename is that row, though a file shares its
+        # version (the template's placeholder row beside the file it was run from): found by
+        # version, that file was "not drifted" and the row could not be forgotten.
+        exact = next((m for m in missing if m.filename == f.rsplit("/", 1)[-1]), None)
+        if exact is not None:
+            if exact not in chosen:
+                chosen.append(exact)
+            continue
         try:
             name = mset.find(f).filename
         except MigrationFileError as exc:  # no such file: a missing row, named?
