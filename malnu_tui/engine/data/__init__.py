@@ -28,17 +28,10 @@ if TYPE_CHECKING:
         SchemaMismatch,
     )
     from malnu_tui.engine.data.records import SourceRecord
+    from malnu_tui.engine.data.report import ImportPreview, ImportProgress, ImportReport, SampleRow
     from malnu_tui.engine.data.request import ImportRequest, MaxErrors
     from malnu_tui.engine.data.rows import Rejection, Row
-    from malnu_tui.engine.data.run import (
-        ImportPreview,
-        ImportProgress,
-        ImportReport,
-        SampleRow,
-        open_csv,
-        preview_import,
-        run_import,
-    )
+    from malnu_tui.engine.data.run import open_csv, preview_import, run_import
     from malnu_tui.engine.data.sources import open_source
     from malnu_tui.engine.data.tablesource import TableSource
     from malnu_tui.engine.data.writers import (
@@ -85,12 +78,12 @@ _WHERE = {
     "SchemaMismatch": "errors",
     "Rejection": "rows",
     "Row": "rows",
-    "ImportPreview": "run",
-    "ImportProgress": "run",
-    "ImportReport": "run",
+    "ImportPreview": "report",
+    "ImportProgress": "report",
+    "ImportReport": "report",
     "ImportRequest": "request",
     "MaxErrors": "request",
-    "SampleRow": "run",
+    "SampleRow": "report",
     "open_csv": "run",
     "preview_import": "run",
     "run_import": "run",

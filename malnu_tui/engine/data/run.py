@@ -1,7 +1,8 @@
 """``import``, written once for the CLI and the console: preview (no writes), then the run
 under the lock (re-check → safety backup → stream → checks → commit or nothing → audit).
 
-One all-or-nothing unit per import. The report always balances
+What it shows and returns (preview, progress, report) are the values of report.py. One
+all-or-nothing unit per import. The report always balances
 (read = inserted + updated + skipped + rejected), and that, the table's count before and after,
 and the rejects file's row count are checked before anything is committed.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +29,13 @@ from malnu_tui.engine.data.mapping import Mapping, identity_mapping, load_mappin
 from malnu_tui.engine.data.pipeline import WritePipeline, no_cyclic_gc, quick_handoffs
 from malnu_tui.engine.data.records import RecordChunk, SourceRecord
 from malnu_tui.engine.data.rejects import RejectsWriter
+from malnu_tui.engine.data.report import (
+    ImportPreview,
+    ImportProgress,
+    ImportProgressCallback,
+    ImportReport,
+    SampleRow,
+)
 from malnu_tui.engine.data.request import ImportRequest
 from malnu_tui.engine.data.rows import Rejection, Row, RowBuilder
 from malnu_tui.engine.data.schema import (
@@ -63,101 +71,6 @@ class Source(Protocol):
     def records(self) -> Iterator[SourceRecord]: ...
 
     def chunks(self, size: int) -> Iterator[RecordChunk]: ...
-
-
-@dataclass(frozen=True)
-class SampleRow:
-    """A record before and after the mapping (``after`` None: it would be rejected)."""
-
-    line: int
-    before: tuple[tuple[str, str | None], ...]
-    after: tuple[tuple[str, object], ...] | None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ImportPreview:
-    """Everything shown before the operator confirms: nothing was written to get it."""
-
-    table: str
-    target_url: str
-    source: str
-    header: tuple[str, ...]
-    check: SchemaCheck
-    rules: tuple[tuple[str, str], ...]  # (target column, how it gets its value)
-    sources: tuple[str | None, ...]  # the source column of each of check.columns (None: const)
-    samples: tuple[SampleRow, ...]
-    before_count: int
-    on_conflict: OnConflict
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        return self.check.problems
-
-
-@dataclass(frozen=True)
-class ImportProgress:
-    phase: str  # backup, read, check, commit
-    read: int
-    rejected: int
-    elapsed_s: float
-    message: str = ""
-
-    @property
-    def rows_per_s(self) -> float:
-        return self.read / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-ImportProgressCallback = Callable[[ImportProgress], None]
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    table: str
-    read: int
-    inserted: int
-    updated: int
-    skipped: int
-    rejected: int
-    committed: bool
-    rejects_file: str | None
-    before_count: int
-    after_count: int
-    sha256: str | None
-    dry_run: bool = False
-    backup_id: str | None = None
-    elapsed_s: float = 0.0
-    first_rejects: tuple[Rejection, ...] = ()
-    reason: str = ""  # why it did not commit
-    # Lines of delimiters only (Excel's empty rows): no record, like blank lines, so in no
-    # count of the balance (not in the --json contract either); the summary mentions them.
-    empty_lines: int = 0
-    warnings: tuple[str, ...] = ()  # after it committed (its lock row could not go)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "read": self.read,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "skipped": self.skipped,
-            "rejected": self.rejected,
-            "committed": self.committed,
-            "rejects_file": self.rejects_file,
-            "before_count": self.before_count,
-            "after_count": self.after_count,
-            "sha256": self.sha256,
-        }
-
-    def summary(self) -> str:
-        verb = "committed" if self.committed else "NOT committed"
-        text = (
-            f"{self.table}: read {self.read}, inserted {self.inserted}, updated {self.updated}, "
-            f"skipped {self.skipped}, rejected {self.rejected}; rows {self.before_count} → "
-            f"{self.after_count}; {verb}"
-        )
-        if self.empty_lines:
-            text += f"; {self.empty_lines} empty line(s) of delimiters only skipped"
-        return text + (f" ({self.reason})" if self.reason else "")
 
 
 HEADER_SEARCH_LINES = 30  # how far down a header pushed by title rows is looked for
