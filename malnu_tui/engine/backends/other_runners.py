@@ -13,12 +13,17 @@ Each table is known by its name *and* its shape (three tools call theirs ``schem
 - golang-migrate ``schema_migrations (version bigint, dirty boolean)``: one row, the last
   version applied (dirty: it failed half-way).
 - Drizzle ``__drizzle_migrations (id, hash, created_at)`` (schema ``drizzle`` on PostgreSQL):
-  the SHA-256 of each file's text and the journal's time.
+  the SHA-256 of each file's text and the journal's time; since drizzle-orm 1.0 (beta) also
+  ``name`` (the migration's folder, ``20251124120500_init``) and ``applied_at``, on a table
+  made new and on an older one it upgrades (its old rows named when it can tell, else NULL).
+  Its ``migrationsTable`` may be named otherwise: a table of Drizzle's exact columns is its
+  history whatever its name (in the schemas it is looked for in).
 - Flyway ``flyway_schema_history``: its own versions (``1``, ``1.1``), repeatable scripts and
   baselines. Alembic ``alembic_version (version_num)``: one row, the head revision's id.
 
-Prisma's, dbmate's and Rails' rows name a file by its ``YYYYMMDDHHMMSS`` version, the way the
-Supabase CLI's do: they are matched to this tool's files as those are (pg_record.cli_matcher).
+Prisma's, dbmate's, Rails' and Drizzle 1.0's rows name a file by its ``YYYYMMDDHHMMSS`` version
+(Drizzle's only when every row has its name), the way the Supabase CLI's do: they are
+matched to this tool's files as those are (pg_record.cli_matcher).
 The others name no file of ours: nothing of theirs is ever guessed to be a file here, and the
 operator says which files they applied (``adopt --through VERSION``).
 """
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from malnu_tui.engine.backends.base import Backend
+from malnu_tui.engine.backends.sqlite_sql import NOT_INTERNAL
 
 if TYPE_CHECKING:
     from malnu_tui.engine.backends.d1.wrangler import AdoptPlan
@@ -62,6 +68,7 @@ class Runner:
     last: str | None = None  # the column saying where it stands (golang-migrate, Alembic)
     failed: str | None = None  # the WHERE of a migration that failed half-way
     way_out: str = ""  # the tool's own command that settles such a migration
+    shapes: tuple[frozenset[str], ...] = ()  # its exact columns, found under any table name
 
 
 _PRISMA_COLUMNS = (
@@ -71,6 +78,7 @@ _FLYWAY_COLUMNS = (
     "installed_rank version description type script checksum installed_by installed_on "
     "execution_time success"
 )
+_DRIZZLE = ("id", "hash", "created_at")
 RUNNERS = (
     Runner(
         "Prisma",
@@ -85,10 +93,15 @@ RUNNERS = (
     Runner(
         "Drizzle",
         "__drizzle_migrations",
-        frozenset({"id", "hash", "created_at"}),
+        frozenset(_DRIZZLE),
         False,
         "1=1",
-        None,
+        "name",  # (1.0's; a row without it: none matched)
+        shapes=(
+            frozenset(_DRIZZLE),
+            frozenset({*_DRIZZLE, "name", "applied_at"}),
+            frozenset({*_DRIZZLE, "name", "applied_at", "version"}),  # (a 1.0 beta's)
+        ),
     ),
     Runner("dbmate", "schema_migrations", frozenset({"version"}), True, "1=1", "version"),
     Runner(
@@ -184,7 +197,8 @@ def _reader(
 def _tables(
     dialect: str, run: Callable[[str, Sequence[object]], list[tuple[Any, ...]]], schema: str
 ) -> dict[tuple[str, str], set[str]]:
-    """(schema, table) → its columns, for the tables of :data:`RUNNERS`' names that are there.
+    """(schema, table) → its columns, for the tables of :data:`RUNNERS`' names that are there,
+    and those with a ``hash`` column (Drizzle's history under its ``migrationsTable``'s name).
     On PostgreSQL only in the target's schema (where its tool tables are), and Drizzle's own
     schema for a target in ``public`` (Drizzle's tables' default): an application's Prisma
     history in ``public`` is not the history of the school's analytics set in ``analytics``."""
@@ -193,24 +207,61 @@ def _tables(
     if dialect == "sqlite":
         rows = run(
             "SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p "
-            f"WHERE m.type = 'table' AND m.name IN ({marks})",
+            f"WHERE m.type = 'table' AND (m.name IN ({marks}) OR ("
+            # (first: D1 refuses any reading of its own _cf_ tables, the whole query with it)
+            f"{NOT_INTERNAL.replace('name', 'm.name')} AND EXISTS (SELECT 1 FROM "
+            "pragma_table_info(m.name) AS h WHERE lower(h.name) = 'hash')))",
             _NAMES,
         )
         for table, column in rows:
             found.setdefault(("", str(table)), set()).add(str(column).lower())
         return found
+    hashed = (
+        "EXISTS (SELECT 1 FROM information_schema.columns AS h WHERE h.table_schema = "
+        "c.table_schema AND h.table_name = c.table_name AND h.column_name = 'hash')"
+    )
     rows = run(
-        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-        "WHERE table_name = ANY(%s) AND (table_schema = %s OR (%s = 'public' AND "
-        "table_schema = 'drizzle' AND table_name = '__drizzle_migrations')) "
-        "AND has_schema_privilege(table_schema, 'USAGE') "
-        "AND has_table_privilege(quote_ident(table_schema) || '.' || quote_ident(table_name), "
-        "'SELECT')",
-        (_NAMES, schema, schema),
+        "SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns AS c "
+        f"WHERE ((c.table_schema = %s AND (c.table_name = ANY(%s) OR {hashed})) OR (%s = "
+        f"'public' AND c.table_schema = 'drizzle' AND {hashed})) "
+        "AND has_schema_privilege(c.table_schema, 'USAGE') "
+        "AND has_table_privilege(quote_ident(c.table_schema) || '.' || "
+        "quote_ident(c.table_name), 'SELECT')",
+        (schema, _NAMES, schema),
     )
     for sch, table, column in rows:
         found.setdefault((str(sch), str(table)), set()).add(str(column).lower())
     return found
+
+
+def _is(r: Runner, schema: str, table: str, columns: set[str]) -> bool:
+    """Whether the table is ``r``'s history: its name and columns, or its exact columns under
+    any name (Drizzle's ``migrationsTable``); in Drizzle's own schema, only Drizzle's."""
+    if schema == "drizzle" and r.tool != "Drizzle":
+        return False
+    if frozenset(columns) in r.shapes:
+        return True
+    if r.table != table or not r.columns <= columns:
+        return False
+    return not r.exact or columns == r.columns
+
+
+def _names(
+    r: Runner,
+    columns: set[str],
+    run: Callable[[str, Sequence[object]], list[tuple[Any, ...]]],
+    where: str,
+) -> tuple[str, ...] | None:
+    """Each applied row's file by version (``r.names``), or None: the runner names none, its
+    table has no such column (Drizzle before 1.0), or a row has none (an older Drizzle row
+    1.0 could not name)."""
+    if r.names is None or r.names not in columns:
+        return None
+    col = f"CAST({r.names} AS TEXT)"
+    got = run(f"SELECT {col} FROM {where} WHERE {r.applied} ORDER BY 1", ())
+    if any(v is None or not str(v).strip() for (v,) in got):
+        return None
+    return tuple(f"{v}.sql" if "_" in str(v) else str(v) for (v,) in got)
 
 
 def _read(backend: Backend) -> list[OtherRunner]:
@@ -220,18 +271,12 @@ def _read(backend: Backend) -> list[OtherRunner]:
     out: list[OtherRunner] = []
     for (schema, table), columns in sorted(found.items()):
         for r in RUNNERS:
-            if r.table != table or not r.columns <= columns:
-                continue
-            if r.exact and columns != r.columns:
+            if not _is(r, schema, table, columns):
                 continue
             name = f"{schema}.{table}" if schema and schema != "public" else table
             where = f"{_q(schema)}.{_q(table)}" if schema else _q(table)
             n = int(run(f"SELECT count(*) FROM {where} WHERE {r.applied}", ())[0][0])
-            names = None
-            if r.names is not None:
-                col = f"CAST({r.names} AS TEXT)"
-                got = run(f"SELECT {col} FROM {where} WHERE {r.applied} ORDER BY 1", ())
-                names = tuple(f"{v}.sql" if "_" in str(v) else str(v) for (v,) in got)
+            names = _names(r, columns, run, where)
             last = ""
             if r.last is not None and n:
                 got = run(f"SELECT CAST({r.last} AS TEXT) FROM {where} LIMIT 1", ())
