@@ -16,6 +16,7 @@ from psycopg import sql
 
 from malnu_tui.engine.backends.base import LOCK_TABLE, AuditEntry, lock_host
 from malnu_tui.engine.backends.lease import lock_is_stale
+from malnu_tui.engine.backends.pg_record import insert_audit
 from malnu_tui.engine.backends.pg_session import refuse_read_only
 from malnu_tui.engine.errors import BackendError, LockHeld, LockHolder
 
@@ -227,7 +228,7 @@ class AdvisoryLock:
         try:
             with self.b._txn() as c:
                 c.execute(sql.SQL("DELETE FROM {} WHERE id = 1").format(self._table()))
-                self.b._audit(c, audit)
+                insert_audit(c, self.b.schema, audit)
         except psycopg.Error as exc:
             raise BackendError(f"{self.b.display_url}: {exc}") from None
         return holder

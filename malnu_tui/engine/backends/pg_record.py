@@ -37,8 +37,10 @@ __all__ = [
     "cli_history",
     "cli_matcher",
     "files_applied",
+    "insert_audit",
     "record",
     "supabase_history",
+    "upsert_tracking",
     "version_of",
 ]
 
@@ -232,6 +234,41 @@ def record(
     conn.execute(query, params)
     if supabase[0]:
         _supabase_row(conn, change, supabase[1])
+
+
+def upsert_tracking(
+    conn: Any, schema: str, filename: str, checksum: str, elapsed_ms: int, error: str | None
+) -> None:
+    """A migration's tracking row as it ran (``error`` None: it succeeded), on its own:
+    UPDATE then INSERT rather than ON CONFLICT, as an adopted table may lack the UNIQUE."""
+    t = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TRACKING_TABLE))
+    success = error is None
+    cur = conn.execute(
+        sql.SQL(
+            "UPDATE {} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
+            "execution_time_ms = %s, success = %s, error_message = %s WHERE filename = %s"
+        ).format(t),
+        (checksum, elapsed_ms, success, error, filename),
+    )
+    if cur.rowcount == 0:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (filename, checksum, executed_at, execution_time_ms, "
+                "success, error_message) VALUES (%s, %s, CURRENT_TIMESTAMP, %s, %s, %s)"
+            ).format(t),
+            (filename, checksum, elapsed_ms, success, error),
+        )
+
+
+def insert_audit(conn: Any, schema: str, e: AuditEntry) -> None:
+    """One audit row on its own, in the caller's transaction."""
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (at, actor, action, object, outcome, detail) "
+            "VALUES (%s::timestamp, %s, %s, %s, %s, %s)"
+        ).format(sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(AUDIT_TABLE))),
+        (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
+    )
 
 
 def audit_rows(

@@ -11,17 +11,26 @@ import psycopg
 from psycopg import sql
 
 from malnu_tui.engine.backends.base import AUDIT_INDEX, AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE
-from malnu_tui.engine.backends.pg_sql import create_schema_if_missing
-from malnu_tui.engine.errors import ForeignTrackingTable, ToolTablesElsewhere
+from malnu_tui.engine.backends.pg_rowsec import refuse_narrowed_tool_tables
+from malnu_tui.engine.backends.pg_session import refuse_read_only
+from malnu_tui.engine.backends.pg_sql import create_schema_if_missing, error_text
+from malnu_tui.engine.errors import (
+    BackendError,
+    ForeignTrackingTable,
+    NotInitialised,
+    ToolTablesElsewhere,
+)
 
 __all__ = [
     "MISSING_AUDIT_INDEX",
     "UPGRADE_COLUMNS",
     "add_missing_columns",
     "create_tool_tables",
+    "ensure_tool_tables",
     "missing_columns",
     "refuse_tables_elsewhere",
     "tracking_columns",
+    "upgrade_tool_tables",
 ]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -201,3 +210,61 @@ def add_missing_columns(
                 ).format(_t(schema, table), sql.Identifier(column))
             )
     return True
+
+
+def ensure_tool_tables(
+    conn: Conn, schema: str, where: str, lock_key: int, *, read_only: bool, fresh_ok: bool
+) -> tuple[tuple[str, str | None], ...]:
+    """The tool's tables in ``schema`` made ready, taking no lock when they are: one catalog
+    read. A database without them gets them (under the migration lock, ``lock_key``); columns
+    an adopted or older table lacks are added here only when reading needs them, else left
+    for :func:`upgrade_tool_tables` under the migration lock. Returns what is still missing.
+    ``read_only`` (monitoring, a dry run): nothing is made; NotInitialised without the
+    tracking table, unless ``fresh_ok``. ``where`` names the database (masked)."""
+    try:
+        missing = missing_columns(conn, schema, where)
+        if (TRACKING_TABLE, None) in missing:
+            refuse_tables_elsewhere(conn, schema, where)
+        else:
+            tool = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
+            refuse_narrowed_tool_tables(conn, schema, tool, where)
+        if read_only:
+            if (TRACKING_TABLE, None) in missing and not fresh_ok:
+                raise NotInitialised(f"{where} (schema {schema!r})")
+            return missing
+        if any(col is None for _t, col in missing):  # a whole table is missing
+            create_tool_tables(conn, schema, lock_key)
+            missing = missing_columns(conn, schema)
+        # Tracking columns are needed to read at all (wait for the lock, bounded by
+        # lock_timeout); the lock's purpose column can wait for our own lock.
+        needed = any(t == TRACKING_TABLE for t, _c in missing)
+        if missing and add_missing_columns(conn, schema, missing, lock_key, wait=needed):
+            missing = ()
+    except psycopg.Error as exc:
+        if exc.sqlstate == "25006":  # a hot standby, default_transaction_read_only
+            refuse_read_only(conn, where)
+        denied = exc.sqlstate == "42501"  # PostgreSQL 15+: no CREATE on public by default
+        raise BackendError(
+            f"{where}: cannot create the tool tables in schema {schema!r}: {error_text(exc)}",
+            hint=f'GRANT CREATE ON SCHEMA "{schema}" (and, for a new schema, CREATE ON '
+            'DATABASE) to this role, or set the target\'s schema = "…" to one it owns'
+            if denied
+            else None,
+        ) from None
+    return missing
+
+
+def upgrade_tool_tables(
+    conn: Conn,
+    schema: str,
+    where: str,
+    missing: tuple[tuple[str, str | None], ...],
+    lock_key: int,
+) -> None:
+    """Add the ``missing`` columns :func:`ensure_tool_tables` left, under the migration lock."""
+    try:
+        add_missing_columns(conn, schema, missing, lock_key, wait=True)
+    except psycopg.Error as exc:
+        raise BackendError(
+            f"{where}: cannot upgrade the tool tables in schema {schema!r}: {error_text(exc)}"
+        ) from None

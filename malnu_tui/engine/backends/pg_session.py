@@ -1,7 +1,9 @@
 """What the server lets the tool's session do, said before anything is written: a read-only
 session (a hot standby, ``default_transaction_read_only``) and row level security (a sync's
 and an import's sessions read and write every row, or are refused). Each refusal is a
-:class:`NotPermitted` (exit 2) whose hint says what to grant or change."""
+:class:`NotPermitted` (exit 2) whose hint says what to grant or change. And the tool's
+session itself: opened with its settings within the connect timeout (:func:`open_session`),
+kept alive (keepalives), reopened for an audit row after the server ended it."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from typing import Any
 
 import psycopg
 
-from malnu_tui.engine.backends.pg_sql import error_text
-from malnu_tui.engine.errors import BackendError, NotPermitted
+from malnu_tui.engine.backends.pg_sql import answered_within, error_text
+from malnu_tui.engine.errors import BackendError, ConfigError, NotPermitted
+from malnu_tui.engine.urls import mask_url_error
 
 __all__ = [
     "CLIENT_CHECK_INTERVAL",
@@ -25,6 +28,7 @@ __all__ = [
     "connection_limit_hint",
     "end_with_the_client",
     "every_row",
+    "open_session",
     "policy_refusal",
     "read_only_state",
     "refusal",
@@ -384,3 +388,37 @@ def settle_after_interrupt(conn: psycopg.Connection[Any], seconds: float = 5.0) 
         return
     with contextlib.suppress(Exception):
         conn.rollback()
+
+
+def open_session(
+    url: str, kwargs: dict[str, Any], where: str, statement_timeout: str, lock_timeout: str
+) -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection to ``url`` (psycopg's ``kwargs``) with the tool's session settings
+    (:func:`tool_session`), set within the URL's connect_timeout: a server that lets the
+    client in and then does not answer is said as one that cannot be reached. ``where``
+    names it (masked). BackendError when it cannot connect; ConfigError for a setting the
+    server refuses."""
+    try:
+        conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
+    except psycopg.Error as exc:
+        why = mask_url_error(str(exc), url)
+        hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
+        text = f"cannot connect to {where}: {why}".strip()
+        raise BackendError(text, hint=hint) from None
+    within = float(conn.info.get_parameters().get("connect_timeout") or 0)
+    try:
+        with answered_within(conn, within) as timed_out:
+            tool_session(conn, statement_timeout, lock_timeout)
+    except psycopg.Error as exc:
+        conn.close()
+        if timed_out[0]:  # what a connect_timeout would say, had it applied in here
+            raise BackendError(
+                f"cannot connect to {where}: it let this client in, then did "
+                f"not answer within {within:g} s (a stuck server, or a pooler with no "
+                "server connection free)"
+            ) from None
+        raise ConfigError(f"{where}: {error_text(exc)}") from None
+    if timed_out[0]:  # answered, but the socket was cut at that very moment
+        conn.close()
+        raise BackendError(f"cannot connect to {where}: no answer in time")
+    return conn

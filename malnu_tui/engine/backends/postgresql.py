@@ -34,18 +34,23 @@ from malnu_tui.engine.backends.base import (
     actor,
 )
 from malnu_tui.engine.backends.pg_lock import AdvisoryLock, lock_key
-from malnu_tui.engine.backends.pg_record import audit_rows, record, supabase_history
-from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES, EVERY_ROW, refuse_narrowed_tool_tables
+from malnu_tui.engine.backends.pg_record import (
+    audit_rows,
+    insert_audit,
+    record,
+    supabase_history,
+    upsert_tracking,
+)
+from malnu_tui.engine.backends.pg_rowsec import AS_POLICIES, EVERY_ROW
 from malnu_tui.engine.backends.pg_schema import (
-    add_missing_columns,
-    create_tool_tables,
+    ensure_tool_tables,
     missing_columns,
-    refuse_tables_elsewhere,
     tracking_columns,
+    upgrade_tool_tables,
 )
 from malnu_tui.engine.backends.pg_session import (
     connect_options,
-    connection_limit_hint,
+    open_session,
     refusal,
     refuse_read_only,
     reopen,
@@ -53,7 +58,6 @@ from malnu_tui.engine.backends.pg_session import (
 )
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
-    answered_within,
     error_text,
     lock_holders,
     run_statement,
@@ -65,7 +69,6 @@ from malnu_tui.engine.errors import (
     BackendError,
     ConfigError,
     LockHolder,
-    NotInitialised,
     StatementFailed,
 )
 from malnu_tui.engine.filestatements import lacks_text
@@ -78,7 +81,6 @@ from malnu_tui.engine.urls import (
     check_conninfo,
     check_timeout,
     mask_url,
-    mask_url_error,
     split_tool_options,
 )
 
@@ -134,13 +136,9 @@ class PostgresBackend:
         kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
         kwargs.update(connect_options(url, connect_timeout))  # and TCP keepalives
         self._url, self._connect_kwargs, self._gone = url, kwargs, False
-        try:
-            self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
-        except psycopg.Error as exc:
-            why = mask_url_error(str(exc), url)
-            hint = connection_limit_hint(why)  # a role's CONNECTION LIMIT (Supabase's roles)
-            text = f"cannot connect to {self.display_url}: {why}".strip()
-            raise BackendError(text, hint=hint) from None
+        self.conn: psycopg.Connection[tuple[Any, ...]] = open_session(
+            url, kwargs, self.display_url, self.statement_timeout, self.lock_timeout
+        )
         self.name = self.conn.info.dbname
         self._lock = AdvisoryLock(self)
         self._schema_ready = False
@@ -149,22 +147,6 @@ class PostgresBackend:
         # Whether the migration set being run is the Supabase CLI's own (engine/migrate.py):
         # only then does a tracking change also write or remove the CLI's row (pg_record.py).
         self.supabase_in_step = False
-        within = float(self.conn.info.get_parameters().get("connect_timeout") or 0)
-        try:
-            with answered_within(self.conn, within) as timed_out:
-                self._session()
-        except psycopg.Error as exc:
-            self.conn.close()
-            if timed_out[0]:  # what a connect_timeout would say, had it applied in here
-                raise BackendError(
-                    f"cannot connect to {self.display_url}: it let this client in, then did "
-                    f"not answer within {within:g} s (a stuck server, or a pooler with no "
-                    "server connection free)"
-                ) from None
-            raise ConfigError(f"{self.display_url}: {error_text(exc)}") from None
-        if timed_out[0]:  # answered, but the socket was cut at that very moment
-            self.conn.close()
-            raise BackendError(f"cannot connect to {self.display_url}: no answer in time")
 
     def _session(self) -> None:
         tool_session(self.conn, self.statement_timeout, self.lock_timeout)
@@ -180,7 +162,7 @@ class PostgresBackend:
         try:
             if conn is not None:
                 with conn, conn.transaction():
-                    self._audit(conn, entry)
+                    insert_audit(conn, self.schema, entry)
         except psycopg.Error:
             return False
         return conn is not None
@@ -232,41 +214,14 @@ class PostgresBackend:
         operation takes it (:meth:`acquire_lock`), never by a read-only command."""
         if self._schema_ready:
             return
-        try:
-            missing = missing_columns(self.conn, self.schema, self.display_url)
-            if (TRACKING_TABLE, None) in missing:
-                refuse_tables_elsewhere(self.conn, self.schema, self.display_url)
-            else:
-                tool = (TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE)
-                refuse_narrowed_tool_tables(self.conn, self.schema, tool, self.display_url)
-            if self.read_only:
-                if (TRACKING_TABLE, None) in missing and not self._fresh_ok:
-                    raise NotInitialised(f"{self.display_url} (schema {self.schema!r})")
-                self._pending_upgrade, self._schema_ready = missing, True
-                return
-            if any(col is None for _t, col in missing):  # a whole table is missing
-                create_tool_tables(self.conn, self.schema, self._lock.key)
-                missing = missing_columns(self.conn, self.schema)
-            # Tracking columns are needed to read at all (wait for the lock, bounded by
-            # lock_timeout); the lock's purpose column can wait for our own lock.
-            needed = any(t == TRACKING_TABLE for t, _c in missing)
-            if missing and add_missing_columns(
-                self.conn, self.schema, missing, self._lock.key, wait=needed
-            ):
-                missing = ()
-        except psycopg.Error as exc:
-            if exc.sqlstate == "25006":  # a hot standby, default_transaction_read_only
-                refuse_read_only(self.conn, self.display_url)
-            denied = exc.sqlstate == "42501"  # PostgreSQL 15+: no CREATE on public by default
-            raise BackendError(
-                f"{self.display_url}: cannot create the tool tables in schema "
-                f"{self.schema!r}: {error_text(exc)}",
-                hint=f'GRANT CREATE ON SCHEMA "{self.schema}" (and, for a new schema, CREATE ON '
-                'DATABASE) to this role, or set the target\'s schema = "…" to one it owns'
-                if denied
-                else None,
-            ) from None
-        self._pending_upgrade = missing
+        self._pending_upgrade = ensure_tool_tables(
+            self.conn,
+            self.schema,
+            self.display_url,
+            self._lock.key,
+            read_only=self.read_only,
+            fresh_ok=self._fresh_ok,
+        )
         self._schema_ready = True
 
     @property
@@ -275,18 +230,11 @@ class PostgresBackend:
         return (LOCK_TABLE, "purpose") not in self._pending_upgrade
 
     def _upgrade_schema(self) -> None:
-        if not self._pending_upgrade:
-            return
-        try:
-            add_missing_columns(
-                self.conn, self.schema, self._pending_upgrade, self._lock.key, wait=True
+        if self._pending_upgrade:
+            upgrade_tool_tables(
+                self.conn, self.schema, self.display_url, self._pending_upgrade, self._lock.key
             )
-        except psycopg.Error as exc:
-            raise BackendError(
-                f"{self.display_url}: cannot upgrade the tool tables in schema "
-                f"{self.schema!r}: {error_text(exc)}"
-            ) from None
-        self._pending_upgrade = ()
+            self._pending_upgrade = ()
 
     # -- tracking ---------------------------------------------------------------------------
     def fetch_records(self) -> list[TrackingRecord]:
@@ -312,42 +260,6 @@ class PostgresBackend:
             )
             for r in rows
         ]
-
-    def _upsert(
-        self,
-        c: psycopg.Connection[tuple[Any, ...]],
-        filename: str,
-        checksum: str,
-        elapsed_ms: int,
-        error: str | None,
-    ) -> None:
-        # UPDATE then INSERT rather than ON CONFLICT: an adopted table may lack the UNIQUE.
-        t = self._t(TRACKING_TABLE)
-        success = error is None
-        cur = c.execute(
-            sql.SQL(
-                "UPDATE {} SET checksum = %s, executed_at = CURRENT_TIMESTAMP, "
-                "execution_time_ms = %s, success = %s, error_message = %s WHERE filename = %s"
-            ).format(t),
-            (checksum, elapsed_ms, success, error, filename),
-        )
-        if cur.rowcount == 0:
-            c.execute(
-                sql.SQL(
-                    "INSERT INTO {} (filename, checksum, executed_at, execution_time_ms, "
-                    "success, error_message) VALUES (%s, %s, CURRENT_TIMESTAMP, %s, %s, %s)"
-                ).format(t),
-                (filename, checksum, elapsed_ms, success, error),
-            )
-
-    def _audit(self, c: psycopg.Connection[tuple[Any, ...]], e: AuditEntry) -> None:
-        c.execute(
-            sql.SQL(
-                "INSERT INTO {} (at, actor, action, object, outcome, detail) "
-                "VALUES (%s::timestamp, %s, %s, %s, %s, %s)"
-            ).format(self._t(AUDIT_TABLE)),
-            (e.at, e.actor, e.action, e.object, e.outcome, e.detail),
-        )
 
     def run_unit(
         self,
@@ -450,8 +362,8 @@ class PostgresBackend:
         self.ensure_schema()
         try:
             with self._txn() as c:
-                self._upsert(c, filename, checksum, elapsed_ms, error)
-                self._audit(c, audit)
+                upsert_tracking(c, self.schema, filename, checksum, elapsed_ms, error)
+                insert_audit(c, self.schema, audit)
         except psycopg.Error as exc:
             raise self._failed(exc) from None
 
@@ -460,7 +372,7 @@ class PostgresBackend:
         try:
             with self._txn() as c:
                 c.execute(query, params)
-                self._audit(c, audit)
+                insert_audit(c, self.schema, audit)
         except psycopg.Error as exc:
             raise self._failed(exc) from None
 
@@ -490,7 +402,7 @@ class PostgresBackend:
         self.ensure_schema()
         try:
             with self._txn() as c:
-                self._audit(c, entry)
+                insert_audit(c, self.schema, entry)
         except (psycopg.Error, BackendError) as exc:
             failed = exc if isinstance(exc, BackendError) else self._failed(exc)
             if not self._audit_anew(entry):  # the server ended the session: a new one
