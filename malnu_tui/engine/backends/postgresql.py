@@ -134,6 +134,7 @@ class PostgresBackend:
         kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
         kwargs.update(connect_options(url, connect_timeout))  # and TCP keepalives
         self._url, self._connect_kwargs, self._gone = url, kwargs, False
+        self.audit_lost = ""  # why an audit row could not be written on a new session
         try:
             self.conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(url, **kwargs)
         except psycopg.Error as exc:
@@ -175,13 +176,17 @@ class PostgresBackend:
         the work stays on the ended session and fails there, its lock ended with it."""
         if not (self.conn.closed or self.conn.broken) or self._gone:
             return False
-        conn = reopen(self._url, self._connect_kwargs, self.statement_timeout, self.lock_timeout)
+        conn, self.audit_lost = reopen(
+            self._url, self._connect_kwargs, self.statement_timeout, self.lock_timeout,
+            where=self.display_url,
+        )  # fmt: skip
         self._gone = conn is None  # a server that is not back: not waited for again
         try:
             if conn is not None:
                 with conn, conn.transaction():
                     self._audit(conn, entry)
-        except psycopg.Error:
+        except psycopg.Error as exc:
+            self.audit_lost = f"on a new session: {error_text(exc)}"
             return False
         return conn is not None
 
