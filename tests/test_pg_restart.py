@@ -5,6 +5,7 @@ ends. What the operator reads, and what the audit trail keeps."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -183,3 +184,82 @@ def test_a_deep_verification_cut_by_a_server_restart_leaves_the_backup_as_it_was
     assert "nothing was concluded about the backup, its verified state is as it was" in err
     (after,) = json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
     assert after["verified_at"] == before["verified_at"], after
+
+
+def test_a_restore_cut_by_a_server_stop_says_at_once_that_it_is_not_audited(
+    own_cluster: PgCluster, db_url: str, tmp_path: Path
+) -> None:
+    """`pg_ctl stop` while the restore's psql streamed the data in: the tool tried for 15 s
+    to write the failure's audit row on a new session (as it must for a restart) before the
+    operator read anything, and then did not say the row was never written. Now a server
+    that refuses outright twice in a row, a second apart, is not waited for, and the error's
+    hint says the row is missing and what is left of the attempt. The attempts are counted by
+    debug mode's lines (one per attempt)."""
+    env = {"MALNU_BACKUP_DIR": str(tmp_path / "store")}
+    assert run_cli("--database", db_url, "backup", "create", env=env).code == 0
+    (backup,) = json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
+    args = ("--debug", "--database", db_url, "backup", "restore", backup["id"], "--yes")
+    proc = popen_cli(*args, env=env)
+    pg_ctl = [own_cluster.bin("pg_ctl"), "-D", str(own_cluster.data_dir), "-w"]
+    try:
+        _stop_when(
+            own_cluster,
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'psql' "
+            "AND query LIKE 'COPY%FROM stdin%'",
+            proc,
+        )
+        err = _ended(proc)
+    finally:  # started again as it was (the module's other tests use it)
+        log = str(own_cluster.data_dir.parent / "server.log")
+        was = shlex.split((own_cluster.data_dir / "postmaster.opts").read_text())[1:]
+        at = was.index("-D")
+        options = shlex.join(was[:at] + was[at + 2 :])
+        subprocess.run(
+            _as_server_user([*pg_ctl, "-o", options, "-l", log, "start"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=WAIT,
+            check=True,
+        )
+    assert proc.returncode == 1, err
+    assert "error: restore failed and was rolled back, the database is unchanged" in err, err
+    pre = next(
+        b
+        for b in json.loads(run_cli("--database", db_url, "backup", "list", "--json", env=env).out)
+        if b["id"] != backup["id"]
+    )
+    assert (
+        "the audit row of this failure could not be written (the server refused the "
+        "connection: it is not running): nothing in the database records this attempt; the "
+        f"pre-restore backup {pre['id']} in the backup store (and this message) are its only "
+        "trace"
+    ) in err, err
+    attempts = [ln for ln in err.splitlines() if "reconnect target=" in ln]
+    refused = [ln for ln in attempts if "refused" in ln.lower() or "no such file" in ln]
+    # Two refusals and no more (the 15 s of retries took ~30); any before them were the
+    # server shutting down, which may be a restart.
+    assert len(refused) == 2 and attempts[-2:] == refused, attempts
+    assert all("shutting down" in ln for ln in attempts[:-2]), attempts
+    with psycopg.connect(db_url) as c:
+        assert c.execute("SELECT count(*) FROM kelas").fetchone() == (400_000,)
+        failed = c.execute(
+            "SELECT count(*) FROM malnu_audit WHERE action = 'restore' AND outcome = 'failed'"
+        ).fetchone()
+    assert failed == (0,)  # (none could be written: what the hint says)
+
+
+def _stop_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str]) -> None:
+    """``pg_ctl stop`` (fast: every session ended) once ``query`` finds a session."""
+    deadline = time.monotonic() + WAIT
+    with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
+        while not c.execute(query).fetchone():  # type: ignore[arg-type]
+            assert time.monotonic() < deadline and proc.poll() is None, "never got there"
+            time.sleep(0.01)
+    pg_ctl = [cluster.bin("pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w"]
+    subprocess.run(
+        _as_server_user([*pg_ctl, "stop"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=WAIT,
+        check=True,
+    )

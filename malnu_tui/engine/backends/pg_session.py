@@ -122,32 +122,53 @@ def tool_session(conn: psycopg.Connection[Any], statement_timeout: str, lock_tim
     end_with_the_client(conn)
 
 
+# How a connection attempt was refused: by a server on its way down or back (a restart,
+# a failover), or by no server at all (stopped: nothing listens, the socket file is gone).
+_ON_ITS_WAY = ("starting up", "shutting down", "not yet accepting", "in recovery mode")
+_NOT_THERE = ("connection refused", "no such file or directory")
+DOWN_AFTER = 2  # refusals in a row, a second apart (pg_ctl restart's gap between its servers)
+
+
 def reopen(
     url: str,
     kwargs: dict[str, Any],
     statement_timeout: str,
     lock_timeout: str,
     within: float = 15.0,
-) -> psycopg.Connection[tuple[Any, ...]] | None:
+    where: str = "",
+) -> tuple[psycopg.Connection[tuple[Any, ...]] | None, str]:
     """A new session of the tool's (:func:`tool_session`) in place of one the server ended (a
     restart, a failover, ``pg_terminate_backend``), for the rows that say what happened: a
     restore cut off by a restart left no audit row of its failure. A server on its way back
-    is given ``within`` seconds; None when it did not answer by then."""
+    (or down: it may restart) is given ``within`` seconds; one that refuses outright (stopped)
+    twice a second apart is not waited for: the operator at 2 a.m. waited 15 s for the error.
+    (The session, or None and why not.) Each attempt is a debug line."""
+    from malnu_tui.engine.monitor import debuglog
+
     deadline = time.monotonic() + within
+    attempt = refused = 0
     while True:
+        attempt += 1
         try:
             conn = psycopg.connect(url, **kwargs)
-        except psycopg.Error:
+        except psycopg.Error as exc:
+            said = " ".join(str(exc).split())
+            debuglog.note(f"reconnect target={where} attempt={attempt}: {said}")
+            text = said.lower()
+            gone = not any(w in text for w in _ON_ITS_WAY) and any(w in text for w in _NOT_THERE)
+            refused = refused + 1 if gone else 0
+            if refused >= DOWN_AFTER:
+                return None, "the server refused the connection: it is not running"
             if time.monotonic() > deadline:
-                return None
-            time.sleep(0.5)  # refused, or "the database system is starting up"
+                return None, f"the server did not take a new session within {within:g} s"
+            time.sleep(1.0 if gone else 0.5)
             continue
         try:
             tool_session(conn, statement_timeout, lock_timeout)
-        except psycopg.Error:
+        except psycopg.Error as exc:
             conn.close()
-            return None
-        return conn
+            return None, f"a new session failed: {error_text(exc)}"
+        return conn, ""
 
 
 def connection_limit_hint(text: str) -> str | None:

@@ -136,6 +136,7 @@ class PostgresBackend:
         kwargs: dict[str, Any] = {"application_name": self.application_name, "autocommit": True}
         kwargs.update(connect_options(url, connect_timeout))  # and TCP keepalives
         self._url, self._connect_kwargs, self._gone = url, kwargs, False
+        self.audit_lost = ""  # why an audit row could not be written on a new session
         self.conn: psycopg.Connection[tuple[Any, ...]] = open_session(
             url, kwargs, self.display_url, self.statement_timeout, self.lock_timeout
         )
@@ -157,13 +158,17 @@ class PostgresBackend:
         the work stays on the ended session and fails there, its lock ended with it."""
         if not (self.conn.closed or self.conn.broken) or self._gone:
             return False
-        conn = reopen(self._url, self._connect_kwargs, self.statement_timeout, self.lock_timeout)
+        conn, self.audit_lost = reopen(
+            self._url, self._connect_kwargs, self.statement_timeout, self.lock_timeout,
+            where=self.display_url,
+        )  # fmt: skip
         self._gone = conn is None  # a server that is not back: not waited for again
         try:
             if conn is not None:
                 with conn, conn.transaction():
                     insert_audit(conn, self.schema, entry)
-        except psycopg.Error:
+        except psycopg.Error as exc:
+            self.audit_lost = f"on a new session: {error_text(exc)}"
             return False
         return conn is not None
 

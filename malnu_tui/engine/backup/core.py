@@ -65,11 +65,14 @@ def _head(filenames: list[str]) -> str | None:
     return max(versions) if versions else None
 
 
-def audit_quietly(backend: Backend, entry: AuditEntry) -> None:
-    """Append ``entry``; a failure to is not one of the operation."""
+def audit_quietly(backend: Backend, entry: AuditEntry) -> bool:
+    """Append ``entry``; a failure to is not one of the operation (False: not written)."""
     # The audit row must not turn a finished backup into a failure (or hide the real error).
-    with contextlib.suppress(Exception):
+    try:
         backend.append_audit(entry)
+    except Exception:
+        return False
+    return True
 
 
 def create_backup(

@@ -138,12 +138,16 @@ def _restore_backup(
             else:
                 method.restore(backend, target, path, manifest, emit)
         except MalnuError as exc:
-            audit_quietly(
-                backend,
-                AuditEntry.now(
-                    "restore", manifest.id, "failed", f"{exc}; pre-restore backup {pre.id}"[:500]
-                ),
-            )
+            failed = f"{exc}; pre-restore backup {pre.id}"[:500]
+            if not audit_quietly(backend, AuditEntry.now("restore", manifest.id, "failed", failed)):
+                # (a server stopped under the restore: said at once, and that it is not audited)
+                why = getattr(backend, "audit_lost", "") or "the audit trail could not be written"
+                lost = (
+                    f"the audit row of this failure could not be written ({why}): nothing in "
+                    f"the database records this attempt; the pre-restore backup {pre.id} in the "
+                    "backup store (and this message) are its only trace"
+                )
+                exc.hint = f"{exc.hint}; {lost}" if exc.hint else lost
             raise
         matches = _fingerprint_as_made(backend, manifest) == manifest.schema_hash
         if not in_txn:
