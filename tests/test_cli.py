@@ -194,6 +194,21 @@ def test_create_never_writes_into_the_bundled_set(tmp_path: Path) -> None:
     assert sorted(p.name for p in bundled.iterdir()) == before
 
 
+def test_verify_of_a_sqlite_path_that_names_no_file_is_refused(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """A typo in CI's `malnu-tui --database sqlite:///srv/app.db verify`: the file (and its
+    folder) was created with the tool's tables and verify said "ok" (exit 0), for ever, as
+    `backup create` did before it was refused (README "Backups")."""
+    d = school_set(mdirs)
+    missing = tmp_path / "srv" / "app.db"
+    for json_flag in ((), ("--json",)):
+        res = run_cli("--database", f"sqlite:///{missing}", *d.args(), "verify", *json_flag)
+        assert res.code == 2 and res.out == "", res.out
+        assert f"database file {missing} does not exist (nothing was created)" in res.err
+    assert not missing.parent.exists()
+
+
 def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> None:
     import sqlite3
 

@@ -399,8 +399,12 @@ def cmd_rollback(ctx: Context) -> int:
 
 
 def cmd_verify(ctx: Context) -> int:
+    from malnu_tui.engine.config import require_existing
     from malnu_tui.engine.migrate import verify
 
+    # A SQLite path that names no file (a typo in CI's or cron's line) is no database to
+    # verify: it was created, with the tool's tables, and said "ok" (exit 0) for ever.
+    require_existing(ctx.target)
     result = verify(ctx.viewer(), ctx.migration_set())
     if ctx.json:
         ctx.out_json(result.as_json())
