@@ -4,12 +4,14 @@ up to 10,000 applied migrations read each rollback file again only when it chang
 
 The rule, the same for both: a kept checksum is trusted only while the file's size,
 ``mtime_ns``, ``ctime_ns``, inode and device are all what they were when it was read, and only
-when the file had last changed (mtime or ctime) more than :data:`SETTLED_NS` before that
-read. ``ctime`` is the one stamp a user cannot set back (``os.utime`` and ``touch -d`` set
+when the file had last changed (mtime or ctime) longer before that read than one tick of the
+file system's clock (:func:`settled_after`: 50 ms for nanosecond stamps, which move with the
+kernel's tick of 10 ms at most; 2 s for whole-second ones, ext4 with small inodes, FAT, some
+NFS). ``ctime`` is the one stamp a user cannot set back (``os.utime`` and ``touch -d`` set
 mtime and move ctime to now), so an edit whose size and mtime are put back is read again; a
-file changed just before (or while) it was read, inside one tick of the file system's clock,
-is read again every time until it has settled ("racy git"). A file that cannot be read is the
-caller's to say.
+file changed just before (or while) it was read, inside that tick, could be changed again
+with the same stamps, so it is read again every time until it has settled ("racy git"). A
+file that cannot be read is the caller's to say.
 
 On disk: one file per rollback directory in the user cache dir (``rollback-sums/`` beside
 ``lint/``), owner only; a broken or foreign one is ignored, one that cannot be written is
@@ -32,12 +34,27 @@ from malnu_tui.engine.private import hand_over, make_dirs
 if TYPE_CHECKING:
     from malnu_tui.engine.files import RollbackFile
 
-__all__ = ["SETTLED_NS", "FileSums", "cache_dir", "enabled", "stored_sums"]
+__all__ = [
+    "SETTLED_NS",
+    "TICK_NS",
+    "FileSums",
+    "cache_dir",
+    "enabled",
+    "settled_after",
+    "stored_sums",
+]
 
-SETTLED_NS = 2_000_000_000  # a file changed less than this before it was read: read again
+SETTLED_NS = 2_000_000_000  # whole-second stamps: changed less than this before: read again
+TICK_NS = 50_000_000  # nanosecond stamps: the same, a tick (10 ms at most) and a margin
 FORMAT = "malnu-rollback-sums 1"
 
 _Key = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+
+
+def settled_after(mtime_ns: int, ctime_ns: int) -> int:
+    """How long after its last change a file's stamps can be trusted (see the module)."""
+    whole = mtime_ns % 1_000_000_000 == 0 and ctime_ns % 1_000_000_000 == 0
+    return SETTLED_NS if whole else TICK_NS
 
 
 def enabled() -> bool:
@@ -81,7 +98,8 @@ class FileSums:
         with self._lock:
             self.hashed += 1
             self._changed = True
-            if max(st.st_mtime_ns, st.st_ctime_ns) < read_at - SETTLED_NS:
+            changed = max(st.st_mtime_ns, st.st_ctime_ns)
+            if changed < read_at - settled_after(st.st_mtime_ns, st.st_ctime_ns):
                 self._sums[path] = (key, digest)
             else:
                 self._sums.pop(path, None)

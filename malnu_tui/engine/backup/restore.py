@@ -141,11 +141,12 @@ def _restore_backup(
             failed = f"{exc}; pre-restore backup {pre.id}"[:500]
             if not audit_quietly(backend, AuditEntry.now("restore", manifest.id, "failed", failed)):
                 # (a server stopped under the restore: said at once, and that it is not audited)
-                why = getattr(backend, "audit_lost", "") or "the audit trail could not be written"
+                why = getattr(backend, "audit_lost", "")
                 lost = (
-                    f"the audit row of this failure could not be written ({why}): nothing in "
-                    f"the database records this attempt; the pre-restore backup {pre.id} in the "
-                    "backup store (and this message) are its only trace"
+                    "the audit row of this failure could not be written"
+                    + (f" ({why})" if why else "")
+                    + ": nothing in the database records this attempt; the pre-restore backup "
+                    f"{pre.id} in the backup store (and this message) are its only trace"
                 )
                 exc.hint = f"{exc.hint}; {lost}" if exc.hint else lost
             raise
