@@ -209,6 +209,30 @@ def test_verify_of_a_sqlite_path_that_names_no_file_is_refused(
     assert not missing.parent.exists()
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rollback", "--yes"),
+        ("repair", "--yes"),
+        ("clear-failed", "20250101_000100", "--yes"),
+        ("unlock", "--yes"),
+        ("backup", "prune", "--keep", "1", "--yes"),
+    ],
+)
+def test_commands_on_what_a_database_holds_refuse_a_sqlite_path_naming_no_file(
+    tmp_path: Path, mdirs: MigrationDirs, argv: tuple[str, ...]
+) -> None:
+    """A typo in a rollback script, or a cron prune while app.db is moved aside to restore
+    it: the path was made into an empty database (the app's path included) and the command
+    said "nothing to roll back" / "nothing to prune", exit 0."""
+    d = school_set(mdirs)
+    missing = tmp_path / "srv" / "app.db"
+    res = run_cli("--database", f"sqlite:///{missing}", *d.args(), *argv)
+    assert res.code == 2, res.err
+    assert f"database file {missing} does not exist (nothing was created)" in res.err, res.err
+    assert not missing.parent.exists()
+
+
 def test_status_shows_wrangler_history(tmp_path: Path, mdirs: MigrationDirs) -> None:
     import sqlite3
 
@@ -509,6 +533,7 @@ def test_every_json_output_is_json_on_stdout(tmp_path: Path, mdirs: MigrationDir
         assert res.code == code and "Traceback" not in res.err, res.err
         return _strict_json(res.out)
 
+    assert run_cli(*base, "status").code == 0  # the database (a path naming no file: exit 2)
     assert run_json("rollback") == {"rolled_back": [], "skipped": [], "backup_id": None}
     assert len(run_json("up", "--no-backup")["applied"]) == 3  # type: ignore[index]
     assert run_json("up") == {"applied": [], "skipped": [], "backup_id": None}

@@ -138,7 +138,9 @@ def test_rollback_json_with_nothing_applied_is_the_readme_document(tmp_path: Pat
     text = "\n".join(README)
     m = re.search(r"\(`rollback --json` with nothing applied: `(\{[^`]*\})`\)", text)
     assert m, "README: the rollback --json sample was not found"
-    res = run_cli("--database", f"sqlite:///{tmp_path / 'x.db'}", "rollback", "--json", "--yes")
+    db = ("--database", f"sqlite:///{tmp_path / 'x.db'}")
+    assert run_cli(*db, "status").code == 0  # a database, nothing applied
+    res = run_cli(*db, "rollback", "--json", "--yes")
     assert res.code == 0, res.err
     assert json.loads(res.out) == json.loads(m.group(1).replace("\n", " "))
 

@@ -123,9 +123,24 @@ class Context:
             # A dry run writes nothing: no tool table created or upgraded, no file created.
             dry = bool(self.opt("dry_run", False))
             new_ok = dry and self.opt("command") == "up"  # what the first `up` would make
+            if self._needs_its_file():
+                from malnu_tui.engine.config import require_existing
+
+                require_existing(self.target)
             self._backend = open_backend(self.target, dry_run=dry, new_ok=new_ok)
             self._backend.ensure_schema()
         return self._backend
+
+    def _needs_its_file(self) -> bool:
+        """Commands that act on what a database already holds (its tracking rows, lock row,
+        backups): a SQLite path naming no file (a typo; an app.db moved aside to restore) was
+        made into an empty database, the school app's path included, and the command said
+        "nothing to roll back" (exit 0). ``status``, ``up``, ``backup create``/``restore``
+        and ``recover`` keep their own rules (a restore into a file moved aside makes it)."""
+        command = self.opt("command")
+        if command == "backup":
+            return self.opt("backup_command") in ("prune", "delete")
+        return command in ("rollback", "repair", "clear-failed", "unlock")
 
     def peek(self) -> Backend:
         """The target (or the one already open) opened as a dry run opens it, for commands
