@@ -1,6 +1,7 @@
 """The sync's side for PostgreSQL: keyset pages, range checksums computed by the server in the
-normal form of :mod:`malnu_tui.engine.sync.values`, and chunks written through COPY into a temp
-table plus one upsert (or COPY straight into the table while a full copy fills an empty one).
+normal form of :mod:`malnu_tui.engine.sync.values`, digests of rows as COPY text; chunks are
+written through COPY into a temp table plus one upsert, or COPY straight into the table while a
+full copy fills an empty one (:mod:`.side_pgwrite`).
 
 Text keys are compared in the "C" collation, which orders as SQLite's BINARY does, so both sides
 walk the keys in the same order; copies made here declare their text keys ``COLLATE "C"`` so
@@ -18,25 +19,21 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import Transformer
 
-from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind, utc_now
+from malnu_tui.engine.backends.base import AUDIT_TABLE, LOCK_TABLE, TRACKING_TABLE, Kind
 from malnu_tui.engine.backends.other_runners import HISTORY_TABLES
 from malnu_tui.engine.backends.pg_session import every_row
-from malnu_tui.engine.backends.pg_sql import with_params
-from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.sync.copytext import format_row_text, pg_digest_sql, pg_line_sql
-from malnu_tui.engine.sync.model import SYNCED_AT, ChunkCounts, Column, Key, Row, TableShape
+from malnu_tui.engine.sync.model import SYNCED_AT, Column, Key, Row, TableShape
 from malnu_tui.engine.sync.pagesize import PageSizer
-from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds, Chunk
-from malnu_tui.engine.sync.side_pgbuild import PostgresKeyBuild
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Bounds
 from malnu_tui.engine.sync.side_pgkeys import failing_row, ident_text, pg_error
-from malnu_tui.engine.sync.side_pgstate import PostgresState
-from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, compared_as_text, printed
+from malnu_tui.engine.sync.side_pgtypes import TIME_KINDS, as_text, printed
+from malnu_tui.engine.sync.side_pgwrite import PostgresWrites
 from malnu_tui.engine.sync.values import (
     SERVER_KINDS,
     kind_of,
     pg_row_hash_sql,
     pg_text_sql,
-    to_postgres,
 )
 from malnu_tui.engine.sync.watermark import SECONDS_BELOW, epoch_scale, int_since
 
@@ -53,7 +50,7 @@ _HASH_PAGE = 50_000
 _err = pg_error
 
 
-class PostgresSide(PostgresKeyBuild, PostgresState, PageSizer):
+class PostgresSide(PostgresWrites, PageSizer):
     """One PostgreSQL database; tables in the target's configured schema."""
 
     kind: Kind = "postgresql"
@@ -452,141 +449,3 @@ class PostgresSide(PostgresKeyBuild, PostgresState, PageSizer):
             found, part = self._rows(q, params)[0]
             n, total = n + int(found), total + int(part)
         return n, total
-
-    # -- writes -----------------------------------------------------------------------------
-    def stamps_by_default(self, table: str) -> bool:
-        """True when the table's ``synced_at`` has a default (a copy made by the sync), so a
-        full copy into it sends the data columns only."""
-        return bool(self._synced_default.get(table))
-
-    def _stage(self, shape: TableShape) -> sql.Identifier:
-        name = self._stages.get(shape.name)
-        if name is None:
-            name = f"malnu_sync_stage_{len(self._stages)}"
-            pgcopy.create_stage(self.conn, name, like=self._t(shape.name), on_commit="delete rows")
-            self._stages[shape.name] = name
-        return sql.Identifier(name)
-
-    def _copy_data(
-        self, target: sql.Composable, columns: Sequence[str], data: bytes | bytearray
-    ) -> None:
-        q = sql.SQL("COPY {} ({}) FROM STDIN").format(target, pgcopy.ident_list(columns))
-        with self.conn.cursor() as cur, cur.copy(q) as copy:
-            copy.write(memoryview(data))  # psycopg sends it in slices: views, not copies
-
-    def write_chunk(self, shape: TableShape, chunk: Chunk) -> ChunkCounts:
-        rows, state, bounds, delete = chunk.rows, chunk.state, chunk.bounds, chunk.delete
-        direct, last_key = chunk.direct, chunk.last_key
-        now = utc_now()
-        convert = to_postgres([c.kind for c in shape.columns])
-        t = self._t(shape.name)
-        self.refuse_unscaled(shape, rows)
-        inserted = updated = deleted = 0
-        blocks = False
-        try:
-            with self.conn.transaction():
-                self._ensure_state_table()
-                stamped = direct and self.stamps_by_default(shape.name)
-                if direct and chunk.data is not None and stamped:
-                    self._copy_data(t, shape.names, chunk.data)  # made by copy_bytes
-                    blocks = state.key_pending  # where its rows lie, for the range check
-                elif stamped:
-                    data = rows if convert is tuple else list(map(convert, rows))
-                    pgcopy.copy_rows(self.conn, t, shape.names, data)
-                elif direct:
-                    data = [(*convert(r), now) for r in rows]
-                    pgcopy.copy_rows(self.conn, t, (*shape.names, SYNCED_AT), data)
-                else:
-                    stage = self._stage(shape)
-                    if chunk.data is not None:
-                        self._copy_data(stage, shape.names, chunk.data)
-                    else:
-                        pgcopy.copy_rows(self.conn, stage, shape.names, list(map(convert, rows)))
-                    inserted, updated = self._upsert(shape, stage, now)
-                    deleted += self._delete_range(shape, stage, bounds)
-                if direct:
-                    inserted = len(rows)
-                if delete:
-                    cond = sql.SQL(" AND ").join(
-                        sql.SQL("{} = %s").format(sql.Identifier(k)) for k in shape.key
-                    )
-                    with self.conn.cursor() as cur:
-                        for k in delete:
-                            cur.execute(
-                                with_params(
-                                    sql.SQL("DELETE FROM {} WHERE {}").format(t, cond), self.conn
-                                ),
-                                k,
-                            )
-                            deleted += max(cur.rowcount, 0)
-                if deleted and shape.name in self._fresh:
-                    self._fresh[shape.name] = None  # not only inserted keys: no tally
-                counts = ChunkCounts(inserted, updated, deleted)
-                values = state.advanced(counts, len(rows), last_key).values()
-                if blocks:  # the table's blocks now, told by the state row's statement
-                    row = self.conn.execute(
-                        with_params(self._state_blocks(shape.name), self.conn), values
-                    ).fetchone()
-                    self.heap_end[shape.name] = int(row[0])  # type: ignore[index]
-                else:
-                    self.conn.execute(with_params(self._state_upsert(), self.conn), values)
-        except psycopg.Error as exc:
-            self._stages.pop(shape.name, None)  # a stage created in this transaction is gone
-            there = t.as_string(self.conn)
-            where, hint = failing_row(
-                shape, rows, exc, there, lambda c: self._copy_type(shape.name, c)
-            )
-            label = f"{self.label}: writing {shape.name}{where}"
-            raise _err(
-                label, exc, writing=True, row_named=bool(where), hint=hint, conn=self.conn
-            ) from None
-        return counts
-
-    def _state_blocks(self, table: str) -> sql.Composed:
-        """The state row's upsert, returning how many blocks ``table`` has."""
-        q = self._blocks_q.get(table)
-        if q is None:
-            size = "pg_relation_size({}::regclass) / current_setting('block_size')::int"
-            q = self._state_upsert() + sql.SQL(" RETURNING " + size).format(
-                sql.Literal(self._t(table).as_string(self.conn))
-            )
-            self._blocks_q[table] = q
-        return q
-
-    def _delete_range(self, shape: TableShape, stage: sql.Identifier, bounds: Bounds | None) -> int:
-        """Delete the keys of ``bounds`` that are not in the stage (gone at the source)."""
-        if bounds is None:
-            return 0
-        where, params = self._range(shape, bounds, alias="d")
-        match = sql.SQL(" AND ").join(
-            sql.SQL("s.{k} = d.{k}").format(k=sql.Identifier(k)) for k in shape.key
-        )
-        where.append(sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(stage, match))
-        q = sql.SQL("DELETE FROM {} d WHERE {}").format(
-            self._t(shape.name), sql.SQL(" AND ").join(where)
-        )
-        cur = self.conn.execute(with_params(q, self.conn), params)
-        return max(cur.rowcount, 0)
-
-    def _upsert(self, shape: TableShape, stage: sql.Identifier, now: str) -> tuple[int, int]:
-        """One INSERT … SELECT from the stage (engine/data's shared upsert): rows whose values
-        are all equal are left untouched (compared as text where a type's ``=`` is no identity:
-        ``compared_as_text``)."""
-        data = [c for c in shape.names if c not in shape.key]
-        returning, tally = self._upsert_extras(shape, stage)
-        q = pgcopy.upsert_sql(
-            self._t(shape.name),
-            stage,
-            (*shape.names, SYNCED_AT),
-            shape.key,
-            "update" if data else "skip",
-            values=[*map(sql.Identifier, shape.names), sql.SQL("%s::timestamp")],
-            only_changed=data,
-            compare_as_text=[c.name for c in shape.columns if compared_as_text(c)],
-            returning=returning,
-            tally=tally,
-        )
-        row = self.conn.execute(with_params(q, self.conn), (now,)).fetchone()  # (in write_chunk)
-        assert row is not None
-        self._upsert_done(shape, row)
-        return int(row[0]), int(row[1])
