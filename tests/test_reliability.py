@@ -91,6 +91,7 @@ def test_real_process_empty_database_and_traceback_free(sqlite_url: str) -> None
     res = run_cli("--database", "", "status")
     assert res.code == 2 and res.out == ""
     one_error(res.err, "--database")
+    assert run_cli("--database", sqlite_url, "status").code == 0  # (rollback makes no database)
     res = run_cli("--database", sqlite_url, "rollback", "--to", "yesterday", "--yes")
     assert res.code == 2
     one_error(res.err, "'yesterday'")
