@@ -14,16 +14,15 @@ from malnu_tui.engine.config import Target
 from malnu_tui.engine.errors import ConfigError, MalnuError, SyncRefused
 from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 from malnu_tui.engine.sync.model import ProgressCallback, TablePlan, TableReport, TableShape
-from malnu_tui.engine.sync.relations import left_behind_by_table, unknown_tables
-from malnu_tui.engine.sync.session import (
-    SyncSession,
+from malnu_tui.engine.sync.problems import (
     case_clashes,
-    open_side,
     own_stamp,
     own_stamp_hint,
     schema_problems,
     table_key,
 )
+from malnu_tui.engine.sync.relations import left_behind_by_table, unknown_tables
+from malnu_tui.engine.sync.session import SyncSession, open_side
 from malnu_tui.engine.sync.side import NULL_KEY, Side, SyncState, columns_since
 from malnu_tui.engine.urls import sqlite_path
 

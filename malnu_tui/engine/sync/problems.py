@@ -1,0 +1,288 @@
+"""What the plan finds wrong with a table and its copy, and what to do about each: the copy's
+schema against the source's mapped one, a source's own ``synced_at``, names only case tells
+apart (SQLite and D1 ignore it; a mirror `up` built lower-cased them), and each problem's hint —
+the statements that add, drop or retype the copy's columns, make again a copy whose key
+changed, or stop the copy's own triggers (the plan's note)."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
+from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
+from malnu_tui.engine.errors import SyncRefused
+from malnu_tui.engine.sync.model import TableShape
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side
+
+if TYPE_CHECKING:
+    from malnu_tui.engine.sync.session import SyncSession
+
+__all__ = [
+    "ASCII_LOWER",
+    "CASE_CLASH",
+    "COLUMN_CLASH",
+    "D1_WIDE",
+    "NO_KEY",
+    "case_clashes",
+    "fires_note",
+    "mirrored_elsewhere",
+    "own_stamp",
+    "own_stamp_hint",
+    "problem_hint",
+    "schema_problems",
+    "table_key",
+]
+
+NO_KEY = "no primary key or unique index at the source to match rows by"
+_MIXED_KEY = "the two sides would order such keys differently"
+_NO_STAMP = "destination lacks the synced_at column"
+_NO_COLUMNS = "destination lacks column(s)"
+_EXTRA_COLUMNS = "destination has column(s) the source lacks:"
+# The next sync after columns were added to a copy is a full pass (see session._plan_table).
+_REFILL = "sync again (a full pass: the rows copied before get their values)"
+_OWN_STAMP = (
+    "has a column synced_at of its own, where a copy keeps when the sync wrote each row: its "
+    "values would not be copied"
+)
+
+
+def schema_problems(
+    src: TableShape, dst: TableShape, *, copying: bool = True, sqlite_dest: bool = False
+) -> list[str]:
+    """The mismatches of the copy ``dst`` against the source ``src``. A SQLite or D1 copy
+    (``sqlite_dest``) may keep dates and times in a TEXT column (SQLite has no type of its
+    own for them; copies of a ``timestamp(3)`` were made so)."""
+    t = src.name
+    out: list[str] = []
+    missing = [c for c in src.names if dst.column(c) is None]
+    extra = [c for c in dst.names if src.column(c) is None]
+    if missing:
+        out.append(f"{t}: {_NO_COLUMNS} {', '.join(missing)}")
+    if extra:
+        out.append(f"{t}: {_EXTRA_COLUMNS} {', '.join(extra)}")
+    for c in src.columns:
+        d = dst.column(c.name)
+        if d is None or d.kind == c.kind:
+            continue
+        if sqlite_dest and d.kind == "text" and c.kind in _TIMES:
+            continue
+        out.append(
+            f"{t}.{c.name}: source {c.declared or '(no type)'} maps to {c.pg_type}, "
+            f"destination has {d.declared or d.pg_type}"
+        )
+    if copying and not dst.has_synced_at:
+        out.append(f"{t}: {_NO_STAMP}")
+    if set(dst.key) != set(src.key) or not dst.unique_key:
+        out.append(
+            f"{t}: destination key ({', '.join(dst.key) or 'none'}) is not the source's "
+            f"({', '.join(src.key)}) as a primary key or unique index"
+        )
+    return out
+
+
+def own_stamp(src: Side, shape: TableShape) -> str | None:
+    """The problem of a source table with a ``synced_at`` column of its own (an application
+    that records when a device synced a row): the copy's ``synced_at`` is the sync's, so those
+    values were left behind while the table verified equal. None when the column is the
+    sync's own (the source is itself a copy: its ``malnu_sync`` has the table) or absent."""
+    if not shape.has_synced_at or src.read_state(shape.name) is not None:
+        return None
+    return f"{shape.name}: {_OWN_STAMP}"
+
+
+_TIMES = frozenset({"ts", "tstz", "date", "time"})
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+CASE_CLASH = "SQLite's table names ignore case: they would be one table at the destination"
+COLUMN_CLASH = "SQLite's column names ignore case: they would be one column at the destination"
+_COLUMN_CLASH_HINT = (
+    "rename one of them at the source, or leave the table out with --tables; a PostgreSQL "
+    "destination keeps both"
+)
+
+
+def table_key(side: Side, name: str) -> str:
+    """A table's name as ``side`` tells names apart: SQLite (and D1) ignore ASCII case, so a
+    PostgreSQL source's "Siswa" is the table ``siswa`` there."""
+    return name if side.kind == "postgresql" else name.translate(ASCII_LOWER)
+
+
+def mirrored_elsewhere(
+    s: SyncSession, names: Sequence[str], there: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Source tables of SQLite or D1 (names that ignore case) whose PostgreSQL destination
+    has no table of their exact name but one that only case tells from it: ``siswa``, the
+    translation's name for ``Siswa`` in a mirror `up` built. The sync made a second table
+    "Siswa" beside it, copied there and said verified, while the reports read ``siswa``."""
+    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
+        return []
+    present = set(there)
+    folded = {name.translate(ASCII_LOWER): name for name in sorted(present)}
+    out = []
+    for t in names:
+        other = folded.get(t.translate(ASCII_LOWER))
+        if t not in present and other is not None:
+            out.append((t, other))
+    return out
+
+
+def case_clashes(dst: Side, names: Sequence[str]) -> list[str]:
+    """The problems of source tables whose names only case tells apart, for a SQLite or D1
+    destination (creating the second stopped the sync on a traceback: "table siswa already
+    exists")."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(table_key(dst, n), []).append(n)
+    return [f"{', '.join(g)}: {CASE_CLASH}" for g in groups.values() if len(g) > 1]
+
+
+def own_stamp_hint(table: str) -> str:
+    """What to do about :func:`own_stamp`."""
+    return (
+        "rename the column at the source (the application's own: e.g. ALTER TABLE "
+        f'{quote_ident(table)} RENAME COLUMN "synced_at" TO "device_synced_at"), or leave the '
+        "table out with --tables"
+    )
+
+
+def _at_dest(s: SyncSession, name: str) -> str:
+    """``name`` (SQL text) as a hint's statement names it at the destination: in its schema
+    on PostgreSQL."""
+    if s.dst.kind != "postgresql":
+        return name
+    return quote_ident(str(getattr(s.dst, "schema", "public"))) + "." + name
+
+
+def fires_note(s: SyncSession, table: str, names: Sequence[str]) -> str:
+    """The plan's note for a copy whose own triggers fire on the sync's writes."""
+    if s.dst.kind == "postgresql":
+        where = _at_dest(s, quote_ident(table))
+        stop = "; ".join(f"ALTER TABLE {where} DISABLE TRIGGER {quote_ident(n)}" for n in names)
+    else:  # SQLite has no disabled trigger
+        stop = "; ".join(f"DROP TRIGGER {quote_ident(n)}" for n in names)
+    return (
+        f"the copy has triggers that fire on every row the sync writes: {', '.join(names)} "
+        "(a mirror built from the source's migrations has the source's: a log row written "
+        "twice, a stamp changed and found different); where they should not fire there: "
+        f"{stop}"
+    )
+
+
+D1_WIDE = f"D1 takes at most {D1_MAX_COLUMNS} columns a table"
+
+
+def problem_hint(s: SyncSession, table: str, problem: str) -> str:
+    """What to do about one of ``table``'s problems."""
+    if problem.endswith(NO_KEY):
+        return SyncRefused.NO_KEY
+    if problem.endswith(_MIXED_KEY):
+        return SyncRefused.MIXED_KEY
+    if problem.endswith(NULL_KEY):
+        return SyncRefused.NULL_KEY
+    if problem.endswith(_OWN_STAMP):
+        return own_stamp_hint(table)
+    if problem.endswith(COLUMN_CLASH):
+        return _COLUMN_CLASH_HINT
+    if problem.endswith(D1_WIDE):
+        return (
+            "leave the table out with --tables, or sync it into PostgreSQL or a SQLite file "
+            "(D1's limit is fixed; it holds for each table)"
+        )
+    name = _at_dest(s, quote_ident(table))
+    if problem.endswith(_NO_STAMP):
+        kind = "timestamp" if s.dst.kind == "postgresql" else "DATETIME"
+        return (
+            f"add it at the destination (every copied row gets the time of its copy): "
+            f"ALTER TABLE {name} ADD COLUMN synced_at {kind}"
+        )
+    if (remake := _remade_key(s, table, name)) is not None:
+        return remake
+    if (mirrored := _mirrored_columns(s, table)) and (
+        f"{table}: {_NO_COLUMNS} " in problem or problem.startswith(f"{table}: {_EXTRA_COLUMNS} ")
+    ):
+        return (
+            f"{mirrored} (`up` lower-cases SQLite's names in a mirror it builds), and a copy "
+            "keeps the source's names exactly: let the sync make this copy (drop the table "
+            "at the destination, or leave it out of the set applied there), or name the "
+            "columns in lower case at the source — not the statements that add and drop them "
+            "(the mirror's reports read its names)"
+        )
+    if f"{table}: {_NO_COLUMNS} " in problem:
+        # Columns a migration added at the source: the statements that add them here, then a
+        # full pass (the rows copied before have the new columns empty).
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            names = [c.name for c in src.columns if dst.column(c.name) is None]
+            statements = "; ".join(s.dst.add_columns_ddl(src, names))
+            return f"add them at the destination: {statements}; then {_REFILL}"
+    if problem.startswith(f"{table}: {_EXTRA_COLUMNS} "):
+        # Columns the copy has and the source not: dropped at the source by a migration, or
+        # the destination's own (an analytics column added there on purpose), whose data the
+        # DROP that once led this hint deleted. Both readings, the non-destructive one first.
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            extra = [c for c in dst.names if src.column(c) is None]
+            drops = "; ".join(f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in extra)
+            one = len(extra) == 1
+            it, they, own = ("it", "it", "its") if one else ("them", "they", "their")
+            return (
+                f"{', '.join(extra)} {'is' if one else 'are'} in the copy only (the source has "
+                f"no such column): the copy cannot be verified with {it}. If {they} "
+                f"belong{'s' if one else ''} to the destination (added there on purpose), keep "
+                f"{it} in a table of {own} own beside the copy, or leave {table} out with "
+                f"--tables; if the source dropped {it}, drop {it} here too (the values there go "
+                f"with {it}): {drops}; then sync again"
+            )
+    if problem.startswith(f"{table}.") and " maps to " in problem:
+        # Columns whose type changed at the source (a SQLite table rebuilt with REAL where it
+        # had INTEGER): replaced at the destination, refilled by the next sync's full pass.
+        src, dst = s.src.describe(table), s.dst.describe(table)
+        if src is not None and dst is not None:
+            changed = [
+                c.name
+                for c in src.columns
+                if (d := dst.column(c.name)) is not None and d.kind != c.kind
+            ]
+            if changed and not set(changed) & set(src.key):
+                retyped = [f"ALTER TABLE {name} DROP COLUMN {quote_ident(c)}" for c in changed]
+                statements = "; ".join([*retyped, *s.dst.add_columns_ddl(src, changed)])
+                return (
+                    f"{', '.join(changed)} of another type at the destination (changed at the "
+                    f"source?): replace them there (their values there go, and come back with "
+                    f"the next sync): {statements}; then {_REFILL}"
+                )
+    return SyncRefused.MISMATCH
+
+
+def _mirrored_columns(s: SyncSession, table: str) -> str:
+    """For a SQLite or D1 source into PostgreSQL: the copy's columns that are the
+    translation's lower-case names of the source's (``namalengkap`` for ``namaLengkap``: a
+    mirror `up` built), said as such; "" when there are none."""
+    if s.dst.kind != "postgresql" or s.src.kind == "postgresql":
+        return ""
+    src, dst = s.src.describe(table), s.dst.describe(table)
+    if src is None or dst is None:
+        return ""
+    extra = {c.translate(ASCII_LOWER): c for c in dst.names if src.column(c) is None}
+    found = [(c, extra.get(c.translate(ASCII_LOWER))) for c in src.names if dst.column(c) is None]
+    return "; ".join(f"{d} is the translation's name of {c}" for c, d in found if d is not None)
+
+
+def _remade_key(s: SyncSession, table: str, name: str) -> str | None:
+    """What to do when the source's key is no longer the key of the sync's copy (``nis``
+    renamed ``nisn``, or another primary key): the copy is made again. Dropping the old key
+    column, as the column hints said, fails in SQLite (a PRIMARY KEY column) and leaves a
+    PostgreSQL copy without a key. None when the keys agree, or the copy is not the sync's
+    (no state row: a table the destination's migrations made)."""
+    src, dst = s.src.describe(table), s.dst.describe(table)
+    if src is None or dst is None or not dst.key or set(dst.key) == set(src.key):
+        return None
+    if s.dst.read_state(table) is None:
+        return None
+    state = _at_dest(s, STATE_TABLE)
+    return (
+        f"the source's key of {table} is now ({', '.join(src.key)}), its copy's "
+        f"({', '.join(dst.key)}): make the copy again, DROP TABLE {name}; DELETE FROM {state} "
+        f"WHERE table_name = {sql_literal(table)}; then sync again (a full copy)"
+    )
