@@ -38,11 +38,15 @@ def _fail_a_migration(demo: Demo, name: str, sql: str) -> None:
 
 def _keys_on_screen(app: Any, screen_cls: type[Any]) -> list[str]:
     """``screen_cls``'s own bindings that the terminal does not show: none of their keys (as
-    the footer names keys) beside their description."""
+    the footer names keys) beside their description. A key the screen does not take now is
+    not listed (the SQL view's piece keys, on a file read whole: test_tui_sql_large)."""
     shown = " ".join(screen_text(app).split())
+    taken = {a.binding.action for a in app.screen.active_bindings.values()}
     missing = []
     for b in screen_cls.__dict__["BINDINGS"]:
         assert isinstance(b, Binding)
+        if b.action not in taken:
+            continue
         keys = [app.get_key_display(Binding(k, b.action)) for k in b.key.split(",")]
         if not any(
             re.search(rf"(^|\s){re.escape(k)} {re.escape(b.description)}(\s|$)", shown)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,12 @@ from malnu_tui.engine.config import load_settings
 from malnu_tui.tui.app import MalnuApp
 from malnu_tui.tui.widgets.target_panel import TargetPanel
 from tests.fixtures_core import MigrationDirs, run_cli, school_config
-from tests.test_other_runners import GRADES, V1, V2, V3, _alembic, _dirs, _prisma
+from tests.test_other_runners import GRADES, V1, V2, V3, _alembic, _dirs, _flyway, _prisma
 from tests.test_supabase_history import CLI_TABLE, TODOS
-from tests.tui_demo import screen_text, status_loaded, wait_until
+from tests.test_tui_snapshots import app_for, settle, settle_threads
+from tests.test_tui_snapshots import demo as demo  # the fixture
+from tests.test_tui_snapshots import status_loaded as snapshot_status_loaded
+from tests.tui_demo import FIXED_ROOT, Demo, build_demo, screen_text, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -85,11 +88,14 @@ async def test_the_status_screen_names_a_prisma_history_as_the_cli_does(
         said = (
             "⚠ warning: Prisma applied this database's migrations (_prisma_migrations, 2 row(s)) "
             "and this tool tracks none of them: `up` refuses to run them again; record them "
-            "without running them: `malnu-tui adopt --dry-run`, then `malnu-tui adopt`"
+            "without running them: `malnu-tui adopt --target school --dry-run`, then "
+            "`malnu-tui adopt --target school`"
         )
         assert said in shown, shown
-        # the same sentence as the CLI's (one engine call for both)
-        assert _cli_lines(cfg, said.removeprefix("⚠ ")) == [said.removeprefix("⚠ ")]
+        # the same sentence as the CLI's (one engine call for both), its commands naming the
+        # console's target (the CLI's own command line names it)
+        cli = said.removeprefix("⚠ ").replace(" --target school", "")
+        assert _cli_lines(cfg, cli) == [cli]
         # and the table keeps its rows at 80×24
         assert all(v[:8] + "_" + v[8:] in shown for v in (V1, V2, V3)), shown
 
@@ -130,7 +136,8 @@ async def test_wrangler_and_two_more_runners_are_all_named_at_80x24(
             f"wrangler applied 1 migration(s) this tool does not track ({V1}_init.sql): run "
             "`malnu-tui adopt` to record them without running them"
         )
-        assert f"⚠ warning: {wrangler_said}" in shown, shown
+        console_said = wrangler_said.replace("adopt", "adopt --target school")
+        assert f"⚠ warning: {console_said}" in shown, shown
         assert _cli_lines(cfg, wrangler_said) == [wrangler_said]
         assert "⚠ warning: Prisma applied this database's migrations" in shown, shown
         assert "⚠ warning: and 1 more: Alembic (alembic_version, 1 row(s), at " in shown, shown
@@ -160,6 +167,97 @@ async def test_the_supabase_clis_history_is_named_on_postgresql(
             "(20240101120000_todos.sql): run `malnu-tui adopt` to record them without running "
             "them (`up` refuses them)"
         )
-        assert f"⚠ warning: {said}" in shown, shown
+        assert f"⚠ warning: {said.replace('adopt', 'adopt --target school')}" in shown, shown
         assert _cli_lines(cfg, said) == [said]
         await pilot.press("q")
+
+
+async def test_the_commands_named_for_another_tools_history_run_as_written_on_this_target(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """Flyway applied two of the set's files in `school`, a tab of a console whose config's
+    default target is `primary`. The status screen and the apply wizard's refusal named
+    `malnu-tui adopt --through VERSION --dry-run` and `up --unrelated-history`: run from a
+    shell as written, on `primary`, and the second as if the console's apply took it. Now
+    they name `--target school`, and run as written (VERSION filled in) they adopt `school`'s
+    two files: the console then says a note, and its apply plans the third alone."""
+    import re
+    import shlex
+
+    from malnu_tui.tui.screens.apply import ApplyWizard
+
+    db, other = tmp_path / "school.db", tmp_path / "primary.db"
+    _database(db, TOOL_RAN + _flyway("sqlite"))
+    _database(other, [])
+    _dirs(mdirs)
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'default_target = "primary"\n[backup]\ndir = "{tmp_path / "backups"}"\n'
+        + "".join(
+            f'[targets.{name}]\nurl = "sqlite:///{path}"\n'
+            f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n'
+            for name, path in (("primary", other), ("school", db))
+        ),
+        encoding="utf-8",
+    )
+    adopt = "`malnu-tui adopt --target school --through VERSION --dry-run`"
+    async with _status_screen(cfg) as (app, pilot):
+        shown = _shown(app)
+        assert "⚠ warning: Flyway applied this database's migrations" in shown, shown
+        assert f"record them without running them: {adopt} (VERSION: the last" in shown, shown
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, ApplyWizard)
+        await wait_until(pilot, lambda: screen.preview is not None, timeout=30)
+        problems = " ".join(screen.preview.problems) if screen.preview else ""
+        assert adopt in problems, problems
+        unrelated = (
+            "(not this set's history: the CLI's `malnu-tui up --target school "
+            "--unrelated-history` from a shell (the console's apply does not take it))"
+        )
+        assert unrelated in problems, problems
+        assert screen.blocked is not None  # nothing runs from here
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        # The command as the screen names it, VERSION filled in, then without --dry-run.
+        (command,) = re.findall(r"`(malnu-tui adopt [^`]*)`", problems)
+        words = shlex.split(command.replace("VERSION", V2))[1:]
+        dry = run_cli("--config", str(cfg), *words)
+        assert dry.code == 0 and f"adopt {V2}_grades.sql (applied by Flyway)" in dry.err, dry.err
+        assert "school.db" in dry.err  # this tab's database, not primary's
+        done = run_cli("--config", str(cfg), *[w for w in words if w != "--dry-run"], "--yes")
+        assert done.code == 0, done.err
+        await pilot.press("ctrl+r")
+        panel = app.screen.query_one(TargetPanel)
+        await wait_until(pilot, lambda: not panel.reading and "ℹ note" in _shown(app), timeout=30)
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, ApplyWizard)
+        await wait_until(pilot, lambda: screen.preview is not None, timeout=30)
+        assert screen.preview is not None and screen.preview.problems == ()
+        assert screen.preview.plan is not None
+        assert [s.filename for s in screen.preview.plan.steps] == [f"{V3}_rooms.sql"]
+        await pilot.press("escape")
+    # primary, the config's default target, was not touched
+    conn = sqlite3.connect(other)
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+    conn.close()
+
+
+@pytest.mark.xdist_group("tui")
+def test_a_flyway_history_on_the_status_screen_snapshot(
+    snap_compare: Callable[..., bool], demo: Demo
+) -> None:
+    """80×24: the demo's primary, nothing applied by this tool, with Flyway's history: the
+    warning names the `adopt` to run from a shell with this tab's target."""
+    fresh = build_demo(FIXED_ROOT, applied=0)
+    _database(fresh.primary_db, _flyway("sqlite"))
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        await wait_until(pilot, lambda: snapshot_status_loaded(app), timeout=60)
+        await settle(pilot)
+
+    assert snap_compare(app_for(fresh), terminal_size=(80, 24), run_before=run)
+    settle_threads()

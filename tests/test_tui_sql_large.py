@@ -6,17 +6,25 @@ statement at a time). A real 17 MB seed, the real app at 80×24."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from malnu_tui.engine.config import load_settings
 from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
 from malnu_tui.tui.app import MalnuApp
-from malnu_tui.tui.screens.sql_view import HEAD_CHARS, SqlViewScreen
+from malnu_tui.tui.screens.sql_pages import PIECE_BYTES, Piece
+from malnu_tui.tui.screens.sql_view import SqlViewScreen
+from malnu_tui.tui.screens.status import StatusScreen
+from malnu_tui.tui.widgets.fields import SqlText
 from malnu_tui.tui.widgets.plain import DataTable, Static
 from tests.fixtures_core import MigrationDirs, school_config
-from tests.tui_demo import screen_text, status_loaded, wait_until
+from tests.test_tui_snapshots import app_for, settle, settle_threads
+from tests.test_tui_snapshots import demo as demo  # the fixture
+from tests.tui_demo import Demo, screen_text, status_loaded, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +32,9 @@ SEED = "20250102_000000_seed.sql"
 LATER = "20250103_000000_kelas.sql"
 
 
-def _project(tmp_path: Path, mdirs: MigrationDirs) -> MalnuApp:
+def _project(tmp_path: Path, mdirs: MigrationDirs) -> tuple[MalnuApp, int]:
+    """The console on a project whose second migration is a seed over 16 MB (its rows, one a
+    line: the app and how many)."""
     mdirs.add(
         "20250101_000000",
         "siswa",
@@ -46,7 +56,7 @@ def _project(tmp_path: Path, mdirs: MigrationDirs) -> MalnuApp:
     )
     cfg = school_config(tmp_path, f"sqlite:///{tmp_path / 'school.db'}", mdirs)
     settings = load_settings(config=str(cfg))
-    return MalnuApp(settings=settings, target=settings.target("school"))
+    return MalnuApp(settings=settings, target=settings.target("school")), rows
 
 
 def _loaded(app: MalnuApp, filename: str) -> bool:
@@ -57,7 +67,7 @@ def _loaded(app: MalnuApp, filename: str) -> bool:
 async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_part(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:
-    app = _project(tmp_path, mdirs)
+    app, _rows = _project(tmp_path, mdirs)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_loaded(app), timeout=30)
         await pilot.press("home", "down", "enter")
@@ -68,7 +78,7 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_pa
         doc = screen.bundle.migration
         # Not translated, its head only (read in pieces), and the one line that says why.
         assert doc.translation is None
-        assert doc.sql is not None and 0 < len(doc.sql) <= HEAD_CHARS
+        assert doc.sql is not None and 0 < len(doc.sql) <= PIECE_BYTES
         assert doc.sql.startswith("INSERT INTO siswa (id, nama, aktif) VALUES (1, 'Siswa 1 ")
         assert doc.note is not None and len(doc.note) <= 80
         assert doc.note.startswith("⚠ too large to translate: 16.")
@@ -98,3 +108,138 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_pa
         assert "CREATE INDEX siswa_aktif ON siswa(aktif) WHERE aktif = TRUE" in (
             ldoc.translation.postgres_sql()
         )
+
+
+async def test_the_whole_seed_is_paged_through_with_the_keyboard_a_piece_at_a_time(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    # The view showed the seed's head and could not go further: an operator looking for row
+    # 7,000 of the seed had to leave the console. Now n / p read the next or previous piece in
+    # the view's worker (never the whole file), and the one line says where it is.
+    app, rows = _project(tmp_path, mdirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        await pilot.press("home", "down", "enter")
+        await wait_until(pilot, lambda: _loaded(app, SEED), timeout=60)
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+
+        def piece() -> Piece:
+            assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+            doc = screen.bundle.migration
+            assert doc.piece is not None and doc.sql == doc.piece.text and doc.note is not None
+            assert len(doc.note) <= 80 and 0 < len(doc.sql) <= PIECE_BYTES
+            return doc.piece
+
+        first = piece()
+        n = first.lines
+        assert 1 < n < rows
+        shown = screen_text(app)
+        assert f"lines 1–{n:,} of ~" in shown  # at 80×24, the diff layout's top
+        # The keys, on the line above the footer (in it, q and f1 went under ^p at 80 columns).
+        assert "n Next piece  p Prev piece" in shown
+        assert "q Quit f1 Help" in shown
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        second = piece()
+        assert second.text.startswith(f"INSERT INTO siswa (id, nama, aktif) VALUES ({n + 1}, ")
+        assert f"lines {n + 1:,}–{n + second.lines:,} of ~" in screen_text(app)
+        source = screen.query_one("#source", SqlText)
+        assert source.line_number_start == n + 1  # the file's own line numbers
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().start.line == 1, timeout=30)
+        assert piece().text == first.text
+        # Further on, and back: each piece where the one before it ended.
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().start.line == n + second.lines + 1, timeout=30)
+        third = piece()
+        assert third.before == (first.start, second.start)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)
+        assert piece().text == second.text
+        # Its small rollback has no pieces: no piece keys in the footer.
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert "Next piece" not in screen_text(app)
+
+
+def test_pieces_walk_the_whole_file_once_in_order_and_back(tmp_path: Path) -> None:
+    """What n and p read, to the end of a file over 16 MB and back (the Pilot test above pages
+    through the real view; 64 pieces at 80×24 take minutes there): every line once, in order,
+    the count exact at the last piece; a line longer than a piece is cut between characters
+    (a multi-byte one kept whole) and said as a byte offset; CRLF folded, the BOM dropped."""
+    from malnu_tui.tui.screens.sql_pages import next_piece, previous_piece, read_piece
+
+    path = tmp_path / "seed.sql"
+    rows = 90_000
+    lines = [
+        f"INSERT INTO siswa VALUES ({i}, 'Siswa {i} é', {'x' * (i % 300)});" for i in range(rows)
+    ]
+    long = "INSERT INTO catatan VALUES ('" + "ñ" * (PIECE_BYTES // 2 + 7) + "');"
+    text = "\n".join([*lines[:50_000], long, *lines[50_000:]])  # no line end at the end
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert path.stat().st_size > TRANSLATE_WHOLE_BYTES
+    pieces = [read_piece(path)]
+    while not pieces[-1].last:
+        pieces.append(next_piece(pieces[-1]))
+    assert "".join(p.text for p in pieces) == text
+    assert all(len(p.text) <= PIECE_BYTES for p in pieces)
+    assert pieces[0].where().startswith("lines 1–") and " of ~" in pieces[0].where()
+    # The long line: where it is said in bytes, the pieces around it in lines as before.
+    inside = [p for p in pieces if p.where().startswith("at byte ")]
+    assert inside and all("catatan" in p.text or "ñ" in p.text for p in inside)
+    assert inside[0].start.line == 50_001 and len(inside) == 2
+    after = pieces[pieces.index(inside[-1]) + 1]
+    assert after.where().startswith(f"lines {after.start.line:,}–")
+    for i, p in enumerate(pieces):  # each piece's first line, as the file counts it
+        assert p.start.line == 1 + sum(q.text.count("\n") for q in pieces[:i])
+    total = rows + 1
+    assert pieces[-1].where().endswith(f"–{total:,} of {total:,}")
+    back = pieces[-1]
+    for expected in reversed(pieces[:-1]):
+        back = previous_piece(back)
+        assert back.text == expected.text and back.start == expected.start
+    assert back.before == ()
+
+
+@pytest.mark.xdist_group("tui")
+def test_the_second_piece_of_a_seed_snapshot(snap_compare: Callable[..., bool], demo: Demo) -> None:
+    """80×24: the demo's pending seed over 16 MB, its second piece (n): where it is in the
+    file in the one line, the piece keys on the line above the footer."""
+    row = (
+        "INSERT INTO users (id, email, name, created_at, updated_at) VALUES ({i}, "
+        "'siswa{i}@malnu.sch.id', 'Siswa {i}', '2026-11-20 07:00:00', '2026-11-20 07:00:00');\n"
+    )
+    rows = TRANSLATE_WHOLE_BYTES // len(row.format(i=50_000)) + 500
+    seed = demo.root / "migrations" / "20251126_000000_seed_siswa.sql"
+    seed.write_text("".join(row.format(i=i) for i in range(1, rows + 1)), encoding="utf-8")
+    assert seed.stat().st_size > TRANSLATE_WHOLE_BYTES
+
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MalnuApp)
+        await wait_until(pilot, lambda: status_loaded(app), timeout=60)
+        screen = app.screen
+        assert isinstance(screen, StatusScreen)
+        for _ in range(30):  # down the table to the seed (the keys an operator presses)
+            chosen = screen.current_selection()
+            if chosen is not None and chosen[0].filename == seed.name:
+                break
+            await pilot.press("down")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: _loaded(app, seed.name), timeout=120)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: _second(app), timeout=60)
+        await settle(pilot)
+
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=run)
+    settle_threads()
+
+
+def _second(app: MalnuApp) -> bool:
+    s = app.screen
+    piece = s.bundle.migration.piece if isinstance(s, SqlViewScreen) and s.bundle else None
+    return piece is not None and len(piece.before) == 1

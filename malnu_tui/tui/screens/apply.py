@@ -76,12 +76,13 @@ class ApplyRehearsed(Message):
 def preview_apply(target: Target) -> ApplyPreview:
     """The engine's preflight of ``up`` plus the lint of what would run, on one connection."""
     from malnu_tui.engine.preflight import preflight_apply
-    from malnu_tui.tui.widgets.error_box import console_hint, problem_text
+    from malnu_tui.tui.widgets.error_box import console_hint, for_shell, problem_text
 
     mset = migration_set(target)
     with looking(target) as backend:
         pf = preflight_apply(backend, target, mset)
-        problems = [problem_text(p) for p in pf.blocking]
+        # Another tool's history: `adopt`, `up --unrelated-history` named for a shell.
+        problems = [for_shell(problem_text(p), target.name) for p in pf.blocking]
         notices = [problem_text(p) for p in pf.notices]
         # Kept when something blocks: what is pending, and its SQL, is still shown (as
         # `up --dry-run` shows it), with Next blocked by the problems.

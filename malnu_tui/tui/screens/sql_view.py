@@ -5,9 +5,7 @@ see :mod:`sql_check`) and shown with its checked status."""
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -30,6 +28,7 @@ from malnu_tui.tui.screens.sql_check import (
     checking_line,
     statement_cells,
 )
+from malnu_tui.tui.screens.sql_pages import Piece, next_piece, previous_piece, read_piece
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
@@ -56,18 +55,28 @@ Which = Literal["migration", "rollback"]
 class SqlDocument:
     """One file's SQL and its translation (``None`` when the file does not exist). A file too
     large to translate whole (the CLI's rule, TRANSLATE_WHOLE_BYTES) is not translated: ``sql``
-    is then its first lines only, read in pieces, and ``note`` the one line that says so."""
+    is then one ``piece`` of it (the first, then the one the operator pages to), and ``note``
+    the one line that says so and where the piece is."""
 
     filename: str | None
     sql: str | None
     translation: FileTranslation | None
     note: str | None = None
+    piece: Piece | None = None
 
 
 @dataclass(frozen=True)
 class SqlBundle:
     migration: SqlDocument
     rollback: SqlDocument
+
+
+@dataclass
+class SqlPaged(Message):
+    """The worker read another piece of a file too large to translate."""
+
+    which: Which
+    document: SqlDocument
 
 
 @dataclass
@@ -78,10 +87,6 @@ class SqlLoaded(Message):
     lint: tuple[LintFinding, ...] = ()
 
 
-# A file too large to translate shows this much of its head (characters, then lines).
-HEAD_CHARS = 256 * 1024
-
-
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -89,43 +94,20 @@ def _size(path: Path) -> int:
         return 0  # (the read names the error)
 
 
-def _raw_pieces(path: Path) -> Iterator[str]:
-    """A rollback file's text in pieces (BOM dropped, CRLF folded), read as it is walked."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with open(path, "rb") as fh:
-        first = True
-        while data := fh.read(1 << 17):
-            if first and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-            first = False
-            yield decoder.decode(data).replace("\r\n", "\n")
-
-
-def _head(pieces: Iterator[str]) -> str:
-    """The first lines of a large file, at most HEAD_CHARS and DIFF_LINES of them; the rest of
-    the file is never read."""
-    text = ""
-    for piece in pieces:
-        text += piece
-        if len(text) >= HEAD_CHARS:
-            break
-    text = text[:HEAD_CHARS]
-    return "".join(text.splitlines(keepends=True)[:DIFF_LINES])
-
-
-def _large(filename: str, size: int, head: str, translate: bool) -> SqlDocument:
-    """A file over TRANSLATE_WHOLE_BYTES: its head, untranslated, and the one line."""
-    mb = f"{size / (1 << 20):.1f} MB"
-    lines = f"{head.count(chr(10)):,} lines"
+def large_note(piece: Piece, translate: bool) -> str:
+    """The one line over a file too large to translate: why, and where its piece is."""
     from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
 
-    limit = TRANSLATE_WHOLE_BYTES >> 20
-    note = (
-        f"⚠ too large to translate: {mb} (over {limit} MB) · first {lines} shown"
-        if translate
-        else f"⚠ large file: {mb} · first {lines} shown"
-    )
-    return SqlDocument(filename, head, None, note)
+    mb = f"{piece.size / (1 << 20):.1f} MB"
+    if translate:
+        limit = f"{TRANSLATE_WHOLE_BYTES >> 20} MB"
+        return f"⚠ too large to translate: {mb} (over {limit}) · {piece.where()}"
+    return f"⚠ large file: {mb} · {piece.where()}"
+
+
+def _large(filename: str, piece: Piece, translate: bool) -> SqlDocument:
+    """A file over TRANSLATE_WHOLE_BYTES: a piece of it, untranslated, and the one line."""
+    return SqlDocument(filename, piece.text, None, large_note(piece, translate), piece)
 
 
 def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> SqlBundle:
@@ -134,7 +116,7 @@ def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> Sq
     PostgreSQL already: ``translate=False`` shows them as written. The migrations before it are
     translated for the schema they leave only (a large one a statement at a time, as the CLI's
     plan does); a file over TRANSLATE_WHOLE_BYTES is not translated (the CLI refuses it) and
-    only its head is read."""
+    only its first piece is read."""
     from malnu_tui.engine.translate import (
         TRANSLATE_WHOLE_BYTES,
         SchemaState,
@@ -155,7 +137,7 @@ def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> Sq
     size = 0 if chosen.text is not None else _size(chosen.path)
     large = size > TRANSLATE_WHOLE_BYTES
     if large:
-        mig = _large(chosen.filename, size, _head(chosen.text_pieces()), translate)
+        mig = _large(chosen.filename, read_piece(chosen.path), translate)
     elif translate:
         text = chosen.read_text()
         mig = SqlDocument(chosen.filename, text, translate_script(text, chosen.filename, state))
@@ -166,7 +148,7 @@ def load_sql(mset: MigrationSet, filename: str, *, translate: bool = True) -> Sq
         return SqlBundle(mig, SqlDocument(None, None, None))
     rb_size = _size(rollback.path)
     if rb_size > TRANSLATE_WHOLE_BYTES:
-        rb = _large(rollback.filename, rb_size, _head(_raw_pieces(rollback.path)), translate)
+        rb = _large(rollback.filename, read_piece(rollback.path), translate)
     elif translate:
         if large:  # the schema it leaves, for its rollback: a statement at a time, not kept
             translate_migration(chosen, state, keep=False)
@@ -291,6 +273,9 @@ class SqlViewScreen(Screen[None]):
         # "c Check on PostgreSQL", "q Quit" and "f1 Help" under the palette key.
         Binding("g", "goto_finding", "Go to finding", show=False, id="sql.goto"),
         Binding("c", "check", "Check on PostgreSQL", show=False, id="sql.check"),
+        # A file too large to translate, a piece at a time: listed only on such a file.
+        Binding("n", "piece(1)", "Next piece", show=False, id="sql.next_piece"),
+        Binding("p", "piece(-1)", "Prev piece", show=False, id="sql.previous_piece"),
     ]
 
     def __init__(self, target: Target, status: MigrationStatus, mset: MigrationSet) -> None:
@@ -421,6 +406,7 @@ class SqlViewScreen(Screen[None]):
         self.bundle = event.bundle
         self.lint = event.lint
         self._show()
+        self.refresh_bindings()  # the piece keys, on a file too large to translate
 
     @on(OperationFailed)
     def _failed(self, event: OperationFailed) -> None:
@@ -447,6 +433,45 @@ class SqlViewScreen(Screen[None]):
     def action_show(self, which: Which) -> None:
         self.which = which
         self._show()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The piece keys are listed only on a file read a piece at a time; at its first or
+        # last piece the one that goes no further does nothing.
+        if action != "piece":
+            return True
+        doc = self._document()
+        piece = doc.piece if doc is not None else None
+        if piece is None:
+            return False
+        return (not piece.last if parameters == (1,) else bool(piece.before)) or None
+
+    def action_piece(self, step: int) -> None:
+        """The next (``1``) or previous (``-1``) piece of a file too large to translate, read in
+        the view's worker."""
+        doc = self._document()
+        if doc is None or doc.piece is None or self.check_action("piece", (step,)) is not True:
+            return
+        self._read_piece(self.which, doc, step)
+
+    @work(thread=True, exclusive=True, group="sql-piece")
+    def _read_piece(self, which: Which, doc: SqlDocument, step: int) -> None:
+        assert doc.piece is not None
+        with reporting(self, "piece"):
+            piece = next_piece(doc.piece) if step > 0 else previous_piece(doc.piece)
+            note = large_note(piece, self.translates)
+            self.post_message(SqlPaged(which, replace(doc, sql=piece.text, note=note, piece=piece)))
+
+    @on(SqlPaged)
+    def _paged(self, event: SqlPaged) -> None:
+        event.stop()
+        if self.bundle is None:
+            return
+        self.bundle = replace(self.bundle, **{event.which: event.document})
+        if event.which == self.which:
+            self._show()
+            self.query_one("#diff", VerticalScroll).scroll_home(animate=False)
+        self.refresh_bindings()
 
     def _document(self) -> SqlDocument | None:
         if self.bundle is None:
@@ -478,6 +503,7 @@ class SqlViewScreen(Screen[None]):
         dialect = "SQLite" if self.translates else "PostgreSQL"
         self.query_one("#source-label", Label).update(f"{dialect} {label}: {doc.filename}")
         source.load_text(doc.sql)
+        source.line_number_start = doc.piece.start.line if doc.piece is not None else 1
         translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
         checked = self.check.of(self.which) if self.check is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -57,6 +58,24 @@ def console_hint(hint: str) -> str:
     for flag, key in CONSOLE_FLAGS.items():
         hint = hint.replace(flag, key)
     return _CLI.sub(swap, hint)
+
+
+_SHELL = re.compile(r"`malnu-tui (adopt|status)\b")
+
+
+def for_shell(text: str, target: str) -> str:
+    """``text`` (what ``status`` and ``up`` say of another tool's history) with the CLI
+    commands the console has no key for named as a shell runs them on ``target``: `malnu-tui
+    adopt --target school …` (run as written, on the config's default target, they adopted
+    or refused on another tab's database), and `up --unrelated-history` as the shell command
+    it is (the console's apply does not take it)."""
+    name = shlex.quote(target)
+    text = text.replace(
+        "`up --unrelated-history`",
+        f"the CLI's `malnu-tui up --target {name} --unrelated-history` from a shell (the "
+        "console's apply does not take it)",
+    )
+    return _SHELL.sub(lambda m: f"`malnu-tui {m.group(1)} --target {name}", text)
 
 
 def problem_text(problem: Problem) -> str:

@@ -70,10 +70,13 @@ def summary_text(
     return text
 
 
-def histories_text(histories: OtherHistories, shown: int = 2) -> Text:
-    """Other tools' histories in the target's database, as the CLI's `status` says them: a
-    line each, ``⚠ warning:`` when `up` refuses what they applied, else ``ℹ note:``; past
-    ``shown`` of them, the others named on one line (at 80×24 the table keeps its rows)."""
+def histories_text(histories: OtherHistories, target: str, shown: int = 2) -> Text:
+    """Other tools' histories in ``target``'s database, as the CLI's `status` says them, its
+    commands naming the target (:func:`for_shell`): a line each, ``⚠ warning:`` when `up`
+    refuses what they applied, else ``ℹ note:``; past ``shown`` of them, the others named on
+    one line (at 80×24 the table keeps its rows)."""
+    from malnu_tui.tui.widgets.error_box import for_shell
+
     notes = histories.notes()
     text = Text()
     for note in notes[:shown]:
@@ -83,7 +86,7 @@ def histories_text(histories: OtherHistories, shown: int = 2) -> Text:
             text.append("⚠ warning: ", style="bold yellow")
         else:
             text.append("ℹ note: ", style="dim")
-        text.append(note.text)
+        text.append(for_shell(note.text, target))
     rest = notes[shown:]
     if rest:
         warned = any(n.warning for n in rest)
@@ -92,7 +95,7 @@ def histories_text(histories: OtherHistories, shown: int = 2) -> Text:
             "⚠ warning: " if warned else "ℹ note: ", style="bold yellow" if warned else "dim"
         )
         text.append(f"and {len(rest)} more: " + "; ".join(n.about for n in rest))
-        text.append(" (`malnu-tui status` says each)", style="dim")
+        text.append(for_shell(" (`malnu-tui status` says each)", target), style="dim")
     return text
 
 
@@ -232,7 +235,7 @@ class TargetPanel(Vertical):
         self.query_one(".summary", Static).update(
             summary_text(self.report, self.state_filter, self.as_of)
         )
-        histories = histories_text(self.histories) if self.histories else Text()
+        histories = histories_text(self.histories, self.target.name) if self.histories else Text()
         box = self.query_one(".histories", Static)
         box.update(histories)
         box.display = bool(histories)

@@ -1,0 +1,107 @@
+"""A file too large to translate, read a piece at a time for the SQL view: the piece at a byte
+offset (at most PIECE_LINES lines and PIECE_BYTES bytes, cut at a line end), and where it is
+in the file. Only the piece is ever in memory; the pieces before it are remembered by their
+offsets, so the operator pages back and forth through a seed of hundreds of MB."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# A piece: at most this many bytes (so characters) and lines (the view's diff limit).
+PIECE_BYTES = 256 * 1024
+PIECE_LINES = 5000
+
+
+@dataclass(frozen=True)
+class PieceStart:
+    """Where a piece starts: its byte offset, the line it is on, and whether that is inside a
+    line (one longer than a piece: the piece before it ended there)."""
+
+    offset: int = 0
+    line: int = 1
+    in_line: bool = False
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a large file's text (BOM dropped, CRLF folded, bytes that are not UTF-8
+    shown as �), where it is, and the starts of the pieces before it."""
+
+    path: Path
+    text: str
+    start: PieceStart
+    end: int  # the byte offset after it: the next piece's start
+    size: int  # the file's size in bytes
+    before: tuple[PieceStart, ...] = ()
+
+    @property
+    def last(self) -> bool:
+        return self.end >= self.size
+
+    @property
+    def lines(self) -> int:
+        """The lines it shows (a last one without its line end counted)."""
+        return self.text.count("\n") + (1 if self.text and not self.text.endswith("\n") else 0)
+
+    def next_start(self) -> PieceStart:
+        whole = self.text.endswith("\n") or not self.text
+        return PieceStart(self.end, self.start.line + self.text.count("\n"), not whole)
+
+    def where(self) -> str:
+        """``lines 5,001–10,000 of ~85,000`` (the total estimated from the bytes read so far,
+        exact once the last piece is read), or ``at byte 262,144 of 17,825,792`` for a piece
+        inside a line longer than a piece (its line numbers say nothing)."""
+        whole = not self.start.in_line and (self.last or self.text.endswith("\n"))
+        if not whole:
+            return f"at byte {self.start.offset:,} of {self.size:,}"
+        first, last = self.start.line, self.start.line + max(self.lines, 1) - 1
+        if self.last:
+            return f"lines {first:,}–{last:,} of {last:,}"
+        estimate = round((first - 1 + self.lines) * self.size / max(self.end, 1))
+        return f"lines {first:,}–{last:,} of ~{estimate:,}"
+
+
+def read_piece(
+    path: Path, start: PieceStart | None = None, before: tuple[PieceStart, ...] = ()
+) -> Piece:
+    """The piece of ``path`` at ``start``: one read of at most PIECE_BYTES bytes, cut after
+    its PIECE_LINES-th line end, else after its last one; a piece with no line end at all (a
+    line longer than a piece) is cut between two characters."""
+    start = start or PieceStart()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(start.offset)
+        data = fh.read(PIECE_BYTES)
+    cut = len(data)
+    if start.offset + len(data) < size:  # not the file's end: cut at a line end
+        at = -1
+        for _ in range(PIECE_LINES):
+            found = data.find(b"\n", at + 1)
+            if found < 0:
+                break
+            at = found
+        if at >= 0:
+            cut = at + 1
+        else:  # inside a long line: between two characters (not inside one)
+            while cut > 0 and data[cut - 1] & 0xC0 == 0x80:
+                cut -= 1
+            if cut > 0 and data[cut - 1] >= 0xC0:
+                cut -= 1
+            cut = cut or len(data)  # (no character in it at all: as it is)
+    data = data[:cut]
+    if start.offset == 0 and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return Piece(path, text, start, start.offset + cut, size, before)
+
+
+def next_piece(piece: Piece) -> Piece:
+    """The piece after ``piece`` (the caller checks it is not the last)."""
+    return read_piece(piece.path, piece.next_start(), (*piece.before, piece.start))
+
+
+def previous_piece(piece: Piece) -> Piece:
+    """The piece before ``piece`` (the caller checks there is one)."""
+    return read_piece(piece.path, piece.before[-1], piece.before[:-1])
