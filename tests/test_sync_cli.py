@@ -325,6 +325,38 @@ def test_json_of_a_sync_stopped_after_whole_chunks_counts_what_they_wrote(
     what the audit row says: 200 read and inserted, both sides counted as it stopped."""
     import sqlite3
 
+    config, dst = _refused_at_row_251(tmp_path)
+    res = run_cli("sync", "backup", "--yes", "--json", "--config", str(config))
+    assert res.code == 1 and "row id=251" in res.err, res.err
+    (stopped,) = json.loads(res.out)
+    assert "UNIQUE constraint failed" in stopped["error"], stopped
+    counts = [stopped[k] for k in ("read", "inserted", "source_count", "dest_count")]
+    assert counts == [200, 200, 300, 200], stopped
+    with sqlite3.connect(dst) as conn:
+        (held,) = conn.execute("SELECT count(*) FROM b").fetchone()
+        (detail,) = conn.execute("SELECT detail FROM malnu_audit WHERE action = 'sync'").fetchone()
+    conn.close()
+    assert held == 200
+    assert "inserted 200, updated 0, deleted 0, source 300 rows, destination 200 rows" in detail
+
+
+def test_text_of_a_sync_stopped_after_whole_chunks_shows_its_table(tmp_path: Path) -> None:
+    """The same sync without `--json`: it printed the progress lines and the error alone, so
+    an operator at a terminal could not tell that 200 rows stayed in the copy (the audit row
+    and `--json` said so). The report table now shows the stopped table's counts as it
+    stopped, `✘ stopped`, above the error."""
+    config, _dst = _refused_at_row_251(tmp_path)
+    res = run_cli("sync", "backup", "--yes", "--config", str(config))
+    assert res.code == 1 and "row id=251" in res.err, res.err
+    (row,) = [ln.split() for ln in res.out.splitlines() if ln.startswith("b ")]
+    assert row == ["b", "full", "200", "200", "0", "0", "300", "200", "✘", "stopped"], res.out
+
+
+def _refused_at_row_251(tmp_path: Path) -> tuple[Path, Path]:
+    """A pair whose copy's own UNIQUE rule refuses source row 251 (chunks of 100): (config,
+    the copy's file)."""
+    import sqlite3
+
     src, dst = tmp_path / "src.db", tmp_path / "dst.db"
     with sqlite3.connect(src) as conn:
         conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, email TEXT)")
@@ -345,15 +377,4 @@ def test_json_of_a_sync_stopped_after_whole_chunks_counts_what_they_wrote(
         '[sync.backup]\nfrom = "primary"\nto = "copy"\nchunk_rows = 100\n',
         encoding="utf-8",
     )
-    res = run_cli("sync", "backup", "--yes", "--json", "--config", str(config))
-    assert res.code == 1 and "row id=251" in res.err, res.err
-    (stopped,) = json.loads(res.out)
-    assert "UNIQUE constraint failed" in stopped["error"], stopped
-    counts = [stopped[k] for k in ("read", "inserted", "source_count", "dest_count")]
-    assert counts == [200, 200, 300, 200], stopped
-    with sqlite3.connect(dst) as conn:
-        (held,) = conn.execute("SELECT count(*) FROM b").fetchone()
-        (detail,) = conn.execute("SELECT detail FROM malnu_audit WHERE action = 'sync'").fetchone()
-    conn.close()
-    assert held == 200
-    assert "inserted 200, updated 0, deleted 0, source 300 rows, destination 200 rows" in detail
+    return config, dst

@@ -119,6 +119,8 @@ def _plan_lines(ctx: Context, plans: list[TablePlan], source: Target, dest: Targ
 def _verified_cell(r: TableReport, dry_run: bool) -> str:
     if dry_run:
         return "—"
+    if r.error:  # the table a sync stopped at (its error follows)
+        return "✘ stopped"
     if not r.verified:
         return "✘ no"
     return "✔ yes (what it changed)" if r.scope == "changed" else "✔ yes"
@@ -228,8 +230,9 @@ def cmd_sync(ctx: Context) -> int:
         try:
             reports = run_sync(s, req, progress, done, stopped)  # type: ignore[arg-type]
         except MalnuError as exc:
-            if ctx.json:  # what is synced, and where it stopped, as `up --json` reports
-                ctx.out_json(_stopped(done, plans, exc, stopped))
+            # What is synced, and where it stopped, as `up --json` reports (in text too: it
+            # said the error alone, the tables synced before it only in the audit rows).
+            _print_reports(ctx, _stopped(done, plans, exc, stopped))
             raise
     _print_reports(ctx, reports)
     bad = [r for r in reports if not r.verified]
@@ -245,7 +248,7 @@ def _stopped(
     plans: list[TablePlan],
     exc: MalnuError,
     stopped: Sequence[TableReport] = (),
-) -> list[dict[str, object]]:
+) -> list[TableReport]:
     """``sync --json`` stopped by an error: the reports of the tables synced before it, then
     the table it stopped at (not verified, with ``error``): what its whole chunks wrote and
     both sides' rows as it stopped, as its audit row says (it said `inserted 0` and the plan's
@@ -254,7 +257,7 @@ def _stopped(
     from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
     from malnu_tui.engine.sync import TableReport
 
-    rows = [r.as_json() for r in done]
+    rows = list(done)
     synced = {r.table for r in done}
     at = next((p for p in plans if p.table not in synced), None)
     if at is not None:
@@ -266,7 +269,7 @@ def _stopped(
             else TableReport(at.table, at.mode, 0, 0, 0, 0, at.source_count, at.dest_count,
                              False, key=at.key, error=error)
         )  # fmt: skip
-        rows.append(report.as_json())
+        rows.append(report)
     return rows
 
 
