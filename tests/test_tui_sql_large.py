@@ -30,6 +30,7 @@ pytestmark = pytest.mark.anyio
 
 SEED = "20250102_000000_seed.sql"
 LATER = "20250103_000000_kelas.sql"
+DELETE_AT = 201  # the seed's line of a DELETE without WHERE (the lint names it)
 
 
 def _project(tmp_path: Path, mdirs: MigrationDirs) -> tuple[MalnuApp, int]:
@@ -44,8 +45,9 @@ def _project(tmp_path: Path, mdirs: MigrationDirs) -> tuple[MalnuApp, int]:
     note = "catatan " * 200
     line_of = "INSERT INTO siswa (id, nama, aktif) VALUES ({i}, 'Siswa {i} {note}', {a});\n"
     rows = TRANSLATE_WHOLE_BYTES // len(line_of.format(i=5000, note=note, a=1)) + 200
-    seed = "".join(line_of.format(i=i, note=note, a=i % 2) for i in range(1, rows + 1))
-    path = mdirs.add("20250102_000000", "seed", seed, "DELETE FROM siswa;")
+    lines = [line_of.format(i=i, note=note, a=i % 2) for i in range(1, rows + 1)]
+    lines.insert(DELETE_AT - 1, "DELETE FROM siswa;\n")  # a lint finding past the first piece
+    path = mdirs.add("20250102_000000", "seed", "".join(lines), "DELETE FROM siswa;")
     assert path.stat().st_size > TRANSLATE_WHOLE_BYTES
     mdirs.add(
         "20250103_000000",
@@ -147,9 +149,26 @@ async def test_the_whole_seed_is_paged_through_with_the_keyboard_a_piece_at_a_ti
         assert f"lines {n + 1:,}–{n + second.lines:,} of ~" in screen_text(app)
         source = screen.query_one("#source", SqlText)
         assert source.line_number_start == n + 1  # the file's own line numbers
+        # g on the lint's finding at line 201 goes to that line of this piece (the pane numbers
+        # the file's lines; it went to the piece's 201st line).
+        findings = screen.query_one("#findings", DataTable)
+        (row,) = [i for i in range(findings.row_count) if str(findings.get_row_at(i)[0]) == "201"]
+        findings.move_cursor(row=row)
+        await pilot.press("g")
+        await pilot.pause(0.1)
+        assert second.start.line <= DELETE_AT < second.start.line + second.lines
+        assert source.selection.end[0] == DELETE_AT - second.start.line
+        assert source.document.get_line(DELETE_AT - second.start.line) == "DELETE FROM siswa;"
         await pilot.press("p")
         await wait_until(pilot, lambda: piece().start.line == 1, timeout=30)
         assert piece().text == first.text
+        # The first piece has no line 201: said so, the cursor left where it was.
+        findings.move_cursor(row=row)
+        at = source.selection
+        await pilot.press("g")
+        await pilot.pause(0.1)
+        assert source.selection == at
+        assert any("line 201 is in another piece" in str(n.message) for n in app._notifications)
         # Further on, and back: each piece where the one before it ended.
         await pilot.press("n")
         await wait_until(pilot, lambda: piece().start.line == n + 1, timeout=30)

@@ -527,11 +527,25 @@ class SqlViewScreen(Screen[None]):
         line_cell = findings.get_row_at(max(findings.cursor_row, 0))[0]
         if not str(line_cell).isdigit():
             return
-        line = int(str(line_cell)) - 1
+        line = int(str(line_cell))
+        doc = self._document()
+        piece = doc.piece if doc is not None else None
+        if piece is not None:  # a file shown a piece at a time: the line within the piece
+            first = piece.start.line
+            if not first <= line < first + max(piece.lines, 1):
+                self.notify(
+                    f"line {line:,} is in another piece (this one: {piece.where()}): "
+                    "n / p read the next / previous",
+                    severity="warning",
+                    timeout=5,
+                    markup=False,
+                )
+                return
+            line -= first - 1
         self.forced_layout = "split"
         self._apply_layout(self.size.width)
         source = self.query_one("#source", TextArea)
-        source.select_line(line)
+        source.select_line(line - 1)
         source.scroll_cursor_visible(center=True)
         source.focus()
 
