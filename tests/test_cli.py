@@ -194,6 +194,76 @@ def test_create_never_writes_into_the_bundled_set(tmp_path: Path) -> None:
     assert sorted(p.name for p in bundled.iterdir()) == before
 
 
+def test_a_migrations_dir_is_never_paired_with_another_sets_rollback_files(
+    tmp_path: Path,
+) -> None:
+    """README "The CLI": `--migrations-dir X` alone (or MALNU_MIGRATIONS_DIR, or a target's
+    migrations_dir without rollback_dir) kept the default rollback directory: the set bundled
+    in the package, or ./rollback beside ./migrations. `rollback` of X's 20251124_120500 ran
+    the bundled example's `DROP TABLE users`; `up` recorded its checksum, `status` and `check`
+    compared X's files with it. Every command refuses that pairing now, before the database
+    is opened (nothing created); with a rollback directory given it works."""
+    import subprocess
+
+    x = tmp_path / "app" / "migrations"
+    x.mkdir(parents=True)
+    (x / "20251124_120500_create_users.sql").write_text("CREATE TABLE users (id INTEGER);\n")
+    db = tmp_path / "school.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALNU_")}
+    env["MALNU_BACKUP_DIR"] = str(tmp_path / "backups")
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(f'[targets.school]\nurl = "sqlite:///{db}"\nmigrations_dir = "{x}"\n')
+
+    def run(argv: list[str], extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *argv], cwd=cwd, env={**env, **extra}, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+
+    url = ("--database", f"sqlite:///{db}")
+    ways: list[tuple[list[str], dict[str, str]]] = [
+        ([*url, "--migrations-dir", str(x)], {}),
+        ([*url], {"MALNU_MIGRATIONS_DIR": str(x)}),
+        (["--config", str(cfg)], {}),
+    ]
+    commands = (["rollback", "--yes"], ["up", "--yes"], ["status"], ["check"], ["plan"])
+    for cwd in (tmp_path, REPO):  # the bundled set's rollback files; ./rollback's
+        for argv, extra in ways:
+            for command in commands:
+                res = run([*argv, *command], extra, cwd)
+                assert not db.exists(), (argv, command)
+                if command == ["check"]:  # a monitoring plugin: UNKNOWN, exit 3
+                    assert res.returncode == 3, (argv, res.stdout, res.stderr)
+                    assert f"no rollback directory for {x}" in res.stdout
+                    continue
+                assert res.returncode == 2, (argv, command, res.stdout, res.stderr)
+                lines = res.stderr.splitlines()
+                assert lines[0].startswith(f"error: no rollback directory for {x}"), lines
+                assert "--rollback-dir" in lines[1], lines
+    assert "set bundled in the package" in run(ways[0][0] + ["status"], {}, tmp_path).stderr
+    assert f"{REPO / 'rollback'}, the pair of" in run(ways[0][0] + ["status"], {}, REPO).stderr
+    rb = tmp_path / "app" / "rollback"
+    rb.mkdir()
+    (rb / "20251124_120500_create_users.sql").write_text("DROP TABLE users;\n")
+    for argv, extra in ways:
+        for more, more_env in (
+            (["--rollback-dir", str(rb)], {}),
+            ([], {"MALNU_ROLLBACK_DIR": str(rb)}),
+        ):
+            res = run([*argv, *more, "up", "--yes", "--no-backup"], {**extra, **more_env}, tmp_path)
+            assert res.returncode == 0, res.stderr
+            res = run(
+                [*argv, *more, "rollback", "--yes", "--no-backup"], {**extra, **more_env}, tmp_path
+            )
+            assert res.returncode == 0, res.stderr
+    # The default pair itself (./migrations with ./rollback, a config naming it) stays fine.
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "malnu.toml").write_text(
+        f'[targets.school]\nurl = "sqlite:///{db}"\nmigrations_dir = "migrations"\n'
+    )
+    assert run(["status"], {}, tmp_path).returncode == 0
+
+
 def test_verify_of_a_sqlite_path_that_names_no_file_is_refused(
     tmp_path: Path, mdirs: MigrationDirs
 ) -> None:

@@ -286,7 +286,7 @@ def test_parity_on_a_database_the_role_may_not_create_a_schema_in_says_the_grant
     for command in (("parity",), ("plan", "--check"), ("test",)):
         res = run_inproc(
             "--database", f"sqlite:///{db}", "--migrations-dir", str(tmp_path / "m"),
-            *command, "--postgres", _as(pg_url, role),
+            "--rollback-dir", str(tmp_path / "rb"), *command, "--postgres", _as(pg_url, role),
         )  # fmt: skip
         assert res.code == 2, res.err
         assert f"GRANT CREATE ON DATABASE {dbname} TO {role}; (the scratch" in res.err

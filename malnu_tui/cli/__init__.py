@@ -195,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     ctx = Context(args)
     try:
+        from malnu_tui.engine.switches import check_switches
+
+        check_switches()  # MALNU_DEBUG=2, MALNU_LINT_CACHE=false: refused before anything opens
         _debug_mode(ctx, console=getattr(args, "handler", None) is None)
         handler = getattr(args, "handler", None)
         if handler is None:

@@ -144,17 +144,8 @@ def cmd_create(ctx: Context) -> int:
         # No ./migrations here: the set that ships inside the package is never edited (an
         # installed package would be changed under the operator's feet). Start a project here.
         dirs = (Path.cwd() / "migrations", Path.cwd() / "rollback")
-    elif Path(t.rollback_dir) == BUNDLED_PRIMARY / "rollback":
-        # `--migrations-dir` alone: the rollback directory is still the bundled one, and the
-        # skeleton was written into the installed package.
-        from malnu_tui.engine.errors import ConfigError
-
-        raise ConfigError(
-            f"no rollback directory for {t.migrations_dir}: the rollback directory is the set "
-            "bundled in the package, which is never edited; nothing was created",
-            hint="name one with --rollback-dir DIR (or MALNU_ROLLBACK_DIR, or the target's "
-            "rollback_dir)",
-        )
+    # (`--migrations-dir X` alone, whose rollback directory was the bundled one: refused by
+    # resolve_target, as by every command.)
     from datetime import UTC, datetime
 
     from malnu_tui.engine.migrate import newest_version

@@ -8,7 +8,7 @@ import importlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,10 @@ class Target:
     rollback_dir: Path
     backup_dir: Path
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # The migrations directory whose pair ``rollback_dir`` is by default, when no rollback
+    # directory was given (flag, MALNU_ROLLBACK_DIR, the target's rollback_dir); None when one
+    # was: :func:`check_rollback_dir`.
+    default_pair_of: Path | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> Kind:
@@ -212,6 +216,7 @@ def load_settings(
             check_d1_options(raw, where)
         mig = _path(raw["migrations_dir"], base, where) if "migrations_dir" in raw else default_mig
         rb = _path(raw["rollback_dir"], base, where) if "rollback_dir" in raw else default_rb
+        pair_of = None if "rollback_dir" in raw else default_mig
         options = {
             k: v
             for k, v in raw.items()
@@ -219,7 +224,7 @@ def load_settings(
         }
         bdir = _path(raw["backup_dir"], base, where) if "backup_dir" in raw else backup_root / name
         _register_secrets(url)
-        targets[name] = Target(name, url, mig, rb, bdir, options)
+        targets[name] = Target(name, url, mig, rb, bdir, options, pair_of)
         try:
             targets[name].files_dialect  # noqa: B018 -- a bad dialect is an error at load
         except ConfigError as exc:
@@ -230,6 +235,7 @@ def load_settings(
         targets[DEFAULT_TARGET] = Target(
             DEFAULT_TARGET, url, default_mig, default_rb, backup_root / DEFAULT_TARGET
         )
+        targets[DEFAULT_TARGET] = replace(targets[DEFAULT_TARGET], default_pair_of=default_mig)
     default = str(data.get("default_target", next(iter(targets))))
     if default not in targets:
         raise ConfigError(f"{path}: default_target {default!r} is not one of the targets")
@@ -328,14 +334,43 @@ def resolve_target(
         if len(owners) == 1:
             target, same = owners[0], True
     bdir = target.backup_dir if same else url_store(settings.backup_root, url)
-    return Target(
+    resolved = Target(
         name=target.name if same else url_slug(url),
         url=url,
         migrations_dir=Path(mig) if mig else target.migrations_dir,
         rollback_dir=Path(rb) if rb else target.rollback_dir,
         backup_dir=bdir,
         options=target.options,
+        default_pair_of=None if rb else target.default_pair_of,
     )
+    check_rollback_dir(resolved)
+    return resolved
+
+
+def check_rollback_dir(target: Target) -> None:
+    """A rollback directory nobody gave is the default pair's (``./rollback`` beside
+    ``./migrations``, else the set bundled in the package): with another migrations directory
+    (``--migrations-dir X`` alone, MALNU_MIGRATIONS_DIR, a target's migrations_dir without
+    rollback_dir) a version that matched one of those files was "undone" by that set's SQL.
+    Refused (exit 2), before anything is opened: no rollback directory is guessed."""
+    pair_of = target.default_pair_of
+    if pair_of is None or _same_dir(target.migrations_dir, pair_of):
+        return
+    which = (
+        "the set bundled in the package"
+        if _same_dir(target.rollback_dir, BUNDLED_PRIMARY / "rollback")
+        else f"{target.rollback_dir}, the pair of {pair_of}"
+    )
+    raise ConfigError(
+        f"no rollback directory for {target.migrations_dir}: the default one is {which}, "
+        "whose files belong to other migrations; nothing was opened or created",
+        hint="name one with --rollback-dir DIR (or MALNU_ROLLBACK_DIR, or the target's "
+        "rollback_dir)",
+    )
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _no_target(settings: Settings, name: str) -> str:

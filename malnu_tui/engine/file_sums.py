@@ -58,7 +58,9 @@ def settled_after(mtime_ns: int, ctime_ns: int) -> int:
 
 
 def enabled() -> bool:
-    return os.environ.get("MALNU_SUMS_CACHE", "1").strip().lower() not in ("0", "off", "no")
+    from malnu_tui.engine.switches import switch
+
+    return switch("MALNU_SUMS_CACHE")
 
 
 def cache_dir() -> Path:

@@ -43,7 +43,9 @@ KEEP = 32  # entries kept (newest first); one entry per distinct set of inputs
 
 
 def enabled() -> bool:
-    return os.environ.get("MALNU_LINT_CACHE", "1").strip().lower() not in ("0", "off", "no")
+    from malnu_tui.engine.switches import switch
+
+    return switch("MALNU_LINT_CACHE")
 
 
 def cache_dir() -> Path:

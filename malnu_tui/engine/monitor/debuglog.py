@@ -89,9 +89,10 @@ def mask_secrets(text: str) -> str:
 
 def debug_wanted(env: Mapping[str, str], flag: bool = False) -> bool:
     """Whether ``--debug`` or one of :data:`ENV_VARS` asks for debug mode."""
-    if flag:
-        return True
-    return any(env.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ENV_VARS)
+    from malnu_tui.engine.switches import switch
+
+    wanted = [switch(name, env) for name in ENV_VARS]  # (a bad value refused, flag or not)
+    return flag or any(wanted)
 
 
 def configure(

@@ -77,14 +77,18 @@ def check_target(
     the rollback files' checksums kept from earlier checks (a file read only when changed)."""
     doing = stage if stage is not None else [""]
     from malnu_tui.engine.backup.store import backups_of
-    from malnu_tui.engine.config import open_backend
-    from malnu_tui.engine.errors import MalnuError, MigrationFileError, NotInitialised
+    from malnu_tui.engine.config import check_rollback_dir, open_backend
+    from malnu_tui.engine.errors import ConfigError, MalnuError, MigrationFileError, NotInitialised
     from malnu_tui.engine.files import discover
     from malnu_tui.engine.status import mark_rollback_edits, status
     from malnu_tui.engine.urls import sqlite_path
 
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    try:
+        check_rollback_dir(target)  # a configured target's migrations_dir without rollback_dir
+    except ConfigError as exc:
+        return _unknown(target, str(exc), started)
     path = sqlite_path(target.url) if target.kind == "sqlite" else None
     if path is not None and not path.is_file():
         why = "is a directory, not a database file" if path.is_dir() else "does not exist"
