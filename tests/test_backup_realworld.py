@@ -197,7 +197,7 @@ def test_an_app_write_just_before_a_restore_is_in_the_pre_restore_backup(
     app = App(backend.path)
 
     def progress(p: BackupProgress) -> None:
-        if p.message.startswith("replacing"):  # just before the live file is written
+        if p.phase == "restore" and p.total and not p.done:  # before its write lock is taken
             app.send("insert LATE", "inserted")
 
     try:
@@ -223,7 +223,7 @@ def test_a_restore_waits_for_a_busy_app_a_bounded_time_and_says_so(
 
     def progress(p: BackupProgress) -> None:
         said.append(p)
-        if p.message.startswith("replacing"):
+        if p.phase == "restore" and p.total and not p.done:  # before its write lock is taken
             app.send("hold", "holding")
 
     try:

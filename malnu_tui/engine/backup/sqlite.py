@@ -401,6 +401,7 @@ def restore(
                 _BUSY_HINT,
             )
             pending = [held]
+            replacing = [BackupProgress("restore", 0, 0, f"replacing {live.name}")]
 
             def step(status: int, remaining: int, total: int) -> None:
                 if status in (_BUSY, _LOCKED):
@@ -416,9 +417,12 @@ def restore(
                         q.INSERT_AUDIT,
                         [(e.at, e.actor, e.action, e.object, e.outcome, e.detail) for e in entries],
                     )
+                if replacing:  # said once the pre-restore backup is taken (it said so before)
+                    progress(replacing.pop())
                 progress(BackupProgress("restore", total - remaining, total))
 
-            progress(BackupProgress("restore", 0, pages, f"replacing {live.name}"))
+            # 0 of its pages, just before the first step takes the live file's write lock.
+            progress(BackupProgress("restore", 0, pages))
             # Steps of at most pages - 1: the first never finishes the copy, so ``held`` runs
             # with the lock held and before anything is committed.
             chunk = max(1, min(pages - 1, pages // 64))
