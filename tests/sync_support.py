@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,11 @@ class Db:
     url: str
     path: Path | None = None
     d1: D1Target | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the target's (a D1 retry policy)
 
     def target(self, name: str) -> Target:
         here = Path("/nonexistent")
-        return Target(name, self.url, here, here, here)
+        return Target(name, self.url, here, here, here, dict(self.options))
 
     def _sqlite(self) -> sqlite3.Connection:
         path = self.path if self.d1 is None else self.d1.db.path

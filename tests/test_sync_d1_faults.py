@@ -13,6 +13,13 @@ from tests.fixtures_d1 import D1Target
 from tests.sync_support import Db, make_db, sync, verify
 
 STAMP = "2025-11-24 08:00:00"
+# The target's retry options (as test_d1_backend's): the same retries, 0.01 s apart rather
+# than the default backoff's 0.5 s, 1 s, 2 s…
+FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def _d1(request: pytest.FixtureRequest, tmp_path: Path) -> Db:
+    return dataclasses.replace(make_db("d1", request, tmp_path, "d1"), options=FAST)
 
 
 def _rows(db: Db, n: int, first: int = 1) -> None:
@@ -37,7 +44,7 @@ def test_a_sync_into_d1_survives_a_lost_answer_and_refusals(
     pg = Db("postgresql", pg_url)
     pg.run("CREATE TABLE nilai (id BIGINT PRIMARY KEY, note TEXT, updated_at TIMESTAMP)")
     _rows(pg, 1200)
-    dest = make_db("d1", request, tmp_path, "d1")
+    dest = _d1(request, tmp_path)
     seen = len(d1.server.requests)
     d1.server.inject(dataclasses.replace(fault))  # (a fault counts itself down)
     first = sync(pg, dest, chunk_rows=400)
@@ -59,7 +66,7 @@ def test_a_sync_into_d1_survives_a_lost_answer_and_refusals(
 def test_a_sync_out_of_d1_survives_refused_reads(
     tmp_path: Path, pg_url: str, d1: D1Target, request: pytest.FixtureRequest
 ) -> None:
-    src = make_db("d1", request, tmp_path, "d1")
+    src = _d1(request, tmp_path)
     src.run("CREATE TABLE nilai (id INTEGER PRIMARY KEY, note TEXT, updated_at DATETIME)")
     _rows(src, 1500)
     pg = Db("postgresql", pg_url)
@@ -78,7 +85,7 @@ def test_a_sync_into_d1_whose_create_table_answer_is_lost(
     pg = Db("postgresql", pg_url)
     pg.run("CREATE TABLE nilai (id BIGINT PRIMARY KEY, note TEXT, updated_at TIMESTAMP)")
     _rows(pg, 10)
-    dest = make_db("d1", request, tmp_path, "d1")
+    dest = _d1(request, tmp_path)
     fault = d1.server.inject(Fault("drop-after", count=1, match='CREATE TABLE \\"nilai\\"'))
     report = sync(pg, dest)
     assert fault.count == 0, "the answer was lost"
