@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from malnu_tui.engine.backends.base import Backend
 from malnu_tui.engine.errors import ChecksumDrift, MigrationFileError, MissingRollback
-from malnu_tui.engine.files import discover
+from malnu_tui.engine.files import MigrationSet, discover
 from malnu_tui.engine.migrate import (
     MigrationState,
     apply_plan,
@@ -377,15 +378,7 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     d.add(
         "20250101_000100", "create_kelas", "CREATE TABLE kelas (id INTEGER);", "DROP TABLE kelas;"
     )
-    b = db_target.open(d)
-    _up(b, d)
-    sql = (
-        "INSERT INTO migrations (filename, checksum) "
-        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
-    )
-    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
-    mset = discover(d.migrations, d.rollback)
-    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    b, mset = _with_placeholder_row(db_target, d)
     assert repair(b, mset) == []  # never without being named
     with pytest.raises(MissingRollback) as err:  # it is the newest "applied": rollback's first
         _down(b, d)
@@ -397,6 +390,21 @@ def test_repair_forgets_a_missing_row_only_when_it_is_named(
     assert audit.detail.startswith("forgot 20251124_120500_migration_name.sql: applied, its file")
     assert '"checksum": "checksum_hash"' in audit.detail  # the before-image
     b.close()
+
+
+def _with_placeholder_row(db_target: DbTarget, d: MigrationDirs) -> tuple[Any, MigrationSet]:
+    """``d`` applied, then the template's placeholder tracking row inserted by hand (its file
+    never existed): the open backend and the set, the row reported missing."""
+    b = db_target.open(d)
+    _up(b, d)
+    sql = (
+        "INSERT INTO migrations (filename, checksum) "
+        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
+    )
+    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)
+    mset = discover(d.migrations, d.rollback)
+    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    return b, mset
 
 
 def test_repair_forgets_the_placeholder_row_beside_the_file_of_its_version(
@@ -413,15 +421,7 @@ def test_repair_forgets_the_placeholder_row_beside_the_file_of_its_version(
         "CREATE TABLE users (id INTEGER);",
         "DROP TABLE users;",
     )
-    b = db_target.open(d)
-    _up(b, d)
-    sql = (
-        "INSERT INTO migrations (filename, checksum) "
-        "VALUES ('20251124_120500_migration_name.sql', 'checksum_hash')"
-    )
-    b.query(sql) if db_target.kind == "d1" else b.conn.execute(sql)  # type: ignore[attr-defined]
-    mset = discover(d.migrations, d.rollback)
-    assert [m.filename for m in verify(b, mset).missing] == ["20251124_120500_migration_name.sql"]
+    b, mset = _with_placeholder_row(db_target, d)
     assert repair(b, mset, ["20251124_120500_migration_name.sql"]) == [
         "20251124_120500_migration_name.sql"
     ]

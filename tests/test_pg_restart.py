@@ -54,16 +54,21 @@ def db_url(own_cluster: PgCluster) -> str:
 
 def _restart_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str]) -> None:
     """``pg_ctl restart`` (fast: every session ended) once ``query`` finds a session."""
+    log = str(cluster.data_dir.parent / "server.log")
+    # The new postmaster keeps whatever output it is given: a log file, not a pipe.
+    _pg_ctl_when(cluster, query, proc, "-l", log, "restart")
+
+
+def _pg_ctl_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str], *action: str) -> None:
+    """``pg_ctl -m fast -w ACTION…`` once ``query`` finds a session (``proc`` still running)."""
     deadline = time.monotonic() + WAIT
     with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
         while not c.execute(query).fetchone():  # type: ignore[arg-type]
             assert time.monotonic() < deadline and proc.poll() is None, "never got there"
             time.sleep(0.01)
     pg_ctl = [cluster.bin("pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w"]
-    log = str(cluster.data_dir.parent / "server.log")
-    # The new postmaster keeps whatever output it is given: a log file, not a pipe.
     subprocess.run(
-        _as_server_user([*pg_ctl, "-l", log, "restart"]),
+        _as_server_user([*pg_ctl, *action]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         timeout=WAIT,
@@ -250,16 +255,4 @@ def test_a_restore_cut_by_a_server_stop_says_at_once_that_it_is_not_audited(
 
 def _stop_when(cluster: PgCluster, query: str, proc: subprocess.Popen[str]) -> None:
     """``pg_ctl stop`` (fast: every session ended) once ``query`` finds a session."""
-    deadline = time.monotonic() + WAIT
-    with psycopg.connect(cluster.superuser_url, autocommit=True) as c:
-        while not c.execute(query).fetchone():  # type: ignore[arg-type]
-            assert time.monotonic() < deadline and proc.poll() is None, "never got there"
-            time.sleep(0.01)
-    pg_ctl = [cluster.bin("pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w"]
-    subprocess.run(
-        _as_server_user([*pg_ctl, "stop"]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=WAIT,
-        check=True,
-    )
+    _pg_ctl_when(cluster, query, proc, "stop")

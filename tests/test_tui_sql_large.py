@@ -61,6 +61,17 @@ def _project(tmp_path: Path, mdirs: MigrationDirs) -> tuple[MalnuApp, int]:
     return MalnuApp(settings=settings, target=settings.target("school")), rows
 
 
+async def _seed_view(pilot: Pilot[Any], app: MalnuApp) -> SqlViewScreen:
+    """The SQL view of the seed, opened from the status screen and loaded."""
+    await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+    await pilot.press("home", "down", "enter")
+    await wait_until(pilot, lambda: _loaded(app, SEED), timeout=60)
+    await pilot.pause(0.3)
+    screen = app.screen
+    assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+    return screen
+
+
 def _loaded(app: MalnuApp, filename: str) -> bool:
     s = app.screen
     return isinstance(s, SqlViewScreen) and s.status.filename == filename and s.bundle is not None
@@ -71,12 +82,7 @@ async def test_a_seed_too_large_to_translate_is_said_in_one_line_and_shown_in_pa
 ) -> None:
     app, _rows = _project(tmp_path, mdirs)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.press("home", "down", "enter")
-        await wait_until(pilot, lambda: _loaded(app, SEED), timeout=60)
-        await pilot.pause(0.3)
-        screen = app.screen
-        assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+        screen = await _seed_view(pilot, app)
         doc = screen.bundle.migration
         # Not translated, its head only (read in pieces), and the one line that says why.
         assert doc.translation is None
@@ -120,12 +126,7 @@ async def test_the_whole_seed_is_paged_through_with_the_keyboard_a_piece_at_a_ti
     # the view's worker (never the whole file), and the one line says where it is.
     app, rows = _project(tmp_path, mdirs)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
-        await pilot.press("home", "down", "enter")
-        await wait_until(pilot, lambda: _loaded(app, SEED), timeout=60)
-        await pilot.pause(0.3)
-        screen = app.screen
-        assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+        screen = await _seed_view(pilot, app)
 
         def piece() -> Piece:
             assert isinstance(screen, SqlViewScreen) and screen.bundle is not None

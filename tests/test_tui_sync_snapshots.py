@@ -27,6 +27,18 @@ from tests.tui_demo import Demo, add_sync_pair, synced_pair, wait_until
 SnapCompare = Callable[..., bool]
 
 
+async def _sync_screen(pilot: Pilot[Any]) -> MalnuApp:
+    """The status screen, then `s`: the sync screen with the reporting pair's states read."""
+    app = pilot.app
+    assert isinstance(app, MalnuApp)
+    await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
+    await pilot.press("s")
+    await wait_until(
+        pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
+    )
+    return app
+
+
 @pytest.mark.xdist_group("tui")
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_sync_screen_snapshot(
@@ -39,13 +51,7 @@ def test_sync_screen_snapshot(
     monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
 
     async def run(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, MalnuApp)
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(
-            pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
-        )
+        app = await _sync_screen(pilot)
         await pilot.press("v")
         await wait_until(pilot, lambda: idle_with(app, "missing: id=4"), timeout=60)
         await pilot.pause(SETTLE)
@@ -64,13 +70,7 @@ def test_sync_screen_dry_run_with_a_warning_and_a_note_snapshot(
     monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
 
     async def run(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, MalnuApp)
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(
-            pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
-        )
+        app = await _sync_screen(pilot)
         await wait_until(pilot, lambda: status_cell(app, "absensi") == "✘ source gone")
         await pilot.press("d")
         await wait_until(pilot, lambda: idle_with(app, "would insert"), timeout=60)
@@ -105,13 +105,7 @@ def test_sync_screen_stopped_half_way_snapshot(
     monkeypatch.setattr("malnu_tui.engine.sync.readonly.utc_now", lambda: "2026-11-20 09:00:00")
 
     async def run(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, MalnuApp)
-        await wait_until(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=60)
-        await pilot.press("s")
-        await wait_until(
-            pilot, lambda: getattr(app.screen, "states_for", None) == "reporting", timeout=60
-        )
+        app = await _sync_screen(pilot)
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
         assert isinstance(app.screen, ConfirmScreen) and app.screen.expected is not None
