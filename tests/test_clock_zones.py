@@ -35,6 +35,21 @@ def test_history_since_a_local_time_typed_without_its_zone_is_refused_not_empty(
     assert res.code == 0 and "apply" in res.out, res
 
 
+def test_a_future_time_on_a_utc_machine_names_the_offsets_to_add(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """On a server kept in UTC the hint said "add its offset (+00:00)", which changes nothing:
+    the WIB time of a moment ago, typed without its zone, stayed 7 hours ahead. It now says
+    the machine's clock is UTC too and which offsets to add."""
+    mdirs.add("20250101_000100", "a", "CREATE TABLE a (id INTEGER);")
+    args = ("--database", f"sqlite:///{tmp_path / 'h.db'}", *mdirs.args())
+    assert run_cli(*args, "up", "--yes").code == 0
+    local = datetime.now(ZoneInfo("Asia/Jakarta")) - timedelta(minutes=30)
+    res = run_cli(*args, "history", "--since", f"{local:%Y-%m-%d %H:%M}", env={"TZ": "UTC"})
+    assert res.code == 2 and "is in the future" in res.err, res.err
+    assert "(+00:00)" not in res.err and "WIB +07:00" in res.err, res.err
+
+
 def _pg(url: str, *statements: str) -> list[tuple[Any, ...]]:
     """Run ``statements`` on ``url`` (set-up and assertions); the last one's rows."""
     rows: list[tuple[Any, ...]] = []

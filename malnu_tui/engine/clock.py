@@ -50,10 +50,19 @@ def refuse_future(when: datetime, now: datetime, said: str) -> None:
     time as the message names it. A WIB time of a moment ago typed without its zone reads as
     7 hours ahead, so the message gives the UTC time now and the zone rule."""
     if when > now + timedelta(seconds=1):
+        offset = local_offset()
+        # On a machine kept in UTC (a server's usual clock), "add +00:00" changes nothing: the
+        # time was read on another clock (the operator's, WIB's), so say those offsets.
+        add = (
+            f"for this machine's local time add its offset ({offset})"
+            if offset != "+00:00"
+            else "this machine's clock is UTC too: for a time read in Indonesia add its "
+            "offset (WIB +07:00, WITA +08:00, WIT +09:00)"
+        )
         raise ConfigError(
             f"{said} is in the future (it is {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC now)",
-            hint="a time given without a zone is read as UTC: for this machine's local time "
-            f"add its offset ({local_offset()}), or give a relative time such as -2h",
+            hint=f"a time given without a zone is read as UTC: {add}, or give a relative time "
+            "such as -2h",
         )
 
 
