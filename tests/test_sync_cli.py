@@ -378,3 +378,48 @@ def _refused_at_row_251(tmp_path: Path) -> tuple[Path, Path]:
         encoding="utf-8",
     )
     return config, dst
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_a_sync_whose_destination_went_away_says_what_it_wrote_and_what_it_could_not_count(
+    tmp_path: Path, pg_url: str, as_json: bool
+) -> None:
+    """The destination's sessions ended in the middle of a first copy (a failover, an
+    administrator): `sync --json` said the stopped table had `read 0, inserted 0` and
+    `dest_count` 0 (the plan's count), while hundreds of rows, whole chunks, stayed: the
+    state row those counts come from could not be read on the gone server. Now the counts
+    are those of the last chunk it committed, and the side it could not count is null
+    (`not counted` in the text table, as in the console)."""
+    src, _dst, cfg = school(tmp_path, pg_url, chunk_rows=100)
+    src.create_users(40_000)
+    proc = subprocess.Popen(
+        [*CLI, "sync", "reporting", "--yes", *(["--json"] if as_json else []), *cfg],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MALNU_ASSUME_NO_TTY": "1"},
+    )
+    try:
+        _until_rows_read(pg_url, 200)
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+                "pg_backend_pid() AND datname = current_database() "
+                "AND application_name LIKE 'malnu-tui%'"
+            )
+        out, err = proc.communicate(timeout=60)
+    finally:
+        stop_if_running(proc)
+    assert proc.returncode == 1 and "terminating connection" in err, err
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        (held,) = c.execute("SELECT count(*) FROM users").fetchone()  # type: ignore[misc]
+    assert held >= 200 and held % 100 == 0, held  # whole chunks
+    if as_json:
+        (stopped,) = json.loads(out)
+        got = [stopped[k] for k in ("read", "inserted", "source_count", "dest_count")]
+        assert got == [held, held, 40_000, None], stopped
+    else:
+        (row,) = [ln.split() for ln in out.splitlines() if ln.startswith("users ")]
+        assert row[2:5] == [f"{held:,}", f"{held:,}", "0"], out
+        assert row[6:] == ["40,000", "not", "counted", "✘", "stopped"], out

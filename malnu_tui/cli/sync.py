@@ -126,6 +126,11 @@ def _verified_cell(r: TableReport, dry_run: bool) -> str:
     return "✔ yes (what it changed)" if r.scope == "changed" else "✔ yes"
 
 
+def _count_cell(r: TableReport, side: str, count: int) -> str:
+    """A side's row count, or ``not counted`` (a sync that stopped with that side gone)."""
+    return "not counted" if side in r.uncounted else f"{count:,}"
+
+
 def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = False) -> None:
     for r in reports:
         if r.note:
@@ -150,7 +155,8 @@ def _print_reports(ctx: Context, reports: list[TableReport], *, dry_run: bool = 
             (
                 r.table, r.mode, f"{r.read:,}",
                 f"{r.inserted:,}", f"{r.updated:,}", f"{r.deleted:,}",
-                f"{r.source_count:,}", f"{r.dest_count:,}",
+                _count_cell(r, "source", r.source_count),
+                _count_cell(r, "destination", r.dest_count),
                 _verified_cell(r, dry_run),
             )
             for r in reports

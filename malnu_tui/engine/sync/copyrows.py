@@ -139,6 +139,7 @@ def copy_rows(
                 shape, Chunk(page, state, bounds=bounds, direct=direct, last_key=hi, data=data)
             )
             state = state.advanced(counts, len(page), hi)
+            s.committed[plan.table] = state
             if digest is not None:
                 digests.append(RangeDigest((lo, hi), *digest))
             if fast is not None and full:

@@ -187,8 +187,9 @@ class TableReport:
             "inserted": self.inserted,
             "updated": self.updated,
             "deleted": self.deleted,
-            "source_count": self.source_count,
-            "dest_count": self.dest_count,
+            # null: a sync that stopped with that side gone could not count it
+            "source_count": None if "source" in self.uncounted else self.source_count,
+            "dest_count": None if "destination" in self.uncounted else self.dest_count,
             "verified": self.verified,
             "differences": [d.as_json(self.key) for d in self.differences],
             "verified_scope": self.scope,

@@ -309,11 +309,14 @@ def _left(s: SyncSession, report: TableReport, exc: BaseException) -> TableRepor
             # A signal in the middle of a chunk's COPY (or a read) left it open on the
             # connection.
             settle_after_interrupt(side.conn)  # type: ignore[attr-defined]
-    with contextlib.suppress(Exception):  # the stop is what to report
+    state: SyncState | None
+    try:  # the stop is what to report
         state = s.dst.read_state(report.table)
-        if state is not None and state.status == "running":
-            n = (state.rows_read, state.inserted, state.updated, state.deleted)
-            report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
+    except Exception:  # the destination gone: the state its last committed chunk wrote
+        state = s.committed.get(report.table)
+    if state is not None and state.status == "running":
+        n = (state.rows_read, state.inserted, state.updated, state.deleted)
+        report = replace(report, read=n[0], inserted=n[1], updated=n[2], deleted=n[3])
     uncounted = {"source", "destination"}
     with contextlib.suppress(Exception):
         report = replace(report, dest_count=s.dst.count(report.table))

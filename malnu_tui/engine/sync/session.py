@@ -40,6 +40,7 @@ from malnu_tui.engine.urls import sqlite_path
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from malnu_tui.engine.sync.side import SyncState
     from malnu_tui.engine.sync.verify import SourceKeys
 
 __all__ = [
@@ -89,6 +90,10 @@ class SyncSession:
         # table → its source key fingerprint, under way or done.
         self.early: dict[str, SourceKeys] = {}
         self.early_started = False
+        # Each table's state as its last committed chunk left it (written with the chunk): what
+        # a sync that stopped because the destination went away has written, when the state
+        # row there can no longer be read.
+        self.committed: dict[str, SyncState] = {}
 
     @property
     def dst(self) -> Side:
