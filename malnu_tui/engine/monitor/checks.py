@@ -379,6 +379,3 @@ class _Add(Protocol):  # the signature of evaluate's local ``add`` (for the help
 def _fmt(when: str) -> str:
     parsed = parse_time(when)
     return format_time(parsed) if parsed else when
-
-
-# -- reading the facts ------------------------------------------------------------------------

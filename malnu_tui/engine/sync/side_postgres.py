@@ -44,9 +44,6 @@ __all__ = ["PostgresSide"]
 
 TOOL_TABLES = HISTORY_TABLES | {TRACKING_TABLE, AUDIT_TABLE, LOCK_TABLE, STATE_TABLE}
 _HASH_PAGE = 50_000
-# A copy the sync creates leaves a tenth of each page free: an incremental sync's update of a
-# row then stays on its page with no new index entry (a HOT update), where a full page would
-# move it elsewhere and index it again (the copy's pages are full after COPY).
 _err = pg_error
 
 
