@@ -113,8 +113,9 @@ def session_ended(exc: psycopg.Error) -> str:
     if exc.diag.sqlstate != "57P01":
         return ""
     return (
-        "; the server ended this session: an administrator, a server restart, or another "
-        "operator's `malnu-tui unlock` of this lock (see `malnu-tui log --action unlock`)"
+        "; the server ended this session: an administrator, a server restart or failover, or, "
+        "for a session that held the migration lock, another operator's `malnu-tui unlock` "
+        "(see `malnu-tui log --action unlock`)"
     )
 
 
