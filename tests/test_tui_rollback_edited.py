@@ -82,3 +82,55 @@ async def test_the_status_table_marks_an_edited_rollback_file_as_the_cli_does(
         await wait_until(pilot, lambda: panel.read_at != before and not panel.reading)
         assert _rollback_cells(panel) == {"kelas": "yes", "siswa": "≠ edited"}
         assert panel.sums.hashed == 4
+
+
+async def test_the_alerts_view_reads_only_the_rollback_files_changed_since(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    """The alerts view (h) checked each target without the panel's checksums: each opening
+    and each refresh read every applied migration's rollback file again. It now uses the
+    panel's: nothing read while none changed, an edited one read and warned of."""
+    from malnu_tui.tui.screens.alerts import AlertsScreen
+
+    cfg = _applied(tmp_path, mdirs)
+    kelas = mdirs.rollback / "20250101_000200_undo_kelas.sql"
+    settings = load_settings(config=str(cfg))
+    app = MalnuApp(settings=settings, target=settings.target("school"))
+
+    async def alerts(key: str) -> AlertsScreen:
+        before = app.screen.loaded if isinstance(app.screen, AlertsScreen) else None
+        await pilot.press(key)
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, AlertsScreen) and app.screen.loaded not in (None, before)
+            ),
+            timeout=30,
+        )
+        assert isinstance(app.screen, AlertsScreen)
+        return app.screen
+
+    def drift(screen: AlertsScreen) -> list[str]:
+        assert screen.loaded is not None
+        return [p.message for h in screen.loaded.healths for p in h.problems if p.check == "drift"]
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_loaded(app), timeout=30)
+        panel = app.screen.query_one(TargetPanel)
+        await wait_until(pilot, lambda: panel.health is not None, timeout=30)
+        assert panel.sums.hashed == 2  # the status read both once
+
+        screen = await alerts("h")
+        assert drift(screen) == []
+        assert panel.sums.hashed == 2  # (each opening read both again)
+        screen = await alerts("ctrl+r")
+        assert panel.sums.hashed == 2
+        await pilot.press("escape")
+        screen = await alerts("h")
+        assert panel.sums.hashed == 2
+
+        kelas.write_text(EDITED, encoding="utf-8")
+        screen = await alerts("ctrl+r")
+        assert panel.sums.hashed == 3  # the edited file, and it alone
+        said = drift(screen)
+        assert len(said) == 1 and kelas.name in said[0], said

@@ -6,6 +6,7 @@ statement at a time). A real 17 MB seed, the real app at 80×24."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,86 @@ def test_pieces_walk_the_whole_file_once_in_order_and_back(tmp_path: Path) -> No
         back = previous_piece(back)
         assert back.text == expected.text and back.start == expected.start
     assert back.before == ()
+
+
+async def test_the_first_and_last_piece_of_the_seed_are_one_key_away(
+    tmp_path: Path, mdirs: MigrationDirs
+) -> None:
+    # n / p went a piece at a time: the end of a 200 MB seed was ~800 presses away. N reads
+    # the last piece from the file's end (its lines not counted: the file before it is not
+    # read), p the pieces before it likewise, P the first again.
+    app, rows = _project(tmp_path, mdirs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _seed_view(pilot, app)
+
+        def piece() -> Piece:
+            assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
+            doc = screen.bundle.migration
+            assert doc.piece is not None and doc.sql == doc.piece.text and doc.note is not None
+            assert len(doc.note) <= 80 and 0 < len(doc.sql) <= PIECE_BYTES
+            return doc.piece
+
+        first = piece()
+        shown = screen_text(app)
+        assert "P First piece" in shown and "N Last piece" in shown  # the more: line
+        assert "q Quit f1 Help" in shown
+        await pilot.press("N")
+        await wait_until(pilot, lambda: piece().last, timeout=30)
+        last = piece()
+        assert last.text.endswith(f"VALUES ({rows}, 'Siswa {rows} " + "catatan " * 200 + "', 0);\n")
+        assert last.text.startswith("INSERT INTO siswa (id, nama, aktif) VALUES (")
+        assert f"the last {last.lines:,} lines" in screen_text(app)
+        source = screen.query_one("#source", SqlText)
+        assert not source.show_line_numbers  # (not the file's numbers: none)
+        assert screen.check_action("piece", (2,)) is None  # N: no further
+        # g on the lint's finding: this piece's lines are not counted, said so.
+        findings = screen.query_one("#findings", DataTable)
+        (row,) = [i for i in range(findings.row_count) if str(findings.get_row_at(i)[0]) == "201"]
+        findings.move_cursor(row=row)
+        await pilot.press("g")
+        await pilot.pause(0.1)
+        assert any("are not counted" in str(n.message) for n in app._notifications)
+        # p: the piece that ends where the last one starts.
+        await pilot.press("p")
+        await wait_until(pilot, lambda: piece().end == last.start.offset, timeout=30)
+        before = piece()
+        assert before.text.endswith("\n") and not before.last
+        assert f"{before.lines:,} lines at 9" in screen_text(app)  # (at 9x% of the file)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: piece().last, timeout=30)
+        assert piece().text == last.text
+        await pilot.press("P")
+        await wait_until(pilot, lambda: piece().first, timeout=30)
+        assert piece().text == first.text and piece().start.line == 1
+        assert source.show_line_numbers and source.line_number_start == 1
+        assert screen.check_action("piece", (-2,)) is None  # P: no further
+
+
+def test_pieces_read_from_the_end_walk_back_to_the_start(tmp_path: Path) -> None:
+    """What N then p read: from the end of a file over 16 MB back to its start, every line once
+    (a line longer than a piece cut between characters, said as a byte offset), the lines of
+    each piece not counted until the read reaches the file's start, where the BOM is dropped."""
+    from malnu_tui.tui.screens import sql_pages as pages
+
+    path = tmp_path / "seed.sql"
+    lines = [f"INSERT INTO siswa VALUES ({i}, 'é', {'x' * (i % 300)});" for i in range(90_000)]
+    long = "INSERT INTO catatan VALUES ('" + "ñ" * (PIECE_BYTES // 2 + 7) + "');"
+    text = "\n".join([*lines[:50_000], long, *lines[50_000:]]) + "\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert path.stat().st_size > TRANSLATE_WHOLE_BYTES
+    pieces = [pages.read_back(path)]
+    assert pieces[0].last and pieces[0].where() == f"the last {pieces[0].lines:,} lines"
+    while not pieces[-1].first:
+        pieces.append(pages.previous_piece(pieces[-1]))
+    pieces.reverse()
+    assert "".join(p.text for p in pieces) == text
+    assert all(len(p.text) <= PIECE_BYTES and p.lines <= pages.PIECE_LINES for p in pieces)
+    assert all(a.end == b.start.offset for a, b in itertools.pairwise(pieces))
+    assert pieces[0].start.line == 1 and pieces[0].where().startswith("lines 1–")
+    assert all(p.start.line == pages.UNKNOWN_LINE for p in pieces[1:])
+    assert any(p.where().startswith("at byte ") for p in pieces)
+    middle = pieces[len(pieces) // 2]
+    assert middle.where().startswith(f"{middle.lines:,} lines at ")
 
 
 @pytest.mark.xdist_group("tui")

@@ -220,9 +220,12 @@ class MalnuApp(App[int]):
 
     def action_open_alerts(self) -> None:
         from malnu_tui.tui.screens.alerts import AlertsScreen
+        from malnu_tui.tui.widgets.target_panel import TargetPanel
 
         if self._back_home():
-            self.push_screen(AlertsScreen(self.targets, self.current_target()))
+            # The panels' rollback checksums: a refresh reads only the files changed since.
+            sums = {p.target.name: p.sums for p in self.status_screen.query(TargetPanel)}
+            self.push_screen(AlertsScreen(self.targets, self.current_target(), sums))
 
     def action_open_sync(self) -> None:
         from malnu_tui.tui.screens.sync import SyncScreen

@@ -22,7 +22,10 @@ from malnu_tui.tui.widgets.health import health_text, target_health
 from malnu_tui.tui.widgets.plain import DataTable, Static
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.monitor.alerts import Incident
     from malnu_tui.engine.monitor.health import TargetHealth
     from malnu_tui.engine.monitor.runlog import RunRecord
@@ -50,12 +53,17 @@ class AlertsLoaded(Message):
 
 
 def load_alerts(
-    app: object, targets: list[Target], current: Target
+    app: object, targets: list[Target], current: Target, sums: Mapping[str, FileSums]
 ) -> tuple[tuple[TargetHealth, ...], tuple[Incident, ...], tuple[RunRecord, ...] | None]:
+    """``sums``: each target's rollback files' checksums kept (by name): each refresh read
+    every applied migration's rollback file again for the "edited since applied" warning."""
     from malnu_tui.engine.monitor.alerts import load_incidents
     from malnu_tui.engine.monitor.runlog import recent_runs
 
-    healths = tuple(target_health(app, t) for t in targets)  # type: ignore[arg-type]
+    healths = tuple(
+        target_health(app, t, sums=sums.get(t.name))  # type: ignore[arg-type]
+        for t in targets
+    )
     incidents = load_incidents()
     runs: tuple[RunRecord, ...] | None = None
     if not any(h.target == current.name and h.check_status("reach") for h in healths):
@@ -73,10 +81,17 @@ class AlertsScreen(Screen[None]):
         Binding("ctrl+r,f5", "reload", "Refresh", id="alerts.refresh"),
     ]
 
-    def __init__(self, targets: list[Target], current: Target) -> None:
+    def __init__(
+        self, targets: list[Target], current: Target, sums: Mapping[str, FileSums] | None = None
+    ) -> None:
+        """``sums``: the status panels' rollback checksums by target (else kept here)."""
+        from malnu_tui.engine.file_sums import FileSums
+
         super().__init__()
         self.targets = targets
         self.current = current
+        kept = sums or {}
+        self.sums = {t.name: kept.get(t.name) or FileSums() for t in targets}
         self.loaded: AlertsLoaded | None = None  # the last picture shown
 
     def compose(self) -> ComposeResult:
@@ -112,7 +127,9 @@ class AlertsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="alerts")
     def _load(self) -> None:
         with reporting(self, "alerts"):
-            self.post_message(AlertsLoaded(*load_alerts(self.app, self.targets, self.current)))
+            self.post_message(
+                AlertsLoaded(*load_alerts(self.app, self.targets, self.current, self.sums))
+            )
 
     @on(AlertsLoaded)
     def _loaded(self, event: AlertsLoaded) -> None:

@@ -1,7 +1,9 @@
 """A file too large to translate, read a piece at a time for the SQL view: the piece at a byte
 offset (at most PIECE_LINES lines and PIECE_BYTES bytes, cut at a line end), and where it is
 in the file. Only the piece is ever in memory; the pieces before it are remembered by their
-offsets, so the operator pages back and forth through a seed of hundreds of MB."""
+offsets, so the operator pages back and forth through a seed of hundreds of MB. The last piece
+is read from the file's end (:func:`read_back`), the pieces before it likewise: the line they
+start on is not counted (the file before them is never read), where they are said in percent."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 # A piece: at most this many bytes (so characters) and lines (the view's diff limit).
 PIECE_BYTES = 256 * 1024
 PIECE_LINES = 5000
+UNKNOWN_LINE = 0  # the line a piece read from the file's end starts on: not counted
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,19 @@ class Piece:
         """The lines it shows (a last one without its line end counted)."""
         return self.text.count("\n") + (1 if self.text and not self.text.endswith("\n") else 0)
 
+    @property
+    def first(self) -> bool:
+        return self.start.offset == 0
+
+    @property
+    def counted(self) -> bool:
+        """Whether its lines are numbered as the file's (not read from the file's end)."""
+        return self.start.line != UNKNOWN_LINE
+
     def next_start(self) -> PieceStart:
         whole = self.text.endswith("\n") or not self.text
-        return PieceStart(self.end, self.start.line + self.text.count("\n"), not whole)
+        line = self.start.line + self.text.count("\n") if self.counted else UNKNOWN_LINE
+        return PieceStart(self.end, line, not whole)
 
     def where(self) -> str:
         """``lines 5,001–10,000 of ~85,000`` (the total estimated from the bytes read so far,
@@ -56,6 +69,10 @@ class Piece:
         whole = not self.start.in_line and (self.last or self.text.endswith("\n"))
         if not whole:
             return f"at byte {self.start.offset:,} of {self.size:,}"
+        if not self.counted:  # read from the file's end: its line numbers are not known
+            if self.last:
+                return f"the last {self.lines:,} lines"
+            return f"{self.lines:,} lines at {self.start.offset * 100 // self.size}% of the file"
         first, last = self.start.line, self.start.line + max(self.lines, 1) - 1
         if self.last:
             return f"lines {first:,}–{last:,} of {last:,}"
@@ -103,5 +120,41 @@ def next_piece(piece: Piece) -> Piece:
 
 
 def previous_piece(piece: Piece) -> Piece:
-    """The piece before ``piece`` (the caller checks there is one)."""
-    return read_piece(piece.path, piece.before[-1], piece.before[:-1])
+    """The piece before ``piece`` (the caller checks there is one): the one read before it, else
+    the one that ends where it starts, read backwards."""
+    if piece.before:
+        return read_piece(piece.path, piece.before[-1], piece.before[:-1])
+    return read_back(piece.path, piece.start.offset)
+
+
+def read_back(path: Path, end: int | None = None) -> Piece:
+    """The piece that ends at byte ``end`` (the file's end when None): one read of at most
+    PIECE_BYTES bytes before it, started after a line end (at most PIECE_LINES lines), or
+    between two characters inside a line longer than a piece. The line it starts on is
+    UNKNOWN_LINE unless the read reached the file's start."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        end = size if end is None else min(end, size)
+        offset = max(0, end - PIECE_BYTES)
+        fh.seek(offset)
+        data = fh.read(end - offset)
+    body = data[:-1] if data.endswith(b"\n") else data  # (its last line's own end)
+    at, found_lines = len(body), 0
+    while found_lines < PIECE_LINES and (found := body.rfind(b"\n", 0, at)) >= 0:
+        at, found_lines = found, found_lines + 1
+    in_line = False
+    if offset == 0 and found_lines < PIECE_LINES:
+        skip = 0  # the file's start, all of it
+    elif found_lines:
+        skip = at + 1
+    else:  # inside a line longer than a piece: from a character's first byte
+        skip = 0
+        while skip < len(data) and data[skip] & 0xC0 == 0x80:
+            skip += 1
+        in_line = True
+    line = 1 + data[:skip].count(b"\n") if offset == 0 else UNKNOWN_LINE
+    data = data[skip:]
+    if offset + skip == 0 and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return Piece(path, text, PieceStart(offset + skip, line, in_line), end, size)

@@ -28,7 +28,13 @@ from malnu_tui.tui.screens.sql_check import (
     checking_line,
     statement_cells,
 )
-from malnu_tui.tui.screens.sql_pages import Piece, next_piece, previous_piece, read_piece
+from malnu_tui.tui.screens.sql_pages import (
+    Piece,
+    next_piece,
+    previous_piece,
+    read_back,
+    read_piece,
+)
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
 from malnu_tui.tui.widgets.fields import SqlText
@@ -276,6 +282,9 @@ class SqlViewScreen(Screen[None]):
         # A file too large to translate, a piece at a time: listed only on such a file.
         Binding("n", "piece(1)", "Next piece", show=False, id="sql.next_piece"),
         Binding("p", "piece(-1)", "Prev piece", show=False, id="sql.previous_piece"),
+        # (home / end are the source pane's and the findings table's.)
+        Binding("P", "piece(-2)", "First piece", show=False, id="sql.first_piece"),
+        Binding("N", "piece(2)", "Last piece", show=False, id="sql.last_piece"),
     ]
 
     def __init__(self, target: Target, status: MigrationStatus, mset: MigrationSet) -> None:
@@ -444,11 +453,12 @@ class SqlViewScreen(Screen[None]):
         piece = doc.piece if doc is not None else None
         if piece is None:
             return False
-        return (not piece.last if parameters == (1,) else bool(piece.before)) or None
+        forward = parameters in ((1,), (2,))
+        return (not piece.last if forward else not piece.first) or None
 
     def action_piece(self, step: int) -> None:
-        """The next (``1``) or previous (``-1``) piece of a file too large to translate, read in
-        the view's worker."""
+        """The next (``1``), previous (``-1``), first (``-2``) or last (``2``, read from the
+        file's end) piece of a file too large to translate, read in the view's worker."""
         doc = self._document()
         if doc is None or doc.piece is None or self.check_action("piece", (step,)) is not True:
             return
@@ -458,7 +468,11 @@ class SqlViewScreen(Screen[None]):
     def _read_piece(self, which: Which, doc: SqlDocument, step: int) -> None:
         assert doc.piece is not None
         with reporting(self, "piece"):
-            piece = next_piece(doc.piece) if step > 0 else previous_piece(doc.piece)
+            at = doc.piece
+            if abs(step) == 2:  # the last piece read from the file's end, or the first
+                piece = read_back(at.path) if step > 0 else read_piece(at.path)
+            else:
+                piece = next_piece(at) if step > 0 else previous_piece(at)
             note = large_note(piece, self.translates)
             self.post_message(SqlPaged(which, replace(doc, sql=piece.text, note=note, piece=piece)))
 
@@ -504,6 +518,8 @@ class SqlViewScreen(Screen[None]):
         self.query_one("#source-label", Label).update(f"{dialect} {label}: {doc.filename}")
         source.load_text(doc.sql)
         source.line_number_start = doc.piece.start.line if doc.piece is not None else 1
+        # (A piece read from the file's end: its lines are not counted, none numbered.)
+        source.show_line_numbers = doc.piece is None or doc.piece.counted
         translation.load_text(translation_pane_text(doc))
         self.query_one("#diff-text", Static).update(unified_diff(doc))
         checked = self.check.of(self.which) if self.check is not None else None
@@ -532,6 +548,15 @@ class SqlViewScreen(Screen[None]):
         piece = doc.piece if doc is not None else None
         if piece is not None:  # a file shown a piece at a time: the line within the piece
             first = piece.start.line
+            if not piece.counted:
+                self.notify(
+                    f"line {line:,}: this piece's lines are not counted (read from the file's "
+                    "end): P reads the first piece, n the next",
+                    severity="warning",
+                    timeout=5,
+                    markup=False,
+                )
+                return
             if not first <= line < first + max(piece.lines, 1):
                 self.notify(
                     f"line {line:,} is in another piece (this one: {piece.where()}): "

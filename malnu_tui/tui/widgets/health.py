@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from malnu_tui.engine.config import Target
+    from malnu_tui.engine.file_sums import FileSums
     from malnu_tui.engine.migrate import StatusReport
 
 __all__ = ["HEALTH_SECONDS", "HealthLoaded", "TargetHealth", "health_text", "target_health"]
@@ -39,10 +40,15 @@ class HealthLoaded(Message):
 
 
 def target_health(
-    app: App[object], target: Target, report: StatusReport | None = None
+    app: App[object],
+    target: Target,
+    report: StatusReport | None = None,
+    sums: FileSums | None = None,
 ) -> TargetHealth:
     """Run every check on ``target`` with the config's thresholds (in a worker thread);
-    ``report``: the status just read, reused (the files are not read and hashed again)."""
+    ``report``: the status just read, reused (the files are not read and hashed again);
+    ``sums``: else the rollback files' checksums kept (the target's panel's: a file is read
+    again only when it changed)."""
     from malnu_tui.engine.monitor.config import MonitorConfig, load_monitor_config
     from malnu_tui.engine.monitor.reading import check_target
 
@@ -51,7 +57,7 @@ def target_health(
         cfg = load_monitor_config(settings) if settings is not None else MonitorConfig()
     except Exception:  # a bad [monitor] table is reported by `check`/`doctor`; use defaults
         cfg = MonitorConfig()
-    return check_target(target, cfg, report=report)
+    return check_target(target, cfg, report=report, sums=sums)
 
 
 def health_text(health: TargetHealth, *, hint: bool = True) -> Text:
