@@ -476,7 +476,8 @@ def test_a_restore_whose_session_ends_before_it_begins_says_the_database_is_unch
                 time.sleep(0.05)
             admin.execute(
                 "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND granted"
+                "WHERE locktype = 'advisory' AND granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
             )
             maint.rollback()
             _out, err = proc.communicate(timeout=WAIT)
