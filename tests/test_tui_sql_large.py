@@ -73,6 +73,15 @@ async def _seed_view(pilot: Pilot[Any], app: MalnuApp) -> SqlViewScreen:
     return screen
 
 
+def _shown_piece(screen: SqlViewScreen) -> Piece:
+    """The piece of the large file the view shows, its note one line of 80 columns at most."""
+    assert screen.bundle is not None
+    doc = screen.bundle.migration
+    assert doc.piece is not None and doc.sql == doc.piece.text and doc.note is not None
+    assert len(doc.note) <= 80 and 0 < len(doc.sql) <= PIECE_BYTES
+    return doc.piece
+
+
 def _loaded(app: MalnuApp, filename: str) -> bool:
     s = app.screen
     return isinstance(s, SqlViewScreen) and s.status.filename == filename and s.bundle is not None
@@ -130,11 +139,7 @@ async def test_the_whole_seed_is_paged_through_with_the_keyboard_a_piece_at_a_ti
         screen = await _seed_view(pilot, app)
 
         def piece() -> Piece:
-            assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
-            doc = screen.bundle.migration
-            assert doc.piece is not None and doc.sql == doc.piece.text and doc.note is not None
-            assert len(doc.note) <= 80 and 0 < len(doc.sql) <= PIECE_BYTES
-            return doc.piece
+            return _shown_piece(screen)
 
         first = piece()
         n = first.lines
@@ -237,11 +242,7 @@ async def test_the_first_and_last_piece_of_the_seed_are_one_key_away(
         screen = await _seed_view(pilot, app)
 
         def piece() -> Piece:
-            assert isinstance(screen, SqlViewScreen) and screen.bundle is not None
-            doc = screen.bundle.migration
-            assert doc.piece is not None and doc.sql == doc.piece.text and doc.note is not None
-            assert len(doc.note) <= 80 and 0 < len(doc.sql) <= PIECE_BYTES
-            return doc.piece
+            return _shown_piece(screen)
 
         first = piece()
         shown = screen_text(app)
