@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.render import measure
 from textual.widgets import DataTable, Input
 
 from malnu_tui.tui.app import MalnuApp
@@ -77,12 +78,26 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
     await _wait_until(pilot, condition)
 
 
+def _columns_fit(table: DataTable[Any]) -> bool:
+    """Every auto-width column of ``table`` is as wide as its widest cell (of the first 50
+    rows): measured here rather than trusted to the table's pending flags, which a loaded
+    machine once showed clear while the recover wizard's backup table still had its columns
+    as wide as their headers."""
+    columns = table.ordered_columns
+    for index in range(min(table.row_count, 50)):
+        _label, cells = table._get_row_renderables(index)
+        for column, cell in zip(columns, cells, strict=False):
+            if column.auto_width and measure(table.app.console, cell, 1) > column.content_width:
+                return False
+    return True
+
+
 def _tables_sized(app: MalnuApp) -> bool:
     """Every DataTable of every screen on the stack has sized its columns: a dialog's picture
     shows the table of the screen under it too (a loaded machine once caught that table with
     its columns still as wide as their headers)."""
     return not any(
-        t._require_update_dimensions or t._new_rows or t._updated_cells
+        t._require_update_dimensions or t._new_rows or t._updated_cells or not _columns_fit(t)
         for screen in app.screen_stack
         for t in screen.query(DataTable)
     )
