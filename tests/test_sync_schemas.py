@@ -216,3 +216,45 @@ def test_a_unique_key_holding_nulls_is_refused_not_said_synced(
     assert dst.run("SELECT count(*) FROM alumni") == [(2,)]
     src.run("UPDATE alumni SET nis = 'B-' || nama WHERE nis IS NULL")
     assert sync(src, dst).verified and verify(src, dst).verified
+
+
+@pytest.mark.parametrize("source", ["postgresql", "sqlite"])
+def test_tables_of_different_key_widths_sync_in_one_run_into_sqlite(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A SQLite copy's chunk writes put their keys in a temp table kept for the connection,
+    made `IF NOT EXISTS` with as many columns as the first table's key: in one run, a table
+    keyed by one column and then a join table keyed by two (a school's `kelas` and
+    `anggota_kelas (kelas_id, siswa_id)`) stopped every sync after the first, at the second
+    table's first changed chunk ("table temp.malnu_sync_keys has 1 columns but 2 values were
+    supplied"), and the tables after it were left as they were. Each width now has its own."""
+    src = make_db(source, request, tmp_path, "primary")
+    dst = make_db("sqlite", request, tmp_path, "backup")
+    src.run("CREATE TABLE a_kelas (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.run(
+        "CREATE TABLE b_anggota (kelas_id INTEGER NOT NULL, siswa_id INTEGER NOT NULL, "
+        "peran TEXT, PRIMARY KEY (kelas_id, siswa_id))"
+    )
+    src.run("CREATE TABLE c_mapel (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.many("INSERT INTO a_kelas VALUES (?, ?)", [(1, "7A"), (2, "7B")])
+    src.many(
+        "INSERT INTO b_anggota VALUES (?, ?, ?)", [(1, 1, "ketua"), (1, 2, None), (2, 3, None)]
+    )
+    src.many("INSERT INTO c_mapel VALUES (?, ?)", [(1, "IPA"), (2, "IPS")])
+
+    def sync_all() -> list[bool]:
+        with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+            return [r.verified for r in run_sync(s, SyncRequest())]
+
+    assert sync_all() == [True, True, True]
+    src.run("UPDATE a_kelas SET nama = '7A Unggulan' WHERE id = 1")
+    src.run("DELETE FROM b_anggota WHERE kelas_id = 1 AND siswa_id = 2")
+    src.run("UPDATE b_anggota SET peran = 'wakil' WHERE kelas_id = 2")
+    src.run("UPDATE c_mapel SET nama = 'IPA Terpadu' WHERE id = 1")
+    assert sync_all() == [True, True, True]
+    assert dst.run("SELECT kelas_id, siswa_id, peran FROM b_anggota ORDER BY 1, 2") == [
+        (1, 1, "ketua"),
+        (2, 3, "wakil"),
+    ]
+    assert dst.run("SELECT nama FROM a_kelas ORDER BY id") == [("7A Unggulan",), ("7B",)]
+    assert dst.run("SELECT nama FROM c_mapel ORDER BY id") == [("IPA Terpadu",), ("IPS",)]

@@ -438,6 +438,9 @@ class SqliteSide(SqliteDialect):
         kidx = shape.key_index
         width = len(shape.key)
         kcols = ", ".join(f"k{i}" for i in range(width))
+        # One temp table per key width: it stays for the connection, and one made for a table
+        # of another width refused this one's keys ("has 1 columns but 2 values").
+        keys = f"temp.malnu_sync_keys_{width}"
         inserted = updated = deleted = 0
         try:
             with self.backend.transaction() as c:
@@ -448,15 +451,15 @@ class SqliteSide(SqliteDialect):
                     c.executemany(self._upsert_head(shape) + ph, values)
                     inserted = len(values)
                 else:
-                    c.execute(f"CREATE TEMP TABLE IF NOT EXISTS malnu_sync_keys ({kcols})")
-                    c.execute("DELETE FROM temp.malnu_sync_keys")
+                    c.execute(f"CREATE TEMP TABLE IF NOT EXISTS malnu_sync_keys_{width} ({kcols})")
+                    c.execute(f"DELETE FROM {keys}")
                     c.executemany(
-                        f"INSERT INTO temp.malnu_sync_keys VALUES {row_placeholders(width)}",
+                        f"INSERT INTO {keys} VALUES {row_placeholders(width)}",
                         [tuple(v[i] for i in kidx) for v in values],
                     )
                     existing = c.execute(
                         f"SELECT count(*) FROM {q(shape.name)} WHERE {key_sql(shape)} IN "
-                        f"(SELECT {kcols} FROM temp.malnu_sync_keys)"
+                        f"(SELECT {kcols} FROM {keys})"
                     ).fetchone()[0]
                     before = c.total_changes
                     c.executemany(self._upsert_head(shape) + ph + self._upsert_tail(shape), values)
@@ -465,9 +468,7 @@ class SqliteSide(SqliteDialect):
                     updated = changed - inserted
                     if bounds is not None:
                         where, params = self._where(shape, bounds)
-                        where.append(
-                            f"{key_sql(shape)} NOT IN (SELECT {kcols} FROM temp.malnu_sync_keys)"
-                        )
+                        where.append(f"{key_sql(shape)} NOT IN (SELECT {kcols} FROM {keys})")
                         cur = c.execute(
                             f"DELETE FROM {q(shape.name)} WHERE {' AND '.join(where)}",
                             [sqlite_param(p) for p in params],
