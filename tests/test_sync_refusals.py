@@ -538,17 +538,17 @@ def test_a_unique_key_holding_nulls_is_refused_with_what_to_do_about_them(
     tmp_path: Path, pg_url: str
 ) -> None:
     """An alumni table keyed by its UNIQUE nis, which older rows lack (NULL): the copy's key
-    refused them with the generic "correct the row" hint, not saying that NULL is no key. (A
-    text or blob key holding NULL is refused before anything is written: see test_sync_schemas;
-    an integer one is not probed.)"""
+    refused them with the generic "correct the row" hint, not saying that NULL is no key.
+    (Then named at the write; an integer key holding NULL is now refused before anything is
+    written, as a text or blob one was: see test_sync_schemas.)"""
     src, dst = sqlite_to_pg(tmp_path, pg_url)
     src.run("CREATE TABLE alumni (nis INTEGER UNIQUE, nama TEXT NOT NULL)")
     src.many("INSERT INTO alumni VALUES (?, ?)", [(1001, "Ani"), (None, "Budi"), (1002, "Cici")])
-    with pytest.raises(BackendError, match=r"writing alumni, row nis=NULL, column nis: ") as no:
+    with pytest.raises(SyncRefused, match=r"alumni: key nis holds NULL \(SQLite lets a") as no:
         sync(src, dst)
     assert no.value.hint is not None
-    assert no.value.hint.startswith("nis is the key the sync matches rows by, and rows holding")
-    assert 'UPDATE "alumni" SET "nis" = … WHERE "nis" IS NULL' in no.value.hint
+    assert "WHERE key IS NULL) and make the column NOT NULL" in no.value.hint
+    assert dst.run("SELECT to_regclass('alumni')") == [(None,)]
     src.run("UPDATE alumni SET nis = 2000 + rowid WHERE nis IS NULL")
     assert sync(src, dst).verified
 

@@ -258,3 +258,47 @@ def test_tables_of_different_key_widths_sync_in_one_run_into_sqlite(
     ]
     assert dst.run("SELECT nama FROM a_kelas ORDER BY id") == [("7A Unggulan",), ("7B",)]
     assert dst.run("SELECT nama FROM c_mapel ORDER BY id") == [("IPA Terpadu",), ("IPS",)]
+
+
+@pytest.mark.parametrize(
+    ("source", "dest"), [("sqlite", "sqlite"), ("d1", "sqlite"), ("sqlite", "d1")]
+)
+def test_nulls_in_an_integer_or_composite_key_are_refused_not_said_synced(
+    source: str, dest: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite lets NULL into a key that is no INTEGER PRIMARY KEY: an `INT UNIQUE` code, a
+    column of a composite PRIMARY KEY (a timetable keyed by class and day, the day not yet
+    set). Only a text or blob first key column was looked at: into a SQLite or D1 copy,
+    which took the NULL keys, a change to such a row was never carried, `sync` said "✔ yes"
+    every time and `sync verify` said "missing: kelas=2, hari=NULL". Both now refuse the
+    table, naming the column; an INTEGER PRIMARY KEY (never NULL) is not looked at."""
+    src = make_db(source, request, tmp_path, "sekolah")
+    dst = make_db(dest, request, tmp_path, "backup")
+    src.run("CREATE TABLE jadwal (kelas INT, hari TEXT, mapel TEXT, PRIMARY KEY (kelas, hari))")
+    src.run("CREATE TABLE kode (kode INT UNIQUE, nama TEXT)")
+    src.run("CREATE TABLE siswa (id INTEGER PRIMARY KEY, nama TEXT)")
+    src.many("INSERT INTO jadwal VALUES (?, ?, ?)", [(1, "senin", "IPA"), (2, "selasa", "IPS")])
+    src.many("INSERT INTO kode VALUES (?, ?)", [(1, "a"), (2, "b")])
+    src.many("INSERT INTO siswa VALUES (?, ?)", [(1, "Ani")])
+    with SyncSession(src.target("primary"), dst.target("analytics")) as s:
+        assert all(r.verified for r in run_sync(s, SyncRequest()))
+    src.many("INSERT INTO jadwal VALUES (?, ?, ?)", [(3, None, "MTK")])
+    src.many("INSERT INTO kode VALUES (?, ?)", [(None, "c")])
+    for run in (sync, verify):
+        for table, column in (("jadwal", "hari"), ("kode", "kode")):
+            with pytest.raises(SyncRefused) as refused:
+                run(src, dst, tables=(table,)) if run is sync else run(src, dst, (table,))
+            assert f"{table}: key {column} holds NULL" in str(refused.value)
+            assert "cannot be told apart" in str(refused.value)
+    assert dst.run("SELECT count(*) FROM jadwal") == [(2,)]
+    assert sync(src, dst, tables=("siswa",)).verified
+    src.run("UPDATE jadwal SET hari = 'rabu' WHERE hari IS NULL")
+    src.run("UPDATE kode SET kode = 3 WHERE kode IS NULL")
+    for table in ("jadwal", "kode"):
+        assert sync(src, dst, tables=(table,)).verified
+        assert verify(src, dst, (table,)).verified
+    assert dst.run("SELECT kelas, hari, mapel FROM jadwal ORDER BY 1") == [
+        (1, "senin", "IPA"),
+        (2, "selasa", "IPS"),
+        (3, "rabu", "MTK"),
+    ]

@@ -54,6 +54,9 @@ class TableShape:
     # Columns placed after ``synced_at``: added to a copy since it was made (the sync puts
     # ``synced_at`` last), so NULL in the rows copied before unless a full pass followed.
     after_stamp: tuple[str, ...] = ()
+    # The key's columns that may hold NULL (a SQLite source's: not NOT NULL, nor the rowid's
+    # INTEGER PRIMARY KEY), looked for by ``Side.mixed_key``.
+    nullable_key: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -140,6 +140,16 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
         key = [n for _, n in sorted(pk)]
         if not key:
             key = self._unique_index(table)
+        # SQLite lets NULL into any key column but the rowid's own, an INTEGER PRIMARY KEY (a
+        # WITHOUT ROWID table's key columns are said NOT NULL).
+        rowid = {n for _, n in pk if len(pk) == 1}
+        nullable = tuple(
+            c.name
+            for c in cols
+            if c.name in key
+            and not c.notnull
+            and not (c.name in rowid and c.declared.strip().upper() == "INTEGER")
+        )
         return TableShape(
             table,
             tuple(cols),
@@ -148,6 +158,7 @@ class SqliteDialect(SqliteKeys, SqliteChanged, SqliteState, PageSizer, ABC):
             bool(key),
             generated=tuple(generated),
             after_stamp=tuple(after),
+            nullable_key=nullable,
         )
 
     def _unique_index(self, table: str) -> list[str]:

@@ -9,7 +9,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from malnu_tui.engine.backends.sqlite_sql import quote_ident
+from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.sync.model import TableShape
 from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, Fingerprint, fingerprint_sql
 
@@ -61,28 +61,35 @@ class SqliteKeys:
     def mixed_key(self, shape: TableShape) -> str | None:
         """(See :class:`.side.Side`.) SQLite orders a column's values by type first (numbers,
         then text, then blobs), so the first and last keys in its order show whether the
-        first key column holds any value of another type: two searches of its index."""
+        first key column holds any value of another type: two searches of its index. Each
+        key column that may hold NULL (``TableShape.nullable_key``) is looked at in the same
+        query: the first by a search of the key's index, the others by a scan of it."""
         col = shape.column(shape.key[0]) if shape.key else None
         own = _KEY_TYPES.get(col.kind) if col is not None else None
-        if col is None or own is None:
+        t = q(shape.name)
+        parts = []
+        if col is not None and own is not None:  # (first: its columns name a text not UTF-8)
+            k = q(col.name)
+            parts = [
+                f"SELECT * FROM (SELECT typeof({k}), quote({k}) FROM {t} WHERE {k} IS NOT NULL "
+                f"ORDER BY {k} {way} LIMIT 1)"
+                for way in ("ASC", "DESC")
+            ]
+        parts += [
+            f"SELECT * FROM (SELECT 'null', {sql_literal(n)} FROM {t} WHERE {q(n)} IS NULL LIMIT 1)"
+            for n in shape.key
+            if n in shape.nullable_key
+        ]
+        if col is None or not parts:
             return None
-        k, t = q(col.name), q(shape.name)
-        ends = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT typeof({k}), quote({k}) FROM {t} WHERE {k} IS NOT NULL "
-            f"ORDER BY {k} {way} LIMIT 1)"
-            for way in ("ASC", "DESC")
-        )
-        if not col.notnull:  # a UNIQUE key's column, or a non-INTEGER PRIMARY KEY, takes NULL
-            ends += (
-                f" UNION ALL SELECT * FROM (SELECT 'null', 'NULL' FROM {t} WHERE {k} IS NULL "
-                "LIMIT 1)"
-            )
-        found = [(str(a), str(b)) for a, b in self._rows(ends)]
-        if ("null", "NULL") in found:
+        found = [(str(a), str(b)) for a, b in self._rows(" UNION ALL ".join(parts))]
+        if null := [name for kind, name in found if kind == "null"]:
             return (
-                f"key {col.name} holds NULL (SQLite lets a UNIQUE column, or a PRIMARY KEY "
+                f"key {null[0]} holds NULL (SQLite lets a UNIQUE column, or a PRIMARY KEY "
                 f"that is no INTEGER one, hold NULLs): {NULL_KEY}"
             )
+        if own is None:
+            return None
         odd = [(kind, text) for kind, text in found if kind != own]
         if not odd:
             return None
