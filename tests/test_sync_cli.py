@@ -426,3 +426,28 @@ def test_a_sync_whose_destination_went_away_says_what_it_wrote_and_what_it_could
         (row,) = [ln.split() for ln in out.splitlines() if ln.startswith("users ")]
         assert row[2] == row[3] and row[3] in [f"{n:,}" for n in known] and row[4] == "0", out
         assert row[6:] == ["40,000", "not", "counted", "✘", "stopped"], out
+
+
+def test_a_pairs_table_the_source_lacks_is_said_to_come_from_the_config(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A migration renamed `users` at the primary: the cron's `sync reporting` stopped on
+    "no table 'users' at the source primary (…)", a name the command line never gave, with no
+    word of the `[sync.reporting] tables` it came from. It now names the file and the key
+    (exit 2, nothing written), for `sync` and `sync verify` alike; a table given with --tables
+    is said as before."""
+    src, dst, cfg = school(tmp_path, pg_url)
+    src.run("CREATE TABLE pengguna (id INTEGER PRIMARY KEY, nama TEXT)")
+    config = tmp_path / "malnu.toml"
+    for words in (("sync", "reporting", "--yes"), ("sync", "verify", "reporting")):
+        got = run_inproc(*words, *cfg)
+        assert got.code == 2, got.err
+        assert (
+            f"error: {config}: [sync.reporting] tables: no table 'users' at the source " in got.err
+        )
+        assert "hint: list only tables the source has there" in got.err
+    assert dst.run("SELECT to_regclass('pengguna')") == [(None,)]
+    asked = run_inproc("sync", "reporting", "--tables", "murid", "--yes", *cfg)
+    assert asked.code == 2
+    assert "error: no table 'murid' at the source primary" in asked.err
+    assert "[sync.reporting]" not in asked.err

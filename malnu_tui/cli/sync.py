@@ -68,10 +68,14 @@ def _ends(ctx: Context, pair_name: str | None) -> tuple[Target, Target, SyncPair
     return resolve_end(settings, source), resolve_end(settings, dest), pair
 
 
-def _request(ctx: Context, pair: SyncPair | None) -> tuple[str, ...]:
+def _request(ctx: Context, pair: SyncPair | None) -> tuple[tuple[str, ...], str]:
+    """The tables asked for, and where they were named when the config named them."""
     from malnu_tui.engine.sync.pairs import tables_option
 
-    return tables_option(ctx.opt("tables")) or (pair.tables if pair else ())
+    asked = tables_option(ctx.opt("tables"))
+    if asked or pair is None or not pair.tables:
+        return asked, ""
+    return pair.tables, f"{ctx.settings.config_path}: [sync.{pair.name}] tables"
 
 
 def _progress(ctx: Context) -> object:
@@ -185,7 +189,7 @@ def cmd_sync(ctx: Context) -> int:
     if action == "status":
         return _status(ctx, pair_name)
     source, dest, pair = _ends(ctx, pair_name)
-    tables = _request(ctx, pair)
+    tables, named_in = _request(ctx, pair)
     from malnu_tui.engine.sync import (
         SyncRequest,
         SyncSession,
@@ -202,7 +206,7 @@ def cmd_sync(ctx: Context) -> int:
         for gone in (*s.notes, *left_behind(s.src, s.dst, source.name)):
             ctx.message(f"warning: {gone}")
         if action == "verify":
-            reports = verify_sync(s, tables, progress)  # type: ignore[arg-type]
+            reports = verify_sync(s, tables, progress, named_in)  # type: ignore[arg-type]
             _print_reports(ctx, reports)
             bad = [r for r in reports if not r.verified]
             if bad:
@@ -210,7 +214,7 @@ def cmd_sync(ctx: Context) -> int:
                 return 1
             ctx.message(f"✔ {len(reports)} table(s) equal on both sides")
             return 0
-        req = SyncRequest(tables=tables, full=bool(ctx.opt("full")))
+        req = SyncRequest(tables=tables, full=bool(ctx.opt("full")), named_in=named_in)
         if pair is not None:
             req = replace(
                 req,

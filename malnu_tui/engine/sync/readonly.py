@@ -68,9 +68,13 @@ def dry_run(
 
 
 def verify_sync(
-    s: SyncSession, tables: Sequence[str] = (), progress: ProgressCallback | None = None
+    s: SyncSession,
+    tables: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+    named_in: str = "",
 ) -> list[TableReport]:
-    """``sync verify``: counts and range checksums of each table on both sides, read-only."""
+    """``sync verify``: counts and range checksums of each table on both sides, read-only
+    (``named_in``: where ``tables`` were named, see :class:`.session.SyncRequest`)."""
     from malnu_tui.engine.sync.compare import PhaseProgress, compare_ranges
     from malnu_tui.engine.sync.fastcopy import FastCopy
     from malnu_tui.engine.sync.verify import PAGE_ROWS
@@ -79,7 +83,7 @@ def verify_sync(
     names = list(tables) or src_tables
     unknown = [t for t in names if t not in src_tables]
     if unknown:
-        raise unknown_tables(s.src, unknown)
+        raise unknown_tables(s.src, unknown, named_in=named_in)
     dst_tables = {table_key(s.dst, t) for t in s.dst.tables()}
     if clashes := case_clashes(s.dst, names):
         raise SyncRefused(clashes, [SyncRefused.CASE_CLASH])

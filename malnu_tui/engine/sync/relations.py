@@ -67,12 +67,24 @@ def _what(side: Side, name: str) -> str | None:
     return None
 
 
-def unknown_tables(side: Side, unknown: Sequence[str], listed: str = "") -> ConfigError:
+def unknown_tables(
+    side: Side, unknown: Sequence[str], listed: str = "", named_in: str = ""
+) -> ConfigError:
     """The error for names ``unknown`` at the source ``side`` (``listed``: what follows its
-    label, such as the tables there), each said what it is when known."""
+    label, such as the tables there), each said what it is when known; ``named_in``: the
+    config's place that named them (``malnu.toml: [sync.reporting] tables``), said first,
+    with a hint to change it there (a table renamed at the source stopped the pair's sync
+    with no word of where the old name came from)."""
     message = f"no table {', '.join(map(repr, unknown))} at the source {side.label}{listed}"
     what = [f"{n} is {w}" for n in unknown if (w := _what(side, n)) is not None]
-    return ConfigError(message + "".join(f"; {w}" for w in what))
+    message += "".join(f"; {w}" for w in what)
+    if not named_in:
+        return ConfigError(message)
+    return ConfigError(
+        f"{named_in}: {message}",
+        hint="list only tables the source has there (a table renamed at the source: its new "
+        "name), or say which tables to sync with --tables",
+    )
 
 
 def left_behind(src: Side, dst: Side, source: str) -> list[str]:

@@ -65,6 +65,9 @@ class SyncRequest:
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS
     cursor: str = DEFAULT_CURSOR
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    # Where ``tables`` were named, when not on the command line: ``malnu.toml: [sync.NAME]
+    # tables`` (a table there that the source lacks is said to come from it).
+    named_in: str = ""
 
 
 class SyncSession:
@@ -186,7 +189,8 @@ def plan_sync(s: SyncSession, req: SyncRequest, *, recount: bool = True) -> list
     names = req.tables or tuple(src_tables)
     unknown = [t for t in names if t not in src_tables]
     if unknown:
-        raise unknown_tables(s.src, unknown, f" (tables: {', '.join(src_tables) or 'none'})")
+        listed = f" (tables: {', '.join(src_tables) or 'none'})"
+        raise unknown_tables(s.src, unknown, listed, req.named_in)
     dst_tables = {table_key(s.dst, t): t for t in s.dst.tables()}
     plans: list[TablePlan] = []
     problems: list[str] = case_clashes(s.dst, names)
