@@ -302,3 +302,42 @@ def test_nulls_in_an_integer_or_composite_key_are_refused_not_said_synced(
         (2, "selasa", "IPS"),
         (3, "rabu", "MTK"),
     ]
+
+
+@pytest.mark.parametrize("source", ["sqlite", "d1"])
+def test_a_time_key_in_two_layouts_is_refused_for_postgresql_not_half_deleted(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A log keyed by its DATETIME, written by SQLite (`2025-01-01 08:00:00`) and by a Worker
+    (`2025-01-01T08:30:00.000Z`): SQLite pages the keys as text, where every `T` time sorts
+    after the day's others, and the PostgreSQL copy's timestamp key by time, so each side's
+    key range held rows of the other's. A `--full` into the copy deleted half of it and
+    stopped on psycopg's "cannot dump lists of mixed types; got: datetime, str". `sync` and
+    `sync verify` now refuse the table, naming a key and the statement that rewrites them; a
+    SQLite copy (texts in the same order) still syncs, and keys in SQLite's own layout, with
+    a fraction of a second or without, sync."""
+    src = make_db(source, request, tmp_path, "primary")
+    pg = make_db("postgresql", request, tmp_path, "analytics")
+    backup = make_db("sqlite", request, tmp_path, "backup")
+    src.run("CREATE TABLE log_waktu (waktu DATETIME PRIMARY KEY, pesan TEXT)")
+    src.many(
+        "INSERT INTO log_waktu VALUES (?, ?)",
+        [(f"2025-01-01 {h:02d}:00:00{'.5' * (h % 2)}", f"p{h}") for h in range(24)],
+    )
+    assert sync(src, pg, chunk_rows=5).verified
+    src.many(
+        "INSERT INTO log_waktu VALUES (?, ?)",
+        [(f"2025-01-01T{h:02d}:30:00.000Z", f"w{h}") for h in range(24)],
+    )
+    for run in (sync, verify):
+        with pytest.raises(SyncRefused) as refused:
+            run(src, pg, chunk_rows=5, full=True) if run is sync else run(src, pg)
+        message, hint = str(refused.value), refused.value.hint or ""
+        assert "log_waktu: key waktu holds '2025-01-01T00:30:00.000Z', not in SQLite's" in message
+        assert "SQLite orders such keys as text and the copy by time" in message
+        assert """UPDATE "log_waktu" SET "waktu" = datetime("waktu") WHERE""" in hint
+    assert pg.count("log_waktu") == 24
+    assert sync(src, backup, chunk_rows=5).verified and verify(src, backup).verified
+    src.run("""UPDATE "log_waktu" SET "waktu" = datetime("waktu") WHERE "waktu" GLOB '*[TZ+]*'""")
+    assert sync(src, pg, chunk_rows=5).verified and verify(src, pg).verified
+    assert pg.count("log_waktu") == 48

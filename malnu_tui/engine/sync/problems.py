@@ -14,7 +14,7 @@ from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.data.sqlwrite import D1_MAX_COLUMNS
 from malnu_tui.engine.errors import SyncRefused
 from malnu_tui.engine.sync.model import TableShape
-from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, Side
+from malnu_tui.engine.sync.side import NULL_KEY, STATE_TABLE, TIME_KEY, Side
 
 if TYPE_CHECKING:
     from malnu_tui.engine.sync.session import SyncSession
@@ -33,6 +33,7 @@ __all__ = [
     "problem_hint",
     "schema_problems",
     "table_key",
+    "time_key_order",
 ]
 
 NO_KEY = "no primary key or unique index at the source to match rows by"
@@ -172,6 +173,17 @@ def fires_note(s: SyncSession, table: str, names: Sequence[str]) -> str:
 D1_WIDE = f"D1 takes at most {D1_MAX_COLUMNS} columns a table"
 
 
+def time_key_order(s: SyncSession, shape: TableShape) -> str | None:
+    """A SQLite or D1 source's time key whose text order is not its PostgreSQL copy's time
+    order (see :meth:`.side_sqlkeys.SqliteKeys.time_key`); a SQLite or D1 copy keeps the
+    texts, in the same order."""
+    from malnu_tui.engine.sync.side_sqlkeys import SqliteKeys
+
+    if s.dst.kind != "postgresql" or not isinstance(s.src, SqliteKeys):
+        return None
+    return s.src.time_key(shape)
+
+
 def problem_hint(s: SyncSession, table: str, problem: str) -> str:
     """What to do about one of ``table``'s problems."""
     if problem.endswith(NO_KEY):
@@ -180,6 +192,15 @@ def problem_hint(s: SyncSession, table: str, problem: str) -> str:
         return SyncRefused.MIXED_KEY
     if problem.endswith(NULL_KEY):
         return SyncRefused.NULL_KEY
+    if problem.endswith(TIME_KEY):
+        key = quote_ident(problem.split(": key ", 1)[1].split(" holds ", 1)[0])
+        return (
+            f"store every key in that layout at the source, e.g. UPDATE {quote_ident(table)} "
+            f"SET {key} = datetime({key}) WHERE {key} GLOB '*[TZ+]*' (datetime() reads a T, a Z "
+            "and an offset, in UTC, and drops a fraction of a second, which strftime('%Y-%m-%d "
+            "%H:%M:%f', …) keeps; check first that no two rows then hold one time), or leave "
+            "the table out with --tables"
+        )
     if problem.endswith(_OWN_STAMP):
         return own_stamp_hint(table)
     if problem.endswith(COLUMN_CLASH):

@@ -18,8 +18,10 @@ from malnu_tui.engine.sync.problems import (
     case_clashes,
     own_stamp,
     own_stamp_hint,
+    problem_hint,
     schema_problems,
     table_key,
+    time_key_order,
 )
 from malnu_tui.engine.sync.relations import left_behind_by_table, unknown_tables
 from malnu_tui.engine.sync.session import SyncSession, open_side
@@ -116,6 +118,9 @@ def verify_sync(
             problems, hints = [f"{t}: {mixed}"], [hint]
         elif (stamp := own_stamp(s.src, shape)) is not None:
             problems, hints = [stamp], [own_stamp_hint(t)]
+        elif (odd := time_key_order(s, shape)) is not None:
+            problems = [f"{t}: {odd}"]
+            hints = [problem_hint(s, t, problems[0])]
         if problems:
             raise SyncRefused(problems, hints)
         fast = FastCopy.start(s, shape, False, own_connection=False)

@@ -30,6 +30,7 @@ from malnu_tui.engine.sync.problems import (
     problem_hint,
     schema_problems,
     table_key,
+    time_key_order,
 )
 from malnu_tui.engine.sync.relations import unknown_tables
 from malnu_tui.engine.sync.side import Side, columns_since, decode_key
@@ -247,6 +248,8 @@ def _plan_table(
     mixed = s.src.mixed_key(shape)
     if mixed is not None:
         problems.append(f"{t}: {mixed}")
+    elif (odd := time_key_order(s, shape)) is not None:
+        problems.append(f"{t}: {odd}")
     if (stamp := own_stamp(s.src, shape)) is not None:
         problems.append(stamp)
     if s.dst.kind != "postgresql":  # a PostgreSQL source's "Nama" and nama: a traceback

@@ -175,6 +175,9 @@ def decode_key(text: str | None) -> Key | None:
 
 # The end of the problem of a key holding NULL (see ``Side.mixed_key``).
 NULL_KEY = "rows holding NULL there cannot be told apart"
+# The end of the problem of a SQLite time key whose text order is not its time order (see
+# ``SqliteKeys.time_key``).
+TIME_KEY = "SQLite orders such keys as text and the copy by time: their key ranges would differ"
 
 
 @dataclass(frozen=True)

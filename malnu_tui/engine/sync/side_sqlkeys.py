@@ -11,7 +11,7 @@ from typing import Any
 
 from malnu_tui.engine.backends.sqlite_sql import quote_ident, sql_literal
 from malnu_tui.engine.sync.model import TableShape
-from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, Fingerprint, fingerprint_sql
+from malnu_tui.engine.sync.side import NULL_KEY, RESIDUE, TIME_KEY, Fingerprint, fingerprint_sql
 
 __all__ = ["SqliteKeys", "key_order", "key_sql", "q"]
 
@@ -45,6 +45,12 @@ def key_sql(shape: TableShape) -> str:
     """The key as a row value for comparisons and key lists (see :func:`key_order`)."""
     return "(" + ", ".join(key_order(shape)) + ")"
 
+
+# SQLite's own layouts of a time (what CURRENT_TIMESTAMP and datetime() write), whose text
+# order is their time order; a fraction of a second after them is looked at on its own. (By
+# their separators: D1 refuses a GLOB pattern over 50 bytes, and a text that is no time is
+# refused by the copy's type, by row.)
+_TIME_LAYOUTS = {"date": "????-??-??", "ts": "????-??-?? ??:??:??"}
 
 # The SQLite storage class every key of a kind has: a key of another class orders elsewhere.
 _KEY_TYPES = {"text": "text", "bytes": "blob"}
@@ -101,6 +107,40 @@ class SqliteKeys:
             f"takes {_TYPE_WORDS[own]} (declared type: {declared}): the two sides would order "
             f"such keys differently"
         )
+
+    def time_key(self, shape: TableShape) -> str | None:
+        """What is wrong when a key column that its PostgreSQL copy keeps as a time holds a
+        text in another layout than SQLite's ``YYYY-MM-DD HH:MM:SS`` (a Worker's
+        ``…T08:30:00.000Z``, an offset): SQLite pages such keys in text order, where ``T``
+        sorts after every time of the same day, and PostgreSQL by time, so each side's key
+        range held rows of another (a --full into an existing copy deleted half of it, then
+        stopped on "cannot dump lists of mixed types"). One scan of the column (its index's,
+        when it leads one), for a table keyed by a time only."""
+        t = q(shape.name)
+        for name in shape.key:
+            col = shape.column(name)
+            kind = col.kind if col is not None else ""
+            layout = _TIME_LAYOUTS.get("ts" if kind == "tstz" else kind)
+            if layout is None:
+                continue
+            k, n = q(name), len(layout)
+            fraction = (
+                f" OR ({k} GLOB {sql_literal(layout + '.?*')} AND substr({k}, {n + 2}) "
+                "NOT GLOB '*[^0-9]*')"
+                if kind != "date"
+                else ""
+            )
+            odd = self._rows(
+                f"SELECT {k} FROM {t} WHERE typeof({k}) = 'text' AND NOT ({k} GLOB "
+                f"{sql_literal(layout)}{fraction}) LIMIT 1"
+            )
+            if odd:
+                shown = str(odd[0][0])
+                return (
+                    f"key {name} holds {shown[:40]!r}, not in SQLite's layout "
+                    f"{'YYYY-MM-DD' if kind == 'date' else 'YYYY-MM-DD HH:MM:SS'}; {TIME_KEY}"
+                )
+        return None
 
     def key_span(self, shape: TableShape) -> tuple[Any, Any] | None:
         k, t = q(shape.key[0]), q(shape.name)
