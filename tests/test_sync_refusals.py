@@ -617,3 +617,40 @@ def test_a_copy_whose_triggers_fire_on_the_syncs_writes_is_said_with_what_stops_
         assert not [n for n in plan.notes if "triggers" in n]
         assert sync(src, dst).verified
         assert dst.run("SELECT count(*) FROM siswa_log") == [(0,)]
+
+
+def test_a_key_longer_than_a_postgresql_index_takes_is_said_with_what_to_do(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A table of links keyed by the URL, one of them a 3,000-character signed URL: a B-tree
+    entry of PostgreSQL holds 2,704 bytes at most. The copy's key could not be built and the
+    sync stopped on "index row size 3024 exceeds btree version 4 maximum 2704 …; Index row
+    references tuple (0,1)", naming no key and saying nothing to do, every run again (the
+    copy left with its rows and no key); into an existing copy the same at the write. Both
+    now say why, and what to do (the statements that drop the keyless copy)."""
+    import random
+    import string
+
+    from malnu_tui.engine.errors import BackendError
+
+    rng = random.Random(7)
+    long_url = "https://drive.example/" + "".join(rng.choices(string.ascii_letters, k=3000))
+    src, dst = sqlite_to_pg(tmp_path, pg_url)
+    src.run("CREATE TABLE tautan (url TEXT PRIMARY KEY, judul TEXT)")
+    src.many("INSERT INTO tautan VALUES (?, ?)", [("https://a/", "a"), (long_url, "rapor")])
+    with pytest.raises(BackendError, match=r"building the primary key of tautan: index row") as e:
+        sync(src, dst)
+    hint = e.value.hint or ""
+    assert "B-tree index takes a value of at most 2,704 bytes" in hint
+    drop = """DROP TABLE "public"."tautan"; DELETE FROM "public"."malnu_sync" WHERE table_name"""
+    assert drop in hint
+    dst.run('DROP TABLE "public"."tautan"')
+    dst.run("""DELETE FROM "public"."malnu_sync" WHERE table_name = 'tautan'""")
+
+    src.run("DELETE FROM tautan WHERE length(url) > 100")
+    assert sync(src, dst).verified
+    src.run("INSERT INTO tautan VALUES (?, 'rapor')", (long_url,))
+    with pytest.raises(BackendError, match=r"writing tautan: index row size") as w:
+        sync(src, dst)
+    assert (w.value.hint or "").startswith("PostgreSQL's B-tree index takes a value of at most")
+    assert dst.count("tautan") == 1

@@ -21,7 +21,12 @@ from malnu_tui.engine.data import pgcopy
 from malnu_tui.engine.errors import BackendError
 from malnu_tui.engine.sync.model import SYNCED_AT, Row, TableShape
 from malnu_tui.engine.sync.side import STATE_TABLE, SyncState
-from malnu_tui.engine.sync.side_pgkeys import PostgresKeys, pg_error
+from malnu_tui.engine.sync.side_pgkeys import (
+    LONG_KEY_HINT,
+    PostgresKeys,
+    long_index_value,
+    pg_error,
+)
 from malnu_tui.engine.sync.side_pgtypes import SCALES_SQL, scales, unscaled_value
 
 __all__ = ["FILLFACTOR", "PostgresKeyBuild", "key_name"]
@@ -168,7 +173,18 @@ class PostgresKeyBuild(PostgresKeys):
                     )
                 self.conn.execute(with_params(self._state_upsert(), self.conn), state.values())
         except psycopg.Error as exc:
-            raise pg_error(f"{self.label}: building the primary key of {shape.name}", exc) from None
+            hint = None
+            if long_index_value(exc):  # the copy holds every row, and no key can be built
+                forget = sql.SQL("DELETE FROM {} WHERE table_name = {}").format(
+                    self._t(STATE_TABLE), sql.Literal(shape.name)
+                )
+                hint = (
+                    f"{LONG_KEY_HINT}; then drop the copy, which has its rows but no key, for "
+                    f"the next sync to make it again: DROP TABLE {t.as_string(self.conn)}; "
+                    f"{forget.as_string(self.conn)}"
+                )
+            label = f"{self.label}: building the primary key of {shape.name}"
+            raise pg_error(label, exc, hint=hint) from None
         self._c_keys.pop(shape.name, None)
         self.describe(shape.name)
 

@@ -36,7 +36,15 @@ from malnu_tui.engine.sync.side import (
     no_fingerprint,
 )
 
-__all__ = ["PostgresKeys", "UpsertProof", "failing_row", "ident_text", "pg_error"]
+__all__ = [
+    "LONG_KEY_HINT",
+    "PostgresKeys",
+    "UpsertProof",
+    "failing_row",
+    "ident_text",
+    "long_index_value",
+    "pg_error",
+]
 
 
 # A value the destination's column does not take (its type: class 22) or a constraint refuses
@@ -48,6 +56,24 @@ _DATA_HINT = (
     "the row at the source, then sync again (chunks written before it stay, and the next "
     "sync resumes after them)"
 )
+# A key (or another index's value) over what a B-tree index entry holds: a long URL, path or
+# token as a key. PostgreSQL's message names a heap tuple, no key, and said nothing to do.
+LONG_KEY_HINT = (
+    "PostgreSQL's B-tree index takes a value of at most 2,704 bytes (after compression), and "
+    "a row holds a longer one in the key (or in another index of the copy): key the table "
+    "at the source by something shorter (an id, or a hash of the long text), or leave the "
+    "table out with --tables"
+)
+
+
+def long_index_value(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` is PostgreSQL's "index row size … exceeds btree … maximum"."""
+    message = exc.diag.message_primary or ""
+    return isinstance(exc, psycopg.errors.ProgramLimitExceeded) and message.startswith(
+        "index row size"
+    )
+
+
 _COPY_LINE = re.compile(r"^COPY .*?, line (\d+)(?:, column (.+?): )?", re.MULTILINE)
 
 
@@ -78,6 +104,8 @@ def pg_error(
         text += f"; {detail}"
     if writing and isinstance(exc, _DATA_ERRORS):
         hint = hint or _DATA_HINT
+    if long_index_value(exc):
+        hint = hint or LONG_KEY_HINT
     refused = write_refusal(label, exc, conn)
     if refused is not None:
         return refused
