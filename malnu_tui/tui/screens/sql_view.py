@@ -295,24 +295,31 @@ class SqlViewScreen(Screen[None]):
         yield AppHeader()
         yield Static("", id="sql-title", classes="screen-title")
         yield ErrorBox()
-        with ContentSwitcher(initial="split", id="sql-layout"):
+        # The layout of this width from the start: the pane the view opens focused on is one
+        # on screen (the hidden ones cannot take the focus, see _apply_layout).
+        layout = self._layout(self.app.size.width)
+        with ContentSwitcher(initial=layout, id="sql-layout"):
             with Horizontal(id="split"):
+                source = SqlText(
+                    "", language="sql", read_only=True, id="source", show_line_numbers=True
+                )
+                translation = SqlText(
+                    "",
+                    language="sql",
+                    read_only=True,
+                    id="translation",
+                    show_line_numbers=True,
+                    soft_wrap=True,
+                )
+                source.can_focus = translation.can_focus = layout == "split"
                 with Vertical(classes="sql-pane"):
                     yield Label("SQLite", id="source-label", classes="pane-label")
-                    yield SqlText(
-                        "", language="sql", read_only=True, id="source", show_line_numbers=True
-                    )
+                    yield source
                 with Vertical(classes="sql-pane"):
                     yield Label("PostgreSQL translation", classes="pane-label")
-                    yield SqlText(
-                        "",
-                        language="sql",
-                        read_only=True,
-                        id="translation",
-                        show_line_numbers=True,
-                        soft_wrap=True,
-                    )
-            with VerticalScroll(id="diff"):
+                    yield translation
+            with VerticalScroll(id="diff") as diff:
+                diff.can_focus = layout == "diff"
                 yield Static("", id="diff-text")
         yield Static("", id="check-line")
         yield Label(
@@ -420,9 +427,23 @@ class SqlViewScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width)
 
+    def _layout(self, width: int) -> Literal["split", "diff"]:
+        return self.forced_layout or ("split" if width >= SPLIT_MIN_WIDTH else "diff")
+
     def _apply_layout(self, width: int) -> None:
-        layout = self.forced_layout or ("split" if width >= SPLIT_MIN_WIDTH else "diff")
-        self.query_one("#sql-layout", ContentSwitcher).current = layout
+        layout = self._layout(width)
+        switcher = self.query_one("#sql-layout", ContentSwitcher)
+        switcher.current = layout
+        # The keys go to the layout on screen: below 110 columns the view opened with the
+        # hidden SQL pane focused, so ↓ and PgDn moved nothing in the diff until Tab.
+        for pane in self.query_one("#split").query(SqlText):
+            pane.can_focus = layout == "split"
+        self.query_one("#diff").can_focus = layout == "diff"
+        focused, shown = self.focused, switcher.get_child_by_id(layout)
+        if focused is None or (
+            switcher in focused.ancestors and shown not in focused.ancestors_with_self
+        ):
+            self.query_one("#diff" if layout == "diff" else "#source").focus()
 
     def action_toggle_layout(self) -> None:
         current = self.query_one("#sql-layout", ContentSwitcher).current
