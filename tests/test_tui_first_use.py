@@ -42,3 +42,34 @@ async def test_the_sql_views_diff_scrolls_with_the_keys_at_80_columns(demo: Demo
         before = diff.scroll_y
         await pilot.press("down")
         await wait_until(pilot, lambda: diff.scroll_y > before)
+
+
+async def test_an_empty_field_never_reads_as_filled_in(demo: Demo) -> None:
+    # Without colour a placeholder reads as a value: the import's "into table  users" and
+    # "key (optional)  id  (existing keys are updated)", recover's time "-1h". The operator
+    # went on with the table unnamed ("cannot go on: name the table"), or imported again
+    # believing the rows would be updated by id, when with no key they were rejected.
+    from tests.tui_demo import add_backups, screen_text
+
+    add_backups(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: "into table" in screen_text(app))
+        await pilot.pause(0.1)
+        shown = {
+            line[:20].strip(): line[20:].strip()
+            for line in screen_text(app).splitlines()
+            if line[:20].strip()
+        }
+        assert shown["into table"] == "the table to fill, e.g. users"
+        assert shown["key (optional)"] == "none: rows are added; e.g. id updates existing ones"
+        assert shown["on conflict"] == "update with a key, else error; or skip"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "to which time" in screen_text(app))
+        await pilot.pause(0.1)
+        field = [line for line in screen_text(app).splitlines() if "-1h" in line and "▊" in line]
+        assert field and "type a time, e.g. -1h" in field[0], screen_text(app)
