@@ -113,13 +113,22 @@ class ImportWizard(WizardScreen):
                 classes="intro",
             )
             file, table, mapping = self.initial
+            # An empty field's placeholder says what leaving it empty does, an example only
+            # after "e.g.": without colour "users" and "id (existing keys are updated)" read as
+            # filled in (Next then said "name the table"; a re-run without a key rejected
+            # every row it was meant to update).
             for label, field_id, placeholder, value in (
                 ("CSV file", "import-file", "path/to/file.csv", file),
                 ("or a table", "import-from", "TARGET:TABLE of another target (legacy:users)", ""),
-                ("into table", "import-table", "users", table),
+                ("into table", "import-table", "the table to fill, e.g. users", table),
                 ("mapping (optional)", "import-map", "path/to/mapping.toml", mapping),
-                ("key (optional)", "import-key", "id  (existing keys are updated)", ""),
-                ("on conflict", "import-conflict", "update | skip | error", ""),
+                (
+                    "key (optional)",
+                    "import-key",
+                    "none: rows are added; e.g. id updates existing ones",
+                    "",
+                ),
+                ("on conflict", "import-conflict", "update with a key, else error; or skip", ""),
                 ("max errors", "import-max", "0, or 1%", "0"),
                 ("header line", "import-header", "1  (below a title: its line; 5-6: two rows)", ""),
                 ("encoding", "import-encoding", "utf-8 (a BOM says so); cp1252, latin-1…", ""),

@@ -147,7 +147,8 @@ class RecoverWizard(WizardScreen):
                 "ISO 8601 like 2026-11-24T09:30:00Z, or relative: -2h, -30m, -1d.",
                 classes="intro",
             )
-            yield Field(placeholder="-1h", id="when-input")
+            # (Not "-1h" alone: without colour it read as typed, and Next said "type a time".)
+            yield Field(placeholder="type a time, e.g. -1h", id="when-input")
             yield Label(
                 "backups of this target (D1 Time Travel needs none: it reaches back 30 days):"
                 if self.native

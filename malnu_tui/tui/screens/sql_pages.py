@@ -3,7 +3,10 @@ offset (at most PIECE_LINES lines and PIECE_BYTES bytes, cut at a line end), and
 in the file. Only the piece is ever in memory; the pieces before it are remembered by their
 offsets, so the operator pages back and forth through a seed of hundreds of MB. The last piece
 is read from the file's end (:func:`read_back`), the pieces before it likewise: the line they
-start on is not counted (the file before them is never read), where they are said in percent."""
+start on is not counted (the file before them is never read), where they are said in percent.
+The view's piece keys (n / p / P / N) step with :func:`step_piece` where :func:`can_step` lets
+them; :func:`large_note` is the one line over such a file, :func:`line_in_piece` where a
+finding's line is in the piece shown."""
 
 from __future__ import annotations
 
@@ -158,3 +161,45 @@ def read_back(path: Path, end: int | None = None) -> Piece:
         data = data[3:]
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
     return Piece(path, text, PieceStart(offset + skip, line, in_line), end, size)
+
+
+def large_note(piece: Piece, translate: bool) -> str:
+    """The one line over a file too large to translate: why, and where its piece is."""
+    from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
+
+    mb = f"{piece.size / (1 << 20):.1f} MB"
+    if translate:
+        limit = f"{TRANSLATE_WHOLE_BYTES >> 20} MB"
+        return f"⚠ too large to translate: {mb} (over {limit}) · {piece.where()}"
+    return f"⚠ large file: {mb} · {piece.where()}"
+
+
+def can_step(piece: Piece, step: int) -> bool:
+    """Whether a piece key goes anywhere from ``piece``: forward (``1`` next, ``2`` last) not
+    from the last piece, back (``-1`` previous, ``-2`` first) not from the first."""
+    return not piece.last if step > 0 else not piece.first
+
+
+def step_piece(piece: Piece, step: int) -> Piece:
+    """The next (``1``), previous (``-1``), first (``-2``) or last (``2``, read from the file's
+    end) piece from ``piece`` (the caller checks :func:`can_step`)."""
+    if abs(step) == 2:
+        return read_back(piece.path) if step > 0 else read_piece(piece.path)
+    return next_piece(piece) if step > 0 else previous_piece(piece)
+
+
+def line_in_piece(piece: Piece, line: int) -> int | str:
+    """The file's ``line`` as a line of ``piece`` (from 1), or the one line that says why it is
+    not in the piece shown (not counted, or in another piece)."""
+    first = piece.start.line
+    if not piece.counted:
+        return (
+            f"line {line:,}: this piece's lines are not counted (read from the file's end): "
+            "P reads the first piece, n the next"
+        )
+    if not first <= line < first + max(piece.lines, 1):
+        return (
+            f"line {line:,} is in another piece (this one: {piece.where()}): "
+            "n / p read the next / previous"
+        )
+    return line - first + 1

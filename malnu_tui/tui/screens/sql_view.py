@@ -30,10 +30,11 @@ from malnu_tui.tui.screens.sql_check import (
 )
 from malnu_tui.tui.screens.sql_pages import (
     Piece,
-    next_piece,
-    previous_piece,
-    read_back,
+    can_step,
+    large_note,
+    line_in_piece,
     read_piece,
+    step_piece,
 )
 from malnu_tui.tui.session import reporting
 from malnu_tui.tui.widgets.error_box import ErrorBox
@@ -98,17 +99,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0  # (the read names the error)
-
-
-def large_note(piece: Piece, translate: bool) -> str:
-    """The one line over a file too large to translate: why, and where its piece is."""
-    from malnu_tui.engine.translate import TRANSLATE_WHOLE_BYTES
-
-    mb = f"{piece.size / (1 << 20):.1f} MB"
-    if translate:
-        limit = f"{TRANSLATE_WHOLE_BYTES >> 20} MB"
-        return f"⚠ too large to translate: {mb} (over {limit}) · {piece.where()}"
-    return f"⚠ large file: {mb} · {piece.where()}"
 
 
 def _large(filename: str, piece: Piece, translate: bool) -> SqlDocument:
@@ -305,24 +295,31 @@ class SqlViewScreen(Screen[None]):
         yield AppHeader()
         yield Static("", id="sql-title", classes="screen-title")
         yield ErrorBox()
-        with ContentSwitcher(initial="split", id="sql-layout"):
+        # The layout of this width from the start: the pane the view opens focused on is one
+        # on screen (the hidden ones cannot take the focus, see _apply_layout).
+        layout = self._layout(self.app.size.width)
+        with ContentSwitcher(initial=layout, id="sql-layout"):
             with Horizontal(id="split"):
+                source = SqlText(
+                    "", language="sql", read_only=True, id="source", show_line_numbers=True
+                )
+                translation = SqlText(
+                    "",
+                    language="sql",
+                    read_only=True,
+                    id="translation",
+                    show_line_numbers=True,
+                    soft_wrap=True,
+                )
+                source.can_focus = translation.can_focus = layout == "split"
                 with Vertical(classes="sql-pane"):
                     yield Label("SQLite", id="source-label", classes="pane-label")
-                    yield SqlText(
-                        "", language="sql", read_only=True, id="source", show_line_numbers=True
-                    )
+                    yield source
                 with Vertical(classes="sql-pane"):
                     yield Label("PostgreSQL translation", classes="pane-label")
-                    yield SqlText(
-                        "",
-                        language="sql",
-                        read_only=True,
-                        id="translation",
-                        show_line_numbers=True,
-                        soft_wrap=True,
-                    )
-            with VerticalScroll(id="diff"):
+                    yield translation
+            with VerticalScroll(id="diff") as diff:
+                diff.can_focus = layout == "diff"
                 yield Static("", id="diff-text")
         yield Static("", id="check-line")
         yield Label(
@@ -430,9 +427,23 @@ class SqlViewScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width)
 
+    def _layout(self, width: int) -> Literal["split", "diff"]:
+        return self.forced_layout or ("split" if width >= SPLIT_MIN_WIDTH else "diff")
+
     def _apply_layout(self, width: int) -> None:
-        layout = self.forced_layout or ("split" if width >= SPLIT_MIN_WIDTH else "diff")
-        self.query_one("#sql-layout", ContentSwitcher).current = layout
+        layout = self._layout(width)
+        switcher = self.query_one("#sql-layout", ContentSwitcher)
+        switcher.current = layout
+        # The keys go to the layout on screen: below 110 columns the view opened with the
+        # hidden SQL pane focused, so ↓ and PgDn moved nothing in the diff until Tab.
+        for pane in self.query_one("#split").query(SqlText):
+            pane.can_focus = layout == "split"
+        self.query_one("#diff").can_focus = layout == "diff"
+        focused, shown = self.focused, switcher.get_child_by_id(layout)
+        if focused is None or (
+            switcher in focused.ancestors and shown not in focused.ancestors_with_self
+        ):
+            self.query_one("#diff" if layout == "diff" else "#source").focus()
 
     def action_toggle_layout(self) -> None:
         current = self.query_one("#sql-layout", ContentSwitcher).current
@@ -453,8 +464,8 @@ class SqlViewScreen(Screen[None]):
         piece = doc.piece if doc is not None else None
         if piece is None:
             return False
-        forward = parameters in ((1,), (2,))
-        return (not piece.last if forward else not piece.first) or None
+        step = parameters[0] if parameters and isinstance(parameters[0], int) else 0
+        return can_step(piece, step) or None
 
     def action_piece(self, step: int) -> None:
         """The next (``1``), previous (``-1``), first (``-2``) or last (``2``, read from the
@@ -468,11 +479,7 @@ class SqlViewScreen(Screen[None]):
     def _read_piece(self, which: Which, doc: SqlDocument, step: int) -> None:
         assert doc.piece is not None
         with reporting(self, "piece"):
-            at = doc.piece
-            if abs(step) == 2:  # the last piece read from the file's end, or the first
-                piece = read_back(at.path) if step > 0 else read_piece(at.path)
-            else:
-                piece = next_piece(at) if step > 0 else previous_piece(at)
+            piece = step_piece(doc.piece, step)
             note = large_note(piece, self.translates)
             self.post_message(SqlPaged(which, replace(doc, sql=piece.text, note=note, piece=piece)))
 
@@ -547,26 +554,11 @@ class SqlViewScreen(Screen[None]):
         doc = self._document()
         piece = doc.piece if doc is not None else None
         if piece is not None:  # a file shown a piece at a time: the line within the piece
-            first = piece.start.line
-            if not piece.counted:
-                self.notify(
-                    f"line {line:,}: this piece's lines are not counted (read from the file's "
-                    "end): P reads the first piece, n the next",
-                    severity="warning",
-                    timeout=5,
-                    markup=False,
-                )
+            within = line_in_piece(piece, line)
+            if isinstance(within, str):
+                self.notify(within, severity="warning", timeout=5, markup=False)
                 return
-            if not first <= line < first + max(piece.lines, 1):
-                self.notify(
-                    f"line {line:,} is in another piece (this one: {piece.where()}): "
-                    "n / p read the next / previous",
-                    severity="warning",
-                    timeout=5,
-                    markup=False,
-                )
-                return
-            line -= first - 1
+            line = within
         self.forced_layout = "split"
         self._apply_layout(self.size.width)
         source = self.query_one("#source", TextArea)
