@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.fixtures_core import MigrationDirs, run_cli
+from tests.fixtures_pg import PgCluster, create_database, drop_database
 
 # The shape of Cloudflare's D1 tutorial ("Build a Comments API") and of many wrangler projects'
 # first migration: the table is dropped if it is there, then created.
@@ -177,3 +178,49 @@ def test_the_derived_names_are_postgresqls_own_for_long_names(pg_url: str) -> No
             }
             assert {r[0] for r in rows} == expected, length
             conn.execute(f"DROP TABLE {table}")
+
+
+# A Supabase migration's data fix in a DO block (as `supabase migration new` files hold them):
+# the failing statement is the block's fourth line, the file's eighth.
+SUPABASE_DO = """\
+create table public.profiles (id int primary key, username text);
+
+-- backfill: one profile per known user
+do $$
+begin
+  insert into public.profiles (id, username) values (1, 'ana');
+  -- the second row repeats the key
+  insert into public.profiles (id, username) values (1, 'budi');
+end
+$$;
+"""
+
+
+def test_a_do_blocks_failure_names_the_line_inside_the_block(
+    mdirs: MigrationDirs, pg_url: str, pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """An error inside a DO block was reported at the DO's first line (line 4), however far
+    down the block the failing statement was: `up`, its `--json` and the tracking row, and
+    the stairway. The error's PL/pgSQL context names the block's line; it is now the file's
+    line 8."""
+    mdirs.add("20240101000000", "backfill", SUPABASE_DO, "drop table public.profiles;")
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.app]\nurl = "{pg_url}"\ndialect = "postgresql"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(cfg), "--target", "app"]
+    res = run_cli(*base, "up", "--yes", "--no-backup", "--json")
+    assert res.code == 1, res.out + res.err
+    failed = json.loads(res.out)["failed"]
+    assert (failed["filename"], failed["line"]) == ("20240101000000_backfill.sql", 8), failed
+    assert "failed at line 8: duplicate key value" in res.err, res.err
+    scratch = create_database(pg_cluster)
+    try:
+        res = run_cli(*base, "test", "--postgres", pg_cluster.url(scratch), "--json")
+    finally:
+        drop_database(pg_cluster, scratch)
+    assert res.code == 1, res.out + res.err
+    step = json.loads(res.out)["steps"][0]
+    assert (step["stage"], step["line"]) == ("apply", 8), step

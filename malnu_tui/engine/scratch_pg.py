@@ -186,7 +186,7 @@ def pg_run(
     from psycopg.pq import TransactionStatus
 
     from malnu_tui.engine.backends.pg_concurrent import run_concurrently
-    from malnu_tui.engine.backends.pg_sql import run_statement
+    from malnu_tui.engine.backends.pg_sql import failing_line, run_statement
     from malnu_tui.engine.concurrently import ConcurrentRefusal, classify, without_concurrently
 
     conn = backend.conn
@@ -213,7 +213,7 @@ def pg_run(
                     hint = _LIVE_HINTS.get(exc.sqlstate or "") if inside else None
                     if hint and (hint is not _QUALIFIED or _QUALIFIED_NAME.search(st.text)):
                         error += f" ({hint})"
-                    failure = StatementFailed(filename, st.line, st.text, error)
+                    failure = StatementFailed(filename, failing_line(st, exc), st.text, error)
                     raise
     except psycopg.Error as exc:
         if failure is not None:
