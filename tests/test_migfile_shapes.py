@@ -224,3 +224,54 @@ def test_a_do_blocks_failure_names_the_line_inside_the_block(
     assert res.code == 1, res.out + res.err
     step = json.loads(res.out)["steps"][0]
     assert (step["stage"], step["line"]) == ("apply", 8), step
+
+
+def test_a_statement_a_transaction_refuses_says_how_out(
+    mdirs: MigrationDirs, pg_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A backfill ending in `VACUUM ANALYZE`, and Prisma's enum migration that sets the new
+    value as a default in the same file, fail on PostgreSQL (each migration is one
+    transaction): the hint said "fix the file and run again", and an operator fixed the
+    statement, not where it stands. It now says what PostgreSQL (or SQLite) refuses there and
+    where the statement goes instead."""
+    cfg = tmp_path / "malnu.toml"
+    cfg.write_text(
+        f'[targets.app]\nurl = "{pg_url}"\ndialect = "postgresql"\n'
+        f'migrations_dir = "{mdirs.migrations}"\nrollback_dir = "{mdirs.rollback}"\n',
+        encoding="utf-8",
+    )
+    pg = ["--config", str(cfg), "--target", "app"]
+    mdirs.add(
+        "20240101000000",
+        "init",
+        "CREATE TYPE \"Role\" AS ENUM ('USER', 'ADMIN');\n"
+        "CREATE TABLE \"User\" (id int PRIMARY KEY, role \"Role\" NOT NULL DEFAULT 'USER');",
+        'DROP TABLE "User";\nDROP TYPE "Role";',
+    )
+    mdirs.add(
+        "20240102000000",
+        "backfill",
+        "UPDATE \"User\" SET role = 'USER' WHERE role IS NULL;\nVACUUM ANALYZE \"User\";",
+        "SELECT 1;",
+    )
+    res = run_cli(*pg, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "failed at line 2: VACUUM cannot run inside a transaction block" in res.err, res.err
+    assert "hint: the statement runs only outside a transaction" in res.err, res.err
+    (mdirs.migrations / "20240102000000_backfill.sql").write_text(
+        "-- AlterEnum\nALTER TYPE \"Role\" ADD VALUE 'MODERATOR';\n\n-- AlterTable\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'MODERATOR';\n"
+    )
+    res = run_cli(*pg, "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "failed at line 5: unsafe use of new value" in res.err, res.err
+    assert "hint: PostgreSQL lets a value that ALTER TYPE … ADD VALUE adds be used" in res.err
+    # SQLite refuses VACUUM in the migration's transaction the same way.
+    lite = MigrationDirs(tmp_path / "lite")
+    lite.migrations.mkdir(parents=True)
+    lite.rollback.mkdir(parents=True)
+    lite.add("20240103000000", "purge", "CREATE TABLE t (a);\nVACUUM;", "DROP TABLE t;")
+    res = run_cli("--database", sqlite_url, *lite.args(), "up", "--yes", "--no-backup")
+    assert res.code == 1, res.err
+    assert "failed at line 2: cannot VACUUM from within a transaction" in res.err, res.err
+    assert "hint: SQLite runs it only outside a transaction" in res.err, res.err
