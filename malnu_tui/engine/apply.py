@@ -119,6 +119,28 @@ _NOT_THE_FILE: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# Failures of the file whose cure is not to fix the failing statement where it stands.
+_FILE_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (  # VACUUM, CREATE DATABASE, ALTER SYSTEM, REINDEX SCHEMA… (active_sql_transaction)
+        re.compile(r"\[SQLSTATE 25001\]"),
+        "the statement runs only outside a transaction, and each migration runs in one with "
+        "its tracking row: take it out of the migration and run it by hand (VACUUM: leave it "
+        "to autovacuum); an index build or drop may be a file of CREATE/DROP INDEX "
+        "CONCURRENTLY alone, which runs outside one",
+    ),
+    (
+        re.compile(r"cannot VACUUM from within a transaction|cannot ATTACH database within"),
+        "SQLite runs it only outside a transaction, and each migration runs in one with its "
+        "tracking row: take it out of the migration and run it by hand",
+    ),
+    (  # unsafe_new_enum_value_usage
+        re.compile(r"\[SQLSTATE 55P04\]"),
+        "PostgreSQL lets a value that ALTER TYPE … ADD VALUE adds be used only once that "
+        "transaction commits: keep the ADD VALUE here and move what uses the value into a later "
+        "migration",
+    ),
+)
+
 
 class MigrationFailed(MalnuError):
     """A migration (or rollback) failed: nothing of it was left behind, unless the failure
@@ -146,9 +168,13 @@ class MigrationFailed(MalnuError):
         elif direction == "up":
             outcome = "all of it was rolled back"
             hint = "fix the file and run again; the tracking row records the error"
+            if specific := next((h for p, h in _FILE_HINTS if p.search(failure.error)), None):
+                hint = f"{specific}; the tracking row records the error"
         else:
             outcome = "all of it was rolled back"
             hint = "the database is as it was before this rollback file"
+            if specific := next((h for p, h in _FILE_HINTS if p.search(failure.error)), None):
+                hint = f"{hint}; {specific}"
         if unrecorded is not None and _DISK.search(failure.error):
             # A full disk refuses the failure's row too: that says nothing of the server.
             hint = f"{hint} (its failure could not be recorded either, for the same reason)"

@@ -21,7 +21,7 @@ from typing import Any
 
 from malnu_tui.engine.sqlsplit import Statement
 
-__all__ = ["LiveReach", "database_schemas", "first_live_reach", "is_managed"]
+__all__ = ["LiveReach", "database_schemas", "first_live_reach", "is_managed", "path_schemas"]
 
 # The database's own schemas: not the system's, not the tool's scratch schemas.
 _SCHEMAS = (
@@ -54,6 +54,12 @@ def extension_only_path(conn: Any) -> str:
     """The search path's schemas that hold only extensions' objects, as ``"a", "b"`` ("" for
     none): what a scratch on a live database may add after its own schema."""
     return ", ".join(str(r[0]) for r in conn.execute(_EXTENSION_ONLY_PATH).fetchall())
+
+
+def path_schemas(conn: Any) -> set[str]:
+    """The schemas of the session's search path that exist (``public`` for ``"$user",
+    public``): where a bare name of a file lands, and is found, when ``up`` runs it."""
+    return {str(r[0]) for r in conn.execute("SELECT unnest(current_schemas(false))").fetchall()}
 
 
 def is_managed(conn: Any) -> bool:

@@ -186,7 +186,7 @@ def pg_run(
     from psycopg.pq import TransactionStatus
 
     from malnu_tui.engine.backends.pg_concurrent import run_concurrently
-    from malnu_tui.engine.backends.pg_sql import run_statement
+    from malnu_tui.engine.backends.pg_sql import failing_line, run_statement
     from malnu_tui.engine.concurrently import ConcurrentRefusal, classify, without_concurrently
 
     conn = backend.conn
@@ -213,7 +213,7 @@ def pg_run(
                     hint = _LIVE_HINTS.get(exc.sqlstate or "") if inside else None
                     if hint and (hint is not _QUALIFIED or _QUALIFIED_NAME.search(st.text)):
                         error += f" ({hint})"
-                    failure = StatementFailed(filename, st.line, st.text, error)
+                    failure = StatementFailed(filename, failing_line(st, exc), st.text, error)
                     raise
     except psycopg.Error as exc:
         if failure is not None:
@@ -277,6 +277,8 @@ class PostgresScratch:
             raise
         self.rolled_back = rolled_back
         self._path = ""  # the server's search path, after the scratch schema's (scratch server)
+        self.path_schemas: set[str] = set()  # … the schemas it names (scratch server)
+        self._server_first = False  # bare names land on the server's path (server_path_first)
         self._outside: Fingerprint = {}  # the other schemas' objects before the stairway
         self._extensions: Fingerprint = {}  # and the database's extensions
         self.where = f"scratch schema {self.schema} on {self.backend.display_url}" + (
@@ -290,6 +292,9 @@ class PostgresScratch:
                 self.swept = drop_schemas_left(conn)
                 row = conn.execute("SELECT current_setting('search_path')").fetchone()
                 self._path = str(row[0]) if row and row[0] else ""
+                from malnu_tui.engine.live_guard import path_schemas
+
+                self.path_schemas = path_schemas(conn)
                 self._outside = pg_fingerprint_outside(conn, self.schema)
             else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
                 from malnu_tui.engine.live_guard import extension_only_path
@@ -320,9 +325,20 @@ class PostgresScratch:
         """search_path on the scratch; on a live database a short lock_timeout, so that
         anything still reaching a live table fails fast instead of queueing with the app."""
         path = f'"{self.schema}"' + (f", {self._path}" if self._path else "")
+        if self._server_first and self._path:
+            path = f'{self._path}, "{self.schema}"'
         self.backend.conn.execute("SELECT set_config('search_path', %s, false)", (path,))
         if self.rolled_back:
             self.backend.conn.execute(f"SET lock_timeout = '{LIVE_LOCK_TIMEOUT}'")
+
+    def server_path_first(self) -> None:
+        """A set that names a schema of the server's search path (``alter table public.todos``
+        after ``create table todos``, as Supabase's and drizzle-kit's files are written) means
+        its bare names to be there too, as ``up`` has them: they land on the server's path,
+        the scratch schema after it (what the set makes there stays, as its qualified objects
+        do; :meth:`left_outside` says so)."""
+        self._server_first = True
+        self._pin()
 
     def live_schemas(self) -> set[str]:
         """The database's own schemas (not the system's, not the stairways')."""

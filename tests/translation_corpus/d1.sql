@@ -94,6 +94,8 @@ ALTER TABLE posts RENAME TO articles;
 ALTER TABLE articles RENAME COLUMN title TO headline;
 -- postgres:
 ALTER TABLE posts RENAME TO articles;
+ALTER INDEX IF EXISTS "posts_pkey" RENAME TO "articles_pkey";
+ALTER SEQUENCE IF EXISTS "posts_id_seq" RENAME TO "articles_id_seq";
 ALTER TABLE articles RENAME COLUMN title TO headline;
 
 -- case: d1_drop_column

@@ -26,6 +26,8 @@ INSERT INTO __new_classes (id, name) SELECT id, name FROM classes;
 SELECT setval(pg_get_serial_sequence('"__new_classes"', 'id'), coalesce((SELECT max("id") FROM "__new_classes"), 0) + 1, false);
 DROP TABLE classes CASCADE;
 ALTER TABLE __new_classes RENAME TO classes;
+ALTER INDEX IF EXISTS "__new_classes_pkey" RENAME TO "classes_pkey";
+ALTER SEQUENCE IF EXISTS "__new_classes_id_seq" RENAME TO "classes_id_seq";
 ALTER TABLE students ADD FOREIGN KEY (class_id) REFERENCES classes (id) ON DELETE CASCADE;
 CREATE INDEX ix_classes_name ON classes(name);
 -- note: became DROP … CASCADE
@@ -55,6 +57,8 @@ SELECT setval(pg_get_serial_sequence('"new_classes"', 'id'), coalesce((SELECT ma
 DROP VIEW class_names;
 DROP TABLE classes;
 ALTER TABLE new_classes RENAME TO classes;
+ALTER INDEX IF EXISTS "new_classes_pkey" RENAME TO "classes_pkey";
+ALTER SEQUENCE IF EXISTS "new_classes_id_seq" RENAME TO "classes_id_seq";
 CREATE VIEW class_names AS SELECT name FROM classes;
 -- check:
 SELECT name FROM class_names
@@ -267,6 +271,8 @@ INSERT INTO __new_comments (id, parent_id, body) SELECT id, parent_id, body FROM
 SELECT setval(pg_get_serial_sequence('"__new_comments"', 'id'), coalesce((SELECT max("id") FROM "__new_comments"), 0) + 1, false);
 DROP TABLE comments CASCADE;
 ALTER TABLE __new_comments RENAME TO comments;
+ALTER INDEX IF EXISTS "__new_comments_pkey" RENAME TO "comments_pkey";
+ALTER SEQUENCE IF EXISTS "__new_comments_id_seq" RENAME TO "comments_id_seq";
 ALTER TABLE comments ADD FOREIGN KEY (parent_id) REFERENCES comments (id) ON UPDATE NO ACTION ON DELETE CASCADE;
 ALTER TABLE likes ADD FOREIGN KEY (comment_id) REFERENCES comments (id) ON DELETE CASCADE;
 -- note: re-created: it was dropped with comments

@@ -28,8 +28,10 @@ __all__ = [
     "LOCK_NOT_AVAILABLE",
     "answered_within",
     "create_schema_if_missing",
+    "do_block_line",
     "error_text",
     "explained",
+    "failing_line",
     "lock_holders",
     "run_statement",
     "session_ended",
@@ -63,6 +65,38 @@ def with_params(query: sql.Composable | str, conn: psycopg.Connection[Any]) -> s
         return "".join(with_params(part, conn) for part in query)
     text = query.as_string(conn)
     return text.replace("%", "%%") if isinstance(query, sql.Identifier | sql.Literal) else text
+
+
+# The CONTEXT of an error raised inside a DO block: the body's line it ran (line 1 is what
+# follows the opening dollar quote), the outermost frame being the DO's own.
+_DO_CONTEXT = re.compile(r"^PL/pgSQL function inline_code_block line (\d+) ", re.MULTILINE)
+_DO_BODY = re.compile(
+    r"^\s*DO\s+(?:LANGUAGE\s+(?:plpgsql|\"plpgsql\")\s+)?\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$",
+    re.IGNORECASE,
+)
+
+
+def do_block_line(text: str, context: str | None) -> int | None:
+    """How many lines below a ``DO`` statement's first line its PL/pgSQL body failed, read
+    from the error's CONTEXT (``PL/pgSQL function inline_code_block line 4 at SQL
+    statement``); None for another statement, or an error without that frame."""
+    if not context or (body := _DO_BODY.match(text)) is None:
+        return None
+    frames = _DO_CONTEXT.findall(context)
+    if not frames:
+        return None
+    return text[: body.end()].count("\n") + int(frames[-1]) - 1
+
+
+def failing_line(st: Statement, exc: psycopg.Error) -> int:
+    """The file's line of what failed in ``st``: the server's position in the statement (a
+    function body's syntax error included), or the line of a DO block's body that failed;
+    else the statement's first line."""
+    pos = exc.diag.statement_position
+    if pos and pos.isdigit():  # the server's 1-based character position inside the statement
+        return st.line + st.text[: int(pos) - 1].count("\n")
+    below = do_block_line(st.text, exc.diag.context)
+    return st.line + (below or 0)
 
 
 def error_text(exc: psycopg.Error) -> str:

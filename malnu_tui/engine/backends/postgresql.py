@@ -59,6 +59,7 @@ from malnu_tui.engine.backends.pg_session import (
 from malnu_tui.engine.backends.pg_sql import (
     LOCK_NOT_AVAILABLE,
     error_text,
+    failing_line,
     lock_holders,
     run_statement,
     unit_failure,
@@ -353,12 +354,7 @@ class PostgresBackend:
 
     @staticmethod
     def _statement_failed(filename: str, st: Statement, exc: psycopg.Error) -> StatementFailed:
-        line = st.line
-        pos = exc.diag.statement_position
-        if pos and pos.isdigit():
-            # The server's 1-based character position inside the statement → its file line.
-            line += st.text[: int(pos) - 1].count("\n")
-        return StatementFailed(filename, line, st.text, error_text(exc))
+        return StatementFailed(filename, failing_line(st, exc), st.text, error_text(exc))
 
     def record_failure(
         self, filename: str, checksum: str, error: str, elapsed_ms: int, audit: AuditEntry

@@ -128,6 +128,14 @@ def _drop_table(s: _State, st: Statement, op: Op, out: list[Finding]) -> None:
             )
             out.append(_f("DROP-TABLE", s.file, st.line, why))
             continue
+        if s.replay is not None and s.replay.drops_nothing(st, name):
+            if s.replay.live:
+                continue  # the live database has no such table, nor does an earlier migration
+            why = f"DROP TABLE IF EXISTS {name}: no earlier migration creates {name}, so it "
+            why += "drops nothing in a database these migrations made (one from before them "
+            why += "would lose it, with its rows)"
+            out.append(_f("DROP-TABLE", s.file, st.line, why, severity="info"))
+            continue
         covered = k in s.rollback.creates or k in s.copied
         why = f"DROP TABLE {name} destroys the table and its rows"
         if k in s.rollback.creates:
@@ -500,6 +508,7 @@ def lint_migrations(
     session_lock_timeout: bool = False,
     notes: Sequence[str] = (),
     table_rows: TableRows | None = None,
+    live: bool = False,
 ) -> LintReport:
     """Lint the migrations of ``mset`` named in ``only`` (filenames; default all).
 
@@ -508,10 +517,11 @@ def lint_migrations(
     is replayed). ``d1`` adds D1's rule set; ``probe`` answers whether a child table has rows
     (the live database), for D1's RESTRICT rule. ``session_lock_timeout``: the target sets a
     lock_timeout on its sessions (PostgreSQL), which satisfies PG-LOCK-TIMEOUT. ``table_rows``
-    (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note.
+    (a live PostgreSQL database) makes a plain CREATE INDEX on a small table a note. ``live``:
+    ``base_schema`` was read from the live database (a table not in it is not there).
     """
     wanted = set(only) if only is not None else None
-    replay = Replay(base_schema) if dialect == "sqlite" else None
+    replay = Replay(base_schema, live=live) if dialect == "sqlite" else None
     checks = NotNullChecks() if dialect == "postgresql" else None
     enum_columns = DeclaredColumns() if dialect == "postgresql" else None
     rls = RowSecurity() if dialect == "postgresql" else None

@@ -22,6 +22,18 @@ __all__ = ["Replay", "TableShape"]
 
 _CHECK = re.compile(r"\bCHECK\s*\(", re.IGNORECASE)
 _IF_NOT_EXISTS = re.compile(r"^\s*CREATE\s+\w*\s*TABLE\s+IF\s+NOT\s+EXISTS\b", re.IGNORECASE)
+_NAME = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|\'(?:[^\']|\'\')+\'|[\w$]+)'
+# A table the replay keeps no history of, which may be there all the same.
+_VIRTUAL = re.compile(
+    rf"^\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?(?P<n>{_NAME})",
+    re.IGNORECASE,
+)
+# DROP TABLE IF EXISTS of tables of the main schema (named bare or as main.t), one or more.
+_DROP_IF_EXISTS = re.compile(
+    rf"^\s*DROP\s+TABLE\s+IF\s+EXISTS\s+(?:main\s*\.\s*)?{_NAME}"
+    rf"(?:\s*,\s*(?:main\s*\.\s*)?{_NAME})*\s*$",
+    re.IGNORECASE,
+)
 
 
 def _reference(table: str) -> re.Pattern[str]:
@@ -81,8 +93,10 @@ class TableShape:
 class Replay:
     """Per-table schema histories; see the module doc."""
 
-    def __init__(self, base_schema: Sequence[str] = ()) -> None:
+    def __init__(self, base_schema: Sequence[str] = (), *, live: bool = False) -> None:
         self.history: dict[str, list[str]] = {}
+        self.live = live  # base_schema is the live database's: what is not here is not there
+        self.virtual: set[str] = set()  # CREATE VIRTUAL TABLE: no history, there all the same
         self.index_table: dict[str, str] = {}
         self.trigger_table: dict[str, str] = {}
         self.views: dict[str, str] = {}  # view → its CREATE VIEW
@@ -105,8 +119,11 @@ class Replay:
                 return
             self.history[op.key] = [st.text]
             self._exists_again(op.key)
+        elif kind == "other" and (v := _VIRTUAL.match(strip_comments(st.text))):
+            self.virtual.add(key(v["n"].strip("'")))
         elif kind == "drop_table":
             for n in op.names:
+                self.virtual.discard(key(n))
                 for what in self.naming(n):  # left naming a table that is gone
                     self.dangling[what] = key(n)
                 self.history.pop(key(n), None)
@@ -167,6 +184,14 @@ class Replay:
         for name, (t, sql) in self.trigger_sql.items():
             sub = _reference(old).sub(lambda m: m[0][: -len(m["t"])] + new, sql)
             self.trigger_sql[name] = (key(new) if t == old else t, sub)
+
+    def drops_nothing(self, st: Statement, table: str) -> bool:
+        """Whether ``st``, a ``DROP TABLE IF EXISTS`` of ``table`` (of the main schema), finds
+        no such table in the schema as it is now (Cloudflare's D1 tutorial starts its first
+        migration so: ``DROP TABLE IF EXISTS comments; CREATE TABLE …``)."""
+        if not _DROP_IF_EXISTS.match(strip_comments(st.text)):
+            return False
+        return key(table) not in self.history and key(table) not in self.virtual
 
     def naming(self, table: str) -> list[tuple[str, str]]:
         """("view" | "trigger", name) of the views, and the triggers of other tables, whose SQL

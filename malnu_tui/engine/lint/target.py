@@ -137,6 +137,7 @@ def lint_target(
     if backend is not None and target.kind == "postgresql" and dialect_of(target) == "postgresql":
         rows = _pg_rows(backend)
     base: list[str] = []
+    live = False  # the replay starts from the live schema, read
     probe = None
     if is_d1 and backend is None:
         notes.append("D1 live checks not run: the database was not reachable")
@@ -144,6 +145,7 @@ def lint_target(
         try:
             if from_live_schema:
                 base = live_schema(backend)
+                live = True
             probe = _probe(backend) if is_d1 else None
         except MalnuError as exc:
             notes.append(f"live checks not run: {exc}")
@@ -163,11 +165,13 @@ def lint_target(
             session_lock_timeout=lock_timeout,
             notes=notes,
             table_rows=rows,
+            live=live,
         )
 
     if probe is not None or rows is not None:  # live answers row by row: never cached
         return compute()
-    return cached_report(mset, only, (dialect, is_d1, lock_timeout, *notes), base, compute)
+    options = (dialect, is_d1, lock_timeout, live, *notes)
+    return cached_report(mset, only, options, base, compute)
 
 
 def lint_gate(target: Target, report: LintReport, *, accept: bool) -> AuditEntry | None:

@@ -88,7 +88,9 @@ def connect(url: str, application: str = "malnu-tui parity") -> psycopg.Connecti
 
 
 @contextmanager
-def scratch_schema(conn: psycopg.Connection[Any], *, server_path: bool = False) -> Iterator[str]:
+def scratch_schema(
+    conn: psycopg.Connection[Any], *, server_path: bool = False, server_first: bool = False
+) -> Iterator[str]:
     """A fresh schema, the only one on the search path, inside a transaction that is always
     rolled back: nothing is left behind and no real table can be reached by an unqualified
     name. ``server_path`` (a throwaway server: no database the tool manages) keeps the
@@ -115,7 +117,10 @@ def scratch_schema(conn: psycopg.Connection[Any], *, server_path: bool = False) 
             path = sql.Identifier(name).as_string(conn)
             if server_path:
                 row = conn.execute("SELECT current_setting('search_path')").fetchone()
-                path += f", {row[0]}" if row and row[0] else ""
+                if row and row[0] and server_first:  # bare names land where `up` puts them
+                    path = f"{row[0]}, {path}"
+                elif row and row[0]:
+                    path += f", {row[0]}"
             else:  # a live database: only its schemas of extensions (Supabase's `extensions`)
                 from malnu_tui.engine.live_guard import extension_only_path
 
@@ -273,6 +278,20 @@ def _refuse_live_reach(
     return managed
 
 
+def _names_server_path(
+    conn: psycopg.Connection[Any], files: Sequence[tuple[str, Sequence[Statement]]]
+) -> bool:
+    """Whether the set names a schema of the server's search path (``public.todos`` beside a
+    bare ``todos``, as Supabase's and drizzle-kit's files are written): its bare names then
+    mean that schema, as ``up`` has them, and the check puts them there (in its transaction,
+    rolled back), not in the scratch schema, where ``public.todos`` found no table."""
+    from malnu_tui.engine.live_guard import first_live_reach, path_schemas
+
+    with conn.transaction(force_rollback=True):
+        on_path = path_schemas(conn)
+    return bool(on_path) and first_live_reach(files, on_path) is not None
+
+
 def _enum_value_unchecked(file: str, line: int, message: str) -> Finding:
     """An enum value an earlier migration adds, used here: PostgreSQL refuses it until the
     migration that adds it commits, and the check commits nothing (``up`` commits each
@@ -334,7 +353,8 @@ def check_statements(
     conn = connect(postgres_url, "malnu-tui plan --check")
     try:
         managed = _refuse_live_reach(conn, files)
-        with scratch_schema(conn, server_path=not managed):
+        first = not managed and _names_server_path(conn, files)
+        with scratch_schema(conn, server_path=not managed, server_first=first):
             for file, statements in files:
                 ran += run_each(conn, file, statements, findings, failed)
     except psycopg.Error as exc:

@@ -24,6 +24,7 @@ from malnu_tui.engine.translate.keys import dropped_table_keys, rename_pending, 
 from malnu_tui.engine.translate.model import FileTranslation, Finding, TranslatedStatement
 from malnu_tui.engine.translate.names import SQLITE_NAME
 from malnu_tui.engine.translate.pipeline import generate
+from malnu_tui.engine.translate.renames import implicit_renames
 from malnu_tui.engine.translate.schema import SchemaState
 from malnu_tui.engine.translate.sequence import names_sequence_table, sequence_statements
 from malnu_tui.engine.translate.triggers import (
@@ -279,6 +280,9 @@ def _translate_one(
         renamed = _RENAME.match(text) if verb == "ALTER" else None
         if renamed:
             rename_pending(unquote(renamed["old"]), unquote(renamed["name"]), state)
+            ctx.extra.extend(
+                implicit_renames(unquote(renamed["old"]), unquote(renamed["name"]), state)
+            )
         now_exists = (
             _created(text)
             if verb in ("CREATE", "ALTER") and (state.pending_keys or state.pending_views)
