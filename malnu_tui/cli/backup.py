@@ -260,11 +260,16 @@ def cmd_prune(ctx: Context) -> int:
         ctx.target.backup_dir, keep=keep, older_than_days=older, target=ctx.target, pinned=pins
     )
     pinned = [{"id": bid, "why": why} for bid, why in plan.pinned]
+    failed = [{"id": bid, "why": why} for bid, why in plan.unsound]
+    for bid, why in plan.unsound:
+        ctx.message(f"warning: backup {bid} failed verification, it is not kept as the newest "
+                    f"verified one: {why}")  # fmt: skip
     if not plan.delete:
         ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
         _show_pinned(ctx, plan.pinned)
         if ctx.json:
-            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep], "pinned": pinned})
+            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep], "pinned": pinned,
+                          "failed_verification": failed})  # fmt: skip
         return 0
     ctx.message(f"Prune plan: delete {len(plan.delete)} backup(s), {_size(plan.bytes_freed)}:")
     for m in plan.delete:
@@ -282,7 +287,8 @@ def cmd_prune(ctx: Context) -> int:
     if ctx.json:
         kept = [m.id for m in plan.keep]
         kept += [m.id for m in plan.delete if m not in done]
-        ctx.out_json({"deleted": [m.id for m in done], "kept": kept, "pinned": pinned})
+        ctx.out_json({"deleted": [m.id for m in done], "kept": kept, "pinned": pinned,
+                      "failed_verification": failed})  # fmt: skip
     else:
         for m in done:
             ctx.out(m.id)
