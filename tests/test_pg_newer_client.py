@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.backup_support import cli, make_target
+from tests.fixtures_pg import PgCluster
 
 NEWER = 17  # pg_restore from this version on writes `SET transaction_timeout = 0`
 
@@ -91,3 +92,46 @@ def test_a_deep_verify_with_a_client_newer_than_the_server_is_not_a_failed_backu
     with psycopg.connect(pg_url) as conn:  # the scratch database is gone
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'malnu_verify%'")
         assert left.fetchall() == []
+
+
+def test_a_backup_made_by_a_newer_pg_dump_is_not_failed_by_an_older_pg_restore(
+    tmp_path: Path, pg_url: str, pg_cluster: PgCluster, newer: dict[str, str]
+) -> None:
+    """The backups were made with the newest client (pg_dump 18: archive 1.16); the restore
+    is run where only the server's own version is (a rescue box, `MALNU_PG_BINDIR` set back,
+    the other host of a shared store). `backup verify` said `FAILED verification: it will not
+    be restored` and marked the sound backup `✘ no`; `backup restore` said the same, hinting
+    "choose an older backup"; `recover` passed over it to an older one, more data lost. Now
+    each says this pg_restore is too old for the archive and which client reads it (exit 2),
+    nothing concluded: the backup stays verified and restores with that client."""
+    target = make_target(tmp_path, pg_url)
+    args = ["--database", pg_url, "--migrations-dir", str(target.migrations_dir)]
+    args += ["--rollback-dir", str(target.rollback_dir)]
+    home = tmp_path / "home"
+    assert cli(*args, "up", "--yes", "--no-backup", home=home, env=newer).code == 0
+    made = cli(*args, "backup", "create", home=home, env=newer)
+    assert made.code == 0, made.err
+    backup_id = made.out.strip()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'after the backup')")
+    older = {"MALNU_PG_BINDIR": str(pg_cluster.bin_dir)}
+    said = (
+        f"error: backup {backup_id} was made by pg_dump 18, whose archive "
+        f"{pg_cluster.bin('pg_restore')} ({_major(pg_cluster.bin_dir / 'pg_restore')}) cannot "
+        "read (unsupported version (1.16) in file header); nothing was concluded"
+    )
+    for command in (["backup", "verify", backup_id], ["backup", "restore", backup_id, "--yes"],
+                    ["recover", "--to", "-0s", "--yes"]):  # fmt: skip
+        r = cli(*args, *command, home=home, env=older)
+        assert r.code == 2 and said in r.err, (command, r.err)
+        assert "hint: install postgresql-client-18 (or newer) and set MALNU_PG_BINDIR" in r.err
+    listed = cli(*args, "backup", "list", "--json", home=home, env=older)
+    assert [(b["id"], b["verified_at"] is not None) for b in json.loads(listed.out)] == [
+        (backup_id, True)
+    ]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+    r = cli(*args, "backup", "restore", backup_id, "--yes", home=home, env=newer)
+    assert r.code == 0, r.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)

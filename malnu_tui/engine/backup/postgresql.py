@@ -27,6 +27,7 @@ from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_m
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
+    ENV_PG_BINDIR,
     SUFFIX,
     TOC_LINE,
     ChildConnection,
@@ -308,6 +309,27 @@ def _list_check(tools: PgTools, path: Path) -> tuple[bool, str]:
     return True, f"{len(entries)} entries"
 
 
+_NEWER_ARCHIVE = re.compile(r"unsupported version \([\d.]+\) in file header")
+
+
+def _too_old_to_read(tools: PgTools, manifest: BackupManifest, said: str) -> PgToolsMissing:
+    """The backup is sound (its sha256 matched, and its own pg_dump's pg_restore read it when
+    it was made), this pg_restore is older than its archive: not the backup's failure. It was
+    `FAILED verification: it will not be restored`, the backup marked `✘ no`, and `recover`
+    passed over it to an older backup (more data lost) on a box whose client was older."""
+    made = re.search(r"\((\d+)\)\s*$", manifest.details.get("pg_dump", ""))
+    by = f"pg_dump {made[1]}" if made else "a newer pg_dump"
+    need = made[1] if made else "N"
+    version = _NEWER_ARCHIVE.search(said)
+    return PgToolsMissing(
+        f"backup {manifest.id} was made by {by}, whose archive {tools.pg_restore} "
+        f"({tools.major}) cannot read ({version[0] if version else said}); nothing was "
+        "concluded about the backup, its verified state is as it was",
+        hint=f"install postgresql-client-{need} (or newer) and set {ENV_PG_BINDIR} to its "
+        f"bin directory (Debian: /usr/lib/postgresql/{need}/bin)",
+    )
+
+
 def check(
     target: Target,
     path: Path,
@@ -320,6 +342,8 @@ def check(
     tools = find_pg_tools()
     progress(BackupProgress("verify", 0, 0, "pg_restore --list"))
     ok, detail = _list_check(tools, path)
+    if not ok and _NEWER_ARCHIVE.search(detail):
+        raise _too_old_to_read(tools, manifest, detail)
     checks = [VerifyCheck("pg_restore --list", ok, detail)]
     if not deep or not ok:
         return checks
