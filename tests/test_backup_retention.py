@@ -118,3 +118,27 @@ def _listed(args: list[str], home: Path) -> list[dict[str, object]]:
     listed = cli(*args, "backup", "list", "--json", home=home)
     assert listed.code == 0, listed.err
     return list(json.loads(listed.out))
+
+
+def test_a_manifest_time_edited_into_wib_is_read_as_the_same_instant(tmp_path: Path) -> None:
+    """An operator edits the oldest backup's manifest, writing its time as WIB (`…T08:23:58
+    +07:00`, the same instant). Compared as text it was the newest: `backup list` put it first
+    as "08:23 (UTC)", and `prune --keep 2` kept it and deleted a backup taken after it. A time
+    is read as the instant it names, in UTC, wherever it is used."""
+    from datetime import datetime, timedelta, timezone
+
+    args, home, ids = _setup(tmp_path, 3)
+    newest, middle, oldest = ids
+    path = next((home / "data").rglob(f"{oldest}.json"))
+    data = json.loads(path.read_text())
+    utc = data["created_at"]
+    wib = datetime.fromisoformat(utc).astimezone(timezone(timedelta(hours=7)))
+    data["created_at"] = wib.isoformat()
+    path.write_text(json.dumps(data))
+
+    listed = _listed(args, home)
+    assert [b["id"] for b in listed] == ids and listed[2]["created_at"] == utc, listed
+    p = cli(*args, "backup", "prune", "--keep", "2", "--yes", "--json", home=home)
+    assert p.code == 0, p.err
+    assert json.loads(p.out)["deleted"] == [oldest], p.out
+    assert _ids(args, home) == [newest, middle]
