@@ -151,9 +151,19 @@ def plan_prune(
             f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
         )
     backups = list_backups(directory) if target is None else backups_of(target)[0]
-    protected, unsound = _newest_sound(directory, backups)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
     pins = pinned or {}
+    doomed = [
+        m
+        for i, m in enumerate(backups)
+        if (keep is None or i >= keep)
+        and (older_than_days is None or m.created < cutoff)
+        and m.id not in pins
+    ]
+    if doomed:  # only then is the one kept hashed (an hourly prune of a large dump)
+        protected, unsound = _newest_sound(directory, backups)
+    else:
+        protected, unsound = next((m.id for m in backups if m.verified), None), []
     delete: list[BackupManifest] = []
     kept: list[BackupManifest] = []
     held: list[tuple[str, str]] = []
