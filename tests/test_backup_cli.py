@@ -181,3 +181,35 @@ def test_postgres_backup_and_restore_never_print_the_password(pg_url: str, tmp_p
     for f in (home / "data").rglob("*"):
         if f.is_file():
             assert b"hunter2" not in f.read_bytes(), f
+
+
+def test_a_restore_done_beside_a_bad_migration_file_is_reported_done(
+    env: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """The bad deploy itself left two migrations with one version in the folder (two branches
+    merged). `backup restore --json --yes` restored the database, then failed showing the
+    migration status: `error: … duplicate version`, exit 2, and no JSON, so the script (and
+    the operator reading `error:`) took the restore for failed and never got the pre-restore
+    id that undoes it. Now it is exit 0, the JSON written with `"status": null` and why, and
+    the reason is a warning."""
+    home, args = env
+    assert cli(*args, "up", "--yes", "--no-backup", home=home).code == 0
+    db = tmp_path / "school.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'kept@malnu.sch.id')")
+    made = cli(*args, "backup", "create", home=home)
+    assert made.code == 0, made.err
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM users")  # the bad deploy
+    mig = tmp_path / "project" / "migrations"
+    (mig / "20260101_000000_nilai.sql").write_text("CREATE TABLE nilai (x INTEGER);\n")
+    (mig / "20260101_000000_absen.sql").write_text("CREATE TABLE absen (x INTEGER);\n")
+
+    r = cli(*args, "--json", "backup", "restore", made.out.strip(), "--yes", home=home)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["restored"] == made.out.strip() and out["pre_restore_backup"], out
+    assert out["status"] is None and "duplicate version" in out["status_error"], out
+    assert "warning: done, but the migration status cannot be shown: " in r.err, r.err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("kept@malnu.sch.id",)]

@@ -82,3 +82,63 @@ def test_prune_deletes_nothing_while_a_restore_holds_the_lock(tmp_path: Path) ->
     p = cli(*args, "backup", "prune", "--keep", "1", "--yes", home=home)
     assert p.code == 0, p.err
     assert _ids(args, home) == ids[:1]
+
+
+def test_prune_never_keeps_a_backup_whose_file_was_replaced_in_place_of_a_real_one(
+    tmp_path: Path,
+) -> None:
+    """At 2 a.m. an operator copies an older backup's file over the newest one's (`cp`, the
+    wrong way round): the same size, so `backup list` still says `✔ yes`. `prune --keep 1`
+    kept that one as "the newest verified" and deleted every real backup, and its restore then
+    failed on its hash: nothing was left to restore. Now prune hashes the backup it keeps:
+    one whose file no longer matches its manifest is said, recorded as failed, and the next
+    sound one is kept (and restores)."""
+    args, home, ids = _setup(tmp_path, 3)
+    newest, sound, oldest = ids
+    store = next((home / "data").rglob(f"{newest}.json")).parent
+    (store / f"{newest}.sqlite").write_bytes((store / f"{oldest}.sqlite").read_bytes())
+    assert [b["verified_at"] is not None for b in _listed(args, home)] == [True] * 3
+
+    p = cli(*args, "backup", "prune", "--keep", "1", "--yes", "--json", home=home)
+    assert p.code == 0, p.err
+    out = json.loads(p.out)
+    assert out["deleted"] == [oldest], out
+    assert [f["id"] for f in out["failed_verification"]] == [newest], out
+    assert f"warning: backup {newest} failed verification" in p.err, p.err
+    assert f"kept always: {sound} (the newest verified backup)" in p.err, p.err
+    assert [(b["id"], b["verified_at"] is not None) for b in _listed(args, home)] == [
+        (newest, False),
+        (sound, True),
+    ]
+    r = cli(*args, "backup", "restore", sound, "--yes", home=home)
+    assert r.code == 0 and f"restored {sound}" in r.err, r.err
+
+
+def _listed(args: list[str], home: Path) -> list[dict[str, object]]:
+    listed = cli(*args, "backup", "list", "--json", home=home)
+    assert listed.code == 0, listed.err
+    return list(json.loads(listed.out))
+
+
+def test_a_manifest_time_edited_into_wib_is_read_as_the_same_instant(tmp_path: Path) -> None:
+    """An operator edits the oldest backup's manifest, writing its time as WIB (`…T08:23:58
+    +07:00`, the same instant). Compared as text it was the newest: `backup list` put it first
+    as "08:23 (UTC)", and `prune --keep 2` kept it and deleted a backup taken after it. A time
+    is read as the instant it names, in UTC, wherever it is used."""
+    from datetime import datetime, timedelta, timezone
+
+    args, home, ids = _setup(tmp_path, 3)
+    newest, middle, oldest = ids
+    path = next((home / "data").rglob(f"{oldest}.json"))
+    data = json.loads(path.read_text())
+    utc = data["created_at"]
+    wib = datetime.fromisoformat(utc).astimezone(timezone(timedelta(hours=7)))
+    data["created_at"] = wib.isoformat()
+    path.write_text(json.dumps(data))
+
+    listed = _listed(args, home)
+    assert [b["id"] for b in listed] == ids and listed[2]["created_at"] == utc, listed
+    p = cli(*args, "backup", "prune", "--keep", "2", "--yes", "--json", home=home)
+    assert p.code == 0, p.err
+    assert json.loads(p.out)["deleted"] == [oldest], p.out
+    assert _ids(args, home) == [newest, middle]

@@ -176,7 +176,7 @@ def test_a_deep_verification_cut_by_a_server_restart_leaves_the_backup_as_it_was
     proc = popen_cli("--database", db_url, "backup", "verify", "--deep", before["id"], env=env)
     _restart_when(
         own_cluster,
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' "
+        "SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'malnu\\_verify\\_%' "
         "AND query LIKE 'COPY%'",
         proc,
     )

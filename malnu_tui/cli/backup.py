@@ -196,17 +196,30 @@ def cmd_verify(ctx: Context) -> int:
 
 
 def _show_status(ctx: Context, extra: dict[str, object]) -> None:
-    """The migration status of the database after a restore or recovery."""
-    from malnu_tui.engine.migrate import status
-
-    if ctx.json:
-        report = status(ctx.backend(), ctx.migration_set(), ctx.target.name)
-        ctx.out_json({**extra, "status": report.as_json()})
-        return
+    """The migration status of the database after a restore or recovery. The work is done by
+    then: a status that cannot be read (the migrations folder holding the bad deploy's own
+    file, a duplicate version) is a warning, exit 0, the JSON still written (`"status":
+    null`). It was the command's `error: …` (exit 2), with no JSON, after a restore that was
+    done: a script took it for a failed restore and never learnt the pre-restore id."""
     from malnu_tui.cli.migrate import cmd_status
+    from malnu_tui.engine.errors import MalnuError
+    from malnu_tui.engine.migrate import status
+    from malnu_tui.engine.monitor.debuglog import mask_secrets, one_line
 
-    ctx.message("Migration status of the restored database:")
-    cmd_status(ctx)
+    try:
+        if ctx.json:
+            report = status(ctx.backend(), ctx.migration_set(), ctx.target.name)
+            ctx.out_json({**extra, "status": report.as_json()})
+            return
+        ctx.message("Migration status of the restored database:")
+        cmd_status(ctx)
+    except MalnuError as exc:
+        said = one_line(mask_secrets(str(exc)))
+        if ctx.json:
+            ctx.out_json({**extra, "status": None, "status_error": said})
+        ctx.message(f"warning: done, but the migration status cannot be shown: {said}")
+        if exc.hint:
+            ctx.message(one_line(mask_secrets(f"hint: {exc.hint}")))
 
 
 def _lock_preflight(ctx: Context, operation: str) -> Preflight:
@@ -260,11 +273,16 @@ def cmd_prune(ctx: Context) -> int:
         ctx.target.backup_dir, keep=keep, older_than_days=older, target=ctx.target, pinned=pins
     )
     pinned = [{"id": bid, "why": why} for bid, why in plan.pinned]
+    failed = [{"id": bid, "why": why} for bid, why in plan.unsound]
+    for bid, why in plan.unsound:
+        ctx.message(f"warning: backup {bid} failed verification, it is not kept as the newest "
+                    f"verified one: {why}")  # fmt: skip
     if not plan.delete:
         ctx.message(f"nothing to prune: {len(plan.keep)} backup(s) kept")
         _show_pinned(ctx, plan.pinned)
         if ctx.json:
-            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep], "pinned": pinned})
+            ctx.out_json({"deleted": [], "kept": [m.id for m in plan.keep], "pinned": pinned,
+                          "failed_verification": failed})  # fmt: skip
         return 0
     ctx.message(f"Prune plan: delete {len(plan.delete)} backup(s), {_size(plan.bytes_freed)}:")
     for m in plan.delete:
@@ -282,7 +300,8 @@ def cmd_prune(ctx: Context) -> int:
     if ctx.json:
         kept = [m.id for m in plan.keep]
         kept += [m.id for m in plan.delete if m not in done]
-        ctx.out_json({"deleted": [m.id for m in done], "kept": kept, "pinned": pinned})
+        ctx.out_json({"deleted": [m.id for m in done], "kept": kept, "pinned": pinned,
+                      "failed_verification": failed})  # fmt: skip
     else:
         for m in done:
             ctx.out(m.id)

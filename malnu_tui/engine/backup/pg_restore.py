@@ -41,6 +41,7 @@ from malnu_tui.engine.backup.pg_tools import (
     PgTools,
     child_connection,
     find_pg_tools,
+    for_server,
     scrub,
     server_major,
     server_said,
@@ -335,7 +336,10 @@ def restore(
             )
         )
         started = time.monotonic()
-        ok = _pipe_restore(tools, own, list_file, child, prelude, epilogue, backend.lock_timeout)
+        ok = _pipe_restore(
+            tools, own, list_file, child, prelude, epilogue, backend.lock_timeout,
+            server_major(backend.conn),
+        )  # fmt: skip
         if ok is not None:
             hint = None
             if "lock timeout" in ok:
@@ -436,6 +440,7 @@ def _pipe_restore(
     prelude: Sequence[str],
     epilogue: Sequence[str],
     lock_timeout: str,
+    major: int,
 ) -> str | None:
     """pg_restore's SQL into psql, inside BEGIN … COMMIT. COMMIT is sent only once pg_restore
     has finished successfully AND psql has run every statement before it (psql echoes a
@@ -471,6 +476,7 @@ def _pipe_restore(
             first = True
             while chunk := producer.stdout.read(1 << 20):
                 if first:  # the dump's header: its `SET lock_timeout = 0` gets our bound
+                    chunk = for_server(chunk, major)
                     chunk = chunk.replace(b"\nSET lock_timeout = 0;\n", bound, 1)
                     first = False
                 consumer.stdin.write(chunk)

@@ -322,6 +322,17 @@ def server_major(conn: Any) -> int:
     return int(conn.info.server_version) // 10000
 
 
+def for_server(header: bytes, major: int) -> bytes:
+    """The head of pg_restore's SQL as a server of ``major`` takes it. pg_restore 17 and
+    later write ``SET transaction_timeout = 0;`` into every script (and send it to every
+    server it restores into), a setting PostgreSQL 16 and older do not know: with the newest
+    client installed (`apt-get install postgresql-client-17` beside a Supabase 15), every
+    restore failed on `unrecognized configuration parameter "transaction_timeout"`."""
+    if major < 17:
+        header = header.replace(b"\nSET transaction_timeout = 0;\n", b"\n", 1)
+    return header
+
+
 def toc(tools: PgTools, path: Path) -> tuple[int, list[str], str]:
     proc = subprocess.run(
         [tools.pg_restore, "--list", str(path)],

@@ -13,8 +13,10 @@ The restore is in :mod:`malnu_tui.engine.backup.pg_restore`, the client tools in
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +27,10 @@ from malnu_tui.engine.backup.method import Snapshot, VerifyCheck, compare_with_m
 from malnu_tui.engine.backup.pg_restore import lock_holders, restore
 from malnu_tui.engine.backup.pg_tools import (
     CONNECTION_LOST,
+    ENV_PG_BINDIR,
     SUFFIX,
     TOC_LINE,
+    ChildConnection,
     PgTools,
     PgToolsMissing,
     child_connection,
@@ -35,6 +39,7 @@ from malnu_tui.engine.backup.pg_tools import (
     drop_scratch,
     exit_text,
     find_pg_tools,
+    for_server,
     open_target,
     scratch_database_name,
     scrub,
@@ -304,6 +309,27 @@ def _list_check(tools: PgTools, path: Path) -> tuple[bool, str]:
     return True, f"{len(entries)} entries"
 
 
+_NEWER_ARCHIVE = re.compile(r"unsupported version \([\d.]+\) in file header")
+
+
+def _too_old_to_read(tools: PgTools, manifest: BackupManifest, said: str) -> PgToolsMissing:
+    """The backup is sound (its sha256 matched, and its own pg_dump's pg_restore read it when
+    it was made), this pg_restore is older than its archive: not the backup's failure. It was
+    `FAILED verification: it will not be restored`, the backup marked `✘ no`, and `recover`
+    passed over it to an older backup (more data lost) on a box whose client was older."""
+    made = re.search(r"\((\d+)\)\s*$", manifest.details.get("pg_dump", ""))
+    by = f"pg_dump {made[1]}" if made else "a newer pg_dump"
+    need = made[1] if made else "N"
+    version = _NEWER_ARCHIVE.search(said)
+    return PgToolsMissing(
+        f"backup {manifest.id} was made by {by}, whose archive {tools.pg_restore} "
+        f"({tools.major}) cannot read ({version[0] if version else said}); nothing was "
+        "concluded about the backup, its verified state is as it was",
+        hint=f"install postgresql-client-{need} (or newer) and set {ENV_PG_BINDIR} to its "
+        f"bin directory (Debian: /usr/lib/postgresql/{need}/bin)",
+    )
+
+
 def check(
     target: Target,
     path: Path,
@@ -316,6 +342,8 @@ def check(
     tools = find_pg_tools()
     progress(BackupProgress("verify", 0, 0, "pg_restore --list"))
     ok, detail = _list_check(tools, path)
+    if not ok and _NEWER_ARCHIVE.search(detail):
+        raise _too_old_to_read(tools, manifest, detail)
     checks = [VerifyCheck("pg_restore --list", ok, detail)]
     if not deep or not ok:
         return checks
@@ -355,31 +383,8 @@ def _deep_check(
         except Exception as exc:
             return [VerifyCheck("scratch database", False, f"cannot create {name}: {exc}")]
         progress(BackupProgress("restore", 0, 0, f"restoring into scratch database {name}"))
-        restorer = spawn(
-            [
-                tools.pg_restore,
-                "--no-password",
-                "--exit-on-error",
-                "--single-transaction",
-                "--no-owner",
-                "--no-privileges",
-                f"--dbname={child.url}",
-                str(path),
-            ],
-            env=child.env,
-            pass_fds=child.pass_fds,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            _, restore_err = restorer.communicate(timeout=3600)
-        finally:
-            if restorer.poll() is None:
-                restorer.kill()
-                restorer.communicate()
-        if restorer.returncode != 0 and any(w in restore_err for w in CONNECTION_LOST):
+        code, restore_err = _scratch_restore(tools, path, child, server_major(admin.conn))
+        if code != 0 and any(w in restore_err for w in CONNECTION_LOST):
             # Not the backup's failure: a sound backup was marked "FAILED verification: it
             # will not be restored" when a server restart cut its scratch restore off.
             ended = session_ended(scrub(restore_err, child.password), "pg_restore's")
@@ -389,7 +394,7 @@ def _deep_check(
                 hint="a server restart, a failover or `pg_terminate_backend` ends a session: "
                 "run the verification again once the server answers",
             )
-        if restorer.returncode != 0:
+        if code != 0:
             said = server_said(scrub(restore_err, child.password))
             checks.append(VerifyCheck("scratch restore", False, said))
             return checks
@@ -413,3 +418,55 @@ def _deep_check(
         child.close()
         drop_scratch(admin, name)
         admin.close()
+
+
+def _scratch_restore(
+    tools: PgTools, path: Path, child: ChildConnection, major: int
+) -> tuple[int, str]:
+    """(exit code, what it printed) of the dump restored into the scratch database in one
+    transaction: pg_restore's SQL into psql, as the restore runs it (:func:`for_server`:
+    pg_restore 17 and later, straight into a server of 16 or older, stopped on a setting that
+    server does not know, and a sound backup was marked `✘ no`). COMMIT only once pg_restore
+    has read the whole dump."""
+    with tempfile.TemporaryFile() as prod_err, tempfile.TemporaryFile() as cons_err:
+        producer = spawn(
+            [tools.pg_restore, "--no-owner", "--no-privileges", "--file=-", str(path)],
+            env=child.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=prod_err,
+        )
+        consumer = spawn(
+            [tools.psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1",
+             f"--output={os.devnull}", f"--dbname={child.url}"],
+            env=child.env,
+            pass_fds=child.pass_fds,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=cons_err,
+        )  # fmt: skip
+        assert producer.stdout is not None and consumer.stdin is not None
+        try:
+            consumer.stdin.write(b"BEGIN;\n")
+            first = True
+            while chunk := producer.stdout.read(1 << 20):
+                consumer.stdin.write(for_server(chunk, major) if first else chunk)
+                first = False
+            if producer.wait() == 0:
+                consumer.stdin.write(b"COMMIT;\n")
+            consumer.stdin.close()
+            consumer.wait()
+        except BrokenPipeError:
+            pass  # psql stopped at an error (ON_ERROR_STOP): nothing committed
+        finally:
+            for proc in (producer, consumer):
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+            with contextlib.suppress(BrokenPipeError):
+                consumer.stdin.close()
+            producer.stdout.close()
+        # psql's error first: a pg_restore that psql stopped reading from was killed here
+        failed, err = (consumer, cons_err) if consumer.returncode != 0 else (producer, prod_err)
+        err.seek(0)
+        return failed.returncode, err.read().decode(errors="replace")

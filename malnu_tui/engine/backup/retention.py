@@ -8,13 +8,13 @@ backup is no longer listed), then its data file.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends.base import AuditEntry
-from malnu_tui.engine.backup.durable import fsync_dir
+from malnu_tui.engine.backup.durable import fsync_dir, sha256_file
 from malnu_tui.engine.backup.store import (
     BackupError,
     BackupManifest,
@@ -23,6 +23,8 @@ from malnu_tui.engine.backup.store import (
     load_manifest,
     manifest_path,
     refuse_foreign,
+    save_manifest,
+    utc_iso,
 )
 from malnu_tui.engine.errors import ConfigError
 
@@ -114,6 +116,9 @@ class PrunePlan:
     protected: str | None  # id of the newest verified backup, never deleted
     # (id, why) of backups kept whatever the rule: those a recover stopped half-way names
     pinned: tuple[tuple[str, str], ...] = ()
+    # (id, why) of newer backups recorded verified whose data file no longer matches its
+    # manifest (another backup's file copied over it, a damaged disk): not the one kept
+    unsound: tuple[tuple[str, str], ...] = ()
 
     @property
     def bytes_freed(self) -> int:
@@ -146,9 +151,19 @@ def plan_prune(
             f"--older-than must be a number of days from 0 to 100,000, got {older_than_days}"
         )
     backups = list_backups(directory) if target is None else backups_of(target)[0]
-    protected = next((m.id for m in backups if m.verified), None)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days or 0)
     pins = pinned or {}
+    doomed = [
+        m
+        for i, m in enumerate(backups)
+        if (keep is None or i >= keep)
+        and (older_than_days is None or m.created < cutoff)
+        and m.id not in pins
+    ]
+    if doomed:  # only then is the one kept hashed (an hourly prune of a large dump)
+        protected, unsound = _newest_sound(directory, backups)
+    else:
+        protected, unsound = next((m.id for m in backups if m.verified), None), []
     delete: list[BackupManifest] = []
     kept: list[BackupManifest] = []
     held: list[tuple[str, str]] = []
@@ -162,7 +177,53 @@ def plan_prune(
             delete.append(m)
         else:
             kept.append(m)
-    return PrunePlan(tuple(delete), tuple(kept), protected, tuple(held))
+    return PrunePlan(tuple(delete), tuple(kept), protected, tuple(held), tuple(unsound))
+
+
+# (path, inode, size, mtime) → sha256: the plan is made twice (shown, then under the lock)
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _newest_sound(
+    directory: Path, backups: list[BackupManifest]
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """(id of the newest verified backup whose data file still hashes to its manifest's
+    sha256, (id, why) of the newer verified ones that do not). A backup counts as verified
+    from its last check on, so one whose file was replaced since (`cp` of another backup's
+    file over it: the same size) was "the newest verified" kept while `--keep 1` deleted every
+    real one, and then its restore failed on its hash. Such a one is recorded as failed in its
+    manifest (as `backup verify` records it), and the next one is kept instead."""
+    unsound: list[tuple[str, str]] = []
+    for m in backups:
+        if not m.verified:
+            continue
+        why = _unsound(directory, m)
+        if why is None:
+            return m.id, unsound
+        unsound.append((m.id, why))
+        failed = {**dict(m.details), "verify_failed_at": utc_iso(), "verify_failed": why}
+        with contextlib.suppress(OSError):  # a store this user may only read: said, not kept
+            save_manifest(directory, replace(m, verified_at=None, details=failed))
+    return None, unsound
+
+
+def _unsound(directory: Path, m: BackupManifest) -> str | None:
+    """Why the data file of ``m`` is not the one its manifest records, or None."""
+    path = directory / m.file
+    try:
+        st = path.stat()
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        digest = _HASHED.get(key)
+        if digest is None:
+            digest = _HASHED[key] = sha256_file(path)[0]
+    except OSError as exc:
+        return f"its data file {m.file} cannot be read: {exc.strerror or exc}"
+    if digest != m.sha256:
+        return (
+            f"sha256: its data file {m.file} has changed since it was verified "
+            f"({digest[:16]}…, manifest says {m.sha256[:16]}…)"
+        )
+    return None
 
 
 def pinned_backups(backend: Backend) -> dict[str, str]:
@@ -206,10 +267,11 @@ def prune_under_lock(
         )
         still = {m.id for m in again.delete}
         confirmed = PrunePlan(
-            tuple(m for m in plan.delete if m.id in still),
+            tuple(m for m in plan.delete if m.id in still and m.id != again.protected),
             plan.keep,
-            plan.protected,
+            again.protected,
             plan.pinned,
+            again.unsound,
         )
         return prune_backups(target.backup_dir, confirmed, backend=backend)
 

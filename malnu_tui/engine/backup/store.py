@@ -195,10 +195,13 @@ class BackupManifest:
     def from_json(data: Mapping[str, Any]) -> BackupManifest:
         """Read a manifest; :class:`BackupError` when a field is missing or malformed."""
         try:
-            parse_iso(str(data["created_at"]))  # every use of a backup reads its time
+            # Every use of a backup reads its time, as UTC: one edited by hand into WIB
+            # (`…T08:23:58+07:00`) was sorted (as text) newest, listed as "08:23 UTC", and
+            # `prune --keep 2` kept it as the newest and deleted a backup taken after it.
+            created = utc_iso(parse_iso(str(data["created_at"])))
             return BackupManifest(
                 id=str(data["id"]),
-                created_at=str(data["created_at"]),
+                created_at=created,
                 target=str(data["target"]),
                 target_name=str(data.get("target_name", "")),
                 target_kind=str(data["target_kind"]),
