@@ -205,6 +205,38 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     b.close()
 
 
+def test_a_restore_that_may_have_run_is_not_imported_over(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """`backup restore` whose Time Travel restore D1 ran but never answered (a 503 after the
+    work, each attempt): it was audited "failed" and the dump imported over the restored
+    database ("bookmark unusable … importing the dump instead"), reading the trail to carry
+    from the database already restored: every audit row since the backup (the migration
+    applied since, the pre-restore backup's) was gone, and the import's "undo with bookmark"
+    undid nothing. Now no import; the trail and the lock are put back, and the error says the
+    restore may have run, with the bookmark that undoes it."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    since = len(d1.server.requests)
+    d1.server.inject(Fault("error-after", count=100, status=503, path="/time_travel/restore"))
+    messages: list[str] = []
+    try:
+        with pytest.raises(D1OutcomeUnknown, match="it may have run") as err:
+            restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    finally:
+        d1.server.faults.clear()
+    assert "d1 time-travel --bookmark " in (err.value.hint or ""), err.value.hint
+    assert not any("importing the dump instead" in msg for msg in messages), messages
+    assert not [r for r in d1.server.requests[since:] if r.path.endswith("/import")]
+    assert len(applied(b)) == 2  # D1 did restore
+    # The trail written since the backup is carried over: the third migration's apply row
+    # and the pre-restore backup's row.
+    assert any(e.object == "20250101_000300_index_posts.sql" for e in b.read_audit(action="apply"))
+    assert any("pre-restore" in e.detail for e in b.read_audit(action="backup"))
+    assert [e.outcome for e in b.read_audit(action="restore")][:2] == ["failed", "unknown"]
+    assert b.read_lock() is None
+    b.close()
+
+
 def test_import_of_a_dump_swapped_after_its_verification_is_refused(
     d1: D1Target, mdirs: MigrationDirs
 ) -> None:

@@ -269,11 +269,27 @@ def restore_bookmark(
             result = backend.api.call(
                 "POST", "time_travel/restore", params={"bookmark": bookmark}, took_effect=resend
             )
+        except D1Unavailable as exc:
+            if not lost:  # every attempt refused (429, no connection): it never ran
+                _audit_failed(backend, action, bookmark, str(exc))
+                raise
+            # Sent, and no answer came back (5xx, timeouts): each attempt may have restored.
+            # The audit trail and the lock are put back either way (harmless if it did not
+            # run); it used to be "failed", and a backup's restore then imported its dump
+            # over the restored database, the trail written since the backup lost.
+            why = f"the Time Travel restore to bookmark {bookmark} was sent, and D1 did not answer"
+            entry = AuditEntry.now(
+                action, f"bookmark {bookmark}", "unknown", f"{why} ({exc}); undo with {current}"
+            )
+            _settle(backend, before, lock, entry, emit, "maybe restored")
+            raise D1OutcomeUnknown(
+                f"{why} ({exc}): it may have run",
+                hint="run `malnu-tui status` once D1 answers (the audit trail and this "
+                "session's lock were put back either way); sending the same restore again "
+                f"changes nothing; `malnu-tui d1 time-travel --bookmark {current}` undoes it",
+            ) from None
         except D1Error as exc:
-            with contextlib.suppress(D1Error):
-                backend.append_audit(
-                    AuditEntry.now(action, f"bookmark {bookmark}", "failed", str(exc)[:500])
-                )
+            _audit_failed(backend, action, bookmark, str(exc))
             raise
         restored = TimeTravelRestore(
             bookmark=str(result.get("bookmark") or bookmark),
@@ -295,6 +311,11 @@ def restore_bookmark(
 
 
 _UNSTOPPABLE = "once sent it cannot be stopped: Ctrl-C waits for D1's answer"
+
+
+def _audit_failed(backend: D1Backend, action: str, bookmark: str, why: str) -> None:
+    with contextlib.suppress(D1Error):
+        backend.append_audit(AuditEntry.now(action, f"bookmark {bookmark}", "failed", why[:500]))
 
 
 def _too_late(held: HeldInterrupts, emit: BackupProgressCallback, done: str) -> None:
