@@ -205,6 +205,30 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     b.close()
 
 
+def test_a_backup_past_time_travels_window_is_imported_without_asking_for_its_bookmark(
+    d1: D1Target, mdirs: MigrationDirs
+) -> None:
+    """A D1 backup of 31 days ago: its bookmark is past Time Travel's 30 days ("Bookmarks
+    older than 30 days are invalid", D1's docs), yet D1 was asked to restore it, the attempt
+    audited "failed", and only D1's refusal led to the import — whatever D1 answers for an
+    expired bookmark. Now its dump is imported at once, saying why."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    manifest_file = target.backup_dir / f"{m.id}.json"
+    raw = json.loads(manifest_file.read_text())
+    old = datetime.now(UTC) - timedelta(days=31)
+    raw["created_at"] = old.isoformat(timespec="microseconds")
+    manifest_file.write_text(json.dumps(raw))
+    since = len(d1.server.requests)
+    messages: list[str] = []
+    restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    assert any("older than D1 Time Travel reaches (30 days)" in msg for msg in messages)
+    assert not [r for r in d1.server.requests[since:] if "time_travel/restore" in r.path]
+    assert len(applied(b)) == 2
+    assert b.read_audit(action="import")
+    assert all(e.outcome == "ok" for e in b.read_audit(action="restore")), "no failed attempt"
+    b.close()
+
+
 def test_a_restore_that_may_have_run_is_not_imported_over(
     d1: D1Target, mdirs: MigrationDirs
 ) -> None:
