@@ -205,6 +205,21 @@ def test_restore_by_import_when_the_bookmark_is_gone(d1: D1Target, mdirs: Migrat
     b.close()
 
 
+def test_a_restore_refused_is_imported_instead(d1: D1Target, mdirs: MigrationDirs) -> None:
+    """A Time Travel restore D1 refuses each time (429: "10 restores per 10 minutes", D1's
+    limits) never ran: the dump is imported instead, as before."""
+    target, b, m = backed_up_then_applied(d1, mdirs)
+    d1.server.inject(Fault("status", count=100, status=429, path="/time_travel/restore"))
+    messages: list[str] = []
+    try:
+        restore_backup(b, target, m.id, progress=lambda p: messages.append(p.message))
+    finally:
+        d1.server.faults.clear()
+    assert any("importing the dump instead" in msg for msg in messages), messages
+    assert len(applied(b)) == 2 and b.read_audit(action="import")
+    b.close()
+
+
 def test_a_backup_past_time_travels_window_is_imported_without_asking_for_its_bookmark(
     d1: D1Target, mdirs: MigrationDirs
 ) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from malnu_tui.engine.backends import sqlite_sql as q
 from malnu_tui.engine.backends.d1.backend import D1Backend
-from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown, D1QueryError
+from malnu_tui.engine.backends.d1.client import D1Error, D1OutcomeUnknown
 from malnu_tui.engine.backup.durable import remove_quietly, temp_path
 from malnu_tui.engine.backup.method import (
     Snapshot,
@@ -157,9 +157,11 @@ def restore(
         try:
             restore_bookmark(d1, bookmark, reason=f"backup {manifest.id}", progress=progress)
             return
-        except D1QueryError as exc:  # D1 refused the bookmark (past Time Travel): nothing ran
-            # Only then: after an outage or a restore that may have run, an import over it
-            # lost the audit trail written since the backup and printed a wrong undo bookmark.
+        except D1OutcomeUnknown:
+            # Sent, unanswered: it may have run, and an import over it read the trail to carry
+            # from the restored database (every audit row since the backup lost).
+            raise
+        except D1Error as exc:  # refused (a bookmark D1 no longer has, 429s): nothing ran
             progress(
                 BackupProgress(
                     "restore", 0, 0, f"bookmark unusable ({exc}); importing the dump instead"
